@@ -1,0 +1,16 @@
+// One register_<family>() per source file in bindings/, all called from module.cpp.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace corenn::bindings {
+
+namespace py = pybind11;
+
+void register_tensor(py::module_& m);       // Tensor, DLPack, threads, ISA
+void register_gemm(py::module_& m);         // gemm
+void register_elementwise(py::module_& m);  // activations, softmax, bias_grad, dropout, regularizers
+void register_loss(py::module_& m);         // losses, accuracy
+void register_optimizer(py::module_& m);    // fused optimizer updates
+
+}  // namespace corenn::bindings

@@ -1,0 +1,263 @@
+// corenn.Tensor in Python: construction, NumPy (buffer protocol, zero-copy both ways), DLPack
+// (both ways), reshape views; plus the runtime knobs (threads, ISA).
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+
+#include "bindings/register.h"
+#include "core/cpu_features.h"
+#include "core/dlpack.h"
+#include "core/parallel.h"
+#include "core/tensor.h"
+
+namespace corenn::bindings {
+
+namespace {
+
+DType dtype_of_numpy(const py::array& a) {
+  const py::dtype dt = a.dtype();
+  if (dt.is(py::dtype::of<float>())) return DType::float32;
+  if (dt.kind() == 'i' && dt.itemsize() == 4) return DType::int32;
+  if (dt.kind() == 'i' && dt.itemsize() == 8) return DType::int64;
+  throw TypeError("corenn.Tensor supports float32, int32 and int64 arrays, got " +
+                  std::string(py::str(dt)) + "; convert with .astype('float32') (data) or "
+                  ".astype('int64') (labels)");
+}
+
+std::string numpy_format(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return py::format_descriptor<float>::format();
+    case DType::int32: return py::format_descriptor<int32_t>::format();
+    case DType::int64: return py::format_descriptor<int64_t>::format();
+  }
+  return "";
+}
+
+// Zero-copy: the Tensor borrows the array's buffer and keeps the array alive until released.
+Tensor from_numpy(const py::object& obj) {
+  if (!py::isinstance<py::array>(obj)) {
+    throw TypeError("expected a numpy.ndarray or corenn.Tensor, got " +
+                    std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
+  }
+  py::array a = py::reinterpret_borrow<py::array>(obj);
+  const DType dtype = dtype_of_numpy(a);
+  if (!(a.flags() & py::array::c_style)) {
+    throw Error("array of shape " + std::string(py::str(a.attr("shape"))) +
+                " is not C-contiguous; corenn tensors are contiguous row-major: pass "
+                "numpy.ascontiguousarray(x)");
+  }
+  std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
+  void* data = const_cast<void*>(a.data());
+  auto* owner = new py::object(a);
+  auto storage = Storage::borrow(data, static_cast<size_t>(a.nbytes()), Device{}, [owner] {
+    py::gil_scoped_acquire gil;
+    delete owner;
+  });
+  return Tensor(std::move(storage), std::move(shape), dtype);
+}
+
+// ---- DLPack ---------------------------------------------------------------------------------
+
+struct ExportContext {
+  Tensor tensor;  // keeps the storage alive while the consumer holds the capsule
+  std::vector<int64_t> shape;
+};
+
+void delete_exported(DLManagedTensor* self) {
+  delete static_cast<ExportContext*>(self->manager_ctx);
+  delete self;
+}
+
+DLDataType to_dl_dtype(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return DLDataType{kDLFloat, 32, 1};
+    case DType::int32: return DLDataType{kDLInt, 32, 1};
+    case DType::int64: return DLDataType{kDLInt, 64, 1};
+  }
+  return DLDataType{};
+}
+
+py::capsule to_dlpack(const Tensor& t) {
+  auto* ctx = new ExportContext{t, t.shape()};
+  auto* managed = new DLManagedTensor{};
+  managed->dl_tensor.data = t.raw_data();
+  managed->dl_tensor.device = DLDevice{t.device().is_cpu() ? kDLCPU : kDLCUDA, t.device().index};
+  managed->dl_tensor.ndim = static_cast<int32_t>(t.dim());
+  managed->dl_tensor.dtype = to_dl_dtype(t.dtype());
+  managed->dl_tensor.shape = ctx->shape.data();
+  managed->dl_tensor.strides = nullptr;
+  managed->dl_tensor.byte_offset = 0;
+  managed->manager_ctx = ctx;
+  managed->deleter = delete_exported;
+  // A consumer renames the capsule to "used_dltensor" and takes ownership; an unconsumed capsule
+  // frees the tensor itself.
+  return py::capsule(managed, "dltensor", [](PyObject* capsule) {
+    if (PyCapsule_IsValid(capsule, "dltensor")) {
+      auto* m = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule, "dltensor"));
+      if (m && m->deleter) m->deleter(m);
+    }
+  });
+}
+
+Tensor from_dlpack(const py::object& obj) {
+  py::object capsule_obj = obj;
+  if (py::hasattr(obj, "__dlpack__")) capsule_obj = obj.attr("__dlpack__")();
+  PyObject* capsule = capsule_obj.ptr();
+  if (!PyCapsule_IsValid(capsule, "dltensor")) {
+    throw TypeError("from_dlpack: expected an object with __dlpack__ or an unused 'dltensor' capsule");
+  }
+  auto* managed = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule, "dltensor"));
+  const DLTensor& dl = managed->dl_tensor;
+  auto fail = [&](const std::string& why) -> Tensor { throw Error("from_dlpack: " + why); };
+
+  DType dtype;
+  if (dl.dtype.lanes != 1) return fail("vector dtypes (lanes != 1) are not supported");
+  if (dl.dtype.code == kDLFloat && dl.dtype.bits == 32) dtype = DType::float32;
+  else if (dl.dtype.code == kDLInt && dl.dtype.bits == 32) dtype = DType::int32;
+  else if (dl.dtype.code == kDLInt && dl.dtype.bits == 64) dtype = DType::int64;
+  else throw TypeError("from_dlpack: unsupported dtype (code " + std::to_string(dl.dtype.code) +
+                       ", " + std::to_string(dl.dtype.bits) + " bits); corenn takes float32, int32, int64");
+
+  Device device;
+  if (dl.device.device_type == kDLCPU || dl.device.device_type == kDLCUDAHost) device = Device{};
+  else if (dl.device.device_type == kDLCUDA) device = Device{DeviceType::cuda, dl.device.device_id};
+  else return fail("unsupported device type " + std::to_string(dl.device.device_type));
+
+  std::vector<int64_t> shape(dl.shape, dl.shape + dl.ndim);
+  if (dl.strides) {  // accept strides only when they describe a compact row-major layout
+    int64_t expected = 1;
+    for (int i = dl.ndim - 1; i >= 0; --i) {
+      if (shape[i] != 1 && dl.strides[i] != expected)
+        return fail("the tensor is not contiguous row-major; make it contiguous first");
+      expected *= shape[i];
+    }
+  }
+  int64_t numel = 1;
+  for (int64_t d : shape) numel *= d;
+  void* data = static_cast<char*>(dl.data) + dl.byte_offset;
+  PyCapsule_SetName(capsule, "used_dltensor");
+  auto storage = Storage::borrow(data, static_cast<size_t>(numel) * dtype_size(dtype), device,
+                                 [managed] { if (managed->deleter) managed->deleter(managed); });
+  return Tensor(std::move(storage), std::move(shape), dtype);
+}
+
+py::tuple shape_tuple(const Tensor& t) {
+  py::tuple out(t.dim());
+  for (int64_t i = 0; i < t.dim(); ++i) out[i] = t.shape()[i];
+  return out;
+}
+
+void require_cpu(const Tensor& t, const char* what) {
+  CORENN_CHECK(t.device().is_cpu(), what, ": the tensor is on ", t.device().str(),
+               "; call .cpu() first");
+}
+
+}  // namespace
+
+void register_tensor(py::module_& m) {
+  py::class_<Tensor>(m, "Tensor", py::buffer_protocol(), R"doc(
+A contiguous row-major array (float32, int32 or int64) on a device.
+
+On the CPU a Tensor and a NumPy array can share memory: ``Tensor.from_numpy(a)`` borrows the
+array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of the tensor.
+)doc")
+      .def_buffer([](Tensor& t) -> py::buffer_info {
+        require_cpu(t, "buffer protocol");
+        std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
+        std::vector<py::ssize_t> strides(shape.size());
+        py::ssize_t stride = static_cast<py::ssize_t>(dtype_size(t.dtype()));
+        for (int64_t i = t.dim() - 1; i >= 0; --i) {
+          strides[i] = stride;
+          stride *= shape[i];
+        }
+        return py::buffer_info(t.raw_data(), static_cast<py::ssize_t>(dtype_size(t.dtype())),
+                               numpy_format(t.dtype()), t.dim(), shape, strides);
+      })
+      .def_static("from_numpy", &from_numpy, py::arg("array"),
+                  "Wrap a C-contiguous float32/int32/int64 array without copying.")
+      .def_static(
+          "empty",
+          [](std::vector<int64_t> shape, const std::string& dtype, const std::string& device) {
+            return Tensor::empty(shape, dtype_from_name(dtype), Device::parse(device));
+          },
+          py::arg("shape"), py::arg("dtype") = "float32", py::arg("device") = "cpu")
+      .def_static(
+          "zeros",
+          [](std::vector<int64_t> shape, const std::string& dtype, const std::string& device) {
+            return Tensor::zeros(shape, dtype_from_name(dtype), Device::parse(device));
+          },
+          py::arg("shape"), py::arg("dtype") = "float32", py::arg("device") = "cpu")
+      .def_static("from_dlpack", &from_dlpack, py::arg("obj"),
+                  "Import a tensor from any DLPack producer (or a 'dltensor' capsule) without copying.")
+      .def_property_readonly("shape", &shape_tuple)
+      .def_property_readonly("dtype", [](const Tensor& t) { return dtype_name(t.dtype()); })
+      .def_property_readonly("device", [](const Tensor& t) { return t.device().str(); })
+      .def_property_readonly("ndim", &Tensor::dim)
+      .def_property_readonly("size", &Tensor::numel)
+      .def_property_readonly("nbytes", &Tensor::nbytes)
+      .def_property_readonly("data_ptr",
+                             [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw_data()); })
+      .def("__len__",
+           [](const Tensor& t) {
+             CORENN_CHECK_TYPE(t.dim() > 0, "len() of a 0-d tensor");
+             return t.shape()[0];
+           })
+      .def("reshape", [](const Tensor& t, std::vector<int64_t> shape) { return t.reshape(shape); },
+           py::arg("shape"), "A view with a new shape over the same storage (one entry may be -1).")
+      .def("numpy",
+           [](py::object self) {
+             require_cpu(self.cast<const Tensor&>(), "numpy()");
+             return py::array(py::buffer(self));  // a view; the array keeps the tensor alive
+           },
+           "A NumPy view of this CPU tensor (no copy).")
+      .def("fill_",
+           [](Tensor& t, double value) -> Tensor& {
+             require_cpu(t, "fill_");
+             if (t.dtype() == DType::float32) std::fill_n(t.data<float>(), t.numel(), static_cast<float>(value));
+             else if (t.dtype() == DType::int32) std::fill_n(t.data<int32_t>(), t.numel(), static_cast<int32_t>(value));
+             else std::fill_n(t.data<int64_t>(), t.numel(), static_cast<int64_t>(value));
+             return t;
+           },
+           py::arg("value"), py::return_value_policy::reference_internal)
+      .def("copy_",
+           [](Tensor& t, const Tensor& src) -> Tensor& {
+             check_same_shape("copy_", "self", t, "src", src);
+             CORENN_CHECK_TYPE(t.dtype() == src.dtype(), "copy_: dtype mismatch, self is ",
+                               dtype_name(t.dtype()), " and src is ", dtype_name(src.dtype()));
+             require_cpu(t, "copy_");
+             require_cpu(src, "copy_");
+             if (t.raw_data() != src.raw_data()) std::memmove(t.raw_data(), src.raw_data(), t.nbytes());
+             return t;
+           },
+           py::arg("src"), py::return_value_policy::reference_internal)
+      .def("to",
+           [](const Tensor& t, const std::string& device) {
+             const Device target = Device::parse(device);
+             if (target == t.device()) return t;
+             get_allocator(target.type);  // raises a clear error when the backend is not built
+             throw NotImplementedError("Tensor.to: copies between " + t.device().str() + " and " +
+                                       target.str() + " are provided by the CUDA backend");
+           },
+           py::arg("device"))
+      .def("cpu", [](const Tensor& t) { return t; })
+      .def("__dlpack__",
+           [](const Tensor& t, py::kwargs) { return to_dlpack(t); })
+      .def("__dlpack_device__",
+           [](const Tensor& t) {
+             return py::make_tuple(t.device().is_cpu() ? int(kDLCPU) : int(kDLCUDA), t.device().index);
+           })
+      .def("__repr__", [](const Tensor& t) {
+        return "Tensor(shape=" + t.shape_str() + ", dtype=" + dtype_name(t.dtype()) +
+               ", device=" + t.device().str() + ")";
+      });
+
+  m.def("get_num_threads", &get_num_threads);
+  m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def("get_isa", [] { return isa_name(active_isa()); });
+  m.def("set_isa", &set_isa, py::arg("name"));
+  m.def("cpu_has_avx2_fma", &cpu_has_avx2_fma);
+  m.def("cuda_is_available", [] { return false; });
+}
+
+}  // namespace corenn::bindings

@@ -1,0 +1,69 @@
+// Errors and input checks.
+//
+// Every op entry (csrc/ops/*) validates its inputs with these helpers before touching memory. A
+// failed check throws a corenn::Error subclass, which the bindings translate into the matching
+// Python exception (ValueError, TypeError, NotImplementedError). Messages name the op, the
+// argument, what was expected and what was given, e.g.
+//     "gemm: a has shape (64, 100) but b has shape (784, 10): inner dimensions differ (100 vs 784)"
+#pragma once
+
+#include <cstdint>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace corenn {
+
+class Error : public std::runtime_error {  // -> ValueError
+ public:
+  using std::runtime_error::runtime_error;
+};
+class TypeError : public Error {  // -> TypeError
+ public:
+  using Error::Error;
+};
+class NotImplementedError : public Error {  // -> NotImplementedError
+ public:
+  using Error::Error;
+};
+
+namespace detail {
+template <class... Args>
+std::string str_cat(const Args&... args) {
+  std::ostringstream out;
+  (out << ... << args);
+  return out.str();
+}
+}  // namespace detail
+
+#define CORENN_CHECK(cond, ...)                                          \
+  do {                                                                   \
+    if (!(cond)) throw ::corenn::Error(::corenn::detail::str_cat(__VA_ARGS__)); \
+  } while (0)
+
+#define CORENN_CHECK_TYPE(cond, ...)                                         \
+  do {                                                                       \
+    if (!(cond)) throw ::corenn::TypeError(::corenn::detail::str_cat(__VA_ARGS__)); \
+  } while (0)
+
+class Tensor;
+enum class DType : int8_t;
+
+std::string shape_str(const std::vector<int64_t>& shape);
+
+// Tensor checks used by op entries. `op` and `arg` name the call in the message.
+void check_defined(const char* op, const char* arg, const Tensor& t);
+void check_dtype(const char* op, const char* arg, const Tensor& t, DType expected);
+void check_float32(const char* op, const char* arg, const Tensor& t);
+void check_index_dtype(const char* op, const char* arg, const Tensor& t);  // int32 or int64
+void check_dim(const char* op, const char* arg, const Tensor& t, int64_t ndim);
+void check_min_dim(const char* op, const char* arg, const Tensor& t, int64_t ndim);
+void check_shape(const char* op, const char* arg, const Tensor& t, const std::vector<int64_t>& expected);
+void check_same_shape(const char* op, const char* arg_a, const Tensor& a, const char* arg_b, const Tensor& b);
+void check_same_device(const char* op, const char* arg_a, const Tensor& a, const char* arg_b, const Tensor& b);
+void check_nonempty(const char* op, const char* arg, const Tensor& t);
+// Distinct tensors must not share storage where an op writes one while reading the other.
+void check_no_alias(const char* op, const char* arg_a, const Tensor& a, const char* arg_b, const Tensor& b);
+
+}  // namespace corenn

@@ -1,0 +1,27 @@
+#include "core/parallel.h"
+
+#include <thread>
+
+namespace corenn {
+
+namespace {
+int default_threads() {
+#ifdef _OPENMP
+  return omp_get_num_procs();
+#else
+  return 1;
+#endif
+}
+int g_num_threads = 0;  // 0 = not set yet: use the default
+}  // namespace
+
+int get_num_threads() { return g_num_threads > 0 ? g_num_threads : default_threads(); }
+
+void set_num_threads(int n) {
+  g_num_threads = n > 0 ? n : 0;
+#ifdef _OPENMP
+  omp_set_num_threads(get_num_threads());
+#endif
+}
+
+}  // namespace corenn

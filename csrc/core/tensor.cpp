@@ -1,0 +1,239 @@
+#include "core/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+namespace corenn {
+
+size_t dtype_size(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return 4;
+    case DType::int32: return 4;
+    case DType::int64: return 8;
+  }
+  return 0;
+}
+
+const char* dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return "float32";
+    case DType::int32: return "int32";
+    case DType::int64: return "int64";
+  }
+  return "?";
+}
+
+DType dtype_from_name(const std::string& name) {
+  if (name == "float32") return DType::float32;
+  if (name == "int32") return DType::int32;
+  if (name == "int64") return DType::int64;
+  throw TypeError("unsupported dtype '" + name + "': corenn tensors are float32, int32 or int64");
+}
+
+std::string Device::str() const {
+  return type == DeviceType::cpu ? std::string("cpu") : "cuda:" + std::to_string(index);
+}
+
+Device Device::parse(const std::string& name) {
+  if (name == "cpu") return Device{DeviceType::cpu, 0};
+  if (name == "cuda") return Device{DeviceType::cuda, 0};
+  if (name.rfind("cuda:", 0) == 0) {
+    const std::string digits = name.substr(5);
+    CORENN_CHECK(!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos,
+                 "invalid device '", name, "': expected 'cpu', 'cuda' or 'cuda:N'");
+    return Device{DeviceType::cuda, std::stoi(digits)};
+  }
+  throw Error("invalid device '" + name + "': expected 'cpu', 'cuda' or 'cuda:N'");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Allocators
+
+namespace {
+
+struct CpuAllocator final : Allocator {
+  void* allocate(size_t nbytes) override {
+    // aligned_alloc wants a size that is a multiple of the alignment, and never 0.
+    size_t rounded = (nbytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
+    if (rounded == 0) rounded = kCpuAlignment;
+    void* ptr = std::aligned_alloc(kCpuAlignment, rounded);
+    if (!ptr) throw std::bad_alloc();
+    return ptr;
+  }
+  void deallocate(void* ptr) override { std::free(ptr); }
+};
+
+Allocator* g_allocators[2] = {nullptr, nullptr};
+std::once_flag g_cpu_once;
+
+}  // namespace
+
+void register_allocator(DeviceType type, Allocator* allocator) {
+  g_allocators[static_cast<int>(type)] = allocator;
+}
+
+Allocator* get_allocator(DeviceType type) {
+  std::call_once(g_cpu_once, [] {
+    static CpuAllocator cpu;
+    if (!g_allocators[0]) g_allocators[0] = &cpu;
+  });
+  Allocator* allocator = g_allocators[static_cast<int>(type)];
+  if (!allocator) {
+    throw NotImplementedError(
+        "corenn was built without the CUDA backend; rebuild with CORENN_CUDA=ON on a machine "
+        "with the CUDA toolkit to use 'cuda' tensors");
+  }
+  return allocator;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage and Tensor
+
+std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
+  Allocator* allocator = get_allocator(device.type);
+  void* data = allocator->allocate(nbytes);
+  return std::shared_ptr<Storage>(
+      new Storage(data, nbytes, device, [allocator, data] { allocator->deallocate(data); }));
+}
+
+std::shared_ptr<Storage> Storage::borrow(void* data, size_t nbytes, Device device,
+                                         std::function<void()> release) {
+  return std::shared_ptr<Storage>(new Storage(data, nbytes, device, std::move(release)));
+}
+
+Storage::~Storage() {
+  if (release_) release_();
+}
+
+static int64_t checked_numel(const std::vector<int64_t>& shape) {
+  int64_t numel = 1;
+  for (int64_t d : shape) {
+    CORENN_CHECK(d >= 0, "invalid shape ", corenn::shape_str(shape), ": dimensions must be >= 0");
+    numel *= d;
+  }
+  return numel;
+}
+
+Tensor::Tensor(std::shared_ptr<Storage> storage, std::vector<int64_t> shape, DType dtype)
+    : storage_(std::move(storage)), shape_(std::move(shape)), dtype_(dtype) {
+  numel_ = checked_numel(shape_);
+  CORENN_CHECK(!storage_ || nbytes() <= storage_->nbytes(), "tensor of shape ", corenn::shape_str(shape_),
+               " does not fit its storage of ", storage_->nbytes(), " bytes");
+}
+
+Tensor Tensor::empty(const std::vector<int64_t>& shape, DType dtype, Device device) {
+  const int64_t numel = checked_numel(shape);
+  return Tensor(Storage::allocate(static_cast<size_t>(numel) * dtype_size(dtype), device), shape,
+                dtype);
+}
+
+Tensor Tensor::zeros(const std::vector<int64_t>& shape, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  CORENN_CHECK(device.is_cpu(), "Tensor.zeros on ", device.str(), " is provided by the CUDA backend");
+  std::memset(t.raw_data(), 0, t.nbytes());
+  return t;
+}
+
+int64_t Tensor::size(int64_t axis) const {
+  const int64_t n = dim();
+  CORENN_CHECK(axis >= -n && axis < n, "axis ", axis, " is out of range for a tensor of shape ",
+               shape_str());
+  return shape_[axis < 0 ? axis + n : axis];
+}
+
+Tensor Tensor::reshape(std::vector<int64_t> shape) const {
+  int64_t known = 1;
+  int infer = -1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      CORENN_CHECK(infer < 0, "reshape: only one dimension may be -1, got ", corenn::shape_str(shape));
+      infer = static_cast<int>(i);
+    } else {
+      CORENN_CHECK(shape[i] >= 0, "reshape: invalid shape ", corenn::shape_str(shape));
+      known *= shape[i];
+    }
+  }
+  if (infer >= 0) {
+    CORENN_CHECK(known > 0 && numel_ % known == 0, "reshape: cannot reshape a tensor of shape ",
+                 shape_str(), " into ", corenn::shape_str(shape));
+    shape[infer] = numel_ / known;
+  }
+  CORENN_CHECK(checked_numel(shape) == numel_, "reshape: cannot reshape a tensor of shape ",
+               shape_str(), " (", numel_, " elements) into ", corenn::shape_str(shape));
+  return Tensor(storage_, std::move(shape), dtype_);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks (declared in check.h)
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) s += ",";
+  return s + ")";
+}
+
+void check_defined(const char* op, const char* arg, const Tensor& t) {
+  CORENN_CHECK(t.defined(), op, ": ", arg, " is an undefined tensor");
+}
+
+void check_dtype(const char* op, const char* arg, const Tensor& t, DType expected) {
+  check_defined(op, arg, t);
+  CORENN_CHECK_TYPE(t.dtype() == expected, op, ": ", arg, " must be ", dtype_name(expected),
+                    ", got ", dtype_name(t.dtype()));
+}
+
+void check_float32(const char* op, const char* arg, const Tensor& t) {
+  check_dtype(op, arg, t, DType::float32);
+}
+
+void check_index_dtype(const char* op, const char* arg, const Tensor& t) {
+  check_defined(op, arg, t);
+  CORENN_CHECK_TYPE(t.dtype() == DType::int32 || t.dtype() == DType::int64, op, ": ", arg,
+                    " must hold integer labels (int32 or int64), got ", dtype_name(t.dtype()));
+}
+
+void check_dim(const char* op, const char* arg, const Tensor& t, int64_t ndim) {
+  CORENN_CHECK(t.dim() == ndim, op, ": ", arg, " must be ", ndim, "-D, got shape ", t.shape_str());
+}
+
+void check_min_dim(const char* op, const char* arg, const Tensor& t, int64_t ndim) {
+  CORENN_CHECK(t.dim() >= ndim, op, ": ", arg, " must have at least ", ndim,
+               " dimension(s), got shape ", t.shape_str());
+}
+
+void check_shape(const char* op, const char* arg, const Tensor& t, const std::vector<int64_t>& expected) {
+  CORENN_CHECK(t.shape() == expected, op, ": ", arg, " must have shape ", shape_str(expected),
+               ", got ", t.shape_str());
+}
+
+void check_same_shape(const char* op, const char* arg_a, const Tensor& a, const char* arg_b,
+                      const Tensor& b) {
+  CORENN_CHECK(a.shape() == b.shape(), op, ": ", arg_a, " and ", arg_b,
+               " must have the same shape, got ", a.shape_str(), " and ", b.shape_str());
+}
+
+void check_same_device(const char* op, const char* arg_a, const Tensor& a, const char* arg_b,
+                       const Tensor& b) {
+  CORENN_CHECK(a.device() == b.device(), op, ": ", arg_a, " is on ", a.device().str(), " but ",
+               arg_b, " is on ", b.device().str(), "; move both to one device first");
+}
+
+void check_nonempty(const char* op, const char* arg, const Tensor& t) {
+  CORENN_CHECK(t.numel() > 0, op, ": ", arg, " is empty (shape ", t.shape_str(), ")");
+}
+
+void check_no_alias(const char* op, const char* arg_a, const Tensor& a, const char* arg_b,
+                    const Tensor& b) {
+  const char* pa = static_cast<const char*>(a.raw_data());
+  const char* pb = static_cast<const char*>(b.raw_data());
+  const bool overlap = pa < pb + b.nbytes() && pb < pa + a.nbytes();
+  CORENN_CHECK(!overlap || a.nbytes() == 0 || b.nbytes() == 0, op, ": ", arg_a, " and ", arg_b,
+               " share memory; pass distinct tensors");
+}
+
+}  // namespace corenn

@@ -1,0 +1,95 @@
+// corenn::Tensor: a contiguous, row-major n-d array with a dtype, a device and refcounted storage.
+//
+// There are no strides: kernels see plain contiguous buffers. The only views are reshapes, which
+// share the storage. Storage either owns an allocation from the device allocator (64-byte aligned
+// on CPU) or borrows memory owned by someone else (a NumPy array, a DLPack producer) and calls a
+// release callback when the last Tensor referring to it goes away.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/allocator.h"
+#include "core/check.h"
+
+namespace corenn {
+
+enum class DType : int8_t { float32 = 0, int32 = 1, int64 = 2 };
+size_t dtype_size(DType dtype);
+const char* dtype_name(DType dtype);
+DType dtype_from_name(const std::string& name);  // "float32" | "int32" | "int64"
+
+enum class DeviceType : int8_t { cpu = 0, cuda = 1 };
+
+struct Device {
+  DeviceType type = DeviceType::cpu;
+  int index = 0;
+  bool is_cpu() const { return type == DeviceType::cpu; }
+  bool operator==(const Device& other) const { return type == other.type && index == other.index; }
+  bool operator!=(const Device& other) const { return !(*this == other); }
+  std::string str() const;                       // "cpu", "cuda:0"
+  static Device parse(const std::string& name);  // "cpu", "cuda", "cuda:1"
+};
+
+class Storage {
+ public:
+  static std::shared_ptr<Storage> allocate(size_t nbytes, Device device);
+  static std::shared_ptr<Storage> borrow(void* data, size_t nbytes, Device device,
+                                         std::function<void()> release);
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  ~Storage();
+
+  void* data() const { return data_; }
+  size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+
+ private:
+  Storage(void* data, size_t nbytes, Device device, std::function<void()> release)
+      : data_(data), nbytes_(nbytes), device_(device), release_(std::move(release)) {}
+  void* data_;
+  size_t nbytes_;
+  Device device_;
+  std::function<void()> release_;
+};
+
+class Tensor {
+ public:
+  Tensor() = default;
+  Tensor(std::shared_ptr<Storage> storage, std::vector<int64_t> shape, DType dtype);
+
+  static Tensor empty(const std::vector<int64_t>& shape, DType dtype, Device device = Device{});
+  static Tensor zeros(const std::vector<int64_t>& shape, DType dtype, Device device = Device{});
+
+  bool defined() const { return storage_ != nullptr; }
+  const std::vector<int64_t>& shape() const { return shape_; }
+  int64_t dim() const { return static_cast<int64_t>(shape_.size()); }
+  int64_t size(int64_t axis) const;  // negative axes count from the end
+  int64_t numel() const { return numel_; }
+  size_t nbytes() const { return static_cast<size_t>(numel_) * dtype_size(dtype_); }
+  DType dtype() const { return dtype_; }
+  Device device() const { return storage_ ? storage_->device() : Device{}; }
+  const std::shared_ptr<Storage>& storage() const { return storage_; }
+
+  void* raw_data() const { return storage_ ? storage_->data() : nullptr; }
+  template <class T>
+  T* data() const { return static_cast<T*>(raw_data()); }
+
+  // A view with another shape over the same storage; one entry may be -1 (inferred).
+  Tensor reshape(std::vector<int64_t> shape) const;
+  // Product of all dims but the last, and the last: the (rows, cols) view most kernels take.
+  int64_t rows() const { return shape_.empty() ? 1 : numel_ / shape_.back(); }
+  int64_t cols() const { return shape_.empty() ? 1 : shape_.back(); }
+  std::string shape_str() const { return corenn::shape_str(shape_); }
+
+ private:
+  std::shared_ptr<Storage> storage_;
+  std::vector<int64_t> shape_;
+  int64_t numel_ = 0;
+  DType dtype_ = DType::float32;
+};
+
+}  // namespace corenn

@@ -1,0 +1,220 @@
+"""corenn.ops: the Python face of the compiled kernels.
+
+This is the only module that imports ``corenn._C``. Layers, losses, metrics and optimizers call
+these functions and never the extension directly. Each function accepts ``corenn.Tensor`` or
+NumPy arrays (wrapped without a copy when they are C-contiguous and of a supported dtype); the
+C++ entry checks shapes, dtypes and devices and raises ValueError / TypeError naming the op.
+
+Functions that produce a tensor take an optional ``out=``: layers pass preallocated buffers so a
+training step allocates nothing in steady state. Without ``out`` a new Tensor is returned.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _C
+
+Tensor = _C.Tensor
+
+__all__ = [
+    "Tensor", "as_tensor", "empty", "zeros", "empty_like",
+    "get_num_threads", "set_num_threads", "gemm", "matmul",
+    "activation_forward", "activation_backward", "bias_grad",
+    "dropout_forward", "dropout_backward", "regularizer_penalty",
+    "loss_forward", "accuracy_count",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Tensors and runtime
+
+def as_tensor(x, op: str = "corenn", arg: str = "x") -> Tensor:
+    """Return ``x`` as a Tensor, zero-copy for contiguous float32/int32/int64 NumPy arrays."""
+    if isinstance(x, Tensor):
+        return x
+    if not isinstance(x, np.ndarray):
+        x = np.asarray(x)
+        if x.dtype == np.float64:
+            x = x.astype(np.float32)
+    try:
+        return Tensor.from_numpy(x)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{op}: argument '{arg}': {exc}") from None
+
+
+def empty(shape, dtype: str = "float32", device: str = "cpu") -> Tensor:
+    return Tensor.empty(list(shape), dtype, device)
+
+
+def zeros(shape, dtype: str = "float32", device: str = "cpu") -> Tensor:
+    return Tensor.zeros(list(shape), dtype, device)
+
+
+def empty_like(t: Tensor) -> Tensor:
+    return Tensor.empty(list(t.shape), t.dtype, t.device)
+
+
+def get_num_threads() -> int:
+    return _C.get_num_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Threads used by every kernel; ``n <= 0`` restores the default (all available cores)."""
+    _C.set_num_threads(int(n))
+
+
+def _out(out, shape, op, dtype="float32", device="cpu"):
+    if out is None:
+        return Tensor.empty(list(shape), dtype, device)
+    return as_tensor(out, op, "out")
+
+
+# ---------------------------------------------------------------------------------------------
+# GEMM
+
+_ACTIVATIONS_FUSED_IN_GEMM = ("none", "relu")
+
+
+def gemm(a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, bias=None,
+         activation="none"):
+    """C := act(alpha * op(A) @ op(B) + beta * C + bias), in place on ``c``; returns ``c``.
+
+    op(X) is X or X.T per ``trans_a`` / ``trans_b``. A is (M, K) (or (K, M) transposed), B is
+    (K, N) (or (N, K)), C is (M, N), bias is (N,) broadcast over rows. ``activation`` is one of
+    'none', 'relu', applied after bias. With ``c=None`` a new C is allocated (``beta`` must be 0).
+    """
+    a = as_tensor(a, "gemm", "a")
+    b = as_tensor(b, "gemm", "b")
+    if c is None:
+        if beta != 0.0:
+            raise ValueError("gemm: beta != 0 needs an existing c to accumulate into")
+        m = a.shape[1] if trans_a and a.ndim == 2 else (a.shape[0] if a.ndim == 2 else 0)
+        n = b.shape[0] if trans_b and b.ndim == 2 else (b.shape[1] if b.ndim == 2 else 0)
+        c = Tensor.empty([m, n], "float32", a.device)
+    else:
+        c = as_tensor(c, "gemm", "c")
+    if bias is not None:
+        bias = as_tensor(bias, "gemm", "bias")
+    _C.gemm(a, b, c, bool(trans_a), bool(trans_b), float(alpha), float(beta), bias,
+            activation or "none")
+    return c
+
+
+def matmul(a, b):
+    """``a @ b`` for 2-D float32 operands. NumPy in -> NumPy out; Tensors in -> Tensor out."""
+    numpy_in = not isinstance(a, Tensor) and not isinstance(b, Tensor)
+    c = gemm(a, b)
+    return c.numpy() if numpy_in else c
+
+
+# ---------------------------------------------------------------------------------------------
+# Elementwise: activations, bias gradient, dropout, regularizers
+
+ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "selu", "sigmoid", "tanh", "gelu", "swish",
+               "softplus", "softmax", "log_softmax")
+
+
+def activation_forward(kind: str, x, out=None, *, alpha: float = 0.0):
+    """y = f(x) elementwise (softmax / log_softmax: over the last axis).
+
+    ``alpha`` is the negative slope of leaky_relu and the scale of elu; ignored elsewhere.
+    gelu is the exact erf form (Keras' default, approximate=False); swish is x * sigmoid(x).
+    """
+    x = as_tensor(x, kind, "x")
+    y = _out(out, x.shape, kind, device=x.device)
+    _C.activation_forward(kind, x, y, float(alpha))
+    return y
+
+
+def activation_backward(kind: str, x, y, dy, out=None, *, alpha: float = 0.0):
+    """dx = dy * f'(x), given the forward input ``x`` and output ``y`` (kernels use whichever is
+    cheaper; softmax/log_softmax use y and the Jacobian-vector product over the last axis)."""
+    x = as_tensor(x, kind, "x")
+    y = as_tensor(y, kind, "y")
+    dy = as_tensor(dy, kind, "dy")
+    dx = _out(out, dy.shape, kind, device=dy.device)
+    _C.activation_backward(kind, x, y, dy, dx, float(alpha))
+    return dx
+
+
+def bias_grad(dy, out=None):
+    """db[j] = sum over all leading axes of dy[..., j]; dy is (..., C), db is (C,)."""
+    dy = as_tensor(dy, "bias_grad", "dy")
+    db = _out(out, dy.shape[-1:], "bias_grad", device=dy.device)
+    _C.bias_grad(dy, db)
+    return db
+
+
+def dropout_forward(x, rate: float, seed: int, out=None, mask=None):
+    """Inverted dropout: mask[i] = (u(seed, i) >= rate) / (1 - rate), y = x * mask.
+
+    Returns (y, mask). The mask depends only on (seed, i), never on the thread count.
+    """
+    x = as_tensor(x, "dropout_forward", "x")
+    y = _out(out, x.shape, "dropout_forward", device=x.device)
+    mask = _out(mask, x.shape, "dropout_forward", device=x.device)
+    _C.dropout_forward(x, y, mask, float(rate), int(seed) & 0xFFFFFFFFFFFFFFFF)
+    return y, mask
+
+
+def dropout_backward(dy, mask, out=None):
+    dy = as_tensor(dy, "dropout_backward", "dy")
+    mask = as_tensor(mask, "dropout_backward", "mask")
+    dx = _out(out, dy.shape, "dropout_backward", device=dy.device)
+    _C.dropout_backward(dy, mask, dx)
+    return dx
+
+
+def regularizer_penalty(w, grad=None, *, l1: float = 0.0, l2: float = 0.0) -> float:
+    """Return l1 * sum|w| + l2 * sum w^2; when ``grad`` is given also add
+    l1 * sign(w) + 2 * l2 * w into it (in place)."""
+    w = as_tensor(w, "regularizer", "w")
+    if grad is not None:
+        grad = as_tensor(grad, "regularizer", "grad")
+    return _C.regularizer_penalty(w, grad, float(l1), float(l2))
+
+
+# ---------------------------------------------------------------------------------------------
+# Losses and metrics
+
+LOSSES = ("mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy",
+          "categorical_crossentropy", "sparse_categorical_crossentropy")
+
+
+def loss_forward(kind: str, y_pred, y_true, grad=None, *, from_logits: bool = False,
+                 delta: float = 1.0, sample_weight=None) -> float:
+    """Mean-reduced loss over the batch, as Keras computes it; optionally its gradient.
+
+    ``y_pred`` is (N, ...) float32; ``y_true`` has the same shape, except for
+    sparse_categorical_crossentropy where it is (N,) or (N, 1) int32/int64 class indices.
+    Per-sample losses average over the last axis (mse, mae, huber, bce) or sum over classes
+    (categorical CE); the result is sum_i w_i * loss_i / N (w_i = 1 without ``sample_weight``).
+    When ``grad`` is given it receives d(result)/d(y_pred) in the same pass (fused softmax + CE
+    when ``from_logits``). Probabilities are clipped to [1e-7, 1 - 1e-7] as in Keras.
+    """
+    y_pred = as_tensor(y_pred, kind, "y_pred")
+    y_true = as_tensor(y_true, kind, "y_true")
+    if grad is not None:
+        grad = as_tensor(grad, kind, "grad")
+    if sample_weight is not None:
+        sample_weight = as_tensor(sample_weight, kind, "sample_weight")
+    return _C.loss_forward(kind, y_pred, y_true, grad, bool(from_logits), float(delta),
+                           sample_weight)
+
+
+def accuracy_count(kind: str, y_pred, y_true, threshold: float = 0.5) -> int:
+    """Number of correct predictions in the batch.
+
+    kind 'sparse_categorical': argmax(y_pred, -1) == y_true (int labels, (N,) or (N, 1));
+    'categorical': argmax(y_pred, -1) == argmax(y_true, -1);
+    'binary': (y_pred > threshold) == (y_true > 0.5), counted per element.
+    """
+    y_pred = as_tensor(y_pred, "accuracy", "y_pred")
+    y_true = as_tensor(y_true, "accuracy", "y_true")
+    return _C.accuracy_count(kind, y_pred, y_true, float(threshold))
+
+
+# ---------------------------------------------------------------------------------------------
+# Optimizers (fused single-pass updates over all parameters)
+#
+# Wrappers for _C.<optimizer>_update live below; see corenn/optimizers/.
