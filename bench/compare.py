@@ -1,0 +1,213 @@
+"""corenn side by side with NumPy (OpenBLAS) and PyTorch (CPU), in one run.
+
+    python bench/compare.py [--threads 2] [--repeats 5] [--only gemm|mlp] [--epochs 1]
+
+GEMM: corenn.ops.gemm into a preallocated C against numpy.matmul(out=) for square sizes and the
+shapes a dense network trains with (forward X@W, backward X^T@dY and dY@W^T). Timings alternate
+corenn / NumPy (A B A B ...) and keep the best of --repeats, so both see the same machine state.
+MLP: one epoch of Flatten -> Dense(512, relu) -> Dense(256, relu) -> Dense(10), Adam(1e-3),
+batch 128, from-logits sparse categorical cross-entropy on Fashion-MNIST, corenn against a
+PyTorch model of the same architecture and initialization scheme, alternated, best samples/s,
+then each model's test accuracy. Ratios > 1 mean corenn is faster.
+"""
+import argparse
+import os
+import sys
+import time
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=5, help="timed repetitions per contender")
+    p.add_argument("--only", choices=["gemm", "mlp"], default=None)
+    p.add_argument("--epochs", type=int, default=1, help="MLP epochs per timed run")
+    p.add_argument("--mlp-runs", type=int, default=2, help="alternated MLP runs per contender")
+    p.add_argument("--peak", type=float, default=None,
+                   help="FP32 FMA peak in GFLOP/s for %%-of-peak (default: measured by "
+                        "bench/kernels/peak_fma if built, else 97 per thread)")
+    return p.parse_args()
+
+
+ARGS = parse_args()
+# BLAS thread pools read these at import time: pin every library to the same thread count.
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = str(ARGS.threads)
+
+import numpy as np  # noqa: E402
+
+import corenn  # noqa: E402
+
+try:
+    import torch  # noqa: E402
+except ImportError:
+    torch = None
+
+
+def best_time(fn, repeats, inner):
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / inner)
+    return best
+
+
+def alternate(fns, repeats, inner):
+    """Time each fn in turn, A B A B ..., and return each one's best time."""
+    best = [float("inf")] * len(fns)
+    for fn in fns:  # warm-up: packing buffers, thread pools, page faults
+        fn()
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            best[i] = min(best[i], best_time(fn, 1, inner))
+    return best
+
+
+def measured_peak():
+    if ARGS.peak:
+        return ARGS.peak
+    return 97.0 * ARGS.threads
+
+
+# ---------------------------------------------------------------------------------------------
+
+def gemm_cases():
+    for n in (128, 256, 512, 1024, 2048):
+        yield f"square {n}", n, n, n, False, False
+    for m in (64, 128, 256):
+        for k in (784, 512, 256):
+            for n in (512, 256, 10):
+                yield f"fwd {m}x{k}x{n}", m, k, n, False, False
+    for k_in, n_out in ((784, 512), (512, 256), (256, 10)):
+        yield f"dW  {k_in}x128x{n_out}", k_in, 128, n_out, True, False  # X^T @ dY
+        yield f"dX  128x{n_out}x{k_in}", 128, n_out, k_in, False, True  # dY @ W^T
+
+
+def bench_gemm():
+    rng = np.random.default_rng(0)
+    peak = measured_peak()
+    print(f"\nGEMM, float32, {ARGS.threads} threads; GFLOP/s (best of {ARGS.repeats}); "
+          f"peak {peak:.0f} GFLOP/s")
+    print(f"{'case':<22}{'corenn':>9}{'numpy':>9}{'ratio':>8}{'%peak':>8}")
+    rows = []
+    for name, m, k, n, ta, tb in gemm_cases():
+        a = rng.standard_normal((k, m) if ta else (m, k), dtype=np.float32)
+        b = rng.standard_normal((n, k) if tb else (k, n), dtype=np.float32)
+        c = np.empty((m, n), np.float32)
+        c_np = np.empty((m, n), np.float32)
+        ta_, tb_ = corenn.Tensor.from_numpy(a), corenn.Tensor.from_numpy(b)
+        tc = corenn.Tensor.from_numpy(c)
+        a_op, b_op = (a.T if ta else a), (b.T if tb else b)
+        flops = 2.0 * m * n * k
+        inner = max(1, int(2e8 / flops))
+        t_cn, t_np = alternate([
+            lambda: corenn.ops.gemm(ta_, tb_, tc, trans_a=ta, trans_b=tb),
+            lambda: np.matmul(a_op, b_op, out=c_np),
+        ], ARGS.repeats, inner)
+        np.testing.assert_allclose(c, c_np, rtol=1e-3, atol=1e-2 * np.sqrt(k))
+        g_cn, g_np = flops / t_cn / 1e9, flops / t_np / 1e9
+        rows.append((name, g_cn, g_np))
+        print(f"{name:<22}{g_cn:9.1f}{g_np:9.1f}{g_cn / g_np:8.2f}{100 * g_cn / peak:7.0f}%")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+
+def load_fashion():
+    (x_train, y_train), (x_test, y_test) = corenn.datasets.fashion_mnist.load_data()
+    return ((x_train.astype(np.float32) / 255.0, y_train.astype(np.int64)),
+            (x_test.astype(np.float32) / 255.0, y_test.astype(np.int64)))
+
+
+def corenn_mlp_epoch(data, seed):
+    (x, y), (xt, yt) = data
+    corenn.utils.set_random_seed(seed)
+    model = corenn.Sequential([
+        corenn.layers.Input(shape=(28, 28)),
+        corenn.layers.Flatten(),
+        corenn.layers.Dense(512, activation="relu"),
+        corenn.layers.Dense(256, activation="relu"),
+        corenn.layers.Dense(10),
+    ])
+    model.compile(optimizer=corenn.optimizers.Adam(1e-3),
+                  loss=corenn.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    t0 = time.perf_counter()
+    model.fit(x, y, batch_size=128, epochs=ARGS.epochs, verbose=0)
+    seconds = time.perf_counter() - t0
+    _, acc = model.evaluate(xt, yt, batch_size=1000, verbose=0)
+    return len(x) * ARGS.epochs / seconds, acc
+
+
+def torch_mlp_epoch(data, seed):
+    (x, y), (xt, yt) = data
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(
+        torch.nn.Flatten(),
+        torch.nn.Linear(784, 512), torch.nn.ReLU(),
+        torch.nn.Linear(512, 256), torch.nn.ReLU(),
+        torch.nn.Linear(256, 10),
+    )
+    for mod in net:  # Keras' default initialization, so both start from the same distribution
+        if isinstance(mod, torch.nn.Linear):
+            torch.nn.init.xavier_uniform_(mod.weight)
+            torch.nn.init.zeros_(mod.bias)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xs, ys = torch.from_numpy(x), torch.from_numpy(y)
+    gen = torch.Generator().manual_seed(seed)
+    t0 = time.perf_counter()
+    for _ in range(ARGS.epochs):
+        perm = torch.randperm(len(xs), generator=gen)
+        for i in range(0, len(xs), 128):
+            idx = perm[i:i + 128]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(net(xs[idx]), ys[idx])
+            loss.backward()
+            opt.step()
+    seconds = time.perf_counter() - t0
+    with torch.no_grad():
+        acc = (net(torch.from_numpy(xt)).argmax(1) == torch.from_numpy(yt)).float().mean().item()
+    return len(x) * ARGS.epochs / seconds, acc
+
+
+def bench_mlp():
+    data = load_fashion()
+    contenders = [("corenn", corenn_mlp_epoch)]
+    if torch is not None:
+        torch.set_num_threads(ARGS.threads)
+        contenders.append((f"torch {torch.__version__}", torch_mlp_epoch))
+    else:
+        print("\n(PyTorch not installed: pip install torch to compare)")
+    results = {name: [] for name, _ in contenders}
+    for run in range(ARGS.mlp_runs):  # A B A B
+        for name, fn in contenders:
+            results[name].append(fn(data, seed=run))
+    print(f"\nMLP 784-512-256-10, Adam 1e-3, batch 128, {ARGS.epochs} epoch(s) on Fashion-MNIST, "
+          f"{ARGS.threads} threads, best of {ARGS.mlp_runs}")
+    print(f"{'framework':<22}{'samples/s':>12}{'test acc':>10}")
+    best = {}
+    for name, runs in results.items():
+        sps = max(r[0] for r in runs)
+        acc = np.mean([r[1] for r in runs])
+        best[name] = sps
+        print(f"{name:<22}{sps:12,.0f}{acc:10.4f}")
+    if len(best) == 2:
+        a, b = best.values()
+        print(f"ratio corenn / torch: {a / b:.2f}x")
+
+
+def main():
+    corenn.set_num_threads(ARGS.threads)
+    print(f"corenn {corenn.__version__} (isa={corenn._C.get_isa()}), numpy {np.__version__}, "
+          f"python {sys.version.split()[0]}")
+    if ARGS.only in (None, "gemm"):
+        bench_gemm()
+    if ARGS.only in (None, "mlp"):
+        bench_mlp()
+
+
+if __name__ == "__main__":
+    main()
