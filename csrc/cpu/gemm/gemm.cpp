@@ -1,0 +1,284 @@
+// GEMM driver: BLIS-style blocked loops, packing, threads. See gemm.h for the math, the loop nest
+// and the packed panel format.
+//
+// Shapes:  op(A) (M, K), op(B) (K, N), C (M, N) row-major (leading dim ldc), bias (N,).
+// Layout:  inputs are plain row-major matrices (or whatever a caller's PackA/PackB reads);
+//          packed buffers are 64-byte aligned, allocated once per thread and grown on demand.
+// Variants:
+//   micro-kernel: gemm_ukr_avx2_f32_6x16 when active_isa() == Isa::avx2, else gemm_ukr_ref.
+//   threads:      small problems (2*M*N*K below kMinParallelFlops) run on the calling thread;
+//                 with M >= 2*MR per thread, rows are split over threads (each packs its own A
+//                 blocks, the B block is packed cooperatively and shared: one barrier pair per
+//                 KC step); otherwise (few rows, e.g. batch-1 inference) columns are split and each
+//                 thread runs an independent blocked GEMM on its slice.
+#include "cpu/gemm/gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "core/cpu_features.h"
+#include "core/parallel.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace corenn::cpu::gemm {
+
+namespace {
+
+constexpr double kMinParallelFlops = 4.0e5;
+
+// ---- packing buffers ------------------------------------------------------------------------
+
+// A 64-byte aligned float buffer that only grows; one per thread and role (thread_local).
+class PackBuffer {
+ public:
+  ~PackBuffer() { std::free(data_); }
+  float* get(size_t n) {
+    if (n > capacity_) {
+      std::free(data_);
+      const size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
+      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (!data_) throw std::bad_alloc();
+      capacity_ = n;
+    }
+    return data_;
+  }
+
+ private:
+  float* data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+thread_local PackBuffer tls_a_buffer;
+thread_local PackBuffer tls_b_buffer;
+
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// ---- packers for plain row-major matrices ----------------------------------------------------
+
+// op(A) = A (M, K), lda >= K: each panel gathers MR rows; a row's kc values are contiguous.
+void pack_a_n(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+              float* dst) {
+  for (int64_t i = 0; i < mc; i += kMR, dst += kMR * kc) {
+    const int rows = static_cast<int>(std::min<int64_t>(kMR, mc - i));
+    for (int r = 0; r < rows; ++r) {
+      const float* src = a + (i0 + i + r) * lda + p0;
+      for (int64_t p = 0; p < kc; ++p) dst[p * kMR + r] = src[p];
+    }
+    for (int r = rows; r < kMR; ++r)
+      for (int64_t p = 0; p < kc; ++p) dst[p * kMR + r] = 0.0f;
+  }
+}
+
+// op(A) = A^T, A stored (K, M): the MR values of one depth step are contiguous in memory.
+void pack_a_t(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+              float* dst) {
+  for (int64_t i = 0; i < mc; i += kMR, dst += kMR * kc) {
+    const int rows = static_cast<int>(std::min<int64_t>(kMR, mc - i));
+    const float* src = a + p0 * lda + i0 + i;
+    for (int64_t p = 0; p < kc; ++p, src += lda) {
+      int r = 0;
+      for (; r < rows; ++r) dst[p * kMR + r] = src[r];
+      for (; r < kMR; ++r) dst[p * kMR + r] = 0.0f;
+    }
+  }
+}
+
+// op(B) = B (K, N): the NR values of one depth step are contiguous.
+void pack_b_n(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+              float* dst) {
+  for (int64_t j = 0; j < nc; j += kNR, dst += kNR * kc) {
+    const int cols = static_cast<int>(std::min<int64_t>(kNR, nc - j));
+    const float* src = b + p0 * ldb + j0 + j;
+    if (cols == kNR) {
+      for (int64_t p = 0; p < kc; ++p, src += ldb) std::memcpy(dst + p * kNR, src, sizeof(float) * kNR);
+    } else {
+      for (int64_t p = 0; p < kc; ++p, src += ldb) {
+        int c = 0;
+        for (; c < cols; ++c) dst[p * kNR + c] = src[c];
+        for (; c < kNR; ++c) dst[p * kNR + c] = 0.0f;
+      }
+    }
+  }
+}
+
+// op(B) = B^T, B stored (N, K): each panel gathers NR rows of B; a row's kc values are contiguous.
+void pack_b_t(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+              float* dst) {
+  for (int64_t j = 0; j < nc; j += kNR, dst += kNR * kc) {
+    const int cols = static_cast<int>(std::min<int64_t>(kNR, nc - j));
+    for (int c = 0; c < cols; ++c) {
+      const float* src = b + (j0 + j + c) * ldb + p0;
+      for (int64_t p = 0; p < kc; ++p) dst[p * kNR + c] = src[p];
+    }
+    for (int c = cols; c < kNR; ++c)
+      for (int64_t p = 0; p < kc; ++p) dst[p * kNR + c] = 0.0f;
+  }
+}
+
+// ---- blocked loops ---------------------------------------------------------------------------
+
+struct Problem {
+  int64_t m, n, k;
+  const PackA* pack_a;
+  const PackB* pack_b;
+  float alpha, beta;
+  float* c;
+  int64_t ldc;
+  const float* bias;
+  Activation act;
+  UkrFn ukr;
+  BlockSizes bs;
+};
+
+// jr / ir loops over one packed A block (mc x kc) and B block (kc x nc).
+void macro_kernel(const Problem& pb, int64_t mc, int64_t nc, int64_t kc, const float* pa,
+                  const float* pbk, float* c, const float* bias, const UkrArgs& base) {
+  UkrArgs args = base;
+  for (int64_t jr = 0; jr < nc; jr += kNR) {
+    const int n = static_cast<int>(std::min<int64_t>(kNR, nc - jr));
+    args.bias = bias ? bias + jr : nullptr;
+    const float* bpanel = pbk + jr * kc;
+    for (int64_t ir = 0; ir < mc; ir += kMR) {
+      const int m = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
+      pb.ukr(kc, pa + ir * kc, bpanel, c + ir * pb.ldc + jr, pb.ldc, m, n, args);
+    }
+  }
+}
+
+// The jc / pc / ic loops for rows [i_lo, i_hi) and cols [j_lo, j_hi). With team > 1 the B block
+// lives in `shared_b` and is packed by all `team` threads together (thread `t` packs its share of
+// panels), so every thread of the team must call this with the same column range.
+void blocked_loops(const Problem& pb, int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi,
+                   float* shared_b, int t, int team) {
+  const BlockSizes& bs = pb.bs;
+  float* abuf = tls_a_buffer.get(static_cast<size_t>(bs.mc * bs.kc));
+  float* bbuf = team > 1 ? shared_b
+                         : tls_b_buffer.get(static_cast<size_t>(bs.kc * round_up(bs.nc, kNR)));
+  for (int64_t jc = j_lo; jc < j_hi; jc += bs.nc) {
+    const int64_t nc = std::min(bs.nc, j_hi - jc);
+    for (int64_t pc = 0; pc < pb.k; pc += bs.kc) {
+      const int64_t kc = std::min(bs.kc, pb.k - pc);
+      const int64_t panels = (nc + kNR - 1) / kNR;
+      const int64_t q0 = panels * t / team, q1 = panels * (t + 1) / team;
+      if (q1 > q0)
+        (*pb.pack_b)(pc, kc, jc + q0 * kNR, std::min(nc, q1 * kNR) - q0 * kNR, bbuf + q0 * kNR * kc);
+#ifdef _OPENMP
+      if (team > 1) {
+#pragma omp barrier
+      }
+#endif
+      const bool last = pc + kc == pb.k;
+      const UkrArgs args{pb.alpha, pc == 0 ? pb.beta : 1.0f, nullptr,
+                         last ? pb.act : Activation::none};
+      const float* bias = last && pb.bias ? pb.bias + jc : nullptr;
+      for (int64_t ic = i_lo; ic < i_hi; ic += bs.mc) {
+        const int64_t mc = std::min(bs.mc, i_hi - ic);
+        (*pb.pack_a)(ic, mc, pc, kc, abuf);
+        macro_kernel(pb, mc, nc, kc, abuf, bbuf, pb.c + ic * pb.ldc + jc, bias, args);
+      }
+#ifdef _OPENMP
+      if (team > 1) {
+#pragma omp barrier
+      }
+#endif
+    }
+  }
+}
+
+int choose_threads(int64_t m, int64_t n, int64_t k) {
+  int threads = get_num_threads();
+#ifdef _OPENMP
+  if (omp_in_parallel()) return 1;
+#else
+  return 1;
+#endif
+  const double flops = 2.0 * m * n * k;
+  if (flops < kMinParallelFlops) return 1;
+  // No thread gets less than one micro-tile row or column of work.
+  const int64_t tiles = std::max((m + kMR - 1) / kMR, (n + kNR - 1) / kNR);
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, tiles)));
+}
+
+}  // namespace
+
+// ---- entry -----------------------------------------------------------------------------------
+
+PackA pack_a_matrix(const float* a, int64_t lda, bool trans_a) {
+  if (trans_a)
+    return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+      pack_a_t(a, lda, i0, mc, p0, kc, dst);
+    };
+  return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+    pack_a_n(a, lda, i0, mc, p0, kc, dst);
+  };
+}
+
+PackB pack_b_matrix(const float* b, int64_t ldb, bool trans_b) {
+  if (trans_b)
+    return [=](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
+      pack_b_t(b, ldb, p0, kc, j0, nc, dst);
+    };
+  return [=](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
+    pack_b_n(b, ldb, p0, kc, j0, nc, dst);
+  };
+}
+
+void gemm_packed(int64_t m, int64_t n, int64_t k, const PackA& pack_a, const PackB& pack_b,
+                 float alpha, float beta, float* c, int64_t ldc, const float* bias,
+                 Activation act) {
+  if (m <= 0 || n <= 0) return;
+  Problem pb{m, n, k, &pack_a, &pack_b, alpha, beta, c, ldc, bias, act,
+             active_isa() == Isa::avx2 ? gemm_ukr_avx2_f32_6x16 : gemm_ukr_ref_f32_6x16,
+             block_sizes()};
+  if (k <= 0) {  // op(A) @ op(B) is all zeros: only the epilogue remains
+    const float zeros[kMR * kNR] = {};
+    for (int64_t i = 0; i < m; i += kMR)
+      for (int64_t j = 0; j < n; j += kNR)
+        store_tile_scalar(zeros, c + i * ldc + j, ldc, static_cast<int>(std::min<int64_t>(kMR, m - i)),
+                          static_cast<int>(std::min<int64_t>(kNR, n - j)),
+                          UkrArgs{alpha, beta, bias ? bias + j : nullptr, act});
+    return;
+  }
+  const int threads = choose_threads(m, n, k);
+  if (threads <= 1) {
+    blocked_loops(pb, 0, m, 0, n, nullptr, 0, 1);
+    return;
+  }
+#ifdef _OPENMP
+  const int64_t m_panels = (m + kMR - 1) / kMR, n_panels = (n + kNR - 1) / kNR;
+  if (m_panels >= 2 * threads || m_panels >= n_panels) {
+    // Split rows; share the B block. Row ranges are whole MR panels.
+    float* shared_b = tls_b_buffer.get(static_cast<size_t>(pb.bs.kc * round_up(pb.bs.nc, kNR)));
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num(), team = omp_get_num_threads();
+      const int64_t lo = std::min(m, m_panels * t / team * kMR);
+      const int64_t hi = std::min(m, m_panels * (t + 1) / team * kMR);
+      blocked_loops(pb, lo, hi, 0, n, shared_b, t, team);
+    }
+  } else {
+    // Few rows: split columns (whole NR panels); each thread runs an independent GEMM.
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num(), team = omp_get_num_threads();
+      const int64_t lo = std::min(n, n_panels * t / team * kNR);
+      const int64_t hi = std::min(n, n_panels * (t + 1) / team * kNR);
+      if (lo < hi) blocked_loops(pb, 0, m, lo, hi, nullptr, 0, 1);
+    }
+  }
+#endif
+}
+
+void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+           const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+           int64_t ldc, const float* bias, Activation act) {
+  gemm_packed(m, n, k, pack_a_matrix(a, lda, trans_a), pack_b_matrix(b, ldb, trans_b), alpha,
+              beta, c, ldc, bias, act);
+}
+
+}  // namespace corenn::cpu::gemm
