@@ -30,6 +30,7 @@ namespace corenn::cpu::gemm {
 namespace {
 
 constexpr double kMinParallelFlops = 4.0e5;
+constexpr int64_t kDirectAMaxPanels = 2;  // n <= 32: skip packing A
 
 // ---- packing buffers ------------------------------------------------------------------------
 
@@ -133,6 +134,9 @@ struct Problem {
   Activation act;
   UkrFn ukr;
   BlockSizes bs;
+  // Small-N path: A read in place (element (i, p) at a_plain[i*rs_a + p*cs_a]), no A packing.
+  const float* a_plain = nullptr;
+  int64_t rs_a = 0, cs_a = 0;
 };
 
 // jr / ir loops over one packed A block (mc x kc) and B block (kc x nc).
@@ -145,7 +149,25 @@ void macro_kernel(const Problem& pb, int64_t mc, int64_t nc, int64_t kc, const f
     const float* bpanel = pbk + jr * kc;
     for (int64_t ir = 0; ir < mc; ir += kMR) {
       const int m = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
-      pb.ukr(kc, pa + ir * kc, bpanel, c + ir * pb.ldc + jr, pb.ldc, m, n, args);
+      pb.ukr(kc, pa + ir * kc, 1, kMR, bpanel, c + ir * pb.ldc + jr, pb.ldc, m, n, args);
+    }
+  }
+}
+
+// Like macro_kernel, with A read in place instead of from a packed block.
+void direct_a_kernel(const Problem& pb, int64_t ic, int64_t mc, int64_t pc, int64_t nc,
+                     int64_t kc, const float* pbk, float* c, const float* bias,
+                     const UkrArgs& base) {
+  UkrArgs args = base;
+  const float* a = pb.a_plain + ic * pb.rs_a + pc * pb.cs_a;
+  for (int64_t jr = 0; jr < nc; jr += kNR) {
+    const int n = static_cast<int>(std::min<int64_t>(kNR, nc - jr));
+    args.bias = bias ? bias + jr : nullptr;
+    const float* bpanel = pbk + jr * kc;
+    for (int64_t ir = 0; ir < mc; ir += kMR) {
+      const int m = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
+      pb.ukr(kc, a + ir * pb.rs_a, pb.rs_a, pb.cs_a, bpanel, c + ir * pb.ldc + jr, pb.ldc, m, n,
+             args);
     }
   }
 }
@@ -178,8 +200,12 @@ void blocked_loops(const Problem& pb, int64_t i_lo, int64_t i_hi, int64_t j_lo, 
       const float* bias = last && pb.bias ? pb.bias + jc : nullptr;
       for (int64_t ic = i_lo; ic < i_hi; ic += bs.mc) {
         const int64_t mc = std::min(bs.mc, i_hi - ic);
-        (*pb.pack_a)(ic, mc, pc, kc, abuf);
-        macro_kernel(pb, mc, nc, kc, abuf, bbuf, pb.c + ic * pb.ldc + jc, bias, args);
+        if (pb.a_plain) {
+          direct_a_kernel(pb, ic, mc, pc, nc, kc, bbuf, pb.c + ic * pb.ldc + jc, bias, args);
+        } else {
+          (*pb.pack_a)(ic, mc, pc, kc, abuf);
+          macro_kernel(pb, mc, nc, kc, abuf, bbuf, pb.c + ic * pb.ldc + jc, bias, args);
+        }
       }
 #ifdef _OPENMP
       if (team > 1) {
@@ -228,20 +254,20 @@ PackB pack_b_matrix(const float* b, int64_t ldb, bool trans_b) {
   };
 }
 
-void gemm_packed(int64_t m, int64_t n, int64_t k, const PackA& pack_a, const PackB& pack_b,
-                 float alpha, float beta, float* c, int64_t ldc, const float* bias,
-                 Activation act) {
+namespace {
+
+void run(Problem& pb) {
+  const int64_t m = pb.m, n = pb.n, k = pb.k;
+  float* c = pb.c;
+  const int64_t ldc = pb.ldc;
   if (m <= 0 || n <= 0) return;
-  Problem pb{m, n, k, &pack_a, &pack_b, alpha, beta, c, ldc, bias, act,
-             active_isa() == Isa::avx2 ? gemm_ukr_avx2_f32_6x16 : gemm_ukr_ref_f32_6x16,
-             block_sizes()};
   if (k <= 0) {  // op(A) @ op(B) is all zeros: only the epilogue remains
     const float zeros[kMR * kNR] = {};
     for (int64_t i = 0; i < m; i += kMR)
       for (int64_t j = 0; j < n; j += kNR)
         store_tile_scalar(zeros, c + i * ldc + j, ldc, static_cast<int>(std::min<int64_t>(kMR, m - i)),
                           static_cast<int>(std::min<int64_t>(kNR, n - j)),
-                          UkrArgs{alpha, beta, bias ? bias + j : nullptr, act});
+                          UkrArgs{pb.alpha, pb.beta, pb.bias ? pb.bias + j : nullptr, pb.act});
     return;
   }
   const int threads = choose_threads(m, n, k);
@@ -274,11 +300,37 @@ void gemm_packed(int64_t m, int64_t n, int64_t k, const PackA& pack_a, const Pac
 #endif
 }
 
+Problem make_problem(int64_t m, int64_t n, int64_t k, const PackA* pack_a, const PackB* pack_b,
+                     float alpha, float beta, float* c, int64_t ldc, const float* bias,
+                     Activation act) {
+  return Problem{m, n, k, pack_a, pack_b, alpha, beta, c, ldc, bias, act,
+                 active_isa() == Isa::avx2 ? gemm_ukr_avx2_f32_6x16 : gemm_ukr_ref_f32_6x16,
+                 block_sizes()};
+}
+
+}  // namespace
+
+void gemm_packed(int64_t m, int64_t n, int64_t k, const PackA& pack_a, const PackB& pack_b,
+                 float alpha, float beta, float* c, int64_t ldc, const float* bias,
+                 Activation act) {
+  Problem pb = make_problem(m, n, k, &pack_a, &pack_b, alpha, beta, c, ldc, bias, act);
+  run(pb);
+}
+
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
            const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
            int64_t ldc, const float* bias, Activation act) {
-  gemm_packed(m, n, k, pack_a_matrix(a, lda, trans_a), pack_b_matrix(b, ldb, trans_b), alpha,
-              beta, c, ldc, bias, act);
+  const PackA pack_a = pack_a_matrix(a, lda, trans_a);
+  const PackB pack_b = pack_b_matrix(b, ldb, trans_b);
+  Problem pb = make_problem(m, n, k, &pack_a, &pack_b, alpha, beta, c, ldc, bias, act);
+  // With few B panels each A block is used only a few times: packing it costs about as much as
+  // the multiply, so the micro-kernel reads A where it lies.
+  if ((n + kNR - 1) / kNR <= kDirectAMaxPanels) {
+    pb.a_plain = a;
+    pb.rs_a = trans_a ? 1 : lda;
+    pb.cs_a = trans_a ? lda : 1;
+  }
+  run(pb);
 }
 
 }  // namespace corenn::cpu::gemm

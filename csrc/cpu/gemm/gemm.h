@@ -62,14 +62,20 @@ struct UkrArgs {
   Activation act;
 };
 
-// C[0:m, 0:n] (leading dim ldc) := epilogue(A_panel @ B_panel) for one tile; m <= MR, n <= NR.
-using UkrFn = void (*)(int64_t kc, const float* a_panel, const float* b_panel, float* c,
-                       int64_t ldc, int m, int n, const UkrArgs& args);
+// C[0:m, 0:n] (leading dim ldc) := epilogue(A @ B_panel) for one tile; m <= MR, n <= NR.
+// A element (r, p) is read at a[r * rs_a + p * cs_a]: a packed panel has rs_a = 1, cs_a = MR;
+// a plain matrix read in place (small-N path) has (lda, 1), or (1, lda) when transposed. An
+// unpacked A has no zero padding, so a kernel must not read rows r >= m.
+using UkrFn = void (*)(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
+                       const float* b_panel, float* c, int64_t ldc, int m, int n,
+                       const UkrArgs& args);
 
-void gemm_ukr_ref_f32_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                           int m, int n, const UkrArgs& args);
-void gemm_ukr_avx2_f32_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                            int m, int n, const UkrArgs& args);
+void gemm_ukr_ref_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
+                           const float* b, float* c, int64_t ldc, int m, int n,
+                           const UkrArgs& args);
+void gemm_ukr_avx2_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
+                            const float* b, float* c, int64_t ldc, int m, int n,
+                            const UkrArgs& args);
 
 // Scalar store of an accumulated tile (acc is MR x NR, row stride kNR) into C with the epilogue;
 // shared by the reference kernel and by the edge tiles of the vector kernels.

@@ -1,12 +1,14 @@
-// AVX2/FMA GEMM micro-kernel: one MR x NR = 6 x 16 tile of C from packed panels.
+// AVX2/FMA GEMM micro-kernel: one MR x NR = 6 x 16 tile of C.
 //
 // Micro-kernel contract (shared by every gemm_ukr_* kernel, see also gemm_ukr_ref.cpp):
-//   inputs   a: packed A panel, kc x MR depth-major (a[p*MR + r]), rows past m zero-padded
-//            b: packed B panel, kc x NR depth-major (b[p*NR + j]), cols past n zero-padded;
+//   inputs   a: A tile, element (r, p) at a[r*rs_a + p*cs_a]. Usually a packed panel (rs_a = 1,
+//               cs_a = MR, rows past m zero-padded); on the small-N path a plain matrix read in
+//               place (rows past m absent: never read)
+//            b: packed B panel, kc x NR depth-major (b[p*NR + j]), cols past n zero-padded,
 //               64-byte aligned (packing buffers), so B loads are aligned
 //   computes C[0:m, 0:n] := act(alpha * A*B + beta * C + bias)   (C row-major, leading dim ldc)
-//   edges    m <= MR and n <= NR: the full tile is computed in registers; a clipped tile goes
-//            through a small temporary and the scalar store (store_tile_scalar)
+//   edges    m <= MR and n <= NR: the full tile is computed in registers; the store writes only
+//            rows < m and (masked) columns < n
 //   beta     when beta == 0, C is never read (it may hold NaN or garbage)
 //
 // Register budget (16 ymm): 12 accumulators (6 rows x 2 vectors of 8), 2 for the B row, 1 for the
@@ -16,102 +18,161 @@
 // Compiled with -mavx2 -mfma (file name carries _avx2); called only when active_isa() == avx2.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "cpu/gemm/gemm.h"
 
 namespace corenn::cpu::gemm {
 
 namespace {
 
-inline __m256 epilogue(__m256 acc, const float* c, __m256 alpha, __m256 beta, bool read_c,
-                       const float* bias, Activation act) {
-  __m256 v = _mm256_mul_ps(acc, alpha);
-  if (read_c) v = _mm256_fmadd_ps(beta, _mm256_loadu_ps(c), v);
-  if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias));
-  if (act == Activation::relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
-  return v;
-}
+struct Acc {
+  __m256 v[kMR][2];
+};
 
-}  // namespace
-
-void gemm_ukr_avx2_f32_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                            int m, int n, const UkrArgs& args) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-
-#define CORENN_UKR_STEP(P)                                          \
+// The depth loop. A_AT(r, p) yields the address of A element (r, p); the packed instance uses
+// compile-time strides, the in-place instance six row pointers clamped to valid rows.
+#define CORENN_UKR_STEP(A_AT, P)                                    \
   {                                                                 \
     const __m256 b0 = _mm256_load_ps(b + (P) * kNR);                \
     const __m256 b1 = _mm256_load_ps(b + (P) * kNR + 8);            \
-    __m256 ar = _mm256_broadcast_ss(a + (P) * kMR + 0);             \
+    __m256 ar = _mm256_broadcast_ss(A_AT(0, P));                    \
     c00 = _mm256_fmadd_ps(ar, b0, c00);                             \
     c01 = _mm256_fmadd_ps(ar, b1, c01);                             \
-    ar = _mm256_broadcast_ss(a + (P) * kMR + 1);                    \
+    ar = _mm256_broadcast_ss(A_AT(1, P));                           \
     c10 = _mm256_fmadd_ps(ar, b0, c10);                             \
     c11 = _mm256_fmadd_ps(ar, b1, c11);                             \
-    ar = _mm256_broadcast_ss(a + (P) * kMR + 2);                    \
+    ar = _mm256_broadcast_ss(A_AT(2, P));                           \
     c20 = _mm256_fmadd_ps(ar, b0, c20);                             \
     c21 = _mm256_fmadd_ps(ar, b1, c21);                             \
-    ar = _mm256_broadcast_ss(a + (P) * kMR + 3);                    \
+    ar = _mm256_broadcast_ss(A_AT(3, P));                           \
     c30 = _mm256_fmadd_ps(ar, b0, c30);                             \
     c31 = _mm256_fmadd_ps(ar, b1, c31);                             \
-    ar = _mm256_broadcast_ss(a + (P) * kMR + 4);                    \
+    ar = _mm256_broadcast_ss(A_AT(4, P));                           \
     c40 = _mm256_fmadd_ps(ar, b0, c40);                             \
     c41 = _mm256_fmadd_ps(ar, b1, c41);                             \
-    ar = _mm256_broadcast_ss(a + (P) * kMR + 5);                    \
+    ar = _mm256_broadcast_ss(A_AT(5, P));                           \
     c50 = _mm256_fmadd_ps(ar, b0, c50);                             \
     c51 = _mm256_fmadd_ps(ar, b1, c51);                             \
   }
 
+#define CORENN_UKR_DECLARE_ACC                                      \
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();      \
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();      \
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();      \
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();      \
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();      \
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+
+#define CORENN_UKR_COLLECT(acc)                                     \
+  acc.v[0][0] = c00; acc.v[0][1] = c01; acc.v[1][0] = c10; acc.v[1][1] = c11; \
+  acc.v[2][0] = c20; acc.v[2][1] = c21; acc.v[3][0] = c30; acc.v[3][1] = c31; \
+  acc.v[4][0] = c40; acc.v[4][1] = c41; acc.v[5][0] = c50; acc.v[5][1] = c51;
+
+__attribute__((always_inline)) inline Acc depth_loop_packed(int64_t kc, const float* a,
+                                                            const float* b) {
+  CORENN_UKR_DECLARE_ACC
+#define A_AT(r, P) (a + (P) * kMR + (r))
   int64_t p = 0;
   for (; p + 4 <= kc; p += 4) {
     _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kNR), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(b + 9 * kNR), _MM_HINT_T0);
-    CORENN_UKR_STEP(0)
-    CORENN_UKR_STEP(1)
-    CORENN_UKR_STEP(2)
-    CORENN_UKR_STEP(3)
+    CORENN_UKR_STEP(A_AT, 0)
+    CORENN_UKR_STEP(A_AT, 1)
+    CORENN_UKR_STEP(A_AT, 2)
+    CORENN_UKR_STEP(A_AT, 3)
     a += 4 * kMR;
     b += 4 * kNR;
   }
   for (; p < kc; ++p) {
-    CORENN_UKR_STEP(0)
+    CORENN_UKR_STEP(A_AT, 0)
     a += kMR;
     b += kNR;
   }
-#undef CORENN_UKR_STEP
+#undef A_AT
+  Acc acc;
+  CORENN_UKR_COLLECT(acc)
+  return acc;
+}
 
-  const __m256 alpha = _mm256_set1_ps(args.alpha), beta = _mm256_set1_ps(args.beta);
+// A read in place: rows past m alias row m-1 (valid memory; their results are never stored).
+__attribute__((always_inline)) inline Acc depth_loop_strided(int64_t kc, const float* a,
+                                                             int64_t rs_a, int64_t cs_a, int m,
+                                                             const float* b) {
+  CORENN_UKR_DECLARE_ACC
+  const float* ar_ptr[kMR];
+  for (int r = 0; r < kMR; ++r) ar_ptr[r] = a + std::min(r, m - 1) * rs_a;
+  const float *a0 = ar_ptr[0], *a1 = ar_ptr[1], *a2 = ar_ptr[2], *a3 = ar_ptr[3],
+              *a4 = ar_ptr[4], *a5 = ar_ptr[5];
+#define A_AT(r, P) (a##r + (P) * cs_a)
+  for (int64_t p = 0; p < kc; ++p) {
+    CORENN_UKR_STEP(A_AT, 0)
+    a0 += cs_a; a1 += cs_a; a2 += cs_a; a3 += cs_a; a4 += cs_a; a5 += cs_a;
+    b += kNR;
+  }
+#undef A_AT
+  Acc acc;
+  CORENN_UKR_COLLECT(acc)
+  return acc;
+}
+
+// Epilogue and store of one row (two vectors); masked where the tile is clipped at n.
+__attribute__((always_inline)) inline void store_row(float* cr, __m256 v0, __m256 v1,
+                                                     const UkrArgs& args, bool full,
+                                                     __m256i mask0, __m256i mask1) {
+  const __m256 alpha = _mm256_set1_ps(args.alpha);
+  v0 = _mm256_mul_ps(v0, alpha);
+  v1 = _mm256_mul_ps(v1, alpha);
+  if (args.beta != 0.0f) {
+    const __m256 beta = _mm256_set1_ps(args.beta);
+    const __m256 old0 = full ? _mm256_loadu_ps(cr) : _mm256_maskload_ps(cr, mask0);
+    const __m256 old1 = full ? _mm256_loadu_ps(cr + 8) : _mm256_maskload_ps(cr + 8, mask1);
+    v0 = _mm256_fmadd_ps(beta, old0, v0);
+    v1 = _mm256_fmadd_ps(beta, old1, v1);
+  }
+  if (args.bias) {
+    const float* bias = args.bias;
+    v0 = _mm256_add_ps(v0, full ? _mm256_loadu_ps(bias) : _mm256_maskload_ps(bias, mask0));
+    v1 = _mm256_add_ps(v1, full ? _mm256_loadu_ps(bias + 8) : _mm256_maskload_ps(bias + 8, mask1));
+  }
+  if (args.act == Activation::relu) {
+    v0 = _mm256_max_ps(v0, _mm256_setzero_ps());
+    v1 = _mm256_max_ps(v1, _mm256_setzero_ps());
+  }
+  if (full) {
+    _mm256_storeu_ps(cr, v0);
+    _mm256_storeu_ps(cr + 8, v1);
+  } else {
+    _mm256_maskstore_ps(cr, mask0, v0);
+    _mm256_maskstore_ps(cr + 8, mask1, v1);
+  }
+}
+
+__attribute__((always_inline)) inline void store_tile(const Acc& acc, float* c, int64_t ldc,
+                                                      int m, int n, const UkrArgs& args) {
   if (m == kMR && n == kNR) {
-    const bool read_c = args.beta != 0.0f;
-    const float* bias0 = args.bias;
-    const float* bias1 = args.bias ? args.bias + 8 : nullptr;
-    auto store_row = [&](int r, __m256 v0, __m256 v1) {
-      float* cr = c + r * ldc;
-      v0 = epilogue(v0, cr, alpha, beta, read_c, bias0, args.act);
-      v1 = epilogue(v1, cr + 8, alpha, beta, read_c, bias1, args.act);
-      _mm256_storeu_ps(cr, v0);
-      _mm256_storeu_ps(cr + 8, v1);
-    };
-    store_row(0, c00, c01);
-    store_row(1, c10, c11);
-    store_row(2, c20, c21);
-    store_row(3, c30, c31);
-    store_row(4, c40, c41);
-    store_row(5, c50, c51);
+    const __m256i all = _mm256_set1_epi32(-1);
+    for (int r = 0; r < kMR; ++r)
+      store_row(c + r * ldc, acc.v[r][0], acc.v[r][1], args, true, all, all);
     return;
   }
-  alignas(32) float acc[kMR * kNR];
-  _mm256_store_ps(acc + 0 * kNR, c00); _mm256_store_ps(acc + 0 * kNR + 8, c01);
-  _mm256_store_ps(acc + 1 * kNR, c10); _mm256_store_ps(acc + 1 * kNR + 8, c11);
-  _mm256_store_ps(acc + 2 * kNR, c20); _mm256_store_ps(acc + 2 * kNR + 8, c21);
-  _mm256_store_ps(acc + 3 * kNR, c30); _mm256_store_ps(acc + 3 * kNR + 8, c31);
-  _mm256_store_ps(acc + 4 * kNR, c40); _mm256_store_ps(acc + 4 * kNR + 8, c41);
-  _mm256_store_ps(acc + 5 * kNR, c50); _mm256_store_ps(acc + 5 * kNR + 8, c51);
-  store_tile_scalar(acc, c, ldc, m, n, args);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i mask0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
+  const __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), lane);
+  for (int r = 0; r < m; ++r)
+    store_row(c + r * ldc, acc.v[r][0], acc.v[r][1], args, false, mask0, mask1);
+}
+
+}  // namespace
+
+void gemm_ukr_avx2_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
+                            const float* b, float* c, int64_t ldc, int m, int n,
+                            const UkrArgs& args) {
+  if (rs_a == 1 && cs_a == kMR) {
+    store_tile(depth_loop_packed(kc, a, b), c, ldc, m, n, args);
+  } else {
+    store_tile(depth_loop_strided(kc, a, rs_a, cs_a, m, b), c, ldc, m, n, args);
+  }
 }
 
 }  // namespace corenn::cpu::gemm

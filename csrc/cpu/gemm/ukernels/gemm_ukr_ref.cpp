@@ -1,7 +1,9 @@
 // Portable GEMM micro-kernel: one MR x NR = 6 x 16 tile of C from packed panels.
 //
 // Micro-kernel contract (shared by every gemm_ukr_* kernel):
-//   inputs   a: packed A panel, kc x MR depth-major (a[p*MR + r]), rows past m zero-padded
+//   inputs   a: A tile, element (r, p) at a[r*rs_a + p*cs_a]: a packed panel (rs_a = 1,
+//               cs_a = MR, rows past m zero-padded) or a plain matrix read in place (rows past m
+//               absent: never read)
 //            b: packed B panel, kc x NR depth-major (b[p*NR + j]), cols past n zero-padded
 //   computes C[0:m, 0:n] := act(alpha * A*B + beta * C + bias)   (C row-major, leading dim ldc)
 //   edges    m <= MR and n <= NR; the full tile is always computed, only the store is clipped
@@ -15,14 +17,14 @@
 
 namespace corenn::cpu::gemm {
 
-void gemm_ukr_ref_f32_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                           int m, int n, const UkrArgs& args) {
+void gemm_ukr_ref_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
+                           const float* b, float* c, int64_t ldc, int m, int n,
+                           const UkrArgs& args) {
   float acc[kMR * kNR] = {};
   for (int64_t p = 0; p < kc; ++p) {
-    const float* ap = a + p * kMR;
     const float* bp = b + p * kNR;
-    for (int r = 0; r < kMR; ++r) {
-      const float ar = ap[r];
+    for (int r = 0; r < m; ++r) {
+      const float ar = a[r * rs_a + p * cs_a];
       for (int j = 0; j < kNR; ++j) acc[r * kNR + j] += ar * bp[j];
     }
   }
