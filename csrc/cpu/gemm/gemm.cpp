@@ -181,10 +181,13 @@ void blocked_loops(const Problem& pb, int64_t i_lo, int64_t i_hi, int64_t j_lo, 
   float* abuf = tls_a_buffer.get(static_cast<size_t>(bs.mc * bs.kc));
   float* bbuf = team > 1 ? shared_b
                          : tls_b_buffer.get(static_cast<size_t>(bs.kc * round_up(bs.nc, kNR)));
+  // Equal depth steps (784 -> 2 x 392, not 512 + 272), a multiple of 8 for the unrolled loop.
+  const int64_t k_steps = (pb.k + bs.kc - 1) / bs.kc;
+  const int64_t kc_step = round_up((pb.k + k_steps - 1) / k_steps, 8);
   for (int64_t jc = j_lo; jc < j_hi; jc += bs.nc) {
     const int64_t nc = std::min(bs.nc, j_hi - jc);
-    for (int64_t pc = 0; pc < pb.k; pc += bs.kc) {
-      const int64_t kc = std::min(bs.kc, pb.k - pc);
+    for (int64_t pc = 0; pc < pb.k; pc += kc_step) {
+      const int64_t kc = std::min(kc_step, pb.k - pc);
       const int64_t panels = (nc + kNR - 1) / kNR;
       const int64_t q0 = panels * t / team, q1 = panels * (t + 1) / team;
       if (q1 > q0)

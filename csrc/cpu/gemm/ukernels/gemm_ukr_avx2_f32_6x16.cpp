@@ -168,6 +168,11 @@ __attribute__((always_inline)) inline void store_tile(const Acc& acc, float* c, 
 void gemm_ukr_avx2_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
                             const float* b, float* c, int64_t ldc, int m, int n,
                             const UkrArgs& args) {
+  // The C tile is needed only after the depth loop: start fetching its rows now.
+  for (int r = 0; r < m; ++r) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + kNR - 1), _MM_HINT_T0);
+  }
   if (rs_a == 1 && cs_a == kMR) {
     store_tile(depth_loop_packed(kc, a, b), c, ldc, m, n, args);
   } else {
