@@ -7,10 +7,12 @@
 // Variants:
 //   micro-kernel: gemm_ukr_avx2_f32_6x16 when active_isa() == Isa::avx2, else gemm_ukr_ref.
 //   threads:      small problems (2*M*N*K below kMinParallelFlops) run on the calling thread;
-//                 with M >= 2*MR per thread, rows are split over threads (each packs its own A
-//                 blocks, the B block is packed cooperatively and shared: one barrier pair per
-//                 KC step); otherwise (few rows, e.g. batch-1 inference) columns are split and each
-//                 thread runs an independent blocked GEMM on its slice.
+//                 otherwise rows or columns are split over threads, whichever divides into whole
+//                 micro-tiles more evenly. Row split: each thread packs its own A blocks, the B
+//                 block is packed cooperatively and shared (one barrier pair per KC step). Column
+//                 split: each thread runs an independent blocked GEMM on its slice of columns.
+//   small N:      with n <= 2*NR the micro-kernel reads A in place (packing would cost about as
+//                 much as the multiply).
 #include "cpu/gemm/gemm.h"
 
 #include <algorithm>
@@ -31,6 +33,7 @@ namespace {
 
 constexpr double kMinParallelFlops = 4.0e5;
 constexpr int64_t kDirectAMaxPanels = 2;  // n <= 32: skip packing A
+constexpr int64_t kPackSlack = 16;         // floats past the A block that pack_a_n_avx2 may touch
 
 // ---- packing buffers ------------------------------------------------------------------------
 
@@ -178,7 +181,7 @@ void direct_a_kernel(const Problem& pb, int64_t ic, int64_t mc, int64_t pc, int6
 void blocked_loops(const Problem& pb, int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi,
                    float* shared_b, int t, int team) {
   const BlockSizes& bs = pb.bs;
-  float* abuf = tls_a_buffer.get(static_cast<size_t>(bs.mc * bs.kc));
+  float* abuf = tls_a_buffer.get(static_cast<size_t>(bs.mc * bs.kc + kPackSlack));
   float* bbuf = team > 1 ? shared_b
                          : tls_b_buffer.get(static_cast<size_t>(bs.kc * round_up(bs.nc, kNR)));
   // Equal depth steps (784 -> 2 x 392, not 512 + 272), a multiple of 8 for the unrolled loop.
@@ -242,12 +245,20 @@ PackA pack_a_matrix(const float* a, int64_t lda, bool trans_a) {
     return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
       pack_a_t(a, lda, i0, mc, p0, kc, dst);
     };
+  if (active_isa() == Isa::avx2)
+    return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+      pack_a_n_avx2(a, lda, i0, mc, p0, kc, dst);
+    };
   return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
     pack_a_n(a, lda, i0, mc, p0, kc, dst);
   };
 }
 
 PackB pack_b_matrix(const float* b, int64_t ldb, bool trans_b) {
+  if (trans_b && active_isa() == Isa::avx2)
+    return [=](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
+      pack_b_t_avx2(b, ldb, p0, kc, j0, nc, dst);
+    };
   if (trans_b)
     return [=](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
       pack_b_t(b, ldb, p0, kc, j0, nc, dst);
@@ -280,7 +291,15 @@ void run(Problem& pb) {
   }
 #ifdef _OPENMP
   const int64_t m_panels = (m + kMR - 1) / kMR, n_panels = (n + kNR - 1) / kNR;
-  if (m_panels >= 2 * threads || m_panels >= n_panels) {
+  // Split the dimension whose micro-tiles divide more evenly over the threads (M = 64 is 11 row
+  // panels: 6 + 5, but 512 columns are 16 + 16 panels). Ties go to rows, which share B.
+  auto balance = [&](int64_t panels) {
+    return static_cast<double>(panels) / (threads * ((panels + threads - 1) / threads));
+  };
+  bool split_rows = balance(m_panels) >= balance(n_panels);
+  if (m_panels < threads) split_rows = false;
+  if (n_panels < threads) split_rows = true;
+  if (split_rows) {
     // Split rows; share the B block. Row ranges are whole MR panels.
     float* shared_b = tls_b_buffer.get(static_cast<size_t>(pb.bs.kc * round_up(pb.bs.nc, kNR)));
 #pragma omp parallel num_threads(threads)
