@@ -13,6 +13,8 @@
 //                 split: each thread runs an independent blocked GEMM on its slice of columns.
 //   small N:      with n <= 2*NR the micro-kernel reads A in place (packing would cost about as
 //                 much as the multiply).
+//   small M:      with m <= 12 and B not transposed nothing is packed: the kernel streams A and B
+//                 in place (GEMV-like inference calls); column panels are split over threads.
 #include "cpu/gemm/gemm.h"
 
 #include <algorithm>
@@ -33,6 +35,7 @@ namespace {
 
 constexpr double kMinParallelFlops = 4.0e5;
 constexpr int64_t kDirectAMaxPanels = 2;  // n <= 32: skip packing A
+constexpr int64_t kSmallM = 12;            // m <= 12 with B not transposed: pack nothing
 constexpr int64_t kPackSlack = 16;         // floats past the A block that pack_a_n_avx2 may touch
 
 // ---- packing buffers ------------------------------------------------------------------------
@@ -152,7 +155,7 @@ void macro_kernel(const Problem& pb, int64_t mc, int64_t nc, int64_t kc, const f
     const float* bpanel = pbk + jr * kc;
     for (int64_t ir = 0; ir < mc; ir += kMR) {
       const int m = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
-      pb.ukr(kc, pa + ir * kc, 1, kMR, bpanel, c + ir * pb.ldc + jr, pb.ldc, m, n, args);
+      pb.ukr(kc, pa + ir * kc, 1, kMR, bpanel, kNR, c + ir * pb.ldc + jr, pb.ldc, m, n, args);
     }
   }
 }
@@ -169,8 +172,8 @@ void direct_a_kernel(const Problem& pb, int64_t ic, int64_t mc, int64_t pc, int6
     const float* bpanel = pbk + jr * kc;
     for (int64_t ir = 0; ir < mc; ir += kMR) {
       const int m = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
-      pb.ukr(kc, a + ir * pb.rs_a, pb.rs_a, pb.cs_a, bpanel, c + ir * pb.ldc + jr, pb.ldc, m, n,
-             args);
+      pb.ukr(kc, a + ir * pb.rs_a, pb.rs_a, pb.cs_a, bpanel, kNR, c + ir * pb.ldc + jr, pb.ldc,
+             m, n, args);
     }
   }
 }
@@ -339,19 +342,56 @@ void gemm_packed(int64_t m, int64_t n, int64_t k, const PackA& pack_a, const Pac
   run(pb);
 }
 
+namespace {
+
+// Few rows (inference on a handful of samples) and B (K, N) row-major: each B element is used by
+// at most two row panels, so packing B would cost more than the multiply saves; the micro-kernel
+// streams A and B in place over the whole depth. Full NR-column panels only (cols [0, n_full)).
+void small_m_in_place(const Problem& pb, const float* b, int64_t ldb, int64_t n_full) {
+  const int64_t panels = n_full / kNR;
+  const double flops = 2.0 * pb.m * n_full * pb.k;
+  const int64_t grain = flops < kMinParallelFlops ? panels : 1;
+  parallel_for(0, panels, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t q = lo; q < hi; ++q) {
+      const int64_t j = q * kNR;
+      const UkrArgs args{pb.alpha, pb.beta, pb.bias ? pb.bias + j : nullptr, pb.act};
+      for (int64_t i = 0; i < pb.m; i += kMR) {
+        const int m = static_cast<int>(std::min<int64_t>(kMR, pb.m - i));
+        pb.ukr(pb.k, pb.a_plain + i * pb.rs_a, pb.rs_a, pb.cs_a, b + j, ldb, pb.c + i * pb.ldc + j,
+               pb.ldc, m, kNR, args);
+      }
+    }
+  });
+}
+
+}  // namespace
+
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
            const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
            int64_t ldc, const float* bias, Activation act) {
   const PackA pack_a = pack_a_matrix(a, lda, trans_a);
   const PackB pack_b = pack_b_matrix(b, ldb, trans_b);
   Problem pb = make_problem(m, n, k, &pack_a, &pack_b, alpha, beta, c, ldc, bias, act);
+  pb.rs_a = trans_a ? 1 : lda;
+  pb.cs_a = trans_a ? lda : 1;
+  if (m > 0 && m <= kSmallM && k > 0 && !trans_b && n >= kNR) {
+    pb.a_plain = a;
+    const int64_t n_full = n / kNR * kNR;
+    small_m_in_place(pb, b, ldb, n_full);
+    if (n_full == n) return;
+    // The last partial panel takes the regular path on its columns.
+    const PackB pack_rest = pack_b_matrix(b + n_full, ldb, false);
+    Problem rest = make_problem(m, n - n_full, k, &pack_a, &pack_rest, alpha, beta, c + n_full,
+                                ldc, bias ? bias + n_full : nullptr, act);
+    rest.a_plain = a;
+    rest.rs_a = pb.rs_a;
+    rest.cs_a = pb.cs_a;
+    run(rest);
+    return;
+  }
   // With few B panels each A block is used only a few times: packing it costs about as much as
   // the multiply, so the micro-kernel reads A where it lies.
-  if ((n + kNR - 1) / kNR <= kDirectAMaxPanels) {
-    pb.a_plain = a;
-    pb.rs_a = trans_a ? 1 : lda;
-    pb.cs_a = trans_a ? lda : 1;
-  }
+  if ((n + kNR - 1) / kNR <= kDirectAMaxPanels) pb.a_plain = a;
   run(pb);
 }
 

@@ -62,19 +62,20 @@ struct UkrArgs {
   Activation act;
 };
 
-// C[0:m, 0:n] (leading dim ldc) := epilogue(A @ B_panel) for one tile; m <= MR, n <= NR.
+// C[0:m, 0:n] (leading dim ldc) := epilogue(A @ B) for one tile; m <= MR, n <= NR.
 // A element (r, p) is read at a[r * rs_a + p * cs_a]: a packed panel has rs_a = 1, cs_a = MR;
-// a plain matrix read in place (small-N path) has (lda, 1), or (1, lda) when transposed. An
-// unpacked A has no zero padding, so a kernel must not read rows r >= m.
-using UkrFn = void (*)(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
-                       const float* b_panel, float* c, int64_t ldc, int m, int n,
-                       const UkrArgs& args);
+// a plain matrix read in place (small-N / small-M paths) has (lda, 1), or (1, lda) when
+// transposed. An unpacked A has no zero padding, so a kernel must not read rows r >= m.
+// B row p (NR floats) is read at b + p * ldb: ldb = NR for a packed panel; a plain row-major
+// (K, N) matrix read in place (small-M path, always a full NR-column panel) has ldb = N.
+using UkrFn = void (*)(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a, const float* b,
+                       int64_t ldb, float* c, int64_t ldc, int m, int n, const UkrArgs& args);
 
 void gemm_ukr_ref_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
-                           const float* b, float* c, int64_t ldc, int m, int n,
+                           const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
                            const UkrArgs& args);
 void gemm_ukr_avx2_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
-                            const float* b, float* c, int64_t ldc, int m, int n,
+                            const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
                             const UkrArgs& args);
 
 // Scalar store of an accumulated tile (acc is MR x NR, row stride kNR) into C with the epilogue;

@@ -4,8 +4,9 @@
 //   inputs   a: A tile, element (r, p) at a[r*rs_a + p*cs_a]. Usually a packed panel (rs_a = 1,
 //               cs_a = MR, rows past m zero-padded); on the small-N path a plain matrix read in
 //               place (rows past m absent: never read)
-//            b: packed B panel, kc x NR depth-major (b[p*NR + j]), cols past n zero-padded,
-//               64-byte aligned (packing buffers), so B loads are aligned
+//            b: B panel, row p at b + p*ldb. Usually packed (ldb = NR, cols past n zero-padded,
+//               64-byte aligned, so B loads are aligned); on the small-M path a plain (K, N)
+//               matrix read in place (ldb = N, unaligned, always a full NR-column panel)
 //   computes C[0:m, 0:n] := act(alpha * A*B + beta * C + bias)   (C row-major, leading dim ldc)
 //   edges    m <= MR and n <= NR: the full tile is computed in registers; the store writes only
 //            rows < m and (masked) columns < n
@@ -132,24 +133,33 @@ __attribute__((always_inline)) inline Acc depth_loop_packed(int64_t kc, const fl
   return acc;
 }
 
-// A read in place: rows past m alias row m-1 (valid memory; their results are never stored).
+// A (and possibly B) read in place. Only the ROWS live rows are computed (ROWS = m), so a small-M
+// call does no wasted FMAs and never touches rows past m.
+template <int ROWS>
 __attribute__((always_inline)) inline Acc depth_loop_strided(int64_t kc, const float* a,
-                                                             int64_t rs_a, int64_t cs_a, int m,
-                                                             const float* b) {
-  CORENN_UKR_DECLARE_ACC
-  const float* ar_ptr[kMR];
-  for (int r = 0; r < kMR; ++r) ar_ptr[r] = a + std::min(r, m - 1) * rs_a;
-  const float *a0 = ar_ptr[0], *a1 = ar_ptr[1], *a2 = ar_ptr[2], *a3 = ar_ptr[3],
-              *a4 = ar_ptr[4], *a5 = ar_ptr[5];
-#define A_AT(r, P) (a##r + (P) * cs_a)
+                                                             int64_t rs_a, int64_t cs_a,
+                                                             const float* b, int64_t ldb) {
+  __m256 c[ROWS][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < ROWS; ++r) c[r][0] = c[r][1] = _mm256_setzero_ps();
   for (int64_t p = 0; p < kc; ++p) {
-    CORENN_UKR_STEP(A_AT, 0)
-    a0 += cs_a; a1 += cs_a; a2 += cs_a; a3 += cs_a; a4 += cs_a; a5 += cs_a;
-    b += kNR;
+    const __m256 b0 = _mm256_loadu_ps(b);
+    const __m256 b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < ROWS; ++r) {
+      const __m256 ar = _mm256_broadcast_ss(a + r * rs_a);
+      c[r][0] = _mm256_fmadd_ps(ar, b0, c[r][0]);
+      c[r][1] = _mm256_fmadd_ps(ar, b1, c[r][1]);
+    }
+    a += cs_a;
+    b += ldb;
   }
-#undef A_AT
   Acc acc;
-  CORENN_UKR_COLLECT(acc)
+#pragma GCC unroll 6
+  for (int r = 0; r < ROWS; ++r) {
+    acc.v[r][0] = c[r][0];
+    acc.v[r][1] = c[r][1];
+  }
   return acc;
 }
 
@@ -203,17 +213,24 @@ __attribute__((always_inline)) inline void store_tile(const Acc& acc, float* c, 
 }  // namespace
 
 void gemm_ukr_avx2_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
-                            const float* b, float* c, int64_t ldc, int m, int n,
+                            const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
                             const UkrArgs& args) {
   // The C tile is needed only after the depth loop: start fetching its rows now.
   for (int r = 0; r < m; ++r) {
     _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + kNR - 1), _MM_HINT_T0);
   }
-  if (rs_a == 1 && cs_a == kMR) {
+  if (rs_a == 1 && cs_a == kMR && ldb == kNR) {
     store_tile(depth_loop_packed(kc, a, b), c, ldc, m, n, args);
-  } else {
-    store_tile(depth_loop_strided(kc, a, rs_a, cs_a, m, b), c, ldc, m, n, args);
+    return;
+  }
+  switch (m) {
+    case 1: store_tile(depth_loop_strided<1>(kc, a, rs_a, cs_a, b, ldb), c, ldc, m, n, args); break;
+    case 2: store_tile(depth_loop_strided<2>(kc, a, rs_a, cs_a, b, ldb), c, ldc, m, n, args); break;
+    case 3: store_tile(depth_loop_strided<3>(kc, a, rs_a, cs_a, b, ldb), c, ldc, m, n, args); break;
+    case 4: store_tile(depth_loop_strided<4>(kc, a, rs_a, cs_a, b, ldb), c, ldc, m, n, args); break;
+    case 5: store_tile(depth_loop_strided<5>(kc, a, rs_a, cs_a, b, ldb), c, ldc, m, n, args); break;
+    default: store_tile(depth_loop_strided<6>(kc, a, rs_a, cs_a, b, ldb), c, ldc, m, n, args); break;
   }
 }
 

@@ -4,7 +4,8 @@
 //   inputs   a: A tile, element (r, p) at a[r*rs_a + p*cs_a]: a packed panel (rs_a = 1,
 //               cs_a = MR, rows past m zero-padded) or a plain matrix read in place (rows past m
 //               absent: never read)
-//            b: packed B panel, kc x NR depth-major (b[p*NR + j]), cols past n zero-padded
+//            b: B panel, row p at b + p*ldb: packed (ldb = NR, cols past n zero-padded) or a
+//               plain (K, N) matrix read in place (ldb = N, full NR-column panels only)
 //   computes C[0:m, 0:n] := act(alpha * A*B + beta * C + bias)   (C row-major, leading dim ldc)
 //   edges    m <= MR and n <= NR; the full tile is always computed, only the store is clipped
 //   beta     when beta == 0, C is never read (it may hold NaN or garbage)
@@ -18,11 +19,11 @@
 namespace corenn::cpu::gemm {
 
 void gemm_ukr_ref_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
-                           const float* b, float* c, int64_t ldc, int m, int n,
+                           const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
                            const UkrArgs& args) {
   float acc[kMR * kNR] = {};
   for (int64_t p = 0; p < kc; ++p) {
-    const float* bp = b + p * kNR;
+    const float* bp = b + p * ldb;
     for (int r = 0; r < m; ++r) {
       const float ar = a[r * rs_a + p * cs_a];
       for (int j = 0; j < kNR; ++j) acc[r * kNR + j] += ar * bp[j];
