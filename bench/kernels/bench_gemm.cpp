@@ -1,6 +1,6 @@
 // GEMM micro-benchmark: GFLOP/s and % of peak for square sizes and the GEMMs of MLP training.
 //
-//   bench_gemm [--threads T] [--isa auto|ref|avx2] [--peak GFLOPS] [--time SECONDS]
+//   bench_gemm [--threads T] [--isa auto|ref|avx2] [--peak GFLOPS] [--time SECONDS] [--only TEXT]
 //
 // Square: C (n, n) = A (n, n) @ B (n, n), n = 128 .. 2048.
 // Dense layers in -> out (784->512, 512->256, 256->10) at batch B in {64, 128, 256}:
@@ -61,13 +61,14 @@ double time_case(const Case& cs, double budget) {
 int main(int argc, char** argv) {
   int threads = 0;
   double peak_per_thread = 97.0, budget = 0.3;
-  std::string isa = "auto";
+  std::string isa = "auto", only;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string opt = argv[i];
     if (opt == "--threads") threads = std::atoi(argv[i + 1]);
     else if (opt == "--isa") isa = argv[i + 1];
     else if (opt == "--peak") peak_per_thread = std::atof(argv[i + 1]);
     else if (opt == "--time") budget = std::atof(argv[i + 1]);
+    else if (opt == "--only") only = argv[i + 1];  // run cases whose name contains TEXT
     else { std::fprintf(stderr, "unknown option %s\n", opt.c_str()); return 2; }
   }
   corenn::set_num_threads(threads);
@@ -93,6 +94,7 @@ int main(int argc, char** argv) {
   }
   std::printf("%-18s %6s %6s %6s %10s %9s %7s\n", "case", "M", "N", "K", "time(us)", "GFLOP/s", "%peak");
   for (const Case& cs : cases) {
+    if (!only.empty() && cs.name.find(only) == std::string::npos) continue;
     const double s = time_case(cs, budget);
     const double gf = 2.0 * cs.m * cs.n * cs.k / s * 1e-9;
     std::printf("%-18s %6lld %6lld %6lld %10.1f %9.1f %6.1f%%\n", cs.name.c_str(), (long long)cs.m,
