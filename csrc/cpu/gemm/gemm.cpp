@@ -36,7 +36,7 @@ namespace {
 constexpr double kMinParallelFlops = 4.0e5;
 constexpr int64_t kDirectAMaxPanels = 2;  // n <= 32: skip packing A
 constexpr int64_t kSmallM = 12;            // m <= 12 with B not transposed: pack nothing
-constexpr int64_t kPackSlack = 16;         // floats past the A block that pack_a_n_avx2 may touch
+constexpr int64_t kPackSlack = 16;         // floats past the A block that pack_a_*_avx2 may touch
 
 // ---- packing buffers ------------------------------------------------------------------------
 
@@ -244,6 +244,10 @@ int choose_threads(int64_t m, int64_t n, int64_t k) {
 // ---- entry -----------------------------------------------------------------------------------
 
 PackA pack_a_matrix(const float* a, int64_t lda, bool trans_a) {
+  if (trans_a && active_isa() == Isa::avx2)
+    return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+      pack_a_t_avx2(a, lda, i0, mc, p0, kc, dst);
+    };
   if (trans_a)
     return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
       pack_a_t(a, lda, i0, mc, p0, kc, dst);

@@ -94,9 +94,11 @@ inline void store_tile_scalar(const float* acc, float* c, int64_t ldc, int m, in
   }
 }
 
-// AVX2 versions of the two transposing packers (pack_avx2.cpp); same format and arguments as the
-// PackA / PackB calls. pack_a_n_avx2 may write 16 floats past the block: size buffers with slack.
+// AVX2 versions of three packers (pack_avx2.cpp); same format and arguments as the
+// PackA / PackB calls. pack_a_*_avx2 may write 16 floats past the block: size buffers with slack.
 void pack_a_n_avx2(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                   float* dst);
+void pack_a_t_avx2(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
                    float* dst);
 void pack_b_t_avx2(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
                    float* dst);
