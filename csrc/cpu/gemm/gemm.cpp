@@ -33,7 +33,7 @@ namespace corenn::cpu::gemm {
 
 namespace {
 
-constexpr double kMinParallelFlops = 4.0e5;
+constexpr double kMinParallelFlops = 1.5e5;
 constexpr int64_t kDirectAMaxPanels = 2;  // n <= 32: skip packing A
 constexpr int64_t kSmallM = 12;            // m <= 12 with B not transposed: pack nothing
 constexpr int64_t kPackSlack = 16;         // floats past the A block that pack_a_*_avx2 may touch
