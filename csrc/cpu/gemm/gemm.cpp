@@ -3,7 +3,7 @@
 //
 // Shapes:  op(A) (M, K), op(B) (K, N), C (M, N) row-major (leading dim ldc), bias (N,).
 // Layout:  inputs are plain row-major matrices (or whatever a caller's PackA/PackB reads);
-//          packed buffers are 64-byte aligned, allocated once per thread and grown on demand.
+//          packed buffers are 64-byte aligned, kept per calling thread and grown on demand.
 // Variants:
 //   micro-kernel: gemm_ukr_avx2_f32_6x16 when active_isa() == Isa::avx2, else gemm_ukr_ref.
 //   threads:      small problems (2*M*N*K below kMinParallelFlops) run on the calling thread;
@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "core/cpu_features.h"
 #include "core/parallel.h"
@@ -40,13 +41,23 @@ constexpr int64_t kPackSlack = 16;         // floats past the A block that pack_
 
 // ---- packing buffers ------------------------------------------------------------------------
 
-// A 64-byte aligned float buffer that only grows; one per thread and role (thread_local).
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// A 64-byte aligned float buffer that only grows.
 class PackBuffer {
  public:
+  PackBuffer() = default;
+  PackBuffer(PackBuffer&& other) noexcept : data_(other.data_), capacity_(other.capacity_) {
+    other.data_ = nullptr;
+    other.capacity_ = 0;
+  }
+  PackBuffer(const PackBuffer&) = delete;
+  PackBuffer& operator=(const PackBuffer&) = delete;
   ~PackBuffer() { std::free(data_); }
   float* get(size_t n) {
     if (n > capacity_) {
       std::free(data_);
+      capacity_ = 0;
       const size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
       data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
       if (!data_) throw std::bad_alloc();
@@ -60,10 +71,28 @@ class PackBuffer {
   size_t capacity_ = 0;
 };
 
-thread_local PackBuffer tls_a_buffer;
-thread_local PackBuffer tls_b_buffer;
+// The packing buffers of one calling thread, one A and one B buffer per team thread (b[0] is the
+// shared B block on the row split). Allocated on the calling thread before any parallel region,
+// so running out of memory raises there (MemoryError in Python) instead of inside OpenMP; kept
+// between calls (thread_local), so steady-state calls allocate nothing.
+struct Workspace {
+  std::vector<PackBuffer> a, b;
+  std::vector<float*> a_ptr, b_ptr;
+  void reserve(int threads, const BlockSizes& bs) {
+    if (static_cast<int>(a.size()) < threads) {
+      a.resize(threads);
+      b.resize(threads);
+      a_ptr.resize(threads);
+      b_ptr.resize(threads);
+    }
+    for (int t = 0; t < threads; ++t) {
+      a_ptr[t] = a[t].get(static_cast<size_t>(bs.mc * bs.kc + kPackSlack));
+      b_ptr[t] = b[t].get(static_cast<size_t>(bs.kc * round_up(bs.nc, kNR)));
+    }
+  }
+};
 
-int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+thread_local Workspace tls_workspace;
 
 // ---- packers for plain row-major matrices ----------------------------------------------------
 
@@ -179,14 +208,11 @@ void direct_a_kernel(const Problem& pb, int64_t ic, int64_t mc, int64_t pc, int6
 }
 
 // The jc / pc / ic loops for rows [i_lo, i_hi) and cols [j_lo, j_hi). With team > 1 the B block
-// lives in `shared_b` and is packed by all `team` threads together (thread `t` packs its share of
+// lives in the shared `bbuf` and is packed by all `team` threads together (thread `t` packs its share of
 // panels), so every thread of the team must call this with the same column range.
 void blocked_loops(const Problem& pb, int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi,
-                   float* shared_b, int t, int team) {
+                   float* abuf, float* bbuf, int t, int team) {
   const BlockSizes& bs = pb.bs;
-  float* abuf = tls_a_buffer.get(static_cast<size_t>(bs.mc * bs.kc + kPackSlack));
-  float* bbuf = team > 1 ? shared_b
-                         : tls_b_buffer.get(static_cast<size_t>(bs.kc * round_up(bs.nc, kNR)));
   // Equal depth steps (784 -> 2 x 392, not 512 + 272), a multiple of 8 for the unrolled loop.
   const int64_t k_steps = (pb.k + bs.kc - 1) / bs.kc;
   const int64_t kc_step = round_up((pb.k + k_steps - 1) / k_steps, 8);
@@ -292,8 +318,10 @@ void run(Problem& pb) {
     return;
   }
   const int threads = choose_threads(m, n, k);
+  Workspace& ws = tls_workspace;
+  ws.reserve(threads, pb.bs);
   if (threads <= 1) {
-    blocked_loops(pb, 0, m, 0, n, nullptr, 0, 1);
+    blocked_loops(pb, 0, m, 0, n, ws.a_ptr[0], ws.b_ptr[0], 0, 1);
     return;
   }
 #ifdef _OPENMP
@@ -308,13 +336,12 @@ void run(Problem& pb) {
   if (n_panels < threads) split_rows = true;
   if (split_rows) {
     // Split rows; share the B block. Row ranges are whole MR panels.
-    float* shared_b = tls_b_buffer.get(static_cast<size_t>(pb.bs.kc * round_up(pb.bs.nc, kNR)));
 #pragma omp parallel num_threads(threads)
     {
       const int t = omp_get_thread_num(), team = omp_get_num_threads();
       const int64_t lo = std::min(m, m_panels * t / team * kMR);
       const int64_t hi = std::min(m, m_panels * (t + 1) / team * kMR);
-      blocked_loops(pb, lo, hi, 0, n, shared_b, t, team);
+      blocked_loops(pb, lo, hi, 0, n, ws.a_ptr[t], ws.b_ptr[0], t, team);
     }
   } else {
     // Few rows: split columns (whole NR panels); each thread runs an independent GEMM.
@@ -323,7 +350,7 @@ void run(Problem& pb) {
       const int t = omp_get_thread_num(), team = omp_get_num_threads();
       const int64_t lo = std::min(n, n_panels * t / team * kNR);
       const int64_t hi = std::min(n, n_panels * (t + 1) / team * kNR);
-      if (lo < hi) blocked_loops(pb, 0, m, lo, hi, nullptr, 0, 1);
+      if (lo < hi) blocked_loops(pb, 0, m, lo, hi, ws.a_ptr[t], ws.b_ptr[t], 0, 1);
     }
   }
 #endif
