@@ -38,7 +38,8 @@ constexpr int kMR = 6;
 constexpr int kNR = 16;
 
 // Epilogue activation, applied after alpha/beta/bias while the tile is still in registers.
-// Add new members here and in apply_epilogue_scalar + each micro-kernel's store.
+// Adding one: a member here, its name in ops/gemm.cpp parse_activation, and its formula in
+// store_tile_scalar and in each vector micro-kernel's store_row.
 enum class Activation : int8_t { none = 0, relu = 1 };
 
 // Block sizes (in elements). mc is a multiple of MR, nc of NR. Chosen per CPU in config.cpp.
