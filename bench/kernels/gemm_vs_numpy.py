@@ -3,8 +3,8 @@
     python bench/kernels/gemm_vs_numpy.py [--threads 2]
 
 Same cases as bench_gemm: square sizes and the three GEMMs of each Dense layer of a
-784-512-256-10 MLP. Times are the best of repeated calls, alternating the two libraries so both
-see the same machine load; ratio > 1 means corenn is faster.
+784-512-256-10 MLP. Times are the best of repeated calls, each library in its own block (see
+best_time for why not interleaved); ratio > 1 means corenn is faster.
 Set OPENBLAS_NUM_THREADS to the same thread count for a fair comparison (done below when unset).
 """
 import argparse
@@ -24,20 +24,22 @@ import corenn  # noqa: E402
 from corenn import ops  # noqa: E402
 
 
-def best_times(f, g, budget):
-    """Best time of f and of g, alternating calls so both see the same machine load."""
-    f(), g()
-    best_f = best_g = float("inf")
-    total, reps = 0.0, 0
+def best_time(f, budget):
+    """Best time of f over repeated calls for about `budget` seconds.
+
+    Each library is timed in its own block, after a pause: OpenBLAS's and OpenMP's worker threads
+    busy-wait for a while after a call, so alternating calls of the two libraries makes each one's
+    idle workers steal the other's cores (both slow down, erratically).
+    """
+    time.sleep(0.05)
+    f()
+    best, total, reps = float("inf"), 0.0, 0
     while total < budget or reps < 3:
         t0 = time.perf_counter()
         f()
-        t1 = time.perf_counter()
-        g()
-        t2 = time.perf_counter()
-        best_f, best_g = min(best_f, t1 - t0), min(best_g, t2 - t1)
-        total, reps = total + (t2 - t0), reps + 1
-    return best_f, best_g
+        dt = time.perf_counter() - t0
+        best, total, reps = min(best, dt), total + dt, reps + 1
+    return best
 
 
 def main():
@@ -58,8 +60,8 @@ def main():
         c = np.empty((m, n), np.float32)
         at, bt, ct = ops.as_tensor(a), ops.as_tensor(b), ops.as_tensor(c)
         a_op, b_op = (a.T if ta else a), (b.T if tb else b)
-        t_corenn, t_numpy = best_times(lambda: ops.gemm(at, bt, ct, trans_a=ta, trans_b=tb),
-                                       lambda: np.dot(a_op, b_op, out=c), 2 * args.budget)
+        t_corenn = best_time(lambda: ops.gemm(at, bt, ct, trans_a=ta, trans_b=tb), args.budget)
+        t_numpy = best_time(lambda: np.dot(a_op, b_op, out=c), args.budget)
         flops = 2.0 * m * n * k
         ratios.append(t_numpy / t_corenn)
         print(f"{name:8} {m:5d} {n:5d} {k:5d} {flops / t_corenn * 1e-9:12.1f} "
