@@ -63,7 +63,7 @@ def test_gemm_transposes(isa, threads, rng, trans_a, trans_b, m, n, k):
 
 
 @pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (0.5, 0.0), (1.0, 1.0), (-2.0, 0.25), (0.0, 3.0)])
-@pytest.mark.parametrize("m,n,k", [(6, 16, 8), (37, 45, 300), (200, 150, 90)])
+@pytest.mark.parametrize("m,n,k", [(6, 16, 8), (37, 45, 300), (200, 150, 90), (40, 70, 1100)])
 def test_gemm_alpha_beta_into_existing_c(isa, threads, rng, alpha, beta, m, n, k):
     a, b = operands(rng, m, n, k, False, False)
     c0 = rng.standard_normal((m, n)).astype(np.float32)
@@ -141,6 +141,22 @@ def test_gemm_random_sizes(m, n, k, trans_a, trans_b, beta, seed, isa, nthreads)
         _C.set_isa("auto")
         corenn.set_num_threads(0)
     assert_close(c, ref_gemm(a, b, c0, trans_a=trans_a, trans_b=trans_b, beta=beta), k)
+
+
+def test_gemm_concurrent_python_threads(rng):
+    # The GIL is released and packing buffers are per calling thread: concurrent calls must not
+    # share them.
+    from concurrent.futures import ThreadPoolExecutor
+    problems = [operands(rng, 70 + i, 90 + 3 * i, 600, i % 2 == 1, i % 3 == 1) for i in range(6)]
+
+    def work(i):
+        a, b = problems[i]
+        return ops.gemm(a, b, trans_a=i % 2 == 1, trans_b=i % 3 == 1).numpy()
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(work, range(6)))
+    for i, (a, b) in enumerate(problems):
+        assert_close(results[i], ref_gemm(a, b, trans_a=i % 2 == 1, trans_b=i % 3 == 1), 600)
 
 
 def test_gemm_accepts_tensors_and_returns_c(rng):
