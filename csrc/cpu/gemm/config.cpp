@@ -9,7 +9,8 @@
 //       enough that the B panels streaming through don't evict it. 256 KiB L2 -> MC = 48.
 //   NC: the packed B block (KC x NC) lives in L3 shared by the cores: NC = 4080 (8 MiB).
 // Measured with bench/kernels/bench_gemm on the 2-core Zen 3 (AMD EPYC) development machine:
-// 1 thread, 2048^3 at 86-88% of peak for KC in 256..768, MC in 48..96 (flat optimum).
+// KC = 512, MC = 72 gives 2048^3 at ~95% of peak on 1 and 2 threads; KC 256..768 x MC 48..120
+// were within a few percent (flat optimum, noisy shared machine).
 // CORENN_GEMM_MC / _KC / _NC override the table (for tuning with bench_gemm; read once).
 #include <unistd.h>
 
