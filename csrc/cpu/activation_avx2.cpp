@@ -1,0 +1,170 @@
+// AVX2/FMA kernels for the activations that spend their time in exp (sigmoid, tanh, swish,
+// softmax, log_softmax). Compiled with -mavx2 -mfma; dispatched from activation.cpp.
+//
+// exp8(x): e^x = 2^n e^r with n = round(x log2 e), r = x - n ln2 in [-ln2/2, ln2/2] (ln2 split
+// into a hi and lo part so r is exact to float precision), e^r by a degree-6 minimax polynomial
+// (Cephes expf coefficients), 2^n built in the exponent bits. Inputs are clamped to
+// [-87.3, 88.7], so the result never overflows to inf nor goes subnormal: exp of anything below
+// -87.3 returns ~1.2e-38 instead of 0, harmless for every caller here (they add it to 1 or to
+// a row sum that holds at least one e^0). Relative error ~2 ulp.
+// tanh8 uses 1 - 2/(e^2|x| + 1) for |x| >= 0.625 and the Cephes odd polynomial below, where the
+// subtraction would lose relative precision.
+#include <immintrin.h>
+
+#include <cmath>
+
+#include "cpu/activation_avx2.h"
+
+namespace corenn::cpu::avx2 {
+
+namespace {
+
+inline __m256 exp8(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+inline __m256 sigmoid8(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
+inline __m256 tanh8(__m256 x) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 ax = _mm256_andnot_ps(sign, x);
+  const __m256 one = _mm256_set1_ps(1.0f);
+  // large |x|: 1 - 2 / (e^(2|x|) + 1), sign restored afterwards
+  const __m256 e = exp8(_mm256_add_ps(ax, ax));
+  __m256 big = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
+  big = _mm256_or_ps(big, _mm256_and_ps(sign, x));
+  // small |x|: x + x z P(z), z = x^2
+  const __m256 z = _mm256_mul_ps(x, x);
+  __m256 p = _mm256_set1_ps(-5.70498872745e-3f);
+  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(2.06390887954e-2f));
+  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-5.37397155531e-2f));
+  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(1.33314422036e-1f));
+  p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-3.33332819422e-1f));
+  const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
+  return _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
+}
+
+inline __m256 apply8(Activation act, __m256 x) {
+  switch (act) {
+    case Activation::sigmoid: return sigmoid8(x);
+    case Activation::tanh: return tanh8(x);
+    default: return _mm256_mul_ps(x, sigmoid8(x));  // swish
+  }
+}
+
+// The tail of a span goes through a zero-padded 8-lane buffer: one code path, same rounding.
+template <class F>
+inline void for_each8(int64_t n, const F& f) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) f(i, 8);
+  if (i < n) f(i, n - i);
+}
+
+inline __m256 load_partial(const float* p, int64_t k, float fill) {
+  alignas(32) float buf[8];
+  for (int j = 0; j < 8; ++j) buf[j] = j < k ? p[j] : fill;
+  return _mm256_load_ps(buf);
+}
+
+inline void store_partial(float* p, __m256 v, int64_t k) {
+  alignas(32) float buf[8];
+  _mm256_store_ps(buf, v);
+  for (int64_t j = 0; j < k; ++j) p[j] = buf[j];
+}
+
+inline __m256 load(const float* p, int64_t k, float fill = 0.0f) {
+  return k == 8 ? _mm256_loadu_ps(p) : load_partial(p, k, fill);
+}
+inline void store(float* p, __m256 v, int64_t k) {
+  if (k == 8) _mm256_storeu_ps(p, v);
+  else store_partial(p, v, k);
+}
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline float hmax(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+}  // namespace
+
+void activation_forward_span(Activation act, const float* x, float* y, int64_t n) {
+  for_each8(n, [&](int64_t i, int64_t k) { store(y + i, apply8(act, load(x + i, k)), k); });
+}
+
+void swish_backward_span(const float* x, const float* dy, float* dx, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  for_each8(n, [&](int64_t i, int64_t k) {
+    const __m256 xv = load(x + i, k);
+    const __m256 s = sigmoid8(xv);
+    const __m256 d = _mm256_fmadd_ps(_mm256_mul_ps(xv, s), _mm256_sub_ps(one, s), s);
+    store(dx + i, _mm256_mul_ps(load(dy + i, k), d), k);
+  });
+}
+
+void softmax_rows(const float* x, float* y, int64_t lo, int64_t hi, int64_t cols, bool log) {
+  for (int64_t r = lo; r < hi; ++r) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    __m256 mv = _mm256_set1_ps(-INFINITY);
+    for_each8(cols, [&](int64_t i, int64_t k) { mv = _mm256_max_ps(mv, load(xr + i, k, -INFINITY)); });
+    const __m256 m = _mm256_set1_ps(hmax(mv));
+    __m256 sv = _mm256_setzero_ps();
+    for_each8(cols, [&](int64_t i, int64_t k) {
+      // padded lanes load -inf: exp8 clamps them to ~1e-38, so mask them out of the sum
+      __m256 e = exp8(_mm256_sub_ps(load(xr + i, k, -INFINITY), m));
+      if (k < 8) e = _mm256_and_ps(e, _mm256_cmp_ps(load(xr + i, k, -INFINITY), _mm256_set1_ps(-INFINITY), _CMP_NEQ_OQ));
+      sv = _mm256_add_ps(sv, e);
+      if (!log) store(yr + i, e, k);
+    });
+    const float sum = hsum(sv);
+    if (log) {
+      const __m256 shift = _mm256_add_ps(m, _mm256_set1_ps(std::log(sum)));
+      for_each8(cols, [&](int64_t i, int64_t k) { store(yr + i, _mm256_sub_ps(load(xr + i, k), shift), k); });
+    } else {
+      const __m256 inv = _mm256_set1_ps(1.0f / sum);
+      for_each8(cols, [&](int64_t i, int64_t k) { store(yr + i, _mm256_mul_ps(load(yr + i, k), inv), k); });
+    }
+  }
+}
+
+void log_softmax_backward_rows(const float* y, const float* dy, float* dx, int64_t lo, int64_t hi,
+                               int64_t cols) {
+  for (int64_t r = lo; r < hi; ++r) {
+    const float* yr = y + r * cols;
+    const float* gr = dy + r * cols;
+    float* dr = dx + r * cols;
+    __m256 sv = _mm256_setzero_ps();
+    for_each8(cols, [&](int64_t i, int64_t k) { sv = _mm256_add_ps(sv, load(gr + i, k)); });
+    const __m256 s = _mm256_set1_ps(hsum(sv));
+    for_each8(cols, [&](int64_t i, int64_t k) {
+      store(dr + i, _mm256_fnmadd_ps(exp8(load(yr + i, k)), s, load(gr + i, k)), k);
+    });
+  }
+}
+
+}  // namespace corenn::cpu::avx2

@@ -1,0 +1,49 @@
+// Regularizer kernel (CPU).
+//
+//   penalty = l1 sum_i |w_i| + l2 sum_i w_i^2
+//   grad_i += l1 sign(w_i) + 2 l2 w_i          (sign(0) = 0; only when grad is given)
+// w and grad are flat arrays of n floats. One pass reads w once for both. The sums use fixed
+// chunks with double partials (fixed_chunk_sum.h), so the penalty is the same for any thread count.
+#include <cmath>
+
+#include "cpu/fixed_chunk_sum.h"
+#include "ops/regularizer.h"
+
+namespace corenn::cpu {
+
+namespace {
+constexpr int64_t kChunk = 8192;
+constexpr int64_t kGrainChunks = 4;
+
+struct Sums {
+  double abs = 0.0, sq = 0.0;
+};
+}  // namespace
+
+double regularizer_penalty(const float* w, float* grad, int64_t n, float l1, float l2) {
+  const auto partial = fixed_chunk_map<Sums>(n, kChunk, kGrainChunks, [&](int64_t lo, int64_t hi, Sums& s) {
+    double a = 0.0, q = 0.0;
+    for (int64_t i = lo; i < hi; ++i) {
+      const double v = w[i];
+      a += std::fabs(v);
+      q += v * v;
+    }
+    s.abs = a;
+    s.sq = q;
+    if (!grad) return;
+    const float two_l2 = 2.0f * l2;
+    for (int64_t i = lo; i < hi; ++i) {
+      const float v = w[i];
+      const float sign = static_cast<float>(v > 0.0f) - static_cast<float>(v < 0.0f);
+      grad[i] += l1 * sign + two_l2 * v;
+    }
+  });
+  double a = 0.0, q = 0.0;
+  for (const Sums& s : partial) {
+    a += s.abs;
+    q += s.sq;
+  }
+  return static_cast<double>(l1) * a + static_cast<double>(l2) * q;
+}
+
+}  // namespace corenn::cpu
