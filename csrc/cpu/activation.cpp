@@ -19,8 +19,9 @@
 // Shapes: x, y, dy, dx are (rows, cols), contiguous; only softmax / log_softmax care about rows.
 // Variants: the elementwise loops are templates over a tiny functor per kind (inlined, no call per
 // element) and run through parallel_for with a grain sized to the per-element cost, so small
-// tensors stay on the calling thread. Exp-heavy kinds (sigmoid, tanh, swish, softmax, log_softmax)
-// go to activation_avx2.cpp when active_isa() is avx2; this file is the reference and fallback.
+// tensors stay on the calling thread. Exp-heavy kinds (sigmoid, tanh, swish, elu, selu forward,
+// softmax, log_softmax) go to activation_avx2.cpp when active_isa() is avx2; this file is the
+// reference and fallback. gelu stays scalar (erf) on every ISA.
 #include <algorithm>
 #include <cmath>
 
@@ -179,8 +180,17 @@ void activation_forward(Activation act, const float* x, float* y, int64_t rows, 
       return;
     case Activation::relu: return map_forward<Relu>(x, y, n, alpha);
     case Activation::leaky_relu: return map_forward<LeakyRelu>(x, y, n, alpha);
-    case Activation::elu: return map_forward<Elu>(x, y, n, alpha);
-    case Activation::selu: return map_forward<Selu>(x, y, n, alpha);
+    case Activation::elu:
+    case Activation::selu:
+      if (use_avx2()) {
+        const bool selu = act == Activation::selu;
+        return parallel_for(0, n, kExpGrain, [&](int64_t lo, int64_t hi) {
+          avx2::elu_forward_span(x + lo, y + lo, hi - lo, selu ? kSeluAlpha : alpha,
+                                 selu ? kSeluScale : 1.0f);
+        });
+      }
+      if (act == Activation::elu) return map_forward<Elu>(x, y, n, alpha);
+      return map_forward<Selu>(x, y, n, alpha);
     case Activation::gelu: return map_forward<Gelu>(x, y, n, alpha);
     case Activation::softplus: return map_forward<Softplus>(x, y, n, alpha);
     case Activation::sigmoid:
@@ -231,7 +241,8 @@ void activation_backward(Activation act, const float* x, const float* y, const f
     case Activation::log_softmax: {
       const bool log = act == Activation::log_softmax;
       return parallel_for(0, rows, row_grain(cols), [&](int64_t lo, int64_t hi) {
-        if (log && use_avx2()) avx2::log_softmax_backward_rows(y, dy, dx, lo, hi, cols);
+        if (use_avx2() && log) avx2::log_softmax_backward_rows(y, dy, dx, lo, hi, cols);
+        else if (use_avx2()) avx2::softmax_backward_rows(y, dy, dx, lo, hi, cols);
         else softmax_backward_rows_ref(y, dy, dx, lo, hi, cols, log);
       });
     }

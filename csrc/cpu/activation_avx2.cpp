@@ -60,6 +60,21 @@ inline __m256 tanh8(__m256 x) {
   return _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
 }
 
+// e^x - 1 for x <= 0: Taylor series to x^8 where |x| < 0.5 (e^x - 1 would cancel there; the
+// truncation error is < 2e-8 relative), exp8(x) - 1 below.
+inline __m256 expm1_neg8(__m256 x) {
+  __m256 p = _mm256_set1_ps(1.0f / 40320.0f);
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.0f / 5040.0f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.0f / 720.0f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.0f / 120.0f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.0f / 24.0f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.0f / 6.0f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(0.5f));
+  const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, x), x, x);
+  const __m256 big = _mm256_sub_ps(exp8(x), _mm256_set1_ps(1.0f));
+  return _mm256_blendv_ps(big, small, _mm256_cmp_ps(x, _mm256_set1_ps(-0.5f), _CMP_GT_OQ));
+}
+
 inline __m256 apply8(Activation act, __m256 x) {
   switch (act) {
     case Activation::sigmoid: return sigmoid8(x);
@@ -114,6 +129,32 @@ inline float hmax(__m256 v) {
 
 void activation_forward_span(Activation act, const float* x, float* y, int64_t n) {
   for_each8(n, [&](int64_t i, int64_t k) { store(y + i, apply8(act, load(x + i, k)), k); });
+}
+
+void elu_forward_span(const float* x, float* y, int64_t n, float alpha, float scale) {
+  const __m256 s = _mm256_set1_ps(scale), sa = _mm256_set1_ps(scale * alpha);
+  const __m256 zero = _mm256_setzero_ps();
+  for_each8(n, [&](int64_t i, int64_t k) {
+    const __m256 xv = load(x + i, k);
+    const __m256 neg = _mm256_mul_ps(sa, expm1_neg8(_mm256_min_ps(xv, zero)));
+    const __m256 pos = _mm256_mul_ps(s, xv);
+    store(y + i, _mm256_blendv_ps(neg, pos, _mm256_cmp_ps(xv, zero, _CMP_GT_OQ)), k);
+  });
+}
+
+void softmax_backward_rows(const float* y, const float* dy, float* dx, int64_t lo, int64_t hi,
+                           int64_t cols) {
+  for (int64_t r = lo; r < hi; ++r) {
+    const float* yr = y + r * cols;
+    const float* gr = dy + r * cols;
+    float* dr = dx + r * cols;
+    __m256 sv = _mm256_setzero_ps();
+    for_each8(cols, [&](int64_t i, int64_t k) { sv = _mm256_fmadd_ps(load(gr + i, k), load(yr + i, k), sv); });
+    const __m256 s = _mm256_set1_ps(hsum(sv));
+    for_each8(cols, [&](int64_t i, int64_t k) {
+      store(dr + i, _mm256_mul_ps(load(yr + i, k), _mm256_sub_ps(load(gr + i, k), s)), k);
+    });
+  }
 }
 
 void swish_backward_span(const float* x, const float* dy, float* dx, int64_t n) {

@@ -94,17 +94,18 @@ double cce_row(const float* p, const float* t, int64_t label, float* g, int64_t 
     for (int64_t j = 1; j < C; ++j) m = std::max(m, double(p[j]));
     double z = 0.0, tsum = 0.0, tx = 0.0;
     for (int64_t j = 0; j < C; ++j) {
-      z += std::exp(p[j] - m);
+      const double e = std::exp(p[j] - m);
+      z += e;
+      if (g) g[j] = static_cast<float>(e);  // parked here so the gradient needs no second exp
       const double tj = target(j);
       tsum += tj;
       if (tj != 0.0) tx += tj * p[j];
     }
-    const double lse = m + std::log(z);
     if (g) {
-      for (int64_t j = 0; j < C; ++j)
-        g[j] = static_cast<float>((std::exp(p[j] - lse) * tsum - target(j)) * scale);
+      const double k = tsum / z;
+      for (int64_t j = 0; j < C; ++j) g[j] = static_cast<float>((g[j] * k - target(j)) * scale);
     }
-    return tsum * lse - tx;
+    return tsum * (m + std::log(z)) - tx;
   }
   double s = 0.0;
   for (int64_t j = 0; j < C; ++j) s += p[j];

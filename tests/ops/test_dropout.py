@@ -3,13 +3,23 @@ import numpy as np
 import pytest
 
 import corenn
-from corenn import ops
-from reference import dropout_mask
+from corenn import _C, ops
+from reference import dropout_mask, uniform01
+
+ISAS = ["ref"] + (["avx2"] if _C.cpu_has_avx2_fma() else [])
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    old = _C.get_isa()
+    _C.set_isa(request.param)
+    yield request.param
+    _C.set_isa(old)
 
 
 @pytest.mark.parametrize("shape", [(1,), (7,), (3, 5), (128, 512)])
 @pytest.mark.parametrize("rate", [0.0, 0.25, 0.5, 0.9])
-def test_forward_matches_reference_mask(shape, rate, rng):
+def test_forward_matches_reference_mask(shape, rate, isa, rng):
     x = rng.standard_normal(shape).astype(np.float32)
     y, mask = ops.dropout_forward(x, rate, seed=1234)
     want = dropout_mask(shape, rate, 1234)
@@ -53,7 +63,22 @@ def test_in_place(rng):
     np.testing.assert_allclose(buf, x * mask.numpy(), rtol=1e-6)
 
 
-def test_deterministic_across_thread_counts():
+def test_mask_is_bit_exact_for_every_isa_and_split(isa):
+    # odd length: with 2 threads the second chunk starts at an odd index, off the 8-lane grid
+    n = 100_003
+    x = np.ones(n, np.float32)
+    old = corenn.get_num_threads()
+    try:
+        for threads in (1, 2):
+            corenn.set_num_threads(threads)
+            mask = ops.dropout_forward(x, 0.3, seed=2**63 + 12345)[1].numpy()
+            keep = uniform01(2**63 + 12345, n) >= np.float32(0.3)
+            np.testing.assert_array_equal(mask > 0, keep)
+    finally:
+        corenn.set_num_threads(old)
+
+
+def test_deterministic_across_thread_counts(isa):
     x = np.ones((300, 700), np.float32)
     old = corenn.get_num_threads()
     try:
