@@ -63,9 +63,10 @@ def _sigmoid(x):
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _erf(x):
-    from math import erf
-    return np.vectorize(erf, otypes=[np.float64])(f64(x))
+def _normal_cdf(x):
+    """Phi(x) = erfc(-x / sqrt 2) / 2: no cancellation in the negative tail (1 + erf would)."""
+    from math import erfc
+    return 0.5 * np.vectorize(erfc, otypes=[np.float64])(-f64(x) / np.sqrt(2.0))
 
 
 def _softmax(x):
@@ -98,7 +99,7 @@ def activation(kind, x, alpha=0.0):
     if kind == "tanh":
         return np.tanh(x)
     if kind == "gelu":
-        return 0.5 * x * (1.0 + _erf(x / np.sqrt(2.0)))
+        return x * _normal_cdf(x)
     if kind == "swish":
         return x * _sigmoid(x)
     if kind == "softplus":
@@ -130,7 +131,7 @@ def activation_grad(kind, x, dy, alpha=0.0):
         return dy * (1.0 - np.tanh(x) ** 2)
     if kind == "gelu":
         pdf = np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
-        return dy * (0.5 * (1.0 + _erf(x / np.sqrt(2.0))) + x * pdf)
+        return dy * (_normal_cdf(x) + x * pdf)
     if kind == "swish":
         s = _sigmoid(x)
         return dy * (s + x * s * (1.0 - s))

@@ -19,9 +19,9 @@
 // Shapes: x, y, dy, dx are (rows, cols), contiguous; only softmax / log_softmax care about rows.
 // Variants: the elementwise loops are templates over a tiny functor per kind (inlined, no call per
 // element) and run through parallel_for with a grain sized to the per-element cost, so small
-// tensors stay on the calling thread. Exp-heavy kinds (sigmoid, tanh, swish, elu, selu forward,
-// softmax, log_softmax) go to activation_avx2.cpp when active_isa() is avx2; this file is the
-// reference and fallback. gelu stays scalar (erf) on every ISA.
+// tensors stay on the calling thread. Exp/erf-heavy kinds (sigmoid, tanh, gelu, swish, elu and
+// selu forward, softmax, log_softmax) go to activation_avx2.cpp when active_isa() is avx2; this
+// file is the reference and fallback.
 #include <algorithm>
 #include <cmath>
 
@@ -87,13 +87,13 @@ struct Tanh {
   static float f(float x, float) { return std::tanh(x); }
   static float df(float, float y, float dy, float) { return dy * (1.0f - y * y); }
 };
-struct Gelu {
+struct Gelu {  // double erfc: Phi(x) = erfc(-x/sqrt2)/2 keeps the negative tail accurate
   static constexpr int64_t grain = kExpGrain;
-  static float f(float x, float) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
+  static double cdf(float x) { return 0.5 * std::erfc(-0.70710678118654752 * x); }
+  static float f(float x, float) { return static_cast<float>(x * cdf(x)); }
   static float df(float x, float, float dy, float) {
-    const float cdf = 0.5f * (1.0f + std::erf(x * 0.70710678118654752f));
-    const float pdf = 0.39894228040143268f * std::exp(-0.5f * x * x);
-    return dy * (cdf + x * pdf);
+    const double pdf = 0.39894228040143268 * std::exp(-0.5 * double(x) * x);
+    return static_cast<float>(dy * (cdf(x) + x * pdf));
   }
 };
 struct Swish {
@@ -191,10 +191,10 @@ void activation_forward(Activation act, const float* x, float* y, int64_t rows, 
       }
       if (act == Activation::elu) return map_forward<Elu>(x, y, n, alpha);
       return map_forward<Selu>(x, y, n, alpha);
-    case Activation::gelu: return map_forward<Gelu>(x, y, n, alpha);
     case Activation::softplus: return map_forward<Softplus>(x, y, n, alpha);
     case Activation::sigmoid:
     case Activation::tanh:
+    case Activation::gelu:
     case Activation::swish:
       if (use_avx2()) {
         return parallel_for(0, n, kExpGrain, [&](int64_t lo, int64_t hi) {
@@ -203,6 +203,7 @@ void activation_forward(Activation act, const float* x, float* y, int64_t rows, 
       }
       if (act == Activation::sigmoid) return map_forward<Sigmoid>(x, y, n, alpha);
       if (act == Activation::tanh) return map_forward<Tanh>(x, y, n, alpha);
+      if (act == Activation::gelu) return map_forward<Gelu>(x, y, n, alpha);
       return map_forward<Swish>(x, y, n, alpha);
     case Activation::softmax:
     case Activation::log_softmax: {
@@ -228,7 +229,13 @@ void activation_backward(Activation act, const float* x, const float* y, const f
     case Activation::selu: return map_backward<Selu>(x, y, dy, dx, n, alpha);
     case Activation::sigmoid: return map_backward<Sigmoid>(x, y, dy, dx, n, alpha);
     case Activation::tanh: return map_backward<Tanh>(x, y, dy, dx, n, alpha);
-    case Activation::gelu: return map_backward<Gelu>(x, y, dy, dx, n, alpha);
+    case Activation::gelu:
+      if (use_avx2()) {
+        return parallel_for(0, n, kExpGrain, [&](int64_t lo, int64_t hi) {
+          avx2::gelu_backward_span(x + lo, dy + lo, dx + lo, hi - lo);
+        });
+      }
+      return map_backward<Gelu>(x, y, dy, dx, n, alpha);
     case Activation::softplus: return map_backward<Softplus>(x, y, dy, dx, n, alpha);
     case Activation::swish:
       if (use_avx2()) {

@@ -7,6 +7,11 @@
 // [-87.3, 88.7], so the result never overflows to inf nor goes subnormal: exp of anything below
 // -87.3 returns ~1.2e-38 instead of 0, harmless for every caller here (they add it to 1 or to
 // a row sum that holds at least one e^0). Relative error ~2 ulp.
+// normal_cdf_pdf8 (gelu): with z = |x|/sqrt2, erf(z) = z P(z^2) for z < 0.9 and
+// erfc(z) = e^(-z^2) R(1 / (1 + z/2)) above, P (degree 5) and R (degree 8) being weighted
+// least-squares fits to erf(z)/z and erfc(z) e^(z^2) made for corenn (relative error < 3e-8 in
+// exact arithmetic, ~2e-7 after float rounding). x^2 is split exactly (fma) into hi + lo before
+// exponentiating, since a rounded x^2 alone would cost ~x^2 * 6e-8 relative accuracy in e^(-x^2/2).
 // tanh8 uses 1 - 2/(e^2|x| + 1) for |x| >= 0.625 and the Cephes odd polynomial below, where the
 // subtraction would lose relative precision.
 #include <immintrin.h>
@@ -75,10 +80,49 @@ inline __m256 expm1_neg8(__m256 x) {
   return _mm256_blendv_ps(big, small, _mm256_cmp_ps(x, _mm256_set1_ps(-0.5f), _CMP_GT_OQ));
 }
 
+template <size_t N>
+inline __m256 horner8(__m256 x, const float (&c)[N]) {
+  __m256 p = _mm256_set1_ps(c[0]);
+  for (size_t k = 1; k < N; ++k) p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(c[k]));
+  return p;
+}
+
+// Phi(x) (standard normal CDF) and phi(x) = e^(-x^2/2) / sqrt(2 pi).
+inline void normal_cdf_pdf8(__m256 x, __m256& cdf, __m256& pdf) {
+  static constexpr float kErfSmall[] = {-6.123145288e-04f, 5.019101272e-03f, -2.678449540e-02f,
+                                        1.128232783e-01f, -3.761254753e-01f, 1.128379161e+00f};
+  static constexpr float kErfcLarge[] = {7.299095992e-02f, -1.591919971e-01f, -1.108962676e-02f,
+                                         1.335268218e-01f, 1.446618525e-01f, 2.569223783e-01f,
+                                         2.802806358e-01f, 2.822701589e-01f, -7.096698530e-06f};
+  const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+  const __m256 z = _mm256_mul_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), x),
+                                 _mm256_set1_ps(0.70710678118654752f));
+  const __m256 xx = _mm256_mul_ps(x, x);
+  const __m256 xx_lo = _mm256_fmsub_ps(x, x, xx);
+  const __m256 zz = _mm256_mul_ps(xx, half);  // z^2, up to the exact remainder xx_lo / 2
+  __m256 e = _mm256_mul_ps(exp8(_mm256_sub_ps(_mm256_setzero_ps(), zz)),
+                           _mm256_fnmadd_ps(xx_lo, half, one));
+  e = _mm256_and_ps(e, _mm256_cmp_ps(zz, _mm256_set1_ps(87.0f), _CMP_LT_OQ));  // underflow -> 0
+  pdf = _mm256_mul_ps(e, _mm256_set1_ps(0.39894228040143268f));
+
+  const __m256 half_erf = _mm256_mul_ps(half, _mm256_mul_ps(z, horner8(zz, kErfSmall)));
+  const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(half, z, one));
+  const __m256 half_erfc = _mm256_mul_ps(half, _mm256_mul_ps(e, horner8(t, kErfcLarge)));
+  const __m256 positive = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ);
+  const __m256 small = _mm256_blendv_ps(_mm256_sub_ps(half, half_erf), _mm256_add_ps(half, half_erf), positive);
+  const __m256 large = _mm256_blendv_ps(half_erfc, _mm256_sub_ps(one, half_erfc), positive);
+  cdf = _mm256_blendv_ps(large, small, _mm256_cmp_ps(z, _mm256_set1_ps(0.9f), _CMP_LT_OQ));
+}
+
 inline __m256 apply8(Activation act, __m256 x) {
   switch (act) {
     case Activation::sigmoid: return sigmoid8(x);
     case Activation::tanh: return tanh8(x);
+    case Activation::gelu: {
+      __m256 cdf, pdf;
+      normal_cdf_pdf8(x, cdf, pdf);
+      return _mm256_mul_ps(x, cdf);
+    }
     default: return _mm256_mul_ps(x, sigmoid8(x));  // swish
   }
 }
@@ -155,6 +199,15 @@ void softmax_backward_rows(const float* y, const float* dy, float* dx, int64_t l
       store(dr + i, _mm256_mul_ps(load(yr + i, k), _mm256_sub_ps(load(gr + i, k), s)), k);
     });
   }
+}
+
+void gelu_backward_span(const float* x, const float* dy, float* dx, int64_t n) {
+  for_each8(n, [&](int64_t i, int64_t k) {
+    const __m256 xv = load(x + i, k);
+    __m256 cdf, pdf;
+    normal_cdf_pdf8(xv, cdf, pdf);
+    store(dx + i, _mm256_mul_ps(load(dy + i, k), _mm256_fmadd_ps(xv, pdf, cdf)), k);
+  });
 }
 
 void swish_backward_span(const float* x, const float* dy, float* dx, int64_t n) {

@@ -22,14 +22,26 @@ struct Sums {
 
 double regularizer_penalty(const float* w, float* grad, int64_t n, float l1, float l2) {
   const auto partial = fixed_chunk_map<Sums>(n, kChunk, kGrainChunks, [&](int64_t lo, int64_t hi, Sums& s) {
-    double a = 0.0, q = 0.0;
-    for (int64_t i = lo; i < hi; ++i) {
-      const double v = w[i];
-      a += std::fabs(v);
-      q += v * v;
+    // 8 independent lanes instead of one serial sum: the compiler vectorises this without
+    // reassociating anything, so the result stays fixed for a given chunk.
+    double a[8] = {}, q[8] = {};
+    int64_t i = lo;
+    for (; i + 8 <= hi; i += 8) {
+      for (int k = 0; k < 8; ++k) {
+        const double v = w[i + k];
+        a[k] += std::fabs(v);
+        q[k] += v * v;
+      }
     }
-    s.abs = a;
-    s.sq = q;
+    for (int k = 0; i < hi; ++i, ++k) {
+      const double v = w[i];
+      a[k] += std::fabs(v);
+      q[k] += v * v;
+    }
+    for (int k = 0; k < 8; ++k) {
+      s.abs += a[k];
+      s.sq += q[k];
+    }
     if (!grad) return;
     const float two_l2 = 2.0f * l2;
     for (int64_t i = lo; i < hi; ++i) {
