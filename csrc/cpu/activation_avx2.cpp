@@ -80,6 +80,18 @@ inline __m256 expm1_neg8(__m256 x) {
   return _mm256_blendv_ps(big, small, _mm256_cmp_ps(x, _mm256_set1_ps(-0.5f), _CMP_GT_OQ));
 }
 
+// softplus(x) = max(x, 0) + log1p(e^-|x|), with log1p(u) = 2 atanh(u / (2 + u)) for u in (0, 1]:
+// s = u / (2 + u) <= 1/3 has no cancellation and the odd series to s^15 is exact to < 1e-9.
+inline __m256 softplus8(__m256 x) {
+  const __m256 u = exp8(_mm256_or_ps(x, _mm256_set1_ps(-0.0f)));  // e^-|x|
+  const __m256 s = _mm256_div_ps(u, _mm256_add_ps(u, _mm256_set1_ps(2.0f)));
+  const __m256 ss = _mm256_mul_ps(s, s);
+  __m256 p = _mm256_set1_ps(1.0f / 15.0f);
+  for (float k : {13.0f, 11.0f, 9.0f, 7.0f, 5.0f, 3.0f, 1.0f}) p = _mm256_fmadd_ps(p, ss, _mm256_set1_ps(1.0f / k));
+  const __m256 log1p = _mm256_mul_ps(_mm256_add_ps(s, s), p);
+  return _mm256_add_ps(_mm256_max_ps(x, _mm256_setzero_ps()), log1p);
+}
+
 template <size_t N>
 inline __m256 horner8(__m256 x, const float (&c)[N]) {
   __m256 p = _mm256_set1_ps(c[0]);
@@ -118,6 +130,7 @@ inline __m256 apply8(Activation act, __m256 x) {
   switch (act) {
     case Activation::sigmoid: return sigmoid8(x);
     case Activation::tanh: return tanh8(x);
+    case Activation::softplus: return softplus8(x);
     case Activation::gelu: {
       __m256 cdf, pdf;
       normal_cdf_pdf8(x, cdf, pdf);
@@ -207,6 +220,12 @@ void gelu_backward_span(const float* x, const float* dy, float* dx, int64_t n) {
     __m256 cdf, pdf;
     normal_cdf_pdf8(xv, cdf, pdf);
     store(dx + i, _mm256_mul_ps(load(dy + i, k), _mm256_fmadd_ps(xv, pdf, cdf)), k);
+  });
+}
+
+void softplus_backward_span(const float* x, const float* dy, float* dx, int64_t n) {
+  for_each8(n, [&](int64_t i, int64_t k) {
+    store(dx + i, _mm256_mul_ps(load(dy + i, k), sigmoid8(load(x + i, k))), k);
   });
 }
 

@@ -8,13 +8,15 @@
 
 namespace corenn::cpu::avx2 {
 
-// y[0:n] = f(x[0:n]) for act in {sigmoid, tanh, gelu, swish}.
+// y[0:n] = f(x[0:n]) for act in {sigmoid, tanh, gelu, swish, softplus}.
 void activation_forward_span(Activation act, const float* x, float* y, int64_t n);
 // y = x > 0 ? scale x : scale alpha (e^x - 1)   (elu: scale 1; selu: its two constants)
 void elu_forward_span(const float* x, float* y, int64_t n, float alpha, float scale);
 // dx = y * (dy - sum(dy * y)) per row.
 void softmax_backward_rows(const float* y, const float* dy, float* dx, int64_t lo, int64_t hi,
                            int64_t cols);
+// dx = dy * sigmoid(x).
+void softplus_backward_span(const float* x, const float* dy, float* dx, int64_t n);
 // dx = dy * (Phi(x) + x phi(x)).
 void gelu_backward_span(const float* x, const float* dy, float* dx, int64_t n);
 // dx = dy * (s + x s (1 - s)), s = sigmoid(x).

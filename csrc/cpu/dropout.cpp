@@ -27,7 +27,7 @@ constexpr int64_t kMulGrain = 32768;
 void dropout_forward(const float* x, float* y, float* mask, int64_t n, float rate, uint64_t seed) {
   const float keep_scale = 1.0f / (1.0f - rate);
   const bool vector = active_isa() == Isa::avx2;
-  parallel_for(0, n, kRngGrain, [&](int64_t lo, int64_t hi) {
+  parallel_for(0, n, kRngGrain, [=](int64_t lo, int64_t hi) {
     if (vector) return avx2::dropout_forward_span(x, y, mask, lo, hi, rate, keep_scale, seed);
     for (int64_t i = lo; i < hi; ++i) {
       const float m = uniform01(seed, static_cast<uint64_t>(i)) >= rate ? keep_scale : 0.0f;
@@ -38,7 +38,7 @@ void dropout_forward(const float* x, float* y, float* mask, int64_t n, float rat
 }
 
 void dropout_backward(const float* dy, const float* mask, float* dx, int64_t n) {
-  parallel_for(0, n, kMulGrain, [&](int64_t lo, int64_t hi) {
+  parallel_for(0, n, kMulGrain, [=](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) dx[i] = dy[i] * mask[i];
   });
 }

@@ -43,11 +43,11 @@ double regularizer_penalty(const float* w, float* grad, int64_t n, float l1, flo
       s.sq += q[k];
     }
     if (!grad) return;
-    const float two_l2 = 2.0f * l2;
+    const float l1_ = l1, two_l2 = 2.0f * l2;  // locals: a captured float& could alias grad
     for (int64_t i = lo; i < hi; ++i) {
       const float v = w[i];
       const float sign = static_cast<float>(v > 0.0f) - static_cast<float>(v < 0.0f);
-      grad[i] += l1 * sign + two_l2 * v;
+      grad[i] += l1_ * sign + two_l2 * v;
     }
   });
   double a = 0.0, q = 0.0;

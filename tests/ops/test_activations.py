@@ -80,7 +80,7 @@ def test_in_place_forward_and_backward(kind, rng):
     _close(dy, want_dx, atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["sigmoid", "tanh", "gelu", "swish", "elu", "selu", "softmax"])
+@pytest.mark.parametrize("kind", ["sigmoid", "tanh", "gelu", "swish", "softplus", "elu", "selu", "softmax"])
 def test_exp_based_kernels_within_1e6_relative(kind, isa, rng):
     # wide range plus tiny |x|, where tanh and expm1 switch to their series
     x = np.concatenate([rng.standard_normal(4000) * 6, rng.standard_normal(1000) * 1e-3,
