@@ -2,6 +2,7 @@
 #include "ops/accuracy.h"
 
 #include "ops/elementwise_common.h"
+#include "ops/loss.h"
 
 namespace corenn {
 
@@ -51,7 +52,13 @@ int64_t accuracy_count(const std::string& kind, const Tensor& y_pred, const Tens
     if (y_pred.numel() == 0) return 0;
     return sparse_categorical(op, y_pred, y_true);
   }
-  check_same_shape(op, "y_pred", y_pred, "y_true", y_true);
+  if (kind == "binary") {
+    CORENN_CHECK(same_up_to_trailing_one(y_pred, y_true), op, ": y_pred has shape ",
+                 y_pred.shape_str(), " but y_true has shape ", y_true.shape_str(),
+                 "; binary accuracy compares them element by element");
+  } else {
+    check_same_shape(op, "y_pred", y_pred, "y_true", y_true);
+  }
   CORENN_CHECK_TYPE(y_true.dtype() == DType::float32, op, ": y_true must be float32 for kind '",
                     kind, "', got ", dtype_name(y_true.dtype()), "; use .astype('float32')");
   if (y_pred.numel() == 0) return 0;

@@ -1,6 +1,7 @@
 // Entry for loss_forward: shape / dtype checks with hints for the usual mistakes, then dispatch.
 #include "ops/loss.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "ops/elementwise_common.h"
@@ -48,8 +49,22 @@ void check_sparse_labels(const char* op, const Tensor& y_true, const Tensor& y_p
                flatten_hint ? ". y_pred has more than 2 dims: add Flatten before Dense" : "");
 }
 
+}  // namespace
+
+// Keras squeezes a trailing 1 when ranks differ by one (y_pred (N, 1) vs y_true (N,)): the same
+// elements in the same order, so the kernels need nothing else.
+bool same_up_to_trailing_one(const Tensor& a, const Tensor& b) {
+  if (a.shape() == b.shape()) return true;
+  const Tensor& longer = a.dim() > b.dim() ? a : b;
+  const Tensor& shorter = a.dim() > b.dim() ? b : a;
+  if (longer.dim() != shorter.dim() + 1 || longer.shape().back() != 1) return false;
+  return std::equal(shorter.shape().begin(), shorter.shape().end(), longer.shape().begin());
+}
+
+namespace {
+
 void check_dense_targets(const char* op, const Tensor& y_true, const Tensor& y_pred) {
-  if (y_true.shape() != y_pred.shape()) {
+  if (!same_up_to_trailing_one(y_true, y_pred)) {
     const bool labels_like = y_pred.dim() == 2 && y_pred.size(1) > 1 && is_label_shape(y_true, y_pred);
     const bool flatten_hint = y_pred.dim() > 2 && y_true.dim() >= 1 && y_true.dim() <= 2 &&
                               y_true.size(0) == y_pred.size(0);

@@ -16,6 +16,9 @@ enum class LossKind { mse, mae, huber, bce, cce, sparse_cce };
 
 LossKind loss_from_name(const std::string& name);  // ValueError listing valid kinds
 
+// Equal shapes, or equal after dropping a trailing 1 from the longer one ((N, 1) vs (N,)).
+bool same_up_to_trailing_one(const Tensor& a, const Tensor& b);
+
 double loss_forward(const std::string& kind, const Tensor& y_pred, const Tensor& y_true,
                     const std::optional<Tensor>& grad, bool from_logits, double delta,
                     const std::optional<Tensor>& sample_weight);

@@ -181,6 +181,16 @@ LOSSES = ("mean_squared_error", "mean_absolute_error", "huber", "binary_crossent
           "categorical_crossentropy", "sparse_categorical_crossentropy")
 
 
+def _float_targets(y):
+    """Dense targets and weights as float32: Keras accepts int/bool/float64 arrays there (one copy)."""
+    if isinstance(y, Tensor):
+        return y
+    y = np.asarray(y)
+    if y.dtype != np.float32 and (y.dtype.kind in "biuf"):
+        y = np.ascontiguousarray(y, dtype=np.float32)
+    return y
+
+
 def loss_forward(kind: str, y_pred, y_true, grad=None, *, from_logits: bool = False,
                  delta: float = 1.0, sample_weight=None) -> float:
     """Mean-reduced loss over the batch, as Keras computes it; optionally its gradient.
@@ -189,15 +199,20 @@ def loss_forward(kind: str, y_pred, y_true, grad=None, *, from_logits: bool = Fa
     sparse_categorical_crossentropy where it is (N,) or (N, 1) int32/int64 class indices.
     Per-sample losses average over the last axis (mse, mae, huber, bce) or sum over classes
     (categorical CE); the result is sum_i w_i * loss_i / N (w_i = 1 without ``sample_weight``).
+    Dense targets (every loss but the sparse one) and ``sample_weight`` given as int, bool or
+    float64 arrays are converted to float32; a target of shape (N,) for y_pred (N, 1) is accepted
+    (Keras squeezes the trailing 1).
     When ``grad`` is given it receives d(result)/d(y_pred) in the same pass (fused softmax + CE
     when ``from_logits``). Probabilities are clipped to [1e-7, 1 - 1e-7] as in Keras.
     """
     y_pred = as_tensor(y_pred, kind, "y_pred")
+    if kind != "sparse_categorical_crossentropy":
+        y_true = _float_targets(y_true)
     y_true = as_tensor(y_true, kind, "y_true")
     if grad is not None:
         grad = as_tensor(grad, kind, "grad")
     if sample_weight is not None:
-        sample_weight = as_tensor(sample_weight, kind, "sample_weight")
+        sample_weight = as_tensor(_float_targets(sample_weight), kind, "sample_weight")
     return _C.loss_forward(kind, y_pred, y_true, grad, bool(from_logits), float(delta),
                            sample_weight)
 
@@ -210,6 +225,8 @@ def accuracy_count(kind: str, y_pred, y_true, threshold: float = 0.5) -> int:
     'binary': (y_pred > threshold) == (y_true > 0.5), counted per element.
     """
     y_pred = as_tensor(y_pred, "accuracy", "y_pred")
+    if kind != "sparse_categorical":
+        y_true = _float_targets(y_true)
     y_true = as_tensor(y_true, "accuracy", "y_true")
     return _C.accuracy_count(kind, y_pred, y_true, float(threshold))
 

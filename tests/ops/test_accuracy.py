@@ -48,3 +48,11 @@ def test_bad_inputs_raise():
         ops.accuracy_count("sparse_categorical", p, np.array([0, 3, 0, 0]))
     with pytest.raises(ValueError, match="accuracy: y_pred and y_true must have the same shape"):
         ops.accuracy_count("categorical", p, np.zeros((4, 2), np.float32))
+
+
+def test_binary_accepts_int_targets_and_trailing_one(rng):
+    p = rng.random((20, 1)).astype(np.float32)
+    t = (rng.random(20) > 0.5).astype(np.int64)
+    want = accuracy_count("binary", p.reshape(20), t)
+    assert ops.accuracy_count("binary", p, t) == want
+    assert ops.accuracy_count("binary", p, t.reshape(20, 1)) == want

@@ -165,7 +165,7 @@ def test_bad_inputs_raise():
     with pytest.raises(ValueError, match="label -1 at row 0"):
         ops.loss_forward("sparse_categorical_crossentropy", pred, np.array([-1, 1, 2, 0]))
     with pytest.raises(TypeError, match="mean_absolute_error: y_true must be float32"):
-        ops.loss_forward("mean_absolute_error", pred, np.zeros((4, 3), np.int64))
+        ops.loss_forward("mean_absolute_error", pred, ops.as_tensor(np.zeros((4, 3), np.int64)))
     with pytest.raises(ValueError, match="binary_crossentropy: empty batch"):
         ops.loss_forward("binary_crossentropy", np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32))
     bad = pred.copy()
@@ -178,3 +178,25 @@ def test_bad_inputs_raise():
         ops.loss_forward("huber", pred, pred, delta=0.0)
     with pytest.raises(ValueError, match="categorical_crossentropy: y_pred and grad must have the same shape"):
         ops.loss_forward("categorical_crossentropy", pred, pred, np.zeros((3, 4), np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float64, bool])
+def test_dense_targets_of_other_dtypes_are_converted(dtype, rng):
+    pred, true = _problem("binary_crossentropy", (6, 2), rng)
+    want = loss("binary_crossentropy", pred, true)
+    assert ops.loss_forward("binary_crossentropy", pred, true.astype(dtype)) == pytest.approx(want, rel=1e-6)
+    sw = np.arange(6, dtype=np.float64)
+    assert ops.loss_forward("binary_crossentropy", pred, true, sample_weight=sw) == pytest.approx(
+        loss("binary_crossentropy", pred, true, sample_weight=sw), rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["binary_crossentropy", "mean_squared_error"])
+def test_trailing_one_is_squeezed_as_in_keras(kind, rng):
+    pred, true = _problem(kind, (7, 1), rng)
+    g1, g2 = np.zeros_like(pred), np.zeros_like(pred)
+    a = ops.loss_forward(kind, pred, true, g1)
+    b = ops.loss_forward(kind, pred, true.reshape(7), g2)
+    assert a == b
+    np.testing.assert_array_equal(g1, g2)
+    with pytest.raises(ValueError, match=kind):
+        ops.loss_forward(kind, pred, true.reshape(1, 7))
