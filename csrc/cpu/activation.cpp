@@ -20,8 +20,9 @@
 // Variants: the elementwise loops are templates over a tiny functor per kind (inlined, no call per
 // element) and run through parallel_for with a grain sized to the per-element cost, so small
 // tensors stay on the calling thread. Exp/erf-heavy kinds (sigmoid, tanh, gelu, swish, softplus,
-// elu and selu forward, softmax, log_softmax) go to activation_avx2.cpp when active_isa() is avx2; this
-// file is the reference and fallback.
+// elu and selu forward, softmax, log_softmax) go to activation_avx2.cpp when active_isa() is
+// avx2; this file is the reference and fallback.
+//
 // GCC assumes FP compares and multiplies may trap, so by default it will not if-convert
 // `x > 0 ? x : a * x`: the loop keeps a mispredicted branch per element (~7 ns) instead of a blend.
 // Nothing here reads FP exception flags, so drop that assumption for this file.
@@ -249,25 +250,15 @@ void activation_backward(Activation act, const float* x, const float* y, const f
     case Activation::sigmoid: return map_backward<Sigmoid>(x, y, dy, dx, n, alpha);
     case Activation::tanh: return map_backward<Tanh>(x, y, dy, dx, n, alpha);
     case Activation::gelu:
-      if (use_avx2()) {
-        return parallel_for(0, n, kExpGrain, [&](int64_t lo, int64_t hi) {
-          avx2::gelu_backward_span(x + lo, dy + lo, dx + lo, hi - lo);
-        });
-      }
-      return map_backward<Gelu>(x, y, dy, dx, n, alpha);
     case Activation::softplus:
-      if (use_avx2()) {
-        return parallel_for(0, n, kExpGrain, [&](int64_t lo, int64_t hi) {
-          avx2::softplus_backward_span(x + lo, dy + lo, dx + lo, hi - lo);
-        });
-      }
-      return map_backward<Softplus>(x, y, dy, dx, n, alpha);
     case Activation::swish:
       if (use_avx2()) {
         return parallel_for(0, n, kExpGrain, [&](int64_t lo, int64_t hi) {
-          avx2::swish_backward_span(x + lo, dy + lo, dx + lo, hi - lo);
+          avx2::activation_backward_span(act, x + lo, dy + lo, dx + lo, hi - lo);
         });
       }
+      if (act == Activation::gelu) return map_backward<Gelu>(x, y, dy, dx, n, alpha);
+      if (act == Activation::softplus) return map_backward<Softplus>(x, y, dy, dx, n, alpha);
       return map_backward<Swish>(x, y, dy, dx, n, alpha);
     case Activation::softmax:
     case Activation::log_softmax: {

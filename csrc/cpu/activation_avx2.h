@@ -15,12 +15,8 @@ void elu_forward_span(const float* x, float* y, int64_t n, float alpha, float sc
 // dx = y * (dy - sum(dy * y)) per row.
 void softmax_backward_rows(const float* y, const float* dy, float* dx, int64_t lo, int64_t hi,
                            int64_t cols);
-// dx = dy * sigmoid(x).
-void softplus_backward_span(const float* x, const float* dy, float* dx, int64_t n);
-// dx = dy * (Phi(x) + x phi(x)).
-void gelu_backward_span(const float* x, const float* dy, float* dx, int64_t n);
-// dx = dy * (s + x s (1 - s)), s = sigmoid(x).
-void swish_backward_span(const float* x, const float* dy, float* dx, int64_t n);
+// dx = dy * f'(x) for act in {gelu, softplus, swish} (the kinds whose derivative needs x).
+void activation_backward_span(Activation act, const float* x, const float* dy, float* dx, int64_t n);
 // Rows [lo, hi) of a (rows, cols) softmax / log_softmax over the last axis.
 void softmax_rows(const float* x, float* y, int64_t lo, int64_t hi, int64_t cols, bool log);
 // dx = dy - exp(y) * sum(dy) per row.
