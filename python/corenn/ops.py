@@ -218,3 +218,74 @@ def accuracy_count(kind: str, y_pred, y_true, threshold: float = 0.5) -> int:
 # Optimizers (fused single-pass updates over all parameters)
 #
 # Wrappers for _C.<optimizer>_update live below; see corenn/optimizers/.
+
+__all__ += ["sgd_update", "adam_update", "rmsprop_update", "adagrad_update"]
+
+
+def _tensors(xs, op: str, arg: str) -> list:
+    return [as_tensor(x, op, f"{arg}[{i}]") for i, x in enumerate(xs)]
+
+
+def _clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm):
+    return dict(weight_decay=float(weight_decay or 0.0), clipnorm=float(clipnorm or 0.0),
+                clipvalue=float(clipvalue or 0.0), global_clipnorm=float(global_clipnorm or 0.0))
+
+
+def sgd_update(params, grads, momentums=(), *, lr, momentum=0.0, nesterov=False,
+               weight_decay=0.0, clipnorm=0.0, clipvalue=0.0, global_clipnorm=0.0) -> None:
+    """One SGD step over all ``params`` in place (and ``momentums`` when momentum > 0).
+
+    After clipping and decoupled weight decay (see ``adam_update``): momentum 0: p -= lr g;
+    else m = momentum m - lr g and p += m (nesterov: p += momentum m - lr g).
+    """
+    op = "sgd_update"
+    _C.sgd_update(_tensors(params, op, "params"), _tensors(grads, op, "grads"),
+                  _tensors(momentums, op, "momentums"), float(lr), float(momentum),
+                  bool(nesterov), **_clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm))
+
+
+def adam_update(params, grads, m, v, vhat=(), *, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                step=0, amsgrad=False, weight_decay=0.0, clipnorm=0.0, clipvalue=0.0,
+                global_clipnorm=0.0) -> None:
+    """One Adam (AdamW with ``weight_decay``) step over all ``params`` in place, one fused call.
+
+    Per element, Keras 3 order: g = clip(g, -clipvalue, clipvalue); g *= clipnorm /
+    max(||g_i||, clipnorm) per tensor (global_clipnorm: the norm of all grads together);
+    p -= p * weight_decay * lr; then with t = step + 1: m += (g - m)(1 - beta_1),
+    v += (g^2 - v)(1 - beta_2), (amsgrad: vhat = max(vhat, v), used for v),
+    p -= lr sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon).
+    ``step`` is the number of steps taken before this one. Options are 0 / False when off.
+    """
+    op = "adam_update"
+    _C.adam_update(_tensors(params, op, "params"), _tensors(grads, op, "grads"),
+                   _tensors(m, op, "m"), _tensors(v, op, "v"), _tensors(vhat, op, "vhat"),
+                   float(lr), float(beta_1), float(beta_2), float(epsilon), int(step),
+                   bool(amsgrad), **_clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm))
+
+
+def rmsprop_update(params, grads, velocities, momentums=(), average_grads=(), *, lr, rho=0.9,
+                   momentum=0.0, epsilon=1e-7, centered=False, weight_decay=0.0, clipnorm=0.0,
+                   clipvalue=0.0, global_clipnorm=0.0) -> None:
+    """One RMSprop step over all ``params`` in place.
+
+    After clipping and weight decay: v = rho v + (1 - rho) g^2; centered: a = rho a + (1 - rho) g
+    and v - a^2 replaces v below; inc = lr g / sqrt(v + epsilon); momentum > 0:
+    m = momentum m + inc, p -= m; else p -= inc. ``momentums`` is empty unless momentum > 0,
+    ``average_grads`` empty unless centered.
+    """
+    op = "rmsprop_update"
+    _C.rmsprop_update(_tensors(params, op, "params"), _tensors(grads, op, "grads"),
+                      _tensors(velocities, op, "velocities"), _tensors(momentums, op, "momentums"),
+                      _tensors(average_grads, op, "average_grads"), float(lr), float(rho),
+                      float(momentum), float(epsilon), bool(centered),
+                      **_clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm))
+
+
+def adagrad_update(params, grads, accumulators, *, lr, epsilon=1e-7, weight_decay=0.0,
+                   clipnorm=0.0, clipvalue=0.0, global_clipnorm=0.0) -> None:
+    """One Adagrad step over all ``params`` in place: acc += g^2; p -= lr g / sqrt(acc + eps)
+    (after clipping and weight decay)."""
+    op = "adagrad_update"
+    _C.adagrad_update(_tensors(params, op, "params"), _tensors(grads, op, "grads"),
+                      _tensors(accumulators, op, "accumulators"), float(lr), float(epsilon),
+                      **_clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm))
