@@ -22,6 +22,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "ops/optimizer.h"
 
@@ -48,7 +49,7 @@ struct Prologue {
   float decay;      // weight_decay * lr (0 when off)
 };
 
-inline float clip_grad(float g, const Prologue& pro, float scale) {
+__attribute__((always_inline)) inline float clip_grad(float g, const Prologue& pro, float scale) {
   return std::min(std::max(g, -pro.clipvalue), pro.clipvalue) * scale;
 }
 
@@ -123,28 +124,44 @@ void compute_scales(std::vector<Span>& spans, const UpdateCommon& c, float clipv
   }
 }
 
-// Runs kernel(span, lo, hi) over the concatenated index space of all spans, in parallel.
+// Every loop below is force-inlined into the two chunk runners, so one source compiles twice:
+// for baseline x86-64 (SSE2) and, in run_chunk_avx2, for AVX2/FMA (8 floats per instruction).
+#define CORENN_INLINE inline __attribute__((always_inline))
+
+// kernel(span, prologue, lo, hi) over the chunk [lo, hi) of the concatenated index space.
 template <class Kernel>
-void for_each_range(const std::vector<Span>& spans, const Kernel& kernel) {
-  std::vector<int64_t> offsets(spans.size() + 1, 0);
-  for (size_t i = 0; i < spans.size(); ++i) offsets[i + 1] = offsets[i] + spans[i].n;
-  const int64_t total = offsets.back();
-  parallel_for(0, total, kGrain, [&](int64_t lo, int64_t hi) {
-    // The last span starting at or before lo (empty spans share offsets with the next one).
-    size_t i = std::upper_bound(offsets.begin(), offsets.end() - 1, lo) - offsets.begin() - 1;
-    for (; lo < hi; ++i) {
-      const int64_t end = std::min(hi, offsets[i + 1]);
-      if (end > lo) kernel(spans[i], lo - offsets[i], end - offsets[i]);
-      lo = end;
-    }
-  });
+CORENN_INLINE void run_chunk(const std::vector<Span>& spans, const std::vector<int64_t>& offsets,
+                             const Prologue& pro, int64_t lo, int64_t hi, const Kernel& kernel) {
+  // The last span starting at or before lo (empty spans share offsets with the next one).
+  size_t i = std::upper_bound(offsets.begin(), offsets.end() - 1, lo) - offsets.begin() - 1;
+  for (; lo < hi; ++i) {
+    const int64_t end = std::min(hi, offsets[i + 1]);
+    if (end > lo) kernel(spans[i], pro, lo - offsets[i], end - offsets[i]);
+    lo = end;
+  }
 }
+
+template <class Kernel>
+void run_chunk_ref(const std::vector<Span>& spans, const std::vector<int64_t>& offsets,
+                   const Prologue& pro, int64_t lo, int64_t hi, const Kernel& kernel) {
+  run_chunk(spans, offsets, pro, lo, hi, kernel);
+}
+
+#if defined(CORENN_X86_64) && defined(__GNUC__)
+template <class Kernel>
+__attribute__((target("avx2,fma"))) void run_chunk_avx2(
+    const std::vector<Span>& spans, const std::vector<int64_t>& offsets, const Prologue& pro,
+    int64_t lo, int64_t hi, const Kernel& kernel) {
+  run_chunk(spans, offsets, pro, lo, hi, kernel);
+}
+#endif
 
 Prologue make_prologue(const UpdateCommon& c) {
   return {c.clipvalue > 0 ? c.clipvalue : std::numeric_limits<float>::infinity(),
           c.weight_decay * c.lr};
 }
 
+// Clipping scales, then one parallel pass over all elements of all spans.
 template <class Kernel>
 void run(const TensorList& params, const TensorList& grads,
          std::initializer_list<const TensorList*> states, const UpdateCommon& c,
@@ -152,13 +169,26 @@ void run(const TensorList& params, const TensorList& grads,
   std::vector<Span> spans = make_spans(params, grads, states);
   const Prologue pro = make_prologue(c);
   compute_scales(spans, c, pro.clipvalue);
-  for_each_range(spans, [&](const Span& s, int64_t lo, int64_t hi) { kernel(s, pro, lo, hi); });
+  std::vector<int64_t> offsets(spans.size() + 1, 0);
+  for (size_t i = 0; i < spans.size(); ++i) offsets[i + 1] = offsets[i] + spans[i].n;
+#if defined(CORENN_X86_64) && defined(__GNUC__)
+  const bool avx2 = active_isa() == Isa::avx2;
+#else
+  const bool avx2 = false;
+#endif
+  parallel_for(0, offsets.back(), kGrain, [&](int64_t lo, int64_t hi) {
+#if defined(CORENN_X86_64) && defined(__GNUC__)
+    if (avx2) return run_chunk_avx2(spans, offsets, pro, lo, hi, kernel);
+#endif
+    (void)avx2;
+    run_chunk_ref(spans, offsets, pro, lo, hi, kernel);
+  });
 }
 
 // ---- kernels: one per optimizer, options as template flags ---------------------------------
 
 template <bool kMomentum, bool kNesterov>
-void sgd_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi, float lr, float mu) {
+CORENN_INLINE void sgd_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi, float lr, float mu) {
   float* __restrict p = s.p;
   const float* __restrict g = s.g;
   float* __restrict m = s.s[0];
@@ -178,7 +208,7 @@ void sgd_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi, float
 }
 
 template <bool kAmsgrad>
-void adam_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi, float alpha,
+CORENN_INLINE void adam_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi, float alpha,
                 float one_minus_b1, float one_minus_b2, float eps) {
   float* __restrict p = s.p;
   const float* __restrict g = s.g;
@@ -202,7 +232,7 @@ void adam_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi, floa
 }
 
 template <bool kCentered, bool kMomentum>
-void rmsprop_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi, float lr, float rho,
+CORENN_INLINE void rmsprop_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi, float lr, float rho,
                    float mu, float eps) {
   float* __restrict p = s.p;
   const float* __restrict g = s.g;
@@ -233,7 +263,7 @@ void rmsprop_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi, f
   }
 }
 
-void adagrad_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi, float lr, float eps) {
+CORENN_INLINE void adagrad_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi, float lr, float eps) {
   float* __restrict p = s.p;
   const float* __restrict g = s.g;
   float* __restrict acc = s.s[0];
@@ -251,16 +281,22 @@ void adagrad_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi, f
 
 // ---- entry ---------------------------------------------------------------------------------
 
+// The per-range kernel handed to run(): a lambda that must inline into both chunk runners.
+#define KERNEL(...) \
+  [&](const Span& s, const Prologue& p, int64_t lo, int64_t hi) __attribute__((always_inline)) { \
+    __VA_ARGS__; \
+  }
+
 void sgd_update(const TensorList& params, const TensorList& grads, const TensorList& momentums,
                 const UpdateCommon& common, float momentum, bool nesterov) {
   const float lr = common.lr, mu = momentum;
   auto go = [&](auto kernel) { run(params, grads, {&momentums}, common, kernel); };
   if (momentum == 0)
-    go([&](const Span& s, const Prologue& p, int64_t lo, int64_t hi) { sgd_range<false, false>(s, p, lo, hi, lr, mu); });
+    go(KERNEL(sgd_range<false, false>(s, p, lo, hi, lr, mu)));
   else if (nesterov)
-    go([&](const Span& s, const Prologue& p, int64_t lo, int64_t hi) { sgd_range<true, true>(s, p, lo, hi, lr, mu); });
+    go(KERNEL(sgd_range<true, true>(s, p, lo, hi, lr, mu)));
   else
-    go([&](const Span& s, const Prologue& p, int64_t lo, int64_t hi) { sgd_range<true, false>(s, p, lo, hi, lr, mu); });
+    go(KERNEL(sgd_range<true, false>(s, p, lo, hi, lr, mu)));
 }
 
 void adam_update(const TensorList& params, const TensorList& grads, const TensorList& m,
@@ -273,9 +309,9 @@ void adam_update(const TensorList& params, const TensorList& grads, const Tensor
   const float omb1 = 1.0f - beta_1, omb2 = 1.0f - beta_2, eps = epsilon;
   auto go = [&](auto kernel) { run(params, grads, {&m, &v, &vhat}, common, kernel); };
   if (amsgrad)
-    go([&](const Span& s, const Prologue& p, int64_t lo, int64_t hi) { adam_range<true>(s, p, lo, hi, alpha, omb1, omb2, eps); });
+    go(KERNEL(adam_range<true>(s, p, lo, hi, alpha, omb1, omb2, eps)));
   else
-    go([&](const Span& s, const Prologue& p, int64_t lo, int64_t hi) { adam_range<false>(s, p, lo, hi, alpha, omb1, omb2, eps); });
+    go(KERNEL(adam_range<false>(s, p, lo, hi, alpha, omb1, omb2, eps)));
 }
 
 void rmsprop_update(const TensorList& params, const TensorList& grads, const TensorList& velocities,
@@ -283,23 +319,24 @@ void rmsprop_update(const TensorList& params, const TensorList& grads, const Ten
                     const UpdateCommon& common, float rho, float momentum, float epsilon,
                     bool centered) {
   const float lr = common.lr, mu = momentum, eps = epsilon;
-  auto go = [&](auto kernel) { run(params, grads, {&velocities, &momentums, &average_grads}, common, kernel); };
+  auto go = [&](auto kernel) {
+    run(params, grads, {&velocities, &momentums, &average_grads}, common, kernel);
+  };
   const bool with_momentum = momentum > 0;
   if (centered && with_momentum)
-    go([&](const Span& s, const Prologue& p, int64_t lo, int64_t hi) { rmsprop_range<true, true>(s, p, lo, hi, lr, rho, mu, eps); });
+    go(KERNEL(rmsprop_range<true, true>(s, p, lo, hi, lr, rho, mu, eps)));
   else if (centered)
-    go([&](const Span& s, const Prologue& p, int64_t lo, int64_t hi) { rmsprop_range<true, false>(s, p, lo, hi, lr, rho, mu, eps); });
+    go(KERNEL(rmsprop_range<true, false>(s, p, lo, hi, lr, rho, mu, eps)));
   else if (with_momentum)
-    go([&](const Span& s, const Prologue& p, int64_t lo, int64_t hi) { rmsprop_range<false, true>(s, p, lo, hi, lr, rho, mu, eps); });
+    go(KERNEL(rmsprop_range<false, true>(s, p, lo, hi, lr, rho, mu, eps)));
   else
-    go([&](const Span& s, const Prologue& p, int64_t lo, int64_t hi) { rmsprop_range<false, false>(s, p, lo, hi, lr, rho, mu, eps); });
+    go(KERNEL(rmsprop_range<false, false>(s, p, lo, hi, lr, rho, mu, eps)));
 }
 
 void adagrad_update(const TensorList& params, const TensorList& grads,
                     const TensorList& accumulators, const UpdateCommon& common, float epsilon) {
   const float lr = common.lr, eps = epsilon;
-  run(params, grads, {&accumulators}, common,
-      [&](const Span& s, const Prologue& p, int64_t lo, int64_t hi) { adagrad_range(s, p, lo, hi, lr, eps); });
+  run(params, grads, {&accumulators}, common, KERNEL(adagrad_range(s, p, lo, hi, lr, eps)));
 }
 
 }  // namespace corenn::cpu

@@ -209,3 +209,22 @@ def test_bad_hyperparameters_raise():
         ops.sgd_update([_p(2)], [_p(2)], lr=0.1, clipnorm=-1.0)
     with pytest.raises(ValueError, match=r"adam_update: step"):
         ops.adam_update([_p(2)], [_p(2)], [_p(2)], [_p(2)], lr=0.1, step=-1)
+
+
+@pytest.mark.parametrize("isa", ["ref", "auto"])
+def test_portable_and_avx2_paths_match_reference(rng, isa):
+    from corenn import _C
+    _C.set_isa(isa)
+    try:
+        params, grads = make_problem(rng, steps=2)
+        m, v, vh = state_like(params, 3)
+        ref = tuple(copies(x) for x in (params, m, v, vh))
+        for step, g in enumerate(grads):
+            ops.adam_update(params, g, m, v, vh, lr=0.01, step=step, amsgrad=True,
+                            weight_decay=0.01, clipvalue=0.1)
+            ref = adam_step(ref[0], g, ref[1], ref[2], ref[3], 0.01, step=step, amsgrad=True,
+                            weight_decay=0.01, clipvalue=0.1)
+        assert_close(params, ref[0])
+        assert_close(m, ref[1])
+    finally:
+        _C.set_isa("auto")
