@@ -69,11 +69,15 @@ std::vector<Span> make_spans(const TensorList& params, const TensorList& grads,
   return spans;
 }
 
+// Every loop below is force-inlined into two runners, so one source compiles twice:
+// for baseline x86-64 (SSE2) and, in the *_avx2 runners, for AVX2/FMA (8 floats per instruction).
+#define CORENN_INLINE inline __attribute__((always_inline))
+
 // ---- reference pieces ----------------------------------------------------------------------
 
 // Sum of squares of the clipped gradient over [lo, hi) in double; eight independent chains so
 // the loop is not bound by add latency, in a fixed order so the sum is reproducible.
-double sum_squares(const float* g, int64_t lo, int64_t hi, float clipvalue) {
+CORENN_INLINE double sum_squares(const float* g, int64_t lo, int64_t hi, float clipvalue) {
   double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = lo;
   for (; i + 8 <= hi; i += 8) {
@@ -88,6 +92,18 @@ double sum_squares(const float* g, int64_t lo, int64_t hi, float clipvalue) {
   }
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
+
+double sum_squares_ref(const float* g, int64_t lo, int64_t hi, float clipvalue) {
+  return sum_squares(g, lo, hi, clipvalue);
+}
+
+#if defined(CORENN_X86_64) && defined(__GNUC__)
+__attribute__((target("avx2,fma"))) double sum_squares_avx2(const float* g, int64_t lo, int64_t hi,
+                                                            float clipvalue) {
+  return sum_squares(g, lo, hi, clipvalue);
+}
+#define CORENN_HAVE_AVX2_PATH 1
+#endif
 
 // Fills Span::scale. Keras: g * c / max(||g||, c) per variable (clipnorm) or with the norm of all
 // gradients together (global_clipnorm); a zero gradient keeps scale 1.
@@ -106,9 +122,13 @@ void compute_scales(std::vector<Span>& spans, const UpdateCommon& c, float clipv
   }
   std::vector<double> partial(blocks.size());
   const int64_t nb = static_cast<int64_t>(blocks.size());
+  auto sum = sum_squares_ref;
+#ifdef CORENN_HAVE_AVX2_PATH
+  if (active_isa() == Isa::avx2) sum = sum_squares_avx2;
+#endif
   parallel_for(0, nb, total < kSerialNorm ? nb : 1, [&](int64_t lo, int64_t hi) {
     for (int64_t b = lo; b < hi; ++b)
-      partial[b] = sum_squares(spans[blocks[b].span].g, blocks[b].lo, blocks[b].hi, clipvalue);
+      partial[b] = sum(spans[blocks[b].span].g, blocks[b].lo, blocks[b].hi, clipvalue);
   });
   std::vector<double> sums(spans.size(), 0.0);
   for (size_t b = 0; b < blocks.size(); ++b) sums[blocks[b].span] += partial[b];
@@ -124,9 +144,6 @@ void compute_scales(std::vector<Span>& spans, const UpdateCommon& c, float clipv
   }
 }
 
-// Every loop below is force-inlined into the two chunk runners, so one source compiles twice:
-// for baseline x86-64 (SSE2) and, in run_chunk_avx2, for AVX2/FMA (8 floats per instruction).
-#define CORENN_INLINE inline __attribute__((always_inline))
 
 // kernel(span, prologue, lo, hi) over the chunk [lo, hi) of the concatenated index space.
 template <class Kernel>
@@ -147,7 +164,7 @@ void run_chunk_ref(const std::vector<Span>& spans, const std::vector<int64_t>& o
   run_chunk(spans, offsets, pro, lo, hi, kernel);
 }
 
-#if defined(CORENN_X86_64) && defined(__GNUC__)
+#ifdef CORENN_HAVE_AVX2_PATH
 template <class Kernel>
 __attribute__((target("avx2,fma"))) void run_chunk_avx2(
     const std::vector<Span>& spans, const std::vector<int64_t>& offsets, const Prologue& pro,
@@ -171,13 +188,13 @@ void run(const TensorList& params, const TensorList& grads,
   compute_scales(spans, c, pro.clipvalue);
   std::vector<int64_t> offsets(spans.size() + 1, 0);
   for (size_t i = 0; i < spans.size(); ++i) offsets[i + 1] = offsets[i] + spans[i].n;
-#if defined(CORENN_X86_64) && defined(__GNUC__)
+#ifdef CORENN_HAVE_AVX2_PATH
   const bool avx2 = active_isa() == Isa::avx2;
 #else
   const bool avx2 = false;
 #endif
   parallel_for(0, offsets.back(), kGrain, [&](int64_t lo, int64_t hi) {
-#if defined(CORENN_X86_64) && defined(__GNUC__)
+#ifdef CORENN_HAVE_AVX2_PATH
     if (avx2) return run_chunk_avx2(spans, offsets, pro, lo, hi, kernel);
 #endif
     (void)avx2;
