@@ -18,6 +18,12 @@
 //      with 50 bias vectors does not start 50 parallel regions. Each element is read once and
 //      written once per array; the inner loops are branch-free (options are template flags,
 //      disabled clipping is clip(+-inf) and scale 1) so the compiler vectorizes them.
+//
+// Variants: the loops are written once, force-inlined, and compiled twice -- baseline x86-64
+// (SSE2, the portable path) and under __attribute__((target("avx2,fma"))). The AVX2 build runs
+// when active_isa() == Isa::avx2 (CORENN_ISA=ref or _C.set_isa('ref') forces the portable one).
+// sqrt and divide make Adam/RMSprop/Adagrad compute-bound at SSE width for cache-resident models,
+// so the wider build is worth ~3x there. FMA contraction may change the last bit between the two.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -34,6 +40,10 @@ constexpr int64_t kGrain = 1 << 14;       // elements per thread at least, for t
 constexpr int64_t kNormBlock = 1 << 15;   // fixed reduction block: keeps norms deterministic
 constexpr int64_t kSerialNorm = 1 << 16;  // below this many elements the norm pass stays serial
 
+// Every loop here is force-inlined into two runners, so one source compiles twice:
+// for baseline x86-64 (SSE2) and, in the *_avx2 runners, for AVX2/FMA (8 floats per instruction).
+#define CORENN_INLINE inline __attribute__((always_inline))
+
 // One parameter and its companions as flat arrays.
 struct Span {
   float* p;
@@ -49,7 +59,7 @@ struct Prologue {
   float decay;      // weight_decay * lr (0 when off)
 };
 
-__attribute__((always_inline)) inline float clip_grad(float g, const Prologue& pro, float scale) {
+CORENN_INLINE float clip_grad(float g, const Prologue& pro, float scale) {
   return std::min(std::max(g, -pro.clipvalue), pro.clipvalue) * scale;
 }
 
@@ -69,9 +79,6 @@ std::vector<Span> make_spans(const TensorList& params, const TensorList& grads,
   return spans;
 }
 
-// Every loop below is force-inlined into two runners, so one source compiles twice:
-// for baseline x86-64 (SSE2) and, in the *_avx2 runners, for AVX2/FMA (8 floats per instruction).
-#define CORENN_INLINE inline __attribute__((always_inline))
 
 // ---- reference pieces ----------------------------------------------------------------------
 

@@ -223,6 +223,9 @@ __all__ += ["sgd_update", "adam_update", "rmsprop_update", "adagrad_update"]
 
 
 def _tensors(xs, op: str, arg: str) -> list:
+    xs = xs if isinstance(xs, list) else list(xs)
+    if all(isinstance(x, Tensor) for x in xs):  # the per-step path: nothing to convert
+        return xs
     return [as_tensor(x, op, f"{arg}[{i}]") for i, x in enumerate(xs)]
 
 
