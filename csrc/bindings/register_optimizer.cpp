@@ -10,7 +10,8 @@ namespace corenn::bindings {
 
 namespace {
 
-UpdateCommon common(float lr, float weight_decay, float clipnorm, float clipvalue, float global_clipnorm) {
+UpdateCommon common(float lr, float weight_decay, float clipnorm, float clipvalue,
+                    float global_clipnorm) {
   UpdateCommon c;
   c.lr = lr;
   c.weight_decay = weight_decay;

@@ -140,8 +140,9 @@ void compute_scales(std::vector<Span>& spans, const UpdateCommon& c, float clipv
   std::vector<double> sums(spans.size(), 0.0);
   for (size_t b = 0; b < blocks.size(); ++b) sums[blocks[b].span] += partial[b];
   if (c.clipnorm > 0) {
+    const double cn = c.clipnorm;
     for (size_t i = 0; i < spans.size(); ++i)
-      spans[i].scale = static_cast<float>(c.clipnorm / std::max(std::sqrt(sums[i]), double(c.clipnorm)));
+      spans[i].scale = static_cast<float>(cn / std::max(std::sqrt(sums[i]), cn));
   }
   if (c.global_clipnorm > 0) {
     double all = 0;
@@ -212,7 +213,8 @@ void run(const TensorList& params, const TensorList& grads,
 // ---- kernels: one per optimizer, options as template flags ---------------------------------
 
 template <bool kMomentum, bool kNesterov>
-CORENN_INLINE void sgd_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi, float lr, float mu) {
+CORENN_INLINE void sgd_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi, float lr,
+                             float mu) {
   float* __restrict p = s.p;
   const float* __restrict g = s.g;
   float* __restrict m = s.s[0];
@@ -232,8 +234,8 @@ CORENN_INLINE void sgd_range(const Span& s, const Prologue& pro, int64_t lo, int
 }
 
 template <bool kAmsgrad>
-CORENN_INLINE void adam_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi, float alpha,
-                float one_minus_b1, float one_minus_b2, float eps) {
+CORENN_INLINE void adam_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi,
+                              float alpha, float one_minus_b1, float one_minus_b2, float eps) {
   float* __restrict p = s.p;
   const float* __restrict g = s.g;
   float* __restrict m = s.s[0];
@@ -256,8 +258,8 @@ CORENN_INLINE void adam_range(const Span& s, const Prologue& pro, int64_t lo, in
 }
 
 template <bool kCentered, bool kMomentum>
-CORENN_INLINE void rmsprop_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi, float lr, float rho,
-                   float mu, float eps) {
+CORENN_INLINE void rmsprop_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi,
+                                 float lr, float rho, float mu, float eps) {
   float* __restrict p = s.p;
   const float* __restrict g = s.g;
   float* __restrict vel = s.s[0];
@@ -287,7 +289,8 @@ CORENN_INLINE void rmsprop_range(const Span& s, const Prologue& pro, int64_t lo,
   }
 }
 
-CORENN_INLINE void adagrad_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi, float lr, float eps) {
+CORENN_INLINE void adagrad_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi,
+                                 float lr, float eps) {
   float* __restrict p = s.p;
   const float* __restrict g = s.g;
   float* __restrict acc = s.s[0];

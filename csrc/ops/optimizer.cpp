@@ -17,7 +17,9 @@ struct NamedList {
   bool written;
 };
 
-std::string item(const char* list, size_t i) { return std::string(list) + "[" + std::to_string(i) + "]"; }
+std::string item(const char* list, size_t i) {
+  return std::string(list) + "[" + std::to_string(i) + "]";
+}
 
 // Distinct tensors of one call must not overlap unless both are only read (two grads may share
 // memory, a param and anything else may not): an in-place update would read what it just wrote.
@@ -39,7 +41,8 @@ void check_no_overlap(const char* op, const std::vector<NamedList>& lists) {
       ranges.push_back({b, b + t.nbytes(), l.name, i, l.written});
     }
   }
-  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
+  std::sort(ranges.begin(), ranges.end(),
+            [](const Range& a, const Range& b) { return a.begin < b.begin; });
   const Range* furthest_any = nullptr;
   const Range* furthest_written = nullptr;
   for (const Range& r : ranges) {

@@ -41,7 +41,8 @@ class Adam(Optimizer):
         self.amsgrad = bool(amsgrad)
 
     def _active_slots(self):
-        return ("momentums", "velocities", "velocity_hats") if self.amsgrad else ("momentums", "velocities")
+        slots = ("momentums", "velocities")
+        return slots + ("velocity_hats",) if self.amsgrad else slots
 
     @property
     def variables(self):
