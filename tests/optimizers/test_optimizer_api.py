@@ -152,6 +152,8 @@ def test_learning_rate_schedule_and_callable(rng):
         opt.apply(g, [w])
     np.testing.assert_allclose(lrs, [0.1, 0.1, 0.05, 0.05])
     np.testing.assert_allclose(np.asarray(w), -0.3, rtol=1e-6)
+    with pytest.raises(TypeError, match="not settable to a number"):
+        opt.learning_rate = 0.5
 
 
 def test_rebuilds_when_variables_change(rng):

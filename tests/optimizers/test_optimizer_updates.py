@@ -228,3 +228,23 @@ def test_portable_and_avx2_paths_match_reference(rng, isa):
         assert_close(m, ref[1])
     finally:
         _C.set_isa("auto")
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_many_tensors_split_across_threads_match_reference(rng, threads):
+    # 60 tensors of uneven sizes: thread chunks start and end in the middle of tensors and
+    # cover several whole tensors each.
+    shapes = [(int(n),) for n in rng.integers(1, 5000, size=60)]
+    params, grads = make_problem(rng, shapes=shapes, steps=2)
+    vel, = state_like(params, 1)
+    ref_p, ref_v = copies(params), copies(vel)
+    old = corenn.get_num_threads()
+    corenn.set_num_threads(threads)
+    try:
+        for g in grads:
+            ops.rmsprop_update(params, g, vel, lr=0.01, clipnorm=0.2)
+            ref_p, ref_v, _, _ = rmsprop_step(ref_p, g, ref_v, [], [], 0.01, clipnorm=0.2)
+    finally:
+        corenn.set_num_threads(old)
+    assert_close(params, ref_p)
+    assert_close(vel, ref_v, atol=1e-9)

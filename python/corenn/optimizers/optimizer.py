@@ -91,7 +91,11 @@ class Optimizer:
 
     @property
     def learning_rate(self) -> float:
-        """The rate the next step uses (a schedule is evaluated at ``iterations``). Settable."""
+        """The rate the next step uses (a schedule is evaluated at ``iterations``).
+
+        Settable to a float, a schedule or a callable; as in Keras, an optimizer created with a
+        ``LearningRateSchedule`` refuses a plain number (TypeError).
+        """
         return self._current_learning_rate()
 
     @learning_rate.setter
@@ -102,6 +106,10 @@ class Optimizer:
         elif callable(value):
             self._lr_takes_step = _takes_argument(value)
         else:
+            if isinstance(getattr(self, "_learning_rate", None), schedules.LearningRateSchedule):
+                raise TypeError(f"{owner}: this optimizer was created with a LearningRateSchedule "
+                                f"as its learning_rate, so the rate is not settable to a number; "
+                                f"create it with a float learning_rate instead")
             try:
                 value = float(value)
             except (TypeError, ValueError):
