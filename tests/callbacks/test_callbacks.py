@@ -157,3 +157,17 @@ def test_progbar_logger_standalone_evaluate():
     cbs.on_test_batch_end(1, {"loss": 3.0})
     cbs.on_test_end({"loss": 2.0})
     assert out.getvalue().splitlines()[-1].startswith("2/2 [") and "loss: 2.0000" in out.getvalue()
+
+
+def test_predict_hooks_dispatch_and_progbar():
+    out = io.StringIO()
+    seen = []
+    cbs = CallbackList([LambdaCallback(on_predict_batch_end=lambda b, logs: seen.append(b)),
+                        ProgbarLogger(stream=out)], model=FakeModel(), verbose=2, steps=2)
+    cbs.on_predict_begin()
+    for b in range(2):
+        cbs.on_predict_batch_begin(b)
+        cbs.on_predict_batch_end(b, {"outputs": None})
+    cbs.on_predict_end()
+    assert seen == [0, 1]
+    assert out.getvalue().startswith("2/2 - ") and out.getvalue().count("\n") == 1

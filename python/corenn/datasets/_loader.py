@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -168,6 +169,7 @@ def _download_one(url, target, accepted):
 def download_all(spec, base_url, directory):
     """Download the four files from `base_url` into `directory`; return their paths."""
     os.makedirs(directory, exist_ok=True)
+    print(f"corenn: downloading {spec.name} from {base_url} into {directory}", file=sys.stderr)
     paths = []
     for name in FILES:
         target = os.path.join(directory, name)
