@@ -1,5 +1,6 @@
 """Training curves: one subplot per metric, train vs validation, against the epoch."""
 import os
+import sys
 import tempfile
 
 __all__ = ["plot_history"]
@@ -11,7 +12,6 @@ def _import_pyplot():
     except ImportError as exc:
         raise ImportError('plot_history needs matplotlib: pip install "corenn[plot]"') from exc
     # Agg renders to files without a display; only switch if pyplot is not already in use.
-    import sys
     if "matplotlib.pyplot" not in sys.modules:
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
