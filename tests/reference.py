@@ -53,12 +53,318 @@ def gemm(a, b, c=None, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, bias=N
 # Activations, bias gradient, dropout, regularizers
 # =============================================================================================
 
+SELU_ALPHA = 1.67326324
+SELU_SCALE = 1.05070098
+
+
+def _sigmoid(x):
+    x = f64(x)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _normal_cdf(x):
+    """Phi(x) = erfc(-x / sqrt 2) / 2: no cancellation in the negative tail (1 + erf would)."""
+    from math import erfc
+    return 0.5 * np.vectorize(erfc, otypes=[np.float64])(-f64(x) / np.sqrt(2.0))
+
+
+def _softmax(x):
+    x = f64(x)
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _log_softmax(x):
+    x = f64(x)
+    z = x - x.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def activation(kind, x, alpha=0.0):
+    """y = f(x) for every corenn activation kind (Keras definitions)."""
+    x = f64(x)
+    if kind == "linear":
+        return x.copy()
+    if kind == "relu":
+        return np.maximum(x, 0.0)
+    if kind == "leaky_relu":
+        return np.where(x > 0, x, alpha * x)
+    if kind == "elu":
+        return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+    if kind == "selu":
+        return SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0.0)))
+    if kind == "sigmoid":
+        return _sigmoid(x)
+    if kind == "tanh":
+        return np.tanh(x)
+    if kind == "gelu":
+        return x * _normal_cdf(x)
+    if kind == "swish":
+        return x * _sigmoid(x)
+    if kind == "softplus":
+        return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+    if kind == "softmax":
+        return _softmax(x)
+    if kind == "log_softmax":
+        return _log_softmax(x)
+    raise ValueError(kind)
+
+
+def activation_grad(kind, x, dy, alpha=0.0):
+    """dx = dy * f'(x) (softmax kinds: the vector-Jacobian product over the last axis)."""
+    x, dy = f64(x), f64(dy)
+    if kind == "linear":
+        return dy.copy()
+    if kind == "relu":
+        return dy * (x > 0)
+    if kind == "leaky_relu":
+        return dy * np.where(x > 0, 1.0, alpha)
+    if kind == "elu":
+        return dy * np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0.0)))
+    if kind == "selu":
+        return dy * SELU_SCALE * np.where(x > 0, 1.0, SELU_ALPHA * np.exp(np.minimum(x, 0.0)))
+    if kind == "sigmoid":
+        s = _sigmoid(x)
+        return dy * s * (1.0 - s)
+    if kind == "tanh":
+        return dy * (1.0 - np.tanh(x) ** 2)
+    if kind == "gelu":
+        pdf = np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
+        return dy * (_normal_cdf(x) + x * pdf)
+    if kind == "swish":
+        s = _sigmoid(x)
+        return dy * (s + x * s * (1.0 - s))
+    if kind == "softplus":
+        return dy * _sigmoid(x)
+    if kind == "softmax":
+        y = _softmax(x)
+        return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
+    if kind == "log_softmax":
+        return dy - _softmax(x) * dy.sum(axis=-1, keepdims=True)
+    raise ValueError(kind)
+
+
+def bias_grad(dy):
+    dy = f64(dy)
+    return dy.reshape(-1, dy.shape[-1]).sum(axis=0)
+
+
+def uniform01(seed, n):
+    """core/rng.h in NumPy: SplitMix64 finaliser of seed + golden * (i + 1), top 24 bits."""
+    with np.errstate(over="ignore"):
+        i = np.arange(1, n + 1, dtype=np.uint64)
+        z = np.uint64(seed) + np.uint64(0x9E3779B97F4A7C15) * i
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(40)).astype(np.float64) / 16777216.0
+
+
+def dropout_mask(shape, rate, seed):
+    u = uniform01(seed, int(np.prod(shape))).reshape(shape)
+    return np.where(u >= rate, 1.0 / (1.0 - rate), 0.0)
+
+
+def regularizer_penalty(w, l1=0.0, l2=0.0):
+    w = f64(w)
+    return l1 * np.abs(w).sum() + l2 * (w * w).sum()
+
+
+def regularizer_grad(w, l1=0.0, l2=0.0):
+    w = f64(w)
+    return l1 * np.sign(w) + 2.0 * l2 * w
+
 
 # =============================================================================================
 # Losses and metrics
 # =============================================================================================
 
+EPSILON = 1e-7  # keras.config.epsilon()
+
+
+def one_hot(labels, classes):
+    labels = np.asarray(labels).reshape(-1)
+    out = np.zeros((labels.size, classes))
+    out[np.arange(labels.size), labels] = 1.0
+    return out
+
+
+def loss_per_sample(kind, y_pred, y_true, from_logits=False, delta=1.0):
+    """Keras 3 per-sample losses: reduce the last axis (mean, or sum over classes for CE)."""
+    p = f64(y_pred)
+    if kind == "sparse_categorical_crossentropy":
+        t = one_hot(y_true, p.shape[-1]).reshape(p.shape)
+        kind = "categorical_crossentropy"
+    else:
+        t = f64(y_true)
+    if kind == "mean_squared_error":
+        return ((p - t) ** 2).mean(axis=-1)
+    if kind == "mean_absolute_error":
+        return np.abs(p - t).mean(axis=-1)
+    if kind == "huber":
+        e = p - t
+        a = np.abs(e)
+        return np.where(a <= delta, 0.5 * e * e, delta * a - 0.5 * delta * delta).mean(axis=-1)
+    if kind == "binary_crossentropy":
+        if from_logits:
+            return (np.maximum(p, 0) - p * t + np.log1p(np.exp(-np.abs(p)))).mean(axis=-1)
+        c = np.clip(p, EPSILON, 1 - EPSILON)
+        return (-(t * np.log(c) + (1 - t) * np.log(1 - c))).mean(axis=-1)
+    if kind == "categorical_crossentropy":
+        if from_logits:
+            return -(t * _log_softmax(p)).sum(axis=-1)
+        c = np.clip(p / p.sum(axis=-1, keepdims=True), EPSILON, 1 - EPSILON)
+        return -(t * np.log(c)).sum(axis=-1)
+    raise ValueError(kind)
+
+
+def loss(kind, y_pred, y_true, from_logits=False, delta=1.0, sample_weight=None):
+    """sum_i w_i loss_i / N, Keras' 'sum_over_batch_size' reduction."""
+    per = loss_per_sample(kind, y_pred, y_true, from_logits, delta).reshape(-1)
+    w = np.ones_like(per) if sample_weight is None else f64(sample_weight).reshape(-1)
+    return float((w * per).sum() / per.size)
+
+
+def loss_grad(kind, y_pred, y_true, from_logits=False, delta=1.0, sample_weight=None):
+    """d loss(...) / d y_pred, written from the derivative of each formula above."""
+    p = f64(y_pred)
+    C = p.shape[-1]
+    n = p.size // C
+    w = np.ones(n) if sample_weight is None else f64(sample_weight).reshape(-1)
+    scale = (w / n).reshape(p.shape[:-1] + (1,))
+    if kind == "sparse_categorical_crossentropy":
+        t = one_hot(y_true, C).reshape(p.shape)
+        kind = "categorical_crossentropy"
+    else:
+        t = f64(y_true)
+    e = p - t
+    if kind == "mean_squared_error":
+        return 2 * e / C * scale
+    if kind == "mean_absolute_error":
+        return np.sign(e) / C * scale
+    if kind == "huber":
+        return np.where(np.abs(e) <= delta, e, delta * np.sign(e)) / C * scale
+    if kind == "binary_crossentropy":
+        if from_logits:
+            return (_sigmoid(p) - t) / C * scale
+        inside = (p >= EPSILON) & (p <= 1 - EPSILON)
+        c = np.clip(p, EPSILON, 1 - EPSILON)
+        return np.where(inside, -(t / c - (1 - t) / (1 - c)), 0.0) / C * scale
+    if kind == "categorical_crossentropy":
+        if from_logits:
+            return (_softmax(p) * t.sum(axis=-1, keepdims=True) - t) * scale
+        s = p.sum(axis=-1, keepdims=True)
+        q = p / s
+        inside = (q >= EPSILON) & (q <= 1 - EPSILON)
+        g = np.where(inside, -t / np.clip(q, EPSILON, 1 - EPSILON), 0.0)  # d loss / d q
+        return (g - (g * q).sum(axis=-1, keepdims=True)) / s * scale
+    raise ValueError(kind)
+
+
+def accuracy_count(kind, y_pred, y_true, threshold=0.5):
+    p = f64(y_pred)
+    if kind == "sparse_categorical":
+        return int((p.reshape(-1, p.shape[-1]).argmax(-1) == np.asarray(y_true).reshape(-1)).sum())
+    if kind == "categorical":
+        return int((p.argmax(-1) == f64(y_true).argmax(-1)).sum())
+    if kind == "binary":
+        return int(((p > threshold) == (f64(y_true) > 0.5)).sum())
+    raise ValueError(kind)
+
 
 # =============================================================================================
 # Optimizers
 # =============================================================================================
+
+def _clip_grads(grads, clipnorm=0.0, clipvalue=0.0, global_clipnorm=0.0):
+    """Keras 3 gradient clipping (base_optimizer._clip_gradients), in float64."""
+    out = [f64(g) for g in grads]
+    if clipvalue:
+        out = [np.clip(g, -clipvalue, clipvalue) for g in out]
+    if clipnorm:
+        out = [g * clipnorm / max(np.sqrt(np.sum(g * g)), clipnorm) for g in out]
+    if global_clipnorm:
+        norm = np.sqrt(sum(np.sum(g * g) for g in out))
+        out = [g * global_clipnorm / max(norm, global_clipnorm) for g in out]
+    return out
+
+
+def _decay(params, lr, weight_decay):
+    return [f64(p) - f64(p) * weight_decay * lr for p in params]
+
+
+def sgd_step(params, grads, momentums, lr, momentum=0.0, nesterov=False, weight_decay=0.0,
+             clipnorm=0.0, clipvalue=0.0, global_clipnorm=0.0):
+    """Returns (params, momentums) after one Keras 3 SGD step."""
+    grads = _clip_grads(grads, clipnorm, clipvalue, global_clipnorm)
+    params = _decay(params, lr, weight_decay)
+    if momentum == 0:
+        return [p - lr * g for p, g in zip(params, grads)], []
+    new_p, new_m = [], []
+    for p, g, m in zip(params, grads, momentums):
+        m = momentum * f64(m) - lr * g
+        p = p + (momentum * m - lr * g if nesterov else m)
+        new_p.append(p)
+        new_m.append(m)
+    return new_p, new_m
+
+
+def adam_step(params, grads, ms, vs, vhats, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7, step=0,
+              amsgrad=False, weight_decay=0.0, clipnorm=0.0, clipvalue=0.0, global_clipnorm=0.0):
+    """Returns (params, m, v, vhat) after one Keras 3 Adam step; ``step`` = iterations so far."""
+    grads = _clip_grads(grads, clipnorm, clipvalue, global_clipnorm)
+    params = _decay(params, lr, weight_decay)
+    t = step + 1
+    alpha = lr * np.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
+    out_p, out_m, out_v, out_vh = [], [], [], []
+    for i, (p, g) in enumerate(zip(params, grads)):
+        m = f64(ms[i]) + (g - f64(ms[i])) * (1 - beta_1)
+        v = f64(vs[i]) + (g * g - f64(vs[i])) * (1 - beta_2)
+        denom_v = v
+        if amsgrad:
+            denom_v = np.maximum(f64(vhats[i]), v)
+            out_vh.append(denom_v)
+        out_p.append(p - alpha * m / (np.sqrt(denom_v) + epsilon))
+        out_m.append(m)
+        out_v.append(v)
+    return out_p, out_m, out_v, out_vh
+
+
+def rmsprop_step(params, grads, velocities, momentums, average_grads, lr, rho=0.9, momentum=0.0,
+                 epsilon=1e-7, centered=False, weight_decay=0.0, clipnorm=0.0, clipvalue=0.0,
+                 global_clipnorm=0.0):
+    """Returns (params, velocities, momentums, average_grads) after one Keras 3 RMSprop step."""
+    grads = _clip_grads(grads, clipnorm, clipvalue, global_clipnorm)
+    params = _decay(params, lr, weight_decay)
+    out_p, out_vel, out_mom, out_avg = [], [], [], []
+    for i, (p, g) in enumerate(zip(params, grads)):
+        vel = rho * f64(velocities[i]) + (1 - rho) * g * g
+        denom = vel
+        if centered:
+            avg = rho * f64(average_grads[i]) + (1 - rho) * g
+            denom = vel - avg * avg
+            out_avg.append(avg)
+        inc = lr * g / np.sqrt(denom + epsilon)
+        if momentum > 0:
+            mom = momentum * f64(momentums[i]) + inc
+            out_mom.append(mom)
+            p = p - mom
+        else:
+            p = p - inc
+        out_p.append(p)
+        out_vel.append(vel)
+    return out_p, out_vel, out_mom, out_avg
+
+
+def adagrad_step(params, grads, accumulators, lr, epsilon=1e-7, weight_decay=0.0, clipnorm=0.0,
+                 clipvalue=0.0, global_clipnorm=0.0):
+    """Returns (params, accumulators) after one Keras 3 Adagrad step."""
+    grads = _clip_grads(grads, clipnorm, clipvalue, global_clipnorm)
+    params = _decay(params, lr, weight_decay)
+    out_p, out_a = [], []
+    for p, g, a in zip(params, grads, accumulators):
+        a = f64(a) + g * g
+        out_p.append(p - lr * g / np.sqrt(a + epsilon))
+        out_a.append(a)
+    return out_p, out_a

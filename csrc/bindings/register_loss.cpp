@@ -1,7 +1,20 @@
+// _C bindings for losses and accuracy counts (wrapped by corenn.ops).
+#include <pybind11/stl.h>
+
 #include "bindings/register.h"
+#include "ops/accuracy.h"
+#include "ops/loss.h"
 
 namespace corenn::bindings {
 
-void register_loss(py::module_& m) {}
+void register_loss(py::module_& m) {
+  using release = py::call_guard<py::gil_scoped_release>;
+  m.def("loss_forward", &corenn::loss_forward, py::arg("kind"), py::arg("y_pred"),
+        py::arg("y_true"), py::arg("grad"), py::arg("from_logits") = false,
+        py::arg("delta") = 1.0, py::arg("sample_weight") = py::none(), release(),
+        "Mean-reduced Keras loss; writes d(loss)/d(y_pred) into grad when given");
+  m.def("accuracy_count", &corenn::accuracy_count, py::arg("kind"), py::arg("y_pred"),
+        py::arg("y_true"), py::arg("threshold") = 0.5, release());
+}
 
 }  // namespace corenn::bindings

@@ -1,7 +1,90 @@
+// Fused optimizer updates: _C.sgd_update, adam_update, rmsprop_update, adagrad_update.
+// Every one updates all parameters (and state tensors) in place in a single call; the trailing
+// weight_decay / clipnorm / clipvalue / global_clipnorm arguments are 0 when off.
+#include <pybind11/stl.h>
+
 #include "bindings/register.h"
+#include "ops/optimizer.h"
 
 namespace corenn::bindings {
 
-void register_optimizer(py::module_& m) {}
+namespace {
+
+UpdateCommon common(float lr, float weight_decay, float clipnorm, float clipvalue,
+                    float global_clipnorm) {
+  UpdateCommon c;
+  c.lr = lr;
+  c.weight_decay = weight_decay;
+  c.clipnorm = clipnorm;
+  c.clipvalue = clipvalue;
+  c.global_clipnorm = global_clipnorm;
+  return c;
+}
+
+}  // namespace
+
+void register_optimizer(py::module_& m) {
+  using py::arg;
+  const auto release = py::call_guard<py::gil_scoped_release>();
+
+  m.def(
+      "sgd_update",
+      [](const TensorList& params, const TensorList& grads, const TensorList& momentums, float lr,
+         float momentum, bool nesterov, float weight_decay, float clipnorm, float clipvalue,
+         float global_clipnorm) {
+        sgd_update(params, grads, momentums,
+                   common(lr, weight_decay, clipnorm, clipvalue, global_clipnorm), momentum, nesterov);
+      },
+      arg("params"), arg("grads"), arg("momentums"), arg("lr"), arg("momentum") = 0.0f,
+      arg("nesterov") = false, arg("weight_decay") = 0.0f, arg("clipnorm") = 0.0f,
+      arg("clipvalue") = 0.0f, arg("global_clipnorm") = 0.0f, release,
+      "SGD step over all params in place (momentums empty when momentum == 0).");
+
+  m.def(
+      "adam_update",
+      [](const TensorList& params, const TensorList& grads, const TensorList& ms,
+         const TensorList& vs, const TensorList& vhats, float lr, float beta_1, float beta_2,
+         float epsilon, int64_t step, bool amsgrad, float weight_decay, float clipnorm,
+         float clipvalue, float global_clipnorm) {
+        adam_update(params, grads, ms, vs, vhats,
+                    common(lr, weight_decay, clipnorm, clipvalue, global_clipnorm), beta_1, beta_2,
+                    epsilon, step, amsgrad);
+      },
+      arg("params"), arg("grads"), arg("m"), arg("v"), arg("vhat"), arg("lr"), arg("beta_1") = 0.9f,
+      arg("beta_2") = 0.999f, arg("epsilon") = 1e-7f, arg("step") = 0, arg("amsgrad") = false,
+      arg("weight_decay") = 0.0f, arg("clipnorm") = 0.0f, arg("clipvalue") = 0.0f,
+      arg("global_clipnorm") = 0.0f, release,
+      "Adam/AdamW step over all params in place; step = iterations done before this one "
+      "(bias correction uses step + 1); vhat empty unless amsgrad.");
+
+  m.def(
+      "rmsprop_update",
+      [](const TensorList& params, const TensorList& grads, const TensorList& velocities,
+         const TensorList& momentums, const TensorList& average_grads, float lr, float rho,
+         float momentum, float epsilon, bool centered, float weight_decay, float clipnorm,
+         float clipvalue, float global_clipnorm) {
+        rmsprop_update(params, grads, velocities, momentums, average_grads,
+                       common(lr, weight_decay, clipnorm, clipvalue, global_clipnorm), rho,
+                       momentum, epsilon, centered);
+      },
+      arg("params"), arg("grads"), arg("velocities"), arg("momentums"), arg("average_grads"),
+      arg("lr"), arg("rho") = 0.9f, arg("momentum") = 0.0f, arg("epsilon") = 1e-7f,
+      arg("centered") = false, arg("weight_decay") = 0.0f, arg("clipnorm") = 0.0f,
+      arg("clipvalue") = 0.0f, arg("global_clipnorm") = 0.0f, release,
+      "RMSprop step over all params in place (momentums empty unless momentum > 0, "
+      "average_grads empty unless centered).");
+
+  m.def(
+      "adagrad_update",
+      [](const TensorList& params, const TensorList& grads, const TensorList& accumulators,
+         float lr, float epsilon, float weight_decay, float clipnorm, float clipvalue,
+         float global_clipnorm) {
+        adagrad_update(params, grads, accumulators,
+                       common(lr, weight_decay, clipnorm, clipvalue, global_clipnorm), epsilon);
+      },
+      arg("params"), arg("grads"), arg("accumulators"), arg("lr"), arg("epsilon") = 1e-7f,
+      arg("weight_decay") = 0.0f, arg("clipnorm") = 0.0f, arg("clipvalue") = 0.0f,
+      arg("global_clipnorm") = 0.0f, release, "Adagrad step over all params in place.");
+}
 
 }  // namespace corenn::bindings

@@ -181,6 +181,16 @@ LOSSES = ("mean_squared_error", "mean_absolute_error", "huber", "binary_crossent
           "categorical_crossentropy", "sparse_categorical_crossentropy")
 
 
+def _float_targets(y):
+    """Dense targets and weights as float32: Keras accepts int/bool/float64 arrays there (one copy)."""
+    if isinstance(y, Tensor):
+        return y
+    y = np.asarray(y)
+    if y.dtype != np.float32 and (y.dtype.kind in "biuf"):
+        y = np.ascontiguousarray(y, dtype=np.float32)
+    return y
+
+
 def loss_forward(kind: str, y_pred, y_true, grad=None, *, from_logits: bool = False,
                  delta: float = 1.0, sample_weight=None) -> float:
     """Mean-reduced loss over the batch, as Keras computes it; optionally its gradient.
@@ -189,15 +199,20 @@ def loss_forward(kind: str, y_pred, y_true, grad=None, *, from_logits: bool = Fa
     sparse_categorical_crossentropy where it is (N,) or (N, 1) int32/int64 class indices.
     Per-sample losses average over the last axis (mse, mae, huber, bce) or sum over classes
     (categorical CE); the result is sum_i w_i * loss_i / N (w_i = 1 without ``sample_weight``).
+    Dense targets (every loss but the sparse one) and ``sample_weight`` given as int, bool or
+    float64 arrays are converted to float32; a target of shape (N,) for y_pred (N, 1) is accepted
+    (Keras squeezes the trailing 1).
     When ``grad`` is given it receives d(result)/d(y_pred) in the same pass (fused softmax + CE
     when ``from_logits``). Probabilities are clipped to [1e-7, 1 - 1e-7] as in Keras.
     """
     y_pred = as_tensor(y_pred, kind, "y_pred")
+    if kind != "sparse_categorical_crossentropy":
+        y_true = _float_targets(y_true)
     y_true = as_tensor(y_true, kind, "y_true")
     if grad is not None:
         grad = as_tensor(grad, kind, "grad")
     if sample_weight is not None:
-        sample_weight = as_tensor(sample_weight, kind, "sample_weight")
+        sample_weight = as_tensor(_float_targets(sample_weight), kind, "sample_weight")
     return _C.loss_forward(kind, y_pred, y_true, grad, bool(from_logits), float(delta),
                            sample_weight)
 
@@ -210,6 +225,8 @@ def accuracy_count(kind: str, y_pred, y_true, threshold: float = 0.5) -> int:
     'binary': (y_pred > threshold) == (y_true > 0.5), counted per element.
     """
     y_pred = as_tensor(y_pred, "accuracy", "y_pred")
+    if kind != "sparse_categorical":
+        y_true = _float_targets(y_true)
     y_true = as_tensor(y_true, "accuracy", "y_true")
     return _C.accuracy_count(kind, y_pred, y_true, float(threshold))
 
@@ -218,3 +235,77 @@ def accuracy_count(kind: str, y_pred, y_true, threshold: float = 0.5) -> int:
 # Optimizers (fused single-pass updates over all parameters)
 #
 # Wrappers for _C.<optimizer>_update live below; see corenn/optimizers/.
+
+__all__ += ["sgd_update", "adam_update", "rmsprop_update", "adagrad_update"]
+
+
+def _tensors(xs, op: str, arg: str) -> list:
+    xs = xs if isinstance(xs, list) else list(xs)
+    if all(isinstance(x, Tensor) for x in xs):  # the per-step path: nothing to convert
+        return xs
+    return [as_tensor(x, op, f"{arg}[{i}]") for i, x in enumerate(xs)]
+
+
+def _clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm):
+    return dict(weight_decay=float(weight_decay or 0.0), clipnorm=float(clipnorm or 0.0),
+                clipvalue=float(clipvalue or 0.0), global_clipnorm=float(global_clipnorm or 0.0))
+
+
+def sgd_update(params, grads, momentums=(), *, lr, momentum=0.0, nesterov=False,
+               weight_decay=0.0, clipnorm=0.0, clipvalue=0.0, global_clipnorm=0.0) -> None:
+    """One SGD step over all ``params`` in place (and ``momentums`` when momentum > 0).
+
+    After clipping and decoupled weight decay (see ``adam_update``): momentum 0: p -= lr g;
+    else m = momentum m - lr g and p += m (nesterov: p += momentum m - lr g).
+    """
+    op = "sgd_update"
+    _C.sgd_update(_tensors(params, op, "params"), _tensors(grads, op, "grads"),
+                  _tensors(momentums, op, "momentums"), float(lr), float(momentum),
+                  bool(nesterov), **_clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm))
+
+
+def adam_update(params, grads, m, v, vhat=(), *, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                step=0, amsgrad=False, weight_decay=0.0, clipnorm=0.0, clipvalue=0.0,
+                global_clipnorm=0.0) -> None:
+    """One Adam (AdamW with ``weight_decay``) step over all ``params`` in place, one fused call.
+
+    Per element, Keras 3 order: g = clip(g, -clipvalue, clipvalue); g *= clipnorm /
+    max(||g_i||, clipnorm) per tensor (global_clipnorm: the norm of all grads together);
+    p -= p * weight_decay * lr; then with t = step + 1: m += (g - m)(1 - beta_1),
+    v += (g^2 - v)(1 - beta_2), (amsgrad: vhat = max(vhat, v), used for v),
+    p -= lr sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon).
+    ``step`` is the number of steps taken before this one. Options are 0 / False when off.
+    """
+    op = "adam_update"
+    _C.adam_update(_tensors(params, op, "params"), _tensors(grads, op, "grads"),
+                   _tensors(m, op, "m"), _tensors(v, op, "v"), _tensors(vhat, op, "vhat"),
+                   float(lr), float(beta_1), float(beta_2), float(epsilon), int(step),
+                   bool(amsgrad), **_clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm))
+
+
+def rmsprop_update(params, grads, velocities, momentums=(), average_grads=(), *, lr, rho=0.9,
+                   momentum=0.0, epsilon=1e-7, centered=False, weight_decay=0.0, clipnorm=0.0,
+                   clipvalue=0.0, global_clipnorm=0.0) -> None:
+    """One RMSprop step over all ``params`` in place.
+
+    After clipping and weight decay: v = rho v + (1 - rho) g^2; centered: a = rho a + (1 - rho) g
+    and v - a^2 replaces v below; inc = lr g / sqrt(v + epsilon); momentum > 0:
+    m = momentum m + inc, p -= m; else p -= inc. ``momentums`` is empty unless momentum > 0,
+    ``average_grads`` empty unless centered.
+    """
+    op = "rmsprop_update"
+    _C.rmsprop_update(_tensors(params, op, "params"), _tensors(grads, op, "grads"),
+                      _tensors(velocities, op, "velocities"), _tensors(momentums, op, "momentums"),
+                      _tensors(average_grads, op, "average_grads"), float(lr), float(rho),
+                      float(momentum), float(epsilon), bool(centered),
+                      **_clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm))
+
+
+def adagrad_update(params, grads, accumulators, *, lr, epsilon=1e-7, weight_decay=0.0,
+                   clipnorm=0.0, clipvalue=0.0, global_clipnorm=0.0) -> None:
+    """One Adagrad step over all ``params`` in place: acc += g^2; p -= lr g / sqrt(acc + eps)
+    (after clipping and weight decay)."""
+    op = "adagrad_update"
+    _C.adagrad_update(_tensors(params, op, "params"), _tensors(grads, op, "grads"),
+                      _tensors(accumulators, op, "accumulators"), float(lr), float(epsilon),
+                      **_clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm))

@@ -1,0 +1,275 @@
+// Activation kernels (CPU), forward and backward.
+//
+//   linear      y = x                                  dx = dy
+//   relu        y = max(x, 0)                          dx = dy * [y > 0]
+//   leaky_relu  y = x > 0 ? x : alpha x                dx = dy * (x > 0 ? 1 : alpha)
+//   elu         y = x > 0 ? x : alpha (e^x - 1)        dx = dy * (y > 0 ? 1 : y + alpha)
+//   selu        y = s * elu_a(x), a = 1.67326324,      dx = dy * (y > 0 ? s : y + s a)
+//                 s = 1.05070098 (Keras constants)
+//   sigmoid     y = 1 / (1 + e^-x)                     dx = dy * y (1 - y)
+//   tanh        y = tanh x                             dx = dy * (1 - y^2)
+//   gelu        y = x Phi(x) = x/2 (1 + erf(x/sqrt2))  dx = dy * (Phi(x) + x phi(x))
+//   swish       y = x sigmoid(x)                       dx = dy * (s + x s (1 - s)), s = sigmoid(x)
+//   softplus    y = max(x,0) + log1p(e^-|x|)           dx = dy * sigmoid(x)
+//   softmax     y_j = e^(x_j - m) / sum_k e^(x_k - m)  dx = y * (dy - sum_k dy_k y_k)
+//   log_softmax y_j = x_j - m - log sum_k e^(x_k - m)  dx = dy - e^y * sum_k dy_k
+// m is the row max (keeps every exponent <= 0). Backward uses y where that is cheaper, and where
+// it lets a layer run the forward in place (relu, elu, selu, sigmoid, tanh, softmax).
+//
+// Shapes: x, y, dy, dx are (rows, cols), contiguous; only softmax / log_softmax care about rows.
+// Variants: the elementwise loops are templates over a tiny functor per kind (inlined, no call per
+// element) and run through parallel_for with a grain sized to the per-element cost, so small
+// tensors stay on the calling thread. Exp/erf-heavy kinds (sigmoid, tanh, gelu, swish, softplus,
+// elu and selu forward, softmax, log_softmax) go to activation_avx2.cpp when active_isa() is
+// avx2; this file is the reference and fallback.
+//
+// GCC assumes FP compares and multiplies may trap, so by default it will not if-convert
+// `x > 0 ? x : a * x`: the loop keeps a mispredicted branch per element (~7 ns) instead of a blend.
+// Nothing here reads FP exception flags, so drop that assumption for this file.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/cpu_features.h"
+#include "core/parallel.h"
+#include "cpu/activation_avx2.h"
+#include "ops/activation.h"
+
+namespace corenn::cpu {
+
+namespace {
+
+constexpr float kSeluAlpha = 1.67326324f;
+constexpr float kSeluScale = 1.05070098f;
+constexpr int64_t kCheapGrain = 32768;  // elements per thread at least, for max/mul-like ops
+constexpr int64_t kExpGrain = 4096;     // ... and for ops that call exp/erf/log per element
+
+inline float sigmoid_ref(float x) {
+  // Both branches only exponentiate a non-positive number: no overflow for large |x|.
+  if (x >= 0.0f) return 1.0f / (1.0f + std::exp(-x));
+  const float e = std::exp(x);
+  return e / (1.0f + e);
+}
+
+inline float select(bool c, float a, float b) { return c ? a : b; }
+
+// ---- reference functors: f(x) and dx from (x, y, dy) ------------------------------------------
+
+struct Linear {
+  static constexpr int64_t grain = kCheapGrain;
+  static float f(float x, float) { return x; }
+  static float df(float, float, float dy, float) { return dy; }
+};
+struct Relu {
+  static constexpr int64_t grain = kCheapGrain;
+  static float f(float x, float) { return x > 0.0f ? x : 0.0f; }
+  static float df(float, float y, float dy, float) { return y > 0.0f ? dy : 0.0f; }
+};
+struct LeakyRelu {
+  static constexpr int64_t grain = kCheapGrain;
+  static float f(float x, float a) { return select(x > 0.0f, x, a * x); }
+  static float df(float x, float, float dy, float a) { return select(x > 0.0f, dy, a * dy); }
+};
+struct Elu {
+  static constexpr int64_t grain = kExpGrain;
+  static float f(float x, float a) { return x > 0.0f ? x : a * std::expm1(x); }
+  static float df(float, float y, float dy, float a) { return select(y > 0.0f, dy, dy * (y + a)); }
+};
+struct Selu {
+  static constexpr int64_t grain = kExpGrain;
+  static float f(float x, float) {
+    return kSeluScale * (x > 0.0f ? x : kSeluAlpha * std::expm1(x));
+  }
+  static float df(float, float y, float dy, float) {
+    return select(y > 0.0f, dy * kSeluScale, dy * (y + kSeluScale * kSeluAlpha));
+  }
+};
+struct Sigmoid {
+  static constexpr int64_t grain = kExpGrain;
+  static float f(float x, float) { return sigmoid_ref(x); }
+  static float df(float, float y, float dy, float) { return dy * y * (1.0f - y); }
+};
+struct Tanh {
+  static constexpr int64_t grain = kExpGrain;
+  static float f(float x, float) { return std::tanh(x); }
+  static float df(float, float y, float dy, float) { return dy * (1.0f - y * y); }
+};
+struct Gelu {  // double erfc: Phi(x) = erfc(-x/sqrt2)/2 keeps the negative tail accurate
+  static constexpr int64_t grain = kExpGrain;
+  static double cdf(float x) { return 0.5 * std::erfc(-0.70710678118654752 * x); }
+  static float f(float x, float) { return static_cast<float>(x * cdf(x)); }
+  static float df(float x, float, float dy, float) {
+    const double pdf = 0.39894228040143268 * std::exp(-0.5 * double(x) * x);
+    return static_cast<float>(dy * (cdf(x) + x * pdf));
+  }
+};
+struct Swish {
+  static constexpr int64_t grain = kExpGrain;
+  static float f(float x, float) { return x * sigmoid_ref(x); }
+  static float df(float x, float, float dy, float) {
+    const float s = sigmoid_ref(x);
+    return dy * (s + x * s * (1.0f - s));
+  }
+};
+struct Softplus {
+  static constexpr int64_t grain = kExpGrain;
+  static float f(float x, float) { return std::max(x, 0.0f) + std::log1p(std::exp(-std::fabs(x))); }
+  static float df(float x, float, float dy, float) { return dy * sigmoid_ref(x); }
+};
+
+// The loops read alpha from a local: through a captured reference (or a closure member) every
+// store to y might change it, which keeps the compiler from vectorising the loop and leaves a
+// mispredicted branch per element for the select-like kinds.
+template <class Op>
+void map_forward(const float* x, float* y, int64_t n, float alpha) {
+  parallel_for(0, n, Op::grain, [=](int64_t lo, int64_t hi) {
+    const float a = alpha;
+    const float* xs = x;
+    float* ys = y;
+    for (int64_t i = lo; i < hi; ++i) ys[i] = Op::f(xs[i], a);
+  });
+}
+
+template <class Op>
+void map_backward(const float* x, const float* y, const float* dy, float* dx, int64_t n,
+                  float alpha) {
+  parallel_for(0, n, Op::grain, [=](int64_t lo, int64_t hi) {
+    const float a = alpha;
+    const float *xs = x, *ys = y, *dys = dy;
+    float* dxs = dx;
+    for (int64_t i = lo; i < hi; ++i) dxs[i] = Op::df(xs[i], ys[i], dys[i], a);
+  });
+}
+
+// ---- softmax over rows ------------------------------------------------------------------------
+
+int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, kExpGrain / std::max<int64_t>(cols, 1)); }
+
+void softmax_rows_ref(const float* x, float* y, int64_t lo, int64_t hi, int64_t cols, bool log) {
+  for (int64_t r = lo; r < hi; ++r) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    float m = xr[0];
+    for (int64_t j = 1; j < cols; ++j) m = std::max(m, xr[j]);
+    float sum = 0.0f;
+    if (log) {
+      for (int64_t j = 0; j < cols; ++j) sum += std::exp(xr[j] - m);
+      const float shift = m + std::log(sum);
+      for (int64_t j = 0; j < cols; ++j) yr[j] = xr[j] - shift;
+    } else {
+      for (int64_t j = 0; j < cols; ++j) sum += (yr[j] = std::exp(xr[j] - m));
+      const float inv = 1.0f / sum;
+      for (int64_t j = 0; j < cols; ++j) yr[j] *= inv;
+    }
+  }
+}
+
+void softmax_backward_rows_ref(const float* y, const float* dy, float* dx, int64_t lo, int64_t hi,
+                               int64_t cols, bool log) {
+  for (int64_t r = lo; r < hi; ++r) {
+    const float* yr = y + r * cols;
+    const float* gr = dy + r * cols;
+    float* dr = dx + r * cols;
+    float s = 0.0f;
+    if (log) {
+      for (int64_t j = 0; j < cols; ++j) s += gr[j];
+      for (int64_t j = 0; j < cols; ++j) dr[j] = gr[j] - std::exp(yr[j]) * s;
+    } else {
+      for (int64_t j = 0; j < cols; ++j) s += gr[j] * yr[j];
+      for (int64_t j = 0; j < cols; ++j) dr[j] = yr[j] * (gr[j] - s);
+    }
+  }
+}
+
+bool use_avx2() { return active_isa() == Isa::avx2; }
+
+}  // namespace
+
+// ---- entry ------------------------------------------------------------------------------------
+
+void activation_forward(Activation act, const float* x, float* y, int64_t rows, int64_t cols,
+                        float alpha) {
+  const int64_t n = rows * cols;
+  switch (act) {
+    case Activation::linear:
+      if (x != y) map_forward<Linear>(x, y, n, alpha);
+      return;
+    case Activation::relu: return map_forward<Relu>(x, y, n, alpha);
+    case Activation::leaky_relu: return map_forward<LeakyRelu>(x, y, n, alpha);
+    case Activation::elu:
+    case Activation::selu:
+      if (use_avx2()) {
+        const bool selu = act == Activation::selu;
+        return parallel_for(0, n, kExpGrain, [&](int64_t lo, int64_t hi) {
+          avx2::elu_forward_span(x + lo, y + lo, hi - lo, selu ? kSeluAlpha : alpha,
+                                 selu ? kSeluScale : 1.0f);
+        });
+      }
+      if (act == Activation::elu) return map_forward<Elu>(x, y, n, alpha);
+      return map_forward<Selu>(x, y, n, alpha);
+    case Activation::softplus:
+    case Activation::sigmoid:
+    case Activation::tanh:
+    case Activation::gelu:
+    case Activation::swish:
+      if (use_avx2()) {
+        return parallel_for(0, n, kExpGrain, [&](int64_t lo, int64_t hi) {
+          avx2::activation_forward_span(act, x + lo, y + lo, hi - lo);
+        });
+      }
+      if (act == Activation::sigmoid) return map_forward<Sigmoid>(x, y, n, alpha);
+      if (act == Activation::tanh) return map_forward<Tanh>(x, y, n, alpha);
+      if (act == Activation::gelu) return map_forward<Gelu>(x, y, n, alpha);
+      if (act == Activation::softplus) return map_forward<Softplus>(x, y, n, alpha);
+      return map_forward<Swish>(x, y, n, alpha);
+    case Activation::softmax:
+    case Activation::log_softmax: {
+      const bool log = act == Activation::log_softmax;
+      return parallel_for(0, rows, row_grain(cols), [&](int64_t lo, int64_t hi) {
+        if (use_avx2()) avx2::softmax_rows(x, y, lo, hi, cols, log);
+        else softmax_rows_ref(x, y, lo, hi, cols, log);
+      });
+    }
+  }
+}
+
+void activation_backward(Activation act, const float* x, const float* y, const float* dy,
+                         float* dx, int64_t rows, int64_t cols, float alpha) {
+  const int64_t n = rows * cols;
+  switch (act) {
+    case Activation::linear:
+      if (dy != dx) map_backward<Linear>(x, y, dy, dx, n, alpha);
+      return;
+    case Activation::relu: return map_backward<Relu>(x, y, dy, dx, n, alpha);
+    case Activation::leaky_relu: return map_backward<LeakyRelu>(x, y, dy, dx, n, alpha);
+    case Activation::elu: return map_backward<Elu>(x, y, dy, dx, n, alpha);
+    case Activation::selu: return map_backward<Selu>(x, y, dy, dx, n, alpha);
+    case Activation::sigmoid: return map_backward<Sigmoid>(x, y, dy, dx, n, alpha);
+    case Activation::tanh: return map_backward<Tanh>(x, y, dy, dx, n, alpha);
+    case Activation::gelu:
+    case Activation::softplus:
+    case Activation::swish:
+      if (use_avx2()) {
+        return parallel_for(0, n, kExpGrain, [&](int64_t lo, int64_t hi) {
+          avx2::activation_backward_span(act, x + lo, dy + lo, dx + lo, hi - lo);
+        });
+      }
+      if (act == Activation::gelu) return map_backward<Gelu>(x, y, dy, dx, n, alpha);
+      if (act == Activation::softplus) return map_backward<Softplus>(x, y, dy, dx, n, alpha);
+      return map_backward<Swish>(x, y, dy, dx, n, alpha);
+    case Activation::softmax:
+    case Activation::log_softmax: {
+      const bool log = act == Activation::log_softmax;
+      return parallel_for(0, rows, row_grain(cols), [&](int64_t lo, int64_t hi) {
+        if (use_avx2() && log) avx2::log_softmax_backward_rows(y, dy, dx, lo, hi, cols);
+        else if (use_avx2()) avx2::softmax_backward_rows(y, dy, dx, lo, hi, cols);
+        else softmax_backward_rows_ref(y, dy, dx, lo, hi, cols, log);
+      });
+    }
+  }
+}
+
+}  // namespace corenn::cpu

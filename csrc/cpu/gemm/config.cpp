@@ -1,0 +1,55 @@
+// GEMM block sizes per CPU. A new CPU gets a new row here, not a new kernel (BLIS practice).
+//
+// The cache model (MR x NR = 6 x 16 floats):
+//   KC: one B panel (KC x NR) streams through L1 while the micro-kernel runs over it; a larger KC
+//       means fewer passes over C (each pass reads and writes the C tile). KC = 512 (32 KiB B
+//       panel) measured best on Zen 3 once the kernel prefetches its C tile; K is split into
+//       equal steps near KC (784 -> 2 x 392) by the driver.
+//   MC: the packed A block (MC x KC) stays in L2 (512 KiB on Zen 2/3): MC = 72 -> 144 KiB, small
+//       enough that the B panels streaming through don't evict it. 256 KiB L2 -> MC = 48.
+//   NC: the packed B block (KC x NC) lives in L3 shared by the cores: NC = 4080 (8 MiB).
+// Measured with bench/kernels/bench_gemm on the 2-core Zen 3 (AMD EPYC) development machine:
+// KC = 512, MC = 72 gives 2048^3 at ~95% of peak on 1 and 2 threads; KC 256..768 x MC 48..120
+// were within a few percent (flat optimum, noisy shared machine).
+// CORENN_GEMM_MC / _KC / _NC override the table (for tuning with bench_gemm; read once).
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "cpu/gemm/gemm.h"
+
+namespace corenn::cpu::gemm {
+
+namespace {
+
+int64_t l2_bytes() {
+#ifdef _SC_LEVEL2_CACHE_SIZE
+  const long v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  if (v > 0) return v;
+#endif
+  return 256 * 1024;
+}
+
+int64_t env_or(const char* name, int64_t fallback, int64_t multiple) {
+  const char* v = std::getenv(name);
+  const int64_t x = v ? std::atoll(v) : 0;
+  return x > 0 ? (x + multiple - 1) / multiple * multiple : fallback;
+}
+
+BlockSizes detect() {
+  BlockSizes bs{48, 512, 4080};
+  if (l2_bytes() >= 512 * 1024) bs.mc = 72;
+  bs.mc = env_or("CORENN_GEMM_MC", bs.mc, kMR);
+  bs.kc = env_or("CORENN_GEMM_KC", bs.kc, 8);
+  bs.nc = env_or("CORENN_GEMM_NC", bs.nc, kNR);
+  return bs;
+}
+
+}  // namespace
+
+BlockSizes block_sizes() {
+  static const BlockSizes bs = detect();
+  return bs;
+}
+
+}  // namespace corenn::cpu::gemm

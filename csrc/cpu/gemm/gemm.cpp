@@ -1,0 +1,429 @@
+// GEMM driver: BLIS-style blocked loops, packing, threads. See gemm.h for the math, the loop nest
+// and the packed panel format.
+//
+// Shapes:  op(A) (M, K), op(B) (K, N), C (M, N) row-major (leading dim ldc), bias (N,).
+// Layout:  inputs are plain row-major matrices (or whatever a caller's PackA/PackB reads);
+//          packed buffers are 64-byte aligned, kept per calling thread and grown on demand.
+// Variants:
+//   micro-kernel: gemm_ukr_avx2_f32_6x16 when active_isa() == Isa::avx2, else gemm_ukr_ref.
+//   threads:      small problems (2*M*N*K below kMinParallelFlops) run on the calling thread;
+//                 otherwise rows or columns are split over threads, whichever divides into whole
+//                 micro-tiles more evenly. Row split: each thread packs its own A blocks, the B
+//                 block is packed cooperatively and shared (one barrier pair per KC step). Column
+//                 split: each thread runs an independent blocked GEMM on its slice of columns.
+//   small N:      with n <= 2*NR the micro-kernel reads A in place (packing would cost about as
+//                 much as the multiply).
+//   small M:      with m <= 12 and B not transposed nothing is packed: the kernel streams A and B
+//                 in place (GEMV-like inference calls); column panels are split over threads.
+#include "cpu/gemm/gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/parallel.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace corenn::cpu::gemm {
+
+namespace {
+
+constexpr double kMinParallelFlops = 1.5e5;
+constexpr int64_t kDirectAMaxPanels = 2;  // n <= 32: skip packing A
+constexpr int64_t kSmallM = 12;            // m <= 12 with B not transposed: pack nothing
+constexpr int64_t kPackSlack = 16;         // floats past the A block that pack_a_*_avx2 may touch
+
+// ---- packing buffers ------------------------------------------------------------------------
+
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// A 64-byte aligned float buffer that only grows.
+class PackBuffer {
+ public:
+  PackBuffer() = default;
+  PackBuffer(PackBuffer&& other) noexcept : data_(other.data_), capacity_(other.capacity_) {
+    other.data_ = nullptr;
+    other.capacity_ = 0;
+  }
+  PackBuffer(const PackBuffer&) = delete;
+  PackBuffer& operator=(const PackBuffer&) = delete;
+  ~PackBuffer() { std::free(data_); }
+  float* get(size_t n) {
+    if (n > capacity_) {
+      std::free(data_);
+      capacity_ = 0;
+      const size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
+      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (!data_) throw std::bad_alloc();
+      capacity_ = n;
+    }
+    return data_;
+  }
+
+ private:
+  float* data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+// The packing buffers of one calling thread, one A and one B buffer per team thread (b[0] is the
+// shared B block on the row split). Allocated on the calling thread before any parallel region,
+// so running out of memory raises there (MemoryError in Python) instead of inside OpenMP; kept
+// between calls (thread_local), so steady-state calls allocate nothing.
+struct Workspace {
+  std::vector<PackBuffer> a, b;
+  std::vector<float*> a_ptr, b_ptr;
+  void reserve(int threads, const BlockSizes& bs) {
+    if (static_cast<int>(a.size()) < threads) {
+      a.resize(threads);
+      b.resize(threads);
+      a_ptr.resize(threads);
+      b_ptr.resize(threads);
+    }
+    for (int t = 0; t < threads; ++t) {
+      a_ptr[t] = a[t].get(static_cast<size_t>(bs.mc * bs.kc + kPackSlack));
+      b_ptr[t] = b[t].get(static_cast<size_t>(bs.kc * round_up(bs.nc, kNR)));
+    }
+  }
+};
+
+thread_local Workspace tls_workspace;
+
+// ---- packers for plain row-major matrices ----------------------------------------------------
+
+// op(A) = A (M, K), lda >= K: each panel gathers MR rows; a row's kc values are contiguous.
+void pack_a_n(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+              float* dst) {
+  for (int64_t i = 0; i < mc; i += kMR, dst += kMR * kc) {
+    const int rows = static_cast<int>(std::min<int64_t>(kMR, mc - i));
+    for (int r = 0; r < rows; ++r) {
+      const float* src = a + (i0 + i + r) * lda + p0;
+      for (int64_t p = 0; p < kc; ++p) dst[p * kMR + r] = src[p];
+    }
+    for (int r = rows; r < kMR; ++r)
+      for (int64_t p = 0; p < kc; ++p) dst[p * kMR + r] = 0.0f;
+  }
+}
+
+// op(A) = A^T, A stored (K, M): the MR values of one depth step are contiguous in memory.
+void pack_a_t(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+              float* dst) {
+  for (int64_t i = 0; i < mc; i += kMR, dst += kMR * kc) {
+    const int rows = static_cast<int>(std::min<int64_t>(kMR, mc - i));
+    const float* src = a + p0 * lda + i0 + i;
+    for (int64_t p = 0; p < kc; ++p, src += lda) {
+      int r = 0;
+      for (; r < rows; ++r) dst[p * kMR + r] = src[r];
+      for (; r < kMR; ++r) dst[p * kMR + r] = 0.0f;
+    }
+  }
+}
+
+// op(B) = B (K, N): the NR values of one depth step are contiguous.
+void pack_b_n(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+              float* dst) {
+  for (int64_t j = 0; j < nc; j += kNR, dst += kNR * kc) {
+    const int cols = static_cast<int>(std::min<int64_t>(kNR, nc - j));
+    const float* src = b + p0 * ldb + j0 + j;
+    if (cols == kNR) {
+      for (int64_t p = 0; p < kc; ++p, src += ldb) std::memcpy(dst + p * kNR, src, sizeof(float) * kNR);
+    } else {
+      for (int64_t p = 0; p < kc; ++p, src += ldb) {
+        int c = 0;
+        for (; c < cols; ++c) dst[p * kNR + c] = src[c];
+        for (; c < kNR; ++c) dst[p * kNR + c] = 0.0f;
+      }
+    }
+  }
+}
+
+// op(B) = B^T, B stored (N, K): each panel gathers NR rows of B; a row's kc values are contiguous.
+void pack_b_t(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+              float* dst) {
+  for (int64_t j = 0; j < nc; j += kNR, dst += kNR * kc) {
+    const int cols = static_cast<int>(std::min<int64_t>(kNR, nc - j));
+    for (int c = 0; c < cols; ++c) {
+      const float* src = b + (j0 + j + c) * ldb + p0;
+      for (int64_t p = 0; p < kc; ++p) dst[p * kNR + c] = src[p];
+    }
+    for (int c = cols; c < kNR; ++c)
+      for (int64_t p = 0; p < kc; ++p) dst[p * kNR + c] = 0.0f;
+  }
+}
+
+// ---- blocked loops ---------------------------------------------------------------------------
+
+struct Problem {
+  int64_t m, n, k;
+  const PackA* pack_a;
+  const PackB* pack_b;
+  float alpha, beta;
+  float* c;
+  int64_t ldc;
+  const float* bias;
+  Activation act;
+  UkrFn ukr;
+  BlockSizes bs;
+  // Small-N path: A read in place (element (i, p) at a_plain[i*rs_a + p*cs_a]), no A packing.
+  const float* a_plain = nullptr;
+  int64_t rs_a = 0, cs_a = 0;
+};
+
+// jr / ir loops over one packed A block (mc x kc) and B block (kc x nc).
+void macro_kernel(const Problem& pb, int64_t mc, int64_t nc, int64_t kc, const float* pa,
+                  const float* pbk, float* c, const float* bias, const UkrArgs& base) {
+  UkrArgs args = base;
+  for (int64_t jr = 0; jr < nc; jr += kNR) {
+    const int n = static_cast<int>(std::min<int64_t>(kNR, nc - jr));
+    args.bias = bias ? bias + jr : nullptr;
+    const float* bpanel = pbk + jr * kc;
+    for (int64_t ir = 0; ir < mc; ir += kMR) {
+      const int m = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
+      pb.ukr(kc, pa + ir * kc, 1, kMR, bpanel, kNR, c + ir * pb.ldc + jr, pb.ldc, m, n, args);
+    }
+  }
+}
+
+// Like macro_kernel, with A read in place instead of from a packed block.
+void direct_a_kernel(const Problem& pb, int64_t ic, int64_t mc, int64_t pc, int64_t nc,
+                     int64_t kc, const float* pbk, float* c, const float* bias,
+                     const UkrArgs& base) {
+  UkrArgs args = base;
+  const float* a = pb.a_plain + ic * pb.rs_a + pc * pb.cs_a;
+  for (int64_t jr = 0; jr < nc; jr += kNR) {
+    const int n = static_cast<int>(std::min<int64_t>(kNR, nc - jr));
+    args.bias = bias ? bias + jr : nullptr;
+    const float* bpanel = pbk + jr * kc;
+    for (int64_t ir = 0; ir < mc; ir += kMR) {
+      const int m = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
+      pb.ukr(kc, a + ir * pb.rs_a, pb.rs_a, pb.cs_a, bpanel, kNR, c + ir * pb.ldc + jr, pb.ldc,
+             m, n, args);
+    }
+  }
+}
+
+// The jc / pc / ic loops for rows [i_lo, i_hi) and cols [j_lo, j_hi). With team > 1 the B block
+// lives in the shared `bbuf` and is packed by all `team` threads together (thread `t` packs its share of
+// panels), so every thread of the team must call this with the same column range.
+void blocked_loops(const Problem& pb, int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi,
+                   float* abuf, float* bbuf, int t, int team) {
+  const BlockSizes& bs = pb.bs;
+  // Equal depth steps (784 -> 2 x 392, not 512 + 272), a multiple of 8 for the unrolled loop.
+  const int64_t k_steps = (pb.k + bs.kc - 1) / bs.kc;
+  const int64_t kc_step = round_up((pb.k + k_steps - 1) / k_steps, 8);
+  for (int64_t jc = j_lo; jc < j_hi; jc += bs.nc) {
+    const int64_t nc = std::min(bs.nc, j_hi - jc);
+    for (int64_t pc = 0; pc < pb.k; pc += kc_step) {
+      const int64_t kc = std::min(kc_step, pb.k - pc);
+      const int64_t panels = (nc + kNR - 1) / kNR;
+      const int64_t q0 = panels * t / team, q1 = panels * (t + 1) / team;
+      if (q1 > q0)
+        (*pb.pack_b)(pc, kc, jc + q0 * kNR, std::min(nc, q1 * kNR) - q0 * kNR, bbuf + q0 * kNR * kc);
+#ifdef _OPENMP
+      if (team > 1) {
+#pragma omp barrier
+      }
+#endif
+      const bool last = pc + kc == pb.k;
+      const UkrArgs args{pb.alpha, pc == 0 ? pb.beta : 1.0f, nullptr,
+                         last ? pb.act : Activation::none};
+      const float* bias = last && pb.bias ? pb.bias + jc : nullptr;
+      for (int64_t ic = i_lo; ic < i_hi; ic += bs.mc) {
+        const int64_t mc = std::min(bs.mc, i_hi - ic);
+        if (pb.a_plain) {
+          direct_a_kernel(pb, ic, mc, pc, nc, kc, bbuf, pb.c + ic * pb.ldc + jc, bias, args);
+        } else {
+          (*pb.pack_a)(ic, mc, pc, kc, abuf);
+          macro_kernel(pb, mc, nc, kc, abuf, bbuf, pb.c + ic * pb.ldc + jc, bias, args);
+        }
+      }
+#ifdef _OPENMP
+      if (team > 1) {
+#pragma omp barrier
+      }
+#endif
+    }
+  }
+}
+
+int choose_threads(int64_t m, int64_t n, int64_t k) {
+  int threads = get_num_threads();
+#ifdef _OPENMP
+  if (omp_in_parallel()) return 1;
+#else
+  return 1;
+#endif
+  const double flops = 2.0 * m * n * k;
+  if (flops < kMinParallelFlops) return 1;
+  // No thread gets less than one micro-tile row or column of work.
+  const int64_t tiles = std::max((m + kMR - 1) / kMR, (n + kNR - 1) / kNR);
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, tiles)));
+}
+
+}  // namespace
+
+// ---- entry -----------------------------------------------------------------------------------
+
+PackA pack_a_matrix(const float* a, int64_t lda, bool trans_a) {
+  if (trans_a && active_isa() == Isa::avx2)
+    return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+      pack_a_t_avx2(a, lda, i0, mc, p0, kc, dst);
+    };
+  if (trans_a)
+    return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+      pack_a_t(a, lda, i0, mc, p0, kc, dst);
+    };
+  if (active_isa() == Isa::avx2)
+    return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+      pack_a_n_avx2(a, lda, i0, mc, p0, kc, dst);
+    };
+  return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+    pack_a_n(a, lda, i0, mc, p0, kc, dst);
+  };
+}
+
+PackB pack_b_matrix(const float* b, int64_t ldb, bool trans_b) {
+  if (trans_b && active_isa() == Isa::avx2)
+    return [=](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
+      pack_b_t_avx2(b, ldb, p0, kc, j0, nc, dst);
+    };
+  if (trans_b)
+    return [=](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
+      pack_b_t(b, ldb, p0, kc, j0, nc, dst);
+    };
+  return [=](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
+    pack_b_n(b, ldb, p0, kc, j0, nc, dst);
+  };
+}
+
+namespace {
+
+void run(Problem& pb) {
+  const int64_t m = pb.m, n = pb.n, k = pb.k;
+  float* c = pb.c;
+  const int64_t ldc = pb.ldc;
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {  // op(A) @ op(B) is all zeros: only the epilogue remains
+    const float zeros[kMR * kNR] = {};
+    for (int64_t i = 0; i < m; i += kMR)
+      for (int64_t j = 0; j < n; j += kNR)
+        store_tile_scalar(zeros, c + i * ldc + j, ldc, static_cast<int>(std::min<int64_t>(kMR, m - i)),
+                          static_cast<int>(std::min<int64_t>(kNR, n - j)),
+                          UkrArgs{pb.alpha, pb.beta, pb.bias ? pb.bias + j : nullptr, pb.act});
+    return;
+  }
+  const int threads = choose_threads(m, n, k);
+  Workspace& ws = tls_workspace;
+  ws.reserve(threads, pb.bs);
+  if (threads <= 1) {
+    blocked_loops(pb, 0, m, 0, n, ws.a_ptr[0], ws.b_ptr[0], 0, 1);
+    return;
+  }
+#ifdef _OPENMP
+  const int64_t m_panels = (m + kMR - 1) / kMR, n_panels = (n + kNR - 1) / kNR;
+  // Split the dimension whose micro-tiles divide more evenly over the threads (M = 64 is 11 row
+  // panels: 6 + 5, but 512 columns are 16 + 16 panels). Ties go to rows, which share B.
+  auto balance = [&](int64_t panels) {
+    return static_cast<double>(panels) / (threads * ((panels + threads - 1) / threads));
+  };
+  bool split_rows = balance(m_panels) >= balance(n_panels);
+  if (m_panels < threads) split_rows = false;
+  if (n_panels < threads) split_rows = true;
+  if (split_rows) {
+    // Split rows; share the B block. Row ranges are whole MR panels.
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num(), team = omp_get_num_threads();
+      const int64_t lo = std::min(m, m_panels * t / team * kMR);
+      const int64_t hi = std::min(m, m_panels * (t + 1) / team * kMR);
+      blocked_loops(pb, lo, hi, 0, n, ws.a_ptr[t], ws.b_ptr[0], t, team);
+    }
+  } else {
+    // Few rows: split columns (whole NR panels); each thread runs an independent GEMM.
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num(), team = omp_get_num_threads();
+      const int64_t lo = std::min(n, n_panels * t / team * kNR);
+      const int64_t hi = std::min(n, n_panels * (t + 1) / team * kNR);
+      if (lo < hi) blocked_loops(pb, 0, m, lo, hi, ws.a_ptr[t], ws.b_ptr[t], 0, 1);
+    }
+  }
+#endif
+}
+
+Problem make_problem(int64_t m, int64_t n, int64_t k, const PackA* pack_a, const PackB* pack_b,
+                     float alpha, float beta, float* c, int64_t ldc, const float* bias,
+                     Activation act) {
+  return Problem{m, n, k, pack_a, pack_b, alpha, beta, c, ldc, bias, act,
+                 active_isa() == Isa::avx2 ? gemm_ukr_avx2_f32_6x16 : gemm_ukr_ref_f32_6x16,
+                 block_sizes()};
+}
+
+}  // namespace
+
+void gemm_packed(int64_t m, int64_t n, int64_t k, const PackA& pack_a, const PackB& pack_b,
+                 float alpha, float beta, float* c, int64_t ldc, const float* bias,
+                 Activation act) {
+  Problem pb = make_problem(m, n, k, &pack_a, &pack_b, alpha, beta, c, ldc, bias, act);
+  run(pb);
+}
+
+namespace {
+
+// Few rows (inference on a handful of samples) and B (K, N) row-major: each B element is used by
+// at most two row panels, so packing B would cost more than the multiply saves; the micro-kernel
+// streams A and B in place over the whole depth. Full NR-column panels only (cols [0, n_full)).
+void small_m_in_place(const Problem& pb, const float* b, int64_t ldb, int64_t n_full) {
+  const int64_t panels = n_full / kNR;
+  const double flops = 2.0 * pb.m * n_full * pb.k;
+  const int64_t grain = flops < kMinParallelFlops ? panels : 1;
+  parallel_for(0, panels, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t q = lo; q < hi; ++q) {
+      const int64_t j = q * kNR;
+      const UkrArgs args{pb.alpha, pb.beta, pb.bias ? pb.bias + j : nullptr, pb.act};
+      for (int64_t i = 0; i < pb.m; i += kMR) {
+        const int m = static_cast<int>(std::min<int64_t>(kMR, pb.m - i));
+        pb.ukr(pb.k, pb.a_plain + i * pb.rs_a, pb.rs_a, pb.cs_a, b + j, ldb, pb.c + i * pb.ldc + j,
+               pb.ldc, m, kNR, args);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+           const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+           int64_t ldc, const float* bias, Activation act) {
+  const PackA pack_a = pack_a_matrix(a, lda, trans_a);
+  const PackB pack_b = pack_b_matrix(b, ldb, trans_b);
+  Problem pb = make_problem(m, n, k, &pack_a, &pack_b, alpha, beta, c, ldc, bias, act);
+  pb.rs_a = trans_a ? 1 : lda;
+  pb.cs_a = trans_a ? lda : 1;
+  if (m > 0 && m <= kSmallM && k > 0 && !trans_b && n >= kNR) {
+    pb.a_plain = a;
+    const int64_t n_full = n / kNR * kNR;
+    small_m_in_place(pb, b, ldb, n_full);
+    if (n_full == n) return;
+    // The last partial panel takes the regular path on its columns.
+    const PackB pack_rest = pack_b_matrix(b + n_full, ldb, false);
+    Problem rest = make_problem(m, n - n_full, k, &pack_a, &pack_rest, alpha, beta, c + n_full,
+                                ldc, bias ? bias + n_full : nullptr, act);
+    rest.a_plain = a;
+    rest.rs_a = pb.rs_a;
+    rest.cs_a = pb.cs_a;
+    run(rest);
+    return;
+  }
+  // With few B panels each A block is used only a few times: packing it costs about as much as
+  // the multiply, so the micro-kernel reads A where it lies.
+  if ((n + kNR - 1) / kNR <= kDirectAMaxPanels) pb.a_plain = a;
+  run(pb);
+}
+
+}  // namespace corenn::cpu::gemm

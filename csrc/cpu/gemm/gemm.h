@@ -1,0 +1,123 @@
+// corenn's float32 GEMM engine: the internal C++ interface (used by ops/gemm.cpp and, later, by
+// convolution and recurrent kernels).
+//
+// Math:   C := act(alpha * op(A) @ op(B) + beta * C + bias)
+// Shapes: op(A) is (M, K), op(B) is (K, N), C is (M, N) row-major with leading dimension ldc,
+//         bias is (N,) broadcast over rows; act is an Activation (none | relu).
+//
+// Algorithm (BLIS, Van Zee & van de Geijn 2015): five loops around an MR x NR micro-kernel
+//
+//   for jc in N step NC            B block  op(B)[pc:pc+KC, jc:jc+NC] is packed once (L3)
+//     for pc in K step KC            and shared by all threads
+//       for ic in M step MC          A block  op(A)[ic:ic+MC, pc:pc+KC] packed per thread (L2)
+//         for jr in NC step NR         one B panel (KC x NR) stays in L1
+//           for ir in MC step MR       micro-kernel: MR x NR tile of C in registers
+//
+// Packed panel format (what every packing routine, including a caller-supplied one, produces):
+//   A block of mc rows x kc depth -> ceil(mc / MR) panels, panel i holds rows [i*MR, i*MR + MR),
+//       stored depth-major: panel[p * MR + r] = op(A)[i0 + i*MR + r, p0 + p]; rows past mc are 0.
+//       Panel i starts at dst + i * MR * kc.
+//   B block of kc depth x nc cols -> ceil(nc / NR) panels, panel j holds cols [j*NR, j*NR + NR),
+//       stored depth-major: panel[p * NR + c] = op(B)[p0 + p, j0 + j*NR + c]; cols past nc are 0.
+//       Panel j starts at dst + j * NR * kc.
+// Zero padding lets the micro-kernel always compute full MR x NR tiles; only the store is clipped.
+// Buffers are 64-byte aligned; panels start at multiples of MR*kc / NR*kc floats.
+//
+// The packing routines absorb transposes (all four trans_a/trans_b forms run the same kernel), and
+// an implicit-GEMM convolution can supply its own PackA that gathers patches straight from the
+// NHWC input instead of materializing an im2col matrix.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace corenn::cpu::gemm {
+
+// Micro-tile, fixed for both micro-kernels so there is one packed format.
+constexpr int kMR = 6;
+constexpr int kNR = 16;
+
+// Epilogue activation, applied after alpha/beta/bias while the tile is still in registers.
+// Adding one: a member here, its name in ops/gemm.cpp parse_activation, and its formula in
+// store_tile_scalar and in each vector micro-kernel's store_row.
+enum class Activation : int8_t { none = 0, relu = 1 };
+
+// Block sizes (in elements). mc is a multiple of MR, nc of NR. Chosen per CPU in config.cpp.
+struct BlockSizes {
+  int64_t mc, kc, nc;
+};
+BlockSizes block_sizes();
+
+// Packs rows [i0, i0 + mc) x depth [p0, p0 + kc) of op(A) into the A panel format above.
+// Called concurrently from several threads on disjoint row ranges: it must be thread-safe.
+using PackA = std::function<void(int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst)>;
+// Packs depth [p0, p0 + kc) x cols [j0, j0 + nc) of op(B) into the B panel format above.
+// Also called concurrently (disjoint column ranges).
+using PackB = std::function<void(int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst)>;
+
+// What the micro-kernel applies at the store (see the contract in ukernels/*.cpp).
+struct UkrArgs {
+  float alpha;
+  float beta;           // 0: C is write-only (never read, may hold NaN)
+  const float* bias;    // nullptr, or the bias entries of this tile's columns (n valid entries)
+  Activation act;
+};
+
+// C[0:m, 0:n] (leading dim ldc) := epilogue(A @ B) for one tile; m <= MR, n <= NR.
+// A element (r, p) is read at a[r * rs_a + p * cs_a]: a packed panel has rs_a = 1, cs_a = MR;
+// a plain matrix read in place (small-N / small-M paths) has (lda, 1), or (1, lda) when
+// transposed. An unpacked A has no zero padding, so a kernel must not read rows r >= m.
+// B row p (NR floats) is read at b + p * ldb: ldb = NR for a packed panel; a plain row-major
+// (K, N) matrix read in place (small-M path, always a full NR-column panel) has ldb = N.
+using UkrFn = void (*)(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a, const float* b,
+                       int64_t ldb, float* c, int64_t ldc, int m, int n, const UkrArgs& args);
+
+void gemm_ukr_ref_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
+                           const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
+                           const UkrArgs& args);
+void gemm_ukr_avx2_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
+                            const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
+                            const UkrArgs& args);
+
+// Scalar store of an accumulated tile (acc is MR x NR, row stride kNR) into C with the epilogue;
+// shared by the reference kernel and by the edge tiles of the vector kernels.
+inline void store_tile_scalar(const float* acc, float* c, int64_t ldc, int m, int n,
+                              const UkrArgs& args) {
+  for (int r = 0; r < m; ++r) {
+    float* crow = c + r * ldc;
+    for (int j = 0; j < n; ++j) {
+      float v = args.alpha * acc[r * kNR + j];
+      if (args.beta != 0.0f) v += args.beta * crow[j];
+      if (args.bias) v += args.bias[j];
+      if (args.act == Activation::relu) v = v > 0.0f ? v : 0.0f;
+      crow[j] = v;
+    }
+  }
+}
+
+// AVX2 versions of three packers (pack_avx2.cpp); same format and arguments as the
+// PackA / PackB calls. pack_a_*_avx2 may write 16 floats past the block: size buffers with slack.
+void pack_a_n_avx2(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                   float* dst);
+void pack_a_t_avx2(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                   float* dst);
+void pack_b_t_avx2(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+                   float* dst);
+
+// The standard packers for row-major A / B with leading dimensions lda / ldb.
+PackA pack_a_matrix(const float* a, int64_t lda, bool trans_a);
+PackB pack_b_matrix(const float* b, int64_t ldb, bool trans_b);
+
+// The general driver: any packers, C row-major with leading dimension ldc, bias (N,) or nullptr.
+// Chooses threads (corenn::get_num_threads, none for small problems) and the micro-kernel
+// (active_isa()). Never reads C when beta == 0.
+void gemm_packed(int64_t m, int64_t n, int64_t k, const PackA& pack_a, const PackB& pack_b,
+                 float alpha, float beta, float* c, int64_t ldc, const float* bias,
+                 Activation act);
+
+// Plain row-major matrices: A is (M, K) or (K, M) when trans_a, B is (K, N) or (N, K).
+void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+           const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+           int64_t ldc, const float* bias, Activation act);
+
+}  // namespace corenn::cpu::gemm

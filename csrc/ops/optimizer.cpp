@@ -1,0 +1,154 @@
+// Entries of the fused optimizer updates: validate the parameter/gradient/state lists, then
+// dispatch by device. The math is documented in optimizer.h; kernels are in cpu/optimizer.cpp.
+#include "ops/optimizer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace corenn {
+
+namespace {
+
+// A named list taking part in one call; `written` lists are updated in place.
+struct NamedList {
+  const char* name;
+  const TensorList* tensors;
+  bool written;
+};
+
+std::string item(const char* list, size_t i) {
+  return std::string(list) + "[" + std::to_string(i) + "]";
+}
+
+// Distinct tensors of one call must not overlap unless both are only read (two grads may share
+// memory, a param and anything else may not): an in-place update would read what it just wrote.
+// Sorting the byte ranges keeps this O(n log n) for models with many parameters.
+void check_no_overlap(const char* op, const std::vector<NamedList>& lists) {
+  struct Range {
+    const char* begin;
+    const char* end;
+    const char* list;
+    size_t index;
+    bool written;
+  };
+  std::vector<Range> ranges;
+  for (const NamedList& l : lists) {
+    for (size_t i = 0; i < l.tensors->size(); ++i) {
+      const Tensor& t = (*l.tensors)[i];
+      if (t.nbytes() == 0) continue;
+      const char* b = static_cast<const char*>(t.raw_data());
+      ranges.push_back({b, b + t.nbytes(), l.name, i, l.written});
+    }
+  }
+  std::sort(ranges.begin(), ranges.end(),
+            [](const Range& a, const Range& b) { return a.begin < b.begin; });
+  const Range* furthest_any = nullptr;
+  const Range* furthest_written = nullptr;
+  for (const Range& r : ranges) {
+    const Range* clash = nullptr;
+    if (furthest_written && r.begin < furthest_written->end) clash = furthest_written;
+    else if (r.written && furthest_any && r.begin < furthest_any->end) clash = furthest_any;
+    CORENN_CHECK(!clash, op, ": ", item(clash->list, clash->index), " and ", item(r.list, r.index),
+                 " share memory; every parameter and optimizer state needs its own tensor");
+    if (!furthest_any || r.end > furthest_any->end) furthest_any = &r;
+    if (r.written && (!furthest_written || r.end > furthest_written->end)) furthest_written = &r;
+  }
+}
+
+// params, grads and the state lists: equal lengths (a state list may be empty only when the
+// options make it unused), float32, each shaped like its parameter, all on one device.
+void check_lists(const char* op, const TensorList& params, const TensorList& grads,
+                 const std::vector<std::pair<NamedList, bool>>& states, const UpdateCommon& common) {
+  const size_t n = params.size();
+  CORENN_CHECK(grads.size() == n, op, ": got ", n, " params but ", grads.size(),
+               " grads; pass one gradient per parameter");
+  for (const auto& [s, used] : states) {
+    const size_t want = used ? n : 0;
+    CORENN_CHECK(s.tensors->size() == want, op, ": ", s.name, " must hold ", want,
+                 " tensors (", used ? "one per parameter" : "unused with these options",
+                 "), got ", s.tensors->size());
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const std::string p_name = item("params", i), g_name = item("grads", i);
+    check_float32(op, p_name.c_str(), params[i]);
+    check_float32(op, g_name.c_str(), grads[i]);
+    check_same_shape(op, p_name.c_str(), params[i], g_name.c_str(), grads[i]);
+    check_same_device(op, "params[0]", params[0], p_name.c_str(), params[i]);
+    check_same_device(op, p_name.c_str(), params[i], g_name.c_str(), grads[i]);
+    for (const auto& [s, used] : states) {
+      if (!used) continue;
+      const std::string s_name = item(s.name, i);
+      const Tensor& t = (*s.tensors)[i];
+      check_float32(op, s_name.c_str(), t);
+      check_same_shape(op, p_name.c_str(), params[i], s_name.c_str(), t);
+      check_same_device(op, p_name.c_str(), params[i], s_name.c_str(), t);
+    }
+  }
+  CORENN_CHECK(common.clipnorm >= 0 && common.clipvalue >= 0 && common.global_clipnorm >= 0, op,
+               ": clipnorm, clipvalue and global_clipnorm must be >= 0 (0 = off), got ",
+               common.clipnorm, ", ", common.clipvalue, ", ", common.global_clipnorm);
+  CORENN_CHECK(std::isfinite(common.lr) && std::isfinite(common.weight_decay), op,
+               ": learning rate and weight_decay must be finite, got ", common.lr, " and ",
+               common.weight_decay);
+  std::vector<NamedList> lists{{"params", &params, true}, {"grads", &grads, false}};
+  for (const auto& [s, used] : states) lists.push_back(s);
+  check_no_overlap(op, lists);
+}
+
+void require_cpu(const char* op, const TensorList& params) {
+  if (params.empty() || params[0].device().is_cpu()) return;
+  throw NotImplementedError(std::string(op) + ": no kernel for device " +
+                            params[0].device().str() + " in this build");
+}
+
+}  // namespace
+
+void sgd_update(const TensorList& params, const TensorList& grads, const TensorList& momentums,
+                const UpdateCommon& common, float momentum, bool nesterov) {
+  const char* op = "sgd_update";
+  CORENN_CHECK(momentum >= 0, op, ": momentum must be >= 0, got ", momentum);
+  check_lists(op, params, grads, {{{"momentums", &momentums, true}, momentum != 0}}, common);
+  require_cpu(op, params);
+  cpu::sgd_update(params, grads, momentums, common, momentum, nesterov);
+}
+
+void adam_update(const TensorList& params, const TensorList& grads, const TensorList& m,
+                 const TensorList& v, const TensorList& vhat, const UpdateCommon& common,
+                 float beta_1, float beta_2, float epsilon, int64_t step, bool amsgrad) {
+  const char* op = "adam_update";
+  CORENN_CHECK(step >= 0, op, ": step (iterations done so far) must be >= 0, got ", step);
+  CORENN_CHECK(beta_1 >= 0 && beta_1 < 1 && beta_2 >= 0 && beta_2 < 1, op,
+               ": beta_1 and beta_2 must lie in [0, 1), got ", beta_1, " and ", beta_2);
+  check_lists(op, params, grads,
+              {{{"m", &m, true}, true}, {{"v", &v, true}, true}, {{"vhat", &vhat, true}, amsgrad}},
+              common);
+  require_cpu(op, params);
+  cpu::adam_update(params, grads, m, v, vhat, common, beta_1, beta_2, epsilon, step, amsgrad);
+}
+
+void rmsprop_update(const TensorList& params, const TensorList& grads, const TensorList& velocities,
+                    const TensorList& momentums, const TensorList& average_grads,
+                    const UpdateCommon& common, float rho, float momentum, float epsilon,
+                    bool centered) {
+  const char* op = "rmsprop_update";
+  CORENN_CHECK(momentum >= 0, op, ": momentum must be >= 0, got ", momentum);
+  check_lists(op, params, grads,
+              {{{"velocities", &velocities, true}, true},
+               {{"momentums", &momentums, true}, momentum > 0},
+               {{"average_grads", &average_grads, true}, centered}},
+              common);
+  require_cpu(op, params);
+  cpu::rmsprop_update(params, grads, velocities, momentums, average_grads, common, rho, momentum,
+                      epsilon, centered);
+}
+
+void adagrad_update(const TensorList& params, const TensorList& grads,
+                    const TensorList& accumulators, const UpdateCommon& common, float epsilon) {
+  const char* op = "adagrad_update";
+  check_lists(op, params, grads, {{{"accumulators", &accumulators, true}, true}}, common);
+  require_cpu(op, params);
+  cpu::adagrad_update(params, grads, accumulators, common, epsilon);
+}
+
+}  // namespace corenn

@@ -1,0 +1,69 @@
+// Fused optimizer updates: one call updates every parameter of a model in place.
+//
+// Each entry takes parallel lists (params[i], grads[i], state[i]...) and applies, per element, in
+// this order (Keras 3 semantics, keras/src/optimizers/base_optimizer.py):
+//   1. gradient clipping   g = clip(g, -clipvalue, clipvalue)                 (clipvalue > 0)
+//                          g *= clipnorm / max(||g_i||_2, clipnorm)  per variable (clipnorm > 0)
+//                          g *= gclip / max(||g||_2 over all, gclip)            (global_clipnorm > 0)
+//   2. decoupled decay     p -= p * weight_decay * lr                          (weight_decay > 0)
+//   3. the optimizer's own update (see each function).
+// The gradients are read, never written. All tensors are float32 on one device; every grad and
+// state tensor has its parameter's shape and shares memory with no other tensor of the call.
+#pragma once
+
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace corenn {
+
+using TensorList = std::vector<Tensor>;
+
+// What every optimizer shares: learning rate, decoupled weight decay, gradient clipping (0 = off).
+struct UpdateCommon {
+  float lr = 0.001f;
+  float weight_decay = 0.0f;
+  float clipnorm = 0.0f;
+  float clipvalue = 0.0f;
+  float global_clipnorm = 0.0f;
+};
+
+// momentum == 0:  p -= lr * g                      (momentums must be empty)
+// else:           m = momentum * m - lr * g;  p += m   (nesterov: p += momentum * m - lr * g)
+void sgd_update(const TensorList& params, const TensorList& grads, const TensorList& momentums,
+                const UpdateCommon& common, float momentum, bool nesterov);
+
+// t = step + 1; m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2); amsgrad: vhat = max(vhat, v)
+// p -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v or vhat) + eps)   (vhat empty unless amsgrad)
+void adam_update(const TensorList& params, const TensorList& grads, const TensorList& m,
+                 const TensorList& v, const TensorList& vhat, const UpdateCommon& common,
+                 float beta_1, float beta_2, float epsilon, int64_t step, bool amsgrad);
+
+// v = rho v + (1 - rho) g^2; centered: a = rho a + (1 - rho) g, den = v - a^2, else den = v
+// inc = lr g / sqrt(den + eps); momentum > 0: m = momentum m + inc, p -= m; else p -= inc
+// (momentums empty unless momentum > 0, average_grads empty unless centered)
+void rmsprop_update(const TensorList& params, const TensorList& grads, const TensorList& velocities,
+                    const TensorList& momentums, const TensorList& average_grads,
+                    const UpdateCommon& common, float rho, float momentum, float epsilon,
+                    bool centered);
+
+// acc += g^2; p -= lr g / sqrt(acc + eps)
+void adagrad_update(const TensorList& params, const TensorList& grads,
+                    const TensorList& accumulators, const UpdateCommon& common, float epsilon);
+
+namespace cpu {
+// Kernels behind the entries above; inputs already validated. csrc/cpu/optimizer.cpp.
+void sgd_update(const TensorList& params, const TensorList& grads, const TensorList& momentums,
+                const UpdateCommon& common, float momentum, bool nesterov);
+void adam_update(const TensorList& params, const TensorList& grads, const TensorList& m,
+                 const TensorList& v, const TensorList& vhat, const UpdateCommon& common,
+                 float beta_1, float beta_2, float epsilon, int64_t step, bool amsgrad);
+void rmsprop_update(const TensorList& params, const TensorList& grads, const TensorList& velocities,
+                    const TensorList& momentums, const TensorList& average_grads,
+                    const UpdateCommon& common, float rho, float momentum, float epsilon,
+                    bool centered);
+void adagrad_update(const TensorList& params, const TensorList& grads,
+                    const TensorList& accumulators, const UpdateCommon& common, float epsilon);
+}  // namespace cpu
+
+}  // namespace corenn

@@ -1,0 +1,364 @@
+"""Callbacks: hooks that `fit`, `evaluate` and `predict` call at fixed points.
+
+`fit` drives them through a CallbackList, in this order:
+
+    cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+                       verbose=verbose, epochs=epochs, steps=steps_per_epoch)
+    cbs.on_train_begin()
+    for epoch in range(epochs):
+        cbs.on_epoch_begin(epoch)
+        for batch in ...:
+            cbs.on_train_batch_begin(batch)
+            ...                                   # one training step
+            cbs.on_train_batch_end(batch, logs)   # logs: {'loss': ..., 'accuracy': ...}
+        ...                                       # validation adds val_* keys to logs
+        cbs.on_epoch_end(epoch, logs)
+        if self.stop_training: break
+    cbs.on_train_end()
+    return cbs.history                            # the History object
+
+The API follows Keras (keras.callbacks) so Keras code runs unchanged.
+"""
+import sys
+import warnings
+
+import numpy as np
+
+from .utils.progbar import Progbar
+
+__all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "LambdaCallback",
+           "EarlyStopping"]
+
+_HOOKS = (
+    "on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+    "on_train_batch_begin", "on_train_batch_end",
+    "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
+    "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end",
+)
+
+
+class Callback:
+    """Base class: every hook is a no-op; subclasses override the ones they need.
+
+    Attributes:
+        model: the model being trained (set by `set_model`).
+        params: dict of training parameters (verbose, epochs, steps).
+    """
+
+    def __init__(self):
+        self.model = None
+        self.params = {}
+
+    def set_model(self, model):
+        self.model = model
+
+    def set_params(self, params):
+        self.params = params
+
+    def on_train_begin(self, logs=None): pass
+    def on_train_end(self, logs=None): pass
+    def on_epoch_begin(self, epoch, logs=None): pass
+    def on_epoch_end(self, epoch, logs=None): pass
+    def on_test_begin(self, logs=None): pass
+    def on_test_end(self, logs=None): pass
+    def on_test_batch_begin(self, batch, logs=None): pass
+    def on_test_batch_end(self, batch, logs=None): pass
+    def on_predict_begin(self, logs=None): pass
+    def on_predict_end(self, logs=None): pass
+    def on_predict_batch_begin(self, batch, logs=None): pass
+    def on_predict_batch_end(self, batch, logs=None): pass
+
+    # Keras 1/2 names for the training-batch hooks. Overriding these still works, because
+    # the on_train_batch_* defaults forward to them.
+    def on_batch_begin(self, batch, logs=None): pass
+    def on_batch_end(self, batch, logs=None): pass
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs)
+
+
+class CallbackList:
+    """Holds callbacks and calls each hook on every one of them, in order.
+
+    Args:
+        callbacks: a list of Callback (or None).
+        add_history: append a History unless one is already in the list.
+        add_progbar: prepend a ProgbarLogger unless one is already in the list.
+        model: set on every callback.
+        **params: set as every callback's `params` (verbose, epochs, steps, ...).
+    """
+
+    def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None,
+                 **params):
+        self.callbacks = list(callbacks or [])
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"CallbackList: expected Callback instances, "
+                                f"got {type(cb).__name__}")
+        self.history = next((c for c in self.callbacks if isinstance(c, History)), None)
+        self.progbar = next((c for c in self.callbacks if isinstance(c, ProgbarLogger)), None)
+        if add_progbar and self.progbar is None:
+            self.progbar = ProgbarLogger()
+            self.callbacks.insert(0, self.progbar)
+        if add_history and self.history is None:
+            self.history = History()
+            self.callbacks.append(self.history)
+        self.model = None
+        self.params = {}
+        if model is not None:
+            self.set_model(model)
+        if params:
+            self.set_params(params)
+
+    def append(self, callback):
+        self.callbacks.append(callback)
+
+    def set_model(self, model):
+        self.model = model
+        for cb in self.callbacks:
+            cb.set_model(model)
+
+    def set_params(self, params):
+        self.params = params
+        for cb in self.callbacks:
+            cb.set_params(params)
+
+    def __iter__(self):
+        return iter(self.callbacks)
+
+    def __len__(self):
+        return len(self.callbacks)
+
+
+def _make_dispatch(name, takes_index):
+    if takes_index:
+        def hook(self, index, logs=None):
+            logs = {} if logs is None else logs
+            for cb in self.callbacks:
+                getattr(cb, name)(index, logs)
+    else:
+        def hook(self, logs=None):
+            logs = {} if logs is None else logs
+            for cb in self.callbacks:
+                getattr(cb, name)(logs)
+    hook.__name__ = name
+    hook.__doc__ = f"Call `{name}` on every callback."
+    return hook
+
+
+for _name in _HOOKS:
+    _indexed = "epoch" in _name or "batch" in _name
+    setattr(CallbackList, _name, _make_dispatch(_name, _indexed))
+
+
+class History(Callback):
+    """Records the epoch logs; `fit` returns it.
+
+    Attributes:
+        history: dict mapping each log key ('loss', 'val_accuracy', ...) to a list, one value
+            per epoch.
+        epoch: list of epoch indices seen.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.history = {}
+        self.epoch = []
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+
+class ProgbarLogger(Callback):
+    """Prints progress: a live bar per epoch (verbose=1) or one line per epoch (verbose=2).
+
+    Batch logs are per-batch values, averaged over the epoch by the bar; names in
+    `stateful_metrics` are shown as given (use it when the model logs running means). The
+    epoch-end logs (including val_*) are shown as given.
+    """
+
+    def __init__(self, stateful_metrics=None, stream=None):
+        super().__init__()
+        self.stateful_metrics = set(stateful_metrics or ())
+        self.stream = stream
+        self.progbar = None
+        self.seen = 0
+        self._in_fit = False
+
+    def _verbose(self):
+        v = self.params.get("verbose", 1)
+        return 1 if v == "auto" else v
+
+    def _new_bar(self, target):
+        self.seen = 0
+        self.progbar = Progbar(target, verbose=self._verbose(),
+                               stateful_metrics=self.stateful_metrics, stream=self.stream)
+
+    def _finish(self, logs):
+        if self.progbar is None:
+            return
+        logs = dict(logs or {})
+        # Epoch-level values are final numbers, not samples to average in.
+        self.progbar.stateful_metrics.update(logs)
+        target = self.progbar.target
+        self.progbar.update(target if target is not None else self.seen, list(logs.items()),
+                            finalize=True)
+
+    def on_train_begin(self, logs=None):
+        self._in_fit = True
+
+    def on_train_end(self, logs=None):
+        self._in_fit = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        epochs = self.params.get("epochs", 1)
+        if self._verbose() and epochs > 1:
+            stream = self.stream if self.stream is not None else sys.stdout
+            stream.write(f"Epoch {epoch + 1}/{epochs}\n")
+            stream.flush()
+        self._new_bar(self.params.get("steps"))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen = batch + 1
+        self.progbar.update(self.seen, list((logs or {}).items()), finalize=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._finish(logs)
+
+    # Standalone evaluate/predict get a bar; validation inside fit does not.
+    def on_test_begin(self, logs=None):
+        if not self._in_fit:
+            self._new_bar(self.params.get("steps"))
+
+    def on_test_batch_end(self, batch, logs=None):
+        if not self._in_fit:
+            self.seen = batch + 1
+            self.progbar.update(self.seen, list((logs or {}).items()), finalize=False)
+
+    def on_test_end(self, logs=None):
+        if not self._in_fit:
+            self._finish(logs)
+
+    def on_predict_begin(self, logs=None):
+        self._new_bar(self.params.get("steps"))
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.seen = batch + 1
+        self.progbar.update(self.seen, finalize=False)
+
+    def on_predict_end(self, logs=None):
+        self._finish(None)
+
+
+class LambdaCallback(Callback):
+    """A callback built from plain functions, e.g.
+    `LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch, logs['loss']))`.
+
+    Accepts any hook name as a keyword (on_epoch_end, on_train_batch_end, on_batch_end, ...);
+    epoch and batch hooks take (index, logs), the others (logs).
+    """
+
+    def __init__(self, **hooks):
+        super().__init__()
+        allowed = set(_HOOKS) | {"on_batch_begin", "on_batch_end"}
+        for name, fn in hooks.items():
+            if name not in allowed:
+                raise TypeError(f"LambdaCallback: unknown hook {name!r}; "
+                                f"expected one of {sorted(allowed)}")
+            if fn is not None:
+                setattr(self, name, fn)
+
+
+class EarlyStopping(Callback):
+    """Stops training when a monitored quantity has stopped improving.
+
+    Args:
+        monitor: log key to watch ('val_loss', 'val_accuracy', 'loss', ...).
+        min_delta: smallest change that counts as an improvement.
+        patience: epochs without improvement before stopping.
+        verbose: 1 prints a message when stopping / restoring.
+        mode: 'min', 'max' or 'auto' (max for names containing 'acc' or ending in 'auc',
+            else min).
+        baseline: training stops unless the monitored value beats this within `patience`.
+        restore_best_weights: at the end of training, put back the weights of the best epoch.
+        start_from_epoch: epochs to wait before starting to monitor (warm-up).
+    """
+
+    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
+                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+        super().__init__()
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {mode!r}")
+        if mode == "auto":
+            name = monitor.lower()
+            mode = "max" if ("acc" in name or name.endswith("auc")) else "min"
+        self.monitor = monitor
+        self.mode = mode
+        self.min_delta = abs(min_delta)
+        self.patience = patience
+        self.verbose = verbose
+        self.baseline = baseline
+        self.restore_best_weights = restore_best_weights
+        self.start_from_epoch = start_from_epoch
+        self._reset()
+
+    def _reset(self):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = None
+        self.best_epoch = 0
+        self.best_weights = None
+
+    def _is_improvement(self, value, reference):
+        if reference is None:
+            return True
+        if self.mode == "max":
+            return value - self.min_delta > reference
+        return value + self.min_delta < reference
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            warnings.warn(f"EarlyStopping: monitored key {self.monitor!r} is not in the logs "
+                          f"(available: {sorted(logs or {})})", RuntimeWarning, stacklevel=2)
+            return
+        if epoch < self.start_from_epoch:
+            return
+        value = float(np.asarray(value))
+        if self.restore_best_weights and self.best_weights is None:
+            # Remember the first monitored weights: restored if no epoch ever improves.
+            self.best_weights = self.model.get_weights()
+        self.wait += 1
+        if self._is_improvement(value, self.best):
+            self.best = value
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            # Reset the count only when the baseline is beaten too; otherwise the run still
+            # stops after `patience` epochs that never reach the baseline.
+            if self.baseline is None or self._is_improvement(value, self.baseline):
+                self.wait = 0
+                return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print(f"Restoring model weights from the end of the best epoch: "
+                      f"{self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)

@@ -1,0 +1,50 @@
+"""corenn.optimizers: Keras 3 style optimizers over fused C++ update kernels.
+
+``get(identifier)`` accepts a name ('sgd', 'adam', 'adamw', 'rmsprop', 'adagrad', any case), an
+Optimizer instance (returned as is), or a config dict ``{'class_name': ..., 'config': {...}}``.
+"""
+from __future__ import annotations
+
+from . import schedules
+from .adagrad import Adagrad
+from .adam import Adam
+from .adamw import AdamW
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "schedules", "get",
+           "serialize", "deserialize"]
+
+_BY_NAME = {cls.__name__.lower(): cls for cls in (SGD, RMSprop, Adam, AdamW, Adagrad)}
+
+
+def serialize(optimizer: Optimizer) -> dict:
+    """``{'class_name': ..., 'config': ...}`` for ``deserialize`` / ``get``."""
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+
+
+def deserialize(config: dict) -> Optimizer:
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"optimizers.deserialize: expected a dict with 'class_name' and "
+                         f"'config', got {config!r}")
+    cls = _lookup(config["class_name"])
+    return cls.from_config(config.get("config") or {})
+
+
+def get(identifier):
+    """Return an Optimizer from a name, a config dict or an instance (None stays None)."""
+    if identifier is None or isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        return _lookup(identifier)()
+    raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}")
+
+
+def _lookup(name):
+    cls = _BY_NAME.get(str(name).lower())
+    if cls is None:
+        raise ValueError(f"Unknown optimizer: {name!r}; known: {sorted(_BY_NAME)}")
+    return cls

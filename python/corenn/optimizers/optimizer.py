@@ -1,0 +1,285 @@
+"""Optimizer: the Keras 3 optimizer API over corenn's fused update kernels.
+
+Every step is one C++ call over all parameters (``corenn.ops.<name>_update``): gradient clipping,
+decoupled weight decay and the optimizer's rule happen in a single pass over memory. Weights are
+``corenn.Tensor`` objects (a layer's weights) updated in place; optimizer state lives in Tensors
+created by ``build`` (zeros, or a constant for Adagrad).
+
+Per step, as in Keras 3 (keras/src/optimizers/base_optimizer.py):
+    lr = learning_rate            (or learning_rate(iterations) for a schedule)
+    g  = clip(g)                  clipvalue: elementwise; clipnorm: g * c / max(||g||, c) per
+                                  variable; global_clipnorm: the same with the norm of all grads
+    w -= w * weight_decay * lr    when weight_decay is set
+    w, state = rule(w, g, state)  the subclass
+    iterations += 1
+"""
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+
+from .. import ops
+from . import schedules
+
+Tensor = ops.Tensor
+
+# Keras 3 constructor arguments corenn does not implement; accepted at their defaults so Keras
+# configs load unchanged.
+_KERAS_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+                   "loss_scale_factor": None, "gradient_accumulation_steps": None}
+
+
+def _check_positive(owner, name, value):
+    if value is None:
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{owner}: {name} must be a number or None, got {value!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{owner}: {name} must be a finite number >= 0, got {value}")
+    return value
+
+
+class Optimizer:
+    """Base class of corenn optimizers (Keras 3 API).
+
+    Args:
+        learning_rate: a float, a ``LearningRateSchedule``, or a callable evaluated before every
+            step: called with the step count (``iterations``) if it takes an argument, without
+            arguments otherwise (Keras calls zero-argument callables).
+        weight_decay: decoupled weight decay; ``w -= w * weight_decay * lr`` before each update.
+        clipnorm: clip each gradient to this L2 norm.
+        clipvalue: clip each gradient element to [-clipvalue, clipvalue].
+        global_clipnorm: clip all gradients together to this global L2 norm.
+            At most one of clipnorm, clipvalue, global_clipnorm may be set (as in Keras).
+        name: the optimizer's name.
+
+    Subclasses declare ``_slots`` (state names in build order) and implement ``_update``.
+    """
+
+    _slots: tuple = ()
+    _slot_init: float = 0.0  # initial value of every state tensor
+
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name=None, **kwargs):
+        owner = type(self).__name__
+        for key, value in kwargs.items():
+            if key not in _KERAS_DEFAULTS:
+                raise ValueError(f"{owner}: argument(s) not recognized: {key!r}")
+            if value != _KERAS_DEFAULTS[key]:
+                raise NotImplementedError(f"{owner}: {key}={value!r} is not supported by corenn "
+                                          f"(only the default {_KERAS_DEFAULTS[key]!r})")
+        self.weight_decay = _check_positive(owner, "weight_decay", weight_decay)
+        self.clipnorm = _check_positive(owner, "clipnorm", clipnorm)
+        self.clipvalue = _check_positive(owner, "clipvalue", clipvalue)
+        self.global_clipnorm = _check_positive(owner, "global_clipnorm", global_clipnorm)
+        set_clips = [k for k in ("clipnorm", "clipvalue", "global_clipnorm") if getattr(self, k)]
+        if len(set_clips) > 1:
+            raise ValueError(f"{owner}: only one of `clipnorm`, `clipvalue` and `global_clipnorm` "
+                             f"can be set, got {', '.join(set_clips)}")
+        self.name = name or type(self).__name__.lower()
+        self.learning_rate = learning_rate
+        self._iterations = 0
+        self._vars = None         # the variables passed to build, by identity
+        self._var_tensors = None  # the same as Tensors (NumPy arrays wrapped without a copy)
+        self._state = {}          # slot name -> list of Tensors, one per variable
+
+    # ---- learning rate and step count --------------------------------------------------------
+
+    @property
+    def learning_rate(self) -> float:
+        """The rate the next step uses (a schedule is evaluated at ``iterations``).
+
+        Settable to a float, a schedule or a callable; as in Keras, an optimizer created with a
+        ``LearningRateSchedule`` refuses a plain number (TypeError).
+        """
+        return self._current_learning_rate()
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        owner = type(self).__name__
+        if isinstance(value, schedules.LearningRateSchedule):
+            self._lr_takes_step = True
+        elif callable(value):
+            self._lr_takes_step = _takes_argument(value)
+        else:
+            if isinstance(getattr(self, "_learning_rate", None), schedules.LearningRateSchedule):
+                raise TypeError(f"{owner}: this optimizer was created with a LearningRateSchedule "
+                                f"as its learning_rate, so the rate is not settable to a number; "
+                                f"create it with a float learning_rate instead")
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise TypeError(f"{owner}: learning_rate must be a float, a LearningRateSchedule "
+                                f"or a callable, got {value!r}") from None
+            if not math.isfinite(value):
+                raise ValueError(f"{owner}: learning_rate must be finite, got {value}")
+        self._learning_rate = value
+
+    def _current_learning_rate(self) -> float:
+        lr = self._learning_rate
+        if callable(lr):
+            lr = lr(self._iterations) if self._lr_takes_step else lr()
+        return float(lr)
+
+    @property
+    def iterations(self) -> int:
+        """Number of updates applied so far (settable, e.g. when restoring a checkpoint)."""
+        return self._iterations
+
+    @iterations.setter
+    def iterations(self, value):
+        value = int(value)
+        if value < 0:
+            raise ValueError(f"{type(self).__name__}: iterations must be >= 0, got {value}")
+        self._iterations = value
+
+    # ---- state -------------------------------------------------------------------------------
+
+    @property
+    def built(self) -> bool:
+        return self._vars is not None
+
+    def _active_slots(self):
+        """The state slots the current options use, in build order."""
+        return self._slots
+
+    def build(self, var_list):
+        """Create the state tensors for ``var_list`` (one per variable and slot)."""
+        var_list = list(var_list)
+        tensors = [v if isinstance(v, Tensor) else ops.as_tensor(v, self.name, f"var_list[{i}]")
+                   for i, v in enumerate(var_list)]
+        state = {}
+        for slot in self._active_slots():
+            state[slot] = [ops.zeros(t.shape, "float32", t.device) for t in tensors]
+            if self._slot_init:
+                for s in state[slot]:
+                    s.fill_(self._slot_init)
+        self._vars, self._var_tensors, self._state = var_list, tensors, state
+
+    @property
+    def variables(self) -> list:
+        """The state tensors, slot by slot in build order (stable; for saving)."""
+        return [t for slot in self._active_slots() for t in self._state.get(slot, [])]
+
+    def save_own_variables(self, store: dict) -> None:
+        """Write ``iterations`` and the state tensors (as NumPy copies) into ``store``."""
+        store["iterations"] = np.asarray(self._iterations, dtype=np.int64)
+        for i, t in enumerate(self.variables):
+            store[str(i)] = np.array(t, copy=True)
+
+    def load_own_variables(self, store: dict) -> None:
+        """Inverse of ``save_own_variables``; the optimizer must be built for the same model."""
+        variables = self.variables
+        if not self.built:
+            raise ValueError(f"{self.name}: call build(model.trainable_weights) before loading "
+                             f"optimizer variables")
+        n = len([k for k in store if k != "iterations"])
+        if n != len(variables):
+            raise ValueError(f"{self.name}: the store holds {n} optimizer variables but this "
+                             f"optimizer has {len(variables)}")
+        for i, t in enumerate(variables):
+            value = np.asarray(store[str(i)], dtype=np.float32)
+            if value.shape != tuple(t.shape):
+                raise ValueError(f"{self.name}: variable {i} has shape {tuple(t.shape)} but the "
+                                 f"stored value has shape {value.shape}")
+            np.asarray(t)[...] = value
+        if "iterations" in store:
+            self.iterations = int(np.asarray(store["iterations"]))
+
+    # ---- applying gradients ------------------------------------------------------------------
+
+    def apply_gradients(self, grads_and_vars):
+        """Apply ``(gradient, variable)`` pairs; returns ``iterations`` after the step."""
+        pairs = list(grads_and_vars)
+        return self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    def apply(self, grads, trainable_variables=None):
+        """One update of ``trainable_variables`` (in place) with ``grads``.
+
+        Without ``trainable_variables`` the variables of the last ``build`` are used. Gradients
+        may be Tensors or float NumPy arrays; a ``None`` gradient leaves its variable untouched.
+        Returns ``iterations`` after the step.
+        """
+        grads = list(grads)
+        if trainable_variables is None:
+            if not self.built:
+                raise ValueError(f"{self.name}: apply() without trainable_variables needs a built "
+                                 f"optimizer; pass the variables or call build() first")
+            variables = self._vars
+        else:
+            variables = list(trainable_variables)
+        if len(grads) != len(variables):
+            raise ValueError(f"{self.name}: got {len(grads)} gradients for {len(variables)} "
+                             f"variables; pass one gradient per variable")
+        if not self._same_vars(variables) or tuple(self._state) != tuple(self._active_slots()):
+            self.build(variables)
+        keep = [i for i, g in enumerate(grads) if g is not None]
+        if not keep:
+            raise ValueError(f"{self.name}: no gradients provided for any variable")
+        params, state = self._var_tensors, self._state
+        if len(keep) != len(grads):
+            params = [params[i] for i in keep]
+            state = {k: [v[i] for i in keep] for k, v in state.items()}
+            grads = [grads[i] for i in keep]
+        grads = [g if isinstance(g, Tensor) else _as_float32(g) for g in grads]
+        self._update(params, grads, state, self._current_learning_rate())
+        self._iterations += 1
+        return self._iterations
+
+    def _same_vars(self, variables) -> bool:
+        built = self._vars
+        return (built is not None and len(built) == len(variables)
+                and all(a is b for a, b in zip(built, variables)))
+
+    def _common_kwargs(self, lr: float) -> dict:
+        """Keyword arguments every fused update takes."""
+        return dict(lr=lr, weight_decay=self.weight_decay or 0.0, clipnorm=self.clipnorm or 0.0,
+                    clipvalue=self.clipvalue or 0.0, global_clipnorm=self.global_clipnorm or 0.0)
+
+    def _update(self, params, grads, state, lr):
+        raise NotImplementedError(f"{type(self).__name__} must implement _update")
+
+    # ---- config ------------------------------------------------------------------------------
+
+    def get_config(self) -> dict:
+        lr = self._learning_rate
+        if isinstance(lr, schedules.LearningRateSchedule):
+            lr = schedules.serialize(lr)
+        config = {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
+                  "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm,
+                  "clipvalue": self.clipvalue}
+        config.update(_KERAS_DEFAULTS)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"])
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} learning_rate={self.learning_rate:g}>"
+
+
+def _takes_argument(fn) -> bool:
+    """Whether ``fn`` can be called with one positional argument (the step)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+               for p in params)
+
+
+def _as_float32(g):
+    """NumPy gradients: float arrays become contiguous float32 (Keras casts to the variable's
+    dtype); anything else goes to the kernel as is, which names the bad dtype."""
+    g = np.asarray(g)
+    if g.dtype.kind == "f":
+        return np.ascontiguousarray(g, dtype=np.float32)
+    return g

@@ -1,0 +1,88 @@
+import io
+import re
+
+import pytest
+
+from corenn.utils import Progbar
+from corenn.utils.progbar import format_eta, format_step_time
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_time_formatting():
+    assert format_eta(7.9) == "7s"
+    assert format_eta(65) == "1:05"
+    assert format_eta(3600 * 2 + 63 + 1) == "2:01:04"
+    assert format_step_time(2.0) == "2s/step"
+    assert format_step_time(0.035) == "35ms/step"
+    assert format_step_time(0.00042, "sample") == "420us/sample"
+
+
+def test_tty_redraws_one_line_and_averages():
+    out = FakeTTY()
+    bar = Progbar(4, width=10, interval=0, stream=out)
+    for i, loss in enumerate([1.0, 2.0, 3.0, 4.0], start=1):
+        bar.update(i, [("loss", loss), ("lr", 0.1 * i)])
+    text = out.getvalue()
+    assert text.count("\r") == 4 and text.endswith("\n") and text.count("\n") == 1
+    final = text.split("\r")[-1]
+    assert final.startswith("4/4 [==========]")
+    assert re.search(r" - \d+s \d+(us|ms|s)/step", final)
+    assert "loss: 2.5000" in final  # mean of 1..4
+    assert "lr: 0.2500" in final
+
+
+def test_tty_intermediate_shows_eta_and_arrow():
+    out = FakeTTY()
+    bar = Progbar(10, width=10, interval=0, stream=out)
+    bar.update(5, {"loss": 0.5})
+    assert "5/10 [====>.....] - ETA: " in out.getvalue()
+
+
+def test_stateful_metric_shown_as_given():
+    out = FakeTTY()
+    bar = Progbar(2, interval=0, stateful_metrics=["acc"], stream=out)
+    bar.update(1, [("acc", 0.2)])
+    bar.update(2, [("acc", 0.8)])
+    assert "acc: 0.8000" in out.getvalue().split("\r")[-1]
+
+
+def test_pipe_writes_plain_lines_about_every_ten_percent():
+    out = io.StringIO()
+    bar = Progbar(100, stream=out)
+    for i in range(1, 101):
+        bar.update(i, {"loss": 1.0})
+    text = out.getvalue()
+    assert "\r" not in text and "\b" not in text and "\x1b" not in text
+    lines = text.splitlines()
+    assert 10 <= len(lines) <= 11
+    assert lines[0].startswith(" 10/100") and lines[-1].startswith("100/100")
+    assert "ETA" not in lines[-1] and "/step" in lines[-1]
+
+
+def test_verbose2_only_final_line():
+    out = FakeTTY()
+    bar = Progbar(3, verbose=2, stream=out)
+    bar.add(1, [("loss", 1.0)])
+    bar.add(1, [("loss", 2.0)])
+    assert out.getvalue() == ""
+    bar.add(1, [("loss", 3.0)])
+    assert re.fullmatch(r"3/3 - \d+s - \d+(us|ms|s)/step - loss: 2\.0000\n", out.getvalue())
+
+
+def test_verbose0_silent_and_unknown_target():
+    out = FakeTTY()
+    Progbar(5, verbose=0, stream=out).update(5, {"loss": 1.0})
+    assert out.getvalue() == ""
+    bar = Progbar(None, interval=0, stream=out)
+    bar.update(3, {"loss": 1e-5})
+    bar.update(6, finalize=True)
+    assert "      6/Unknown" in out.getvalue() and "loss: 1.0000e-05" in out.getvalue()
+
+
+def test_bad_verbose():
+    with pytest.raises(ValueError, match="Progbar"):
+        Progbar(3, verbose=3)
