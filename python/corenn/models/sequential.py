@@ -66,7 +66,7 @@ class Sequential:
         if not self.layers and self._input_shape is None and layer._declared_input_shape is not None:
             self._input_shape = layer._declared_input_shape
         self.layers.append(layer)
-        if self.built:
+        if self._input_shape is not None:  # known input: build eagerly, as Keras does
             self.built = False
             self.build()
 
