@@ -4,7 +4,13 @@ The math runs in a compiled C++ core (corenn._C); this package is a thin layer o
 """
 from . import ops
 from .ops import Tensor, get_num_threads, set_num_threads
+from . import activations, initializers, regularizers, losses, metrics
+from . import utils, callbacks, datasets, optimizers
+from . import layers, models
+from .models import Sequential
 
 __version__ = "0.1.0"
 
-__all__ = ["Tensor", "ops", "get_num_threads", "set_num_threads", "__version__"]
+__all__ = ["Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
+           "initializers", "regularizers", "callbacks", "utils", "datasets", "Tensor", "ops",
+           "set_num_threads", "get_num_threads", "__version__"]

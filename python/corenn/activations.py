@@ -1,0 +1,150 @@
+"""Activation functions: names, objects and Keras-style module functions.
+
+An activation here is a small object with ``forward(x, out)`` and ``backward(x, y, dy, out)``
+that call ``corenn.ops``; layers hold one (``activations.get('relu')``). The module-level
+functions (``relu(x)``, ``softmax(x)``, ...) take NumPy input and return NumPy, as Keras'
+functions do eagerly, so ``keras.activations.relu(x)`` ports by changing the import.
+
+Math (elementwise unless noted; softmax and log_softmax over the last axis):
+    linear(x) = x                     relu(x) = max(x, 0)
+    leaky_relu(x) = x if x > 0 else a*x  (a = negative_slope, 0.2 as in Keras)
+    elu(x) = x if x > 0 else a*(e^x - 1) (a = alpha, 1.0)
+    selu(x) = 1.0507 * elu(x, 1.67326)   sigmoid(x) = 1 / (1 + e^-x)      tanh(x)
+    gelu(x) = x * Phi(x) (exact erf form) swish(x) = silu(x) = x * sigmoid(x)
+    softplus(x) = log(1 + e^x)          softmax(x)_i = e^x_i / sum_j e^x_j
+    log_softmax(x)_i = x_i - log sum_j e^x_j
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import ops
+
+__all__ = ["ActivationFunction", "get", "serialize", "deserialize", "linear", "relu",
+           "leaky_relu", "elu", "selu", "sigmoid", "tanh", "gelu", "swish", "silu", "softplus",
+           "softmax", "log_softmax"]
+
+_DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
+_ALIASES = {"silu": "swish", None: "linear", "none": "linear", "identity": "linear"}
+
+
+class ActivationFunction:
+    """One activation: ``forward`` and its ``backward`` side by side, both via corenn.ops.
+
+    Args:
+        name: one of ``ops.ACTIVATIONS`` (or the alias 'silu').
+        alpha: negative slope of leaky_relu / scale of elu (Keras defaults when None).
+    """
+
+    def __init__(self, name: str, alpha: float | None = None):
+        name = _ALIASES.get(name, name)
+        if name not in ops.ACTIVATIONS:
+            raise ValueError(f"activations.get: unknown activation {name!r}; "
+                             f"expected one of {', '.join(ops.ACTIVATIONS)} (or a corenn.activations function)")
+        self.name = name
+        self.alpha = float(_DEFAULT_ALPHA.get(name, 0.0) if alpha is None else alpha)
+
+    @property
+    def is_linear(self) -> bool:
+        return self.name == "linear"
+
+    def forward(self, x, out=None):
+        """y = f(x); ``out`` is a preallocated buffer of x's shape (linear returns x itself)."""
+        if self.is_linear:
+            return x
+        return ops.activation_forward(self.name, x, out, alpha=self.alpha)
+
+    def backward(self, x, y, dy, out=None):
+        """dx = dy * f'(x) given the forward input ``x`` and output ``y``."""
+        if self.is_linear:
+            return dy
+        return ops.activation_backward(self.name, x, y, dy, out, alpha=self.alpha)
+
+    def __call__(self, x):
+        """Eager evaluation: NumPy in -> NumPy out (Tensor in -> new Tensor out)."""
+        if isinstance(x, ops.Tensor):
+            return self.forward(x) if not self.is_linear else x
+        arr = np.ascontiguousarray(x, dtype=np.float32)
+        if self.is_linear:
+            return arr.copy()
+        return self.forward(arr).numpy()
+
+    def get_config(self):
+        return {"name": self.name, "alpha": self.alpha}
+
+    def __eq__(self, other):
+        return isinstance(other, ActivationFunction) and (self.name, self.alpha) == (other.name, other.alpha)
+
+    def __hash__(self):
+        return hash((self.name, self.alpha))
+
+    def __repr__(self):
+        return f"<activation {self.name}>"
+
+
+def _function(name, doc):
+    def fn(x):
+        return ActivationFunction(name)(x)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    fn._corenn_activation = name
+    return fn
+
+
+linear = _function("linear", "linear(x) = x")
+relu = _function("relu", "relu(x) = max(x, 0)")
+selu = _function("selu", "selu(x) = 1.0507 * (x if x > 0 else 1.67326 * (e^x - 1))")
+sigmoid = _function("sigmoid", "sigmoid(x) = 1 / (1 + exp(-x))")
+tanh = _function("tanh", "tanh(x)")
+gelu = _function("gelu", "gelu(x) = x * Phi(x), exact erf form")
+swish = _function("swish", "swish(x) = x * sigmoid(x)")
+silu = swish
+softplus = _function("softplus", "softplus(x) = log(1 + exp(x))")
+softmax = _function("softmax", "softmax over the last axis")
+log_softmax = _function("log_softmax", "log_softmax over the last axis")
+
+
+def leaky_relu(x, negative_slope: float = 0.2):
+    """leaky_relu(x) = x if x > 0 else negative_slope * x"""
+    return ActivationFunction("leaky_relu", negative_slope)(x)
+
+
+def elu(x, alpha: float = 1.0):
+    """elu(x) = x if x > 0 else alpha * (exp(x) - 1)"""
+    return ActivationFunction("elu", alpha)(x)
+
+
+leaky_relu._corenn_activation = "leaky_relu"
+elu._corenn_activation = "elu"
+
+
+def get(identifier) -> ActivationFunction:
+    """Resolve None / a name / a config dict / a corenn.activations function / an
+    ActivationFunction into an ActivationFunction."""
+    if isinstance(identifier, ActivationFunction):
+        return identifier
+    if identifier is None or isinstance(identifier, str):
+        return ActivationFunction(identifier.lower() if isinstance(identifier, str) else None)
+    if isinstance(identifier, dict):
+        cfg = identifier.get("config", identifier)
+        return ActivationFunction(cfg["name"], cfg.get("alpha"))
+    name = getattr(identifier, "_corenn_activation", None)
+    if name is not None:
+        return ActivationFunction(name)
+    if callable(identifier):
+        guess = getattr(identifier, "__name__", repr(identifier))
+        raise TypeError(
+            f"activations.get: {guess!r} is not a corenn activation. corenn layers run explicit "
+            f"backward passes, so an activation must be one of {', '.join(ops.ACTIVATIONS)} "
+            f"(pass its name, e.g. activation='relu', or a corenn.activations function)")
+    raise TypeError(f"activations.get: cannot interpret {identifier!r} as an activation")
+
+
+def serialize(activation) -> str | dict:
+    act = get(activation)
+    if act.alpha != _DEFAULT_ALPHA.get(act.name, 0.0):
+        return act.get_config()
+    return act.name
+
+
+deserialize = get

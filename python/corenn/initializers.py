@@ -1,0 +1,279 @@
+"""Weight initializers (Keras semantics and names).
+
+An initializer fills a freshly allocated weight: ``init(shape)`` returns a float32 NumPy array,
+``init.fill(tensor)`` writes into a CPU Tensor through a zero-copy NumPy view. Random draws come
+from the run-wide generator ``corenn.utils.random.get_generator()`` (so ``set_random_seed``
+makes initialization reproducible) unless the initializer has its own ``seed``.
+
+Fans follow Keras: a (in, out) kernel has fan_in = in, fan_out = out; a convolution kernel
+(KH, KW, Cin, Cout) multiplies both by the receptive field KH*KW.
+
+Variance scaling with n = fan_in, fan_out or their mean:
+    uniform:           U(-l, l), l = sqrt(3 * scale / n)
+    truncated_normal:  N(0, s) cut at 2s, s = sqrt(scale / n) / 0.87962566103423978
+    untruncated_normal N(0, sqrt(scale / n))
+Glorot: scale 1, fan_avg.  He: scale 2, fan_in.  Lecun: scale 1, fan_in.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import ops
+
+__all__ = ["Initializer", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform",
+           "HeNormal", "LecunUniform", "LecunNormal", "RandomNormal", "RandomUniform",
+           "TruncatedNormal", "Zeros", "Ones", "Constant", "Orthogonal", "compute_fans", "get",
+           "serialize", "deserialize"]
+
+# std of a unit normal truncated to [-2, 2]: dividing by it restores the requested variance
+_TRUNCATED_STD = 0.87962566103423978
+
+
+def compute_fans(shape):
+    shape = tuple(int(d) for d in shape)
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+class Initializer:
+    """Base class: subclasses implement ``_generate(shape, rng)`` -> float64/32 array."""
+
+    def __init__(self, seed=None):
+        self.seed = seed
+
+    def _rng(self):
+        if self.seed is not None:
+            return np.random.default_rng(self.seed)
+        from .utils.random import get_generator
+        return get_generator()
+
+    def __call__(self, shape, dtype=None):
+        if dtype not in (None, "float32", np.float32):
+            raise TypeError(f"{type(self).__name__}: only float32 weights are supported, got {dtype!r}")
+        shape = tuple(int(d) for d in shape)
+        return np.ascontiguousarray(self._generate(shape, self._rng()), dtype=np.float32).reshape(shape)
+
+    def fill(self, tensor):
+        """Write initial values into ``tensor`` in place (CPU) and return it."""
+        view = np.asarray(tensor)
+        view[...] = self(view.shape)
+        return tensor
+
+    def _generate(self, shape, rng):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _truncated_normal(rng, shape, stddev, mean=0.0):
+    """Normal samples redrawn until within 2 standard deviations (as Keras/TF do)."""
+    out = rng.standard_normal(shape)
+    bad = np.abs(out) > 2.0
+    while bad.any():
+        out[bad] = rng.standard_normal(int(bad.sum()))
+        bad = np.abs(out) > 2.0
+    return mean + stddev * out
+
+
+class VarianceScaling(Initializer):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+        super().__init__(seed)
+        if scale <= 0:
+            raise ValueError(f"VarianceScaling: scale must be positive, got {scale}")
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError(f"VarianceScaling: mode must be fan_in, fan_out or fan_avg, got {mode!r}")
+        if distribution not in ("truncated_normal", "untruncated_normal", "uniform", "normal"):
+            raise ValueError(f"VarianceScaling: unknown distribution {distribution!r}")
+        self.scale, self.mode = float(scale), mode
+        self.distribution = "truncated_normal" if distribution == "normal" else distribution
+
+    def _generate(self, shape, rng):
+        fan_in, fan_out = compute_fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
+        variance = self.scale / max(1.0, n)
+        if self.distribution == "uniform":
+            limit = math.sqrt(3.0 * variance)
+            return rng.uniform(-limit, limit, shape)
+        if self.distribution == "untruncated_normal":
+            return math.sqrt(variance) * rng.standard_normal(shape)
+        return _truncated_normal(rng, shape, math.sqrt(variance) / _TRUNCATED_STD)
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                "seed": self.seed}
+
+
+def _variance_scaling(name, scale, mode, distribution, doc):
+    class _Init(VarianceScaling):
+        __doc__ = doc
+
+        def __init__(self, seed=None):
+            super().__init__(scale, mode, distribution, seed)
+
+        def get_config(self):
+            return {"seed": self.seed}
+
+    _Init.__name__ = _Init.__qualname__ = name
+    return _Init
+
+
+GlorotUniform = _variance_scaling("GlorotUniform", 1.0, "fan_avg", "uniform",
+                                  "U(-l, l), l = sqrt(6 / (fan_in + fan_out)). Keras' default kernel init.")
+GlorotNormal = _variance_scaling("GlorotNormal", 1.0, "fan_avg", "truncated_normal",
+                                 "Truncated N(0, sqrt(2 / (fan_in + fan_out)) / .8796...).")
+HeUniform = _variance_scaling("HeUniform", 2.0, "fan_in", "uniform",
+                              "U(-l, l), l = sqrt(6 / fan_in).")
+HeNormal = _variance_scaling("HeNormal", 2.0, "fan_in", "truncated_normal",
+                             "Truncated N(0, sqrt(2 / fan_in) / .8796...).")
+LecunUniform = _variance_scaling("LecunUniform", 1.0, "fan_in", "uniform",
+                                 "U(-l, l), l = sqrt(3 / fan_in).")
+LecunNormal = _variance_scaling("LecunNormal", 1.0, "fan_in", "truncated_normal",
+                                "Truncated N(0, sqrt(1 / fan_in) / .8796...).")
+
+
+class RandomNormal(Initializer):
+    """N(mean, stddev); Keras defaults mean 0, stddev 0.05."""
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        super().__init__(seed)
+        self.mean, self.stddev = float(mean), float(stddev)
+
+    def _generate(self, shape, rng):
+        return rng.normal(self.mean, self.stddev, shape)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class TruncatedNormal(RandomNormal):
+    """N(mean, stddev) redrawn outside mean +- 2 stddev."""
+
+    def _generate(self, shape, rng):
+        return _truncated_normal(rng, shape, self.stddev, self.mean)
+
+
+class RandomUniform(Initializer):
+    """U(minval, maxval); Keras defaults -0.05, 0.05."""
+
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        super().__init__(seed)
+        self.minval, self.maxval = float(minval), float(maxval)
+
+    def _generate(self, shape, rng):
+        return rng.uniform(self.minval, self.maxval, shape)
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
+
+class Constant(Initializer):
+    def __init__(self, value=0.0):
+        super().__init__(None)
+        self.value = float(value)
+
+    def _generate(self, shape, rng):
+        return np.full(shape, self.value)
+
+    def _rng(self):  # deterministic: never consumes the run-wide generator
+        return None
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class Zeros(Constant):
+    def __init__(self):
+        super().__init__(0.0)
+
+    def get_config(self):
+        return {}
+
+
+class Ones(Constant):
+    def __init__(self):
+        super().__init__(1.0)
+
+    def get_config(self):
+        return {}
+
+
+class Orthogonal(Initializer):
+    """gain * Q from the QR decomposition of a normal matrix (sign-fixed so Q is unique).
+
+    The weight is viewed as (prod(shape[:-1]), shape[-1]); rows or columns are orthonormal,
+    whichever are fewer.
+    """
+
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed)
+        self.gain = float(gain)
+
+    def _generate(self, shape, rng):
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal: the weight needs at least 2 dimensions, got shape {shape}")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q = q * np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return self.gain * q.reshape(shape)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+_BY_NAME = {
+    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_uniform": HeUniform,
+    "he_normal": HeNormal, "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
+    "random_normal": RandomNormal, "normal": RandomNormal, "random_uniform": RandomUniform,
+    "uniform": RandomUniform, "truncated_normal": TruncatedNormal, "zeros": Zeros, "zero": Zeros,
+    "ones": Ones, "one": Ones, "constant": Constant, "orthogonal": Orthogonal,
+    "variance_scaling": VarianceScaling,
+}
+_CLASSES = {cls.__name__: cls for cls in set(_BY_NAME.values())}
+
+
+def get(identifier) -> Initializer:
+    """Resolve a name ('glorot_uniform'), class name, config dict, class or instance."""
+    if isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier.lower()) or _CLASSES.get(identifier)
+        if cls is None:
+            raise ValueError(f"initializers.get: unknown initializer {identifier!r}; "
+                             f"expected one of {', '.join(sorted(_BY_NAME))}")
+        return cls()
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        cls = _CLASSES.get(identifier["class_name"]) or _BY_NAME.get(identifier["class_name"])
+        if cls is None:
+            raise ValueError(f"initializers.get: unknown initializer class {identifier['class_name']!r}")
+        return cls.from_config(identifier.get("config", {}))
+    raise TypeError(f"initializers.get: cannot interpret {identifier!r} as an initializer")
+
+
+def serialize(initializer) -> dict:
+    init = get(initializer)
+    return {"class_name": type(init).__name__, "config": init.get_config()}
+
+
+deserialize = get

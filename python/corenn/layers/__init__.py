@@ -1,0 +1,21 @@
+"""corenn.layers: Keras-style layers. Each calls corenn.ops for its math."""
+from .base import Input, InputLayer, Layer
+from .core import Activation, Dense, Dropout, Flatten, Reshape
+
+__all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Reshape", "Dropout",
+           "get", "serialize", "deserialize"]
+
+
+def serialize(layer) -> dict:
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize(config):
+    """Inverse of serialize: {'class_name': 'Dense', 'config': {...}} -> a new layer."""
+    cls = globals().get(config["class_name"])
+    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        raise ValueError(f"layers.deserialize: unknown layer class {config['class_name']!r}")
+    return cls.from_config(dict(config.get("config", {})))
+
+
+get = deserialize

@@ -1,0 +1,258 @@
+"""Layer base class, InputLayer and Input.
+
+A layer owns its weights (corenn.Tensor), the matching gradient Tensors, and the buffers its
+forward and backward passes write into. It computes nothing itself: ``forward`` and
+``backward`` call ``corenn.ops``.
+
+Contract of a layer (explicit backpropagation, no autograd tape):
+    build(input_shape)           create weights; input_shape includes the batch axis (None)
+    forward(x, training) -> y    y = f(x; W); keeps what backward needs (x, y, masks)
+    backward(dy) -> dx           writes dL/dW into the grad Tensors, returns dL/dx (None when
+                                 the model says nobody needs it: the first layer)
+    compute_output_shape(input_shape)
+Buffers for outputs and gradients are allocated once per input shape (``_buffer``) and reused:
+a steady-state training step allocates nothing. A returned Tensor is therefore only valid until
+the layer's next call with the same shape.
+"""
+from __future__ import annotations
+
+import collections
+import re
+
+import numpy as np
+
+from .. import ops
+
+__all__ = ["Layer", "InputLayer", "Input"]
+
+_NAME_COUNTS: collections.Counter = collections.Counter()
+_BUFFERS_PER_LAYER = 12  # shapes seen by a layer: train batch, last batch, eval/predict sizes
+
+
+def unique_name(base: str) -> str:
+    """'dense', 'dense_1', 'dense_2', ... as Keras names layers."""
+    n = _NAME_COUNTS[base]
+    _NAME_COUNTS[base] += 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def snake_case(name: str) -> str:
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+
+
+def shape_str(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class Param:
+    """One weight: the value Tensor, its gradient Tensor, regularizer and trainability."""
+
+    __slots__ = ("name", "value", "grad", "regularizer", "trainable")
+
+    def __init__(self, name, value, grad, regularizer, trainable):
+        self.name, self.value, self.grad = name, value, grad
+        self.regularizer, self.trainable = regularizer, trainable
+
+
+class Layer:
+    """Base class of all layers.
+
+    Args:
+        name: unique name; generated from the class name when omitted ('dense', 'dense_1').
+        trainable: whether the optimizer updates this layer's weights.
+        input_shape: (first layer of a Sequential) shape of one sample, without the batch axis.
+        input_dim: shorthand for ``input_shape=(input_dim,)``.
+        batch_size: accepted for Keras compatibility (fixed batch sizes are not needed).
+    """
+
+    def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
+                 batch_size=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
+                            f"{', '.join(sorted(kwargs))}")
+        if dtype not in (None, "float32", np.float32):
+            raise TypeError(f"{type(self).__name__}: only float32 layers are supported, got dtype={dtype!r}")
+        self.name = name or unique_name(snake_case(type(self).__name__))
+        self.trainable = bool(trainable)
+        self.built = False
+        self.needs_input_grad = True   # the model turns it off for the first layer
+        self._params: list[Param] = []
+        self._buffers: dict = {}
+        self.input_shape = None
+        self.output_shape = None
+        if input_dim is not None:
+            if input_shape is not None:
+                raise ValueError(f"{self.name}: pass input_shape or input_dim, not both")
+            input_shape = (int(input_dim),)
+        self._declared_input_shape = _check_declared_shape(self.name, input_shape)
+
+    # -- weights ---------------------------------------------------------------------------
+
+    def add_weight(self, name, shape, initializer="zeros", regularizer=None, trainable=True):
+        """Allocate a weight Tensor (filled by ``initializer``) and its gradient Tensor."""
+        from .. import initializers, regularizers
+        value = ops.empty(shape)
+        initializers.get(initializer).fill(value)
+        grad = ops.zeros(shape)
+        self._params.append(Param(name, value, grad, regularizers.get(regularizer), trainable))
+        return value
+
+    def _live_params(self, trainable):
+        return [p for p in self._params if (p.trainable and self.trainable) == trainable]
+
+    @property
+    def weights(self):
+        """All weights (Tensors), Keras order (e.g. kernel, bias)."""
+        return [p.value for p in self._params]
+
+    @property
+    def trainable_weights(self):
+        return [p.value for p in self._live_params(True)]
+
+    @property
+    def non_trainable_weights(self):
+        return [p.value for p in self._live_params(False)]
+
+    @property
+    def gradients(self):
+        """Gradient Tensors aligned with ``trainable_weights`` (valid after ``backward``)."""
+        return [p.grad for p in self._live_params(True)]
+
+    def get_weights(self):
+        """Copies of the weights as NumPy arrays, Keras order."""
+        return [np.array(p.value, copy=True) for p in self._params]
+
+    def set_weights(self, weights):
+        """Load NumPy arrays (Keras order) into the weights; shapes must match exactly."""
+        weights = list(weights)
+        if len(weights) != len(self._params):
+            raise ValueError(f"{self.name}.set_weights: expected {len(self._params)} arrays "
+                             f"({', '.join(p.name for p in self._params) or 'none'}), got {len(weights)}")
+        arrays = []
+        for p, w in zip(self._params, weights):
+            w = np.asarray(w)
+            if tuple(w.shape) != tuple(p.value.shape):
+                raise ValueError(f"{self.name}.set_weights: weight '{p.name}' has shape "
+                                 f"{tuple(p.value.shape)}, got an array of shape {tuple(w.shape)}")
+            arrays.append(w)
+        for p, w in zip(self._params, arrays):
+            np.asarray(p.value)[...] = w
+
+    def count_params(self) -> int:
+        return int(sum(p.value.size for p in self._params))
+
+    def regularization(self, add_grads: bool = False) -> float:
+        """Sum of the weights' regularization penalties; with ``add_grads`` their gradients are
+        added into the weights' gradient Tensors (call after ``backward``)."""
+        total = 0.0
+        for p in self._params:
+            if p.regularizer is not None:
+                grad = p.grad if add_grads and p.trainable and self.trainable else None
+                total += p.regularizer.penalty(p.value, grad)
+        return total
+
+    # -- buffers ---------------------------------------------------------------------------
+
+    def _buffer(self, key, shape, dtype="float32"):
+        """A Tensor of ``shape`` reused across calls (one per (key, shape))."""
+        k = (key, tuple(shape), dtype)
+        buf = self._buffers.get(k)
+        if buf is None:
+            if len(self._buffers) >= _BUFFERS_PER_LAYER:
+                self._buffers.pop(next(iter(self._buffers)))
+            buf = self._buffers[k] = ops.empty(shape, dtype)
+        return buf
+
+    # -- the layer contract ------------------------------------------------------------------
+
+    def build(self, input_shape):
+        self.input_shape = tuple(input_shape)
+        self.output_shape = tuple(self.compute_output_shape(input_shape))
+        self.built = True
+
+    def forward(self, x, training=False):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, dy):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def __call__(self, x, training=False):
+        """Eager use: builds on first call; NumPy in -> NumPy out, Tensor in -> Tensor out."""
+        numpy_in = not isinstance(x, ops.Tensor)
+        if numpy_in:
+            x = np.ascontiguousarray(x, dtype=np.float32)
+        if not self.built:
+            self.build((None,) + tuple(x.shape[1:]))
+        self.check_input_shape(tuple(x.shape))
+        y = self.forward(ops.as_tensor(x, self.name, "x"), training=training)
+        return np.array(y, copy=True) if numpy_in else y
+
+    def check_input_shape(self, shape):
+        """Raise a ValueError naming this layer when ``shape`` (with batch) does not fit."""
+        expected = self.input_shape
+        if expected is None:
+            return
+        ok = len(shape) == len(expected) and all(e is None or e == g for e, g in zip(expected[1:], shape[1:]))
+        if not ok:
+            raise ValueError(f"layer '{self.name}' ({type(self).__name__}) expects input of shape "
+                             f"{shape_str(expected)}, got {shape_str((None,) + tuple(shape[1:]))}")
+
+    # -- config ----------------------------------------------------------------------------
+
+    def get_config(self):
+        cfg = {"name": self.name, "trainable": self.trainable}
+        if self._declared_input_shape is not None:
+            cfg["input_shape"] = self._declared_input_shape
+        return cfg
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _check_declared_shape(name, shape):
+    if shape is None:
+        return None
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    shape = tuple(None if d is None else int(d) for d in shape)
+    if any(d is not None and d <= 0 for d in shape):
+        raise ValueError(f"{name}: input_shape must have positive sizes, got {shape}")
+    return shape
+
+
+class InputLayer(Layer):
+    """Declares the shape of one input sample (without the batch axis); computes nothing.
+
+    ``Sequential([layers.Input(shape=(784,)), layers.Dense(10)])`` fixes the model's input.
+    """
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, input_shape=None, name=None,
+                 **kwargs):
+        if shape is None:
+            shape = input_shape
+        if shape is None:
+            raise ValueError("InputLayer: pass shape=, the shape of one sample without the batch axis")
+        super().__init__(name=name, dtype=dtype, input_shape=shape, batch_size=batch_size, **kwargs)
+        self.shape = (None,) + self._declared_input_shape
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, dy):
+        return dy
+
+    def get_config(self):
+        return {"name": self.name, "shape": self._declared_input_shape}
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None):
+    """Keras' ``Input(shape=...)``: here an InputLayer to put first in a Sequential."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)

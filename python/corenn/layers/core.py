@@ -1,0 +1,259 @@
+"""Core layers: Dense, Activation, Flatten, Reshape, Dropout.
+
+Shape legend: N batch, D input features (last axis), U units. A leading "..." means any number
+of extra axes, which Dense treats as more rows (it applies to the last axis, as in Keras).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import activations as _activations
+from .. import initializers, ops, regularizers
+from .base import Layer, shape_str
+
+__all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout"]
+
+
+def _rows(t, cols):
+    """A (rows, cols) view of a contiguous tensor whose last axis is ``cols``."""
+    return t if t.ndim == 2 else t.reshape([-1, cols])
+
+
+class Dense(Layer):
+    """Fully connected layer: y = act(x @ W + b).
+
+    Math (x is (..., D), W (D, U), b (U,)):
+        forward   z = x W + b, y = act(z)          one GEMM, bias (and relu) in its epilogue
+        backward  dz = dy * act'(z)                (relu: from y, since y > 0 <=> z > 0)
+                  dW = x^T dz,  db = sum_rows dz,  dx = dz W^T
+
+    Args:
+        units: U, the output size.
+        activation: name or corenn.activations function (None: linear).
+        use_bias: add b.
+        kernel_initializer / bias_initializer: see corenn.initializers.
+        kernel_regularizer / bias_regularizer: see corenn.regularizers.
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"Dense '{self.name}': units must be a positive integer, got {units!r}")
+        for arg, value in (("activity_regularizer", activity_regularizer),
+                           ("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
+            if value is not None:
+                raise NotImplementedError(f"Dense '{self.name}': {arg} is not supported")
+        self.units = int(units)
+        self.activation = _activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        # relu and linear ride in the GEMM epilogue; others need their own pass over z
+        self._fused = self.activation.name in ("linear", "relu")
+        self.kernel = self.bias = None
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(f"Dense '{self.name}' needs inputs of shape (batch, ..., features) with a "
+                             f"known last axis, got {shape_str(input_shape)}")
+        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
+                                      self.kernel_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def forward(self, x, training=False):
+        out_shape = tuple(x.shape[:-1]) + (self.units,)
+        act = "relu" if self.activation.name == "relu" else "none"
+        z = self._buffer("z", out_shape)
+        ops.gemm(_rows(x, x.shape[-1]), self.kernel, _rows(z, self.units), bias=self.bias,
+                 activation=act)
+        y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
+        self._x, self._z, self._y = x, z, y
+        return y
+
+    def backward(self, dy):
+        x, z, y = self._x, self._z, self._y
+        if self._fused:
+            dz = dy if self.activation.is_linear else ops.activation_backward(
+                "relu", y, y, dy, self._buffer("dz", dy.shape))
+        else:
+            dz = self.activation.backward(z, y, dy, self._buffer("dz", dy.shape))
+        dz2 = _rows(dz, self.units)
+        if self.trainable:
+            grads = self.gradients
+            ops.gemm(_rows(x, x.shape[-1]), dz2, grads[0], trans_a=True)
+            if self.use_bias:
+                ops.bias_grad(dz2, out=grads[1])
+        if not self.needs_input_grad:
+            return None
+        dx = self._buffer("dx", x.shape)
+        ops.gemm(dz2, self.kernel, _rows(dx, x.shape[-1]), trans_b=True)
+        return dx
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(units=self.units, activation=_activations.serialize(self.activation),
+                   use_bias=self.use_bias,
+                   kernel_initializer=initializers.serialize(self.kernel_initializer),
+                   bias_initializer=initializers.serialize(self.bias_initializer),
+                   kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
+                   bias_regularizer=regularizers.serialize(self.bias_regularizer))
+        return cfg
+
+
+class Activation(Layer):
+    """Applies an activation elementwise (softmax/log_softmax: over the last axis).
+
+    forward y = f(x); backward dx = dy * f'(x) (the kernel uses x or y, whichever is cheaper).
+
+    Args:
+        activation: a name ('relu', 'softmax', ...) or a corenn.activations function.
+    """
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = _activations.get(activation)
+
+    def forward(self, x, training=False):
+        y = self.activation.forward(x, self._buffer("y", x.shape))
+        self._x, self._y = x, y
+        return y
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        return self.activation.backward(self._x, self._y, dy, self._buffer("dx", dy.shape))
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["activation"] = _activations.serialize(self.activation)
+        return cfg
+
+
+def _resolve_target(name, in_features, target):
+    """Fill in one -1 of ``target`` so its product matches ``in_features`` elements."""
+    target = tuple(int(d) for d in target)
+    unknown = [i for i, d in enumerate(target) if d == -1]
+    if len(unknown) > 1 or any(d == 0 or d < -1 for d in target):
+        raise ValueError(f"Reshape '{name}': target_shape may hold one -1 and positive sizes, got {target}")
+    known = math.prod(d for d in target if d != -1)
+    if in_features is None:
+        return target
+    if unknown:
+        if in_features % known:
+            raise ValueError(f"Reshape '{name}': cannot reshape {in_features} features into {target}")
+        target = tuple(in_features // known if d == -1 else d for d in target)
+    elif known != in_features:
+        raise ValueError(f"Reshape '{name}': input has {in_features} features per sample, target_shape "
+                         f"{target} has {known}")
+    return target
+
+
+class Flatten(Layer):
+    """(N, d1, d2, ...) -> (N, d1*d2*...), a zero-copy view (gradient: the inverse view)."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise NotImplementedError(f"Flatten '{self.name}': only channels_last data is supported")
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        return (input_shape[0], None if any(d is None for d in rest) else math.prod(rest))
+
+    def forward(self, x, training=False):
+        self._in_shape = list(x.shape)
+        return x if x.ndim == 2 else x.reshape([x.shape[0], -1])
+
+    def backward(self, dy):
+        return dy.reshape(self._in_shape) if self.needs_input_grad else None
+
+
+class Reshape(Layer):
+    """(N, ...) -> (N, *target_shape), a zero-copy view; one entry of target_shape may be -1."""
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = _resolve_target(self.name, None, target_shape)
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        features = None if any(d is None for d in rest) else math.prod(rest)
+        return (input_shape[0],) + _resolve_target(self.name, features, self.target_shape)
+
+    def forward(self, x, training=False):
+        self._in_shape = list(x.shape)
+        return x.reshape([x.shape[0], *self.target_shape])
+
+    def backward(self, dy):
+        return dy.reshape(self._in_shape) if self.needs_input_grad else None
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["target_shape"] = self.target_shape
+        return cfg
+
+
+class Dropout(Layer):
+    """Inverted dropout, active only in training.
+
+    forward  mask_i = [u_i >= rate] / (1 - rate), y = x * mask   (u_i uniform, counter-based)
+    backward dx = dy * mask
+
+    Each training step draws a new stream seed: from the run-wide generator
+    (``corenn.utils.random.next_seed``) or, when ``seed`` is given, from a generator of its own.
+
+    Args:
+        rate: fraction of inputs dropped, in [0, 1).
+        noise_shape: not supported (must be None).
+        seed: fixes this layer's masks independently of the global seed.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= float(rate) < 1.0:
+            raise ValueError(f"Dropout '{self.name}': rate must be in [0, 1), got {rate!r}")
+        if noise_shape is not None:
+            raise NotImplementedError(f"Dropout '{self.name}': noise_shape is not supported")
+        self.rate = float(rate)
+        self.seed = seed
+        self._rng = None if seed is None else np.random.default_rng(seed)
+        self._active = False
+
+    def _next_seed(self):
+        if self._rng is not None:
+            return int(self._rng.integers(0, 2**63, dtype=np.int64))
+        from ..utils.random import next_seed
+        return int(next_seed())
+
+    def forward(self, x, training=False):
+        self._active = bool(training) and self.rate > 0.0
+        if not self._active:
+            return x
+        y, self._mask = ops.dropout_forward(x, self.rate, self._next_seed(),
+                                            out=self._buffer("y", x.shape),
+                                            mask=self._buffer("mask", x.shape))
+        return y
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        if not self._active:
+            return dy
+        return ops.dropout_backward(dy, self._mask, out=self._buffer("dx", dy.shape))
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(rate=self.rate, seed=self.seed)
+        return cfg

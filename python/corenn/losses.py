@@ -1,0 +1,214 @@
+"""Losses: Keras classes, function-style names and string aliases.
+
+A loss is called Keras-style, ``loss(y_true, y_pred, sample_weight=None) -> float`` (mean over
+the batch). Training uses ``forward_backward(y_true, y_pred, grad)``, which writes
+d(loss)/d(y_pred) into ``grad`` in the same pass as the value (``ops.loss_forward``; with
+``from_logits`` the softmax/sigmoid is fused into the cross-entropy).
+
+Per-sample losses (then averaged over the batch, weighted by sample_weight when given):
+    mean_squared_error    mean_j (y - p)^2
+    mean_absolute_error   mean_j |y - p|
+    huber                 mean_j  0.5 e^2 if |e| <= d else d(|e| - d/2),  e = y - p
+    binary_crossentropy   mean_j -(y log p + (1 - y) log(1 - p))
+    categorical_ce        -sum_j y_j log p_j
+    sparse_categorical_ce -log p_label
+Probabilities are clipped to [1e-7, 1 - 1e-7] as in Keras.
+
+Unlike Keras, the function-style names (``losses.mean_squared_error(y_true, y_pred)``) return the
+batch mean (a float), not a per-sample vector.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import ops
+
+__all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
+           "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "mean_squared_error",
+           "mean_absolute_error", "huber", "binary_crossentropy", "categorical_crossentropy",
+           "sparse_categorical_crossentropy", "mse", "mae", "get", "serialize", "deserialize"]
+
+
+class Loss:
+    """Base class. ``kind`` names the ops.loss_forward kernel."""
+
+    kind = ""
+    sparse = False  # labels are class indices, not arrays shaped like y_pred
+
+    def __init__(self, name=None, from_logits: bool = False, reduction="sum_over_batch_size"):
+        if reduction not in ("sum_over_batch_size", "auto", None):
+            raise ValueError(f"{type(self).__name__}: only reduction='sum_over_batch_size' is supported, "
+                             f"got {reduction!r}")
+        self.name = name or self.kind
+        self.from_logits = bool(from_logits)
+
+    def _kwargs(self):
+        return {"from_logits": self.from_logits}
+
+    def prepare_labels(self, y_true):
+        """Labels as a contiguous NumPy array of the dtype the kernel takes."""
+        if isinstance(y_true, ops.Tensor):
+            return y_true
+        y = np.asarray(y_true)
+        if self.sparse:
+            if y.dtype.kind == "f":
+                if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+                    raise ValueError(f"{self.name}: labels must be integer class indices")
+                return y.astype(np.int64)
+            if y.dtype.kind not in "iu":
+                raise TypeError(f"{self.name}: labels must be integers, got dtype {y.dtype}")
+            return np.ascontiguousarray(y, dtype=np.int64 if y.dtype != np.int32 else np.int32)
+        if y.dtype.kind not in "fiub":
+            raise TypeError(f"{self.name}: labels must be numeric, got dtype {y.dtype}")
+        return np.ascontiguousarray(y, dtype=np.float32)
+
+    def forward_backward(self, y_true, y_pred, grad=None, sample_weight=None) -> float:
+        """Mean loss; when ``grad`` is given it also receives d(loss)/d(y_pred) (fused)."""
+        return ops.loss_forward(self.kind, y_pred, y_true, grad, sample_weight=sample_weight,
+                                **self._kwargs())
+
+    def __call__(self, y_true, y_pred, sample_weight=None) -> float:
+        y_true = self.prepare_labels(y_true)
+        if not isinstance(y_pred, ops.Tensor):
+            y_pred = np.ascontiguousarray(y_pred, dtype=np.float32)
+        if not self.sparse and not isinstance(y_true, ops.Tensor) and y_true.ndim == y_pred.ndim - 1 \
+                and y_pred.shape[-1] == 1:
+            y_true = y_true.reshape(y_true.shape + (1,))
+        if sample_weight is not None:
+            sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float32).reshape(-1)
+        return float(self.forward_backward(y_true, y_pred, None, sample_weight))
+
+    def get_config(self):
+        return {"name": self.name, **self._kwargs()}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
+
+
+class MeanSquaredError(Loss):
+    kind = "mean_squared_error"
+
+    def __init__(self, name="mean_squared_error", reduction="sum_over_batch_size"):
+        super().__init__(name, False, reduction)
+
+    def _kwargs(self):
+        return {}
+
+
+class MeanAbsoluteError(Loss):
+    kind = "mean_absolute_error"
+
+    def __init__(self, name="mean_absolute_error", reduction="sum_over_batch_size"):
+        super().__init__(name, False, reduction)
+
+    def _kwargs(self):
+        return {}
+
+
+class Huber(Loss):
+    kind = "huber"
+
+    def __init__(self, delta: float = 1.0, name="huber_loss", reduction="sum_over_batch_size"):
+        super().__init__(name, False, reduction)
+        if delta <= 0:
+            raise ValueError(f"Huber: delta must be positive, got {delta}")
+        self.delta = float(delta)
+
+    def _kwargs(self):
+        return {"delta": self.delta}
+
+
+class BinaryCrossentropy(Loss):
+    kind = "binary_crossentropy"
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, name="binary_crossentropy",
+                 reduction="sum_over_batch_size"):
+        if label_smoothing:
+            raise NotImplementedError("BinaryCrossentropy: label_smoothing is not supported")
+        super().__init__(name, from_logits, reduction)
+
+
+class CategoricalCrossentropy(Loss):
+    kind = "categorical_crossentropy"
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, name="categorical_crossentropy",
+                 reduction="sum_over_batch_size"):
+        if label_smoothing:
+            raise NotImplementedError("CategoricalCrossentropy: label_smoothing is not supported")
+        super().__init__(name, from_logits, reduction)
+
+
+class SparseCategoricalCrossentropy(Loss):
+    kind = "sparse_categorical_crossentropy"
+    sparse = True
+
+    def __init__(self, from_logits=False, name="sparse_categorical_crossentropy",
+                 reduction="sum_over_batch_size"):
+        super().__init__(name, from_logits, reduction)
+
+
+def _function(cls, name):
+    def fn(y_true, y_pred):
+        return cls()(y_true, y_pred)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Batch-mean {name}(y_true, y_pred) -> float (same as {cls.__name__}()(...))."
+    fn._corenn_loss = cls
+    return fn
+
+
+mean_squared_error = mse = _function(MeanSquaredError, "mean_squared_error")
+mean_absolute_error = mae = _function(MeanAbsoluteError, "mean_absolute_error")
+huber = _function(Huber, "huber")
+binary_crossentropy = _function(BinaryCrossentropy, "binary_crossentropy")
+categorical_crossentropy = _function(CategoricalCrossentropy, "categorical_crossentropy")
+sparse_categorical_crossentropy = _function(SparseCategoricalCrossentropy,
+                                            "sparse_categorical_crossentropy")
+
+_BY_NAME = {
+    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+    "huber": Huber, "huber_loss": Huber,
+    "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy, "cce": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+}
+_CLASSES = {c.__name__: c for c in set(_BY_NAME.values())}
+
+
+def get(identifier) -> Loss:
+    """A name or alias ('mse'), class name, config dict, class, corenn.losses function or Loss."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier.lower()) or _CLASSES.get(identifier)
+        if cls is None:
+            raise ValueError(f"losses.get: unknown loss {identifier!r}; expected one of "
+                             f"{', '.join(sorted(_BY_NAME))}")
+        return cls()
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        cls = _CLASSES.get(identifier["class_name"])
+        if cls is None:
+            raise ValueError(f"losses.get: unknown loss class {identifier['class_name']!r}")
+        return cls.from_config(identifier.get("config", {}))
+    cls = getattr(identifier, "_corenn_loss", None)
+    if cls is not None:
+        return cls()
+    if callable(identifier):
+        raise TypeError(f"losses.get: {getattr(identifier, '__name__', identifier)!r} is not a corenn loss; "
+                        "corenn needs the loss gradient from its kernels, so pass a name "
+                        f"({', '.join(sorted(_BY_NAME))}) or a corenn.losses class")
+    raise TypeError(f"losses.get: cannot interpret {identifier!r} as a loss")
+
+
+def serialize(loss) -> dict:
+    loss = get(loss)
+    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+
+
+deserialize = get

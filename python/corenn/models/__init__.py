@@ -1,0 +1,4 @@
+"""corenn.models: model containers."""
+from .sequential import Sequential
+
+__all__ = ["Sequential"]

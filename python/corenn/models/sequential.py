@@ -1,0 +1,487 @@
+"""Sequential: a linear stack of layers with Keras' compile / fit / evaluate / predict.
+
+One training step (explicit backpropagation):
+    h = x;  h = layer.forward(h, training=True) for each layer
+    loss = loss.forward_backward(y, h, g)      # value and dL/dh fused, g preallocated
+    g = layer.backward(g) for each layer in reverse (the first layer skips dL/dx)
+    loss += sum of regularization penalties (their gradients added into the weight grads)
+    optimizer.apply(grads, weights)            # one fused update over all parameters
+Batches are gathered with np.take into reused buffers; nothing is allocated per step once the
+buffers for the batch shapes exist.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import losses as _losses
+from .. import metrics as _metrics
+from .. import ops
+from ..layers.base import InputLayer, Layer, shape_str
+
+__all__ = ["Sequential"]
+
+_KERAS_COMPILE_IGNORED = ("run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss")
+
+
+class Sequential:
+    """A stack of layers, each feeding the next.
+
+    Args:
+        layers: list of layers (an ``InputLayer`` / ``Input(shape=...)`` first fixes the input).
+        name: model name.
+    """
+
+    _count = 0
+
+    def __init__(self, layers=None, name=None, trainable=True):
+        Sequential._count += 1
+        self.name = name or ("sequential" if Sequential._count == 1 else f"sequential_{Sequential._count - 1}")
+        self.layers: list[Layer] = []
+        self._input_shape = None      # one sample, without the batch axis
+        self.built = False
+        self.compiled = False
+        self.optimizer = None
+        self.loss = None
+        self._loss_obj = None
+        self._metric_specs = []
+        self._train_metrics = self._eval_metrics = None
+        self.stop_training = False
+        self.history = None
+        self._grad_buffers = {}
+        for layer in layers or []:
+            self.add(layer)
+
+    # -- structure -------------------------------------------------------------------------
+
+    def add(self, layer):
+        if isinstance(layer, InputLayer):
+            if self.layers:
+                raise ValueError(f"{self.name}.add: an InputLayer must come first")
+            self._input_shape = layer._declared_input_shape
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"{self.name}.add: expected a corenn layer, got {type(layer).__name__}")
+        if not self.layers and self._input_shape is None and layer._declared_input_shape is not None:
+            self._input_shape = layer._declared_input_shape
+        self.layers.append(layer)
+        if self._input_shape is not None:  # known input: build eagerly, as Keras does
+            self.built = False
+            self.build()
+
+    def pop(self):
+        layer = self.layers.pop()
+        self.built = False
+        if self.layers and self._input_shape is not None:
+            self.build()
+        return layer
+
+    def build(self, input_shape=None):
+        """Build every layer for inputs of ``input_shape`` (with or without the batch axis None)."""
+        if input_shape is not None:
+            input_shape = tuple(input_shape)
+            if input_shape and input_shape[0] is None:
+                input_shape = input_shape[1:]
+            self._input_shape = input_shape
+        if self._input_shape is None:
+            raise ValueError(f"{self.name}: the input shape is unknown; give the first layer "
+                             "input_shape=(features,), start with layers.Input(shape=...), or call fit/build")
+        if not self.layers:
+            raise ValueError(f"{self.name}: the model has no layers")
+        shape = (None,) + tuple(self._input_shape)
+        for i, layer in enumerate(self.layers):
+            try:
+                if layer.built:
+                    layer.check_input_shape(shape)
+                else:
+                    layer.build(shape)
+            except ValueError as exc:
+                raise ValueError(f"{self.name}: layer {i} '{layer.name}' ({type(layer).__name__}) cannot take "
+                                 f"input {shape_str(shape)}: {exc}{self._shape_hint(layer, shape)}") from None
+            layer.needs_input_grad = i > 0
+            shape = layer.output_shape
+        self.built = True
+
+    def _shape_hint(self, layer, shape):
+        if self._input_shape and self._input_shape[0] is None:
+            return (f". input_shape excludes the batch axis: use input_shape={shape_str(self._input_shape[1:])} "
+                    f"not {shape_str(self._input_shape)}")
+        if type(layer).__name__ == "Dense" and len(shape) > 2:
+            return ". add layers.Flatten() before Dense"
+        return ""
+
+    @property
+    def input_shape(self):
+        return None if self._input_shape is None else (None,) + tuple(self._input_shape)
+
+    @property
+    def output_shape(self):
+        return self.layers[-1].output_shape if self.built else None
+
+    @property
+    def weights(self):
+        return [w for layer in self.layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
+
+    def _gradients(self):
+        return [g for layer in self.layers for g in layer.gradients]
+
+    def get_weights(self):
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        weights = list(weights)
+        expected = sum(len(layer.weights) for layer in self.layers)
+        if len(weights) != expected:
+            raise ValueError(f"{self.name}.set_weights: the model has {expected} weight arrays, got {len(weights)}")
+        pos = 0
+        for layer in self.layers:  # check every shape before writing anything
+            for w in layer.weights:
+                if tuple(np.shape(weights[pos])) != tuple(w.shape):
+                    raise ValueError(f"{self.name}.set_weights: layer '{layer.name}' expects a weight of shape "
+                                     f"{tuple(w.shape)}, got {tuple(np.shape(weights[pos]))}")
+                pos += 1
+        pos = 0
+        for layer in self.layers:
+            n = len(layer.weights)
+            layer.set_weights(weights[pos:pos + n])
+            pos += n
+
+    def count_params(self):
+        return sum(layer.count_params() for layer in self.layers)
+
+    def summary(self, print_fn=None):
+        if not self.built:
+            raise ValueError(f"{self.name}.summary: the model is not built yet; give the first layer "
+                             "input_shape=..., call build(input_shape) or fit first")
+        rows = [(f"{l.name} ({type(l).__name__})", shape_str(l.output_shape), f"{l.count_params():,}")
+                for l in self.layers]
+        w = [max(len(h), *(len(r[i]) for r in rows)) + 2 for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
+        line = "-" * sum(w)
+        trainable = sum(t.size for t in self.trainable_weights)
+        total = self.count_params()
+        out = [f'Model: "{self.name}"', line,
+               "Layer (type)".ljust(w[0]) + "Output Shape".ljust(w[1]) + "Param #".rjust(w[2]), "=" * sum(w)]
+        out += [r[0].ljust(w[0]) + r[1].ljust(w[1]) + r[2].rjust(w[2]) for r in rows]
+        out += ["=" * sum(w), f"Total params: {total:,}", f"Trainable params: {trainable:,}",
+                f"Non-trainable params: {total - trainable:,}", line]
+        (print_fn or print)("\n".join(out))
+
+    # -- compile ---------------------------------------------------------------------------
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, **kwargs):
+        from .. import optimizers
+        unknown = [k for k in kwargs if k not in _KERAS_COMPILE_IGNORED]
+        if unknown:
+            raise TypeError(f"{self.name}.compile: unexpected keyword argument(s) {', '.join(unknown)}")
+        if loss is None:
+            raise ValueError(f"{self.name}.compile: pass loss=, e.g. 'sparse_categorical_crossentropy' or 'mse'")
+        if loss_weights is not None:
+            raise NotImplementedError(f"{self.name}.compile: loss_weights is for multi-output models")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = loss
+        self._loss_obj = _losses.get(loss)
+        if metrics is None:
+            metrics = []
+        elif isinstance(metrics, (str, _metrics.Metric)):
+            metrics = [metrics]
+        self._metric_specs = list(metrics)
+        for spec in self._metric_specs:  # fail early on unknown names
+            _metrics.resolve(spec, self._loss_obj, 1, (1, 2))
+        self._train_metrics = self._eval_metrics = None
+        self.compiled = True
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + [m.name for m in (self._train_metrics or [])]
+
+    # -- data preparation ------------------------------------------------------------------
+
+    def _prepare_x(self, x, op):
+        if isinstance(x, ops.Tensor):
+            x = np.asarray(x)
+        if isinstance(x, (list, tuple)) or not hasattr(x, "dtype"):
+            x = np.asarray(x)
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"{self.name}.{op}: x must be numeric, got dtype {x.dtype}")
+        if x.ndim == 0 or x.shape[0] == 0:
+            raise ValueError(f"{self.name}.{op}: x is empty (shape {x.shape}); it needs at least one sample")
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if not self.built:
+            if self._input_shape is None:
+                self._input_shape = tuple(x.shape[1:])
+            self.build()
+        expected = self._input_shape
+        if len(expected) != x.ndim - 1 or any(e is not None and e != g for e, g in zip(expected, x.shape[1:])):
+            first = self.layers[0]
+            hint = ""
+            if expected and expected[0] is None:
+                hint = (f"; input_shape excludes the batch axis: use input_shape={shape_str(expected[1:])} "
+                        f"not {shape_str(expected)}")
+            elif x.ndim > 2 and len(expected) == 1 and math.prod(x.shape[1:]) == expected[0]:
+                hint = (f"; reshape x to (n, {expected[0]}) or start the model with "
+                        f"layers.Flatten(input_shape={shape_str(x.shape[1:])})")
+            raise ValueError(f"{self.name}.{op}: the first layer '{first.name}' ({type(first).__name__}) expects "
+                             f"input of shape {shape_str((None,) + tuple(expected))}, but x has shape "
+                             f"{tuple(x.shape)}{hint}")
+        return x
+
+    def _prepare_y(self, y, n, op):
+        if y is None:
+            raise ValueError(f"{self.name}.{op}: y (the targets) is missing")
+        y = np.asarray(y)
+        if y.ndim == 0 or y.shape[0] != n:
+            raise ValueError(f"{self.name}.{op}: x and y must have the same number of samples, "
+                             f"got {n} inputs and {y.shape[0] if y.ndim else 0} targets")
+        if y.dtype.kind == "f":
+            bad = ~np.isfinite(y)
+            if bad.any():
+                raise ValueError(f"{self.name}.{op}: y contains {int(np.isnan(y).sum())} NaN and "
+                                 f"{int(np.isinf(y).sum())} infinite values; clean the labels first")
+        loss = self._loss_obj
+        out = self.output_shape
+        y = loss.prepare_labels(y)
+        if loss.sparse:
+            if y.shape[1:] not in ((), (1,)) or len(out) != 2:
+                raise ValueError(self._label_error(y, out, "class indices of shape (n,) or (n, 1)"))
+            return y
+        if y.ndim == len(out) - 1 and out[-1] == 1:
+            y = y.reshape(y.shape + (1,))
+        if tuple(y.shape[1:]) != tuple(out[1:]):
+            hint = ""
+            if loss.kind == "categorical_crossentropy" and y.ndim == 1:
+                hint = "; use loss='sparse_categorical_crossentropy' for integer labels or one-hot them with utils.to_categorical"
+            raise ValueError(self._label_error(y, out, f"targets of shape {shape_str((None,) + tuple(out[1:]))}") + hint)
+        return y
+
+    def _label_error(self, y, out, what):
+        msg = (f"{self.name}: loss '{self._loss_obj.name}' expects {what} for the model output "
+               f"{shape_str(out)}, but y has shape {tuple(y.shape)}")
+        if len(out) > 2:
+            msg += "; the output still has spatial axes: add layers.Flatten() before Dense"
+        return msg
+
+    def _require_compiled(self, op):
+        if not self.compiled:
+            raise RuntimeError(f"{self.name}.{op}: call compile(optimizer, loss, metrics) first")
+
+    def _resolve_metrics(self, y):
+        make = lambda: [_metrics.resolve(s, self._loss_obj, y.ndim, self.output_shape) for s in self._metric_specs]
+        if self._train_metrics is None:
+            self._train_metrics, self._eval_metrics = make(), make()
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def _forward(self, x, training):
+        h = x
+        for layer in self.layers:
+            h = layer.forward(h, training=training)
+        return h
+
+    def _loss_grad(self, xb, yb):
+        h = self._forward(xb, True)
+        key = tuple(h.shape)
+        g = self._grad_buffers.get(key)
+        if g is None:
+            if len(self._grad_buffers) > 4:
+                self._grad_buffers.clear()
+            g = self._grad_buffers[key] = ops.empty(key)
+        loss = self._loss_obj.forward_backward(yb, h, g)
+        for layer in reversed(self.layers):
+            g = layer.backward(g)
+        loss += sum(layer.regularization(add_grads=True) for layer in self.layers)
+        return loss, h
+
+    def _train_step(self, xb, yb, metrics):
+        loss, h = self._loss_grad(xb, yb)
+        for m in metrics:
+            m.update_state(yb, h)
+        self.optimizer.apply(self._gradients(), self.trainable_weights)
+        return loss
+
+    def compute_gradients(self, x, y):
+        """(loss, grads) for one batch with the compiled loss; grads align with trainable_weights.
+
+        The gradient Tensors are the layers' own buffers: the next call overwrites them.
+        """
+        self._require_compiled("compute_gradients")
+        x = self._prepare_x(x, "compute_gradients")
+        y = self._prepare_y(y, len(x), "compute_gradients")
+        loss, _ = self._loss_grad(ops.as_tensor(x), ops.as_tensor(y))
+        return float(loss), self._gradients()
+
+    # -- fit / evaluate / predict --------------------------------------------------------------
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """Train for ``epochs`` passes over (x, y); returns the History callback."""
+        from .. import callbacks as _callbacks
+        from ..utils.random import get_generator
+        self._require_compiled("fit")
+        if class_weight is not None or sample_weight is not None:
+            raise NotImplementedError(f"{self.name}.fit: class_weight / sample_weight are not supported yet")
+        batch_size = 32 if batch_size is None else int(batch_size)
+        if batch_size <= 0:
+            raise ValueError(f"{self.name}.fit: batch_size must be positive, got {batch_size}")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        x = self._prepare_x(x, "fit")
+        y = self._prepare_y(y, len(x), "fit")
+        if validation_data is None and validation_split:
+            if not 0.0 < validation_split < 1.0:
+                raise ValueError(f"{self.name}.fit: validation_split must be in (0, 1), got {validation_split}")
+            split = int(math.floor(len(x) * (1.0 - validation_split)))
+            if split == 0 or split == len(x):
+                raise ValueError(f"{self.name}.fit: validation_split={validation_split} leaves an empty "
+                                 f"training or validation set for {len(x)} samples")
+            validation_data = (x[split:], y[split:])
+            x, y = x[:split], y[:split]
+        if validation_data is not None:
+            if len(validation_data) != 2:
+                raise ValueError(f"{self.name}.fit: validation_data must be (x_val, y_val)")
+            vx = self._prepare_x(validation_data[0], "fit(validation_data)")
+            vy = self._prepare_y(validation_data[1], len(vx), "fit(validation_data)")
+        self._resolve_metrics(y)
+        n = len(x)
+        steps = math.ceil(n / batch_size)
+        if steps_per_epoch is not None:
+            steps = min(steps, int(steps_per_epoch))
+        cbks = _callbacks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+                                       verbose=verbose, epochs=epochs, steps=steps)
+        self.stop_training = False
+        buffers = {}
+        metrics = self._train_metrics
+        cbks.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            for m in metrics:
+                m.reset_state()
+            cbks.on_epoch_begin(epoch)
+            order = get_generator().permutation(n) if shuffle else None
+            total, count = 0.0, 0
+            for step in range(steps):
+                lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
+                cbks.on_train_batch_begin(step)
+                xb, yb = self._batch(x, y, order, lo, hi, buffers)
+                loss = self._train_step(xb, yb, metrics)
+                total += loss * (hi - lo)
+                count += hi - lo
+                logs = {"loss": total / count, **{m.name: m.result() for m in metrics}}
+                cbks.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            epoch_logs = dict(logs)
+            if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                vals = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size, verbose=0,
+                                     return_dict=True, _callbacks=False)
+                epoch_logs.update({"val_" + k: v for k, v in vals.items()})
+            cbks.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        cbks.on_train_end(epoch_logs if epochs > initial_epoch else {})
+        self.history = cbks.history
+        return cbks.history
+
+    @staticmethod
+    def _batch(x, y, order, lo, hi, buffers):
+        """Batch [lo, hi) of (x, y) as Tensors: a zero-copy slice, or gathered into reused buffers."""
+        if order is None:
+            return ops.as_tensor(x[lo:hi]), ops.as_tensor(y[lo:hi])
+        size = hi - lo
+        entry = buffers.get(size)
+        if entry is None:
+            bx = np.empty((size,) + x.shape[1:], x.dtype)
+            by = np.empty((size,) + y.shape[1:], y.dtype)
+            entry = buffers[size] = (bx, by, ops.as_tensor(bx), ops.as_tensor(by))
+        bx, by, tx, ty = entry
+        idx = order[lo:hi]
+        np.take(x, idx, axis=0, out=bx)
+        np.take(y, idx, axis=0, out=by)
+        return tx, ty
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False, _callbacks=True):
+        """Loss (with regularization) and metrics over (x, y): [loss, *metrics], or the loss alone."""
+        self._require_compiled("evaluate")
+        if sample_weight is not None:
+            raise NotImplementedError(f"{self.name}.evaluate: sample_weight is not supported yet")
+        batch_size = 32 if batch_size is None else int(batch_size)
+        x = self._prepare_x(x, "evaluate")
+        y = self._prepare_y(y, len(x), "evaluate")
+        self._resolve_metrics(y)
+        metrics = self._eval_metrics
+        for m in metrics:
+            m.reset_state()
+        reg = sum(layer.regularization() for layer in self.layers)
+        total = 0.0
+        for lo in range(0, len(x), batch_size):
+            xb, yb = ops.as_tensor(x[lo:lo + batch_size]), ops.as_tensor(y[lo:lo + batch_size])
+            h = self._forward(xb, False)
+            total += self._loss_obj.forward_backward(yb, h) * len(xb)
+            for m in metrics:
+                m.update_state(yb, h)
+        result = {"loss": total / len(x) + reg, **{m.name: m.result() for m in metrics}}
+        if return_dict:
+            return result
+        values = list(result.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
+        """Model outputs for x (inference mode) as a float32 NumPy array."""
+        batch_size = 32 if batch_size is None else int(batch_size)
+        x = self._prepare_x(x, "predict")
+        out = None
+        for lo in range(0, len(x), batch_size):
+            h = self._forward(ops.as_tensor(x[lo:lo + batch_size]), False)
+            if out is None:
+                out = np.empty((len(x),) + tuple(h.shape[1:]), np.float32)
+            out[lo:lo + h.shape[0]] = np.asarray(h)
+        return out
+
+    def __call__(self, x, training=False):
+        return self.predict(x, batch_size=max(1, len(x)))
+
+    def predict_on_batch(self, x):
+        return self.predict(x, batch_size=max(1, len(x)))
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+        self._require_compiled("train_on_batch")
+        x = self._prepare_x(x, "train_on_batch")
+        y = self._prepare_y(y, len(x), "train_on_batch")
+        self._resolve_metrics(y)
+        for m in self._train_metrics:
+            m.reset_state()
+        loss = self._train_step(ops.as_tensor(x), ops.as_tensor(y), self._train_metrics)
+        result = {"loss": float(loss), **{m.name: m.result() for m in self._train_metrics}}
+        if return_dict:
+            return result
+        return result["loss"] if len(result) == 1 else list(result.values())
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        return self.evaluate(x, y, batch_size=max(1, len(x)), verbose=0, return_dict=return_dict)
+
+    # -- config ----------------------------------------------------------------------------
+
+    def get_config(self):
+        from ..layers import serialize
+        return {"name": self.name, "input_shape": self._input_shape,
+                "layers": [serialize(layer) for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config):
+        from ..layers import deserialize
+        model = cls(name=config.get("name"))
+        if config.get("input_shape") is not None:
+            model._input_shape = tuple(config["input_shape"])
+        for layer_cfg in config["layers"]:
+            model.add(deserialize(layer_cfg))
+        return model

@@ -1,0 +1,102 @@
+"""Weight regularizers: penalties added to the loss, gradients added to the weights' grads.
+
+    L1:    l1 * sum|w|          grad l1 * sign(w)
+    L2:    l2 * sum w^2         grad 2 * l2 * w
+    L1L2:  both
+Default factors are Keras 3's (0.01). The penalty and its gradient are computed in one pass by
+``ops.regularizer_penalty``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import ops
+
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize",
+           "deserialize"]
+
+
+class Regularizer:
+    """Penalty l1 * sum|w| + l2 * sum w^2 (subclasses fix which factors are used)."""
+
+    def __init__(self, l1: float = 0.0, l2: float = 0.0):
+        for name, v in (("l1", l1), ("l2", l2)):
+            if not np.isfinite(v) or v < 0:
+                raise ValueError(f"{type(self).__name__}: {name} must be a finite number >= 0, got {v!r}")
+        self.l1, self.l2 = float(l1), float(l2)
+
+    def penalty(self, w, grad=None) -> float:
+        """The penalty of ``w``; with ``grad`` its gradient is also added into ``grad``."""
+        return ops.regularizer_penalty(w, grad, l1=self.l1, l2=self.l2)
+
+    def __call__(self, w) -> float:
+        if not isinstance(w, ops.Tensor):
+            w = np.ascontiguousarray(w, dtype=np.float32)
+        return self.penalty(w)
+
+    def get_config(self):
+        return {"l1": self.l1, "l2": self.l2}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class L1(Regularizer):
+    def __init__(self, l1: float = 0.01):
+        super().__init__(l1=l1)
+
+    def get_config(self):
+        return {"l1": self.l1}
+
+
+class L2(Regularizer):
+    def __init__(self, l2: float = 0.01):
+        super().__init__(l2=l2)
+
+    def get_config(self):
+        return {"l2": self.l2}
+
+
+class L1L2(Regularizer):
+    def __init__(self, l1: float = 0.0, l2: float = 0.0):
+        super().__init__(l1=l1, l2=l2)
+
+
+# Keras exposes the lower-case names as aliases of the classes
+l1, l2, l1_l2 = L1, L2, L1L2
+
+_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
+_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2, "Regularizer": Regularizer}
+
+
+def get(identifier):
+    """None, a name ('l2'), a config dict, a class or an instance -> Regularizer or None."""
+    if identifier is None or isinstance(identifier, Regularizer):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Regularizer):
+        return identifier()
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier.lower()) or _CLASSES.get(identifier)
+        if cls is None:
+            raise ValueError(f"regularizers.get: unknown regularizer {identifier!r}; expected l1, l2 or l1_l2")
+        return cls()
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        cls = _CLASSES.get(identifier["class_name"]) or _BY_NAME.get(identifier["class_name"])
+        if cls is None:
+            raise ValueError(f"regularizers.get: unknown regularizer class {identifier['class_name']!r}")
+        return cls.from_config(identifier.get("config", {}))
+    raise TypeError(f"regularizers.get: cannot interpret {identifier!r} as a regularizer")
+
+
+def serialize(regularizer):
+    if regularizer is None:
+        return None
+    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+
+
+deserialize = get

@@ -1,0 +1,114 @@
+"""Losses, metrics, activations, initializers and regularizers: values, resolution, errors."""
+import numpy as np
+import pytest
+
+from corenn import activations, initializers, losses, metrics, regularizers
+from corenn.utils.random import set_random_seed
+
+
+def test_losses_match_numpy(rng):
+    yt = rng.normal(size=(6, 3))
+    yp = rng.normal(size=(6, 3))
+    assert losses.MeanSquaredError()(yt, yp) == pytest.approx(((yt - yp) ** 2).mean(), rel=1e-5)
+    assert losses.get("mae")(yt, yp) == pytest.approx(np.abs(yt - yp).mean(), rel=1e-5)
+    e = np.abs(yt - yp)
+    hub = np.where(e <= 0.5, 0.5 * e ** 2, 0.5 * (e - 0.25)).mean()
+    assert losses.Huber(delta=0.5)(yt, yp) == pytest.approx(hub, rel=1e-5)
+    logits = rng.normal(size=(6, 4))
+    labels = rng.integers(0, 4, 6)
+    lse = np.log(np.exp(logits).sum(1))
+    ref = (lse - logits[np.arange(6), labels]).mean()
+    assert losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits) == pytest.approx(ref, rel=1e-5)
+    w = rng.uniform(size=6)
+    per = lse - logits[np.arange(6), labels]
+    assert losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits, sample_weight=w) == \
+        pytest.approx((per * w).sum() / 6, rel=1e-5)
+
+
+def test_loss_resolution_and_errors():
+    assert isinstance(losses.get("mse"), losses.MeanSquaredError)
+    assert isinstance(losses.get(losses.sparse_categorical_crossentropy), losses.SparseCategoricalCrossentropy)
+    with pytest.raises(ValueError, match="unknown loss"):
+        losses.get("nope")
+    with pytest.raises(TypeError, match="not a corenn loss"):
+        losses.get(lambda a, b: 0)
+    with pytest.raises(ValueError, match="integer class indices"):
+        losses.SparseCategoricalCrossentropy()(np.array([0.5]), np.array([[0.5, 0.5]]))
+
+
+def test_metric_resolution_like_keras():
+    bce, sce, cce = losses.BinaryCrossentropy(), losses.SparseCategoricalCrossentropy(), losses.CategoricalCrossentropy()
+    assert isinstance(metrics.resolve("accuracy", bce, 2, (None, 1)), metrics.BinaryAccuracy)
+    assert isinstance(metrics.resolve("acc", losses.MeanSquaredError(), 2, (None, 1)), metrics.BinaryAccuracy)
+    assert isinstance(metrics.resolve("accuracy", sce, 1, (None, 10)), metrics.SparseCategoricalAccuracy)
+    m = metrics.resolve("acc", cce, 2, (None, 10))
+    assert isinstance(m, metrics.CategoricalAccuracy) and m.name == "acc"
+    assert metrics.get("mae").name == "mae"
+    with pytest.raises(ValueError, match="unknown metric"):
+        metrics.get("f7")
+
+
+def test_metrics_accumulate(rng):
+    m = metrics.SparseCategoricalAccuracy()
+    m.update_state(np.array([0, 1]), np.array([[0.9, 0.1], [0.8, 0.2]]))
+    m.update_state(np.array([1]), np.array([[0.1, 0.9]]))
+    assert m.result() == pytest.approx(2 / 3)
+    m.reset_state()
+    assert m.result() == 0.0
+    b = metrics.BinaryAccuracy(threshold=0.5)
+    b.update_state(np.array([[1.0], [0.0]]), np.array([[0.7], [0.6]]))
+    assert b.result() == pytest.approx(0.5)
+    mean = metrics.Mean()
+    mean.update_state(2.0, sample_weight=3)
+    mean.update_state(4.0, sample_weight=1)
+    assert mean.result() == pytest.approx(2.5)
+    mse = metrics.MeanSquaredError()
+    yt, yp = rng.normal(size=(4, 2)), rng.normal(size=(4, 2))
+    mse.update_state(yt, yp)
+    assert mse.result() == pytest.approx(((yt - yp) ** 2).mean(), rel=1e-5)
+
+
+def test_activations_get_and_eager_functions():
+    x = np.array([[-2.0, 0.5, 3.0]])
+    np.testing.assert_allclose(activations.sigmoid(x), 1 / (1 + np.exp(-x)), rtol=1e-5)
+    np.testing.assert_allclose(activations.leaky_relu(x), np.where(x > 0, x, 0.2 * x), rtol=1e-6)
+    np.testing.assert_allclose(activations.softmax(x).sum(), 1.0, rtol=1e-6)
+    assert activations.get(None).name == "linear" and activations.get("silu").name == "swish"
+    assert activations.get(activations.tanh).name == "tanh"
+    with pytest.raises(ValueError, match="unknown activation"):
+        activations.get("swishy")
+    with pytest.raises(TypeError, match="not a corenn activation"):
+        activations.get(np.tanh)
+
+
+def test_initializers_statistics_and_seeding():
+    set_random_seed(0)
+    w = initializers.GlorotUniform()((400, 600))
+    limit = np.sqrt(6 / 1000)
+    assert w.dtype == np.float32 and np.abs(w).max() <= limit and np.isclose(w.std(), limit / np.sqrt(3), rtol=0.03)
+    g = initializers.get("glorot_normal")((400, 600))
+    assert np.abs(g).max() <= 2 * np.sqrt(2 / 1000) / 0.87962566103423978 + 1e-6
+    assert np.isclose(g.std(), np.sqrt(2 / 1000), rtol=0.03)
+    h = initializers.HeNormal()((3, 3, 16, 32))  # conv fans: 3*3*16 in
+    assert np.isclose(h.std(), np.sqrt(2 / 144), rtol=0.05)
+    q = initializers.Orthogonal(seed=1)((5, 8))
+    np.testing.assert_allclose(q @ q.T, np.eye(5), atol=1e-5)
+    a, b = initializers.RandomNormal(seed=3)((4,)), initializers.RandomNormal(seed=3)((4,))
+    np.testing.assert_array_equal(a, b)
+    set_random_seed(5)
+    c = initializers.HeUniform()((3, 3))
+    set_random_seed(5)
+    np.testing.assert_array_equal(c, initializers.HeUniform()((3, 3)))
+    assert initializers.get(initializers.serialize(initializers.Constant(2.0)))((2,)).tolist() == [2.0, 2.0]
+    assert initializers.compute_fans((3, 3, 4, 8)) == (36, 72)
+
+
+def test_regularizers(rng):
+    w = rng.normal(size=(3, 4)).astype(np.float32)
+    assert regularizers.L2()(w) == pytest.approx(0.01 * (w.astype(np.float64) ** 2).sum(), rel=1e-5)
+    assert regularizers.l1(0.1)(w) == pytest.approx(0.1 * np.abs(w).sum(), rel=1e-5)
+    r = regularizers.get({"class_name": "L1L2", "config": {"l1": 0.1, "l2": 0.2}})
+    assert (r.l1, r.l2) == (0.1, 0.2)
+    assert regularizers.get("l2").l2 == 0.01 and regularizers.get(None) is None
+    with pytest.raises(ValueError, match=">= 0"):
+        regularizers.L2(-1.0)
