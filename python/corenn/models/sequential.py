@@ -294,11 +294,26 @@ class Sequential:
             if len(self._grad_buffers) > 4:
                 self._grad_buffers.clear()
             g = self._grad_buffers[key] = ops.empty(key)
-        loss = self._loss_obj.forward_backward(yb, h, g)
-        for layer in reversed(self.layers):
+        fused = self._fused_output()
+        if fused:
+            # softmax/sigmoid + cross-entropy: one kernel from the logits (as Keras' backends do),
+            # cheaper and better conditioned than the loss gradient through the activation
+            loss = ops.loss_forward(self._loss_obj.kind, self.layers[-1].logits, yb, g, from_logits=True)
+            g = self.layers[-1].backward_from_preactivation(g)
+        else:
+            loss = self._loss_obj.forward_backward(yb, h, g)
+        for layer in reversed(self.layers[:-1] if fused else self.layers):
             g = layer.backward(g)
         loss += sum(layer.regularization(add_grads=True) for layer in self.layers)
         return loss, h
+
+    def _fused_output(self) -> bool:
+        last, loss = self.layers[-1], self._loss_obj
+        if loss.from_logits or not hasattr(last, "backward_from_preactivation"):
+            return False
+        act = last.activation.name
+        return (act == "softmax" and loss.kind in ("categorical_crossentropy", "sparse_categorical_crossentropy")) \
+            or (act == "sigmoid" and loss.kind == "binary_crossentropy")
 
     def _train_step(self, xb, yb, metrics):
         loss, h = self._loss_grad(xb, yb)
