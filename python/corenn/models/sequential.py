@@ -50,6 +50,7 @@ class Sequential:
         self.stop_training = False
         self.history = None
         self._grad_buffers = {}
+        self._step_lists = None
         for layer in layers or []:
             self.add(layer)
 
@@ -319,7 +320,9 @@ class Sequential:
         loss, h = self._loss_grad(xb, yb)
         for m in metrics:
             m.update_state(yb, h)
-        self.optimizer.apply(self._gradients(), self.trainable_weights)
+        if self._step_lists is None:  # built once per fit: a step makes no new lists
+            self._step_lists = (self._gradients(), self.trainable_weights)
+        self.optimizer.apply(*self._step_lists)
         return loss
 
     def compute_gradients(self, x, y):
@@ -373,6 +376,7 @@ class Sequential:
         cbks = _callbacks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                                        verbose=verbose, epochs=epochs, steps=steps)
         self.stop_training = False
+        self._step_lists = None  # trainable flags may have changed since the last fit
         buffers = {}
         metrics = self._train_metrics
         cbks.on_train_begin()
@@ -475,6 +479,7 @@ class Sequential:
         self._resolve_metrics(y)
         for m in self._train_metrics:
             m.reset_state()
+        self._step_lists = None
         loss = self._train_step(ops.as_tensor(x), ops.as_tensor(y), self._train_metrics)
         result = {"loss": float(loss), **{m.name: m.result() for m in self._train_metrics}}
         if return_dict:
