@@ -7,8 +7,7 @@ import corenn as keras
 
 
 def test_keras_script_runs_unchanged(capsys):
-    keras.utils.set_random_seed(0) if hasattr(keras.utils, "set_random_seed") else \
-        keras.utils.random.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 10))                # float64, as users often pass
     y = (x[:, :2].sum(1) > 0).astype("uint8")     # binary labels, shape (n,)

@@ -171,3 +171,25 @@ def test_summary_and_train_on_batch(rng, capsys):
     assert m.predict_on_batch(x).shape == (64, 3)
     with pytest.raises(ValueError, match="not built"):
         Sequential([layers.Dense(2)]).summary()
+
+
+@pytest.mark.parametrize("act,loss,labels", [
+    ("softmax", "categorical_crossentropy", "onehot"),
+    ("softmax", "sparse_categorical_crossentropy", "int"),
+    ("sigmoid", "binary_crossentropy", "binary")])
+def test_fused_output_gradient_matches_unfused(act, loss, labels, rng):
+    x = rng.normal(size=(7, 5)).astype(np.float32)
+    units = 1 if labels == "binary" else 4
+    y = {"onehot": np.eye(4)[rng.integers(0, 4, 7)], "int": rng.integers(0, 4, 7),
+         "binary": rng.integers(0, 2, (7, 1)).astype(float)}[labels]
+    fused = Sequential([layers.Dense(units, activation=act, input_shape=(5,))])
+    plain = Sequential([layers.Dense(units, input_shape=(5,)), layers.Activation(act)])
+    plain.set_weights(fused.get_weights())
+    for m in (fused, plain):
+        m.compile("sgd", loss)
+    assert fused._fused_output() and not plain._fused_output()
+    l1, g1 = fused.compute_gradients(x, y)
+    l2, g2 = plain.compute_gradients(x, y)
+    assert l1 == pytest.approx(l2, rel=1e-5)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)

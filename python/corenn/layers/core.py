@@ -89,6 +89,16 @@ class Dense(Layer):
                 "relu", y, y, dy, self._buffer("dz", dy.shape))
         else:
             dz = self.activation.backward(z, y, dy, self._buffer("dz", dy.shape))
+        return self.backward_from_preactivation(dz)
+
+    @property
+    def logits(self):
+        """z = x W + b of the last forward (before the activation)."""
+        return self._z
+
+    def backward_from_preactivation(self, dz):
+        """backward given dL/dz directly (the model fuses softmax/sigmoid into the loss)."""
+        x = self._x
         dz2 = _rows(dz, self.units)
         if self.trainable:
             grads = self.gradients

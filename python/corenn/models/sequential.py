@@ -50,6 +50,7 @@ class Sequential:
         self.stop_training = False
         self.history = None
         self._grad_buffers = {}
+        self._step_lists = None
         for layer in layers or []:
             self.add(layer)
 
@@ -294,17 +295,34 @@ class Sequential:
             if len(self._grad_buffers) > 4:
                 self._grad_buffers.clear()
             g = self._grad_buffers[key] = ops.empty(key)
-        loss = self._loss_obj.forward_backward(yb, h, g)
-        for layer in reversed(self.layers):
+        fused = self._fused_output()
+        if fused:
+            # softmax/sigmoid + cross-entropy: one kernel from the logits (as Keras' backends do),
+            # cheaper and better conditioned than the loss gradient through the activation
+            loss = ops.loss_forward(self._loss_obj.kind, self.layers[-1].logits, yb, g, from_logits=True)
+            g = self.layers[-1].backward_from_preactivation(g)
+        else:
+            loss = self._loss_obj.forward_backward(yb, h, g)
+        for layer in reversed(self.layers[:-1] if fused else self.layers):
             g = layer.backward(g)
         loss += sum(layer.regularization(add_grads=True) for layer in self.layers)
         return loss, h
+
+    def _fused_output(self) -> bool:
+        last, loss = self.layers[-1], self._loss_obj
+        if loss.from_logits or not hasattr(last, "backward_from_preactivation"):
+            return False
+        act = last.activation.name
+        return (act == "softmax" and loss.kind in ("categorical_crossentropy", "sparse_categorical_crossentropy")) \
+            or (act == "sigmoid" and loss.kind == "binary_crossentropy")
 
     def _train_step(self, xb, yb, metrics):
         loss, h = self._loss_grad(xb, yb)
         for m in metrics:
             m.update_state(yb, h)
-        self.optimizer.apply(self._gradients(), self.trainable_weights)
+        if self._step_lists is None:  # built once per fit: a step makes no new lists
+            self._step_lists = (self._gradients(), self.trainable_weights)
+        self.optimizer.apply(*self._step_lists)
         return loss
 
     def compute_gradients(self, x, y):
@@ -358,6 +376,7 @@ class Sequential:
         cbks = _callbacks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                                        verbose=verbose, epochs=epochs, steps=steps)
         self.stop_training = False
+        self._step_lists = None  # trainable flags may have changed since the last fit
         buffers = {}
         metrics = self._train_metrics
         cbks.on_train_begin()
@@ -460,6 +479,7 @@ class Sequential:
         self._resolve_metrics(y)
         for m in self._train_metrics:
             m.reset_state()
+        self._step_lists = None
         loss = self._train_step(ops.as_tensor(x), ops.as_tensor(y), self._train_metrics)
         result = {"loss": float(loss), **{m.name: m.result() for m in self._train_metrics}}
         if return_dict:
