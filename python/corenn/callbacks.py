@@ -180,9 +180,8 @@ class History(Callback):
 class ProgbarLogger(Callback):
     """Prints progress: a live bar per epoch (verbose=1) or one line per epoch (verbose=2).
 
-    Batch logs are per-batch values, averaged over the epoch by the bar; names in
-    `stateful_metrics` are shown as given (use it when the model logs running means). The
-    epoch-end logs (including val_*) are shown as given.
+    corenn's fit logs running means over the epoch so far (Keras 3 semantics), so batch and
+    epoch logs are shown as given; the bar never re-averages them.
     """
 
     def __init__(self, stateful_metrics=None, stream=None):
@@ -226,9 +225,14 @@ class ProgbarLogger(Callback):
             stream.flush()
         self._new_bar(self.params.get("steps"))
 
-    def on_train_batch_end(self, batch, logs=None):
+    def _update(self, batch, logs):
         self.seen = batch + 1
-        self.progbar.update(self.seen, list((logs or {}).items()), finalize=False)
+        logs = logs or {}
+        self.progbar.stateful_metrics.update(logs)  # running means already: show them as given
+        self.progbar.update(self.seen, list(logs.items()), finalize=False)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._update(batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
         self._finish(logs)
@@ -240,8 +244,7 @@ class ProgbarLogger(Callback):
 
     def on_test_batch_end(self, batch, logs=None):
         if not self._in_fit:
-            self.seen = batch + 1
-            self.progbar.update(self.seen, list((logs or {}).items()), finalize=False)
+            self._update(batch, logs)
 
     def on_test_end(self, logs=None):
         if not self._in_fit:

@@ -63,7 +63,8 @@ def load_weights(model, path) -> None:
     """Load weights saved by :func:`save_weights` into ``model``; never unpickles anything."""
     path = os.fspath(path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        # np.load is given an open file so a bad archive cannot leak the handle.
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
             if _MANIFEST not in archive.files:
                 raise ValueError(f"{path} is not a corenn weights file (no manifest)")
             manifest = json.loads(bytes(archive[_MANIFEST]).decode("utf-8"))

@@ -18,6 +18,7 @@ import numpy as np
 from .. import losses as _losses
 from .. import metrics as _metrics
 from .. import ops
+from .. import saving
 from ..layers.base import InputLayer, Layer, shape_str
 
 __all__ = ["Sequential"]
@@ -155,6 +156,14 @@ class Sequential:
             n = len(layer.weights)
             layer.set_weights(weights[pos:pos + n])
             pos += n
+
+    def save_weights(self, filepath):
+        """Write all weights to ``filepath`` (.npz + JSON manifest), atomically; see corenn.saving."""
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        """Load weights written by :meth:`save_weights`; never unpickles or executes anything."""
+        saving.load_weights(self, filepath)
 
     def count_params(self):
         return sum(layer.count_params() for layer in self.layers)
