@@ -54,13 +54,19 @@ def best_time(fn, repeats, inner):
     return best
 
 
-def alternate(fns, repeats, inner):
-    """Time each fn in turn, A B A B ..., and return each one's best time."""
+def alternate(fns, repeats, inner, pause=0.2):
+    """Time each fn in turn, A B A B ..., and return each one's best time.
+
+    Each turn is a block of `inner` calls after a short pause: OpenMP's and OpenBLAS's idle
+    threads busy-wait for up to ~0.1 s after a call, and a block started while the other library's
+    threads still spin would be measured on a half-occupied machine.
+    """
     best = [float("inf")] * len(fns)
     for fn in fns:  # warm-up: packing buffers, thread pools, page faults
         fn()
     for _ in range(repeats):
         for i, fn in enumerate(fns):
+            time.sleep(pause)
             best[i] = min(best[i], best_time(fn, 1, inner))
     return best
 
@@ -101,7 +107,7 @@ def bench_gemm():
         tc = corenn.Tensor.from_numpy(c)
         a_op, b_op = (a.T if ta else a), (b.T if tb else b)
         flops = 2.0 * m * n * k
-        inner = max(1, int(2e8 / flops))
+        inner = max(3, int(3e9 / flops))  # ~20 ms blocks amortize thread wake-up after the pause
         t_cn, t_np = alternate([
             lambda: corenn.ops.gemm(ta_, tb_, tc, trans_a=ta, trans_b=tb),
             lambda: np.matmul(a_op, b_op, out=c_np),
