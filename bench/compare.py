@@ -190,6 +190,7 @@ def bench_mlp():
     results = {name: [] for name, _ in contenders}
     for run in range(ARGS.mlp_runs):  # A B A B
         for name, fn in contenders:
+            time.sleep(0.5)  # let the previous framework's spinning worker threads go idle
             results[name].append(fn(data, seed=run))
     print(f"\nMLP 784-512-256-10, Adam 1e-3, batch 128, {ARGS.epochs} epoch(s) on Fashion-MNIST, "
           f"{ARGS.threads} threads, best of {ARGS.mlp_runs}")

@@ -193,3 +193,19 @@ def test_fused_output_gradient_matches_unfused(act, loss, labels, rng):
     assert l1 == pytest.approx(l2, rel=1e-5)
     for a, b in zip(g1, g2):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
+
+
+def test_no_input_gradient_is_computed_before_the_first_trainable_layer():
+    """Flatten -> Dense: the first Dense's dX is never used, so it is not computed; a frozen
+    first Dense hands the job to the next trainable layer; gradients stay correct."""
+    corenn.utils.set_random_seed(3)
+    model = corenn.Sequential([layers.Input(shape=(2, 3)), layers.Flatten(),
+                               layers.Dense(4, activation="relu"), layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
+    y = np.zeros((5, 2), np.float32)
+    model.compute_gradients(x, y)
+    assert [layer.needs_input_grad for layer in model.layers] == [False, False, True]
+    model.layers[1].trainable = False
+    model.compute_gradients(x, y)
+    assert [layer.needs_input_grad for layer in model.layers] == [False, False, False]

@@ -101,9 +101,17 @@ class Sequential:
             except ValueError as exc:
                 raise ValueError(f"{self.name}: layer {i} '{layer.name}' ({type(layer).__name__}) cannot take "
                                  f"input {shape_str(shape)}: {exc}{self._shape_hint(layer, shape)}") from None
-            layer.needs_input_grad = i > 0
             shape = layer.output_shape
         self.built = True
+        self._mark_input_grads()
+
+    def _mark_input_grads(self):
+        """A layer computes dL/dx only if some layer before it has trainable weights: in the usual
+        Flatten -> Dense start, the first Dense's dX GEMM (a quarter of an MLP's step) is never used."""
+        upstream = False
+        for layer in self.layers:
+            layer.needs_input_grad = upstream
+            upstream = upstream or bool(layer.trainable_weights)
 
     def _shape_hint(self, layer, shape):
         if self._input_shape and self._input_shape[0] is None:
@@ -313,6 +321,8 @@ class Sequential:
         else:
             loss = self._loss_obj.forward_backward(yb, h, g)
         for layer in reversed(self.layers[:-1] if fused else self.layers):
+            if g is None:
+                break  # the layer after this one needs no dL/dx: nothing before it is trainable
             g = layer.backward(g)
         loss += sum(layer.regularization(add_grads=True) for layer in self.layers)
         return loss, h
@@ -342,6 +352,7 @@ class Sequential:
         self._require_compiled("compute_gradients")
         x = self._prepare_x(x, "compute_gradients")
         y = self._prepare_y(y, len(x), "compute_gradients")
+        self._mark_input_grads()
         loss, _ = self._loss_grad(ops.as_tensor(x), ops.as_tensor(y))
         return float(loss), self._gradients()
 
@@ -386,6 +397,7 @@ class Sequential:
                                        verbose=verbose, epochs=epochs, steps=steps)
         self.stop_training = False
         self._step_lists = None  # trainable flags may have changed since the last fit
+        self._mark_input_grads()
         buffers = {}
         metrics = self._train_metrics
         cbks.on_train_begin()
@@ -489,6 +501,7 @@ class Sequential:
         for m in self._train_metrics:
             m.reset_state()
         self._step_lists = None
+        self._mark_input_grads()
         loss = self._train_step(ops.as_tensor(x), ops.as_tensor(y), self._train_metrics)
         result = {"loss": float(loss), **{m.name: m.result() for m in self._train_metrics}}
         if return_dict:
