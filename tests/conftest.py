@@ -1,8 +1,22 @@
 import numpy as np
 import pytest
 
+from corenn import _C
+
+# Every CPU kernel with an ISA-specific fast path is tested on both paths.
+ISAS = ["ref"] + (["avx2"] if _C.cpu_has_avx2_fma() else [])
+
 
 @pytest.fixture
 def rng():
     """A fresh, fixed-seed NumPy generator per test: failures reproduce."""
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    """Run the test with the given micro-kernel ISA forced, restoring the previous one after."""
+    old = _C.get_isa()
+    _C.set_isa(request.param)
+    yield request.param
+    _C.set_isa(old)

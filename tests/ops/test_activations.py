@@ -10,15 +10,7 @@ from reference import activation, activation_grad, numerical_grad
 KINDS = ops.ACTIVATIONS
 ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
 SHAPES = [(1,), (1, 1), (7,), (3, 5), (4, 33), (2, 3, 17), (128, 512)]
-ISAS = ["ref"] + (["avx2"] if _C.cpu_has_avx2_fma() else [])
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    old = _C.get_isa()
-    _C.set_isa(request.param)
-    yield request.param
-    _C.set_isa(old)
+from conftest import ISAS
 
 
 def _inputs(rng, shape, scale=3.0):

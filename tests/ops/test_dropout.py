@@ -6,15 +6,7 @@ import corenn
 from corenn import _C, ops
 from reference import dropout_mask, uniform01
 
-ISAS = ["ref"] + (["avx2"] if _C.cpu_has_avx2_fma() else [])
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    old = _C.get_isa()
-    _C.set_isa(request.param)
-    yield request.param
-    _C.set_isa(old)
+from conftest import ISAS
 
 
 @pytest.mark.parametrize("shape", [(1,), (7,), (3, 5), (128, 512)])

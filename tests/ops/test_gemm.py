@@ -12,14 +12,8 @@ import corenn
 from corenn import _C, ops
 from reference import gemm as ref_gemm
 
-ISAS = ["ref"] + (["avx2"] if _C.cpu_has_avx2_fma() else [])
+from conftest import ISAS
 
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    _C.set_isa(request.param)
-    yield request.param
-    _C.set_isa("auto")
 
 
 @pytest.fixture(params=[1, 2])
