@@ -368,3 +368,48 @@ def adagrad_step(params, grads, accumulators, lr, epsilon=1e-7, weight_decay=0.0
         out_p.append(p - lr * g / np.sqrt(a + epsilon))
         out_a.append(a)
     return out_p, out_a
+
+
+# =============================================================================================
+# Normalization: batch normalization over the last axis, spatial dropout
+# =============================================================================================
+
+def batch_norm_train(x, gamma=None, beta=None, epsilon=1e-3):
+    """Training-mode batch norm over the last axis: (y, batch mean, biased batch variance)."""
+    x = f64(x)
+    c = x.shape[-1]
+    rows = x.reshape(-1, c)
+    mean, var = rows.mean(axis=0), rows.var(axis=0)
+    y = (x - mean) / np.sqrt(var + epsilon)
+    y = y * (1.0 if gamma is None else f64(gamma)) + (0.0 if beta is None else f64(beta))
+    return y, mean, var
+
+
+def batch_norm_infer(x, gamma, beta, moving_mean, moving_var, epsilon=1e-3):
+    y = (f64(x) - f64(moving_mean)) / np.sqrt(f64(moving_var) + epsilon)
+    return y * (1.0 if gamma is None else f64(gamma)) + (0.0 if beta is None else f64(beta))
+
+
+def batch_norm_train_grads(dy, x, gamma=None, epsilon=1e-3):
+    """(dx, dgamma, dbeta) of training-mode batch norm, from the textbook closed form."""
+    x, dy = f64(x), f64(dy)
+    c = x.shape[-1]
+    xr, gr = x.reshape(-1, c), dy.reshape(-1, c)
+    n = xr.shape[0]
+    mean, var = xr.mean(axis=0), xr.var(axis=0)
+    inv = 1.0 / np.sqrt(var + epsilon)
+    xhat = (xr - mean) * inv
+    g = 1.0 if gamma is None else f64(gamma)
+    dbeta, dgamma = gr.sum(axis=0), (gr * xhat).sum(axis=0)
+    dx = g * inv / n * (n * gr - dbeta - xhat * dgamma)
+    return dx.reshape(x.shape), dgamma, dbeta
+
+
+def moving_average(moving, batch, momentum):
+    """Keras 3's update of BatchNormalization's moving statistics."""
+    return f64(moving) * momentum + f64(batch) * (1.0 - momentum)
+
+
+def spatial_dropout_mask(batch, channels, rate, seed):
+    """(N, C) mask of spatial dropout: element n*C + c of the dropout stream."""
+    return dropout_mask((batch, channels), rate, seed)

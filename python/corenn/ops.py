@@ -309,3 +309,96 @@ def adagrad_update(params, grads, accumulators, *, lr, epsilon=1e-7, weight_deca
     _C.adagrad_update(_tensors(params, op, "params"), _tensors(grads, op, "grads"),
                       _tensors(accumulators, op, "accumulators"), float(lr), float(epsilon),
                       **_clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm))
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalization: batch normalization over the last axis, spatial dropout
+
+__all__ += ["batch_norm_forward_train", "batch_norm_forward_infer", "batch_norm_backward",
+            "spatial_dropout_forward", "spatial_dropout_backward"]
+
+
+def _opt(t, op, arg):
+    return None if t is None else as_tensor(t, op, arg)
+
+
+def batch_norm_forward_train(x, gamma, beta, *, moving_mean=None, moving_variance=None,
+                             momentum: float = 0.99, epsilon: float = 1e-3, out=None, mean=None,
+                             inv_std=None):
+    """Training-mode batch normalization over the last axis of ``x`` (..., C).
+
+    mean_c, var_c: batch mean and biased variance per channel (x viewed as (rows, C));
+    inv_std = 1 / sqrt(var + epsilon); y = gamma * (x - mean) * inv_std + beta. ``gamma`` / ``beta``
+    may be None (1 / 0). When ``moving_mean`` / ``moving_variance`` are given they are updated in
+    place as Keras 3 does: moving = moving * momentum + batch * (1 - momentum).
+    Returns (y, mean, inv_std); backward needs the last two.
+    """
+    op = "batch_norm_forward_train"
+    x = as_tensor(x, op, "x")
+    c = x.shape[-1:] if x.ndim else [0]
+    y = _out(out, x.shape, op, device=x.device)
+    mean = _out(mean, c, op, device=x.device)
+    inv_std = _out(inv_std, c, op, device=x.device)
+    _C.batch_norm_forward_train(x, _opt(gamma, op, "gamma"), _opt(beta, op, "beta"), y, mean, inv_std,
+                                _opt(moving_mean, op, "moving_mean"),
+                                _opt(moving_variance, op, "moving_variance"), float(momentum),
+                                float(epsilon))
+    return y, mean, inv_std
+
+
+def batch_norm_forward_infer(x, gamma, beta, moving_mean, moving_variance, *, epsilon: float = 1e-3,
+                             out=None):
+    """Inference-mode batch normalization: y = gamma * (x - moving_mean) /
+    sqrt(moving_variance + epsilon) + beta over the last axis (gamma / beta may be None)."""
+    op = "batch_norm_forward_infer"
+    x = as_tensor(x, op, "x")
+    y = _out(out, x.shape, op, device=x.device)
+    _C.batch_norm_forward_infer(x, _opt(gamma, op, "gamma"), _opt(beta, op, "beta"),
+                                as_tensor(moving_mean, op, "moving_mean"),
+                                as_tensor(moving_variance, op, "moving_variance"), y, float(epsilon))
+    return y
+
+
+def batch_norm_backward(dy, x, gamma, mean, inv_std, *, dx=None, dgamma=None, dbeta=None,
+                        training: bool = True, need_dx: bool = True):
+    """Gradients of batch normalization given the forward's ``mean`` and ``inv_std``.
+
+    With xhat = (x - mean) * inv_std: dbeta = sum_rows dy, dgamma = sum_rows dy * xhat;
+    training: dx = gamma * inv_std * (dy - dbeta / N - xhat * dgamma / N) (N = rows);
+    inference (constant statistics): dx = gamma * inv_std * dy.
+    ``dgamma`` / ``dbeta`` are computed only when given (their Tensors are written in place);
+    dx is allocated when not given, unless ``need_dx`` is False. Returns dx (or None).
+    """
+    op = "batch_norm_backward"
+    dy = as_tensor(dy, op, "dy")
+    x = as_tensor(x, op, "x")
+    if need_dx:
+        dx = _out(dx, dy.shape, op, device=dy.device)
+    else:
+        dx = None
+    _C.batch_norm_backward(dy, x, _opt(gamma, op, "gamma"), as_tensor(mean, op, "mean"),
+                           as_tensor(inv_std, op, "inv_std"), dx, _opt(dgamma, op, "dgamma"),
+                           _opt(dbeta, op, "dbeta"), bool(training))
+    return dx
+
+
+def spatial_dropout_forward(x, rate: float, seed: int, out=None, mask=None):
+    """Channel dropout: mask[n, c] = (u(seed, n*C + c) >= rate) / (1 - rate) (as dropout_forward
+    on an (N, C) array), y[n, ..., c] = x[n, ..., c] * mask[n, c]. Returns (y, mask)."""
+    op = "spatial_dropout_forward"
+    x = as_tensor(x, op, "x")
+    y = _out(out, x.shape, op, device=x.device)
+    mshape = [x.shape[0], x.shape[-1]] if x.ndim >= 2 else [0, 0]
+    mask = _out(mask, mshape, op, device=x.device)
+    _C.spatial_dropout_forward(x, y, mask, float(rate), int(seed) & 0xFFFFFFFFFFFFFFFF)
+    return y, mask
+
+
+def spatial_dropout_backward(dy, mask, out=None):
+    """dx[n, ..., c] = dy[n, ..., c] * mask[n, c] with the forward's mask."""
+    op = "spatial_dropout_backward"
+    dy = as_tensor(dy, op, "dy")
+    mask = as_tensor(mask, op, "mask")
+    dx = _out(out, dy.shape, op, device=dy.device)
+    _C.spatial_dropout_backward(dy, mask, dx)
+    return dx

@@ -1,0 +1,32 @@
+// _C bindings for batch normalization and spatial dropout (wrapped by corenn.ops).
+#include <pybind11/stl.h>
+
+#include "bindings/register.h"
+#include "ops/batch_norm.h"
+#include "ops/spatial_dropout.h"
+
+namespace corenn::bindings {
+
+void register_norm(py::module_& m) {
+  using release = py::call_guard<py::gil_scoped_release>;
+  m.def("batch_norm_forward_train", &corenn::batch_norm_forward_train, py::arg("x"),
+        py::arg("gamma"), py::arg("beta"), py::arg("y"), py::arg("mean"), py::arg("inv_std"),
+        py::arg("moving_mean"), py::arg("moving_var"), py::arg("momentum"), py::arg("epsilon"),
+        release(), "y = gamma * (x - mean) * inv_std + beta with batch statistics (written to "
+        "mean, inv_std); updates moving_mean / moving_var when given");
+  m.def("batch_norm_forward_infer", &corenn::batch_norm_forward_infer, py::arg("x"),
+        py::arg("gamma"), py::arg("beta"), py::arg("moving_mean"), py::arg("moving_var"),
+        py::arg("y"), py::arg("epsilon"), release(),
+        "y = gamma * (x - moving_mean) / sqrt(moving_var + epsilon) + beta");
+  m.def("batch_norm_backward", &corenn::batch_norm_backward, py::arg("dy"), py::arg("x"),
+        py::arg("gamma"), py::arg("mean"), py::arg("inv_std"), py::arg("dx"), py::arg("dgamma"),
+        py::arg("dbeta"), py::arg("training"), release(),
+        "dx, dgamma, dbeta (each optional) of batch normalization");
+  m.def("spatial_dropout_forward", &corenn::spatial_dropout_forward, py::arg("x"), py::arg("y"),
+        py::arg("mask"), py::arg("rate"), py::arg("seed"), release(),
+        "y[n, ..., c] = x[n, ..., c] * mask[n, c], mask drawn from seed");
+  m.def("spatial_dropout_backward", &corenn::spatial_dropout_backward, py::arg("dy"),
+        py::arg("mask"), py::arg("dx"), release(), "dx[n, ..., c] = dy[n, ..., c] * mask[n, c]");
+}
+
+}  // namespace corenn::bindings

@@ -1,0 +1,140 @@
+"""Normalization layers: BatchNormalization.
+
+Shape legend: N batch, C channels (the last axis). x is (N, ..., C): (N, C) after Dense, NHWC
+after Conv2D; every position of every sample is one "row" of the statistics.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import initializers, ops, regularizers
+from .base import Layer, shape_str
+
+__all__ = ["BatchNormalization"]
+
+
+class BatchNormalization(Layer):
+    """Normalizes each channel with batch statistics in training, moving ones in inference.
+
+    Math (rows r of x viewed as (R, C); gamma, beta, moving_* are (C,)):
+        training   mean = sum_r x / R,  var = sum_r (x - mean)^2 / R (biased, as Keras 3)
+                   y = gamma * (x - mean) / sqrt(var + epsilon) + beta
+                   moving_mean = moving_mean * momentum + mean * (1 - momentum)   (same for var)
+        inference  y = gamma * (x - moving_mean) / sqrt(moving_variance + epsilon) + beta
+        backward   xhat = (x - mean) / sqrt(var + epsilon),  dbeta = sum_r dy,
+                   dgamma = sum_r dy * xhat,
+                   dx = gamma / sqrt(var + epsilon) * (dy - dbeta / R - xhat * dgamma / R)
+    Training mode needs ``training=True`` and ``trainable``: as in Keras, a frozen layer always
+    runs in inference mode (fine-tuning keeps the learned statistics).
+
+    Args:
+        axis: the channel axis; only the last one (-1) is supported.
+        momentum: decay of the moving statistics.
+        epsilon: added to the variance.
+        center / scale: learn beta / gamma (off: beta = 0 / gamma = 1, no weight).
+        beta_initializer, gamma_initializer, moving_mean_initializer, moving_variance_initializer,
+        beta_regularizer, gamma_regularizer: see corenn.initializers / corenn.regularizers.
+
+    Weights, Keras order: [gamma, beta, moving_mean, moving_variance] (gamma / beta only when
+    scale / center); the moving statistics are non-trainable.
+
+    Reference: Ioffe & Szegedy, "Batch Normalization: Accelerating Deep Network Training by
+    Reducing Internal Covariate Shift", ICML 2015.
+    """
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, synchronized=False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"BatchNormalization '{self.name}': axis must be an int, got {axis!r}")
+        for arg, value in (("beta_constraint", beta_constraint), ("gamma_constraint", gamma_constraint)):
+            if value is not None:
+                raise NotImplementedError(f"BatchNormalization '{self.name}': {arg} is not supported")
+        if synchronized:
+            raise NotImplementedError(f"BatchNormalization '{self.name}': synchronized is not supported")
+        if not 0.0 <= float(momentum) <= 1.0:
+            raise ValueError(f"BatchNormalization '{self.name}': momentum must be in [0, 1], got {momentum!r}")
+        if not float(epsilon) > 0.0:
+            raise ValueError(f"BatchNormalization '{self.name}': epsilon must be > 0, got {epsilon!r}")
+        self.axis = int(axis)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.gamma = self.beta = self.moving_mean = self.moving_variance = None
+        self._gamma_param = self._beta_param = None
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(f"BatchNormalization '{self.name}' needs inputs of shape (batch, ..., "
+                             f"channels) with a known last axis, got {shape_str(input_shape)}")
+        if self.axis not in (-1, len(input_shape) - 1):
+            raise NotImplementedError(f"BatchNormalization '{self.name}': only axis=-1 (channels last) "
+                                      f"is supported, got axis={self.axis} for input {shape_str(input_shape)}")
+        c = (input_shape[-1],)
+        if self.scale:
+            self.gamma = self.add_weight("gamma", c, self.gamma_initializer, self.gamma_regularizer)
+            self._gamma_param = self._params[-1]
+        if self.center:
+            self.beta = self.add_weight("beta", c, self.beta_initializer, self.beta_regularizer)
+            self._beta_param = self._params[-1]
+        self.moving_mean = self.add_weight("moving_mean", c, self.moving_mean_initializer, trainable=False)
+        self.moving_variance = self.add_weight("moving_variance", c, self.moving_variance_initializer,
+                                               trainable=False)
+        super().build(input_shape)
+
+    def forward(self, x, training=False):
+        c = (x.shape[-1],)
+        self._training = bool(training) and self.trainable
+        y = self._buffer("y", x.shape)
+        if self._training:
+            _, self._mean, self._inv_std = ops.batch_norm_forward_train(
+                x, self.gamma, self.beta, moving_mean=self.moving_mean,
+                moving_variance=self.moving_variance, momentum=self.momentum, epsilon=self.epsilon,
+                out=y, mean=self._buffer("mean", c), inv_std=self._buffer("inv_std", c))
+        else:
+            ops.batch_norm_forward_infer(x, self.gamma, self.beta, self.moving_mean,
+                                         self.moving_variance, epsilon=self.epsilon, out=y)
+        self._x = x
+        return y
+
+    def _inference_stats(self):
+        """mean and inv_std of inference mode (the moving statistics), for backward."""
+        inv = self._buffer("inv_std_moving", (self.moving_variance.shape[0],))
+        np.asarray(inv)[...] = 1.0 / np.sqrt(np.asarray(self.moving_variance, np.float64) + self.epsilon)
+        return self.moving_mean, inv
+
+    def backward(self, dy):
+        x = self._x
+        mean, inv_std = (self._mean, self._inv_std) if self._training else self._inference_stats()
+        learn = self.trainable
+        dgamma = self._gamma_param.grad if learn and self.scale else None
+        dbeta = self._beta_param.grad if learn and self.center else None
+        if not self.needs_input_grad and dgamma is None and dbeta is None:
+            return None
+        return ops.batch_norm_backward(dy, x, self.gamma, mean, inv_std,
+                                       dx=self._buffer("dx", x.shape) if self.needs_input_grad else None,
+                                       dgamma=dgamma, dbeta=dbeta, training=self._training,
+                                       need_dx=self.needs_input_grad)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(axis=self.axis, momentum=self.momentum, epsilon=self.epsilon, center=self.center,
+                   scale=self.scale,
+                   beta_initializer=initializers.serialize(self.beta_initializer),
+                   gamma_initializer=initializers.serialize(self.gamma_initializer),
+                   moving_mean_initializer=initializers.serialize(self.moving_mean_initializer),
+                   moving_variance_initializer=initializers.serialize(self.moving_variance_initializer),
+                   beta_regularizer=regularizers.serialize(self.beta_regularizer),
+                   gamma_regularizer=regularizers.serialize(self.gamma_regularizer))
+        return cfg
