@@ -1,5 +1,5 @@
 """batch_norm ops: forward (training / inference), moving statistics and backward vs float64
-NumPy, thread-count independence, and input checks."""
+NumPy (portable and AVX2 builds of the loops), thread-count independence, and input checks."""
 import numpy as np
 import pytest
 
@@ -18,7 +18,7 @@ def _params(rng, c, center, scale):
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("center,scale", [(True, True), (False, True), (True, False), (False, False)])
-def test_forward_train_matches_reference(shape, center, scale, rng):
+def test_forward_train_matches_reference(shape, center, scale, isa, rng):
     x = (rng.normal(size=shape) * 3 + 2).astype(np.float32)
     gamma, beta = _params(rng, shape[-1], center, scale)
     y, mean, inv_std = ops.batch_norm_forward_train(x, gamma, beta, epsilon=1e-3)
@@ -54,7 +54,7 @@ def test_forward_in_place(rng):
 
 
 @pytest.mark.parametrize("shape", [(8, 5), (2, 3, 3, 4)])
-def test_forward_infer_matches_reference(shape, rng):
+def test_forward_infer_matches_reference(shape, isa, rng):
     c = shape[-1]
     x = rng.normal(size=shape).astype(np.float32)
     gamma, beta = _params(rng, c, True, True)
@@ -65,7 +65,7 @@ def test_forward_infer_matches_reference(shape, rng):
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("scale", [True, False])
-def test_backward_train_matches_reference(shape, scale, rng):
+def test_backward_train_matches_reference(shape, scale, isa, rng):
     x = (rng.normal(size=shape) * 2 + 1).astype(np.float32)
     dy = rng.normal(size=shape).astype(np.float32)
     gamma, _ = _params(rng, shape[-1], False, scale)
