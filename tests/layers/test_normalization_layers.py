@@ -136,7 +136,7 @@ def test_frozen_layer_runs_in_inference_mode(rng):
         np.testing.assert_array_equal(a, b)
 
 
-def test_in_sequential_fit_evaluate_predict(rng):
+def test_in_sequential_fit_evaluate_predict(rng, tmp_path):
     corenn.utils.set_random_seed(3)
     x = (rng.normal(size=(64, 6)) * 4 + 3).astype(np.float32)
     y = x[:, :2].sum(1, keepdims=True).astype(np.float32)
@@ -158,6 +158,14 @@ def test_in_sequential_fit_evaluate_predict(rng):
     w1, b1, _, _, _, _, w2, b2 = model.get_weights()
     h = batch_norm_infer(x.astype(np.float64) @ w1 + b1, g, b, mm, mv)
     np.testing.assert_allclose(pred, h @ w2 + b2, rtol=1e-4, atol=1e-4)
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert any("Non-trainable params: 16" in line for line in lines)
+    model.save_weights(tmp_path / "bn.weights.npz")  # moving statistics travel with the weights
+    clone = corenn.Sequential([Dense(8, input_shape=(6,)), BatchNormalization(), Dense(1)])
+    clone.build()
+    clone.load_weights(tmp_path / "bn.weights.npz")
+    np.testing.assert_allclose(clone.predict(x), pred, rtol=1e-6, atol=1e-6)
 
 
 def test_batch_norm_config_and_errors():
@@ -236,3 +244,23 @@ def test_spatial_dropout_errors():
     cfg = layer.get_config()
     assert cfg["rate"] == 0.25 and cfg["seed"] == 5
     assert SpatialDropout2D.from_config(cfg).rate == 0.25
+
+
+def test_nhwc_model_with_both_layers_is_reproducible(rng):
+    from corenn.layers.core import Flatten
+    x = rng.normal(size=(32, 4, 4, 3)).astype(np.float32)
+    y = rng.integers(0, 3, 32)
+
+    def run():
+        corenn.utils.set_random_seed(7)
+        model = corenn.Sequential([SpatialDropout2D(0.3, input_shape=(4, 4, 3)), BatchNormalization(),
+                                   Flatten(), Dense(3, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        hist = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+        return hist.history["loss"], model.get_weights()
+
+    (loss_a, w_a), (loss_b, w_b) = run(), run()
+    assert np.all(np.isfinite(loss_a)) and loss_a == loss_b
+    for a, b in zip(w_a, w_b):
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(w_a[2], 0.0)  # moving mean learned from NHWC batches
