@@ -1,0 +1,181 @@
+// conv2d CPU kernels: implicit GEMM on corenn's GEMM engine (cpu/gemm).
+//
+// Shapes: x (N, H, W, Cin), w (KH, KW, Cin, Cout), y / dy (N, OH, OW, Cout); see ops/conv2d.h.
+// The patch matrix A (M, K) with M = N*OH*OW output pixels and K = KH*KW*Cin,
+//   A[(n, oh, ow), (kh, kw, ci)] = x[n, oh*sh - pt + kh*dh, ow*sw - pl + kw*dw, ci]  (0 outside),
+// is never materialized: caller-supplied packers gather it straight into the GEMM's packed panels.
+// w (KH, KW, Cin, Cout) row-major is already the (K, Cout) matrix B.
+//
+//   forward           y (M, Cout)   = act(A @ B + bias)   gemm_packed, A packed from x
+//   backward weights  dw (K, Cout)  = A^T @ dy            gemm_packed, long depth M, A^T from x
+//   backward data     dx            = col2im(dy @ B^T)    per chunk of images: sgemm into a
+//                                                          buffer, then each thread gathers its
+//                                                          own input rows (no atomics, fixed order)
+// Variants: a 1x1 / stride 1 / no-padding conv is a plain GEMM on x (forward).
+// Micro-kernel (AVX2 or portable) and threads are chosen by the GEMM driver.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/parallel.h"
+#include "cpu/gemm/gemm.h"
+#include "ops/conv2d.h"
+
+namespace corenn::cpu {
+
+namespace {
+
+using gemm::kMR;
+
+bool is_pointwise(const Conv2dGeometry& g) {
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 &&
+         g.oh == g.h && g.ow == g.w;
+}
+
+// Packs A rows (pixels) [i0, i0 + mc) x depth [p0, p0 + kc) into MR-row panels (see gemm.h).
+// Depth runs over (kh, kw, ci) with ci fastest, so each (kh, kw) step copies a contiguous run of
+// input channels, or zeros when that tap falls in the padding.
+void pack_patches(const Conv2dGeometry& g, const float* x, int64_t i0, int64_t mc, int64_t p0,
+                  int64_t kc, float* dst) {
+  const int64_t end = p0 + kc;
+  for (int64_t ir = 0; ir < mc; ir += kMR) {
+    float* panel = dst + ir * kc;
+    for (int r = 0; r < kMR; ++r) {
+      float* out = panel + r;
+      if (ir + r >= mc) {
+        for (int64_t p = 0; p < kc; ++p) out[p * kMR] = 0.0f;
+        continue;
+      }
+      const int64_t i = i0 + ir + r;
+      const int64_t ow = i % g.ow, t = i / g.ow, oh = t % g.oh, n = t / g.oh;
+      const int64_t ih0 = oh * g.sh - g.pt, iw0 = ow * g.sw - g.pl;
+      const float* img = x + n * g.h * g.w * g.cin;
+      int64_t ci = p0 % g.cin, q = p0 / g.cin, kw = q % g.kw, kh = q / g.kw;
+      for (int64_t p = p0; p < end;) {
+        const int64_t len = std::min(g.cin - ci, end - p);
+        const int64_t ih = ih0 + kh * g.dh, iw = iw0 + kw * g.dw;
+        float* o = out + (p - p0) * kMR;
+        if (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) {
+          const float* src = img + (ih * g.w + iw) * g.cin + ci;
+          for (int64_t c = 0; c < len; ++c) o[c * kMR] = src[c];
+        } else {
+          for (int64_t c = 0; c < len; ++c) o[c * kMR] = 0.0f;
+        }
+        p += len;
+        ci = 0;
+        if (++kw == g.kw) kw = 0, ++kh;
+      }
+    }
+  }
+}
+
+// Packs A^T rows (patch positions (kh, kw, ci)) [i0, i0 + mc) x depth (pixels) [p0, p0 + kc).
+// The pixel walk is decoded once per depth step and shared by the MR rows of a panel.
+void pack_patches_t(const Conv2dGeometry& g, const float* x, int64_t i0, int64_t mc, int64_t p0,
+                    int64_t kc, float* dst) {
+  for (int64_t ir = 0; ir < mc; ir += kMR) {
+    float* panel = dst + ir * kc;
+    const int rows = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
+    int64_t offh[kMR], offw[kMR], ch[kMR];
+    for (int r = 0; r < rows; ++r) {
+      const int64_t k = i0 + ir + r, q = k / g.cin;
+      ch[r] = k % g.cin;
+      offh[r] = (q / g.kw) * g.dh;
+      offw[r] = (q % g.kw) * g.dw;
+    }
+    int64_t ow = p0 % g.ow, t = p0 / g.ow, oh = t % g.oh, n = t / g.oh;
+    for (int64_t p = 0; p < kc; ++p) {
+      const int64_t ih0 = oh * g.sh - g.pt, iw0 = ow * g.sw - g.pl;
+      const float* img = x + n * g.h * g.w * g.cin;
+      float* o = panel + p * kMR;
+      for (int r = 0; r < rows; ++r) {
+        const int64_t ih = ih0 + offh[r], iw = iw0 + offw[r];
+        o[r] = (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) ? img[(ih * g.w + iw) * g.cin + ch[r]]
+                                                            : 0.0f;
+      }
+      for (int r = rows; r < kMR; ++r) o[r] = 0.0f;
+      if (++ow == g.ow) {
+        ow = 0;
+        if (++oh == g.oh) oh = 0, ++n;
+      }
+    }
+  }
+}
+
+// dx rows of images [0, images) (dx points at the chunk's first image) from dcols (rows = the
+// chunk's pixels, K columns). One task per input row: it sums every (output pixel, tap) that
+// reads it, so no two threads write the same element and the order is fixed.
+void col2im(const Conv2dGeometry& g, const float* dcols, int64_t images, float* dx) {
+  const int64_t depth = g.depth(), row_len = g.w * g.cin;
+  const int64_t work = std::max<int64_t>(1, g.kh * g.ow * g.kw * g.cin);
+  const int64_t grain = std::max<int64_t>(1, (1 << 15) / work);
+  parallel_for(0, images * g.h, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t idx = lo; idx < hi; ++idx) {
+      const int64_t n = idx / g.h, ih = idx % g.h;
+      float* row = dx + idx * row_len;
+      std::memset(row, 0, sizeof(float) * row_len);
+      for (int64_t kh = 0; kh < g.kh; ++kh) {
+        const int64_t t = ih + g.pt - kh * g.dh;
+        if (t < 0 || t % g.sh != 0 || t / g.sh >= g.oh) continue;
+        const int64_t oh = t / g.sh;
+        for (int64_t ow = 0; ow < g.ow; ++ow) {
+          const float* dc = dcols + ((n * g.oh + oh) * g.ow + ow) * depth + kh * g.kw * g.cin;
+          for (int64_t kw = 0; kw < g.kw; ++kw) {
+            const int64_t iw = ow * g.sw - g.pl + kw * g.dw;
+            if (iw < 0 || iw >= g.w) continue;
+            float* d = row + iw * g.cin;
+            const float* s = dc + kw * g.cin;
+            for (int64_t c = 0; c < g.cin; ++c) d[c] += s[c];
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
+                    float* y, bool relu) {
+  const gemm::Activation act = relu ? gemm::Activation::relu : gemm::Activation::none;
+  if (is_pointwise(g)) {
+    gemm::sgemm(false, false, g.pixels(), g.cout, g.cin, 1.0f, x, g.cin, w, g.cout, 0.0f, y,
+                g.cout, bias, act);
+    return;
+  }
+  const gemm::PackA pack_a = [&g, x](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+    pack_patches(g, x, i0, mc, p0, kc, dst);
+  };
+  gemm::gemm_packed(g.pixels(), g.cout, g.depth(), pack_a, gemm::pack_b_matrix(w, g.cout, false),
+                    1.0f, 0.0f, y, g.cout, bias, act);
+}
+
+void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw) {
+  const gemm::PackA pack_a = [&g, x](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+    pack_patches_t(g, x, i0, mc, p0, kc, dst);
+  };
+  gemm::gemm_packed(g.depth(), g.cout, g.pixels(), pack_a, gemm::pack_b_matrix(dy, g.cout, false),
+                    1.0f, 0.0f, dw, g.cout, nullptr, gemm::Activation::none);
+}
+
+void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
+  const int64_t depth = g.depth(), pix = g.oh * g.ow;
+  if (is_pointwise(g)) {  // dx = dy @ w^T directly
+    gemm::sgemm(false, true, g.pixels(), g.cin, g.cout, 1.0f, dy, g.cout, w, g.cout, 0.0f, dx,
+                g.cin, nullptr, gemm::Activation::none);
+    return;
+  }
+  // Images per chunk: enough rows for an efficient GEMM, a dcols buffer of at most ~16 MB.
+  const int64_t per_image = pix * depth;
+  const int64_t chunk = std::clamp<int64_t>((int64_t{1} << 22) / std::max<int64_t>(1, per_image),
+                                            1, g.n);
+  std::vector<float> dcols(static_cast<size_t>(chunk * per_image));
+  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+    const int64_t images = std::min(chunk, g.n - n0);
+    gemm::sgemm(false, true, images * pix, depth, g.cout, 1.0f, dy + n0 * pix * g.cout, g.cout, w,
+                g.cout, 0.0f, dcols.data(), depth, nullptr, gemm::Activation::none);
+    col2im(g, dcols.data(), images, dx + n0 * g.h * g.w * g.cin);
+  }
+}
+
+}  // namespace corenn::cpu
