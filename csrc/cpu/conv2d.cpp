@@ -33,38 +33,40 @@ bool is_pointwise(const Conv2dGeometry& g) {
 }
 
 // Packs A rows (pixels) [i0, i0 + mc) x depth [p0, p0 + kc) into MR-row panels (see gemm.h).
-// Depth runs over (kh, kw, ci) with ci fastest, so each (kh, kw) step copies a contiguous run of
-// input channels, or zeros when that tap falls in the padding.
+// Depth runs over (kh, kw, ci) with ci fastest, so each (kh, kw) tap is a contiguous run of input
+// channels per row: the MR source runs are found once per tap (a zero run for padding or rows
+// past mc) and interleaved into the panel, whose writes are then sequential.
 void pack_patches(const Conv2dGeometry& g, const float* x, int64_t i0, int64_t mc, int64_t p0,
                   int64_t kc, float* dst) {
+  thread_local std::vector<float> zeros;
+  if (static_cast<int64_t>(zeros.size()) < g.cin) zeros.assign(static_cast<size_t>(g.cin), 0.0f);
   const int64_t end = p0 + kc;
   for (int64_t ir = 0; ir < mc; ir += kMR) {
-    float* panel = dst + ir * kc;
+    const int rows = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
+    const float* img[kMR];
+    int64_t ih0[kMR], iw0[kMR];
     for (int r = 0; r < kMR; ++r) {
-      float* out = panel + r;
-      if (ir + r >= mc) {
-        for (int64_t p = 0; p < kc; ++p) out[p * kMR] = 0.0f;
-        continue;
-      }
-      const int64_t i = i0 + ir + r;
+      const int64_t i = i0 + ir + std::min(r, rows - 1);
       const int64_t ow = i % g.ow, t = i / g.ow, oh = t % g.oh, n = t / g.oh;
-      const int64_t ih0 = oh * g.sh - g.pt, iw0 = ow * g.sw - g.pl;
-      const float* img = x + n * g.h * g.w * g.cin;
-      int64_t ci = p0 % g.cin, q = p0 / g.cin, kw = q % g.kw, kh = q / g.kw;
-      for (int64_t p = p0; p < end;) {
-        const int64_t len = std::min(g.cin - ci, end - p);
-        const int64_t ih = ih0 + kh * g.dh, iw = iw0 + kw * g.dw;
-        float* o = out + (p - p0) * kMR;
-        if (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) {
-          const float* src = img + (ih * g.w + iw) * g.cin + ci;
-          for (int64_t c = 0; c < len; ++c) o[c * kMR] = src[c];
-        } else {
-          for (int64_t c = 0; c < len; ++c) o[c * kMR] = 0.0f;
-        }
-        p += len;
-        ci = 0;
-        if (++kw == g.kw) kw = 0, ++kh;
+      img[r] = x + n * g.h * g.w * g.cin;
+      ih0[r] = oh * g.sh - g.pt;
+      iw0[r] = ow * g.sw - g.pl;
+    }
+    float* o = dst + ir * kc;
+    int64_t ci = p0 % g.cin, q = p0 / g.cin, kw = q % g.kw, kh = q / g.kw;
+    for (int64_t p = p0; p < end;) {
+      const int64_t len = std::min(g.cin - ci, end - p);
+      const float* src[kMR];
+      for (int r = 0; r < kMR; ++r) {
+        const int64_t ih = ih0[r] + kh * g.dh, iw = iw0[r] + kw * g.dw;
+        const bool inside = r < rows && ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
+        src[r] = inside ? img[r] + (ih * g.w + iw) * g.cin + ci : zeros.data();
       }
+      for (int64_t c = 0; c < len; ++c, o += kMR)
+        for (int r = 0; r < kMR; ++r) o[r] = src[r][c];
+      p += len;
+      ci = 0;
+      if (++kw == g.kw) kw = 0, ++kh;
     }
   }
 }
