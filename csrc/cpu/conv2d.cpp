@@ -7,8 +7,10 @@
 // w (KH, KW, Cin, Cout) row-major is already the (K, Cout) matrix B.
 //
 //   forward           y (M, Cout)   = act(A @ B + bias)   gemm_packed, A packed from x
-//   backward weights  dw (K, Cout)  = A^T @ dy            gemm_packed, long depth M, A^T from x
-//   backward data     dx            = col2im(dy @ B^T)    per chunk of images: sgemm into a
+//   backward weights  dw^T (Cout, K) = dy^T @ A           gemm_packed, long depth M, A packed as
+//                                                          the B operand; then transposed
+//   backward data     stride 1: dx = conv(dy, flipped w^T) (the forward kernel, padded dy);
+//                     else  dx = col2im(dy @ B^T)         per chunk of images: sgemm into a
 //                                                          buffer, then each thread gathers its
 //                                                          own input rows (no atomics, fixed order)
 // Variants: a 1x1 / stride 1 / no-padding conv is a plain GEMM on x (forward).
@@ -26,6 +28,7 @@ namespace corenn::cpu {
 namespace {
 
 using gemm::kMR;
+using gemm::kNR;
 
 bool is_pointwise(const Conv2dGeometry& g) {
   return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 &&
@@ -71,31 +74,32 @@ void pack_patches(const Conv2dGeometry& g, const float* x, int64_t i0, int64_t m
   }
 }
 
-// Packs A^T rows (patch positions (kh, kw, ci)) [i0, i0 + mc) x depth (pixels) [p0, p0 + kc).
-// The pixel walk is decoded once per depth step and shared by the MR rows of a panel.
-void pack_patches_t(const Conv2dGeometry& g, const float* x, int64_t i0, int64_t mc, int64_t p0,
-                    int64_t kc, float* dst) {
-  for (int64_t ir = 0; ir < mc; ir += kMR) {
-    float* panel = dst + ir * kc;
-    const int rows = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
-    int64_t offh[kMR], offw[kMR], ch[kMR];
-    for (int r = 0; r < rows; ++r) {
-      const int64_t k = i0 + ir + r, q = k / g.cin;
-      ch[r] = k % g.cin;
-      offh[r] = (q / g.kw) * g.dh;
-      offw[r] = (q % g.kw) * g.dw;
-    }
+// Packs the patch matrix as a GEMM B operand: depth (pixels) [p0, p0 + kc) x columns (patch
+// positions (kh, kw, ci)) [j0, j0 + nc), NR-column panels (see gemm.h). For one pixel a panel's
+// 16 columns are one or a few contiguous channel runs of the input: plain copies.
+void pack_patches_b(const Conv2dGeometry& g, const float* x, int64_t p0, int64_t kc, int64_t j0,
+                    int64_t nc, float* dst) {
+  for (int64_t jr = 0; jr < nc; jr += kNR) {
+    const int cols = static_cast<int>(std::min<int64_t>(kNR, nc - jr));
+    const int64_t k0 = j0 + jr, ci0 = k0 % g.cin, q0 = k0 / g.cin;
+    float* o = dst + jr * kc;
     int64_t ow = p0 % g.ow, t = p0 / g.ow, oh = t % g.oh, n = t / g.oh;
-    for (int64_t p = 0; p < kc; ++p) {
+    for (int64_t p = 0; p < kc; ++p, o += kNR) {
       const int64_t ih0 = oh * g.sh - g.pt, iw0 = ow * g.sw - g.pl;
       const float* img = x + n * g.h * g.w * g.cin;
-      float* o = panel + p * kMR;
-      for (int r = 0; r < rows; ++r) {
-        const int64_t ih = ih0 + offh[r], iw = iw0 + offw[r];
-        o[r] = (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) ? img[(ih * g.w + iw) * g.cin + ch[r]]
-                                                            : 0.0f;
+      int64_t ci = ci0, kw = q0 % g.kw, kh = q0 / g.kw;
+      for (int c = 0; c < cols;) {
+        const int len = static_cast<int>(std::min<int64_t>(g.cin - ci, cols - c));
+        const int64_t ih = ih0 + kh * g.dh, iw = iw0 + kw * g.dw;
+        if (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w)
+          std::memcpy(o + c, img + (ih * g.w + iw) * g.cin + ci, sizeof(float) * len);
+        else
+          std::memset(o + c, 0, sizeof(float) * len);
+        c += len;
+        ci = 0;
+        if (++kw == g.kw) kw = 0, ++kh;
       }
-      for (int r = rows; r < kMR; ++r) o[r] = 0.0f;
+      for (int c = cols; c < kNR; ++c) o[c] = 0.0f;
       if (++ow == g.ow) {
         ow = 0;
         if (++oh == g.oh) oh = 0, ++n;
@@ -153,11 +157,17 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
 }
 
 void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw) {
-  const gemm::PackA pack_a = [&g, x](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-    pack_patches_t(g, x, i0, mc, p0, kc, dst);
+  // dw^T (Cout, K) = dy^T @ A: the patches become the B operand, whose packing copies contiguous
+  // channel runs (as the A operand they would be gathered one float at a time); then transpose.
+  const int64_t depth = g.depth();
+  std::vector<float> dwt(static_cast<size_t>(g.cout * depth));
+  const gemm::PackB pack_b = [&g, x](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
+    pack_patches_b(g, x, p0, kc, j0, nc, dst);
   };
-  gemm::gemm_packed(g.depth(), g.cout, g.pixels(), pack_a, gemm::pack_b_matrix(dy, g.cout, false),
-                    1.0f, 0.0f, dw, g.cout, nullptr, gemm::Activation::none);
+  gemm::gemm_packed(g.cout, depth, g.pixels(), gemm::pack_a_matrix(dy, g.cout, true), pack_b, 1.0f,
+                    0.0f, dwt.data(), depth, nullptr, gemm::Activation::none);
+  for (int64_t k = 0; k < depth; ++k)
+    for (int64_t co = 0; co < g.cout; ++co) dw[k * g.cout + co] = dwt[co * depth + k];
 }
 
 void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
@@ -165,6 +175,21 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
   if (is_pointwise(g)) {  // dx = dy @ w^T directly
     gemm::sgemm(false, true, g.pixels(), g.cin, g.cout, 1.0f, dy, g.cout, w, g.cout, 0.0f, dx,
                 g.cin, nullptr, gemm::Activation::none);
+    return;
+  }
+  if (g.sh == 1 && g.sw == 1) {
+    // Stride 1: dx is a forward conv of dy with the kernel flipped in space and its channel axes
+    // swapped, padded so that dx[ih] gathers dy[ih + pt - kh*dh]: one implicit GEMM, no col2im.
+    std::vector<float> wt(static_cast<size_t>(depth * g.cout));
+    for (int64_t kh = 0; kh < g.kh; ++kh)
+      for (int64_t kw = 0; kw < g.kw; ++kw)
+        for (int64_t ci = 0; ci < g.cin; ++ci)
+          for (int64_t co = 0; co < g.cout; ++co)
+            wt[(((g.kh - 1 - kh) * g.kw + (g.kw - 1 - kw)) * g.cout + co) * g.cin + ci] =
+                w[((kh * g.kw + kw) * g.cin + ci) * g.cout + co];
+    const Conv2dGeometry t{g.n, g.oh, g.ow, g.cout, g.kh, g.kw, g.cin, g.h, g.w,
+                           1, 1, (g.kh - 1) * g.dh - g.pt, (g.kw - 1) * g.dw - g.pl, g.dh, g.dw};
+    conv2d_forward(t, dy, wt.data(), nullptr, dx, false);
     return;
   }
   // Images per chunk: enough rows for an efficient GEMM, a dcols buffer of at most ~16 MB.
