@@ -69,8 +69,9 @@ def test_conv2d_matches_reference(shape, strides, padding, dilation, isa, rng):
 
 
 def test_conv2d_large_enough_for_threads_and_blocking(isa, rng):
-    """Sizes past the GEMM's block sizes and the parallel threshold (several KC / MC blocks)."""
-    shape = (4, 12, 11, 32, 3, 3, 20)
+    """Past the GEMM's block sizes (KC = 512, MC <= 72) and its parallel threshold: the packers
+    start mid-tap (K = 540 forward, 549 for the stride-1 data gradient) and mid-image."""
+    shape = (4, 12, 11, 60, 3, 3, 61)
     x, k, b = _data(rng, shape)
     args = dict(strides=(1, 1), padding="same", dilation_rate=(1, 1))
     y = ops.conv2d(x, k, b, **args)
@@ -122,3 +123,33 @@ def test_conv2d_bad_inputs_raise():
     with pytest.raises(ValueError, match="conv2d_backward_weights.*db"):
         ops.conv2d_backward_weights(x, np.zeros((1, 3, 3, 4), np.float32), k.shape,
                                     bias_out=np.zeros(3, np.float32))
+
+
+def test_conv2d_with_tiny_gemm_blocks():
+    """Block sizes are read once per process: a child with KC = 8, MC = 6, NC = 16 makes every
+    packer start mid-tap, mid-row and mid-image (checked against the reference there)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = (
+        "import numpy as np\n"
+        "from corenn import ops\n"
+        "from reference import conv2d_forward, conv2d_backward_data, conv2d_backward_weights\n"
+        "rng = np.random.default_rng(0)\n"
+        "x = rng.normal(size=(2, 7, 6, 5)).astype(np.float32)\n"
+        "k = rng.normal(size=(3, 2, 5, 7)).astype(np.float32)\n"
+        "for s, p in (((1, 1), 'same'), ((2, 1), 'valid')):\n"
+        "    y = np.asarray(ops.conv2d(x, k, strides=s, padding=p, activation='relu'))\n"
+        "    want = np.maximum(conv2d_forward(x, k, None, s, p, (1, 1)), 0)\n"
+        "    np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4)\n"
+        "    dy = rng.normal(size=want.shape).astype(np.float32)\n"
+        "    dx = ops.conv2d_backward_data(dy, k, x.shape, strides=s, padding=p)\n"
+        "    np.testing.assert_allclose(dx, conv2d_backward_data(dy, k, x.shape, s, p), rtol=1e-4, atol=1e-4)\n"
+        "    dw = ops.conv2d_backward_weights(x, dy, k.shape, strides=s, padding=p)\n"
+        "    np.testing.assert_allclose(dw, conv2d_backward_weights(x, dy, k.shape, s, p)[0], rtol=1e-4, atol=1e-4)\n"
+        "print('ok')\n")
+    env = dict(os.environ, CORENN_GEMM_KC="8", CORENN_GEMM_MC="6", CORENN_GEMM_NC="16",
+               PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
