@@ -27,8 +27,19 @@ namespace corenn::cpu {
 
 namespace {
 
+// ---- packers and col2im --------------------------------------------------------------------
+
 using gemm::kMR;
 using gemm::kNR;
+
+// Scratch that persists per calling thread and only grows: a training step allocates nothing
+// once the shapes are seen. `slot` keeps the users (which may nest) apart.
+float* scratch(int slot, int64_t n) {
+  thread_local std::vector<float> buffers[3];
+  std::vector<float>& b = buffers[slot];
+  if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));
+  return b.data();
+}
 
 bool is_pointwise(const Conv2dGeometry& g) {
   return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 &&
@@ -141,6 +152,8 @@ void col2im(const Conv2dGeometry& g, const float* dcols, int64_t images, float* 
 
 }  // namespace
 
+// ---- entries (the reference path is the same code on the GEMM's portable micro-kernel) -------
+
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
                     float* y, bool relu) {
   const gemm::Activation act = relu ? gemm::Activation::relu : gemm::Activation::none;
@@ -160,12 +173,12 @@ void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const floa
   // dw^T (Cout, K) = dy^T @ A: the patches become the B operand, whose packing copies contiguous
   // channel runs (as the A operand they would be gathered one float at a time); then transpose.
   const int64_t depth = g.depth();
-  std::vector<float> dwt(static_cast<size_t>(g.cout * depth));
+  float* dwt = scratch(0, g.cout * depth);
   const gemm::PackB pack_b = [&g, x](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
     pack_patches_b(g, x, p0, kc, j0, nc, dst);
   };
   gemm::gemm_packed(g.cout, depth, g.pixels(), gemm::pack_a_matrix(dy, g.cout, true), pack_b, 1.0f,
-                    0.0f, dwt.data(), depth, nullptr, gemm::Activation::none);
+                    0.0f, dwt, depth, nullptr, gemm::Activation::none);
   for (int64_t k = 0; k < depth; ++k)
     for (int64_t co = 0; co < g.cout; ++co) dw[k * g.cout + co] = dwt[co * depth + k];
 }
@@ -180,7 +193,7 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
   if (g.sh == 1 && g.sw == 1) {
     // Stride 1: dx is a forward conv of dy with the kernel flipped in space and its channel axes
     // swapped, padded so that dx[ih] gathers dy[ih + pt - kh*dh]: one implicit GEMM, no col2im.
-    std::vector<float> wt(static_cast<size_t>(depth * g.cout));
+    float* wt = scratch(1, depth * g.cout);
     for (int64_t kh = 0; kh < g.kh; ++kh)
       for (int64_t kw = 0; kw < g.kw; ++kw)
         for (int64_t ci = 0; ci < g.cin; ++ci)
@@ -189,19 +202,19 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
                 w[((kh * g.kw + kw) * g.cin + ci) * g.cout + co];
     const Conv2dGeometry t{g.n, g.oh, g.ow, g.cout, g.kh, g.kw, g.cin, g.h, g.w,
                            1, 1, (g.kh - 1) * g.dh - g.pt, (g.kw - 1) * g.dw - g.pl, g.dh, g.dw};
-    conv2d_forward(t, dy, wt.data(), nullptr, dx, false);
+    conv2d_forward(t, dy, wt, nullptr, dx, false);
     return;
   }
   // Images per chunk: enough rows for an efficient GEMM, a dcols buffer of at most ~16 MB.
   const int64_t per_image = pix * depth;
   const int64_t chunk = std::clamp<int64_t>((int64_t{1} << 22) / std::max<int64_t>(1, per_image),
                                             1, g.n);
-  std::vector<float> dcols(static_cast<size_t>(chunk * per_image));
+  float* dcols = scratch(2, chunk * per_image);
   for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
     const int64_t images = std::min(chunk, g.n - n0);
     gemm::sgemm(false, true, images * pix, depth, g.cout, 1.0f, dy + n0 * pix * g.cout, g.cout, w,
-                g.cout, 0.0f, dcols.data(), depth, nullptr, gemm::Activation::none);
-    col2im(g, dcols.data(), images, dx + n0 * g.h * g.w * g.cin);
+                g.cout, 0.0f, dcols, depth, nullptr, gemm::Activation::none);
+    col2im(g, dcols, images, dx + n0 * g.h * g.w * g.cin);
   }
 }
 
