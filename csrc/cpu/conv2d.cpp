@@ -13,7 +13,8 @@
 //                     else  dx = col2im(dy @ B^T)         per chunk of images: sgemm into a
 //                                                          buffer, then each thread gathers its
 //                                                          own input rows (no atomics, fixed order)
-// Variants: a 1x1 / stride 1 / no-padding conv is a plain GEMM on x (forward).
+// Variants: a 1x1 / stride 1 / no-padding conv is a plain GEMM on x (forward and data gradient).
+// Small Cin (1, 3) takes the same path (correct; short channel runs make packing the main cost).
 // Micro-kernel (AVX2 or portable) and threads are chosen by the GEMM driver.
 #include <algorithm>
 #include <cstring>
