@@ -372,7 +372,7 @@ def adagrad_step(params, grads, accumulators, lr, epsilon=1e-7, weight_decay=0.0
 
 # =============================================================================================
 # Normalization: batch normalization over the last axis, spatial dropout
-# =============================================================================================
+# ======================================================================================
 
 def batch_norm_train(x, gamma=None, beta=None, epsilon=1e-3):
     """Training-mode batch norm over the last axis: (y, batch mean, biased batch variance)."""
@@ -413,3 +413,70 @@ def moving_average(moving, batch, momentum):
 def spatial_dropout_mask(batch, channels, rate, seed):
     """(N, C) mask of spatial dropout: element n*C + c of the dropout stream."""
     return dropout_mask((batch, channels), rate, seed)
+
+
+# =============================================================================================
+# Convolution (NHWC, kernel (KH, KW, Cin, Cout)); direct loops in float64
+# =============================================================================================
+
+def conv2d_padding(size, k, stride, padding, dilation):
+    """(output length, pad before) along one axis, TensorFlow's rules, written independently."""
+    eff = (k - 1) * dilation + 1
+    if padding == "valid":
+        return (size - eff) // stride + 1, 0
+    out = (size + stride - 1) // stride
+    total = max((out - 1) * stride + eff - size, 0)
+    return out, total // 2
+
+
+def _conv_geometry(x_shape, w_shape, strides, padding, dilation):
+    n, h, wd, cin = x_shape
+    kh, kw, _, cout = w_shape
+    oh, pt = conv2d_padding(h, kh, strides[0], padding, dilation[0])
+    ow, pl = conv2d_padding(wd, kw, strides[1], padding, dilation[1])
+    return oh, ow, pt, pl
+
+
+def _taps(x_shape, w_shape, strides, padding, dilation):
+    """Yields (oh, ow, kh, kw, ih, iw) for every in-bounds tap."""
+    _, h, wd, _ = x_shape
+    kh_, kw_ = w_shape[:2]
+    oh_, ow_, pt, pl = _conv_geometry(x_shape, w_shape, strides, padding, dilation)
+    for oh in range(oh_):
+        for ow in range(ow_):
+            for kh in range(kh_):
+                ih = oh * strides[0] - pt + kh * dilation[0]
+                if not 0 <= ih < h:
+                    continue
+                for kw in range(kw_):
+                    iw = ow * strides[1] - pl + kw * dilation[1]
+                    if 0 <= iw < wd:
+                        yield oh, ow, kh, kw, ih, iw
+
+
+def conv2d_forward(x, w, b=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
+    x, w = f64(x), f64(w)
+    oh_, ow_, _, _ = _conv_geometry(x.shape, w.shape, strides, padding, dilation)
+    y = np.zeros((x.shape[0], oh_, ow_, w.shape[3]))
+    for oh, ow, kh, kw, ih, iw in _taps(x.shape, w.shape, strides, padding, dilation):
+        y[:, oh, ow, :] += x[:, ih, iw, :] @ w[kh, kw]
+    if b is not None:
+        y += f64(b)
+    return y
+
+
+def conv2d_backward_data(dy, w, x_shape, strides=(1, 1), padding="valid", dilation=(1, 1)):
+    dy, w = f64(dy), f64(w)
+    dx = np.zeros(x_shape)
+    for oh, ow, kh, kw, ih, iw in _taps(x_shape, w.shape, strides, padding, dilation):
+        dx[:, ih, iw, :] += dy[:, oh, ow, :] @ w[kh, kw].T
+    return dx
+
+
+def conv2d_backward_weights(x, dy, w_shape, strides=(1, 1), padding="valid", dilation=(1, 1)):
+    """Returns (dw, db)."""
+    x, dy = f64(x), f64(dy)
+    dw = np.zeros(w_shape)
+    for oh, ow, kh, kw, ih, iw in _taps(x.shape, w_shape, strides, padding, dilation):
+        dw[kh, kw] += x[:, ih, iw, :].T @ dy[:, oh, ow, :]
+    return dw, dy.sum(axis=(0, 1, 2))

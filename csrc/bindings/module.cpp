@@ -27,4 +27,5 @@ PYBIND11_MODULE(_C, m) {
   corenn::bindings::register_loss(m);
   corenn::bindings::register_optimizer(m);
   corenn::bindings::register_norm(m);
+  corenn::bindings::register_conv(m);
 }

@@ -13,5 +13,6 @@ void register_elementwise(py::module_& m);  // activations, softmax, bias_grad, 
 void register_loss(py::module_& m);         // losses, accuracy
 void register_optimizer(py::module_& m);    // fused optimizer updates
 void register_norm(py::module_& m);         // batch normalization, spatial dropout
+void register_conv(py::module_& m);         // conv2d forward / backward
 
 }  // namespace corenn::bindings

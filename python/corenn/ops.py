@@ -402,3 +402,106 @@ def spatial_dropout_backward(dy, mask, out=None):
     dx = _out(out, dy.shape, op, device=dy.device)
     _C.spatial_dropout_backward(dy, mask, dx)
     return dx
+
+# Convolution (NHWC images, kernels (KH, KW, Cin, Cout) as Keras)
+
+__all__ += ["conv2d", "conv2d_backward_data", "conv2d_backward_weights", "conv2d_output_shape",
+            "conv_output_length"]
+
+def _pair(value, what, op="conv2d"):
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value, value)
+    value = tuple(value)
+    if len(value) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                  and v > 0 for v in value):
+        raise ValueError(f"{op}: {what} must be a positive int or a pair of them, got {value!r}")
+    return int(value[0]), int(value[1])
+
+
+def conv_output_length(size, kernel, stride, padding, dilation, op="conv2d"):
+    """(output length, padding before) along one axis; TensorFlow's 'valid' / 'same' rules."""
+    effective = (kernel - 1) * dilation + 1
+    if padding == "valid":
+        if size is None:
+            return None, 0
+        if size < effective:
+            raise ValueError(f"{op}: input length {size} is smaller than the (dilated) kernel "
+                             f"extent {effective} with padding 'valid'")
+        return (size - effective) // stride + 1, 0
+    if padding == "same":
+        if size is None:
+            return None, None
+        out = -(-size // stride)
+        total = max((out - 1) * stride + effective - size, 0)
+        return out, total // 2
+    raise ValueError(f"{op}: padding must be 'valid' or 'same', got {padding!r}")
+
+
+def conv2d_output_shape(input_shape, kernel_size, filters, strides=1, padding="valid",
+                        dilation_rate=1, op="conv2d"):
+    """Return ((N, OH, OW, filters), (pad_top, pad_left)) for an NHWC ``input_shape``.
+    Unknown (None) sizes stay None. ``op`` names the caller in error messages."""
+    if len(input_shape) != 4:
+        raise ValueError(f"{op}: input must be 4-D (batch, height, width, channels), got shape "
+                         f"{tuple(input_shape)}")
+    kh, kw = _pair(kernel_size, "kernel_size", op)
+    sh, sw = _pair(strides, "strides", op)
+    dh, dw = _pair(dilation_rate, "dilation_rate", op)
+    oh, pt = conv_output_length(input_shape[1], kh, sh, padding, dh, op)
+    ow, pl = conv_output_length(input_shape[2], kw, sw, padding, dw, op)
+    return (input_shape[0], oh, ow, int(filters)), (pt, pl)
+
+
+def conv2d(x, w, bias=None, out=None, *, strides=1, padding="valid", dilation_rate=1,
+           activation="none"):
+    """y = act(conv2d(x, w) + bias): x (N, H, W, Cin), w (KH, KW, Cin, Cout) -> (N, OH, OW, Cout).
+
+    ``padding`` is 'valid' or 'same' (TensorFlow's asymmetric rule, the extra row/column after);
+    ``activation`` 'none' or 'relu' (fused). Returns ``out``.
+    """
+    x = as_tensor(x, "conv2d_forward", "x")
+    w = as_tensor(w, "conv2d_forward", "w")
+    if w.ndim != 4:
+        raise ValueError(f"conv2d_forward: w must be 4-D (KH, KW, Cin, Cout), got shape {tuple(w.shape)}")
+    shape, (pt, pl) = conv2d_output_shape(tuple(x.shape), tuple(w.shape[:2]), w.shape[3], strides,
+                                          padding, dilation_rate)
+    y = _out(out, shape, "conv2d_forward", device=x.device)
+    if bias is not None:
+        bias = as_tensor(bias, "conv2d_forward", "bias")
+    (sh, sw), (dh, dw) = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
+    _C.conv2d_forward(x, w, bias, y, sh, sw, pt, pl, dh, dw, activation)
+    return y
+
+
+def conv2d_backward_data(dy, w, input_shape, out=None, *, strides=1, padding="valid",
+                         dilation_rate=1):
+    """dx = dL/dx of :func:`conv2d` for an input of shape ``input_shape``, given dy."""
+    dy = as_tensor(dy, "conv2d_backward_data", "dy")
+    w = as_tensor(w, "conv2d_backward_data", "w")
+    if w.ndim != 4:
+        raise ValueError(f"conv2d_backward_data: w must be 4-D, got shape {tuple(w.shape)}")
+    _, (pt, pl) = conv2d_output_shape(tuple(input_shape), tuple(w.shape[:2]), w.shape[3], strides,
+                                      padding, dilation_rate)
+    dx = _out(out, input_shape, "conv2d_backward_data", device=dy.device)
+    (sh, sw), (dh, dw) = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
+    _C.conv2d_backward_data(dy, w, dx, sh, sw, pt, pl, dh, dw)
+    return dx
+
+
+def conv2d_backward_weights(x, dy, kernel_shape, out=None, bias_out=None, *, strides=1,
+                            padding="valid", dilation_rate=1, bias=False):
+    """dw = dL/dw of :func:`conv2d` (shape ``kernel_shape``), and db = column sums of dy when
+    ``bias`` or ``bias_out`` is given. Returns dw, or (dw, db)."""
+    x = as_tensor(x, "conv2d_backward_weights", "x")
+    dy = as_tensor(dy, "conv2d_backward_weights", "dy")
+    kernel_shape = tuple(int(d) for d in kernel_shape)
+    if len(kernel_shape) != 4:
+        raise ValueError(f"conv2d_backward_weights: kernel_shape must be 4-D, got {kernel_shape}")
+    _, (pt, pl) = conv2d_output_shape(tuple(x.shape), kernel_shape[:2], kernel_shape[3], strides,
+                                      padding, dilation_rate)
+    dw = _out(out, kernel_shape, "conv2d_backward_weights", device=x.device)
+    want_bias = bias or bias_out is not None
+    db = _out(bias_out, kernel_shape[3:], "conv2d_backward_weights", device=x.device) if want_bias else None
+    (sh, sw), (dh, dw_) = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
+    _C.conv2d_backward_weights(x, dy, dw, db, sh, sw, pt, pl, dh, dw_)
+    return (dw, db) if want_bias else dw

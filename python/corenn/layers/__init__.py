@@ -1,11 +1,12 @@
 """corenn.layers: Keras-style layers. Each calls corenn.ops for its math."""
 from .base import Input, InputLayer, Layer
+from .convolutional import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Reshape
 from .normalization import BatchNormalization
 from .regularization import SpatialDropout2D
 
 __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Reshape", "Dropout",
-           "BatchNormalization", "SpatialDropout2D",
+           "Conv2D", "Conv1D", "BatchNormalization", "SpatialDropout2D",
            "get", "serialize", "deserialize"]
 
 

@@ -1,0 +1,26 @@
+// _C.conv2d_*: see ops/conv2d.h. Tensors are converted with the GIL held, kernels run without it.
+#include <pybind11/stl.h>
+
+#include "bindings/register.h"
+#include "ops/conv2d.h"
+
+namespace corenn::bindings {
+
+void register_conv(py::module_& m) {
+  m.def("conv2d_forward", &corenn::conv2d_forward, py::arg("x"), py::arg("w"), py::arg("bias"),
+        py::arg("y"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
+        py::arg("pad_left"), py::arg("dil_h"), py::arg("dil_w"), py::arg("activation"),
+        py::call_guard<py::gil_scoped_release>(),
+        "y := act(conv2d(x, w) + bias), NHWC, w (KH, KW, Cin, Cout); in place on y.");
+  m.def("conv2d_backward_data", &corenn::conv2d_backward_data, py::arg("dy"), py::arg("w"),
+        py::arg("dx"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
+        py::arg("pad_left"), py::arg("dil_h"), py::arg("dil_w"),
+        py::call_guard<py::gil_scoped_release>(), "dx := dL/dx of conv2d given dy; in place.");
+  m.def("conv2d_backward_weights", &corenn::conv2d_backward_weights, py::arg("x"), py::arg("dy"),
+        py::arg("dw"), py::arg("db"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
+        py::arg("pad_left"), py::arg("dil_h"), py::arg("dil_w"),
+        py::call_guard<py::gil_scoped_release>(),
+        "dw := dL/dw of conv2d given dy, db := column sums of dy (when given); in place.");
+}
+
+}  // namespace corenn::bindings

@@ -1,0 +1,222 @@
+// conv2d CPU kernels: implicit GEMM on corenn's GEMM engine (cpu/gemm).
+//
+// Shapes: x (N, H, W, Cin), w (KH, KW, Cin, Cout), y / dy (N, OH, OW, Cout); see ops/conv2d.h.
+// The patch matrix A (M, K) with M = N*OH*OW output pixels and K = KH*KW*Cin,
+//   A[(n, oh, ow), (kh, kw, ci)] = x[n, oh*sh - pt + kh*dh, ow*sw - pl + kw*dw, ci]  (0 outside),
+// is never materialized: caller-supplied packers gather it straight into the GEMM's packed panels.
+// w (KH, KW, Cin, Cout) row-major is already the (K, Cout) matrix B.
+//
+//   forward           y (M, Cout)   = act(A @ B + bias)   gemm_packed, A packed from x
+//   backward weights  dw^T (Cout, K) = dy^T @ A           gemm_packed, long depth M, A packed as
+//                                                          the B operand; then transposed
+//   backward data     stride 1: dx = conv(dy, flipped w^T) (the forward kernel, padded dy);
+//                     else  dx = col2im(dy @ B^T)         per chunk of images: sgemm into a
+//                                                          buffer, then each thread gathers its
+//                                                          own input rows (no atomics, fixed order)
+// Variants: a 1x1 / stride 1 / no-padding conv is a plain GEMM on x (forward and data gradient).
+// Small Cin (1, 3) takes the same path (correct; short channel runs make packing the main cost).
+// Micro-kernel (AVX2 or portable) and threads are chosen by the GEMM driver.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/parallel.h"
+#include "cpu/gemm/gemm.h"
+#include "ops/conv2d.h"
+
+namespace corenn::cpu {
+
+namespace {
+
+// ---- packers and col2im --------------------------------------------------------------------
+
+using gemm::kMR;
+using gemm::kNR;
+
+// Scratch that persists per calling thread and only grows: a training step allocates nothing
+// once the shapes are seen. `slot` keeps the users (which may nest) apart.
+float* scratch(int slot, int64_t n) {
+  thread_local std::vector<float> buffers[3];
+  std::vector<float>& b = buffers[slot];
+  if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));
+  return b.data();
+}
+
+bool is_pointwise(const Conv2dGeometry& g) {
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 &&
+         g.oh == g.h && g.ow == g.w;
+}
+
+// Packs A rows (pixels) [i0, i0 + mc) x depth [p0, p0 + kc) into MR-row panels (see gemm.h).
+// Depth runs over (kh, kw, ci) with ci fastest, so each (kh, kw) tap is a contiguous run of input
+// channels per row: the MR source runs are found once per tap (a zero run for padding or rows
+// past mc) and interleaved into the panel, whose writes are then sequential.
+void pack_patches(const Conv2dGeometry& g, const float* x, int64_t i0, int64_t mc, int64_t p0,
+                  int64_t kc, float* dst) {
+  thread_local std::vector<float> zeros;
+  if (static_cast<int64_t>(zeros.size()) < g.cin) zeros.assign(static_cast<size_t>(g.cin), 0.0f);
+  const int64_t end = p0 + kc;
+  for (int64_t ir = 0; ir < mc; ir += kMR) {
+    const int rows = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
+    const float* img[kMR];
+    int64_t ih0[kMR], iw0[kMR];
+    for (int r = 0; r < kMR; ++r) {
+      const int64_t i = i0 + ir + std::min(r, rows - 1);
+      const int64_t ow = i % g.ow, t = i / g.ow, oh = t % g.oh, n = t / g.oh;
+      img[r] = x + n * g.h * g.w * g.cin;
+      ih0[r] = oh * g.sh - g.pt;
+      iw0[r] = ow * g.sw - g.pl;
+    }
+    float* o = dst + ir * kc;
+    int64_t ci = p0 % g.cin, q = p0 / g.cin, kw = q % g.kw, kh = q / g.kw;
+    for (int64_t p = p0; p < end;) {
+      const int64_t len = std::min(g.cin - ci, end - p);
+      const float* src[kMR];
+      for (int r = 0; r < kMR; ++r) {
+        const int64_t ih = ih0[r] + kh * g.dh, iw = iw0[r] + kw * g.dw;
+        const bool inside = r < rows && ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
+        src[r] = inside ? img[r] + (ih * g.w + iw) * g.cin + ci : zeros.data();
+      }
+      for (int64_t c = 0; c < len; ++c, o += kMR)
+        for (int r = 0; r < kMR; ++r) o[r] = src[r][c];
+      p += len;
+      ci = 0;
+      if (++kw == g.kw) kw = 0, ++kh;
+    }
+  }
+}
+
+// Packs the patch matrix as a GEMM B operand: depth (pixels) [p0, p0 + kc) x columns (patch
+// positions (kh, kw, ci)) [j0, j0 + nc), NR-column panels (see gemm.h). For one pixel a panel's
+// 16 columns are one or a few contiguous channel runs of the input: plain copies.
+void pack_patches_b(const Conv2dGeometry& g, const float* x, int64_t p0, int64_t kc, int64_t j0,
+                    int64_t nc, float* dst) {
+  for (int64_t jr = 0; jr < nc; jr += kNR) {
+    const int cols = static_cast<int>(std::min<int64_t>(kNR, nc - jr));
+    const int64_t k0 = j0 + jr, ci0 = k0 % g.cin, q0 = k0 / g.cin;
+    float* o = dst + jr * kc;
+    int64_t ow = p0 % g.ow, t = p0 / g.ow, oh = t % g.oh, n = t / g.oh;
+    for (int64_t p = 0; p < kc; ++p, o += kNR) {
+      const int64_t ih0 = oh * g.sh - g.pt, iw0 = ow * g.sw - g.pl;
+      const float* img = x + n * g.h * g.w * g.cin;
+      int64_t ci = ci0, kw = q0 % g.kw, kh = q0 / g.kw;
+      for (int c = 0; c < cols;) {
+        const int len = static_cast<int>(std::min<int64_t>(g.cin - ci, cols - c));
+        const int64_t ih = ih0 + kh * g.dh, iw = iw0 + kw * g.dw;
+        if (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w)
+          std::memcpy(o + c, img + (ih * g.w + iw) * g.cin + ci, sizeof(float) * len);
+        else
+          std::memset(o + c, 0, sizeof(float) * len);
+        c += len;
+        ci = 0;
+        if (++kw == g.kw) kw = 0, ++kh;
+      }
+      for (int c = cols; c < kNR; ++c) o[c] = 0.0f;
+      if (++ow == g.ow) {
+        ow = 0;
+        if (++oh == g.oh) oh = 0, ++n;
+      }
+    }
+  }
+}
+
+// dx rows of images [0, images) (dx points at the chunk's first image) from dcols (rows = the
+// chunk's pixels, K columns). One task per input row: it sums every (output pixel, tap) that
+// reads it, so no two threads write the same element and the order is fixed.
+void col2im(const Conv2dGeometry& g, const float* dcols, int64_t images, float* dx) {
+  const int64_t depth = g.depth(), row_len = g.w * g.cin;
+  const int64_t work = std::max<int64_t>(1, g.kh * g.ow * g.kw * g.cin);
+  const int64_t grain = std::max<int64_t>(1, (1 << 15) / work);
+  parallel_for(0, images * g.h, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t idx = lo; idx < hi; ++idx) {
+      const int64_t n = idx / g.h, ih = idx % g.h;
+      float* row = dx + idx * row_len;
+      std::memset(row, 0, sizeof(float) * row_len);
+      for (int64_t kh = 0; kh < g.kh; ++kh) {
+        const int64_t t = ih + g.pt - kh * g.dh;
+        if (t < 0 || t % g.sh != 0 || t / g.sh >= g.oh) continue;
+        const int64_t oh = t / g.sh;
+        for (int64_t ow = 0; ow < g.ow; ++ow) {
+          const float* dc = dcols + ((n * g.oh + oh) * g.ow + ow) * depth + kh * g.kw * g.cin;
+          for (int64_t kw = 0; kw < g.kw; ++kw) {
+            const int64_t iw = ow * g.sw - g.pl + kw * g.dw;
+            if (iw < 0 || iw >= g.w) continue;
+            float* d = row + iw * g.cin;
+            const float* s = dc + kw * g.cin;
+            for (int64_t c = 0; c < g.cin; ++c) d[c] += s[c];
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+// ---- entries (the reference path is the same code on the GEMM's portable micro-kernel) -------
+
+void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
+                    float* y, bool relu) {
+  const gemm::Activation act = relu ? gemm::Activation::relu : gemm::Activation::none;
+  if (is_pointwise(g)) {
+    gemm::sgemm(false, false, g.pixels(), g.cout, g.cin, 1.0f, x, g.cin, w, g.cout, 0.0f, y,
+                g.cout, bias, act);
+    return;
+  }
+  const gemm::PackA pack_a = [&g, x](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+    pack_patches(g, x, i0, mc, p0, kc, dst);
+  };
+  gemm::gemm_packed(g.pixels(), g.cout, g.depth(), pack_a, gemm::pack_b_matrix(w, g.cout, false),
+                    1.0f, 0.0f, y, g.cout, bias, act);
+}
+
+void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw) {
+  // dw^T (Cout, K) = dy^T @ A: the patches become the B operand, whose packing copies contiguous
+  // channel runs (as the A operand they would be gathered one float at a time); then transpose.
+  const int64_t depth = g.depth();
+  float* dwt = scratch(0, g.cout * depth);
+  const gemm::PackB pack_b = [&g, x](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
+    pack_patches_b(g, x, p0, kc, j0, nc, dst);
+  };
+  gemm::gemm_packed(g.cout, depth, g.pixels(), gemm::pack_a_matrix(dy, g.cout, true), pack_b, 1.0f,
+                    0.0f, dwt, depth, nullptr, gemm::Activation::none);
+  for (int64_t k = 0; k < depth; ++k)
+    for (int64_t co = 0; co < g.cout; ++co) dw[k * g.cout + co] = dwt[co * depth + k];
+}
+
+void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
+  const int64_t depth = g.depth(), pix = g.oh * g.ow;
+  if (is_pointwise(g)) {  // dx = dy @ w^T directly
+    gemm::sgemm(false, true, g.pixels(), g.cin, g.cout, 1.0f, dy, g.cout, w, g.cout, 0.0f, dx,
+                g.cin, nullptr, gemm::Activation::none);
+    return;
+  }
+  if (g.sh == 1 && g.sw == 1) {
+    // Stride 1: dx is a forward conv of dy with the kernel flipped in space and its channel axes
+    // swapped, padded so that dx[ih] gathers dy[ih + pt - kh*dh]: one implicit GEMM, no col2im.
+    float* wt = scratch(1, depth * g.cout);
+    for (int64_t kh = 0; kh < g.kh; ++kh)
+      for (int64_t kw = 0; kw < g.kw; ++kw)
+        for (int64_t ci = 0; ci < g.cin; ++ci)
+          for (int64_t co = 0; co < g.cout; ++co)
+            wt[(((g.kh - 1 - kh) * g.kw + (g.kw - 1 - kw)) * g.cout + co) * g.cin + ci] =
+                w[((kh * g.kw + kw) * g.cin + ci) * g.cout + co];
+    const Conv2dGeometry t{g.n, g.oh, g.ow, g.cout, g.kh, g.kw, g.cin, g.h, g.w,
+                           1, 1, (g.kh - 1) * g.dh - g.pt, (g.kw - 1) * g.dw - g.pl, g.dh, g.dw};
+    conv2d_forward(t, dy, wt, nullptr, dx, false);
+    return;
+  }
+  // Images per chunk: enough rows for an efficient GEMM, a dcols buffer of at most ~16 MB.
+  const int64_t per_image = pix * depth;
+  const int64_t chunk = std::clamp<int64_t>((int64_t{1} << 22) / std::max<int64_t>(1, per_image),
+                                            1, g.n);
+  float* dcols = scratch(2, chunk * per_image);
+  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+    const int64_t images = std::min(chunk, g.n - n0);
+    gemm::sgemm(false, true, images * pix, depth, g.cout, 1.0f, dy + n0 * pix * g.cout, g.cout, w,
+                g.cout, 0.0f, dcols, depth, nullptr, gemm::Activation::none);
+    col2im(g, dcols, images, dx + n0 * g.h * g.w * g.cin);
+  }
+}
+
+}  // namespace corenn::cpu

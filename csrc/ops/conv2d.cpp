@@ -1,0 +1,107 @@
+// conv2d entries: validate the call, derive the geometry, dispatch by device. See ops/conv2d.h for
+// the math; the CPU kernels (implicit GEMM) are in cpu/conv2d.cpp.
+#include "ops/conv2d.h"
+
+#include "core/check.h"
+#include "ops/bias_grad.h"
+
+namespace corenn {
+
+namespace {
+
+// Checks x / w / y (y may be dy) against each other and the conv parameters; returns the geometry.
+// `op` names the entry, `xname` / `yname` the argument names it uses.
+Conv2dGeometry make_geometry(const char* op, const char* xname, const Tensor& x, const Tensor& w,
+                             const char* yname, const Tensor& y, int64_t sh, int64_t sw,
+                             int64_t pt, int64_t pl, int64_t dh, int64_t dw) {
+  check_float32(op, xname, x);
+  check_float32(op, "w", w);
+  check_float32(op, yname, y);
+  check_dim(op, xname, x, 4);
+  check_dim(op, "w", w, 4);
+  check_dim(op, yname, y, 4);
+  check_same_device(op, xname, x, "w", w);
+  check_same_device(op, xname, x, yname, y);
+  check_nonempty(op, xname, x);
+  check_nonempty(op, "w", w);
+  check_nonempty(op, yname, y);
+  CORENN_CHECK(sh > 0 && sw > 0, op, ": strides must be positive, got (", sh, ", ", sw, ")");
+  CORENN_CHECK(dh > 0 && dw > 0, op, ": dilation must be positive, got (", dh, ", ", dw, ")");
+  Conv2dGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(1), w.size(3),
+                   y.size(1), y.size(2), sh, sw, pt, pl, dh, dw};
+  CORENN_CHECK(w.size(2) == g.cin, op, ": ", xname, " ", x.shape_str(), " has ", g.cin,
+               " channels but w ", w.shape_str(), " expects ", w.size(2), " input channels");
+  CORENN_CHECK(y.size(0) == g.n && y.size(3) == g.cout, op, ": ", yname, " must have shape (",
+               g.n, ", OH, OW, ", g.cout, ") for ", xname, " ", x.shape_str(), " and w ",
+               w.shape_str(), ", got ", y.shape_str());
+  const int64_t ekh = (g.kh - 1) * dh + 1, ekw = (g.kw - 1) * dw + 1;
+  CORENN_CHECK(pt >= 0 && pl >= 0 && pt < ekh && pl < ekw, op, ": padding (", pt, ", ", pl,
+               ") must be non-negative and smaller than the dilated kernel (", ekh, ", ", ekw, ")");
+  // Every output window must start inside the padded input: the last one at (O-1)*s - p < H.
+  CORENN_CHECK((g.oh - 1) * sh - pt < g.h && (g.ow - 1) * sw - pl < g.w, op, ": ", yname, " ",
+               y.shape_str(), " is too large for ", xname, " ", x.shape_str(), " with strides (",
+               sh, ", ", sw, ") and padding (", pt, ", ", pl, ")");
+  return g;
+}
+
+void require_cpu(const char* op, const Tensor& t) {
+  if (!t.device().is_cpu())
+    throw NotImplementedError(std::string(op) + ": no kernel for device " + t.device().str() +
+                              " in this build");
+}
+
+}  // namespace
+
+void conv2d_forward(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bias,
+                    const Tensor& y, int64_t stride_h, int64_t stride_w, int64_t pad_top,
+                    int64_t pad_left, int64_t dil_h, int64_t dil_w, const std::string& activation) {
+  constexpr const char* op = "conv2d_forward";
+  CORENN_CHECK(activation == "none" || activation == "linear" || activation == "relu", op,
+               ": unknown activation '", activation, "'; the fused epilogue supports 'none' and 'relu'");
+  const Conv2dGeometry g = make_geometry(op, "x", x, w, "y", y, stride_h, stride_w, pad_top,
+                                         pad_left, dil_h, dil_w);
+  if (bias) {
+    check_float32(op, "bias", *bias);
+    check_same_device(op, "x", x, "bias", *bias);
+    check_shape(op, "bias", *bias, {g.cout});
+    check_no_alias(op, "y", y, "bias", *bias);
+  }
+  check_no_alias(op, "y", y, "x", x);
+  check_no_alias(op, "y", y, "w", w);
+  require_cpu(op, x);
+  cpu::conv2d_forward(g, x.data<float>(), w.data<float>(), bias ? bias->data<float>() : nullptr,
+                      y.data<float>(), activation == "relu");
+}
+
+void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, int64_t stride_h,
+                          int64_t stride_w, int64_t pad_top, int64_t pad_left, int64_t dil_h,
+                          int64_t dil_w) {
+  constexpr const char* op = "conv2d_backward_data";
+  const Conv2dGeometry g = make_geometry(op, "dx", dx, w, "dy", dy, stride_h, stride_w, pad_top,
+                                         pad_left, dil_h, dil_w);
+  check_no_alias(op, "dx", dx, "dy", dy);
+  check_no_alias(op, "dx", dx, "w", w);
+  require_cpu(op, dx);
+  cpu::conv2d_backward_data(g, dy.data<float>(), w.data<float>(), dx.data<float>());
+}
+
+void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw,
+                             const std::optional<Tensor>& db, int64_t stride_h, int64_t stride_w,
+                             int64_t pad_top, int64_t pad_left, int64_t dil_h, int64_t dil_w) {
+  constexpr const char* op = "conv2d_backward_weights";
+  const Conv2dGeometry g = make_geometry(op, "x", x, dw, "dy", dy, stride_h, stride_w, pad_top,
+                                         pad_left, dil_h, dil_w);
+  if (db) {
+    check_float32(op, "db", *db);
+    check_same_device(op, "x", x, "db", *db);
+    check_shape(op, "db", *db, {g.cout});
+    check_no_alias(op, "db", *db, "dy", dy);
+  }
+  check_no_alias(op, "dw", dw, "x", x);
+  check_no_alias(op, "dw", dw, "dy", dy);
+  require_cpu(op, x);
+  cpu::conv2d_backward_weights(g, x.data<float>(), dy.data<float>(), dw.data<float>());
+  if (db) cpu::bias_grad(dy.data<float>(), db->data<float>(), g.pixels(), g.cout);
+}
+
+}  // namespace corenn

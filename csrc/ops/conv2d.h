@@ -1,0 +1,52 @@
+// conv2d: public entries (checks + dispatch by device) of the 2-D convolution and its gradients.
+//
+// Shapes: x (N, H, W, Cin) NHWC, w (KH, KW, Cin, Cout) as Keras, bias (Cout,),
+//         y / dy (N, OH, OW, Cout). Padding is explicit (pad_top, pad_left; the bottom/right
+//         padding is whatever the output size implies), so 'valid' and TF's asymmetric 'same'
+//         are both decided by the caller (corenn.ops.conv2d_output_shape).
+//   y[n, oh, ow, co] = act(bias[co] + sum_{kh, kw, ci} x[n, oh*sh - pt + kh*dh,
+//                                                           ow*sw - pl + kw*dw, ci] w[kh, kw, ci, co])
+// with x read as 0 outside the image.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace corenn {
+
+// The geometry every conv kernel needs (all sizes > 0 after the checks).
+struct Conv2dGeometry {
+  int64_t n, h, w, cin;        // input
+  int64_t kh, kw, cout;        // kernel
+  int64_t oh, ow;              // output
+  int64_t sh, sw, pt, pl, dh, dw;  // stride, leading padding, dilation
+  int64_t pixels() const { return n * oh * ow; }   // GEMM M: output pixels
+  int64_t depth() const { return kh * kw * cin; }  // GEMM K: patch length
+};
+
+// y := act(conv(x, w) + bias); activation "none" | "relu" (fused in the GEMM epilogue).
+void conv2d_forward(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bias,
+                    const Tensor& y, int64_t stride_h, int64_t stride_w, int64_t pad_top,
+                    int64_t pad_left, int64_t dil_h, int64_t dil_w, const std::string& activation);
+
+// dx := dL/dx given dy = dL/dy (dx is overwritten).
+void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, int64_t stride_h,
+                          int64_t stride_w, int64_t pad_top, int64_t pad_left, int64_t dil_h,
+                          int64_t dil_w);
+
+// dw := dL/dw, and db := column sums of dy when given (both overwritten).
+void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw,
+                             const std::optional<Tensor>& db, int64_t stride_h, int64_t stride_w,
+                             int64_t pad_top, int64_t pad_left, int64_t dil_h, int64_t dil_w);
+
+namespace cpu {
+void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
+                    float* y, bool relu);
+void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx);
+void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw);
+}  // namespace cpu
+
+}  // namespace corenn
