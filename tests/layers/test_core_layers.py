@@ -115,3 +115,13 @@ def test_layer_names_weights_and_errors(rng):
     cfg = d.get_config()
     clone = layers.Dense.from_config({**cfg, "name": "copy"})
     assert clone.units == 4 and clone.activation.name == "linear"
+
+
+def test_default_names_follow_keras():
+    from corenn.layers.base import snake_case
+    assert snake_case("Dense") == "dense"
+    assert snake_case("MaxPooling2D") == "max_pooling2d"
+    assert snake_case("Conv2D") == "conv2d"
+    assert snake_case("BatchNormalization") == "batch_normalization"
+    assert snake_case("GlobalAveragePooling2D") == "global_average_pooling2d"
+    assert snake_case("SpatialDropout2D") == "spatial_dropout2d"

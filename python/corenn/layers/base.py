@@ -37,8 +37,10 @@ def unique_name(base: str) -> str:
 
 
 def snake_case(name: str) -> str:
+    """Keras' rule for default layer names: Dense -> dense, MaxPooling2D -> max_pooling2d,
+    BatchNormalization -> batch_normalization (a digit does not start a new word)."""
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
 
 
 def shape_str(shape) -> str:

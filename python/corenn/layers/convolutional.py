@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import activations as _activations
 from .. import initializers, ops, regularizers
-from .base import Layer, shape_str, unique_name
+from .base import Layer, shape_str
 
 __all__ = ["Conv1D", "Conv2D"]
 
@@ -31,8 +31,7 @@ class _Conv(Layer):
                  activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                  bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint,
                  groups=1, name=None, **kwargs):
-        # Keras' default names: conv2d, conv2d_1, ... (not snake_case's conv2_d)
-        super().__init__(name=name or unique_name(type(self).__name__.lower()), **kwargs)
+        super().__init__(name=name, **kwargs)
         kind = type(self).__name__
         if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
             raise ValueError(f"{kind} '{self.name}': filters must be a positive integer, got {filters!r}")
