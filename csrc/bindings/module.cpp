@@ -26,4 +26,5 @@ PYBIND11_MODULE(_C, m) {
   corenn::bindings::register_elementwise(m);
   corenn::bindings::register_loss(m);
   corenn::bindings::register_optimizer(m);
+  corenn::bindings::register_pool(m);
 }

@@ -12,5 +12,6 @@ void register_gemm(py::module_& m);         // gemm
 void register_elementwise(py::module_& m);  // activations, softmax, bias_grad, dropout, regularizers
 void register_loss(py::module_& m);         // losses, accuracy
 void register_optimizer(py::module_& m);    // fused optimizer updates
+void register_pool(py::module_& m);         // pooling, zero padding
 
 }  // namespace corenn::bindings
