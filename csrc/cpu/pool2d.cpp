@@ -9,8 +9,11 @@
 // Shapes: x, dx (N, H, W, C); y, dy, argmax (N, OH, OW, C); window KH x KW, strides SH x SW;
 // window (i, j) starts at (i*SH - pad_top, j*SW - pad_left) and is clipped to the image, so padded
 // cells neither win a max nor count in an average (Keras / TF semantics).
-// Layout: contiguous NHWC, so every inner loop runs along C with unit stride and is left to the
-// compiler's vectorizer (the ternaries below become blends).
+// Layout: contiguous NHWC, so every inner loop runs along C with unit stride. Average pooling is
+// left to the compiler's vectorizer. Max pooling's compare-and-select loops are not vectorized by
+// GCC, so with active_isa() == avx2 their per-window / per-cell inner loops come from
+// pool2d_avx2.cpp (max and argmax held in registers, blends instead of branches); the *_ref
+// functions here are the portable path and define the contract.
 // Backward is a gather, not a scatter: each thread owns whole input rows (n, h) of dx and sums the
 // windows that cover them, so overlapping windows (stride < pool) need no atomics and the result
 // does not depend on the thread count.
@@ -22,6 +25,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "ops/pool2d.h"
 
@@ -55,35 +59,68 @@ Range window(int64_t i, int64_t pad, int64_t k, int64_t stride, int64_t in) {
   return {std::max<int64_t>(start, 0), std::min<int64_t>(start + k, in)};
 }
 
+// Reference inner loops (the AVX2 twins in pool2d_avx2.cpp have the same contracts).
+// max_pool_cell: y[c], am[c] = max and first argmax over rows x cols cells; cell (r, q) is at
+// x + r * row_stride + q * cell_stride, index first_idx + r * idx_row_step + q.
+void max_pool_cell_ref(const float* x, int64_t cell_stride, int64_t row_stride, int64_t rows,
+                       int64_t cols, int32_t first_idx, int32_t idx_row_step, int64_t nc,
+                       float* __restrict y, int32_t* __restrict am) {
+  for (int64_t c = 0; c < nc; ++c) {
+    y[c] = x[c];
+    am[c] = first_idx;
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t q = 0; q < cols; ++q) {
+      const float* __restrict xr = x + r * row_stride + q * cell_stride;
+      const int32_t idx = first_idx + static_cast<int32_t>(r) * idx_row_step + static_cast<int32_t>(q);
+      for (int64_t c = 0; c < nc; ++c) {
+        const bool gt = xr[c] > y[c];
+        y[c] = gt ? xr[c] : y[c];
+        am[c] = gt ? idx : am[c];
+      }
+    }
+  }
+}
+
+// max_grad_cell: d[c] = sum over ni x nj windows (i, j) of dy[off + c] * [am[off + c] == idx],
+// off = i * i_stride + j * j_stride.
+void max_grad_cell_ref(const float* dy, const int32_t* am, int64_t i_stride, int64_t j_stride,
+                       int64_t ni, int64_t nj, int32_t idx, int64_t nc, float* __restrict d) {
+  std::fill(d, d + nc, 0.0f);
+  for (int64_t i = 0; i < ni; ++i) {
+    for (int64_t j = 0; j < nj; ++j) {
+      const float* __restrict gy = dy + i * i_stride + j * j_stride;
+      const int32_t* __restrict a = am + i * i_stride + j * j_stride;
+      for (int64_t c = 0; c < nc; ++c) d[c] += a[c] == idx ? gy[c] : 0.0f;
+    }
+  }
+}
+
 }  // namespace
+
+namespace avx2 {
+void max_pool_cell(const float* x, int64_t cell_stride, int64_t row_stride, int64_t rows,
+                   int64_t cols, int32_t first_idx, int32_t idx_row_step, int64_t nc, float* y,
+                   int32_t* am);
+void max_grad_cell(const float* dy, const int32_t* am, int64_t i_stride, int64_t j_stride,
+                   int64_t ni, int64_t nj, int32_t idx, int64_t nc, float* d);
+}  // namespace avx2
 
 // ---- windowed pooling, forward ---------------------------------------------------------------
 
 void max_pool2d_forward(const Pool2dGeom& g, const float* x, float* y, int32_t* argmax) {
   const int64_t C = g.c;
+  const auto cell = active_isa() == Isa::avx2 ? avx2::max_pool_cell : max_pool_cell_ref;
   parallel_for(0, g.n * g.oh, grain_for(g.ow * g.kh * g.kw * C), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const int64_t n = r / g.oh;
       const Range rh = window(r % g.oh, g.pad_top, g.kh, g.sh, g.h);
       for (int64_t j = 0; j < g.ow; ++j) {
         const Range rw = window(j, g.pad_left, g.kw, g.sw, g.w);
-        float* __restrict yr = y + (r * g.ow + j) * C;
-        int32_t* __restrict ar = argmax + (r * g.ow + j) * C;
         // Every window holds at least one real cell (TF's padding never exceeds k - 1).
-        const int32_t first = static_cast<int32_t>(rh.lo * g.w + rw.lo);
-        std::memcpy(yr, x + ((n * g.h + rh.lo) * g.w + rw.lo) * C, C * sizeof(float));
-        for (int64_t c = 0; c < C; ++c) ar[c] = first;
-        for (int64_t h = rh.lo; h < rh.hi; ++h) {
-          for (int64_t w = rw.lo; w < rw.hi; ++w) {
-            const float* __restrict xr = x + ((n * g.h + h) * g.w + w) * C;
-            const int32_t idx = static_cast<int32_t>(h * g.w + w);
-            for (int64_t c = 0; c < C; ++c) {
-              const bool gt = xr[c] > yr[c];
-              yr[c] = gt ? xr[c] : yr[c];
-              ar[c] = gt ? idx : ar[c];
-            }
-          }
-        }
+        cell(x + ((n * g.h + rh.lo) * g.w + rw.lo) * C, C, g.w * C, rh.hi - rh.lo, rw.hi - rw.lo,
+             static_cast<int32_t>(rh.lo * g.w + rw.lo), static_cast<int32_t>(g.w), C,
+             y + (r * g.ow + j) * C, argmax + (r * g.ow + j) * C);
       }
     }
   });
@@ -116,6 +153,7 @@ void avg_pool2d_forward(const Pool2dGeom& g, const float* x, float* y) {
 
 void max_pool2d_backward(const Pool2dGeom& g, const float* dy, const int32_t* argmax, float* dx) {
   const int64_t C = g.c;
+  const auto cell = active_isa() == Isa::avx2 ? avx2::max_grad_cell : max_grad_cell_ref;
   std::vector<Span> cols(g.w);
   for (int64_t w = 0; w < g.w; ++w) cols[w] = covering(w, g.pad_left, g.kw, g.sw, g.ow);
   const int64_t per_row = g.w * C * (1 + (g.kh / g.sh + 1) * (g.kw / g.sw + 1));
@@ -124,17 +162,10 @@ void max_pool2d_backward(const Pool2dGeom& g, const float* dy, const int32_t* ar
       const int64_t n = r / g.h, h = r % g.h;
       const Span sh = covering(h, g.pad_top, g.kh, g.sh, g.oh);
       for (int64_t w = 0; w < g.w; ++w) {
-        float* __restrict d = dx + (r * g.w + w) * C;
-        std::fill(d, d + C, 0.0f);
-        const int32_t idx = static_cast<int32_t>(h * g.w + w);
-        for (int64_t i = sh.lo; i <= sh.hi; ++i) {
-          for (int64_t j = cols[w].lo; j <= cols[w].hi; ++j) {
-            const int64_t off = ((n * g.oh + i) * g.ow + j) * C;
-            const float* __restrict gy = dy + off;
-            const int32_t* __restrict a = argmax + off;
-            for (int64_t c = 0; c < C; ++c) d[c] += a[c] == idx ? gy[c] : 0.0f;
-          }
-        }
+        const int64_t off = ((n * g.oh + sh.lo) * g.ow + cols[w].lo) * C;
+        cell(dy + off, argmax + off, g.ow * C, C, std::max<int64_t>(sh.hi - sh.lo + 1, 0),
+             std::max<int64_t>(cols[w].hi - cols[w].lo + 1, 0), static_cast<int32_t>(h * g.w + w),
+             C, dx + (r * g.w + w) * C);
       }
     }
   });
@@ -205,20 +236,10 @@ void global_avg_pool2d_forward(int64_t n, int64_t hw, int64_t c, const float* x,
 
 void global_max_pool2d_forward(int64_t n, int64_t hw, int64_t c, const float* x, float* y,
                                int32_t* argmax) {
+  const auto cell = active_isa() == Isa::avx2 ? avx2::max_pool_cell : max_pool_cell_ref;
   over_channel_blocks(n, hw, c, [&](int64_t b, int64_t c0, int64_t c1) {
-    float* __restrict yr = y + b * c;
-    int32_t* __restrict ar = argmax + b * c;
-    std::copy(x + b * hw * c + c0, x + b * hw * c + c1, yr + c0);
-    std::fill(ar + c0, ar + c1, 0);
-    for (int64_t p = 1; p < hw; ++p) {
-      const float* __restrict xr = x + (b * hw + p) * c;
-      const int32_t idx = static_cast<int32_t>(p);
-      for (int64_t k = c0; k < c1; ++k) {
-        const bool gt = xr[k] > yr[k];
-        yr[k] = gt ? xr[k] : yr[k];
-        ar[k] = gt ? idx : ar[k];
-      }
-    }
+    // the image as one row of hw cells
+    cell(x + b * hw * c + c0, c, 0, 1, hw, 0, 0, c1 - c0, y + b * c + c0, argmax + b * c + c0);
   });
 }
 
@@ -235,13 +256,11 @@ void global_avg_pool2d_backward(int64_t n, int64_t hw, int64_t c, const float* d
 
 void global_max_pool2d_backward(int64_t n, int64_t hw, int64_t c, const float* dy,
                                 const int32_t* argmax, float* dx) {
+  const auto cell = active_isa() == Isa::avx2 ? avx2::max_grad_cell : max_grad_cell_ref;
   parallel_for(0, n * hw, grain_for(c), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
-      const float* __restrict g = dy + (r / hw) * c;
-      const int32_t* __restrict a = argmax + (r / hw) * c;
-      const int32_t idx = static_cast<int32_t>(r % hw);
-      float* __restrict d = dx + r * c;
-      for (int64_t k = 0; k < c; ++k) d[k] = a[k] == idx ? g[k] : 0.0f;
+      const int64_t b = r / hw;  // each cell of image b is covered by the one window (b)
+      cell(dy + b * c, argmax + b * c, 0, 0, 1, 1, static_cast<int32_t>(r % hw), c, dx + r * c);
     }
   });
 }

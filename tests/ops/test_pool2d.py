@@ -31,7 +31,7 @@ def _distinct(rng, shape):
 
 
 @pytest.mark.parametrize("shape,pool,strides,padding", CASES, ids=IDS)
-def test_max_pool2d_forward_backward(shape, pool, strides, padding, rng):
+def test_max_pool2d_forward_backward(shape, pool, strides, padding, isa, rng):
     x = _distinct(rng, shape)
     y, am = ops.max_pool2d_forward(x, pool, strides, padding)
     y_ref, am_ref = ref.max_pool2d(x, pool, strides, padding)
@@ -67,7 +67,7 @@ def test_reference_gradients_match_finite_differences(rng):
         np.testing.assert_allclose(ref.max_pool2d_grad(x, r, pool, strides, padding), num, atol=1e-6)
 
 
-def test_max_pool2d_ties_pick_first_and_padding_never_wins():
+def test_max_pool2d_ties_pick_first_and_padding_never_wins(isa):
     # all-negative constant input: with 'same' a padded zero would win if padding took part
     x = np.full((1, 3, 3, 2), -1.0, np.float32)
     y, am = ops.max_pool2d_forward(x, 2, 2, "same")
@@ -77,7 +77,7 @@ def test_max_pool2d_ties_pick_first_and_padding_never_wins():
     np.testing.assert_array_equal(np.asarray(dx)[0, :, :, 1], [[1, 0, 1], [0, 0, 0], [1, 0, 1]])
 
 
-def test_overlapping_windows_accumulate_gradient():
+def test_overlapping_windows_accumulate_gradient(isa):
     # the centre of a 3x3 image is the max of all four 2x2 stride-1 windows: it gets all of dy
     x = np.zeros((1, 3, 3, 1), np.float32)
     x[0, 1, 1, 0] = 5
@@ -93,7 +93,7 @@ def test_avg_pool2d_same_divides_by_real_cells():
 
 
 @pytest.mark.parametrize("shape", [(2, 5, 3, 7), (1, 1, 1, 3), (3, 4, 4, 70)])
-def test_global_pooling(shape, rng):
+def test_global_pooling(shape, isa, rng):
     x = _distinct(rng, shape)
     y = ops.global_avg_pool2d_forward(x)
     np.testing.assert_allclose(np.asarray(y), ref.global_avg_pool2d(x), rtol=1e-5, atol=1e-6)
