@@ -73,10 +73,13 @@ void max_pool_cell_ref(const float* x, int64_t cell_stride, int64_t row_stride, 
     for (int64_t q = 0; q < cols; ++q) {
       const float* __restrict xr = x + r * row_stride + q * cell_stride;
       const int32_t idx = first_idx + static_cast<int32_t>(r) * idx_row_step + static_cast<int32_t>(q);
+      // written as an integer mask so GCC vectorizes it (a float-compare-selects-int ternary
+      // stays scalar and branchy)
       for (int64_t c = 0; c < nc; ++c) {
-        const bool gt = xr[c] > y[c];
-        y[c] = gt ? xr[c] : y[c];
-        am[c] = gt ? idx : am[c];
+        const float v = xr[c], m = y[c];
+        const int32_t gt = -static_cast<int32_t>(v > m);  // all ones where v wins
+        y[c] = v > m ? v : m;
+        am[c] = (idx & gt) | (am[c] & ~gt);
       }
     }
   }
@@ -91,7 +94,10 @@ void max_grad_cell_ref(const float* dy, const int32_t* am, int64_t i_stride, int
     for (int64_t j = 0; j < nj; ++j) {
       const float* __restrict gy = dy + i * i_stride + j * j_stride;
       const int32_t* __restrict a = am + i * i_stride + j * j_stride;
-      for (int64_t c = 0; c < nc; ++c) d[c] += a[c] == idx ? gy[c] : 0.0f;
+      for (int64_t c = 0; c < nc; ++c) {
+        const float v = gy[c];  // loaded unconditionally, so the select can be vectorized
+        d[c] += a[c] == idx ? v : 0.0f;
+      }
     }
   }
 }
