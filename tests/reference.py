@@ -480,3 +480,93 @@ def conv2d_backward_weights(x, dy, w_shape, strides=(1, 1), padding="valid", dil
     for oh, ow, kh, kw, ih, iw in _taps(x.shape, w_shape, strides, padding, dilation):
         dw[kh, kw] += x[:, ih, iw, :].T @ dy[:, oh, ow, :]
     return dw, dy.sum(axis=(0, 1, 2))
+
+
+# =============================================================================================
+# Pooling and zero padding (NHWC)
+# =============================================================================================
+# Direct loops over output cells; 'same' padding follows TensorFlow (pad_before = total // 2);
+# padded cells are simply absent from each window (never the max, not counted by the mean).
+
+def _pool_windows(h, w, pool_size, strides, padding):
+    """[(i, j, rows, cols)] of each output cell's real input rows/cols, and (OH, OW)."""
+    (kh, kw), (sh, sw) = pool_size, strides
+    if padding == "valid":
+        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+        pt = pl = 0
+    else:
+        oh, ow = -(-h // sh), -(-w // sw)
+        pt = max((oh - 1) * sh + kh - h, 0) // 2
+        pl = max((ow - 1) * sw + kw - w, 0) // 2
+    cells = []
+    for i in range(oh):
+        rows = [r for r in range(i * sh - pt, i * sh - pt + kh) if 0 <= r < h]
+        for j in range(ow):
+            cols = [c for c in range(j * sw - pl, j * sw - pl + kw) if 0 <= c < w]
+            cells.append((i, j, rows, cols))
+    return cells, (oh, ow)
+
+
+def max_pool2d(x, pool_size, strides, padding):
+    """Returns (y, argmax) with argmax = h*W + w of the first maximum in row-major window order."""
+    x = f64(x)
+    n, h, w, c = x.shape
+    cells, (oh, ow) = _pool_windows(h, w, pool_size, strides, padding)
+    y = np.zeros((n, oh, ow, c))
+    am = np.zeros((n, oh, ow, c), dtype=np.int64)
+    for i, j, rows, cols in cells:
+        win = x[:, rows][:, :, cols].reshape(n, -1, c)            # (n, cells, c), row-major
+        k = win.argmax(axis=1)                                    # first max
+        y[:, i, j] = win.max(axis=1)
+        am[:, i, j] = np.array(rows)[k // len(cols)] * w + np.array(cols)[k % len(cols)]
+    return y, am
+
+
+def max_pool2d_grad(x, dy, pool_size, strides, padding):
+    x, dy = f64(x), f64(dy)
+    n, h, w, c = x.shape
+    _, am = max_pool2d(x, pool_size, strides, padding)
+    dx = np.zeros_like(x).reshape(n, h * w, c)
+    for b in range(n):
+        for ch in range(c):
+            np.add.at(dx[b, :, ch], am[b, ..., ch].ravel(), dy[b, ..., ch].ravel())
+    return dx.reshape(x.shape)
+
+
+def avg_pool2d(x, pool_size, strides, padding):
+    x = f64(x)
+    n, h, w, c = x.shape
+    cells, (oh, ow) = _pool_windows(h, w, pool_size, strides, padding)
+    y = np.zeros((n, oh, ow, c))
+    for i, j, rows, cols in cells:
+        y[:, i, j] = x[:, rows][:, :, cols].mean(axis=(1, 2))
+    return y
+
+
+def avg_pool2d_grad(x_shape, dy, pool_size, strides, padding):
+    dy = f64(dy)
+    n, h, w, c = x_shape
+    cells, _ = _pool_windows(h, w, pool_size, strides, padding)
+    dx = np.zeros(x_shape)
+    for i, j, rows, cols in cells:
+        share = dy[:, i, j] / (len(rows) * len(cols))
+        for r in rows:
+            for q in cols:
+                dx[:, r, q] += share
+    return dx
+
+
+def global_avg_pool2d(x):
+    return f64(x).mean(axis=(1, 2))
+
+
+def global_max_pool2d(x):
+    """Returns (y (N, C), argmax (N, C) = h*W + w of the first maximum)."""
+    x = f64(x)
+    n, h, w, c = x.shape
+    flat = x.reshape(n, h * w, c)
+    return flat.max(axis=1), flat.argmax(axis=1)
+
+
+def zero_pad2d(x, top, bottom, left, right):
+    return np.pad(f64(x), ((0, 0), (top, bottom), (left, right), (0, 0)))

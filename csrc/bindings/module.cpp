@@ -28,4 +28,5 @@ PYBIND11_MODULE(_C, m) {
   corenn::bindings::register_optimizer(m);
   corenn::bindings::register_norm(m);
   corenn::bindings::register_conv(m);
+  corenn::bindings::register_pool(m);
 }

@@ -14,5 +14,6 @@ void register_loss(py::module_& m);         // losses, accuracy
 void register_optimizer(py::module_& m);    // fused optimizer updates
 void register_norm(py::module_& m);         // batch normalization, spatial dropout
 void register_conv(py::module_& m);         // conv2d forward / backward
+void register_pool(py::module_& m);         // pooling, zero padding
 
 }  // namespace corenn::bindings

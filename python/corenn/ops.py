@@ -403,6 +403,8 @@ def spatial_dropout_backward(dy, mask, out=None):
     _C.spatial_dropout_backward(dy, mask, dx)
     return dx
 
+
+# ---------------------------------------------------------------------------------------------
 # Convolution (NHWC images, kernels (KH, KW, Cin, Cout) as Keras)
 
 __all__ += ["conv2d", "conv2d_backward_data", "conv2d_backward_weights", "conv2d_output_shape",
@@ -505,3 +507,166 @@ def conv2d_backward_weights(x, dy, kernel_shape, out=None, bias_out=None, *, str
     (sh, sw), (dh, dw_) = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
     _C.conv2d_backward_weights(x, dy, dw, db, sh, sw, pt, pl, dh, dw_)
     return (dw, db) if want_bias else dw
+
+
+# ---------------------------------------------------------------------------------------------
+# Pooling and zero padding (NHWC). ``pool_size`` and ``strides`` are (h, w) pairs; ``padding`` is
+# 'valid' or 'same' (TensorFlow's rule; padded cells never win a max nor count in an average).
+
+__all__ += ["pool2d_output_shape", "max_pool2d_forward", "max_pool2d_backward",
+            "avg_pool2d_forward", "avg_pool2d_backward", "global_avg_pool2d_forward",
+            "global_avg_pool2d_backward", "global_max_pool2d_forward", "global_max_pool2d_backward",
+            "zero_pad2d_forward", "zero_pad2d_backward"]
+
+def _pool_pair(v, op, arg):
+    if isinstance(v, (int, np.integer)):
+        return [int(v), int(v)]
+    v = [int(d) for d in v]
+    if len(v) != 2:
+        raise ValueError(f"{op}: {arg} must be an int or a pair of ints, got {v}")
+    return v
+
+
+def _padding(padding, op):
+    p = str(padding).lower()
+    if p not in ("valid", "same"):
+        raise ValueError(f"{op}: padding must be 'valid' or 'same', got {padding!r}")
+    return p
+
+
+def pool2d_output_shape(x_shape, pool_size, strides, padding, op="pool2d"):
+    """(N, OH, OW, C) of pooling an (N, H, W, C) input; raises when the window does not fit."""
+    if len(x_shape) != 4:
+        raise ValueError(f"{op}: x must be (N, H, W, C) (rank 4), got shape {tuple(x_shape)}")
+    n, h, w, c = x_shape
+    oh, ow = _C.pool2d_output_hw(int(h), int(w), _pool_pair(pool_size, op, "pool_size"),
+                                 _pool_pair(strides, op, "strides"), _padding(padding, op), op)
+    return (n, oh, ow, c)
+
+
+def max_pool2d_forward(x, pool_size, strides, padding="valid", out=None, argmax=None):
+    """y = max over each window of x (N, H, W, C); returns (y, argmax). argmax (int32, y's shape)
+    holds h*W + w of each window's first maximum; max_pool2d_backward needs it."""
+    op = "max_pool2d_forward"
+    x = as_tensor(x, op, "x")
+    shape = pool2d_output_shape(x.shape, pool_size, strides, padding, op)
+    y = _out(out, shape, op, device=x.device)
+    am = _out(argmax, shape, op, dtype="int32", device=x.device)
+    _C.max_pool2d_forward(x, y, am, _pool_pair(pool_size, op, "pool_size"), _pool_pair(strides, op, "strides"),
+                          _padding(padding, op))
+    return y, am
+
+
+def max_pool2d_backward(dy, argmax, x_shape, pool_size, strides, padding="valid", out=None):
+    """dx (x_shape) = dy routed to each window's argmax, summed where windows overlap."""
+    op = "max_pool2d_backward"
+    dy = as_tensor(dy, op, "dy")
+    dx = _out(out, x_shape, op, device=dy.device)
+    _C.max_pool2d_backward(dy, as_tensor(argmax, op, "argmax"), dx, _pool_pair(pool_size, op, "pool_size"),
+                           _pool_pair(strides, op, "strides"), _padding(padding, op))
+    return dx
+
+
+def avg_pool2d_forward(x, pool_size, strides, padding="valid", out=None):
+    """y = mean over each window's real (unpadded) cells of x (N, H, W, C)."""
+    op = "avg_pool2d_forward"
+    x = as_tensor(x, op, "x")
+    y = _out(out, pool2d_output_shape(x.shape, pool_size, strides, padding, op), op, device=x.device)
+    _C.avg_pool2d_forward(x, y, _pool_pair(pool_size, op, "pool_size"), _pool_pair(strides, op, "strides"),
+                          _padding(padding, op))
+    return y
+
+
+def avg_pool2d_backward(dy, x_shape, pool_size, strides, padding="valid", out=None):
+    """dx (x_shape) = sum over covering windows of dy / (the window's real-cell count)."""
+    op = "avg_pool2d_backward"
+    dy = as_tensor(dy, op, "dy")
+    dx = _out(out, x_shape, op, device=dy.device)
+    _C.avg_pool2d_backward(dy, dx, _pool_pair(pool_size, op, "pool_size"), _pool_pair(strides, op, "strides"),
+                           _padding(padding, op))
+    return dx
+
+
+def _global_shape(x, op):
+    if x.ndim != 4:
+        raise ValueError(f"{op}: x must be (N, H, W, C) (rank 4), got shape {tuple(x.shape)}")
+    return (x.shape[0], x.shape[3])
+
+
+def global_avg_pool2d_forward(x, out=None):
+    """y (N, C) = mean of x (N, H, W, C) over H and W."""
+    op = "global_avg_pool2d_forward"
+    x = as_tensor(x, op, "x")
+    y = _out(out, _global_shape(x, op), op, device=x.device)
+    _C.global_avg_pool2d_forward(x, y)
+    return y
+
+
+def global_avg_pool2d_backward(dy, x_shape, out=None):
+    """dx (x_shape) = dy / (H*W) broadcast over H and W."""
+    op = "global_avg_pool2d_backward"
+    dy = as_tensor(dy, op, "dy")
+    dx = _out(out, x_shape, op, device=dy.device)
+    _C.global_avg_pool2d_backward(dy, dx)
+    return dx
+
+
+def global_max_pool2d_forward(x, out=None, argmax=None):
+    """y (N, C) = max of x (N, H, W, C) over H and W; returns (y, argmax (N, C) int32 = h*W + w)."""
+    op = "global_max_pool2d_forward"
+    x = as_tensor(x, op, "x")
+    shape = _global_shape(x, op)
+    y = _out(out, shape, op, device=x.device)
+    am = _out(argmax, shape, op, dtype="int32", device=x.device)
+    _C.global_max_pool2d_forward(x, y, am)
+    return y, am
+
+
+def global_max_pool2d_backward(dy, argmax, x_shape, out=None):
+    """dx (x_shape) = dy at each (n, c)'s argmax cell, 0 elsewhere."""
+    op = "global_max_pool2d_backward"
+    dy = as_tensor(dy, op, "dy")
+    dx = _out(out, x_shape, op, device=dy.device)
+    _C.global_max_pool2d_backward(dy, as_tensor(argmax, op, "argmax"), dx)
+    return dx
+
+
+def _pad4(padding, op):
+    """((top, bottom), (left, right)) from an int, (h, w) or ((t, b), (l, r))."""
+    if isinstance(padding, (int, np.integer)):
+        return (int(padding),) * 4
+    p = tuple(padding)
+    if len(p) == 2 and all(isinstance(v, (int, np.integer)) for v in p):
+        return (int(p[0]), int(p[0]), int(p[1]), int(p[1]))
+    if len(p) == 2 and all(len(tuple(v)) == 2 for v in p):
+        return tuple(int(v) for pair in p for v in pair)
+    raise ValueError(f"{op}: padding must be an int, (h, w) or ((top, bottom), (left, right)), "
+                     f"got {padding!r}")
+
+
+def zero_pad2d_forward(x, padding, out=None):
+    """y = x (N, H, W, C) surrounded by zeros: padding is int | (h, w) | ((top, bottom), (left, right))."""
+    op = "zero_pad2d_forward"
+    x = as_tensor(x, op, "x")
+    t, b, l, r = _pad4(padding, op)
+    if x.ndim != 4:
+        raise ValueError(f"{op}: x must be (N, H, W, C) (rank 4), got shape {tuple(x.shape)}")
+    n, h, w, c = x.shape
+    y = _out(out, (n, h + t + b, w + l + r, c), op, device=x.device)
+    _C.zero_pad2d_forward(x, y, t, b, l, r)
+    return y
+
+
+def zero_pad2d_backward(dy, padding, out=None):
+    """dx = dy cropped by ``padding`` (the gradient of zero_pad2d_forward)."""
+    op = "zero_pad2d_backward"
+    dy = as_tensor(dy, op, "dy")
+    t, b, l, r = _pad4(padding, op)
+    if dy.ndim != 4:
+        raise ValueError(f"{op}: dy must be (N, H, W, C) (rank 4), got shape {tuple(dy.shape)}")
+    n, h, w, c = dy.shape
+    if min(t, b, l, r) < 0 or h < t + b or w < l + r:
+        raise ValueError(f"{op}: padding {((t, b), (l, r))} does not fit dy of shape {tuple(dy.shape)}")
+    dx = _out(out, (n, h - t - b, w - l - r, c), op, device=dy.device)
+    _C.zero_pad2d_backward(dy, dx, t, b, l, r)
+    return dx

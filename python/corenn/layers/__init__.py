@@ -3,10 +3,16 @@ from .base import Input, InputLayer, Layer
 from .convolutional import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Reshape
 from .normalization import BatchNormalization
+from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
+                      GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
+                      MaxPooling2D)
 from .regularization import SpatialDropout2D
+from .reshaping import ZeroPadding2D
 
 __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Reshape", "Dropout",
-           "Conv2D", "Conv1D", "BatchNormalization", "SpatialDropout2D",
+           "Conv2D", "Conv1D", "MaxPooling2D", "AveragePooling2D", "MaxPooling1D",
+           "AveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
+           "GlobalMaxPooling1D", "ZeroPadding2D", "BatchNormalization", "SpatialDropout2D",
            "get", "serialize", "deserialize"]
 
 

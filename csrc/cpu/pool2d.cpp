@@ -1,0 +1,274 @@
+// 2-D pooling kernels (CPU), NHWC float32, forward and backward.
+//
+//   max:  y[n,i,j,c] = max over the window cells (h, w) of x[n,h,w,c],  argmax = h*W + w of the
+//         first maximum in row-major window order (strict >, so ties keep the earlier cell, as TF)
+//         dx[n,h,w,c] = sum over windows (i, j) covering (h, w) of dy[n,i,j,c] * [argmax == h*W+w]
+//   avg:  y[n,i,j,c] = (1 / count(i,j)) sum over the window's real cells of x[n,h,w,c]
+//         dx[n,h,w,c] = sum over windows (i, j) covering (h, w) of dy[n,i,j,c] / count(i,j)
+//   global avg / max: the same with one window covering the whole image, y is (N, C).
+// Shapes: x, dx (N, H, W, C); y, dy, argmax (N, OH, OW, C); window KH x KW, strides SH x SW;
+// window (i, j) starts at (i*SH - pad_top, j*SW - pad_left) and is clipped to the image, so padded
+// cells neither win a max nor count in an average (Keras / TF semantics).
+// Layout: contiguous NHWC, so every inner loop runs along C with unit stride and is written so
+// GCC vectorizes it on the baseline ISA (4-wide SSE2). Variants: with active_isa() == avx2 max
+// pooling's per-window / per-cell loops come from pool2d_avx2.cpp instead (8 wide, max and argmax
+// kept in registers over the whole window: 64x28x28x32 2x2 forward 1.5 -> 0.4 ms on one core);
+// the *_ref functions here are the portable path and define the contract.
+// Backward is a gather, not a scatter: each thread owns whole input rows (n, h) of dx and sums the
+// windows that cover them, so overlapping windows (stride < pool) need no atomics and the result
+// does not depend on the thread count.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")  // let GCC if-convert the compare-and-select loops
+#endif
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/parallel.h"
+#include "ops/pool2d.h"
+
+namespace corenn::cpu {
+
+namespace {
+
+constexpr int64_t kWorkGrain = 16384;  // about this many element-visits per parallel chunk
+
+int64_t grain_for(int64_t work_per_item) {
+  return std::max<int64_t>(1, kWorkGrain / std::max<int64_t>(work_per_item, 1));
+}
+
+// Windows [lo, hi] (inclusive, maybe empty) along one axis that cover input position p.
+struct Span {
+  int64_t lo, hi;
+};
+Span covering(int64_t p, int64_t pad, int64_t k, int64_t stride, int64_t out) {
+  const int64_t a = p + pad - k + 1;  // first window start that still reaches p
+  const int64_t lo = a <= 0 ? 0 : (a + stride - 1) / stride;
+  const int64_t hi = std::min<int64_t>((p + pad) / stride, out - 1);
+  return {lo, hi};
+}
+
+// The real (unpadded) cells [lo, hi) of window i along one axis.
+struct Range {
+  int64_t lo, hi;
+};
+Range window(int64_t i, int64_t pad, int64_t k, int64_t stride, int64_t in) {
+  const int64_t start = i * stride - pad;
+  return {std::max<int64_t>(start, 0), std::min<int64_t>(start + k, in)};
+}
+
+// Reference inner loops (the AVX2 twins in pool2d_avx2.cpp have the same contracts).
+// max_pool_cell: y[c], am[c] = max and first argmax over rows x cols cells; cell (r, q) is at
+// x + r * row_stride + q * cell_stride, index first_idx + r * idx_row_step + q.
+void max_pool_cell_ref(const float* x, int64_t cell_stride, int64_t row_stride, int64_t rows,
+                       int64_t cols, int32_t first_idx, int32_t idx_row_step, int64_t nc,
+                       float* __restrict y, int32_t* __restrict am) {
+  for (int64_t c = 0; c < nc; ++c) {
+    y[c] = x[c];
+    am[c] = first_idx;
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t q = 0; q < cols; ++q) {
+      const float* __restrict xr = x + r * row_stride + q * cell_stride;
+      const int32_t idx = first_idx + static_cast<int32_t>(r) * idx_row_step + static_cast<int32_t>(q);
+      // written as an integer mask so GCC vectorizes it (a float-compare-selects-int ternary
+      // stays scalar and branchy)
+      for (int64_t c = 0; c < nc; ++c) {
+        const float v = xr[c], m = y[c];
+        const int32_t gt = -static_cast<int32_t>(v > m);  // all ones where v wins
+        y[c] = v > m ? v : m;
+        am[c] = (idx & gt) | (am[c] & ~gt);
+      }
+    }
+  }
+}
+
+// max_grad_cell: d[c] = sum over ni x nj windows (i, j) of dy[off + c] * [am[off + c] == idx],
+// off = i * i_stride + j * j_stride.
+void max_grad_cell_ref(const float* dy, const int32_t* am, int64_t i_stride, int64_t j_stride,
+                       int64_t ni, int64_t nj, int32_t idx, int64_t nc, float* __restrict d) {
+  std::fill(d, d + nc, 0.0f);
+  for (int64_t i = 0; i < ni; ++i) {
+    for (int64_t j = 0; j < nj; ++j) {
+      const float* __restrict gy = dy + i * i_stride + j * j_stride;
+      const int32_t* __restrict a = am + i * i_stride + j * j_stride;
+      for (int64_t c = 0; c < nc; ++c) {
+        const float v = gy[c];  // loaded unconditionally, so the select can be vectorized
+        d[c] += a[c] == idx ? v : 0.0f;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+namespace avx2 {
+void max_pool_cell(const float* x, int64_t cell_stride, int64_t row_stride, int64_t rows,
+                   int64_t cols, int32_t first_idx, int32_t idx_row_step, int64_t nc, float* y,
+                   int32_t* am);
+void max_grad_cell(const float* dy, const int32_t* am, int64_t i_stride, int64_t j_stride,
+                   int64_t ni, int64_t nj, int32_t idx, int64_t nc, float* d);
+}  // namespace avx2
+
+// ---- windowed pooling, forward ---------------------------------------------------------------
+
+void max_pool2d_forward(const Pool2dGeom& g, const float* x, float* y, int32_t* argmax) {
+  const int64_t C = g.c;
+  const auto cell = active_isa() == Isa::avx2 ? avx2::max_pool_cell : max_pool_cell_ref;
+  parallel_for(0, g.n * g.oh, grain_for(g.ow * g.kh * g.kw * C), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const int64_t n = r / g.oh;
+      const Range rh = window(r % g.oh, g.pad_top, g.kh, g.sh, g.h);
+      for (int64_t j = 0; j < g.ow; ++j) {
+        const Range rw = window(j, g.pad_left, g.kw, g.sw, g.w);
+        // Every window holds at least one real cell (TF's padding never exceeds k - 1).
+        cell(x + ((n * g.h + rh.lo) * g.w + rw.lo) * C, C, g.w * C, rh.hi - rh.lo, rw.hi - rw.lo,
+             static_cast<int32_t>(rh.lo * g.w + rw.lo), static_cast<int32_t>(g.w), C,
+             y + (r * g.ow + j) * C, argmax + (r * g.ow + j) * C);
+      }
+    }
+  });
+}
+
+void avg_pool2d_forward(const Pool2dGeom& g, const float* x, float* y) {
+  const int64_t C = g.c;
+  parallel_for(0, g.n * g.oh, grain_for(g.ow * g.kh * g.kw * C), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const int64_t n = r / g.oh;
+      const Range rh = window(r % g.oh, g.pad_top, g.kh, g.sh, g.h);
+      for (int64_t j = 0; j < g.ow; ++j) {
+        const Range rw = window(j, g.pad_left, g.kw, g.sw, g.w);
+        float* __restrict yr = y + (r * g.ow + j) * C;
+        std::fill(yr, yr + C, 0.0f);
+        for (int64_t h = rh.lo; h < rh.hi; ++h) {
+          for (int64_t w = rw.lo; w < rw.hi; ++w) {
+            const float* __restrict xr = x + ((n * g.h + h) * g.w + w) * C;
+            for (int64_t c = 0; c < C; ++c) yr[c] += xr[c];
+          }
+        }
+        const float inv = 1.0f / static_cast<float>((rh.hi - rh.lo) * (rw.hi - rw.lo));
+        for (int64_t c = 0; c < C; ++c) yr[c] *= inv;
+      }
+    }
+  });
+}
+
+// ---- windowed pooling, backward (gather over covering windows) -------------------------------
+
+void max_pool2d_backward(const Pool2dGeom& g, const float* dy, const int32_t* argmax, float* dx) {
+  const int64_t C = g.c;
+  const auto cell = active_isa() == Isa::avx2 ? avx2::max_grad_cell : max_grad_cell_ref;
+  std::vector<Span> cols(g.w);
+  for (int64_t w = 0; w < g.w; ++w) cols[w] = covering(w, g.pad_left, g.kw, g.sw, g.ow);
+  const int64_t per_row = g.w * C * (1 + (g.kh / g.sh + 1) * (g.kw / g.sw + 1));
+  parallel_for(0, g.n * g.h, grain_for(per_row), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const int64_t n = r / g.h, h = r % g.h;
+      const Span sh = covering(h, g.pad_top, g.kh, g.sh, g.oh);
+      for (int64_t w = 0; w < g.w; ++w) {
+        const int64_t off = ((n * g.oh + sh.lo) * g.ow + cols[w].lo) * C;
+        cell(dy + off, argmax + off, g.ow * C, C, std::max<int64_t>(sh.hi - sh.lo + 1, 0),
+             std::max<int64_t>(cols[w].hi - cols[w].lo + 1, 0), static_cast<int32_t>(h * g.w + w),
+             C, dx + (r * g.w + w) * C);
+      }
+    }
+  });
+}
+
+void avg_pool2d_backward(const Pool2dGeom& g, const float* dy, float* dx) {
+  const int64_t C = g.c;
+  std::vector<Span> cols(g.w);
+  std::vector<float> col_count(g.ow);
+  for (int64_t w = 0; w < g.w; ++w) cols[w] = covering(w, g.pad_left, g.kw, g.sw, g.ow);
+  for (int64_t j = 0; j < g.ow; ++j) {
+    const Range rw = window(j, g.pad_left, g.kw, g.sw, g.w);
+    col_count[j] = static_cast<float>(rw.hi - rw.lo);
+  }
+  const int64_t per_row = g.w * C * (1 + (g.kh / g.sh + 1) * (g.kw / g.sw + 1));
+  parallel_for(0, g.n * g.h, grain_for(per_row), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const int64_t n = r / g.h, h = r % g.h;
+      const Span sh = covering(h, g.pad_top, g.kh, g.sh, g.oh);
+      for (int64_t w = 0; w < g.w; ++w) {
+        float* __restrict d = dx + (r * g.w + w) * C;
+        std::fill(d, d + C, 0.0f);
+        for (int64_t i = sh.lo; i <= sh.hi; ++i) {
+          const Range rh = window(i, g.pad_top, g.kh, g.sh, g.h);
+          const float rows = static_cast<float>(rh.hi - rh.lo);
+          for (int64_t j = cols[w].lo; j <= cols[w].hi; ++j) {
+            const float* __restrict gy = dy + ((n * g.oh + i) * g.ow + j) * C;
+            const float scale = 1.0f / (rows * col_count[j]);
+            for (int64_t c = 0; c < C; ++c) d[c] += gy[c] * scale;
+          }
+        }
+      }
+    }
+  });
+}
+
+// ---- global pooling ----------------------------------------------------------------------------
+// Forward splits over (n, channel block) so one large image still uses every thread; each task
+// walks the H*W rows of its block once, accumulating into y (C-contiguous, vectorized).
+
+namespace {
+constexpr int64_t kChannelBlock = 64;
+
+template <class F>
+void over_channel_blocks(int64_t n, int64_t hw, int64_t c, const F& f) {
+  const int64_t blocks = (c + kChannelBlock - 1) / kChannelBlock;
+  parallel_for(0, n * blocks, grain_for(hw * std::min(c, kChannelBlock)), [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t c0 = (t % blocks) * kChannelBlock;
+      f(t / blocks, c0, std::min(c, c0 + kChannelBlock));
+    }
+  });
+}
+}  // namespace
+
+void global_avg_pool2d_forward(int64_t n, int64_t hw, int64_t c, const float* x, float* y) {
+  const float inv = 1.0f / static_cast<float>(hw);
+  over_channel_blocks(n, hw, c, [&](int64_t b, int64_t c0, int64_t c1) {
+    float* __restrict yr = y + b * c;
+    std::fill(yr + c0, yr + c1, 0.0f);
+    for (int64_t p = 0; p < hw; ++p) {
+      const float* __restrict xr = x + (b * hw + p) * c;
+      for (int64_t k = c0; k < c1; ++k) yr[k] += xr[k];
+    }
+    for (int64_t k = c0; k < c1; ++k) yr[k] *= inv;
+  });
+}
+
+void global_max_pool2d_forward(int64_t n, int64_t hw, int64_t c, const float* x, float* y,
+                               int32_t* argmax) {
+  const auto cell = active_isa() == Isa::avx2 ? avx2::max_pool_cell : max_pool_cell_ref;
+  over_channel_blocks(n, hw, c, [&](int64_t b, int64_t c0, int64_t c1) {
+    // the image as one row of hw cells
+    cell(x + b * hw * c + c0, c, 0, 1, hw, 0, 0, c1 - c0, y + b * c + c0, argmax + b * c + c0);
+  });
+}
+
+void global_avg_pool2d_backward(int64_t n, int64_t hw, int64_t c, const float* dy, float* dx) {
+  const float inv = 1.0f / static_cast<float>(hw);
+  parallel_for(0, n * hw, grain_for(c), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const float* __restrict g = dy + (r / hw) * c;
+      float* __restrict d = dx + r * c;
+      for (int64_t k = 0; k < c; ++k) d[k] = g[k] * inv;
+    }
+  });
+}
+
+void global_max_pool2d_backward(int64_t n, int64_t hw, int64_t c, const float* dy,
+                                const int32_t* argmax, float* dx) {
+  const auto cell = active_isa() == Isa::avx2 ? avx2::max_grad_cell : max_grad_cell_ref;
+  parallel_for(0, n * hw, grain_for(c), [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const int64_t b = r / hw;  // each cell of image b is covered by the one window (b)
+      cell(dy + b * c, argmax + b * c, 0, 0, 1, 1, static_cast<int32_t>(r % hw), c, dx + r * c);
+    }
+  });
+}
+
+}  // namespace corenn::cpu

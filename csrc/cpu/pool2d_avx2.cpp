@@ -1,0 +1,79 @@
+// AVX2 inner loops of max pooling (see pool2d.cpp for the math and the reference versions).
+//
+// One call handles one window (forward) or one input cell (backward) across nc channels, eight
+// channels per register: the running max and its argmax stay in registers over the whole window,
+// and the select is a blend, so random data costs no branch mispredictions. The last nc % 8
+// channels use masked loads and stores (never touching memory past the channel range).
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace corenn::cpu::avx2 {
+
+namespace {
+__m256i tail_mask(int64_t left) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(left)), lane);
+}
+}  // namespace
+
+// y[c], am[c] = max / first argmax over rows x cols cells; cell (r, q) is at
+// x + r * row_stride + q * cell_stride and has index first_idx + r * idx_row_step + q.
+void max_pool_cell(const float* x, int64_t cell_stride, int64_t row_stride, int64_t rows,
+                   int64_t cols, int32_t first_idx, int32_t idx_row_step, int64_t nc, float* y,
+                   int32_t* am) {
+  for (int64_t c = 0; c < nc; c += 8) {
+    const bool full = c + 8 <= nc;
+    const __m256i mask = full ? _mm256_set1_epi32(-1) : tail_mask(nc - c);
+    __m256 m = full ? _mm256_loadu_ps(x + c) : _mm256_maskload_ps(x + c, mask);
+    __m256i a = _mm256_set1_epi32(first_idx);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* xr = x + r * row_stride + c;
+      const int32_t base = first_idx + static_cast<int32_t>(r) * idx_row_step;
+      for (int64_t q = 0; q < cols; ++q) {
+        const __m256 v = full ? _mm256_loadu_ps(xr + q * cell_stride)
+                              : _mm256_maskload_ps(xr + q * cell_stride, mask);
+        const __m256 gt = _mm256_cmp_ps(v, m, _CMP_GT_OQ);
+        m = _mm256_blendv_ps(m, v, gt);
+        a = _mm256_castps_si256(_mm256_blendv_ps(
+            _mm256_castsi256_ps(a),
+            _mm256_castsi256_ps(_mm256_set1_epi32(base + static_cast<int32_t>(q))), gt));
+      }
+    }
+    if (full) {
+      _mm256_storeu_ps(y + c, m);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(am + c), a);
+    } else {
+      _mm256_maskstore_ps(y + c, mask, m);
+      _mm256_maskstore_epi32(am + c, mask, a);
+    }
+  }
+}
+
+// d[c] = sum over ni x nj windows of dy[c] * [am[c] == idx]; window (i, j) is at
+// off = i * i_stride + j * j_stride from dy and am.
+void max_grad_cell(const float* dy, const int32_t* am, int64_t i_stride, int64_t j_stride,
+                   int64_t ni, int64_t nj, int32_t idx, int64_t nc, float* d) {
+  const __m256i want = _mm256_set1_epi32(idx);
+  for (int64_t c = 0; c < nc; c += 8) {
+    const bool full = c + 8 <= nc;
+    const __m256i mask = full ? _mm256_set1_epi32(-1) : tail_mask(nc - c);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < ni; ++i) {
+      for (int64_t j = 0; j < nj; ++j) {
+        const int64_t off = i * i_stride + j * j_stride + c;
+        const __m256 g = full ? _mm256_loadu_ps(dy + off) : _mm256_maskload_ps(dy + off, mask);
+        const __m256i a = full ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(am + off))
+                               : _mm256_maskload_epi32(am + off, mask);
+        acc = _mm256_add_ps(acc, _mm256_and_ps(g, _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, want))));
+      }
+    }
+    if (full) {
+      _mm256_storeu_ps(d + c, acc);
+    } else {
+      _mm256_maskstore_ps(d + c, mask, acc);
+    }
+  }
+}
+
+}  // namespace corenn::cpu::avx2

@@ -1,0 +1,176 @@
+// Entries for 2-D pooling: check x / y / argmax / dy / dx, compute the geometry, call the kernel.
+#include "ops/pool2d.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "ops/elementwise_common.h"
+
+namespace corenn {
+
+namespace {
+
+void check_window(const char* op, const std::vector<int64_t>& pool_size,
+                  const std::vector<int64_t>& strides, const std::string& padding) {
+  CORENN_CHECK(pool_size.size() == 2 && pool_size[0] > 0 && pool_size[1] > 0, op,
+               ": pool_size must be two positive integers, got ", shape_str(pool_size));
+  CORENN_CHECK(strides.size() == 2 && strides[0] > 0 && strides[1] > 0, op,
+               ": strides must be two positive integers, got ", shape_str(strides));
+  CORENN_CHECK(padding == "valid" || padding == "same", op,
+               ": padding must be 'valid' or 'same', got '", padding, "'");
+}
+
+// TF 'same': before = total / 2 where total = max((out - 1) * stride + k - in, 0).
+int64_t same_pad_before(int64_t in, int64_t out, int64_t k, int64_t stride) {
+  const int64_t total = std::max<int64_t>((out - 1) * stride + k - in, 0);
+  return total / 2;
+}
+
+void check_image(const char* op, const char* arg, const Tensor& t) {
+  check_float32(op, arg, t);
+  CORENN_CHECK(t.dim() == 4, op, ": ", arg, " must be (N, H, W, C) (rank 4), got shape ",
+               t.shape_str());
+  check_cpu(op, arg, t);
+  CORENN_CHECK(t.size(1) * t.size(2) <= std::numeric_limits<int32_t>::max(), op, ": ", arg,
+               " has H*W = ", t.size(1) * t.size(2), ", more than int32 argmax indices can address");
+}
+
+// Validates everything about the windowed ops and returns the flat problem for x (the input side).
+Pool2dGeom make_geom(const char* op, const Tensor& x, const char* y_arg, const Tensor& y,
+                     const std::vector<int64_t>& pool_size, const std::vector<int64_t>& strides,
+                     const std::string& padding) {
+  check_window(op, pool_size, strides, padding);
+  const auto ohw = pool2d_output_hw(op, x.size(1), x.size(2), pool_size, strides, padding);
+  check_shape(op, y_arg, y, {x.size(0), ohw[0], ohw[1], x.size(3)});
+  Pool2dGeom g{x.size(0), x.size(1), x.size(2), x.size(3), ohw[0], ohw[1],
+               pool_size[0], pool_size[1], strides[0], strides[1], 0, 0};
+  if (padding == "same") {
+    g.pad_top = same_pad_before(g.h, g.oh, g.kh, g.sh);
+    g.pad_left = same_pad_before(g.w, g.ow, g.kw, g.sw);
+  }
+  return g;
+}
+
+}  // namespace
+
+std::vector<int64_t> pool2d_output_hw(const char* op, int64_t h, int64_t w,
+                                      const std::vector<int64_t>& pool_size,
+                                      const std::vector<int64_t>& strides, const std::string& padding) {
+  check_window(op, pool_size, strides, padding);
+  if (padding == "same") return {(h + strides[0] - 1) / strides[0], (w + strides[1] - 1) / strides[1]};
+  CORENN_CHECK(h >= pool_size[0] && w >= pool_size[1], op, ": pool_size ", shape_str(pool_size),
+               " is larger than the input's (H, W) = (", h, ", ", w, ") with padding 'valid'");
+  return {(h - pool_size[0]) / strides[0] + 1, (w - pool_size[1]) / strides[1] + 1};
+}
+
+void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
+                        const std::vector<int64_t>& pool_size, const std::vector<int64_t>& strides,
+                        const std::string& padding) {
+  const char* op = "max_pool2d_forward";
+  check_image(op, "x", x);
+  check_image(op, "y", y);
+  check_dtype(op, "argmax", argmax, DType::int32);
+  check_cpu(op, "argmax", argmax);
+  const Pool2dGeom g = make_geom(op, x, "y", y, pool_size, strides, padding);
+  check_same_shape(op, "y", y, "argmax", argmax);
+  check_no_alias(op, "x", x, "y", y);
+  check_no_alias(op, "x", x, "argmax", argmax);
+  check_no_alias(op, "y", y, "argmax", argmax);
+  if (y.numel() == 0) return;
+  cpu::max_pool2d_forward(g, x.data<float>(), y.data<float>(), argmax.data<int32_t>());
+}
+
+void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Tensor& dx,
+                         const std::vector<int64_t>& pool_size, const std::vector<int64_t>& strides,
+                         const std::string& padding) {
+  const char* op = "max_pool2d_backward";
+  check_image(op, "dy", dy);
+  check_image(op, "dx", dx);
+  check_dtype(op, "argmax", argmax, DType::int32);
+  check_cpu(op, "argmax", argmax);
+  const Pool2dGeom g = make_geom(op, dx, "dy", dy, pool_size, strides, padding);
+  check_same_shape(op, "dy", dy, "argmax", argmax);
+  check_no_alias(op, "dy", dy, "dx", dx);
+  check_no_alias(op, "argmax", argmax, "dx", dx);
+  if (dx.numel() == 0) return;
+  cpu::max_pool2d_backward(g, dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
+}
+
+void avg_pool2d_forward(const Tensor& x, const Tensor& y, const std::vector<int64_t>& pool_size,
+                        const std::vector<int64_t>& strides, const std::string& padding) {
+  const char* op = "avg_pool2d_forward";
+  check_image(op, "x", x);
+  check_image(op, "y", y);
+  const Pool2dGeom g = make_geom(op, x, "y", y, pool_size, strides, padding);
+  check_no_alias(op, "x", x, "y", y);
+  if (y.numel() == 0) return;
+  cpu::avg_pool2d_forward(g, x.data<float>(), y.data<float>());
+}
+
+void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const std::vector<int64_t>& pool_size,
+                         const std::vector<int64_t>& strides, const std::string& padding) {
+  const char* op = "avg_pool2d_backward";
+  check_image(op, "dy", dy);
+  check_image(op, "dx", dx);
+  const Pool2dGeom g = make_geom(op, dx, "dy", dy, pool_size, strides, padding);
+  check_no_alias(op, "dy", dy, "dx", dx);
+  if (dx.numel() == 0) return;
+  cpu::avg_pool2d_backward(g, dy.data<float>(), dx.data<float>());
+}
+
+namespace {
+// Global pooling: x / dx (N, H, W, C) against y / dy (N, C); H*W must be nonzero.
+void check_global(const char* op, const char* img_arg, const Tensor& img, const char* vec_arg,
+                  const Tensor& vec) {
+  check_image(op, img_arg, img);
+  check_float32(op, vec_arg, vec);
+  check_cpu(op, vec_arg, vec);
+  check_shape(op, vec_arg, vec, {img.size(0), img.size(3)});
+  CORENN_CHECK(img.size(0) == 0 || img.size(3) == 0 || img.size(1) * img.size(2) > 0, op, ": ",
+               img_arg, " has an empty image, shape ", img.shape_str());
+  check_no_alias(op, img_arg, img, vec_arg, vec);
+}
+}  // namespace
+
+void global_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
+  const char* op = "global_avg_pool2d_forward";
+  check_global(op, "x", x, "y", y);
+  if (y.numel() == 0) return;
+  cpu::global_avg_pool2d_forward(x.size(0), x.size(1) * x.size(2), x.size(3), x.data<float>(),
+                                 y.data<float>());
+}
+
+void global_avg_pool2d_backward(const Tensor& dy, const Tensor& dx) {
+  const char* op = "global_avg_pool2d_backward";
+  check_global(op, "dx", dx, "dy", dy);
+  if (dy.numel() == 0) return;
+  cpu::global_avg_pool2d_backward(dx.size(0), dx.size(1) * dx.size(2), dx.size(3),
+                                  dy.data<float>(), dx.data<float>());
+}
+
+void global_max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax) {
+  const char* op = "global_max_pool2d_forward";
+  check_global(op, "x", x, "y", y);
+  check_dtype(op, "argmax", argmax, DType::int32);
+  check_cpu(op, "argmax", argmax);
+  check_same_shape(op, "y", y, "argmax", argmax);
+  check_no_alias(op, "x", x, "argmax", argmax);
+  check_no_alias(op, "y", y, "argmax", argmax);
+  if (y.numel() == 0) return;
+  cpu::global_max_pool2d_forward(x.size(0), x.size(1) * x.size(2), x.size(3), x.data<float>(),
+                                 y.data<float>(), argmax.data<int32_t>());
+}
+
+void global_max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Tensor& dx) {
+  const char* op = "global_max_pool2d_backward";
+  check_global(op, "dx", dx, "dy", dy);
+  check_dtype(op, "argmax", argmax, DType::int32);
+  check_cpu(op, "argmax", argmax);
+  check_same_shape(op, "dy", dy, "argmax", argmax);
+  check_no_alias(op, "argmax", argmax, "dx", dx);
+  if (dy.numel() == 0) return;
+  cpu::global_max_pool2d_backward(dx.size(0), dx.size(1) * dx.size(2), dx.size(3),
+                                  dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
+}
+
+}  // namespace corenn

@@ -1,0 +1,281 @@
+"""Pooling layers: MaxPooling1D/2D, AveragePooling1D/2D, GlobalAveragePooling1D/2D,
+GlobalMaxPooling1D/2D (Keras semantics, channels_last).
+
+Shape legend: N batch, H x W image (or S steps), C channels; windows pool_size, strides
+(default: pool_size), padding 'valid' | 'same' (TensorFlow's rule: the extra padded row/column
+goes after). Padded cells never win a max and are not counted by an average.
+
+Math (per channel):
+    max      y[i, j] = max over window(i, j) of x         dx = dy routed to each window's argmax
+    average  y[i, j] = mean over window(i, j) of x        dx = dy / (real cells) over the window
+    global   the window is the whole image; y is (N, C) (or (N, 1, 1, C) with keepdims)
+Gradients sum where windows overlap (strides < pool_size). The 1-D layers run the 2-D kernels
+on (N, 1, S, C) views.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from .base import Layer, shape_str
+
+__all__ = ["MaxPooling2D", "AveragePooling2D", "MaxPooling1D", "AveragePooling1D",
+           "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
+           "GlobalMaxPooling1D"]
+
+
+def _int_tuple(layer, arg, value, n):
+    """An int or a sequence of n positive ints -> tuple of n ints (Keras' conv_utils rule)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (int(value),) * n
+    try:
+        value = tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or len(value) != n or any(v <= 0 for v in value):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': {arg} must be a positive int or a "
+                         f"tuple of {n} positive ints")
+    return value
+
+
+def _check_data_format(layer, data_format):
+    if data_format not in (None, "channels_last"):
+        raise NotImplementedError(f"{type(layer).__name__} '{layer.name}': only channels_last data "
+                                  f"is supported")
+
+
+def _check_rank(layer, input_shape, rank, what):
+    if len(input_shape) != rank:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}' expects inputs of shape {what} "
+                         f"(rank {rank}), got {shape_str(input_shape)}")
+
+
+def _pooled_len(layer, size, k, s, padding):
+    if size is None:
+        return None
+    if padding == "same":
+        return -(-size // s)
+    if size < k:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': pool_size {k} is larger than the "
+                         f"input size {size} with padding 'valid'")
+    return (size - k) // s + 1
+
+
+class _Pooling2D(Layer):
+    """Windowed pooling of (N, H, W, C) images; subclasses pick max or average."""
+
+    _max = True
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        _check_data_format(self, data_format)
+        self.pool_size = self._window("pool_size", pool_size)
+        self.strides = self.pool_size if strides is None else self._window("strides", strides)
+        self.padding = str(padding).lower()
+        if self.padding not in ("valid", "same"):
+            raise ValueError(f"{type(self).__name__} '{self.name}': padding must be 'valid' or 'same', "
+                             f"got {padding!r}")
+
+    def _window(self, arg, value):
+        return _int_tuple(self, arg, value, 2)
+
+    def build(self, input_shape):
+        _check_rank(self, tuple(input_shape), 4, "(batch, height, width, channels)")
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        _check_rank(self, tuple(input_shape), 4, "(batch, height, width, channels)")
+        n, h, w, c = input_shape
+        return (n, _pooled_len(self, h, self.pool_size[0], self.strides[0], self.padding),
+                _pooled_len(self, w, self.pool_size[1], self.strides[1], self.padding), c)
+
+    def _pool_forward(self, x):
+        x_shape = tuple(x.shape)
+        shape = _Pooling2D.compute_output_shape(self, x_shape)  # the 1-D layers pass 4-D views too
+        args = (self.pool_size, self.strides, self.padding)
+        if self._max:
+            y, self._argmax = ops.max_pool2d_forward(x, *args, out=self._buffer("y", shape),
+                                                     argmax=self._buffer("argmax", shape, "int32"))
+        else:
+            y = ops.avg_pool2d_forward(x, *args, out=self._buffer("y", shape))
+        self._x_shape = x_shape
+        return y
+
+    def _pool_backward(self, dy):
+        args = (self.pool_size, self.strides, self.padding)
+        dx = self._buffer("dx", self._x_shape)
+        if self._max:
+            return ops.max_pool2d_backward(dy, self._argmax, self._x_shape, *args, out=dx)
+        return ops.avg_pool2d_backward(dy, self._x_shape, *args, out=dx)
+
+    def forward(self, x, training=False):
+        return self._pool_forward(x)
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        return self._pool_backward(dy)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(pool_size=self.pool_size, strides=self.strides, padding=self.padding,
+                   data_format="channels_last")
+        return cfg
+
+
+class MaxPooling2D(_Pooling2D):
+    """Max over pool_size windows of (N, H, W, C) images; backward routes dy to each argmax
+    (ties: the first maximum in row-major window order, as TensorFlow).
+
+    Args:
+        pool_size: int or (ph, pw), default (2, 2).
+        strides: int, (sh, sw) or None (= pool_size).
+        padding: 'valid' (windows inside the image) or 'same' (OH = ceil(H / sh)).
+        data_format: None or 'channels_last'.
+    """
+
+    _max = True
+
+
+class AveragePooling2D(_Pooling2D):
+    """Mean over pool_size windows of (N, H, W, C) images ('same': over the real cells only).
+    Arguments as MaxPooling2D."""
+
+    _max = False
+
+
+class _Pooling1D(_Pooling2D):
+    """(N, S, C) sequences pooled along S through the 2-D kernels on (N, 1, S, C) views."""
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+    def _window(self, arg, value):
+        return (1,) + _int_tuple(self, arg, value, 1)
+
+    def build(self, input_shape):
+        _check_rank(self, tuple(input_shape), 3, "(batch, steps, channels)")
+        Layer.build(self, input_shape)
+
+    def compute_output_shape(self, input_shape):
+        _check_rank(self, tuple(input_shape), 3, "(batch, steps, channels)")
+        n, s, c = input_shape
+        return (n, _pooled_len(self, s, self.pool_size[1], self.strides[1], self.padding), c)
+
+    def forward(self, x, training=False):
+        n, s, c = x.shape
+        y = self._pool_forward(x.reshape([n, 1, s, c]))
+        return y.reshape([n, y.shape[2], c])
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        n, s, c = dy.shape
+        dx = self._pool_backward(dy.reshape([n, 1, s, c]))
+        return dx.reshape([n, dx.shape[2], c])
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(pool_size=self.pool_size[1:], strides=self.strides[1:])
+        return cfg
+
+
+class MaxPooling1D(_Pooling1D):
+    """Max over windows of pool_size steps of (N, S, C) sequences.
+
+    Args:
+        pool_size: int, default 2.  strides: int or None (= pool_size).
+        padding: 'valid' or 'same'.  data_format: None or 'channels_last'.
+    """
+
+    _max = True
+
+
+class AveragePooling1D(_Pooling1D):
+    """Mean over windows of pool_size steps of (N, S, C) sequences. Arguments as MaxPooling1D."""
+
+    _max = False
+
+
+class _GlobalPooling(Layer):
+    """Pooling over every spatial axis: (N, H, W, C) or (N, S, C) -> (N, C)."""
+
+    _max = True
+    _rank = 4
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        _check_data_format(self, data_format)
+        self.keepdims = bool(keepdims)
+
+    def _check(self, input_shape):
+        what = "(batch, height, width, channels)" if self._rank == 4 else "(batch, steps, channels)"
+        _check_rank(self, tuple(input_shape), self._rank, what)
+
+    def build(self, input_shape):
+        self._check(input_shape)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        self._check(input_shape)
+        if self.keepdims:
+            return (input_shape[0],) + (1,) * (self._rank - 2) + (input_shape[-1],)
+        return (input_shape[0], input_shape[-1])
+
+    def _as_image(self, t):
+        return t if t.ndim == 4 else t.reshape([t.shape[0], 1, t.shape[1], t.shape[2]])
+
+    def forward(self, x, training=False):
+        self._x_shape = tuple(x.shape)
+        x4 = self._as_image(x)
+        shape = (x.shape[0], x.shape[-1])
+        if self._max:
+            y, self._argmax = ops.global_max_pool2d_forward(
+                x4, out=self._buffer("y", shape), argmax=self._buffer("argmax", shape, "int32"))
+        else:
+            y = ops.global_avg_pool2d_forward(x4, out=self._buffer("y", shape))
+        return y.reshape(list(self.compute_output_shape(self._x_shape))) if self.keepdims else y
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        dy = dy.reshape([self._x_shape[0], self._x_shape[-1]]) if dy.ndim != 2 else dy
+        dx = self._buffer("dx", self._x_shape)
+        x4_shape = tuple(self._as_image(dx).shape)
+        if self._max:
+            ops.global_max_pool2d_backward(dy, self._argmax, x4_shape, out=self._as_image(dx))
+        else:
+            ops.global_avg_pool2d_backward(dy, x4_shape, out=self._as_image(dx))
+        return dx
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(data_format="channels_last", keepdims=self.keepdims)
+        return cfg
+
+
+class GlobalAveragePooling2D(_GlobalPooling):
+    """Mean over H and W: (N, H, W, C) -> (N, C) ((N, 1, 1, C) with keepdims=True)."""
+
+    _max = False
+
+
+class GlobalMaxPooling2D(_GlobalPooling):
+    """Max over H and W: (N, H, W, C) -> (N, C) ((N, 1, 1, C) with keepdims=True); backward routes
+    dy to the first maximum."""
+
+    _max = True
+
+
+class GlobalAveragePooling1D(_GlobalPooling):
+    """Mean over steps: (N, S, C) -> (N, C) ((N, 1, C) with keepdims=True). Masks unsupported."""
+
+    _max = False
+    _rank = 3
+
+
+class GlobalMaxPooling1D(_GlobalPooling):
+    """Max over steps: (N, S, C) -> (N, C) ((N, 1, C) with keepdims=True)."""
+
+    _max = True
+    _rank = 3

@@ -1,0 +1,150 @@
+"""Pooling kernels (max / avg / global) vs the NumPy loops in reference.py, forward and backward."""
+import numpy as np
+import pytest
+
+from corenn import ops
+import reference as ref
+
+# (x shape, pool, strides, padding): odd sizes, overlapping windows (stride < pool), stride > pool,
+# non-square windows, batch 1, C not a multiple of 8, 'same' with asymmetric padding.
+CASES = [
+    ((2, 6, 6, 8), (2, 2), (2, 2), "valid"),
+    ((2, 6, 6, 8), (2, 2), (2, 2), "same"),
+    ((1, 7, 5, 3), (3, 3), (1, 1), "valid"),
+    ((1, 7, 5, 3), (3, 3), (1, 1), "same"),
+    ((3, 9, 8, 13), (3, 3), (2, 2), "valid"),
+    ((3, 9, 8, 13), (3, 3), (2, 2), "same"),
+    ((2, 7, 7, 5), (2, 3), (3, 2), "valid"),
+    ((2, 7, 7, 5), (2, 3), (3, 2), "same"),
+    ((1, 5, 11, 1), (1, 4), (1, 3), "same"),
+    ((2, 4, 4, 17), (4, 4), (1, 1), "same"),
+    ((1, 1, 9, 6), (1, 2), (1, 2), "valid"),   # the 1-D pooling case, H = 1
+    ((1, 3, 3, 2), (3, 3), (3, 3), "valid"),   # one window
+]
+IDS = [f"{s}-{p}-{st}-{pad}" for s, p, st, pad in CASES]
+
+
+def _distinct(rng, shape):
+    """Random values with no ties (max pooling's gradient is then well defined)."""
+    n = int(np.prod(shape))
+    return (rng.permutation(n).reshape(shape) / n - 0.5).astype(np.float32) * 4
+
+
+@pytest.mark.parametrize("shape,pool,strides,padding", CASES, ids=IDS)
+def test_max_pool2d_forward_backward(shape, pool, strides, padding, isa, rng):
+    x = _distinct(rng, shape)
+    y, am = ops.max_pool2d_forward(x, pool, strides, padding)
+    y_ref, am_ref = ref.max_pool2d(x, pool, strides, padding)
+    assert y.shape == y_ref.shape and am.dtype == "int32"
+    np.testing.assert_array_equal(np.asarray(y), y_ref.astype(np.float32))
+    np.testing.assert_array_equal(np.asarray(am), am_ref)
+    dy = rng.normal(size=y_ref.shape).astype(np.float32)
+    dx = ops.max_pool2d_backward(dy, am, shape, pool, strides, padding)
+    np.testing.assert_allclose(np.asarray(dx), ref.max_pool2d_grad(x, dy, pool, strides, padding),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape,pool,strides,padding", CASES, ids=IDS)
+def test_avg_pool2d_forward_backward(shape, pool, strides, padding, rng):
+    x = rng.normal(size=shape).astype(np.float32)
+    y = ops.avg_pool2d_forward(x, pool, strides, padding)
+    np.testing.assert_allclose(np.asarray(y), ref.avg_pool2d(x, pool, strides, padding),
+                               rtol=1e-4, atol=1e-6)
+    dy = rng.normal(size=y.shape).astype(np.float32)
+    dx = ops.avg_pool2d_backward(dy, shape, pool, strides, padding)
+    np.testing.assert_allclose(np.asarray(dx), ref.avg_pool2d_grad(shape, dy, pool, strides, padding),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_reference_gradients_match_finite_differences(rng):
+    shape, pool, strides = (1, 5, 4, 2), (3, 2), (1, 2)
+    x = _distinct(rng, shape).astype(np.float64)
+    for padding in ("valid", "same"):
+        r = rng.normal(size=ref.avg_pool2d(x, pool, strides, padding).shape)
+        num = ref.numerical_grad(lambda v: float((ref.avg_pool2d(v, pool, strides, padding) * r).sum()), x)
+        np.testing.assert_allclose(ref.avg_pool2d_grad(shape, r, pool, strides, padding), num, atol=1e-6)
+        num = ref.numerical_grad(lambda v: float((ref.max_pool2d(v, pool, strides, padding)[0] * r).sum()), x)
+        np.testing.assert_allclose(ref.max_pool2d_grad(x, r, pool, strides, padding), num, atol=1e-6)
+
+
+def test_max_pool2d_ties_pick_first_and_padding_never_wins(isa):
+    # all-negative constant input: with 'same' a padded zero would win if padding took part
+    x = np.full((1, 3, 3, 2), -1.0, np.float32)
+    y, am = ops.max_pool2d_forward(x, 2, 2, "same")
+    np.testing.assert_array_equal(np.asarray(y), -1.0)
+    np.testing.assert_array_equal(np.asarray(am)[0, :, :, 0], [[0, 2], [6, 8]])
+    dx = ops.max_pool2d_backward(np.ones((1, 2, 2, 2), np.float32), am, x.shape, 2, 2, "same")
+    np.testing.assert_array_equal(np.asarray(dx)[0, :, :, 1], [[1, 0, 1], [0, 0, 0], [1, 0, 1]])
+
+
+def test_overlapping_windows_accumulate_gradient(isa):
+    # the centre of a 3x3 image is the max of all four 2x2 stride-1 windows: it gets all of dy
+    x = np.zeros((1, 3, 3, 1), np.float32)
+    x[0, 1, 1, 0] = 5
+    y, am = ops.max_pool2d_forward(x, 2, 1, "valid")
+    dy = np.arange(1, 5, dtype=np.float32).reshape(1, 2, 2, 1)
+    dx = np.asarray(ops.max_pool2d_backward(dy, am, x.shape, 2, 1, "valid"))
+    assert dx[0, 1, 1, 0] == 10 and dx.sum() == 10
+
+
+def test_avg_pool2d_same_divides_by_real_cells():
+    x = np.ones((1, 3, 3, 1), np.float32)
+    np.testing.assert_array_equal(np.asarray(ops.avg_pool2d_forward(x, 2, 2, "same")), 1.0)
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 3, 7), (1, 1, 1, 3), (3, 4, 4, 70)])
+def test_global_pooling(shape, isa, rng):
+    x = _distinct(rng, shape)
+    y = ops.global_avg_pool2d_forward(x)
+    np.testing.assert_allclose(np.asarray(y), ref.global_avg_pool2d(x), rtol=1e-5, atol=1e-6)
+    dy = rng.normal(size=(shape[0], shape[3])).astype(np.float32)
+    dx = ops.global_avg_pool2d_backward(dy, shape)
+    np.testing.assert_allclose(np.asarray(dx), np.broadcast_to(dy[:, None, None, :] / (shape[1] * shape[2]), shape),
+                               rtol=1e-6)
+    y, am = ops.global_max_pool2d_forward(x)
+    y_ref, am_ref = ref.global_max_pool2d(x)
+    np.testing.assert_array_equal(np.asarray(y), y_ref.astype(np.float32))
+    np.testing.assert_array_equal(np.asarray(am), am_ref)
+    dx = np.asarray(ops.global_max_pool2d_backward(dy, am, shape))
+    expected = np.zeros(shape).reshape(shape[0], -1, shape[3])
+    for b in range(shape[0]):
+        expected[b, am_ref[b], np.arange(shape[3])] = dy[b]
+    np.testing.assert_array_equal(dx, expected.reshape(shape))
+
+
+def test_results_independent_of_thread_count(rng):
+    x = rng.normal(size=(4, 9, 9, 24)).astype(np.float32)
+    old = ops.get_num_threads()
+    outs = []
+    for n in (1, 2):
+        ops.set_num_threads(n)
+        y, am = ops.max_pool2d_forward(x, 3, 2, "same")
+        dx = ops.avg_pool2d_backward(np.asarray(y), x.shape, 3, 2, "same")
+        outs.append((np.asarray(y).copy(), np.asarray(am).copy(), np.asarray(dx).copy()))
+    ops.set_num_threads(old)
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bad_inputs_raise_naming_the_op():
+    x = np.zeros((1, 4, 4, 2), np.float32)
+    with pytest.raises(ValueError, match="max_pool2d_forward.*rank 4"):
+        ops.max_pool2d_forward(np.zeros((4, 4, 2), np.float32), 2, 2)
+    with pytest.raises(ValueError, match="avg_pool2d_forward.*larger than the input"):
+        ops.avg_pool2d_forward(x, 5, 1, "valid")
+    with pytest.raises(ValueError, match="max_pool2d_forward.*padding"):
+        ops.max_pool2d_forward(x, 2, 2, "full")
+    with pytest.raises(ValueError, match="avg_pool2d_forward.*strides"):
+        ops.avg_pool2d_forward(x, 2, 0)
+    with pytest.raises(ValueError, match="max_pool2d_backward"):
+        _, am = ops.max_pool2d_forward(x, 2, 2)
+        ops.max_pool2d_backward(np.zeros((1, 3, 3, 2), np.float32), am, x.shape, 2, 2)
+    with pytest.raises(TypeError, match="max_pool2d_backward.*argmax"):
+        ops.max_pool2d_backward(np.zeros((1, 2, 2, 2), np.float32), np.zeros((1, 2, 2, 2), np.float32),
+                                x.shape, 2, 2)
+    with pytest.raises(ValueError, match="max_pool2d_forward.*y"):
+        ops.max_pool2d_forward(x, 2, 2, out=ops.empty((1, 3, 3, 2)))
+    with pytest.raises(ValueError, match="global_max_pool2d_forward.*rank 4"):
+        ops.global_max_pool2d_forward(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="global_avg_pool2d_backward.*dy"):
+        ops.global_avg_pool2d_backward(np.zeros((2, 3), np.float32), (1, 2, 2, 3))
