@@ -1,6 +1,6 @@
 """corenn side by side with NumPy (OpenBLAS) and PyTorch (CPU), in one run.
 
-    python bench/compare.py [--threads 2] [--repeats 5] [--only gemm|mlp] [--epochs 1]
+    python bench/compare.py [--threads 2] [--repeats 5] [--only gemm|mlp|cnn] [--epochs 1]
 
 GEMM: corenn.ops.gemm into a preallocated C against numpy.matmul(out=) for square sizes and the
 shapes a dense network trains with (forward X@W, backward X^T@dY and dY@W^T). Timings alternate
@@ -8,7 +8,9 @@ corenn / NumPy (A B A B ...) and keep the best of --repeats, so both see the sam
 MLP: one epoch of Flatten -> Dense(512, relu) -> Dense(256, relu) -> Dense(10), Adam(1e-3),
 batch 128, from-logits sparse categorical cross-entropy on Fashion-MNIST, corenn against a
 PyTorch model of the same architecture and initialization scheme, alternated, best samples/s,
-then each model's test accuracy. Ratios > 1 mean corenn is faster.
+then each model's test accuracy. CNN: the same for the classic Keras CNN (Conv2D(32,3,relu) ->
+MaxPooling2D -> Conv2D(64,3,relu) -> MaxPooling2D -> Conv2D(64,3,relu) -> Flatten -> Dense(64,
+relu) -> Dense(10)), batch 64. Ratios > 1 mean corenn is faster.
 """
 import argparse
 import os
@@ -20,9 +22,9 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5, help="timed repetitions per contender")
-    p.add_argument("--only", choices=["gemm", "mlp"], default=None)
+    p.add_argument("--only", choices=["gemm", "mlp", "cnn"], default=None)
     p.add_argument("--epochs", type=int, default=1, help="MLP epochs per timed run")
-    p.add_argument("--mlp-runs", type=int, default=2, help="alternated MLP runs per contender")
+    p.add_argument("--mlp-runs", type=int, default=2, help="alternated training runs per contender (MLP and CNN)")
     p.add_argument("--peak", type=float, default=None,
                    help="FP32 FMA peak in GFLOP/s for %%-of-peak (default: measured by "
                         "bench/kernels/peak_fma if built, else 97 per thread)")
@@ -160,47 +162,89 @@ def torch_mlp_epoch(data, seed):
         if isinstance(mod, torch.nn.Linear):
             torch.nn.init.xavier_uniform_(mod.weight)
             torch.nn.init.zeros_(mod.bias)
+    return _torch_train(net, x, y, xt, yt, 128, seed)
+
+
+def corenn_cnn_epoch(data, seed):
+    """The classic Keras CNN: Conv(32)-Pool-Conv(64)-Pool-Conv(64)-Flatten-Dense(64)-Dense(10)."""
+    (x, y), (xt, yt) = data
+    L = corenn.layers
+    corenn.utils.set_random_seed(seed)
+    model = corenn.Sequential([
+        L.Input(shape=(28, 28, 1)),
+        L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2),
+        L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2),
+        L.Conv2D(64, 3, activation="relu"),
+        L.Flatten(), L.Dense(64, activation="relu"), L.Dense(10),
+    ])
+    model.compile(optimizer=corenn.optimizers.Adam(1e-3),
+                  loss=corenn.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    x4, xt4 = x.reshape(-1, 28, 28, 1), xt.reshape(-1, 28, 28, 1)
+    t0 = time.perf_counter()
+    model.fit(x4, y, batch_size=64, epochs=ARGS.epochs, verbose=0)
+    seconds = time.perf_counter() - t0
+    _, acc = model.evaluate(xt4, yt, batch_size=500, verbose=0)
+    return len(x) * ARGS.epochs / seconds, acc
+
+
+def torch_cnn_epoch(data, seed):
+    (x, y), (xt, yt) = data
+    nn = torch.nn
+    torch.manual_seed(seed)
+    net = nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(64, 64, 3), nn.ReLU(),
+        nn.Flatten(), nn.Linear(576, 64), nn.ReLU(), nn.Linear(64, 10),
+    )
+    for mod in net:
+        if isinstance(mod, (nn.Linear, nn.Conv2d)):
+            nn.init.xavier_uniform_(mod.weight)
+            nn.init.zeros_(mod.bias)
+    return _torch_train(net, x.reshape(-1, 1, 28, 28), y, xt.reshape(-1, 1, 28, 28), yt, 64, seed)
+
+
+def _torch_train(net, x, y, xt, yt, batch_size, seed):
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
     loss_fn = torch.nn.CrossEntropyLoss()
-    xs, ys = torch.from_numpy(x), torch.from_numpy(y)
+    xs, ys = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y)
     gen = torch.Generator().manual_seed(seed)
     t0 = time.perf_counter()
     for _ in range(ARGS.epochs):
         perm = torch.randperm(len(xs), generator=gen)
-        for i in range(0, len(xs), 128):
-            idx = perm[i:i + 128]
+        for i in range(0, len(xs), batch_size):
+            idx = perm[i:i + batch_size]
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(net(xs[idx]), ys[idx])
             loss.backward()
             opt.step()
     seconds = time.perf_counter() - t0
     with torch.no_grad():
-        acc = (net(torch.from_numpy(xt)).argmax(1) == torch.from_numpy(yt)).float().mean().item()
+        logits = net(torch.from_numpy(np.ascontiguousarray(xt)))
+        acc = (logits.argmax(1) == torch.from_numpy(yt)).float().mean().item()
     return len(x) * ARGS.epochs / seconds, acc
 
 
-def bench_mlp():
-    data = load_fashion()
-    contenders = [("corenn", corenn_mlp_epoch)]
+def bench_training(title, contenders, data):
+    """Run each contender ARGS.mlp_runs times, alternated, and print best samples/s + accuracy."""
     if torch is not None:
         torch.set_num_threads(ARGS.threads)
-        contenders.append((f"torch {torch.__version__}", torch_mlp_epoch))
     else:
+        contenders = contenders[:1]
         print("\n(PyTorch not installed: pip install torch to compare)")
     results = {name: [] for name, _ in contenders}
     for run in range(ARGS.mlp_runs):  # A B A B
         for name, fn in contenders:
             time.sleep(0.5)  # let the previous framework's spinning worker threads go idle
             results[name].append(fn(data, seed=run))
-    print(f"\nMLP 784-512-256-10, Adam 1e-3, batch 128, {ARGS.epochs} epoch(s) on Fashion-MNIST, "
-          f"{ARGS.threads} threads, best of {ARGS.mlp_runs}")
+    print(f"\n{title}, {ARGS.epochs} epoch(s) on Fashion-MNIST, {ARGS.threads} threads, "
+          f"best of {ARGS.mlp_runs}")
     print(f"{'framework':<22}{'samples/s':>12}{'test acc':>10}")
     best = {}
     for name, runs in results.items():
-        sps = max(r[0] for r in runs)
-        acc = np.mean([r[1] for r in runs])
-        best[name] = sps
-        print(f"{name:<22}{sps:12,.0f}{acc:10.4f}")
+        best[name] = max(r[0] for r in runs)
+        print(f"{name:<22}{best[name]:12,.0f}{np.mean([r[1] for r in runs]):10.4f}")
     if len(best) == 2:
         a, b = best.values()
         print(f"ratio corenn / torch: {a / b:.2f}x")
@@ -212,8 +256,15 @@ def main():
           f"python {sys.version.split()[0]}")
     if ARGS.only in (None, "gemm"):
         bench_gemm()
+    torch_name = f"torch {torch.__version__}" if torch is not None else "torch"
+    if ARGS.only in (None, "mlp", "cnn"):
+        data = load_fashion()
     if ARGS.only in (None, "mlp"):
-        bench_mlp()
+        bench_training("MLP 784-512-256-10, Adam 1e-3, batch 128",
+                       [("corenn", corenn_mlp_epoch), (torch_name, torch_mlp_epoch)], data)
+    if ARGS.only in (None, "cnn"):
+        bench_training("CNN Conv32-Pool-Conv64-Pool-Conv64-Dense64-Dense10, Adam 1e-3, batch 64",
+                       [("corenn", corenn_cnn_epoch), (torch_name, torch_cnn_epoch)], data)
 
 
 if __name__ == "__main__":
