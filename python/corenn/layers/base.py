@@ -219,6 +219,32 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
+class ActivatedLayer(Layer):
+    """A layer computing z = f(x; weights), then y = activation(z) (Dense, Conv*).
+
+    Subclasses set ``self._z``, ``self._y`` and ``self._fused`` (the activation ran inside the
+    kernel's epilogue: linear or relu, so only y is kept and relu' comes from y) in forward, and
+    implement ``backward_from_preactivation(dz)``. The model calls that directly when it fuses a
+    softmax/sigmoid output into the loss.
+    """
+
+    @property
+    def logits(self):
+        """z (before the activation) of the last forward."""
+        return self._z
+
+    def backward(self, dy):
+        if self._fused:
+            dz = dy if self.activation.is_linear else ops.activation_backward(
+                "relu", self._y, self._y, dy, self._buffer("dz", dy.shape))
+        else:
+            dz = self.activation.backward(self._z, self._y, dy, self._buffer("dz", dy.shape))
+        return self.backward_from_preactivation(dz)
+
+    def backward_from_preactivation(self, dz):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
 def _check_declared_shape(name, shape):
     if shape is None:
         return None

@@ -11,12 +11,12 @@ import numpy as np
 
 from .. import activations as _activations
 from .. import initializers, ops, regularizers
-from .base import Layer, shape_str
+from .base import ActivatedLayer, shape_str
 
 __all__ = ["Conv1D", "Conv2D"]
 
 
-class _Conv(Layer):
+class _Conv(ActivatedLayer):
     """Shared body of Conv1D / Conv2D (rank 1 or 2 spatial axes).
 
     Math (per output pixel, patch p = the input taps the kernel covers, zeros in the padding):
@@ -127,20 +127,6 @@ class _Conv(Layer):
         y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
         self._x, self._z, self._y = x, z, y
         return y
-
-    def backward(self, dy):
-        z, y = self._z, self._y
-        if self._fused:
-            dz = dy if self.activation.is_linear else ops.activation_backward(
-                "relu", y, y, dy, self._buffer("dz", dy.shape))
-        else:
-            dz = self.activation.backward(z, y, dy, self._buffer("dz", dy.shape))
-        return self.backward_from_preactivation(dz)
-
-    @property
-    def logits(self):
-        """z (before the activation) of the last forward."""
-        return self._z
 
     def backward_from_preactivation(self, dz):
         """backward given dL/dz directly."""

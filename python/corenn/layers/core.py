@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import activations as _activations
 from .. import initializers, ops, regularizers
-from .base import Layer, shape_str
+from .base import ActivatedLayer, Layer, shape_str
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout"]
 
@@ -21,7 +21,7 @@ def _rows(t, cols):
     return t if t.ndim == 2 else t.reshape([-1, cols])
 
 
-class Dense(Layer):
+class Dense(ActivatedLayer):
     """Fully connected layer: y = act(x @ W + b).
 
     Math (x is (..., D), W (D, U), b (U,)):
@@ -81,20 +81,6 @@ class Dense(Layer):
         y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
         self._x, self._z, self._y = x, z, y
         return y
-
-    def backward(self, dy):
-        x, z, y = self._x, self._z, self._y
-        if self._fused:
-            dz = dy if self.activation.is_linear else ops.activation_backward(
-                "relu", y, y, dy, self._buffer("dz", dy.shape))
-        else:
-            dz = self.activation.backward(z, y, dy, self._buffer("dz", dy.shape))
-        return self.backward_from_preactivation(dz)
-
-    @property
-    def logits(self):
-        """z = x W + b of the last forward (before the activation)."""
-        return self._z
 
     def backward_from_preactivation(self, dz):
         """backward given dL/dz directly (the model fuses softmax/sigmoid into the loss)."""
