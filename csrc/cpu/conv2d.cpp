@@ -15,8 +15,9 @@
 //                                                          buffer, then each thread gathers its
 //                                                          own input rows (no atomics, fixed order)
 // Variants: a 1x1 / stride 1 / no-padding conv is a plain GEMM on x (forward and data gradient).
-// Small Cin (<= 4) with Cout % 8 == 0 on AVX2: the weight gradient skips the GEMM (its patch
-// packing of 1-float channel runs cost ~20x the multiply) for a direct loop, dw_direct below.
+// Small Cin (<= 4) with Cout % 8 == 0 on AVX2: forward and weight gradient skip the GEMM (its
+// patch packing of 1-float channel runs costs several times the multiply) for direct loops,
+// fwd_direct / dw_direct below.
 // Micro-kernel (AVX2 or portable) and threads are chosen by the GEMM driver.
 #include <algorithm>
 #include <cstring>
@@ -157,6 +158,65 @@ void col2im(const Conv2dGeometry& g, const float* dcols, int64_t images, float* 
   });
 }
 
+// ---- direct forward for short patches (AVX2) ------------------------------------------------
+
+// y rows [r_lo, r_hi) of (n, oh): per pixel, CB 8-channel accumulators start at the bias and take
+// one broadcast input value times a w row slice per tap (w stays in L1: depth x Cout floats).
+template <int CB>
+__attribute__((target("avx2,fma"))) void fwd_direct_rows(const Conv2dGeometry& g, const float* x,
+                                                         const float* w, const float* bias,
+                                                         float* y, bool relu, int64_t r_lo,
+                                                         int64_t r_hi, const int64_t* off) {
+  const int64_t depth = g.depth();
+  const int64_t span_h = (g.kh - 1) * g.dh, span_w = (g.kw - 1) * g.dw;
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t r = r_lo; r < r_hi; ++r) {
+    const int64_t n = r / g.oh, ih0 = r % g.oh * g.sh - g.pt;
+    const float* img = x + n * g.h * g.w * g.cin;
+    const bool rows_in = ih0 >= 0 && ih0 + span_h < g.h;
+    for (int64_t ow = 0; ow < g.ow; ++ow) {
+      const int64_t iw0 = ow * g.sw - g.pl;
+      const bool inside = rows_in && iw0 >= 0 && iw0 + span_w < g.w;
+      const float* base = img + (ih0 * g.w + iw0) * g.cin;
+      float* yp = y + (r * g.ow + ow) * g.cout;
+      for (int64_t c0 = 0; c0 < g.cout; c0 += 8 * CB) {
+        __m256 acc[CB];
+        for (int c = 0; c < CB; ++c) acc[c] = bias ? _mm256_loadu_ps(bias + c0 + 8 * c) : zero;
+        const float* wp = w + c0;
+        for (int64_t t = 0; t < depth; ++t, wp += g.cout) {
+          __m256 xv;
+          if (inside) {
+            xv = _mm256_broadcast_ss(base + off[t]);
+          } else {
+            const int64_t ci = t % g.cin, kw = t / g.cin % g.kw, kh = t / g.cin / g.kw;
+            const int64_t ih = ih0 + kh * g.dh, iw = iw0 + kw * g.dw;
+            if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+            xv = _mm256_set1_ps(img[(ih * g.w + iw) * g.cin + ci]);
+          }
+          for (int c = 0; c < CB; ++c) acc[c] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(wp + 8 * c), acc[c]);
+        }
+        for (int c = 0; c < CB; ++c)
+          _mm256_storeu_ps(yp + c0 + 8 * c, relu ? _mm256_max_ps(acc[c], zero) : acc[c]);
+      }
+    }
+  }
+}
+
+void fwd_direct(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
+                float* y, bool relu) {
+  std::vector<int64_t> off(static_cast<size_t>(g.depth()));
+  for (int64_t k = 0; k < g.depth(); ++k) {
+    const int64_t ci = k % g.cin, kw = k / g.cin % g.kw, kh = k / g.cin / g.kw;
+    off[k] = (kh * g.dh * g.w + kw * g.dw) * g.cin + ci;
+  }
+  const auto rows_fn = g.cout % 32 == 0 ? fwd_direct_rows<4>
+                       : g.cout % 16 == 0 ? fwd_direct_rows<2> : fwd_direct_rows<1>;
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / (g.ow * g.depth() * g.cout + 1));
+  parallel_for(0, g.n * g.oh, grain, [&](int64_t lo, int64_t hi) {
+    rows_fn(g, x, w, bias, y, relu, lo, hi, off.data());
+  });
+}
+
 // ---- direct weight gradient for short patches (AVX2) ----------------------------------------
 
 // dw rows [t0, t0 + NT) (taps, i.e. (kh, kw, ci)) over output rows [r_lo, r_hi) of (n, oh):
@@ -213,6 +273,7 @@ DwTapsFn dw_taps_fn(int nt, std::integer_sequence<int, I...>) {
 
 constexpr int kDirectMaxTaps = 12;  // accumulators held in registers per pass
 
+// Same rule for the forward pass.
 bool use_direct_dw(const Conv2dGeometry& g) {
   return active_isa() == Isa::avx2 && g.cin <= 4 && g.cout % 8 == 0;
 }
@@ -268,6 +329,7 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
                 g.cout, bias, act);
     return;
   }
+  if (use_direct_dw(g)) return fwd_direct(g, x, w, bias, y, relu);
   const gemm::PackA pack_a = [&g, x](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
     pack_patches(g, x, i0, mc, p0, kc, dst);
   };
