@@ -9,17 +9,24 @@
 //   forward           y (M, Cout)   = act(A @ B + bias)   gemm_packed, A packed from x
 //   backward weights  dw^T (Cout, K) = dy^T @ A           gemm_packed, long depth M, A packed as
 //                                                          the B operand; then transposed
-//   backward data     stride 1: dx = conv(dy, flipped w^T) (the forward kernel, padded dy);
+//   backward data     stride 1, Cin >= 16, Cout < 2 Cin, little padding (prefer_flipped_forward):
+//                           dx = conv(dy, flipped w^T) (the forward kernel, padded dy);
 //                     else  dx = col2im(dy @ B^T)         per chunk of images: sgemm into a
 //                                                          buffer, then each thread gathers its
 //                                                          own input rows (no atomics, fixed order)
 // Variants: a 1x1 / stride 1 / no-padding conv is a plain GEMM on x (forward and data gradient).
-// Small Cin (1, 3) takes the same path (correct; short channel runs make packing the main cost).
+// Small Cin (<= 4) with Cout % 8 == 0 on AVX2: forward and weight gradient skip the GEMM (its
+// patch packing of 1-float channel runs costs several times the multiply) for direct loops,
+// fwd_direct / dw_direct below.
 // Micro-kernel (AVX2 or portable) and threads are chosen by the GEMM driver.
 #include <algorithm>
 #include <cstring>
+#include <utility>
 #include <vector>
 
+#include <immintrin.h>
+
+#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "cpu/gemm/gemm.h"
 #include "ops/conv2d.h"
@@ -151,6 +158,165 @@ void col2im(const Conv2dGeometry& g, const float* dcols, int64_t images, float* 
   });
 }
 
+// ---- direct forward for short patches (AVX2) ------------------------------------------------
+
+// y rows [r_lo, r_hi) of (n, oh): per pixel, CB 8-channel accumulators start at the bias and take
+// one broadcast input value times a w row slice per tap (w stays in L1: depth x Cout floats).
+template <int CB>
+__attribute__((target("avx2,fma"))) void fwd_direct_rows(const Conv2dGeometry& g, const float* x,
+                                                         const float* w, const float* bias,
+                                                         float* y, bool relu, int64_t r_lo,
+                                                         int64_t r_hi, const int64_t* off) {
+  const int64_t depth = g.depth();
+  const int64_t span_h = (g.kh - 1) * g.dh, span_w = (g.kw - 1) * g.dw;
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t r = r_lo; r < r_hi; ++r) {
+    const int64_t n = r / g.oh, ih0 = r % g.oh * g.sh - g.pt;
+    const float* img = x + n * g.h * g.w * g.cin;
+    const bool rows_in = ih0 >= 0 && ih0 + span_h < g.h;
+    for (int64_t ow = 0; ow < g.ow; ++ow) {
+      const int64_t iw0 = ow * g.sw - g.pl;
+      const bool inside = rows_in && iw0 >= 0 && iw0 + span_w < g.w;
+      const float* base = img + (ih0 * g.w + iw0) * g.cin;
+      float* yp = y + (r * g.ow + ow) * g.cout;
+      for (int64_t c0 = 0; c0 < g.cout; c0 += 8 * CB) {
+        __m256 acc[CB];
+        for (int c = 0; c < CB; ++c) acc[c] = bias ? _mm256_loadu_ps(bias + c0 + 8 * c) : zero;
+        const float* wp = w + c0;
+        for (int64_t t = 0; t < depth; ++t, wp += g.cout) {
+          __m256 xv;
+          if (inside) {
+            xv = _mm256_broadcast_ss(base + off[t]);
+          } else {
+            const int64_t ci = t % g.cin, kw = t / g.cin % g.kw, kh = t / g.cin / g.kw;
+            const int64_t ih = ih0 + kh * g.dh, iw = iw0 + kw * g.dw;
+            if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+            xv = _mm256_set1_ps(img[(ih * g.w + iw) * g.cin + ci]);
+          }
+          for (int c = 0; c < CB; ++c) acc[c] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(wp + 8 * c), acc[c]);
+        }
+        for (int c = 0; c < CB; ++c)
+          _mm256_storeu_ps(yp + c0 + 8 * c, relu ? _mm256_max_ps(acc[c], zero) : acc[c]);
+      }
+    }
+  }
+}
+
+void fwd_direct(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
+                float* y, bool relu) {
+  std::vector<int64_t> off(static_cast<size_t>(g.depth()));
+  for (int64_t k = 0; k < g.depth(); ++k) {
+    const int64_t ci = k % g.cin, kw = k / g.cin % g.kw, kh = k / g.cin / g.kw;
+    off[k] = (kh * g.dh * g.w + kw * g.dw) * g.cin + ci;
+  }
+  const auto rows_fn = g.cout % 32 == 0 ? fwd_direct_rows<4>
+                       : g.cout % 16 == 0 ? fwd_direct_rows<2> : fwd_direct_rows<1>;
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / (g.ow * g.depth() * g.cout + 1));
+  parallel_for(0, g.n * g.oh, grain, [&](int64_t lo, int64_t hi) {
+    rows_fn(g, x, w, bias, y, relu, lo, hi, off.data());
+  });
+}
+
+// ---- direct weight gradient for short patches (AVX2) ----------------------------------------
+
+// dw rows [t0, t0 + NT) (taps, i.e. (kh, kw, ci)) over output rows [r_lo, r_hi) of (n, oh):
+// for each pixel, dy's 8-channel slice is FMA'd into NT accumulators with the tap's input value
+// broadcast. off[t] is the tap's offset from the patch origin when the whole patch is inside.
+template <int NT>
+__attribute__((target("avx2,fma"))) void dw_direct_taps(const Conv2dGeometry& g, const float* x,
+                                                        const float* dy, int64_t r_lo,
+                                                        int64_t r_hi, int64_t t0,
+                                                        const int64_t* off, float* dw) {
+  int64_t tkh[NT], tkw[NT], tci[NT];
+  for (int t = 0; t < NT; ++t) {
+    const int64_t k = t0 + t;
+    tci[t] = k % g.cin, tkw[t] = k / g.cin % g.kw, tkh[t] = k / g.cin / g.kw;
+  }
+  const int64_t span_h = (g.kh - 1) * g.dh, span_w = (g.kw - 1) * g.dw;
+  for (int64_t c0 = 0; c0 < g.cout; c0 += 8) {
+    __m256 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    for (int64_t r = r_lo; r < r_hi; ++r) {
+      const int64_t n = r / g.oh, ih0 = r % g.oh * g.sh - g.pt;
+      const float* img = x + n * g.h * g.w * g.cin;
+      const float* d = dy + r * g.ow * g.cout + c0;
+      const bool rows_in = ih0 >= 0 && ih0 + span_h < g.h;
+      for (int64_t ow = 0; ow < g.ow; ++ow, d += g.cout) {
+        const __m256 dv = _mm256_loadu_ps(d);
+        const int64_t iw0 = ow * g.sw - g.pl;
+        if (rows_in && iw0 >= 0 && iw0 + span_w < g.w) {
+          const float* base = img + (ih0 * g.w + iw0) * g.cin;
+          for (int t = 0; t < NT; ++t)
+            acc[t] = _mm256_fmadd_ps(_mm256_broadcast_ss(base + off[t0 + t]), dv, acc[t]);
+        } else {
+          for (int t = 0; t < NT; ++t) {
+            const int64_t ih = ih0 + tkh[t] * g.dh, iw = iw0 + tkw[t] * g.dw;
+            if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+            const __m256 xv = _mm256_set1_ps(img[(ih * g.w + iw) * g.cin + tci[t]]);
+            acc[t] = _mm256_fmadd_ps(xv, dv, acc[t]);
+          }
+        }
+      }
+    }
+    for (int t = 0; t < NT; ++t) _mm256_storeu_ps(dw + (t0 + t) * g.cout + c0, acc[t]);
+  }
+}
+
+using DwTapsFn = void (*)(const Conv2dGeometry&, const float*, const float*, int64_t, int64_t,
+                          int64_t, const int64_t*, float*);
+
+template <int... I>
+DwTapsFn dw_taps_fn(int nt, std::integer_sequence<int, I...>) {
+  static constexpr DwTapsFn table[] = {dw_direct_taps<I + 1>...};
+  return table[nt - 1];
+}
+
+constexpr int kDirectMaxTaps = 12;  // accumulators held in registers per pass
+
+// Same rule for the forward pass.
+bool use_direct_dw(const Conv2dGeometry& g) {
+  return active_isa() == Isa::avx2 && g.cin <= 4 && g.cout % 8 == 0;
+}
+
+// dw (depth, Cout) = sum over pixels of patch^T dy. Output rows are split over threads, each
+// summing into its own partial dw; the partials are then added in thread order (reproducible).
+void dw_direct(const Conv2dGeometry& g, const float* x, const float* dy, float* dw) {
+  const int64_t depth = g.depth(), rows = g.n * g.oh, size = depth * g.cout;
+  std::vector<int64_t> off(static_cast<size_t>(depth));
+  for (int64_t k = 0; k < depth; ++k) {
+    const int64_t ci = k % g.cin, kw = k / g.cin % g.kw, kh = k / g.cin / g.kw;
+    off[k] = (kh * g.dh * g.w + kw * g.dw) * g.cin + ci;
+  }
+  const int64_t passes = (depth + kDirectMaxTaps - 1) / kDirectMaxTaps;
+  const int64_t per_pass = (depth + passes - 1) / passes;
+  const int64_t work = rows * g.ow * size;
+  const int parts = work < (int64_t{1} << 16) ? 1 : std::max(1, get_num_threads());
+  float* partial = scratch(0, parts * size);
+  parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t r_lo = rows * t / parts, r_hi = rows * (t + 1) / parts;
+      for (int64_t t0 = 0; t0 < depth; t0 += per_pass) {
+        const int nt = static_cast<int>(std::min(per_pass, depth - t0));
+        dw_taps_fn(nt, std::make_integer_sequence<int, kDirectMaxTaps>())(
+            g, x, dy, r_lo, r_hi, t0, off.data(), partial + t * size);
+      }
+    }
+  });
+  std::memcpy(dw, partial, sizeof(float) * size);
+  for (int t = 1; t < parts; ++t)
+    for (int64_t i = 0; i < size; ++i) dw[i] += partial[t * size + i];
+}
+
+// Stride-1 data gradient: the flipped forward conv does (input pixels / output pixels) times the
+// col2im GEMM's flops, on a GEMM with N = Cin; col2im's GEMM has K = Cout and pays an extra pass
+// over its (pixels, K) buffer. Measured on the 2-core AVX2 machine (best of 10, ms, flip / col2im):
+// 13x13x32->64 valid 6.2 / 3.4, same 6.1 / 4.6; 5x5x64->64 valid 1.47 / 0.47; 32x32x3->32 same
+// 1.28 / 0.51; 32x32x64->64 same 12.8 / 13.5; 30x30x32->32 valid 3.0 / 3.9.
+bool prefer_flipped_forward(const Conv2dGeometry& g) {
+  const bool border_heavy = 4 * g.h * g.w > 5 * g.oh * g.ow;
+  return g.cin >= 16 && g.cout < 2 * g.cin && !border_heavy;
+}
+
 }  // namespace
 
 // ---- entries (the reference path is the same code on the GEMM's portable micro-kernel) -------
@@ -163,6 +329,7 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
                 g.cout, bias, act);
     return;
   }
+  if (use_direct_dw(g)) return fwd_direct(g, x, w, bias, y, relu);
   const gemm::PackA pack_a = [&g, x](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
     pack_patches(g, x, i0, mc, p0, kc, dst);
   };
@@ -173,6 +340,7 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
 void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw) {
   // dw^T (Cout, K) = dy^T @ A: the patches become the B operand, whose packing copies contiguous
   // channel runs (as the A operand they would be gathered one float at a time); then transpose.
+  if (use_direct_dw(g)) return dw_direct(g, x, dy, dw);
   const int64_t depth = g.depth();
   float* dwt = scratch(0, g.cout * depth);
   const gemm::PackB pack_b = [&g, x](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
@@ -191,7 +359,7 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
                 g.cin, nullptr, gemm::Activation::none);
     return;
   }
-  if (g.sh == 1 && g.sw == 1) {
+  if (g.sh == 1 && g.sw == 1 && prefer_flipped_forward(g)) {
     // Stride 1: dx is a forward conv of dy with the kernel flipped in space and its channel axes
     // swapped, padded so that dx[ih] gathers dy[ih + pt - kh*dh]: one implicit GEMM, no col2im.
     float* wt = scratch(1, depth * g.cout);
