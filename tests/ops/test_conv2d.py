@@ -48,7 +48,16 @@ def _close(got, want, tol=1e-4):
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale)
 
 
-@pytest.mark.parametrize("shape,strides,padding,dilation", CASES)
+# Shapes that select the special paths: the direct small-Cin forward / weight-gradient kernels
+# (Cin <= 4, Cout a multiple of 8, AVX2) and the flipped-kernel stride-1 data gradient (Cin >= 16,
+# Cout < 2 Cin, 'same'); every combination on each.
+FAST_PATH_CASES = [(shape,) + combo
+                   for shape in [(2, 9, 8, 1, 3, 3, 8), (2, 8, 9, 3, 3, 3, 16), (2, 7, 6, 20, 3, 3, 24)]
+                   for combo in itertools.product(STRIDES, PADDINGS, DILATIONS)
+                   if _fits(shape, *combo)]
+
+
+@pytest.mark.parametrize("shape,strides,padding,dilation", CASES + FAST_PATH_CASES)
 def test_conv2d_matches_reference(shape, strides, padding, dilation, isa, rng):
     x, k, b = _data(rng, shape)
     args = dict(strides=strides, padding=padding, dilation_rate=dilation)
