@@ -1,6 +1,6 @@
 """corenn side by side with NumPy (OpenBLAS) and PyTorch (CPU), in one run.
 
-    python bench/compare.py [--threads 2] [--repeats 5] [--only gemm|mlp|cnn] [--epochs 1]
+    python bench/compare.py [--threads 2] [--repeats 5] [--only gemm|mlp|cnn|lstm|gru] [--epochs 1]
 
 GEMM: corenn.ops.gemm into a preallocated C against numpy.matmul(out=) for square sizes and the
 shapes a dense network trains with (forward X@W, backward X^T@dY and dY@W^T). Timings alternate
@@ -10,7 +10,10 @@ batch 128, from-logits sparse categorical cross-entropy on Fashion-MNIST, corenn
 PyTorch model of the same architecture and initialization scheme, alternated, best samples/s,
 then each model's test accuracy. CNN: the same for the classic Keras CNN (Conv2D(32,3,relu) ->
 MaxPooling2D -> Conv2D(64,3,relu) -> MaxPooling2D -> Conv2D(64,3,relu) -> Flatten -> Dense(64,
-relu) -> Dense(10)), batch 64. Ratios > 1 mean corenn is faster.
+relu) -> Dense(10)), batch 64. LSTM / GRU: the same for LSTM(64, return_sequences=True) ->
+LSTM(64) -> Dense(10) (and with GRU) on image rows as 28 timesteps of 28 features, batch 128,
+against torch.nn.LSTM / nn.GRU (batch_first) initialized as Keras does. Ratios > 1 mean corenn
+is faster.
 """
 import argparse
 import os
@@ -22,7 +25,7 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5, help="timed repetitions per contender")
-    p.add_argument("--only", choices=["gemm", "mlp", "cnn"], default=None)
+    p.add_argument("--only", choices=["gemm", "mlp", "cnn", "lstm", "gru"], default=None)
     p.add_argument("--epochs", type=int, default=1, help="MLP epochs per timed run")
     p.add_argument("--mlp-runs", type=int, default=2, help="alternated training runs per contender (MLP and CNN)")
     p.add_argument("--peak", type=float, default=None,
@@ -205,6 +208,58 @@ def torch_cnn_epoch(data, seed):
     return _torch_train(net, x.reshape(-1, 1, 28, 28), y, xt.reshape(-1, 1, 28, 28), yt, 64, seed)
 
 
+def corenn_rnn_epoch(kind, data, seed):
+    """LSTM(64, return_sequences) -> LSTM(64) -> Dense(10) (or GRU) on image rows as timesteps."""
+    from corenn.layers.recurrent import GRU, LSTM
+    (x, y), (xt, yt) = data
+    cell = LSTM if kind == "lstm" else GRU
+    corenn.utils.set_random_seed(seed)
+    model = corenn.Sequential([
+        corenn.layers.Input(shape=(28, 28)),
+        cell(64, return_sequences=True), cell(64), corenn.layers.Dense(10),
+    ])
+    model.compile(optimizer=corenn.optimizers.Adam(1e-3),
+                  loss=corenn.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    t0 = time.perf_counter()
+    model.fit(x, y, batch_size=128, epochs=ARGS.epochs, verbose=0)
+    seconds = time.perf_counter() - t0
+    _, acc = model.evaluate(xt, yt, batch_size=1000, verbose=0)
+    return len(x) * ARGS.epochs / seconds, acc
+
+
+def torch_rnn_epoch(kind, data, seed):
+    (x, y), (xt, yt) = data
+    nn = torch.nn
+    torch.manual_seed(seed)
+    cell = nn.LSTM if kind == "lstm" else nn.GRU
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.r1 = cell(28, 64, batch_first=True)
+            self.r2 = cell(64, 64, batch_first=True)
+            self.fc = nn.Linear(64, 10)
+
+        def forward(self, v):
+            v, _ = self.r1(v)
+            v, _ = self.r2(v)
+            return self.fc(v[:, -1])
+
+    net = Net()
+    for rnn in (net.r1, net.r2):  # Keras: glorot kernel, orthogonal recurrent, zero bias (+1 forget)
+        nn.init.xavier_uniform_(rnn.weight_ih_l0)
+        for g in range(rnn.weight_hh_l0.shape[0] // 64):
+            nn.init.orthogonal_(rnn.weight_hh_l0.data[g * 64:(g + 1) * 64])
+        nn.init.zeros_(rnn.bias_ih_l0)
+        nn.init.zeros_(rnn.bias_hh_l0)
+        if kind == "lstm":
+            rnn.bias_ih_l0.data[64:128] = 1.0
+    nn.init.xavier_uniform_(net.fc.weight)
+    nn.init.zeros_(net.fc.bias)
+    return _torch_train(net, x, y, xt, yt, 128, seed)
+
+
 def _torch_train(net, x, y, xt, yt, batch_size, seed):
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -257,7 +312,7 @@ def main():
     if ARGS.only in (None, "gemm"):
         bench_gemm()
     torch_name = f"torch {torch.__version__}" if torch is not None else "torch"
-    if ARGS.only in (None, "mlp", "cnn"):
+    if ARGS.only in (None, "mlp", "cnn", "lstm", "gru"):
         data = load_fashion()
     if ARGS.only in (None, "mlp"):
         bench_training("MLP 784-512-256-10, Adam 1e-3, batch 128",
@@ -265,6 +320,13 @@ def main():
     if ARGS.only in (None, "cnn"):
         bench_training("CNN Conv32-Pool-Conv64-Pool-Conv64-Dense64-Dense10, Adam 1e-3, batch 64",
                        [("corenn", corenn_cnn_epoch), (torch_name, torch_cnn_epoch)], data)
+    for kind in ("lstm", "gru"):
+        if ARGS.only in (None, kind):
+            name = kind.upper()
+            bench_training(f"{name}(64, return_sequences) -> {name}(64) -> Dense(10) on image rows "
+                           f"(28 steps x 28), Adam 1e-3, batch 128",
+                           [("corenn", lambda d, seed, k=kind: corenn_rnn_epoch(k, d, seed)),
+                            (torch_name, lambda d, seed, k=kind: torch_rnn_epoch(k, d, seed))], data)
 
 
 if __name__ == "__main__":

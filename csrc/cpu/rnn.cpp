@@ -31,8 +31,11 @@
 #include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "cpu/gemm/gemm.h"
-#include "ops/bias_grad.h"
 #include "ops/rnn.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace corenn::cpu {
 
@@ -188,6 +191,35 @@ gemm::UkrFn pick_ukr() {
   return active_isa() == Isa::avx2 ? gemm::gemm_ukr_avx2_f32_6x16 : gemm::gemm_ukr_ref_f32_6x16;
 }
 
+// Batch rows per chunk: the input projection and the weight-gradient GEMMs run on chunk * T rows
+// at a time, enough for the GEMM to run near speed, few enough to stay in cache.
+int64_t chunk_rows(const RnnProblem& p) {
+  const int64_t rows = (384 + p.t - 1) / p.t;
+  return std::max<int64_t>(kMR, (rows + kMR - 1) / kMR * kMR);
+}
+
+// acc[j] += sum of column j of a (rows, cols).
+void add_column_sums(const float* a, int64_t rows, int64_t cols, float* acc) {
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) acc[j] += a[i * cols + j];
+}
+
+bool in_parallel() {
+#ifdef _OPENMP
+  return omp_in_parallel();
+#else
+  return false;
+#endif
+}
+
+int thread_index() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
 // Rows per thread below which splitting the batch costs more than it saves.
 int64_t batch_grain(const RnnProblem& p) {
   const double flops_per_row = 2.0 * p.t * p.u * p.gu();
@@ -249,20 +281,25 @@ struct Fwd {
 }  // namespace
 
 void rnn_forward(const RnnProblem& p, float* y, float* h_n, float* c_n) {
-  const int64_t GU = p.gu();
+  const int64_t T = p.t, F = p.f, U = p.u, GU = p.gu();
   const float* b_in = p.b;  // LSTM / SimpleRNN: b; GRU: b0 (row 0 of (2, GU))
-  gemm::sgemm(false, false, p.n * p.t, GU, p.f, 1.0f, p.x, p.f, p.w, GU, 0.0f, p.gates, GU, b_in,
-              gemm::Activation::none);
-  const Fwd fwd{p, pick_cells(p), pick_ukr(), pack_b(tls_pack_fwd, p.r, p.u, GU, false), y, h_n, c_n};
-  // The first step reads h_0 = 0; the hprev rows of t_0 are the zeros backward's dR sees.
-  for (int64_t n = 0; n < p.n; ++n)
-    std::memset(p.hprev + (n * p.t + p.step_time(0)) * p.u, 0, sizeof(float) * p.u);
+  const Fwd fwd{p, pick_cells(p), pick_ukr(), pack_b(tls_pack_fwd, p.r, U, GU, false), y, h_n, c_n};
+  const int64_t chunk = chunk_rows(p);
   parallel_for(0, p.n, batch_grain(p), [&](int64_t lo, int64_t hi) {
-    std::vector<float> scratch(static_cast<size_t>(kMR * (GU + p.u)));
-    // Each MR-row block runs its own whole sequence: its rows of h and c stay in L1.
-    for (int64_t n0 = lo; n0 < hi; n0 += kMR)
-      for (int64_t s = 0; s < p.t; ++s)
-        fwd.step(s, n0, static_cast<int>(std::min<int64_t>(kMR, hi - n0)), scratch.data());
+    std::vector<float> scratch(static_cast<size_t>(kMR * (GU + U)));
+    for (int64_t c0 = lo; c0 < hi; c0 += chunk) {
+      const int64_t rows = std::min(chunk, hi - c0);
+      // The chunk's input projection, used right away while it is still in cache.
+      gemm::sgemm(false, false, rows * T, GU, F, 1.0f, p.x + c0 * T * F, F, p.w, GU, 0.0f,
+                  p.gates + c0 * T * GU, GU, b_in, gemm::Activation::none);
+      // The first step reads h_0 = 0; these zero rows of hprev are also what backward's dR sees.
+      for (int64_t n = c0; n < c0 + rows; ++n)
+        std::memset(p.hprev + (n * T + p.step_time(0)) * U, 0, sizeof(float) * U);
+      // Each MR-row block runs its own whole sequence: its rows of h and c stay in L1.
+      for (int64_t n0 = c0; n0 < c0 + rows; n0 += kMR)
+        for (int64_t s = 0; s < T; ++s)
+          fwd.step(s, n0, static_cast<int>(std::min<int64_t>(kMR, c0 + rows - n0)), scratch.data());
+    }
   });
 }
 
@@ -319,28 +356,65 @@ struct Bwd {
 
 void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dgates_rec, float* dx,
                   float* dw, float* dr, float* db) {
-  const int64_t NT = p.n * p.t, GU = p.gu(), U = p.u;
+  const int64_t T = p.t, F = p.f, U = p.u, GU = p.gu();
   const Bwd bwd{p, pick_cells(p), pick_ukr(), pack_b(tls_pack_bwd, p.r, GU, U, true), dy, dgates,
                 dgates_rec};
+  const bool gru = p.cell == RnnCell::gru;
+  const float* dg_rec = gru ? dgates_rec : dgates;
+  const auto none = gemm::Activation::none;
+  const int64_t chunk = chunk_rows(p);
+  // Weight gradients are sums over all rows: each thread sums its rows into its own partial
+  // (dW, dR, db, GRU db1 back to back), reduced in thread order afterwards (deterministic).
+  const int64_t part_size = (F + U + 2) * GU;
+  const int threads = get_num_threads();
+  std::vector<std::vector<float>> parts(static_cast<size_t>(threads));
+  std::vector<char> used(static_cast<size_t>(threads), 0);
+  const bool weights = dw || dr || db;
+  const bool nested = thread_index() != 0 || in_parallel();  // parallel_for then runs inline
   parallel_for(0, p.n, batch_grain(p), [&](int64_t lo, int64_t hi) {
+    const int tid = nested ? 0 : thread_index();
+    std::vector<float>& part = parts[tid];
+    if (weights) part.assign(static_cast<size_t>(part_size), 0.0f);
+    used[tid] = 1;
+    float* pw = part.data();
+    float* pr = pw + F * GU;
+    float* pb = pr + U * GU;
     std::vector<float> state(static_cast<size_t>(2 * kMR * U));
     float* dh = state.data();
     float* dc = dh + kMR * U;
-    // Each MR-row block runs its own whole backward sequence: its state stays in L1.
-    for (int64_t n0 = lo; n0 < hi; n0 += kMR) {
-      const int m = static_cast<int>(std::min<int64_t>(kMR, hi - n0));
-      std::fill(state.begin(), state.end(), 0.0f);
-      for (int64_t s = p.t - 1; s >= 0; --s) bwd.step(s, n0, m, dh, dc);
+    for (int64_t c0 = lo; c0 < hi; c0 += chunk) {
+      const int64_t rows = std::min(chunk, hi - c0), m = rows * T, r0 = c0 * T;
+      // Each MR-row block runs its own whole backward sequence: its state stays in L1.
+      for (int64_t n0 = c0; n0 < c0 + rows; n0 += kMR) {
+        std::fill(state.begin(), state.end(), 0.0f);
+        const int mb = static_cast<int>(std::min<int64_t>(kMR, c0 + rows - n0));
+        for (int64_t s = T - 1; s >= 0; --s) bwd.step(s, n0, mb, dh, dc);
+      }
+      // The chunk's share of the all-timestep GEMMs, while its dgates are in cache.
+      const float* dg = dgates + r0 * GU;
+      if (dx) gemm::sgemm(false, true, m, F, GU, 1.0f, dg, GU, p.w, GU, 0.0f, dx + r0 * F, F, nullptr, none);
+      if (dw) gemm::sgemm(true, false, F, GU, m, 1.0f, p.x + r0 * F, F, dg, GU, 1.0f, pw, GU, nullptr, none);
+      if (dr)
+        gemm::sgemm(true, false, U, GU, m, 1.0f, p.hprev + r0 * U, U, dg_rec + r0 * GU, GU, 1.0f, pr,
+                    GU, nullptr, none);
+      if (db) {
+        add_column_sums(dg, m, GU, pb);
+        if (gru) add_column_sums(dgates_rec + r0 * GU, m, GU, pb + GU);
+      }
     }
   });
-  const float* dg_rec = p.cell == RnnCell::gru ? dgates_rec : dgates;
-  const auto none = gemm::Activation::none;
-  if (dx) gemm::sgemm(false, true, NT, p.f, GU, 1.0f, dgates, GU, p.w, GU, 0.0f, dx, p.f, nullptr, none);
-  if (dw) gemm::sgemm(true, false, p.f, GU, NT, 1.0f, p.x, p.f, dgates, GU, 0.0f, dw, GU, nullptr, none);
-  if (dr) gemm::sgemm(true, false, U, GU, NT, 1.0f, p.hprev, U, dg_rec, GU, 0.0f, dr, GU, nullptr, none);
-  if (db) {
-    bias_grad(dgates, db, NT, GU);
-    if (p.cell == RnnCell::gru) bias_grad(dgates_rec, db + GU, NT, GU);
+  if (!weights) return;
+  const int64_t sizes[3] = {F * GU, U * GU, (gru ? 2 : 1) * GU};
+  float* outs[3] = {dw, dr, db};
+  const int64_t offsets[3] = {0, F * GU, (F + U) * GU};
+  for (int k = 0; k < 3; ++k) {
+    if (!outs[k]) continue;
+    std::fill(outs[k], outs[k] + sizes[k], 0.0f);
+    for (int t = 0; t < threads; ++t) {
+      if (!used[t] || parts[t].empty()) continue;
+      const float* src = parts[t].data() + offsets[k];
+      for (int64_t i = 0; i < sizes[k]; ++i) outs[k][i] += src[i];
+    }
   }
 }
 
