@@ -6,18 +6,20 @@
 //         by input time t (not by step s) lines it up with x, so the weight gradients are single
 //         GEMMs over all N*T rows whatever the direction.
 //
-// Forward
-//   1. gates = x W (+ b)                one threaded GEMM, (N*T, F) x (F, GU)
-//   2. R is packed once into micro-kernel panels, then the batch is split over threads once for
-//      the whole sequence: rows are independent through time, so each thread runs all T steps on
-//      its rows with no barrier per step. A step, per block of MR rows: micro-kernel calls give
-//      h R (accumulated into the gates, or into a small scratch for the GRU, whose reset gate
-//      multiplies the recurrent part alone), then the gate math of those rows while they are in L1.
-// Backward (steps in reverse)
-//   1. per thread, per step, per MR rows: gate-math gradients into dgates, then dh_prev = dgates R^T
-//      (R^T packed once as well); LSTM carries dc in a per-thread row buffer.
-//   2. dx = dgates W^T, dW = x^T dgates, dR = hprev^T dgates(_rec): three threaded GEMMs with
-//      K = N*T, and db = column sums.
+// Threads: rows of the batch are independent through time, so the batch is split over threads
+// once per call (one parallel region, no barrier per step), and each thread works through its rows
+// in chunks of about 384 / T rows (chunk_rows), so what one phase writes the next reads from cache.
+// Forward, per chunk
+//   1. gates = x W (+ b) for the chunk's T*rows rows: one single-threaded GEMM.
+//   2. per block of kBlock (4 MR) rows, all T steps: micro-kernel calls on R, packed once per call, give h R
+//      (accumulated into the gates, or for the GRU into a small scratch, since its reset gate
+//      multiplies the recurrent part alone), then the gate math of those rows while in L1.
+// Backward, per chunk (steps in reverse)
+//   1. per block of kBlock rows, all T steps: gate-math gradients into dgates, then
+//      dh_prev = dgates R^T (R^T packed once too); the LSTM carries dc in a small row buffer.
+//   2. dx = dgates W^T for the chunk; dW += x^T dgates, dR += hprev^T dgates(_rec), db += column
+//      sums into the thread's partial sums, which are reduced in thread order at the end (the
+//      weight gradients are long-K GEMMs over all N*T rows, split by K across threads).
 // Variants: gate math uses the AVX2 cell kernels (rnn_avx2.cpp) for the Keras defaults (tanh with
 // sigmoid gates) on Isa::avx2, else the scalar cell kernels below, which are the reference for
 // any activation in {tanh, sigmoid, relu, linear}. The micro-kernel follows active_isa() too.
@@ -42,6 +44,8 @@ namespace corenn::cpu {
 namespace {
 
 using gemm::kMR;
+// Rows that go through a step together: a few micro-tiles share each packed panel of R.
+constexpr int kBlock = 4 * kMR;
 using gemm::kNR;
 
 // ---- reference gate math -----------------------------------------------------------------------
@@ -177,13 +181,17 @@ float* pack_b(Aligned& buf, const float* b, int64_t k, int64_t n, bool trans) {
   return dst;
 }
 
-// C[0:m, 0:n] := beta C + A B (+ bias) for m <= MR rows of A read in place (row stride lda).
+// C[0:m, 0:n] := beta C + A B (+ bias) for m <= kBlock rows of A read in place (row stride lda).
+// Column panels outside, row tiles inside: each packed B panel is reused by every row tile while
+// it sits in L1.
 void rows_times_packed(gemm::UkrFn ukr, int m, const float* a, int64_t lda, const float* bp,
                        int64_t k, int64_t n, float* c, int64_t ldc, float beta, const float* bias) {
   for (int64_t j = 0; j < n; j += kNR) {
     const gemm::UkrArgs args{1.0f, beta, bias ? bias + j : nullptr, gemm::Activation::none};
-    ukr(k, a, lda, 1, bp + j * k, kNR, c + j, ldc, m, static_cast<int>(std::min<int64_t>(kNR, n - j)),
-        args);
+    const int nj = static_cast<int>(std::min<int64_t>(kNR, n - j));
+    for (int i = 0; i < m; i += kMR)
+      ukr(k, a + i * lda, lda, 1, bp + j * k, kNR, c + i * ldc + j, ldc, std::min(kMR, m - i), nj,
+          args);
   }
 }
 
@@ -195,7 +203,7 @@ gemm::UkrFn pick_ukr() {
 // at a time, enough for the GEMM to run near speed, few enough to stay in cache.
 int64_t chunk_rows(const RnnProblem& p) {
   const int64_t rows = (384 + p.t - 1) / p.t;
-  return std::max<int64_t>(kMR, (rows + kMR - 1) / kMR * kMR);
+  return std::max<int64_t>(kBlock, (rows + kBlock - 1) / kBlock * kBlock);
 }
 
 // acc[j] += sum of column j of a (rows, cols).
@@ -237,14 +245,14 @@ struct Fwd {
   float* h_n;
   float* c_n;
 
-  // One step s for batch rows [n0, n0 + m), m <= MR.
+  // One step s for batch rows [n0, n0 + m), m <= kBlock.
   void step(int64_t s, int64_t n0, int m, float* scratch) const {
     const int64_t T = p.t, U = p.u, GU = p.gu(), t = p.step_time(s);
     const int64_t t_prev = s > 0 ? p.step_time(s - 1) : -1, t_next = s + 1 < T ? p.step_time(s + 1) : -1;
     float* g0 = p.gates + (n0 * T + t) * GU;
     const float* hp0 = p.hprev + (n0 * T + t) * U;
-    float* rec = scratch;                   // GRU (MR, GU)
-    float* hlast = scratch + kMR * GU;      // (MR, U): h of the last step
+    float* rec = scratch;                   // GRU (kBlock, GU)
+    float* hlast = scratch + kBlock * GU;   // (kBlock, U): h of the last step
     if (s > 0) {
       if (p.cell == RnnCell::gru)
         rows_times_packed(ukr, m, hp0, T * U, rp, U, GU, rec, GU, 0.0f, p.b ? p.b + GU : nullptr);
@@ -286,7 +294,7 @@ void rnn_forward(const RnnProblem& p, float* y, float* h_n, float* c_n) {
   const Fwd fwd{p, pick_cells(p), pick_ukr(), pack_b(tls_pack_fwd, p.r, U, GU, false), y, h_n, c_n};
   const int64_t chunk = chunk_rows(p);
   parallel_for(0, p.n, batch_grain(p), [&](int64_t lo, int64_t hi) {
-    std::vector<float> scratch(static_cast<size_t>(kMR * (GU + U)));
+    std::vector<float> scratch(static_cast<size_t>(kBlock * (GU + U)));
     for (int64_t c0 = lo; c0 < hi; c0 += chunk) {
       const int64_t rows = std::min(chunk, hi - c0);
       // The chunk's input projection, used right away while it is still in cache.
@@ -295,10 +303,10 @@ void rnn_forward(const RnnProblem& p, float* y, float* h_n, float* c_n) {
       // The first step reads h_0 = 0; these zero rows of hprev are also what backward's dR sees.
       for (int64_t n = c0; n < c0 + rows; ++n)
         std::memset(p.hprev + (n * T + p.step_time(0)) * U, 0, sizeof(float) * U);
-      // Each MR-row block runs its own whole sequence: its rows of h and c stay in L1.
-      for (int64_t n0 = c0; n0 < c0 + rows; n0 += kMR)
+      // Each block of rows runs its own whole sequence: its rows of h and c stay in L1.
+      for (int64_t n0 = c0; n0 < c0 + rows; n0 += kBlock)
         for (int64_t s = 0; s < T; ++s)
-          fwd.step(s, n0, static_cast<int>(std::min<int64_t>(kMR, c0 + rows - n0)), scratch.data());
+          fwd.step(s, n0, static_cast<int>(std::min<int64_t>(kBlock, c0 + rows - n0)), scratch.data());
     }
   });
 }
@@ -379,15 +387,15 @@ void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dg
     float* pw = part.data();
     float* pr = pw + F * GU;
     float* pb = pr + U * GU;
-    std::vector<float> state(static_cast<size_t>(2 * kMR * U));
+    std::vector<float> state(static_cast<size_t>(2 * kBlock * U));
     float* dh = state.data();
-    float* dc = dh + kMR * U;
+    float* dc = dh + kBlock * U;
     for (int64_t c0 = lo; c0 < hi; c0 += chunk) {
       const int64_t rows = std::min(chunk, hi - c0), m = rows * T, r0 = c0 * T;
-      // Each MR-row block runs its own whole backward sequence: its state stays in L1.
-      for (int64_t n0 = c0; n0 < c0 + rows; n0 += kMR) {
+      // Each block of rows runs its own whole backward sequence: its state stays in L1.
+      for (int64_t n0 = c0; n0 < c0 + rows; n0 += kBlock) {
         std::fill(state.begin(), state.end(), 0.0f);
-        const int mb = static_cast<int>(std::min<int64_t>(kMR, c0 + rows - n0));
+        const int mb = static_cast<int>(std::min<int64_t>(kBlock, c0 + rows - n0));
         for (int64_t s = T - 1; s >= 0; --s) bwd.step(s, n0, mb, dh, dc);
       }
       // The chunk's share of the all-timestep GEMMs, while its dgates are in cache.

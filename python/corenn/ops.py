@@ -693,22 +693,24 @@ def _rnn_dims(cell, x, kernel, op):
 
 def rnn_forward(cell, x, kernel, recurrent_kernel, bias=None, *, return_sequences=False,
                 go_backwards=False, activation="tanh", recurrent_activation="sigmoid",
-                output_in_input_order=False, out=None, h_n=None, c_n=None, stash=None):
+                output_in_input_order=False, states=True, out=None, h_n=None, c_n=None,
+                stash=None):
     """Run a whole sequence through ``cell`` ('simple_rnn' | 'lstm' | 'gru'), states from zero.
 
     Returns ``(y, h_n, c_n, stash)``: y is (N, T, U) when ``return_sequences`` (y[:, s] = h after
     step s; with ``go_backwards`` step s reads x[:, T-1-s], so y comes out reversed as in Keras,
     unless ``output_in_input_order``), else (N, U); h_n (N, U) the last h; c_n (N, U) the last
-    LSTM cell state (None for the other cells); stash = (gates, hprev, cells) for rnn_backward.
-    Any of out / h_n / c_n / stash may be passed preallocated.
+    LSTM cell state (None for the other cells; both None when ``states`` is false: not written);
+    stash = (gates, hprev, cells) for rnn_backward. Any of out / h_n / c_n / stash may be passed
+    preallocated.
     """
     op = f"{cell}_forward"
     x, kernel = as_tensor(x, op, "x"), as_tensor(kernel, op, "kernel")
     recurrent_kernel = as_tensor(recurrent_kernel, op, "recurrent_kernel")
     n, t, u, gu = _rnn_dims(cell, x, kernel, op)
     y = _out(out, (n, t, u) if return_sequences else (n, u), op, device=x.device)
-    h_n = _out(h_n, (n, u), op, device=x.device)
-    c_n = _out(c_n, (n, u), op, device=x.device) if cell == "lstm" else None
+    h_n = _out(h_n, (n, u), op, device=x.device) if states else None
+    c_n = _out(c_n, (n, u), op, device=x.device) if states and cell == "lstm" else None
     if stash is None:
         stash = (empty((n, t, gu)), empty((n, t, u)), None if cell == "simple_rnn" else empty((n, t, u)))
     gates, hprev, cells = stash

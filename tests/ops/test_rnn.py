@@ -112,3 +112,10 @@ def test_bad_inputs_raise(rng):
         ops.lstm_backward(np.zeros((2, 4), np.float32), x, w, r, stash)
     with pytest.raises(ValueError, match="lstm_forward: y"):
         ops.lstm_forward(x, w, r, b, out=np.zeros((2, 4), np.float32))
+
+
+def test_states_optional(rng):
+    x, w, r, b = make(rng, "lstm", 3, 4, 2, 5)
+    y, h_n, c_n, _ = ops.lstm_forward(x, w, r, b, states=False)
+    assert h_n is None and c_n is None
+    np.testing.assert_array_equal(np.asarray(y), np.asarray(ops.lstm_forward(x, w, r, b)[1]))

@@ -149,9 +149,10 @@ class _RNN(Layer):
         y, h_n, c_n, self._stash = ops.rnn_forward(
             self._cell, x, self.kernel, self.recurrent_kernel, self.bias,
             return_sequences=self.return_sequences, out=self._buffer("y", y_shape),
-            h_n=self._buffer("h_n", (n, u)),
-            c_n=self._buffer("c_n", (n, u)) if self._cell == "lstm" else None, stash=stash,
-            **self._options())
+            states=self.return_state,
+            h_n=self._buffer("h_n", (n, u)) if self.return_state else None,
+            c_n=self._buffer("c_n", (n, u)) if self.return_state and self._cell == "lstm" else None,
+            stash=stash, **self._options())
         self._x = x
         if self.return_state:
             return [y, h_n] + ([c_n] if c_n is not None else [])
