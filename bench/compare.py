@@ -247,10 +247,11 @@ def torch_rnn_epoch(kind, data, seed):
             return self.fc(v[:, -1])
 
     net = Net()
-    for rnn in (net.r1, net.r2):  # Keras: glorot kernel, orthogonal recurrent, zero bias (+1 forget)
+    # Keras' initialization: glorot kernel, orthogonal recurrent kernel (the whole (U, G*U) matrix,
+    # i.e. torch's (G*U, U) transposed), zero bias (+1 on the LSTM forget gate).
+    for rnn in (net.r1, net.r2):
         nn.init.xavier_uniform_(rnn.weight_ih_l0)
-        for g in range(rnn.weight_hh_l0.shape[0] // 64):
-            nn.init.orthogonal_(rnn.weight_hh_l0.data[g * 64:(g + 1) * 64])
+        nn.init.orthogonal_(rnn.weight_hh_l0)
         nn.init.zeros_(rnn.bias_ih_l0)
         nn.init.zeros_(rnn.bias_hh_l0)
         if kind == "lstm":
