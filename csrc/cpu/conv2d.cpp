@@ -29,6 +29,7 @@
 #include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "cpu/gemm/gemm.h"
+#include "ops/bias_grad.h"
 #include "ops/conv2d.h"
 
 namespace corenn::cpu {
@@ -47,6 +48,13 @@ float* scratch(int slot, int64_t n) {
   std::vector<float>& b = buffers[slot];
   if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));
   return b.data();
+}
+
+// partial[0, len) += partial[t * len, (t + 1) * len) for t = 1 .. parts - 1, in thread order
+// (the per-thread partial sums of a weight gradient; a fixed order keeps results reproducible).
+void sum_parts(float* partial, int parts, int64_t len) {
+  for (int t = 1; t < parts; ++t)
+    for (int64_t i = 0; i < len; ++i) partial[i] += partial[t * len + i];
 }
 
 bool is_pointwise(const Conv2dGeometry& g) {
@@ -162,6 +170,8 @@ void col2im(const Conv2dGeometry& g, const float* dcols, int64_t images, float* 
 
 // y rows [r_lo, r_hi) of (n, oh): per pixel, CB 8-channel accumulators start at the bias and take
 // one broadcast input value times a w row slice per tap (w stays in L1: depth x Cout floats).
+// Interior pixels go two at a time: 2 x CB independent accumulators hide the FMA latency (CB = 4
+// alone would wait on each chain) and each w slice loaded serves both pixels.
 template <int CB>
 __attribute__((target("avx2,fma"))) void fwd_direct_rows(const Conv2dGeometry& g, const float* x,
                                                          const float* w, const float* bias,
@@ -169,16 +179,43 @@ __attribute__((target("avx2,fma"))) void fwd_direct_rows(const Conv2dGeometry& g
                                                          int64_t r_hi, const int64_t* off) {
   const int64_t depth = g.depth();
   const int64_t span_h = (g.kh - 1) * g.dh, span_w = (g.kw - 1) * g.dw;
+  const int64_t pixel_step = g.sw * g.cin;  // input offset between neighbouring output pixels
   const __m256 zero = _mm256_setzero_ps();
+  auto inside_w = [&](int64_t ow) {
+    const int64_t iw0 = ow * g.sw - g.pl;
+    return iw0 >= 0 && iw0 + span_w < g.w;
+  };
   for (int64_t r = r_lo; r < r_hi; ++r) {
     const int64_t n = r / g.oh, ih0 = r % g.oh * g.sh - g.pt;
     const float* img = x + n * g.h * g.w * g.cin;
     const bool rows_in = ih0 >= 0 && ih0 + span_h < g.h;
-    for (int64_t ow = 0; ow < g.ow; ++ow) {
+    for (int64_t ow = 0; ow < g.ow;) {
       const int64_t iw0 = ow * g.sw - g.pl;
-      const bool inside = rows_in && iw0 >= 0 && iw0 + span_w < g.w;
       const float* base = img + (ih0 * g.w + iw0) * g.cin;
       float* yp = y + (r * g.ow + ow) * g.cout;
+      if (rows_in && ow + 1 < g.ow && inside_w(ow) && inside_w(ow + 1)) {
+        for (int64_t c0 = 0; c0 < g.cout; c0 += 8 * CB) {
+          __m256 a0[CB], a1[CB];
+          for (int c = 0; c < CB; ++c) a0[c] = a1[c] = bias ? _mm256_loadu_ps(bias + c0 + 8 * c) : zero;
+          const float* wp = w + c0;
+          for (int64_t t = 0; t < depth; ++t, wp += g.cout) {
+            const __m256 x0 = _mm256_broadcast_ss(base + off[t]);
+            const __m256 x1 = _mm256_broadcast_ss(base + off[t] + pixel_step);
+            for (int c = 0; c < CB; ++c) {
+              const __m256 wv = _mm256_loadu_ps(wp + 8 * c);
+              a0[c] = _mm256_fmadd_ps(x0, wv, a0[c]);
+              a1[c] = _mm256_fmadd_ps(x1, wv, a1[c]);
+            }
+          }
+          for (int c = 0; c < CB; ++c) {
+            _mm256_storeu_ps(yp + c0 + 8 * c, relu ? _mm256_max_ps(a0[c], zero) : a0[c]);
+            _mm256_storeu_ps(yp + g.cout + c0 + 8 * c, relu ? _mm256_max_ps(a1[c], zero) : a1[c]);
+          }
+        }
+        ow += 2;
+        continue;
+      }
+      const bool inside = rows_in && inside_w(ow);
       for (int64_t c0 = 0; c0 < g.cout; c0 += 8 * CB) {
         __m256 acc[CB];
         for (int c = 0; c < CB; ++c) acc[c] = bias ? _mm256_loadu_ps(bias + c0 + 8 * c) : zero;
@@ -198,6 +235,7 @@ __attribute__((target("avx2,fma"))) void fwd_direct_rows(const Conv2dGeometry& g
         for (int c = 0; c < CB; ++c)
           _mm256_storeu_ps(yp + c0 + 8 * c, relu ? _mm256_max_ps(acc[c], zero) : acc[c]);
       }
+      ++ow;
     }
   }
 }
@@ -226,7 +264,7 @@ template <int NT>
 __attribute__((target("avx2,fma"))) void dw_direct_taps(const Conv2dGeometry& g, const float* x,
                                                         const float* dy, int64_t r_lo,
                                                         int64_t r_hi, int64_t t0,
-                                                        const int64_t* off, float* dw) {
+                                                        const int64_t* off, float* dw, float* db) {
   int64_t tkh[NT], tkw[NT], tci[NT];
   for (int t = 0; t < NT; ++t) {
     const int64_t k = t0 + t;
@@ -234,7 +272,7 @@ __attribute__((target("avx2,fma"))) void dw_direct_taps(const Conv2dGeometry& g,
   }
   const int64_t span_h = (g.kh - 1) * g.dh, span_w = (g.kw - 1) * g.dw;
   for (int64_t c0 = 0; c0 < g.cout; c0 += 8) {
-    __m256 acc[NT];
+    __m256 acc[NT], acc_bias = _mm256_setzero_ps();
     for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
     for (int64_t r = r_lo; r < r_hi; ++r) {
       const int64_t n = r / g.oh, ih0 = r % g.oh * g.sh - g.pt;
@@ -243,6 +281,7 @@ __attribute__((target("avx2,fma"))) void dw_direct_taps(const Conv2dGeometry& g,
       const bool rows_in = ih0 >= 0 && ih0 + span_h < g.h;
       for (int64_t ow = 0; ow < g.ow; ++ow, d += g.cout) {
         const __m256 dv = _mm256_loadu_ps(d);
+        if (db) acc_bias = _mm256_add_ps(acc_bias, dv);  // the bias gradient rides along, once
         const int64_t iw0 = ow * g.sw - g.pl;
         if (rows_in && iw0 >= 0 && iw0 + span_w < g.w) {
           const float* base = img + (ih0 * g.w + iw0) * g.cin;
@@ -259,11 +298,12 @@ __attribute__((target("avx2,fma"))) void dw_direct_taps(const Conv2dGeometry& g,
       }
     }
     for (int t = 0; t < NT; ++t) _mm256_storeu_ps(dw + (t0 + t) * g.cout + c0, acc[t]);
+    if (db) _mm256_storeu_ps(db + c0, acc_bias);
   }
 }
 
 using DwTapsFn = void (*)(const Conv2dGeometry&, const float*, const float*, int64_t, int64_t,
-                          int64_t, const int64_t*, float*);
+                          int64_t, const int64_t*, float*, float*);
 
 template <int... I>
 DwTapsFn dw_taps_fn(int nt, std::integer_sequence<int, I...>) {
@@ -280,7 +320,7 @@ bool use_direct_dw(const Conv2dGeometry& g) {
 
 // dw (depth, Cout) = sum over pixels of patch^T dy. Output rows are split over threads, each
 // summing into its own partial dw; the partials are then added in thread order (reproducible).
-void dw_direct(const Conv2dGeometry& g, const float* x, const float* dy, float* dw) {
+void dw_direct(const Conv2dGeometry& g, const float* x, const float* dy, float* dw, float* db) {
   const int64_t depth = g.depth(), rows = g.n * g.oh, size = depth * g.cout;
   std::vector<int64_t> off(static_cast<size_t>(depth));
   for (int64_t k = 0; k < depth; ++k) {
@@ -291,20 +331,22 @@ void dw_direct(const Conv2dGeometry& g, const float* x, const float* dy, float* 
   const int64_t per_pass = (depth + passes - 1) / passes;
   const int64_t work = rows * g.ow * size;
   const int parts = work < (int64_t{1} << 16) ? 1 : std::max(1, get_num_threads());
-  float* partial = scratch(0, parts * size);
+  const int64_t stride = size + g.cout;  // a part's dw, then its db
+  float* partial = scratch(0, parts * stride);
   parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       const int64_t r_lo = rows * t / parts, r_hi = rows * (t + 1) / parts;
       for (int64_t t0 = 0; t0 < depth; t0 += per_pass) {
         const int nt = static_cast<int>(std::min(per_pass, depth - t0));
         dw_taps_fn(nt, std::make_integer_sequence<int, kDirectMaxTaps>())(
-            g, x, dy, r_lo, r_hi, t0, off.data(), partial + t * size);
+            g, x, dy, r_lo, r_hi, t0, off.data(), partial + t * stride,
+            db && t0 == 0 ? partial + t * stride + size : nullptr);
       }
     }
   });
+  sum_parts(partial, parts, stride);
   std::memcpy(dw, partial, sizeof(float) * size);
-  for (int t = 1; t < parts; ++t)
-    for (int64_t i = 0; i < size; ++i) dw[i] += partial[t * size + i];
+  if (db) std::memcpy(db, partial + size, sizeof(float) * g.cout);
 }
 
 // Stride-1 data gradient: the flipped forward conv does (input pixels / output pixels) times the
@@ -337,19 +379,38 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
                     1.0f, 0.0f, y, g.cout, bias, act);
 }
 
-void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw) {
+void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
+                             float* db) {
   // dw^T (Cout, K) = dy^T @ A: the patches become the B operand, whose packing copies contiguous
   // channel runs (as the A operand they would be gathered one float at a time); then transpose.
-  if (use_direct_dw(g)) return dw_direct(g, x, dy, dw);
-  const int64_t depth = g.depth();
-  float* dwt = scratch(0, g.cout * depth);
-  const gemm::PackB pack_b = [&g, x](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
-    pack_patches_b(g, x, p0, kc, j0, nc, dst);
-  };
-  gemm::gemm_packed(g.cout, depth, g.pixels(), gemm::pack_a_matrix(dy, g.cout, true), pack_b, 1.0f,
-                    0.0f, dwt, depth, nullptr, gemm::Activation::none);
+  // The GEMM depth is every output pixel (long K, short M and N): it is split over threads, each
+  // running a single-threaded GEMM over its pixel range into its own partial dw^T (and db, the
+  // column sums of its dy rows), summed in thread order afterwards: one join instead of a barrier
+  // per depth block, and reproducible for a given thread count.
+  if (use_direct_dw(g)) return dw_direct(g, x, dy, dw, db);
+  const int64_t depth = g.depth(), size = g.cout * depth, pixels = g.pixels();
+  const int64_t stride = size + g.cout;
+  const double flops = 2.0 * size * pixels;
+  const int parts = static_cast<int>(std::clamp<int64_t>(
+      flops < 4e6 ? 1 : get_num_threads(), 1, std::max<int64_t>(1, pixels / 64)));
+  float* partial = scratch(0, parts * stride);
+  parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t p_lo = pixels * t / parts, p_hi = pixels * (t + 1) / parts;
+      const gemm::PackB pack_b = [&g, x, p_lo](int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+                                               float* dst) {
+        pack_patches_b(g, x, p_lo + p0, kc, j0, nc, dst);
+      };
+      float* part = partial + t * stride;
+      gemm::gemm_packed(g.cout, depth, p_hi - p_lo, gemm::pack_a_matrix(dy + p_lo * g.cout, g.cout, true),
+                        pack_b, 1.0f, 0.0f, part, depth, nullptr, gemm::Activation::none);
+      if (db) bias_grad(dy + p_lo * g.cout, part + size, p_hi - p_lo, g.cout);
+    }
+  });
+  sum_parts(partial, parts, stride);
   for (int64_t k = 0; k < depth; ++k)
-    for (int64_t co = 0; co < g.cout; ++co) dw[k * g.cout + co] = dwt[co * depth + k];
+    for (int64_t co = 0; co < g.cout; ++co) dw[k * g.cout + co] = partial[co * depth + k];
+  if (db) std::memcpy(db, partial + size, sizeof(float) * g.cout);
 }
 
 void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
@@ -374,17 +435,26 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
     conv2d_forward(t, dy, wt, nullptr, dx, false);
     return;
   }
-  // Images per chunk: enough rows for an efficient GEMM, a dcols buffer of at most ~16 MB.
+  // col2im path. Images are split over threads; each thread runs, per chunk of its images, a
+  // single-threaded dcols = dy @ B^T into its own buffer sized to stay in L2 (~256 KB) and
+  // scatters it into dx at once: dcols never goes to memory and no barrier runs per GEMM block.
   const int64_t per_image = pix * depth;
-  const int64_t chunk = std::clamp<int64_t>((int64_t{1} << 22) / std::max<int64_t>(1, per_image),
-                                            1, g.n);
-  float* dcols = scratch(2, chunk * per_image);
-  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-    const int64_t images = std::min(chunk, g.n - n0);
-    gemm::sgemm(false, true, images * pix, depth, g.cout, 1.0f, dy + n0 * pix * g.cout, g.cout, w,
-                g.cout, 0.0f, dcols, depth, nullptr, gemm::Activation::none);
-    col2im(g, dcols, images, dx + n0 * g.h * g.w * g.cin);
-  }
+  const int parts = static_cast<int>(std::clamp<int64_t>(get_num_threads(), 1, g.n));
+  const int64_t chunk = std::clamp<int64_t>((int64_t{1} << 16) / std::max<int64_t>(1, per_image),
+                                            1, (g.n + parts - 1) / parts);
+  float* dcols_all = scratch(2, parts * chunk * per_image);
+  parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      float* dcols = dcols_all + t * chunk * per_image;
+      const int64_t n_hi = g.n * (t + 1) / parts;
+      for (int64_t n0 = g.n * t / parts; n0 < n_hi; n0 += chunk) {
+        const int64_t images = std::min(chunk, n_hi - n0);
+        gemm::sgemm(false, true, images * pix, depth, g.cout, 1.0f, dy + n0 * pix * g.cout, g.cout,
+                    w, g.cout, 0.0f, dcols, depth, nullptr, gemm::Activation::none);
+        col2im(g, dcols, images, dx + n0 * g.h * g.w * g.cin);
+      }
+    }
+  });
 }
 
 }  // namespace corenn::cpu

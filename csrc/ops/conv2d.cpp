@@ -100,8 +100,8 @@ void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw
   check_no_alias(op, "dw", dw, "x", x);
   check_no_alias(op, "dw", dw, "dy", dy);
   require_cpu(op, x);
-  cpu::conv2d_backward_weights(g, x.data<float>(), dy.data<float>(), dw.data<float>());
-  if (db) cpu::bias_grad(dy.data<float>(), db->data<float>(), g.pixels(), g.cout);
+  cpu::conv2d_backward_weights(g, x.data<float>(), dy.data<float>(), dw.data<float>(),
+                               db ? db->data<float>() : nullptr);
 }
 
 }  // namespace corenn

@@ -46,7 +46,9 @@ namespace cpu {
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
                     float* y, bool relu);
 void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx);
-void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw);
+// db (Cout,) = column sums of dy, computed in the same pass when not nullptr.
+void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
+                             float* db);
 }  // namespace cpu
 
 }  // namespace corenn

@@ -77,20 +77,26 @@ def test_conv2d_matches_reference(shape, strides, padding, dilation, isa, rng):
     _close(np.asarray(db), want_db)
 
 
-def test_conv2d_large_enough_for_threads_and_blocking(isa, rng):
+@pytest.mark.parametrize("shape,padding", [((4, 12, 11, 60, 3, 3, 61), "same"),   # flipped-kernel dx
+                                           ((3, 13, 13, 32, 3, 3, 64), "valid"),  # the CNN's conv 2: col2im dx
+                                           ((3, 28, 28, 1, 3, 3, 32), "valid")])  # its conv 1: direct kernels
+def test_conv2d_large_enough_for_threads_and_blocking(shape, padding, isa, rng):
     """Past the GEMM's block sizes (KC = 512, MC <= 72) and its parallel threshold: the packers
-    start mid-tap (K = 540 forward, 549 for the stride-1 data gradient) and mid-image."""
-    shape = (4, 12, 11, 60, 3, 3, 61)
+    start mid-tap (K = 540 forward, 549 for the stride-1 data gradient) and mid-image; the weight
+    gradient splits its pixels over threads (partial dw and db per thread); the col2im data
+    gradient splits an odd number of images over threads."""
     x, k, b = _data(rng, shape)
-    args = dict(strides=(1, 1), padding="same", dilation_rate=(1, 1))
+    args = dict(strides=(1, 1), padding=padding, dilation_rate=(1, 1))
     y = ops.conv2d(x, k, b, **args)
-    want = ref_forward(x, k, b, (1, 1), "same", (1, 1))
+    want = ref_forward(x, k, b, (1, 1), padding, (1, 1))
     _close(np.asarray(y), want)
     dy = rng.normal(size=want.shape).astype(np.float32)
     _close(np.asarray(ops.conv2d_backward_data(dy, k, x.shape, **args)),
-           ref_bwd_data(dy, k, x.shape, (1, 1), "same", (1, 1)))
-    dw = ops.conv2d_backward_weights(x, dy, k.shape, **args)
-    _close(np.asarray(dw), ref_bwd_weights(x, dy, k.shape, (1, 1), "same", (1, 1))[0])
+           ref_bwd_data(dy, k, x.shape, (1, 1), padding, (1, 1)))
+    dw, db = ops.conv2d_backward_weights(x, dy, k.shape, bias=True, **args)
+    want_dw, want_db = ref_bwd_weights(x, dy, k.shape, (1, 1), padding, (1, 1))
+    _close(np.asarray(dw), want_dw)
+    _close(np.asarray(db), want_db)
 
 
 def test_same_padding_is_tensorflow_asymmetric():

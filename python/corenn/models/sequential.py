@@ -112,6 +112,19 @@ class Sequential:
         for layer in self.layers:
             layer.needs_input_grad = upstream
             upstream = upstream or bool(layer.trainable_weights)
+        self._fold_relu_into_max_pooling()
+
+    def _fold_relu_into_max_pooling(self):
+        """Conv2D(relu) -> MaxPooling2D: the pooling's backward masks its (4x smaller) dy with
+        [max > 0] and the conv skips its relu' pass over the full-size map."""
+        from ..layers.base import ActivatedLayer
+        from ..layers.pooling import MaxPooling1D, MaxPooling2D
+        for layer in self.layers:
+            layer.relu_grad_by_next = layer.masks_relu_input = False
+        for a, b in zip(self.layers, self.layers[1:]):
+            if (isinstance(a, ActivatedLayer) and a._fused and a.activation.name == "relu"
+                    and isinstance(b, (MaxPooling2D, MaxPooling1D)) and b.needs_input_grad):
+                a.relu_grad_by_next = b.masks_relu_input = True
 
     def _shape_hint(self, layer, shape):
         if self._input_shape and self._input_shape[0] is None:
