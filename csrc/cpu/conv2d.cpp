@@ -68,8 +68,9 @@ bool is_pointwise(const Conv2dGeometry& g) {
 // past mc) and interleaved into the panel, whose writes are then sequential.
 void pack_patches(const Conv2dGeometry& g, const float* x, int64_t i0, int64_t mc, int64_t p0,
                   int64_t kc, float* dst) {
-  thread_local std::vector<float> zeros;
-  if (static_cast<int64_t>(zeros.size()) < g.cin) zeros.assign(static_cast<size_t>(g.cin), 0.0f);
+  thread_local std::vector<float> zeros;  // the source of padding runs (+8: vector reads)
+  if (static_cast<int64_t>(zeros.size()) < g.cin + 8) zeros.assign(static_cast<size_t>(g.cin + 8), 0.0f);
+  const bool avx2 = active_isa() == Isa::avx2;
   const int64_t end = p0 + kc;
   for (int64_t ir = 0; ir < mc; ir += kMR) {
     const int rows = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
@@ -92,8 +93,13 @@ void pack_patches(const Conv2dGeometry& g, const float* x, int64_t i0, int64_t m
         const bool inside = r < rows && ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
         src[r] = inside ? img[r] + (ih * g.w + iw) * g.cin + ci : zeros.data();
       }
-      for (int64_t c = 0; c < len; ++c, o += kMR)
-        for (int r = 0; r < kMR; ++r) o[r] = src[r][c];
+      if (avx2) {
+        gemm::pack_a_rows_avx2(src, len, o);  // 8 x 8 transposes; spills land in slack
+        o += len * kMR;
+      } else {
+        for (int64_t c = 0; c < len; ++c, o += kMR)
+          for (int r = 0; r < kMR; ++r) o[r] = src[r][c];
+      }
       p += len;
       ci = 0;
       if (++kw == g.kw) kw = 0, ++kh;
