@@ -31,6 +31,7 @@
 #include "cpu/gemm/gemm.h"
 #include "ops/bias_grad.h"
 #include "ops/conv2d.h"
+#include "ops/pool2d.h"
 
 namespace corenn::cpu {
 
@@ -261,6 +262,95 @@ void fwd_direct(const Conv2dGeometry& g, const float* x, const float* w, const f
   });
 }
 
+// ---- conv + relu + 2x2 max pool in one pass (small Cin, AVX2) --------------------------------
+
+// One 16-channel block [c0, c0 + 16) of conv output pixel (oh, ow) into a[0..1], bias + taps,
+// with bounds checks (border pixels of a padded conv).
+__attribute__((target("avx2,fma"))) inline void conv_pixel16(const Conv2dGeometry& g,
+                                                              const float* img, const float* w,
+                                                              const float* bias, int64_t oh,
+                                                              int64_t ow, int64_t c0, __m256 a[2]) {
+  a[0] = bias ? _mm256_loadu_ps(bias + c0) : _mm256_setzero_ps();
+  a[1] = bias ? _mm256_loadu_ps(bias + c0 + 8) : _mm256_setzero_ps();
+  for (int64_t kh = 0; kh < g.kh; ++kh) {
+    const int64_t ih = oh - g.pt + kh;
+    if (ih < 0 || ih >= g.h) continue;
+    for (int64_t kw = 0; kw < g.kw; ++kw) {
+      const int64_t iw = ow - g.pl + kw;
+      if (iw < 0 || iw >= g.w) continue;
+      const float* xp = img + (ih * g.w + iw) * g.cin;
+      const float* wp = w + (kh * g.kw + kw) * g.cin * g.cout + c0;
+      for (int64_t ci = 0; ci < g.cin; ++ci, wp += g.cout) {
+        const __m256 xv = _mm256_set1_ps(xp[ci]);
+        a[0] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(wp), a[0]);
+        a[1] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(wp + 8), a[1]);
+      }
+    }
+  }
+}
+
+// Pooled rows [r_lo, r_hi) of (n, ph). Per pooled cell and 16-channel block the four conv pixels
+// of its window keep 8 accumulators (enough to hide the FMA latency); relu, then the max with
+// its argmax in window order (a strictly greater value replaces: the first maximum wins).
+__attribute__((target("avx2,fma"))) void fwd_relu_pool_rows(const Conv2dGeometry& g,
+                                                            const float* x, const float* w,
+                                                            const float* bias, float* y,
+                                                            int32_t* argmax, int64_t r_lo,
+                                                            int64_t r_hi, const int64_t* off) {
+  const int64_t ph_n = g.oh / 2, pw_n = g.ow / 2, depth = g.depth();
+  const int64_t step[4] = {0, g.cin, g.w * g.cin, (g.w + 1) * g.cin};  // window cell offsets in x
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t r = r_lo; r < r_hi; ++r) {
+    const int64_t n = r / ph_n, oh = r % ph_n * 2;
+    const float* img = x + n * g.h * g.w * g.cin;
+    const int64_t ih0 = oh - g.pt;
+    const bool rows_in = ih0 >= 0 && ih0 + 1 + g.kh - 1 < g.h;
+    for (int64_t pw = 0; pw < pw_n; ++pw) {
+      const int64_t ow = pw * 2, iw0 = ow - g.pl;
+      const bool inside = rows_in && iw0 >= 0 && iw0 + 1 + g.kw - 1 < g.w;
+      const float* base = img + (ih0 * g.w + iw0) * g.cin;
+      const int64_t cell = r * pw_n + pw;
+      const int32_t idx[4] = {static_cast<int32_t>(oh * g.ow + ow), static_cast<int32_t>(oh * g.ow + ow + 1),
+                              static_cast<int32_t>((oh + 1) * g.ow + ow),
+                              static_cast<int32_t>((oh + 1) * g.ow + ow + 1)};
+      for (int64_t c0 = 0; c0 < g.cout; c0 += 16) {
+        __m256 a[4][2];
+        if (inside) {
+          for (int q = 0; q < 4; ++q) {
+            a[q][0] = bias ? _mm256_loadu_ps(bias + c0) : zero;
+            a[q][1] = bias ? _mm256_loadu_ps(bias + c0 + 8) : zero;
+          }
+          const float* wp = w + c0;
+          for (int64_t t = 0; t < depth; ++t, wp += g.cout) {
+            const __m256 w0 = _mm256_loadu_ps(wp), w1 = _mm256_loadu_ps(wp + 8);
+            const float* xp = base + off[t];
+            for (int q = 0; q < 4; ++q) {
+              const __m256 xv = _mm256_broadcast_ss(xp + step[q]);
+              a[q][0] = _mm256_fmadd_ps(xv, w0, a[q][0]);
+              a[q][1] = _mm256_fmadd_ps(xv, w1, a[q][1]);
+            }
+          }
+        } else {
+          for (int q = 0; q < 4; ++q) conv_pixel16(g, img, w, bias, oh + q / 2, ow + q % 2, c0, a[q]);
+        }
+        for (int h = 0; h < 2; ++h) {
+          __m256 best = _mm256_max_ps(a[0][h], zero);
+          __m256 best_idx = _mm256_castsi256_ps(_mm256_set1_epi32(idx[0]));
+          for (int q = 1; q < 4; ++q) {
+            const __m256 v = _mm256_max_ps(a[q][h], zero);
+            const __m256 gt = _mm256_cmp_ps(v, best, _CMP_GT_OQ);
+            best = _mm256_blendv_ps(best, v, gt);
+            best_idx = _mm256_blendv_ps(best_idx, _mm256_castsi256_ps(_mm256_set1_epi32(idx[q])), gt);
+          }
+          _mm256_storeu_ps(y + cell * g.cout + c0 + 8 * h, best);
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(argmax + cell * g.cout + c0 + 8 * h),
+                              _mm256_castps_si256(best_idx));
+        }
+      }
+    }
+  }
+}
+
 // ---- direct weight gradient for short patches (AVX2) ----------------------------------------
 
 // dw rows [t0, t0 + NT) (taps, i.e. (kh, kw, ci)) over output rows [r_lo, r_hi) of (n, oh):
@@ -383,6 +473,26 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
   };
   gemm::gemm_packed(g.pixels(), g.cout, g.depth(), pack_a, gemm::pack_b_matrix(w, g.cout, false),
                     1.0f, 0.0f, y, g.cout, bias, act);
+}
+
+void conv2d_relu_max_pool2d_forward(const Conv2dGeometry& g, const float* x, const float* w,
+                                    const float* bias, float* y, int32_t* argmax) {
+  const int64_t ph_n = g.oh / 2, pw_n = g.ow / 2;
+  if (use_direct_dw(g) && g.cout % 16 == 0 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1) {
+    std::vector<int64_t> off(static_cast<size_t>(g.depth()));
+    for (int64_t k = 0; k < g.depth(); ++k)
+      off[k] = (k / g.cin / g.kw * g.w + k / g.cin % g.kw) * g.cin + k % g.cin;
+    const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / (4 * pw_n * g.depth() * g.cout + 1));
+    parallel_for(0, g.n * ph_n, grain, [&](int64_t lo, int64_t hi) {
+      fwd_relu_pool_rows(g, x, w, bias, y, argmax, lo, hi, off.data());
+    });
+    return;
+  }
+  // Any other case (portable ISA, wide inputs): the conv into a scratch map, then the pooling.
+  float* z = scratch(1, g.pixels() * g.cout);
+  conv2d_forward(g, x, w, bias, z, true);
+  const Pool2dGeom pg{g.n, g.oh, g.ow, g.cout, ph_n, pw_n, 2, 2, 2, 2, 0, 0};
+  max_pool2d_forward(pg, z, y, argmax);
 }
 
 void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
