@@ -235,9 +235,9 @@ class ProgbarLogger(Callback):
         logs = dict(logs or {})
         # Epoch-level values are final numbers, not samples to average in.
         self.progbar.stateful_metrics.update(logs)
-        target = self.progbar.target
-        self.progbar.update(target if target is not None else self.seen, list(logs.items()),
-                            finalize=True)
+        # The steps actually done: an epoch cut short (stop_training) shows where it stopped.
+        done = self.seen or self.progbar.target or 0
+        self.progbar.update(done, list(logs.items()), finalize=True)
 
     def on_train_begin(self, logs=None):
         self._in_fit = True
