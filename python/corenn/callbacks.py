@@ -487,8 +487,9 @@ class ReduceLROnPlateau(Callback):
 class CSVLogger(Callback):
     """Writes one CSV row per epoch: 'epoch' then the log keys (sorted), flushed each epoch.
 
-    Each row goes to the file in a single write of the whole line followed by a flush, so a
-    crash leaves complete rows only. With ``append=True`` an existing file keeps its header
+    Each row goes to the file in a single unbuffered write of the whole line, so a crash
+    leaves complete rows only. Keys that first appear in a later epoch (validation every few
+    epochs) are added as new columns, 'NA' in the rows before. With ``append=True`` an existing file keeps its header
     (its columns are reused) and a partial last line, left by a crash of the machine mid-write,
     is cut off with a warning before new rows go in.
 
@@ -558,6 +559,8 @@ class CSVLogger(Callback):
         text = ""
         if self.keys is None:
             self.keys = sorted(logs)
+        elif not self._write_header and not set(logs) <= set(self.keys):
+            self._widen(sorted(set(logs) - set(self.keys)))
         if self._write_header:
             text += self._line(["epoch"] + self.keys)
             self._write_header = False
@@ -567,6 +570,24 @@ class CSVLogger(Callback):
         data = text.encode("utf-8")
         while data:  # a write cut short by a signal: finish the line
             data = data[os.write(self._fd, data):]
+
+    def _widen(self, new_keys):
+        """Keys that appear after the header was written (val_* with validation_freq > 1, a
+        learning_rate logged by a later callback) become new last columns, 'NA' in the earlier
+        rows. The file is rewritten to a temporary file then renamed over: never half-written."""
+        os.close(self._fd)
+        with open(self.filename, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f, delimiter=self.separator))
+        self.keys = self.keys + new_keys
+        text = self._line(["epoch"] + self.keys)
+        text += "".join(self._line(row + ["NA"] * len(new_keys)) for row in rows[1:])
+        tmp = self.filename + ".tmp"
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.filename)
+        self._fd = os.open(self.filename, os.O_WRONLY | os.O_APPEND)
 
     def on_train_end(self, logs=None):
         if self._fd is not None:

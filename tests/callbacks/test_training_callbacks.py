@@ -228,3 +228,17 @@ def test_every_callback_has_a_config_that_rebuilds_it(tmp_path):
     assert cbs[2].get_config()["schedule"]["class_name"] == "CosineDecay"
     fn = lambda epoch, logs: None  # noqa: E731
     assert LambdaCallback(on_epoch_end=fn).get_config() == {"on_epoch_end": fn}
+
+
+def test_csv_logger_adds_columns_that_appear_later(tmp_path):
+    path = tmp_path / "log.csv"
+    x, y = np.zeros((16, 3), np.float32), np.zeros(16, np.int64)
+    # ReduceLROnPlateau before the logger: its learning_rate is in the logs the logger sees
+    _, hist = _fit([ReduceLROnPlateau(monitor="loss"), CSVLogger(path)], epochs=4, x=x, y=y,
+                   validation_data=(x, y), validation_freq=2)
+    rows = _read_csv(path)
+    assert rows[0] == ["epoch", "learning_rate", "loss", "val_loss"]  # val_loss from epoch 1 on
+    assert [r[3] for r in rows[1:]] == ["NA", str(hist.history["val_loss"][0]), "NA",
+                                        str(hist.history["val_loss"][1])]
+    assert [float(r[1]) for r in rows[1:]] == [0.1] * 4
+    assert not (tmp_path / "log.csv.tmp").exists()

@@ -225,3 +225,20 @@ def test_bad_inputs_raise_value_errors_naming_fit():
         m.train_on_batch(x, y, class_weight=3)
     with pytest.raises(ValueError, match=r"predict: the data iterable yielded no batches"):
         m.predict(iter([]))
+
+
+def test_array_likes_are_data_not_batches():
+    """An object with __array__ (a DataFrame, a torch tensor) is iterable but holds samples."""
+    x, y = _data()
+
+    class Frame:
+        def __array__(self, dtype=None, copy=None):
+            return x
+
+        def __iter__(self):
+            return iter(["col0", "col1"])  # what iterating a DataFrame gives
+
+    a, b = _model(), _model()
+    a.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    b.fit(Frame(), y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    _same_weights(a, b)

@@ -28,6 +28,8 @@ def is_batch_iterable(x) -> bool:
     """A Python iterable of batches, as opposed to array data (arrays, lists, tuples, Tensors)."""
     if x is None or isinstance(x, (np.ndarray, ops.Tensor, list, tuple, dict, str, bytes)):
         return False
+    if hasattr(x, "__array__") or hasattr(x, "__array_interface__"):
+        return False  # array-likes (pandas, torch, ...) are data, not batches
     return hasattr(x, "__iter__") or hasattr(x, "__next__")
 
 
