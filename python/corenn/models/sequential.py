@@ -381,26 +381,8 @@ class Sequential:
         verbose = 1 if verbose == "auto" else int(verbose)
         if class_weight is not None:
             class_weight = _data.check_class_weight(where, class_weight)
-        if _data.is_batch_iterable(x):
-            self._check_stream_args("fit", y, batch_size, sample_weight, validation_split=validation_split)
-            train = _data.BatchStream(x, _data.positive_or_none(where, "steps_per_epoch", steps_per_epoch))
-            steps = train.steps
-        else:
-            batch_size = _data.positive_or_none(where, "batch_size", batch_size) or 32
-            x = self._prepare_x(x, "fit")
-            y = self._prepare_y(y, len(x), "fit")
-            raw_sw = None if sample_weight is None else _data.sample_weights(where, len(x), y, sample_weight)
-            if validation_data is None and validation_split:
-                split = self._split_index(len(x), validation_split)
-                validation_data = (x[split:], y[split:]) + (() if raw_sw is None else (raw_sw[split:],))
-                x, y = x[:split], y[:split]
-                raw_sw = None if raw_sw is None else raw_sw[:split]
-            sw = _data.sample_weights(where, len(x), y, raw_sw, class_weight)
-            train = (x, y, sw)
-            self._resolve_metrics(y)
-            steps = math.ceil(len(x) / batch_size)
-            if steps_per_epoch is not None:
-                steps = min(steps, _data.positive_or_none(where, "steps_per_epoch", steps_per_epoch))
+        train, steps, batch_size, validation_data = self._fit_data(
+            x, y, batch_size, sample_weight, class_weight, validation_split, validation_data, steps_per_epoch)
         val = None if validation_data is None else self._validation_source(validation_data, validation_steps)
         val_batch_size = validation_batch_size or batch_size or 32
         cbks = _callbacks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
@@ -453,6 +435,31 @@ class Sequential:
         cbks.on_train_end(epoch_logs)
         self.history = cbks.history
         return cbks.history
+
+    def _fit_data(self, x, y, batch_size, sample_weight, class_weight, validation_split, validation_data,
+                  steps_per_epoch):
+        """fit's training source (arrays (x, y, weights) or a BatchStream), steps per epoch (None:
+        one pass of an iterable), batch size, and validation_data with validation_split applied."""
+        where = f"{self.name}.fit"
+        if _data.is_batch_iterable(x):
+            self._check_stream_args("fit", y, batch_size, sample_weight, validation_split=validation_split)
+            train = _data.BatchStream(x, _data.positive_or_none(where, "steps_per_epoch", steps_per_epoch))
+            return train, train.steps, None, validation_data
+        batch_size = _data.positive_or_none(where, "batch_size", batch_size) or 32
+        x = self._prepare_x(x, "fit")
+        y = self._prepare_y(y, len(x), "fit")
+        raw_sw = None if sample_weight is None else _data.sample_weights(where, len(x), y, sample_weight)
+        if validation_data is None and validation_split:
+            split = self._split_index(len(x), validation_split)
+            validation_data = (x[split:], y[split:]) + (() if raw_sw is None else (raw_sw[split:],))
+            x, y = x[:split], y[:split]
+            raw_sw = None if raw_sw is None else raw_sw[:split]
+        sw = _data.sample_weights(where, len(x), y, raw_sw, class_weight)  # class weights: training only
+        self._resolve_metrics(y)
+        steps = math.ceil(len(x) / batch_size)
+        if steps_per_epoch is not None:
+            steps = min(steps, _data.positive_or_none(where, "steps_per_epoch", steps_per_epoch))
+        return (x, y, sw), steps, batch_size, validation_data
 
     def _split_index(self, n, validation_split):
         if not 0.0 < validation_split < 1.0:
