@@ -313,7 +313,7 @@ class LambdaCallback(Callback):
 
 
 def _monitor_op(owner, monitor, mode):
-    """'min' / 'max' from mode 'auto': max for names with 'acc' or ending in 'auc' (Keras)."""
+    """'min' or 'max'; mode 'auto' means max for names with 'acc' or ending in 'auc'."""
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"{owner}: mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode == "auto":
@@ -626,13 +626,8 @@ class EarlyStopping(Callback):
     def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
                  baseline=None, restore_best_weights=False, start_from_epoch=0):
         super().__init__()
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"EarlyStopping: mode must be 'auto', 'min' or 'max', got {mode!r}")
-        if mode == "auto":
-            name = monitor.lower()
-            mode = "max" if ("acc" in name or name.endswith("auc")) else "min"
         self.monitor = monitor
-        self.mode = mode
+        self.mode = _monitor_op("EarlyStopping", monitor, mode)
         self.min_delta = abs(min_delta)
         self.patience = patience
         self.verbose = verbose
