@@ -242,3 +242,13 @@ def test_array_likes_are_data_not_batches():
     a.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
     b.fit(Frame(), y, batch_size=16, epochs=1, verbose=0, shuffle=False)
     _same_weights(a, b)
+
+
+def test_a_callback_can_move_the_initial_epoch():
+    """The Keras 3 hook BackupAndRestore uses: model._initial_epoch set in on_train_begin."""
+    x, y = _data()
+    m = _model()
+    resume = corenn.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: setattr(m, "_initial_epoch", 3))
+    assert m.fit(x, y, epochs=5, verbose=0, callbacks=[resume]).epoch == [3, 4]
+    assert m.fit(x, y, epochs=2, verbose=0).epoch == [0, 1]  # not sticky

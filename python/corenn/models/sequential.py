@@ -392,6 +392,9 @@ class Sequential:
         self._mark_input_grads()
         buffers = {}
         cbks.on_train_begin()
+        # A callback resuming a run (BackupAndRestore) sets model._initial_epoch in on_train_begin,
+        # as in Keras 3; read once, so a later fit starts where it is told.
+        initial_epoch, self._initial_epoch = getattr(self, "_initial_epoch", None) or initial_epoch, None
         epoch_logs = {}
         for epoch in range(initial_epoch, epochs):
             batches = self._fit_batches(train, batch_size, steps, shuffle, buffers, class_weight)
