@@ -15,5 +15,6 @@ void register_optimizer(py::module_& m);    // fused optimizer updates
 void register_norm(py::module_& m);         // batch normalization, spatial dropout
 void register_conv(py::module_& m);         // conv2d forward / backward
 void register_pool(py::module_& m);         // pooling, zero padding
+void register_embedding(py::module_& m);    // embedding lookup forward / backward
 
 }  // namespace corenn::bindings
