@@ -688,7 +688,8 @@ def _indices(indices, op):
         return indices
     idx = np.asarray(indices)
     if idx.dtype.kind in "iu" and idx.dtype not in (np.int32, np.int64):
-        idx = idx.astype(np.int64)
+        huge = idx.dtype == np.uint64 and idx.size and idx.max() > np.iinfo(np.int64).max
+        idx = idx.astype(np.float32 if huge else np.int64)  # float32: reported as out of range
     elif idx.dtype == np.float64:
         bad = np.flatnonzero(~np.isfinite(idx) | (idx != np.floor(idx)))
         if bad.size:
