@@ -133,7 +133,7 @@ def test_sequential_embedding_pool_dense_learns(rng):
     assert loss < first[0] and acc > 0.95
 
 
-def test_sequential_embedding_flatten_time_distributed(rng):
+def test_sequential_embedding_flatten_time_distributed(rng, tmp_path):
     x = rng.integers(0, 5, size=(64, 4)).astype(np.int64)
     yv = (x == 3).astype(np.float32)[..., None]  # per-step target: is this token 3?
     model = Sequential([Embedding(5, 4, input_length=4), TimeDistributed(layers.Dense(1))])
@@ -144,5 +144,10 @@ def test_sequential_embedding_flatten_time_distributed(rng):
     assert model.evaluate(x, yv, verbose=0) < 0.2 * before
     p = model.predict(x[:2], verbose=0)
     assert p.shape == (2, 4, 1)
+    model.save_weights(tmp_path / "seq.weights.npz")  # weights of the wrapped Dense go through TD
+    clone = Sequential([Embedding(5, 4, input_length=4), TimeDistributed(layers.Dense(1))])
+    clone.build()
+    clone.load_weights(tmp_path / "seq.weights.npz")
+    np.testing.assert_array_equal(clone.predict(x[:2], verbose=0), p)
     flat = Sequential([Embedding(5, 3, input_length=4), layers.Flatten(), layers.Dense(2)])
     assert flat.predict(x[:3], verbose=0).shape == (3, 2)
