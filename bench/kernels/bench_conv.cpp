@@ -9,6 +9,8 @@
 //   conv2  13x13x32 -> 11x11x64  valid
 //   conv3   5x5x64  ->  3x3x64   valid
 //   cifar  32x32x3  -> 32x32x32  same    (a 3-channel image layer)
+// The first layers (Cin <= 3) also time conv + relu + 2x2 max pool as two passes and as the fused
+// pass a Sequential uses (conv2d_relu_max_pool2d; GFLOP/s count the conv alone).
 // FLOPs per direction = 2 * N*OH*OW * Cout * KH*KW*Cin (forward, data gradient and weight
 // gradient all do that many multiply-adds); GFLOP/s and % of --peak x threads.
 // Pooling 2x2/2 max and average on the CNN's two pooled maps (26x26x32, 11x11x64), forward and
@@ -126,6 +128,25 @@ int main(int argc, char** argv) {
         {"forward", [&] { corenn::cpu::conv2d_forward(g, x.data(), w.data(), bias.data(), y.data(), true); }},
         {"data", [&] { corenn::cpu::conv2d_backward_data(g, dy.data(), w.data(), dx.data()); }},
         {"weights", [&] { corenn::cpu::conv2d_backward_weights(g, x.data(), dy.data(), dw.data(), db.data()); }}};
+    const int64_t pooled = g.n * (g.oh / 2) * (g.ow / 2) * g.cout;
+    std::vector<float> y_pool(static_cast<size_t>(pooled));
+    std::vector<int32_t> argmax(static_cast<size_t>(pooled));
+    const corenn::Pool2dGeom pg{g.n, g.oh, g.ow, g.cout, g.oh / 2, g.ow / 2, 2, 2, 2, 2, 0, 0};
+    const std::pair<const char*, std::function<void()>> first_layer[] = {
+        {"fwd+pool", [&] {  // the separate passes the fused one replaces
+           corenn::cpu::conv2d_forward(g, x.data(), w.data(), bias.data(), y.data(), true);
+           corenn::cpu::max_pool2d_forward(pg, y.data(), y_pool.data(), argmax.data());
+         }},
+        {"fused", [&] {
+           corenn::cpu::conv2d_relu_max_pool2d_forward(g, x.data(), w.data(), bias.data(),
+                                                       y_pool.data(), argmax.data());
+         }}};
+    for (const auto& [dir, run] : first_layer) {
+      if (c.cin > 3) break;
+      const double s = best_time(run, budget);
+      std::printf("%-24s %-9s %10.1f %9.1f %6.1f%%\n", c.name, dir, s * 1e6, flop / s * 1e-9,
+                  100.0 * flop / s * 1e-9 / peak);
+    }
     for (const auto& [dir, run] : dirs) {
       if (c.cin == 1 && std::string(dir) == "data") continue;  // first layer: no input gradient
       const double s = best_time(run, budget);

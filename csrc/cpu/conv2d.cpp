@@ -289,63 +289,81 @@ __attribute__((target("avx2,fma"))) inline void conv_pixel16(const Conv2dGeometr
   }
 }
 
+// relu, then max over the window's 4 cells with the argmax in window order (a strictly greater
+// value replaces: the first maximum wins), for one 8-channel slice; stores y and argmax.
+__attribute__((target("avx2,fma"), always_inline)) inline void relu_max4_store(
+    __m256 v0, __m256 v1, __m256 v2, __m256 v3, const int32_t idx[4], float* y, int32_t* argmax) {
+  const __m256 zero = _mm256_setzero_ps();
+  __m256 best = _mm256_max_ps(v0, zero);
+  __m256 best_idx = _mm256_castsi256_ps(_mm256_set1_epi32(idx[0]));
+  const __m256 v[3] = {v1, v2, v3};
+  for (int q = 1; q < 4; ++q) {
+    const __m256 r = _mm256_max_ps(v[q - 1], zero);
+    const __m256 gt = _mm256_cmp_ps(r, best, _CMP_GT_OQ);
+    best = _mm256_blendv_ps(best, r, gt);
+    best_idx = _mm256_blendv_ps(best_idx, _mm256_castsi256_ps(_mm256_set1_epi32(idx[q])), gt);
+  }
+  _mm256_storeu_ps(y, best);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(argmax), _mm256_castps_si256(best_idx));
+}
+
 // Pooled rows [r_lo, r_hi) of (n, ph). Per pooled cell and 16-channel block the four conv pixels
-// of its window keep 8 accumulators (enough to hide the FMA latency); relu, then the max with
-// its argmax in window order (a strictly greater value replaces: the first maximum wins).
+// of its window keep 8 accumulators in registers (enough to hide the FMA latency); border
+// windows of a padded conv go through conv_pixel16.
 __attribute__((target("avx2,fma"))) void fwd_relu_pool_rows(const Conv2dGeometry& g,
                                                             const float* x, const float* w,
                                                             const float* bias, float* y,
                                                             int32_t* argmax, int64_t r_lo,
                                                             int64_t r_hi, const int64_t* off) {
   const int64_t ph_n = g.oh / 2, pw_n = g.ow / 2, depth = g.depth();
-  const int64_t step[4] = {0, g.cin, g.w * g.cin, (g.w + 1) * g.cin};  // window cell offsets in x
+  const int64_t right = g.cin, down = g.w * g.cin;  // window cell offsets in x
   const __m256 zero = _mm256_setzero_ps();
   for (int64_t r = r_lo; r < r_hi; ++r) {
     const int64_t n = r / ph_n, oh = r % ph_n * 2;
     const float* img = x + n * g.h * g.w * g.cin;
     const int64_t ih0 = oh - g.pt;
-    const bool rows_in = ih0 >= 0 && ih0 + 1 + g.kh - 1 < g.h;
+    const bool rows_in = ih0 >= 0 && ih0 + g.kh < g.h;
     for (int64_t pw = 0; pw < pw_n; ++pw) {
       const int64_t ow = pw * 2, iw0 = ow - g.pl;
-      const bool inside = rows_in && iw0 >= 0 && iw0 + 1 + g.kw - 1 < g.w;
-      const float* base = img + (ih0 * g.w + iw0) * g.cin;
       const int64_t cell = r * pw_n + pw;
       const int32_t idx[4] = {static_cast<int32_t>(oh * g.ow + ow), static_cast<int32_t>(oh * g.ow + ow + 1),
                               static_cast<int32_t>((oh + 1) * g.ow + ow),
                               static_cast<int32_t>((oh + 1) * g.ow + ow + 1)};
-      for (int64_t c0 = 0; c0 < g.cout; c0 += 16) {
-        __m256 a[4][2];
-        if (inside) {
-          for (int q = 0; q < 4; ++q) {
-            a[q][0] = bias ? _mm256_loadu_ps(bias + c0) : zero;
-            a[q][1] = bias ? _mm256_loadu_ps(bias + c0 + 8) : zero;
-          }
-          const float* wp = w + c0;
-          for (int64_t t = 0; t < depth; ++t, wp += g.cout) {
-            const __m256 w0 = _mm256_loadu_ps(wp), w1 = _mm256_loadu_ps(wp + 8);
-            const float* xp = base + off[t];
-            for (int q = 0; q < 4; ++q) {
-              const __m256 xv = _mm256_broadcast_ss(xp + step[q]);
-              a[q][0] = _mm256_fmadd_ps(xv, w0, a[q][0]);
-              a[q][1] = _mm256_fmadd_ps(xv, w1, a[q][1]);
-            }
-          }
-        } else {
+      float* yc = y + cell * g.cout;
+      int32_t* ac = argmax + cell * g.cout;
+      if (!(rows_in && iw0 >= 0 && iw0 + g.kw < g.w)) {
+        for (int64_t c0 = 0; c0 < g.cout; c0 += 16) {
+          __m256 a[4][2];
           for (int q = 0; q < 4; ++q) conv_pixel16(g, img, w, bias, oh + q / 2, ow + q % 2, c0, a[q]);
+          for (int h = 0; h < 2; ++h)
+            relu_max4_store(a[0][h], a[1][h], a[2][h], a[3][h], idx, yc + c0 + 8 * h, ac + c0 + 8 * h);
         }
-        for (int h = 0; h < 2; ++h) {
-          __m256 best = _mm256_max_ps(a[0][h], zero);
-          __m256 best_idx = _mm256_castsi256_ps(_mm256_set1_epi32(idx[0]));
-          for (int q = 1; q < 4; ++q) {
-            const __m256 v = _mm256_max_ps(a[q][h], zero);
-            const __m256 gt = _mm256_cmp_ps(v, best, _CMP_GT_OQ);
-            best = _mm256_blendv_ps(best, v, gt);
-            best_idx = _mm256_blendv_ps(best_idx, _mm256_castsi256_ps(_mm256_set1_epi32(idx[q])), gt);
-          }
-          _mm256_storeu_ps(y + cell * g.cout + c0 + 8 * h, best);
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(argmax + cell * g.cout + c0 + 8 * h),
-                              _mm256_castps_si256(best_idx));
+        continue;
+      }
+      const float* base = img + (ih0 * g.w + iw0) * g.cin;
+      for (int64_t c0 = 0; c0 < g.cout; c0 += 16) {
+        __m256 b0 = bias ? _mm256_loadu_ps(bias + c0) : zero;
+        __m256 b1 = bias ? _mm256_loadu_ps(bias + c0 + 8) : zero;
+        __m256 a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+        const float* wp = w + c0;
+        for (int64_t t = 0; t < depth; ++t, wp += g.cout) {
+          const __m256 w0 = _mm256_loadu_ps(wp), w1 = _mm256_loadu_ps(wp + 8);
+          const float* xp = base + off[t];
+          __m256 xv = _mm256_broadcast_ss(xp);
+          a00 = _mm256_fmadd_ps(xv, w0, a00);
+          a01 = _mm256_fmadd_ps(xv, w1, a01);
+          xv = _mm256_broadcast_ss(xp + right);
+          a10 = _mm256_fmadd_ps(xv, w0, a10);
+          a11 = _mm256_fmadd_ps(xv, w1, a11);
+          xv = _mm256_broadcast_ss(xp + down);
+          a20 = _mm256_fmadd_ps(xv, w0, a20);
+          a21 = _mm256_fmadd_ps(xv, w1, a21);
+          xv = _mm256_broadcast_ss(xp + down + right);
+          a30 = _mm256_fmadd_ps(xv, w0, a30);
+          a31 = _mm256_fmadd_ps(xv, w1, a31);
         }
+        relu_max4_store(a00, a10, a20, a30, idx, yc + c0, ac + c0);
+        relu_max4_store(a01, a11, a21, a31, idx, yc + c0 + 8, ac + c0 + 8);
       }
     }
   }
@@ -361,40 +379,50 @@ __attribute__((target("avx2,fma"))) void dw_direct_taps(const Conv2dGeometry& g,
                                                         const float* dy, int64_t r_lo,
                                                         int64_t r_hi, int64_t t0,
                                                         const int64_t* off, float* dw, float* db) {
-  int64_t tkh[NT], tkw[NT], tci[NT];
+  int64_t tkh[NT], tkw[NT], tci[NT], o[NT];  // o: a local copy, one load per tap (not two)
   for (int t = 0; t < NT; ++t) {
     const int64_t k = t0 + t;
     tci[t] = k % g.cin, tkw[t] = k / g.cin % g.kw, tkh[t] = k / g.cin / g.kw;
+    o[t] = off[k];
   }
   const int64_t span_h = (g.kh - 1) * g.dh, span_w = (g.kw - 1) * g.dw;
-  for (int64_t c0 = 0; c0 < g.cout; c0 += 8) {
-    __m256 acc[NT], acc_bias = _mm256_setzero_ps();
-    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
-    for (int64_t r = r_lo; r < r_hi; ++r) {
-      const int64_t n = r / g.oh, ih0 = r % g.oh * g.sh - g.pt;
-      const float* img = x + n * g.h * g.w * g.cin;
-      const float* d = dy + r * g.ow * g.cout + c0;
-      const bool rows_in = ih0 >= 0 && ih0 + span_h < g.h;
-      for (int64_t ow = 0; ow < g.ow; ++ow, d += g.cout) {
-        const __m256 dv = _mm256_loadu_ps(d);
-        if (db) acc_bias = _mm256_add_ps(acc_bias, dv);  // the bias gradient rides along, once
-        const int64_t iw0 = ow * g.sw - g.pl;
-        if (rows_in && iw0 >= 0 && iw0 + span_w < g.w) {
-          const float* base = img + (ih0 * g.w + iw0) * g.cin;
-          for (int t = 0; t < NT; ++t)
-            acc[t] = _mm256_fmadd_ps(_mm256_broadcast_ss(base + off[t0 + t]), dv, acc[t]);
-        } else {
-          for (int t = 0; t < NT; ++t) {
-            const int64_t ih = ih0 + tkh[t] * g.dh, iw = iw0 + tkw[t] * g.dw;
-            if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
-            const __m256 xv = _mm256_set1_ps(img[(ih * g.w + iw) * g.cin + tci[t]]);
-            acc[t] = _mm256_fmadd_ps(xv, dv, acc[t]);
+  // Output rows go in blocks whose dy (~16 KB) stays in L1 across the Cout / 8 channel passes, so
+  // dy streams from memory once (a pass over all rows per 8 channels read it Cout / 16 times);
+  // the accumulators go back to dw between blocks, a few loads per hundreds of FMAs.
+  const int64_t block = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, g.ow * g.cout));
+  for (int64_t rb = r_lo; rb < r_hi; rb += block) {
+    const int64_t re = std::min(r_hi, rb + block);
+    for (int64_t c0 = 0; c0 < g.cout; c0 += 8) {
+      __m256 acc[NT], acc_bias = _mm256_setzero_ps();
+      for (int t = 0; t < NT; ++t)
+        acc[t] = rb == r_lo ? _mm256_setzero_ps() : _mm256_loadu_ps(dw + (t0 + t) * g.cout + c0);
+      if (db && rb != r_lo) acc_bias = _mm256_loadu_ps(db + c0);
+      for (int64_t r = rb; r < re; ++r) {
+        const int64_t n = r / g.oh, ih0 = r % g.oh * g.sh - g.pt;
+        const float* img = x + n * g.h * g.w * g.cin;
+        const float* d = dy + r * g.ow * g.cout + c0;
+        const bool rows_in = ih0 >= 0 && ih0 + span_h < g.h;
+        for (int64_t ow = 0; ow < g.ow; ++ow, d += g.cout) {
+          const __m256 dv = _mm256_loadu_ps(d);
+          if (db) acc_bias = _mm256_add_ps(acc_bias, dv);  // the bias gradient rides along, once
+          const int64_t iw0 = ow * g.sw - g.pl;
+          if (rows_in && iw0 >= 0 && iw0 + span_w < g.w) {
+            const float* base = img + (ih0 * g.w + iw0) * g.cin;
+            for (int t = 0; t < NT; ++t)
+              acc[t] = _mm256_fmadd_ps(_mm256_broadcast_ss(base + o[t]), dv, acc[t]);
+          } else {
+            for (int t = 0; t < NT; ++t) {
+              const int64_t ih = ih0 + tkh[t] * g.dh, iw = iw0 + tkw[t] * g.dw;
+              if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+              const __m256 xv = _mm256_set1_ps(img[(ih * g.w + iw) * g.cin + tci[t]]);
+              acc[t] = _mm256_fmadd_ps(xv, dv, acc[t]);
+            }
           }
         }
       }
+      for (int t = 0; t < NT; ++t) _mm256_storeu_ps(dw + (t0 + t) * g.cout + c0, acc[t]);
+      if (db) _mm256_storeu_ps(db + c0, acc_bias);
     }
-    for (int t = 0; t < NT; ++t) _mm256_storeu_ps(dw + (t0 + t) * g.cout + c0, acc[t]);
-    if (db) _mm256_storeu_ps(db + c0, acc_bias);
   }
 }
 
