@@ -170,8 +170,17 @@ class Sequential:
         saving.save_weights(self, filepath)
 
     def load_weights(self, filepath):
-        """Load weights written by :meth:`save_weights`; never unpickles or executes anything."""
+        """Load weights written by :meth:`save_weights` (or the weights of a ``.keras`` model
+        file); never unpickles or executes anything."""
         saving.load_weights(self, filepath)
+
+    def save(self, filepath, overwrite=True, include_optimizer=True):
+        """Write the whole model (architecture, compile config, weights, optimizer state) to one
+        file, atomically; ``corenn.models.load_model`` reads it back. See corenn.saving."""
+        import os
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"{self.name}.save: {os.fspath(filepath)} exists and overwrite=False")
+        saving.save_model(self, filepath, include_optimizer=include_optimizer)
 
     def count_params(self):
         return sum(layer.count_params() for layer in self.layers)
