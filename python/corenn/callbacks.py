@@ -19,6 +19,8 @@
 
 The API follows Keras (keras.callbacks) so Keras code runs unchanged.
 """
+import inspect
+import numbers
 import sys
 import warnings
 
@@ -55,6 +57,22 @@ class Callback:
     def set_params(self, params):
         self.params = params
 
+    def get_config(self):
+        """The constructor arguments this callback keeps as same-named attributes, where they
+        are plain JSON values (functions, e.g. LambdaCallback's, are left out)."""
+        config = {}
+        for name in inspect.signature(type(self).__init__).parameters:
+            value = getattr(self, name, None) if name != "self" else None
+            if isinstance(value, (set, frozenset, tuple)):
+                value = sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+            if name != "self" and hasattr(self, name) and _is_plain(value):
+                config[name] = value
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
     def on_train_begin(self, logs=None): pass
     def on_train_end(self, logs=None): pass
     def on_epoch_begin(self, epoch, logs=None): pass
@@ -78,6 +96,17 @@ class Callback:
 
     def on_train_batch_end(self, batch, logs=None):
         self.on_batch_end(batch, logs)
+
+
+def _is_plain(value):
+    """Whether ``value`` is made of JSON types only (None, bool, numbers, str, lists, dicts)."""
+    if value is None or isinstance(value, (bool, str, numbers.Real)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False
 
 
 class CallbackList:
