@@ -233,11 +233,18 @@ def save_model(model, path, include_optimizer=True, training_state=None) -> None
         members.append(("training_state.json", _to_json(training_state, "training state", path)))
 
     def write(f):
-        with zipfile.ZipFile(f, "w") as zf:
+        zf = zipfile.ZipFile(f, "w")
+        try:
             for name, data in members:
                 zf.writestr(_zip_info(name, True), data)
             for member, array, _ in arrays:
                 _write_array(zf, member, array)
+        except BaseException:
+            # Abandon the archive: atomic_write deletes the temporary file. Closing it would
+            # fail on a member handle left open and hide the original exception.
+            zf.fp = None
+            raise
+        zf.close()
 
     atomic_write(path, write)
 

@@ -459,6 +459,8 @@ class Sequential:
         buffers = {}
         metrics = self._train_metrics
         cbks.on_train_begin()
+        # callbacks.BackupAndRestore sets this in on_train_begin to resume an interrupted fit
+        initial_epoch = max(initial_epoch, self.__dict__.pop("_initial_epoch", 0))
         logs = {}
         for epoch in range(initial_epoch, epochs):
             for m in metrics:
