@@ -408,6 +408,7 @@ def spatial_dropout_backward(dy, mask, out=None):
 # Convolution (NHWC images, kernels (KH, KW, Cin, Cout) as Keras)
 
 __all__ += ["conv2d", "conv2d_backward_data", "conv2d_backward_weights", "conv2d_output_shape",
+            "conv2d_relu_max_pool2d",
             "conv_output_length"]
 
 def _pair(value, what, op="conv2d"):
@@ -507,6 +508,26 @@ def conv2d_backward_weights(x, dy, kernel_shape, out=None, bias_out=None, *, str
     (sh, sw), (dh, dw_) = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
     _C.conv2d_backward_weights(x, dy, dw, db, sh, sw, pt, pl, dh, dw_)
     return (dw, db) if want_bias else dw
+
+
+def conv2d_relu_max_pool2d(x, w, bias=None, out=None, argmax=None, *, padding="valid"):
+    """(y, argmax) = max_pool2d(relu(conv2d(x, w) + bias), 2, 2) in one pass, stride 1: the conv
+    output is never stored. argmax equals what :func:`max_pool2d_forward` returns on the conv
+    output, so :func:`max_pool2d_backward` gives the conv output's gradient."""
+    op = "conv2d_relu_max_pool2d_forward"
+    x = as_tensor(x, op, "x")
+    w = as_tensor(w, op, "w")
+    if w.ndim != 4:
+        raise ValueError(f"{op}: w must be 4-D (KH, KW, Cin, Cout), got shape {tuple(w.shape)}")
+    (n, oh, ow, cout), (pt, pl) = conv2d_output_shape(tuple(x.shape), tuple(w.shape[:2]), w.shape[3],
+                                                      1, padding, 1, op)
+    shape = (n, oh // 2, ow // 2, cout)
+    y = _out(out, shape, op, device=x.device)
+    am = _out(argmax, shape, op, dtype="int32", device=x.device)
+    if bias is not None:
+        bias = as_tensor(bias, op, "bias")
+    _C.conv2d_relu_max_pool2d_forward(x, w, bias, y, am, oh, ow, pt, pl)
+    return y, am
 
 
 # ---------------------------------------------------------------------------------------------

@@ -177,25 +177,57 @@ def test_optimizer_round_trip(opt):
         assert rebuilt.learning_rate == opt.learning_rate
 
 
-def test_schedule_round_trip():
-    sched = schedules.ExponentialDecay(0.1, 10, 0.5, staircase=True)
-    rebuilt = schedules.deserialize(via_json(schedules.serialize(sched)))
-    assert [rebuilt(s) for s in range(30)] == [sched(s) for s in range(30)]
+SCHEDULES = [schedules.ExponentialDecay(0.1, 10, 0.5, staircase=True),
+             schedules.PiecewiseConstantDecay([5, 12], [0.3, 0.2, 0.05]),
+             schedules.CosineDecay(0.01, 20, alpha=0.1, warmup_target=0.1, warmup_steps=5),
+             schedules.InverseTimeDecay(0.2, 4, 0.5),
+             schedules.PolynomialDecay(0.1, 15, end_learning_rate=0.01, power=2.0, cycle=True)]
 
 
-CALLBACKS = [callbacks.EarlyStopping(monitor="loss", min_delta=0.1, patience=3, mode="max",
-                                     baseline=0.5, restore_best_weights=True, start_from_epoch=2),
-             callbacks.History(), callbacks.ProgbarLogger(stateful_metrics=["acc"])]
+def test_every_schedule_is_listed():
+    listed = {type(s) for s in SCHEDULES}
+    assert set(public_classes(schedules, schedules.LearningRateSchedule)) - {schedules.LearningRateSchedule} == listed
 
 
-@pytest.mark.parametrize("cb", CALLBACKS, ids=lambda c: type(c).__name__)
-def test_callback_round_trip(cb):
-    cfg, again = round_trip(cb)
+@pytest.mark.parametrize("sched", SCHEDULES, ids=lambda s: type(s).__name__)
+def test_schedule_round_trip(sched):
+    cfg, again = round_trip(sched)
     assert cfg == again
+    rebuilt = schedules.deserialize(via_json(schedules.serialize(sched)))
+    assert [rebuilt(s) for s in range(40)] == [sched(s) for s in range(40)]
+    opt = optimizers.Adam(sched)  # inside an optimizer config, as a model file stores it
+    again = optimizers.deserialize(via_json(optimizers.serialize(opt)))
+    again.iterations = opt.iterations = 17
+    assert again.learning_rate == opt.learning_rate
 
 
-def test_early_stopping_config_values():
-    cfg = CALLBACKS[0].get_config()
+def plain_callbacks(tmp_path):
+    return [callbacks.EarlyStopping(monitor="loss", min_delta=0.1, patience=3, mode="max",
+                                    baseline=0.5, restore_best_weights=True, start_from_epoch=2),
+            callbacks.History(), callbacks.ProgbarLogger(stateful_metrics=["acc"]),
+            callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2, min_lr=1e-4),
+            callbacks.CSVLogger(str(tmp_path / "log.csv"), separator=";", append=True),
+            callbacks.TerminateOnNaN(),
+            callbacks.LearningRateScheduler(schedules.CosineDecay(0.1, 10), verbose=1),
+            callbacks.ModelCheckpoint(str(tmp_path / "{epoch}.keras"), monitor="val_acc",
+                                      save_best_only=True, save_weights_only=True, save_freq=3),
+            callbacks.BackupAndRestore(str(tmp_path), delete_checkpoint=False)]
+
+
+def test_every_callback_is_listed(tmp_path):
+    listed = {type(c) for c in plain_callbacks(tmp_path)}
+    every = set(public_classes(callbacks, callbacks.Callback))
+    assert every - listed == {callbacks.Callback, callbacks.LambdaCallback}  # LambdaCallback holds functions
+
+
+def test_callback_round_trip(tmp_path):
+    for cb in plain_callbacks(tmp_path):
+        cfg, again = round_trip(cb)
+        assert cfg == again, type(cb).__name__
+
+
+def test_early_stopping_config_values(tmp_path):
+    cfg = plain_callbacks(tmp_path)[0].get_config()
     assert cfg["patience"] == 3 and cfg["mode"] == "max" and cfg["restore_best_weights"] is True
     assert cfg["start_from_epoch"] == 2 and cfg["baseline"] == 0.5
 

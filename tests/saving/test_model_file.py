@@ -34,8 +34,8 @@ def image_model():
 
 def pooling_model():
     return corenn.Sequential([
-        layers.Conv2D(5, (3, 2), strides=2, input_shape=(9, 9, 2)),
-        layers.MaxPooling2D(2, padding="same"),
+        layers.Conv2D(5, (3, 2), activation="relu", input_shape=(10, 9, 2)),  # relu folded into the pool
+        layers.MaxPooling2D(2),
         layers.GlobalMaxPooling2D(keepdims=True),
         layers.Reshape((5, 1)),
         layers.AveragePooling1D(2, strides=1),
@@ -52,7 +52,8 @@ def mlp_model():
 MODELS = {"image": image_model, "pooling": pooling_model, "mlp": mlp_model}
 OPTIMIZERS = {
     "image": lambda: optimizers.Adam(1e-2, amsgrad=True),
-    "pooling": lambda: optimizers.SGD(optimizers.schedules.ExponentialDecay(0.1, 2, 0.5), momentum=0.9),
+    "pooling": lambda: optimizers.SGD(optimizers.schedules.CosineDecay(
+        0.05, 20, warmup_target=0.1, warmup_steps=3), momentum=0.9),
     "mlp": lambda: optimizers.RMSprop(1e-2, clipnorm=1.0),
 }
 

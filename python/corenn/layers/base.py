@@ -79,6 +79,9 @@ class Layer:
         self.trainable = bool(trainable)
         self.built = False
         self.needs_input_grad = True   # the model turns it off for the first layer
+        # relu' folded into the next layer's backward (relu -> max pooling); set by the model
+        self.relu_grad_by_next = False
+        self.masks_relu_input = False
         self._params: list[Param] = []
         self._buffers: dict = {}
         self.input_shape = None
@@ -240,6 +243,8 @@ class ActivatedLayer(Layer):
         return self._z
 
     def backward(self, dy):
+        if self._fused and self.relu_grad_by_next:
+            return self.backward_from_preactivation(dy)  # the next layer already applied relu'
         if self._fused:
             dz = dy if self.activation.is_linear else ops.activation_backward(
                 "relu", self._y, self._y, dy, self._buffer("dz", dy.shape))

@@ -96,6 +96,7 @@ class _Pooling2D(Layer):
         if self._max:
             y, self._argmax = ops.max_pool2d_forward(x, *args, out=self._buffer("y", shape),
                                                      argmax=self._buffer("argmax", shape, "int32"))
+            self._y = y
         else:
             y = ops.avg_pool2d_forward(x, *args, out=self._buffer("y", shape))
         self._x_shape = x_shape
@@ -105,6 +106,11 @@ class _Pooling2D(Layer):
         args = (self.pool_size, self.strides, self.padding)
         dx = self._buffer("dx", self._x_shape)
         if self._max:
+            if self.masks_relu_input:
+                # The layer before applies relu and skips its own relu' pass (the model set both
+                # flags): a window's gradient reaches its argmax, where relu' = [max > 0], so the
+                # mask is applied here to dy, a quarter of the size of x.
+                dy = ops.activation_backward("relu", self._y, self._y, dy, self._buffer("dy_relu", dy.shape))
             return ops.max_pool2d_backward(dy, self._argmax, self._x_shape, *args, out=dx)
         return ops.avg_pool2d_backward(dy, self._x_shape, *args, out=dx)
 
