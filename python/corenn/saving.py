@@ -56,8 +56,10 @@ import io
 import json
 import os
 import re
+import struct
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -75,7 +77,6 @@ _OPTIONAL_JSON = ("training_state.json",)
 _ARRAY_MEMBER = re.compile(r"^(weights/\d{1,6}|optimizer/(iterations|\d{1,6}))\.npy$")
 _ALLOWED_DTYPES = {"float32": np.dtype("<f4"), "int64": np.dtype("<i8")}
 _MAX_JSON_BYTES = 64 << 20      # a config far larger than any real model's
-_MAX_NPY_HEADER = 4096
 _MAX_DEFLATE_RATIO = 200        # JSON compresses ~10x; a bomb compresses ~1000x
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -271,6 +272,8 @@ def _check_members(zf):
             raise _Bad(f"unexpected member {name!r} (a corenn model file holds only "
                        f"{', '.join(_JSON_MEMBERS + _OPTIONAL_JSON)}, weights/<k>.npy and "
                        f"optimizer/<key>.npy)")
+        if info.flag_bits & 0x1:
+            raise _Bad(f"member {name!r} is encrypted")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise _Bad(f"member {name!r} uses an unsupported compression method")
         if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
@@ -311,8 +314,8 @@ def _parse_npy(data, member, shape, dtype_name):
         version = np.lib.format.read_magic(f)
         if version != (1, 0):
             raise _Bad(f"{member}: unsupported .npy version {version}")
-        got_shape, fortran, dtype = np.lib.format.read_array_header_1_0(
-            f, max_header_size=_MAX_NPY_HEADER)
+        # version 1.0 headers are at most 65535 bytes, parsed with ast.literal_eval by NumPy
+        got_shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
     except (ValueError, SyntaxError) as exc:
         raise _Bad(f"{member}: bad .npy header: {exc}") from None
     expected = _ALLOWED_DTYPES[dtype_name]
@@ -385,7 +388,8 @@ def read_model_file(path) -> dict:
         raise
     except _Bad as exc:
         raise ValueError(f"{path}: not a valid corenn model file: {exc}") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError,
+            RuntimeError, ValueError, struct.error, zlib.error) as exc:
         raise ValueError(f"{path}: not a valid corenn model file (truncated, corrupt or not a "
                          f"zip archive): {exc}") from None
     if sorted(weights, key=int) != [str(i) for i in range(len(weights))]:

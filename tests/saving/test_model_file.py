@@ -325,3 +325,30 @@ def test_zip_bomb_is_refused_before_inflating(saved):
 def test_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "nope.keras")
+
+
+def test_random_corruption_raises_only_value_error(saved):
+    data = saved.read_bytes()
+    rng = np.random.default_rng(0)
+    for pos in rng.choice(len(data), size=60, replace=False):
+        damaged = bytearray(data)
+        damaged[pos] ^= 1 << int(rng.integers(8))
+        saved.write_bytes(bytes(damaged))
+        try:
+            load_model(saved)  # a flip in an unchecked field (a timestamp) may load fine
+        except ValueError as exc:
+            assert "m.keras" in str(exc)
+
+
+def test_loss_and_metric_objects_are_restored(tmp_path):
+    corenn.utils.set_random_seed(2)
+    model = corenn.Sequential([layers.Dense(4, input_shape=(12,)), layers.Dense(3)])
+    model.compile(optimizer="adagrad", metrics=[corenn.metrics.SparseCategoricalAccuracy(name="acc")],
+                  loss=corenn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = data(model)
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = load_model(tmp_path / "m.keras")
+    assert loaded._loss_obj.from_logits
+    assert loaded.evaluate(x, y, verbose=0, return_dict=True) == model.evaluate(x, y, verbose=0, return_dict=True)
+    assert loaded.metrics_names == model.metrics_names == ["loss", "acc"]
