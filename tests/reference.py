@@ -570,3 +570,139 @@ def global_max_pool2d(x):
 
 def zero_pad2d(x, top, bottom, left, right):
     return np.pad(f64(x), ((0, 0), (top, bottom), (left, right), (0, 0)))
+
+
+# =============================================================================================
+# Embedding
+# =============================================================================================
+
+def embedding(indices, w):
+    """y[..., :] = w[indices[...], :] by an explicit loop over index positions."""
+    w = f64(w)
+    idx = np.asarray(indices)
+    flat = idx.reshape(-1)
+    y = np.zeros((flat.size, w.shape[1]))
+    for i, r in enumerate(flat):
+        y[i] = w[int(r)]
+    return y.reshape(idx.shape + (w.shape[1],))
+
+
+def embedding_grad(indices, dy, input_dim):
+    """dw (input_dim, D): dw[r] = sum of dy at every position whose index is r (explicit loop)."""
+    dy = f64(dy)
+    flat = np.asarray(indices).reshape(-1)
+    g = dy.reshape(flat.size, -1)
+    dw = np.zeros((input_dim, g.shape[1]))
+    for i, r in enumerate(flat):
+        dw[int(r)] += g[i]
+    return dw
+
+
+# =============================================================================================
+# Recurrent (SimpleRNN, LSTM, GRU reset_after=True), explicit per-step loops, Keras semantics
+# =============================================================================================
+
+_RNN_ACTS = {
+    "tanh": (np.tanh, lambda y: 1.0 - y * y),
+    "sigmoid": (lambda v: 1.0 / (1.0 + np.exp(-v)), lambda y: y * (1.0 - y)),
+    "relu": (lambda v: np.maximum(v, 0.0), lambda y: (y > 0).astype(np.float64)),
+    "linear": (lambda v: v, lambda y: np.ones_like(y)),
+}
+
+
+def _rnn_order(t, go_backwards):
+    return list(range(t - 1, -1, -1)) if go_backwards else list(range(t))
+
+
+def rnn_forward(cell, x, w, r, b=None, return_sequences=False, go_backwards=False,
+                activation="tanh", recurrent_activation="sigmoid"):
+    """Returns (y, h_n, c_n, cache); y (N, T, U) in processing order (Keras) or (N, U)."""
+    x, w, r = f64(x), f64(w), f64(r)
+    n, t, _ = x.shape
+    u = r.shape[0]
+    act, ract = _RNN_ACTS[activation][0], _RNN_ACTS[recurrent_activation][0]
+    h, c = np.zeros((n, u)), np.zeros((n, u))
+    if cell == "gru":
+        b0, b1 = (np.zeros(3 * u), np.zeros(3 * u)) if b is None else (f64(b)[0], f64(b)[1])
+    else:
+        b0 = np.zeros(w.shape[1]) if b is None else f64(b)
+    ys, cache = [], []
+    for ti in _rnn_order(t, go_backwards):
+        xt = x[:, ti]
+        if cell == "simple_rnn":
+            hn = act(xt @ w + h @ r + b0)
+            cache.append((ti, h, hn))
+            h = hn
+        elif cell == "lstm":
+            z = xt @ w + h @ r + b0
+            i, f = ract(z[:, :u]), ract(z[:, u:2 * u])
+            g, o = act(z[:, 2 * u:3 * u]), ract(z[:, 3 * u:])
+            cn = f * c + i * g
+            hn = o * act(cn)
+            cache.append((ti, h, c, i, f, g, o, cn))
+            h, c = hn, cn
+        else:
+            xz = xt @ w + b0
+            rz = h @ r + b1
+            z = ract(xz[:, :u] + rz[:, :u])
+            rr = ract(xz[:, u:2 * u] + rz[:, u:2 * u])
+            hh = act(xz[:, 2 * u:] + rr * rz[:, 2 * u:])
+            hn = z * h + (1.0 - z) * hh
+            cache.append((ti, h, z, rr, hh, rz[:, 2 * u:]))
+            h = hn
+        ys.append(h)
+    y = np.stack(ys, axis=1) if return_sequences else h
+    return y, h, (c if cell == "lstm" else None), cache
+
+
+def rnn_backward(cell, dy, x, w, r, b=None, go_backwards=False, activation="tanh",
+                 recurrent_activation="sigmoid"):
+    """BPTT of rnn_forward; dy is (N, T, U) (return_sequences) or (N, U).
+    Returns (dx, dw, dr, db) in float64 (db shaped like b: (2, 3U) for the GRU)."""
+    x, w, r, dy = f64(x), f64(w), f64(r), f64(dy)
+    n, t, _ = x.shape
+    u = r.shape[0]
+    act_d, ract_d = _RNN_ACTS[activation][1], _RNN_ACTS[recurrent_activation][1]
+    act = _RNN_ACTS[activation][0]
+    _, _, _, cache = rnn_forward(cell, x, w, r, b, True, go_backwards, activation,
+                                 recurrent_activation)
+    dx, dw, dr = np.zeros_like(x), np.zeros_like(w), np.zeros_like(r)
+    db = np.zeros((2, w.shape[1])) if cell == "gru" else np.zeros(w.shape[1])
+    dh, dc = np.zeros((n, u)), np.zeros((n, u))
+    for s in range(t - 1, -1, -1):
+        if dy.ndim == 3:
+            dh = dh + dy[:, s]
+        elif s == t - 1:
+            dh = dh + dy
+        entry = cache[s]
+        ti = entry[0]
+        if cell == "simple_rnn":
+            _, hp, hn = entry
+            dz = dh * act_d(hn)
+            dzr = dz
+            dh = dz @ r.T
+            db += dz.sum(0)
+        elif cell == "lstm":
+            _, hp, cp, i, f, g, o, cn = entry
+            tc = act(cn)
+            dct = dc + dh * o * act_d(tc)
+            dz = np.concatenate([dct * g * ract_d(i), dct * cp * ract_d(f), dct * i * act_d(g),
+                                 dh * tc * ract_d(o)], axis=1)
+            dzr = dz
+            dc = dct * f
+            dh = dz @ r.T
+            db += dz.sum(0)
+        else:
+            _, hp, z, rr, hh, rh = entry
+            dah = dh * (1.0 - z) * act_d(hh)
+            daz = dh * (hp - hh) * ract_d(z)
+            dar = dah * rh * ract_d(rr)
+            dz = np.concatenate([daz, dar, dah], axis=1)
+            dzr = np.concatenate([daz, dar, dah * rr], axis=1)
+            dh = dh * z + dzr @ r.T
+            db[0] += dz.sum(0)
+            db[1] += dzr.sum(0)
+        dx[:, ti] = dz @ w.T
+        dw += x[:, ti].T @ dz
+        dr += hp.T @ dzr
+    return dx, dw, dr, db

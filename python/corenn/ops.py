@@ -691,3 +691,187 @@ def zero_pad2d_backward(dy, padding, out=None):
     dx = _out(out, (n, h - t - b, w - l - r, c), op, device=dy.device)
     _C.zero_pad2d_backward(dy, dx, t, b, l, r)
     return dx
+
+
+# ---- embedding
+# Row lookup in a (V, D) table and its gradient. Indices: int32 / int64, or float32 holding whole
+# numbers (Sequential feeds float32 x; Keras casts an Embedding's input to int). Every index is
+# checked (whole, 0 <= index < V) before anything is written; a bad one raises ValueError naming
+# the op, the position, the value and the valid range.
+
+__all__ += ["embedding_forward", "embedding_backward"]
+
+
+def _indices(indices, op):
+    """Indices as a Tensor the kernel takes: other NumPy integer dtypes -> int64; float64 -> int64
+    once every value is checked to be a whole number (a float32 cast could round 2.0000001 to 2)."""
+    if isinstance(indices, Tensor):
+        return indices
+    idx = np.asarray(indices)
+    if idx.dtype.kind in "iu" and idx.dtype not in (np.int32, np.int64):
+        huge = idx.dtype == np.uint64 and idx.size and idx.max() > np.iinfo(np.int64).max
+        idx = idx.astype(np.float32 if huge else np.int64)  # float32: reported as out of range
+    elif idx.dtype == np.float64:
+        bad = np.flatnonzero(~np.isfinite(idx) | (idx != np.floor(idx)))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"{op}: indices must be whole numbers, got indices[{i}] = "
+                             f"{idx.reshape(-1)[i]}")
+        bad = np.flatnonzero(np.abs(idx) >= 2.0**62)
+        if bad.size:  # huge values would overflow int64; the kernel reports them as out of range
+            idx = idx.astype(np.float32)
+        else:
+            idx = idx.astype(np.int64)
+    elif idx.dtype.kind not in "iuf":
+        raise TypeError(f"{op}: indices must be integers (or floats holding whole numbers), "
+                        f"got dtype {idx.dtype}")
+    return as_tensor(np.ascontiguousarray(idx), op, "indices")
+
+
+def embedding_forward(indices, weight, out=None):
+    """y[..., :] = weight[indices[...], :]: indices (...) -> y (..., D) for weight (V, D)."""
+    op = "embedding_forward"
+    indices = _indices(indices, op)
+    weight = as_tensor(weight, op, "weight")
+    if weight.ndim != 2:
+        raise ValueError(f"{op}: weight must be (input_dim, output_dim) (rank 2), got shape "
+                         f"{tuple(weight.shape)}")
+    y = _out(out, tuple(indices.shape) + (weight.shape[1],), op, device=weight.device)
+    _C.embedding_forward(indices, weight, y)
+    return y
+
+
+def embedding_backward(indices, dy, input_dim=None, out=None):
+    """dW (V, D) of :func:`embedding_forward`: zero, then dW[indices[i]] += dy[i] for every
+    position i (repeated indices accumulate). ``out`` (V, D) is overwritten; without it give
+    ``input_dim`` (V). Returns dW."""
+    op = "embedding_backward"
+    indices = _indices(indices, op)
+    dy = as_tensor(dy, op, "dy")
+    if out is None:
+        if input_dim is None:
+            raise ValueError(f"{op}: give out= (the (input_dim, output_dim) gradient) or input_dim")
+        if dy.ndim < 1:
+            raise ValueError(f"{op}: dy must be (..., output_dim), got a scalar")
+        out = Tensor.empty([int(input_dim), dy.shape[-1]], "float32", dy.device)
+    else:
+        out = as_tensor(out, op, "out")
+    _C.embedding_backward(indices, dy, out)
+    return out
+
+
+# ---- recurrent
+# SimpleRNN / LSTM / GRU (reset_after=True) over whole sequences, Keras semantics and weight
+# layouts: x (N, T, F), kernel (F, G*U), recurrent_kernel (U, G*U), G = 1 / 4 / 3. The forward
+# fills a stash (gates, hprev, cells) that the backward reads; the math is in csrc/ops/rnn.h.
+
+_RNN_GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
+
+
+def _rnn_dims(cell, x, kernel, op):
+    if x.ndim != 3:
+        raise ValueError(f"{op}: x must be (batch, timesteps, features) (rank 3), got shape "
+                         f"{tuple(x.shape)}")
+    if kernel.ndim != 2 or kernel.shape[1] % _RNN_GATES[cell]:
+        raise ValueError(f"{op}: kernel must have shape ({x.shape[2]}, {_RNN_GATES[cell]} * units), "
+                         f"got {tuple(kernel.shape)}")
+    n, t, _ = x.shape
+    return n, t, kernel.shape[1] // _RNN_GATES[cell], kernel.shape[1]
+
+
+def rnn_forward(cell, x, kernel, recurrent_kernel, bias=None, *, return_sequences=False,
+                go_backwards=False, activation="tanh", recurrent_activation="sigmoid",
+                output_in_input_order=False, out=None, h_n=None, c_n=None, stash=None):
+    """Run a whole sequence through ``cell`` ('simple_rnn' | 'lstm' | 'gru'), states from zero.
+
+    Returns ``(y, h_n, c_n, stash)``: y is (N, T, U) when ``return_sequences`` (y[:, s] = h after
+    step s; with ``go_backwards`` step s reads x[:, T-1-s], so y comes out reversed as in Keras,
+    unless ``output_in_input_order``), else (N, U); h_n (N, U) the last h; c_n (N, U) the last
+    LSTM cell state (None for the other cells); stash = (gates, hprev, cells) for rnn_backward.
+    Any of out / h_n / c_n / stash may be passed preallocated.
+    """
+    op = f"{cell}_forward"
+    x, kernel = as_tensor(x, op, "x"), as_tensor(kernel, op, "kernel")
+    recurrent_kernel = as_tensor(recurrent_kernel, op, "recurrent_kernel")
+    n, t, u, gu = _rnn_dims(cell, x, kernel, op)
+    y = _out(out, (n, t, u) if return_sequences else (n, u), op, device=x.device)
+    h_n = _out(h_n, (n, u), op, device=x.device)
+    c_n = _out(c_n, (n, u), op, device=x.device) if cell == "lstm" else None
+    if stash is None:
+        stash = (empty((n, t, gu)), empty((n, t, u)), None if cell == "simple_rnn" else empty((n, t, u)))
+    gates, hprev, cells = stash
+    fn = getattr(_C, op)
+    fn(x, kernel, recurrent_kernel, _opt(bias, op, "bias"), y, h_n, c_n, gates, hprev, cells,
+       activation, recurrent_activation, bool(go_backwards), bool(return_sequences),
+       bool(output_in_input_order))
+    return y, h_n, c_n, stash
+
+
+def rnn_backward(cell, dy, x, kernel, recurrent_kernel, stash, *, go_backwards=False,
+                 activation="tanh", recurrent_activation="sigmoid", output_in_input_order=False,
+                 dx=None, dkernel=None, drecurrent_kernel=None, dbias=None, input_grad=True,
+                 weight_grads=True, use_bias=True, workspace=None):
+    """Backpropagation through time of rnn_forward (same options; return_sequences is read from
+    dy's rank). Returns ``(dx, dkernel, drecurrent_kernel, dbias)``: dx is None without
+    ``input_grad``, the weight gradients None without ``weight_grads`` (dbias also without
+    ``use_bias``). ``workspace`` = (dgates, dgates_rec) scratch, each (N, T, G*U) (dgates_rec
+    for GRU only), allocated when None.
+    """
+    op = f"{cell}_backward"
+    x, kernel = as_tensor(x, op, "x"), as_tensor(kernel, op, "kernel")
+    recurrent_kernel = as_tensor(recurrent_kernel, op, "recurrent_kernel")
+    dy = as_tensor(dy, op, "dy")
+    n, t, u, gu = _rnn_dims(cell, x, kernel, op)
+    if workspace is None:
+        workspace = (empty((n, t, gu)), empty((n, t, gu)) if cell == "gru" else None)
+    dgates, dgates_rec = workspace
+    if input_grad:
+        dx = _out(dx, x.shape, op, device=x.device)
+    else:
+        dx = None
+    if weight_grads:
+        dkernel = _out(dkernel, kernel.shape, op, device=x.device)
+        drecurrent_kernel = _out(drecurrent_kernel, recurrent_kernel.shape, op, device=x.device)
+        bshape = (2, gu) if cell == "gru" else (gu,)
+        dbias = _out(dbias, bshape, op, device=x.device) if use_bias else None
+    else:
+        dkernel = drecurrent_kernel = dbias = None
+    gates, hprev, cells = stash
+    getattr(_C, op)(dy, x, kernel, recurrent_kernel, gates, hprev, cells, dgates, dgates_rec, dx,
+                    dkernel, drecurrent_kernel, dbias, activation, recurrent_activation,
+                    bool(go_backwards), dy.ndim == 3, bool(output_in_input_order))
+    return dx, dkernel, drecurrent_kernel, dbias
+
+
+def lstm_forward(x, kernel, recurrent_kernel, bias=None, **kwargs):
+    """LSTM (Keras: gates i, f, c, o; c' = f c + i g; h' = o act(c')); see rnn_forward."""
+    return rnn_forward("lstm", x, kernel, recurrent_kernel, bias, **kwargs)
+
+
+def lstm_backward(dy, x, kernel, recurrent_kernel, stash, **kwargs):
+    """Gradients of lstm_forward; see rnn_backward."""
+    return rnn_backward("lstm", dy, x, kernel, recurrent_kernel, stash, **kwargs)
+
+
+def gru_forward(x, kernel, recurrent_kernel, bias=None, **kwargs):
+    """GRU, reset_after=True (Keras: gates z, r, h; bias (2, 3U)); see rnn_forward."""
+    return rnn_forward("gru", x, kernel, recurrent_kernel, bias, **kwargs)
+
+
+def gru_backward(dy, x, kernel, recurrent_kernel, stash, **kwargs):
+    """Gradients of gru_forward; see rnn_backward."""
+    return rnn_backward("gru", dy, x, kernel, recurrent_kernel, stash, **kwargs)
+
+
+def simple_rnn_forward(x, kernel, recurrent_kernel, bias=None, **kwargs):
+    """SimpleRNN: h' = act(x W + h R + b); see rnn_forward (recurrent_activation is ignored)."""
+    return rnn_forward("simple_rnn", x, kernel, recurrent_kernel, bias, **kwargs)
+
+
+def simple_rnn_backward(dy, x, kernel, recurrent_kernel, stash, **kwargs):
+    """Gradients of simple_rnn_forward; see rnn_backward."""
+    return rnn_backward("simple_rnn", dy, x, kernel, recurrent_kernel, stash, **kwargs)
+
+
+__all__ += ["rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward",
+            "gru_backward", "simple_rnn_forward", "simple_rnn_backward"]

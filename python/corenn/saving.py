@@ -202,9 +202,11 @@ def _model_arrays(model, include_optimizer):
     arrays = []
     k = 0
     for layer in model.layers:
-        for p, value in zip(layer._params, layer.get_weights()):
+        values = layer.get_weights()  # wrappers (TimeDistributed, ...) hold no _params of their own
+        names = [p.name for p in layer._params] if len(layer._params) == len(values) else []
+        for j, value in enumerate(values):
             arrays.append((f"weights/{k}.npy", np.ascontiguousarray(value, np.float32),
-                           {"layer": layer.name, "weight": p.name}))
+                           {"layer": layer.name, "weight": names[j] if names else str(j)}))
             k += 1
     if include_optimizer and model.compiled and model.optimizer is not None:
         store = {}

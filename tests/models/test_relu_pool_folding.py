@@ -1,5 +1,6 @@
-"""The model folds relu' of a Conv2D/Dense(relu) into the MaxPooling after it: gradients must equal
-those of the unfolded chain (each layer's own backward), including ties and all-negative windows."""
+"""The model folds relu' of a Conv2D/Dense(relu) into the MaxPooling after it, and computes a
+stride-1 Conv2D(relu) + MaxPooling2D(2) in one pass: outputs and gradients must equal those of the
+unfused chain (each layer's own forward and backward), including ties and all-negative windows."""
 import numpy as np
 import pytest
 
@@ -20,6 +21,7 @@ def _manual_gradients(model, x, y):
     """Forward, loss gradient, then each layer's backward with the folding flags cleared."""
     for layer in model.layers:
         layer.relu_grad_by_next = layer.masks_relu_input = False
+        layer.pooled_by = layer._fused_output = None
     h = corenn.ops.as_tensor(x)
     for layer in model.layers:
         h = layer.forward(h, training=True)
@@ -46,6 +48,7 @@ def test_folded_relu_gradients_match_unfolded(rng, conv_first, pool_kind):
     folded = [np.array(g, copy=True) for g in grads]
     relu_layer = model.layers[1]
     assert relu_layer.relu_grad_by_next and model.layers[2].masks_relu_input
+    assert (relu_layer.pooled_by is model.layers[2]) == (pool_kind == "2d_valid")
     unfolded = _manual_gradients(model, x, y)
     assert len(folded) == len(unfolded)
     for a, b in zip(folded, unfolded):
@@ -58,3 +61,30 @@ def test_no_folding_without_relu_or_max():
                                layers.AveragePooling2D(2), layers.Flatten(), layers.Dense(2)])
     model.compile("sgd", "mse")
     assert not any(layer.relu_grad_by_next or layer.masks_relu_input for layer in model.layers)
+
+
+def test_fused_conv_pool_forward_matches_layer_by_layer(rng):
+    corenn.utils.set_random_seed(5)
+    model = corenn.Sequential([layers.Input((11, 10, 1)), layers.Conv2D(16, 3, activation="relu", padding="same"),
+                               layers.MaxPooling2D(2), layers.Conv2D(32, 3, activation="relu"),
+                               layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(4)])
+    model.compile("sgd", "mse")
+    assert model.layers[0].pooled_by is model.layers[1] and model.layers[2].pooled_by is model.layers[3]
+    x = rng.standard_normal((3, 11, 10, 1)).astype(np.float32)
+    fused = model.predict(x, verbose=0)
+    h = x
+    for layer in model.layers:  # eager calls never fuse: each layer computes its own output
+        h = layer(h)
+    assert model.layers[0](x).shape == (3, 11, 10, 16)
+    np.testing.assert_allclose(fused, h, rtol=1e-5, atol=1e-6)
+
+
+def test_frozen_first_conv_still_fuses_and_trains_the_rest(rng):
+    corenn.utils.set_random_seed(6)
+    model = corenn.Sequential([layers.Input((8, 8, 1)), layers.Conv2D(16, 3, activation="relu", trainable=False),
+                               layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(2)])
+    model.compile("sgd", corenn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert model.layers[0].pooled_by is model.layers[1] and not model.layers[0].relu_grad_by_next
+    before = model.layers[0].get_weights()[0].copy()
+    model.fit(rng.standard_normal((8, 8, 8, 1)).astype(np.float32), rng.integers(0, 2, 8), epochs=1, verbose=0)
+    np.testing.assert_array_equal(model.layers[0].get_weights()[0], before)

@@ -49,18 +49,36 @@ def mlp_model():
                               layers.Dropout(0.1), layers.Dense(3, activation="softmax")])
 
 
-MODELS = {"image": image_model, "pooling": pooling_model, "mlp": mlp_model}
+def sequence_model():
+    """Embedding, recurrent layers and wrappers (loadable once layers/__init__ exports them)."""
+    return corenn.Sequential([
+        layers.Embedding(30, 6, input_shape=(7,)),
+        layers.Bidirectional(layers.LSTM(5, return_sequences=True)),
+        layers.GRU(4, return_sequences=True),
+        layers.SimpleRNN(4, return_sequences=True),
+        layers.TimeDistributed(layers.Dense(3)),
+        layers.GlobalAveragePooling1D(),
+        layers.Activation("softmax"),
+    ])
+
+
+SEQUENCE_LAYERS = ("Embedding", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "TimeDistributed")
+MODELS = {"image": image_model, "pooling": pooling_model, "mlp": mlp_model, "sequence": sequence_model}
 OPTIMIZERS = {
     "image": lambda: optimizers.Adam(1e-2, amsgrad=True),
     "pooling": lambda: optimizers.SGD(optimizers.schedules.CosineDecay(
         0.05, 20, warmup_target=0.1, warmup_steps=3), momentum=0.9),
     "mlp": lambda: optimizers.RMSprop(1e-2, clipnorm=1.0),
+    "sequence": lambda: optimizers.AdamW(1e-2, weight_decay=0.01),
 }
 
 
 def data(model, n=24):
     rng = np.random.default_rng(3)
-    x = rng.standard_normal((n,) + tuple(model.input_shape[1:])).astype(np.float32)
+    if type(model.layers[0]).__name__ == "Embedding":
+        x = rng.integers(0, 30, (n,) + tuple(model.input_shape[1:])).astype(np.float32)
+    else:
+        x = rng.standard_normal((n,) + tuple(model.input_shape[1:])).astype(np.float32)
     return x, rng.integers(0, 3, n)
 
 
@@ -76,6 +94,8 @@ def trained(kind):
 
 @pytest.mark.parametrize("kind", sorted(MODELS))
 def test_round_trip_predicts_and_trains_identically(tmp_path, kind):
+    if kind == "sequence" and not set(SEQUENCE_LAYERS) <= set(layers.__all__):
+        pytest.skip("corenn.layers does not export the sequence layers yet")
     model, x, y = trained(kind)
     path = tmp_path / "m.keras"
     model.save(path)

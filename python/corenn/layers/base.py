@@ -82,6 +82,9 @@ class Layer:
         # relu' folded into the next layer's backward (relu -> max pooling); set by the model
         self.relu_grad_by_next = False
         self.masks_relu_input = False
+        self.pooled_by = None        # Conv2D(relu) computing the next MaxPooling2D in its pass
+        self._fused_output = None    # (pooling) the output that layer handed over
+        self._eager = False          # inside __call__: a layer alone never fuses with the next
         self._params: list[Param] = []
         self._buffers: dict = {}
         self.input_shape = None
@@ -199,7 +202,11 @@ class Layer:
         if not self.built:
             self.build((None,) + tuple(x.shape[1:]))
         self.check_input_shape(tuple(x.shape))
-        y = self.forward(ops.as_tensor(x, self.name, "x"), training=training)
+        self._eager = True
+        try:
+            y = self.forward(ops.as_tensor(x, self.name, "x"), training=training)
+        finally:
+            self._eager = False
         return np.array(y, copy=True) if numpy_in else y
 
     def check_input_shape(self, shape):

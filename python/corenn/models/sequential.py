@@ -119,15 +119,23 @@ class Sequential:
 
     def _fold_relu_into_max_pooling(self):
         """Conv2D(relu) -> MaxPooling2D: the pooling's backward masks its (4x smaller) dy with
-        [max > 0] and the conv skips its relu' pass over the full-size map."""
+        [max > 0] and the conv skips its relu' pass over the full-size map; with a 2x2 pool
+        after a stride-1 conv, the conv's forward also computes the pooling."""
         from ..layers.base import ActivatedLayer
         from ..layers.pooling import MaxPooling1D, MaxPooling2D
         for layer in self.layers:
             layer.relu_grad_by_next = layer.masks_relu_input = False
+            layer.pooled_by, layer._fused_output = None, None
         for a, b in zip(self.layers, self.layers[1:]):
             if (isinstance(a, ActivatedLayer) and a._fused and a.activation.name == "relu"
                     and isinstance(b, (MaxPooling2D, MaxPooling1D)) and b.needs_input_grad):
                 a.relu_grad_by_next = b.masks_relu_input = True
+            # Conv2D(relu) -> MaxPooling2D(2): one pass computes both and the conv's output is
+            # never stored, when backward needs it not (relu' folded, or no backward reaches it).
+            no_backward = not a.trainable_weights and not a.needs_input_grad
+            if (hasattr(a, "can_fuse_max_pool") and a.can_fuse_max_pool(b)
+                    and (a.relu_grad_by_next or no_backward)):
+                a.pooled_by = b
 
     def _shape_hint(self, layer, shape):
         if self._input_shape and self._input_shape[0] is None:

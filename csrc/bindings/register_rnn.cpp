@@ -1,0 +1,66 @@
+// _C bindings for the recurrent ops (wrapped by corenn.ops: lstm_*, gru_*, simple_rnn_*).
+#include <pybind11/stl.h>
+
+#include "bindings/register.h"
+#include "ops/rnn.h"
+
+namespace corenn::bindings {
+
+namespace {
+
+using OptTensor = std::optional<Tensor>;
+
+RnnOptions options(const std::string& activation, const std::string& recurrent_activation,
+                   bool go_backwards, bool return_sequences, bool output_in_input_order) {
+  return RnnOptions{activation, recurrent_activation, go_backwards, return_sequences,
+                    output_in_input_order};
+}
+
+void def_cell(py::module_& m, RnnCell cell, const char* name) {
+  using release = py::call_guard<py::gil_scoped_release>;
+  const std::string fwd = std::string(name) + "_forward", bwd = std::string(name) + "_backward";
+  m.def(fwd.c_str(),
+        [cell](const Tensor& x, const Tensor& kernel, const Tensor& recurrent_kernel,
+               const OptTensor& bias, const Tensor& y, const OptTensor& h_n, const OptTensor& c_n,
+               const Tensor& gates, const Tensor& hprev, const OptTensor& cells,
+               const std::string& activation, const std::string& recurrent_activation,
+               bool go_backwards, bool return_sequences, bool output_in_input_order) {
+          rnn_forward(cell, x, kernel, recurrent_kernel, bias, y, h_n, c_n, gates, hprev, cells,
+                      options(activation, recurrent_activation, go_backwards, return_sequences,
+                              output_in_input_order));
+        },
+        py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"), py::arg("y"),
+        py::arg("h_n"), py::arg("c_n"), py::arg("gates"), py::arg("hprev"), py::arg("cells"),
+        py::arg("activation"), py::arg("recurrent_activation"), py::arg("go_backwards"),
+        py::arg("return_sequences"), py::arg("output_in_input_order"), release(),
+        "whole-sequence forward; writes y, the final states and the stash backward reads");
+  m.def(bwd.c_str(),
+        [cell](const Tensor& dy, const Tensor& x, const Tensor& kernel,
+               const Tensor& recurrent_kernel, const Tensor& gates, const Tensor& hprev,
+               const OptTensor& cells, const Tensor& dgates, const OptTensor& dgates_rec,
+               const OptTensor& dx, const OptTensor& dkernel, const OptTensor& drecurrent_kernel,
+               const OptTensor& dbias, const std::string& activation,
+               const std::string& recurrent_activation, bool go_backwards, bool return_sequences,
+               bool output_in_input_order) {
+          rnn_backward(cell, dy, x, kernel, recurrent_kernel, gates, hprev, cells, dgates,
+                       dgates_rec, dx, dkernel, drecurrent_kernel, dbias,
+                       options(activation, recurrent_activation, go_backwards, return_sequences,
+                               output_in_input_order));
+        },
+        py::arg("dy"), py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"),
+        py::arg("gates"), py::arg("hprev"), py::arg("cells"), py::arg("dgates"),
+        py::arg("dgates_rec"), py::arg("dx"), py::arg("dkernel"), py::arg("drecurrent_kernel"),
+        py::arg("dbias"), py::arg("activation"), py::arg("recurrent_activation"),
+        py::arg("go_backwards"), py::arg("return_sequences"), py::arg("output_in_input_order"),
+        release(), "backpropagation through time: dx, dkernel, drecurrent_kernel, dbias (each optional)");
+}
+
+}  // namespace
+
+void register_rnn(py::module_& m) {
+  def_cell(m, RnnCell::simple, "simple_rnn");
+  def_cell(m, RnnCell::lstm, "lstm");
+  def_cell(m, RnnCell::gru, "gru");
+}
+
+}  // namespace corenn::bindings

@@ -1,0 +1,170 @@
+// Entry for the recurrent ops: checks every tensor against the shapes of ops/rnn.h (x fixes N, T,
+// F; the kernel's columns fix U), then hands a plain RnnProblem to cpu/rnn.cpp.
+#include "ops/rnn.h"
+
+#include <vector>
+
+#include "ops/elementwise_common.h"
+
+namespace corenn {
+
+namespace {
+
+const char* op_name(RnnCell cell, bool forward) {
+  switch (cell) {
+    case RnnCell::lstm: return forward ? "lstm_forward" : "lstm_backward";
+    case RnnCell::gru: return forward ? "gru_forward" : "gru_backward";
+    default: return forward ? "simple_rnn_forward" : "simple_rnn_backward";
+  }
+}
+
+int64_t gate_count(RnnCell cell) { return cell == RnnCell::lstm ? 4 : cell == RnnCell::gru ? 3 : 1; }
+
+cpu::RnnAct parse_act(const char* op, const char* arg, const std::string& name) {
+  if (name == "tanh") return cpu::RnnAct::tanh;
+  if (name == "sigmoid") return cpu::RnnAct::sigmoid;
+  if (name == "relu") return cpu::RnnAct::relu;
+  if (name == "linear") return cpu::RnnAct::linear;
+  throw NotImplementedError(detail::str_cat(op, ": ", arg, " '", name,
+                                            "' is not supported; use tanh, sigmoid, relu or linear"));
+}
+
+void check_tensor(const char* op, const char* arg, const Tensor& t, const std::vector<int64_t>& shape,
+                  const Tensor& x) {
+  check_float32(op, arg, t);
+  check_shape(op, arg, t, shape);
+  check_same_device(op, "x", x, arg, t);
+}
+
+void check_opt(const char* op, const char* arg, const std::optional<Tensor>& t,
+               const std::vector<int64_t>& shape, const Tensor& x) {
+  if (t) check_tensor(op, arg, *t, shape, x);
+}
+
+// Validates x and the weights; returns the problem with every dimension and pointer but the stash.
+cpu::RnnProblem make_problem(RnnCell cell, const char* op, const Tensor& x, const Tensor& kernel,
+                             const Tensor& recurrent_kernel, const RnnOptions& opt) {
+  check_float32(op, "x", x);
+  check_dim(op, "x", x, 3);
+  check_nonempty(op, "x", x);
+  check_cpu(op, "x", x);
+  check_float32(op, "kernel", kernel);
+  check_dim(op, "kernel", kernel, 2);
+  const int64_t g = gate_count(cell);
+  const int64_t n = x.size(0), t = x.size(1), f = x.size(2);
+  CORENN_CHECK(kernel.size(0) == f && kernel.size(1) > 0 && kernel.size(1) % g == 0, op,
+               ": kernel must have shape (", f, ", ", g, " * units) for x of shape ", x.shape_str(),
+               ", got ", kernel.shape_str());
+  const int64_t u = kernel.size(1) / g;
+  check_tensor(op, "kernel", kernel, {f, g * u}, x);
+  check_tensor(op, "recurrent_kernel", recurrent_kernel, {u, g * u}, x);
+  cpu::RnnProblem p{};
+  p.cell = cell;
+  p.n = n, p.t = t, p.f = f, p.u = u;
+  p.act = parse_act(op, "activation", opt.activation);
+  p.ract = parse_act(op, "recurrent_activation", opt.recurrent_activation);
+  p.go_backwards = opt.go_backwards;
+  p.return_sequences = opt.return_sequences;
+  p.output_in_input_order = opt.output_in_input_order;
+  p.x = x.data<float>();
+  p.w = kernel.data<float>();
+  p.r = recurrent_kernel.data<float>();
+  return p;
+}
+
+std::vector<int64_t> bias_shape(RnnCell cell, int64_t u) {
+  if (cell == RnnCell::gru) return {2, 3 * u};
+  return {gate_count(cell) * u};
+}
+
+std::vector<int64_t> output_shape(const cpu::RnnProblem& p) {
+  if (p.return_sequences) return {p.n, p.t, p.u};
+  return {p.n, p.u};
+}
+
+// The stash (written by forward, read by backward): gates, hprev and, for LSTM / GRU, cells.
+void check_stash(RnnCell cell, const char* op, const Tensor& x, const cpu::RnnProblem& p,
+                 const Tensor& gates, const Tensor& hprev, const std::optional<Tensor>& cells) {
+  check_tensor(op, "gates", gates, {p.n, p.t, p.gu()}, x);
+  check_tensor(op, "hprev", hprev, {p.n, p.t, p.u}, x);
+  if (cell != RnnCell::simple) {
+    CORENN_CHECK(cells.has_value(), op, ": cells (", p.n, ", ", p.t, ", ", p.u, ") is required");
+    check_tensor(op, "cells", *cells, {p.n, p.t, p.u}, x);
+  }
+}
+
+void check_disjoint(const char* op, const std::vector<std::pair<const char*, const Tensor*>>& ts) {
+  for (size_t i = 0; i < ts.size(); ++i)
+    for (size_t j = i + 1; j < ts.size(); ++j)
+      if (ts[i].second && ts[j].second)
+        check_no_alias(op, ts[i].first, *ts[i].second, ts[j].first, *ts[j].second);
+}
+
+const Tensor* ptr_of(const std::optional<Tensor>& t) { return t ? &*t : nullptr; }
+
+}  // namespace
+
+void rnn_forward(RnnCell cell, const Tensor& x, const Tensor& kernel, const Tensor& recurrent_kernel,
+                 const std::optional<Tensor>& bias, const Tensor& y,
+                 const std::optional<Tensor>& h_n, const std::optional<Tensor>& c_n,
+                 const Tensor& gates, const Tensor& hprev, const std::optional<Tensor>& cells,
+                 const RnnOptions& opt) {
+  const char* op = op_name(cell, true);
+  cpu::RnnProblem p = make_problem(cell, op, x, kernel, recurrent_kernel, opt);
+  check_opt(op, "bias", bias, bias_shape(cell, p.u), x);
+  check_tensor(op, "y", y, output_shape(p), x);
+  check_opt(op, "h_n", h_n, {p.n, p.u}, x);
+  CORENN_CHECK(!c_n || cell == RnnCell::lstm, op, ": c_n is for LSTM only");
+  check_opt(op, "c_n", c_n, {p.n, p.u}, x);
+  check_stash(cell, op, x, p, gates, hprev, cells);
+  const Tensor* cells_p = cell == RnnCell::simple ? nullptr : ptr_of(cells);
+  // Outputs must not overlap each other nor the inputs.
+  check_disjoint(op, {{"x", &x}, {"kernel", &kernel}, {"recurrent_kernel", &recurrent_kernel},
+                        {"bias", ptr_of(bias)}, {"y", &y}, {"h_n", ptr_of(h_n)}, {"c_n", ptr_of(c_n)},
+                        {"gates", &gates}, {"hprev", &hprev}, {"cells", cells_p}});
+  p.b = bias ? bias->data<float>() : nullptr;
+  p.gates = gates.data<float>();
+  p.hprev = hprev.data<float>();
+  p.cells = cells_p ? cells_p->data<float>() : nullptr;
+  cpu::rnn_forward(p, y.data<float>(), h_n ? h_n->data<float>() : nullptr,
+                   c_n ? c_n->data<float>() : nullptr);
+}
+
+void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor& kernel,
+                  const Tensor& recurrent_kernel, const Tensor& gates, const Tensor& hprev,
+                  const std::optional<Tensor>& cells, const Tensor& dgates,
+                  const std::optional<Tensor>& dgates_rec, const std::optional<Tensor>& dx,
+                  const std::optional<Tensor>& dkernel,
+                  const std::optional<Tensor>& drecurrent_kernel,
+                  const std::optional<Tensor>& dbias, const RnnOptions& opt) {
+  const char* op = op_name(cell, false);
+  cpu::RnnProblem p = make_problem(cell, op, x, kernel, recurrent_kernel, opt);
+  check_tensor(op, "dy", dy, output_shape(p), x);
+  check_stash(cell, op, x, p, gates, hprev, cells);
+  check_tensor(op, "dgates", dgates, {p.n, p.t, p.gu()}, x);
+  if (cell == RnnCell::gru) {
+    CORENN_CHECK(dgates_rec.has_value(), op, ": dgates_rec (", p.n, ", ", p.t, ", ", p.gu(),
+                 ") is required");
+    check_tensor(op, "dgates_rec", *dgates_rec, {p.n, p.t, p.gu()}, x);
+  }
+  check_opt(op, "dx", dx, {p.n, p.t, p.f}, x);
+  check_opt(op, "dkernel", dkernel, {p.f, p.gu()}, x);
+  check_opt(op, "drecurrent_kernel", drecurrent_kernel, {p.u, p.gu()}, x);
+  check_opt(op, "dbias", dbias, bias_shape(cell, p.u), x);
+  const Tensor* cells_p = cell == RnnCell::simple ? nullptr : ptr_of(cells);
+  const Tensor* dgr_p = cell == RnnCell::gru ? ptr_of(dgates_rec) : nullptr;
+  check_disjoint(op, {{"dy", &dy}, {"x", &x}, {"kernel", &kernel},
+                        {"recurrent_kernel", &recurrent_kernel}, {"gates", &gates},
+                        {"hprev", &hprev}, {"cells", cells_p}, {"dgates", &dgates},
+                        {"dgates_rec", dgr_p}, {"dx", ptr_of(dx)}, {"dkernel", ptr_of(dkernel)},
+                        {"drecurrent_kernel", ptr_of(drecurrent_kernel)}, {"dbias", ptr_of(dbias)}});
+  p.b = nullptr;
+  p.gates = gates.data<float>();
+  p.hprev = hprev.data<float>();
+  p.cells = cells_p ? cells_p->data<float>() : nullptr;
+  auto out = [](const std::optional<Tensor>& t) { return t ? t->data<float>() : nullptr; };
+  cpu::rnn_backward(p, dy.data<float>(), dgates.data<float>(), dgr_p ? dgr_p->data<float>() : nullptr,
+                    out(dx), out(dkernel), out(drecurrent_kernel), out(dbias));
+}
+
+}  // namespace corenn

@@ -1,0 +1,116 @@
+// Recurrent layers (SimpleRNN, LSTM, GRU with reset_after=True) over a whole sequence per call,
+// forward and backward through time, Keras semantics and weight layouts.
+//
+// Shapes: x (N, T, F); kernel W (F, G*U); recurrent_kernel R (U, G*U); G = 1 | 4 | 3 gates.
+//   SimpleRNN  h' = act(x W + h R + b)                                  b (U,)
+//   LSTM       [zi zf zg zo] = x W + h R + b, gate order i, f, c, o     b (4U,)
+//              i, f, o = ract(zi, zf, zo), g = act(zg); c' = f c + i g; h' = o act(c')
+//   GRU        [xz xr xh] = x W + b0, [rz rr rh] = h R + b1           b (2, 3U) = [b0; b1]
+//              z = ract(xz + rz), r = ract(xr + rr), hh = act(xh + r * rh)
+//              h' = z h + (1 - z) hh
+// h and c start at zero. Step s (0..T-1) reads x[:, t] with t = s, or t = T-1-s when
+// go_backwards. y is (N, T, U) with y[:, s] = h after step s (Keras: reversed when going
+// backwards; output_in_input_order puts it at y[:, t] instead, for Bidirectional), or (N, U), the
+// last h, when return_sequences is false.
+//
+// What backward needs is stashed by forward, all indexed like x (by t, not s):
+//   gates (N, T, G*U)  the activated gates of step t (SimpleRNN: h'; LSTM: i f g o; GRU: z r hh)
+//   hprev (N, T, U)    the h that step t read
+//   cells (N, T, U)    LSTM: c after step t;   GRU: rh = (h R + b1)[h part] of step t
+// activation / recurrent_activation: "tanh" | "sigmoid" | "relu" | "linear".
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace corenn {
+
+enum class RnnCell : int8_t { simple = 0, lstm = 1, gru = 2 };
+
+struct RnnOptions {
+  std::string activation = "tanh";
+  std::string recurrent_activation = "sigmoid";
+  bool go_backwards = false;
+  bool return_sequences = false;
+  bool output_in_input_order = false;
+};
+
+// y as described above; h_n (N, U) and c_n (N, U, LSTM only) receive the final states when given.
+// cells is unused (may be absent) for SimpleRNN.
+void rnn_forward(RnnCell cell, const Tensor& x, const Tensor& kernel, const Tensor& recurrent_kernel,
+                 const std::optional<Tensor>& bias, const Tensor& y,
+                 const std::optional<Tensor>& h_n, const std::optional<Tensor>& c_n,
+                 const Tensor& gates, const Tensor& hprev, const std::optional<Tensor>& cells,
+                 const RnnOptions& opt);
+
+// dy is shaped like forward's y. dgates (N, T, G*U) is scratch (dL/d pre-activations, input
+// side); dgates_rec (N, T, 3U) is GRU-only scratch (the recurrent side). Every output is optional:
+// dx (N, T, F), dkernel (F, GU), drecurrent_kernel (U, GU), dbias like bias.
+void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor& kernel,
+                  const Tensor& recurrent_kernel, const Tensor& gates, const Tensor& hprev,
+                  const std::optional<Tensor>& cells, const Tensor& dgates,
+                  const std::optional<Tensor>& dgates_rec, const std::optional<Tensor>& dx,
+                  const std::optional<Tensor>& dkernel,
+                  const std::optional<Tensor>& drecurrent_kernel,
+                  const std::optional<Tensor>& dbias, const RnnOptions& opt);
+
+namespace cpu {
+
+enum class RnnAct : int8_t { tanh = 0, sigmoid = 1, relu = 2, linear = 3 };
+
+// The plain problem the op entry hands to the CPU kernels (all pointers row-major, contiguous).
+struct RnnProblem {
+  RnnCell cell;
+  int64_t n, t, f, u;
+  RnnAct act, ract;
+  bool go_backwards, return_sequences, output_in_input_order;
+  const float* x;
+  const float* w;   // (F, GU)
+  const float* r;   // (U, GU)
+  const float* b;   // nullptr | (GU,) | GRU (2, GU)
+  float* gates;     // (N, T, GU)
+  float* hprev;     // (N, T, U)
+  float* cells;     // (N, T, U) or nullptr
+  int64_t gu() const { return u * (cell == RnnCell::lstm ? 4 : cell == RnnCell::gru ? 3 : 1); }
+  int64_t step_time(int64_t s) const { return go_backwards ? t - 1 - s : s; }
+  // Index along T of y / dy for step s.
+  int64_t out_time(int64_t s) const { return output_in_input_order ? step_time(s) : s; }
+};
+
+void rnn_forward(const RnnProblem& p, float* y, float* h_n, float* c_n);
+void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dgates_rec,
+                  float* dx, float* dw, float* dr, float* db);
+
+// The gate math of one batch row of one step, u units (cpu/rnn.cpp: any activations; the avx2
+// namespace, cpu/rnn_avx2.cpp: act = tanh, ract = sigmoid only). Pointers are rows of the stash
+// buffers described in rnn_forward; c_prev / h_prev are nullptr at the first step (zeros).
+//   lstm_fwd:   z (4U) pre-activations in, activated gates out; writes c (U) and h (U)
+//   lstm_bwd:   dh (U) in; dc (U) carries dL/dc from step t+1 to t; writes dz (4U)
+//   gru_fwd:    xg (3U) = x W + b0 in, [z r hh] out; rec (3U) = h R + b1; writes rh (U), h (U)
+//   gru_bwd:    dh (U) in, dh * z out (the direct path to h_prev); writes dgx, dgr (3U)
+//   simple_fwd: a (U) in, h' out (in place); copies it to h
+//   simple_bwd: writes dz = dh * act'(.) from h'
+struct CellKernels {
+  void (*lstm_fwd)(float* z, const float* c_prev, float* c, float* h, int64_t u, RnnAct act,
+                   RnnAct ract);
+  void (*lstm_bwd)(const float* z, const float* c, const float* c_prev, const float* dh, float* dc,
+                   float* dz, int64_t u, RnnAct act, RnnAct ract);
+  void (*gru_fwd)(float* xg, const float* rec, const float* h_prev, float* rh, float* h, int64_t u,
+                  RnnAct act, RnnAct ract);
+  void (*gru_bwd)(const float* g, const float* rh, const float* h_prev, float* dh, float* dgx,
+                  float* dgr, int64_t u, RnnAct act, RnnAct ract);
+  void (*simple_fwd)(float* a, float* h, int64_t u, RnnAct act);
+  void (*simple_bwd)(const float* h, const float* dh, float* dz, int64_t u, RnnAct act);
+};
+
+namespace avx2 {
+// act == tanh and ract == sigmoid (lstm, gru) / act == tanh (simple); call only on Isa::avx2.
+const CellKernels& cell_kernels();
+}  // namespace avx2
+
+}  // namespace cpu
+
+}  // namespace corenn
