@@ -188,6 +188,12 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
+    def flops(self, input_shape) -> int:
+        """Floating-point operations of one forward pass per sample for inputs of
+        ``input_shape`` (with the batch axis); a multiply-add counts 2. Layers that only move
+        data (Flatten, Dropout, padding, ...) keep this default of 0. Shown by model.summary."""
+        return 0
+
     def __call__(self, x, training=False):
         """Eager use: builds on first call; NumPy in -> NumPy out, Tensor in -> Tensor out."""
         numpy_in = not isinstance(x, ops.Tensor)
@@ -255,6 +261,21 @@ class ActivatedLayer(Layer):
 
     def backward_from_preactivation(self, dz):  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+# Rough cost per element of an activation: relu-like 1, softmax 3 (exp, sum, divide),
+# transcendental ones (sigmoid, tanh, elu, gelu, ...) 4.
+_ACTIVATION_FLOPS = {"linear": 0, "relu": 1, "leaky_relu": 1, "softmax": 3, "log_softmax": 3}
+
+
+def activation_flops(activation, elements: int) -> int:
+    """Approximate FLOPs of ``activation`` over ``elements`` values (for Layer.flops)."""
+    return _ACTIVATION_FLOPS.get(activation.name, 4) * int(elements)
+
+
+def sample_size(shape) -> int:
+    """Elements of one sample of ``shape`` (batch axis first, ignored)."""
+    return int(np.prod([d for d in shape[1:]], dtype=np.int64))
 
 
 def _check_declared_shape(name, shape):

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import activations as _activations
 from .. import initializers, ops, regularizers
-from .base import ActivatedLayer, shape_str
+from .base import ActivatedLayer, activation_flops, sample_size, shape_str
 
 __all__ = ["Conv1D", "Conv2D"]
 
@@ -129,6 +129,12 @@ class _Conv(ActivatedLayer):
         y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
         self._x, self._z, self._y = x, z, y
         return y
+
+    def flops(self, input_shape):
+        """2*KH*KW*C multiply-adds per output value, + the bias, + the activation."""
+        out = sample_size(self.compute_output_shape(input_shape))
+        taps = int(np.prod(self.kernel_size)) * input_shape[-1]
+        return 2 * taps * out + (out if self.use_bias else 0) + activation_flops(self.activation, out)
 
     def can_fuse_max_pool(self, pool) -> bool:
         """Whether forward may return ``pool``'s output directly (conv2d_relu_max_pool2d)."""

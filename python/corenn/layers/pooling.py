@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from .base import Layer, shape_str
+from .base import Layer, sample_size, shape_str
 
 __all__ = ["MaxPooling2D", "AveragePooling2D", "MaxPooling1D", "AveragePooling1D",
            "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
@@ -129,6 +129,10 @@ class _Pooling2D(Layer):
         if not self.needs_input_grad:
             return None
         return self._pool_backward(dy)
+
+    def flops(self, input_shape):
+        """One compare (max) or add (average) per window tap of every output."""
+        return int(np.prod(self.pool_size)) * sample_size(self.compute_output_shape(input_shape))
 
     def get_config(self):
         cfg = super().get_config()
@@ -261,6 +265,9 @@ class _GlobalPooling(Layer):
         else:
             ops.global_avg_pool2d_backward(dy, x4_shape, out=self._as_image(dx))
         return dx
+
+    def flops(self, input_shape):
+        return sample_size(input_shape)  # one compare / add per input value
 
     def get_config(self):
         cfg = super().get_config()

@@ -110,6 +110,9 @@ class TimeDistributed(Layer):
         dx = self.layer.backward(dy.reshape([n * t, *dy.shape[2:]]))
         return None if dx is None else dx.reshape(self._x_shape)
 
+    def flops(self, input_shape):
+        return (input_shape[1] or 1) * self.layer.flops((None,) + tuple(input_shape[2:]))
+
     def get_config(self):
         from . import serialize
         cfg = super().get_config()

@@ -12,6 +12,7 @@ buffers for the batch shapes exist.
 from __future__ import annotations
 
 import math
+import time
 import warnings
 
 import numpy as np
@@ -193,28 +194,39 @@ class Sequential:
         saving.save_weights(self, filepath)
 
     def load_weights(self, filepath):
-        """Load weights written by :meth:`save_weights`; never unpickles or executes anything."""
+        """Load weights written by :meth:`save_weights` (or the weights of a ``.keras`` model
+        file); never unpickles or executes anything."""
         saving.load_weights(self, filepath)
+
+    def save(self, filepath, overwrite=True, include_optimizer=True):
+        """Write the whole model (architecture, compile config, weights, optimizer state) to one
+        file, atomically; ``corenn.models.load_model`` reads it back. See corenn.saving."""
+        import os
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"{self.name}.save: {os.fspath(filepath)} exists and overwrite=False")
+        saving.save_model(self, filepath, include_optimizer=include_optimizer)
 
     def count_params(self):
         return sum(layer.count_params() for layer in self.layers)
 
-    def summary(self, print_fn=None):
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        """Print a Keras-style table: Layer (type), Output Shape, Param #, plus the forward
+        FLOPs per sample and, once the model has trained, the measured forward / backward
+        milliseconds per training step of each layer (see ``profile``).
+
+        Args:
+            line_length: total width of the table (default: fit the content).
+            print_fn: called with each line (default ``print``).
+            expand_nested, positions, show_trainable, layer_range: accepted for Keras
+                compatibility (a Sequential has no nested models; columns are sized to fit).
+        """
+        from .summary import format_summary
         if not self.built:
             raise ValueError(f"{self.name}.summary: the model is not built yet; give the first layer "
                              "input_shape=..., call build(input_shape) or fit first")
-        rows = [(f"{l.name} ({type(l).__name__})", shape_str(l.output_shape), f"{l.count_params():,}")
-                for l in self.layers]
-        w = [max(len(h), *(len(r[i]) for r in rows)) + 2 for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
-        line = "-" * sum(w)
-        trainable = sum(t.size for t in self.trainable_weights)
-        total = self.count_params()
-        out = [f'Model: "{self.name}"', line,
-               "Layer (type)".ljust(w[0]) + "Output Shape".ljust(w[1]) + "Param #".rjust(w[2]), "=" * sum(w)]
-        out += [r[0].ljust(w[0]) + r[1].ljust(w[1]) + r[2].rjust(w[2]) for r in rows]
-        out += ["=" * sum(w), f"Total params: {total:,}", f"Trainable params: {trainable:,}",
-                f"Non-trainable params: {total - trainable:,}", line]
-        (print_fn or print)("\n".join(out))
+        for line in format_summary(self, line_length=line_length):
+            (print_fn or print)(line)
 
     # -- compile ---------------------------------------------------------------------------
 
@@ -321,11 +333,33 @@ class Sequential:
 
     # -- steps -----------------------------------------------------------------------------
 
+    # Training steps time each layer's forward and backward with perf_counter_ns (~0.2 us per
+    # layer and pass, ~0.1% of the README MLP's step; see models/summary.py); model.summary()
+    # shows the means per step. Set ``model.profile = False`` to skip the clock reads.
+    profile = True
+
     def _forward(self, x, training):
         h = x
-        for layer in self.layers:
-            h = layer.forward(h, training=training)
+        if not (training and self.profile):
+            for layer in self.layers:
+                h = layer.forward(h, training=training)
+            return h
+        clock, fwd = time.perf_counter_ns, self._timings().forward
+        t0 = clock()
+        for i, layer in enumerate(self.layers):
+            h = layer.forward(h, training=True)
+            t1 = clock()
+            fwd[i] += t1 - t0
+            t0 = t1
         return h
+
+    def _timings(self):
+        """The per-layer time accumulators (new ones when the layer stack changed)."""
+        t = self.__dict__.get("_layer_timings")
+        if t is None or t.layers != self.layers:
+            from .summary import LayerTimings
+            t = self._layer_timings = LayerTimings(self.layers)
+        return t
 
     def _loss_grad(self, xb, yb, sample_weight=None):
         h = self._forward(xb, True)
@@ -335,20 +369,44 @@ class Sequential:
             if len(self._grad_buffers) > 4:
                 self._grad_buffers.clear()
             g = self._grad_buffers[key] = ops.empty(key)
+        timed = self.profile
+        if timed:
+            clock, timings = time.perf_counter_ns, self._timings()
+            bwd, t0 = timings.backward, clock()
         fused = self._fused_output()
+        last = len(self.layers) - 1
         if fused:
             # softmax/sigmoid + cross-entropy: one kernel from the logits (as Keras' backends do),
             # cheaper and better conditioned than the loss gradient through the activation
             loss = ops.loss_forward(self._loss_obj.kind, self.layers[-1].logits, yb, g, from_logits=True,
                                     sample_weight=_row_weights(sample_weight, h))
+            if timed:
+                t1 = clock()
+                timings.loss += t1 - t0
+                t0 = t1
             g = self.layers[-1].backward_from_preactivation(g)
+            if timed:
+                t1 = clock()
+                bwd[last] += t1 - t0
+                t0 = t1
+            last -= 1
         else:
             loss = self._loss_obj.forward_backward(yb, h, g, _row_weights(sample_weight, h))
-        for layer in reversed(self.layers[:-1] if fused else self.layers):
+            if timed:
+                t1 = clock()
+                timings.loss += t1 - t0
+                t0 = t1
+        for i in range(last, -1, -1):
             if g is None:
                 break  # the layer after this one needs no dL/dx: nothing before it is trainable
-            g = layer.backward(g)
+            g = self.layers[i].backward(g)
+            if timed:
+                t1 = clock()
+                bwd[i] += t1 - t0
+                t0 = t1
         loss += sum(layer.regularization(add_grads=True) for layer in self.layers)
+        if timed:
+            timings.steps += 1
         return loss, h
 
     def _fused_output(self) -> bool:
