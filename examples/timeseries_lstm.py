@@ -20,7 +20,6 @@ import numpy as np
 
 import corenn
 from corenn import layers
-from corenn.layers.recurrent import LSTM  # until corenn.layers exports it
 from corenn.utils import plot_history, set_random_seed
 
 
@@ -43,8 +42,8 @@ def windows(series, window):
 def build_model(window):
     model = corenn.Sequential([
         layers.Input(shape=(window, 1)),
-        LSTM(32, return_sequences=True),
-        LSTM(32),
+        layers.LSTM(32, return_sequences=True),
+        layers.LSTM(32),
         layers.Dense(1),
     ])
     model.compile(optimizer=corenn.optimizers.Adam(learning_rate=1e-3), loss="mse",

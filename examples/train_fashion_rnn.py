@@ -14,15 +14,14 @@ import time
 import corenn
 from corenn import layers
 from corenn.datasets import fashion_mnist
-from corenn.layers.recurrent import LSTM  # until corenn.layers exports it
 from corenn.utils import plot_history, set_random_seed
 
 
 def build_model():
     model = corenn.Sequential([
         layers.Input(shape=(28, 28)),
-        LSTM(64, return_sequences=True),
-        LSTM(64),
+        layers.LSTM(64, return_sequences=True),
+        layers.LSTM(64),
         layers.Dense(10),
     ])
     model.compile(optimizer=corenn.optimizers.Adam(learning_rate=1e-3),
