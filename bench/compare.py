@@ -1,6 +1,6 @@
 """corenn side by side with NumPy (OpenBLAS) and PyTorch (CPU), in one run.
 
-    python bench/compare.py [--threads 2] [--repeats 5] [--only gemm|mlp|cnn|lstm|gru] [--epochs 1]
+    python bench/compare.py [--threads 2] [--repeats 5] [--only gemm|conv|mlp|cnn|lstm|gru] [--epochs 1]
 
 GEMM: corenn.ops.gemm into a preallocated C against numpy.matmul(out=) for square sizes and the
 shapes a dense network trains with (forward X@W, backward X^T@dY and dY@W^T). Timings alternate
@@ -10,10 +10,13 @@ batch 128, from-logits sparse categorical cross-entropy on Fashion-MNIST, corenn
 PyTorch model of the same architecture and initialization scheme, alternated, best samples/s,
 then each model's test accuracy. CNN: the same for the classic Keras CNN (Conv2D(32,3,relu) ->
 MaxPooling2D -> Conv2D(64,3,relu) -> MaxPooling2D -> Conv2D(64,3,relu) -> Flatten -> Dense(64,
-relu) -> Dense(10)), batch 64. LSTM / GRU: the same for LSTM(64, return_sequences=True) ->
-LSTM(64) -> Dense(10) (and with GRU) on image rows as 28 timesteps of 28 features, batch 128,
-against torch.nn.LSTM / nn.GRU (batch_first) initialized as Keras does. Ratios > 1 mean corenn
-is faster.
+relu) -> Dense(10)), batch 64. Conv layers: each conv layer of that CNN (and a 32x32x3 -> 32
+'same' layer) at batch 64, forward + backward (relu included; weight, bias and input gradients,
+no input gradient for a first layer) as one training step computes them, corenn's Conv2D layer
+against torch.nn.Conv2d + relu in PyTorch's default NCHW layout, alternated, best of --repeats.
+LSTM / GRU: one epoch as MLP / CNN for LSTM(64, return_sequences=True) -> LSTM(64) -> Dense(10)
+(and with GRU) on image rows as 28 timesteps of 28 features, batch 128, against torch.nn.LSTM /
+nn.GRU (batch_first) initialized as Keras does. Ratios > 1 mean corenn is faster.
 """
 import argparse
 import os
@@ -25,7 +28,7 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=5, help="timed repetitions per contender")
-    p.add_argument("--only", choices=["gemm", "mlp", "cnn", "lstm", "gru"], default=None)
+    p.add_argument("--only", choices=["gemm", "conv", "mlp", "cnn", "lstm", "gru"], default=None)
     p.add_argument("--epochs", type=int, default=1, help="MLP epochs per timed run")
     p.add_argument("--mlp-runs", type=int, default=2, help="alternated training runs per contender (MLP and CNN)")
     p.add_argument("--peak", type=float, default=None,
@@ -126,6 +129,64 @@ def bench_gemm():
 
 # ---------------------------------------------------------------------------------------------
 
+CONV_LAYERS = [  # name, (H, W, Cin), Cout, padding, first layer (no input gradient)
+    ("conv1 28x28x1->32", (28, 28, 1), 32, "valid", True),
+    ("conv2 13x13x32->64", (13, 13, 32), 64, "valid", False),
+    ("conv3 5x5x64->64", (5, 5, 64), 64, "valid", False),
+    ("cifar 32x32x3->32 same", (32, 32, 3), 32, "same", True),
+]
+
+
+def bench_conv_layers(batch=64):
+    """Each conv layer's forward + backward step, corenn vs PyTorch, alternated."""
+    rng = np.random.default_rng(0)
+    peak = measured_peak()
+    if torch is not None:
+        torch.set_num_threads(ARGS.threads)
+    print(f"\nConv2D 3x3 + relu layers, batch {batch}, forward + backward, {ARGS.threads} threads; "
+          f"ms per step (best of {ARGS.repeats}); peak {peak:.0f} GFLOP/s")
+    print(f"{'layer':<24}{'corenn ms':>10}{'GFLOP/s':>9}{'%peak':>7}{'torch ms':>10}{'ratio':>8}")
+    rows = []
+    for name, (h, w, cin), cout, padding, first in CONV_LAYERS:
+        x = rng.standard_normal((batch, h, w, cin), dtype=np.float32)
+        layer = corenn.layers.Conv2D(cout, 3, padding=padding, activation="relu")
+        layer.build((None, h, w, cin))
+        layer.needs_input_grad = not first
+        tx = corenn.Tensor.from_numpy(x)
+        y_shape = (batch,) + tuple(layer.compute_output_shape((None, h, w, cin))[1:])
+        dy = corenn.Tensor.from_numpy(rng.standard_normal(y_shape, dtype=np.float32))
+
+        def corenn_step():
+            layer.forward(tx, training=True)
+            layer.backward(dy)
+
+        fns = [corenn_step]
+        if torch is not None:
+            conv = torch.nn.Conv2d(cin, cout, 3, padding=1 if padding == "same" else 0)
+            xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).requires_grad_(not first)
+            dyt = torch.from_numpy(np.ascontiguousarray(np.asarray(dy).transpose(0, 3, 1, 2)))
+
+            def torch_step():
+                conv.zero_grad(set_to_none=True)
+                xt.grad = None
+                torch.relu(conv(xt)).backward(dyt)
+
+            fns.append(torch_step)
+        oh, ow = y_shape[1], y_shape[2]
+        flops = 2.0 * batch * oh * ow * cout * 9 * cin * (2 if first else 3)
+        inner = max(3, int(4e8 / flops))  # ~20 ms blocks
+        times = alternate(fns, ARGS.repeats, inner)
+        g = flops / times[0] / 1e9
+        line = f"{name:<24}{times[0] * 1e3:10.2f}{g:9.1f}{100 * g / peak:6.0f}%"
+        if torch is not None:
+            line += f"{times[1] * 1e3:10.2f}{times[1] / times[0]:8.2f}"
+        print(line)
+        rows.append((name, times))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+
 def load_fashion():
     (x_train, y_train), (x_test, y_test) = corenn.datasets.fashion_mnist.load_data()
     return ((x_train.astype(np.float32) / 255.0, y_train.astype(np.int64)),
@@ -210,9 +271,8 @@ def torch_cnn_epoch(data, seed):
 
 def corenn_rnn_epoch(kind, data, seed):
     """LSTM(64, return_sequences) -> LSTM(64) -> Dense(10) (or GRU) on image rows as timesteps."""
-    from corenn.layers.recurrent import GRU, LSTM
     (x, y), (xt, yt) = data
-    cell = LSTM if kind == "lstm" else GRU
+    cell = corenn.layers.LSTM if kind == "lstm" else corenn.layers.GRU
     corenn.utils.set_random_seed(seed)
     model = corenn.Sequential([
         corenn.layers.Input(shape=(28, 28)),
@@ -312,6 +372,8 @@ def main():
           f"python {sys.version.split()[0]}")
     if ARGS.only in (None, "gemm"):
         bench_gemm()
+    if ARGS.only in (None, "conv"):
+        bench_conv_layers()
     torch_name = f"torch {torch.__version__}" if torch is not None else "torch"
     if ARGS.only in (None, "mlp", "cnn", "lstm", "gru"):
         data = load_fashion()

@@ -573,6 +573,32 @@ def zero_pad2d(x, top, bottom, left, right):
 
 
 # =============================================================================================
+# Embedding
+# =============================================================================================
+
+def embedding(indices, w):
+    """y[..., :] = w[indices[...], :] by an explicit loop over index positions."""
+    w = f64(w)
+    idx = np.asarray(indices)
+    flat = idx.reshape(-1)
+    y = np.zeros((flat.size, w.shape[1]))
+    for i, r in enumerate(flat):
+        y[i] = w[int(r)]
+    return y.reshape(idx.shape + (w.shape[1],))
+
+
+def embedding_grad(indices, dy, input_dim):
+    """dw (input_dim, D): dw[r] = sum of dy at every position whose index is r (explicit loop)."""
+    dy = f64(dy)
+    flat = np.asarray(indices).reshape(-1)
+    g = dy.reshape(flat.size, -1)
+    dw = np.zeros((input_dim, g.shape[1]))
+    for i, r in enumerate(flat):
+        dw[int(r)] += g[i]
+    return dw
+
+
+# =============================================================================================
 # Recurrent (SimpleRNN, LSTM, GRU reset_after=True), explicit per-step loops, Keras semantics
 # =============================================================================================
 

@@ -29,5 +29,6 @@ PYBIND11_MODULE(_C, m) {
   corenn::bindings::register_norm(m);
   corenn::bindings::register_conv(m);
   corenn::bindings::register_pool(m);
+  corenn::bindings::register_embedding(m);
   corenn::bindings::register_rnn(m);
 }

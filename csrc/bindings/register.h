@@ -15,6 +15,7 @@ void register_optimizer(py::module_& m);    // fused optimizer updates
 void register_norm(py::module_& m);         // batch normalization, spatial dropout
 void register_conv(py::module_& m);         // conv2d forward / backward
 void register_pool(py::module_& m);         // pooling, zero padding
+void register_embedding(py::module_& m);    // embedding lookup forward / backward
 void register_rnn(py::module_& m);          // SimpleRNN / LSTM / GRU forward and backward
 
 }  // namespace corenn::bindings

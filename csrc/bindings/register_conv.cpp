@@ -21,6 +21,11 @@ void register_conv(py::module_& m) {
         py::arg("pad_left"), py::arg("dil_h"), py::arg("dil_w"),
         py::call_guard<py::gil_scoped_release>(),
         "dw := dL/dw of conv2d given dy, db := column sums of dy (when given); in place.");
+  m.def("conv2d_relu_max_pool2d_forward", &corenn::conv2d_relu_max_pool2d_forward, py::arg("x"),
+        py::arg("w"), py::arg("bias"), py::arg("y"), py::arg("argmax"), py::arg("conv_oh"),
+        py::arg("conv_ow"), py::arg("pad_top"), py::arg("pad_left"),
+        py::call_guard<py::gil_scoped_release>(),
+        "y, argmax := max_pool_2x2(relu(conv2d(x, w) + bias)), stride 1; in place.");
 }
 
 }  // namespace corenn::bindings

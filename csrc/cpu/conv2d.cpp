@@ -29,7 +29,9 @@
 #include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "cpu/gemm/gemm.h"
+#include "ops/bias_grad.h"
 #include "ops/conv2d.h"
+#include "ops/pool2d.h"
 
 namespace corenn::cpu {
 
@@ -49,6 +51,13 @@ float* scratch(int slot, int64_t n) {
   return b.data();
 }
 
+// partial[0, len) += partial[t * len, (t + 1) * len) for t = 1 .. parts - 1, in thread order
+// (the per-thread partial sums of a weight gradient; a fixed order keeps results reproducible).
+void sum_parts(float* partial, int parts, int64_t len) {
+  for (int t = 1; t < parts; ++t)
+    for (int64_t i = 0; i < len; ++i) partial[i] += partial[t * len + i];
+}
+
 bool is_pointwise(const Conv2dGeometry& g) {
   return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 &&
          g.oh == g.h && g.ow == g.w;
@@ -60,8 +69,9 @@ bool is_pointwise(const Conv2dGeometry& g) {
 // past mc) and interleaved into the panel, whose writes are then sequential.
 void pack_patches(const Conv2dGeometry& g, const float* x, int64_t i0, int64_t mc, int64_t p0,
                   int64_t kc, float* dst) {
-  thread_local std::vector<float> zeros;
-  if (static_cast<int64_t>(zeros.size()) < g.cin) zeros.assign(static_cast<size_t>(g.cin), 0.0f);
+  thread_local std::vector<float> zeros;  // the source of padding runs (+8: vector reads)
+  if (static_cast<int64_t>(zeros.size()) < g.cin + 8) zeros.assign(static_cast<size_t>(g.cin + 8), 0.0f);
+  const bool avx2 = active_isa() == Isa::avx2;
   const int64_t end = p0 + kc;
   for (int64_t ir = 0; ir < mc; ir += kMR) {
     const int rows = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
@@ -84,8 +94,13 @@ void pack_patches(const Conv2dGeometry& g, const float* x, int64_t i0, int64_t m
         const bool inside = r < rows && ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
         src[r] = inside ? img[r] + (ih * g.w + iw) * g.cin + ci : zeros.data();
       }
-      for (int64_t c = 0; c < len; ++c, o += kMR)
-        for (int r = 0; r < kMR; ++r) o[r] = src[r][c];
+      if (avx2) {
+        gemm::pack_a_rows_avx2(src, len, o);  // 8 x 8 transposes; spills land in slack
+        o += len * kMR;
+      } else {
+        for (int64_t c = 0; c < len; ++c, o += kMR)
+          for (int r = 0; r < kMR; ++r) o[r] = src[r][c];
+      }
       p += len;
       ci = 0;
       if (++kw == g.kw) kw = 0, ++kh;
@@ -162,6 +177,8 @@ void col2im(const Conv2dGeometry& g, const float* dcols, int64_t images, float* 
 
 // y rows [r_lo, r_hi) of (n, oh): per pixel, CB 8-channel accumulators start at the bias and take
 // one broadcast input value times a w row slice per tap (w stays in L1: depth x Cout floats).
+// Interior pixels go two at a time: 2 x CB independent accumulators hide the FMA latency (CB = 4
+// alone would wait on each chain) and each w slice loaded serves both pixels.
 template <int CB>
 __attribute__((target("avx2,fma"))) void fwd_direct_rows(const Conv2dGeometry& g, const float* x,
                                                          const float* w, const float* bias,
@@ -169,16 +186,43 @@ __attribute__((target("avx2,fma"))) void fwd_direct_rows(const Conv2dGeometry& g
                                                          int64_t r_hi, const int64_t* off) {
   const int64_t depth = g.depth();
   const int64_t span_h = (g.kh - 1) * g.dh, span_w = (g.kw - 1) * g.dw;
+  const int64_t pixel_step = g.sw * g.cin;  // input offset between neighbouring output pixels
   const __m256 zero = _mm256_setzero_ps();
+  auto inside_w = [&](int64_t ow) {
+    const int64_t iw0 = ow * g.sw - g.pl;
+    return iw0 >= 0 && iw0 + span_w < g.w;
+  };
   for (int64_t r = r_lo; r < r_hi; ++r) {
     const int64_t n = r / g.oh, ih0 = r % g.oh * g.sh - g.pt;
     const float* img = x + n * g.h * g.w * g.cin;
     const bool rows_in = ih0 >= 0 && ih0 + span_h < g.h;
-    for (int64_t ow = 0; ow < g.ow; ++ow) {
+    for (int64_t ow = 0; ow < g.ow;) {
       const int64_t iw0 = ow * g.sw - g.pl;
-      const bool inside = rows_in && iw0 >= 0 && iw0 + span_w < g.w;
       const float* base = img + (ih0 * g.w + iw0) * g.cin;
       float* yp = y + (r * g.ow + ow) * g.cout;
+      if (rows_in && ow + 1 < g.ow && inside_w(ow) && inside_w(ow + 1)) {
+        for (int64_t c0 = 0; c0 < g.cout; c0 += 8 * CB) {
+          __m256 a0[CB], a1[CB];
+          for (int c = 0; c < CB; ++c) a0[c] = a1[c] = bias ? _mm256_loadu_ps(bias + c0 + 8 * c) : zero;
+          const float* wp = w + c0;
+          for (int64_t t = 0; t < depth; ++t, wp += g.cout) {
+            const __m256 x0 = _mm256_broadcast_ss(base + off[t]);
+            const __m256 x1 = _mm256_broadcast_ss(base + off[t] + pixel_step);
+            for (int c = 0; c < CB; ++c) {
+              const __m256 wv = _mm256_loadu_ps(wp + 8 * c);
+              a0[c] = _mm256_fmadd_ps(x0, wv, a0[c]);
+              a1[c] = _mm256_fmadd_ps(x1, wv, a1[c]);
+            }
+          }
+          for (int c = 0; c < CB; ++c) {
+            _mm256_storeu_ps(yp + c0 + 8 * c, relu ? _mm256_max_ps(a0[c], zero) : a0[c]);
+            _mm256_storeu_ps(yp + g.cout + c0 + 8 * c, relu ? _mm256_max_ps(a1[c], zero) : a1[c]);
+          }
+        }
+        ow += 2;
+        continue;
+      }
+      const bool inside = rows_in && inside_w(ow);
       for (int64_t c0 = 0; c0 < g.cout; c0 += 8 * CB) {
         __m256 acc[CB];
         for (int c = 0; c < CB; ++c) acc[c] = bias ? _mm256_loadu_ps(bias + c0 + 8 * c) : zero;
@@ -198,6 +242,7 @@ __attribute__((target("avx2,fma"))) void fwd_direct_rows(const Conv2dGeometry& g
         for (int c = 0; c < CB; ++c)
           _mm256_storeu_ps(yp + c0 + 8 * c, relu ? _mm256_max_ps(acc[c], zero) : acc[c]);
       }
+      ++ow;
     }
   }
 }
@@ -217,6 +262,246 @@ void fwd_direct(const Conv2dGeometry& g, const float* x, const float* w, const f
   });
 }
 
+// ---- weight gradient on the micro-kernel (AVX2) ---------------------------------------------
+
+// dw (K, Cout) = A^T (K, P) @ dy (P, Cout), P = output pixels, K = KH*KW*Cin patch positions: dw
+// comes out in Keras layout, no transpose. A^T panels (6 positions x kc pixels) are packed per
+// pixel as one 6-float copy when the panel's positions are one channel run (Cin >= 6 mostly),
+// dy panels (kc x 16) are plain copies; the driver is BLIS's (pixels in kc blocks, positions in
+// mc blocks, B panel in L1 across the A panels). Against the generic GEMM on
+// dy^T (Cout, P) @ A (P, K), whose B block (kc x K) outgrows L2: the CNN's conv 2 at batch 64,
+// one core, 4.3 -> 4.0 ms (69% -> 73% of peak), and no transpose of dw afterwards.
+struct DwPack {
+  std::vector<int64_t> off;           // position k -> offset from the patch origin in x
+  std::vector<int64_t> tap_h, tap_w;  // position k -> kh * dh, kw * dw (bounds at borders)
+  std::vector<uint8_t> run;           // panel i: its 6 positions are consecutive in memory
+};
+
+
+DwPack make_dw_pack(const Conv2dGeometry& g) {
+  const int64_t depth = g.depth(), panels = (depth + kMR - 1) / kMR;
+  DwPack d{std::vector<int64_t>(depth), std::vector<int64_t>(depth), std::vector<int64_t>(depth),
+           std::vector<uint8_t>(panels)};
+  for (int64_t k = 0; k < depth; ++k) {
+    const int64_t ci = k % g.cin, kw = k / g.cin % g.kw, kh = k / g.cin / g.kw;
+    d.tap_h[k] = kh * g.dh, d.tap_w[k] = kw * g.dw;
+    d.off[k] = (d.tap_h[k] * g.w + d.tap_w[k]) * g.cin + ci;
+  }
+  for (int64_t i = 0; i < panels; ++i)
+    d.run[i] = i * kMR + kMR <= depth && d.off[i * kMR + kMR - 1] - d.off[i * kMR] == kMR - 1;
+  return d;
+}
+
+// Patch origins of pixels [p0, p0 + kc): base = x at the patch's top-left when the whole patch
+// is inside the image (nullptr otherwise), and the origin (image, row, column) for the checked path.
+struct PixelOrigins {
+  std::vector<const float*> base;
+  std::vector<int64_t> n, ih0, iw0;
+  void resize(int64_t kc) { base.resize(kc), n.resize(kc), ih0.resize(kc), iw0.resize(kc); }
+};
+
+void find_origins(const Conv2dGeometry& g, const float* x, int64_t p0, int64_t kc, PixelOrigins& po) {
+  for (int64_t p = 0; p < kc; ++p) {
+    const int64_t i = p0 + p, ow = i % g.ow, t = i / g.ow, oh = t % g.oh, n = t / g.oh;
+    const int64_t ih0 = oh * g.sh - g.pt, iw0 = ow * g.sw - g.pl;
+    const bool inside = ih0 >= 0 && ih0 + (g.kh - 1) * g.dh < g.h && iw0 >= 0 &&
+                        iw0 + (g.kw - 1) * g.dw < g.w;
+    po.base[p] = inside ? x + ((n * g.h + ih0) * g.w + iw0) * g.cin : nullptr;
+    po.n[p] = n, po.ih0[p] = ih0, po.iw0[p] = iw0;
+  }
+}
+
+// A^T panels of positions [k0, k0 + mc) x the block's kc pixels into dst (panel i at i*MR*kc).
+// Writes up to 2 floats past the block (8-wide stores of 6 values): the buffer has slack.
+__attribute__((target("avx2,fma"))) void pack_dw_a(const Conv2dGeometry& g, const DwPack& d,
+                                                   const float* x, const PixelOrigins& po,
+                                                   int64_t k0, int64_t mc, int64_t kc, float* dst) {
+  const int64_t depth = g.depth();
+  const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+  for (int64_t ir = 0; ir < mc; ir += kMR) {
+    const int64_t k = k0 + ir;
+    const int rows = static_cast<int>(std::min<int64_t>(kMR, std::min(mc - ir, depth - k)));
+    const bool run = rows == kMR && d.run[k / kMR] && k % kMR == 0;
+    float* o = dst + ir * kc;
+    for (int64_t p = 0; p < kc; ++p, o += kMR) {
+      const float* b = po.base[p];
+      if (b && run) {
+        _mm256_storeu_ps(o, _mm256_maskload_ps(b + d.off[k], six));
+      } else if (b) {
+        for (int r = 0; r < kMR; ++r) o[r] = r < rows ? b[d.off[k + r]] : 0.0f;
+      } else {
+        for (int r = 0; r < kMR; ++r) {
+          float v = 0.0f;
+          if (r < rows) {
+            const int64_t kk = k + r, hh = po.ih0[p] + d.tap_h[kk], ww = po.iw0[p] + d.tap_w[kk];
+            if (hh >= 0 && hh < g.h && ww >= 0 && ww < g.w)
+              v = x[((po.n[p] * g.h + hh) * g.w + ww) * g.cin + kk % g.cin];
+          }
+          o[r] = v;
+        }
+      }
+    }
+  }
+}
+
+// dy rows [p0, p0 + kc) as NR-column panels (zero columns past Cout).
+void pack_dw_b(const Conv2dGeometry& g, const float* dy, int64_t p0, int64_t kc, float* dst) {
+  for (int64_t j = 0; j < g.cout; j += kNR, dst += kNR * kc) {
+    const int64_t cols = std::min<int64_t>(kNR, g.cout - j);
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = dy + (p0 + p) * g.cout + j;
+      float* o = dst + p * kNR;
+      std::memcpy(o, src, sizeof(float) * cols);
+      for (int64_t c = cols; c < kNR; ++c) o[c] = 0.0f;
+    }
+  }
+}
+
+constexpr int64_t kDwKc = 256;   // pixels per block: the dy panel (16 KB) stays in L1
+constexpr int64_t kDwMc = 144;   // positions per block: the A^T block (144 KB) stays in L2
+
+int64_t dw_workspace_floats(const Conv2dGeometry& g) {  // + 16 slack, + 16 to align B
+  return kDwMc * kDwKc + 32 + ((g.cout + kNR - 1) / kNR) * kNR * kDwKc;
+}
+
+// dw (K, Cout) += or = (first block) over pixels [p_lo, p_hi); ws has dw_workspace_floats.
+void dw_gemm_avx2(const Conv2dGeometry& g, const DwPack& d, const float* x, const float* dy,
+                  int64_t p_lo, int64_t p_hi, float* dw, float* ws) {
+  const int64_t depth = g.depth();
+  float* a_buf = ws;
+  // The micro-kernel's packed path loads B panels aligned: 64-byte align the buffer (panel j
+  // starts j * NR * kc floats later, a multiple of 64 bytes).
+  const uintptr_t b_addr = reinterpret_cast<uintptr_t>(ws + kDwMc * kDwKc + 16);
+  float* b_buf = reinterpret_cast<float*>((b_addr + 63) & ~uintptr_t{63});
+  PixelOrigins po;
+  po.resize(kDwKc);
+  for (int64_t p0 = p_lo; p0 < p_hi; p0 += kDwKc) {
+    const int64_t kc = std::min(kDwKc, p_hi - p0);
+    const gemm::UkrArgs args{1.0f, p0 == p_lo ? 0.0f : 1.0f, nullptr, gemm::Activation::none};
+    pack_dw_b(g, dy, p0, kc, b_buf);
+    find_origins(g, x, p0, kc, po);
+    for (int64_t k0 = 0; k0 < depth; k0 += kDwMc) {
+      const int64_t mc = std::min(kDwMc, depth - k0);
+      pack_dw_a(g, d, x, po, k0, mc, kc, a_buf);
+      for (int64_t j = 0; j < g.cout; j += kNR) {
+        const float* b = b_buf + j * kc;
+        const int n = static_cast<int>(std::min<int64_t>(kNR, g.cout - j));
+        for (int64_t ir = 0; ir < mc; ir += kMR)
+          gemm::gemm_ukr_avx2_f32_6x16(kc, a_buf + ir * kc, 1, kMR, b, kNR,
+                                       dw + (k0 + ir) * g.cout + j, g.cout,
+                                       static_cast<int>(std::min<int64_t>(kMR, mc - ir)), n, args);
+      }
+    }
+  }
+}
+
+// ---- conv + relu + 2x2 max pool in one pass (small Cin, AVX2) --------------------------------
+
+// One 16-channel block [c0, c0 + 16) of conv output pixel (oh, ow) into a[0..1], bias + taps,
+// with bounds checks (border pixels of a padded conv).
+__attribute__((target("avx2,fma"))) inline void conv_pixel16(const Conv2dGeometry& g,
+                                                              const float* img, const float* w,
+                                                              const float* bias, int64_t oh,
+                                                              int64_t ow, int64_t c0, __m256 a[2]) {
+  a[0] = bias ? _mm256_loadu_ps(bias + c0) : _mm256_setzero_ps();
+  a[1] = bias ? _mm256_loadu_ps(bias + c0 + 8) : _mm256_setzero_ps();
+  for (int64_t kh = 0; kh < g.kh; ++kh) {
+    const int64_t ih = oh - g.pt + kh;
+    if (ih < 0 || ih >= g.h) continue;
+    for (int64_t kw = 0; kw < g.kw; ++kw) {
+      const int64_t iw = ow - g.pl + kw;
+      if (iw < 0 || iw >= g.w) continue;
+      const float* xp = img + (ih * g.w + iw) * g.cin;
+      const float* wp = w + (kh * g.kw + kw) * g.cin * g.cout + c0;
+      for (int64_t ci = 0; ci < g.cin; ++ci, wp += g.cout) {
+        const __m256 xv = _mm256_set1_ps(xp[ci]);
+        a[0] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(wp), a[0]);
+        a[1] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(wp + 8), a[1]);
+      }
+    }
+  }
+}
+
+// relu, then max over the window's 4 cells with the argmax in window order (a strictly greater
+// value replaces: the first maximum wins), for one 8-channel slice; stores y and argmax.
+__attribute__((target("avx2,fma"), always_inline)) inline void relu_max4_store(
+    __m256 v0, __m256 v1, __m256 v2, __m256 v3, const int32_t idx[4], float* y, int32_t* argmax) {
+  const __m256 zero = _mm256_setzero_ps();
+  __m256 best = _mm256_max_ps(v0, zero);
+  __m256 best_idx = _mm256_castsi256_ps(_mm256_set1_epi32(idx[0]));
+  const __m256 v[3] = {v1, v2, v3};
+  for (int q = 1; q < 4; ++q) {
+    const __m256 r = _mm256_max_ps(v[q - 1], zero);
+    const __m256 gt = _mm256_cmp_ps(r, best, _CMP_GT_OQ);
+    best = _mm256_blendv_ps(best, r, gt);
+    best_idx = _mm256_blendv_ps(best_idx, _mm256_castsi256_ps(_mm256_set1_epi32(idx[q])), gt);
+  }
+  _mm256_storeu_ps(y, best);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(argmax), _mm256_castps_si256(best_idx));
+}
+
+// Pooled rows [r_lo, r_hi) of (n, ph). Per pooled cell and 16-channel block the four conv pixels
+// of its window keep 8 accumulators in registers (enough to hide the FMA latency); border
+// windows of a padded conv go through conv_pixel16.
+__attribute__((target("avx2,fma"))) void fwd_relu_pool_rows(const Conv2dGeometry& g,
+                                                            const float* x, const float* w,
+                                                            const float* bias, float* y,
+                                                            int32_t* argmax, int64_t r_lo,
+                                                            int64_t r_hi, const int64_t* off) {
+  const int64_t ph_n = g.oh / 2, pw_n = g.ow / 2, depth = g.depth();
+  const int64_t right = g.cin, down = g.w * g.cin;  // window cell offsets in x
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t r = r_lo; r < r_hi; ++r) {
+    const int64_t n = r / ph_n, oh = r % ph_n * 2;
+    const float* img = x + n * g.h * g.w * g.cin;
+    const int64_t ih0 = oh - g.pt;
+    const bool rows_in = ih0 >= 0 && ih0 + g.kh < g.h;
+    for (int64_t pw = 0; pw < pw_n; ++pw) {
+      const int64_t ow = pw * 2, iw0 = ow - g.pl;
+      const int64_t cell = r * pw_n + pw;
+      const int32_t idx[4] = {static_cast<int32_t>(oh * g.ow + ow), static_cast<int32_t>(oh * g.ow + ow + 1),
+                              static_cast<int32_t>((oh + 1) * g.ow + ow),
+                              static_cast<int32_t>((oh + 1) * g.ow + ow + 1)};
+      float* yc = y + cell * g.cout;
+      int32_t* ac = argmax + cell * g.cout;
+      if (!(rows_in && iw0 >= 0 && iw0 + g.kw < g.w)) {
+        for (int64_t c0 = 0; c0 < g.cout; c0 += 16) {
+          __m256 a[4][2];
+          for (int q = 0; q < 4; ++q) conv_pixel16(g, img, w, bias, oh + q / 2, ow + q % 2, c0, a[q]);
+          for (int h = 0; h < 2; ++h)
+            relu_max4_store(a[0][h], a[1][h], a[2][h], a[3][h], idx, yc + c0 + 8 * h, ac + c0 + 8 * h);
+        }
+        continue;
+      }
+      const float* base = img + (ih0 * g.w + iw0) * g.cin;
+      for (int64_t c0 = 0; c0 < g.cout; c0 += 16) {
+        __m256 b0 = bias ? _mm256_loadu_ps(bias + c0) : zero;
+        __m256 b1 = bias ? _mm256_loadu_ps(bias + c0 + 8) : zero;
+        __m256 a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+        const float* wp = w + c0;
+        for (int64_t t = 0; t < depth; ++t, wp += g.cout) {
+          const __m256 w0 = _mm256_loadu_ps(wp), w1 = _mm256_loadu_ps(wp + 8);
+          const float* xp = base + off[t];
+          __m256 xv = _mm256_broadcast_ss(xp);
+          a00 = _mm256_fmadd_ps(xv, w0, a00);
+          a01 = _mm256_fmadd_ps(xv, w1, a01);
+          xv = _mm256_broadcast_ss(xp + right);
+          a10 = _mm256_fmadd_ps(xv, w0, a10);
+          a11 = _mm256_fmadd_ps(xv, w1, a11);
+          xv = _mm256_broadcast_ss(xp + down);
+          a20 = _mm256_fmadd_ps(xv, w0, a20);
+          a21 = _mm256_fmadd_ps(xv, w1, a21);
+          xv = _mm256_broadcast_ss(xp + down + right);
+          a30 = _mm256_fmadd_ps(xv, w0, a30);
+          a31 = _mm256_fmadd_ps(xv, w1, a31);
+        }
+        relu_max4_store(a00, a10, a20, a30, idx, yc + c0, ac + c0);
+        relu_max4_store(a01, a11, a21, a31, idx, yc + c0 + 8, ac + c0 + 8);
+      }
+    }
+  }
+}
+
 // ---- direct weight gradient for short patches (AVX2) ----------------------------------------
 
 // dw rows [t0, t0 + NT) (taps, i.e. (kh, kw, ci)) over output rows [r_lo, r_hi) of (n, oh):
@@ -226,44 +511,56 @@ template <int NT>
 __attribute__((target("avx2,fma"))) void dw_direct_taps(const Conv2dGeometry& g, const float* x,
                                                         const float* dy, int64_t r_lo,
                                                         int64_t r_hi, int64_t t0,
-                                                        const int64_t* off, float* dw) {
-  int64_t tkh[NT], tkw[NT], tci[NT];
+                                                        const int64_t* off, float* dw, float* db) {
+  int64_t tkh[NT], tkw[NT], tci[NT], o[NT];  // o: a local copy, one load per tap (not two)
   for (int t = 0; t < NT; ++t) {
     const int64_t k = t0 + t;
     tci[t] = k % g.cin, tkw[t] = k / g.cin % g.kw, tkh[t] = k / g.cin / g.kw;
+    o[t] = off[k];
   }
   const int64_t span_h = (g.kh - 1) * g.dh, span_w = (g.kw - 1) * g.dw;
-  for (int64_t c0 = 0; c0 < g.cout; c0 += 8) {
-    __m256 acc[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
-    for (int64_t r = r_lo; r < r_hi; ++r) {
-      const int64_t n = r / g.oh, ih0 = r % g.oh * g.sh - g.pt;
-      const float* img = x + n * g.h * g.w * g.cin;
-      const float* d = dy + r * g.ow * g.cout + c0;
-      const bool rows_in = ih0 >= 0 && ih0 + span_h < g.h;
-      for (int64_t ow = 0; ow < g.ow; ++ow, d += g.cout) {
-        const __m256 dv = _mm256_loadu_ps(d);
-        const int64_t iw0 = ow * g.sw - g.pl;
-        if (rows_in && iw0 >= 0 && iw0 + span_w < g.w) {
-          const float* base = img + (ih0 * g.w + iw0) * g.cin;
-          for (int t = 0; t < NT; ++t)
-            acc[t] = _mm256_fmadd_ps(_mm256_broadcast_ss(base + off[t0 + t]), dv, acc[t]);
-        } else {
-          for (int t = 0; t < NT; ++t) {
-            const int64_t ih = ih0 + tkh[t] * g.dh, iw = iw0 + tkw[t] * g.dw;
-            if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
-            const __m256 xv = _mm256_set1_ps(img[(ih * g.w + iw) * g.cin + tci[t]]);
-            acc[t] = _mm256_fmadd_ps(xv, dv, acc[t]);
+  // Output rows go in blocks whose dy (~16 KB) stays in L1 across the Cout / 8 channel passes, so
+  // dy streams from memory once (a pass over all rows per 8 channels read it Cout / 16 times);
+  // the accumulators go back to dw between blocks, a few loads per hundreds of FMAs.
+  const int64_t block = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, g.ow * g.cout));
+  for (int64_t rb = r_lo; rb < r_hi; rb += block) {
+    const int64_t re = std::min(r_hi, rb + block);
+    for (int64_t c0 = 0; c0 < g.cout; c0 += 8) {
+      __m256 acc[NT], acc_bias = _mm256_setzero_ps();
+      for (int t = 0; t < NT; ++t)
+        acc[t] = rb == r_lo ? _mm256_setzero_ps() : _mm256_loadu_ps(dw + (t0 + t) * g.cout + c0);
+      if (db && rb != r_lo) acc_bias = _mm256_loadu_ps(db + c0);
+      for (int64_t r = rb; r < re; ++r) {
+        const int64_t n = r / g.oh, ih0 = r % g.oh * g.sh - g.pt;
+        const float* img = x + n * g.h * g.w * g.cin;
+        const float* d = dy + r * g.ow * g.cout + c0;
+        const bool rows_in = ih0 >= 0 && ih0 + span_h < g.h;
+        for (int64_t ow = 0; ow < g.ow; ++ow, d += g.cout) {
+          const __m256 dv = _mm256_loadu_ps(d);
+          if (db) acc_bias = _mm256_add_ps(acc_bias, dv);  // the bias gradient rides along, once
+          const int64_t iw0 = ow * g.sw - g.pl;
+          if (rows_in && iw0 >= 0 && iw0 + span_w < g.w) {
+            const float* base = img + (ih0 * g.w + iw0) * g.cin;
+            for (int t = 0; t < NT; ++t)
+              acc[t] = _mm256_fmadd_ps(_mm256_broadcast_ss(base + o[t]), dv, acc[t]);
+          } else {
+            for (int t = 0; t < NT; ++t) {
+              const int64_t ih = ih0 + tkh[t] * g.dh, iw = iw0 + tkw[t] * g.dw;
+              if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+              const __m256 xv = _mm256_set1_ps(img[(ih * g.w + iw) * g.cin + tci[t]]);
+              acc[t] = _mm256_fmadd_ps(xv, dv, acc[t]);
+            }
           }
         }
       }
+      for (int t = 0; t < NT; ++t) _mm256_storeu_ps(dw + (t0 + t) * g.cout + c0, acc[t]);
+      if (db) _mm256_storeu_ps(db + c0, acc_bias);
     }
-    for (int t = 0; t < NT; ++t) _mm256_storeu_ps(dw + (t0 + t) * g.cout + c0, acc[t]);
   }
 }
 
 using DwTapsFn = void (*)(const Conv2dGeometry&, const float*, const float*, int64_t, int64_t,
-                          int64_t, const int64_t*, float*);
+                          int64_t, const int64_t*, float*, float*);
 
 template <int... I>
 DwTapsFn dw_taps_fn(int nt, std::integer_sequence<int, I...>) {
@@ -280,7 +577,7 @@ bool use_direct_dw(const Conv2dGeometry& g) {
 
 // dw (depth, Cout) = sum over pixels of patch^T dy. Output rows are split over threads, each
 // summing into its own partial dw; the partials are then added in thread order (reproducible).
-void dw_direct(const Conv2dGeometry& g, const float* x, const float* dy, float* dw) {
+void dw_direct(const Conv2dGeometry& g, const float* x, const float* dy, float* dw, float* db) {
   const int64_t depth = g.depth(), rows = g.n * g.oh, size = depth * g.cout;
   std::vector<int64_t> off(static_cast<size_t>(depth));
   for (int64_t k = 0; k < depth; ++k) {
@@ -291,20 +588,22 @@ void dw_direct(const Conv2dGeometry& g, const float* x, const float* dy, float* 
   const int64_t per_pass = (depth + passes - 1) / passes;
   const int64_t work = rows * g.ow * size;
   const int parts = work < (int64_t{1} << 16) ? 1 : std::max(1, get_num_threads());
-  float* partial = scratch(0, parts * size);
+  const int64_t stride = size + g.cout;  // a part's dw, then its db
+  float* partial = scratch(0, parts * stride);
   parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       const int64_t r_lo = rows * t / parts, r_hi = rows * (t + 1) / parts;
       for (int64_t t0 = 0; t0 < depth; t0 += per_pass) {
         const int nt = static_cast<int>(std::min(per_pass, depth - t0));
         dw_taps_fn(nt, std::make_integer_sequence<int, kDirectMaxTaps>())(
-            g, x, dy, r_lo, r_hi, t0, off.data(), partial + t * size);
+            g, x, dy, r_lo, r_hi, t0, off.data(), partial + t * stride,
+            db && t0 == 0 ? partial + t * stride + size : nullptr);
       }
     }
   });
+  sum_parts(partial, parts, stride);
   std::memcpy(dw, partial, sizeof(float) * size);
-  for (int t = 1; t < parts; ++t)
-    for (int64_t i = 0; i < size; ++i) dw[i] += partial[t * size + i];
+  if (db) std::memcpy(db, partial + size, sizeof(float) * g.cout);
 }
 
 // Stride-1 data gradient: the flipped forward conv does (input pixels / output pixels) times the
@@ -337,19 +636,74 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
                     1.0f, 0.0f, y, g.cout, bias, act);
 }
 
-void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw) {
+void conv2d_relu_max_pool2d_forward(const Conv2dGeometry& g, const float* x, const float* w,
+                                    const float* bias, float* y, int32_t* argmax) {
+  const int64_t ph_n = g.oh / 2, pw_n = g.ow / 2;
+  if (use_direct_dw(g) && g.cout % 16 == 0 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1) {
+    std::vector<int64_t> off(static_cast<size_t>(g.depth()));
+    for (int64_t k = 0; k < g.depth(); ++k)
+      off[k] = (k / g.cin / g.kw * g.w + k / g.cin % g.kw) * g.cin + k % g.cin;
+    const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / (4 * pw_n * g.depth() * g.cout + 1));
+    parallel_for(0, g.n * ph_n, grain, [&](int64_t lo, int64_t hi) {
+      fwd_relu_pool_rows(g, x, w, bias, y, argmax, lo, hi, off.data());
+    });
+    return;
+  }
+  // Any other case (portable ISA, wide inputs): the conv into a scratch map, then the pooling.
+  float* z = scratch(1, g.pixels() * g.cout);
+  conv2d_forward(g, x, w, bias, z, true);
+  const Pool2dGeom pg{g.n, g.oh, g.ow, g.cout, ph_n, pw_n, 2, 2, 2, 2, 0, 0};
+  max_pool2d_forward(pg, z, y, argmax);
+}
+
+void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
+                             float* db) {
   // dw^T (Cout, K) = dy^T @ A: the patches become the B operand, whose packing copies contiguous
   // channel runs (as the A operand they would be gathered one float at a time); then transpose.
-  if (use_direct_dw(g)) return dw_direct(g, x, dy, dw);
-  const int64_t depth = g.depth();
-  float* dwt = scratch(0, g.cout * depth);
-  const gemm::PackB pack_b = [&g, x](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
-    pack_patches_b(g, x, p0, kc, j0, nc, dst);
-  };
-  gemm::gemm_packed(g.cout, depth, g.pixels(), gemm::pack_a_matrix(dy, g.cout, true), pack_b, 1.0f,
-                    0.0f, dwt, depth, nullptr, gemm::Activation::none);
+  // The GEMM depth is every output pixel (long K, short M and N): it is split over threads, each
+  // running a single-threaded GEMM over its pixel range into its own partial dw^T (and db, the
+  // column sums of its dy rows), summed in thread order afterwards: one join instead of a barrier
+  // per depth block, and reproducible for a given thread count.
+  if (use_direct_dw(g)) return dw_direct(g, x, dy, dw, db);
+  const int64_t depth = g.depth(), size = g.cout * depth, pixels = g.pixels();
+  const int64_t stride = size + g.cout;
+  const double flops = 2.0 * size * pixels;
+  const int parts = static_cast<int>(std::clamp<int64_t>(
+      flops < 4e6 ? 1 : get_num_threads(), 1, std::max<int64_t>(1, pixels / 64)));
+  float* partial = scratch(0, parts * stride);
+  if (active_isa() == Isa::avx2) {
+    const DwPack d = make_dw_pack(g);
+    const int64_t ws_len = dw_workspace_floats(g);
+    float* ws = scratch(2, parts * ws_len);
+    parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t t = lo; t < hi; ++t) {
+        const int64_t p_lo = pixels * t / parts, p_hi = pixels * (t + 1) / parts;
+        dw_gemm_avx2(g, d, x, dy, p_lo, p_hi, partial + t * stride, ws + t * ws_len);
+        if (db) bias_grad(dy + p_lo * g.cout, partial + t * stride + size, p_hi - p_lo, g.cout);
+      }
+    });
+    sum_parts(partial, parts, stride);
+    std::memcpy(dw, partial, sizeof(float) * size);
+    if (db) std::memcpy(db, partial + size, sizeof(float) * g.cout);
+    return;
+  }
+  parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t p_lo = pixels * t / parts, p_hi = pixels * (t + 1) / parts;
+      const gemm::PackB pack_b = [&g, x, p_lo](int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+                                               float* dst) {
+        pack_patches_b(g, x, p_lo + p0, kc, j0, nc, dst);
+      };
+      float* part = partial + t * stride;
+      gemm::gemm_packed(g.cout, depth, p_hi - p_lo, gemm::pack_a_matrix(dy + p_lo * g.cout, g.cout, true),
+                        pack_b, 1.0f, 0.0f, part, depth, nullptr, gemm::Activation::none);
+      if (db) bias_grad(dy + p_lo * g.cout, part + size, p_hi - p_lo, g.cout);
+    }
+  });
+  sum_parts(partial, parts, stride);
   for (int64_t k = 0; k < depth; ++k)
-    for (int64_t co = 0; co < g.cout; ++co) dw[k * g.cout + co] = dwt[co * depth + k];
+    for (int64_t co = 0; co < g.cout; ++co) dw[k * g.cout + co] = partial[co * depth + k];
+  if (db) std::memcpy(db, partial + size, sizeof(float) * g.cout);
 }
 
 void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
@@ -374,17 +728,26 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
     conv2d_forward(t, dy, wt, nullptr, dx, false);
     return;
   }
-  // Images per chunk: enough rows for an efficient GEMM, a dcols buffer of at most ~16 MB.
+  // col2im path. Images are split over threads; each thread runs, per chunk of its images, a
+  // single-threaded dcols = dy @ B^T into its own buffer sized to stay in L2 (~256 KB) and
+  // scatters it into dx at once: dcols never goes to memory and no barrier runs per GEMM block.
   const int64_t per_image = pix * depth;
-  const int64_t chunk = std::clamp<int64_t>((int64_t{1} << 22) / std::max<int64_t>(1, per_image),
-                                            1, g.n);
-  float* dcols = scratch(2, chunk * per_image);
-  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-    const int64_t images = std::min(chunk, g.n - n0);
-    gemm::sgemm(false, true, images * pix, depth, g.cout, 1.0f, dy + n0 * pix * g.cout, g.cout, w,
-                g.cout, 0.0f, dcols, depth, nullptr, gemm::Activation::none);
-    col2im(g, dcols, images, dx + n0 * g.h * g.w * g.cin);
-  }
+  const int parts = static_cast<int>(std::clamp<int64_t>(get_num_threads(), 1, g.n));
+  const int64_t chunk = std::clamp<int64_t>((int64_t{1} << 16) / std::max<int64_t>(1, per_image),
+                                            1, (g.n + parts - 1) / parts);
+  float* dcols_all = scratch(2, parts * chunk * per_image);
+  parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t t = lo; t < hi; ++t) {
+      float* dcols = dcols_all + t * chunk * per_image;
+      const int64_t n_hi = g.n * (t + 1) / parts;
+      for (int64_t n0 = g.n * t / parts; n0 < n_hi; n0 += chunk) {
+        const int64_t images = std::min(chunk, n_hi - n0);
+        gemm::sgemm(false, true, images * pix, depth, g.cout, 1.0f, dy + n0 * pix * g.cout, g.cout,
+                    w, g.cout, 0.0f, dcols, depth, nullptr, gemm::Activation::none);
+        col2im(g, dcols, images, dx + n0 * g.h * g.w * g.cin);
+      }
+    }
+  });
 }
 
 }  // namespace corenn::cpu

@@ -110,6 +110,8 @@ void max_pool_cell(const float* x, int64_t cell_stride, int64_t row_stride, int6
                    int32_t* am);
 void max_grad_cell(const float* dy, const int32_t* am, int64_t i_stride, int64_t j_stride,
                    int64_t ni, int64_t nj, int32_t idx, int64_t nc, float* d);
+void max_grad_row_tiled(const float* dy_row, const int32_t* am_row, int64_t w_cells, int64_t kw,
+                        int64_t ow, int32_t first_idx, int64_t nc, float* dx_row);
 }  // namespace avx2
 
 // ---- windowed pooling, forward ---------------------------------------------------------------
@@ -159,6 +161,23 @@ void avg_pool2d_forward(const Pool2dGeom& g, const float* x, float* y) {
 
 void max_pool2d_backward(const Pool2dGeom& g, const float* dy, const int32_t* argmax, float* dx) {
   const int64_t C = g.c;
+  if (active_isa() == Isa::avx2 && g.sh == g.kh && g.sw == g.kw && g.pad_top == 0 && g.pad_left == 0) {
+    // Windows tile the image (the usual 2x2 / 2): each input row reads one window row, no search.
+    parallel_for(0, g.n * g.h, grain_for(g.w * C), [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; ++r) {
+        const int64_t n = r / g.h, h = r % g.h, i = h / g.kh;
+        float* row = dx + r * g.w * C;
+        if (i >= g.oh) {
+          std::memset(row, 0, sizeof(float) * g.w * C);
+          continue;
+        }
+        const int64_t off = (n * g.oh + i) * g.ow * C;
+        avx2::max_grad_row_tiled(dy + off, argmax + off, g.w, g.kw, g.ow,
+                                 static_cast<int32_t>(h * g.w), C, row);
+      }
+    });
+    return;
+  }
   const auto cell = active_isa() == Isa::avx2 ? avx2::max_grad_cell : max_grad_cell_ref;
   std::vector<Span> cols(g.w);
   for (int64_t w = 0; w < g.w; ++w) cols[w] = covering(w, g.pad_left, g.kw, g.sw, g.ow);

@@ -1,6 +1,7 @@
 // AVX2 inner loops of max pooling (see pool2d.cpp for the math and the reference versions).
 //
-// One call handles one window (forward) or one input cell (backward) across nc channels, eight
+// One call handles one window (forward) or one input cell (backward; or a whole input row when
+// windows do not overlap) across nc channels, eight
 // channels per register: the running max and its argmax stay in registers over the whole window,
 // and the select is a blend, so random data costs no branch mispredictions. The last nc % 8
 // channels use masked loads and stores (never touching memory past the channel range).
@@ -73,6 +74,31 @@ void max_grad_cell(const float* dy, const int32_t* am, int64_t i_stride, int64_t
     } else {
       _mm256_maskstore_ps(d + c, mask, acc);
     }
+  }
+}
+
+// Non-overlapping windows (stride == window, no padding): input row h of one image, W cells of
+// nc channels, lies in window row i = h / KH; cell w in window j = w / KW (dx = 0 past the last
+// window). dx[w, c] = dy[j, c] where am[j, c] == h * W + w, else 0: one select per cell with no
+// window search, dy_row / am_row point at window row i.
+void max_grad_row_tiled(const float* dy_row, const int32_t* am_row, int64_t w_cells, int64_t kw,
+                        int64_t ow, int32_t first_idx, int64_t nc, float* dx_row) {
+  for (int64_t w = 0; w < w_cells; ++w) {
+    const int64_t j = w / kw;
+    float* d = dx_row + w * nc;
+    if (j >= ow) {
+      for (int64_t c = 0; c < nc; ++c) d[c] = 0.0f;
+      continue;
+    }
+    const __m256i want = _mm256_set1_epi32(first_idx + static_cast<int32_t>(w));
+    const float* g = dy_row + j * nc;
+    const int32_t* a = am_row + j * nc;
+    int64_t c = 0;
+    for (; c + 8 <= nc; c += 8) {
+      const __m256i hit = _mm256_cmpeq_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + c)), want);
+      _mm256_storeu_ps(d + c, _mm256_and_ps(_mm256_loadu_ps(g + c), _mm256_castsi256_ps(hit)));
+    }
+    for (; c < nc; ++c) d[c] = a[c] == first_idx + w ? g[c] : 0.0f;
   }
 }
 

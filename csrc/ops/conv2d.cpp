@@ -9,6 +9,18 @@ namespace corenn {
 
 namespace {
 
+// Padding smaller than the (dilated) kernel, and every output window starting inside the padded
+// input: the last one at (O-1)*s - p < H.
+void check_window_fit(const char* op, const Conv2dGeometry& g, const char* xname, const Tensor& x,
+                      const char* yname, const std::string& yshape) {
+  const int64_t ekh = (g.kh - 1) * g.dh + 1, ekw = (g.kw - 1) * g.dw + 1;
+  CORENN_CHECK(g.pt >= 0 && g.pl >= 0 && g.pt < ekh && g.pl < ekw, op, ": padding (", g.pt, ", ",
+               g.pl, ") must be non-negative and smaller than the dilated kernel (", ekh, ", ", ekw, ")");
+  CORENN_CHECK(g.oh > 0 && g.ow > 0 && (g.oh - 1) * g.sh - g.pt < g.h && (g.ow - 1) * g.sw - g.pl < g.w,
+               op, ": ", yname, " ", yshape, " is too large for ", xname, " ", x.shape_str(),
+               " with strides (", g.sh, ", ", g.sw, ") and padding (", g.pt, ", ", g.pl, ")");
+}
+
 // Checks x / w / y (y may be dy) against each other and the conv parameters; returns the geometry.
 // `op` names the entry, `xname` / `yname` the argument names it uses.
 Conv2dGeometry make_geometry(const char* op, const char* xname, const Tensor& x, const Tensor& w,
@@ -34,13 +46,7 @@ Conv2dGeometry make_geometry(const char* op, const char* xname, const Tensor& x,
   CORENN_CHECK(y.size(0) == g.n && y.size(3) == g.cout, op, ": ", yname, " must have shape (",
                g.n, ", OH, OW, ", g.cout, ") for ", xname, " ", x.shape_str(), " and w ",
                w.shape_str(), ", got ", y.shape_str());
-  const int64_t ekh = (g.kh - 1) * dh + 1, ekw = (g.kw - 1) * dw + 1;
-  CORENN_CHECK(pt >= 0 && pl >= 0 && pt < ekh && pl < ekw, op, ": padding (", pt, ", ", pl,
-               ") must be non-negative and smaller than the dilated kernel (", ekh, ", ", ekw, ")");
-  // Every output window must start inside the padded input: the last one at (O-1)*s - p < H.
-  CORENN_CHECK((g.oh - 1) * sh - pt < g.h && (g.ow - 1) * sw - pl < g.w, op, ": ", yname, " ",
-               y.shape_str(), " is too large for ", xname, " ", x.shape_str(), " with strides (",
-               sh, ", ", sw, ") and padding (", pt, ", ", pl, ")");
+  check_window_fit(op, g, xname, x, yname, y.shape_str());
   return g;
 }
 
@@ -100,8 +106,48 @@ void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw
   check_no_alias(op, "dw", dw, "x", x);
   check_no_alias(op, "dw", dw, "dy", dy);
   require_cpu(op, x);
-  cpu::conv2d_backward_weights(g, x.data<float>(), dy.data<float>(), dw.data<float>());
-  if (db) cpu::bias_grad(dy.data<float>(), db->data<float>(), g.pixels(), g.cout);
+  cpu::conv2d_backward_weights(g, x.data<float>(), dy.data<float>(), dw.data<float>(),
+                               db ? db->data<float>() : nullptr);
+}
+
+void conv2d_relu_max_pool2d_forward(const Tensor& x, const Tensor& w,
+                                    const std::optional<Tensor>& bias, const Tensor& y,
+                                    const Tensor& argmax, int64_t conv_oh, int64_t conv_ow,
+                                    int64_t pad_top, int64_t pad_left) {
+  constexpr const char* op = "conv2d_relu_max_pool2d_forward";
+  check_float32(op, "x", x);
+  check_float32(op, "w", w);
+  check_float32(op, "y", y);
+  check_dtype(op, "argmax", argmax, DType::int32);
+  check_dim(op, "x", x, 4);
+  check_dim(op, "w", w, 4);
+  check_same_device(op, "x", x, "w", w);
+  check_same_device(op, "x", x, "y", y);
+  check_same_device(op, "x", x, "argmax", argmax);
+  check_nonempty(op, "x", x);
+  check_nonempty(op, "w", w);
+  const Conv2dGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(1),
+                         w.size(3), conv_oh, conv_ow, 1, 1, pad_top, pad_left, 1, 1};
+  CORENN_CHECK(w.size(2) == g.cin, op, ": x ", x.shape_str(), " has ", g.cin,
+               " channels but w ", w.shape_str(), " expects ", w.size(2), " input channels");
+  const std::string conv_shape = "(" + std::to_string(g.n) + ", " + std::to_string(conv_oh) + ", " +
+                                 std::to_string(conv_ow) + ", " + std::to_string(g.cout) + ")";
+  check_window_fit(op, g, "x", x, "the conv output", conv_shape);
+  CORENN_CHECK(conv_oh >= 2 && conv_ow >= 2, op, ": the conv output ", conv_shape,
+               " is smaller than the 2x2 pooling window");
+  check_shape(op, "y", y, {g.n, conv_oh / 2, conv_ow / 2, g.cout});
+  check_shape(op, "argmax", argmax, {g.n, conv_oh / 2, conv_ow / 2, g.cout});
+  if (bias) {
+    check_float32(op, "bias", *bias);
+    check_same_device(op, "x", x, "bias", *bias);
+    check_shape(op, "bias", *bias, {g.cout});
+  }
+  check_no_alias(op, "y", y, "x", x);
+  check_no_alias(op, "y", y, "w", w);
+  require_cpu(op, x);
+  cpu::conv2d_relu_max_pool2d_forward(g, x.data<float>(), w.data<float>(),
+                                      bias ? bias->data<float>() : nullptr, y.data<float>(),
+                                      argmax.data<int32_t>());
 }
 
 }  // namespace corenn

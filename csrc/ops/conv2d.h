@@ -42,11 +42,25 @@ void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw
                              const std::optional<Tensor>& db, int64_t stride_h, int64_t stride_w,
                              int64_t pad_top, int64_t pad_left, int64_t dil_h, int64_t dil_w);
 
+// The first layer of a classic CNN in one pass: y = max_pool_2x2(relu(conv(x, w) + bias)) with
+// stride 1, no dilation, pooling 2x2 / stride 2 / 'valid' over the (conv_oh, conv_ow) conv
+// output, which is never written. argmax (int32, y's shape) holds the winner's flat index
+// oh * conv_ow + ow, exactly as max_pool2d_forward on the conv output would (first maximum wins,
+// relu first: an all-negative window points at its first cell), so max_pool2d_backward applies.
+void conv2d_relu_max_pool2d_forward(const Tensor& x, const Tensor& w,
+                                    const std::optional<Tensor>& bias, const Tensor& y,
+                                    const Tensor& argmax, int64_t conv_oh, int64_t conv_ow,
+                                    int64_t pad_top, int64_t pad_left);
+
 namespace cpu {
+void conv2d_relu_max_pool2d_forward(const Conv2dGeometry& g, const float* x, const float* w,
+                                    const float* bias, float* y, int32_t* argmax);
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
                     float* y, bool relu);
 void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx);
-void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw);
+// db (Cout,) = column sums of dy, computed in the same pass when not nullptr.
+void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
+                             float* db);
 }  // namespace cpu
 
 }  // namespace corenn

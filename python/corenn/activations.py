@@ -72,6 +72,10 @@ class ActivationFunction:
     def get_config(self):
         return {"name": self.name, "alpha": self.alpha}
 
+    @classmethod
+    def from_config(cls, config):
+        return cls(config["name"], config.get("alpha"))
+
     def __eq__(self, other):
         return isinstance(other, ActivationFunction) and (self.name, self.alpha) == (other.name, other.alpha)
 

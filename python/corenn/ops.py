@@ -408,6 +408,7 @@ def spatial_dropout_backward(dy, mask, out=None):
 # Convolution (NHWC images, kernels (KH, KW, Cin, Cout) as Keras)
 
 __all__ += ["conv2d", "conv2d_backward_data", "conv2d_backward_weights", "conv2d_output_shape",
+            "conv2d_relu_max_pool2d",
             "conv_output_length"]
 
 def _pair(value, what, op="conv2d"):
@@ -507,6 +508,26 @@ def conv2d_backward_weights(x, dy, kernel_shape, out=None, bias_out=None, *, str
     (sh, sw), (dh, dw_) = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
     _C.conv2d_backward_weights(x, dy, dw, db, sh, sw, pt, pl, dh, dw_)
     return (dw, db) if want_bias else dw
+
+
+def conv2d_relu_max_pool2d(x, w, bias=None, out=None, argmax=None, *, padding="valid"):
+    """(y, argmax) = max_pool2d(relu(conv2d(x, w) + bias), 2, 2) in one pass, stride 1: the conv
+    output is never stored. argmax equals what :func:`max_pool2d_forward` returns on the conv
+    output, so :func:`max_pool2d_backward` gives the conv output's gradient."""
+    op = "conv2d_relu_max_pool2d_forward"
+    x = as_tensor(x, op, "x")
+    w = as_tensor(w, op, "w")
+    if w.ndim != 4:
+        raise ValueError(f"{op}: w must be 4-D (KH, KW, Cin, Cout), got shape {tuple(w.shape)}")
+    (n, oh, ow, cout), (pt, pl) = conv2d_output_shape(tuple(x.shape), tuple(w.shape[:2]), w.shape[3],
+                                                      1, padding, 1, op)
+    shape = (n, oh // 2, ow // 2, cout)
+    y = _out(out, shape, op, device=x.device)
+    am = _out(argmax, shape, op, dtype="int32", device=x.device)
+    if bias is not None:
+        bias = as_tensor(bias, op, "bias")
+    _C.conv2d_relu_max_pool2d_forward(x, w, bias, y, am, oh, ow, pt, pl)
+    return y, am
 
 
 # ---------------------------------------------------------------------------------------------
@@ -670,6 +691,73 @@ def zero_pad2d_backward(dy, padding, out=None):
     dx = _out(out, (n, h - t - b, w - l - r, c), op, device=dy.device)
     _C.zero_pad2d_backward(dy, dx, t, b, l, r)
     return dx
+
+
+# ---- embedding
+# Row lookup in a (V, D) table and its gradient. Indices: int32 / int64, or float32 holding whole
+# numbers (Sequential feeds float32 x; Keras casts an Embedding's input to int). Every index is
+# checked (whole, 0 <= index < V) before anything is written; a bad one raises ValueError naming
+# the op, the position, the value and the valid range.
+
+__all__ += ["embedding_forward", "embedding_backward"]
+
+
+def _indices(indices, op):
+    """Indices as a Tensor the kernel takes: other NumPy integer dtypes -> int64; float64 -> int64
+    once every value is checked to be a whole number (a float32 cast could round 2.0000001 to 2)."""
+    if isinstance(indices, Tensor):
+        return indices
+    idx = np.asarray(indices)
+    if idx.dtype.kind in "iu" and idx.dtype not in (np.int32, np.int64):
+        huge = idx.dtype == np.uint64 and idx.size and idx.max() > np.iinfo(np.int64).max
+        idx = idx.astype(np.float32 if huge else np.int64)  # float32: reported as out of range
+    elif idx.dtype == np.float64:
+        bad = np.flatnonzero(~np.isfinite(idx) | (idx != np.floor(idx)))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"{op}: indices must be whole numbers, got indices[{i}] = "
+                             f"{idx.reshape(-1)[i]}")
+        bad = np.flatnonzero(np.abs(idx) >= 2.0**62)
+        if bad.size:  # huge values would overflow int64; the kernel reports them as out of range
+            idx = idx.astype(np.float32)
+        else:
+            idx = idx.astype(np.int64)
+    elif idx.dtype.kind not in "iuf":
+        raise TypeError(f"{op}: indices must be integers (or floats holding whole numbers), "
+                        f"got dtype {idx.dtype}")
+    return as_tensor(np.ascontiguousarray(idx), op, "indices")
+
+
+def embedding_forward(indices, weight, out=None):
+    """y[..., :] = weight[indices[...], :]: indices (...) -> y (..., D) for weight (V, D)."""
+    op = "embedding_forward"
+    indices = _indices(indices, op)
+    weight = as_tensor(weight, op, "weight")
+    if weight.ndim != 2:
+        raise ValueError(f"{op}: weight must be (input_dim, output_dim) (rank 2), got shape "
+                         f"{tuple(weight.shape)}")
+    y = _out(out, tuple(indices.shape) + (weight.shape[1],), op, device=weight.device)
+    _C.embedding_forward(indices, weight, y)
+    return y
+
+
+def embedding_backward(indices, dy, input_dim=None, out=None):
+    """dW (V, D) of :func:`embedding_forward`: zero, then dW[indices[i]] += dy[i] for every
+    position i (repeated indices accumulate). ``out`` (V, D) is overwritten; without it give
+    ``input_dim`` (V). Returns dW."""
+    op = "embedding_backward"
+    indices = _indices(indices, op)
+    dy = as_tensor(dy, op, "dy")
+    if out is None:
+        if input_dim is None:
+            raise ValueError(f"{op}: give out= (the (input_dim, output_dim) gradient) or input_dim")
+        if dy.ndim < 1:
+            raise ValueError(f"{op}: dy must be (..., output_dim), got a scalar")
+        out = Tensor.empty([int(input_dim), dy.shape[-1]], "float32", dy.device)
+    else:
+        out = as_tensor(out, op, "out")
+    _C.embedding_backward(indices, dy, out)
+    return out
 
 
 # ---- recurrent

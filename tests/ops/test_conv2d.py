@@ -77,20 +77,26 @@ def test_conv2d_matches_reference(shape, strides, padding, dilation, isa, rng):
     _close(np.asarray(db), want_db)
 
 
-def test_conv2d_large_enough_for_threads_and_blocking(isa, rng):
+@pytest.mark.parametrize("shape,padding", [((4, 12, 11, 60, 3, 3, 61), "same"),   # flipped-kernel dx
+                                           ((3, 13, 13, 32, 3, 3, 64), "valid"),  # the CNN's conv 2: col2im dx
+                                           ((3, 28, 28, 1, 3, 3, 32), "valid")])  # its conv 1: direct kernels
+def test_conv2d_large_enough_for_threads_and_blocking(shape, padding, isa, rng):
     """Past the GEMM's block sizes (KC = 512, MC <= 72) and its parallel threshold: the packers
-    start mid-tap (K = 540 forward, 549 for the stride-1 data gradient) and mid-image."""
-    shape = (4, 12, 11, 60, 3, 3, 61)
+    start mid-tap (K = 540 forward, 549 for the stride-1 data gradient) and mid-image; the weight
+    gradient splits its pixels over threads (partial dw and db per thread); the col2im data
+    gradient splits an odd number of images over threads."""
     x, k, b = _data(rng, shape)
-    args = dict(strides=(1, 1), padding="same", dilation_rate=(1, 1))
+    args = dict(strides=(1, 1), padding=padding, dilation_rate=(1, 1))
     y = ops.conv2d(x, k, b, **args)
-    want = ref_forward(x, k, b, (1, 1), "same", (1, 1))
+    want = ref_forward(x, k, b, (1, 1), padding, (1, 1))
     _close(np.asarray(y), want)
     dy = rng.normal(size=want.shape).astype(np.float32)
     _close(np.asarray(ops.conv2d_backward_data(dy, k, x.shape, **args)),
-           ref_bwd_data(dy, k, x.shape, (1, 1), "same", (1, 1)))
-    dw = ops.conv2d_backward_weights(x, dy, k.shape, **args)
-    _close(np.asarray(dw), ref_bwd_weights(x, dy, k.shape, (1, 1), "same", (1, 1))[0])
+           ref_bwd_data(dy, k, x.shape, (1, 1), padding, (1, 1)))
+    dw, db = ops.conv2d_backward_weights(x, dy, k.shape, bias=True, **args)
+    want_dw, want_db = ref_bwd_weights(x, dy, k.shape, (1, 1), padding, (1, 1))
+    _close(np.asarray(dw), want_dw)
+    _close(np.asarray(db), want_db)
 
 
 def test_same_padding_is_tensorflow_asymmetric():
@@ -162,3 +168,35 @@ def test_conv2d_with_tiny_gemm_blocks():
                PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+@pytest.mark.parametrize("shape,padding", [((3, 28, 28, 1, 3, 3, 32), "valid"), ((2, 9, 8, 3, 3, 3, 16), "same"),
+                                           ((2, 7, 7, 2, 3, 3, 32), "same"), ((1, 6, 5, 4, 2, 2, 48), "valid"),
+                                           ((2, 6, 6, 20, 3, 3, 8), "valid")])  # wide Cin: the unfused path
+def test_conv2d_relu_max_pool2d_matches_conv_then_pool(shape, padding, isa, rng):
+    """The fused first-layer pass equals relu(conv) followed by 2x2 max pooling: values against the
+    float64 reference, argmax identical to max_pool2d_forward's (ties: an all-zero image, where every
+    window is relu(bias <= 0) = 0, must point at each window's first cell)."""
+    x, k, b = _data(rng, shape)
+    x[0] = 0.0
+    b[::2] = -np.abs(b[::2])
+    y, argmax = ops.conv2d_relu_max_pool2d(x, k, b, padding=padding)
+    z = np.maximum(ref_forward(x, k, b, (1, 1), padding, (1, 1)), 0.0)
+    n, oh, ow, c = z.shape
+    want = z[:, :oh // 2 * 2, :ow // 2 * 2].reshape(n, oh // 2, 2, ow // 2, 2, c).max(axis=(2, 4))
+    _close(np.asarray(y), want)
+    _, want_argmax = ops.max_pool2d_forward(ops.conv2d(x, k, b, padding=padding, activation="relu"), 2, 2)
+    np.testing.assert_array_equal(np.asarray(argmax), np.asarray(want_argmax))
+
+
+def test_conv2d_relu_max_pool2d_bad_inputs_raise():
+    x = np.zeros((2, 8, 8, 1), np.float32)
+    k = np.zeros((3, 3, 1, 16), np.float32)
+    with pytest.raises(ValueError, match="conv2d_relu_max_pool2d_forward: x .* has 2 channels but w .* expects 1"):
+        ops.conv2d_relu_max_pool2d(np.zeros((2, 8, 8, 2), np.float32), k)
+    with pytest.raises(ValueError, match="conv2d_relu_max_pool2d_forward.*bias"):
+        ops.conv2d_relu_max_pool2d(x, k, np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="conv2d_relu_max_pool2d_forward.*y"):
+        ops.conv2d_relu_max_pool2d(x, k, out=ops.empty((2, 6, 6, 16)))
+    with pytest.raises(ValueError, match="smaller than the 2x2 pooling window"):
+        ops.conv2d_relu_max_pool2d(np.zeros((1, 3, 8, 1), np.float32), k)

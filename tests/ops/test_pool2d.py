@@ -20,6 +20,7 @@ CASES = [
     ((2, 4, 4, 17), (4, 4), (1, 1), "same"),
     ((1, 1, 9, 6), (1, 2), (1, 2), "valid"),   # the 1-D pooling case, H = 1
     ((1, 3, 3, 2), (3, 3), (3, 3), "valid"),   # one window
+    ((2, 7, 9, 12), (2, 2), (2, 2), "valid"),  # tiling windows: last row and column uncovered
 ]
 IDS = [f"{s}-{p}-{st}-{pad}" for s, p, st, pad in CASES]
 

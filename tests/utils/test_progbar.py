@@ -86,3 +86,73 @@ def test_verbose0_silent_and_unknown_target():
 def test_bad_verbose():
     with pytest.raises(ValueError, match="Progbar"):
         Progbar(3, verbose=3)
+
+
+# -- the bar as fit / evaluate drive it (ProgbarLogger over a real model) ----------------------
+
+def _fit_output(monkeypatch, stream, verbose, epochs=2, callbacks=None, evaluate=False):
+    import sys
+
+    import numpy as np
+
+    import corenn
+    from corenn import layers
+
+    monkeypatch.setattr(sys, "stdout", stream)
+    corenn.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(60, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = corenn.Sequential([layers.Input(shape=(3,)), layers.Dense(2, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, batch_size=10, epochs=epochs, verbose=verbose, callbacks=callbacks)
+    if evaluate:
+        model.evaluate(x, y, batch_size=20, verbose=verbose)
+    monkeypatch.undo()
+    return stream.getvalue()
+
+
+def test_fit_verbose1_on_a_tty_redraws_one_line_per_epoch(monkeypatch):
+    text = _fit_output(monkeypatch, FakeTTY(), verbose=1)
+    assert "\b" not in text and "\x1b" not in text
+    lines = text.split("\n")
+    assert lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2" and lines[4] == ""
+    for bar in (lines[1], lines[3]):  # every redraw of an epoch stays on one line
+        assert bar.startswith("\r") and bar.count("\r") >= 1
+        assert bar.split("\r")[-1].startswith("6/6 [==============================] - ")
+        assert "loss: " in bar.split("\r")[-1] and "accuracy: " in bar.split("\r")[-1]
+
+
+def test_fit_verbose1_to_a_file_writes_plain_lines(monkeypatch):
+    text = _fit_output(monkeypatch, io.StringIO(), verbose=1, evaluate=True)
+    assert "\r" not in text and "\b" not in text and "\x1b" not in text
+    lines = text.splitlines()
+    assert lines[0] == "Epoch 1/2" and "Epoch 2/2" in lines
+    assert sum(ln.startswith("6/6 [====") for ln in lines) == 2
+    assert lines[-1].startswith("3/3 [====") and "ETA" not in lines[-1]  # evaluate's bar
+    assert all(re.match(r"(Epoch \d/2|\d/6 \[|\d/3 \[)", ln) for ln in lines)
+
+
+def test_fit_verbose2_one_line_per_epoch_even_on_a_tty(monkeypatch):
+    text = _fit_output(monkeypatch, FakeTTY(), verbose=2, epochs=3)
+    assert "\r" not in text and "\b" not in text
+    lines = text.splitlines()
+    assert [ln for ln in lines if not ln.startswith("Epoch ")] == \
+        [ln for ln in lines if re.match(r"6/6 - \d+s - \d+(us|ms|s)/step - loss: ", ln)]
+    assert len(lines) == 6
+
+
+def test_fit_verbose0_is_silent(monkeypatch):
+    assert _fit_output(monkeypatch, FakeTTY(), verbose=0, evaluate=True) == ""
+
+
+def test_epoch_stopped_early_shows_the_steps_done(monkeypatch):
+    from corenn.callbacks import LambdaCallback
+
+    def halt(batch, logs):
+        if batch == 2:
+            stop.model.stop_training = True
+
+    stop = LambdaCallback(on_train_batch_end=halt)
+    text = _fit_output(monkeypatch, io.StringIO(), verbose=1, epochs=2, callbacks=[stop])
+    finals = [ln for ln in text.splitlines() if "/step" in ln]
+    assert len(finals) == 1 and finals[0].startswith("3/6 [") and "ETA" not in finals[0]

@@ -103,6 +103,9 @@ void pack_a_t_avx2(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t 
                    float* dst);
 void pack_b_t_avx2(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
                    float* dst);
+// dst[p * MR + r] = src[r][p] for p < len: len depth steps of one A panel whose MR rows are
+// separate runs (a convolution's patch rows); writes up to 2 floats past dst + len * MR.
+void pack_a_rows_avx2(const float* const* src, int64_t len, float* dst);
 
 // The standard packers for row-major A / B with leading dimensions lda / ldb.
 PackA pack_a_matrix(const float* a, int64_t lda, bool trans_a);

@@ -4,6 +4,7 @@
 //   pack_a_n_avx2: op(A) = A (M, K) row-major -> A panels (panel[p*MR + r], MR = 6)
 //   pack_a_t_avx2: op(A) = A^T, A (K, M) row-major -> A panels: one 8-wide copy per depth step
 //   pack_b_t_avx2: op(B) = B^T, B (N, K) row-major -> B panels (panel[p*NR + c], NR = 16)
+//   pack_a_rows_avx2: MR rows given by pointers (a conv's patch runs) -> len depth steps of a panel
 //
 // Only full panels take the vector path (6 rows / 16 columns, depth in steps of 8); edges and the
 // depth remainder fall back to scalar copies. The A packers store 8 floats per depth step at a
@@ -98,6 +99,19 @@ void pack_b_t_avx2(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t 
     for (; p < kc; ++p)
       for (int c = 0; c < kNR; ++c) dst[p * kNR + c] = c < cols ? src[c * ldb + p] : 0.0f;
   }
+}
+
+void pack_a_rows_avx2(const float* const* src, int64_t len, float* dst) {
+  int64_t p = 0;
+  for (; p + 8 <= len; p += 8) {
+    __m256 r[8];
+    for (int q = 0; q < kMR; ++q) r[q] = _mm256_loadu_ps(src[q] + p);
+    r[6] = r[7] = _mm256_setzero_ps();
+    transpose8(r);
+    for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (p + q) * kMR, r[q]);
+  }
+  for (; p < len; ++p)
+    for (int r = 0; r < kMR; ++r) dst[p * kMR + r] = src[r][p];
 }
 
 }  // namespace corenn::cpu::gemm

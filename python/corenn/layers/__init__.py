@@ -2,17 +2,21 @@
 from .base import Input, InputLayer, Layer
 from .convolutional import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Reshape
+from .embedding import Embedding
 from .normalization import BatchNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
                       MaxPooling2D)
+from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .regularization import SpatialDropout2D
 from .reshaping import ZeroPadding2D
+from .wrappers import TimeDistributed
 
 __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Reshape", "Dropout",
            "Conv2D", "Conv1D", "MaxPooling2D", "AveragePooling2D", "MaxPooling1D",
            "AveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
            "GlobalMaxPooling1D", "ZeroPadding2D", "BatchNormalization", "SpatialDropout2D",
+           "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
            "get", "serialize", "deserialize"]
 
 

@@ -79,6 +79,12 @@ class Layer:
         self.trainable = bool(trainable)
         self.built = False
         self.needs_input_grad = True   # the model turns it off for the first layer
+        # relu' folded into the next layer's backward (relu -> max pooling); set by the model
+        self.relu_grad_by_next = False
+        self.masks_relu_input = False
+        self.pooled_by = None        # Conv2D(relu) computing the next MaxPooling2D in its pass
+        self._fused_output = None    # (pooling) the output that layer handed over
+        self._eager = False          # inside __call__: a layer alone never fuses with the next
         self._params: list[Param] = []
         self._buffers: dict = {}
         self.input_shape = None
@@ -182,6 +188,12 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
+    def flops(self, input_shape) -> int:
+        """Floating-point operations of one forward pass per sample for inputs of
+        ``input_shape`` (with the batch axis); a multiply-add counts 2. Layers that only move
+        data (Flatten, Dropout, padding, ...) keep this default of 0. Shown by model.summary."""
+        return 0
+
     def __call__(self, x, training=False):
         """Eager use: builds on first call; NumPy in -> NumPy out, Tensor in -> Tensor out."""
         numpy_in = not isinstance(x, ops.Tensor)
@@ -190,7 +202,11 @@ class Layer:
         if not self.built:
             self.build((None,) + tuple(x.shape[1:]))
         self.check_input_shape(tuple(x.shape))
-        y = self.forward(ops.as_tensor(x, self.name, "x"), training=training)
+        self._eager = True
+        try:
+            y = self.forward(ops.as_tensor(x, self.name, "x"), training=training)
+        finally:
+            self._eager = False
         return np.array(y, copy=True) if numpy_in else y
 
     def check_input_shape(self, shape):
@@ -234,6 +250,8 @@ class ActivatedLayer(Layer):
         return self._z
 
     def backward(self, dy):
+        if self._fused and self.relu_grad_by_next:
+            return self.backward_from_preactivation(dy)  # the next layer already applied relu'
         if self._fused:
             dz = dy if self.activation.is_linear else ops.activation_backward(
                 "relu", self._y, self._y, dy, self._buffer("dz", dy.shape))
@@ -243,6 +261,21 @@ class ActivatedLayer(Layer):
 
     def backward_from_preactivation(self, dz):  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+# Rough cost per element of an activation: relu-like 1, softmax 3 (exp, sum, divide),
+# transcendental ones (sigmoid, tanh, elu, gelu, ...) 4.
+_ACTIVATION_FLOPS = {"linear": 0, "relu": 1, "leaky_relu": 1, "softmax": 3, "log_softmax": 3}
+
+
+def activation_flops(activation, elements: int) -> int:
+    """Approximate FLOPs of ``activation`` over ``elements`` values (for Layer.flops)."""
+    return _ACTIVATION_FLOPS.get(activation.name, 4) * int(elements)
+
+
+def sample_size(shape) -> int:
+    """Elements of one sample of ``shape`` (batch axis first, ignored)."""
+    return int(np.prod([d for d in shape[1:]], dtype=np.int64))
 
 
 def _check_declared_shape(name, shape):

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import activations as _activations
 from .. import initializers, ops, regularizers
-from .base import ActivatedLayer, shape_str
+from .base import ActivatedLayer, activation_flops, sample_size, shape_str
 
 __all__ = ["Conv1D", "Conv2D"]
 
@@ -117,6 +117,8 @@ class _Conv(ActivatedLayer):
         return out4 if self.rank == 2 else (out4[0],) + out4[2:]
 
     def forward(self, x, training=False):
+        if self.pooled_by is not None and not self._eager:
+            return self._forward_relu_max_pool(x)
         x4 = self._view4(x)
         out4 = self._output_shape4(tuple(x4.shape))
         out_shape = out4 if self.rank == 2 else (out4[0],) + out4[2:]
@@ -126,6 +128,33 @@ class _Conv(ActivatedLayer):
                    **self._conv_args())
         y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
         self._x, self._z, self._y = x, z, y
+        return y
+
+    def flops(self, input_shape):
+        """2*KH*KW*C multiply-adds per output value, + the bias, + the activation."""
+        out = sample_size(self.compute_output_shape(input_shape))
+        taps = int(np.prod(self.kernel_size)) * input_shape[-1]
+        return 2 * taps * out + (out if self.use_bias else 0) + activation_flops(self.activation, out)
+
+    def can_fuse_max_pool(self, pool) -> bool:
+        """Whether forward may return ``pool``'s output directly (conv2d_relu_max_pool2d)."""
+        from .pooling import MaxPooling2D
+        return (self.rank == 2 and self.activation.name == "relu" and self.strides == (1, 1)
+                and self.dilation_rate == (1, 1) and type(pool) is MaxPooling2D
+                and pool.pool_size == (2, 2) and pool.strides == (2, 2) and pool.padding == "valid")
+
+    def _forward_relu_max_pool(self, x):
+        """Conv + relu + the next layer's 2x2 max pool in one pass; the model set ``pooled_by``
+        (and the relu' fold, so backward never needs this layer's own output)."""
+        pool = self.pooled_by
+        (n, oh, ow, c), _ = ops.conv2d_output_shape(tuple(x.shape), self.kernel_size, self.filters,
+                                                    padding=self.padding)
+        shape = (n, oh // 2, ow // 2, c)
+        y, argmax = ops.conv2d_relu_max_pool2d(x, self.kernel, self.bias, out=pool._buffer("y", shape),
+                                               argmax=pool._buffer("argmax", shape, "int32"),
+                                               padding=self.padding)
+        pool.accept_fused_output(y, argmax, (n, oh, ow, c))
+        self._x, self._z, self._y = x, None, None
         return y
 
     def backward_from_preactivation(self, dz):

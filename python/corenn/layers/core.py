@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import activations as _activations
 from .. import initializers, ops, regularizers
-from .base import ActivatedLayer, Layer, shape_str
+from .base import ActivatedLayer, Layer, activation_flops, sample_size, shape_str
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout"]
 
@@ -82,6 +82,13 @@ class Dense(ActivatedLayer):
         self._x, self._z, self._y = x, z, y
         return y
 
+    def flops(self, input_shape):
+        """2*D*U per row (multiply-adds), + U for the bias, + the activation."""
+        rows = sample_size(input_shape) // input_shape[-1]
+        out = rows * self.units
+        return 2 * rows * input_shape[-1] * self.units + (out if self.use_bias else 0) \
+            + activation_flops(self.activation, out)
+
     def backward_from_preactivation(self, dz):
         """backward given dL/dz directly (the model fuses softmax/sigmoid into the loss)."""
         x = self._x
@@ -130,6 +137,9 @@ class Activation(Layer):
         if not self.needs_input_grad:
             return None
         return self.activation.backward(self._x, self._y, dy, self._buffer("dx", dy.shape))
+
+    def flops(self, input_shape):
+        return activation_flops(self.activation, sample_size(input_shape))
 
     def get_config(self):
         cfg = super().get_config()

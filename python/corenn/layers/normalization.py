@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import initializers, ops, regularizers
-from .base import Layer, shape_str
+from .base import Layer, sample_size, shape_str
 
 __all__ = ["BatchNormalization"]
 
@@ -126,6 +126,10 @@ class BatchNormalization(Layer):
                                        dx=self._buffer("dx", x.shape) if self.needs_input_grad else None,
                                        dgamma=dgamma, dbeta=dbeta, training=self._training,
                                        need_dx=self.needs_input_grad)
+
+    def flops(self, input_shape):
+        """(x - mean) * inv_std * gamma + beta: 4 per value."""
+        return 4 * sample_size(input_shape)
 
     def get_config(self):
         cfg = super().get_config()

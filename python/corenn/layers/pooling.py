@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from .base import Layer, shape_str
+from .base import Layer, sample_size, shape_str
 
 __all__ = ["MaxPooling2D", "AveragePooling2D", "MaxPooling1D", "AveragePooling1D",
            "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
@@ -96,6 +96,7 @@ class _Pooling2D(Layer):
         if self._max:
             y, self._argmax = ops.max_pool2d_forward(x, *args, out=self._buffer("y", shape),
                                                      argmax=self._buffer("argmax", shape, "int32"))
+            self._y = y
         else:
             y = ops.avg_pool2d_forward(x, *args, out=self._buffer("y", shape))
         self._x_shape = x_shape
@@ -105,16 +106,33 @@ class _Pooling2D(Layer):
         args = (self.pool_size, self.strides, self.padding)
         dx = self._buffer("dx", self._x_shape)
         if self._max:
+            if self.masks_relu_input:
+                # The layer before applies relu and skips its own relu' pass (the model set both
+                # flags): a window's gradient reaches its argmax, where relu' = [max > 0], so the
+                # mask is applied here to dy, a quarter of the size of x.
+                dy = ops.activation_backward("relu", self._y, self._y, dy, self._buffer("dy_relu", dy.shape))
             return ops.max_pool2d_backward(dy, self._argmax, self._x_shape, *args, out=dx)
         return ops.avg_pool2d_backward(dy, self._x_shape, *args, out=dx)
 
     def forward(self, x, training=False):
+        if x is self._fused_output:
+            return x  # the layer before computed this pooling in its own pass
         return self._pool_forward(x)
+
+    def accept_fused_output(self, y, argmax, x_shape):
+        """Take the output the previous layer computed for this layer (conv + relu + max pool in
+        one pass): the next forward(y) passes it through, backward works as after _pool_forward."""
+        self._y, self._argmax, self._x_shape = y, argmax, tuple(x_shape)
+        self._fused_output = y
 
     def backward(self, dy):
         if not self.needs_input_grad:
             return None
         return self._pool_backward(dy)
+
+    def flops(self, input_shape):
+        """One compare (max) or add (average) per window tap of every output."""
+        return int(np.prod(self.pool_size)) * sample_size(self.compute_output_shape(input_shape))
 
     def get_config(self):
         cfg = super().get_config()
@@ -247,6 +265,9 @@ class _GlobalPooling(Layer):
         else:
             ops.global_avg_pool2d_backward(dy, x4_shape, out=self._as_image(dx))
         return dx
+
+    def flops(self, input_shape):
+        return sample_size(input_shape)  # one compare / add per input value
 
     def get_config(self):
         cfg = super().get_config()

@@ -183,6 +183,13 @@ class _RNN(Layer):
 
     # -- config ----------------------------------------------------------------------------
 
+    def flops(self, input_shape):
+        """Per step: the input and recurrent GEMMs (2*(D+U)*G*U), the bias and roughly 4 per
+        gate value for the gate activations and state update."""
+        steps, d = input_shape[1] or 1, input_shape[-1]
+        g = self._gates * self.units
+        return steps * (2 * (d + self.units) * g + (g if self.use_bias else 0) + 4 * g)
+
     def get_config(self):
         cfg = super().get_config()
         cfg.update(units=self.units, activation=_activations.serialize(self.activation),
@@ -404,6 +411,9 @@ class Bidirectional(Layer):
 
     def __call__(self, x, training=False):
         return _call_multi(self, x, training)
+
+    def flops(self, input_shape):
+        return self.forward_layer.flops(input_shape) + self.backward_layer.flops(input_shape)
 
     def get_config(self):
         from . import serialize

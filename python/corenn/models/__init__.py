@@ -1,4 +1,5 @@
-"""corenn.models: model containers."""
+"""corenn.models: model containers, and loading saved models."""
+from ..saving import load_model
 from .sequential import Sequential
 
-__all__ = ["Sequential"]
+__all__ = ["Sequential", "load_model"]

@@ -1,8 +1,9 @@
 """Utilities: reproducibility, progress bars, label encoding, training plots."""
 from .data import normalize, to_categorical
+from .model_plot import plot_model
 from .plotting import plot_history
 from .progbar import Progbar
 from .random import get_generator, next_seed, set_random_seed
 
-__all__ = ["Progbar", "get_generator", "next_seed", "normalize", "plot_history",
+__all__ = ["Progbar", "get_generator", "next_seed", "normalize", "plot_history", "plot_model",
            "set_random_seed", "to_categorical"]

@@ -1,0 +1,69 @@
+// Embedding kernels (CPU): a row gather and its transpose, a row scatter-add.
+//
+//   forward   y[i, :] = W[idx[i], :]                       i < n (all index positions, flattened)
+//   backward  dW[r, :] = sum over {i : idx[i] == r} of dy[i, :]     (0 for rows never looked up)
+// Shapes: idx (n,), W / dW (v, d), y / dy (n, d); all contiguous row-major float32.
+// Indices arrive validated (0 <= idx < v, whole numbers for float) from ops/embedding.cpp.
+//
+// Threads. forward: over index positions (disjoint y rows). backward: over VOCABULARY rows of dW:
+// each thread scans every index but accumulates only the rows it owns, so no two threads ever
+// write the same dW row (no atomics), and each row's sum runs in index order whatever the thread
+// count: the result is bit-for-bit reproducible. The scan costs n reads per thread, small next to
+// the n*d adds. The add loop is plain C++ the compiler vectorises; no ISA-specific variant (the
+// kernel is memory bound).
+#include <algorithm>
+#include <cstring>
+
+#include "core/parallel.h"
+#include "ops/embedding.h"
+
+namespace corenn::cpu {
+
+namespace {
+constexpr int64_t kGrainFloats = 32768;  // below this much work a second thread costs more than it saves
+
+template <class I>
+inline int64_t row_of(I x) { return static_cast<int64_t>(x); }
+}  // namespace
+
+// ---- reference / kernels (the plain loop is the kernel: a gather has nothing to block)
+
+template <class I>
+void embedding_forward(int64_t n, int64_t d, const I* idx, const float* w, float* y) {
+  parallel_for(0, n, std::max<int64_t>(1, kGrainFloats / std::max<int64_t>(d, 1)),
+               [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i)
+      std::memcpy(y + i * d, w + row_of(idx[i]) * d, d * sizeof(float));
+  });
+}
+
+template <class I>
+void embedding_backward(int64_t n, int64_t v, int64_t d, const I* idx, const float* dy, float* dw) {
+  const auto rows = [&](int64_t lo, int64_t hi) {
+    std::memset(dw + lo * d, 0, (hi - lo) * d * sizeof(float));
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t r = row_of(idx[i]);
+      if (r < lo || r >= hi) continue;
+      float* out = dw + r * d;
+      const float* g = dy + i * d;
+      for (int64_t j = 0; j < d; ++j) out[j] += g[j];
+    }
+  };
+  if ((n + v) * d < kGrainFloats) {
+    rows(0, v);
+    return;
+  }
+  parallel_for(0, v, 1, rows);
+}
+
+// ---- entry: the three index types the op accepts
+
+#define CORENN_EMBEDDING_INSTANTIATE(I)                                                    \
+  template void embedding_forward<I>(int64_t, int64_t, const I*, const float*, float*);   \
+  template void embedding_backward<I>(int64_t, int64_t, int64_t, const I*, const float*, float*);
+CORENN_EMBEDDING_INSTANTIATE(int32_t)
+CORENN_EMBEDDING_INSTANTIATE(int64_t)
+CORENN_EMBEDDING_INSTANTIATE(float)
+#undef CORENN_EMBEDDING_INSTANTIATE
+
+}  // namespace corenn::cpu

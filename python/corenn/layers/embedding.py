@@ -1,0 +1,101 @@
+"""Embedding: turns integer indices into dense vectors by looking them up in a table.
+
+Shape legend: N batch, ... any further index axes (usually T steps), V = input_dim (vocabulary
+size), D = output_dim.
+
+Math (W is (V, D)):
+    forward   y[n, ..., :] = W[x[n, ...], :]                 x (N, ...) -> y (N, ..., D)
+    backward  dW = 0, dW[x[i], :] += dy[i, :] for every position i (repeated indices add up)
+The input is indices, not a differentiable value: backward returns None (no dL/dx).
+
+Indices may be int32/int64 or float32 holding whole numbers (Sequential hands every layer float32
+x; Keras casts an Embedding's input to int). A non-integer, negative or >= input_dim index raises
+ValueError before anything is written. float32 holds every whole number below 2**24 exactly, so
+vocabularies beyond 16.7M rows need int inputs.
+
+Reference: keras.layers.Embedding (Keras 3); ``input_length`` is Keras 2's argument.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import initializers, ops, regularizers
+from .base import Layer, shape_str
+
+__all__ = ["Embedding"]
+
+
+def _positive_int(layer_name, arg, value):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"Embedding '{layer_name}': {arg} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class Embedding(Layer):
+    """Maps indices in [0, input_dim) to rows of a trainable (input_dim, output_dim) table.
+
+    Args:
+        input_dim: V, the vocabulary size (largest index + 1).
+        output_dim: D, the size of each vector.
+        embeddings_initializer: Keras' default 'uniform' is RandomUniform(-0.05, 0.05).
+        embeddings_regularizer: see corenn.regularizers.
+        mask_zero: masking is not supported yet; True raises NotImplementedError.
+        input_length: Keras 2's fixed sequence length; sets input_shape=(input_length,) when
+            input_shape is not given.
+    """
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
+                 embeddings_regularizer=None, activity_regularizer=None, embeddings_constraint=None,
+                 mask_zero=False, input_length=None, **kwargs):
+        if input_length is not None and kwargs.get("input_shape") is None:
+            length = input_length if isinstance(input_length, (tuple, list)) else (input_length,)
+            kwargs["input_shape"] = tuple(length)
+        super().__init__(**kwargs)
+        self.input_dim = _positive_int(self.name, "input_dim", input_dim)
+        self.output_dim = _positive_int(self.name, "output_dim", output_dim)
+        for arg, value in (("activity_regularizer", activity_regularizer),
+                           ("embeddings_constraint", embeddings_constraint)):
+            if value is not None:
+                raise NotImplementedError(f"Embedding '{self.name}': {arg} is not supported")
+        if mask_zero:
+            raise NotImplementedError(f"Embedding '{self.name}': mask_zero=True is not supported yet "
+                                      "(masking is not implemented); pad with index 0 and let the "
+                                      "model learn to ignore it, or leave mask_zero=False")
+        self.mask_zero = False
+        self.input_length = input_length
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings = None
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) < 1:
+            raise ValueError(f"Embedding '{self.name}' needs inputs of shape (batch, ...), got "
+                             f"{shape_str(input_shape)}")
+        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
+                                          self.embeddings_initializer, self.embeddings_regularizer)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.output_dim,)
+
+    def forward(self, x, training=False):
+        y = self._buffer("y", tuple(x.shape) + (self.output_dim,))
+        ops.embedding_forward(x, self.embeddings, out=y)
+        self._x = x
+        return y
+
+    def backward(self, dy):
+        if self.trainable:
+            ops.embedding_backward(self._x, dy, out=self.gradients[0])
+        return None  # indices have no gradient
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(input_dim=self.input_dim, output_dim=self.output_dim,
+                   embeddings_initializer=initializers.serialize(self.embeddings_initializer),
+                   embeddings_regularizer=regularizers.serialize(self.embeddings_regularizer),
+                   mask_zero=self.mask_zero)
+        if self.input_length is not None:
+            cfg["input_length"] = self.input_length
+        return cfg

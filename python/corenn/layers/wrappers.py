@@ -1,0 +1,127 @@
+"""Wrappers: TimeDistributed.
+
+Shape legend: N batch, T steps, ... the per-step shape the wrapped layer takes.
+
+TimeDistributed(layer) applies one layer, with one set of weights, to every step of a sequence:
+    forward   y[:, t] = layer(x[:, t])        x (N, T, ...) -> y (N, T, ...')
+    backward  dx[:, t] = layer'(dy[:, t]); the weight gradients sum over n and t
+Since x is contiguous, (N, T, ...) is the same memory as (N*T, ...): the wrapped layer runs once
+on that zero-copy view, as one batch of N*T samples, and its gradients come out summed over steps
+for free. (Layers whose output mixes samples, like BatchNormalization in training, then see
+statistics over N*T rows, as Keras' reshape path computes them too.)
+
+Reference: keras.layers.TimeDistributed (Keras 3).
+"""
+from __future__ import annotations
+
+from .base import Layer, shape_str
+
+__all__ = ["TimeDistributed"]
+
+
+class TimeDistributed(Layer):
+    """Applies ``layer`` to each step of (N, T, ...) inputs.
+
+    The weights, gradients and regularization are the wrapped layer's; ``trainable`` set here is
+    passed on to it.
+
+    Args:
+        layer: a Layer instance (not yet used elsewhere), e.g. Dense(10).
+    """
+
+    def __init__(self, layer, **kwargs):
+        if not isinstance(layer, Layer):
+            raise ValueError(f"TimeDistributed: layer must be a corenn Layer instance, got {layer!r}")
+        self.layer = layer
+        # a frozen inner layer stays frozen unless trainable=True is asked for here
+        kwargs["trainable"] = kwargs.get("trainable", layer.trainable)
+        super().__init__(**kwargs)
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        self.layer.trainable = self._trainable
+
+    # -- weights are the wrapped layer's ------------------------------------------------------
+
+    @property
+    def weights(self):
+        return self.layer.weights
+
+    @property
+    def trainable_weights(self):
+        return self.layer.trainable_weights
+
+    @property
+    def non_trainable_weights(self):
+        return self.layer.non_trainable_weights
+
+    @property
+    def gradients(self):
+        return self.layer.gradients
+
+    def get_weights(self):
+        return self.layer.get_weights()
+
+    def set_weights(self, weights):
+        self.layer.set_weights(weights)
+
+    def count_params(self):
+        return self.layer.count_params()
+
+    def regularization(self, add_grads=False):
+        return self.layer.regularization(add_grads)
+
+    # -- the layer contract ---------------------------------------------------------------------
+
+    def _check_rank(self, input_shape):
+        if len(input_shape) < 3:
+            raise ValueError(f"TimeDistributed '{self.name}' needs inputs of shape (batch, steps, ...) "
+                             f"(rank >= 3), got {shape_str(input_shape)}")
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        self._check_rank(input_shape)
+        inner = (None,) + input_shape[2:]
+        if self.layer.built:
+            self.layer.check_input_shape(inner)
+        else:
+            self.layer.build(inner)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        self._check_rank(input_shape)
+        inner = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))
+        return tuple(input_shape[:2]) + tuple(inner[1:])
+
+    def forward(self, x, training=False):
+        n, t = x.shape[0], x.shape[1]
+        self._x_shape = list(x.shape)
+        y = self.layer.forward(x.reshape([n * t, *x.shape[2:]]), training=training)
+        return y.reshape([n, t, *y.shape[1:]])
+
+    def backward(self, dy):
+        n, t = dy.shape[0], dy.shape[1]
+        self.layer.needs_input_grad = self.needs_input_grad
+        dx = self.layer.backward(dy.reshape([n * t, *dy.shape[2:]]))
+        return None if dx is None else dx.reshape(self._x_shape)
+
+    def flops(self, input_shape):
+        return (input_shape[1] or 1) * self.layer.flops((None,) + tuple(input_shape[2:]))
+
+    def get_config(self):
+        from . import serialize
+        cfg = super().get_config()
+        cfg["layer"] = serialize(self.layer)
+        return cfg
+
+    @classmethod
+    def from_config(cls, config):
+        from . import deserialize
+        config = dict(config)
+        config["layer"] = deserialize(config["layer"])
+        return cls(**config)

@@ -1,0 +1,90 @@
+"""The model folds relu' of a Conv2D/Dense(relu) into the MaxPooling after it, and computes a
+stride-1 Conv2D(relu) + MaxPooling2D(2) in one pass: outputs and gradients must equal those of the
+unfused chain (each layer's own forward and backward), including ties and all-negative windows."""
+import numpy as np
+import pytest
+
+import corenn
+from corenn import layers
+
+
+def _model(pool, conv_first=True):
+    first = layers.Conv2D(4, 3, activation="relu", padding="same") if conv_first else layers.Dense(6, activation="relu")
+    shape = (7, 7, 2) if conv_first else (5, 8)
+    model = corenn.Sequential([layers.Input(shape), layers.Conv2D(3, 1, activation="relu") if conv_first else layers.Dense(4),
+                               first, pool, layers.Flatten(), layers.Dense(3)])
+    model.compile("sgd", corenn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def _manual_gradients(model, x, y):
+    """Forward, loss gradient, then each layer's backward with the folding flags cleared."""
+    for layer in model.layers:
+        layer.relu_grad_by_next = layer.masks_relu_input = False
+        layer.pooled_by = layer._fused_output = None
+    h = corenn.ops.as_tensor(x)
+    for layer in model.layers:
+        h = layer.forward(h, training=True)
+    g = corenn.ops.empty(tuple(h.shape))
+    model._loss_obj.forward_backward(corenn.ops.as_tensor(y), h, g)
+    for layer in reversed(model.layers):
+        g = layer.backward(g)
+        if g is None:
+            break
+    return [np.array(t, copy=True) for t in model._gradients()]
+
+
+@pytest.mark.parametrize("conv_first, pool_kind", [(True, "2d_valid"), (True, "2d_same_overlap"),
+                                                   (False, "1d")])
+def test_folded_relu_gradients_match_unfolded(rng, conv_first, pool_kind):
+    pool = {"2d_valid": layers.MaxPooling2D(2), "2d_same_overlap": layers.MaxPooling2D(3, strides=2, padding="same"),
+            "1d": layers.MaxPooling1D(2)}[pool_kind]
+    corenn.utils.set_random_seed(3)
+    model = _model(pool, conv_first)
+    x = rng.standard_normal((5,) + model.input_shape[1:]).astype(np.float32)
+    x[0] = 0.0  # all-zero image: every window's max is relu(bias) = 0 -> no gradient passes
+    y = rng.integers(0, 3, 5)
+    _, grads = model.compute_gradients(x, y)
+    folded = [np.array(g, copy=True) for g in grads]
+    relu_layer = model.layers[1]
+    assert relu_layer.relu_grad_by_next and model.layers[2].masks_relu_input
+    assert (relu_layer.pooled_by is model.layers[2]) == (pool_kind == "2d_valid")
+    unfolded = _manual_gradients(model, x, y)
+    assert len(folded) == len(unfolded)
+    for a, b in zip(folded, unfolded):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_no_folding_without_relu_or_max():
+    model = corenn.Sequential([layers.Input((6, 6, 1)), layers.Conv2D(2, 3, activation="tanh"),
+                               layers.MaxPooling2D(2), layers.Conv2D(2, 1, activation="relu"),
+                               layers.AveragePooling2D(2), layers.Flatten(), layers.Dense(2)])
+    model.compile("sgd", "mse")
+    assert not any(layer.relu_grad_by_next or layer.masks_relu_input for layer in model.layers)
+
+
+def test_fused_conv_pool_forward_matches_layer_by_layer(rng):
+    corenn.utils.set_random_seed(5)
+    model = corenn.Sequential([layers.Input((11, 10, 1)), layers.Conv2D(16, 3, activation="relu", padding="same"),
+                               layers.MaxPooling2D(2), layers.Conv2D(32, 3, activation="relu"),
+                               layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(4)])
+    model.compile("sgd", "mse")
+    assert model.layers[0].pooled_by is model.layers[1] and model.layers[2].pooled_by is model.layers[3]
+    x = rng.standard_normal((3, 11, 10, 1)).astype(np.float32)
+    fused = model.predict(x, verbose=0)
+    h = x
+    for layer in model.layers:  # eager calls never fuse: each layer computes its own output
+        h = layer(h)
+    assert model.layers[0](x).shape == (3, 11, 10, 16)
+    np.testing.assert_allclose(fused, h, rtol=1e-5, atol=1e-6)
+
+
+def test_frozen_first_conv_still_fuses_and_trains_the_rest(rng):
+    corenn.utils.set_random_seed(6)
+    model = corenn.Sequential([layers.Input((8, 8, 1)), layers.Conv2D(16, 3, activation="relu", trainable=False),
+                               layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(2)])
+    model.compile("sgd", corenn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert model.layers[0].pooled_by is model.layers[1] and not model.layers[0].relu_grad_by_next
+    before = model.layers[0].get_weights()[0].copy()
+    model.fit(rng.standard_normal((8, 8, 8, 1)).astype(np.float32), rng.integers(0, 2, 8), epochs=1, verbose=0)
+    np.testing.assert_array_equal(model.layers[0].get_weights()[0], before)
