@@ -2,61 +2,17 @@
 // activation sigmoid. Same contract and results (to float rounding) as the scalar cell kernels of
 // rnn.cpp (see CellKernels in ops/rnn.h); compiled with -mavx2 -mfma, called only on Isa::avx2.
 //
-// Math: exp8(x) = 2^n e^r, n = round(x log2 e), r = x - n ln2 (ln2 split in two for exactness),
-//       e^r = 1 + r + r^2 P(r), P a degree-4 least-squares fit made for corenn on
-//       [-ln2/2, ln2/2] (2e-8 relative); x clamped to [-87, 87] so 2^n stays a normal float.
-//       sigmoid8(x) = 1 / (1 + e^-x).
-//       tanh8(x) = sign(x) (1 - 2 / (e^(2|x|) + 1)) for |x| >= 0.625; below, where the subtraction
-//       would lose relative accuracy, x (1 + x^2 Q(x^2)) with Q a degree-4 fit (5e-8 relative).
-// Units are processed 8 at a time; the last u % 8 lanes go through masked loads and stores.
+// Math: sigmoid8 / tanh8 from cpu/vec_math_avx2.h (accuracy there).
 #include <immintrin.h>
 
 #include <cstdint>
 
+#include "cpu/vec_math_avx2.h"
 #include "ops/rnn.h"
 
 namespace corenn::cpu::avx2 {
 
 namespace {
-
-inline __m256 exp8(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(87.0f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
-  __m256 p = _mm256_set1_ps(1.3929576610e-03f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3598581929e-03f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1666503645e-02f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666598352e-01f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000000093e-01f));
-  const __m256 er = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(p, r), r, r), _mm256_set1_ps(1.0f));
-  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(er, _mm256_castsi256_ps(bits));
-}
-
-inline __m256 sigmoid8(__m256 x) {
-  const __m256 one = _mm256_set1_ps(1.0f);
-  return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
-}
-
-inline __m256 tanh8(__m256 x) {
-  const __m256 sign = _mm256_set1_ps(-0.0f);
-  const __m256 ax = _mm256_andnot_ps(sign, x);
-  const __m256 one = _mm256_set1_ps(1.0f);
-  const __m256 e = exp8(_mm256_add_ps(ax, ax));
-  __m256 big = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
-  big = _mm256_or_ps(big, _mm256_and_ps(x, sign));
-  const __m256 z = _mm256_mul_ps(x, x);
-  __m256 q = _mm256_set1_ps(-6.2217068013e-03f);
-  q = _mm256_fmadd_ps(q, z, _mm256_set1_ps(2.1085831696e-02f));
-  q = _mm256_fmadd_ps(q, z, _mm256_set1_ps(-5.3870259634e-02f));
-  q = _mm256_fmadd_ps(q, z, _mm256_set1_ps(1.3332902107e-01f));
-  q = _mm256_fmadd_ps(q, z, _mm256_set1_ps(-3.3333330317e-01f));
-  const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(x, z), q, x);
-  const __m256 use_small = _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ);
-  return _mm256_blendv_ps(big, small, use_small);
-}
 
 // Lane mask for the first `k` (1..8) lanes.
 inline __m256i lanes(int64_t k) {
