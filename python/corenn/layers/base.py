@@ -195,7 +195,8 @@ class Layer:
         return 0
 
     def __call__(self, x, training=False):
-        """Eager use: builds on first call; NumPy in -> NumPy out, Tensor in -> Tensor out."""
+        """Eager use: builds on first call; NumPy in -> NumPy out, Tensor in -> Tensor out (a
+        list of them for layers that return several, e.g. an RNN with return_state)."""
         numpy_in = not isinstance(x, ops.Tensor)
         if numpy_in:
             x = np.ascontiguousarray(x, dtype=np.float32)
@@ -207,7 +208,8 @@ class Layer:
             y = self.forward(ops.as_tensor(x, self.name, "x"), training=training)
         finally:
             self._eager = False
-        return np.array(y, copy=True) if numpy_in else y
+        out = (lambda t: np.array(t, copy=True)) if numpy_in else (lambda t: t)
+        return [out(t) for t in y] if isinstance(y, list) else out(y)
 
     def check_input_shape(self, shape):
         """Raise a ValueError naming this layer when ``shape`` (with batch) does not fit."""

@@ -22,19 +22,6 @@ __all__ = ["SimpleRNN", "LSTM", "GRU", "Bidirectional"]
 _KERNEL_ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
 
 
-def _call_multi(layer, x, training):
-    """Layer.__call__ for layers whose forward may return a list (return_state, merge_mode=None)."""
-    numpy_in = not isinstance(x, ops.Tensor)
-    if numpy_in:
-        x = np.ascontiguousarray(x, dtype=np.float32)
-    if not layer.built:
-        layer.build((None,) + tuple(x.shape[1:]))
-    layer.check_input_shape(tuple(x.shape))
-    out = layer.forward(ops.as_tensor(x, layer.name, "x"), training=training)
-    conv = (lambda t: np.array(t, copy=True)) if numpy_in else (lambda t: t)
-    return [conv(t) for t in out] if isinstance(out, list) else conv(out)
-
-
 class _RNN(Layer):
     """Shared body of SimpleRNN / LSTM / GRU (``_cell`` names the kernel, ``_gates`` its G)."""
 
@@ -177,9 +164,6 @@ class _RNN(Layer):
         if self._dropped:
             dx = ops.spatial_dropout_backward(dx, self._mask, out=self._buffer("dx_in", x.shape))
         return dx
-
-    def __call__(self, x, training=False):
-        return _call_multi(self, x, training)
 
     # -- config ----------------------------------------------------------------------------
 
@@ -408,9 +392,6 @@ class Bidirectional(Layer):
         dx = self._buffer("dx", self._x_shape)
         np.add(np.asarray(dxf), np.asarray(dxb), out=np.asarray(dx))
         return dx
-
-    def __call__(self, x, training=False):
-        return _call_multi(self, x, training)
 
     def flops(self, input_shape):
         return self.forward_layer.flops(input_shape) + self.backward_layer.flops(input_shape)
