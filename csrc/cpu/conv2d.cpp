@@ -266,7 +266,8 @@ void fwd_direct(const Conv2dGeometry& g, const float* x, const float* w, const f
 
 // dw (K, Cout) = A^T (K, P) @ dy (P, Cout), P = output pixels, K = KH*KW*Cin patch positions: dw
 // comes out in Keras layout, no transpose. A^T panels (6 positions x kc pixels) are packed per
-// pixel as one 6-float copy when the panel's positions are one channel run (Cin >= 6 mostly),
+// pixel as one or two masked 6-float copies when the panel's positions are one or two channel
+// runs (Cin >= 6),
 // dy panels (kc x 16) are plain copies; the driver is BLIS's (pixels in kc blocks, positions in
 // mc blocks, B panel in L1 across the A panels). Against the generic GEMM on
 // dy^T (Cout, P) @ A (P, K), whose B block (kc x K) outgrows L2: the CNN's conv 2 at batch 64,
@@ -274,21 +275,29 @@ void fwd_direct(const Conv2dGeometry& g, const float* x, const float* w, const f
 struct DwPack {
   std::vector<int64_t> off;           // position k -> offset from the patch origin in x
   std::vector<int64_t> tap_h, tap_w;  // position k -> kh * dh, kw * dw (bounds at borders)
-  std::vector<uint8_t> run;           // panel i: its 6 positions are consecutive in memory
+  // panel i: 6 = its positions are one run of consecutive floats; 1..5 = two runs, the second
+  // starting at that row (a tap boundary inside the panel); 0 = neither (tiny Cin, last panel)
+  std::vector<int8_t> split;
 };
 
 
 DwPack make_dw_pack(const Conv2dGeometry& g) {
   const int64_t depth = g.depth(), panels = (depth + kMR - 1) / kMR;
   DwPack d{std::vector<int64_t>(depth), std::vector<int64_t>(depth), std::vector<int64_t>(depth),
-           std::vector<uint8_t>(panels)};
+           std::vector<int8_t>(panels)};
   for (int64_t k = 0; k < depth; ++k) {
     const int64_t ci = k % g.cin, kw = k / g.cin % g.kw, kh = k / g.cin / g.kw;
     d.tap_h[k] = kh * g.dh, d.tap_w[k] = kw * g.dw;
     d.off[k] = (d.tap_h[k] * g.w + d.tap_w[k]) * g.cin + ci;
   }
-  for (int64_t i = 0; i < panels; ++i)
-    d.run[i] = i * kMR + kMR <= depth && d.off[i * kMR + kMR - 1] - d.off[i * kMR] == kMR - 1;
+  for (int64_t i = 0; i < panels; ++i) {
+    const int64_t k = i * kMR;
+    if (k + kMR > depth) continue;
+    int breaks = 0, at = kMR;
+    for (int r = 1; r < kMR; ++r)
+      if (d.off[k + r] != d.off[k + r - 1] + 1) ++breaks, at = r;
+    d.split[i] = static_cast<int8_t>(breaks == 0 ? kMR : breaks == 1 ? at : 0);
+  }
   return d;
 }
 
@@ -317,16 +326,24 @@ __attribute__((target("avx2,fma"))) void pack_dw_a(const Conv2dGeometry& g, cons
                                                    const float* x, const PixelOrigins& po,
                                                    int64_t k0, int64_t mc, int64_t kc, float* dst) {
   const int64_t depth = g.depth();
-  const __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (int64_t ir = 0; ir < mc; ir += kMR) {
     const int64_t k = k0 + ir;
     const int rows = static_cast<int>(std::min<int64_t>(kMR, std::min(mc - ir, depth - k)));
-    const bool run = rows == kMR && d.run[k / kMR] && k % kMR == 0;
+    const int split = rows == kMR && k % kMR == 0 ? d.split[k / kMR] : 0;
+    // lanes [0, split) from the first run, [split, 6) from the second (read from its start
+    // minus split, so lane j meets its float); masked lanes are neither read nor faulted.
+    const __m256i first = _mm256_cmpgt_epi32(_mm256_set1_epi32(split), lane);
+    const __m256i second = _mm256_andnot_si256(first, _mm256_cmpgt_epi32(_mm256_set1_epi32(kMR), lane));
+    const int64_t off1 = d.off[k], off2 = split > 0 && split < kMR ? d.off[k + split] - split : 0;
     float* o = dst + ir * kc;
     for (int64_t p = 0; p < kc; ++p, o += kMR) {
       const float* b = po.base[p];
-      if (b && run) {
-        _mm256_storeu_ps(o, _mm256_maskload_ps(b + d.off[k], six));
+      if (b && split == kMR) {
+        _mm256_storeu_ps(o, _mm256_maskload_ps(b + off1, first));
+      } else if (b && split > 0) {
+        _mm256_storeu_ps(o, _mm256_or_ps(_mm256_maskload_ps(b + off1, first),
+                                         _mm256_maskload_ps(b + off2, second)));
       } else if (b) {
         for (int r = 0; r < kMR; ++r) o[r] = r < rows ? b[d.off[k + r]] : 0.0f;
       } else {
