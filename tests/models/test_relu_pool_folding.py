@@ -88,3 +88,13 @@ def test_frozen_first_conv_still_fuses_and_trains_the_rest(rng):
     before = model.layers[0].get_weights()[0].copy()
     model.fit(rng.standard_normal((8, 8, 8, 1)).astype(np.float32), rng.integers(0, 2, 8), epochs=1, verbose=0)
     np.testing.assert_array_equal(model.layers[0].get_weights()[0], before)
+
+
+def test_pop_unfuses_the_layer_before(rng):
+    model = corenn.Sequential([layers.Input((8, 8, 1)), layers.Conv2D(16, 3, activation="relu"),
+                               layers.MaxPooling2D(2)])
+    assert model.layers[0].pooled_by is model.layers[1]
+    pool = model.pop()
+    assert model.layers[0].pooled_by is None and not model.layers[0].relu_grad_by_next
+    assert pool.pooled_by is None and not pool.masks_relu_input
+    assert model.predict(rng.standard_normal((2, 8, 8, 1)).astype(np.float32), verbose=0).shape == (2, 6, 6, 16)

@@ -77,6 +77,11 @@ class Sequential:
 
     def pop(self):
         layer = self.layers.pop()
+        layer.relu_grad_by_next = layer.masks_relu_input = False  # no longer fused with a neighbour
+        layer.pooled_by = layer._fused_output = None
+        if self.layers:
+            self.layers[-1].relu_grad_by_next = False
+            self.layers[-1].pooled_by = None
         self.built = False
         if self.layers and self._input_shape is not None:
             self.build()
