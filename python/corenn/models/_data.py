@@ -16,6 +16,7 @@ it an epoch is one pass to the end. Running out of data ends training with a war
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 import warnings
 
@@ -160,3 +161,18 @@ def warn_ran_out(where, steps, epochs):
     warnings.warn(f"{where}: the data iterable ran out of data; interrupting training. Make sure it "
                   f"can produce {need} (a generator is consumed once: use a re-iterable object or "
                   "repeat it)", UserWarning, stacklevel=3)
+
+
+def tensor_or_none(a):
+    return None if a is None else ops.as_tensor(a)
+
+
+def row_weights(sample_weight, h):
+    """Per-sample weights over the rows the loss kernel sees: an (N, T, C) output has N*T rows."""
+    if sample_weight is None:
+        return None
+    n = sample_weight.shape[0]
+    rows = math.prod(h.shape[:-1])
+    if rows == n:
+        return sample_weight
+    return np.repeat(np.asarray(sample_weight), rows // n)

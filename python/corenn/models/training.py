@@ -1,0 +1,345 @@
+"""fit / evaluate / predict and the *_on_batch calls of Sequential (a mixin: the model's structure,
+weights, compile and the training step itself live in sequential.py).
+
+fit's epoch loop: batches come from arrays (shuffled with corenn's seeded generator, gathered with
+np.take into reused buffers) or from a generator / iterable of batches (models/_data.py), each
+goes through Sequential._train_step, callbacks see every batch and epoch (corenn.callbacks).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from .. import ops
+from . import _data
+
+
+class TrainingLoops:
+    """The loops over data; the class using it provides _train_step, _loss_grad, _forward,
+    _prepare_x / _prepare_y, _resolve_metrics, _mark_input_grads and the compiled state."""
+
+    # -- fit / evaluate / predict --------------------------------------------------------------
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """Train for ``epochs`` passes over the data; returns the History callback.
+
+        x, y: NumPy arrays, or x a generator / iterable of (x, y) or (x, y, sample_weight)
+        batches (then y, batch_size and sample_weight stay None; see models/_data.py).
+        class_weight {class: weight} / sample_weight (N,): the loss of sample i counts w_i times
+        (batch loss = mean_i w_i loss_i); metrics are not weighted. validation_data:
+        (x, y), (x, y, sample_weight) or an iterable of batches (validation_steps caps it).
+        """
+        from .. import callbacks as _callbacks
+        self._require_compiled("fit")
+        where = f"{self.name}.fit"
+        verbose = 1 if verbose == "auto" else int(verbose)
+        if class_weight is not None:
+            class_weight = _data.check_class_weight(where, class_weight)
+        train, steps, batch_size, validation_data = self._fit_data(
+            x, y, batch_size, sample_weight, class_weight, validation_split, validation_data, steps_per_epoch)
+        val = None if validation_data is None else self._validation_source(validation_data, validation_steps)
+        val_batch_size = validation_batch_size or batch_size or 32
+        cbks = _callbacks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+                                       verbose=verbose, epochs=epochs, steps=steps)
+        self.stop_training = False
+        self._step_lists = None  # trainable flags may have changed since the last fit
+        self._mark_input_grads()
+        buffers = {}
+        cbks.on_train_begin()
+        # A callback resuming a run (BackupAndRestore) sets model._initial_epoch in on_train_begin,
+        # as in Keras 3; read once, so a later fit starts where it is told.
+        initial_epoch, self._initial_epoch = getattr(self, "_initial_epoch", None) or initial_epoch, None
+        epoch_logs = {}
+        for epoch in range(initial_epoch, epochs):
+            batches = self._fit_batches(train, batch_size, steps, shuffle, buffers, class_weight)
+            if isinstance(train, _data.BatchStream):  # fetch the first batch: is there data left?
+                batches = _data.peek(batches)
+                if batches is None:
+                    if epoch == initial_epoch:
+                        raise ValueError(f"{where}: the data iterable yielded no batches")
+                    _data.warn_ran_out(where, steps, epochs - initial_epoch)
+                    break
+            metrics = self._train_metrics
+            for m in metrics:
+                m.reset_state()
+            cbks.on_epoch_begin(epoch)
+            total, count, logs = 0.0, 0, {}
+            for step, (xb, yb, swb, nb) in enumerate(batches):
+                cbks.on_train_batch_begin(step)
+                loss = self._train_step(xb, yb, metrics, swb)
+                total += loss * nb
+                count += nb
+                logs = {"loss": total / count, **{m.name: m.result() for m in metrics}}
+                cbks.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            if cbks.params.get("steps") is None and isinstance(train, _data.BatchStream) and not train.one_shot:
+                cbks.params["steps"] = step + 1  # later epochs of a re-iterable get a full bar
+            epoch_logs = dict(logs)
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                vals = self._evaluate_source(val, val_batch_size, "fit(validation_data)")
+                if vals is None:
+                    warnings.warn(f"{where}: the validation data yielded no batches at epoch {epoch + 1}; "
+                                  "no val_ metrics this epoch", UserWarning, stacklevel=2)
+                else:
+                    epoch_logs.update({"val_" + k: v for k, v in vals.items()})
+            cbks.on_epoch_end(epoch, epoch_logs)
+            if isinstance(train, _data.BatchStream) and train.ran_out and epoch + 1 < epochs:
+                _data.warn_ran_out(where, steps, epochs - initial_epoch)
+                break
+            if self.stop_training:
+                break
+        cbks.on_train_end(epoch_logs)
+        self.history = cbks.history
+        return cbks.history
+
+    def _fit_data(self, x, y, batch_size, sample_weight, class_weight, validation_split, validation_data,
+                  steps_per_epoch):
+        """fit's training source (arrays (x, y, weights) or a BatchStream), steps per epoch (None:
+        one pass of an iterable), batch size, and validation_data with validation_split applied."""
+        where = f"{self.name}.fit"
+        if _data.is_batch_iterable(x):
+            self._check_stream_args("fit", y, batch_size, sample_weight, validation_split=validation_split)
+            train = _data.BatchStream(x, _data.positive_or_none(where, "steps_per_epoch", steps_per_epoch))
+            return train, train.steps, None, validation_data
+        batch_size = _data.positive_or_none(where, "batch_size", batch_size) or 32
+        x = self._prepare_x(x, "fit")
+        y = self._prepare_y(y, len(x), "fit")
+        raw_sw = None if sample_weight is None else _data.sample_weights(where, len(x), y, sample_weight)
+        if validation_data is None and validation_split:
+            split = self._split_index(len(x), validation_split)
+            validation_data = (x[split:], y[split:]) + (() if raw_sw is None else (raw_sw[split:],))
+            x, y = x[:split], y[:split]
+            raw_sw = None if raw_sw is None else raw_sw[:split]
+        sw = _data.sample_weights(where, len(x), y, raw_sw, class_weight)  # class weights: training only
+        self._resolve_metrics(y)
+        steps = math.ceil(len(x) / batch_size)
+        if steps_per_epoch is not None:
+            steps = min(steps, _data.positive_or_none(where, "steps_per_epoch", steps_per_epoch))
+        return (x, y, sw), steps, batch_size, validation_data
+
+    def _split_index(self, n, validation_split):
+        if not 0.0 < validation_split < 1.0:
+            raise ValueError(f"{self.name}.fit: validation_split must be in (0, 1), got {validation_split}")
+        split = int(math.floor(n * (1.0 - validation_split)))
+        if split == 0 or split == n:
+            raise ValueError(f"{self.name}.fit: validation_split={validation_split} leaves an empty "
+                             f"training or validation set for {n} samples")
+        return split
+
+    def _check_stream_args(self, op, y, batch_size, sample_weight, validation_split=0.0):
+        where = f"{self.name}.{op}"
+        given = [name for name, v in (("y", y), ("batch_size", batch_size), ("sample_weight", sample_weight))
+                 if v is not None] + (["validation_split"] if validation_split else [])
+        if given:
+            raise ValueError(f"{where}: x is a generator/iterable of batches, so {', '.join(given)} must not be "
+                             "given; yield (x, y) or (x, y, sample_weight) batches instead")
+
+    def _validation_source(self, data, validation_steps):
+        where = f"{self.name}.fit"
+        if _data.is_batch_iterable(data):
+            return _data.BatchStream(data, _data.positive_or_none(where, "validation_steps", validation_steps))
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+            raise ValueError(f"{where}: validation_data must be (x_val, y_val), (x_val, y_val, sample_weight_val) "
+                             f"or an iterable of batches, got {type(data).__name__}"
+                             + (f" of {len(data)} items" if isinstance(data, (tuple, list)) else ""))
+        op = "fit(validation_data)"
+        vx = self._prepare_x(data[0], op)
+        vy = self._prepare_y(data[1], len(vx), op)
+        vsw = _data.sample_weights(f"{self.name}.{op}", len(vx), vy, data[2] if len(data) == 3 else None)
+        return vx, vy, vsw
+
+    def _fit_batches(self, train, batch_size, steps, shuffle, buffers, class_weight):
+        """(x, y, sample_weight or None, size) per training step of one epoch, as Tensors."""
+        if isinstance(train, _data.BatchStream):
+            for i, batch in enumerate(train.epoch()):
+                yield self._convert_batch("fit", batch, i, class_weight)
+            return
+        from ..utils.random import get_generator
+        n = len(train[0])
+        order = get_generator().permutation(n) if shuffle else None
+        for step in range(steps):
+            lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
+            yield self._batch(train, order, lo, hi, buffers) + (hi - lo,)
+
+    def _convert_batch(self, op, batch, index, class_weight=None):
+        """One (x, y[, sample_weight]) batch from an iterable, checked, as Tensors plus its size."""
+        where = f"{self.name}.{op}"
+        bx, by, bsw = _data.split_batch(where, batch, index)
+        x = self._prepare_x(bx, op)
+        if by is None:
+            raise ValueError(f"{where}: batch {index} has no targets (y is None)")
+        y = self._prepare_y(by, len(x), op)
+        sw = _data.sample_weights(f"{where} (batch {index})", len(x), y, bsw, class_weight)
+        self._resolve_metrics(y)
+        return ops.as_tensor(x), ops.as_tensor(y), _data.tensor_or_none(sw), len(x)
+
+    @staticmethod
+    def _batch(arrays, order, lo, hi, buffers):
+        """Rows [lo, hi) of each array (x, y, sample weights or None) as Tensors: zero-copy slices,
+        or gathered in shuffled order into buffers reused across steps."""
+        if order is None:
+            return tuple(None if a is None else ops.as_tensor(a[lo:hi]) for a in arrays)
+        size = hi - lo
+        entry = buffers.get(size)
+        if entry is None:
+            bufs = [None if a is None else np.empty((size,) + a.shape[1:], a.dtype) for a in arrays]
+            entry = buffers[size] = (bufs, tuple(_data.tensor_or_none(b) for b in bufs))
+        bufs, tensors = entry
+        idx = order[lo:hi]
+        for a, b in zip(arrays, bufs):
+            if a is not None:
+                np.take(a, idx, axis=0, out=b)
+        return tensors
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False, _callbacks=True):
+        """Loss (with regularization) and metrics: [loss, *metrics], or the loss alone.
+
+        x, y as in ``fit`` (arrays, or x an iterable of batches; ``steps`` caps the batches).
+        With ``sample_weight`` the loss is sum_i w_i loss_i / N; metrics are not weighted.
+        """
+        from .. import callbacks as _callbacks_mod
+        self._require_compiled("evaluate")
+        where = f"{self.name}.evaluate"
+        verbose = 1 if verbose == "auto" else int(verbose)
+        if _data.is_batch_iterable(x):
+            self._check_stream_args("evaluate", y, batch_size, sample_weight)
+            source = _data.BatchStream(x, _data.positive_or_none(where, "steps", steps))
+            n_steps = source.steps
+        else:
+            batch_size = _data.positive_or_none(where, "batch_size", batch_size) or 32
+            x = self._prepare_x(x, "evaluate")
+            y = self._prepare_y(y, len(x), "evaluate")
+            source = (x, y, _data.sample_weights(where, len(x), y, sample_weight))
+            self._resolve_metrics(y)
+            n_steps = math.ceil(len(x) / batch_size)
+            if steps is not None:
+                n_steps = min(n_steps, _data.positive_or_none(where, "steps", steps))
+                source = tuple(None if a is None else a[:n_steps * batch_size] for a in source)
+        cbks = None
+        if _callbacks:
+            cbks = _callbacks_mod.CallbackList(callbacks, add_progbar=verbose != 0, model=self,
+                                               verbose=verbose, epochs=1, steps=n_steps)
+        result = self._evaluate_source(source, batch_size, "evaluate", cbks)
+        if result is None:
+            raise ValueError(f"{where}: the data iterable yielded no batches")
+        if return_dict:
+            return result
+        values = list(result.values())
+        return values[0] if len(values) == 1 else values
+
+    def _evaluate_source(self, source, batch_size, op, cbks=None):
+        """The result dict over arrays (x, y, sw) or a BatchStream; None if it yields nothing."""
+        if isinstance(source, _data.BatchStream):
+            batches = (self._convert_batch(op, b, i) for i, b in enumerate(source.epoch()))
+        else:
+            x, y, sw = source
+            batches = ((ops.as_tensor(x[lo:lo + batch_size]), ops.as_tensor(y[lo:lo + batch_size]),
+                        None if sw is None else ops.as_tensor(sw[lo:lo + batch_size]), len(x[lo:lo + batch_size]))
+                       for lo in range(0, len(x), batch_size))
+        reg = sum(layer.regularization() for layer in self.layers)
+        total, count, metrics = 0.0, 0, []
+        if cbks is not None:
+            cbks.on_test_begin()
+        for step, (xb, yb, swb, nb) in enumerate(batches):
+            if step == 0:  # a stream resolves the metrics with its first batch
+                metrics = self._eval_metrics
+                for m in metrics:
+                    m.reset_state()
+            if cbks is not None:
+                cbks.on_test_batch_begin(step)
+            h = self._forward(xb, False)
+            total += self._loss_obj.forward_backward(yb, h, None, _data.row_weights(swb, h)) * nb
+            count += nb
+            for m in metrics:
+                m.update_state(yb, h)
+            if cbks is not None:
+                cbks.on_test_batch_end(step, {"loss": total / count + reg, **{m.name: m.result() for m in metrics}})
+        if count == 0:
+            return None
+        result = {"loss": total / count + reg, **{m.name: m.result() for m in metrics}}
+        if cbks is not None:
+            cbks.on_test_end(result)
+        return result
+
+    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
+        """Model outputs (inference mode) as a float32 NumPy array.
+
+        x: an array, or an iterable of batches (each x, or a tuple whose first item is x);
+        ``steps`` caps the number of batches.
+        """
+        from .. import callbacks as _callbacks_mod
+        where = f"{self.name}.predict"
+        verbose = 1 if verbose == "auto" else int(verbose)
+        stream = _data.is_batch_iterable(x)
+        if stream:
+            if batch_size is not None:
+                raise ValueError(f"{where}: x is a generator/iterable of batches, so batch_size must not be given")
+            batches = (self._prepare_x(_data.split_batch(where, b, i, targets=False)[0], "predict")
+                       for i, b in enumerate(_data.BatchStream(x, _data.positive_or_none(where, "steps", steps)).epoch()))
+            n_steps = None if steps is None else int(steps)
+        else:
+            batch_size = _data.positive_or_none(where, "batch_size", batch_size) or 32
+            x = self._prepare_x(x, "predict")
+            n_steps = math.ceil(len(x) / batch_size)
+            if steps is not None:
+                n_steps = min(n_steps, _data.positive_or_none(where, "steps", steps))
+                x = x[:n_steps * batch_size]
+            batches = (x[lo:lo + batch_size] for lo in range(0, len(x), batch_size))
+        cbks = _callbacks_mod.CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
+                                           epochs=1, steps=n_steps)
+        cbks.on_predict_begin()
+        out, parts, lo = None, [], 0
+        for step, xb in enumerate(batches):
+            cbks.on_predict_batch_begin(step)
+            h = np.asarray(self._forward(ops.as_tensor(xb), False))
+            if stream:
+                parts.append(h.copy())  # the layer's output buffer is reused by the next batch
+            else:
+                if out is None:
+                    out = np.empty((len(x),) + h.shape[1:], np.float32)
+                out[lo:lo + len(h)] = h
+                lo += len(h)
+            cbks.on_predict_batch_end(step, {"outputs": h})
+        cbks.on_predict_end()
+        if stream:
+            if not parts:
+                raise ValueError(f"{where}: the data iterable yielded no batches")
+            return np.concatenate(parts)
+        return out
+
+    def __call__(self, x, training=False):
+        return self.predict(x, batch_size=max(1, len(x)))
+
+    def predict_on_batch(self, x):
+        return self.predict(x, batch_size=max(1, len(x)))
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+        """One training step on (x, y); sample_weight (N,) or class_weight weight the loss."""
+        self._require_compiled("train_on_batch")
+        where = f"{self.name}.train_on_batch"
+        x = self._prepare_x(x, "train_on_batch")
+        y = self._prepare_y(y, len(x), "train_on_batch")
+        if class_weight is not None:
+            class_weight = _data.check_class_weight(where, class_weight)
+        sw = _data.sample_weights(where, len(x), y, sample_weight, class_weight)
+        self._resolve_metrics(y)
+        for m in self._train_metrics:
+            m.reset_state()
+        self._step_lists = None
+        self._mark_input_grads()
+        loss = self._train_step(ops.as_tensor(x), ops.as_tensor(y), self._train_metrics, _data.tensor_or_none(sw))
+        result = {"loss": float(loss), **{m.name: m.result() for m in self._train_metrics}}
+        if return_dict:
+            return result
+        return result["loss"] if len(result) == 1 else list(result.values())
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        return self.evaluate(x, y, batch_size=max(1, len(x)), verbose=0, sample_weight=sample_weight,
+                             return_dict=return_dict, _callbacks=False)
