@@ -17,7 +17,11 @@ find_package(CUDAToolkit REQUIRED)
 
 file(GLOB CORENN_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.cu)
 target_sources(_C PRIVATE ${CORENN_CUDA_SOURCES})
-set_target_properties(_C PROPERTIES CUDA_RUNTIME_LIBRARY Static)
+# _C was created before enable_language(CUDA), so its CUDA properties were not initialised from
+# the CMAKE_CUDA_* variables: set them on the target.
+set_target_properties(_C PROPERTIES CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}"
+                                    CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON
+                                    CUDA_RUNTIME_LIBRARY Static)
 target_link_libraries(_C PRIVATE CUDA::cudart_static)
 target_compile_definitions(_C PRIVATE CORENN_WITH_CUDA=1)
 # The parent's target options (-Wall -Wextra -fno-math-errno ...) are GCC flags nvcc rejects: keep
