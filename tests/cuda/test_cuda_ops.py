@@ -87,9 +87,9 @@ def test_mixing_devices_is_a_value_error():
 
 
 def test_ops_without_a_cuda_kernel_say_so():
-    x = gpu(np.ones((4, 3), np.float32))
-    with pytest.raises(NotImplementedError, match="dropout_forward.*cuda:0"):
-        ops.dropout_forward(x, 0.5, 1)
+    x = gpu(np.ones((2, 4, 4, 3), np.float32))
+    with pytest.raises(NotImplementedError, match="cuda:0"):
+        ops.zero_pad2d_forward(x, 1)
 
 
 # ---- gemm --------------------------------------------------------------------------------------
@@ -156,6 +156,18 @@ def test_bias_grad_matches_cpu(rng, shape):
     dy = rng.standard_normal(shape).astype(np.float32)
     np.testing.assert_allclose(ops.bias_grad(gpu(dy)).numpy(), ops.bias_grad(dy).numpy(),
                                rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.3, 0.9])
+def test_dropout_draws_the_cpu_mask_for_the_same_seed(rng, rate):
+    x = rng.standard_normal((37, 129)).astype(np.float32)
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    y, mask = ops.dropout_forward(x, rate, 1234)
+    yg, mg = ops.dropout_forward(gpu(x), rate, 1234)
+    np.testing.assert_array_equal(mg.numpy(), mask.numpy())
+    np.testing.assert_array_equal(yg.numpy(), y.numpy())
+    np.testing.assert_array_equal(ops.dropout_backward(gpu(dy), mg).numpy(),
+                                  ops.dropout_backward(dy, mask).numpy())
 
 
 # ---- losses --------------------------------------------------------------------------------------
