@@ -32,13 +32,15 @@ __global__ void bias_grad_kernel(const float* __restrict__ dy, float* __restrict
 
 }  // namespace
 
-void bias_grad(const Tensor& dy, const Tensor& db) {
-  DeviceGuard guard(dy);
-  const int64_t cols = dy.cols();
+void bias_grad(const Tensor& like, const float* dy, float* db, int64_t rows, int64_t cols) {
+  DeviceGuard guard(like);
   const unsigned grid = static_cast<unsigned>((cols + kCols - 1) / kCols);
-  bias_grad_kernel<<<grid, dim3(kCols, kRowThreads), 0, stream_of(dy)>>>(
-      dy.data<float>(), db.data<float>(), dy.rows(), cols);
+  bias_grad_kernel<<<grid, dim3(kCols, kRowThreads), 0, stream_of(like)>>>(dy, db, rows, cols);
   check_launch("bias_grad");
+}
+
+void bias_grad(const Tensor& dy, const Tensor& db) {
+  bias_grad(dy, dy.data<float>(), db.data<float>(), dy.rows(), dy.cols());
 }
 
 }  // namespace corenn::cuda

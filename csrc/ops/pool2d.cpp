@@ -171,8 +171,9 @@ void global_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
   check_global(op, "x", x, "y", y);
   if (y.numel() == 0) return;
 #ifdef CORENN_WITH_CUDA
-  if (!x.device().is_cpu()) return cuda::global_avg_pool2d_forward(x, x.size(0), x.size(1) * x.size(2), x.size(3), x.data<float>(),
-                                 y.data<float>());
+  if (!x.device().is_cpu())
+    return cuda::global_avg_pool2d_forward(x, x.size(0), x.size(1) * x.size(2), x.size(3),
+           x.data<float>(), y.data<float>());
 #endif
   cpu::global_avg_pool2d_forward(x.size(0), x.size(1) * x.size(2), x.size(3), x.data<float>(),
                                  y.data<float>());
@@ -183,8 +184,9 @@ void global_avg_pool2d_backward(const Tensor& dy, const Tensor& dx) {
   check_global(op, "dx", dx, "dy", dy);
   if (dy.numel() == 0) return;
 #ifdef CORENN_WITH_CUDA
-  if (!dy.device().is_cpu()) return cuda::global_avg_pool2d_backward(dy, dx.size(0), dx.size(1) * dx.size(2), dx.size(3),
-                                  dy.data<float>(), dx.data<float>());
+  if (!dy.device().is_cpu())
+    return cuda::global_avg_pool2d_backward(dy, dx.size(0), dx.size(1) * dx.size(2), dx.size(3),
+           dy.data<float>(), dx.data<float>());
 #endif
   cpu::global_avg_pool2d_backward(dx.size(0), dx.size(1) * dx.size(2), dx.size(3),
                                   dy.data<float>(), dx.data<float>());
@@ -200,8 +202,9 @@ void global_max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& a
   check_no_alias(op, "y", y, "argmax", argmax);
   if (y.numel() == 0) return;
 #ifdef CORENN_WITH_CUDA
-  if (!x.device().is_cpu()) return cuda::global_max_pool2d_forward(x, x.size(0), x.size(1) * x.size(2), x.size(3), x.data<float>(),
-                                 y.data<float>(), argmax.data<int32_t>());
+  if (!x.device().is_cpu())
+    return cuda::global_max_pool2d_forward(x, x.size(0), x.size(1) * x.size(2), x.size(3),
+           x.data<float>(), y.data<float>(), argmax.data<int32_t>());
 #endif
   cpu::global_max_pool2d_forward(x.size(0), x.size(1) * x.size(2), x.size(3), x.data<float>(),
                                  y.data<float>(), argmax.data<int32_t>());
@@ -216,8 +219,9 @@ void global_max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Te
   check_no_alias(op, "argmax", argmax, "dx", dx);
   if (dy.numel() == 0) return;
 #ifdef CORENN_WITH_CUDA
-  if (!dy.device().is_cpu()) return cuda::global_max_pool2d_backward(dy, dx.size(0), dx.size(1) * dx.size(2), dx.size(3),
-                                  dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
+  if (!dy.device().is_cpu())
+    return cuda::global_max_pool2d_backward(dy, dx.size(0), dx.size(1) * dx.size(2), dx.size(3),
+           dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
 #endif
   cpu::global_max_pool2d_backward(dx.size(0), dx.size(1) * dx.size(2), dx.size(3),
                                   dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());

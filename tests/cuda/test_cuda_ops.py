@@ -128,6 +128,49 @@ def test_gemm_beta_zero_ignores_nan_in_c(rng):
     np.testing.assert_allclose(c.numpy(), a @ b, rtol=1e-4, atol=1e-4)
 
 
+# ---- conv2d (implicit GEMM) ------------------------------------------------------------------------
+
+CONVS = [  # x shape, kernel (KH, KW, Cout), strides, padding, dilation
+    ((2, 8, 8, 3), (3, 3, 4), 1, "valid", 1),
+    ((2, 9, 7, 5), (3, 3, 8), 2, "same", 1),
+    ((1, 10, 11, 2), (2, 3, 70), (1, 2), "same", 1),
+    ((3, 12, 12, 4), (3, 3, 6), 1, "valid", 2),
+    ((2, 5, 5, 16), (1, 1, 9), 1, "valid", 1),
+]
+
+
+@pytest.mark.parametrize("x_shape, kernel, strides, padding, dilation", CONVS)
+def test_conv2d_forward_and_backward_match_cpu(rng, x_shape, kernel, strides, padding, dilation):
+    kh, kw, cout = kernel
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = rng.standard_normal((kh, kw, x_shape[3], cout)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    kw_args = dict(strides=strides, padding=padding, dilation_rate=dilation)
+    for act in ("none", "relu"):
+        y = ops.conv2d(x, w, b, activation=act, **kw_args).numpy()
+        yg = ops.conv2d(gpu(x), gpu(w), gpu(b), activation=act, **kw_args).numpy()
+        np.testing.assert_allclose(yg, y, rtol=1e-4, atol=1e-4)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx = ops.conv2d_backward_data(dy, w, x_shape, **kw_args).numpy()
+    dxg = ops.conv2d_backward_data(gpu(dy), gpu(w), x_shape, **kw_args).numpy()
+    np.testing.assert_allclose(dxg, dx, rtol=1e-4, atol=1e-4)
+    dw, db = ops.conv2d_backward_weights(x, dy, w.shape, bias=True, **kw_args)
+    dwg, dbg = ops.conv2d_backward_weights(gpu(x), gpu(dy), w.shape, bias=True, **kw_args)
+    np.testing.assert_allclose(dwg.numpy(), dw.numpy(), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(dbg.numpy(), db.numpy(), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_conv2d_relu_max_pool2d_matches_cpu(rng, padding):
+    x = rng.standard_normal((2, 11, 10, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 8)).astype(np.float32)
+    b = rng.standard_normal(8).astype(np.float32)
+    y, am = ops.conv2d_relu_max_pool2d(x, w, b, padding=padding)
+    yg, amg = ops.conv2d_relu_max_pool2d(gpu(x), gpu(w), gpu(b), padding=padding)
+    np.testing.assert_allclose(yg.numpy(), y.numpy(), rtol=1e-4, atol=1e-4)
+    assert (amg.numpy() == am.numpy()).mean() > 0.99  # ties within rounding may pick another cell
+
+
 # ---- activations and bias_grad -----------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ops.ACTIVATIONS)
@@ -168,6 +211,47 @@ def test_dropout_draws_the_cpu_mask_for_the_same_seed(rng, rate):
     np.testing.assert_array_equal(yg.numpy(), y.numpy())
     np.testing.assert_array_equal(ops.dropout_backward(gpu(dy), mg).numpy(),
                                   ops.dropout_backward(dy, mask).numpy())
+
+
+# ---- pooling -----------------------------------------------------------------------------------
+
+POOLS = [((2, 2), (2, 2), "valid"), ((3, 3), (2, 2), "same"), ((3, 2), (1, 2), "valid"),
+         ((2, 2), (1, 1), "same")]
+
+
+@pytest.mark.parametrize("pool_size, strides, padding", POOLS)
+def test_max_and_avg_pool2d_match_cpu(rng, pool_size, strides, padding):
+    x = rng.standard_normal((2, 9, 7, 5)).astype(np.float32)
+    x[0, :2, :2, 0] = 1.0  # ties: the first cell must win on both devices
+    y, am = ops.max_pool2d_forward(x, pool_size, strides, padding)
+    yg, amg = ops.max_pool2d_forward(gpu(x), pool_size, strides, padding)
+    np.testing.assert_array_equal(yg.numpy(), y.numpy())
+    np.testing.assert_array_equal(amg.numpy(), am.numpy())
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    np.testing.assert_allclose(
+        ops.max_pool2d_backward(gpu(dy), amg, x.shape, pool_size, strides, padding).numpy(),
+        ops.max_pool2d_backward(dy, am, x.shape, pool_size, strides, padding).numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(ops.avg_pool2d_forward(gpu(x), pool_size, strides, padding).numpy(),
+                               ops.avg_pool2d_forward(x, pool_size, strides, padding).numpy(),
+                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        ops.avg_pool2d_backward(gpu(dy), x.shape, pool_size, strides, padding).numpy(),
+        ops.avg_pool2d_backward(dy, x.shape, pool_size, strides, padding).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_global_pooling_matches_cpu(rng):
+    x = rng.standard_normal((3, 5, 4, 6)).astype(np.float32)
+    dy = rng.standard_normal((3, 6)).astype(np.float32)
+    np.testing.assert_allclose(ops.global_avg_pool2d_forward(gpu(x)).numpy(),
+                               ops.global_avg_pool2d_forward(x).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ops.global_avg_pool2d_backward(gpu(dy), x.shape).numpy(),
+                               ops.global_avg_pool2d_backward(dy, x.shape).numpy(), rtol=1e-6)
+    y, am = ops.global_max_pool2d_forward(x)
+    yg, amg = ops.global_max_pool2d_forward(gpu(x))
+    np.testing.assert_array_equal(yg.numpy(), y.numpy())
+    np.testing.assert_array_equal(amg.numpy(), am.numpy())
+    np.testing.assert_array_equal(ops.global_max_pool2d_backward(gpu(dy), amg, x.shape).numpy(),
+                                  ops.global_max_pool2d_backward(dy, am, x.shape).numpy())
 
 
 # ---- losses --------------------------------------------------------------------------------------
