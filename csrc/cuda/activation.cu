@@ -107,10 +107,10 @@ __global__ void softmax_forward_rows(const float* x, float* y, int64_t cols) {
   float* yr = y + blockIdx.x * cols;
   float m = -INFINITY;
   for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, xr[j]);
-  m = block_reduce(m, MaxOp{});
+  m = block_reduce(m, MaxOp{}, -INFINITY);
   float sum = 0.0f;
   for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) sum += expf(xr[j] - m);
-  sum = block_reduce(sum, SumOp{});
+  sum = block_reduce(sum, SumOp{}, 0.0f);
   if (kLog) {
     const float shift = m + logf(sum);
     for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) yr[j] = xr[j] - shift;
@@ -126,7 +126,7 @@ __global__ void softmax_backward_rows(const float* y, const float* dy, float* dx
   float dot = 0.0f;
   for (int64_t j = threadIdx.x; j < cols; j += blockDim.x)
     dot += kLog ? dy[off + j] : dy[off + j] * y[off + j];
-  dot = block_reduce(dot, SumOp{});
+  dot = block_reduce(dot, SumOp{}, 0.0f);
   for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
     const float yj = y[off + j], gj = dy[off + j];
     dx[off + j] = kLog ? gj - expf(yj) * dot : yj * (gj - dot);

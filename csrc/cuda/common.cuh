@@ -37,16 +37,17 @@ inline unsigned blocks_for(int64_t n, int threads = kThreads) {
   return static_cast<unsigned>(grid_for(n, threads));
 }
 
-// Sum / max over a block (blockDim.x a multiple of 32, at most 1024). Every thread gets the result.
+// Sum / max over a block (blockDim.x a multiple of 32, at most 1024); `identity` is op's neutral
+// element (0 for a sum, -inf or the smallest value for a max). Every thread gets the result.
 template <class T, class Op>
-__device__ T block_reduce(T v, Op op) {
+__device__ T block_reduce(T v, Op op, T identity) {
   __shared__ T partial[32];
   for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
   __syncthreads();  // partial may still be read by a previous call
   if (lane == 0) partial[warp] = v;
   __syncthreads();
-  v = lane < warps ? partial[lane] : partial[0];
+  v = lane < warps ? partial[lane] : identity;
   for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }

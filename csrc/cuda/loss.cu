@@ -93,7 +93,7 @@ __global__ void loss_rows(Problem pb, RowOut* out) {
     bad = label < 0 || label >= C;
   } else {
     for (int64_t j = threadIdx.x; j < C; j += blockDim.x) bad |= isnan(t[j]);
-    bad = block_reduce(bad, MaxOp{});
+    bad = block_reduce(bad, MaxOp{}, 0);
   }
   if (bad) {
     if (threadIdx.x == 0) out[i] = RowOut{0.0, 1, label};
@@ -107,11 +107,11 @@ __global__ void loss_rows(Problem pb, RowOut* out) {
     double s = 0.0;
     for (int64_t j = threadIdx.x; j < C; j += blockDim.x)
       s += dense_element(pb, p[j], t[j], g ? g + j : nullptr, scale / C);
-    li = block_reduce(s, SumOp{}) / C;
+    li = block_reduce(s, SumOp{}, 0.0) / C;
   } else if (pb.from_logits) {
     double m = -INFINITY;
     for (int64_t j = threadIdx.x; j < C; j += blockDim.x) m = fmax(m, double(p[j]));
-    m = block_reduce(m, MaxOp{});
+    m = block_reduce(m, MaxOp{}, -double(INFINITY));
     double z = 0.0, tsum = 0.0, tx = 0.0;
     for (int64_t j = threadIdx.x; j < C; j += blockDim.x) {
       const double tj = target(j);
@@ -119,9 +119,9 @@ __global__ void loss_rows(Problem pb, RowOut* out) {
       tsum += tj;
       if (tj != 0.0) tx += tj * p[j];
     }
-    z = block_reduce(z, SumOp{});
-    tsum = block_reduce(tsum, SumOp{});
-    tx = block_reduce(tx, SumOp{});
+    z = block_reduce(z, SumOp{}, 0.0);
+    tsum = block_reduce(tsum, SumOp{}, 0.0);
+    tx = block_reduce(tx, SumOp{}, 0.0);
     if (g) {
       const double k = tsum / z;
       for (int64_t j = threadIdx.x; j < C; j += blockDim.x)
@@ -131,7 +131,7 @@ __global__ void loss_rows(Problem pb, RowOut* out) {
   } else {
     double s = 0.0;
     for (int64_t j = threadIdx.x; j < C; j += blockDim.x) s += p[j];
-    s = block_reduce(s, SumOp{});
+    s = block_reduce(s, SumOp{}, 0.0);
     double loss = 0.0, dot = 0.0;
     for (int64_t j = threadIdx.x; j < C; j += blockDim.x) {
       const double tj = target(j);
@@ -140,8 +140,8 @@ __global__ void loss_rows(Problem pb, RowOut* out) {
       loss -= tj * log(c);
       if (in_clip_range(q)) dot += -tj / c * q;
     }
-    loss = block_reduce(loss, SumOp{});
-    dot = block_reduce(dot, SumOp{});
+    loss = block_reduce(loss, SumOp{}, 0.0);
+    dot = block_reduce(dot, SumOp{}, 0.0);
     if (g) {
       for (int64_t j = threadIdx.x; j < C; j += blockDim.x) {
         const double tj = target(j), q = p[j] / s;

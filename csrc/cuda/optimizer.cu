@@ -50,7 +50,7 @@ __global__ void sum_squares(const Span* spans, float clipvalue, double* sums) {
     const double x = fminf(fmaxf(s.g[i], -clipvalue), clipvalue);
     acc += x * x;
   }
-  acc = block_reduce(acc, SumOp{});
+  acc = block_reduce(acc, SumOp{}, 0.0);
   if (threadIdx.x == 0) atomicAdd(&sums[blockIdx.y], acc);
 }
 
@@ -58,7 +58,7 @@ __global__ void norm_scales(const double* sums, int n, float clipnorm, float glo
                             float* scales) {
   double all = 0.0;
   for (int i = threadIdx.x; i < n; i += blockDim.x) all += sums[i];
-  all = block_reduce(all, SumOp{});
+  all = block_reduce(all, SumOp{}, 0.0);
   const double gs = global_clipnorm > 0 ? global_clipnorm / fmax(sqrt(all), double(global_clipnorm)) : 1.0;
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     const double cs = clipnorm > 0 ? clipnorm / fmax(sqrt(sums[i]), double(clipnorm)) : 1.0;
