@@ -150,7 +150,8 @@ void require_device(const Device& device) {
   if (d.count == 0) {
     throw RuntimeError(detail::str_cat(
         device.str(), ": no CUDA device is available (", cudaGetErrorName(d.error), ": ",
-        cudaGetErrorString(d.error), "); corenn.cuda.is_available() is False on this machine"));
+        cudaGetErrorString(d.error), "; is an NVIDIA GPU present and its driver installed?); "
+        "corenn.cuda.is_available() is False on this machine"));
   }
   if (device.index < 0 || device.index >= d.count || device.index >= kMaxDevices) {
     throw RuntimeError(detail::str_cat(device.str(), ": invalid CUDA device, this machine has ",

@@ -288,6 +288,23 @@ def test_loss_value_and_gradient_match_cpu(rng, kind, from_logits, weighted):
     np.testing.assert_allclose(gg.numpy(), g, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("kind", ["sparse_categorical", "categorical", "binary"])
+def test_accuracy_count_matches_cpu(rng, kind):
+    pred = rng.random((300, 7)).astype(np.float32)
+    pred[::5, 2] = pred[::5, 3]  # ties: the first maximum wins on both devices
+    if kind == "sparse_categorical":
+        true = rng.integers(0, 7, 300).astype(np.int32)
+    elif kind == "categorical":
+        true = np.eye(7, dtype=np.float32)[rng.integers(0, 7, 300)]
+    else:
+        true = (rng.random((300, 7)) > 0.5).astype(np.float32)
+    assert ops.accuracy_count(kind, gpu(pred), gpu(true)) == ops.accuracy_count(kind, pred, true)
+    if kind == "sparse_categorical":
+        true[11] = 9
+        with pytest.raises(ValueError, match="label 9 at row 11 is out of range"):
+            ops.accuracy_count(kind, gpu(pred), gpu(true))
+
+
 def test_loss_reports_bad_labels_and_nan_targets():
     pred = gpu(np.zeros((3, 4), np.float32))
     with pytest.raises(ValueError, match="label 7 at row 1 is out of range"):
