@@ -88,8 +88,8 @@ def test_mixing_devices_is_a_value_error():
 
 def test_ops_without_a_cuda_kernel_say_so():
     x = gpu(np.ones((2, 4, 4, 3), np.float32))
-    with pytest.raises(NotImplementedError, match="cuda:0"):
-        ops.zero_pad2d_forward(x, 1)
+    with pytest.raises(NotImplementedError, match="spatial_dropout_forward.*cuda:0"):
+        ops.spatial_dropout_forward(x, 0.5, 1)
 
 
 # ---- gemm --------------------------------------------------------------------------------------
@@ -252,6 +252,29 @@ def test_global_pooling_matches_cpu(rng):
     np.testing.assert_array_equal(amg.numpy(), am.numpy())
     np.testing.assert_array_equal(ops.global_max_pool2d_backward(gpu(dy), amg, x.shape).numpy(),
                                   ops.global_max_pool2d_backward(dy, am, x.shape).numpy())
+
+
+@pytest.mark.parametrize("padding", [1, ((1, 2), (0, 3))])
+def test_zero_pad2d_matches_cpu(rng, padding):
+    x = rng.standard_normal((2, 5, 4, 3)).astype(np.float32)
+    y = ops.zero_pad2d_forward(x, padding).numpy()
+    yg = ops.zero_pad2d_forward(gpu(x), padding)
+    np.testing.assert_array_equal(yg.numpy(), y)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    np.testing.assert_array_equal(ops.zero_pad2d_backward(gpu(dy), padding).numpy(),
+                                  ops.zero_pad2d_backward(dy, padding).numpy())
+
+
+@pytest.mark.parametrize("l1, l2", [(0.01, 0.0), (0.0, 0.02), (0.01, 0.02)])
+def test_regularizer_penalty_and_gradient_match_cpu(rng, l1, l2):
+    w = rng.standard_normal(100_003).astype(np.float32)
+    w[:10] = 0.0  # sign(0) = 0
+    g = rng.standard_normal(w.shape).astype(np.float32)
+    gg = gpu(g)
+    got = ops.regularizer_penalty(gpu(w), gg, l1=l1, l2=l2)
+    want = ops.regularizer_penalty(w, g, l1=l1, l2=l2)
+    assert got == pytest.approx(want, rel=1e-6)
+    np.testing.assert_allclose(gg.numpy(), g, rtol=1e-6, atol=1e-7)
 
 
 # ---- losses --------------------------------------------------------------------------------------
