@@ -110,22 +110,19 @@ py::capsule to_dlpack(const Tensor& t) {
 Tensor from_dlpack(const py::object& obj) {
   py::object capsule_obj = obj;
   if (py::hasattr(obj, "__dlpack__")) {
-    bool on_cuda = false;
+#ifdef CORENN_WITH_CUDA
     if (py::hasattr(obj, "__dlpack_device__")) {
       py::tuple dev = obj.attr("__dlpack_device__")();
-      on_cuda = dev[0].cast<int>() == kDLCUDA;
-    }
-#ifdef CORENN_WITH_CUDA
-    if (on_cuda) {
-      // The producer orders its pending work before our stream (DLPack's stream argument).
-      py::tuple dev = obj.attr("__dlpack_device__")();
-      const int index = dev[1].cast<int>();
-      cuda::require_device(Device{DeviceType::cuda, index});
-      capsule_obj = obj.attr("__dlpack__")(
-          py::arg("stream") = reinterpret_cast<uintptr_t>(cuda::stream(index)));
+      if (dev[0].cast<int>() == kDLCUDA) {
+        // DLPack's stream argument: the producer orders its pending work before our stream.
+        const int index = dev[1].cast<int>();
+        cuda::require_device(Device{DeviceType::cuda, index});
+        capsule_obj = obj.attr("__dlpack__")(
+            py::arg("stream") = reinterpret_cast<uintptr_t>(cuda::stream(index)));
+      }
     }
 #endif
-    if (!on_cuda || capsule_obj.is(obj)) capsule_obj = obj.attr("__dlpack__")();
+    if (capsule_obj.is(obj)) capsule_obj = obj.attr("__dlpack__")();
   }
   PyObject* capsule = capsule_obj.ptr();
   if (!PyCapsule_IsValid(capsule, "dltensor")) {
