@@ -16,6 +16,8 @@ PYBIND11_MODULE(_C, m) {
       PyErr_SetString(PyExc_TypeError, e.what());
     } catch (const corenn::NotImplementedError& e) {
       PyErr_SetString(PyExc_NotImplementedError, e.what());
+    } catch (const corenn::RuntimeError& e) {
+      PyErr_SetString(PyExc_RuntimeError, e.what());
     } catch (const corenn::Error& e) {
       PyErr_SetString(PyExc_ValueError, e.what());
     }

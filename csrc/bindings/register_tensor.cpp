@@ -10,6 +10,9 @@
 #include "core/dlpack.h"
 #include "core/parallel.h"
 #include "core/tensor.h"
+#ifdef CORENN_WITH_CUDA
+#include "cuda/runtime.h"
+#endif
 
 namespace corenn::bindings {
 
@@ -79,6 +82,10 @@ DLDataType to_dl_dtype(DType dtype) {
 }
 
 py::capsule to_dlpack(const Tensor& t) {
+#ifdef CORENN_WITH_CUDA
+  // Kernels run on corenn's own stream: finish them before another library reads the memory.
+  if (!t.device().is_cpu()) cuda::synchronize(t.device().index);
+#endif
   auto* ctx = new ExportContext{t, t.shape()};
   auto* managed = new DLManagedTensor{};
   managed->dl_tensor.data = t.raw_data();
@@ -102,7 +109,21 @@ py::capsule to_dlpack(const Tensor& t) {
 
 Tensor from_dlpack(const py::object& obj) {
   py::object capsule_obj = obj;
-  if (py::hasattr(obj, "__dlpack__")) capsule_obj = obj.attr("__dlpack__")();
+  if (py::hasattr(obj, "__dlpack__")) {
+#ifdef CORENN_WITH_CUDA
+    if (py::hasattr(obj, "__dlpack_device__")) {
+      py::tuple dev = obj.attr("__dlpack_device__")();
+      if (dev[0].cast<int>() == kDLCUDA) {
+        // DLPack's stream argument: the producer orders its pending work before our stream.
+        const int index = dev[1].cast<int>();
+        cuda::require_device(Device{DeviceType::cuda, index});
+        capsule_obj = obj.attr("__dlpack__")(
+            py::arg("stream") = reinterpret_cast<uintptr_t>(cuda::stream(index)));
+      }
+    }
+#endif
+    if (capsule_obj.is(obj)) capsule_obj = obj.attr("__dlpack__")();
+  }
   PyObject* capsule = capsule_obj.ptr();
   if (!PyCapsule_IsValid(capsule, "dltensor")) {
     throw TypeError("from_dlpack: expected an object with __dlpack__ or an unused 'dltensor' capsule");
@@ -151,6 +172,18 @@ py::tuple shape_tuple(const Tensor& t) {
 void require_cpu(const Tensor& t, const char* what) {
   CORENN_CHECK(t.device().is_cpu(), what, ": the tensor is on ", t.device().str(),
                "; call .cpu() first");
+}
+
+Device parse_device(const py::object& device) {
+  return Device::parse(py::str(device));
+}
+
+// The CPU copy of a tensor as a NumPy array (a view when it already lives on the CPU).
+py::array to_numpy(py::object self) {
+  const Tensor& t = self.cast<const Tensor&>();
+  if (t.device().is_cpu()) return py::array(py::buffer(self));  // the array keeps self alive
+  py::object host = py::cast(t.to(Device{}));
+  return py::array(py::buffer(host));
 }
 
 }  // namespace
@@ -205,14 +238,26 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
            })
       .def("reshape", [](const Tensor& t, std::vector<int64_t> shape) { return t.reshape(shape); },
            py::arg("shape"), "A view with a new shape over the same storage (one entry may be -1).")
-      .def("numpy",
-           [](py::object self) {
-             require_cpu(self.cast<const Tensor&>(), "numpy()");
-             return py::array(py::buffer(self));  // a view; the array keeps the tensor alive
+      .def("numpy", &to_numpy,
+           "A NumPy view of this tensor when it is on the CPU (no copy); a CUDA tensor is copied "
+           "back to the host.")
+      .def("__array__",
+           [](py::object self, py::object dtype, py::object copy) {
+             // NumPy tries the buffer protocol first (CPU tensors never get here); for a CUDA
+             // tensor this copies back instead of NumPy silently making an object array.
+             py::array a = to_numpy(self);
+             if (!dtype.is_none()) return py::array(a.attr("astype")(dtype));
+             return a;
            },
-           "A NumPy view of this CPU tensor (no copy).")
+           py::arg("dtype") = py::none(), py::arg("copy") = py::none())
       .def("fill_",
            [](Tensor& t, double value) -> Tensor& {
+#ifdef CORENN_WITH_CUDA
+             if (!t.device().is_cpu()) {
+               cuda::fill(t, value);
+               return t;
+             }
+#endif
              require_cpu(t, "fill_");
              if (t.dtype() == DType::float32) std::fill_n(t.data<float>(), t.numel(), static_cast<float>(value));
              else if (t.dtype() == DType::int32) std::fill_n(t.data<int32_t>(), t.numel(), static_cast<int32_t>(value));
@@ -225,22 +270,36 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
              check_same_shape("copy_", "self", t, "src", src);
              CORENN_CHECK_TYPE(t.dtype() == src.dtype(), "copy_: dtype mismatch, self is ",
                                dtype_name(t.dtype()), " and src is ", dtype_name(src.dtype()));
-             require_cpu(t, "copy_");
-             require_cpu(src, "copy_");
-             if (t.raw_data() != src.raw_data()) std::memmove(t.raw_data(), src.raw_data(), t.nbytes());
+             copy_bytes(t.raw_data(), t.device(), src.raw_data(), src.device(), t.nbytes());
              return t;
            },
            py::arg("src"), py::return_value_policy::reference_internal)
       .def("to",
-           [](const Tensor& t, const std::string& device) {
-             const Device target = Device::parse(device);
+           [](const Tensor& t, const py::object& device) {
+             const Device target = parse_device(device);
              if (target == t.device()) return t;
-             get_allocator(target.type);  // raises a clear error when the backend is not built
-             throw NotImplementedError("Tensor.to: copies between " + t.device().str() + " and " +
-                                       target.str() + " are provided by the CUDA backend");
+#ifndef CORENN_WITH_CUDA
+             throw NotImplementedError("Tensor.to('" + target.str() +
+                                       "'): corenn was built without the CUDA backend; rebuild "
+                                       "with CORENN_CUDA=ON on a machine with the CUDA toolkit");
+#endif
+             return t.to(target);
            },
-           py::arg("device"))
-      .def("cpu", [](const Tensor& t) { return t; })
+           py::arg("device"),
+           "This tensor on `device` ('cpu', 'cuda', 'cuda:N'): itself if already there, else a copy.")
+      .def("cpu", [](const Tensor& t) { return t.to(Device{}); },
+           "This tensor on the CPU: itself if already there, else a copy.")
+      .def("cuda",
+           [](const Tensor& t, int index) {
+             const Device target{DeviceType::cuda, index};
+#ifndef CORENN_WITH_CUDA
+             throw NotImplementedError("Tensor.cuda(): cannot use " + target.str() +
+                                       ": corenn was built without the CUDA backend");
+#endif
+             return t.to(target);
+           },
+           py::arg("index") = 0)
+      .def_property_readonly("is_cuda", [](const Tensor& t) { return !t.device().is_cpu(); })
       .def("__dlpack__",
            [](const Tensor& t, py::kwargs) { return to_dlpack(t); })
       .def("__dlpack_device__",
@@ -257,7 +316,31 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
   m.def("get_isa", [] { return isa_name(active_isa()); });
   m.def("set_isa", &set_isa, py::arg("name"));
   m.def("cpu_has_avx2_fma", &cpu_has_avx2_fma);
+#ifdef CORENN_WITH_CUDA
+  m.attr("cuda_built") = true;
+  m.def("cuda_is_available", &cuda::is_available);
+  m.def("cuda_device_count", &cuda::device_count);
+  m.def("cuda_synchronize", [](int index) {
+    cuda::require_device(Device{DeviceType::cuda, index});
+    cuda::synchronize(index);
+  }, py::arg("index") = 0);
+  m.def("cuda_empty_cache", &cuda::empty_cache);
+  m.def("cuda_memory_stats", [](int index) {
+    cuda::require_device(Device{DeviceType::cuda, index});
+    const cuda::MemoryStats s = cuda::memory_stats(index);
+    py::dict d;
+    d["allocated_bytes"] = s.allocated;
+    d["cached_bytes"] = s.cached;
+    d["device_mallocs"] = s.device_mallocs;
+    return d;
+  }, py::arg("index") = 0);
+#else
+  m.attr("cuda_built") = false;
   m.def("cuda_is_available", [] { return false; });
+  m.def("cuda_device_count", [] { return 0; });
+#endif
+  m.def("parse_device", [](const std::string& name) { return Device::parse(name).str(); },
+        py::arg("name"), "The canonical name of a device: 'cpu' or 'cuda:N'.");
 }
 
 }  // namespace corenn::bindings

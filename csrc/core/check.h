@@ -27,6 +27,10 @@ class NotImplementedError : public Error {  // -> NotImplementedError
  public:
   using Error::Error;
 };
+class RuntimeError : public Error {  // -> RuntimeError (a device that cannot be used, a CUDA failure)
+ public:
+  using Error::Error;
+};
 
 namespace detail {
 template <class... Args>

@@ -4,6 +4,10 @@
 #include <cstring>
 #include <mutex>
 
+#ifdef CORENN_WITH_CUDA
+#include "cuda/runtime.h"
+#endif
+
 namespace corenn {
 
 size_t dtype_size(DType dtype) {
@@ -91,6 +95,12 @@ Allocator* get_allocator(DeviceType type) {
 // Storage and Tensor
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
+#ifdef CORENN_WITH_CUDA
+  if (!device.is_cpu()) {
+    cuda::require_device(device);  // RuntimeError naming the device when it cannot be used
+    cuda::set_device(device.index);  // the caching allocator serves the current device
+  }
+#endif
   Allocator* allocator = get_allocator(device.type);
   void* data = allocator->allocate(nbytes);
   return std::shared_ptr<Storage>(
@@ -130,9 +140,36 @@ Tensor Tensor::empty(const std::vector<int64_t>& shape, DType dtype, Device devi
 
 Tensor Tensor::zeros(const std::vector<int64_t>& shape, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
+#ifdef CORENN_WITH_CUDA
+  if (!device.is_cpu()) {
+    cuda::fill(t, 0.0);
+    return t;
+  }
+#endif
   CORENN_CHECK(device.is_cpu(), "Tensor.zeros on ", device.str(), " is provided by the CUDA backend");
   std::memset(t.raw_data(), 0, t.nbytes());
   return t;
+}
+
+Tensor Tensor::to(Device device) const {
+  if (device == this->device()) return *this;
+  Tensor out = empty(shape_, dtype_, device);  // raises a clear error when the device is unusable
+  copy_bytes(out.raw_data(), device, raw_data(), this->device(), nbytes());
+  return out;
+}
+
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t nbytes) {
+  if (nbytes == 0 || dst == src) return;
+  if (dst_device.is_cpu() && src_device.is_cpu()) {
+    std::memmove(dst, src, nbytes);
+    return;
+  }
+#ifdef CORENN_WITH_CUDA
+  cuda::copy_bytes(dst, dst_device, src, src_device, nbytes);
+#else
+  throw NotImplementedError("copy from " + src_device.str() + " to " + dst_device.str() +
+                            ": corenn was built without the CUDA backend");
+#endif
 }
 
 int64_t Tensor::size(int64_t axis) const {

@@ -78,6 +78,10 @@ class Tensor {
   template <class T>
   T* data() const { return static_cast<T*>(raw_data()); }
 
+  // This tensor on `device`: itself when already there, else a copy (host<->device, or between
+  // devices). Raises RuntimeError naming the device when it cannot be used.
+  Tensor to(Device device) const;
+
   // A view with another shape over the same storage; one entry may be -1 (inferred).
   Tensor reshape(std::vector<int64_t> shape) const;
   // Product of all dims but the last, and the last: the (rows, cols) view most kernels take.
@@ -91,5 +95,8 @@ class Tensor {
   int64_t numel_ = 0;
   DType dtype_ = DType::float32;
 };
+
+// nbytes from src to dst, on any pair of devices (memmove on the CPU; overlap allowed there).
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t nbytes);
 
 }  // namespace corenn

@@ -2,6 +2,9 @@
 #include "ops/activation.h"
 
 #include "ops/elementwise_common.h"
+#ifdef CORENN_WITH_CUDA
+#include "cuda/activation.h"
+#endif
 
 namespace corenn {
 
@@ -40,9 +43,12 @@ void activation_forward(const std::string& kind, const Tensor& x, const Tensor& 
   check_float32(op, "y", y);
   check_same_shape(op, "x", x, "y", y);
   check_same_device(op, "x", x, "y", y);
-  check_cpu(op, "x", x);
   check_same_or_disjoint(op, "x", x, "y", y);
   if (x.numel() == 0) return;
+#ifdef CORENN_WITH_CUDA
+  if (!x.device().is_cpu()) return cuda::activation_forward(act, x, y, alpha);
+#endif
+  check_cpu(op, "x", x);
   cpu::activation_forward(act, x.data<float>(), y.data<float>(), x.rows(), x.cols(), alpha);
 }
 
@@ -60,11 +66,14 @@ void activation_backward(const std::string& kind, const Tensor& x, const Tensor&
   check_same_device(op, "x", x, "dy", dy);
   check_same_device(op, "y", y, "dy", dy);
   check_same_device(op, "dx", dx, "dy", dy);
-  check_cpu(op, "dy", dy);
   check_same_or_disjoint(op, "dx", dx, "dy", dy);
   check_same_or_disjoint(op, "dx", dx, "x", x);
   check_same_or_disjoint(op, "dx", dx, "y", y);
   if (dy.numel() == 0) return;
+#ifdef CORENN_WITH_CUDA
+  if (!dy.device().is_cpu()) return cuda::activation_backward(act, x, y, dy, dx, alpha);
+#endif
+  check_cpu(op, "dy", dy);
   cpu::activation_backward(act, x.data<float>(), y.data<float>(), dy.data<float>(),
                            dx.data<float>(), dy.rows(), dy.cols(), alpha);
 }

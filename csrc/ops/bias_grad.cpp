@@ -2,6 +2,9 @@
 #include "ops/bias_grad.h"
 
 #include "ops/elementwise_common.h"
+#ifdef CORENN_WITH_CUDA
+#include "cuda/bias_grad.h"
+#endif
 
 namespace corenn {
 
@@ -14,9 +17,12 @@ void bias_grad(const Tensor& dy, const Tensor& db) {
                dy.size(-1), ",) to match the last axis of dy ", dy.shape_str(), ", got ",
                db.shape_str());
   check_same_device(op, "dy", dy, "db", db);
-  check_cpu(op, "dy", dy);
   check_no_alias(op, "dy", dy, "db", db);
   if (db.numel() == 0) return;
+#ifdef CORENN_WITH_CUDA
+  if (!dy.device().is_cpu()) return cuda::bias_grad(dy, db);
+#endif
+  check_cpu(op, "dy", dy);
   cpu::bias_grad(dy.data<float>(), db.data<float>(), dy.rows(), dy.cols());
 }
 

@@ -1,9 +1,12 @@
 // conv2d entries: validate the call, derive the geometry, dispatch by device. See ops/conv2d.h for
-// the math; the CPU kernels (implicit GEMM) are in cpu/conv2d.cpp.
+// the math; the CPU kernels (implicit GEMM) are in cpu/conv2d.cpp, the CUDA ones in cuda/conv2d.cu.
 #include "ops/conv2d.h"
 
 #include "core/check.h"
 #include "ops/bias_grad.h"
+#ifdef CORENN_WITH_CUDA
+#include "cuda/conv2d.h"
+#endif
 
 namespace corenn {
 
@@ -74,6 +77,12 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const std::optional<Tensor
   }
   check_no_alias(op, "y", y, "x", x);
   check_no_alias(op, "y", y, "w", w);
+#ifdef CORENN_WITH_CUDA
+  if (!x.device().is_cpu())
+    return cuda::conv2d_forward(x, g, x.data<float>(), w.data<float>(),
+                                bias ? bias->data<float>() : nullptr, y.data<float>(),
+                                activation == "relu");
+#endif
   require_cpu(op, x);
   cpu::conv2d_forward(g, x.data<float>(), w.data<float>(), bias ? bias->data<float>() : nullptr,
                       y.data<float>(), activation == "relu");
@@ -87,6 +96,10 @@ void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, i
                                          pad_left, dil_h, dil_w);
   check_no_alias(op, "dx", dx, "dy", dy);
   check_no_alias(op, "dx", dx, "w", w);
+#ifdef CORENN_WITH_CUDA
+  if (!dx.device().is_cpu())
+    return cuda::conv2d_backward_data(dx, g, dy.data<float>(), w.data<float>(), dx.data<float>());
+#endif
   require_cpu(op, dx);
   cpu::conv2d_backward_data(g, dy.data<float>(), w.data<float>(), dx.data<float>());
 }
@@ -105,6 +118,11 @@ void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw
   }
   check_no_alias(op, "dw", dw, "x", x);
   check_no_alias(op, "dw", dw, "dy", dy);
+#ifdef CORENN_WITH_CUDA
+  if (!x.device().is_cpu())
+    return cuda::conv2d_backward_weights(x, g, x.data<float>(), dy.data<float>(), dw.data<float>(),
+                                         db ? db->data<float>() : nullptr);
+#endif
   require_cpu(op, x);
   cpu::conv2d_backward_weights(g, x.data<float>(), dy.data<float>(), dw.data<float>(),
                                db ? db->data<float>() : nullptr);
@@ -144,6 +162,12 @@ void conv2d_relu_max_pool2d_forward(const Tensor& x, const Tensor& w,
   }
   check_no_alias(op, "y", y, "x", x);
   check_no_alias(op, "y", y, "w", w);
+#ifdef CORENN_WITH_CUDA
+  if (!x.device().is_cpu())
+    return cuda::conv2d_relu_max_pool2d_forward(x, g, x.data<float>(), w.data<float>(),
+                                                bias ? bias->data<float>() : nullptr,
+                                                y.data<float>(), argmax.data<int32_t>());
+#endif
   require_cpu(op, x);
   cpu::conv2d_relu_max_pool2d_forward(g, x.data<float>(), w.data<float>(),
                                       bias ? bias->data<float>() : nullptr, y.data<float>(),

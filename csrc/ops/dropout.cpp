@@ -4,6 +4,9 @@
 #include <cmath>
 
 #include "ops/elementwise_common.h"
+#ifdef CORENN_WITH_CUDA
+#include "cuda/dropout.h"
+#endif
 
 namespace corenn {
 
@@ -18,11 +21,14 @@ void dropout_forward(const Tensor& x, const Tensor& y, const Tensor& mask, doubl
   check_same_shape(op, "x", x, "mask", mask);
   check_same_device(op, "x", x, "y", y);
   check_same_device(op, "x", x, "mask", mask);
-  check_cpu(op, "x", x);
   check_same_or_disjoint(op, "x", x, "y", y);
   check_no_alias(op, "x", x, "mask", mask);
   check_no_alias(op, "y", y, "mask", mask);
   if (x.numel() == 0) return;
+#ifdef CORENN_WITH_CUDA
+  if (!x.device().is_cpu()) return cuda::dropout_forward(x, y, mask, static_cast<float>(rate), seed);
+#endif
+  check_cpu(op, "x", x);
   cpu::dropout_forward(x.data<float>(), y.data<float>(), mask.data<float>(), x.numel(),
                        static_cast<float>(rate), seed);
 }
@@ -36,10 +42,13 @@ void dropout_backward(const Tensor& dy, const Tensor& mask, const Tensor& dx) {
   check_same_shape(op, "dy", dy, "dx", dx);
   check_same_device(op, "dy", dy, "mask", mask);
   check_same_device(op, "dy", dy, "dx", dx);
-  check_cpu(op, "dy", dy);
   check_same_or_disjoint(op, "dy", dy, "dx", dx);
   check_same_or_disjoint(op, "mask", mask, "dx", dx);
   if (dy.numel() == 0) return;
+#ifdef CORENN_WITH_CUDA
+  if (!dy.device().is_cpu()) return cuda::dropout_backward(dy, mask, dx);
+#endif
+  check_cpu(op, "dy", dy);
   cpu::dropout_backward(dy.data<float>(), mask.data<float>(), dx.data<float>(), dy.numel());
 }
 

@@ -6,6 +6,10 @@
 #include <cmath>
 #include <string>
 
+#ifdef CORENN_WITH_CUDA
+#include "cuda/optimizer.h"
+#endif
+
 namespace corenn {
 
 namespace {
@@ -109,6 +113,10 @@ void sgd_update(const TensorList& params, const TensorList& grads, const TensorL
   const char* op = "sgd_update";
   CORENN_CHECK(momentum >= 0, op, ": momentum must be >= 0, got ", momentum);
   check_lists(op, params, grads, {{{"momentums", &momentums, true}, momentum != 0}}, common);
+#ifdef CORENN_WITH_CUDA
+  if (!params.empty() && !params[0].device().is_cpu())
+    return cuda::sgd_update(params, grads, momentums, common, momentum, nesterov);
+#endif
   require_cpu(op, params);
   cpu::sgd_update(params, grads, momentums, common, momentum, nesterov);
 }
@@ -123,6 +131,10 @@ void adam_update(const TensorList& params, const TensorList& grads, const Tensor
   check_lists(op, params, grads,
               {{{"m", &m, true}, true}, {{"v", &v, true}, true}, {{"vhat", &vhat, true}, amsgrad}},
               common);
+#ifdef CORENN_WITH_CUDA
+  if (!params.empty() && !params[0].device().is_cpu())
+    return cuda::adam_update(params, grads, m, v, vhat, common, beta_1, beta_2, epsilon, step, amsgrad);
+#endif
   require_cpu(op, params);
   cpu::adam_update(params, grads, m, v, vhat, common, beta_1, beta_2, epsilon, step, amsgrad);
 }

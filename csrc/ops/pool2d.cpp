@@ -5,6 +5,9 @@
 #include <limits>
 
 #include "ops/elementwise_common.h"
+#ifdef CORENN_WITH_CUDA
+#include "cuda/pool2d.h"
+#endif
 
 namespace corenn {
 
@@ -26,11 +29,24 @@ int64_t same_pad_before(int64_t in, int64_t out, int64_t k, int64_t stride) {
   return total / 2;
 }
 
+// The CPU-only build refuses other devices; the CUDA build has every pooling kernel, so there the
+// tensors of one call only need to share a device.
+void check_device(const char* op, const char* arg_a, const Tensor& a, const char* arg_b,
+                  const Tensor& b) {
+#ifdef CORENN_WITH_CUDA
+  check_same_device(op, arg_a, a, arg_b, b);
+#else
+  check_cpu(op, arg_b, b);
+#endif
+}
+
 void check_image(const char* op, const char* arg, const Tensor& t) {
   check_float32(op, arg, t);
   CORENN_CHECK(t.dim() == 4, op, ": ", arg, " must be (N, H, W, C) (rank 4), got shape ",
                t.shape_str());
+#ifndef CORENN_WITH_CUDA
   check_cpu(op, arg, t);
+#endif
   CORENN_CHECK(t.size(1) * t.size(2) <= std::numeric_limits<int32_t>::max(), op, ": ", arg,
                " has H*W = ", t.size(1) * t.size(2), ", more than int32 argmax indices can address");
 }
@@ -70,13 +86,18 @@ void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
   check_image(op, "x", x);
   check_image(op, "y", y);
   check_dtype(op, "argmax", argmax, DType::int32);
-  check_cpu(op, "argmax", argmax);
+  check_device(op, "x", x, "y", y);
+  check_device(op, "x", x, "argmax", argmax);
   const Pool2dGeom g = make_geom(op, x, "y", y, pool_size, strides, padding);
   check_same_shape(op, "y", y, "argmax", argmax);
   check_no_alias(op, "x", x, "y", y);
   check_no_alias(op, "x", x, "argmax", argmax);
   check_no_alias(op, "y", y, "argmax", argmax);
   if (y.numel() == 0) return;
+#ifdef CORENN_WITH_CUDA
+  if (!x.device().is_cpu())
+    return cuda::max_pool2d_forward(x, g, x.data<float>(), y.data<float>(), argmax.data<int32_t>());
+#endif
   cpu::max_pool2d_forward(g, x.data<float>(), y.data<float>(), argmax.data<int32_t>());
 }
 
@@ -87,12 +108,17 @@ void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Tensor& d
   check_image(op, "dy", dy);
   check_image(op, "dx", dx);
   check_dtype(op, "argmax", argmax, DType::int32);
-  check_cpu(op, "argmax", argmax);
+  check_device(op, "dy", dy, "dx", dx);
+  check_device(op, "dy", dy, "argmax", argmax);
   const Pool2dGeom g = make_geom(op, dx, "dy", dy, pool_size, strides, padding);
   check_same_shape(op, "dy", dy, "argmax", argmax);
   check_no_alias(op, "dy", dy, "dx", dx);
   check_no_alias(op, "argmax", argmax, "dx", dx);
   if (dx.numel() == 0) return;
+#ifdef CORENN_WITH_CUDA
+  if (!dy.device().is_cpu())
+    return cuda::max_pool2d_backward(dy, g, dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
+#endif
   cpu::max_pool2d_backward(g, dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
 }
 
@@ -101,9 +127,13 @@ void avg_pool2d_forward(const Tensor& x, const Tensor& y, const std::vector<int6
   const char* op = "avg_pool2d_forward";
   check_image(op, "x", x);
   check_image(op, "y", y);
+  check_device(op, "x", x, "y", y);
   const Pool2dGeom g = make_geom(op, x, "y", y, pool_size, strides, padding);
   check_no_alias(op, "x", x, "y", y);
   if (y.numel() == 0) return;
+#ifdef CORENN_WITH_CUDA
+  if (!x.device().is_cpu()) return cuda::avg_pool2d_forward(x, g, x.data<float>(), y.data<float>());
+#endif
   cpu::avg_pool2d_forward(g, x.data<float>(), y.data<float>());
 }
 
@@ -112,9 +142,13 @@ void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const std::vector<i
   const char* op = "avg_pool2d_backward";
   check_image(op, "dy", dy);
   check_image(op, "dx", dx);
+  check_device(op, "dy", dy, "dx", dx);
   const Pool2dGeom g = make_geom(op, dx, "dy", dy, pool_size, strides, padding);
   check_no_alias(op, "dy", dy, "dx", dx);
   if (dx.numel() == 0) return;
+#ifdef CORENN_WITH_CUDA
+  if (!dy.device().is_cpu()) return cuda::avg_pool2d_backward(dy, g, dy.data<float>(), dx.data<float>());
+#endif
   cpu::avg_pool2d_backward(g, dy.data<float>(), dx.data<float>());
 }
 
@@ -124,7 +158,7 @@ void check_global(const char* op, const char* img_arg, const Tensor& img, const 
                   const Tensor& vec) {
   check_image(op, img_arg, img);
   check_float32(op, vec_arg, vec);
-  check_cpu(op, vec_arg, vec);
+  check_device(op, img_arg, img, vec_arg, vec);
   check_shape(op, vec_arg, vec, {img.size(0), img.size(3)});
   CORENN_CHECK(img.size(0) == 0 || img.size(3) == 0 || img.size(1) * img.size(2) > 0, op, ": ",
                img_arg, " has an empty image, shape ", img.shape_str());
@@ -136,6 +170,11 @@ void global_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
   const char* op = "global_avg_pool2d_forward";
   check_global(op, "x", x, "y", y);
   if (y.numel() == 0) return;
+#ifdef CORENN_WITH_CUDA
+  if (!x.device().is_cpu())
+    return cuda::global_avg_pool2d_forward(x, x.size(0), x.size(1) * x.size(2), x.size(3),
+           x.data<float>(), y.data<float>());
+#endif
   cpu::global_avg_pool2d_forward(x.size(0), x.size(1) * x.size(2), x.size(3), x.data<float>(),
                                  y.data<float>());
 }
@@ -144,6 +183,11 @@ void global_avg_pool2d_backward(const Tensor& dy, const Tensor& dx) {
   const char* op = "global_avg_pool2d_backward";
   check_global(op, "dx", dx, "dy", dy);
   if (dy.numel() == 0) return;
+#ifdef CORENN_WITH_CUDA
+  if (!dy.device().is_cpu())
+    return cuda::global_avg_pool2d_backward(dy, dx.size(0), dx.size(1) * dx.size(2), dx.size(3),
+           dy.data<float>(), dx.data<float>());
+#endif
   cpu::global_avg_pool2d_backward(dx.size(0), dx.size(1) * dx.size(2), dx.size(3),
                                   dy.data<float>(), dx.data<float>());
 }
@@ -152,11 +196,16 @@ void global_max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& a
   const char* op = "global_max_pool2d_forward";
   check_global(op, "x", x, "y", y);
   check_dtype(op, "argmax", argmax, DType::int32);
-  check_cpu(op, "argmax", argmax);
+  check_device(op, "x", x, "argmax", argmax);
   check_same_shape(op, "y", y, "argmax", argmax);
   check_no_alias(op, "x", x, "argmax", argmax);
   check_no_alias(op, "y", y, "argmax", argmax);
   if (y.numel() == 0) return;
+#ifdef CORENN_WITH_CUDA
+  if (!x.device().is_cpu())
+    return cuda::global_max_pool2d_forward(x, x.size(0), x.size(1) * x.size(2), x.size(3),
+           x.data<float>(), y.data<float>(), argmax.data<int32_t>());
+#endif
   cpu::global_max_pool2d_forward(x.size(0), x.size(1) * x.size(2), x.size(3), x.data<float>(),
                                  y.data<float>(), argmax.data<int32_t>());
 }
@@ -165,10 +214,15 @@ void global_max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Te
   const char* op = "global_max_pool2d_backward";
   check_global(op, "dx", dx, "dy", dy);
   check_dtype(op, "argmax", argmax, DType::int32);
-  check_cpu(op, "argmax", argmax);
+  check_device(op, "dy", dy, "argmax", argmax);
   check_same_shape(op, "dy", dy, "argmax", argmax);
   check_no_alias(op, "argmax", argmax, "dx", dx);
   if (dy.numel() == 0) return;
+#ifdef CORENN_WITH_CUDA
+  if (!dy.device().is_cpu())
+    return cuda::global_max_pool2d_backward(dy, dx.size(0), dx.size(1) * dx.size(2), dx.size(3),
+           dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
+#endif
   cpu::global_max_pool2d_backward(dx.size(0), dx.size(1) * dx.size(2), dx.size(3),
                                   dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
 }

@@ -7,10 +7,11 @@ from .ops import Tensor, get_num_threads, set_num_threads
 from . import activations, initializers, regularizers, losses, metrics
 from . import utils, callbacks, datasets, optimizers
 from . import layers, models
+from . import cuda
 from .models import Sequential
 
 __version__ = "0.1.0"
 
 __all__ = ["Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
-           "initializers", "regularizers", "callbacks", "utils", "datasets", "Tensor", "ops",
+           "initializers", "regularizers", "callbacks", "utils", "datasets", "Tensor", "ops", "cuda",
            "set_num_threads", "get_num_threads", "__version__"]

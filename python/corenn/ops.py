@@ -877,3 +877,54 @@ def simple_rnn_backward(dy, x, kernel, recurrent_kernel, stash, **kwargs):
 
 __all__ += ["rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward",
             "gru_backward", "simple_rnn_forward", "simple_rnn_backward"]
+
+
+# ---- devices (CUDA runtime)
+# The compiled core always has these entry points; without the CUDA backend they report no device.
+
+def cuda_built() -> bool:
+    """Whether this corenn was compiled with the CUDA backend (CORENN_CUDA=ON)."""
+    return bool(_C.cuda_built)
+
+
+def cuda_is_available() -> bool:
+    return bool(_C.cuda_is_available())
+
+
+def cuda_device_count() -> int:
+    return int(_C.cuda_device_count())
+
+
+def parse_device(device) -> str:
+    """Canonical device name: 'cpu' or 'cuda:N' ('cuda' means 'cuda:0'); ValueError otherwise."""
+    return _C.parse_device(str(device))
+
+
+def _require_cuda_runtime(what: str):
+    if not cuda_built():
+        raise RuntimeError(f"{what}: corenn was built without the CUDA backend; rebuild with "
+                           "CORENN_CUDA=ON on a machine with the CUDA toolkit")
+
+
+def cuda_synchronize(index: int = 0) -> None:
+    _require_cuda_runtime("corenn.cuda.synchronize")
+    _C.cuda_synchronize(int(index))
+
+
+def cuda_empty_cache() -> None:
+    if cuda_built():
+        _C.cuda_empty_cache()
+
+
+def cuda_memory_stats(index: int = 0) -> dict:
+    _require_cuda_runtime("corenn.cuda.memory_stats")
+    return dict(_C.cuda_memory_stats(int(index)))
+
+
+def to_device(x, device) -> Tensor:
+    """``x`` (Tensor or array) on ``device``: itself when already there, else a copy."""
+    return as_tensor(x, "to_device").to(parse_device(device))
+
+
+__all__ += ["cuda_built", "cuda_is_available", "cuda_device_count", "parse_device",
+            "cuda_synchronize", "cuda_empty_cache", "cuda_memory_stats", "to_device"]
