@@ -8,10 +8,8 @@
 //   micro-kernel: gemm_ukr_avx2_f32_6x16 when active_isa() == Isa::avx2, else gemm_ukr_ref.
 //   threads:      small problems (2*M*N*K below kMinParallelFlops) run on the calling thread;
 //                 otherwise rows or columns are split over threads, whichever divides into whole
-//                 micro-tiles more evenly. Row split: the B block is packed cooperatively and
-//                 shared (one barrier pair per KC step); the MC row blocks are then taken from a
-//                 shared counter, so a thread slowed down by another process on its core does
-//                 fewer of them instead of holding the others at the barrier. Column
+//                 micro-tiles more evenly. Row split: each thread packs its own A blocks, the B
+//                 block is packed cooperatively and shared (one barrier pair per KC step). Column
 //                 split: each thread runs an independent blocked GEMM on its slice of columns.
 //   small N:      with n <= 2*NR the micro-kernel reads A in place (packing would cost about as
 //                 much as the multiply).
@@ -20,7 +18,6 @@
 #include "cpu/gemm/gemm.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -211,28 +208,18 @@ void direct_a_kernel(const Problem& pb, int64_t ic, int64_t mc, int64_t pc, int6
   }
 }
 
-// Row blocks handed out to a team, one counter per parity of the (jc, pc) step: the counter of
-// the next step is reset between the two barriers of this one, when no thread can be using it.
-struct BlockQueue {
-  std::atomic<int64_t> next[2];
-};
-
 // The jc / pc / ic loops for rows [i_lo, i_hi) and cols [j_lo, j_hi). With team > 1 the B block
 // lives in the shared `bbuf` and is packed by all `team` threads together (thread `t` packs its share of
-// panels), so every thread of the team must call this with the same ranges; the row blocks are
-// then taken from `queue` (dynamic), and each C tile is still computed by exactly one thread in
-// the same way, so results do not depend on who took which block.
+// panels), so every thread of the team must call this with the same column range.
 void blocked_loops(const Problem& pb, int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi,
-                   float* abuf, float* bbuf, int t, int team, BlockQueue* queue = nullptr) {
+                   float* abuf, float* bbuf, int t, int team) {
   const BlockSizes& bs = pb.bs;
   // Equal depth steps (784 -> 2 x 392, not 512 + 272), a multiple of 8 for the unrolled loop.
   const int64_t k_steps = (pb.k + bs.kc - 1) / bs.kc;
   const int64_t kc_step = round_up((pb.k + k_steps - 1) / k_steps, 8);
-  const int64_t row_blocks = (i_hi - i_lo + bs.mc - 1) / bs.mc;
-  int64_t step = 0;
   for (int64_t jc = j_lo; jc < j_hi; jc += bs.nc) {
     const int64_t nc = std::min(bs.nc, j_hi - jc);
-    for (int64_t pc = 0; pc < pb.k; pc += kc_step, ++step) {
+    for (int64_t pc = 0; pc < pb.k; pc += kc_step) {
       const int64_t kc = std::min(kc_step, pb.k - pc);
       const int64_t panels = (nc + kNR - 1) / kNR;
       const int64_t q0 = panels * t / team, q1 = panels * (t + 1) / team;
@@ -241,17 +228,13 @@ void blocked_loops(const Problem& pb, int64_t i_lo, int64_t i_hi, int64_t j_lo, 
 #ifdef _OPENMP
       if (team > 1) {
 #pragma omp barrier
-        if (t == 0) queue->next[(step + 1) % 2].store(0, std::memory_order_relaxed);
       }
 #endif
       const bool last = pc + kc == pb.k;
       const UkrArgs args{pb.alpha, pc == 0 ? pb.beta : 1.0f, nullptr,
                          last ? pb.act : Activation::none};
       const float* bias = last && pb.bias ? pb.bias + jc : nullptr;
-      for (int64_t b = 0;; ++b) {
-        const int64_t blk = team > 1 ? queue->next[step % 2].fetch_add(1, std::memory_order_relaxed) : b;
-        if (blk >= row_blocks) break;
-        const int64_t ic = i_lo + blk * bs.mc;
+      for (int64_t ic = i_lo; ic < i_hi; ic += bs.mc) {
         const int64_t mc = std::min(bs.mc, i_hi - ic);
         if (pb.a_plain) {
           direct_a_kernel(pb, ic, mc, pc, nc, kc, bbuf, pb.c + ic * pb.ldc + jc, bias, args);
@@ -355,18 +338,13 @@ void run(Problem& pb) {
   if (m_panels < threads) split_rows = false;
   if (n_panels < threads) split_rows = true;
   if (split_rows) {
-    // Split rows; share the B block. MC row blocks are taken dynamically (see blocked_loops);
-    // a problem of fewer blocks than threads gets blocks of whole MR panels split evenly.
-    Problem rows = pb;
-    const int64_t panels_per_block = std::max<int64_t>(1, std::min(pb.bs.mc / kMR, m_panels / threads));
-    rows.bs.mc = panels_per_block * kMR;
-    BlockQueue queue;
-    queue.next[0].store(0);
-    queue.next[1].store(0);
+    // Split rows; share the B block. Row ranges are whole MR panels.
 #pragma omp parallel num_threads(threads)
     {
       const int t = omp_get_thread_num(), team = omp_get_num_threads();
-      blocked_loops(rows, 0, m, 0, n, ws.a_ptr[t], ws.b_ptr[0], t, team, &queue);
+      const int64_t lo = std::min(m, m_panels * t / team * kMR);
+      const int64_t hi = std::min(m, m_panels * (t + 1) / team * kMR);
+      blocked_loops(pb, lo, hi, 0, n, ws.a_ptr[t], ws.b_ptr[0], t, team);
     }
   } else {
     // Few rows: split columns (whole NR panels); each thread runs an independent GEMM.
