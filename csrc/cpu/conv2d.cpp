@@ -26,6 +26,7 @@
 
 #include <immintrin.h>
 
+#include "core/aligned_buffer.h"
 #include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "cpu/gemm/gemm.h"
@@ -42,13 +43,11 @@ namespace {
 using gemm::kMR;
 using gemm::kNR;
 
-// Scratch that persists per calling thread and only grows: a training step allocates nothing
-// once the shapes are seen. `slot` keeps the users (which may nest) apart.
+// Scratch that persists per calling thread and only grows (64-byte aligned): a training step
+// allocates nothing once the shapes are seen. `slot` keeps the users (which may nest) apart.
 float* scratch(int slot, int64_t n) {
-  thread_local std::vector<float> buffers[3];
-  std::vector<float>& b = buffers[slot];
-  if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));
-  return b.data();
+  thread_local AlignedBuffer buffers[3];
+  return buffers[slot].get(static_cast<size_t>(n));
 }
 
 // partial[0, len) += partial[t * len, (t + 1) * len) for t = 1 .. parts - 1, in thread order
@@ -377,19 +376,21 @@ void pack_dw_b(const Conv2dGeometry& g, const float* dy, int64_t p0, int64_t kc,
 constexpr int64_t kDwKc = 256;   // pixels per block: the dy panel (16 KB) stays in L1
 constexpr int64_t kDwMc = 144;   // positions per block: the A^T block (144 KB) stays in L2
 
-int64_t dw_workspace_floats(const Conv2dGeometry& g) {  // + 16 slack, + 16 to align B
-  return kDwMc * kDwKc + 32 + ((g.cout + kNR - 1) / kNR) * kNR * kDwKc;
+static_assert((kDwMc * kDwKc + 16) % 16 == 0, "the dy panels must start 64-byte aligned");
+
+// A block (+ 16 floats of slack for pack_dw_a's spills, keeping B 64-byte aligned), then B.
+int64_t dw_workspace_floats(const Conv2dGeometry& g) {
+  return kDwMc * kDwKc + 16 + ((g.cout + kNR - 1) / kNR) * kNR * kDwKc;
 }
 
 // dw (K, Cout) += or = (first block) over pixels [p_lo, p_hi); ws has dw_workspace_floats.
 void dw_gemm_avx2(const Conv2dGeometry& g, const DwPack& d, const float* x, const float* dy,
                   int64_t p_lo, int64_t p_hi, float* dw, float* ws) {
   const int64_t depth = g.depth();
+  // The micro-kernel's packed path loads B panels aligned: ws is 64-byte aligned (scratch), and
+  // so are both offsets (kDwMc * kDwKc + 16 floats; panel j at j * NR * kc floats).
   float* a_buf = ws;
-  // The micro-kernel's packed path loads B panels aligned: 64-byte align the buffer (panel j
-  // starts j * NR * kc floats later, a multiple of 64 bytes).
-  const uintptr_t b_addr = reinterpret_cast<uintptr_t>(ws + kDwMc * kDwKc + 16);
-  float* b_buf = reinterpret_cast<float*>((b_addr + 63) & ~uintptr_t{63});
+  float* b_buf = ws + kDwMc * kDwKc + 16;
   PixelOrigins po;
   po.resize(kDwKc);
   for (int64_t p0 = p_lo; p0 < p_hi; p0 += kDwKc) {

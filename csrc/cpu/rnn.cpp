@@ -30,6 +30,7 @@
 #include <new>
 #include <vector>
 
+#include "core/aligned_buffer.h"
 #include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "cpu/gemm/gemm.h"
@@ -143,41 +144,14 @@ const CellKernels& pick_cells(const RnnProblem& p) {
 
 // ---- packed recurrent weights ------------------------------------------------------------------
 
-// A 64-byte aligned float buffer per thread that only grows (the packed panels are read with
-// aligned loads by the micro-kernel).
-class Aligned {
- public:
-  ~Aligned() { std::free(p_); }
-  float* get(size_t n) {
-    if (n > cap_) {
-      std::free(p_);
-      p_ = static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64));
-      if (!p_) throw std::bad_alloc();
-      cap_ = n;
-    }
-    return p_;
-  }
+// Packed recurrent weights, per calling thread (read with aligned loads by the micro-kernel).
+thread_local AlignedBuffer tls_pack_fwd, tls_pack_bwd;
 
- private:
-  float* p_ = nullptr;
-  size_t cap_ = 0;
-};
-
-thread_local Aligned tls_pack_fwd, tls_pack_bwd;
-
-// op(B) (k, n) into NR-column panels, depth-major, zero padded: the format of gemm.h. op(B) is
-// b (k, n) row-major, or b^T when trans (b stored (n, k)).
-float* pack_b(Aligned& buf, const float* b, int64_t k, int64_t n, bool trans) {
-  const int64_t panels = (n + kNR - 1) / kNR;
-  float* dst = buf.get(static_cast<size_t>(panels * kNR * k));
-  for (int64_t jp = 0; jp < panels; ++jp) {
-    float* panel = dst + jp * kNR * k;
-    for (int64_t p = 0; p < k; ++p)
-      for (int c = 0; c < kNR; ++c) {
-        const int64_t j = jp * kNR + c;
-        panel[p * kNR + c] = j >= n ? 0.0f : trans ? b[j * k + p] : b[p * n + j];
-      }
-  }
+// op(B) (k, n) as one block of NR-column panels (depth k, the format of gemm.h) by the GEMM's own
+// packer. op(B) is b (k, n) row-major, or b^T when trans (b stored (n, k)).
+float* pack_b(AlignedBuffer& buf, const float* b, int64_t k, int64_t n, bool trans) {
+  float* dst = buf.get(static_cast<size_t>((n + kNR - 1) / kNR * kNR * k));
+  gemm::pack_b_matrix(b, trans ? k : n, trans)(0, k, 0, n, dst);
   return dst;
 }
 

@@ -23,6 +23,7 @@
 #include <new>
 #include <vector>
 
+#include "core/aligned_buffer.h"
 #include "core/cpu_features.h"
 #include "core/parallel.h"
 
@@ -44,40 +45,12 @@ constexpr double kRowSplitSlack = 0.02;    // row-split imbalance accepted to sh
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// A 64-byte aligned float buffer that only grows.
-class PackBuffer {
- public:
-  PackBuffer() = default;
-  PackBuffer(PackBuffer&& other) noexcept : data_(other.data_), capacity_(other.capacity_) {
-    other.data_ = nullptr;
-    other.capacity_ = 0;
-  }
-  PackBuffer(const PackBuffer&) = delete;
-  PackBuffer& operator=(const PackBuffer&) = delete;
-  ~PackBuffer() { std::free(data_); }
-  float* get(size_t n) {
-    if (n > capacity_) {
-      std::free(data_);
-      capacity_ = 0;
-      const size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
-      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
-      if (!data_) throw std::bad_alloc();
-      capacity_ = n;
-    }
-    return data_;
-  }
-
- private:
-  float* data_ = nullptr;
-  size_t capacity_ = 0;
-};
-
 // The packing buffers of one calling thread, one A and one B buffer per team thread (b[0] is the
 // shared B block on the row split). Allocated on the calling thread before any parallel region,
 // so running out of memory raises there (MemoryError in Python) instead of inside OpenMP; kept
 // between calls (thread_local), so steady-state calls allocate nothing.
 struct Workspace {
-  std::vector<PackBuffer> a, b;
+  std::vector<AlignedBuffer> a, b;
   std::vector<float*> a_ptr, b_ptr;
   void reserve(int threads, const BlockSizes& bs) {
     if (static_cast<int>(a.size()) < threads) {
