@@ -203,14 +203,7 @@ def corenn_mlp_epoch(data, seed):
         corenn.layers.Dense(256, activation="relu"),
         corenn.layers.Dense(10),
     ])
-    model.compile(optimizer=corenn.optimizers.Adam(1e-3),
-                  loss=corenn.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-    t0 = time.perf_counter()
-    model.fit(x, y, batch_size=128, epochs=ARGS.epochs, verbose=0)
-    seconds = time.perf_counter() - t0
-    _, acc = model.evaluate(xt, yt, batch_size=1000, verbose=0)
-    return len(x) * ARGS.epochs / seconds, acc
+    return _corenn_train(model, x, y, xt, yt, 128)
 
 
 def torch_mlp_epoch(data, seed):
@@ -241,15 +234,7 @@ def corenn_cnn_epoch(data, seed):
         L.Conv2D(64, 3, activation="relu"),
         L.Flatten(), L.Dense(64, activation="relu"), L.Dense(10),
     ])
-    model.compile(optimizer=corenn.optimizers.Adam(1e-3),
-                  loss=corenn.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-    x4, xt4 = x.reshape(-1, 28, 28, 1), xt.reshape(-1, 28, 28, 1)
-    t0 = time.perf_counter()
-    model.fit(x4, y, batch_size=64, epochs=ARGS.epochs, verbose=0)
-    seconds = time.perf_counter() - t0
-    _, acc = model.evaluate(xt4, yt, batch_size=500, verbose=0)
-    return len(x) * ARGS.epochs / seconds, acc
+    return _corenn_train(model, x.reshape(-1, 28, 28, 1), y, xt.reshape(-1, 28, 28, 1), yt, 64)
 
 
 def torch_cnn_epoch(data, seed):
@@ -278,14 +263,7 @@ def corenn_rnn_epoch(kind, data, seed):
         corenn.layers.Input(shape=(28, 28)),
         cell(64, return_sequences=True), cell(64), corenn.layers.Dense(10),
     ])
-    model.compile(optimizer=corenn.optimizers.Adam(1e-3),
-                  loss=corenn.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-    t0 = time.perf_counter()
-    model.fit(x, y, batch_size=128, epochs=ARGS.epochs, verbose=0)
-    seconds = time.perf_counter() - t0
-    _, acc = model.evaluate(xt, yt, batch_size=1000, verbose=0)
-    return len(x) * ARGS.epochs / seconds, acc
+    return _corenn_train(model, x, y, xt, yt, 128)
 
 
 def torch_rnn_epoch(kind, data, seed):
@@ -319,6 +297,19 @@ def torch_rnn_epoch(kind, data, seed):
     nn.init.xavier_uniform_(net.fc.weight)
     nn.init.zeros_(net.fc.bias)
     return _torch_train(net, x, y, xt, yt, 128, seed)
+
+
+def _corenn_train(model, x, y, xt, yt, batch_size):
+    """Compile with Adam(1e-3) + from-logits sparse CE, time ARGS.epochs epochs of fit, then
+    return (samples/s, test accuracy): the corenn side of every training comparison."""
+    model.compile(optimizer=corenn.optimizers.Adam(1e-3),
+                  loss=corenn.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    t0 = time.perf_counter()
+    model.fit(x, y, batch_size=batch_size, epochs=ARGS.epochs, verbose=0)
+    seconds = time.perf_counter() - t0
+    _, acc = model.evaluate(xt, yt, batch_size=500, verbose=0)
+    return len(x) * ARGS.epochs / seconds, acc
 
 
 def _torch_train(net, x, y, xt, yt, batch_size, seed):
