@@ -67,7 +67,9 @@ def alternate(fns, repeats, inner, pause=0.2):
 
     Each turn is a block of `inner` calls after a short pause: OpenMP's and OpenBLAS's idle
     threads busy-wait for up to ~0.1 s after a call, and a block started while the other library's
-    threads still spin would be measured on a half-occupied machine.
+    threads still spin would be measured on a half-occupied machine. After the pause the turn's own
+    threads are asleep: one untimed call wakes them, as every step but the first of a training loop
+    finds them (otherwise a short block of a few ~1 ms calls mostly times thread wake-up).
     """
     best = [float("inf")] * len(fns)
     for fn in fns:  # warm-up: packing buffers, thread pools, page faults
@@ -75,6 +77,7 @@ def alternate(fns, repeats, inner, pause=0.2):
     for _ in range(repeats):
         for i, fn in enumerate(fns):
             time.sleep(pause)
+            fn()
             best[i] = min(best[i], best_time(fn, 1, inner))
     return best
 
@@ -174,7 +177,7 @@ def bench_conv_layers(batch=64):
             fns.append(torch_step)
         oh, ow = y_shape[1], y_shape[2]
         flops = 2.0 * batch * oh * ow * cout * 9 * cin * (2 if first else 3)
-        inner = max(3, int(4e8 / flops))  # ~20 ms blocks
+        inner = max(10, int(4e8 / flops))  # >= 10 calls, ~20 ms blocks
         times = alternate(fns, ARGS.repeats, inner)
         g = flops / times[0] / 1e9
         line = f"{name:<24}{times[0] * 1e3:10.2f}{g:9.1f}{100 * g / peak:6.0f}%"

@@ -26,6 +26,14 @@ void register_conv(py::module_& m) {
         py::arg("conv_ow"), py::arg("pad_top"), py::arg("pad_left"),
         py::call_guard<py::gil_scoped_release>(),
         "y, argmax := max_pool_2x2(relu(conv2d(x, w) + bias)), stride 1; in place.");
+  m.def(
+      "conv2d_algorithms",
+      [](int64_t n, int64_t h, int64_t w, int64_t cin, int64_t kh, int64_t kw, int64_t cout,
+         int64_t oh, int64_t ow, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t dh,
+         int64_t dw) {
+        return corenn::conv2d_algorithms({n, h, w, cin, kh, kw, cout, oh, ow, sh, sw, pt, pl, dh, dw});
+      },
+      "[forward, backward_data, backward_weights] algorithm names the CPU kernels pick.");
 }
 
 }  // namespace corenn::bindings

@@ -17,7 +17,9 @@
 // Variants: a 1x1 / stride 1 / no-padding conv is a plain GEMM on x (forward and data gradient).
 // Small Cin (<= 4) with Cout % 8 == 0 on AVX2: forward and weight gradient skip the GEMM (its
 // patch packing of 1-float channel runs costs several times the multiply) for direct loops,
-// fwd_direct / dw_direct below.
+// fwd_direct / dw_direct below. Stride-1 3x3 convs with 16+ channels on both sides on AVX2 use
+// Winograd F(2x2, 3x3) instead (conv2d_winograd.h), for the data gradient through its flipped
+// form.
 // Micro-kernel (AVX2 or portable) and threads are chosen by the GEMM driver.
 #include <algorithm>
 #include <cstring>
@@ -29,6 +31,7 @@
 #include "core/aligned_buffer.h"
 #include "core/cpu_features.h"
 #include "core/parallel.h"
+#include "cpu/conv2d_winograd.h"
 #include "cpu/gemm/gemm.h"
 #include "ops/bias_grad.h"
 #include "ops/conv2d.h"
@@ -636,17 +639,59 @@ bool prefer_flipped_forward(const Conv2dGeometry& g) {
 
 }  // namespace
 
+// ---- algorithm choice (one place, so the query in ops/conv2d.h cannot drift from the entries) --
+
+ConvAlgo conv2d_forward_algo(const Conv2dGeometry& g) {
+  if (is_pointwise(g)) return ConvAlgo::pointwise_gemm;
+  if (winograd_shape_ok(g)) return ConvAlgo::winograd;
+  if (use_direct_dw(g)) return ConvAlgo::direct;
+  return ConvAlgo::implicit_gemm;
+}
+
+ConvAlgo conv2d_weights_algo(const Conv2dGeometry& g) {
+  if (winograd_shape_ok(g)) return ConvAlgo::winograd;
+  if (use_direct_dw(g)) return ConvAlgo::direct;
+  return ConvAlgo::implicit_gemm;
+}
+
+Conv2dGeometry flipped_geometry(const Conv2dGeometry& g) {
+  return {g.n, g.oh, g.ow, g.cout, g.kh, g.kw, g.cin, g.h, g.w,
+          1, 1, (g.kh - 1) * g.dh - g.pt, (g.kw - 1) * g.dw - g.pl, g.dh, g.dw};
+}
+
+ConvAlgo conv2d_data_algo(const Conv2dGeometry& g) {
+  if (is_pointwise(g)) return ConvAlgo::pointwise_gemm;
+  if (g.sh == 1 && g.sw == 1 &&
+      (winograd_shape_ok(flipped_geometry(g)) || prefer_flipped_forward(g)))
+    return ConvAlgo::flipped_forward;
+  return ConvAlgo::col2im_gemm;
+}
+
+const char* conv_algo_name(ConvAlgo algo) {
+  switch (algo) {
+    case ConvAlgo::pointwise_gemm: return "pointwise_gemm";
+    case ConvAlgo::winograd: return "winograd_f2x2_3x3";
+    case ConvAlgo::direct: return "direct";
+    case ConvAlgo::implicit_gemm: return "implicit_gemm";
+    case ConvAlgo::flipped_forward: return "flipped_forward";
+    case ConvAlgo::col2im_gemm: return "col2im_gemm";
+  }
+  return "?";
+}
+
 // ---- entries (the reference path is the same code on the GEMM's portable micro-kernel) -------
 
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
                     float* y, bool relu) {
   const gemm::Activation act = relu ? gemm::Activation::relu : gemm::Activation::none;
-  if (is_pointwise(g)) {
-    gemm::sgemm(false, false, g.pixels(), g.cout, g.cin, 1.0f, x, g.cin, w, g.cout, 0.0f, y,
-                g.cout, bias, act);
-    return;
+  switch (conv2d_forward_algo(g)) {
+    case ConvAlgo::pointwise_gemm:
+      return gemm::sgemm(false, false, g.pixels(), g.cout, g.cin, 1.0f, x, g.cin, w, g.cout, 0.0f,
+                         y, g.cout, bias, act);
+    case ConvAlgo::winograd: return winograd_forward_avx2(g, x, w, bias, y, relu);
+    case ConvAlgo::direct: return fwd_direct(g, x, w, bias, y, relu);
+    default: break;
   }
-  if (use_direct_dw(g)) return fwd_direct(g, x, w, bias, y, relu);
   const gemm::PackA pack_a = [&g, x](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
     pack_patches(g, x, i0, mc, p0, kc, dst);
   };
@@ -682,7 +727,11 @@ void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const floa
   // running a single-threaded GEMM over its pixel range into its own partial dw^T (and db, the
   // column sums of its dy rows), summed in thread order afterwards: one join instead of a barrier
   // per depth block, and reproducible for a given thread count.
-  if (use_direct_dw(g)) return dw_direct(g, x, dy, dw, db);
+  switch (conv2d_weights_algo(g)) {
+    case ConvAlgo::winograd: return winograd_backward_weights_avx2(g, x, dy, dw, db);
+    case ConvAlgo::direct: return dw_direct(g, x, dy, dw, db);
+    default: break;
+  }
   const int64_t depth = g.depth(), size = g.cout * depth, pixels = g.pixels();
   const int64_t stride = size + g.cout;
   const double flops = 2.0 * size * pixels;
@@ -726,14 +775,16 @@ void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const floa
 
 void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
   const int64_t depth = g.depth(), pix = g.oh * g.ow;
-  if (is_pointwise(g)) {  // dx = dy @ w^T directly
+  const ConvAlgo algo = conv2d_data_algo(g);
+  if (algo == ConvAlgo::pointwise_gemm) {  // dx = dy @ w^T directly
     gemm::sgemm(false, true, g.pixels(), g.cin, g.cout, 1.0f, dy, g.cout, w, g.cout, 0.0f, dx,
                 g.cin, nullptr, gemm::Activation::none);
     return;
   }
-  if (g.sh == 1 && g.sw == 1 && prefer_flipped_forward(g)) {
+  if (algo == ConvAlgo::flipped_forward) {
     // Stride 1: dx is a forward conv of dy with the kernel flipped in space and its channel axes
-    // swapped, padded so that dx[ih] gathers dy[ih + pt - kh*dh]: one implicit GEMM, no col2im.
+    // swapped, padded so that dx[ih] gathers dy[ih + pt - kh*dh]: the forward's own algorithm
+    // (Winograd or implicit GEMM), no col2im.
     float* wt = scratch(1, depth * g.cout);
     for (int64_t kh = 0; kh < g.kh; ++kh)
       for (int64_t kw = 0; kw < g.kw; ++kw)
@@ -741,9 +792,7 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
           for (int64_t co = 0; co < g.cout; ++co)
             wt[(((g.kh - 1 - kh) * g.kw + (g.kw - 1 - kw)) * g.cout + co) * g.cin + ci] =
                 w[((kh * g.kw + kw) * g.cin + ci) * g.cout + co];
-    const Conv2dGeometry t{g.n, g.oh, g.ow, g.cout, g.kh, g.kw, g.cin, g.h, g.w,
-                           1, 1, (g.kh - 1) * g.dh - g.pt, (g.kw - 1) * g.dw - g.pl, g.dh, g.dw};
-    conv2d_forward(t, dy, wt, nullptr, dx, false);
+    conv2d_forward(flipped_geometry(g), dy, wt, nullptr, dx, false);
     return;
   }
   // col2im path. Images are split over threads; each thread runs, per chunk of its images, a

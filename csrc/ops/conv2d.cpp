@@ -174,4 +174,12 @@ void conv2d_relu_max_pool2d_forward(const Tensor& x, const Tensor& w,
                                       argmax.data<int32_t>());
 }
 
+std::vector<std::string> conv2d_algorithms(const Conv2dGeometry& g) {
+  using namespace cpu;
+  std::string data = conv_algo_name(conv2d_data_algo(g));
+  if (conv2d_data_algo(g) == ConvAlgo::flipped_forward)
+    data += std::string("/") + conv_algo_name(conv2d_forward_algo(flipped_geometry(g)));
+  return {conv_algo_name(conv2d_forward_algo(g)), data, conv_algo_name(conv2d_weights_algo(g))};
+}
+
 }  // namespace corenn

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -52,7 +53,27 @@ void conv2d_relu_max_pool2d_forward(const Tensor& x, const Tensor& w,
                                     const Tensor& argmax, int64_t conv_oh, int64_t conv_ow,
                                     int64_t pad_top, int64_t pad_left);
 
+// The algorithms the CPU kernels pick for a geometry: {forward, backward_data, backward_weights}
+// by name ("winograd_f2x2_3x3", "implicit_gemm", "direct", "pointwise_gemm", "col2im_gemm", and
+// "flipped_forward/<forward algorithm of the flipped conv>" for a stride-1 data gradient). For
+// tests and for users who want to know why a layer is slow; nothing is computed.
+std::vector<std::string> conv2d_algorithms(const Conv2dGeometry& g);
+
 namespace cpu {
+enum class ConvAlgo : int8_t {
+  pointwise_gemm,   // 1x1, stride 1, no padding: a plain GEMM on x
+  winograd,         // F(2x2, 3x3), cpu/conv2d_winograd.h
+  direct,           // small-Cin loops (no GEMM)
+  implicit_gemm,    // the GEMM engine with a patch-gathering packer
+  flipped_forward,  // data gradient only: the forward conv of dy with the flipped kernel
+  col2im_gemm,      // data gradient only: dy @ w^T, then col2im
+};
+ConvAlgo conv2d_forward_algo(const Conv2dGeometry& g);
+ConvAlgo conv2d_data_algo(const Conv2dGeometry& g);
+ConvAlgo conv2d_weights_algo(const Conv2dGeometry& g);
+Conv2dGeometry flipped_geometry(const Conv2dGeometry& g);  // dx as a forward conv of dy
+const char* conv_algo_name(ConvAlgo algo);
+
 void conv2d_relu_max_pool2d_forward(const Conv2dGeometry& g, const float* x, const float* w,
                                     const float* bias, float* y, int32_t* argmax);
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,

@@ -407,7 +407,7 @@ def spatial_dropout_backward(dy, mask, out=None):
 # ---------------------------------------------------------------------------------------------
 # Convolution (NHWC images, kernels (KH, KW, Cin, Cout) as Keras)
 
-__all__ += ["conv2d", "conv2d_backward_data", "conv2d_backward_weights", "conv2d_output_shape",
+__all__ += ["conv2d", "conv2d_algorithms", "conv2d_backward_data", "conv2d_backward_weights", "conv2d_output_shape",
             "conv2d_relu_max_pool2d",
             "conv_output_length"]
 
@@ -453,6 +453,23 @@ def conv2d_output_shape(input_shape, kernel_size, filters, strides=1, padding="v
     oh, pt = conv_output_length(input_shape[1], kh, sh, padding, dh, op)
     ow, pl = conv_output_length(input_shape[2], kw, sw, padding, dw, op)
     return (input_shape[0], oh, ow, int(filters)), (pt, pl)
+
+
+def conv2d_algorithms(input_shape, kernel_shape, strides=1, padding="valid", dilation_rate=1):
+    """Which CPU algorithm each pass of this conv runs, e.g. ``{'forward': 'winograd_f2x2_3x3',
+    'backward_data': 'flipped_forward/winograd_f2x2_3x3', 'backward_weights': 'winograd_f2x2_3x3'}``
+    (see csrc/ops/conv2d.h for the names). ``kernel_shape`` is (KH, KW, Cin, Cout). Computes nothing."""
+    kernel_shape = tuple(int(v) for v in kernel_shape)
+    if len(kernel_shape) != 4 or len(input_shape) != 4 or input_shape[3] != kernel_shape[2]:
+        raise ValueError(f"conv2d_algorithms: need input (N, H, W, Cin) and kernel (KH, KW, Cin, Cout) "
+                         f"with the same Cin, got {tuple(input_shape)} and {kernel_shape}")
+    (n, oh, ow, cout), (pt, pl) = conv2d_output_shape(tuple(input_shape), kernel_shape[:2],
+                                                      kernel_shape[3], strides, padding,
+                                                      dilation_rate, op="conv2d_algorithms")
+    (sh, sw), (dh, dw) = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
+    names = _C.conv2d_algorithms(n, input_shape[1], input_shape[2], input_shape[3], kernel_shape[0],
+                                 kernel_shape[1], cout, oh, ow, sh, sw, pt, pl, dh, dw)
+    return dict(zip(("forward", "backward_data", "backward_weights"), names))
 
 
 def conv2d(x, w, bias=None, out=None, *, strides=1, padding="valid", dilation_rate=1,

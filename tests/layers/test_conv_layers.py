@@ -45,6 +45,28 @@ def test_conv2d_layer_forward_and_gradients(act, strides, padding, dilation, rng
     _check(db, numerical_grad(lambda v: loss(x, w, v), b))
 
 
+@pytest.mark.parametrize("padding", ["same", "valid"])
+def test_conv2d_layer_gradients_on_the_winograd_kernels(padding, rng):
+    """A 3x3 stride-1 layer with 16 channels in and out (Winograd F(2x2, 3x3) on AVX2) against
+    finite differences of the float64 reference; odd output width (a partial tile)."""
+    x = rng.normal(size=(1, 6, 7, 16)).astype(np.float32)
+    layer = Conv2D(16, 3, padding=padding, activation="relu")
+    layer.build((None, 6, 7, 16))
+    w = rng.normal(size=(3, 3, 16, 16)).astype(np.float32)
+    b = rng.normal(size=16).astype(np.float32)
+    layer.set_weights([w, b])
+    assert "winograd" in ops.conv2d_algorithms(x.shape, w.shape, padding=padding)["forward"] or \
+        ops._C.get_isa() != "avx2"
+    conv = lambda xx, ww, bb: np.maximum(conv2d_forward(xx, ww, bb, (1, 1), padding, (1, 1)), 0)
+    r = rng.normal(size=conv(x, w, b).shape)
+    y, dx, (dw, db) = _grads(layer, x, r)
+    _check(y, conv(x, w, b))
+    loss = lambda xx, ww, bb: float((conv(xx, ww, bb) * r).sum())
+    _check(dx, numerical_grad(lambda v: loss(v, w, b), x))
+    _check(dw, numerical_grad(lambda v: loss(x, v, b), w))
+    _check(db, numerical_grad(lambda v: loss(x, w, v), b))
+
+
 @pytest.mark.parametrize("padding,strides,dilation", [("valid", 1, 1), ("same", 2, 1), ("same", 1, 2)])
 def test_conv1d_layer_forward_and_gradients(padding, strides, dilation, rng):
     x = rng.normal(size=(3, 9, 2)).astype(np.float32)

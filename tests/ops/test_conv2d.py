@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 import pytest
 
-from corenn import ops
+from corenn import _C, ops
 from reference import conv2d_backward_data as ref_bwd_data
 from reference import conv2d_backward_weights as ref_bwd_weights
 from reference import conv2d_forward as ref_forward
@@ -77,14 +77,30 @@ def test_conv2d_matches_reference(shape, strides, padding, dilation, isa, rng):
     _close(np.asarray(db), want_db)
 
 
-@pytest.mark.parametrize("shape,padding", [((4, 12, 11, 60, 3, 3, 61), "same"),   # flipped-kernel dx
-                                           ((3, 13, 13, 32, 3, 3, 64), "valid"),  # the CNN's conv 2: col2im dx
-                                           ((3, 28, 28, 1, 3, 3, 32), "valid")])  # its conv 1: direct kernels
-def test_conv2d_large_enough_for_threads_and_blocking(shape, padding, isa, rng):
+# shape, padding, the algorithms AVX2 picks (forward, backward_data, backward_weights)
+LARGE_CASES = [
+    ((4, 12, 11, 60, 3, 2, 61), "same", ("implicit_gemm", "flipped_forward/implicit_gemm", "implicit_gemm")),
+    ((3, 13, 13, 32, 2, 2, 64), "valid", ("implicit_gemm", "col2im_gemm", "implicit_gemm")),
+    ((3, 28, 28, 1, 3, 3, 32), "valid", ("direct", "col2im_gemm", "direct")),  # the CNN's conv 1
+    ((3, 13, 13, 32, 3, 3, 64), "valid", ("winograd_f2x2_3x3",) * 3),          # its conv 2
+]
+
+
+@pytest.mark.parametrize("shape,padding,algorithms", LARGE_CASES)
+def test_conv2d_large_enough_for_threads_and_blocking(shape, padding, algorithms, isa, rng):
     """Past the GEMM's block sizes (KC = 512, MC <= 72) and its parallel threshold: the packers
-    start mid-tap (K = 540 forward, 549 for the stride-1 data gradient) and mid-image; the weight
+    start mid-tap (K = 360 forward, 366 for the stride-1 data gradient) and mid-image; the weight
     gradient splits its pixels over threads (partial dw and db per thread); the col2im data
-    gradient splits an odd number of images over threads."""
+    gradient splits an odd number of images over threads; Winograd runs several tile blocks per
+    thread, blocks that straddle images."""
+    n, h, w, cin, kh, kw, cout = shape
+    chosen = ops.conv2d_algorithms((n, h, w, cin), (kh, kw, cin, cout), padding=padding)
+    if isa == "avx2":
+        assert chosen["forward"] == algorithms[0]
+        assert chosen["backward_data"].endswith(algorithms[1].split("/")[-1])
+        assert chosen["backward_weights"] == algorithms[2]
+    else:  # the portable ISA has neither the direct nor the Winograd kernels
+        assert "winograd" not in str(chosen) and chosen["forward"] != "direct"
     x, k, b = _data(rng, shape)
     args = dict(strides=(1, 1), padding=padding, dilation_rate=(1, 1))
     y = ops.conv2d(x, k, b, **args)
@@ -97,6 +113,76 @@ def test_conv2d_large_enough_for_threads_and_blocking(shape, padding, isa, rng):
     want_dw, want_db = ref_bwd_weights(x, dy, k.shape, (1, 1), padding, (1, 1))
     _close(np.asarray(dw), want_dw)
     _close(np.asarray(db), want_db)
+
+
+# (N, H, W, Cin, Cout), padding: 3x3 stride-1 convs on the Winograd kernels (AVX2): channel counts
+# off the 8 / 16 vector and panel widths, odd outputs (partial tiles at the bottom / right), batch 1,
+# 'same' (padding 1 on every side) and 'valid' (the data gradient then pads dy by 2).
+WINOGRAD_CASES = [
+    ((2, 12, 11, 20, 17), "same"),
+    ((1, 10, 8, 17, 33), "valid"),
+    ((2, 6, 6, 64, 16), "same"),
+    ((2, 13, 11, 24, 40), "same"),
+    ((2, 15, 15, 16, 16), "valid"),
+]
+
+
+@pytest.mark.parametrize("shape,padding", WINOGRAD_CASES)
+def test_conv2d_winograd_matches_reference(shape, padding, rng):
+    n, h, w, cin, cout = shape
+    chosen = ops.conv2d_algorithms((n, h, w, cin), (3, 3, cin, cout), padding=padding)
+    if _C.get_isa() == "avx2":
+        assert chosen == {"forward": "winograd_f2x2_3x3", "backward_weights": "winograd_f2x2_3x3",
+                          "backward_data": "flipped_forward/winograd_f2x2_3x3"}
+    x, k, b = _data(rng, (n, h, w, cin, 3, 3, cout))
+    x *= 10.0  # large inputs: the transforms' sums and differences must not lose precision
+    want = ref_forward(x, k, b, (1, 1), padding, (1, 1))
+    _close(np.asarray(ops.conv2d(x, k, b, padding=padding)), want)
+    _close(np.asarray(ops.conv2d(x, k, padding=padding, activation="relu")),
+           np.maximum(ref_forward(x, k, None, (1, 1), padding, (1, 1)), 0))
+    dy = rng.normal(size=want.shape).astype(np.float32)
+    _close(np.asarray(ops.conv2d_backward_data(dy, k, x.shape, padding=padding)),
+           ref_bwd_data(dy, k, x.shape, (1, 1), padding, (1, 1)))
+    dw, db = ops.conv2d_backward_weights(x, dy, k.shape, bias=True, padding=padding)
+    want_dw, want_db = ref_bwd_weights(x, dy, k.shape, (1, 1), padding, (1, 1))
+    _close(np.asarray(dw), want_dw)
+    _close(np.asarray(db), want_db)
+    dw_only = ops.conv2d_backward_weights(x, dy, k.shape, padding=padding)  # no bias gradient
+    _close(np.asarray(dw_only), want_dw)
+
+
+def test_conv2d_winograd_is_deterministic_and_thread_count_safe(rng):
+    """Same inputs, same bits on repeat; 1 and 2 threads agree to rounding (their weight-gradient
+    partials are summed in a different grouping)."""
+    import corenn
+    x, k, b = _data(rng, (5, 13, 13, 32, 3, 3, 64))
+    dy = rng.normal(size=(5, 11, 11, 64)).astype(np.float32)
+
+    def run():
+        return [np.asarray(ops.conv2d(x, k, b)).copy(),
+                np.asarray(ops.conv2d_backward_data(dy, k, x.shape)).copy(),
+                np.asarray(ops.conv2d_backward_weights(x, dy, k.shape)).copy()]
+
+    old = corenn.get_num_threads()
+    try:
+        corenn.set_num_threads(2)
+        first, second = run(), run()
+        corenn.set_num_threads(1)
+        single = run()
+    finally:
+        corenn.set_num_threads(old)
+    for a, b_, c in zip(first, second, single):
+        np.testing.assert_array_equal(a, b_)
+        _close(c, a, 1e-5)
+
+
+def test_conv2d_algorithms_query_checks_its_arguments():
+    with pytest.raises(ValueError, match="conv2d_algorithms.*same Cin"):
+        ops.conv2d_algorithms((1, 8, 8, 3), (3, 3, 4, 8))
+    with pytest.raises(ValueError, match="conv2d_algorithms"):
+        ops.conv2d_algorithms((1, 2, 2, 3), (3, 3, 3, 8))  # kernel larger than the input
+    strided = ops.conv2d_algorithms((1, 16, 16, 32), (3, 3, 32, 32), strides=2, padding="same")
+    assert "winograd" not in str(strided)
 
 
 def test_same_padding_is_tensorflow_asymmetric():

@@ -1,0 +1,49 @@
+// Winograd F(2x2, 3x3) for stride-1, undilated 3x3 convolutions (AVX2): the forward pass (and,
+// through the flipped-kernel form, the stride-1 data gradient) and the weight gradient.
+//
+// Math (Lavin & Gray 2016). A 2x2 output tile needs a 4x4 input tile d; with
+//   B^T = | 1  0 -1  0 |   G = | 1    0    0  |   A^T = | 1  1  1  0 |
+//         | 0  1  1  0 |       | 1/2  1/2  1/2|         | 0  1 -1 -1 |
+//         | 0 -1  1  0 |       | 1/2 -1/2  1/2|
+//         | 0  1  0 -1 |       | 0    0    1  |
+//   forward   y_tile = A^T [ sum_ci (G g[ci,co] G^T) .* (B^T d[ci] B) ] A
+//   weights   dw[ci,co] = G^T [ sum_tiles (B^T d[ci] B) .* (A dy_tile[co] A^T) ] G
+// For each of the 16 positions (xi, nu) of the 4x4 transformed tile the sum over channels
+// (forward) or over tiles (weights) is a GEMM, run on the GEMM engine's micro-kernel:
+//   forward   M[xi nu] (tiles, Cout) = V[xi nu] (tiles, Cin) @ U[xi nu] (Cin, Cout)
+//   weights   S[xi nu]^T (Cout, Cin) = Z[xi nu]^T (Cout, tiles) @ V[xi nu] (tiles, Cin)
+// 16 GEMMs of K = Cin do the work of 36 multiplies per tile and channel pair with 16: 2.25x
+// fewer flops than the implicit GEMM, less the transforms and the padding of odd outputs to
+// whole tiles. The transforms run per block of tiles sized so that V, M (or Z, S) and U stay in
+// L2, threads take contiguous tile ranges, and the weight gradient sums per-thread partials in
+// thread order (reproducible for a thread count). Numerics: the transforms only add, subtract
+// and halve, so the error stays at the level of the direct sum (checked in tests/ops).
+#pragma once
+
+#include "core/cpu_features.h"
+#include "ops/conv2d.h"
+
+namespace corenn::cpu {
+
+// Whether the Winograd kernels take this conv. Measured against the implicit GEMM on the 2-core
+// AVX2 machine (bench/kernels/bench_conv, see the README): they win once both channel counts
+// are >= 16 and odd output sizes waste little (an output of 3x3 computes 4x4 tiles: 1.8x the
+// work, and loses); very wide layers would need U (16 Cin Cout floats) and the per-thread
+// partials blocked for L2, which these kernels do not do, so they stay on the implicit GEMM.
+inline bool winograd_shape_ok(const Conv2dGeometry& g) {
+  if (active_isa() != Isa::avx2 || g.kh != 3 || g.kw != 3 || g.sh != 1 || g.sw != 1 ||
+      g.dh != 1 || g.dw != 1 || g.cin < 16 || g.cout < 16 || g.cin > 256 || g.cout > 256)
+    return false;
+  const int64_t tiled = ((g.oh + 1) / 2 * 2) * ((g.ow + 1) / 2 * 2);
+  return 4 * tiled <= 5 * g.oh * g.ow;  // at most 25% of the tile grid falls outside y
+}
+
+// y := act(conv(x, w) + bias) for a geometry with winograd_shape_ok; bias may be nullptr.
+void winograd_forward_avx2(const Conv2dGeometry& g, const float* x, const float* w,
+                           const float* bias, float* y, bool relu);
+
+// dw := dL/dw (Keras layout), db := column sums of dy when not nullptr; winograd_shape_ok(g).
+void winograd_backward_weights_avx2(const Conv2dGeometry& g, const float* x, const float* dy,
+                                    float* dw, float* db);
+
+}  // namespace corenn::cpu
