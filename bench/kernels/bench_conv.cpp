@@ -115,7 +115,10 @@ int main(int argc, char** argv) {
                             {"conv2 13x13x32->64", 64, 13, 13, 32, 64, 3, false},
                             {"conv3 5x5x64->64", 64, 5, 5, 64, 64, 3, false},
                             {"cifar 32x32x3->32 same", 64, 32, 32, 3, 32, 3, true}};
-  std::printf("%-24s %-9s %10s %9s %7s\n", "conv (batch 64)", "direction", "time(us)", "GFLOP/s", "%peak");
+  // GFLOP/s counts the direct convolution's 2*KH*KW*Cin multiply-adds per output, whatever the
+  // algorithm: for Winograd it is an effective rate and may pass the FMA peak.
+  std::printf("%-24s %-9s %10s %9s %7s  %s\n", "conv (batch 64)", "direction", "time(us)", "GFLOP/s",
+              "%peak", "algorithm");
   double total_s = 0, total_flop = 0;
   for (const ConvCase& c : convs) {
     if (!only.empty() && std::string(c.name).find(only) == std::string::npos) continue;
@@ -147,13 +150,25 @@ int main(int argc, char** argv) {
       std::printf("%-24s %-9s %10.1f %9.1f %6.1f%%\n", c.name, dir, s * 1e6, flop / s * 1e-9,
                   100.0 * flop / s * 1e-9 / peak);
     }
+    const corenn::cpu::ConvAlgo data_algo = corenn::cpu::conv2d_data_algo(g);
+    const std::string algos[] = {
+        corenn::cpu::conv_algo_name(corenn::cpu::conv2d_forward_algo(g)),
+        std::string(corenn::cpu::conv_algo_name(data_algo)) +
+            (data_algo == corenn::cpu::ConvAlgo::flipped_forward
+                 ? std::string("/") + corenn::cpu::conv_algo_name(corenn::cpu::conv2d_forward_algo(
+                                          corenn::cpu::flipped_geometry(g)))
+                 : std::string()),
+        corenn::cpu::conv_algo_name(corenn::cpu::conv2d_weights_algo(g))};
+    int d = 0;
     for (const auto& [dir, run] : dirs) {
+      const std::string& algo = algos[d++];
       if (c.cin == 1 && std::string(dir) == "data") continue;  // first layer: no input gradient
       const double s = best_time(run, budget);
       const double gf = flop / s * 1e-9;
       total_s += s;
       total_flop += flop;
-      std::printf("%-24s %-9s %10.1f %9.1f %6.1f%%\n", c.name, dir, s * 1e6, gf, 100.0 * gf / peak);
+      std::printf("%-24s %-9s %10.1f %9.1f %6.1f%%  %s\n", c.name, dir, s * 1e6, gf, 100.0 * gf / peak,
+                  algo.c_str());
     }
   }
   if (total_s > 0)

@@ -20,6 +20,9 @@
 // and halve, so the error stays at the level of the direct sum (checked in tests/ops).
 #pragma once
 
+#include <cstdlib>
+#include <string>
+
 #include "core/cpu_features.h"
 #include "ops/conv2d.h"
 
@@ -30,8 +33,18 @@ namespace corenn::cpu {
 // are >= 16 and odd output sizes waste little (an output of 3x3 computes 4x4 tiles: 1.8x the
 // work, and loses); very wide layers would need U (16 Cin Cout floats) and the per-thread
 // partials blocked for L2, which these kernels do not do, so they stay on the implicit GEMM.
+// CORENN_WINOGRAD=0 in the environment (read once) turns them off: for A/B timing against the
+// implicit GEMM, or results that do not depend on this choice.
+inline bool winograd_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("CORENN_WINOGRAD");
+    return !(v && std::string(v) == "0");
+  }();
+  return enabled;
+}
+
 inline bool winograd_shape_ok(const Conv2dGeometry& g) {
-  if (active_isa() != Isa::avx2 || g.kh != 3 || g.kw != 3 || g.sh != 1 || g.sw != 1 ||
+  if (!winograd_enabled() || active_isa() != Isa::avx2 || g.kh != 3 || g.kw != 3 || g.sh != 1 || g.sw != 1 ||
       g.dh != 1 || g.dw != 1 || g.cin < 16 || g.cout < 16 || g.cin > 256 || g.cout > 256)
     return false;
   const int64_t tiled = ((g.oh + 1) / 2 * 2) * ((g.ow + 1) / 2 * 2);

@@ -176,6 +176,19 @@ def test_conv2d_winograd_is_deterministic_and_thread_count_safe(rng):
         _close(c, a, 1e-5)
 
 
+def test_winograd_can_be_turned_off_by_environment():
+    """CORENN_WINOGRAD=0 (read once per process) sends the same layer to the implicit GEMM."""
+    import os
+    import subprocess
+    import sys
+    script = ("from corenn import ops\n"
+              "print(ops.conv2d_algorithms((2, 13, 13, 32), (3, 3, 32, 64)))\n")
+    env = dict(os.environ, CORENN_WINOGRAD="0")
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "winograd" not in out.stdout and "implicit_gemm" in out.stdout
+
+
 def test_conv2d_algorithms_query_checks_its_arguments():
     with pytest.raises(ValueError, match="conv2d_algorithms.*same Cin"):
         ops.conv2d_algorithms((1, 8, 8, 3), (3, 3, 4, 8))
