@@ -45,7 +45,7 @@ float* scratch(int slot, int64_t n) {
   return buffers[slot].get(static_cast<size_t>(n));
 }
 
-// `n` zeros, readable by any thread (stands in for cells outside the image).
+// `n` zeros in this thread's own buffer: what a border tile reads for cells outside the image.
 const float* zero_row(int64_t n) {
   thread_local AlignedBuffer row;
   float* z = row.get(static_cast<size_t>(n));
