@@ -3,6 +3,7 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from corenn import _C, ops
 from reference import conv2d_backward_data as ref_bwd_data
@@ -149,6 +150,26 @@ def test_conv2d_winograd_matches_reference(shape, padding, rng):
     _close(np.asarray(db), want_db)
     dw_only = ops.conv2d_backward_weights(x, dy, k.shape, padding=padding)  # no bias gradient
     _close(np.asarray(dw_only), want_dw)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 3), h=st.integers(3, 14), w=st.integers(3, 14), cin=st.integers(16, 40),
+       cout=st.integers(16, 40), padding=st.sampled_from(["valid", "same"]), seed=st.integers(0, 2**31))
+def test_conv2d_3x3_stride1_any_shape_matches_reference(n, h, w, cin, cout, padding, seed):
+    """Random 3x3 stride-1 shapes with 16+ channels: whichever algorithm each pass picks (Winograd
+    where the tile grid fits, the implicit GEMM elsewhere), forward and both gradients agree with
+    the float64 reference."""
+    rng = np.random.default_rng(seed)
+    x, k, b = _data(rng, (n, h, w, cin, 3, 3, cout))
+    want = ref_forward(x, k, b, (1, 1), padding, (1, 1))
+    _close(np.asarray(ops.conv2d(x, k, b, padding=padding)), want)
+    dy = rng.normal(size=want.shape).astype(np.float32)
+    _close(np.asarray(ops.conv2d_backward_data(dy, k, x.shape, padding=padding)),
+           ref_bwd_data(dy, k, x.shape, (1, 1), padding, (1, 1)))
+    dw, db = ops.conv2d_backward_weights(x, dy, k.shape, bias=True, padding=padding)
+    want_dw, want_db = ref_bwd_weights(x, dy, k.shape, (1, 1), padding, (1, 1))
+    _close(np.asarray(dw), want_dw)
+    _close(np.asarray(db), want_db)
 
 
 def test_conv2d_winograd_is_deterministic_and_thread_count_safe(rng):
