@@ -11,7 +11,9 @@
 // Clip norms (clipnorm / global_clipnorm only): a sum-of-squares pass (double atomics into one
 // slot per span: order-dependent in the last bits, unlike the CPU's fixed blocks) and a one-block
 // pass turning the sums into per-span scales, all on the device; nothing returns to the host.
-// Not yet: rmsprop / adagrad (the entry raises NotImplementedError for CUDA tensors).
+//   rmsprop: v = rho v + (1 - rho) g^2; centered: a = rho a + (1 - rho) g, denom = v - a^2;
+//         inc = lr g / sqrt(denom + eps); momentum: m = mu m + inc, p -= m; else p -= inc
+//   adagrad: acc += g^2; p -= lr g / sqrt(acc + eps)
 #include <cmath>
 #include <vector>
 
@@ -106,6 +108,48 @@ __global__ void adam_kernel(const Span* spans, Clip c, float alpha, float one_mi
   }
 }
 
+template <bool kCentered, bool kMomentum>
+__global__ void rmsprop_kernel(const Span* spans, Clip c, float lr, float rho, float mu, float eps) {
+  const Span s = spans[blockIdx.y];
+  const float scale = c.scales ? c.scales[blockIdx.y] : 1.0f;
+  const float one_minus_rho = 1.0f - rho;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < s.n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const float gi = clip_grad(s.g[i], c, scale);
+    float pi = s.p[i] - s.p[i] * c.decay;
+    const float vi = rho * s.s0[i] + one_minus_rho * gi * gi;
+    s.s0[i] = vi;
+    float denom = vi;
+    if (kCentered) {
+      const float ai = rho * s.s2[i] + one_minus_rho * gi;
+      s.s2[i] = ai;
+      denom -= ai * ai;
+    }
+    const float inc = lr * gi / sqrtf(denom + eps);
+    if (kMomentum) {
+      const float mi = mu * s.s1[i] + inc;
+      s.s1[i] = mi;
+      pi -= mi;
+    } else {
+      pi -= inc;
+    }
+    s.p[i] = pi;
+  }
+}
+
+__global__ void adagrad_kernel(const Span* spans, Clip c, float lr, float eps) {
+  const Span s = spans[blockIdx.y];
+  const float scale = c.scales ? c.scales[blockIdx.y] : 1.0f;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < s.n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const float gi = clip_grad(s.g[i], c, scale);
+    const float pi = s.p[i] - s.p[i] * c.decay;
+    const float ai = s.s0[i] + gi * gi;
+    s.s0[i] = ai;
+    s.p[i] = pi - lr * gi / sqrtf(ai + eps);
+  }
+}
+
 // Everything one launch needs: the span table and the clipping prologue on the device. The
 // scratch tensors come from the caching allocator and are only freed (returned to the cache)
 // after the launches are queued on the same stream, so reuse is ordered after them.
@@ -191,6 +235,36 @@ void adam_update(const TensorList& params, const TensorList& grads, const Tensor
   else
     adam_kernel<false><<<l.grid, kThreads, 0, s>>>(l.spans, l.clip, alpha, 1.0f - beta_1, 1.0f - beta_2, epsilon);
   check_launch("adam_update");
+}
+
+void rmsprop_update(const TensorList& params, const TensorList& grads, const TensorList& velocities,
+                    const TensorList& momentums, const TensorList& average_grads,
+                    const UpdateCommon& common, float rho, float momentum, float epsilon,
+                    bool centered) {
+  if (params.empty()) return;
+  DeviceGuard guard(params[0]);
+  // Span slots as on the CPU: s0 velocity, s1 momentum, s2 average gradient.
+  const Launch l = prepare(params, grads, {&velocities, &momentums, &average_grads}, common);
+  const cudaStream_t s = stream_of(params[0]);
+  const float lr = common.lr;
+  if (centered && momentum > 0)
+    rmsprop_kernel<true, true><<<l.grid, kThreads, 0, s>>>(l.spans, l.clip, lr, rho, momentum, epsilon);
+  else if (centered)
+    rmsprop_kernel<true, false><<<l.grid, kThreads, 0, s>>>(l.spans, l.clip, lr, rho, momentum, epsilon);
+  else if (momentum > 0)
+    rmsprop_kernel<false, true><<<l.grid, kThreads, 0, s>>>(l.spans, l.clip, lr, rho, momentum, epsilon);
+  else
+    rmsprop_kernel<false, false><<<l.grid, kThreads, 0, s>>>(l.spans, l.clip, lr, rho, momentum, epsilon);
+  check_launch("rmsprop_update");
+}
+
+void adagrad_update(const TensorList& params, const TensorList& grads,
+                    const TensorList& accumulators, const UpdateCommon& common, float epsilon) {
+  if (params.empty()) return;
+  DeviceGuard guard(params[0]);
+  const Launch l = prepare(params, grads, {&accumulators}, common);
+  adagrad_kernel<<<l.grid, kThreads, 0, stream_of(params[0])>>>(l.spans, l.clip, common.lr, epsilon);
+  check_launch("adagrad_update");
 }
 
 }  // namespace corenn::cuda

@@ -11,5 +11,11 @@ void sgd_update(const TensorList& params, const TensorList& grads, const TensorL
 void adam_update(const TensorList& params, const TensorList& grads, const TensorList& m,
                  const TensorList& v, const TensorList& vhat, const UpdateCommon& common,
                  float beta_1, float beta_2, float epsilon, int64_t step, bool amsgrad);
+void rmsprop_update(const TensorList& params, const TensorList& grads, const TensorList& velocities,
+                    const TensorList& momentums, const TensorList& average_grads,
+                    const UpdateCommon& common, float rho, float momentum, float epsilon,
+                    bool centered);
+void adagrad_update(const TensorList& params, const TensorList& grads,
+                    const TensorList& accumulators, const UpdateCommon& common, float epsilon);
 
 }  // namespace corenn::cuda

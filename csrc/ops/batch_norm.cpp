@@ -6,6 +6,9 @@
 #include <vector>
 
 #include "ops/elementwise_common.h"
+#ifdef CORENN_WITH_CUDA
+#include "cuda/batch_norm.h"
+#endif
 
 namespace corenn {
 
@@ -27,7 +30,6 @@ void check_input(const char* op, const Tensor& x) {
   check_float32(op, "x", x);
   check_min_dim(op, "x", x, 1);
   check_nonempty(op, "x", x);
-  check_cpu(op, "x", x);
 }
 
 void check_epsilon(const char* op, double epsilon) {
@@ -75,6 +77,12 @@ void batch_norm_forward_train(const Tensor& x, const std::optional<Tensor>& gamm
   check_no_alias(op, "y", y, "inv_std", inv_std);
   check_no_alias(op, "x", x, "mean", mean);
   check_no_alias(op, "x", x, "inv_std", inv_std);
+#ifdef CORENN_WITH_CUDA
+  if (!x.device().is_cpu())
+    return cuda::batch_norm_forward_train(x, gamma, beta, y, mean, inv_std, moving_mean, moving_var,
+                                          momentum, epsilon);
+#endif
+  check_cpu(op, "x", x);
 
   const int64_t rows = x.rows(), cols = x.cols();
   std::vector<double> m(cols), v(cols);
@@ -114,6 +122,11 @@ void batch_norm_forward_infer(const Tensor& x, const std::optional<Tensor>& gamm
   check_channels(op, "moving_mean", moving_mean, x);
   check_channels(op, "moving_var", moving_var, x);
   check_epsilon(op, epsilon);
+#ifdef CORENN_WITH_CUDA
+  if (!x.device().is_cpu())
+    return cuda::batch_norm_forward_infer(x, gamma, beta, moving_mean, moving_var, y, epsilon);
+#endif
+  check_cpu(op, "x", x);
   const int64_t cols = x.cols();
   const float* mv = moving_var.data<float>();
   std::vector<float> inv(cols);
@@ -152,6 +165,11 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<
     check_no_alias(op, "dx", *dx, "inv_std", inv_std);
   }
   if (dgamma && dbeta) check_no_alias(op, "dgamma", *dgamma, "dbeta", *dbeta);
+#ifdef CORENN_WITH_CUDA
+  if (!x.device().is_cpu())
+    return cuda::batch_norm_backward(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta, training);
+#endif
+  check_cpu(op, "x", x);
 
   const int64_t rows = x.rows(), cols = x.cols();
   const bool need_sums = dgamma || dbeta || (dx && training);

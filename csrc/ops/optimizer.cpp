@@ -150,6 +150,11 @@ void rmsprop_update(const TensorList& params, const TensorList& grads, const Ten
                {{"momentums", &momentums, true}, momentum > 0},
                {{"average_grads", &average_grads, true}, centered}},
               common);
+#ifdef CORENN_WITH_CUDA
+  if (!params.empty() && !params[0].device().is_cpu())
+    return cuda::rmsprop_update(params, grads, velocities, momentums, average_grads, common, rho,
+                                momentum, epsilon, centered);
+#endif
   require_cpu(op, params);
   cpu::rmsprop_update(params, grads, velocities, momentums, average_grads, common, rho, momentum,
                       epsilon, centered);
@@ -159,6 +164,10 @@ void adagrad_update(const TensorList& params, const TensorList& grads,
                     const TensorList& accumulators, const UpdateCommon& common, float epsilon) {
   const char* op = "adagrad_update";
   check_lists(op, params, grads, {{{"accumulators", &accumulators, true}, true}}, common);
+#ifdef CORENN_WITH_CUDA
+  if (!params.empty() && !params[0].device().is_cpu())
+    return cuda::adagrad_update(params, grads, accumulators, common, epsilon);
+#endif
   require_cpu(op, params);
   cpu::adagrad_update(params, grads, accumulators, common, epsilon);
 }

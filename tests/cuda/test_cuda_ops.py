@@ -379,7 +379,69 @@ def test_adam_update_matches_cpu(rng, amsgrad, clip):
         np.testing.assert_allclose(a.numpy(), b, rtol=1e-5, atol=1e-6)
 
 
-def test_rmsprop_on_cuda_is_not_implemented_yet():
-    p = [gpu(np.ones(3, np.float32))]
-    with pytest.raises(NotImplementedError, match="rmsprop_update.*cuda:0"):
-        ops.rmsprop_update(p, [gpu(np.ones(3, np.float32))], [gpu(np.zeros(3, np.float32))], lr=0.1)
+@pytest.mark.parametrize("centered", [False, True])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("clip", CLIPS)
+def test_rmsprop_update_matches_cpu(rng, centered, momentum, clip):
+    p, g = _params(rng), _params(rng)
+    vel = [np.zeros_like(x) for x in p]
+    mom = [np.zeros_like(x) for x in p] if momentum else []
+    avg = [np.zeros_like(x) for x in p] if centered else []
+    dev = [[gpu(x) for x in xs] for xs in (p, g, vel, mom, avg)]
+    for _ in range(3):
+        ops.rmsprop_update(p, g, vel, mom, avg, lr=0.01, momentum=momentum, centered=centered, **clip)
+        ops.rmsprop_update(*dev, lr=0.01, momentum=momentum, centered=centered, **clip)
+    for a, b in zip(dev[0] + dev[2] + dev[3] + dev[4], p + vel + mom + avg):
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("clip", CLIPS)
+def test_adagrad_update_matches_cpu(rng, clip):
+    p, g = _params(rng), _params(rng)
+    acc = [np.full_like(x, 0.1) for x in p]
+    dev = [[gpu(x) for x in xs] for xs in (p, g, acc)]
+    for _ in range(3):
+        ops.adagrad_update(p, g, acc, lr=0.05, **clip)
+        ops.adagrad_update(*dev, lr=0.05, **clip)
+    for a, b in zip(dev[0] + dev[2], p + acc):
+        np.testing.assert_allclose(a.numpy(), b, rtol=1e-5, atol=1e-6)
+
+
+# ---- batch normalization ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(64, 5, 5, 40), (3, 7), (1000, 33)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_train_and_backward_match_cpu(rng, shape, affine):
+    c = shape[-1]
+    x = (rng.standard_normal(shape) * 3 + 1).astype(np.float32)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    gamma = rng.standard_normal(c).astype(np.float32) if affine else None
+    beta = rng.standard_normal(c).astype(np.float32) if affine else None
+    mm, mv = rng.standard_normal(c).astype(np.float32), rng.random(c).astype(np.float32)
+    mm_g, mv_g = gpu(mm), gpu(mv)
+    y, mean, inv = ops.batch_norm_forward_train(x, gamma, beta, moving_mean=mm, moving_variance=mv)
+    yg, mean_g, inv_g = ops.batch_norm_forward_train(
+        gpu(x), gamma if gamma is None else gpu(gamma), beta if beta is None else gpu(beta),
+        moving_mean=mm_g, moving_variance=mv_g)
+    for a, b in ((yg, y), (mean_g, mean), (inv_g, inv), (mm_g, mm), (mv_g, mv)):
+        np.testing.assert_allclose(host(a), host(b), rtol=1e-5, atol=1e-5)
+    for training in (True, False):
+        dg, db = ops.zeros((c,)), ops.zeros((c,))
+        dg_g, db_g = gpu(np.zeros(c, np.float32)), gpu(np.zeros(c, np.float32))
+        dx = ops.batch_norm_backward(dy, x, gamma, mean, inv, dgamma=dg, dbeta=db, training=training)
+        dx_g = ops.batch_norm_backward(gpu(dy), gpu(x), gamma if gamma is None else gpu(gamma), mean_g,
+                                       inv_g, dgamma=dg_g, dbeta=db_g, training=training)
+        for a, b in ((dx_g, dx), (dg_g, dg), (db_g, db)):
+            np.testing.assert_allclose(host(a), host(b), rtol=1e-4, atol=1e-4)
+
+
+def test_batch_norm_inference_matches_cpu_and_checks_the_variance(rng):
+    x = rng.standard_normal((16, 9)).astype(np.float32)
+    gamma, beta = rng.standard_normal(9).astype(np.float32), rng.standard_normal(9).astype(np.float32)
+    mm, mv = rng.standard_normal(9).astype(np.float32), rng.random(9).astype(np.float32)
+    want = ops.batch_norm_forward_infer(x, gamma, beta, mm, mv)
+    got = ops.batch_norm_forward_infer(gpu(x), gpu(gamma), gpu(beta), gpu(mm), gpu(mv))
+    np.testing.assert_allclose(host(got), host(want), rtol=1e-5, atol=1e-5)
+    mv[4] = -1.0
+    with pytest.raises(ValueError, match=r"moving_var\[4\]"):
+        ops.batch_norm_forward_infer(gpu(x), gpu(gamma), gpu(beta), gpu(mm), gpu(mv))
