@@ -5,6 +5,9 @@
 #include <type_traits>
 
 #include "ops/elementwise_common.h"
+#ifdef CORENN_WITH_CUDA
+#include "cuda/embedding.h"
+#endif
 
 namespace corenn {
 
@@ -52,9 +55,8 @@ void check_args(const char* op, const Tensor& indices, const char* table_arg, co
   check_defined(op, rows_arg, rows);
   check_float32(op, table_arg, table);
   check_float32(op, rows_arg, rows);
-  check_cpu(op, "indices", indices);
-  check_cpu(op, table_arg, table);
-  check_cpu(op, rows_arg, rows);
+  check_same_device(op, table_arg, table, "indices", indices);
+  check_same_device(op, table_arg, table, rows_arg, rows);
   check_dim(op, table_arg, table, 2);
   CORENN_CHECK(table.size(0) > 0, op, ": ", table_arg, " must have at least one row (input_dim >= 1), ",
                "got shape ", table.shape_str());
@@ -71,6 +73,10 @@ void check_args(const char* op, const Tensor& indices, const char* table_arg, co
 void embedding_forward(const Tensor& indices, const Tensor& weight, const Tensor& y) {
   const char* op = "embedding_forward";
   check_args(op, indices, "weight", weight, "y", y);
+#ifdef CORENN_WITH_CUDA
+  if (!weight.device().is_cpu()) return cuda::embedding_forward(indices, weight, y);
+#endif
+  check_cpu(op, "weight", weight);
   const int64_t v = weight.size(0), d = weight.size(1);
   with_indices(op, indices, v, [&](const auto* idx) {
     if (y.numel() == 0) return;
@@ -81,6 +87,10 @@ void embedding_forward(const Tensor& indices, const Tensor& weight, const Tensor
 void embedding_backward(const Tensor& indices, const Tensor& dy, const Tensor& dweight) {
   const char* op = "embedding_backward";
   check_args(op, indices, "dweight", dweight, "dy", dy);
+#ifdef CORENN_WITH_CUDA
+  if (!dweight.device().is_cpu()) return cuda::embedding_backward(indices, dy, dweight);
+#endif
+  check_cpu(op, "dweight", dweight);
   const int64_t v = dweight.size(0), d = dweight.size(1);
   with_indices(op, indices, v, [&](const auto* idx) {
     if (dweight.numel() == 0) return;

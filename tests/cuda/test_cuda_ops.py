@@ -445,3 +445,26 @@ def test_batch_norm_inference_matches_cpu_and_checks_the_variance(rng):
     mv[4] = -1.0
     with pytest.raises(ValueError, match=r"moving_var\[4\]"):
         ops.batch_norm_forward_infer(gpu(x), gpu(gamma), gpu(beta), gpu(mm), gpu(mv))
+
+
+# ---- embedding ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.float32])
+def test_embedding_matches_cpu(rng, dtype):
+    w = rng.standard_normal((50, 12)).astype(np.float32)
+    idx = rng.integers(0, 50, size=(8, 30)).astype(dtype)  # repeats: the scatter-add accumulates
+    dy = rng.standard_normal((8, 30, 12)).astype(np.float32)
+    y = ops.embedding_forward(idx, w)
+    yg = ops.embedding_forward(gpu(idx), gpu(w))
+    np.testing.assert_array_equal(host(yg), host(y))
+    dw = ops.embedding_backward(idx, dy, 50)
+    dwg = ops.embedding_backward(gpu(idx), gpu(dy), 50)
+    np.testing.assert_allclose(host(dwg), host(dw), rtol=1e-5, atol=1e-5)
+
+
+def test_embedding_bad_indices_raise_before_any_write(rng):
+    w = gpu(rng.standard_normal((5, 3)).astype(np.float32))
+    with pytest.raises(ValueError, match=r"index out of range: indices\[2\] = 5"):
+        ops.embedding_forward(gpu(np.array([0, 4, 5, 7], np.int64)), w)
+    with pytest.raises(ValueError, match=r"whole numbers.*indices\[1\] = 1.5"):
+        ops.embedding_forward(gpu(np.array([0, 1.5], np.float32)), w)
