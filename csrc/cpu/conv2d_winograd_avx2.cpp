@@ -8,15 +8,17 @@
 // GEMMs and transforms never need a tail case of their own.
 //
 // Per block of tiles, on one thread:
-//   forward   x -> V (row-major (tiles, Cin8) per position) -> pack V[xi nu] into A panels ->
-//             micro-kernel against U[xi nu] (packed once per call as B panels) into M (row-major
-//             (tiles, Cout16) per position: rows 256 B apart for Cout 64, where a (tiles, 16
-//             positions, Cout16) layout put the micro-kernel's 6 C rows 4 KB apart, on one L1
-//             set) -> output transform (+ bias, relu) into y
+//   forward   x -> V (row-major (tiles, Cin8) per position) -> the micro-kernel's depth loop
+//             reads V's rows in place (depth_loop_rows) against U[xi nu] (packed once per call as
+//             B panels) into M (row-major (tiles, Cout16) per position: rows 256 B apart for
+//             Cout 64, where a (tiles, 16 positions, Cout16) layout put the tile's 6 C rows 4 KB
+//             apart, on one L1 set) -> output transform (+ bias, relu) into y
 //   weights   x -> V in B-panel layout (16 channels per panel); dy -> Z (row-major (tiles, Cout8)
-//             per position), and the bias sums -> pack Z[xi nu]^T into A panels -> micro-kernel
-//             accumulates this thread's S[xi nu]^T (Cout, Cin16); after all blocks the partials
-//             are summed in thread order and S is transformed back into dw.
+//             per position), and the bias sums -> the depth loop reads Z^T in place
+//             (depth_loop_cols) and accumulates this thread's S[xi nu]^T (Cout, Cin16); after all
+//             blocks the partials are summed in thread order and S is transformed back into dw.
+// The depth loops are inlined here (no call and no general epilogue per 6 x 16 tile, no packing
+// pass): against the GEMM's micro-kernel on packed copies, conv 2's passes got 10-15% faster.
 #include "cpu/conv2d_winograd.h"
 
 #include <immintrin.h>
@@ -27,6 +29,7 @@
 #include "core/aligned_buffer.h"
 #include "core/parallel.h"
 #include "cpu/gemm/gemm.h"
+#include "cpu/gemm/ukernels/depth_loops_avx2.h"
 
 namespace corenn::cpu {
 
@@ -298,6 +301,23 @@ void transform_weight_grad(const Conv2dGeometry& g, const float* s, int64_t cin1
     }
 }
 
+// C rows [0, m) := acc (16 columns each, row stride ldc).
+inline void store_tile(const gemm::Acc& acc, float* c, int64_t ldc, int m) {
+  for (int r = 0; r < m; ++r) {
+    _mm256_storeu_ps(c + r * ldc, acc.v[r][0]);
+    _mm256_storeu_ps(c + r * ldc + 8, acc.v[r][1]);
+  }
+}
+
+// C rows [0, m) += acc.
+inline void add_tile(const gemm::Acc& acc, float* c, int64_t ldc, int m) {
+  for (int r = 0; r < m; ++r) {
+    float* row = c + r * ldc;
+    _mm256_storeu_ps(row, _mm256_add_ps(_mm256_loadu_ps(row), acc.v[r][0]));
+    _mm256_storeu_ps(row + 8, _mm256_add_ps(_mm256_loadu_ps(row + 8), acc.v[r][1]));
+  }
+}
+
 }  // namespace
 
 void winograd_forward_avx2(const Conv2dGeometry& g, const float* x, const float* w,
@@ -308,24 +328,23 @@ void winograd_forward_avx2(const Conv2dGeometry& g, const float* x, const float*
   transform_kernel(g, w, cin8, cout16, u);
   const int64_t block = block_tiles(kPositions * (cin8 + cout16), kPositions * cin8 * cout16);
   const int parts = tile_parts(tg.total);
-  const gemm::UkrArgs args{1.0f, 0.0f, nullptr, gemm::Activation::none};
   parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t part = lo; part < hi; ++part) {
+      // block is a multiple of MR: the depth loop's 6 rows stay inside v past the last tile.
       float* v = scratch(1, kPositions * block * cin8);
       float* m = scratch(2, kPositions * block * cout16);
-      float* a = scratch(3, block * cin8 + 16);  // pack_a_n_avx2 writes up to 16 floats past
       const int64_t t_hi = tg.total * (part + 1) / parts;
       for (int64_t t0 = tg.total * part / parts; t0 < t_hi; t0 += block) {
         const int64_t nt = std::min(block, t_hi - t0);
         transform_input(g, tg, x, t0, nt, cin8, VLayout{v, block * cin8, cin8, kNR});
         for (int p = 0; p < kPositions; ++p) {
-          gemm::pack_a_n_avx2(v + p * block * cin8, cin8, 0, nt, 0, cin8, a);
+          const float* vp = v + p * block * cin8;
           const float* up = u + p * cout16 * cin8;
+          float* mp = m + p * block * cout16;
           for (int64_t j = 0; j < cout16; j += kNR)
             for (int64_t i = 0; i < nt; i += kMR)
-              gemm::gemm_ukr_avx2_f32_6x16(cin8, a + i * cin8, 1, kMR, up + j * cin8, kNR,
-                                           m + (p * block + i) * cout16 + j, cout16,
-                                           static_cast<int>(std::min<int64_t>(kMR, nt - i)), kNR, args);
+              store_tile(gemm::depth_loop_rows(cin8, vp + i * cin8, cin8, up + j * cin8),
+                         mp + i * cout16 + j, cout16, static_cast<int>(std::min<int64_t>(kMR, nt - i)));
         }
         transform_output(g, tg, m, block, cout16, bias, relu, t0, nt, y);
       }
@@ -343,13 +362,12 @@ void winograd_backward_weights_avx2(const Conv2dGeometry& g, const float* x, con
   const int parts = tile_parts(tg.total);
   float* partial = scratch(0, parts * stride);
   std::memset(partial, 0, sizeof(float) * parts * stride);
-  const gemm::UkrArgs args{1.0f, 1.0f, nullptr, gemm::Activation::none};
   parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t part = lo; part < hi; ++part) {
       float* s = partial + part * stride;
       float* v = scratch(1, kPositions * block * cin16);
-      float* z = scratch(2, kPositions * block * cout8);
-      float* a = scratch(3, round_up(g.cout, kMR) * block + 16);
+      // The depth loop reads 6 output channels per step: up to 5 past Cout8 at the last tile.
+      float* z = scratch(2, kPositions * block * cout8 + 8);
       const int64_t t_hi = tg.total * (part + 1) / parts;
       for (int64_t t0 = tg.total * part / parts; t0 < t_hi; t0 += block) {
         const int64_t nt = std::min(block, t_hi - t0);
@@ -357,16 +375,14 @@ void winograd_backward_weights_avx2(const Conv2dGeometry& g, const float* x, con
         transform_input(g, tg, x, t0, nt, cin16, VLayout{v, cin16 * block, kNR, block * kNR});
         transform_dy(g, tg, dy, t0, nt, block, cout8, z, s + s_len);
         for (int p = 0; p < kPositions; ++p) {
-          // Z[p] is (nt, Cout) row-major: its transpose packs into Cout-row A panels.
-          gemm::pack_a_t_avx2(z + p * block * cout8, cout8, 0, g.cout, 0, nt, a);
+          // Z[p] is (nt, Cout8) row-major: Z[p]^T (Cout, nt) is column-major with stride Cout8.
+          const float* zp = z + p * block * cout8;
           float* sp = s + p * g.cout * cin16;
           const float* vp = v + p * cin16 / kNR * block * kNR;
           for (int64_t j = 0; j < cin16; j += kNR)
             for (int64_t i = 0; i < g.cout; i += kMR)
-              gemm::gemm_ukr_avx2_f32_6x16(nt, a + i * nt, 1, kMR, vp + j / kNR * block * kNR, kNR,
-                                           sp + i * cin16 + j, cin16,
-                                           static_cast<int>(std::min<int64_t>(kMR, g.cout - i)), kNR,
-                                           args);
+              add_tile(gemm::depth_loop_cols(nt, zp + i, cout8, vp + j / kNR * block * kNR),
+                       sp + i * cin16 + j, cin16, static_cast<int>(std::min<int64_t>(kMR, g.cout - i)));
         }
       }
     }

@@ -22,116 +22,11 @@
 #include <algorithm>
 
 #include "cpu/gemm/gemm.h"
+#include "cpu/gemm/ukernels/depth_loops_avx2.h"
 
 namespace corenn::cpu::gemm {
 
 namespace {
-
-struct Acc {
-  __m256 v[kMR][2];
-};
-
-// The depth loop. A_AT(r, p) yields the address of A element (r, p); the packed instance uses
-// compile-time strides, the in-place instance six row pointers clamped to valid rows.
-#define CORENN_UKR_STEP(A_AT, P)                                    \
-  {                                                                 \
-    const __m256 b0 = _mm256_load_ps(b + (P) * kNR);                \
-    const __m256 b1 = _mm256_load_ps(b + (P) * kNR + 8);            \
-    __m256 ar = _mm256_broadcast_ss(A_AT(0, P));                    \
-    c00 = _mm256_fmadd_ps(ar, b0, c00);                             \
-    c01 = _mm256_fmadd_ps(ar, b1, c01);                             \
-    ar = _mm256_broadcast_ss(A_AT(1, P));                           \
-    c10 = _mm256_fmadd_ps(ar, b0, c10);                             \
-    c11 = _mm256_fmadd_ps(ar, b1, c11);                             \
-    ar = _mm256_broadcast_ss(A_AT(2, P));                           \
-    c20 = _mm256_fmadd_ps(ar, b0, c20);                             \
-    c21 = _mm256_fmadd_ps(ar, b1, c21);                             \
-    ar = _mm256_broadcast_ss(A_AT(3, P));                           \
-    c30 = _mm256_fmadd_ps(ar, b0, c30);                             \
-    c31 = _mm256_fmadd_ps(ar, b1, c31);                             \
-    ar = _mm256_broadcast_ss(A_AT(4, P));                           \
-    c40 = _mm256_fmadd_ps(ar, b0, c40);                             \
-    c41 = _mm256_fmadd_ps(ar, b1, c41);                             \
-    ar = _mm256_broadcast_ss(A_AT(5, P));                           \
-    c50 = _mm256_fmadd_ps(ar, b0, c50);                             \
-    c51 = _mm256_fmadd_ps(ar, b1, c51);                             \
-  }
-
-#define CORENN_UKR_DECLARE_ACC                                      \
-  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();      \
-  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();      \
-  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();      \
-  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();      \
-  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();      \
-  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-
-#define CORENN_UKR_COLLECT(acc)                                     \
-  acc.v[0][0] = c00; acc.v[0][1] = c01; acc.v[1][0] = c10; acc.v[1][1] = c11; \
-  acc.v[2][0] = c20; acc.v[2][1] = c21; acc.v[3][0] = c30; acc.v[3][1] = c31; \
-  acc.v[4][0] = c40; acc.v[4][1] = c41; acc.v[5][0] = c50; acc.v[5][1] = c51;
-
-// One depth step in assembly: B row (2 vectors) at byte offset OB of b, A column at OA of a.
-#define CORENN_ASM_STEP(OB, OA)                                       \
-  "vmovaps " #OB "(%[b]), %%ymm0\n\t"                                 \
-  "vmovaps " #OB "+32(%[b]), %%ymm1\n\t"                              \
-  "vbroadcastss " #OA "(%[a]), %%ymm2\n\t"                            \
-  "vfmadd231ps %%ymm0, %%ymm2, %[c00]\n\t"                            \
-  "vfmadd231ps %%ymm1, %%ymm2, %[c01]\n\t"                            \
-  "vbroadcastss " #OA "+4(%[a]), %%ymm3\n\t"                          \
-  "vfmadd231ps %%ymm0, %%ymm3, %[c10]\n\t"                            \
-  "vfmadd231ps %%ymm1, %%ymm3, %[c11]\n\t"                            \
-  "vbroadcastss " #OA "+8(%[a]), %%ymm2\n\t"                          \
-  "vfmadd231ps %%ymm0, %%ymm2, %[c20]\n\t"                            \
-  "vfmadd231ps %%ymm1, %%ymm2, %[c21]\n\t"                            \
-  "vbroadcastss " #OA "+12(%[a]), %%ymm3\n\t"                         \
-  "vfmadd231ps %%ymm0, %%ymm3, %[c30]\n\t"                            \
-  "vfmadd231ps %%ymm1, %%ymm3, %[c31]\n\t"                            \
-  "vbroadcastss " #OA "+16(%[a]), %%ymm2\n\t"                         \
-  "vfmadd231ps %%ymm0, %%ymm2, %[c40]\n\t"                            \
-  "vfmadd231ps %%ymm1, %%ymm2, %[c41]\n\t"                            \
-  "vbroadcastss " #OA "+20(%[a]), %%ymm3\n\t"                         \
-  "vfmadd231ps %%ymm0, %%ymm3, %[c50]\n\t"                            \
-  "vfmadd231ps %%ymm1, %%ymm3, %[c51]\n\t"
-
-// The hot loop is written in assembly because GCC, left to itself, spills one of the 12
-// accumulators to the stack (a load/store on the FMA dependency chain: ~10% of peak). The asm
-// pins the accumulators to 12 registers and uses ymm0-3 for the B row and the broadcasts.
-__attribute__((always_inline)) inline Acc depth_loop_packed(int64_t kc, const float* a,
-                                                            const float* b) {
-  CORENN_UKR_DECLARE_ACC
-  int64_t k4 = kc / 4;
-  if (k4 > 0) {
-    __asm__ volatile(
-        "1:\n\t"
-        "prefetcht0 512(%[b])\n\t"
-        "prefetcht0 576(%[b])\n\t"
-        CORENN_ASM_STEP(0, 0)
-        CORENN_ASM_STEP(64, 24)
-        "prefetcht0 640(%[b])\n\t"
-        "prefetcht0 704(%[b])\n\t"
-        CORENN_ASM_STEP(128, 48)
-        CORENN_ASM_STEP(192, 72)
-        "add $96, %[a]\n\t"
-        "add $256, %[b]\n\t"
-        "dec %[k4]\n\t"
-        "jnz 1b\n\t"
-        : [a] "+r"(a), [b] "+r"(b), [k4] "+r"(k4), [c00] "+x"(c00), [c01] "+x"(c01),
-          [c10] "+x"(c10), [c11] "+x"(c11), [c20] "+x"(c20), [c21] "+x"(c21), [c30] "+x"(c30),
-          [c31] "+x"(c31), [c40] "+x"(c40), [c41] "+x"(c41), [c50] "+x"(c50), [c51] "+x"(c51)
-        :
-        : "xmm0", "xmm1", "xmm2", "xmm3", "cc", "memory");
-  }
-#define A_AT(r, P) (a + (P) * kMR + (r))
-  for (int64_t p = kc / 4 * 4; p < kc; ++p) {
-    CORENN_UKR_STEP(A_AT, 0)
-    a += kMR;
-    b += kNR;
-  }
-#undef A_AT
-  Acc acc;
-  CORENN_UKR_COLLECT(acc)
-  return acc;
-}
 
 // A (and possibly B) read in place. Only the ROWS live rows are computed (ROWS = m), so a small-M
 // call does no wasted FMAs and never touches rows past m.
