@@ -292,7 +292,8 @@ def test_conv2d_with_tiny_gemm_blocks():
 
 @pytest.mark.parametrize("shape,padding", [((3, 28, 28, 1, 3, 3, 32), "valid"), ((2, 9, 8, 3, 3, 3, 16), "same"),
                                            ((2, 7, 7, 2, 3, 3, 32), "same"), ((1, 6, 5, 4, 2, 2, 48), "valid"),
-                                           ((2, 6, 6, 20, 3, 3, 8), "valid")])  # wide Cin: the unfused path
+                                           ((2, 6, 6, 20, 3, 3, 8), "valid"),   # wide Cin: the unfused path
+                                           ((2, 10, 9, 16, 3, 3, 16), "same")])  # ... on Winograd
 def test_conv2d_relu_max_pool2d_matches_conv_then_pool(shape, padding, isa, rng):
     """The fused first-layer pass equals relu(conv) followed by 2x2 max pooling: values against the
     float64 reference, argmax identical to max_pool2d_forward's (ties: an all-zero image, where every
