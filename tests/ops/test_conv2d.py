@@ -125,6 +125,7 @@ WINOGRAD_CASES = [
     ((2, 6, 6, 64, 16), "same"),
     ((2, 13, 11, 24, 40), "same"),
     ((2, 15, 15, 16, 16), "valid"),
+    ((3, 7, 7, 24, 20), "same"),  # 7x7: the smallest square output Winograd takes (tiles 8x8)
 ]
 
 
