@@ -26,6 +26,11 @@ void register_conv(py::module_& m) {
         py::arg("conv_ow"), py::arg("pad_top"), py::arg("pad_left"),
         py::call_guard<py::gil_scoped_release>(),
         "y, argmax := max_pool_2x2(relu(conv2d(x, w) + bias)), stride 1; in place.");
+  m.def("conv2d_relu_max_pool2d_backward_weights", &corenn::conv2d_relu_max_pool2d_backward_weights,
+        py::arg("x"), py::arg("dy"), py::arg("y"), py::arg("argmax"), py::arg("dw"), py::arg("db"),
+        py::arg("conv_oh"), py::arg("conv_ow"), py::arg("pad_top"), py::arg("pad_left"),
+        py::call_guard<py::gil_scoped_release>(),
+        "dw, db := weight gradient of conv + relu + 2x2 max pool from the pooled gradient; in place.");
   m.def(
       "conv2d_algorithms",
       [](int64_t n, int64_t h, int64_t w, int64_t cin, int64_t kh, int64_t kw, int64_t cout,

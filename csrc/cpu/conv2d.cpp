@@ -591,15 +591,91 @@ DwTapsFn dw_taps_fn(int nt, std::integer_sequence<int, I...>) {
 
 constexpr int kDirectMaxTaps = 12;  // accumulators held in registers per pass
 
-// Same rule for the forward pass.
-bool use_direct_dw(const Conv2dGeometry& g) {
-  return active_isa() == Isa::avx2 && g.cin <= 4 && g.cout % 8 == 0;
+// The same through relu + 2x2/2 max pooling, for a first layer (no input gradient): dz, the conv
+// output's gradient, is dy_pool routed to each window's argmax and masked by relu' = [y_pool > 0],
+// so three quarters of it are zeros. Rows r here are pooled rows (n, py). Per pooled pixel and
+// 8-channel slice, g = dy * [y > 0] (also the bias gradient), and for each of the window's 4 conv
+// cells, g restricted to the channels whose argmax is that cell goes into the taps' accumulators
+// with the cell's input patch: the FMAs of dw_direct_taps over the conv output, without writing
+// the full-size dz (max_pool2d_backward) and reading it back.
+template <int NT>
+__attribute__((target("avx2,fma"))) void dw_pool_taps(const Conv2dGeometry& g, const float* x,
+                                                      const float* dy, const float* y,
+                                                      const int32_t* argmax, int64_t r_lo,
+                                                      int64_t r_hi, int64_t t0, const int64_t* off,
+                                                      float* dw, float* db) {
+  int64_t tkh[NT], tkw[NT], tci[NT], o[NT];
+  for (int t = 0; t < NT; ++t) {
+    const int64_t k = t0 + t;
+    tci[t] = k % g.cin, tkw[t] = k / g.cin % g.kw, tkh[t] = k / g.cin / g.kw;
+    o[t] = off[k];
+  }
+  const int64_t ph = g.oh / 2, pw = g.ow / 2;
+  const __m256 zero = _mm256_setzero_ps();
+  const int64_t block = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, pw * g.cout));
+  for (int64_t rb = r_lo; rb < r_hi; rb += block) {
+    const int64_t re = std::min(r_hi, rb + block);
+    for (int64_t c0 = 0; c0 < g.cout; c0 += 8) {
+      __m256 acc[NT], acc_bias = _mm256_setzero_ps();
+      for (int t = 0; t < NT; ++t)
+        acc[t] = rb == r_lo ? _mm256_setzero_ps() : _mm256_loadu_ps(dw + (t0 + t) * g.cout + c0);
+      if (db && rb != r_lo) acc_bias = _mm256_loadu_ps(db + c0);
+      for (int64_t r = rb; r < re; ++r) {
+        const int64_t n = r / ph, py = r % ph;
+        const float* img = x + n * g.h * g.w * g.cin;
+        for (int64_t px = 0; px < pw; ++px) {
+          const int64_t at = (r * pw + px) * g.cout + c0;
+          const __m256 gv = _mm256_and_ps(_mm256_loadu_ps(dy + at),
+                                          _mm256_cmp_ps(_mm256_loadu_ps(y + at), zero, _CMP_GT_OQ));
+          if (db) acc_bias = _mm256_add_ps(acc_bias, gv);
+          const __m256i winner =
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(argmax + at));
+          for (int q = 0; q < 4; ++q) {
+            const int64_t oy = 2 * py + (q >> 1), ox = 2 * px + (q & 1);
+            const __m256i hit =
+                _mm256_cmpeq_epi32(winner, _mm256_set1_epi32(static_cast<int32_t>(oy * g.ow + ox)));
+            if (_mm256_testz_si256(hit, hit)) continue;  // no channel's maximum sits here
+            const __m256 gq = _mm256_and_ps(gv, _mm256_castsi256_ps(hit));
+            const int64_t ih0 = oy - g.pt, iw0 = ox - g.pl;
+            if (ih0 >= 0 && ih0 + g.kh <= g.h && iw0 >= 0 && iw0 + g.kw <= g.w) {
+              const float* base = img + (ih0 * g.w + iw0) * g.cin;
+              for (int t = 0; t < NT; ++t)
+                acc[t] = _mm256_fmadd_ps(_mm256_broadcast_ss(base + o[t]), gq, acc[t]);
+            } else {
+              for (int t = 0; t < NT; ++t) {
+                const int64_t ih = ih0 + tkh[t], iw = iw0 + tkw[t];
+                if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) continue;
+                const __m256 xv = _mm256_set1_ps(img[(ih * g.w + iw) * g.cin + tci[t]]);
+                acc[t] = _mm256_fmadd_ps(xv, gq, acc[t]);
+              }
+            }
+          }
+        }
+      }
+      for (int t = 0; t < NT; ++t) _mm256_storeu_ps(dw + (t0 + t) * g.cout + c0, acc[t]);
+      if (db) _mm256_storeu_ps(db + c0, acc_bias);
+    }
+  }
 }
 
-// dw (depth, Cout) = sum over pixels of patch^T dy. Output rows are split over threads, each
-// summing into its own partial dw; the partials are then added in thread order (reproducible).
-void dw_direct(const Conv2dGeometry& g, const float* x, const float* dy, float* dw, float* db) {
-  const int64_t depth = g.depth(), rows = g.n * g.oh, size = depth * g.cout;
+using DwPoolTapsFn = void (*)(const Conv2dGeometry&, const float*, const float*, const float*,
+                              const int32_t*, int64_t, int64_t, int64_t, const int64_t*, float*,
+                              float*);
+
+template <int... I>
+DwPoolTapsFn dw_pool_taps_fn(int nt, std::integer_sequence<int, I...>) {
+  static constexpr DwPoolTapsFn table[] = {dw_pool_taps<I + 1>...};
+  return table[nt - 1];
+}
+
+// Runs taps(nt, r_lo, r_hi, t0, off, part_dw, part_db) over `rows` rows split across threads, in
+// passes of at most kDirectMaxTaps taps (off[k]: tap k's offset from the patch origin), each
+// thread summing into its own partial dw and db; the partials are added in thread order
+// (reproducible). `work` (multiply-adds) decides whether threads pay off.
+template <class Taps>
+void direct_dw_driver(const Conv2dGeometry& g, int64_t rows, int64_t work, float* dw, float* db,
+                      const Taps& taps) {
+  const int64_t depth = g.depth(), size = depth * g.cout;
   std::vector<int64_t> off(static_cast<size_t>(depth));
   for (int64_t k = 0; k < depth; ++k) {
     const int64_t ci = k % g.cin, kw = k / g.cin % g.kw, kh = k / g.cin / g.kw;
@@ -607,7 +683,6 @@ void dw_direct(const Conv2dGeometry& g, const float* x, const float* dy, float* 
   }
   const int64_t passes = (depth + kDirectMaxTaps - 1) / kDirectMaxTaps;
   const int64_t per_pass = (depth + passes - 1) / passes;
-  const int64_t work = rows * g.ow * size;
   const int parts = work < (int64_t{1} << 16) ? 1 : std::max(1, get_num_threads());
   const int64_t stride = size + g.cout;  // a part's dw, then its db
   float* partial = scratch(0, parts * stride);
@@ -616,15 +691,31 @@ void dw_direct(const Conv2dGeometry& g, const float* x, const float* dy, float* 
       const int64_t r_lo = rows * t / parts, r_hi = rows * (t + 1) / parts;
       for (int64_t t0 = 0; t0 < depth; t0 += per_pass) {
         const int nt = static_cast<int>(std::min(per_pass, depth - t0));
-        dw_taps_fn(nt, std::make_integer_sequence<int, kDirectMaxTaps>())(
-            g, x, dy, r_lo, r_hi, t0, off.data(), partial + t * stride,
-            db && t0 == 0 ? partial + t * stride + size : nullptr);
+        taps(nt, r_lo, r_hi, t0, off.data(), partial + t * stride,
+             db && t0 == 0 ? partial + t * stride + size : nullptr);
       }
     }
   });
   sum_parts(partial, parts, stride);
   std::memcpy(dw, partial, sizeof(float) * size);
   if (db) std::memcpy(db, partial + size, sizeof(float) * g.cout);
+}
+
+// Same rule for the forward pass.
+bool use_direct_dw(const Conv2dGeometry& g) {
+  return active_isa() == Isa::avx2 && g.cin <= 4 && g.cout % 8 == 0;
+}
+
+// dw (depth, Cout) = sum over pixels of patch^T dy. Output rows are split over threads, each
+// summing into its own partial dw; the partials are then added in thread order (reproducible).
+void dw_direct(const Conv2dGeometry& g, const float* x, const float* dy, float* dw, float* db) {
+  const int64_t rows = g.n * g.oh;
+  direct_dw_driver(g, rows, rows * g.ow * g.depth() * g.cout, dw, db,
+                   [&](int nt, int64_t r_lo, int64_t r_hi, int64_t t0, const int64_t* off,
+                       float* part_dw, float* part_db) {
+                     dw_taps_fn(nt, std::make_integer_sequence<int, kDirectMaxTaps>())(
+                         g, x, dy, r_lo, r_hi, t0, off, part_dw, part_db);
+                   });
 }
 
 // Stride-1 data gradient: the flipped forward conv does (input pixels / output pixels) times the
@@ -717,6 +808,36 @@ void conv2d_relu_max_pool2d_forward(const Conv2dGeometry& g, const float* x, con
   conv2d_forward(g, x, w, bias, z, true);
   const Pool2dGeom pg{g.n, g.oh, g.ow, g.cout, ph_n, pw_n, 2, 2, 2, 2, 0, 0};
   max_pool2d_forward(pg, z, y, argmax);
+}
+
+void conv2d_relu_max_pool2d_backward_weights(const Conv2dGeometry& g, const float* x,
+                                             const float* dy, const float* y,
+                                             const int32_t* argmax, float* dw, float* db) {
+  const int64_t ph = g.oh / 2, pw = g.ow / 2;
+  if (use_direct_dw(g)) {
+    direct_dw_driver(g, g.n * ph, g.n * g.oh * g.ow * g.depth() * g.cout, dw, db,
+                     [&](int nt, int64_t r_lo, int64_t r_hi, int64_t t0, const int64_t* off,
+                         float* part_dw, float* part_db) {
+                       dw_pool_taps_fn(nt, std::make_integer_sequence<int, kDirectMaxTaps>())(
+                           g, x, dy, y, argmax, r_lo, r_hi, t0, off, part_dw, part_db);
+                     });
+    return;
+  }
+  // Any other conv: dz (zero but at each window's winner, where it is dy * relu') into a scratch
+  // map, then the ordinary weight gradient. A winner outside its window is ignored (it cannot
+  // come from the forward; nothing is written out of place).
+  float* dz = scratch(1, g.pixels() * g.cout);
+  std::memset(dz, 0, sizeof(float) * g.pixels() * g.cout);
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t py = 0; py < ph; ++py)
+      for (int64_t px = 0; px < pw; ++px)
+        for (int64_t c = 0; c < g.cout; ++c) {
+          const int64_t at = ((n * ph + py) * pw + px) * g.cout + c;
+          const int64_t cell = argmax[at], oy = cell / g.ow, ox = cell % g.ow;
+          if (y[at] > 0.0f && cell >= 0 && oy / 2 == py && ox / 2 == px && oy < 2 * ph)
+            dz[((n * g.oh + oy) * g.ow + ox) * g.cout + c] = dy[at];
+        }
+  conv2d_backward_weights(g, x, dz, dw, db);
 }
 
 void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,

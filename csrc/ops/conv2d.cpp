@@ -2,6 +2,8 @@
 // the math; the CPU kernels (implicit GEMM) are in cpu/conv2d.cpp, the CUDA ones in cuda/conv2d.cu.
 #include "ops/conv2d.h"
 
+#include <utility>
+
 #include "core/check.h"
 #include "ops/bias_grad.h"
 #ifdef CORENN_WITH_CUDA
@@ -172,6 +174,53 @@ void conv2d_relu_max_pool2d_forward(const Tensor& x, const Tensor& w,
   cpu::conv2d_relu_max_pool2d_forward(g, x.data<float>(), w.data<float>(),
                                       bias ? bias->data<float>() : nullptr, y.data<float>(),
                                       argmax.data<int32_t>());
+}
+
+void conv2d_relu_max_pool2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& y,
+                                             const Tensor& argmax, const Tensor& dw,
+                                             const std::optional<Tensor>& db, int64_t conv_oh,
+                                             int64_t conv_ow, int64_t pad_top, int64_t pad_left) {
+  constexpr const char* op = "conv2d_relu_max_pool2d_backward_weights";
+  check_float32(op, "x", x);
+  check_float32(op, "dy", dy);
+  check_float32(op, "y", y);
+  check_float32(op, "dw", dw);
+  check_dtype(op, "argmax", argmax, DType::int32);
+  check_dim(op, "x", x, 4);
+  check_dim(op, "dw", dw, 4);
+  check_nonempty(op, "x", x);
+  check_nonempty(op, "dw", dw);
+  for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"dy", &dy}, {"y", &y},
+                                {"argmax", &argmax}, {"dw", &dw}})
+    check_same_device(op, "x", x, name, *t);
+  const Conv2dGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), dw.size(0), dw.size(1),
+                         dw.size(3), conv_oh, conv_ow, 1, 1, pad_top, pad_left, 1, 1};
+  CORENN_CHECK(dw.size(2) == g.cin, op, ": x ", x.shape_str(), " has ", g.cin,
+               " channels but dw ", dw.shape_str(), " expects ", dw.size(2), " input channels");
+  const std::string conv_shape = "(" + std::to_string(g.n) + ", " + std::to_string(conv_oh) + ", " +
+                                 std::to_string(conv_ow) + ", " + std::to_string(g.cout) + ")";
+  check_window_fit(op, g, "x", x, "the conv output", conv_shape);
+  CORENN_CHECK(conv_oh >= 2 && conv_ow >= 2, op, ": the conv output ", conv_shape,
+               " is smaller than the 2x2 pooling window");
+  const std::vector<int64_t> pooled{g.n, conv_oh / 2, conv_ow / 2, g.cout};
+  check_shape(op, "dy", dy, pooled);
+  check_shape(op, "y", y, pooled);
+  check_shape(op, "argmax", argmax, pooled);
+  if (db) {
+    check_float32(op, "db", *db);
+    check_same_device(op, "x", x, "db", *db);
+    check_shape(op, "db", *db, {g.cout});
+    check_no_alias(op, "dw", dw, "db", *db);
+  }
+  for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"x", &x}, {"dy", &dy},
+                                {"y", &y}, {"argmax", &argmax}}) {
+    check_no_alias(op, "dw", dw, name, *t);
+    if (db) check_no_alias(op, "db", *db, name, *t);
+  }
+  require_cpu(op, x);
+  cpu::conv2d_relu_max_pool2d_backward_weights(g, x.data<float>(), dy.data<float>(), y.data<float>(),
+                                               argmax.data<int32_t>(), dw.data<float>(),
+                                               db ? db->data<float>() : nullptr);
 }
 
 std::vector<std::string> conv2d_algorithms(const Conv2dGeometry& g) {

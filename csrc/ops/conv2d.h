@@ -59,6 +59,15 @@ void conv2d_relu_max_pool2d_forward(const Tensor& x, const Tensor& w,
 // tests and for users who want to know why a layer is slow; nothing is computed.
 std::vector<std::string> conv2d_algorithms(const Conv2dGeometry& g);
 
+// Its weight gradient for a first layer (no input gradient needed): dw, db (when given) of the
+// conv from the POOLED gradient dy, the pooled output y and argmax of the forward above, i.e. of
+// dz = max_pool2d_backward(dy * [y > 0], argmax) without forming dz. dy, y, argmax (N, conv_oh/2,
+// conv_ow/2, Cout); dw (KH, KW, Cin, Cout); db (Cout,).
+void conv2d_relu_max_pool2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& y,
+                                             const Tensor& argmax, const Tensor& dw,
+                                             const std::optional<Tensor>& db, int64_t conv_oh,
+                                             int64_t conv_ow, int64_t pad_top, int64_t pad_left);
+
 namespace cpu {
 enum class ConvAlgo : int8_t {
   pointwise_gemm,   // 1x1, stride 1, no padding: a plain GEMM on x
@@ -76,6 +85,9 @@ const char* conv_algo_name(ConvAlgo algo);
 
 void conv2d_relu_max_pool2d_forward(const Conv2dGeometry& g, const float* x, const float* w,
                                     const float* bias, float* y, int32_t* argmax);
+void conv2d_relu_max_pool2d_backward_weights(const Conv2dGeometry& g, const float* x,
+                                             const float* dy, const float* y,
+                                             const int32_t* argmax, float* dw, float* db);
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
                     float* y, bool relu);
 void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx);

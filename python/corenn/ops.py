@@ -408,7 +408,7 @@ def spatial_dropout_backward(dy, mask, out=None):
 # Convolution (NHWC images, kernels (KH, KW, Cin, Cout) as Keras)
 
 __all__ += ["conv2d", "conv2d_algorithms", "conv2d_backward_data", "conv2d_backward_weights", "conv2d_output_shape",
-            "conv2d_relu_max_pool2d",
+            "conv2d_relu_max_pool2d", "conv2d_relu_max_pool2d_backward_weights",
             "conv_output_length"]
 
 def _pair(value, what, op="conv2d"):
@@ -545,6 +545,28 @@ def conv2d_relu_max_pool2d(x, w, bias=None, out=None, argmax=None, *, padding="v
         bias = as_tensor(bias, op, "bias")
     _C.conv2d_relu_max_pool2d_forward(x, w, bias, y, am, oh, ow, pt, pl)
     return y, am
+
+
+def conv2d_relu_max_pool2d_backward_weights(x, dy, y, argmax, kernel_shape, out=None, bias_out=None,
+                                            *, bias=False, padding="valid"):
+    """Weight (and bias) gradient of :func:`conv2d_relu_max_pool2d` from the POOLED gradient ``dy``
+    and the forward's pooled ``y`` and ``argmax``: that of :func:`conv2d_backward_weights` on
+    dz = max_pool2d_backward(dy * [y > 0], argmax), without forming dz (a first layer, whose input
+    gradient is not needed). Returns dw, or (dw, db) with ``bias=True`` or ``bias_out``."""
+    op = "conv2d_relu_max_pool2d_backward_weights"
+    x = as_tensor(x, op, "x")
+    dy = as_tensor(dy, op, "dy")
+    y = as_tensor(y, op, "y")
+    argmax = as_tensor(argmax, op, "argmax")
+    kernel_shape = tuple(int(v) for v in kernel_shape)
+    if len(kernel_shape) != 4:
+        raise ValueError(f"{op}: kernel_shape must be (KH, KW, Cin, Cout), got {kernel_shape}")
+    (_, oh, ow, _), (pt, pl) = conv2d_output_shape(tuple(x.shape), kernel_shape[:2], kernel_shape[3], 1,
+                                                   padding, 1, op)
+    dw = _out(out, kernel_shape, op, device=x.device)
+    db = _out(bias_out, kernel_shape[3:], op, device=x.device) if (bias or bias_out is not None) else None
+    _C.conv2d_relu_max_pool2d_backward_weights(x, dy, y, argmax, dw, db, oh, ow, pt, pl)
+    return dw if db is None else (dw, db)
 
 
 # ---------------------------------------------------------------------------------------------

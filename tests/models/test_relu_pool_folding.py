@@ -22,6 +22,7 @@ def _manual_gradients(model, x, y):
     for layer in model.layers:
         layer.relu_grad_by_next = layer.masks_relu_input = False
         layer.pooled_by = layer._fused_output = None
+        layer.grad_through_pool = layer.passes_grad_back = False
     h = corenn.ops.as_tensor(x)
     for layer in model.layers:
         h = layer.forward(h, training=True)
@@ -53,6 +54,54 @@ def test_folded_relu_gradients_match_unfolded(rng, conv_first, pool_kind):
     assert len(folded) == len(unfolded)
     for a, b in zip(folded, unfolded):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape, filters, padding", [
+    ((9, 8, 1), 16, "valid"),   # direct kernel (Cin <= 4, Cout % 8 == 0); odd conv rows: a leftover row
+    ((7, 7, 3), 8, "same"),     # padding: border patches; 7x7 conv output, 3x3 pooled
+    ((8, 6, 2), 12, "valid"),   # Cout % 8 != 0: the dz fallback
+    ((6, 6, 20), 16, "same"),   # wide Cin: the fallback on the GEMM / Winograd weight gradient
+])
+def test_first_conv_weight_gradient_from_the_pooled_gradient(rng, shape, filters, padding):
+    """First layer Conv2D(relu) + MaxPooling2D(2): the pooling hands its dy to the conv, which
+    forms dw and db from it directly; they must equal the unfused chain's."""
+    corenn.utils.set_random_seed(4)
+    model = corenn.Sequential([layers.Input(shape), layers.Conv2D(filters, 3, activation="relu", padding=padding),
+                               layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(3)])
+    model.compile("sgd", corenn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    conv, pool = model.layers[0], model.layers[1]
+    assert conv.grad_through_pool and pool.passes_grad_back and conv.pooled_by is pool
+    x = rng.standard_normal((4,) + shape).astype(np.float32)
+    x[0] = 0.0  # all-zero image: ties everywhere, relu(bias) = 0 -> no gradient
+    y = rng.integers(0, 3, 4)
+    _, grads = model.compute_gradients(x, y)
+    fused = [np.array(g, copy=True) for g in grads]
+    unfused = _manual_gradients(model, x, y)
+    for a, b in zip(fused, unfused):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert np.abs(fused[0]).sum() > 0  # the conv did receive a gradient
+
+
+def test_first_conv_pool_weight_gradient_op_matches_the_unfused_ops(rng, isa):
+    """ops.conv2d_relu_max_pool2d_backward_weights == conv2d_backward_weights(max_pool2d_backward(
+    dy * [y > 0])) for both ISAs (AVX2: the direct kernel; portable: the dz fallback)."""
+    from corenn import ops
+    x = rng.standard_normal((3, 11, 10, 3)).astype(np.float32)
+    k = rng.standard_normal((3, 3, 3, 16)).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32)
+    y, argmax = ops.conv2d_relu_max_pool2d(x, k, b, padding="same")
+    dy = rng.standard_normal(tuple(y.shape)).astype(np.float32)
+    dw, db = ops.conv2d_relu_max_pool2d_backward_weights(x, dy, y, argmax, k.shape, bias=True, padding="same")
+    masked = dy * (np.asarray(y) > 0)
+    dz = ops.max_pool2d_backward(masked, argmax, (3, 11, 10, 16), 2, 2)
+    want_dw, want_db = ops.conv2d_backward_weights(x, dz, k.shape, bias=True, padding="same")
+    np.testing.assert_allclose(np.asarray(dw), np.asarray(want_dw), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(db), np.asarray(want_db), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="conv2d_relu_max_pool2d_backward_weights.*dy"):
+        ops.conv2d_relu_max_pool2d_backward_weights(x, dy[:, :2], y, argmax, k.shape, padding="same")
+    with pytest.raises(TypeError, match="conv2d_relu_max_pool2d_backward_weights.*argmax"):
+        ops.conv2d_relu_max_pool2d_backward_weights(x, dy, y, np.asarray(argmax).astype(np.int64), k.shape,
+                                                    padding="same")
 
 
 def test_no_folding_without_relu_or_max():

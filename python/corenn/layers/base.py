@@ -83,6 +83,8 @@ class Layer:
         self.relu_grad_by_next = False
         self.masks_relu_input = False
         self.pooled_by = None        # Conv2D(relu) computing the next MaxPooling2D in its pass
+        self.grad_through_pool = False  # ... and its weight gradient from the pooled gradient
+        self.passes_grad_back = False   # (pooling) backward hands dy to that layer as it is
         self._fused_output = None    # (pooling) the output that layer handed over
         self._eager = False          # inside __call__: a layer alone never fuses with the next
         self._params: list[Param] = []

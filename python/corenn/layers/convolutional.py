@@ -157,6 +157,23 @@ class _Conv(ActivatedLayer):
         self._x, self._z, self._y = x, None, None
         return y
 
+    def backward(self, dy):
+        if self.grad_through_pool:
+            return self._backward_through_pool(dy)
+        return super().backward(dy)
+
+    def _backward_through_pool(self, dy_pooled):
+        """Weight and bias gradients from the next max pooling's gradient (the model set
+        ``grad_through_pool``: this first layer's input gradient is not needed, relu' is [pooled
+        y > 0], and the conv output's gradient is never formed)."""
+        pool = self.pooled_by
+        if self.trainable:
+            grads = self.gradients
+            ops.conv2d_relu_max_pool2d_backward_weights(
+                self._x, dy_pooled, pool._y, pool._argmax, tuple(self.kernel.shape), out=grads[0],
+                bias_out=grads[1] if self.use_bias else None, padding=self.padding)
+        return None
+
     def backward_from_preactivation(self, dz):
         """backward given dL/dz directly."""
         x4, dz4, k4 = self._view4(self._x), self._view4(dz), self._kernel4(self.kernel)

@@ -128,6 +128,8 @@ class _Pooling2D(Layer):
     def backward(self, dy):
         if not self.needs_input_grad:
             return None
+        if self.passes_grad_back:
+            return dy  # the conv before computes its weight gradient from the pooled dy
         return self._pool_backward(dy)
 
     def flops(self, input_shape):

@@ -79,9 +79,11 @@ class Sequential(TrainingLoops):
         layer = self.layers.pop()
         layer.relu_grad_by_next = layer.masks_relu_input = False  # no longer fused with a neighbour
         layer.pooled_by = layer._fused_output = None
+        layer.grad_through_pool = layer.passes_grad_back = False
         if self.layers:
             self.layers[-1].relu_grad_by_next = False
             self.layers[-1].pooled_by = None
+            self.layers[-1].grad_through_pool = False
         self.built = False
         if self.layers and self._input_shape is not None:
             self.build()
@@ -125,12 +127,15 @@ class Sequential(TrainingLoops):
     def _fold_relu_into_max_pooling(self):
         """Conv2D(relu) -> MaxPooling2D: the pooling's backward masks its (4x smaller) dy with
         [max > 0] and the conv skips its relu' pass over the full-size map; with a 2x2 pool
-        after a stride-1 conv, the conv's forward also computes the pooling."""
+        after a stride-1 conv, the conv's forward also computes the pooling, and when that conv
+        is the first trainable layer (no input gradient) its weight gradient reads the pooled
+        gradient directly: the pooling's backward hands dy over untouched."""
         from ..layers.base import ActivatedLayer
         from ..layers.pooling import MaxPooling1D, MaxPooling2D
         for layer in self.layers:
             layer.relu_grad_by_next = layer.masks_relu_input = False
             layer.pooled_by, layer._fused_output = None, None
+            layer.grad_through_pool = layer.passes_grad_back = False
         for a, b in zip(self.layers, self.layers[1:]):
             if (isinstance(a, ActivatedLayer) and a._fused and a.activation.name == "relu"
                     and isinstance(b, (MaxPooling2D, MaxPooling1D)) and b.needs_input_grad):
@@ -141,6 +146,8 @@ class Sequential(TrainingLoops):
             if (hasattr(a, "can_fuse_max_pool") and a.can_fuse_max_pool(b)
                     and (a.relu_grad_by_next or no_backward)):
                 a.pooled_by = b
+                if a.relu_grad_by_next and not a.needs_input_grad and a.trainable_weights:
+                    a.grad_through_pool = b.passes_grad_back = True
 
     def _shape_hint(self, layer, shape):
         if self._input_shape and self._input_shape[0] is None:
