@@ -3,6 +3,7 @@
 #include "ops/conv2d.h"
 
 #include <utility>
+#include <vector>
 
 #include "core/check.h"
 #include "ops/bias_grad.h"
@@ -52,6 +53,33 @@ Conv2dGeometry make_geometry(const char* op, const char* xname, const Tensor& x,
                g.n, ", OH, OW, ", g.cout, ") for ", xname, " ", x.shape_str(), " and w ",
                w.shape_str(), ", got ", y.shape_str());
   check_window_fit(op, g, xname, x, yname, y.shape_str());
+  return g;
+}
+
+// A stride-1 conv whose (conv_oh, conv_ow) output feeds a 2x2 / 2 max pool: checks x and the
+// kernel-shaped `k` (w, or dw; named karg), the window fit and that a pooled output exists; returns
+// the geometry, and the pooled shape (N, conv_oh / 2, conv_ow / 2, Cout) in `pooled`.
+Conv2dGeometry pooled_conv_geometry(const char* op, const Tensor& x, const char* karg,
+                                    const Tensor& k, int64_t conv_oh, int64_t conv_ow,
+                                    int64_t pad_top, int64_t pad_left,
+                                    std::vector<int64_t>& pooled) {
+  check_float32(op, "x", x);
+  check_float32(op, karg, k);
+  check_dim(op, "x", x, 4);
+  check_dim(op, karg, k, 4);
+  check_same_device(op, "x", x, karg, k);
+  check_nonempty(op, "x", x);
+  check_nonempty(op, karg, k);
+  const Conv2dGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), k.size(0), k.size(1),
+                         k.size(3), conv_oh, conv_ow, 1, 1, pad_top, pad_left, 1, 1};
+  CORENN_CHECK(k.size(2) == g.cin, op, ": x ", x.shape_str(), " has ", g.cin, " channels but ",
+               karg, " ", k.shape_str(), " expects ", k.size(2), " input channels");
+  const std::string conv_shape = "(" + std::to_string(g.n) + ", " + std::to_string(conv_oh) + ", " +
+                                 std::to_string(conv_ow) + ", " + std::to_string(g.cout) + ")";
+  check_window_fit(op, g, "x", x, "the conv output", conv_shape);
+  CORENN_CHECK(conv_oh >= 2 && conv_ow >= 2, op, ": the conv output ", conv_shape,
+               " is smaller than the 2x2 pooling window");
+  pooled = {g.n, conv_oh / 2, conv_ow / 2, g.cout};
   return g;
 }
 
@@ -135,28 +163,15 @@ void conv2d_relu_max_pool2d_forward(const Tensor& x, const Tensor& w,
                                     const Tensor& argmax, int64_t conv_oh, int64_t conv_ow,
                                     int64_t pad_top, int64_t pad_left) {
   constexpr const char* op = "conv2d_relu_max_pool2d_forward";
-  check_float32(op, "x", x);
-  check_float32(op, "w", w);
+  std::vector<int64_t> pooled;
+  const Conv2dGeometry g =
+      pooled_conv_geometry(op, x, "w", w, conv_oh, conv_ow, pad_top, pad_left, pooled);
   check_float32(op, "y", y);
   check_dtype(op, "argmax", argmax, DType::int32);
-  check_dim(op, "x", x, 4);
-  check_dim(op, "w", w, 4);
-  check_same_device(op, "x", x, "w", w);
   check_same_device(op, "x", x, "y", y);
   check_same_device(op, "x", x, "argmax", argmax);
-  check_nonempty(op, "x", x);
-  check_nonempty(op, "w", w);
-  const Conv2dGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(1),
-                         w.size(3), conv_oh, conv_ow, 1, 1, pad_top, pad_left, 1, 1};
-  CORENN_CHECK(w.size(2) == g.cin, op, ": x ", x.shape_str(), " has ", g.cin,
-               " channels but w ", w.shape_str(), " expects ", w.size(2), " input channels");
-  const std::string conv_shape = "(" + std::to_string(g.n) + ", " + std::to_string(conv_oh) + ", " +
-                                 std::to_string(conv_ow) + ", " + std::to_string(g.cout) + ")";
-  check_window_fit(op, g, "x", x, "the conv output", conv_shape);
-  CORENN_CHECK(conv_oh >= 2 && conv_ow >= 2, op, ": the conv output ", conv_shape,
-               " is smaller than the 2x2 pooling window");
-  check_shape(op, "y", y, {g.n, conv_oh / 2, conv_ow / 2, g.cout});
-  check_shape(op, "argmax", argmax, {g.n, conv_oh / 2, conv_ow / 2, g.cout});
+  check_shape(op, "y", y, pooled);
+  check_shape(op, "argmax", argmax, pooled);
   if (bias) {
     check_float32(op, "bias", *bias);
     check_same_device(op, "x", x, "bias", *bias);
@@ -181,28 +196,15 @@ void conv2d_relu_max_pool2d_backward_weights(const Tensor& x, const Tensor& dy, 
                                              const std::optional<Tensor>& db, int64_t conv_oh,
                                              int64_t conv_ow, int64_t pad_top, int64_t pad_left) {
   constexpr const char* op = "conv2d_relu_max_pool2d_backward_weights";
-  check_float32(op, "x", x);
+  std::vector<int64_t> pooled;
+  const Conv2dGeometry g =
+      pooled_conv_geometry(op, x, "dw", dw, conv_oh, conv_ow, pad_top, pad_left, pooled);
   check_float32(op, "dy", dy);
   check_float32(op, "y", y);
-  check_float32(op, "dw", dw);
   check_dtype(op, "argmax", argmax, DType::int32);
-  check_dim(op, "x", x, 4);
-  check_dim(op, "dw", dw, 4);
-  check_nonempty(op, "x", x);
-  check_nonempty(op, "dw", dw);
   for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"dy", &dy}, {"y", &y},
-                                {"argmax", &argmax}, {"dw", &dw}})
+                                {"argmax", &argmax}})
     check_same_device(op, "x", x, name, *t);
-  const Conv2dGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), dw.size(0), dw.size(1),
-                         dw.size(3), conv_oh, conv_ow, 1, 1, pad_top, pad_left, 1, 1};
-  CORENN_CHECK(dw.size(2) == g.cin, op, ": x ", x.shape_str(), " has ", g.cin,
-               " channels but dw ", dw.shape_str(), " expects ", dw.size(2), " input channels");
-  const std::string conv_shape = "(" + std::to_string(g.n) + ", " + std::to_string(conv_oh) + ", " +
-                                 std::to_string(conv_ow) + ", " + std::to_string(g.cout) + ")";
-  check_window_fit(op, g, "x", x, "the conv output", conv_shape);
-  CORENN_CHECK(conv_oh >= 2 && conv_ow >= 2, op, ": the conv output ", conv_shape,
-               " is smaller than the 2x2 pooling window");
-  const std::vector<int64_t> pooled{g.n, conv_oh / 2, conv_ow / 2, g.cout};
   check_shape(op, "dy", dy, pooled);
   check_shape(op, "y", y, pooled);
   check_shape(op, "argmax", argmax, pooled);

@@ -49,6 +49,21 @@ def _close(got, want, tol=1e-4):
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale)
 
 
+def _check_stride1_passes(rng, x, k, b, padding):
+    """Forward (with bias), data gradient, weight and bias gradients of a stride-1 undilated conv
+    against the float64 reference; returns (dy, reference dw)."""
+    want = ref_forward(x, k, b, (1, 1), padding, (1, 1))
+    _close(np.asarray(ops.conv2d(x, k, b, padding=padding)), want)
+    dy = rng.normal(size=want.shape).astype(np.float32)
+    _close(np.asarray(ops.conv2d_backward_data(dy, k, x.shape, padding=padding)),
+           ref_bwd_data(dy, k, x.shape, (1, 1), padding, (1, 1)))
+    dw, db = ops.conv2d_backward_weights(x, dy, k.shape, bias=True, padding=padding)
+    want_dw, want_db = ref_bwd_weights(x, dy, k.shape, (1, 1), padding, (1, 1))
+    _close(np.asarray(dw), want_dw)
+    _close(np.asarray(db), want_db)
+    return dy, want_dw
+
+
 # Shapes that select the special paths: the direct small-Cin forward / weight-gradient kernels
 # (Cin <= 4, Cout a multiple of 8, AVX2) and the flipped-kernel stride-1 data gradient (Cin >= 16,
 # Cout < 2 Cin, 'same'); every combination on each.
@@ -103,17 +118,7 @@ def test_conv2d_large_enough_for_threads_and_blocking(shape, padding, algorithms
     else:  # the portable ISA has neither the direct nor the Winograd kernels
         assert "winograd" not in str(chosen) and chosen["forward"] != "direct"
     x, k, b = _data(rng, shape)
-    args = dict(strides=(1, 1), padding=padding, dilation_rate=(1, 1))
-    y = ops.conv2d(x, k, b, **args)
-    want = ref_forward(x, k, b, (1, 1), padding, (1, 1))
-    _close(np.asarray(y), want)
-    dy = rng.normal(size=want.shape).astype(np.float32)
-    _close(np.asarray(ops.conv2d_backward_data(dy, k, x.shape, **args)),
-           ref_bwd_data(dy, k, x.shape, (1, 1), padding, (1, 1)))
-    dw, db = ops.conv2d_backward_weights(x, dy, k.shape, bias=True, **args)
-    want_dw, want_db = ref_bwd_weights(x, dy, k.shape, (1, 1), padding, (1, 1))
-    _close(np.asarray(dw), want_dw)
-    _close(np.asarray(db), want_db)
+    _check_stride1_passes(rng, x, k, b, padding)
 
 
 # (N, H, W, Cin, Cout), padding: 3x3 stride-1 convs on the Winograd kernels (AVX2): channel counts
@@ -138,17 +143,9 @@ def test_conv2d_winograd_matches_reference(shape, padding, rng):
                           "backward_data": "flipped_forward/winograd_f2x2_3x3"}
     x, k, b = _data(rng, (n, h, w, cin, 3, 3, cout))
     x *= 10.0  # large inputs: the transforms' sums and differences must not lose precision
-    want = ref_forward(x, k, b, (1, 1), padding, (1, 1))
-    _close(np.asarray(ops.conv2d(x, k, b, padding=padding)), want)
+    dy, want_dw = _check_stride1_passes(rng, x, k, b, padding)
     _close(np.asarray(ops.conv2d(x, k, padding=padding, activation="relu")),
            np.maximum(ref_forward(x, k, None, (1, 1), padding, (1, 1)), 0))
-    dy = rng.normal(size=want.shape).astype(np.float32)
-    _close(np.asarray(ops.conv2d_backward_data(dy, k, x.shape, padding=padding)),
-           ref_bwd_data(dy, k, x.shape, (1, 1), padding, (1, 1)))
-    dw, db = ops.conv2d_backward_weights(x, dy, k.shape, bias=True, padding=padding)
-    want_dw, want_db = ref_bwd_weights(x, dy, k.shape, (1, 1), padding, (1, 1))
-    _close(np.asarray(dw), want_dw)
-    _close(np.asarray(db), want_db)
     dw_only = ops.conv2d_backward_weights(x, dy, k.shape, padding=padding)  # no bias gradient
     _close(np.asarray(dw_only), want_dw)
 
@@ -162,15 +159,7 @@ def test_conv2d_3x3_stride1_any_shape_matches_reference(n, h, w, cin, cout, padd
     the float64 reference."""
     rng = np.random.default_rng(seed)
     x, k, b = _data(rng, (n, h, w, cin, 3, 3, cout))
-    want = ref_forward(x, k, b, (1, 1), padding, (1, 1))
-    _close(np.asarray(ops.conv2d(x, k, b, padding=padding)), want)
-    dy = rng.normal(size=want.shape).astype(np.float32)
-    _close(np.asarray(ops.conv2d_backward_data(dy, k, x.shape, padding=padding)),
-           ref_bwd_data(dy, k, x.shape, (1, 1), padding, (1, 1)))
-    dw, db = ops.conv2d_backward_weights(x, dy, k.shape, bias=True, padding=padding)
-    want_dw, want_db = ref_bwd_weights(x, dy, k.shape, (1, 1), padding, (1, 1))
-    _close(np.asarray(dw), want_dw)
-    _close(np.asarray(db), want_db)
+    _check_stride1_passes(rng, x, k, b, padding)
 
 
 def test_conv2d_winograd_is_deterministic_and_thread_count_safe(rng):
