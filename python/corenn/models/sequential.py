@@ -445,6 +445,10 @@ class Sequential(TrainingLoops):
         The gradient Tensors are the layers' own buffers: the next call overwrites them.
         """
         self._require_compiled("compute_gradients")
+        with self._training_call("compute_gradients"), self._step_lock:
+            return self._compute_gradients(x, y, sample_weight)
+
+    def _compute_gradients(self, x, y, sample_weight):
         x = self._prepare_x(x, "compute_gradients")
         y = self._prepare_y(y, len(x), "compute_gradients")
         sw = _data.sample_weights(f"{self.name}.compute_gradients", len(x), y, sample_weight)

@@ -4,10 +4,22 @@ weights, compile and the training step itself live in sequential.py).
 fit's epoch loop: batches come from arrays (shuffled with corenn's seeded generator, gathered with
 np.take into reused buffers) or from a generator / iterable of batches (models/_data.py), each
 goes through Sequential._train_step, callbacks see every batch and epoch (corenn.callbacks).
+
+Threads. The kernels release the GIL, while the layers keep their activations and gradients in
+buffers reused from step to step, so two calls on one model may not run their steps at the same
+time. The rule:
+- inference (predict, predict_on_batch, __call__, evaluate, test_on_batch) may be called from
+  any number of threads: each batch's forward pass and the copy of its output run under the
+  model's lock, so results are always right (the batches of different threads take turns);
+- training (fit, train_on_batch, compute_gradients) belongs to one thread at a time: a second
+  thread that starts one while another trains gets a RuntimeError, never a corrupted step.
+  Inference from other threads during a fit is served between training steps.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import warnings
 
 import numpy as np
@@ -19,6 +31,37 @@ from . import _data
 class TrainingLoops:
     """The loops over data; the class using it provides _train_step, _loss_grad, _forward,
     _prepare_x / _prepare_y, _resolve_metrics, _mark_input_grads and the compiled state."""
+
+    # -- threads -------------------------------------------------------------------------------
+
+    @property
+    def _step_lock(self):
+        """The lock that one step (forward, backward, update, output copy) holds; reentrant, so a
+        callback may call predict or evaluate from inside fit."""
+        lock = self.__dict__.get("_lock")
+        if lock is None:
+            lock = self.__dict__.setdefault("_lock", threading.RLock())
+        return lock
+
+    @contextlib.contextmanager
+    def _training_call(self, op):
+        """Marks this thread as the model's trainer for the duration of ``op``; raises
+        RuntimeError when another thread is training (nested calls from the same thread pass)."""
+        me = threading.get_ident()
+        with self._step_lock:
+            owner = self.__dict__.get("_trainer_thread")
+            if owner is not None and owner != me:
+                raise RuntimeError(
+                    f"{self.name}.{op}: another thread is training this model; one model trains in one "
+                    "thread at a time (inference from other threads is allowed), so wait for it or "
+                    "train a copy of the model")
+            self._trainer_thread = me
+        try:
+            yield
+        finally:
+            if owner is None:
+                with self._step_lock:
+                    self._trainer_thread = None
 
     # -- fit / evaluate / predict --------------------------------------------------------------
 
@@ -34,8 +77,16 @@ class TrainingLoops:
         (batch loss = mean_i w_i loss_i); metrics are not weighted. validation_data:
         (x, y), (x, y, sample_weight) or an iterable of batches (validation_steps caps it).
         """
-        from .. import callbacks as _callbacks
         self._require_compiled("fit")
+        with self._training_call("fit"):
+            return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+                             shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch,
+                             validation_steps, validation_batch_size, validation_freq)
+
+    def _fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data, shuffle,
+             class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
+             validation_batch_size, validation_freq):
+        from .. import callbacks as _callbacks
         where = f"{self.name}.fit"
         verbose = 1 if verbose == "auto" else int(verbose)
         if class_weight is not None:
@@ -71,10 +122,11 @@ class TrainingLoops:
             total, count, logs = 0.0, 0, {}
             for step, (xb, yb, swb, nb) in enumerate(batches):
                 cbks.on_train_batch_begin(step)
-                loss = self._train_step(xb, yb, metrics, swb)
-                total += loss * nb
-                count += nb
-                logs = {"loss": total / count, **{m.name: m.result() for m in metrics}}
+                with self._step_lock:
+                    loss = self._train_step(xb, yb, metrics, swb)
+                    total += loss * nb
+                    count += nb
+                    logs = {"loss": total / count, **{m.name: m.result() for m in metrics}}
                 cbks.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -235,7 +287,12 @@ class TrainingLoops:
         return values[0] if len(values) == 1 else values
 
     def _evaluate_source(self, source, batch_size, op, cbks=None):
-        """The result dict over arrays (x, y, sw) or a BatchStream; None if it yields nothing."""
+        """The result dict over arrays (x, y, sw) or a BatchStream; None if it yields nothing.
+        Holds the model's lock throughout: the evaluation metrics are the model's own objects."""
+        with self._step_lock:
+            return self._evaluate_locked(source, batch_size, op, cbks)
+
+    def _evaluate_locked(self, source, batch_size, op, cbks):
         if isinstance(source, _data.BatchStream):
             batches = (self._convert_batch(op, b, i) for i, b in enumerate(source.epoch()))
         else:
@@ -298,14 +355,17 @@ class TrainingLoops:
         out, parts, lo = None, [], 0
         for step, xb in enumerate(batches):
             cbks.on_predict_batch_begin(step)
-            h = np.asarray(self._forward(ops.as_tensor(xb), False))
-            if stream:
-                parts.append(h.copy())  # the layer's output buffer is reused by the next batch
-            else:
-                if out is None:
-                    out = np.empty((len(x),) + h.shape[1:], np.float32)
-                out[lo:lo + len(h)] = h
-                lo += len(h)
+            with self._step_lock:  # the output is the last layer's reused buffer: copy it out first
+                h = np.asarray(self._forward(ops.as_tensor(xb), False))
+                if stream:
+                    h = h.copy()
+                    parts.append(h)
+                else:
+                    if out is None:
+                        out = np.empty((len(x),) + h.shape[1:], np.float32)
+                    out[lo:lo + len(h)] = h
+                    h = out[lo:lo + len(h)]
+                    lo += len(h)
             cbks.on_predict_batch_end(step, {"outputs": h})
         cbks.on_predict_end()
         if stream:
@@ -323,6 +383,10 @@ class TrainingLoops:
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One training step on (x, y); sample_weight (N,) or class_weight weight the loss."""
         self._require_compiled("train_on_batch")
+        with self._training_call("train_on_batch"), self._step_lock:
+            return self._train_on_batch(x, y, sample_weight, class_weight, return_dict)
+
+    def _train_on_batch(self, x, y, sample_weight, class_weight, return_dict):
         where = f"{self.name}.train_on_batch"
         x = self._prepare_x(x, "train_on_batch")
         y = self._prepare_y(y, len(x), "train_on_batch")
