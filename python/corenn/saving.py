@@ -1,13 +1,18 @@
 """Reading and writing model files. Writers are atomic; readers never unpickle or execute.
 
-Every file is written through :func:`atomic_write`: a temporary file in the target's directory,
-flushed and fsync'ed, then ``os.replace``d over the target, so a crash or an exception midway
-never leaves a half-written file where a good one was (the old file stays, the temp is removed).
+Every file is written through :func:`atomic_write`: a temporary file in the target's directory
+(``.tmp-corenn-<host>-<pid>-<random>-<name>``, mode 0666 & ~umask like ``open()``), flushed and
+fsync'ed, ``os.replace``d over the target, then the directory fsync'ed; a crash or an exception
+midway never leaves a half-written file where a good one was. Temp files of ours for the same
+target whose writer was killed (pid gone, or untouched for a day) are removed by the next save.
 
 Weights files (``model.save_weights`` / ``model.load_weights``)
-    A NumPy ``.npz`` archive of plain arrays named ``<index>:<layer>/<weight index>`` plus a JSON
-    manifest (``__corenn_manifest__``, format ``corenn.weights/1``), read with
-    ``allow_pickle=False``. ``load_weights`` also takes a model file (``.keras``): its weights.
+    A NumPy ``.npz`` archive (members stored) of float32 arrays named
+    ``<index>:<layer>/<weight index>`` plus a JSON manifest (``__corenn_manifest__``, a uint8
+    array; format ``corenn.weights/1``, ``names`` and ``shapes``). Read without ``np.load``:
+    the archive is checked as below, the manifest must list exactly the other members, every
+    header must declare its manifest shape, and the shapes must be the model's before any data
+    is read. ``load_weights`` also takes a model file (``.keras``): its weights.
 
 Model files (``model.save('m.keras')`` / ``corenn.models.load_model``), format version 1
     One ZIP archive (members stored, JSON deflated, fixed timestamps: the same model gives the
@@ -40,24 +45,38 @@ Model files (``model.save('m.keras')`` / ``corenn.models.load_model``), format v
     Versioning: ``format_version`` is an integer bumped on any change an older reader would
     misread; a reader refuses versions newer than its own and keeps reading older ones.
 
-    What the reader checks before building anything: the archive opens (truncated or non-zip
-    files fail); member names are unique, plain (no absolute paths, ``..`` or backslashes) and
-    exactly the set above (a stray ``*.pkl`` fails); compression is stored/deflate with bounded
-    declared sizes and ratios (zip bombs fail); every ``.npy`` header is parsed by hand and must
-    declare a little-endian float32/int64 C-order array of the shape in ``metadata.json`` and
-    hold exactly that many bytes (``dtype=object`` fails: pickle is never reached); CRCs match.
-    Class names resolve only through corenn's registries (``layers``, ``optimizers``,
-    ``losses``, ``metrics``, ``schedules``, ``initializers``, ``regularizers``, ``activations``);
-    an unknown one fails. Every failure is a ``ValueError`` naming the file and the problem.
+    What the reader checks, in this order, before anything large is allocated:
+    the archive (both formats): it opens (truncated or non-zip files fail); member names are
+    unique and plain (no absolute paths, ``..``, backslashes or control characters);
+    compression is stored/deflate, ``.npy`` members stored; every member lies inside the file
+    and together they fit in it; deflated members declare at most 200x their compressed size
+    (zip bombs fail unread); CRCs match. A model file holds exactly the members above (a stray
+    ``*.pkl`` fails). Every ``.npy`` header is parsed by hand and must declare a little-endian
+    float32/int64 C-order array of the shape in ``metadata.json`` and hold exactly that many
+    bytes (``dtype=object`` fails: pickle is never reached); arrays are read in chunks into
+    their final buffer. So what is read is bounded by the file's own size.
+    ``config.json``: numbers finite, integers within int32 (seeds excepted); class names resolve
+    only through corenn's registries (``layers``, ``optimizers``, ``losses``, ``metrics``,
+    ``schedules``, ``initializers``, ``regularizers``, ``activations``; wrapped layers too), an
+    unknown one fails; then the model is built with weights that own no memory (zero-stride
+    views) and every layer's weight shapes must equal the arrays the file holds. ``compile.json``
+    (when compiling): every optimizer / schedule hyper-parameter finite and in range
+    (learning_rate >= 0, 0 <= beta_1, beta_2, rho < 1, epsilon > 0, momentum in [0, 1], ...).
+    Only then is the model built: its memory is the model's own (weights, gradients, optimizer
+    state) plus one layer's arrays in flight. Every failure is a ``ValueError`` naming the
+    file, the member / layer / optimizer and the field.
 """
 from __future__ import annotations
 
-import io
+import contextlib
 import json
+import math
 import os
 import re
+import secrets
+import stat
 import struct
-import tempfile
+import time
 import zipfile
 import zlib
 
@@ -82,11 +101,19 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def atomic_write(path, write_fn, mode: str = "wb") -> None:
-    """Call ``write_fn(file)`` on a temporary file next to ``path`` and rename it into place."""
+    """Call ``write_fn(file)`` on a temporary file next to ``path`` and rename it into place.
+
+    The temporary file is ``.tmp-corenn-<host>-<pid>-<random>-<name>`` in the target's directory,
+    created like ``open()`` creates files (mode 0666 & ~umask; an existing target's mode is
+    kept), fsync'ed, renamed over the target, then the directory is fsync'ed. Before writing, our
+    own temporary files for the same target left by a killed writer (its pid is gone, or the
+    file was last written over a day ago) are removed; nothing else is ever touched.
+    """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
+    _remove_stale_temps(directory, os.path.basename(path))
+    fd, tmp = _create_temp(directory, path)
     try:
         with os.fdopen(fd, mode) as f:
             write_fn(f)
@@ -99,16 +126,313 @@ def atomic_write(path, write_fn, mode: str = "wb") -> None:
         except FileNotFoundError:
             pass
         raise
+    _fsync_directory(directory)
+
+
+_TMP_PREFIX = ".tmp-corenn-"
+_TMP_NAME = re.compile(r"\.tmp-corenn-([0-9a-f]{8})-([0-9]{1,10})-[0-9a-f]{8}-(.+)", re.DOTALL)
+_STALE_TEMP_AGE_S = 24 * 3600   # a live writer touches its file far more often than this
+_host_tag_cache = None
+
+
+def _host_tag() -> str:
+    """8 hex digits naming this pid namespace (+ host name): a temp file's pid is only checked
+    for liveness by a process that sees the same pids."""
+    global _host_tag_cache
+    if _host_tag_cache is None:
+        import socket
+        try:
+            ns = str(os.stat("/proc/self/ns/pid").st_ino)
+        except OSError:
+            ns = ""
+        _host_tag_cache = f"{zlib.crc32(f'{ns}/{socket.gethostname()}'.encode()):08x}"
+    return _host_tag_cache
+
+
+def _temp_stem(basename: str) -> str:
+    """The target's name as it ends a temp file's name (shortened so names stay < 255 bytes)."""
+    if len(basename.encode("utf-8", "surrogateescape")) <= 180:
+        return basename
+    return f"{basename[:120]}~{zlib.crc32(basename.encode('utf-8', 'surrogateescape')):08x}"
+
+
+def _create_temp(directory, path):
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+             | getattr(os, "O_BINARY", 0))
+    stem = _temp_stem(os.path.basename(path))
+    while True:
+        tmp = os.path.join(directory, f"{_TMP_PREFIX}{_host_tag()}-{os.getpid()}-"
+                                      f"{secrets.token_hex(4)}-{stem}")
+        try:
+            fd = os.open(tmp, flags, 0o666)  # the kernel applies the umask, as for open()
+            break
+        except FileExistsError:
+            continue
+    try:  # overwriting keeps the target's permissions, as writing into it with open() would
+        st = os.stat(path)
+        if stat.S_ISREG(st.st_mode) and hasattr(os, "fchmod"):
+            os.fchmod(fd, stat.S_IMODE(st.st_mode) & 0o777)
+    except OSError:
+        pass
+    return fd, tmp
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name != "posix" or pid <= 0:
+        return True  # no safe probe here: the age rule decides
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, someone else's
+        return True
+    return True
+
+
+def _remove_stale_temps(directory, basename):
+    """Remove temp files of ours for ``basename`` whose writer died (see atomic_write)."""
+    stem, tag, now = _temp_stem(basename), _host_tag(), time.time()
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        m = _TMP_NAME.fullmatch(entry.name)
+        if m is None or m.group(3) != stem:
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode) or (uid is not None and st.st_uid != uid):
+            continue
+        pid = int(m.group(2))
+        dead = m.group(1) == tag and pid != os.getpid() and not _pid_alive(pid)
+        if dead or now - st.st_mtime > _STALE_TEMP_AGE_S:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
+
+
+def _fsync_directory(directory):
+    """Make the rename durable (POSIX; elsewhere a no-op)."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ================================================================================================
+# reading: zip archives and .npy members, bounded by the file's own size
+# ================================================================================================
+
+class _Bad(Exception):
+    """A damaged or hostile archive; turned into ValueError('<path>: not a valid ...: <message>')."""
+
+
+class _BadConfig(Exception):
+    """A config (config.json, compile.json) that must not be built; ValueError('<path>: <message>')."""
+
+
+# What a damaged archive makes zipfile / zlib / struct raise (FileNotFoundError is only raised
+# by the first open(), outside these handlers).
+_READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError,
+                RuntimeError, ValueError, struct.error, zlib.error, OverflowError, IndexError)
+_READ_CHUNK = 1 << 20
+_MAX_NPY_HEADER = 1 << 16
+_MAX_RANK = 32
+_MAX_DIM = 1 << 40
+_NPY_HEADER = re.compile(r"\{\s*'descr':\s*'([^'\\]{1,32})',\s*'fortran_order':\s*"
+                         r"(False|True),\s*'shape':\s*\(([0-9,\s]*)\),?\s*\}\s*", re.ASCII)
+
+
+@contextlib.contextmanager
+def _reading(path, what):
+    """Turn every way a damaged file can fail into ValueError naming the file."""
+    try:
+        yield
+    except _BadConfig as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    except _Bad as exc:
+        raise ValueError(f"{path}: not a valid {what}: {exc}") from None
+    except _READ_ERRORS as exc:
+        raise ValueError(f"{path}: not a valid {what}: corrupt or truncated "
+                         f"({type(exc).__name__}: {exc})") from None
+
+
+def _plain_member_name(name) -> bool:
+    return not (name.startswith("/") or "\\" in name or ".." in name.split("/")
+                or any(ord(ch) < 32 or ord(ch) == 127 for ch in name))
+
+
+class _Archive:
+    """A ZIP archive whose central directory was checked against the file before any member
+    is read: names unique and plain, stored or deflated, not encrypted, every member inside the
+    file, members not overlapping, stored sizes consistent and deflated ones at most
+    ``_MAX_DEFLATE_RATIO`` times their compressed size (zip bombs fail here, unread).
+    ``.npy`` members must be stored, so an array never declares more bytes than the file has."""
+
+    def __init__(self, f):
+        size = os.fstat(f.fileno()).st_size
+        self.zf = zipfile.ZipFile(f)
+        infos = self.zf.infolist()
+        self.infos = {i.filename: i for i in infos}
+        if len(self.infos) != len(infos):
+            raise _Bad("the archive has duplicate member names")
+        total = 0
+        for info in infos:
+            name = info.filename
+            if not _plain_member_name(name):
+                raise _Bad(f"member name {name!r} is not a plain relative path")
+            if info.flag_bits & 0x1:
+                raise _Bad(f"member {name!r} is encrypted")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise _Bad(f"member {name!r} uses an unsupported compression method")
+            if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+                raise _Bad(f"member {name!r} declares inconsistent sizes")
+            if name.endswith(".npy") and info.compress_type != zipfile.ZIP_STORED:
+                raise _Bad(f"member {name!r} is compressed (arrays are stored)")
+            if info.file_size > _MAX_DEFLATE_RATIO * max(info.compress_size, 1) + 1024:
+                raise _Bad(f"member {name!r} declares {info.file_size} bytes from "
+                           f"{info.compress_size} compressed bytes (a zip bomb?)")
+            if info.header_offset < 0 or info.header_offset + 30 + info.compress_size > size:
+                raise _Bad(f"member {name!r} declares {info.compress_size} bytes at offset "
+                           f"{info.header_offset}, past the end of the {size}-byte file")
+            total += info.compress_size
+        if total > size:
+            raise _Bad(f"the members declare {total} bytes in a {size}-byte file (overlapping "
+                       f"members?)")
+
+    def read_bytes(self, name, limit):
+        """A (JSON) member's bytes: at most ``limit``, exactly its declared size; CRC checked."""
+        info = self.infos[name]
+        if info.file_size > limit:
+            raise _Bad(f"member {name!r} is too large ({info.file_size} bytes)")
+        with self.zf.open(info) as f:
+            data = f.read(info.file_size + 1)
+        if len(data) != info.file_size:
+            raise _Bad(f"member {name!r} holds {len(data)} bytes but declares {info.file_size}")
+        return data
+
+    def read_json(self, name):
+        try:
+            return json.loads(self.read_bytes(name, _MAX_JSON_BYTES).decode("utf-8"))
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError, JSONDecodeError, ...
+            raise _Bad(f"member {name!r} is not valid JSON: {exc}") from None
+
+    def npy_header(self, name, dtypes, shape=None):
+        """Parse a ``.npy`` member's header by hand (never np.load, never a pickle): it must
+        declare a C-order array of one of ``dtypes`` (descr -> dtype) and, when given, ``shape``,
+        and the member must hold exactly that many data bytes. Returns an _Npy."""
+        info = self.infos[name]
+        with self.zf.open(info) as f:
+            magic = f.read(8)
+            if len(magic) != 8 or magic[:6] != b"\x93NUMPY":
+                raise _Bad(f"{name}: not a .npy array (bad magic)")
+            version = (magic[6], magic[7])
+            if version == (1, 0):
+                prefix, (hlen,) = 10, struct.unpack("<H", f.read(2))
+            elif version in ((2, 0), (3, 0)):
+                prefix, (hlen,) = 12, struct.unpack("<I", f.read(4))
+            else:
+                raise _Bad(f"{name}: unsupported .npy version {version}")
+            if hlen > _MAX_NPY_HEADER:
+                raise _Bad(f"{name}: .npy header of {hlen} bytes")
+            header = f.read(hlen)
+        if len(header) != hlen:
+            raise _Bad(f"{name}: truncated .npy header")
+        m = _NPY_HEADER.fullmatch(header.decode("latin1"))
+        if m is None:
+            raise _Bad(f"{name}: bad .npy header {header[:80]!r}")
+        descr, fortran, dims = m.groups()
+        got = _npy_shape(dims, name)
+        if descr not in dtypes:
+            kind = "object" if "O" in descr else repr(descr)
+            raise _Bad(f"{name}: array dtype {kind} is not one of {sorted(dtypes)} (only plain "
+                       f"numeric arrays are read, never objects)")
+        if fortran == "True":
+            raise _Bad(f"{name}: array in Fortran order (only C order is read)")
+        if shape is not None and got != tuple(shape):
+            raise _Bad(f"{name}: array of shape {got} where {tuple(shape)} is declared")
+        dtype = dtypes[descr]
+        nbytes = math.prod(got) * dtype.itemsize
+        offset = prefix + hlen
+        if info.file_size - offset != nbytes:
+            raise _Bad(f"{name}: holds {info.file_size - offset} data bytes, expected {nbytes}")
+        return _Npy(name, dtype, got, offset, nbytes)
+
+    def read_array(self, npy, out=None):
+        """The data of a member checked by ``npy_header``, read in chunks straight into ``out``
+        (a new array when None): never more memory than the array itself."""
+        if out is None:
+            out = np.empty(npy.shape, npy.dtype)
+        elif not (out.flags.c_contiguous and out.flags.writeable and out.nbytes == npy.nbytes
+                  and out.dtype == npy.dtype):
+            out[...] = self.read_array(npy).reshape(out.shape)
+            return out
+        flat = memoryview(out.reshape(-1).view(np.uint8))
+        with self.zf.open(self.infos[npy.member]) as f:
+            if len(f.read(npy.offset)) != npy.offset:
+                raise _Bad(f"{npy.member}: truncated")
+            pos = 0
+            while pos < npy.nbytes:
+                chunk = f.read(min(_READ_CHUNK, npy.nbytes - pos))
+                if not chunk:
+                    raise _Bad(f"{npy.member}: truncated after {pos} of {npy.nbytes} data bytes")
+                flat[pos:pos + len(chunk)] = chunk
+                pos += len(chunk)
+            if f.read(1):  # (cannot happen after the size check; also completes the CRC check)
+                raise _Bad(f"{npy.member}: more data than its header declares")
+        return out
+
+
+class _Npy:
+    __slots__ = ("member", "dtype", "shape", "offset", "nbytes")
+
+    def __init__(self, member, dtype, shape, offset, nbytes):
+        self.member, self.dtype, self.shape, self.offset, self.nbytes = \
+            member, dtype, shape, offset, nbytes
+
+
+def _npy_shape(dims, name):
+    parts = [p.strip() for p in dims.split(",")]
+    if parts and not parts[-1]:
+        parts.pop()
+    if (any(not p.isdigit() or len(p) > 13 for p in parts) or len(parts) > _MAX_RANK
+            or (len(parts) == 1 and "," not in dims)):
+        raise _Bad(f"{name}: bad shape ({dims}) in the .npy header")
+    shape = tuple(int(p) for p in parts)
+    if any(d >= _MAX_DIM for d in shape):
+        raise _Bad(f"{name}: shape {shape} in the .npy header is too large")
+    return shape
+
+
+def _check_shape_list(shape) -> bool:
+    return (isinstance(shape, list) and len(shape) <= _MAX_RANK
+            and all(type(d) is int and 0 <= d < _MAX_DIM for d in shape))
 
 
 # ================================================================================================
 # weights files (.npz)
 # ================================================================================================
 
+_F32 = {"<f4": np.dtype("<f4")}
+
+
 def _weight_names(model):
     names = []
     for i, layer in enumerate(model.layers):
-        for j, _ in enumerate(layer.get_weights()):
+        for j, _ in enumerate(layer.weights):
             names.append(f"{i}:{layer.name}/{j}")
     return names
 
@@ -124,35 +448,65 @@ def save_weights(model, path) -> None:
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def load_weights(model, path) -> None:
-    """Load weights saved by :func:`save_weights` (or the weights of a model file) into
-    ``model``; never unpickles anything."""
-    path = os.fspath(path)
-    if path.endswith(".keras"):
-        _set_model_weights(model, path, read_model_file(path)["weights"], "load_weights")
-        return
+def _read_manifest(archive):
+    """The manifest's names and shapes, checked against the archive's members."""
+    member = _MANIFEST + ".npy"
+    npy = archive.npy_header(member, {"|u1": np.dtype("u1")})
+    if len(npy.shape) != 1 or npy.nbytes > _MAX_JSON_BYTES:
+        raise _Bad(f"the manifest is not a JSON byte string (shape {npy.shape})")
     try:
-        # np.load is given an open file so a bad archive cannot leak the handle.
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as archive:
-            if _MANIFEST not in archive.files:
-                raise ValueError(f"{path} is not a corenn weights file (no manifest)")
-            manifest = json.loads(bytes(archive[_MANIFEST]).decode("utf-8"))
-            if manifest.get("format") != _FORMAT:
-                raise ValueError(f"{path}: unsupported weights format {manifest.get('format')!r}")
-            weights = [archive[name] for name in manifest["names"]]
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, json.JSONDecodeError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise ValueError(f"{path} is corrupt or truncated: {exc}") from None
-    _set_model_weights(model, path, weights, "load_weights")
+        manifest = json.loads(archive.read_array(npy).tobytes().decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise _Bad(f"the manifest is not valid JSON: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
+        fmt = manifest.get("format") if isinstance(manifest, dict) else None
+        raise _Bad(f"unsupported weights format {fmt!r} (expected {_FORMAT!r})")
+    names, shapes = manifest.get("names"), manifest.get("shapes")
+    if (not isinstance(names, list) or not all(isinstance(n, str) for n in names)
+            or len(set(names)) != len(names) or _MANIFEST in names):
+        raise _Bad("the manifest's 'names' is not a list of distinct strings")
+    if (not isinstance(shapes, list) or len(shapes) != len(names)
+            or not all(_check_shape_list(s) for s in shapes)):
+        raise _Bad("the manifest's 'shapes' is not one list of sizes per name")
+    members = sorted(n[:-4] for n in archive.infos if n != member)
+    if members != sorted(names) or not all(n.endswith(".npy") for n in archive.infos):
+        extra = sorted(set(archive.infos) - {n + ".npy" for n in names} - {member})
+        raise _Bad(f"the members do not match the manifest (unexpected: {extra[:5]}, "
+                   f"missing: {sorted(set(names) - set(members))[:5]})")
+    return [archive.npy_header(n + ".npy", _F32, s) for n, s in zip(names, shapes)]
 
 
-def _set_model_weights(model, path, weights, op):
-    expected = [tuple(w.shape) for w in model.get_weights()]
-    got = [tuple(w.shape) for w in weights]
+def _check_weight_shapes(model, got, path, op):
+    expected = [tuple(w.shape) for w in model.weights]
     if expected != got:
         raise ValueError(f"{op}: {path} holds weights of shapes {got}, but the model's "
                          f"weights have shapes {expected}")
+
+
+def load_weights(model, path) -> None:
+    """Load weights saved by :func:`save_weights` (or the weights of a model file) into
+    ``model``. Never unpickles anything; every member and header is checked and the shapes are
+    compared with the model's before any array data is read; the model is left untouched when
+    the file is bad (ValueError naming it)."""
+    path = os.fspath(path)
+    if path.endswith(".keras"):
+        with open(path, "rb") as f:
+            with _reading(path, "corenn model file"):
+                reader = _ModelReader(f)
+            _check_weight_shapes(model, [h.shape for h in reader.weights], path, "load_weights")
+            with _reading(path, "corenn model file"):
+                weights = [reader.archive.read_array(h) for h in reader.weights]
+        model.set_weights(weights)
+        return
+    with open(path, "rb") as f:
+        with _reading(path, "corenn weights file"):
+            archive = _Archive(f)
+            headers = _read_manifest(archive) if _MANIFEST + ".npy" in archive.infos else None
+        if headers is None:
+            raise ValueError(f"{path} is not a corenn weights file (no manifest)")
+        _check_weight_shapes(model, [h.shape for h in headers], path, "load_weights")
+        with _reading(path, "corenn weights file"):
+            weights = [archive.read_array(h) for h in headers]
     model.set_weights(weights)
 
 
@@ -256,90 +610,72 @@ def save_model(model, path, include_optimizer=True, training_state=None) -> None
 # model files (.keras): reading
 # ================================================================================================
 
-class _Bad(Exception):
-    """A problem found while reading; turned into ValueError('<path>: <message>')."""
+_DESCRS = {name: {dtype.str: dtype} for name, dtype in _ALLOWED_DTYPES.items()}
 
 
-def _check_members(zf):
-    infos = zf.infolist()
-    names = [i.filename for i in infos]
-    if len(set(names)) != len(names):
-        raise _Bad("the archive has duplicate member names")
-    for info in infos:
-        name = info.filename
-        if (name.startswith("/") or "\\" in name or ".." in name.split("/")
-                or not re.fullmatch(r"[A-Za-z0-9_./-]+", name)):
-            raise _Bad(f"member name {name!r} is not a plain relative path")
-        if name not in _JSON_MEMBERS + _OPTIONAL_JSON and not _ARRAY_MEMBER.match(name):
-            raise _Bad(f"unexpected member {name!r} (a corenn model file holds only "
-                       f"{', '.join(_JSON_MEMBERS + _OPTIONAL_JSON)}, weights/<k>.npy and "
-                       f"optimizer/<key>.npy)")
-        if info.flag_bits & 0x1:
-            raise _Bad(f"member {name!r} is encrypted")
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise _Bad(f"member {name!r} uses an unsupported compression method")
-        if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
-            raise _Bad(f"member {name!r} declares inconsistent sizes")
-        if info.file_size > _MAX_DEFLATE_RATIO * max(info.compress_size, 1) + 1024:
-            raise _Bad(f"member {name!r} declares {info.file_size} bytes from "
-                       f"{info.compress_size} compressed bytes (a zip bomb?)")
-        if name.endswith(".json") and info.file_size > _MAX_JSON_BYTES:
-            raise _Bad(f"member {name!r} is too large ({info.file_size} bytes)")
-    for name in _JSON_MEMBERS:
-        if name not in names:
-            raise _Bad(f"member {name!r} is missing")
-    return {i.filename: i for i in infos}
+class _ModelReader:
+    """A model file opened and checked with no array data read yet: the archive (see
+    _Archive), the member set, metadata.json, every .npy header against metadata.json, the
+    weights numbered 0..n-1 and the optimizer state (an int64 ``iterations`` scalar and float32
+    ``0..k-1``). ``weights`` and ``optimizer`` hold _Npy headers; read them with
+    ``archive.read_array``."""
+
+    def __init__(self, f):
+        self.archive = archive = _Archive(f)
+        infos = archive.infos
+        for name in infos:
+            if name not in _JSON_MEMBERS + _OPTIONAL_JSON and not _ARRAY_MEMBER.match(name):
+                raise _Bad(f"unexpected member {name!r} (a corenn model file holds only "
+                           f"{', '.join(_JSON_MEMBERS + _OPTIONAL_JSON)}, weights/<k>.npy and "
+                           f"optimizer/<key>.npy)")
+        for name in _JSON_MEMBERS:
+            if name not in infos:
+                raise _Bad(f"member {name!r} is missing")
+        entries = _check_metadata(archive.read_json("metadata.json"), infos)
+        self.config = archive.read_json("config.json")
+        self.compile = archive.read_json("compile.json")
+        self.training_state = (archive.read_json("training_state.json")
+                               if "training_state.json" in infos else None)
+        weights, opt = {}, {}
+        for entry in entries:
+            member = entry["member"]
+            folder, key = member[:-4].split("/")
+            if folder == "optimizer" and entry["dtype"] != ("int64" if key == "iterations"
+                                                            else "float32"):
+                raise _Bad(f"metadata.json: {member} must be "
+                           f"{'int64' if key == 'iterations' else 'float32'}")
+            (weights if folder == "weights" else opt)[key] = archive.npy_header(
+                member, _DESCRS[entry["dtype"]], entry["shape"])
+        self.weights = _numbered(weights, "weights")
+        self.optimizer = None
+        if opt:
+            iterations = opt.pop("iterations", None)
+            if iterations is None or iterations.shape != ():
+                raise _Bad("optimizer/iterations.npy must be an int64 scalar")
+            self.optimizer = {"iterations": iterations,
+                              **dict(enumerate(_numbered(opt, "optimizer")))}
+
+    def read_weights(self):
+        return [self.archive.read_array(h) for h in self.weights]
+
+    def read_optimizer(self):
+        """``{"iterations": int64 array, "0": float32 array, ...}`` (the optimizer's store)."""
+        if self.optimizer is None:
+            return None
+        return {str(k): self.archive.read_array(h) for k, h in self.optimizer.items()}
 
 
-def _read_member(zf, info):
-    """The member's bytes, never more than its declared size; CRC checked by zipfile."""
-    with zf.open(info) as f:
-        data = f.read(info.file_size + 1)
-    if len(data) != info.file_size:
-        raise _Bad(f"member {info.filename!r} holds {len(data)} bytes but declares "
-                   f"{info.file_size}")
-    return data
-
-
-def _read_json(zf, info):
-    try:
-        return json.loads(_read_member(zf, info).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise _Bad(f"member {info.filename!r} is not valid JSON: {exc}") from None
-
-
-def _parse_npy(data, member, shape, dtype_name):
-    """An .npy member as an array, without np.load: the header must declare exactly the
-    expected dtype and shape, so object arrays (pickles) are refused before any data is read."""
-    f = io.BytesIO(data)
-    try:
-        version = np.lib.format.read_magic(f)
-        if version != (1, 0):
-            raise _Bad(f"{member}: unsupported .npy version {version}")
-        # version 1.0 headers are at most 65535 bytes, parsed with ast.literal_eval by NumPy
-        got_shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-    except (ValueError, SyntaxError) as exc:
-        raise _Bad(f"{member}: bad .npy header: {exc}") from None
-    expected = _ALLOWED_DTYPES[dtype_name]
-    if dtype != expected or dtype.hasobject:
-        raise _Bad(f"{member}: array dtype {dtype} is not the {dtype_name} declared in "
-                   f"metadata.json (only float32 and int64 arrays are read)")
-    if fortran or tuple(got_shape) != tuple(shape):
-        raise _Bad(f"{member}: array of shape {tuple(got_shape)}"
-                   f"{' (Fortran order)' if fortran else ''} where metadata.json declares "
-                   f"{tuple(shape)}")
-    body = data[f.tell():]
-    nbytes = int(np.prod(shape, dtype=np.int64)) * expected.itemsize
-    if len(body) != nbytes:
-        raise _Bad(f"{member}: holds {len(body)} data bytes, expected {nbytes}")
-    return np.frombuffer(body, dtype=expected).reshape(shape).copy()
+def _numbered(headers, folder):
+    if sorted(headers, key=int) != [str(i) for i in range(len(headers))]:
+        raise _Bad(f"{folder}/<k>.npy members are not numbered 0..{len(headers) - 1}")
+    return [headers[str(i)] for i in range(len(headers))]
 
 
 def _check_metadata(meta, infos):
     if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
         raise _Bad(f"metadata.json does not name the format {MODEL_FORMAT!r}")
     version = meta.get("format_version")
-    if not isinstance(version, int) or version < 1:
+    if type(version) is not int or version < 1:
         raise _Bad(f"bad format_version {version!r}")
     if version > MODEL_FORMAT_VERSION:
         raise _Bad(f"format_version {version} is newer than this corenn reads "
@@ -350,16 +686,16 @@ def _check_metadata(meta, infos):
     listed = []
     for entry in arrays:
         ok = (isinstance(entry, dict) and isinstance(entry.get("member"), str)
-              and _ARRAY_MEMBER.match(entry["member"]) and entry.get("dtype") in _ALLOWED_DTYPES
-              and isinstance(entry.get("shape"), list)
-              and all(isinstance(d, int) and 0 <= d < 2**40 for d in entry["shape"]))
+              and _ARRAY_MEMBER.match(entry["member"])
+              and isinstance(entry.get("dtype"), str) and entry["dtype"] in _ALLOWED_DTYPES
+              and _check_shape_list(entry.get("shape")))
         if not ok:
-            raise _Bad(f"metadata.json: bad array entry {entry!r}")
+            raise _Bad(f"metadata.json: bad array entry {str(entry)[:200]}")
         listed.append(entry["member"])
     present = sorted(n for n in infos if n.endswith(".npy"))
     if sorted(listed) != present or len(set(listed)) != len(listed):
-        raise _Bad(f"the array members {present} do not match those listed in metadata.json "
-                   f"{sorted(listed)}")
+        raise _Bad(f"the array members {present[:8]} do not match those listed in metadata.json "
+                   f"{sorted(listed)[:8]}")
     return arrays
 
 
@@ -370,78 +706,198 @@ def read_model_file(path) -> dict:
     "optimizer": {key: array} or None}``; raises ValueError naming ``path`` on any problem.
     """
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as f, zipfile.ZipFile(f) as zf:
-            infos = _check_members(zf)
-            meta = _read_json(zf, infos["metadata.json"])
-            arrays = _check_metadata(meta, infos)
-            out = {"config": _read_json(zf, infos["config.json"]),
-                   "compile": _read_json(zf, infos["compile.json"]),
-                   "training_state": (_read_json(zf, infos["training_state.json"])
-                                      if "training_state.json" in infos else None)}
-            weights, opt = {}, {}
-            for entry in arrays:
-                member = entry["member"]
-                value = _parse_npy(_read_member(zf, infos[member]), member, entry["shape"],
-                                   entry["dtype"])
-                folder, key = member[:-4].split("/")
-                (weights if folder == "weights" else opt)[key] = value
-    except FileNotFoundError:
-        raise
-    except _Bad as exc:
-        raise ValueError(f"{path}: not a valid corenn model file: {exc}") from None
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError,
-            RuntimeError, ValueError, struct.error, zlib.error) as exc:
-        raise ValueError(f"{path}: not a valid corenn model file (truncated, corrupt or not a "
-                         f"zip archive): {exc}") from None
-    if sorted(weights, key=int) != [str(i) for i in range(len(weights))]:
-        raise ValueError(f"{path}: not a valid corenn model file: weights/<k>.npy members are "
-                         f"not numbered 0..{len(weights) - 1}")
-    out["weights"] = [weights[str(i)] for i in range(len(weights))]
-    out["optimizer"] = opt or None
-    return out
+    with open(path, "rb") as f, _reading(path, "corenn model file"):
+        reader = _ModelReader(f)
+        return {"config": reader.config, "compile": reader.compile,
+                "training_state": reader.training_state, "weights": reader.read_weights(),
+                "optimizer": reader.read_optimizer()}
 
 
-def _check_layer_classes(config, path):
-    """Only corenn's concrete layer classes may be named (checked before anything is built)."""
+# ---- the architecture: checked before anything is allocated ------------------------------------
+
+_MAX_JSON_DEPTH = 32
+_MAX_CONFIG_INT = 2**31 - 1     # sizes, counts, axes; seeds are exempt (any 64-bit value)
+_NESTED_LAYER_KEYS = ("layer", "backward_layer")   # wrappers: TimeDistributed, Bidirectional
+
+
+def _check_json_values(obj, member):
+    """Every number finite, every integer (but seeds) within int32, nesting shallow."""
+    stack = [(obj, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > _MAX_JSON_DEPTH:
+            raise _BadConfig(f"{member}: {where} is nested more than {_MAX_JSON_DEPTH} levels deep")
+        if isinstance(value, dict):
+            stack.extend((v, f"{where}.{k}" if where else str(k), depth + 1)
+                         for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise _BadConfig(f"{member}: {where} = {value} is not a finite number")
+        elif isinstance(value, int) and not isinstance(value, bool):
+            limit = 2**64 if where.rpartition(".")[2] == "seed" else _MAX_CONFIG_INT
+            if abs(value) > limit:
+                raise _BadConfig(f"{member}: {where} = {value} is out of range (integers in a config "
+                           f"must lie within +-{limit})")
+
+
+def _known_layer_classes():
     from . import layers
     from .layers.base import Layer
-    known = {n for n in layers.__all__ if isinstance(getattr(layers, n), type)
-             and issubclass(getattr(layers, n), Layer) and n != "Layer"}
+    return {n for n in layers.__all__ if isinstance(getattr(layers, n), type)
+            and issubclass(getattr(layers, n), Layer) and n != "Layer"}
+
+
+def _check_layer_spec(spec, where, known):
+    name = spec.get("class_name") if isinstance(spec, dict) else None
+    if not isinstance(name, str) or name not in known:
+        raise _BadConfig(f"config.json: {where} has unknown class {name!r}; known layers: "
+                   f"{', '.join(sorted(known))}")
+    config = spec.get("config", {})
+    if not isinstance(config, dict):
+        raise _BadConfig(f"config.json: {where} ({name}): 'config' is not a JSON object")
+    for key in _NESTED_LAYER_KEYS:
+        if config.get(key) is not None:
+            _check_layer_spec(config[key], f"{where} ({name}) {key!r}", known)
+
+
+def _check_layer_classes(config):
+    """The model config, if it names only corenn's concrete layer classes (wrapped ones too)."""
     if not isinstance(config, dict) or config.get("class_name") != "Sequential":
-        raise ValueError(f"{path}: config.json: expected a 'Sequential' model, got "
-                         f"{config.get('class_name') if isinstance(config, dict) else config!r}")
+        got = config.get("class_name") if isinstance(config, dict) else config
+        raise _BadConfig(f"config.json: expected a 'Sequential' model, got {str(got)[:100]!r}")
     inner = config.get("config")
     if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
-        raise ValueError(f"{path}: config.json: the model config has no 'layers' list")
-    for i, layer in enumerate(inner["layers"]):
-        name = layer.get("class_name") if isinstance(layer, dict) else None
-        if name not in known:
-            raise ValueError(f"{path}: config.json: layer {i} has unknown class {name!r}; "
-                             f"known layers: {', '.join(sorted(known))}")
+        raise _BadConfig("config.json: the model config has no 'layers' list")
+    if not isinstance(inner.get("name"), (str, type(None))):
+        raise _BadConfig("config.json: the model's 'name' is not a string")
+    if inner.get("input_shape") is not None and not (
+            isinstance(inner["input_shape"], list) and len(inner["input_shape"]) <= _MAX_RANK
+            and all(d is None or (type(d) is int and d > 0) for d in inner["input_shape"])):
+        raise _BadConfig(f"config.json: bad input_shape {str(inner['input_shape'])[:100]}")
+    known = _known_layer_classes()
+    for i, spec in enumerate(inner["layers"]):
+        _check_layer_spec(spec, f"layer {i}", known)
     return inner
 
 
-def _build_model(contents, path):
+def _without_storage(layer):
+    """Make ``layer`` (and the layers it wraps) create weights that own no memory: zero-stride
+    views of one float, so a build computes every weight's shape and allocates nothing."""
+    from .layers.base import Layer, Param
+
+    def add_weight(name, shape, initializer="zeros", regularizer=None, trainable=True):
+        shape = tuple(shape)
+        if len(shape) > _MAX_RANK or not all(
+                isinstance(d, (int, np.integer)) and not isinstance(d, bool) and 0 <= d < _MAX_DIM
+                for d in shape):
+            raise ValueError(f"layer '{layer.name}': weight {name!r} would have shape {shape}")
+        value = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), shape, (0,) * len(shape))
+        layer._params.append(Param(name, value, None, None, trainable))
+        return value
+
+    layer.add_weight = add_weight
+    for value in list(vars(layer).values()):
+        if isinstance(value, Layer) and value is not layer:
+            _without_storage(value)
+
+
+_BUILD_ERRORS = (TypeError, ValueError, KeyError, AttributeError, NotImplementedError,
+                 IndexError, OverflowError, ZeroDivisionError, RecursionError)
+
+
+def _check_architecture(inner, weights):
+    """Build the model of ``inner`` without storage (see _without_storage) and compare every
+    layer's weight shapes with the arrays the file declares, before anything real is built."""
+    from .layers import deserialize
     from .models.sequential import Sequential
-    inner = _check_layer_classes(contents["config"], path)
     try:
-        model = Sequential.from_config(inner)
-    except (TypeError, ValueError, KeyError, AttributeError, NotImplementedError) as exc:
-        raise ValueError(f"{path}: config.json does not describe a valid corenn model: "
-                         f"{type(exc).__name__}: {exc}") from None
-    try:
-        _set_model_weights(model, path, contents["weights"], "load_model")
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
-    return model
+        model = Sequential(name=inner.get("name"))
+        Sequential._count -= 1  # a stand-in: default model names stay as they were
+        if inner.get("input_shape") is not None:
+            model._input_shape = tuple(inner["input_shape"])
+        for spec in inner["layers"]:
+            layer = deserialize(spec)
+            _without_storage(layer)
+            model.add(layer)
+        expected = [(layer, [tuple(w.shape) for w in layer.weights]) for layer in model.layers]
+    except _BUILD_ERRORS as exc:
+        raise _BadConfig(f"config.json does not describe a valid corenn model: "
+                   f"{type(exc).__name__}: {exc}") from None
+    pos = 0
+    for i, (layer, shapes) in enumerate(expected):
+        got = [h.shape for h in weights[pos:pos + len(shapes)]]
+        if got != shapes:
+            members = ", ".join(h.member for h in weights[pos:pos + len(shapes)]) or "none"
+            raise _BadConfig(f"config.json: layer {i} '{layer.name}' ({type(layer).__name__}) builds "
+                       f"weights of shapes {shapes}, but the file holds {got} ({members}); the "
+                       f"config does not match the weights")
+        pos += len(shapes)
+    if pos != len(weights):
+        raise _BadConfig(f"config.json builds {pos} weight arrays, but the file holds {len(weights)}")
 
 
-def _compile_from(model, compile_cfg, path):
+# ---- the compile config: every hyper-parameter checked before anything is built ----------------
+
+_NONNEG, _UNIT, _UNIT_OPEN, _POSITIVE = ("[0, inf)", "[0, 1]", "[0, 1)", "(0, inf)")
+_IN_RANGE = {_NONNEG: lambda v: v >= 0, _UNIT: lambda v: 0 <= v <= 1,
+             _UNIT_OPEN: lambda v: 0 <= v < 1, _POSITIVE: lambda v: v > 0}
+_OPTIMIZER_RANGES = {"learning_rate": _NONNEG, "beta_1": _UNIT_OPEN, "beta_2": _UNIT_OPEN,
+                     "epsilon": _POSITIVE, "momentum": _UNIT, "rho": _UNIT_OPEN,
+                     "initial_accumulator_value": _NONNEG, "weight_decay": _NONNEG,
+                     "clipnorm": _NONNEG, "clipvalue": _NONNEG, "global_clipnorm": _NONNEG}
+_OPTIONAL = ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "warmup_target")
+_SCHEDULE_RANGES = {"initial_learning_rate": _NONNEG, "end_learning_rate": _NONNEG,
+                    "warmup_target": _NONNEG, "decay_rate": _NONNEG, "alpha": _UNIT,
+                    "decay_steps": _POSITIVE, "warmup_steps": _NONNEG}
+_FLAGS = ("amsgrad", "nesterov", "centered", "staircase", "cycle")
+
+
+def _check_hyperparameters(config, ranges, owner):
+    for key, value in config.items():
+        if key in _FLAGS and not isinstance(value, bool):
+            raise _BadConfig(f"{owner}: {key} = {value!r} is not true/false")
+        if key not in ranges or (value is None and key in _OPTIONAL):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _BadConfig(f"{owner}: {key} = {str(value)[:80]} is not a number")
+        if not math.isfinite(value) or not _IN_RANGE[ranges[key]](value):
+            raise _BadConfig(f"{owner}: {key} = {value} is out of range (must be in {ranges[key]})")
+
+
+def _check_optimizer_config(spec):
+    """compile.json's optimizer: a known class and every hyper-parameter finite and in range
+    (learning_rate >= 0, 0 <= beta < 1, epsilon > 0, momentum in [0, 1], rho in [0, 1), ...)."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
+        raise _BadConfig("compile.json: 'optimizer' is not a {\"class_name\", \"config\"} object")
+    owner = f"compile.json: optimizer {spec['class_name'][:40]}"
+    config = spec.get("config") or {}
+    if not isinstance(config, dict):
+        raise _BadConfig(f"{owner}: 'config' is not a JSON object")
+    lr = config.get("learning_rate")
+    ranges = dict(_OPTIMIZER_RANGES)
+    if isinstance(lr, dict):  # a schedule
+        ranges.pop("learning_rate")
+        sched = lr.get("config") or {}
+        if not isinstance(sched, dict):
+            raise _BadConfig(f"{owner}: learning_rate schedule 'config' is not a JSON object")
+        sched_owner = f"{owner}: learning_rate schedule {str(lr.get('class_name'))[:40]}"
+        _check_hyperparameters(sched, _SCHEDULE_RANGES, sched_owner)
+        values = sched.get("values", [])
+        if not isinstance(values, list) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in values):
+            raise _BadConfig(f"{sched_owner}: values must be learning rates >= 0")
+    _check_hyperparameters(config, ranges, owner)
+
+
+def _compile_args(compile_cfg):
+    """compile.json as compile() arguments: objects built (they allocate nothing), not applied."""
     from . import losses, metrics, optimizers
+    if not isinstance(compile_cfg, dict):
+        raise _BadConfig("compile.json is not a valid compile config: expected a JSON object")
+    _check_optimizer_config(compile_cfg.get("optimizer"))  # first: its errors name the optimizer
+    _check_json_values(compile_cfg, "compile.json")
     try:
-        if not isinstance(compile_cfg, dict):
-            raise TypeError("expected a JSON object")
         optimizer = optimizers.deserialize(compile_cfg["optimizer"])
         loss = compile_cfg["loss"]
         loss = loss if isinstance(loss, str) else losses.deserialize(loss)
@@ -449,10 +905,22 @@ def _compile_from(model, compile_cfg, path):
         if not isinstance(specs, list):
             raise TypeError("'metrics' must be a list")
         specs = [s if isinstance(s, str) else metrics.get(s) for s in specs]
-        model.compile(optimizer=optimizer, loss=loss, metrics=specs)
-    except (TypeError, ValueError, KeyError, AttributeError, NotImplementedError) as exc:
-        raise ValueError(f"{path}: compile.json is not a valid compile config: "
-                         f"{type(exc).__name__}: {exc}") from None
+    except _BUILD_ERRORS as exc:
+        raise _BadConfig(f"compile.json is not a valid compile config: "
+                   f"{type(exc).__name__}: {exc}") from None
+    return {"optimizer": optimizer, "loss": loss, "metrics": specs}
+
+
+# ---- building -----------------------------------------------------------------------------------
+
+def _set_weights_by_layer(model, reader):
+    """Read each layer's arrays and hand them over, one layer at a time (peak memory: the
+    model plus its largest layer)."""
+    pos = 0
+    for layer in model.layers:
+        n = len(layer.weights)
+        layer.set_weights([reader.archive.read_array(h) for h in reader.weights[pos:pos + n]])
+        pos += n
 
 
 def _restore_optimizer(model, store, path):
@@ -465,31 +933,84 @@ def _restore_optimizer(model, store, path):
             opt.load_own_variables(store)
         else:
             opt.iterations = int(store["iterations"])
-    except (ValueError, KeyError) as exc:
+    except _BUILD_ERRORS as exc:
         raise ValueError(f"{path}: the optimizer state does not fit the model: {exc}") from None
 
 
 def load_model(path, compile=True):
     """Rebuild a model saved by ``model.save``: architecture, weights and (``compile=True``)
     the compiled optimizer with its state, loss and metrics. Never unpickles or executes code
-    from the file; a bad file raises ValueError naming the file and the problem."""
+    from the file. Everything is checked before anything is allocated: the archive and every
+    header, then the architecture (built without storage, its weight shapes compared with the
+    file's) and the compile config (hyper-parameters finite and in range); the model is built
+    only then. A bad file raises ValueError naming the file and the problem."""
     path = os.fspath(path)
-    contents = read_model_file(path)
-    model = _build_model(contents, path)
-    if compile and contents["compile"] is not None:
-        _compile_from(model, contents["compile"], path)
-        _restore_optimizer(model, contents["optimizer"], path)
+    with open(path, "rb") as f:
+        with _reading(path, "corenn model file"):
+            reader = _ModelReader(f)
+            _check_json_values(reader.config, "config.json")
+            inner = _check_layer_classes(reader.config)
+            _check_architecture(inner, reader.weights)
+            args = None
+            if compile and reader.compile is not None:
+                args = _compile_args(reader.compile)
+        model = _build_model(inner, path)
+        with _reading(path, "corenn model file"):
+            _set_weights_by_layer(model, reader)
+        if args is not None:
+            try:
+                model.compile(**args)
+            except _BUILD_ERRORS as exc:
+                raise ValueError(f"{path}: compile.json is not a valid compile config: "
+                                 f"{type(exc).__name__}: {exc}") from None
+            with _reading(path, "corenn model file"):
+                _load_optimizer_state(model, reader)
     return model
+
+
+def _build_model(inner, path):
+    from .models.sequential import Sequential
+    try:
+        return Sequential.from_config(inner)
+    except _BUILD_ERRORS as exc:
+        raise ValueError(f"{path}: config.json does not describe a valid corenn model: "
+                         f"{type(exc).__name__}: {exc}") from None
+
+
+def _load_optimizer_state(model, reader):
+    """Read the file's optimizer state straight into the freshly built optimizer's tensors."""
+    if reader.optimizer is None:
+        return
+    opt = model.optimizer
+    state = [reader.optimizer[k] for k in range(len(reader.optimizer) - 1)]
+    if state:
+        opt.build(model.trainable_weights)
+        variables = opt.variables
+        expected = [tuple(t.shape) for t in variables]
+        if expected != [h.shape for h in state]:
+            raise _Bad(f"the optimizer state does not fit the model: {type(opt).__name__} has "
+                       f"variables of shapes {expected[:6]}, the file holds "
+                       f"{[h.shape for h in state][:6]}")
+        for header, tensor in zip(state, variables):
+            reader.archive.read_array(header, out=np.asarray(tensor))
+    iterations = int(reader.archive.read_array(reader.optimizer["iterations"]))
+    if iterations < 0:
+        raise _Bad(f"optimizer/iterations.npy: negative step count {iterations}")
+    opt.iterations = iterations
 
 
 def restore_training_state(model, path) -> dict | None:
     """Load a model file's weights and optimizer state into an existing, compiled ``model`` of
-    the same architecture (BackupAndRestore); returns the file's training state."""
-    contents = read_model_file(path)
-    try:
-        _set_model_weights(model, path, contents["weights"], "restore")
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
-    if model.compiled:
-        _restore_optimizer(model, contents["optimizer"], path)
-    return contents["training_state"]
+    the same architecture (BackupAndRestore); returns the file's training state. The model is
+    left untouched when the file is bad."""
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        with _reading(path, "corenn model file"):
+            reader = _ModelReader(f)
+        _check_weight_shapes(model, [h.shape for h in reader.weights], path, "restore")
+        with _reading(path, "corenn model file"):
+            weights = reader.read_weights()
+            store = reader.read_optimizer() if model.compiled else None
+    model.set_weights(weights)
+    _restore_optimizer(model, store, path)
+    return reader.training_state
