@@ -82,6 +82,9 @@ import zlib
 
 import numpy as np
 
+from .optimizers.optimizer import (HYPERPARAMETER_RANGES as _OPTIMIZER_RANGES, IN_RANGE as _IN_RANGE,
+                                   NONNEG as _NONNEG, POSITIVE as _POSITIVE, UNIT as _UNIT)
+
 __all__ = ["atomic_write", "save_weights", "load_weights", "save_model", "load_model",
            "read_model_file", "restore_training_state"]
 
@@ -839,13 +842,6 @@ def _check_architecture(inner, weights):
 
 # ---- the compile config: every hyper-parameter checked before anything is built ----------------
 
-_NONNEG, _UNIT, _UNIT_OPEN, _POSITIVE = ("[0, inf)", "[0, 1]", "[0, 1)", "(0, inf)")
-_IN_RANGE = {_NONNEG: lambda v: v >= 0, _UNIT: lambda v: 0 <= v <= 1,
-             _UNIT_OPEN: lambda v: 0 <= v < 1, _POSITIVE: lambda v: v > 0}
-_OPTIMIZER_RANGES = {"learning_rate": _NONNEG, "beta_1": _UNIT_OPEN, "beta_2": _UNIT_OPEN,
-                     "epsilon": _POSITIVE, "momentum": _UNIT, "rho": _UNIT_OPEN,
-                     "initial_accumulator_value": _NONNEG, "weight_decay": _NONNEG,
-                     "clipnorm": _NONNEG, "clipvalue": _NONNEG, "global_clipnorm": _NONNEG}
 _OPTIONAL = ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "warmup_target")
 _SCHEDULE_RANGES = {"initial_learning_rate": _NONNEG, "end_learning_rate": _NONNEG,
                     "warmup_target": _NONNEG, "decay_rate": _NONNEG, "alpha": _UNIT,

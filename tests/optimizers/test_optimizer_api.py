@@ -232,7 +232,7 @@ def test_get():
 def test_bad_arguments_raise(rng):
     with pytest.raises(ValueError, match="only one of `clipnorm`, `clipvalue`"):
         Adam(clipnorm=1.0, clipvalue=1.0)
-    with pytest.raises(ValueError, match="SGD: momentum must be a float in"):
+    with pytest.raises(ValueError, match=r"SGD: momentum = 1.5 is out of range .*\[0, 1\]"):
         SGD(momentum=1.5)
     with pytest.raises(ValueError, match="not recognized: 'beta_3'"):
         Adam(beta_3=0.5)
@@ -252,3 +252,32 @@ def test_bad_arguments_raise(rng):
     with pytest.raises(TypeError, match=r"adam_update: params\[0\] must be float32, got int32"):
         opt.apply([np.ones(2, np.float32)], [ops.zeros([2], "int32")])
     assert opt.iterations == 0  # failed steps do not count
+
+
+@pytest.mark.parametrize("make, name, bad", [
+    (lambda v: Adam(beta_1=v), "beta_1", [1.0, -0.1, float("nan"), float("inf")]),
+    (lambda v: Adam(beta_2=v), "beta_2", [3.5, 1.0, float("nan"), float("inf")]),
+    (lambda v: Adam(epsilon=v), "epsilon", [0.0, -1e-7, float("nan")]),
+    (lambda v: Adam(learning_rate=v), "learning_rate", [-1e-3, float("nan"), float("inf")]),
+    (lambda v: Adam(weight_decay=v), "weight_decay", [-0.1, float("nan")]),
+    (lambda v: SGD(momentum=v), "momentum", [-0.5, 1.5, float("nan")]),
+    (lambda v: optimizers.RMSprop(rho=v), "rho", [1.0, -0.1, float("nan")]),
+    (lambda v: optimizers.RMSprop(momentum=v), "momentum", [2.0, float("nan")]),
+    (lambda v: optimizers.Adagrad(initial_accumulator_value=v), "initial_accumulator_value",
+     [-0.1, float("inf")]),
+])
+def test_out_of_range_hyperparameters_are_refused_when_made(make, name, bad):
+    # The same ranges corenn.saving checks in a stored compile.json (one table).
+    for value in bad:
+        with pytest.raises(ValueError, match=f"{name} = .* is out of range"):
+            make(value)
+    with pytest.raises(TypeError, match=f"{name} must be a"):
+        make("0.5")
+
+
+def test_a_learning_rate_set_later_is_checked_too():
+    opt = Adam()
+    with pytest.raises(ValueError, match="learning_rate = nan is out of range"):
+        opt.learning_rate = float("nan")
+    opt.learning_rate = np.float32(0.01)  # NumPy scalars are numbers
+    assert opt.learning_rate == pytest.approx(0.01)

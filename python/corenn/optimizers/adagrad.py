@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import ops
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_hyperparameter
 
 
 class Adagrad(Optimizer):
@@ -27,11 +27,9 @@ class Adagrad(Optimizer):
                  name="adagrad", **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name, **kwargs)
-        if initial_accumulator_value < 0:
-            raise ValueError(f"Adagrad: initial_accumulator_value must be >= 0, got "
-                             f"{initial_accumulator_value}")
-        self.initial_accumulator_value = float(initial_accumulator_value)
-        self.epsilon = float(epsilon)
+        self.initial_accumulator_value = check_hyperparameter(
+            type(self).__name__, "initial_accumulator_value", initial_accumulator_value)
+        self.epsilon = check_hyperparameter(type(self).__name__, "epsilon", epsilon)
 
     _slots = ("accumulators",)
 

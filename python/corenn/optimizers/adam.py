@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import ops
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_hyperparameter
 
 
 class Adam(Optimizer):
@@ -35,9 +35,9 @@ class Adam(Optimizer):
                  global_clipnorm=None, name="adam", **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name, **kwargs)
-        self.beta_1 = float(beta_1)
-        self.beta_2 = float(beta_2)
-        self.epsilon = float(epsilon)
+        self.beta_1 = check_hyperparameter(type(self).__name__, "beta_1", beta_1)
+        self.beta_2 = check_hyperparameter(type(self).__name__, "beta_2", beta_2)
+        self.epsilon = check_hyperparameter(type(self).__name__, "epsilon", epsilon)
         self.amsgrad = bool(amsgrad)
 
     def _active_slots(self):

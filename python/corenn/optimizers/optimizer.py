@@ -31,15 +31,28 @@ _KERAS_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_freque
                    "loss_scale_factor": None, "gradient_accumulation_steps": None}
 
 
-def _check_positive(owner, name, value):
-    if value is None:
+# The valid range of every hyper-parameter, checked when an optimizer is made (as torch.optim
+# does; a NaN or out-of-range value would otherwise surface as NaN weights steps later) and, by
+# corenn.saving, in a stored config before anything is built.
+NONNEG, UNIT, UNIT_OPEN, POSITIVE = "[0, inf)", "[0, 1]", "[0, 1)", "(0, inf)"
+IN_RANGE = {NONNEG: lambda v: v >= 0, UNIT: lambda v: 0 <= v <= 1,
+            UNIT_OPEN: lambda v: 0 <= v < 1, POSITIVE: lambda v: v > 0}
+HYPERPARAMETER_RANGES = {"learning_rate": NONNEG, "beta_1": UNIT_OPEN, "beta_2": UNIT_OPEN,
+                         "epsilon": POSITIVE, "momentum": UNIT, "rho": UNIT_OPEN,
+                         "initial_accumulator_value": NONNEG, "weight_decay": NONNEG,
+                         "clipnorm": NONNEG, "clipvalue": NONNEG, "global_clipnorm": NONNEG}
+
+
+def check_hyperparameter(owner, name, value, optional=False):
+    """``value`` as a float, or ValueError / TypeError naming ``owner`` and ``name`` when it is
+    not a finite number in HYPERPARAMETER_RANGES[name]; None passes when ``optional``."""
+    if value is None and optional:
         return None
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{owner}: {name} must be a number or None, got {value!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{owner}: {name} must be a finite number >= 0, got {value}")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{owner}: {name} must be a number{' or None' if optional else ''}, got {value!r}")
+    value, allowed = float(value), HYPERPARAMETER_RANGES[name]
+    if not math.isfinite(value) or not IN_RANGE[allowed](value):
+        raise ValueError(f"{owner}: {name} = {value} is out of range (must be a finite number in {allowed})")
     return value
 
 
@@ -72,10 +85,10 @@ class Optimizer:
             if value != _KERAS_DEFAULTS[key]:
                 raise NotImplementedError(f"{owner}: {key}={value!r} is not supported by corenn "
                                           f"(only the default {_KERAS_DEFAULTS[key]!r})")
-        self.weight_decay = _check_positive(owner, "weight_decay", weight_decay)
-        self.clipnorm = _check_positive(owner, "clipnorm", clipnorm)
-        self.clipvalue = _check_positive(owner, "clipvalue", clipvalue)
-        self.global_clipnorm = _check_positive(owner, "global_clipnorm", global_clipnorm)
+        self.weight_decay = check_hyperparameter(owner, "weight_decay", weight_decay, optional=True)
+        self.clipnorm = check_hyperparameter(owner, "clipnorm", clipnorm, optional=True)
+        self.clipvalue = check_hyperparameter(owner, "clipvalue", clipvalue, optional=True)
+        self.global_clipnorm = check_hyperparameter(owner, "global_clipnorm", global_clipnorm, optional=True)
         set_clips = [k for k in ("clipnorm", "clipvalue", "global_clipnorm") if getattr(self, k)]
         if len(set_clips) > 1:
             raise ValueError(f"{owner}: only one of `clipnorm`, `clipvalue` and `global_clipnorm` "
@@ -110,13 +123,10 @@ class Optimizer:
                 raise TypeError(f"{owner}: this optimizer was created with a LearningRateSchedule "
                                 f"as its learning_rate, so the rate is not settable to a number; "
                                 f"create it with a float learning_rate instead")
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
                 raise TypeError(f"{owner}: learning_rate must be a float, a LearningRateSchedule "
-                                f"or a callable, got {value!r}") from None
-            if not math.isfinite(value):
-                raise ValueError(f"{owner}: learning_rate must be finite, got {value}")
+                                f"or a callable, got {value!r}")
+            value = check_hyperparameter(owner, "learning_rate", value)
         self._learning_rate = value
 
     def _current_learning_rate(self) -> float:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import ops
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_hyperparameter
 
 
 class RMSprop(Optimizer):
@@ -30,9 +30,9 @@ class RMSprop(Optimizer):
                  name="rmsprop", **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name, **kwargs)
-        self.rho = float(rho)
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
+        self.rho = check_hyperparameter(type(self).__name__, "rho", rho)
+        self.momentum = check_hyperparameter(type(self).__name__, "momentum", momentum)
+        self.epsilon = check_hyperparameter(type(self).__name__, "epsilon", epsilon)
         self.centered = bool(centered)
         if self.momentum < 0:
             raise ValueError(f"RMSprop: momentum must be >= 0, got {momentum}")

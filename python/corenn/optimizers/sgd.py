@@ -1,10 +1,8 @@
 """SGD: stochastic gradient descent, with optional (Nesterov) momentum."""
 from __future__ import annotations
 
-import numbers
-
 from .. import ops
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_hyperparameter
 
 
 class SGD(Optimizer):
@@ -30,10 +28,7 @@ class SGD(Optimizer):
                  clipnorm=None, clipvalue=None, global_clipnorm=None, name="SGD", **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm,
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name, **kwargs)
-        if (isinstance(momentum, bool) or not isinstance(momentum, numbers.Real)
-                or not 0 <= momentum <= 1):
-            raise ValueError(f"SGD: momentum must be a float in [0, 1], got {momentum!r}")
-        self.momentum = float(momentum)
+        self.momentum = check_hyperparameter(type(self).__name__, "momentum", momentum)
         self.nesterov = bool(nesterov)
 
     def _active_slots(self):
