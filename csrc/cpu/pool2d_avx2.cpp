@@ -34,7 +34,8 @@ void max_pool_cell(const float* x, int64_t cell_stride, int64_t row_stride, int6
       for (int64_t q = 0; q < cols; ++q) {
         const __m256 v = full ? _mm256_loadu_ps(xr + q * cell_stride)
                               : _mm256_maskload_ps(xr + q * cell_stride, mask);
-        const __m256 gt = _mm256_cmp_ps(v, m, _CMP_GT_OQ);
+        // v > m, or v is NaN and m not yet: the first NaN wins and stays (pool2d.cpp)
+        const __m256 gt = _mm256_and_ps(_mm256_cmp_ps(v, m, _CMP_NLE_UQ), _mm256_cmp_ps(m, m, _CMP_ORD_Q));
         m = _mm256_blendv_ps(m, v, gt);
         a = _mm256_castps_si256(_mm256_blendv_ps(
             _mm256_castsi256_ps(a),
