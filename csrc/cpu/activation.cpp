@@ -36,8 +36,8 @@
 // Variants: the elementwise loops are templates over a tiny functor per kind (inlined, no call per
 // element) and run through parallel_for with a grain sized to the per-element cost, so small
 // tensors stay on the calling thread. Exp/erf-heavy kinds (sigmoid, tanh, gelu, swish, softplus,
-// elu and selu forward, softmax, log_softmax) go to activation_avx2.cpp when active_isa() is
-// avx2; this file is the reference and fallback.
+// elu and selu forward, softmax, log_softmax) and relu / leaky_relu backward go to
+// activation_avx2.cpp when active_isa() is avx2; this file is the reference and fallback.
 //
 // GCC assumes FP compares and multiplies may trap, so by default it will not if-convert
 // `x > 0 ? x : a * x`: the loop keeps a mispredicted branch per element (~7 ns) instead of a blend.
@@ -263,8 +263,20 @@ void activation_backward(Activation act, const float* x, const float* y, const f
     case Activation::linear:
       if (dy != dx) map_backward<Linear>(x, y, dy, dx, n, alpha);
       return;
-    case Activation::relu: return map_backward<Relu>(x, y, dy, dx, n, alpha);
-    case Activation::leaky_relu: return map_backward<LeakyRelu>(x, y, dy, dx, n, alpha);
+    case Activation::relu:
+      if (use_avx2()) {
+        return parallel_for(0, n, Relu::grain, [&](int64_t lo, int64_t hi) {
+          avx2::relu_backward_span(y + lo, dy + lo, dx + lo, hi - lo);
+        });
+      }
+      return map_backward<Relu>(x, y, dy, dx, n, alpha);
+    case Activation::leaky_relu:
+      if (use_avx2()) {
+        return parallel_for(0, n, LeakyRelu::grain, [&](int64_t lo, int64_t hi) {
+          avx2::leaky_relu_backward_span(x + lo, dy + lo, dx + lo, hi - lo, alpha);
+        });
+      }
+      return map_backward<LeakyRelu>(x, y, dy, dx, n, alpha);
     case Activation::elu: return map_backward<Elu>(x, y, dy, dx, n, alpha);
     case Activation::selu: return map_backward<Selu>(x, y, dy, dx, n, alpha);
     case Activation::sigmoid: return map_backward<Sigmoid>(x, y, dy, dx, n, alpha);
