@@ -46,3 +46,20 @@ def test_recurrent_layers_predict_nan_for_a_nan_sequence(cls, isa, rng):
         else:
             assert np.isnan(p[5]).all()
         assert np.isfinite(np.delete(p, 5, axis=0)).all()
+
+
+def test_conv_relu_pool_model_predicts_nan_and_its_gradient_is_nan(isa, rng):
+    """Conv2D(relu) -> MaxPooling2D: the fused conv + relu + pool forward and the relu' folded
+    into the pooling backward (models/sequential.py) keep a NaN pixel."""
+    from corenn import optimizers
+    x = rng.normal(size=(6, 10, 10, 1)).astype(np.float32)
+    y = rng.normal(size=(6, 1)).astype(np.float32)
+    x[2, 4, 4, 0] = np.nan
+    m = Sequential([layers.Conv2D(16, 3, activation="relu", input_shape=(10, 10, 1)),
+                    layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(1)])
+    p = m.predict(x, verbose=0)
+    assert np.isnan(p[2]).all() and np.isfinite(np.delete(p, 2, axis=0)).all()
+    m.compile(optimizer=optimizers.SGD(0.01), loss="mse")
+    hist = m.fit(x, y, batch_size=6, epochs=1, verbose=0)
+    assert np.isnan(hist.history["loss"][0])
+    assert all(np.isnan(np.asarray(w)).any() for w in m.get_weights())  # the NaN step reached all

@@ -276,3 +276,27 @@ def test_rnn_forward_keeps_nan(cell, act, ract, isa, rng):
     want = _ref(rnn_forward, cell, x, w, r, None, True, **kw)[0]
     assert np.isnan(want[2, 1:]).all()
     _close(y, want, atol=1e-4)
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+def test_rnn_backward_keeps_nan_dy(cell, act, isa, rng):
+    """A NaN in dy at one (sample, step) reaches that sample's dx at that step and before, and
+    every weight gradient the step touches; the other samples' dx stay finite."""
+    from reference import rnn_backward
+    g = {"simple_rnn": 1, "lstm": 4, "gru": 3}[cell]
+    n, t, f, u = 9, 4, 5, 11
+    x = rng.standard_normal((n, t, f)).astype(np.float32)
+    w = (rng.standard_normal((f, g * u)) * 0.4).astype(np.float32)
+    r = (rng.standard_normal((u, g * u)) * 0.4).astype(np.float32)
+    b = np.zeros((2, g * u) if cell == "gru" else (g * u,), np.float32)
+    kw = dict(activation=act)
+    y, _, _, stash = ops.rnn_forward(cell, x, w, r, b, return_sequences=True, **kw)
+    dy = rng.standard_normal(np.shape(y)).astype(np.float32)
+    dy[4, 2, 0] = NAN
+    got = ops.rnn_backward(cell, dy, x, w, r, stash, **kw)
+    want = _ref(rnn_backward, cell, dy, x, w, r, b, **kw)
+    dx = np.asarray(got[0])
+    assert np.isnan(dx[4, :3]).all() and np.isfinite(np.delete(dx, 4, axis=0)).all()
+    for g_, w_ in zip(got, want):
+        _close(g_, w_, atol=1e-4)
