@@ -111,15 +111,21 @@ def activation(kind, x, alpha=0.0):
     raise ValueError(kind)
 
 
+def _step(x, below=0.0):
+    """1 where x > 0, `below` where x <= 0, NaN where x is NaN: f'(NaN) = NaN for the relu family,
+    so a NaN input reaches the gradient as the math says (dy * f'(x))."""
+    return np.where(x > 0, 1.0, np.where(x <= 0, below, np.nan))
+
+
 def activation_grad(kind, x, dy, alpha=0.0):
     """dx = dy * f'(x) (softmax kinds: the vector-Jacobian product over the last axis)."""
     x, dy = f64(x), f64(dy)
     if kind == "linear":
         return dy.copy()
     if kind == "relu":
-        return dy * (x > 0)
+        return dy * _step(x)
     if kind == "leaky_relu":
-        return dy * np.where(x > 0, 1.0, alpha)
+        return dy * _step(x, alpha)
     if kind == "elu":
         return dy * np.where(x > 0, 1.0, alpha * np.exp(np.minimum(x, 0.0)))
     if kind == "selu":
@@ -605,7 +611,7 @@ def embedding_grad(indices, dy, input_dim):
 _RNN_ACTS = {
     "tanh": (np.tanh, lambda y: 1.0 - y * y),
     "sigmoid": (lambda v: 1.0 / (1.0 + np.exp(-v)), lambda y: y * (1.0 - y)),
-    "relu": (lambda v: np.maximum(v, 0.0), lambda y: (y > 0).astype(np.float64)),
+    "relu": (lambda v: np.maximum(v, 0.0), lambda y: _step(y)),
     "linear": (lambda v: v, lambda y: np.ones_like(y)),
 }
 

@@ -16,12 +16,28 @@
 // m is the row max (keeps every exponent <= 0). Backward uses y where that is cheaper, and where
 // it lets a layer run the forward in place (relu, elu, selu, sigmoid, tanh, softmax).
 //
+// NaN and inf (the contract, as NumPy and PyTorch; tests/ops/test_nan_propagation.py):
+//   f(NaN) = NaN for every kind; softmax / log_softmax of a row holding a NaN is NaN over the row
+//   (its exp(x - m) sum is NaN), as is a row holding +inf (x - m = inf - inf), as NumPy's formula.
+//   +-inf give the formulas' IEEE values: relu(inf) = inf, sigmoid(-inf) = 0, tanh(+-inf) = +-1,
+//   elu(-inf) = -alpha; where a formula meets inf * 0 the result is NaN, as in NumPy and PyTorch:
+//   gelu(-inf), swish(-inf), gelu'(+-inf), swish'(+-inf).
+//   Backward is dy * f'(x) as a product: a NaN in dy gives NaN in dx everywhere, a dead relu unit
+//   included (0 * NaN = NaN), and f'(NaN) = NaN. PyTorch's threshold_backward differs there: it
+//   selects (x <= 0 ? 0 : dy), so it drops a NaN dy at a dead unit and passes dy through at a NaN
+//   x. We multiply instead, so a NaN anywhere upstream can't vanish in a gradient that
+//   TerminateOnNaN or a NaN check downstream would have caught. The relu family's selects are
+//   written so the NaN falls into the multiplying branch (relu: dy * y, y = +-0 or NaN there),
+//   which costs a multiply, not a compare; only leaky_relu's f'(NaN) costs one compare more.
+//   Scalar relu is written `x < 0 ? 0 : x`: NaN fails the compare and passes through, and it is
+//   exactly MAXPS(0, x), the NaN-keeping operand order, so GCC still emits one maxps.
+//
 // Shapes: x, y, dy, dx are (rows, cols), contiguous; only softmax / log_softmax care about rows.
 // Variants: the elementwise loops are templates over a tiny functor per kind (inlined, no call per
 // element) and run through parallel_for with a grain sized to the per-element cost, so small
 // tensors stay on the calling thread. Exp/erf-heavy kinds (sigmoid, tanh, gelu, swish, softplus,
-// elu and selu forward, softmax, log_softmax) go to activation_avx2.cpp when active_isa() is
-// avx2; this file is the reference and fallback.
+// elu and selu forward, softmax, log_softmax) and relu / leaky_relu backward go to
+// activation_avx2.cpp when active_isa() is avx2; this file is the reference and fallback.
 //
 // GCC assumes FP compares and multiplies may trap, so by default it will not if-convert
 // `x > 0 ? x : a * x`: the loop keeps a mispredicted branch per element (~7 ns) instead of a blend.
@@ -65,13 +81,17 @@ struct Linear {
 };
 struct Relu {
   static constexpr int64_t grain = kCheapGrain;
-  static float f(float x, float) { return x > 0.0f ? x : 0.0f; }
-  static float df(float, float y, float dy, float) { return y > 0.0f ? dy : 0.0f; }
+  static float f(float x, float) { return x < 0.0f ? 0.0f : x; }
+  // y <= 0 means y = +-0 (or NaN, which fails both compares): dy * y is the +-0 of a dead unit,
+  // NaN for a NaN dy or a NaN y
+  static float df(float, float y, float dy, float) { return y > 0.0f ? dy : dy * y; }
 };
 struct LeakyRelu {
   static constexpr int64_t grain = kCheapGrain;
   static float f(float x, float a) { return select(x > 0.0f, x, a * x); }
-  static float df(float x, float, float dy, float a) { return select(x > 0.0f, dy, a * dy); }
+  static float df(float x, float, float dy, float a) {
+    return select(x > 0.0f, dy, dy * select(x <= 0.0f, a, x));  // x NaN: dy * NaN
+  }
 };
 struct Elu {
   static constexpr int64_t grain = kExpGrain;
@@ -243,8 +263,20 @@ void activation_backward(Activation act, const float* x, const float* y, const f
     case Activation::linear:
       if (dy != dx) map_backward<Linear>(x, y, dy, dx, n, alpha);
       return;
-    case Activation::relu: return map_backward<Relu>(x, y, dy, dx, n, alpha);
-    case Activation::leaky_relu: return map_backward<LeakyRelu>(x, y, dy, dx, n, alpha);
+    case Activation::relu:
+      if (use_avx2()) {
+        return parallel_for(0, n, Relu::grain, [&](int64_t lo, int64_t hi) {
+          avx2::relu_backward_span(y + lo, dy + lo, dx + lo, hi - lo);
+        });
+      }
+      return map_backward<Relu>(x, y, dy, dx, n, alpha);
+    case Activation::leaky_relu:
+      if (use_avx2()) {
+        return parallel_for(0, n, LeakyRelu::grain, [&](int64_t lo, int64_t hi) {
+          avx2::leaky_relu_backward_span(x + lo, dy + lo, dx + lo, hi - lo, alpha);
+        });
+      }
+      return map_backward<LeakyRelu>(x, y, dy, dx, n, alpha);
     case Activation::elu: return map_backward<Elu>(x, y, dy, dx, n, alpha);
     case Activation::selu: return map_backward<Selu>(x, y, dy, dx, n, alpha);
     case Activation::sigmoid: return map_backward<Sigmoid>(x, y, dy, dx, n, alpha);

@@ -1,9 +1,15 @@
 // AVX2/FMA kernels for the activations that spend their time in exp / erf / log1p (sigmoid,
-// tanh, gelu, swish, softplus, elu, selu, softmax, log_softmax). Compiled with -mavx2 -mfma;
+// tanh, gelu, swish, softplus, elu, selu, softmax, log_softmax), and relu / leaky_relu backward,
+// whose NaN-keeping selects (activation.cpp) cost the baseline SSE2 loops three or four more
+// instructions per 4 floats (and/andn/or per select) but a VBLENDVPS per 8 here. Compiled with
+// -mavx2 -mfma;
 // dispatched from activation.cpp, whose scalar functors are the reference these must match
 // (tests hold every one within 1e-6 relative of a float64 oracle, softmax within 5e-6).
 //
-// exp8 / sigmoid8 / tanh8: cpu/vec_math_avx2.h (method and accuracy there).
+// exp8 / sigmoid8 / tanh8: cpu/vec_math_avx2.h (method and accuracy there; they keep NaN).
+// NaN (contract in activation.cpp): MAXPS / MINPS return the second operand when either is NaN,
+// so every max / min that may see x takes x second (a NaN lane then stays NaN), and compares
+// that mask lanes out use unordered predicates where a NaN lane must stay in.
 // normal_cdf_pdf8 (gelu): with z = |x|/sqrt2, erf(z) = z P(z^2) for z < 0.9 and
 // erfc(z) = e^(-z^2) R(1 / (1 + z/2)) above, P (degree 5) and R (degree 8) being weighted
 // least-squares fits to erf(z)/z and erfc(z) e^(z^2) made for corenn (relative error < 3e-8 in
@@ -148,7 +154,7 @@ void elu_forward_span(const float* x, float* y, int64_t n, float alpha, float sc
   const __m256 zero = _mm256_setzero_ps();
   for_each8(n, [&](int64_t i, int64_t k) {
     const __m256 xv = load(x + i, k);
-    const __m256 neg = _mm256_mul_ps(sa, expm1_neg8(_mm256_min_ps(xv, zero)));
+    const __m256 neg = _mm256_mul_ps(sa, expm1_neg8(_mm256_min_ps(zero, xv)));  // NaN stays
     const __m256 pos = _mm256_mul_ps(s, xv);
     store(y + i, _mm256_blendv_ps(neg, pos, _mm256_cmp_ps(xv, zero, _CMP_GT_OQ)), k);
   });
@@ -167,6 +173,25 @@ void softmax_backward_rows(const float* y, const float* dy, float* dx, int64_t l
       store(dr + i, _mm256_mul_ps(load(yr + i, k), _mm256_sub_ps(load(gr + i, k), s)), k);
     });
   }
+}
+
+void relu_backward_span(const float* y, const float* dy, float* dx, int64_t n) {
+  const __m256 zero = _mm256_setzero_ps();
+  for_each8(n, [&](int64_t i, int64_t k) {
+    const __m256 yv = load(y + i, k), g = load(dy + i, k);
+    const __m256 alive = _mm256_cmp_ps(yv, zero, _CMP_GT_OQ);
+    store(dx + i, _mm256_blendv_ps(_mm256_mul_ps(g, yv), g, alive), k);
+  });
+}
+
+void leaky_relu_backward_span(const float* x, const float* dy, float* dx, int64_t n, float alpha) {
+  const __m256 zero = _mm256_setzero_ps(), a = _mm256_set1_ps(alpha);
+  for_each8(n, [&](int64_t i, int64_t k) {
+    const __m256 xv = load(x + i, k), g = load(dy + i, k);
+    const __m256 slope = _mm256_blendv_ps(xv, a, _mm256_cmp_ps(xv, zero, _CMP_LE_OQ));  // NaN: x
+    const __m256 neg = _mm256_mul_ps(g, slope);
+    store(dx + i, _mm256_blendv_ps(neg, g, _mm256_cmp_ps(xv, zero, _CMP_GT_OQ)), k);
+  });
 }
 
 void activation_backward_span(Activation act, const float* x, const float* dy, float* dx, int64_t n) {
@@ -197,9 +222,10 @@ void softmax_rows(const float* x, float* y, int64_t lo, int64_t hi, int64_t cols
     const __m256 m = _mm256_set1_ps(hmax(mv));
     __m256 sv = _mm256_setzero_ps();
     for_each8(cols, [&](int64_t i, int64_t k) {
-      // padded lanes load -inf: exp8 clamps them to ~1e-38, so mask them out of the sum
+      // padded lanes load -inf: exp8 clamps them to ~1e-38, so mask them out of the sum (NEQ_UQ:
+      // a NaN lane stays in, and makes the row NaN)
       __m256 e = exp8(_mm256_sub_ps(load(xr + i, k, -INFINITY), m));
-      if (k < 8) e = _mm256_and_ps(e, _mm256_cmp_ps(load(xr + i, k, -INFINITY), _mm256_set1_ps(-INFINITY), _CMP_NEQ_OQ));
+      if (k < 8) e = _mm256_and_ps(e, _mm256_cmp_ps(load(xr + i, k, -INFINITY), _mm256_set1_ps(-INFINITY), _CMP_NEQ_UQ));
       sv = _mm256_add_ps(sv, e);
       if (!log) store(yr + i, e, k);
     });

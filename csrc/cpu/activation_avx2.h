@@ -15,6 +15,10 @@ void elu_forward_span(const float* x, float* y, int64_t n, float alpha, float sc
 // dx = y * (dy - sum(dy * y)) per row.
 void softmax_backward_rows(const float* y, const float* dy, float* dx, int64_t lo, int64_t hi,
                            int64_t cols);
+// dx = y > 0 ? dy : dy * y (relu backward from y: NaN in dy or y reaches dx; activation.cpp).
+void relu_backward_span(const float* y, const float* dy, float* dx, int64_t n);
+// dx = x > 0 ? dy : dy * (x <= 0 ? alpha : x)   (leaky_relu backward; x NaN gives NaN)
+void leaky_relu_backward_span(const float* x, const float* dy, float* dx, int64_t n, float alpha);
 // dx = dy * f'(x) for act in {gelu, softplus, swish} (the kinds whose derivative needs x).
 void activation_backward_span(Activation act, const float* x, const float* dy, float* dx, int64_t n);
 // Rows [lo, hi) of a (rows, cols) softmax / log_softmax over the last axis.

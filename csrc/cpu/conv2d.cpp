@@ -217,8 +217,8 @@ __attribute__((target("avx2,fma"))) void fwd_direct_rows(const Conv2dGeometry& g
             }
           }
           for (int c = 0; c < CB; ++c) {
-            _mm256_storeu_ps(yp + c0 + 8 * c, relu ? _mm256_max_ps(a0[c], zero) : a0[c]);
-            _mm256_storeu_ps(yp + g.cout + c0 + 8 * c, relu ? _mm256_max_ps(a1[c], zero) : a1[c]);
+            _mm256_storeu_ps(yp + c0 + 8 * c, relu ? _mm256_max_ps(zero, a0[c]) : a0[c]);  // NaN kept
+            _mm256_storeu_ps(yp + g.cout + c0 + 8 * c, relu ? _mm256_max_ps(zero, a1[c]) : a1[c]);
           }
         }
         ow += 2;
@@ -242,7 +242,7 @@ __attribute__((target("avx2,fma"))) void fwd_direct_rows(const Conv2dGeometry& g
           for (int c = 0; c < CB; ++c) acc[c] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(wp + 8 * c), acc[c]);
         }
         for (int c = 0; c < CB; ++c)
-          _mm256_storeu_ps(yp + c0 + 8 * c, relu ? _mm256_max_ps(acc[c], zero) : acc[c]);
+          _mm256_storeu_ps(yp + c0 + 8 * c, relu ? _mm256_max_ps(zero, acc[c]) : acc[c]);
       }
       ++ow;
     }
@@ -445,15 +445,17 @@ __attribute__((target("avx2,fma"))) inline void conv_pixel16(const Conv2dGeometr
 
 // relu, then max over the window's 4 cells with the argmax in window order (a strictly greater
 // value replaces: the first maximum wins), for one 8-channel slice; stores y and argmax.
+// NaN as max_pool2d (pool2d.cpp): relu keeps it (zero first in MAXPS), and a NaN cell wins unless
+// best is NaN already: !(r <= best) && best == best, so the first NaN is the max and its argmax.
 __attribute__((target("avx2,fma"), always_inline)) inline void relu_max4_store(
     __m256 v0, __m256 v1, __m256 v2, __m256 v3, const int32_t idx[4], float* y, int32_t* argmax) {
   const __m256 zero = _mm256_setzero_ps();
-  __m256 best = _mm256_max_ps(v0, zero);
+  __m256 best = _mm256_max_ps(zero, v0);
   __m256 best_idx = _mm256_castsi256_ps(_mm256_set1_epi32(idx[0]));
   const __m256 v[3] = {v1, v2, v3};
   for (int q = 1; q < 4; ++q) {
-    const __m256 r = _mm256_max_ps(v[q - 1], zero);
-    const __m256 gt = _mm256_cmp_ps(r, best, _CMP_GT_OQ);
+    const __m256 r = _mm256_max_ps(zero, v[q - 1]);
+    const __m256 gt = _mm256_and_ps(_mm256_cmp_ps(r, best, _CMP_NLE_UQ), _mm256_cmp_ps(best, best, _CMP_ORD_Q));
     best = _mm256_blendv_ps(best, r, gt);
     best_idx = _mm256_blendv_ps(best_idx, _mm256_castsi256_ps(_mm256_set1_epi32(idx[q])), gt);
   }
@@ -627,8 +629,10 @@ __attribute__((target("avx2,fma"))) void dw_pool_taps(const Conv2dGeometry& g, c
         const float* img = x + n * g.h * g.w * g.cin;
         for (int64_t px = 0; px < pw; ++px) {
           const int64_t at = (r * pw + px) * g.cout + c0;
-          const __m256 gv = _mm256_and_ps(_mm256_loadu_ps(dy + at),
-                                          _mm256_cmp_ps(_mm256_loadu_ps(y + at), zero, _CMP_GT_OQ));
+          // dy * relu' as activation.cpp's relu backward: y > 0 ? dy : dy * y (y = +-0 or NaN
+          // there), so a NaN dy at a dead unit, or a NaN y, stays NaN
+          const __m256 dyv = _mm256_loadu_ps(dy + at), yv = _mm256_loadu_ps(y + at);
+          const __m256 gv = _mm256_blendv_ps(_mm256_mul_ps(dyv, yv), dyv, _mm256_cmp_ps(yv, zero, _CMP_GT_OQ));
           if (db) acc_bias = _mm256_add_ps(acc_bias, gv);
           const __m256i winner =
               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(argmax + at));
@@ -836,8 +840,8 @@ void conv2d_relu_max_pool2d_backward_weights(const Conv2dGeometry& g, const floa
         for (int64_t c = 0; c < g.cout; ++c) {
           const int64_t at = ((n * ph + py) * pw + px) * g.cout + c;
           const int64_t cell = argmax[at], oy = cell / g.ow, ox = cell % g.ow;
-          if (y[at] > 0.0f && cell >= 0 && oy / 2 == py && ox / 2 == px && oy < 2 * ph)
-            dz[((n * g.oh + oy) * g.ow + ox) * g.cout + c] = dy[at];
+          if (cell >= 0 && oy / 2 == py && ox / 2 == px && oy < 2 * ph)  // dy * relu', NaN kept
+            dz[((n * g.oh + oy) * g.ow + ox) * g.cout + c] = y[at] > 0.0f ? dy[at] : dy[at] * y[at];
         }
   conv2d_backward_weights(g, x, dz, dw, db);
 }

@@ -227,7 +227,7 @@ void transform_output(const Conv2dGeometry& g, const TileGrid& tg, const float* 
       for (int k = 0; k < 4; ++k) {
         if ((k >= 2 && !two_rows) || ((k & 1) && !two_cols)) continue;
         __m256 val = _mm256_add_ps(o[k], b);
-        if (relu) val = _mm256_max_ps(val, zero);
+        if (relu) val = _mm256_max_ps(zero, val);  // zero first: MAXPS keeps a NaN val
         float* dst = out + ((k >> 1) * g.ow + (k & 1)) * g.cout + co;
         if (full)
           _mm256_storeu_ps(dst, val);

@@ -2,6 +2,9 @@
 //
 //   max:  y[n,i,j,c] = max over the window cells (h, w) of x[n,h,w,c],  argmax = h*W + w of the
 //         first maximum in row-major window order (strict >, so ties keep the earlier cell, as TF)
+//         NaN is the largest value (as PyTorch's max_pool2d and NumPy's max / argmax): a window
+//         holding one is NaN and its argmax is its first NaN, so backward routes dy there. A cell
+//         wins when !(v <= m) && m == m: greater, or NaN while the max is not NaN yet.
 //         dx[n,h,w,c] = sum over windows (i, j) covering (h, w) of dy[n,i,j,c] * [argmax == h*W+w]
 //   avg:  y[n,i,j,c] = (1 / count(i,j)) sum over the window's real cells of x[n,h,w,c]
 //         dx[n,h,w,c] = sum over windows (i, j) covering (h, w) of dy[n,i,j,c] / count(i,j)
@@ -77,8 +80,9 @@ void max_pool_cell_ref(const float* x, int64_t cell_stride, int64_t row_stride, 
       // stays scalar and branchy)
       for (int64_t c = 0; c < nc; ++c) {
         const float v = xr[c], m = y[c];
-        const int32_t gt = -static_cast<int32_t>(v > m);  // all ones where v wins
-        y[c] = v > m ? v : m;
+        const bool wins = !(v <= m) && m == m;  // v > m, or v is the first NaN
+        const int32_t gt = -static_cast<int32_t>(wins);  // all ones where v wins
+        y[c] = wins ? v : m;
         am[c] = (idx & gt) | (am[c] & ~gt);
       }
     }

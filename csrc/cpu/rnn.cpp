@@ -55,7 +55,7 @@ inline float act_f(RnnAct a, float x) {
   switch (a) {
     case RnnAct::tanh: return std::tanh(x);
     case RnnAct::sigmoid: return 1.0f / (1.0f + std::exp(-x));
-    case RnnAct::relu: return x > 0.0f ? x : 0.0f;
+    case RnnAct::relu: return x < 0.0f ? 0.0f : x;  // NaN stays NaN
     default: return x;
   }
 }
@@ -65,7 +65,7 @@ inline float dact_f(RnnAct a, float y) {
   switch (a) {
     case RnnAct::tanh: return 1.0f - y * y;
     case RnnAct::sigmoid: return y * (1.0f - y);
-    case RnnAct::relu: return y > 0.0f ? 1.0f : 0.0f;
+    case RnnAct::relu: return y > 0.0f ? 1.0f : y;  // y = +-0 there, or NaN: relu'(NaN) = NaN
     default: return 1.0f;
   }
 }

@@ -4,9 +4,14 @@
 // exp8(x): e^x = 2^n e^r with n = round(x log2 e), r = x - n ln2 in [-ln2/2, ln2/2] (ln2 split
 // into a hi and lo part so r is exact to float precision), e^r = 1 + r + r^2 P(r), P a degree-5
 // weighted least-squares fit to (e^r - 1 - r) / r^2 made for corenn (1.6e-10 relative), 2^n
-// built in the exponent bits. Inputs are clamped to [-87.3, 88.7], so the result never overflows
-// to inf nor goes subnormal: exp of anything below -87.3 returns ~1.2e-38 instead of 0, harmless
-// for every caller (they add it to 1 or to a sum that holds at least one e^0). ~2 ulp.
+// built in the exponent bits. Inputs are clamped to [-87.3, 88.7], so the result never goes
+// subnormal: exp of anything below -87.3 returns ~1.2e-38 instead of 0, harmless for every caller
+// (they add it to 1 or to a sum that holds at least one e^0); at the top n reaches 128, whose
+// exponent field is inf's, so exp8(+inf) = +inf (and sigmoid8(-inf) = 0). ~2 ulp.
+// NaN: MAXPS / MINPS return their SECOND operand when either is NaN, so the clamp takes x second
+// (max(lo, x), min(hi, .)) and a NaN lane stays NaN through the clamp and the polynomial (its
+// cvtps_epi32 gives 0x80000000, an exponent field of 1.0): exp8(NaN) = NaN, and with it sigmoid8,
+// tanh8 and every softmax sum. Same instruction count as max(x, lo).
 // sigmoid8(x) = 1 / (1 + e^-x).
 // tanh8 uses 1 - 2/(e^2|x| + 1) for |x| >= 0.625 and, below, where that subtraction would lose
 // relative precision, x + x z Q(z) with z = x^2 and Q a degree-4 least-squares fit to
@@ -18,7 +23,7 @@
 namespace corenn::cpu::avx2 {
 
 inline __m256 exp8(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
+  x = _mm256_min_ps(_mm256_set1_ps(88.7f), _mm256_max_ps(_mm256_set1_ps(-87.3f), x));
   const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);

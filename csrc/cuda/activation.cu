@@ -37,13 +37,18 @@ struct Linear {
   __device__ static float f(float x, float) { return x; }
   __device__ static float df(float, float, float dy, float) { return dy; }
 };
+// NaN and inf as the CPU kernels (contract in cpu/activation.cpp): f(NaN) = NaN, and backward is
+// dy * f'(x) as a product, so a NaN dy at a dead relu unit and f'(NaN) give NaN. Not fmaxf for
+// relu: fmaxf(NaN, 0) = 0.
 struct Relu {
-  __device__ static float f(float x, float) { return x > 0.0f ? x : 0.0f; }
-  __device__ static float df(float, float y, float dy, float) { return y > 0.0f ? dy : 0.0f; }
+  __device__ static float f(float x, float) { return x < 0.0f ? 0.0f : x; }
+  __device__ static float df(float, float y, float dy, float) { return y > 0.0f ? dy : dy * y; }
 };
 struct LeakyRelu {
   __device__ static float f(float x, float a) { return x > 0.0f ? x : a * x; }
-  __device__ static float df(float x, float, float dy, float a) { return x > 0.0f ? dy : a * dy; }
+  __device__ static float df(float x, float, float dy, float a) {
+    return x > 0.0f ? dy : dy * (x <= 0.0f ? a : x);
+  }
 };
 struct Elu {
   __device__ static float f(float x, float a) { return x > 0.0f ? x : a * expm1f(x); }
@@ -105,7 +110,7 @@ template <bool kLog>
 __global__ void softmax_forward_rows(const float* x, float* y, int64_t cols) {
   const float* xr = x + blockIdx.x * cols;
   float* yr = y + blockIdx.x * cols;
-  float m = -INFINITY;
+  float m = -INFINITY;  // fmaxf drops a NaN here, but exp(NaN - m) makes the row's sum NaN
   for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, xr[j]);
   m = block_reduce(m, MaxOp{}, -INFINITY);
   float sum = 0.0f;

@@ -1,7 +1,8 @@
 // 2-D pooling kernels (CUDA), NHWC float32; the same contract as cpu/pool2d.cpp:
 //
 //   max:  y[n,i,j,c] = max over the window's real cells of x[n,h,w,c]; argmax = h*W + w of the
-//         first maximum in row-major window order (strict >: ties keep the earlier cell)
+//         first maximum in row-major window order (strict >: ties keep the earlier cell); NaN is
+//         the largest value: the first NaN is the max and the argmax (as cpu/pool2d.cpp)
 //         dx[n,h,w,c] = sum over windows (i, j) covering (h, w) of dy[n,i,j,c] * [argmax == h*W+w]
 //   avg:  y = (1 / count(i,j)) * sum over the window's real cells;  dx gathers dy / count
 //   global avg / max: one window over the whole image, y (N, C).
@@ -53,7 +54,7 @@ __global__ void max_forward(Pool2dGeom g, const float* x, float* y, int32_t* am)
     for (int64_t h = rh.lo; h < rh.hi; ++h)
       for (int64_t w = rw.lo; w < rw.hi; ++w) {
         const float v = xn[(h * g.w + w) * g.c];
-        if (v > best) {
+        if (!(v <= best) && best == best) {  // greater, or the first NaN
           best = v;
           best_idx = static_cast<int32_t>(h * g.w + w);
         }
@@ -113,7 +114,7 @@ __global__ void global_forward(int64_t n, int64_t hw, int64_t C, const float* x,
     for (int64_t p = 1; p < hw; ++p) {
       const float v = xb[p * C];
       if (kMax) {
-        if (v > acc) {
+        if (!(v <= acc) && acc == acc) {  // greater, or the first NaN
           acc = v;
           idx = static_cast<int32_t>(p);
         }

@@ -110,7 +110,7 @@ gemm_kernel(int64_t M, int64_t N, int64_t K, A la, B lb, float* C, int64_t ldc, 
       float v = ep.alpha * acc[i][j];
       if (ep.beta != 0.0f) v += ep.beta * C[gi * ldc + gj];
       if (ep.bias) v += ep.bias[gj];
-      if (ep.relu) v = v > 0.0f ? v : 0.0f;
+      if (ep.relu) v = v < 0.0f ? 0.0f : v;  // NaN stays NaN
       C[gi * ldc + gj] = v;
     }
   }

@@ -89,7 +89,7 @@ inline void store_tile_scalar(const float* acc, float* c, int64_t ldc, int m, in
       float v = args.alpha * acc[r * kNR + j];
       if (args.beta != 0.0f) v += args.beta * crow[j];
       if (args.bias) v += args.bias[j];
-      if (args.act == Activation::relu) v = v > 0.0f ? v : 0.0f;
+      if (args.act == Activation::relu) v = v < 0.0f ? 0.0f : v;  // NaN stays NaN
       crow[j] = v;
     }
   }

@@ -77,9 +77,9 @@ __attribute__((always_inline)) inline void store_row(float* cr, __m256 v0, __m25
     v0 = _mm256_add_ps(v0, full ? _mm256_loadu_ps(bias) : _mm256_maskload_ps(bias, mask0));
     v1 = _mm256_add_ps(v1, full ? _mm256_loadu_ps(bias + 8) : _mm256_maskload_ps(bias + 8, mask1));
   }
-  if (args.act == Activation::relu) {
-    v0 = _mm256_max_ps(v0, _mm256_setzero_ps());
-    v1 = _mm256_max_ps(v1, _mm256_setzero_ps());
+  if (args.act == Activation::relu) {  // MAXPS returns its 2nd operand on NaN: zero first keeps NaN
+    v0 = _mm256_max_ps(_mm256_setzero_ps(), v0);
+    v1 = _mm256_max_ps(_mm256_setzero_ps(), v1);
   }
   if (full) {
     _mm256_storeu_ps(cr, v0);
