@@ -33,8 +33,10 @@ constexpr double kEps = 1e-7;
 constexpr int64_t kChunkElems = 4096;
 constexpr int64_t kGrainChunks = 4;
 
-inline double sign(double v) { return static_cast<double>(v > 0.0) - static_cast<double>(v < 0.0); }
-inline bool in_clip_range(double v) { return v >= kEps && v <= 1.0 - kEps; }
+// NaN goes through both (sign(NaN) = NaN; NaN counts as inside the clip range), so a NaN
+// prediction gives a NaN gradient, not a silent 0.
+inline double sign(double v) { return v != v ? v : static_cast<double>(v > 0.0) - static_cast<double>(v < 0.0); }
+inline bool in_clip_range(double v) { return !(v < kEps || v > 1.0 - kEps); }
 inline double clip(double v) { return std::min(std::max(v, kEps), 1.0 - kEps); }
 
 // Each row function returns loss_i and, when g is set, writes the row's gradient times `scale`.

@@ -43,8 +43,9 @@ struct Problem {
   double delta;
 };
 
-__device__ inline double sign(double v) { return double(v > 0.0) - double(v < 0.0); }
-__device__ inline bool in_clip_range(double v) { return v >= kEps && v <= 1.0 - kEps; }
+// NaN goes through both, as on the CPU (csrc/cpu/loss.cpp): a NaN prediction gives a NaN gradient.
+__device__ inline double sign(double v) { return v != v ? v : double(v > 0.0) - double(v < 0.0); }
+__device__ inline bool in_clip_range(double v) { return !(v < kEps || v > 1.0 - kEps); }
 __device__ inline double clip(double v) { return fmin(fmax(v, kEps), 1.0 - kEps); }
 
 // Elementwise losses: returns the element's loss, writes its gradient (times scale / C).

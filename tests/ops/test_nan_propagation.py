@@ -300,3 +300,21 @@ def test_rnn_backward_keeps_nan_dy(cell, act, isa, rng):
     assert np.isnan(dx[4, :3]).all() and np.isfinite(np.delete(dx, 4, axis=0)).all()
     for g_, w_ in zip(got, want):
         _close(g_, w_, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind, from_logits", [
+    ("mean_squared_error", False), ("mean_absolute_error", False), ("huber", False),
+    ("binary_crossentropy", False), ("binary_crossentropy", True),
+    ("categorical_crossentropy", False), ("categorical_crossentropy", True),
+])
+def test_a_nan_prediction_gives_a_nan_loss_and_gradient_row(kind, from_logits):
+    # sign(NaN) and the probability clip used to turn a NaN prediction's gradient into 0.
+    rng = np.random.default_rng(7)
+    y_pred = rng.uniform(0.1, 0.9, (4, 3)).astype(np.float32)
+    y_true = np.eye(3, dtype=np.float32)[[0, 1, 2, 0]]
+    y_pred[1, 2] = np.nan
+    grad = np.zeros_like(y_pred)
+    loss = ops.loss_forward(kind, y_pred, y_true, grad, from_logits=from_logits)
+    assert np.isnan(loss)
+    assert np.isnan(grad[1, 2])
+    assert np.isfinite(np.delete(grad, 1, axis=0)).all()  # the other rows are untouched by it
