@@ -87,7 +87,7 @@ T fill_value(const py::handle& value, DType dtype) {
       const long long v = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
       if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
       CORENN_CHECK(!overflow && v >= std::numeric_limits<T>::min() && v <= std::numeric_limits<T>::max(),
-                   op, ": ", shown, " is out of range for a ", dtype_name(dtype), " tensor");
+                   op, ": ", shown, " is out of range for dtype ", dtype_name(dtype));
       return static_cast<T>(v);
     }
   }
@@ -95,22 +95,21 @@ T fill_value(const py::handle& value, DType dtype) {
   if (d == -1.0 && PyErr_Occurred()) {
     const bool overflow = PyErr_ExceptionMatches(PyExc_OverflowError);
     PyErr_Clear();
-    CORENN_CHECK(!overflow, op, ": ", shown, " is out of range for a ", dtype_name(dtype), " tensor");
+    CORENN_CHECK(!overflow, op, ": ", shown, " is out of range for dtype ", dtype_name(dtype));
     throw TypeError(std::string(op) + ": value must be a real number, got " + shown);
   }
   if constexpr (std::is_integral_v<T>) {
-    CORENN_CHECK(std::isfinite(d), op, ": cannot fill a ", dtype_name(dtype), " tensor with ", shown);
-    CORENN_CHECK(d == std::trunc(d), op, ": ", shown, " is not a whole number; a ",
-                 dtype_name(dtype), " tensor needs one (round it first)");
+    CORENN_CHECK(std::isfinite(d), op, ": cannot fill a tensor of dtype ", dtype_name(dtype), " with ", shown);
+    CORENN_CHECK(d == std::trunc(d), op, ": ", shown, " is not a whole number, which dtype ",
+                 dtype_name(dtype), " needs (round it first)");
     // [min, max + 1) in double: both bounds are powers of two, exact in double.
     const double lo = static_cast<double>(std::numeric_limits<T>::min());
     const double hi = -lo;
-    CORENN_CHECK(d >= lo && d < hi, op, ": ", shown, " is out of range for a ", dtype_name(dtype),
-                 " tensor");
+    CORENN_CHECK(d >= lo && d < hi, op, ": ", shown, " is out of range for dtype ", dtype_name(dtype));
     return static_cast<T>(d);
   } else {
     CORENN_CHECK(!std::isfinite(d) || std::fabs(d) <= FLT_MAX, op, ": ", shown,
-                 " is out of range for a float32 tensor");
+                 " is out of range for dtype float32");
     return static_cast<T>(d);
   }
 }

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <new>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -31,6 +32,17 @@ class NotImplementedError : public Error {  // -> NotImplementedError
 class RuntimeError : public Error {  // -> RuntimeError (a device that cannot be used, a CUDA failure)
  public:
   using Error::Error;
+};
+
+// A failed allocation, with the op and the size: a std::bad_alloc, so pybind11 raises it as
+// MemoryError (with this message), not as a corenn::Error.
+class AllocationError : public std::bad_alloc {
+ public:
+  explicit AllocationError(std::string message) : message_(std::move(message)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
 };
 
 namespace detail {

@@ -144,8 +144,16 @@ Tensor::Tensor(std::shared_ptr<Storage> storage, std::vector<int64_t> shape, DTy
 
 Tensor Tensor::empty(const std::vector<int64_t>& shape, DType dtype, Device device, const char* op) {
   const int64_t numel = checked_numel(op, shape, dtype);
-  return Tensor(Storage::allocate(static_cast<size_t>(numel) * dtype_size(dtype), device), shape,
-                dtype);
+  const size_t nbytes = static_cast<size_t>(numel) * dtype_size(dtype);
+  std::shared_ptr<Storage> storage;
+  try {
+    storage = Storage::allocate(nbytes, device);
+  } catch (const std::bad_alloc&) {
+    throw AllocationError(detail::str_cat(op, ": cannot allocate ", nbytes, " bytes for shape ",
+                                          corenn::shape_str(shape), " of ", dtype_name(dtype),
+                                          " on ", device.str()));
+  }
+  return Tensor(std::move(storage), shape, dtype);
 }
 
 Tensor Tensor::zeros(const std::vector<int64_t>& shape, DType dtype, Device device, const char* op) {
