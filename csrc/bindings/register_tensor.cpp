@@ -3,7 +3,11 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <cfloat>
+#include <cmath>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 #include "bindings/register.h"
 #include "core/cpu_features.h"
@@ -37,7 +41,81 @@ std::string numpy_format(DType dtype) {
   return "";
 }
 
-// Zero-copy: the Tensor borrows the array's buffer and keeps the array alive until released.
+// A shape argument from Python: any iterable of integers (int, numpy integers). Converted here, not
+// by pybind11's vector<int64_t> caster, so that a dimension beyond int64 raises a ValueError that
+// names the op and the shape instead of a bare "incompatible function arguments".
+std::vector<int64_t> shape_arg(const char* op, const py::handle& obj) {
+  if (py::isinstance<py::str>(obj) || py::isinstance<py::bytes>(obj) || !py::hasattr(obj, "__iter__")) {
+    throw TypeError(std::string(op) + ": shape must be a sequence of ints, got " +
+                    std::string(py::str(py::repr(obj))));
+  }
+  std::vector<int64_t> shape;
+  for (py::handle item : obj) {
+    if (!PyIndex_Check(item.ptr())) {
+      throw TypeError(std::string(op) + ": shape " + std::string(py::str(py::repr(obj))) +
+                      " must hold ints, got " + std::string(py::str(py::repr(item))));
+    }
+    py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(item.ptr()));
+    if (!index) throw py::error_already_set();
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
+    if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
+    if (overflow) {
+      throw Error(std::string(op) + ": shape " + std::string(py::str(py::repr(obj))) +
+                  " is too large: dimension " + std::to_string(shape.size()) +
+                  " does not fit in int64");
+    }
+    shape.push_back(static_cast<int64_t>(v));
+  }
+  return shape;
+}
+
+// The value fill_ writes, as T, refusing what T cannot hold: for an integer tensor NaN, +-inf,
+// a non-integral float or a value outside T's range (a float->int cast of those is undefined
+// behaviour: fill_(nan) used to give -2**31); for float32 a finite value beyond float32's range.
+// Python ints are converted exactly (no detour through double, which rounds above 2**53).
+template <class T>
+T fill_value(const py::handle& value, DType dtype) {
+  const char* op = "fill_";
+  const std::string shown = py::str(py::repr(value));
+  const bool is_integer = PyIndex_Check(value.ptr()) && !PyFloat_Check(value.ptr());
+  if constexpr (std::is_integral_v<T>) {
+    if (is_integer) {
+      py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(value.ptr()));
+      if (!index) throw py::error_already_set();
+      int overflow = 0;
+      const long long v = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
+      if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
+      CORENN_CHECK(!overflow && v >= std::numeric_limits<T>::min() && v <= std::numeric_limits<T>::max(),
+                   op, ": ", shown, " is out of range for dtype ", dtype_name(dtype));
+      return static_cast<T>(v);
+    }
+  }
+  const double d = PyFloat_AsDouble(value.ptr());
+  if (d == -1.0 && PyErr_Occurred()) {
+    const bool overflow = PyErr_ExceptionMatches(PyExc_OverflowError);
+    PyErr_Clear();
+    CORENN_CHECK(!overflow, op, ": ", shown, " is out of range for dtype ", dtype_name(dtype));
+    throw TypeError(std::string(op) + ": value must be a real number, got " + shown);
+  }
+  if constexpr (std::is_integral_v<T>) {
+    CORENN_CHECK(std::isfinite(d), op, ": cannot fill a tensor of dtype ", dtype_name(dtype), " with ", shown);
+    CORENN_CHECK(d == std::trunc(d), op, ": ", shown, " is not a whole number, which dtype ",
+                 dtype_name(dtype), " needs (round it first)");
+    // [min, max + 1) in double: both bounds are powers of two, exact in double.
+    const double lo = static_cast<double>(std::numeric_limits<T>::min());
+    const double hi = -lo;
+    CORENN_CHECK(d >= lo && d < hi, op, ": ", shown, " is out of range for dtype ", dtype_name(dtype));
+    return static_cast<T>(d);
+  } else {
+    CORENN_CHECK(!std::isfinite(d) || std::fabs(d) <= FLT_MAX, op, ": ", shown,
+                 " is out of range for dtype float32");
+    return static_cast<T>(d);
+  }
+}
+
+// Zero-copy: the Tensor borrows the array's buffer and keeps the array alive until released. A
+// read-only array (writeable=False) gives a read-only Tensor: ops read it but refuse to write it.
 Tensor from_numpy(const py::object& obj) {
   if (!py::isinstance<py::array>(obj)) {
     throw TypeError("expected a numpy.ndarray or corenn.Tensor, got " +
@@ -53,10 +131,11 @@ Tensor from_numpy(const py::object& obj) {
   std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
   void* data = const_cast<void*>(a.data());
   auto* owner = new py::object(a);
+  const bool read_only = !a.writeable();
   auto storage = Storage::borrow(data, static_cast<size_t>(a.nbytes()), Device{}, [owner] {
     py::gil_scoped_acquire gil;
     delete owner;
-  });
+  }, read_only);
   return Tensor(std::move(storage), std::move(shape), dtype);
 }
 
@@ -82,6 +161,11 @@ DLDataType to_dl_dtype(DType dtype) {
 }
 
 py::capsule to_dlpack(const Tensor& t) {
+  // A legacy DLPack capsule cannot say "read-only", so a consumer would write the memory; NumPy
+  // refuses to export its read-only arrays the same way.
+  if (t.read_only())
+    throw py::buffer_error("__dlpack__: the tensor is read-only (borrowed from a read-only array) "
+                           "and DLPack cannot signal that; copy it first (np.array(t))");
 #ifdef CORENN_WITH_CUDA
   // Kernels run on corenn's own stream: finish them before another library reads the memory.
   if (!t.device().is_cpu()) cuda::synchronize(t.device().index);
@@ -145,7 +229,9 @@ Tensor from_dlpack(const py::object& obj) {
   else if (dl.device.device_type == kDLCUDA) device = Device{DeviceType::cuda, dl.device.device_id};
   else return fail("unsupported device type " + std::to_string(dl.device.device_type));
 
+  if (dl.ndim < 0 || (dl.ndim > 0 && !dl.shape)) return fail("invalid ndim or shape");
   std::vector<int64_t> shape(dl.shape, dl.shape + dl.ndim);
+  const int64_t numel = checked_numel("from_dlpack", shape, dtype);  // refuses overflowing shapes
   if (dl.strides) {  // accept strides only when they describe a compact row-major layout
     int64_t expected = 1;
     for (int i = dl.ndim - 1; i >= 0; --i) {
@@ -154,8 +240,6 @@ Tensor from_dlpack(const py::object& obj) {
       expected *= shape[i];
     }
   }
-  int64_t numel = 1;
-  for (int64_t d : shape) numel *= d;
   void* data = static_cast<char*>(dl.data) + dl.byte_offset;
   PyCapsule_SetName(capsule, "used_dltensor");
   auto storage = Storage::borrow(data, static_cast<size_t>(numel) * dtype_size(dtype), device,
@@ -204,21 +288,24 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
           strides[i] = stride;
           stride *= shape[i];
         }
+        // A read-only tensor exports a read-only buffer (numpy(), np.asarray(t): writeable=False).
         return py::buffer_info(t.raw_data(), static_cast<py::ssize_t>(dtype_size(t.dtype())),
-                               numpy_format(t.dtype()), t.dim(), shape, strides);
+                               numpy_format(t.dtype()), t.dim(), shape, strides, t.read_only());
       })
       .def_static("from_numpy", &from_numpy, py::arg("array"),
                   "Wrap a C-contiguous float32/int32/int64 array without copying.")
       .def_static(
           "empty",
-          [](std::vector<int64_t> shape, const std::string& dtype, const std::string& device) {
-            return Tensor::empty(shape, dtype_from_name(dtype), Device::parse(device));
+          [](const py::object& shape, const std::string& dtype, const std::string& device) {
+            return Tensor::empty(shape_arg("Tensor.empty", shape), dtype_from_name(dtype),
+                                 Device::parse(device), "Tensor.empty");
           },
           py::arg("shape"), py::arg("dtype") = "float32", py::arg("device") = "cpu")
       .def_static(
           "zeros",
-          [](std::vector<int64_t> shape, const std::string& dtype, const std::string& device) {
-            return Tensor::zeros(shape, dtype_from_name(dtype), Device::parse(device));
+          [](const py::object& shape, const std::string& dtype, const std::string& device) {
+            return Tensor::zeros(shape_arg("Tensor.zeros", shape), dtype_from_name(dtype),
+                                 Device::parse(device), "Tensor.zeros");
           },
           py::arg("shape"), py::arg("dtype") = "float32", py::arg("device") = "cpu")
       .def_static("from_dlpack", &from_dlpack, py::arg("obj"),
@@ -229,6 +316,9 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
       .def_property_readonly("ndim", &Tensor::dim)
       .def_property_readonly("size", &Tensor::numel)
       .def_property_readonly("nbytes", &Tensor::nbytes)
+      .def_property_readonly("read_only", &Tensor::read_only,
+                             "True when borrowed from read-only memory (a NumPy array with "
+                             "writeable=False): ops refuse to write it, numpy() is read-only.")
       .def_property_readonly("data_ptr",
                              [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw_data()); })
       .def("__len__",
@@ -236,7 +326,7 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
              CORENN_CHECK_TYPE(t.dim() > 0, "len() of a 0-d tensor");
              return t.shape()[0];
            })
-      .def("reshape", [](const Tensor& t, std::vector<int64_t> shape) { return t.reshape(shape); },
+      .def("reshape", [](const Tensor& t, const py::object& shape) { return t.reshape(shape_arg("reshape", shape)); },
            py::arg("shape"), "A view with a new shape over the same storage (one entry may be -1).")
       .def("numpy", &to_numpy,
            "A NumPy view of this tensor when it is on the CPU (no copy); a CUDA tensor is copied "
@@ -251,22 +341,32 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
            },
            py::arg("dtype") = py::none(), py::arg("copy") = py::none())
       .def("fill_",
-           [](Tensor& t, double value) -> Tensor& {
+           [](Tensor& t, const py::object& value) -> Tensor& {
+             check_writable("fill_", "self", t);
+             // Validated (and converted exactly) for the dtype before any device sees it.
+             const float f32 = t.dtype() == DType::float32 ? fill_value<float>(value, t.dtype()) : 0.0f;
+             const int32_t i32 = t.dtype() == DType::int32 ? fill_value<int32_t>(value, t.dtype()) : 0;
+             const int64_t i64 = t.dtype() == DType::int64 ? fill_value<int64_t>(value, t.dtype()) : 0;
 #ifdef CORENN_WITH_CUDA
              if (!t.device().is_cpu()) {
-               cuda::fill(t, value);
+               // cuda::fill takes a double: exact for float32 and int32, and for int64 up to 2**53.
+               CORENN_CHECK(t.dtype() != DType::int64 || (i64 >= -(int64_t{1} << 53) && i64 <= (int64_t{1} << 53)),
+                            "fill_: ", i64, " is beyond 2**53, which the CUDA fill cannot write exactly");
+               cuda::fill(t, t.dtype() == DType::float32 ? double(f32)
+                             : t.dtype() == DType::int32 ? double(i32) : double(i64));
                return t;
              }
 #endif
              require_cpu(t, "fill_");
-             if (t.dtype() == DType::float32) std::fill_n(t.data<float>(), t.numel(), static_cast<float>(value));
-             else if (t.dtype() == DType::int32) std::fill_n(t.data<int32_t>(), t.numel(), static_cast<int32_t>(value));
-             else std::fill_n(t.data<int64_t>(), t.numel(), static_cast<int64_t>(value));
+             if (t.dtype() == DType::float32) std::fill_n(t.data<float>(), t.numel(), f32);
+             else if (t.dtype() == DType::int32) std::fill_n(t.data<int32_t>(), t.numel(), i32);
+             else std::fill_n(t.data<int64_t>(), t.numel(), i64);
              return t;
            },
            py::arg("value"), py::return_value_policy::reference_internal)
       .def("copy_",
            [](Tensor& t, const Tensor& src) -> Tensor& {
+             check_writable("copy_", "self", t);
              check_same_shape("copy_", "self", t, "src", src);
              CORENN_CHECK_TYPE(t.dtype() == src.dtype(), "copy_: dtype mismatch, self is ",
                                dtype_name(t.dtype()), " and src is ", dtype_name(src.dtype()));

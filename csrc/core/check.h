@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <new>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -30,6 +32,17 @@ class NotImplementedError : public Error {  // -> NotImplementedError
 class RuntimeError : public Error {  // -> RuntimeError (a device that cannot be used, a CUDA failure)
  public:
   using Error::Error;
+};
+
+// A failed allocation, with the op and the size: a std::bad_alloc, so pybind11 raises it as
+// MemoryError (with this message), not as a corenn::Error.
+class AllocationError : public std::bad_alloc {
+ public:
+  explicit AllocationError(std::string message) : message_(std::move(message)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
 };
 
 namespace detail {
@@ -56,6 +69,24 @@ enum class DType : int8_t;
 
 std::string shape_str(const std::vector<int64_t>& shape);
 
+// ---- Size arithmetic ------------------------------------------------------------------------
+// Every size, offset and work count a kernel computes must fit in int64 with room to spare, so op
+// entries validate the products their kernels form before dispatching (the kernels themselves
+// stay plain int64 arithmetic). kMaxIndex = 2^62 leaves headroom for the small constant factors
+// and sums kernels add on top of a validated product (4 * pixels, offset + row length, ...).
+constexpr int64_t kMaxIndex = int64_t{1} << 62;
+
+// The product of non-negative factors when it is <= kMaxIndex; false (and *out untouched) when any
+// factor is negative or the product would exceed kMaxIndex. A zero factor gives 0 only when the
+// other factors' product itself fits (0 * 2^70 is still rejected: the kernel may form a
+// sub-product before meeting the zero).
+bool product_fits(std::initializer_list<int64_t> factors, int64_t* out);
+// The same as a check: the product, or ValueError "<op>: <what> is too large: a * b * c exceeds
+// 2^62 ..." naming the op and the quantity.
+int64_t checked_product(const char* op, const std::string& what, std::initializer_list<int64_t> factors);
+// Sum of non-negative terms, or ValueError like checked_product.
+int64_t checked_sum(const char* op, const std::string& what, std::initializer_list<int64_t> terms);
+
 // Tensor checks used by op entries. `op` and `arg` name the call in the message.
 void check_defined(const char* op, const char* arg, const Tensor& t);
 void check_dtype(const char* op, const char* arg, const Tensor& t, DType expected);
@@ -69,5 +100,8 @@ void check_same_device(const char* op, const char* arg_a, const Tensor& a, const
 void check_nonempty(const char* op, const char* arg, const Tensor& t);
 // Distinct tensors must not share storage where an op writes one while reading the other.
 void check_no_alias(const char* op, const char* arg_a, const Tensor& a, const char* arg_b, const Tensor& b);
+// Every output and in-place argument of an op: refuses a tensor borrowed from read-only memory (a
+// NumPy array with writeable=False, a read-only buffer), which the op would otherwise write.
+void check_writable(const char* op, const char* arg, const Tensor& t);
 
 }  // namespace corenn

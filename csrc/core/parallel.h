@@ -29,7 +29,10 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
 #pragma omp parallel num_threads(threads)
     {
       const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-      const int64_t lo = begin + n * t / nt, hi = begin + n * (t + 1) / nt;
+      // floor(n * t / nt) without forming n * t (it overflows for n near 2^62): with
+      // n = q * nt + r it is q * t + r * t / nt, the same chunk boundaries exactly.
+      const int64_t q = n / nt, r = n % nt;
+      const int64_t lo = begin + q * t + r * t / nt, hi = begin + q * (t + 1) + r * (t + 1) / nt;
       if (lo < hi) f(lo, hi);
     }
     return;

@@ -1,8 +1,11 @@
 #include "core/tensor.h"
 
+#include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <new>
 
 #ifdef CORENN_WITH_CUDA
 #include "cuda/runtime.h"
@@ -58,7 +61,9 @@ namespace {
 
 struct CpuAllocator final : Allocator {
   void* allocate(size_t nbytes) override {
-    // aligned_alloc wants a size that is a multiple of the alignment, and never 0.
+    // aligned_alloc wants a size that is a multiple of the alignment, and never 0. Tensors are at
+    // most kMaxTensorBytes, but the rounding must not wrap for any caller.
+    if (nbytes > SIZE_MAX - kCpuAlignment) throw std::bad_alloc();
     size_t rounded = (nbytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
     if (rounded == 0) rounded = kCpuAlignment;
     void* ptr = std::aligned_alloc(kCpuAlignment, rounded);
@@ -104,42 +109,55 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   Allocator* allocator = get_allocator(device.type);
   void* data = allocator->allocate(nbytes);
   return std::shared_ptr<Storage>(
-      new Storage(data, nbytes, device, [allocator, data] { allocator->deallocate(data); }));
+      new Storage(data, nbytes, device, [allocator, data] { allocator->deallocate(data); }, false));
 }
 
 std::shared_ptr<Storage> Storage::borrow(void* data, size_t nbytes, Device device,
-                                         std::function<void()> release) {
-  return std::shared_ptr<Storage>(new Storage(data, nbytes, device, std::move(release)));
+                                         std::function<void()> release, bool read_only) {
+  return std::shared_ptr<Storage>(new Storage(data, nbytes, device, std::move(release), read_only));
 }
 
 Storage::~Storage() {
   if (release_) release_();
 }
 
-static int64_t checked_numel(const std::vector<int64_t>& shape) {
-  int64_t numel = 1;
+int64_t checked_numel(const char* op, const std::vector<int64_t>& shape, DType dtype) {
+  int64_t nonzero = static_cast<int64_t>(dtype_size(dtype)), numel = 1;
   for (int64_t d : shape) {
-    CORENN_CHECK(d >= 0, "invalid shape ", corenn::shape_str(shape), ": dimensions must be >= 0");
-    numel *= d;
+    CORENN_CHECK(d >= 0, op, ": invalid shape ", corenn::shape_str(shape), ": dimensions must be >= 0");
+    if (d == 0) numel = 0;
+    // nonzero <= 2^48 and d < 2^63: compare by division, the product could overflow
+    CORENN_CHECK(d <= 1 || nonzero <= kMaxTensorBytes / d, op, ": shape ", corenn::shape_str(shape),
+                 " of ", dtype_name(dtype), " is too large: its size exceeds corenn's limit of 2^48 "
+                 "bytes (256 TiB) per tensor (or overflows int64)");
+    nonzero *= d > 1 ? d : 1;
   }
-  return numel;
+  return numel == 0 ? 0 : nonzero / static_cast<int64_t>(dtype_size(dtype));
 }
 
 Tensor::Tensor(std::shared_ptr<Storage> storage, std::vector<int64_t> shape, DType dtype)
     : storage_(std::move(storage)), shape_(std::move(shape)), dtype_(dtype) {
-  numel_ = checked_numel(shape_);
+  numel_ = checked_numel("Tensor", shape_, dtype_);
   CORENN_CHECK(!storage_ || nbytes() <= storage_->nbytes(), "tensor of shape ", corenn::shape_str(shape_),
                " does not fit its storage of ", storage_->nbytes(), " bytes");
 }
 
-Tensor Tensor::empty(const std::vector<int64_t>& shape, DType dtype, Device device) {
-  const int64_t numel = checked_numel(shape);
-  return Tensor(Storage::allocate(static_cast<size_t>(numel) * dtype_size(dtype), device), shape,
-                dtype);
+Tensor Tensor::empty(const std::vector<int64_t>& shape, DType dtype, Device device, const char* op) {
+  const int64_t numel = checked_numel(op, shape, dtype);
+  const size_t nbytes = static_cast<size_t>(numel) * dtype_size(dtype);
+  std::shared_ptr<Storage> storage;
+  try {
+    storage = Storage::allocate(nbytes, device);
+  } catch (const std::bad_alloc&) {
+    throw AllocationError(detail::str_cat(op, ": cannot allocate ", nbytes, " bytes for shape ",
+                                          corenn::shape_str(shape), " of ", dtype_name(dtype),
+                                          " on ", device.str()));
+  }
+  return Tensor(std::move(storage), shape, dtype);
 }
 
-Tensor Tensor::zeros(const std::vector<int64_t>& shape, DType dtype, Device device) {
-  Tensor t = empty(shape, dtype, device);
+Tensor Tensor::zeros(const std::vector<int64_t>& shape, DType dtype, Device device, const char* op) {
+  Tensor t = empty(shape, dtype, device, op);
 #ifdef CORENN_WITH_CUDA
   if (!device.is_cpu()) {
     cuda::fill(t, 0.0);
@@ -180,23 +198,26 @@ int64_t Tensor::size(int64_t axis) const {
 }
 
 Tensor Tensor::reshape(std::vector<int64_t> shape) const {
-  int64_t known = 1;
+  const char* op = "reshape";
   int infer = -1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
-      CORENN_CHECK(infer < 0, "reshape: only one dimension may be -1, got ", corenn::shape_str(shape));
+      CORENN_CHECK(infer < 0, op, ": only one dimension may be -1, got ", corenn::shape_str(shape));
       infer = static_cast<int>(i);
     } else {
-      CORENN_CHECK(shape[i] >= 0, "reshape: invalid shape ", corenn::shape_str(shape));
-      known *= shape[i];
+      CORENN_CHECK(shape[i] >= 0, op, ": invalid shape ", corenn::shape_str(shape));
     }
   }
   if (infer >= 0) {
-    CORENN_CHECK(known > 0 && numel_ % known == 0, "reshape: cannot reshape a tensor of shape ",
-                 shape_str(), " into ", corenn::shape_str(shape));
+    std::vector<int64_t> known_dims = shape;
+    known_dims.erase(known_dims.begin() + infer);
+    const int64_t known = checked_numel(op, known_dims, dtype_);  // bounded: no overflow below
+    CORENN_CHECK(known > 0 && numel_ % known == 0, op, ": cannot reshape a tensor of shape ",
+                 shape_str(), " into ", corenn::shape_str(shape),
+                 known == 0 ? " (the -1 is ambiguous when another dimension is 0)" : "");
     shape[infer] = numel_ / known;
   }
-  CORENN_CHECK(checked_numel(shape) == numel_, "reshape: cannot reshape a tensor of shape ",
+  CORENN_CHECK(checked_numel(op, shape, dtype_) == numel_, op, ": cannot reshape a tensor of shape ",
                shape_str(), " (", numel_, " elements) into ", corenn::shape_str(shape));
   return Tensor(storage_, std::move(shape), dtype_);
 }
@@ -262,6 +283,55 @@ void check_same_device(const char* op, const char* arg_a, const Tensor& a, const
 
 void check_nonempty(const char* op, const char* arg, const Tensor& t) {
   CORENN_CHECK(t.numel() > 0, op, ": ", arg, " is empty (shape ", t.shape_str(), ")");
+}
+
+void check_writable(const char* op, const char* arg, const Tensor& t) {
+  check_defined(op, arg, t);
+  CORENN_CHECK(!t.read_only(), op, ": ", arg, " is read-only (borrowed from a NumPy array with "
+               "writeable=False or another read-only buffer) but this op writes it; pass a "
+               "writable array");
+}
+
+bool product_fits(std::initializer_list<int64_t> factors, int64_t* out) {
+  // Zero factors are skipped so a sub-product formed before meeting the zero is bounded too.
+  int64_t p = 1;
+  bool zero = false;
+  for (int64_t f : factors) {
+    if (f < 0) return false;
+    if (f == 0) {
+      zero = true;
+      continue;
+    }
+    if (p > kMaxIndex / f) return false;
+    p *= f;
+  }
+  *out = zero ? 0 : p;
+  return true;
+}
+
+namespace {
+std::string list_str(std::initializer_list<int64_t> values, const char* sep) {
+  std::string s;
+  for (int64_t v : values) s += (s.empty() ? "" : sep) + std::to_string(v);
+  return s;
+}
+}  // namespace
+
+int64_t checked_product(const char* op, const std::string& what, std::initializer_list<int64_t> factors) {
+  int64_t p = 0;
+  CORENN_CHECK(product_fits(factors, &p), op, ": ", what, " is out of range: ",
+               list_str(factors, " * "), " exceeds 2^62 (or a factor is negative)");
+  return p;
+}
+
+int64_t checked_sum(const char* op, const std::string& what, std::initializer_list<int64_t> terms) {
+  int64_t s = 0;
+  for (int64_t t : terms) {
+    CORENN_CHECK(t >= 0 && t <= kMaxIndex - s, op, ": ", what, " is out of range: ",
+                 list_str(terms, " + "), " exceeds 2^62 (or a term is negative)");
+    s += t;
+  }
+  return s;
 }
 
 void check_no_alias(const char* op, const char* arg_a, const Tensor& a, const char* arg_b,

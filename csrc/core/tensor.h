@@ -22,6 +22,17 @@ size_t dtype_size(DType dtype);
 const char* dtype_name(DType dtype);
 DType dtype_from_name(const std::string& name);  // "float32" | "int32" | "int64"
 
+// The largest tensor corenn creates or borrows, in bytes: 2^48 (256 TiB, more than x86-64's
+// 47-bit user address space). The bound applies to the product of the NONZERO dimensions times
+// the item size, so every sub-product of a shape (H * W, N * C, ...) that an op entry or a kernel
+// forms also fits, empty tensors included: (0, 2^62, 4) is refused as NumPy refuses it. Any index
+// into a tensor is then < 2^46 elements, far from int64 overflow.
+constexpr int64_t kMaxTensorBytes = int64_t{1} << 48;
+
+// The element count of `shape` for `dtype`, after checking every dimension is >= 0 and the shape
+// is within kMaxTensorBytes; ValueError naming `op` and the shape otherwise.
+int64_t checked_numel(const char* op, const std::vector<int64_t>& shape, DType dtype);
+
 enum class DeviceType : int8_t { cpu = 0, cuda = 1 };
 
 struct Device {
@@ -37,8 +48,10 @@ struct Device {
 class Storage {
  public:
   static std::shared_ptr<Storage> allocate(size_t nbytes, Device device);
+  // read_only: the memory belongs to a read-only source (a NumPy array with writeable=False, a
+  // read-only buffer); op entries refuse to write it (check_writable) and exports stay read-only.
   static std::shared_ptr<Storage> borrow(void* data, size_t nbytes, Device device,
-                                         std::function<void()> release);
+                                         std::function<void()> release, bool read_only = false);
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
   ~Storage();
@@ -46,14 +59,17 @@ class Storage {
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
+  bool read_only() const { return read_only_; }
 
  private:
-  Storage(void* data, size_t nbytes, Device device, std::function<void()> release)
-      : data_(data), nbytes_(nbytes), device_(device), release_(std::move(release)) {}
+  Storage(void* data, size_t nbytes, Device device, std::function<void()> release, bool read_only)
+      : data_(data), nbytes_(nbytes), device_(device), release_(std::move(release)),
+        read_only_(read_only) {}
   void* data_;
   size_t nbytes_;
   Device device_;
   std::function<void()> release_;
+  bool read_only_;
 };
 
 class Tensor {
@@ -61,8 +77,12 @@ class Tensor {
   Tensor() = default;
   Tensor(std::shared_ptr<Storage> storage, std::vector<int64_t> shape, DType dtype);
 
-  static Tensor empty(const std::vector<int64_t>& shape, DType dtype, Device device = Device{});
-  static Tensor zeros(const std::vector<int64_t>& shape, DType dtype, Device device = Device{});
+  // ValueError naming `op` and the shape when it is invalid or beyond kMaxTensorBytes;
+  // MemoryError (std::bad_alloc) when the allocation itself fails.
+  static Tensor empty(const std::vector<int64_t>& shape, DType dtype, Device device = Device{},
+                      const char* op = "Tensor.empty");
+  static Tensor zeros(const std::vector<int64_t>& shape, DType dtype, Device device = Device{},
+                      const char* op = "Tensor.zeros");
 
   bool defined() const { return storage_ != nullptr; }
   const std::vector<int64_t>& shape() const { return shape_; }
@@ -73,6 +93,8 @@ class Tensor {
   DType dtype() const { return dtype_; }
   Device device() const { return storage_ ? storage_->device() : Device{}; }
   const std::shared_ptr<Storage>& storage() const { return storage_; }
+  // Borrowed from read-only memory (shared by every reshape view of the storage).
+  bool read_only() const { return storage_ && storage_->read_only(); }
 
   void* raw_data() const { return storage_ ? storage_->data() : nullptr; }
   template <class T>

@@ -41,6 +41,7 @@ void activation_forward(const std::string& kind, const Tensor& x, const Tensor& 
   const char* op = kind.c_str();
   check_float32(op, "x", x);
   check_float32(op, "y", y);
+  check_writable(op, "y", y);
   check_same_shape(op, "x", x, "y", y);
   check_same_device(op, "x", x, "y", y);
   check_same_or_disjoint(op, "x", x, "y", y);
@@ -60,6 +61,7 @@ void activation_backward(const std::string& kind, const Tensor& x, const Tensor&
   check_float32(op, "y", y);
   check_float32(op, "dy", dy);
   check_float32(op, "dx", dx);
+  check_writable(op, "dx", dx);
   check_same_shape(op, "x", x, "dy", dy);
   check_same_shape(op, "y", y, "dy", dy);
   check_same_shape(op, "dx", dx, "dy", dy);

@@ -67,6 +67,11 @@ void batch_norm_forward_train(const Tensor& x, const std::optional<Tensor>& gamm
   check_channels(op, "inv_std", inv_std, x);
   check_optional_channels(op, "moving_mean", moving_mean, x);
   check_optional_channels(op, "moving_var", moving_var, x);
+  check_writable(op, "y", y);
+  check_writable(op, "mean", mean);
+  check_writable(op, "inv_std", inv_std);
+  if (moving_mean) check_writable(op, "moving_mean", *moving_mean);
+  if (moving_var) check_writable(op, "moving_var", *moving_var);
   CORENN_CHECK(moving_mean.has_value() == moving_var.has_value(), op,
                ": pass both moving_mean and moving_var, or neither");
   check_epsilon(op, epsilon);
@@ -121,6 +126,7 @@ void batch_norm_forward_infer(const Tensor& x, const std::optional<Tensor>& gamm
   check_optional_channels(op, "beta", beta, x);
   check_channels(op, "moving_mean", moving_mean, x);
   check_channels(op, "moving_var", moving_var, x);
+  check_writable(op, "y", y);
   check_epsilon(op, epsilon);
 #ifdef CORENN_WITH_CUDA
   if (!x.device().is_cpu())
@@ -155,8 +161,11 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<
   check_channels(op, "inv_std", inv_std, x);
   check_optional_channels(op, "dgamma", dgamma, x);
   check_optional_channels(op, "dbeta", dbeta, x);
+  if (dgamma) check_writable(op, "dgamma", *dgamma);
+  if (dbeta) check_writable(op, "dbeta", *dbeta);
   if (dx) {
     check_float32(op, "dx", *dx);
+    check_writable(op, "dx", *dx);
     check_same_shape(op, "x", x, "dx", *dx);
     check_same_device(op, "x", x, "dx", *dx);
     check_no_alias(op, "x", x, "dx", *dx);  // pass 2 reads x after pass 1; dx may be dy only

@@ -12,6 +12,7 @@ void bias_grad(const Tensor& dy, const Tensor& db) {
   const char* op = "bias_grad";
   check_float32(op, "dy", dy);
   check_float32(op, "db", db);
+  check_writable(op, "db", db);
   check_min_dim(op, "dy", dy, 1);
   CORENN_CHECK(db.dim() == 1 && db.size(0) == dy.size(-1), op, ": db must have shape (",
                dy.size(-1), ",) to match the last axis of dy ", dy.shape_str(), ", got ",

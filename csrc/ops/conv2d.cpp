@@ -2,6 +2,7 @@
 // the math; the CPU kernels (implicit GEMM) are in cpu/conv2d.cpp, the CUDA ones in cuda/conv2d.cu.
 #include "ops/conv2d.h"
 
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -15,10 +16,52 @@ namespace corenn {
 
 namespace {
 
+std::string describe(const Conv2dGeometry& g) {
+  return detail::str_cat("x (", g.n, ", ", g.h, ", ", g.w, ", ", g.cin, "), w (", g.kh, ", ", g.kw,
+                         ", ", g.cin, ", ", g.cout, "), output (", g.oh, ", ", g.ow, "), strides (",
+                         g.sh, ", ", g.sw, "), padding (", g.pt, ", ", g.pl, "), dilation (", g.dh,
+                         ", ", g.dw, ")");
+}
+
+// Every index and count the kernels form (cpu/conv2d*.cpp, the flipped data-gradient geometry,
+// the work estimates that size thread grains) is bounded by a quantity validated here to be at
+// most 2^62 (core/check.h), so the kernels' plain int64 arithmetic cannot overflow:
+//   ek = (K-1)*D + 1: the dilated kernel extent (every tap offset k*d < ek);
+//   reach = H + OH*S + P + 2*ek: every row coordinate in the input, the padded input or (flipped
+//     for the data gradient) the padded dy; the same for columns;
+//   reach_h * W * Cin, reach_w * Cin (and with OW, Cout for dy): flat offsets into one image;
+//   S * W * Cin, S * Cin: the steps between neighbouring output rows / pixels;
+//   N*OH*OW * KH*KW*Cin * Cout: the multiply-adds.
+// Shapes of real tensors are far smaller (core/tensor.h); the parameters are the risk.
+void check_geometry_range(const char* op, const Conv2dGeometry& g) {
+  CORENN_CHECK(g.n > 0 && g.h > 0 && g.w > 0 && g.cin > 0 && g.kh > 0 && g.kw > 0 && g.cout > 0 &&
+                   g.oh > 0 && g.ow > 0 && g.sh > 0 && g.sw > 0 && g.dh > 0 && g.dw > 0 &&
+                   g.pt >= 0 && g.pl >= 0,
+               op, ": invalid geometry ", describe(g),
+               ": sizes, strides and dilation must be positive, padding non-negative");
+  const std::string what = "the geometry " + describe(g);
+  const int64_t ekh = checked_sum(op, what, {checked_product(op, what, {g.kh - 1, g.dh}), 1});
+  const int64_t ekw = checked_sum(op, what, {checked_product(op, what, {g.kw - 1, g.dw}), 1});
+  const int64_t reach_h =
+      checked_sum(op, what, {g.h, checked_product(op, what, {g.oh, g.sh}), g.pt, ekh, ekh});
+  const int64_t reach_w =
+      checked_sum(op, what, {g.w, checked_product(op, what, {g.ow, g.sw}), g.pl, ekw, ekw});
+  checked_product(op, what, {reach_h, g.w, g.cin});
+  checked_product(op, what, {reach_w, g.cin});
+  checked_product(op, what, {reach_h, g.ow, g.cout});
+  checked_product(op, what, {reach_w, g.cout});
+  checked_product(op, what, {g.sh, g.w, g.cin});
+  checked_product(op, what, {g.sw, g.cin});
+  checked_product(op, what, {g.n, g.oh, g.ow, g.kh, g.kw, g.cin, g.cout});
+}
+
 // Padding smaller than the (dilated) kernel, and every output window starting inside the padded
 // input: the last one at (O-1)*s - p < H.
 void check_window_fit(const char* op, const Conv2dGeometry& g, const char* xname, const Tensor& x,
                       const char* yname, const std::string& yshape) {
+  CORENN_CHECK(g.pt >= 0 && g.pl >= 0, op, ": padding (", g.pt, ", ", g.pl,
+               ") must be non-negative");
+  check_geometry_range(op, g);
   const int64_t ekh = (g.kh - 1) * g.dh + 1, ekw = (g.kw - 1) * g.dw + 1;
   CORENN_CHECK(g.pt >= 0 && g.pl >= 0 && g.pt < ekh && g.pl < ekw, op, ": padding (", g.pt, ", ",
                g.pl, ") must be non-negative and smaller than the dilated kernel (", ekh, ", ", ekw, ")");
@@ -76,9 +119,14 @@ Conv2dGeometry pooled_conv_geometry(const char* op, const Tensor& x, const char*
                karg, " ", k.shape_str(), " expects ", k.size(2), " input channels");
   const std::string conv_shape = "(" + std::to_string(g.n) + ", " + std::to_string(conv_oh) + ", " +
                                  std::to_string(conv_ow) + ", " + std::to_string(g.cout) + ")";
+  CORENN_CHECK(conv_oh > 0 && conv_ow > 0, op, ": the conv output ", conv_shape,
+               " must have a positive size");
   check_window_fit(op, g, "x", x, "the conv output", conv_shape);
   CORENN_CHECK(conv_oh >= 2 && conv_ow >= 2, op, ": the conv output ", conv_shape,
                " is smaller than the 2x2 pooling window");
+  // argmax holds oh * conv_ow + ow as int32
+  CORENN_CHECK(conv_oh * conv_ow <= std::numeric_limits<int32_t>::max(), op, ": the conv output ",
+               conv_shape, " has more cells per image than int32 argmax indices can address");
   pooled = {g.n, conv_oh / 2, conv_ow / 2, g.cout};
   return g;
 }
@@ -99,6 +147,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const std::optional<Tensor
                ": unknown activation '", activation, "'; the fused epilogue supports 'none' and 'relu'");
   const Conv2dGeometry g = make_geometry(op, "x", x, w, "y", y, stride_h, stride_w, pad_top,
                                          pad_left, dil_h, dil_w);
+  check_writable(op, "y", y);
   if (bias) {
     check_float32(op, "bias", *bias);
     check_same_device(op, "x", x, "bias", *bias);
@@ -124,6 +173,7 @@ void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, i
   constexpr const char* op = "conv2d_backward_data";
   const Conv2dGeometry g = make_geometry(op, "dx", dx, w, "dy", dy, stride_h, stride_w, pad_top,
                                          pad_left, dil_h, dil_w);
+  check_writable(op, "dx", dx);
   check_no_alias(op, "dx", dx, "dy", dy);
   check_no_alias(op, "dx", dx, "w", w);
 #ifdef CORENN_WITH_CUDA
@@ -140,8 +190,10 @@ void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw
   constexpr const char* op = "conv2d_backward_weights";
   const Conv2dGeometry g = make_geometry(op, "x", x, dw, "dy", dy, stride_h, stride_w, pad_top,
                                          pad_left, dil_h, dil_w);
+  check_writable(op, "dw", dw);
   if (db) {
     check_float32(op, "db", *db);
+    check_writable(op, "db", *db);
     check_same_device(op, "x", x, "db", *db);
     check_shape(op, "db", *db, {g.cout});
     check_no_alias(op, "db", *db, "dy", dy);
@@ -168,6 +220,8 @@ void conv2d_relu_max_pool2d_forward(const Tensor& x, const Tensor& w,
       pooled_conv_geometry(op, x, "w", w, conv_oh, conv_ow, pad_top, pad_left, pooled);
   check_float32(op, "y", y);
   check_dtype(op, "argmax", argmax, DType::int32);
+  check_writable(op, "y", y);
+  check_writable(op, "argmax", argmax);
   check_same_device(op, "x", x, "y", y);
   check_same_device(op, "x", x, "argmax", argmax);
   check_shape(op, "y", y, pooled);
@@ -199,6 +253,7 @@ void conv2d_relu_max_pool2d_backward_weights(const Tensor& x, const Tensor& dy, 
   std::vector<int64_t> pooled;
   const Conv2dGeometry g =
       pooled_conv_geometry(op, x, "dw", dw, conv_oh, conv_ow, pad_top, pad_left, pooled);
+  check_writable(op, "dw", dw);
   check_float32(op, "dy", dy);
   check_float32(op, "y", y);
   check_dtype(op, "argmax", argmax, DType::int32);
@@ -212,6 +267,7 @@ void conv2d_relu_max_pool2d_backward_weights(const Tensor& x, const Tensor& dy, 
     check_float32(op, "db", *db);
     check_same_device(op, "x", x, "db", *db);
     check_shape(op, "db", *db, {g.cout});
+    check_writable(op, "db", *db);
     check_no_alias(op, "dw", dw, "db", *db);
   }
   for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"x", &x}, {"dy", &dy},
@@ -227,6 +283,7 @@ void conv2d_relu_max_pool2d_backward_weights(const Tensor& x, const Tensor& dy, 
 
 std::vector<std::string> conv2d_algorithms(const Conv2dGeometry& g) {
   using namespace cpu;
+  check_geometry_range("conv2d_algorithms", g);  // the choices compute with the geometry too
   std::string data = conv_algo_name(conv2d_data_algo(g));
   if (conv2d_data_algo(g) == ConvAlgo::flipped_forward)
     data += std::string("/") + conv_algo_name(conv2d_forward_algo(flipped_geometry(g)));

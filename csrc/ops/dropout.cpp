@@ -17,6 +17,8 @@ void dropout_forward(const Tensor& x, const Tensor& y, const Tensor& mask, doubl
   check_float32(op, "x", x);
   check_float32(op, "y", y);
   check_float32(op, "mask", mask);
+  check_writable(op, "y", y);
+  check_writable(op, "mask", mask);
   check_same_shape(op, "x", x, "y", y);
   check_same_shape(op, "x", x, "mask", mask);
   check_same_device(op, "x", x, "y", y);
@@ -38,6 +40,7 @@ void dropout_backward(const Tensor& dy, const Tensor& mask, const Tensor& dx) {
   check_float32(op, "dy", dy);
   check_float32(op, "mask", mask);
   check_float32(op, "dx", dx);
+  check_writable(op, "dx", dx);
   check_same_shape(op, "dy", dy, "mask", mask);
   check_same_shape(op, "dy", dy, "dx", dx);
   check_same_device(op, "dy", dy, "mask", mask);

@@ -73,6 +73,7 @@ void check_args(const char* op, const Tensor& indices, const char* table_arg, co
 void embedding_forward(const Tensor& indices, const Tensor& weight, const Tensor& y) {
   const char* op = "embedding_forward";
   check_args(op, indices, "weight", weight, "y", y);
+  check_writable(op, "y", y);
 #ifdef CORENN_WITH_CUDA
   if (!weight.device().is_cpu()) return cuda::embedding_forward(indices, weight, y);
 #endif
@@ -87,6 +88,7 @@ void embedding_forward(const Tensor& indices, const Tensor& weight, const Tensor
 void embedding_backward(const Tensor& indices, const Tensor& dy, const Tensor& dweight) {
   const char* op = "embedding_backward";
   check_args(op, indices, "dweight", dweight, "dy", dy);
+  check_writable(op, "dweight", dweight);
 #ifdef CORENN_WITH_CUDA
   if (!dweight.device().is_cpu()) return cuda::embedding_backward(indices, dy, dweight);
 #endif

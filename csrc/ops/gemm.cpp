@@ -38,6 +38,7 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& c, bool trans_a, bool 
   check_float32(kOp, "a", a);
   check_float32(kOp, "b", b);
   check_float32(kOp, "c", c);
+  check_writable(kOp, "c", c);
   check_dim(kOp, "a", a, 2);
   check_dim(kOp, "b", b, 2);
   check_dim(kOp, "c", c, 2);

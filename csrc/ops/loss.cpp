@@ -136,6 +136,7 @@ double loss_forward(const std::string& kind, const Tensor& y_pred, const Tensor&
   }
   if (grad) {
     check_float32(op, "grad", *grad);
+    check_writable(op, "grad", *grad);
     check_same_shape(op, "y_pred", y_pred, "grad", *grad);
     check_same_device(op, "y_pred", y_pred, "grad", *grad);
     check_no_alias(op, "grad", *grad, "y_pred", y_pred);

@@ -76,6 +76,7 @@ void check_lists(const char* op, const TensorList& params, const TensorList& gra
   for (size_t i = 0; i < n; ++i) {
     const std::string p_name = item("params", i), g_name = item("grads", i);
     check_float32(op, p_name.c_str(), params[i]);
+    check_writable(op, p_name.c_str(), params[i]);
     check_float32(op, g_name.c_str(), grads[i]);
     check_same_shape(op, p_name.c_str(), params[i], g_name.c_str(), grads[i]);
     check_same_device(op, "params[0]", params[0], p_name.c_str(), params[i]);
@@ -85,6 +86,7 @@ void check_lists(const char* op, const TensorList& params, const TensorList& gra
       const std::string s_name = item(s.name, i);
       const Tensor& t = (*s.tensors)[i];
       check_float32(op, s_name.c_str(), t);
+      if (s.written) check_writable(op, s_name.c_str(), t);
       check_same_shape(op, p_name.c_str(), params[i], s_name.c_str(), t);
       check_same_device(op, p_name.c_str(), params[i], s_name.c_str(), t);
     }

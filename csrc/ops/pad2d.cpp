@@ -24,8 +24,11 @@ void check_pad(const char* op, const char* small_arg, const Tensor& small, const
   };
   check_image(small_arg, small);
   check_image(big_arg, big);
+  const std::string what = detail::str_cat("padding ((", top, ", ", bottom, "), (", left, ", ",
+                                           right, ")) of ", small_arg, " ", small.shape_str());
   check_shape(op, big_arg, big,
-              {small.size(0), small.size(1) + top + bottom, small.size(2) + left + right, small.size(3)});
+              {small.size(0), checked_sum(op, what, {small.size(1), top, bottom}),
+               checked_sum(op, what, {small.size(2), left, right}), small.size(3)});
   check_same_device(op, small_arg, small, big_arg, big);
   check_no_alias(op, small_arg, small, big_arg, big);
 }
@@ -34,6 +37,7 @@ void check_pad(const char* op, const char* small_arg, const Tensor& small, const
 void zero_pad2d_forward(const Tensor& x, const Tensor& y, int64_t top, int64_t bottom, int64_t left,
                         int64_t right) {
   const char* op = "zero_pad2d_forward";
+  check_writable(op, "y", y);
   check_pad(op, "x", x, "y", y, top, bottom, left, right);
   if (y.numel() == 0) return;
 #ifdef CORENN_WITH_CUDA
@@ -48,6 +52,7 @@ void zero_pad2d_forward(const Tensor& x, const Tensor& y, int64_t top, int64_t b
 void zero_pad2d_backward(const Tensor& dy, const Tensor& dx, int64_t top, int64_t bottom,
                          int64_t left, int64_t right) {
   const char* op = "zero_pad2d_backward";
+  check_writable(op, "dx", dx);
   check_pad(op, "dx", dx, "dy", dy, top, bottom, left, right);
   if (dx.numel() == 0) return;
 #ifdef CORENN_WITH_CUDA

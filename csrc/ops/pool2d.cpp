@@ -23,10 +23,27 @@ void check_window(const char* op, const std::vector<int64_t>& pool_size,
                ": padding must be 'valid' or 'same', got '", padding, "'");
 }
 
-// TF 'same': before = total / 2 where total = max((out - 1) * stride + k - in, 0).
+// TF 'same': before = total / 2 where total = max((out - 1) * stride + k - in, 0). With
+// out = ceil(in / stride), (out - 1) * stride < in; k is bounded by check_geometry_range.
 int64_t same_pad_before(int64_t in, int64_t out, int64_t k, int64_t stride) {
   const int64_t total = std::max<int64_t>((out - 1) * stride + k - in, 0);
   return total / 2;
+}
+
+// The kernels (cpu/pool2d*.cpp) form window starts i*S - P, ends start + K, the covering range
+// (p + P - K + 1) / S and argmax values h*W + w (int32, checked in check_image): all bounded by
+// 2H + OH*S + 2K per axis ('same' padding P <= (H + K) / 2), validated here to be at most 2^62
+// before anything is computed.
+void check_geometry_range(const char* op, const std::vector<int64_t>& x_shape,
+                          const std::vector<int64_t>& pool_size, const std::vector<int64_t>& strides,
+                          int64_t oh, int64_t ow) {
+  const std::string what = detail::str_cat("pooling x ", shape_str(x_shape), " with pool_size ",
+                                           shape_str(pool_size), " and strides ", shape_str(strides));
+  for (int axis = 0; axis < 2; ++axis) {
+    const int64_t in = x_shape[1 + axis], out = axis == 0 ? oh : ow;
+    checked_sum(op, what, {in, in, checked_product(op, what, {out, strides[axis]}),
+                           pool_size[axis], pool_size[axis]});
+  }
 }
 
 // The CPU-only build refuses other devices; the CUDA build has every pooling kernel, so there the
@@ -57,6 +74,7 @@ Pool2dGeom make_geom(const char* op, const Tensor& x, const char* y_arg, const T
                      const std::string& padding) {
   check_window(op, pool_size, strides, padding);
   const auto ohw = pool2d_output_hw(op, x.size(1), x.size(2), pool_size, strides, padding);
+  check_geometry_range(op, x.shape(), pool_size, strides, ohw[0], ohw[1]);
   check_shape(op, y_arg, y, {x.size(0), ohw[0], ohw[1], x.size(3)});
   Pool2dGeom g{x.size(0), x.size(1), x.size(2), x.size(3), ohw[0], ohw[1],
                pool_size[0], pool_size[1], strides[0], strides[1], 0, 0};
@@ -73,7 +91,10 @@ std::vector<int64_t> pool2d_output_hw(const char* op, int64_t h, int64_t w,
                                       const std::vector<int64_t>& pool_size,
                                       const std::vector<int64_t>& strides, const std::string& padding) {
   check_window(op, pool_size, strides, padding);
-  if (padding == "same") return {(h + strides[0] - 1) / strides[0], (w + strides[1] - 1) / strides[1]};
+  CORENN_CHECK(h >= 0 && w >= 0, op, ": invalid input size (H, W) = (", h, ", ", w, ")");
+  // ceil(h / s) without forming h + s - 1, which overflows for a huge stride
+  const auto ceil_div = [](int64_t a, int64_t b) { return a / b + (a % b != 0); };
+  if (padding == "same") return {ceil_div(h, strides[0]), ceil_div(w, strides[1])};
   CORENN_CHECK(h >= pool_size[0] && w >= pool_size[1], op, ": pool_size ", shape_str(pool_size),
                " is larger than the input's (H, W) = (", h, ", ", w, ") with padding 'valid'");
   return {(h - pool_size[0]) / strides[0] + 1, (w - pool_size[1]) / strides[1] + 1};
@@ -86,6 +107,8 @@ void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
   check_image(op, "x", x);
   check_image(op, "y", y);
   check_dtype(op, "argmax", argmax, DType::int32);
+  check_writable(op, "y", y);
+  check_writable(op, "argmax", argmax);
   check_device(op, "x", x, "y", y);
   check_device(op, "x", x, "argmax", argmax);
   const Pool2dGeom g = make_geom(op, x, "y", y, pool_size, strides, padding);
@@ -107,6 +130,7 @@ void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Tensor& d
   const char* op = "max_pool2d_backward";
   check_image(op, "dy", dy);
   check_image(op, "dx", dx);
+  check_writable(op, "dx", dx);
   check_dtype(op, "argmax", argmax, DType::int32);
   check_device(op, "dy", dy, "dx", dx);
   check_device(op, "dy", dy, "argmax", argmax);
@@ -127,6 +151,7 @@ void avg_pool2d_forward(const Tensor& x, const Tensor& y, const std::vector<int6
   const char* op = "avg_pool2d_forward";
   check_image(op, "x", x);
   check_image(op, "y", y);
+  check_writable(op, "y", y);
   check_device(op, "x", x, "y", y);
   const Pool2dGeom g = make_geom(op, x, "y", y, pool_size, strides, padding);
   check_no_alias(op, "x", x, "y", y);
@@ -142,6 +167,7 @@ void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const std::vector<i
   const char* op = "avg_pool2d_backward";
   check_image(op, "dy", dy);
   check_image(op, "dx", dx);
+  check_writable(op, "dx", dx);
   check_device(op, "dy", dy, "dx", dx);
   const Pool2dGeom g = make_geom(op, dx, "dy", dy, pool_size, strides, padding);
   check_no_alias(op, "dy", dy, "dx", dx);
@@ -169,6 +195,7 @@ void check_global(const char* op, const char* img_arg, const Tensor& img, const 
 void global_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
   const char* op = "global_avg_pool2d_forward";
   check_global(op, "x", x, "y", y);
+  check_writable(op, "y", y);
   if (y.numel() == 0) return;
 #ifdef CORENN_WITH_CUDA
   if (!x.device().is_cpu())
@@ -182,6 +209,7 @@ void global_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
 void global_avg_pool2d_backward(const Tensor& dy, const Tensor& dx) {
   const char* op = "global_avg_pool2d_backward";
   check_global(op, "dx", dx, "dy", dy);
+  check_writable(op, "dx", dx);
   if (dy.numel() == 0) return;
 #ifdef CORENN_WITH_CUDA
   if (!dy.device().is_cpu())
@@ -196,6 +224,8 @@ void global_max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& a
   const char* op = "global_max_pool2d_forward";
   check_global(op, "x", x, "y", y);
   check_dtype(op, "argmax", argmax, DType::int32);
+  check_writable(op, "y", y);
+  check_writable(op, "argmax", argmax);
   check_device(op, "x", x, "argmax", argmax);
   check_same_shape(op, "y", y, "argmax", argmax);
   check_no_alias(op, "x", x, "argmax", argmax);
@@ -214,6 +244,7 @@ void global_max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Te
   const char* op = "global_max_pool2d_backward";
   check_global(op, "dx", dx, "dy", dy);
   check_dtype(op, "argmax", argmax, DType::int32);
+  check_writable(op, "dx", dx);
   check_device(op, "dy", dy, "argmax", argmax);
   check_same_shape(op, "dy", dy, "argmax", argmax);
   check_no_alias(op, "argmax", argmax, "dx", dx);

@@ -21,6 +21,7 @@ double regularizer_penalty(const Tensor& w, const std::optional<Tensor>& grad, d
   float* g = nullptr;
   if (grad) {
     check_float32(op, "grad", *grad);
+    check_writable(op, "grad", *grad);
     check_same_shape(op, "w", w, "grad", *grad);
     check_same_device(op, "w", w, "grad", *grad);
     check_no_alias(op, "w", w, "grad", *grad);

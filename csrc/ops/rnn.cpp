@@ -41,6 +41,18 @@ void check_opt(const char* op, const char* arg, const std::optional<Tensor>& t,
   if (t) check_tensor(op, arg, *t, shape, x);
 }
 
+// Outputs (and the stash the forward fills, the backward's scratch): also written.
+void check_out(const char* op, const char* arg, const Tensor& t, const std::vector<int64_t>& shape,
+               const Tensor& x) {
+  check_tensor(op, arg, t, shape, x);
+  check_writable(op, arg, t);
+}
+
+void check_opt_out(const char* op, const char* arg, const std::optional<Tensor>& t,
+                   const std::vector<int64_t>& shape, const Tensor& x) {
+  if (t) check_out(op, arg, *t, shape, x);
+}
+
 // Validates x and the weights; returns the problem with every dimension and pointer but the stash.
 cpu::RnnProblem make_problem(RnnCell cell, const char* op, const Tensor& x, const Tensor& kernel,
                              const Tensor& recurrent_kernel, const RnnOptions& opt) {
@@ -83,13 +95,16 @@ std::vector<int64_t> output_shape(const cpu::RnnProblem& p) {
 }
 
 // The stash (written by forward, read by backward): gates, hprev and, for LSTM / GRU, cells.
+// The forward writes it (`written`), the backward only reads it.
 void check_stash(RnnCell cell, const char* op, const Tensor& x, const cpu::RnnProblem& p,
-                 const Tensor& gates, const Tensor& hprev, const std::optional<Tensor>& cells) {
-  check_tensor(op, "gates", gates, {p.n, p.t, p.gu()}, x);
-  check_tensor(op, "hprev", hprev, {p.n, p.t, p.u}, x);
+                 const Tensor& gates, const Tensor& hprev, const std::optional<Tensor>& cells,
+                 bool written) {
+  const auto check = written ? check_out : check_tensor;
+  check(op, "gates", gates, {p.n, p.t, p.gu()}, x);
+  check(op, "hprev", hprev, {p.n, p.t, p.u}, x);
   if (cell != RnnCell::simple) {
     CORENN_CHECK(cells.has_value(), op, ": cells (", p.n, ", ", p.t, ", ", p.u, ") is required");
-    check_tensor(op, "cells", *cells, {p.n, p.t, p.u}, x);
+    check(op, "cells", *cells, {p.n, p.t, p.u}, x);
   }
 }
 
@@ -112,11 +127,11 @@ void rnn_forward(RnnCell cell, const Tensor& x, const Tensor& kernel, const Tens
   const char* op = op_name(cell, true);
   cpu::RnnProblem p = make_problem(cell, op, x, kernel, recurrent_kernel, opt);
   check_opt(op, "bias", bias, bias_shape(cell, p.u), x);
-  check_tensor(op, "y", y, output_shape(p), x);
-  check_opt(op, "h_n", h_n, {p.n, p.u}, x);
+  check_out(op, "y", y, output_shape(p), x);
+  check_opt_out(op, "h_n", h_n, {p.n, p.u}, x);
   CORENN_CHECK(!c_n || cell == RnnCell::lstm, op, ": c_n is for LSTM only");
-  check_opt(op, "c_n", c_n, {p.n, p.u}, x);
-  check_stash(cell, op, x, p, gates, hprev, cells);
+  check_opt_out(op, "c_n", c_n, {p.n, p.u}, x);
+  check_stash(cell, op, x, p, gates, hprev, cells, true);
   const Tensor* cells_p = cell == RnnCell::simple ? nullptr : ptr_of(cells);
   // Outputs must not overlap each other nor the inputs.
   check_disjoint(op, {{"x", &x}, {"kernel", &kernel}, {"recurrent_kernel", &recurrent_kernel},
@@ -140,17 +155,17 @@ void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor&
   const char* op = op_name(cell, false);
   cpu::RnnProblem p = make_problem(cell, op, x, kernel, recurrent_kernel, opt);
   check_tensor(op, "dy", dy, output_shape(p), x);
-  check_stash(cell, op, x, p, gates, hprev, cells);
-  check_tensor(op, "dgates", dgates, {p.n, p.t, p.gu()}, x);
+  check_stash(cell, op, x, p, gates, hprev, cells, false);
+  check_out(op, "dgates", dgates, {p.n, p.t, p.gu()}, x);
   if (cell == RnnCell::gru) {
     CORENN_CHECK(dgates_rec.has_value(), op, ": dgates_rec (", p.n, ", ", p.t, ", ", p.gu(),
                  ") is required");
-    check_tensor(op, "dgates_rec", *dgates_rec, {p.n, p.t, p.gu()}, x);
+    check_out(op, "dgates_rec", *dgates_rec, {p.n, p.t, p.gu()}, x);
   }
-  check_opt(op, "dx", dx, {p.n, p.t, p.f}, x);
-  check_opt(op, "dkernel", dkernel, {p.f, p.gu()}, x);
-  check_opt(op, "drecurrent_kernel", drecurrent_kernel, {p.u, p.gu()}, x);
-  check_opt(op, "dbias", dbias, bias_shape(cell, p.u), x);
+  check_opt_out(op, "dx", dx, {p.n, p.t, p.f}, x);
+  check_opt_out(op, "dkernel", dkernel, {p.f, p.gu()}, x);
+  check_opt_out(op, "drecurrent_kernel", drecurrent_kernel, {p.u, p.gu()}, x);
+  check_opt_out(op, "dbias", dbias, bias_shape(cell, p.u), x);
   const Tensor* cells_p = cell == RnnCell::simple ? nullptr : ptr_of(cells);
   const Tensor* dgr_p = cell == RnnCell::gru ? ptr_of(dgates_rec) : nullptr;
   check_disjoint(op, {{"dy", &dy}, {"x", &x}, {"kernel", &kernel},

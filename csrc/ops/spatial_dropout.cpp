@@ -26,6 +26,8 @@ void spatial_dropout_forward(const Tensor& x, const Tensor& y, const Tensor& mas
                ": rate must be in [0, 1), got ", rate);
   check_float32(op, "x", x);
   check_float32(op, "y", y);
+  check_writable(op, "y", y);
+  check_writable(op, "mask", mask);
   check_min_dim(op, "x", x, 2);
   check_same_shape(op, "x", x, "y", y);
   check_same_device(op, "x", x, "y", y);
@@ -45,6 +47,7 @@ void spatial_dropout_backward(const Tensor& dy, const Tensor& mask, const Tensor
   const char* op = "spatial_dropout_backward";
   check_float32(op, "dy", dy);
   check_float32(op, "dx", dx);
+  check_writable(op, "dx", dx);
   check_min_dim(op, "dy", dy, 2);
   check_same_shape(op, "dy", dy, "dx", dx);
   check_same_device(op, "dy", dy, "dx", dx);

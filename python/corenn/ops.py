@@ -840,7 +840,8 @@ def rnn_forward(cell, x, kernel, recurrent_kernel, bias=None, *, return_sequence
     c_n = _out(c_n, (n, u), op, device=x.device) if states and cell == "lstm" else None
     if stash is None:
         stash = (empty((n, t, gu)), empty((n, t, u)), None if cell == "simple_rnn" else empty((n, t, u)))
-    gates, hprev, cells = stash
+    gates, hprev, cells = (_opt(t, op, name) for t, name in zip(stash, ("gates", "hprev", "cells")))
+    stash = (gates, hprev, cells)
     fn = getattr(_C, op)
     fn(x, kernel, recurrent_kernel, _opt(bias, op, "bias"), y, h_n, c_n, gates, hprev, cells,
        activation, recurrent_activation, bool(go_backwards), bool(return_sequences),
@@ -865,7 +866,7 @@ def rnn_backward(cell, dy, x, kernel, recurrent_kernel, stash, *, go_backwards=F
     n, t, u, gu = _rnn_dims(cell, x, kernel, op)
     if workspace is None:
         workspace = (empty((n, t, gu)), empty((n, t, gu)) if cell == "gru" else None)
-    dgates, dgates_rec = workspace
+    dgates, dgates_rec = (_opt(t, op, name) for t, name in zip(workspace, ("dgates", "dgates_rec")))
     if input_grad:
         dx = _out(dx, x.shape, op, device=x.device)
     else:
@@ -877,7 +878,7 @@ def rnn_backward(cell, dy, x, kernel, recurrent_kernel, stash, *, go_backwards=F
         dbias = _out(dbias, bshape, op, device=x.device) if use_bias else None
     else:
         dkernel = drecurrent_kernel = dbias = None
-    gates, hprev, cells = stash
+    gates, hprev, cells = (_opt(t, op, name) for t, name in zip(stash, ("gates", "hprev", "cells")))
     getattr(_C, op)(dy, x, kernel, recurrent_kernel, gates, hprev, cells, dgates, dgates_rec, dx,
                     dkernel, drecurrent_kernel, dbias, activation, recurrent_activation,
                     bool(go_backwards), dy.ndim == 3, bool(output_in_input_order))
