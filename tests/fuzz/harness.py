@@ -50,13 +50,18 @@ class Worker:
         self.starts += 1
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.stdin.close()
+        if self.proc is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:  # the child is gone: its end of the pipe is closed
+                pass
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            self.proc.stdout.close()
+            self.err.close()
         self.proc = None
 
     def _stderr_tail(self, n=3000):
@@ -113,7 +118,7 @@ class Worker:
                 else:
                     rc = self.proc.wait()
                     results.append(crash_result(key, rc, self._stderr_tail()))
-                self.proc = None
+                self.stop()
                 got += 1
                 break
             i += got
