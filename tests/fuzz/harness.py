@@ -192,7 +192,7 @@ def summarize(results, max_examples=2):
             continue
         first = res["bad"][0]
         label = first.split(":")[0]
-        detail = re.sub(r"\d+", "N", re.sub(r" \((element|got) .*", "", first))[:110]
+        detail = re.sub(r"(?<![A-Za-z_])\d+", "N", re.sub(r" \((element|got) .*", "", first))[:110]
         k = f"{detail} | {res.get('op')}"
         c = cats.setdefault(k, {"category": label, "count": 0, "examples": []})
         c["count"] += 1

@@ -116,9 +116,9 @@ def tensor_from_numpy(r):
     a = (f32(r, *_dims(r, int(r.integers(0, 4)), 0, 4)) * 10).astype(dt)
 
     def check(t, kw):
-        bad = _tensor_invariants(t, kw["array"].shape, np.dtype(dt).name)
+        bad = _tensor_invariants(t, kw["array"].shape, kw["array"].dtype.name)
         return bad
-    return Call(lambda array: Tensor.from_numpy(array), dict(array=a), dict(array="in"),
+    return Call(lambda array: Tensor.from_numpy(array), dict(array=a), dict(array="any"),
                 ("from_numpy", "Tensor"), check)
 
 
@@ -132,7 +132,7 @@ def tensor_from_dlpack(r):
                                                                        equal_nan=src.dtype.kind == "f"):
             return ["from_dlpack: values differ from the source array"]
         return []
-    return Call(lambda obj: Tensor.from_dlpack(obj), dict(obj=a), dict(obj="in"),
+    return Call(lambda obj: Tensor.from_dlpack(obj), dict(obj=a), dict(obj="any"),
                 ("from_dlpack", "dlpack", "Tensor"), check)
 
 
@@ -269,7 +269,7 @@ def device_fn(r, name):
         roles["device"] = "param"
     if "x" in params:
         kw["x"] = f32(r, 2, 3)
-        roles["x"] = "in"
+        roles["x"] = "any"
     if "index" in params:
         kw["index"] = 0
         roles["index"] = "param"
@@ -328,7 +328,10 @@ def activation_backward(r):
     out = _opt_out(r, x.shape)
 
     def check(dx, kw):
-        if kw["kind"] != kind or np.asarray(kw["x"]).shape != x.shape:
+        # the kernel may read y instead of x: only a consistent (x, y, alpha) has one answer
+        if kw["kind"] != kind or np.asarray(kw["x"]).shape != x.shape or kw["alpha"] != alpha \
+                or not np.array_equal(kw["y"], y, equal_nan=True) or \
+                not np.isfinite(kw["dy"]).all():
             return []
         return _close(dx.numpy(), ref.activation_grad(kind, kw["x"], kw["dy"], kw["alpha"]),
                       f"activation_backward({kind})", 1e-3, 1e-4) if \
@@ -397,7 +400,8 @@ def loss_forward(r):
     def check(v, kw):
         if not isinstance(v, float):
             return [f"loss returned {type(v).__name__}, not float"]
-        if np.shape(kw["y_pred"]) != (n, c) or not np.isfinite(kw["y_pred"]).all():
+        if np.shape(kw["y_pred"]) != (n, c) or not np.isfinite(kw["y_pred"]).all() or \
+                np.shape(kw["y_true"]) != np.shape(y_true):
             return []
         want = ref.loss(kind, kw["y_pred"], kw["y_true"], kw["from_logits"], kw.get("delta", 1.0),
                         kw["sample_weight"])

@@ -195,7 +195,11 @@ def run_case(key):
                        f"'{name}' was modified")
     if must:
         bad.insert(0, f"accepted-invalid: {'; '.join(muts)} was accepted")
-    if call.check is not None:
+    # References judge finite and NaN inputs; with +-Inf several answers are defensible (inf - inf
+    # in a batch mean, 0 * inf in a masked gradient), so only the safety invariants apply there.
+    has_inf = any(isinstance(v, np.ndarray) and v.dtype.kind == "f" and np.isinf(v).any()
+                  for n, v in call.kw.items() if call.roles.get(n) in ("in", "target"))
+    if call.check is not None and not (has_inf and not res["op"].startswith("Tensor.")):
         try:
             with np.errstate(all="ignore"):
                 bad += [f"invariant: {v}" for v in call.check(out, call.kw)]
