@@ -7,6 +7,8 @@
 #   tools/sanitize.sh            full: tests/core + tests/ops + fuzz (6000 calls + hypothesis)
 #   tools/sanitize.sh --fast     CI subset: tests/core + a few op files + fuzz (1500 calls)
 #   tools/sanitize.sh --no-build reuse the last sanitized build
+#   tools/sanitize.sh --fuzz N   no pytest: the fuzz CLI (python -m tests.fuzz.run) for N calls,
+#                                printing every BAD category with its sanitizer report line
 #   extra arguments after "--" go to pytest.
 #
 # Why the preloads: the interpreter is not instrumented, so libasan must be the first library
@@ -31,11 +33,13 @@ VENV=$SAN_DIR/venv
 BUILD=$SAN_DIR/build
 FAST=0
 BUILD_IT=1
+FUZZ_CALLS=0
 PYTEST_EXTRA=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --fast) FAST=1 ;;
     --no-build) BUILD_IT=0 ;;
+    --fuzz) FUZZ_CALLS=$2; shift ;;
     --) shift; PYTEST_EXTRA=("$@"); break ;;
     -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "sanitize.sh: unknown argument '$1'" >&2; exit 2 ;;
@@ -74,6 +78,15 @@ out = subprocess.run(["nm", "-D", "--undefined-only", C.__file__], capture_outpu
 assert "__asan_" in out and "__ubsan_" in out, f"{C.__file__} is not a sanitized build"
 print("sanitized extension:", C.__file__)
 EOF
+
+if [[ $FUZZ_CALLS != 0 ]]; then
+  set +e
+  "$VENV/bin/python" -m tests.fuzz.run --calls "$FUZZ_CALLS" --json "$SAN_DIR/fuzz-bad.json"
+  rc=$?
+  set -e
+  echo "== sanitize.sh: build $((t1 - t0)) s, fuzz $(($(date +%s) - t1)) s, exit $rc (BAD calls: $SAN_DIR/fuzz-bad.json)"
+  exit $rc
+fi
 
 if [[ $FAST == 1 ]]; then
   TESTS=(tests/core tests/ops/test_activations.py tests/ops/test_embedding.py

@@ -64,7 +64,7 @@ class Worker:
             self.err.close()
         self.proc = None
 
-    def _stderr_tail(self, n=3000):
+    def _stderr_tail(self, n=200_000):
         self.err.seek(0)
         return self.err.read().decode("utf-8", "replace")[-n:]
 
@@ -129,14 +129,19 @@ def crash_result(key, rc, stderr):
     sig = -rc if rc < 0 else None
     name = signal.Signals(sig).name if sig else f"exit {rc}"
     san = ""
-    for marker in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
-        j = stderr.find(marker)
-        if j >= 0:
-            san = stderr[j:j + 400].split("\n")[0]
-            break
+    hits = [j for j in (stderr.find(m) for m in ("ERROR: AddressSanitizer", "runtime error:",
+                                                   "ERROR: LeakSanitizer")) if j >= 0]
+    if hits:  # the first report: the line that holds it, with the source location (UBSan)
+        j = min(hits)
+        start = stderr.rfind("\n", 0, j) + 1
+        san = stderr[start:start + 400].split("\n")[0]
+        frames = [ln.strip() for ln in stderr[start:].splitlines()
+                  if ln.strip().startswith("#") and "/csrc/" in ln][:3]
+        if frames:
+            san += " | " + " | ".join(f.split(" in ", 1)[-1][:160] for f in frames)
     return {"key": key, "op": key.split(":")[0], "status": "crash", "rc": rc,
             "bad": [f"crash: {name}" + (f" [{_san_kind(san)}]" if san else "")],
-            "sanitizer": san, "stderr_tail": stderr[-1500:]}
+            "sanitizer": san, "stderr_tail": stderr[-3000:]}
 
 
 def _san_kind(line):
@@ -192,7 +197,7 @@ def summarize(results, max_examples=2):
             continue
         first = res["bad"][0]
         label = first.split(":")[0]
-        detail = re.sub(r"(?<![A-Za-z_])\d+", "N", re.sub(r" \((element|got) .*", "", first))[:110]
+        detail = re.sub(r"\b\d+\b", "N", re.sub(r" \((element|got) .*", "", first))[:110]
         k = f"{detail} | {res.get('op')}"
         c = cats.setdefault(k, {"category": label, "count": 0, "examples": []})
         c["count"] += 1
@@ -218,7 +223,7 @@ def format_report(results, elapsed=None, max_cats=200):
             lines.append(f"    raised {ex['type']}: {ex.get('msg', '')[:200]}")
         if ex.get("status") == "crash":
             lines.append(f"    rc={ex.get('rc')} confirmed_alone={ex.get('confirmed')} "
-                         f"{ex.get('sanitizer', '')[:200]}")
+                         f"{ex.get('sanitizer', '')[:600]}")
             if ex.get("alone"):
                 lines.append(f"    alone: {ex['alone']}")
         lines.append(f"    repro: {repro_line(ex['key'])}")
