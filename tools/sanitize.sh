@@ -20,10 +20,15 @@
 # allocator_may_return_null=1 + max_allocation_size_mb so a huge size is a MemoryError instead of
 # an ASan abort (the fuzz suite asks for 2**62-element tensors on purpose).
 #
-# Timings measured on the 2-core dev box (shared with other builds, so upper bounds):
-#   sanitized build from scratch: ~3-4 min (bindings at -O0, kernels at -O1, 53 files)
-#   --fast tests (build already done): see the final line printed by the script
-#   full tests: see the final line printed by the script
+# Timings measured on the 2-core dev box, shared with 4 other engineers' builds and tests:
+#   sanitized build from scratch: 203 s at load ~4-5 (619 s while 5 builds ran at once); the 11
+#     bindings files dominate (~13 s each at -O0: pybind11 templates + ASan), kernels are ~3-5 s
+#   rebuild with nothing changed: 5 s
+#   --fast tests: 53-63 s (fuzz fast tier 1500 calls ~38 s of it on today's main, where ~2% of
+#     calls crash and each crash restarts and re-runs an ASan child); --fast total ~4.5 min from
+#     scratch, ~1 min incremental
+#   full tests (tests/core + tests/ops + 6000-call fuzz + hypothesis): 129 s
+#   --fuzz 10000: 400 s at load ~8 (mostly child restarts after the sanitizer aborts on main)
 # Environment: CORENN_SAN_DIR (default ~/.cache/corenn-sanitize/<repo name>) holds venv + build.
 set -euo pipefail
 
