@@ -103,7 +103,7 @@ def _params(op, call):
     names = [n for n in call.kw if call.roles.get(n) != "fixed" and n != "op"]
     try:
         sig = inspect.signature(call.fn)
-        names += [p for p in sig.parameters if p not in call.kw and
+        names += [p for p in sig.parameters if p not in call.kw and p != "op" and
                   sig.parameters[p].kind not in (inspect.Parameter.VAR_KEYWORD,
                                                  inspect.Parameter.VAR_POSITIONAL)]
     except (TypeError, ValueError):
