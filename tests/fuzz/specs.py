@@ -1,0 +1,876 @@
+"""Valid-call builders for every public corenn.ops function and corenn.Tensor entry.
+
+``SPECS[name](r)`` returns a :class:`Call`: keyword arguments for a *valid* call drawn with the
+NumPy generator ``r``, the role of each argument (what a mutation of it must do), the names the
+error message may use for the op, and an optional ``check(result, kw)`` that returns a list of
+invariant violations (output shapes, float64 references from tests/reference.py) for calls whose
+arguments keep their valid shapes. Sizes stay tiny: the fuzzer wants many calls, not big ones.
+
+Roles: 'in' (float32 input, read only), 'out' (written; must be writable, contiguous, float32 or
+the documented index dtype), 'target' (dense target / weight, converted by the wrapper), 'index'
+(class labels / embedding indices), 'param' (non-array argument), 'list_in' / 'list_out' (lists of
+arrays: optimizer parameters and state).
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+import reference as ref
+from corenn import ops
+from corenn.ops import Tensor
+
+from .values import f32
+
+
+@dataclass
+class Call:
+    fn: Callable
+    kw: dict
+    roles: dict
+    names: tuple
+    check: Callable | None = None
+    written: tuple = ()          # argument names the op writes (beyond 'out' roles)
+
+
+def _close(got, want, what, rtol=1e-4, atol=1e-5):
+    got = np.asarray(got, np.float64)
+    want = np.asarray(want, np.float64)
+    if got.shape != want.shape:
+        return [f"{what}: shape {got.shape}, expected {want.shape}"]
+    nan_w, nan_g = np.isnan(want), np.isnan(got)
+    if (nan_w & ~nan_g).any():
+        i = int(np.flatnonzero((nan_w & ~nan_g).reshape(-1))[0])
+        return [f"{what}: NaN not propagated (element {i} is {got.reshape(-1)[i]!r}, "
+                f"reference NaN)"]
+    fin = np.isfinite(want) & ~nan_g
+    if fin.any() and not np.allclose(got[fin], want[fin], rtol=rtol, atol=atol):
+        err = np.abs(got[fin] - want[fin]) / (atol + rtol * np.abs(want[fin]))
+        i = int(np.argmax(err))
+        return [f"{what}: differs from the float64 reference (got {got[fin][i]!r}, "
+                f"want {want[fin][i]!r})"]
+    return []
+
+
+def _shape(result, shape, what="result"):
+    got = tuple(np.asarray(result).shape) if result is not None else None
+    return [] if got == tuple(shape) else [f"{what}: shape {got}, expected {tuple(shape)}"]
+
+
+def _opt_out(r, shape, p=0.4):
+    return f32(r, *shape) if r.random() < p else None
+
+
+def _dims(r, rank, lo=1, hi=5):
+    return [int(r.integers(lo, hi + 1)) for _ in range(rank)]
+
+
+# ---- tensors and runtime -------------------------------------------------------------------
+
+def tensor_empty(r):
+    shape = _dims(r, int(r.integers(0, 4)), 0, 4)
+    dtype = str(r.choice(["float32", "int32", "int64"]))
+    fn = Tensor.empty if r.random() < 0.5 else Tensor.zeros
+    name = "empty" if fn is Tensor.empty else "zeros"
+
+    def check(t, kw):
+        return _tensor_invariants(t, kw["shape"], kw["dtype"], zeros=name == "zeros")
+    return Call(lambda shape, dtype, device: fn(shape, dtype, device),
+                dict(shape=shape, dtype=dtype, device="cpu"),
+                dict(shape="param", dtype="param", device="param"), (name, "Tensor"), check)
+
+
+def _tensor_invariants(t, shape, dtype, zeros=False):
+    """A returned Tensor must describe exactly the memory it owns: no wrapped sizes."""
+    if not isinstance(t, Tensor):
+        return [f"returned {type(t).__name__}, not a Tensor"]
+    try:
+        want = [int(d) for d in shape]
+    except Exception:
+        return []
+    n = 1
+    for d in want:
+        n *= d
+    item = {"float32": 4, "int32": 4, "int64": 8}.get(str(dtype), 0)
+    bad = []
+    if list(t.shape) != want:
+        bad.append(f"shape {tuple(t.shape)} != requested {tuple(want)}")
+    if t.size != n or t.nbytes != n * item:
+        bad.append(f"size/nbytes overflow: size {t.size} nbytes {t.nbytes} for shape "
+                   f"{tuple(want)} (true size {n})")
+    if not bad and t.nbytes <= 1 << 26:
+        a = t.numpy()
+        if zeros and a.size and a.any():
+            bad.append("zeros() returned non-zero memory")
+        t.fill_(1)
+        if a.size and not (a == 1).all():
+            bad.append("fill_(1) did not reach every element")
+    return bad
+
+
+def tensor_from_numpy(r):
+    dt = r.choice([np.float32, np.int32, np.int64])
+    a = (f32(r, *_dims(r, int(r.integers(0, 4)), 0, 4)) * 10).astype(dt)
+
+    def check(t, kw):
+        bad = _tensor_invariants(t, kw["array"].shape, kw["array"].dtype.name)
+        return bad
+    return Call(lambda array: Tensor.from_numpy(array), dict(array=a), dict(array="any"),
+                ("from_numpy", "Tensor"), check)
+
+
+def tensor_from_dlpack(r):
+    dt = r.choice([np.float32, np.int32, np.int64])
+    a = (f32(r, *_dims(r, int(r.integers(0, 4)), 0, 4)) * 10).astype(dt)
+
+    def check(t, kw):
+        src = kw["obj"]
+        if isinstance(src, np.ndarray) and t.size and not np.array_equal(t.numpy(), src,
+                                                                       equal_nan=src.dtype.kind == "f"):
+            return ["from_dlpack: values differ from the source array"]
+        return []
+    return Call(lambda obj: Tensor.from_dlpack(obj), dict(obj=a), dict(obj="any"),
+                ("from_dlpack", "dlpack", "Tensor"), check)
+
+
+def _a_tensor(r):
+    shape = _dims(r, int(r.integers(1, 4)), 1, 4)
+    dtype = str(r.choice(["float32", "int32", "int64"]))
+    t = Tensor.zeros(shape, dtype, "cpu")
+    return t
+
+
+def tensor_reshape(r):
+    t = _a_tensor(r)
+    n = t.size
+    shape = [n] if r.random() < 0.3 else ([-1, 1] if r.random() < 0.5 else [1, n])
+
+    def check(v, kw):
+        return [] if v.size == n and v.numpy().size == n else ["reshape changed the size"]
+    return Call(lambda shape: t.reshape(shape), dict(shape=shape), dict(shape="param"),
+                ("reshape", "Tensor"), check)
+
+
+def tensor_fill(r):
+    t = _a_tensor(r)
+    value = float(r.choice([0.0, 1.0, -3.0, 2.5]))
+
+    def check(res, kw):
+        v = kw["value"]
+        a = t.numpy()
+        if t.dtype == "float32":
+            want = np.float32(v) if isinstance(v, (int, float)) else None
+            if want is not None and not (np.array_equal(a, np.full_like(a, want), equal_nan=True)):
+                return ["fill_ float32: values differ"]
+            return []
+        if isinstance(v, float) and (not np.isfinite(v) or not
+                                     (np.iinfo(t.dtype).min <= v <= np.iinfo(t.dtype).max)):
+            return [f"fill_({v!r}) on an {t.dtype} tensor was accepted (unrepresentable value; "
+                    f"got {a.reshape(-1)[0] if a.size else 'empty'})"]
+        return []
+    return Call(lambda value: t.fill_(value), dict(value=value), dict(value="param"),
+                ("fill_", "Tensor"), check)
+
+
+def tensor_to(r):
+    t = _a_tensor(r)
+    dev = str(r.choice(["cpu", "cpu"]))
+    return Call(lambda device: t.to(device), dict(device=dev), dict(device="param"),
+                ("Tensor.to", "to(", "cuda", "device", "Tensor"),
+                lambda v, kw: [] if v.device == "cpu" and list(v.shape) == list(t.shape) else
+                ["to('cpu') changed the tensor"])
+
+
+def tensor_cuda(r):
+    t = _a_tensor(r)
+    return Call(lambda index: t.cuda(index), dict(index=int(r.integers(0, 2))), dict(index="param"),
+                ("cuda", "Tensor"))
+
+
+def tensor_copy(r):
+    t = _a_tensor(r)
+    src = Tensor.zeros(list(t.shape), t.dtype, "cpu")
+    return Call(lambda src: t.copy_(src), dict(src=src), dict(src="in"), ("copy_", "Tensor"))
+
+
+def tensor_numpy(r):
+    t = _a_tensor(r)
+    how = int(r.integers(4))
+
+    def call(how):
+        if how == 0:
+            return t.numpy()
+        if how == 1:
+            return np.asarray(t)
+        if how == 2:
+            return np.from_dlpack(t)
+        return len(t)
+
+    def check(v, kw):
+        if kw["how"] == 3:
+            return [] if v == t.shape[0] else ["len() wrong"]
+        return _shape(v, t.shape, "numpy()")
+    return Call(call, dict(how=how), dict(how="fixed"), ("numpy", "Tensor", "len", "dlpack"),
+                check)
+
+
+def tensor_getitem(r):
+    t = _a_tensor(r)
+    return Call(lambda key: t[key], dict(key=int(r.integers(-2, 2))), dict(key="param"),
+                ("Tensor", "subscript"))
+
+
+def tensor_ctor(r):
+    return Call(lambda arg: Tensor(arg), dict(arg=[1.0, 2.0]), dict(arg="param"), ("Tensor",))
+
+
+def as_tensor(r):
+    a = f32(r, *_dims(r, int(r.integers(0, 3)), 0, 4))
+    return Call(lambda x: ops.as_tensor(x, "as_tensor_probe"), dict(x=a), dict(x="any"),
+                ("as_tensor_probe", "Tensor"),
+                lambda t, kw: _shape(t.numpy(), np.shape(kw["x"])))
+
+
+def empty_zeros(r, which):
+    fn = getattr(ops, which)
+    shape = tuple(_dims(r, int(r.integers(0, 4)), 0, 4))
+    dtype = str(r.choice(["float32", "int32", "int64"]))
+    return Call(lambda shape, dtype, device: fn(shape, dtype, device),
+                dict(shape=shape, dtype=dtype, device="cpu"),
+                dict(shape="param", dtype="param", device="param"), (which, "Tensor"),
+                lambda t, kw: _tensor_invariants(t, kw["shape"], kw["dtype"], which == "zeros"))
+
+
+def empty_like(r):
+    t = _a_tensor(r)
+    return Call(lambda t: ops.empty_like(t), dict(t=t), dict(t="in"), ("empty_like", "Tensor"),
+                lambda v, kw: _shape(v.numpy(), t.shape))
+
+
+def set_num_threads(r):
+    return Call(lambda n: ops.set_num_threads(n), dict(n=int(r.integers(0, 3))), dict(n="param"),
+                ("set_num_threads",))
+
+
+def get_num_threads(r):
+    return Call(lambda: ops.get_num_threads(), {}, {}, ("get_num_threads",),
+                lambda v, kw: [] if isinstance(v, int) and v >= 1 else [f"bad thread count {v}"])
+
+
+def device_fn(r, name):
+    fn = getattr(ops, name)
+    params = list(inspect.signature(fn).parameters)
+    kw, roles = {}, {}
+    if "device" in params:
+        kw["device"] = "cpu"
+        roles["device"] = "param"
+    if "x" in params:
+        kw["x"] = f32(r, 2, 3)
+        roles["x"] = "any"
+    if "index" in params:
+        kw["index"] = 0
+        roles["index"] = "param"
+    return Call(lambda **k: fn(**k), kw, roles, (name, "cuda", "device", "corenn.cuda"))
+
+
+# ---- GEMM and elementwise ------------------------------------------------------------------
+
+def gemm(r):
+    m, k, n = _dims(r, 3, 1, 6)
+    ta, tb = bool(r.integers(2)), bool(r.integers(2))
+    a = f32(r, *((k, m) if ta else (m, k)))
+    b = f32(r, *((n, k) if tb else (k, n)))
+    c = f32(r, m, n) if r.random() < 0.5 else None
+    beta = float(r.choice([0.0, 0.5])) if c is not None else 0.0
+    bias = f32(r, n) if r.random() < 0.4 else None
+    act = str(r.choice(["none", "relu"]))
+    c0 = None if c is None else c.copy()
+
+    def check(res, kw):
+        want = ref.gemm(kw["a"], kw["b"], c0, bool(kw["trans_a"]), bool(kw["trans_b"]),
+                        kw["alpha"], kw["beta"], kw["bias"], kw["activation"] or "none")
+        return _close(res.numpy() if isinstance(res, Tensor) else res, want, "gemm", 1e-4, 1e-4)
+    return Call(ops.gemm, dict(a=a, b=b, c=c, trans_a=ta, trans_b=tb, alpha=1.0, beta=beta,
+                               bias=bias, activation=act),
+                dict(a="in", b="in", c="out", trans_a="param", trans_b="param", alpha="param",
+                     beta="param", bias="in", activation="param"), ("gemm",), check)
+
+
+def matmul(r):
+    m, k, n = _dims(r, 3, 1, 6)
+    a, b = f32(r, m, k), f32(r, k, n)
+    return Call(ops.matmul, dict(a=a, b=b), dict(a="in", b="in"), ("matmul", "gemm"),
+                lambda res, kw: _close(res, ref.f64(kw["a"]) @ ref.f64(kw["b"]), "matmul",
+                                       1e-4, 1e-4))
+
+
+def activation_forward(r):
+    kind = str(r.choice(ops.ACTIVATIONS))
+    x = f32(r, *_dims(r, int(r.integers(1, 4)), 1, 6)) * 3
+    alpha = float(r.choice([0.0, 0.1, 1.0]))
+    out = _opt_out(r, x.shape)
+    return Call(ops.activation_forward, dict(kind=kind, x=x, out=out, alpha=alpha),
+                dict(kind="param", x="in", out="out", alpha="param"),
+                ("activation", kind),
+                lambda y, kw: _close(y.numpy(), ref.activation(kw["kind"], kw["x"], kw["alpha"]),
+                                     f"activation_forward({kw['kind']})"))
+
+
+def activation_backward(r):
+    kind = str(r.choice(ops.ACTIVATIONS))
+    x = f32(r, *_dims(r, int(r.integers(1, 4)), 1, 6)) * 3
+    alpha = float(r.choice([0.0, 0.1, 1.0]))
+    y = ref.activation(kind, x, alpha).astype(np.float32)
+    dy = f32(r, *x.shape)
+    out = _opt_out(r, x.shape)
+
+    def check(dx, kw):
+        # the kernel may read y instead of x: only a consistent (x, y, alpha) has one answer
+        if kw["kind"] != kind or np.asarray(kw["x"]).shape != x.shape or kw["alpha"] != alpha \
+                or not np.array_equal(kw["y"], y, equal_nan=True) or \
+                not np.isfinite(kw["dy"]).all():
+            return []
+        return _close(dx.numpy(), ref.activation_grad(kind, kw["x"], kw["dy"], kw["alpha"]),
+                      f"activation_backward({kind})", 1e-3, 1e-4) if \
+            np.isfinite(kw["x"]).all() else []
+    return Call(ops.activation_backward, dict(kind=kind, x=x, y=y, dy=dy, out=out, alpha=alpha),
+                dict(kind="param", x="in", y="in", dy="in", out="out", alpha="param"),
+                ("activation", kind), check)
+
+
+def bias_grad(r):
+    dy = f32(r, *_dims(r, int(r.integers(1, 4)), 1, 6))
+    out = _opt_out(r, dy.shape[-1:])
+    return Call(ops.bias_grad, dict(dy=dy, out=out), dict(dy="in", out="out"), ("bias_grad",),
+                lambda db, kw: _close(db.numpy(), ref.bias_grad(kw["dy"]), "bias_grad", 1e-4, 1e-4))
+
+
+def dropout_forward(r):
+    x = f32(r, *_dims(r, int(r.integers(1, 4)), 1, 6))
+    return Call(ops.dropout_forward, dict(x=x, rate=float(r.choice([0.0, 0.3, 0.9])),
+                                         seed=int(r.integers(0, 2**40)), out=_opt_out(r, x.shape),
+                                         mask=_opt_out(r, x.shape)),
+                dict(x="in", rate="param", seed="param", out="out", mask="out"),
+                ("dropout_forward", "dropout"),
+                lambda res, kw: _shape(res[0], np.shape(kw["x"])) + _shape(res[1], np.shape(kw["x"])))
+
+
+def dropout_backward(r):
+    dy = f32(r, *_dims(r, int(r.integers(1, 4)), 1, 6))
+    mask = (r.random(dy.shape) > 0.5).astype(np.float32) * 2
+    return Call(ops.dropout_backward, dict(dy=dy, mask=mask, out=_opt_out(r, dy.shape)),
+                dict(dy="in", mask="in", out="out"), ("dropout_backward", "dropout"),
+                lambda dx, kw: _close(dx.numpy(), ref.f64(kw["dy"]) * ref.f64(kw["mask"]),
+                                      "dropout_backward"))
+
+
+def regularizer_penalty(r):
+    w = f32(r, *_dims(r, int(r.integers(1, 3)), 1, 6))
+    grad = f32(r, *w.shape) if r.random() < 0.5 else None
+    l1, l2 = float(r.choice([0.0, 0.01])), float(r.choice([0.0, 0.1]))
+    return Call(ops.regularizer_penalty, dict(w=w, grad=grad, l1=l1, l2=l2),
+                dict(w="in", grad="out", l1="param", l2="param"), ("regularizer",),
+                lambda p, kw: _close(p, ref.regularizer_penalty(kw["w"], kw["l1"], kw["l2"]),
+                                     "regularizer_penalty", 1e-4, 1e-5)
+                if kw["l1"] or kw["l2"] else [])  # 0 * sum(NaN): either answer is defensible
+
+
+# ---- losses, metrics, optimizers -----------------------------------------------------------
+
+def loss_forward(r):
+    kind = str(r.choice(ops.LOSSES))
+    n, c = _dims(r, 2, 1, 5)
+    logits = bool(r.integers(2))
+    if kind in ("binary_crossentropy", "categorical_crossentropy") and not logits:
+        y_pred = f32(r, n, c, lo=0.05, hi=0.95)
+    else:
+        y_pred = f32(r, n, c)
+    if kind == "sparse_categorical_crossentropy":
+        y_true = r.integers(0, c, size=n).astype(r.choice([np.int32, np.int64]))
+    elif kind == "categorical_crossentropy":
+        y_true = np.eye(c, dtype=np.float32)[r.integers(0, c, size=n)]
+    else:
+        y_true = f32(r, n, c, lo=0.0, hi=1.0)
+    sw = f32(r, n, lo=0.0, hi=2.0) if r.random() < 0.3 else None
+    grad = f32(r, n, c) if r.random() < 0.4 else None
+
+    def check(v, kw):
+        if not isinstance(v, float):
+            return [f"loss returned {type(v).__name__}, not float"]
+        if np.shape(kw["y_pred"]) != (n, c) or not np.isfinite(kw["y_pred"]).all() or \
+                np.shape(kw["y_true"]) != np.shape(y_true):
+            return []
+        want = ref.loss(kind, kw["y_pred"], kw["y_true"], kw["from_logits"], kw.get("delta", 1.0),
+                        kw["sample_weight"])
+        return _close(v, want, f"loss_forward({kind})", 1e-3, 1e-5)
+    return Call(ops.loss_forward, dict(kind=kind, y_pred=y_pred, y_true=y_true, grad=grad,
+                                       from_logits=logits, sample_weight=sw),
+                dict(kind="param", y_pred="in", y_true="index" if "sparse" in kind else "target",
+                     grad="out", from_logits="param", sample_weight="target"),
+                ("loss", kind), check)
+
+
+def accuracy_count(r):
+    kind = str(r.choice(["sparse_categorical", "categorical", "binary"]))
+    n, c = _dims(r, 2, 1, 5)
+    y_pred = f32(r, n, c)
+    if kind == "sparse_categorical":
+        y_true = r.integers(0, c, size=n).astype(np.int64)
+    elif kind == "categorical":
+        y_true = np.eye(c, dtype=np.float32)[r.integers(0, c, size=n)]
+    else:
+        y_true = (r.random((n, c)) > 0.5).astype(np.float32)
+
+    def check(v, kw):
+        if not isinstance(v, int):
+            return [f"accuracy_count returned {type(v).__name__}"]
+        if np.shape(kw["y_pred"]) != (n, c) or not np.isfinite(kw["y_pred"]).all() or \
+                np.shape(kw["y_true"]) != np.shape(y_true):
+            return []
+        want = ref.accuracy_count(kind, kw["y_pred"], kw["y_true"], kw["threshold"])
+        return [] if v == want else [f"accuracy_count({kind}) = {v}, reference {want}"]
+    return Call(ops.accuracy_count, dict(kind=kind, y_pred=y_pred, y_true=y_true, threshold=0.5),
+                dict(kind="param", y_pred="in", y_true="index" if "sparse" in kind else "target",
+                     threshold="param"), ("accuracy",), check)
+
+
+def _plist(r):
+    return [f32(r, *_dims(r, int(r.integers(1, 3)), 1, 4)) for _ in range(int(r.integers(1, 4)))]
+
+
+def _like(r, ps, positive=False):
+    return [np.abs(f32(r, *p.shape)) if positive else f32(r, *p.shape) for p in ps]
+
+
+def sgd_update(r):
+    ps = _plist(r)
+    mom = float(r.choice([0.0, 0.9]))
+    return Call(ops.sgd_update, dict(params=ps, grads=_like(r, ps),
+                                     momentums=_like(r, ps) if mom else [], lr=0.01, momentum=mom,
+                                     nesterov=bool(r.integers(2)), clipnorm=float(r.choice([0.0, 1.0]))),
+                dict(params="list_out", grads="list_in", momentums="list_out", lr="param",
+                     momentum="param", nesterov="param", clipnorm="param"), ("sgd_update",))
+
+
+def adam_update(r):
+    ps = _plist(r)
+    ams = bool(r.integers(2))
+    return Call(ops.adam_update, dict(params=ps, grads=_like(r, ps), m=_like(r, ps),
+                                      v=_like(r, ps, True), vhat=_like(r, ps, True) if ams else [],
+                                      lr=0.001, step=int(r.integers(0, 5)), amsgrad=ams,
+                                      weight_decay=float(r.choice([0.0, 0.01]))),
+                dict(params="list_out", grads="list_in", m="list_out", v="list_out",
+                     vhat="list_out", lr="param", step="param", amsgrad="param",
+                     weight_decay="param"), ("adam_update",))
+
+
+def rmsprop_update(r):
+    ps = _plist(r)
+    mom, cen = float(r.choice([0.0, 0.9])), bool(r.integers(2))
+    return Call(ops.rmsprop_update, dict(params=ps, grads=_like(r, ps),
+                                         velocities=_like(r, ps, True),
+                                         momentums=_like(r, ps) if mom else [],
+                                         average_grads=_like(r, ps) if cen else [], lr=0.001,
+                                         momentum=mom, centered=cen),
+                dict(params="list_out", grads="list_in", velocities="list_out",
+                     momentums="list_out", average_grads="list_out", lr="param",
+                     momentum="param", centered="param"), ("rmsprop_update",))
+
+
+def adagrad_update(r):
+    ps = _plist(r)
+    return Call(ops.adagrad_update, dict(params=ps, grads=_like(r, ps),
+                                         accumulators=_like(r, ps, True), lr=0.01,
+                                         global_clipnorm=float(r.choice([0.0, 1.0]))),
+                dict(params="list_out", grads="list_in", accumulators="list_out", lr="param",
+                     global_clipnorm="param"), ("adagrad_update",))
+
+
+# ---- normalization ---------------------------------------------------------------------------
+
+def batch_norm_forward_train(r):
+    x = f32(r, *_dims(r, int(r.integers(2, 4)), 1, 5))
+    c = x.shape[-1]
+    mm = f32(r, c) if r.random() < 0.5 else None
+    mv = np.abs(f32(r, c)) if mm is not None else None
+    kw = dict(x=x, gamma=f32(r, c) if r.random() < 0.7 else None,
+              beta=f32(r, c) if r.random() < 0.7 else None, moving_mean=mm, moving_variance=mv,
+              out=_opt_out(r, x.shape), mean=_opt_out(r, (c,)), inv_std=_opt_out(r, (c,)))
+
+    def check(res, k):
+        if np.shape(k["x"]) != x.shape:
+            return []
+        y, _, _ = ref.batch_norm_train(k["x"], k["gamma"], k["beta"], k.get("epsilon", 1e-3))
+        return _close(res[0].numpy(), y, "batch_norm_forward_train", 1e-3, 1e-3)
+    return Call(ops.batch_norm_forward_train, kw,
+                dict(x="in", gamma="in", beta="in", moving_mean="out", moving_variance="out",
+                     out="out", mean="out", inv_std="out", momentum="param", epsilon="param"),
+                ("batch_norm",), check)
+
+
+def batch_norm_forward_infer(r):
+    x = f32(r, *_dims(r, int(r.integers(2, 4)), 1, 5))
+    c = x.shape[-1]
+    kw = dict(x=x, gamma=f32(r, c), beta=f32(r, c), moving_mean=f32(r, c),
+              moving_variance=np.abs(f32(r, c)), out=_opt_out(r, x.shape))
+    return Call(ops.batch_norm_forward_infer, kw,
+                dict(x="in", gamma="in", beta="in", moving_mean="in", moving_variance="in",
+                     out="out", epsilon="param"), ("batch_norm",),
+                lambda y, k: _close(y.numpy(), ref.batch_norm_infer(k["x"], k["gamma"], k["beta"],
+                                    k["moving_mean"], k["moving_variance"], k.get("epsilon", 1e-3)),
+                                    "batch_norm_forward_infer", 1e-3, 1e-4))
+
+
+def batch_norm_backward(r):
+    x = f32(r, *_dims(r, int(r.integers(2, 4)), 1, 5))
+    c = x.shape[-1]
+    rows = x.reshape(-1, c)
+    mean = rows.mean(0).astype(np.float32)
+    inv = (1 / np.sqrt(rows.var(0) + 1e-3)).astype(np.float32)
+    kw = dict(dy=f32(r, *x.shape), x=x, gamma=f32(r, c), mean=mean, inv_std=inv,
+              dx=_opt_out(r, x.shape), dgamma=_opt_out(r, (c,)), dbeta=_opt_out(r, (c,)),
+              training=bool(r.integers(2)))
+    return Call(ops.batch_norm_backward, kw,
+                dict(dy="in", x="in", gamma="in", mean="in", inv_std="in", dx="out?",
+                     dgamma="out", dbeta="out", training="param"), ("batch_norm",),
+                lambda dx, k: _shape(dx, np.shape(k["dy"])) if k.get("need_dx", True) else [])
+
+
+def spatial_dropout_forward(r):
+    x = f32(r, *_dims(r, int(r.integers(2, 5)), 1, 4))
+    return Call(ops.spatial_dropout_forward, dict(x=x, rate=float(r.choice([0.0, 0.5])),
+                                                 seed=int(r.integers(0, 99)),
+                                                 out=_opt_out(r, x.shape),
+                                                 mask=_opt_out(r, (x.shape[0], x.shape[-1]))),
+                dict(x="in", rate="param", seed="param", out="out", mask="out"),
+                ("spatial_dropout",),
+                lambda res, k: _shape(res[0], np.shape(k["x"])))
+
+
+def spatial_dropout_backward(r):
+    dy = f32(r, *_dims(r, int(r.integers(2, 5)), 1, 4))
+    mask = (r.random((dy.shape[0], dy.shape[-1])) > 0.5).astype(np.float32) * 2
+    return Call(ops.spatial_dropout_backward, dict(dy=dy, mask=mask, out=_opt_out(r, dy.shape)),
+                dict(dy="in", mask="in", out="out"), ("spatial_dropout",),
+                lambda dx, k: _shape(dx, np.shape(k["dy"])))
+
+
+# ---- convolution, pooling, padding -----------------------------------------------------------
+
+def _conv_setup(r, stride1=False):
+    n, h, w = int(r.integers(1, 3)), int(r.integers(2, 7)), int(r.integers(2, 7))
+    cin, cout = _dims(r, 2, 1, 3)
+    kh, kw = int(r.integers(1, min(h, 3) + 1)), int(r.integers(1, min(w, 3) + 1))
+    strides = 1 if stride1 else int(r.integers(1, 3))
+    padding = str(r.choice(["valid", "same"]))
+    return f32(r, n, h, w, cin), f32(r, kh, kw, cin, cout), strides, padding
+
+
+def conv2d(r):
+    x, w, s, p = _conv_setup(r)
+    bias = f32(r, w.shape[3]) if r.random() < 0.5 else None
+    act = str(r.choice(["none", "relu"]))
+    (shape, _) = ops.conv2d_output_shape(x.shape, w.shape[:2], w.shape[3], s, p)
+
+    def check(y, k):
+        if k["strides"] != s or k["padding"] != p or k["dilation_rate"] != 1 or \
+                np.shape(k["x"]) != x.shape or \
+                np.shape(k["w"]) != w.shape:
+            return []
+        want = ref.conv2d_forward(k["x"], k["w"], k["bias"], (s, s), p)
+        if act == "relu":
+            want = np.maximum(want, 0)
+        return _close(y.numpy(), want, "conv2d", 1e-3, 1e-4)
+    return Call(ops.conv2d, dict(x=x, w=w, bias=bias, out=_opt_out(r, shape), strides=s,
+                                 padding=p, dilation_rate=1, activation=act),
+                dict(x="in", w="in", bias="in", out="out", strides="param", padding="param",
+                     dilation_rate="param", activation="param"), ("conv2d",), check)
+
+
+def conv2d_backward_data(r):
+    x, w, s, p = _conv_setup(r)
+    (shape, _) = ops.conv2d_output_shape(x.shape, w.shape[:2], w.shape[3], s, p)
+    return Call(ops.conv2d_backward_data, dict(dy=f32(r, *shape), w=w, input_shape=x.shape,
+                                               out=_opt_out(r, x.shape), strides=s, padding=p),
+                dict(dy="in", w="in", input_shape="param", out="out", strides="param",
+                     padding="param"), ("conv2d",),
+                lambda dx, k: _shape(dx, k["input_shape"]) if isinstance(k["input_shape"], tuple)
+                else [])
+
+
+def conv2d_backward_weights(r):
+    x, w, s, p = _conv_setup(r)
+    (shape, _) = ops.conv2d_output_shape(x.shape, w.shape[:2], w.shape[3], s, p)
+    return Call(ops.conv2d_backward_weights, dict(x=x, dy=f32(r, *shape), kernel_shape=w.shape,
+                                                  out=_opt_out(r, w.shape), strides=s, padding=p,
+                                                  bias=bool(r.integers(2))),
+                dict(x="in", dy="in", kernel_shape="param", out="out", strides="param",
+                     padding="param", bias="param"), ("conv2d",))
+
+
+def conv2d_relu_max_pool2d(r):
+    x, w, _, p = _conv_setup(r, stride1=True)
+    return Call(ops.conv2d_relu_max_pool2d, dict(x=x, w=w, bias=f32(r, w.shape[3]), padding=p),
+                dict(x="in", w="in", bias="in", out="out", argmax="out", padding="param"),
+                ("conv2d",))
+
+
+def conv2d_relu_max_pool2d_backward_weights(r):
+    x, w, _, p = _conv_setup(r, stride1=True)
+    y, am = ops.conv2d_relu_max_pool2d(x, w, None, padding=p)
+    y, am = y.numpy().copy(), am.numpy().copy()
+    return Call(ops.conv2d_relu_max_pool2d_backward_weights,
+                dict(x=x, dy=f32(r, *y.shape), y=y, argmax=am, kernel_shape=w.shape,
+                     bias=bool(r.integers(2)), padding=p),
+                dict(x="in", dy="in", y="in", argmax="index", kernel_shape="param", out="out",
+                     bias_out="out", bias="param", padding="param"), ("conv2d",))
+
+
+def conv2d_output_shape(r):
+    x, w, s, p = _conv_setup(r)
+    return Call(ops.conv2d_output_shape, dict(input_shape=x.shape, kernel_size=w.shape[:2],
+                                              filters=w.shape[3], strides=s, padding=p),
+                dict(input_shape="param", kernel_size="param", filters="param", strides="param",
+                     padding="param"), ("conv2d",))
+
+
+def conv_output_length(r):
+    return Call(ops.conv_output_length, dict(size=int(r.integers(1, 9)), kernel=1, stride=1,
+                                             padding=str(r.choice(["valid", "same"])), dilation=1),
+                dict(size="param", kernel="param", stride="param", padding="param",
+                     dilation="param"), ("conv2d",))
+
+
+def conv2d_algorithms(r):
+    x, w, s, p = _conv_setup(r)
+    return Call(ops.conv2d_algorithms, dict(input_shape=x.shape, kernel_shape=w.shape, strides=s,
+                                            padding=p),
+                dict(input_shape="param", kernel_shape="param", strides="param", padding="param"),
+                ("conv2d",))
+
+
+def _pool_setup(r):
+    x = f32(r, int(r.integers(1, 3)), int(r.integers(2, 7)), int(r.integers(2, 7)),
+            int(r.integers(1, 4)))
+    return x, int(r.integers(1, 3)), int(r.integers(1, 3)), str(r.choice(["valid", "same"]))
+
+
+def max_pool2d_forward(r):
+    x, ps, st, p = _pool_setup(r)
+    return Call(ops.max_pool2d_forward, dict(x=x, pool_size=ps, strides=st, padding=p),
+                dict(x="in", pool_size="param", strides="param", padding="param", out="out",
+                     argmax="out"), ("max_pool2d", "pool2d"),
+                lambda res, k: _close(res[0].numpy(), ref.max_pool2d(k["x"], (ps, ps), (st, st), p)[0],
+                                      "max_pool2d_forward") if k["padding"] == p and
+                k["pool_size"] == ps and k["strides"] == st and np.shape(k["x"]) == x.shape else [])
+
+
+def max_pool2d_backward(r):
+    x, ps, st, p = _pool_setup(r)
+    y, am = ops.max_pool2d_forward(x, ps, st, p)
+    return Call(ops.max_pool2d_backward, dict(dy=f32(r, *y.shape), argmax=am.numpy().copy(),
+                                              x_shape=x.shape, pool_size=ps, strides=st, padding=p),
+                dict(dy="in", argmax="index", x_shape="param", pool_size="param",
+                     strides="param", padding="param", out="out"), ("max_pool2d", "pool2d"))
+
+
+def avg_pool2d_forward(r):
+    x, ps, st, p = _pool_setup(r)
+    return Call(ops.avg_pool2d_forward, dict(x=x, pool_size=ps, strides=st, padding=p),
+                dict(x="in", pool_size="param", strides="param", padding="param", out="out"),
+                ("avg_pool2d", "pool2d"),
+                lambda y, k: _close(y.numpy(), ref.avg_pool2d(k["x"], (ps, ps), (st, st), p),
+                                    "avg_pool2d_forward") if k["padding"] == p and
+                k["pool_size"] == ps and k["strides"] == st and np.shape(k["x"]) == x.shape else [])
+
+
+def avg_pool2d_backward(r):
+    x, ps, st, p = _pool_setup(r)
+    shape = ops.pool2d_output_shape(x.shape, ps, st, p)
+    return Call(ops.avg_pool2d_backward, dict(dy=f32(r, *shape), x_shape=x.shape, pool_size=ps,
+                                              strides=st, padding=p),
+                dict(dy="in", x_shape="param", pool_size="param", strides="param",
+                     padding="param", out="out"), ("avg_pool2d", "pool2d"))
+
+
+def pool2d_output_shape(r):
+    x, ps, st, p = _pool_setup(r)
+    return Call(ops.pool2d_output_shape, dict(x_shape=x.shape, pool_size=ps, strides=st, padding=p),
+                dict(x_shape="param", pool_size="param", strides="param", padding="param"),
+                ("pool2d",))
+
+
+def global_pool(r, which):
+    x, _, _, _ = _pool_setup(r)
+    fn = getattr(ops, f"global_{which}_pool2d_forward")
+    rf = ref.global_avg_pool2d if which == "avg" else (lambda a: ref.global_max_pool2d(a)[0])
+
+    def check(res, k):
+        y = res if which == "avg" else res[0]
+        return _close(y.numpy(), rf(k["x"]), f"global_{which}_pool2d_forward") \
+            if np.shape(k["x"]) == x.shape else []
+    roles = dict(x="in", out="out")
+    if which == "max":
+        roles["argmax"] = "out"
+    return Call(fn, dict(x=x), roles, (f"global_{which}_pool2d",), check)
+
+
+def global_avg_pool2d_backward(r):
+    x, _, _, _ = _pool_setup(r)
+    return Call(ops.global_avg_pool2d_backward, dict(dy=f32(r, x.shape[0], x.shape[3]),
+                                                     x_shape=x.shape),
+                dict(dy="in", x_shape="param", out="out"), ("global_avg_pool2d",))
+
+
+def global_max_pool2d_backward(r):
+    x, _, _, _ = _pool_setup(r)
+    _, am = ops.global_max_pool2d_forward(x)
+    return Call(ops.global_max_pool2d_backward, dict(dy=f32(r, x.shape[0], x.shape[3]),
+                                                     argmax=am.numpy().copy(), x_shape=x.shape),
+                dict(dy="in", argmax="index", x_shape="param", out="out"),
+                ("global_max_pool2d",))
+
+
+def zero_pad2d(r, direction):
+    x, _, _, _ = _pool_setup(r)
+    pad = int(r.integers(0, 2)) if r.random() < 0.5 else ((0, 1), (1, 0))
+    fn = getattr(ops, f"zero_pad2d_{direction}")
+    arg = "x" if direction == "forward" else "dy"
+    if direction == "backward":
+        x = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)))
+    return Call(fn, {arg: x, "padding": pad}, {arg: "in", "padding": "param", "out": "out"},
+                ("zero_pad2d",))
+
+
+# ---- embedding and recurrent -----------------------------------------------------------------
+
+def embedding_forward(r):
+    v, d = _dims(r, 2, 1, 6)
+    idx = r.integers(0, v, size=_dims(r, int(r.integers(1, 3)), 1, 4))
+    idx = idx.astype(r.choice([np.int32, np.int64, np.float32, np.float64, np.uint8, np.int16]))
+    w = f32(r, v, d)
+    return Call(ops.embedding_forward, dict(indices=idx, weight=w, out=_opt_out(r, idx.shape + (d,))),
+                dict(indices="index", weight="in", out="out"), ("embedding",),
+                lambda y, k: _close(y.numpy(), ref.embedding(k["indices"], k["weight"]),
+                                    "embedding_forward") if np.shape(k["weight"]) == (v, d) and
+                np.shape(k["indices"]) == idx.shape else [])
+
+
+def embedding_backward(r):
+    v, d = _dims(r, 2, 1, 6)
+    idx = r.integers(0, v, size=_dims(r, int(r.integers(1, 3)), 1, 4)).astype(np.int64)
+    dy = f32(r, *idx.shape, d)
+    use_out = r.random() < 0.5
+    return Call(ops.embedding_backward, dict(indices=idx, dy=dy, input_dim=None if use_out else v,
+                                             out=f32(r, v, d) if use_out else None),
+                dict(indices="index", dy="in", input_dim="param", out="out"), ("embedding",),
+                lambda dw, k: _close(dw.numpy(), ref.embedding_grad(k["indices"], k["dy"], v),
+                                     "embedding_backward", 1e-4, 1e-4)
+                if np.shape(k["dy"]) == dy.shape and np.shape(k["indices"]) == idx.shape and
+                np.shape(dw.numpy()) == (v, d) else [])
+
+
+_GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
+
+
+def _rnn_setup(r, cell):
+    n, t, f, u = _dims(r, 4, 1, 3)
+    g = _GATES[cell]
+    bias = f32(r, 2, g * u) if cell == "gru" else f32(r, g * u)
+    return f32(r, n, t, f), f32(r, f, g * u), f32(r, u, g * u), bias, u
+
+
+def rnn_forward_spec(r, cell, generic):
+    x, k, rk, b, u = _rnn_setup(r, cell)
+    kw = dict(x=x, kernel=k, recurrent_kernel=rk, bias=b if r.random() < 0.7 else None,
+              return_sequences=bool(r.integers(2)), go_backwards=bool(r.integers(2)))
+    roles = dict(x="in", kernel="in", recurrent_kernel="in", bias="in",
+                 return_sequences="param", go_backwards="param", out="out", h_n="out?", c_n="out?",
+                 activation="param", recurrent_activation="param")
+    if generic:
+        fn, kw = ops.rnn_forward, dict(cell=cell, **kw)
+        roles["cell"] = "param"
+    else:
+        fn = getattr(ops, f"{cell}_forward")
+    return Call(fn, kw, roles, (cell, "rnn"))
+
+
+def rnn_backward_spec(r, cell, generic):
+    x, k, rk, b, u = _rnn_setup(r, cell)
+    rs = bool(r.integers(2))
+    y, _, _, stash = ops.rnn_forward(cell, x, k, rk, b, return_sequences=rs)
+    kw = dict(dy=f32(r, *y.shape), x=x, kernel=k, recurrent_kernel=rk, stash=stash,
+              input_grad=bool(r.integers(2)) or True, weight_grads=bool(r.integers(2)))
+    roles = dict(dy="in", x="in", kernel="in", recurrent_kernel="in", stash="param",
+                 input_grad="param", weight_grads="param", dx="out?", dkernel="out?",
+                 drecurrent_kernel="out?", dbias="out?", activation="param")
+    if generic:
+        fn, kw = ops.rnn_backward, dict(cell=cell, **kw)
+        roles["cell"] = "param"
+    else:
+        fn = getattr(ops, f"{cell}_backward")
+    return Call(fn, kw, roles, (cell, "rnn"))
+
+
+def parse_device(r):
+    return Call(ops.parse_device, dict(device=str(r.choice(["cpu", "cuda", "cuda:0"]))),
+                dict(device="param"), ("device", "parse_device"),
+                lambda v, k: [] if v == {"cpu": "cpu", "cuda": "cuda:0"}.get(k["device"], k["device"])
+                else [f"parse_device({k['device']!r}) -> {v!r}"])
+
+
+# ---- the registry ----------------------------------------------------------------------------
+
+def _registry():
+    s = {}
+    for name in ("gemm", "matmul", "activation_forward", "activation_backward", "bias_grad",
+                 "dropout_forward", "dropout_backward", "regularizer_penalty", "loss_forward",
+                 "accuracy_count", "sgd_update", "adam_update", "rmsprop_update",
+                 "adagrad_update", "batch_norm_forward_train", "batch_norm_forward_infer",
+                 "batch_norm_backward", "spatial_dropout_forward", "spatial_dropout_backward",
+                 "conv2d", "conv2d_backward_data", "conv2d_backward_weights",
+                 "conv2d_relu_max_pool2d", "conv2d_relu_max_pool2d_backward_weights",
+                 "conv2d_output_shape", "conv_output_length", "conv2d_algorithms",
+                 "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
+                 "avg_pool2d_backward", "pool2d_output_shape", "global_avg_pool2d_backward",
+                 "global_max_pool2d_backward", "embedding_forward", "embedding_backward",
+                 "parse_device", "as_tensor", "empty_like", "set_num_threads",
+                 "get_num_threads"):
+        s[name] = globals()[name]
+    s["empty"] = lambda r: empty_zeros(r, "empty")
+    s["zeros"] = lambda r: empty_zeros(r, "zeros")
+    s["global_avg_pool2d_forward"] = lambda r: global_pool(r, "avg")
+    s["global_max_pool2d_forward"] = lambda r: global_pool(r, "max")
+    s["zero_pad2d_forward"] = lambda r: zero_pad2d(r, "forward")
+    s["zero_pad2d_backward"] = lambda r: zero_pad2d(r, "backward")
+    for cell in _GATES:
+        s[f"{cell}_forward"] = lambda r, c=cell: rnn_forward_spec(r, c, False)
+        s[f"{cell}_backward"] = lambda r, c=cell: rnn_backward_spec(r, c, False)
+    s["rnn_forward"] = lambda r: rnn_forward_spec(r, str(r.choice(list(_GATES))), True)
+    s["rnn_backward"] = lambda r: rnn_backward_spec(r, str(r.choice(list(_GATES))), True)
+    for name in ("cuda_built", "cuda_is_available", "cuda_device_count", "cuda_synchronize",
+                 "cuda_empty_cache", "cuda_memory_stats", "to_device"):
+        s[name] = lambda r, n=name: device_fn(r, n)
+    s["Tensor.empty/zeros"] = tensor_empty
+    s["Tensor.from_numpy"] = tensor_from_numpy
+    s["Tensor.from_dlpack"] = tensor_from_dlpack
+    s["Tensor.reshape"] = tensor_reshape
+    s["Tensor.fill_"] = tensor_fill
+    s["Tensor.to"] = tensor_to
+    s["Tensor.cuda"] = tensor_cuda
+    s["Tensor.copy_"] = tensor_copy
+    s["Tensor.numpy"] = tensor_numpy
+    s["Tensor.__getitem__"] = tensor_getitem
+    s["Tensor()"] = tensor_ctor
+    return s
+
+
+SPECS = _registry()
+
+
+def public_ops():
+    """Every public function of corenn.ops (its __all__ minus the Tensor class)."""
+    return sorted(n for n in ops.__all__ if n != "Tensor" and callable(getattr(ops, n)))
