@@ -258,8 +258,25 @@ void require_cpu(const Tensor& t, const char* what) {
                "; call .cpu() first");
 }
 
-Device parse_device(const py::object& device) {
-  return Device::parse(py::str(device));
+// Runs `parse` and puts `op` in front of the message of a corenn::Error it raises (same type),
+// so "invalid device 'gpu'" says which call it came from.
+template <class F>
+auto naming_op(const char* op, F&& parse) -> decltype(parse()) {
+  try {
+    return parse();
+  } catch (const TypeError& e) {
+    throw TypeError(std::string(op) + ": " + e.what());
+  } catch (const Error& e) {
+    throw Error(std::string(op) + ": " + e.what());
+  }
+}
+
+Device parse_device(const char* op, const py::object& device) {
+  return naming_op(op, [&] { return Device::parse(py::str(device)); });
+}
+
+DType parse_dtype(const char* op, const std::string& dtype) {
+  return naming_op(op, [&] { return dtype_from_name(dtype); });
 }
 
 // The CPU copy of a tensor as a NumPy array (a view when it already lives on the CPU).
@@ -297,15 +314,15 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
       .def_static(
           "empty",
           [](const py::object& shape, const std::string& dtype, const std::string& device) {
-            return Tensor::empty(shape_arg("Tensor.empty", shape), dtype_from_name(dtype),
-                                 Device::parse(device), "Tensor.empty");
+            return Tensor::empty(shape_arg("Tensor.empty", shape), parse_dtype("Tensor.empty", dtype),
+                                 parse_device("Tensor.empty", py::str(device)), "Tensor.empty");
           },
           py::arg("shape"), py::arg("dtype") = "float32", py::arg("device") = "cpu")
       .def_static(
           "zeros",
           [](const py::object& shape, const std::string& dtype, const std::string& device) {
-            return Tensor::zeros(shape_arg("Tensor.zeros", shape), dtype_from_name(dtype),
-                                 Device::parse(device), "Tensor.zeros");
+            return Tensor::zeros(shape_arg("Tensor.zeros", shape), parse_dtype("Tensor.zeros", dtype),
+                                 parse_device("Tensor.zeros", py::str(device)), "Tensor.zeros");
           },
           py::arg("shape"), py::arg("dtype") = "float32", py::arg("device") = "cpu")
       .def_static("from_dlpack", &from_dlpack, py::arg("obj"),
@@ -376,7 +393,7 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
            py::arg("src"), py::return_value_policy::reference_internal)
       .def("to",
            [](const Tensor& t, const py::object& device) {
-             const Device target = parse_device(device);
+             const Device target = parse_device("Tensor.to", device);
              if (target == t.device()) return t;
 #ifndef CORENN_WITH_CUDA
              throw NotImplementedError("Tensor.to('" + target.str() +

@@ -25,6 +25,7 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -159,6 +160,73 @@ void avg_pool2d_forward(const Pool2dGeom& g, const float* x, float* y) {
       }
     }
   });
+}
+
+// ---- argmax validation (backward entries) ----------------------------------------------------
+// The backward gather routes dy only to the cell its argmax names, so an argmax that is not a cell
+// of its own window would drop that gradient silently. The entries reject such an argmax first:
+// per window, every channel's index must fall in one of the window's row segments
+// [base + r*W, base + r*W + cols). Blocks of 64 channels keep the compares in vectorizable loops
+// (no division); the pass reads argmax once, a fraction of the backward's own traffic.
+
+namespace {
+constexpr int64_t kArgmaxBlock = 64;
+
+// The first channel c < nc whose index a[c] is outside rows x cols cells starting at `base` (row
+// stride `w`), or -1.
+int64_t first_outside(const int32_t* a, int64_t nc, int64_t base, int64_t rows, int64_t cols, int64_t w) {
+  for (int64_t c0 = 0; c0 < nc; c0 += kArgmaxBlock) {
+    const int64_t cn = std::min(kArgmaxBlock, nc - c0);
+    int32_t inside[kArgmaxBlock] = {};
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t lo = base + r * w, hi = lo + cols;
+      for (int64_t c = 0; c < cn; ++c) inside[c] |= (a[c0 + c] >= lo) & (a[c0 + c] < hi);
+    }
+    int32_t all = 1;
+    for (int64_t c = 0; c < cn; ++c) all &= inside[c];
+    if (!all) {
+      for (int64_t c = 0; c < cn; ++c)
+        if (!inside[c]) return c0 + c;
+    }
+  }
+  return -1;
+}
+
+// Smallest flat index of a bad entry over `windows` windows of nc channels each; window_of(k)
+// gives window k's cells as {base, rows, cols}, rows `row_stride` apart.
+struct WindowCells {
+  int64_t base, rows, cols;
+};
+template <class WindowOf>
+int64_t first_bad_argmax(int64_t windows, int64_t nc, int64_t row_stride, const int32_t* argmax,
+                         const WindowOf& window_of) {
+  std::atomic<int64_t> first{-1};
+  parallel_for(0, windows, grain_for(nc * 2), [&](int64_t lo, int64_t hi) {
+    for (int64_t k = lo; k < hi; ++k) {
+      const WindowCells cells = window_of(k);
+      const int64_t c = first_outside(argmax + k * nc, nc, cells.base, cells.rows, cells.cols, row_stride);
+      if (c < 0) continue;
+      const int64_t flat = k * nc + c;
+      int64_t seen = first.load();
+      while ((seen < 0 || flat < seen) && !first.compare_exchange_weak(seen, flat)) {
+      }
+      return;  // the chunk's later windows have larger indices
+    }
+  });
+  return first.load();
+}
+}  // namespace
+
+int64_t max_pool2d_first_bad_argmax(const Pool2dGeom& g, const int32_t* argmax) {
+  return first_bad_argmax(g.n * g.oh * g.ow, g.c, g.w, argmax, [&](int64_t k) {
+    const Range rh = window((k / g.ow) % g.oh, g.pad_top, g.kh, g.sh, g.h);
+    const Range rw = window(k % g.ow, g.pad_left, g.kw, g.sw, g.w);
+    return WindowCells{rh.lo * g.w + rw.lo, rh.hi - rh.lo, rw.hi - rw.lo};
+  });
+}
+
+int64_t global_max_pool2d_first_bad_argmax(int64_t n, int64_t hw, int64_t c, const int32_t* argmax) {
+  return first_bad_argmax(n, c, hw, argmax, [&](int64_t) { return WindowCells{0, 1, hw}; });
 }
 
 // ---- windowed pooling, backward (gather over covering windows) -------------------------------

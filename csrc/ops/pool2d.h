@@ -54,6 +54,9 @@ void global_max_pool2d_forward(int64_t n, int64_t hw, int64_t c, const float* x,
                                int32_t* argmax);
 void global_max_pool2d_backward(int64_t n, int64_t hw, int64_t c, const float* dy,
                                 const int32_t* argmax, float* dx);
+// The flat index of the first argmax entry that is not a cell of its own window, or -1.
+int64_t max_pool2d_first_bad_argmax(const Pool2dGeom& g, const int32_t* argmax);
+int64_t global_max_pool2d_first_bad_argmax(int64_t n, int64_t hw, int64_t c, const int32_t* argmax);
 }  // namespace cpu
 
 }  // namespace corenn

@@ -10,6 +10,10 @@ training step allocates nothing in steady state. Without ``out`` a new Tensor is
 """
 from __future__ import annotations
 
+import functools
+import inspect
+import re
+
 import numpy as np
 
 from . import _C
@@ -63,10 +67,20 @@ def set_num_threads(n: int) -> None:
     _C.set_num_threads(int(n))
 
 
-def _out(out, shape, op, dtype="float32", device="cpu"):
+def _out(out, shape, op, dtype="float32", device="cpu", check_shape=False):
+    """The output Tensor: ``out`` when given, else a new one of ``shape``. The C++ entries check
+    an ``out``'s shape against the other tensors; where ``shape`` is a separate argument that the
+    kernel cannot see (a data gradient's input_shape), the caller passes ``check_shape=True``."""
     if out is None:
-        return Tensor.empty(list(shape), dtype, device)
-    return as_tensor(out, op, "out")
+        try:
+            return Tensor.empty(list(shape), dtype, device)
+        except (TypeError, ValueError) as exc:  # a shape argument it cannot have: name the op
+            raise type(exc)(f"{op}: output {exc}") from None
+    out = as_tensor(out, op, "out")
+    if check_shape and tuple(out.shape) != tuple(shape):
+        raise ValueError(f"{op}: out has shape {tuple(out.shape)} but the shape argument says "
+                         f"{tuple(shape)}")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,12 +128,21 @@ ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "selu", "sigmoid", "tanh",
                "softplus", "softmax", "log_softmax")
 
 
+def _known_kind(kind, kinds, op, what):
+    """``kind`` when it is one of ``kinds``; the kind names the op in later messages, so an
+    unknown one is refused first."""
+    if not isinstance(kind, str) or kind not in kinds:
+        raise ValueError(f"{op}: unknown {what} {str(kind)[:60]!r}; expected one of {', '.join(kinds)}")
+    return kind
+
+
 def activation_forward(kind: str, x, out=None, *, alpha: float = 0.0):
     """y = f(x) elementwise (softmax / log_softmax: over the last axis).
 
     ``alpha`` is the negative slope of leaky_relu and the scale of elu; ignored elsewhere.
     gelu is the exact erf form (Keras' default, approximate=False); swish is x * sigmoid(x).
     """
+    kind = _known_kind(kind, ACTIVATIONS, "activation_forward", "activation")
     x = as_tensor(x, kind, "x")
     y = _out(out, x.shape, kind, device=x.device)
     _C.activation_forward(kind, x, y, float(alpha))
@@ -129,6 +152,7 @@ def activation_forward(kind: str, x, out=None, *, alpha: float = 0.0):
 def activation_backward(kind: str, x, y, dy, out=None, *, alpha: float = 0.0):
     """dx = dy * f'(x), given the forward input ``x`` and output ``y`` (kernels use whichever is
     cheaper; softmax/log_softmax use y and the Jacobian-vector product over the last axis)."""
+    kind = _known_kind(kind, ACTIVATIONS, "activation_backward", "activation")
     x = as_tensor(x, kind, "x")
     y = as_tensor(y, kind, "y")
     dy = as_tensor(dy, kind, "dy")
@@ -205,6 +229,7 @@ def loss_forward(kind: str, y_pred, y_true, grad=None, *, from_logits: bool = Fa
     When ``grad`` is given it receives d(result)/d(y_pred) in the same pass (fused softmax + CE
     when ``from_logits``). Probabilities are clipped to [1e-7, 1 - 1e-7] as in Keras.
     """
+    kind = _known_kind(kind, LOSSES, "loss_forward", "loss")
     y_pred = as_tensor(y_pred, kind, "y_pred")
     if kind != "sparse_categorical_crossentropy":
         y_true = _float_targets(y_true)
@@ -423,6 +448,13 @@ def _pair(value, what, op="conv2d"):
 
 def conv_output_length(size, kernel, stride, padding, dilation, op="conv2d"):
     """(output length, padding before) along one axis; TensorFlow's 'valid' / 'same' rules."""
+    for name, value in (("kernel", kernel), ("stride", stride), ("dilation", dilation)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{op}: {name} must be an integer, got {value!r}")
+        if value < 1:
+            raise ValueError(f"{op}: {name} must be >= 1, got {value}")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0):
+        raise ValueError(f"{op}: input length must be an integer >= 0 or None, got {size!r}")
     effective = (kernel - 1) * dilation + 1
     if padding == "valid":
         if size is None:
@@ -502,7 +534,7 @@ def conv2d_backward_data(dy, w, input_shape, out=None, *, strides=1, padding="va
         raise ValueError(f"conv2d_backward_data: w must be 4-D, got shape {tuple(w.shape)}")
     _, (pt, pl) = conv2d_output_shape(tuple(input_shape), tuple(w.shape[:2]), w.shape[3], strides,
                                       padding, dilation_rate)
-    dx = _out(out, input_shape, "conv2d_backward_data", device=dy.device)
+    dx = _out(out, input_shape, "conv2d_backward_data", device=dy.device, check_shape=True)
     (sh, sw), (dh, dw) = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
     _C.conv2d_backward_data(dy, w, dx, sh, sw, pt, pl, dh, dw)
     return dx
@@ -519,7 +551,7 @@ def conv2d_backward_weights(x, dy, kernel_shape, out=None, bias_out=None, *, str
         raise ValueError(f"conv2d_backward_weights: kernel_shape must be 4-D, got {kernel_shape}")
     _, (pt, pl) = conv2d_output_shape(tuple(x.shape), kernel_shape[:2], kernel_shape[3], strides,
                                       padding, dilation_rate)
-    dw = _out(out, kernel_shape, "conv2d_backward_weights", device=x.device)
+    dw = _out(out, kernel_shape, "conv2d_backward_weights", device=x.device, check_shape=True)
     want_bias = bias or bias_out is not None
     db = _out(bias_out, kernel_shape[3:], "conv2d_backward_weights", device=x.device) if want_bias else None
     (sh, sw), (dh, dw_) = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
@@ -792,9 +824,7 @@ def embedding_backward(indices, dy, input_dim=None, out=None):
             raise ValueError(f"{op}: give out= (the (input_dim, output_dim) gradient) or input_dim")
         if dy.ndim < 1:
             raise ValueError(f"{op}: dy must be (..., output_dim), got a scalar")
-        out = Tensor.empty([int(input_dim), dy.shape[-1]], "float32", dy.device)
-    else:
-        out = as_tensor(out, op, "out")
+    out = _out(out, (input_dim, dy.shape[-1]), op, device=dy.device)
     _C.embedding_backward(indices, dy, out)
     return out
 
@@ -831,7 +861,7 @@ def rnn_forward(cell, x, kernel, recurrent_kernel, bias=None, *, return_sequence
     stash = (gates, hprev, cells) for rnn_backward. Any of out / h_n / c_n / stash may be passed
     preallocated.
     """
-    op = f"{cell}_forward"
+    op = f"{_known_kind(cell, tuple(_RNN_GATES), 'rnn_forward', 'cell')}_forward"
     x, kernel = as_tensor(x, op, "x"), as_tensor(kernel, op, "kernel")
     recurrent_kernel = as_tensor(recurrent_kernel, op, "recurrent_kernel")
     n, t, u, gu = _rnn_dims(cell, x, kernel, op)
@@ -968,3 +998,50 @@ def to_device(x, device) -> Tensor:
 
 __all__ += ["cuda_built", "cuda_is_available", "cuda_device_count", "parse_device",
             "cuda_synchronize", "cuda_empty_cache", "cuda_memory_stats", "to_device"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Every public function's errors name it.
+#
+# The C++ entries name their op in every message; what the Python side raises before reaching
+# them (a bad pool size, float(None), an unknown cell name, pybind11's "incompatible function
+# arguments") would not. One wrapper, applied to every public function below, puts the
+# function's name in front of any such message and turns Python's internal exception types into
+# the ones a caller expects: a KeyError or ZeroDivisionError from a bad value -> ValueError, an
+# AttributeError from a wrong type -> TypeError. MemoryError and BufferError pass as they are.
+
+_RENAMED_ERRORS = {KeyError: ValueError, ZeroDivisionError: ValueError, AttributeError: TypeError}
+_NAMED_ERRORS = (TypeError, ValueError, OverflowError, IndexError, NotImplementedError, RuntimeError)
+_OPENS_WITH_OP = re.compile(r"[A-Za-z_][\w.]*: ")  # "relu: y is read-only ...", "Tensor.empty: ..."
+
+
+def _names_its_errors(fn):
+    op = fn.__name__
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (*_NAMED_ERRORS, *_RENAMED_ERRORS) as exc:
+            # A message this wrapper wrote for a function called inside `fn` is renamed after
+            # `fn`: the caller is told about the function they called.
+            raw = getattr(exc, "_corenn_unnamed", None)
+            kind = type(exc) if raw is not None else \
+                next((new for old, new in _RENAMED_ERRORS.items() if isinstance(exc, old)), None)
+            message = raw if raw is not None else \
+                str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+            if kind is None and (op in message or _OPENS_WITH_OP.match(message)):
+                raise  # already named: the C++ entries open every message with their op
+            if kind is None:  # the builtin type it is an instance of, not an exotic subclass
+                kind = next(t for t in _NAMED_ERRORS if isinstance(exc, t))
+            named = kind(message if op in message else f"{op}: {message}")
+            named._corenn_unnamed = message
+            raise named from (exc.__cause__ if raw is not None else exc)
+    return call
+
+
+for _name in __all__:
+    _fn = globals()[_name]
+    if inspect.isfunction(_fn):
+        globals()[_name] = _names_its_errors(_fn)
+del _name, _fn

@@ -149,3 +149,36 @@ def test_bad_inputs_raise_naming_the_op():
         ops.global_max_pool2d_forward(np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match="global_avg_pool2d_backward.*dy"):
         ops.global_avg_pool2d_backward(np.zeros((2, 3), np.float32), (1, 2, 2, 3))
+
+
+def test_max_pool_backward_refuses_an_argmax_outside_its_window(rng):
+    # The gather would drop such an entry's gradient silently; the entry says so instead.
+    x = rng.standard_normal((2, 6, 6, 5)).astype(np.float32)
+    y, argmax = ops.max_pool2d_forward(x, (2, 2), (2, 2), "valid")
+    dy = np.ones(y.shape, np.float32)
+    ops.max_pool2d_backward(dy, argmax, x.shape, (2, 2), (2, 2), "valid")  # the real one passes
+    for bad in (-1, 36, 2**31 - 1, 14):  # 14 = (2, 2): inside the image, outside window (0, 0)
+        am = np.array(argmax, copy=True)
+        am[1, 0, 0, 3] = bad
+        with pytest.raises(ValueError, match=r"max_pool2d_backward: argmax .* holds "
+                                             f"{bad} at flat position {am[:1].size + 3}, which is not a cell"):
+            ops.max_pool2d_backward(dy, am, x.shape, (2, 2), (2, 2), "valid")
+    # 'same' padding clips the last windows: a cell past the image edge is refused too.
+    x = rng.standard_normal((1, 5, 5, 3)).astype(np.float32)
+    y, argmax = ops.max_pool2d_forward(x, (2, 2), (2, 2), "same")
+    am = np.array(argmax, copy=True)
+    am[0, 2, 2, 0] = 5 * 5  # window (2, 2) covers only cell (4, 4) = 24
+    with pytest.raises(ValueError, match="not a cell of that output's pooling window"):
+        ops.max_pool2d_backward(np.ones(y.shape, np.float32), am, x.shape, (2, 2), (2, 2), "same")
+
+
+def test_global_max_pool_backward_refuses_an_argmax_outside_the_image(rng):
+    x = rng.standard_normal((3, 4, 4, 70)).astype(np.float32)  # 70 channels: past one 64-block
+    y, argmax = ops.global_max_pool2d_forward(x)
+    dy = np.ones(y.shape, np.float32)
+    ops.global_max_pool2d_backward(dy, argmax, x.shape)
+    for bad in (-3, 16):
+        am = np.array(argmax, copy=True)
+        am[2, 66] = bad
+        with pytest.raises(ValueError, match=f"global_max_pool2d_backward: argmax .* holds {bad}"):
+            ops.global_max_pool2d_backward(dy, am, x.shape)
