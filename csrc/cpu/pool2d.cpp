@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <initializer_list>
 #include <vector>
 
 #include "core/cpu_features.h"
@@ -41,6 +42,15 @@ constexpr int64_t kWorkGrain = 16384;  // about this many element-visits per par
 
 int64_t grain_for(int64_t work_per_item) {
   return std::max<int64_t>(1, kWorkGrain / std::max<int64_t>(work_per_item, 1));
+}
+
+// Element-visits of one item made of `factors`, multiplied in double and saturated: a grain only
+// needs the order of magnitude, and the entry allows windows (pool_size up to 2^62) whose product
+// with the other sizes would overflow int64.
+int64_t work_of(std::initializer_list<int64_t> factors) {
+  double work = 1.0;
+  for (int64_t f : factors) work *= static_cast<double>(f);
+  return work >= 1e18 ? static_cast<int64_t>(1e18) : static_cast<int64_t>(work);
 }
 
 // Windows [lo, hi] (inclusive, maybe empty) along one axis that cover input position p.
@@ -124,7 +134,7 @@ void max_grad_row_tiled(const float* dy_row, const int32_t* am_row, int64_t w_ce
 void max_pool2d_forward(const Pool2dGeom& g, const float* x, float* y, int32_t* argmax) {
   const int64_t C = g.c;
   const auto cell = active_isa() == Isa::avx2 ? avx2::max_pool_cell : max_pool_cell_ref;
-  parallel_for(0, g.n * g.oh, grain_for(g.ow * g.kh * g.kw * C), [&](int64_t lo, int64_t hi) {
+  parallel_for(0, g.n * g.oh, grain_for(work_of({g.ow, std::min(g.kh, g.h), std::min(g.kw, g.w), C})), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const int64_t n = r / g.oh;
       const Range rh = window(r % g.oh, g.pad_top, g.kh, g.sh, g.h);
@@ -141,7 +151,7 @@ void max_pool2d_forward(const Pool2dGeom& g, const float* x, float* y, int32_t* 
 
 void avg_pool2d_forward(const Pool2dGeom& g, const float* x, float* y) {
   const int64_t C = g.c;
-  parallel_for(0, g.n * g.oh, grain_for(g.ow * g.kh * g.kw * C), [&](int64_t lo, int64_t hi) {
+  parallel_for(0, g.n * g.oh, grain_for(work_of({g.ow, std::min(g.kh, g.h), std::min(g.kw, g.w), C})), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const int64_t n = r / g.oh;
       const Range rh = window(r % g.oh, g.pad_top, g.kh, g.sh, g.h);
@@ -253,7 +263,7 @@ void max_pool2d_backward(const Pool2dGeom& g, const float* dy, const int32_t* ar
   const auto cell = active_isa() == Isa::avx2 ? avx2::max_grad_cell : max_grad_cell_ref;
   std::vector<Span> cols(g.w);
   for (int64_t w = 0; w < g.w; ++w) cols[w] = covering(w, g.pad_left, g.kw, g.sw, g.ow);
-  const int64_t per_row = g.w * C * (1 + (g.kh / g.sh + 1) * (g.kw / g.sw + 1));
+  const int64_t per_row = work_of({g.w, C, 1 + std::min(g.kh / g.sh + 1, g.oh) * std::min(g.kw / g.sw + 1, g.ow)});
   parallel_for(0, g.n * g.h, grain_for(per_row), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const int64_t n = r / g.h, h = r % g.h;
@@ -277,7 +287,7 @@ void avg_pool2d_backward(const Pool2dGeom& g, const float* dy, float* dx) {
     const Range rw = window(j, g.pad_left, g.kw, g.sw, g.w);
     col_count[j] = static_cast<float>(rw.hi - rw.lo);
   }
-  const int64_t per_row = g.w * C * (1 + (g.kh / g.sh + 1) * (g.kw / g.sw + 1));
+  const int64_t per_row = work_of({g.w, C, 1 + std::min(g.kh / g.sh + 1, g.oh) * std::min(g.kw / g.sw + 1, g.ow)});
   parallel_for(0, g.n * g.h, grain_for(per_row), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const int64_t n = r / g.h, h = r % g.h;
