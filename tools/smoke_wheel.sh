@@ -7,7 +7,8 @@
 #
 # Environment: CORENN_SMOKE_ROOT (the chroot, created once and reused; default
 # /var/cache/corenn/smoke-bookworm), CORENN_SMOKE_MIRROR (default: the host's Debian mirror).
-# Needs root, debootstrap (installed with apt if missing) and network access to the mirror and PyPI.
+# Needs root, debootstrap (installed with apt if missing) and network access to the mirror and PyPI
+# (a PIP_CERT set on the host is passed into the chroot).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 WHEEL=${1:-$(ls -t "$REPO"/dist/corenn-*manylinux*.whl | head -1)}
@@ -20,7 +21,7 @@ dpkg -s debootstrap >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y 
 if [ ! -e "$ROOT/.corenn-complete" ]; then
   MIRROR=${CORENN_SMOKE_MIRROR:-$(grep -hoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' \
       /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list \
-      2>/dev/null | head -1 | awk '{print $2}')}
+      2>/dev/null | head -1 | awk '{print $2}' || true)}
   MIRROR=${MIRROR:-http://deb.debian.org/debian}
   echo "== debootstrap $ARCH bookworm minbase into $ROOT"
   rm -rf "$ROOT.tmp"
@@ -43,10 +44,15 @@ done
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"   # pip reaches PyPI from inside
 rm -rf "$ROOT/smoke" && mkdir -p "$ROOT/smoke"
 cp "$WHEEL" "$REPO/tools/smoke_wheel.py" "$ROOT/smoke/"
+# Behind a TLS-intercepting proxy the host's pip trusts an extra CA (PIP_CERT): pass it on.
+cert_env=()
+if [ -n "${PIP_CERT:-}" ] && [ -f "$PIP_CERT" ]; then
+  cp "$PIP_CERT" "$ROOT/smoke/ca.crt" && cert_env=(PIP_CERT=/smoke/ca.crt)
+fi
 
 echo "== smoke test of $(basename "$WHEEL") in $ROOT"
 chroot "$ROOT" env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 sh -euc '
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "${cert_env[@]}" sh -euc '
   cd /smoke
   for c in gcc g++ cc c++ clang; do
     if command -v $c >/dev/null; then echo "a compiler is installed: $c" >&2; exit 1; fi
