@@ -3,16 +3,17 @@
 # Debian bookworm chroot. Proves the portable build: no x86 file is compiled, the reference kernels
 # pass the same tests as on x86.
 #
-#   sudo tools/test_aarch64.sh                      # tests/ops tests/core tests/layers (default)
-#   sudo tools/test_aarch64.sh tests                # the whole suite (slow under emulation)
+#   sudo tools/test_aarch64.sh                      # the whole suite (about 2 min under qemu)
+#   sudo tools/test_aarch64.sh tests/ops tests/core # a subset; any pytest arguments
 #   sudo tools/test_aarch64.sh tests/ops/test_gemm.py -k sizes
 #
 # Environment:
 #   CORENN_ARM64_ROOT   the chroot, created once (debootstrap, ~8 min) and reused
 #                       (default /var/cache/corenn/arm64-bookworm)
 #   CORENN_ARM64_BUILD  cross (default): cross-compile on the host with g++-aarch64-linux-gnu
-#                       against the chroot's Python headers; native: cmake + g++ inside the
-#                       chroot, under emulation (several times slower, no cross toolchain needed)
+#                       against the chroot's Python headers (host python3 must be the chroot's
+#                       3.11); native: cmake + g++ inside the chroot, under emulation (about 9x
+#                       slower, but needs neither the cross toolchain nor a matching host Python)
 #   CORENN_ARM64_MIRROR Debian mirror (default: the first one in /etc/apt/sources.list*)
 #
 # Needs root (debootstrap, chroot, binfmt_misc), a Debian/Ubuntu host with apt, and network access
@@ -24,7 +25,7 @@ ROOT=${CORENN_ARM64_ROOT:-/var/cache/corenn/arm64-bookworm}
 MODE=${CORENN_ARM64_BUILD:-cross}
 BUILD=${ROOT}.build            # host-side build tree (cross mode)
 DEST=/opt/corenn               # where the package and tests go inside the chroot
-if [ $# -eq 0 ]; then set -- tests/ops tests/core tests/layers; fi
+if [ $# -eq 0 ]; then set -- tests; fi
 
 [ "$(id -u)" -eq 0 ] || { echo "test_aarch64.sh: run as root (debootstrap, chroot)" >&2; exit 1; }
 log() { printf '\n== %s [%s]\n' "$*" "$(date +%T)"; }
@@ -107,6 +108,12 @@ t_build=$(date +%s)
 # ---- build ----------------------------------------------------------------------------------
 if [ "$MODE" = cross ]; then
   log "cross-compile with aarch64-linux-gnu-g++ (Python $PYVER headers from the chroot)"
+  # CMake's FindPython pairs the host interpreter with the target's headers: same X.Y needed.
+  HOSTVER=$("$TOOLS/bin/python" -c "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')")
+  if [ "$HOSTVER" != "$PYVER" ]; then
+    echo "host python3 is $HOSTVER, the chroot's is $PYVER: use CORENN_ARM64_BUILD=native" >&2
+    exit 1
+  fi
   # Only the target's Python headers are needed (an extension module links no libpython). The
   # multiarch pyconfig.h includes <aarch64-linux-gnu/python3.X/pyconfig.h>: stage both.
   INC=$BUILD/pyinclude
@@ -136,13 +143,18 @@ file "$SO" | grep -q "ARM aarch64" || { file "$SO"; echo "not an aarch64 module"
 if aarch64-linux-gnu-nm -DC "$SO" 2>/dev/null | grep -qi avx; then
   echo "aarch64 module references AVX symbols" >&2; exit 1
 fi
-cp "$SO" "$ROOT$DEST/python/corenn/"
+# Install like pip would (tests start subprocesses with their own PYTHONPATH): the package and the
+# extension into the chroot's site directory.
+SITE=$ROOT/usr/local/lib/python$PYVER/dist-packages
+rm -rf "$SITE/corenn" && mkdir -p "$SITE"
+cp -a "$ROOT$DEST/python/corenn" "$SITE/corenn"
+cp "$SO" "$SITE/corenn/"
 t_tests=$(date +%s)
 
 # ---- tests ----------------------------------------------------------------------------------
 log "pytest $* (aarch64, qemu-user)"
 set +e
-chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root LANG=C.UTF-8 PYTHONPATH=$DEST/python \
+chroot "$ROOT" env -i PATH=/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
   sh -c "cd $DEST && python3 -c 'import corenn, platform; from corenn import _C; \
 print(\"corenn on\", platform.machine(), \"isa\", _C.get_isa(), \"built\", _C.isas_built)' && \
 python3 -m pytest -q -p no:cacheprovider $*"
