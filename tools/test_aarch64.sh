@@ -100,6 +100,12 @@ mkdir -p "$ROOT$DEST"
 (cd "$REPO" && git ls-files -z --cached --others --exclude-standard |
    tar --null -T - -cf - 2>/dev/null) | tar -xf - -C "$ROOT$DEST"
 rm -rf "$ROOT/opt/pybind11" && cp -a "$PYBIND11_SRC" "$ROOT/opt/pybind11"
+# Debian's dataset-fashion-mnist on the host (apt-get install dataset-fashion-mnist): the tests
+# that train on real data run too.
+FMNIST=/usr/share/datasets/fashion-mnist
+if [ -d $FMNIST ] && [ ! -d "$ROOT$FMNIST" ]; then
+  mkdir -p "$ROOT$FMNIST" && cp -a $FMNIST/. "$ROOT$FMNIST/"
+fi
 
 EXT_SUFFIX=$(chroot "$ROOT" python3 -c "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")
 PYVER=$(chroot "$ROOT" python3 -c "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')")
