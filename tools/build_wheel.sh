@@ -39,7 +39,7 @@ wheel=$(ls "$WORK"/repaired/corenn-*.whl)
 "$WORK/venv/bin/python" - "$wheel" <<'EOF'
 import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
-libs = [n for n in names if n.startswith("corenn.libs/")]
+libs = [n for n in names if n.startswith("corenn.libs/") and not n.endswith("/")]
 exts = [n for n in names if n.startswith("corenn/_C") and n.endswith(".so")]
 lic = [n for n in names if n.endswith("LICENSE")]
 print("bundled:", ", ".join(libs) or "nothing")

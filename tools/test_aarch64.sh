@@ -140,6 +140,10 @@ if [ "$MODE" = cross ]; then
   SO=$(ls "$BUILD"/cmake/_C*"$EXT_SUFFIX")
 else
   log "build inside the chroot (cmake + g++ under emulation)"
+  if ! chroot "$ROOT" sh -c 'command -v make && command -v cmake && command -v g++' >/dev/null; then
+    cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
+    chroot "$ROOT" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq make cmake g++'
+  fi
   chroot "$ROOT" sh -c "cd $DEST && cmake -S . -B /tmp/build -DCMAKE_BUILD_TYPE=Release \
       -Dpybind11_DIR=\$(python3 -c 'import sys; sys.path.insert(0, \"/opt\"); import pybind11; print(pybind11.get_cmake_dir())') \
       | grep corenn: ; cmake --build /tmp/build -j$(nproc)"
