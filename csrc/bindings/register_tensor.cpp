@@ -433,6 +433,15 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
   m.def("get_isa", [] { return isa_name(active_isa()); });
   m.def("set_isa", &set_isa, py::arg("name"));
   m.def("cpu_has_avx2_fma", &cpu_has_avx2_fma);
+#ifdef CORENN_X86_64
+  m.attr("isas_built") = py::make_tuple("ref", "avx2");
+#else
+  m.attr("isas_built") = py::make_tuple("ref");
+#endif
+  // CORENN_ISA asked for an ISA this build or CPU lacks: say so once, at import (core/cpu_features.h).
+  if (!isa_env_note().empty() &&
+      PyErr_WarnEx(PyExc_RuntimeWarning, isa_env_note().c_str(), 1) != 0)
+    throw py::error_already_set();
 #ifdef CORENN_WITH_CUDA
   m.attr("cuda_built") = true;
   m.def("cuda_is_available", &cuda::is_available);

@@ -51,7 +51,9 @@
 
 #include "core/cpu_features.h"
 #include "core/parallel.h"
-#include "cpu/activation_avx2.h"
+#ifdef CORENN_X86_64
+#include "cpu/activation_avx2.h"  // compiled only on x86-64
+#endif
 #include "ops/activation.h"
 
 namespace corenn::cpu {
@@ -204,7 +206,9 @@ void softmax_backward_rows_ref(const float* y, const float* dy, float* dx, int64
   }
 }
 
+#ifdef CORENN_X86_64  // activation_avx2.cpp is compiled only on x86-64
 bool use_avx2() { return active_isa() == Isa::avx2; }
+#endif
 
 }  // namespace
 
@@ -221,6 +225,7 @@ void activation_forward(Activation act, const float* x, float* y, int64_t rows, 
     case Activation::leaky_relu: return map_forward<LeakyRelu>(x, y, n, alpha);
     case Activation::elu:
     case Activation::selu:
+#ifdef CORENN_X86_64
       if (use_avx2()) {
         const bool selu = act == Activation::selu;
         return parallel_for(0, n, kExpGrain, [&](int64_t lo, int64_t hi) {
@@ -228,6 +233,7 @@ void activation_forward(Activation act, const float* x, float* y, int64_t rows, 
                                  selu ? kSeluScale : 1.0f);
         });
       }
+#endif
       if (act == Activation::elu) return map_forward<Elu>(x, y, n, alpha);
       return map_forward<Selu>(x, y, n, alpha);
     case Activation::softplus:
@@ -235,11 +241,13 @@ void activation_forward(Activation act, const float* x, float* y, int64_t rows, 
     case Activation::tanh:
     case Activation::gelu:
     case Activation::swish:
+#ifdef CORENN_X86_64
       if (use_avx2()) {
         return parallel_for(0, n, kExpGrain, [&](int64_t lo, int64_t hi) {
           avx2::activation_forward_span(act, x + lo, y + lo, hi - lo);
         });
       }
+#endif
       if (act == Activation::sigmoid) return map_forward<Sigmoid>(x, y, n, alpha);
       if (act == Activation::tanh) return map_forward<Tanh>(x, y, n, alpha);
       if (act == Activation::gelu) return map_forward<Gelu>(x, y, n, alpha);
@@ -249,8 +257,10 @@ void activation_forward(Activation act, const float* x, float* y, int64_t rows, 
     case Activation::log_softmax: {
       const bool log = act == Activation::log_softmax;
       return parallel_for(0, rows, row_grain(cols), [&](int64_t lo, int64_t hi) {
-        if (use_avx2()) avx2::softmax_rows(x, y, lo, hi, cols, log);
-        else softmax_rows_ref(x, y, lo, hi, cols, log);
+#ifdef CORENN_X86_64
+        if (use_avx2()) return avx2::softmax_rows(x, y, lo, hi, cols, log);
+#endif
+        softmax_rows_ref(x, y, lo, hi, cols, log);
       });
     }
   }
@@ -284,11 +294,13 @@ void activation_backward(Activation act, const float* x, const float* y, const f
     case Activation::gelu:
     case Activation::softplus:
     case Activation::swish:
+#ifdef CORENN_X86_64
       if (use_avx2()) {
         return parallel_for(0, n, kExpGrain, [&](int64_t lo, int64_t hi) {
           avx2::activation_backward_span(act, x + lo, dy + lo, dx + lo, hi - lo);
         });
       }
+#endif
       if (act == Activation::gelu) return map_backward<Gelu>(x, y, dy, dx, n, alpha);
       if (act == Activation::softplus) return map_backward<Softplus>(x, y, dy, dx, n, alpha);
       return map_backward<Swish>(x, y, dy, dx, n, alpha);
@@ -296,9 +308,11 @@ void activation_backward(Activation act, const float* x, const float* y, const f
     case Activation::log_softmax: {
       const bool log = act == Activation::log_softmax;
       return parallel_for(0, rows, row_grain(cols), [&](int64_t lo, int64_t hi) {
-        if (use_avx2() && log) avx2::log_softmax_backward_rows(y, dy, dx, lo, hi, cols);
-        else if (use_avx2()) avx2::softmax_backward_rows(y, dy, dx, lo, hi, cols);
-        else softmax_backward_rows_ref(y, dy, dx, lo, hi, cols, log);
+#ifdef CORENN_X86_64
+        if (use_avx2() && log) return avx2::log_softmax_backward_rows(y, dy, dx, lo, hi, cols);
+        if (use_avx2()) return avx2::softmax_backward_rows(y, dy, dx, lo, hi, cols);
+#endif
+        softmax_backward_rows_ref(y, dy, dx, lo, hi, cols, log);
       });
     }
   }

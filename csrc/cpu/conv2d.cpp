@@ -26,7 +26,9 @@
 #include <utility>
 #include <vector>
 
+#ifdef CORENN_X86_64
 #include <immintrin.h>
+#endif
 
 #include "core/aligned_buffer.h"
 #include "core/cpu_features.h"
@@ -73,7 +75,9 @@ void pack_patches(const Conv2dGeometry& g, const float* x, int64_t i0, int64_t m
                   int64_t kc, float* dst) {
   thread_local std::vector<float> zeros;  // the source of padding runs (+8: vector reads)
   if (static_cast<int64_t>(zeros.size()) < g.cin + 8) zeros.assign(static_cast<size_t>(g.cin + 8), 0.0f);
+#ifdef CORENN_X86_64
   const bool avx2 = active_isa() == Isa::avx2;
+#endif
   const int64_t end = p0 + kc;
   for (int64_t ir = 0; ir < mc; ir += kMR) {
     const int rows = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
@@ -96,10 +100,13 @@ void pack_patches(const Conv2dGeometry& g, const float* x, int64_t i0, int64_t m
         const bool inside = r < rows && ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
         src[r] = inside ? img[r] + (ih * g.w + iw) * g.cin + ci : zeros.data();
       }
+#ifdef CORENN_X86_64
       if (avx2) {
         gemm::pack_a_rows_avx2(src, len, o);  // 8 x 8 transposes; spills land in slack
         o += len * kMR;
-      } else {
+      } else
+#endif
+      {
         for (int64_t c = 0; c < len; ++c, o += kMR)
           for (int r = 0; r < kMR; ++r) o[r] = src[r][c];
       }
@@ -174,6 +181,10 @@ void col2im(const Conv2dGeometry& g, const float* dcols, int64_t images, float* 
     }
   });
 }
+
+// The AVX2 kernels of this file, through dw_direct, exist only on x86-64 (every other CPU runs
+// the implicit GEMM on the portable micro-kernel).
+#ifdef CORENN_X86_64
 
 // ---- direct forward for short patches (AVX2) ------------------------------------------------
 
@@ -724,6 +735,10 @@ void dw_direct(const Conv2dGeometry& g, const float* x, const float* dy, float* 
                    });
 }
 
+#else
+bool use_direct_dw(const Conv2dGeometry&) { return false; }  // the direct loops are AVX2 only
+#endif  // CORENN_X86_64
+
 // Stride-1 data gradient: the flipped forward conv does (input pixels / output pixels) times the
 // col2im GEMM's flops, on a GEMM with N = Cin; col2im's GEMM has K = Cout and pays an extra pass
 // over its (pixels, K) buffer. Measured on the 2-core AVX2 machine (best of 10, ms, flip / col2im):
@@ -785,8 +800,10 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
     case ConvAlgo::pointwise_gemm:
       return gemm::sgemm(false, false, g.pixels(), g.cout, g.cin, 1.0f, x, g.cin, w, g.cout, 0.0f,
                          y, g.cout, bias, act);
+#ifdef CORENN_X86_64
     case ConvAlgo::winograd: return winograd_forward_avx2(g, x, w, bias, y, relu);
     case ConvAlgo::direct: return fwd_direct(g, x, w, bias, y, relu);
+#endif
     default: break;
   }
   const gemm::PackA pack_a = [&g, x](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
@@ -799,6 +816,7 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
 void conv2d_relu_max_pool2d_forward(const Conv2dGeometry& g, const float* x, const float* w,
                                     const float* bias, float* y, int32_t* argmax) {
   const int64_t ph_n = g.oh / 2, pw_n = g.ow / 2;
+#ifdef CORENN_X86_64
   if (use_direct_dw(g) && g.cout % 16 == 0 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1) {
     std::vector<int64_t> off(static_cast<size_t>(g.depth()));
     for (int64_t k = 0; k < g.depth(); ++k)
@@ -809,6 +827,7 @@ void conv2d_relu_max_pool2d_forward(const Conv2dGeometry& g, const float* x, con
     });
     return;
   }
+#endif
   // Any other case (portable ISA, wide inputs): the conv into a scratch map, then the pooling.
   float* z = scratch(1, g.pixels() * g.cout);
   conv2d_forward(g, x, w, bias, z, true);
@@ -820,6 +839,7 @@ void conv2d_relu_max_pool2d_backward_weights(const Conv2dGeometry& g, const floa
                                              const float* dy, const float* y,
                                              const int32_t* argmax, float* dw, float* db) {
   const int64_t ph = g.oh / 2, pw = g.ow / 2;
+#ifdef CORENN_X86_64
   if (use_direct_dw(g)) {
     direct_dw_driver(g, g.n * ph, g.n * g.oh * g.ow * g.depth() * g.cout, dw, db,
                      [&](int nt, int64_t r_lo, int64_t r_hi, int64_t t0, const int64_t* off,
@@ -829,6 +849,7 @@ void conv2d_relu_max_pool2d_backward_weights(const Conv2dGeometry& g, const floa
                      });
     return;
   }
+#endif
   // Any other conv: dz (zero but at each window's winner, where it is dy * relu') into a scratch
   // map, then the ordinary weight gradient. A winner outside its window is ignored (it cannot
   // come from the forward; nothing is written out of place).
@@ -855,8 +876,10 @@ void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const floa
   // column sums of its dy rows), summed in thread order afterwards: one join instead of a barrier
   // per depth block, and reproducible for a given thread count.
   switch (conv2d_weights_algo(g)) {
+#ifdef CORENN_X86_64
     case ConvAlgo::winograd: return winograd_backward_weights_avx2(g, x, dy, dw, db);
     case ConvAlgo::direct: return dw_direct(g, x, dy, dw, db);
+#endif
     default: break;
   }
   const int64_t depth = g.depth(), size = g.cout * depth, pixels = g.pixels();
@@ -865,6 +888,7 @@ void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const floa
   const int parts = static_cast<int>(std::clamp<int64_t>(
       flops < 4e6 ? 1 : get_num_threads(), 1, std::max<int64_t>(1, pixels / 64)));
   float* partial = scratch(0, parts * stride);
+#ifdef CORENN_X86_64
   if (active_isa() == Isa::avx2) {
     const DwPack d = make_dw_pack(g);
     const int64_t ws_len = dw_workspace_floats(g);
@@ -881,6 +905,7 @@ void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const floa
     if (db) std::memcpy(db, partial + size, sizeof(float) * g.cout);
     return;
   }
+#endif
   parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       const int64_t p_lo = pixels * t / parts, p_hi = pixels * (t + 1) / parts;

@@ -14,10 +14,12 @@
 
 namespace corenn::cpu {
 
+#ifdef CORENN_X86_64  // dropout_avx2.cpp is compiled only on x86-64
 namespace avx2 {
 void dropout_forward_span(const float* x, float* y, float* mask, int64_t lo, int64_t hi, float rate,
                           float keep_scale, uint64_t seed);
 }  // namespace avx2
+#endif
 
 namespace {
 constexpr int64_t kRngGrain = 8192;   // one 64-bit hash per element
@@ -26,9 +28,13 @@ constexpr int64_t kMulGrain = 32768;
 
 void dropout_forward(const float* x, float* y, float* mask, int64_t n, float rate, uint64_t seed) {
   const float keep_scale = 1.0f / (1.0f - rate);
-  const bool vector = active_isa() == Isa::avx2;
+#ifdef CORENN_X86_64
+  if (active_isa() == Isa::avx2)
+    return parallel_for(0, n, kRngGrain, [=](int64_t lo, int64_t hi) {
+      avx2::dropout_forward_span(x, y, mask, lo, hi, rate, keep_scale, seed);
+    });
+#endif
   parallel_for(0, n, kRngGrain, [=](int64_t lo, int64_t hi) {
-    if (vector) return avx2::dropout_forward_span(x, y, mask, lo, hi, rate, keep_scale, seed);
     for (int64_t i = lo; i < hi; ++i) {
       const float m = uniform01(seed, static_cast<uint64_t>(i)) >= rate ? keep_scale : 0.0f;
       mask[i] = m;

@@ -119,6 +119,7 @@ void max_grad_cell_ref(const float* dy, const int32_t* am, int64_t i_stride, int
 
 }  // namespace
 
+#ifdef CORENN_X86_64  // pool2d_avx2.cpp is compiled only on x86-64
 namespace avx2 {
 void max_pool_cell(const float* x, int64_t cell_stride, int64_t row_stride, int64_t rows,
                    int64_t cols, int32_t first_idx, int32_t idx_row_step, int64_t nc, float* y,
@@ -128,12 +129,29 @@ void max_grad_cell(const float* dy, const int32_t* am, int64_t i_stride, int64_t
 void max_grad_row_tiled(const float* dy_row, const int32_t* am_row, int64_t w_cells, int64_t kw,
                         int64_t ow, int32_t first_idx, int64_t nc, float* dx_row);
 }  // namespace avx2
+#endif
+
+namespace {
+// The AVX2 cells on x86-64 when active_isa() says so, else the reference cells (every CPU).
+decltype(&max_pool_cell_ref) pool_cell() {
+#ifdef CORENN_X86_64
+  if (active_isa() == Isa::avx2) return avx2::max_pool_cell;
+#endif
+  return max_pool_cell_ref;
+}
+decltype(&max_grad_cell_ref) grad_cell() {
+#ifdef CORENN_X86_64
+  if (active_isa() == Isa::avx2) return avx2::max_grad_cell;
+#endif
+  return max_grad_cell_ref;
+}
+}  // namespace
 
 // ---- windowed pooling, forward ---------------------------------------------------------------
 
 void max_pool2d_forward(const Pool2dGeom& g, const float* x, float* y, int32_t* argmax) {
   const int64_t C = g.c;
-  const auto cell = active_isa() == Isa::avx2 ? avx2::max_pool_cell : max_pool_cell_ref;
+  const auto cell = pool_cell();
   parallel_for(0, g.n * g.oh, grain_for(work_of({g.ow, std::min(g.kh, g.h), std::min(g.kw, g.w), C})), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const int64_t n = r / g.oh;
@@ -243,6 +261,7 @@ int64_t global_max_pool2d_first_bad_argmax(int64_t n, int64_t hw, int64_t c, con
 
 void max_pool2d_backward(const Pool2dGeom& g, const float* dy, const int32_t* argmax, float* dx) {
   const int64_t C = g.c;
+#ifdef CORENN_X86_64
   if (active_isa() == Isa::avx2 && g.sh == g.kh && g.sw == g.kw && g.pad_top == 0 && g.pad_left == 0) {
     // Windows tile the image (the usual 2x2 / 2): each input row reads one window row, no search.
     parallel_for(0, g.n * g.h, grain_for(g.w * C), [&](int64_t lo, int64_t hi) {
@@ -260,7 +279,8 @@ void max_pool2d_backward(const Pool2dGeom& g, const float* dy, const int32_t* ar
     });
     return;
   }
-  const auto cell = active_isa() == Isa::avx2 ? avx2::max_grad_cell : max_grad_cell_ref;
+#endif
+  const auto cell = grad_cell();
   std::vector<Span> cols(g.w);
   for (int64_t w = 0; w < g.w; ++w) cols[w] = covering(w, g.pad_left, g.kw, g.sw, g.ow);
   const int64_t per_row = work_of({g.w, C, 1 + std::min(g.kh / g.sh + 1, g.oh) * std::min(g.kw / g.sw + 1, g.ow)});
@@ -343,7 +363,7 @@ void global_avg_pool2d_forward(int64_t n, int64_t hw, int64_t c, const float* x,
 
 void global_max_pool2d_forward(int64_t n, int64_t hw, int64_t c, const float* x, float* y,
                                int32_t* argmax) {
-  const auto cell = active_isa() == Isa::avx2 ? avx2::max_pool_cell : max_pool_cell_ref;
+  const auto cell = pool_cell();
   over_channel_blocks(n, hw, c, [&](int64_t b, int64_t c0, int64_t c1) {
     // the image as one row of hw cells
     cell(x + b * hw * c + c0, c, 0, 1, hw, 0, 0, c1 - c0, y + b * c + c0, argmax + b * c + c0);
@@ -363,7 +383,7 @@ void global_avg_pool2d_backward(int64_t n, int64_t hw, int64_t c, const float* d
 
 void global_max_pool2d_backward(int64_t n, int64_t hw, int64_t c, const float* dy,
                                 const int32_t* argmax, float* dx) {
-  const auto cell = active_isa() == Isa::avx2 ? avx2::max_grad_cell : max_grad_cell_ref;
+  const auto cell = grad_cell();
   parallel_for(0, n * hw, grain_for(c), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const int64_t b = r / hw;  // each cell of image b is covered by the one window (b)

@@ -139,7 +139,11 @@ const CellKernels kRefCells{lstm_fwd_ref, lstm_bwd_ref, gru_fwd_ref,
 const CellKernels& pick_cells(const RnnProblem& p) {
   const bool defaults = p.act == RnnAct::tanh &&
                         (p.cell == RnnCell::simple || p.ract == RnnAct::sigmoid);
-  return defaults && active_isa() == Isa::avx2 ? avx2::cell_kernels() : kRefCells;
+#ifdef CORENN_X86_64
+  if (defaults && active_isa() == Isa::avx2) return avx2::cell_kernels();
+#endif
+  (void)defaults;
+  return kRefCells;
 }
 
 // ---- packed recurrent weights ------------------------------------------------------------------
@@ -169,9 +173,7 @@ void rows_times_packed(gemm::UkrFn ukr, int m, const float* a, int64_t lda, cons
   }
 }
 
-gemm::UkrFn pick_ukr() {
-  return active_isa() == Isa::avx2 ? gemm::gemm_ukr_avx2_f32_6x16 : gemm::gemm_ukr_ref_f32_6x16;
-}
+gemm::UkrFn pick_ukr() { return gemm::micro_kernel(); }
 
 // Batch rows per chunk: the input projection and the weight-gradient GEMMs run on chunk * T rows
 // at a time, enough for the GEMM to run near speed, few enough to stay in cache.

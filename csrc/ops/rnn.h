@@ -106,10 +106,12 @@ struct CellKernels {
   void (*simple_bwd)(const float* h, const float* dh, float* dz, int64_t u, RnnAct act);
 };
 
+#ifdef CORENN_X86_64  // cpu/rnn_avx2.cpp is compiled only on x86-64
 namespace avx2 {
 // act == tanh and ract == sigmoid (lstm, gru) / act == tanh (simple); call only on Isa::avx2.
 const CellKernels& cell_kernels();
 }  // namespace avx2
+#endif
 
 }  // namespace cpu
 

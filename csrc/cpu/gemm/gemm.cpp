@@ -5,7 +5,8 @@
 // Layout:  inputs are plain row-major matrices (or whatever a caller's PackA/PackB reads);
 //          packed buffers are 64-byte aligned, kept per calling thread and grown on demand.
 // Variants:
-//   micro-kernel: gemm_ukr_avx2_f32_6x16 when active_isa() == Isa::avx2, else gemm_ukr_ref.
+//   micro-kernel: gemm_ukr_avx2_f32_6x16 when active_isa() == Isa::avx2 (x86-64 builds only),
+//                 else gemm_ukr_ref (every CPU); chosen in micro_kernel() (gemm.h).
 //   threads:      small problems (2*M*N*K below kMinParallelFlops) run on the calling thread;
 //                 otherwise rows or columns are split over threads, whichever divides into whole
 //                 micro-tiles more evenly. Row split: each thread packs its own A blocks, the B
@@ -244,28 +245,34 @@ int choose_threads(int64_t m, int64_t n, int64_t k) {
 // ---- entry -----------------------------------------------------------------------------------
 
 PackA pack_a_matrix(const float* a, int64_t lda, bool trans_a) {
+#ifdef CORENN_X86_64
   if (trans_a && active_isa() == Isa::avx2)
     return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
       pack_a_t_avx2(a, lda, i0, mc, p0, kc, dst);
     };
+#endif
   if (trans_a)
     return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
       pack_a_t(a, lda, i0, mc, p0, kc, dst);
     };
+#ifdef CORENN_X86_64
   if (active_isa() == Isa::avx2)
     return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
       pack_a_n_avx2(a, lda, i0, mc, p0, kc, dst);
     };
+#endif
   return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
     pack_a_n(a, lda, i0, mc, p0, kc, dst);
   };
 }
 
 PackB pack_b_matrix(const float* b, int64_t ldb, bool trans_b) {
+#ifdef CORENN_X86_64
   if (trans_b && active_isa() == Isa::avx2)
     return [=](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
       pack_b_t_avx2(b, ldb, p0, kc, j0, nc, dst);
     };
+#endif
   if (trans_b)
     return [=](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
       pack_b_t(b, ldb, p0, kc, j0, nc, dst);
@@ -335,8 +342,7 @@ void run(Problem& pb) {
 Problem make_problem(int64_t m, int64_t n, int64_t k, const PackA* pack_a, const PackB* pack_b,
                      float alpha, float beta, float* c, int64_t ldc, const float* bias,
                      Activation act) {
-  return Problem{m, n, k, pack_a, pack_b, alpha, beta, c, ldc, bias, act,
-                 active_isa() == Isa::avx2 ? gemm_ukr_avx2_f32_6x16 : gemm_ukr_ref_f32_6x16,
+  return Problem{m, n, k, pack_a, pack_b, alpha, beta, c, ldc, bias, act, micro_kernel(),
                  block_sizes()};
 }
 

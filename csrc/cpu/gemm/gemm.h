@@ -31,6 +31,8 @@
 #include <cstdint>
 #include <functional>
 
+#include "core/cpu_features.h"
+
 namespace corenn::cpu::gemm {
 
 // Micro-tile, fixed for both micro-kernels so there is one packed format.
@@ -75,9 +77,20 @@ using UkrFn = void (*)(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a, c
 void gemm_ukr_ref_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
                            const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
                            const UkrArgs& args);
+#ifdef CORENN_X86_64  // the *_avx2 files are compiled only on x86-64
 void gemm_ukr_avx2_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
                             const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
                             const UkrArgs& args);
+#endif
+
+// The micro-kernel for active_isa(): the one place the GEMM engine picks an ISA (the driver and
+// callers that run the micro-kernel themselves, rnn.cpp, ask here).
+inline UkrFn micro_kernel() {
+#ifdef CORENN_X86_64
+  if (active_isa() == Isa::avx2) return gemm_ukr_avx2_f32_6x16;
+#endif
+  return gemm_ukr_ref_f32_6x16;
+}
 
 // Scalar store of an accumulated tile (acc is MR x NR, row stride kNR) into C with the epilogue;
 // shared by the reference kernel and by the edge tiles of the vector kernels.
@@ -95,6 +108,7 @@ inline void store_tile_scalar(const float* acc, float* c, int64_t ldc, int m, in
   }
 }
 
+#ifdef CORENN_X86_64
 // AVX2 versions of three packers (pack_avx2.cpp); same format and arguments as the
 // PackA / PackB calls. pack_a_*_avx2 may write 16 floats past the block: size buffers with slack.
 void pack_a_n_avx2(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
@@ -106,6 +120,7 @@ void pack_b_t_avx2(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t 
 // dst[p * MR + r] = src[r][p] for p < len: len depth steps of one A panel whose MR rows are
 // separate runs (a convolution's patch rows); writes up to 2 floats past dst + len * MR.
 void pack_a_rows_avx2(const float* const* src, int64_t len, float* dst);
+#endif
 
 // The standard packers for row-major A / B with leading dimensions lda / ldb.
 PackA pack_a_matrix(const float* a, int64_t lda, bool trans_a);
