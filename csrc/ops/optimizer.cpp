@@ -3,6 +3,7 @@
 #include "ops/optimizer.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <string>
 
@@ -127,7 +128,9 @@ void adam_update(const TensorList& params, const TensorList& grads, const Tensor
                  const TensorList& v, const TensorList& vhat, const UpdateCommon& common,
                  float beta_1, float beta_2, float epsilon, int64_t step, bool amsgrad) {
   const char* op = "adam_update";
-  CORENN_CHECK(step >= 0, op, ": step (iterations done so far) must be >= 0, got ", step);
+  // The kernel works with step + 1 (the bias-correction exponent t).
+  CORENN_CHECK(step >= 0 && step < INT64_MAX, op,
+               ": step (iterations done so far) must be in [0, 2^63 - 1), got ", step);
   CORENN_CHECK(beta_1 >= 0 && beta_1 < 1 && beta_2 >= 0 && beta_2 < 1, op,
                ": beta_1 and beta_2 must lie in [0, 1), got ", beta_1, " and ", beta_2);
   check_lists(op, params, grads,
