@@ -3,7 +3,7 @@
 //   sparse_categorical: #{i : argmax_j pred[i, j] == label[i]}
 //   categorical:        #{i : argmax_j pred[i, j] == argmax_j target[i, j]}
 //   binary:             #{k : (pred[k] > threshold) == (target[k] > 0.5)}   (per element)
-// pred / target are (rows, cols) row-major. argmax keeps the first maximum (NumPy's rule).
+// pred / target are (rows, cols) row-major. argmax keeps the first maximum, a NaN being the largest value (NumPy's rule).
 // Integer counts add exactly, so the fixed chunking only matters for the bad-label report.
 #include <algorithm>
 
@@ -18,7 +18,7 @@ constexpr int64_t kChunkElems = 8192;
 inline int64_t argmax(const float* v, int64_t n) {
   int64_t best = 0;
   for (int64_t j = 1; j < n; ++j)
-    if (v[j] > v[best]) best = j;
+    if (!(v[j] <= v[best]) && v[best] == v[best]) best = j;  // NaN counts as the largest: the first NaN wins
   return best;
 }
 

@@ -2,7 +2,7 @@
 //   sparse_categorical: #{i : argmax_j pred[i, j] == label[i]}
 //   categorical:        #{i : argmax_j pred[i, j] == argmax_j target[i, j]}
 //   binary:             #{k : (pred[k] > threshold) == (target[k] > 0.5)}   (per element)
-// argmax keeps the first maximum (NumPy's rule). The per-row kinds use one thread per row (rows
+// argmax keeps the first maximum, a NaN being the largest value (NumPy's rule). The per-row kinds use one thread per row (rows
 // are a batch, cols a class count: small) and write a byte per row, 0 miss / 1 hit / 2 bad
 // label, which comes back to the host so the first bad row can be reported exactly as on the CPU.
 // binary counts with one 64-bit atomic per block after a block reduction.
@@ -18,7 +18,7 @@ namespace {
 __device__ inline int64_t argmax(const float* v, int64_t n) {
   int64_t best = 0;
   for (int64_t j = 1; j < n; ++j)
-    if (v[j] > v[best]) best = j;
+    if (!(v[j] <= v[best]) && v[best] == v[best]) best = j;  // NaN counts as the largest: the first NaN wins
   return best;
 }
 

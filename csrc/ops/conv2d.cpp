@@ -8,6 +8,7 @@
 
 #include "core/check.h"
 #include "ops/bias_grad.h"
+#include "ops/pool2d.h"
 #ifdef CORENN_WITH_CUDA
 #include "cuda/conv2d.h"
 #endif
@@ -276,6 +277,9 @@ void conv2d_relu_max_pool2d_backward_weights(const Tensor& x, const Tensor& dy, 
     if (db) check_no_alias(op, "db", *db, name, *t);
   }
   require_cpu(op, x);
+  // The argmax is the 2x2 / 2 max pooling's over the (conv_oh, conv_ow) conv output.
+  check_max_pool_argmax(op, argmax, Pool2dGeom{g.n, conv_oh, conv_ow, g.cout, pooled[1], pooled[2],
+                                               2, 2, 2, 2, 0, 0});
   cpu::conv2d_relu_max_pool2d_backward_weights(g, x.data<float>(), dy.data<float>(), y.data<float>(),
                                                argmax.data<int32_t>(), dw.data<float>(),
                                                db ? db->data<float>() : nullptr);

@@ -13,15 +13,6 @@ namespace corenn {
 
 namespace {
 
-// `bad`: the flat index of an argmax entry that is not a cell of its window (or -1). The backward
-// would drop that entry's gradient without a word, so the call is refused instead.
-void check_argmax(const char* op, const Tensor& argmax, int64_t bad) {
-  CORENN_CHECK(bad < 0, op, ": argmax of shape ", argmax.shape_str(), " holds ",
-               argmax.data<int32_t>()[bad], " at flat position ", bad,
-               ", which is not a cell of that output's pooling window; pass the argmax that the "
-               "forward pass (max_pool2d_forward / global_max_pool2d_forward) returned");
-}
-
 void check_window(const char* op, const std::vector<int64_t>& pool_size,
                   const std::vector<int64_t>& strides, const std::string& padding) {
   CORENN_CHECK(pool_size.size() == 2 && pool_size[0] > 0 && pool_size[1] > 0, op,
@@ -109,6 +100,19 @@ std::vector<int64_t> pool2d_output_hw(const char* op, int64_t h, int64_t w,
   return {(h - pool_size[0]) / strides[0] + 1, (w - pool_size[1]) / strides[1] + 1};
 }
 
+// `bad`: the flat index of an argmax entry that is not a cell of its window (or -1). The backward
+// would drop that entry's gradient without a word, so the call is refused instead.
+static void report_bad_argmax(const char* op, const Tensor& argmax, int64_t bad) {
+  CORENN_CHECK(bad < 0, op, ": argmax of shape ", argmax.shape_str(), " holds ",
+               argmax.data<int32_t>()[bad], " at flat position ", bad,
+               ", which is not a cell of that output's pooling window; pass the argmax that the "
+               "forward pass returned");
+}
+
+void check_max_pool_argmax(const char* op, const Tensor& argmax, const Pool2dGeom& g) {
+  report_bad_argmax(op, argmax, cpu::max_pool2d_first_bad_argmax(g, argmax.data<int32_t>()));
+}
+
 void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
                         const std::vector<int64_t>& pool_size, const std::vector<int64_t>& strides,
                         const std::string& padding) {
@@ -152,7 +156,7 @@ void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Tensor& d
   if (!dy.device().is_cpu())
     return cuda::max_pool2d_backward(dy, g, dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
 #endif
-  check_argmax(op, argmax, cpu::max_pool2d_first_bad_argmax(g, argmax.data<int32_t>()));
+  check_max_pool_argmax(op, argmax, g);
   cpu::max_pool2d_backward(g, dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
 }
 
@@ -264,8 +268,8 @@ void global_max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Te
     return cuda::global_max_pool2d_backward(dy, dx.size(0), dx.size(1) * dx.size(2), dx.size(3),
            dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
 #endif
-  check_argmax(op, argmax, cpu::global_max_pool2d_first_bad_argmax(
-                              dx.size(0), dx.size(1) * dx.size(2), dx.size(3), argmax.data<int32_t>()));
+  report_bad_argmax(op, argmax, cpu::global_max_pool2d_first_bad_argmax(
+                                   dx.size(0), dx.size(1) * dx.size(2), dx.size(3), argmax.data<int32_t>()));
   cpu::global_max_pool2d_backward(dx.size(0), dx.size(1) * dx.size(2), dx.size(3),
                                   dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
 }

@@ -43,6 +43,9 @@ std::vector<int64_t> pool2d_output_hw(const char* op, int64_t h, int64_t w,
                                       const std::vector<int64_t>& pool_size,
                                       const std::vector<int64_t>& strides, const std::string& padding);
 
+// Raises naming `op` unless every argmax entry (CPU tensor) is a cell of its own window of `g`.
+void check_max_pool_argmax(const char* op, const Tensor& argmax, const Pool2dGeom& g);
+
 namespace cpu {
 void max_pool2d_forward(const Pool2dGeom& g, const float* x, float* y, int32_t* argmax);
 void max_pool2d_backward(const Pool2dGeom& g, const float* dy, const int32_t* argmax, float* dx);

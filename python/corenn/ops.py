@@ -517,7 +517,7 @@ def conv2d(x, w, bias=None, out=None, *, strides=1, padding="valid", dilation_ra
         raise ValueError(f"conv2d_forward: w must be 4-D (KH, KW, Cin, Cout), got shape {tuple(w.shape)}")
     shape, (pt, pl) = conv2d_output_shape(tuple(x.shape), tuple(w.shape[:2]), w.shape[3], strides,
                                           padding, dilation_rate)
-    y = _out(out, shape, "conv2d_forward", device=x.device)
+    y = _out(out, shape, "conv2d_forward", device=x.device, check_shape=True)
     if bias is not None:
         bias = as_tensor(bias, "conv2d_forward", "bias")
     (sh, sw), (dh, dw) = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
@@ -571,7 +571,7 @@ def conv2d_relu_max_pool2d(x, w, bias=None, out=None, argmax=None, *, padding="v
     (n, oh, ow, cout), (pt, pl) = conv2d_output_shape(tuple(x.shape), tuple(w.shape[:2]), w.shape[3],
                                                       1, padding, 1, op)
     shape = (n, oh // 2, ow // 2, cout)
-    y = _out(out, shape, op, device=x.device)
+    y = _out(out, shape, op, device=x.device, check_shape=True)
     am = _out(argmax, shape, op, dtype="int32", device=x.device)
     if bias is not None:
         bias = as_tensor(bias, op, "bias")
@@ -595,7 +595,7 @@ def conv2d_relu_max_pool2d_backward_weights(x, dy, y, argmax, kernel_shape, out=
         raise ValueError(f"{op}: kernel_shape must be (KH, KW, Cin, Cout), got {kernel_shape}")
     (_, oh, ow, _), (pt, pl) = conv2d_output_shape(tuple(x.shape), kernel_shape[:2], kernel_shape[3], 1,
                                                    padding, 1, op)
-    dw = _out(out, kernel_shape, op, device=x.device)
+    dw = _out(out, kernel_shape, op, device=x.device, check_shape=True)
     db = _out(bias_out, kernel_shape[3:], op, device=x.device) if (bias or bias_out is not None) else None
     _C.conv2d_relu_max_pool2d_backward_weights(x, dy, y, argmax, dw, db, oh, ow, pt, pl)
     return dw if db is None else (dw, db)
@@ -889,7 +889,7 @@ def rnn_backward(cell, dy, x, kernel, recurrent_kernel, stash, *, go_backwards=F
     ``use_bias``). ``workspace`` = (dgates, dgates_rec) scratch, each (N, T, G*U) (dgates_rec
     for GRU only), allocated when None.
     """
-    op = f"{cell}_backward"
+    op = f"{_known_kind(cell, tuple(_RNN_GATES), 'rnn_backward', 'cell')}_backward"
     x, kernel = as_tensor(x, op, "x"), as_tensor(kernel, op, "kernel")
     recurrent_kernel = as_tensor(recurrent_kernel, op, "recurrent_kernel")
     dy = as_tensor(dy, op, "dy")

@@ -76,7 +76,8 @@ def _mutate(r, op, call, param, kind=None):
                           "tuple": tuple(cur)}.get(kind, None)
         return kind, False
     if role in ("in", "out", "out?", "target", "index", "any"):
-        if cur is None:
+        placeholder = cur is None  # an absent out: its right dtype and shape are not known here
+        if placeholder:
             cur = V.f32(r, 2, 3)
         if role == "index" and (kind == "bad_index" or (kind is None and r.random() < 0.4)):
             call.kw[param], must = _mutate_index(r, cur)
@@ -86,7 +87,9 @@ def _mutate(r, op, call, param, kind=None):
         else:
             kind, val, must = V.mutate_array(r, cur, role)
         call.kw[param] = val
-        return kind, must
+        # A placeholder turned into another dtype may have become the right one (an int32
+        # argmax of a matching shape), so it proves nothing either way.
+        return kind, must and not (placeholder and kind == "dtype")
     if cur is None:
         cur = 1.0
     kind, val, must = V.mutate_scalar(r, cur)

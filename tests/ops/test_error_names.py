@@ -49,3 +49,12 @@ def test_an_absurd_thread_count_is_refused():
     with pytest.raises(TypeError, match="set_num_threads"):
         ops.set_num_threads(2**40)  # beyond C int: pybind11's conversion error, which names it
     assert ops.get_num_threads() == before
+
+
+def test_conv2d_refuses_an_out_of_another_shape():
+    # The kernel takes its output size from out: a shorter out used to get a partial result.
+    x = np.ones((1, 3, 3, 1), np.float32)
+    w = np.ones((1, 3, 1, 3), np.float32)
+    with pytest.raises(ValueError, match=r"conv2d_forward: out has shape \(1, 2, 1, 3\) but the shape "
+                                         r"argument says \(1, 3, 1, 3\)"):
+        ops.conv2d(x, w, out=np.zeros((1, 2, 1, 3), np.float32))

@@ -182,3 +182,23 @@ def test_global_max_pool_backward_refuses_an_argmax_outside_the_image(rng):
         am[2, 66] = bad
         with pytest.raises(ValueError, match=f"global_max_pool2d_backward: argmax .* holds {bad}"):
             ops.global_max_pool2d_backward(dy, am, x.shape)
+
+
+def test_fused_conv_pool_weight_gradient_refuses_a_foreign_argmax(rng):
+    x = rng.standard_normal((2, 8, 8, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    y, argmax = ops.conv2d_relu_max_pool2d(x, w)  # conv output 6x6 -> pooled 3x3
+    dy = np.ones(y.shape, np.float32)
+    ops.conv2d_relu_max_pool2d_backward_weights(x, dy, y, argmax, w.shape)
+    am = np.array(argmax, copy=True)
+    am[0, 1, 1, 2] = 0  # cell (0, 0) of the conv output: window (1, 1) covers rows/cols 2-3
+    with pytest.raises(ValueError, match="conv2d_relu_max_pool2d_backward_weights: argmax .* holds 0"):
+        ops.conv2d_relu_max_pool2d_backward_weights(x, dy, y, am, w.shape)
+
+
+def test_accuracy_takes_a_nan_as_the_largest_value():
+    # NumPy's argmax: the first NaN wins, as in max pooling.
+    pred = np.array([[0.1, np.nan, 0.9], [0.2, 0.7, 0.1]], np.float32)
+    target = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], np.float32)
+    assert ops.accuracy_count("categorical", pred, target) == 1
+    assert ops.accuracy_count("sparse_categorical", pred, np.array([1, 1])) == 2
