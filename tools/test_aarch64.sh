@@ -23,7 +23,8 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 ROOT=${CORENN_ARM64_ROOT:-/var/cache/corenn/arm64-bookworm}
 MODE=${CORENN_ARM64_BUILD:-cross}
-BUILD=${ROOT}.build            # host-side build tree (cross mode)
+# Host-side build tree (cross mode), one per checkout: CMake refuses a cache made for another source.
+BUILD=${ROOT}.build/$(printf %s "$REPO" | md5sum | cut -c1-12)
 DEST=/opt/corenn               # where the package and tests go inside the chroot
 if [ $# -eq 0 ]; then set -- tests; fi
 
