@@ -274,18 +274,22 @@ void activation_backward(Activation act, const float* x, const float* y, const f
       if (dy != dx) map_backward<Linear>(x, y, dy, dx, n, alpha);
       return;
     case Activation::relu:
+#ifdef CORENN_X86_64
       if (use_avx2()) {
         return parallel_for(0, n, Relu::grain, [&](int64_t lo, int64_t hi) {
           avx2::relu_backward_span(y + lo, dy + lo, dx + lo, hi - lo);
         });
       }
+#endif
       return map_backward<Relu>(x, y, dy, dx, n, alpha);
     case Activation::leaky_relu:
+#ifdef CORENN_X86_64
       if (use_avx2()) {
         return parallel_for(0, n, LeakyRelu::grain, [&](int64_t lo, int64_t hi) {
           avx2::leaky_relu_backward_span(x + lo, dy + lo, dx + lo, hi - lo, alpha);
         });
       }
+#endif
       return map_backward<LeakyRelu>(x, y, dy, dx, n, alpha);
     case Activation::elu: return map_backward<Elu>(x, y, dy, dx, n, alpha);
     case Activation::selu: return map_backward<Selu>(x, y, dy, dx, n, alpha);
