@@ -22,6 +22,7 @@
 // form.
 // Micro-kernel (AVX2 or portable) and threads are chosen by the GEMM driver.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -618,7 +619,11 @@ __attribute__((target("avx2,fma"))) void dw_pool_taps(const Conv2dGeometry& g, c
                                                       const float* dy, const float* y,
                                                       const int32_t* argmax, int64_t r_lo,
                                                       int64_t r_hi, int64_t t0, const int64_t* off,
-                                                      float* dw, float* db) {
+                                                      float* dw, float* db, std::atomic<bool>* missed) {
+  // A lane whose winner is none of its window's 4 cells is counted in `lost`: the forward never
+  // produces one, and its gradient would vanish, so the entry refuses the call (free here: the
+  // 4 compares are made anyway).
+  __m256i lost = _mm256_setzero_si256();
   int64_t tkh[NT], tkw[NT], tci[NT], o[NT];
   for (int t = 0; t < NT; ++t) {
     const int64_t k = t0 + t;
@@ -647,10 +652,12 @@ __attribute__((target("avx2,fma"))) void dw_pool_taps(const Conv2dGeometry& g, c
           if (db) acc_bias = _mm256_add_ps(acc_bias, gv);
           const __m256i winner =
               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(argmax + at));
+          __m256i found = _mm256_setzero_si256();
           for (int q = 0; q < 4; ++q) {
             const int64_t oy = 2 * py + (q >> 1), ox = 2 * px + (q & 1);
             const __m256i hit =
                 _mm256_cmpeq_epi32(winner, _mm256_set1_epi32(static_cast<int32_t>(oy * g.ow + ox)));
+            found = _mm256_or_si256(found, hit);
             if (_mm256_testz_si256(hit, hit)) continue;  // no channel's maximum sits here
             const __m256 gq = _mm256_and_ps(gv, _mm256_castsi256_ps(hit));
             const int64_t ih0 = oy - g.pt, iw0 = ox - g.pl;
@@ -667,17 +674,19 @@ __attribute__((target("avx2,fma"))) void dw_pool_taps(const Conv2dGeometry& g, c
               }
             }
           }
+          lost = _mm256_or_si256(lost, _mm256_xor_si256(found, _mm256_set1_epi32(-1)));
         }
       }
       for (int t = 0; t < NT; ++t) _mm256_storeu_ps(dw + (t0 + t) * g.cout + c0, acc[t]);
       if (db) _mm256_storeu_ps(db + c0, acc_bias);
     }
   }
+  if (!_mm256_testz_si256(lost, lost)) missed->store(true, std::memory_order_relaxed);
 }
 
 using DwPoolTapsFn = void (*)(const Conv2dGeometry&, const float*, const float*, const float*,
                               const int32_t*, int64_t, int64_t, int64_t, const int64_t*, float*,
-                              float*);
+                              float*, std::atomic<bool>*);
 
 template <int... I>
 DwPoolTapsFn dw_pool_taps_fn(int nt, std::integer_sequence<int, I...>) {
@@ -835,24 +844,26 @@ void conv2d_relu_max_pool2d_forward(const Conv2dGeometry& g, const float* x, con
   max_pool2d_forward(pg, z, y, argmax);
 }
 
-void conv2d_relu_max_pool2d_backward_weights(const Conv2dGeometry& g, const float* x,
+bool conv2d_relu_max_pool2d_backward_weights(const Conv2dGeometry& g, const float* x,
                                              const float* dy, const float* y,
                                              const int32_t* argmax, float* dw, float* db) {
   const int64_t ph = g.oh / 2, pw = g.ow / 2;
 #ifdef CORENN_X86_64
   if (use_direct_dw(g)) {
+    std::atomic<bool> missed{false};
     direct_dw_driver(g, g.n * ph, g.n * g.oh * g.ow * g.depth() * g.cout, dw, db,
                      [&](int nt, int64_t r_lo, int64_t r_hi, int64_t t0, const int64_t* off,
                          float* part_dw, float* part_db) {
                        dw_pool_taps_fn(nt, std::make_integer_sequence<int, kDirectMaxTaps>())(
-                           g, x, dy, y, argmax, r_lo, r_hi, t0, off, part_dw, part_db);
+                           g, x, dy, y, argmax, r_lo, r_hi, t0, off, part_dw, part_db, &missed);
                      });
-    return;
+    return !missed.load();
   }
 #endif
   // Any other conv: dz (zero but at each window's winner, where it is dy * relu') into a scratch
-  // map, then the ordinary weight gradient. A winner outside its window is ignored (it cannot
-  // come from the forward; nothing is written out of place).
+  // map, then the ordinary weight gradient. A winner outside its window is skipped (it cannot
+  // come from the forward; nothing is written out of place) and reported.
+  bool all_found = true;
   float* dz = scratch(1, g.pixels() * g.cout);
   std::memset(dz, 0, sizeof(float) * g.pixels() * g.cout);
   for (int64_t n = 0; n < g.n; ++n)
@@ -863,8 +874,11 @@ void conv2d_relu_max_pool2d_backward_weights(const Conv2dGeometry& g, const floa
           const int64_t cell = argmax[at], oy = cell / g.ow, ox = cell % g.ow;
           if (cell >= 0 && oy / 2 == py && ox / 2 == px && oy < 2 * ph)  // dy * relu', NaN kept
             dz[((n * g.oh + oy) * g.ow + ox) * g.cout + c] = y[at] > 0.0f ? dy[at] : dy[at] * y[at];
+          else
+            all_found = false;
         }
   conv2d_backward_weights(g, x, dz, dw, db);
+  return all_found;
 }
 
 void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,

@@ -126,8 +126,8 @@ void max_pool_cell(const float* x, int64_t cell_stride, int64_t row_stride, int6
                    int32_t* am);
 void max_grad_cell(const float* dy, const int32_t* am, int64_t i_stride, int64_t j_stride,
                    int64_t ni, int64_t nj, int32_t idx, int64_t nc, float* d);
-void max_grad_row_tiled(const float* dy_row, const int32_t* am_row, int64_t w_cells, int64_t kw,
-                        int64_t ow, int32_t first_idx, int64_t nc, float* dx_row);
+int64_t max_grad_row_tiled(const float* dy_row, const int32_t* am_row, int64_t w_cells, int64_t kw,
+                           int64_t ow, int32_t first_idx, int64_t nc, float* dx_row);
 }  // namespace avx2
 #endif
 
@@ -198,73 +198,85 @@ void avg_pool2d_forward(const Pool2dGeom& g, const float* x, float* y) {
 // (no division); the pass reads argmax once, a fraction of the backward's own traffic.
 
 namespace {
-constexpr int64_t kArgmaxBlock = 64;
-
-// The first channel c < nc whose index a[c] is outside rows x cols cells starting at `base` (row
-// stride `w`), or -1.
-int64_t first_outside(const int32_t* a, int64_t nc, int64_t base, int64_t rows, int64_t cols, int64_t w) {
-  for (int64_t c0 = 0; c0 < nc; c0 += kArgmaxBlock) {
-    const int64_t cn = std::min(kArgmaxBlock, nc - c0);
-    int32_t inside[kArgmaxBlock] = {};
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t lo = base + r * w, hi = lo + cols;
-      for (int64_t c = 0; c < cn; ++c) inside[c] |= (a[c0 + c] >= lo) & (a[c0 + c] < hi);
-    }
-    int32_t all = 1;
-    for (int64_t c = 0; c < cn; ++c) all &= inside[c];
-    if (!all) {
-      for (int64_t c = 0; c < cn; ++c)
-        if (!inside[c]) return c0 + c;
-    }
+// Whether any of a[0..nc) is outside rows x cols cells starting at `base` (row stride `w`). One
+// unsigned compare per row and channel ((a - lo) < cols as uint32 is lo <= a < lo + cols) and an
+// OR reduction, which the compiler vectorizes when the row count is a constant (R > 0).
+template <int R>
+bool any_outside(const int32_t* a, int64_t nc, uint32_t base, int64_t rows, uint32_t cols, uint32_t w) {
+  const int64_t nr = R > 0 ? R : rows;
+  uint32_t outside = 0;
+  for (int64_t c = 0; c < nc; ++c) {
+    const uint32_t d = static_cast<uint32_t>(a[c]) - base;
+    uint32_t inside = 0;
+    for (int64_t r = 0; r < nr; ++r) inside |= d - static_cast<uint32_t>(r) * w < cols;
+    outside |= inside ^ 1u;
   }
+  return outside != 0;
+}
+
+// The first channel of a[0..nc) outside the window, or -1 (the exact search runs only on a hit).
+int64_t first_outside(const int32_t* a, int64_t nc, int64_t base, int64_t rows, int64_t cols, int64_t w) {
+  const uint32_t b = static_cast<uint32_t>(base), n = static_cast<uint32_t>(cols),
+                 s = static_cast<uint32_t>(w);
+  const bool bad = rows == 1   ? any_outside<1>(a, nc, b, 1, n, s)
+                   : rows == 2 ? any_outside<2>(a, nc, b, 2, n, s)
+                   : rows == 3 ? any_outside<3>(a, nc, b, 3, n, s)
+                               : any_outside<0>(a, nc, b, rows, n, s);
+  if (!bad) return -1;
+  for (int64_t c = 0; c < nc; ++c)
+    if (any_outside<0>(a + c, 1, b, rows, n, s)) return c;
   return -1;
 }
 
-// Smallest flat index of a bad entry over `windows` windows of nc channels each; window_of(k)
-// gives window k's cells as {base, rows, cols}, rows `row_stride` apart.
-struct WindowCells {
-  int64_t base, rows, cols;
-};
-template <class WindowOf>
-int64_t first_bad_argmax(int64_t windows, int64_t nc, int64_t row_stride, const int32_t* argmax,
-                         const WindowOf& window_of) {
+// Records `flat` in `first` if it is smaller than what another thread found.
+void keep_smallest(std::atomic<int64_t>& first, int64_t flat) {
+  int64_t seen = first.load();
+  while ((seen < 0 || flat < seen) && !first.compare_exchange_weak(seen, flat)) {
+  }
+}
+}  // namespace
+
+// Indices are < H*W <= 2^31 (int32 argmax, checked by the entries), so the uint32 arithmetic
+// above is exact. Threads take rows (n, i) of windows; the columns' windows follow without a
+// division per window.
+int64_t max_pool2d_first_bad_argmax(const Pool2dGeom& g, const int32_t* argmax) {
   std::atomic<int64_t> first{-1};
-  parallel_for(0, windows, grain_for(nc * 2), [&](int64_t lo, int64_t hi) {
-    for (int64_t k = lo; k < hi; ++k) {
-      const WindowCells cells = window_of(k);
-      const int64_t c = first_outside(argmax + k * nc, nc, cells.base, cells.rows, cells.cols, row_stride);
-      if (c < 0) continue;
-      const int64_t flat = k * nc + c;
-      int64_t seen = first.load();
-      while ((seen < 0 || flat < seen) && !first.compare_exchange_weak(seen, flat)) {
+  parallel_for(0, g.n * g.oh, g.n * g.oh, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const Range rh = window(r % g.oh, g.pad_top, g.kh, g.sh, g.h);
+      for (int64_t j = 0; j < g.ow; ++j) {
+        const Range rw = window(j, g.pad_left, g.kw, g.sw, g.w);
+        const int64_t k = r * g.ow + j;
+        const int64_t c = first_outside(argmax + k * g.c, g.c, rh.lo * g.w + rw.lo, rh.hi - rh.lo,
+                                        rw.hi - rw.lo, g.w);
+        if (c >= 0) return keep_smallest(first, k * g.c + c);  // later windows: larger indices
       }
-      return;  // the chunk's later windows have larger indices
     }
   });
   return first.load();
 }
-}  // namespace
-
-int64_t max_pool2d_first_bad_argmax(const Pool2dGeom& g, const int32_t* argmax) {
-  return first_bad_argmax(g.n * g.oh * g.ow, g.c, g.w, argmax, [&](int64_t k) {
-    const Range rh = window((k / g.ow) % g.oh, g.pad_top, g.kh, g.sh, g.h);
-    const Range rw = window(k % g.ow, g.pad_left, g.kw, g.sw, g.w);
-    return WindowCells{rh.lo * g.w + rw.lo, rh.hi - rh.lo, rw.hi - rw.lo};
-  });
-}
 
 int64_t global_max_pool2d_first_bad_argmax(int64_t n, int64_t hw, int64_t c, const int32_t* argmax) {
-  return first_bad_argmax(n, c, hw, argmax, [&](int64_t) { return WindowCells{0, 1, hw}; });
+  std::atomic<int64_t> first{-1};
+  parallel_for(0, n, grain_for(c * 2), [&](int64_t lo, int64_t hi) {
+    for (int64_t b = lo; b < hi; ++b) {
+      const int64_t bad = first_outside(argmax + b * c, c, 0, 1, hw, hw);
+      if (bad >= 0) return keep_smallest(first, b * c + bad);
+    }
+  });
+  return first.load();
 }
 
 // ---- windowed pooling, backward (gather over covering windows) -------------------------------
 
-void max_pool2d_backward(const Pool2dGeom& g, const float* dy, const int32_t* argmax, float* dx) {
+bool max_pool2d_backward(const Pool2dGeom& g, const float* dy, const int32_t* argmax, float* dx) {
   const int64_t C = g.c;
 #ifdef CORENN_X86_64
   if (active_isa() == Isa::avx2 && g.sh == g.kh && g.sw == g.kw && g.pad_top == 0 && g.pad_left == 0) {
     // Windows tile the image (the usual 2x2 / 2): each input row reads one window row, no search.
+    std::atomic<int64_t> routed{0};
     parallel_for(0, g.n * g.h, grain_for(g.w * C), [&](int64_t lo, int64_t hi) {
+      int64_t mine = 0;
       for (int64_t r = lo; r < hi; ++r) {
         const int64_t n = r / g.h, h = r % g.h, i = h / g.kh;
         float* row = dx + r * g.w * C;
@@ -273,11 +285,12 @@ void max_pool2d_backward(const Pool2dGeom& g, const float* dy, const int32_t* ar
           continue;
         }
         const int64_t off = (n * g.oh + i) * g.ow * C;
-        avx2::max_grad_row_tiled(dy + off, argmax + off, g.w, g.kw, g.ow,
-                                 static_cast<int32_t>(h * g.w), C, row);
+        mine += avx2::max_grad_row_tiled(dy + off, argmax + off, g.w, g.kw, g.ow,
+                                         static_cast<int32_t>(h * g.w), C, row);
       }
+      routed += mine;
     });
-    return;
+    return routed.load() == g.n * g.oh * g.ow * C;
   }
 #endif
   const auto cell = grad_cell();
@@ -296,6 +309,7 @@ void max_pool2d_backward(const Pool2dGeom& g, const float* dy, const int32_t* ar
       }
     }
   });
+  return false;  // these loops cannot tell: the entry checks the argmax itself
 }
 
 void avg_pool2d_backward(const Pool2dGeom& g, const float* dy, float* dx) {

@@ -107,9 +107,12 @@ void max_grad_cell(const float* dy, const int32_t* am, int64_t i_stride, int64_t
 // Non-overlapping windows (stride == window, no padding): input row h of one image, W cells of
 // nc channels, lies in window row i = h / KH; cell w in window j = w / KW (dx = 0 past the last
 // window). dx[w, c] = dy[j, c] where am[j, c] == h * W + w, else 0: one select per cell with no
-// window search, dy_row / am_row point at window row i.
-void max_grad_row_tiled(const float* dy_row, const int32_t* am_row, int64_t w_cells, int64_t kw,
-                        int64_t ow, int32_t first_idx, int64_t nc, float* dx_row) {
+// window search, dy_row / am_row point at window row i. Returns how many dy entries it routed:
+// each window cell is visited once, so over all rows every entry of a valid argmax is routed
+// exactly once, and a smaller total means some entry named a cell outside its window.
+int64_t max_grad_row_tiled(const float* dy_row, const int32_t* am_row, int64_t w_cells, int64_t kw,
+                           int64_t ow, int32_t first_idx, int64_t nc, float* dx_row) {
+  int64_t routed = 0;
   for (int64_t w = 0; w < w_cells; ++w) {
     const int64_t j = w / kw;
     float* d = dx_row + w * nc;
@@ -124,9 +127,15 @@ void max_grad_row_tiled(const float* dy_row, const int32_t* am_row, int64_t w_ce
     for (; c + 8 <= nc; c += 8) {
       const __m256i hit = _mm256_cmpeq_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + c)), want);
       _mm256_storeu_ps(d + c, _mm256_and_ps(_mm256_loadu_ps(g + c), _mm256_castsi256_ps(hit)));
+      routed += __builtin_popcount(static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(hit))));
     }
-    for (; c < nc; ++c) d[c] = a[c] == first_idx + w ? g[c] : 0.0f;
+    for (; c < nc; ++c) {
+      const bool hit = a[c] == first_idx + w;
+      d[c] = hit ? g[c] : 0.0f;
+      routed += hit;
+    }
   }
+  return routed;
 }
 
 }  // namespace corenn::cpu::avx2

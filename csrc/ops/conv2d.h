@@ -85,7 +85,8 @@ const char* conv_algo_name(ConvAlgo algo);
 
 void conv2d_relu_max_pool2d_forward(const Conv2dGeometry& g, const float* x, const float* w,
                                     const float* bias, float* y, int32_t* argmax);
-void conv2d_relu_max_pool2d_backward_weights(const Conv2dGeometry& g, const float* x,
+// False when some argmax entry is not a cell of its window (its gradient was dropped).
+bool conv2d_relu_max_pool2d_backward_weights(const Conv2dGeometry& g, const float* x,
                                              const float* dy, const float* y,
                                              const int32_t* argmax, float* dw, float* db);
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,

@@ -156,8 +156,10 @@ void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Tensor& d
   if (!dy.device().is_cpu())
     return cuda::max_pool2d_backward(dy, g, dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
 #endif
-  check_max_pool_argmax(op, argmax, g);
-  cpu::max_pool2d_backward(g, dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
+  // An argmax entry outside its window would lose its gradient silently: refuse it. The usual
+  // tiled kernel vouches for the argmax as it routes it; otherwise it is checked here.
+  if (!cpu::max_pool2d_backward(g, dy.data<float>(), argmax.data<int32_t>(), dx.data<float>()))
+    check_max_pool_argmax(op, argmax, g);
 }
 
 void avg_pool2d_forward(const Tensor& x, const Tensor& y, const std::vector<int64_t>& pool_size,

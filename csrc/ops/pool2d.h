@@ -48,7 +48,9 @@ void check_max_pool_argmax(const char* op, const Tensor& argmax, const Pool2dGeo
 
 namespace cpu {
 void max_pool2d_forward(const Pool2dGeom& g, const float* x, float* y, int32_t* argmax);
-void max_pool2d_backward(const Pool2dGeom& g, const float* dy, const int32_t* argmax, float* dx);
+// True when it verified that every argmax entry was a cell of its window (the tiled AVX2 path
+// counts the entries it routed); false when it could not tell.
+bool max_pool2d_backward(const Pool2dGeom& g, const float* dy, const int32_t* argmax, float* dx);
 void avg_pool2d_forward(const Pool2dGeom& g, const float* x, float* y);
 void avg_pool2d_backward(const Pool2dGeom& g, const float* dy, float* dx);
 void global_avg_pool2d_forward(int64_t n, int64_t hw, int64_t c, const float* x, float* y);

@@ -1040,8 +1040,10 @@ def _names_its_errors(fn):
     return call
 
 
+# as_tensor names the op it converts for (its `op` argument) and runs inside every other function:
+# wrapping it would only add a frame to each argument of each call.
 for _name in __all__:
     _fn = globals()[_name]
-    if inspect.isfunction(_fn):
+    if inspect.isfunction(_fn) and _name != "as_tensor":
         globals()[_name] = _names_its_errors(_fn)
 del _name, _fn

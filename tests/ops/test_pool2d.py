@@ -151,7 +151,8 @@ def test_bad_inputs_raise_naming_the_op():
         ops.global_avg_pool2d_backward(np.zeros((2, 3), np.float32), (1, 2, 2, 3))
 
 
-def test_max_pool_backward_refuses_an_argmax_outside_its_window(rng):
+def test_max_pool_backward_refuses_an_argmax_outside_its_window(isa, rng):
+    # avx2: the tiled kernel counts what it routes; ref: the entry's own check.
     # The gather would drop such an entry's gradient silently; the entry says so instead.
     x = rng.standard_normal((2, 6, 6, 5)).astype(np.float32)
     y, argmax = ops.max_pool2d_forward(x, (2, 2), (2, 2), "valid")
@@ -172,7 +173,7 @@ def test_max_pool_backward_refuses_an_argmax_outside_its_window(rng):
         ops.max_pool2d_backward(np.ones(y.shape, np.float32), am, x.shape, (2, 2), (2, 2), "same")
 
 
-def test_global_max_pool_backward_refuses_an_argmax_outside_the_image(rng):
+def test_global_max_pool_backward_refuses_an_argmax_outside_the_image(isa, rng):
     x = rng.standard_normal((3, 4, 4, 70)).astype(np.float32)  # 70 channels: past one 64-block
     y, argmax = ops.global_max_pool2d_forward(x)
     dy = np.ones(y.shape, np.float32)
@@ -184,9 +185,10 @@ def test_global_max_pool_backward_refuses_an_argmax_outside_the_image(rng):
             ops.global_max_pool2d_backward(dy, am, x.shape)
 
 
-def test_fused_conv_pool_weight_gradient_refuses_a_foreign_argmax(rng):
-    x = rng.standard_normal((2, 8, 8, 3)).astype(np.float32)
-    w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+@pytest.mark.parametrize("cin, cout", [(3, 4), (1, 8)])  # the dz fallback; the direct AVX2 kernel
+def test_fused_conv_pool_weight_gradient_refuses_a_foreign_argmax(cin, cout, isa, rng):
+    x = rng.standard_normal((2, 8, 8, cin)).astype(np.float32)
+    w = rng.standard_normal((3, 3, cin, cout)).astype(np.float32)
     y, argmax = ops.conv2d_relu_max_pool2d(x, w)  # conv output 6x6 -> pooled 3x3
     dy = np.ones(y.shape, np.float32)
     ops.conv2d_relu_max_pool2d_backward_weights(x, dy, y, argmax, w.shape)
