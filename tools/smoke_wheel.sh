@@ -10,6 +10,7 @@
 # Needs root, debootstrap (installed with apt if missing) and network access to the mirror and PyPI
 # (a PIP_CERT set on the host is passed into the chroot).
 set -euo pipefail
+. "$(dirname "$0")/chroot_lib.sh"
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 WHEEL=${1:-$(ls -t "$REPO"/dist/corenn-*manylinux*.whl | head -1)}
 ROOT=${CORENN_SMOKE_ROOT:-/var/cache/corenn/smoke-bookworm}
@@ -19,10 +20,7 @@ t0=$(date +%s)
 
 dpkg -s debootstrap >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -qq debootstrap; }
 if [ ! -e "$ROOT/.corenn-complete" ]; then
-  MIRROR=${CORENN_SMOKE_MIRROR:-$(grep -hoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' \
-      /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list \
-      2>/dev/null | head -1 | awk '{print $2}' || true)}
-  MIRROR=${MIRROR:-http://deb.debian.org/debian}
+  MIRROR=${CORENN_SMOKE_MIRROR:-$(host_debian_mirror)}
   echo "== debootstrap $ARCH bookworm minbase into $ROOT"
   rm -rf "$ROOT.tmp"
   debootstrap --arch="$ARCH" --variant=minbase --include=python3,python3-venv,python3-pip \
@@ -32,15 +30,7 @@ if [ ! -e "$ROOT/.corenn-complete" ]; then
 fi
 t1=$(date +%s)
 
-mounted=()
-cleanup() { for m in "${mounted[@]}"; do umount "$m" 2>/dev/null || true; done; }
-trap cleanup EXIT
-for m in proc dev; do
-  if ! mountpoint -q "$ROOT/$m"; then
-    if [ $m = proc ]; then mount -t proc proc "$ROOT/proc"; else mount --bind /dev "$ROOT/dev"; fi
-    mounted=("$ROOT/$m" "${mounted[@]}")
-  fi
-done
+mount_chroot_fs "$ROOT"
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"   # pip reaches PyPI from inside
 rm -rf "$ROOT/smoke" && mkdir -p "$ROOT/smoke"
 cp "$WHEEL" "$REPO/tools/smoke_wheel.py" "$ROOT/smoke/"

@@ -19,6 +19,7 @@
 # Needs root (debootstrap, chroot, binfmt_misc), a Debian/Ubuntu host with apt, and network access
 # to the Debian mirror the first time. Works in containers where binfmt_misc can be mounted.
 set -euo pipefail
+. "$(dirname "$0")/chroot_lib.sh"
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 ROOT=${CORENN_ARM64_ROOT:-/var/cache/corenn/arm64-bookworm}
@@ -59,10 +60,7 @@ grep -q enabled $BINFMT/qemu-aarch64
 
 # ---- the arm64 chroot (cached) --------------------------------------------------------------
 if [ ! -e "$ROOT/.corenn-complete" ]; then
-  MIRROR=${CORENN_ARM64_MIRROR:-$(grep -hoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' \
-      /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list \
-      2>/dev/null | head -1 | awk '{print $2}' || true)}
-  MIRROR=${MIRROR:-http://deb.debian.org/debian}
+  MIRROR=${CORENN_ARM64_MIRROR:-$(host_debian_mirror)}
   log "debootstrap arm64 bookworm into $ROOT from $MIRROR"
   rm -rf "$ROOT.tmp"
   debootstrap --arch=arm64 --variant=minbase \
@@ -74,15 +72,7 @@ if [ ! -e "$ROOT/.corenn-complete" ]; then
 fi
 [ "$(chroot "$ROOT" uname -m)" = aarch64 ]
 
-mounted=()
-cleanup() { for m in "${mounted[@]}"; do umount "$m" 2>/dev/null || true; done; }
-trap cleanup EXIT
-for m in proc dev; do
-  if ! mountpoint -q "$ROOT/$m"; then
-    if [ $m = proc ]; then mount -t proc proc "$ROOT/proc"; else mount --bind /dev "$ROOT/dev"; fi
-    mounted=("$ROOT/$m" "${mounted[@]}")
-  fi
-done
+mount_chroot_fs "$ROOT"
 
 # ---- pybind11 (pure headers + CMake config) from PyPI, in a tool venv ------------------------
 TOOLS=${ROOT}.tools
