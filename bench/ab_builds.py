@@ -23,7 +23,7 @@ CHILD = r'''
 import json, os, sys, time
 import numpy as np
 import corenn
-from corenn import layers, ops
+from corenn import layers, kernels
 name, threads, blocks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 corenn.set_num_threads(threads)
 corenn.utils.set_random_seed(0)
@@ -57,19 +57,19 @@ def build(name):
     y, dx = np.empty_like(x), np.empty_like(x)
     if name.endswith("_fwd"):
         kind = name[:-4]
-        return lambda: ops.activation_forward(kind, x, y)
+        return lambda: kernels.activation_forward(kind, x, y)
     if name.endswith("_bwd"):
         kind = name[:-4]
-        ops.activation_forward(kind, x, y)
-        return lambda: ops.activation_backward(kind, x, y, x, dx)
+        kernels.activation_forward(kind, x, y)
+        return lambda: kernels.activation_backward(kind, x, y, x, dx)
     if name == "maxpool2x2":
         t = rng.standard_normal((64, 28, 28, 32), dtype=np.float32)
-        return lambda: ops.max_pool2d_forward(t, (2, 2), (2, 2), "valid")
+        return lambda: kernels.max_pool2d_forward(t, (2, 2), (2, 2), "valid")
     if name == "gemm_relu":
         a = rng.standard_normal((256, 512), dtype=np.float32)
         b = rng.standard_normal((512, 512), dtype=np.float32)
         c = np.empty((256, 512), np.float32)
-        return lambda: ops.gemm(a, b, c, activation="relu")
+        return lambda: kernels.gemm(a, b, c, activation="relu")
     raise SystemExit(f"unknown workload {name}")
 
 fn = build(name)

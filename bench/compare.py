@@ -2,7 +2,7 @@
 
     python bench/compare.py [--threads 2] [--repeats 5] [--only gemm|conv|mlp|cnn|lstm|gru] [--epochs 1]
 
-GEMM: corenn.ops.gemm into a preallocated C against numpy.matmul(out=) for square sizes and the
+GEMM: corenn.kernels.gemm into a preallocated C against numpy.matmul(out=) for square sizes and the
 shapes a dense network trains with (forward X@W, backward X^T@dY and dY@W^T). Timings alternate
 corenn / NumPy (A B A B ...) and keep the best of --repeats, so both see the same machine state.
 MLP: one epoch of Flatten -> Dense(512, relu) -> Dense(256, relu) -> Dense(10), Adam(1e-3),
@@ -120,7 +120,7 @@ def bench_gemm():
         flops = 2.0 * m * n * k
         inner = max(3, int(3e9 / flops))  # ~20 ms blocks amortize thread wake-up after the pause
         t_cn, t_np = alternate([
-            lambda: corenn.ops.gemm(ta_, tb_, tc, trans_a=ta, trans_b=tb),
+            lambda: corenn.kernels.gemm(ta_, tb_, tc, trans_a=ta, trans_b=tb),
             lambda: np.matmul(a_op, b_op, out=c_np),
         ], ARGS.repeats, inner)
         np.testing.assert_allclose(c, c_np, rtol=1e-3, atol=1e-2 * np.sqrt(k))

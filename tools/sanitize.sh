@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Build corenn._C with AddressSanitizer + UndefinedBehaviorSanitizer (CMake option
-# CORENN_SANITIZE=ON) into its own venv and build dir, then run tests/core, tests/ops and the fuzz
+# CORENN_SANITIZE=ON) into its own venv and build dir, then run tests/core, tests/kernels and the fuzz
 # suite (tests/fuzz) under it. Any ASan/UBSan report is fatal (halt_on_error, no UBSan recovery)
 # and fails the run; inside the fuzz suite it is a "crash" BAD call with the report's first line.
 #
-#   tools/sanitize.sh            full: tests/core + tests/ops + fuzz (6000 calls + hypothesis)
+#   tools/sanitize.sh            full: tests/core + tests/kernels + fuzz (6000 calls + hypothesis)
 #   tools/sanitize.sh --fast     CI subset: tests/core + a few op files + fuzz (1500 calls)
 #   tools/sanitize.sh --no-build reuse the last sanitized build
 #   tools/sanitize.sh --fuzz N   no pytest: the fuzz CLI (python -m tests.fuzz.run) for N calls,
@@ -27,7 +27,7 @@
 #   --fast tests: 53-63 s (fuzz fast tier 1500 calls ~38 s of it on today's main, where ~2% of
 #     calls crash and each crash restarts and re-runs an ASan child); --fast total ~4.5 min from
 #     scratch, ~1 min incremental
-#   full tests (tests/core + tests/ops + 6000-call fuzz + hypothesis): 129 s
+#   full tests (tests/core + tests/kernels + 6000-call fuzz + hypothesis): 129 s
 #   --fuzz 10000: 400 s at load ~8 (mostly child restarts after the sanitizer aborts on main)
 # Environment: CORENN_SAN_DIR (default ~/.cache/corenn-sanitize/<repo name>) holds venv + build.
 set -euo pipefail
@@ -94,12 +94,12 @@ if [[ $FUZZ_CALLS != 0 ]]; then
 fi
 
 if [[ $FAST == 1 ]]; then
-  TESTS=(tests/core tests/ops/test_activations.py tests/ops/test_embedding.py
-         tests/ops/test_losses.py tests/ops/test_pool2d.py tests/ops/test_gemm.py tests/fuzz)
+  TESTS=(tests/core tests/kernels/test_activations.py tests/kernels/test_embedding.py
+         tests/kernels/test_losses.py tests/kernels/test_pool2d.py tests/kernels/test_gemm.py tests/fuzz)
   export CORENN_FUZZ_CALLS=${CORENN_FUZZ_CALLS:-1500}
   export CORENN_FUZZ_HYPOTHESIS=${CORENN_FUZZ_HYPOTHESIS:-40}
 else
-  TESTS=(tests/core tests/ops tests/fuzz)
+  TESTS=(tests/core tests/kernels tests/fuzz)
 fi
 set +e
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider --no-header "${TESTS[@]}" "${PYTEST_EXTRA[@]}"

@@ -4,8 +4,8 @@
 # pass the same tests as on x86.
 #
 #   sudo tools/test_aarch64.sh                      # the whole suite (about 2 min under qemu)
-#   sudo tools/test_aarch64.sh tests/ops tests/core # a subset; any pytest arguments
-#   sudo tools/test_aarch64.sh tests/ops/test_gemm.py -k sizes
+#   sudo tools/test_aarch64.sh tests/kernels tests/core # a subset; any pytest arguments
+#   sudo tools/test_aarch64.sh tests/kernels/test_gemm.py -k sizes
 #
 # Environment:
 #   CORENN_ARM64_ROOT   the chroot, created once (debootstrap, ~8 min) and reused

@@ -1,4 +1,4 @@
-"""corenn.ops.gemm (preallocated output, from Python) vs NumPy/OpenBLAS float32 in one run.
+"""corenn.kernels.gemm (preallocated output, from Python) vs NumPy/OpenBLAS float32 in one run.
 
     python bench/kernels/gemm_vs_numpy.py [--threads 2]
 
@@ -21,7 +21,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))
 import numpy as np  # noqa: E402  (after OPENBLAS_NUM_THREADS)
 
 import corenn  # noqa: E402
-from corenn import ops  # noqa: E402
+from corenn import kernels  # noqa: E402
 
 
 def best_time(f, budget):
@@ -51,16 +51,16 @@ def main():
             cases += [("fwd NN", False, False, batch, k_out, k_in),
                       ("dW  TN", True, False, k_in, k_out, batch),
                       ("dX  NT", False, True, batch, k_in, k_out)]
-    print(f"threads={args.threads}  isa={corenn.ops._C.get_isa()}")
+    print(f"threads={args.threads}  isa={corenn.kernels._C.get_isa()}")
     print(f"{'case':8} {'M':>5} {'N':>5} {'K':>5} {'corenn GF/s':>12} {'numpy GF/s':>11} {'ratio':>6}")
     ratios = []
     for name, ta, tb, m, n, k in cases:
         a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
         b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
         c = np.empty((m, n), np.float32)
-        at, bt, ct = ops.as_tensor(a), ops.as_tensor(b), ops.as_tensor(c)
+        at, bt, ct = kernels.as_tensor(a), kernels.as_tensor(b), kernels.as_tensor(c)
         a_op, b_op = (a.T if ta else a), (b.T if tb else b)
-        t_corenn = best_time(lambda: ops.gemm(at, bt, ct, trans_a=ta, trans_b=tb), args.budget)
+        t_corenn = best_time(lambda: kernels.gemm(at, bt, ct, trans_a=ta, trans_b=tb), args.budget)
         t_numpy = best_time(lambda: np.dot(a_op, b_op, out=c), args.budget)
         flops = 2.0 * m * n * k
         ratios.append(t_numpy / t_corenn)

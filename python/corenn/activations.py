@@ -1,7 +1,7 @@
 """Activation functions: names, objects and Keras-style module functions.
 
 An activation here is a small object with ``forward(x, out)`` and ``backward(x, y, dy, out)``
-that call ``corenn.ops``; layers hold one (``activations.get('relu')``). The module-level
+that call ``corenn.kernels``; layers hold one (``activations.get('relu')``). The module-level
 functions (``relu(x)``, ``softmax(x)``, ...) take NumPy input and return NumPy, as Keras'
 functions do eagerly, so ``keras.activations.relu(x)`` ports by changing the import.
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ops
+from . import kernels
 
 __all__ = ["ActivationFunction", "get", "serialize", "deserialize", "linear", "relu",
            "leaky_relu", "elu", "selu", "sigmoid", "tanh", "gelu", "swish", "silu", "softplus",
@@ -29,18 +29,18 @@ _ALIASES = {"silu": "swish", None: "linear", "none": "linear", "identity": "line
 
 
 class ActivationFunction:
-    """One activation: ``forward`` and its ``backward`` side by side, both via corenn.ops.
+    """One activation: ``forward`` and its ``backward`` side by side, both via corenn.kernels.
 
     Args:
-        name: one of ``ops.ACTIVATIONS`` (or the alias 'silu').
+        name: one of ``kernels.ACTIVATIONS`` (or the alias 'silu').
         alpha: negative slope of leaky_relu / scale of elu (Keras defaults when None).
     """
 
     def __init__(self, name: str, alpha: float | None = None):
         name = _ALIASES.get(name, name)
-        if name not in ops.ACTIVATIONS:
+        if name not in kernels.ACTIVATIONS:
             raise ValueError(f"activations.get: unknown activation {name!r}; "
-                             f"expected one of {', '.join(ops.ACTIVATIONS)} (or a corenn.activations function)")
+                             f"expected one of {', '.join(kernels.ACTIVATIONS)} (or a corenn.activations function)")
         self.name = name
         self.alpha = float(_DEFAULT_ALPHA.get(name, 0.0) if alpha is None else alpha)
 
@@ -52,17 +52,17 @@ class ActivationFunction:
         """y = f(x); ``out`` is a preallocated buffer of x's shape (linear returns x itself)."""
         if self.is_linear:
             return x
-        return ops.activation_forward(self.name, x, out, alpha=self.alpha)
+        return kernels.activation_forward(self.name, x, out, alpha=self.alpha)
 
     def backward(self, x, y, dy, out=None):
         """dx = dy * f'(x) given the forward input ``x`` and output ``y``."""
         if self.is_linear:
             return dy
-        return ops.activation_backward(self.name, x, y, dy, out, alpha=self.alpha)
+        return kernels.activation_backward(self.name, x, y, dy, out, alpha=self.alpha)
 
     def __call__(self, x):
         """Eager evaluation: NumPy in -> NumPy out (Tensor in -> new Tensor out)."""
-        if isinstance(x, ops.Tensor):
+        if isinstance(x, kernels.Tensor):
             return self.forward(x) if not self.is_linear else x
         arr = np.ascontiguousarray(x, dtype=np.float32)
         if self.is_linear:
@@ -139,7 +139,7 @@ def get(identifier) -> ActivationFunction:
         guess = getattr(identifier, "__name__", repr(identifier))
         raise TypeError(
             f"activations.get: {guess!r} is not a corenn activation. corenn layers run explicit "
-            f"backward passes, so an activation must be one of {', '.join(ops.ACTIVATIONS)} "
+            f"backward passes, so an activation must be one of {', '.join(kernels.ACTIVATIONS)} "
             f"(pass its name, e.g. activation='relu', or a corenn.activations function)")
     raise TypeError(f"activations.get: cannot interpret {identifier!r} as an activation")
 

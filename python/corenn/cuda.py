@@ -13,7 +13,7 @@ Device memory comes from a caching allocator (no cudaMalloc per step once shapes
 """
 from __future__ import annotations
 
-from . import ops
+from . import kernels
 
 __all__ = ["is_available", "device_count", "is_built", "synchronize", "empty_cache",
            "memory_stats"]
@@ -21,38 +21,38 @@ __all__ = ["is_available", "device_count", "is_built", "synchronize", "empty_cac
 
 def is_built() -> bool:
     """Whether corenn was compiled with the CUDA backend (``CORENN_CUDA=ON``)."""
-    return ops.cuda_built()
+    return kernels.cuda_built()
 
 
 def is_available() -> bool:
     """True when corenn was built with CUDA and at least one CUDA device can be used."""
-    return ops.cuda_is_available()
+    return kernels.cuda_is_available()
 
 
 def device_count() -> int:
     """Number of usable CUDA devices (0 without the backend, a driver or a GPU)."""
-    return ops.cuda_device_count()
+    return kernels.cuda_device_count()
 
 
 def synchronize(device=0) -> None:
     """Wait until every kernel and copy queued on ``device`` (index or 'cuda:N') has finished."""
-    ops.cuda_synchronize(_index(device))
+    kernels.cuda_synchronize(_index(device))
 
 
 def empty_cache() -> None:
     """Return the allocator's cached (free) device blocks to the driver."""
-    ops.cuda_empty_cache()
+    kernels.cuda_empty_cache()
 
 
 def memory_stats(device=0) -> dict:
     """``allocated_bytes``, ``cached_bytes`` and ``device_mallocs`` of the caching allocator."""
-    return ops.cuda_memory_stats(_index(device))
+    return kernels.cuda_memory_stats(_index(device))
 
 
 def _index(device) -> int:
     if isinstance(device, int):
         return device
-    name = ops.parse_device(device)
+    name = kernels.parse_device(device)
     if not name.startswith("cuda:"):
         raise ValueError(f"expected a CUDA device, got '{device}'")
     return int(name[5:])

@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from . import ops
+from . import kernels
 
 __all__ = ["Initializer", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform",
            "HeNormal", "LecunUniform", "LecunNormal", "RandomNormal", "RandomUniform",

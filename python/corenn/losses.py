@@ -2,7 +2,7 @@
 
 A loss is called Keras-style, ``loss(y_true, y_pred, sample_weight=None) -> float`` (mean over
 the batch). Training uses ``forward_backward(y_true, y_pred, grad)``, which writes
-d(loss)/d(y_pred) into ``grad`` in the same pass as the value (``ops.loss_forward``; with
+d(loss)/d(y_pred) into ``grad`` in the same pass as the value (``kernels.loss_forward``; with
 ``from_logits`` the softmax/sigmoid is fused into the cross-entropy).
 
 Per-sample losses (then averaged over the batch, weighted by sample_weight when given):
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ops
+from . import kernels
 
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "mean_squared_error",
@@ -30,7 +30,7 @@ __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCros
 
 
 class Loss:
-    """Base class. ``kind`` names the ops.loss_forward kernel."""
+    """Base class. ``kind`` names the kernels.loss_forward kernel."""
 
     kind = ""
     sparse = False  # labels are class indices, not arrays shaped like y_pred
@@ -47,7 +47,7 @@ class Loss:
 
     def prepare_labels(self, y_true):
         """Labels as a contiguous NumPy array of the dtype the kernel takes."""
-        if isinstance(y_true, ops.Tensor):
+        if isinstance(y_true, kernels.Tensor):
             return y_true
         y = np.asarray(y_true)
         if self.sparse:
@@ -64,14 +64,14 @@ class Loss:
 
     def forward_backward(self, y_true, y_pred, grad=None, sample_weight=None) -> float:
         """Mean loss; when ``grad`` is given it also receives d(loss)/d(y_pred) (fused)."""
-        return ops.loss_forward(self.kind, y_pred, y_true, grad, sample_weight=sample_weight,
+        return kernels.loss_forward(self.kind, y_pred, y_true, grad, sample_weight=sample_weight,
                                 **self._kwargs())
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> float:
         y_true = self.prepare_labels(y_true)
-        if not isinstance(y_pred, ops.Tensor):
+        if not isinstance(y_pred, kernels.Tensor):
             y_pred = np.ascontiguousarray(y_pred, dtype=np.float32)
-        if not self.sparse and not isinstance(y_true, ops.Tensor) and y_true.ndim == y_pred.ndim - 1 \
+        if not self.sparse and not isinstance(y_true, kernels.Tensor) and y_true.ndim == y_pred.ndim - 1 \
                 and y_pred.shape[-1] == 1:
             y_true = y_true.reshape(y_true.shape + (1,))
         if sample_weight is not None:

@@ -3,7 +3,7 @@
 A metric accumulates ``update_state(y_true, y_pred)`` calls and reports ``result()``; the model
 resets it at the start of each epoch, so logged values are means over the epoch so far.
 
-Counting is done by the kernels (``ops.accuracy_count``, ``ops.loss_forward``); the metric only
+Counting is done by the kernels (``kernels.accuracy_count``, ``kernels.loss_forward``); the metric only
 keeps two Python scalars (total, count).
 
 ``compile(metrics=['accuracy'])`` resolves 'accuracy' / 'acc' the way Keras does, once the
@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import ops
+from . import kernels
 
 __all__ = ["Metric", "Mean", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
            "SparseCategoricalAccuracy", "MeanAbsoluteError", "MeanSquaredError", "get", "resolve"]
 
 
 def _as_pred(y):
-    return y if isinstance(y, ops.Tensor) else np.ascontiguousarray(y, dtype=np.float32)
+    return y if isinstance(y, kernels.Tensor) else np.ascontiguousarray(y, dtype=np.float32)
 
 
 class Metric:
@@ -81,7 +81,7 @@ class Mean(Metric):
 
 
 class _Counting(Metric):
-    """Fraction of correct predictions counted by ops.accuracy_count(kind, ...)."""
+    """Fraction of correct predictions counted by kernels.accuracy_count(kind, ...)."""
 
     kind = ""
 
@@ -93,7 +93,7 @@ class _Counting(Metric):
             raise NotImplementedError(f"{type(self).__name__}: sample_weight is not supported")
         y_pred = _as_pred(y_pred)
         y_true = self._labels(y_true)
-        self.total += ops.accuracy_count(self.kind, y_pred, y_true, **self._kwargs())
+        self.total += kernels.accuracy_count(self.kind, y_pred, y_true, **self._kwargs())
         self.count += self._n(y_pred)
 
     def _kwargs(self):
@@ -119,7 +119,7 @@ class BinaryAccuracy(_Counting):
         return y_pred.size
 
     def _labels(self, y_true):
-        return y_true if isinstance(y_true, ops.Tensor) else np.ascontiguousarray(y_true, np.float32)
+        return y_true if isinstance(y_true, kernels.Tensor) else np.ascontiguousarray(y_true, np.float32)
 
     def get_config(self):
         return {"name": self.name, "threshold": self.threshold}
@@ -143,7 +143,7 @@ class SparseCategoricalAccuracy(_Counting):
         super().__init__(name)
 
     def _labels(self, y_true):
-        if isinstance(y_true, ops.Tensor):
+        if isinstance(y_true, kernels.Tensor):
             return y_true
         y = np.asarray(y_true)
         if y.dtype not in (np.int32, np.int64):
@@ -173,7 +173,7 @@ class _LossMean(Metric):
         y_pred = _as_pred(y_pred)
         y_true = _as_pred(y_true)
         n = y_pred.shape[0]
-        self.total += ops.loss_forward(self.kind, y_pred, y_true, None, sample_weight=sample_weight) * n
+        self.total += kernels.loss_forward(self.kind, y_pred, y_true, None, sample_weight=sample_weight) * n
         self.count += n
 
 

@@ -4,13 +4,13 @@
     L2:    l2 * sum w^2         grad 2 * l2 * w
     L1L2:  both
 Default factors are Keras 3's (0.01). The penalty and its gradient are computed in one pass by
-``ops.regularizer_penalty``.
+``kernels.regularizer_penalty``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import ops
+from . import kernels
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize",
            "deserialize"]
@@ -27,10 +27,10 @@ class Regularizer:
 
     def penalty(self, w, grad=None) -> float:
         """The penalty of ``w``; with ``grad`` its gradient is also added into ``grad``."""
-        return ops.regularizer_penalty(w, grad, l1=self.l1, l2=self.l2)
+        return kernels.regularizer_penalty(w, grad, l1=self.l1, l2=self.l2)
 
     def __call__(self, w) -> float:
-        if not isinstance(w, ops.Tensor):
+        if not isinstance(w, kernels.Tensor):
             w = np.ascontiguousarray(w, dtype=np.float32)
         return self.penalty(w)
 

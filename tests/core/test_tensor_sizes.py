@@ -8,7 +8,7 @@ interpreter (SIGSEGV) or returned heap garbage.
 import numpy as np
 import pytest
 
-from corenn import Tensor, _C, ops
+from corenn import Tensor, _C, kernels
 
 LIMIT = 2**48  # bytes
 
@@ -56,9 +56,9 @@ def test_ops_given_huge_tensors_raise_instead_of_crashing():
     # gemm crashed with SIGSEGV and embedding_forward returned heap garbage: the operand itself
     # can no longer be made.
     with pytest.raises(ValueError, match=r"^Tensor.empty: shape \(4611686018427387905, 4\)"):
-        ops.gemm(Tensor.empty([2**62 + 1, 4]), np.ones((4, 4), np.float32))
+        kernels.gemm(Tensor.empty([2**62 + 1, 4]), np.ones((4, 4), np.float32))
     with pytest.raises(ValueError, match=r"^Tensor.empty: shape \(4611686018427387905, 4\)"):
-        ops.embedding_forward(np.array([3]), Tensor.empty([2**62 + 1, 4]))
+        kernels.embedding_forward(np.array([3]), Tensor.empty([2**62 + 1, 4]))
 
 
 @pytest.mark.parametrize("shape", [[2**62, 2**62, 0], [0, 2**40, 2**40], [2**47, 2]])
@@ -95,7 +95,7 @@ def t(a):
 ])
 def test_conv2d_huge_parameters_raise_value_error(kwargs):
     with pytest.raises(ValueError, match=r"^conv2d_forward: "):
-        ops.conv2d(X, W, **kwargs)
+        kernels.conv2d(X, W, **kwargs)
 
 
 @pytest.mark.parametrize("params", [
@@ -125,14 +125,14 @@ def test_conv2d_algorithms_validates_its_geometry():
 
 def test_conv_parameters_beyond_int64_are_clean_type_errors():
     with pytest.raises((TypeError, ValueError)):
-        ops.conv2d(X, W, strides=2**70)
+        kernels.conv2d(X, W, strides=2**70)
 
 
 @pytest.mark.parametrize("pool_size, strides", [(2**62, 2**62), (2, 2**63 - 1), (2**62, 1)])
 def test_pooling_huge_window_or_stride_raises(pool_size, strides):
     x = np.zeros((1, 4, 4, 1), np.float32)
-    for fn, op in [(ops.max_pool2d_forward, "max_pool2d_forward"),
-                   (ops.avg_pool2d_forward, "avg_pool2d_forward")]:
+    for fn, op in [(kernels.max_pool2d_forward, "max_pool2d_forward"),
+                   (kernels.avg_pool2d_forward, "avg_pool2d_forward")]:
         with pytest.raises(ValueError, match=rf"^{op}: "):
             fn(x, pool_size, strides, "same")
 
@@ -150,7 +150,7 @@ def test_zero_pad2d_huge_padding_raises():
     with pytest.raises(ValueError, match=r"^zero_pad2d_backward: padding .* is out of range"):
         _C.zero_pad2d_backward(t(y), t(x), 2**62, 2**62, 0, 0)
     with pytest.raises(ValueError, match=r"^zero_pad2d_forward: output Tensor.empty: "):  # the wrapper's output
-        ops.zero_pad2d_forward(x, ((2**62, 2**62), (0, 0)))
+        kernels.zero_pad2d_forward(x, ((2**62, 2**62), (0, 0)))
 
 
 # ---- fill_ values --------------------------------------------------------------------------

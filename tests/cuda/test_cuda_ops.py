@@ -1,4 +1,4 @@
-"""CUDA ops against the CPU ops (which tests/ops checks against NumPy), forward and backward.
+"""CUDA ops against the CPU ops (which tests/kernels checks against NumPy), forward and backward.
 
 Every test here needs a CUDA device; they skip with a clear reason elsewhere. Tolerances: the
 GPU accumulates in a different order than the CPU (and uses its own exp/erf), so results agree to
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import corenn
-from corenn import Tensor, ops
+from corenn import Tensor, kernels
 
 pytestmark = pytest.mark.skipif(not corenn.cuda.is_available(),
                                 reason="no CUDA device (corenn.cuda.is_available() is False)")
@@ -83,13 +83,13 @@ def test_mixing_devices_is_a_value_error():
     a = gpu(np.ones((2, 3), np.float32))
     b = Tensor.from_numpy(np.ones((3, 2), np.float32))
     with pytest.raises(ValueError, match="gemm: a is on cuda:0 but b is on cpu"):
-        ops.gemm(a, b)
+        kernels.gemm(a, b)
 
 
 def test_ops_without_a_cuda_kernel_say_so():
     x = gpu(np.ones((2, 4, 4, 3), np.float32))
     with pytest.raises(NotImplementedError, match="spatial_dropout_forward.*cuda:0"):
-        ops.spatial_dropout_forward(x, 0.5, 1)
+        kernels.spatial_dropout_forward(x, 0.5, 1)
 
 
 # ---- gemm --------------------------------------------------------------------------------------
@@ -101,8 +101,8 @@ def test_ops_without_a_cuda_kernel_say_so():
 def test_gemm_matches_cpu(rng, m, n, k, trans_a, trans_b):
     a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
     b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(np.float32)
-    want = ops.gemm(a, b, trans_a=trans_a, trans_b=trans_b).numpy()
-    got = ops.gemm(gpu(a), gpu(b), trans_a=trans_a, trans_b=trans_b).numpy()
+    want = kernels.gemm(a, b, trans_a=trans_a, trans_b=trans_b).numpy()
+    got = kernels.gemm(gpu(a), gpu(b), trans_a=trans_a, trans_b=trans_b).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
@@ -114,9 +114,9 @@ def test_gemm_epilogue_alpha_beta_bias_relu(rng, activation):
     c = rng.standard_normal((m, n)).astype(np.float32)
     bias = rng.standard_normal(n).astype(np.float32)
     want = c.copy()
-    ops.gemm(a, b, want, alpha=0.5, beta=2.0, bias=bias, activation=activation)
+    kernels.gemm(a, b, want, alpha=0.5, beta=2.0, bias=bias, activation=activation)
     cd = gpu(c)
-    ops.gemm(gpu(a), gpu(b), cd, alpha=0.5, beta=2.0, bias=gpu(bias), activation=activation)
+    kernels.gemm(gpu(a), gpu(b), cd, alpha=0.5, beta=2.0, bias=gpu(bias), activation=activation)
     np.testing.assert_allclose(cd.numpy(), want, rtol=1e-4, atol=1e-4)
 
 
@@ -124,7 +124,7 @@ def test_gemm_beta_zero_ignores_nan_in_c(rng):
     a = rng.standard_normal((8, 9)).astype(np.float32)
     b = rng.standard_normal((9, 10)).astype(np.float32)
     c = gpu(np.full((8, 10), np.nan, np.float32))
-    ops.gemm(gpu(a), gpu(b), c)
+    kernels.gemm(gpu(a), gpu(b), c)
     np.testing.assert_allclose(c.numpy(), a @ b, rtol=1e-4, atol=1e-4)
 
 
@@ -147,15 +147,15 @@ def test_conv2d_forward_and_backward_match_cpu(rng, x_shape, kernel, strides, pa
     b = rng.standard_normal(cout).astype(np.float32)
     kw_args = dict(strides=strides, padding=padding, dilation_rate=dilation)
     for act in ("none", "relu"):
-        y = ops.conv2d(x, w, b, activation=act, **kw_args).numpy()
-        yg = ops.conv2d(gpu(x), gpu(w), gpu(b), activation=act, **kw_args).numpy()
+        y = kernels.conv2d(x, w, b, activation=act, **kw_args).numpy()
+        yg = kernels.conv2d(gpu(x), gpu(w), gpu(b), activation=act, **kw_args).numpy()
         np.testing.assert_allclose(yg, y, rtol=1e-4, atol=1e-4)
     dy = rng.standard_normal(y.shape).astype(np.float32)
-    dx = ops.conv2d_backward_data(dy, w, x_shape, **kw_args).numpy()
-    dxg = ops.conv2d_backward_data(gpu(dy), gpu(w), x_shape, **kw_args).numpy()
+    dx = kernels.conv2d_backward_data(dy, w, x_shape, **kw_args).numpy()
+    dxg = kernels.conv2d_backward_data(gpu(dy), gpu(w), x_shape, **kw_args).numpy()
     np.testing.assert_allclose(dxg, dx, rtol=1e-4, atol=1e-4)
-    dw, db = ops.conv2d_backward_weights(x, dy, w.shape, bias=True, **kw_args)
-    dwg, dbg = ops.conv2d_backward_weights(gpu(x), gpu(dy), w.shape, bias=True, **kw_args)
+    dw, db = kernels.conv2d_backward_weights(x, dy, w.shape, bias=True, **kw_args)
+    dwg, dbg = kernels.conv2d_backward_weights(gpu(x), gpu(dy), w.shape, bias=True, **kw_args)
     np.testing.assert_allclose(dwg.numpy(), dw.numpy(), rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(dbg.numpy(), db.numpy(), rtol=1e-5, atol=1e-4)
 
@@ -165,24 +165,24 @@ def test_conv2d_relu_max_pool2d_matches_cpu(rng, padding):
     x = rng.standard_normal((2, 11, 10, 3)).astype(np.float32)
     w = rng.standard_normal((3, 3, 3, 8)).astype(np.float32)
     b = rng.standard_normal(8).astype(np.float32)
-    y, am = ops.conv2d_relu_max_pool2d(x, w, b, padding=padding)
-    yg, amg = ops.conv2d_relu_max_pool2d(gpu(x), gpu(w), gpu(b), padding=padding)
+    y, am = kernels.conv2d_relu_max_pool2d(x, w, b, padding=padding)
+    yg, amg = kernels.conv2d_relu_max_pool2d(gpu(x), gpu(w), gpu(b), padding=padding)
     np.testing.assert_allclose(yg.numpy(), y.numpy(), rtol=1e-4, atol=1e-4)
     assert (amg.numpy() == am.numpy()).mean() > 0.99  # ties within rounding may pick another cell
 
 
 # ---- activations and bias_grad -----------------------------------------------------------------
 
-@pytest.mark.parametrize("kind", ops.ACTIVATIONS)
+@pytest.mark.parametrize("kind", kernels.ACTIVATIONS)
 @pytest.mark.parametrize("shape", [(3, 5), (17, 300), (2, 1500)])
 def test_activation_forward_and_backward_match_cpu(rng, kind, shape):
     alpha = 0.2 if kind in ("leaky_relu", "elu") else 0.0
     x = (rng.standard_normal(shape) * 3).astype(np.float32)
     dy = rng.standard_normal(shape).astype(np.float32)
-    y = ops.activation_forward(kind, x, alpha=alpha).numpy()
-    dx = ops.activation_backward(kind, x, y, dy, alpha=alpha).numpy()
-    yg = ops.activation_forward(kind, gpu(x), alpha=alpha)
-    dxg = ops.activation_backward(kind, gpu(x), yg, gpu(dy), alpha=alpha)
+    y = kernels.activation_forward(kind, x, alpha=alpha).numpy()
+    dx = kernels.activation_backward(kind, x, y, dy, alpha=alpha).numpy()
+    yg = kernels.activation_forward(kind, gpu(x), alpha=alpha)
+    dxg = kernels.activation_backward(kind, gpu(x), yg, gpu(dy), alpha=alpha)
     np.testing.assert_allclose(yg.numpy(), y, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(dxg.numpy(), dx, rtol=1e-4, atol=1e-5)
 
@@ -190,14 +190,14 @@ def test_activation_forward_and_backward_match_cpu(rng, kind, shape):
 def test_activation_in_place_on_the_device(rng):
     x = rng.standard_normal((9, 11)).astype(np.float32)
     t = gpu(x)
-    ops.activation_forward("relu", t, out=t)
+    kernels.activation_forward("relu", t, out=t)
     np.testing.assert_array_equal(t.numpy(), np.maximum(x, 0))
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (5, 3), (300, 70), (4, 6, 6, 33)])
 def test_bias_grad_matches_cpu(rng, shape):
     dy = rng.standard_normal(shape).astype(np.float32)
-    np.testing.assert_allclose(ops.bias_grad(gpu(dy)).numpy(), ops.bias_grad(dy).numpy(),
+    np.testing.assert_allclose(kernels.bias_grad(gpu(dy)).numpy(), kernels.bias_grad(dy).numpy(),
                                rtol=1e-5, atol=1e-5)
 
 
@@ -205,12 +205,12 @@ def test_bias_grad_matches_cpu(rng, shape):
 def test_dropout_draws_the_cpu_mask_for_the_same_seed(rng, rate):
     x = rng.standard_normal((37, 129)).astype(np.float32)
     dy = rng.standard_normal(x.shape).astype(np.float32)
-    y, mask = ops.dropout_forward(x, rate, 1234)
-    yg, mg = ops.dropout_forward(gpu(x), rate, 1234)
+    y, mask = kernels.dropout_forward(x, rate, 1234)
+    yg, mg = kernels.dropout_forward(gpu(x), rate, 1234)
     np.testing.assert_array_equal(mg.numpy(), mask.numpy())
     np.testing.assert_array_equal(yg.numpy(), y.numpy())
-    np.testing.assert_array_equal(ops.dropout_backward(gpu(dy), mg).numpy(),
-                                  ops.dropout_backward(dy, mask).numpy())
+    np.testing.assert_array_equal(kernels.dropout_backward(gpu(dy), mg).numpy(),
+                                  kernels.dropout_backward(dy, mask).numpy())
 
 
 # ---- pooling -----------------------------------------------------------------------------------
@@ -223,46 +223,46 @@ POOLS = [((2, 2), (2, 2), "valid"), ((3, 3), (2, 2), "same"), ((3, 2), (1, 2), "
 def test_max_and_avg_pool2d_match_cpu(rng, pool_size, strides, padding):
     x = rng.standard_normal((2, 9, 7, 5)).astype(np.float32)
     x[0, :2, :2, 0] = 1.0  # ties: the first cell must win on both devices
-    y, am = ops.max_pool2d_forward(x, pool_size, strides, padding)
-    yg, amg = ops.max_pool2d_forward(gpu(x), pool_size, strides, padding)
+    y, am = kernels.max_pool2d_forward(x, pool_size, strides, padding)
+    yg, amg = kernels.max_pool2d_forward(gpu(x), pool_size, strides, padding)
     np.testing.assert_array_equal(yg.numpy(), y.numpy())
     np.testing.assert_array_equal(amg.numpy(), am.numpy())
     dy = rng.standard_normal(y.shape).astype(np.float32)
     np.testing.assert_allclose(
-        ops.max_pool2d_backward(gpu(dy), amg, x.shape, pool_size, strides, padding).numpy(),
-        ops.max_pool2d_backward(dy, am, x.shape, pool_size, strides, padding).numpy(), rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(ops.avg_pool2d_forward(gpu(x), pool_size, strides, padding).numpy(),
-                               ops.avg_pool2d_forward(x, pool_size, strides, padding).numpy(),
+        kernels.max_pool2d_backward(gpu(dy), amg, x.shape, pool_size, strides, padding).numpy(),
+        kernels.max_pool2d_backward(dy, am, x.shape, pool_size, strides, padding).numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(kernels.avg_pool2d_forward(gpu(x), pool_size, strides, padding).numpy(),
+                               kernels.avg_pool2d_forward(x, pool_size, strides, padding).numpy(),
                                rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(
-        ops.avg_pool2d_backward(gpu(dy), x.shape, pool_size, strides, padding).numpy(),
-        ops.avg_pool2d_backward(dy, x.shape, pool_size, strides, padding).numpy(), rtol=1e-5, atol=1e-6)
+        kernels.avg_pool2d_backward(gpu(dy), x.shape, pool_size, strides, padding).numpy(),
+        kernels.avg_pool2d_backward(dy, x.shape, pool_size, strides, padding).numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_global_pooling_matches_cpu(rng):
     x = rng.standard_normal((3, 5, 4, 6)).astype(np.float32)
     dy = rng.standard_normal((3, 6)).astype(np.float32)
-    np.testing.assert_allclose(ops.global_avg_pool2d_forward(gpu(x)).numpy(),
-                               ops.global_avg_pool2d_forward(x).numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(ops.global_avg_pool2d_backward(gpu(dy), x.shape).numpy(),
-                               ops.global_avg_pool2d_backward(dy, x.shape).numpy(), rtol=1e-6)
-    y, am = ops.global_max_pool2d_forward(x)
-    yg, amg = ops.global_max_pool2d_forward(gpu(x))
+    np.testing.assert_allclose(kernels.global_avg_pool2d_forward(gpu(x)).numpy(),
+                               kernels.global_avg_pool2d_forward(x).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(kernels.global_avg_pool2d_backward(gpu(dy), x.shape).numpy(),
+                               kernels.global_avg_pool2d_backward(dy, x.shape).numpy(), rtol=1e-6)
+    y, am = kernels.global_max_pool2d_forward(x)
+    yg, amg = kernels.global_max_pool2d_forward(gpu(x))
     np.testing.assert_array_equal(yg.numpy(), y.numpy())
     np.testing.assert_array_equal(amg.numpy(), am.numpy())
-    np.testing.assert_array_equal(ops.global_max_pool2d_backward(gpu(dy), amg, x.shape).numpy(),
-                                  ops.global_max_pool2d_backward(dy, am, x.shape).numpy())
+    np.testing.assert_array_equal(kernels.global_max_pool2d_backward(gpu(dy), amg, x.shape).numpy(),
+                                  kernels.global_max_pool2d_backward(dy, am, x.shape).numpy())
 
 
 @pytest.mark.parametrize("padding", [1, ((1, 2), (0, 3))])
 def test_zero_pad2d_matches_cpu(rng, padding):
     x = rng.standard_normal((2, 5, 4, 3)).astype(np.float32)
-    y = ops.zero_pad2d_forward(x, padding).numpy()
-    yg = ops.zero_pad2d_forward(gpu(x), padding)
+    y = kernels.zero_pad2d_forward(x, padding).numpy()
+    yg = kernels.zero_pad2d_forward(gpu(x), padding)
     np.testing.assert_array_equal(yg.numpy(), y)
     dy = rng.standard_normal(y.shape).astype(np.float32)
-    np.testing.assert_array_equal(ops.zero_pad2d_backward(gpu(dy), padding).numpy(),
-                                  ops.zero_pad2d_backward(dy, padding).numpy())
+    np.testing.assert_array_equal(kernels.zero_pad2d_backward(gpu(dy), padding).numpy(),
+                                  kernels.zero_pad2d_backward(dy, padding).numpy())
 
 
 @pytest.mark.parametrize("l1, l2", [(0.01, 0.0), (0.0, 0.02), (0.01, 0.02)])
@@ -271,8 +271,8 @@ def test_regularizer_penalty_and_gradient_match_cpu(rng, l1, l2):
     w[:10] = 0.0  # sign(0) = 0
     g = rng.standard_normal(w.shape).astype(np.float32)
     gg = gpu(g)
-    got = ops.regularizer_penalty(gpu(w), gg, l1=l1, l2=l2)
-    want = ops.regularizer_penalty(w, g, l1=l1, l2=l2)
+    got = kernels.regularizer_penalty(gpu(w), gg, l1=l1, l2=l2)
+    want = kernels.regularizer_penalty(w, g, l1=l1, l2=l2)
     assert got == pytest.approx(want, rel=1e-6)
     np.testing.assert_allclose(gg.numpy(), g, rtol=1e-6, atol=1e-7)
 
@@ -290,7 +290,7 @@ def _targets(rng, kind, shape):
     return rng.standard_normal(shape).astype(np.float32)
 
 
-@pytest.mark.parametrize("kind", ops.LOSSES)
+@pytest.mark.parametrize("kind", kernels.LOSSES)
 @pytest.mark.parametrize("from_logits", [False, True])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_loss_value_and_gradient_match_cpu(rng, kind, from_logits, weighted):
@@ -303,9 +303,9 @@ def test_loss_value_and_gradient_match_cpu(rng, kind, from_logits, weighted):
     true = _targets(rng, kind, shape)
     w = rng.random(shape[0]).astype(np.float32) if weighted else None
     g = np.zeros(shape, np.float32)
-    want = ops.loss_forward(kind, pred, true, g, from_logits=from_logits, sample_weight=w)
+    want = kernels.loss_forward(kind, pred, true, g, from_logits=from_logits, sample_weight=w)
     gg = Tensor.zeros(list(shape), "float32", "cuda")
-    got = ops.loss_forward(kind, gpu(pred), gpu(true), gg, from_logits=from_logits,
+    got = kernels.loss_forward(kind, gpu(pred), gpu(true), gg, from_logits=from_logits,
                            sample_weight=None if w is None else gpu(w))
     assert got == pytest.approx(want, rel=1e-6, abs=1e-7)
     np.testing.assert_allclose(gg.numpy(), g, rtol=1e-5, atol=1e-7)
@@ -321,21 +321,21 @@ def test_accuracy_count_matches_cpu(rng, kind):
         true = np.eye(7, dtype=np.float32)[rng.integers(0, 7, 300)]
     else:
         true = (rng.random((300, 7)) > 0.5).astype(np.float32)
-    assert ops.accuracy_count(kind, gpu(pred), gpu(true)) == ops.accuracy_count(kind, pred, true)
+    assert kernels.accuracy_count(kind, gpu(pred), gpu(true)) == kernels.accuracy_count(kind, pred, true)
     if kind == "sparse_categorical":
         true[11] = 9
         with pytest.raises(ValueError, match="label 9 at row 11 is out of range"):
-            ops.accuracy_count(kind, gpu(pred), gpu(true))
+            kernels.accuracy_count(kind, gpu(pred), gpu(true))
 
 
 def test_loss_reports_bad_labels_and_nan_targets():
     pred = gpu(np.zeros((3, 4), np.float32))
     with pytest.raises(ValueError, match="label 7 at row 1 is out of range"):
-        ops.loss_forward("sparse_categorical_crossentropy", pred, gpu(np.array([0, 7, 1])))
+        kernels.loss_forward("sparse_categorical_crossentropy", pred, gpu(np.array([0, 7, 1])))
     t = np.zeros((3, 4), np.float32)
     t[2, 1] = np.nan
     with pytest.raises(ValueError, match="NaN at row 2"):
-        ops.loss_forward("mean_squared_error", pred, gpu(t))
+        kernels.loss_forward("mean_squared_error", pred, gpu(t))
 
 
 # ---- optimizers ------------------------------------------------------------------------------------
@@ -358,8 +358,8 @@ def test_sgd_update_matches_cpu(rng, momentum, nesterov, clip):
     m = [np.zeros_like(x) for x in p] if momentum else []
     pg, gg, mg = [gpu(x) for x in p], [gpu(x) for x in g], [gpu(x) for x in m]
     for _ in range(3):
-        ops.sgd_update(p, g, m, lr=0.1, momentum=momentum, nesterov=nesterov, **clip)
-        ops.sgd_update(pg, gg, mg, lr=0.1, momentum=momentum, nesterov=nesterov, **clip)
+        kernels.sgd_update(p, g, m, lr=0.1, momentum=momentum, nesterov=nesterov, **clip)
+        kernels.sgd_update(pg, gg, mg, lr=0.1, momentum=momentum, nesterov=nesterov, **clip)
     for a, b in zip(pg + mg, p + m):
         np.testing.assert_allclose(a.numpy(), b, rtol=1e-5, atol=1e-6)
 
@@ -373,8 +373,8 @@ def test_adam_update_matches_cpu(rng, amsgrad, clip):
     vh = [np.zeros_like(x) for x in p] if amsgrad else []
     dev = [[gpu(x) for x in xs] for xs in (p, g, m, v, vh)]
     for step in range(3):
-        ops.adam_update(p, g, m, v, vh, lr=0.01, step=step, amsgrad=amsgrad, **clip)
-        ops.adam_update(*dev, lr=0.01, step=step, amsgrad=amsgrad, **clip)
+        kernels.adam_update(p, g, m, v, vh, lr=0.01, step=step, amsgrad=amsgrad, **clip)
+        kernels.adam_update(*dev, lr=0.01, step=step, amsgrad=amsgrad, **clip)
     for a, b in zip(dev[0] + dev[2] + dev[3] + dev[4], p + m + v + vh):
         np.testing.assert_allclose(a.numpy(), b, rtol=1e-5, atol=1e-6)
 
@@ -389,8 +389,8 @@ def test_rmsprop_update_matches_cpu(rng, centered, momentum, clip):
     avg = [np.zeros_like(x) for x in p] if centered else []
     dev = [[gpu(x) for x in xs] for xs in (p, g, vel, mom, avg)]
     for _ in range(3):
-        ops.rmsprop_update(p, g, vel, mom, avg, lr=0.01, momentum=momentum, centered=centered, **clip)
-        ops.rmsprop_update(*dev, lr=0.01, momentum=momentum, centered=centered, **clip)
+        kernels.rmsprop_update(p, g, vel, mom, avg, lr=0.01, momentum=momentum, centered=centered, **clip)
+        kernels.rmsprop_update(*dev, lr=0.01, momentum=momentum, centered=centered, **clip)
     for a, b in zip(dev[0] + dev[2] + dev[3] + dev[4], p + vel + mom + avg):
         np.testing.assert_allclose(a.numpy(), b, rtol=1e-5, atol=1e-6)
 
@@ -401,8 +401,8 @@ def test_adagrad_update_matches_cpu(rng, clip):
     acc = [np.full_like(x, 0.1) for x in p]
     dev = [[gpu(x) for x in xs] for xs in (p, g, acc)]
     for _ in range(3):
-        ops.adagrad_update(p, g, acc, lr=0.05, **clip)
-        ops.adagrad_update(*dev, lr=0.05, **clip)
+        kernels.adagrad_update(p, g, acc, lr=0.05, **clip)
+        kernels.adagrad_update(*dev, lr=0.05, **clip)
     for a, b in zip(dev[0] + dev[2], p + acc):
         np.testing.assert_allclose(a.numpy(), b, rtol=1e-5, atol=1e-6)
 
@@ -419,17 +419,17 @@ def test_batch_norm_train_and_backward_match_cpu(rng, shape, affine):
     beta = rng.standard_normal(c).astype(np.float32) if affine else None
     mm, mv = rng.standard_normal(c).astype(np.float32), rng.random(c).astype(np.float32)
     mm_g, mv_g = gpu(mm), gpu(mv)
-    y, mean, inv = ops.batch_norm_forward_train(x, gamma, beta, moving_mean=mm, moving_variance=mv)
-    yg, mean_g, inv_g = ops.batch_norm_forward_train(
+    y, mean, inv = kernels.batch_norm_forward_train(x, gamma, beta, moving_mean=mm, moving_variance=mv)
+    yg, mean_g, inv_g = kernels.batch_norm_forward_train(
         gpu(x), gamma if gamma is None else gpu(gamma), beta if beta is None else gpu(beta),
         moving_mean=mm_g, moving_variance=mv_g)
     for a, b in ((yg, y), (mean_g, mean), (inv_g, inv), (mm_g, mm), (mv_g, mv)):
         np.testing.assert_allclose(host(a), host(b), rtol=1e-5, atol=1e-5)
     for training in (True, False):
-        dg, db = ops.zeros((c,)), ops.zeros((c,))
+        dg, db = kernels.zeros((c,)), kernels.zeros((c,))
         dg_g, db_g = gpu(np.zeros(c, np.float32)), gpu(np.zeros(c, np.float32))
-        dx = ops.batch_norm_backward(dy, x, gamma, mean, inv, dgamma=dg, dbeta=db, training=training)
-        dx_g = ops.batch_norm_backward(gpu(dy), gpu(x), gamma if gamma is None else gpu(gamma), mean_g,
+        dx = kernels.batch_norm_backward(dy, x, gamma, mean, inv, dgamma=dg, dbeta=db, training=training)
+        dx_g = kernels.batch_norm_backward(gpu(dy), gpu(x), gamma if gamma is None else gpu(gamma), mean_g,
                                        inv_g, dgamma=dg_g, dbeta=db_g, training=training)
         for a, b in ((dx_g, dx), (dg_g, dg), (db_g, db)):
             np.testing.assert_allclose(host(a), host(b), rtol=1e-4, atol=1e-4)
@@ -439,12 +439,12 @@ def test_batch_norm_inference_matches_cpu_and_checks_the_variance(rng):
     x = rng.standard_normal((16, 9)).astype(np.float32)
     gamma, beta = rng.standard_normal(9).astype(np.float32), rng.standard_normal(9).astype(np.float32)
     mm, mv = rng.standard_normal(9).astype(np.float32), rng.random(9).astype(np.float32)
-    want = ops.batch_norm_forward_infer(x, gamma, beta, mm, mv)
-    got = ops.batch_norm_forward_infer(gpu(x), gpu(gamma), gpu(beta), gpu(mm), gpu(mv))
+    want = kernels.batch_norm_forward_infer(x, gamma, beta, mm, mv)
+    got = kernels.batch_norm_forward_infer(gpu(x), gpu(gamma), gpu(beta), gpu(mm), gpu(mv))
     np.testing.assert_allclose(host(got), host(want), rtol=1e-5, atol=1e-5)
     mv[4] = -1.0
     with pytest.raises(ValueError, match=r"moving_var\[4\]"):
-        ops.batch_norm_forward_infer(gpu(x), gpu(gamma), gpu(beta), gpu(mm), gpu(mv))
+        kernels.batch_norm_forward_infer(gpu(x), gpu(gamma), gpu(beta), gpu(mm), gpu(mv))
 
 
 # ---- embedding ----------------------------------------------------------------------------------
@@ -454,17 +454,17 @@ def test_embedding_matches_cpu(rng, dtype):
     w = rng.standard_normal((50, 12)).astype(np.float32)
     idx = rng.integers(0, 50, size=(8, 30)).astype(dtype)  # repeats: the scatter-add accumulates
     dy = rng.standard_normal((8, 30, 12)).astype(np.float32)
-    y = ops.embedding_forward(idx, w)
-    yg = ops.embedding_forward(gpu(idx), gpu(w))
+    y = kernels.embedding_forward(idx, w)
+    yg = kernels.embedding_forward(gpu(idx), gpu(w))
     np.testing.assert_array_equal(host(yg), host(y))
-    dw = ops.embedding_backward(idx, dy, 50)
-    dwg = ops.embedding_backward(gpu(idx), gpu(dy), 50)
+    dw = kernels.embedding_backward(idx, dy, 50)
+    dwg = kernels.embedding_backward(gpu(idx), gpu(dy), 50)
     np.testing.assert_allclose(host(dwg), host(dw), rtol=1e-5, atol=1e-5)
 
 
 def test_embedding_bad_indices_raise_before_any_write(rng):
     w = gpu(rng.standard_normal((5, 3)).astype(np.float32))
     with pytest.raises(ValueError, match=r"index out of range: indices\[2\] = 5"):
-        ops.embedding_forward(gpu(np.array([0, 4, 5, 7], np.int64)), w)
+        kernels.embedding_forward(gpu(np.array([0, 4, 5, 7], np.int64)), w)
     with pytest.raises(ValueError, match=r"whole numbers.*indices\[1\] = 1.5"):
-        ops.embedding_forward(gpu(np.array([0, 1.5], np.float32)), w)
+        kernels.embedding_forward(gpu(np.array([0, 1.5], np.float32)), w)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import corenn
-from corenn import Tensor, ops
+from corenn import Tensor, kernels
 
 
 def test_is_available_is_a_bool_consistent_with_device_count():
@@ -25,13 +25,13 @@ def test_cuda_module_is_part_of_the_package():
 @pytest.mark.parametrize("name, canonical", [("cpu", "cpu"), ("cuda", "cuda:0"),
                                              ("cuda:0", "cuda:0"), ("cuda:3", "cuda:3")])
 def test_device_names_are_parsed(name, canonical):
-    assert ops.parse_device(name) == canonical
+    assert kernels.parse_device(name) == canonical
 
 
 @pytest.mark.parametrize("bad", ["gpu", "cuda:", "cuda:x", "cuda:-1", "CPU", ""])
 def test_bad_device_names_are_rejected(bad):
     with pytest.raises(ValueError, match="invalid device"):
-        ops.parse_device(bad)
+        kernels.parse_device(bad)
 
 
 def test_to_cpu_and_cpu_share_memory_with_the_cpu_tensor():
@@ -40,14 +40,14 @@ def test_to_cpu_and_cpu_share_memory_with_the_cpu_tensor():
     assert t.to("cpu").data_ptr == t.data_ptr
     assert t.cpu().data_ptr == t.data_ptr
     assert not t.is_cuda
-    np.testing.assert_array_equal(ops.to_device(a, "cpu").numpy(), a)
+    np.testing.assert_array_equal(kernels.to_device(a, "cpu").numpy(), a)
 
 
 @pytest.mark.skipif(corenn.cuda.is_available(), reason="this machine has a CUDA device")
 @pytest.mark.parametrize("device", ["cuda", "cuda:1"])
 def test_moving_to_cuda_without_a_device_is_a_clear_runtime_error(device):
     t = Tensor.from_numpy(np.ones(3, np.float32))
-    expected = ops.parse_device(device)
+    expected = kernels.parse_device(device)
     # NotImplementedError (CPU-only build) is a RuntimeError too; both name the device.
     with pytest.raises(RuntimeError, match=expected):
         t.to(device)
@@ -111,17 +111,17 @@ def test_ops_refuse_cuda_tensors_and_mixed_devices_on_a_cpu_build():
     assert x.__dlpack_device__() == (2, 0)
     cpu = Tensor.from_numpy(np.ones((3, 2), np.float32))
     with pytest.raises(NotImplementedError, match="gemm.*cuda:0"):
-        ops.gemm(x, _fake_cuda_tensor(keep, (3, 2)), _fake_cuda_tensor(keep, (4, 2)))
+        kernels.gemm(x, _fake_cuda_tensor(keep, (3, 2)), _fake_cuda_tensor(keep, (4, 2)))
     with pytest.raises(ValueError, match="gemm: a is on cuda:0 but b is on cpu"):
-        ops.gemm(x, cpu, np.zeros((4, 2), np.float32))
+        kernels.gemm(x, cpu, np.zeros((4, 2), np.float32))
     with pytest.raises(NotImplementedError, match="relu.*cuda:0"):
-        ops.activation_forward("relu", x, out=_fake_cuda_tensor(keep))
+        kernels.activation_forward("relu", x, out=_fake_cuda_tensor(keep))
     with pytest.raises(ValueError, match="relu: x is on cuda:0 but y is on cpu"):
-        ops.activation_forward("relu", x, out=np.zeros((4, 3), np.float32))
+        kernels.activation_forward("relu", x, out=np.zeros((4, 3), np.float32))
     with pytest.raises(NotImplementedError, match="dropout_forward.*cuda:0"):
-        ops.dropout_forward(x, 0.5, 1, out=_fake_cuda_tensor(keep), mask=_fake_cuda_tensor(keep))
+        kernels.dropout_forward(x, 0.5, 1, out=_fake_cuda_tensor(keep), mask=_fake_cuda_tensor(keep))
     with pytest.raises(NotImplementedError, match="sgd_update.*cuda:0"):
-        ops.sgd_update([x], [_fake_cuda_tensor(keep)], lr=0.1)
+        kernels.sgd_update([x], [_fake_cuda_tensor(keep)], lr=0.1)
     with pytest.raises(RuntimeError, match="cuda:0"):
         x.numpy()
     with pytest.raises(RuntimeError, match="cuda:0"):

@@ -1,4 +1,4 @@
-"""Valid-call builders for every public corenn.ops function and corenn.Tensor entry.
+"""Valid-call builders for every public corenn.kernels function and corenn.Tensor entry.
 
 ``SPECS[name](r)`` returns a :class:`Call`: keyword arguments for a *valid* call drawn with the
 NumPy generator ``r``, the role of each argument (what a mutation of it must do), the names the
@@ -20,8 +20,8 @@ from typing import Callable
 import numpy as np
 
 import reference as ref
-from corenn import ops
-from corenn.ops import Tensor
+from corenn import kernels
+from corenn.kernels import Tensor
 
 from .values import f32
 
@@ -229,13 +229,13 @@ def tensor_ctor(r):
 
 def as_tensor(r):
     a = f32(r, *_dims(r, int(r.integers(0, 3)), 0, 4))
-    return Call(lambda x: ops.as_tensor(x, "as_tensor_probe"), dict(x=a), dict(x="any"),
+    return Call(lambda x: kernels.as_tensor(x, "as_tensor_probe"), dict(x=a), dict(x="any"),
                 ("as_tensor_probe", "Tensor"),
                 lambda t, kw: _shape(t.numpy(), np.shape(kw["x"])))
 
 
 def empty_zeros(r, which):
-    fn = getattr(ops, which)
+    fn = getattr(kernels, which)
     shape = tuple(_dims(r, int(r.integers(0, 4)), 0, 4))
     dtype = str(r.choice(["float32", "int32", "int64"]))
     return Call(lambda shape, dtype, device: fn(shape, dtype, device),
@@ -246,22 +246,22 @@ def empty_zeros(r, which):
 
 def empty_like(r):
     t = _a_tensor(r)
-    return Call(lambda t: ops.empty_like(t), dict(t=t), dict(t="in"), ("empty_like", "Tensor"),
+    return Call(lambda t: kernels.empty_like(t), dict(t=t), dict(t="in"), ("empty_like", "Tensor"),
                 lambda v, kw: _shape(v.numpy(), t.shape))
 
 
 def set_num_threads(r):
-    return Call(lambda n: ops.set_num_threads(n), dict(n=int(r.integers(0, 3))), dict(n="param"),
+    return Call(lambda n: kernels.set_num_threads(n), dict(n=int(r.integers(0, 3))), dict(n="param"),
                 ("set_num_threads",))
 
 
 def get_num_threads(r):
-    return Call(lambda: ops.get_num_threads(), {}, {}, ("get_num_threads",),
+    return Call(lambda: kernels.get_num_threads(), {}, {}, ("get_num_threads",),
                 lambda v, kw: [] if isinstance(v, int) and v >= 1 else [f"bad thread count {v}"])
 
 
 def device_fn(r, name):
-    fn = getattr(ops, name)
+    fn = getattr(kernels, name)
     params = list(inspect.signature(fn).parameters)
     kw, roles = {}, {}
     if "device" in params:
@@ -295,7 +295,7 @@ def gemm(r):
         want = ref.gemm(kw["a"], kw["b"], c0, bool(kw["trans_a"]), bool(kw["trans_b"]),
                         kw["alpha"], kw["beta"], kw["bias"], kw["activation"] or "none")
         return _close(res.numpy() if isinstance(res, Tensor) else res, want, "gemm", 1e-4, 1e-4)
-    return Call(ops.gemm, dict(a=a, b=b, c=c, trans_a=ta, trans_b=tb, alpha=1.0, beta=beta,
+    return Call(kernels.gemm, dict(a=a, b=b, c=c, trans_a=ta, trans_b=tb, alpha=1.0, beta=beta,
                                bias=bias, activation=act),
                 dict(a="in", b="in", c="out", trans_a="param", trans_b="param", alpha="param",
                      beta="param", bias="in", activation="param"), ("gemm",), check)
@@ -304,17 +304,17 @@ def gemm(r):
 def matmul(r):
     m, k, n = _dims(r, 3, 1, 6)
     a, b = f32(r, m, k), f32(r, k, n)
-    return Call(ops.matmul, dict(a=a, b=b), dict(a="in", b="in"), ("matmul", "gemm"),
+    return Call(kernels.matmul, dict(a=a, b=b), dict(a="in", b="in"), ("matmul", "gemm"),
                 lambda res, kw: _close(res, ref.f64(kw["a"]) @ ref.f64(kw["b"]), "matmul",
                                        1e-4, 1e-4))
 
 
 def activation_forward(r):
-    kind = str(r.choice(ops.ACTIVATIONS))
+    kind = str(r.choice(kernels.ACTIVATIONS))
     x = f32(r, *_dims(r, int(r.integers(1, 4)), 1, 6)) * 3
     alpha = float(r.choice([0.0, 0.1, 1.0]))
     out = _opt_out(r, x.shape)
-    return Call(ops.activation_forward, dict(kind=kind, x=x, out=out, alpha=alpha),
+    return Call(kernels.activation_forward, dict(kind=kind, x=x, out=out, alpha=alpha),
                 dict(kind="param", x="in", out="out", alpha="param"),
                 ("activation", kind),
                 lambda y, kw: _close(y.numpy(), ref.activation(kw["kind"], kw["x"], kw["alpha"]),
@@ -322,7 +322,7 @@ def activation_forward(r):
 
 
 def activation_backward(r):
-    kind = str(r.choice(ops.ACTIVATIONS))
+    kind = str(r.choice(kernels.ACTIVATIONS))
     x = f32(r, *_dims(r, int(r.integers(1, 4)), 1, 6)) * 3
     alpha = float(r.choice([0.0, 0.1, 1.0]))
     y = ref.activation(kind, x, alpha).astype(np.float32)
@@ -338,7 +338,7 @@ def activation_backward(r):
         return _close(dx.numpy(), ref.activation_grad(kind, kw["x"], kw["dy"], kw["alpha"]),
                       f"activation_backward({kind})", 1e-3, 1e-4) if \
             np.isfinite(kw["x"]).all() else []
-    return Call(ops.activation_backward, dict(kind=kind, x=x, y=y, dy=dy, out=out, alpha=alpha),
+    return Call(kernels.activation_backward, dict(kind=kind, x=x, y=y, dy=dy, out=out, alpha=alpha),
                 dict(kind="param", x="in", y="in", dy="in", out="out", alpha="param"),
                 ("activation", kind), check)
 
@@ -346,13 +346,13 @@ def activation_backward(r):
 def bias_grad(r):
     dy = f32(r, *_dims(r, int(r.integers(1, 4)), 1, 6))
     out = _opt_out(r, dy.shape[-1:])
-    return Call(ops.bias_grad, dict(dy=dy, out=out), dict(dy="in", out="out"), ("bias_grad",),
+    return Call(kernels.bias_grad, dict(dy=dy, out=out), dict(dy="in", out="out"), ("bias_grad",),
                 lambda db, kw: _close(db.numpy(), ref.bias_grad(kw["dy"]), "bias_grad", 1e-4, 1e-4))
 
 
 def dropout_forward(r):
     x = f32(r, *_dims(r, int(r.integers(1, 4)), 1, 6))
-    return Call(ops.dropout_forward, dict(x=x, rate=float(r.choice([0.0, 0.3, 0.9])),
+    return Call(kernels.dropout_forward, dict(x=x, rate=float(r.choice([0.0, 0.3, 0.9])),
                                          seed=int(r.integers(0, 2**40)), out=_opt_out(r, x.shape),
                                          mask=_opt_out(r, x.shape)),
                 dict(x="in", rate="param", seed="param", out="out", mask="out"),
@@ -363,7 +363,7 @@ def dropout_forward(r):
 def dropout_backward(r):
     dy = f32(r, *_dims(r, int(r.integers(1, 4)), 1, 6))
     mask = (r.random(dy.shape) > 0.5).astype(np.float32) * 2
-    return Call(ops.dropout_backward, dict(dy=dy, mask=mask, out=_opt_out(r, dy.shape)),
+    return Call(kernels.dropout_backward, dict(dy=dy, mask=mask, out=_opt_out(r, dy.shape)),
                 dict(dy="in", mask="in", out="out"), ("dropout_backward", "dropout"),
                 lambda dx, kw: _close(dx.numpy(), ref.f64(kw["dy"]) * ref.f64(kw["mask"]),
                                       "dropout_backward"))
@@ -373,7 +373,7 @@ def regularizer_penalty(r):
     w = f32(r, *_dims(r, int(r.integers(1, 3)), 1, 6))
     grad = f32(r, *w.shape) if r.random() < 0.5 else None
     l1, l2 = float(r.choice([0.0, 0.01])), float(r.choice([0.0, 0.1]))
-    return Call(ops.regularizer_penalty, dict(w=w, grad=grad, l1=l1, l2=l2),
+    return Call(kernels.regularizer_penalty, dict(w=w, grad=grad, l1=l1, l2=l2),
                 dict(w="in", grad="out", l1="param", l2="param"), ("regularizer",),
                 lambda p, kw: _close(p, ref.regularizer_penalty(kw["w"], kw["l1"], kw["l2"]),
                                      "regularizer_penalty", 1e-4, 1e-5)
@@ -383,7 +383,7 @@ def regularizer_penalty(r):
 # ---- losses, metrics, optimizers -----------------------------------------------------------
 
 def loss_forward(r):
-    kind = str(r.choice(ops.LOSSES))
+    kind = str(r.choice(kernels.LOSSES))
     n, c = _dims(r, 2, 1, 5)
     logits = bool(r.integers(2))
     if kind in ("binary_crossentropy", "categorical_crossentropy") and not logits:
@@ -408,7 +408,7 @@ def loss_forward(r):
         want = ref.loss(kind, kw["y_pred"], kw["y_true"], kw["from_logits"], kw.get("delta", 1.0),
                         kw["sample_weight"])
         return _close(v, want, f"loss_forward({kind})", 1e-3, 1e-5)
-    return Call(ops.loss_forward, dict(kind=kind, y_pred=y_pred, y_true=y_true, grad=grad,
+    return Call(kernels.loss_forward, dict(kind=kind, y_pred=y_pred, y_true=y_true, grad=grad,
                                        from_logits=logits, sample_weight=sw),
                 dict(kind="param", y_pred="in", y_true="index" if "sparse" in kind else "target",
                      grad="out", from_logits="param", sample_weight="target"),
@@ -434,7 +434,7 @@ def accuracy_count(r):
             return []
         want = ref.accuracy_count(kind, kw["y_pred"], kw["y_true"], kw["threshold"])
         return [] if v == want else [f"accuracy_count({kind}) = {v}, reference {want}"]
-    return Call(ops.accuracy_count, dict(kind=kind, y_pred=y_pred, y_true=y_true, threshold=0.5),
+    return Call(kernels.accuracy_count, dict(kind=kind, y_pred=y_pred, y_true=y_true, threshold=0.5),
                 dict(kind="param", y_pred="in", y_true="index" if "sparse" in kind else "target",
                      threshold="param"), ("accuracy",), check)
 
@@ -450,7 +450,7 @@ def _like(r, ps, positive=False):
 def sgd_update(r):
     ps = _plist(r)
     mom = float(r.choice([0.0, 0.9]))
-    return Call(ops.sgd_update, dict(params=ps, grads=_like(r, ps),
+    return Call(kernels.sgd_update, dict(params=ps, grads=_like(r, ps),
                                      momentums=_like(r, ps) if mom else [], lr=0.01, momentum=mom,
                                      nesterov=bool(r.integers(2)), clipnorm=float(r.choice([0.0, 1.0]))),
                 dict(params="list_out", grads="list_in", momentums="list_out", lr="param",
@@ -460,7 +460,7 @@ def sgd_update(r):
 def adam_update(r):
     ps = _plist(r)
     ams = bool(r.integers(2))
-    return Call(ops.adam_update, dict(params=ps, grads=_like(r, ps), m=_like(r, ps),
+    return Call(kernels.adam_update, dict(params=ps, grads=_like(r, ps), m=_like(r, ps),
                                       v=_like(r, ps, True), vhat=_like(r, ps, True) if ams else [],
                                       lr=0.001, step=int(r.integers(0, 5)), amsgrad=ams,
                                       weight_decay=float(r.choice([0.0, 0.01]))),
@@ -472,7 +472,7 @@ def adam_update(r):
 def rmsprop_update(r):
     ps = _plist(r)
     mom, cen = float(r.choice([0.0, 0.9])), bool(r.integers(2))
-    return Call(ops.rmsprop_update, dict(params=ps, grads=_like(r, ps),
+    return Call(kernels.rmsprop_update, dict(params=ps, grads=_like(r, ps),
                                          velocities=_like(r, ps, True),
                                          momentums=_like(r, ps) if mom else [],
                                          average_grads=_like(r, ps) if cen else [], lr=0.001,
@@ -484,7 +484,7 @@ def rmsprop_update(r):
 
 def adagrad_update(r):
     ps = _plist(r)
-    return Call(ops.adagrad_update, dict(params=ps, grads=_like(r, ps),
+    return Call(kernels.adagrad_update, dict(params=ps, grads=_like(r, ps),
                                          accumulators=_like(r, ps, True), lr=0.01,
                                          global_clipnorm=float(r.choice([0.0, 1.0]))),
                 dict(params="list_out", grads="list_in", accumulators="list_out", lr="param",
@@ -507,7 +507,7 @@ def batch_norm_forward_train(r):
             return []
         y, _, _ = ref.batch_norm_train(k["x"], k["gamma"], k["beta"], k.get("epsilon", 1e-3))
         return _close(res[0].numpy(), y, "batch_norm_forward_train", 1e-3, 1e-3)
-    return Call(ops.batch_norm_forward_train, kw,
+    return Call(kernels.batch_norm_forward_train, kw,
                 dict(x="in", gamma="in", beta="in", moving_mean="out", moving_variance="out",
                      out="out", mean="out", inv_std="out", momentum="param", epsilon="param"),
                 ("batch_norm",), check)
@@ -518,7 +518,7 @@ def batch_norm_forward_infer(r):
     c = x.shape[-1]
     kw = dict(x=x, gamma=f32(r, c), beta=f32(r, c), moving_mean=f32(r, c),
               moving_variance=np.abs(f32(r, c)), out=_opt_out(r, x.shape))
-    return Call(ops.batch_norm_forward_infer, kw,
+    return Call(kernels.batch_norm_forward_infer, kw,
                 dict(x="in", gamma="in", beta="in", moving_mean="in", moving_variance="in",
                      out="out", epsilon="param"), ("batch_norm",),
                 lambda y, k: _close(y.numpy(), ref.batch_norm_infer(k["x"], k["gamma"], k["beta"],
@@ -535,7 +535,7 @@ def batch_norm_backward(r):
     kw = dict(dy=f32(r, *x.shape), x=x, gamma=f32(r, c), mean=mean, inv_std=inv,
               dx=_opt_out(r, x.shape), dgamma=_opt_out(r, (c,)), dbeta=_opt_out(r, (c,)),
               training=bool(r.integers(2)))
-    return Call(ops.batch_norm_backward, kw,
+    return Call(kernels.batch_norm_backward, kw,
                 dict(dy="in", x="in", gamma="in", mean="in", inv_std="in", dx="out?",
                      dgamma="out", dbeta="out", training="param"), ("batch_norm",),
                 lambda dx, k: _shape(dx, np.shape(k["dy"])) if k.get("need_dx", True) else [])
@@ -543,7 +543,7 @@ def batch_norm_backward(r):
 
 def spatial_dropout_forward(r):
     x = f32(r, *_dims(r, int(r.integers(2, 5)), 1, 4))
-    return Call(ops.spatial_dropout_forward, dict(x=x, rate=float(r.choice([0.0, 0.5])),
+    return Call(kernels.spatial_dropout_forward, dict(x=x, rate=float(r.choice([0.0, 0.5])),
                                                  seed=int(r.integers(0, 99)),
                                                  out=_opt_out(r, x.shape),
                                                  mask=_opt_out(r, (x.shape[0], x.shape[-1]))),
@@ -555,7 +555,7 @@ def spatial_dropout_forward(r):
 def spatial_dropout_backward(r):
     dy = f32(r, *_dims(r, int(r.integers(2, 5)), 1, 4))
     mask = (r.random((dy.shape[0], dy.shape[-1])) > 0.5).astype(np.float32) * 2
-    return Call(ops.spatial_dropout_backward, dict(dy=dy, mask=mask, out=_opt_out(r, dy.shape)),
+    return Call(kernels.spatial_dropout_backward, dict(dy=dy, mask=mask, out=_opt_out(r, dy.shape)),
                 dict(dy="in", mask="in", out="out"), ("spatial_dropout",),
                 lambda dx, k: _shape(dx, np.shape(k["dy"])))
 
@@ -575,7 +575,7 @@ def conv2d(r):
     x, w, s, p = _conv_setup(r)
     bias = f32(r, w.shape[3]) if r.random() < 0.5 else None
     act = str(r.choice(["none", "relu"]))
-    (shape, _) = ops.conv2d_output_shape(x.shape, w.shape[:2], w.shape[3], s, p)
+    (shape, _) = kernels.conv2d_output_shape(x.shape, w.shape[:2], w.shape[3], s, p)
 
     def check(y, k):
         if k["strides"] != s or k["padding"] != p or k["dilation_rate"] != 1 or \
@@ -586,7 +586,7 @@ def conv2d(r):
         if act == "relu":
             want = np.maximum(want, 0)
         return _close(y.numpy(), want, "conv2d", 1e-3, 1e-4)
-    return Call(ops.conv2d, dict(x=x, w=w, bias=bias, out=_opt_out(r, shape), strides=s,
+    return Call(kernels.conv2d, dict(x=x, w=w, bias=bias, out=_opt_out(r, shape), strides=s,
                                  padding=p, dilation_rate=1, activation=act),
                 dict(x="in", w="in", bias="in", out="out", strides="param", padding="param",
                      dilation_rate="param", activation="param"), ("conv2d",), check)
@@ -594,8 +594,8 @@ def conv2d(r):
 
 def conv2d_backward_data(r):
     x, w, s, p = _conv_setup(r)
-    (shape, _) = ops.conv2d_output_shape(x.shape, w.shape[:2], w.shape[3], s, p)
-    return Call(ops.conv2d_backward_data, dict(dy=f32(r, *shape), w=w, input_shape=x.shape,
+    (shape, _) = kernels.conv2d_output_shape(x.shape, w.shape[:2], w.shape[3], s, p)
+    return Call(kernels.conv2d_backward_data, dict(dy=f32(r, *shape), w=w, input_shape=x.shape,
                                                out=_opt_out(r, x.shape), strides=s, padding=p),
                 dict(dy="in", w="in", input_shape="param", out="out", strides="param",
                      padding="param"), ("conv2d",),
@@ -605,8 +605,8 @@ def conv2d_backward_data(r):
 
 def conv2d_backward_weights(r):
     x, w, s, p = _conv_setup(r)
-    (shape, _) = ops.conv2d_output_shape(x.shape, w.shape[:2], w.shape[3], s, p)
-    return Call(ops.conv2d_backward_weights, dict(x=x, dy=f32(r, *shape), kernel_shape=w.shape,
+    (shape, _) = kernels.conv2d_output_shape(x.shape, w.shape[:2], w.shape[3], s, p)
+    return Call(kernels.conv2d_backward_weights, dict(x=x, dy=f32(r, *shape), kernel_shape=w.shape,
                                                   out=_opt_out(r, w.shape), strides=s, padding=p,
                                                   bias=bool(r.integers(2))),
                 dict(x="in", dy="in", kernel_shape="param", out="out", strides="param",
@@ -615,16 +615,16 @@ def conv2d_backward_weights(r):
 
 def conv2d_relu_max_pool2d(r):
     x, w, _, p = _conv_setup(r, stride1=True)
-    return Call(ops.conv2d_relu_max_pool2d, dict(x=x, w=w, bias=f32(r, w.shape[3]), padding=p),
+    return Call(kernels.conv2d_relu_max_pool2d, dict(x=x, w=w, bias=f32(r, w.shape[3]), padding=p),
                 dict(x="in", w="in", bias="in", out="out", argmax="out", padding="param"),
                 ("conv2d",))
 
 
 def conv2d_relu_max_pool2d_backward_weights(r):
     x, w, _, p = _conv_setup(r, stride1=True)
-    y, am = ops.conv2d_relu_max_pool2d(x, w, None, padding=p)
+    y, am = kernels.conv2d_relu_max_pool2d(x, w, None, padding=p)
     y, am = y.numpy().copy(), am.numpy().copy()
-    return Call(ops.conv2d_relu_max_pool2d_backward_weights,
+    return Call(kernels.conv2d_relu_max_pool2d_backward_weights,
                 dict(x=x, dy=f32(r, *y.shape), y=y, argmax=am, kernel_shape=w.shape,
                      bias=bool(r.integers(2)), padding=p),
                 dict(x="in", dy="in", y="in", argmax="index", kernel_shape="param", out="out",
@@ -633,14 +633,14 @@ def conv2d_relu_max_pool2d_backward_weights(r):
 
 def conv2d_output_shape(r):
     x, w, s, p = _conv_setup(r)
-    return Call(ops.conv2d_output_shape, dict(input_shape=x.shape, kernel_size=w.shape[:2],
+    return Call(kernels.conv2d_output_shape, dict(input_shape=x.shape, kernel_size=w.shape[:2],
                                               filters=w.shape[3], strides=s, padding=p),
                 dict(input_shape="param", kernel_size="param", filters="param", strides="param",
                      padding="param"), ("conv2d",))
 
 
 def conv_output_length(r):
-    return Call(ops.conv_output_length, dict(size=int(r.integers(1, 9)), kernel=1, stride=1,
+    return Call(kernels.conv_output_length, dict(size=int(r.integers(1, 9)), kernel=1, stride=1,
                                              padding=str(r.choice(["valid", "same"])), dilation=1),
                 dict(size="param", kernel="param", stride="param", padding="param",
                      dilation="param"), ("conv2d",))
@@ -648,7 +648,7 @@ def conv_output_length(r):
 
 def conv2d_algorithms(r):
     x, w, s, p = _conv_setup(r)
-    return Call(ops.conv2d_algorithms, dict(input_shape=x.shape, kernel_shape=w.shape, strides=s,
+    return Call(kernels.conv2d_algorithms, dict(input_shape=x.shape, kernel_shape=w.shape, strides=s,
                                             padding=p),
                 dict(input_shape="param", kernel_shape="param", strides="param", padding="param"),
                 ("conv2d",))
@@ -662,7 +662,7 @@ def _pool_setup(r):
 
 def max_pool2d_forward(r):
     x, ps, st, p = _pool_setup(r)
-    return Call(ops.max_pool2d_forward, dict(x=x, pool_size=ps, strides=st, padding=p),
+    return Call(kernels.max_pool2d_forward, dict(x=x, pool_size=ps, strides=st, padding=p),
                 dict(x="in", pool_size="param", strides="param", padding="param", out="out",
                      argmax="out"), ("max_pool2d", "pool2d"),
                 lambda res, k: _close(res[0].numpy(), ref.max_pool2d(k["x"], (ps, ps), (st, st), p)[0],
@@ -672,8 +672,8 @@ def max_pool2d_forward(r):
 
 def max_pool2d_backward(r):
     x, ps, st, p = _pool_setup(r)
-    y, am = ops.max_pool2d_forward(x, ps, st, p)
-    return Call(ops.max_pool2d_backward, dict(dy=f32(r, *y.shape), argmax=am.numpy().copy(),
+    y, am = kernels.max_pool2d_forward(x, ps, st, p)
+    return Call(kernels.max_pool2d_backward, dict(dy=f32(r, *y.shape), argmax=am.numpy().copy(),
                                               x_shape=x.shape, pool_size=ps, strides=st, padding=p),
                 dict(dy="in", argmax="index", x_shape="param", pool_size="param",
                      strides="param", padding="param", out="out"), ("max_pool2d", "pool2d"))
@@ -681,7 +681,7 @@ def max_pool2d_backward(r):
 
 def avg_pool2d_forward(r):
     x, ps, st, p = _pool_setup(r)
-    return Call(ops.avg_pool2d_forward, dict(x=x, pool_size=ps, strides=st, padding=p),
+    return Call(kernels.avg_pool2d_forward, dict(x=x, pool_size=ps, strides=st, padding=p),
                 dict(x="in", pool_size="param", strides="param", padding="param", out="out"),
                 ("avg_pool2d", "pool2d"),
                 lambda y, k: _close(y.numpy(), ref.avg_pool2d(k["x"], (ps, ps), (st, st), p),
@@ -691,8 +691,8 @@ def avg_pool2d_forward(r):
 
 def avg_pool2d_backward(r):
     x, ps, st, p = _pool_setup(r)
-    shape = ops.pool2d_output_shape(x.shape, ps, st, p)
-    return Call(ops.avg_pool2d_backward, dict(dy=f32(r, *shape), x_shape=x.shape, pool_size=ps,
+    shape = kernels.pool2d_output_shape(x.shape, ps, st, p)
+    return Call(kernels.avg_pool2d_backward, dict(dy=f32(r, *shape), x_shape=x.shape, pool_size=ps,
                                               strides=st, padding=p),
                 dict(dy="in", x_shape="param", pool_size="param", strides="param",
                      padding="param", out="out"), ("avg_pool2d", "pool2d"))
@@ -700,14 +700,14 @@ def avg_pool2d_backward(r):
 
 def pool2d_output_shape(r):
     x, ps, st, p = _pool_setup(r)
-    return Call(ops.pool2d_output_shape, dict(x_shape=x.shape, pool_size=ps, strides=st, padding=p),
+    return Call(kernels.pool2d_output_shape, dict(x_shape=x.shape, pool_size=ps, strides=st, padding=p),
                 dict(x_shape="param", pool_size="param", strides="param", padding="param"),
                 ("pool2d",))
 
 
 def global_pool(r, which):
     x, _, _, _ = _pool_setup(r)
-    fn = getattr(ops, f"global_{which}_pool2d_forward")
+    fn = getattr(kernels, f"global_{which}_pool2d_forward")
     rf = ref.global_avg_pool2d if which == "avg" else (lambda a: ref.global_max_pool2d(a)[0])
 
     def check(res, k):
@@ -722,15 +722,15 @@ def global_pool(r, which):
 
 def global_avg_pool2d_backward(r):
     x, _, _, _ = _pool_setup(r)
-    return Call(ops.global_avg_pool2d_backward, dict(dy=f32(r, x.shape[0], x.shape[3]),
+    return Call(kernels.global_avg_pool2d_backward, dict(dy=f32(r, x.shape[0], x.shape[3]),
                                                      x_shape=x.shape),
                 dict(dy="in", x_shape="param", out="out"), ("global_avg_pool2d",))
 
 
 def global_max_pool2d_backward(r):
     x, _, _, _ = _pool_setup(r)
-    _, am = ops.global_max_pool2d_forward(x)
-    return Call(ops.global_max_pool2d_backward, dict(dy=f32(r, x.shape[0], x.shape[3]),
+    _, am = kernels.global_max_pool2d_forward(x)
+    return Call(kernels.global_max_pool2d_backward, dict(dy=f32(r, x.shape[0], x.shape[3]),
                                                      argmax=am.numpy().copy(), x_shape=x.shape),
                 dict(dy="in", argmax="index", x_shape="param", out="out"),
                 ("global_max_pool2d",))
@@ -739,7 +739,7 @@ def global_max_pool2d_backward(r):
 def zero_pad2d(r, direction):
     x, _, _, _ = _pool_setup(r)
     pad = int(r.integers(0, 2)) if r.random() < 0.5 else ((0, 1), (1, 0))
-    fn = getattr(ops, f"zero_pad2d_{direction}")
+    fn = getattr(kernels, f"zero_pad2d_{direction}")
     arg = "x" if direction == "forward" else "dy"
     if direction == "backward":
         x = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)))
@@ -754,7 +754,7 @@ def embedding_forward(r):
     idx = r.integers(0, v, size=_dims(r, int(r.integers(1, 3)), 1, 4))
     idx = idx.astype(r.choice([np.int32, np.int64, np.float32, np.float64, np.uint8, np.int16]))
     w = f32(r, v, d)
-    return Call(ops.embedding_forward, dict(indices=idx, weight=w, out=_opt_out(r, idx.shape + (d,))),
+    return Call(kernels.embedding_forward, dict(indices=idx, weight=w, out=_opt_out(r, idx.shape + (d,))),
                 dict(indices="index", weight="in", out="out"), ("embedding",),
                 lambda y, k: _close(y.numpy(), ref.embedding(k["indices"], k["weight"]),
                                     "embedding_forward") if np.shape(k["weight"]) == (v, d) and
@@ -766,7 +766,7 @@ def embedding_backward(r):
     idx = r.integers(0, v, size=_dims(r, int(r.integers(1, 3)), 1, 4)).astype(np.int64)
     dy = f32(r, *idx.shape, d)
     use_out = r.random() < 0.5
-    return Call(ops.embedding_backward, dict(indices=idx, dy=dy, input_dim=None if use_out else v,
+    return Call(kernels.embedding_backward, dict(indices=idx, dy=dy, input_dim=None if use_out else v,
                                              out=f32(r, v, d) if use_out else None),
                 dict(indices="index", dy="in", input_dim="param", out="out"), ("embedding",),
                 lambda dw, k: _close(dw.numpy(), ref.embedding_grad(k["indices"], k["dy"], v),
@@ -793,32 +793,32 @@ def rnn_forward_spec(r, cell, generic):
                  return_sequences="param", go_backwards="param", out="out", h_n="out?", c_n="out?",
                  activation="param", recurrent_activation="param")
     if generic:
-        fn, kw = ops.rnn_forward, dict(cell=cell, **kw)
+        fn, kw = kernels.rnn_forward, dict(cell=cell, **kw)
         roles["cell"] = "param"
     else:
-        fn = getattr(ops, f"{cell}_forward")
+        fn = getattr(kernels, f"{cell}_forward")
     return Call(fn, kw, roles, (cell, "rnn"))
 
 
 def rnn_backward_spec(r, cell, generic):
     x, k, rk, b, u = _rnn_setup(r, cell)
     rs = bool(r.integers(2))
-    y, _, _, stash = ops.rnn_forward(cell, x, k, rk, b, return_sequences=rs)
+    y, _, _, stash = kernels.rnn_forward(cell, x, k, rk, b, return_sequences=rs)
     kw = dict(dy=f32(r, *y.shape), x=x, kernel=k, recurrent_kernel=rk, stash=stash,
               input_grad=bool(r.integers(2)) or True, weight_grads=bool(r.integers(2)))
     roles = dict(dy="in", x="in", kernel="in", recurrent_kernel="in", stash="param",
                  input_grad="param", weight_grads="param", dx="out?", dkernel="out?",
                  drecurrent_kernel="out?", dbias="out?", activation="param")
     if generic:
-        fn, kw = ops.rnn_backward, dict(cell=cell, **kw)
+        fn, kw = kernels.rnn_backward, dict(cell=cell, **kw)
         roles["cell"] = "param"
     else:
-        fn = getattr(ops, f"{cell}_backward")
+        fn = getattr(kernels, f"{cell}_backward")
     return Call(fn, kw, roles, (cell, "rnn"))
 
 
 def parse_device(r):
-    return Call(ops.parse_device, dict(device=str(r.choice(["cpu", "cuda", "cuda:0"]))),
+    return Call(kernels.parse_device, dict(device=str(r.choice(["cpu", "cuda", "cuda:0"]))),
                 dict(device="param"), ("device", "parse_device"),
                 lambda v, k: [] if v == {"cpu": "cpu", "cuda": "cuda:0"}.get(k["device"], k["device"])
                 else [f"parse_device({k['device']!r}) -> {v!r}"])
@@ -874,5 +874,5 @@ SPECS = _registry()
 
 
 def public_ops():
-    """Every public function of corenn.ops (its __all__ minus the Tensor class)."""
-    return sorted(n for n in ops.__all__ if n != "Tensor" and callable(getattr(ops, n)))
+    """Every public function of corenn.kernels (its __all__ minus the Tensor class)."""
+    return sorted(n for n in kernels.__all__ if n != "Tensor" and callable(getattr(kernels, n)))

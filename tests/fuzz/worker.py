@@ -26,7 +26,7 @@ if "asan" not in os.environ.get("LD_PRELOAD", "") and os.environ.get("CORENN_FUZ
     _limit = int(os.environ.get("CORENN_FUZZ_MEM_MB", "4096")) << 20
     resource.setrlimit(resource.RLIMIT_AS, (_limit, _limit))
 
-from corenn import ops  # noqa: E402
+from corenn import kernels  # noqa: E402
 
 from . import values as V  # noqa: E402
 from .specs import SPECS  # noqa: E402
@@ -186,7 +186,7 @@ def run_case(key):
         return res
     finally:
         if res["op"] == "set_num_threads":
-            ops.set_num_threads(0)
+            kernels.set_num_threads(0)
     res["status"] = "ok"
     bad = []
     for (name, j), (a, before) in snap.items():
@@ -237,7 +237,7 @@ def main():
         print(json.dumps({"mutations": muts, "must_reject": must, "args": ", ".join(
             f"{k}={V.describe(v)}" for k, v in call.kw.items())}))
         return
-    ops.set_num_threads(int(os.environ.get("CORENN_FUZZ_THREADS", "0")))
+    kernels.set_num_threads(int(os.environ.get("CORENN_FUZZ_THREADS", "0")))
     out = sys.stdout
     for line in sys.stdin:
         for key in json.loads(line):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from corenn import Sequential, ops
+from corenn import Sequential, kernels
 from corenn.layers import Dense, Flatten
 from corenn.layers.convolutional import Conv1D, Conv2D
 from reference import conv2d_forward, numerical_grad
@@ -10,8 +10,8 @@ from reference import conv2d_forward, numerical_grad
 
 def _grads(layer, x, r):
     """Analytic y, dx and param grads of L = sum(forward(x) * r)."""
-    y = layer.forward(ops.as_tensor(x), training=True)
-    dx = layer.backward(ops.as_tensor(np.ascontiguousarray(r, np.float32)))
+    y = layer.forward(kernels.as_tensor(x), training=True)
+    dx = layer.backward(kernels.as_tensor(np.ascontiguousarray(r, np.float32)))
     return np.asarray(y).copy(), np.asarray(dx).copy(), [np.asarray(g).copy() for g in layer.gradients]
 
 
@@ -55,8 +55,8 @@ def test_conv2d_layer_gradients_on_the_winograd_kernels(padding, rng):
     w = rng.normal(size=(3, 3, 16, 16)).astype(np.float32)
     b = rng.normal(size=16).astype(np.float32)
     layer.set_weights([w, b])
-    assert "winograd" in ops.conv2d_algorithms(x.shape, w.shape, padding=padding)["forward"] or \
-        ops._C.get_isa() != "avx2"
+    assert "winograd" in kernels.conv2d_algorithms(x.shape, w.shape, padding=padding)["forward"] or \
+        kernels._C.get_isa() != "avx2"
     conv = lambda xx, ww, bb: np.maximum(conv2d_forward(xx, ww, bb, (1, 1), padding, (1, 1)), 0)
     r = rng.normal(size=conv(x, w, b).shape)
     y, dx, (dw, db) = _grads(layer, x, r)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from corenn import layers, ops
+from corenn import layers, kernels
 from reference import numerical_grad
 
 ACTS = {
@@ -16,8 +16,8 @@ ACTS = {
 
 def _layer_grads(layer, x, r):
     """Analytic dx and param grads of L = sum(forward(x) * r)."""
-    y = layer.forward(ops.as_tensor(x), training=True)
-    dx = layer.backward(ops.as_tensor(np.ascontiguousarray(r, np.float32)))
+    y = layer.forward(kernels.as_tensor(x), training=True)
+    dx = layer.backward(kernels.as_tensor(np.ascontiguousarray(r, np.float32)))
     return np.asarray(y).copy(), (None if dx is None else np.asarray(dx).copy()), [np.asarray(g).copy() for g in layer.gradients]
 
 
@@ -68,11 +68,11 @@ def test_reshaping_layers_are_views_with_inverse_gradient(layer, out_shape, rng)
     x = rng.normal(size=(2, 3, 4)).astype(np.float32)
     layer.build((None, 3, 4))
     assert layer.output_shape == (None,) + out_shape[1:]
-    t = ops.as_tensor(x)
+    t = kernels.as_tensor(x)
     y = layer.forward(t)
     assert y.shape == out_shape and y.data_ptr == t.data_ptr
     dy = rng.normal(size=out_shape).astype(np.float32)
-    dx = layer.backward(ops.as_tensor(dy))
+    dx = layer.backward(kernels.as_tensor(dy))
     np.testing.assert_array_equal(np.asarray(dx), dy.reshape(x.shape))
 
 
@@ -85,12 +85,12 @@ def test_dropout_gradient_uses_the_same_mask(rng):
     x = rng.normal(size=(8, 16)).astype(np.float32)
     layer = layers.Dropout(0.5, seed=3)
     layer.build((None, 16))
-    y = np.asarray(layer.forward(ops.as_tensor(x), training=True)).copy()
+    y = np.asarray(layer.forward(kernels.as_tensor(x), training=True)).copy()
     mask = np.asarray(layer._mask).copy()
     assert set(np.unique(mask)) <= {0.0, 2.0} and 0 < (mask == 0).sum() < mask.size
     np.testing.assert_allclose(y, x * mask, rtol=1e-6)
     dy = rng.normal(size=x.shape).astype(np.float32)
-    dx = np.asarray(layer.backward(ops.as_tensor(dy)))
+    dx = np.asarray(layer.backward(kernels.as_tensor(dy)))
     # L = sum(x * mask * dy) is linear in x: its gradient is mask * dy
     np.testing.assert_allclose(dx, numerical_grad(lambda v: float((v * mask * dy).sum()), x), rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(layer(x), x)  # inference: identity

@@ -3,7 +3,7 @@ configs, errors, and a Sequential starting with an Embedding that learns a tiny 
 import numpy as np
 import pytest
 
-from corenn import layers, ops
+from corenn import layers, kernels
 from corenn.layers.embedding import Embedding
 from corenn.layers.wrappers import TimeDistributed
 from corenn.models.sequential import Sequential
@@ -14,8 +14,8 @@ from reference import numerical_grad
 
 def _grads(layer, x, r):
     """y, dx and param grads of L = sum(forward(x) * r)."""
-    y = layer.forward(ops.as_tensor(x), training=True)
-    dx = layer.backward(ops.as_tensor(np.ascontiguousarray(r, np.float32)))
+    y = layer.forward(kernels.as_tensor(x), training=True)
+    dx = layer.backward(kernels.as_tensor(np.ascontiguousarray(r, np.float32)))
     return np.asarray(y).copy(), (None if dx is None else np.asarray(dx).copy()), \
         [np.asarray(g).copy() for g in layer.gradients]
 
@@ -72,8 +72,8 @@ def test_embedding_frozen_writes_no_gradient(rng):
     layer = Embedding(4, 2, trainable=False)
     layer.build((None, 3))
     assert layer.trainable_weights == [] and len(layer.non_trainable_weights) == 1
-    layer.forward(ops.as_tensor(np.array([[0, 1, 2]], np.float32)))
-    assert layer.backward(ops.as_tensor(np.ones((1, 3, 2), np.float32))) is None
+    layer.forward(kernels.as_tensor(np.array([[0, 1, 2]], np.float32)))
+    assert layer.backward(kernels.as_tensor(np.ones((1, 3, 2), np.float32))) is None
 
 
 def test_time_distributed_dense_forward_and_gradients(rng):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import corenn
-from corenn import ops
+from corenn import kernels
 from corenn.layers.core import Dense
 from corenn.layers.normalization import BatchNormalization
 from corenn.layers.regularization import SpatialDropout2D
@@ -52,9 +52,9 @@ def test_training_forward_and_gradients_vs_reference(shape, center, scale, rng):
     layer = _bn(shape, rng, center=center, scale=scale)
     gamma = layer.get_weights()[0] if scale else None
     beta = layer.get_weights()[int(scale)] if center else None
-    y = layer.forward(ops.as_tensor(x), training=True)
+    y = layer.forward(kernels.as_tensor(x), training=True)
     np.testing.assert_allclose(np.asarray(y), batch_norm_train(x, gamma, beta)[0], rtol=1e-4, atol=1e-4)
-    dx = np.asarray(layer.backward(ops.as_tensor(r.astype(np.float32)))).copy()
+    dx = np.asarray(layer.backward(kernels.as_tensor(r.astype(np.float32)))).copy()
     grads = [np.asarray(g).copy() for g in layer.gradients]
 
     def loss(xx, gg, bb):
@@ -77,8 +77,8 @@ def test_finite_differences_through_the_layer_itself(rng):
     x = rng.normal(size=shape).astype(np.float32)
     r = rng.normal(size=shape).astype(np.float32)
     layer = _bn(shape, rng)
-    layer.forward(ops.as_tensor(x), training=True)
-    dx = np.asarray(layer.backward(ops.as_tensor(r))).copy()
+    layer.forward(kernels.as_tensor(x), training=True)
+    dx = np.asarray(layer.backward(kernels.as_tensor(r))).copy()
     dgamma, dbeta = [np.asarray(g).copy() for g in layer.gradients]
 
     def f(values, which):
@@ -89,7 +89,7 @@ def test_finite_differences_through_the_layer_itself(rng):
         else:
             weights[0 if which == "gamma" else 1] = values.astype(np.float32)
             layer.set_weights(weights)
-        out = float((np.asarray(layer.forward(ops.as_tensor(np.ascontiguousarray(xx)), training=True),
+        out = float((np.asarray(layer.forward(kernels.as_tensor(np.ascontiguousarray(xx)), training=True),
                                 np.float64) * r).sum())
         return out
 
@@ -127,10 +127,10 @@ def test_frozen_layer_runs_in_inference_mode(rng):
     layer = _bn(x.shape, rng)
     layer.trainable = False
     w0 = layer.get_weights()
-    y = layer.forward(ops.as_tensor(x), training=True)
+    y = layer.forward(kernels.as_tensor(x), training=True)
     np.testing.assert_allclose(np.asarray(y), batch_norm_infer(x, *w0), rtol=1e-4, atol=1e-5)
     assert layer.gradients == [] and layer.trainable_weights == []
-    dx = layer.backward(ops.as_tensor(dy))
+    dx = layer.backward(kernels.as_tensor(dy))
     np.testing.assert_allclose(np.asarray(dx), dy * w0[0] / np.sqrt(w0[3] + 1e-3), rtol=1e-5)
     for a, b in zip(w0, layer.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -194,14 +194,14 @@ def test_batch_norm_config_and_errors():
 def test_spatial_dropout_drops_whole_channels_and_reuses_mask(rng):
     x = rng.normal(size=(4, 5, 6, 16)).astype(np.float32) + 3.0  # no zeros of its own
     layer = SpatialDropout2D(0.5, seed=11)
-    y = np.asarray(layer.forward(ops.as_tensor(x), training=True)).copy()
+    y = np.asarray(layer.forward(kernels.as_tensor(x), training=True)).copy()
     ratio = y / x
     per_channel = ratio.reshape(4, 30, 16)
     assert np.all(per_channel.max(axis=1) == per_channel.min(axis=1))  # constant over H, W
     np.testing.assert_allclose(np.unique(np.round(ratio, 5)), [0.0, 2.0])
     assert 0 < (per_channel[:, 0, :] == 0).sum() < 64
     dy = rng.normal(size=x.shape).astype(np.float32)
-    dx = np.asarray(layer.backward(ops.as_tensor(dy)))
+    dx = np.asarray(layer.backward(kernels.as_tensor(dy)))
     np.testing.assert_allclose(dx, dy * per_channel[:, :1, :].reshape(4, 1, 1, 16), rtol=1e-6)
 
 
@@ -209,8 +209,8 @@ def test_spatial_dropout_identity_at_inference(rng):
     x = rng.normal(size=(2, 3, 3, 4)).astype(np.float32)
     layer = SpatialDropout2D(0.9)
     np.testing.assert_array_equal(layer(x), x)
-    dy = ops.as_tensor(x)
-    layer.forward(ops.as_tensor(x), training=False)
+    dy = kernels.as_tensor(x)
+    layer.forward(kernels.as_tensor(x), training=False)
     assert layer.backward(dy) is dy
 
 

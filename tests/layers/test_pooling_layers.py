@@ -3,7 +3,7 @@ backward, Keras output shapes, configs and clear errors."""
 import numpy as np
 import pytest
 
-from corenn import ops
+from corenn import kernels
 from corenn.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                                    GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
                                    MaxPooling1D, MaxPooling2D)
@@ -62,8 +62,8 @@ def test_layer_forward_backward_and_shape(make, shape, out_shape, forward, rng):
     assert layer.output_shape == (None,) + out_shape[1:] and y.shape == out_shape
     np.testing.assert_allclose(y, forward(x), rtol=1e-5, atol=1e-6)
     r = rng.normal(size=out_shape)
-    layer.forward(ops.as_tensor(x), training=True)
-    dx = np.asarray(layer.backward(ops.as_tensor(r.astype(np.float32))))
+    layer.forward(kernels.as_tensor(x), training=True)
+    dx = np.asarray(layer.backward(kernels.as_tensor(r.astype(np.float32))))
     # values are >= 4/n apart, so eps = 1e-3 never changes which cell wins a max
     num = ref.numerical_grad(lambda v: float((layer(v.astype(np.float32)) * r).sum()), x, eps=1e-3)
     np.testing.assert_allclose(dx, num, rtol=1e-3, atol=2e-3)
@@ -76,7 +76,7 @@ def test_no_input_grad_returns_none(make, rng):
     shape = (1, 4, 3) if isinstance(layer, AveragePooling1D) else (1, 4, 4, 3)
     y = layer(rng.normal(size=shape).astype(np.float32))
     layer.needs_input_grad = False
-    assert layer.backward(ops.as_tensor(np.ones(y.shape, np.float32))) is None
+    assert layer.backward(kernels.as_tensor(np.ones(y.shape, np.float32))) is None
 
 
 def test_unknown_spatial_sizes_give_none():

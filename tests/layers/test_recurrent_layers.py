@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import corenn
-from corenn import ops
+from corenn import kernels
 from corenn.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from reference import numerical_grad, rnn_forward
 
@@ -13,16 +13,16 @@ CLASSES = {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
 
 def fd_check(layer, x, rng, rtol=2e-2):
     """Compare layer.backward with central differences of sum(y * c) (float32 forward, so the
-    step is large and the tolerance loose; the kernels' exact parity is in tests/ops/test_rnn.py)."""
+    step is large and the tolerance loose; the kernels' exact parity is in tests/kernels/test_rnn.py)."""
     y = layer(x)
     c = rng.standard_normal(np.shape(y))
 
     def loss_x(v):
-        return float((np.asarray(layer.forward(ops.as_tensor(v.astype(np.float32)), False),
+        return float((np.asarray(layer.forward(kernels.as_tensor(v.astype(np.float32)), False),
                                  np.float64) * c).sum())
 
-    layer.forward(ops.as_tensor(x), False)
-    dx = np.asarray(layer.backward(ops.as_tensor(c.astype(np.float32))), np.float64).copy()
+    layer.forward(kernels.as_tensor(x), False)
+    dx = np.asarray(layer.backward(kernels.as_tensor(c.astype(np.float32))), np.float64).copy()
     grads = [np.asarray(g, np.float64).copy() for g in layer.gradients]
     num = numerical_grad(loss_x, x.astype(np.float64), eps=1e-2)
     np.testing.assert_allclose(dx, num, rtol=rtol, atol=rtol * np.abs(num).max())

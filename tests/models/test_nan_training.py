@@ -1,6 +1,6 @@
 """A NaN in the data reaches the prediction and the loss, through relu and the recurrent cells,
 on every ISA path, so TerminateOnNaN can stop a fit (the kernels' own NaN contract is in
-tests/ops/test_nan_propagation.py)."""
+tests/kernels/test_nan_propagation.py)."""
 import numpy as np
 import pytest
 

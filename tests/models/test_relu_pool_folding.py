@@ -23,11 +23,11 @@ def _manual_gradients(model, x, y):
         layer.relu_grad_by_next = layer.masks_relu_input = False
         layer.pooled_by = layer._fused_output = None
         layer.grad_through_pool = layer.passes_grad_back = False
-    h = corenn.ops.as_tensor(x)
+    h = corenn.kernels.as_tensor(x)
     for layer in model.layers:
         h = layer.forward(h, training=True)
-    g = corenn.ops.empty(tuple(h.shape))
-    model._loss_obj.forward_backward(corenn.ops.as_tensor(y), h, g)
+    g = corenn.kernels.empty(tuple(h.shape))
+    model._loss_obj.forward_backward(corenn.kernels.as_tensor(y), h, g)
     for layer in reversed(model.layers):
         g = layer.backward(g)
         if g is None:
@@ -83,24 +83,24 @@ def test_first_conv_weight_gradient_from_the_pooled_gradient(rng, shape, filters
 
 
 def test_first_conv_pool_weight_gradient_op_matches_the_unfused_ops(rng, isa):
-    """ops.conv2d_relu_max_pool2d_backward_weights == conv2d_backward_weights(max_pool2d_backward(
+    """kernels.conv2d_relu_max_pool2d_backward_weights == conv2d_backward_weights(max_pool2d_backward(
     dy * [y > 0])) for both ISAs (AVX2: the direct kernel; portable: the dz fallback)."""
-    from corenn import ops
+    from corenn import kernels
     x = rng.standard_normal((3, 11, 10, 3)).astype(np.float32)
     k = rng.standard_normal((3, 3, 3, 16)).astype(np.float32)
     b = rng.standard_normal(16).astype(np.float32)
-    y, argmax = ops.conv2d_relu_max_pool2d(x, k, b, padding="same")
+    y, argmax = kernels.conv2d_relu_max_pool2d(x, k, b, padding="same")
     dy = rng.standard_normal(tuple(y.shape)).astype(np.float32)
-    dw, db = ops.conv2d_relu_max_pool2d_backward_weights(x, dy, y, argmax, k.shape, bias=True, padding="same")
+    dw, db = kernels.conv2d_relu_max_pool2d_backward_weights(x, dy, y, argmax, k.shape, bias=True, padding="same")
     masked = dy * (np.asarray(y) > 0)
-    dz = ops.max_pool2d_backward(masked, argmax, (3, 11, 10, 16), 2, 2)
-    want_dw, want_db = ops.conv2d_backward_weights(x, dz, k.shape, bias=True, padding="same")
+    dz = kernels.max_pool2d_backward(masked, argmax, (3, 11, 10, 16), 2, 2)
+    want_dw, want_db = kernels.conv2d_backward_weights(x, dz, k.shape, bias=True, padding="same")
     np.testing.assert_allclose(np.asarray(dw), np.asarray(want_dw), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np.asarray(db), np.asarray(want_db), rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="conv2d_relu_max_pool2d_backward_weights.*dy"):
-        ops.conv2d_relu_max_pool2d_backward_weights(x, dy[:, :2], y, argmax, k.shape, padding="same")
+        kernels.conv2d_relu_max_pool2d_backward_weights(x, dy[:, :2], y, argmax, k.shape, padding="same")
     with pytest.raises(TypeError, match="conv2d_relu_max_pool2d_backward_weights.*argmax"):
-        ops.conv2d_relu_max_pool2d_backward_weights(x, dy, y, np.asarray(argmax).astype(np.int64), k.shape,
+        kernels.conv2d_relu_max_pool2d_backward_weights(x, dy, y, np.asarray(argmax).astype(np.int64), k.shape,
                                                     padding="same")
 
 

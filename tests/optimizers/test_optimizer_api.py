@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from reference import adagrad_step, adam_step, rmsprop_step, sgd_step
 
-from corenn import ops
+from corenn import kernels
 from corenn import optimizers
 from corenn.optimizers import SGD, Adagrad, Adam, AdamW, RMSprop, schedules
 
@@ -14,7 +14,7 @@ def make_vars(rng):
     values = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
     tensors = []
     for v in values:
-        t = ops.zeros(v.shape)
+        t = kernels.zeros(v.shape)
         np.asarray(t)[...] = v
         tensors.append(t)
     return tensors, [v.astype(np.float64) for v in values]
@@ -119,7 +119,7 @@ def test_numpy_float64_grads_and_none_grads(rng):
 
 
 def test_learning_rate_set_mid_training_takes_effect(rng):
-    w = ops.zeros([3])
+    w = kernels.zeros([3])
     opt = SGD(learning_rate=0.1)
     g = [np.ones(3, np.float32)]
     opt.apply(g, [w])
@@ -130,7 +130,7 @@ def test_learning_rate_set_mid_training_takes_effect(rng):
 
 
 def test_learning_rate_schedule_and_callable(rng):
-    w = ops.zeros([2])
+    w = kernels.zeros([2])
     g = [np.ones(2, np.float32)]
     seen = []
     opt = SGD(learning_rate=lambda step: seen.append(step) or 0.1 * (step + 1))
@@ -145,7 +145,7 @@ def test_learning_rate_schedule_and_callable(rng):
 
     sched = schedules.ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5, staircase=True)
     opt = SGD(learning_rate=sched)
-    w = ops.zeros([2])
+    w = kernels.zeros([2])
     lrs = []
     for _ in range(4):
         lrs.append(opt.learning_rate)
@@ -158,7 +158,7 @@ def test_learning_rate_schedule_and_callable(rng):
 
 def test_rebuilds_when_variables_change(rng):
     opt = Adam()
-    a, b = ops.zeros([2]), ops.zeros([3])
+    a, b = kernels.zeros([2]), kernels.zeros([3])
     opt.apply([np.ones(2, np.float32)], [a])
     assert len(opt.variables) == 2
     state_a = opt.variables
@@ -171,7 +171,7 @@ def test_rebuilds_when_variables_change(rng):
 
 
 def test_build_creates_state_in_keras_order():
-    a, b = ops.zeros([2]), ops.zeros([5])
+    a, b = kernels.zeros([2]), kernels.zeros([5])
     opt = RMSprop(momentum=0.9, centered=True)
     opt.build([a, b])
     assert [tuple(t.shape) for t in opt.variables] == [(2,), (5,)] * 3
@@ -241,7 +241,7 @@ def test_bad_arguments_raise(rng):
     with pytest.raises(TypeError, match="learning_rate must be"):
         Adam(learning_rate="fast")
     opt = Adam()
-    w = ops.zeros([2, 3])
+    w = kernels.zeros([2, 3])
     with pytest.raises(ValueError, match="got 2 gradients for 1 variables"):
         opt.apply([np.ones((2, 3), np.float32)] * 2, [w])
     with pytest.raises(ValueError, match=r"adam_update: params\[0\] and grads\[0\] must have the "
@@ -250,7 +250,7 @@ def test_bad_arguments_raise(rng):
     with pytest.raises(TypeError, match=r"adam_update: grads\[0\] must be float32, got int32"):
         opt.apply([np.ones((2, 3), np.int32)], [w])
     with pytest.raises(TypeError, match=r"adam_update: params\[0\] must be float32, got int32"):
-        opt.apply([np.ones(2, np.float32)], [ops.zeros([2], "int32")])
+        opt.apply([np.ones(2, np.float32)], [kernels.zeros([2], "int32")])
     assert opt.iterations == 0  # failed steps do not count
 
 

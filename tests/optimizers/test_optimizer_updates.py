@@ -1,10 +1,10 @@
-"""Fused optimizer kernels (corenn.ops.*_update) against the float64 NumPy reference."""
+"""Fused optimizer kernels (corenn.kernels.*_update) against the float64 NumPy reference."""
 import numpy as np
 import pytest
 from reference import adagrad_step, adam_step, rmsprop_step, sgd_step
 
 import corenn
-from corenn import ops
+from corenn import kernels
 
 # Several shapes in one call: a scalar, an empty tensor, small ones, and one large enough to be
 # split across threads and across clipnorm reduction blocks.
@@ -44,7 +44,7 @@ def test_sgd_matches_reference(rng, extra, momentum, nesterov):
     ref_p, ref_m = copies(params), copies(moms)
     lr = 0.1
     for g in grads:
-        ops.sgd_update(params, g, moms, lr=lr, momentum=momentum, nesterov=nesterov, **extra)
+        kernels.sgd_update(params, g, moms, lr=lr, momentum=momentum, nesterov=nesterov, **extra)
         ref_p, ref_m = sgd_step(ref_p, g, ref_m, lr, momentum, nesterov, **extra)
     assert_close(params, ref_p)
     assert_close(moms, ref_m)
@@ -59,7 +59,7 @@ def test_adam_matches_reference(rng, extra, amsgrad):
     ref = tuple(copies(x) for x in (params, m, v, vh))
     lr, b1, b2, eps = 0.01, 0.8, 0.95, 1e-6
     for step, g in enumerate(grads):
-        ops.adam_update(params, g, m, v, vh, lr=lr, beta_1=b1, beta_2=b2, epsilon=eps, step=step,
+        kernels.adam_update(params, g, m, v, vh, lr=lr, beta_1=b1, beta_2=b2, epsilon=eps, step=step,
                         amsgrad=amsgrad, **extra)
         ref = adam_step(ref[0], g, ref[1], ref[2], ref[3], lr, b1, b2, eps, step, amsgrad,
                         **extra)
@@ -80,7 +80,7 @@ def test_rmsprop_matches_reference(rng, extra, momentum, centered):
     ref = tuple(copies(x) for x in (params, vel, mom, avg))
     lr, rho, eps = 0.01, 0.9, 1e-7
     for g in grads:
-        ops.rmsprop_update(params, g, vel, mom, avg, lr=lr, rho=rho, momentum=momentum,
+        kernels.rmsprop_update(params, g, vel, mom, avg, lr=lr, rho=rho, momentum=momentum,
                            epsilon=eps, centered=centered, **extra)
         ref = rmsprop_step(ref[0], g, ref[1], ref[2], ref[3], lr, rho, momentum, eps, centered,
                            **extra)
@@ -99,7 +99,7 @@ def test_adagrad_matches_reference(rng, extra):
     ref_p, ref_a = copies(params), copies(acc)
     lr, eps = 0.05, 1e-7
     for g in grads:
-        ops.adagrad_update(params, g, acc, lr=lr, epsilon=eps, **extra)
+        kernels.adagrad_update(params, g, acc, lr=lr, epsilon=eps, **extra)
         ref_p, ref_a = adagrad_step(ref_p, g, ref_a, lr, eps, **extra)
     assert_close(params, ref_p)
     assert_close(acc, ref_a)
@@ -108,12 +108,12 @@ def test_adagrad_matches_reference(rng, extra):
 def test_clipnorm_leaves_small_gradients_and_zero_gradients_alone(rng):
     params = [np.ones(4, np.float32), np.ones(3, np.float32)]
     grads = [np.full(4, 0.01, np.float32), np.zeros(3, np.float32)]
-    ops.sgd_update(params, grads, lr=1.0, clipnorm=1.0)
+    kernels.sgd_update(params, grads, lr=1.0, clipnorm=1.0)
     np.testing.assert_allclose(params[0], 0.99, rtol=1e-6)
     np.testing.assert_array_equal(params[1], 1.0)
     # a large gradient is scaled to exactly norm clipnorm
     p = [np.zeros(2, np.float32)]
-    ops.sgd_update(p, [np.array([30.0, 40.0], np.float32)], lr=1.0, clipnorm=5.0)
+    kernels.sgd_update(p, [np.array([30.0, 40.0], np.float32)], lr=1.0, clipnorm=5.0)
     np.testing.assert_allclose(p[0], [-3.0, -4.0], rtol=1e-6)
 
 
@@ -121,16 +121,16 @@ def test_gradients_are_not_modified(rng):
     params, grads = make_problem(rng, steps=1)
     before = [g.copy() for g in grads[0]]
     m, v = state_like(params, 2)
-    ops.adam_update(params, grads[0], m, v, lr=0.1, clipvalue=0.01, weight_decay=0.1)
+    kernels.adam_update(params, grads[0], m, v, lr=0.1, clipvalue=0.01, weight_decay=0.1)
     for g, b in zip(grads[0], before):
         np.testing.assert_array_equal(g, b)
 
 
 def test_tensors_are_updated_in_place(rng):
-    w = ops.zeros([100, 30])
+    w = kernels.zeros([100, 30])
     np.asarray(w)[...] = 1.0
-    g = ops.as_tensor(np.full((100, 30), 0.5, np.float32))
-    ops.sgd_update([w], [g], lr=0.1)
+    g = kernels.as_tensor(np.full((100, 30), 0.5, np.float32))
+    kernels.sgd_update([w], [g], lr=0.1)
     np.testing.assert_allclose(np.asarray(w), 0.95, rtol=1e-6)
 
 
@@ -143,7 +143,7 @@ def test_result_does_not_depend_on_thread_count(rng, threads):
             params, grads = make_problem(np.random.default_rng(7), steps=2)
             m, v = state_like(params, 2)
             for step, g in enumerate(grads):
-                ops.adam_update(params, g, m, v, lr=0.01, step=step, global_clipnorm=1.0)
+                kernels.adam_update(params, g, m, v, lr=0.01, step=step, global_clipnorm=1.0)
             return params
         finally:
             corenn.set_num_threads(old)
@@ -152,8 +152,8 @@ def test_result_does_not_depend_on_thread_count(rng, threads):
 
 
 def test_empty_lists_are_a_no_op():
-    ops.adam_update([], [], [], [], lr=0.1)
-    ops.sgd_update([], [], lr=0.1)
+    kernels.adam_update([], [], [], [], lr=0.1)
+    kernels.sgd_update([], [], lr=0.1)
 
 
 # ---- bad inputs ---------------------------------------------------------------------------
@@ -164,51 +164,51 @@ def _p(*shape):
 
 def test_mismatched_list_lengths_raise():
     with pytest.raises(ValueError, match=r"adam_update: got 2 params but 1 grads"):
-        ops.adam_update([_p(2), _p(3)], [_p(2)], [_p(2), _p(3)], [_p(2), _p(3)], lr=0.1)
+        kernels.adam_update([_p(2), _p(3)], [_p(2)], [_p(2), _p(3)], [_p(2), _p(3)], lr=0.1)
     with pytest.raises(ValueError, match=r"adam_update: v must hold 2 tensors"):
-        ops.adam_update([_p(2), _p(3)], [_p(2), _p(3)], [_p(2), _p(3)], [_p(2)], lr=0.1)
+        kernels.adam_update([_p(2), _p(3)], [_p(2), _p(3)], [_p(2), _p(3)], [_p(2)], lr=0.1)
     with pytest.raises(ValueError, match=r"adam_update: vhat must hold 0 tensors"):
-        ops.adam_update([_p(2)], [_p(2)], [_p(2)], [_p(2)], [_p(2)], lr=0.1)
+        kernels.adam_update([_p(2)], [_p(2)], [_p(2)], [_p(2)], [_p(2)], lr=0.1)
     with pytest.raises(ValueError, match=r"sgd_update: momentums must hold 1 tensors"):
-        ops.sgd_update([_p(2)], [_p(2)], [], lr=0.1, momentum=0.9)
+        kernels.sgd_update([_p(2)], [_p(2)], [], lr=0.1, momentum=0.9)
     with pytest.raises(ValueError, match=r"rmsprop_update: average_grads must hold 1"):
-        ops.rmsprop_update([_p(2)], [_p(2)], [_p(2)], lr=0.1, centered=True)
+        kernels.rmsprop_update([_p(2)], [_p(2)], [_p(2)], lr=0.1, centered=True)
 
 
 def test_mismatched_shapes_raise():
     with pytest.raises(ValueError, match=r"sgd_update: params\[1\] and grads\[1\] must have the "
                                          r"same shape, got \(2, 3\) and \(3, 2\)"):
-        ops.sgd_update([_p(4), _p(2, 3)], [_p(4), _p(3, 2)], lr=0.1)
+        kernels.sgd_update([_p(4), _p(2, 3)], [_p(4), _p(3, 2)], lr=0.1)
     with pytest.raises(ValueError, match=r"adagrad_update: params\[0\] and accumulators\[0\]"):
-        ops.adagrad_update([_p(4)], [_p(4)], [_p(5)], lr=0.1)
+        kernels.adagrad_update([_p(4)], [_p(4)], [_p(5)], lr=0.1)
 
 
 def test_wrong_dtypes_raise():
     with pytest.raises(TypeError, match=r"sgd_update: grads\[0\] must be float32, got int32"):
-        ops.sgd_update([_p(4)], [np.zeros(4, np.int32)], lr=0.1)
+        kernels.sgd_update([_p(4)], [np.zeros(4, np.int32)], lr=0.1)
     with pytest.raises(TypeError, match=r"adam_update: params\[0\] must be float32, got int64"):
-        ops.adam_update([np.zeros(4, np.int64)], [_p(4)], [_p(4)], [_p(4)], lr=0.1)
+        kernels.adam_update([np.zeros(4, np.int64)], [_p(4)], [_p(4)], [_p(4)], lr=0.1)
 
 
 def test_aliasing_raises():
     p = _p(4)
     with pytest.raises(ValueError, match=r"adam_update: .* share memory"):
-        ops.adam_update([p], [_p(4)], [p], [_p(4)], lr=0.1)
+        kernels.adam_update([p], [_p(4)], [p], [_p(4)], lr=0.1)
     m = _p(8)
     with pytest.raises(ValueError, match=r"adam_update: m\[0\] and m\[1\] share memory"):
-        ops.adam_update([_p(4), _p(4)], [_p(4), _p(4)], [m[:4], m[2:6]], [_p(4), _p(4)], lr=0.1)
+        kernels.adam_update([_p(4), _p(4)], [_p(4), _p(4)], [m[:4], m[2:6]], [_p(4), _p(4)], lr=0.1)
     # two gradients may share memory: they are only read
     g = _p(4) + 1
-    ops.sgd_update([_p(4), _p(4)], [g, g], lr=0.1)
+    kernels.sgd_update([_p(4), _p(4)], [g, g], lr=0.1)
 
 
 def test_bad_hyperparameters_raise():
     with pytest.raises(ValueError, match=r"adam_update: beta_1 and beta_2 must lie in \[0, 1\)"):
-        ops.adam_update([_p(2)], [_p(2)], [_p(2)], [_p(2)], lr=0.1, beta_1=1.0)
+        kernels.adam_update([_p(2)], [_p(2)], [_p(2)], [_p(2)], lr=0.1, beta_1=1.0)
     with pytest.raises(ValueError, match=r"sgd_update: clipnorm, clipvalue"):
-        ops.sgd_update([_p(2)], [_p(2)], lr=0.1, clipnorm=-1.0)
+        kernels.sgd_update([_p(2)], [_p(2)], lr=0.1, clipnorm=-1.0)
     with pytest.raises(ValueError, match=r"adam_update: step"):
-        ops.adam_update([_p(2)], [_p(2)], [_p(2)], [_p(2)], lr=0.1, step=-1)
+        kernels.adam_update([_p(2)], [_p(2)], [_p(2)], [_p(2)], lr=0.1, step=-1)
 
 
 @pytest.mark.parametrize("isa", ["ref", "auto"])
@@ -220,7 +220,7 @@ def test_portable_and_avx2_paths_match_reference(rng, isa):
         m, v, vh = state_like(params, 3)
         ref = tuple(copies(x) for x in (params, m, v, vh))
         for step, g in enumerate(grads):
-            ops.adam_update(params, g, m, v, vh, lr=0.01, step=step, amsgrad=True,
+            kernels.adam_update(params, g, m, v, vh, lr=0.01, step=step, amsgrad=True,
                             weight_decay=0.01, clipvalue=0.1)
             ref = adam_step(ref[0], g, ref[1], ref[2], ref[3], 0.01, step=step, amsgrad=True,
                             weight_decay=0.01, clipvalue=0.1)
@@ -242,7 +242,7 @@ def test_many_tensors_split_across_threads_match_reference(rng, threads):
     corenn.set_num_threads(threads)
     try:
         for g in grads:
-            ops.rmsprop_update(params, g, vel, lr=0.01, clipnorm=0.2)
+            kernels.rmsprop_update(params, g, vel, lr=0.01, clipnorm=0.2)
             ref_p, ref_v, _, _ = rmsprop_step(ref_p, g, ref_v, [], [], 0.01, clipnorm=0.2)
     finally:
         corenn.set_num_threads(old)

@@ -1,4 +1,4 @@
-"""corenn.layers: Keras-style layers. Each calls corenn.ops for its math."""
+"""corenn.layers: Keras-style layers. Each calls corenn.kernels for its math."""
 from .base import Input, InputLayer, Layer
 from .convolutional import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Reshape

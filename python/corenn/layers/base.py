@@ -2,7 +2,7 @@
 
 A layer owns its weights (corenn.Tensor), the matching gradient Tensors, and the buffers its
 forward and backward passes write into. It computes nothing itself: ``forward`` and
-``backward`` call ``corenn.ops``.
+``backward`` call ``corenn.kernels``.
 
 Contract of a layer (explicit backpropagation, no autograd tape):
     build(input_shape)           create weights; input_shape includes the batch axis (None)
@@ -21,7 +21,7 @@ import re
 
 import numpy as np
 
-from .. import ops
+from .. import kernels
 
 __all__ = ["Layer", "InputLayer", "Input"]
 
@@ -102,9 +102,9 @@ class Layer:
     def add_weight(self, name, shape, initializer="zeros", regularizer=None, trainable=True):
         """Allocate a weight Tensor (filled by ``initializer``) and its gradient Tensor."""
         from .. import initializers, regularizers
-        value = ops.empty(shape)
+        value = kernels.empty(shape)
         initializers.get(initializer).fill(value)
-        grad = ops.zeros(shape)
+        grad = kernels.zeros(shape)
         self._params.append(Param(name, value, grad, regularizers.get(regularizer), trainable))
         return value
 
@@ -171,7 +171,7 @@ class Layer:
         if buf is None:
             if len(self._buffers) >= _BUFFERS_PER_LAYER:
                 self._buffers.pop(next(iter(self._buffers)))
-            buf = self._buffers[k] = ops.empty(shape, dtype)
+            buf = self._buffers[k] = kernels.empty(shape, dtype)
         return buf
 
     # -- the layer contract ------------------------------------------------------------------
@@ -199,7 +199,7 @@ class Layer:
     def __call__(self, x, training=False):
         """Eager use: builds on first call; NumPy in -> NumPy out, Tensor in -> Tensor out (a
         list of them for layers that return several, e.g. an RNN with return_state)."""
-        numpy_in = not isinstance(x, ops.Tensor)
+        numpy_in = not isinstance(x, kernels.Tensor)
         if numpy_in:
             x = np.ascontiguousarray(x, dtype=np.float32)
         if not self.built:
@@ -207,7 +207,7 @@ class Layer:
         self.check_input_shape(tuple(x.shape))
         self._eager = True
         try:
-            y = self.forward(ops.as_tensor(x, self.name, "x"), training=training)
+            y = self.forward(kernels.as_tensor(x, self.name, "x"), training=training)
         finally:
             self._eager = False
         out = (lambda t: np.array(t, copy=True)) if numpy_in else (lambda t: t)
@@ -257,7 +257,7 @@ class ActivatedLayer(Layer):
         if self._fused and self.relu_grad_by_next:
             return self.backward_from_preactivation(dy)  # the next layer already applied relu'
         if self._fused:
-            dz = dy if self.activation.is_linear else ops.activation_backward(
+            dz = dy if self.activation.is_linear else kernels.activation_backward(
                 "relu", self._y, self._y, dy, self._buffer("dz", dy.shape))
         else:
             dz = self.activation.backward(self._z, self._y, dy, self._buffer("dz", dy.shape))

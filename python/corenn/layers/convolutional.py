@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations as _activations
-from .. import initializers, ops, regularizers
+from .. import initializers, kernels, regularizers
 from .base import ActivatedLayer, activation_flops, sample_size, shape_str
 
 __all__ = ["Conv1D", "Conv2D"]
@@ -93,7 +93,7 @@ class _Conv(ActivatedLayer):
                     dilation_rate=self._pair(self.dilation_rate))
 
     def _output_shape4(self, shape4):
-        out, _ = ops.conv2d_output_shape(shape4, self._pair(self.kernel_size), self.filters,
+        out, _ = kernels.conv2d_output_shape(shape4, self._pair(self.kernel_size), self.filters,
                                          op=f"{type(self).__name__} '{self.name}'", **self._conv_args())
         return out
 
@@ -124,7 +124,7 @@ class _Conv(ActivatedLayer):
         out_shape = out4 if self.rank == 2 else (out4[0],) + out4[2:]
         z = self._buffer("z", out_shape)
         act = "relu" if self.activation.name == "relu" else "none"
-        ops.conv2d(x4, self._kernel4(self.kernel), self.bias, out=self._view4(z), activation=act,
+        kernels.conv2d(x4, self._kernel4(self.kernel), self.bias, out=self._view4(z), activation=act,
                    **self._conv_args())
         y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
         self._x, self._z, self._y = x, z, y
@@ -147,10 +147,10 @@ class _Conv(ActivatedLayer):
         """Conv + relu + the next layer's 2x2 max pool in one pass; the model set ``pooled_by``
         (and the relu' fold, so backward never needs this layer's own output)."""
         pool = self.pooled_by
-        (n, oh, ow, c), _ = ops.conv2d_output_shape(tuple(x.shape), self.kernel_size, self.filters,
+        (n, oh, ow, c), _ = kernels.conv2d_output_shape(tuple(x.shape), self.kernel_size, self.filters,
                                                     padding=self.padding)
         shape = (n, oh // 2, ow // 2, c)
-        y, argmax = ops.conv2d_relu_max_pool2d(x, self.kernel, self.bias, out=pool._buffer("y", shape),
+        y, argmax = kernels.conv2d_relu_max_pool2d(x, self.kernel, self.bias, out=pool._buffer("y", shape),
                                                argmax=pool._buffer("argmax", shape, "int32"),
                                                padding=self.padding)
         pool.accept_fused_output(y, argmax, (n, oh, ow, c))
@@ -169,7 +169,7 @@ class _Conv(ActivatedLayer):
         pool = self.pooled_by
         if self.trainable:
             grads = self.gradients
-            ops.conv2d_relu_max_pool2d_backward_weights(
+            kernels.conv2d_relu_max_pool2d_backward_weights(
                 self._x, dy_pooled, pool._y, pool._argmax, tuple(self.kernel.shape), out=grads[0],
                 bias_out=grads[1] if self.use_bias else None, padding=self.padding)
         return None
@@ -179,13 +179,13 @@ class _Conv(ActivatedLayer):
         x4, dz4, k4 = self._view4(self._x), self._view4(dz), self._kernel4(self.kernel)
         if self.trainable:
             grads = self.gradients
-            ops.conv2d_backward_weights(x4, dz4, tuple(k4.shape), out=self._kernel4(grads[0]),
+            kernels.conv2d_backward_weights(x4, dz4, tuple(k4.shape), out=self._kernel4(grads[0]),
                                         bias_out=grads[1] if self.use_bias else None,
                                         **self._conv_args())
         if not self.needs_input_grad:
             return None
         dx = self._buffer("dx", self._x.shape)
-        ops.conv2d_backward_data(dz4, k4, tuple(x4.shape), out=self._view4(dx), **self._conv_args())
+        kernels.conv2d_backward_data(dz4, k4, tuple(x4.shape), out=self._view4(dx), **self._conv_args())
         return dx
 
     def get_config(self):

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from .. import activations as _activations
-from .. import initializers, ops, regularizers
+from .. import initializers, kernels, regularizers
 from .base import ActivatedLayer, Layer, activation_flops, sample_size, shape_str
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout"]
@@ -76,7 +76,7 @@ class Dense(ActivatedLayer):
         out_shape = tuple(x.shape[:-1]) + (self.units,)
         act = "relu" if self.activation.name == "relu" else "none"
         z = self._buffer("z", out_shape)
-        ops.gemm(_rows(x, x.shape[-1]), self.kernel, _rows(z, self.units), bias=self.bias,
+        kernels.gemm(_rows(x, x.shape[-1]), self.kernel, _rows(z, self.units), bias=self.bias,
                  activation=act)
         y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
         self._x, self._z, self._y = x, z, y
@@ -95,13 +95,13 @@ class Dense(ActivatedLayer):
         dz2 = _rows(dz, self.units)
         if self.trainable:
             grads = self.gradients
-            ops.gemm(_rows(x, x.shape[-1]), dz2, grads[0], trans_a=True)
+            kernels.gemm(_rows(x, x.shape[-1]), dz2, grads[0], trans_a=True)
             if self.use_bias:
-                ops.bias_grad(dz2, out=grads[1])
+                kernels.bias_grad(dz2, out=grads[1])
         if not self.needs_input_grad:
             return None
         dx = self._buffer("dx", x.shape)
-        ops.gemm(dz2, self.kernel, _rows(dx, x.shape[-1]), trans_b=True)
+        kernels.gemm(dz2, self.kernel, _rows(dx, x.shape[-1]), trans_b=True)
         return dx
 
     def get_config(self):
@@ -247,7 +247,7 @@ class Dropout(Layer):
         self._active = bool(training) and self.rate > 0.0
         if not self._active:
             return x
-        y, self._mask = ops.dropout_forward(x, self.rate, self._next_seed(),
+        y, self._mask = kernels.dropout_forward(x, self.rate, self._next_seed(),
                                             out=self._buffer("y", x.shape),
                                             mask=self._buffer("mask", x.shape))
         return y
@@ -257,7 +257,7 @@ class Dropout(Layer):
             return None
         if not self._active:
             return dy
-        return ops.dropout_backward(dy, self._mask, out=self._buffer("dx", dy.shape))
+        return kernels.dropout_backward(dy, self._mask, out=self._buffer("dx", dy.shape))
 
     def get_config(self):
         cfg = super().get_config()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers, ops, regularizers
+from .. import initializers, kernels, regularizers
 from .base import Layer, shape_str
 
 __all__ = ["Embedding"]
@@ -81,13 +81,13 @@ class Embedding(Layer):
 
     def forward(self, x, training=False):
         y = self._buffer("y", tuple(x.shape) + (self.output_dim,))
-        ops.embedding_forward(x, self.embeddings, out=y)
+        kernels.embedding_forward(x, self.embeddings, out=y)
         self._x = x
         return y
 
     def backward(self, dy):
         if self.trainable:
-            ops.embedding_backward(self._x, dy, out=self.gradients[0])
+            kernels.embedding_backward(self._x, dy, out=self.gradients[0])
         return None  # indices have no gradient
 
     def get_config(self):

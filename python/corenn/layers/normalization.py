@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers, ops, regularizers
+from .. import initializers, kernels, regularizers
 from .base import Layer, sample_size, shape_str
 
 __all__ = ["BatchNormalization"]
@@ -98,12 +98,12 @@ class BatchNormalization(Layer):
         self._training = bool(training) and self.trainable
         y = self._buffer("y", x.shape)
         if self._training:
-            _, self._mean, self._inv_std = ops.batch_norm_forward_train(
+            _, self._mean, self._inv_std = kernels.batch_norm_forward_train(
                 x, self.gamma, self.beta, moving_mean=self.moving_mean,
                 moving_variance=self.moving_variance, momentum=self.momentum, epsilon=self.epsilon,
                 out=y, mean=self._buffer("mean", c), inv_std=self._buffer("inv_std", c))
         else:
-            ops.batch_norm_forward_infer(x, self.gamma, self.beta, self.moving_mean,
+            kernels.batch_norm_forward_infer(x, self.gamma, self.beta, self.moving_mean,
                                          self.moving_variance, epsilon=self.epsilon, out=y)
         self._x = x
         return y
@@ -122,7 +122,7 @@ class BatchNormalization(Layer):
         dbeta = self._beta_param.grad if learn and self.center else None
         if not self.needs_input_grad and dgamma is None and dbeta is None:
             return None
-        return ops.batch_norm_backward(dy, x, self.gamma, mean, inv_std,
+        return kernels.batch_norm_backward(dy, x, self.gamma, mean, inv_std,
                                        dx=self._buffer("dx", x.shape) if self.needs_input_grad else None,
                                        dgamma=dgamma, dbeta=dbeta, training=self._training,
                                        need_dx=self.needs_input_grad)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops
+from .. import kernels
 from .base import Layer, sample_size, shape_str
 
 __all__ = ["MaxPooling2D", "AveragePooling2D", "MaxPooling1D", "AveragePooling1D",
@@ -94,11 +94,11 @@ class _Pooling2D(Layer):
         shape = _Pooling2D.compute_output_shape(self, x_shape)  # the 1-D layers pass 4-D views too
         args = (self.pool_size, self.strides, self.padding)
         if self._max:
-            y, self._argmax = ops.max_pool2d_forward(x, *args, out=self._buffer("y", shape),
+            y, self._argmax = kernels.max_pool2d_forward(x, *args, out=self._buffer("y", shape),
                                                      argmax=self._buffer("argmax", shape, "int32"))
             self._y = y
         else:
-            y = ops.avg_pool2d_forward(x, *args, out=self._buffer("y", shape))
+            y = kernels.avg_pool2d_forward(x, *args, out=self._buffer("y", shape))
         self._x_shape = x_shape
         return y
 
@@ -110,9 +110,9 @@ class _Pooling2D(Layer):
                 # The layer before applies relu and skips its own relu' pass (the model set both
                 # flags): a window's gradient reaches its argmax, where relu' = [max > 0], so the
                 # mask is applied here to dy, a quarter of the size of x.
-                dy = ops.activation_backward("relu", self._y, self._y, dy, self._buffer("dy_relu", dy.shape))
-            return ops.max_pool2d_backward(dy, self._argmax, self._x_shape, *args, out=dx)
-        return ops.avg_pool2d_backward(dy, self._x_shape, *args, out=dx)
+                dy = kernels.activation_backward("relu", self._y, self._y, dy, self._buffer("dy_relu", dy.shape))
+            return kernels.max_pool2d_backward(dy, self._argmax, self._x_shape, *args, out=dx)
+        return kernels.avg_pool2d_backward(dy, self._x_shape, *args, out=dx)
 
     def forward(self, x, training=False):
         if x is self._fused_output:
@@ -250,10 +250,10 @@ class _GlobalPooling(Layer):
         x4 = self._as_image(x)
         shape = (x.shape[0], x.shape[-1])
         if self._max:
-            y, self._argmax = ops.global_max_pool2d_forward(
+            y, self._argmax = kernels.global_max_pool2d_forward(
                 x4, out=self._buffer("y", shape), argmax=self._buffer("argmax", shape, "int32"))
         else:
-            y = ops.global_avg_pool2d_forward(x4, out=self._buffer("y", shape))
+            y = kernels.global_avg_pool2d_forward(x4, out=self._buffer("y", shape))
         return y.reshape(list(self.compute_output_shape(self._x_shape))) if self.keepdims else y
 
     def backward(self, dy):
@@ -263,9 +263,9 @@ class _GlobalPooling(Layer):
         dx = self._buffer("dx", self._x_shape)
         x4_shape = tuple(self._as_image(dx).shape)
         if self._max:
-            ops.global_max_pool2d_backward(dy, self._argmax, x4_shape, out=self._as_image(dx))
+            kernels.global_max_pool2d_backward(dy, self._argmax, x4_shape, out=self._as_image(dx))
         else:
-            ops.global_avg_pool2d_backward(dy, x4_shape, out=self._as_image(dx))
+            kernels.global_avg_pool2d_backward(dy, x4_shape, out=self._as_image(dx))
         return dx
 
     def flops(self, input_shape):

@@ -5,8 +5,8 @@ Keras. Weights use the Keras layouts and order, so Keras weights load with ``set
     SimpleRNN  kernel (F, U),  recurrent_kernel (U, U),  bias (U,)
     LSTM       kernel (F, 4U), recurrent_kernel (U, 4U), bias (4U,)    gates i, f, c, o
     GRU        kernel (F, 3U), recurrent_kernel (U, 3U), bias (2, 3U)  gates z, r, h (reset_after)
-Each layer runs the whole sequence in one kernel call (corenn.ops.rnn_forward) and
-backpropagates through time in one more (corenn.ops.rnn_backward); the math is in
+Each layer runs the whole sequence in one kernel call (corenn.kernels.rnn_forward) and
+backpropagates through time in one more (corenn.kernels.rnn_backward); the math is in
 csrc/ops/rnn.h. States start at zero (no initial_state, no stateful mode, no masking).
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations as _activations
-from .. import initializers, ops, regularizers
+from .. import initializers, kernels, regularizers
 from .base import Layer, shape_str
 
 __all__ = ["SimpleRNN", "LSTM", "GRU", "Bidirectional"]
@@ -127,13 +127,13 @@ class _RNN(Layer):
         u, gu = self.units, self._gates * self.units
         self._dropped = bool(training) and self.dropout > 0.0
         if self._dropped:  # Keras: one mask per sample, the same at every timestep
-            x, self._mask = ops.spatial_dropout_forward(
+            x, self._mask = kernels.spatial_dropout_forward(
                 x, self.dropout, self._next_seed(), out=self._buffer("x_dropped", x.shape),
                 mask=self._buffer("mask", (n, f)))
         stash = (self._buffer("gates", (n, t, gu)), self._buffer("hprev", (n, t, u)),
                  None if self._cell == "simple_rnn" else self._buffer("cells", (n, t, u)))
         y_shape = (n, t, u) if self.return_sequences else (n, u)
-        y, h_n, c_n, self._stash = ops.rnn_forward(
+        y, h_n, c_n, self._stash = kernels.rnn_forward(
             self._cell, x, self.kernel, self.recurrent_kernel, self.bias,
             return_sequences=self.return_sequences, out=self._buffer("y", y_shape),
             states=self.return_state,
@@ -152,7 +152,7 @@ class _RNN(Layer):
         workspace = (self._buffer("dgates", (n, t, gu)),
                      self._buffer("dgates_rec", (n, t, gu)) if self._cell == "gru" else None)
         grads = self.gradients if self.trainable else []
-        dx, *_ = ops.rnn_backward(
+        dx, *_ = kernels.rnn_backward(
             self._cell, dy, x, self.kernel, self.recurrent_kernel, self._stash,
             dx=self._buffer("dx", x.shape), dkernel=grads[0] if grads else None,
             drecurrent_kernel=grads[1] if grads else None,
@@ -162,7 +162,7 @@ class _RNN(Layer):
         if dx is None:
             return None
         if self._dropped:
-            dx = ops.spatial_dropout_backward(dx, self._mask, out=self._buffer("dx_in", x.shape))
+            dx = kernels.spatial_dropout_backward(dx, self._mask, out=self._buffer("dx_in", x.shape))
         return dx
 
     # -- config ----------------------------------------------------------------------------
@@ -384,7 +384,7 @@ class Bidirectional(Layer):
             np.multiply(ady, 0.5, out=np.asarray(dyf))
             dyb = dyf
         else:
-            dyf = dyb = ops.as_tensor(np.ascontiguousarray(ady), self.name, "dy")
+            dyf = dyb = kernels.as_tensor(np.ascontiguousarray(ady), self.name, "dy")
         dxf = self.forward_layer.backward(dyf)
         dxb = self.backward_layer.backward(dyb)
         if dxf is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops
+from .. import kernels
 from .base import Layer, shape_str
 
 __all__ = ["SpatialDropout2D"]
@@ -57,7 +57,7 @@ class SpatialDropout2D(Layer):
         self._active = bool(training) and self.rate > 0.0
         if not self._active:
             return x
-        y, self._mask = ops.spatial_dropout_forward(
+        y, self._mask = kernels.spatial_dropout_forward(
             x, self.rate, self._next_seed(), out=self._buffer("y", x.shape),
             mask=self._buffer("mask", (x.shape[0], x.shape[-1])))
         return y
@@ -67,7 +67,7 @@ class SpatialDropout2D(Layer):
             return None
         if not self._active:
             return dy
-        return ops.spatial_dropout_backward(dy, self._mask, out=self._buffer("dx", dy.shape))
+        return kernels.spatial_dropout_backward(dy, self._mask, out=self._buffer("dx", dy.shape))
 
     def get_config(self):
         cfg = super().get_config()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops
+from .. import kernels
 from .base import Layer, shape_str
 
 __all__ = ["ZeroPadding2D"]
@@ -63,12 +63,12 @@ class ZeroPadding2D(Layer):
     def forward(self, x, training=False):
         self._x_shape = tuple(x.shape)
         shape = self.compute_output_shape(self._x_shape)
-        return ops.zero_pad2d_forward(x, self.padding, out=self._buffer("y", shape))
+        return kernels.zero_pad2d_forward(x, self.padding, out=self._buffer("y", shape))
 
     def backward(self, dy):
         if not self.needs_input_grad:
             return None
-        return ops.zero_pad2d_backward(dy, self.padding, out=self._buffer("dx", self._x_shape))
+        return kernels.zero_pad2d_backward(dy, self.padding, out=self._buffer("dx", self._x_shape))
 
     def get_config(self):
         cfg = super().get_config()

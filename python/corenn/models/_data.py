@@ -22,12 +22,12 @@ import warnings
 
 import numpy as np
 
-from .. import ops
+from .. import kernels
 
 
 def is_batch_iterable(x) -> bool:
     """A Python iterable of batches, as opposed to array data (arrays, lists, tuples, Tensors)."""
-    if x is None or isinstance(x, (np.ndarray, ops.Tensor, list, tuple, dict, str, bytes)):
+    if x is None or isinstance(x, (np.ndarray, kernels.Tensor, list, tuple, dict, str, bytes)):
         return False
     if hasattr(x, "__array__") or hasattr(x, "__array_interface__"):
         return False  # array-likes (pandas, torch, ...) are data, not batches
@@ -81,7 +81,7 @@ def sample_weights(where, n, y, sample_weight=None, class_weight=None):
         return class_sample_weights(where, y, check_class_weight(where, class_weight))
     if sample_weight is None:
         return None
-    if isinstance(sample_weight, ops.Tensor):
+    if isinstance(sample_weight, kernels.Tensor):
         sample_weight = np.asarray(sample_weight)
     sw = np.asarray(sample_weight)
     if sw.dtype.kind not in "biuf":
@@ -164,7 +164,7 @@ def warn_ran_out(where, steps, epochs):
 
 
 def tensor_or_none(a):
-    return None if a is None else ops.as_tensor(a)
+    return None if a is None else kernels.as_tensor(a)
 
 
 def row_weights(sample_weight, h):

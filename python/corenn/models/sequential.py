@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import losses as _losses
 from .. import metrics as _metrics
-from .. import ops
+from .. import kernels
 from .. import saving
 from . import _data
 from .training import TrainingLoops
@@ -271,7 +271,7 @@ class Sequential(TrainingLoops):
     # -- data preparation ------------------------------------------------------------------
 
     def _prepare_x(self, x, op):
-        if isinstance(x, ops.Tensor):
+        if isinstance(x, kernels.Tensor):
             x = np.asarray(x)
         if isinstance(x, (list, tuple)) or not hasattr(x, "dtype"):
             x = np.asarray(x)
@@ -380,7 +380,7 @@ class Sequential(TrainingLoops):
         if g is None:
             if len(self._grad_buffers) > 4:
                 self._grad_buffers.clear()
-            g = self._grad_buffers[key] = ops.empty(key)
+            g = self._grad_buffers[key] = kernels.empty(key)
         timed = self.profile
         if timed:
             clock, timings = time.perf_counter_ns, self._timings()
@@ -390,7 +390,7 @@ class Sequential(TrainingLoops):
         if fused:
             # softmax/sigmoid + cross-entropy: one kernel from the logits (as Keras' backends do),
             # cheaper and better conditioned than the loss gradient through the activation
-            loss = ops.loss_forward(self._loss_obj.kind, self.layers[-1].logits, yb, g, from_logits=True,
+            loss = kernels.loss_forward(self._loss_obj.kind, self.layers[-1].logits, yb, g, from_logits=True,
                                     sample_weight=_data.row_weights(sample_weight, h))
             if timed:
                 t1 = clock()
@@ -453,7 +453,7 @@ class Sequential(TrainingLoops):
         y = self._prepare_y(y, len(x), "compute_gradients")
         sw = _data.sample_weights(f"{self.name}.compute_gradients", len(x), y, sample_weight)
         self._mark_input_grads()
-        loss, _ = self._loss_grad(ops.as_tensor(x), ops.as_tensor(y), _data.tensor_or_none(sw))
+        loss, _ = self._loss_grad(kernels.as_tensor(x), kernels.as_tensor(y), _data.tensor_or_none(sw))
         return float(loss), self._gradients()
 
     # -- config ----------------------------------------------------------------------------

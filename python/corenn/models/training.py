@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from .. import ops
+from .. import kernels
 from . import _data
 
 
@@ -229,14 +229,14 @@ class TrainingLoops:
         y = self._prepare_y(by, len(x), op)
         sw = _data.sample_weights(f"{where} (batch {index})", len(x), y, bsw, class_weight)
         self._resolve_metrics(y)
-        return ops.as_tensor(x), ops.as_tensor(y), _data.tensor_or_none(sw), len(x)
+        return kernels.as_tensor(x), kernels.as_tensor(y), _data.tensor_or_none(sw), len(x)
 
     @staticmethod
     def _batch(arrays, order, lo, hi, buffers):
         """Rows [lo, hi) of each array (x, y, sample weights or None) as Tensors: zero-copy slices,
         or gathered in shuffled order into buffers reused across steps."""
         if order is None:
-            return tuple(None if a is None else ops.as_tensor(a[lo:hi]) for a in arrays)
+            return tuple(None if a is None else kernels.as_tensor(a[lo:hi]) for a in arrays)
         size = hi - lo
         entry = buffers.get(size)
         if entry is None:
@@ -297,8 +297,8 @@ class TrainingLoops:
             batches = (self._convert_batch(op, b, i) for i, b in enumerate(source.epoch()))
         else:
             x, y, sw = source
-            batches = ((ops.as_tensor(x[lo:lo + batch_size]), ops.as_tensor(y[lo:lo + batch_size]),
-                        None if sw is None else ops.as_tensor(sw[lo:lo + batch_size]), len(x[lo:lo + batch_size]))
+            batches = ((kernels.as_tensor(x[lo:lo + batch_size]), kernels.as_tensor(y[lo:lo + batch_size]),
+                        None if sw is None else kernels.as_tensor(sw[lo:lo + batch_size]), len(x[lo:lo + batch_size]))
                        for lo in range(0, len(x), batch_size))
         reg = sum(layer.regularization() for layer in self.layers)
         total, count, metrics = 0.0, 0, []
@@ -356,7 +356,7 @@ class TrainingLoops:
         for step, xb in enumerate(batches):
             cbks.on_predict_batch_begin(step)
             with self._step_lock:  # the output is the last layer's reused buffer: copy it out first
-                h = np.asarray(self._forward(ops.as_tensor(xb), False))
+                h = np.asarray(self._forward(kernels.as_tensor(xb), False))
                 if stream:
                     h = h.copy()
                     parts.append(h)
@@ -398,7 +398,7 @@ class TrainingLoops:
             m.reset_state()
         self._step_lists = None
         self._mark_input_grads()
-        loss = self._train_step(ops.as_tensor(x), ops.as_tensor(y), self._train_metrics, _data.tensor_or_none(sw))
+        loss = self._train_step(kernels.as_tensor(x), kernels.as_tensor(y), self._train_metrics, _data.tensor_or_none(sw))
         result = {"loss": float(loss), **{m.name: m.result() for m in self._train_metrics}}
         if return_dict:
             return result

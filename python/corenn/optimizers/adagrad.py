@@ -1,7 +1,7 @@
 """Adagrad: per-coordinate learning rates from the sum of squared gradients."""
 from __future__ import annotations
 
-from .. import ops
+from .. import kernels
 from .optimizer import Optimizer, check_hyperparameter
 
 
@@ -38,7 +38,7 @@ class Adagrad(Optimizer):
         return self.initial_accumulator_value
 
     def _update(self, params, grads, state, lr):
-        ops.adagrad_update(params, grads, state["accumulators"], epsilon=self.epsilon,
+        kernels.adagrad_update(params, grads, state["accumulators"], epsilon=self.epsilon,
                            **self._common_kwargs(lr))
 
     def get_config(self):

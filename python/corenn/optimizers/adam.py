@@ -1,7 +1,7 @@
 """Adam: adaptive moment estimation."""
 from __future__ import annotations
 
-from .. import ops
+from .. import kernels
 from .optimizer import Optimizer, check_hyperparameter
 
 
@@ -54,7 +54,7 @@ class Adam(Optimizer):
         return out + list(s.get("velocity_hats", []))
 
     def _update(self, params, grads, state, lr):
-        ops.adam_update(params, grads, state["momentums"], state["velocities"],
+        kernels.adam_update(params, grads, state["momentums"], state["velocities"],
                         state.get("velocity_hats", ()), beta_1=self.beta_1, beta_2=self.beta_2,
                         epsilon=self.epsilon, step=self.iterations, amsgrad=self.amsgrad,
                         **self._common_kwargs(lr))

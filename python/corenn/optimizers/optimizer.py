@@ -1,6 +1,6 @@
 """Optimizer: the Keras 3 optimizer API over corenn's fused update kernels.
 
-Every step is one C++ call over all parameters (``corenn.ops.<name>_update``): gradient clipping,
+Every step is one C++ call over all parameters (``corenn.kernels.<name>_update``): gradient clipping,
 decoupled weight decay and the optimizer's rule happen in a single pass over memory. Weights are
 ``corenn.Tensor`` objects (a layer's weights) updated in place; optimizer state lives in Tensors
 created by ``build`` (zeros, or a constant for Adagrad).
@@ -20,10 +20,10 @@ import math
 
 import numpy as np
 
-from .. import ops
+from .. import kernels
 from . import schedules
 
-Tensor = ops.Tensor
+Tensor = kernels.Tensor
 
 # Keras 3 constructor arguments corenn does not implement; accepted at their defaults so Keras
 # configs load unchanged.
@@ -160,11 +160,11 @@ class Optimizer:
     def build(self, var_list):
         """Create the state tensors for ``var_list`` (one per variable and slot)."""
         var_list = list(var_list)
-        tensors = [v if isinstance(v, Tensor) else ops.as_tensor(v, self.name, f"var_list[{i}]")
+        tensors = [v if isinstance(v, Tensor) else kernels.as_tensor(v, self.name, f"var_list[{i}]")
                    for i, v in enumerate(var_list)]
         state = {}
         for slot in self._active_slots():
-            state[slot] = [ops.zeros(t.shape, "float32", t.device) for t in tensors]
+            state[slot] = [kernels.zeros(t.shape, "float32", t.device) for t in tensors]
             if self._slot_init:
                 for s in state[slot]:
                     s.fill_(self._slot_init)

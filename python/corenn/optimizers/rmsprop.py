@@ -1,7 +1,7 @@
 """RMSprop: divide the gradient by a running root mean square of recent gradients."""
 from __future__ import annotations
 
-from .. import ops
+from .. import kernels
 from .optimizer import Optimizer, check_hyperparameter
 
 
@@ -46,7 +46,7 @@ class RMSprop(Optimizer):
         return slots
 
     def _update(self, params, grads, state, lr):
-        ops.rmsprop_update(params, grads, state["velocities"], state.get("momentums", ()),
+        kernels.rmsprop_update(params, grads, state["velocities"], state.get("momentums", ()),
                            state.get("average_gradients", ()), rho=self.rho,
                            momentum=self.momentum, epsilon=self.epsilon, centered=self.centered,
                            **self._common_kwargs(lr))

@@ -1,7 +1,7 @@
 """SGD: stochastic gradient descent, with optional (Nesterov) momentum."""
 from __future__ import annotations
 
-from .. import ops
+from .. import kernels
 from .optimizer import Optimizer, check_hyperparameter
 
 
@@ -35,7 +35,7 @@ class SGD(Optimizer):
         return ("momentums",) if self.momentum != 0 else ()
 
     def _update(self, params, grads, state, lr):
-        ops.sgd_update(params, grads, state.get("momentums", ()), momentum=self.momentum,
+        kernels.sgd_update(params, grads, state.get("momentums", ()), momentum=self.momentum,
                        nesterov=self.nesterov, **self._common_kwargs(lr))
 
     def get_config(self):

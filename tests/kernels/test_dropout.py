@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import corenn
-from corenn import _C, ops
+from corenn import _C, kernels
 from reference import dropout_mask, uniform01
 
 from conftest import ISAS
@@ -13,7 +13,7 @@ from conftest import ISAS
 @pytest.mark.parametrize("rate", [0.0, 0.25, 0.5, 0.9])
 def test_forward_matches_reference_mask(shape, rate, isa, rng):
     x = rng.standard_normal(shape).astype(np.float32)
-    y, mask = ops.dropout_forward(x, rate, seed=1234)
+    y, mask = kernels.dropout_forward(x, rate, seed=1234)
     want = dropout_mask(shape, rate, 1234)
     np.testing.assert_allclose(mask.numpy(), want, rtol=1e-6)
     np.testing.assert_allclose(y.numpy(), x * want, rtol=1e-6)
@@ -22,7 +22,7 @@ def test_forward_matches_reference_mask(shape, rate, isa, rng):
 @pytest.mark.parametrize("rate", [0.1, 0.5, 0.8])
 def test_mask_statistics(rate):
     x = np.ones((200, 500), np.float32)
-    _, mask = ops.dropout_forward(x, rate, seed=7)
+    _, mask = kernels.dropout_forward(x, rate, seed=7)
     m = mask.numpy()
     values = np.unique(m)
     np.testing.assert_allclose(values, [0.0, 1.0 / (1.0 - rate)], rtol=1e-6)
@@ -33,9 +33,9 @@ def test_mask_statistics(rate):
 
 def test_seeds_differ_and_repeat():
     x = np.ones(1000, np.float32)
-    a = ops.dropout_forward(x, 0.5, seed=1)[1].numpy().copy()
-    b = ops.dropout_forward(x, 0.5, seed=1)[1].numpy().copy()
-    c = ops.dropout_forward(x, 0.5, seed=2)[1].numpy().copy()
+    a = kernels.dropout_forward(x, 0.5, seed=1)[1].numpy().copy()
+    b = kernels.dropout_forward(x, 0.5, seed=1)[1].numpy().copy()
+    c = kernels.dropout_forward(x, 0.5, seed=2)[1].numpy().copy()
     np.testing.assert_array_equal(a, b)
     assert (a != c).any()
 
@@ -43,15 +43,15 @@ def test_seeds_differ_and_repeat():
 def test_backward_multiplies_by_mask(rng):
     x = rng.standard_normal((9, 13)).astype(np.float32)
     dy = rng.standard_normal((9, 13)).astype(np.float32)
-    _, mask = ops.dropout_forward(x, 0.3, seed=5)
-    dx = ops.dropout_backward(dy, mask).numpy()
+    _, mask = kernels.dropout_forward(x, 0.3, seed=5)
+    dx = kernels.dropout_backward(dy, mask).numpy()
     np.testing.assert_allclose(dx, dy * mask.numpy(), rtol=1e-6)
 
 
 def test_in_place(rng):
     x = rng.standard_normal((4, 6)).astype(np.float32)
     buf = x.copy()
-    _, mask = ops.dropout_forward(buf, 0.5, seed=3, out=buf)
+    _, mask = kernels.dropout_forward(buf, 0.5, seed=3, out=buf)
     np.testing.assert_allclose(buf, x * mask.numpy(), rtol=1e-6)
 
 
@@ -63,7 +63,7 @@ def test_mask_is_bit_exact_for_every_isa_and_split(isa):
     try:
         for threads in (1, 2):
             corenn.set_num_threads(threads)
-            mask = ops.dropout_forward(x, 0.3, seed=2**63 + 12345)[1].numpy()
+            mask = kernels.dropout_forward(x, 0.3, seed=2**63 + 12345)[1].numpy()
             keep = uniform01(2**63 + 12345, n) >= np.float32(0.3)
             np.testing.assert_array_equal(mask > 0, keep)
     finally:
@@ -75,9 +75,9 @@ def test_deterministic_across_thread_counts(isa):
     old = corenn.get_num_threads()
     try:
         corenn.set_num_threads(1)
-        one = ops.dropout_forward(x, 0.4, seed=99)[1].numpy().copy()
+        one = kernels.dropout_forward(x, 0.4, seed=99)[1].numpy().copy()
         corenn.set_num_threads(2)
-        two = ops.dropout_forward(x, 0.4, seed=99)[1].numpy().copy()
+        two = kernels.dropout_forward(x, 0.4, seed=99)[1].numpy().copy()
     finally:
         corenn.set_num_threads(old)
     np.testing.assert_array_equal(one, two)
@@ -87,10 +87,10 @@ def test_bad_inputs_raise():
     x = np.zeros((2, 3), np.float32)
     for rate in (1.0, -0.1, float("nan")):
         with pytest.raises(ValueError, match=r"dropout_forward: rate must be in \[0, 1\)"):
-            ops.dropout_forward(x, rate, seed=0)
+            kernels.dropout_forward(x, rate, seed=0)
     with pytest.raises(ValueError, match="dropout_forward: x and mask must have the same shape"):
-        ops.dropout_forward(x, 0.5, seed=0, mask=np.zeros((3, 2), np.float32))
+        kernels.dropout_forward(x, 0.5, seed=0, mask=np.zeros((3, 2), np.float32))
     with pytest.raises(ValueError, match="dropout_backward: dy and mask must have the same shape"):
-        ops.dropout_backward(x, np.zeros(6, np.float32))
+        kernels.dropout_backward(x, np.zeros(6, np.float32))
     with pytest.raises(TypeError, match="dropout_backward: mask must be float32"):
-        ops.dropout_backward(x, np.zeros((2, 3), np.int32))
+        kernels.dropout_backward(x, np.zeros((2, 3), np.int32))

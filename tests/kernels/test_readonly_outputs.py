@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import corenn
-from corenn import Tensor, ops
+from corenn import Tensor, kernels
 
 SENTINEL = 7
 
@@ -57,7 +57,7 @@ def _rnn_forward(cell, ro, which):
     else:
         stash[{"gates": 0, "hprev": 1, "cells": 2}[which]] = ro(stash[{"gates": 0, "hprev": 1,
                                                                        "cells": 2}[which]].shape)
-    ops.rnn_forward(cell, f32(n, t, f), f32(f, g * u), f32(u, g * u), bias, stash=tuple(stash),
+    kernels.rnn_forward(cell, f32(n, t, f), f32(f, g * u), f32(u, g * u), bias, stash=tuple(stash),
                     **kwargs)
 
 
@@ -65,7 +65,7 @@ def _rnn_backward(cell, ro, which):
     n, t, f, u = 2, 3, 4, 5
     g = {"simple_rnn": 1, "lstm": 4, "gru": 3}[cell]
     x, k, r = f32(n, t, f), f32(f, g * u), f32(u, g * u)
-    _, _, _, stash = ops.rnn_forward(cell, x, k, r, None)
+    _, _, _, stash = kernels.rnn_forward(cell, x, k, r, None)
     kwargs = {}
     workspace = [w(n, t, g * u), w(n, t, g * u) if cell == "gru" else None]
     if which == "dgates":
@@ -76,7 +76,7 @@ def _rnn_backward(cell, ro, which):
         shape = {"dx": (n, t, f), "dkernel": (f, g * u), "drecurrent_kernel": (u, g * u),
                  "dbias": (2, g * u) if cell == "gru" else (g * u,)}[which]
         kwargs[which] = ro(shape)
-    ops.rnn_backward(cell, f32(n, u), x, k, r, stash, workspace=tuple(workspace), **kwargs)
+    kernels.rnn_backward(cell, f32(n, u), x, k, r, stash, workspace=tuple(workspace), **kwargs)
 
 
 X4 = f32(2, 6, 6, 3)           # conv / pool input (N, H, W, C)
@@ -86,121 +86,121 @@ POOL = dict(pool_size=2, strides=2)
 
 # (case id, op name in the message, argument name in the message, call(ro))
 CASES = [
-    ("activation_forward", "relu", "y", lambda ro: ops.activation_forward("relu", f32(2, 3), out=ro((2, 3)))),
+    ("activation_forward", "relu", "y", lambda ro: kernels.activation_forward("relu", f32(2, 3), out=ro((2, 3)))),
     ("activation_backward", "sigmoid", "dx",
-     lambda ro: ops.activation_backward("sigmoid", f32(2, 3), f32(2, 3), f32(2, 3), out=ro((2, 3)))),
-    ("bias_grad", "bias_grad", "db", lambda ro: ops.bias_grad(f32(4, 3), out=ro((3,)))),
+     lambda ro: kernels.activation_backward("sigmoid", f32(2, 3), f32(2, 3), f32(2, 3), out=ro((2, 3)))),
+    ("bias_grad", "bias_grad", "db", lambda ro: kernels.bias_grad(f32(4, 3), out=ro((3,)))),
     ("dropout_forward.y", "dropout_forward", "y",
-     lambda ro: ops.dropout_forward(f32(2, 3), 0.5, 1, out=ro((2, 3)))),
+     lambda ro: kernels.dropout_forward(f32(2, 3), 0.5, 1, out=ro((2, 3)))),
     ("dropout_forward.mask", "dropout_forward", "mask",
-     lambda ro: ops.dropout_forward(f32(2, 3), 0.5, 1, mask=ro((2, 3)))),
+     lambda ro: kernels.dropout_forward(f32(2, 3), 0.5, 1, mask=ro((2, 3)))),
     ("dropout_backward", "dropout_backward", "dx",
-     lambda ro: ops.dropout_backward(f32(2, 3), f32(2, 3), out=ro((2, 3)))),
+     lambda ro: kernels.dropout_backward(f32(2, 3), f32(2, 3), out=ro((2, 3)))),
     ("regularizer", "regularizer", "grad",
-     lambda ro: ops.regularizer_penalty(f32(2, 3), ro((2, 3)), l1=0.1, l2=0.1)),
+     lambda ro: kernels.regularizer_penalty(f32(2, 3), ro((2, 3)), l1=0.1, l2=0.1)),
     ("loss_forward", "mean_squared_error", "grad",
-     lambda ro: ops.loss_forward("mean_squared_error", f32(4, 3), f32(4, 3), ro((4, 3)))),
+     lambda ro: kernels.loss_forward("mean_squared_error", f32(4, 3), f32(4, 3), ro((4, 3)))),
     ("sparse_cce", "sparse_categorical_crossentropy", "grad",
-     lambda ro: ops.loss_forward("sparse_categorical_crossentropy", f32(4, 3),
+     lambda ro: kernels.loss_forward("sparse_categorical_crossentropy", f32(4, 3),
                                  np.array([0, 1, 2, 0]), ro((4, 3)), from_logits=True)),
     ("sgd.params", "sgd_update", "params[0]",
-     lambda ro: ops.sgd_update([ro((3,))], [f32(3)], lr=0.1)),
+     lambda ro: kernels.sgd_update([ro((3,))], [f32(3)], lr=0.1)),
     ("sgd.momentums", "sgd_update", "momentums[0]",
-     lambda ro: ops.sgd_update([w(3)], [f32(3)], [ro((3,))], lr=0.1, momentum=0.9)),
+     lambda ro: kernels.sgd_update([w(3)], [f32(3)], [ro((3,))], lr=0.1, momentum=0.9)),
     ("adam.params", "adam_update", "params[0]",
-     lambda ro: ops.adam_update([ro((3,))], [f32(3)], [w(3)], [w(3)], lr=0.1)),
-    ("adam.m", "adam_update", "m[0]", lambda ro: ops.adam_update([w(3)], [f32(3)], [ro((3,))], [w(3)], lr=0.1)),
-    ("adam.v", "adam_update", "v[0]", lambda ro: ops.adam_update([w(3)], [f32(3)], [w(3)], [ro((3,))], lr=0.1)),
+     lambda ro: kernels.adam_update([ro((3,))], [f32(3)], [w(3)], [w(3)], lr=0.1)),
+    ("adam.m", "adam_update", "m[0]", lambda ro: kernels.adam_update([w(3)], [f32(3)], [ro((3,))], [w(3)], lr=0.1)),
+    ("adam.v", "adam_update", "v[0]", lambda ro: kernels.adam_update([w(3)], [f32(3)], [w(3)], [ro((3,))], lr=0.1)),
     ("adam.vhat", "adam_update", "vhat[0]",
-     lambda ro: ops.adam_update([w(3)], [f32(3)], [w(3)], [w(3)], [ro((3,))], lr=0.1, amsgrad=True)),
+     lambda ro: kernels.adam_update([w(3)], [f32(3)], [w(3)], [w(3)], [ro((3,))], lr=0.1, amsgrad=True)),
     ("rmsprop.velocities", "rmsprop_update", "velocities[0]",
-     lambda ro: ops.rmsprop_update([w(3)], [f32(3)], [ro((3,))], lr=0.1)),
+     lambda ro: kernels.rmsprop_update([w(3)], [f32(3)], [ro((3,))], lr=0.1)),
     ("rmsprop.momentums", "rmsprop_update", "momentums[0]",
-     lambda ro: ops.rmsprop_update([w(3)], [f32(3)], [w(3)], [ro((3,))], lr=0.1, momentum=0.9)),
+     lambda ro: kernels.rmsprop_update([w(3)], [f32(3)], [w(3)], [ro((3,))], lr=0.1, momentum=0.9)),
     ("rmsprop.average_grads", "rmsprop_update", "average_grads[0]",
-     lambda ro: ops.rmsprop_update([w(3)], [f32(3)], [w(3)], (), [ro((3,))], lr=0.1, centered=True)),
+     lambda ro: kernels.rmsprop_update([w(3)], [f32(3)], [w(3)], (), [ro((3,))], lr=0.1, centered=True)),
     ("adagrad.params", "adagrad_update", "params[0]",
-     lambda ro: ops.adagrad_update([ro((3,))], [f32(3)], [w(3)], lr=0.1)),
+     lambda ro: kernels.adagrad_update([ro((3,))], [f32(3)], [w(3)], lr=0.1)),
     ("adagrad.accumulators", "adagrad_update", "accumulators[0]",
-     lambda ro: ops.adagrad_update([w(3)], [f32(3)], [ro((3,))], lr=0.1)),
+     lambda ro: kernels.adagrad_update([w(3)], [f32(3)], [ro((3,))], lr=0.1)),
     ("bn_train.y", "batch_norm_forward_train", "y",
-     lambda ro: ops.batch_norm_forward_train(f32(4, 3), None, None, out=ro((4, 3)))),
+     lambda ro: kernels.batch_norm_forward_train(f32(4, 3), None, None, out=ro((4, 3)))),
     ("bn_train.mean", "batch_norm_forward_train", "mean",
-     lambda ro: ops.batch_norm_forward_train(f32(4, 3), None, None, mean=ro((3,)))),
+     lambda ro: kernels.batch_norm_forward_train(f32(4, 3), None, None, mean=ro((3,)))),
     ("bn_train.inv_std", "batch_norm_forward_train", "inv_std",
-     lambda ro: ops.batch_norm_forward_train(f32(4, 3), None, None, inv_std=ro((3,)))),
+     lambda ro: kernels.batch_norm_forward_train(f32(4, 3), None, None, inv_std=ro((3,)))),
     ("bn_train.moving_mean", "batch_norm_forward_train", "moving_mean",
-     lambda ro: ops.batch_norm_forward_train(f32(4, 3), None, None, moving_mean=ro((3,)),
+     lambda ro: kernels.batch_norm_forward_train(f32(4, 3), None, None, moving_mean=ro((3,)),
                                              moving_variance=np.ones(3, np.float32))),
     ("bn_train.moving_var", "batch_norm_forward_train", "moving_var",
-     lambda ro: ops.batch_norm_forward_train(f32(4, 3), None, None, moving_mean=w(3),
+     lambda ro: kernels.batch_norm_forward_train(f32(4, 3), None, None, moving_mean=w(3),
                                              moving_variance=ro((3,)))),
     ("bn_infer", "batch_norm_forward_infer", "y",
-     lambda ro: ops.batch_norm_forward_infer(f32(4, 3), None, None, w(3), np.ones(3, np.float32),
+     lambda ro: kernels.batch_norm_forward_infer(f32(4, 3), None, None, w(3), np.ones(3, np.float32),
                                              out=ro((4, 3)))),
     ("bn_backward.dx", "batch_norm_backward", "dx",
-     lambda ro: ops.batch_norm_backward(f32(4, 3), f32(4, 3), None, w(3), np.ones(3, np.float32),
+     lambda ro: kernels.batch_norm_backward(f32(4, 3), f32(4, 3), None, w(3), np.ones(3, np.float32),
                                         dx=ro((4, 3)))),
     ("bn_backward.dgamma", "batch_norm_backward", "dgamma",
-     lambda ro: ops.batch_norm_backward(f32(4, 3), f32(4, 3), None, w(3), np.ones(3, np.float32),
+     lambda ro: kernels.batch_norm_backward(f32(4, 3), f32(4, 3), None, w(3), np.ones(3, np.float32),
                                         dgamma=ro((3,)))),
     ("bn_backward.dbeta", "batch_norm_backward", "dbeta",
-     lambda ro: ops.batch_norm_backward(f32(4, 3), f32(4, 3), None, w(3), np.ones(3, np.float32),
+     lambda ro: kernels.batch_norm_backward(f32(4, 3), f32(4, 3), None, w(3), np.ones(3, np.float32),
                                         dbeta=ro((3,)))),
     ("spatial_dropout_forward.y", "spatial_dropout_forward", "y",
-     lambda ro: ops.spatial_dropout_forward(f32(2, 4, 3), 0.5, 1, out=ro((2, 4, 3)))),
+     lambda ro: kernels.spatial_dropout_forward(f32(2, 4, 3), 0.5, 1, out=ro((2, 4, 3)))),
     ("spatial_dropout_forward.mask", "spatial_dropout_forward", "mask",
-     lambda ro: ops.spatial_dropout_forward(f32(2, 4, 3), 0.5, 1, mask=ro((2, 3)))),
+     lambda ro: kernels.spatial_dropout_forward(f32(2, 4, 3), 0.5, 1, mask=ro((2, 3)))),
     ("spatial_dropout_backward", "spatial_dropout_backward", "dx",
-     lambda ro: ops.spatial_dropout_backward(f32(2, 4, 3), f32(2, 3), out=ro((2, 4, 3)))),
-    ("conv2d", "conv2d_forward", "y", lambda ro: ops.conv2d(X4, W4, out=ro((2, 4, 4, 4)))),
+     lambda ro: kernels.spatial_dropout_backward(f32(2, 4, 3), f32(2, 3), out=ro((2, 4, 3)))),
+    ("conv2d", "conv2d_forward", "y", lambda ro: kernels.conv2d(X4, W4, out=ro((2, 4, 4, 4)))),
     ("conv2d_backward_data", "conv2d_backward_data", "dx",
-     lambda ro: ops.conv2d_backward_data(DY_CONV, W4, X4.shape, out=ro(X4.shape))),
+     lambda ro: kernels.conv2d_backward_data(DY_CONV, W4, X4.shape, out=ro(X4.shape))),
     ("conv2d_backward_weights.dw", "conv2d_backward_weights", "dw",
-     lambda ro: ops.conv2d_backward_weights(X4, DY_CONV, W4.shape, out=ro(W4.shape))),
+     lambda ro: kernels.conv2d_backward_weights(X4, DY_CONV, W4.shape, out=ro(W4.shape))),
     ("conv2d_backward_weights.db", "conv2d_backward_weights", "db",
-     lambda ro: ops.conv2d_backward_weights(X4, DY_CONV, W4.shape, bias_out=ro((4,)))),
+     lambda ro: kernels.conv2d_backward_weights(X4, DY_CONV, W4.shape, bias_out=ro((4,)))),
     ("conv2d_relu_max_pool2d.y", "conv2d_relu_max_pool2d_forward", "y",
-     lambda ro: ops.conv2d_relu_max_pool2d(X4, W4, out=ro((2, 2, 2, 4)))),
+     lambda ro: kernels.conv2d_relu_max_pool2d(X4, W4, out=ro((2, 2, 2, 4)))),
     ("conv2d_relu_max_pool2d.argmax", "conv2d_relu_max_pool2d_forward", "argmax",
-     lambda ro: ops.conv2d_relu_max_pool2d(X4, W4, argmax=ro((2, 2, 2, 4), np.int32))),
+     lambda ro: kernels.conv2d_relu_max_pool2d(X4, W4, argmax=ro((2, 2, 2, 4), np.int32))),
     ("conv2d_relu_max_pool2d_backward_weights.dw", "conv2d_relu_max_pool2d_backward_weights", "dw",
-     lambda ro: ops.conv2d_relu_max_pool2d_backward_weights(
-         X4, f32(2, 2, 2, 4), *ops.conv2d_relu_max_pool2d(X4, W4), W4.shape, out=ro(W4.shape))),
+     lambda ro: kernels.conv2d_relu_max_pool2d_backward_weights(
+         X4, f32(2, 2, 2, 4), *kernels.conv2d_relu_max_pool2d(X4, W4), W4.shape, out=ro(W4.shape))),
     ("conv2d_relu_max_pool2d_backward_weights.db", "conv2d_relu_max_pool2d_backward_weights", "db",
-     lambda ro: ops.conv2d_relu_max_pool2d_backward_weights(
-         X4, f32(2, 2, 2, 4), *ops.conv2d_relu_max_pool2d(X4, W4), W4.shape, bias_out=ro((4,)))),
+     lambda ro: kernels.conv2d_relu_max_pool2d_backward_weights(
+         X4, f32(2, 2, 2, 4), *kernels.conv2d_relu_max_pool2d(X4, W4), W4.shape, bias_out=ro((4,)))),
     ("max_pool2d_forward.y", "max_pool2d_forward", "y",
-     lambda ro: ops.max_pool2d_forward(X4, **POOL, out=ro((2, 3, 3, 3)))),
+     lambda ro: kernels.max_pool2d_forward(X4, **POOL, out=ro((2, 3, 3, 3)))),
     ("max_pool2d_forward.argmax", "max_pool2d_forward", "argmax",
-     lambda ro: ops.max_pool2d_forward(X4, **POOL, argmax=ro((2, 3, 3, 3), np.int32))),
+     lambda ro: kernels.max_pool2d_forward(X4, **POOL, argmax=ro((2, 3, 3, 3), np.int32))),
     ("max_pool2d_backward", "max_pool2d_backward", "dx",
-     lambda ro: ops.max_pool2d_backward(f32(2, 3, 3, 3), ops.max_pool2d_forward(X4, **POOL)[1],
+     lambda ro: kernels.max_pool2d_backward(f32(2, 3, 3, 3), kernels.max_pool2d_forward(X4, **POOL)[1],
                                         X4.shape, **POOL, out=ro(X4.shape))),
     ("avg_pool2d_forward", "avg_pool2d_forward", "y",
-     lambda ro: ops.avg_pool2d_forward(X4, **POOL, out=ro((2, 3, 3, 3)))),
+     lambda ro: kernels.avg_pool2d_forward(X4, **POOL, out=ro((2, 3, 3, 3)))),
     ("avg_pool2d_backward", "avg_pool2d_backward", "dx",
-     lambda ro: ops.avg_pool2d_backward(f32(2, 3, 3, 3), X4.shape, **POOL, out=ro(X4.shape))),
+     lambda ro: kernels.avg_pool2d_backward(f32(2, 3, 3, 3), X4.shape, **POOL, out=ro(X4.shape))),
     ("global_avg_pool2d_forward", "global_avg_pool2d_forward", "y",
-     lambda ro: ops.global_avg_pool2d_forward(X4, out=ro((2, 3)))),
+     lambda ro: kernels.global_avg_pool2d_forward(X4, out=ro((2, 3)))),
     ("global_avg_pool2d_backward", "global_avg_pool2d_backward", "dx",
-     lambda ro: ops.global_avg_pool2d_backward(f32(2, 3), X4.shape, out=ro(X4.shape))),
+     lambda ro: kernels.global_avg_pool2d_backward(f32(2, 3), X4.shape, out=ro(X4.shape))),
     ("global_max_pool2d_forward.y", "global_max_pool2d_forward", "y",
-     lambda ro: ops.global_max_pool2d_forward(X4, out=ro((2, 3)))),
+     lambda ro: kernels.global_max_pool2d_forward(X4, out=ro((2, 3)))),
     ("global_max_pool2d_forward.argmax", "global_max_pool2d_forward", "argmax",
-     lambda ro: ops.global_max_pool2d_forward(X4, argmax=ro((2, 3), np.int32))),
+     lambda ro: kernels.global_max_pool2d_forward(X4, argmax=ro((2, 3), np.int32))),
     ("global_max_pool2d_backward", "global_max_pool2d_backward", "dx",
-     lambda ro: ops.global_max_pool2d_backward(f32(2, 3), ops.global_max_pool2d_forward(X4)[1],
+     lambda ro: kernels.global_max_pool2d_backward(f32(2, 3), kernels.global_max_pool2d_forward(X4)[1],
                                                X4.shape, out=ro(X4.shape))),
     ("zero_pad2d_forward", "zero_pad2d_forward", "y",
-     lambda ro: ops.zero_pad2d_forward(X4, 1, out=ro((2, 8, 8, 3)))),
+     lambda ro: kernels.zero_pad2d_forward(X4, 1, out=ro((2, 8, 8, 3)))),
     ("zero_pad2d_backward", "zero_pad2d_backward", "dx",
-     lambda ro: ops.zero_pad2d_backward(X4, 1, out=ro((2, 4, 4, 3)))),
+     lambda ro: kernels.zero_pad2d_backward(X4, 1, out=ro((2, 4, 4, 3)))),
     ("embedding_forward", "embedding_forward", "y",
-     lambda ro: ops.embedding_forward(np.array([0, 2]), f32(3, 4), out=ro((2, 4)))),
+     lambda ro: kernels.embedding_forward(np.array([0, 2]), f32(3, 4), out=ro((2, 4)))),
     ("embedding_backward", "embedding_backward", "dweight",
-     lambda ro: ops.embedding_backward(np.array([0, 2]), f32(2, 4), out=ro((3, 4)))),
-    ("gemm", "gemm", "c", lambda ro: ops.gemm(f32(2, 3), f32(3, 4), ro((2, 4)), beta=1.0)),
+     lambda ro: kernels.embedding_backward(np.array([0, 2]), f32(2, 4), out=ro((3, 4)))),
+    ("gemm", "gemm", "c", lambda ro: kernels.gemm(f32(2, 3), f32(3, 4), ro((2, 4)), beta=1.0)),
 ] + [
     (f"{cell}_forward.{which}", f"{cell}_forward", which,
      lambda ro, cell=cell, which=which: _rnn_forward(cell, ro, which))
@@ -261,7 +261,7 @@ def test_read_only_tensor_exports_read_only():
 
 def test_writable_tensors_stay_writable():
     a = np.zeros(3, np.float32)
-    for t in (Tensor.from_numpy(a), Tensor.zeros([3]), ops.activation_forward("relu", a)):
+    for t in (Tensor.from_numpy(a), Tensor.zeros([3]), kernels.activation_forward("relu", a)):
         assert not t.read_only
         assert t.numpy().flags.writeable and memoryview(t).readonly is False
 
@@ -276,17 +276,17 @@ def test_read_only_inputs_are_accepted():
     """Inputs that are only read may be read-only: the result equals that of writable inputs."""
     x, w2, b = f32(4, 3), f32(3, 5), f32(5)
     ro_x, ro_w, ro_b = (_read_only_copy(v) for v in (x, w2, b))
-    np.testing.assert_array_equal(ops.gemm(ro_x, ro_w, bias=ro_b).numpy(),
-                                  ops.gemm(x, w2, bias=b).numpy())
-    np.testing.assert_array_equal(ops.activation_forward("tanh", ro_x).numpy(),
-                                  ops.activation_forward("tanh", x).numpy())
-    np.testing.assert_array_equal(ops.conv2d(_read_only_copy(X4), _read_only_copy(W4)).numpy(),
-                                  ops.conv2d(X4, W4).numpy())
-    assert ops.loss_forward("mean_squared_error", ro_x, _read_only_copy(x + 1)) == pytest.approx(1.0)
+    np.testing.assert_array_equal(kernels.gemm(ro_x, ro_w, bias=ro_b).numpy(),
+                                  kernels.gemm(x, w2, bias=b).numpy())
+    np.testing.assert_array_equal(kernels.activation_forward("tanh", ro_x).numpy(),
+                                  kernels.activation_forward("tanh", x).numpy())
+    np.testing.assert_array_equal(kernels.conv2d(_read_only_copy(X4), _read_only_copy(W4)).numpy(),
+                                  kernels.conv2d(X4, W4).numpy())
+    assert kernels.loss_forward("mean_squared_error", ro_x, _read_only_copy(x + 1)) == pytest.approx(1.0)
     np.testing.assert_array_equal(
-        ops.embedding_forward(_read_only_copy(np.array([1, 0])), ro_x).numpy(), x[[1, 0]])
+        kernels.embedding_forward(_read_only_copy(np.array([1, 0])), ro_x).numpy(), x[[1, 0]])
     p = np.ones(3, np.float32)
-    ops.sgd_update([p], [_read_only_copy(np.ones(3, np.float32))], lr=0.5)  # grads are only read
+    kernels.sgd_update([p], [_read_only_copy(np.ones(3, np.float32))], lr=0.5)  # grads are only read
     np.testing.assert_array_equal(p, np.full(3, 0.5, np.float32))
 
 
@@ -294,5 +294,5 @@ def test_read_only_non_contiguous_input_reports_contiguity():
     """np.broadcast_to results are read-only and non-contiguous: the error is about the layout."""
     b = np.broadcast_to(np.float32(1.0), (2, 3))
     with pytest.raises(ValueError, match="C-contiguous"):
-        ops.activation_forward("relu", b)
-    assert corenn.ops.activation_forward("relu", np.ascontiguousarray(b)).shape == (2, 3)
+        kernels.activation_forward("relu", b)
+    assert corenn.kernels.activation_forward("relu", np.ascontiguousarray(b)).shape == (2, 3)

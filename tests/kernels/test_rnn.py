@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from corenn import ops
+from corenn import kernels
 from reference import rnn_backward, rnn_forward
 
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3}
@@ -29,7 +29,7 @@ def close(got, want, tol=2e-5):
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_parity_forward_backward(isa, rng, cell, return_sequences, go_backwards):
     x, w, r, b = make(rng, cell, 13, 5, 7, 11)  # 13 rows: two MR blocks and an edge; U = 11 < 16
-    y, h_n, c_n, stash = ops.rnn_forward(cell, x, w, r, b, return_sequences=return_sequences,
+    y, h_n, c_n, stash = kernels.rnn_forward(cell, x, w, r, b, return_sequences=return_sequences,
                                          go_backwards=go_backwards)
     ry, rh, rc, _ = rnn_forward(cell, x, w, r, b, return_sequences, go_backwards)
     close(y, ry)
@@ -37,7 +37,7 @@ def test_parity_forward_backward(isa, rng, cell, return_sequences, go_backwards)
     if cell == "lstm":
         close(c_n, rc)
     dy = rng.standard_normal(ry.shape).astype(np.float32)
-    got = ops.rnn_backward(cell, dy, x, w, r, stash, go_backwards=go_backwards)
+    got = kernels.rnn_backward(cell, dy, x, w, r, stash, go_backwards=go_backwards)
     want = rnn_backward(cell, dy, x, w, r, b, go_backwards)
     for g_, w_ in zip(got, want):
         close(g_, w_)
@@ -47,10 +47,10 @@ def test_parity_forward_backward(isa, rng, cell, return_sequences, go_backwards)
 @pytest.mark.parametrize("n,t,f,u", [(1, 1, 3, 5), (1, 6, 2, 17), (20, 1, 4, 9), (8, 3, 33, 40)])
 def test_edge_sizes(isa, rng, cell, n, t, f, u):
     x, w, r, b = make(rng, cell, n, t, f, u)
-    y, _, _, stash = ops.rnn_forward(cell, x, w, r, b, return_sequences=True)
+    y, _, _, stash = kernels.rnn_forward(cell, x, w, r, b, return_sequences=True)
     close(y, rnn_forward(cell, x, w, r, b, True)[0])
     dy = rng.standard_normal(y.shape).astype(np.float32)
-    for g_, w_ in zip(ops.rnn_backward(cell, dy, x, w, r, stash), rnn_backward(cell, dy, x, w, r, b)):
+    for g_, w_ in zip(kernels.rnn_backward(cell, dy, x, w, r, stash), rnn_backward(cell, dy, x, w, r, b)):
         close(g_, w_)
 
 
@@ -59,10 +59,10 @@ def test_edge_sizes(isa, rng, cell, n, t, f, u):
 def test_other_activations(isa, rng, cell, act, ract):
     x, w, r, b = make(rng, cell, 7, 4, 5, 6)
     kw = dict(activation=act, recurrent_activation=ract)
-    y, _, _, stash = ops.rnn_forward(cell, x, w, r, b, return_sequences=True, **kw)
+    y, _, _, stash = kernels.rnn_forward(cell, x, w, r, b, return_sequences=True, **kw)
     close(y, rnn_forward(cell, x, w, r, b, True, **kw)[0])
     dy = rng.standard_normal(y.shape).astype(np.float32)
-    got = ops.rnn_backward(cell, dy, x, w, r, stash, **kw)
+    got = kernels.rnn_backward(cell, dy, x, w, r, stash, **kw)
     for g_, w_ in zip(got, rnn_backward(cell, dy, x, w, r, b, **kw)):
         close(g_, w_)
 
@@ -70,23 +70,23 @@ def test_other_activations(isa, rng, cell, act, ract):
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_no_bias_and_partial_outputs(rng, cell):
     x, w, r, _ = make(rng, cell, 4, 3, 5, 6, bias=False)
-    y, _, _, stash = ops.rnn_forward(cell, x, w, r, None)
+    y, _, _, stash = kernels.rnn_forward(cell, x, w, r, None)
     close(y, rnn_forward(cell, x, w, r, None)[0])
     dy = rng.standard_normal(y.shape).astype(np.float32)
-    dx, dk, dr, db = ops.rnn_backward(cell, dy, x, w, r, stash, use_bias=False)
+    dx, dk, dr, db = kernels.rnn_backward(cell, dy, x, w, r, stash, use_bias=False)
     want = rnn_backward(cell, dy, x, w, r, None)
     assert db is None
     close(dk, want[1])
-    dx2, dk2, _, _ = ops.rnn_backward(cell, dy, x, w, r, stash, weight_grads=False)
+    dx2, dk2, _, _ = kernels.rnn_backward(cell, dy, x, w, r, stash, weight_grads=False)
     assert dk2 is None
     close(dx2, want[0])
-    assert ops.rnn_backward(cell, dy, x, w, r, stash, input_grad=False)[0] is None
+    assert kernels.rnn_backward(cell, dy, x, w, r, stash, input_grad=False)[0] is None
 
 
 def test_output_in_input_order(rng):
     x, w, r, b = make(rng, "lstm", 3, 5, 4, 6)
-    y_rev = np.asarray(ops.lstm_forward(x, w, r, b, return_sequences=True, go_backwards=True)[0])
-    y_in = np.asarray(ops.lstm_forward(x, w, r, b, return_sequences=True, go_backwards=True,
+    y_rev = np.asarray(kernels.lstm_forward(x, w, r, b, return_sequences=True, go_backwards=True)[0])
+    y_in = np.asarray(kernels.lstm_forward(x, w, r, b, return_sequences=True, go_backwards=True,
                                        output_in_input_order=True)[0])
     np.testing.assert_array_equal(y_in, y_rev[:, ::-1])
 
@@ -94,28 +94,28 @@ def test_output_in_input_order(rng):
 def test_bad_inputs_raise(rng):
     x, w, r, b = make(rng, "lstm", 2, 3, 4, 5)
     with pytest.raises(ValueError, match="lstm_forward.*rank 3"):
-        ops.lstm_forward(x[0], w, r, b)
+        kernels.lstm_forward(x[0], w, r, b)
     with pytest.raises(ValueError, match=r"lstm_forward: kernel must have shape \(4, 4 \* units\)"):
-        ops.lstm_forward(x, w[:3], r, b)
+        kernels.lstm_forward(x, w[:3], r, b)
     with pytest.raises(ValueError, match=r"lstm_forward: recurrent_kernel .*\(5, 20\)"):
-        ops.lstm_forward(x, w, r[:4], b)
+        kernels.lstm_forward(x, w, r[:4], b)
     with pytest.raises(ValueError, match=r"lstm_forward: bias .*\(20,?\)"):
-        ops.lstm_forward(x, w, r, b[:7])
+        kernels.lstm_forward(x, w, r, b[:7])
     with pytest.raises(ValueError, match="gru_forward: bias"):
-        ops.gru_forward(x, np.ascontiguousarray(w[:, :15]), np.ascontiguousarray(r[:, :15]), b[:15])
+        kernels.gru_forward(x, np.ascontiguousarray(w[:, :15]), np.ascontiguousarray(r[:, :15]), b[:15])
     with pytest.raises(TypeError, match="lstm_forward"):
-        ops.lstm_forward(x.astype(np.int32), w, r, b)
+        kernels.lstm_forward(x.astype(np.int32), w, r, b)
     with pytest.raises(NotImplementedError, match="lstm_forward: activation 'softmax'"):
-        ops.lstm_forward(x, w, r, b, activation="softmax")
-    y, _, _, stash = ops.lstm_forward(x, w, r, b)
+        kernels.lstm_forward(x, w, r, b, activation="softmax")
+    y, _, _, stash = kernels.lstm_forward(x, w, r, b)
     with pytest.raises(ValueError, match=r"lstm_backward: dy .*\(2, 5\)"):
-        ops.lstm_backward(np.zeros((2, 4), np.float32), x, w, r, stash)
+        kernels.lstm_backward(np.zeros((2, 4), np.float32), x, w, r, stash)
     with pytest.raises(ValueError, match="lstm_forward: y"):
-        ops.lstm_forward(x, w, r, b, out=np.zeros((2, 4), np.float32))
+        kernels.lstm_forward(x, w, r, b, out=np.zeros((2, 4), np.float32))
 
 
 def test_states_optional(rng):
     x, w, r, b = make(rng, "lstm", 3, 4, 2, 5)
-    y, h_n, c_n, _ = ops.lstm_forward(x, w, r, b, states=False)
+    y, h_n, c_n, _ = kernels.lstm_forward(x, w, r, b, states=False)
     assert h_n is None and c_n is None
-    np.testing.assert_array_equal(np.asarray(y), np.asarray(ops.lstm_forward(x, w, r, b)[1]))
+    np.testing.assert_array_equal(np.asarray(y), np.asarray(kernels.lstm_forward(x, w, r, b)[1]))

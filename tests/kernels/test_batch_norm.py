@@ -3,7 +3,7 @@ NumPy (portable and AVX2 builds of the loops), thread-count independence, and in
 import numpy as np
 import pytest
 
-from corenn import ops
+from corenn import kernels
 from reference import batch_norm_infer, batch_norm_train, batch_norm_train_grads, moving_average
 
 # (N, C), odd C, NHWC, > 512 rows (several row chunks) and > 256 channels (several column blocks)
@@ -21,7 +21,7 @@ def _params(rng, c, center, scale):
 def test_forward_train_matches_reference(shape, center, scale, isa, rng):
     x = (rng.normal(size=shape) * 3 + 2).astype(np.float32)
     gamma, beta = _params(rng, shape[-1], center, scale)
-    y, mean, inv_std = ops.batch_norm_forward_train(x, gamma, beta, epsilon=1e-3)
+    y, mean, inv_std = kernels.batch_norm_forward_train(x, gamma, beta, epsilon=1e-3)
     y_ref, m_ref, v_ref = batch_norm_train(x, gamma, beta, epsilon=1e-3)
     np.testing.assert_allclose(np.asarray(y), y_ref, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(np.asarray(mean), m_ref, rtol=1e-5, atol=1e-5)
@@ -30,7 +30,7 @@ def test_forward_train_matches_reference(shape, center, scale, isa, rng):
 
 def test_variance_accurate_with_large_offset(rng):
     x = (1000.0 + rng.normal(size=(4096, 4)) * 0.01).astype(np.float32)
-    _, mean, inv_std = ops.batch_norm_forward_train(x, None, None, epsilon=1e-8)
+    _, mean, inv_std = kernels.batch_norm_forward_train(x, None, None, epsilon=1e-8)
     _, m_ref, v_ref = batch_norm_train(x, epsilon=1e-8)
     np.testing.assert_allclose(np.asarray(mean), m_ref, rtol=1e-7)
     np.testing.assert_allclose(np.asarray(inv_std), 1 / np.sqrt(v_ref + 1e-8), rtol=1e-4)
@@ -41,7 +41,7 @@ def test_moving_statistics_update_as_keras(rng):
     mm = rng.normal(size=6).astype(np.float32)
     mv = rng.uniform(0.5, 2, 6).astype(np.float32)
     want_m, want_v = moving_average(mm, x.mean(0), 0.9), moving_average(mv, x.astype(np.float64).var(0), 0.9)
-    ops.batch_norm_forward_train(x, None, None, moving_mean=mm, moving_variance=mv, momentum=0.9)
+    kernels.batch_norm_forward_train(x, None, None, moving_mean=mm, moving_variance=mv, momentum=0.9)
     np.testing.assert_allclose(mm, want_m, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(mv, want_v, rtol=1e-5)  # biased variance, as Keras 3
 
@@ -49,7 +49,7 @@ def test_moving_statistics_update_as_keras(rng):
 def test_forward_in_place(rng):
     x = rng.normal(size=(10, 4)).astype(np.float32)
     want, _, _ = batch_norm_train(x)
-    y, _, _ = ops.batch_norm_forward_train(x, None, None, out=x)
+    y, _, _ = kernels.batch_norm_forward_train(x, None, None, out=x)
     np.testing.assert_allclose(x, want, rtol=1e-4, atol=1e-5)
 
 
@@ -59,7 +59,7 @@ def test_forward_infer_matches_reference(shape, isa, rng):
     x = rng.normal(size=shape).astype(np.float32)
     gamma, beta = _params(rng, c, True, True)
     mm, mv = rng.normal(size=c).astype(np.float32), rng.uniform(0.1, 3, c).astype(np.float32)
-    y = ops.batch_norm_forward_infer(x, gamma, beta, mm, mv, epsilon=1e-3)
+    y = kernels.batch_norm_forward_infer(x, gamma, beta, mm, mv, epsilon=1e-3)
     np.testing.assert_allclose(np.asarray(y), batch_norm_infer(x, gamma, beta, mm, mv), rtol=1e-4, atol=1e-5)
 
 
@@ -69,9 +69,9 @@ def test_backward_train_matches_reference(shape, scale, isa, rng):
     x = (rng.normal(size=shape) * 2 + 1).astype(np.float32)
     dy = rng.normal(size=shape).astype(np.float32)
     gamma, _ = _params(rng, shape[-1], False, scale)
-    _, mean, inv_std = ops.batch_norm_forward_train(x, gamma, None)
+    _, mean, inv_std = kernels.batch_norm_forward_train(x, gamma, None)
     dgamma, dbeta = np.zeros(shape[-1], np.float32), np.zeros(shape[-1], np.float32)
-    dx = ops.batch_norm_backward(dy, x, gamma, mean, inv_std, dgamma=dgamma, dbeta=dbeta)
+    dx = kernels.batch_norm_backward(dy, x, gamma, mean, inv_std, dgamma=dgamma, dbeta=dbeta)
     dx_ref, dg_ref, db_ref = batch_norm_train_grads(dy, x, gamma)
     scale_dx = np.abs(dx_ref).max()
     np.testing.assert_allclose(np.asarray(dx), dx_ref, rtol=1e-4, atol=2e-5 * scale_dx)
@@ -85,7 +85,7 @@ def test_backward_inference_mode_is_affine(rng):
     mean = np.array([0.1, -0.2, 0.3], np.float32)
     inv = np.array([1.5, 0.5, 2.0], np.float32)
     dg, db = np.zeros(3, np.float32), np.zeros(3, np.float32)
-    dx = ops.batch_norm_backward(dy, x, gamma, mean, inv, dgamma=dg, dbeta=db, training=False)
+    dx = kernels.batch_norm_backward(dy, x, gamma, mean, inv, dgamma=dg, dbeta=db, training=False)
     np.testing.assert_allclose(np.asarray(dx), dy * gamma * inv, rtol=1e-6)
     np.testing.assert_allclose(dg, (dy * (x - mean) * inv).sum(0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(db, dy.sum(0), rtol=1e-5, atol=1e-6)
@@ -93,9 +93,9 @@ def test_backward_inference_mode_is_affine(rng):
 
 def test_backward_without_dx(rng):
     x, dy = rng.normal(size=(6, 3)).astype(np.float32), rng.normal(size=(6, 3)).astype(np.float32)
-    _, mean, inv = ops.batch_norm_forward_train(x, None, None)
+    _, mean, inv = kernels.batch_norm_forward_train(x, None, None)
     db = np.zeros(3, np.float32)
-    assert ops.batch_norm_backward(dy, x, None, mean, inv, dbeta=db, need_dx=False) is None
+    assert kernels.batch_norm_backward(dy, x, None, mean, inv, dbeta=db, need_dx=False) is None
     np.testing.assert_allclose(db, dy.sum(0), rtol=1e-5, atol=1e-6)
 
 
@@ -104,19 +104,19 @@ def test_bitwise_independent_of_thread_count(rng):
     dy = rng.normal(size=(3000, 37)).astype(np.float32)
 
     def run():
-        y, mean, inv = ops.batch_norm_forward_train(x, None, None)
+        y, mean, inv = kernels.batch_norm_forward_train(x, None, None)
         dg, db = np.zeros(37, np.float32), np.zeros(37, np.float32)
-        dx = ops.batch_norm_backward(dy, x, None, mean, inv, dgamma=dg, dbeta=db)
+        dx = kernels.batch_norm_backward(dy, x, None, mean, inv, dgamma=dg, dbeta=db)
         return [np.asarray(t).copy() for t in (y, mean, inv, dx)] + [dg, db]
 
-    old = ops.get_num_threads()
+    old = kernels.get_num_threads()
     try:
-        ops.set_num_threads(1)
+        kernels.set_num_threads(1)
         one = run()
-        ops.set_num_threads(4)
+        kernels.set_num_threads(4)
         many = run()
     finally:
-        ops.set_num_threads(old)
+        kernels.set_num_threads(old)
     for a, b in zip(one, many):
         np.testing.assert_array_equal(a, b)
 
@@ -125,23 +125,23 @@ def test_bad_inputs_raise():
     x = np.ones((4, 3), np.float32)
     c3, c2 = np.ones(3, np.float32), np.ones(2, np.float32)
     with pytest.raises(ValueError, match="batch_norm_forward_train.*gamma"):
-        ops.batch_norm_forward_train(x, c2, None)
+        kernels.batch_norm_forward_train(x, c2, None)
     with pytest.raises(ValueError, match="batch_norm_forward_train.*epsilon"):
-        ops.batch_norm_forward_train(x, None, None, epsilon=0.0)
+        kernels.batch_norm_forward_train(x, None, None, epsilon=0.0)
     with pytest.raises(ValueError, match="batch_norm_forward_train.*momentum"):
-        ops.batch_norm_forward_train(x, None, None, moving_mean=c3.copy(), moving_variance=c3.copy(),
+        kernels.batch_norm_forward_train(x, None, None, moving_mean=c3.copy(), moving_variance=c3.copy(),
                                      momentum=1.5)
     with pytest.raises(ValueError, match="batch_norm_forward_train.*moving_var"):
-        ops.batch_norm_forward_train(x, None, None, moving_mean=c3.copy())
+        kernels.batch_norm_forward_train(x, None, None, moving_mean=c3.copy())
     with pytest.raises(ValueError, match="batch_norm_forward_train"):
-        ops.batch_norm_forward_train(np.ones((0, 3), np.float32), None, None)
+        kernels.batch_norm_forward_train(np.ones((0, 3), np.float32), None, None)
     with pytest.raises(TypeError, match="batch_norm_forward_train"):
-        ops.batch_norm_forward_train(np.ones((4, 3), np.int32), None, None)
+        kernels.batch_norm_forward_train(np.ones((4, 3), np.int32), None, None)
     with pytest.raises(ValueError, match="batch_norm_forward_infer.*moving_mean"):
-        ops.batch_norm_forward_infer(x, None, None, c2, c3)
+        kernels.batch_norm_forward_infer(x, None, None, c2, c3)
     with pytest.raises(ValueError, match="batch_norm_forward_infer.*moving_var"):
-        ops.batch_norm_forward_infer(x, None, None, c3, -np.ones(3, np.float32))
+        kernels.batch_norm_forward_infer(x, None, None, c3, -np.ones(3, np.float32))
     with pytest.raises(ValueError, match="batch_norm_backward.*dy"):
-        ops.batch_norm_backward(np.ones((5, 3), np.float32), x, None, c3, c3)
+        kernels.batch_norm_backward(np.ones((5, 3), np.float32), x, None, c3, c3)
     with pytest.raises(ValueError, match="batch_norm_backward.*dgamma"):
-        ops.batch_norm_backward(x, x, None, c3, c3, dgamma=c2)
+        kernels.batch_norm_backward(x, x, None, c3, c3, dgamma=c2)

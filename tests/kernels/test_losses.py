@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import corenn
-from corenn import ops
+from corenn import kernels
 from reference import loss, loss_grad, numerical_grad, one_hot
 
 DENSE = ["mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy",
@@ -30,14 +30,14 @@ def _problem(kind, shape, rng, from_logits=False):
 
 def _check(kind, pred, true, from_logits=False, delta=1.0, sample_weight=None):
     grad = np.zeros_like(pred)
-    got = ops.loss_forward(kind, pred, true, grad, from_logits=from_logits, delta=delta,
+    got = kernels.loss_forward(kind, pred, true, grad, from_logits=from_logits, delta=delta,
                            sample_weight=sample_weight)
     want = loss(kind, pred, true, from_logits, delta, sample_weight)
     assert got == pytest.approx(want, rel=1e-5, abs=1e-7)
     want_g = loss_grad(kind, pred, true, from_logits, delta, sample_weight)
     np.testing.assert_allclose(grad, want_g, rtol=1e-4, atol=1e-6 * max(1.0, np.abs(want_g).max()))
     # value alone (no grad) is the same number
-    assert ops.loss_forward(kind, pred, true, from_logits=from_logits, delta=delta,
+    assert kernels.loss_forward(kind, pred, true, from_logits=from_logits, delta=delta,
                             sample_weight=sample_weight) == got
 
 
@@ -66,7 +66,7 @@ def test_reference_gradient_matches_finite_differences(kind, from_logits, rng):
 def test_fused_logits_gradient_vs_finite_differences(kind, rng):
     pred, true = _problem(kind, (6, 4), rng, from_logits=True)
     grad = np.zeros_like(pred)
-    ops.loss_forward(kind, pred, true, grad, from_logits=True)
+    kernels.loss_forward(kind, pred, true, grad, from_logits=True)
     num = numerical_grad(lambda p: loss(kind, p, true, True), pred.astype(np.float64))
     np.testing.assert_allclose(grad, num, rtol=1e-4, atol=1e-6)
     # the fused gradient is (softmax - onehot) / N
@@ -83,7 +83,7 @@ def test_extreme_logits_are_stable(kind, rng):
             else np.array([[0, 1, 0], [1, 0, 0]], np.float32))
     _check(kind, pred, true, from_logits=True)
     grad = np.zeros_like(pred)
-    assert np.isfinite(ops.loss_forward(kind, pred, true, grad, from_logits=True))
+    assert np.isfinite(kernels.loss_forward(kind, pred, true, grad, from_logits=True))
     assert np.all(np.isfinite(grad))
 
 
@@ -93,14 +93,14 @@ def test_probability_clipping():
     true = np.array([[1.0, 0.0, 1.0, 0.0]], np.float32)
     _check("binary_crossentropy", pred, true)
     grad = np.zeros_like(pred)
-    value = ops.loss_forward("binary_crossentropy", pred, true, grad)
+    value = kernels.loss_forward("binary_crossentropy", pred, true, grad)
     assert value == pytest.approx((-np.log(1e-7) * 2 - np.log(0.5) - np.log(1 - 1e-7)) / 4, rel=1e-6)
     assert grad[0, 0] == 0.0 and grad[0, 1] == 0.0 and grad[0, 3] == 0.0 and grad[0, 2] != 0.0
     # categorical: rows are normalised first, then clipped
     pred = np.array([[2.0, 2.0, 0.0], [0.0, 0.0, 3.0]], np.float32)
     true = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], np.float32)
     _check("categorical_crossentropy", pred, true)
-    assert ops.loss_forward("categorical_crossentropy", pred, true) == pytest.approx(
+    assert kernels.loss_forward("categorical_crossentropy", pred, true) == pytest.approx(
         (-np.log(0.5) - np.log(1e-7)) / 2, rel=1e-6)
     _check("sparse_categorical_crossentropy", pred, np.array([0, 1]))
 
@@ -127,8 +127,8 @@ def test_sparse_label_dtypes_and_shapes(dtype, column, rng):
     y = labels.astype(dtype)
     y = y[:, None].copy() if column else y
     _check("sparse_categorical_crossentropy", pred, y)
-    assert ops.loss_forward("sparse_categorical_crossentropy", pred, y) == pytest.approx(
-        ops.loss_forward("categorical_crossentropy", pred, one_hot(labels, 6).astype(np.float32)), rel=1e-12)
+    assert kernels.loss_forward("sparse_categorical_crossentropy", pred, y) == pytest.approx(
+        kernels.loss_forward("categorical_crossentropy", pred, one_hot(labels, 6).astype(np.float32)), rel=1e-12)
 
 
 def test_deterministic_across_thread_counts(rng):
@@ -139,7 +139,7 @@ def test_deterministic_across_thread_counts(rng):
         for n in (1, 2):
             corenn.set_num_threads(n)
             g = np.zeros_like(pred)
-            out.append((ops.loss_forward("categorical_crossentropy", pred, true, g, from_logits=True), g))
+            out.append((kernels.loss_forward("categorical_crossentropy", pred, true, g, from_logits=True), g))
     finally:
         corenn.set_num_threads(old)
     assert out[0][0] == out[1][0]
@@ -149,44 +149,44 @@ def test_deterministic_across_thread_counts(rng):
 def test_bad_inputs_raise():
     pred = np.full((4, 3), 0.3, np.float32)
     with pytest.raises(ValueError, match="unknown loss 'mse'.*mean_squared_error"):
-        ops.loss_forward("mse", pred, pred)
+        kernels.loss_forward("mse", pred, pred)
     with pytest.raises(ValueError, match=r"categorical_crossentropy: y_true has shape \(4,\) but y_pred "
                                          r"has shape \(4, 3\).*sparse_categorical_crossentropy.*to_categorical"):
-        ops.loss_forward("categorical_crossentropy", pred, np.zeros(4, np.float32))
+        kernels.loss_forward("categorical_crossentropy", pred, np.zeros(4, np.float32))
     with pytest.raises(ValueError, match=r"mean_squared_error: .*\(4, 2\).*\(4, 3\)"):
-        ops.loss_forward("mean_squared_error", pred, np.zeros((4, 2), np.float32))
+        kernels.loss_forward("mean_squared_error", pred, np.zeros((4, 2), np.float32))
     with pytest.raises(ValueError, match="sparse_categorical_crossentropy: .*add Flatten before Dense"):
-        ops.loss_forward("sparse_categorical_crossentropy", np.zeros((4, 5, 3), np.float32),
+        kernels.loss_forward("sparse_categorical_crossentropy", np.zeros((4, 5, 3), np.float32),
                          np.zeros(4, np.int64))
     with pytest.raises(TypeError, match="sparse_categorical_crossentropy: y_true must hold integer.*astype"):
-        ops.loss_forward("sparse_categorical_crossentropy", pred, np.zeros(4, np.float32))
+        kernels.loss_forward("sparse_categorical_crossentropy", pred, np.zeros(4, np.float32))
     with pytest.raises(ValueError, match="sparse_categorical_crossentropy: label 3 at row 2 is out of range for 3"):
-        ops.loss_forward("sparse_categorical_crossentropy", pred, np.array([0, 1, 3, 0], np.int32))
+        kernels.loss_forward("sparse_categorical_crossentropy", pred, np.array([0, 1, 3, 0], np.int32))
     with pytest.raises(ValueError, match="label -1 at row 0"):
-        ops.loss_forward("sparse_categorical_crossentropy", pred, np.array([-1, 1, 2, 0]))
+        kernels.loss_forward("sparse_categorical_crossentropy", pred, np.array([-1, 1, 2, 0]))
     with pytest.raises(TypeError, match="mean_absolute_error: y_true must be float32"):
-        ops.loss_forward("mean_absolute_error", pred, ops.as_tensor(np.zeros((4, 3), np.int64)))
+        kernels.loss_forward("mean_absolute_error", pred, kernels.as_tensor(np.zeros((4, 3), np.int64)))
     with pytest.raises(ValueError, match="binary_crossentropy: empty batch"):
-        ops.loss_forward("binary_crossentropy", np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32))
+        kernels.loss_forward("binary_crossentropy", np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32))
     bad = pred.copy()
     bad[2, 1] = np.nan
     with pytest.raises(ValueError, match="mean_squared_error: y_true has NaN at row 2"):
-        ops.loss_forward("mean_squared_error", pred, bad)
+        kernels.loss_forward("mean_squared_error", pred, bad)
     with pytest.raises(ValueError, match=r"huber: sample_weight must have shape \(4,\)"):
-        ops.loss_forward("huber", pred, pred, sample_weight=np.ones(3, np.float32))
+        kernels.loss_forward("huber", pred, pred, sample_weight=np.ones(3, np.float32))
     with pytest.raises(ValueError, match="huber: delta must be > 0"):
-        ops.loss_forward("huber", pred, pred, delta=0.0)
+        kernels.loss_forward("huber", pred, pred, delta=0.0)
     with pytest.raises(ValueError, match="categorical_crossentropy: y_pred and grad must have the same shape"):
-        ops.loss_forward("categorical_crossentropy", pred, pred, np.zeros((3, 4), np.float32))
+        kernels.loss_forward("categorical_crossentropy", pred, pred, np.zeros((3, 4), np.float32))
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float64, bool])
 def test_dense_targets_of_other_dtypes_are_converted(dtype, rng):
     pred, true = _problem("binary_crossentropy", (6, 2), rng)
     want = loss("binary_crossentropy", pred, true)
-    assert ops.loss_forward("binary_crossentropy", pred, true.astype(dtype)) == pytest.approx(want, rel=1e-6)
+    assert kernels.loss_forward("binary_crossentropy", pred, true.astype(dtype)) == pytest.approx(want, rel=1e-6)
     sw = np.arange(6, dtype=np.float64)
-    assert ops.loss_forward("binary_crossentropy", pred, true, sample_weight=sw) == pytest.approx(
+    assert kernels.loss_forward("binary_crossentropy", pred, true, sample_weight=sw) == pytest.approx(
         loss("binary_crossentropy", pred, true, sample_weight=sw), rel=1e-6)
 
 
@@ -194,9 +194,9 @@ def test_dense_targets_of_other_dtypes_are_converted(dtype, rng):
 def test_trailing_one_is_squeezed_as_in_keras(kind, rng):
     pred, true = _problem(kind, (7, 1), rng)
     g1, g2 = np.zeros_like(pred), np.zeros_like(pred)
-    a = ops.loss_forward(kind, pred, true, g1)
-    b = ops.loss_forward(kind, pred, true.reshape(7), g2)
+    a = kernels.loss_forward(kind, pred, true, g1)
+    b = kernels.loss_forward(kind, pred, true.reshape(7), g2)
     assert a == b
     np.testing.assert_array_equal(g1, g2)
     with pytest.raises(ValueError, match=kind):
-        ops.loss_forward(kind, pred, true.reshape(1, 7))
+        kernels.loss_forward(kind, pred, true.reshape(1, 7))

@@ -12,11 +12,11 @@ Every comparison holds NaN positions exactly (assert_allclose's equal_nan)."""
 import numpy as np
 import pytest
 
-from corenn import ops
+from corenn import kernels
 from reference import (activation, activation_grad, conv2d_forward, gemm, global_max_pool2d,
                        max_pool2d, rnn_forward)
 
-KINDS = ops.ACTIVATIONS
+KINDS = kernels.ACTIVATIONS
 ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
 NAN, INF = np.float32(np.nan), np.float32(np.inf)
 
@@ -46,7 +46,7 @@ def _special_x(rng):
 def test_forward_with_nan_and_inf_inputs(kind, isa, rng):
     alpha = ALPHA.get(kind, 0.0)
     x = _special_x(rng)
-    y = ops.activation_forward(kind, x, alpha=alpha).numpy()
+    y = kernels.activation_forward(kind, x, alpha=alpha).numpy()
     want = _ref(activation, kind, x, alpha)
     _close(y, want)
     if kind in ("softmax", "log_softmax"):
@@ -61,7 +61,7 @@ def test_forward_nan_survives_the_threaded_chunks(kind, isa, rng):
     x = rng.standard_normal((64, 1000)).astype(np.float32)
     rows, cols = rng.integers(0, 64, 40), rng.integers(0, 1000, 40)
     x[rows, cols] = NAN
-    y = ops.activation_forward(kind, x, alpha=alpha).numpy()
+    y = kernels.activation_forward(kind, x, alpha=alpha).numpy()
     if kind in ("softmax", "log_softmax"):
         want = np.zeros(64, bool)
         want[rows] = True
@@ -75,9 +75,9 @@ def test_forward_nan_survives_the_threaded_chunks(kind, isa, rng):
 def test_backward_with_nan_and_inf_in_x(kind, isa, rng):
     alpha = ALPHA.get(kind, 0.0)
     x = _special_x(rng)
-    y = ops.activation_forward(kind, x, alpha=alpha).numpy()
+    y = kernels.activation_forward(kind, x, alpha=alpha).numpy()
     dy = rng.standard_normal(x.shape).astype(np.float32)
-    dx = ops.activation_backward(kind, x, y, dy, alpha=alpha).numpy()
+    dx = kernels.activation_backward(kind, x, y, dy, alpha=alpha).numpy()
     _close(dx, _ref(activation_grad, kind, x, dy, alpha))
     if kind != "linear":  # f'(NaN) = NaN; linear's derivative is 1 whatever x is
         assert np.isnan(dx[0, 3])
@@ -92,8 +92,8 @@ def test_backward_with_nan_and_inf_in_dy(kind, isa, rng):
     dy = rng.standard_normal(x.shape).astype(np.float32)
     dy[0, 0] = dy[0, 3] = dy[1, 17] = NAN
     dy[2, 4], dy[3, 8] = INF, -INF
-    y = ops.activation_forward(kind, x, alpha=alpha).numpy()
-    dx = ops.activation_backward(kind, x, y, dy, alpha=alpha).numpy()
+    y = kernels.activation_forward(kind, x, alpha=alpha).numpy()
+    dx = kernels.activation_backward(kind, x, y, dy, alpha=alpha).numpy()
     _close(dx, _ref(activation_grad, kind, x, dy, alpha))
     assert np.isnan(dx[0, [0, 3]]).all() and np.isnan(dx[1, 17])  # relu'(x <= 0) * NaN = NaN
 
@@ -103,7 +103,7 @@ def test_special_values_pinned():
     x = np.array([NAN, INF, -INF], np.float32)
     for isa in _isas():
         with _forced(isa):
-            f = lambda k: ops.activation_forward(k, x, alpha=ALPHA.get(k, 0.0)).numpy()
+            f = lambda k: kernels.activation_forward(k, x, alpha=ALPHA.get(k, 0.0)).numpy()
             for kind in KINDS:
                 if kind not in ("softmax", "log_softmax"):
                     assert np.isnan(f(kind)[0]), (isa, kind)
@@ -113,11 +113,11 @@ def test_special_values_pinned():
             np.testing.assert_array_equal(f("elu")[1:], [INF, -1.0])
             # exp8 floors at ~1.2e-38 (cpu/vec_math_avx2.h): softplus(-inf) is that, not 0
             np.testing.assert_allclose(f("softplus")[1:], [INF, 0.0], rtol=0, atol=1e-37)
-            sm = ops.activation_forward("softmax", np.array([[NAN, 1.0], [0.0, 1.0]], np.float32)).numpy()
+            sm = kernels.activation_forward("softmax", np.array([[NAN, 1.0], [0.0, 1.0]], np.float32)).numpy()
             assert np.isnan(sm[0]).all() and np.isfinite(sm[1]).all()
-            d = ops.activation_backward("relu", x, f("relu"), np.ones(3, np.float32)).numpy()
+            d = kernels.activation_backward("relu", x, f("relu"), np.ones(3, np.float32)).numpy()
             assert np.isnan(d[0]) and d[1] == 1.0 and d[2] == 0.0
-            d = ops.activation_backward("relu", -np.ones(3, np.float32), np.zeros(3, np.float32),
+            d = kernels.activation_backward("relu", -np.ones(3, np.float32), np.zeros(3, np.float32),
                                         np.array([NAN, 1.0, 1.0], np.float32)).numpy()
             assert np.isnan(d[0]) and (d[1:] == 0).all()
 
@@ -150,7 +150,7 @@ def test_gemm_relu_epilogue_keeps_nan(m, k, n, isa, rng):
     bias = (rng.standard_normal(n) - 5.0).astype(np.float32)  # most outputs negative: relu -> 0
     a[m // 2, k // 3] = NAN
     bias[n - 1] = NAN  # last column: in the masked / scalar edge of the tile when n % 16 != 0
-    c = ops.gemm(a, b, bias=bias, activation="relu").numpy()
+    c = kernels.gemm(a, b, bias=bias, activation="relu").numpy()
     want = gemm(a, b, bias=bias, activation="relu")
     _close(c, want)
     assert np.isnan(c[m // 2]).all() and np.isnan(c[:, n - 1]).all()
@@ -161,10 +161,10 @@ def test_gemm_beta_zero_never_reads_c_but_beta_one_propagates(isa, rng):
     a = rng.standard_normal((7, 5)).astype(np.float32)
     b = rng.standard_normal((5, 18)).astype(np.float32)
     c = np.full((7, 18), NAN, np.float32)
-    assert np.isfinite(ops.gemm(a, b, c, beta=0.0, activation="relu").numpy()).all()
+    assert np.isfinite(kernels.gemm(a, b, c, beta=0.0, activation="relu").numpy()).all()
     c = np.zeros((7, 18), np.float32)
     c[2, 17] = NAN
-    out = ops.gemm(a, b, c, beta=1.0, activation="relu").numpy()
+    out = kernels.gemm(a, b, c, beta=1.0, activation="relu").numpy()
     assert np.isnan(out[2, 17]) and np.isnan(out).sum() == 1
 
 
@@ -182,11 +182,11 @@ def test_conv2d_fused_relu_keeps_nan(shape, isa, rng):
     k = (rng.standard_normal((kh, kw, cin, cout)) * 0.3).astype(np.float32)
     bias = np.full(cout, -3.0, np.float32)  # almost every output negative
     x[1, 4, 5, 0] = NAN
-    y = ops.conv2d(x, k, bias, activation="relu").numpy()
+    y = kernels.conv2d(x, k, bias, activation="relu").numpy()
     want = np.maximum(conv2d_forward(x, k, bias), 0.0)
     nan_want = np.isnan(want)
     assert nan_want.any()
-    algo = ops.conv2d_algorithms(x.shape, k.shape)["forward"] if isa == "avx2" else "implicit_gemm"
+    algo = kernels.conv2d_algorithms(x.shape, k.shape)["forward"] if isa == "avx2" else "implicit_gemm"
     if algo == "winograd_f2x2_3x3":
         # a NaN reaches every output of the 2x2 tiles whose 4x4 input block holds it (the
         # transforms multiply it by zeros), a superset of the direct conv's NaNs
@@ -206,7 +206,7 @@ def test_conv2d_relu_max_pool2d_keeps_nan(shape, isa, rng):
     bias = np.full(cout, -2.0, np.float32)
     x[0, 3, 4, cin - 1] = NAN  # the conv outputs around (3, 4) are NaN, the rest mostly negative
     x[1, 6, 2, 0] = NAN
-    y, am = ops.conv2d_relu_max_pool2d(x, k, bias)
+    y, am = kernels.conv2d_relu_max_pool2d(x, k, bias)
     z = np.maximum(conv2d_forward(x, k, bias), 0.0)
     want, want_am = max_pool2d(z, (2, 2), (2, 2), "valid")
     assert np.isnan(want).any()
@@ -219,14 +219,14 @@ def test_conv2d_relu_max_pool2d_weight_gradient_keeps_nan_dy(isa, rng):
     x = rng.standard_normal((n, h, w, cin)).astype(np.float32)
     k = (rng.standard_normal((3, 3, cin, cout)) * 0.3).astype(np.float32)
     bias = np.full(cout, -2.0, np.float32)
-    y, am = ops.conv2d_relu_max_pool2d(x, k, bias)
+    y, am = kernels.conv2d_relu_max_pool2d(x, k, bias)
     y = y.numpy()
     dead = np.argwhere(y == 0.0)
     assert len(dead)
     b, py, px, ch = dead[0]
     dy = rng.standard_normal(y.shape).astype(np.float32)
     dy[b, py, px, ch] = NAN  # dead unit: relu' = 0, and 0 * NaN = NaN
-    dw, db = ops.conv2d_relu_max_pool2d_backward_weights(x, dy, y, am, k.shape, bias=True)
+    dw, db = kernels.conv2d_relu_max_pool2d_backward_weights(x, dy, y, am, k.shape, bias=True)
     dw, db = dw.numpy(), db.numpy()
     assert np.isnan(db[ch]) and np.isnan(dw[..., ch]).all()
     assert np.isfinite(np.delete(db, ch)).all() and np.isfinite(np.delete(dw, ch, axis=3)).all()
@@ -241,12 +241,12 @@ def test_max_pool2d_keeps_nan_and_points_at_it(pool, strides, padding, isa, rng)
     x[0, 1, 1, :] = NAN      # last cell of a 2x2 window: a strict > would never take it
     x[1, 4, 5, 3] = NAN
     x[1, 4, 4, 3] = NAN      # two NaNs in one window: the first one is the argmax
-    y, am = ops.max_pool2d_forward(x, pool, strides, padding)
+    y, am = kernels.max_pool2d_forward(x, pool, strides, padding)
     want, want_am = max_pool2d(x, pool, strides, padding)
     _close(y.numpy(), want)
     np.testing.assert_array_equal(am.numpy(), want_am)
     dy = np.ones(want.shape, np.float32)
-    dx = ops.max_pool2d_backward(dy, am, x.shape, pool, strides, padding).numpy()
+    dx = kernels.max_pool2d_backward(dy, am, x.shape, pool, strides, padding).numpy()
     assert (dx[0, 1, 1, :] > 0).all()  # the gradient is routed to the NaN cells
 
 
@@ -254,7 +254,7 @@ def test_global_max_pool2d_keeps_nan(isa, rng):
     x = rng.standard_normal((3, 5, 4, 19)).astype(np.float32)
     x[0, 4, 3, :] = NAN  # the last cell of the image
     x[2, 2, 1, 17] = NAN
-    y, am = ops.global_max_pool2d_forward(x)
+    y, am = kernels.global_max_pool2d_forward(x)
     want, want_am = global_max_pool2d(x)
     _close(y.numpy(), want)
     np.testing.assert_array_equal(am.numpy(), want_am)
@@ -272,7 +272,7 @@ def test_rnn_forward_keeps_nan(cell, act, ract, isa, rng):
     r = (rng.standard_normal((u, g * u)) * 0.4).astype(np.float32)
     x[2, 1, 3] = NAN
     kw = dict(activation=act, recurrent_activation=ract)
-    y = ops.rnn_forward(cell, x, w, r, None, return_sequences=True, **kw)[0].numpy()
+    y = kernels.rnn_forward(cell, x, w, r, None, return_sequences=True, **kw)[0].numpy()
     want = _ref(rnn_forward, cell, x, w, r, None, True, **kw)[0]
     assert np.isnan(want[2, 1:]).all()
     _close(y, want, atol=1e-4)
@@ -291,10 +291,10 @@ def test_rnn_backward_keeps_nan_dy(cell, act, isa, rng):
     r = (rng.standard_normal((u, g * u)) * 0.4).astype(np.float32)
     b = np.zeros((2, g * u) if cell == "gru" else (g * u,), np.float32)
     kw = dict(activation=act)
-    y, _, _, stash = ops.rnn_forward(cell, x, w, r, b, return_sequences=True, **kw)
+    y, _, _, stash = kernels.rnn_forward(cell, x, w, r, b, return_sequences=True, **kw)
     dy = rng.standard_normal(np.shape(y)).astype(np.float32)
     dy[4, 2, 0] = NAN
-    got = ops.rnn_backward(cell, dy, x, w, r, stash, **kw)
+    got = kernels.rnn_backward(cell, dy, x, w, r, stash, **kw)
     want = _ref(rnn_backward, cell, dy, x, w, r, b, **kw)
     dx = np.asarray(got[0])
     assert np.isnan(dx[4, :3]).all() and np.isfinite(np.delete(dx, 4, axis=0)).all()
@@ -314,7 +314,7 @@ def test_a_nan_prediction_gives_a_nan_loss_and_gradient_row(kind, from_logits):
     y_true = np.eye(3, dtype=np.float32)[[0, 1, 2, 0]]
     y_pred[1, 2] = np.nan
     grad = np.zeros_like(y_pred)
-    loss = ops.loss_forward(kind, y_pred, y_true, grad, from_logits=from_logits)
+    loss = kernels.loss_forward(kind, y_pred, y_true, grad, from_logits=from_logits)
     assert np.isnan(loss)
     assert np.isnan(grad[1, 2])
     assert np.isfinite(np.delete(grad, 1, axis=0)).all()  # the other rows are untouched by it

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from corenn import _C, ops
+from corenn import _C, kernels
 from reference import conv2d_backward_data as ref_bwd_data
 from reference import conv2d_backward_weights as ref_bwd_weights
 from reference import conv2d_forward as ref_forward
@@ -53,11 +53,11 @@ def _check_stride1_passes(rng, x, k, b, padding):
     """Forward (with bias), data gradient, weight and bias gradients of a stride-1 undilated conv
     against the float64 reference; returns (dy, reference dw)."""
     want = ref_forward(x, k, b, (1, 1), padding, (1, 1))
-    _close(np.asarray(ops.conv2d(x, k, b, padding=padding)), want)
+    _close(np.asarray(kernels.conv2d(x, k, b, padding=padding)), want)
     dy = rng.normal(size=want.shape).astype(np.float32)
-    _close(np.asarray(ops.conv2d_backward_data(dy, k, x.shape, padding=padding)),
+    _close(np.asarray(kernels.conv2d_backward_data(dy, k, x.shape, padding=padding)),
            ref_bwd_data(dy, k, x.shape, (1, 1), padding, (1, 1)))
-    dw, db = ops.conv2d_backward_weights(x, dy, k.shape, bias=True, padding=padding)
+    dw, db = kernels.conv2d_backward_weights(x, dy, k.shape, bias=True, padding=padding)
     want_dw, want_db = ref_bwd_weights(x, dy, k.shape, (1, 1), padding, (1, 1))
     _close(np.asarray(dw), want_dw)
     _close(np.asarray(db), want_db)
@@ -78,16 +78,16 @@ def test_conv2d_matches_reference(shape, strides, padding, dilation, isa, rng):
     x, k, b = _data(rng, shape)
     args = dict(strides=strides, padding=padding, dilation_rate=dilation)
     want = ref_forward(x, k, b, strides, padding, dilation)
-    y = np.asarray(ops.conv2d(x, k, b, **args))
+    y = np.asarray(kernels.conv2d(x, k, b, **args))
     assert y.shape == want.shape
     _close(y, want)
-    y_relu = np.asarray(ops.conv2d(x, k, b, activation="relu", **args))
+    y_relu = np.asarray(kernels.conv2d(x, k, b, activation="relu", **args))
     _close(y_relu, np.maximum(want, 0))
 
     dy = rng.normal(size=want.shape).astype(np.float32)
-    dx = np.asarray(ops.conv2d_backward_data(dy, k, x.shape, **args))
+    dx = np.asarray(kernels.conv2d_backward_data(dy, k, x.shape, **args))
     _close(dx, ref_bwd_data(dy, k, x.shape, strides, padding, dilation))
-    dw, db = ops.conv2d_backward_weights(x, dy, k.shape, bias=True, **args)
+    dw, db = kernels.conv2d_backward_weights(x, dy, k.shape, bias=True, **args)
     want_dw, want_db = ref_bwd_weights(x, dy, k.shape, strides, padding, dilation)
     _close(np.asarray(dw), want_dw)
     _close(np.asarray(db), want_db)
@@ -110,7 +110,7 @@ def test_conv2d_large_enough_for_threads_and_blocking(shape, padding, algorithms
     gradient splits an odd number of images over threads; Winograd runs several tile blocks per
     thread, blocks that straddle images."""
     n, h, w, cin, kh, kw, cout = shape
-    chosen = ops.conv2d_algorithms((n, h, w, cin), (kh, kw, cin, cout), padding=padding)
+    chosen = kernels.conv2d_algorithms((n, h, w, cin), (kh, kw, cin, cout), padding=padding)
     if isa == "avx2":
         assert chosen["forward"] == algorithms[0]
         assert chosen["backward_data"].endswith(algorithms[1].split("/")[-1])
@@ -137,16 +137,16 @@ WINOGRAD_CASES = [
 @pytest.mark.parametrize("shape,padding", WINOGRAD_CASES)
 def test_conv2d_winograd_matches_reference(shape, padding, rng):
     n, h, w, cin, cout = shape
-    chosen = ops.conv2d_algorithms((n, h, w, cin), (3, 3, cin, cout), padding=padding)
+    chosen = kernels.conv2d_algorithms((n, h, w, cin), (3, 3, cin, cout), padding=padding)
     if _C.get_isa() == "avx2":
         assert chosen == {"forward": "winograd_f2x2_3x3", "backward_weights": "winograd_f2x2_3x3",
                           "backward_data": "flipped_forward/winograd_f2x2_3x3"}
     x, k, b = _data(rng, (n, h, w, cin, 3, 3, cout))
     x *= 10.0  # large inputs: the transforms' sums and differences must not lose precision
     dy, want_dw = _check_stride1_passes(rng, x, k, b, padding)
-    _close(np.asarray(ops.conv2d(x, k, padding=padding, activation="relu")),
+    _close(np.asarray(kernels.conv2d(x, k, padding=padding, activation="relu")),
            np.maximum(ref_forward(x, k, None, (1, 1), padding, (1, 1)), 0))
-    dw_only = ops.conv2d_backward_weights(x, dy, k.shape, padding=padding)  # no bias gradient
+    dw_only = kernels.conv2d_backward_weights(x, dy, k.shape, padding=padding)  # no bias gradient
     _close(np.asarray(dw_only), want_dw)
 
 
@@ -170,9 +170,9 @@ def test_conv2d_winograd_is_deterministic_and_thread_count_safe(rng):
     dy = rng.normal(size=(5, 11, 11, 64)).astype(np.float32)
 
     def run():
-        return [np.asarray(ops.conv2d(x, k, b)).copy(),
-                np.asarray(ops.conv2d_backward_data(dy, k, x.shape)).copy(),
-                np.asarray(ops.conv2d_backward_weights(x, dy, k.shape)).copy()]
+        return [np.asarray(kernels.conv2d(x, k, b)).copy(),
+                np.asarray(kernels.conv2d_backward_data(dy, k, x.shape)).copy(),
+                np.asarray(kernels.conv2d_backward_weights(x, dy, k.shape)).copy()]
 
     old = corenn.get_num_threads()
     try:
@@ -192,8 +192,8 @@ def test_winograd_can_be_turned_off_by_environment():
     import os
     import subprocess
     import sys
-    script = ("from corenn import ops\n"
-              "print(ops.conv2d_algorithms((2, 13, 13, 32), (3, 3, 32, 64)))\n")
+    script = ("from corenn import kernels\n"
+              "print(kernels.conv2d_algorithms((2, 13, 13, 32), (3, 3, 32, 64)))\n")
     env = dict(os.environ, CORENN_WINOGRAD="0")
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
@@ -202,21 +202,21 @@ def test_winograd_can_be_turned_off_by_environment():
 
 def test_conv2d_algorithms_query_checks_its_arguments():
     with pytest.raises(ValueError, match="conv2d_algorithms.*same Cin"):
-        ops.conv2d_algorithms((1, 8, 8, 3), (3, 3, 4, 8))
+        kernels.conv2d_algorithms((1, 8, 8, 3), (3, 3, 4, 8))
     with pytest.raises(ValueError, match="conv2d_algorithms"):
-        ops.conv2d_algorithms((1, 2, 2, 3), (3, 3, 3, 8))  # kernel larger than the input
-    strided = ops.conv2d_algorithms((1, 16, 16, 32), (3, 3, 32, 32), strides=2, padding="same")
+        kernels.conv2d_algorithms((1, 2, 2, 3), (3, 3, 3, 8))  # kernel larger than the input
+    strided = kernels.conv2d_algorithms((1, 16, 16, 32), (3, 3, 32, 32), strides=2, padding="same")
     assert "winograd" not in str(strided)
 
 
 def test_same_padding_is_tensorflow_asymmetric():
     # H = 6, K = 3, stride 2: output 3, total padding 1 -> 0 before, 1 after (TF rule).
-    assert ops.conv2d_output_shape((1, 6, 6, 1), 3, 4, 2, "same") == ((1, 3, 3, 4), (0, 0))
-    assert ops.conv2d_output_shape((1, 5, 7, 1), (3, 4), 2, 1, "same") == ((1, 5, 7, 2), (1, 1))
-    assert ops.conv2d_output_shape((2, 10, 10, 3), 3, 8, 1, "valid", 2) == ((2, 6, 6, 8), (0, 0))
+    assert kernels.conv2d_output_shape((1, 6, 6, 1), 3, 4, 2, "same") == ((1, 3, 3, 4), (0, 0))
+    assert kernels.conv2d_output_shape((1, 5, 7, 1), (3, 4), 2, 1, "same") == ((1, 5, 7, 2), (1, 1))
+    assert kernels.conv2d_output_shape((2, 10, 10, 3), 3, 8, 1, "valid", 2) == ((2, 6, 6, 8), (0, 0))
     x = np.arange(36, dtype=np.float32).reshape(1, 6, 6, 1)
     k = np.ones((3, 3, 1, 1), np.float32)
-    y = np.asarray(ops.conv2d(x, k, strides=2, padding="same"))
+    y = np.asarray(kernels.conv2d(x, k, strides=2, padding="same"))
     _close(y, ref_forward(x, k, None, (2, 2), "same", (1, 1)))
     assert y[0, 0, 0, 0] == x[0, :3, :3, 0].sum()  # no padding before ...
     assert y[0, 2, 2, 0] == x[0, 4:, 4:, 0].sum()  # ... the padding row/column is after
@@ -226,27 +226,27 @@ def test_conv2d_bad_inputs_raise():
     x = np.zeros((1, 5, 5, 3), np.float32)
     k = np.zeros((3, 3, 3, 4), np.float32)
     with pytest.raises(ValueError, match="conv2d.*4-D"):
-        ops.conv2d(np.zeros((5, 5, 3), np.float32), k)
+        kernels.conv2d(np.zeros((5, 5, 3), np.float32), k)
     with pytest.raises(ValueError, match="conv2d_forward.*channels"):
-        ops.conv2d(x, np.zeros((3, 3, 2, 4), np.float32))
+        kernels.conv2d(x, np.zeros((3, 3, 2, 4), np.float32))
     with pytest.raises(ValueError, match="conv2d.*smaller than the .*kernel"):
-        ops.conv2d(x, np.zeros((7, 7, 3, 4), np.float32))
+        kernels.conv2d(x, np.zeros((7, 7, 3, 4), np.float32))
     with pytest.raises(ValueError, match="conv2d.*padding"):
-        ops.conv2d(x, k, padding="full")
+        kernels.conv2d(x, k, padding="full")
     with pytest.raises(ValueError, match="conv2d.*strides"):
-        ops.conv2d(x, k, strides=0)
+        kernels.conv2d(x, k, strides=0)
     with pytest.raises(ValueError, match="conv2d_forward.*bias"):
-        ops.conv2d(x, k, np.zeros(5, np.float32))
+        kernels.conv2d(x, k, np.zeros(5, np.float32))
     with pytest.raises(ValueError, match="conv2d_forward.*y"):
-        ops.conv2d(x, k, out=np.zeros((1, 3, 3, 5), np.float32))
+        kernels.conv2d(x, k, out=np.zeros((1, 3, 3, 5), np.float32))
     with pytest.raises(TypeError, match="conv2d_forward"):
-        ops.conv2d(x.astype(np.int32), k)
+        kernels.conv2d(x.astype(np.int32), k)
     with pytest.raises(ValueError, match="conv2d_forward.*activation"):
-        ops.conv2d(x, k, activation="tanh")
+        kernels.conv2d(x, k, activation="tanh")
     with pytest.raises(ValueError, match="conv2d_backward_data.*dy"):
-        ops.conv2d_backward_data(np.zeros((1, 3, 3, 5), np.float32), k, x.shape)
+        kernels.conv2d_backward_data(np.zeros((1, 3, 3, 5), np.float32), k, x.shape)
     with pytest.raises(ValueError, match="conv2d_backward_weights.*db"):
-        ops.conv2d_backward_weights(x, np.zeros((1, 3, 3, 4), np.float32), k.shape,
+        kernels.conv2d_backward_weights(x, np.zeros((1, 3, 3, 4), np.float32), k.shape,
                                     bias_out=np.zeros(3, np.float32))
 
 
@@ -259,19 +259,19 @@ def test_conv2d_with_tiny_gemm_blocks():
     from pathlib import Path
     script = (
         "import numpy as np\n"
-        "from corenn import ops\n"
+        "from corenn import kernels\n"
         "from reference import conv2d_forward, conv2d_backward_data, conv2d_backward_weights\n"
         "rng = np.random.default_rng(0)\n"
         "x = rng.normal(size=(2, 7, 6, 5)).astype(np.float32)\n"
         "k = rng.normal(size=(3, 2, 5, 7)).astype(np.float32)\n"
         "for s, p in (((1, 1), 'same'), ((2, 1), 'valid')):\n"
-        "    y = np.asarray(ops.conv2d(x, k, strides=s, padding=p, activation='relu'))\n"
+        "    y = np.asarray(kernels.conv2d(x, k, strides=s, padding=p, activation='relu'))\n"
         "    want = np.maximum(conv2d_forward(x, k, None, s, p, (1, 1)), 0)\n"
         "    np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4)\n"
         "    dy = rng.normal(size=want.shape).astype(np.float32)\n"
-        "    dx = ops.conv2d_backward_data(dy, k, x.shape, strides=s, padding=p)\n"
+        "    dx = kernels.conv2d_backward_data(dy, k, x.shape, strides=s, padding=p)\n"
         "    np.testing.assert_allclose(dx, conv2d_backward_data(dy, k, x.shape, s, p), rtol=1e-4, atol=1e-4)\n"
-        "    dw = ops.conv2d_backward_weights(x, dy, k.shape, strides=s, padding=p)\n"
+        "    dw = kernels.conv2d_backward_weights(x, dy, k.shape, strides=s, padding=p)\n"
         "    np.testing.assert_allclose(dw, conv2d_backward_weights(x, dy, k.shape, s, p)[0], rtol=1e-4, atol=1e-4)\n"
         "print('ok')\n")
     env = dict(os.environ, CORENN_GEMM_KC="8", CORENN_GEMM_MC="6", CORENN_GEMM_NC="16",
@@ -291,12 +291,12 @@ def test_conv2d_relu_max_pool2d_matches_conv_then_pool(shape, padding, isa, rng)
     x, k, b = _data(rng, shape)
     x[0] = 0.0
     b[::2] = -np.abs(b[::2])
-    y, argmax = ops.conv2d_relu_max_pool2d(x, k, b, padding=padding)
+    y, argmax = kernels.conv2d_relu_max_pool2d(x, k, b, padding=padding)
     z = np.maximum(ref_forward(x, k, b, (1, 1), padding, (1, 1)), 0.0)
     n, oh, ow, c = z.shape
     want = z[:, :oh // 2 * 2, :ow // 2 * 2].reshape(n, oh // 2, 2, ow // 2, 2, c).max(axis=(2, 4))
     _close(np.asarray(y), want)
-    _, want_argmax = ops.max_pool2d_forward(ops.conv2d(x, k, b, padding=padding, activation="relu"), 2, 2)
+    _, want_argmax = kernels.max_pool2d_forward(kernels.conv2d(x, k, b, padding=padding, activation="relu"), 2, 2)
     np.testing.assert_array_equal(np.asarray(argmax), np.asarray(want_argmax))
 
 
@@ -304,10 +304,10 @@ def test_conv2d_relu_max_pool2d_bad_inputs_raise():
     x = np.zeros((2, 8, 8, 1), np.float32)
     k = np.zeros((3, 3, 1, 16), np.float32)
     with pytest.raises(ValueError, match="conv2d_relu_max_pool2d_forward: x .* has 2 channels but w .* expects 1"):
-        ops.conv2d_relu_max_pool2d(np.zeros((2, 8, 8, 2), np.float32), k)
+        kernels.conv2d_relu_max_pool2d(np.zeros((2, 8, 8, 2), np.float32), k)
     with pytest.raises(ValueError, match="conv2d_relu_max_pool2d_forward.*bias"):
-        ops.conv2d_relu_max_pool2d(x, k, np.zeros(3, np.float32))
+        kernels.conv2d_relu_max_pool2d(x, k, np.zeros(3, np.float32))
     with pytest.raises(ValueError, match="conv2d_relu_max_pool2d_forward.*y"):
-        ops.conv2d_relu_max_pool2d(x, k, out=ops.empty((2, 6, 6, 16)))
+        kernels.conv2d_relu_max_pool2d(x, k, out=kernels.empty((2, 6, 6, 16)))
     with pytest.raises(ValueError, match="smaller than the 2x2 pooling window"):
-        ops.conv2d_relu_max_pool2d(np.zeros((1, 3, 8, 1), np.float32), k)
+        kernels.conv2d_relu_max_pool2d(np.zeros((1, 3, 8, 1), np.float32), k)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from corenn import ops
+from corenn import kernels
 import reference as ref
 
 
@@ -15,10 +15,10 @@ import reference as ref
 ])
 def test_zero_pad2d_forward_backward(shape, padding, tblr, rng):
     x = rng.normal(size=shape).astype(np.float32)
-    y = ops.zero_pad2d_forward(x, padding)
+    y = kernels.zero_pad2d_forward(x, padding)
     np.testing.assert_array_equal(np.asarray(y), ref.zero_pad2d(x, *tblr).astype(np.float32))
     dy = rng.normal(size=y.shape).astype(np.float32)
-    dx = ops.zero_pad2d_backward(dy, padding)
+    dx = kernels.zero_pad2d_backward(dy, padding)
     t, b, l, r = tblr
     np.testing.assert_array_equal(np.asarray(dx), dy[:, t:dy.shape[1] - b, l:dy.shape[2] - r])
     # adjoint: <pad(x), dy> == <x, crop(dy)>
@@ -27,20 +27,20 @@ def test_zero_pad2d_forward_backward(shape, padding, tblr, rng):
 
 def test_zero_pad2d_reuses_out_and_overwrites_it(rng):
     x = rng.normal(size=(2, 2, 2, 3)).astype(np.float32)
-    out = ops.as_tensor(np.full((2, 4, 4, 3), 7.0, np.float32))
-    ops.zero_pad2d_forward(x, 1, out=out)
+    out = kernels.as_tensor(np.full((2, 4, 4, 3), 7.0, np.float32))
+    kernels.zero_pad2d_forward(x, 1, out=out)
     np.testing.assert_array_equal(np.asarray(out), ref.zero_pad2d(x, 1, 1, 1, 1))
 
 
 def test_zero_pad2d_bad_inputs_name_the_op():
     x = np.zeros((1, 2, 2, 1), np.float32)
     with pytest.raises(ValueError, match="zero_pad2d_forward.*rank 4"):
-        ops.zero_pad2d_forward(np.zeros((2, 2, 1), np.float32), 1)
+        kernels.zero_pad2d_forward(np.zeros((2, 2, 1), np.float32), 1)
     with pytest.raises(ValueError, match="zero_pad2d_forward.*non-negative"):
-        ops.zero_pad2d_forward(x, -1)
+        kernels.zero_pad2d_forward(x, -1)
     with pytest.raises(ValueError, match="zero_pad2d_forward.*padding"):
-        ops.zero_pad2d_forward(x, (1, 2, 3))
+        kernels.zero_pad2d_forward(x, (1, 2, 3))
     with pytest.raises(ValueError, match="zero_pad2d_forward.*y"):
-        ops.zero_pad2d_forward(x, 1, out=ops.empty((1, 3, 4, 1)))
+        kernels.zero_pad2d_forward(x, 1, out=kernels.empty((1, 3, 4, 1)))
     with pytest.raises(ValueError, match="zero_pad2d_backward.*does not fit"):
-        ops.zero_pad2d_backward(x, 2)
+        kernels.zero_pad2d_backward(x, 2)

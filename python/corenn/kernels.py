@@ -1,4 +1,4 @@
-"""corenn.ops: the Python face of the compiled kernels.
+"""corenn.kernels: the Python face of the compiled kernels.
 
 This is the only module that imports ``corenn._C``. Layers, losses, metrics and optimizers call
 these functions and never the extension directly. Each function accepts ``corenn.Tensor`` or

@@ -1,4 +1,4 @@
-"""corenn.ops.gemm / matmul against the float64 NumPy reference (reference.gemm).
+"""corenn.kernels.gemm / matmul against the float64 NumPy reference (reference.gemm).
 
 Every case runs under both micro-kernels (portable 'ref' and 'avx2' when the CPU has it) and with
 1 and 2 threads; sizes straddle the 6 x 16 micro-tile and the blocking (K > KC = 256 exercises
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import corenn
-from corenn import _C, ops
+from corenn import _C, kernels
 from reference import gemm as ref_gemm
 
 from conftest import ISAS
@@ -43,8 +43,8 @@ MNK = [(m, n, k) for m in SIZES for n in SIZES for k in (1, 7, 64, 257) if (m * 
 @pytest.mark.parametrize("m,n,k", MNK)
 def test_gemm_sizes(isa, rng, m, n, k):
     a, b = operands(rng, m, n, k, False, False)
-    np.testing.assert_equal(ops.gemm(a, b).shape, (m, n))
-    assert_close(ops.gemm(a, b).numpy(), ref_gemm(a, b), k)
+    np.testing.assert_equal(kernels.gemm(a, b).shape, (m, n))
+    assert_close(kernels.gemm(a, b).numpy(), ref_gemm(a, b), k)
 
 
 @pytest.mark.parametrize("trans_a", [False, True])
@@ -52,7 +52,7 @@ def test_gemm_sizes(isa, rng, m, n, k):
 @pytest.mark.parametrize("m,n,k", [(7, 17, 5), (64, 100, 300), (257, 31, 64), (130, 70, 520)])
 def test_gemm_transposes(isa, threads, rng, trans_a, trans_b, m, n, k):
     a, b = operands(rng, m, n, k, trans_a, trans_b)
-    c = ops.gemm(a, b, trans_a=trans_a, trans_b=trans_b)
+    c = kernels.gemm(a, b, trans_a=trans_a, trans_b=trans_b)
     assert_close(c.numpy(), ref_gemm(a, b, trans_a=trans_a, trans_b=trans_b), k)
 
 
@@ -62,7 +62,7 @@ def test_gemm_alpha_beta_into_existing_c(isa, threads, rng, alpha, beta, m, n, k
     a, b = operands(rng, m, n, k, False, False)
     c0 = rng.standard_normal((m, n)).astype(np.float32)
     c = c0.copy()
-    out = ops.gemm(a, b, c, alpha=alpha, beta=beta)
+    out = kernels.gemm(a, b, c, alpha=alpha, beta=beta)
     assert np.shares_memory(out.numpy(), c)  # written in place, returned
     assert_close(c, ref_gemm(a, b, c0, alpha=alpha, beta=beta), k)
 
@@ -71,7 +71,7 @@ def test_gemm_alpha_beta_into_existing_c(isa, threads, rng, alpha, beta, m, n, k
 def test_gemm_beta_zero_never_reads_c(isa, threads, rng, m, n, k):
     a, b = operands(rng, m, n, k, True, False)
     c = np.full((m, n), np.nan, np.float32)
-    ops.gemm(a, b, c, trans_a=True, beta=0.0)
+    kernels.gemm(a, b, c, trans_a=True, beta=0.0)
     assert np.isfinite(c).all()
     assert_close(c, ref_gemm(a, b, trans_a=True), k)
 
@@ -84,7 +84,7 @@ def test_gemm_bias_activation_epilogue(isa, threads, rng, activation, trans_b, m
     bias = rng.standard_normal(n).astype(np.float32)
     c0 = rng.standard_normal((m, n)).astype(np.float32)
     c = c0.copy()
-    ops.gemm(a, b, c, trans_b=trans_b, alpha=0.7, beta=0.5, bias=bias, activation=activation)
+    kernels.gemm(a, b, c, trans_b=trans_b, alpha=0.7, beta=0.5, bias=bias, activation=activation)
     want = ref_gemm(a, b, c0, trans_b=trans_b, alpha=0.7, beta=0.5, bias=bias,
                     activation=activation)
     assert_close(c, want, k)
@@ -97,11 +97,11 @@ def test_gemm_dense_layer_shapes(isa, threads, rng, m, n, k):
     # forward y = x W + b (relu), dW = x^T dy, dx = dy W^T: the three GEMMs of a Dense layer.
     x, w = operands(rng, m, n, k, False, False)
     bias = rng.standard_normal(n).astype(np.float32)
-    assert_close(ops.gemm(x, w, bias=bias, activation="relu").numpy(),
+    assert_close(kernels.gemm(x, w, bias=bias, activation="relu").numpy(),
                  ref_gemm(x, w, bias=bias, activation="relu"), k)
     dy = rng.standard_normal((m, n)).astype(np.float32)
-    assert_close(ops.gemm(x, dy, trans_a=True).numpy(), ref_gemm(x, dy, trans_a=True), m)
-    assert_close(ops.gemm(dy, w, trans_b=True).numpy(), ref_gemm(dy, w, trans_b=True), n)
+    assert_close(kernels.gemm(x, dy, trans_a=True).numpy(), ref_gemm(x, dy, trans_a=True), m)
+    assert_close(kernels.gemm(dy, w, trans_b=True).numpy(), ref_gemm(dy, w, trans_b=True), n)
 
 
 def test_gemm_isas_agree_and_threads_agree(rng):
@@ -111,7 +111,7 @@ def test_gemm_isas_agree_and_threads_agree(rng):
         for t in (1, 2):
             _C.set_isa(isa)
             corenn.set_num_threads(t)
-            results.append(ops.gemm(a, b, trans_b=True).numpy().copy())
+            results.append(kernels.gemm(a, b, trans_b=True).numpy().copy())
     _C.set_isa("auto")
     corenn.set_num_threads(0)
     for r in results[1:]:
@@ -130,7 +130,7 @@ def test_gemm_random_sizes(m, n, k, trans_a, trans_b, beta, seed, isa, nthreads)
     _C.set_isa(isa)
     corenn.set_num_threads(nthreads)
     try:
-        ops.gemm(a, b, c, trans_a=trans_a, trans_b=trans_b, beta=beta)
+        kernels.gemm(a, b, c, trans_a=trans_a, trans_b=trans_b, beta=beta)
     finally:
         _C.set_isa("auto")
         corenn.set_num_threads(0)
@@ -145,7 +145,7 @@ def test_gemm_concurrent_python_threads(rng):
 
     def work(i):
         a, b = problems[i]
-        return ops.gemm(a, b, trans_a=i % 2 == 1, trans_b=i % 3 == 1).numpy()
+        return kernels.gemm(a, b, trans_a=i % 2 == 1, trans_b=i % 3 == 1).numpy()
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = list(pool.map(work, range(6)))
@@ -155,19 +155,19 @@ def test_gemm_concurrent_python_threads(rng):
 
 def test_gemm_accepts_tensors_and_returns_c(rng):
     a, b = operands(rng, 8, 9, 10, False, False)
-    c = ops.empty([8, 9])
-    out = ops.gemm(ops.as_tensor(a), ops.as_tensor(b), c)
+    c = kernels.empty([8, 9])
+    out = kernels.gemm(kernels.as_tensor(a), kernels.as_tensor(b), c)
     assert out.data_ptr == c.data_ptr
     assert_close(c.numpy(), ref_gemm(a, b), 10)
 
 
 def test_matmul_numpy_in_numpy_out(rng):
     a, b = operands(rng, 33, 21, 70, False, False)
-    c = ops.matmul(a, b)
+    c = kernels.matmul(a, b)
     assert isinstance(c, np.ndarray) and c.dtype == np.float32 and c.shape == (33, 21)
     assert_close(c, a.astype(np.float64) @ b, 70)
-    t = ops.matmul(ops.as_tensor(a), b)
-    assert isinstance(t, ops.Tensor)
+    t = kernels.matmul(kernels.as_tensor(a), b)
+    assert isinstance(t, kernels.Tensor)
     assert_close(t.numpy(), c, 70)
 
 
@@ -180,9 +180,9 @@ def f32(*shape):
 def test_gemm_inner_dims_mismatch_names_both_shapes():
     with pytest.raises(ValueError, match=r"gemm: a has shape \(64, 100\).*b has shape \(784, 10\).*"
                                          r"inner dimensions differ \(100 vs 784\)"):
-        ops.gemm(f32(64, 100), f32(784, 10))
+        kernels.gemm(f32(64, 100), f32(784, 10))
     with pytest.raises(ValueError, match=r"gemm:.*transposed.*inner dimensions differ \(3 vs 4\)"):
-        ops.gemm(f32(3, 5), f32(4, 6), trans_a=True)
+        kernels.gemm(f32(3, 5), f32(4, 6), trans_a=True)
 
 
 @pytest.mark.parametrize("a,b,c,kwargs,match", [
@@ -197,27 +197,27 @@ def test_gemm_inner_dims_mismatch_names_both_shapes():
 ])
 def test_gemm_bad_shapes_raise_value_error(a, b, c, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        ops.gemm(a, b, c, **kwargs)
+        kernels.gemm(a, b, c, **kwargs)
 
 
 def test_gemm_bad_dtype_raises_type_error():
     with pytest.raises(TypeError, match=r"gemm: a must be float32, got int32"):
-        ops.gemm(np.ones((2, 3), np.int32), f32(3, 4))
+        kernels.gemm(np.ones((2, 3), np.int32), f32(3, 4))
     with pytest.raises(TypeError, match=r"gemm: c must be float32"):
-        ops.gemm(f32(2, 3), f32(3, 4), np.zeros((2, 4), np.int64))
+        kernels.gemm(f32(2, 3), f32(3, 4), np.zeros((2, 4), np.int64))
     with pytest.raises(TypeError, match=r"gemm: bias must be float32"):
-        ops.gemm(f32(2, 3), f32(3, 4), bias=np.zeros(4, np.int32))
+        kernels.gemm(f32(2, 3), f32(3, 4), bias=np.zeros(4, np.int32))
 
 
 def test_gemm_output_aliasing_an_input_raises():
     a = f32(4, 4)
     with pytest.raises(ValueError, match=r"gemm: c and a share memory"):
-        ops.gemm(a, f32(4, 4), a)
-    t = ops.as_tensor(f32(4, 4))
+        kernels.gemm(a, f32(4, 4), a)
+    t = kernels.as_tensor(f32(4, 4))
     with pytest.raises(ValueError, match=r"gemm: c and b share memory"):
-        ops.gemm(f32(4, 4), t, t.reshape([4, 4]))
+        kernels.gemm(f32(4, 4), t, t.reshape([4, 4]))
 
 
 def test_gemm_beta_without_c_raises():
     with pytest.raises(ValueError, match=r"gemm: beta != 0"):
-        ops.gemm(f32(2, 3), f32(3, 4), beta=1.0)
+        kernels.gemm(f32(2, 3), f32(3, 4), beta=1.0)

@@ -3,7 +3,7 @@ scatter-add (repeated indices), all index dtypes, thread counts, and the index c
 import numpy as np
 import pytest
 
-from corenn import ops
+from corenn import kernels
 import reference as ref
 
 INDEX_DTYPES = [np.int32, np.int64, np.float32]
@@ -19,11 +19,11 @@ CASES = [((1, 1), 5, 3), ((1, 7), 4, 8), ((3, 5), 10, 13), ((4,), 1, 2), ((2, 3,
 def test_forward_backward_match_reference(shape, v, d, dtype, rng):
     idx = rng.integers(0, v, size=shape).astype(dtype)
     w = rng.normal(size=(v, d)).astype(np.float32)
-    y = ops.embedding_forward(idx, w)
+    y = kernels.embedding_forward(idx, w)
     assert tuple(y.shape) == shape + (d,)
     np.testing.assert_array_equal(np.asarray(y), ref.embedding(idx, w).astype(np.float32))
     dy = rng.normal(size=shape + (d,)).astype(np.float32)
-    dw = ops.embedding_backward(idx, dy, input_dim=v)
+    dw = kernels.embedding_backward(idx, dy, input_dim=v)
     np.testing.assert_allclose(np.asarray(dw), ref.embedding_grad(idx, dy, v), rtol=1e-5, atol=1e-5)
 
 
@@ -31,7 +31,7 @@ def test_repeated_indices_accumulate_and_unused_rows_are_zeroed(rng):
     idx = np.array([[2, 2, 0], [2, 0, 2]], np.int64)
     dy = rng.normal(size=(2, 3, 4)).astype(np.float32)
     dw = np.full((5, 4), 7.0, np.float32)  # stale values must be overwritten, not added to
-    ops.embedding_backward(idx, dy, out=dw)
+    kernels.embedding_backward(idx, dy, out=dw)
     g = dy.astype(np.float64)
     np.testing.assert_allclose(dw[2], g[0, 0] + g[0, 1] + g[1, 0] + g[1, 2], rtol=1e-5)
     np.testing.assert_allclose(dw[0], g[0, 2] + g[1, 1], rtol=1e-5)
@@ -43,15 +43,15 @@ def test_backward_is_identical_for_any_thread_count(threads, rng):
     # heavy repetition (a Zipf-like draw) over a vocabulary the threads split between them
     idx = np.minimum(rng.zipf(1.5, size=(128, 50)) - 1, 999).astype(np.int32)
     dy = rng.normal(size=(128, 50, 16)).astype(np.float32)
-    old = ops.get_num_threads()
+    old = kernels.get_num_threads()
     try:
-        ops.set_num_threads(1)
-        single = np.asarray(ops.embedding_backward(idx, dy, input_dim=1000)).copy()
-        ops.set_num_threads(threads)
-        multi = np.asarray(ops.embedding_backward(idx, dy, input_dim=1000))
-        y = np.asarray(ops.embedding_forward(idx, rng.normal(size=(1000, 16)).astype(np.float32)))
+        kernels.set_num_threads(1)
+        single = np.asarray(kernels.embedding_backward(idx, dy, input_dim=1000)).copy()
+        kernels.set_num_threads(threads)
+        multi = np.asarray(kernels.embedding_backward(idx, dy, input_dim=1000))
+        y = np.asarray(kernels.embedding_forward(idx, rng.normal(size=(1000, 16)).astype(np.float32)))
     finally:
-        ops.set_num_threads(old)
+        kernels.set_num_threads(old)
     np.testing.assert_array_equal(multi, single)  # same summation order per row: bit-identical
     np.testing.assert_allclose(multi, ref.embedding_grad(idx, dy, 1000), rtol=1e-4, atol=1e-4)
     assert y.shape == (128, 50, 16)
@@ -76,7 +76,7 @@ def test_reference_gradient_matches_finite_differences(rng):
 def test_other_integer_and_whole_float64_indices_are_accepted(rng):
     w = rng.normal(size=(6, 3)).astype(np.float32)
     for idx in (np.array([[5, 0]], np.uint8), np.array([[5.0, 0.0]]), [[5, 0]]):
-        np.testing.assert_array_equal(np.asarray(ops.embedding_forward(idx, w)), w[[[5, 0]]])
+        np.testing.assert_array_equal(np.asarray(kernels.embedding_forward(idx, w)), w[[[5, 0]]])
 
 
 @pytest.mark.parametrize("op", ["embedding_forward", "embedding_backward"])
@@ -99,9 +99,9 @@ def test_bad_indices_raise_before_writing(op, bad, dtype, match):
     out = np.full((2, 2, 4), 9.0, np.float32) if op == "embedding_forward" else np.full((7, 4), 9.0, np.float32)
     with pytest.raises(ValueError, match=op + ": .*" + match):
         if op == "embedding_forward":
-            ops.embedding_forward(idx, w, out=out)
+            kernels.embedding_forward(idx, w, out=out)
         else:
-            ops.embedding_backward(idx, np.ones((2, 2, 4), np.float32), out=out)
+            kernels.embedding_backward(idx, np.ones((2, 2, 4), np.float32), out=out)
     assert (out == 9.0).all()  # nothing was written
 
 
@@ -109,16 +109,16 @@ def test_shape_dtype_and_device_errors(rng):
     idx = np.array([[0, 1]], np.int32)
     w = np.ones((3, 4), np.float32)
     with pytest.raises(ValueError, match="embedding_forward: weight must be .*rank 2"):
-        ops.embedding_forward(idx, np.ones(3, np.float32))
+        kernels.embedding_forward(idx, np.ones(3, np.float32))
     with pytest.raises(ValueError, match=r"embedding_forward: y .*\(1, 2, 4\)"):
-        ops.embedding_forward(idx, w, out=np.empty((1, 2, 5), np.float32))
+        kernels.embedding_forward(idx, w, out=np.empty((1, 2, 5), np.float32))
     with pytest.raises(ValueError, match=r"embedding_backward: dy .*\(1, 2, 4\)"):
-        ops.embedding_backward(idx, np.ones((2, 2, 4), np.float32), out=np.empty((3, 4), np.float32))
+        kernels.embedding_backward(idx, np.ones((2, 2, 4), np.float32), out=np.empty((3, 4), np.float32))
     with pytest.raises(ValueError, match="embedding_backward: give out="):
-        ops.embedding_backward(idx, np.ones((1, 2, 4), np.float32))
+        kernels.embedding_backward(idx, np.ones((1, 2, 4), np.float32))
     with pytest.raises(TypeError, match="embedding_forward"):
-        ops.embedding_forward(idx, w.astype(np.int32))
+        kernels.embedding_forward(idx, w.astype(np.int32))
     with pytest.raises(TypeError, match="embedding_forward: indices must be integers"):
-        ops.embedding_forward(np.array([["a"]]), w)
+        kernels.embedding_forward(np.array([["a"]]), w)
     with pytest.raises(ValueError, match="embedding_forward: .*weight"):
-        ops.embedding_forward(np.zeros((1, 0), np.int32), np.ones((0, 4), np.float32))
+        kernels.embedding_forward(np.zeros((1, 0), np.int32), np.ones((0, 4), np.float32))
