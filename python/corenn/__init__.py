@@ -8,10 +8,35 @@ from . import activations, initializers, regularizers, losses, metrics
 from . import utils, callbacks, datasets, optimizers
 from . import layers, models
 from . import cuda
-from .models import Sequential
+from .models import Model, Sequential, Input
+from . import autodiff
+from .autodiff import GradientTape, convert as _convert
+
+newaxis = None
+
+
+def convert_to_tensor(value, dtype=None):
+    """A corenn Tensor for ``value`` (a Tensor passes through; arrays and numbers are converted,
+    float data to float32)."""
+    if dtype is not None and not isinstance(value, Tensor):
+        import numpy as _np
+        value = _np.asarray(value, dtype=dtype)
+    return _convert(value, "convert_to_tensor")
+
+
+def function(func=None, **kwargs):
+    """``@corenn.function`` / ``@tf.function(...)``: accepted so TensorFlow scripts run; the
+    function runs eagerly (corenn has no graph capture; its layers are fused kernels already)."""
+    if func is None:
+        return lambda f: f
+    return func
+
+
+from . import keras  # noqa: E402  (the Keras names, so `tf.keras.X` works after `import corenn as tf`)
 
 __version__ = "0.1.0"
 
-__all__ = ["Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
+__all__ = ["Model", "Input", "GradientTape", "function", "convert_to_tensor", "newaxis", "keras",
+           "autodiff", "Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
            "initializers", "regularizers", "callbacks", "utils", "datasets", "Tensor", "kernels", "cuda",
            "set_num_threads", "get_num_threads", "__version__"]

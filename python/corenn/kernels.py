@@ -20,6 +20,20 @@ from . import _C
 
 Tensor = _C.Tensor
 
+
+def _scalar(t):
+    a = np.asarray(t)
+    if a.size != 1:
+        raise TypeError(f"only a Tensor of one element converts to a Python scalar, got shape {tuple(a.shape)}")
+    return a.reshape(()).item()
+
+
+# Python scalars from one-element Tensors (a loss value): float(loss), loss.item(), f"{loss:.3f}".
+Tensor.__float__ = lambda self: float(_scalar(self))
+Tensor.__int__ = lambda self: int(_scalar(self))
+Tensor.item = _scalar
+Tensor.__format__ = lambda self, spec: format(_scalar(self), spec) if spec else repr(self)
+
 __all__ = [
     "Tensor", "as_tensor", "empty", "zeros", "empty_like",
     "get_num_threads", "set_num_threads", "gemm", "matmul",

@@ -67,16 +67,27 @@ class Loss:
         return kernels.loss_forward(self.kind, y_pred, y_true, grad, sample_weight=sample_weight,
                                 **self._kwargs())
 
-    def __call__(self, y_true, y_pred, sample_weight=None) -> float:
-        y_true = self.prepare_labels(y_true)
-        if not isinstance(y_pred, kernels.Tensor):
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The mean loss as a scalar Tensor (``float(loss)`` or ``loss.numpy()`` reads it). Under
+        a GradientTape whose sources ``y_pred`` depends on, the call is recorded: its gradient
+        comes from the same fused kernel pass that computed the value."""
+        from . import autodiff
+        y_true = self.prepare_labels(np.asarray(y_true) if isinstance(y_true, kernels.Tensor) else y_true)
+        tape = autodiff.recording_tape()
+        pred_tensor = y_pred if isinstance(y_pred, kernels.Tensor) else None
+        if pred_tensor is None:
             y_pred = np.ascontiguousarray(y_pred, dtype=np.float32)
-        if not self.sparse and not isinstance(y_true, kernels.Tensor) and y_true.ndim == y_pred.ndim - 1 \
-                and y_pred.shape[-1] == 1:
+        if not self.sparse and y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
             y_true = y_true.reshape(y_true.shape + (1,))
         if sample_weight is not None:
             sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float32).reshape(-1)
-        return float(self.forward_backward(y_true, y_pred, None, sample_weight))
+        record = tape is not None and pred_tensor is not None and tape.needs_grad(pred_tensor)
+        grad = kernels.empty(tuple(y_pred.shape)) if record else None
+        value = kernels.Tensor.from_numpy(np.array(self.forward_backward(y_true, y_pred, grad, sample_weight),
+                                                   np.float32))
+        if record:
+            tape.record(lambda dys: [autodiff.scaled(grad, dys[0])], [pred_tensor], [value])
+        return value
 
     def get_config(self):
         return {"name": self.name, **self._kwargs()}

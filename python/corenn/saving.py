@@ -539,10 +539,20 @@ def _compile_config(model):
     from . import losses, metrics, optimizers
     if not model.compiled:
         return None
-    metric_specs = [_spec(m, lambda m: {"class_name": type(m).__name__, "config": m.get_config()})
-                    for m in model._metric_specs]
+    metric = lambda m: {"class_name": type(m).__name__, "config": m.get_config()}
     return {"optimizer": optimizers.serialize(model.optimizer),
-            "loss": _spec(model.loss, losses.serialize), "metrics": metric_specs}
+            "loss": _nested(model.loss, lambda x: _spec(x, losses.serialize)),
+            "metrics": _nested(model._metric_arg or [], lambda x: _spec(x, metric)),
+            **({"loss_weights": model._loss_weight_arg} if model._loss_weight_arg is not None else {})}
+
+
+def _nested(obj, fn):
+    """``fn`` applied to the leaves of a list / dict structure (per-output compile arguments)."""
+    if isinstance(obj, dict):
+        return {str(k): _nested(v, fn) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_nested(v, fn) for v in obj]
+    return None if obj is None else fn(obj)
 
 
 def _to_json(obj, what, path):
@@ -764,12 +774,38 @@ def _check_layer_spec(spec, where, known):
             _check_layer_spec(config[key], f"{where} ({name}) {key!r}", known)
 
 
+# Model classes a file may name, filled by corenn.models (saving imports no model class).
+MODEL_CLASSES: dict = {}
+
+
+def register_model_class(name, cls):
+    MODEL_CLASSES[name] = cls
+
+
 def _check_layer_classes(config):
     """The model config, if it names only corenn's concrete layer classes (wrapped ones too)."""
-    if not isinstance(config, dict) or config.get("class_name") != "Sequential":
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str) \
+            or config["class_name"] not in MODEL_CLASSES:
         got = config.get("class_name") if isinstance(config, dict) else config
-        raise _BadConfig(f"config.json: expected a 'Sequential' model, got {str(got)[:100]!r}")
+        raise _BadConfig(f"config.json: expected a {' or '.join(map(repr, sorted(MODEL_CLASSES)))} model, "
+                         f"got {str(got)[:100]!r}")
     inner = config.get("config")
+    if config["class_name"] != "Sequential":
+        if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
+            raise _BadConfig("config.json: the model config has no 'layers' list")
+        for key in ("input_layers", "output_layers"):
+            refs = inner.get(key)
+            if not isinstance(refs, list) or not refs or not all(
+                    isinstance(r, list) and len(r) == 3 and isinstance(r[0], str)
+                    and all(type(v) is int and 0 <= v < 1 << 20 for v in r[1:]) for r in refs):
+                raise _BadConfig(f"config.json: bad {key!r} in the functional model config")
+        known = _known_layer_classes() | {"InputLayer"}
+        for i, spec in enumerate(inner["layers"]):
+            _check_layer_spec(spec, f"layer {i}", known)
+            if not isinstance(spec.get("inbound_nodes", []), list):
+                raise _BadConfig(f"config.json: layer {i}: 'inbound_nodes' is not a list")
+        inner = dict(inner, __class_name__=config["class_name"])
+        return inner
     if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
         raise _BadConfig("config.json: the model config has no 'layers' list")
     if not isinstance(inner.get("name"), (str, type(None))):
@@ -813,16 +849,19 @@ def _check_architecture(inner, weights):
     """Build the model of ``inner`` without storage (see _without_storage) and compare every
     layer's weight shapes with the arrays the file declares, before anything real is built."""
     from .layers import deserialize
-    from .models.sequential import Sequential
     try:
-        model = Sequential(name=inner.get("name"))
-        Sequential._count -= 1  # a stand-in: default model names stay as they were
-        if inner.get("input_shape") is not None:
-            model._input_shape = tuple(inner["input_shape"])
-        for spec in inner["layers"]:
-            layer = deserialize(spec)
-            _without_storage(layer)
-            model.add(layer)
+        if "__class_name__" in inner:  # a graph model: built by its own from_config, layers storage-less
+            cls = MODEL_CLASSES[inner["__class_name__"]]
+            cfg = {k: v for k, v in inner.items() if k != "__class_name__"}
+            model = cls.from_config(dict(cfg, name=cfg.get("name") or "stand_in"), prepare_layer=_without_storage)
+        else:
+            model = MODEL_CLASSES["Sequential"](name=inner.get("name") or "stand_in")
+            if inner.get("input_shape") is not None:
+                model._input_shape = tuple(inner["input_shape"])
+            for spec in inner["layers"]:
+                layer = deserialize(spec)
+                _without_storage(layer)
+                model.add(layer)
         expected = [(layer, [tuple(w.shape) for w in layer.weights]) for layer in model.layers]
     except _BUILD_ERRORS as exc:
         raise _BadConfig(f"config.json does not describe a valid corenn model: "
@@ -895,16 +934,28 @@ def _compile_args(compile_cfg):
     _check_json_values(compile_cfg, "compile.json")
     try:
         optimizer = optimizers.deserialize(compile_cfg["optimizer"])
-        loss = compile_cfg["loss"]
-        loss = loss if isinstance(loss, str) else losses.deserialize(loss)
+        loss = _nested_specs(compile_cfg["loss"], losses.deserialize)
         specs = compile_cfg.get("metrics") or []
-        if not isinstance(specs, list):
-            raise TypeError("'metrics' must be a list")
-        specs = [s if isinstance(s, str) else metrics.get(s) for s in specs]
+        if not isinstance(specs, (list, dict)):
+            raise TypeError("'metrics' must be a list or a dict")
+        specs = _nested_specs(specs, metrics.get)
+        loss_weights = compile_cfg.get("loss_weights")
     except _BUILD_ERRORS as exc:
         raise _BadConfig(f"compile.json is not a valid compile config: "
                    f"{type(exc).__name__}: {exc}") from None
-    return {"optimizer": optimizer, "loss": loss, "metrics": specs}
+    return {"optimizer": optimizer, "loss": loss, "metrics": specs, "loss_weights": loss_weights}
+
+
+def _nested_specs(obj, build):
+    """compile.json's loss / metrics: strings stay names, {class_name, config} objects are built,
+    lists and dicts (per output) are walked."""
+    if isinstance(obj, str) or obj is None:
+        return obj
+    if isinstance(obj, list):
+        return [_nested_specs(v, build) for v in obj]
+    if isinstance(obj, dict) and "class_name" not in obj:
+        return {k: _nested_specs(v, build) for k, v in obj.items()}
+    return build(obj)
 
 
 # ---- building -----------------------------------------------------------------------------------
@@ -965,9 +1016,11 @@ def load_model(path, compile=True):
 
 
 def _build_model(inner, path):
-    from .models.sequential import Sequential
     try:
-        return Sequential.from_config(inner)
+        if "__class_name__" in inner:
+            cls = MODEL_CLASSES[inner["__class_name__"]]
+            return cls.from_config({k: v for k, v in inner.items() if k != "__class_name__"})
+        return MODEL_CLASSES["Sequential"].from_config(inner)
     except _BUILD_ERRORS as exc:
         raise ValueError(f"{path}: config.json does not describe a valid corenn model: "
                          f"{type(exc).__name__}: {exc}") from None

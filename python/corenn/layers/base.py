@@ -106,6 +106,8 @@ class Layer:
         initializers.get(initializer).fill(value)
         grad = kernels.zeros(shape)
         self._params.append(Param(name, value, grad, regularizers.get(regularizer), trainable))
+        from ..autodiff import watch_variable
+        watch_variable(value)  # a GradientTape differentiates for it without tape.watch
         return value
 
     def _live_params(self, trainable):
@@ -177,8 +179,9 @@ class Layer:
     # -- the layer contract ------------------------------------------------------------------
 
     def build(self, input_shape):
-        self.input_shape = tuple(input_shape)
-        self.output_shape = tuple(self.compute_output_shape(input_shape))
+        self.input_shape = tuple(input_shape) if not isinstance(input_shape, list) else list(input_shape)
+        out = self.compute_output_shape(input_shape)
+        self.output_shape = list(out) if isinstance(out, list) else tuple(out)
         self.built = True
 
     def forward(self, x, training=False):  # pragma: no cover - abstract
@@ -196,22 +199,95 @@ class Layer:
         data (Flatten, Dropout, padding, ...) keep this default of 0. Shown by model.summary."""
         return 0
 
-    def __call__(self, x, training=False):
-        """Eager use: builds on first call; NumPy in -> NumPy out, Tensor in -> Tensor out (a
-        list of them for layers that return several, e.g. an RNN with return_state)."""
-        numpy_in = not isinstance(x, kernels.Tensor)
-        if numpy_in:
-            x = np.ascontiguousarray(x, dtype=np.float32)
+    def __call__(self, inputs, training=None, mask=None, **kwargs):
+        """Call the layer.
+
+        On KerasTensors (``keras.Input`` or another layer's output) this records a node of the
+        graph of layer calls and returns KerasTensor(s); nothing is computed (functional API).
+        On data it runs now (building on first call): NumPy in -> NumPy out, Tensor in -> Tensor
+        out (a list for layers that return several, e.g. an RNN with return_state). Inside a
+        ``GradientTape`` the call gets a context of its own and is recorded for ``gradient``.
+        """
+        if kwargs:
+            raise TypeError(f"layer '{self.name}' ({type(self).__name__}): unexpected keyword argument(s) "
+                            f"{', '.join(sorted(kwargs))}")
+        if mask is not None:
+            raise NotImplementedError(f"layer '{self.name}': explicit masks are not supported yet")
+        from ..models import graph
+        if graph.is_symbolic(inputs):
+            return graph.symbolic_call(self, inputs)
+        from .. import autodiff
+        tape = autodiff.recording_tape()
+        if tape is not None:
+            return tape.call_layer(self, inputs, training)
+        return self._eager_call(inputs, training)
+
+    def _eager_call(self, inputs, training):
+        packed = isinstance(inputs, (list, tuple))
+        flat = list(inputs) if packed else [inputs]
+        numpy_in = not isinstance(flat[0], kernels.Tensor)
+        flat = [x if isinstance(x, kernels.Tensor) else np.ascontiguousarray(x, dtype=np.float32) for x in flat]
+        shapes = [(None,) + tuple(x.shape[1:]) for x in flat]
         if not self.built:
-            self.build((None,) + tuple(x.shape[1:]))
-        self.check_input_shape(tuple(x.shape))
+            self.build(shapes if packed else shapes[0])
+        if not packed:
+            self.check_input_shape(tuple(flat[0].shape))
+        tensors = [kernels.as_tensor(x, self.name, "x") for x in flat]
         self._eager = True
         try:
-            y = self.forward(kernels.as_tensor(x, self.name, "x"), training=training)
+            y = self.forward(tensors if packed else tensors[0], training=bool(training))
         finally:
             self._eager = False
         out = (lambda t: np.array(t, copy=True)) if numpy_in else (lambda t: t)
         return [out(t) for t in y] if isinstance(y, list) else out(y)
+
+    # -- call contexts ---------------------------------------------------------------------------
+
+    # Attributes naming inner layers whose per-call state must be separate too (wrappers).
+    _sublayer_attrs: tuple = ()
+
+    def _call_context(self):
+        """A context for one more call of this layer: an object of the layer's class whose own
+        attributes are that call's state (saved tensors, buffers, fusion flags, weight-gradient
+        Tensors); every other attribute (weights, config) is read from the layer itself."""
+        owner = self.__dict__.get("_owner", self)
+        ctx = object.__new__(type(owner))
+        d = ctx.__dict__
+        d.update(_owner=owner, _buffers={}, needs_input_grad=True, relu_grad_by_next=False,
+                 masks_relu_input=False, pooled_by=None, grad_through_pool=False,
+                 passes_grad_back=False, _fused_output=None, _eager=False)
+        for attr in owner._sublayer_attrs:
+            d[attr] = getattr(owner, attr)._call_context()
+        if not owner._sublayer_attrs:
+            d["_params"] = [Param(p.name, p.value, kernels.empty(tuple(p.value.shape)), p.regularizer, p.trainable)
+                            for p in owner._params]
+        return ctx
+
+    def __getattr__(self, name):
+        # Only reached for attributes a call context does not hold itself: read the layer's.
+        owner = self.__dict__.get("_owner")
+        if owner is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return getattr(owner, name)
+
+    @property
+    def output(self):
+        """The output KerasTensor of this layer's first call on symbolic inputs (Keras'
+        ``layer.output``, e.g. to build a feature extractor)."""
+        node = self._first_node("output")
+        return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
+
+    @property
+    def input(self):
+        node = self._first_node("input")
+        return node.inputs[0] if not node.packed else list(node.inputs)
+
+    def _first_node(self, what):
+        nodes = self.__dict__.get("_inbound_nodes")
+        if not nodes:
+            raise AttributeError(f"layer '{self.name}' has no {what}: it has not been called on a "
+                                 "symbolic input (keras.Input) yet")
+        return nodes[0]
 
     def check_input_shape(self, shape):
         """Raise a ValueError naming this layer when ``shape`` (with batch) does not fit."""
@@ -296,17 +372,38 @@ def _check_declared_shape(name, shape):
 class InputLayer(Layer):
     """Declares the shape of one input sample (without the batch axis); computes nothing.
 
-    ``Sequential([layers.Input(shape=(784,)), layers.Dense(10)])`` fixes the model's input.
+    Its ``output`` is the symbolic tensor that ``keras.Input(shape=...)`` returns, the start of a
+    functional model; ``Sequential([layers.Input(shape=(784,)), ...])`` fixes the model's input.
     """
 
     def __init__(self, shape=None, batch_size=None, dtype=None, input_shape=None, name=None,
-                 **kwargs):
+                 batch_shape=None, sparse=None, ragged=None, **kwargs):
+        if sparse or ragged:
+            raise NotImplementedError("InputLayer: sparse and ragged inputs are not supported")
+        if batch_shape is not None:
+            shape, batch_size = tuple(batch_shape)[1:], tuple(batch_shape)[0]
         if shape is None:
             shape = input_shape
         if shape is None:
             raise ValueError("InputLayer: pass shape=, the shape of one sample without the batch axis")
-        super().__init__(name=name, dtype=dtype, input_shape=shape, batch_size=batch_size, **kwargs)
+        input_dtype = np.dtype("float32" if dtype is None else dtype)
+        if input_dtype.kind not in "fiu":
+            raise TypeError(f"Input: dtype must be a float or integer type, got {dtype!r}")
+        super().__init__(name=name or unique_name("input_layer"), input_shape=shape,
+                         batch_size=batch_size, **kwargs)
         self.shape = (None,) + self._declared_input_shape
+        self.input_dtype = str(input_dtype)
+        self._output = None
+
+    @property
+    def output(self):
+        if self._output is None:
+            from ..models.graph import KerasTensor, Node
+            t = KerasTensor(self.shape, self.input_dtype, name=self.name)
+            t.node = Node(self, [], [t], False)
+            self._output = t
+            self.__dict__.setdefault("_inbound_nodes", []).append(t.node)
+        return self._output
 
     def forward(self, x, training=False):
         return x
@@ -315,9 +412,14 @@ class InputLayer(Layer):
         return dy
 
     def get_config(self):
-        return {"name": self.name, "shape": self._declared_input_shape}
+        cfg = {"name": self.name, "shape": self._declared_input_shape}
+        if self.input_dtype != "float32":
+            cfg["dtype"] = self.input_dtype
+        return cfg
 
 
-def Input(shape=None, batch_size=None, dtype=None, name=None):
-    """Keras' ``Input(shape=...)``: here an InputLayer to put first in a Sequential."""
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):
+    """``keras.Input(shape=...)``: a symbolic input (KerasTensor) for the functional API; also
+    accepted first in a Sequential to fix its input shape."""
+    from ..models.graph import Input as _input
+    return _input(shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs)

@@ -107,7 +107,10 @@ class _RNN(Layer):
 
     def compute_output_shape(self, input_shape):
         n, t = input_shape[0], input_shape[1]
-        return (n, t, self.units) if self.return_sequences else (n, self.units)
+        y = (n, t, self.units) if self.return_sequences else (n, self.units)
+        if self.return_state:  # [output, h] (+ c for an LSTM), as forward returns them
+            return [y] + [(n, self.units)] * (2 if self._cell == "lstm" else 1)
+        return y
 
     # -- forward / backward ------------------------------------------------------------------
 
@@ -302,6 +305,13 @@ class Bidirectional(Layer):
         merge_mode: 'concat' | 'sum' | 'mul' | 'ave' | None.
         backward_layer: optional layer to use as the backward direction (go_backwards=True).
     """
+
+    _sublayer_attrs = ("forward_layer", "backward_layer")
+
+    def _call_context(self):
+        ctx = super()._call_context()
+        ctx._params = ctx.forward_layer._params + ctx.backward_layer._params
+        return ctx
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         if not isinstance(layer, _RNN):

@@ -29,6 +29,8 @@ class TimeDistributed(Layer):
         layer: a Layer instance (not yet used elsewhere), e.g. Dense(10).
     """
 
+    _sublayer_attrs = ("layer",)
+
     def __init__(self, layer, **kwargs):
         if not isinstance(layer, Layer):
             raise ValueError(f"TimeDistributed: layer must be a corenn Layer instance, got {layer!r}")

@@ -49,15 +49,51 @@ def _bytes(n) -> str:
 
 
 def _rows(model, timings):
-    rows = []
-    for i, layer in enumerate(model.layers):
-        row = [f"{layer.name} ({type(layer).__name__})", shape_str(layer.output_shape),
-               f"{layer.count_params():,}", _human(layer.flops(layer.input_shape))]
+    """One row per layer: name (type), output shape, params, FLOPs[, Connected to][, times]."""
+    graph = getattr(model, "_graph", None)
+    connected = graph is not None and type(model).__name__ != "Sequential"
+    nodes, node_index, names = {}, {}, {}
+    if graph is not None:
+        for t in graph.inputs:
+            nodes[id(t.node.layer)] = [t.node]
+        for node in graph.nodes:
+            calls = nodes.setdefault(id(node.layer), [])
+            node_index[id(node)] = len(calls)
+            calls.append(node)
+    ms = {}
+    if timings is not None:
+        for k, layer in enumerate(timings.layers):
+            f, b = ms.get(id(layer), (0, 0))
+            ms[id(layer)] = (f + timings.forward[k], b + timings.backward[k])
+    rows, total = [], 0
+    for layer in model.layers:
+        calls = nodes.get(id(layer), [])
+        if calls:
+            node = calls[0]
+            outs = [t.shape for t in node.outputs]
+            out_text = shape_str(outs[0]) if len(outs) == 1 else ", ".join(shape_str(o) for o in outs)
+            in_shape = ([t.shape for t in node.inputs] if node.packed else node.inputs[0].shape) \
+                if node.inputs else None
+        else:
+            out_text, in_shape = shape_str(layer.output_shape) if layer.output_shape else "?", layer.input_shape
+        try:
+            flops = layer.flops(in_shape) if in_shape is not None else 0
+        except (TypeError, ValueError, IndexError):
+            flops = 0
+        total += flops
+        row = [f"{layer.name} ({type(layer).__name__})", out_text, f"{layer.count_params():,}", _human(flops)]
+        if connected:
+            links = []
+            for node in calls:
+                for t in node.inputs:
+                    src = t.node
+                    links.append(f"{src.layer.name}[{node_index.get(id(src), 0)}][{t.index}]")
+            row.append(", ".join(links) if links else "-")
         if timings is not None:
-            row += [f"{timings.ms_per_step(timings.forward[i]):.3f}",
-                    f"{timings.ms_per_step(timings.backward[i]):.3f}"]
+            f, b = ms.get(id(layer), (0, 0))
+            row += [f"{timings.ms_per_step(f):.3f}", f"{timings.ms_per_step(b):.3f}"]
         rows.append(row)
-    return rows
+    return rows, total
 
 
 def _widths(headers, rows, line_length):
@@ -76,20 +112,24 @@ def _fit(text, width, right):
 def format_summary(model, line_length=None) -> list[str]:
     """The lines of ``model.summary()``."""
     t = model.__dict__.get("_layer_timings")
-    timings = t if t is not None and t.steps and t.layers == model.layers else None
+    graph = getattr(model, "_graph", None)
+    current = graph is not None and t is not None and t.layers == [s.owner for s in graph.steps]
+    timings = t if current and t.steps else None
     headers = ["Layer (type)", "Output Shape", "Param #", "FLOPs"]
+    if graph is not None and type(model).__name__ != "Sequential":
+        headers.append("Connected to")
     if timings is not None:
         headers += ["Fwd ms", "Bwd ms"]
-    rows = _rows(model, timings)
+    rows, flops = _rows(model, timings)
     widths = _widths(headers, rows, line_length)
-    right = [False, False] + [True] * (len(headers) - 2)
+    right = [False, False] + [h != "Connected to" for h in headers[2:]]
 
     def line(cells):
         return "".join(_fit(c, w, r) for c, w, r in zip(cells, widths, right)).rstrip()
 
     total = model.count_params()
     trainable = sum(int(w.size) for w in model.trainable_weights)
-    flops = sum(l.flops(l.input_shape) for l in model.layers)
+
     out = [f'Model: "{model.name}"', "_" * sum(widths), line(headers), "=" * sum(widths)]
     out += [line(r) for r in rows]
     out += ["=" * sum(widths),

@@ -116,7 +116,7 @@ class TrainingLoops:
                     _data.warn_ran_out(where, steps, epochs - initial_epoch)
                     break
             metrics = self._train_metrics
-            for m in metrics:
+            for _, m in self._metric_entries(metrics):
                 m.reset_state()
             cbks.on_epoch_begin(epoch)
             total, count, logs = 0.0, 0, {}
@@ -126,7 +126,7 @@ class TrainingLoops:
                     loss = self._train_step(xb, yb, metrics, swb)
                     total += loss * nb
                     count += nb
-                    logs = {"loss": total / count, **{m.name: m.result() for m in metrics}}
+                    logs = {"loss": total / count, **self._metric_logs(metrics)}
                 cbks.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -161,16 +161,18 @@ class TrainingLoops:
             return train, train.steps, None, validation_data
         batch_size = _data.positive_or_none(where, "batch_size", batch_size) or 32
         x = self._prepare_x(x, "fit")
-        y = self._prepare_y(y, len(x), "fit")
-        raw_sw = None if sample_weight is None else _data.sample_weights(where, len(x), y, sample_weight)
+        n = data_len(x)
+        y = self._prepare_y(y, n, "fit")
+        raw_sw = None if sample_weight is None else _data.sample_weights(where, n, first(y), sample_weight)
         if validation_data is None and validation_split:
-            split = self._split_index(len(x), validation_split)
-            validation_data = (x[split:], y[split:]) + (() if raw_sw is None else (raw_sw[split:],))
-            x, y = x[:split], y[:split]
+            split = self._split_index(n, validation_split)
+            validation_data = (rows(x, split, n), rows(y, split, n)) + (() if raw_sw is None else (raw_sw[split:],))
+            x, y = rows(x, 0, split), rows(y, 0, split)
             raw_sw = None if raw_sw is None else raw_sw[:split]
-        sw = _data.sample_weights(where, len(x), y, raw_sw, class_weight)  # class weights: training only
+            n = split
+        sw = _data.sample_weights(where, n, first(y), raw_sw, class_weight)  # class weights: training only
         self._resolve_metrics(y)
-        steps = math.ceil(len(x) / batch_size)
+        steps = math.ceil(n / batch_size)
         if steps_per_epoch is not None:
             steps = min(steps, _data.positive_or_none(where, "steps_per_epoch", steps_per_epoch))
         return (x, y, sw), steps, batch_size, validation_data
@@ -202,8 +204,8 @@ class TrainingLoops:
                              + (f" of {len(data)} items" if isinstance(data, (tuple, list)) else ""))
         op = "fit(validation_data)"
         vx = self._prepare_x(data[0], op)
-        vy = self._prepare_y(data[1], len(vx), op)
-        vsw = _data.sample_weights(f"{self.name}.{op}", len(vx), vy, data[2] if len(data) == 3 else None)
+        vy = self._prepare_y(data[1], data_len(vx), op)
+        vsw = _data.sample_weights(f"{self.name}.{op}", data_len(vx), first(vy), data[2] if len(data) == 3 else None)
         return vx, vy, vsw
 
     def _fit_batches(self, train, batch_size, steps, shuffle, buffers, class_weight):
@@ -213,7 +215,7 @@ class TrainingLoops:
                 yield self._convert_batch("fit", batch, i, class_weight)
             return
         from ..utils.random import get_generator
-        n = len(train[0])
+        n = data_len(train[0])
         order = get_generator().permutation(n) if shuffle else None
         for step in range(steps):
             lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
@@ -226,28 +228,29 @@ class TrainingLoops:
         x = self._prepare_x(bx, op)
         if by is None:
             raise ValueError(f"{where}: batch {index} has no targets (y is None)")
-        y = self._prepare_y(by, len(x), op)
-        sw = _data.sample_weights(f"{where} (batch {index})", len(x), y, bsw, class_weight)
+        n = data_len(x)
+        y = self._prepare_y(by, n, op)
+        sw = _data.sample_weights(f"{where} (batch {index})", n, first(y), bsw, class_weight)
         self._resolve_metrics(y)
-        return kernels.as_tensor(x), kernels.as_tensor(y), _data.tensor_or_none(sw), len(x)
+        return tensors(x), tensors(y), _data.tensor_or_none(sw), n
 
     @staticmethod
     def _batch(arrays, order, lo, hi, buffers):
         """Rows [lo, hi) of each array (x, y, sample weights or None) as Tensors: zero-copy slices,
         or gathered in shuffled order into buffers reused across steps."""
         if order is None:
-            return tuple(None if a is None else kernels.as_tensor(a[lo:hi]) for a in arrays)
+            return tuple(None if a is None else tensors(rows(a, lo, hi)) for a in arrays)
         size = hi - lo
         entry = buffers.get(size)
         if entry is None:
-            bufs = [None if a is None else np.empty((size,) + a.shape[1:], a.dtype) for a in arrays]
-            entry = buffers[size] = (bufs, tuple(_data.tensor_or_none(b) for b in bufs))
-        bufs, tensors = entry
+            bufs = [None if a is None else empty_like_rows(a, size) for a in arrays]
+            entry = buffers[size] = (bufs, tuple(None if b is None else tensors(b) for b in bufs))
+        bufs, batch = entry
         idx = order[lo:hi]
         for a, b in zip(arrays, bufs):
             if a is not None:
-                np.take(a, idx, axis=0, out=b)
-        return tensors
+                take_rows(a, idx, b)
+        return batch
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False, _callbacks=True):
@@ -267,13 +270,14 @@ class TrainingLoops:
         else:
             batch_size = _data.positive_or_none(where, "batch_size", batch_size) or 32
             x = self._prepare_x(x, "evaluate")
-            y = self._prepare_y(y, len(x), "evaluate")
-            source = (x, y, _data.sample_weights(where, len(x), y, sample_weight))
+            n = data_len(x)
+            y = self._prepare_y(y, n, "evaluate")
+            source = (x, y, _data.sample_weights(where, n, first(y), sample_weight))
             self._resolve_metrics(y)
-            n_steps = math.ceil(len(x) / batch_size)
+            n_steps = math.ceil(n / batch_size)
             if steps is not None:
                 n_steps = min(n_steps, _data.positive_or_none(where, "steps", steps))
-                source = tuple(None if a is None else a[:n_steps * batch_size] for a in source)
+                source = tuple(None if a is None else rows(a, 0, n_steps * batch_size) for a in source)
         cbks = None
         if _callbacks:
             cbks = _callbacks_mod.CallbackList(callbacks, add_progbar=verbose != 0, model=self,
@@ -297,30 +301,30 @@ class TrainingLoops:
             batches = (self._convert_batch(op, b, i) for i, b in enumerate(source.epoch()))
         else:
             x, y, sw = source
-            batches = ((kernels.as_tensor(x[lo:lo + batch_size]), kernels.as_tensor(y[lo:lo + batch_size]),
-                        None if sw is None else kernels.as_tensor(sw[lo:lo + batch_size]), len(x[lo:lo + batch_size]))
-                       for lo in range(0, len(x), batch_size))
-        reg = sum(layer.regularization() for layer in self.layers)
+            n = data_len(x)
+            batches = ((tensors(rows(x, lo, lo + batch_size)), tensors(rows(y, lo, lo + batch_size)),
+                        None if sw is None else kernels.as_tensor(sw[lo:lo + batch_size]), min(n, lo + batch_size) - lo)
+                       for lo in range(0, n, batch_size))
+        reg = self.regularization()
         total, count, metrics = 0.0, 0, []
         if cbks is not None:
             cbks.on_test_begin()
         for step, (xb, yb, swb, nb) in enumerate(batches):
             if step == 0:  # a stream resolves the metrics with its first batch
                 metrics = self._eval_metrics
-                for m in metrics:
+                for _, m in self._metric_entries(metrics):
                     m.reset_state()
             if cbks is not None:
                 cbks.on_test_batch_begin(step)
             h = self._forward(xb, False)
-            total += self._loss_obj.forward_backward(yb, h, None, _data.row_weights(swb, h)) * nb
+            total += self._batch_loss(yb, h, swb) * nb
             count += nb
-            for m in metrics:
-                m.update_state(yb, h)
+            self._update_metrics(metrics, yb, h)
             if cbks is not None:
-                cbks.on_test_batch_end(step, {"loss": total / count + reg, **{m.name: m.result() for m in metrics}})
+                cbks.on_test_batch_end(step, {"loss": total / count + reg, **self._metric_logs(metrics)})
         if count == 0:
             return None
-        result = {"loss": total / count + reg, **{m.name: m.result() for m in metrics}}
+        result = {"loss": total / count + reg, **self._metric_logs(metrics)}
         if cbks is not None:
             cbks.on_test_end(result)
         return result
@@ -344,11 +348,13 @@ class TrainingLoops:
         else:
             batch_size = _data.positive_or_none(where, "batch_size", batch_size) or 32
             x = self._prepare_x(x, "predict")
-            n_steps = math.ceil(len(x) / batch_size)
+            n = data_len(x)
+            n_steps = math.ceil(n / batch_size)
             if steps is not None:
                 n_steps = min(n_steps, _data.positive_or_none(where, "steps", steps))
-                x = x[:n_steps * batch_size]
-            batches = (x[lo:lo + batch_size] for lo in range(0, len(x), batch_size))
+                x = rows(x, 0, n_steps * batch_size)
+                n = data_len(x)
+            batches = (rows(x, lo, lo + batch_size) for lo in range(0, n, batch_size))
         cbks = _callbacks_mod.CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                                            epochs=1, steps=n_steps)
         cbks.on_predict_begin()
@@ -356,29 +362,29 @@ class TrainingLoops:
         for step, xb in enumerate(batches):
             cbks.on_predict_batch_begin(step)
             with self._step_lock:  # the output is the last layer's reused buffer: copy it out first
-                h = np.asarray(self._forward(kernels.as_tensor(xb), False))
+                hs = self._forward(tensors(xb), False)
+                multi = isinstance(hs, list)
+                hs = [np.asarray(t) for t in (hs if multi else [hs])]
                 if stream:
-                    h = h.copy()
-                    parts.append(h)
+                    hs = [a.copy() for a in hs]
+                    parts.append(hs)
                 else:
                     if out is None:
-                        out = np.empty((len(x),) + h.shape[1:], np.float32)
-                    out[lo:lo + len(h)] = h
-                    h = out[lo:lo + len(h)]
-                    lo += len(h)
-            cbks.on_predict_batch_end(step, {"outputs": h})
+                        out = [np.empty((n,) + a.shape[1:], np.float32) for a in hs]
+                    for o, a in zip(out, hs):
+                        o[lo:lo + len(a)] = a
+                    hs = [o[lo:lo + len(a)] for o, a in zip(out, hs)]
+                    lo += len(hs[0])
+            cbks.on_predict_batch_end(step, {"outputs": hs if multi else hs[0]})
         cbks.on_predict_end()
         if stream:
             if not parts:
                 raise ValueError(f"{where}: the data iterable yielded no batches")
-            return np.concatenate(parts)
-        return out
-
-    def __call__(self, x, training=False):
-        return self.predict(x, batch_size=max(1, len(x)))
+            out = [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
+        return self._structure_outputs(out)
 
     def predict_on_batch(self, x):
-        return self.predict(x, batch_size=max(1, len(x)))
+        return self.predict(x, batch_size=max(1, data_len(self._prepare_x(x, "predict_on_batch"))))
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One training step on (x, y); sample_weight (N,) or class_weight weight the loss."""
@@ -389,21 +395,79 @@ class TrainingLoops:
     def _train_on_batch(self, x, y, sample_weight, class_weight, return_dict):
         where = f"{self.name}.train_on_batch"
         x = self._prepare_x(x, "train_on_batch")
-        y = self._prepare_y(y, len(x), "train_on_batch")
+        n = data_len(x)
+        y = self._prepare_y(y, n, "train_on_batch")
         if class_weight is not None:
             class_weight = _data.check_class_weight(where, class_weight)
-        sw = _data.sample_weights(where, len(x), y, sample_weight, class_weight)
+        sw = _data.sample_weights(where, n, first(y), sample_weight, class_weight)
         self._resolve_metrics(y)
-        for m in self._train_metrics:
+        for _, m in self._metric_entries(self._train_metrics):
             m.reset_state()
         self._step_lists = None
         self._mark_input_grads()
-        loss = self._train_step(kernels.as_tensor(x), kernels.as_tensor(y), self._train_metrics, _data.tensor_or_none(sw))
-        result = {"loss": float(loss), **{m.name: m.result() for m in self._train_metrics}}
+        loss = self._train_step(tensors(x), tensors(y), self._train_metrics, _data.tensor_or_none(sw))
+        result = {"loss": float(loss), **self._metric_logs(self._train_metrics)}
         if return_dict:
             return result
         return result["loss"] if len(result) == 1 else list(result.values())
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
-        return self.evaluate(x, y, batch_size=max(1, len(x)), verbose=0, sample_weight=sample_weight,
-                             return_dict=return_dict, _callbacks=False)
+        return self.evaluate(x, y, batch_size=max(1, data_len(self._prepare_x(x, "test_on_batch"))), verbose=0,
+                             sample_weight=sample_weight, return_dict=return_dict, _callbacks=False)
+
+    def _metric_logs(self, metrics):
+        return {name: m.result() for name, m in self._metric_entries(metrics)}
+
+    def _structure_outputs(self, outs):
+        if len(outs) == 1:
+            return outs[0]
+        keys = getattr(self, "_output_dict_keys", None)
+        return dict(zip(keys, outs)) if keys is not None else outs
+
+
+# -- arrays or lists of arrays (one per model input / output) --------------------------------------
+
+def data_len(x):
+    if isinstance(x, dict):
+        x = list(x.values())
+    return len(x[0]) if isinstance(x, list) else len(x)
+
+
+def first(y):
+    return y[0] if isinstance(y, list) else y
+
+
+def rows(x, lo, hi):
+    if isinstance(x, list):
+        return [None if a is None else a[lo:hi] for a in x]
+    if isinstance(x, dict):
+        return {k: a[lo:hi] for k, a in x.items()}
+    return x[lo:hi]
+
+
+def tensors(x):
+    if isinstance(x, list):
+        return [None if a is None else kernels.as_tensor(a) for a in x]
+    if isinstance(x, dict):
+        return {k: kernels.as_tensor(a) for k, a in x.items()}
+    return kernels.as_tensor(x)
+
+
+def empty_like_rows(a, size):
+    if isinstance(a, list):
+        return [None if b is None else np.empty((size,) + b.shape[1:], b.dtype) for b in a]
+    if isinstance(a, dict):
+        return {k: np.empty((size,) + b.shape[1:], b.dtype) for k, b in a.items()}
+    return np.empty((size,) + a.shape[1:], a.dtype)
+
+
+def take_rows(a, idx, out):
+    if isinstance(a, list):
+        for b, o in zip(a, out):
+            if b is not None:
+                np.take(b, idx, axis=0, out=o)
+    elif isinstance(a, dict):
+        for k in a:
+            np.take(a[k], idx, axis=0, out=out[k])
+    else:
+        np.take(a, idx, axis=0, out=out)

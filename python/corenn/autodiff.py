@@ -1,0 +1,334 @@
+"""GradientTape: reverse-mode gradients of eager code (layer calls, tensor ops, losses).
+
+    with corenn.GradientTape() as tape:
+        predictions = model(images, training=True)     # each layer call is recorded
+        loss = loss_fn(labels, predictions)             # a scalar Tensor, recorded
+    grads = tape.gradient(loss, model.trainable_variables)
+
+What is recorded. Inside a recording tape every layer call gets a call context of its own
+(``Layer._call_context``: its saved inputs, buffers and weight-gradient Tensors belong to that
+call, so a layer called twice contributes twice) and is recorded with its input and output
+Tensors. Tensor ops (``corenn.ops``, operators on Tensors) and losses record a small backward
+rule. A call is recorded only when something it reads needs a gradient: a trainable weight, a
+watched tensor, or the output of a recorded call.
+
+``gradient`` walks the records backwards, exactly like the graph executor: layers run their
+explicit fused C++ backward, gradients of a tensor used several times are summed, and a weight's
+gradient is the sum over every call and op that used it. Sources that the target does not depend
+on get ``None``.
+
+Buffers. The Tensors a tape call returns are fresh (nothing is reused across steps), so a
+prediction kept from an earlier step is never overwritten.
+"""
+from __future__ import annotations
+
+import threading
+import weakref
+
+import numpy as np
+
+from . import kernels
+
+__all__ = ["GradientTape", "recording_tape", "watch_variable", "is_variable", "record_op",
+           "stop_recording"]
+
+_local = threading.local()
+# id(weight Tensor) -> the Tensor (weakly): the trainable variables a tape watches automatically
+_variables: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
+
+
+def watch_variable(t) -> None:
+    """Register a weight Tensor (Layer.add_weight does) so tapes treat it as a variable."""
+    _variables[id(t)] = t
+
+
+def is_variable(t) -> bool:
+    return _variables.get(id(t)) is t
+
+
+def _stack():
+    s = getattr(_local, "tapes", None)
+    if s is None:
+        s = _local.tapes = []
+    return s
+
+
+def recording_tape():
+    """The innermost tape recording on this thread, or None."""
+    s = _stack()
+    if s and s[-1]._recording:
+        return s[-1]
+    return None
+
+
+class _Record:
+    """One recorded call: a layer context (``ctx``) or a backward rule (``rule``)."""
+
+    __slots__ = ("ctx", "rule", "inputs", "outputs", "packed", "multi_out")
+
+    def __init__(self, ctx, rule, inputs, outputs, packed, multi_out):
+        self.ctx, self.rule, self.inputs, self.outputs = ctx, rule, inputs, outputs
+        self.packed, self.multi_out = packed, multi_out
+
+
+class GradientTape:
+    """Records eager computation for reverse-mode differentiation (tf.GradientTape's API).
+
+    Args:
+        persistent: allow several ``gradient`` calls (otherwise one, then the records are freed).
+        watch_accessed_variables: watch every trainable weight automatically (the default);
+            with False only ``watch``-ed tensors and weights are sources.
+    """
+
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        self.persistent = bool(persistent)
+        self.watch_accessed_variables = bool(watch_accessed_variables)
+        self._records: list[_Record] = []
+        self._tracked: dict[int, object] = {}   # id -> Tensor that needs a gradient (kept alive)
+        self._watched: dict[int, object] = {}
+        self._recording = False
+        self._used = False
+
+    # -- context ---------------------------------------------------------------------------------
+
+    def __enter__(self):
+        _stack().append(self)
+        self._recording = True
+        return self
+
+    def __exit__(self, *exc):
+        self._recording = False
+        s = _stack()
+        if self in s:
+            s.remove(self)
+        return False
+
+    def stop_recording(self):
+        """A context in which nothing is recorded on this tape."""
+        return _Pause(self)
+
+    def reset(self):
+        self._records.clear()
+        self._tracked.clear()
+
+    def watch(self, tensor):
+        """Make ``tensor`` (a Tensor, or a list of them) a source the tape differentiates for."""
+        for t in tensor if isinstance(tensor, (list, tuple)) else [tensor]:
+            if not isinstance(t, kernels.Tensor):
+                raise TypeError(f"GradientTape.watch: expected a corenn Tensor, got {type(t).__name__}; "
+                                "convert it with corenn.convert_to_tensor first and use that tensor")
+            self._watched[id(t)] = t
+            self._tracked[id(t)] = t
+
+    def watched_variables(self):
+        return [t for t in self._watched.values() if is_variable(t)]
+
+    # -- recording -------------------------------------------------------------------------------
+
+    def needs_grad(self, t) -> bool:
+        if id(t) in self._tracked:
+            return True
+        return self.watch_accessed_variables and is_variable(t)
+
+    def call_layer(self, layer, inputs, training):
+        """``layer(inputs)`` run in a fresh call context and recorded."""
+        packed = isinstance(inputs, (list, tuple))
+        flat = [convert(x, layer.name) for x in (inputs if packed else [inputs])]
+        if not layer.built:
+            shapes = [(None,) + tuple(x.shape[1:]) for x in flat]
+            layer.build(shapes if packed else shapes[0])
+        if not packed:
+            layer.check_input_shape(tuple(flat[0].shape))
+        ctx = layer._call_context()
+        ctx.needs_input_grad = any(self.needs_grad(x) for x in flat)
+        trainable = bool(layer.trainable_weights) and (
+            self.watch_accessed_variables or any(id(w) in self._watched for w in layer.trainable_weights))
+        y = ctx.forward(flat if packed else flat[0], training=bool(training))
+        multi = isinstance(y, list)
+        outs = _distinct(y if multi else [y], flat)
+        if ctx.needs_input_grad or trainable:
+            self._records.append(_Record(ctx, None, flat, outs, packed, multi))
+            for o in outs:
+                self._tracked[id(o)] = o
+        return outs if multi else outs[0]
+
+    def record(self, rule, inputs, outputs):
+        """Record a tensor op: ``rule(dys) -> [dx or None per input]``; outputs need grads when
+        any input does. Returns whether it was recorded."""
+        if not any(self.needs_grad(x) for x in inputs):
+            return False
+        self._records.append(_Record(None, rule, list(inputs), list(outputs), True, True))
+        for o in outputs:
+            self._tracked[id(o)] = o
+        return True
+
+    # -- differentiation -------------------------------------------------------------------------
+
+    def gradient(self, target, sources, output_gradients=None, unconnected_gradients=None):
+        """d(target)/d(sources): the same structure as ``sources`` (a Tensor, list, tuple or
+        dict of them), ``None`` for a source the target does not depend on (or zeros with
+        ``unconnected_gradients='zero'``). A non-scalar target is summed, as TensorFlow does."""
+        if self._used and not self.persistent:
+            raise RuntimeError("GradientTape.gradient: a non-persistent tape can only compute one gradient; "
+                               "use GradientTape(persistent=True) to call gradient several times")
+        if unconnected_gradients not in (None, "none", "zero"):
+            raise ValueError(f"GradientTape.gradient: unconnected_gradients must be 'none' or 'zero', "
+                             f"got {unconnected_gradients!r}")
+        flat_sources, rebuild = _flatten(sources)
+        for s in flat_sources:
+            if not isinstance(s, kernels.Tensor):
+                raise TypeError(f"GradientTape.gradient: sources must be Tensors (variables or watched "
+                                f"tensors), got {type(s).__name__}")
+            if not (is_variable(s) or id(s) in self._tracked):
+                raise ValueError(f"GradientTape.gradient: source {s!r} is neither a variable (a layer weight) "
+                                 "nor a tensor this tape watches; call tape.watch(x) inside the tape first")
+        targets = target if isinstance(target, (list, tuple)) else [target]
+        seeds = output_gradients if isinstance(output_gradients, (list, tuple)) else [output_gradients]
+        if output_gradients is None:
+            seeds = [None] * len(targets)
+        was_recording, self._recording = self._recording, False
+        try:
+            grads, weight_grads = self._backward(targets, seeds, {id(s) for s in flat_sources})
+        finally:
+            self._recording = was_recording
+        self._used = True
+        result = []
+        for s in flat_sources:
+            parts = ([grads[id(s)]] if id(s) in grads else []) + weight_grads.get(id(s), [])
+            g = _sum(parts, copy=self.persistent)
+            if g is None and unconnected_gradients == "zero":
+                g = kernels.zeros(tuple(s.shape))
+            result.append(g)
+        if not self.persistent:
+            self.reset()
+        return rebuild(result)
+
+    def _backward(self, targets, seeds, source_ids):
+        grads: dict[int, object] = {}
+        for t, seed in zip(targets, seeds):
+            if not isinstance(t, kernels.Tensor):
+                raise TypeError(f"GradientTape.gradient: the target must be a Tensor, got {type(t).__name__}")
+            g = kernels.Tensor.from_numpy(np.ones(tuple(t.shape), np.float32)) if seed is None else convert(seed, "seed")
+            _accumulate(grads, t, g)
+        weight_grads: dict[int, list] = {}
+        for rec in reversed(self._records):
+            dys = [grads.get(id(o)) for o in rec.outputs]
+            if all(g is None for g in dys):
+                continue
+            for o in rec.outputs:
+                if id(o) not in source_ids:
+                    grads.pop(id(o), None)
+            if rec.ctx is not None:
+                ctx = rec.ctx
+                if rec.multi_out:
+                    dy = [kernels.zeros(tuple(o.shape)) if g is None else g for o, g in zip(rec.outputs, dys)]
+                else:
+                    dy = dys[0]
+                dx = ctx.backward(dy)
+                for w, g in zip(ctx.trainable_weights, ctx.gradients):
+                    weight_grads.setdefault(id(w), []).append(g)
+                dxs = (dx if rec.packed else [dx]) if dx is not None else []
+            else:
+                dxs = rec.rule(dys)
+            for x, g in zip(rec.inputs, dxs):
+                if g is not None and self.needs_grad(x):
+                    _accumulate(grads, x, g)
+        return grads, weight_grads
+
+
+class _Pause:
+    def __init__(self, tape):
+        self.tape = tape
+
+    def __enter__(self):
+        self.was, self.tape._recording = self.tape._recording, False
+        return self.tape
+
+    def __exit__(self, *exc):
+        self.tape._recording = self.was
+        return False
+
+
+def record_op(rule, inputs, outputs) -> bool:
+    """Record a tensor op on the recording tape (if any)."""
+    tape = recording_tape()
+    return tape is not None and tape.record(rule, inputs, outputs)
+
+
+class stop_recording:
+    """``with corenn.autodiff.stop_recording():`` nothing inside is recorded on any tape."""
+
+    def __enter__(self):
+        self.paused = [t for t in _stack() if t._recording]
+        for t in self.paused:
+            t._recording = False
+
+    def __exit__(self, *exc):
+        for t in self.paused:
+            t._recording = True
+        return False
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+def convert(x, where="tensor"):
+    """A Tensor for ``x`` (Tensors pass through; arrays and numbers become float32 Tensors)."""
+    if isinstance(x, kernels.Tensor):
+        return x
+    a = np.asarray(x)
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"{where}: expected numeric data, got dtype {a.dtype}")
+    if a.dtype != np.float32 and a.dtype.kind == "f" or a.dtype.kind == "b":
+        a = a.astype(np.float32)
+    elif a.dtype.kind in "iu" and a.dtype not in (np.int32, np.int64):
+        a = a.astype(np.int64)
+    return kernels.Tensor.from_numpy(np.ascontiguousarray(a))
+
+
+def _distinct(outs, inputs):
+    """Outputs as Tensor objects distinct from the inputs (a layer that passes its input through,
+    Identity or inactive Dropout, gets a view), so the tape's bookkeeping by identity holds."""
+    ids = {id(x) for x in inputs}
+    return [o.reshape(list(o.shape)) if id(o) in ids else o for o in outs]
+
+
+def _accumulate(grads, t, g):
+    have = grads.get(id(t))
+    if have is None:
+        grads[id(t)] = g
+    else:
+        grads[id(t)] = _sum([have, g], copy=True)
+
+
+def _sum(parts, copy=False):
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return kernels.Tensor.from_numpy(np.array(parts[0], copy=True)) if copy else parts[0]
+    out = kernels.empty(tuple(parts[0].shape))
+    fn = getattr(kernels, "sum_n", None)
+    if fn is not None:
+        return fn(list(parts), out=out)
+    acc = np.asarray(out)
+    np.add(np.asarray(parts[0]), np.asarray(parts[1]), out=acc)
+    for p in parts[2:]:
+        acc += np.asarray(p)
+    return out
+
+
+def scaled(t, s):
+    """t * s for a Tensor ``t`` and a scalar Tensor ``s`` (t itself when s == 1)."""
+    k = float(np.asarray(s))
+    if k == 1.0:
+        return t
+    return kernels.Tensor.from_numpy(np.asarray(t) * np.float32(k))
+
+
+def _flatten(sources):
+    if isinstance(sources, dict):
+        keys = list(sources)
+        return [sources[k] for k in keys], lambda r: dict(zip(keys, r))
+    if isinstance(sources, (list, tuple)):
+        kind = type(sources)
+        return list(sources), (lambda r: list(r)) if kind is list else (lambda r: tuple(r))
+    return [sources], lambda r: r[0]

@@ -1,0 +1,415 @@
+"""The graph of layer calls: symbolic tensors, nodes, and the executor that runs them.
+
+Building (the functional API):
+    x = Input(shape=(28, 28, 1))        a KerasTensor: shape (None, 28, 28, 1), made by an InputLayer
+    y = Dense(10)(x)                    calling a layer on KerasTensors records a Node
+                                        (layer, input KerasTensors, output KerasTensors) and
+                                        returns new KerasTensors; nothing is computed
+    Model(x, y)                         walks back from the outputs to the inputs (Graph)
+
+Running (Graph.forward / Graph.backward):
+    Every node is one *call* of a layer and owns a call context (``Layer._call_context``): the
+    object whose attributes hold that call's saved inputs, outputs, masks and reused buffers.
+    The first call of a layer in a graph uses the layer itself as its context (so a chain pays
+    nothing); every further call of the same layer (a shared layer, a siamese tower) gets a
+    context of its own, with its own weight-gradient Tensors.
+    forward   nodes in topological order; values live in a list of slots (one per KerasTensor)
+    backward  nodes in reverse order; a slot that feeds several consumers receives the *sum* of
+              their input gradients (in a buffer the graph owns); a weight used by several calls
+              receives the sum of their weight gradients (``finish_weight_grads``)
+A node whose outputs received no gradient is skipped; a trainable layer none of whose calls ran
+backward gets zero gradients, never stale ones.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import kernels
+from ..layers.base import InputLayer, Layer, shape_str
+
+__all__ = ["KerasTensor", "Node", "Graph", "Input", "is_symbolic"]
+
+
+class KerasTensor:
+    """A symbolic tensor: the shape (batch axis None) and dtype of a value in a graph being
+    built, and the node (layer call) that produces it."""
+
+    __slots__ = ("shape", "dtype", "name", "node", "index", "__weakref__")
+
+    def __init__(self, shape, dtype="float32", name=None, node=None, index=0):
+        self.shape = tuple(shape)
+        self.dtype = str(np.dtype(dtype))
+        self.name = name
+        self.node, self.index = node, index
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"<KerasTensor shape={shape_str(self.shape)}, dtype={self.dtype}, name={self.name}>"
+
+    def __len__(self):
+        raise TypeError("a KerasTensor is symbolic: it has no length until the model runs on data")
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError(f"{self!r} is symbolic (made by keras.Input / a layer call on one); it has no "
+                        "values. Build a Model(inputs, outputs) and call model.predict(x) or model(x)")
+
+    # Python operators build merge / op layers, as Keras does for KerasTensors.
+    def __add__(self, other):
+        return _binary_layer("Add", self, other)
+
+    def __radd__(self, other):
+        return _binary_layer("Add", other, self)
+
+    def __sub__(self, other):
+        return _binary_layer("Subtract", self, other)
+
+    def __rsub__(self, other):
+        return _binary_layer("Subtract", other, self)
+
+    def __mul__(self, other):
+        return _binary_layer("Multiply", self, other)
+
+    def __rmul__(self, other):
+        return _binary_layer("Multiply", other, self)
+
+
+def _binary_layer(cls_name, a, b):
+    from .. import layers
+    if not (isinstance(a, KerasTensor) and isinstance(b, KerasTensor)):
+        raise TypeError(f"{cls_name}: both operands must be KerasTensors here (got "
+                        f"{type(a).__name__} and {type(b).__name__}); use corenn.ops on tensors")
+    cls = getattr(layers, cls_name, None)
+    if cls is None:  # pragma: no cover - merge layers ship with the graph
+        raise NotImplementedError(f"layers.{cls_name} is not available")
+    return cls()([a, b])
+
+
+def is_symbolic(inputs) -> bool:
+    """Whether a layer call's inputs are KerasTensors (then the call records a node)."""
+    if isinstance(inputs, KerasTensor):
+        return True
+    if isinstance(inputs, (list, tuple)):
+        return any(isinstance(t, KerasTensor) for t in inputs)
+    return False
+
+
+class Node:
+    """One call of ``layer`` on ``inputs`` (KerasTensors) giving ``outputs``.
+
+    ``packed``: the layer was called with a list (a merge layer takes a list even of one).
+    """
+
+    __slots__ = ("layer", "inputs", "outputs", "packed", "multi_out")
+
+    def __init__(self, layer, inputs, outputs, packed, multi_out=False):
+        self.layer, self.inputs, self.outputs, self.packed = layer, inputs, outputs, packed
+        self.multi_out = multi_out  # the layer returns a list (an RNN with return_state)
+
+    def __repr__(self):
+        return f"<Node {self.layer.name}: {len(self.inputs)} in, {len(self.outputs)} out>"
+
+
+def symbolic_call(layer: Layer, inputs):
+    """``layer(inputs)`` on KerasTensors: build the layer for their shapes, record the node,
+    return the output KerasTensor(s)."""
+    packed = isinstance(inputs, (list, tuple))
+    flat = list(inputs) if packed else [inputs]
+    for t in flat:
+        if not isinstance(t, KerasTensor):
+            raise TypeError(f"layer '{layer.name}' ({type(layer).__name__}): inputs must all be symbolic "
+                            f"(keras.Input or a layer's output) when one is, got a {type(t).__name__}")
+    shapes = [t.shape for t in flat]
+    shape_arg = shapes if packed else shapes[0]
+    try:
+        if not layer.built:
+            layer.build(shape_arg)
+        elif not packed:
+            layer.check_input_shape(shape_arg)
+        out = layer.compute_output_shape(shape_arg)
+    except ValueError as exc:
+        got = ", ".join(shape_str(s) for s in shapes)
+        msg = str(exc)
+        if layer.name not in msg:
+            msg = f"layer '{layer.name}' ({type(layer).__name__}) cannot take input {got}: {msg}"
+        raise ValueError(msg) from None
+    multi = isinstance(out, list)
+    out_shapes = out if multi else [out]
+    dtype = getattr(layer, "output_dtype", "float32")
+    node = Node(layer, flat, [], packed, multi)
+    layer.__dict__.setdefault("_inbound_nodes", []).append(node)
+    node.outputs = [KerasTensor(s, dtype, name=layer.name if len(out_shapes) == 1 else f"{layer.name}_{i}",
+                                node=node, index=i) for i, s in enumerate(out_shapes)]
+    return node.outputs if multi else node.outputs[0]
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None, sparse=None, batch_shape=None,
+          tensor=None, optional=False):
+    """``keras.Input``: a symbolic input of one sample's ``shape`` (without the batch axis).
+
+    ``dtype`` 'float32' (default) or an integer type (token ids for an Embedding).
+    ``Sequential([Input(shape=(784,)), Dense(10)])`` also takes it as the declared input.
+    """
+    if sparse:
+        raise NotImplementedError("keras.Input: sparse inputs are not supported")
+    if tensor is not None or optional:
+        raise NotImplementedError("keras.Input: tensor= and optional= are not supported")
+    if batch_shape is not None:
+        shape, batch_size = tuple(batch_shape)[1:], tuple(batch_shape)[0]
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+    return layer.output
+
+
+# -- the executor -----------------------------------------------------------------------------
+
+class _Step:
+    """One node as the executor runs it: its call context and the slots it reads and writes."""
+
+    __slots__ = ("node", "ctx", "ins", "outs", "packed", "multi_out", "owner")
+
+    def __init__(self, node, ctx, ins, outs, owner):
+        self.node, self.ctx, self.ins, self.outs = node, ctx, ins, outs
+        self.packed, self.multi_out, self.owner = node.packed, node.multi_out, owner
+
+
+def topological_nodes(inputs, outputs, where):
+    """The nodes between ``inputs`` and ``outputs`` (KerasTensors), each after its inputs'
+    producers. Raises naming the tensor when an output depends on a source that is not one of
+    ``inputs``."""
+    input_ids = {id(t) for t in inputs}
+    order, state = [], {}
+    for out in outputs:
+        if not isinstance(out, KerasTensor):
+            raise TypeError(f"{where}: outputs must be KerasTensors (layer outputs), got {type(out).__name__}")
+        stack = [(out, False)]
+        while stack:
+            t, done = stack.pop()
+            node = t.node
+            if id(t) in input_ids:
+                continue
+            if node is None or isinstance(node.layer, InputLayer):
+                raise ValueError(f"{where}: output depends on {t!r}, which is not one of the model's "
+                                 f"inputs; pass every keras.Input the outputs need in inputs=")
+            key = id(node)
+            if done:
+                if state.get(key) != 2:
+                    state[key] = 2
+                    order.append(node)
+                continue
+            if state.get(key) == 2:
+                continue
+            if state.get(key) == 1:
+                continue
+            state[key] = 1
+            stack.append((t, True))
+            for src in reversed(node.inputs):
+                if state.get(id(src.node)) != 2:
+                    stack.append((src, False))
+    return order
+
+
+class Graph:
+    """Runs a graph of layer calls forward and backward (see the module docstring)."""
+
+    def __init__(self, inputs, outputs, where="model"):
+        self.inputs, self.outputs = list(inputs), list(outputs)
+        for t in self.inputs:
+            if not isinstance(t, KerasTensor) or t.node is None or not isinstance(t.node.layer, InputLayer):
+                raise TypeError(f"{where}: every input must be a keras.Input(...), got "
+                                f"{t!r}" + ("" if isinstance(t, KerasTensor) else f" ({type(t).__name__})"))
+        self.nodes = topological_nodes(self.inputs, self.outputs, where)
+        slot = {}
+        for t in self.inputs:
+            slot.setdefault(id(t), len(slot))
+        for node in self.nodes:
+            for t in node.outputs:
+                slot.setdefault(id(t), len(slot))
+        self.n_slots = len(slot)
+        self.input_slots = [slot[id(t)] for t in self.inputs]
+        self.output_slots = [slot[id(t)] for t in self.outputs]
+        uses = {}
+        self.steps = []
+        for node in self.nodes:
+            layer = node.layer
+            n = uses.get(id(layer), 0)
+            uses[id(layer)] = n + 1
+            ctx = layer if n == 0 else layer._call_context()
+            self.steps.append(_Step(node, ctx, [slot[id(t)] for t in node.inputs],
+                                    [slot[id(t)] for t in node.outputs], layer))
+        self.layers = []  # unique, in first-call order
+        seen = set()
+        for s in self.steps:
+            if id(s.owner) not in seen:
+                seen.add(id(s.owner))
+                self.layers.append(s.owner)
+        self.shared = [l for l in self.layers if uses[id(l)] > 1]
+        consumers = [0] * self.n_slots
+        for s in self.steps:
+            for i in s.ins:
+                consumers[i] += 1
+        self.consumers = consumers
+        self.producer = {o: k for k, s in enumerate(self.steps) for o in s.outs}
+        self._sum_buffers = {}
+        self.ran = [False] * len(self.steps)
+        # The first slot pass decides which contexts must compute dL/dx.
+        self.mark_input_grads()
+
+    # -- which inputs need a gradient -----------------------------------------------------------
+
+    def mark_input_grads(self, watched_inputs=()):
+        """A context computes dL/dx only when something before it has trainable weights (or is a
+        watched input): in the usual Flatten -> Dense start, the first Dense's dX GEMM is never
+        needed."""
+        needs = [False] * self.n_slots
+        for i in watched_inputs:
+            needs[self.input_slots[i]] = True
+        for s in self.steps:
+            upstream = any(needs[i] for i in s.ins)
+            s.ctx.needs_input_grad = upstream
+            produces = upstream or bool(s.owner.trainable_weights)
+            for o in s.outs:
+                needs[o] = produces
+        self.slot_needs_grad = needs
+
+    # -- running --------------------------------------------------------------------------------
+
+    def forward(self, xs, training=False, timings=None):
+        """Outputs (list of Tensors) for inputs ``xs`` (list of Tensors, one per model input)."""
+        values = [None] * self.n_slots
+        for i, x in zip(self.input_slots, xs):
+            values[i] = x
+        if timings is None:
+            for s in self.steps:
+                arg = [values[i] for i in s.ins] if s.packed else values[s.ins[0]]
+                y = s.ctx.forward(arg, training=training)
+                if s.multi_out:
+                    for o, t in zip(s.outs, y):
+                        values[o] = t
+                else:
+                    values[s.outs[0]] = y
+        else:
+            import time
+            clock, fwd = time.perf_counter_ns, timings.forward
+            t0 = clock()
+            for k, s in enumerate(self.steps):
+                arg = [values[i] for i in s.ins] if s.packed else values[s.ins[0]]
+                y = s.ctx.forward(arg, training=training)
+                if s.multi_out:
+                    for o, t in zip(s.outs, y):
+                        values[o] = t
+                else:
+                    values[s.outs[0]] = y
+                t1 = clock()
+                fwd[k] += t1 - t0
+                t0 = t1
+        self.values = values
+        return [values[i] for i in self.output_slots]
+
+    def backward(self, output_grads, preactivation=(), timings=None):
+        """Backpropagate ``output_grads`` (one Tensor or None per model output). Outputs listed in
+        ``preactivation`` carry dL/dz of their layer (softmax/sigmoid fused into the loss): their
+        node runs ``backward_from_preactivation``. Weight gradients land in the layers' gradient
+        Tensors, summed over calls. Returns the gradients of the model inputs (None where not
+        computed)."""
+        grads = [None] * self.n_slots
+        from_z = set()
+        for k, (slot, g) in enumerate(zip(self.output_slots, output_grads)):
+            if g is None:
+                continue
+            if k in preactivation:
+                from_z.add(slot)
+            self._accumulate(grads, slot, g)
+        ran = self.ran
+        if timings is not None:
+            import time
+            clock, bwd = time.perf_counter_ns, timings.backward
+            t0 = clock()
+        for k in range(len(self.steps) - 1, -1, -1):
+            s = self.steps[k]
+            if s.multi_out:
+                dy = [grads[o] for o in s.outs]
+                if all(g is None for g in dy):
+                    ran[k] = False
+                    continue
+                dy = [self._zeros_like_output(o) if g is None else g for o, g in zip(s.outs, dy)]
+            else:
+                dy = grads[s.outs[0]]
+                if dy is None:
+                    ran[k] = False
+                    continue
+            ran[k] = True
+            if not s.multi_out and s.outs[0] in from_z:
+                dx = s.ctx.backward_from_preactivation(dy)
+            else:
+                dx = s.ctx.backward(dy)
+            if dx is not None:
+                if s.packed:
+                    for i, g in zip(s.ins, dx):
+                        if g is not None:
+                            self._accumulate(grads, i, g)
+                else:
+                    self._accumulate(grads, s.ins[0], dx)
+            if timings is not None:
+                t1 = clock()
+                bwd[k] += t1 - t0
+                t0 = t1
+        self.finish_weight_grads()
+        return [grads[i] for i in self.input_slots]
+
+    def _zeros_like_output(self, slot):
+        t = self.values[slot]
+        return kernels.zeros(tuple(t.shape))
+
+    def _accumulate(self, grads, slot, g):
+        """grads[slot] += g; the sum goes into a buffer this graph owns (never into a layer's
+        buffer, which may be another tensor's gradient as well: Flatten returns a view of dy)."""
+        have = grads[slot]
+        if have is None:
+            grads[slot] = g
+            return
+        shape = tuple(g.shape)
+        buf = self._sum_buffers.get(slot)
+        if have is not buf:
+            if buf is None or tuple(buf.shape) != shape:
+                buf = self._sum_buffers[slot] = kernels.empty(shape)
+            _add(have, g, buf)
+            grads[slot] = buf
+        else:
+            _add(buf, g, buf)
+
+    def finish_weight_grads(self):
+        """Sum each shared layer's weight gradients over the calls that ran backward (into the
+        layer's own gradient Tensors), and zero those of trainable layers no call reached."""
+        ran = self.ran
+        if self.shared or not all(ran):
+            per_layer = {}
+            for k, s in enumerate(self.steps):
+                per_layer.setdefault(id(s.owner), []).append((s.ctx, ran[k]))
+            for layer in self.layers:
+                if not layer.trainable_weights:
+                    continue
+                calls = per_layer[id(layer)]
+                ctxs = [c for c, r in calls if r]
+                owner_grads = layer.gradients
+                if not ctxs:
+                    for g in owner_grads:
+                        np.asarray(g)[...] = 0.0
+                    continue
+                first = ctxs[0]
+                if first is not layer:
+                    for g, v in zip(owner_grads, first.gradients):
+                        np.copyto(np.asarray(g), np.asarray(v))
+                for c in ctxs[1:]:
+                    for g, v in zip(owner_grads, c.gradients):
+                        _add(g, v, g)
+
+
+def _add(a, b, out):
+    """out = a + b (equal shapes)."""
+    fn = getattr(kernels, "binary_forward", None)
+    if fn is not None:
+        fn("add", a, b, out=out)
+    else:
+        np.add(np.asarray(a), np.asarray(b), out=np.asarray(out))

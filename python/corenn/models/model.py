@@ -1,0 +1,800 @@
+"""Model: the functional API and model subclassing, with Keras' compile / fit / evaluate / predict.
+
+Three ways to make one, one class:
+    Model(inputs, outputs)        functional: a Graph of layer calls (models/graph.py) runs the
+                                  training step with explicit fused backward passes
+    class M(Model): def call(...) subclassing: layers set as attributes are tracked (also in lists
+                                  and dicts); the step runs ``call`` under a GradientTape
+    Sequential([...])             a chain of the same Graph (models/sequential.py)
+
+One training step of a graph model (``_loss_grad``):
+    outputs = graph.forward(inputs, training=True)
+    per output k with a loss: loss_k = loss.forward_backward(y_k, output_k, g_k, row weights)
+        (softmax/sigmoid + cross-entropy: from the logits, one kernel; the fusion pass decides)
+    graph.backward([g_k ...])      gradients summed over consumers and over shared-layer calls
+    loss += regularization penalties (their gradients added into the weight gradients)
+    optimizer.apply(grads, weights)  one fused update over all parameters
+``train_step(data)`` / ``test_step`` / ``predict_step`` may be overridden as in Keras 3.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import time
+
+import numpy as np
+
+from .. import kernels
+from .. import losses as _losses
+from .. import metrics as _metrics
+from ..layers.base import InputLayer, Layer, shape_str
+from . import _data, fusion
+from .graph import Graph, KerasTensor, is_symbolic
+from .training import TrainingLoops
+
+__all__ = ["Model"]
+
+_KERAS_COMPILE_IGNORED = ("run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss")
+_MODEL_COUNTS: dict = {}
+
+
+def _model_name(base):
+    n = _MODEL_COUNTS.get(base, 0)
+    _MODEL_COUNTS[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def _as_list(x):
+    if x is None:
+        return []
+    if isinstance(x, dict):
+        return list(x.values())
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+class Model(TrainingLoops):
+    """A model: ``Model(inputs, outputs)`` (functional) or a subclass defining ``call``.
+
+    Args (functional): inputs, outputs: a KerasTensor, or a list or dict of them; name.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        return object.__new__(cls)
+
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        unknown = [k for k in kwargs if k not in ("dtype",)]
+        if unknown:
+            raise TypeError(f"Model: unexpected keyword argument(s) {', '.join(unknown)}")
+        base = "functional" if inputs is not None else _snake(type(self).__name__)
+        object.__setattr__(self, "_tracking", False)
+        self.name = name or _model_name(base)
+        self.trainable = bool(trainable)
+        self.built = False
+        self.compiled = False
+        self.optimizer = None
+        self.loss = None
+        self._losses = []
+        self._loss_weights = []
+        self._metric_specs = []
+        self._metric_arg = self._loss_weight_arg = None
+        self._train_metrics = self._eval_metrics = None
+        self.stop_training = False
+        self.history = None
+        self._grad_buffers = {}
+        self._step_lists = None
+        self._graph = None
+        self._preactivation = ()
+        self._input_dict_keys = self._output_dict_keys = None
+        if inputs is not None or outputs is not None:
+            if inputs is None or outputs is None:
+                raise ValueError(f"{self.name}: a functional Model needs both inputs= and outputs=")
+            self._init_graph(inputs, outputs)
+        object.__setattr__(self, "_tracking", True)
+
+    # -- structure -----------------------------------------------------------------------------
+
+    def _init_graph(self, inputs, outputs):
+        if isinstance(inputs, dict):
+            self._input_dict_keys = list(inputs)
+        if isinstance(outputs, dict):
+            self._output_dict_keys = list(outputs)
+        self._single_input = isinstance(inputs, KerasTensor)
+        self._single_output = isinstance(outputs, KerasTensor)
+        ins, outs = _as_list(inputs), _as_list(outputs)
+        if not ins:
+            raise ValueError(f"{self.name}: inputs is empty")
+        if not outs:
+            raise ValueError(f"{self.name}: outputs is empty")
+        for t in ins:
+            if not isinstance(t, KerasTensor):
+                raise TypeError(f"{self.name}: inputs must be keras.Input(...) tensors, got {type(t).__name__}")
+        self._graph = Graph(ins, outs, where=self.name)
+        self.inputs, self.outputs = ins, outs
+        self.built = True
+
+    @property
+    def layers(self):
+        if self._graph is not None:
+            return [t.node.layer for t in self.inputs] + self._graph.layers
+        return self._tracked_layers()
+
+    def _tracked_layers(self):
+        found, seen = [], set()
+
+        def visit(v):
+            if isinstance(v, (Layer, Model)):
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    found.append(v)
+            elif isinstance(v, (list, tuple)):
+                for item in v:
+                    visit(item)
+            elif isinstance(v, dict):
+                for item in v.values():
+                    visit(item)
+        for k, v in self.__dict__.items():
+            if not k.startswith("_") or k in ("_layers",):
+                visit(v)
+        return found
+
+    def _weight_layers(self):
+        """The layers whose weights are this model's (InputLayers have none)."""
+        if self._graph is not None:
+            return self._graph.layers
+        return self._tracked_layers()
+
+    @property
+    def input_names(self):
+        return [t.name for t in self.inputs] if self._graph is not None else []
+
+    @property
+    def output_names(self):
+        if self._graph is None:
+            return ["output_0"]
+        if self._output_dict_keys is not None:
+            return list(self._output_dict_keys)
+        return [t.node.layer.name for t in self.outputs]
+
+    @property
+    def input_shape(self):
+        if self._graph is None:
+            return None
+        shapes = [t.shape for t in self.inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        if self._graph is None:
+            return None
+        shapes = [t.shape for t in self.outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def input(self):
+        return self.inputs[0] if len(self.inputs) == 1 else list(self.inputs)
+
+    @property
+    def output(self):
+        return self.outputs[0] if len(self.outputs) == 1 else list(self.outputs)
+
+    def get_layer(self, name=None, index=None):
+        """The layer called ``name`` (or at ``index`` of ``layers``)."""
+        if index is not None:
+            layers = self.layers
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"{self.name}.get_layer: index {index} is out of range for {len(layers)} layers")
+            return layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"{self.name}.get_layer: no layer named {name!r}; the layers are "
+                         f"{', '.join(l.name for l in self.layers)}")
+
+    def __setattr__(self, name, value):
+        # Subclassed models: a layer or model set as an attribute becomes part of the model
+        # (found again by _tracked_layers, also inside lists and dicts).
+        object.__setattr__(self, name, value)
+
+    # -- weights -------------------------------------------------------------------------------
+
+    @property
+    def weights(self):
+        return _unique(w for layer in self._weight_layers() for w in layer.weights)
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        return _unique(w for layer in self._weight_layers() for w in layer.trainable_weights)
+
+    trainable_variables = trainable_weights
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        return _unique(w for layer in self._weight_layers() for w in layer.non_trainable_weights)
+
+    non_trainable_variables = non_trainable_weights
+
+    @property
+    def variables(self):
+        return self.weights
+
+    def _gradients(self):
+        seen, out = set(), []
+        for layer in self._weight_layers():
+            for w, g in zip(layer.trainable_weights, layer.gradients):
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(g)
+        return out
+
+    @property
+    def gradients(self):
+        return self._gradients()
+
+    def get_weights(self):
+        return [np.array(w, copy=True) for w in self.weights]
+
+    def set_weights(self, weights):
+        weights = list(weights)
+        mine = self.weights
+        if len(weights) != len(mine):
+            raise ValueError(f"{self.name}.set_weights: the model has {len(mine)} weight arrays, got {len(weights)}")
+        owner = {id(w): layer.name for layer in self._weight_layers() for w in layer.weights}
+        for w, a in zip(mine, weights):  # check every shape before writing anything
+            if tuple(np.shape(a)) != tuple(w.shape):
+                raise ValueError(f"{self.name}.set_weights: layer '{owner.get(id(w), '?')}' expects a weight of "
+                                 f"shape {tuple(w.shape)}, got {tuple(np.shape(a))}")
+        for w, a in zip(mine, weights):
+            np.asarray(w)[...] = a
+
+    def count_params(self):
+        return int(sum(w.size for w in self.weights))
+
+    def regularization(self, add_grads=False):
+        return sum(layer.regularization(add_grads) for layer in self._weight_layers())
+
+    def save_weights(self, filepath, overwrite=True):
+        from .. import saving
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        from .. import saving
+        saving.load_weights(self, filepath)
+
+    def save(self, filepath, overwrite=True, include_optimizer=True):
+        import os
+        from .. import saving
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"{self.name}.save: {os.fspath(filepath)} exists and overwrite=False")
+        saving.save_model(self, filepath, include_optimizer=include_optimizer)
+
+    # -- calling -------------------------------------------------------------------------------
+
+    def __call__(self, inputs, training=None, mask=None):
+        if is_symbolic(inputs):
+            return self._call_symbolic(inputs)
+        from .. import autodiff
+        if autodiff.recording_tape() is not None or self._graph is None:
+            return self._call_eager(inputs, training)
+        xs = self._prepare_x(inputs, "__call__")
+        return self.predict(xs if len(self._graph.inputs) > 1 else xs, batch_size=max(1, _data_len(xs)))
+
+    def call(self, inputs, training=None, mask=None):
+        """The forward computation: a graph model replays its layer calls; subclasses override."""
+        if self._graph is None:
+            raise NotImplementedError(f"{type(self).__name__} must define call(self, inputs, training=None)")
+        return self._replay(inputs, training)
+
+    def _replay(self, inputs, training):
+        """Run the graph's layer calls one by one with Python values (KerasTensors when building
+        a bigger graph, Tensors under a tape)."""
+        flat = self._flatten_inputs(inputs, "call")
+        values = {id(t): v for t, v in zip(self.inputs, flat)}
+        for node in self._graph.nodes:
+            args = [values[id(t)] for t in node.inputs]
+            y = node.layer(args if node.packed else args[0], training=training) \
+                if not isinstance(args[0], KerasTensor) else node.layer(args if node.packed else args[0])
+            for t, v in zip(node.outputs, y if node.multi_out else [y]):
+                values[id(t)] = v
+        outs = [values[id(t)] for t in self.outputs]
+        if self._output_dict_keys is not None:
+            return dict(zip(self._output_dict_keys, outs))
+        return outs[0] if self._single_output else outs
+
+    def _flatten_inputs(self, inputs, op):
+        n = len(self.inputs)
+        if isinstance(inputs, dict):
+            missing = [t.name for t in self.inputs if t.name not in inputs]
+            if missing:
+                raise ValueError(f"{self.name}.{op}: missing input(s) {', '.join(missing)}; the model's "
+                                 f"inputs are {', '.join(t.name for t in self.inputs)}")
+            return [inputs[t.name] for t in self.inputs]
+        flat = list(inputs) if isinstance(inputs, (list, tuple)) and n > 1 else [inputs]
+        if len(flat) != n:
+            raise ValueError(f"{self.name}.{op}: the model has {n} inputs, got {len(flat)}")
+        return flat
+
+    def _call_symbolic(self, inputs):
+        if self._graph is not None:
+            return self._replay(inputs, None)
+        return self._call_user(inputs, None)
+
+    def _call_eager(self, inputs, training):
+        if self._graph is not None:
+            return self._replay(inputs, training)
+        return self._call_user(inputs, training)
+
+    def _call_user(self, inputs, training):
+        if _accepts_training(self.call):
+            out = self.call(inputs, training=training)
+        else:
+            out = self.call(inputs)
+        self.built = True
+        return out
+
+    def build(self, input_shape=None):
+        """Subclassed models: run ``call`` once on zeros of ``input_shape`` so the layers create
+        their weights (Keras' ``model.build((None, 784))``)."""
+        if self._graph is not None:
+            return
+        if input_shape is None:
+            raise ValueError(f"{self.name}.build: pass input_shape, e.g. (None, 784)")
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        xs = [np.zeros((1,) + tuple(int(d) for d in s[1:]), np.float32) for s in shapes]
+        self._call_user(xs if isinstance(input_shape, list) else xs[0], False)
+        self.built = True
+
+    # -- compile -------------------------------------------------------------------------------
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, **kwargs):
+        from .. import optimizers
+        unknown = [k for k in kwargs if k not in _KERAS_COMPILE_IGNORED + ("weighted_metrics",)]
+        if unknown:
+            raise TypeError(f"{self.name}.compile: unexpected keyword argument(s) {', '.join(unknown)}")
+        if kwargs.get("weighted_metrics"):
+            raise NotImplementedError(f"{self.name}.compile: weighted_metrics is not supported")
+        if loss is None:
+            raise ValueError(f"{self.name}.compile: pass loss=, e.g. 'sparse_categorical_crossentropy' or 'mse'")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = loss
+        self._metric_arg, self._loss_weight_arg = metrics, loss_weights
+        names = self.output_names
+        self._losses = [None if spec is None else _losses.get(spec)
+                        for spec in self._per_output("loss", loss, names, allow_none=True)]
+        if all(l is None for l in self._losses):
+            raise ValueError(f"{self.name}.compile: every output's loss is None; give at least one output a loss")
+        if loss_weights is None:
+            self._loss_weights = [1.0] * len(names)
+        else:
+            self._loss_weights = [1.0 if w is None else float(w)
+                                  for w in self._per_output("loss_weights", loss_weights, names, allow_none=True,
+                                                            scalar_ok=False)]
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, (str, _metrics.Metric)) or callable(metrics) and not isinstance(metrics, (list, dict)):
+            metrics = [metrics]
+        if isinstance(metrics, dict):
+            per = self._per_output("metrics", metrics, names, allow_none=True)
+            self._metric_specs = [_as_list(m) for m in per]
+        elif len(names) > 1 and metrics and all(isinstance(m, (list, tuple)) for m in metrics):
+            if len(metrics) != len(names):
+                raise ValueError(f"{self.name}.compile: metrics has {len(metrics)} lists for {len(names)} outputs")
+            self._metric_specs = [list(m) for m in metrics]
+        else:
+            self._metric_specs = [list(metrics) for _ in names]
+        for specs, loss_obj in zip(self._metric_specs, self._losses):  # fail early on unknown names
+            for spec in specs:
+                _metrics.resolve(spec, loss_obj, 1, (1, 2))
+        self._train_metrics = self._eval_metrics = None
+        self.compiled = True
+        self._loss_obj = self._losses[0]
+
+    def _per_output(self, what, spec, names, allow_none=False, scalar_ok=True):
+        n = len(names)
+        if isinstance(spec, dict):
+            unknown = [k for k in spec if k not in names]
+            if unknown:
+                raise ValueError(f"{self.name}.compile: {what} has key(s) {', '.join(map(repr, unknown))} that "
+                                 f"name no output; the outputs are {', '.join(names)}")
+            return [spec.get(k) for k in names]
+        if isinstance(spec, (list, tuple)) and what != "metrics":
+            if len(spec) != n:
+                raise ValueError(f"{self.name}.compile: {what} has {len(spec)} entries for {n} outputs "
+                                 f"({', '.join(names)})")
+            return list(spec)
+        if not scalar_ok and n > 1:
+            raise ValueError(f"{self.name}.compile: {what} must be a list or dict for a model with {n} outputs")
+        return [spec] * n
+
+    @property
+    def metrics_names(self):
+        return ["loss"] + [name for name, _ in self._metric_entries(self._train_metrics or [])]
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def _prepare_x(self, x, op):
+        """The model inputs of fit/evaluate/predict as float32 arrays: one array for a one-input
+        model, a list in input order otherwise (from a list or a dict keyed by input name)."""
+        if self._graph is None:
+            return _prepare_free_x(self, x, op)
+        n = len(self.inputs)
+        if n == 1:
+            if isinstance(x, dict):
+                x = self._flatten_inputs(x, op)[0]
+            elif isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape"):
+                x = x[0]
+            return self._check_x(_to_array(self, x, op), self.inputs[0], op)
+        flat = self._flatten_inputs(x, op)
+        arrays = [self._check_x(_to_array(self, a, op), t, op) for a, t in zip(flat, self.inputs)]
+        lengths = {len(a) for a in arrays}
+        if len(lengths) > 1:
+            raise ValueError(f"{self.name}.{op}: all inputs must have the same number of samples, got "
+                             f"{', '.join(f'{t.name}: {len(a)}' for t, a in zip(self.inputs, arrays))}")
+        return arrays
+
+    def _check_x(self, x, spec, op):
+        expected = spec.shape[1:]
+        if len(expected) != x.ndim - 1 or any(e is not None and e != g for e, g in zip(expected, x.shape[1:])):
+            hint = ""
+            if x.ndim > 2 and len(expected) == 1 and math.prod(x.shape[1:]) == expected[0]:
+                hint = (f"; reshape x to (n, {expected[0]}) or start the model with "
+                        f"layers.Flatten(input_shape={shape_str(x.shape[1:])})")
+            raise ValueError(f"{self.name}.{op}: input '{spec.name}' expects shape "
+                             f"{shape_str(spec.shape)}, but x has shape {tuple(x.shape)}{hint}")
+        return x
+
+    def _prepare_y(self, y, n, op):
+        names = self.output_names
+        if len(names) == 1:
+            if isinstance(y, dict):
+                y = self._y_list(y, names, op)[0]
+            elif isinstance(y, (list, tuple)) and len(y) == 1 and hasattr(y[0], "shape"):
+                y = y[0]
+            return self._prepare_one_y(y, n, op, 0)
+        ys = self._y_list(y, names, op)
+        return [None if self._losses[k] is None and ys[k] is None else self._prepare_one_y(ys[k], n, op, k)
+                for k in range(len(names))]
+
+    def _y_list(self, y, names, op):
+        if isinstance(y, dict):
+            unknown = [k for k in y if k not in names]
+            if unknown:
+                raise ValueError(f"{self.name}.{op}: y has key(s) {', '.join(map(repr, unknown))} that name no "
+                                 f"output; the outputs are {', '.join(names)}")
+            ys = [y.get(k) for k in names]
+        elif isinstance(y, (list, tuple)) and not (len(names) > 1 and hasattr(y, "shape")):
+            ys = list(y)
+            if len(ys) != len(names):
+                raise ValueError(f"{self.name}.{op}: the model has {len(names)} outputs ({', '.join(names)}), "
+                                 f"y has {len(ys)} arrays")
+        else:
+            raise ValueError(f"{self.name}.{op}: the model has {len(names)} outputs ({', '.join(names)}); pass y "
+                             "as a list or a dict keyed by output name")
+        for k, name in enumerate(names):
+            if ys[k] is None and self._losses[k] is not None:
+                raise ValueError(f"{self.name}.{op}: y for output '{name}' is missing (it has a loss)")
+        return ys
+
+    def _prepare_one_y(self, y, n, op, k):
+        if y is None:
+            raise ValueError(f"{self.name}.{op}: y (the targets) is missing")
+        y = np.asarray(y)
+        if y.ndim == 0 or y.shape[0] != n:
+            raise ValueError(f"{self.name}.{op}: x and y must have the same number of samples, "
+                             f"got {n} inputs and {y.shape[0] if y.ndim else 0} targets")
+        if y.dtype.kind == "f":
+            bad = ~np.isfinite(y)
+            if bad.any():
+                raise ValueError(f"{self.name}.{op}: y contains {int(np.isnan(y).sum())} NaN and "
+                                 f"{int(np.isinf(y).sum())} infinite values; clean the labels first")
+        loss = self._losses[k]
+        out = self._output_shapes()[k]
+        if loss is None:
+            return np.ascontiguousarray(y, dtype=np.float32)
+        y = loss.prepare_labels(y)
+        if loss.sparse:
+            if y.shape[1:] not in ((), (1,)) or len(out) != 2:
+                raise ValueError(self._label_error(y, out, "class indices of shape (n,) or (n, 1)", k))
+            return y
+        if y.ndim == len(out) - 1 and out[-1] == 1:
+            y = y.reshape(y.shape + (1,))
+        if out is not None and tuple(y.shape[1:]) != tuple(out[1:]):
+            hint = ""
+            if loss.kind == "categorical_crossentropy" and y.ndim == 1:
+                hint = ("; use loss='sparse_categorical_crossentropy' for integer labels or one-hot them "
+                        "with utils.to_categorical")
+            raise ValueError(self._label_error(y, out, f"targets of shape {shape_str((None,) + tuple(out[1:]))}", k)
+                             + hint)
+        return y
+
+    def _output_shapes(self):
+        if self._graph is None:
+            return [None]
+        return [t.shape for t in self.outputs]
+
+    def _label_error(self, y, out, what, k=0):
+        where = self.name if len(self.output_names) == 1 else f"{self.name} output '{self.output_names[k]}'"
+        msg = (f"{where}: loss '{self._losses[k].name}' expects {what} for the model output "
+               f"{shape_str(out)}, but y has shape {tuple(y.shape)}")
+        if len(out) > 2:
+            msg += "; the output still has spatial axes: add layers.Flatten() before Dense"
+        return msg
+
+    def _require_compiled(self, op):
+        if not self.compiled:
+            raise RuntimeError(f"{self.name}.{op}: call compile(optimizer, loss, metrics) first")
+
+    def _resolve_metrics(self, y):
+        if self._train_metrics is not None:
+            return
+        ys = y if isinstance(y, list) else [y]
+        shapes = self._output_shapes()
+
+        def make():
+            return [[_metrics.resolve(s, self._losses[k], None if ys[k] is None else ys[k].ndim,
+                                      shapes[k] if shapes[k] is not None else (None, 2))
+                     for s in self._metric_specs[k]] for k in range(len(ys))]
+        self._train_metrics, self._eval_metrics = make(), make()
+
+    def _metric_entries(self, per_output):
+        """(log name, metric) pairs: 'accuracy', or '<output>_accuracy' with several outputs."""
+        names = self.output_names
+        multi = len(names) > 1
+        return [(f"{names[k]}_{m.name}" if multi else m.name, m)
+                for k, ms in enumerate(per_output) for m in ms]
+
+    # -- steps (graph models; subclassed ones go through the tape) ----------------------------------
+
+    profile = True
+
+    def _forward(self, x, training):
+        """Model outputs for input Tensor(s) ``x``: one Tensor, or a list with several outputs."""
+        xs = x if isinstance(x, list) else [x]
+        if self._graph is None:
+            out = self._call_user(xs if len(xs) > 1 else xs[0], training)
+            return out
+        timings = self._timings() if training and self.profile else None
+        outs = self._graph.forward(xs, training, timings)
+        return outs if len(outs) > 1 else outs[0]
+
+    def _timings(self):
+        steps = self._graph.steps
+        t = self.__dict__.get("_layer_timings")
+        if t is None or t.layers != [s.owner for s in steps]:
+            from .summary import LayerTimings
+            t = self._layer_timings = LayerTimings([s.owner for s in steps])
+        return t
+
+    def _mark_input_grads(self):
+        if self._graph is not None:
+            self._graph.mark_input_grads()
+            self._preactivation = fusion.plan(self._graph, self._losses)
+
+    def _loss_grad(self, xb, yb, sample_weight=None):
+        if self._graph is None:
+            return self._tape_loss_grad(xb, yb, sample_weight)
+        h = self._forward(xb, True)
+        outs = h if isinstance(h, list) else [h]
+        ys = yb if isinstance(yb, list) else [yb]
+        timed = self.profile
+        if timed:
+            clock, timings = time.perf_counter_ns, self._timings()
+            t0 = clock()
+        total, grads = 0.0, []
+        self._output_losses = []
+        for k, (out, y, loss) in enumerate(zip(outs, ys, self._losses)):
+            if loss is None or y is None:
+                grads.append(None)
+                self._output_losses.append(0.0)
+                continue
+            key = (k, tuple(out.shape))
+            g = self._grad_buffers.get(key)
+            if g is None:
+                if len(self._grad_buffers) > 8:
+                    self._grad_buffers.clear()
+                g = self._grad_buffers[key] = kernels.empty(key[1])
+            rw = self._row_weights(sample_weight, out, self._loss_weights[k])
+            if k in self._preactivation:
+                # softmax/sigmoid + cross-entropy: one kernel from the logits (as Keras' backends do)
+                ctx = self._graph.steps[self._graph.producer[self._graph.output_slots[k]]].ctx
+                value = kernels.loss_forward(loss.kind, ctx.logits, y, g, from_logits=True, sample_weight=rw)
+            else:
+                value = loss.forward_backward(y, out, g, rw)
+            w = self._loss_weights[k]
+            self._output_losses.append(value / w if w else 0.0)
+            total += value
+            grads.append(g)
+        if timed:
+            timings.loss += clock() - t0
+        self._graph.backward(grads, self._preactivation, timings if timed else None)
+        total += self.regularization(add_grads=True)
+        if timed:
+            timings.steps += 1
+        return total, h
+
+    @staticmethod
+    def _row_weights(sample_weight, out, loss_weight):
+        if loss_weight == 1.0:
+            return _data.row_weights(sample_weight, out)
+        n = out.shape[0]
+        base = np.ones(n, np.float32) if sample_weight is None else np.asarray(sample_weight, np.float32)
+        return _data.row_weights(kernels.as_tensor(np.ascontiguousarray(base * np.float32(loss_weight))), out)
+
+    def _tape_loss_grad(self, xb, yb, sample_weight):
+        """Subclassed models: forward under a tape, the compiled losses, tape.gradient."""
+        from ..autodiff import GradientTape
+        with GradientTape() as tape:
+            h = self._forward(xb, True)
+            loss = self.compute_loss(y=yb, y_pred=h, sample_weight=sample_weight)
+        weights = self.trainable_weights
+        grads = tape.gradient(loss, weights)
+        self._tape_grads = [kernels.zeros(tuple(w.shape)) if g is None else g for w, g in zip(weights, grads)]
+        reg = self.regularization(add_grads=False)
+        if reg:
+            self._add_regularization_grads(weights, self._tape_grads)
+        return float(np.asarray(loss)) + reg, h
+
+    def _add_regularization_grads(self, weights, grads):
+        by_id = {id(w): g for w, g in zip(weights, grads)}
+        for layer in self._weight_layers():
+            for p in getattr(layer, "_params", []):
+                if p.regularizer is not None and id(p.value) in by_id:
+                    p.regularizer.penalty(p.value, by_id[id(p.value)])
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss of ``y_pred`` against ``y`` (weighted sum over outputs), as a scalar
+        Tensor that a GradientTape differentiates (Keras 3's ``Model.compute_loss``)."""
+        self._require_compiled("compute_loss")
+        outs = y_pred if isinstance(y_pred, (list, tuple)) else [y_pred]
+        ys = y if isinstance(y, (list, tuple)) and len(outs) > 1 else [y]
+        total = None
+        for out, yk, loss, w in zip(outs, ys, self._losses, self._loss_weights):
+            if loss is None:
+                continue
+            value = loss(yk, out, sample_weight=sample_weight)
+            if w != 1.0:
+                value = value * w
+            total = value if total is None else total + value
+        return total
+
+    def _train_step(self, xb, yb, metrics, sample_weight=None):
+        loss, h = self._loss_grad(xb, yb, sample_weight)
+        self._update_metrics(metrics, yb, h)
+        if self._graph is None:
+            self.optimizer.apply(self._tape_grads, self.trainable_weights)
+            return loss
+        if self._step_lists is None:  # built once per fit: a step makes no new lists
+            self._step_lists = (self._gradients(), self.trainable_weights)
+        self.optimizer.apply(*self._step_lists)
+        return loss
+
+    def _update_metrics(self, metrics, yb, h):
+        if not metrics:
+            return
+        outs = h if isinstance(h, list) else [h]
+        ys = yb if isinstance(yb, list) else [yb]
+        for ms, y, out in zip(metrics, ys, outs):
+            for m in ms:
+                m.update_state(y, out)
+
+    def _batch_loss(self, yb, h, swb):
+        """Evaluation loss of one batch (no gradient)."""
+        outs = h if isinstance(h, list) else [h]
+        ys = yb if isinstance(yb, list) else [yb]
+        total = 0.0
+        for out, y, loss, w in zip(outs, ys, self._losses, self._loss_weights):
+            if loss is not None and y is not None:
+                total += w * loss.forward_backward(y, out, None, _data.row_weights(swb, out))
+        return total
+
+    def compute_gradients(self, x, y, sample_weight=None):
+        """(loss, grads) for one batch with the compiled loss; grads align with trainable_weights.
+        The gradient Tensors are the layers' own buffers: the next call overwrites them."""
+        self._require_compiled("compute_gradients")
+        with self._training_call("compute_gradients"), self._step_lock:
+            x = self._prepare_x(x, "compute_gradients")
+            n = _data_len(x)
+            y = self._prepare_y(y, n, "compute_gradients")
+            sw = _data.sample_weights(f"{self.name}.compute_gradients", n, y if not isinstance(y, list) else y[0],
+                                      sample_weight)
+            self._mark_input_grads()
+            loss, _ = self._loss_grad(_tensors(x), _tensors(y), _data.tensor_or_none(sw))
+            grads = self._gradients() if self._graph is not None else self._tape_grads
+            return float(loss), grads
+
+    # -- summary / config --------------------------------------------------------------------
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        """Print the Keras table (with a "Connected to" column for graph models), FLOPs per sample
+        and, once trained, the measured forward / backward ms per step of each layer."""
+        from .summary import format_summary
+        if not self.built:
+            raise ValueError(f"{self.name}.summary: the model is not built yet; call it on data or build(input_shape) "
+                             "first")
+        for line in format_summary(self, line_length=line_length):
+            (print_fn or print)(line)
+
+    def get_config(self):
+        if self._graph is None:
+            return {"name": self.name, "trainable": self.trainable}
+        from .functional_config import graph_config
+        return graph_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None, prepare_layer=None):
+        if "layers" in config and "input_layers" in config:
+            from .functional_config import model_from_graph_config
+            return model_from_graph_config(config, cls if cls is not Model else None, prepare_layer)
+        try:
+            return cls(**config)
+        except TypeError as exc:
+            raise TypeError(f"{cls.__name__}.from_config: the subclassed model needs its own "
+                            f"get_config/from_config: {exc}") from None
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def _snake(name):
+    from ..layers.base import snake_case
+    return snake_case(name)
+
+
+def _unique(ws):
+    seen, out = set(), []
+    for w in ws:
+        if id(w) not in seen:
+            seen.add(id(w))
+            out.append(w)
+    return out
+
+
+def _accepts_training(fn):
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return True
+    return "training" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+
+
+def _to_array(model, x, op):
+    if isinstance(x, kernels.Tensor):
+        x = np.asarray(x)
+    if isinstance(x, (list, tuple)) or not hasattr(x, "dtype"):
+        x = np.asarray(x)
+    if x.dtype.kind not in "fiub":
+        raise TypeError(f"{model.name}.{op}: x must be numeric, got dtype {x.dtype}")
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(f"{model.name}.{op}: x is empty (shape {x.shape}); it needs at least one sample")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _prepare_free_x(model, x, op):
+    """Inputs of a subclassed model: arrays (structure kept: one array, or a list of them)."""
+    if isinstance(x, dict):
+        return {k: _to_array(model, v, op) for k, v in x.items()}
+    if isinstance(x, (list, tuple)) and x and hasattr(x[0], "shape") and np.ndim(x[0]) > 0 \
+            and not isinstance(x, np.ndarray) and len({np.shape(a)[0] for a in x}) == 1 \
+            and any(np.shape(a) != np.shape(x[0]) for a in x[1:]):
+        return [_to_array(model, a, op) for a in x]
+    return _to_array(model, x, op)
+
+
+def _data_len(x):
+    if isinstance(x, list):
+        return len(x[0])
+    if isinstance(x, dict):
+        return len(next(iter(x.values())))
+    return len(x)
+
+
+def _tensors(x):
+    if isinstance(x, list):
+        return [None if a is None else kernels.as_tensor(a) for a in x]
+    return kernels.as_tensor(x)
