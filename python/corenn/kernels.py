@@ -874,7 +874,7 @@ def repeat_vector_forward(x, n: int, out=None):
     if n < 0:
         raise ValueError(f"{op}: n must be >= 0, got {n}")
     shape = [x.shape[0], n, x.shape[1]] if x.ndim == 2 else [0, n, 0]
-    y = _out(out, shape, op, device=x.device)
+    y = _out(out, shape, op, device=x.device, check_shape=x.ndim == 2)  # the entry takes n from y
     _C.repeat_vector_forward(x, y)
     return y
 

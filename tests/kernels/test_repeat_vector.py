@@ -43,6 +43,8 @@ def test_bad_calls_name_the_op():
         kernels.repeat_vector_forward(np.zeros((2, 3, 4), np.float32), 2)
     with pytest.raises(ValueError, match="repeat_vector_forward.*y"):
         kernels.repeat_vector_forward(x, 2, out=kernels.empty((2, 2, 4)))
+    with pytest.raises(ValueError, match="repeat_vector_forward.*shape argument"):  # n disagrees with out
+        kernels.repeat_vector_forward(x, 1, out=kernels.empty((2, 2, 3)))
     with pytest.raises(ValueError, match="repeat_vector_backward.*rank 3"):
         kernels.repeat_vector_backward(x)
     with pytest.raises(ValueError, match="repeat_vector_backward.*dy"):
