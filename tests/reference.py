@@ -712,3 +712,81 @@ def rnn_backward(cell, dy, x, w, r, b=None, go_backwards=False, activation="tanh
         dw += x[:, ti].T @ dz
         dr += hp.T @ dzr
     return dx, dw, dr, db
+
+
+# =============================================================================================
+# Layer normalization, transpose, repeat, upsampling
+# =============================================================================================
+
+def layer_norm(x, gamma=None, beta=None, norm_ndim=1, epsilon=1e-3):
+    """(y, mean, inv_std) over the last norm_ndim axes; mean / inv_std flat per row."""
+    x = f64(x)
+    axes = tuple(range(x.ndim - norm_ndim, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)
+    inv = 1.0 / np.sqrt(var + epsilon)
+    y = (x - mean) * inv
+    if gamma is not None:
+        y = y * f64(gamma)
+    if beta is not None:
+        y = y + f64(beta)
+    return y, mean.reshape(-1), inv.reshape(-1)
+
+
+def layer_norm_grads(dy, x, gamma=None, norm_ndim=1, epsilon=1e-3):
+    """(dx, dgamma, dbeta) of layer_norm, written from the chain rule per row."""
+    dy, x = f64(dy), f64(x)
+    d = int(np.prod(x.shape[x.ndim - norm_ndim:]))
+    x2, dy2 = x.reshape(-1, d), dy.reshape(-1, d)
+    g2 = dy2 * (f64(gamma).reshape(-1) if gamma is not None else 1.0)
+    mean = x2.mean(1, keepdims=True)
+    inv = 1.0 / np.sqrt(((x2 - mean) ** 2).mean(1, keepdims=True) + epsilon)
+    xhat = (x2 - mean) * inv
+    dx = inv * (g2 - g2.mean(1, keepdims=True) - xhat * (g2 * xhat).mean(1, keepdims=True))
+    tshape = x.shape[x.ndim - norm_ndim:]
+    return dx.reshape(x.shape), (dy2 * xhat).sum(0).reshape(tshape), dy2.sum(0).reshape(tshape)
+
+
+def repeat_vector(x, n):
+    return np.repeat(f64(x)[:, None, :], n, axis=1)
+
+
+def repeat_vector_grad(dy):
+    return f64(dy).sum(axis=1)
+
+
+def _bilinear_matrix(size, scale):
+    """(size*scale, size) interpolation matrix: half-pixel centres, clamped at the edges."""
+    m = np.zeros((size * scale, size))
+    for o in range(size * scale):
+        src = max((o + 0.5) / scale - 0.5, 0.0)
+        i0 = min(int(np.floor(src)), size - 1)
+        i1 = min(i0 + 1, size - 1)
+        a = src - i0
+        m[o, i0] += 1.0 - a
+        m[o, i1] += a
+    return m
+
+
+def _nearest_matrix(size, scale):
+    return np.repeat(np.eye(size), scale, axis=0)
+
+
+def upsample2d(x, sh, sw, interpolation="nearest"):
+    """y[n, i, j, c] = sum_{h, w} Rh[i, h] Rw[j, w] x[n, h, w, c] (Rh, Rw per interpolation)."""
+    mat = _bilinear_matrix if interpolation == "bilinear" else _nearest_matrix
+    x = f64(x)
+    return np.einsum("ih,jw,nhwc->nijc", mat(x.shape[1], sh), mat(x.shape[2], sw), x)
+
+
+def upsample2d_grad(dy, sh, sw, interpolation="nearest"):
+    """The transpose of upsample2d's linear map."""
+    mat = _bilinear_matrix if interpolation == "bilinear" else _nearest_matrix
+    dy = f64(dy)
+    h, w = dy.shape[1] // sh, dy.shape[2] // sw
+    return np.einsum("ih,jw,nijc->nhwc", mat(h, sh), mat(w, sw), dy)
+
+
+def crop2d(x, top, bottom, left, right):
+    x = f64(x)
+    return x[:, top:x.shape[1] - bottom, left:x.shape[2] - right]

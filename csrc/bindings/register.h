@@ -12,10 +12,11 @@ void register_gemm(py::module_& m);         // gemm
 void register_elementwise(py::module_& m);  // activations, softmax, bias_grad, dropout, regularizers
 void register_loss(py::module_& m);         // losses, accuracy
 void register_optimizer(py::module_& m);    // fused optimizer updates
-void register_norm(py::module_& m);         // batch normalization, spatial dropout
+void register_norm(py::module_& m);         // batch / layer normalization, spatial dropout
 void register_conv(py::module_& m);         // conv2d forward / backward
 void register_pool(py::module_& m);         // pooling, zero padding
 void register_embedding(py::module_& m);    // embedding lookup forward / backward
 void register_rnn(py::module_& m);          // SimpleRNN / LSTM / GRU forward and backward
+void register_layout(py::module_& m);       // transpose, repeat_vector, upsample2d
 
 }  // namespace corenn::bindings

@@ -3,6 +3,7 @@
 
 #include "bindings/register.h"
 #include "ops/batch_norm.h"
+#include "ops/layer_norm.h"
 #include "ops/spatial_dropout.h"
 
 namespace corenn::bindings {
@@ -22,6 +23,15 @@ void register_norm(py::module_& m) {
         py::arg("gamma"), py::arg("mean"), py::arg("inv_std"), py::arg("dx"), py::arg("dgamma"),
         py::arg("dbeta"), py::arg("training"), release(),
         "dx, dgamma, dbeta (each optional) of batch normalization");
+  m.def("layer_norm_forward", &corenn::layer_norm_forward, py::arg("x"), py::arg("gamma"),
+        py::arg("beta"), py::arg("y"), py::arg("mean"), py::arg("inv_std"), py::arg("norm_ndim"),
+        py::arg("epsilon"), release(),
+        "y = gamma * (x - mean) * inv_std + beta per row over the last norm_ndim axes (writes "
+        "mean, inv_std)");
+  m.def("layer_norm_backward", &corenn::layer_norm_backward, py::arg("dy"), py::arg("x"),
+        py::arg("gamma"), py::arg("mean"), py::arg("inv_std"), py::arg("dx"), py::arg("dgamma"),
+        py::arg("dbeta"), py::arg("norm_ndim"), release(),
+        "dx, dgamma, dbeta (each optional) of layer normalization");
   m.def("spatial_dropout_forward", &corenn::spatial_dropout_forward, py::arg("x"), py::arg("y"),
         py::arg("mask"), py::arg("rate"), py::arg("seed"), release(),
         "y[n, ..., c] = x[n, ..., c] * mask[n, c], mask drawn from seed");

@@ -443,6 +443,60 @@ def spatial_dropout_backward(dy, mask, out=None):
     return dx
 
 
+
+__all__ += ["layer_norm_forward", "layer_norm_backward"]
+
+
+def _norm_ndim(norm_ndim, op):
+    if isinstance(norm_ndim, bool) or not isinstance(norm_ndim, (int, np.integer)):
+        raise TypeError(f"{op}: norm_ndim must be an int, got {norm_ndim!r}")
+    return int(norm_ndim)
+
+
+def _leading_rows(x, norm_ndim):
+    """Rows of ``x`` when its last ``norm_ndim`` axes are normalised together (the entry checks
+    norm_ndim; an impossible one gives a shape the entry then names)."""
+    if not 1 <= norm_ndim <= x.ndim:
+        return [0]
+    return [int(np.prod(x.shape[:x.ndim - norm_ndim], dtype=np.int64))]
+
+
+def layer_norm_forward(x, gamma=None, beta=None, *, norm_ndim: int = 1, epsilon: float = 1e-3,
+                       out=None, mean=None, inv_std=None):
+    """Layer normalization over the last ``norm_ndim`` axes of ``x`` (each row of x viewed as
+    (R, D) with D their product): mean_r, var_r (biased) per row, inv_std = 1 / sqrt(var + eps),
+    y = gamma * (x - mean) * inv_std + beta. ``gamma`` / ``beta`` have the trailing shape and may
+    be None (1 / 0). Returns (y, mean, inv_std), mean and inv_std of shape (R,)."""
+    op = "layer_norm_forward"
+    x = as_tensor(x, op, "x")
+    k = _norm_ndim(norm_ndim, op)
+    rows = _leading_rows(x, k)
+    y = _out(out, x.shape, op, device=x.device)
+    mean = _out(mean, rows, op, device=x.device)
+    inv_std = _out(inv_std, rows, op, device=x.device)
+    _C.layer_norm_forward(x, _opt(gamma, op, "gamma"), _opt(beta, op, "beta"), y, mean, inv_std,
+                          k, float(epsilon))
+    return y, mean, inv_std
+
+
+def layer_norm_backward(dy, x, gamma, mean, inv_std, *, norm_ndim: int = 1, dx=None, dgamma=None,
+                        dbeta=None, need_dx: bool = True):
+    """Gradients of layer normalization given the forward's per-row ``mean`` and ``inv_std``.
+
+    With xhat = (x - mean) * inv_std and g = dy * gamma, per row of D features:
+    dx = inv_std * (g - sum g / D - xhat * sum(g * xhat) / D); over rows: dgamma = sum dy * xhat,
+    dbeta = sum dy. ``dgamma`` / ``dbeta`` are written only when given; dx is allocated when not
+    given, unless ``need_dx`` is False. Returns dx (or None).
+    """
+    op = "layer_norm_backward"
+    dy = as_tensor(dy, op, "dy")
+    x = as_tensor(x, op, "x")
+    dx = _out(dx, dy.shape, op, device=dy.device) if need_dx else None
+    _C.layer_norm_backward(dy, x, _opt(gamma, op, "gamma"), as_tensor(mean, op, "mean"),
+                           as_tensor(inv_std, op, "inv_std"), dx, _opt(dgamma, op, "dgamma"),
+                           _opt(dbeta, op, "dbeta"), _norm_ndim(norm_ndim, op))
+    return dx
+
 # ---------------------------------------------------------------------------------------------
 # Convolution (NHWC images, kernels (KH, KW, Cin, Cout) as Keras)
 
@@ -775,6 +829,122 @@ def zero_pad2d_backward(dy, padding, out=None):
         raise ValueError(f"{op}: padding {((t, b), (l, r))} does not fit dy of shape {tuple(dy.shape)}")
     dx = _out(out, (n, h - t - b, w - l - r, c), op, device=dy.device)
     _C.zero_pad2d_backward(dy, dx, t, b, l, r)
+    return dx
+
+
+# ---------------------------------------------------------------------------------------------
+# Data movement: transpose, repeat_vector, upsample2d
+
+__all__ += ["transpose", "inverse_permutation", "repeat_vector_forward", "repeat_vector_backward",
+            "upsample2d_forward", "upsample2d_backward"]
+
+
+def _int(v, op, what):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{op}: {what} must be an int, got {v!r}"[:200])
+    return int(v)
+
+
+def _perm(perm, ndim, op):
+    """``perm`` as a list of axes in [0, ndim) (negative ones count from the end, as NumPy);
+    None reverses the axes. The entry checks that it is a permutation."""
+    if perm is None:
+        return list(range(ndim - 1, -1, -1))
+    if not isinstance(perm, (list, tuple, np.ndarray)):
+        raise TypeError(f"{op}: perm must be a sequence of ints, got {perm!r}"[:200])
+    axes = [_int(p, op, "each entry of perm") for p in perm]
+    return [p + ndim if -ndim <= p < 0 else p for p in axes]
+
+
+def inverse_permutation(perm):
+    """The permutation that undoes ``perm`` (the axes of transpose's gradient)."""
+    axes = [_int(p, "inverse_permutation", "each entry of perm") for p in perm]
+    if sorted(axes) != list(range(len(axes))):
+        raise ValueError(f"inverse_permutation: {tuple(axes)} is not a permutation of "
+                         f"0..{len(axes) - 1}")
+    inv = [0] * len(axes)
+    for i, p in enumerate(axes):
+        inv[p] = i
+    return inv
+
+
+def transpose(x, perm=None, out=None):
+    """y = x with its axes permuted (numpy.transpose): y.shape[d] = x.shape[perm[d]]. Any dtype;
+    ``perm`` None reverses the axes. Its gradient is transpose(dy, inverse_permutation(perm))."""
+    op = "transpose"
+    x = as_tensor(x, op, "x")
+    axes = _perm(perm, x.ndim, op)
+    shape = [x.shape[p] if 0 <= p < x.ndim else 0 for p in axes]
+    y = _out(out, shape, op, dtype=x.dtype, device=x.device)
+    _C.transpose(x, axes, y)
+    return y
+
+
+def repeat_vector_forward(x, n: int, out=None):
+    """y (N, n, D): y[:, r, :] = x (N, D) for every r (Keras RepeatVector)."""
+    op = "repeat_vector_forward"
+    x = as_tensor(x, op, "x")
+    n = _int(n, op, "n")
+    if n < 0:
+        raise ValueError(f"{op}: n must be >= 0, got {n}")
+    shape = [x.shape[0], n, x.shape[1]] if x.ndim == 2 else [0, n, 0]
+    y = _out(out, shape, op, device=x.device, check_shape=x.ndim == 2)  # the entry takes n from y
+    _C.repeat_vector_forward(x, y)
+    return y
+
+
+def repeat_vector_backward(dy, out=None):
+    """dx (N, D) = sum over the repeats of dy (N, n, D)."""
+    op = "repeat_vector_backward"
+    dy = as_tensor(dy, op, "dy")
+    dx = _out(out, [dy.shape[0], dy.shape[2]] if dy.ndim == 3 else [0, 0], op, device=dy.device)
+    _C.repeat_vector_backward(dy, dx)
+    return dx
+
+
+UPSAMPLING_INTERPOLATIONS = ("nearest", "bilinear")
+
+
+def _size2(size, op):
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        size = (size, size)
+    if not isinstance(size, (list, tuple)) or len(size) != 2:
+        raise ValueError(f"{op}: size must be an int or (sh, sw), got {size!r}"[:200])
+    sh, sw = (_int(v, op, "size") for v in size)
+    if sh < 1 or sw < 1:
+        raise ValueError(f"{op}: size must be positive, got {(sh, sw)}")
+    return sh, sw
+
+
+def upsample2d_forward(x, size, interpolation: str = "nearest", out=None):
+    """y (N, H*sh, W*sw, C) = x (N, H, W, C) upsampled (Keras UpSampling2D): 'nearest' repeats
+    pixels; 'bilinear' interpolates with half-pixel centres, edges clamped (as Keras / TF resize
+    and torch's align_corners=False)."""
+    op = "upsample2d_forward"
+    interpolation = _known_kind(interpolation, UPSAMPLING_INTERPOLATIONS, op, "interpolation")
+    x = as_tensor(x, op, "x")
+    sh, sw = _size2(size, op)
+    if x.ndim != 4:
+        raise ValueError(f"{op}: x must be (N, H, W, C) (rank 4), got shape {tuple(x.shape)}")
+    n, h, w, c = x.shape
+    y = _out(out, (n, h * sh, w * sw, c), op, device=x.device)
+    _C.upsample2d_forward(x, y, sh, sw, interpolation)
+    return y
+
+
+def upsample2d_backward(dy, size, interpolation: str = "nearest", out=None):
+    """dx (N, H, W, C): the gradient of upsample2d_forward, given dy (N, H*sh, W*sw, C)."""
+    op = "upsample2d_backward"
+    interpolation = _known_kind(interpolation, UPSAMPLING_INTERPOLATIONS, op, "interpolation")
+    dy = as_tensor(dy, op, "dy")
+    sh, sw = _size2(size, op)
+    if dy.ndim != 4:
+        raise ValueError(f"{op}: dy must be (N, H, W, C) (rank 4), got shape {tuple(dy.shape)}")
+    n, oh, ow, c = dy.shape
+    if oh % sh or ow % sw:
+        raise ValueError(f"{op}: dy of shape {tuple(dy.shape)} is not a multiple of size {(sh, sw)}")
+    dx = _out(out, (n, oh // sh, ow // sw, c), op, device=dy.device)
+    _C.upsample2d_backward(dy, dx, sh, sw, interpolation)
     return dx
 
 

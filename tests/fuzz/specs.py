@@ -747,6 +747,109 @@ def zero_pad2d(r, direction):
                 ("zero_pad2d",))
 
 
+
+# ---- layer normalization and data movement ---------------------------------------------------
+
+def _norm_setup(r):
+    x = f32(r, *_dims(r, int(r.integers(1, 4)), 1, 5))
+    k = int(r.integers(1, x.ndim + 1))
+    return x, k, x.shape[x.ndim - k:], (int(np.prod(x.shape[:x.ndim - k])),)
+
+
+def layer_norm_forward(r):
+    x, k, tshape, rows = _norm_setup(r)
+    kw = dict(x=x, gamma=f32(r, *tshape) if r.random() < 0.7 else None,
+              beta=f32(r, *tshape) if r.random() < 0.7 else None, norm_ndim=k,
+              out=_opt_out(r, x.shape), mean=_opt_out(r, rows), inv_std=_opt_out(r, rows))
+
+    def check(res, kw2):
+        if np.shape(kw2["x"]) != x.shape or kw2.get("norm_ndim") != k:
+            return []
+        y, _, _ = ref.layer_norm(kw2["x"], kw2["gamma"], kw2["beta"], k, kw2.get("epsilon", 1e-3))
+        return _close(res[0].numpy(), y, "layer_norm_forward", 1e-3, 1e-3)
+    return Call(kernels.layer_norm_forward, kw,
+                dict(x="in", gamma="in", beta="in", norm_ndim="param", epsilon="param", out="out",
+                     mean="out", inv_std="out"), ("layer_norm",), check)
+
+
+def layer_norm_backward(r):
+    x, k, tshape, rows = _norm_setup(r)
+    gamma = f32(r, *tshape) if r.random() < 0.7 else None
+    _, mean, inv = ref.layer_norm(x, None, None, k)
+    kw = dict(dy=f32(r, *x.shape), x=x, gamma=gamma, mean=mean.astype(np.float32),
+              inv_std=inv.astype(np.float32), norm_ndim=k, dx=_opt_out(r, x.shape),
+              dgamma=_opt_out(r, tshape), dbeta=_opt_out(r, tshape))
+    return Call(kernels.layer_norm_backward, kw,
+                dict(dy="in", x="in", gamma="in", mean="in", inv_std="in", norm_ndim="param",
+                     dx="out?", dgamma="out", dbeta="out", need_dx="param"), ("layer_norm",),
+                lambda dx, k2: _shape(dx, np.shape(k2["dy"])) if k2.get("need_dx", True) else [])
+
+
+def transpose(r):
+    x = f32(r, *_dims(r, int(r.integers(0, 5)), 1, 5))
+    x = x.astype(r.choice([np.float32, np.float32, np.int32, np.int64]))
+    perm = [int(p) for p in r.permutation(x.ndim)]
+    kw = dict(x=x, perm=perm if r.random() < 0.8 else None)
+
+    def check(y, k):
+        if np.shape(k["x"]) != x.shape or np.asarray(k["x"]).dtype != x.dtype or k["perm"] not in (perm, None):
+            return []
+        want = np.transpose(np.asarray(k["x"]), k["perm"])
+        got = y.numpy()
+        same = got.shape == want.shape and np.array_equal(got, want, equal_nan=got.dtype.kind == "f")
+        return [] if same else [f"transpose: differs from numpy.transpose {k['perm']}"]
+    # out is left to the op: x may be an int array, so no dtype of a given out is right for sure
+    return Call(kernels.transpose, kw, dict(x="any", perm="param", out="out"), ("transpose",), check)
+
+
+def inverse_permutation(r):
+    perm = [int(p) for p in r.permutation(int(r.integers(0, 6)))]
+    return Call(kernels.inverse_permutation, dict(perm=perm), dict(perm="param"),
+                ("inverse_permutation",),
+                lambda inv, k: [] if k["perm"] != perm or list(np.argsort(perm)) == list(inv)
+                else [f"inverse_permutation({perm}) -> {inv}"])
+
+
+def repeat_vector_forward(r):
+    x = f32(r, *_dims(r, 2, 1, 5))
+    n = int(r.integers(0, 4))
+    kw = dict(x=x, n=n, out=_opt_out(r, (x.shape[0], n, x.shape[1])))
+    return Call(kernels.repeat_vector_forward, kw, dict(x="in", n="param", out="out"),
+                ("repeat_vector",),
+                lambda y, k: _close(y.numpy(), ref.repeat_vector(k["x"], n), "repeat_vector_forward")
+                if np.shape(k["x"]) == x.shape and k["n"] == n else [])
+
+
+def repeat_vector_backward(r):
+    dy = f32(r, *_dims(r, 3, 1, 4))
+    kw = dict(dy=dy, out=_opt_out(r, (dy.shape[0], dy.shape[2])))
+    return Call(kernels.repeat_vector_backward, kw, dict(dy="in", out="out"), ("repeat_vector",),
+                lambda dx, k: _close(dx.numpy(), ref.repeat_vector_grad(k["dy"]), "repeat_vector_backward")
+                if np.shape(k["dy"]) == dy.shape else [])
+
+
+def upsample2d(r, direction):
+    x, _, _, _ = _pool_setup(r)
+    size = int(r.integers(1, 4)) if r.random() < 0.4 else (int(r.integers(1, 4)), int(r.integers(1, 4)))
+    sh, sw = (size, size) if isinstance(size, int) else size
+    mode = str(r.choice(["nearest", "bilinear"]))
+    fn = getattr(kernels, f"upsample2d_{direction}")
+    big = (x.shape[0], x.shape[1] * sh, x.shape[2] * sw, x.shape[3])
+    arg, a = ("x", x) if direction == "forward" else ("dy", f32(r, *big))
+    want_fn, want_shape = ((ref.upsample2d, big) if direction == "forward" else
+                           (ref.upsample2d_grad, x.shape))
+
+    def check(res, k):
+        v = k[arg]
+        if (np.shape(v) != a.shape or k["size"] != size or k.get("interpolation", "nearest") != mode
+                or not np.isfinite(np.asarray(v, np.float64)).all()):
+            return []  # the einsum reference spreads NaN through zero weights: finite inputs only
+        return _close(res.numpy(), want_fn(v, sh, sw, mode), f"upsample2d_{direction}")
+    return Call(fn, {arg: a, "size": size, "interpolation": mode,
+                     "out": _opt_out(r, want_shape)},
+                {arg: "in", "size": "param", "interpolation": "param", "out": "out"},
+                ("upsample2d",), check)
+
 # ---- embedding and recurrent -----------------------------------------------------------------
 
 def embedding_forward(r):
@@ -848,6 +951,11 @@ def _registry():
     s["global_max_pool2d_forward"] = lambda r: global_pool(r, "max")
     s["zero_pad2d_forward"] = lambda r: zero_pad2d(r, "forward")
     s["zero_pad2d_backward"] = lambda r: zero_pad2d(r, "backward")
+    for name in ("layer_norm_forward", "layer_norm_backward", "transpose", "inverse_permutation",
+                 "repeat_vector_forward", "repeat_vector_backward"):
+        s[name] = globals()[name]
+    s["upsample2d_forward"] = lambda r: upsample2d(r, "forward")
+    s["upsample2d_backward"] = lambda r: upsample2d(r, "backward")
     for cell in _GATES:
         s[f"{cell}_forward"] = lambda r, c=cell: rnn_forward_spec(r, c, False)
         s[f"{cell}_backward"] = lambda r, c=cell: rnn_backward_spec(r, c, False)

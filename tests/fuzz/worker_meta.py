@@ -14,7 +14,9 @@ def mutable_params(op, seed):
     out = []
     for name in call.kw:
         role = call.roles.get(name, "param")
-        if role in ("in", "out", "target"):
+        if role == "fixed" or name == "op":  # what the harness probes, not user input (worker._params)
+            continue
+        if role in ("in", "out", "target", "any"):
             out.append((name, ARRAY_KINDS))
         elif role == "index":
             out.append((name, ARRAY_KINDS + ["bad_index"]))

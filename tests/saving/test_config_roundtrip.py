@@ -48,6 +48,19 @@ LAYER_ARGS = {
     "BatchNormalization": dict(momentum=0.8, epsilon=1e-2, center=False,
                                gamma_initializer=initializers.RandomNormal(1.0, 0.1, seed=3)),
     "SpatialDropout2D": dict(rate=0.4, seed=9),
+    "Identity": dict(name="identity_cfg"),
+    "LayerNormalization": dict(axis=[-2, -1], epsilon=1e-5, scale=False,
+                               beta_initializer=initializers.Constant(0.2), beta_regularizer="l1"),
+    "Permute": dict(dims=(2, 3, 1)),
+    "RepeatVector": dict(n=4),
+    "Cropping1D": dict(cropping=(2, 1)),
+    "Cropping2D": dict(cropping=((1, 2), (0, 3))),
+    "UpSampling1D": dict(size=3),
+    "UpSampling2D": dict(size=(2, 3), interpolation="bilinear"),
+    "ReLU": dict(negative_slope=0.2),
+    "LeakyReLU": dict(negative_slope=0.1),
+    "ELU": dict(alpha=0.5),
+    "Softmax": dict(axis=2),
 }
 
 
@@ -55,7 +68,7 @@ LAYER_ARGS = {
 # their modules; the registry part of the round trip runs once they are exported.
 _LAYER_MODULES = [importlib.import_module(f"corenn.layers.{m}") for m in
                   ("core", "convolutional", "pooling", "normalization", "regularization",
-                   "reshaping", "base", "recurrent", "wrappers", "embedding")
+                   "reshaping", "base", "recurrent", "wrappers", "embedding", "activation")
                   if importlib.util.find_spec(f"corenn.layers.{m}") is not None]
 LAYER_CLASSES = {name: cls for mod in _LAYER_MODULES for name, cls in vars(mod).items()
                  if isinstance(cls, type) and issubclass(cls, layers.Layer) and not name.startswith("_")

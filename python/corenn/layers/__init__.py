@@ -1,15 +1,17 @@
 """corenn.layers: Keras-style layers. Each calls corenn.kernels for its math."""
+from .activation import ELU, LeakyReLU, ReLU, Softmax
 from .base import Input, InputLayer, Layer
 from .convolutional import Conv1D, Conv2D
-from .core import Activation, Dense, Dropout, Flatten, Reshape
+from .core import Activation, Dense, Dropout, Flatten, Identity, Reshape
 from .embedding import Embedding
-from .normalization import BatchNormalization
+from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
                       MaxPooling2D)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .regularization import SpatialDropout2D
-from .reshaping import ZeroPadding2D
+from .reshaping import (Cropping1D, Cropping2D, Permute, RepeatVector, UpSampling1D, UpSampling2D,
+                        ZeroPadding2D)
 from .wrappers import TimeDistributed
 
 __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Reshape", "Dropout",
@@ -17,6 +19,8 @@ __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Re
            "AveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
            "GlobalMaxPooling1D", "ZeroPadding2D", "BatchNormalization", "SpatialDropout2D",
            "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
+           "Identity", "LayerNormalization", "Permute", "RepeatVector", "Cropping1D", "Cropping2D",
+           "UpSampling1D", "UpSampling2D", "ReLU", "LeakyReLU", "ELU", "Softmax",
            "get", "serialize", "deserialize"]
 
 

@@ -1,4 +1,4 @@
-"""Core layers: Dense, Activation, Flatten, Reshape, Dropout.
+"""Core layers: Dense, Activation, Flatten, Reshape, Dropout, Identity.
 
 Shape legend: N batch, D input features (last axis), U units. A leading "..." means any number
 of extra axes, which Dense treats as more rows (it applies to the last axis, as in Keras).
@@ -13,7 +13,7 @@ from .. import activations as _activations
 from .. import initializers, kernels, regularizers
 from .base import ActivatedLayer, Layer, activation_flops, sample_size, shape_str
 
-__all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout"]
+__all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout", "Identity"]
 
 
 def _rows(t, cols):
@@ -263,3 +263,13 @@ class Dropout(Layer):
         cfg = super().get_config()
         cfg.update(rate=self.rate, seed=self.seed)
         return cfg
+
+
+class Identity(Layer):
+    """y = x (no copy); backward dx = dy. A placeholder layer, as in Keras."""
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, dy):
+        return dy if self.needs_input_grad else None

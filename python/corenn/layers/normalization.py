@@ -1,4 +1,4 @@
-"""Normalization layers: BatchNormalization.
+"""Normalization layers: BatchNormalization, LayerNormalization.
 
 Shape legend: N batch, C channels (the last axis). x is (N, ..., C): (N, C) after Dense, NHWC
 after Conv2D; every position of every sample is one "row" of the statistics.
@@ -10,7 +10,7 @@ import numpy as np
 from .. import initializers, kernels, regularizers
 from .base import Layer, sample_size, shape_str
 
-__all__ = ["BatchNormalization"]
+__all__ = ["BatchNormalization", "LayerNormalization"]
 
 
 class BatchNormalization(Layer):
@@ -139,6 +139,130 @@ class BatchNormalization(Layer):
                    gamma_initializer=initializers.serialize(self.gamma_initializer),
                    moving_mean_initializer=initializers.serialize(self.moving_mean_initializer),
                    moving_variance_initializer=initializers.serialize(self.moving_variance_initializer),
+                   beta_regularizer=regularizers.serialize(self.beta_regularizer),
+                   gamma_regularizer=regularizers.serialize(self.gamma_regularizer))
+        return cfg
+
+
+class LayerNormalization(Layer):
+    """Normalizes each sample over its trailing axes (one mean / variance per row, any batch).
+
+    Math (x viewed as (R, D): D the product of the normalised axes, gamma / beta their shape):
+        forward   mean_r = sum_j x / D,  var_r = sum_j (x - mean_r)^2 / D (biased, as Keras 3)
+                  y = gamma * (x - mean) / sqrt(var + epsilon) + beta
+        backward  xhat = (x - mean) / sqrt(var + epsilon),  g = dy * gamma,
+                  dx = (g - mean_j g - xhat * mean_j(g * xhat)) / sqrt(var + epsilon)
+                  dgamma = sum_r dy * xhat,  dbeta = sum_r dy
+    Training and inference compute the same thing (no moving statistics).
+
+    Args:
+        axis: an int or a list of ints; they must be the trailing axes of the input (-1, [-2, -1],
+            [2, 3] for a rank-4 input, ...).
+        epsilon: added to the variance.
+        center / scale: learn beta / gamma (off: beta = 0 / gamma = 1, no weight).
+        rms_scaling: not supported (must be False).
+        beta_initializer, gamma_initializer, beta_regularizer, gamma_regularizer: see
+            corenn.initializers / corenn.regularizers.
+
+    Weights, Keras order: [gamma, beta] (each only when scale / center), of the normalised axes'
+    shape.
+
+    Reference: Ba, Kiros & Hinton, "Layer Normalization", arXiv:1607.06450, 2016.
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+        if not axes or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
+            raise TypeError(f"LayerNormalization '{self.name}': axis must be an int or a list of "
+                            f"ints, got {axis!r}")
+        for arg, value in (("beta_constraint", beta_constraint), ("gamma_constraint", gamma_constraint)):
+            if value is not None:
+                raise NotImplementedError(f"LayerNormalization '{self.name}': {arg} is not supported")
+        if rms_scaling:
+            raise NotImplementedError(f"LayerNormalization '{self.name}': rms_scaling is not supported")
+        if not float(epsilon) > 0.0:
+            raise ValueError(f"LayerNormalization '{self.name}': epsilon must be > 0, got {epsilon!r}")
+        self.axis = int(axes[0]) if not isinstance(axis, (list, tuple)) else [int(a) for a in axes]
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.gamma = self.beta = None
+        self._gamma_param = self._beta_param = None
+        self._norm_ndim = None
+
+    def _trailing_count(self, input_shape):
+        """How many trailing axes ``axis`` names for inputs of ``input_shape``."""
+        rank = len(input_shape)
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        if any(not -rank <= a < rank for a in axes):
+            raise ValueError(f"LayerNormalization '{self.name}': axis {self.axis} is out of range "
+                             f"for inputs of shape {shape_str(input_shape)}")
+        pos = sorted({a % rank for a in axes})
+        if len(pos) != len(axes):
+            raise ValueError(f"LayerNormalization '{self.name}': axis {self.axis} repeats an axis")
+        if 0 in pos or pos != list(range(rank - len(pos), rank)):
+            raise NotImplementedError(f"LayerNormalization '{self.name}': only trailing axes (not the "
+                                      f"batch axis) can be normalised, got axis={self.axis} for "
+                                      f"inputs of shape {shape_str(input_shape)}")
+        return len(pos)
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) < 2:
+            raise ValueError(f"LayerNormalization '{self.name}' needs inputs of shape (batch, ...), "
+                             f"got {shape_str(input_shape)}")
+        k = self._trailing_count(input_shape)
+        shape = input_shape[len(input_shape) - k:]
+        if any(d is None for d in shape):
+            raise ValueError(f"LayerNormalization '{self.name}': the normalised axes of "
+                             f"{shape_str(input_shape)} must have known sizes")
+        self._norm_ndim = k
+        if self.scale:
+            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
+            self._gamma_param = self._params[-1]
+        if self.center:
+            self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
+            self._beta_param = self._params[-1]
+        super().build(input_shape)
+
+    def forward(self, x, training=False):
+        rows = (int(np.prod(x.shape[:x.ndim - self._norm_ndim], dtype=np.int64)),)
+        y, self._mean, self._inv_std = kernels.layer_norm_forward(
+            x, self.gamma, self.beta, norm_ndim=self._norm_ndim, epsilon=self.epsilon,
+            out=self._buffer("y", x.shape), mean=self._buffer("mean", rows),
+            inv_std=self._buffer("inv_std", rows))
+        self._x = x
+        return y
+
+    def backward(self, dy):
+        learn = self.trainable
+        dgamma = self._gamma_param.grad if learn and self.scale else None
+        dbeta = self._beta_param.grad if learn and self.center else None
+        if not self.needs_input_grad and dgamma is None and dbeta is None:
+            return None
+        x = self._x
+        return kernels.layer_norm_backward(
+            dy, x, self.gamma, self._mean, self._inv_std, norm_ndim=self._norm_ndim,
+            dx=self._buffer("dx", x.shape) if self.needs_input_grad else None,
+            dgamma=dgamma, dbeta=dbeta, need_dx=self.needs_input_grad)
+
+    def flops(self, input_shape):
+        """Statistics (3 per value) and (x - mean) * inv_std * gamma + beta (4 per value)."""
+        return 7 * sample_size(input_shape)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(axis=self.axis, epsilon=self.epsilon, center=self.center, scale=self.scale,
+                   rms_scaling=False,
+                   beta_initializer=initializers.serialize(self.beta_initializer),
+                   gamma_initializer=initializers.serialize(self.gamma_initializer),
                    beta_regularizer=regularizers.serialize(self.beta_regularizer),
                    gamma_regularizer=regularizers.serialize(self.gamma_regularizer))
         return cfg

@@ -1,8 +1,9 @@
-"""Reshaping layers: ZeroPadding2D.
+"""Reshaping layers: ZeroPadding2D, Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, Permute,
+RepeatVector.
 
-Shape legend: N batch, H x W image, C channels (channels_last).
-    forward   y = x surrounded by zeros: (N, top + H + bottom, left + W + right, C)
-    backward  dx = dy cropped back to (N, H, W, C)
+Shape legend: N batch, T steps, H x W image, C channels (channels_last), D features.
+Cropping is the gradient of zero padding and the other way round, so both run on the zero_pad2d
+kernels (a 1-D sequence (N, T, C) is viewed as the image (N, T, 1, C), without a copy).
 """
 from __future__ import annotations
 
@@ -11,15 +12,54 @@ import numpy as np
 from .. import kernels
 from .base import Layer, shape_str
 
-__all__ = ["ZeroPadding2D"]
+__all__ = ["ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D", "Permute",
+           "RepeatVector"]
 
 
 def _is_int(v):
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
+def _pairs(layer, arg, value, what):
+    """((a, b), (c, d)) from an int, (h, w) or ((a, b), (c, d)), all >= 0; ValueError naming the
+    layer otherwise."""
+    p = None
+    if _is_int(value):
+        p = ((int(value),) * 2,) * 2
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        if all(_is_int(v) for v in value):
+            p = tuple((int(v), int(v)) for v in value)
+        elif all(isinstance(v, (tuple, list)) and len(v) == 2 and all(_is_int(u) for u in v)
+                 for v in value):
+            p = tuple(tuple(int(u) for u in v) for v in value)
+    if p is None or any(v < 0 for pair in p for v in pair):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': {arg} must be a non-negative int, "
+                         f"{what}, got {value!r}")
+    return p
+
+
+def _channels_last(layer, data_format):
+    if data_format not in (None, "channels_last"):
+        raise NotImplementedError(f"{type(layer).__name__} '{layer.name}': only channels_last data "
+                                  f"is supported")
+
+
+def _check_rank(layer, input_shape, rank, legend):
+    if len(input_shape) != rank:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}' expects inputs of shape {legend} "
+                         f"(rank {rank}), got {shape_str(input_shape)}")
+
+
+def _image(t):
+    """(N, T, C) -> the (N, T, 1, C) view."""
+    return t.reshape([t.shape[0], t.shape[1], 1, t.shape[2]])
+
+
 class ZeroPadding2D(Layer):
     """Pads images with zeros along H and W.
+
+        forward   y = x surrounded by zeros: (N, top + H + bottom, left + W + right, C)
+        backward  dx = dy cropped back to (N, H, W, C)
 
     Args:
         padding: int (all four sides), (h, w) (h rows top and bottom, w columns left and right)
@@ -29,33 +69,15 @@ class ZeroPadding2D(Layer):
 
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise NotImplementedError(f"ZeroPadding2D '{self.name}': only channels_last data is supported")
-        self.padding = self._normalize(padding)
-
-    def _normalize(self, padding):
-        p = None
-        if _is_int(padding):
-            p = ((int(padding),) * 2,) * 2
-        elif isinstance(padding, (tuple, list)) and len(padding) == 2:
-            if all(_is_int(v) for v in padding):
-                p = tuple((int(v), int(v)) for v in padding)
-            elif all(isinstance(v, (tuple, list)) and len(v) == 2 and all(_is_int(u) for u in v)
-                     for v in padding):
-                p = tuple(tuple(int(u) for u in v) for v in padding)
-        if p is None or any(v < 0 for pair in p for v in pair):
-            raise ValueError(f"ZeroPadding2D '{self.name}': padding must be a non-negative int, (h, w) "
-                             f"or ((top, bottom), (left, right)), got {padding!r}")
-        return p
+        _channels_last(self, data_format)
+        self.padding = _pairs(self, "padding", padding, "(h, w) or ((top, bottom), (left, right))")
 
     def build(self, input_shape):
         self.compute_output_shape(input_shape)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(f"ZeroPadding2D '{self.name}' expects inputs of shape (batch, height, "
-                             f"width, channels) (rank 4), got {shape_str(input_shape)}")
+        _check_rank(self, input_shape, 4, "(batch, height, width, channels)")
         n, h, w, c = input_shape
         (t, b), (l, r) = self.padding
         return (n, None if h is None else h + t + b, None if w is None else w + l + r, c)
@@ -73,4 +95,273 @@ class ZeroPadding2D(Layer):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(padding=self.padding, data_format="channels_last")
+        return cfg
+
+
+class Cropping2D(Layer):
+    """Crops images along H and W (the adjoint of ZeroPadding2D).
+
+        forward   y = x[:, top:H - bottom, left:W - right, :]
+        backward  dx = dy surrounded by zeros (zero_pad2d_forward)
+
+    Args:
+        cropping: int, (h, w) (symmetric) or ((top, bottom), (left, right)).
+        data_format: None or 'channels_last'.
+    """
+
+    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        _channels_last(self, data_format)
+        self.cropping = _pairs(self, "cropping", cropping, "(h, w) or ((top, bottom), (left, right))")
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        _check_rank(self, input_shape, 4, "(batch, height, width, channels)")
+        n, h, w, c = input_shape
+        out = []
+        for size, (a, b), axis in ((h, self.cropping[0], "height"), (w, self.cropping[1], "width")):
+            if size is not None and size - a - b <= 0:
+                raise ValueError(f"Cropping2D '{self.name}': cropping {self.cropping} leaves no "
+                                 f"{axis} of inputs {shape_str(input_shape)}")
+            out.append(None if size is None else size - a - b)
+        return (n, out[0], out[1], c)
+
+    def forward(self, x, training=False):
+        self._x_shape = tuple(x.shape)
+        y = self._buffer("y", self.compute_output_shape(self._x_shape))
+        return kernels.zero_pad2d_backward(x, self.cropping, out=y)
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        return kernels.zero_pad2d_forward(dy, self.cropping, out=self._buffer("dx", self._x_shape))
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(cropping=self.cropping, data_format="channels_last")
+        return cfg
+
+
+class Cropping1D(Layer):
+    """Crops sequences (N, T, C) along T: y = x[:, start:T - end, :]; backward pads dy with zeros.
+
+    Args:
+        cropping: int (both ends) or (start, end).
+    """
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        super().__init__(**kwargs)
+        c = (cropping, cropping) if _is_int(cropping) else cropping
+        if not (isinstance(c, (tuple, list)) and len(c) == 2 and all(_is_int(v) and v >= 0 for v in c)):
+            raise ValueError(f"Cropping1D '{self.name}': cropping must be a non-negative int or "
+                             f"(start, end), got {cropping!r}")
+        self.cropping = tuple(int(v) for v in c)
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        _check_rank(self, input_shape, 3, "(batch, steps, channels)")
+        n, t, c = input_shape
+        if t is not None and t - sum(self.cropping) <= 0:
+            raise ValueError(f"Cropping1D '{self.name}': cropping {self.cropping} leaves no steps "
+                             f"of inputs {shape_str(input_shape)}")
+        return (n, None if t is None else t - sum(self.cropping), c)
+
+    def forward(self, x, training=False):
+        self._x_shape = tuple(x.shape)
+        y = self._buffer("y", self.compute_output_shape(self._x_shape))
+        kernels.zero_pad2d_backward(_image(x), (self.cropping, (0, 0)), out=_image(y))
+        return y
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        dx = self._buffer("dx", self._x_shape)
+        kernels.zero_pad2d_forward(_image(dy), (self.cropping, (0, 0)), out=_image(dx))
+        return dx
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["cropping"] = self.cropping
+        return cfg
+
+
+class UpSampling2D(Layer):
+    """Upsamples images by integer factors: (N, H, W, C) -> (N, H*sh, W*sw, C).
+
+        nearest   y[n, i, j, c] = x[n, i // sh, j // sw, c]; dx sums dy over each sh x sw block
+        bilinear  half-pixel centres, edges clamped (Keras / TF image resize, torch
+                  align_corners=False); dx is the transposed interpolation
+    Args:
+        size: int or (sh, sw), positive.
+        data_format: None or 'channels_last'.
+        interpolation: 'nearest' or 'bilinear'.
+    """
+
+    def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
+        super().__init__(**kwargs)
+        _channels_last(self, data_format)
+        size = (size, size) if _is_int(size) else size
+        if not (isinstance(size, (tuple, list)) and len(size) == 2 and all(_is_int(v) and v > 0 for v in size)):
+            raise ValueError(f"UpSampling2D '{self.name}': size must be a positive int or (sh, sw), "
+                             f"got {size!r}")
+        if interpolation not in kernels.UPSAMPLING_INTERPOLATIONS:
+            raise NotImplementedError(f"UpSampling2D '{self.name}': interpolation must be one of "
+                                      f"{', '.join(kernels.UPSAMPLING_INTERPOLATIONS)}; got "
+                                      f"{interpolation!r}")
+        self.size = tuple(int(v) for v in size)
+        self.interpolation = interpolation
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        _check_rank(self, input_shape, 4, "(batch, height, width, channels)")
+        n, h, w, c = input_shape
+        sh, sw = self.size
+        return (n, None if h is None else h * sh, None if w is None else w * sw, c)
+
+    def forward(self, x, training=False):
+        self._x_shape = tuple(x.shape)
+        y = self._buffer("y", self.compute_output_shape(self._x_shape))
+        return kernels.upsample2d_forward(x, self.size, self.interpolation, out=y)
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        return kernels.upsample2d_backward(dy, self.size, self.interpolation,
+                                           out=self._buffer("dx", self._x_shape))
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(size=self.size, data_format="channels_last", interpolation=self.interpolation)
+        return cfg
+
+
+class UpSampling1D(Layer):
+    """Repeats each step of a sequence ``size`` times: (N, T, C) -> (N, T*size, C); backward sums
+    dy over each step's repeats.
+
+    Args:
+        size: positive int.
+    """
+
+    def __init__(self, size=2, **kwargs):
+        super().__init__(**kwargs)
+        if not _is_int(size) or size <= 0:
+            raise ValueError(f"UpSampling1D '{self.name}': size must be a positive int, got {size!r}")
+        self.size = int(size)
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        _check_rank(self, input_shape, 3, "(batch, steps, channels)")
+        n, t, c = input_shape
+        return (n, None if t is None else t * self.size, c)
+
+    def forward(self, x, training=False):
+        self._x_shape = tuple(x.shape)
+        y = self._buffer("y", self.compute_output_shape(self._x_shape))
+        kernels.upsample2d_forward(_image(x), (self.size, 1), out=_image(y))
+        return y
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        dx = self._buffer("dx", self._x_shape)
+        kernels.upsample2d_backward(_image(dy), (self.size, 1), out=_image(dx))
+        return dx
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["size"] = self.size
+        return cfg
+
+
+class Permute(Layer):
+    """Permutes the non-batch axes: y.shape[1 + i] = x.shape[dims[i]] (dims count from 1, as
+    Keras); backward transposes dy by the inverse permutation.
+
+    Args:
+        dims: a permutation of 1..rank-1.
+    """
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        ok = isinstance(dims, (tuple, list)) and all(_is_int(d) for d in dims)
+        if not ok or sorted(dims) != list(range(1, len(dims) + 1)):
+            raise ValueError(f"Permute '{self.name}': dims must be a permutation of 1..{len(dims) if ok else 'rank-1'} "
+                             f"(the batch axis stays first), got {dims!r}")
+        self.dims = tuple(int(d) for d in dims)
+        self._perm = [0, *self.dims]
+        self._inverse = kernels.inverse_permutation(self._perm)
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != len(self.dims) + 1:
+            raise ValueError(f"Permute '{self.name}': dims {self.dims} need inputs of rank "
+                             f"{len(self.dims) + 1}, got {shape_str(input_shape)}")
+        return tuple(input_shape[p] for p in self._perm)
+
+    def forward(self, x, training=False):
+        self._x_shape = tuple(x.shape)
+        y = self._buffer("y", self.compute_output_shape(self._x_shape))
+        return kernels.transpose(x, self._perm, out=y)
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        return kernels.transpose(dy, self._inverse, out=self._buffer("dx", self._x_shape))
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["dims"] = self.dims
+        return cfg
+
+
+class RepeatVector(Layer):
+    """Repeats each sample's vector n times: (N, D) -> (N, n, D); backward sums over the repeats.
+
+    Args:
+        n: positive int.
+    """
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        if not _is_int(n) or n <= 0:
+            raise ValueError(f"RepeatVector '{self.name}': n must be a positive int, got {n!r}")
+        self.n = int(n)
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        _check_rank(self, input_shape, 2, "(batch, features)")
+        return (input_shape[0], self.n, input_shape[1])
+
+    def forward(self, x, training=False):
+        self._x_shape = tuple(x.shape)
+        y = self._buffer("y", self.compute_output_shape(self._x_shape))
+        return kernels.repeat_vector_forward(x, self.n, out=y)
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        return kernels.repeat_vector_backward(dy, out=self._buffer("dx", self._x_shape))
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["n"] = self.n
         return cfg

@@ -1,0 +1,150 @@
+"""Activation layers (Keras layers/activations): ReLU, LeakyReLU, ELU, Softmax.
+
+Each runs on the activation kernels of corenn.kernels (relu, leaky_relu, elu, softmax): forward
+y = f(x), backward dx = dy * f'(x) from the saved x and y. Shapes are unchanged.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import kernels
+from .base import Layer, sample_size
+
+__all__ = ["ReLU", "LeakyReLU", "ELU", "Softmax"]
+
+
+class _KernelActivation(Layer):
+    """y = kernels.activation_forward(self._kind, x, alpha=self._alpha) and its gradient."""
+
+    _kind = "linear"
+    _alpha = 0.0
+
+    def forward(self, x, training=False):
+        y = kernels.activation_forward(self._kind, x, self._buffer("y", x.shape), alpha=self._alpha)
+        self._x, self._y = x, y
+        return y
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        return kernels.activation_backward(self._kind, self._x, self._y, dy,
+                                           self._buffer("dx", dy.shape), alpha=self._alpha)
+
+    def flops(self, input_shape):
+        return sample_size(input_shape)
+
+
+def _number(layer, arg, value, low=None):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or (low is not None and value < low):
+        bound = "" if low is None else f" >= {low}"
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': {arg} must be a finite number{bound}, "
+                         f"got {value!r}")
+    return float(value)
+
+
+class ReLU(_KernelActivation):
+    """Rectified linear unit, Keras' general form:
+        f(x) = max_value if x >= max_value; x if threshold <= x < max_value;
+               negative_slope * (x - threshold) otherwise.
+    Supported on the kernels: threshold = 0 and no max_value (the relu kernel, or leaky_relu's
+    when negative_slope > 0); other settings raise NotImplementedError naming the layer.
+
+    Args:
+        max_value: None (no ceiling).
+        negative_slope: >= 0.
+        threshold: 0.
+    """
+
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if max_value is not None:
+            _number(self, "max_value", max_value, 0.0)
+            raise NotImplementedError(f"ReLU '{self.name}': max_value is not supported (no kernel "
+                                      f"clips yet), got {max_value!r}")
+        self.negative_slope = _number(self, "negative_slope", negative_slope, 0.0)
+        self.threshold = _number(self, "threshold", threshold)
+        if self.threshold != 0.0:
+            raise NotImplementedError(f"ReLU '{self.name}': threshold != 0 is not supported, got {threshold!r}")
+        self.max_value = None
+        self._kind = "leaky_relu" if self.negative_slope else "relu"
+        self._alpha = self.negative_slope
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(max_value=self.max_value, negative_slope=self.negative_slope,
+                   threshold=self.threshold)
+        return cfg
+
+
+class LeakyReLU(_KernelActivation):
+    """f(x) = x if x >= 0 else negative_slope * x.
+
+    Args:
+        negative_slope: >= 0 (Keras 3 default 0.3). ``alpha`` is accepted as its old name.
+    """
+
+    _kind = "leaky_relu"
+
+    def __init__(self, negative_slope=0.3, **kwargs):
+        if "alpha" in kwargs:
+            negative_slope = kwargs.pop("alpha")
+        super().__init__(**kwargs)
+        self.negative_slope = _number(self, "negative_slope", negative_slope, 0.0)
+        self._alpha = self.negative_slope
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["negative_slope"] = self.negative_slope
+        return cfg
+
+
+class ELU(_KernelActivation):
+    """f(x) = x if x > 0 else alpha * (exp(x) - 1).
+
+    Args:
+        alpha: scale of the negative part (default 1.0).
+    """
+
+    _kind = "elu"
+
+    def __init__(self, alpha=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = _number(self, "alpha", alpha)
+        self._alpha = self.alpha
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["alpha"] = self.alpha
+        return cfg
+
+
+class Softmax(_KernelActivation):
+    """y = exp(x) / sum exp(x) over ``axis``; backward dx = y * (dy - sum(dy * y)).
+
+    Args:
+        axis: the last axis (-1, or its positive index); other axes raise NotImplementedError.
+    """
+
+    _kind = "softmax"
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise ValueError(f"Softmax '{self.name}': axis must be an int, got {axis!r}")
+        self.axis = int(axis)
+
+    def build(self, input_shape):
+        rank = len(input_shape)
+        if self.axis not in (-1, rank - 1) or rank < 2:
+            raise NotImplementedError(f"Softmax '{self.name}': only the last axis is supported, got "
+                                      f"axis={self.axis} for inputs of rank {rank}")
+        super().build(input_shape)
+
+    def flops(self, input_shape):
+        return 3 * sample_size(input_shape)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["axis"] = self.axis
+        return cfg
