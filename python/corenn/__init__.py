@@ -3,6 +3,7 @@
 The math runs in a compiled C++ core (corenn._C); this package is a thin layer on top.
 """
 from . import kernels
+from . import ops  # Keras 3 op names on Tensors; also installs the Tensor operators
 from .kernels import Tensor, get_num_threads, set_num_threads
 from . import activations, initializers, regularizers, losses, metrics
 from . import utils, callbacks, datasets, optimizers
@@ -37,6 +38,6 @@ from . import keras  # noqa: E402  (the Keras names, so `tf.keras.X` works after
 __version__ = "0.1.0"
 
 __all__ = ["Model", "Input", "GradientTape", "function", "convert_to_tensor", "newaxis", "keras",
-           "autodiff", "Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
+           "autodiff", "ops", "Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
            "initializers", "regularizers", "callbacks", "utils", "datasets", "Tensor", "kernels", "cuda",
            "set_num_threads", "get_num_threads", "__version__"]

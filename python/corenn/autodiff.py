@@ -136,7 +136,7 @@ class GradientTape:
         flat = [convert(x, layer.name) for x in (inputs if packed else [inputs])]
         if not layer.built:
             shapes = [(None,) + tuple(x.shape[1:]) for x in flat]
-            layer.build(shapes if packed else shapes[0])
+            layer._maybe_build(shapes if packed else shapes[0])
         if not packed:
             layer.check_input_shape(tuple(flat[0].shape))
         ctx = layer._call_context()

@@ -184,14 +184,64 @@ class Layer:
         self.output_shape = list(out) if isinstance(out, list) else tuple(out)
         self.built = True
 
-    def forward(self, x, training=False):  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__}.forward")
+    def forward(self, x, training=False):
+        """A layer written with ``call`` (a subclassed Keras layer): run it under a private
+        tape so that ``backward`` can differentiate the tensor ops it made."""
+        if type(self).call is Layer.call:
+            raise NotImplementedError(f"{type(self).__name__} defines neither forward/backward nor call")
+        from ..autodiff import GradientTape
+        tape = GradientTape(persistent=True)
+        xs = list(x) if isinstance(x, list) else [x]
+        with tape:
+            for t in xs:
+                if t.dtype == "float32":
+                    tape.watch(t)
+            y = self.call(x, training=training) if _accepts_training(self.call) else self.call(x)
+        if not isinstance(y, kernels.Tensor):
+            raise TypeError(f"layer '{self.name}' ({type(self).__name__}).call must return one corenn Tensor "
+                            f"(computed with corenn.ops), got {type(y).__name__}")
+        self._call_record = (tape, xs, y, isinstance(x, list))
+        return y
 
-    def backward(self, dy):  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__}.backward")
+    def backward(self, dy):
+        record = self.__dict__.get("_call_record")
+        if record is None:
+            raise NotImplementedError(f"{type(self).__name__}.backward")
+        tape, xs, y, packed = record
+        weights = self.trainable_weights
+        float_xs = [x for x in xs if x.dtype == "float32"]
+        grads = tape.gradient(y, float_xs + weights, output_gradients=dy)
+        for g, dst in zip(grads[len(float_xs):], self.gradients):
+            if g is None:
+                np.asarray(dst)[...] = 0.0
+            else:
+                np.copyto(np.asarray(dst), np.asarray(g))
+        it = iter(grads[:len(float_xs)])
+        dxs = [next(it) if x.dtype == "float32" else None for x in xs]
+        return dxs if packed else dxs[0]
+
+    def call(self, inputs, training=None):
+        """Keras' forward computation; write it with corenn.ops (differentiated by the tape)."""
+        raise NotImplementedError(f"{type(self).__name__}.call")
 
     def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
+        if type(self).call is not Layer.call and not isinstance(input_shape, list):
+            # a layer written with call: run it once on a batch of one to learn its output shape
+            x = kernels.zeros((1,) + tuple(1 if d is None else d for d in input_shape[1:]))
+            from ..autodiff import stop_recording
+            with stop_recording():
+                y = self.call(x)
+            return (input_shape[0],) + tuple(y.shape[1:])
+        return tuple(input_shape) if not isinstance(input_shape, list) else tuple(input_shape[0])
+
+    def _maybe_build(self, input_shape):
+        """Build on first use; a custom build need not call super().build (Keras 3 marks the layer
+        built itself)."""
+        if not self.built:
+            self.build(input_shape)
+            if not self.built or self.input_shape is None:
+                self.input_shape = input_shape
+                self.built = True
 
     def flops(self, input_shape) -> int:
         """Floating-point operations of one forward pass per sample for inputs of
@@ -229,7 +279,7 @@ class Layer:
         flat = [x if isinstance(x, kernels.Tensor) else np.ascontiguousarray(x, dtype=np.float32) for x in flat]
         shapes = [(None,) + tuple(x.shape[1:]) for x in flat]
         if not self.built:
-            self.build(shapes if packed else shapes[0])
+            self._maybe_build(shapes if packed else shapes[0])
         if not packed:
             self.check_input_shape(tuple(flat[0].shape))
         tensors = [kernels.as_tensor(x, self.name, "x") for x in flat]
@@ -423,3 +473,12 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):
     accepted first in a Sequential to fix its input shape."""
     from ..models.graph import Input as _input
     return _input(shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs)
+
+
+def _accepts_training(fn):
+    import inspect
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return True
+    return "training" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())

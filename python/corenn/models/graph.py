@@ -125,7 +125,7 @@ def symbolic_call(layer: Layer, inputs):
     shape_arg = shapes if packed else shapes[0]
     try:
         if not layer.built:
-            layer.build(shape_arg)
+            layer._maybe_build(shape_arg)
         elif not packed:
             layer.check_input_shape(shape_arg)
         out = layer.compute_output_shape(shape_arg)
