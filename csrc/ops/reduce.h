@@ -2,7 +2,8 @@
 //
 //   forward   y = reduce_{axes} x          sum, mean (sum / count), max, min
 //             x (...); y: x's shape with the reduced axes removed, or kept as 1 (keepdims).
-//             An empty axes list reduces every axis. sum over nothing is 0, mean NaN; max / min
+//             axes is explicit: an empty list reduces nothing (NumPy's axis=(); the Python
+//             wrapper turns axis=None into every axis). sum over nothing is 0, mean NaN; max / min
 //             over an empty axis is refused (NumPy: "no identity").
 //   backward  sum:  dx = broadcast(dy)                mean: dx = broadcast(dy) / count
 //             max / min: the gradient is split evenly among the positions that hold the

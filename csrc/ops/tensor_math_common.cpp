@@ -28,9 +28,8 @@ bool broadcasts_to(const std::vector<int64_t>& shape, const std::vector<int64_t>
   return true;
 }
 
-std::vector<bool> reduced_axes(const char* op, int64_t rank, const std::vector<int64_t>& axes,
-                               bool empty_means_all) {
-  std::vector<bool> flags(static_cast<size_t>(rank), axes.empty() && empty_means_all);
+std::vector<bool> reduced_axes(const char* op, int64_t rank, const std::vector<int64_t>& axes) {
+  std::vector<bool> flags(static_cast<size_t>(rank), false);
   for (const int64_t axis : axes) {
     CORENN_CHECK(axis >= -rank && axis < rank, op, ": axis ", axis,
                  " is out of range for a tensor of rank ", rank);

@@ -26,10 +26,9 @@ std::vector<int64_t> broadcast_shapes(const char* op, const char* arg_a,
 // Whether `shape` broadcasts to `out` without changing `out` (rank <= and each dim 1 or equal).
 bool broadcasts_to(const std::vector<int64_t>& shape, const std::vector<int64_t>& out);
 
-// Axes (negative count from the end) -> one flag per dim of a rank-`rank` tensor. An empty list
-// means every axis. ValueError naming op for an axis out of range or repeated.
-std::vector<bool> reduced_axes(const char* op, int64_t rank, const std::vector<int64_t>& axes,
-                               bool empty_means_all = true);
+// Axes (negative count from the end) -> one flag per dim of a rank-`rank` tensor; an empty list
+// flags none (NumPy's axis=()). ValueError naming op for an axis out of range or repeated.
+std::vector<bool> reduced_axes(const char* op, int64_t rank, const std::vector<int64_t>& axes);
 
 // The shape of a reduction: reduced dims become 1 (keepdims) or disappear.
 std::vector<int64_t> reduced_shape(const std::vector<int64_t>& shape,
