@@ -790,3 +790,103 @@ def upsample2d_grad(dy, sh, sw, interpolation="nearest"):
 def crop2d(x, top, bottom, left, right):
     x = f64(x)
     return x[:, top:x.shape[1] - bottom, left:x.shape[2] - right]
+# Tensor math: binary / unary elementwise, reductions, concat, batched matmul
+# =============================================================================================
+
+def sum_to_shape(g, shape):
+    """Sum g over the axes along which an operand of ``shape`` was broadcast to g's shape."""
+    g = f64(g)
+    lead = g.ndim - len(shape)
+    g = g.sum(axis=tuple(range(lead))) if lead else g
+    axes = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[i] != 1)
+    return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
+
+
+def binary(kind, a, b):
+    a, b = f64(a), f64(b)
+    with np.errstate(all="ignore"):
+        return {"add": np.add, "subtract": np.subtract, "multiply": np.multiply,
+                "divide": np.divide, "maximum": np.maximum, "minimum": np.minimum,
+                "power": np.power}[kind](a, b)
+
+
+def binary_grads(kind, a, b, dy):
+    """(da, db) of y = a (kind) b, each summed back to its operand's shape."""
+    a, b, dy = f64(a), f64(b), f64(dy)
+    a_, b_ = np.broadcast_arrays(a, b)
+    with np.errstate(all="ignore"):
+        if kind == "add":
+            ga, gb = dy, dy
+        elif kind == "subtract":
+            ga, gb = dy, -dy
+        elif kind == "multiply":
+            ga, gb = dy * b_, dy * a_
+        elif kind == "divide":
+            ga, gb = dy / b_, -dy * a_ / b_ ** 2
+        elif kind in ("maximum", "minimum"):
+            wins = (a_ >= b_) if kind == "maximum" else (a_ <= b_)
+            wins = wins | np.isnan(a_)
+            ga, gb = dy * wins, dy * ~wins
+        elif kind == "power":
+            ga = dy * np.where(b_ == 0, 0.0, b_ * a_ ** (b_ - 1))
+            gb = dy * np.where((a_ == 0) & (b_ >= 0), 0.0, a_ ** b_ * np.log(a_))
+        else:
+            raise ValueError(kind)
+    return sum_to_shape(ga, a.shape), sum_to_shape(gb, b.shape)
+
+
+UNARY = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "square": np.square, "abs": np.abs,
+         "negative": np.negative, "reciprocal": lambda x: 1.0 / x, "sin": np.sin, "cos": np.cos}
+UNARY_GRAD = {"exp": np.exp, "log": lambda x: 1.0 / x, "sqrt": lambda x: 0.5 / np.sqrt(x),
+              "square": lambda x: 2.0 * x, "abs": np.sign, "negative": lambda x: -np.ones_like(x),
+              "reciprocal": lambda x: -1.0 / x ** 2, "sin": np.cos, "cos": lambda x: -np.sin(x)}
+
+
+def unary(kind, x):
+    with np.errstate(all="ignore"):
+        return UNARY[kind](f64(x))
+
+
+def unary_grad(kind, x, dy):
+    with np.errstate(all="ignore"):
+        return f64(dy) * UNARY_GRAD[kind](f64(x))
+
+
+def _axes_tuple(axes, ndim):
+    if axes is None:
+        return tuple(range(ndim))
+    axes = (axes,) if isinstance(axes, int) else tuple(axes)
+    return tuple(a % ndim for a in axes)
+
+
+def reduce(kind, x, axes=None, keepdims=False):
+    x = f64(x)
+    fn = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}[kind]
+    with np.errstate(all="ignore"):
+        return fn(x, axis=_axes_tuple(axes, x.ndim), keepdims=keepdims)
+
+
+def reduce_grad(kind, x, dy, axes=None, keepdims=False):
+    """dx of reduce: sum / mean broadcast back; max / min split evenly among tied extremes."""
+    x = f64(x)
+    axes = _axes_tuple(axes, x.ndim)
+    dyk = f64(dy).reshape([1 if i in axes else d for i, d in enumerate(x.shape)])
+    if kind == "sum":
+        return np.broadcast_to(dyk, x.shape).copy()
+    if kind == "mean":
+        return np.broadcast_to(dyk / max(1, int(np.prod([x.shape[a] for a in axes]))), x.shape).copy()
+    y = reduce(kind, x, axes, keepdims=True)
+    mask = (x == y) | (np.isnan(x) & np.isnan(y))
+    ties = mask.sum(axis=axes, keepdims=True)
+    return mask * dyk / np.maximum(ties, 1)
+
+
+def concat(xs, axis):
+    return np.concatenate([f64(x) for x in xs], axis=axis)
+
+
+def batched_matmul(a, b, trans_a=False, trans_b=False):
+    a, b = f64(a), f64(b)
+    a = np.swapaxes(a, -1, -2) if trans_a else a
+    b = np.swapaxes(b, -1, -2) if trans_b else b
+    return np.matmul(a, b)

@@ -34,4 +34,5 @@ PYBIND11_MODULE(_C, m) {
   corenn::bindings::register_embedding(m);
   corenn::bindings::register_rnn(m);
   corenn::bindings::register_layout(m);
+  corenn::bindings::register_tensor_math(m);
 }

@@ -18,5 +18,6 @@ void register_pool(py::module_& m);         // pooling, zero padding
 void register_embedding(py::module_& m);    // embedding lookup forward / backward
 void register_rnn(py::module_& m);          // SimpleRNN / LSTM / GRU forward and backward
 void register_layout(py::module_& m);       // transpose, repeat_vector, upsample2d
+void register_tensor_math(py::module_& m);  // binary / unary / reduce / concat / batched_matmul
 
 }  // namespace corenn::bindings

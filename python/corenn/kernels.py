@@ -1133,6 +1133,228 @@ __all__ += ["rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru
             "gru_backward", "simple_rnn_forward", "simple_rnn_backward"]
 
 
+# ---- tensor math
+# The kernels under keras.ops-style math and the merge layers (Add, Multiply, Concatenate, Dot,
+# ...): NumPy broadcasting, reductions over axes, concatenation, batched matrix products. CPU
+# only for now (a CUDA tensor gets NotImplementedError naming the op). The math of each is in
+# its csrc/ops/<op>.h.
+
+__all__ += ["BINARY_OPS", "UNARY_OPS", "REDUCTIONS", "broadcast_shape", "binary_forward",
+            "binary_backward", "sum_n", "scale", "unary_forward", "unary_backward",
+            "reduce_output_shape", "reduce_forward", "reduce_backward", "concat", "split",
+            "batched_matmul"]
+
+BINARY_OPS = ("add", "subtract", "multiply", "divide", "maximum", "minimum", "power")
+UNARY_OPS = ("exp", "log", "sqrt", "square", "abs", "negative", "reciprocal", "sin", "cos")
+REDUCTIONS = ("sum", "mean", "max", "min")
+
+
+def _tensor_list(xs, op, arg):
+    """A list or tuple of tensors / arrays (a bare array is refused: list(array) would split it)."""
+    if not isinstance(xs, (list, tuple)):
+        raise TypeError(f"{op}: {arg} must be a list of tensors, got {type(xs).__name__}")
+    return _tensors(xs, op, arg)
+
+
+def _int_arg(v, op, what):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{op}: {what} must be an integer, got {v!r}"[:200])
+    return int(v)
+
+
+def _shape_arg(shape, op, what="shape"):
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise TypeError(f"{op}: {what} must be a sequence of integers, got {shape!r}"[:200])
+    return [_int_arg(d, op, what) for d in shape]
+
+
+def broadcast_shape(a_shape, b_shape, op="broadcast_shape") -> tuple:
+    """NumPy's broadcast of two shapes (right-aligned; each pair equal or one of them 1)."""
+    return tuple(_C.binary_output_shape(op, _shape_arg(a_shape, op), _shape_arg(b_shape, op)))
+
+
+def binary_forward(kind: str, a, b, out=None):
+    """y = a (kind) b elementwise with NumPy broadcasting; ``kind`` is one of BINARY_OPS.
+
+    y's shape is broadcast(a.shape, b.shape). ``out`` may be ``a`` (or ``b``) itself when it has
+    that shape: ``binary_forward('add', g, dg, out=g)`` accumulates in place. maximum / minimum
+    propagate NaN as NumPy does.
+    """
+    op = "binary_forward"
+    kind = _known_kind(kind, BINARY_OPS, op, "binary op")
+    a, b = as_tensor(a, op, "a"), as_tensor(b, op, "b")
+    shape = _C.binary_output_shape(op, list(a.shape), list(b.shape))
+    y = _out(out, shape, op, device=a.device)
+    _C.binary_forward(kind, a, b, y)
+    return y
+
+
+def binary_backward(kind: str, a, b, dy, da_out=None, db_out=None, need_a=True, need_b=True):
+    """(da, db) of y = a (kind) b given dy (y's shape), each summed over the axes along which its
+    operand was broadcast, so da has a's shape and db b's.
+
+    add: dy, dy; subtract: dy, -dy; multiply: dy b, dy a; divide: dy / b, -dy a / b^2;
+    maximum: dy [a >= b], dy [a < b]; minimum: dy [a <= b], dy [a > b] (ties go to a, as in
+    TensorFlow); power: dy b a^(b-1) (0 where b == 0), dy a^b ln a (0 where a == 0, b >= 0).
+    With ``need_a`` / ``need_b`` False that gradient is not computed (None).
+    """
+    op = "binary_backward"
+    kind = _known_kind(kind, BINARY_OPS, op, "binary op")
+    a, b, dy = as_tensor(a, op, "a"), as_tensor(b, op, "b"), as_tensor(dy, op, "dy")
+    da = _out(da_out, a.shape, op, device=a.device) if need_a else None
+    db = _out(db_out, b.shape, op, device=b.device) if need_b else None
+    _C.binary_backward(kind, a, b, dy, da, db)
+    return da, db
+
+
+def sum_n(tensors, out=None):
+    """y = tensors[0] + tensors[1] + ... (one shape, n >= 1), added in list order. ``out`` may be
+    one of the tensors itself (in-place gradient accumulation)."""
+    op = "sum_n"
+    xs = _tensor_list(tensors, op, "tensors")
+    if not xs:
+        raise ValueError(f"{op}: needs at least one tensor to sum, got an empty list")
+    y = _out(out, xs[0].shape, op, device=xs[0].device)
+    _C.sum_n(xs, y)
+    return y
+
+
+def scale(x, alpha: float, out=None):
+    """y = alpha * x (``out`` may be x)."""
+    op = "scale"
+    x = as_tensor(x, op, "x")
+    y = _out(out, x.shape, op, device=x.device)
+    _C.scale(x, float(alpha), y)
+    return y
+
+
+def unary_forward(kind: str, x, out=None):
+    """y = f(x) elementwise, ``kind`` one of UNARY_OPS: exp, log, sqrt, square, abs, negative,
+    reciprocal, sin, cos (tanh, sigmoid, relu are :func:`activation_forward`). ``out`` may be x."""
+    op = "unary_forward"
+    kind = _known_kind(kind, UNARY_OPS, op, "unary op")
+    x = as_tensor(x, op, "x")
+    y = _out(out, x.shape, op, device=x.device)
+    _C.unary_forward(kind, x, y)
+    return y
+
+
+def unary_backward(kind: str, x, y, dy, out=None):
+    """dx = dy * f'(x) given the forward's input x and output y (one shape):
+    exp dy y; log dy / x; sqrt dy / (2 y); square 2 x dy; abs dy sign(x) (sign 0 = 0);
+    negative -dy; reciprocal -dy y^2; sin dy cos x; cos -dy sin x. ``out`` may be dy."""
+    op = "unary_backward"
+    kind = _known_kind(kind, UNARY_OPS, op, "unary op")
+    x, y, dy = as_tensor(x, op, "x"), as_tensor(y, op, "y"), as_tensor(dy, op, "dy")
+    dx = _out(out, dy.shape, op, device=dy.device)
+    _C.unary_backward(kind, x, y, dy, dx)
+    return dx
+
+
+def _axes(axes, ndim, op):
+    """axis=None -> every axis; an int -> [it]; a sequence -> its ints (an empty one: none)."""
+    if axes is None:
+        return list(range(ndim))
+    if isinstance(axes, (int, np.integer)) and not isinstance(axes, bool):
+        return [int(axes)]
+    return _shape_arg(axes, op, "axes")
+
+
+def reduce_output_shape(x_shape, axes=None, keepdims=False, op="reduce_output_shape") -> tuple:
+    """The shape of reducing ``x_shape`` over ``axes`` (None: all), with or without keepdims."""
+    x_shape = _shape_arg(x_shape, op)
+    return tuple(_C.reduce_output_shape(op, x_shape, _axes(axes, len(x_shape), op), bool(keepdims)))
+
+
+def reduce_forward(kind: str, x, axes=None, keepdims=False, out=None):
+    """y = sum / mean / max / min of x over ``axes`` (None: every axis; an empty tuple: none),
+    reduced axes dropped or kept as size 1 (``keepdims``). Sums accumulate in double, in an order
+    that does not depend on the thread count. mean over an empty axis is NaN; max / min refuse it.
+    NaN propagates."""
+    op = "reduce_forward"
+    kind = _known_kind(kind, REDUCTIONS, op, "reduction")
+    x = as_tensor(x, op, "x")
+    axes = _axes(axes, x.ndim, op)
+    shape = _C.reduce_output_shape(op, list(x.shape), axes, bool(keepdims))
+    y = _out(out, shape, op, device=x.device)
+    _C.reduce_forward(kind, x, axes, bool(keepdims), y)
+    return y
+
+
+def reduce_backward(kind: str, x, y, dy, axes=None, keepdims=False, out=None):
+    """dx (x's shape) of :func:`reduce_forward` given dy (y's shape), same ``axes`` / ``keepdims``.
+
+    sum: dx = dy broadcast back; mean: dy / count; max / min: dy goes to the positions that
+    hold the extreme value, split evenly among ties (TensorFlow's rule): dx = [x == y] dy / ties
+    (a NaN extreme matches the NaN entries). ``y`` is read by max / min only (may be None else).
+    """
+    op = "reduce_backward"
+    kind = _known_kind(kind, REDUCTIONS, op, "reduction")
+    x, dy = as_tensor(x, op, "x"), as_tensor(dy, op, "dy")
+    y = _opt(y, op, "y")
+    dx = _out(out, x.shape, op, device=x.device)
+    _C.reduce_backward(kind, x, y, dy, _axes(axes, x.ndim, op), bool(keepdims), dx)
+    return dx
+
+
+def concat(tensors, axis=-1, out=None):
+    """y = the tensors joined along ``axis``: every one has y's shape except along ``axis``,
+    where the sizes add up. The gradient is :func:`split` with the same sizes."""
+    op = "concat"
+    xs = _tensor_list(tensors, op, "tensors")
+    axis = _int_arg(axis, op, "axis")
+    if not xs:
+        raise ValueError(f"{op}: needs at least one tensor, got an empty list")
+    shape = list(xs[0].shape)
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(f"{op}: axis {axis} is out of range for tensors[0] of shape {tuple(shape)}")
+    shape[axis] = sum(int(x.shape[axis]) if x.ndim == len(shape) else 0 for x in xs)
+    y = _out(out, shape, op, device=xs[0].device)
+    _C.concat(xs, axis, y)
+    return y
+
+
+def split(x, axis, sizes, outs=None):
+    """The pieces of x along ``axis`` of the given ``sizes`` (they add up to x.shape[axis]):
+    ys[i] = x[..., o_i:o_i + sizes[i], ...]. Returns a list; ``outs`` may give the pieces."""
+    op = "split"
+    x = as_tensor(x, op, "x")
+    axis = _int_arg(axis, op, "axis")
+    sizes = _shape_arg(sizes, op, "sizes")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{op}: axis {axis} is out of range for x of shape {tuple(x.shape)}")
+    if outs is None:
+        shape = list(x.shape)
+        outs = []
+        for s in sizes:
+            shape[axis] = s
+            outs.append(_out(None, shape, op, device=x.device))
+    else:
+        outs = _tensor_list(outs, op, "outs")
+        if len(outs) != len(sizes):
+            raise ValueError(f"{op}: {len(sizes)} sizes but {len(outs)} outs")
+        for i, (o, s) in enumerate(zip(outs, sizes)):
+            if o.ndim != x.ndim or o.shape[axis] != s:
+                raise ValueError(f"{op}: outs[{i}] has shape {tuple(o.shape)}, expected size {s} "
+                                 f"along axis {axis} of x {tuple(x.shape)}")
+    _C.split(x, axis, outs)
+    return outs
+
+
+def batched_matmul(a, b, trans_a=False, trans_b=False, out=None):
+    """y[..., :, :] = op(a[..., :, :]) @ op(b[..., :, :]): a (..., M, K) (or (..., K, M) with
+    ``trans_a``), b (..., K, N) (or (..., N, K)), y (batch..., M, N) with batch the NumPy
+    broadcast of the two batch shapes (a rank-2 operand is shared by every item). One GEMM
+    engine call per batch item; K == 0 gives zeros."""
+    op = "batched_matmul"
+    a, b = as_tensor(a, op, "a"), as_tensor(b, op, "b")
+    trans_a, trans_b = bool(trans_a), bool(trans_b)
+    shape = _C.batched_matmul_output_shape(list(a.shape), list(b.shape), trans_a, trans_b)
+    y = _out(out, shape, op, device=a.device)
+    _C.batched_matmul(a, b, y, trans_a, trans_b)
+    return y
+
+
 # ---- devices (CUDA runtime)
 # The compiled core always has these entry points; without the CUDA backend they report no device.
 

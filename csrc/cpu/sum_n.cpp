@@ -1,0 +1,39 @@
+// n-ary sum and scaling (CPU); see ops/sum_n.h.
+//
+// sum_n: blocks of kBlock elements in parallel; per block the inputs are added in order (x_0 +
+// x_1 + ...) into a stack buffer, then stored: y may be any of the inputs, so it is written only
+// after every input's block has been read. The adds run across the block and vectorise.
+#include <algorithm>
+
+#include "core/parallel.h"
+#include "ops/sum_n.h"
+
+namespace corenn::cpu {
+
+namespace {
+constexpr int64_t kBlock = 1024;
+}  // namespace
+
+void sum_n(const std::vector<const float*>& xs, float* y, int64_t n) {
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  parallel_for(0, blocks, std::max<int64_t>(1, 16384 / kBlock), [&](int64_t lo, int64_t hi) {
+    float acc[kBlock];
+    for (int64_t blk = lo; blk < hi; ++blk) {
+      const int64_t i0 = blk * kBlock, m = std::min(n, i0 + kBlock) - i0;
+      std::copy(xs[0] + i0, xs[0] + i0 + m, acc);
+      for (size_t k = 1; k < xs.size(); ++k) {
+        const float* x = xs[k] + i0;
+        for (int64_t j = 0; j < m; ++j) acc[j] += x[j];
+      }
+      std::copy(acc, acc + m, y + i0);
+    }
+  });
+}
+
+void scale(const float* x, float alpha, float* y, int64_t n) {
+  parallel_for(0, n, 16384, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) y[i] = alpha * x[i];
+  });
+}
+
+}  // namespace corenn::cpu

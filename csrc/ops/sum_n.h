@@ -1,0 +1,22 @@
+// n-ary sum of equal-shaped tensors (gradient accumulation, the Add layer) and scaling (Average).
+//
+//   sum_n   y = x_0 + x_1 + ... + x_{n-1}     every x_i and y of one shape, n >= 1
+//   scale   y = alpha * x
+// y may be one of the inputs itself (accumulate in place); a partial overlap is refused.
+#pragma once
+
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace corenn {
+
+void sum_n(const std::vector<Tensor>& xs, const Tensor& y);
+void scale(const Tensor& x, float alpha, const Tensor& y);
+
+namespace cpu {
+void sum_n(const std::vector<const float*>& xs, float* y, int64_t n);
+void scale(const float* x, float alpha, float* y, int64_t n);
+}  // namespace cpu
+
+}  // namespace corenn
