@@ -548,6 +548,9 @@ def _install_operators():
     T.__le__ = lambda a, b: less_equal(a, b)
     T.__getitem__ = _getitem
     T.__len__ = _len
+    # NumPy defers its operators to the Tensor's (ndarray - Tensor -> Tensor.__rsub__, recorded
+    # by the tape); NumPy functions still take Tensors through __array__ / np.asarray.
+    T.__array_ufunc__ = None
 
 
 def _len(a):

@@ -419,7 +419,10 @@ class Model(TrainingLoops):
         """The model inputs of fit/evaluate/predict as float32 arrays: one array for a one-input
         model, a list in input order otherwise (from a list or a dict keyed by input name)."""
         if self._graph is None:
-            return _prepare_free_x(self, x, op)
+            x = _prepare_free_x(self, x, op)
+            if self.__dict__.get("_free_output_shapes") is None:
+                self._probe_outputs(x)
+            return x
         n = len(self.inputs)
         if n == 1:
             if isinstance(x, dict):
@@ -512,8 +515,20 @@ class Model(TrainingLoops):
 
     def _output_shapes(self):
         if self._graph is None:
-            return [None]
+            return self.__dict__.get("_free_output_shapes") or [None]
         return [t.shape for t in self.outputs]
+
+    def _probe_outputs(self, x):
+        """A subclassed model's output shapes (and weights: it builds), from ``call`` on the first
+        sample, as Keras builds such a model on its first batch."""
+        from ..autodiff import stop_recording
+        first = [a[:1] for a in x] if isinstance(x, list) else (
+            {k: a[:1] for k, a in x.items()} if isinstance(x, dict) else x[:1])
+        with stop_recording():
+            out = self._call_user(_tensors(first) if not isinstance(first, dict) else
+                                  {k: kernels.as_tensor(a) for k, a in first.items()}, False)
+        outs = out if isinstance(out, (list, tuple)) else [out]
+        self._free_output_shapes = [(None,) + tuple(o.shape[1:]) for o in outs]
 
     def _label_error(self, y, out, what, k=0):
         where = self.name if len(self.output_names) == 1 else f"{self.name} output '{self.output_names[k]}'"
