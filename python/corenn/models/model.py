@@ -356,7 +356,7 @@ class Model(TrainingLoops):
             raise TypeError(f"{self.name}.compile: unexpected keyword argument(s) {', '.join(unknown)}")
         if kwargs.get("weighted_metrics"):
             raise NotImplementedError(f"{self.name}.compile: weighted_metrics is not supported")
-        if loss is None:
+        if loss is None and not self._custom_step("train_step"):
             raise ValueError(f"{self.name}.compile: pass loss=, e.g. 'sparse_categorical_crossentropy' or 'mse'")
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
@@ -364,7 +364,7 @@ class Model(TrainingLoops):
         names = self.output_names
         self._losses = [None if spec is None else _losses.get(spec)
                         for spec in self._per_output("loss", loss, names, allow_none=True)]
-        if all(l is None for l in self._losses):
+        if loss is not None and all(l is None for l in self._losses):
             raise ValueError(f"{self.name}.compile: every output's loss is None; give at least one output a loss")
         if loss_weights is None:
             self._loss_weights = [1.0] * len(names)
@@ -686,6 +686,63 @@ class Model(TrainingLoops):
         self.optimizer.apply(*self._step_lists)
         return loss
 
+    # -- Keras 3's overridable steps --------------------------------------------------------
+
+    def _custom_step(self, name):
+        return getattr(type(self), name) is not getattr(Model, name)
+
+    def train_step(self, data):
+        """One training step on ``data`` = (x, y) or (x, y, sample_weight); returns the logs.
+        Override it (with a GradientTape, ``compute_loss``, ``optimizer.apply``) as in Keras 3."""
+        x, y, sw = _unpack(data)
+        loss = self._train_step(x, y, self._train_metrics_for(y), sw)
+        self._loss_tracker.update_state(loss)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        x, y, sw = _unpack(data)
+        h = self._forward(x, False)
+        self._loss_tracker.update_state(self._batch_loss(y, h, sw))
+        self._update_metrics(self._eval_metrics or [], y, h)
+        return {m.name: m.result() for m in self.metrics}
+
+    def predict_step(self, data):
+        x, _, _ = _unpack(data)
+        return self(x, training=False)
+
+    def _train_metrics_for(self, y):
+        if self._train_metrics is None:
+            self._resolve_metrics([np.asarray(t) for t in y] if isinstance(y, list) else np.asarray(y))
+        return self._train_metrics
+
+    @property
+    def _loss_tracker(self):
+        t = self.__dict__.get("_loss_tracker_obj")
+        if t is None:
+            t = self._loss_tracker_obj = _metrics.Mean(name="loss")
+        return t
+
+    @property
+    def metrics(self):
+        """The loss tracker and the compiled metrics (Keras 3's ``model.metrics``); a subclass
+        may override it to list its own trackers, which fit resets every epoch."""
+        return [self._loss_tracker] + [m for _, m in self._metric_entries(self._train_metrics or [])]
+
+    @property
+    def compiled_loss(self):
+        """tf.keras 2's ``self.compiled_loss(y, y_pred)``: the compiled loss as a callable."""
+        return lambda y, y_pred, sample_weight=None, regularization_losses=None: self.compute_loss(
+            y=y, y_pred=y_pred, sample_weight=sample_weight)
+
+    @property
+    def compiled_metrics(self):
+        model = self
+
+        class _Compiled:
+            def update_state(self, y, y_pred, sample_weight=None):
+                model._update_metrics(model._train_metrics_for(y), y, y_pred)
+        return _Compiled()
+
     def _update_metrics(self, metrics, yb, h):
         if not metrics:
             return
@@ -755,6 +812,15 @@ class Model(TrainingLoops):
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+def _unpack(data):
+    """(x, y, sample_weight) from a batch tuple (x), (x, y) or (x, y, sample_weight)."""
+    if isinstance(data, (tuple, list)) and 1 <= len(data) <= 3 and not (
+            hasattr(data, "shape")):
+        items = list(data) + [None] * (3 - len(data))
+        return items[0], items[1], items[2]
+    return data, None, None
+
 
 def _snake(name):
     from ..layers.base import snake_case

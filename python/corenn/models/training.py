@@ -118,15 +118,28 @@ class TrainingLoops:
             metrics = self._train_metrics
             for _, m in self._metric_entries(metrics):
                 m.reset_state()
+            custom = self._custom_step("train_step")
+            if custom:
+                for m in self.metrics:
+                    m.reset_state()
             cbks.on_epoch_begin(epoch)
             total, count, logs = 0.0, 0, {}
+            outputs = [0.0] * len(self._losses) if len(self._losses) > 1 else None
             for step, (xb, yb, swb, nb) in enumerate(batches):
                 cbks.on_train_batch_begin(step)
                 with self._step_lock:
-                    loss = self._train_step(xb, yb, metrics, swb)
-                    total += loss * nb
-                    count += nb
-                    logs = {"loss": total / count, **self._metric_logs(metrics)}
+                    if custom:  # a train_step(data) written by the user, as in Keras 3
+                        logs = _float_logs(self.train_step((xb, yb) if swb is None else (xb, yb, swb)))
+                    else:
+                        loss = self._train_step(xb, yb, metrics, swb)
+                        total += loss * nb
+                        count += nb
+                        logs = {"loss": total / count}
+                        if outputs is not None:  # per-output losses, Keras' '<output>_loss'
+                            for k, name in enumerate(self.output_names):
+                                outputs[k] += self._output_losses[k] * nb
+                                logs[f"{name}_loss"] = outputs[k] / count
+                        logs.update(self._metric_logs(metrics))
                 cbks.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -309,6 +322,8 @@ class TrainingLoops:
         total, count, metrics = 0.0, 0, []
         if cbks is not None:
             cbks.on_test_begin()
+        if self._custom_step("test_step"):
+            return self._evaluate_custom(batches, cbks)
         for step, (xb, yb, swb, nb) in enumerate(batches):
             if step == 0:  # a stream resolves the metrics with its first batch
                 metrics = self._eval_metrics
@@ -328,6 +343,21 @@ class TrainingLoops:
         if cbks is not None:
             cbks.on_test_end(result)
         return result
+
+    def _evaluate_custom(self, batches, cbks):
+        """evaluate with a user test_step(data): its logs of the last batch are the result."""
+        for m in self.metrics:
+            m.reset_state()
+        logs = None
+        for step, (xb, yb, swb, nb) in enumerate(batches):
+            if cbks is not None:
+                cbks.on_test_batch_begin(step)
+            logs = _float_logs(self.test_step((xb, yb) if swb is None else (xb, yb, swb)))
+            if cbks is not None:
+                cbks.on_test_batch_end(step, logs)
+        if logs is not None and cbks is not None:
+            cbks.on_test_end(logs)
+        return logs
 
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
         """Model outputs (inference mode) as a float32 NumPy array.
@@ -426,6 +456,13 @@ class TrainingLoops:
 
 
 # -- arrays or lists of arrays (one per model input / output) --------------------------------------
+
+def _float_logs(logs):
+    """A user train_step's logs as floats (values may be scalar Tensors)."""
+    if not isinstance(logs, dict):
+        raise TypeError(f"train_step/test_step must return a dict of logs, got {type(logs).__name__}")
+    return {k: float(v) for k, v in logs.items()}
+
 
 def data_len(x):
     if isinstance(x, dict):
