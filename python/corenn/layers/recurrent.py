@@ -362,46 +362,36 @@ class Bidirectional(Layer):
         self._x_shape = tuple(x.shape)
         if self.merge_mode is None:
             return [yf, yb]
-        af, ab = np.asarray(yf), np.asarray(yb)
-        shape = self.compute_output_shape(tuple(x.shape))
-        y = self._buffer("y", shape)
-        ay = np.asarray(y)
+        # the merge runs on the tensor-math kernels (concat / multiply / add / scale)
+        y = self._buffer("y", self.compute_output_shape(tuple(x.shape)))
         if self.merge_mode == "concat":
-            np.concatenate([af, ab], axis=-1, out=ay)
+            kernels.concat([yf, yb], axis=-1, out=y)
         elif self.merge_mode == "mul":
-            np.multiply(af, ab, out=ay)
+            kernels.binary_forward("multiply", yf, yb, out=y)
         else:
-            np.add(af, ab, out=ay)
+            kernels.binary_forward("add", yf, yb, out=y)
             if self.merge_mode == "ave":
-                ay *= 0.5
-        self._yf, self._yb = af, ab
+                kernels.scale(y, 0.5, out=y)
+        self._yf, self._yb = yf, yb
         return y
 
     def backward(self, dy):
-        ady = np.asarray(dy)
         u = self.forward_layer.units
-        shape = ady.shape[:-1] + (u,)
+        shape = tuple(dy.shape[:-1]) + (u,)
         if self.merge_mode == "concat":
-            dyf, dyb = self._buffer("dyf", shape), self._buffer("dyb", shape)
-            np.copyto(np.asarray(dyf), ady[..., :u])
-            np.copyto(np.asarray(dyb), ady[..., u:])
+            dyf, dyb = kernels.split(dy, -1, [u, u], outs=[self._buffer("dyf", shape), self._buffer("dyb", shape)])
         elif self.merge_mode == "mul":
-            dyf, dyb = self._buffer("dyf", shape), self._buffer("dyb", shape)
-            np.multiply(ady, self._yb, out=np.asarray(dyf))
-            np.multiply(ady, self._yf, out=np.asarray(dyb))
+            dyf = kernels.binary_forward("multiply", dy, self._yb, out=self._buffer("dyf", shape))
+            dyb = kernels.binary_forward("multiply", dy, self._yf, out=self._buffer("dyb", shape))
         elif self.merge_mode == "ave":
-            dyf = self._buffer("dyf", shape)
-            np.multiply(ady, 0.5, out=np.asarray(dyf))
-            dyb = dyf
+            dyf = dyb = kernels.scale(dy, 0.5, out=self._buffer("dyf", shape))
         else:
-            dyf = dyb = kernels.as_tensor(np.ascontiguousarray(ady), self.name, "dy")
+            dyf = dyb = dy
         dxf = self.forward_layer.backward(dyf)
         dxb = self.backward_layer.backward(dyb)
         if dxf is None:
             return None
-        dx = self._buffer("dx", self._x_shape)
-        np.add(np.asarray(dxf), np.asarray(dxb), out=np.asarray(dx))
-        return dx
+        return kernels.sum_n([dxf, dxb], out=self._buffer("dx", self._x_shape))
 
     def flops(self, input_shape):
         return self.forward_layer.flops(input_shape) + self.backward_layer.flops(input_shape)
