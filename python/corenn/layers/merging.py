@@ -35,6 +35,7 @@ class _Merge(Layer):
 
     _min_inputs = 1
     _max_inputs = None
+    _same_batch = True  # Concatenate checks its axes itself (it may join along the batch axis)
 
     def _check_list(self, input_shapes):
         if not isinstance(input_shapes, (list, tuple)) or not input_shapes or \
@@ -51,7 +52,7 @@ class _Merge(Layer):
             raise ValueError(f"{type(self).__name__} '{self.name}': every input needs a batch axis, "
                              f"got shapes {_shapes_str(input_shapes)}")
         batches = {s[0] for s in input_shapes} - {None}
-        if len(batches) > 1:
+        if len(batches) > 1 and self._same_batch:
             raise ValueError(f"{type(self).__name__} '{self.name}': inputs have different batch "
                              f"sizes: {_shapes_str(input_shapes)}")
         return [tuple(s) for s in input_shapes]
@@ -200,6 +201,8 @@ class Concatenate(_Merge):
     Args:
         axis: the axis to join along (negative counts from the end; default -1).
     """
+
+    _same_batch = False
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
