@@ -64,7 +64,7 @@ void reduce_backward(const std::string& kind_name, const Tensor& x, const std::o
   check_shape(op, "dx", dx, x.shape());
   CORENN_CHECK(!needs_y || y.has_value(), op, ": ", kind_name,
                " needs y, the forward's output, to find the extreme positions");
-  if (needs_y) {
+  if (y) {  // read by max / min only, but a given y must still be the forward's output
     check_cpu_float32(op, "y", *y);
     check_shape(op, "y", *y, shape);
     check_no_alias(op, "dx", dx, "y", *y);

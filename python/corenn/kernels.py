@@ -1196,13 +1196,14 @@ def binary_backward(kind: str, a, b, dy, da_out=None, db_out=None, need_a=True, 
     add: dy, dy; subtract: dy, -dy; multiply: dy b, dy a; divide: dy / b, -dy a / b^2;
     maximum: dy [a >= b], dy [a < b]; minimum: dy [a <= b], dy [a > b] (ties go to a, as in
     TensorFlow); power: dy b a^(b-1) (0 where b == 0), dy a^b ln a (0 where a == 0, b >= 0).
-    With ``need_a`` / ``need_b`` False that gradient is not computed (None).
+    With ``need_a`` / ``need_b`` False that gradient is not computed (None), unless its
+    ``da_out`` / ``db_out`` is given: a given output is always written.
     """
     op = "binary_backward"
     kind = _known_kind(kind, BINARY_OPS, op, "binary op")
     a, b, dy = as_tensor(a, op, "a"), as_tensor(b, op, "b"), as_tensor(dy, op, "dy")
-    da = _out(da_out, a.shape, op, device=a.device) if need_a else None
-    db = _out(db_out, b.shape, op, device=b.device) if need_b else None
+    da = _out(da_out, a.shape, op, device=a.device) if need_a or da_out is not None else None
+    db = _out(db_out, b.shape, op, device=b.device) if need_b or db_out is not None else None
     _C.binary_backward(kind, a, b, dy, da, db)
     return da, db
 

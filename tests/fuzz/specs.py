@@ -622,6 +622,8 @@ def conv2d_relu_max_pool2d(r):
 
 def conv2d_relu_max_pool2d_backward_weights(r):
     x, w, _, p = _conv_setup(r, stride1=True)
+    if min(x.shape[1] - w.shape[0], x.shape[2] - w.shape[1]) < 1:
+        p = "same"  # the valid conv output is smaller than the 2x2 pool: the builder's forward fails
     y, am = kernels.conv2d_relu_max_pool2d(x, w, None, padding=p)
     y, am = y.numpy().copy(), am.numpy().copy()
     return Call(kernels.conv2d_relu_max_pool2d_backward_weights,
@@ -927,6 +929,200 @@ def parse_device(r):
                 else [f"parse_device({k['device']!r}) -> {v!r}"])
 
 
+# ---- tensor math -----------------------------------------------------------------------------
+
+def _broadcast_pair(r):
+    """Two shapes that broadcast: equal, scalar, trailing vector or size-1 axes."""
+    shape = _dims(r, int(r.integers(1, 4)), 1, 4)
+    other = [d if r.random() < 0.5 else 1 for d in shape][int(r.integers(len(shape) + 1)):]
+    return (shape, other) if r.random() < 0.5 else (other, shape)
+
+
+def broadcast_shape(r):
+    sa, sb = _broadcast_pair(r)
+    return Call(kernels.broadcast_shape, dict(a_shape=tuple(sa), b_shape=tuple(sb)),
+                dict(a_shape="param", b_shape="param"), ("broadcast_shape",),
+                lambda v, k: [] if v == np.broadcast_shapes(tuple(k["a_shape"]), tuple(k["b_shape"]))
+                else [f"broadcast_shape -> {v}"])
+
+
+def binary_forward(r):
+    kind = str(r.choice(kernels.BINARY_OPS))
+    sa, sb = _broadcast_pair(r)
+    a, b = f32(r, *sa), f32(r, *sb)
+    y_shape = np.broadcast_shapes(a.shape, b.shape)
+    return Call(kernels.binary_forward, dict(kind=kind, a=a, b=b, out=_opt_out(r, y_shape)),
+                dict(kind="param", a="in", b="in", out="out"), ("binary_forward",),
+                lambda y, k: _close(y.numpy(), ref.binary(k["kind"], k["a"], k["b"]),
+                                    f"binary_forward({k['kind']})", 1e-4, 1e-5))
+
+
+def binary_backward(r):
+    kind = str(r.choice(kernels.BINARY_OPS))
+    sa, sb = _broadcast_pair(r)
+    a, b = f32(r, *sa), f32(r, *sb)
+    if kind == "power":
+        a = np.abs(a) + 0.5
+    dy = f32(r, *np.broadcast_shapes(a.shape, b.shape))
+
+    def check(res, k):
+        if any(np.shape(k[n]) != v.shape for n, v in (("a", a), ("b", b), ("dy", dy))):
+            return []
+        ra, rb = ref.binary_grads(k["kind"], k["a"], k["b"], k["dy"])
+        bad = _close(res[0].numpy(), ra, "binary_backward da", 1e-3, 1e-4) if res[0] is not None else []
+        return bad + (_close(res[1].numpy(), rb, "binary_backward db", 1e-3, 1e-4)
+                      if res[1] is not None else [])
+    return Call(kernels.binary_backward,
+                dict(kind=kind, a=a, b=b, dy=dy, da_out=_opt_out(r, a.shape),
+                     db_out=_opt_out(r, b.shape), need_a=bool(r.integers(2)) or True,
+                     need_b=bool(r.integers(2))),
+                dict(kind="param", a="in", b="in", dy="in", da_out="out", db_out="out",
+                     need_a="param", need_b="param"), ("binary_backward",), check)
+
+
+def sum_n(r):
+    shape = _dims(r, int(r.integers(1, 3)), 1, 4)
+    xs = [f32(r, *shape) for _ in range(int(r.integers(1, 4)))]
+    return Call(kernels.sum_n, dict(tensors=xs, out=_opt_out(r, shape)),
+                dict(tensors="list_in", out="out"), ("sum_n",),
+                lambda y, k: _close(y.numpy(), np.sum([ref.f64(x) for x in k["tensors"]], axis=0),
+                                    "sum_n") if all(np.shape(x) == tuple(shape) for x in k["tensors"])
+                else [])
+
+
+def scale(r):
+    x = f32(r, *_dims(r, int(r.integers(1, 3)), 1, 5))
+    return Call(kernels.scale, dict(x=x, alpha=float(r.choice([0.5, -2.0])), out=_opt_out(r, x.shape)),
+                dict(x="in", alpha="param", out="out"), ("scale",),
+                lambda y, k: _close(y.numpy(), ref.f64(k["x"]) * k["alpha"], "scale")
+                if isinstance(k["alpha"], float) else [])
+
+
+def unary_forward(r):
+    kind = str(r.choice(kernels.UNARY_OPS))
+    x = f32(r, *_dims(r, int(r.integers(1, 3)), 1, 5))
+    return Call(kernels.unary_forward, dict(kind=kind, x=x, out=_opt_out(r, x.shape)),
+                dict(kind="param", x="in", out="out"), ("unary_forward",),
+                lambda y, k: _close(y.numpy(), ref.unary(k["kind"], k["x"]),
+                                    f"unary_forward({k['kind']})"))
+
+
+def unary_backward(r):
+    kind = str(r.choice(kernels.UNARY_OPS))
+    x = np.abs(f32(r, *_dims(r, int(r.integers(1, 3)), 1, 5))) + 0.5
+    y = ref.unary(kind, x).astype(np.float32)
+    dy = f32(r, *x.shape)
+
+    def check(dx, k):  # kinds read x or y: only a consistent (x, y) has one answer
+        if k["kind"] != kind or not np.array_equal(k["x"], x) or not np.array_equal(k["y"], y):
+            return []
+        return _close(dx.numpy(), ref.unary_grad(kind, x, k["dy"]), f"unary_backward({kind})", 1e-3)
+    return Call(kernels.unary_backward, dict(kind=kind, x=x, y=y, dy=dy, out=_opt_out(r, x.shape)),
+                dict(kind="param", x="in", y="in", dy="in", out="out"), ("unary_backward",), check)
+
+
+def _reduce_setup(r):
+    x = f32(r, *_dims(r, int(r.integers(1, 4)), 1, 4))
+    u = r.random()
+    axes = None if u < 0.2 else (int(r.integers(-x.ndim, x.ndim)) if u < 0.6 else
+                                 tuple(sorted(set(int(a) for a in r.integers(0, x.ndim, size=2)))))
+    return x, axes, bool(r.integers(2))
+
+
+def reduce_output_shape(r):
+    x, axes, keep = _reduce_setup(r)
+    return Call(kernels.reduce_output_shape, dict(x_shape=x.shape, axes=axes, keepdims=keep),
+                dict(x_shape="param", axes="param", keepdims="param"), ("reduce_output_shape",))
+
+
+def reduce_forward(r):
+    kind = str(r.choice(kernels.REDUCTIONS))
+    x, axes, keep = _reduce_setup(r)
+    want = ref.reduce(kind, x, axes, keep)
+    return Call(kernels.reduce_forward, dict(kind=kind, x=x, axes=axes, keepdims=keep,
+                                             out=_opt_out(r, np.shape(want))),
+                dict(kind="param", x="in", axes="param", keepdims="param", out="out"),
+                ("reduce_forward",),
+                lambda y, k: _close(y.numpy(), ref.reduce(k["kind"], k["x"], k["axes"], k["keepdims"]),
+                                    f"reduce_forward({k['kind']})")
+                if np.shape(k["x"]) == x.shape and k["axes"] == axes and k["keepdims"] == keep else [])
+
+
+def reduce_backward(r):
+    kind = str(r.choice(kernels.REDUCTIONS))
+    x, axes, keep = _reduce_setup(r)
+    y = np.asarray(ref.reduce(kind, x, axes, keep), np.float32)
+    dy = f32(r, *y.shape)
+
+    def check(dx, k):
+        if kind != k["kind"] or not np.array_equal(k["x"], x) or not np.array_equal(k["y"], y) \
+                or k["axes"] != axes or k["keepdims"] != keep or np.shape(k["dy"]) != y.shape:
+            return []
+        return _close(dx.numpy(), ref.reduce_grad(kind, x, k["dy"], axes, keep),
+                      f"reduce_backward({kind})")
+    return Call(kernels.reduce_backward, dict(kind=kind, x=x, y=y, dy=dy, axes=axes, keepdims=keep,
+                                              out=_opt_out(r, x.shape)),
+                dict(kind="param", x="in", y="in", dy="in", axes="param", keepdims="param",
+                     out="out"), ("reduce_backward",), check)
+
+
+def concat(r):
+    shape = _dims(r, int(r.integers(1, 4)), 1, 4)
+    axis = int(r.integers(-len(shape), len(shape)))
+    xs = []
+    for _ in range(int(r.integers(1, 4))):
+        s = list(shape)
+        s[axis] = int(r.integers(0, 4))
+        xs.append(f32(r, *s))
+    out_shape = list(shape)
+    out_shape[axis] = sum(x.shape[axis] for x in xs)
+    return Call(kernels.concat, dict(tensors=xs, axis=axis, out=_opt_out(r, out_shape)),
+                dict(tensors="list_in", axis="param", out="out"), ("concat",),
+                lambda y, k: _close(y.numpy(), ref.concat(k["tensors"], k["axis"]), "concat")
+                if k["axis"] == axis and all(np.shape(a) == b.shape for a, b in zip(k["tensors"], xs))
+                and len(k["tensors"]) == len(xs) else [])
+
+
+def split(r):
+    x = f32(r, *_dims(r, int(r.integers(1, 4)), 1, 5))
+    axis = int(r.integers(-x.ndim, x.ndim))
+    cut = sorted(int(c) for c in r.integers(0, x.shape[axis] + 1, size=int(r.integers(0, 3))))
+    edges = [0] + cut + [x.shape[axis]]
+    sizes = [b - a for a, b in zip(edges, edges[1:])]
+    outs = None
+    if r.random() < 0.4:
+        outs = []
+        for s in sizes:
+            shape = list(x.shape)
+            shape[axis] = s
+            outs.append(f32(r, *shape))
+
+    def check(ys, k):
+        if k["axis"] != axis or k["sizes"] != sizes or np.shape(k["x"]) != x.shape:
+            return []
+        want = np.split(ref.f64(k["x"]), np.cumsum(sizes)[:-1], axis=axis)
+        return sum((_close(np.asarray(y), w, "split") for y, w in zip(ys, want)), [])
+    return Call(kernels.split, dict(x=x, axis=axis, sizes=sizes, outs=outs),
+                dict(x="in", axis="param", sizes="param", outs="list_out"), ("split",), check)
+
+
+def batched_matmul(r):
+    m, k, n = _dims(r, 3, 1, 4)
+    batch = _dims(r, int(r.integers(0, 3)), 1, 3)
+    ta, tb = bool(r.integers(2)), bool(r.integers(2))
+    b_batch = batch[int(r.integers(len(batch) + 1)):] if r.random() < 0.5 else batch
+    a = f32(r, *batch, *((k, m) if ta else (m, k)))
+    b = f32(r, *b_batch, *((n, k) if tb else (k, n)))
+    return Call(kernels.batched_matmul, dict(a=a, b=b, trans_a=ta, trans_b=tb,
+                                             out=_opt_out(r, (*batch, m, n))),
+                dict(a="in", b="in", trans_a="param", trans_b="param", out="out"),
+                ("batched_matmul",),
+                lambda y, kw: _close(y.numpy(), ref.batched_matmul(kw["a"], kw["b"], ta, tb),
+                                     "batched_matmul", 1e-4, 1e-4)
+                if kw["trans_a"] is ta and kw["trans_b"] is tb and np.shape(kw["a"]) == a.shape
+                and np.shape(kw["b"]) == b.shape else [])
+
+
 # ---- the registry ----------------------------------------------------------------------------
 
 def _registry():
@@ -943,7 +1139,9 @@ def _registry():
                  "avg_pool2d_backward", "pool2d_output_shape", "global_avg_pool2d_backward",
                  "global_max_pool2d_backward", "embedding_forward", "embedding_backward",
                  "parse_device", "as_tensor", "empty_like", "set_num_threads",
-                 "get_num_threads"):
+                 "get_num_threads", "broadcast_shape", "binary_forward", "binary_backward",
+                 "sum_n", "scale", "unary_forward", "unary_backward", "reduce_output_shape",
+                 "reduce_forward", "reduce_backward", "concat", "split", "batched_matmul"):
         s[name] = globals()[name]
     s["empty"] = lambda r: empty_zeros(r, "empty")
     s["zeros"] = lambda r: empty_zeros(r, "zeros")

@@ -68,7 +68,7 @@ LAYER_ARGS = {
 # their modules; the registry part of the round trip runs once they are exported.
 _LAYER_MODULES = [importlib.import_module(f"corenn.layers.{m}") for m in
                   ("core", "convolutional", "pooling", "normalization", "regularization",
-                   "reshaping", "base", "recurrent", "wrappers", "embedding", "activation")
+                   "reshaping", "base", "recurrent", "wrappers", "embedding", "activation", "merging")
                   if importlib.util.find_spec(f"corenn.layers.{m}") is not None]
 LAYER_CLASSES = {name: cls for mod in _LAYER_MODULES for name, cls in vars(mod).items()
                  if isinstance(cls, type) and issubclass(cls, layers.Layer) and not name.startswith("_")
@@ -80,6 +80,9 @@ LAYER_ARGS.update({
     "GRU": dict(units=2, recurrent_activation="tanh", recurrent_initializer="glorot_uniform"),
     "Bidirectional": dict(layer=lambda: LAYER_CLASSES["LSTM"](3, return_sequences=True), merge_mode="sum"),
     "TimeDistributed": dict(layer=lambda: layers.Dense(3, activation="relu")),
+    "Add": dict(name="merge_add"), "Subtract": dict(trainable=False), "Multiply": dict(),
+    "Average": dict(), "Maximum": dict(), "Minimum": dict(name="merge_min"),
+    "Concatenate": dict(axis=1), "Dot": dict(axes=2, normalize=True),
 })
 
 

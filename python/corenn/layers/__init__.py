@@ -4,6 +4,8 @@ from .base import Input, InputLayer, Layer
 from .convolutional import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Identity, Reshape
 from .embedding import Embedding
+from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
+                      average, concatenate, dot, maximum, minimum, multiply, subtract)
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
@@ -21,6 +23,8 @@ __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Re
            "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
            "Identity", "LayerNormalization", "Permute", "RepeatVector", "Cropping1D", "Cropping2D",
            "UpSampling1D", "UpSampling2D", "ReLU", "LeakyReLU", "ELU", "Softmax",
+           "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+           "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
            "get", "serialize", "deserialize"]
 
 
