@@ -516,7 +516,11 @@ def _getitem(self, key):
     """Indexing returns a copy (as a Keras tensor would); the gradient scatters back."""
     x = self
     a = np.asarray(x)
-    y = Tensor.from_numpy(np.ascontiguousarray(a[key]))
+    try:
+        picked = a[key]
+    except IndexError as exc:
+        raise IndexError(f"Tensor subscript {key!r} on a Tensor of shape {tuple(a.shape)}: {exc}") from None
+    y = Tensor.from_numpy(np.ascontiguousarray(picked))
     if x.dtype == "float32":
         def rule(dys):
             g = np.zeros(a.shape, np.float32)
