@@ -131,6 +131,14 @@ class Layer:
         """Gradient Tensors aligned with ``trainable_weights`` (valid after ``backward``)."""
         return [p.grad for p in self._live_params(True)]
 
+    def _grad_of(self, name):
+        """The gradient Tensor of weight ``name`` in this call context (a layer called several
+        times has one per call: never cache a Param of the layer itself)."""
+        for p in self._params:
+            if p.name == name:
+                return p.grad
+        raise KeyError(f"layer '{self.name}' has no weight named {name!r}")
+
     def get_weights(self):
         """Copies of the weights as NumPy arrays, Keras order."""
         return [np.array(p.value, copy=True) for p in self._params]
@@ -280,9 +288,11 @@ class Layer:
         shapes = [(None,) + tuple(x.shape[1:]) for x in flat]
         if not self.built:
             self._maybe_build(shapes if packed else shapes[0])
-        if not packed:
+        if packed:
+            self.compute_output_shape(shapes)  # raises naming the layer when they do not fit
+        else:
             self.check_input_shape(tuple(flat[0].shape))
-        tensors = [kernels.as_tensor(x, self.name, "x") for x in flat]
+        tensors = [kernels.as_tensor(x, self.name, f"inputs[{i}]" if packed else "x") for i, x in enumerate(flat)]
         self._eager = True
         try:
             y = self.forward(tensors if packed else tensors[0], training=bool(training))

@@ -63,25 +63,13 @@ class _Merge(Layer):
         self.output_shape = tuple(self.compute_output_shape(shapes))
         self.built = True
 
-    def __call__(self, inputs, training=False):
-        """Eager use on a list: NumPy in -> NumPy out, Tensors in -> Tensor out."""
+    def __call__(self, inputs, training=None, **kwargs):
+        """On a list of KerasTensors: a graph node; on data: NumPy in -> NumPy out, Tensors in ->
+        Tensor out (Layer.__call__)."""
         if not isinstance(inputs, (list, tuple)):
             raise ValueError(f"{type(self).__name__} '{self.name}' should be called on a list of "
                              f"inputs, got {type(inputs).__name__}")
-        numpy_in = not any(isinstance(x, kernels.Tensor) for x in inputs)
-        xs = [x if isinstance(x, kernels.Tensor) else np.ascontiguousarray(x, dtype=np.float32)
-              for x in inputs]
-        shapes = [(None,) + tuple(x.shape[1:]) for x in xs]
-        if not self.built:
-            self.build(shapes)
-        self.compute_output_shape(shapes)  # raises naming the layer when they do not fit
-        self._eager = True
-        try:
-            y = self.forward([kernels.as_tensor(x, self.name, f"inputs[{i}]")
-                              for i, x in enumerate(xs)], training=training)
-        finally:
-            self._eager = False
-        return np.array(y, copy=True) if numpy_in else y
+        return super().__call__(list(inputs), training=training, **kwargs)
 
     def _buffers_list(self, key, shapes):
         return [self._buffer((key, i), s) for i, s in enumerate(shapes)]

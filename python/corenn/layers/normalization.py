@@ -71,7 +71,6 @@ class BatchNormalization(Layer):
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
         self.gamma = self.beta = self.moving_mean = self.moving_variance = None
-        self._gamma_param = self._beta_param = None
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -84,10 +83,8 @@ class BatchNormalization(Layer):
         c = (input_shape[-1],)
         if self.scale:
             self.gamma = self.add_weight("gamma", c, self.gamma_initializer, self.gamma_regularizer)
-            self._gamma_param = self._params[-1]
         if self.center:
             self.beta = self.add_weight("beta", c, self.beta_initializer, self.beta_regularizer)
-            self._beta_param = self._params[-1]
         self.moving_mean = self.add_weight("moving_mean", c, self.moving_mean_initializer, trainable=False)
         self.moving_variance = self.add_weight("moving_variance", c, self.moving_variance_initializer,
                                                trainable=False)
@@ -118,8 +115,8 @@ class BatchNormalization(Layer):
         x = self._x
         mean, inv_std = (self._mean, self._inv_std) if self._training else self._inference_stats()
         learn = self.trainable
-        dgamma = self._gamma_param.grad if learn and self.scale else None
-        dbeta = self._beta_param.grad if learn and self.center else None
+        dgamma = self._grad_of("gamma") if learn and self.scale else None
+        dbeta = self._grad_of("beta") if learn and self.center else None
         if not self.needs_input_grad and dgamma is None and dbeta is None:
             return None
         return kernels.batch_norm_backward(dy, x, self.gamma, mean, inv_std,
@@ -194,7 +191,6 @@ class LayerNormalization(Layer):
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
         self.gamma = self.beta = None
-        self._gamma_param = self._beta_param = None
         self._norm_ndim = None
 
     def _trailing_count(self, input_shape):
@@ -226,10 +222,8 @@ class LayerNormalization(Layer):
         self._norm_ndim = k
         if self.scale:
             self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
-            self._gamma_param = self._params[-1]
         if self.center:
             self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
-            self._beta_param = self._params[-1]
         super().build(input_shape)
 
     def forward(self, x, training=False):
@@ -243,8 +237,8 @@ class LayerNormalization(Layer):
 
     def backward(self, dy):
         learn = self.trainable
-        dgamma = self._gamma_param.grad if learn and self.scale else None
-        dbeta = self._beta_param.grad if learn and self.center else None
+        dgamma = self._grad_of("gamma") if learn and self.scale else None
+        dbeta = self._grad_of("beta") if learn and self.center else None
         if not self.needs_input_grad and dgamma is None and dbeta is None:
             return None
         x = self._x

@@ -277,7 +277,7 @@ class Model(TrainingLoops):
         if is_symbolic(inputs):
             return self._call_symbolic(inputs)
         from .. import autodiff
-        if autodiff.recording_tape() is not None or self._graph is None:
+        if autodiff.recording_tape() is not None or self._graph is None or training:
             return self._call_eager(inputs, training)
         xs = self._prepare_x(inputs, "__call__")
         return self.predict(xs if len(self._graph.inputs) > 1 else xs, batch_size=max(1, _data_len(xs)))
