@@ -1,38 +1,92 @@
-"""plot_model: a text diagram of a model (Keras draws an image with pydot; a Sequential is a
-chain of layers, so a column of boxes says the same and needs no graphviz)."""
+"""plot_model: a diagram of a model's graph of layer calls, as text (or Graphviz DOT).
+
+Keras draws an image with pydot and graphviz; corenn needs neither: the diagram is text, one box
+per layer call in topological order, each naming the calls it reads from when that is not simply
+the box above (branches, merges, shared layers). ``to_file='m.dot'`` writes the graph in DOT,
+which ``dot -Tpng m.dot -o m.png`` renders where graphviz is installed.
+"""
 from __future__ import annotations
 
 __all__ = ["plot_model"]
 
 
-def plot_model(model, to_file=None, show_shapes=True, show_layer_names=True, **kwargs):
-    """A text diagram of ``model``: one box per layer, arrows between them. Returns the text;
-    also writes it to ``to_file`` when given. (Keras draws an image with pydot; a Sequential is
-    a chain, so text says the same.) Other Keras arguments are accepted and ignored."""
+def _entries(model, show_shapes, show_layer_names):
+    """(key, box lines, source keys) per call, in topological order."""
     from ..layers.base import shape_str
-    from ..saving import atomic_write
-    if not model.built:
-        raise ValueError(f"plot_model: {model.name} is not built yet; build it or give the first "
-                         "layer input_shape=...")
-    boxes = []
-    if show_shapes:
-        boxes.append([f"input: {shape_str(model.input_shape)}"])
-    for layer in model.layers:
+    graph = model._graph
+    names, entries = {}, []
+    for t in graph.inputs:
+        layer = t.node.layer
+        key = layer.name
+        names[id(t)] = key
+        lines = [f"{layer.name} (InputLayer)" if show_layer_names else "InputLayer"]
+        if show_shapes:
+            lines.append(f"output: {shape_str(t.shape)}")
+        entries.append((key, lines, []))
+    calls = {}
+    for node in graph.nodes:
+        layer = node.layer
+        n = calls.get(id(layer), 0)
+        calls[id(layer)] = n + 1
+        key = layer.name if n == 0 else f"{layer.name}[{n}]"
+        for t in node.outputs:
+            names[id(t)] = key
         title = f"{layer.name} ({type(layer).__name__})" if show_layer_names else type(layer).__name__
+        if n:
+            title += f" call {n + 1}"
         lines = [title]
         if show_shapes:
-            lines.append(f"{shape_str(layer.input_shape)} -> {shape_str(layer.output_shape)}")
-        boxes.append(lines)
-    width = max(len(l) for b in boxes for l in b) + 4
+            ins = ", ".join(shape_str(t.shape) for t in node.inputs)
+            outs = ", ".join(shape_str(t.shape) for t in node.outputs)
+            lines.append(f"{ins} -> {outs}")
+        entries.append((key, lines, [names[id(t)] for t in node.inputs]))
+    return entries
+
+
+def _text(entries):
+    width = max(max(len(l) for l in lines + [f"from: {', '.join(sources)}"]) for _, lines, sources in entries) + 4
     mid = width // 2
-    text = []
-    for k, box in enumerate(boxes):
-        if k:
-            text += [" " * mid + "|", " " * mid + "v"]
-        text.append("+" + "-" * (width - 2) + "+")
-        text += ["| " + l.center(width - 4) + " |" for l in box]
-        text.append("+" + "-" * (width - 2) + "+")
-    diagram = "\n".join(text) + "\n"
+    out, previous = [], None
+    for key, lines, sources in entries:
+        if previous is not None:
+            if sources == [previous]:
+                out += [" " * mid + "|", " " * mid + "v"]
+            else:
+                out.append("")
+        lines = list(lines)
+        if sources and sources != [previous]:
+            lines.append(f"from: {', '.join(sources)}")
+        out.append("+" + "-" * (width - 2) + "+")
+        out += ["| " + l.center(width - 4) + " |" for l in lines]
+        out.append("+" + "-" * (width - 2) + "+")
+        previous = key
+    return "\n".join(out) + "\n"
+
+
+def _dot(model, entries):
+    def q(s):
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    out = [f"digraph {q(model.name)} {{", "  node [shape=box];"]
+    for key, lines, sources in entries:
+        label = '"' + "\\n".join(q(l)[1:-1] for l in lines) + '"'   # DOT's line break is \n
+        out.append(f"  {q(key)} [label={label}];")
+        for src in sources:
+            out.append(f"  {q(src)} -> {q(key)};")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def plot_model(model, to_file=None, show_shapes=True, show_layer_names=True, **kwargs):
+    """A diagram of ``model``'s layer calls; returns the text and writes it to ``to_file`` when
+    given (DOT when the name ends in .dot). Other Keras arguments are accepted and ignored."""
+    from ..saving import atomic_write
+    if not model.built or getattr(model, "_graph", None) is None:
+        raise ValueError(f"plot_model: {model.name} is not built yet (or is a subclassed model whose "
+                         "graph is its Python call); build it or give the first layer input_shape=...")
+    entries = _entries(model, show_shapes, show_layer_names)
+    diagram = _text(entries)
     if to_file is not None:
-        atomic_write(to_file, lambda f: f.write(diagram), mode="w")
+        import os
+        content = _dot(model, entries) if os.fspath(to_file).endswith(".dot") else diagram
+        atomic_write(to_file, lambda f: f.write(content), mode="w")
     return diagram
