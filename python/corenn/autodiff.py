@@ -139,7 +139,7 @@ class GradientTape:
             layer._maybe_build(shapes if packed else shapes[0])
         if not packed:
             layer.check_input_shape(tuple(flat[0].shape))
-        ctx = layer._call_context()
+        ctx = layer._call_context(snapshot=True)
         ctx.needs_input_grad = any(self.needs_grad(x) for x in flat)
         trainable = bool(layer.trainable_weights) and (
             self.watch_accessed_variables or any(id(w) in self._watched for w in layer.trainable_weights))

@@ -306,18 +306,22 @@ class Layer:
     # Attributes naming inner layers whose per-call state must be separate too (wrappers).
     _sublayer_attrs: tuple = ()
 
-    def _call_context(self):
+    def _call_context(self, snapshot=False):
         """A context for one more call of this layer: an object of the layer's class whose own
         attributes are that call's state (saved tensors, buffers, fusion flags, weight-gradient
-        Tensors); every other attribute (weights, config) is read from the layer itself."""
+        Tensors); every other attribute (weights, config) is read from the layer itself.
+        ``snapshot`` (a tape's one-off call): copy the layer's attributes in instead of reading
+        them through, which is faster for a context that lives for one step."""
         owner = self.__dict__.get("_owner", self)
         ctx = object.__new__(type(owner))
         d = ctx.__dict__
+        if snapshot:
+            d.update(owner.__dict__)
         d.update(_owner=owner, _buffers={}, needs_input_grad=True, relu_grad_by_next=False,
                  masks_relu_input=False, pooled_by=None, grad_through_pool=False,
                  passes_grad_back=False, _fused_output=None, _eager=False)
         for attr in owner._sublayer_attrs:
-            d[attr] = getattr(owner, attr)._call_context()
+            d[attr] = getattr(owner, attr)._call_context(snapshot)
         if not owner._sublayer_attrs:
             d["_params"] = [Param(p.name, p.value, kernels.empty(tuple(p.value.shape)), p.regularizer, p.trainable)
                             for p in owner._params]
@@ -327,6 +331,8 @@ class Layer:
         # Only reached for attributes a call context does not hold itself: read the layer's.
         owner = self.__dict__.get("_owner")
         if owner is None:
+            if name in ("output", "input"):
+                self._first_node(name)  # raises, saying why the layer has none
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         return getattr(owner, name)
 

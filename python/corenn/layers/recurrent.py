@@ -308,8 +308,8 @@ class Bidirectional(Layer):
 
     _sublayer_attrs = ("forward_layer", "backward_layer")
 
-    def _call_context(self):
-        ctx = super()._call_context()
+    def _call_context(self, snapshot=False):
+        ctx = super()._call_context(snapshot)
         ctx._params = ctx.forward_layer._params + ctx.backward_layer._params
         return ctx
 

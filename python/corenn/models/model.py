@@ -119,6 +119,20 @@ class Model(TrainingLoops):
         return self._tracked_layers()
 
     def _tracked_layers(self):
+        """Layers and models set as attributes (also inside lists, tuples and dicts), in the
+        order they were set. Cached; the cache is keyed by the attribute containers' sizes, so a
+        layer appended to a list attribute later is found too."""
+        cached = self.__dict__.get("_tracked_cache")
+        if cached is not None and cached[0] == self.__dict__.get("_attr_version") \
+                and all(len(c) == n for c, n in cached[1]):
+            return cached[2]
+        found = self._scan_layers()
+        containers = [(v, len(v)) for k, v in self.__dict__.items()
+                      if isinstance(v, (list, dict)) and (not k.startswith("_") or k == "_layers")]
+        self.__dict__["_tracked_cache"] = (self.__dict__.get("_attr_version"), containers, found)
+        return found
+
+    def _scan_layers(self):
         found, seen = [], set()
 
         def visit(v):
@@ -192,8 +206,16 @@ class Model(TrainingLoops):
 
     def __setattr__(self, name, value):
         # Subclassed models: a layer or model set as an attribute becomes part of the model
-        # (found again by _tracked_layers, also inside lists and dicts).
+        # (found again by _tracked_layers, also inside lists and dicts); the version tells its
+        # cache that the attributes changed.
+        d = self.__dict__
+        d["_attr_version"] = d.get("_attr_version", 0) + 1
         object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        d = self.__dict__
+        d["_attr_version"] = d.get("_attr_version", 0) + 1
+        object.__delattr__(self, name)
 
     # -- weights -------------------------------------------------------------------------------
 
@@ -836,7 +858,18 @@ def _unique(ws):
     return out
 
 
+_ACCEPTS_TRAINING: dict = {}
+
+
 def _accepts_training(fn):
+    key = getattr(fn, "__func__", fn)
+    hit = _ACCEPTS_TRAINING.get(key)
+    if hit is None:
+        hit = _ACCEPTS_TRAINING[key] = _signature_takes_training(fn)
+    return hit
+
+
+def _signature_takes_training(fn):
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):

@@ -112,11 +112,22 @@ class Sequential(Model):
                                      "last layer of a Sequential may (use the functional API)")
             shape = out if not isinstance(out, list) else out[0]
         self._graph = _chain(self._layers, self._input_shape, self._input_dtype, self.name)
+        self._register_nodes()
         self.inputs, self.outputs = self._graph.inputs, self._graph.outputs
         self._single_input = True
         self._single_output = len(self.outputs) == 1
         self.built = True
         self._mark_input_grads()
+
+    def _register_nodes(self):
+        """Make ``layer.output`` / ``layer.input`` of this chain's layers name their node here (a
+        rebuild replaces the nodes of the previous build)."""
+        old = {id(n) for n in self.__dict__.get("_chain_nodes", [])}
+        for node in self._graph.nodes:
+            nodes = node.layer.__dict__.setdefault("_inbound_nodes", [])
+            nodes[:] = [n for n in nodes if id(n) not in old]
+            nodes.append(node)
+        self._chain_nodes = list(self._graph.nodes)
 
     def _shape_hint(self, layer, shape):
         if self._input_shape and self._input_shape[0] is None:
