@@ -133,7 +133,8 @@ class GradientTape:
     def call_layer(self, layer, inputs, training):
         """``layer(inputs)`` run in a fresh call context and recorded."""
         packed = isinstance(inputs, (list, tuple))
-        flat = [convert(x, layer.name) for x in (inputs if packed else [inputs])]
+        flat = [x if type(x) is kernels.Tensor else convert(x, layer.name)
+                for x in (inputs if packed else [inputs])]
         if not layer.built:
             shapes = [(None,) + tuple(x.shape[1:]) for x in flat]
             layer._maybe_build(shapes if packed else shapes[0])
@@ -141,8 +142,9 @@ class GradientTape:
             layer.check_input_shape(tuple(flat[0].shape))
         ctx = layer._call_context(snapshot=True)
         ctx.needs_input_grad = any(self.needs_grad(x) for x in flat)
-        trainable = bool(layer.trainable_weights) and (
-            self.watch_accessed_variables or any(id(w) in self._watched for w in layer.trainable_weights))
+        weights = layer.trainable_weights
+        trainable = bool(weights) and (
+            self.watch_accessed_variables or any(id(w) in self._watched for w in weights))
         y = ctx.forward(flat if packed else flat[0], training=bool(training))
         multi = isinstance(y, list)
         outs = _distinct(y if multi else [y], flat)
@@ -225,7 +227,11 @@ class GradientTape:
                 else:
                     dy = dys[0]
                 dx = ctx.backward(dy)
-                for w, g in zip(ctx.trainable_weights, ctx.gradients):
+                if ctx.__dict__.get("_params") is not None and not ctx._sublayer_attrs:
+                    pairs = [(p.value, p.grad) for p in ctx._params if p.trainable] if ctx.trainable else []
+                else:
+                    pairs = zip(ctx.trainable_weights, ctx.gradients)
+                for w, g in pairs:
                     weight_grads.setdefault(id(w), []).append(g)
                 dxs = (dx if rec.packed else [dx]) if dx is not None else []
             else:

@@ -271,10 +271,9 @@ class Layer:
                             f"{', '.join(sorted(kwargs))}")
         if mask is not None:
             raise NotImplementedError(f"layer '{self.name}': explicit masks are not supported yet")
-        from ..models import graph
+        graph, autodiff = _graph_modules()
         if graph.is_symbolic(inputs):
             return graph.symbolic_call(self, inputs)
-        from .. import autodiff
         tape = autodiff.recording_tape()
         if tape is not None:
             return tape.call_layer(self, inputs, training)
@@ -489,6 +488,18 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):
     accepted first in a Sequential to fix its input shape."""
     from ..models.graph import Input as _input
     return _input(shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs)
+
+
+_MODULES = []
+
+
+def _graph_modules():
+    """(models.graph, autodiff), imported on first use (they import this module)."""
+    if not _MODULES:
+        from .. import autodiff
+        from ..models import graph
+        _MODULES[:] = [graph, autodiff]
+    return _MODULES
 
 
 def _accepts_training(fn):

@@ -227,7 +227,15 @@ class Model(TrainingLoops):
     def trainable_weights(self):
         if not self.trainable:
             return []
-        return _unique(w for layer in self._weight_layers() for w in layer.trainable_weights)
+        layers = self._weight_layers()
+        key = (id(layers), len(layers), tuple(layer.trainable for layer in layers))
+        cached = self.__dict__.get("_trainable_cache")
+        sizes = [len(l._params) if isinstance(l, Layer) else len(l.weights) for l in layers]
+        if cached is not None and cached[0] == key and cached[2] == sizes:
+            return list(cached[1])
+        weights = _unique(w for layer in layers for w in layer.trainable_weights)
+        self.__dict__["_trainable_cache"] = (key, weights, sizes)
+        return list(weights)
 
     trainable_variables = trainable_weights
 
