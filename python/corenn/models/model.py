@@ -220,13 +220,24 @@ class Model(TrainingLoops):
     # -- weights -------------------------------------------------------------------------------
 
     @property
+    def trainable(self):
+        return self.__dict__.get("_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value):
+        """Setting it sets every layer's flag, as Keras does (a frozen discriminator stays frozen
+        inside the GAN model that calls it)."""
+        self.__dict__["_trainable"] = bool(value)
+        if self.__dict__.get("_graph") is not None or "_layers" in self.__dict__ or self.__dict__.get("_tracking"):
+            for layer in self._weight_layers():
+                layer.trainable = bool(value)
+
+    @property
     def weights(self):
         return _unique(w for layer in self._weight_layers() for w in layer.weights)
 
     @property
     def trainable_weights(self):
-        if not self.trainable:
-            return []
         layers = self._weight_layers()
         key = (id(layers), len(layers), tuple(layer.trainable for layer in layers))
         cached = self.__dict__.get("_trainable_cache")
@@ -241,8 +252,6 @@ class Model(TrainingLoops):
 
     @property
     def non_trainable_weights(self):
-        if not self.trainable:
-            return self.weights
         return _unique(w for layer in self._weight_layers() for w in layer.non_trainable_weights)
 
     non_trainable_variables = non_trainable_weights
@@ -787,9 +796,13 @@ class Model(TrainingLoops):
         outs = h if isinstance(h, list) else [h]
         ys = yb if isinstance(yb, list) else [yb]
         total = 0.0
+        self._output_losses = []
         for out, y, loss, w in zip(outs, ys, self._losses, self._loss_weights):
+            value = 0.0
             if loss is not None and y is not None:
-                total += w * loss.forward_backward(y, out, None, _data.row_weights(swb, out))
+                value = loss.forward_backward(y, out, None, _data.row_weights(swb, out))
+                total += w * value
+            self._output_losses.append(value)
         return total
 
     def compute_gradients(self, x, y, sample_weight=None):

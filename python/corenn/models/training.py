@@ -324,6 +324,7 @@ class TrainingLoops:
             cbks.on_test_begin()
         if self._custom_step("test_step"):
             return self._evaluate_custom(batches, cbks)
+        outputs = [0.0] * len(self._losses) if len(self._losses) > 1 else None
         for step, (xb, yb, swb, nb) in enumerate(batches):
             if step == 0:  # a stream resolves the metrics with its first batch
                 metrics = self._eval_metrics
@@ -334,12 +335,18 @@ class TrainingLoops:
             h = self._forward(xb, False)
             total += self._batch_loss(yb, h, swb) * nb
             count += nb
+            if outputs is not None:
+                for k in range(len(outputs)):
+                    outputs[k] += self._output_losses[k] * nb
             self._update_metrics(metrics, yb, h)
             if cbks is not None:
                 cbks.on_test_batch_end(step, {"loss": total / count + reg, **self._metric_logs(metrics)})
         if count == 0:
             return None
-        result = {"loss": total / count + reg, **self._metric_logs(metrics)}
+        result = {"loss": total / count + reg}
+        if outputs is not None:  # per-output losses, as Keras logs them
+            result.update({f"{name}_loss": v / count for name, v in zip(self.output_names, outputs)})
+        result.update(self._metric_logs(metrics))
         if cbks is not None:
             cbks.on_test_end(result)
         return result
