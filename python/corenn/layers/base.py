@@ -111,12 +111,45 @@ class Layer:
         return value
 
     def _live_params(self, trainable):
-        return [p for p in self._params if (p.trainable and self.trainable) == trainable]
+        return [p for p in self._all_params() if (p.trainable and self.trainable) == trainable]
+
+    def _all_params(self):
+        """This layer's weights, then (a layer written with ``call``) those of the layers it holds
+        as attributes, also in lists and dicts (Keras tracks them the same way)."""
+        if type(self).call is Layer.call:
+            return self._params
+        subs = self._sublayers()
+        if not subs:
+            return self._params
+        out = list(self._params)
+        for sub in subs:
+            out += [Param(p.name, p.value, p.grad, p.regularizer, p.trainable and sub.trainable)
+                    for p in sub._all_params()]
+        return out
+
+    def _sublayers(self):
+        found, seen = [], {id(self)}
+
+        def visit(v):
+            if isinstance(v, Layer):
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    found.append(v)
+            elif isinstance(v, (list, tuple)):
+                for item in v:
+                    visit(item)
+            elif isinstance(v, dict):
+                for item in v.values():
+                    visit(item)
+        for k, v in self.__dict__.items():
+            if not k.startswith("_"):
+                visit(v)
+        return found
 
     @property
     def weights(self):
         """All weights (Tensors), Keras order (e.g. kernel, bias)."""
-        return [p.value for p in self._params]
+        return [p.value for p in self._all_params()]
 
     @property
     def trainable_weights(self):
@@ -134,39 +167,39 @@ class Layer:
     def _grad_of(self, name):
         """The gradient Tensor of weight ``name`` in this call context (a layer called several
         times has one per call: never cache a Param of the layer itself)."""
-        for p in self._params:
+        for p in self._all_params():
             if p.name == name:
                 return p.grad
         raise KeyError(f"layer '{self.name}' has no weight named {name!r}")
 
     def get_weights(self):
         """Copies of the weights as NumPy arrays, Keras order."""
-        return [np.array(p.value, copy=True) for p in self._params]
+        return [np.array(p.value, copy=True) for p in self._all_params()]
 
     def set_weights(self, weights):
         """Load NumPy arrays (Keras order) into the weights; shapes must match exactly."""
         weights = list(weights)
-        if len(weights) != len(self._params):
-            raise ValueError(f"{self.name}.set_weights: expected {len(self._params)} arrays "
-                             f"({', '.join(p.name for p in self._params) or 'none'}), got {len(weights)}")
+        if len(weights) != len(self._all_params()):
+            raise ValueError(f"{self.name}.set_weights: expected {len(self._all_params())} arrays "
+                             f"({', '.join(p.name for p in self._all_params()) or 'none'}), got {len(weights)}")
         arrays = []
-        for p, w in zip(self._params, weights):
+        for p, w in zip(self._all_params(), weights):
             w = np.asarray(w)
             if tuple(w.shape) != tuple(p.value.shape):
                 raise ValueError(f"{self.name}.set_weights: weight '{p.name}' has shape "
                                  f"{tuple(p.value.shape)}, got an array of shape {tuple(w.shape)}")
             arrays.append(w)
-        for p, w in zip(self._params, arrays):
+        for p, w in zip(self._all_params(), arrays):
             np.asarray(p.value)[...] = w
 
     def count_params(self) -> int:
-        return int(sum(p.value.size for p in self._params))
+        return int(sum(p.value.size for p in self._all_params()))
 
     def regularization(self, add_grads: bool = False) -> float:
         """Sum of the weights' regularization penalties; with ``add_grads`` their gradients are
         added into the weights' gradient Tensors (call after ``backward``)."""
         total = 0.0
-        for p in self._params:
+        for p in self._all_params():
             if p.regularizer is not None:
                 grad = p.grad if add_grads and p.trainable and self.trainable else None
                 total += p.regularizer.penalty(p.value, grad)
