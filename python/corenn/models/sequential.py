@@ -100,8 +100,8 @@ class Sequential(Model):
             try:
                 if layer.built:
                     layer.check_input_shape(shape)
-                else:
-                    layer.build(shape)
+                else:  # marks it built even when a custom build() does not call super().build
+                    layer._maybe_build(shape)
                 out = layer.compute_output_shape(shape)
             except ValueError as exc:
                 raise ValueError(f"{self.name}: layer {i} '{layer.name}' ({type(layer).__name__}) cannot take "
