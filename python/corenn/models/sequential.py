@@ -118,6 +118,15 @@ class Sequential(Model):
         self.built = True
         self._mark_input_grads()
 
+    def call(self, inputs, training=None, mask=None):
+        """A Sequential without a declared input shape builds on its first call, as in Keras (a
+        Sequential held by a subclassed model is first called on data, or under a tape)."""
+        if not hasattr(inputs, "shape"):  # nested Python lists: one input's data
+            inputs = np.asarray(inputs, np.float32)
+        if self._graph is None:
+            self.build((None,) + tuple(inputs.shape[1:]))
+        return super().call(inputs, training, mask)
+
     def _shape_hint(self, layer, shape):
         if self._input_shape and self._input_shape[0] is None:
             return (f". input_shape excludes the batch axis: use input_shape={shape_str(self._input_shape[1:])} "
