@@ -7,7 +7,6 @@ differences (graph_reference.py), and PyTorch autograd where installed.
 import numpy as np
 import pytest
 
-import corenn as tf
 from corenn import keras, layers, ops
 
 from graph_reference import (arrays, assert_grads_close, dense, fd_grads, mse,
