@@ -288,7 +288,7 @@ def convert(x, where="tensor"):
         a = a.astype(np.float32)
     elif a.dtype.kind in "iu" and a.dtype not in (np.int32, np.int64):
         a = a.astype(np.int64)
-    return kernels.Tensor.from_numpy(np.ascontiguousarray(a))
+    return kernels.Tensor.from_numpy(np.asarray(a, order="C"))  # keeps 0-d (ascontiguousarray would not)
 
 
 def _distinct(outs, inputs):

@@ -48,7 +48,13 @@ def _f32(x, where="ops"):
         if x.dtype == "float32":
             return x
         return Tensor.from_numpy(np.asarray(x).astype(np.float32))
-    return Tensor.from_numpy(np.ascontiguousarray(np.asarray(x, dtype=np.float32)))
+    return Tensor.from_numpy(_c_array(np.asarray(x, dtype=np.float32)))
+
+
+def _c_array(a):
+    """``a`` as a C-contiguous array of the same shape (np.ascontiguousarray would turn a 0-d
+    array, a scalar loss, into shape (1,))."""
+    return np.asarray(a, order="C")
 
 
 def convert_to_numpy(x):
@@ -70,7 +76,7 @@ def stop_gradient(x):
 
 def cast(x, dtype):
     a = np.asarray(x).astype(np.dtype(dtype))
-    out = Tensor.from_numpy(np.ascontiguousarray(a))
+    out = Tensor.from_numpy(_c_array(a))
     if a.dtype == np.float32 and isinstance(x, Tensor):
         _record(lambda dys: [dys[0]], [x], [out])
     return out
@@ -285,12 +291,12 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
 
 def argmax(x, axis=-1, keepdims=False):
-    return Tensor.from_numpy(np.ascontiguousarray(np.argmax(np.asarray(x), axis=axis, keepdims=keepdims)
+    return Tensor.from_numpy(_c_array(np.argmax(np.asarray(x), axis=axis, keepdims=keepdims)
                                                   .astype(np.int64)))
 
 
 def argmin(x, axis=-1, keepdims=False):
-    return Tensor.from_numpy(np.ascontiguousarray(np.argmin(np.asarray(x), axis=axis, keepdims=keepdims)
+    return Tensor.from_numpy(_c_array(np.argmin(np.asarray(x), axis=axis, keepdims=keepdims)
                                                   .astype(np.int64)))
 
 
@@ -408,7 +414,7 @@ def clip(x, x_min, x_max):
 def where(condition, x1=None, x2=None):
     c = _f32(np.asarray(condition, dtype=np.float32))
     if x1 is None and x2 is None:
-        return Tensor.from_numpy(np.ascontiguousarray(np.nonzero(np.asarray(c))[0].astype(np.int64)))
+        return Tensor.from_numpy(_c_array(np.nonzero(np.asarray(c))[0].astype(np.int64)))
     # where(c, a, b) = c * a + (1 - c) * b, differentiable in a and b
     return add(multiply(c, x1), multiply(subtract(1.0, c), x2))
 
@@ -418,7 +424,7 @@ def one_hot(x, num_classes, axis=-1, dtype="float32"):
     out = np.eye(int(num_classes), dtype=dtype)[idx]
     if axis != -1:
         out = np.moveaxis(out, -1, axis)
-    return Tensor.from_numpy(np.ascontiguousarray(out))
+    return Tensor.from_numpy(_c_array(out))
 
 
 def zeros(shape, dtype="float32"):
@@ -450,7 +456,7 @@ def arange(start, stop=None, step=1, dtype="float32"):
 
 
 def _compare(fn, a, b):
-    return Tensor.from_numpy(np.ascontiguousarray(fn(np.asarray(a), np.asarray(b)).astype(np.float32)))
+    return Tensor.from_numpy(_c_array(fn(np.asarray(a), np.asarray(b)).astype(np.float32)))
 
 
 def equal(x1, x2):
@@ -520,7 +526,7 @@ def _getitem(self, key):
         picked = a[key]
     except IndexError as exc:
         raise IndexError(f"Tensor subscript {key!r} on a Tensor of shape {tuple(a.shape)}: {exc}") from None
-    y = Tensor.from_numpy(np.ascontiguousarray(picked))
+    y = Tensor.from_numpy(_c_array(picked))
     if x.dtype == "float32":
         def rule(dys):
             g = np.zeros(a.shape, np.float32)

@@ -99,9 +99,26 @@ class Layer:
 
     # -- weights ---------------------------------------------------------------------------
 
-    def add_weight(self, name, shape, initializer="zeros", regularizer=None, trainable=True):
-        """Allocate a weight Tensor (filled by ``initializer``) and its gradient Tensor."""
+    def add_weight(self, name=None, shape=None, initializer=None, regularizer=None, trainable=True,
+                   dtype=None, constraint=None):
+        """Allocate a weight Tensor (filled by ``initializer``) and its gradient Tensor.
+
+        Keras 3's form works too: ``add_weight(shape=..., initializer=..., trainable=..., name=...)``
+        or ``add_weight(shape, initializer)``; the name is optional and the initializer defaults to
+        glorot_uniform, as in Keras 3.
+        """
         from .. import initializers, regularizers
+        if name is not None and not isinstance(name, str):  # Keras 3 order: add_weight(shape, initializer)
+            name, shape, initializer = None, name, shape if initializer is None else initializer
+        if shape is None:
+            raise TypeError(f"layer '{self.name}'.add_weight: pass shape=, e.g. add_weight(shape=(4, 8))")
+        if dtype not in (None, "float32", np.float32):
+            raise TypeError(f"layer '{self.name}'.add_weight: only float32 weights are supported, got dtype={dtype!r}")
+        if constraint is not None:
+            raise NotImplementedError(f"layer '{self.name}'.add_weight: weight constraints are not supported")
+        if name is None:
+            name = f"variable_{len(self._params)}"
+        initializer = "glorot_uniform" if initializer is None else initializer
         value = kernels.empty(shape)
         initializers.get(initializer).fill(value)
         grad = kernels.zeros(shape)
@@ -158,6 +175,11 @@ class Layer:
     @property
     def non_trainable_weights(self):
         return [p.value for p in self._live_params(False)]
+
+    # Keras 3's names for the same lists
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
 
     @property
     def gradients(self):

@@ -914,9 +914,10 @@ def _prepare_free_x(model, x, op):
     """Inputs of a subclassed model: arrays (structure kept: one array, or a list of them)."""
     if isinstance(x, dict):
         return {k: _to_array(model, v, op) for k, v in x.items()}
-    if isinstance(x, (list, tuple)) and x and hasattr(x[0], "shape") and np.ndim(x[0]) > 0 \
-            and not isinstance(x, np.ndarray) and len({np.shape(a)[0] for a in x}) == 1 \
-            and any(np.shape(a) != np.shape(x[0]) for a in x[1:]):
+    # A list of arrays is a list of inputs (as in Keras), also when they have the same shape:
+    # two (n, 3) inputs must not be stacked into one (2, n, 3) array.
+    if isinstance(x, (list, tuple)) and len(x) > 1 and all(hasattr(a, "shape") and np.ndim(a) > 0 for a in x) \
+            and len({np.shape(a)[0] for a in x}) == 1:
         return [_to_array(model, a, op) for a in x]
     return _to_array(model, x, op)
 

@@ -100,8 +100,8 @@ class Sequential(Model):
             try:
                 if layer.built:
                     layer.check_input_shape(shape)
-                else:
-                    layer.build(shape)
+                else:  # marks it built even when a custom build() does not call super().build
+                    layer._maybe_build(shape)
                 out = layer.compute_output_shape(shape)
             except ValueError as exc:
                 raise ValueError(f"{self.name}: layer {i} '{layer.name}' ({type(layer).__name__}) cannot take "
@@ -128,6 +128,15 @@ class Sequential(Model):
             nodes[:] = [n for n in nodes if id(n) not in old]
             nodes.append(node)
         self._chain_nodes = list(self._graph.nodes)
+
+    def call(self, inputs, training=None, mask=None):
+        """A Sequential without a declared input shape builds on its first call, as in Keras (a
+        Sequential held by a subclassed model is first called on data, or under a tape)."""
+        if not hasattr(inputs, "shape"):  # nested Python lists: one input's data
+            inputs = np.asarray(inputs, np.float32)
+        if self._graph is None:
+            self.build((None,) + tuple(inputs.shape[1:]))
+        return super().call(inputs, training, mask)
 
     def _shape_hint(self, layer, shape):
         if self._input_shape and self._input_shape[0] is None:

@@ -318,6 +318,7 @@ class TrainingLoops:
             batches = ((tensors(rows(x, lo, lo + batch_size)), tensors(rows(y, lo, lo + batch_size)),
                         None if sw is None else kernels.as_tensor(sw[lo:lo + batch_size]), min(n, lo + batch_size) - lo)
                        for lo in range(0, n, batch_size))
+        self._mark_input_grads()  # this graph's fusion plan (see predict)
         reg = self.regularization()
         total, count, metrics = 0.0, 0, []
         if cbks is not None:
@@ -395,6 +396,8 @@ class TrainingLoops:
         cbks = _callbacks_mod.CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                                            epochs=1, steps=n_steps)
         cbks.on_predict_begin()
+        with self._step_lock:  # this graph's fusion plan (a layer shared with another model may carry that one's)
+            self._mark_input_grads()
         out, parts, lo = None, [], 0
         for step, xb in enumerate(batches):
             cbks.on_predict_batch_begin(step)

@@ -1,0 +1,172 @@
+"""The fusion pass on functional graphs: Conv2D(relu) -> MaxPooling2D gets the same fusion as in a
+Sequential (see test_relu_pool_folding.py) with the same outputs and gradients; a conv output
+with a second consumer is not fused and its gradients stay right (float64 finite differences);
+a layer shared between two models runs each model's own plan."""
+import numpy as np
+import pytest
+
+import corenn as tf
+from corenn import keras, layers
+
+import reference as ref
+from graph_reference import arrays, assert_grads_close, dense, fd_grads, mse, sparse_categorical_crossentropy
+
+FLAGS = ("relu_grad_by_next", "masks_relu_input", "grad_through_pool", "passes_grad_back")
+
+
+def _flags(model):
+    return [tuple(getattr(l, f) for f in FLAGS) + (l.pooled_by is not None,)
+            for l in model.layers if not isinstance(l, layers.InputLayer)]
+
+
+def _stack(first_conv_trainable_first):
+    convs = [layers.Conv2D(4, 3, activation="relu", padding="same"), layers.MaxPooling2D(2)]
+    if not first_conv_trainable_first:  # a conv before it: the fused conv needs its input gradient
+        convs = [layers.Conv2D(3, 1, activation="relu")] + convs
+    return convs + [layers.Flatten(), layers.Dense(3)]
+
+
+def _tape_gradients(model, x, y):
+    """The unfused oracle: under a tape every layer call gets a fresh context, no fusion."""
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x, training=True))
+    return float(np.asarray(loss)), arrays(tape.gradient(loss, model.trainable_variables))
+
+
+@pytest.mark.parametrize("conv_first", [True, False])
+def test_conv_relu_pool_fuses_in_a_functional_model_as_in_sequential(rng, conv_first):
+    tf.utils.set_random_seed(11)
+    seq = keras.Sequential([keras.Input((6, 6, 2))] + _stack(conv_first))
+    inp = keras.Input((6, 6, 2))
+    h = inp
+    for layer in _stack(conv_first):
+        h = layer(h)
+    fun = keras.Model(inp, h)
+    fun.set_weights(seq.get_weights())
+    x = rng.standard_normal((4, 6, 6, 2)).astype(np.float32)
+    x[0] = 0.0  # ties and all-zero windows
+    y = rng.integers(0, 3, 4)
+    # inference: the fused conv+pool forward in both
+    np.testing.assert_array_equal(fun.predict(x, verbose=0), seq.predict(x, verbose=0))
+    assert _flags(fun) == _flags(seq)
+    results = []
+    for m in (seq, fun):
+        m.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        loss, grads = m.compute_gradients(x, y)
+        results.append((loss, arrays(grads), _flags(m)))
+    (loss_s, grads_s, flags_s), (loss_f, grads_f, flags_f) = results
+    assert flags_f == flags_s
+    conv = [l for l in fun.layers if isinstance(l, layers.Conv2D)][-1]
+    pool = next(l for l in fun.layers if isinstance(l, layers.MaxPooling2D))
+    assert conv.relu_grad_by_next and pool.masks_relu_input and conv.pooled_by is pool
+    assert conv.grad_through_pool == conv_first and pool.passes_grad_back == conv_first
+    assert loss_f == loss_s
+    for a, b in zip(grads_f, grads_s):
+        np.testing.assert_array_equal(a, b)
+    tape_loss, tape_grads = _tape_gradients(fun, x, y)
+    assert loss_f == pytest.approx(tape_loss, rel=1e-6)
+    for a, b in zip(grads_f, tape_grads):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert np.abs(grads_f[0]).sum() > 0
+
+
+def _branching(conv_bias=0.5):
+    """conv(relu) feeds a max pooling AND a global average pooling: two outputs."""
+    inp = keras.Input((5, 5, 1))
+    conv = layers.Conv2D(2, 3, activation="relu", padding="same", name="conv")
+    pool = layers.MaxPooling2D(2, name="pool")
+    c = conv(inp)
+    o_pool = layers.Dense(1, name="pool_head")(layers.Flatten()(pool(c)))
+    o_gap = layers.Dense(1, name="gap_head")(layers.GlobalAveragePooling2D()(c))
+    return keras.Model(inp, [o_pool, o_gap]), conv, pool
+
+
+def _branching_reference(x, ya, yb):
+    def loss(p):
+        c = np.maximum(ref.conv2d_forward(x, p[0], p[1], padding="same"), 0.0)
+        pooled, _ = ref.max_pool2d(c, (2, 2), (2, 2), "valid")
+        out_a = dense(pooled.reshape(len(x), -1), p[2], p[3])
+        out_b = dense(c.mean(axis=(1, 2)), p[4], p[5])
+        return mse(ya, out_a) + mse(yb, out_b)
+    return loss
+
+
+def test_conv_output_with_a_second_consumer_is_not_fused(rng):
+    model, conv, pool = _branching()
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in model.get_weights()])
+    w = model.get_weights()
+    w[1][:] = 0.5  # conv bias: few all-negative windows, so finite differences see no kinks
+    model.set_weights(w)
+    model.compile("sgd", ["mse", "mse"])
+    x = rng.standard_normal((2, 5, 5, 1)).astype(np.float32)
+    ya, yb = rng.standard_normal((2, 1)).astype(np.float32), rng.standard_normal((2, 1)).astype(np.float32)
+    loss, grads = model.compute_gradients(x, [ya, yb])
+    assert not conv.relu_grad_by_next and conv.pooled_by is None
+    assert not pool.masks_relu_input and not pool.passes_grad_back
+    loss_np = _branching_reference(x, ya, yb)
+    assert loss == pytest.approx(loss_np(w), rel=1e-5)
+    assert_grads_close(arrays(grads), fd_grads(loss_np, w), rtol=1e-4, atol=1e-5)
+    # inference too: both consumers see the full conv output
+    p_pool, p_gap = model.predict(x, verbose=0)
+    c = np.maximum(ref.conv2d_forward(x, w[0], w[1], padding="same"), 0.0)
+    np.testing.assert_allclose(p_gap, dense(c.mean(axis=(1, 2)), w[4], w[5]), rtol=1e-5, atol=1e-6)
+
+
+def test_a_layer_shared_with_a_fusing_model_keeps_this_models_plan(rng):
+    """Model B uses conv's output twice (no fusion); model A is a chain conv -> pool over the same
+    layers (fused when A is built). B must still compute from the full conv output."""
+    model_b, conv, pool = _branching()
+    model_b.compile("sgd", ["mse", "mse"])
+    x = rng.standard_normal((3, 5, 5, 1)).astype(np.float32)
+    want = model_b.predict(x, verbose=0)
+    model_a = keras.Sequential([keras.Input((5, 5, 1)), conv, pool])
+    assert conv.pooled_by is pool  # A's plan, on the shared layers
+    got = model_b.predict(x, verbose=0)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    c = np.asarray(conv(x))  # eager: no fusion
+    gap_w = model_b.get_layer("gap_head").get_weights()
+    np.testing.assert_allclose(got[1], dense(c.mean(axis=(1, 2)), *gap_w), rtol=1e-5, atol=1e-6)
+    # and A still computes its own fused output correctly
+    np.testing.assert_allclose(model_a.predict(x, verbose=0),
+                               ref.max_pool2d(c, (2, 2), (2, 2), "valid")[0], rtol=1e-6, atol=1e-6)
+    y = [rng.standard_normal((3, 1)).astype(np.float32) for _ in range(2)]
+    assert model_b.evaluate(x, y, verbose=0) == pytest.approx(
+        mse(y[0], want[0]) + mse(y[1], want[1]), rel=1e-5)
+
+
+def test_softmax_output_with_a_second_consumer_is_not_fused_with_the_loss(rng):
+    """cls = Dense(softmax) is an output (cross-entropy) and also feeds a second head: the loss must
+    not start the backward from the logits alone."""
+    inp = keras.Input((4,))
+    cls = layers.Dense(3, activation="softmax", name="cls")(inp)
+    reg = layers.Dense(1, name="reg")(cls)
+    model = keras.Model(inp, [cls, reg])
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in model.get_weights()])
+    model.compile("sgd", ["sparse_categorical_crossentropy", "mse"])
+    x = rng.standard_normal((6, 4)).astype(np.float32)
+    yc, yr = rng.integers(0, 3, 6), rng.standard_normal((6, 1)).astype(np.float32)
+    w = model.get_weights()
+
+    def loss_np(p):
+        probs = dense(x, p[0], p[1], "softmax")
+        return sparse_categorical_crossentropy(yc, probs) + mse(yr, dense(probs, p[2], p[3]))
+    loss, grads = model.compute_gradients(x, [yc, yr])
+    assert loss == pytest.approx(loss_np(w), rel=1e-5)
+    assert_grads_close(arrays(grads), fd_grads(loss_np, w))
+
+
+def test_softmax_output_fused_with_the_loss_matches_finite_differences(rng):
+    inp = keras.Input((4,))
+    model = keras.Model(inp, layers.Dense(3, activation="softmax")(layers.Dense(5, activation="tanh")(inp)))
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    x, y = rng.standard_normal((6, 4)).astype(np.float32), rng.integers(0, 3, 6)
+    loss, grads = model.compute_gradients(x, y)
+    assert model._preactivation == frozenset({0})  # the fused softmax + cross-entropy
+    w = model.get_weights()
+
+    def loss_np(p):
+        return sparse_categorical_crossentropy(y, dense(dense(x, p[0], p[1], "tanh"), p[2], p[3], "softmax"))
+    assert loss == pytest.approx(loss_np(w), rel=1e-5)
+    assert_grads_close(arrays(grads), fd_grads(loss_np, w))

@@ -1,0 +1,89 @@
+"""Every public single-input layer works in both APIs: Sequential([Input(shape), layer]) and
+keras.Model(inp, layer(inp)) with the same weights predict the same values, which are also what the
+layer computes when called eagerly. A new layer class in corenn.layers.__all__ must be added to
+the table (or to the list of layers that take several inputs)."""
+import numpy as np
+import pytest
+
+from corenn import keras, layers
+
+# name: (constructor, input shape of one sample, integer input)
+TABLE = {
+    "Dense": (lambda: layers.Dense(3, activation="tanh"), (5,), False),
+    "Activation": (lambda: layers.Activation("sigmoid"), (5,), False),
+    "Flatten": (lambda: layers.Flatten(), (3, 4), False),
+    "Reshape": (lambda: layers.Reshape((4, 3)), (3, 4), False),
+    "Dropout": (lambda: layers.Dropout(0.5), (5,), False),
+    "Conv2D": (lambda: layers.Conv2D(3, 3, padding="same", activation="relu"), (6, 6, 2), False),
+    "Conv1D": (lambda: layers.Conv1D(3, 3, strides=2), (7, 2), False),
+    "MaxPooling2D": (lambda: layers.MaxPooling2D(2), (6, 6, 2), False),
+    "AveragePooling2D": (lambda: layers.AveragePooling2D(3, strides=2, padding="same"), (6, 6, 2), False),
+    "MaxPooling1D": (lambda: layers.MaxPooling1D(2), (6, 2), False),
+    "AveragePooling1D": (lambda: layers.AveragePooling1D(2), (6, 2), False),
+    "GlobalAveragePooling2D": (lambda: layers.GlobalAveragePooling2D(), (4, 4, 3), False),
+    "GlobalMaxPooling2D": (lambda: layers.GlobalMaxPooling2D(), (4, 4, 3), False),
+    "GlobalAveragePooling1D": (lambda: layers.GlobalAveragePooling1D(), (5, 3), False),
+    "GlobalMaxPooling1D": (lambda: layers.GlobalMaxPooling1D(), (5, 3), False),
+    "ZeroPadding2D": (lambda: layers.ZeroPadding2D(1), (4, 4, 2), False),
+    "BatchNormalization": (lambda: layers.BatchNormalization(), (5,), False),
+    "SpatialDropout2D": (lambda: layers.SpatialDropout2D(0.5), (4, 4, 2), False),
+    "Embedding": (lambda: layers.Embedding(10, 3), (4,), True),
+    "SimpleRNN": (lambda: layers.SimpleRNN(3), (5, 2), False),
+    "LSTM": (lambda: layers.LSTM(3, return_sequences=True), (5, 2), False),
+    "GRU": (lambda: layers.GRU(3), (5, 2), False),
+    "Bidirectional": (lambda: layers.Bidirectional(layers.LSTM(3)), (5, 2), False),
+    "TimeDistributed": (lambda: layers.TimeDistributed(layers.Dense(3)), (5, 2), False),
+    "Identity": (lambda: layers.Identity(), (5,), False),
+    "LayerNormalization": (lambda: layers.LayerNormalization(), (6,), False),
+    "Permute": (lambda: layers.Permute((2, 1)), (3, 4), False),
+    "RepeatVector": (lambda: layers.RepeatVector(3), (4,), False),
+    "Cropping1D": (lambda: layers.Cropping1D(1), (6, 2), False),
+    "Cropping2D": (lambda: layers.Cropping2D(1), (6, 6, 2), False),
+    "UpSampling1D": (lambda: layers.UpSampling1D(2), (4, 2), False),
+    "UpSampling2D": (lambda: layers.UpSampling2D(2), (3, 3, 2), False),
+    "ReLU": (lambda: layers.ReLU(negative_slope=0.1), (5,), False),
+    "LeakyReLU": (lambda: layers.LeakyReLU(0.2), (5,), False),
+    "ELU": (lambda: layers.ELU(), (5,), False),
+    "Softmax": (lambda: layers.Softmax(), (5,), False),
+}
+
+# Not single-input layers: the base class, the input declaration, and the merge layers (another
+# branch) that take a list of tensors.
+NOT_SINGLE_INPUT = {"Layer", "InputLayer", "Input", "Add", "Subtract", "Multiply", "Average", "Maximum",
+                    "Minimum", "Concatenate", "Dot"}
+
+
+def test_the_table_covers_every_public_layer():
+    classes = {n for n in layers.__all__ if isinstance(getattr(layers, n), type)}
+    missing = classes - set(TABLE) - NOT_SINGLE_INPUT
+    assert not missing, f"add these layers to TABLE in {__file__}: {sorted(missing)}"
+    assert set(TABLE) <= classes
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_layer_gives_the_same_values_in_sequential_and_functional(rng, name):
+    make, shape, integer = TABLE[name]
+    dtype = "int32" if integer else None
+    seq_layer = make()
+    seq = keras.Sequential([keras.Input(shape, dtype=dtype), seq_layer])
+    fun_layer = layers.deserialize(layers.serialize(seq_layer))  # a separate layer of the same config
+    assert fun_layer is not seq_layer and type(fun_layer) is type(seq_layer)
+    inp = keras.Input(shape, dtype=dtype)
+    fun = keras.Model(inp, fun_layer(inp))
+    assert fun.output_shape == seq.output_shape
+    weights = [rng.normal(0.0, 0.5, w.shape).astype(np.float32) for w in seq.get_weights()]
+    if name == "BatchNormalization":  # gamma, beta, moving mean, moving variance > 0
+        weights[3] = np.abs(weights[3]) + 0.5
+    seq.set_weights(weights)
+    fun.set_weights(weights)
+    if integer:
+        x = rng.integers(0, 10, (4,) + shape)
+    else:
+        x = rng.standard_normal((4,) + shape).astype(np.float32)
+    got_seq = seq.predict(x, verbose=0)
+    got_fun = fun.predict(x, verbose=0)
+    assert got_seq.shape == (4,) + tuple(seq.output_shape[1:])
+    np.testing.assert_array_equal(got_fun, got_seq)
+    np.testing.assert_allclose(np.asarray(seq_layer(x)), got_seq, rtol=1e-6, atol=1e-6)  # eager call
+    if weights:
+        assert np.abs(got_seq).sum() > 0
