@@ -228,7 +228,7 @@ class GradientTape:
                     dy = dys[0]
                 dx = ctx.backward(dy)
                 if ctx.__dict__.get("_params") is not None and not ctx._sublayer_attrs:
-                    pairs = [(p.value, p.grad) for p in ctx._params if p.trainable] if ctx.trainable else []
+                    pairs = [(p.value, p.grad) for p in ctx._all_params() if p.trainable] if ctx.trainable else []
                 else:
                     pairs = zip(ctx.trainable_weights, ctx.gradients)
                 for w, g in pairs:

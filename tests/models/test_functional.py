@@ -262,7 +262,9 @@ def test_loss_is_the_weighted_sum_of_the_output_losses(rng, spec):
     assert loss == pytest.approx(0.3 * mse(y_reg, p_reg) + 2.0 * sparse_categorical_crossentropy(y_cls, p_cls),
                                  rel=1e-5)
     assert_grads_close(grads, fd_grads(loss_np, w))
-    assert model.evaluate([xa, xb], [y_reg, y_cls], verbose=0) == pytest.approx(loss_np(w), rel=1e-5)
+    total, reg_loss, cls_loss = model.evaluate([xa, xb], [y_reg, y_cls], verbose=0)  # Keras' order
+    assert total == pytest.approx(loss_np(w), rel=1e-5)
+    assert 0.3 * reg_loss + 2.0 * cls_loss == pytest.approx(total, rel=1e-5)
 
 
 def test_an_output_without_loss_gets_no_gradient(rng):

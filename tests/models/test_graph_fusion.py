@@ -132,8 +132,9 @@ def test_a_layer_shared_with_a_fusing_model_keeps_this_models_plan(rng):
     np.testing.assert_allclose(model_a.predict(x, verbose=0),
                                ref.max_pool2d(c, (2, 2), (2, 2), "valid")[0], rtol=1e-6, atol=1e-6)
     y = [rng.standard_normal((3, 1)).astype(np.float32) for _ in range(2)]
-    assert model_b.evaluate(x, y, verbose=0) == pytest.approx(
-        mse(y[0], want[0]) + mse(y[1], want[1]), rel=1e-5)
+    total, first, second = model_b.evaluate(x, y, verbose=0)   # Keras: [loss, <out>_loss, ...]
+    assert total == pytest.approx(mse(y[0], want[0]) + mse(y[1], want[1]), rel=1e-5)
+    assert (first, second) == pytest.approx((mse(y[0], want[0]), mse(y[1], want[1])), rel=1e-5)
 
 
 def test_softmax_output_with_a_second_consumer_is_not_fused_with_the_loss(rng):

@@ -147,8 +147,6 @@ def test_subclassed_model_holding_a_sequential(rng):
                                rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Model.fit never calls an overridden train_step(data) (model.py's "
-                                       "docstring and ARCHITECTURE.md promise it, as in Keras 3)")
 def test_custom_train_step_with_the_tape(rng):
     class Stepper(keras.Model):
         def __init__(self):
