@@ -570,7 +570,8 @@ def _model_arrays(model, include_optimizer):
     k = 0
     for layer in model.layers:
         values = layer.get_weights()  # wrappers (TimeDistributed, ...) hold no _params of their own
-        names = [p.name for p in layer._params] if len(layer._params) == len(values) else []
+        params = getattr(layer, "_params", None) or []
+        names = [p.name for p in params] if len(params) == len(values) else []
         for j, value in enumerate(values):
             arrays.append((f"weights/{k}.npy", np.ascontiguousarray(value, np.float32),
                            {"layer": layer.name, "weight": names[j] if names else str(j)}))
@@ -584,6 +585,17 @@ def _model_arrays(model, include_optimizer):
     return arrays
 
 
+def _model_config(model):
+    entry = {"class_name": type(model).__name__, "config": model.get_config()}
+    if getattr(model, "_graph", None) is None and type(model).__name__ not in MODEL_CLASSES:
+        shapes = model.__dict__.get("_build_input_shapes")
+        if shapes is None:
+            raise ValueError(f"save: {model.name} is a subclassed model that has not been called yet; call it "
+                             "on data (or model.build(input_shape)) so its weights exist")
+        entry["build_config"] = {"input_shape": [list(s) for s in shapes] if len(shapes) > 1 else list(shapes[0])}
+    return entry
+
+
 def save_model(model, path, include_optimizer=True, training_state=None) -> None:
     """Write ``model`` (architecture, compile config, weights, optimizer state) to one ZIP
     file, atomically; see the module docstring for the format."""
@@ -595,8 +607,7 @@ def save_model(model, path, include_optimizer=True, training_state=None) -> None
                 "arrays": [{"member": m, "shape": list(a.shape), "dtype": a.dtype.name, **d}
                            for m, a, d in arrays]}
     members = [("metadata.json", _to_json(metadata, "metadata", path)),
-               ("config.json", _to_json({"class_name": type(model).__name__,
-                                         "config": model.get_config()}, "model config", path)),
+               ("config.json", _to_json(_model_config(model), "model config", path)),
                ("compile.json", _to_json(_compile_config(model) if include_optimizer else None,
                                          "compile config", path))]
     if training_state is not None:
@@ -757,8 +768,29 @@ def _check_json_values(obj, member):
 def _known_layer_classes():
     from . import layers
     from .layers.base import Layer
-    return {n for n in layers.__all__ if isinstance(getattr(layers, n), type)
-            and issubclass(getattr(layers, n), Layer) and n != "Layer"}
+    known = {n for n in layers.__all__ if isinstance(getattr(layers, n), type)
+             and issubclass(getattr(layers, n), Layer) and n != "Layer"}
+    for scope in [CUSTOM_OBJECTS] + _SCOPE:
+        known |= {n for n, c in scope.items() if isinstance(c, type) and issubclass(c, Layer)}
+    return known
+
+
+def _valid_build_shape(shape):
+    one = lambda s: (isinstance(s, list) and len(s) <= _MAX_RANK
+                     and all(d is None or (type(d) is int and 0 < d < _MAX_DIM) for d in s))
+    return one(shape) or (isinstance(shape, list) and 0 < len(shape) <= 64 and all(one(s) for s in shape))
+
+
+def _build_subclassed(inner):
+    """A registered subclassed model from its config, built (weights created) for its saved
+    input shape by running its own ``call`` once on zeros."""
+    cls = custom_class(inner["__subclass__"])
+    cfg = {k: v for k, v in inner.items() if k not in ("__subclass__", "__build_shape__")}
+    model = cls.from_config(cfg)
+    shape = inner.get("__build_shape__")
+    if shape is not None:
+        model.build([tuple(s) for s in shape] if shape and isinstance(shape[0], list) else tuple(shape))
+    return model
 
 
 def _check_layer_spec(spec, where, known):
@@ -776,6 +808,30 @@ def _check_layer_spec(spec, where, known):
 
 # Model classes a file may name, filled by corenn.models (saving imports no model class).
 MODEL_CLASSES: dict = {}
+# Classes the user registered (register_keras_serializable) or passes to load_model as
+# custom_objects: a file may name them, never anything else; nothing from the file is executed.
+CUSTOM_OBJECTS: dict = {}
+_SCOPE: list = []   # custom_objects of the load_model calls in progress
+
+
+def register_keras_serializable(package="Custom", name=None):
+    """Class decorator (Keras' ``keras.saving.register_keras_serializable``): a custom layer or
+    subclassed model that files may name, by its class name."""
+    def register(cls):
+        CUSTOM_OBJECTS[name or cls.__name__] = cls
+        CUSTOM_OBJECTS[f"{package}>{name or cls.__name__}"] = cls
+        return cls
+    return register
+
+
+def custom_class(name):
+    """A user class registered or passed as custom_objects under ``name``, or None."""
+    if not isinstance(name, str):
+        return None
+    for scope in reversed(_SCOPE):
+        if name in scope:
+            return scope[name]
+    return CUSTOM_OBJECTS.get(name)
 
 
 def register_model_class(name, cls):
@@ -784,11 +840,20 @@ def register_model_class(name, cls):
 
 def _check_layer_classes(config):
     """The model config, if it names only corenn's concrete layer classes (wrapped ones too)."""
+    user = custom_class(config.get("class_name")) if isinstance(config, dict) else None
+    if user is not None and isinstance(config.get("config"), dict):
+        # a subclassed model the user registered: its own from_config, built from build_config
+        shape = (config.get("build_config") or {}).get("input_shape")
+        if shape is not None and not _valid_build_shape(shape):
+            raise _BadConfig(f"config.json: bad build_config input_shape {str(shape)[:100]}")
+        return dict(config["config"], __subclass__=config["class_name"], __build_shape__=shape)
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str) \
             or config["class_name"] not in MODEL_CLASSES:
         got = config.get("class_name") if isinstance(config, dict) else config
         raise _BadConfig(f"config.json: expected a {' or '.join(map(repr, sorted(MODEL_CLASSES)))} model, "
-                         f"got {str(got)[:100]!r}")
+                         f"got {str(got)[:100]!r}; a subclassed model loads when its class is passed as "
+                         "load_model(..., custom_objects={'Name': Class}) or registered with "
+                         "register_keras_serializable")
     inner = config.get("config")
     if config["class_name"] != "Sequential":
         if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
@@ -825,7 +890,13 @@ def _without_storage(layer):
     views of one float, so a build computes every weight's shape and allocates nothing."""
     from .layers.base import Layer, Param
 
-    def add_weight(name, shape, initializer="zeros", regularizer=None, trainable=True):
+    def add_weight(name=None, shape=None, initializer=None, regularizer=None, trainable=True, dtype=None,
+                   constraint=None):
+        if name is not None and not isinstance(name, str):  # Keras 3 order: add_weight(shape, ...)
+            name, shape = None, name
+        if shape is None:
+            raise ValueError(f"layer '{layer.name}': add_weight without a shape")
+        name = name or f"variable_{len(layer._params)}"
         shape = tuple(shape)
         if len(shape) > _MAX_RANK or not all(
                 isinstance(d, (int, np.integer)) and not isinstance(d, bool) and 0 <= d < _MAX_DIM
@@ -850,7 +921,10 @@ def _check_architecture(inner, weights):
     layer's weight shapes with the arrays the file declares, before anything real is built."""
     from .layers import deserialize
     try:
-        if "__class_name__" in inner:  # a graph model: built by its own from_config, layers storage-less
+        if "__subclass__" in inner:  # the user's own class: built for real (its code, not the file's)
+            model = _build_subclassed(inner)
+            inner["__built__"] = model
+        elif "__class_name__" in inner:  # a graph model: built by its own from_config, layers storage-less
             cls = MODEL_CLASSES[inner["__class_name__"]]
             cfg = {k: v for k, v in inner.items() if k != "__class_name__"}
             model = cls.from_config(dict(cfg, name=cfg.get("name") or "stand_in"), prepare_layer=_without_storage)
@@ -984,7 +1058,17 @@ def _restore_optimizer(model, store, path):
         raise ValueError(f"{path}: the optimizer state does not fit the model: {exc}") from None
 
 
-def load_model(path, compile=True):
+def load_model(path, compile=True, custom_objects=None, safe_mode=True):
+    """See _load_model; ``custom_objects`` {name: class} names the custom layers and subclassed
+    models the file may use (or register them with register_keras_serializable)."""
+    _SCOPE.append(dict(custom_objects or {}))
+    try:
+        return _load_model(path, compile)
+    finally:
+        _SCOPE.pop()
+
+
+def _load_model(path, compile=True):
     """Rebuild a model saved by ``model.save``: architecture, weights and (``compile=True``)
     the compiled optimizer with its state, loss and metrics. Never unpickles or executes code
     from the file. Everything is checked before anything is allocated: the archive and every
@@ -1017,6 +1101,8 @@ def load_model(path, compile=True):
 
 def _build_model(inner, path):
     try:
+        if "__built__" in inner:
+            return inner["__built__"]
         if "__class_name__" in inner:
             cls = MODEL_CLASSES[inner["__class_name__"]]
             return cls.from_config({k: v for k, v in inner.items() if k != "__class_name__"})

@@ -35,6 +35,9 @@ def serialize(layer) -> dict:
 def deserialize(config):
     """Inverse of serialize: {'class_name': 'Dense', 'config': {...}} -> a new layer."""
     cls = globals().get(config["class_name"])
+    if cls is None:
+        from ..saving import custom_class
+        cls = custom_class(config["class_name"])
     if not (isinstance(cls, type) and issubclass(cls, Layer)):
         raise ValueError(f"layers.deserialize: unknown layer class {config['class_name']!r}")
     return cls.from_config(dict(config.get("config", {})))

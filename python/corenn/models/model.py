@@ -367,6 +367,10 @@ class Model(TrainingLoops):
         return self._call_user(inputs, training)
 
     def _call_user(self, inputs, training):
+        if self.__dict__.get("_build_input_shapes") is None and not is_symbolic(inputs):
+            flat = list(inputs.values()) if isinstance(inputs, dict) else (
+                list(inputs) if isinstance(inputs, (list, tuple)) else [inputs])
+            self.__dict__["_build_input_shapes"] = [(None,) + tuple(np.shape(x)[1:]) for x in flat]
         if _accepts_training(self.call):
             out = self.call(inputs, training=training)
         else:
