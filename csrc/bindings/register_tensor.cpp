@@ -336,6 +336,10 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
       .def_property_readonly("read_only", &Tensor::read_only,
                              "True when borrowed from read-only memory (a NumPy array with "
                              "writeable=False): ops refuse to write it, numpy() is read-only.")
+      .def_property_readonly("_storage_refs",
+                             [](const Tensor& t) { return t.storage() ? t.storage().use_count() : 0L; },
+                             "How many Tensors and exports share this storage (1: this Tensor alone). "
+                             "The tape reuses a gradient buffer only when nobody else holds it.")
       .def_property_readonly("data_ptr",
                              [](const Tensor& t) { return reinterpret_cast<uintptr_t>(t.raw_data()); })
       .def("__len__",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import re
+import sys
 
 import numpy as np
 
@@ -50,11 +51,28 @@ def shape_str(shape) -> str:
 class Param:
     """One weight: the value Tensor, its gradient Tensor, regularizer and trainability."""
 
-    __slots__ = ("name", "value", "grad", "regularizer", "trainable")
+    __slots__ = ("name", "value", "grad", "regularizer", "trainable", "spares")
 
     def __init__(self, name, value, grad, regularizer, trainable):
         self.name, self.value, self.grad = name, value, grad
         self.regularizer, self.trainable = regularizer, trainable
+        self.spares = None   # gradient Tensors lent to one-step call contexts (a tape's calls)
+
+    def spare_grad(self):
+        """A gradient Tensor for a one-step call context: one of a few kept for this weight that
+        nobody holds any more (not the caller, no view, no NumPy export), else a new one. A
+        training loop that keeps last step's gradients while it runs the next step gets a second
+        buffer; one that keeps them all gets new ones, never a buffer it still holds."""
+        spares = self.spares
+        if spares is None:
+            spares = self.spares = []
+        for t in spares:
+            if sys.getrefcount(t) == 3 and t._storage_refs == 1:  # the list, t, the argument
+                return t
+        t = kernels.empty(tuple(self.value.shape))
+        if len(spares) < 3:
+            spares.append(t)
+        return t
 
 
 class Layer:
@@ -377,8 +395,8 @@ class Layer:
         for attr in owner._sublayer_attrs:
             d[attr] = getattr(owner, attr)._call_context(snapshot)
         if not owner._sublayer_attrs:
-            d["_params"] = [Param(p.name, p.value, kernels.empty(tuple(p.value.shape)), p.regularizer, p.trainable)
-                            for p in owner._params]
+            d["_params"] = [Param(p.name, p.value, p.spare_grad() if snapshot else kernels.empty(tuple(p.value.shape)),
+                                  p.regularizer, p.trainable) for p in owner._params]
         return ctx
 
     def __getattr__(self, name):

@@ -375,7 +375,8 @@ class Model(TrainingLoops):
             out = self.call(inputs, training=training)
         else:
             out = self.call(inputs)
-        self.built = True
+        if not self.built:
+            self.built = True
         return out
 
     def build(self, input_shape=None):
