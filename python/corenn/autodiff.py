@@ -62,13 +62,14 @@ def recording_tape():
 
 
 class _Record:
-    """One recorded call: a layer context (``ctx``) or a backward rule (``rule``)."""
+    """One recorded call: a layer context (``ctx``), a backward rule (``rule``) or a whole graph
+    of layer calls (``graph``: a model call captured as a graph, see call_graph)."""
 
-    __slots__ = ("ctx", "rule", "inputs", "outputs", "packed", "multi_out")
+    __slots__ = ("ctx", "rule", "inputs", "outputs", "packed", "multi_out", "graph")
 
-    def __init__(self, ctx, rule, inputs, outputs, packed, multi_out):
+    def __init__(self, ctx, rule, inputs, outputs, packed, multi_out, graph=None):
         self.ctx, self.rule, self.inputs, self.outputs = ctx, rule, inputs, outputs
-        self.packed, self.multi_out = packed, multi_out
+        self.packed, self.multi_out, self.graph = packed, multi_out, graph
 
 
 class GradientTape:
@@ -108,6 +109,9 @@ class GradientTape:
         return _Pause(self)
 
     def reset(self):
+        for rec in self._records:
+            if rec.graph is not None:
+                rec.graph.user = None   # the graph copy may serve the next call
         self._records.clear()
         self._tracked.clear()
 
@@ -153,6 +157,25 @@ class GradientTape:
             for o in outs:
                 self._tracked[id(o)] = o
         return outs if multi else outs[0]
+
+    def call_graph(self, graph, inputs, training):
+        """A model call captured as a graph (models/graph.py), run by the graph executor with its
+        reused buffers and fused backward passes, recorded as one step of this tape. The outputs
+        handed back are copies (the graph's buffers are reused by its next run)."""
+        from .models import fusion  # lazy: corenn.models imports this module
+        xs = [x if type(x) is kernels.Tensor else convert(x, "model input") for x in inputs]
+        watched = tuple(i for i, x in enumerate(xs) if self.needs_grad(x))
+        if getattr(graph, "marked_for", None) != watched or not fusion.is_planned(graph):
+            graph.mark_input_grads(watched)
+            fusion.plan(graph)
+            graph.marked_for = watched
+        outs = graph.forward(xs, training=bool(training))
+        outs = [kernels.Tensor.from_numpy(np.array(o, copy=True)) for o in outs]
+        graph.user = weakref.ref(self)
+        self._records.append(_Record(None, None, xs, outs, True, True, graph))
+        for o in outs:
+            self._tracked[id(o)] = o
+        return outs
 
     def record(self, rule, inputs, outputs):
         """Record a tensor op: ``rule(dys) -> [dx or None per input]``; outputs need grads when
@@ -220,7 +243,14 @@ class GradientTape:
             for o in rec.outputs:
                 if id(o) not in source_ids:
                     grads.pop(id(o), None)
-            if rec.ctx is not None:
+            if rec.graph is not None:
+                graph = rec.graph
+                dy = [kernels.zeros(tuple(o.shape)) if g is None else g for o, g in zip(rec.outputs, dys)]
+                _unhold_weight_grads(graph)
+                dxs = graph.backward(dy)
+                for w, g in graph.weight_grads():
+                    weight_grads.setdefault(id(w), []).append(g)
+            elif rec.ctx is not None:
                 ctx = rec.ctx
                 if rec.multi_out:
                     dy = [kernels.zeros(tuple(o.shape)) if g is None else g for o, g in zip(rec.outputs, dys)]
@@ -320,6 +350,19 @@ def _sum(parts, copy=False):
     for p in parts[2:]:
         acc += np.asarray(p)
     return out
+
+
+def _unhold_weight_grads(graph):
+    """Before a captured graph writes its weight gradients: a gradient Tensor that the caller
+    still holds (last step's gradients, kept) is replaced by a new one, never overwritten."""
+    import sys
+    for acc in graph.accumulator.values():
+        for p in getattr(acc, "_params", ()):
+            g = p.grad
+            if g is not None and (sys.getrefcount(g) > 3 or g._storage_refs > 1):  # slot, g, argument
+                p.grad = kernels.zeros(tuple(g.shape))
+                owner = getattr(acc, "_owner", acc)
+                owner.__dict__.pop("_step_lists", None)
 
 
 def scaled(t, s):

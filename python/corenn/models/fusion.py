@@ -18,13 +18,19 @@ unaffected) and are all cleared before they are decided again.
 """
 from __future__ import annotations
 
-__all__ = ["plan", "reset"]
+__all__ = ["plan", "reset", "is_planned"]
 
 
 def reset(ctx):
     ctx.relu_grad_by_next = ctx.masks_relu_input = False
     ctx.pooled_by, ctx._fused_output = None, None
     ctx.grad_through_pool = ctx.passes_grad_back = False
+
+
+def is_planned(graph) -> bool:
+    """Whether every context of ``graph`` carries this graph's plan (no other graph sharing a
+    layer planned it since)."""
+    return all(s.ctx.__dict__.get("_planned_by") is graph for s in graph.steps)
 
 
 def plan(graph, losses=()):
@@ -34,6 +40,7 @@ def plan(graph, losses=()):
     steps = graph.steps
     for s in steps:
         reset(s.ctx)
+        s.ctx._planned_by = graph   # a context shared with another graph is re-planned before use
     consumer_of = {}
     for k, s in enumerate(steps):
         for i in s.ins:

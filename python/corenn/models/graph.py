@@ -213,7 +213,7 @@ def topological_nodes(inputs, outputs, where):
 class Graph:
     """Runs a graph of layer calls forward and backward (see the module docstring)."""
 
-    def __init__(self, inputs, outputs, where="model"):
+    def __init__(self, inputs, outputs, where="model", own_contexts=False):
         self.inputs, self.outputs = list(inputs), list(outputs)
         for t in self.inputs:
             if not isinstance(t, KerasTensor) or t.node is None or not isinstance(t.node.layer, InputLayer):
@@ -235,7 +235,8 @@ class Graph:
             layer = node.layer
             n = uses.get(id(layer), 0)
             uses[id(layer)] = n + 1
-            ctx = layer if n == 0 else layer._call_context()
+            # own_contexts: a second copy of a graph in use (a model called twice under one tape)
+            ctx = layer if n == 0 and not own_contexts else layer._call_context()
             self.steps.append(_Step(node, ctx, [slot[id(t)] for t in node.inputs],
                                     [slot[id(t)] for t in node.outputs], layer))
         self.layers = []  # unique, in first-call order
@@ -245,6 +246,14 @@ class Graph:
                 seen.add(id(s.owner))
                 self.layers.append(s.owner)
         self.shared = [l for l in self.layers if uses[id(l)] > 1]
+        # where each layer's summed weight gradients end up: the layer itself, or (a graph with
+        # its own contexts) the context of its first call here
+        self.accumulator = {}
+        for s in self.steps:
+            self.accumulator.setdefault(id(s.owner), s.ctx)
+        self.own_contexts = own_contexts
+        self.trainable_layers = [l for l in self.layers if l.weights]
+        self.trainable_steps = [k for k, s in enumerate(self.steps) if s.owner.weights]
         consumers = [0] * self.n_slots
         for s in self.steps:
             for i in s.ins:
@@ -379,11 +388,22 @@ class Graph:
         else:
             _add(buf, g, buf)
 
+    def weight_grads(self):
+        """(weight, gradient) pairs after backward: the layers' own gradient Tensors (this copy's
+        contexts' when the graph has its own), summed over calls."""
+        pairs, seen = [], set()
+        for layer in self.trainable_layers:
+            for w, g in zip(layer.trainable_weights, self.accumulator[id(layer)].gradients):
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    pairs.append((w, g))
+        return pairs
+
     def finish_weight_grads(self):
         """Sum each shared layer's weight gradients over the calls that ran backward (into the
         layer's own gradient Tensors), and zero those of trainable layers no call reached."""
         ran = self.ran
-        if self.shared or not all(ran):
+        if self.shared or self.own_contexts or not all(ran[k] for k in self.trainable_steps):
             per_layer = {}
             for k, s in enumerate(self.steps):
                 per_layer.setdefault(id(s.owner), []).append((s.ctx, ran[k]))
@@ -392,13 +412,14 @@ class Graph:
                     continue
                 calls = per_layer[id(layer)]
                 ctxs = [c for c, r in calls if r]
-                owner_grads = layer.gradients
+                acc = self.accumulator[id(layer)]
+                owner_grads = acc.gradients
                 if not ctxs:
                     for g in owner_grads:
                         np.asarray(g)[...] = 0.0
                     continue
                 first = ctxs[0]
-                if first is not layer:
+                if first is not acc:
                     for g, v in zip(owner_grads, first.gradients):
                         np.copyto(np.asarray(g), np.asarray(v))
                 for c in ctxs[1:]:

@@ -85,6 +85,7 @@ class Model(TrainingLoops):
         self._graph = None
         self._preactivation = ()
         self._input_dict_keys = self._output_dict_keys = None
+        self._returns_list = False
         if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
                 raise ValueError(f"{self.name}: a functional Model needs both inputs= and outputs=")
@@ -362,9 +363,68 @@ class Model(TrainingLoops):
         return self._call_user(inputs, None)
 
     def _call_eager(self, inputs, training):
+        from .. import autodiff
+        tape = autodiff.recording_tape()
+        if tape is not None and not isinstance(inputs, dict):
+            flat = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+            graph = self._captured_graph(flat, training)
+            if graph is not None:
+                outs = tape.call_graph(graph, flat, training)
+                return outs[0] if len(outs) == 1 and not self._returns_list else outs
         if self._graph is not None:
             return self._replay(inputs, training)
         return self._call_user(inputs, training)
+
+    # -- graph capture under a GradientTape ------------------------------------------------------
+
+    def _captured_graph(self, xs, training):
+        """A free graph of this model's call for inputs like ``xs``, or None (run eagerly).
+
+        A graph model has one already. A subclassed model's ``call`` is traced once per input
+        signature and training flag on symbolic inputs (like tf.function); a call that cannot be
+        traced (ops on values, data-dependent Python) runs eagerly, layer by layer, from then on.
+        A graph still in use by a tape (the model called twice before ``gradient``) gets a copy
+        with contexts of its own."""
+        if self._graph is not None:
+            base, self._returns_list = self._graph, not self._single_output
+        else:
+            if self.__dict__.get("_untraceable"):
+                return None
+            key = (tuple((tuple(np.shape(x)[1:]), str(getattr(x, "dtype", "float32"))) for x in xs), bool(training))
+            cache = self.__dict__.setdefault("_captures", {})
+            base = cache.get(key)
+            if base is None:
+                base = self._trace(xs, training)
+                if base is None:
+                    return None
+                cache[key] = base
+        copies = self.__dict__.setdefault("_capture_copies", {}).setdefault(id(base), [base])
+        for g in copies:
+            user = getattr(g, "user", None)
+            if user is None or user() is None or not user()._records:
+                return g
+        copy = Graph(base.inputs, base.outputs, where=self.name, own_contexts=True)
+        copies.append(copy)
+        return copy
+
+    def _trace(self, xs, training):
+        from ..autodiff import stop_recording
+        from .graph import Input
+        try:
+            kts = [Input(shape=tuple(np.shape(x)[1:]),
+                         dtype="float32" if str(getattr(x, "dtype", "float32")).startswith("float") else "int64")
+                   for x in xs]
+            with stop_recording():
+                out = self._call_user(kts if len(kts) > 1 else kts[0], training)
+            outs = list(out) if isinstance(out, (list, tuple)) else [out]
+            if not outs or not all(isinstance(o, KerasTensor) for o in outs):
+                raise TypeError("call returned something other than layer outputs")
+            graph = Graph(kts, outs, where=self.name)
+        except (TypeError, ValueError, NotImplementedError, AttributeError, KeyError, IndexError):
+            self.__dict__["_untraceable"] = True
+            return None
+        self._returns_list = isinstance(out, (list, tuple))
+        return graph
 
     def _call_user(self, inputs, training):
         if self.__dict__.get("_build_input_shapes") is None and not is_symbolic(inputs):
