@@ -126,8 +126,9 @@ class _ElementwiseMerge(_Merge):
         dy = self._start_backward(dy)
         xs, grads = self._xs, [None] * len(self._xs)
         if len(xs) == 1 or (self._kind == "add" and all(tuple(x.shape) == tuple(dy.shape) for x in xs)):
-            grads = [kernels.scale(dy, 1.0, out=self._buffer(("dx", i), x.shape))
-                     for i, x in enumerate(xs)]
+            # d(x_0 + x_1 + ...)/dx_i = 1: every input's gradient is dy itself, no copy (the graph
+            # and the tape sum gradients into buffers of their own, never into one they received)
+            grads = [dy] * len(xs)
         else:
             g = dy
             for k in range(len(xs) - 1, 0, -1):  # y_k = y_{k-1} (kind) x_k, in reverse
