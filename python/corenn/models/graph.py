@@ -391,9 +391,22 @@ class Graph:
     def weight_grads(self):
         """(weight, gradient) pairs after backward: the layers' own gradient Tensors (this copy's
         contexts' when the graph has its own), summed over calls."""
+        key = tuple(layer.trainable for layer in self.trainable_layers)
+        cached = self.__dict__.get("_weight_params")
+        if cached is None or cached[0] != key:
+            # per layer: its Params (read p.grad each time: a held gradient may be replaced), or
+            # for wrappers (weights of inner layers) the layer and its accumulator themselves
+            entries = []
+            for layer in self.trainable_layers:
+                acc = self.accumulator[id(layer)]
+                if layer._sublayer_attrs:
+                    entries.append((layer, acc))
+                else:
+                    entries += [p for p in acc._all_params() if p.trainable and layer.trainable]
+            cached = self.__dict__["_weight_params"] = (key, entries)
         pairs, seen = [], set()
-        for layer in self.trainable_layers:
-            for w, g in zip(layer.trainable_weights, self.accumulator[id(layer)].gradients):
+        for e in cached[1]:
+            for w, g in (zip(e[0].trainable_weights, e[1].gradients) if isinstance(e, tuple) else [(e.value, e.grad)]):
                 if id(w) not in seen:
                     seen.add(id(w))
                     pairs.append((w, g))

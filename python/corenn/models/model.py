@@ -390,7 +390,8 @@ class Model(TrainingLoops):
         else:
             if self.__dict__.get("_untraceable"):
                 return None
-            key = (tuple((tuple(np.shape(x)[1:]), str(getattr(x, "dtype", "float32"))) for x in xs), bool(training))
+            key = (tuple((tuple(x.shape[1:]), str(x.dtype)) if hasattr(x, "shape") else (np.shape(x)[1:], "")
+                         for x in xs), bool(training))
             cache = self.__dict__.setdefault("_captures", {})
             base = cache.get(key)
             if base is None:
