@@ -674,8 +674,15 @@ class Model(TrainingLoops):
         """Model outputs for input Tensor(s) ``x``: one Tensor, or a list with several outputs."""
         xs = x if isinstance(x, list) else [x]
         if self._graph is None:
-            out = self._call_user(xs if len(xs) > 1 else xs[0], training)
-            return out
+            if isinstance(x, dict):
+                return self._call_user(x, training)
+            if training:   # fit's step of a subclassed model runs under a tape: captured there
+                return self._call_eager(xs if len(xs) > 1 else xs[0], training)
+            graph = self._captured_graph(xs, False)
+            if graph is None:
+                return self._call_user(xs if len(xs) > 1 else xs[0], training)
+            outs = graph.forward([t if isinstance(t, kernels.Tensor) else kernels.as_tensor(t) for t in xs], False)
+            return outs if self._returns_list else outs[0]
         timings = self._timings() if training and self.profile else None
         outs = self._graph.forward(xs, training, timings)
         return outs if len(outs) > 1 else outs[0]
