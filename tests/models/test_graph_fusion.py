@@ -11,11 +11,19 @@ from corenn import keras, layers
 import reference as ref
 from graph_reference import arrays, assert_grads_close, dense, fd_grads, mse, sparse_categorical_crossentropy
 
-FLAGS = ("relu_grad_by_next", "masks_relu_input", "grad_through_pool", "passes_grad_back")
+from corenn.models.fusion import fused_pairs
+
+FLAGS = ("relu_grad_by_next", "masks_relu_input")
+
+
+def _fused_names(model):
+    return [(c.name, p.name) for c, p in fused_pairs(model._graph)]
 
 
 def _flags(model):
-    return [tuple(getattr(l, f) for f in FLAGS) + (l.pooled_by is not None,)
+    """Per layer: the rule-1 flags and whether rule 2 runs it in a fused step (by position)."""
+    fused = {name for pair in _fused_names(model) for name in pair}
+    return [tuple(getattr(l, f) for f in FLAGS) + (l.name in fused,)
             for l in model.layers if not isinstance(l, layers.InputLayer)]
 
 
@@ -59,8 +67,9 @@ def test_conv_relu_pool_fuses_in_a_functional_model_as_in_sequential(rng, conv_f
     assert flags_f == flags_s
     conv = [l for l in fun.layers if isinstance(l, layers.Conv2D)][-1]
     pool = next(l for l in fun.layers if isinstance(l, layers.MaxPooling2D))
-    assert conv.relu_grad_by_next and pool.masks_relu_input and conv.pooled_by is pool
-    assert conv.grad_through_pool == conv_first and pool.passes_grad_back == conv_first
+    assert _fused_names(fun) == [(conv.name, pool.name)]
+    step = next(s for s in fun._graph.run if s.owner is conv)
+    assert step.ctx.weights_from_pooled == conv_first   # dW from the pooled gradient when first
     assert loss_f == loss_s
     for a, b in zip(grads_f, grads_s):
         np.testing.assert_array_equal(a, b)
@@ -102,8 +111,8 @@ def test_conv_output_with_a_second_consumer_is_not_fused(rng):
     x = rng.standard_normal((2, 5, 5, 1)).astype(np.float32)
     ya, yb = rng.standard_normal((2, 1)).astype(np.float32), rng.standard_normal((2, 1)).astype(np.float32)
     loss, grads = model.compute_gradients(x, [ya, yb])
-    assert not conv.relu_grad_by_next and conv.pooled_by is None
-    assert not pool.masks_relu_input and not pool.passes_grad_back
+    assert not conv.relu_grad_by_next and _fused_names(model) == []
+    assert not pool.masks_relu_input
     loss_np = _branching_reference(x, ya, yb)
     assert loss == pytest.approx(loss_np(w), rel=1e-5)
     assert_grads_close(arrays(grads), fd_grads(loss_np, w), rtol=1e-4, atol=1e-5)
@@ -121,7 +130,7 @@ def test_a_layer_shared_with_a_fusing_model_keeps_this_models_plan(rng):
     x = rng.standard_normal((3, 5, 5, 1)).astype(np.float32)
     want = model_b.predict(x, verbose=0)
     model_a = keras.Sequential([keras.Input((5, 5, 1)), conv, pool])
-    assert conv.pooled_by is pool  # A's plan, on the shared layers
+    assert _fused_names(model_a) == [(conv.name, pool.name)]  # A's plan, on the shared layers
     got = model_b.predict(x, verbose=0)
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)

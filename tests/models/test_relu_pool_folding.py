@@ -1,11 +1,22 @@
-"""The model folds relu' of a Conv2D/Dense(relu) into the MaxPooling after it, and computes a
-stride-1 Conv2D(relu) + MaxPooling2D(2) in one pass: outputs and gradients must equal those of the
-unfused chain (each layer's own forward and backward), including ties and all-negative windows."""
+"""The fusion pass folds relu' of a Conv2D/Dense(relu) into the MaxPooling after it, and runs a
+stride-1 Conv2D(relu) + MaxPooling2D(2) as one fused step: outputs and gradients must equal those
+of the unfused chain (each layer's own forward and backward), including ties and all-negative
+windows."""
 import numpy as np
 import pytest
 
 import corenn
 from corenn import layers
+from corenn.models.fusion import fused_pairs
+
+
+def _fused(model):
+    """The (conv, pool) pairs the model's graph runs as one step."""
+    return [(id(c), id(p)) for c, p in fused_pairs(model._graph)]
+
+
+def _pair(model, i, j):
+    return (id(model.layers[i]), id(model.layers[j]))
 
 
 def _model(pool, conv_first=True):
@@ -21,8 +32,6 @@ def _manual_gradients(model, x, y):
     """Forward, loss gradient, then each layer's backward with the folding flags cleared."""
     for layer in model.layers:
         layer.relu_grad_by_next = layer.masks_relu_input = False
-        layer.pooled_by = layer._fused_output = None
-        layer.grad_through_pool = layer.passes_grad_back = False
     h = corenn.kernels.as_tensor(x)
     for layer in model.layers:
         h = layer.forward(h, training=True)
@@ -48,8 +57,10 @@ def test_folded_relu_gradients_match_unfolded(rng, conv_first, pool_kind):
     _, grads = model.compute_gradients(x, y)
     folded = [np.array(g, copy=True) for g in grads]
     relu_layer = model.layers[1]
-    assert relu_layer.relu_grad_by_next and model.layers[2].masks_relu_input
-    assert (relu_layer.pooled_by is model.layers[2]) == (pool_kind == "2d_valid")
+    if pool_kind == "2d_valid":   # one fused step (relu' folded inside it)
+        assert _fused(model) == [_pair(model, 1, 2)]
+    else:                         # two steps, relu' folded into the pooling's backward
+        assert _fused(model) == [] and relu_layer.relu_grad_by_next and model.layers[2].masks_relu_input
     unfolded = _manual_gradients(model, x, y)
     assert len(folded) == len(unfolded)
     for a, b in zip(folded, unfolded):
@@ -69,8 +80,9 @@ def test_first_conv_weight_gradient_from_the_pooled_gradient(rng, shape, filters
     model = corenn.Sequential([layers.Input(shape), layers.Conv2D(filters, 3, activation="relu", padding=padding),
                                layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(3)])
     model.compile("sgd", corenn.losses.SparseCategoricalCrossentropy(from_logits=True))
-    conv, pool = model.layers[0], model.layers[1]
-    assert conv.grad_through_pool and pool.passes_grad_back and conv.pooled_by is pool
+    assert _fused(model) == [_pair(model, 0, 1)]
+    step = next(s for s in model._graph.run if s.owner is model.layers[0])
+    assert step.ctx.weights_from_pooled   # the first trainable call: dW from the pooled gradient
     x = rng.standard_normal((4,) + shape).astype(np.float32)
     x[0] = 0.0  # all-zero image: ties everywhere, relu(bias) = 0 -> no gradient
     y = rng.integers(0, 3, 4)
@@ -118,7 +130,7 @@ def test_fused_conv_pool_forward_matches_layer_by_layer(rng):
                                layers.MaxPooling2D(2), layers.Conv2D(32, 3, activation="relu"),
                                layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(4)])
     model.compile("sgd", "mse")
-    assert model.layers[0].pooled_by is model.layers[1] and model.layers[2].pooled_by is model.layers[3]
+    assert _fused(model) == [_pair(model, 0, 1), _pair(model, 2, 3)]
     x = rng.standard_normal((3, 11, 10, 1)).astype(np.float32)
     fused = model.predict(x, verbose=0)
     h = x
@@ -133,7 +145,7 @@ def test_frozen_first_conv_still_fuses_and_trains_the_rest(rng):
     model = corenn.Sequential([layers.Input((8, 8, 1)), layers.Conv2D(16, 3, activation="relu", trainable=False),
                                layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(2)])
     model.compile("sgd", corenn.losses.SparseCategoricalCrossentropy(from_logits=True))
-    assert model.layers[0].pooled_by is model.layers[1] and not model.layers[0].relu_grad_by_next
+    assert _fused(model) == [_pair(model, 0, 1)] and not model.layers[0].relu_grad_by_next
     before = model.layers[0].get_weights()[0].copy()
     model.fit(rng.standard_normal((8, 8, 8, 1)).astype(np.float32), rng.integers(0, 2, 8), epochs=1, verbose=0)
     np.testing.assert_array_equal(model.layers[0].get_weights()[0], before)
@@ -142,8 +154,8 @@ def test_frozen_first_conv_still_fuses_and_trains_the_rest(rng):
 def test_pop_unfuses_the_layer_before(rng):
     model = corenn.Sequential([layers.Input((8, 8, 1)), layers.Conv2D(16, 3, activation="relu"),
                                layers.MaxPooling2D(2)])
-    assert model.layers[0].pooled_by is model.layers[1]
+    assert _fused(model) == [_pair(model, 0, 1)]
     pool = model.pop()
-    assert model.layers[0].pooled_by is None and not model.layers[0].relu_grad_by_next
-    assert pool.pooled_by is None and not pool.masks_relu_input
+    assert _fused(model) == [] and not model.layers[0].relu_grad_by_next
+    assert not pool.masks_relu_input
     assert model.predict(rng.standard_normal((2, 8, 8, 1)).astype(np.float32), verbose=0).shape == (2, 6, 6, 16)

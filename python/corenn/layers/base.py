@@ -100,11 +100,6 @@ class Layer:
         # relu' folded into the next layer's backward (relu -> max pooling); set by the model
         self.relu_grad_by_next = False
         self.masks_relu_input = False
-        self.pooled_by = None        # Conv2D(relu) computing the next MaxPooling2D in its pass
-        self.grad_through_pool = False  # ... and its weight gradient from the pooled gradient
-        self.passes_grad_back = False   # (pooling) backward hands dy to that layer as it is
-        self._fused_output = None    # (pooling) the output that layer handed over
-        self._eager = False          # inside __call__: a layer alone never fuses with the next
         self._params: list[Param] = []
         self._buffers: dict = {}
         self.input_shape = None
@@ -365,11 +360,7 @@ class Layer:
         else:
             self.check_input_shape(tuple(flat[0].shape))
         tensors = [kernels.as_tensor(x, self.name, f"inputs[{i}]" if packed else "x") for i, x in enumerate(flat)]
-        self._eager = True
-        try:
-            y = self.forward(tensors if packed else tensors[0], training=bool(training))
-        finally:
-            self._eager = False
+        y = self.forward(tensors if packed else tensors[0], training=bool(training))
         out = (lambda t: np.array(t, copy=True)) if numpy_in else (lambda t: t)
         return [out(t) for t in y] if isinstance(y, list) else out(y)
 
@@ -390,8 +381,7 @@ class Layer:
         if snapshot:
             d.update(owner.__dict__)
         d.update(_owner=owner, _buffers={}, needs_input_grad=True, relu_grad_by_next=False,
-                 masks_relu_input=False, pooled_by=None, grad_through_pool=False,
-                 passes_grad_back=False, _fused_output=None, _eager=False)
+                 masks_relu_input=False)
         for attr in owner._sublayer_attrs:
             d[attr] = getattr(owner, attr)._call_context(snapshot)
         if not owner._sublayer_attrs:

@@ -117,8 +117,6 @@ class _Conv(ActivatedLayer):
         return out4 if self.rank == 2 else (out4[0],) + out4[2:]
 
     def forward(self, x, training=False):
-        if self.pooled_by is not None and not self._eager:
-            return self._forward_relu_max_pool(x)
         x4 = self._view4(x)
         out4 = self._output_shape4(tuple(x4.shape))
         out_shape = out4 if self.rank == 2 else (out4[0],) + out4[2:]
@@ -137,42 +135,12 @@ class _Conv(ActivatedLayer):
         return 2 * taps * out + (out if self.use_bias else 0) + activation_flops(self.activation, out)
 
     def can_fuse_max_pool(self, pool) -> bool:
-        """Whether forward may return ``pool``'s output directly (conv2d_relu_max_pool2d)."""
+        """Whether this conv and ``pool`` can run as one conv2d_relu_max_pool2d pass (the fusion
+        pass, models/fusion.py, decides whether they do)."""
         from .pooling import MaxPooling2D
         return (self.rank == 2 and self.activation.name == "relu" and self.strides == (1, 1)
                 and self.dilation_rate == (1, 1) and type(pool) is MaxPooling2D
                 and pool.pool_size == (2, 2) and pool.strides == (2, 2) and pool.padding == "valid")
-
-    def _forward_relu_max_pool(self, x):
-        """Conv + relu + the next layer's 2x2 max pool in one pass; the model set ``pooled_by``
-        (and the relu' fold, so backward never needs this layer's own output)."""
-        pool = self.pooled_by
-        (n, oh, ow, c), _ = kernels.conv2d_output_shape(tuple(x.shape), self.kernel_size, self.filters,
-                                                    padding=self.padding)
-        shape = (n, oh // 2, ow // 2, c)
-        y, argmax = kernels.conv2d_relu_max_pool2d(x, self.kernel, self.bias, out=pool._buffer("y", shape),
-                                               argmax=pool._buffer("argmax", shape, "int32"),
-                                               padding=self.padding)
-        pool.accept_fused_output(y, argmax, (n, oh, ow, c))
-        self._x, self._z, self._y = x, None, None
-        return y
-
-    def backward(self, dy):
-        if self.grad_through_pool:
-            return self._backward_through_pool(dy)
-        return super().backward(dy)
-
-    def _backward_through_pool(self, dy_pooled):
-        """Weight and bias gradients from the next max pooling's gradient (the model set
-        ``grad_through_pool``: this first layer's input gradient is not needed, relu' is [pooled
-        y > 0], and the conv output's gradient is never formed)."""
-        pool = self.pooled_by
-        if self.trainable:
-            grads = self.gradients
-            kernels.conv2d_relu_max_pool2d_backward_weights(
-                self._x, dy_pooled, pool._y, pool._argmax, tuple(self.kernel.shape), out=grads[0],
-                bias_out=grads[1] if self.use_bias else None, padding=self.padding)
-        return None
 
     def backward_from_preactivation(self, dz):
         """backward given dL/dz directly."""

@@ -115,21 +115,11 @@ class _Pooling2D(Layer):
         return kernels.avg_pool2d_backward(dy, self._x_shape, *args, out=dx)
 
     def forward(self, x, training=False):
-        if x is self._fused_output:
-            return x  # the layer before computed this pooling in its own pass
         return self._pool_forward(x)
-
-    def accept_fused_output(self, y, argmax, x_shape):
-        """Take the output the previous layer computed for this layer (conv + relu + max pool in
-        one pass): the next forward(y) passes it through, backward works as after _pool_forward."""
-        self._y, self._argmax, self._x_shape = y, argmax, tuple(x_shape)
-        self._fused_output = y
 
     def backward(self, dy):
         if not self.needs_input_grad:
             return None
-        if self.passes_grad_back:
-            return dy  # the conv before computes its weight gradient from the pooled dy
         return self._pool_backward(dy)
 
     def flops(self, input_shape):

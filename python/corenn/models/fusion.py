@@ -5,26 +5,100 @@ decides, for a graph (Sequential or functional alike), which call contexts take 
 
 1. relu' folded into max pooling: Conv(relu) -> MaxPooling whose input feeds nothing else. The
    pooling's backward masks its (4x smaller) dy with [max > 0] and the conv skips its relu' pass.
-2. conv + relu + 2x2 max pool in one pass (``conv2d_relu_max_pool2d``): when the conv's full
-   output is never needed by a backward (relu' folded as in 1, or no backward reaches the conv),
-   the conv's forward computes the pooling and the conv output is never stored; when that conv is
-   also the first trainable call (no input gradient), its weight gradient reads the pooled
-   gradient directly and the pooling's backward hands dy over untouched.
+2. conv + relu + 2x2 max pool in one pass: a stride-1 Conv2D(relu) whose output feeds only a
+   MaxPooling2D(2) becomes one step of the graph, a ``ConvReluMaxPool`` node built here, which
+   runs ``conv2d_relu_max_pool2d`` (the conv output is never stored) into buffers of its own; its
+   backward applies relu' to the pooled gradient, unpools it and runs the conv's backward from
+   there, or, when the conv is the first trainable call (no input gradient), forms the weight
+   gradient from the pooled gradient directly (the full-size gradient is never formed). Neither
+   layer knows about the other: the node calls their public parts.
 3. softmax/sigmoid output + cross-entropy: the loss is computed from the logits in one kernel and
    the output call's backward starts from dL/dz (returned as the set of output indices).
 
-Rules only set flags on the call contexts of one graph (so a layer shared elsewhere is
-unaffected) and are all cleared before they are decided again.
+Rules set flags on the call contexts of one graph or replace steps of that graph's run list
+(``graph.run``), so a layer shared elsewhere is unaffected; they are cleared before they are
+decided again.
 """
 from __future__ import annotations
 
-__all__ = ["plan", "reset", "is_planned"]
+__all__ = ["plan", "reset", "is_planned", "fused_pairs", "ConvReluMaxPool"]
 
 
 def reset(ctx):
     ctx.relu_grad_by_next = ctx.masks_relu_input = False
-    ctx.pooled_by, ctx._fused_output = None, None
-    ctx.grad_through_pool = ctx.passes_grad_back = False
+
+
+class ConvReluMaxPool:
+    """One graph step for Conv2D(relu, stride 1) -> MaxPooling2D(2, 2, 'valid'), made by rule 2.
+
+    forward   y, argmax = conv2d_relu_max_pool2d(x; W, b)      (N, H/2, W/2, C); z never stored
+    backward  weights_from_pooled: dW, db from (x, dy, y, argmax) directly
+              else: dz = unpool(dy * [y > 0], argmax) at the conv output's size, then the conv's
+              backward_from_preactivation(dz) (dW, db and, if needed, dx)
+    The node owns its buffers (in the conv call's context) and calls only the conv's public
+    parts; the pooling layer does no work of its own in this graph.
+    """
+
+    def __init__(self, conv, pool):
+        self.conv, self.pool = conv, pool
+
+    @property
+    def needs_input_grad(self):
+        return self.conv.needs_input_grad
+
+    @property
+    def weights_from_pooled(self):
+        return not self.conv.needs_input_grad
+
+    @property
+    def trainable_weights(self):
+        return self.conv.trainable_weights
+
+    @property
+    def gradients(self):
+        return self.conv.gradients
+
+    def forward(self, x, training=False):
+        from .. import kernels
+        conv = self.conv
+        (n, oh, ow, c), _ = kernels.conv2d_output_shape(tuple(x.shape), conv.kernel_size, conv.filters,
+                                                        padding=conv.padding)
+        shape = (n, oh // 2, ow // 2, c)
+        y, argmax = kernels.conv2d_relu_max_pool2d(
+            x, conv.kernel, conv.bias, out=conv._buffer("pooled", shape),
+            argmax=conv._buffer("pooled_argmax", shape, "int32"), padding=conv.padding)
+        conv._x = x   # what the conv's own backward reads
+        self._y, self._argmax, self._conv_shape = y, argmax, (n, oh, ow, c)
+        return y
+
+    def backward(self, dy):
+        from .. import kernels
+        conv = self.conv
+        if self.weights_from_pooled:
+            if conv.trainable_weights:
+                grads = conv.gradients
+                kernels.conv2d_relu_max_pool2d_backward_weights(
+                    conv._x, dy, self._y, self._argmax, tuple(conv.kernel.shape), out=grads[0],
+                    bias_out=grads[1] if conv.use_bias else None, padding=conv.padding)
+            return None
+        dy = kernels.activation_backward("relu", self._y, self._y, dy, conv._buffer("pooled_dy", dy.shape))
+        dz = kernels.max_pool2d_backward(dy, self._argmax, self._conv_shape, (2, 2), (2, 2), "valid",
+                                         out=conv._buffer("unpooled_dz", self._conv_shape))
+        return conv.backward_from_preactivation(dz)
+
+    def __repr__(self):
+        return f"<ConvReluMaxPool {self.conv.name} + {self.pool.name}>"
+
+
+def fused_pairs(graph):
+    """The (conv, pool) call contexts that rule 2 runs as one step in ``graph``."""
+    return [(s.ctx.conv, s.ctx.pool) for s in graph.run if isinstance(s.ctx, ConvReluMaxPool)]
+
+
+def _fused_step(conv_step, pool_step, node):
+    """A graph step running ``node`` from the conv's inputs to the pooling's outputs."""
+    from .graph import _Step
+    return _Step(pool_step.node, node, conv_step.ins, pool_step.outs, conv_step.owner)
 
 
 def is_planned(graph) -> bool:
@@ -46,22 +120,24 @@ def plan(graph, losses=()):
         for i in s.ins:
             consumer_of.setdefault(i, []).append(k)
     outputs = set(graph.output_slots)
-    for s in steps:
+    replaced = {}   # conv step index -> (fused step, pool step index)
+    for k, s in enumerate(steps):
         if s.multi_out or s.outs[0] in outputs:
             continue
         users = consumer_of.get(s.outs[0], [])
         if len(users) != 1 or steps[users[0]].packed:
             continue
         a, b = s.ctx, steps[users[0]].ctx
-        if (isinstance(a, ActivatedLayer) and a._fused and a.activation.name == "relu"
+        if hasattr(a, "can_fuse_max_pool") and a.can_fuse_max_pool(b):      # rule 2
+            fused = _fused_step(s, steps[users[0]], ConvReluMaxPool(a, b))
+            replaced[k] = (fused, users[0])
+            continue
+        if (isinstance(a, ActivatedLayer) and a._fused and a.activation.name == "relu"     # rule 1
                 and isinstance(b, (MaxPooling2D, MaxPooling1D)) and b.needs_input_grad):
             a.relu_grad_by_next = b.masks_relu_input = True
-        no_backward = not a.trainable_weights and not a.needs_input_grad
-        if (hasattr(a, "can_fuse_max_pool") and a.can_fuse_max_pool(b)
-                and (a.relu_grad_by_next or no_backward)):
-            a.pooled_by = b
-            if a.relu_grad_by_next and not a.needs_input_grad and a.trainable_weights:
-                a.grad_through_pool = b.passes_grad_back = True
+    skipped = {pool for _, pool in replaced.values()}
+    graph.run = [replaced[k][0] if k in replaced else s for k, s in enumerate(steps) if k not in skipped]
+    graph.ran = [False] * len(graph.run)
     fused = set()
     for k, (slot, loss) in enumerate(zip(graph.output_slots, losses)):
         if loss is None or loss.from_logits or consumer_of.get(slot) or graph.output_slots.count(slot) > 1:

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import kernels
 from ..layers.base import InputLayer, Layer, shape_str
+from .fusion import ConvReluMaxPool
 
 __all__ = ["KerasTensor", "Node", "Graph", "Input", "is_symbolic"]
 
@@ -252,8 +253,8 @@ class Graph:
         for s in self.steps:
             self.accumulator.setdefault(id(s.owner), s.ctx)
         self.own_contexts = own_contexts
+        self.run = list(self.steps)   # what forward/backward execute: the steps, or fused ones (fusion.plan)
         self.trainable_layers = [l for l in self.layers if l.weights]
-        self.trainable_steps = [k for k, s in enumerate(self.steps) if s.owner.weights]
         consumers = [0] * self.n_slots
         for s in self.steps:
             for i in s.ins:
@@ -261,8 +262,9 @@ class Graph:
         self.consumers = consumers
         self.producer = {o: k for k, s in enumerate(self.steps) for o in s.outs}
         self._sum_buffers = {}
-        self.ran = [False] * len(self.steps)
         # The first slot pass decides which contexts must compute dL/dx.
+        self.run = list(self.steps)
+        self.ran = [False] * len(self.run)
         self.mark_input_grads()
 
     # -- which inputs need a gradient -----------------------------------------------------------
@@ -290,7 +292,7 @@ class Graph:
         for i, x in zip(self.input_slots, xs):
             values[i] = x
         if timings is None:
-            for s in self.steps:
+            for s in self.run:
                 arg = [values[i] for i in s.ins] if s.packed else values[s.ins[0]]
                 y = s.ctx.forward(arg, training=training)
                 if s.multi_out:
@@ -302,7 +304,7 @@ class Graph:
             import time
             clock, fwd = time.perf_counter_ns, timings.forward
             t0 = clock()
-            for k, s in enumerate(self.steps):
+            for k, s in enumerate(self.run):
                 arg = [values[i] for i in s.ins] if s.packed else values[s.ins[0]]
                 y = s.ctx.forward(arg, training=training)
                 if s.multi_out:
@@ -335,8 +337,9 @@ class Graph:
             import time
             clock, bwd = time.perf_counter_ns, timings.backward
             t0 = clock()
-        for k in range(len(self.steps) - 1, -1, -1):
-            s = self.steps[k]
+        run = self.run
+        for k in range(len(run) - 1, -1, -1):
+            s = run[k]
             if s.multi_out:
                 dy = [grads[o] for o in s.outs]
                 if all(g is None for g in dy):
@@ -415,13 +418,14 @@ class Graph:
     def finish_weight_grads(self):
         """Sum each shared layer's weight gradients over the calls that ran backward (into the
         layer's own gradient Tensors), and zero those of trainable layers no call reached."""
-        ran = self.ran
-        if self.shared or self.own_contexts or not all(ran[k] for k in self.trainable_steps):
+        ran, run = self.ran, self.run
+        if self.shared or self.own_contexts or not all(ran[k] for k, s in enumerate(run) if s.owner.weights):
             per_layer = {}
-            for k, s in enumerate(self.steps):
-                per_layer.setdefault(id(s.owner), []).append((s.ctx, ran[k]))
+            for k, s in enumerate(run):
+                ctx = s.ctx.conv if isinstance(s.ctx, ConvReluMaxPool) else s.ctx
+                per_layer.setdefault(id(s.owner), []).append((ctx, ran[k]))
             for layer in self.layers:
-                if not layer.trainable_weights:
+                if not layer.trainable_weights or id(layer) not in per_layer:
                     continue
                 calls = per_layer[id(layer)]
                 ctxs = [c for c, r in calls if r]

@@ -688,7 +688,7 @@ class Model(TrainingLoops):
         return outs if len(outs) > 1 else outs[0]
 
     def _timings(self):
-        steps = self._graph.steps
+        steps = self._graph.run
         t = self.__dict__.get("_layer_timings")
         if t is None or t.layers != [s.owner for s in steps]:
             from .summary import LayerTimings

@@ -113,7 +113,7 @@ def format_summary(model, line_length=None) -> list[str]:
     """The lines of ``model.summary()``."""
     t = model.__dict__.get("_layer_timings")
     graph = getattr(model, "_graph", None)
-    current = graph is not None and t is not None and t.layers == [s.owner for s in graph.steps]
+    current = graph is not None and t is not None and t.layers == [s.owner for s in graph.run]
     timings = t if current and t.steps else None
     headers = ["Layer (type)", "Output Shape", "Param #", "FLOPs"]
     if graph is not None and type(model).__name__ != "Sequential":
