@@ -171,7 +171,6 @@ class GradientTape:
             graph.marked_for = watched
         outs = graph.forward(xs, training=bool(training))
         outs = [kernels.Tensor.from_numpy(np.array(o, copy=True)) for o in outs]
-        graph.user = weakref.ref(self)
         self._records.append(_Record(None, None, xs, outs, True, True, graph))
         for o in outs:
             self._tracked[id(o)] = o

@@ -367,7 +367,7 @@ class Model(TrainingLoops):
         tape = autodiff.recording_tape()
         if tape is not None and not isinstance(inputs, dict):
             flat = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-            graph = self._captured_graph(flat, training)
+            graph = self._captured_graph(flat, training, tape)
             if graph is not None:
                 outs = tape.call_graph(graph, flat, training)
                 return outs[0] if len(outs) == 1 and not self._returns_list else outs
@@ -377,7 +377,7 @@ class Model(TrainingLoops):
 
     # -- graph capture under a GradientTape ------------------------------------------------------
 
-    def _captured_graph(self, xs, training):
+    def _captured_graph(self, xs, training, tape=None):
         """A free graph of this model's call for inputs like ``xs``, or None (run eagerly).
 
         A graph model has one already. A subclassed model's ``call`` is traced once per input
@@ -399,14 +399,28 @@ class Model(TrainingLoops):
                 if base is None:
                     return None
                 cache[key] = base
-        copies = self.__dict__.setdefault("_capture_copies", {}).setdefault(id(base), [base])
-        for g in copies:
-            user = getattr(g, "user", None)
-            if user is None or user() is None or not user()._records:
-                return g
-        copy = Graph(base.inputs, base.outputs, where=self.name, own_contexts=True)
-        copies.append(copy)
-        return copy
+        if tape is None:   # inference (predict / evaluate, under the model's lock): the base graph
+            return base
+        import weakref
+        with self._capture_lock:   # two threads' tapes never pick the same copy
+            copies = self.__dict__.setdefault("_capture_copies", {}).setdefault(id(base), [base])
+            for g in copies:
+                user = getattr(g, "user", None)
+                if user is None or user() is None or not user()._records:
+                    g.user = weakref.ref(tape)
+                    return g
+            copy = Graph(base.inputs, base.outputs, where=self.name, own_contexts=True)
+            copy.user = weakref.ref(tape)
+            copies.append(copy)
+            return copy
+
+    @property
+    def _capture_lock(self):
+        lock = self.__dict__.get("_capture_lock_obj")
+        if lock is None:
+            import threading
+            lock = self.__dict__.setdefault("_capture_lock_obj", threading.Lock())
+        return lock
 
     def _trace(self, xs, training):
         from ..autodiff import stop_recording
