@@ -319,8 +319,17 @@ class Model(TrainingLoops):
         from .. import autodiff
         if autodiff.recording_tape() is not None or self._graph is None or training:
             return self._call_eager(inputs, training)
+        tensor_in = isinstance(inputs, kernels.Tensor) or (
+            isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], kernels.Tensor))
         xs = self._prepare_x(inputs, "__call__")
-        return self.predict(xs if len(self._graph.inputs) > 1 else xs, batch_size=max(1, _data_len(xs)))
+        with self._step_lock:   # one forward pass on the whole input; the outputs copied out of the buffers
+            if not fusion.is_planned(self._graph):
+                self._mark_input_grads()
+            outs = self._forward(_tensors(xs), False)
+            outs = [np.array(o, copy=True) for o in (outs if isinstance(outs, list) else [outs])]
+        if tensor_in:
+            outs = [kernels.Tensor.from_numpy(o) for o in outs]
+        return self._structure_outputs(outs)
 
     def call(self, inputs, training=None, mask=None):
         """The forward computation: a graph model replays its layer calls; subclasses override."""

@@ -402,7 +402,11 @@ class TrainingLoops:
         for step, xb in enumerate(batches):
             cbks.on_predict_batch_begin(step)
             with self._step_lock:  # the output is the last layer's reused buffer: copy it out first
-                hs = self._forward(tensors(xb), False)
+                if self._custom_step("predict_step"):   # the user's predict_step(data), as Keras 3
+                    hs = self.predict_step((tensors(xb),))
+                    hs = list(hs) if isinstance(hs, (list, tuple)) else hs
+                else:
+                    hs = self._forward(tensors(xb), False)
                 multi = isinstance(hs, list)
                 hs = [np.asarray(t) for t in (hs if multi else [hs])]
                 if stream:
