@@ -864,9 +864,11 @@ def _check_layer_classes(config):
                     isinstance(r, list) and len(r) == 3 and isinstance(r[0], str)
                     and all(type(v) is int and 0 <= v < 1 << 20 for v in r[1:]) for r in refs):
                 raise _BadConfig(f"config.json: bad {key!r} in the functional model config")
-        known = _known_layer_classes() | {"InputLayer"}
+        known = _known_layer_classes() | {"InputLayer"} | set(MODEL_CLASSES)
         for i, spec in enumerate(inner["layers"]):
             _check_layer_spec(spec, f"layer {i}", known)
+            if spec.get("class_name") in MODEL_CLASSES:   # an inner model: its own layers too
+                _check_layer_classes({"class_name": spec["class_name"], "config": spec.get("config")})
             if not isinstance(spec.get("inbound_nodes", []), list):
                 raise _BadConfig(f"config.json: layer {i}: 'inbound_nodes' is not a list")
         inner = dict(inner, __class_name__=config["class_name"])

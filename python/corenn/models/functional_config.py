@@ -16,42 +16,59 @@ from __future__ import annotations
 __all__ = ["graph_config", "model_from_graph_config"]
 
 
+_MODEL_CLASS_NAMES = {"Model": "Functional"}
+
+
 def graph_config(model):
     from ..layers import serialize
     graph = model._graph
-    node_index = {}      # id(node) -> index among its layer's calls in this model
-    per_layer = {}
-    history = {}         # id(KerasTensor) -> [layer name, node index, tensor index]
+    history = {}         # id(KerasTensor) -> [layer name, call index, tensor index]
     for t in graph.inputs:
-        layer = t.node.layer
-        node_index[id(t.node)] = 0
-        per_layer[id(layer)] = [t.node]
-        history[id(t)] = [layer.name, 0, 0]
-    for node in graph.nodes:
-        calls = per_layer.setdefault(id(node.layer), [])
-        node_index[id(node)] = len(calls)
-        calls.append(node)
-        for i, t in enumerate(node.outputs):
-            history[id(t)] = [node.layer.name, node_index[id(node)], i]
+        history[id(t)] = [t.node.layer.name, 0, 0]
+    entries = model._layer_entries()
+    for entry, calls in entries:
+        for i, call in enumerate(calls):
+            for k, t in enumerate(call.outputs):
+                history[id(t)] = [entry.name, i, k]
 
     def tensor(t):
         return {"class_name": "__keras_tensor__",
                 "config": {"shape": list(t.shape), "dtype": t.dtype, "keras_history": history[id(t)]}}
 
     layers = []
-    for layer in model.layers:
-        entry = serialize(layer)
-        entry["name"] = layer.name
-        nodes = [] if id(layer) not in per_layer or type(layer).__name__ == "InputLayer" else per_layer[id(layer)]
-        entry["inbound_nodes"] = [
-            {"args": [[tensor(t) for t in n.inputs]] if n.packed else [tensor(n.inputs[0])], "kwargs": {}}
-            for n in nodes]
-        layers.append(entry)
+    for t in graph.inputs:
+        entry = serialize(t.node.layer)
+        layers.append(dict(entry, name=t.node.layer.name, inbound_nodes=[]))
+    for entry, calls in entries:
+        if hasattr(entry, "_graph"):   # an inner model, configured as a whole (Keras' nesting)
+            cls = type(entry).__name__
+            spec = {"class_name": _MODEL_CLASS_NAMES.get(cls, cls), "config": entry.get_config()}
+        else:
+            spec = serialize(entry)
+        spec["name"] = entry.name
+        spec["inbound_nodes"] = [
+            {"args": [[tensor(t) for t in c.inputs]] if c.packed else [tensor(c.inputs[0])], "kwargs": {}}
+            for c in calls]
+        layers.append(spec)
     return {"name": model.name, "trainable": model.trainable, "layers": layers,
             "input_layers": [history[id(t)] for t in graph.inputs],
             "output_layers": [history[id(t)] for t in graph.outputs],
             **({"output_names": list(model._output_dict_keys)} if model._output_dict_keys else {}),
             **({"input_names": list(model._input_dict_keys)} if model._input_dict_keys else {})}
+
+
+def _build_entry(entry, prepare_layer):
+    """A layer, or an inner model (Functional / Sequential config), from a config entry."""
+    from .. import layers as _layers
+    from ..saving import MODEL_CLASSES
+    name = entry["class_name"]
+    if name in MODEL_CLASSES:
+        cls = MODEL_CLASSES[name]
+        return cls.from_config(dict(entry.get("config", {})), prepare_layer=prepare_layer)
+    layer = _layers.deserialize({"class_name": name, "config": entry.get("config", {})})
+    if prepare_layer is not None:
+        prepare_layer(layer)
+    return layer
 
 
 def model_from_graph_config(config, cls=None, prepare_layer=None):
@@ -63,9 +80,7 @@ def model_from_graph_config(config, cls=None, prepare_layer=None):
     for entry in config["layers"]:
         if not isinstance(entry, dict) or "class_name" not in entry:
             raise ValueError(f"functional config: bad layer entry {str(entry)[:100]!r}")
-        layer = _layers.deserialize({"class_name": entry["class_name"], "config": entry.get("config", {})})
-        if prepare_layer is not None:
-            prepare_layer(layer)
+        layer = _build_entry(entry, prepare_layer)
         name = entry.get("name", layer.name)
         if name in created:
             raise ValueError(f"functional config: two layers are named {name!r}")
@@ -73,7 +88,7 @@ def model_from_graph_config(config, cls=None, prepare_layer=None):
         pending.append((layer, list(entry.get("inbound_nodes", []))))
     outputs = {}          # (layer name, node index) -> list of output KerasTensors
     for name, layer in created.items():
-        if type(layer).__name__ == "InputLayer":
+        if type(layer).__name__ == "InputLayer" and layer.name == name:
             outputs[(name, 0)] = [layer.output]
 
     def resolve(arg):

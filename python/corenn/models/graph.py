@@ -103,11 +103,27 @@ class Node:
     ``packed``: the layer was called with a list (a merge layer takes a list even of one).
     """
 
-    __slots__ = ("layer", "inputs", "outputs", "packed", "multi_out")
+    __slots__ = ("layer", "inputs", "outputs", "packed", "multi_out", "group")
 
     def __init__(self, layer, inputs, outputs, packed, multi_out=False):
         self.layer, self.inputs, self.outputs, self.packed = layer, inputs, outputs, packed
         self.multi_out = multi_out  # the layer returns a list (an RNN with return_state)
+        self.group = GROUPS[0] if GROUPS else None   # the outermost model call that made it
+
+
+# A model called on KerasTensors inside another model runs as its layers' calls, inlined into the
+# outer graph (one executor, shared weights); each node it makes remembers that call (a ModelCall),
+# so the outer model shows, configures and finds the inner model as one layer, as Keras does.
+GROUPS: list = []
+
+
+class ModelCall:
+    """One call of a model inside another model's graph: the model and its outer inputs/outputs."""
+
+    __slots__ = ("model", "inputs", "outputs", "packed")
+
+    def __init__(self, model, inputs, packed):
+        self.model, self.inputs, self.outputs, self.packed = model, list(inputs), [], packed
 
     def __repr__(self):
         return f"<Node {self.layer.name}: {len(self.inputs)} in, {len(self.outputs)} out>"

@@ -116,8 +116,28 @@ class Model(TrainingLoops):
     @property
     def layers(self):
         if self._graph is not None:
-            return [t.node.layer for t in self.inputs] + self._graph.layers
+            return [t.node.layer for t in self.inputs] + [entry for entry, _ in self._layer_entries()]
         return self._tracked_layers()
+
+    def _layer_entries(self):
+        """(layer or inner model, its calls) in first-call order: the nodes an inner model's call
+        inlined show as that model, once (Keras lists a nested model as one layer)."""
+        cached = self.__dict__.get("_entries_cache")
+        if cached is not None:
+            return cached
+        entries, index = [], {}
+        for node in self._graph.nodes:
+            group = node.group
+            key = id(group.model) if group is not None else id(node.layer)
+            if key not in index:
+                index[key] = len(entries)
+                entries.append((group.model if group is not None else node.layer, []))
+            calls = entries[index[key]][1]
+            item = group if group is not None else node
+            if not any(c is item for c in calls):
+                calls.append(item)
+        self.__dict__["_entries_cache"] = entries
+        return entries
 
     def _tracked_layers(self):
         """Layers and models set as attributes (also inside lists, tuples and dicts), in the
@@ -200,6 +220,9 @@ class Model(TrainingLoops):
                 raise ValueError(f"{self.name}.get_layer: index {index} is out of range for {len(layers)} layers")
             return layers[index]
         for layer in self.layers:
+            if layer.name == name:
+                return layer
+        for layer in self._weight_layers():   # a layer inside an inner model
             if layer.name == name:
                 return layer
         raise ValueError(f"{self.name}.get_layer: no layer named {name!r}; the layers are "
@@ -293,6 +316,19 @@ class Model(TrainingLoops):
     def count_params(self):
         return int(sum(w.size for w in self.weights))
 
+    def flops(self, input_shape=None):
+        """Forward FLOPs per sample of a graph model (the sum over its layer calls)."""
+        if self._graph is None:
+            return 0
+        total = 0
+        for node in self._graph.nodes:
+            shape = [t.shape for t in node.inputs] if node.packed else node.inputs[0].shape
+            try:
+                total += node.layer.flops(shape)
+            except (TypeError, ValueError, IndexError, AttributeError):
+                pass
+        return total
+
     def regularization(self, add_grads=False):
         return sum(layer.regularization(add_grads) for layer in self._weight_layers())
 
@@ -367,9 +403,18 @@ class Model(TrainingLoops):
         return flat
 
     def _call_symbolic(self, inputs):
-        if self._graph is not None:
-            return self._replay(inputs, None)
-        return self._call_user(inputs, None)
+        from . import graph as _g
+        flat = list(inputs.values()) if isinstance(inputs, dict) else (
+            list(inputs) if isinstance(inputs, (list, tuple)) else [inputs])
+        call = _g.ModelCall(self, flat, isinstance(inputs, (list, tuple, dict)))
+        _g.GROUPS.append(call)
+        try:
+            out = self._replay(inputs, None) if self._graph is not None else self._call_user(inputs, None)
+        finally:
+            _g.GROUPS.pop()
+        call.outputs = list(out.values()) if isinstance(out, dict) else (
+            list(out) if isinstance(out, (list, tuple)) else [out])
+        return out
 
     def _call_eager(self, inputs, training):
         from .. import autodiff

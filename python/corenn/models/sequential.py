@@ -205,13 +205,16 @@ class Sequential(Model):
                 "layers": [serialize(layer) for layer in self._layers]}
 
     @classmethod
-    def from_config(cls, config, custom_objects=None):
+    def from_config(cls, config, custom_objects=None, prepare_layer=None):
         from ..layers import deserialize
         model = cls(name=config.get("name"))
         if config.get("input_shape") is not None:
             model._input_shape = tuple(config["input_shape"])
         for layer_cfg in config["layers"]:
-            model.add(deserialize(layer_cfg))
+            layer = deserialize(layer_cfg)
+            if prepare_layer is not None:   # saving's storage-less check
+                prepare_layer(layer)
+            model.add(layer)
         return model
 
 

@@ -48,49 +48,58 @@ def _bytes(n) -> str:
     return f"{n:.2f} B"
 
 
+def _entries(model, graph):
+    """(layer or inner model, its calls: Nodes / ModelCalls) per row."""
+    if graph is not None and type(model).__name__ != "Sequential":
+        return [(t.node.layer, [t.node]) for t in graph.inputs] + model._layer_entries()
+    nodes = {}
+    if graph is not None:
+        for node in graph.nodes:
+            nodes.setdefault(id(node.layer), []).append(node)
+    return [(layer, nodes.get(id(layer), [])) for layer in model.layers]
+
+
 def _rows(model, timings):
     """One row per layer: name (type), output shape, params, FLOPs[, Connected to][, times]."""
     graph = getattr(model, "_graph", None)
     connected = graph is not None and type(model).__name__ != "Sequential"
-    nodes, node_index, names = {}, {}, {}
-    if graph is not None:
-        for t in graph.inputs:
-            nodes[id(t.node.layer)] = [t.node]
-        for node in graph.nodes:
-            calls = nodes.setdefault(id(node.layer), [])
-            node_index[id(node)] = len(calls)
-            calls.append(node)
+    entries = _entries(model, graph)
+    call_index, label = {}, {}
+    for entry, calls in entries:
+        for i, call in enumerate(calls):
+            call_index[id(call)] = i
+            for k, t in enumerate(call.outputs):
+                label[id(t)] = f"{entry.name}[{i}][{k}]"
     ms = {}
     if timings is not None:
         for k, layer in enumerate(timings.layers):
             f, b = ms.get(id(layer), (0, 0))
             ms[id(layer)] = (f + timings.forward[k], b + timings.backward[k])
     rows, total = [], 0
-    for layer in model.layers:
-        calls = nodes.get(id(layer), [])
+    for entry, calls in entries:
+        inner = entry._graph.layers if getattr(entry, "_graph", None) is not None and entry is not model else [entry]
         if calls:
-            node = calls[0]
-            outs = [t.shape for t in node.outputs]
+            call = calls[0]
+            outs = [t.shape for t in call.outputs]
             out_text = shape_str(outs[0]) if len(outs) == 1 else ", ".join(shape_str(o) for o in outs)
-            in_shape = ([t.shape for t in node.inputs] if node.packed else node.inputs[0].shape) \
-                if node.inputs else None
+            in_shape = ([t.shape for t in call.inputs] if call.packed else call.inputs[0].shape) \
+                if call.inputs else None
         else:
-            out_text, in_shape = shape_str(layer.output_shape) if layer.output_shape else "?", layer.input_shape
+            out_text, in_shape = shape_str(entry.output_shape) if entry.output_shape else "?", entry.input_shape
         try:
-            flops = layer.flops(in_shape) if in_shape is not None else 0
-        except (TypeError, ValueError, IndexError):
+            flops = entry.flops(in_shape) if in_shape is not None else 0
+        except (TypeError, ValueError, IndexError, AttributeError):
             flops = 0
         total += flops
-        row = [f"{layer.name} ({type(layer).__name__})", out_text, f"{layer.count_params():,}", _human(flops)]
+        kind = type(entry).__name__
+        kind = "Functional" if kind == "Model" else kind   # Keras' name for a graph model
+        row = [f"{entry.name} ({kind})", out_text, f"{entry.count_params():,}", _human(flops)]
         if connected:
-            links = []
-            for node in calls:
-                for t in node.inputs:
-                    src = t.node
-                    links.append(f"{src.layer.name}[{node_index.get(id(src), 0)}][{t.index}]")
+            links = [label.get(id(t), t.name or "?") for call in calls for t in call.inputs]
             row.append(", ".join(links) if links else "-")
         if timings is not None:
-            f, b = ms.get(id(layer), (0, 0))
+            f = sum(ms.get(id(l), (0, 0))[0] for l in inner)
+            b = sum(ms.get(id(l), (0, 0))[1] for l in inner)
             row += [f"{timings.ms_per_step(f):.3f}", f"{timings.ms_per_step(b):.3f}"]
         rows.append(row)
     return rows, total
