@@ -23,7 +23,11 @@ CHILD = r'''
 import json, os, sys, time
 import numpy as np
 import corenn
-from corenn import layers, kernels
+from corenn import layers
+try:
+    from corenn import kernels
+except ImportError:  # builds before fda21ae call the kernel wrappers corenn.ops
+    from corenn import ops as kernels
 name, threads, blocks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 corenn.set_num_threads(threads)
 corenn.utils.set_random_seed(0)
