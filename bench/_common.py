@@ -7,6 +7,7 @@ and a Markdown table printer.
 """
 import os
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -99,7 +100,8 @@ def wait_until_idle(limit=0.25, max_wait_s=900):
     busy, waited = host_busy(), 0.0
     while busy >= limit and waited < max_wait_s:
         if waited == 0.0:
-            print(f"  (host {100 * busy:.0f}% busy with other processes; waiting)", flush=True)
+            print(f"  (host {100 * busy:.0f}% busy with other processes; waiting)",
+                  file=sys.stderr, flush=True)
         time.sleep(2.0)
         waited += 2.3
         busy = host_busy()
@@ -108,7 +110,8 @@ def wait_until_idle(limit=0.25, max_wait_s=900):
 
 def others_share(fn):
     """Run ``fn()`` (which returns its seconds) and measure the share of the host's CPU time that
-    other processes took meanwhile: busy ticks of /proc/stat minus this process's own CPU time.
+    other processes took meanwhile: busy ticks of /proc/stat minus this process's own CPU time
+    (and its waited-for children's: fn may run the workload in a subprocess).
     Returns (seconds, share); share None where /proc/stat is missing."""
     try:
         t0, i0 = _cpu_ticks()
@@ -119,7 +122,7 @@ def others_share(fn):
     c1 = os.times()
     t1, i1 = _cpu_ticks()
     hz = os.sysconf("SC_CLK_TCK")
-    ours = (c1.user - c0.user) + (c1.system - c0.system)
+    ours = sum(b - a for a, b in zip(c0[:4], c1[:4]))  # user, system, children's user and system
     busy = ((t1 - t0) - (i1 - i0)) / hz
     return seconds, max(0.0, busy - ours) / max(1e-9, (t1 - t0) / hz)
 
