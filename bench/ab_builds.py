@@ -5,17 +5,28 @@
 OLD_PYTHON / NEW_PYTHON are interpreters (e.g. venv/bin/python) whose environment imports the
 corenn build to measure. Two builds cannot share one process (one module name), so each
 measurement runs in a fresh subprocess of one of them; the builds alternate per workload (A B A B
-..., --rounds each) and the best time of each side is kept, so both see the same machine state.
-Prints, per workload, the best ms of each build and new/old speed (> 1: the new build is faster).
+..., --rounds each) and the best time of each side is kept, so both see the same machine state;
+each subprocess starts once the host is idle, and runs during which other processes took >= 5%
+of the CPUs count only when no run was clean (the host is shared; /proc/stat says how much).
+Prints a Markdown table: per workload, the best ms of each build and new/old speed (> 1: the new
+build is faster).
 
 Workloads: training steps of the README's MLP and CNN and of the LSTM / GRU of bench/compare.py
-(train_on_batch on random Fashion-MNIST-shaped data), predict on small batches (the per-batch
-model lock), and the elementwise / pooling / GEMM kernels whose NaN handling changed.
+(train_on_batch on random Fashion-MNIST-shaped data), one epoch of fit of the MLP, CNN and LSTM
+on 16 batches of such data (fit's own loop: shuffling, batching, the accuracy metric, as
+compare.py runs it), predict on small batches (the per-batch model lock), and the elementwise /
+pooling / GEMM kernels whose NaN handling changed.
+
+The child imports corenn.kernels, or corenn.ops on builds before fda21ae (the same wrappers).
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
 
 # Runs inside the measured build's interpreter: builds the workload, warms it up, then prints the
 # best of `blocks` timed blocks as JSON {"ms": per-call milliseconds}.
@@ -23,7 +34,11 @@ CHILD = r'''
 import json, os, sys, time
 import numpy as np
 import corenn
-from corenn import layers, kernels
+from corenn import layers
+try:
+    from corenn import kernels
+except ImportError:  # builds before fda21ae call the kernel wrappers corenn.ops
+    from corenn import ops as kernels
 name, threads, blocks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 corenn.set_num_threads(threads)
 corenn.utils.set_random_seed(0)
@@ -33,9 +48,30 @@ def model_step(model, x, y):
     model.compile(optimizer="adam", loss=corenn.losses.SparseCategoricalCrossentropy(from_logits=True))
     return lambda: model.train_on_batch(x, y)
 
+def model_fit(model, x, y, batch_size):
+    # one epoch of fit as bench/compare.py runs it (shuffle, batching, the accuracy metric)
+    model.compile(optimizer="adam", loss=corenn.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    return lambda: model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+
 def build(name):
     img = rng.random((128, 28, 28), dtype=np.float32)
     lab = rng.integers(0, 10, 128)
+    if name.endswith("_fit"):  # the *_step models, one fit epoch of 16 batches
+        n = 16 * (64 if name == "cnn_fit" else 128)
+        x, y = rng.random((n, 28, 28), dtype=np.float32), rng.integers(0, 10, n)
+    if name == "mlp_fit":
+        return model_fit(corenn.Sequential([layers.Flatten(input_shape=(28, 28)),
+            layers.Dense(512, activation="relu"), layers.Dense(256, activation="relu"),
+            layers.Dense(10)]), x, y, 128)
+    if name == "cnn_fit":
+        return model_fit(corenn.Sequential([layers.Conv2D(32, 3, activation="relu", input_shape=(28, 28, 1)),
+            layers.MaxPooling2D(), layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(),
+            layers.Conv2D(64, 3, activation="relu"), layers.Flatten(), layers.Dense(64, activation="relu"),
+            layers.Dense(10)]), x[..., None], y, 64)
+    if name == "lstm_fit":
+        return model_fit(corenn.Sequential([layers.LSTM(64, return_sequences=True, input_shape=(28, 28)),
+            layers.LSTM(64), layers.Dense(10)]), x, y, 128)
     if name == "mlp_step":
         return model_step(corenn.Sequential([layers.Flatten(input_shape=(28, 28)),
             layers.Dense(512, activation="relu"), layers.Dense(256, activation="relu"),
@@ -87,14 +123,19 @@ for _ in range(blocks):
 print(json.dumps({"ms": best * 1e3}))
 '''
 
-WORKLOADS = ["mlp_step", "cnn_step", "lstm_step", "gru_step", "predict_b8", "relu_fwd", "relu_bwd",
-             "sigmoid_fwd", "tanh_fwd", "softmax_fwd", "elu_fwd", "maxpool2x2", "gemm_relu"]
+WORKLOADS = ["mlp_step", "cnn_step", "lstm_step", "gru_step", "mlp_fit", "cnn_fit", "lstm_fit",
+             "predict_b8", "relu_fwd", "relu_bwd", "sigmoid_fwd", "tanh_fwd", "softmax_fwd", "elu_fwd",
+             "maxpool2x2", "gemm_relu"]
 
 
 def measure(python, name, threads, blocks):
-    out = subprocess.run([python, "-c", CHILD, name, str(threads), str(blocks)], check=True,
-                         capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])["ms"]
+    """(ms per call in a fresh subprocess of ``python``, share of the CPUs other processes took)."""
+    def run():
+        out = subprocess.run([python, "-c", CHILD, name, str(threads), str(blocks)], check=True,
+                             capture_output=True, text=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])["ms"]
+    _common.wait_until_idle()
+    return _common.others_share(run)
 
 
 def main():
@@ -107,16 +148,20 @@ def main():
     p.add_argument("--only", default=None, help="comma-separated workload names")
     args = p.parse_args()
     names = args.only.split(",") if args.only else WORKLOADS
-    print(f"{'workload':<14} {'old ms':>9} {'new ms':>9} {'new/old speed':>14}")
+    _common.wait_for_quiet_host()
+    print(f"CPU: {_common.cpu_line()}; {args.threads} threads; best of {args.rounds} alternated "
+          "subprocesses per build, among those other processes left alone (< 5% of the CPUs)\n")
+    print("| workload | old ms | new ms | new/old speed | clean rounds old, new |")
+    print("|---|---:|---:|---:|---:|", flush=True)
     for name in names:
-        best = {"old": float("inf"), "new": float("inf")}
+        runs = {"old": [], "new": []}
         for r in range(args.rounds):
             order = ("old", "new") if r % 2 == 0 else ("new", "old")
             for side in order:
                 python = args.old_python if side == "old" else args.new_python
-                best[side] = min(best[side], measure(python, name, args.threads, args.blocks))
-        print(f"{name:<14} {best['old']:9.3f} {best['new']:9.3f} {best['old'] / best['new']:13.3f}x",
-              flush=True)
+                runs[side].append(measure(python, name, args.threads, args.blocks))
+        (old, n_old, n), (new, n_new, _) = _common.best_clean(runs["old"]), _common.best_clean(runs["new"])
+        print(f"| {name} | {old:.3f} | {new:.3f} | {old / new:.3f}x | {n_old}/{n}, {n_new}/{n} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,12 @@ class Metric:
     def result(self) -> float:
         return float(self.total / self.count) if self.count else 0.0
 
+    def __call__(self, *args, **kwargs):
+        """``metric(y_true, y_pred)`` / ``mean(values)``: update_state, then the running result
+        (as Keras metrics do; TensorFlow's quickstart loops call them this way)."""
+        self.update_state(*args, **kwargs)
+        return self.result()
+
     def get_config(self):
         return {"name": self.name}
 

@@ -38,3 +38,54 @@ def test_functional_loss_and_activation_names():
     assert np.isclose(losses.categorical_crossentropy(y_true, y_pred), ref, rtol=1e-5)
     assert np.isclose(losses.get("categorical_crossentropy")(y_true, y_pred), ref, rtol=1e-5)
     np.testing.assert_allclose(keras.activations.relu(np.array([-1.0, 2.0])), [0.0, 2.0])
+
+
+def test_tensorflow_advanced_quickstart_runs_with_import_changed():
+    # TensorFlow's "advanced quickstart" loop, its imports pointed at corenn (no Conv2D: small)
+    import corenn as tf
+    from corenn.keras.layers import Dense, Flatten
+    from corenn.keras import Model
+
+    tf.keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x_train = rng.random((256, 28, 28)).astype("float32")
+    y_train = (x_train[:, :14].mean((1, 2)) > x_train[:, 14:].mean((1, 2))).astype("int64")
+    x_train = x_train[..., tf.newaxis]
+
+    class MyModel(Model):
+        def __init__(self):
+            super().__init__()
+            self.flatten = Flatten()
+            self.d1 = Dense(32, activation="relu")
+            self.d2 = Dense(10)
+
+        def call(self, x):
+            x = self.flatten(x)
+            x = self.d1(x)
+            return self.d2(x)
+
+    model = MyModel()
+    loss_object = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    optimizer = tf.keras.optimizers.Adam()
+    train_loss = tf.keras.metrics.Mean(name="train_loss")
+    train_accuracy = tf.keras.metrics.SparseCategoricalAccuracy(name="train_accuracy")
+
+    @tf.function
+    def train_step(images, labels):
+        with tf.GradientTape() as tape:
+            predictions = model(images, training=True)
+            loss = loss_object(labels, predictions)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        train_loss(loss)
+        train_accuracy(labels, predictions)
+
+    losses_by_epoch = []
+    for _ in range(5):
+        train_loss.reset_state()
+        train_accuracy.reset_state()
+        for i in range(0, len(x_train), 32):
+            train_step(x_train[i:i + 32], y_train[i:i + 32])
+        losses_by_epoch.append(train_loss.result())
+    assert losses_by_epoch[-1] < 0.8 * losses_by_epoch[0]
+    assert train_accuracy.result() > 0.7

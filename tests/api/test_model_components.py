@@ -68,6 +68,16 @@ def test_metrics_accumulate(rng):
     assert mse.result() == pytest.approx(((yt - yp) ** 2).mean(), rel=1e-5)
 
 
+def test_metrics_are_callable_like_keras():
+    # train_loss(loss); train_accuracy(labels, predictions): update, then the running result
+    acc = metrics.SparseCategoricalAccuracy()
+    assert acc(np.array([0, 1]), np.array([[0.9, 0.1], [0.8, 0.2]])) == pytest.approx(0.5)
+    assert acc(np.array([1]), np.array([[0.1, 0.9]])) == pytest.approx(2 / 3)
+    mean = metrics.Mean()
+    mean(losses.SparseCategoricalCrossentropy(from_logits=True)(np.array([0]), np.array([[0.0, 0.0]])))
+    assert mean(1.0, sample_weight=1) == pytest.approx((np.log(2) + 1) / 2, rel=1e-6)
+
+
 def test_activations_get_and_eager_functions():
     x = np.array([[-2.0, 0.5, 3.0]])
     np.testing.assert_allclose(activations.sigmoid(x), 1 / (1 + np.exp(-x)), rtol=1e-5)
