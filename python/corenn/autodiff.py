@@ -22,6 +22,7 @@ prediction kept from an earlier step is never overwritten.
 """
 from __future__ import annotations
 
+import sys
 import threading
 import weakref
 
@@ -162,15 +163,16 @@ class GradientTape:
         """A model call captured as a graph (models/graph.py), run by the graph executor with its
         reused buffers and fused backward passes, recorded as one step of this tape. The outputs
         handed back are copies (the graph's buffers are reused by its next run)."""
-        from .models import fusion  # lazy: corenn.models imports this module
         xs = [x if type(x) is kernels.Tensor else convert(x, "model input") for x in inputs]
-        watched = tuple(i for i, x in enumerate(xs) if self.needs_grad(x))
-        if getattr(graph, "marked_for", None) != watched or not fusion.is_planned(graph):
+        tracked = self._tracked
+        watched = tuple(i for i, x in enumerate(xs) if id(x) in tracked or self.needs_grad(x))
+        if graph.__dict__.get("marked_for") != watched or not _fusion().is_planned(graph):
             graph.mark_input_grads(watched)
-            fusion.plan(graph)
+            _fusion().plan(graph)
             graph.marked_for = watched
         outs = graph.forward(xs, training=bool(training))
-        outs = [kernels.Tensor.from_numpy(np.array(o, copy=True)) for o in outs]
+        from_numpy = kernels.Tensor.from_numpy
+        outs = [from_numpy(np.array(o, copy=True)) for o in outs]
         self._records.append(_Record(None, None, xs, outs, True, True, graph))
         for o in outs:
             self._tracked[id(o)] = o
@@ -199,7 +201,10 @@ class GradientTape:
             raise ValueError(f"GradientTape.gradient: unconnected_gradients must be 'none' or 'zero', "
                              f"got {unconnected_gradients!r}")
         flat_sources, rebuild = _flatten(sources)
+        tracked, variables = self._tracked, _variables
         for s in flat_sources:
+            if type(s) is kernels.Tensor and (variables.get(id(s)) is s or id(s) in tracked):
+                continue   # the common case, checked cheaply
             if not isinstance(s, kernels.Tensor):
                 raise TypeError(f"GradientTape.gradient: sources must be Tensors (variables or watched "
                                 f"tensors), got {type(s).__name__}")
@@ -217,9 +222,13 @@ class GradientTape:
             self._recording = was_recording
         self._used = True
         result = []
+        copy = self.persistent
         for s in flat_sources:
-            parts = ([grads[id(s)]] if id(s) in grads else []) + weight_grads.get(id(s), [])
-            g = _sum(parts, copy=self.persistent)
+            parts = weight_grads.get(id(s), [])
+            g = grads.get(id(s))
+            if g is not None:
+                parts = [g] + parts
+            g = parts[0] if len(parts) == 1 and not copy else _sum(parts, copy=copy)
             if g is None and unconnected_gradients == "zero":
                 g = kernels.zeros(tuple(s.shape))
             result.append(g)
@@ -248,7 +257,11 @@ class GradientTape:
                 _unhold_weight_grads(graph)
                 dxs = graph.backward(dy)
                 for w, g in graph.weight_grads():
-                    weight_grads.setdefault(id(w), []).append(g)
+                    have = weight_grads.get(id(w))
+                    if have is None:
+                        weight_grads[id(w)] = [g]
+                    else:
+                        have.append(g)
             elif rec.ctx is not None:
                 ctx = rec.ctx
                 if rec.multi_out:
@@ -351,16 +364,29 @@ def _sum(parts, copy=False):
     return out
 
 
+def _fusion():
+    """corenn.models.fusion, imported on first use (corenn.models imports this module)."""
+    global _FUSION
+    if _FUSION is None:
+        from .models import fusion
+        _FUSION = fusion
+    return _FUSION
+
+
+_FUSION = None
+
+
 def _unhold_weight_grads(graph):
     """Before a captured graph writes its weight gradients: a gradient Tensor that the caller
     still holds (last step's gradients, kept) is replaced by a new one, never overwritten."""
-    import sys
     for acc in graph.accumulator.values():
         for p in getattr(acc, "_params", ()):
             g = p.grad
             if g is not None and (sys.getrefcount(g) > 3 or g._storage_refs > 1):  # slot, g, argument
-                p.grad = kernels.zeros(tuple(g.shape))
-                owner = getattr(acc, "_owner", acc)
+                # a spare nobody holds (double buffering across steps); the backward overwrites
+                # it whole, and finish_weight_grads zeroes the gradient of a layer no call reached
+                p.grad = p.spare_grad()
+                owner = acc.__dict__.get("_owner", acc)   # not getattr: a Layer's miss is slow
                 owner.__dict__.pop("_step_lists", None)
 
 

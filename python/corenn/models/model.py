@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from .. import kernels
+from .. import autodiff, kernels
 from .. import losses as _losses
 from .. import metrics as _metrics
 from ..layers.base import InputLayer, Layer, shape_str
@@ -352,7 +352,6 @@ class Model(TrainingLoops):
     def __call__(self, inputs, training=None, mask=None):
         if is_symbolic(inputs):
             return self._call_symbolic(inputs)
-        from .. import autodiff
         if autodiff.recording_tape() is not None or self._graph is None or training:
             return self._call_eager(inputs, training)
         tensor_in = isinstance(inputs, kernels.Tensor) or (
@@ -417,7 +416,6 @@ class Model(TrainingLoops):
         return out
 
     def _call_eager(self, inputs, training):
-        from .. import autodiff
         tape = autodiff.recording_tape()
         if tape is not None and not isinstance(inputs, dict):
             flat = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
@@ -444,8 +442,7 @@ class Model(TrainingLoops):
         else:
             if self.__dict__.get("_untraceable"):
                 return None
-            key = (tuple((tuple(x.shape[1:]), str(x.dtype)) if hasattr(x, "shape") else (np.shape(x)[1:], "")
-                         for x in xs), bool(training))
+            key = (tuple(_signature(x) for x in xs), bool(training))
             cache = self.__dict__.setdefault("_captures", {})
             base = cache.get(key)
             if base is None:
@@ -1009,6 +1006,15 @@ def _unpack(data):
 def _snake(name):
     from ..layers.base import snake_case
     return snake_case(name)
+
+
+def _signature(x):
+    """(shape without the batch, dtype) of a model input: the key of a traced graph."""
+    if type(x) is np.ndarray:
+        return x.shape[1:], x.dtype   # a dtype hashes quickly; str(dtype) costs microseconds
+    if hasattr(x, "shape"):
+        return tuple(x.shape[1:]), str(x.dtype)
+    return np.shape(x)[1:], ""
 
 
 def _unique(ws):
