@@ -440,8 +440,41 @@ def _weight_names(model):
     return names
 
 
+_HDF5 = (".h5", ".hdf5")
+
+
+def check_model_path(path, op="save") -> str:
+    """A model file's path must end in ``.keras`` (Keras 3's rule); an HDF5 name is refused
+    rather than given a corenn zip under a name other tools would read as HDF5."""
+    path = os.fspath(path)
+    name = path.lower()
+    if name.endswith(".keras"):
+        return path
+    if name.endswith(_HDF5):
+        raise ValueError(f"{op}: {path!r}: corenn does not write HDF5 (.h5) model files; save the "
+                         "model as a .keras file (a zip of config.json, metadata.json and the weights), "
+                         "or its weights alone with save_weights('....weights.npz')")
+    raise ValueError(f"{op}: {path!r}: a model file's name must end in .keras "
+                     "(e.g. model.save('model.keras'))")
+
+
+def check_weights_path(path, op="save_weights") -> str:
+    """A weights file's path must end in ``.npz`` (corenn's weights format; ``.weights.npz`` by
+    convention); Keras' ``.weights.h5`` (HDF5) is refused with the formats that are supported."""
+    path = os.fspath(path)
+    name = path.lower()
+    if name.endswith(".npz"):
+        return path
+    if name.endswith(_HDF5):
+        raise ValueError(f"{op}: {path!r}: corenn does not write HDF5 (.h5) weights files; use a "
+                         ".weights.npz name (a NumPy archive), or model.save('....keras') for the whole model")
+    raise ValueError(f"{op}: {path!r}: a weights file's name must end in .npz "
+                     "(e.g. model.save_weights('model.weights.npz'))")
+
+
 def save_weights(model, path) -> None:
     """Write every layer's weights (in Keras order) to an ``.npz`` file, atomically."""
+    path = check_weights_path(path)
     weights = model.get_weights()
     names = _weight_names(model)
     manifest = {"format": _FORMAT, "names": names,
@@ -492,6 +525,9 @@ def load_weights(model, path) -> None:
     compared with the model's before any array data is read; the model is left untouched when
     the file is bad (ValueError naming it)."""
     path = os.fspath(path)
+    if path.lower().endswith(_HDF5):
+        raise ValueError(f"load_weights: {path!r}: reading HDF5 (.h5) weights files is not supported; "
+                         "corenn reads its own .npz weights files and .keras model files")
     if path.endswith(".keras"):
         with open(path, "rb") as f:
             with _reading(path, "corenn model file"):
@@ -600,7 +636,7 @@ def save_model(model, path, include_optimizer=True, training_state=None) -> None
     """Write ``model`` (architecture, compile config, weights, optimizer state) to one ZIP
     file, atomically; see the module docstring for the format."""
     from . import __version__
-    path = os.fspath(path)
+    path = check_model_path(path)
     arrays = _model_arrays(model, include_optimizer)
     metadata = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
                 "corenn_version": __version__,

@@ -249,7 +249,7 @@ def plain_callbacks(tmp_path):
             callbacks.CSVLogger(str(tmp_path / "log.csv"), separator=";", append=True),
             callbacks.TerminateOnNaN(),
             callbacks.LearningRateScheduler(schedules.CosineDecay(0.1, 10), verbose=1),
-            callbacks.ModelCheckpoint(str(tmp_path / "{epoch}.keras"), monitor="val_acc",
+            callbacks.ModelCheckpoint(str(tmp_path / "{epoch}.weights.npz"), monitor="val_acc",
                                       save_best_only=True, save_weights_only=True, save_freq=3),
             callbacks.BackupAndRestore(str(tmp_path), delete_checkpoint=False)]
 

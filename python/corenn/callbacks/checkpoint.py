@@ -14,7 +14,7 @@ class ModelCheckpoint(Callback):
         filepath: where to save; may hold ``str.format`` fields filled from ``epoch`` (1-based,
             as Keras), ``batch`` (1-based, with an integer save_freq) and the logs, e.g.
             ``'ckpt-{epoch:02d}-{val_loss:.2f}.keras'``. Full models are written with
-            ``model.save`` (any name; ``.keras`` by convention), weights with
+            ``model.save`` (the name must end in ``.keras``), weights with
             ``model.save_weights`` (``.npz``).
         monitor: log key compared when ``save_best_only`` ('val_loss', 'accuracy', ...).
         verbose: 1 prints a line for each save (and each non-improvement).
@@ -33,7 +33,13 @@ class ModelCheckpoint(Callback):
                                      or save_freq <= 0):
             raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive int, "
                              f"got {save_freq!r}")
+        from .. import saving
         self.filepath = os.fspath(filepath)
+        # Keras checks the name up front, not at the first save an epoch later
+        if save_weights_only:
+            saving.check_weights_path(self.filepath, "ModelCheckpoint")
+        else:
+            saving.check_model_path(self.filepath, "ModelCheckpoint")
         self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = bool(save_best_only)

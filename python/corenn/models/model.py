@@ -333,7 +333,11 @@ class Model(TrainingLoops):
         return sum(layer.regularization(add_grads) for layer in self._weight_layers())
 
     def save_weights(self, filepath, overwrite=True):
+        import os
         from .. import saving
+        filepath = saving.check_weights_path(filepath, f"{self.name}.save_weights")
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"{self.name}.save_weights: {filepath} exists and overwrite=False")
         saving.save_weights(self, filepath)
 
     def load_weights(self, filepath):
@@ -343,6 +347,7 @@ class Model(TrainingLoops):
     def save(self, filepath, overwrite=True, include_optimizer=True):
         import os
         from .. import saving
+        filepath = saving.check_model_path(filepath, f"{self.name}.save")
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{self.name}.save: {os.fspath(filepath)} exists and overwrite=False")
         saving.save_model(self, filepath, include_optimizer=include_optimizer)

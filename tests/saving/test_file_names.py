@@ -1,0 +1,72 @@
+"""File names: model files end in .keras, weights files in .npz (Keras 3's rule, with corenn's
+weights format); an HDF5 name is refused, naming the formats that are supported, and nothing
+is written."""
+import os
+
+import numpy as np
+import pytest
+
+import corenn
+from corenn import callbacks, layers
+
+
+def small_model():
+    m = corenn.Sequential([layers.Input((3,)), layers.Dense(2)])
+    m.compile(optimizer="adam", loss="mse")
+    return m
+
+
+@pytest.mark.parametrize("name", ["m.h5", "m.hdf5", "m.H5"])
+def test_save_refuses_hdf5_and_writes_nothing(tmp_path, name):
+    with pytest.raises(ValueError, match=r"HDF5.*\.keras"):
+        small_model().save(tmp_path / name)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["m", "m.zip", "m.npz", "m.keras.bak"])
+def test_save_needs_the_keras_extension(tmp_path, name):
+    with pytest.raises(ValueError, match=r"must end in \.keras"):
+        small_model().save(tmp_path / name)
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_weights_refuses_hdf5_and_other_names(tmp_path):
+    model = small_model()
+    with pytest.raises(ValueError, match=r"HDF5.*\.weights\.npz"):
+        model.save_weights(tmp_path / "w.weights.h5")
+    with pytest.raises(ValueError, match=r"must end in \.npz"):
+        model.save_weights(tmp_path / "w.keras")
+    assert os.listdir(tmp_path) == []
+    model.save_weights(tmp_path / "w.weights.npz")
+    other = small_model()
+    other.load_weights(tmp_path / "w.weights.npz")
+    for a, b in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_load_weights_names_hdf5_as_unsupported(tmp_path):
+    path = tmp_path / "w.weights.h5"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
+    with pytest.raises(ValueError, match=r"HDF5.*not supported"):
+        small_model().load_weights(path)
+
+
+def test_checkpoint_checks_its_name_up_front(tmp_path):
+    with pytest.raises(ValueError, match=r"ModelCheckpoint.*\.keras"):
+        callbacks.ModelCheckpoint(str(tmp_path / "ckpt-{epoch}.h5"))
+    with pytest.raises(ValueError, match=r"ModelCheckpoint.*\.npz"):
+        callbacks.ModelCheckpoint(str(tmp_path / "ckpt-{epoch}.keras"), save_weights_only=True)
+    callbacks.ModelCheckpoint(str(tmp_path / "ckpt-{epoch}.weights.npz"), save_weights_only=True)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_written_files_follow_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        model = small_model()
+        model.save(tmp_path / "m.keras")
+        model.save_weights(tmp_path / "w.weights.npz")
+    finally:
+        os.umask(old)
+    for name in ("m.keras", "w.weights.npz"):
+        assert os.stat(tmp_path / name).st_mode & 0o777 == 0o666 & ~umask, name
