@@ -983,4 +983,14 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
   });
 }
 
+void add_bias_rows(float* y, const float* bias, int64_t rows, int64_t cols) {
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(cols, 1));
+  parallel_for(0, rows, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      float* row = y + r * cols;
+      for (int64_t c = 0; c < cols; ++c) row[c] += bias[c];
+    }
+  });
+}
+
 }  // namespace corenn::cpu
