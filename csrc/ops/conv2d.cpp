@@ -289,10 +289,22 @@ void conv2d_relu_max_pool2d_backward_weights(const Tensor& x, const Tensor& dy, 
 
 // ---- Conv2DTranspose: the conv2d kernels with x and y swapped (see ops/conv2d.h) -------------
 
+// The transposed conv's own view of the shapes, checked before the swapped conv geometry so the
+// message speaks of its arguments: x (N, H, W, Cin) against w (KH, KW, Cout, Cin).
+static void check_transpose_channels(const char* op, const char* xname, const Tensor& x, const char* wname,
+                                     const Tensor& w) {
+  check_dim(op, xname, x, 4);
+  check_dim(op, wname, w, 4);
+  CORENN_CHECK(w.size(3) == x.size(3), op, ": ", xname, " ", x.shape_str(), " has ", x.size(3),
+               " channels but ", wname, " ", w.shape_str(), " (KH, KW, Cout, Cin) expects ",
+               w.size(3), " input channels");
+}
+
 void conv2d_transpose_forward(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bias,
                               const Tensor& y, int64_t stride_h, int64_t stride_w, int64_t pad_top,
                               int64_t pad_left, int64_t dil_h, int64_t dil_w) {
   constexpr const char* op = "conv2d_transpose_forward";
+  check_transpose_channels(op, "x", x, "w", w);
   // The conv that this transposes maps y (its input) to x (its output).
   const Conv2dGeometry g = make_geometry(op, "y", y, w, "x", x, stride_h, stride_w, pad_top,
                                          pad_left, dil_h, dil_w);
@@ -314,6 +326,7 @@ void conv2d_transpose_backward_data(const Tensor& dy, const Tensor& w, const Ten
                                     int64_t stride_h, int64_t stride_w, int64_t pad_top,
                                     int64_t pad_left, int64_t dil_h, int64_t dil_w) {
   constexpr const char* op = "conv2d_transpose_backward_data";
+  check_transpose_channels(op, "dx", dx, "w", w);
   const Conv2dGeometry g = make_geometry(op, "dy", dy, w, "dx", dx, stride_h, stride_w, pad_top,
                                          pad_left, dil_h, dil_w);
   check_writable(op, "dx", dx);
@@ -328,6 +341,7 @@ void conv2d_transpose_backward_weights(const Tensor& x, const Tensor& dy, const 
                                        int64_t stride_w, int64_t pad_top, int64_t pad_left,
                                        int64_t dil_h, int64_t dil_w) {
   constexpr const char* op = "conv2d_transpose_backward_weights";
+  check_transpose_channels(op, "x", x, "dw", dw);
   const Conv2dGeometry g = make_geometry(op, "dy", dy, dw, "x", x, stride_h, stride_w, pad_top,
                                          pad_left, dil_h, dil_w);
   check_writable(op, "dw", dw);
