@@ -11,9 +11,12 @@
 //                 that read it (no scatter: no two threads write one element, fixed order).
 //   backward w    output rows split over threads, each summing into its own partial dw / db;
 //                 the partials are added in thread order (reproducible, as conv2d's dw_direct).
-// Variants: DM == 1 on AVX2 runs depthwise_conv2d_avx2.cpp (register accumulators over 8-channel
-// blocks); every other case runs the reference rows below, whose inner loops the compiler may
-// vectorize for the baseline ISA.
+// Variants: on AVX2 the rows of depthwise_conv2d_avx2.cpp run (register accumulators over
+// 8-channel blocks, written for DM == 1). DM > 1 reuses them: it is the DM == 1 conv of x with
+// each channel repeated DM times (xe (N, H, W, C*DM), a scratch copy made once per call), so
+// forward and weight gradient run on xe, and the data gradient runs into a dxe scratch that is
+// then summed over each channel's DM copies. Without AVX2 the reference rows below run, whose
+// inner loops the compiler may vectorize for the baseline ISA.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -109,13 +112,36 @@ void weights_rows_ref(const Conv2dGeometry& g, const float* x, const float* dy, 
   }
 }
 
-bool use_avx2(const Conv2dGeometry& g) {
+bool use_avx2() {
 #ifdef CORENN_X86_64
-  return active_isa() == Isa::avx2 && g.cout == g.cin;
+  return active_isa() == Isa::avx2;
 #else
-  (void)g;
   return false;
 #endif
+}
+
+// Scratch that persists per calling thread and only grows (slot 0: xe / dxe, slot 1: dw partials).
+float* scratch(int slot, int64_t n) {
+  thread_local AlignedBuffer buffers[2];
+  return buffers[slot].get(static_cast<size_t>(n));
+}
+
+// xe[p, c*DM + m] = x[p, c] for every pixel p: the input of the equivalent DM == 1 conv.
+const float* expand_channels(const Conv2dGeometry& g, const float* x) {
+  const int64_t dm = g.cout / g.cin, pixels = g.n * g.h * g.w;
+  float* xe = scratch(0, pixels * g.cout);
+  parallel_for(0, pixels, std::max<int64_t>(1, 4096 / g.cout), [&](int64_t lo, int64_t hi) {
+    for (int64_t p = lo; p < hi; ++p)
+      for (int64_t c = 0; c < g.cin; ++c)
+        for (int64_t m = 0; m < dm; ++m) xe[p * g.cout + c * dm + m] = x[p * g.cin + c];
+  });
+  return xe;
+}
+
+// The geometry of that DM == 1 conv (C*DM channels in and out).
+Conv2dGeometry expanded(Conv2dGeometry g) {
+  g.cin = g.cout;
+  return g;
 }
 
 // Rows per thread chunk: about 32K multiply-adds, so small problems stay on one thread.
@@ -129,38 +155,60 @@ int64_t grain(int64_t per_row) {
 
 void depthwise_conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w,
                               const float* bias, float* y) {
-  const bool fast = use_avx2(g);
-  parallel_for(0, g.n * g.oh, grain(g.ow * g.kh * g.kw * g.cout), [&](int64_t lo, int64_t hi) {
+  const int64_t grain_rows = grain(g.ow * g.kh * g.kw * g.cout);
 #ifdef CORENN_X86_64
-    if (fast) return avx2::depthwise_forward_rows_dm1(g, x, w, bias, y, lo, hi);
+  if (use_avx2()) {
+    const Conv2dGeometry ge = expanded(g);
+    const float* xe = g.cout == g.cin ? x : expand_channels(g, x);
+    parallel_for(0, g.n * g.oh, grain_rows, [&](int64_t lo, int64_t hi) {
+      avx2::depthwise_forward_rows_dm1(ge, xe, w, bias, y, lo, hi);
+    });
+    return;
+  }
 #endif
-    (void)fast;
+  parallel_for(0, g.n * g.oh, grain_rows, [&](int64_t lo, int64_t hi) {
     forward_rows_ref(g, x, w, bias, y, lo, hi);
   });
 }
 
 void depthwise_conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w,
                                     float* dx) {
-  const bool fast = use_avx2(g);
-  parallel_for(0, g.n * g.h, grain(g.w * g.kh * g.kw * g.cout), [&](int64_t lo, int64_t hi) {
+  const int64_t grain_rows = grain(g.w * g.kh * g.kw * g.cout);
 #ifdef CORENN_X86_64
-    if (fast) return avx2::depthwise_data_rows_dm1(g, dy, w, dx, lo, hi);
+  if (use_avx2()) {
+    const Conv2dGeometry ge = expanded(g);
+    const int64_t dm = g.cout / g.cin, pixels = g.n * g.h * g.w;
+    float* dxe = dm == 1 ? dx : scratch(0, pixels * g.cout);
+    parallel_for(0, g.n * g.h, grain_rows, [&](int64_t lo, int64_t hi) {
+      avx2::depthwise_data_rows_dm1(ge, dy, w, dxe, lo, hi);
+    });
+    if (dm > 1)  // dx[p, c] = sum over m of dxe[p, c*DM + m]
+      parallel_for(0, pixels, std::max<int64_t>(1, 4096 / g.cout), [&](int64_t lo, int64_t hi) {
+        for (int64_t p = lo; p < hi; ++p)
+          for (int64_t c = 0; c < g.cin; ++c) {
+            float s = 0.0f;
+            for (int64_t m = 0; m < dm; ++m) s += dxe[p * g.cout + c * dm + m];
+            dx[p * g.cin + c] = s;
+          }
+      });
+    return;
+  }
 #endif
-    (void)fast;
+  parallel_for(0, g.n * g.h, grain_rows, [&](int64_t lo, int64_t hi) {
     data_rows_ref(g, dy, w, dx, lo, hi);
   });
 }
 
 void depthwise_conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy,
                                        float* dw, float* db) {
-  const bool fast = use_avx2(g);
+  const bool fast = use_avx2();
+  const float* xs = fast && g.cout != g.cin ? expand_channels(g, x) : x;
   const int64_t rows = g.n * g.oh, size = g.kh * g.kw * g.cout, stride = size + g.cout;
   const int64_t work = rows * g.ow * g.kh * g.kw * g.cout;
   const int parts = static_cast<int>(
       std::min<int64_t>(work < (int64_t{1} << 16) ? 1 : std::max(1, get_num_threads()), rows));
-  // Per-thread partial sums (dw, then db): persists per calling thread and only grows.
-  thread_local AlignedBuffer buffer;
-  float* partial = buffer.get(static_cast<size_t>(parts * stride));
+  // Per-thread partial sums (dw, then db), added in thread order below.
+  float* partial = scratch(1, parts * stride);
   std::memset(partial, 0, sizeof(float) * parts * stride);
   parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
@@ -169,12 +217,11 @@ void depthwise_conv2d_backward_weights(const Conv2dGeometry& g, const float* x, 
       const int64_t r_lo = rows * t / parts, r_hi = rows * (t + 1) / parts;
 #ifdef CORENN_X86_64
       if (fast) {
-        avx2::depthwise_weights_rows_dm1(g, x, dy, pdw, pdb, r_lo, r_hi);
+        avx2::depthwise_weights_rows_dm1(expanded(g), xs, dy, pdw, pdb, r_lo, r_hi);
         continue;
       }
 #endif
-      (void)fast;
-      weights_rows_ref(g, x, dy, pdw, pdb, r_lo, r_hi);
+      weights_rows_ref(g, xs, dy, pdw, pdb, r_lo, r_hi);
     }
   });
   for (int t = 1; t < parts; ++t)

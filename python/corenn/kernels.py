@@ -1654,9 +1654,14 @@ def prelu_forward(x, alpha, out=None):
 
 def prelu_backward(x, alpha, dy, dx_out=None, dalpha_out=None, *, need_dx=True, need_dalpha=True):
     """(dx, dalpha) of :func:`prelu_forward` given dy: dx = dy * (x > 0 ? 1 : alpha), dalpha =
-    sum over the broadcast positions of dy * x * [x <= 0]. An output not needed is None."""
+    sum over the broadcast positions of dy * x * [x <= 0]. An output not needed is None (and
+    passing its ``*_out`` then is an error)."""
     op = "prelu_backward"
     x, alpha, dy = as_tensor(x, op, "x"), as_tensor(alpha, op, "alpha"), as_tensor(dy, op, "dy")
+    for name, out, need in (("dx_out", dx_out, need_dx), ("dalpha_out", dalpha_out, need_dalpha)):
+        if out is not None and not need:
+            raise ValueError(f"{op}: {name} is given but need_{name[:-4]} is False (it would not "
+                             f"be written)")
     dx = _out(dx_out, x.shape, op, device=x.device) if need_dx else None
     da = _out(dalpha_out, alpha.shape, op, device=x.device) if need_dalpha else None
     _C.prelu_backward(x, alpha, dy, dx, da)

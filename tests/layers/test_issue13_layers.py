@@ -331,3 +331,33 @@ def test_model_with_every_new_layer_saves_loads_and_trains(tmp_path, rng):
     before = seq.evaluate(x, y[:, 0, 0, :1], verbose=0)
     seq.fit(x, y[:, 0, 0, :1], epochs=3, batch_size=4, verbose=0)
     assert seq.evaluate(x, y[:, 0, 0, :1], verbose=0) < before
+
+
+def test_separable_relu_before_max_pooling_trains_with_relu_folded_into_the_pool(rng):
+    """SeparableConv2D(relu) -> MaxPooling2D: the fusion pass folds relu' into the pooling's
+    backward (the layer starts backward from the pooled gradient); the compiled step's
+    gradients still equal finite differences of the float64 reference."""
+    model = corenn.Sequential([layers.Input((6, 6, 2)),
+                               layers.SeparableConv2D(3, 3, padding="same", activation="relu"),
+                               layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(1)])
+    model.compile("sgd", "mse")
+    weights = [rng.normal(0.0, 0.7, w.shape).astype(np.float32) for w in model.get_weights()]
+    model.set_weights(weights)
+    x = rng.normal(size=(3, 6, 6, 2)).astype(np.float32)
+    y = rng.normal(size=(3, 1)).astype(np.float32)
+    _, grads = model.compute_gradients(x, y)
+    sep = model.layers[0]
+    assert sep.relu_grad_by_next  # the fold happened
+
+    def predict(ws):
+        wd, wp, b, wk, bk = ws
+        h = np.maximum(ref.conv2d_forward(ref.depthwise_conv2d(x, wd, None, (1, 1), "same"), wp, b), 0)
+        h = ref.max_pool2d(h, (2, 2), (2, 2), "valid")[0].reshape(3, -1)
+        return h @ wk + bk
+    ws64 = [np.asarray(w, np.float64) for w in weights]
+    for i, g in enumerate(grads):
+        def loss_of(v, i=i):
+            ws = list(ws64)
+            ws[i] = v
+            return float(((predict(ws) - y) ** 2).mean())
+        _check(np.asarray(g), ref.numerical_grad(loss_of, ws64[i]))
