@@ -291,8 +291,8 @@ void conv2d_relu_max_pool2d_backward_weights(const Tensor& x, const Tensor& dy, 
 
 // The transposed conv's own view of the shapes, checked before the swapped conv geometry so the
 // message speaks of its arguments: x (N, H, W, Cin) against w (KH, KW, Cout, Cin).
-static void check_transpose_channels(const char* op, const char* xname, const Tensor& x, const char* wname,
-                                     const Tensor& w) {
+static void check_transpose_channels(const char* op, const char* xname, const Tensor& x,
+                                     const char* wname, const Tensor& w) {
   check_dim(op, xname, x, 4);
   check_dim(op, wname, w, 4);
   CORENN_CHECK(w.size(3) == x.size(3), op, ": ", xname, " ", x.shape_str(), " has ", x.size(3),
