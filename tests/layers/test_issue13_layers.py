@@ -273,9 +273,11 @@ def test_normalization_front_end_trains_saves_and_loads(tmp_path, rng):
 
 # ---- in models --------------------------------------------------------------------------------
 
-def _image_model():
+def _image_model(normalization=False):
     inp = keras.Input((3, 3, 2))
     h = layers.Rescaling(0.5, offset=0.1)(inp)
+    if normalization:
+        h = layers.Normalization(name="norm")(h)
     h = layers.Conv2DTranspose(2, 2, strides=2, name="up")(h)                    # (6, 6, 2)
     h = layers.DepthwiseConv2D(3, padding="same", activation="tanh", name="dw")(h)
     h = layers.SeparableConv2D(2, 3, name="sep")(h)                               # (4, 4, 2)
@@ -283,9 +285,11 @@ def _image_model():
     return keras.Model(inp, out)
 
 
-def _image_model_ref(x, ws):
+def _image_model_ref(x, ws, stats=None):
     wt, bt, wd, bd, sd, sp, sb, a = ws
     h = ref.f64(x) * 0.5 + 0.1
+    if stats is not None:
+        h = ref.normalization(h, *stats)
     h = ref.conv2d_transpose(h, wt, bt, (2, 2), "valid")
     h = np.tanh(ref.depthwise_conv2d(h, wd, bd, (1, 1), "same"))
     h = ref.conv2d_forward(ref.depthwise_conv2d(h, sd), sp, sb)
@@ -293,24 +297,29 @@ def _image_model_ref(x, ws):
 
 
 def test_functional_model_under_gradient_tape_matches_finite_differences(rng):
-    model = _image_model()
-    weights = [rng.normal(0.0, 0.7, w.shape).astype(np.float32) for w in model.get_weights()]
-    model.set_weights(weights)
+    """Every new layer in one functional model: the tape's gradients of the weights and of the
+    input (through Normalization and Rescaling) equal finite differences of the reference."""
+    model = _image_model(normalization=True)
+    stats = [rng.normal(size=2), rng.uniform(0.5, 2.0, size=2)]
+    weights = [rng.normal(0.0, 0.7, w.shape).astype(np.float32) for w in model.get_weights()[3:]]
+    model.set_weights([s.astype(np.float32) for s in stats] + [np.float32(0)] + weights)
     x = rng.normal(size=(2, 3, 3, 2)).astype(np.float32)
+    tx = kernels.as_tensor(x)
     target = rng.normal(size=(2, 4, 4, 2)).astype(np.float32)
     with corenn.GradientTape() as tape:
-        pred = model(x, training=True)
+        tape.watch(tx)
+        pred = model(tx, training=True)
         loss = keras.losses.MeanSquaredError()(target, pred)
-    grads = tape.gradient(loss, model.trainable_variables)
-    _check(np.asarray(pred), _image_model_ref(x, weights))
-    ws64 = [np.asarray(w, np.float64) for w in weights]
-    assert len(grads) == len(ws64)
+    grads = tape.gradient(loss, [tx] + model.trainable_variables)
+    _check(np.asarray(pred), _image_model_ref(x, weights, stats))
+    params = [np.asarray(x, np.float64)] + [np.asarray(w, np.float64) for w in weights]
+    assert len(grads) == len(params)
     for i, g in enumerate(grads):
         def loss_of(v, i=i):
-            ws = list(ws64)
-            ws[i] = v
-            return float(((_image_model_ref(x, ws) - target) ** 2).mean())
-        _check(np.asarray(g), ref.numerical_grad(loss_of, ws64[i]))
+            ps = list(params)
+            ps[i] = v
+            return float(((_image_model_ref(ps[0], ps[1:], stats) - target) ** 2).mean())
+        _check(np.asarray(g), ref.numerical_grad(loss_of, params[i]))
 
 
 def test_model_with_every_new_layer_saves_loads_and_trains(tmp_path, rng):
