@@ -3,16 +3,16 @@
     python bench/conv_transpose_depthwise.py --peak 195 [--threads 2] [--rounds 5] [--batch 32]
     python bench/conv_transpose_depthwise.py --tiny      # smoke run: tiny shapes, one round
 
-For each case, one training step of the layer as a model runs it: forward, then backward with
-the input gradient and the weight and bias gradients. corenn's layer (NHWC; Conv2DTranspose runs
+For each case: the forward pass alone (inference), and one training step of the layer as a model
+runs it: forward, then backward with the input gradient and the weight and bias gradients. corenn's layer (NHWC; Conv2DTranspose runs
 conv2d's data-gradient engine forward, DepthwiseConv2D its direct NHWC kernel) against
 torch.nn.functional.conv_transpose2d / conv2d(groups=C) in PyTorch's own NCHW layout, both on
 --threads threads. Runs alternate corenn / PyTorch (A B A B ..., bench/_common.alternate: a pause
 and a wait for an idle host before each), and each contender keeps its best round among those
-other processes left alone. FLOPs count 2 per multiply-add of the three passes (forward, data
-gradient, weight gradient): 6 * N * H * W * Cin * Cout * KH * KW / (stride effects) as computed
-per case below; % of peak uses --peak (GFLOP/s of the whole run's threads; default 97 per
-thread). The ratio is PyTorch's time / corenn's (> 1: corenn faster); issue 13 targets >= 1.5.
+other processes left alone. FLOPs count 2 per multiply-add: forward 2 * N * H * W * Cin * Cout
+* KH * KW for the transposed conv (H, W its input), 2 * N * OH * OW * C * DM * KH * KW for the
+depthwise one; a step is 3x that (forward, data gradient, weight gradient). % of peak uses --peak
+(GFLOP/s of the whole run's threads; default 97 per thread). The ratio is PyTorch's time / corenn's (> 1: corenn faster); issue 13 targets >= 1.5.
 """
 import argparse
 import os
@@ -78,9 +78,9 @@ def timed(step, inner):
     return run
 
 
-def torch_transpose_step(x, w, b, dy, stride, pt, length):
-    """conv_transpose2d with the padding of Keras's output (symmetric in torch: a longer output is
-    cropped, which is a view)."""
+def torch_transpose_steps(x, w, b, dy, stride, pt, length):
+    """(forward, forward + backward) of conv_transpose2d with the padding of Keras's output
+    (symmetric in torch: a longer output is cropped, which is a view)."""
     k = w.shape[0]
     full = (x.shape[1] - 1) * stride - 2 * pt + k
     xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).requires_grad_(True)
@@ -89,15 +89,22 @@ def torch_transpose_step(x, w, b, dy, stride, pt, length):
     dyt = torch.from_numpy(np.ascontiguousarray(dy.transpose(0, 3, 1, 2)))
     extra = max(length - full, 0)
 
-    def step():
-        xt.grad = wt.grad = bt.grad = None
+    def forward():
         y = torch.nn.functional.conv_transpose2d(xt, wt, bt, stride=stride, padding=pt,
                                                  output_padding=extra)
-        y[:, :, :length, :length].backward(dyt)
-    return step
+        return y[:, :, :length, :length]
+
+    def step():
+        xt.grad = wt.grad = bt.grad = None
+        forward().backward(dyt)
+
+    def forward_only():
+        with torch.no_grad():
+            forward()
+    return forward_only, step
 
 
-def torch_depthwise_step(x, w, b, dy, stride, pads):
+def torch_depthwise_steps(x, w, b, dy, stride, pads):
     c, dm = w.shape[2], w.shape[3]
     xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).requires_grad_(True)
     wt = torch.from_numpy(np.ascontiguousarray(
@@ -106,37 +113,51 @@ def torch_depthwise_step(x, w, b, dy, stride, pads):
     dyt = torch.from_numpy(np.ascontiguousarray(dy.transpose(0, 3, 1, 2)))
     symmetric = pads[0] == pads[1]
 
+    def forward():
+        xin = xt if symmetric else torch.nn.functional.pad(xt, (pads[0], pads[1], pads[0], pads[1]))
+        return torch.nn.functional.conv2d(xin, wt, bt, stride=stride,
+                                          padding=pads[0] if symmetric else 0, groups=c)
+
     def step():
         xt.grad = wt.grad = bt.grad = None
-        xin = xt if symmetric else torch.nn.functional.pad(xt, (pads[0], pads[1], pads[0], pads[1]))
-        y = torch.nn.functional.conv2d(xin, wt, bt, stride=stride, padding=pads[0] if symmetric else 0,
-                                       groups=c)
-        y.backward(dyt)
-    return step
+        forward().backward(dyt)
+
+    def forward_only():
+        with torch.no_grad():
+            forward()
+    return forward_only, step
 
 
-def run_case(kind, name, layer, x_shape, flops, torch_step, rng, peak):
+def run_case(kind, name, layer, x_shape, fwd_flops, torch_steps, rng, peak):
+    """Forward alone and the fwd+bwd step (input, weight and bias gradients), corenn and PyTorch,
+    all four alternated; fwd+bwd does 3x the forward's FLOPs."""
     x = rng.standard_normal(x_shape, dtype=np.float32)
     layer.build((None,) + x_shape[1:])
     y_shape = (x_shape[0],) + tuple(layer.compute_output_shape((None,) + x_shape[1:])[1:])
     dy = rng.standard_normal(y_shape, dtype=np.float32)
     tx, tdy = kernels.as_tensor(x), kernels.as_tensor(dy)
 
+    def corenn_forward():
+        layer.forward(tx, training=False)
+
     def corenn_step():
         layer.forward(tx, training=True)
         layer.backward(tdy)
 
-    inner = 1 if ARGS.tiny else max(5, int(2e8 / flops))
-    runs = {"corenn": timed(corenn_step, inner)}
+    inner = 1 if ARGS.tiny else max(5, int(2e8 / (3 * fwd_flops)))
+    runs = {"corenn fwd": timed(corenn_forward, 3 * inner), "corenn step": timed(corenn_step, inner)}
     if torch is not None:
-        weights = [np.asarray(w) for w in layer.get_weights()]
-        runs["torch"] = timed(torch_step(x, *weights, dy), inner)
+        t_fwd, t_step = torch_steps(x, *[np.asarray(w) for w in layer.get_weights()], dy)
+        runs.update({"torch fwd": timed(t_fwd, 3 * inner), "torch step": timed(t_step, inner)})
     results = _common.alternate(runs, 1 if ARGS.tiny else ARGS.rounds)
     best = {k: _common.best_clean(v)[0] for k, v in results.items()}
-    g = flops / best["corenn"] / 1e9
-    line = f"{kind:<16}{name:<22}{best['corenn'] * 1e3:10.3f}{g:9.1f}{100 * g / peak:6.0f}%"
-    if "torch" in best:
-        line += f"{best['torch'] * 1e3:10.3f}{best['torch'] / best['corenn']:8.2f}"
+    g_fwd = fwd_flops / best["corenn fwd"] / 1e9
+    g_step = 3 * fwd_flops / best["corenn step"] / 1e9
+    line = (f"{kind:<16}{name:<22}{best['corenn fwd'] * 1e3:9.3f}{g_fwd:8.1f}{100 * g_fwd / peak:5.0f}%"
+            f"{best['corenn step'] * 1e3:10.3f}{g_step:8.1f}{100 * g_step / peak:5.0f}%")
+    if torch is not None:
+        line += (f"{best['torch fwd'] * 1e3:9.3f}{best['torch step'] * 1e3:10.3f}"
+                 f"{best['torch step'] / best['corenn step']:7.2f}")
     print(line, flush=True)
 
 
@@ -149,21 +170,23 @@ def main():
     rng = np.random.default_rng(0)
     print(f"{_common.cpu_line()}; corenn ISA {_common.corenn_isa(corenn)}; {ARGS.threads} threads; "
           f"batch {batch}; peak {peak:.0f} GFLOP/s; torch {'not installed' if torch is None else torch.__version__}")
-    print(f"{'kernel':<16}{'case':<22}{'corenn ms':>10}{'GFLOP/s':>9}{'%peak':>7}{'torch ms':>10}{'ratio':>8}")
+    print(f"{'':<38}{'corenn fwd':>22}{'corenn fwd+bwd':>24}{'torch (ms)':>19}")
+    print(f"{'kernel':<16}{'case':<22}{'ms':>9}{'GFLOP/s':>8}{'peak':>6}{'ms':>10}{'GFLOP/s':>8}"
+          f"{'peak':>6}{'fwd':>9}{'fwd+bwd':>10}{'ratio':>7}")
     for name, (h, w, cin), cout, k, s, padding in (TINY_TRANSPOSE if ARGS.tiny else TRANSPOSE_CASES):
         layer = corenn.layers.Conv2DTranspose(cout, k, strides=s, padding=padding)
         length, pt = kernels.conv_transpose_output_length(h, k, s, padding)
-        flops = 3 * 2.0 * batch * h * w * cin * cout * k * k  # fwd + data grad + weight grad
+        flops = 2.0 * batch * h * w * cin * cout * k * k  # every input pixel meets every tap
         run_case("Conv2DTranspose", name, layer, (batch, h, w, cin), flops,
-                 lambda x, w_, b, dy, s=s, pt=pt, length=length: torch_transpose_step(x, w_, b, dy, s, pt, length),
+                 lambda x, w_, b, dy, s=s, pt=pt, length=length: torch_transpose_steps(x, w_, b, dy, s, pt, length),
                  rng, peak)
     for name, (h, w, c), dm, k, s, padding in (TINY_DEPTHWISE if ARGS.tiny else DEPTHWISE_CASES):
         layer = corenn.layers.DepthwiseConv2D(k, strides=s, padding=padding, depth_multiplier=dm)
         (_, oh, ow, _), (pt, _) = kernels.depthwise_conv2d_output_shape((batch, h, w, c), k, dm, s, padding)
         after = max((oh - 1) * s + k - h - pt, 0)
-        flops = 3 * 2.0 * batch * oh * ow * c * dm * k * k
+        flops = 2.0 * batch * oh * ow * c * dm * k * k  # taps at the border counted too
         run_case("DepthwiseConv2D", name, layer, (batch, h, w, c), flops,
-                 lambda x, w_, b, dy, s=s, pads=(pt, after): torch_depthwise_step(x, w_, b, dy, s, pads),
+                 lambda x, w_, b, dy, s=s, pads=(pt, after): torch_depthwise_steps(x, w_, b, dy, s, pads),
                  rng, peak)
 
 
