@@ -370,3 +370,31 @@ def test_separable_relu_before_max_pooling_trains_with_relu_folded_into_the_pool
             ws[i] = v
             return float(((predict(ws) - y) ** 2).mean())
         _check(np.asarray(g), ref.numerical_grad(loss_of, ws64[i]))
+
+
+def test_shared_layers_sum_their_gradients_over_calls(rng):
+    """One DepthwiseConv2D and one PReLU each called twice in a functional model (separate call
+    contexts): the tape's weight gradients are the sums over both calls."""
+    dw = layers.DepthwiseConv2D(3, padding="same")
+    pr = layers.PReLU(shared_axes=[1, 2])
+    inp = keras.Input((4, 4, 2))
+    out = pr(dw(pr(dw(inp))))
+    model = keras.Model(inp, out)
+    weights = [rng.normal(0.0, 0.7, w.shape).astype(np.float32) for w in model.get_weights()]
+    model.set_weights(weights)
+    x = rng.normal(size=(2, 4, 4, 2)).astype(np.float32)
+    with corenn.GradientTape() as tape:
+        loss = corenn.ops.sum(corenn.ops.square(model(x, training=True)))
+
+    def f(ws):
+        w, b, a = ws
+        h = ref.prelu(ref.depthwise_conv2d(x, w, b, (1, 1), "same"), a)
+        return ref.prelu(ref.depthwise_conv2d(h, w, b, (1, 1), "same"), a)
+    grads = tape.gradient(loss, model.trainable_variables)
+    ws64 = [np.asarray(w, np.float64) for w in weights]
+    for i, g in enumerate(grads):
+        def loss_of(v, i=i):
+            ws = list(ws64)
+            ws[i] = v
+            return float((f(ws) ** 2).sum())
+        _check(np.asarray(g), ref.numerical_grad(loss_of, ws64[i]))

@@ -237,8 +237,7 @@ class Normalization(_Affine):
 
     def get_config(self):
         cfg = super().get_config()
-        axis = self.axis[0] if len(self.axis) == 1 else (None if not self.axis else self.axis)
-        cfg.update(axis=axis, invert=self.invert,
+        cfg.update(axis=self.axis, invert=self.invert,  # a tuple, as Keras 3 stores it
                    mean=None if self.input_mean is None else np.asarray(self.input_mean).tolist(),
                    variance=None if self.input_variance is None else np.asarray(self.input_variance).tolist())
         return cfg
