@@ -38,6 +38,7 @@ TRANSPOSE_CASES = [
     ((2, 4, 4, 3), (3, 3), 2, (1, 1), "same", None, (2, 2)),      # dilation
     ((2, 3, 3, 4), (2, 2), 5, (2, 2), "valid", None, (1, 1)),
     ((2, 4, 6, 20), (3, 3), 17, (1, 1), "valid", None, (1, 1)),
+    ((1, 3, 4, 3), (2, 3), 2, (2, 2), "same", (1, 0), (2, 2)),    # strides and dilation together
 ]
 
 
