@@ -890,3 +890,108 @@ def batched_matmul(a, b, trans_a=False, trans_b=False):
     a = np.swapaxes(a, -1, -2) if trans_a else a
     b = np.swapaxes(b, -1, -2) if trans_b else b
     return np.matmul(a, b)
+
+
+# =============================================================================================
+# Conv2DTranspose, depthwise conv, PReLU, Rescaling / Normalization (issue 13)
+# =============================================================================================
+
+def conv_transpose_length(size, k, stride, padding, output_padding=None, dilation=1):
+    """(output length, leading padding of the transposed conv) along one axis: Keras 3's
+    compute_conv_transpose_output_length, and TensorFlow's conv2d_transpose padding (the padding
+    of the conv whose data gradient this is: 0 for 'valid', total // 2 for 'same')."""
+    ek = (k - 1) * dilation + 1
+    if output_padding is None:
+        length = size * stride + max(ek - stride, 0) if padding == "valid" else size * stride
+    else:
+        pad = ek // 2 if padding == "same" else 0
+        length = (size - 1) * stride + ek - 2 * pad + output_padding
+    pt = 0 if padding == "valid" else max((size - 1) * stride + ek - length, 0) // 2
+    return length, pt
+
+
+def _transpose_taps(x_shape, w_shape, strides, padding, output_padding, dilation):
+    """(OH, OW) and the in-bounds scatter taps (ih, iw, kh, kw, oh, ow): input pixel (ih, iw)
+    sends x @ w[kh, kw]^T to output pixel (ih*s - pt + kh*d, iw*s - pl + kw*d)."""
+    _, h, wd, _ = x_shape
+    op = (None, None) if output_padding is None else tuple(output_padding)
+    oh_, pt = conv_transpose_length(h, w_shape[0], strides[0], padding, op[0], dilation[0])
+    ow_, pl = conv_transpose_length(wd, w_shape[1], strides[1], padding, op[1], dilation[1])
+    taps = []
+    for ih in range(h):
+        for iw in range(wd):
+            for kh in range(w_shape[0]):
+                oh = ih * strides[0] - pt + kh * dilation[0]
+                for kw in range(w_shape[1]):
+                    ow = iw * strides[1] - pl + kw * dilation[1]
+                    if 0 <= oh < oh_ and 0 <= ow < ow_:
+                        taps.append((ih, iw, kh, kw, oh, ow))
+    return (oh_, ow_), taps
+
+
+def conv2d_transpose(x, w, b=None, strides=(1, 1), padding="valid", output_padding=None,
+                     dilation=(1, 1)):
+    """x (N, H, W, Cin), w (KH, KW, Cout, Cin) as Keras -> (N, OH, OW, Cout), by scattering."""
+    x, w = f64(x), f64(w)
+    (oh_, ow_), taps = _transpose_taps(x.shape, w.shape, strides, padding, output_padding, dilation)
+    y = np.zeros((x.shape[0], oh_, ow_, w.shape[2]))
+    for ih, iw, kh, kw, oh, ow in taps:
+        y[:, oh, ow, :] += x[:, ih, iw, :] @ w[kh, kw].T
+    return y + f64(b) if b is not None else y
+
+
+def conv2d_transpose_grads(x, w, dy, strides=(1, 1), padding="valid", output_padding=None,
+                           dilation=(1, 1)):
+    """(dx, dw, db) of conv2d_transpose given dy, from the same scatter taps."""
+    x, w, dy = f64(x), f64(w), f64(dy)
+    _, taps = _transpose_taps(x.shape, w.shape, strides, padding, output_padding, dilation)
+    dx, dw = np.zeros_like(x), np.zeros_like(w)
+    for ih, iw, kh, kw, oh, ow in taps:
+        dx[:, ih, iw, :] += dy[:, oh, ow, :] @ w[kh, kw]
+        dw[kh, kw] += dy[:, oh, ow, :].T @ x[:, ih, iw, :]
+    return dx, dw, dy.sum(axis=(0, 1, 2))
+
+
+def depthwise_conv2d(x, w, b=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
+    """x (N, H, W, C), w (KH, KW, C, DM) -> (N, OH, OW, C*DM), output channel c*DM + m."""
+    x, w = f64(x), f64(w)
+    c, dm = w.shape[2], w.shape[3]
+    oh_, ow_, _, _ = _conv_geometry(x.shape, w.shape, strides, padding, dilation)
+    y = np.zeros((x.shape[0], oh_, ow_, c, dm))
+    for oh, ow, kh, kw, ih, iw in _taps(x.shape, w.shape, strides, padding, dilation):
+        y[:, oh, ow] += x[:, ih, iw, :, None] * w[kh, kw]
+    y = y.reshape(x.shape[0], oh_, ow_, c * dm)
+    return y + f64(b) if b is not None else y
+
+
+def depthwise_conv2d_grads(x, w, dy, strides=(1, 1), padding="valid", dilation=(1, 1)):
+    """(dx, dw, db) of depthwise_conv2d given dy (N, OH, OW, C*DM)."""
+    x, w, dy = f64(x), f64(w), f64(dy)
+    c, dm = w.shape[2], w.shape[3]
+    dy5 = dy.reshape(dy.shape[:3] + (c, dm))
+    dx, dw = np.zeros_like(x), np.zeros_like(w)
+    for oh, ow, kh, kw, ih, iw in _taps(x.shape, w.shape, strides, padding, dilation):
+        dx[:, ih, iw] += (dy5[:, oh, ow] * w[kh, kw]).sum(axis=-1)
+        dw[kh, kw] += (x[:, ih, iw, :, None] * dy5[:, oh, ow]).sum(axis=0)
+    return dx, dw, dy.sum(axis=(0, 1, 2))
+
+
+def prelu(x, alpha):
+    """y = x for x > 0, alpha * x otherwise; alpha broadcasts over the batch and size-1 axes."""
+    x, alpha = f64(x), f64(alpha)
+    return np.where(x > 0, x, alpha * x)
+
+
+def prelu_grads(x, alpha, dy):
+    """(dx, dalpha): dalpha summed over the axes alpha is broadcast along."""
+    x, alpha, dy = f64(x), f64(alpha), f64(dy)
+    dx = np.where(x > 0, dy, alpha * dy)
+    da = np.where(x > 0, 0.0, dy * x)
+    return dx, sum_to_shape(da, alpha.shape)
+
+
+def normalization(x, mean, variance, invert=False, epsilon=1e-7):
+    """Keras 3 Normalization: (x - mean) / max(sqrt(var), eps); inverted: mean + x * max(...)."""
+    x, mean, variance = f64(x), f64(mean), f64(variance)
+    std = np.maximum(np.sqrt(variance), epsilon)
+    return mean + x * std if invert else (x - mean) / std

@@ -3,6 +3,8 @@
 
 #include "bindings/register.h"
 #include "ops/conv2d.h"
+#include "ops/depthwise_conv2d.h"
+#include "ops/prelu.h"
 
 namespace corenn::bindings {
 
@@ -21,6 +23,21 @@ void register_conv(py::module_& m) {
         py::arg("pad_left"), py::arg("dil_h"), py::arg("dil_w"),
         py::call_guard<py::gil_scoped_release>(),
         "dw := dL/dw of conv2d given dy, db := column sums of dy (when given); in place.");
+  m.def("conv2d_transpose_forward", &corenn::conv2d_transpose_forward, py::arg("x"), py::arg("w"),
+        py::arg("bias"), py::arg("y"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
+        py::arg("pad_left"), py::arg("dil_h"), py::arg("dil_w"),
+        py::call_guard<py::gil_scoped_release>(),
+        "y := conv2d_transpose(x, w) + bias, w (KH, KW, Cout, Cin) as Keras; in place on y.");
+  m.def("conv2d_transpose_backward_data", &corenn::conv2d_transpose_backward_data, py::arg("dy"),
+        py::arg("w"), py::arg("dx"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
+        py::arg("pad_left"), py::arg("dil_h"), py::arg("dil_w"),
+        py::call_guard<py::gil_scoped_release>(),
+        "dx := dL/dx of conv2d_transpose given dy (the conv2d forward of dy); in place.");
+  m.def("conv2d_transpose_backward_weights", &corenn::conv2d_transpose_backward_weights,
+        py::arg("x"), py::arg("dy"), py::arg("dw"), py::arg("db"), py::arg("stride_h"),
+        py::arg("stride_w"), py::arg("pad_top"), py::arg("pad_left"), py::arg("dil_h"),
+        py::arg("dil_w"), py::call_guard<py::gil_scoped_release>(),
+        "dw := dL/dw of conv2d_transpose, db := column sums of dy (when given); in place.");
   m.def("conv2d_relu_max_pool2d_forward", &corenn::conv2d_relu_max_pool2d_forward, py::arg("x"),
         py::arg("w"), py::arg("bias"), py::arg("y"), py::arg("argmax"), py::arg("conv_oh"),
         py::arg("conv_ow"), py::arg("pad_top"), py::arg("pad_left"),
@@ -31,6 +48,26 @@ void register_conv(py::module_& m) {
         py::arg("conv_oh"), py::arg("conv_ow"), py::arg("pad_top"), py::arg("pad_left"),
         py::call_guard<py::gil_scoped_release>(),
         "dw, db := weight gradient of conv + relu + 2x2 max pool from the pooled gradient; in place.");
+  m.def("depthwise_conv2d_forward", &corenn::depthwise_conv2d_forward, py::arg("x"), py::arg("w"),
+        py::arg("bias"), py::arg("y"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
+        py::arg("pad_left"), py::arg("dil_h"), py::arg("dil_w"),
+        py::call_guard<py::gil_scoped_release>(),
+        "y := depthwise_conv2d(x, w) + bias, w (KH, KW, C, DM); in place on y.");
+  m.def("depthwise_conv2d_backward_data", &corenn::depthwise_conv2d_backward_data, py::arg("dy"),
+        py::arg("w"), py::arg("dx"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
+        py::arg("pad_left"), py::arg("dil_h"), py::arg("dil_w"),
+        py::call_guard<py::gil_scoped_release>(), "dx := dL/dx of depthwise_conv2d; in place.");
+  m.def("depthwise_conv2d_backward_weights", &corenn::depthwise_conv2d_backward_weights,
+        py::arg("x"), py::arg("dy"), py::arg("dw"), py::arg("db"), py::arg("stride_h"),
+        py::arg("stride_w"), py::arg("pad_top"), py::arg("pad_left"), py::arg("dil_h"),
+        py::arg("dil_w"), py::call_guard<py::gil_scoped_release>(),
+        "dw := dL/dw of depthwise_conv2d, db := column sums of dy (when given); in place.");
+  // PReLU lives here with the other layers added for issue 13 (one registration family).
+  m.def("prelu_forward", &corenn::prelu_forward, py::arg("x"), py::arg("alpha"), py::arg("y"),
+        py::call_guard<py::gil_scoped_release>(), "y := x > 0 ? x : alpha * x; in place on y.");
+  m.def("prelu_backward", &corenn::prelu_backward, py::arg("x"), py::arg("alpha"), py::arg("dy"),
+        py::arg("dx"), py::arg("dalpha"), py::call_guard<py::gil_scoped_release>(),
+        "dx := dy * (x > 0 ? 1 : alpha), dalpha := reduced dy * x * [x <= 0]; in place.");
   m.def(
       "conv2d_algorithms",
       [](int64_t n, int64_t h, int64_t w, int64_t cin, int64_t kh, int64_t kw, int64_t cout,

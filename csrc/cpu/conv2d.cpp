@@ -965,7 +965,13 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
   // single-threaded dcols = dy @ B^T into its own buffer sized to stay in L2 (~256 KB) and
   // scatters it into dx at once: dcols never goes to memory and no barrier runs per GEMM block.
   const int64_t per_image = pix * depth;
-  const int parts = static_cast<int>(std::clamp<int64_t>(get_num_threads(), 1, g.n));
+  // A small problem stays on the calling thread: a fork costs more than its multiply-adds, and far
+  // more on a loaded host where the other thread may wait for a core (Conv2DTranspose runs this
+  // path forward on small decoder inputs). The result does not depend on the split.
+  const int64_t work = g.n * per_image * g.cout;
+  const int parts = work < (int64_t{1} << 16)
+                        ? 1
+                        : static_cast<int>(std::clamp<int64_t>(get_num_threads(), 1, g.n));
   const int64_t chunk = std::clamp<int64_t>((int64_t{1} << 16) / std::max<int64_t>(1, per_image),
                                             1, (g.n + parts - 1) / parts);
   float* dcols_all = scratch(2, parts * chunk * per_image);
@@ -979,6 +985,16 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
                     w, g.cout, 0.0f, dcols, depth, nullptr, gemm::Activation::none);
         col2im(g, dcols, images, dx + n0 * g.h * g.w * g.cin);
       }
+    }
+  });
+}
+
+void add_bias_rows(float* y, const float* bias, int64_t rows, int64_t cols) {
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(cols, 1));
+  parallel_for(0, rows, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      float* row = y + r * cols;
+      for (int64_t c = 0; c < cols; ++c) row[c] += bias[c];
     }
   });
 }

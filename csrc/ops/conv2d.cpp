@@ -287,6 +287,79 @@ void conv2d_relu_max_pool2d_backward_weights(const Tensor& x, const Tensor& dy, 
                                                  2, 2, 2, 2, 0, 0});
 }
 
+// ---- Conv2DTranspose: the conv2d kernels with x and y swapped (see ops/conv2d.h) -------------
+
+// The transposed conv's own view of the shapes, checked before the swapped conv geometry so the
+// message speaks of its arguments: x (N, H, W, Cin) against w (KH, KW, Cout, Cin).
+static void check_transpose_channels(const char* op, const char* xname, const Tensor& x,
+                                     const char* wname, const Tensor& w) {
+  check_dim(op, xname, x, 4);
+  check_dim(op, wname, w, 4);
+  CORENN_CHECK(w.size(3) == x.size(3), op, ": ", xname, " ", x.shape_str(), " has ", x.size(3),
+               " channels but ", wname, " ", w.shape_str(), " (KH, KW, Cout, Cin) expects ",
+               w.size(3), " input channels");
+}
+
+void conv2d_transpose_forward(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bias,
+                              const Tensor& y, int64_t stride_h, int64_t stride_w, int64_t pad_top,
+                              int64_t pad_left, int64_t dil_h, int64_t dil_w) {
+  constexpr const char* op = "conv2d_transpose_forward";
+  check_transpose_channels(op, "x", x, "w", w);
+  // The conv that this transposes maps y (its input) to x (its output).
+  const Conv2dGeometry g = make_geometry(op, "y", y, w, "x", x, stride_h, stride_w, pad_top,
+                                         pad_left, dil_h, dil_w);
+  check_writable(op, "y", y);
+  if (bias) {
+    check_float32(op, "bias", *bias);
+    check_same_device(op, "x", x, "bias", *bias);
+    check_shape(op, "bias", *bias, {g.cin});
+    check_no_alias(op, "y", y, "bias", *bias);
+  }
+  check_no_alias(op, "y", y, "x", x);
+  check_no_alias(op, "y", y, "w", w);
+  require_cpu(op, x);
+  cpu::conv2d_backward_data(g, x.data<float>(), w.data<float>(), y.data<float>());
+  if (bias) cpu::add_bias_rows(y.data<float>(), bias->data<float>(), g.n * g.h * g.w, g.cin);
+}
+
+void conv2d_transpose_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx,
+                                    int64_t stride_h, int64_t stride_w, int64_t pad_top,
+                                    int64_t pad_left, int64_t dil_h, int64_t dil_w) {
+  constexpr const char* op = "conv2d_transpose_backward_data";
+  check_transpose_channels(op, "dx", dx, "w", w);
+  const Conv2dGeometry g = make_geometry(op, "dy", dy, w, "dx", dx, stride_h, stride_w, pad_top,
+                                         pad_left, dil_h, dil_w);
+  check_writable(op, "dx", dx);
+  check_no_alias(op, "dx", dx, "dy", dy);
+  check_no_alias(op, "dx", dx, "w", w);
+  require_cpu(op, dy);
+  cpu::conv2d_forward(g, dy.data<float>(), w.data<float>(), nullptr, dx.data<float>(), false);
+}
+
+void conv2d_transpose_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw,
+                                       const std::optional<Tensor>& db, int64_t stride_h,
+                                       int64_t stride_w, int64_t pad_top, int64_t pad_left,
+                                       int64_t dil_h, int64_t dil_w) {
+  constexpr const char* op = "conv2d_transpose_backward_weights";
+  check_transpose_channels(op, "x", x, "dw", dw);
+  const Conv2dGeometry g = make_geometry(op, "dy", dy, dw, "x", x, stride_h, stride_w, pad_top,
+                                         pad_left, dil_h, dil_w);
+  check_writable(op, "dw", dw);
+  if (db) {
+    check_float32(op, "db", *db);
+    check_writable(op, "db", *db);
+    check_same_device(op, "x", x, "db", *db);
+    check_shape(op, "db", *db, {g.cin});
+    check_no_alias(op, "db", *db, "dy", dy);
+    check_no_alias(op, "db", *db, "x", x);
+  }
+  check_no_alias(op, "dw", dw, "x", x);
+  check_no_alias(op, "dw", dw, "dy", dy);
+  require_cpu(op, x);
+  cpu::conv2d_backward_weights(g, dy.data<float>(), x.data<float>(), dw.data<float>(), nullptr);
+  if (db) cpu::bias_grad(dy.data<float>(), db->data<float>(), g.n * g.h * g.w, g.cin);
+}
+
 std::vector<std::string> conv2d_algorithms(const Conv2dGeometry& g) {
   using namespace cpu;
   check_geometry_range("conv2d_algorithms", g);  // the choices compute with the geometry too

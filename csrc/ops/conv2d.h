@@ -43,6 +43,29 @@ void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw
                              const std::optional<Tensor>& db, int64_t stride_h, int64_t stride_w,
                              int64_t pad_top, int64_t pad_left, int64_t dil_h, int64_t dil_w);
 
+// Conv2DTranspose, the data gradient of conv2d used as a layer (no new GEMM: the three entries
+// below run the conv2d kernels with the roles of x and y swapped). Shapes:
+//   x (N, H, W, Cin) plays the conv's dy, y (N, OH, OW, Cout) the conv's dx, and
+//   w (KH, KW, Cout, Cin) -- Keras's Conv2DTranspose kernel layout -- is exactly the conv2d kernel
+//   (KH, KW, Cin_conv = Cout, Cout_conv = Cin) of the convolution it transposes: no conversion.
+//   y[n, h, w, co] = bias[co] + sum over (ih, iw, kh, kw, ci) with h = ih*sh - pt + kh*dh,
+//                    w = iw*sw - pl + kw*dw of x[n, ih, iw, ci] w[kh, kw, co, ci]
+// forward         y  = conv2d_backward_data(dy = x, w)            (+ bias)
+// backward data   dx = conv2d_forward(x = dy, w)
+// backward weights dw = conv2d_backward_weights(x = dy, dy = x),  db = column sums of dy
+// Padding (pt, pl) is the conv's (leading) padding, decided by the caller from Keras's output-size
+// rule (corenn.kernels.conv2d_transpose_output_shape).
+void conv2d_transpose_forward(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bias,
+                              const Tensor& y, int64_t stride_h, int64_t stride_w, int64_t pad_top,
+                              int64_t pad_left, int64_t dil_h, int64_t dil_w);
+void conv2d_transpose_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx,
+                                    int64_t stride_h, int64_t stride_w, int64_t pad_top,
+                                    int64_t pad_left, int64_t dil_h, int64_t dil_w);
+void conv2d_transpose_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw,
+                                       const std::optional<Tensor>& db, int64_t stride_h,
+                                       int64_t stride_w, int64_t pad_top, int64_t pad_left,
+                                       int64_t dil_h, int64_t dil_w);
+
 // The first layer of a classic CNN in one pass: y = max_pool_2x2(relu(conv(x, w) + bias)) with
 // stride 1, no dilation, pooling 2x2 / stride 2 / 'valid' over the (conv_oh, conv_ow) conv
 // output, which is never written. argmax (int32, y's shape) holds the winner's flat index
@@ -92,6 +115,8 @@ bool conv2d_relu_max_pool2d_backward_weights(const Conv2dGeometry& g, const floa
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
                     float* y, bool relu);
 void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx);
+// y (rows, cols) += bias (cols,) on every row (Conv2DTranspose's bias after the data gradient).
+void add_bias_rows(float* y, const float* bias, int64_t rows, int64_t cols);
 // db (Cout,) = column sums of dy, computed in the same pass when not nullptr.
 void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
                              float* db);

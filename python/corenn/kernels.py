@@ -1454,3 +1454,225 @@ for _name in __all__:
     if inspect.isfunction(_fn) and _name != "as_tensor":
         globals()[_name] = _names_its_errors(_fn)
 del _name, _fn
+
+
+# ---------------------------------------------------------------------------------------------
+# Conv2DTranspose, depthwise conv2d, PReLU (issue 13). Appended after the error-naming pass
+# above, so the names are wrapped here.
+
+def conv_transpose_output_length(size, kernel, stride, padding, output_padding=None, dilation=1,
+                                 op="conv2d_transpose"):
+    """(output length, leading padding of the transposed conv) along one axis.
+
+    The length is Keras 3's ``compute_conv_transpose_output_length``:
+        output_padding None: 'valid' size*stride + max(ek - stride, 0), 'same' size*stride;
+        else (size - 1)*stride + ek - 2*pad + output_padding, pad = ek // 2 ('same') or 0,
+    with ek = (kernel - 1)*dilation + 1. The padding is the one of the convolution this
+    transposes (TensorFlow's conv2d_transpose rule, which JAX and PyTorch backends reproduce):
+    0 for 'valid', max((size - 1)*stride + ek - length, 0) // 2 for 'same'.
+    """
+    for name, value in (("kernel", kernel), ("stride", stride), ("dilation", dilation)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{op}: {name} must be an integer >= 1, got {value!r}")
+    if padding not in ("valid", "same"):
+        raise ValueError(f"{op}: padding must be 'valid' or 'same', got {padding!r}")
+    if output_padding is not None and (isinstance(output_padding, bool) or not isinstance(
+            output_padding, (int, np.integer)) or not 0 <= output_padding < stride):
+        raise ValueError(f"{op}: output_padding must be an integer in [0, stride) = [0, {stride}), "
+                         f"got {output_padding!r}")
+    if size is None:
+        return None, None
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"{op}: input length must be a positive integer or None, got {size!r}")
+    ek = (kernel - 1) * dilation + 1
+    if output_padding is None:
+        length = size * stride + max(ek - stride, 0) if padding == "valid" else size * stride
+    else:
+        pad = ek // 2 if padding == "same" else 0
+        length = (size - 1) * stride + ek - 2 * pad + output_padding
+    if length < 1:
+        raise ValueError(f"{op}: input length {size} with kernel {kernel}, stride {stride}, padding "
+                         f"{padding!r} and output_padding {output_padding} gives output length {length}")
+    pad_before = 0 if padding == "valid" else max((size - 1) * stride + ek - length, 0) // 2
+    return int(length), int(pad_before)
+
+
+def _pair_or_none(value, what, op):
+    if value is None:
+        return (None, None)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return (int(value), int(value))
+    value = tuple(value)
+    if len(value) != 2:
+        raise ValueError(f"{op}: {what} must be an int or a pair, got {value!r}")
+    return value
+
+
+def conv2d_transpose_output_shape(input_shape, kernel_size, filters, strides=1, padding="valid",
+                                  output_padding=None, dilation_rate=1, op="conv2d_transpose"):
+    """Return ((N, OH, OW, filters), (pad_top, pad_left)) of a transposed conv on NHWC input."""
+    if len(input_shape) != 4:
+        raise ValueError(f"{op}: input must be 4-D (batch, height, width, channels), got shape "
+                         f"{tuple(input_shape)}")
+    (kh, kw), (sh, sw) = _pair(kernel_size, "kernel_size", op), _pair(strides, "strides", op)
+    dh, dw = _pair(dilation_rate, "dilation_rate", op)
+    oph, opw = _pair_or_none(output_padding, "output_padding", op)
+    oh, pt = conv_transpose_output_length(input_shape[1], kh, sh, padding, oph, dh, op)
+    ow, pl = conv_transpose_output_length(input_shape[2], kw, sw, padding, opw, dw, op)
+    return (input_shape[0], oh, ow, int(filters)), (pt, pl)
+
+
+def _transpose_geometry(op, x_shape, w_shape, strides, padding, output_padding, dilation_rate):
+    w_shape = tuple(w_shape)
+    if len(w_shape) != 4:
+        raise ValueError(f"{op}: w must be 4-D (KH, KW, Cout, Cin), got shape {w_shape}")
+    shape, (pt, pl) = conv2d_transpose_output_shape(tuple(x_shape), w_shape[:2], w_shape[2],
+                                                    strides, padding, output_padding, dilation_rate, op)
+    (sh, sw), (dh, dw) = _pair(strides, "strides", op), _pair(dilation_rate, "dilation_rate", op)
+    return shape, (sh, sw, pt, pl, dh, dw)
+
+
+def conv2d_transpose(x, w, bias=None, out=None, *, strides=1, padding="valid", output_padding=None,
+                     dilation_rate=1):
+    """y = conv2d_transpose(x, w) + bias: x (N, H, W, Cin), w (KH, KW, Cout, Cin) (Keras's
+    Conv2DTranspose kernel) -> (N, OH, OW, Cout), OH / OW by Keras's formula. It runs the data
+    gradient of the conv2d whose kernel is w. Returns ``out``."""
+    op = "conv2d_transpose_forward"
+    x, w = as_tensor(x, op, "x"), as_tensor(w, op, "w")
+    shape, geo = _transpose_geometry(op, x.shape, w.shape, strides, padding, output_padding, dilation_rate)
+    y = _out(out, shape, op, device=x.device, check_shape=True)
+    if bias is not None:
+        bias = as_tensor(bias, op, "bias")
+    _C.conv2d_transpose_forward(x, w, bias, y, *geo)
+    return y
+
+
+def conv2d_transpose_backward_data(dy, w, input_shape, out=None, *, strides=1, padding="valid",
+                                   output_padding=None, dilation_rate=1):
+    """dx = dL/dx of :func:`conv2d_transpose` for an input of ``input_shape`` (a conv2d forward
+    of dy with kernel w)."""
+    op = "conv2d_transpose_backward_data"
+    dy, w = as_tensor(dy, op, "dy"), as_tensor(w, op, "w")
+    shape, geo = _transpose_geometry(op, input_shape, w.shape, strides, padding, output_padding, dilation_rate)
+    if tuple(dy.shape) != tuple(shape):
+        raise ValueError(f"{op}: dy must have shape {tuple(shape)} for input {tuple(input_shape)}, "
+                         f"got {tuple(dy.shape)}")
+    dx = _out(out, input_shape, op, device=dy.device, check_shape=True)
+    _C.conv2d_transpose_backward_data(dy, w, dx, *geo)
+    return dx
+
+
+def conv2d_transpose_backward_weights(x, dy, kernel_shape, out=None, bias_out=None, *, strides=1,
+                                      padding="valid", output_padding=None, dilation_rate=1,
+                                      bias=False):
+    """dw (``kernel_shape`` (KH, KW, Cout, Cin)) of :func:`conv2d_transpose`, and db = column sums
+    of dy when ``bias`` or ``bias_out``. Returns dw, or (dw, db)."""
+    op = "conv2d_transpose_backward_weights"
+    x, dy = as_tensor(x, op, "x"), as_tensor(dy, op, "dy")
+    kernel_shape = tuple(int(d) for d in kernel_shape)
+    if len(kernel_shape) != 4:
+        raise ValueError(f"{op}: kernel_shape must be 4-D, got {kernel_shape}")
+    shape, geo = _transpose_geometry(op, x.shape, kernel_shape, strides, padding,
+                                     output_padding, dilation_rate)
+    if tuple(dy.shape) != tuple(shape):
+        raise ValueError(f"{op}: dy must have shape {tuple(shape)} for x {tuple(x.shape)}, "
+                         f"got {tuple(dy.shape)}")
+    dw = _out(out, kernel_shape, op, device=x.device, check_shape=True)
+    want_bias = bias or bias_out is not None
+    db = _out(bias_out, kernel_shape[2:3], op, device=x.device) if want_bias else None
+    _C.conv2d_transpose_backward_weights(x, dy, dw, db, *geo)
+    return (dw, db) if want_bias else dw
+
+
+def depthwise_conv2d_output_shape(input_shape, kernel_size, depth_multiplier=1, strides=1,
+                                  padding="valid", dilation_rate=1, op="depthwise_conv2d"):
+    """((N, OH, OW, C*depth_multiplier), (pad_top, pad_left)): conv2d's output-size rule."""
+    if len(input_shape) != 4:
+        raise ValueError(f"{op}: input must be 4-D (batch, height, width, channels), got shape "
+                         f"{tuple(input_shape)}")
+    c = input_shape[3]
+    shape, pads = conv2d_output_shape(input_shape, kernel_size, 1, strides, padding, dilation_rate, op)
+    return shape[:3] + (None if c is None else int(c) * int(depth_multiplier),), pads
+
+
+def _depthwise_geometry(op, x_shape, w_shape, strides, padding, dilation_rate):
+    if len(w_shape) != 4:
+        raise ValueError(f"{op}: w must be 4-D (KH, KW, C, depth_multiplier), got shape {tuple(w_shape)}")
+    shape, (pt, pl) = depthwise_conv2d_output_shape(tuple(x_shape), tuple(w_shape[:2]), w_shape[3],
+                                                    strides, padding, dilation_rate, op)
+    (sh, sw), (dh, dw) = _pair(strides, "strides", op), _pair(dilation_rate, "dilation_rate", op)
+    return shape, (sh, sw, pt, pl, dh, dw)
+
+
+def depthwise_conv2d(x, w, bias=None, out=None, *, strides=1, padding="valid", dilation_rate=1):
+    """y = depthwise_conv2d(x, w) + bias: x (N, H, W, C), w (KH, KW, C, DM) -> (N, OH, OW, C*DM),
+    output channel c*DM + m. Returns ``out``."""
+    op = "depthwise_conv2d_forward"
+    x, w = as_tensor(x, op, "x"), as_tensor(w, op, "w")
+    shape, geo = _depthwise_geometry(op, x.shape, tuple(w.shape), strides, padding, dilation_rate)
+    y = _out(out, shape, op, device=x.device, check_shape=True)
+    if bias is not None:
+        bias = as_tensor(bias, op, "bias")
+    _C.depthwise_conv2d_forward(x, w, bias, y, *geo)
+    return y
+
+
+def depthwise_conv2d_backward_data(dy, w, input_shape, out=None, *, strides=1, padding="valid",
+                                   dilation_rate=1):
+    """dx = dL/dx of :func:`depthwise_conv2d` for an input of ``input_shape``."""
+    op = "depthwise_conv2d_backward_data"
+    dy, w = as_tensor(dy, op, "dy"), as_tensor(w, op, "w")
+    _, geo = _depthwise_geometry(op, input_shape, tuple(w.shape), strides, padding, dilation_rate)
+    dx = _out(out, input_shape, op, device=dy.device, check_shape=True)
+    _C.depthwise_conv2d_backward_data(dy, w, dx, *geo)
+    return dx
+
+
+def depthwise_conv2d_backward_weights(x, dy, kernel_shape, out=None, bias_out=None, *, strides=1,
+                                      padding="valid", dilation_rate=1, bias=False):
+    """dw (``kernel_shape`` (KH, KW, C, DM)) of :func:`depthwise_conv2d`, and db = column sums of
+    dy when ``bias`` or ``bias_out``. Returns dw, or (dw, db)."""
+    op = "depthwise_conv2d_backward_weights"
+    x, dy = as_tensor(x, op, "x"), as_tensor(dy, op, "dy")
+    kernel_shape = tuple(int(d) for d in kernel_shape)
+    _, geo = _depthwise_geometry(op, x.shape, kernel_shape, strides, padding, dilation_rate)
+    dw = _out(out, kernel_shape, op, device=x.device, check_shape=True)
+    want_bias = bias or bias_out is not None
+    db = _out(bias_out, (kernel_shape[2] * kernel_shape[3],), op, device=x.device) if want_bias else None
+    _C.depthwise_conv2d_backward_weights(x, dy, dw, db, *geo)
+    return (dw, db) if want_bias else dw
+
+
+def prelu_forward(x, alpha, out=None):
+    """y = x if x > 0 else alpha * x; alpha has x's shape without the batch axis, 1 on shared axes."""
+    op = "prelu_forward"
+    x, alpha = as_tensor(x, op, "x"), as_tensor(alpha, op, "alpha")
+    y = _out(out, x.shape, op, device=x.device)
+    _C.prelu_forward(x, alpha, y)
+    return y
+
+
+def prelu_backward(x, alpha, dy, dx_out=None, dalpha_out=None, *, need_dx=True, need_dalpha=True):
+    """(dx, dalpha) of :func:`prelu_forward` given dy: dx = dy * (x > 0 ? 1 : alpha), dalpha =
+    sum over the broadcast positions of dy * x * [x <= 0]. An output not needed is None (and
+    passing its ``*_out`` then is an error)."""
+    op = "prelu_backward"
+    x, alpha, dy = as_tensor(x, op, "x"), as_tensor(alpha, op, "alpha"), as_tensor(dy, op, "dy")
+    for name, out, need in (("dx_out", dx_out, need_dx), ("dalpha_out", dalpha_out, need_dalpha)):
+        if out is not None and not need:
+            raise ValueError(f"{op}: {name} is given but need_{name[:-4]} is False (it would not "
+                             f"be written)")
+    dx = _out(dx_out, x.shape, op, device=x.device) if need_dx else None
+    da = _out(dalpha_out, alpha.shape, op, device=x.device) if need_dalpha else None
+    _C.prelu_backward(x, alpha, dy, dx, da)
+    return dx, da
+
+
+_ISSUE13 = ["conv_transpose_output_length", "conv2d_transpose_output_shape", "conv2d_transpose",
+            "conv2d_transpose_backward_data", "conv2d_transpose_backward_weights",
+            "depthwise_conv2d_output_shape", "depthwise_conv2d", "depthwise_conv2d_backward_data",
+            "depthwise_conv2d_backward_weights", "prelu_forward", "prelu_backward"]
+__all__ += _ISSUE13
+for _name in _ISSUE13:
+    globals()[_name] = _names_its_errors(globals()[_name])
+del _name, _ISSUE13

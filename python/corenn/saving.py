@@ -609,7 +609,9 @@ def _model_arrays(model, include_optimizer):
         params = getattr(layer, "_params", None) or []
         names = [p.name for p in params] if len(params) == len(values) else []
         for j, value in enumerate(values):
-            arrays.append((f"weights/{k}.npy", np.ascontiguousarray(value, np.float32),
+            # np.array, not np.ascontiguousarray: that makes a 0-d weight (Normalization's
+            # count) 1-d, and the file would not match the layer's shapes on loading
+            arrays.append((f"weights/{k}.npy", np.array(value, np.float32, order="C"),
                            {"layer": layer.name, "weight": names[j] if names else str(j)}))
             k += 1
     if include_optimizer and model.compiled and model.optimizer is not None:

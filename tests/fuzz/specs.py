@@ -1182,3 +1182,8 @@ SPECS = _registry()
 def public_ops():
     """Every public function of corenn.kernels (its __all__ minus the Tensor class)."""
     return sorted(n for n in kernels.__all__ if n != "Tensor" and callable(getattr(kernels, n)))
+
+# The issue-13 kernels' builders live in their own module (specs_issue13.py).
+from .specs_issue13 import issue13_specs  # noqa: E402
+
+SPECS.update(issue13_specs())

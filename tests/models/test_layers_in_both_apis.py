@@ -45,6 +45,12 @@ TABLE = {
     "LeakyReLU": (lambda: layers.LeakyReLU(0.2), (5,), False),
     "ELU": (lambda: layers.ELU(), (5,), False),
     "Softmax": (lambda: layers.Softmax(), (5,), False),
+    "Conv2DTranspose": (lambda: layers.Conv2DTranspose(3, 3, strides=2, padding="same"), (4, 4, 2), False),
+    "DepthwiseConv2D": (lambda: layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same"), (5, 5, 2), False),
+    "SeparableConv2D": (lambda: layers.SeparableConv2D(3, 3, activation="relu"), (5, 5, 2), False),
+    "PReLU": (lambda: layers.PReLU(shared_axes=[1, 2]), (3, 3, 2), False),
+    "Rescaling": (lambda: layers.Rescaling(0.5, offset=-1.0), (5,), False),
+    "Normalization": (lambda: layers.Normalization(), (5,), False),
 }
 
 # Not single-input layers: the base class, the input declaration, and the merge layers (another
@@ -74,6 +80,8 @@ def test_layer_gives_the_same_values_in_sequential_and_functional(rng, name):
     weights = [rng.normal(0.0, 0.5, w.shape).astype(np.float32) for w in seq.get_weights()]
     if name == "BatchNormalization":  # gamma, beta, moving mean, moving variance > 0
         weights[3] = np.abs(weights[3]) + 0.5
+    if name == "Normalization":  # mean, variance > 0, count
+        weights[1] = np.abs(weights[1]) + 0.5
     seq.set_weights(weights)
     fun.set_weights(weights)
     if integer:

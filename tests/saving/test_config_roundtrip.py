@@ -61,6 +61,16 @@ LAYER_ARGS = {
     "LeakyReLU": dict(negative_slope=0.1),
     "ELU": dict(alpha=0.5),
     "Softmax": dict(axis=2),
+    "Conv2DTranspose": dict(filters=2, kernel_size=(3, 2), strides=(2, 3), padding="same",
+                            output_padding=(1, 2), activation="tanh", kernel_regularizer="l2"),
+    "DepthwiseConv2D": dict(kernel_size=3, depth_multiplier=2, padding="same", dilation_rate=2,
+                            use_bias=False, depthwise_initializer="he_normal"),
+    "SeparableConv2D": dict(filters=3, kernel_size=(1, 3), strides=2, depth_multiplier=2,
+                            activation="relu", pointwise_regularizer="l1",
+                            bias_initializer=initializers.Constant(0.1)),
+    "PReLU": dict(alpha_initializer=initializers.Constant(0.25), shared_axes=[1, 2]),
+    "Rescaling": dict(scale=1 / 255, offset=-1.0),
+    "Normalization": dict(axis=(1, 2), invert=True),
 }
 
 
@@ -68,7 +78,8 @@ LAYER_ARGS = {
 # their modules; the registry part of the round trip runs once they are exported.
 _LAYER_MODULES = [importlib.import_module(f"corenn.layers.{m}") for m in
                   ("core", "convolutional", "pooling", "normalization", "regularization",
-                   "reshaping", "base", "recurrent", "wrappers", "embedding", "activation", "merging")
+                   "reshaping", "base", "recurrent", "wrappers", "embedding", "activation", "merging",
+                   "preprocessing")
                   if importlib.util.find_spec(f"corenn.layers.{m}") is not None]
 LAYER_CLASSES = {name: cls for mod in _LAYER_MODULES for name, cls in vars(mod).items()
                  if isinstance(cls, type) and issubclass(cls, layers.Layer) and not name.startswith("_")

@@ -1,4 +1,4 @@
-"""Activation layers (Keras layers/activations): ReLU, LeakyReLU, ELU, Softmax.
+"""Activation layers (Keras layers/activations): ReLU, LeakyReLU, ELU, Softmax, PReLU.
 
 Each runs on the activation kernels of corenn.kernels (relu, leaky_relu, elu, softmax): forward
 y = f(x), backward dx = dy * f'(x) from the saved x and y. Shapes are unchanged.
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import kernels
-from .base import Layer, sample_size
+from .. import initializers, kernels, regularizers
+from .base import Layer, sample_size, shape_str
 
-__all__ = ["ReLU", "LeakyReLU", "ELU", "Softmax"]
+__all__ = ["ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU"]
 
 
 class _KernelActivation(Layer):
@@ -147,4 +147,80 @@ class Softmax(_KernelActivation):
     def get_config(self):
         cfg = super().get_config()
         cfg["axis"] = self.axis
+        return cfg
+
+
+class PReLU(Layer):
+    """Parametric ReLU with a learned slope per position: f(x) = x if x > 0 else alpha * x.
+
+    Math (fused kernels, csrc/cpu/prelu.cpp; alpha broadcast over the batch and shared_axes):
+        forward   y = x > 0 ? x : alpha * x
+        backward  dx = dy * (x > 0 ? 1 : alpha),  dalpha = sum over broadcast positions of
+                  dy * x * [x <= 0]   (reduced in C++, in a fixed order)
+
+    Args:
+        alpha_initializer: initial slopes (Keras default "Zeros": the layer starts as a ReLU).
+        alpha_regularizer: regularizer of alpha.
+        shared_axes: axes (1-based, the batch is axis 0) along which one slope is shared, e.g.
+            [1, 2] for one slope per channel of NHWC images.
+
+    Weights: alpha, of the input's shape without the batch axis, with 1 on the shared axes.
+    """
+
+    def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None,
+                 shared_axes=None, **kwargs):
+        super().__init__(**kwargs)
+        if alpha_constraint is not None:
+            raise NotImplementedError(f"PReLU '{self.name}': alpha_constraint is not supported")
+        self.alpha_initializer = initializers.get(alpha_initializer)
+        self.alpha_regularizer = regularizers.get(alpha_regularizer)
+        if shared_axes is None:
+            self.shared_axes = None
+        else:
+            axes = [shared_axes] if isinstance(shared_axes, (int, np.integer)) else list(shared_axes)
+            if not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axes):
+                raise ValueError(f"PReLU '{self.name}': shared_axes must be ints, got {shared_axes!r}")
+            self.shared_axes = [int(a) for a in axes]
+        self.alpha = None
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        rank = len(input_shape)
+        param_shape = list(input_shape[1:])
+        for a in self.shared_axes or []:
+            if not 1 <= a < rank:
+                raise ValueError(f"PReLU '{self.name}': shared_axes {self.shared_axes} must lie in "
+                                 f"[1, {rank - 1}] for inputs of shape {shape_str(input_shape)}")
+            param_shape[a - 1] = 1
+        if rank < 2 or any(d is None for d in param_shape):
+            raise ValueError(f"PReLU '{self.name}' needs every non-shared axis known, got inputs "
+                             f"{shape_str(input_shape)} with shared_axes={self.shared_axes}")
+        self.alpha = self.add_weight("alpha", tuple(param_shape), self.alpha_initializer,
+                                     self.alpha_regularizer)
+        super().build(input_shape)
+
+    def forward(self, x, training=False):
+        y = kernels.prelu_forward(x, self.alpha, out=self._buffer("y", x.shape))
+        self._x = x
+        return y
+
+    def backward(self, dy):
+        learn = self.trainable
+        if not self.needs_input_grad and not learn:
+            return None
+        dx, _ = kernels.prelu_backward(
+            self._x, self.alpha, dy,
+            dx_out=self._buffer("dx", dy.shape) if self.needs_input_grad else None,
+            dalpha_out=self._grad_of("alpha") if learn else None,
+            need_dx=self.needs_input_grad, need_dalpha=learn)
+        return dx
+
+    def flops(self, input_shape):
+        return sample_size(input_shape)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(alpha_initializer=initializers.serialize(self.alpha_initializer),
+                   alpha_regularizer=regularizers.serialize(self.alpha_regularizer),
+                   alpha_constraint=None, shared_axes=self.shared_axes)
         return cfg

@@ -1,4 +1,5 @@
-"""Convolution layers: Conv2D (NHWC images) and Conv1D (sequences), Keras semantics.
+"""Convolution layers: Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D (NHWC images)
+and Conv1D (sequences), Keras semantics.
 
 Shape legend: N batch, H x W image (Conv1D: L steps), C input channels, F filters,
 KH x KW kernel (Conv1D: K). Kernels are (KH, KW, C, F) / (K, C, F) as in Keras.
@@ -11,9 +12,9 @@ import numpy as np
 
 from .. import activations as _activations
 from .. import initializers, kernels, regularizers
-from .base import ActivatedLayer, activation_flops, sample_size, shape_str
+from .base import ActivatedLayer, Layer, activation_flops, sample_size, shape_str
 
-__all__ = ["Conv1D", "Conv2D"]
+__all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D"]
 
 
 class _Conv(ActivatedLayer):
@@ -213,3 +214,373 @@ class Conv1D(_Conv):
                          activation, use_bias, kernel_initializer, bias_initializer,
                          kernel_regularizer, bias_regularizer, activity_regularizer,
                          kernel_constraint, bias_constraint, groups, **kwargs)
+
+
+class Conv2DTranspose(_Conv):
+    """Transposed 2-D convolution ("deconvolution"): (N, H, W, C) -> (N, OH, OW, filters).
+
+    Math: the data gradient of the Conv2D whose kernel is this layer's kernel, used as a layer:
+        forward   z = conv2d_backward_data(x, W) + b, y = act(z)    (the conv2d kernels' col2im
+                                                                     GEMM / flipped forward)
+        backward  dz = dy * act'(z)
+                  dx = conv2d(dz, W)                   (the conv2d forward engine)
+                  dW = conv2d_backward_weights(dz, x)  (conv2d's weight gradient, roles swapped)
+                  db = sum dz
+    Kernel (KH, KW, filters, C) as in Keras, which is exactly the (KH, KW, Cin, Cout) conv2d layout
+    of the transposed convolution (its Cin = filters, Cout = C): no conversion anywhere.
+    Output size per axis (Keras 3's rule, ek = (K - 1) * dilation + 1):
+        output_padding None: 'valid' H*s + max(ek - s, 0), 'same' H*s;
+        else (H - 1)*s + ek - 2*pad + output_padding with pad = ek // 2 ('same') or 0.
+
+    Args:
+        filters, kernel_size, strides, padding ('valid' | 'same'), dilation_rate: as Conv2D.
+        output_padding: None, an int or 2 ints, each < the stride along its axis.
+        activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+        bias_regularizer: as Conv2D (the activation runs after the kernel, none is fused).
+    """
+
+    rank = 2
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", output_padding=None,
+                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer, activity_regularizer,
+                         kernel_constraint, bias_constraint, 1, **kwargs)
+        if output_padding is not None:
+            op = output_padding
+            op = (op, op) if isinstance(op, (int, np.integer)) and not isinstance(op, bool) else tuple(op)
+            if len(op) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                       and 0 <= v < s for v, s in zip(op, self.strides)):
+                raise ValueError(f"Conv2DTranspose '{self.name}': output_padding must be None or "
+                                 f"2 non-negative ints smaller than the strides {self.strides}, "
+                                 f"got {output_padding!r}")
+            output_padding = tuple(int(v) for v in op)
+        self.output_padding = output_padding
+        self._fused = self.activation.is_linear
+
+    def _conv_args(self):
+        return dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate,
+                    output_padding=self.output_padding)
+
+    def _output_shape4(self, shape4):
+        out, _ = kernels.conv2d_transpose_output_shape(
+            shape4, self.kernel_size, self.filters, op=f"Conv2DTranspose '{self.name}'",
+            **self._conv_args())
+        return out
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(f"Conv2DTranspose '{self.name}' needs inputs of shape (batch, height, "
+                             f"width, channels) with known channels, got {shape_str(input_shape)}")
+        self.compute_output_shape(input_shape)
+        self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, input_shape[-1]),
+                                      self.kernel_initializer, self.kernel_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
+                                        self.bias_regularizer)
+        Layer.build(self, input_shape)  # not _Conv.build: the kernel shape differs
+
+    def forward(self, x, training=False):
+        out_shape = self._output_shape4(tuple(x.shape))
+        z = self._buffer("z", out_shape)
+        kernels.conv2d_transpose(x, self.kernel, self.bias, out=z, **self._conv_args())
+        y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
+        self._x, self._z, self._y = x, z, y
+        return y
+
+    def backward_from_preactivation(self, dz):
+        if self.trainable:
+            grads = self.gradients
+            kernels.conv2d_transpose_backward_weights(
+                self._x, dz, tuple(self.kernel.shape), out=grads[0],
+                bias_out=grads[1] if self.use_bias else None, **self._conv_args())
+        if not self.needs_input_grad:
+            return None
+        dx = self._buffer("dx", self._x.shape)
+        kernels.conv2d_transpose_backward_data(dz, self.kernel, tuple(self._x.shape), out=dx,
+                                               **self._conv_args())
+        return dx
+
+    def flops(self, input_shape):
+        """2*KH*KW*filters multiply-adds per input value, + the bias, + the activation."""
+        out = sample_size(self.compute_output_shape(input_shape))
+        macs = int(np.prod(self.kernel_size)) * self.filters * sample_size(input_shape)
+        return 2 * macs + (out if self.use_bias else 0) + activation_flops(self.activation, out)
+
+    def can_fuse_max_pool(self, pool) -> bool:
+        return False
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.pop("groups")
+        cfg["output_padding"] = self.output_padding
+        return cfg
+
+
+def _depthwise_args(layer, kernel_size, strides, padding, data_format, dilation_rate):
+    """Validates and stores the spatial arguments shared by DepthwiseConv2D / SeparableConv2D."""
+    kind = type(layer).__name__
+    if data_format not in (None, "channels_last"):
+        raise NotImplementedError(f"{kind} '{layer.name}': only channels_last data is supported")
+    padding = str(padding).lower()
+    if padding not in ("valid", "same"):
+        raise ValueError(f"{kind} '{layer.name}': padding must be 'valid' or 'same', got {padding!r}")
+    layer.kernel_size = _Conv._tuple(layer, kernel_size, "kernel_size")
+    layer.strides = _Conv._tuple(layer, strides, "strides")
+    layer.dilation_rate = _Conv._tuple(layer, dilation_rate, "dilation_rate")
+    if max(layer.strides) > 1 and max(layer.dilation_rate) > 1:  # Keras 3 refuses it too
+        raise ValueError(f"{kind} '{layer.name}': strides > 1 not supported in conjunction with "
+                         f"dilation_rate > 1, got strides={layer.strides} and "
+                         f"dilation_rate={layer.dilation_rate}")
+    layer.padding = padding
+
+
+def _positive_int(layer, arg, value):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': {arg} must be a positive integer, "
+                         f"got {value!r}")
+    return int(value)
+
+
+def _no_constraints(layer, **values):
+    for arg, value in values.items():
+        if value is not None:
+            raise NotImplementedError(f"{type(layer).__name__} '{layer.name}': {arg} is not supported")
+
+
+class DepthwiseConv2D(ActivatedLayer):
+    """Depthwise 2-D convolution: each input channel convolved with its own depth_multiplier
+    filters, (N, H, W, C) -> (N, OH, OW, C * depth_multiplier); output channel c*DM + m.
+
+    Math (direct NHWC kernel vectorized over channels, csrc/cpu/depthwise_conv2d*.cpp):
+        z[n, oh, ow, c*DM + m] = b[c*DM + m] + sum_{kh, kw} x[n, oh*sh - pt + kh*dh,
+                                                             ow*sw - pl + kw*dw, c] W[kh, kw, c, m]
+        y = act(z);  dz = dy * act'(z);  dx, dW, db by the matching depthwise kernels.
+    Output size as Conv2D ('valid' / TensorFlow's 'same').
+
+    Args:
+        kernel_size, strides, padding, dilation_rate: as Conv2D (strides > 1 together with
+            dilation_rate > 1 is refused, as in Keras).
+        depth_multiplier: DM >= 1.
+        activation, use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer,
+        bias_regularizer: as Conv2D's kernel_* / bias_*.
+
+    Weights, Keras order: kernel (KH, KW, C, DM), bias (C*DM,).
+    """
+
+    rank = 2
+
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
+                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", bias_initializer="zeros",
+                 depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        _no_constraints(self, activity_regularizer=activity_regularizer,
+                        depthwise_constraint=depthwise_constraint, bias_constraint=bias_constraint)
+        _depthwise_args(self, kernel_size, strides, padding, data_format, dilation_rate)
+        self.depth_multiplier = _positive_int(self, "depth_multiplier", depth_multiplier)
+        self.activation = _activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.depthwise_initializer = initializers.get(depthwise_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self._fused = self.activation.is_linear
+        self.kernel = self.bias = None
+
+    def _conv_args(self):
+        return dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate)
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(f"DepthwiseConv2D '{self.name}' needs inputs of shape (batch, height, "
+                             f"width, channels) with known channels, got {shape_str(input_shape)}")
+        self.compute_output_shape(input_shape)
+        c = input_shape[-1]
+        self.kernel = self.add_weight("kernel", self.kernel_size + (c, self.depth_multiplier),
+                                      self.depthwise_initializer, self.depthwise_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (c * self.depth_multiplier,), self.bias_initializer,
+                                        self.bias_regularizer)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        out, _ = kernels.depthwise_conv2d_output_shape(
+            tuple(input_shape), self.kernel_size, self.depth_multiplier,
+            op=f"DepthwiseConv2D '{self.name}'", **self._conv_args())
+        return out
+
+    def forward(self, x, training=False):
+        out_shape = self.compute_output_shape(tuple(x.shape))
+        z = self._buffer("z", out_shape)
+        kernels.depthwise_conv2d(x, self.kernel, self.bias, out=z, **self._conv_args())
+        y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
+        self._x, self._z, self._y = x, z, y
+        return y
+
+    def backward_from_preactivation(self, dz):
+        if self.trainable:
+            grads = self.gradients
+            kernels.depthwise_conv2d_backward_weights(
+                self._x, dz, tuple(self.kernel.shape), out=grads[0],
+                bias_out=grads[1] if self.use_bias else None, **self._conv_args())
+        if not self.needs_input_grad:
+            return None
+        dx = self._buffer("dx", self._x.shape)
+        kernels.depthwise_conv2d_backward_data(dz, self.kernel, tuple(self._x.shape), out=dx,
+                                               **self._conv_args())
+        return dx
+
+    def flops(self, input_shape):
+        out = sample_size(self.compute_output_shape(input_shape))
+        return 2 * int(np.prod(self.kernel_size)) * out + (out if self.use_bias else 0) + \
+            activation_flops(self.activation, out)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(kernel_size=self.kernel_size, strides=self.strides, padding=self.padding,
+                   depth_multiplier=self.depth_multiplier, data_format="channels_last",
+                   dilation_rate=self.dilation_rate,
+                   activation=_activations.serialize(self.activation), use_bias=self.use_bias,
+                   depthwise_initializer=initializers.serialize(self.depthwise_initializer),
+                   bias_initializer=initializers.serialize(self.bias_initializer),
+                   depthwise_regularizer=regularizers.serialize(self.depthwise_regularizer),
+                   bias_regularizer=regularizers.serialize(self.bias_regularizer))
+        return cfg
+
+
+class SeparableConv2D(ActivatedLayer):
+    """Depthwise separable 2-D convolution: a depthwise conv (no bias), then a 1x1 conv mixing the
+    channels, (N, H, W, C) -> (N, OH, OW, filters).
+
+    Math:
+        u = depthwise_conv2d(x, Wd)                     (N, OH, OW, C*DM), depthwise kernel
+        z = u @ Wp + b, y = act(z)                      the 1x1 conv2d: one GEMM over pixels,
+                                                        bias and relu fused in its epilogue
+        backward: du = dz @ Wp^T, dWp = u^T dz, db = sum dz  (conv2d's pointwise GEMMs),
+                  dx, dWd from du by the depthwise kernels.
+    Every step is a C++ kernel; the layer only passes buffers along.
+
+    Args:
+        filters: output channels. kernel_size, strides, padding, dilation_rate, depth_multiplier:
+            as DepthwiseConv2D (they apply to the depthwise step).
+        activation, use_bias, depthwise_initializer, pointwise_initializer, bias_initializer,
+        depthwise_regularizer, pointwise_regularizer, bias_regularizer.
+
+    Weights, Keras order: depthwise_kernel (KH, KW, C, DM), pointwise_kernel (1, 1, C*DM,
+    filters), bias (filters,).
+    """
+
+    rank = 2
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None,
+                 pointwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        _no_constraints(self, activity_regularizer=activity_regularizer,
+                        depthwise_constraint=depthwise_constraint,
+                        pointwise_constraint=pointwise_constraint, bias_constraint=bias_constraint)
+        _depthwise_args(self, kernel_size, strides, padding, data_format, dilation_rate)
+        self.filters = _positive_int(self, "filters", filters)
+        self.depth_multiplier = _positive_int(self, "depth_multiplier", depth_multiplier)
+        self.activation = _activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.depthwise_initializer = initializers.get(depthwise_initializer)
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
+        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self._fused = self.activation.name in ("linear", "relu")
+        self.depthwise_kernel = self.pointwise_kernel = self.bias = None
+
+    def _conv_args(self):
+        return dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate)
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(f"SeparableConv2D '{self.name}' needs inputs of shape (batch, height, "
+                             f"width, channels) with known channels, got {shape_str(input_shape)}")
+        self.compute_output_shape(input_shape)
+        c = input_shape[-1]
+        self.depthwise_kernel = self.add_weight(
+            "depthwise_kernel", self.kernel_size + (c, self.depth_multiplier),
+            self.depthwise_initializer, self.depthwise_regularizer)
+        self.pointwise_kernel = self.add_weight(
+            "pointwise_kernel", (1, 1, c * self.depth_multiplier, self.filters),
+            self.pointwise_initializer, self.pointwise_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
+                                        self.bias_regularizer)
+        super().build(input_shape)
+
+    def _depthwise_shape(self, input_shape):
+        out, _ = kernels.depthwise_conv2d_output_shape(
+            tuple(input_shape), self.kernel_size, self.depth_multiplier,
+            op=f"SeparableConv2D '{self.name}'", **self._conv_args())
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return self._depthwise_shape(input_shape)[:3] + (self.filters,)
+
+    def forward(self, x, training=False):
+        u_shape = self._depthwise_shape(tuple(x.shape))
+        out_shape = u_shape[:3] + (self.filters,)
+        u = kernels.depthwise_conv2d(x, self.depthwise_kernel, None, out=self._buffer("u", u_shape),
+                                     **self._conv_args())
+        z = self._buffer("z", out_shape)
+        act = "relu" if self.activation.name == "relu" else "none"
+        kernels.conv2d(u, self.pointwise_kernel, self.bias, out=z, activation=act)
+        y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
+        self._x, self._u, self._z, self._y = x, u, z, y
+        return y
+
+    def backward_from_preactivation(self, dz):
+        u = self._u
+        if self.trainable:
+            grads = self.gradients
+            kernels.conv2d_backward_weights(u, dz, tuple(self.pointwise_kernel.shape), out=grads[1],
+                                            bias_out=grads[2] if self.use_bias else None)
+        du = kernels.conv2d_backward_data(dz, self.pointwise_kernel, tuple(u.shape),
+                                          out=self._buffer("du", u.shape))
+        if self.trainable:
+            kernels.depthwise_conv2d_backward_weights(self._x, du, tuple(self.depthwise_kernel.shape),
+                                                      out=self.gradients[0], **self._conv_args())
+        if not self.needs_input_grad:
+            return None
+        dx = self._buffer("dx", self._x.shape)
+        kernels.depthwise_conv2d_backward_data(du, self.depthwise_kernel, tuple(self._x.shape), out=dx,
+                                               **self._conv_args())
+        return dx
+
+    def flops(self, input_shape):
+        """2*KH*KW per depthwise output value, 2*filters per pointwise input value, + bias, act."""
+        u = sample_size(self._depthwise_shape(input_shape))
+        out = sample_size(self.compute_output_shape(input_shape))
+        return 2 * int(np.prod(self.kernel_size)) * u + 2 * u * self.filters + \
+            (out if self.use_bias else 0) + activation_flops(self.activation, out)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
+                   padding=self.padding, data_format="channels_last",
+                   dilation_rate=self.dilation_rate, depth_multiplier=self.depth_multiplier,
+                   activation=_activations.serialize(self.activation), use_bias=self.use_bias,
+                   depthwise_initializer=initializers.serialize(self.depthwise_initializer),
+                   pointwise_initializer=initializers.serialize(self.pointwise_initializer),
+                   bias_initializer=initializers.serialize(self.bias_initializer),
+                   depthwise_regularizer=regularizers.serialize(self.depthwise_regularizer),
+                   pointwise_regularizer=regularizers.serialize(self.pointwise_regularizer),
+                   bias_regularizer=regularizers.serialize(self.bias_regularizer))
+        return cfg
