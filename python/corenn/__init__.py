@@ -4,6 +4,7 @@ The math runs in a compiled C++ core (corenn._C); this package is a thin layer o
 """
 from . import kernels
 from . import ops  # Keras 3 op names on Tensors; also installs the Tensor operators
+from . import _tensor_numpy  # noqa: F401  NumPy ufuncs and methods on Tensors
 from .kernels import Tensor, get_num_threads, set_num_threads
 from . import activations, initializers, regularizers, losses, metrics
 from . import utils, callbacks, datasets, optimizers

@@ -330,8 +330,9 @@ class Layer:
 
         On KerasTensors (``keras.Input`` or another layer's output) this records a node of the
         graph of layer calls and returns KerasTensor(s); nothing is computed (functional API).
-        On data it runs now (building on first call): NumPy in -> NumPy out, Tensor in -> Tensor
-        out (a list for layers that return several, e.g. an RNN with return_state). Inside a
+        On data (NumPy arrays or Tensors) it runs now (building on first call) and returns new
+        Tensors, as Keras returns tensors (a list for layers that return several, e.g. an RNN
+        with return_state); ``.numpy()`` or ``np.asarray`` reads them. Inside a
         ``GradientTape`` the call gets a context of its own and is recorded for ``gradient``.
         """
         if kwargs:
@@ -350,7 +351,6 @@ class Layer:
     def _eager_call(self, inputs, training):
         packed = isinstance(inputs, (list, tuple))
         flat = list(inputs) if packed else [inputs]
-        numpy_in = not isinstance(flat[0], kernels.Tensor)
         flat = [x if isinstance(x, kernels.Tensor) else np.ascontiguousarray(x, dtype=np.float32) for x in flat]
         shapes = [(None,) + tuple(x.shape[1:]) for x in flat]
         if not self.built:
@@ -361,7 +361,9 @@ class Layer:
             self.check_input_shape(tuple(flat[0].shape))
         tensors = [kernels.as_tensor(x, self.name, f"inputs[{i}]" if packed else "x") for i, x in enumerate(flat)]
         y = self.forward(tensors if packed else tensors[0], training=bool(training))
-        out = (lambda t: np.array(t, copy=True)) if numpy_in else (lambda t: t)
+        # A fresh Tensor per call, as Keras returns a new tensor: the layer's buffers are reused
+        # by its next call, so handing one out would let that call overwrite this result.
+        out = lambda t: kernels.Tensor.from_numpy(np.array(t, copy=True))  # noqa: E731
         return [out(t) for t in y] if isinstance(y, list) else out(y)
 
     # -- call contexts ---------------------------------------------------------------------------

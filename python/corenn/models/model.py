@@ -359,16 +359,13 @@ class Model(TrainingLoops):
             return self._call_symbolic(inputs)
         if autodiff.recording_tape() is not None or self._graph is None or training:
             return self._call_eager(inputs, training)
-        tensor_in = isinstance(inputs, kernels.Tensor) or (
-            isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], kernels.Tensor))
         xs = self._prepare_x(inputs, "__call__")
         with self._step_lock:   # one forward pass on the whole input; the outputs copied out of the buffers
             if not fusion.is_planned(self._graph):
                 self._mark_input_grads()
             outs = self._forward(_tensors(xs), False)
             outs = [np.array(o, copy=True) for o in (outs if isinstance(outs, list) else [outs])]
-        if tensor_in:
-            outs = [kernels.Tensor.from_numpy(o) for o in outs]
+        outs = [kernels.Tensor.from_numpy(o) for o in outs]   # Tensors, as Keras returns
         return self._structure_outputs(outs)
 
     def call(self, inputs, training=None, mask=None):

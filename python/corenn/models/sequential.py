@@ -54,6 +54,13 @@ class Sequential(Model):
         if not isinstance(layer, (Layer, Model)):
             raise TypeError(f"{self.name}.add: expected a corenn layer, got {type(layer).__name__}")
         if isinstance(layer, Model):
+            if layer._graph is None and isinstance(layer, Sequential):
+                # not built yet (no input shape): its layers join this chain, shared with it
+                if not self._layers and self._input_shape is None and layer._input_shape is not None:
+                    self._input_shape = layer._input_shape
+                for inner in layer._layers:
+                    self._add_layer(inner)
+                return
             if layer._graph is None:
                 raise TypeError(f"{self.name}.add: a subclassed model cannot be a Sequential layer; "
                                 "use its layers or a functional model")

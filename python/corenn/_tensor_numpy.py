@@ -1,0 +1,114 @@
+"""NumPy interoperation of corenn.Tensor, so code written for Keras tensors (and NumPy arrays)
+runs on the Tensors that layers and models return.
+
+- NumPy ufuncs on Tensors: the ones corenn.ops has (``np.exp(t)``, ``ndarray * t``,
+  ``np.maximum(t, 0)``, ...) run as those ops, so they return Tensors and the GradientTape sees
+  them; any other ufunc (or a call with ``out=``) runs in NumPy on the Tensors' data and returns
+  what NumPy returns.
+- NumPy-style methods, as PyTorch and NumPy users write them: ``t.sum()``, ``t.mean(axis=0)``,
+  ``t.max()``, ``t.std()``, ``t.argmax(-1)``, ``t.reshape(-1, 3)``, ``t.astype('float64')``,
+  ``t.any()``, ``t.all()``, ``t.tolist()``, ``t.T``, ``t.flatten()``. Reductions and reshapes
+  are corenn.ops (differentiable); the rest read the data through NumPy.
+"""
+import numpy as np
+
+from . import ops
+from .kernels import Tensor
+
+# ufunc -> corenn.ops function (called as fn(*inputs)); these record on a GradientTape
+_UFUNC_OPS = {
+    np.add: ops.add, np.subtract: ops.subtract, np.multiply: ops.multiply,
+    np.true_divide: ops.divide, np.power: ops.power, np.maximum: ops.maximum,
+    np.minimum: ops.minimum, np.negative: ops.negative, np.exp: ops.exp, np.log: ops.log,
+    np.sqrt: ops.sqrt, np.square: ops.square, np.absolute: ops.abs, np.tanh: ops.tanh,
+    np.matmul: ops.matmul,
+}
+
+
+def _plain(x):
+    return np.asarray(x) if isinstance(x, Tensor) else x
+
+
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    fn = _UFUNC_OPS.get(ufunc)
+    if fn is not None and method == "__call__" and not kwargs:
+        return fn(*inputs)
+    inputs = tuple(_plain(x) for x in inputs)
+    if "out" in kwargs:
+        kwargs["out"] = tuple(_plain(x) for x in kwargs["out"])
+    return getattr(ufunc, method)(*inputs, **kwargs)
+
+
+def _reduction(op_fn, name):
+    def method(self, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
+        # NumPy's np.sum(t) / np.mean(t) call t.sum(axis=, dtype=, out=, ...) on a non-ndarray
+        if dtype is not None or out is not None or kwargs:
+            return getattr(np, name)(np.asarray(self), axis=axis, dtype=dtype, out=out,
+                                     keepdims=keepdims, **kwargs)
+        return op_fn(self, axis=axis, keepdims=keepdims)
+    method.__name__ = name
+    method.__doc__ = f"corenn.ops.{op_fn.__name__}(self, axis, keepdims) (NumPy's spelling)."
+    return method
+
+
+def _reshape(self, *shape, order="C"):
+    """t.reshape(2, 3) or t.reshape((2, 3)); -1 takes the rest (a view of the same data)."""
+    if order != "C":
+        raise ValueError(f"Tensor.reshape: only order='C' is supported, got {order!r}")
+    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+        shape = shape[0]
+    if isinstance(shape, (list, tuple)) and all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape):
+        shape = [int(d) for d in shape]   # NumPy integers too
+    return _C_RESHAPE(self, shape)        # the C++ entry names what is wrong with anything else
+
+
+def _arg(name):
+    def method(self, axis=None, out=None, keepdims=False):
+        r = getattr(np, name)(np.asarray(self), axis=axis, out=out, keepdims=keepdims)
+        return r if out is not None else Tensor.from_numpy(np.ascontiguousarray(r, np.int64))
+    method.__name__ = name
+    return method
+
+
+def _truth(name):
+    def method(self, axis=None, out=None, keepdims=False):
+        return getattr(np, name)(np.asarray(self), axis=axis, out=out, keepdims=keepdims)
+    method.__name__ = name
+    return method
+
+
+_C_RESHAPE = Tensor.reshape
+
+
+def _install():
+    T = Tensor
+    T.__array_ufunc__ = _array_ufunc
+    for name, fn in (("sum", ops.sum), ("mean", ops.mean), ("max", ops.max), ("min", ops.min),
+                     ("var", ops.var), ("std", ops.std)):
+        setattr(T, name, _reduction(fn, name))
+    T.argmax, T.argmin = _arg("argmax"), _arg("argmin")
+    T.any, T.all = _truth("any"), _truth("all")
+    T.reshape = _reshape
+    T.astype = lambda self, dtype, copy=True: np.asarray(self).astype(dtype, copy=True)
+    T.tolist = lambda self: np.asarray(self).tolist()
+    T.flatten = lambda self: ops.reshape(self, (-1,))
+    T.T = property(lambda self: ops.transpose(self))
+    T.__bool__ = _bool
+    T.__int__ = lambda self: int(np.asarray(self).item()) if self.size == 1 else _one_element("int")
+
+
+def _one_element(what):
+    raise TypeError(f"{what}() of a Tensor needs exactly one element")
+
+
+def _bool(self):
+    """``if t:`` / ``assert t > 0.1``: the value of a one-element Tensor; ambiguous otherwise,
+    as for NumPy arrays."""
+    if self.size != 1:
+        raise ValueError(f"the truth value of a Tensor of shape {tuple(self.shape)} is ambiguous; "
+                         "use .any() or .all()")
+    return bool(np.asarray(self).item())
+
+
+_install()
