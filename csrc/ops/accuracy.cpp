@@ -157,7 +157,7 @@ std::vector<double> confusion_counts(const Tensor& y_pred, const Tensor& y_true,
                  ": thresholds must be ascending, got ", thresholds[t - 1], " before ", thresholds[t]);
   }
   const int64_t n = y_pred.numel();
-  const int64_t cols = y_pred.dim() == 0 ? 1 : std::max<int64_t>(1, y_pred.shape().back());
+  const int64_t cols = y_pred.dim() <= 1 ? 1 : std::max<int64_t>(1, y_pred.shape().back());
   const float* w = nullptr;
   if (sample_weight) {
     const Tensor& sw = *sample_weight;
