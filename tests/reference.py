@@ -1007,8 +1007,8 @@ def confusion_counts(y_pred, y_true, thresholds, soft_labels=False, sample_weigh
     w = np.ones(p.size) if sample_weight is None else np.repeat(f64(sample_weight).reshape(-1), p.size // rows)
     pos = t if soft_labels else (t != 0).astype(np.float64)
     above = p[None, :] > np.asarray(thresholds, np.float32)[:, None]
-    tp = (above * (w * pos)).sum(axis=1)
-    fp = (above * (w * (1 - pos))).sum(axis=1)
+    tp = np.where(above, w * pos, 0.0).sum(axis=1)  # an element below a threshold adds nothing there
+    fp = np.where(above, w * (1 - pos), 0.0).sum(axis=1)
     return np.stack([tp, fp, (w * (1 - pos)).sum() - fp, (w * pos).sum() - tp], axis=1)
 
 

@@ -18,6 +18,13 @@ bool is_label_shape(const Tensor& labels, const Tensor& y_pred) {
   return labels.shape() == lead;
 }
 
+// prod(shape[:-1]): Tensor::rows() divides by the last axis, which may be 0 here.
+int64_t lead_rows(const Tensor& t) {
+  int64_t n = 1;
+  for (int64_t d = 0; d + 1 < t.dim(); ++d) n *= t.size(d);
+  return n;
+}
+
 void throw_bad_label(const char* op, const Tensor& y_pred, const Tensor& y_true, int64_t r) {
   const int64_t row = -1 - r;
   const int64_t label = y_true.dtype() == DType::int32 ? y_true.data<int32_t>()[row]
@@ -33,7 +40,7 @@ void check_labels(const char* op, const Tensor& y_pred, const Tensor& y_true, co
   check_index_dtype(op, "y_true", y_true);
   CORENN_CHECK(is_label_shape(y_true, y_pred), op, ": y_true has shape ", y_true.shape_str(),
                " but y_pred has shape ", y_pred.shape_str(), "; expected labels of y_pred's shape "
-               "without its last axis (", y_pred.rows(), " labels), optionally with a trailing 1");
+               "without its last axis (", lead_rows(y_pred), " labels), optionally with a trailing 1");
 }
 
 int64_t sparse_categorical(const char* op, const Tensor& y_pred, const Tensor& y_true, float* per_row) {
@@ -78,8 +85,8 @@ int64_t accuracy_count(const std::string& kind, const Tensor& y_pred, const Tens
     check_float32(op, "per_row", *per_row);
     check_cpu(op, "per_row", *per_row);
     check_writable(op, "per_row", *per_row);
-    CORENN_CHECK(per_row->numel() == y_pred.rows(), op, ": per_row must hold one value per row of "
-                 "y_pred ", y_pred.shape_str(), " (", y_pred.rows(), " values), got shape ",
+    CORENN_CHECK(per_row->numel() == lead_rows(y_pred), op, ": per_row must hold one value per row of "
+                 "y_pred ", y_pred.shape_str(), " (", lead_rows(y_pred), " values), got shape ",
                  per_row->shape_str());
     check_no_alias(op, "per_row", *per_row, "y_pred", y_pred);
     check_no_alias(op, "per_row", *per_row, "y_true", y_true);
