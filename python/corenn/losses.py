@@ -86,16 +86,19 @@ class Loss:
             raise TypeError(f"{self.name}: labels must be numeric, got dtype {y.dtype}")
         return np.ascontiguousarray(y, dtype=np.float32)
 
-    def forward_backward(self, y_true, y_pred, grad=None, sample_weight=None) -> float:
+    def forward_backward(self, y_true, y_pred, grad=None, sample_weight=None, logits=False) -> float:
         """The reduced loss ('sum' sums over the rows, anything else is the mean); when ``grad`` is
-        given it also receives d(loss)/d(y_pred) (fused)."""
+        given it also receives d(loss)/d(y_pred) (fused). ``logits=True``: y_pred holds the logits
+        of a softmax/sigmoid output (the model's fused output + cross-entropy step)."""
         if self.reduction == "sum":  # sum_i l_i = mean_i (rows * w_i) l_i: the same kernel pass
             rows = _rows(y_pred)
             base = np.ones(rows, np.float32) if sample_weight is None else \
                 np.asarray(sample_weight, np.float32).reshape(-1)
             sample_weight = np.ascontiguousarray(base * np.float32(rows))
-        return kernels.loss_forward(self.kind, y_pred, y_true, grad, sample_weight=sample_weight,
-                                    **self._kernel_kwargs())
+        kwargs = self._kernel_kwargs()
+        if logits:
+            kwargs["from_logits"] = True
+        return kernels.loss_forward(self.kind, y_pred, y_true, grad, sample_weight=sample_weight, **kwargs)
 
     def _kernel_kwargs(self):
         return self._kwargs()

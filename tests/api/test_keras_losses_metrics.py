@@ -424,3 +424,23 @@ def test_sparse_labels_per_time_step_train(arch, rng):
     model.fit(x, labels[..., None], sample_weight=np.linspace(0.5, 1.5, len(x)), batch_size=8, epochs=1, verbose=0)
     with pytest.raises(ValueError, match=r"\(n, 5\)"):
         model.fit(x, labels[:, :4], epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("loss_cls,activation", [(losses.CategoricalCrossentropy, "softmax"),
+                                                 (losses.Poisson, "softplus")])
+def test_sum_reduction_in_fit_scales_the_gradient_by_the_batch_size(loss_cls, activation, rng):
+    """reduction='sum' trains like the mean with an N times larger learning rate, also when the
+    softmax output and the cross-entropy run as one fused kernel."""
+    x = rng.standard_normal((8, 3)).astype(np.float32)
+    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 8)]
+    weights = []
+    for reduction, lr in (("sum", 0.01), ("sum_over_batch_size", 0.08)):
+        model = _regression_model(4, activation, seed=4)
+        model.compile(corenn.optimizers.SGD(lr), loss_cls(reduction=reduction))
+        value = model.evaluate(x, y, batch_size=8, verbose=0)
+        model.train_on_batch(x, y)
+        weights.append((value, model.get_weights()))
+    (sum_value, w_sum), (mean_value, w_mean) = weights
+    assert sum_value == pytest.approx(8 * mean_value, rel=1e-5)
+    for a, b in zip(w_sum, w_mean):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

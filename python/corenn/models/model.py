@@ -802,7 +802,7 @@ class Model(TrainingLoops):
             if k in self._preactivation:
                 # softmax/sigmoid + cross-entropy: one kernel from the logits (as Keras' backends do)
                 ctx = self._graph.steps[self._graph.producer[self._graph.output_slots[k]]].ctx
-                value = kernels.loss_forward(loss.kind, ctx.logits, y, g, from_logits=True, sample_weight=rw)
+                value = loss.forward_backward(y, ctx.logits, g, rw, logits=True)
             else:
                 value = loss.forward_backward(y, out, g, rw)
             w = self._loss_weights[k]
