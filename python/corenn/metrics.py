@@ -651,6 +651,18 @@ def get(identifier) -> Metric:
     raise TypeError(f"metrics.get: cannot interpret {identifier!r} as a metric")
 
 
+def by_name(spec):
+    """compile()'s metrics argument with the function forms (metrics.mae) replaced by their
+    names, walking lists and dicts: what a saved model records."""
+    if isinstance(spec, dict):
+        return {k: by_name(v) for k, v in spec.items()}
+    if isinstance(spec, (list, tuple)):
+        return type(spec)(by_name(v) for v in spec)
+    if getattr(spec, "_corenn_metric", None) is not None and not isinstance(spec, (Metric, type)):
+        return spec.__name__
+    return spec
+
+
 def resolve(identifier, loss=None, y_true_ndim=None, y_pred_shape=None) -> Metric:
     """compile()'s resolution of a metric spec, given the loss and the label/output shapes."""
     if isinstance(identifier, str) and identifier in ("accuracy", "acc"):

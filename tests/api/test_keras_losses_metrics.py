@@ -444,3 +444,16 @@ def test_sum_reduction_in_fit_scales_the_gradient_by_the_batch_size(loss_cls, ac
     assert sum_value == pytest.approx(8 * mean_value, rel=1e-5)
     for a, b in zip(w_sum, w_mean):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_metric_and_loss_functions_in_a_saved_model(rng, tmp_path):
+    x = rng.random((10, 3)).astype(np.float32)
+    y = rng.random((10, 2)).astype(np.float32)
+    model = corenn.Sequential([layers.Input((3,)), layers.Dense(2, activation="softplus")])
+    model.compile("sgd", losses.poisson, metrics=[metrics.mae, metrics.log_cosh, "AUC"])
+    before = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert set(before) == {"loss", "mean_absolute_error", "log_cosh", "AUC"}
+    model.save(tmp_path / "f.keras")
+    loaded = load_model(tmp_path / "f.keras")
+    assert type(loaded._losses[0]) is losses.Poisson
+    assert loaded.evaluate(x, y, verbose=0, return_dict=True) == pytest.approx(before)

@@ -533,7 +533,8 @@ class Model(TrainingLoops):
             raise ValueError(f"{self.name}.compile: pass loss=, e.g. 'sparse_categorical_crossentropy' or 'mse'")
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
-        self._metric_arg, self._loss_weight_arg = metrics, loss_weights
+        # function forms (metrics.mae) are kept by name, so a saved model records them as Keras does
+        self._metric_arg, self._loss_weight_arg = _metrics.by_name(metrics), loss_weights
         names = self.output_names
         self._losses = [None if spec is None else _losses.get(spec)
                         for spec in self._per_output("loss", loss, names, allow_none=True)]
