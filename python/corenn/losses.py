@@ -302,8 +302,8 @@ class MeanAbsolutePercentageError(_Plain):
 
 
 def _function(cls, name):
-    def fn(y_true, y_pred):
-        return cls()(y_true, y_pred)
+    def fn(y_true, y_pred, **options):  # options as Keras' functions take them: axis=, delta=, from_logits=
+        return cls(**options)(y_true, y_pred)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Batch-mean {name}(y_true, y_pred) -> float (same as {cls.__name__}()(...))."
     fn._corenn_loss = cls

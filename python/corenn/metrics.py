@@ -122,12 +122,24 @@ class _Counting(Metric):
         return _as_pred(y_true)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        if sample_weight is not None:
-            raise NotImplementedError(f"{type(self).__name__}: sample_weight is not supported")
         y_pred = _as_pred(y_pred)
         y_true = self._labels(y_true)
-        self.total += kernels.accuracy_count(self.kind, y_pred, y_true, **self._kwargs())
-        self.count += self._n(y_pred)
+        if sample_weight is None:
+            self.total += kernels.accuracy_count(self.kind, y_pred, y_true, **self._kwargs())
+            self.count += self._n(y_pred)
+            return
+        # weighted: the kernel's per-row scores, then sum_i w_i score_i / sum_i w_i
+        if len(y_pred.shape) == 1:  # (N,) binary predictions: one sample per element
+            y_pred = np.ascontiguousarray(np.asarray(y_pred).reshape(-1, 1))
+            y_true = np.ascontiguousarray(np.asarray(y_true).reshape(-1, 1))
+        rows = _rows(y_pred)
+        per = np.empty(rows, np.float32)
+        kernels.accuracy_count(self.kind, y_pred, y_true, per_row=per, **self._kwargs())
+        w = _row_weights(sample_weight, rows).astype(np.float64)
+        if w.size != rows:
+            raise ValueError(f"{type(self).__name__}: sample_weight has {w.size} values for {rows} predictions")
+        self.total += float(per @ w)
+        self.count += float(w.sum())
 
     def _kwargs(self):
         return {}

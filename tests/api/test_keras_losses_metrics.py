@@ -457,3 +457,23 @@ def test_metric_and_loss_functions_in_a_saved_model(rng, tmp_path):
     loaded = load_model(tmp_path / "f.keras")
     assert type(loaded._losses[0]) is losses.Poisson
     assert loaded.evaluate(x, y, verbose=0, return_dict=True) == pytest.approx(before)
+
+
+def test_accuracy_metrics_take_sample_weights(rng):
+    pred = rng.random((6, 2, 4)).astype(np.float32)
+    labels = rng.integers(0, 4, (6, 2))
+    w = rng.random(6).astype(np.float32)
+    wr = np.repeat(w, 2).astype(np.float64)
+    hits = (pred.argmax(-1) == labels).reshape(-1)
+    m = metrics.SparseCategoricalAccuracy()
+    m.update_state(labels, pred, sample_weight=w)
+    m.update_state(labels, pred)  # unweighted batch: weight 1 per prediction
+    assert m.result() == pytest.approx((hits @ wr + hits.sum()) / (wr.sum() + hits.size))
+    top = metrics.SparseTopKCategoricalAccuracy(k=2)
+    top.update_state(labels, pred, sample_weight=w)
+    assert top.result() == pytest.approx(top_k_hits(pred, labels, 2) @ wr / wr.sum())
+    b = metrics.BinaryAccuracy()
+    yb = (rng.random(6) > 0.5).astype(np.float32)
+    b.update_state(yb, pred[:, 0, 0], sample_weight=w)
+    assert b.result() == pytest.approx(((pred[:, 0, 0] > 0.5) == yb) @ w / w.sum(), rel=1e-6)
+    assert float(losses.cosine_similarity(pred, pred, axis=-1)) == pytest.approx(-1.0, rel=1e-6)
