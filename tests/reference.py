@@ -995,3 +995,155 @@ def normalization(x, mean, variance, invert=False, epsilon=1e-7):
     x, mean, variance = f64(x), f64(mean), f64(variance)
     std = np.maximum(np.sqrt(variance), epsilon)
     return mean + x * std if invert else (x - mean) / std
+# More Keras 3 losses (keras/src/losses/losses.py), their gradients, and the confusion-count
+# metrics (keras/src/metrics/confusion_metrics.py): float64, written straight from the formulas.
+# =============================================================================================
+
+KERAS_EXTRA_LOSSES = ("kl_divergence", "cosine_similarity", "hinge", "squared_hinge",
+                      "categorical_hinge", "log_cosh", "poisson", "mean_squared_logarithmic_error",
+                      "mean_absolute_percentage_error")
+
+
+def _hinge_labels(t):
+    """Keras' convert_binary_labels_to_hinge: 0/1 labels (the whole batch) become -1/1."""
+    return 2.0 * t - 1.0 if np.all((t == 0) | (t == 1)) else t
+
+
+def extra_loss_per_sample(kind, y_pred, y_true):
+    p, t = f64(y_pred), f64(y_true)
+    if kind == "kl_divergence":
+        tc, pc = np.clip(t, EPSILON, 1.0), np.clip(p, EPSILON, 1.0)
+        return (tc * np.log(tc / pc)).sum(axis=-1)
+    if kind == "cosine_similarity":
+        def normalize(x):
+            return x / np.maximum(np.sqrt((x * x).sum(axis=-1, keepdims=True)), EPSILON)
+        return -(normalize(t) * normalize(p)).sum(axis=-1)
+    if kind == "hinge":
+        return np.maximum(1.0 - _hinge_labels(t) * p, 0.0).mean(axis=-1)
+    if kind == "squared_hinge":
+        return (np.maximum(1.0 - _hinge_labels(t) * p, 0.0) ** 2).mean(axis=-1)
+    if kind == "categorical_hinge":
+        pos = (t * p).sum(axis=-1)
+        neg = ((1.0 - t) * p).max(axis=-1)
+        return np.maximum(neg - pos + 1.0, 0.0)
+    if kind == "log_cosh":
+        return np.log(np.cosh(p - t)).mean(axis=-1)
+    if kind == "poisson":
+        return (p - t * np.log(p + EPSILON)).mean(axis=-1)
+    if kind == "mean_squared_logarithmic_error":
+        return ((np.log(np.maximum(p, EPSILON) + 1.0) - np.log(np.maximum(t, EPSILON) + 1.0)) ** 2).mean(axis=-1)
+    if kind == "mean_absolute_percentage_error":
+        return 100.0 * (np.abs(t - p) / np.maximum(np.abs(t), EPSILON)).mean(axis=-1)
+    raise ValueError(kind)
+
+
+def extra_loss(kind, y_pred, y_true, sample_weight=None):
+    per = extra_loss_per_sample(kind, y_pred, y_true).reshape(-1)
+    w = np.ones_like(per) if sample_weight is None else f64(sample_weight).reshape(-1)
+    return float((w * per).sum() / per.size)
+
+
+def extra_loss_grad(kind, y_pred, y_true, sample_weight=None):
+    """d extra_loss / d y_pred, from the derivative of each formula (subgradient 0 at kinks)."""
+    p, t = f64(y_pred), f64(y_true)
+    C = p.shape[-1]
+    n = p.size // C
+    w = np.ones(n) if sample_weight is None else f64(sample_weight).reshape(-1)
+    scale = (w / n).reshape(p.shape[:-1] + (1,))
+    if kind == "kl_divergence":
+        tc = np.clip(t, EPSILON, 1.0)
+        inside = (p >= EPSILON) & (p <= 1.0)
+        return np.where(inside, -tc / np.clip(p, EPSILON, 1.0), 0.0) * scale
+    if kind == "cosine_similarity":
+        pn = np.sqrt((p * p).sum(axis=-1, keepdims=True))
+        tn = np.maximum(np.sqrt((t * t).sum(axis=-1, keepdims=True)), EPSILON)
+        u = p / np.maximum(pn, EPSILON)
+        th = t / tn
+        # d(-th.u)/dp: (I - u u^T) / |p| above eps, I / eps below (the norm is clamped)
+        g = np.where(pn >= EPSILON, -(th - u * (u * th).sum(axis=-1, keepdims=True)) / np.maximum(pn, EPSILON),
+                     -th / EPSILON)
+        return g * scale
+    if kind in ("hinge", "squared_hinge"):
+        y = _hinge_labels(t)
+        m = 1.0 - y * p
+        g = np.where(m > 0, -y, 0.0) if kind == "hinge" else -2.0 * y * np.maximum(m, 0.0)
+        return g / C * scale
+    if kind == "categorical_hinge":
+        v = (1.0 - t) * p
+        k = v.argmax(axis=-1)
+        onehot_k = np.zeros_like(p)
+        np.put_along_axis(onehot_k, k[..., None], 1.0, axis=-1)
+        active = (v.max(axis=-1) - (t * p).sum(axis=-1) + 1.0 > 0)[..., None]
+        return np.where(active, onehot_k * (1.0 - t) - t, 0.0) * scale
+    if kind == "log_cosh":
+        return np.tanh(p - t) / C * scale
+    if kind == "poisson":
+        return (1.0 - t / (p + EPSILON)) / C * scale
+    if kind == "mean_squared_logarithmic_error":
+        d = np.log(np.maximum(p, EPSILON) + 1.0) - np.log(np.maximum(t, EPSILON) + 1.0)
+        return np.where(p >= EPSILON, 2.0 * d / (np.maximum(p, EPSILON) + 1.0), 0.0) / C * scale
+    if kind == "mean_absolute_percentage_error":
+        return 100.0 * np.sign(p - t) / np.maximum(np.abs(t), EPSILON) / C * scale
+    raise ValueError(kind)
+
+
+def top_k_hits(y_pred, labels, k):
+    """Per row: the label's score is >= the k-th largest score (Keras' in_top_k, NumPy backend)."""
+    p = f64(y_pred).reshape(-1, np.shape(y_pred)[-1])
+    labels = np.asarray(labels).reshape(-1)
+    kth = -np.sort(-p, axis=-1)[:, k - 1] if k <= p.shape[1] else np.full(len(p), -np.inf)
+    return p[np.arange(len(p)), labels] >= kth
+
+
+def auc_thresholds(num_thresholds=200):
+    """Keras' AUC thresholds: -eps, 1/(n-1), ..., (n-2)/(n-1), 1 + eps (compared in float32)."""
+    inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+    return np.asarray([-EPSILON] + inner + [1.0 + EPSILON], np.float32)
+
+
+def confusion_counts(y_pred, y_true, thresholds, soft_labels=False, sample_weight=None):
+    """(T, 4) [tp, fp, tn, fn]: every element against every threshold (the plain O(n T) way)."""
+    p = np.asarray(y_pred, np.float32).reshape(-1)
+    t = f64(y_true).reshape(-1)
+    rows = p.size // max(1, np.shape(y_pred)[-1]) if np.ndim(y_pred) > 1 else p.size
+    w = np.ones(p.size) if sample_weight is None else np.repeat(f64(sample_weight).reshape(-1), p.size // rows)
+    pos = t if soft_labels else (t != 0).astype(np.float64)
+    above = p[None, :] > np.asarray(thresholds, np.float32)[:, None]
+    tp = np.where(above, w * pos, 0.0).sum(axis=1)  # an element below a threshold adds nothing there
+    fp = np.where(above, w * (1 - pos), 0.0).sum(axis=1)
+    return np.stack([tp, fp, (w * (1 - pos)).sum() - fp, (w * pos).sum() - tp], axis=1)
+
+
+def _no_nan(a, b):
+    return np.divide(a, b, out=np.zeros_like(a, dtype=np.float64), where=b != 0)
+
+
+def auc_from_counts(counts, curve="ROC", summation_method="interpolation"):
+    """Keras AUC.result(): a Riemann sum over the thresholds; PR + interpolation follows Davis &
+    Goadrich (keras' interpolate_pr_auc)."""
+    tp, fp, tn, fn = (counts[:, i] for i in range(4))
+    if curve == "PR" and summation_method == "interpolation":
+        dtp = tp[:-1] - tp[1:]
+        p = tp + fp
+        dp = p[:-1] - p[1:]
+        slope = _no_nan(dtp, np.maximum(dp, 0))
+        intercept = tp[1:] - slope * p[1:]
+        ratio = np.where((p[:-1] > 0) & (p[1:] > 0), _no_nan(p[:-1], np.maximum(p[1:], 0)), 1.0)
+        return float(np.sum(_no_nan(slope * (dtp + intercept * np.log(ratio)), np.maximum(tp[1:] + fn[1:], 0))))
+    recall = _no_nan(tp, tp + fn)
+    if curve == "ROC":
+        x, y = _no_nan(fp, fp + tn), recall
+    else:
+        x, y = recall, _no_nan(tp, tp + fp)
+    heights = {"interpolation": (y[:-1] + y[1:]) / 2, "minoring": np.minimum(y[:-1], y[1:]),
+               "majoring": np.maximum(y[:-1], y[1:])}[summation_method]
+    return float(np.sum((x[:-1] - x[1:]) * heights))
+
+
+def roc_auc_exact(scores, labels):
+    """The exact ROC AUC: P(score of a positive > score of a negative) + P(tie) / 2."""
+    s, l = f64(scores).reshape(-1), np.asarray(labels).reshape(-1) != 0
+    pos, neg = s[l], s[~l]
+    greater = (pos[:, None] > neg[None, :]).sum()
+    ties = (pos[:, None] == neg[None, :]).sum()
+    return float((greater + 0.5 * ties) / (pos.size * neg.size))

@@ -11,10 +11,17 @@ void register_loss(py::module_& m) {
   using release = py::call_guard<py::gil_scoped_release>;
   m.def("loss_forward", &corenn::loss_forward, py::arg("kind"), py::arg("y_pred"),
         py::arg("y_true"), py::arg("grad"), py::arg("from_logits") = false,
-        py::arg("delta") = 1.0, py::arg("sample_weight") = py::none(), release(),
-        "Mean-reduced Keras loss; writes d(loss)/d(y_pred) into grad when given");
+        py::arg("delta") = 1.0, py::arg("sample_weight") = py::none(),
+        py::arg("per_sample") = py::none(), release(),
+        "Mean-reduced Keras loss; writes d(loss)/d(y_pred) into grad and the unweighted "
+        "per-row losses into per_sample when given");
   m.def("accuracy_count", &corenn::accuracy_count, py::arg("kind"), py::arg("y_pred"),
-        py::arg("y_true"), py::arg("threshold") = 0.5, release());
+        py::arg("y_true"), py::arg("threshold") = 0.5, py::arg("k") = 5,
+        py::arg("per_row") = py::none(), release());
+  m.def("confusion_counts", &corenn::confusion_counts, py::arg("y_pred"), py::arg("y_true"),
+        py::arg("thresholds"), py::arg("soft_labels") = false,
+        py::arg("sample_weight") = py::none(), release(),
+        "[tp, fp, tn, fn] per ascending threshold, flattened (4 * T doubles)");
 }
 
 }  // namespace corenn::bindings

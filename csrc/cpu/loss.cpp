@@ -16,6 +16,23 @@
 //          logits x:      loss_i = sum_j t_j (lse - x_j), lse = log sum_j e^x_j,
 //                         grad_k = (softmax_k sum_j t_j - t_k) scale_i   (= softmax - onehot)
 //   sparse_cce: cce with t = onehot(label_i) (the NumPy/JAX Keras backends define it so).
+// The losses below have no clipping of p to (0, 1) unless stated; d_j = the gradient before scale.
+//   kld    tc = clip(t, eps, 1), pc = clip(p, eps, 1): loss_i = sum_j tc log(tc / pc),
+//          d_j = -tc / pc where eps <= p <= 1, else 0 (the clip is flat there)
+//   cosine nt = max(|t|, eps), np = max(|p|, eps) (Keras' normalize: x * min(rsqrt(x.x), 1/eps)),
+//          loss_i = -(t.p) / (nt np), d_j = -(t_j - p_j (t.p) / |p|^2) / (nt np), or -t_j / (nt eps)
+//          when |p| < eps (np is then a constant)
+//   hinge  y = 2t - 1 when the whole batch's t is 0/1, else t; m = 1 - y p:
+//          loss_i = mean_j max(m, 0),   d_j = -y [m > 0] / C
+//   squared_hinge loss_i = mean_j max(m, 0)^2,  d_j = -2 y max(m, 0) / C
+//   categorical_hinge pos = sum_j t p, neg = max_j (1 - t_j) p_j (first max at k), l = neg - pos + 1:
+//          loss_i = max(l, 0),   d_j = [l > 0] ([j == k] (1 - t_k) - t_j)
+//   log_cosh e = p - t: loss_i = mean_j e + softplus(-2e) - log 2 (= log cosh e, written so that
+//          large |e| does not overflow: |e| + log1p(exp(-2|e|)) - log 2),  d_j = tanh(e) / C
+//   poisson loss_i = mean_j p - t log(p + eps),   d_j = (1 - t / (p + eps)) / C
+//   msle   d = log(max(p, eps) + 1) - log(max(t, eps) + 1): loss_i = mean_j d^2,
+//          d_j = 2 d / (max(p, eps) + 1) / C where p >= eps, else 0
+//   mape   loss_i = 100 mean_j |t - p| / max(|t|, eps),   d_j = 100 sign(p - t) / max(|t|, eps) / C
 // The math runs in double per row: the loss is a small part of a step and this keeps the clipping
 // thresholds and log of tiny probabilities exact. Rows are cut into fixed chunks (independent of
 // the thread count) whose double partial sums are added in order: deterministic for any threads.
@@ -87,6 +104,112 @@ double bce_row(const float* p, const float* t, float* g, int64_t C, double scale
   return s / C;
 }
 
+double kld_row(const float* p, const float* t, float* g, int64_t C, double scale) {
+  double s = 0.0;
+  for (int64_t j = 0; j < C; ++j) {
+    const double tc = std::min(std::max(double(t[j]), kEps), 1.0);
+    const double x = p[j], pc = std::min(std::max(x, kEps), 1.0);
+    s += tc * std::log(tc / pc);
+    if (g) g[j] = (x < kEps || x > 1.0) ? 0.0f : static_cast<float>(-tc / pc * scale);
+  }
+  return s;
+}
+
+double cosine_row(const float* p, const float* t, float* g, int64_t C, double scale) {
+  double tt = 0.0, pp = 0.0, tp = 0.0;
+  for (int64_t j = 0; j < C; ++j) {
+    tt += double(t[j]) * t[j];
+    pp += double(p[j]) * p[j];
+    tp += double(t[j]) * p[j];
+  }
+  const double pnorm = std::sqrt(pp);
+  const double nt = std::max(std::sqrt(tt), kEps), np = std::max(pnorm, kEps);
+  if (g) {
+    // below eps the norm is clamped, so only the numerator t.p varies with p
+    const double k = pnorm < kEps ? 0.0 : tp / pp;
+    for (int64_t j = 0; j < C; ++j) g[j] = static_cast<float>(-(t[j] - p[j] * k) / (nt * np) * scale);
+  }
+  return -tp / (nt * np);
+}
+
+double hinge_row(const float* p, const float* t, float* g, int64_t C, double scale, bool pm1,
+                 bool squared) {
+  double s = 0.0;
+  for (int64_t j = 0; j < C; ++j) {
+    const double y = pm1 ? 2.0 * t[j] - 1.0 : double(t[j]);
+    const double m = 1.0 - y * p[j];
+    const double h = m > 0.0 ? m : (m != m ? m : 0.0);  // NaN stays NaN, as in the value
+    s += squared ? h * h : h;
+    const double d = squared ? -2.0 * y * h : (m != m ? m : m > 0.0 ? -y : 0.0);
+    if (g) g[j] = static_cast<float>(d * scale / C);
+  }
+  return s / C;
+}
+
+double categorical_hinge_row(const float* p, const float* t, float* g, int64_t C, double scale) {
+  double pos = 0.0, neg = 0.0;
+  int64_t k = 0;
+  for (int64_t j = 0; j < C; ++j) {
+    pos += double(t[j]) * p[j];  // a NaN anywhere in p makes pos, hence the loss, NaN
+    const double v = (1.0 - t[j]) * p[j];
+    if (j == 0 || v > neg) {
+      neg = v;
+      k = j;
+    }
+  }
+  const double l = neg - pos + 1.0;
+  const bool nan = l != l;
+  if (g) {
+    for (int64_t j = 0; j < C; ++j) {
+      const double d = (j == k ? 1.0 - t[j] : 0.0) - t[j];
+      g[j] = nan ? static_cast<float>(l) : l > 0.0 ? static_cast<float>(d * scale) : 0.0f;
+    }
+  }
+  return nan ? l : std::max(l, 0.0);
+}
+
+double log_cosh_row(const float* p, const float* t, float* g, int64_t C, double scale) {
+  static const double kLog2 = std::log(2.0);
+  double s = 0.0;
+  for (int64_t j = 0; j < C; ++j) {
+    const double e = double(p[j]) - t[j], a = std::fabs(e);
+    s += a + std::log1p(std::exp(-2.0 * a)) - kLog2;
+    if (g) g[j] = static_cast<float>(std::tanh(e) * scale / C);
+  }
+  return s / C;
+}
+
+double poisson_row(const float* p, const float* t, float* g, int64_t C, double scale) {
+  double s = 0.0;
+  for (int64_t j = 0; j < C; ++j) {
+    const double x = double(p[j]) + kEps;
+    s += p[j] - t[j] * std::log(x);
+    if (g) g[j] = static_cast<float>((1.0 - t[j] / x) * scale / C);
+  }
+  return s / C;
+}
+
+double msle_row(const float* p, const float* t, float* g, int64_t C, double scale) {
+  double s = 0.0;
+  for (int64_t j = 0; j < C; ++j) {
+    const double x = p[j], xc = std::max(x, kEps);  // max(NaN, eps) is NaN: NaN goes through
+    const double d = std::log1p(xc) - std::log1p(std::max(double(t[j]), kEps));
+    s += d * d;
+    if (g) g[j] = x < kEps ? 0.0f : static_cast<float>(2.0 * d / (xc + 1.0) * scale / C);
+  }
+  return s / C;
+}
+
+double mape_row(const float* p, const float* t, float* g, int64_t C, double scale) {
+  double s = 0.0;
+  for (int64_t j = 0; j < C; ++j) {
+    const double den = std::max(std::fabs(double(t[j])), kEps), e = double(p[j]) - t[j];
+    s += std::fabs(e) / den;
+    if (g) g[j] = static_cast<float>(100.0 * sign(e) / den * scale / C);
+  }
+  return 100.0 * s / C;
+}
+
 // Dense targets t, or (t == nullptr) the one-hot row of `label`.
 double cce_row(const float* p, const float* t, int64_t label, float* g, int64_t C, double scale,
                bool logits) {
@@ -156,7 +279,17 @@ void rows_dense(const LossProblem& pb, int64_t lo, int64_t hi, Partial& out) {
       case LossKind::bce: li = bce_row(p, t, g, C, scale, pb.from_logits); break;
       case LossKind::cce: li = cce_row(p, t, -1, g, C, scale, pb.from_logits); break;
       case LossKind::sparse_cce: break;
+      case LossKind::kld: li = kld_row(p, t, g, C, scale); break;
+      case LossKind::cosine: li = cosine_row(p, t, g, C, scale); break;
+      case LossKind::hinge: li = hinge_row(p, t, g, C, scale, pb.hinge_pm1, false); break;
+      case LossKind::squared_hinge: li = hinge_row(p, t, g, C, scale, pb.hinge_pm1, true); break;
+      case LossKind::categorical_hinge: li = categorical_hinge_row(p, t, g, C, scale); break;
+      case LossKind::log_cosh: li = log_cosh_row(p, t, g, C, scale); break;
+      case LossKind::poisson: li = poisson_row(p, t, g, C, scale); break;
+      case LossKind::msle: li = msle_row(p, t, g, C, scale); break;
+      case LossKind::mape: li = mape_row(p, t, g, C, scale); break;
     }
+    if (pb.per_sample) pb.per_sample[i] = static_cast<float>(li);
     sum += w * li;
   }
   out.sum = sum;
@@ -174,7 +307,9 @@ void rows_sparse(const LossProblem& pb, int64_t lo, int64_t hi, Partial& out) {
     }
     const double w = pb.weight ? pb.weight[i] : 1.0;
     float* g = pb.grad ? pb.grad + i * C : nullptr;
-    sum += w * cce_row(pb.pred + i * C, nullptr, label, g, C, w / pb.rows, pb.from_logits);
+    const double li = cce_row(pb.pred + i * C, nullptr, label, g, C, w / pb.rows, pb.from_logits);
+    if (pb.per_sample) pb.per_sample[i] = static_cast<float>(li);
+    sum += w * li;
   }
   out.sum = sum;
 }
@@ -201,6 +336,12 @@ LossResult loss_forward(const LossProblem& pb) {
   }
   result.value = sum / pb.rows;
   return result;
+}
+
+bool all_zero_or_one(const float* t, int64_t n) {
+  for (int64_t k = 0; k < n; ++k)
+    if (t[k] != 0.0f && t[k] != 1.0f) return false;
+  return true;
 }
 
 }  // namespace corenn::cpu

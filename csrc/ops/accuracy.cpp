@@ -1,4 +1,4 @@
-// Entry for accuracy_count: checks, then one of three counting kernels.
+// Entries for accuracy_count and confusion_counts: checks, then the counting kernels.
 #include "ops/accuracy.h"
 
 #include "ops/elementwise_common.h"
@@ -18,14 +18,33 @@ bool is_label_shape(const Tensor& labels, const Tensor& y_pred) {
   return labels.shape() == lead;
 }
 
-int64_t sparse_categorical(const char* op, const Tensor& y_pred, const Tensor& y_true) {
-  CORENN_CHECK_TYPE(y_true.dtype() != DType::float32, op,
-                    ": sparse_categorical needs integer class labels (int32 or int64), got "
-                    "float32; use labels.astype('int64') or the 'categorical' kind for one-hot");
+// prod(shape[:-1]): Tensor::rows() divides by the last axis, which may be 0 here.
+int64_t lead_rows(const Tensor& t) {
+  int64_t n = 1;
+  for (int64_t d = 0; d + 1 < t.dim(); ++d) n *= t.size(d);
+  return n;
+}
+
+void throw_bad_label(const char* op, const Tensor& y_pred, const Tensor& y_true, int64_t r) {
+  const int64_t row = -1 - r;
+  const int64_t label = y_true.dtype() == DType::int32 ? y_true.data<int32_t>()[row]
+                                                        : y_true.data<int64_t>()[row];
+  throw Error(detail::str_cat("accuracy: label ", label, " at row ", row, " is out of range for ",
+                              y_pred.cols(), " classes"));
+}
+
+void check_labels(const char* op, const Tensor& y_pred, const Tensor& y_true, const char* kind) {
+  CORENN_CHECK_TYPE(y_true.dtype() != DType::float32, op, ": ", kind,
+                    " needs integer class labels (int32 or int64), got "
+                    "float32; use labels.astype('int64') or the dense kind for one-hot targets");
   check_index_dtype(op, "y_true", y_true);
   CORENN_CHECK(is_label_shape(y_true, y_pred), op, ": y_true has shape ", y_true.shape_str(),
-               " but y_pred has shape ", y_pred.shape_str(), "; expected labels of shape (",
-               y_pred.rows(), ",) or (", y_pred.rows(), ", 1)");
+               " but y_pred has shape ", y_pred.shape_str(), "; expected labels of y_pred's shape "
+               "without its last axis (", lead_rows(y_pred), " labels), optionally with a trailing 1");
+}
+
+int64_t sparse_categorical(const char* op, const Tensor& y_pred, const Tensor& y_true, float* per_row) {
+  check_labels(op, y_pred, y_true, "sparse_categorical");
 #ifdef CORENN_WITH_CUDA
   if (!y_pred.device().is_cpu()) {
     const cuda::Hits h = cuda::sparse_categorical_hits(y_pred, y_pred.data<float>(), y_true.raw_data(),
@@ -36,26 +55,23 @@ int64_t sparse_categorical(const char* op, const Tensor& y_pred, const Tensor& y
     return h.hits;
   }
 #endif
+  const float* p = y_pred.data<float>();
   const int64_t r = y_true.dtype() == DType::int32
-      ? cpu::sparse_categorical_hits(y_pred.data<float>(), y_true.data<int32_t>(), y_pred.rows(), y_pred.cols())
-      : cpu::sparse_categorical_hits(y_pred.data<float>(), y_true.data<int64_t>(), y_pred.rows(), y_pred.cols());
-  if (r < 0) {
-    const int64_t row = -1 - r;
-    const int64_t label = y_true.dtype() == DType::int32 ? y_true.data<int32_t>()[row]
-                                                          : y_true.data<int64_t>()[row];
-    throw Error(detail::str_cat(op, ": label ", label, " at row ", row, " is out of range for ",
-                                y_pred.cols(), " classes"));
-  }
+      ? cpu::sparse_categorical_hits(p, y_true.data<int32_t>(), y_pred.rows(), y_pred.cols(), per_row)
+      : cpu::sparse_categorical_hits(p, y_true.data<int64_t>(), y_pred.rows(), y_pred.cols(), per_row);
+  if (r < 0) throw_bad_label(op, y_pred, y_true, r);
   return r;
 }
 
 }  // namespace
 
 int64_t accuracy_count(const std::string& kind, const Tensor& y_pred, const Tensor& y_true,
-                       double threshold) {
+                       double threshold, int64_t k, const std::optional<Tensor>& per_row) {
   const char* op = "accuracy";
-  CORENN_CHECK(kind == "sparse_categorical" || kind == "categorical" || kind == "binary", op,
-               ": unknown kind '", kind, "'; valid kinds are sparse_categorical, categorical, binary");
+  const bool top_k = kind == "top_k" || kind == "sparse_top_k";
+  CORENN_CHECK(kind == "sparse_categorical" || kind == "categorical" || kind == "binary" || top_k, op,
+               ": unknown kind '", kind, "'; valid kinds are sparse_categorical, categorical, binary, "
+               "top_k, sparse_top_k");
   check_float32(op, "y_pred", y_pred);
   check_defined(op, "y_true", y_true);
   check_min_dim(op, "y_pred", y_pred, 1);
@@ -63,9 +79,43 @@ int64_t accuracy_count(const std::string& kind, const Tensor& y_pred, const Tens
 #ifndef CORENN_WITH_CUDA
   check_cpu(op, "y_pred", y_pred);
 #endif
+  float* rows_out = nullptr;
+  if (per_row) {
+    check_cpu(op, "y_pred", y_pred);
+    check_float32(op, "per_row", *per_row);
+    check_cpu(op, "per_row", *per_row);
+    check_writable(op, "per_row", *per_row);
+    CORENN_CHECK(per_row->numel() == lead_rows(y_pred), op, ": per_row must hold one value per row of "
+                 "y_pred ", y_pred.shape_str(), " (", lead_rows(y_pred), " values), got shape ",
+                 per_row->shape_str());
+    check_no_alias(op, "per_row", *per_row, "y_pred", y_pred);
+    check_no_alias(op, "per_row", *per_row, "y_true", y_true);
+    rows_out = per_row->data<float>();
+  }
+  if (top_k) {
+    check_cpu(op, "y_pred", y_pred);
+    CORENN_CHECK(k >= 1, op, ": k must be >= 1, got ", k);
+    if (kind == "sparse_top_k") check_labels(op, y_pred, y_true, "sparse_top_k");
+    else check_same_shape(op, "y_pred", y_pred, "y_true", y_true);
+    if (kind == "top_k") {
+      CORENN_CHECK_TYPE(y_true.dtype() == DType::float32, op, ": y_true must be float32 for kind "
+                        "'top_k' (one-hot targets), got ", dtype_name(y_true.dtype()));
+    }
+    if (y_pred.numel() == 0) return 0;
+    const float* p = y_pred.data<float>();
+    int64_t r;
+    if (kind == "top_k")
+      r = cpu::top_k_hits<int64_t>(p, nullptr, y_true.data<float>(), y_pred.rows(), y_pred.cols(), k, rows_out);
+    else if (y_true.dtype() == DType::int32)
+      r = cpu::top_k_hits(p, y_true.data<int32_t>(), nullptr, y_pred.rows(), y_pred.cols(), k, rows_out);
+    else
+      r = cpu::top_k_hits(p, y_true.data<int64_t>(), nullptr, y_pred.rows(), y_pred.cols(), k, rows_out);
+    if (r < 0) throw_bad_label(op, y_pred, y_true, r);
+    return r;
+  }
   if (kind == "sparse_categorical") {
     if (y_pred.numel() == 0) return 0;
-    return sparse_categorical(op, y_pred, y_true);
+    return sparse_categorical(op, y_pred, y_true, rows_out);
   }
   if (kind == "binary") {
     CORENN_CHECK(same_up_to_trailing_one(y_pred, y_true), op, ": y_pred has shape ",
@@ -78,7 +128,7 @@ int64_t accuracy_count(const std::string& kind, const Tensor& y_pred, const Tens
                     kind, "', got ", dtype_name(y_true.dtype()), "; use .astype('float32')");
   if (y_pred.numel() == 0) return 0;
 #ifdef CORENN_WITH_CUDA
-  if (!y_pred.device().is_cpu()) {
+  if (!y_pred.device().is_cpu() && !rows_out) {
     if (kind == "categorical")
       return cuda::categorical_hits(y_pred, y_pred.data<float>(), y_true.data<float>(),
                                     y_pred.rows(), y_pred.cols());
@@ -87,10 +137,50 @@ int64_t accuracy_count(const std::string& kind, const Tensor& y_pred, const Tens
   }
 #endif
   if (kind == "categorical") {
-    return cpu::categorical_hits(y_pred.data<float>(), y_true.data<float>(), y_pred.rows(), y_pred.cols());
+    return cpu::categorical_hits(y_pred.data<float>(), y_true.data<float>(), y_pred.rows(), y_pred.cols(),
+                                 rows_out);
   }
-  return cpu::binary_hits(y_pred.data<float>(), y_true.data<float>(), y_pred.numel(),
-                          static_cast<float>(threshold));
+  return cpu::binary_hits(y_pred.data<float>(), y_true.data<float>(), y_pred.rows(), y_pred.cols(),
+                          static_cast<float>(threshold), rows_out);
+}
+
+std::vector<double> confusion_counts(const Tensor& y_pred, const Tensor& y_true,
+                                     const std::vector<float>& thresholds, bool soft_labels,
+                                     const std::optional<Tensor>& sample_weight) {
+  const char* op = "confusion_counts";
+  check_float32(op, "y_pred", y_pred);
+  check_defined(op, "y_true", y_true);
+  check_cpu(op, "y_pred", y_pred);
+  check_cpu(op, "y_true", y_true);
+  CORENN_CHECK(same_up_to_trailing_one(y_pred, y_true), op, ": y_pred has shape ",
+               y_pred.shape_str(), " but y_true has shape ", y_true.shape_str(),
+               "; the counts compare them element by element");
+  CORENN_CHECK_TYPE(y_true.dtype() == DType::float32, op, ": y_true must be float32, got ",
+                    dtype_name(y_true.dtype()), "; use .astype('float32')");
+  CORENN_CHECK(!thresholds.empty(), op, ": at least one threshold is needed");
+  for (size_t t = 0; t < thresholds.size(); ++t) {
+    CORENN_CHECK(!(thresholds[t] != thresholds[t]), op, ": threshold ", t, " is NaN");
+    CORENN_CHECK(t == 0 || thresholds[t - 1] <= thresholds[t], op,
+                 ": thresholds must be ascending, got ", thresholds[t - 1], " before ", thresholds[t]);
+  }
+  const int64_t n = y_pred.numel();
+  const int64_t cols = y_pred.dim() <= 1 ? 1 : std::max<int64_t>(1, y_pred.shape().back());
+  const float* w = nullptr;
+  if (sample_weight) {
+    const Tensor& sw = *sample_weight;
+    check_float32(op, "sample_weight", sw);
+    check_cpu(op, "sample_weight", sw);
+    const int64_t rows = cols ? n / cols : 0;
+    CORENN_CHECK(sw.numel() == rows, op, ": sample_weight must have one weight per sample (", rows,
+                 " for y_pred ", y_pred.shape_str(), "), got shape ", sw.shape_str());
+    w = sw.data<float>();
+  }
+  const int64_t T = static_cast<int64_t>(thresholds.size());
+  std::vector<double> out(static_cast<size_t>(4 * T), 0.0);
+  if (n > 0)
+    cpu::confusion_counts(y_pred.data<float>(), y_true.data<float>(), n, cols, w, thresholds.data(), T,
+                          soft_labels, out.data());
+  return out;
 }
 
 }  // namespace corenn

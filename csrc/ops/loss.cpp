@@ -25,7 +25,19 @@ constexpr NamedLoss kLosses[] = {
     {"binary_crossentropy", LossKind::bce},
     {"categorical_crossentropy", LossKind::cce},
     {"sparse_categorical_crossentropy", LossKind::sparse_cce},
+    {"kl_divergence", LossKind::kld},
+    {"cosine_similarity", LossKind::cosine},
+    {"hinge", LossKind::hinge},
+    {"squared_hinge", LossKind::squared_hinge},
+    {"categorical_hinge", LossKind::categorical_hinge},
+    {"log_cosh", LossKind::log_cosh},
+    {"poisson", LossKind::poisson},
+    {"mean_squared_logarithmic_error", LossKind::msle},
+    {"mean_absolute_percentage_error", LossKind::mape},
 };
+
+// The losses csrc/cuda/loss.cu implements; the others run on the CPU only.
+bool has_cuda_kernel(LossKind k) { return k <= LossKind::sparse_cce; }
 
 std::vector<int64_t> leading(const Tensor& t) {
   return std::vector<int64_t>(t.shape().begin(), t.shape().end() - 1);
@@ -96,7 +108,8 @@ LossKind loss_from_name(const std::string& name) {
 
 double loss_forward(const std::string& kind, const Tensor& y_pred, const Tensor& y_true,
                     const std::optional<Tensor>& grad, bool from_logits, double delta,
-                    const std::optional<Tensor>& sample_weight) {
+                    const std::optional<Tensor>& sample_weight,
+                    const std::optional<Tensor>& per_sample) {
   const LossKind k = loss_from_name(kind);
   const char* op = kind.c_str();
   check_float32(op, "y_pred", y_pred);
@@ -107,6 +120,7 @@ double loss_forward(const std::string& kind, const Tensor& y_pred, const Tensor&
 #ifndef CORENN_WITH_CUDA
   check_cpu(op, "y_pred", y_pred);
 #endif
+  if (!has_cuda_kernel(k) || per_sample) check_cpu(op, "y_pred", y_pred);
   if (k == LossKind::sparse_cce) check_sparse_labels(op, y_true, y_pred);
   else check_dense_targets(op, y_true, y_pred);
   if (k == LossKind::huber) {
@@ -121,6 +135,8 @@ double loss_forward(const std::string& kind, const Tensor& y_pred, const Tensor&
   pb.from_logits = from_logits;
   pb.delta = delta;
   if (k != LossKind::sparse_cce) pb.target = y_true.data<float>();
+  if (k == LossKind::hinge || k == LossKind::squared_hinge)
+    pb.hinge_pm1 = cpu::all_zero_or_one(pb.target, y_true.numel());
   else if (y_true.dtype() == DType::int32) pb.labels32 = y_true.data<int32_t>();
   else pb.labels64 = y_true.data<int64_t>();
 
@@ -143,6 +159,18 @@ double loss_forward(const std::string& kind, const Tensor& y_pred, const Tensor&
     check_no_alias(op, "grad", *grad, "y_true", y_true);
     if (sample_weight) check_no_alias(op, "grad", *grad, "sample_weight", *sample_weight);
     pb.grad = grad->data<float>();
+  }
+  if (per_sample) {
+    const Tensor& ps = *per_sample;
+    check_float32(op, "per_sample", ps);
+    check_cpu(op, "per_sample", ps);
+    check_writable(op, "per_sample", ps);
+    CORENN_CHECK(ps.numel() == pb.rows, op, ": per_sample must hold one value per row of y_pred ",
+                 y_pred.shape_str(), " (", pb.rows, " values), got shape ", ps.shape_str());
+    check_no_alias(op, "per_sample", ps, "y_pred", y_pred);
+    check_no_alias(op, "per_sample", ps, "y_true", y_true);
+    if (grad) check_no_alias(op, "per_sample", ps, "grad", *grad);
+    pb.per_sample = ps.data<float>();
   }
 
 #ifdef CORENN_WITH_CUDA

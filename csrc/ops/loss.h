@@ -1,7 +1,10 @@
 // Losses with Keras 3 semantics, value and (optionally) gradient in one pass.
 //
 // y_pred is (N, ..., C) float32, seen as (rows, C). Per-sample loss_i reduces the last axis (mean
-// for mse / mae / huber / bce, sum for the cross-entropies); result = sum_i w_i loss_i / rows.
+// for mse / mae / huber / bce / hinge / squared_hinge / log_cosh / poisson / msle / mape, sum for the
+// cross-entropies and kl_divergence, a dot product for cosine_similarity, a max for
+// categorical_hinge); result = sum_i w_i loss_i / rows. per_sample, when given, receives loss_i
+// (unweighted, (rows,)): Keras' reduction=None and the per-sample function forms.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +15,10 @@
 
 namespace corenn {
 
-enum class LossKind { mse, mae, huber, bce, cce, sparse_cce };
+enum class LossKind {
+  mse, mae, huber, bce, cce, sparse_cce,
+  kld, cosine, hinge, squared_hinge, categorical_hinge, log_cosh, poisson, msle, mape,
+};
 
 LossKind loss_from_name(const std::string& name);  // ValueError listing valid kinds
 
@@ -21,7 +27,8 @@ bool same_up_to_trailing_one(const Tensor& a, const Tensor& b);
 
 double loss_forward(const std::string& kind, const Tensor& y_pred, const Tensor& y_true,
                     const std::optional<Tensor>& grad, bool from_logits, double delta,
-                    const std::optional<Tensor>& sample_weight);
+                    const std::optional<Tensor>& sample_weight,
+                    const std::optional<Tensor>& per_sample = std::nullopt);
 
 namespace cpu {
 
@@ -34,9 +41,11 @@ struct LossProblem {
   const int64_t* labels64 = nullptr;
   const float* weight = nullptr;      // (rows,) or null
   float* grad = nullptr;              // (rows, cols) or null
+  float* per_sample = nullptr;        // (rows,) or null: loss_i before weighting
   int64_t rows = 0, cols = 0;
   bool from_logits = false;
   double delta = 1.0;
+  bool hinge_pm1 = false;             // hinge / squared_hinge: targets are 0/1, use 2t - 1
 };
 
 // bad_row >= 0 flags the first row with a NaN target or an out-of-range label (bad_label holds it).
@@ -47,6 +56,10 @@ struct LossResult {
 };
 
 LossResult loss_forward(const LossProblem& p);
+
+// Keras' hinge losses map {0, 1} labels to {-1, 1}, but only when every label of the batch is 0 or
+// 1 (a batch-wide test, as convert_binary_labels_to_hinge does).
+bool all_zero_or_one(const float* t, int64_t n);
 
 }  // namespace cpu
 

@@ -25,7 +25,9 @@ from . import kernels
 __all__ = ["Initializer", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform",
            "HeNormal", "LecunUniform", "LecunNormal", "RandomNormal", "RandomUniform",
            "TruncatedNormal", "Zeros", "Ones", "Constant", "Orthogonal", "compute_fans", "get",
-           "serialize", "deserialize"]
+           "serialize", "deserialize", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
+           "lecun_uniform", "lecun_normal", "random_normal", "random_uniform", "truncated_normal",
+           "zeros", "ones", "constant", "orthogonal", "variance_scaling"]
 
 # std of a unit normal truncated to [-2, 2]: dividing by it restores the requested variance
 _TRUNCATED_STD = 0.87962566103423978
@@ -239,6 +241,15 @@ class Orthogonal(Initializer):
     def get_config(self):
         return {"gain": self.gain, "seed": self.seed}
 
+
+# Keras' lower-case names are the classes themselves: initializers.glorot_uniform(seed=1) is an
+# initializer, initializers.he_normal()(shape) its values.
+glorot_uniform, glorot_normal = GlorotUniform, GlorotNormal
+he_uniform, he_normal = HeUniform, HeNormal
+lecun_uniform, lecun_normal = LecunUniform, LecunNormal
+random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
+zeros, ones, constant, orthogonal = Zeros, Ones, Constant, Orthogonal
+variance_scaling = VarianceScaling
 
 _BY_NAME = {
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_uniform": HeUniform,

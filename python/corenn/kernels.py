@@ -216,7 +216,9 @@ def regularizer_penalty(w, grad=None, *, l1: float = 0.0, l2: float = 0.0) -> fl
 # Losses and metrics
 
 LOSSES = ("mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy",
-          "categorical_crossentropy", "sparse_categorical_crossentropy")
+          "categorical_crossentropy", "sparse_categorical_crossentropy",
+          "kl_divergence", "cosine_similarity", "hinge", "squared_hinge", "categorical_hinge",
+          "log_cosh", "poisson", "mean_squared_logarithmic_error", "mean_absolute_percentage_error")
 
 
 def _float_targets(y):
@@ -230,7 +232,7 @@ def _float_targets(y):
 
 
 def loss_forward(kind: str, y_pred, y_true, grad=None, *, from_logits: bool = False,
-                 delta: float = 1.0, sample_weight=None) -> float:
+                 delta: float = 1.0, sample_weight=None, per_sample=None) -> float:
     """Mean-reduced loss over the batch, as Keras computes it; optionally its gradient.
 
     ``y_pred`` is (N, ...) float32; ``y_true`` has the same shape, except for
@@ -242,6 +244,8 @@ def loss_forward(kind: str, y_pred, y_true, grad=None, *, from_logits: bool = Fa
     (Keras squeezes the trailing 1).
     When ``grad`` is given it receives d(result)/d(y_pred) in the same pass (fused softmax + CE
     when ``from_logits``). Probabilities are clipped to [1e-7, 1 - 1e-7] as in Keras.
+    ``per_sample`` (a float32 Tensor of prod(y_pred.shape[:-1]) values, CPU) receives the
+    unweighted per-row losses loss_i (the formulas are in csrc/cpu/loss.cpp).
     """
     kind = _known_kind(kind, LOSSES, "loss_forward", "loss")
     y_pred = as_tensor(y_pred, kind, "y_pred")
@@ -252,22 +256,33 @@ def loss_forward(kind: str, y_pred, y_true, grad=None, *, from_logits: bool = Fa
         grad = as_tensor(grad, kind, "grad")
     if sample_weight is not None:
         sample_weight = as_tensor(_float_targets(sample_weight), kind, "sample_weight")
+    if per_sample is not None:
+        per_sample = as_tensor(per_sample, kind, "per_sample")
     return _C.loss_forward(kind, y_pred, y_true, grad, bool(from_logits), float(delta),
-                           sample_weight)
+                           sample_weight, per_sample)
 
 
-def accuracy_count(kind: str, y_pred, y_true, threshold: float = 0.5) -> int:
+def accuracy_count(kind: str, y_pred, y_true, threshold: float = 0.5, k: int = 5,
+                   per_row=None) -> int:
     """Number of correct predictions in the batch.
 
-    kind 'sparse_categorical': argmax(y_pred, -1) == y_true (int labels, (N,) or (N, 1));
+    y_pred (N, ..., C) is seen as rows of C scores.
+    kind 'sparse_categorical': argmax(y_pred, -1) == y_true (int labels of y_pred's shape without
+    its last axis, optionally with a trailing 1);
     'categorical': argmax(y_pred, -1) == argmax(y_true, -1);
-    'binary': (y_pred > threshold) == (y_true > 0.5), counted per element.
+    'binary': (y_pred > threshold) == (y_true > 0.5), counted per element;
+    'top_k' / 'sparse_top_k': the label (argmax(y_true) / the index) is among the k highest
+    scores (ties at the k-th score count, as Keras' in_top_k).
+    ``per_row`` (float32 Tensor with one value per row) receives each row's hit (binary: its
+    fraction of matching elements).
     """
     y_pred = as_tensor(y_pred, "accuracy", "y_pred")
-    if kind != "sparse_categorical":
+    if kind not in ("sparse_categorical", "sparse_top_k"):
         y_true = _float_targets(y_true)
     y_true = as_tensor(y_true, "accuracy", "y_true")
-    return _C.accuracy_count(kind, y_pred, y_true, float(threshold))
+    if per_row is not None:
+        per_row = as_tensor(per_row, "accuracy", "per_row")
+    return _C.accuracy_count(kind, y_pred, y_true, float(threshold), int(k), per_row)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1676,3 +1691,24 @@ __all__ += _ISSUE13
 for _name in _ISSUE13:
     globals()[_name] = _names_its_errors(globals()[_name])
 del _name, _ISSUE13
+# Confusion counts for AUC / Precision / Recall
+
+def confusion_counts(y_pred, y_true, thresholds, *, soft_labels: bool = False,
+                     sample_weight=None) -> np.ndarray:
+    """(T, 4) float64 array of [tp, fp, tn, fn] for ``y_pred > thresholds[t]`` over all elements.
+
+    ``thresholds`` must be ascending. A label counts as positive when nonzero, or with
+    ``soft_labels`` y_true counts y as positive and 1 - y as negative (Keras' AUC weighting).
+    ``sample_weight`` gives one weight per sample (per row of y_pred seen as (rows, C)).
+    """
+    y_pred = as_tensor(y_pred, "confusion_counts", "y_pred")
+    y_true = as_tensor(_float_targets(y_true), "confusion_counts", "y_true")
+    if sample_weight is not None:
+        sample_weight = as_tensor(_float_targets(sample_weight), "confusion_counts", "sample_weight")
+    thr = [float(t) for t in np.asarray(thresholds, dtype=np.float32).reshape(-1)]
+    out = _C.confusion_counts(y_pred, y_true, thr, bool(soft_labels), sample_weight)
+    return np.asarray(out, dtype=np.float64).reshape(len(thr), 4)
+
+
+confusion_counts = _names_its_errors(confusion_counts)
+__all__.append("confusion_counts")

@@ -12,12 +12,28 @@ Per-sample losses (then averaged over the batch, weighted by sample_weight when 
     binary_crossentropy   mean_j -(y log p + (1 - y) log(1 - p))
     categorical_ce        -sum_j y_j log p_j
     sparse_categorical_ce -log p_label
-Probabilities are clipped to [1e-7, 1 - 1e-7] as in Keras.
+    kl_divergence         sum_j t log(t / p),  t, p clipped to [1e-7, 1]
+    cosine_similarity     -(t . p) / (max(|t|, 1e-7) max(|p|, 1e-7))
+    hinge                 mean_j max(1 - t p, 0)     (0/1 labels become -1/1, as in Keras)
+    squared_hinge         mean_j max(1 - t p, 0)^2
+    categorical_hinge     max(max_j (1 - t_j) p_j - sum_j t_j p_j + 1, 0)
+    log_cosh              mean_j log cosh(p - t)
+    poisson               mean_j p - t log(p + 1e-7)
+    mean_squared_log_err  mean_j (log(max(p, 1e-7) + 1) - log(max(t, 1e-7) + 1))^2
+    mean_abs_percentage   100 mean_j |t - p| / max(|t|, 1e-7)
+Probabilities are clipped to [1e-7, 1 - 1e-7] as in Keras. Every loss has a fused C++ kernel
+(csrc/cpu/loss.cpp) that writes the gradient in the pass that computes the value.
+
+``reduction``: 'sum_over_batch_size' (the default; the mean over the rows of y_pred seen as
+(rows, C), an (N, T, C) output having N*T rows), 'sum', or None / 'none' (one value per row,
+shaped like y_pred without its last axis; a GradientTape differentiates it too).
 
 Unlike Keras, the function-style names (``losses.mean_squared_error(y_true, y_pred)``) return the
-batch mean (a float), not a per-sample vector.
+batch mean (a scalar Tensor), not a per-sample vector.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -26,7 +42,14 @@ from . import kernels
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "mean_squared_error",
            "mean_absolute_error", "huber", "binary_crossentropy", "categorical_crossentropy",
-           "sparse_categorical_crossentropy", "mse", "mae", "get", "serialize", "deserialize"]
+           "sparse_categorical_crossentropy", "mse", "mae", "KLDivergence", "CosineSimilarity", "Hinge",
+           "SquaredHinge", "CategoricalHinge", "LogCosh", "Poisson", "MeanSquaredLogarithmicError",
+           "MeanAbsolutePercentageError", "kl_divergence", "kld", "KLD", "cosine_similarity", "hinge",
+           "squared_hinge", "categorical_hinge", "log_cosh", "logcosh", "poisson",
+           "mean_squared_logarithmic_error", "msle", "MSLE", "mean_absolute_percentage_error", "mape",
+           "MAPE", "MSE", "MAE", "get", "serialize", "deserialize"]
+
+_REDUCTIONS = ("sum_over_batch_size", "auto", "sum", None, "none")
 
 
 class Loss:
@@ -36,11 +59,12 @@ class Loss:
     sparse = False  # labels are class indices, not arrays shaped like y_pred
 
     def __init__(self, name=None, from_logits: bool = False, reduction="sum_over_batch_size"):
-        if reduction not in ("sum_over_batch_size", "auto", None):
-            raise ValueError(f"{type(self).__name__}: only reduction='sum_over_batch_size' is supported, "
-                             f"got {reduction!r}")
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"{type(self).__name__}: reduction must be 'sum_over_batch_size', 'sum' or "
+                             f"None, got {reduction!r}")
         self.name = name or self.kind
         self.from_logits = bool(from_logits)
+        self.reduction = "none" if reduction is None else reduction
 
     def _kwargs(self):
         return {"from_logits": self.from_logits}
@@ -62,10 +86,22 @@ class Loss:
             raise TypeError(f"{self.name}: labels must be numeric, got dtype {y.dtype}")
         return np.ascontiguousarray(y, dtype=np.float32)
 
-    def forward_backward(self, y_true, y_pred, grad=None, sample_weight=None) -> float:
-        """Mean loss; when ``grad`` is given it also receives d(loss)/d(y_pred) (fused)."""
-        return kernels.loss_forward(self.kind, y_pred, y_true, grad, sample_weight=sample_weight,
-                                **self._kwargs())
+    def forward_backward(self, y_true, y_pred, grad=None, sample_weight=None, logits=False) -> float:
+        """The reduced loss ('sum' sums over the rows, anything else is the mean); when ``grad`` is
+        given it also receives d(loss)/d(y_pred) (fused). ``logits=True``: y_pred holds the logits
+        of a softmax/sigmoid output (the model's fused output + cross-entropy step)."""
+        if self.reduction == "sum":  # sum_i l_i = mean_i (rows * w_i) l_i: the same kernel pass
+            rows = _rows(y_pred)
+            base = np.ones(rows, np.float32) if sample_weight is None else \
+                np.asarray(sample_weight, np.float32).reshape(-1)
+            sample_weight = np.ascontiguousarray(base * np.float32(rows))
+        kwargs = self._kernel_kwargs()
+        if logits:
+            kwargs["from_logits"] = True
+        return kernels.loss_forward(self.kind, y_pred, y_true, grad, sample_weight=sample_weight, **kwargs)
+
+    def _kernel_kwargs(self):
+        return self._kwargs()
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The mean loss as a scalar Tensor (``float(loss)`` or ``loss.numpy()`` reads it). Under
@@ -79,9 +115,15 @@ class Loss:
             y_pred = np.ascontiguousarray(y_pred, dtype=np.float32)
         if not self.sparse and y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
             y_true = y_true.reshape(y_true.shape + (1,))
+        rows = _rows(y_pred)
         if sample_weight is not None:
             sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float32).reshape(-1)
+            if sample_weight.size not in (rows, 0) and rows % sample_weight.size == 0:
+                # (N,) weights for (N, T, C) predictions weight each sample's T rows (Keras broadcasts)
+                sample_weight = np.repeat(sample_weight, rows // sample_weight.size)
         record = tape is not None and pred_tensor is not None and tape.needs_grad(pred_tensor)
+        if self.reduction == "none":
+            return self._per_sample(y_true, y_pred, sample_weight, rows, tape if record else None, pred_tensor)
         grad = kernels.empty(tuple(y_pred.shape)) if record else None
         value = kernels.Tensor.from_numpy(np.array(self.forward_backward(y_true, y_pred, grad, sample_weight),
                                                    np.float32))
@@ -89,8 +131,33 @@ class Loss:
             tape.record(lambda dys: [autodiff.scaled(grad, dys[0])], [pred_tensor], [value])
         return value
 
+    def _per_sample(self, y_true, y_pred, sample_weight, rows, tape, pred_tensor):
+        """reduction=None: w_i loss_i per row, shaped like y_pred without its last axis. The
+        backward reruns the kernel with weights rows * w_i * dy_i, whose mean-reduced gradient is
+        sum_i w_i dy_i d(loss_i)/d(y_pred)."""
+        from . import autodiff
+        lead = tuple(y_pred.shape[:-1])
+        per = np.empty(lead, np.float32)
+        kernels.loss_forward(self.kind, y_pred, y_true, None, sample_weight=None, per_sample=per,
+                             **self._kernel_kwargs())
+        if sample_weight is not None:
+            per = per * sample_weight.reshape(lead)
+        value = kernels.Tensor.from_numpy(np.ascontiguousarray(per, np.float32))
+        if tape is not None:
+            def backward(dys):
+                w = np.asarray(dys[0], np.float32).reshape(-1) * np.float32(rows)
+                if sample_weight is not None:
+                    w = w * sample_weight
+                g = kernels.empty(tuple(y_pred.shape))
+                kernels.loss_forward(self.kind, y_pred, y_true, g, sample_weight=np.ascontiguousarray(w),
+                                     **self._kernel_kwargs())
+                return [g]
+            tape.record(backward, [pred_tensor], [value])
+        return value
+
     def get_config(self):
-        return {"name": self.name, **self._kwargs()}
+        return {"name": self.name, "reduction": None if self.reduction == "none" else self.reduction,
+                **self._kwargs()}
 
     @classmethod
     def from_config(cls, config):
@@ -98,6 +165,11 @@ class Loss:
 
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
+
+
+def _rows(y_pred):
+    shape = tuple(y_pred.shape)
+    return math.prod(shape[:-1]) if len(shape) > 1 else 1
 
 
 class MeanSquaredError(Loss):
@@ -162,9 +234,76 @@ class SparseCategoricalCrossentropy(Loss):
         super().__init__(name, from_logits, reduction)
 
 
+class _Plain(Loss):
+    """A loss with no options but reduction and name (Keras' LossFunctionWrapper subclasses)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name=None, dtype=None):
+        super().__init__(name or self.kind, False, reduction)
+
+    def _kwargs(self):
+        return {}
+
+
+class KLDivergence(_Plain):
+    """sum_j t log(t / p) with t and p clipped to [1e-7, 1]."""
+    kind = "kl_divergence"
+
+
+class CosineSimilarity(Loss):
+    """-(l2_normalize(t) . l2_normalize(p)) along the last axis (in [-1, 1]; -1 is best)."""
+    kind = "cosine_similarity"
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None):
+        super().__init__(name, False, reduction)
+        if axis != -1:
+            raise NotImplementedError(f"CosineSimilarity: only axis=-1 (the last axis) is supported, got {axis}")
+        self.axis = -1
+
+    def _kwargs(self):
+        return {"axis": self.axis}
+
+    def _kernel_kwargs(self):
+        return {}
+
+
+class Hinge(_Plain):
+    """mean_j max(1 - t p, 0); labels that are all 0 or 1 are taken as -1 / 1."""
+    kind = "hinge"
+
+
+class SquaredHinge(_Plain):
+    """mean_j max(1 - t p, 0)^2; labels that are all 0 or 1 are taken as -1 / 1."""
+    kind = "squared_hinge"
+
+
+class CategoricalHinge(_Plain):
+    """max(max_j (1 - t_j) p_j - sum_j t_j p_j + 1, 0) for one-hot t."""
+    kind = "categorical_hinge"
+
+
+class LogCosh(_Plain):
+    """mean_j log(cosh(p - t))."""
+    kind = "log_cosh"
+
+
+class Poisson(_Plain):
+    """mean_j p - t log(p + 1e-7)."""
+    kind = "poisson"
+
+
+class MeanSquaredLogarithmicError(_Plain):
+    """mean_j (log(max(p, 1e-7) + 1) - log(max(t, 1e-7) + 1))^2."""
+    kind = "mean_squared_logarithmic_error"
+
+
+class MeanAbsolutePercentageError(_Plain):
+    """100 mean_j |t - p| / max(|t|, 1e-7)."""
+    kind = "mean_absolute_percentage_error"
+
+
 def _function(cls, name):
-    def fn(y_true, y_pred):
-        return cls()(y_true, y_pred)
+    def fn(y_true, y_pred, **options):  # options as Keras' functions take them: axis=, delta=, from_logits=
+        return cls(**options)(y_true, y_pred)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Batch-mean {name}(y_true, y_pred) -> float (same as {cls.__name__}()(...))."
     fn._corenn_loss = cls
@@ -178,6 +317,18 @@ binary_crossentropy = _function(BinaryCrossentropy, "binary_crossentropy")
 categorical_crossentropy = _function(CategoricalCrossentropy, "categorical_crossentropy")
 sparse_categorical_crossentropy = _function(SparseCategoricalCrossentropy,
                                             "sparse_categorical_crossentropy")
+kl_divergence = kld = KLD = _function(KLDivergence, "kl_divergence")
+cosine_similarity = _function(CosineSimilarity, "cosine_similarity")
+hinge = _function(Hinge, "hinge")
+squared_hinge = _function(SquaredHinge, "squared_hinge")
+categorical_hinge = _function(CategoricalHinge, "categorical_hinge")
+log_cosh = logcosh = _function(LogCosh, "log_cosh")
+poisson = _function(Poisson, "poisson")
+mean_squared_logarithmic_error = msle = MSLE = _function(MeanSquaredLogarithmicError,
+                                                         "mean_squared_logarithmic_error")
+mean_absolute_percentage_error = mape = MAPE = _function(MeanAbsolutePercentageError,
+                                                         "mean_absolute_percentage_error")
+MSE, MAE = mse, mae
 
 _BY_NAME = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
@@ -186,6 +337,11 @@ _BY_NAME = {
     "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy, "cce": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "kl_divergence": KLDivergence, "kld": KLDivergence, "kullback_leibler_divergence": KLDivergence,
+    "cosine_similarity": CosineSimilarity, "hinge": Hinge, "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge, "log_cosh": LogCosh, "logcosh": LogCosh, "poisson": Poisson,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError, "msle": MeanSquaredLogarithmicError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError, "mape": MeanAbsolutePercentageError,
 }
 _CLASSES = {c.__name__: c for c in set(_BY_NAME.values())}
 

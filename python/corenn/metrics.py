@@ -10,15 +10,38 @@ keeps two Python scalars (total, count).
 label and prediction shapes are known: binary when the loss is binary cross-entropy or the
 output has one unit; sparse categorical when labels have lower rank than predictions (or the
 loss is sparse CE); otherwise categorical. The metric keeps the name the user wrote.
+
+Predictions of shape (N, ..., C) are counted per row of C scores: an (N, T, C) sequence output
+has N*T predictions per batch, and the accuracies are fractions of those (as in Keras).
+
+AUC, Precision and Recall keep confusion counts per threshold (tp, fp, tn, fn), counted by
+``kernels.confusion_counts`` in C++ each batch; result() turns the accumulated counts into the
+value. TopKCategoricalAccuracy counts with ``kernels.accuracy_count('top_k', ...)``.
+
+The function forms (``metrics.categorical_accuracy(y_true, y_pred)``, ``metrics.mae``, ...)
+return per-sample values as a Tensor shaped like y_pred without its last axis, as Keras'.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from . import kernels
 
 __all__ = ["Metric", "Mean", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
-           "SparseCategoricalAccuracy", "MeanAbsoluteError", "MeanSquaredError", "get", "resolve"]
+           "SparseCategoricalAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy",
+           "MeanAbsoluteError", "MeanSquaredError", "MeanAbsolutePercentageError",
+           "MeanSquaredLogarithmicError", "KLDivergence", "Poisson", "LogCoshError", "Hinge",
+           "SquaredHinge", "CategoricalHinge", "CosineSimilarity", "AUC", "Precision", "Recall",
+           "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+           "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "mean_absolute_error",
+           "mean_squared_error", "mean_absolute_percentage_error", "mean_squared_logarithmic_error",
+           "mae", "mse", "mape", "msle", "kl_divergence", "kld", "poisson", "log_cosh", "logcosh", "hinge",
+           "squared_hinge", "categorical_hinge", "binary_crossentropy", "categorical_crossentropy",
+           "sparse_categorical_crossentropy", "get", "resolve"]
+
+_EPSILON = 1e-7
 
 
 def _as_pred(y):
@@ -35,6 +58,10 @@ class Metric:
     def reset_state(self):
         self.total = 0.0
         self.count = 0.0
+
+    def reset_states(self):
+        """tf.keras 2's name for reset_state."""
+        self.reset_state()
 
     def update_state(self, y_true, y_pred, sample_weight=None):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -95,18 +122,36 @@ class _Counting(Metric):
         return _as_pred(y_true)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        if sample_weight is not None:
-            raise NotImplementedError(f"{type(self).__name__}: sample_weight is not supported")
         y_pred = _as_pred(y_pred)
         y_true = self._labels(y_true)
-        self.total += kernels.accuracy_count(self.kind, y_pred, y_true, **self._kwargs())
-        self.count += self._n(y_pred)
+        if sample_weight is None:
+            self.total += kernels.accuracy_count(self.kind, y_pred, y_true, **self._kwargs())
+            self.count += self._n(y_pred)
+            return
+        # weighted: the kernel's per-row scores, then sum_i w_i score_i / sum_i w_i
+        if len(y_pred.shape) == 1:  # (N,) binary predictions: one sample per element
+            y_pred = np.ascontiguousarray(np.asarray(y_pred).reshape(-1, 1))
+            y_true = np.ascontiguousarray(np.asarray(y_true).reshape(-1, 1))
+        rows = _rows(y_pred)
+        per = np.empty(rows, np.float32)
+        kernels.accuracy_count(self.kind, y_pred, y_true, per_row=per, **self._kwargs())
+        w = _row_weights(sample_weight, rows).astype(np.float64)
+        if w.size != rows:
+            raise ValueError(f"{type(self).__name__}: sample_weight has {w.size} values for {rows} predictions")
+        self.total += float(per @ w)
+        self.count += float(w.sum())
 
     def _kwargs(self):
         return {}
 
     def _n(self, y_pred):
-        return y_pred.shape[0] if y_pred.ndim else 1
+        return _rows(y_pred)
+
+
+def _rows(y_pred):
+    """Predictions in a batch: one per row of the last axis, so (N, T, C) holds N*T of them."""
+    shape = tuple(y_pred.shape)
+    return math.prod(shape[:-1]) if len(shape) > 1 else (shape[0] if shape else 1)
 
 
 class BinaryAccuracy(_Counting):
@@ -157,6 +202,35 @@ class SparseCategoricalAccuracy(_Counting):
         return np.ascontiguousarray(y)
 
 
+class TopKCategoricalAccuracy(_Counting):
+    """Mean of [argmax(y_true) is among the k highest scores of y_pred] (one-hot labels)."""
+
+    kind = "top_k"
+
+    def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
+        if int(k) < 1:
+            raise ValueError(f"{type(self).__name__}: k must be >= 1, got {k}")
+        self.k = int(k)
+        super().__init__(name)
+
+    def _kwargs(self):
+        return {"k": self.k}
+
+    def get_config(self):
+        return {"name": self.name, "k": self.k}
+
+
+class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
+    """Mean of [y_true is among the k highest scores of y_pred] (integer labels)."""
+
+    kind = "sparse_top_k"
+
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None):
+        super().__init__(k, name)
+
+    _labels = SparseCategoricalAccuracy._labels
+
+
 class Accuracy(Metric):
     """Fraction of elements where y_pred == y_true exactly (Keras' plain Accuracy)."""
 
@@ -173,14 +247,32 @@ class Accuracy(Metric):
 
 
 class _LossMean(Metric):
+    """Mean of a per-sample loss over all rows seen (sample weights weight the rows)."""
+
     kind = ""
+    sign = 1.0
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = _as_pred(y_pred)
         y_true = _as_pred(y_true)
-        n = y_pred.shape[0]
-        self.total += kernels.loss_forward(self.kind, y_pred, y_true, None, sample_weight=sample_weight) * n
-        self.count += n
+        n = _rows(y_pred)
+        if sample_weight is not None:
+            sample_weight = _row_weights(sample_weight, n)
+            w = float(np.sum(sample_weight, dtype=np.float64))
+        else:
+            w = n
+        # the kernel returns sum_i w_i l_i / n: times n is the weighted sum
+        self.total += self.sign * kernels.loss_forward(self.kind, y_pred, y_true, None,
+                                                       sample_weight=sample_weight) * n
+        self.count += w
+
+
+def _row_weights(sample_weight, rows):
+    """(N,) sample weights as one weight per row: (N, T, C) predictions repeat each T times."""
+    w = np.ascontiguousarray(np.asarray(sample_weight, dtype=np.float32).reshape(-1))
+    if w.size != rows and w.size and rows % w.size == 0:
+        w = np.repeat(w, rows // w.size)
+    return w
 
 
 class MeanAbsoluteError(_LossMean):
@@ -197,11 +289,343 @@ class MeanSquaredError(_LossMean):
         super().__init__(name)
 
 
+def _loss_metric(cls_name, kind, default_name, doc, sign=1.0):
+    def __init__(self, name=default_name, dtype=None):
+        Metric.__init__(self, name)
+    cls = type(cls_name, (_LossMean,), {"kind": kind, "sign": sign, "__init__": __init__, "__doc__": doc})
+    cls.__module__ = __name__
+    return cls
+
+
+MeanAbsolutePercentageError = _loss_metric(
+    "MeanAbsolutePercentageError", "mean_absolute_percentage_error", "mean_absolute_percentage_error",
+    "Mean of 100 |t - p| / max(|t|, 1e-7).")
+MeanSquaredLogarithmicError = _loss_metric(
+    "MeanSquaredLogarithmicError", "mean_squared_logarithmic_error", "mean_squared_logarithmic_error",
+    "Mean of (log(max(p, 1e-7) + 1) - log(max(t, 1e-7) + 1))^2.")
+KLDivergence = _loss_metric("KLDivergence", "kl_divergence", "kl_divergence",
+                            "Mean of sum_j t log(t / p) (t, p clipped to [1e-7, 1]).")
+Poisson = _loss_metric("Poisson", "poisson", "poisson", "Mean of p - t log(p + 1e-7).")
+LogCoshError = _loss_metric("LogCoshError", "log_cosh", "logcosh", "Mean of log cosh(p - t).")
+Hinge = _loss_metric("Hinge", "hinge", "hinge", "Mean of max(1 - t p, 0) (0/1 labels as -1/1).")
+SquaredHinge = _loss_metric("SquaredHinge", "squared_hinge", "squared_hinge",
+                            "Mean of max(1 - t p, 0)^2 (0/1 labels as -1/1).")
+CategoricalHinge = _loss_metric("CategoricalHinge", "categorical_hinge", "categorical_hinge",
+                                "Mean of max(max_j (1 - t_j) p_j - sum_j t_j p_j + 1, 0).")
+
+
+class CosineSimilarity(_LossMean):
+    """Mean cosine similarity t.p / (|t| |p|) over the last axis (the loss with its sign flipped)."""
+
+    kind = "cosine_similarity"
+    sign = -1.0
+
+    def __init__(self, name="cosine_similarity", dtype=None, axis=-1):
+        if axis != -1:
+            raise NotImplementedError(f"CosineSimilarity: only axis=-1 is supported, got {axis}")
+        super().__init__(name)
+        self.axis = -1
+
+    def get_config(self):
+        return {"name": self.name, "axis": self.axis}
+
+
+# -- confusion-count metrics ---------------------------------------------------------------------
+
+def _divide_no_nan(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    out = np.zeros(np.broadcast(a, b).shape)
+    np.divide(a, b, out=out, where=b != 0)
+    return out
+
+
+class _Confusion(Metric):
+    """Accumulates tp, fp, tn, fn at ascending thresholds (kernels.confusion_counts)."""
+
+    soft_labels = False
+
+    def reset_state(self):
+        n = len(getattr(self, "_sorted", ()))
+        self.true_positives = np.zeros(n)
+        self.false_positives = np.zeros(n)
+        self.true_negatives = np.zeros(n)
+        self.false_negatives = np.zeros(n)
+
+    def _preprocess(self, y_true, y_pred):
+        return y_true, y_pred
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = _as_pred(y_pred)
+        y_true = y_true if isinstance(y_true, kernels.Tensor) else np.asarray(y_true)
+        y_true, y_pred = self._preprocess(y_true, y_pred)
+        if sample_weight is not None:
+            sample_weight = _row_weights(sample_weight, _rows(y_pred))
+        c = kernels.confusion_counts(y_pred, y_true, self._sorted, soft_labels=self.soft_labels,
+                                     sample_weight=sample_weight)
+        self.true_positives += c[:, 0]
+        self.false_positives += c[:, 1]
+        self.true_negatives += c[:, 2]
+        self.false_negatives += c[:, 3]
+
+    def result(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r}>"
+
+
+class _PrecisionRecall(_Confusion):
+    """Precision / Recall at one threshold (a float result) or several (a list, in the order given)."""
+
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
+        if top_k is not None:
+            raise NotImplementedError(f"{type(self).__name__}: top_k is not supported")
+        self.init_thresholds = thresholds
+        self.top_k, self.class_id = top_k, class_id
+        thr = [0.5] if thresholds is None else ([thresholds] if np.isscalar(thresholds) else list(thresholds))
+        thr = np.asarray(thr, np.float32).reshape(-1)
+        if thr.size == 0 or not np.all(np.isfinite(thr)):
+            raise ValueError(f"{type(self).__name__}: thresholds must be finite numbers, got {thresholds!r}")
+        self._single = thresholds is None or np.isscalar(thresholds)
+        self._order = np.argsort(thr, kind="stable")
+        self._sorted = thr[self._order]
+        super().__init__(name)
+
+    def _preprocess(self, y_true, y_pred):
+        if self.class_id is None:
+            return y_true, y_pred
+        k = int(self.class_id)
+        yt, yp = np.asarray(y_true), np.asarray(y_pred)
+        if not 0 <= k < yp.shape[-1]:
+            raise ValueError(f"{type(self).__name__}: class_id {k} is out of range for y_pred of shape {yp.shape}")
+        return np.ascontiguousarray(yt[..., k], np.float32), np.ascontiguousarray(yp[..., k])
+
+    def _value(self, sorted_values):
+        v = np.empty_like(sorted_values)
+        v[self._order] = sorted_values
+        return float(v[0]) if self._single else [float(x) for x in v]
+
+    def get_config(self):
+        return {"name": self.name, "thresholds": self.init_thresholds, "top_k": self.top_k,
+                "class_id": self.class_id}
+
+
+class Precision(_PrecisionRecall):
+    """tp / (tp + fp) with y_pred > threshold as the positive prediction (0 before any positive)."""
+
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name="precision", dtype=None):
+        super().__init__(thresholds, top_k, class_id, name)
+
+    def result(self):
+        return self._value(_divide_no_nan(self.true_positives, self.true_positives + self.false_positives))
+
+
+class Recall(_PrecisionRecall):
+    """tp / (tp + fn) with y_pred > threshold as the positive prediction."""
+
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name="recall", dtype=None):
+        super().__init__(thresholds, top_k, class_id, name)
+
+    def result(self):
+        return self._value(_divide_no_nan(self.true_positives, self.true_positives + self.false_negatives))
+
+
+class AUC(_Confusion):
+    """Area under the ROC or precision-recall curve, Keras' Riemann sum over ``num_thresholds``
+    thresholds (-1e-7, 1/(n-1), ..., (n-2)/(n-1), 1 + 1e-7); PR with 'interpolation' uses
+    Davis & Goadrich's interpolation, as Keras does. Labels may be soft (y counts as positive,
+    1 - y as negative)."""
+
+    soft_labels = True
+
+    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name="auc",
+                 dtype=None, thresholds=None, multi_label=False, num_labels=None, label_weights=None,
+                 from_logits=False):
+        if multi_label or label_weights is not None:
+            raise NotImplementedError("AUC: multi_label and label_weights are not supported")
+        curve = str(curve).upper()
+        if curve not in ("ROC", "PR"):
+            raise ValueError(f"AUC: curve must be 'ROC' or 'PR', got {curve!r}")
+        summation_method = str(summation_method).lower()
+        if summation_method not in ("interpolation", "minoring", "majoring"):
+            raise ValueError(f"AUC: summation_method must be 'interpolation', 'minoring' or 'majoring', "
+                             f"got {summation_method!r}")
+        self.curve, self.summation_method = curve, summation_method
+        self.multi_label, self.num_labels, self.label_weights = False, num_labels, None
+        self._from_logits = bool(from_logits)
+        self._init_from_thresholds = thresholds is not None
+        if thresholds is not None:
+            inner = sorted(float(t) for t in thresholds)
+            self.num_thresholds = len(inner) + 2
+        else:
+            if int(num_thresholds) <= 1:
+                raise ValueError(f"AUC: num_thresholds must be > 1, got {num_thresholds}")
+            self.num_thresholds = int(num_thresholds)
+            inner = [(i + 1) / (self.num_thresholds - 1) for i in range(self.num_thresholds - 2)]
+        self.thresholds = [0.0 - _EPSILON] + inner + [1.0 + _EPSILON]
+        self._sorted = np.asarray(self.thresholds, np.float32)
+        super().__init__(name)
+
+    def _preprocess(self, y_true, y_pred):
+        if self._from_logits:
+            y_pred = kernels.activation_forward("sigmoid", y_pred)
+        return y_true, y_pred
+
+    def result(self):
+        tp, fp = self.true_positives, self.false_positives
+        tn, fn = self.true_negatives, self.false_negatives
+        if self.curve == "PR" and self.summation_method == "interpolation":
+            return self._interpolate_pr_auc()
+        recall = _divide_no_nan(tp, tp + fn)
+        if self.curve == "ROC":
+            x, y = _divide_no_nan(fp, fp + tn), recall
+        else:
+            x, y = recall, _divide_no_nan(tp, tp + fp)
+        if self.summation_method == "interpolation":
+            heights = (y[:-1] + y[1:]) / 2.0
+        elif self.summation_method == "minoring":
+            heights = np.minimum(y[:-1], y[1:])
+        else:
+            heights = np.maximum(y[:-1], y[1:])
+        return float(np.sum((x[:-1] - x[1:]) * heights))
+
+    def _interpolate_pr_auc(self):
+        tp, fp, fn = self.true_positives, self.false_positives, self.false_negatives
+        dtp = tp[:-1] - tp[1:]
+        p = tp + fp
+        dp = p[:-1] - p[1:]
+        prec_slope = _divide_no_nan(dtp, np.maximum(dp, 0))
+        intercept = tp[1:] - prec_slope * p[1:]
+        both = (p[:-1] > 0) & (p[1:] > 0)
+        ratio = np.where(both, _divide_no_nan(p[:-1], np.maximum(p[1:], 0)), 1.0)
+        log_ratio = np.log(np.where(ratio > 0, ratio, 1.0))
+        increment = _divide_no_nan(prec_slope * (dtp + intercept * log_ratio), np.maximum(tp[1:] + fn[1:], 0))
+        return float(np.sum(increment))
+
+    def get_config(self):
+        config = {"name": self.name, "num_thresholds": self.num_thresholds, "curve": self.curve,
+                  "summation_method": self.summation_method, "multi_label": self.multi_label,
+                  "num_labels": self.num_labels, "label_weights": self.label_weights,
+                  "from_logits": self._from_logits}
+        if self._init_from_thresholds:
+            config["thresholds"] = self.thresholds[1:-1]
+        return config
+
+
+# -- function forms (Keras' keras.metrics.<name>(y_true, y_pred) -> per-sample values) ---------
+
+def _lead_shape(y_pred):
+    shape = tuple(y_pred.shape)
+    return shape[:-1] if len(shape) > 1 else shape
+
+
+def _per_row_accuracy(kind, y_true, y_pred, **kw):
+    y_pred = _as_pred(y_pred)
+    out = np.empty(_lead_shape(y_pred), np.float32)
+    kernels.accuracy_count(kind, y_pred, y_true, per_row=out, **kw)
+    return kernels.Tensor.from_numpy(out)
+
+
+def _sparse_labels(y_true):
+    return SparseCategoricalAccuracy._labels(None, y_true)
+
+
+def accuracy(y_true, y_pred):
+    """Elementwise y_true == y_pred as 1.0 / 0.0 (Keras' plain accuracy)."""
+    yp = np.asarray(y_pred)
+    yt = np.asarray(y_true)
+    if yt.ndim == yp.ndim + 1 and yt.shape[-1] == 1:
+        yt = yt.reshape(yt.shape[:-1])
+    elif yp.ndim == yt.ndim + 1 and yp.shape[-1] == 1:
+        yp = yp.reshape(yp.shape[:-1])
+    return kernels.Tensor.from_numpy(np.ascontiguousarray(yt == yp, dtype=np.float32))
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """Per sample: mean over the last axis of (y_pred > threshold) == (y_true > 0.5)."""
+    y_pred = _as_pred(y_pred)
+    y_true = np.ascontiguousarray(np.asarray(y_true), np.float32)
+    if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
+        y_true = y_true.reshape(y_true.shape + (1,))
+    return _per_row_accuracy("binary", y_true, y_pred, threshold=float(threshold))
+
+
+def categorical_accuracy(y_true, y_pred):
+    """Per sample: 1.0 where argmax(y_pred) == argmax(y_true)."""
+    return _per_row_accuracy("categorical", y_true, y_pred)
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    """Per sample: 1.0 where argmax(y_pred) == y_true (integer labels)."""
+    return _per_row_accuracy("sparse_categorical", _sparse_labels(y_true), y_pred)
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """Per sample: 1.0 where argmax(y_true) is among the k highest scores."""
+    return _per_row_accuracy("top_k", y_true, y_pred, k=int(k))
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """Per sample: 1.0 where the label y_true is among the k highest scores."""
+    return _per_row_accuracy("sparse_top_k", _sparse_labels(y_true), y_pred, k=int(k))
+
+
+def _per_sample_loss(kind, name, metric_cls, sparse=False, sign=1.0, **kw):
+    def fn(y_true, y_pred):
+        y_pred = _as_pred(y_pred)
+        if sparse:
+            y_true = _sparse_labels(y_true)
+        else:
+            y_true = np.ascontiguousarray(np.asarray(y_true), np.float32)
+            if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
+                y_true = y_true.reshape(y_true.shape + (1,))
+        out = np.empty(_lead_shape(y_pred), np.float32)
+        kernels.loss_forward(kind, y_pred, y_true, None, per_sample=out, **kw)
+        return kernels.Tensor.from_numpy(out if sign == 1.0 else np.negative(out))
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Per-sample {kind} (one value per row of y_pred's last axis)."
+    fn._corenn_metric = metric_cls
+    return fn
+
+
+mean_absolute_error = mae = _per_sample_loss("mean_absolute_error", "mean_absolute_error", MeanAbsoluteError)
+mean_squared_error = mse = _per_sample_loss("mean_squared_error", "mean_squared_error", MeanSquaredError)
+mean_absolute_percentage_error = mape = _per_sample_loss(
+    "mean_absolute_percentage_error", "mean_absolute_percentage_error", MeanAbsolutePercentageError)
+mean_squared_logarithmic_error = msle = _per_sample_loss(
+    "mean_squared_logarithmic_error", "mean_squared_logarithmic_error", MeanSquaredLogarithmicError)
+kl_divergence = kld = _per_sample_loss("kl_divergence", "kl_divergence", KLDivergence)
+poisson = _per_sample_loss("poisson", "poisson", Poisson)
+log_cosh = logcosh = _per_sample_loss("log_cosh", "log_cosh", LogCoshError)
+hinge = _per_sample_loss("hinge", "hinge", Hinge)
+squared_hinge = _per_sample_loss("squared_hinge", "squared_hinge", SquaredHinge)
+categorical_hinge = _per_sample_loss("categorical_hinge", "categorical_hinge", CategoricalHinge)
+binary_crossentropy = _per_sample_loss("binary_crossentropy", "binary_crossentropy", None)
+categorical_crossentropy = _per_sample_loss("categorical_crossentropy", "categorical_crossentropy", None)
+sparse_categorical_crossentropy = _per_sample_loss("sparse_categorical_crossentropy",
+                                                   "sparse_categorical_crossentropy", None, sparse=True)
+for _fn, _cls in ((accuracy, Accuracy), (binary_accuracy, BinaryAccuracy),
+                  (categorical_accuracy, CategoricalAccuracy),
+                  (sparse_categorical_accuracy, SparseCategoricalAccuracy),
+                  (top_k_categorical_accuracy, TopKCategoricalAccuracy),
+                  (sparse_top_k_categorical_accuracy, SparseTopKCategoricalAccuracy)):
+    _fn._corenn_metric = _cls
+del _fn, _cls
+
+
 _BY_NAME = {
     "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "mean": Mean,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError, "mape": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError, "msle": MeanSquaredLogarithmicError,
+    "kl_divergence": KLDivergence, "kld": KLDivergence, "poisson": Poisson, "logcosh": LogCoshError,
+    "log_cosh": LogCoshError, "hinge": Hinge, "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge, "cosine_similarity": CosineSimilarity,
+    "auc": AUC, "precision": Precision, "recall": Recall,
 }
 _CLASSES = {c.__name__: c for c in list(_BY_NAME.values()) + [Accuracy]}
 
@@ -231,7 +655,24 @@ def get(identifier) -> Metric:
         if cls is None:
             raise ValueError(f"metrics.get: unknown metric class {identifier['class_name']!r}")
         return cls.from_config(identifier.get("config", {}))
+    cls = getattr(identifier, "_corenn_metric", None)
+    if cls is not None:  # a function form: its stateful metric, named after the function
+        m = cls()
+        m.name = identifier.__name__
+        return m
     raise TypeError(f"metrics.get: cannot interpret {identifier!r} as a metric")
+
+
+def by_name(spec):
+    """compile()'s metrics argument with the function forms (metrics.mae) replaced by their
+    names, walking lists and dicts: what a saved model records."""
+    if isinstance(spec, dict):
+        return {k: by_name(v) for k, v in spec.items()}
+    if isinstance(spec, (list, tuple)):
+        return type(spec)(by_name(v) for v in spec)
+    if getattr(spec, "_corenn_metric", None) is not None and not isinstance(spec, (Metric, type)):
+        return spec.__name__
+    return spec
 
 
 def resolve(identifier, loss=None, y_true_ndim=None, y_pred_shape=None) -> Metric:

@@ -405,8 +405,11 @@ def loss_forward(r):
         if np.shape(kw["y_pred"]) != (n, c) or not np.isfinite(kw["y_pred"]).all() or \
                 np.shape(kw["y_true"]) != np.shape(y_true):
             return []
-        want = ref.loss(kind, kw["y_pred"], kw["y_true"], kw["from_logits"], kw.get("delta", 1.0),
-                        kw["sample_weight"])
+        if kind in ref.KERAS_EXTRA_LOSSES:
+            want = ref.extra_loss(kind, kw["y_pred"], kw["y_true"], kw["sample_weight"])
+        else:
+            want = ref.loss(kind, kw["y_pred"], kw["y_true"], kw["from_logits"], kw.get("delta", 1.0),
+                            kw["sample_weight"])
         return _close(v, want, f"loss_forward({kind})", 1e-3, 1e-5)
     return Call(kernels.loss_forward, dict(kind=kind, y_pred=y_pred, y_true=y_true, grad=grad,
                                        from_logits=logits, sample_weight=sw),
@@ -416,15 +419,17 @@ def loss_forward(r):
 
 
 def accuracy_count(r):
-    kind = str(r.choice(["sparse_categorical", "categorical", "binary"]))
+    kind = str(r.choice(["sparse_categorical", "categorical", "binary", "top_k", "sparse_top_k"]))
     n, c = _dims(r, 2, 1, 5)
     y_pred = f32(r, n, c)
-    if kind == "sparse_categorical":
+    if kind in ("sparse_categorical", "sparse_top_k"):
         y_true = r.integers(0, c, size=n).astype(np.int64)
-    elif kind == "categorical":
+    elif kind in ("categorical", "top_k"):
         y_true = np.eye(c, dtype=np.float32)[r.integers(0, c, size=n)]
     else:
         y_true = (r.random((n, c)) > 0.5).astype(np.float32)
+    k = int(r.integers(1, 4))
+    per_row = f32(r, n) if r.random() < 0.3 else None
 
     def check(v, kw):
         if not isinstance(v, int):
@@ -432,11 +437,38 @@ def accuracy_count(r):
         if np.shape(kw["y_pred"]) != (n, c) or not np.isfinite(kw["y_pred"]).all() or \
                 np.shape(kw["y_true"]) != np.shape(y_true):
             return []
-        want = ref.accuracy_count(kind, kw["y_pred"], kw["y_true"], kw["threshold"])
+        if "top_k" in kind:
+            labels = kw["y_true"] if kind == "sparse_top_k" else np.asarray(kw["y_true"]).argmax(-1)
+            want = int(ref.top_k_hits(kw["y_pred"], labels, kw["k"]).sum())
+        else:
+            want = ref.accuracy_count(kind, kw["y_pred"], kw["y_true"], kw["threshold"])
         return [] if v == want else [f"accuracy_count({kind}) = {v}, reference {want}"]
-    return Call(kernels.accuracy_count, dict(kind=kind, y_pred=y_pred, y_true=y_true, threshold=0.5),
+    return Call(kernels.accuracy_count, dict(kind=kind, y_pred=y_pred, y_true=y_true, threshold=0.5, k=k,
+                                             per_row=per_row),
                 dict(kind="param", y_pred="in", y_true="index" if "sparse" in kind else "target",
-                     threshold="param"), ("accuracy",), check)
+                     threshold="param", k="param", per_row="out"), ("accuracy",), check)
+
+
+def confusion_counts(r):
+    n, c = _dims(r, 2, 1, 5)
+    y_pred = f32(r, n, c, lo=0.0, hi=1.0)
+    y_true = (r.random((n, c)) > 0.5).astype(np.float32)
+    thresholds = np.sort(r.random(int(r.integers(1, 6)))).astype(np.float32)
+    soft = bool(r.integers(2))
+    sw = f32(r, n, lo=0.0, hi=2.0) if r.random() < 0.3 else None
+
+    def check(v, kw):
+        if np.shape(kw["y_pred"]) != (n, c) or np.shape(kw["y_true"]) != (n, c) or \
+                not np.isfinite(kw["y_pred"]).all() or not np.isfinite(kw["y_true"]).all() or \
+                np.shape(kw["thresholds"]) != thresholds.shape:
+            return _shape(v, (len(np.atleast_1d(kw["thresholds"])), 4)) if v is not None else []
+        want = ref.confusion_counts(kw["y_pred"], kw["y_true"], kw["thresholds"], kw["soft_labels"],
+                                    kw["sample_weight"])
+        return _close(v, want, "confusion_counts", 1e-5, 1e-5)
+    return Call(kernels.confusion_counts, dict(y_pred=y_pred, y_true=y_true, thresholds=thresholds,
+                                               soft_labels=soft, sample_weight=sw),
+                dict(y_pred="in", y_true="target", thresholds="param", soft_labels="param",
+                     sample_weight="target"), ("confusion_counts",), check)
 
 
 def _plist(r):
@@ -1129,7 +1161,7 @@ def _registry():
     s = {}
     for name in ("gemm", "matmul", "activation_forward", "activation_backward", "bias_grad",
                  "dropout_forward", "dropout_backward", "regularizer_penalty", "loss_forward",
-                 "accuracy_count", "sgd_update", "adam_update", "rmsprop_update",
+                 "accuracy_count", "confusion_counts", "sgd_update", "adam_update", "rmsprop_update",
                  "adagrad_update", "batch_norm_forward_train", "batch_norm_forward_infer",
                  "batch_norm_backward", "spatial_dropout_forward", "spatial_dropout_backward",
                  "conv2d", "conv2d_backward_data", "conv2d_backward_weights",

@@ -532,7 +532,8 @@ class Model(TrainingLoops):
             raise ValueError(f"{self.name}.compile: pass loss=, e.g. 'sparse_categorical_crossentropy' or 'mse'")
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
-        self._metric_arg, self._loss_weight_arg = metrics, loss_weights
+        # function forms (metrics.mae) are kept by name, so a saved model records them as Keras does
+        self._metric_arg, self._loss_weight_arg = _metrics.by_name(metrics), loss_weights
         names = self.output_names
         self._losses = [None if spec is None else _losses.get(spec)
                         for spec in self._per_output("loss", loss, names, allow_none=True)]
@@ -671,8 +672,15 @@ class Model(TrainingLoops):
             return np.ascontiguousarray(y, dtype=np.float32)
         y = loss.prepare_labels(y)
         if loss.sparse:
-            if y.shape[1:] not in ((), (1,)) or len(out) != 2:
-                raise ValueError(self._label_error(y, out, "class indices of shape (n,) or (n, 1)", k))
+            # one index per row of the output's last axis: (n,) for (n, C), (n, T) for (n, T, C),
+            # optionally with a trailing 1 (as Keras' sparse cross-entropy takes them)
+            if out is None:  # shape unknown here: the loss kernel checks it
+                return y
+            lead = tuple(out[1:-1])
+            if not _label_shape_fits(y.shape[1:], lead):
+                expected = "class indices of shape " + shape_str(("n",) + lead) + " or " + \
+                    shape_str(("n",) + lead + (1,))
+                raise ValueError(self._label_error(y, out, expected, k))
             return y
         if y.ndim == len(out) - 1 and out[-1] == 1:
             y = y.reshape(y.shape + (1,))
@@ -794,7 +802,7 @@ class Model(TrainingLoops):
             if k in self._preactivation:
                 # softmax/sigmoid + cross-entropy: one kernel from the logits (as Keras' backends do)
                 ctx = self._graph.steps[self._graph.producer[self._graph.output_slots[k]]].ctx
-                value = kernels.loss_forward(loss.kind, ctx.logits, y, g, from_logits=True, sample_weight=rw)
+                value = loss.forward_backward(y, ctx.logits, g, rw, logits=True)
             else:
                 value = loss.forward_backward(y, out, g, rw)
             w = self._loss_weights[k]
@@ -1083,3 +1091,12 @@ def _tensors(x):
     if isinstance(x, list):
         return [None if a is None else kernels.as_tensor(a) for a in x]
     return kernels.as_tensor(x)
+
+
+def _label_shape_fits(given, lead):
+    """Sparse labels' shape after the batch axis against the output's (without batch and classes);
+    None in ``lead`` (a variable length) matches any size."""
+    given = tuple(given)
+    if len(given) == len(lead) + 1 and given[-1] == 1:
+        given = given[:-1]
+    return len(given) == len(lead) and all(l is None or l == g for g, l in zip(given, lead))
