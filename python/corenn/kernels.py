@@ -1447,6 +1447,54 @@ def _names_its_errors(fn):
     return call
 
 
+# ---- attention
+# The fused masked softmax under MultiHeadAttention; the math is in csrc/ops/attention.h.
+
+__all__ += ["masked_softmax_forward", "masked_softmax_backward"]
+
+
+def _mask_tensor(m, op, arg):
+    """A mask as the kernel reads it: float32, nonzero = attend (bool / int arrays converted)."""
+    if m is None:
+        return None
+    if isinstance(m, Tensor):
+        return m if m.dtype == "float32" else as_tensor(np.asarray(m).astype(np.float32), op, arg)
+    return as_tensor(np.ascontiguousarray(m, dtype=np.float32), op, arg)
+
+
+def masked_softmax_forward(scores, *, attention_mask=None, query_mask=None, key_mask=None,
+                           causal=False, scale=1.0, dropout_rate=0.0, seed=0, out=None,
+                           dropped=None):
+    """probs (B, H, Tq, Tk) = softmax over the last axis of ``scale * scores`` restricted to the
+    allowed keys (attention_mask (B, Tq, Tk), query_mask (B, Tq), key_mask (B, Tk): nonzero =
+    attend; ``causal``: key j <= query i), 0 elsewhere (a row with no allowed key is all 0).
+    Returns ``(probs, dropped)``: dropped = probs after dropout (a new Tensor, or ``dropped=``)
+    when ``dropout_rate`` > 0, else None."""
+    op = "masked_softmax_forward"
+    scores = as_tensor(scores, op, "scores")
+    probs = _out(out, scores.shape, op, device=scores.device)
+    rate = float(dropout_rate)
+    if rate > 0.0 or dropped is not None:  # a given buffer is checked even when unused
+        dropped = _out(dropped, scores.shape, op, device=scores.device)
+    _C.masked_softmax_forward(scores, probs, _mask_tensor(attention_mask, op, "attention_mask"),
+                              _mask_tensor(query_mask, op, "query_mask"),
+                              _mask_tensor(key_mask, op, "key_mask"), bool(causal), float(scale),
+                              rate, int(seed) & (2**64 - 1), dropped)
+    return probs, dropped if rate > 0.0 else None
+
+
+def masked_softmax_backward(probs, dprobs, *, scale=1.0, dropout_rate=0.0, dropped=None, out=None):
+    """dscores of masked_softmax_forward: scale * p * (g - sum(p * g)) per row, with g = dprobs
+    taken back through the dropout (``dropped`` as the forward returned it) when rate > 0.
+    ``out`` may be ``dprobs`` (in place)."""
+    op = "masked_softmax_backward"
+    probs, dprobs = as_tensor(probs, op, "probs"), as_tensor(dprobs, op, "dprobs")
+    dscores = _out(out, probs.shape, op, device=probs.device)
+    rate = float(dropout_rate)
+    _C.masked_softmax_backward(probs, dprobs, dscores, float(scale), rate,
+                               None if dropped is None else as_tensor(dropped, op, "dropped"))
+    return dscores
+
 # as_tensor names the op it converts for (its `op` argument) and runs inside every other function:
 # wrapping it would only add a frame to each argument of each call.
 for _name in __all__:
