@@ -890,3 +890,85 @@ def batched_matmul(a, b, trans_a=False, trans_b=False):
     a = np.swapaxes(a, -1, -2) if trans_a else a
     b = np.swapaxes(b, -1, -2) if trans_b else b
     return np.matmul(a, b)
+
+
+# =============================================================================================
+# MultiHeadAttention (Keras 3), einsum form in float64
+# =============================================================================================
+
+def attention_allowed(n, tq, tk, attention_mask=None, query_mask=None, key_mask=None, causal=False):
+    """(N, Tq, Tk) booleans: which keys each query may attend to (Keras' combined mask)."""
+    ok = np.ones((n, tq, tk), bool)
+    if attention_mask is not None:
+        ok &= np.asarray(attention_mask) != 0
+    if query_mask is not None:
+        ok &= (np.asarray(query_mask) != 0)[:, :, None]
+    if key_mask is not None:
+        ok &= (np.asarray(key_mask) != 0)[:, None, :]
+    if causal:
+        ok &= np.tril(np.ones((tq, tk), bool))[None]
+    return ok
+
+
+def masked_softmax(scores, allowed, scale):
+    """softmax(scale * scores) over the allowed keys (allowed (N, Tq, Tk), shared by the heads);
+    0 elsewhere and on rows with nothing allowed."""
+    s = f64(scores) * scale
+    ok = np.broadcast_to(allowed[:, None], s.shape)
+    s = np.where(ok, s, -np.inf)
+    mx = np.max(s, axis=-1, keepdims=True)
+    mx = np.where(np.isfinite(mx), mx, 0.0)
+    e = np.where(ok, np.exp(s - mx), 0.0)
+    tot = e.sum(-1, keepdims=True)
+    return np.where(tot > 0, e / np.where(tot > 0, tot, 1.0), 0.0)
+
+
+def masked_softmax_grad(p, dp, scale):
+    p, dp = f64(p), f64(dp)
+    return scale * p * (dp - (p * dp).sum(-1, keepdims=True))
+
+
+def mha_forward(query, value, key, weights, allowed, keep=None):
+    """Keras 3 MultiHeadAttention. weights = [Wq (Dq,H,K), bq (H,K), Wk, bk, Wv (Dv,H,V), bv,
+    Wo (H,V,Do), bo (Do,)]; allowed (N, Tq, Tk); keep: dropout multipliers on the probs.
+    Returns (out, probs, cache)."""
+    q_in, v_in = f64(query), f64(value)
+    k_in = v_in if key is None else f64(key)
+    wq, bq, wk, bk, wv, bv, wo, bo = [f64(w) for w in weights]
+    q = np.einsum("ntd,dhk->nthk", q_in, wq) + bq
+    k = np.einsum("ntd,dhk->nthk", k_in, wk) + bk
+    v = np.einsum("ntd,dhk->nthk", v_in, wv) + bv
+    scale = 1.0 / np.sqrt(wq.shape[-1])
+    scores = np.einsum("nihk,njhk->nhij", q, k)
+    p = masked_softmax(scores, allowed, scale)
+    pu = p if keep is None else p * keep
+    ctx = np.einsum("nhij,njhv->nihv", pu, v)
+    out = np.einsum("nihv,hvo->nio", ctx, wo) + bo
+    return out, p, (q_in, v_in, k_in, q, k, v, p, pu, ctx, scale)
+
+
+def mha_backward(dy, query, value, key, weights, allowed, keep=None):
+    """Gradients of sum(dy * mha_forward): (dquery, dvalue, dkey or None, [dW...] Keras order).
+    With key None the key projection's input gradient is added to dvalue."""
+    _, _, cache = mha_forward(query, value, key, weights, allowed, keep)
+    q_in, v_in, k_in, q, k, v, p, pu, ctx, scale = cache
+    wq, bq, wk, bk, wv, bv, wo, bo = [f64(w) for w in weights]
+    dy = f64(dy)
+    dwo = np.einsum("nihv,nio->hvo", ctx, dy)
+    dbo = dy.sum((0, 1))
+    dctx = np.einsum("nio,hvo->nihv", dy, wo)
+    dpu = np.einsum("nihv,njhv->nhij", dctx, v)
+    dv = np.einsum("nhij,nihv->njhv", pu, dctx)
+    dp = dpu if keep is None else dpu * keep
+    ds = masked_softmax_grad(p, dp, scale)
+    dq = np.einsum("nhij,njhk->nihk", ds, k)
+    dk = np.einsum("nhij,nihk->njhk", ds, q)
+    grads = []
+    dxs = []
+    for x, d, w in ((q_in, dq, wq), (k_in, dk, wk), (v_in, dv, wv)):
+        grads += [np.einsum("ntd,nthk->dhk", x, d), d.sum((0, 1))]
+        dxs.append(np.einsum("nthk,dhk->ntd", d, w))
+    dquery, dkey, dvalue = dxs
+    if key is None:
+        dvalue, dkey = dvalue + dkey, None
+    return dquery, dvalue, dkey, grads[:2] + grads[2:4] + grads[4:6] + [dwo, dbo]

@@ -45,12 +45,13 @@ TABLE = {
     "LeakyReLU": (lambda: layers.LeakyReLU(0.2), (5,), False),
     "ELU": (lambda: layers.ELU(), (5,), False),
     "Softmax": (lambda: layers.Softmax(), (5,), False),
+    "Masking": (lambda: layers.Masking(0.5), (4, 3), False),
 }
 
 # Not single-input layers: the base class, the input declaration, and the merge layers (another
 # branch) that take a list of tensors.
 NOT_SINGLE_INPUT = {"Layer", "InputLayer", "Input", "Add", "Subtract", "Multiply", "Average", "Maximum",
-                    "Minimum", "Concatenate", "Dot"}
+                    "Minimum", "Concatenate", "Dot", "MultiHeadAttention"}
 
 
 def test_the_table_covers_every_public_layer():
