@@ -621,20 +621,25 @@ def _rnn_order(t, go_backwards):
 
 
 def rnn_forward(cell, x, w, r, b=None, return_sequences=False, go_backwards=False,
-                activation="tanh", recurrent_activation="sigmoid"):
-    """Returns (y, h_n, c_n, cache); y (N, T, U) in processing order (Keras) or (N, U)."""
+                activation="tanh", recurrent_activation="sigmoid", mask=None, reset_after=True):
+    """Returns (y, h_n, c_n, cache); y (N, T, U) in processing order (Keras) or (N, U).
+    mask (N, T): a sample skips its masked steps (h, c carried; Keras' masked rnn loop).
+    reset_after=False: the Keras-2 GRU (bias (3U,), r multiplies h before Rh)."""
     x, w, r = f64(x), f64(w), f64(r)
     n, t, _ = x.shape
     u = r.shape[0]
     act, ract = _RNN_ACTS[activation][0], _RNN_ACTS[recurrent_activation][0]
     h, c = np.zeros((n, u)), np.zeros((n, u))
-    if cell == "gru":
+    if cell == "gru" and not reset_after:
+        b0, b1 = (np.zeros(3 * u) if b is None else f64(b)), np.zeros(3 * u)
+    elif cell == "gru":
         b0, b1 = (np.zeros(3 * u), np.zeros(3 * u)) if b is None else (f64(b)[0], f64(b)[1])
     else:
         b0 = np.zeros(w.shape[1]) if b is None else f64(b)
     ys, cache = [], []
     for ti in _rnn_order(t, go_backwards):
         xt = x[:, ti]
+        h_before, c_before = h, c
         if cell == "simple_rnn":
             hn = act(xt @ w + h @ r + b0)
             cache.append((ti, h, hn))
@@ -647,6 +652,14 @@ def rnn_forward(cell, x, w, r, b=None, return_sequences=False, go_backwards=Fals
             hn = o * act(cn)
             cache.append((ti, h, c, i, f, g, o, cn))
             h, c = hn, cn
+        elif not reset_after:
+            xz = xt @ w + b0
+            z = ract(xz[:, :u] + h @ r[:, :u])
+            rr = ract(xz[:, u:2 * u] + h @ r[:, u:2 * u])
+            hh = act(xz[:, 2 * u:] + (rr * h) @ r[:, 2 * u:])
+            hn = z * h + (1.0 - z) * hh
+            cache.append((ti, h, z, rr, hh, None))
+            h = hn
         else:
             xz = xt @ w + b0
             rz = h @ r + b1
@@ -656,24 +669,30 @@ def rnn_forward(cell, x, w, r, b=None, return_sequences=False, go_backwards=Fals
             hn = z * h + (1.0 - z) * hh
             cache.append((ti, h, z, rr, hh, rz[:, 2 * u:]))
             h = hn
+        if mask is not None:
+            keep = (np.asarray(mask)[:, ti] != 0)[:, None]
+            h = np.where(keep, h, h_before)
+            c = np.where(keep, c, c_before)
+            cache[-1] = cache[-1] + (keep,)
         ys.append(h)
     y = np.stack(ys, axis=1) if return_sequences else h
     return y, h, (c if cell == "lstm" else None), cache
 
 
 def rnn_backward(cell, dy, x, w, r, b=None, go_backwards=False, activation="tanh",
-                 recurrent_activation="sigmoid"):
+                 recurrent_activation="sigmoid", mask=None, reset_after=True):
     """BPTT of rnn_forward; dy is (N, T, U) (return_sequences) or (N, U).
-    Returns (dx, dw, dr, db) in float64 (db shaped like b: (2, 3U) for the GRU)."""
+    Returns (dx, dw, dr, db) in float64 (db shaped like b: (2, 3U) for the GRU, (3U,) without
+    reset_after). A masked step passes dh (and dc) through and gets no gradient."""
     x, w, r, dy = f64(x), f64(w), f64(r), f64(dy)
     n, t, _ = x.shape
     u = r.shape[0]
     act_d, ract_d = _RNN_ACTS[activation][1], _RNN_ACTS[recurrent_activation][1]
     act = _RNN_ACTS[activation][0]
     _, _, _, cache = rnn_forward(cell, x, w, r, b, True, go_backwards, activation,
-                                 recurrent_activation)
+                                 recurrent_activation, mask, reset_after)
     dx, dw, dr = np.zeros_like(x), np.zeros_like(w), np.zeros_like(r)
-    db = np.zeros((2, w.shape[1])) if cell == "gru" else np.zeros(w.shape[1])
+    db = np.zeros((2, w.shape[1])) if cell == "gru" and reset_after else np.zeros(w.shape[1])
     dh, dc = np.zeros((n, u)), np.zeros((n, u))
     for s in range(t - 1, -1, -1):
         if dy.ndim == 3:
@@ -682,6 +701,10 @@ def rnn_backward(cell, dy, x, w, r, b=None, go_backwards=False, activation="tanh
             dh = dh + dy
         entry = cache[s]
         ti = entry[0]
+        if mask is not None:
+            keep, entry = entry[-1], entry[:-1]
+            dh_skip, dc_skip = dh, dc
+            dh, dc = dh * keep, dc * keep   # a skipped step's gates get no gradient
         if cell == "simple_rnn":
             _, hp, hn = entry
             dz = dh * act_d(hn)
@@ -698,6 +721,18 @@ def rnn_backward(cell, dy, x, w, r, b=None, go_backwards=False, activation="tanh
             dc = dct * f
             dh = dz @ r.T
             db += dz.sum(0)
+        elif not reset_after:
+            _, hp, z, rr, hh, _ = entry
+            dah = dh * (1.0 - z) * act_d(hh)
+            daz = dh * (hp - hh) * ract_d(z)
+            drh = dah @ r[:, 2 * u:].T
+            dar = drh * hp * ract_d(rr)
+            dz = np.concatenate([daz, dar, dah], axis=1)
+            dzr = None
+            dh = dh * z + drh * rr + dz[:, :2 * u] @ r[:, :2 * u].T
+            db += dz.sum(0)
+            dr[:, :2 * u] += hp.T @ dz[:, :2 * u]
+            dr[:, 2 * u:] += (rr * hp).T @ dah
         else:
             _, hp, z, rr, hh, rh = entry
             dah = dh * (1.0 - z) * act_d(hh)
@@ -708,9 +743,14 @@ def rnn_backward(cell, dy, x, w, r, b=None, go_backwards=False, activation="tanh
             dh = dh * z + dzr @ r.T
             db[0] += dz.sum(0)
             db[1] += dzr.sum(0)
+        if mask is not None:
+            # where the sample skipped the step, dh and dc pass through it unchanged
+            dh = np.where(keep, dh, dh_skip)
+            dc = np.where(keep, dc, dc_skip)
         dx[:, ti] = dz @ w.T
         dw += x[:, ti].T @ dz
-        dr += hp.T @ dzr
+        if dzr is not None:
+            dr += hp.T @ dzr
     return dx, dw, dr, db
 
 

@@ -199,7 +199,7 @@ def attach_masks(node, explicit=None):
     out = layer.compute_mask(flat if node.packed else flat[0], masks if node.packed else masks[0])
     if out is not None:
         for t in node.outputs:
-            if len(t.shape) >= 2 and t.shape[:2] == out.shape[:2]:
+            if len(t.shape) >= 3 and t.shape[:2] == out.shape[:2]:  # sequences, not states
                 t._keras_mask = out
 
 
