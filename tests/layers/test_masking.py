@@ -241,3 +241,30 @@ def test_pytorch_parity_masked_lstm_final_state(rng):
                                                      enforce_sorted=False)
     _, (h, _) = net(packed)
     close(y, h[0].detach().numpy())
+
+
+def test_loss_of_a_masked_sequence_output_averages_the_real_steps(rng):
+    ids = rng.integers(1, 9, (4, 5))
+    ids[1, 2:] = 0
+    ids[3, 4:] = 0
+    m = ids != 0
+    model = corenn.Sequential([layers.Input(shape=(5,), dtype="int32"), layers.Embedding(9, 4, mask_zero=True),
+                               layers.LSTM(6, return_sequences=True), layers.Dense(3, activation="softmax")])
+    dense = model.layers[-1]
+    dense.set_weights([5 * rng.standard_normal((6, 3)).astype(np.float32), np.zeros(3, np.float32)])
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, (4, 5))]
+    p = model.predict(ids, verbose=0)
+    ce = -np.log(np.sum(p * y, -1))
+    loss = model.evaluate(ids, y, verbose=0)
+    np.testing.assert_allclose(loss, (ce * m).sum() / m.sum(), rtol=1e-5)
+    assert abs(loss - ce.mean()) > 1e-4   # the unmasked mean is another number
+    # targets at masked steps do not matter to the loss or the gradients
+    y2 = y.copy()
+    y2[~m] = np.eye(3, dtype=np.float32)[(np.argmax(y[~m], -1) + 1) % 3]
+    l1, g1 = model.compute_gradients(ids, y)
+    g1 = [np.array(g) for g in g1]
+    l2, g2 = model.compute_gradients(ids, y2)
+    np.testing.assert_allclose(l1, l2, rtol=1e-6)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=1e-7)

@@ -332,6 +332,9 @@ class Graph:
         self.n_slots = len(slot)
         self.input_slots = [slot[id(t)] for t in self.inputs]
         self.output_slots = [slot[id(t)] for t in self.outputs]
+        # the slot of each output's Keras mask (None: unmasked), for the masked loss
+        self.output_mask_slots = [slot.get(id(t._keras_mask)) if t._keras_mask is not None else None
+                                  for t in self.outputs]
         uses = {}
         self.steps = []
         for node in self.nodes:
@@ -552,6 +555,23 @@ class Graph:
                 for c in ctxs[1:]:
                     for g, v in zip(owner_grads, c.gradients):
                         _add(g, v, g)
+
+
+def masked_row_weights(graph, k, out, rw):
+    """The loss row weights of output ``k`` (``out``, after graph.forward) with its Keras mask
+    applied, as Keras 3 does: a sequence output (N, T, C) weighs step t of sample n by
+    mask[n, t] * (N*T / number of unmasked steps), so the mean over rows is the mean over the
+    real steps. ``rw``: the sample weights the loss would use (per row), or None. Unmasked or
+    non-sequence outputs: ``rw`` unchanged."""
+    slot = graph.output_mask_slots[k] if k < len(graph.output_mask_slots) else None
+    if slot is None or len(out.shape) != 3:
+        return rw
+    m = np.asarray(graph.values[slot], np.float32).reshape(-1)
+    valid = float(m.sum())
+    w = m * np.float32(m.size / valid) if valid > 0 else m
+    if rw is not None:
+        w = w * np.asarray(rw, np.float32).reshape(-1)
+    return kernels.as_tensor(np.ascontiguousarray(w, np.float32))
 
 
 def _add(a, b, out):
