@@ -263,6 +263,19 @@ def test_mask_zero_keys_and_padding_do_not_change_the_prediction():
                                rtol=1e-4, atol=1e-6)
 
 
+
+def test_masked_model_saves_and_loads_with_its_masks(tmp_path):
+    rng = np.random.default_rng(13)
+    model = masked_classifier(20, 7)
+    ids = rng.integers(1, 20, (3, 7))
+    ids[1, 3:] = 0
+    model.save(tmp_path / "masked.keras")
+    again = corenn.models.load_model(tmp_path / "masked.keras")
+    np.testing.assert_allclose(again.predict(ids, verbose=0), model.predict(ids, verbose=0), rtol=1e-6)
+    emb = again.layers[1]
+    assert emb.mask_zero and emb.output._keras_mask is not None
+
+
 def test_mha_key_padding_from_mask_zero_matches_reference():
     rng = np.random.default_rng(10)
     inp = layers.Input(shape=(TV,), dtype="int32")
