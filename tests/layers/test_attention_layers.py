@@ -35,7 +35,7 @@ def masks(rng, kind, n=N, tq=TQ, tv=TV):
 
 @pytest.mark.parametrize("kind", ["none", "attention", "padding", "causal", "all"])
 @pytest.mark.parametrize("tk", [3, 17])   # a row shorter than a vector and one with a tail
-def test_masked_softmax_matches_reference(kind, tk):
+def test_masked_softmax_matches_reference(isa, kind, tk):
     rng = np.random.default_rng(1)
     s = rand(rng, N, H, TQ, tk) * 3
     am, qm, km, causal = masks(rng, kind, tv=tk)
@@ -62,7 +62,7 @@ def test_masked_softmax_fully_masked_row_is_zero_and_in_place():
     np.testing.assert_allclose(np.asarray(t), want, rtol=1e-6)
 
 
-def test_masked_softmax_dropout_keeps_or_drops_and_backward_matches():
+def test_masked_softmax_dropout_keeps_or_drops_and_backward_matches(isa):
     rng = np.random.default_rng(2)
     s = rand(rng, 4, 2, 8, 16)
     rate = 0.25
@@ -234,13 +234,18 @@ def test_self_attention_in_a_model_sums_both_input_gradients():
         np.testing.assert_allclose(np.asarray(g), w, rtol=1e-4, atol=1e-5)
 
 
-def masked_classifier(vocab, t, d=8, causal=False):
+def masked_classifier(vocab, t, d=8, causal=False, positions=False):
+    """Embedding(mask_zero) (+ a learned positional embedding on a second input of positions) ->
+    attention block -> masked mean -> softmax."""
     inp = layers.Input(shape=(t,), dtype="int32")
     x = layers.Embedding(vocab, d, mask_zero=True)(inp)
+    if positions:
+        pos = layers.Input(shape=(t,), dtype="int32")
+        x = layers.Add()([x, layers.Embedding(t, d)(pos)])   # keeps the tokens' mask
     a = layers.MultiHeadAttention(2, 4)(x, x, use_causal_mask=causal)
     x = layers.LayerNormalization()(layers.Add()([x, a]))
     x = layers.GlobalAveragePooling1D()(layers.Dense(d, activation="relu")(x))
-    return corenn.Model(inp, layers.Dense(2, activation="softmax")(x))
+    return corenn.Model([inp, pos] if positions else inp, layers.Dense(2, activation="softmax")(x))
 
 
 def test_mask_zero_keys_and_padding_do_not_change_the_prediction():
@@ -320,10 +325,11 @@ def test_transformer_classifier_trains():
     for i, n in enumerate(rng.integers(3, t + 1, 256)):
         ids[i, n:] = 0
     y = (ids == 5).any(1).astype(np.int64)
-    model = masked_classifier(vocab, t, d=16)
+    pos = np.broadcast_to(np.arange(t), ids.shape).copy()
+    model = masked_classifier(vocab, t, d=16, positions=True)
     model.compile(optimizer=corenn.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    hist = model.fit(ids, y, epochs=6, batch_size=32, verbose=0)
+    hist = model.fit([ids, pos], y, epochs=6, batch_size=32, verbose=0)
     assert hist.history["accuracy"][-1] > 0.9
     assert hist.history["loss"][-1] < hist.history["loss"][0] / 2
 
