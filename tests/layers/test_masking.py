@@ -196,6 +196,22 @@ def test_bidirectional_takes_the_mask(rng):
     fwd = ref.rnn_forward("lstm", x, *w[1:4], mask=mask)[0]
     bwd = ref.rnn_forward("lstm", x, *w[4:7], go_backwards=True, mask=mask)[0]
     close(model.predict(ids, verbose=0), np.concatenate([fwd, bwd], -1))
+    # return_sequences: Keras zeroes both directions' outputs at masked steps (zero_output_for_mask)
+    bi = layers.Bidirectional(layers.LSTM(2, return_sequences=True), merge_mode="sum")
+    xt = corenn.Tensor.from_numpy(x)
+    with corenn.GradientTape() as tape:
+        tape.watch(xt)
+        y = bi(xt, mask=mask)
+    w = bi.get_weights()
+    fwd = ref.rnn_forward("lstm", x, *w[:3], True, mask=mask)[0]
+    bwd = ref.rnn_forward("lstm", x, *w[3:], True, go_backwards=True, mask=mask)[0][:, ::-1]
+    m3 = mask[:, :, None]
+    close(y, (fwd + bwd) * m3)
+    dy = rng.standard_normal(tuple(y.shape)).astype(np.float32)
+    (dx,) = tape.gradient(y, [xt], output_gradients=corenn.Tensor.from_numpy(dy))
+    want = ref.rnn_backward("lstm", dy * m3, x, *w[:3], mask=mask)[0] + \
+        ref.rnn_backward("lstm", (dy * m3)[:, ::-1], x, *w[3:], go_backwards=True, mask=mask)[0]
+    close(dx, want)
 
 
 def test_gru_reset_after_false_layer_weights_config_and_saving(rng, tmp_path):

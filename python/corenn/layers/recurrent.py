@@ -388,6 +388,14 @@ class Bidirectional(Layer):
         yf = self.forward_layer.forward(x, training)
         yb = self.backward_layer.forward(x, training)
         self._x_shape = tuple(x.shape)
+        # Keras sets zero_output_for_mask on both directions of a Bidirectional with
+        # return_sequences: masked steps output 0 (a lone RNN repeats the previous h there)
+        self._zero_mask = None
+        if mask is not None and self.return_sequences:
+            n, t = mask.shape
+            self._zero_mask = mask.reshape([n, t, 1])
+            kernels.binary_forward("multiply", yf, self._zero_mask, out=yf)
+            kernels.binary_forward("multiply", yb, self._zero_mask, out=yb)
         if self.merge_mode is None:
             return [yf, yb]
         # the merge runs on the tensor-math kernels (concat / multiply / add / scale)
@@ -415,6 +423,9 @@ class Bidirectional(Layer):
             dyf = dyb = kernels.scale(dy, 0.5, out=self._buffer("dyf", shape))
         else:
             dyf = dyb = dy
+        if self._zero_mask is not None:
+            dyf = kernels.binary_forward("multiply", dyf, self._zero_mask, out=self._buffer("dyf_m", shape))
+            dyb = kernels.binary_forward("multiply", dyb, self._zero_mask, out=self._buffer("dyb_m", shape))
         dxf = self.forward_layer.backward(dyf)
         dxb = self.backward_layer.backward(dyb)
         if dxf is None:
