@@ -342,6 +342,7 @@ class MultiHeadAttention(Layer):
                    bias_initializer=initializers.serialize(self.bias_initializer),
                    kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
                    bias_regularizer=regularizers.serialize(self.bias_regularizer),
+                   activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
                    seed=self.seed)
         if self._options is not None and any(self._options[1:]):
             # not a Keras argument: how a graph model calls it (attention_mask given, causal, scores)
