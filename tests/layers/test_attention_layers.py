@@ -134,6 +134,17 @@ def test_mha_forward_backward_match_reference(kind, separate_key):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
 
 
+def test_mha_explicit_query_and_value_masks_as_keras_3():
+    rng = np.random.default_rng(14)
+    mha, q, v, _, weights = make_layer(rng)
+    _, qm, km, _ = masks(rng, "padding")
+    out = mha(q, v, query_mask=qm, value_mask=km)
+    allowed = ref.attention_allowed(N, TQ, TV, query_mask=qm, key_mask=km)
+    np.testing.assert_allclose(out, ref.mha_forward(q, v, None, weights, allowed)[0], rtol=1e-4, atol=1e-5)
+    with pytest.raises(TypeError, match="not both"):
+        mha(q, v, query_mask=qm, mask=[qm, km])
+
+
 def test_mha_eager_numpy_call_and_return_attention_scores():
     rng = np.random.default_rng(4)
     mha, q, v, _, weights = make_layer(rng)

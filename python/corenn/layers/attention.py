@@ -42,8 +42,8 @@ class MultiHeadAttention(Layer):
     probabilities, training only), use_bias, output_shape (an int or a 1-tuple: the output's last
     dimension; default the query's), attention_axes (None only: attention over the steps axis),
     kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, seed.
-    Call: ``mha(query, value, key=None, attention_mask=None, return_attention_scores=False,
-    training=None, use_causal_mask=False)``; query (N, Tq, Dq), value (N, Tv, Dv), key (N, Tv, Dk),
+    Call: ``mha(query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
+    attention_mask=None, return_attention_scores=False, training=None, use_causal_mask=False)``; query (N, Tq, Dq), value (N, Tv, Dv), key (N, Tv, Dk),
     attention_mask (N, Tq, Tv) (nonzero / True = attend). Padding masks of query / value / key
     (Embedding(mask_zero=True), Masking) are combined into the attention mask, as Keras does; the
     output carries the query's mask. With return_attention_scores the call returns
@@ -101,9 +101,9 @@ class MultiHeadAttention(Layer):
 
     # -- calling -----------------------------------------------------------------------------
 
-    def __call__(self, query, value=None, key=None, attention_mask=None,
-                 return_attention_scores=False, training=None, use_causal_mask=False, mask=None,
-                 **kwargs):
+    def __call__(self, query, value=None, key=None, query_mask=None, value_mask=None, key_mask=None,
+                 attention_mask=None, return_attention_scores=False, training=None,
+                 use_causal_mask=False, mask=None, **kwargs):
         if isinstance(query, (list, tuple)) and value is None:
             # mha([query, value(, key)(, attention_mask)]): a model file rebuilding the call, which
             # keeps the options in the config (_call_options)
@@ -132,6 +132,11 @@ class MultiHeadAttention(Layer):
                                  f"use_causal_mask, return_attention_scores): {self._options} vs {options}")
         if mask is not None:  # Keras' per-input masks [query_mask, value_mask(, key_mask)]
             mask = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+        if query_mask is not None or value_mask is not None or key_mask is not None:
+            if mask is not None:
+                raise TypeError(f"MultiHeadAttention '{self.name}': pass query_mask / value_mask / "
+                                "key_mask or mask=, not both")
+            mask = [query_mask, value_mask] + ([key_mask] if key is not None else [])
         self._options = options
         return super().__call__(inputs, training=training, mask=mask, **kwargs)
 
