@@ -621,20 +621,25 @@ def _rnn_order(t, go_backwards):
 
 
 def rnn_forward(cell, x, w, r, b=None, return_sequences=False, go_backwards=False,
-                activation="tanh", recurrent_activation="sigmoid"):
-    """Returns (y, h_n, c_n, cache); y (N, T, U) in processing order (Keras) or (N, U)."""
+                activation="tanh", recurrent_activation="sigmoid", mask=None, reset_after=True):
+    """Returns (y, h_n, c_n, cache); y (N, T, U) in processing order (Keras) or (N, U).
+    mask (N, T): a sample skips its masked steps (h, c carried; Keras' masked rnn loop).
+    reset_after=False: the Keras-2 GRU (bias (3U,), r multiplies h before Rh)."""
     x, w, r = f64(x), f64(w), f64(r)
     n, t, _ = x.shape
     u = r.shape[0]
     act, ract = _RNN_ACTS[activation][0], _RNN_ACTS[recurrent_activation][0]
     h, c = np.zeros((n, u)), np.zeros((n, u))
-    if cell == "gru":
+    if cell == "gru" and not reset_after:
+        b0, b1 = (np.zeros(3 * u) if b is None else f64(b)), np.zeros(3 * u)
+    elif cell == "gru":
         b0, b1 = (np.zeros(3 * u), np.zeros(3 * u)) if b is None else (f64(b)[0], f64(b)[1])
     else:
         b0 = np.zeros(w.shape[1]) if b is None else f64(b)
     ys, cache = [], []
     for ti in _rnn_order(t, go_backwards):
         xt = x[:, ti]
+        h_before, c_before = h, c
         if cell == "simple_rnn":
             hn = act(xt @ w + h @ r + b0)
             cache.append((ti, h, hn))
@@ -647,6 +652,14 @@ def rnn_forward(cell, x, w, r, b=None, return_sequences=False, go_backwards=Fals
             hn = o * act(cn)
             cache.append((ti, h, c, i, f, g, o, cn))
             h, c = hn, cn
+        elif not reset_after:
+            xz = xt @ w + b0
+            z = ract(xz[:, :u] + h @ r[:, :u])
+            rr = ract(xz[:, u:2 * u] + h @ r[:, u:2 * u])
+            hh = act(xz[:, 2 * u:] + (rr * h) @ r[:, 2 * u:])
+            hn = z * h + (1.0 - z) * hh
+            cache.append((ti, h, z, rr, hh, None))
+            h = hn
         else:
             xz = xt @ w + b0
             rz = h @ r + b1
@@ -656,24 +669,30 @@ def rnn_forward(cell, x, w, r, b=None, return_sequences=False, go_backwards=Fals
             hn = z * h + (1.0 - z) * hh
             cache.append((ti, h, z, rr, hh, rz[:, 2 * u:]))
             h = hn
+        if mask is not None:
+            keep = (np.asarray(mask)[:, ti] != 0)[:, None]
+            h = np.where(keep, h, h_before)
+            c = np.where(keep, c, c_before)
+            cache[-1] = cache[-1] + (keep,)
         ys.append(h)
     y = np.stack(ys, axis=1) if return_sequences else h
     return y, h, (c if cell == "lstm" else None), cache
 
 
 def rnn_backward(cell, dy, x, w, r, b=None, go_backwards=False, activation="tanh",
-                 recurrent_activation="sigmoid"):
+                 recurrent_activation="sigmoid", mask=None, reset_after=True):
     """BPTT of rnn_forward; dy is (N, T, U) (return_sequences) or (N, U).
-    Returns (dx, dw, dr, db) in float64 (db shaped like b: (2, 3U) for the GRU)."""
+    Returns (dx, dw, dr, db) in float64 (db shaped like b: (2, 3U) for the GRU, (3U,) without
+    reset_after). A masked step passes dh (and dc) through and gets no gradient."""
     x, w, r, dy = f64(x), f64(w), f64(r), f64(dy)
     n, t, _ = x.shape
     u = r.shape[0]
     act_d, ract_d = _RNN_ACTS[activation][1], _RNN_ACTS[recurrent_activation][1]
     act = _RNN_ACTS[activation][0]
     _, _, _, cache = rnn_forward(cell, x, w, r, b, True, go_backwards, activation,
-                                 recurrent_activation)
+                                 recurrent_activation, mask, reset_after)
     dx, dw, dr = np.zeros_like(x), np.zeros_like(w), np.zeros_like(r)
-    db = np.zeros((2, w.shape[1])) if cell == "gru" else np.zeros(w.shape[1])
+    db = np.zeros((2, w.shape[1])) if cell == "gru" and reset_after else np.zeros(w.shape[1])
     dh, dc = np.zeros((n, u)), np.zeros((n, u))
     for s in range(t - 1, -1, -1):
         if dy.ndim == 3:
@@ -682,6 +701,10 @@ def rnn_backward(cell, dy, x, w, r, b=None, go_backwards=False, activation="tanh
             dh = dh + dy
         entry = cache[s]
         ti = entry[0]
+        if mask is not None:
+            keep, entry = entry[-1], entry[:-1]
+            dh_skip, dc_skip = dh, dc
+            dh, dc = dh * keep, dc * keep   # a skipped step's gates get no gradient
         if cell == "simple_rnn":
             _, hp, hn = entry
             dz = dh * act_d(hn)
@@ -698,6 +721,18 @@ def rnn_backward(cell, dy, x, w, r, b=None, go_backwards=False, activation="tanh
             dc = dct * f
             dh = dz @ r.T
             db += dz.sum(0)
+        elif not reset_after:
+            _, hp, z, rr, hh, _ = entry
+            dah = dh * (1.0 - z) * act_d(hh)
+            daz = dh * (hp - hh) * ract_d(z)
+            drh = dah @ r[:, 2 * u:].T
+            dar = drh * hp * ract_d(rr)
+            dz = np.concatenate([daz, dar, dah], axis=1)
+            dzr = None
+            dh = dh * z + drh * rr + dz[:, :2 * u] @ r[:, :2 * u].T
+            db += dz.sum(0)
+            dr[:, :2 * u] += hp.T @ dz[:, :2 * u]
+            dr[:, 2 * u:] += (rr * hp).T @ dah
         else:
             _, hp, z, rr, hh, rh = entry
             dah = dh * (1.0 - z) * act_d(hh)
@@ -708,9 +743,14 @@ def rnn_backward(cell, dy, x, w, r, b=None, go_backwards=False, activation="tanh
             dh = dh * z + dzr @ r.T
             db[0] += dz.sum(0)
             db[1] += dzr.sum(0)
+        if mask is not None:
+            # where the sample skipped the step, dh and dc pass through it unchanged
+            dh = np.where(keep, dh, dh_skip)
+            dc = np.where(keep, dc, dc_skip)
         dx[:, ti] = dz @ w.T
         dw += x[:, ti].T @ dz
-        dr += hp.T @ dzr
+        if dzr is not None:
+            dr += hp.T @ dzr
     return dx, dw, dr, db
 
 
@@ -1147,3 +1187,82 @@ def roc_auc_exact(scores, labels):
     greater = (pos[:, None] > neg[None, :]).sum()
     ties = (pos[:, None] == neg[None, :]).sum()
     return float((greater + 0.5 * ties) / (pos.size * neg.size))
+# MultiHeadAttention (Keras 3), einsum form in float64
+# =============================================================================================
+
+def attention_allowed(n, tq, tk, attention_mask=None, query_mask=None, key_mask=None, causal=False):
+    """(N, Tq, Tk) booleans: which keys each query may attend to (Keras' combined mask)."""
+    ok = np.ones((n, tq, tk), bool)
+    if attention_mask is not None:
+        ok &= np.asarray(attention_mask) != 0
+    if query_mask is not None:
+        ok &= (np.asarray(query_mask) != 0)[:, :, None]
+    if key_mask is not None:
+        ok &= (np.asarray(key_mask) != 0)[:, None, :]
+    if causal:
+        ok &= np.tril(np.ones((tq, tk), bool))[None]
+    return ok
+
+
+def masked_softmax(scores, allowed, scale):
+    """softmax(scale * scores) over the allowed keys (allowed (N, Tq, Tk), shared by the heads);
+    0 elsewhere and on rows with nothing allowed."""
+    s = f64(scores) * scale
+    ok = np.broadcast_to(allowed[:, None], s.shape)
+    s = np.where(ok, s, -np.inf)
+    mx = np.max(s, axis=-1, keepdims=True)
+    mx = np.where(np.isfinite(mx), mx, 0.0)
+    e = np.where(ok, np.exp(s - mx), 0.0)
+    tot = e.sum(-1, keepdims=True)
+    return np.where(tot > 0, e / np.where(tot > 0, tot, 1.0), 0.0)
+
+
+def masked_softmax_grad(p, dp, scale):
+    p, dp = f64(p), f64(dp)
+    return scale * p * (dp - (p * dp).sum(-1, keepdims=True))
+
+
+def mha_forward(query, value, key, weights, allowed, keep=None):
+    """Keras 3 MultiHeadAttention. weights = [Wq (Dq,H,K), bq (H,K), Wk, bk, Wv (Dv,H,V), bv,
+    Wo (H,V,Do), bo (Do,)]; allowed (N, Tq, Tk); keep: dropout multipliers on the probs.
+    Returns (out, probs, cache)."""
+    q_in, v_in = f64(query), f64(value)
+    k_in = v_in if key is None else f64(key)
+    wq, bq, wk, bk, wv, bv, wo, bo = [f64(w) for w in weights]
+    q = np.einsum("ntd,dhk->nthk", q_in, wq) + bq
+    k = np.einsum("ntd,dhk->nthk", k_in, wk) + bk
+    v = np.einsum("ntd,dhk->nthk", v_in, wv) + bv
+    scale = 1.0 / np.sqrt(wq.shape[-1])
+    scores = np.einsum("nihk,njhk->nhij", q, k)
+    p = masked_softmax(scores, allowed, scale)
+    pu = p if keep is None else p * keep
+    ctx = np.einsum("nhij,njhv->nihv", pu, v)
+    out = np.einsum("nihv,hvo->nio", ctx, wo) + bo
+    return out, p, (q_in, v_in, k_in, q, k, v, p, pu, ctx, scale)
+
+
+def mha_backward(dy, query, value, key, weights, allowed, keep=None):
+    """Gradients of sum(dy * mha_forward): (dquery, dvalue, dkey or None, [dW...] Keras order).
+    With key None the key projection's input gradient is added to dvalue."""
+    _, _, cache = mha_forward(query, value, key, weights, allowed, keep)
+    q_in, v_in, k_in, q, k, v, p, pu, ctx, scale = cache
+    wq, bq, wk, bk, wv, bv, wo, bo = [f64(w) for w in weights]
+    dy = f64(dy)
+    dwo = np.einsum("nihv,nio->hvo", ctx, dy)
+    dbo = dy.sum((0, 1))
+    dctx = np.einsum("nio,hvo->nihv", dy, wo)
+    dpu = np.einsum("nihv,njhv->nhij", dctx, v)
+    dv = np.einsum("nhij,nihv->njhv", pu, dctx)
+    dp = dpu if keep is None else dpu * keep
+    ds = masked_softmax_grad(p, dp, scale)
+    dq = np.einsum("nhij,njhk->nihk", ds, k)
+    dk = np.einsum("nhij,nihk->njhk", ds, q)
+    grads = []
+    dxs = []
+    for x, d, w in ((q_in, dq, wq), (k_in, dk, wk), (v_in, dv, wv)):
+        grads += [np.einsum("ntd,nthk->dhk", x, d), d.sum((0, 1))]
+        dxs.append(np.einsum("nthk,dhk->ntd", d, w))
+    dquery, dkey, dvalue = dxs
+    if key is None:
+        dvalue, dkey = dvalue + dkey, None
+    return dquery, dvalue, dkey, grads[:2] + grads[2:4] + grads[4:6] + [dwo, dbo]

@@ -35,4 +35,5 @@ PYBIND11_MODULE(_C, m) {
   corenn::bindings::register_rnn(m);
   corenn::bindings::register_layout(m);
   corenn::bindings::register_tensor_math(m);
+  corenn::bindings::register_attention(m);
 }

@@ -19,5 +19,6 @@ void register_embedding(py::module_& m);    // embedding lookup forward / backwa
 void register_rnn(py::module_& m);          // SimpleRNN / LSTM / GRU forward and backward
 void register_layout(py::module_& m);       // transpose, repeat_vector, upsample2d
 void register_tensor_math(py::module_& m);  // binary / unary / reduce / concat / batched_matmul
+void register_attention(py::module_& m);     // fused masked softmax (MultiHeadAttention)
 
 }  // namespace corenn::bindings

@@ -11,9 +11,10 @@ namespace {
 using OptTensor = std::optional<Tensor>;
 
 RnnOptions options(const std::string& activation, const std::string& recurrent_activation,
-                   bool go_backwards, bool return_sequences, bool output_in_input_order) {
+                   bool go_backwards, bool return_sequences, bool output_in_input_order,
+                   bool reset_after, const OptTensor& mask) {
   return RnnOptions{activation, recurrent_activation, go_backwards, return_sequences,
-                    output_in_input_order};
+                    output_in_input_order, reset_after, mask};
 }
 
 void def_cell(py::module_& m, RnnCell cell, const char* name) {
@@ -24,15 +25,17 @@ void def_cell(py::module_& m, RnnCell cell, const char* name) {
                const OptTensor& bias, const Tensor& y, const OptTensor& h_n, const OptTensor& c_n,
                const Tensor& gates, const Tensor& hprev, const OptTensor& cells,
                const std::string& activation, const std::string& recurrent_activation,
-               bool go_backwards, bool return_sequences, bool output_in_input_order) {
+               bool go_backwards, bool return_sequences, bool output_in_input_order,
+               bool reset_after, const OptTensor& mask) {
           rnn_forward(cell, x, kernel, recurrent_kernel, bias, y, h_n, c_n, gates, hprev, cells,
                       options(activation, recurrent_activation, go_backwards, return_sequences,
-                              output_in_input_order));
+                              output_in_input_order, reset_after, mask));
         },
         py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"), py::arg("y"),
         py::arg("h_n"), py::arg("c_n"), py::arg("gates"), py::arg("hprev"), py::arg("cells"),
         py::arg("activation"), py::arg("recurrent_activation"), py::arg("go_backwards"),
-        py::arg("return_sequences"), py::arg("output_in_input_order"), release(),
+        py::arg("return_sequences"), py::arg("output_in_input_order"),
+        py::arg("reset_after") = true, py::arg("mask") = py::none(), release(),
         "whole-sequence forward; writes y, the final states and the stash backward reads");
   m.def(bwd.c_str(),
         [cell](const Tensor& dy, const Tensor& x, const Tensor& kernel,
@@ -41,17 +44,18 @@ void def_cell(py::module_& m, RnnCell cell, const char* name) {
                const OptTensor& dx, const OptTensor& dkernel, const OptTensor& drecurrent_kernel,
                const OptTensor& dbias, const std::string& activation,
                const std::string& recurrent_activation, bool go_backwards, bool return_sequences,
-               bool output_in_input_order) {
+               bool output_in_input_order, bool reset_after, const OptTensor& mask) {
           rnn_backward(cell, dy, x, kernel, recurrent_kernel, gates, hprev, cells, dgates,
                        dgates_rec, dx, dkernel, drecurrent_kernel, dbias,
                        options(activation, recurrent_activation, go_backwards, return_sequences,
-                               output_in_input_order));
+                               output_in_input_order, reset_after, mask));
         },
         py::arg("dy"), py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"),
         py::arg("gates"), py::arg("hprev"), py::arg("cells"), py::arg("dgates"),
         py::arg("dgates_rec"), py::arg("dx"), py::arg("dkernel"), py::arg("drecurrent_kernel"),
         py::arg("dbias"), py::arg("activation"), py::arg("recurrent_activation"),
         py::arg("go_backwards"), py::arg("return_sequences"), py::arg("output_in_input_order"),
+        py::arg("reset_after") = true, py::arg("mask") = py::none(),
         release(), "backpropagation through time: dx, dkernel, drecurrent_kernel, dbias (each optional)");
 }
 

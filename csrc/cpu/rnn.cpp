@@ -1,4 +1,5 @@
-// Recurrent layers on the CPU: SimpleRNN, LSTM, GRU (reset_after) through a whole sequence.
+// Recurrent layers on the CPU: SimpleRNN, LSTM, GRU (reset_after true or false) through a whole
+// sequence, with an optional per-step, per-sample mask (Keras masking).
 // The math, the shapes and the stash layout are in ops/rnn.h; here is how it is computed.
 //
 // Shapes: N batch, T steps, F features, U units, GU = G*U gate columns (G = 1, 4, 3).
@@ -20,6 +21,11 @@
 //   2. dx = dgates W^T for the chunk; dW += x^T dgates, dR += hprev^T dgates(_rec), db += column
 //      sums into the thread's partial sums, which are reduced in thread order at the end (the
 //      weight gradients are long-K GEMMs over all N*T rows, split by K across threads).
+// GRU reset_after=false: the reset gate multiplies h before Rh, so each step makes two recurrent
+// products, h [Rz Rr] then (r * h) Rh, with the gate math split around them (scalar; R is packed
+// as the two column blocks). Masked steps: after the gate math of a row whose sample skips the
+// step, h (and c) are overwritten with the carried values; backward gives such a row zero
+// dgates and leaves its dh / dc as they were (restored around the product that would overwrite).
 // Variants: gate math uses the AVX2 cell kernels (rnn_avx2.cpp) for the Keras defaults (tanh with
 // sigmoid gates) on Isa::avx2, else the scalar cell kernels below, which are the reference for
 // any activation in {tanh, sigmoid, relu, linear}. The micro-kernel follows active_isa() too.
@@ -173,6 +179,16 @@ void rows_times_packed(gemm::UkrFn ukr, int m, const float* a, int64_t lda, cons
   }
 }
 
+// op(B) (k, n) of a column block of a row-major matrix with leading dimension ld: b points at the
+// block's first element; trans: op(B) = B^T with B stored (n, k).
+float* pack_block(AlignedBuffer& buf, const float* b, int64_t ld, int64_t k, int64_t n, bool trans) {
+  float* dst = buf.get(static_cast<size_t>((n + kNR - 1) / kNR * kNR * k));
+  gemm::pack_b_matrix(b, ld, trans)(0, k, 0, n, dst);
+  return dst;
+}
+
+thread_local AlignedBuffer tls_pack_fwd2, tls_pack_bwd2;
+
 gemm::UkrFn pick_ukr() { return gemm::micro_kernel(); }
 
 // Batch rows per chunk: the input projection and the weight-gradient GEMMs run on chunk * T rows
@@ -216,13 +232,77 @@ struct Fwd {
   const RnnProblem& p;
   const CellKernels& k;
   gemm::UkrFn ukr;
-  const float* rp;  // packed R
+  const float* rp;  // packed R (GRU reset_after=false: [Rz Rr])
+  const float* rp2; // GRU reset_after=false: packed Rh
   float* y;
   float* h_n;
   float* c_n;
 
+  // After the gate math of one row: a sample that skips step t keeps h (and c); then the copies
+  // into y and the final states.
+  void finish_row(int64_t s, int64_t n, float* h, const float* hp) const {
+    const int64_t T = p.t, U = p.u, t = p.step_time(s), row = n * T;
+    const size_t bytes = static_cast<size_t>(U) * sizeof(float);
+    if (!p.takes(n, t)) {
+      if (hp) std::memcpy(h, hp, bytes); else std::memset(h, 0, bytes);
+      if (p.cell == RnnCell::lstm) {
+        float* c = p.cells + (row + t) * U;
+        if (s > 0) std::memcpy(c, p.cells + (row + p.step_time(s - 1)) * U, bytes);
+        else std::memset(c, 0, bytes);
+      }
+    }
+    if (p.return_sequences) std::memcpy(y + (row + p.out_time(s)) * U, h, bytes);
+    if (s == T - 1) {
+      if (!p.return_sequences) std::memcpy(y + n * U, h, bytes);
+      if (h_n) std::memcpy(h_n + n * U, h, bytes);
+      if (c_n) std::memcpy(c_n + n * U, p.cells + (row + t) * U, bytes);
+    }
+  }
+
+  // GRU reset_after=false, one step s for rows [n0, n0 + m): z, r from h [Rz Rr]; cells = r * h;
+  // hh from (r * h) Rh.
+  void step_reset_before(int64_t s, int64_t n0, int m, float* scratch) const {
+    const int64_t T = p.t, U = p.u, GU = p.gu(), t = p.step_time(s);
+    const int64_t t_next = s + 1 < T ? p.step_time(s + 1) : -1;
+    float* rec = scratch;                   // (kBlock, GU)
+    float* hlast = scratch + kBlock * GU;   // (kBlock, U)
+    if (s > 0)
+      rows_times_packed(ukr, m, p.hprev + (n0 * T + t) * U, T * U, rp, U, 2 * U, rec, GU, 0.0f, nullptr);
+    else
+      for (int r = 0; r < m; ++r) std::fill(rec + r * GU, rec + r * GU + 2 * U, 0.0f);
+    for (int r = 0; r < m; ++r) {
+      const int64_t row = (n0 + r) * T;
+      float* g = p.gates + (row + t) * GU;
+      const float* hp = s > 0 ? p.hprev + (row + t) * U : nullptr;
+      float* rh = p.cells + (row + t) * U;
+      for (int64_t j = 0; j < U; ++j) {
+        g[j] = act_f(p.ract, g[j] + rec[r * GU + j]);
+        g[U + j] = act_f(p.ract, g[U + j] + rec[r * GU + U + j]);
+        rh[j] = hp ? g[U + j] * hp[j] : 0.0f;
+      }
+    }
+    if (s > 0)
+      rows_times_packed(ukr, m, p.cells + (n0 * T + t) * U, T * U, rp2, U, U, rec + 2 * U, GU, 0.0f,
+                        nullptr);
+    else
+      for (int r = 0; r < m; ++r) std::fill(rec + r * GU + 2 * U, rec + (r + 1) * GU, 0.0f);
+    for (int r = 0; r < m; ++r) {
+      const int64_t row = (n0 + r) * T;
+      float* g = p.gates + (row + t) * GU;
+      const float* hp = s > 0 ? p.hprev + (row + t) * U : nullptr;
+      float* h = t_next >= 0 ? p.hprev + (row + t_next) * U : hlast + r * U;
+      for (int64_t j = 0; j < U; ++j) {
+        const float hh = act_f(p.act, g[2 * U + j] + rec[r * GU + 2 * U + j]);
+        g[2 * U + j] = hh;
+        h[j] = g[j] * (hp ? hp[j] : 0.0f) + (1.0f - g[j]) * hh;
+      }
+      finish_row(s, n0 + r, h, hp);
+    }
+  }
+
   // One step s for batch rows [n0, n0 + m), m <= kBlock.
   void step(int64_t s, int64_t n0, int m, float* scratch) const {
+    if (p.gru_reset_before()) return step_reset_before(s, n0, m, scratch);
     const int64_t T = p.t, U = p.u, GU = p.gu(), t = p.step_time(s);
     const int64_t t_prev = s > 0 ? p.step_time(s - 1) : -1, t_next = s + 1 < T ? p.step_time(s + 1) : -1;
     float* g0 = p.gates + (n0 * T + t) * GU;
@@ -251,13 +331,7 @@ struct Fwd {
       } else {
         k.simple_fwd(g, h, U, p.act);
       }
-      const size_t bytes = static_cast<size_t>(U) * sizeof(float);
-      if (p.return_sequences) std::memcpy(y + (row + p.out_time(s)) * U, h, bytes);
-      if (s == T - 1) {
-        if (!p.return_sequences) std::memcpy(y + (n0 + r) * U, h, bytes);
-        if (h_n) std::memcpy(h_n + (n0 + r) * U, h, bytes);
-        if (c_n) std::memcpy(c_n + (n0 + r) * U, p.cells + (row + t) * U, bytes);
-      }
+      finish_row(s, n0 + r, h, hp);
     }
   }
 };
@@ -267,7 +341,10 @@ struct Fwd {
 void rnn_forward(const RnnProblem& p, float* y, float* h_n, float* c_n) {
   const int64_t T = p.t, F = p.f, U = p.u, GU = p.gu();
   const float* b_in = p.b;  // LSTM / SimpleRNN: b; GRU: b0 (row 0 of (2, GU))
-  const Fwd fwd{p, pick_cells(p), pick_ukr(), pack_b(tls_pack_fwd, p.r, U, GU, false), y, h_n, c_n};
+  const bool rb = p.gru_reset_before();
+  const Fwd fwd{p, pick_cells(p), pick_ukr(),
+                rb ? pack_block(tls_pack_fwd, p.r, GU, U, 2 * U, false) : pack_b(tls_pack_fwd, p.r, U, GU, false),
+                rb ? pack_block(tls_pack_fwd2, p.r + 2 * U, GU, U, U, false) : nullptr, y, h_n, c_n};
   const int64_t chunk = chunk_rows(p);
   parallel_for(0, p.n, batch_grain(p), [&](int64_t lo, int64_t hi) {
     std::vector<float> scratch(static_cast<size_t>(kBlock * (GU + U)));
@@ -295,27 +372,82 @@ struct Bwd {
   const RnnProblem& p;
   const CellKernels& k;
   gemm::UkrFn ukr;
-  const float* rtp;  // packed R^T (GU, U)
+  const float* rtp;  // packed R^T (GU, U) (GRU reset_after=false: [Rz Rr]^T (2U, U))
+  const float* rtp2; // GRU reset_after=false: packed Rh^T (U, U)
   const float* dy;
   float* dgates;
   float* dgates_rec;
 
-  // One step s for rows [n0, n0 + m): dh (m, U) holds dL/dh_s from later steps; on return it holds
-  // dL/dh_{s-1} (not computed at s = 0). dc likewise for the LSTM cell.
-  void step(int64_t s, int64_t n0, int m, float* dh, float* dc) const {
+  // GRU reset_after=false, step s for rows [n0, n0 + m); scratch (kBlock, U) for d(r * h).
+  void step_reset_before(int64_t s, int64_t n0, int m, float* dh, float* drh) const {
     const int64_t T = p.t, U = p.u, GU = p.gu(), t = p.step_time(s);
-    const int64_t t_prev = s > 0 ? p.step_time(s - 1) : -1;
     for (int r = 0; r < m; ++r) {
       const int64_t row = (n0 + r) * T;
       float* dhr = dh + r * U;
-      if (p.return_sequences) {
-        const float* d = dy + (row + p.out_time(s)) * U;
-        for (int64_t j = 0; j < U; ++j) dhr[j] += d[j];
-      } else if (s == T - 1) {
-        std::memcpy(dhr, dy + (n0 + r) * U, sizeof(float) * U);
+      add_dy(s, n0 + r, dhr);
+      float* dg = dgates + (row + t) * GU;
+      if (!p.takes(n0 + r, t)) {
+        std::fill(dg, dg + GU, 0.0f);
+        continue;
       }
       const float* g = p.gates + (row + t) * GU;
+      const float* hp = s > 0 ? p.hprev + (row + t) * U : nullptr;
+      for (int64_t j = 0; j < U; ++j) {
+        const float z = g[j], hh = g[2 * U + j], hpj = hp ? hp[j] : 0.0f;
+        dg[2 * U + j] = dhr[j] * (1.0f - z) * dact_f(p.act, hh);
+        dg[j] = dhr[j] * (hpj - hh) * dact_f(p.ract, z);
+        dg[U + j] = 0.0f;   // set below from d(r * h), which needs every row's dah
+        dhr[j] *= z;        // the direct path h' = z h + ...
+      }
+    }
+    if (s == 0) return;     // h_0 = 0: the reset gate had nothing to act on
+    rows_times_packed(ukr, m, dgates + (n0 * T + t) * GU + 2 * U, T * GU, rtp2, U, U, drh, U, 0.0f,
+                      nullptr);
+    for (int r = 0; r < m; ++r) {
+      if (!p.takes(n0 + r, t)) continue;
+      const int64_t row = (n0 + r) * T;
+      const float* g = p.gates + (row + t) * GU;
+      const float* hp = p.hprev + (row + t) * U;
       float* dg = dgates + (row + t) * GU;
+      for (int64_t j = 0; j < U; ++j) {
+        const float d = drh[r * U + j];
+        dg[U + j] = d * hp[j] * dact_f(p.ract, g[U + j]);
+        dh[r * U + j] += d * g[U + j];
+      }
+    }
+    rows_times_packed(ukr, m, dgates + (n0 * T + t) * GU, T * GU, rtp, 2 * U, U, dh, U, 1.0f, nullptr);
+  }
+
+  void add_dy(int64_t s, int64_t n, float* dhr) const {
+    const int64_t U = p.u;
+    if (p.return_sequences) {
+      const float* d = dy + (n * p.t + p.out_time(s)) * U;
+      for (int64_t j = 0; j < U; ++j) dhr[j] += d[j];
+    } else if (s == p.t - 1) {
+      std::memcpy(dhr, dy + n * U, sizeof(float) * U);
+    }
+  }
+
+  // One step s for rows [n0, n0 + m): dh (m, U) holds dL/dh_s from later steps; on return it holds
+  // dL/dh_{s-1} (not computed at s = 0). dc likewise for the LSTM cell.
+  void step(int64_t s, int64_t n0, int m, float* dh, float* dc, float* saved) const {
+    if (p.gru_reset_before()) return step_reset_before(s, n0, m, dh, saved);
+    const int64_t T = p.t, U = p.u, GU = p.gu(), t = p.step_time(s);
+    const int64_t t_prev = s > 0 ? p.step_time(s - 1) : -1;
+    bool any_skipped = false;
+    for (int r = 0; r < m; ++r) {
+      const int64_t row = (n0 + r) * T;
+      float* dhr = dh + r * U;
+      add_dy(s, n0 + r, dhr);
+      const float* g = p.gates + (row + t) * GU;
+      float* dg = dgates + (row + t) * GU;
+      if (!p.takes(n0 + r, t)) {  // a skipped step: no gradient; dh (and dc) pass through it
+        std::fill(dg, dg + GU, 0.0f);
+        if (p.cell == RnnCell::gru) std::fill(dgates_rec + (row + t) * GU, dgates_rec + (row + t + 1) * GU, 0.0f);
+        if (s > 0 && p.cell != RnnCell::gru) std::memcpy(saved + r * U, dhr, sizeof(float) * U);
+        any_skipped = true;
+        continue;
+      }
       if (p.cell == RnnCell::lstm) {
         const float* cp = s > 0 ? p.cells + (row + t_prev) * U : nullptr;
         k.lstm_bwd(g, p.cells + (row + t) * U, cp, dhr, dc + r * U, dg, U, p.act, p.ract);
@@ -328,11 +460,15 @@ struct Bwd {
       }
     }
     if (s == 0) return;
-    if (p.cell == RnnCell::gru)  // dh already holds the direct path dh * z
+    if (p.cell == RnnCell::gru) {  // dh already holds the direct path dh * z
       rows_times_packed(ukr, m, dgates_rec + (n0 * T + t) * GU, T * GU, rtp, GU, U, dh, U, 1.0f,
                         nullptr);
-    else
-      rows_times_packed(ukr, m, dgates + (n0 * T + t) * GU, T * GU, rtp, GU, U, dh, U, 0.0f, nullptr);
+      return;
+    }
+    rows_times_packed(ukr, m, dgates + (n0 * T + t) * GU, T * GU, rtp, GU, U, dh, U, 0.0f, nullptr);
+    if (any_skipped)  // the product overwrote dh: put back the rows that skipped the step
+      for (int r = 0; r < m; ++r)
+        if (!p.takes(n0 + r, t)) std::memcpy(dh + r * U, saved + r * U, sizeof(float) * U);
   }
 };
 
@@ -341,9 +477,12 @@ struct Bwd {
 void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dgates_rec, float* dx,
                   float* dw, float* dr, float* db) {
   const int64_t T = p.t, F = p.f, U = p.u, GU = p.gu();
-  const Bwd bwd{p, pick_cells(p), pick_ukr(), pack_b(tls_pack_bwd, p.r, GU, U, true), dy, dgates,
+  const bool rb = p.gru_reset_before();
+  const Bwd bwd{p, pick_cells(p), pick_ukr(),
+                rb ? pack_block(tls_pack_bwd, p.r, GU, 2 * U, U, true) : pack_b(tls_pack_bwd, p.r, GU, U, true),
+                rb ? pack_block(tls_pack_bwd2, p.r + 2 * U, GU, U, U, true) : nullptr, dy, dgates,
                 dgates_rec};
-  const bool gru = p.cell == RnnCell::gru;
+  const bool gru = p.cell == RnnCell::gru && !rb;  // a recurrent-side dgates_rec and b1
   const float* dg_rec = gru ? dgates_rec : dgates;
   const auto none = gemm::Activation::none;
   const int64_t chunk = chunk_rows(p);
@@ -364,6 +503,7 @@ void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dg
     float* pr = pw + F * GU;
     float* pb = pr + U * GU;
     std::vector<float> state(static_cast<size_t>(2 * kBlock * U));
+    std::vector<float> saved(static_cast<size_t>(kBlock * U));
     float* dh = state.data();
     float* dc = dh + kBlock * U;
     for (int64_t c0 = lo; c0 < hi; c0 += chunk) {
@@ -372,15 +512,21 @@ void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dg
       for (int64_t n0 = c0; n0 < c0 + rows; n0 += kBlock) {
         std::fill(state.begin(), state.end(), 0.0f);
         const int mb = static_cast<int>(std::min<int64_t>(kBlock, c0 + rows - n0));
-        for (int64_t s = T - 1; s >= 0; --s) bwd.step(s, n0, mb, dh, dc);
+        for (int64_t s = T - 1; s >= 0; --s) bwd.step(s, n0, mb, dh, dc, saved.data());
       }
       // The chunk's share of the all-timestep GEMMs, while its dgates are in cache.
       const float* dg = dgates + r0 * GU;
       if (dx) gemm::sgemm(false, true, m, F, GU, 1.0f, dg, GU, p.w, GU, 0.0f, dx + r0 * F, F, nullptr, none);
       if (dw) gemm::sgemm(true, false, F, GU, m, 1.0f, p.x + r0 * F, F, dg, GU, 1.0f, pw, GU, nullptr, none);
-      if (dr)
+      if (dr && rb) {  // dRz, dRr from h; dRh from r * h (stashed in cells)
+        gemm::sgemm(true, false, U, 2 * U, m, 1.0f, p.hprev + r0 * U, U, dg, GU, 1.0f, pr, GU,
+                    nullptr, none);
+        gemm::sgemm(true, false, U, U, m, 1.0f, p.cells + r0 * U, U, dg + 2 * U, GU, 1.0f, pr + 2 * U,
+                    GU, nullptr, none);
+      } else if (dr) {
         gemm::sgemm(true, false, U, GU, m, 1.0f, p.hprev + r0 * U, U, dg_rec + r0 * GU, GU, 1.0f, pr,
                     GU, nullptr, none);
+      }
       if (db) {
         add_column_sums(dg, m, GU, pb);
         if (gru) add_column_sums(dgates_rec + r0 * GU, m, GU, pb + GU);

@@ -78,14 +78,20 @@ cpu::RnnProblem make_problem(RnnCell cell, const char* op, const Tensor& x, cons
   p.go_backwards = opt.go_backwards;
   p.return_sequences = opt.return_sequences;
   p.output_in_input_order = opt.output_in_input_order;
+  p.reset_after = cell != RnnCell::gru || opt.reset_after;
+  p.mask = nullptr;
+  if (opt.mask) {
+    check_tensor(op, "mask", *opt.mask, {n, t}, x);
+    p.mask = opt.mask->data<float>();
+  }
   p.x = x.data<float>();
   p.w = kernel.data<float>();
   p.r = recurrent_kernel.data<float>();
   return p;
 }
 
-std::vector<int64_t> bias_shape(RnnCell cell, int64_t u) {
-  if (cell == RnnCell::gru) return {2, 3 * u};
+std::vector<int64_t> bias_shape(RnnCell cell, int64_t u, bool reset_after = true) {
+  if (cell == RnnCell::gru && reset_after) return {2, 3 * u};
   return {gate_count(cell) * u};
 }
 
@@ -126,7 +132,7 @@ void rnn_forward(RnnCell cell, const Tensor& x, const Tensor& kernel, const Tens
                  const RnnOptions& opt) {
   const char* op = op_name(cell, true);
   cpu::RnnProblem p = make_problem(cell, op, x, kernel, recurrent_kernel, opt);
-  check_opt(op, "bias", bias, bias_shape(cell, p.u), x);
+  check_opt(op, "bias", bias, bias_shape(cell, p.u, p.reset_after), x);
   check_out(op, "y", y, output_shape(p), x);
   check_opt_out(op, "h_n", h_n, {p.n, p.u}, x);
   CORENN_CHECK(!c_n || cell == RnnCell::lstm, op, ": c_n is for LSTM only");
@@ -136,7 +142,8 @@ void rnn_forward(RnnCell cell, const Tensor& x, const Tensor& kernel, const Tens
   // Outputs must not overlap each other nor the inputs.
   check_disjoint(op, {{"x", &x}, {"kernel", &kernel}, {"recurrent_kernel", &recurrent_kernel},
                         {"bias", ptr_of(bias)}, {"y", &y}, {"h_n", ptr_of(h_n)}, {"c_n", ptr_of(c_n)},
-                        {"gates", &gates}, {"hprev", &hprev}, {"cells", cells_p}});
+                        {"gates", &gates}, {"hprev", &hprev}, {"cells", cells_p},
+                        {"mask", ptr_of(opt.mask)}});
   p.b = bias ? bias->data<float>() : nullptr;
   p.gates = gates.data<float>();
   p.hprev = hprev.data<float>();
@@ -157,7 +164,7 @@ void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor&
   check_tensor(op, "dy", dy, output_shape(p), x);
   check_stash(cell, op, x, p, gates, hprev, cells, false);
   check_out(op, "dgates", dgates, {p.n, p.t, p.gu()}, x);
-  if (cell == RnnCell::gru) {
+  if (cell == RnnCell::gru && p.reset_after) {
     CORENN_CHECK(dgates_rec.has_value(), op, ": dgates_rec (", p.n, ", ", p.t, ", ", p.gu(),
                  ") is required");
     check_out(op, "dgates_rec", *dgates_rec, {p.n, p.t, p.gu()}, x);
@@ -165,9 +172,9 @@ void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor&
   check_opt_out(op, "dx", dx, {p.n, p.t, p.f}, x);
   check_opt_out(op, "dkernel", dkernel, {p.f, p.gu()}, x);
   check_opt_out(op, "drecurrent_kernel", drecurrent_kernel, {p.u, p.gu()}, x);
-  check_opt_out(op, "dbias", dbias, bias_shape(cell, p.u), x);
+  check_opt_out(op, "dbias", dbias, bias_shape(cell, p.u, p.reset_after), x);
   const Tensor* cells_p = cell == RnnCell::simple ? nullptr : ptr_of(cells);
-  const Tensor* dgr_p = cell == RnnCell::gru ? ptr_of(dgates_rec) : nullptr;
+  const Tensor* dgr_p = cell == RnnCell::gru && p.reset_after ? ptr_of(dgates_rec) : nullptr;
   check_disjoint(op, {{"dy", &dy}, {"x", &x}, {"kernel", &kernel},
                         {"recurrent_kernel", &recurrent_kernel}, {"gates", &gates},
                         {"hprev", &hprev}, {"cells", cells_p}, {"dgates", &dgates},

@@ -1,5 +1,5 @@
-// Recurrent layers (SimpleRNN, LSTM, GRU with reset_after=True) over a whole sequence per call,
-// forward and backward through time, Keras semantics and weight layouts.
+// Recurrent layers (SimpleRNN, LSTM, GRU) over a whole sequence per call, forward and backward
+// through time, Keras semantics and weight layouts.
 //
 // Shapes: x (N, T, F); kernel W (F, G*U); recurrent_kernel R (U, G*U); G = 1 | 4 | 3 gates.
 //   SimpleRNN  h' = act(x W + h R + b)                                  b (U,)
@@ -8,6 +8,13 @@
 //   GRU        [xz xr xh] = x W + b0, [rz rr rh] = h R + b1           b (2, 3U) = [b0; b1]
 //              z = ract(xz + rz), r = ract(xr + rr), hh = act(xh + r * rh)
 //              h' = z h + (1 - z) hh
+//   GRU, reset_after=false (Keras 2 / no cuDNN): b (3U,), no recurrent bias, the reset gate
+//              multiplies h before the recurrent product:
+//              [xz xr xh] = x W + b,  z = ract(xz + h Rz), r = ract(xr + h Rr),
+//              hh = act(xh + (r * h) Rh),  h' = z h + (1 - z) hh      (R = [Rz Rr Rh], U columns each)
+// mask (N, T), optional (Keras masking): where mask[n, t] == 0 step t is skipped for sample n:
+// h (and c) carry over unchanged, so y at that step repeats the previous h (h_0 = 0 before any
+// real step), and the step gets no gradient (dh, dc pass through it unchanged).
 // h and c start at zero. Step s (0..T-1) reads x[:, t] with t = s, or t = T-1-s when
 // go_backwards. y is (N, T, U) with y[:, s] = h after step s (Keras: reversed when going
 // backwards; output_in_input_order puts it at y[:, t] instead, for Bidirectional), or (N, U), the
@@ -17,6 +24,7 @@
 //   gates (N, T, G*U)  the activated gates of step t (SimpleRNN: h'; LSTM: i f g o; GRU: z r hh)
 //   hprev (N, T, U)    the h that step t read
 //   cells (N, T, U)    LSTM: c after step t;   GRU: rh = (h R + b1)[h part] of step t
+//                      (reset_after=false: r * h of step t, what Rh multiplies)
 // activation / recurrent_activation: "tanh" | "sigmoid" | "relu" | "linear".
 #pragma once
 
@@ -36,6 +44,8 @@ struct RnnOptions {
   bool go_backwards = false;
   bool return_sequences = false;
   bool output_in_input_order = false;
+  bool reset_after = true;           // GRU only
+  std::optional<Tensor> mask;        // (N, T) float32, nonzero = a real step
 };
 
 // y as described above; h_n (N, U) and c_n (N, U, LSTM only) receive the final states when given.
@@ -47,7 +57,8 @@ void rnn_forward(RnnCell cell, const Tensor& x, const Tensor& kernel, const Tens
                  const RnnOptions& opt);
 
 // dy is shaped like forward's y. dgates (N, T, G*U) is scratch (dL/d pre-activations, input
-// side); dgates_rec (N, T, 3U) is GRU-only scratch (the recurrent side). Every output is optional:
+// side); dgates_rec (N, T, 3U) is GRU-only scratch (the recurrent side; unused, may be absent,
+// with reset_after=false). Every output is optional:
 // dx (N, T, F), dkernel (F, GU), drecurrent_kernel (U, GU), dbias like bias.
 void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor& kernel,
                   const Tensor& recurrent_kernel, const Tensor& gates, const Tensor& hprev,
@@ -67,10 +78,12 @@ struct RnnProblem {
   int64_t n, t, f, u;
   RnnAct act, ract;
   bool go_backwards, return_sequences, output_in_input_order;
+  bool reset_after;   // GRU: true (b (2, GU)) or false (b (GU,), see the header)
+  const float* mask;  // (N, T) or nullptr
   const float* x;
   const float* w;   // (F, GU)
   const float* r;   // (U, GU)
-  const float* b;   // nullptr | (GU,) | GRU (2, GU)
+  const float* b;   // nullptr | (GU,) | GRU (2, GU) (reset_after=false: (GU,))
   float* gates;     // (N, T, GU)
   float* hprev;     // (N, T, U)
   float* cells;     // (N, T, U) or nullptr
@@ -78,6 +91,9 @@ struct RnnProblem {
   int64_t step_time(int64_t s) const { return go_backwards ? t - 1 - s : s; }
   // Index along T of y / dy for step s.
   int64_t out_time(int64_t s) const { return output_in_input_order ? step_time(s) : s; }
+  bool gru_reset_before() const { return cell == RnnCell::gru && !reset_after; }
+  // Whether sample n takes step t (no mask: always).
+  bool takes(int64_t n, int64_t t_) const { return !mask || mask[n * t + t_] != 0.0f; }
 };
 
 void rnn_forward(const RnnProblem& p, float* y, float* h_n, float* c_n);

@@ -1050,7 +1050,7 @@ def _rnn_dims(cell, x, kernel, op):
 def rnn_forward(cell, x, kernel, recurrent_kernel, bias=None, *, return_sequences=False,
                 go_backwards=False, activation="tanh", recurrent_activation="sigmoid",
                 output_in_input_order=False, states=True, out=None, h_n=None, c_n=None,
-                stash=None):
+                stash=None, reset_after=True, mask=None):
     """Run a whole sequence through ``cell`` ('simple_rnn' | 'lstm' | 'gru'), states from zero.
 
     Returns ``(y, h_n, c_n, stash)``: y is (N, T, U) when ``return_sequences`` (y[:, s] = h after
@@ -1058,7 +1058,8 @@ def rnn_forward(cell, x, kernel, recurrent_kernel, bias=None, *, return_sequence
     unless ``output_in_input_order``), else (N, U); h_n (N, U) the last h; c_n (N, U) the last
     LSTM cell state (None for the other cells; both None when ``states`` is false: not written);
     stash = (gates, hprev, cells) for rnn_backward. Any of out / h_n / c_n / stash may be passed
-    preallocated.
+    preallocated. ``reset_after=False`` (GRU): the Keras-2 variant, bias (3U,). ``mask`` (N, T),
+    nonzero = a real step: a sample skips its masked steps (h and c carry over, Keras masking).
     """
     op = f"{_known_kind(cell, tuple(_RNN_GATES), 'rnn_forward', 'cell')}_forward"
     x, kernel = as_tensor(x, op, "x"), as_tensor(kernel, op, "kernel")
@@ -1074,19 +1075,19 @@ def rnn_forward(cell, x, kernel, recurrent_kernel, bias=None, *, return_sequence
     fn = getattr(_C, op)
     fn(x, kernel, recurrent_kernel, _opt(bias, op, "bias"), y, h_n, c_n, gates, hprev, cells,
        activation, recurrent_activation, bool(go_backwards), bool(return_sequences),
-       bool(output_in_input_order))
+       bool(output_in_input_order), bool(reset_after), _mask_tensor(mask, op, "mask"))
     return y, h_n, c_n, stash
 
 
 def rnn_backward(cell, dy, x, kernel, recurrent_kernel, stash, *, go_backwards=False,
                  activation="tanh", recurrent_activation="sigmoid", output_in_input_order=False,
                  dx=None, dkernel=None, drecurrent_kernel=None, dbias=None, input_grad=True,
-                 weight_grads=True, use_bias=True, workspace=None):
+                 weight_grads=True, use_bias=True, workspace=None, reset_after=True, mask=None):
     """Backpropagation through time of rnn_forward (same options; return_sequences is read from
     dy's rank). Returns ``(dx, dkernel, drecurrent_kernel, dbias)``: dx is None without
     ``input_grad``, the weight gradients None without ``weight_grads`` (dbias also without
     ``use_bias``). ``workspace`` = (dgates, dgates_rec) scratch, each (N, T, G*U) (dgates_rec
-    for GRU only), allocated when None.
+    for GRU with reset_after only), allocated when None. ``reset_after`` / ``mask`` as forward.
     """
     op = f"{_known_kind(cell, tuple(_RNN_GATES), 'rnn_backward', 'cell')}_backward"
     x, kernel = as_tensor(x, op, "x"), as_tensor(kernel, op, "kernel")
@@ -1094,7 +1095,7 @@ def rnn_backward(cell, dy, x, kernel, recurrent_kernel, stash, *, go_backwards=F
     dy = as_tensor(dy, op, "dy")
     n, t, u, gu = _rnn_dims(cell, x, kernel, op)
     if workspace is None:
-        workspace = (empty((n, t, gu)), empty((n, t, gu)) if cell == "gru" else None)
+        workspace = (empty((n, t, gu)), empty((n, t, gu)) if cell == "gru" and reset_after else None)
     dgates, dgates_rec = (_opt(t, op, name) for t, name in zip(workspace, ("dgates", "dgates_rec")))
     if input_grad:
         dx = _out(dx, x.shape, op, device=x.device)
@@ -1103,14 +1104,15 @@ def rnn_backward(cell, dy, x, kernel, recurrent_kernel, stash, *, go_backwards=F
     if weight_grads:
         dkernel = _out(dkernel, kernel.shape, op, device=x.device)
         drecurrent_kernel = _out(drecurrent_kernel, recurrent_kernel.shape, op, device=x.device)
-        bshape = (2, gu) if cell == "gru" else (gu,)
+        bshape = (2, gu) if cell == "gru" and reset_after else (gu,)
         dbias = _out(dbias, bshape, op, device=x.device) if use_bias else None
     else:
         dkernel = drecurrent_kernel = dbias = None
     gates, hprev, cells = (_opt(t, op, name) for t, name in zip(stash, ("gates", "hprev", "cells")))
     getattr(_C, op)(dy, x, kernel, recurrent_kernel, gates, hprev, cells, dgates, dgates_rec, dx,
                     dkernel, drecurrent_kernel, dbias, activation, recurrent_activation,
-                    bool(go_backwards), dy.ndim == 3, bool(output_in_input_order))
+                    bool(go_backwards), dy.ndim == 3, bool(output_in_input_order), bool(reset_after),
+                    _mask_tensor(mask, op, "mask"))
     return dx, dkernel, drecurrent_kernel, dbias
 
 
@@ -1461,6 +1463,54 @@ def _names_its_errors(fn):
             raise named from (exc.__cause__ if raw is not None else exc)
     return call
 
+
+# ---- attention
+# The fused masked softmax under MultiHeadAttention; the math is in csrc/ops/attention.h.
+
+__all__ += ["masked_softmax_forward", "masked_softmax_backward"]
+
+
+def _mask_tensor(m, op, arg):
+    """A mask as the kernel reads it: float32, nonzero = attend (bool / int arrays converted)."""
+    if m is None:
+        return None
+    if isinstance(m, Tensor):
+        return m if m.dtype == "float32" else as_tensor(np.asarray(m).astype(np.float32), op, arg)
+    return as_tensor(np.ascontiguousarray(m, dtype=np.float32), op, arg)
+
+
+def masked_softmax_forward(scores, *, attention_mask=None, query_mask=None, key_mask=None,
+                           causal=False, scale=1.0, dropout_rate=0.0, seed=0, out=None,
+                           dropped=None):
+    """probs (B, H, Tq, Tk) = softmax over the last axis of ``scale * scores`` restricted to the
+    allowed keys (attention_mask (B, Tq, Tk), query_mask (B, Tq), key_mask (B, Tk): nonzero =
+    attend; ``causal``: key j <= query i), 0 elsewhere (a row with no allowed key is all 0).
+    Returns ``(probs, dropped)``: dropped = probs after dropout (a new Tensor, or ``dropped=``)
+    when ``dropout_rate`` > 0, else None."""
+    op = "masked_softmax_forward"
+    scores = as_tensor(scores, op, "scores")
+    probs = _out(out, scores.shape, op, device=scores.device)
+    rate = float(dropout_rate)
+    if rate > 0.0 or dropped is not None:  # a given buffer is checked even when unused
+        dropped = _out(dropped, scores.shape, op, device=scores.device)
+    _C.masked_softmax_forward(scores, probs, _mask_tensor(attention_mask, op, "attention_mask"),
+                              _mask_tensor(query_mask, op, "query_mask"),
+                              _mask_tensor(key_mask, op, "key_mask"), bool(causal), float(scale),
+                              rate, int(seed) & (2**64 - 1), dropped)
+    return probs, dropped if rate > 0.0 else None
+
+
+def masked_softmax_backward(probs, dprobs, *, scale=1.0, dropout_rate=0.0, dropped=None, out=None):
+    """dscores of masked_softmax_forward: scale * p * (g - sum(p * g)) per row, with g = dprobs
+    taken back through the dropout (``dropped`` as the forward returned it) when rate > 0.
+    ``out`` may be ``dprobs`` (in place)."""
+    op = "masked_softmax_backward"
+    probs, dprobs = as_tensor(probs, op, "probs"), as_tensor(dprobs, op, "dprobs")
+    dscores = _out(out, probs.shape, op, device=probs.device)
+    rate = float(dropout_rate)
+    _C.masked_softmax_backward(probs, dprobs, dscores, float(scale), rate,
+                               None if dropped is None else as_tensor(dropped, op, "dropped"))
+    return dscores
 
 # as_tensor names the op it converts for (its `op` argument) and runs inside every other function:
 # wrapping it would only add a frame to each argument of each call.

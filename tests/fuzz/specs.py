@@ -1155,6 +1155,53 @@ def batched_matmul(r):
                 and np.shape(kw["b"]) == b.shape else [])
 
 
+def _softmax_masks(r, b, tq, tk):
+    def flags(*shape):
+        return (r.random(shape) > 0.3).astype(np.float32) if r.random() < 0.5 else None
+    return flags(b, tq, tk), flags(b, tq), flags(b, tk), bool(r.integers(2))
+
+
+def masked_softmax_forward(r):
+    b, h, tq, tk = _dims(r, 4, 1, 4)
+    s = f32(r, b, h, tq, tk)
+    am, qm, km, causal = _softmax_masks(r, b, tq, tk)
+    rate = float(r.choice([0.0, 0.0, 0.3]))
+    scale = float(r.uniform(0.1, 2.0))
+    kw = dict(scores=s, attention_mask=am, query_mask=qm, key_mask=km, causal=causal, scale=scale,
+              dropout_rate=rate, seed=int(r.integers(1 << 30)), out=_opt_out(r, s.shape),
+              dropped=_opt_out(r, s.shape))
+
+    def check(res, k):
+        if any(np.shape(k[n]) != np.shape(v) for n, v in (("scores", s), ("attention_mask", am),
+                                                           ("query_mask", qm), ("key_mask", km))) \
+                or k["causal"] is not causal or k["scale"] != scale:
+            return []
+        allowed = ref.attention_allowed(b, tq, tk, k["attention_mask"], k["query_mask"], k["key_mask"], causal)
+        return _close(res[0].numpy(), ref.masked_softmax(k["scores"], allowed, scale),
+                      "masked_softmax_forward", 1e-4, 1e-5)
+    return Call(kernels.masked_softmax_forward, kw,
+                dict(scores="in", attention_mask="target", query_mask="target", key_mask="target",
+                     causal="param", scale="param", dropout_rate="param", seed="param", out="out",
+                     dropped="out"), ("masked_softmax",), check)
+
+
+def masked_softmax_backward(r):
+    b, h, tq, tk = _dims(r, 4, 1, 4)
+    p = ref.masked_softmax(f32(r, b, h, tq, tk), np.ones((b, tq, tk), bool), 1.0).astype(np.float32)
+    scale = float(r.uniform(0.1, 2.0))
+    kw = dict(probs=p, dprobs=f32(r, *p.shape), scale=scale, out=_opt_out(r, p.shape))
+
+    def check(res, k):
+        if np.shape(k["probs"]) != p.shape or np.shape(k["dprobs"]) != p.shape or k["scale"] != scale \
+                or k.get("dropout_rate", 0.0) != 0.0:
+            return []
+        return _close(res.numpy(), ref.masked_softmax_grad(k["probs"], k["dprobs"], scale),
+                      "masked_softmax_backward", 1e-4, 1e-5)
+    return Call(kernels.masked_softmax_backward, kw,
+                dict(probs="in", dprobs="in", scale="param", dropout_rate="param", dropped="in",
+                     out="out"), ("masked_softmax",), check)
+
+
 # ---- the registry ----------------------------------------------------------------------------
 
 def _registry():
@@ -1173,7 +1220,8 @@ def _registry():
                  "parse_device", "as_tensor", "empty_like", "set_num_threads",
                  "get_num_threads", "broadcast_shape", "binary_forward", "binary_backward",
                  "sum_n", "scale", "unary_forward", "unary_backward", "reduce_output_shape",
-                 "reduce_forward", "reduce_backward", "concat", "split", "batched_matmul"):
+                 "reduce_forward", "reduce_backward", "concat", "split", "batched_matmul",
+                 "masked_softmax_forward", "masked_softmax_backward"):
         s[name] = globals()[name]
     s["empty"] = lambda r: empty_zeros(r, "empty")
     s["zeros"] = lambda r: empty_zeros(r, "zeros")

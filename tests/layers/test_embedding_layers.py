@@ -46,8 +46,6 @@ def test_embedding_eager_call_int_input_and_errors(rng):
         layer(np.array([[1, 5, 0]]))
     with pytest.raises(ValueError, match="embedding_forward: indices must be whole numbers"):
         layer(np.array([[1, 2.5, 0]]))
-    with pytest.raises(NotImplementedError, match="mask_zero"):
-        Embedding(5, 2, mask_zero=True)
     with pytest.raises(ValueError, match="input_dim must be a positive integer"):
         Embedding(0, 2)
     with pytest.raises(ValueError, match="output_dim must be a positive integer"):

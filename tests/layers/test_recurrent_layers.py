@@ -128,8 +128,6 @@ def test_config_roundtrip():
 
 
 def test_unsupported_options_raise():
-    with pytest.raises(NotImplementedError, match="reset_after"):
-        GRU(3, reset_after=False)
     with pytest.raises(NotImplementedError, match="recurrent_dropout"):
         LSTM(3, recurrent_dropout=0.2)
     with pytest.raises(NotImplementedError, match="activation='softmax'"):

@@ -51,12 +51,13 @@ TABLE = {
     "PReLU": (lambda: layers.PReLU(shared_axes=[1, 2]), (3, 3, 2), False),
     "Rescaling": (lambda: layers.Rescaling(0.5, offset=-1.0), (5,), False),
     "Normalization": (lambda: layers.Normalization(), (5,), False),
+    "Masking": (lambda: layers.Masking(0.5), (4, 3), False),
 }
 
 # Not single-input layers: the base class, the input declaration, and the merge layers (another
 # branch) that take a list of tensors.
 NOT_SINGLE_INPUT = {"Layer", "InputLayer", "Input", "Add", "Subtract", "Multiply", "Average", "Maximum",
-                    "Minimum", "Concatenate", "Dot"}
+                    "Minimum", "Concatenate", "Dot", "MultiHeadAttention"}
 
 
 def test_the_table_covers_every_public_layer():

@@ -79,7 +79,7 @@ LAYER_ARGS = {
 _LAYER_MODULES = [importlib.import_module(f"corenn.layers.{m}") for m in
                   ("core", "convolutional", "pooling", "normalization", "regularization",
                    "reshaping", "base", "recurrent", "wrappers", "embedding", "activation", "merging",
-                   "preprocessing")
+                   "preprocessing", "attention")
                   if importlib.util.find_spec(f"corenn.layers.{m}") is not None]
 LAYER_CLASSES = {name: cls for mod in _LAYER_MODULES for name, cls in vars(mod).items()
                  if isinstance(cls, type) and issubclass(cls, layers.Layer) and not name.startswith("_")
@@ -94,6 +94,9 @@ LAYER_ARGS.update({
     "Add": dict(name="merge_add"), "Subtract": dict(trainable=False), "Multiply": dict(),
     "Average": dict(), "Maximum": dict(), "Minimum": dict(name="merge_min"),
     "Concatenate": dict(axis=1), "Dot": dict(axes=2, normalize=True),
+    "Masking": dict(mask_value=-1.0),
+    "MultiHeadAttention": dict(num_heads=3, key_dim=4, value_dim=5, dropout=0.1, use_bias=False,
+                               output_shape=(7,), seed=3),
 })
 
 

@@ -338,15 +338,48 @@ class Layer:
         if kwargs:
             raise TypeError(f"layer '{self.name}' ({type(self).__name__}): unexpected keyword argument(s) "
                             f"{', '.join(sorted(kwargs))}")
-        if mask is not None:
-            raise NotImplementedError(f"layer '{self.name}': explicit masks are not supported yet")
         graph, autodiff = _graph_modules()
         if graph.is_symbolic(inputs):
-            return graph.symbolic_call(self, inputs)
+            return graph.symbolic_call(self, inputs, mask)
+        if mask is not None:
+            return self._masked_call(inputs, training, mask)
         tape = autodiff.recording_tape()
         if tape is not None:
             return tape.call_layer(self, inputs, training)
         return self._eager_call(inputs, training)
+
+    # -- Keras masks (models/graph.py: attach_masks) -------------------------------------------
+    supports_masking = False   # passes its input's mask on unchanged (compute_mask)
+    consumes_mask = False      # its forward reads self._call_mask (RNNs, pooling, attention)
+    produces_mask = False      # makes a mask (output_mask_value after forward)
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of this call's output given its inputs' (Keras): the input's when the layer
+        supports masking (the first given one for several inputs), else None."""
+        if not self.supports_masking:
+            return None
+        if isinstance(mask, (list, tuple)):
+            return next((m for m in mask if m is not None), None)
+        return mask
+
+    def _masked_call(self, inputs, training, mask):
+        """``layer(x, mask=m)`` on data: the layer reads the mask in this call only (a tape's call
+        context copies it in)."""
+        def as_mask(m):
+            if m is None or isinstance(m, kernels.Tensor) and m.dtype == "float32":
+                return m
+            return kernels.as_tensor(np.ascontiguousarray(np.asarray(m), dtype=np.float32), self.name, "mask")
+        mask = [as_mask(m) for m in mask] if isinstance(mask, (list, tuple)) else as_mask(mask)
+        if not self.consumes_mask:
+            return self(inputs, training=training)  # Keras: a layer that does not read masks ignores it
+        self.__dict__["_call_mask"] = mask
+        try:
+            tape = _graph_modules()[1].recording_tape()
+            if tape is not None:
+                return tape.call_layer(self, inputs, training)
+            return self._eager_call(inputs, training)
+        finally:
+            self.__dict__.pop("_call_mask", None)
 
     def _eager_call(self, inputs, training):
         packed = isinstance(inputs, (list, tuple))

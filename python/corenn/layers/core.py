@@ -13,7 +13,7 @@ from .. import activations as _activations
 from .. import initializers, kernels, regularizers
 from .base import ActivatedLayer, Layer, activation_flops, sample_size, shape_str
 
-__all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout", "Identity"]
+__all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout", "Identity", "Masking"]
 
 
 def _rows(t, cols):
@@ -22,6 +22,8 @@ def _rows(t, cols):
 
 
 class Dense(ActivatedLayer):
+    supports_masking = True  # on a sequence (N, T, D) the steps' mask passes through (Keras)
+
     """Fully connected layer: y = act(x @ W + b).
 
     Math (x is (..., D), W (D, U), b (U,)):
@@ -123,6 +125,8 @@ class Activation(Layer):
     Args:
         activation: a name ('relu', 'softmax', ...) or a corenn.activations function.
     """
+
+    supports_masking = True
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -226,6 +230,8 @@ class Dropout(Layer):
         seed: fixes this layer's masks independently of the global seed.
     """
 
+    supports_masking = True
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= float(rate) < 1.0:
@@ -268,8 +274,58 @@ class Dropout(Layer):
 class Identity(Layer):
     """y = x (no copy); backward dx = dy. A placeholder layer, as in Keras."""
 
+    supports_masking = True
+
     def forward(self, x, training=False):
         return x
 
     def backward(self, dy):
         return dy if self.needs_input_grad else None
+
+
+class Masking(Layer):
+    """Masks the timesteps whose features all equal ``mask_value`` (Keras).
+
+    x (N, T, F): mask[n, t] = any_f(x[n, t, f] != mask_value) (float32 1 / 0), y = x * mask
+    (masked steps become 0), backward dx = dy * mask. The mask goes on to the next layers
+    (RNNs skip those steps; GlobalAveragePooling1D and MultiHeadAttention leave them out).
+    """
+
+    produces_mask = True
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = float(mask_value)
+
+    def build(self, input_shape):
+        if len(input_shape) < 3:
+            raise ValueError(f"Masking '{self.name}' needs inputs of shape (batch, timesteps, features), "
+                             f"got {shape_str(input_shape)}")
+        super().build(input_shape)
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of data ``inputs`` (a Tensor or array (N, T, ...)): float32 (N, T)."""
+        x = np.asarray(inputs)
+        return kernels.as_tensor(np.any(x != self.mask_value, axis=tuple(range(2, x.ndim))).astype(np.float32))
+
+    def output_mask_value(self):
+        return self._mask
+
+    def forward(self, x, training=False):
+        n, t = x.shape[0], x.shape[1]
+        mask = self._buffer("mask", (n, t))
+        # bookkeeping on N*T flags; the multiply is a kernel
+        np.copyto(np.asarray(mask), np.any(np.asarray(x) != self.mask_value, axis=tuple(range(2, x.ndim))))
+        self._mask = mask
+        self._mask_b = mask.reshape([n, t] + [1] * (x.ndim - 2))
+        return kernels.binary_forward("multiply", x, self._mask_b, out=self._buffer("y", x.shape))
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        return kernels.binary_forward("multiply", dy, self._mask_b, out=self._buffer("dx", dy.shape))
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["mask_value"] = self.mask_value
+        return cfg

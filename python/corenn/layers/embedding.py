@@ -39,7 +39,10 @@ class Embedding(Layer):
         output_dim: D, the size of each vector.
         embeddings_initializer: Keras' default 'uniform' is RandomUniform(-0.05, 0.05).
         embeddings_regularizer: see corenn.regularizers.
-        mask_zero: masking is not supported yet; True raises NotImplementedError.
+        mask_zero: index 0 is padding: the output carries a Keras mask (index != 0) that the next
+            layers read (RNNs skip those steps, GlobalAveragePooling1D and MultiHeadAttention
+            leave them out); eagerly, ``compute_mask(indices)`` gives it. Index 0 still looks up
+            row 0 (as Keras), so input_dim counts it.
         input_length: Keras 2's fixed sequence length; sets input_shape=(input_length,) when
             input_shape is not given.
     """
@@ -57,11 +60,8 @@ class Embedding(Layer):
                            ("embeddings_constraint", embeddings_constraint)):
             if value is not None:
                 raise NotImplementedError(f"Embedding '{self.name}': {arg} is not supported")
-        if mask_zero:
-            raise NotImplementedError(f"Embedding '{self.name}': mask_zero=True is not supported yet "
-                                      "(masking is not implemented); pad with index 0 and let the "
-                                      "model learn to ignore it, or leave mask_zero=False")
-        self.mask_zero = False
+        self.mask_zero = bool(mask_zero)
+        self.produces_mask = self.mask_zero
         self.input_length = input_length
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
@@ -79,10 +79,22 @@ class Embedding(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
 
+    def compute_mask(self, inputs, mask=None):
+        """With mask_zero, the mask of data ``inputs``: float32, 1 where the index is not 0."""
+        if not self.mask_zero:
+            return None
+        return kernels.as_tensor((np.asarray(inputs) != 0).astype(np.float32))
+
+    def output_mask_value(self):
+        return self._mask
+
     def forward(self, x, training=False):
         y = self._buffer("y", tuple(x.shape) + (self.output_dim,))
         kernels.embedding_forward(x, self.embeddings, out=y)
         self._x = x
+        if self.mask_zero:  # N*T flags: bookkeeping, not math
+            self._mask = self._buffer("mask", tuple(x.shape))
+            np.not_equal(np.asarray(x), 0, out=np.asarray(self._mask), casting="unsafe")
         return y
 
     def backward(self, dy):

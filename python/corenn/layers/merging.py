@@ -79,6 +79,7 @@ class _ElementwiseMerge(_Merge):
     """y = x_0 (kind) x_1 (kind) ... with Keras' broadcasting (see the module docstring)."""
 
     _kind = None
+    supports_masking = True  # Keras masks: the first input's passes on
 
     def compute_output_shape(self, input_shapes):
         shapes = self._check_list(input_shapes)

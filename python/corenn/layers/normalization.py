@@ -42,6 +42,8 @@ class BatchNormalization(Layer):
     Reducing Internal Covariate Shift", ICML 2015.
     """
 
+    supports_masking = True
+
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
@@ -166,6 +168,8 @@ class LayerNormalization(Layer):
 
     Reference: Ba, Kiros & Hinton, "Layer Normalization", arXiv:1607.06450, 2016.
     """
+
+    supports_masking = True
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,

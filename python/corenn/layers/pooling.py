@@ -281,10 +281,43 @@ class GlobalMaxPooling2D(_GlobalPooling):
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
-    """Mean over steps: (N, S, C) -> (N, C) ((N, 1, C) with keepdims=True). Masks unsupported."""
+    """Mean over steps: (N, S, C) -> (N, C) ((N, 1, C) with keepdims=True).
+
+    With a Keras mask (N, S) (Embedding(mask_zero=True), Masking, or ``mask=``) the mean is over
+    the unmasked steps only: y[n] = sum_s w[n, s] x[n, s] with w = mask / sum_s mask, one batched
+    GEMM (N, 1, S) @ (N, S, C); backward dx[n, s] = w[n, s] dy[n] ((N, S, 1) @ (N, 1, C)). A
+    sample with every step masked gives 0 (Keras divides 0 by 0).
+    """
 
     _max = False
     _rank = 3
+    consumes_mask = True
+
+    def forward(self, x, training=False):
+        mask = self.__dict__.get("_call_mask")
+        self._w = None
+        if mask is None:
+            return super().forward(x, training)
+        n, s, c = x.shape
+        if tuple(mask.shape) != (n, s):
+            raise ValueError(f"GlobalAveragePooling1D '{self.name}': mask must have shape ({n}, {s}) for "
+                             f"inputs {tuple(x.shape)}, got {tuple(mask.shape)}")
+        self._x_shape = tuple(x.shape)
+        w = self._buffer("w", (n, 1, s))
+        m = np.asarray(mask)
+        np.divide(m, np.maximum(m.sum(axis=1, keepdims=True), 1.0), out=np.asarray(w).reshape(n, s))
+        self._w = w
+        y = kernels.batched_matmul(w, x, out=self._buffer("y3", (n, 1, c)))
+        return y if self.keepdims else y.reshape([n, c])
+
+    def backward(self, dy):
+        if self._w is None:
+            return super().backward(dy)
+        if not self.needs_input_grad:
+            return None
+        n, s, c = self._x_shape
+        return kernels.batched_matmul(self._w, dy.reshape([n, 1, c]), trans_a=True,
+                                      out=self._buffer("dx", self._x_shape))
 
 
 class GlobalMaxPooling1D(_GlobalPooling):

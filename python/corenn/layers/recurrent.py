@@ -5,9 +5,13 @@ Keras. Weights use the Keras layouts and order, so Keras weights load with ``set
     SimpleRNN  kernel (F, U),  recurrent_kernel (U, U),  bias (U,)
     LSTM       kernel (F, 4U), recurrent_kernel (U, 4U), bias (4U,)    gates i, f, c, o
     GRU        kernel (F, 3U), recurrent_kernel (U, 3U), bias (2, 3U)  gates z, r, h (reset_after)
+                                                           bias (3U,)     (reset_after=False)
 Each layer runs the whole sequence in one kernel call (corenn.kernels.rnn_forward) and
 backpropagates through time in one more (corenn.kernels.rnn_backward); the math is in
-csrc/ops/rnn.h. States start at zero (no initial_state, no stateful mode, no masking).
+csrc/ops/rnn.h. States start at zero (no initial_state, no stateful mode). With a Keras mask
+(Embedding(mask_zero=True), Masking, or ``mask=`` (N, T)) a sample skips its masked steps: state
+and output carry over (the kernels take the mask per step and sample); with return_sequences the
+output keeps the mask.
 """
 from __future__ import annotations
 
@@ -27,6 +31,12 @@ class _RNN(Layer):
 
     _cell = ""
     _gates = 1
+    consumes_mask = True
+    _reset_after = True
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras: a sequence output keeps the input's mask; the last state has none."""
+        return mask if self.return_sequences else None
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -123,11 +133,16 @@ class _RNN(Layer):
     def _options(self):
         return dict(go_backwards=self.go_backwards, activation=self.activation.name,
                     recurrent_activation=self.recurrent_activation.name,
-                    output_in_input_order=self._output_in_input_order)
+                    output_in_input_order=self._output_in_input_order,
+                    reset_after=self._reset_after, mask=self._mask_steps)
 
     def forward(self, x, training=False):
         n, t, f = x.shape
         u, gu = self.units, self._gates * self.units
+        self._mask_steps = self.__dict__.get("_call_mask")
+        if self._mask_steps is not None and tuple(self._mask_steps.shape) != (n, t):
+            raise ValueError(f"{type(self).__name__} '{self.name}': mask must have shape ({n}, {t}) for "
+                             f"inputs {tuple(x.shape)}, got {tuple(self._mask_steps.shape)}")
         self._dropped = bool(training) and self.dropout > 0.0
         if self._dropped:  # Keras: one mask per sample, the same at every timestep
             x, self._mask = kernels.spatial_dropout_forward(
@@ -153,7 +168,7 @@ class _RNN(Layer):
         n, t, _ = x.shape
         gu = self._gates * self.units
         workspace = (self._buffer("dgates", (n, t, gu)),
-                     self._buffer("dgates_rec", (n, t, gu)) if self._cell == "gru" else None)
+                     self._buffer("dgates_rec", (n, t, gu)) if self._cell == "gru" and self._reset_after else None)
         grads = self.gradients if self.trainable else []
         dx, *_ = kernels.rnn_backward(
             self._cell, dy, x, self.kernel, self.recurrent_kernel, self._stash,
@@ -250,31 +265,34 @@ class LSTM(_RNN):
 
 
 class GRU(_RNN):
-    """Gated recurrent unit (Cho et al., 2014), Keras' reset_after=True (cuDNN) formulation:
+    """Gated recurrent unit (Cho et al., 2014). Keras' reset_after=True (cuDNN, the default):
 
         [xz xr xh] = x_t W + b[0],  [rz rr rh] = h_{t-1} R + b[1]
         z = recurrent_activation(xz + rz),  r = recurrent_activation(xr + rr)
         hh = activation(xh + r * rh),  h_t = z h_{t-1} + (1 - z) hh
 
-    Args: as LSTM without unit_forget_bias; reset_after must be True (the Keras default).
+    reset_after=False (Keras 2's original GRU): bias (3U,), no recurrent bias, and the reset gate
+    multiplies h before the recurrent product:
+
+        [xz xr xh] = x_t W + b,  z = ract(xz + h Rz),  r = ract(xr + h Rr)
+        hh = activation(xh + (r * h) Rh),  h_t = z h_{t-1} + (1 - z) hh
+
+    Args: as LSTM without unit_forget_bias, plus reset_after.
     """
 
     _cell = "gru"
     _gates = 3
 
     def __init__(self, units, reset_after=True, **kwargs):
-        if not reset_after:
-            raise NotImplementedError("GRU: reset_after=False is not supported (the Keras default "
-                                      "reset_after=True is)")
         super().__init__(units, **kwargs)
-        self.reset_after = True
+        self.reset_after = self._reset_after = bool(reset_after)
 
     def _bias_shape(self):
-        return (2, 3 * self.units)
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
     def get_config(self):
         cfg = super().get_config()
-        cfg["reset_after"] = True
+        cfg["reset_after"] = self.reset_after
         return cfg
 
 
@@ -353,13 +371,31 @@ class Bidirectional(Layer):
             return tuple(shape[:-1]) + (2 * shape[-1],)
         return tuple(shape)
 
+    consumes_mask = True
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
+
     def forward(self, x, training=False):
+        mask = self.__dict__.get("_call_mask")
         for sub in (self.forward_layer, self.backward_layer):
             sub.trainable = self.trainable
             sub.needs_input_grad = self.needs_input_grad
+            if mask is not None:  # the kernels index the mask by input time: both directions fit
+                sub.__dict__["_call_mask"] = mask
+            else:
+                sub.__dict__.pop("_call_mask", None)
         yf = self.forward_layer.forward(x, training)
         yb = self.backward_layer.forward(x, training)
         self._x_shape = tuple(x.shape)
+        # Keras sets zero_output_for_mask on both directions of a Bidirectional with
+        # return_sequences: masked steps output 0 (a lone RNN repeats the previous h there)
+        self._zero_mask = None
+        if mask is not None and self.return_sequences:
+            n, t = mask.shape
+            self._zero_mask = mask.reshape([n, t, 1])
+            kernels.binary_forward("multiply", yf, self._zero_mask, out=yf)
+            kernels.binary_forward("multiply", yb, self._zero_mask, out=yb)
         if self.merge_mode is None:
             return [yf, yb]
         # the merge runs on the tensor-math kernels (concat / multiply / add / scale)
@@ -387,6 +423,9 @@ class Bidirectional(Layer):
             dyf = dyb = kernels.scale(dy, 0.5, out=self._buffer("dyf", shape))
         else:
             dyf = dyb = dy
+        if self._zero_mask is not None:
+            dyf = kernels.binary_forward("multiply", dyf, self._zero_mask, out=self._buffer("dyf_m", shape))
+            dyb = kernels.binary_forward("multiply", dyb, self._zero_mask, out=self._buffer("dyb_m", shape))
         dxf = self.forward_layer.backward(dyf)
         dxb = self.backward_layer.backward(dyb)
         if dxf is None:

@@ -35,13 +35,14 @@ class KerasTensor:
     """A symbolic tensor: the shape (batch axis None) and dtype of a value in a graph being
     built, and the node (layer call) that produces it."""
 
-    __slots__ = ("shape", "dtype", "name", "node", "index", "__weakref__")
+    __slots__ = ("shape", "dtype", "name", "node", "index", "_keras_mask", "__weakref__")
 
     def __init__(self, shape, dtype="float32", name=None, node=None, index=0):
         self.shape = tuple(shape)
         self.dtype = str(np.dtype(dtype))
         self.name = name
         self.node, self.index = node, index
+        self._keras_mask = None   # the KerasTensor of its Keras mask (N, T), see attach_masks
 
     @property
     def ndim(self):
@@ -103,11 +104,15 @@ class Node:
     ``packed``: the layer was called with a list (a merge layer takes a list even of one).
     """
 
-    __slots__ = ("layer", "inputs", "outputs", "packed", "multi_out", "group")
+    __slots__ = ("layer", "inputs", "outputs", "packed", "multi_out", "group", "mask_inputs",
+                 "mask_output")
 
     def __init__(self, layer, inputs, outputs, packed, multi_out=False):
         self.layer, self.inputs, self.outputs, self.packed = layer, inputs, outputs, packed
         self.multi_out = multi_out  # the layer returns a list (an RNN with return_state)
+        # Keras masks (attach_masks): per input its mask KerasTensor or None (a layer that reads
+        # masks), and the mask this call makes (Embedding(mask_zero), Masking)
+        self.mask_inputs, self.mask_output = None, None
         self.group = GROUPS[0] if GROUPS else None   # the outermost model call that made it
 
 
@@ -129,7 +134,7 @@ class ModelCall:
         return f"<Node {self.layer.name}: {len(self.inputs)} in, {len(self.outputs)} out>"
 
 
-def symbolic_call(layer: Layer, inputs):
+def symbolic_call(layer: Layer, inputs, mask=None):
     """``layer(inputs)`` on KerasTensors: build the layer for their shapes, record the node,
     return the output KerasTensor(s)."""
     packed = isinstance(inputs, (list, tuple))
@@ -159,7 +164,88 @@ def symbolic_call(layer: Layer, inputs):
     layer.__dict__.setdefault("_inbound_nodes", []).append(node)
     node.outputs = [KerasTensor(s, dtype, name=layer.name if len(out_shapes) == 1 else f"{layer.name}_{i}",
                                 node=node, index=i) for i, s in enumerate(out_shapes)]
+    attach_masks(node, mask)
     return node.outputs if multi else node.outputs[0]
+
+
+# -- Keras masks ------------------------------------------------------------------------------
+# A mask is a value of the graph like any other: a float32 (N, T) Tensor (1 = real step) in a slot
+# of its own, made by the node of a layer that produces one (Embedding(mask_zero=True), Masking:
+# ``produces_mask``) as an extra output, read by the nodes of layers that consume one (RNNs,
+# GlobalAveragePooling1D, MultiHeadAttention: ``consumes_mask``) as extra inputs. Which mask a
+# KerasTensor carries is decided when the graph is built (``_keras_mask``): a layer with
+# ``supports_masking`` passes its input's on (``compute_mask``), any other layer drops it. The
+# executor runs such a node through a _MaskedCall, which hands the layer its masks in
+# ``_call_mask`` and returns the mask it made; the layer's forward/backward are unchanged.
+
+def attach_masks(node, explicit=None):
+    """Decide the masks of ``node``'s outputs and which masks it reads (see above)."""
+    layer, flat = node.layer, node.inputs
+    if explicit is not None:
+        masks = list(explicit) if isinstance(explicit, (list, tuple)) else [explicit]
+        masks += [None] * (len(flat) - len(masks))
+    else:
+        masks = [t._keras_mask for t in flat]
+    if any(m is not None for m in masks) and getattr(layer, "consumes_mask", False):
+        node.mask_inputs = masks
+    if getattr(layer, "produces_mask", False):
+        t = node.outputs[0]
+        m = KerasTensor(t.shape[:2], "float32", name=f"{layer.name}_mask", node=node,
+                        index=len(node.outputs))
+        node.mask_output = t._keras_mask = m
+        return
+    if not any(m is not None for m in masks):
+        return
+    out = layer.compute_mask(flat if node.packed else flat[0], masks if node.packed else masks[0])
+    if out is not None:
+        for t in node.outputs:
+            if len(t.shape) >= 3 and t.shape[:2] == out.shape[:2]:  # sequences, not states
+                t._keras_mask = out
+
+
+class _MaskedCall:
+    """The call context of a node with masks, as the executor sees it: inputs are the node's
+    data inputs then its masks, outputs (with a mask made) the layer's then that mask. Everything
+    else (weights, gradients, flags the graph sets) is the wrapped context's."""
+
+    __slots__ = ("inner", "n_data", "mask_pos", "packed_data", "makes_mask", "multi_data")
+
+    def __init__(self, inner, node):
+        set_ = object.__setattr__
+        set_(self, "inner", inner)
+        set_(self, "n_data", len(node.inputs))
+        set_(self, "mask_pos", [i for i, m in enumerate(node.mask_inputs or []) if m is not None])
+        set_(self, "packed_data", node.packed)
+        set_(self, "makes_mask", node.mask_output is not None)
+        set_(self, "multi_data", node.multi_out)
+
+    def __getattr__(self, name):
+        return getattr(object.__getattribute__(self, "inner"), name)
+
+    def __setattr__(self, name, value):
+        setattr(self.inner, name, value)
+
+    def forward(self, args, training=False):
+        inner, n = self.inner, self.n_data
+        data = args[:n]
+        if self.mask_pos:
+            masks = [None] * n
+            for p, m in zip(self.mask_pos, args[n:]):
+                masks[p] = m
+            inner.__dict__["_call_mask"] = masks if self.packed_data else masks[0]
+        y = inner.forward(data if self.packed_data else data[0], training=training)
+        inner.__dict__.pop("_call_mask", None)  # never seen by a later call without masks
+        if not self.makes_mask:
+            return y
+        return (list(y) if self.multi_data else [y]) + [inner.output_mask_value()]
+
+    def backward(self, dy):
+        if self.makes_mask:
+            dy = dy[:-1] if self.multi_data else dy[0]
+        dx = self.inner.backward(dy)
+        if dx is None or not self.mask_pos:
+            return dx
+        return (list(dx) if self.packed_data else [dx]) + [None] * len(self.mask_pos)
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None, sparse=None, batch_shape=None,
@@ -221,7 +307,7 @@ def topological_nodes(inputs, outputs, where):
                 continue
             state[key] = 1
             stack.append((t, True))
-            for src in reversed(node.inputs):
+            for src in reversed(node.inputs + [m for m in node.mask_inputs or () if m is not None]):
                 if state.get(id(src.node)) != 2:
                     stack.append((src, False))
     return order
@@ -241,11 +327,14 @@ class Graph:
         for t in self.inputs:
             slot.setdefault(id(t), len(slot))
         for node in self.nodes:
-            for t in node.outputs:
+            for t in node.outputs + ([node.mask_output] if node.mask_output is not None else []):
                 slot.setdefault(id(t), len(slot))
         self.n_slots = len(slot)
         self.input_slots = [slot[id(t)] for t in self.inputs]
         self.output_slots = [slot[id(t)] for t in self.outputs]
+        # the slot of each output's Keras mask (None: unmasked), for the masked loss
+        self.output_mask_slots = [slot.get(id(t._keras_mask)) if t._keras_mask is not None else None
+                                  for t in self.outputs]
         uses = {}
         self.steps = []
         for node in self.nodes:
@@ -254,8 +343,16 @@ class Graph:
             uses[id(layer)] = n + 1
             # own_contexts: a second copy of a graph in use (a model called twice under one tape)
             ctx = layer if n == 0 and not own_contexts else layer._call_context()
-            self.steps.append(_Step(node, ctx, [slot[id(t)] for t in node.inputs],
-                                    [slot[id(t)] for t in node.outputs], layer))
+            ins, outs = [slot[id(t)] for t in node.inputs], [slot[id(t)] for t in node.outputs]
+            masked = node.mask_output is not None or any(m is not None for m in node.mask_inputs or ())
+            if masked:
+                ctx = _MaskedCall(ctx, node)
+                ins += [slot[id(m)] for m in node.mask_inputs or () if m is not None]
+                outs += [slot[id(node.mask_output)]] if node.mask_output is not None else []
+            step = _Step(node, ctx, ins, outs, layer)
+            if masked:
+                step.packed, step.multi_out = True, node.mask_output is not None or node.multi_out
+            self.steps.append(step)
         self.layers = []  # unique, in first-call order
         seen = set()
         for s in self.steps:
@@ -458,6 +555,23 @@ class Graph:
                 for c in ctxs[1:]:
                     for g, v in zip(owner_grads, c.gradients):
                         _add(g, v, g)
+
+
+def masked_row_weights(graph, k, out, rw):
+    """The loss row weights of output ``k`` (``out``, after graph.forward) with its Keras mask
+    applied, as Keras 3 does: a sequence output (N, T, C) weighs step t of sample n by
+    mask[n, t] * (N*T / number of unmasked steps), so the mean over rows is the mean over the
+    real steps. ``rw``: the sample weights the loss would use (per row), or None. Unmasked or
+    non-sequence outputs: ``rw`` unchanged."""
+    slot = graph.output_mask_slots[k] if k < len(graph.output_mask_slots) else None
+    if slot is None or len(out.shape) != 3:
+        return rw
+    m = np.asarray(graph.values[slot], np.float32).reshape(-1)
+    valid = float(m.sum())
+    w = m * np.float32(m.size / valid) if valid > 0 else m
+    if rw is not None:
+        w = w * np.asarray(rw, np.float32).reshape(-1)
+    return kernels.as_tensor(np.ascontiguousarray(w, np.float32))
 
 
 def _add(a, b, out):

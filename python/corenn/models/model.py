@@ -29,6 +29,7 @@ from .. import losses as _losses
 from .. import metrics as _metrics
 from ..layers.base import InputLayer, Layer, shape_str
 from . import _data, fusion
+from . import graph as _graph_mod
 from .graph import Graph, KerasTensor, is_symbolic
 from .training import TrainingLoops
 
@@ -799,6 +800,8 @@ class Model(TrainingLoops):
                     self._grad_buffers.clear()
                 g = self._grad_buffers[key] = kernels.empty(key[1])
             rw = self._row_weights(sample_weight, out, self._loss_weights[k])
+            if self._graph.output_mask_slots[k] is not None:   # Keras masks weigh the steps
+                rw = _graph_mod.masked_row_weights(self._graph, k, out, rw)
             if k in self._preactivation:
                 # softmax/sigmoid + cross-entropy: one kernel from the logits (as Keras' backends do)
                 ctx = self._graph.steps[self._graph.producer[self._graph.output_slots[k]]].ctx
@@ -945,10 +948,13 @@ class Model(TrainingLoops):
         ys = yb if isinstance(yb, list) else [yb]
         total = 0.0
         self._output_losses = []
-        for out, y, loss, w in zip(outs, ys, self._losses, self._loss_weights):
+        for k, (out, y, loss, w) in enumerate(zip(outs, ys, self._losses, self._loss_weights)):
             value = 0.0
             if loss is not None and y is not None:
-                value = loss.forward_backward(y, out, None, _data.row_weights(swb, out))
+                rw = _data.row_weights(swb, out)
+                if self._graph is not None and self._graph.output_mask_slots[k] is not None:
+                    rw = _graph_mod.masked_row_weights(self._graph, k, out, rw)
+                value = loss.forward_backward(y, out, None, rw)
                 total += w * value
             self._output_losses.append(value)
         return total

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..layers.base import InputLayer, Layer, shape_str
 from . import fusion
-from .graph import Graph, KerasTensor, Node
+from .graph import Graph, KerasTensor, Node, attach_masks
 from .model import Model
 
 __all__ = ["Sequential"]
@@ -236,6 +236,7 @@ def _chain(layers, input_shape, dtype, name):
         node = Node(layer, [x], [], False, multi)
         node.outputs = [KerasTensor(s, "float32", name=layer.name, node=node, index=i)
                         for i, s in enumerate(shape if multi else [shape])]
+        attach_masks(node)
         x = node.outputs[0] if not multi else node.outputs
     outs = x if isinstance(x, list) else [x]
     return Graph([inp.output], outs, where=name)

@@ -1,0 +1,66 @@
+// Fused masked softmax of attention scores (MultiHeadAttention), forward and backward.
+//
+// Shapes: B batch, H heads, Tq query steps, Tk key steps; a row is one (b, h, i).
+//   scores, probs, dropped, dprobs, dscores   (B, H, Tq, Tk)
+//   attention_mask (B, Tq, Tk), query_mask (B, Tq), key_mask (B, Tk): float32, nonzero = attend;
+//   each optional, shared by every head (Keras' attention_mask, the query / key padding masks).
+//
+//   forward   allowed[b,h,i,j] = am[b,i,j] != 0 && qm[b,i] != 0 && km[b,j] != 0 && (!causal || j <= i)
+//             probs[r, j] = allowed ? exp(scale s[r,j] - m_r) / sum_{allowed k} exp(scale s[r,k] - m_r) : 0
+//             with m_r the max of scale s over the allowed j of the row. A row with nothing
+//             allowed is all zeros (Keras 3's Softmax multiplies by the mask after the softmax).
+//             With dropout (rate > 0): dropped[r, j] = probs[r, j] * keep(seed, r*Tk + j) / (1 - rate)
+//             where keep = uniform01(seed, index) >= rate (core/rng.h), the probs that multiply V.
+//   backward  g[r, j] = dprobs[r, j] (dL/d dropped with dropout: g = dropped[r,j] != 0 ?
+//             dprobs[r,j] / (1 - rate) : 0; where probs is 0 its softmax gradient is 0 anyway, so
+//             dropped != 0 is the keep mask wherever it matters, and no mask buffer is kept)
+//             dscores[r, j] = scale * probs[r, j] * (g[r, j] - sum_k probs[r, k] g[r, k])
+// probs may be scores itself (each row is read before it is written); dscores may be dprobs.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "core/tensor.h"
+
+namespace corenn {
+
+void masked_softmax_forward(const Tensor& scores, const Tensor& probs,
+                            const std::optional<Tensor>& attention_mask,
+                            const std::optional<Tensor>& query_mask,
+                            const std::optional<Tensor>& key_mask, bool causal, double scale,
+                            double dropout_rate, uint64_t seed, const std::optional<Tensor>& dropped);
+
+void masked_softmax_backward(const Tensor& probs, const Tensor& dprobs, const Tensor& dscores,
+                             double scale, double dropout_rate,
+                             const std::optional<Tensor>& dropped);
+
+namespace cpu {
+
+struct SoftmaxProblem {
+  int64_t b, h, tq, tk;
+  const float* am;  // (B, Tq, Tk) or nullptr
+  const float* qm;  // (B, Tq) or nullptr
+  const float* km;  // (B, Tk) or nullptr
+  bool causal;
+  float scale;
+};
+
+void masked_softmax_forward(const SoftmaxProblem& p, const float* scores, float* probs,
+                            float rate, uint64_t seed, float* dropped);
+void masked_softmax_backward(const SoftmaxProblem& p, const float* probs, const float* dprobs,
+                             float* dscores, float rate, const float* dropped);
+
+#ifdef CORENN_X86_64  // cpu/attention_avx2.cpp is compiled only on x86-64
+namespace avx2 {
+// One row with at least one allowed entry: row holds scale * s, -inf where masked, and mx its
+// max; out[j] = exp(row[j] - mx) / sum, exactly 0 where row[j] is -inf. out may be row.
+void softmax_row(const float* row, float* out, int64_t n, float mx);
+// out[j] = scale * p[j] * (g[j] - sum_k p[k] g[k]).
+void softmax_grad_row(const float* p, const float* g, float* out, int64_t n, float scale);
+}  // namespace avx2
+#endif
+
+}  // namespace cpu
+
+}  // namespace corenn

@@ -1,0 +1,361 @@
+"""MultiHeadAttention and its fused masked softmax: float64 references (tests/reference.py),
+finite differences of the reference, PyTorch parity (autograd on the same weights), masks from
+Embedding(mask_zero=True), self-attention gradients, models, saving, errors."""
+import numpy as np
+import pytest
+
+import corenn
+import reference as ref
+from corenn import kernels, layers
+
+N, TQ, TV, D, H, K = 2, 5, 6, 8, 3, 4
+
+
+def rand(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def masks(rng, kind, n=N, tq=TQ, tv=TV):
+    """(attention_mask, query_mask, key_mask, causal) for one of the mask kinds tested."""
+    am = qm = km = None
+    causal = False
+    if kind in ("attention", "all"):
+        am = (rng.random((n, tq, tv)) > 0.3).astype(np.float32)
+    if kind in ("padding", "all"):
+        qm = np.ones((n, tq), np.float32)
+        qm[0, -2:] = 0
+        km = np.ones((n, tv), np.float32)
+        km[1, -3:] = 0
+    if kind in ("causal", "all"):
+        causal = True
+    return am, qm, km, causal
+
+
+# ---- the fused kernel -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["none", "attention", "padding", "causal", "all"])
+@pytest.mark.parametrize("tk", [3, 17])   # a row shorter than a vector and one with a tail
+def test_masked_softmax_matches_reference(isa, kind, tk):
+    rng = np.random.default_rng(1)
+    s = rand(rng, N, H, TQ, tk) * 3
+    am, qm, km, causal = masks(rng, kind, tv=tk)
+    p, dropped = kernels.masked_softmax_forward(s, attention_mask=am, query_mask=qm, key_mask=km,
+                                                causal=causal, scale=0.7)
+    assert dropped is None
+    allowed = ref.attention_allowed(N, TQ, tk, am, qm, km, causal)
+    want = ref.masked_softmax(s, allowed, 0.7)
+    np.testing.assert_allclose(np.asarray(p), want, rtol=1e-5, atol=1e-6)
+    assert np.all(np.asarray(p)[~np.broadcast_to(allowed[:, None], want.shape)] == 0.0)
+    dp = rand(rng, *s.shape)
+    ds = kernels.masked_softmax_backward(p, dp, scale=0.7)
+    np.testing.assert_allclose(np.asarray(ds), ref.masked_softmax_grad(want, dp, 0.7), rtol=1e-4, atol=1e-6)
+
+
+def test_masked_softmax_fully_masked_row_is_zero_and_in_place():
+    s = np.ones((1, 1, 2, 4), np.float32)
+    km = np.zeros((1, 4), np.float32)
+    p, _ = kernels.masked_softmax_forward(s, key_mask=km)
+    assert np.all(np.asarray(p) == 0.0)
+    t = kernels.as_tensor(np.arange(8, dtype=np.float32).reshape(1, 1, 2, 4))
+    want = ref.masked_softmax(np.asarray(t), np.ones((1, 2, 4), bool), 1.0)
+    p, _ = kernels.masked_softmax_forward(t, out=t)
+    np.testing.assert_allclose(np.asarray(t), want, rtol=1e-6)
+
+
+def test_masked_softmax_dropout_keeps_or_drops_and_backward_matches(isa):
+    rng = np.random.default_rng(2)
+    s = rand(rng, 4, 2, 8, 16)
+    rate = 0.25
+    p, d = kernels.masked_softmax_forward(s, dropout_rate=rate, seed=11)
+    p, d = np.asarray(p), np.asarray(d)
+    ratio = d / p
+    kept = np.isclose(ratio, 1 / (1 - rate))
+    assert np.all(kept | (d == 0)) and 0.6 < kept.mean() < 0.9
+    p2, d2 = kernels.masked_softmax_forward(s, dropout_rate=rate, seed=11)
+    np.testing.assert_array_equal(np.asarray(d2), d)  # a function of the seed only
+    g = rand(rng, *s.shape)
+    ds = kernels.masked_softmax_backward(p, g, dropout_rate=rate, dropped=d)
+    want = ref.masked_softmax_grad(p, g * kept / (1 - rate), 1.0)
+    np.testing.assert_allclose(np.asarray(ds), want, rtol=1e-4, atol=1e-6)
+
+
+def test_masked_softmax_errors_name_the_op():
+    s = np.zeros((2, 1, 3, 4), np.float32)
+    with pytest.raises(ValueError, match="masked_softmax_forward.*key_mask"):
+        kernels.masked_softmax_forward(s, key_mask=np.ones((2, 3), np.float32))
+    with pytest.raises(ValueError, match="masked_softmax_forward.*scores"):
+        kernels.masked_softmax_forward(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="masked_softmax_forward.*dropout"):
+        kernels.masked_softmax_forward(s, dropout_rate=1.0)
+    with pytest.raises(ValueError, match="masked_softmax_backward"):
+        kernels.masked_softmax_backward(s, np.zeros((2, 1, 3, 5), np.float32))
+
+
+# ---- the layer against the float64 reference ------------------------------------------------
+
+def make_layer(rng, separate_key=False, **kw):
+    mha = layers.MultiHeadAttention(H, K, **kw)
+    q, v = rand(rng, N, TQ, D), rand(rng, N, TV, D + 2)
+    k = rand(rng, N, TV, D - 3) if separate_key else None
+    mha(q, v, key=k)
+    weights = [w + 0.2 * rand(rng, *w.shape) for w in mha.get_weights()]
+    mha.set_weights(weights)
+    return mha, q, v, k, weights
+
+
+def tape_grads(mha, q, v, k, dy, **call):
+    ts = [corenn.Tensor.from_numpy(a) for a in (q, v) + ((k,) if k is not None else ())]
+    with corenn.GradientTape() as tape:
+        for t in ts:
+            tape.watch(t)
+        out = mha(ts[0], ts[1], key=ts[2] if k is not None else None, **call)
+    grads = tape.gradient(out, ts + mha.trainable_weights, output_gradients=corenn.Tensor.from_numpy(dy))
+    return np.asarray(out), [np.asarray(g) for g in grads]
+
+
+@pytest.mark.parametrize("kind", ["none", "attention", "padding", "causal", "all"])
+@pytest.mark.parametrize("separate_key", [False, True])
+def test_mha_forward_backward_match_reference(kind, separate_key):
+    rng = np.random.default_rng(3)
+    mha, q, v, k, weights = make_layer(rng, separate_key)
+    am, qm, km, causal = masks(rng, kind)
+    dy = rand(rng, N, TQ, D)
+    call = dict(attention_mask=am, use_causal_mask=causal)
+    if qm is not None:
+        call["mask"] = [qm, km] + ([km] if separate_key else [])
+    out, grads = tape_grads(mha, q, v, k, dy, **call)
+    allowed = ref.attention_allowed(N, TQ, TV, am, qm, km, causal)
+    want, _, _ = ref.mha_forward(q, v, k, weights, allowed)
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-5)
+    dq, dv, dk, dws = ref.mha_backward(dy, q, v, k, weights, allowed)
+    want_grads = [dq, dv] + ([dk] if separate_key else []) + dws
+    assert len(grads) == len(want_grads)
+    for g, w in zip(grads, want_grads):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+def test_mha_explicit_query_and_value_masks_as_keras_3():
+    rng = np.random.default_rng(14)
+    mha, q, v, _, weights = make_layer(rng)
+    _, qm, km, _ = masks(rng, "padding")
+    out = mha(q, v, query_mask=qm, value_mask=km)
+    allowed = ref.attention_allowed(N, TQ, TV, query_mask=qm, key_mask=km)
+    np.testing.assert_allclose(out, ref.mha_forward(q, v, None, weights, allowed)[0], rtol=1e-4, atol=1e-5)
+    with pytest.raises(TypeError, match="not both"):
+        mha(q, v, query_mask=qm, mask=[qm, km])
+
+
+def test_mha_eager_numpy_call_and_return_attention_scores():
+    rng = np.random.default_rng(4)
+    mha, q, v, _, weights = make_layer(rng)
+    out, scores = mha(q, v, return_attention_scores=True, use_causal_mask=True)
+    allowed = ref.attention_allowed(N, TQ, TV, causal=True)
+    want, p, _ = ref.mha_forward(q, v, None, weights, allowed)
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(scores, p, rtol=1e-4, atol=1e-6)
+    assert scores.shape == (N, H, TQ, TV)
+
+
+def test_reference_backward_matches_finite_differences():
+    """The float64 reference's backward against central differences of its forward."""
+    rng = np.random.default_rng(5)
+    n, tq, tv, d, h, k = 1, 3, 4, 3, 2, 2
+    q, v = rng.standard_normal((n, tq, d)), rng.standard_normal((n, tv, d))
+    weights = [rng.standard_normal(s) for s in ((d, h, k), (h, k), (d, h, k), (h, k), (d, h, k), (h, k),
+                                                 (h, k, d), (d,))]
+    allowed = ref.attention_allowed(n, tq, tv, key_mask=np.array([[1, 1, 1, 0]]), causal=True)
+    dy = rng.standard_normal((n, tq, d))
+
+    def loss_q(x):
+        return float((ref.mha_forward(x, v, None, weights, allowed)[0] * dy).sum())
+
+    def loss_v(x):
+        return float((ref.mha_forward(q, x, None, weights, allowed)[0] * dy).sum())
+
+    def loss_w(i):
+        def f(w):
+            ws = list(weights)
+            ws[i] = w
+            return float((ref.mha_forward(q, v, None, ws, allowed)[0] * dy).sum())
+        return f
+    dq, dv, _, dws = ref.mha_backward(dy, q, v, None, weights, allowed)
+    np.testing.assert_allclose(ref.numerical_grad(loss_q, q), dq, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(ref.numerical_grad(loss_v, v), dv, rtol=1e-5, atol=1e-7)
+    for i in (0, 2, 4, 6, 7):
+        np.testing.assert_allclose(ref.numerical_grad(loss_w(i), weights[i]), dws[i], rtol=1e-5, atol=1e-7)
+
+
+def test_mha_dropout_only_in_training_and_scales_kept_probs():
+    rng = np.random.default_rng(6)
+    mha, q, v, _, weights = make_layer(rng, dropout=0.5, seed=1)
+    allowed = ref.attention_allowed(N, TQ, TV)
+    want, _, _ = ref.mha_forward(q, v, None, weights, allowed)
+    np.testing.assert_allclose(mha(q, v), want, rtol=1e-4, atol=1e-5)
+    out, scores = mha(q, v, training=True, return_attention_scores=True)
+    assert not np.allclose(out, want, atol=1e-3)
+    np.testing.assert_allclose(scores.sum(-1), 1.0, rtol=1e-5)  # scores are before dropout
+
+
+def test_pytorch_parity_forward_backward():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    mha, q, v, _, weights = make_layer(rng)
+    am, qm, km, causal = masks(rng, "all")
+    dy = rand(rng, N, TQ, D)
+    out, grads = tape_grads(mha, q, v, None, dy, attention_mask=am, use_causal_mask=True,
+                            mask=[qm, km])
+    tq_, tv_ = torch.tensor(q, dtype=torch.float64, requires_grad=True), \
+        torch.tensor(v, dtype=torch.float64, requires_grad=True)
+    tw = [torch.tensor(w, dtype=torch.float64, requires_grad=True) for w in weights]
+    allowed = torch.tensor(ref.attention_allowed(N, TQ, TV, am, qm, km, True))
+    qp = torch.einsum("ntd,dhk->nthk", tq_, tw[0]) + tw[1]
+    kp = torch.einsum("ntd,dhk->nthk", tv_, tw[2]) + tw[3]
+    vp = torch.einsum("ntd,dhk->nthk", tv_, tw[4]) + tw[5]
+    s = torch.einsum("nihk,njhk->nhij", qp, kp) / np.sqrt(K)
+    s = s.masked_fill(~allowed[:, None], float("-inf"))
+    p = torch.nan_to_num(torch.softmax(s, -1), nan=0.0)   # fully masked rows: 0, as Keras 3
+    y = torch.einsum("nihv,hvo->nio", torch.einsum("nhij,njhv->nihv", p, vp), tw[6]) + tw[7]
+    y.backward(torch.tensor(dy, dtype=torch.float64))
+    np.testing.assert_allclose(out, y.detach().numpy(), rtol=1e-4, atol=1e-5)
+    for g, t in zip(grads, [tq_, tv_] + tw):
+        np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+# ---- graph models, masks, saving ------------------------------------------------------------
+
+def test_self_attention_in_a_model_sums_both_input_gradients():
+    rng = np.random.default_rng(8)
+    inp = layers.Input(shape=(TV, D))
+    mha = layers.MultiHeadAttention(H, K)
+    model = corenn.Model(inp, mha(inp, inp))
+    weights = [w + 0.2 * rand(rng, *w.shape) for w in mha.get_weights()]
+    mha.set_weights(weights)
+    x = rand(rng, N, TV, D)
+    dy = rand(rng, N, TV, D)
+    xt = corenn.Tensor.from_numpy(x)
+    with corenn.GradientTape() as tape:
+        tape.watch(xt)
+        y = model(xt)
+    dx, *dws = tape.gradient(y, [xt] + model.trainable_weights, output_gradients=corenn.Tensor.from_numpy(dy))
+    allowed = ref.attention_allowed(N, TV, TV)
+    np.testing.assert_allclose(np.asarray(y), ref.mha_forward(x, x, None, weights, allowed)[0], rtol=1e-4, atol=1e-5)
+    dq, dv, _, want_ws = ref.mha_backward(dy, x, x, None, weights, allowed)
+    np.testing.assert_allclose(np.asarray(dx), dq + dv, rtol=1e-4, atol=1e-5)
+    for g, w in zip(dws, want_ws):
+        np.testing.assert_allclose(np.asarray(g), w, rtol=1e-4, atol=1e-5)
+
+
+def masked_classifier(vocab, t, d=8, causal=False, positions=False):
+    """Embedding(mask_zero) (+ a learned positional embedding on a second input of positions) ->
+    attention block -> masked mean -> softmax."""
+    inp = layers.Input(shape=(t,), dtype="int32")
+    x = layers.Embedding(vocab, d, mask_zero=True)(inp)
+    if positions:
+        pos = layers.Input(shape=(t,), dtype="int32")
+        x = layers.Add()([x, layers.Embedding(t, d)(pos)])   # keeps the tokens' mask
+    a = layers.MultiHeadAttention(2, 4)(x, x, use_causal_mask=causal)
+    x = layers.LayerNormalization()(layers.Add()([x, a]))
+    x = layers.GlobalAveragePooling1D()(layers.Dense(d, activation="relu")(x))
+    return corenn.Model([inp, pos] if positions else inp, layers.Dense(2, activation="softmax")(x))
+
+
+def test_mask_zero_keys_and_padding_do_not_change_the_prediction():
+    rng = np.random.default_rng(9)
+    model = masked_classifier(20, 7)
+    ids = rng.integers(1, 20, (4, 7))
+    ids[0, 4:] = 0
+    ids[2, 2:] = 0
+    p1 = model.predict(ids, verbose=0)
+    emb = model.layers[1]
+    w = emb.get_weights()[0]
+    w[0] = 100 * rng.standard_normal(w.shape[1])   # the padding row: masked everywhere
+    emb.set_weights([w])
+    p2 = model.predict(ids, verbose=0)
+    np.testing.assert_allclose(p1, p2, rtol=1e-5, atol=1e-6)
+    # the same sequence without its padding gives the same output as a model on the short input
+    short = masked_classifier(20, 4)
+    short.set_weights(model.get_weights())
+    np.testing.assert_allclose(short.predict(ids[:1, :4], verbose=0), model.predict(ids[:1], verbose=0),
+                               rtol=1e-4, atol=1e-6)
+
+
+
+def test_masked_model_saves_and_loads_with_its_masks(tmp_path):
+    rng = np.random.default_rng(13)
+    model = masked_classifier(20, 7)
+    ids = rng.integers(1, 20, (3, 7))
+    ids[1, 3:] = 0
+    model.save(tmp_path / "masked.keras")
+    again = corenn.models.load_model(tmp_path / "masked.keras")
+    np.testing.assert_allclose(again.predict(ids, verbose=0), model.predict(ids, verbose=0), rtol=1e-6)
+    emb = again.layers[1]
+    assert emb.mask_zero and emb.output._keras_mask is not None
+
+
+def test_mha_key_padding_from_mask_zero_matches_reference():
+    rng = np.random.default_rng(10)
+    inp = layers.Input(shape=(TV,), dtype="int32")
+    emb = layers.Embedding(12, D, mask_zero=True)
+    mha = layers.MultiHeadAttention(H, K)
+    model = corenn.Model(inp, mha(emb(inp), emb(inp), use_causal_mask=True))
+    ids = rng.integers(1, 12, (N, TV))
+    ids[1, 3:] = 0
+    x = np.asarray(emb(ids))
+    mask = (ids != 0).astype(np.float32)
+    weights = mha.get_weights()
+    allowed = ref.attention_allowed(N, TV, TV, query_mask=mask, key_mask=mask, causal=True)
+    np.testing.assert_allclose(model.predict(ids, verbose=0), ref.mha_forward(x, x, None, weights, allowed)[0],
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_mha_model_with_attention_mask_input_saves_and_loads(tmp_path):
+    rng = np.random.default_rng(11)
+    q_in, v_in = layers.Input(shape=(TQ, D)), layers.Input(shape=(TV, D))
+    m_in = layers.Input(shape=(TQ, TV))
+    out = layers.MultiHeadAttention(H, K, value_dim=3, output_shape=5)(q_in, v_in, attention_mask=m_in,
+                                                                        use_causal_mask=True)
+    model = corenn.Model([q_in, v_in, m_in], out)
+    xs = [rand(rng, N, TQ, D), rand(rng, N, TV, D), (rng.random((N, TQ, TV)) > 0.3).astype(np.float32)]
+    y = model.predict(xs, verbose=0)
+    assert y.shape == (N, TQ, 5)
+    path = tmp_path / "mha.keras"
+    model.save(path)
+    again = corenn.models.load_model(path)
+    np.testing.assert_allclose(again.predict(xs, verbose=0), y, rtol=1e-6)
+    allowed = ref.attention_allowed(N, TQ, TV, xs[2], causal=True)
+    mha = model.layers[-1]
+    np.testing.assert_allclose(y, ref.mha_forward(xs[0], xs[1], None, mha.get_weights(), allowed)[0],
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_transformer_classifier_trains():
+    rng = np.random.default_rng(12)
+    corenn.utils.set_random_seed(0)
+    vocab, t = 16, 10
+    ids = rng.integers(1, vocab, (256, t))
+    for i, n in enumerate(rng.integers(3, t + 1, 256)):
+        ids[i, n:] = 0
+    y = (ids == 5).any(1).astype(np.int64)
+    pos = np.broadcast_to(np.arange(t), ids.shape).copy()
+    model = masked_classifier(vocab, t, d=16, positions=True)
+    model.compile(optimizer=corenn.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    hist = model.fit([ids, pos], y, epochs=6, batch_size=32, verbose=0)
+    assert hist.history["accuracy"][-1] > 0.9
+    assert hist.history["loss"][-1] < hist.history["loss"][0] / 2
+
+
+def test_mha_errors_name_the_layer():
+    mha = layers.MultiHeadAttention(2, 4, name="att")
+    with pytest.raises(ValueError, match="att.*query must have shape"):
+        mha(np.zeros((2, 3), np.float32), np.zeros((2, 3), np.float32))
+    mha(np.zeros((2, 3, 4), np.float32), np.zeros((2, 5, 4), np.float32))
+    with pytest.raises(ValueError, match="att.*value has 6 features"):
+        mha(np.zeros((2, 3, 4), np.float32), np.zeros((2, 5, 6), np.float32))
+    with pytest.raises(ValueError, match="att.*attention_mask"):
+        mha(np.zeros((2, 3, 4), np.float32), np.zeros((2, 5, 4), np.float32),
+            attention_mask=np.ones((2, 3, 4)))
+    with pytest.raises(ValueError, match="num_heads"):
+        layers.MultiHeadAttention(0, 4)
+    with pytest.raises(NotImplementedError, match="attention_axes"):
+        layers.MultiHeadAttention(2, 4, attention_axes=(1, 2))
