@@ -95,7 +95,20 @@ def _install():
     T.flatten = lambda self: ops.reshape(self, (-1,))
     T.T = property(lambda self: ops.transpose(self))
     T.__bool__ = _bool
+    T.__repr__ = _repr
     T.__int__ = lambda self: int(np.asarray(self).item()) if self.size == 1 else _one_element("int")
+
+
+_C_REPR = Tensor.__repr__
+
+
+def _repr(self):
+    """The values too, as TensorFlow prints a tensor: ``Tensor([[1. 2.]], shape=(1, 2),
+    dtype=float32)`` (NumPy's summarizing for big ones; the data of a device tensor stays there)."""
+    if self.device != "cpu":
+        return _C_REPR(self)
+    values = np.array2string(np.asarray(self), separator=" ", threshold=60, prefix="Tensor(")
+    return f"Tensor({values}, shape={tuple(self.shape)}, dtype={self.dtype})"
 
 
 def _one_element(what):

@@ -91,3 +91,8 @@ def test_ufuncs_and_methods_are_differentiable_under_the_tape():
     g = np.asarray(tape.gradient(loss, x), np.float64)
     num = numerical_grad(lambda v: float((np.exp(v) * np.sqrt(v)).sum() + np.square(v).mean()), a)
     np.testing.assert_allclose(g, num, rtol=1e-3, atol=1e-4)
+
+
+def test_repr_shows_the_values_as_tensorflow_does():
+    r = repr(T([[1.5, -2.0]]))
+    assert "1.5" in r and "-2." in r and "shape=(1, 2)" in r and "dtype=float32" in r
