@@ -48,7 +48,11 @@ def _f32(x, where="ops"):
         if x.dtype == "float32":
             return x
         return Tensor.from_numpy(np.asarray(x).astype(np.float32))
-    return Tensor.from_numpy(_c_array(np.asarray(x, dtype=np.float32)))
+    a = np.asarray(x)
+    if a.dtype.kind not in "fiub":
+        name = where if where.startswith("ops") else f"ops.{where}"
+        raise TypeError(f"{name}: expected numeric data (a tensor, array or number), got dtype {a.dtype}")
+    return Tensor.from_numpy(_c_array(a.astype(np.float32)))
 
 
 def _c_array(a):
@@ -96,7 +100,25 @@ def size(x):
 
 # -- elementwise -----------------------------------------------------------------------------------
 
+_INT_BINARY = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply,
+               "maximum": np.maximum, "minimum": np.minimum}
+
+
+def _is_int(x):
+    if isinstance(x, Tensor):
+        return x.dtype in ("int32", "int64")
+    if isinstance(x, (bool, float)):
+        return False
+    return isinstance(x, (int, np.integer)) or (isinstance(x, np.ndarray) and x.dtype.kind in "iu")
+
+
 def _binary(kind, a, b):
+    if kind in _INT_BINARY and _is_int(a) and _is_int(b) and (isinstance(a, Tensor) or isinstance(b, Tensor)):
+        # integer tensors stay integer (Keras); no gradient flows through integers
+        A, B = np.asarray(a), np.asarray(b)
+        _broadcast_check(kind, A.shape, B.shape)
+        dt = np.result_type(*[v.dtype for v in (a, b) if isinstance(v, Tensor)])
+        return _t(_INT_BINARY[kind](A, B).astype(dt))
     a, b = _f32(a), _f32(b)
     y = kernels.binary_forward(kind, a, b)
     tape = autodiff.recording_tape()
@@ -223,6 +245,11 @@ def log_softmax(x, axis=-1):
 
 
 def gelu(x, approximate=True):
+    """With approximate=True (keras.ops' default) the tanh approximation
+    x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); with False the exact x Phi(x) (the C++ kernel,
+    as layers and keras.activations.gelu use)."""
+    if approximate:
+        return _gelu_tanh(x)
     return _activation("gelu", x)
 
 
@@ -570,3 +597,1498 @@ def _len(a):
 
 
 _install_operators()
+
+
+# ==================================================================================================
+# The rest of keras.ops: NumPy-style, math and nn ops.
+#
+# These are not per-step layer kernels, so most compute with NumPy (in float64 where rounding
+# matters, stored as float32) and record a NumPy backward rule; ops that are compositions of the
+# ops above (relu6, hard_sigmoid, moments, normalize, ...) inherit their kernels and rules.
+#
+# Three rule shapes cover most of them:
+#   - elementwise:  dx = dy * f'(x)                          (_unary_np / _binary_np)
+#   - gathers:      y = x.flat[I] for an index array I        (_gather): flip, roll, tile, repeat,
+#                   pad, swapaxes, broadcast_to, take, sort values, top_k, triu, slice, ...
+#                   dx = bincount(I, weights=dy): every position of x collects the dy of the
+#                   outputs that copied it (I = -1 marks an output that copied nothing: padding,
+#                   a zeroed triangle). One rule, exact for duplicates and broadcasts.
+#   - their own:    einsum, cumsum, cumprod, logsumexp, prod, scatter, segment_sum, ...
+# Integer inputs keep their integer dtype through the index / shape ops (no gradient: the tape
+# only differentiates float32 tensors); math ops turn them into float32. NumPy has no bool
+# tensors here: predicates (isnan, in_top_k, any, ...) return float32 masks like the
+# comparisons above.
+# ==================================================================================================
+
+import builtins as _builtins
+import math as _math
+
+_py_sum, _py_max, _py_min, _py_abs, _py_round = (_builtins.sum, _builtins.max, _builtins.min,
+                                                 _builtins.abs, _builtins.round)
+
+
+def _any(x, op):
+    """A Tensor for x keeping integer dtypes (floats and bools become float32)."""
+    try:
+        return autodiff.convert(x, f"ops.{op}")
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"ops.{op}: expected a tensor, array or number, got {type(x).__name__}: {exc}") from None
+
+
+def _t(a):
+    """A new Tensor holding array ``a`` (float -> float32, bool -> float32 mask, other ints ->
+    int64); always a copy, so a result never shares memory with an input."""
+    a = np.asarray(a)
+    if a.dtype.kind == "f" or a.dtype.kind == "b":
+        dt = np.float32
+    elif a.dtype in (np.int32, np.int64):
+        dt = a.dtype
+    elif a.dtype.kind in "iu":
+        dt = np.int64
+    else:
+        raise TypeError(f"ops: cannot hold dtype {a.dtype} in a corenn Tensor")
+    return Tensor.from_numpy(np.array(a, dtype=dt, order="C", copy=True))
+
+
+def _np64(x):
+    return np.asarray(x, dtype=np.float64)
+
+
+def _is_float(x):
+    return x.dtype == "float32"
+
+
+def _axis_arg(op, axis, ndim, allow_none=True):
+    """A checked axis (normalized to 0..ndim-1), or None."""
+    if axis is None:
+        if allow_none:
+            return None
+        raise ValueError(f"ops.{op}: axis must be an integer, got None")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"ops.{op}: axis must be an integer, got {axis!r}")
+    if not -ndim <= int(axis) < ndim:
+        raise ValueError(f"ops.{op}: axis {axis} is out of range for a tensor of rank {ndim}")
+    return int(axis) % ndim
+
+
+def _axes_arg(op, axis, ndim):
+    """None, or a tuple of distinct normalized axes (an int or a sequence of ints)."""
+    if axis is None:
+        return None
+    axes = axis if isinstance(axis, (list, tuple)) else [axis]
+    out = tuple(_axis_arg(op, a, ndim) for a in axes)
+    if len(set(out)) != len(out):
+        raise ValueError(f"ops.{op}: repeated axis in {axis!r}")
+    return out
+
+
+def _sum_to(g, shape):
+    """g summed over the axes along which an operand of ``shape`` was broadcast to g's shape."""
+    shape = tuple(shape)
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[i] != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+
+def _broadcast_check(op, *shapes):
+    try:
+        return np.broadcast_shapes(*[tuple(s) for s in shapes])
+    except ValueError:
+        raise ValueError(f"ops.{op}: shapes {', '.join(str(tuple(s)) for s in shapes)} do not broadcast "
+                         "together (each axis, right-aligned, must be equal or 1)") from None
+
+
+def _unary_np(op, x, f, df=None):
+    """y = f(x) elementwise (computed in float64, stored float32); the rule dx = dy * df(x, y).
+    df None: no derivative (the result is a constant for the tape)."""
+    x = _f32(x, op)
+    with np.errstate(all="ignore"):
+        y = _t(f(_np64(x)))
+    if df is not None:
+        def rule(dys):
+            with np.errstate(all="ignore"):
+                return [_t(_np64(dys[0]) * df(_np64(x), _np64(y)))]
+        _record(rule, [x], [y])
+    return y
+
+
+def _binary_np(op, x1, x2, f, dfa=None, dfb=None):
+    """y = f(a, b) with broadcasting (float64 math, float32 result); da = sum-to-a(dy dfa(a, b, y))."""
+    a, b = _f32(x1, op), _f32(x2, op)
+    _broadcast_check(op, a.shape, b.shape)
+    with np.errstate(all="ignore"):
+        y = _t(f(_np64(a), _np64(b)))
+    if dfa is not None:
+        tape = autodiff.recording_tape()
+        if tape is not None:
+            need_a, need_b = _needs(tape, a), _needs(tape, b)
+
+            def rule(dys):
+                A, B, Y, dy = _np64(a), _np64(b), _np64(y), _np64(dys[0])
+                with np.errstate(all="ignore"):
+                    da = _t(_sum_to(dy * dfa(A, B, Y), a.shape)) if need_a else None
+                    db = _t(_sum_to(dy * dfb(A, B, Y), b.shape)) if need_b else None
+                return [da, db]
+            tape.record(rule, [a, b], [y])
+    return y
+
+
+def _gather(op, x, index_fn, values_fn=None):
+    """y = x.flat[index_fn(I)] where I numbers x's entries (0..size-1, x's shape); -1 entries of
+    the index array are outputs that copy no entry of x (they take values_fn's values).
+    Gradient: dx.flat[i] = sum of dy over the outputs whose index is i."""
+    x = _any(x, op)
+    a = np.asarray(x)
+    idx = np.asarray(index_fn(np.arange(a.size, dtype=np.int64).reshape(a.shape)))
+    if values_fn is not None:
+        y = _t(values_fn(a))
+    else:
+        y = _t(a.reshape(-1)[idx] if a.size else np.zeros(idx.shape, a.dtype))
+    if _is_float(x):
+        shape, n = a.shape, a.size
+
+        def rule(dys):
+            flat, dy = idx.reshape(-1), _np64(dys[0]).reshape(-1)
+            keep = flat >= 0
+            g = np.bincount(flat[keep], weights=dy[keep], minlength=n)
+            return [_t(g.reshape(shape))]
+        _record(rule, [x], [y])
+    return y
+
+
+def _shape_of(op, shape):
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    try:
+        return tuple(int(d) for d in shape)
+    except TypeError:
+        raise TypeError(f"ops.{op}: shape must be an integer or a sequence of integers, got {shape!r}") from None
+
+
+# -- core ------------------------------------------------------------------------------------------
+
+def is_tensor(x):
+    return isinstance(x, Tensor)
+
+
+def dtype(x):
+    """The dtype name of x (a Tensor's own; a NumPy array's; Python numbers: int32 / float32)."""
+    if isinstance(x, Tensor):
+        return str(x.dtype)
+    if isinstance(x, bool):
+        return "bool"
+    if isinstance(x, int):
+        return "int32"
+    if isinstance(x, float):
+        return "float32"
+    return np.asarray(x).dtype.name
+
+
+def array(x, dtype=None):
+    return convert_to_tensor(x, dtype=dtype)
+
+
+def copy(x):
+    return _gather("copy", x, lambda i: i)
+
+
+def get_item(x, key):
+    return _getitem(_any(x, "get_item"), key)
+
+
+def ravel(x):
+    return _gather("ravel", x, lambda i: i.reshape(-1))
+
+
+def cond(pred, true_fn, false_fn):
+    """true_fn() if pred else false_fn() (plain Python: eager ops need no tracing)."""
+    return true_fn() if bool(np.asarray(pred)) else false_fn()
+
+
+def switch(index, branches, *operands):
+    i = int(np.clip(int(np.asarray(index)), 0, len(branches) - 1))
+    return branches[i](*operands)
+
+
+def while_loop(cond, body, loop_vars, maximum_iterations=None):
+    """Run ``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)`` (loop_vars a tuple / list,
+    or a single value as in Keras)."""
+    single = not isinstance(loop_vars, (list, tuple))
+    vars_ = (loop_vars,) if single else tuple(loop_vars)
+    n = 0
+    while (maximum_iterations is None or n < maximum_iterations) and bool(np.asarray(cond(*vars_))):
+        out = body(*vars_)
+        vars_ = (out,) if single or not isinstance(out, (list, tuple)) else tuple(out)
+        n += 1
+    if single:
+        return vars_[0]
+    return type(loop_vars)(vars_) if isinstance(loop_vars, list) else vars_
+
+
+def fori_loop(lower, upper, body_fun, init_val):
+    val = init_val
+    for i in range(int(lower), int(upper)):
+        val = body_fun(i, val)
+    return val
+
+
+def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
+    """carry, ys = scan(f, init, xs): ``carry, y = f(carry, x)`` over xs' leading axis (JAX's
+    lax.scan, Keras 3's keras.ops.scan); ys stacked along a new leading axis."""
+    if xs is None:
+        if length is None:
+            raise ValueError("ops.scan: give xs or length")
+        items = [None] * int(length)
+    else:
+        n = int(xs.shape[0]) if hasattr(xs, "shape") else len(xs)
+        if length is not None and int(length) != n:
+            raise ValueError(f"ops.scan: length {length} does not match xs' leading axis {n}")
+        items = [xs[i] for i in range(n)]
+    order = range(len(items) - 1, -1, -1) if reverse else range(len(items))
+    carry, ys = init, [None] * len(items)
+    for i in order:
+        carry, ys[i] = f(carry, items[i])
+    if not ys or ys[0] is None:
+        return carry, None
+    return carry, stack(ys, axis=0)
+
+
+def map(f, xs):  # noqa: A001 - Keras' name
+    n = int(xs.shape[0]) if hasattr(xs, "shape") else len(xs)
+    return stack([f(xs[i]) for i in range(n)], axis=0)
+
+
+def vectorized_map(function, elements):
+    return map(function, elements)
+
+
+def unstack(x, num=None, axis=0):
+    x = _any(x, "unstack")
+    ax = _axis_arg("unstack", axis, x.ndim, allow_none=False)
+    n = int(x.shape[ax])
+    if num is not None and int(num) != n:
+        raise ValueError(f"ops.unstack: num={num} but axis {axis} of shape {tuple(x.shape)} has {n} entries")
+    return [_gather("unstack", x, lambda i, k=k: np.take(i, k, axis=ax)) for k in range(n)]
+
+
+def split(x, indices_or_sections, axis=0):
+    x = _any(x, "split")
+    ax = _axis_arg("split", axis, x.ndim, allow_none=False)
+    n = int(x.shape[ax])
+    if isinstance(indices_or_sections, (int, np.integer)):
+        k = int(indices_or_sections)
+        if k <= 0 or n % k:
+            raise ValueError(f"ops.split: axis {axis} of shape {tuple(x.shape)} (size {n}) does not split "
+                             f"into {k} equal sections")
+        bounds = [i * (n // k) for i in range(k + 1)]
+    else:
+        bounds = [0] + [_py_min(_py_max(int(i), 0), n) for i in indices_or_sections] + [n]
+    return [_gather("split", x, lambda i, lo=lo, hi=hi: np.take(i, np.arange(lo, _py_max(lo, hi)), axis=ax))
+            for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def slice(inputs, start_indices, shape):  # noqa: A001 - Keras' name
+    """inputs[start:start+shape] on every axis (Keras 3's ops.slice)."""
+    x = _any(inputs, "slice")
+    start, size = [int(s) for s in np.asarray(start_indices).reshape(-1)], _shape_of("slice", shape)
+    if len(start) != x.ndim or len(size) != x.ndim:
+        raise ValueError(f"ops.slice: start_indices {start} and shape {size} need one entry per axis of "
+                         f"the input's shape {tuple(x.shape)}")
+    for s, k, d in zip(start, size, x.shape):
+        if s < 0 or k < 0 or s + k > d:
+            raise ValueError(f"ops.slice: the window start {start} size {size} does not fit in shape {tuple(x.shape)}")
+    key = tuple(_builtins.slice(s, s + k) for s, k in zip(start, size))
+    return _gather("slice", x, lambda i: i[key])
+
+
+def slice_update(inputs, start_indices, updates):
+    """inputs with the window at start_indices replaced by updates (a new tensor)."""
+    x, u = _any(inputs, "slice_update"), _any(updates, "slice_update")
+    start = [int(s) for s in np.asarray(start_indices).reshape(-1)]
+    if len(start) != x.ndim or u.ndim != x.ndim or _builtins.any(
+            s < 0 or s + k > d for s, k, d in zip(start, u.shape, x.shape)):
+        raise ValueError(f"ops.slice_update: updates of shape {tuple(u.shape)} at {start} do not fit in "
+                         f"inputs of shape {tuple(x.shape)}")
+    key = tuple(_builtins.slice(s, s + k) for s, k in zip(start, u.shape))
+    return _replace("slice_update", x, u, lambda m: m.__setitem__(key, True), key)
+
+
+def _replace(op, x, u, mark, key):
+    """out = x with out[key] = u; dx = dy where not replaced, du = dy[key]."""
+    out = np.array(np.asarray(x), copy=True)
+    if _is_float(x) or _is_float(u):
+        out = out.astype(np.float32)
+    out[key] = np.asarray(u)
+    y = _t(out)
+    if _is_float(x) and _is_float(u):
+        replaced = np.zeros(tuple(x.shape), bool)
+        mark(replaced)
+
+        def rule(dys):
+            dy = np.asarray(dys[0])
+            return [_t(np.where(replaced, 0.0, dy)), _t(dy[key].reshape(tuple(u.shape)))]
+        _record(rule, [x, u], [y])
+    return y
+
+
+def _index_tuple(op, indices, shape):
+    """scatter-style indices (..., depth) -> a tuple of index arrays for the first depth axes."""
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        idx = idx.astype(np.int64)
+    if idx.ndim == 0 or idx.shape[-1] > len(shape):
+        raise ValueError(f"ops.{op}: indices of shape {idx.shape} must end in an index depth <= the rank "
+                         f"of shape {tuple(shape)}")
+    depth = idx.shape[-1]
+    for d in range(depth):
+        col = idx[..., d]
+        if col.size and (col.min() < 0 or col.max() >= shape[d]):
+            raise IndexError(f"ops.{op}: an index along axis {d} is outside [0, {shape[d]}) of shape {tuple(shape)}")
+    return tuple(idx[..., d] for d in range(depth))
+
+
+def scatter(indices, values, shape):
+    """A zeros tensor of ``shape`` with ``values`` added at ``indices`` (tf.scatter_nd: duplicate
+    indices sum)."""
+    shape = _shape_of("scatter", shape)
+    v = _any(values, "scatter")
+    key = _index_tuple("scatter", indices, shape)
+    want = key[0].shape + tuple(shape[len(key):])
+    if tuple(v.shape) != want:
+        raise ValueError(f"ops.scatter: values of shape {tuple(v.shape)} do not match indices and shape "
+                         f"(expected {want})")
+    out = np.zeros(shape, np.asarray(v).dtype)
+    np.add.at(out, key, np.asarray(v))
+    y = _t(out)
+    if _is_float(v):
+        _record(lambda dys: [_t(np.asarray(dys[0])[key])], [v], [y])
+    return y
+
+
+def scatter_update(inputs, indices, updates):
+    """inputs with the entries at ``indices`` (..., depth) replaced by ``updates``."""
+    x, u = _any(inputs, "scatter_update"), _any(updates, "scatter_update")
+    key = _index_tuple("scatter_update", indices, tuple(x.shape))
+    want = key[0].shape + tuple(x.shape[len(key):])
+    if tuple(u.shape) != want:
+        raise ValueError(f"ops.scatter_update: updates of shape {tuple(u.shape)} do not match indices "
+                         f"(expected {want})")
+    return _replace("scatter_update", x, u, lambda m: m.__setitem__(key, True), key)
+
+
+# -- elementwise math ------------------------------------------------------------------------------
+
+def _erf64(a):
+    return np.vectorize(_math.erf, otypes=[np.float64])(a) if np.size(a) else np.zeros(np.shape(a))
+
+
+def _erfinv64(y):
+    """erf^-1 in float64: Giles' single-precision approximation refined by Newton steps."""
+    y = np.asarray(y, np.float64)
+    with np.errstate(all="ignore"):
+        w = -np.log((1.0 - y) * (1.0 + y))
+        small = w < 5.0
+        ws, wl = w - 2.5, np.sqrt(w) - 3.0
+        ps = 2.81022636e-08
+        for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
+                  -0.00417768164, 0.246640727, 1.50140941):
+            ps = c + ps * ws
+        pl = -0.000200214257
+        for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
+                  0.00943887047, 1.00167406, 2.83297682):
+            pl = c + pl * wl
+        x = np.where(small, ps, pl) * y
+        for _ in range(2):
+            err = _erf64(x) - y
+            x = x - err / (2.0 / np.sqrt(np.pi) * np.exp(-x * x))
+        x = np.where(y == 1.0, np.inf, np.where(y == -1.0, -np.inf, x))
+        return np.where(np.abs(y) > 1.0, np.nan, x)
+
+
+_SQRT_PI = np.sqrt(np.pi)
+
+
+def erf(x):
+    return _unary_np("erf", x, _erf64, lambda a, y: 2.0 / _SQRT_PI * np.exp(-a * a))
+
+
+def erfinv(x):
+    return _unary_np("erfinv", x, _erfinv64, lambda a, y: _SQRT_PI / 2.0 * np.exp(y * y))
+
+
+def log1p(x):
+    return _unary_np("log1p", x, np.log1p, lambda a, y: 1.0 / (1.0 + a))
+
+
+def expm1(x):
+    return _unary_np("expm1", x, np.expm1, lambda a, y: y + 1.0)
+
+
+def exp2(x):
+    return _unary_np("exp2", x, np.exp2, lambda a, y: y * np.log(2.0))
+
+
+def log2(x):
+    return _unary_np("log2", x, np.log2, lambda a, y: 1.0 / (a * np.log(2.0)))
+
+
+def log10(x):
+    return _unary_np("log10", x, np.log10, lambda a, y: 1.0 / (a * np.log(10.0)))
+
+
+def rsqrt(x):
+    return _unary_np("rsqrt", x, lambda a: 1.0 / np.sqrt(a), lambda a, y: -0.5 * y / a)
+
+
+def tan(x):
+    return _unary_np("tan", x, np.tan, lambda a, y: 1.0 + y * y)
+
+
+def sinh(x):
+    return _unary_np("sinh", x, np.sinh, lambda a, y: np.cosh(a))
+
+
+def cosh(x):
+    return _unary_np("cosh", x, np.cosh, lambda a, y: np.sinh(a))
+
+
+def arcsin(x):
+    return _unary_np("arcsin", x, np.arcsin, lambda a, y: 1.0 / np.sqrt(1.0 - a * a))
+
+
+def arccos(x):
+    return _unary_np("arccos", x, np.arccos, lambda a, y: -1.0 / np.sqrt(1.0 - a * a))
+
+
+def arctan(x):
+    return _unary_np("arctan", x, np.arctan, lambda a, y: 1.0 / (1.0 + a * a))
+
+
+def arcsinh(x):
+    return _unary_np("arcsinh", x, np.arcsinh, lambda a, y: 1.0 / np.sqrt(a * a + 1.0))
+
+
+def arccosh(x):
+    return _unary_np("arccosh", x, np.arccosh, lambda a, y: 1.0 / np.sqrt(a * a - 1.0))
+
+
+def arctanh(x):
+    return _unary_np("arctanh", x, np.arctanh, lambda a, y: 1.0 / (1.0 - a * a))
+
+
+def _int_preserving(op, x, f):
+    """f applied to x; an integer tensor stays integer (floor, ceil, round of ints are the ints)."""
+    t = _any(x, op)
+    if not _is_float(t):
+        return _t(np.asarray(t))
+    return _unary_np(op, t, f)   # no derivative: a constant for the tape (TensorFlow: None)
+
+
+def floor(x):
+    return _int_preserving("floor", x, np.floor)
+
+
+def ceil(x):
+    return _int_preserving("ceil", x, np.ceil)
+
+
+def trunc(x):
+    return _int_preserving("trunc", x, np.trunc)
+
+
+def round(x, decimals=0):  # noqa: A001 - Keras' name
+    """Round half to even (NumPy, TensorFlow), to ``decimals`` places."""
+    return _int_preserving("round", x, lambda a: np.round(a, int(decimals)))
+
+
+def arctan2(x1, x2):
+    return _binary_np("arctan2", x1, x2, np.arctan2,
+                      lambda a, b, y: b / (a * a + b * b), lambda a, b, y: -a / (a * a + b * b))
+
+
+def hypot(x1, x2):
+    return _binary_np("hypot", x1, x2, np.hypot, lambda a, b, y: a / y, lambda a, b, y: b / y)
+
+
+def logaddexp(x1, x2):
+    return _binary_np("logaddexp", x1, x2, np.logaddexp,
+                      lambda a, b, y: np.exp(a - y), lambda a, b, y: np.exp(b - y))
+
+
+def mod(x1, x2):
+    """x1 mod x2 with the divisor's sign (NumPy's, Python's %); integers stay integers."""
+    a, b = _any(x1, "mod"), _any(x2, "mod")
+    if not _is_float(a) and not _is_float(b):
+        _broadcast_check("mod", a.shape, b.shape)
+        with np.errstate(all="ignore"):
+            return _t(np.mod(np.asarray(a), np.asarray(b)))
+    return _binary_np("mod", a, b, np.mod, lambda a, b, y: np.ones_like(y),
+                      lambda a, b, y: -np.floor(a / b))
+
+
+def floor_divide(x1, x2):
+    a, b = _any(x1, "floor_divide"), _any(x2, "floor_divide")
+    _broadcast_check("floor_divide", a.shape, b.shape)
+    A, B = np.asarray(a), np.asarray(b)
+    if not _is_float(a) and not _is_float(b):
+        if B.size and (B == 0).any():
+            raise ZeroDivisionError("ops.floor_divide: integer division by zero")
+        return _t(np.floor_divide(A, B))
+    with np.errstate(all="ignore"):
+        return _t(np.floor_divide(A.astype(np.float64), B.astype(np.float64)))
+
+
+def divide_no_nan(x1, x2):
+    """x1 / x2, and 0 where x2 == 0 (gradients too)."""
+    return _binary_np("divide_no_nan", x1, x2,
+                      lambda a, b: np.where(b == 0, 0.0, a / np.where(b == 0, 1.0, b)),
+                      lambda a, b, y: np.where(b == 0, 0.0, 1.0 / np.where(b == 0, 1.0, b)),
+                      lambda a, b, y: np.where(b == 0, 0.0, -y / np.where(b == 0, 1.0, b)))
+
+
+def _predicate(op, fn, *xs):
+    arrays = [np.asarray(_any(x, op)) for x in xs]
+    if len(arrays) > 1:
+        _broadcast_check(op, *[a.shape for a in arrays])
+    with np.errstate(all="ignore"):
+        return _t(np.asarray(fn(*arrays)).astype(np.float32))
+
+
+def isnan(x):
+    return _predicate("isnan", np.isnan, x)
+
+
+def isinf(x):
+    return _predicate("isinf", np.isinf, x)
+
+
+def isfinite(x):
+    return _predicate("isfinite", np.isfinite, x)
+
+
+def isclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):
+    return _predicate("isclose", lambda a, b: np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan),
+                      x1, x2)
+
+
+def logical_xor(x1, x2):
+    return _predicate("logical_xor", np.logical_xor, x1, x2)
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """NaN / inf replaced; the gradient passes where x was finite (0 where it was replaced)."""
+    t = _any(x, "nan_to_num")
+    if not _is_float(t):
+        return _t(np.asarray(t))
+    return _unary_np("nan_to_num", t,
+                     lambda a: np.nan_to_num(a.astype(np.float32), nan=nan, posinf=posinf, neginf=neginf),
+                     lambda a, y: np.isfinite(a).astype(np.float64))
+
+
+# -- nn activations --------------------------------------------------------------------------------
+
+def relu6(x):
+    return minimum(relu(x), 6.0)
+
+
+def hard_sigmoid(x):
+    """relu6(x + 3) / 6 (Keras 3)."""
+    return divide(relu6(add(x, 3.0)), 6.0)
+
+
+def hard_silu(x):
+    x = _f32(x)
+    return multiply(x, hard_sigmoid(x))
+
+
+hard_swish = hard_silu
+
+
+def log_sigmoid(x):
+    return negative(softplus(negative(x)))
+
+
+def softsign(x):
+    x = _f32(x)
+    return divide(x, add(abs(x), 1.0))
+
+
+def hard_tanh(x):
+    return clip(x, -1.0, 1.0)
+
+
+def celu(x, alpha=1.0):
+    """max(x, 0) + min(alpha (exp(x / alpha) - 1), 0)."""
+    x = _f32(x)
+    return add(relu(x), minimum(multiply(alpha, expm1(divide(x, alpha))), 0.0))
+
+
+def glu(x, axis=-1):
+    """a * sigmoid(b) for x split in two halves a, b along ``axis``."""
+    x = _f32(x)
+    ax = _axis_arg("glu", axis, x.ndim, allow_none=False)
+    if x.shape[ax] % 2:
+        raise ValueError(f"ops.glu: axis {axis} of shape {tuple(x.shape)} must have an even size")
+    a, b = split(x, 2, axis=ax)
+    return multiply(a, sigmoid(b))
+
+
+def hard_shrink(x, threshold=0.5):
+    x = _f32(x)
+    return multiply(x, greater(abs(x), threshold))
+
+
+def soft_shrink(x, threshold=0.5):
+    x = _f32(x)
+    return multiply(sign(x), relu(subtract(abs(x), threshold)))
+
+
+def tanh_shrink(x):
+    x = _f32(x)
+    return subtract(x, tanh(x))
+
+
+def squareplus(x, b=4):
+    x = _f32(x)
+    return divide(add(x, sqrt(add(square(x), float(b)))), 2.0)
+
+
+def sparse_plus(x):
+    """0 for x <= -1, (x + 1)^2 / 4 for |x| < 1, x for x >= 1."""
+    x = _f32(x)
+    mid = divide(square(add(x, 1.0)), 4.0)
+    return where(less_equal(x, -1.0), 0.0, where(greater_equal(x, 1.0), x, mid))
+
+
+def threshold(x, threshold, default_value):
+    """x where x > threshold, else default_value."""
+    return where(greater(x, threshold), x, default_value)
+
+
+def _gelu_tanh(x):
+    c = np.sqrt(2.0 / np.pi)
+
+    def f(a):
+        return 0.5 * a * (1.0 + np.tanh(c * (a + 0.044715 * a ** 3)))
+
+    def df(a, y):
+        t = np.tanh(c * (a + 0.044715 * a ** 3))
+        return 0.5 * (1.0 + t) + 0.5 * a * (1.0 - t * t) * c * (1.0 + 3 * 0.044715 * a * a)
+    return _unary_np("gelu", x, f, df)
+
+
+# -- reductions and scans ------------------------------------------------------------------------
+
+def amax(x, axis=None, keepdims=False):
+    return max(x, axis=axis, keepdims=keepdims)
+
+
+def amin(x, axis=None, keepdims=False):
+    return min(x, axis=axis, keepdims=keepdims)
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """log(sum(exp(x))) over axis, shifted by the max (stable); d/dx = softmax over the axis."""
+    x = _f32(x, "logsumexp")
+    axes = _axes_arg("logsumexp", axis, x.ndim)
+    a = _np64(x)
+    with np.errstate(all="ignore"):
+        m = np.max(a, axis=axes, keepdims=True) if a.size else np.zeros([1] * a.ndim)
+        m = np.where(np.isfinite(m), m, 0.0)
+        lse = np.log(np.sum(np.exp(a - m), axis=axes, keepdims=True)) + m
+    y = _t(lse if keepdims else np.squeeze(lse, axis=axes) if axes is not None else lse.reshape(()))
+
+    def rule(dys):
+        dy = _np64(dys[0]).reshape(lse.shape)
+        with np.errstate(all="ignore"):
+            return [_t(dy * np.exp(a - lse))]
+    _record(rule, [x], [y])
+    return y
+
+
+def prod(x, axis=None, keepdims=False, dtype=None):
+    """Product over axis; d/dx_i = the product of the others (exact with zeros)."""
+    t = _any(x, "prod")
+    axes = _axes_arg("prod", axis, t.ndim)
+    if dtype is not None:
+        t = cast(t, dtype)
+    a = np.asarray(t)
+    if not _is_float(t):
+        return _t(np.prod(a, axis=axes, keepdims=keepdims))
+    y = _t(np.prod(_np64(a), axis=axes, keepdims=keepdims))
+
+    def rule(dys):
+        # the product of the others: exclusive cumulative products from both ends, on the
+        # reduced axes flattened to one
+        ax = tuple(range(a.ndim)) if axes is None else axes
+        rest = [i for i in range(a.ndim) if i not in ax]
+        moved = np.transpose(_np64(a), rest + list(ax))
+        lead = moved.shape[:len(rest)]
+        flat = moved.reshape(lead + (-1,))
+        left = np.cumprod(np.concatenate([np.ones(lead + (1,)), flat[..., :-1]], -1), -1)
+        right = np.cumprod(np.concatenate([np.ones(lead + (1,)), flat[..., :0:-1]], -1), -1)[..., ::-1]
+        dy = _np64(dys[0]).reshape(lead + (1,))
+        g = (left * right * dy).reshape(moved.shape)
+        return [_t(np.transpose(g, kernels.inverse_permutation(rest + list(ax))))]
+    _record(rule, [t], [y])
+    return y
+
+
+def _scan_axis(op, x, axis):
+    """(tensor, axis) with axis=None meaning the flattened tensor."""
+    t = _any(x, op)
+    if axis is None:
+        return ravel(t), 0
+    return t, _axis_arg(op, axis, t.ndim, allow_none=False)
+
+
+def cumsum(x, axis=None, dtype=None):
+    t, ax = _scan_axis("cumsum", x, axis)
+    if dtype is not None:
+        t = cast(t, dtype)
+    a = np.asarray(t)
+    if not _is_float(t):
+        return _t(np.cumsum(a, axis=ax))
+    y = _t(np.cumsum(_np64(a), axis=ax))
+    # dx_i = sum_{j >= i} dy_j: a reversed cumulative sum
+    _record(lambda dys: [_t(np.flip(np.cumsum(np.flip(_np64(dys[0]), ax), axis=ax), ax))], [t], [y])
+    return y
+
+
+def cumprod(x, axis=None, dtype=None):
+    t, ax = _scan_axis("cumprod", x, axis)
+    if dtype is not None:
+        t = cast(t, dtype)
+    a = np.asarray(t)
+    if not _is_float(t):
+        return _t(np.cumprod(a, axis=ax))
+    y = _t(np.cumprod(_np64(a), axis=ax))
+
+    def rule(dys):
+        # y_j = prod_{k <= j} x_k, so dx_i = E_i R_i with E_i = prod_{k < i} x_k and
+        # R_i = sum_{j >= i} dy_j prod_{i < k <= j} x_k = dy_i + x_{i+1} R_{i+1}; no division,
+        # so zeros in x are exact
+        xs, dy = np.moveaxis(_np64(a), ax, 0), np.moveaxis(_np64(dys[0]), ax, 0)
+        n = xs.shape[0]
+        if n == 0:
+            return [_t(np.zeros(a.shape))]
+        excl = np.cumprod(np.concatenate([np.ones((1,) + xs.shape[1:]), xs[:-1]], 0), 0)
+        r = np.empty_like(xs)
+        r[n - 1] = dy[n - 1]
+        for i in range(n - 2, -1, -1):
+            r[i] = dy[i] + xs[i + 1] * r[i + 1]
+        return [_t(np.moveaxis(excl * r, 0, ax))]
+    _record(rule, [t], [y])
+    return y
+
+
+def any(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
+    t = _any(x, "any")
+    return _t(np.any(np.asarray(t), axis=_axes_arg("any", axis, t.ndim), keepdims=keepdims))
+
+
+def all(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
+    t = _any(x, "all")
+    return _t(np.all(np.asarray(t), axis=_axes_arg("all", axis, t.ndim), keepdims=keepdims))
+
+
+def count_nonzero(x, axis=None):
+    t = _any(x, "count_nonzero")
+    return _t(np.asarray(np.count_nonzero(np.asarray(t), axis=_axes_arg("count_nonzero", axis, t.ndim)),
+                         np.int64))
+
+
+def average(x, axis=None, weights=None):
+    """mean, or sum(x w) / sum(w) with weights (x's shape, or 1-D along axis)."""
+    x = _f32(x)
+    if weights is None:
+        return mean(x, axis=axis)
+    w = _f32(weights)
+    if axis is not None and w.ndim == 1 and x.ndim > 1:
+        ax = _axis_arg("average", axis, x.ndim, allow_none=False)
+        if w.shape[0] != x.shape[ax]:
+            raise ValueError(f"ops.average: 1-D weights of length {w.shape[0]} do not match axis {axis} "
+                             f"of shape {tuple(x.shape)}")
+        w = reshape(w, [-1 if i == ax else 1 for i in range(x.ndim)])
+    elif tuple(w.shape) != tuple(x.shape):
+        raise ValueError(f"ops.average: weights of shape {tuple(w.shape)} must have x's shape {tuple(x.shape)} "
+                         "(or be 1-D along axis)")
+    num = sum(multiply(x, w), axis=axis)
+    den = sum(multiply(ones_like(x), w), axis=axis)
+    return divide(num, den)
+
+
+def moments(x, axes, keepdims=False, synchronized=False):
+    """(mean, variance) over axes (Keras 3's nn.moments)."""
+    m = mean(x, axis=axes, keepdims=True)
+    v = mean(square(subtract(x, m)), axis=axes, keepdims=keepdims)
+    return (m if keepdims else squeeze(m, axis=axes)), v
+
+
+def normalize(x, axis=-1, order=2, epsilon=None):
+    """x / max(norm(x, order, axis), epsilon) (Keras 3; order 1 or 2)."""
+    x = _f32(x)
+    eps = 1e-12 if epsilon is None else float(epsilon)
+    if order == 2:
+        n = sqrt(maximum(sum(square(x), axis=axis, keepdims=True), eps * eps))
+    elif order == 1:
+        n = maximum(sum(abs(x), axis=axis, keepdims=True), eps)
+    else:
+        raise ValueError(f"ops.normalize: order must be 1 or 2, got {order!r}")
+    return divide(x, n)
+
+
+def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+    """(x - mean) / sqrt(variance + epsilon) * scale + offset, with 1-D statistics along axis."""
+    x = _f32(x)
+    ax = _axis_arg("batch_normalization", axis, x.ndim, allow_none=False)
+    shape = [-1 if i == ax else 1 for i in range(x.ndim)]
+
+    def along(v):
+        v = _f32(v)
+        if v.ndim != 1 or v.shape[0] != x.shape[ax]:
+            raise ValueError(f"ops.batch_normalization: statistics of shape {tuple(v.shape)} must be "
+                             f"({x.shape[ax]},) for axis {axis} of shape {tuple(x.shape)}")
+        return reshape(v, shape)
+    y = divide(subtract(x, along(mean)), sqrt(add(along(variance), float(epsilon))))
+    if scale is not None:
+        y = multiply(y, along(scale))
+    if offset is not None:
+        y = add(y, along(offset))
+    return y
+
+
+def rms_normalization(x, scale=1, axis=-1, epsilon=None):
+    x = _f32(x)
+    eps = 1e-7 if epsilon is None else float(epsilon)
+    y = multiply(x, rsqrt(add(mean(square(x), axis=axis, keepdims=True), eps)))
+    return multiply(y, scale)
+
+
+def multi_hot(inputs, num_classes, axis=-1, dtype=None):
+    """1 at every class listed in the last axis of inputs (a batch of index lists)."""
+    idx = np.asarray(inputs).astype(np.int64)
+    n = int(num_classes)
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise ValueError(f"ops.multi_hot: indices must lie in [0, {n}), got {idx.min()}..{idx.max()}")
+    rows = idx.reshape(-1, idx.shape[-1]) if idx.ndim > 1 else idx.reshape(1, -1)
+    out = np.zeros((rows.shape[0], n), dtype or "float32")
+    np.put_along_axis(out, rows, 1, axis=1)
+    out = out.reshape(idx.shape[:-1] + (n,)) if idx.ndim > 1 else out.reshape(n)
+    if axis != -1:
+        out = np.moveaxis(out, -1, axis)
+    return _t(out)
+
+
+def psnr(x1, x2, max_val):
+    """10 log10(max_val^2 / mse(x1, x2))."""
+    mse_ = mean(square(subtract(x1, x2)))
+    return multiply(10.0 / np.log(10.0), subtract(2.0 * np.log(float(max_val)), log(mse_)))
+
+
+def top_k(x, k, sorted=True):  # noqa: A002 - Keras' name
+    """(values, indices) of the k largest entries along the last axis, largest first (ties:
+    the lower index first, as tf.math.top_k)."""
+    t = _any(x, "top_k")
+    if t.ndim == 0:
+        raise ValueError("ops.top_k: needs at least one axis, got a scalar")
+    k = int(k)
+    n = int(t.shape[-1])
+    if not 0 <= k <= n:
+        raise ValueError(f"ops.top_k: k={k} is outside [0, {n}] for the last axis of shape {tuple(t.shape)}")
+    a = np.asarray(t)
+    order = np.argsort(-a.astype(np.float64), axis=-1, kind="stable")[..., :k]
+    values = _gather("top_k", t, lambda i: np.take_along_axis(i, order, axis=-1))
+    return values, _t(order.astype(np.int32))
+
+
+def in_top_k(targets, predictions, k):
+    """1.0 where the target class is among the k highest predictions (ties count in its favour:
+    fewer than k classes score strictly higher)."""
+    p = np.asarray(_any(predictions, "in_top_k"))
+    tgt = np.asarray(targets).astype(np.int64).reshape(-1)
+    if p.ndim != 2 or p.shape[0] != tgt.shape[0]:
+        raise ValueError(f"ops.in_top_k: predictions must be (batch, classes) and targets (batch,), got "
+                         f"{p.shape} and {np.shape(targets)}")
+    if tgt.size and (tgt.min() < 0 or tgt.max() >= p.shape[1]):
+        raise ValueError(f"ops.in_top_k: targets must lie in [0, {p.shape[1]})")
+    mine = p[np.arange(len(tgt)), tgt][:, None]
+    return _t((np.sum(p > mine, axis=1) < int(k)).astype(np.float32))
+
+
+def _segments(op, data, segment_ids, num_segments):
+    d = _any(data, op)
+    ids = np.asarray(segment_ids).astype(np.int64).reshape(-1)
+    if d.ndim == 0 or ids.shape[0] != d.shape[0]:
+        raise ValueError(f"ops.{op}: segment_ids of shape {np.shape(segment_ids)} must match the first axis "
+                         f"of data's shape {tuple(d.shape)}")
+    n = int(num_segments) if num_segments is not None else (int(ids.max()) + 1 if ids.size else 0)
+    if ids.size and (ids.min() < 0 or ids.max() >= n):
+        raise ValueError(f"ops.{op}: segment ids must lie in [0, {n})")
+    return d, ids, n
+
+
+def segment_sum(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
+    d, ids, n = _segments("segment_sum", data, segment_ids, num_segments)
+    a = np.asarray(d)
+    out = np.zeros((n,) + a.shape[1:], np.float64 if _is_float(d) else a.dtype)
+    np.add.at(out, ids, a)
+    y = _t(out)
+    if _is_float(d):
+        _record(lambda dys: [_t(np.asarray(dys[0])[ids])], [d], [y])
+    return y
+
+
+def segment_max(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
+    """Max of each segment (an empty segment: the dtype's lowest value, as TensorFlow); the
+    gradient goes to the entries that hold their segment's max, split among ties."""
+    d, ids, n = _segments("segment_max", data, segment_ids, num_segments)
+    a = np.asarray(d)
+    low = -np.inf if _is_float(d) else np.iinfo(a.dtype).min
+    out = np.full((n,) + a.shape[1:], low, a.dtype)
+    np.maximum.at(out, ids, a)
+    y = _t(out)
+    if _is_float(d):
+        def rule(dys):
+            hit = (a == out[ids]).astype(np.float64)
+            ties = np.zeros(out.shape)
+            np.add.at(ties, ids, hit)
+            return [_t(hit * _np64(dys[0])[ids] / np.maximum(ties[ids], 1.0))]
+        _record(rule, [d], [y])
+    return y
+
+
+# -- sorting and searching -------------------------------------------------------------------------
+
+def sort(x, axis=-1):
+    t = _any(x, "sort")
+    ax = _axis_arg("sort", axis, _py_max(t.ndim, 1), allow_none=True)
+    if ax is None:
+        return sort(ravel(t), axis=0)
+    a = np.asarray(t)
+    order = np.argsort(a, axis=ax, kind="stable")
+    return _gather("sort", t, lambda i: np.take_along_axis(i, order, axis=ax))
+
+
+def argsort(x, axis=-1):
+    t = _any(x, "argsort")
+    if axis is None:
+        return _t(np.argsort(np.asarray(t).reshape(-1), kind="stable"))
+    ax = _axis_arg("argsort", axis, t.ndim, allow_none=False)
+    return _t(np.argsort(np.asarray(t), axis=ax, kind="stable"))
+
+
+def argpartition(x, kth, axis=-1):
+    t = _any(x, "argpartition")
+    return _t(np.argpartition(np.asarray(t), kth, axis=_axis_arg("argpartition", axis, t.ndim)))
+
+
+def searchsorted(sorted_sequence, values, side="left"):
+    s = np.asarray(_any(sorted_sequence, "searchsorted"))
+    if s.ndim != 1:
+        raise ValueError(f"ops.searchsorted: sorted_sequence must be 1-D, got shape {s.shape}")
+    if side not in ("left", "right"):
+        raise ValueError(f"ops.searchsorted: side must be 'left' or 'right', got {side!r}")
+    return _t(np.searchsorted(s, np.asarray(_any(values, "searchsorted")), side=side).astype(np.int64))
+
+
+def digitize(x, bins):
+    b = np.asarray(bins)
+    if b.ndim != 1:
+        raise ValueError(f"ops.digitize: bins must be 1-D, got shape {b.shape}")
+    return _t(np.digitize(np.asarray(_any(x, "digitize")), b).astype(np.int64))
+
+
+def nonzero(x):
+    return tuple(_t(i.astype(np.int64)) for i in np.nonzero(np.asarray(_any(x, "nonzero"))))
+
+
+def bincount(x, weights=None, minlength=0, sparse=False):
+    idx = np.asarray(_any(x, "bincount"))
+    if idx.dtype.kind not in "iu" or idx.ndim not in (1, 2) or (idx.size and idx.min() < 0):
+        raise ValueError(f"ops.bincount: x must be 1-D or 2-D non-negative integers, got {idx.dtype} {idx.shape}")
+    w = None if weights is None else np.asarray(weights, np.float64)
+    if idx.ndim == 2:
+        n = _py_max(int(minlength), int(idx.max()) + 1 if idx.size else 0)
+        rows = [np.bincount(r, None if w is None else w[i], minlength=n) for i, r in enumerate(idx)]
+        return _t(np.stack(rows) if rows else np.zeros((0, n)))
+    return _t(np.bincount(idx, w, minlength=int(minlength)))
+
+
+def _quantile_weights(op, a, qs, axis, method):
+    """For each q: the two order-statistic positions and their weights (NumPy's methods)."""
+    n = a.shape[axis]
+    if n == 0:
+        raise ValueError(f"ops.{op}: cannot take a quantile of an empty axis")
+    out = []
+    for q in qs:
+        if not 0.0 <= q <= 1.0:
+            raise ValueError(f"ops.{op}: quantiles must lie in [0, 1] (percentiles in [0, 100]), got {q}")
+        pos = q * (n - 1)
+        lo, hi = int(np.floor(pos)), int(np.ceil(pos))
+        frac = pos - lo
+        if method == "linear":
+            out.append((lo, hi, 1.0 - frac, frac))
+        elif method == "lower":
+            out.append((lo, lo, 1.0, 0.0))
+        elif method == "higher":
+            out.append((hi, hi, 1.0, 0.0))
+        elif method == "nearest":
+            k = int(np.round(pos))
+            out.append((k, k, 1.0, 0.0))
+        elif method == "midpoint":
+            out.append((lo, hi, 0.5, 0.5))
+        else:
+            raise ValueError(f"ops.{op}: method must be linear, lower, higher, midpoint or nearest, got {method!r}")
+    return out
+
+
+def quantile(x, q, axis=None, method="linear", keepdims=False):
+    """NumPy's quantile (differentiable: a weighted pick of sorted values)."""
+    t = _f32(x)
+    q_arr = np.asarray(q, np.float64)
+    if axis is None:
+        flat, ax = ravel(t), 0
+    else:
+        axes = _axes_arg("quantile", axis, t.ndim)
+        if len(axes) != 1:
+            raise NotImplementedError("ops.quantile: one axis at a time (or None)")
+        flat, ax = t, axes[0]
+    s = sort(flat, axis=ax)
+    picks = []
+    for lo, hi, wl, wh in _quantile_weights("quantile", s, q_arr.reshape(-1), ax, method):
+        v = add(multiply(take(s, lo, axis=ax), wl), multiply(take(s, hi, axis=ax), wh))
+        if keepdims:
+            v = expand_dims(v, ax) if axis is not None else reshape(v, [1] * t.ndim)
+        picks.append(v)
+    if q_arr.ndim == 0:
+        return picks[0]
+    return stack(picks, axis=0)
+
+
+def percentile(x, q, axis=None, method="linear", keepdims=False):
+    return quantile(x, np.asarray(q, np.float64) / 100.0, axis=axis, method=method, keepdims=keepdims)
+
+
+def median(x, axis=None, keepdims=False):
+    return quantile(x, 0.5, axis=axis, keepdims=keepdims)
+
+
+# -- gathers, shapes and construction ------------------------------------------------------------
+
+def _check_indices(op, idx, size, what):
+    idx = np.asarray(idx)
+    if idx.dtype.kind not in "iu":
+        if idx.size and not np.all(np.mod(idx, 1) == 0):
+            raise TypeError(f"ops.{op}: indices must be integers, got {idx.dtype}")
+        idx = idx.astype(np.int64)
+    if idx.size and (idx.min() < -size or idx.max() >= size):
+        raise IndexError(f"ops.{op}: an index ({idx.min()}..{idx.max()}) is out of range for {what} of size {size}")
+    return np.where(idx < 0, idx + size, idx).astype(np.int64)
+
+
+def take(x, indices, axis=None):
+    t = _any(x, "take")
+    if axis is None:
+        idx = _check_indices("take", indices, int(np.prod(t.shape, dtype=np.int64)), "the flattened tensor")
+        return _gather("take", t, lambda i: i.reshape(-1)[idx])
+    ax = _axis_arg("take", axis, t.ndim, allow_none=False)
+    idx = _check_indices("take", indices, int(t.shape[ax]), f"axis {axis} of shape {tuple(t.shape)}")
+    return _gather("take", t, lambda i: np.take(i, idx, axis=ax))
+
+
+def take_along_axis(x, indices, axis=None):
+    t = _any(x, "take_along_axis")
+    if axis is None:
+        t, ax = ravel(t), 0
+    else:
+        ax = _axis_arg("take_along_axis", axis, t.ndim, allow_none=False)
+    idx = np.asarray(indices)
+    if idx.ndim != t.ndim:
+        raise ValueError(f"ops.take_along_axis: indices of shape {idx.shape} must have the rank of x's shape "
+                         f"{tuple(t.shape)}")
+    idx = _check_indices("take_along_axis", idx, int(t.shape[ax]), f"axis {axis} of shape {tuple(t.shape)}")
+    try:
+        _broadcast_check("take_along_axis", [d for i, d in enumerate(t.shape) if i != ax],
+                         [d for i, d in enumerate(idx.shape) if i != ax])
+    except ValueError:
+        raise ValueError(f"ops.take_along_axis: indices of shape {idx.shape} do not broadcast with x's shape "
+                         f"{tuple(t.shape)} off axis {axis}") from None
+    return _gather("take_along_axis", t, lambda i: np.take_along_axis(i, idx, axis=ax))
+
+
+def flip(x, axis=None):
+    t = _any(x, "flip")
+    axes = _axes_arg("flip", axis, t.ndim)
+    return _gather("flip", t, lambda i: np.flip(i, axis=axes))
+
+
+def roll(x, shift, axis=None):
+    t = _any(x, "roll")
+    axes = _axes_arg("roll", axis, t.ndim)
+    return _gather("roll", t, lambda i: np.roll(i, shift, axis=axes))
+
+
+def swapaxes(x, axis1, axis2):
+    t = _any(x, "swapaxes")
+    a1, a2 = (_axis_arg("swapaxes", a, t.ndim, allow_none=False) for a in (axis1, axis2))
+    return _gather("swapaxes", t, lambda i: np.swapaxes(i, a1, a2))
+
+
+def moveaxis(x, source, destination):
+    t = _any(x, "moveaxis")
+    src, dst = _axes_arg("moveaxis", source, t.ndim), _axes_arg("moveaxis", destination, t.ndim)
+    if len(src) != len(dst):
+        raise ValueError(f"ops.moveaxis: source {source!r} and destination {destination!r} must have the same length")
+    return _gather("moveaxis", t, lambda i: np.moveaxis(i, src, dst))
+
+
+def broadcast_to(x, shape):
+    t = _any(x, "broadcast_to")
+    shape = _shape_of("broadcast_to", shape)
+    try:
+        np.broadcast_shapes(tuple(t.shape), shape)
+        if np.broadcast_shapes(tuple(t.shape), shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"ops.broadcast_to: cannot broadcast shape {tuple(t.shape)} to {shape}") from None
+    return _gather("broadcast_to", t, lambda i: np.broadcast_to(i, shape))
+
+
+def tile(x, repeats):
+    t = _any(x, "tile")
+    reps = _shape_of("tile", repeats)
+    if _py_min(reps, default=0) < 0:
+        raise ValueError(f"ops.tile: repeats must be >= 0, got {repeats!r}")
+    return _gather("tile", t, lambda i: np.tile(i, reps))
+
+
+def repeat(x, repeats, axis=None):
+    t = _any(x, "repeat")
+    ax = _axis_arg("repeat", axis, t.ndim)
+    r = np.asarray(repeats).astype(np.int64)
+    n = int(np.prod(t.shape, dtype=np.int64)) if ax is None else int(t.shape[ax])
+    if r.ndim > 1 or (r.ndim == 1 and r.shape[0] not in (1, n)) or (r.size and r.min() < 0):
+        raise ValueError(f"ops.repeat: repeats {repeats!r} must be a count >= 0 or one per entry ({n}) of "
+                         f"{'the flattened tensor' if ax is None else f'axis {axis}'} of shape {tuple(t.shape)}")
+    return _gather("repeat", t, lambda i: np.repeat(i, r, axis=ax))
+
+
+def pad(x, pad_width, mode="constant", constant_values=None):
+    """np.pad; modes constant, edge, reflect, symmetric, wrap (the gathering ones)."""
+    t = _any(x, "pad")
+    if mode not in ("constant", "edge", "reflect", "symmetric", "wrap"):
+        raise ValueError(f"ops.pad: mode must be constant, edge, reflect, symmetric or wrap, got {mode!r}")
+    if constant_values is not None and mode != "constant":
+        raise ValueError(f"ops.pad: constant_values applies to mode='constant' only, not {mode!r}")
+    width = np.asarray(pad_width, dtype=np.int64)
+    try:
+        width = np.broadcast_to(width, (t.ndim, 2))
+    except ValueError:
+        raise ValueError(f"ops.pad: pad_width {pad_width!r} does not fit shape {tuple(t.shape)} "
+                         "(one (before, after) pair per axis)") from None
+    if width.size and width.min() < 0:
+        raise ValueError(f"ops.pad: pad_width must be >= 0, got {pad_width!r}")
+    if mode == "constant":
+        fill = 0 if constant_values is None else constant_values
+        return _gather("pad", t, lambda i: np.pad(i, width, constant_values=-1),
+                       lambda a: np.pad(a, width, constant_values=np.asarray(fill, a.dtype)))
+    if mode in ("reflect", "symmetric"):
+        for d, (lo, hi) in zip(t.shape, width):
+            if (lo or hi) and d == 0:
+                raise ValueError(f"ops.pad: cannot {mode}-pad an empty axis of shape {tuple(t.shape)}")
+    return _gather("pad", t, lambda i: np.pad(i, width, mode=mode))
+
+
+def _triangle(op, x, k, keep):
+    t = _any(x, op)
+    if t.ndim < 2:
+        raise ValueError(f"ops.{op}: needs a tensor of rank >= 2, got shape {tuple(t.shape)}")
+    mask = keep(np.ones(tuple(t.shape[-2:]), bool), int(k))
+    return _gather(op, t, lambda i: np.where(mask, i, -1), lambda a: np.where(mask, a, np.zeros((), a.dtype)))
+
+
+def triu(x, k=0):
+    return _triangle("triu", x, k, np.triu)
+
+
+def tril(x, k=0):
+    return _triangle("tril", x, k, np.tril)
+
+
+def tri(N, M=None, k=0, dtype="float32"):
+    return _t(np.tri(int(N), None if M is None else int(M), int(k), dtype=dtype))
+
+
+def identity(n, dtype="float32"):
+    return eye(n, dtype=dtype)
+
+
+def diagonal(x, offset=0, axis1=0, axis2=1):
+    t = _any(x, "diagonal")
+    if t.ndim < 2:
+        raise ValueError(f"ops.diagonal: needs a tensor of rank >= 2, got shape {tuple(t.shape)}")
+    a1, a2 = (_axis_arg("diagonal", a, t.ndim, allow_none=False) for a in (axis1, axis2))
+    return _gather("diagonal", t, lambda i: np.diagonal(i, int(offset), a1, a2))
+
+
+def diag(x, k=0):
+    """The k-th diagonal of a matrix, or a matrix with a vector on its k-th diagonal."""
+    t = _any(x, "diag")
+    if t.ndim == 1:
+        return _gather("diag", t, lambda i: np.diag(i + 1, int(k)) - 1, lambda a: np.diag(a, int(k)))
+    if t.ndim == 2:
+        return diagonal(t, offset=k)
+    raise ValueError(f"ops.diag: needs a 1-D or 2-D tensor, got shape {tuple(t.shape)}")
+
+
+def trace(x, offset=0, axis1=0, axis2=1):
+    d = diagonal(x, offset, axis1, axis2)
+    if not _is_float(d):
+        return _t(np.sum(np.asarray(d), axis=-1))
+    return sum(d, axis=-1)
+
+
+def full_like(x, fill_value, dtype=None):
+    a = np.asarray(x) if not isinstance(x, Tensor) else None
+    dt = dtype or (x.dtype if isinstance(x, Tensor) else ("float32" if a.dtype.kind in "fb" else a.dtype))
+    return _t(np.full(tuple(x.shape) if isinstance(x, Tensor) else a.shape, fill_value, dtype=dt))
+
+
+def empty(shape, dtype="float32"):
+    return zeros(shape, dtype=dtype)
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    if int(num) < 0:
+        raise ValueError(f"ops.linspace: num must be >= 0, got {num}")
+    out = np.linspace(np.asarray(start, np.float64), np.asarray(stop, np.float64), int(num),
+                      endpoint=endpoint, retstep=retstep, axis=axis)
+    values, step = out if retstep else (out, None)
+    if dtype is not None:
+        values = values.astype(dtype)
+    values = _t(values)
+    return (values, step) if retstep else values
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
+    out = np.logspace(np.asarray(start, np.float64), np.asarray(stop, np.float64), int(num),
+                      endpoint=endpoint, base=base, axis=axis)
+    return _t(out.astype(dtype) if dtype is not None else out)
+
+
+def meshgrid(*x, indexing="xy"):
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"ops.meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    ts = [ravel(v) for v in x]
+    shape = [int(t.shape[0]) for t in ts]
+    if indexing == "xy" and len(ts) >= 2:
+        shape[0], shape[1] = shape[1], shape[0]
+    out = []
+    for k, t in enumerate(ts):
+        pos = k
+        if indexing == "xy" and len(ts) >= 2 and k < 2:
+            pos = 1 - k
+        s = [1] * len(ts)
+        s[pos] = -1
+        out.append(broadcast_to(reshape(t, s) if _is_float(t) else _t(np.asarray(t).reshape(s)), shape))
+    return out
+
+
+def append(x1, x2, axis=None):
+    if axis is None:
+        return concatenate([ravel(x1), ravel(x2)], axis=0)
+    return concatenate([x1, x2], axis=axis)
+
+
+def hstack(xs):
+    xs = [_f32(x) for x in xs]
+    return concatenate(xs, axis=0 if xs[0].ndim == 1 else 1)
+
+
+def vstack(xs):
+    return concatenate([reshape(x, [1, -1]) if _f32(x).ndim == 1 else x for x in xs], axis=0)
+
+
+def diff(a, n=1, axis=-1):
+    t = _f32(a)
+    ax = _axis_arg("diff", axis, t.ndim, allow_none=False)
+    for _ in range(int(n)):
+        m = int(t.shape[ax])
+        if m == 0:
+            break
+        t = subtract(take(t, np.arange(1, m), axis=ax), take(t, np.arange(0, m - 1), axis=ax))
+    return t
+
+
+def select(condlist, choicelist, default=0):
+    """The first choice whose condition holds, else default (differentiable in the choices)."""
+    if len(condlist) != len(choicelist):
+        raise ValueError(f"ops.select: {len(condlist)} conditions but {len(choicelist)} choices")
+    out = default
+    for c, v in zip(reversed(condlist), reversed(choicelist)):
+        out = where(c, v, out)
+    return _f32(out)
+
+
+# -- contractions ------------------------------------------------------------------------------------
+
+try:
+    from numpy._core.einsumfunc import _parse_einsum_input
+except ImportError:  # NumPy < 2
+    from numpy.core.einsumfunc import _parse_einsum_input
+
+
+def einsum(subscripts, *operands):
+    """np.einsum; the gradient of operand i is the einsum of dy with the other operands onto
+    operand i's letters (summed over the axes it was broadcast along, broadcast along letters
+    only it has, placed on the diagonal for a repeated letter)."""
+    ts = [_any(o, "einsum") for o in operands]
+    if builtins_any(_is_float(t) for t in ts):
+        ts = [t if _is_float(t) else _t(np.asarray(t).astype(np.float32)) for t in ts]
+    arrays = [np.asarray(t) for t in ts]
+    shapes = ", ".join(str(a.shape) for a in arrays)
+    try:
+        ins, out_sub, _ = _parse_einsum_input([subscripts] + arrays)
+        y = np.einsum(subscripts, *[a.astype(np.float64) if _is_float(t) else a for a, t in zip(arrays, ts)])
+    except (ValueError, TypeError, IndexError) as exc:
+        raise ValueError(f"ops.einsum: {subscripts!r} does not fit operands of shapes {shapes}: {exc}") from None
+    subs = ins.split(",")
+    y = _t(y)
+    floats = [i for i, t in enumerate(ts) if _is_float(t)]
+    if floats:
+        tape = autodiff.recording_tape()
+        if tape is not None:
+            needed = [_needs(tape, t) for t in ts]
+
+            def rule(dys):
+                dy = _np64(dys[0])
+                return [_t(_einsum_grad(i, subs, out_sub, arrays, dy)) if needed[i] else None
+                        for i in range(len(ts))]
+            tape.record(rule, ts, [y])
+    return y
+
+
+builtins_any = _builtins.any
+
+
+def _einsum_grad(i, subs, out_sub, arrays, dy):
+    s, shape = subs[i], arrays[i].shape
+    uniq = "".join(dict.fromkeys(s))
+    others = [j for j in range(len(subs)) if j != i]
+    avail = set(out_sub).union(*[set(subs[j]) for j in others])
+    keep = "".join(c for c in uniq if c in avail)
+    spec = ",".join([out_sub] + [subs[j] for j in others]) + "->" + keep
+    g = np.einsum(spec, dy, *[arrays[j].astype(np.float64) for j in others])
+    size = {c: shape[s.index(c)] for c in uniq}
+    for ax, c in enumerate(keep):
+        if size[c] == 1 and g.shape[ax] != 1:
+            g = g.sum(axis=ax, keepdims=True)
+    g = np.broadcast_to(g.reshape([size[c] if c in keep else 1 for c in uniq]), [size[c] for c in uniq])
+    if len(uniq) == len(s):
+        return np.transpose(g, [uniq.index(c) for c in s]) if uniq != s else g
+    full = np.zeros(shape)
+    grid = np.indices(g.shape, sparse=True)
+    full[tuple(grid[uniq.index(c)] for c in s)] = g
+    return full
+
+
+def tensordot(x1, x2, axes=2):
+    a, b = _any(x1, "tensordot"), _any(x2, "tensordot")
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    if isinstance(axes, (int, np.integer)):
+        k = int(axes)
+        if k > _py_min(a.ndim, b.ndim):
+            raise ValueError(f"ops.tensordot: axes={k} is more than the ranks of {tuple(a.shape)} and {tuple(b.shape)}")
+        ax_a, ax_b = list(range(a.ndim - k, a.ndim)), list(range(k))
+    else:
+        ax_a, ax_b = [list(np.atleast_1d(v)) for v in axes]
+        ax_a = [int(v) % a.ndim for v in ax_a]
+        ax_b = [int(v) % b.ndim for v in ax_b]
+    sa = list(letters[:a.ndim])
+    sb = list(letters[a.ndim:a.ndim + b.ndim])
+    for i, j in zip(ax_a, ax_b):
+        if a.shape[i] != b.shape[j]:
+            raise ValueError(f"ops.tensordot: axis {i} of {tuple(a.shape)} and axis {j} of {tuple(b.shape)} differ")
+        sb[j] = sa[i]
+    out = [c for k, c in enumerate(sa) if k not in ax_a] + [c for k, c in enumerate(sb) if k not in ax_b]
+    return einsum("".join(sa) + "," + "".join(sb) + "->" + "".join(out), a, b)
+
+
+def outer(x1, x2):
+    return einsum("i,j->ij", ravel(x1), ravel(x2))
+
+
+def inner(x1, x2):
+    a, b = _any(x1, "inner"), _any(x2, "inner")
+    if a.ndim == 0 or b.ndim == 0:
+        return multiply(a, b)
+    return tensordot(a, b, axes=([-1], [-1]))
+
+
+def vdot(x1, x2):
+    return einsum("i,i->", ravel(x1), ravel(x2))
+
+
+def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """The 3-vector cross product along the last axis (broadcast over the others)."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a = moveaxis(_f32(x1), axisa, -1)
+    b = moveaxis(_f32(x2), axisb, -1)
+    if a.shape[-1] != 3 or b.shape[-1] != 3:
+        raise ValueError(f"ops.cross: needs 3-vectors along the axis, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    a0, a1, a2 = unstack(a, axis=-1)
+    b0, b1, b2 = unstack(b, axis=-1)
+    c = stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+    return moveaxis(c, -1, axisc)
+
+
+def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
+                          flash_attention=None, attn_logits_soft_cap=None):
+    """softmax(q k^T * scale + bias, masked) v with (batch, seq, heads, head_dim) tensors."""
+    q, k, v = _f32(query), _f32(key), _f32(value)
+    if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
+        raise ValueError(f"ops.dot_product_attention: query, key, value must be (batch, seq, heads, dim), got "
+                         f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+    s = 1.0 / np.sqrt(q.shape[-1]) if scale is None else float(scale)
+    logits = multiply(einsum("btnh,bsnh->bnts", q, k), s)
+    if bias is not None:
+        logits = add(logits, bias)
+    keep = None
+    if mask is not None:
+        keep = np.broadcast_to(np.asarray(mask).astype(bool), tuple(logits.shape))
+    if is_causal:
+        t_len, s_len = logits.shape[-2], logits.shape[-1]
+        causal = np.tril(np.ones((t_len, s_len), bool))
+        keep = causal if keep is None else (keep & causal)
+    if keep is not None:
+        logits = where(keep, logits, -1e9)
+    return einsum("bnts,bsnh->btnh", softmax(logits, axis=-1), v)
+
+
+_NEW = [
+    "is_tensor", "dtype", "array", "copy", "get_item", "ravel", "cond", "switch", "while_loop",
+    "fori_loop", "scan", "map", "vectorized_map", "unstack", "split", "slice", "slice_update",
+    "scatter", "scatter_update",
+    "erf", "erfinv", "log1p", "expm1", "exp2", "log2", "log10", "rsqrt", "tan", "sinh", "cosh",
+    "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "floor", "ceil", "trunc", "round",
+    "arctan2", "hypot", "logaddexp", "mod", "floor_divide", "divide_no_nan", "isnan", "isinf",
+    "isfinite", "isclose", "logical_xor", "nan_to_num",
+    "relu6", "hard_sigmoid", "hard_silu", "hard_swish", "log_sigmoid", "softsign", "hard_tanh", "celu",
+    "glu", "hard_shrink", "soft_shrink", "tanh_shrink", "squareplus", "sparse_plus", "threshold",
+    "amax", "amin", "logsumexp", "prod", "cumsum", "cumprod", "any", "all", "count_nonzero", "average",
+    "moments", "normalize", "batch_normalization", "rms_normalization", "multi_hot", "psnr", "top_k",
+    "in_top_k", "segment_sum", "segment_max",
+    "sort", "argsort", "argpartition", "searchsorted", "digitize", "nonzero", "bincount", "quantile",
+    "percentile", "median",
+    "take", "take_along_axis", "flip", "roll", "swapaxes", "moveaxis", "broadcast_to", "tile", "repeat",
+    "pad", "triu", "tril", "tri", "identity", "diagonal", "diag", "trace", "full_like", "empty",
+    "linspace", "logspace", "meshgrid", "append", "hstack", "vstack", "diff", "select",
+    "einsum", "tensordot", "outer", "inner", "vdot", "cross", "dot_product_attention",
+]
+__all__ += _NEW
