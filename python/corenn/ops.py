@@ -2092,3 +2092,120 @@ _NEW = [
     "einsum", "tensordot", "outer", "inner", "vdot", "cross", "dot_product_attention",
 ]
 __all__ += _NEW
+
+
+# -- convolution and pooling (the C++ kernels of the layers) --------------------------------------
+
+def _spatial(op, x, data_format):
+    """x as (N, H, W, C) for the 2-D kernels: channels_first moved last, a 1-D (N, W, C) input
+    given H = 1. Returns (x4, undo) with undo mapping a 4-D result back to x's layout."""
+    x = _f32(x, op)
+    if data_format not in (None, "channels_last", "channels_first"):
+        raise ValueError(f"ops.{op}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"ops.{op}: supports 1-D and 2-D inputs (rank 3 or 4, batch and channels "
+                         f"included), got shape {tuple(x.shape)}")
+    first = data_format == "channels_first"
+    one_d = x.ndim == 3
+    if first:
+        x = moveaxis(x, 1, -1)
+    if one_d:
+        x = expand_dims(x, 1)
+
+    def undo(y):
+        if one_d:
+            y = squeeze(y, axis=1)
+        return moveaxis(y, -1, 1) if first else y
+    return x, undo, one_d
+
+
+def _spatial_arg(v, one_d):
+    if one_d:
+        v = v[0] if isinstance(v, (list, tuple)) else v
+        return (1, int(v))
+    return v
+
+
+def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """N-D convolution for N = 1, 2: kernel (KW, Cin, Cout) or (KH, KW, Cin, Cout), Keras'
+    'valid' / 'same' padding; the conv2d kernels forward and backward."""
+    x, undo, one_d = _spatial("conv", inputs, data_format)
+    w = _f32(kernel, "conv")
+    if one_d:
+        if w.ndim != 3:
+            raise ValueError(f"ops.conv: a 1-D convolution needs a kernel (width, in, out), got shape {tuple(w.shape)}")
+        w = expand_dims(w, 0)
+    if w.ndim != 4 or w.shape[2] != x.shape[3]:
+        raise ValueError(f"ops.conv: kernel of shape {tuple(w.shape)} does not fit input channels {x.shape[3]} "
+                         f"(input shape {tuple(x.shape)})")
+    kw = dict(strides=_spatial_arg(strides, one_d), padding=padding, dilation_rate=_spatial_arg(dilation_rate, one_d))
+    y = kernels.conv2d(x, w, **kw)
+    tape = autodiff.recording_tape()
+    if tape is not None:
+        need_x, need_w = _needs(tape, x), _needs(tape, w)
+
+        def rule(dys):
+            dy = dys[0]
+            dx = kernels.conv2d_backward_data(dy, w, tuple(x.shape), **kw) if need_x else None
+            dw = kernels.conv2d_backward_weights(x, dy, tuple(w.shape), **kw) if need_w else None
+            return [dx, dw]
+        tape.record(rule, [x, w], [y])
+    return undo(y)
+
+
+def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """Depthwise convolution, kernel (KH, KW, C, depth_multiplier) (1-D: (KW, C, DM))."""
+    x, undo, one_d = _spatial("depthwise_conv", inputs, data_format)
+    w = _f32(kernel, "depthwise_conv")
+    if one_d and w.ndim == 3:
+        w = expand_dims(w, 0)
+    if w.ndim != 4 or w.shape[2] != x.shape[3]:
+        raise ValueError(f"ops.depthwise_conv: kernel of shape {tuple(w.shape)} does not fit input channels "
+                         f"{x.shape[3]} (input shape {tuple(x.shape)})")
+    kw = dict(strides=_spatial_arg(strides, one_d), padding=padding, dilation_rate=_spatial_arg(dilation_rate, one_d))
+    y = kernels.depthwise_conv2d(x, w, **kw)
+    tape = autodiff.recording_tape()
+    if tape is not None:
+        need_x, need_w = _needs(tape, x), _needs(tape, w)
+
+        def rule(dys):
+            dy = dys[0]
+            dx = kernels.depthwise_conv2d_backward_data(dy, w, tuple(x.shape), **kw) if need_x else None
+            dw = kernels.depthwise_conv2d_backward_weights(x, dy, tuple(w.shape), **kw) if need_w else None
+            return [dx, dw]
+        tape.record(rule, [x, w], [y])
+    return undo(y)
+
+
+def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid", data_format=None,
+                   dilation_rate=1):
+    """depthwise_conv, then a 1x1 conv with pointwise_kernel (1, 1, C*DM, Cout)."""
+    y = depthwise_conv(inputs, depthwise_kernel, strides, padding, data_format, dilation_rate)
+    return conv(y, pointwise_kernel, 1, "valid", data_format, 1)
+
+
+def _pool(op, inputs, pool_size, strides, padding, data_format):
+    x, undo, one_d = _spatial(op, inputs, data_format)
+    size = _spatial_arg(pool_size, one_d)
+    stride = size if strides is None else _spatial_arg(strides, one_d)
+    return x, undo, size, stride
+
+
+def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    x, undo, size, stride = _pool("max_pool", inputs, pool_size, strides, padding, data_format)
+    y, argmax = kernels.max_pool2d_forward(x, size, stride, padding)
+    shape = tuple(x.shape)
+    _record(lambda dys: [kernels.max_pool2d_backward(dys[0], argmax, shape, size, stride, padding)], [x], [y])
+    return undo(y)
+
+
+def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """Mean over each window's real cells ('same' padding does not count the padding, as Keras)."""
+    x, undo, size, stride = _pool("average_pool", inputs, pool_size, strides, padding, data_format)
+    y = kernels.avg_pool2d_forward(x, size, stride, padding)
+    shape = tuple(x.shape)
+    _record(lambda dys: [kernels.avg_pool2d_backward(dys[0], shape, size, stride, padding)], [x], [y])
+    return undo(y)
+
+
+__all__ += ["conv", "depthwise_conv", "separable_conv", "max_pool", "average_pool"]

@@ -15,6 +15,7 @@ import pytest
 import corenn
 from corenn import layers, ops
 from corenn.kernels import Tensor
+import reference as R
 from reference import f64, numerical_grad
 
 
@@ -269,6 +270,24 @@ CASES = [
      lambda x: _scan_ref(x), [_n(4, 3)], True),
     ("map", lambda x: ops.map(lambda r: ops.sum(r * r), x), lambda x: (x * x).sum(1), [_n(4, 3)], True),
     ("cond", lambda x: ops.cond(ops.sum(x) > -100, lambda: ops.exp(x), lambda: x), np.exp, [_n(2, 2)], True),
+    ("conv_same_strided", lambda x, w: ops.conv(x, w, strides=2, padding="same"),
+     lambda x, w: R.conv2d_forward(x, w, strides=(2, 2), padding="same"), [_n(2, 5, 5, 3), _n(3, 3, 3, 2)], True),
+    ("conv_1d_dilated", lambda x, w: ops.conv(x, w, dilation_rate=2),
+     lambda x, w: R.conv2d_forward(x[:, None], w[None], dilation=(1, 2))[:, 0], [_n(2, 7, 2), _n(2, 2, 3)], True),
+    ("conv_channels_first", lambda x, w: ops.conv(x, w, data_format="channels_first"),
+     lambda x, w: np.moveaxis(R.conv2d_forward(np.moveaxis(x, 1, -1), w), -1, 1), [_n(1, 2, 4, 4), _n(2, 2, 2, 3)],
+     True),
+    ("depthwise_conv", lambda x, w: ops.depthwise_conv(x, w, padding="same"),
+     lambda x, w: R.depthwise_conv2d(x, w, padding="same"), [_n(2, 4, 4, 3), _n(3, 3, 3, 2)], True),
+    ("separable_conv", lambda x, d, p: ops.separable_conv(x, d, p),
+     lambda x, d, p: R.conv2d_forward(R.depthwise_conv2d(x, d), p), [_n(1, 4, 5, 2), _n(2, 2, 2, 2), _n(1, 1, 4, 3)],
+     True),
+    ("max_pool", lambda x: ops.max_pool(x, 2, padding="same"), lambda x: R.max_pool2d(x, (2, 2), (2, 2), "same")[0],
+     [_distinct(2, 5, 5, 2)], True),
+    ("max_pool_1d", lambda x: ops.max_pool(x, 3, strides=1), lambda x: R.max_pool2d(x[:, None], (1, 3), (1, 1), "valid")[0][:, 0],
+     [_distinct(2, 6, 2)], True),
+    ("average_pool", lambda x: ops.average_pool(x, (2, 3), strides=1, padding="same"),
+     lambda x: R.avg_pool2d(x, (2, 3), (1, 1), "same"), [_n(2, 4, 5, 2)], True),
     # not differentiable: forward only, and constants for the tape
     ("floor", lambda x: ops.floor(x), np.floor, [_n(3, 4)], False),
     ("ceil", lambda x: ops.ceil(x), np.ceil, [_n(3, 4)], False),
@@ -491,6 +510,8 @@ def test_control_flow():
      r"ops.batch_normalization: statistics of shape \(2,\)"),
     (lambda: ops.cross(np.ones((2, 2)), np.ones((2, 3))), r"ops.cross: needs 3-vectors"),
     (lambda: ops.tensordot(np.ones((2, 3)), np.ones((2, 3)), axes=1), r"ops.tensordot: axis 1 of \(2, 3\)"),
+    (lambda: ops.conv(np.ones((1, 4, 4, 3)), np.ones((3, 3, 2, 4))), r"ops.conv: kernel of shape \(3, 3, 2, 4\).*channels 3"),
+    (lambda: ops.max_pool(np.ones((4, 4)), 2), r"ops.max_pool: .*rank 3 or 4.*\(4, 4\)"),
     (lambda: ops.log1p(np.array(["a"])), r"ops.log1p: expected numeric data.*<U1"),
 ])
 def test_bad_input_names_the_op_and_shapes(call, match):
