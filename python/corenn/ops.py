@@ -311,10 +311,41 @@ def std(x, axis=None, keepdims=False):
     return sqrt(var(x, axis=axis, keepdims=keepdims))
 
 
-def norm(x, ord=None, axis=None, keepdims=False):
-    if ord not in (None, 2, "fro", "euclidean"):
-        raise NotImplementedError(f"ops.norm: ord={ord!r} is not supported (the 2-norm is)")
-    return sqrt(sum(square(x), axis=axis, keepdims=keepdims))
+def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - Keras' name
+    """np.linalg.norm: vector norms (ord None/2, 1, inf, -inf, 0, any p) over one axis (or all of
+    x when axis is None and ord is None or x is 1-D); matrix norms ('fro', 1, -1, inf, -inf)
+    over two axes (or a 2-D x with axis None)."""
+    x = _f32(x, "norm")
+    axes = _axes_arg("norm", axis, x.ndim)
+    matrix = (axes is not None and len(axes) == 2) or (axes is None and ord is not None and x.ndim == 2)
+    if axes is not None and len(axes) > 2:
+        raise ValueError(f"ops.norm: axis must name one or two axes, got {axis!r}")
+    if matrix:
+        rows, cols = axes if axes is not None else (0, 1)
+        if ord in (None, "fro"):
+            return sqrt(sum(square(x), axis=(rows, cols), keepdims=keepdims))
+        if ord in (1, -1, np.inf, -np.inf):
+            inner_axis, outer_axis = (rows, cols) if ord in (1, -1) else (cols, rows)
+            s = sum(abs(x), axis=inner_axis, keepdims=True)
+            y = (max if ord in (1, np.inf) else min)(s, axis=outer_axis, keepdims=True)
+            return y if keepdims else squeeze(y, axis=[rows, cols])
+        raise NotImplementedError(f"ops.norm: matrix ord={ord!r} (singular values) is not supported; "
+                                  "'fro', 1, -1, inf and -inf are")
+    if ord == "fro" or ord == "nuc":
+        raise ValueError(f"ops.norm: ord={ord!r} is a matrix norm; it needs two axes")
+    over = axes if axes is not None else None
+    if ord is None or ord == 2:
+        return sqrt(sum(square(x), axis=over, keepdims=keepdims))
+    if ord == 1:
+        return sum(abs(x), axis=over, keepdims=keepdims)
+    if ord == np.inf:
+        return max(abs(x), axis=over, keepdims=keepdims)
+    if ord == -np.inf:
+        return min(abs(x), axis=over, keepdims=keepdims)
+    if ord == 0:
+        return _t(np.sum(np.asarray(x) != 0, axis=over, keepdims=keepdims).astype(np.float32))
+    p = float(ord)
+    return power(sum(power(abs(x), p), axis=over, keepdims=keepdims), 1.0 / p)
 
 
 def argmax(x, axis=-1, keepdims=False):
@@ -439,11 +470,33 @@ def clip(x, x_min, x_max):
 
 
 def where(condition, x1=None, x2=None):
-    c = _f32(np.asarray(condition, dtype=np.float32))
+    """x1 where condition (nonzero) holds, else x2, broadcast together; the gradient goes to the
+    chosen side only (a NaN or inf on the other side does not leak into values or gradients)."""
+    c = np.asarray(condition)
     if x1 is None and x2 is None:
-        return Tensor.from_numpy(_c_array(np.nonzero(np.asarray(c))[0].astype(np.int64)))
-    # where(c, a, b) = c * a + (1 - c) * b, differentiable in a and b
-    return add(multiply(c, x1), multiply(subtract(1.0, c), x2))
+        return Tensor.from_numpy(_c_array(np.nonzero(c)[0].astype(np.int64)))
+    if x1 is None or x2 is None:
+        raise ValueError("ops.where: give both x1 and x2, or neither (then the indices of the nonzero entries)")
+    c = c != 0
+    if _is_int(x1) and _is_int(x2):
+        a, b = _any(x1, "where"), _any(x2, "where")
+        _broadcast_check("where", c.shape, a.shape, b.shape)
+        return _t(np.where(c, np.asarray(a), np.asarray(b)))
+    a, b = _f32(x1, "where"), _f32(x2, "where")
+    shape = _broadcast_check("where", c.shape, a.shape, b.shape)
+    y = _t(np.where(c, np.asarray(a), np.asarray(b)))
+    tape = autodiff.recording_tape()
+    if tape is not None:
+        need_a, need_b = _needs(tape, a), _needs(tape, b)
+        pick = np.broadcast_to(c, shape)
+
+        def rule(dys):
+            dy = np.broadcast_to(np.asarray(dys[0]), shape)
+            da = _t(_sum_to(np.where(pick, dy, 0.0), a.shape)) if need_a else None
+            db = _t(_sum_to(np.where(pick, 0.0, dy), b.shape)) if need_b else None
+            return [da, db]
+        tape.record(rule, [a, b], [y])
+    return y
 
 
 def one_hot(x, num_classes, axis=-1, dtype="float32"):
@@ -2209,3 +2262,601 @@ def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=N
 
 
 __all__ += ["conv", "depthwise_conv", "separable_conv", "max_pool", "average_pool"]
+
+
+# -- more NumPy-style ops ----------------------------------------------------------------------------
+
+def cbrt(x):
+    return _unary_np("cbrt", x, np.cbrt, lambda a, y: 1.0 / (3.0 * y * y))
+
+
+def deg2rad(x):
+    return multiply(x, np.pi / 180.0)
+
+
+def logaddexp2(x1, x2):
+    return _binary_np("logaddexp2", x1, x2, np.logaddexp2,
+                      lambda a, b, y: np.exp2(a - y), lambda a, b, y: np.exp2(b - y))
+
+
+def ldexp(x1, x2):
+    """x1 * 2**x2 (x2 integer exponents; differentiable in x1)."""
+    e = np.asarray(_any(x2, "ldexp"))
+    if e.dtype.kind not in "iu":
+        raise TypeError(f"ops.ldexp: x2 must hold integers, got {e.dtype}")
+    return multiply(x1, np.exp2(e.astype(np.float64)).astype(np.float32))
+
+
+def heaviside(x1, x2):
+    """0 for x1 < 0, x2 at 0, 1 for x1 > 0 (no gradient)."""
+    a, b = _f32(x1, "heaviside"), _f32(x2, "heaviside")
+    _broadcast_check("heaviside", a.shape, b.shape)
+    return _t(np.heaviside(np.asarray(a), np.asarray(b)))
+
+
+def signbit(x):
+    return _predicate("signbit", np.signbit, x)
+
+
+def isposinf(x):
+    return _predicate("isposinf", np.isposinf, x)
+
+
+def isneginf(x):
+    return _predicate("isneginf", np.isneginf, x)
+
+
+def isreal(x):
+    return _predicate("isreal", np.isreal, x)
+
+
+def isin(x1, x2, assume_unique=False, invert=False):
+    b = np.asarray(_any(x2, "isin")).reshape(-1)
+    return _predicate("isin", lambda a: np.isin(a, b, assume_unique=assume_unique, invert=invert), x1)
+
+
+def real(x):
+    """Tensors are real: x itself (a copy, with its gradient)."""
+    return copy(x)
+
+
+def conjugate(x):
+    return copy(x)
+
+
+conj = conjugate
+
+
+def imag(x):
+    t = _any(x, "imag")
+    return _t(np.zeros(tuple(t.shape), np.asarray(t).dtype))
+
+
+def angle(x):
+    """0 for x >= 0, pi for x < 0 (the argument of a real number; no gradient)."""
+    return _t(np.angle(np.asarray(_f32(x, "angle"), np.float64)))
+
+
+def empty_like(x, dtype=None):
+    return full_like(x, 0, dtype=dtype)
+
+
+def _int_only(op, fn, *xs):
+    arrays = [np.asarray(_any(x, op)) for x in xs]
+    for a in arrays:
+        if a.dtype.kind not in "iu":
+            raise TypeError(f"ops.{op}: needs integer tensors, got {a.dtype}")
+    _broadcast_check(op, *[a.shape for a in arrays])
+    return _t(fn(*arrays))
+
+
+def bitwise_and(x, y):
+    return _int_only("bitwise_and", np.bitwise_and, x, y)
+
+
+def bitwise_or(x, y):
+    return _int_only("bitwise_or", np.bitwise_or, x, y)
+
+
+def bitwise_xor(x, y):
+    return _int_only("bitwise_xor", np.bitwise_xor, x, y)
+
+
+def bitwise_invert(x):
+    return _int_only("bitwise_invert", np.invert, x)
+
+
+bitwise_not = bitwise_invert
+
+
+def bitwise_left_shift(x, y):
+    return _int_only("bitwise_left_shift", np.left_shift, x, y)
+
+
+def bitwise_right_shift(x, y):
+    return _int_only("bitwise_right_shift", np.right_shift, x, y)
+
+
+left_shift = bitwise_left_shift
+right_shift = bitwise_right_shift
+
+
+def gcd(x1, x2):
+    return _int_only("gcd", np.gcd, x1, x2)
+
+
+def lcm(x1, x2):
+    return _int_only("lcm", np.lcm, x1, x2)
+
+
+def unravel_index(indices, shape):
+    shape = _shape_of("unravel_index", shape)
+    idx = np.asarray(indices).astype(np.int64)
+    size = int(np.prod(shape, dtype=np.int64))
+    if idx.size and (idx.min() < 0 or idx.max() >= size):
+        raise ValueError(f"ops.unravel_index: indices must lie in [0, {size}) for shape {shape}")
+    return tuple(_t(i) for i in np.unravel_index(idx, shape))
+
+
+def histogram(x, bins=10, range=None):  # noqa: A002 - Keras' name
+    """(counts, bin_edges) as np.histogram (no gradient)."""
+    counts, edges = np.histogram(np.asarray(_f32(x, "histogram"), np.float64).reshape(-1), bins=bins, range=range)
+    return _t(counts.astype(np.int64)), _t(edges)
+
+
+def _window(op, fn, x):
+    return _t(fn(int(np.asarray(x))))
+
+
+def bartlett(x):
+    return _window("bartlett", np.bartlett, x)
+
+
+def blackman(x):
+    return _window("blackman", np.blackman, x)
+
+
+def hamming(x):
+    return _window("hamming", np.hamming, x)
+
+
+def hanning(x):
+    return _window("hanning", np.hanning, x)
+
+
+def kaiser(x, beta):
+    return _t(np.kaiser(int(np.asarray(x)), float(beta)))
+
+
+def rot90(array, k=1, axes=(0, 1)):
+    t = _any(array, "rot90")
+    if t.ndim < 2:
+        raise ValueError(f"ops.rot90: needs a tensor of rank >= 2, got shape {tuple(t.shape)}")
+    ax = _axes_arg("rot90", axes, t.ndim)
+    if len(ax) != 2:
+        raise ValueError(f"ops.rot90: axes must name two distinct axes, got {axes!r}")
+    return _gather("rot90", t, lambda i: np.rot90(i, int(k), ax))
+
+
+def diagflat(x, k=0):
+    t = ravel(x)
+    return _gather("diagflat", t, lambda i: np.diagflat(i + 1, int(k)) - 1, lambda a: np.diagflat(a, int(k)))
+
+
+def array_split(x, indices_or_sections, axis=0):
+    """split, where the sections may differ in size by one (the first ones larger)."""
+    t = _any(x, "array_split")
+    ax = _axis_arg("array_split", axis, t.ndim, allow_none=False)
+    if isinstance(indices_or_sections, (int, np.integer)):
+        k, n = int(indices_or_sections), int(t.shape[ax])
+        if k <= 0:
+            raise ValueError(f"ops.array_split: the number of sections must be > 0, got {k}")
+        sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
+        indices_or_sections = list(np.cumsum(sizes)[:-1])
+    return split(t, indices_or_sections, axis=ax)
+
+
+def vsplit(x, indices_or_sections):
+    return split(x, indices_or_sections, axis=0)
+
+
+def hsplit(x, indices_or_sections):
+    t = _any(x, "hsplit")
+    return split(t, indices_or_sections, axis=0 if t.ndim == 1 else 1)
+
+
+def dstack(xs):
+    ts = [_f32(x) for x in xs]
+    ts = [reshape(t, [1, -1, 1]) if t.ndim == 1 else expand_dims(t, -1) if t.ndim == 2 else t for t in ts]
+    return concatenate(ts, axis=2)
+
+
+def kron(x1, x2):
+    a, b = _f32(x1, "kron"), _f32(x2, "kron")
+    nd = _py_max(a.ndim, b.ndim)
+    a = reshape(a, [1] * (nd - a.ndim) + list(a.shape))
+    b = reshape(b, [1] * (nd - b.ndim) + list(b.shape))
+    letters = "abcdefghijklm"
+    sa, sb = letters[:nd], letters[nd:2 * nd]
+    out = einsum(f"{sa},{sb}->" + "".join(x + y for x, y in zip(sa, sb)), a, b)
+    return reshape(out, [int(p) * int(q) for p, q in zip(a.shape, b.shape)])
+
+
+def ptp(x, axis=None, keepdims=False):
+    return subtract(max(x, axis=axis, keepdims=keepdims), min(x, axis=axis, keepdims=keepdims))
+
+
+def _nan_mask(x):
+    x = _f32(x)
+    return x, np.isnan(np.asarray(x))
+
+
+def nansum(x, axis=None, keepdims=False):
+    x, nan = _nan_mask(x)
+    return sum(where(nan, 0.0, x), axis=axis, keepdims=keepdims)
+
+
+def nanmean(x, axis=None, keepdims=False):
+    x, nan = _nan_mask(x)
+    count = np.sum(~nan, axis=_axes_arg("nanmean", axis, x.ndim), keepdims=keepdims).astype(np.float32)
+    with np.errstate(all="ignore"):
+        return divide(sum(where(nan, 0.0, x), axis=axis, keepdims=keepdims), count)
+
+
+def nanmax(x, axis=None, keepdims=False):
+    x, nan = _nan_mask(x)
+    return max(where(nan, -np.inf, x), axis=axis, keepdims=keepdims)
+
+
+def nanmin(x, axis=None, keepdims=False):
+    x, nan = _nan_mask(x)
+    return min(where(nan, np.inf, x), axis=axis, keepdims=keepdims)
+
+
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    """The trapezoid rule along axis: sum (y[i] + y[i+1]) / 2 * (x[i+1] - x[i])."""
+    t = _f32(y, "trapezoid")
+    ax = _axis_arg("trapezoid", axis, t.ndim, allow_none=False)
+    n = int(t.shape[ax])
+    mid = divide(add(take(t, np.arange(1, n), axis=ax), take(t, np.arange(0, n - 1), axis=ax)), 2.0)
+    if x is None:
+        return multiply(sum(mid, axis=ax), dx)
+    steps = diff(x, axis=-1 if _f32(x).ndim == 1 else ax)
+    if steps.ndim == 1 and t.ndim > 1:
+        steps = reshape(steps, [-1 if i == ax else 1 for i in range(t.ndim)])
+    return sum(multiply(mid, steps), axis=ax)
+
+
+def vander(x, N=None, increasing=False):
+    t = _f32(x, "vander")
+    if t.ndim != 1:
+        raise ValueError(f"ops.vander: x must be 1-D, got shape {tuple(t.shape)}")
+    n = int(t.shape[0]) if N is None else int(N)
+    powers = np.arange(n, dtype=np.float32)
+    if not increasing:
+        powers = powers[::-1].copy()
+    return power(expand_dims(t, 1), powers)
+
+
+def correlate(x1, x2, mode="valid"):
+    """1-D cross-correlation as np.correlate: c[k] = sum_n a[n + k] v[n], modes valid/same/full."""
+    a, v = _f32(x1, "correlate"), _f32(x2, "correlate")
+    if a.ndim != 1 or v.ndim != 1:
+        raise ValueError(f"ops.correlate: needs 1-D inputs, got shapes {tuple(a.shape)} and {tuple(v.shape)}")
+    if mode not in ("valid", "same", "full"):
+        raise ValueError(f"ops.correlate: mode must be valid, same or full, got {mode!r}")
+    n, m = int(a.shape[0]), int(v.shape[0])
+    if n < m:
+        return flip(correlate(v, a, mode))
+    lo = {"valid": 0, "same": m // 2, "full": m - 1}[mode]
+    hi = {"valid": 0, "same": (m - 1) // 2, "full": m - 1}[mode]
+    windows = pad(a, [(lo, hi)])            # zero-padded, then every window of length m
+    starts = np.arange(n - m + 1 + lo + hi)
+    picked = take(windows, starts[:, None] + np.arange(m)[None, :])
+    return einsum("km,m->k", picked, v)
+
+
+def corrcoef(x):
+    """Pearson correlation of the rows of x (np.corrcoef)."""
+    t = _f32(x, "corrcoef")
+    if t.ndim == 1:
+        t = reshape(t, [1, -1])
+    c = subtract(t, mean(t, axis=1, keepdims=True))
+    cov = matmul(c, transpose(c))
+    d = sqrt(diagonal(cov))
+    return divide(divide(cov, expand_dims(d, 1)), expand_dims(d, 0))
+
+
+# -- more nn and math ----------------------------------------------------------------------------------
+
+def sparse_sigmoid(x):
+    """0 for x <= -1, (x + 1) / 2 between, 1 for x >= 1."""
+    return clip(divide(add(x, 1.0), 2.0), 0.0, 1.0)
+
+
+def sparsemax(x, axis=-1):
+    """The Euclidean projection onto the simplex along axis (Martins & Astudillo 2016):
+    y = max(x - tau, 0); dy/dx on the support S: dx = (dy - mean_S(dy)) on S, 0 off it."""
+    t = _f32(x, "sparsemax")
+    ax = _axis_arg("sparsemax", axis, t.ndim, allow_none=False)
+    a = np.moveaxis(_np64(t), ax, -1)
+    z = -np.sort(-a, axis=-1)
+    k = np.arange(1, a.shape[-1] + 1)
+    cums = np.cumsum(z, axis=-1)
+    support = 1 + k * z > cums
+    kz = support.sum(-1, keepdims=True)
+    tau = (np.take_along_axis(cums, kz - 1, axis=-1) - 1) / kz
+    out = np.maximum(a - tau, 0.0)
+    y = _t(np.moveaxis(out, -1, ax))
+
+    def rule(dys):
+        dy = np.moveaxis(_np64(dys[0]), ax, -1)
+        s = out > 0
+        m = (dy * s).sum(-1, keepdims=True) / np.maximum(s.sum(-1, keepdims=True), 1)
+        return [_t(np.moveaxis(np.where(s, dy - m, 0.0), -1, ax))]
+    _record(rule, [t], [y])
+    return y
+
+
+def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
+    x = _f32(x)
+    eps = 1e-3 if epsilon is None else float(epsilon)
+    m, v = moments(x, axes=axis, keepdims=True)
+    y = multiply(subtract(x, m), rsqrt(add(v, eps)))
+    if gamma is not None:
+        y = multiply(y, gamma)
+    if beta is not None:
+        y = add(y, beta)
+    return y
+
+
+def space_to_depth(x, block_size, data_format="channels_last"):
+    t = _any(x, "space_to_depth")
+    b = int(block_size)
+    if t.ndim != 4:
+        raise ValueError(f"ops.space_to_depth: needs a 4-D tensor, got shape {tuple(t.shape)}")
+    first = data_format == "channels_first"
+    n, h, w, c = (t.shape[0], t.shape[2], t.shape[3], t.shape[1]) if first else tuple(t.shape)
+    if h % b or w % b:
+        raise ValueError(f"ops.space_to_depth: height {h} and width {w} must be multiples of block_size {b}")
+
+    def idx(i):
+        i = np.moveaxis(i, 1, -1) if first else i
+        i = i.reshape(n, h // b, b, w // b, b, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, h // b, w // b, b * b * c)
+        return np.moveaxis(i, -1, 1) if first else i
+    return _gather("space_to_depth", t, idx)
+
+
+def depth_to_space(x, block_size, data_format="channels_last"):
+    t = _any(x, "depth_to_space")
+    b = int(block_size)
+    if t.ndim != 4:
+        raise ValueError(f"ops.depth_to_space: needs a 4-D tensor, got shape {tuple(t.shape)}")
+    first = data_format == "channels_first"
+    n, h, w, c = (t.shape[0], t.shape[2], t.shape[3], t.shape[1]) if first else tuple(t.shape)
+    if c % (b * b):
+        raise ValueError(f"ops.depth_to_space: channels {c} must be a multiple of block_size^2 = {b * b}")
+
+    def idx(i):
+        i = np.moveaxis(i, 1, -1) if first else i
+        i = i.reshape(n, h, w, b, b, c // (b * b)).transpose(0, 1, 3, 2, 4, 5).reshape(n, h * b, w * b, c // (b * b))
+        return np.moveaxis(i, -1, 1) if first else i
+    return _gather("depth_to_space", t, idx)
+
+
+def logdet(x):
+    """log det of positive-definite matrices (..., n, n); d/dA = A^-T."""
+    t = _f32(x, "logdet")
+    if t.ndim < 2 or t.shape[-1] != t.shape[-2]:
+        raise ValueError(f"ops.logdet: needs square matrices (..., n, n), got shape {tuple(t.shape)}")
+    a = _np64(t)
+    with np.errstate(all="ignore"):
+        sgn, val = np.linalg.slogdet(a)
+        y = _t(np.where(sgn > 0, val, np.nan))
+
+    def rule(dys):
+        dy = _np64(dys[0])[..., None, None]
+        return [_t(dy * np.swapaxes(np.linalg.inv(a), -1, -2))]
+    _record(rule, [t], [y])
+    return y
+
+
+def extract_sequences(x, sequence_length, sequence_stride):
+    """Frames of the last axis: (..., n) -> (..., frames, sequence_length)."""
+    t = _any(x, "extract_sequences")
+    n, L, s = int(t.shape[-1]), int(sequence_length), int(sequence_stride)
+    if L > n or L <= 0 or s <= 0:
+        raise ValueError(f"ops.extract_sequences: sequence_length {L} and stride {s} do not fit length {n}")
+    starts = np.arange(0, n - L + 1, s)
+    idx = starts[:, None] + np.arange(L)[None, :]
+    return _gather("extract_sequences", t, lambda i: i[..., idx])
+
+
+def saturate_cast(x, dtype):
+    """cast, clipping to the target dtype's range first (no wraparound)."""
+    dt = np.dtype(dtype)
+    t = _any(x, "saturate_cast")
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        a = np.clip(np.nan_to_num(np.asarray(t, np.float64)), info.min, info.max)
+        return _t(np.round(a).astype(dt) if _is_float(t) else a.astype(dt))
+    return cast(t, dtype)
+
+
+def associative_scan(f, elems, reverse=False, axis=0):
+    """The inclusive scan of the associative f along axis (sequential here: same result)."""
+    t = elems
+    n = int(t.shape[axis])
+    parts = unstack(t, axis=axis)
+    order = list(range(n - 1, -1, -1)) if reverse else list(range(n))
+    out, acc = [None] * n, None
+    for i in order:
+        acc = parts[i] if acc is None else f(acc, parts[i])
+        out[i] = acc
+    return stack(out, axis=axis)
+
+
+def custom_gradient(f):
+    """Decorator: ``f(*args)`` returns ``(y, grad_fn)``; the tape uses ``grad_fn(dy)`` (the
+    upstream gradient; also accepted as ``upstream=``) as the gradients of f's tensor args."""
+    def wrapped(*args):
+        ts = [_f32(a) if not isinstance(a, Tensor) else a for a in args]
+        with autodiff.stop_recording():
+            y, grad_fn = f(*ts)
+        y = _t(np.asarray(y))
+
+        def rule(dys):
+            g = grad_fn(dys[0])
+            g = list(g) if isinstance(g, (list, tuple)) else [g]
+            return [None if gi is None else _f32(gi) for gi in g]
+        _record(rule, ts, [y])
+        return y
+    wrapped.__name__ = getattr(f, "__name__", "custom_gradient")
+    wrapped.__doc__ = f.__doc__
+    return wrapped
+
+
+__all__ += [
+    "cbrt", "deg2rad", "logaddexp2", "ldexp", "heaviside", "signbit", "isposinf", "isneginf", "isreal",
+    "isin", "real", "conjugate", "conj", "imag", "angle", "empty_like", "bitwise_and", "bitwise_or",
+    "bitwise_xor", "bitwise_invert", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
+    "left_shift", "right_shift", "gcd", "lcm", "unravel_index", "histogram", "bartlett", "blackman",
+    "hamming", "hanning", "kaiser", "rot90", "diagflat", "array_split", "vsplit", "hsplit", "dstack",
+    "kron", "ptp", "nansum", "nanmean", "nanmax", "nanmin", "trapezoid", "vander", "correlate",
+    "corrcoef", "sparse_sigmoid", "sparsemax", "layer_normalization", "space_to_depth", "depth_to_space",
+    "logdet", "extract_sequences", "saturate_cast", "associative_scan", "custom_gradient",
+]
+
+
+# -- linear algebra (keras.ops.linalg names, batched over leading axes) ---------------------------
+
+def _square_matrices(op, x):
+    t = _f32(x, op)
+    if t.ndim < 2 or t.shape[-1] != t.shape[-2]:
+        raise ValueError(f"ops.{op}: needs square matrices (..., n, n), got shape {tuple(t.shape)}")
+    return t
+
+
+def _mT(a):
+    return np.swapaxes(a, -1, -2)
+
+
+def _linalg(op, fn, a):
+    try:
+        with np.errstate(all="ignore"):
+            return fn(a)
+    except np.linalg.LinAlgError as exc:
+        raise ValueError(f"ops.{op}: {exc} (input shape {a.shape})") from None
+
+
+def inv(x):
+    """A^-1; dA = -A^-T dY A^-T."""
+    t = _square_matrices("inv", x)
+    ai = _linalg("inv", np.linalg.inv, _np64(t))
+    y = _t(ai)
+    _record(lambda dys: [_t(-_mT(ai) @ _np64(dys[0]) @ _mT(ai))], [t], [y])
+    return y
+
+
+def det(x):
+    """det A; dA = dy det(A) A^-T."""
+    t = _square_matrices("det", x)
+    a = _np64(t)
+    d = np.linalg.det(a)
+    y = _t(d)
+
+    def rule(dys):
+        dy = _np64(dys[0])[..., None, None]
+        return [_t(dy * d[..., None, None] * _mT(_linalg("det", np.linalg.inv, a)))]
+    _record(rule, [t], [y])
+    return y
+
+
+def slogdet(x):
+    """(sign, log|det A|); d log|det A| / dA = A^-T (the sign has no gradient)."""
+    t = _square_matrices("slogdet", x)
+    a = _np64(t)
+    sgn, val = np.linalg.slogdet(a)
+    s, y = _t(sgn), _t(val)
+    _record(lambda dys: [_t(_np64(dys[0])[..., None, None] * _mT(_linalg("slogdet", np.linalg.inv, a)))], [t], [y])
+    return s, y
+
+
+def solve(a, b):
+    """X with A X = B (B (..., n, k), or (..., n) as a vector); dB = A^-T dX, dA = -dB X^T."""
+    A, B = _square_matrices("solve", a), _f32(b, "solve")
+    vec = B.ndim == A.ndim - 1
+    Bm = _np64(B)[..., None] if vec else _np64(B)
+    if Bm.shape[-2] != A.shape[-1]:
+        raise ValueError(f"ops.solve: b of shape {tuple(B.shape)} does not match a of shape {tuple(A.shape)}")
+    Am = _np64(A)
+    X = _linalg("solve", lambda m: np.linalg.solve(m, Bm), Am)
+    y = _t(X[..., 0] if vec else X)
+    tape = autodiff.recording_tape()
+    if tape is not None:
+        need_a, need_b = _needs(tape, A), _needs(tape, B)
+
+        def rule(dys):
+            dX = _np64(dys[0])
+            dX = dX[..., None] if vec else dX
+            dB = np.linalg.solve(_mT(Am), dX)
+            da = _t(_sum_to(-dB @ _mT(X), A.shape)) if need_a else None
+            db = _t(_sum_to(dB[..., 0] if vec else dB, B.shape)) if need_b else None
+            return [da, db]
+        tape.record(rule, [A, B], [y])
+    return y
+
+
+def solve_triangular(a, b, lower=False):
+    """solve with a triangular A (only its lower or upper triangle is read)."""
+    A = _square_matrices("solve_triangular", a)
+    tri_ = np.tril if lower else np.triu
+    return solve(_gather("solve_triangular", A, lambda i: tri_(i + 1) - 1, lambda m: tri_(m)), b)
+
+
+def cholesky(x, upper=False):
+    """L with A = L L^T (lower; upper=True: L^T). Gradient (Murray 2016):
+    dA = L^-T Phi(L^T dL) L^-1 symmetrized, Phi = the lower triangle with a halved diagonal."""
+    t = _square_matrices("cholesky", x)
+    a = _np64(t)
+    L = _linalg("cholesky", np.linalg.cholesky, a)
+    y = _t(_mT(L) if upper else L)
+
+    def rule(dys):
+        dL = _np64(dys[0])
+        if upper:
+            dL = _mT(dL)
+        P = np.tril(_mT(L) @ dL)
+        P = P - 0.5 * np.eye(L.shape[-1]) * P
+        Linv = np.linalg.inv(L)
+        S = _mT(Linv) @ P @ Linv
+        return [_t(0.5 * (S + _mT(S)))]
+    _record(rule, [t], [y])
+    return y
+
+
+def eigh(x):
+    """(eigenvalues ascending, eigenvectors) of symmetric matrices; the gradient (distinct
+    eigenvalues) dA = V (diag(dw) + F o (V^T dV)) V^T, F_ij = 1 / (w_j - w_i), symmetrized."""
+    t = _square_matrices("eigh", x)
+    w, V = _linalg("eigh", np.linalg.eigh, _np64(t))
+    yw, yv = _t(w), _t(V)
+
+    def rule(dys):
+        dw, dV = dys
+        n = w.shape[-1]
+        inner_ = np.zeros(V.shape)
+        if dV is not None:
+            gap = w[..., None, :] - w[..., :, None]
+            with np.errstate(divide="ignore"):
+                F = np.where(np.eye(n, dtype=bool), 0.0, 1.0 / np.where(gap == 0, np.inf, gap))
+            inner_ = F * (_mT(V) @ _np64(dV))
+        if dw is not None:
+            inner_ = inner_ + np.eye(n) * _np64(dw)[..., None, :]
+        g = V @ inner_ @ _mT(V)
+        return [_t(0.5 * (g + _mT(g)))]
+    _record(rule, [t], [yw, yv])
+    return yw, yv
+
+
+__all__ += ["inv", "det", "slogdet", "solve", "solve_triangular", "cholesky", "eigh"]

@@ -68,6 +68,18 @@ def _distinct(*shape):
     return make
 
 
+def _wellconditioned(*shape):
+    return lambda r: r.normal(size=shape) + 3 * np.eye(shape[-1])
+
+
+def _spd(n):
+    """A symmetric positive-definite matrix with well separated eigenvalues."""
+    def make(r):
+        q, _ = np.linalg.qr(r.normal(size=(n, n)))
+        return q @ np.diag(np.arange(1, n + 1) * 1.5) @ q.T
+    return make
+
+
 def _gelu_tanh(x):
     return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
 
@@ -288,6 +300,81 @@ CASES = [
      [_distinct(2, 6, 2)], True),
     ("average_pool", lambda x: ops.average_pool(x, (2, 3), strides=1, padding="same"),
      lambda x: R.avg_pool2d(x, (2, 3), (1, 1), "same"), [_n(2, 4, 5, 2)], True),
+    ("cbrt", lambda x: ops.cbrt(x), np.cbrt, [lambda r: _away(r.normal(size=(3, 4)), [0], 0.2)], True),
+    ("deg2rad", lambda x: ops.deg2rad(x), np.deg2rad, [_n(3, 4)], True),
+    ("logaddexp2", lambda a, b: ops.logaddexp2(a, b), np.logaddexp2, [_n(3, 4), _n(1, 4)], True),
+    ("ldexp", lambda x: ops.ldexp(x, np.array([1, -2, 3, 0])), lambda x: np.ldexp(x, [1, -2, 3, 0]), [_n(3, 4)], True),
+    ("real", lambda x: ops.real(x), np.real, [_n(3, 4)], True),
+    ("conj", lambda x: ops.conj(x), np.conj, [_n(3, 4)], True),
+    ("rot90", lambda x: ops.rot90(x, k=3, axes=(1, 2)), lambda x: np.rot90(x, 3, (1, 2)), [_n(2, 3, 4)], True),
+    ("diagflat", lambda x: ops.diagflat(x, k=1), lambda x: np.diagflat(x, 1), [_n(2, 2)], True),
+    ("array_split", lambda x: ops.array_split(x, 3, axis=1), lambda x: np.array_split(x, 3, 1), [_n(2, 7)], True),
+    ("vsplit", lambda x: ops.vsplit(x, 2), lambda x: np.vsplit(x, 2), [_n(4, 3)], True),
+    ("hsplit", lambda x: ops.hsplit(x, [1]), lambda x: np.hsplit(x, [1]), [_n(2, 3)], True),
+    ("dstack", lambda a, b: ops.dstack([a, b]), lambda a, b: np.dstack([a, b]), [_n(2, 3), _n(2, 3)], True),
+    ("kron", lambda a, b: ops.kron(a, b), np.kron, [_n(2, 3), _n(3, 2)], True),
+    ("ptp", lambda x: ops.ptp(x, axis=1), lambda x: np.ptp(x, 1), [_distinct(3, 4)], True),
+    ("nansum", lambda x: ops.nansum(ops.where(x > 1.0, np.nan, x), axis=0),
+     lambda x: np.nansum(np.where(x > 1.0, np.nan, x), 0), [lambda r: _away(r.normal(size=(4, 3)), [1.0])], True),
+    ("nanmean", lambda x: ops.nanmean(ops.where(x > 1.0, np.nan, x), axis=1),
+     lambda x: np.nanmean(np.where(x > 1.0, np.nan, x), 1),
+     [lambda r: _away(np.concatenate([r.normal(size=(3, 3)), -np.ones((3, 1))], 1), [1.0])], True),
+    ("nanmax", lambda x: ops.nanmax(ops.where(x > 1.0, np.nan, x)), lambda x: np.nanmax(np.where(x > 1.0, np.nan, x)),
+     [lambda r: _away(_distinct(3, 4)(r) / 2, [1.0])], True),
+    ("nanmin", lambda x: ops.nanmin(ops.where(x > 1.0, np.nan, x), axis=0),
+     lambda x: np.nanmin(np.where(x > 1.0, np.nan, x), 0),
+     [lambda r: _away(np.concatenate([_distinct(3, 4)(r) / 2, -np.ones((1, 4)) * 9], 0), [1.0])], True),
+    ("trapezoid", lambda y, x: ops.trapezoid(y, x, axis=1), lambda y, x: np.trapezoid(y, x, axis=1),
+     [_n(3, 5), lambda r: np.cumsum(r.uniform(0.1, 1, 5))], True),
+    ("trapezoid_dx", lambda y: ops.trapezoid(y, dx=0.5), lambda y: np.trapezoid(y, dx=0.5), [_n(3, 5)], True),
+    ("vander", lambda x: ops.vander(x, 4), lambda x: np.vander(x, 4), [_n(3, lo=0.5, hi=1.5)], True),
+    ("correlate_valid", lambda a, v: ops.correlate(a, v), np.correlate, [_n(6), _n(3)], True),
+    ("correlate_same", lambda a, v: ops.correlate(a, v, mode="same"), lambda a, v: np.correlate(a, v, "same"),
+     [_n(6), _n(4)], True),
+    ("correlate_full_short", lambda a, v: ops.correlate(a, v, mode="full"), lambda a, v: np.correlate(a, v, "full"),
+     [_n(3), _n(5)], True),
+    ("corrcoef", lambda x: ops.corrcoef(x), np.corrcoef, [_n(3, 6)], True),
+    ("sparse_sigmoid", lambda x: ops.sparse_sigmoid(x), lambda x: np.clip((x + 1) / 2, 0, 1),
+     [lambda r: _away(r.uniform(-2, 2, (3, 4)), [-1, 1])], True),
+    ("sparsemax", lambda x: ops.sparsemax(x, axis=0), lambda x: _sparsemax_ref(x.T).T, [_distinct(5, 3)], True),
+    ("layer_normalization", lambda x, g, b: ops.layer_normalization(x, g, b, epsilon=1e-5),
+     lambda x, g, b: (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * g + b,
+     [_n(3, 4), _n(4), _n(4)], True),
+    ("space_to_depth", lambda x: ops.space_to_depth(x, 2), lambda x: _s2d_ref(x, 2), [_n(1, 4, 2, 3)], True),
+    ("depth_to_space", lambda x: ops.depth_to_space(x, 2), lambda x: _d2s_ref(x, 2), [_n(1, 2, 3, 8)], True),
+    ("depth_to_space_first", lambda x: ops.depth_to_space(x, 2, data_format="channels_first"),
+     lambda x: np.moveaxis(_d2s_ref(np.moveaxis(x, 1, -1), 2), -1, 1), [_n(1, 4, 2, 3)], True),
+    ("logdet", lambda x: ops.logdet(x), lambda x: np.linalg.slogdet(x)[1],
+     [lambda r: (lambda m: m @ np.swapaxes(m, -1, -2) + 3 * np.eye(3))(r.normal(size=(2, 3, 3)))], True),
+    ("extract_sequences", lambda x: ops.extract_sequences(x, 3, 2),
+     lambda x: np.stack([x[..., i:i + 3] for i in range(0, 5, 2)], -2), [_n(2, 7)], True),
+    ("associative_scan", lambda x: ops.associative_scan(lambda a, b: a * b + b, x, axis=1),
+     lambda x: _assoc_ref(x), [_n(2, 4)], True),
+    ("inv", lambda a: ops.inv(a), np.linalg.inv, [_wellconditioned(2, 3, 3)], True),
+    ("det", lambda a: ops.det(a), np.linalg.det, [_wellconditioned(2, 3, 3)], True),
+    ("slogdet", lambda a: list(ops.slogdet(a)), lambda a: list(np.linalg.slogdet(a)), [_wellconditioned(3, 3)], True),
+    ("solve", lambda a, b: ops.solve(a, b), np.linalg.solve, [_wellconditioned(2, 3, 3), _n(2, 3, 2)], True),
+    ("solve_vector", lambda a, b: ops.solve(a, b), lambda a, b: np.linalg.solve(a, b[:, None])[:, 0],
+     [_wellconditioned(3, 3), _n(3)], True),
+    ("solve_triangular", lambda a, b: ops.solve_triangular(a, b, lower=True),
+     lambda a, b: np.linalg.solve(np.tril(a), b), [_wellconditioned(3, 3), _n(3, 2)], True),
+    ("cholesky", lambda a: ops.cholesky((a + ops.transpose(a)) / 2.0),
+     lambda a: np.linalg.cholesky((a + a.T) / 2), [_spd(3)], True),
+    ("cholesky_upper", lambda a: ops.cholesky((a + ops.transpose(a)) / 2.0, upper=True),
+     lambda a: np.linalg.cholesky((a + a.T) / 2).T, [_spd(3)], True),
+    ("eigh", lambda a: (lambda w, v: [w, v * v])(*ops.eigh((a + ops.transpose(a)) / 2.0)),
+     lambda a: (lambda w, v: [w, v * v])(*np.linalg.eigh((a + a.T) / 2)), [_spd(3)], True),
+    ("norm_vector_p", lambda x: ops.norm(x, ord=3, axis=1), lambda x: np.linalg.norm(x, 3, axis=1),
+     [lambda r: _away(r.normal(size=(2, 4)), [0])], True),
+    ("norm_l1_keepdims", lambda x: ops.norm(x, ord=1, axis=0, keepdims=True),
+     lambda x: np.linalg.norm(x, 1, axis=0, keepdims=True), [lambda r: _away(r.normal(size=(2, 4)), [0])], True),
+    ("norm_inf", lambda x: ops.norm(x, ord=np.inf, axis=-1), lambda x: np.linalg.norm(x, np.inf, axis=-1),
+     [_distinct(3, 4)], True),
+    ("norm_fro", lambda x: ops.norm(x, ord="fro", axis=(1, 2)), lambda x: np.linalg.norm(x, "fro", axis=(1, 2)),
+     [_n(2, 3, 4)], True),
+    ("norm_matrix_1", lambda x: ops.norm(x, ord=1), lambda x: np.linalg.norm(x, 1), [_distinct(3, 4)], True),
+    ("norm_matrix_neg_inf", lambda x: ops.norm(x, ord=-np.inf, axis=(0, 1), keepdims=True),
+     lambda x: np.linalg.norm(x, -np.inf, axis=(0, 1), keepdims=True), [_distinct(3, 4)], True),
     # not differentiable: forward only, and constants for the tape
     ("floor", lambda x: ops.floor(x), np.floor, [_n(3, 4)], False),
     ("ceil", lambda x: ops.ceil(x), np.ceil, [_n(3, 4)], False),
@@ -322,6 +409,20 @@ CASES = [
     ("logspace", lambda a: ops.logspace(a, 2.0, num=5, base=2), lambda a: np.logspace(a, 2.0, 5, base=2),
      [lambda r: np.float64(0.5)], False),
     ("full_like", lambda x: ops.full_like(x, 2.5), lambda x: np.full_like(x, 2.5), [_n(2, 3)], False),
+    ("heaviside", lambda a, b: ops.heaviside(a, b), np.heaviside,
+     [lambda r: np.array([-1.0, 0.0, 2.0]), lambda r: np.array([0.5, 0.5, 0.5])], False),
+    ("signbit", lambda x: ops.signbit(x), np.signbit, [lambda r: np.array([-1.0, 0.0, 2.0, -0.0])], False),
+    ("isposinf", lambda x: ops.isposinf(x), np.isposinf, [lambda r: np.array([np.inf, -np.inf, 1.0])], False),
+    ("isneginf", lambda x: ops.isneginf(x), np.isneginf, [lambda r: np.array([np.inf, -np.inf, 1.0])], False),
+    ("isreal", lambda x: ops.isreal(x), np.isreal, [_n(3)], False),
+    ("isin", lambda x: ops.isin(ops.floor(x), [0.0, 1.0]), lambda x: np.isin(np.floor(x), [0.0, 1.0]), [_n(3, 4)], False),
+    ("imag", lambda x: ops.imag(x), np.imag, [_n(3)], False),
+    ("angle", lambda x: ops.angle(x), np.angle, [_n(5)], False),
+    ("empty_like_shape", lambda x: ops.empty_like(x) * 0.0, lambda x: np.zeros_like(x), [_n(2, 3)], False),
+    ("windows", lambda x: ops.concatenate([ops.bartlett(5), ops.blackman(5), ops.hamming(5), ops.hanning(5),
+                                            ops.kaiser(5, 3.0)]),
+     lambda x: np.concatenate([np.bartlett(5), np.blackman(5), np.hamming(5), np.hanning(5), np.kaiser(5, 3.0)]),
+     [_n(1)], False),
 ]
 
 
@@ -349,6 +450,45 @@ def _scan_ref(x):
 
 def _in_top_k_ref(t, p, k):
     return np.array([t_i in np.argsort(-row)[:k] for t_i, row in zip(t, p)], np.float64)
+
+
+def _sparsemax_ref(z):
+    """Per row: the projection onto the simplex by bisection on tau (sum max(z - tau, 0) = 1)."""
+    out = []
+    for row in z:
+        lo, hi = row.min() - 1, row.max()
+        for _ in range(200):
+            tau = (lo + hi) / 2
+            lo, hi = (tau, hi) if np.maximum(row - tau, 0).sum() > 1 else (lo, tau)
+        out.append(np.maximum(row - (lo + hi) / 2, 0))
+    return np.array(out)
+
+
+def _s2d_ref(x, b):
+    n, h, w, c = x.shape
+    out = np.zeros((n, h // b, w // b, b * b * c))
+    for i in range(h):
+        for j in range(w):
+            out[:, i // b, j // b, ((i % b) * b + j % b) * c:((i % b) * b + j % b + 1) * c] = x[:, i, j]
+    return out
+
+
+def _d2s_ref(x, b):
+    n, h, w, c = x.shape
+    co = c // (b * b)
+    out = np.zeros((n, h * b, w * b, co))
+    for i in range(h * b):
+        for j in range(w * b):
+            k = (i % b) * b + j % b
+            out[:, i, j] = x[:, i // b, j // b, k * co:(k + 1) * co]
+    return out
+
+
+def _assoc_ref(x):
+    out = x.copy()
+    for j in range(1, x.shape[1]):
+        out[:, j] = out[:, j - 1] * x[:, j] + x[:, j]
+    return out
 
 
 def _flat(y):
@@ -512,11 +652,23 @@ def test_control_flow():
     (lambda: ops.tensordot(np.ones((2, 3)), np.ones((2, 3)), axes=1), r"ops.tensordot: axis 1 of \(2, 3\)"),
     (lambda: ops.conv(np.ones((1, 4, 4, 3)), np.ones((3, 3, 2, 4))), r"ops.conv: kernel of shape \(3, 3, 2, 4\).*channels 3"),
     (lambda: ops.max_pool(np.ones((4, 4)), 2), r"ops.max_pool: .*rank 3 or 4.*\(4, 4\)"),
+    (lambda: ops.inv(np.zeros((2, 2))), r"ops.inv: Singular matrix \(input shape \(2, 2\)\)"),
+    (lambda: ops.det(np.ones((2, 3))), r"ops.det: needs square matrices .*\(2, 3\)"),
+    (lambda: ops.solve(np.eye(3), np.ones((2, 1))), r"ops.solve: b of shape \(2, 1\) does not match a of shape \(3, 3\)"),
+    (lambda: ops.norm(np.ones((2, 3)), ord="fro", axis=0), r"ops.norm: ord='fro' is a matrix norm"),
+    (lambda: ops.where(np.ones(3), np.ones(3)), r"ops.where: give both x1 and x2"),
     (lambda: ops.log1p(np.array(["a"])), r"ops.log1p: expected numeric data.*<U1"),
 ])
 def test_bad_input_names_the_op_and_shapes(call, match):
     with pytest.raises((ValueError, TypeError, IndexError), match=match):
         call()
+
+
+def test_unsupported_variants_say_so():
+    with pytest.raises(NotImplementedError, match=r"ops.norm: matrix ord='nuc'"):
+        ops.norm(np.ones((2, 3)), ord="nuc")
+    with pytest.raises(NotImplementedError, match=r"ops.quantile: one axis at a time"):
+        ops.quantile(np.ones((2, 3)), 0.5, axis=(0, 1))
 
 
 # -- PyTorch parity ------------------------------------------------------------------------------
@@ -607,3 +759,54 @@ def test_custom_layer_and_loss_train_under_gradient_tape(rng):
     logits = np.asarray(model(x)).astype(np.float64)
     ref = np.mean(np.log(np.exp(logits).sum(1)) - logits[np.arange(32), y])
     assert float(np.asarray(logsumexp_loss(y, model(x)))) == pytest.approx(ref, rel=1e-5)
+
+
+def test_where_does_not_leak_the_unchosen_side(rng):
+    """where picks values (no c * a + (1 - c) * b arithmetic: an inf or NaN on the side not
+    chosen stays out of the result) and routes dy to the chosen side only."""
+    x = ops.convert_to_tensor(rng.normal(size=(3, 4)).astype(np.float32))
+    other = ops.convert_to_tensor(np.where(rng.normal(size=(3, 4)) > 0, np.inf, np.nan).astype(np.float32))
+    with corenn.GradientTape() as tape:
+        tape.watch([x, other])
+        y = ops.sum(ops.where(x > -10.0, ops.square(x), other))
+    gx, gother = tape.gradient(y, [x, other])
+    a = np.asarray(x).astype(np.float64)
+    assert float(np.asarray(y)) == pytest.approx((a * a).sum(), rel=1e-5)
+    np.testing.assert_allclose(np.asarray(gx), 2 * a, rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(gother), 0.0)
+    assert np.isnan(np.asarray(ops.where(np.array([1.0, 0.0]), np.nan, 2.0))).tolist() == [True, False]
+    t = ops.where(np.array([True, False]), ops.convert_to_tensor(np.array([1, 2])), 7)
+    assert t.dtype == "int64" and np.asarray(t).tolist() == [1, 7]
+
+
+def test_custom_gradient_is_used_by_the_tape(rng):
+    @ops.custom_gradient
+    def clipped_identity(x):
+        def grad(upstream):
+            return ops.clip(upstream, -0.5, 0.5)
+        return x * 1.0, grad
+
+    x = ops.convert_to_tensor(np.array([1.0, 2.0, 3.0], np.float32))
+    with corenn.GradientTape() as tape:
+        tape.watch(x)
+        y = ops.sum(clipped_identity(x) * np.array([0.1, -2.0, 3.0], np.float32))
+    np.testing.assert_allclose(np.asarray(tape.gradient(y, x)), [0.1, -0.5, 0.5])
+
+
+def test_integer_only_ops_and_casts():
+    a, b = np.array([12, 7, 5]), np.array([8, 3, 5])
+    for got, want in [(ops.bitwise_and(a, b), a & b), (ops.bitwise_or(a, b), a | b), (ops.bitwise_xor(a, b), a ^ b),
+                      (ops.bitwise_invert(a), ~a), (ops.left_shift(a, 1), a << 1), (ops.right_shift(a, 1), a >> 1),
+                      (ops.gcd(a, b), np.gcd(a, b)), (ops.lcm(a, b), np.lcm(a, b))]:
+        assert got.dtype == "int64"
+        np.testing.assert_array_equal(np.asarray(got), want)
+    with pytest.raises(TypeError, match="ops.bitwise_and: needs integer tensors, got float32"):
+        ops.bitwise_and(np.ones(2, np.float32), a[:2])
+    rows, cols = ops.unravel_index([0, 5, 7], (2, 4))
+    np.testing.assert_array_equal(np.asarray(rows), [0, 1, 1])
+    np.testing.assert_array_equal(np.asarray(cols), [0, 1, 3])
+    np.testing.assert_array_equal(np.asarray(ops.saturate_cast(np.array([-1e10, 3.6, 1e10]), "int32")),
+                                  [np.iinfo(np.int32).min, 4, np.iinfo(np.int32).max])
+    counts, edges = ops.histogram(np.array([0.1, 0.2, 0.9, 0.5]), bins=2, range=(0.0, 1.0))
+    np.testing.assert_array_equal(np.asarray(counts), [2, 2])
+    np.testing.assert_allclose(np.asarray(edges), [0.0, 0.5, 1.0])
