@@ -2860,3 +2860,148 @@ def eigh(x):
 
 
 __all__ += ["inv", "det", "slogdet", "solve", "solve_triangular", "cholesky", "eigh"]
+
+
+def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None,
+                   dilation_rate=1):
+    """Transposed convolution (1-D, 2-D), kernel (KH, KW, out, in) as Keras' Conv2DTranspose."""
+    x, undo, one_d = _spatial("conv_transpose", inputs, data_format)
+    w = _f32(kernel, "conv_transpose")
+    if one_d and w.ndim == 3:
+        w = expand_dims(w, 0)
+    if w.ndim != 4 or w.shape[3] != x.shape[3]:
+        raise ValueError(f"ops.conv_transpose: kernel of shape {tuple(w.shape)} (..., out, in) does not fit input "
+                         f"channels {x.shape[3]} (input shape {tuple(x.shape)})")
+    op_ = output_padding
+    if one_d and op_ is not None:
+        op_ = (0, op_[0] if isinstance(op_, (list, tuple)) else int(op_))
+    kw = dict(strides=_spatial_arg(strides, one_d), padding=padding, output_padding=op_,
+              dilation_rate=_spatial_arg(dilation_rate, one_d))
+    y = kernels.conv2d_transpose(x, w, **kw)
+    tape = autodiff.recording_tape()
+    if tape is not None:
+        need_x, need_w = _needs(tape, x), _needs(tape, w)
+
+        def rule(dys):
+            dy = dys[0]
+            dx = kernels.conv2d_transpose_backward_data(dy, w, tuple(x.shape), **kw) if need_x else None
+            dw = kernels.conv2d_transpose_backward_weights(x, dy, tuple(w.shape), **kw) if need_w else None
+            return [dx, dw]
+        tape.record(rule, [x, w], [y])
+    return undo(y)
+
+
+def lstsq(a, b, rcond=None):
+    """The least-squares solution of A X = B for A of full column rank: X = (A^T A)^-1 A^T B
+    (differentiable through solve and matmul)."""
+    A, B = _f32(a, "lstsq"), _f32(b, "lstsq")
+    if A.ndim != 2 or B.ndim not in (1, 2) or B.shape[0] != A.shape[0]:
+        raise ValueError(f"ops.lstsq: needs a (m, n) and b (m,) or (m, k), got {tuple(A.shape)} and {tuple(B.shape)}")
+    At = transpose(A)
+    return solve(matmul(At, A), matmul(At, B))
+
+
+# -- FFT (Keras' complex convention: a (real, imag) pair of float tensors) ------------------------
+
+def _complex_pair(op, x):
+    if not isinstance(x, (tuple, list)) or len(x) != 2:
+        raise ValueError(f"ops.{op}: expects a (real, imag) tuple of tensors, got {type(x).__name__}")
+    re, im = _f32(x[0], op), _f32(x[1], op)
+    if tuple(re.shape) != tuple(im.shape):
+        raise ValueError(f"ops.{op}: real and imag parts must have one shape, got {tuple(re.shape)} and "
+                         f"{tuple(im.shape)}")
+    return re, im
+
+
+def _complex_op(op, x, fwd, adjoint, nd):
+    """(yr, yi) = fwd(xr + i xi) over the last ``nd`` axes; a C-linear map, so the gradient
+    (dL/dxr + i dL/dxi) = adjoint(dL/dyr + i dL/dyi)."""
+    re, im = _complex_pair(op, x)
+    if re.ndim < nd:
+        raise ValueError(f"ops.{op}: needs at least {nd} axes, got shape {tuple(re.shape)}")
+    z = fwd(_np64(re) + 1j * _np64(im))
+    yr, yi = _t(z.real), _t(z.imag)
+
+    def rule(dys):
+        g = np.zeros(z.shape, complex)
+        if dys[0] is not None:
+            g = g + _np64(dys[0])
+        if dys[1] is not None:
+            g = g + 1j * _np64(dys[1])
+        gx = adjoint(g)
+        return [_t(gx.real), _t(gx.imag)]
+    _record(rule, [re, im], [yr, yi])
+    return yr, yi
+
+
+def fft(x):
+    n = lambda z: z.shape[-1]  # noqa: E731
+    return _complex_op("fft", x, lambda z: np.fft.fft(z), lambda g: n(g) * np.fft.ifft(g), 1)
+
+
+def ifft(x):
+    return _complex_op("ifft", x, lambda z: np.fft.ifft(z), lambda g: np.fft.fft(g) / g.shape[-1], 1)
+
+
+def fft2(x):
+    return _complex_op("fft2", x, lambda z: np.fft.fft2(z), lambda g: g.shape[-1] * g.shape[-2] * np.fft.ifft2(g), 2)
+
+
+def ifft2(x):
+    return _complex_op("ifft2", x, lambda z: np.fft.ifft2(z), lambda g: np.fft.fft2(g) / (g.shape[-1] * g.shape[-2]), 2)
+
+
+def rfft(x, fft_length=None):
+    """The non-negative-frequency half of the FFT of real x (last axis); (real, imag)."""
+    t = _f32(x, "rfft")
+    n = int(t.shape[-1]) if fft_length is None else int(fft_length)
+    z = np.fft.rfft(_np64(t), n=n)
+    yr, yi = _t(z.real), _t(z.imag)
+    m = int(t.shape[-1])
+
+    def rule(dys):
+        g = np.zeros(z.shape, complex)
+        if dys[0] is not None:
+            g = g + _np64(dys[0])
+        if dys[1] is not None:
+            g = g + 1j * _np64(dys[1])
+        full = np.zeros(z.shape[:-1] + (n,), complex)
+        full[..., :z.shape[-1]] = g
+        gx = (n * np.fft.ifft(full)).real          # the adjoint of "FFT, keep the first n//2+1"
+        out = np.zeros(z.shape[:-1] + (m,))
+        k = _py_min(m, n)
+        out[..., :k] = gx[..., :k]                 # cropped or zero-padded input
+        return [_t(out)]
+    _record(rule, [t], [yr, yi])
+    return yr, yi
+
+
+def irfft(x, fft_length=None):
+    """Real signal of length fft_length (default 2 (m - 1)) from the half spectrum (real, imag)."""
+    re, im = _complex_pair("irfft", x)
+    m = int(re.shape[-1])
+    n = 2 * (m - 1) if fft_length is None else int(fft_length)
+    z = _np64(re) + 1j * _np64(im)
+    y = _t(np.fft.irfft(z, n=n))
+
+    def rule(dys):
+        # x_t = (1/n) sum_k c_k Re(y_k e^{2 pi i k t / n}) over the kept bins (c_k = 2 except for
+        # the DC and Nyquist bins, 1), so dL/dyr_k + i dL/dyi_k = (c_k / n) fft(g)_k; the DC and
+        # Nyquist imaginary parts do not reach x
+        G = np.fft.fft(_np64(dys[0]), axis=-1)
+        kept = _py_min(m, n // 2 + 1)
+        c = np.full(kept, 2.0)
+        c[0] = 1.0
+        if n % 2 == 0 and kept == n // 2 + 1:
+            c[-1] = 1.0
+        g = np.zeros(z.shape, complex)
+        g[..., :kept] = c * G[..., :kept] / n
+        g[..., 0] = g[..., 0].real
+        if n % 2 == 0 and kept == n // 2 + 1:
+            g[..., kept - 1] = g[..., kept - 1].real
+        return [_t(g.real), _t(g.imag)]
+    _record(rule, [re, im], [y])
+    return y
+
+
+__all__ += ["conv_transpose", "lstsq", "fft", "ifft", "fft2", "ifft2", "rfft", "irfft"]

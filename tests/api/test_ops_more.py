@@ -80,6 +80,10 @@ def _spd(n):
     return make
 
 
+def _pair(z):
+    return [z.real, z.imag]
+
+
 def _gelu_tanh(x):
     return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
 
@@ -375,6 +379,27 @@ CASES = [
     ("norm_matrix_1", lambda x: ops.norm(x, ord=1), lambda x: np.linalg.norm(x, 1), [_distinct(3, 4)], True),
     ("norm_matrix_neg_inf", lambda x: ops.norm(x, ord=-np.inf, axis=(0, 1), keepdims=True),
      lambda x: np.linalg.norm(x, -np.inf, axis=(0, 1), keepdims=True), [_distinct(3, 4)], True),
+    ("conv_transpose", lambda x, w: ops.conv_transpose(x, w, strides=2, padding="same"),
+     lambda x, w: R.conv2d_transpose(x, w, strides=(2, 2), padding="same"), [_n(1, 3, 3, 2), _n(3, 3, 4, 2)], True),
+    ("conv_transpose_1d", lambda x, w: ops.conv_transpose(x, w, strides=2, output_padding=1),
+     lambda x, w: R.conv2d_transpose(x[:, None], w[None], strides=(1, 2), output_padding=(0, 1))[:, 0],
+     [_n(2, 4, 2), _n(3, 3, 2)], True),
+    ("lstsq", lambda a, b: ops.lstsq(a, b), lambda a, b: np.linalg.lstsq(a, b, rcond=None)[0],
+     [_n(5, 3), _n(5, 2)], True),
+    ("fft", lambda r, i: list(ops.fft((r, i))), lambda r, i: _pair(np.fft.fft(r + 1j * i)), [_n(2, 6), _n(2, 6)], True),
+    ("ifft", lambda r, i: list(ops.ifft((r, i))), lambda r, i: _pair(np.fft.ifft(r + 1j * i)), [_n(5), _n(5)], True),
+    ("fft2", lambda r, i: list(ops.fft2((r, i))), lambda r, i: _pair(np.fft.fft2(r + 1j * i)),
+     [_n(2, 3, 4), _n(2, 3, 4)], True),
+    ("ifft2", lambda r, i: list(ops.ifft2((r, i))), lambda r, i: _pair(np.fft.ifft2(r + 1j * i)),
+     [_n(3, 4), _n(3, 4)], True),
+    ("rfft", lambda x: list(ops.rfft(x)), lambda x: _pair(np.fft.rfft(x)), [_n(2, 8)], True),
+    ("rfft_odd_crop", lambda x: list(ops.rfft(x, fft_length=5)), lambda x: _pair(np.fft.rfft(x, 5)), [_n(2, 8)], True),
+    ("rfft_pad", lambda x: list(ops.rfft(x, fft_length=10)), lambda x: _pair(np.fft.rfft(x, 10)), [_n(7)], True),
+    ("irfft", lambda r, i: ops.irfft((r, i)), lambda r, i: np.fft.irfft(r + 1j * i), [_n(2, 5), _n(2, 5)], True),
+    ("irfft_odd", lambda r, i: ops.irfft((r, i), fft_length=7), lambda r, i: np.fft.irfft(r + 1j * i, 7),
+     [_n(5), _n(5)], True),
+    ("irfft_short", lambda r, i: ops.irfft((r, i), fft_length=4), lambda r, i: np.fft.irfft(r + 1j * i, 4),
+     [_n(5), _n(5)], True),
     # not differentiable: forward only, and constants for the tape
     ("floor", lambda x: ops.floor(x), np.floor, [_n(3, 4)], False),
     ("ceil", lambda x: ops.ceil(x), np.ceil, [_n(3, 4)], False),
