@@ -835,3 +835,76 @@ def test_integer_only_ops_and_casts():
     counts, edges = ops.histogram(np.array([0.1, 0.2, 0.9, 0.5]), bins=2, range=(0.0, 1.0))
     np.testing.assert_array_equal(np.asarray(counts), [2, 2])
     np.testing.assert_allclose(np.asarray(edges), [0.0, 0.5, 1.0])
+
+
+# -- CTC -----------------------------------------------------------------------------------------
+
+def _ctc_brute_force(logits, labels, label_lengths, logit_lengths, blank=0):
+    """-log of the summed probability of every path that collapses (repeats merged, blanks
+    dropped) to the label: all K^T paths enumerated (tiny T only)."""
+    import itertools
+    out = []
+    for x, lab, nl, nt in zip(f64(logits), labels, label_lengths, logit_lengths):
+        z = x[:nt] - x[:nt].max(-1, keepdims=True)
+        p = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
+        want = list(lab[:nl])
+        total = 0.0
+        for path in itertools.product(range(x.shape[-1]), repeat=int(nt)):
+            merged = [c for i, c in enumerate(path) if i == 0 or c != path[i - 1]]
+            if [c for c in merged if c != blank] == want:
+                total += np.prod([p[t, c] for t, c in enumerate(path)])
+        out.append(-np.log(total))
+    return np.array(out)
+
+
+CTC_LABELS, CTC_LABEL_LEN, CTC_TIME_LEN = np.array([[1, 2, 2], [2, 1, 0]]), [3, 1], [5, 4]
+
+
+def test_ctc_loss_matches_path_enumeration_and_finite_differences(rng):
+    x = rng.normal(size=(2, 5, 3))
+    want = _ctc_brute_force(x, CTC_LABELS, CTC_LABEL_LEN, CTC_TIME_LEN)
+    for arg in (x, ops.convert_to_tensor(x.astype(np.float32))):
+        np.testing.assert_allclose(np.asarray(ops.ctc_loss(CTC_LABELS, arg, CTC_LABEL_LEN, CTC_TIME_LEN)), want,
+                                   rtol=1e-5)
+    w = rng.normal(size=2)
+    t = ops.convert_to_tensor(x.astype(np.float32))
+    with corenn.GradientTape() as tape:
+        tape.watch(t)
+        loss = ops.sum(ops.ctc_loss(CTC_LABELS, t, CTC_LABEL_LEN, CTC_TIME_LEN) * w.astype(np.float32))
+    g = np.asarray(tape.gradient(loss, t))
+    x32 = f64(np.asarray(t))
+    fd = numerical_grad(lambda v: float((_ctc_brute_force(v, CTC_LABELS, CTC_LABEL_LEN, CTC_TIME_LEN) * w).sum()), x32)
+    np.testing.assert_allclose(g, fd, rtol=2e-3, atol=2e-5)
+    assert np.all(g[1, 4:] == 0.0)   # steps past output_length get no gradient
+
+
+def test_ctc_loss_torch_parity(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.normal(size=(3, 12, 6)).astype(np.float32)
+    labels = rng.integers(1, 6, size=(3, 4))
+    tl, ol = np.array([4, 2, 3]), np.array([12, 9, 10])
+    t = ops.convert_to_tensor(x)
+    with corenn.GradientTape() as tape:
+        tape.watch(t)
+        loss = ops.sum(ops.ctc_loss(labels, t, tl, ol))
+    g = np.asarray(tape.gradient(loss, t))
+    tx = torch.tensor(x.astype(np.float64), requires_grad=True)
+    tloss = torch.nn.functional.ctc_loss(torch.log_softmax(tx, -1).transpose(0, 1), torch.tensor(labels),
+                                         torch.tensor(ol), torch.tensor(tl), blank=0, reduction="none")
+    tloss.sum().backward()
+    np.testing.assert_allclose(float(np.asarray(loss)), float(tloss.sum().detach()), rtol=1e-5)
+    np.testing.assert_allclose(g, tx.grad.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_ctc_decode_greedy_and_errors():
+    steps = [[1, 1, 0, 2, 2, 0, 2, 3], [3, 0, 0, 3, 1, 1, 2, 2]]
+    x = np.full((2, 8, 4), -1.0)
+    for b, path in enumerate(steps):
+        x[b, np.arange(8), path] = 2.0 + b
+    decoded, scores = ops.ctc_decode(x, [8, 5])
+    np.testing.assert_array_equal(np.asarray(decoded), [[[1, 2, 2, 3], [3, 3, 1, -1]]])
+    np.testing.assert_allclose(np.asarray(scores), [[-16.0], [-15.0]])
+    with pytest.raises(NotImplementedError, match="ops.ctc_decode: strategy='beam_search'"):
+        ops.ctc_decode(x, [8, 5], strategy="beam_search")
+    with pytest.raises(ValueError, match=r"ops.ctc_loss: needs output \(batch, time, classes\)"):
+        ops.ctc_loss(CTC_LABELS, np.ones((2, 5)), CTC_LABEL_LEN, CTC_TIME_LEN)
