@@ -3119,3 +3119,127 @@ def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_
 
 
 __all__ += ["ctc_loss", "ctc_decode"]
+
+
+# -- patches, adaptive pooling and the rest ------------------------------------------------------------
+
+def _two(op, v, what):
+    v = tuple(int(a) for a in v) if isinstance(v, (list, tuple)) else (int(v), int(v))
+    if len(v) != 2:
+        raise ValueError(f"ops.{op}: {what} must be an int or two ints, got {v!r}")
+    return v
+
+
+def _unfold_index(op, shape, kernel_size, dilation, padding, stride):
+    """Flat indices into x (N, C, H, W) of unfold's output (N, C*kh*kw, L); -1 for padding."""
+    n, c, h, w = shape
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (_two(op, kernel_size, "kernel_size"), _two(op, dilation, "dilation"),
+                                              _two(op, padding, "padding"), _two(op, stride, "stride"))
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    if oh <= 0 or ow <= 0:
+        raise ValueError(f"ops.{op}: kernel {kh}x{kw} (dilation {dh}x{dw}) does not fit the input {h}x{w} "
+                         f"padded by {ph}x{pw}")
+    rows = (np.arange(oh) * sh)[None, :] + (np.arange(kh) * dh)[:, None] - ph          # (kh, oh)
+    cols = (np.arange(ow) * sw)[None, :] + (np.arange(kw) * dw)[:, None] - pw          # (kw, ow)
+    r = rows[:, None, :, None]
+    q = cols[None, :, None, :]                                                          # (kh, kw, oh, ow)
+    inside = (r >= 0) & (r < h) & (q >= 0) & (q < w)
+    spatial = np.where(inside, r * w + q, -1)
+    base = (np.arange(n)[:, None] * c + np.arange(c)[None, :]) * (h * w)                # (n, c)
+    idx = np.where(spatial[None, None] >= 0, base[:, :, None, None, None, None] + spatial[None, None], -1)
+    return idx.reshape(n, c * kh * kw, oh * ow)
+
+
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    """im2col of channels-first x (N, C, H, W): (N, C*kh*kw, L), zero padding (torch's unfold)."""
+    t = _any(x, "unfold")
+    if t.ndim != 4:
+        raise ValueError(f"ops.unfold: x must be (N, C, H, W), got shape {tuple(t.shape)}")
+    idx = _unfold_index("unfold", tuple(t.shape), kernel_size, dilation, padding, stride)
+    return _gather("unfold", t, lambda i: np.where(idx >= 0, i.reshape(-1)[np.maximum(idx, 0)], -1),
+                   lambda a: np.where(idx >= 0, a.reshape(-1)[np.maximum(idx, 0)], np.zeros((), a.dtype)))
+
+
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """col2im: the patches (N, C*kh*kw, L) summed back into (N, C, H, W) (unfold's adjoint)."""
+    t = _f32(x, "fold")
+    (h, w), (kh, kw) = _two("fold", output_size, "output_size"), _two("fold", kernel_size, "kernel_size")
+    if t.ndim != 3 or t.shape[1] % (kh * kw):
+        raise ValueError(f"ops.fold: x must be (N, C*{kh}*{kw}, L), got shape {tuple(t.shape)}")
+    n, c = int(t.shape[0]), int(t.shape[1]) // (kh * kw)
+    idx = _unfold_index("fold", (n, c, h, w), kernel_size, dilation, padding, stride)
+    if idx.shape[2] != t.shape[2]:
+        raise ValueError(f"ops.fold: {t.shape[2]} patches given, but output_size {(h, w)} has {idx.shape[2]}")
+    flat, keep = idx.reshape(-1), idx.reshape(-1) >= 0
+    y = _t(np.bincount(flat[keep], weights=_np64(t).reshape(-1)[keep], minlength=n * c * h * w).reshape(n, c, h, w))
+    _record(lambda dys: [_t(np.where(idx >= 0, _np64(dys[0]).reshape(-1)[np.maximum(idx, 0)], 0.0))], [t], [y])
+    return y
+
+
+def _adaptive_windows(size, out):
+    return [(int(np.floor(i * size / out)), int(np.ceil((i + 1) * size / out))) for i in range(out)]
+
+
+def adaptive_average_pool(inputs, output_size, data_format=None):
+    """Mean over windows [floor(i H / o), ceil((i + 1) H / o)) (torch's adaptive pooling)."""
+    x, undo, one_d = _spatial("adaptive_average_pool", inputs, data_format)
+    oh, ow = (1, int(output_size[0] if isinstance(output_size, (list, tuple)) else output_size)) if one_d else \
+        _two("adaptive_average_pool", output_size, "output_size")
+    mats = []
+    for size, out in ((int(x.shape[1]), oh), (int(x.shape[2]), ow)):
+        m = np.zeros((out, size), np.float32)
+        for i, (lo, hi) in enumerate(_adaptive_windows(size, out)):
+            m[i, lo:hi] = 1.0 / (hi - lo)
+        mats.append(m)
+    return undo(einsum("oh,nhwc,pw->nopc", mats[0], x, mats[1]))
+
+
+def adaptive_max_pool(inputs, output_size, data_format=None):
+    x, undo, one_d = _spatial("adaptive_max_pool", inputs, data_format)
+    oh, ow = (1, int(output_size[0] if isinstance(output_size, (list, tuple)) else output_size)) if one_d else \
+        _two("adaptive_max_pool", output_size, "output_size")
+    n, h, w, c = (int(d) for d in x.shape)
+    a = np.asarray(x)
+    pick = np.zeros((n, oh, ow, c), np.int64)
+    base = np.arange(n)[:, None] * (h * w * c) + np.arange(c)[None, :]
+    for i, (h0, h1) in enumerate(_adaptive_windows(h, oh)):
+        for j, (w0, w1) in enumerate(_adaptive_windows(w, ow)):
+            win = a[:, h0:h1, w0:w1, :].reshape(n, -1, c)
+            k = win.argmax(axis=1)                                   # the first maximum, as TF
+            r, q = h0 + k // (w1 - w0), w0 + k % (w1 - w0)
+            pick[:, i, j, :] = base + (r * w + q) * c
+    return undo(_gather("adaptive_max_pool", x, lambda i: i.reshape(-1)[pick]))
+
+
+def polar(abs_, angle):
+    """(abs cos(angle), abs sin(angle)): a complex number as Keras' (real, imag) pair."""
+    return multiply(abs_, cos(angle)), multiply(abs_, sin(angle))
+
+
+def nextafter(x1, x2):
+    """The next float32 after x1 towards x2 (no gradient)."""
+    a, b = _f32(x1, "nextafter"), _f32(x2, "nextafter")
+    _broadcast_check("nextafter", a.shape, b.shape)
+    return _t(np.nextafter(np.asarray(a), np.asarray(b)))
+
+
+def vectorize(pyfunc, *, excluded=None, signature=None):
+    """pyfunc applied to every element (of the broadcast inputs), results stacked: a Python loop
+    over ops, so it is differentiable wherever pyfunc is."""
+    if signature is not None or excluded:
+        raise NotImplementedError("ops.vectorize: signature and excluded are not supported")
+
+    def wrapped(*args):
+        ts = [_f32(a, "vectorize") for a in args]
+        shape = _broadcast_check("vectorize", *[t.shape for t in ts])
+        flat = [ravel(broadcast_to(t, shape)) for t in ts]
+        n = int(np.prod(shape, dtype=np.int64))
+        if n == 0:
+            return zeros(shape)
+        outs = [pyfunc(*[f[i] for f in flat]) for i in range(n)]
+        return reshape(stack(outs, axis=0), list(shape))
+    return wrapped
+
+
+__all__ += ["unfold", "fold", "adaptive_average_pool", "adaptive_max_pool", "polar", "nextafter", "vectorize"]

@@ -84,6 +84,50 @@ def _pair(z):
     return [z.real, z.imag]
 
 
+def _unfold_ref(x, k, d, p, s):
+    """torch.nn.functional.unfold written as loops: column (c, i, j) of patch (r, q)."""
+    n, c, h, w = x.shape
+    oh = (h + 2 * p[0] - d[0] * (k[0] - 1) - 1) // s[0] + 1
+    ow = (w + 2 * p[1] - d[1] * (k[1] - 1) - 1) // s[1] + 1
+    out = np.zeros((n, c * k[0] * k[1], oh * ow))
+    for ch in range(c):
+        for i in range(k[0]):
+            for j in range(k[1]):
+                for r in range(oh):
+                    for q in range(ow):
+                        y, z = r * s[0] + i * d[0] - p[0], q * s[1] + j * d[1] - p[1]
+                        if 0 <= y < h and 0 <= z < w:
+                            out[:, (ch * k[0] + i) * k[1] + j, r * ow + q] = x[:, ch, y, z]
+    return out
+
+
+def _fold_ref(cols, shape, k, d, p, s):
+    n, c, h, w = shape
+    oh = (h + 2 * p[0] - d[0] * (k[0] - 1) - 1) // s[0] + 1
+    ow = (w + 2 * p[1] - d[1] * (k[1] - 1) - 1) // s[1] + 1
+    out = np.zeros(shape)
+    for ch in range(c):
+        for i in range(k[0]):
+            for j in range(k[1]):
+                for r in range(oh):
+                    for q in range(ow):
+                        y, z = r * s[0] + i * d[0] - p[0], q * s[1] + j * d[1] - p[1]
+                        if 0 <= y < h and 0 <= z < w:
+                            out[:, ch, y, z] += cols[:, (ch * k[0] + i) * k[1] + j, r * ow + q]
+    return out
+
+
+def _adaptive_ref(x, out, reduce):
+    n, h, w, c = x.shape
+    y = np.zeros((n,) + tuple(out) + (c,))
+    for i in range(out[0]):
+        for j in range(out[1]):
+            h0, h1 = (i * h) // out[0], -((-(i + 1) * h) // out[0])
+            w0, w1 = (j * w) // out[1], -((-(j + 1) * w) // out[1])
+            y[:, i, j] = reduce(x[:, h0:h1, w0:w1].reshape(n, -1, c), axis=1)
+    return y
+
+
 def _gelu_tanh(x):
     return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
 
@@ -400,6 +444,20 @@ CASES = [
      [_n(5), _n(5)], True),
     ("irfft_short", lambda r, i: ops.irfft((r, i), fft_length=4), lambda r, i: np.fft.irfft(r + 1j * i, 4),
      [_n(5), _n(5)], True),
+    ("unfold", lambda x: ops.unfold(x, (2, 3), dilation=(1, 2), padding=1, stride=(2, 1)),
+     lambda x: _unfold_ref(x, (2, 3), (1, 2), (1, 1), (2, 1)), [_n(2, 2, 4, 5)], True),
+    ("fold", lambda p: ops.fold(p, (4, 5), (2, 3), dilation=(1, 2), padding=1, stride=(2, 1)),
+     lambda p: _fold_ref(p, (2, 2, 4, 5), (2, 3), (1, 2), (1, 1), (2, 1)), [_n(2, 12, 9)], True),
+    ("adaptive_average_pool", lambda x: ops.adaptive_average_pool(x, (3, 2)),
+     lambda x: _adaptive_ref(x, (3, 2), np.mean), [_n(2, 7, 5, 2)], True),
+    ("adaptive_max_pool", lambda x: ops.adaptive_max_pool(x, (2, 3)),
+     lambda x: _adaptive_ref(x, (2, 3), np.max), [_distinct(2, 5, 7, 2)], True),
+    ("adaptive_average_pool_1d_first", lambda x: ops.adaptive_average_pool(x, 3, data_format="channels_first"),
+     lambda x: np.moveaxis(_adaptive_ref(np.moveaxis(x, 1, -1)[:, None], (1, 3), np.mean)[:, 0], -1, 1),
+     [_n(2, 2, 8)], True),
+    ("polar", lambda r, a: list(ops.polar(r, a)), lambda r, a: [r * np.cos(a), r * np.sin(a)], [_n(4), _n(4)], True),
+    ("vectorize", lambda a, b: ops.vectorize(lambda u, v: ops.square(u) * v + 1.0)(a, b),
+     lambda a, b: a * a * b + 1.0, [_n(2, 3), _n(3)], True),
     # not differentiable: forward only, and constants for the tape
     ("floor", lambda x: ops.floor(x), np.floor, [_n(3, 4)], False),
     ("ceil", lambda x: ops.ceil(x), np.ceil, [_n(3, 4)], False),
@@ -434,6 +492,8 @@ CASES = [
     ("logspace", lambda a: ops.logspace(a, 2.0, num=5, base=2), lambda a: np.logspace(a, 2.0, 5, base=2),
      [lambda r: np.float64(0.5)], False),
     ("full_like", lambda x: ops.full_like(x, 2.5), lambda x: np.full_like(x, 2.5), [_n(2, 3)], False),
+    ("nextafter", lambda a, b: ops.nextafter(a, b),
+     lambda a, b: np.nextafter(a.astype(np.float32), b.astype(np.float32)), [_n(4), _n(4)], False),
     ("heaviside", lambda a, b: ops.heaviside(a, b), np.heaviside,
      [lambda r: np.array([-1.0, 0.0, 2.0]), lambda r: np.array([0.5, 0.5, 0.5])], False),
     ("signbit", lambda x: ops.signbit(x), np.signbit, [lambda r: np.array([-1.0, 0.0, 2.0, -0.0])], False),
