@@ -3243,3 +3243,81 @@ def vectorize(pyfunc, *, excluded=None, signature=None):
 
 
 __all__ += ["unfold", "fold", "adaptive_average_pool", "adaptive_max_pool", "polar", "nextafter", "vectorize"]
+
+
+# -- short-time Fourier transforms ------------------------------------------------------------------
+
+def _stft_window(op, window, sequence_length, fft_length):
+    """The analysis window (periodic hann / hamming as scipy.signal.get_window, a given 1-D
+    window, or ones), zero-padded on both sides to fft_length."""
+    L, n = int(sequence_length), int(fft_length)
+    if L > n:
+        raise ValueError(f"ops.{op}: sequence_length {L} must be <= fft_length {n}")
+    if window is None:
+        win = np.ones(L)
+    elif isinstance(window, str):
+        k = np.arange(L)
+        if window in ("hann", "hanning"):
+            win = 0.5 - 0.5 * np.cos(2 * np.pi * k / L)
+        elif window == "hamming":
+            win = 0.54 - 0.46 * np.cos(2 * np.pi * k / L)
+        else:
+            raise ValueError(f"ops.{op}: window must be 'hann', 'hamming', a 1-D tensor or None, got {window!r}")
+    else:
+        win = _np64(window)
+        if win.shape != (L,):
+            raise ValueError(f"ops.{op}: a window tensor must have shape ({L},), got {win.shape}")
+    lo = (n - L) // 2
+    return np.pad(win, (lo, n - L - lo))
+
+
+def stft(x, sequence_length, sequence_stride, fft_length, window="hann", center=True):
+    """(real, imag) of shape (..., frames, fft_length // 2 + 1): frames of fft_length every
+    sequence_stride samples (x reflect-padded by fft_length // 2 on both sides when center),
+    times the window, through rfft. Differentiable (pad, frames, window and rfft all are)."""
+    t = _f32(x, "stft")
+    n, stride = int(fft_length), int(sequence_stride)
+    win = _stft_window("stft", window, sequence_length, n)
+    if center:
+        t = pad(t, [(0, 0)] * (t.ndim - 1) + [(n // 2, n // 2)], mode="reflect")
+    if int(t.shape[-1]) < n:
+        raise ValueError(f"ops.stft: the signal of length {int(t.shape[-1])} is shorter than fft_length {n}")
+    frames = multiply(extract_sequences(t, n, stride), win.astype(np.float32))
+    return rfft(frames, fft_length=n)
+
+
+def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="hann", center=True):
+    """The inverse of stft: irfft of each frame, times the window, overlap-added and divided by
+    the overlap-added squared window (where it is > 1e-10); the center padding is cropped, then
+    the signal is cut or zero-padded to ``length``."""
+    re, im = _complex_pair("istft", x)
+    n, stride = int(fft_length), int(sequence_stride)
+    win = _stft_window("istft", window, sequence_length, n)
+    frames = multiply(irfft((re, im), fft_length=n), win.astype(np.float32))     # (..., F, n)
+    f = int(frames.shape[-2])
+    total = n + stride * (f - 1)
+    # overlap-add: output sample j*stride + k collects frame j's entry k (a linear map; its
+    # adjoint reads the frames back out)
+    pos = (np.arange(f)[:, None] * stride + np.arange(n)[None, :]).reshape(-1)
+    lead = tuple(int(d) for d in frames.shape[:-2])
+    a = _np64(frames).reshape(lead + (f * n,))
+    out = np.zeros(lead + (total,))
+    np.add.at(out, (Ellipsis, pos), a)
+    denom = np.zeros(total)
+    np.add.at(denom, pos, np.tile(win * win, f))
+    scale = np.where(denom > 1e-10, 1.0 / np.where(denom > 1e-10, denom, 1.0), 1.0)
+    y = _t(out * scale)
+    _record(lambda dys: [_t((_np64(dys[0]) * scale)[..., pos].reshape(lead + (f, n)))], [frames], [y])
+    if center:
+        y = take(y, np.arange(n // 2, total - n // 2), axis=-1)
+    if length is not None:
+        length = int(length)
+        cur = int(y.shape[-1])
+        if length <= cur:
+            y = take(y, np.arange(length), axis=-1)
+        else:
+            y = pad(y, [(0, 0)] * (y.ndim - 1) + [(0, length - cur)])
+    return y
+
+
+__all__ += ["stft", "istft"]

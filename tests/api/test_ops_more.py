@@ -128,6 +128,35 @@ def _adaptive_ref(x, out, reduce):
     return y
 
 
+def _window_ref(kind, L, n):
+    k = np.arange(L)
+    w = {"hann": 0.5 - 0.5 * np.cos(2 * np.pi * k / L), "hamming": 0.54 - 0.46 * np.cos(2 * np.pi * k / L)}[kind]
+    lo = (n - L) // 2
+    return np.concatenate([np.zeros(lo), w, np.zeros(n - L - lo)])
+
+
+def _stft_ref(x, L, stride, n, kind, center):
+    if center:
+        x = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(n // 2, n // 2)], mode="reflect")
+    w = _window_ref(kind, L, n)
+    frames = [x[..., s:s + n] * w for s in range(0, x.shape[-1] - n + 1, stride)]
+    z = np.fft.rfft(np.stack(frames, -2), axis=-1)
+    return [z.real, z.imag]
+
+
+def _istft_ref(z, L, stride, n, length):
+    w = _window_ref("hann", L, n)
+    frames = np.fft.irfft(z, n, axis=-1) * w
+    f = frames.shape[-2]
+    total = n + stride * (f - 1)
+    out, den = np.zeros(frames.shape[:-2] + (total,)), np.zeros(total)
+    for j in range(f):
+        out[..., j * stride:j * stride + n] += frames[..., j, :]
+        den[j * stride:j * stride + n] += w * w
+    out = np.where(den > 1e-10, out / np.where(den > 1e-10, den, 1), out)[..., n // 2:total - n // 2]
+    return out[..., :length] if out.shape[-1] >= length else np.pad(out, [(0, 0)] * (out.ndim - 1) + [(0, length - out.shape[-1])])
+
+
 def _gelu_tanh(x):
     return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
 
@@ -458,6 +487,11 @@ CASES = [
     ("polar", lambda r, a: list(ops.polar(r, a)), lambda r, a: [r * np.cos(a), r * np.sin(a)], [_n(4), _n(4)], True),
     ("vectorize", lambda a, b: ops.vectorize(lambda u, v: ops.square(u) * v + 1.0)(a, b),
      lambda a, b: a * a * b + 1.0, [_n(2, 3), _n(3)], True),
+    ("stft", lambda x: list(ops.stft(x, 8, 3, 8)), lambda x: _stft_ref(x, 8, 3, 8, "hann", True), [_n(2, 20)], True),
+    ("stft_hamming_short_window", lambda x: list(ops.stft(x, 6, 4, 8, window="hamming", center=False)),
+     lambda x: _stft_ref(x, 6, 4, 8, "hamming", False), [_n(21)], True),
+    ("istft", lambda r, i: ops.istft((r, i), 8, 2, 8, length=14),
+     lambda r, i: _istft_ref(r + 1j * i, 8, 2, 8, 14), [_n(2, 7, 5), _n(2, 7, 5)], True),
     # not differentiable: forward only, and constants for the tape
     ("floor", lambda x: ops.floor(x), np.floor, [_n(3, 4)], False),
     ("ceil", lambda x: ops.ceil(x), np.ceil, [_n(3, 4)], False),
@@ -968,3 +1002,14 @@ def test_ctc_decode_greedy_and_errors():
         ops.ctc_decode(x, [8, 5], strategy="beam_search")
     with pytest.raises(ValueError, match=r"ops.ctc_loss: needs output \(batch, time, classes\)"):
         ops.ctc_loss(CTC_LABELS, np.ones((2, 5)), CTC_LABEL_LEN, CTC_TIME_LEN)
+
+
+def test_stft_istft_round_trip_and_torch(rng):
+    x = rng.normal(size=(2, 52))   # frames cover every sample: (52 + 16 - 16) is a multiple of the stride
+    re, im = ops.stft(x, 16, 4, 16)
+    np.testing.assert_allclose(np.asarray(ops.istft((re, im), 16, 4, 16, length=52)), x, atol=2e-6)
+    torch = pytest.importorskip("torch")
+    t = torch.stft(torch.tensor(x), 16, 4, 16, window=torch.hann_window(16, dtype=torch.float64), center=True,
+                   pad_mode="reflect", return_complex=True).transpose(-1, -2)
+    np.testing.assert_allclose(np.asarray(re), t.real.numpy(), atol=2e-6)
+    np.testing.assert_allclose(np.asarray(im), t.imag.numpy(), atol=2e-6)
