@@ -3321,3 +3321,87 @@ def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="
 
 
 __all__ += ["stft", "istft"]
+
+
+def qr(x, mode="reduced"):
+    """(Q, R) of matrices (..., m, n), NumPy's modes 'reduced' and 'complete'. Gradient for
+    m >= n in reduced mode (or square): dA = Q (dR + copyltu(M) R^-T) + (dQ - Q Q^T dQ) R^-T with
+    M = R dR^T - dQ^T Q (Walter and Lehmann; TensorFlow's rule)."""
+    t = _f32(x, "qr")
+    if mode not in ("reduced", "complete"):
+        raise ValueError(f"ops.qr: mode must be 'reduced' or 'complete', got {mode!r}")
+    if t.ndim < 2:
+        raise ValueError(f"ops.qr: needs matrices (..., m, n), got shape {tuple(t.shape)}")
+    a = _np64(t)
+    q, r = np.linalg.qr(a, mode=mode)
+    yq, yr = _t(q), _t(r)
+    m, n = a.shape[-2], a.shape[-1]
+
+    def rule(dys):
+        if m < n or (mode == "complete" and m != n):
+            raise NotImplementedError(f"ops.qr: the gradient needs m >= n and mode='reduced' (or a square "
+                                      f"matrix), got shape {a.shape} with mode={mode!r}")
+        dq = np.zeros(q.shape) if dys[0] is None else _np64(dys[0])
+        dr = np.zeros(r.shape) if dys[1] is None else _np64(dys[1])
+        qdq = _mT(q) @ dq
+        qdq_ = qdq - _mT(qdq)
+        rdr = r @ _mT(dr)
+        rdr_ = rdr - _mT(rdr)
+        low = np.tril(qdq_ + rdr_, -1)
+
+        def times_r_inv_t(v):       # v R^-T
+            return _mT(np.linalg.solve(r, _mT(v)))
+        return [_t(q @ (dr + times_r_inv_t(low)) + times_r_inv_t(dq - q @ qdq))]
+    _record(rule, [t], [yq, yr])
+    return yq, yr
+
+
+def svd(x, full_matrices=True, compute_uv=True):
+    """NumPy's svd: (u, s, vh), or s alone. Gradient (distinct singular values; Townsend 2016):
+    dA = U [(F o (U^T dU - dU^T U)) S + diag(dS) + S (F o (V^T dV - dV^T V))] V^T
+         + (I - U U^T) dU S^-1 V^T + U S^-1 dV^T (I - V V^T),  F_ij = 1 / (s_j^2 - s_i^2).
+    With full_matrices and a non-square input only the first min(m, n) singular vectors may
+    carry gradient (the others are not unique)."""
+    t = _f32(x, "svd")
+    if t.ndim < 2:
+        raise ValueError(f"ops.svd: needs matrices (..., m, n), got shape {tuple(t.shape)}")
+    a = _np64(t)
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    m, n = a.shape[-2], a.shape[-1]
+    k = _py_min(m, n)
+    if not compute_uv:
+        ys = _t(s)
+        _record(lambda dys: [_t(u @ (_np64(dys[0])[..., :, None] * vh))], [t], [ys])
+        return ys
+    if full_matrices and m != n:
+        uf, _, vhf = np.linalg.svd(a, full_matrices=True)
+    else:
+        uf, vhf = u, vh
+    yu, ys, yv = _t(uf), _t(s), _t(vhf)
+
+    def rule(dys):
+        du = np.zeros(uf.shape) if dys[0] is None else _np64(dys[0])
+        ds = np.zeros(s.shape) if dys[1] is None else _np64(dys[1])
+        dvh = np.zeros(vhf.shape) if dys[2] is None else _np64(dys[2])
+        if (du[..., k:].size and np.any(du[..., k:] != 0)) or (dvh[..., k:, :].size and np.any(dvh[..., k:, :] != 0)):
+            raise NotImplementedError("ops.svd: the singular vectors beyond min(m, n) of full_matrices=True "
+                                      "are not unique and have no gradient; use full_matrices=False")
+        du, dvh = du[..., :k], dvh[..., :k, :]
+        v, dv = _mT(vh), _mT(dvh)
+        s2 = s[..., None, :] ** 2 - s[..., :, None] ** 2            # s_j^2 - s_i^2
+        eye = np.eye(k, dtype=bool)
+        F = np.where(eye, 0.0, 1.0 / np.where(eye | (s2 == 0), 1.0, s2))
+        S = s[..., None, :] * np.eye(k)
+        inv_s = 1.0 / s
+        J = F * (_mT(u) @ du - _mT(du) @ u)
+        K = F * (_mT(v) @ dv - _mT(dv) @ v)
+        core = J @ S + ds[..., None, :] * np.eye(k) + S @ K
+        g = u @ core @ vh
+        g = g + (np.eye(m) - u @ _mT(u)) @ du @ (inv_s[..., :, None] * vh)
+        g = g + (u * inv_s[..., None, :]) @ _mT(dv) @ (np.eye(n) - v @ _mT(v))
+        return [_t(g)]
+    _record(rule, [t], [yu, ys, yv])
+    return yu, ys, yv
+
+
+__all__ += ["qr", "svd"]

@@ -157,6 +157,13 @@ def _istft_ref(z, L, stride, n, length):
     return out[..., :length] if out.shape[-1] >= length else np.pad(out, [(0, 0)] * (out.ndim - 1) + [(0, length - out.shape[-1])])
 
 
+def _qr_ref(a):
+    """NumPy's (LAPACK Householder) QR in float64: its sign choice is smooth in A, so finite
+    differences through it are meaningful."""
+    q, r = np.linalg.qr(a)
+    return [q, r]
+
+
 def _gelu_tanh(x):
     return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
 
@@ -492,6 +499,15 @@ CASES = [
      lambda x: _stft_ref(x, 6, 4, 8, "hamming", False), [_n(21)], True),
     ("istft", lambda r, i: ops.istft((r, i), 8, 2, 8, length=14),
      lambda r, i: _istft_ref(r + 1j * i, 8, 2, 8, 14), [_n(2, 7, 5), _n(2, 7, 5)], True),
+    ("qr", lambda a: list(ops.qr(a)), lambda a: _qr_ref(a), [_n(2, 5, 3)], True),
+    ("qr_square", lambda a: list(ops.qr(a, mode="complete")), lambda a: _qr_ref(a), [_wellconditioned(3, 3)], True),
+    ("svd_values", lambda a: ops.svd(a, compute_uv=False), lambda a: np.linalg.svd(a, compute_uv=False),
+     [_n(2, 4, 3)], True),
+    ("svd_tall", lambda a: (lambda u, s, vh: [u * u, s, vh * vh])(*ops.svd(a, full_matrices=False)),
+     lambda a: (lambda u, s, vh: [u * u, s, vh * vh])(*np.linalg.svd(a, full_matrices=False)), [_n(5, 3)], True),
+    ("svd_wide", lambda a: (lambda u, s, vh: [u * u, s, vh * vh, u @ vh])(*ops.svd(a, full_matrices=False)),
+     lambda a: (lambda u, s, vh: [u * u, s, vh * vh, u @ vh])(*np.linalg.svd(a, full_matrices=False)),
+     [_n(2, 3, 5)], True),
     # not differentiable: forward only, and constants for the tape
     ("floor", lambda x: ops.floor(x), np.floor, [_n(3, 4)], False),
     ("ceil", lambda x: ops.ceil(x), np.ceil, [_n(3, 4)], False),
@@ -1013,3 +1029,21 @@ def test_stft_istft_round_trip_and_torch(rng):
                    pad_mode="reflect", return_complex=True).transpose(-1, -2)
     np.testing.assert_allclose(np.asarray(re), t.real.numpy(), atol=2e-6)
     np.testing.assert_allclose(np.asarray(im), t.imag.numpy(), atol=2e-6)
+
+
+def test_decompositions_refuse_gradients_that_do_not_exist(rng):
+    a = ops.convert_to_tensor(rng.normal(size=(4, 3)).astype(np.float32))
+    with corenn.GradientTape(persistent=True) as tape:
+        tape.watch(a)
+        u, s, vh = ops.svd(a)                       # full_matrices=True: u is 4x4
+        q, r = ops.qr(a, mode="complete")
+        lu = ops.sum(u)
+        lq = ops.sum(q)
+        ls = ops.sum(s)
+    with pytest.raises(NotImplementedError, match="ops.svd: the singular vectors beyond min"):
+        tape.gradient(lu, a)
+    with pytest.raises(NotImplementedError, match=r"ops.qr: the gradient needs m >= n and mode='reduced'"):
+        tape.gradient(lq, a)
+    # the singular values alone are fine with full_matrices=True
+    uu, ss, vv = np.linalg.svd(np.asarray(a).astype(np.float64), full_matrices=False)
+    np.testing.assert_allclose(np.asarray(tape.gradient(ls, a)), uu @ vv, rtol=1e-4, atol=1e-5)
