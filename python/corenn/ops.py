@@ -1,8 +1,9 @@
 """corenn.ops: Keras 3's ``keras.ops`` names on Tensors (and NumPy arrays or Python numbers),
 differentiable under a GradientTape.
 
-Every op computes with a C++ kernel (corenn.kernels) and, when a recording tape needs it,
-records a small backward rule that calls the matching backward kernel:
+The hot ops compute with a C++ kernel (corenn.kernels) and, when a recording tape needs it,
+record a small backward rule that calls the matching backward kernel (the rest of keras.ops,
+further down, computes with NumPy and records NumPy rules; see the section comment there):
 
     y = ops.multiply(a, b)            kernels.binary_forward('multiply', a, b)
     rule: dy -> (dy * b, dy * a)      kernels.binary_backward (summed over broadcast axes)
@@ -361,8 +362,10 @@ def argmin(x, axis=-1, keepdims=False):
 # -- shapes ----------------------------------------------------------------------------------------
 
 def reshape(x, newshape):
-    x = _f32(x)
     target = [int(d) for d in (newshape if isinstance(newshape, (list, tuple)) else [newshape])]
+    if _is_int(x):   # integer tensors keep their dtype (no gradient)
+        return _t(np.asarray(_any(x, "reshape")).reshape(target))
+    x = _f32(x)
     y = x.reshape(target) if _contiguous_view_ok(x) else _f32(np.asarray(x).reshape(target))
     in_shape = list(x.shape)
     _record(lambda dys: [dys[0].reshape(in_shape)], [x], [y])
@@ -378,14 +381,14 @@ def flatten(x):
 
 
 def expand_dims(x, axis):
-    x = _f32(x)
+    x = _any(x, "expand_dims")
     s = list(x.shape)
     axis = axis if axis >= 0 else len(s) + 1 + axis
     return reshape(x, s[:axis] + [1] + s[axis:])
 
 
 def squeeze(x, axis=None):
-    x = _f32(x)
+    x = _any(x, "squeeze")
     s = list(x.shape)
     if axis is None:
         keep = [d for d in s if d != 1]
@@ -399,8 +402,11 @@ def squeeze(x, axis=None):
 
 
 def transpose(x, axes=None):
-    x = _f32(x)
+    x = _any(x, "transpose")
     perm = list(range(x.ndim))[::-1] if axes is None else [int(a) for a in axes]
+    if not _is_float(x):
+        kernels.inverse_permutation(perm)   # refuses a non-permutation, naming it
+        return _t(np.transpose(np.asarray(x), perm))
     y = kernels.transpose(x, perm)
     inverse = kernels.inverse_permutation(perm)
     _record(lambda dys: [kernels.transpose(dys[0], inverse)], [x], [y])
@@ -408,6 +414,12 @@ def transpose(x, axes=None):
 
 
 def concatenate(xs, axis=0):
+    if xs and _builtins.all(_is_int(x) for x in xs):
+        arrays = [np.asarray(_any(x, "concatenate")) for x in xs]
+        try:
+            return _t(np.concatenate(arrays, axis=axis))
+        except ValueError as exc:
+            raise ValueError(f"ops.concatenate: shapes {[a.shape for a in arrays]} along axis {axis}: {exc}") from None
     xs = [_f32(x) for x in xs]
     y = kernels.concat(xs, axis)
     sizes = [int(x.shape[axis]) for x in xs]

@@ -698,6 +698,10 @@ def test_integer_inputs_keep_integer_dtypes():
                       (ops.pad(t, 1), np.pad(a, 1)), (ops.triu(t), np.triu(a)), (ops.floor(t), a),
                       (ops.mod(t, 5), a % 5), (ops.floor_divide(t, 5), a // 5), (ops.prod(t + 1, axis=1),
                                                                                    np.prod(a + 1, 1)),
+                      (ops.reshape(t, (4, 3)), a.reshape(4, 3)), (ops.transpose(t), a.T),
+                      (ops.expand_dims(t, 1), a[:, None]), (ops.squeeze(a[None]), a),
+                      (ops.concatenate([t, a], axis=1), np.concatenate([a, a], 1)), (ops.stack([t, t]), np.stack([a, a])),
+                      (ops.add(t, 2), a + 2), (ops.maximum(t, a[::-1]), np.maximum(a, a[::-1])),
                       (ops.repeat(t, 2, axis=0), np.repeat(a, 2, 0)), (ops.broadcast_to(t, (2, 3, 4)),
                                                                         np.broadcast_to(a, (2, 3, 4)))]:
         assert out.dtype in ("int32", "int64"), out.dtype
