@@ -688,8 +688,8 @@ _install_operators()
 import builtins as _builtins
 import math as _math
 
-_py_sum, _py_max, _py_min, _py_abs, _py_round = (_builtins.sum, _builtins.max, _builtins.min,
-                                                 _builtins.abs, _builtins.round)
+# this module defines sum / max / min / any / all / round / map / slice (Keras' names)
+_py_max, _py_min = _builtins.max, _builtins.min
 
 
 def _any(x, op):
@@ -2013,7 +2013,7 @@ def einsum(subscripts, *operands):
     operand i's letters (summed over the axes it was broadcast along, broadcast along letters
     only it has, placed on the diagonal for a repeated letter)."""
     ts = [_any(o, "einsum") for o in operands]
-    if builtins_any(_is_float(t) for t in ts):
+    if _builtins.any(_is_float(t) for t in ts):
         ts = [t if _is_float(t) else _t(np.asarray(t).astype(np.float32)) for t in ts]
     arrays = [np.asarray(t) for t in ts]
     shapes = ", ".join(str(a.shape) for a in arrays)
@@ -2036,9 +2036,6 @@ def einsum(subscripts, *operands):
                         for i in range(len(ts))]
             tape.record(rule, ts, [y])
     return y
-
-
-builtins_any = _builtins.any
 
 
 def _einsum_grad(i, subs, out_sub, arrays, dy):
