@@ -1,8 +1,9 @@
 """corenn.ops: Keras 3's ``keras.ops`` names on Tensors (and NumPy arrays or Python numbers),
 differentiable under a GradientTape.
 
-Every op computes with a C++ kernel (corenn.kernels) and, when a recording tape needs it,
-records a small backward rule that calls the matching backward kernel:
+The hot ops compute with a C++ kernel (corenn.kernels) and, when a recording tape needs it,
+record a small backward rule that calls the matching backward kernel (the rest of keras.ops,
+further down, computes with NumPy and records NumPy rules; see the section comment there):
 
     y = ops.multiply(a, b)            kernels.binary_forward('multiply', a, b)
     rule: dy -> (dy * b, dy * a)      kernels.binary_backward (summed over broadcast axes)
@@ -48,7 +49,11 @@ def _f32(x, where="ops"):
         if x.dtype == "float32":
             return x
         return Tensor.from_numpy(np.asarray(x).astype(np.float32))
-    return Tensor.from_numpy(_c_array(np.asarray(x, dtype=np.float32)))
+    a = np.asarray(x)
+    if a.dtype.kind not in "fiub":
+        name = where if where.startswith("ops") else f"ops.{where}"
+        raise TypeError(f"{name}: expected numeric data (a tensor, array or number), got dtype {a.dtype}")
+    return Tensor.from_numpy(_c_array(a.astype(np.float32)))
 
 
 def _c_array(a):
@@ -96,7 +101,25 @@ def size(x):
 
 # -- elementwise -----------------------------------------------------------------------------------
 
+_INT_BINARY = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply,
+               "maximum": np.maximum, "minimum": np.minimum}
+
+
+def _is_int(x):
+    if isinstance(x, Tensor):
+        return x.dtype in ("int32", "int64")
+    if isinstance(x, (bool, float)):
+        return False
+    return isinstance(x, (int, np.integer)) or (isinstance(x, np.ndarray) and x.dtype.kind in "iu")
+
+
 def _binary(kind, a, b):
+    if kind in _INT_BINARY and _is_int(a) and _is_int(b) and (isinstance(a, Tensor) or isinstance(b, Tensor)):
+        # integer tensors stay integer (Keras); no gradient flows through integers
+        A, B = np.asarray(a), np.asarray(b)
+        _broadcast_check(kind, A.shape, B.shape)
+        dt = np.result_type(*[v.dtype for v in (a, b) if isinstance(v, Tensor)])
+        return _t(_INT_BINARY[kind](A, B).astype(dt))
     a, b = _f32(a), _f32(b)
     y = kernels.binary_forward(kind, a, b)
     tape = autodiff.recording_tape()
@@ -223,6 +246,11 @@ def log_softmax(x, axis=-1):
 
 
 def gelu(x, approximate=True):
+    """With approximate=True (keras.ops' default) the tanh approximation
+    x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); with False the exact x Phi(x) (the C++ kernel,
+    as layers and keras.activations.gelu use)."""
+    if approximate:
+        return _gelu_tanh(x)
     return _activation("gelu", x)
 
 
@@ -284,10 +312,41 @@ def std(x, axis=None, keepdims=False):
     return sqrt(var(x, axis=axis, keepdims=keepdims))
 
 
-def norm(x, ord=None, axis=None, keepdims=False):
-    if ord not in (None, 2, "fro", "euclidean"):
-        raise NotImplementedError(f"ops.norm: ord={ord!r} is not supported (the 2-norm is)")
-    return sqrt(sum(square(x), axis=axis, keepdims=keepdims))
+def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - Keras' name
+    """np.linalg.norm: vector norms (ord None/2, 1, inf, -inf, 0, any p) over one axis (or all of
+    x when axis is None and ord is None or x is 1-D); matrix norms ('fro', 1, -1, inf, -inf)
+    over two axes (or a 2-D x with axis None)."""
+    x = _f32(x, "norm")
+    axes = _axes_arg("norm", axis, x.ndim)
+    matrix = (axes is not None and len(axes) == 2) or (axes is None and ord is not None and x.ndim == 2)
+    if axes is not None and len(axes) > 2:
+        raise ValueError(f"ops.norm: axis must name one or two axes, got {axis!r}")
+    if matrix:
+        rows, cols = axes if axes is not None else (0, 1)
+        if ord in (None, "fro"):
+            return sqrt(sum(square(x), axis=(rows, cols), keepdims=keepdims))
+        if ord in (1, -1, np.inf, -np.inf):
+            inner_axis, outer_axis = (rows, cols) if ord in (1, -1) else (cols, rows)
+            s = sum(abs(x), axis=inner_axis, keepdims=True)
+            y = (max if ord in (1, np.inf) else min)(s, axis=outer_axis, keepdims=True)
+            return y if keepdims else squeeze(y, axis=[rows, cols])
+        raise NotImplementedError(f"ops.norm: matrix ord={ord!r} (singular values) is not supported; "
+                                  "'fro', 1, -1, inf and -inf are")
+    if ord == "fro" or ord == "nuc":
+        raise ValueError(f"ops.norm: ord={ord!r} is a matrix norm; it needs two axes")
+    over = axes if axes is not None else None
+    if ord is None or ord == 2:
+        return sqrt(sum(square(x), axis=over, keepdims=keepdims))
+    if ord == 1:
+        return sum(abs(x), axis=over, keepdims=keepdims)
+    if ord == np.inf:
+        return max(abs(x), axis=over, keepdims=keepdims)
+    if ord == -np.inf:
+        return min(abs(x), axis=over, keepdims=keepdims)
+    if ord == 0:
+        return _t(np.sum(np.asarray(x) != 0, axis=over, keepdims=keepdims).astype(np.float32))
+    p = float(ord)
+    return power(sum(power(abs(x), p), axis=over, keepdims=keepdims), 1.0 / p)
 
 
 def argmax(x, axis=-1, keepdims=False):
@@ -303,8 +362,10 @@ def argmin(x, axis=-1, keepdims=False):
 # -- shapes ----------------------------------------------------------------------------------------
 
 def reshape(x, newshape):
-    x = _f32(x)
     target = [int(d) for d in (newshape if isinstance(newshape, (list, tuple)) else [newshape])]
+    if _is_int(x):   # integer tensors keep their dtype (no gradient)
+        return _t(np.asarray(_any(x, "reshape")).reshape(target))
+    x = _f32(x)
     y = x.reshape(target) if _contiguous_view_ok(x) else _f32(np.asarray(x).reshape(target))
     in_shape = list(x.shape)
     _record(lambda dys: [dys[0].reshape(in_shape)], [x], [y])
@@ -320,14 +381,14 @@ def flatten(x):
 
 
 def expand_dims(x, axis):
-    x = _f32(x)
+    x = _any(x, "expand_dims")
     s = list(x.shape)
     axis = axis if axis >= 0 else len(s) + 1 + axis
     return reshape(x, s[:axis] + [1] + s[axis:])
 
 
 def squeeze(x, axis=None):
-    x = _f32(x)
+    x = _any(x, "squeeze")
     s = list(x.shape)
     if axis is None:
         keep = [d for d in s if d != 1]
@@ -341,8 +402,11 @@ def squeeze(x, axis=None):
 
 
 def transpose(x, axes=None):
-    x = _f32(x)
+    x = _any(x, "transpose")
     perm = list(range(x.ndim))[::-1] if axes is None else [int(a) for a in axes]
+    if not _is_float(x):
+        kernels.inverse_permutation(perm)   # refuses a non-permutation, naming it
+        return _t(np.transpose(np.asarray(x), perm))
     y = kernels.transpose(x, perm)
     inverse = kernels.inverse_permutation(perm)
     _record(lambda dys: [kernels.transpose(dys[0], inverse)], [x], [y])
@@ -350,6 +414,12 @@ def transpose(x, axes=None):
 
 
 def concatenate(xs, axis=0):
+    if xs and _builtins.all(_is_int(x) for x in xs):
+        arrays = [np.asarray(_any(x, "concatenate")) for x in xs]
+        try:
+            return _t(np.concatenate(arrays, axis=axis))
+        except ValueError as exc:
+            raise ValueError(f"ops.concatenate: shapes {[a.shape for a in arrays]} along axis {axis}: {exc}") from None
     xs = [_f32(x) for x in xs]
     y = kernels.concat(xs, axis)
     sizes = [int(x.shape[axis]) for x in xs]
@@ -412,11 +482,33 @@ def clip(x, x_min, x_max):
 
 
 def where(condition, x1=None, x2=None):
-    c = _f32(np.asarray(condition, dtype=np.float32))
+    """x1 where condition (nonzero) holds, else x2, broadcast together; the gradient goes to the
+    chosen side only (a NaN or inf on the other side does not leak into values or gradients)."""
+    c = np.asarray(condition)
     if x1 is None and x2 is None:
-        return Tensor.from_numpy(_c_array(np.nonzero(np.asarray(c))[0].astype(np.int64)))
-    # where(c, a, b) = c * a + (1 - c) * b, differentiable in a and b
-    return add(multiply(c, x1), multiply(subtract(1.0, c), x2))
+        return Tensor.from_numpy(_c_array(np.nonzero(c)[0].astype(np.int64)))
+    if x1 is None or x2 is None:
+        raise ValueError("ops.where: give both x1 and x2, or neither (then the indices of the nonzero entries)")
+    c = c != 0
+    if _is_int(x1) and _is_int(x2):
+        a, b = _any(x1, "where"), _any(x2, "where")
+        _broadcast_check("where", c.shape, a.shape, b.shape)
+        return _t(np.where(c, np.asarray(a), np.asarray(b)))
+    a, b = _f32(x1, "where"), _f32(x2, "where")
+    shape = _broadcast_check("where", c.shape, a.shape, b.shape)
+    y = _t(np.where(c, np.asarray(a), np.asarray(b)))
+    tape = autodiff.recording_tape()
+    if tape is not None:
+        need_a, need_b = _needs(tape, a), _needs(tape, b)
+        pick = np.broadcast_to(c, shape)
+
+        def rule(dys):
+            dy = np.broadcast_to(np.asarray(dys[0]), shape)
+            da = _t(_sum_to(np.where(pick, dy, 0.0), a.shape)) if need_a else None
+            db = _t(_sum_to(np.where(pick, 0.0, dy), b.shape)) if need_b else None
+            return [da, db]
+        tape.record(rule, [a, b], [y])
+    return y
 
 
 def one_hot(x, num_classes, axis=-1, dtype="float32"):
@@ -570,3 +662,2755 @@ def _len(a):
 
 
 _install_operators()
+
+
+# ==================================================================================================
+# The rest of keras.ops: NumPy-style, math and nn ops.
+#
+# These are not per-step layer kernels, so most compute with NumPy (in float64 where rounding
+# matters, stored as float32) and record a NumPy backward rule; ops that are compositions of the
+# ops above (relu6, hard_sigmoid, moments, normalize, ...) inherit their kernels and rules.
+#
+# Three rule shapes cover most of them:
+#   - elementwise:  dx = dy * f'(x)                          (_unary_np / _binary_np)
+#   - gathers:      y = x.flat[I] for an index array I        (_gather): flip, roll, tile, repeat,
+#                   pad, swapaxes, broadcast_to, take, sort values, top_k, triu, slice, ...
+#                   dx = bincount(I, weights=dy): every position of x collects the dy of the
+#                   outputs that copied it (I = -1 marks an output that copied nothing: padding,
+#                   a zeroed triangle). One rule, exact for duplicates and broadcasts.
+#   - their own:    einsum, cumsum, cumprod, logsumexp, prod, scatter, segment_sum, ...
+# Integer inputs keep their integer dtype through the index / shape ops (no gradient: the tape
+# only differentiates float32 tensors); math ops turn them into float32. NumPy has no bool
+# tensors here: predicates (isnan, in_top_k, any, ...) return float32 masks like the
+# comparisons above.
+# ==================================================================================================
+
+import builtins as _builtins
+import math as _math
+
+# this module defines sum / max / min / any / all / round / map / slice (Keras' names)
+_py_max, _py_min = _builtins.max, _builtins.min
+
+
+def _any(x, op):
+    """A Tensor for x keeping integer dtypes (floats and bools become float32)."""
+    try:
+        return autodiff.convert(x, f"ops.{op}")
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"ops.{op}: expected a tensor, array or number, got {type(x).__name__}: {exc}") from None
+
+
+def _t(a):
+    """A new Tensor holding array ``a`` (float -> float32, bool -> float32 mask, other ints ->
+    int64); always a copy, so a result never shares memory with an input."""
+    a = np.asarray(a)
+    if a.dtype.kind == "f" or a.dtype.kind == "b":
+        dt = np.float32
+    elif a.dtype in (np.int32, np.int64):
+        dt = a.dtype
+    elif a.dtype.kind in "iu":
+        dt = np.int64
+    else:
+        raise TypeError(f"ops: cannot hold dtype {a.dtype} in a corenn Tensor")
+    return Tensor.from_numpy(np.array(a, dtype=dt, order="C", copy=True))
+
+
+def _np64(x):
+    return np.asarray(x, dtype=np.float64)
+
+
+def _is_float(x):
+    return x.dtype == "float32"
+
+
+def _axis_arg(op, axis, ndim, allow_none=True):
+    """A checked axis (normalized to 0..ndim-1), or None."""
+    if axis is None:
+        if allow_none:
+            return None
+        raise ValueError(f"ops.{op}: axis must be an integer, got None")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"ops.{op}: axis must be an integer, got {axis!r}")
+    if not -ndim <= int(axis) < ndim:
+        raise ValueError(f"ops.{op}: axis {axis} is out of range for a tensor of rank {ndim}")
+    return int(axis) % ndim
+
+
+def _axes_arg(op, axis, ndim):
+    """None, or a tuple of distinct normalized axes (an int or a sequence of ints)."""
+    if axis is None:
+        return None
+    axes = axis if isinstance(axis, (list, tuple)) else [axis]
+    out = tuple(_axis_arg(op, a, ndim) for a in axes)
+    if len(set(out)) != len(out):
+        raise ValueError(f"ops.{op}: repeated axis in {axis!r}")
+    return out
+
+
+def _sum_to(g, shape):
+    """g summed over the axes along which an operand of ``shape`` was broadcast to g's shape."""
+    shape = tuple(shape)
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[i] != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+
+def _broadcast_check(op, *shapes):
+    try:
+        return np.broadcast_shapes(*[tuple(s) for s in shapes])
+    except ValueError:
+        raise ValueError(f"ops.{op}: shapes {', '.join(str(tuple(s)) for s in shapes)} do not broadcast "
+                         "together (each axis, right-aligned, must be equal or 1)") from None
+
+
+def _unary_np(op, x, f, df=None):
+    """y = f(x) elementwise (computed in float64, stored float32); the rule dx = dy * df(x, y).
+    df None: no derivative (the result is a constant for the tape)."""
+    x = _f32(x, op)
+    with np.errstate(all="ignore"):
+        y = _t(f(_np64(x)))
+    if df is not None:
+        def rule(dys):
+            with np.errstate(all="ignore"):
+                return [_t(_np64(dys[0]) * df(_np64(x), _np64(y)))]
+        _record(rule, [x], [y])
+    return y
+
+
+def _binary_np(op, x1, x2, f, dfa=None, dfb=None):
+    """y = f(a, b) with broadcasting (float64 math, float32 result); da = sum-to-a(dy dfa(a, b, y))."""
+    a, b = _f32(x1, op), _f32(x2, op)
+    _broadcast_check(op, a.shape, b.shape)
+    with np.errstate(all="ignore"):
+        y = _t(f(_np64(a), _np64(b)))
+    if dfa is not None:
+        tape = autodiff.recording_tape()
+        if tape is not None:
+            need_a, need_b = _needs(tape, a), _needs(tape, b)
+
+            def rule(dys):
+                A, B, Y, dy = _np64(a), _np64(b), _np64(y), _np64(dys[0])
+                with np.errstate(all="ignore"):
+                    da = _t(_sum_to(dy * dfa(A, B, Y), a.shape)) if need_a else None
+                    db = _t(_sum_to(dy * dfb(A, B, Y), b.shape)) if need_b else None
+                return [da, db]
+            tape.record(rule, [a, b], [y])
+    return y
+
+
+def _gather(op, x, index_fn, values_fn=None):
+    """y = x.flat[index_fn(I)] where I numbers x's entries (0..size-1, x's shape); -1 entries of
+    the index array are outputs that copy no entry of x (they take values_fn's values).
+    Gradient: dx.flat[i] = sum of dy over the outputs whose index is i."""
+    x = _any(x, op)
+    a = np.asarray(x)
+    idx = np.asarray(index_fn(np.arange(a.size, dtype=np.int64).reshape(a.shape)))
+    if values_fn is not None:
+        y = _t(values_fn(a))
+    else:
+        y = _t(a.reshape(-1)[idx] if a.size else np.zeros(idx.shape, a.dtype))
+    if _is_float(x):
+        shape, n = a.shape, a.size
+
+        def rule(dys):
+            flat, dy = idx.reshape(-1), _np64(dys[0]).reshape(-1)
+            keep = flat >= 0
+            g = np.bincount(flat[keep], weights=dy[keep], minlength=n)
+            return [_t(g.reshape(shape))]
+        _record(rule, [x], [y])
+    return y
+
+
+def _shape_of(op, shape):
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    try:
+        return tuple(int(d) for d in shape)
+    except TypeError:
+        raise TypeError(f"ops.{op}: shape must be an integer or a sequence of integers, got {shape!r}") from None
+
+
+# -- core ------------------------------------------------------------------------------------------
+
+def is_tensor(x):
+    return isinstance(x, Tensor)
+
+
+def dtype(x):
+    """The dtype name of x (a Tensor's own; a NumPy array's; Python numbers: int32 / float32)."""
+    if isinstance(x, Tensor):
+        return str(x.dtype)
+    if isinstance(x, bool):
+        return "bool"
+    if isinstance(x, int):
+        return "int32"
+    if isinstance(x, float):
+        return "float32"
+    return np.asarray(x).dtype.name
+
+
+def array(x, dtype=None):
+    return convert_to_tensor(x, dtype=dtype)
+
+
+def copy(x):
+    return _gather("copy", x, lambda i: i)
+
+
+def get_item(x, key):
+    return _getitem(_any(x, "get_item"), key)
+
+
+def ravel(x):
+    return _gather("ravel", x, lambda i: i.reshape(-1))
+
+
+def cond(pred, true_fn, false_fn):
+    """true_fn() if pred else false_fn() (plain Python: eager ops need no tracing)."""
+    return true_fn() if bool(np.asarray(pred)) else false_fn()
+
+
+def switch(index, branches, *operands):
+    i = int(np.clip(int(np.asarray(index)), 0, len(branches) - 1))
+    return branches[i](*operands)
+
+
+def while_loop(cond, body, loop_vars, maximum_iterations=None):
+    """Run ``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)`` (loop_vars a tuple / list,
+    or a single value as in Keras)."""
+    single = not isinstance(loop_vars, (list, tuple))
+    vars_ = (loop_vars,) if single else tuple(loop_vars)
+    n = 0
+    while (maximum_iterations is None or n < maximum_iterations) and bool(np.asarray(cond(*vars_))):
+        out = body(*vars_)
+        vars_ = (out,) if single or not isinstance(out, (list, tuple)) else tuple(out)
+        n += 1
+    if single:
+        return vars_[0]
+    return type(loop_vars)(vars_) if isinstance(loop_vars, list) else vars_
+
+
+def fori_loop(lower, upper, body_fun, init_val):
+    val = init_val
+    for i in range(int(lower), int(upper)):
+        val = body_fun(i, val)
+    return val
+
+
+def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
+    """carry, ys = scan(f, init, xs): ``carry, y = f(carry, x)`` over xs' leading axis (JAX's
+    lax.scan, Keras 3's keras.ops.scan); ys stacked along a new leading axis."""
+    if xs is None:
+        if length is None:
+            raise ValueError("ops.scan: give xs or length")
+        items = [None] * int(length)
+    else:
+        n = int(xs.shape[0]) if hasattr(xs, "shape") else len(xs)
+        if length is not None and int(length) != n:
+            raise ValueError(f"ops.scan: length {length} does not match xs' leading axis {n}")
+        items = [xs[i] for i in range(n)]
+    order = range(len(items) - 1, -1, -1) if reverse else range(len(items))
+    carry, ys = init, [None] * len(items)
+    for i in order:
+        carry, ys[i] = f(carry, items[i])
+    if not ys or ys[0] is None:
+        return carry, None
+    return carry, stack(ys, axis=0)
+
+
+def map(f, xs):  # noqa: A001 - Keras' name
+    n = int(xs.shape[0]) if hasattr(xs, "shape") else len(xs)
+    return stack([f(xs[i]) for i in range(n)], axis=0)
+
+
+def vectorized_map(function, elements):
+    return map(function, elements)
+
+
+def unstack(x, num=None, axis=0):
+    x = _any(x, "unstack")
+    ax = _axis_arg("unstack", axis, x.ndim, allow_none=False)
+    n = int(x.shape[ax])
+    if num is not None and int(num) != n:
+        raise ValueError(f"ops.unstack: num={num} but axis {axis} of shape {tuple(x.shape)} has {n} entries")
+    return [_gather("unstack", x, lambda i, k=k: np.take(i, k, axis=ax)) for k in range(n)]
+
+
+def split(x, indices_or_sections, axis=0):
+    x = _any(x, "split")
+    ax = _axis_arg("split", axis, x.ndim, allow_none=False)
+    n = int(x.shape[ax])
+    if isinstance(indices_or_sections, (int, np.integer)):
+        k = int(indices_or_sections)
+        if k <= 0 or n % k:
+            raise ValueError(f"ops.split: axis {axis} of shape {tuple(x.shape)} (size {n}) does not split "
+                             f"into {k} equal sections")
+        bounds = [i * (n // k) for i in range(k + 1)]
+    else:
+        bounds = [0] + [_py_min(_py_max(int(i), 0), n) for i in indices_or_sections] + [n]
+    return [_gather("split", x, lambda i, lo=lo, hi=hi: np.take(i, np.arange(lo, _py_max(lo, hi)), axis=ax))
+            for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def slice(inputs, start_indices, shape):  # noqa: A001 - Keras' name
+    """inputs[start:start+shape] on every axis (Keras 3's ops.slice)."""
+    x = _any(inputs, "slice")
+    start, size = [int(s) for s in np.asarray(start_indices).reshape(-1)], _shape_of("slice", shape)
+    if len(start) != x.ndim or len(size) != x.ndim:
+        raise ValueError(f"ops.slice: start_indices {start} and shape {size} need one entry per axis of "
+                         f"the input's shape {tuple(x.shape)}")
+    for s, k, d in zip(start, size, x.shape):
+        if s < 0 or k < 0 or s + k > d:
+            raise ValueError(f"ops.slice: the window start {start} size {size} does not fit in shape {tuple(x.shape)}")
+    key = tuple(_builtins.slice(s, s + k) for s, k in zip(start, size))
+    return _gather("slice", x, lambda i: i[key])
+
+
+def slice_update(inputs, start_indices, updates):
+    """inputs with the window at start_indices replaced by updates (a new tensor)."""
+    x, u = _any(inputs, "slice_update"), _any(updates, "slice_update")
+    start = [int(s) for s in np.asarray(start_indices).reshape(-1)]
+    if len(start) != x.ndim or u.ndim != x.ndim or _builtins.any(
+            s < 0 or s + k > d for s, k, d in zip(start, u.shape, x.shape)):
+        raise ValueError(f"ops.slice_update: updates of shape {tuple(u.shape)} at {start} do not fit in "
+                         f"inputs of shape {tuple(x.shape)}")
+    key = tuple(_builtins.slice(s, s + k) for s, k in zip(start, u.shape))
+    return _replace("slice_update", x, u, lambda m: m.__setitem__(key, True), key)
+
+
+def _replace(op, x, u, mark, key):
+    """out = x with out[key] = u; dx = dy where not replaced, du = dy[key]."""
+    out = np.array(np.asarray(x), copy=True)
+    if _is_float(x) or _is_float(u):
+        out = out.astype(np.float32)
+    out[key] = np.asarray(u)
+    y = _t(out)
+    if _is_float(x) and _is_float(u):
+        replaced = np.zeros(tuple(x.shape), bool)
+        mark(replaced)
+
+        def rule(dys):
+            dy = np.asarray(dys[0])
+            return [_t(np.where(replaced, 0.0, dy)), _t(dy[key].reshape(tuple(u.shape)))]
+        _record(rule, [x, u], [y])
+    return y
+
+
+def _index_tuple(op, indices, shape):
+    """scatter-style indices (..., depth) -> a tuple of index arrays for the first depth axes."""
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        idx = idx.astype(np.int64)
+    if idx.ndim == 0 or idx.shape[-1] > len(shape):
+        raise ValueError(f"ops.{op}: indices of shape {idx.shape} must end in an index depth <= the rank "
+                         f"of shape {tuple(shape)}")
+    depth = idx.shape[-1]
+    for d in range(depth):
+        col = idx[..., d]
+        if col.size and (col.min() < 0 or col.max() >= shape[d]):
+            raise IndexError(f"ops.{op}: an index along axis {d} is outside [0, {shape[d]}) of shape {tuple(shape)}")
+    return tuple(idx[..., d] for d in range(depth))
+
+
+def scatter(indices, values, shape):
+    """A zeros tensor of ``shape`` with ``values`` added at ``indices`` (tf.scatter_nd: duplicate
+    indices sum)."""
+    shape = _shape_of("scatter", shape)
+    v = _any(values, "scatter")
+    key = _index_tuple("scatter", indices, shape)
+    want = key[0].shape + tuple(shape[len(key):])
+    if tuple(v.shape) != want:
+        raise ValueError(f"ops.scatter: values of shape {tuple(v.shape)} do not match indices and shape "
+                         f"(expected {want})")
+    out = np.zeros(shape, np.asarray(v).dtype)
+    np.add.at(out, key, np.asarray(v))
+    y = _t(out)
+    if _is_float(v):
+        _record(lambda dys: [_t(np.asarray(dys[0])[key])], [v], [y])
+    return y
+
+
+def scatter_update(inputs, indices, updates):
+    """inputs with the entries at ``indices`` (..., depth) replaced by ``updates``."""
+    x, u = _any(inputs, "scatter_update"), _any(updates, "scatter_update")
+    key = _index_tuple("scatter_update", indices, tuple(x.shape))
+    want = key[0].shape + tuple(x.shape[len(key):])
+    if tuple(u.shape) != want:
+        raise ValueError(f"ops.scatter_update: updates of shape {tuple(u.shape)} do not match indices "
+                         f"(expected {want})")
+    return _replace("scatter_update", x, u, lambda m: m.__setitem__(key, True), key)
+
+
+# -- elementwise math ------------------------------------------------------------------------------
+
+def _erf64(a):
+    return np.vectorize(_math.erf, otypes=[np.float64])(a) if np.size(a) else np.zeros(np.shape(a))
+
+
+def _erfinv64(y):
+    """erf^-1 in float64: Giles' single-precision approximation refined by Newton steps."""
+    y = np.asarray(y, np.float64)
+    with np.errstate(all="ignore"):
+        w = -np.log((1.0 - y) * (1.0 + y))
+        small = w < 5.0
+        ws, wl = w - 2.5, np.sqrt(w) - 3.0
+        ps = 2.81022636e-08
+        for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
+                  -0.00417768164, 0.246640727, 1.50140941):
+            ps = c + ps * ws
+        pl = -0.000200214257
+        for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
+                  0.00943887047, 1.00167406, 2.83297682):
+            pl = c + pl * wl
+        x = np.where(small, ps, pl) * y
+        for _ in range(2):
+            err = _erf64(x) - y
+            x = x - err / (2.0 / np.sqrt(np.pi) * np.exp(-x * x))
+        x = np.where(y == 1.0, np.inf, np.where(y == -1.0, -np.inf, x))
+        return np.where(np.abs(y) > 1.0, np.nan, x)
+
+
+_SQRT_PI = np.sqrt(np.pi)
+
+
+def erf(x):
+    return _unary_np("erf", x, _erf64, lambda a, y: 2.0 / _SQRT_PI * np.exp(-a * a))
+
+
+def erfinv(x):
+    return _unary_np("erfinv", x, _erfinv64, lambda a, y: _SQRT_PI / 2.0 * np.exp(y * y))
+
+
+def log1p(x):
+    return _unary_np("log1p", x, np.log1p, lambda a, y: 1.0 / (1.0 + a))
+
+
+def expm1(x):
+    return _unary_np("expm1", x, np.expm1, lambda a, y: y + 1.0)
+
+
+def exp2(x):
+    return _unary_np("exp2", x, np.exp2, lambda a, y: y * np.log(2.0))
+
+
+def log2(x):
+    return _unary_np("log2", x, np.log2, lambda a, y: 1.0 / (a * np.log(2.0)))
+
+
+def log10(x):
+    return _unary_np("log10", x, np.log10, lambda a, y: 1.0 / (a * np.log(10.0)))
+
+
+def rsqrt(x):
+    return _unary_np("rsqrt", x, lambda a: 1.0 / np.sqrt(a), lambda a, y: -0.5 * y / a)
+
+
+def tan(x):
+    return _unary_np("tan", x, np.tan, lambda a, y: 1.0 + y * y)
+
+
+def sinh(x):
+    return _unary_np("sinh", x, np.sinh, lambda a, y: np.cosh(a))
+
+
+def cosh(x):
+    return _unary_np("cosh", x, np.cosh, lambda a, y: np.sinh(a))
+
+
+def arcsin(x):
+    return _unary_np("arcsin", x, np.arcsin, lambda a, y: 1.0 / np.sqrt(1.0 - a * a))
+
+
+def arccos(x):
+    return _unary_np("arccos", x, np.arccos, lambda a, y: -1.0 / np.sqrt(1.0 - a * a))
+
+
+def arctan(x):
+    return _unary_np("arctan", x, np.arctan, lambda a, y: 1.0 / (1.0 + a * a))
+
+
+def arcsinh(x):
+    return _unary_np("arcsinh", x, np.arcsinh, lambda a, y: 1.0 / np.sqrt(a * a + 1.0))
+
+
+def arccosh(x):
+    return _unary_np("arccosh", x, np.arccosh, lambda a, y: 1.0 / np.sqrt(a * a - 1.0))
+
+
+def arctanh(x):
+    return _unary_np("arctanh", x, np.arctanh, lambda a, y: 1.0 / (1.0 - a * a))
+
+
+def _int_preserving(op, x, f):
+    """f applied to x; an integer tensor stays integer (floor, ceil, round of ints are the ints)."""
+    t = _any(x, op)
+    if not _is_float(t):
+        return _t(np.asarray(t))
+    return _unary_np(op, t, f)   # no derivative: a constant for the tape (TensorFlow: None)
+
+
+def floor(x):
+    return _int_preserving("floor", x, np.floor)
+
+
+def ceil(x):
+    return _int_preserving("ceil", x, np.ceil)
+
+
+def trunc(x):
+    return _int_preserving("trunc", x, np.trunc)
+
+
+def round(x, decimals=0):  # noqa: A001 - Keras' name
+    """Round half to even (NumPy, TensorFlow), to ``decimals`` places."""
+    return _int_preserving("round", x, lambda a: np.round(a, int(decimals)))
+
+
+def arctan2(x1, x2):
+    return _binary_np("arctan2", x1, x2, np.arctan2,
+                      lambda a, b, y: b / (a * a + b * b), lambda a, b, y: -a / (a * a + b * b))
+
+
+def hypot(x1, x2):
+    return _binary_np("hypot", x1, x2, np.hypot, lambda a, b, y: a / y, lambda a, b, y: b / y)
+
+
+def logaddexp(x1, x2):
+    return _binary_np("logaddexp", x1, x2, np.logaddexp,
+                      lambda a, b, y: np.exp(a - y), lambda a, b, y: np.exp(b - y))
+
+
+def mod(x1, x2):
+    """x1 mod x2 with the divisor's sign (NumPy's, Python's %); integers stay integers."""
+    a, b = _any(x1, "mod"), _any(x2, "mod")
+    if not _is_float(a) and not _is_float(b):
+        _broadcast_check("mod", a.shape, b.shape)
+        with np.errstate(all="ignore"):
+            return _t(np.mod(np.asarray(a), np.asarray(b)))
+    return _binary_np("mod", a, b, np.mod, lambda a, b, y: np.ones_like(y),
+                      lambda a, b, y: -np.floor(a / b))
+
+
+def floor_divide(x1, x2):
+    a, b = _any(x1, "floor_divide"), _any(x2, "floor_divide")
+    _broadcast_check("floor_divide", a.shape, b.shape)
+    A, B = np.asarray(a), np.asarray(b)
+    if not _is_float(a) and not _is_float(b):
+        if B.size and (B == 0).any():
+            raise ZeroDivisionError("ops.floor_divide: integer division by zero")
+        return _t(np.floor_divide(A, B))
+    with np.errstate(all="ignore"):
+        return _t(np.floor_divide(A.astype(np.float64), B.astype(np.float64)))
+
+
+def divide_no_nan(x1, x2):
+    """x1 / x2, and 0 where x2 == 0 (gradients too)."""
+    return _binary_np("divide_no_nan", x1, x2,
+                      lambda a, b: np.where(b == 0, 0.0, a / np.where(b == 0, 1.0, b)),
+                      lambda a, b, y: np.where(b == 0, 0.0, 1.0 / np.where(b == 0, 1.0, b)),
+                      lambda a, b, y: np.where(b == 0, 0.0, -y / np.where(b == 0, 1.0, b)))
+
+
+def _predicate(op, fn, *xs):
+    arrays = [np.asarray(_any(x, op)) for x in xs]
+    if len(arrays) > 1:
+        _broadcast_check(op, *[a.shape for a in arrays])
+    with np.errstate(all="ignore"):
+        return _t(np.asarray(fn(*arrays)).astype(np.float32))
+
+
+def isnan(x):
+    return _predicate("isnan", np.isnan, x)
+
+
+def isinf(x):
+    return _predicate("isinf", np.isinf, x)
+
+
+def isfinite(x):
+    return _predicate("isfinite", np.isfinite, x)
+
+
+def isclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):
+    return _predicate("isclose", lambda a, b: np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan),
+                      x1, x2)
+
+
+def logical_xor(x1, x2):
+    return _predicate("logical_xor", np.logical_xor, x1, x2)
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """NaN / inf replaced; the gradient passes where x was finite (0 where it was replaced)."""
+    t = _any(x, "nan_to_num")
+    if not _is_float(t):
+        return _t(np.asarray(t))
+    return _unary_np("nan_to_num", t,
+                     lambda a: np.nan_to_num(a.astype(np.float32), nan=nan, posinf=posinf, neginf=neginf),
+                     lambda a, y: np.isfinite(a).astype(np.float64))
+
+
+# -- nn activations --------------------------------------------------------------------------------
+
+def relu6(x):
+    return minimum(relu(x), 6.0)
+
+
+def hard_sigmoid(x):
+    """relu6(x + 3) / 6 (Keras 3)."""
+    return divide(relu6(add(x, 3.0)), 6.0)
+
+
+def hard_silu(x):
+    x = _f32(x)
+    return multiply(x, hard_sigmoid(x))
+
+
+hard_swish = hard_silu
+
+
+def log_sigmoid(x):
+    return negative(softplus(negative(x)))
+
+
+def softsign(x):
+    x = _f32(x)
+    return divide(x, add(abs(x), 1.0))
+
+
+def hard_tanh(x):
+    return clip(x, -1.0, 1.0)
+
+
+def celu(x, alpha=1.0):
+    """max(x, 0) + min(alpha (exp(x / alpha) - 1), 0)."""
+    x = _f32(x)
+    return add(relu(x), minimum(multiply(alpha, expm1(divide(x, alpha))), 0.0))
+
+
+def glu(x, axis=-1):
+    """a * sigmoid(b) for x split in two halves a, b along ``axis``."""
+    x = _f32(x)
+    ax = _axis_arg("glu", axis, x.ndim, allow_none=False)
+    if x.shape[ax] % 2:
+        raise ValueError(f"ops.glu: axis {axis} of shape {tuple(x.shape)} must have an even size")
+    a, b = split(x, 2, axis=ax)
+    return multiply(a, sigmoid(b))
+
+
+def hard_shrink(x, threshold=0.5):
+    x = _f32(x)
+    return multiply(x, greater(abs(x), threshold))
+
+
+def soft_shrink(x, threshold=0.5):
+    x = _f32(x)
+    return multiply(sign(x), relu(subtract(abs(x), threshold)))
+
+
+def tanh_shrink(x):
+    x = _f32(x)
+    return subtract(x, tanh(x))
+
+
+def squareplus(x, b=4):
+    x = _f32(x)
+    return divide(add(x, sqrt(add(square(x), float(b)))), 2.0)
+
+
+def sparse_plus(x):
+    """0 for x <= -1, (x + 1)^2 / 4 for |x| < 1, x for x >= 1."""
+    x = _f32(x)
+    mid = divide(square(add(x, 1.0)), 4.0)
+    return where(less_equal(x, -1.0), 0.0, where(greater_equal(x, 1.0), x, mid))
+
+
+def threshold(x, threshold, default_value):
+    """x where x > threshold, else default_value."""
+    return where(greater(x, threshold), x, default_value)
+
+
+def _gelu_tanh(x):
+    c = np.sqrt(2.0 / np.pi)
+
+    def f(a):
+        return 0.5 * a * (1.0 + np.tanh(c * (a + 0.044715 * a ** 3)))
+
+    def df(a, y):
+        t = np.tanh(c * (a + 0.044715 * a ** 3))
+        return 0.5 * (1.0 + t) + 0.5 * a * (1.0 - t * t) * c * (1.0 + 3 * 0.044715 * a * a)
+    return _unary_np("gelu", x, f, df)
+
+
+# -- reductions and scans ------------------------------------------------------------------------
+
+def amax(x, axis=None, keepdims=False):
+    return max(x, axis=axis, keepdims=keepdims)
+
+
+def amin(x, axis=None, keepdims=False):
+    return min(x, axis=axis, keepdims=keepdims)
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """log(sum(exp(x))) over axis, shifted by the max (stable); d/dx = softmax over the axis."""
+    x = _f32(x, "logsumexp")
+    axes = _axes_arg("logsumexp", axis, x.ndim)
+    a = _np64(x)
+    with np.errstate(all="ignore"):
+        m = np.max(a, axis=axes, keepdims=True) if a.size else np.zeros([1] * a.ndim)
+        m = np.where(np.isfinite(m), m, 0.0)
+        lse = np.log(np.sum(np.exp(a - m), axis=axes, keepdims=True)) + m
+    y = _t(lse if keepdims else np.squeeze(lse, axis=axes) if axes is not None else lse.reshape(()))
+
+    def rule(dys):
+        dy = _np64(dys[0]).reshape(lse.shape)
+        with np.errstate(all="ignore"):
+            return [_t(dy * np.exp(a - lse))]
+    _record(rule, [x], [y])
+    return y
+
+
+def prod(x, axis=None, keepdims=False, dtype=None):
+    """Product over axis; d/dx_i = the product of the others (exact with zeros)."""
+    t = _any(x, "prod")
+    axes = _axes_arg("prod", axis, t.ndim)
+    if dtype is not None:
+        t = cast(t, dtype)
+    a = np.asarray(t)
+    if not _is_float(t):
+        return _t(np.prod(a, axis=axes, keepdims=keepdims))
+    y = _t(np.prod(_np64(a), axis=axes, keepdims=keepdims))
+
+    def rule(dys):
+        # the product of the others: exclusive cumulative products from both ends, on the
+        # reduced axes flattened to one
+        ax = tuple(range(a.ndim)) if axes is None else axes
+        rest = [i for i in range(a.ndim) if i not in ax]
+        moved = np.transpose(_np64(a), rest + list(ax))
+        lead = moved.shape[:len(rest)]
+        flat = moved.reshape(lead + (-1,))
+        left = np.cumprod(np.concatenate([np.ones(lead + (1,)), flat[..., :-1]], -1), -1)
+        right = np.cumprod(np.concatenate([np.ones(lead + (1,)), flat[..., :0:-1]], -1), -1)[..., ::-1]
+        dy = _np64(dys[0]).reshape(lead + (1,))
+        g = (left * right * dy).reshape(moved.shape)
+        return [_t(np.transpose(g, kernels.inverse_permutation(rest + list(ax))))]
+    _record(rule, [t], [y])
+    return y
+
+
+def _scan_axis(op, x, axis):
+    """(tensor, axis) with axis=None meaning the flattened tensor."""
+    t = _any(x, op)
+    if axis is None:
+        return ravel(t), 0
+    return t, _axis_arg(op, axis, t.ndim, allow_none=False)
+
+
+def cumsum(x, axis=None, dtype=None):
+    t, ax = _scan_axis("cumsum", x, axis)
+    if dtype is not None:
+        t = cast(t, dtype)
+    a = np.asarray(t)
+    if not _is_float(t):
+        return _t(np.cumsum(a, axis=ax))
+    y = _t(np.cumsum(_np64(a), axis=ax))
+    # dx_i = sum_{j >= i} dy_j: a reversed cumulative sum
+    _record(lambda dys: [_t(np.flip(np.cumsum(np.flip(_np64(dys[0]), ax), axis=ax), ax))], [t], [y])
+    return y
+
+
+def cumprod(x, axis=None, dtype=None):
+    t, ax = _scan_axis("cumprod", x, axis)
+    if dtype is not None:
+        t = cast(t, dtype)
+    a = np.asarray(t)
+    if not _is_float(t):
+        return _t(np.cumprod(a, axis=ax))
+    y = _t(np.cumprod(_np64(a), axis=ax))
+
+    def rule(dys):
+        # y_j = prod_{k <= j} x_k, so dx_i = E_i R_i with E_i = prod_{k < i} x_k and
+        # R_i = sum_{j >= i} dy_j prod_{i < k <= j} x_k = dy_i + x_{i+1} R_{i+1}; no division,
+        # so zeros in x are exact
+        xs, dy = np.moveaxis(_np64(a), ax, 0), np.moveaxis(_np64(dys[0]), ax, 0)
+        n = xs.shape[0]
+        if n == 0:
+            return [_t(np.zeros(a.shape))]
+        excl = np.cumprod(np.concatenate([np.ones((1,) + xs.shape[1:]), xs[:-1]], 0), 0)
+        r = np.empty_like(xs)
+        r[n - 1] = dy[n - 1]
+        for i in range(n - 2, -1, -1):
+            r[i] = dy[i] + xs[i + 1] * r[i + 1]
+        return [_t(np.moveaxis(excl * r, 0, ax))]
+    _record(rule, [t], [y])
+    return y
+
+
+def any(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
+    t = _any(x, "any")
+    return _t(np.any(np.asarray(t), axis=_axes_arg("any", axis, t.ndim), keepdims=keepdims))
+
+
+def all(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
+    t = _any(x, "all")
+    return _t(np.all(np.asarray(t), axis=_axes_arg("all", axis, t.ndim), keepdims=keepdims))
+
+
+def count_nonzero(x, axis=None):
+    t = _any(x, "count_nonzero")
+    return _t(np.asarray(np.count_nonzero(np.asarray(t), axis=_axes_arg("count_nonzero", axis, t.ndim)),
+                         np.int64))
+
+
+def average(x, axis=None, weights=None):
+    """mean, or sum(x w) / sum(w) with weights (x's shape, or 1-D along axis)."""
+    x = _f32(x)
+    if weights is None:
+        return mean(x, axis=axis)
+    w = _f32(weights)
+    if axis is not None and w.ndim == 1 and x.ndim > 1:
+        ax = _axis_arg("average", axis, x.ndim, allow_none=False)
+        if w.shape[0] != x.shape[ax]:
+            raise ValueError(f"ops.average: 1-D weights of length {w.shape[0]} do not match axis {axis} "
+                             f"of shape {tuple(x.shape)}")
+        w = reshape(w, [-1 if i == ax else 1 for i in range(x.ndim)])
+    elif tuple(w.shape) != tuple(x.shape):
+        raise ValueError(f"ops.average: weights of shape {tuple(w.shape)} must have x's shape {tuple(x.shape)} "
+                         "(or be 1-D along axis)")
+    num = sum(multiply(x, w), axis=axis)
+    den = sum(multiply(ones_like(x), w), axis=axis)
+    return divide(num, den)
+
+
+def moments(x, axes, keepdims=False, synchronized=False):
+    """(mean, variance) over axes (Keras 3's nn.moments)."""
+    m = mean(x, axis=axes, keepdims=True)
+    v = mean(square(subtract(x, m)), axis=axes, keepdims=keepdims)
+    return (m if keepdims else squeeze(m, axis=axes)), v
+
+
+def normalize(x, axis=-1, order=2, epsilon=None):
+    """x / max(norm(x, order, axis), epsilon) (Keras 3; order 1 or 2)."""
+    x = _f32(x)
+    eps = 1e-12 if epsilon is None else float(epsilon)
+    if order == 2:
+        n = sqrt(maximum(sum(square(x), axis=axis, keepdims=True), eps * eps))
+    elif order == 1:
+        n = maximum(sum(abs(x), axis=axis, keepdims=True), eps)
+    else:
+        raise ValueError(f"ops.normalize: order must be 1 or 2, got {order!r}")
+    return divide(x, n)
+
+
+def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+    """(x - mean) / sqrt(variance + epsilon) * scale + offset, with 1-D statistics along axis."""
+    x = _f32(x)
+    ax = _axis_arg("batch_normalization", axis, x.ndim, allow_none=False)
+    shape = [-1 if i == ax else 1 for i in range(x.ndim)]
+
+    def along(v):
+        v = _f32(v)
+        if v.ndim != 1 or v.shape[0] != x.shape[ax]:
+            raise ValueError(f"ops.batch_normalization: statistics of shape {tuple(v.shape)} must be "
+                             f"({x.shape[ax]},) for axis {axis} of shape {tuple(x.shape)}")
+        return reshape(v, shape)
+    y = divide(subtract(x, along(mean)), sqrt(add(along(variance), float(epsilon))))
+    if scale is not None:
+        y = multiply(y, along(scale))
+    if offset is not None:
+        y = add(y, along(offset))
+    return y
+
+
+def rms_normalization(x, scale=1, axis=-1, epsilon=None):
+    x = _f32(x)
+    eps = 1e-7 if epsilon is None else float(epsilon)
+    y = multiply(x, rsqrt(add(mean(square(x), axis=axis, keepdims=True), eps)))
+    return multiply(y, scale)
+
+
+def multi_hot(inputs, num_classes, axis=-1, dtype=None):
+    """1 at every class listed in the last axis of inputs (a batch of index lists)."""
+    idx = np.asarray(inputs).astype(np.int64)
+    n = int(num_classes)
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise ValueError(f"ops.multi_hot: indices must lie in [0, {n}), got {idx.min()}..{idx.max()}")
+    rows = idx.reshape(-1, idx.shape[-1]) if idx.ndim > 1 else idx.reshape(1, -1)
+    out = np.zeros((rows.shape[0], n), dtype or "float32")
+    np.put_along_axis(out, rows, 1, axis=1)
+    out = out.reshape(idx.shape[:-1] + (n,)) if idx.ndim > 1 else out.reshape(n)
+    if axis != -1:
+        out = np.moveaxis(out, -1, axis)
+    return _t(out)
+
+
+def psnr(x1, x2, max_val):
+    """10 log10(max_val^2 / mse(x1, x2))."""
+    mse_ = mean(square(subtract(x1, x2)))
+    return multiply(10.0 / np.log(10.0), subtract(2.0 * np.log(float(max_val)), log(mse_)))
+
+
+def top_k(x, k, sorted=True):  # noqa: A002 - Keras' name
+    """(values, indices) of the k largest entries along the last axis, largest first (ties:
+    the lower index first, as tf.math.top_k)."""
+    t = _any(x, "top_k")
+    if t.ndim == 0:
+        raise ValueError("ops.top_k: needs at least one axis, got a scalar")
+    k = int(k)
+    n = int(t.shape[-1])
+    if not 0 <= k <= n:
+        raise ValueError(f"ops.top_k: k={k} is outside [0, {n}] for the last axis of shape {tuple(t.shape)}")
+    a = np.asarray(t)
+    order = np.argsort(-a.astype(np.float64), axis=-1, kind="stable")[..., :k]
+    values = _gather("top_k", t, lambda i: np.take_along_axis(i, order, axis=-1))
+    return values, _t(order.astype(np.int32))
+
+
+def in_top_k(targets, predictions, k):
+    """1.0 where the target class is among the k highest predictions (ties count in its favour:
+    fewer than k classes score strictly higher)."""
+    p = np.asarray(_any(predictions, "in_top_k"))
+    tgt = np.asarray(targets).astype(np.int64).reshape(-1)
+    if p.ndim != 2 or p.shape[0] != tgt.shape[0]:
+        raise ValueError(f"ops.in_top_k: predictions must be (batch, classes) and targets (batch,), got "
+                         f"{p.shape} and {np.shape(targets)}")
+    if tgt.size and (tgt.min() < 0 or tgt.max() >= p.shape[1]):
+        raise ValueError(f"ops.in_top_k: targets must lie in [0, {p.shape[1]})")
+    mine = p[np.arange(len(tgt)), tgt][:, None]
+    return _t((np.sum(p > mine, axis=1) < int(k)).astype(np.float32))
+
+
+def _segments(op, data, segment_ids, num_segments):
+    d = _any(data, op)
+    ids = np.asarray(segment_ids).astype(np.int64).reshape(-1)
+    if d.ndim == 0 or ids.shape[0] != d.shape[0]:
+        raise ValueError(f"ops.{op}: segment_ids of shape {np.shape(segment_ids)} must match the first axis "
+                         f"of data's shape {tuple(d.shape)}")
+    n = int(num_segments) if num_segments is not None else (int(ids.max()) + 1 if ids.size else 0)
+    if ids.size and (ids.min() < 0 or ids.max() >= n):
+        raise ValueError(f"ops.{op}: segment ids must lie in [0, {n})")
+    return d, ids, n
+
+
+def segment_sum(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
+    d, ids, n = _segments("segment_sum", data, segment_ids, num_segments)
+    a = np.asarray(d)
+    out = np.zeros((n,) + a.shape[1:], np.float64 if _is_float(d) else a.dtype)
+    np.add.at(out, ids, a)
+    y = _t(out)
+    if _is_float(d):
+        _record(lambda dys: [_t(np.asarray(dys[0])[ids])], [d], [y])
+    return y
+
+
+def segment_max(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
+    """Max of each segment (an empty segment: the dtype's lowest value, as TensorFlow); the
+    gradient goes to the entries that hold their segment's max, split among ties."""
+    d, ids, n = _segments("segment_max", data, segment_ids, num_segments)
+    a = np.asarray(d)
+    low = -np.inf if _is_float(d) else np.iinfo(a.dtype).min
+    out = np.full((n,) + a.shape[1:], low, a.dtype)
+    np.maximum.at(out, ids, a)
+    y = _t(out)
+    if _is_float(d):
+        def rule(dys):
+            hit = (a == out[ids]).astype(np.float64)
+            ties = np.zeros(out.shape)
+            np.add.at(ties, ids, hit)
+            return [_t(hit * _np64(dys[0])[ids] / np.maximum(ties[ids], 1.0))]
+        _record(rule, [d], [y])
+    return y
+
+
+# -- sorting and searching -------------------------------------------------------------------------
+
+def sort(x, axis=-1):
+    t = _any(x, "sort")
+    ax = _axis_arg("sort", axis, _py_max(t.ndim, 1), allow_none=True)
+    if ax is None:
+        return sort(ravel(t), axis=0)
+    a = np.asarray(t)
+    order = np.argsort(a, axis=ax, kind="stable")
+    return _gather("sort", t, lambda i: np.take_along_axis(i, order, axis=ax))
+
+
+def argsort(x, axis=-1):
+    t = _any(x, "argsort")
+    if axis is None:
+        return _t(np.argsort(np.asarray(t).reshape(-1), kind="stable"))
+    ax = _axis_arg("argsort", axis, t.ndim, allow_none=False)
+    return _t(np.argsort(np.asarray(t), axis=ax, kind="stable"))
+
+
+def argpartition(x, kth, axis=-1):
+    t = _any(x, "argpartition")
+    return _t(np.argpartition(np.asarray(t), kth, axis=_axis_arg("argpartition", axis, t.ndim)))
+
+
+def searchsorted(sorted_sequence, values, side="left"):
+    s = np.asarray(_any(sorted_sequence, "searchsorted"))
+    if s.ndim != 1:
+        raise ValueError(f"ops.searchsorted: sorted_sequence must be 1-D, got shape {s.shape}")
+    if side not in ("left", "right"):
+        raise ValueError(f"ops.searchsorted: side must be 'left' or 'right', got {side!r}")
+    return _t(np.searchsorted(s, np.asarray(_any(values, "searchsorted")), side=side).astype(np.int64))
+
+
+def digitize(x, bins):
+    b = np.asarray(bins)
+    if b.ndim != 1:
+        raise ValueError(f"ops.digitize: bins must be 1-D, got shape {b.shape}")
+    return _t(np.digitize(np.asarray(_any(x, "digitize")), b).astype(np.int64))
+
+
+def nonzero(x):
+    return tuple(_t(i.astype(np.int64)) for i in np.nonzero(np.asarray(_any(x, "nonzero"))))
+
+
+def bincount(x, weights=None, minlength=0, sparse=False):
+    idx = np.asarray(_any(x, "bincount"))
+    if idx.dtype.kind not in "iu" or idx.ndim not in (1, 2) or (idx.size and idx.min() < 0):
+        raise ValueError(f"ops.bincount: x must be 1-D or 2-D non-negative integers, got {idx.dtype} {idx.shape}")
+    w = None if weights is None else np.asarray(weights, np.float64)
+    if idx.ndim == 2:
+        n = _py_max(int(minlength), int(idx.max()) + 1 if idx.size else 0)
+        rows = [np.bincount(r, None if w is None else w[i], minlength=n) for i, r in enumerate(idx)]
+        return _t(np.stack(rows) if rows else np.zeros((0, n)))
+    return _t(np.bincount(idx, w, minlength=int(minlength)))
+
+
+def _quantile_weights(op, a, qs, axis, method):
+    """For each q: the two order-statistic positions and their weights (NumPy's methods)."""
+    n = a.shape[axis]
+    if n == 0:
+        raise ValueError(f"ops.{op}: cannot take a quantile of an empty axis")
+    out = []
+    for q in qs:
+        if not 0.0 <= q <= 1.0:
+            raise ValueError(f"ops.{op}: quantiles must lie in [0, 1] (percentiles in [0, 100]), got {q}")
+        pos = q * (n - 1)
+        lo, hi = int(np.floor(pos)), int(np.ceil(pos))
+        frac = pos - lo
+        if method == "linear":
+            out.append((lo, hi, 1.0 - frac, frac))
+        elif method == "lower":
+            out.append((lo, lo, 1.0, 0.0))
+        elif method == "higher":
+            out.append((hi, hi, 1.0, 0.0))
+        elif method == "nearest":
+            k = int(np.round(pos))
+            out.append((k, k, 1.0, 0.0))
+        elif method == "midpoint":
+            out.append((lo, hi, 0.5, 0.5))
+        else:
+            raise ValueError(f"ops.{op}: method must be linear, lower, higher, midpoint or nearest, got {method!r}")
+    return out
+
+
+def quantile(x, q, axis=None, method="linear", keepdims=False):
+    """NumPy's quantile (differentiable: a weighted pick of sorted values)."""
+    t = _f32(x)
+    q_arr = np.asarray(q, np.float64)
+    if axis is None:
+        flat, ax = ravel(t), 0
+    else:
+        axes = _axes_arg("quantile", axis, t.ndim)
+        if len(axes) != 1:
+            raise NotImplementedError("ops.quantile: one axis at a time (or None)")
+        flat, ax = t, axes[0]
+    s = sort(flat, axis=ax)
+    picks = []
+    for lo, hi, wl, wh in _quantile_weights("quantile", s, q_arr.reshape(-1), ax, method):
+        v = add(multiply(take(s, lo, axis=ax), wl), multiply(take(s, hi, axis=ax), wh))
+        if keepdims:
+            v = expand_dims(v, ax) if axis is not None else reshape(v, [1] * t.ndim)
+        picks.append(v)
+    if q_arr.ndim == 0:
+        return picks[0]
+    return stack(picks, axis=0)
+
+
+def percentile(x, q, axis=None, method="linear", keepdims=False):
+    return quantile(x, np.asarray(q, np.float64) / 100.0, axis=axis, method=method, keepdims=keepdims)
+
+
+def median(x, axis=None, keepdims=False):
+    return quantile(x, 0.5, axis=axis, keepdims=keepdims)
+
+
+# -- gathers, shapes and construction ------------------------------------------------------------
+
+def _check_indices(op, idx, size, what):
+    idx = np.asarray(idx)
+    if idx.dtype.kind not in "iu":
+        if idx.size and not np.all(np.mod(idx, 1) == 0):
+            raise TypeError(f"ops.{op}: indices must be integers, got {idx.dtype}")
+        idx = idx.astype(np.int64)
+    if idx.size and (idx.min() < -size or idx.max() >= size):
+        raise IndexError(f"ops.{op}: an index ({idx.min()}..{idx.max()}) is out of range for {what} of size {size}")
+    return np.where(idx < 0, idx + size, idx).astype(np.int64)
+
+
+def take(x, indices, axis=None):
+    t = _any(x, "take")
+    if axis is None:
+        idx = _check_indices("take", indices, int(np.prod(t.shape, dtype=np.int64)), "the flattened tensor")
+        return _gather("take", t, lambda i: i.reshape(-1)[idx])
+    ax = _axis_arg("take", axis, t.ndim, allow_none=False)
+    idx = _check_indices("take", indices, int(t.shape[ax]), f"axis {axis} of shape {tuple(t.shape)}")
+    return _gather("take", t, lambda i: np.take(i, idx, axis=ax))
+
+
+def take_along_axis(x, indices, axis=None):
+    t = _any(x, "take_along_axis")
+    if axis is None:
+        t, ax = ravel(t), 0
+    else:
+        ax = _axis_arg("take_along_axis", axis, t.ndim, allow_none=False)
+    idx = np.asarray(indices)
+    if idx.ndim != t.ndim:
+        raise ValueError(f"ops.take_along_axis: indices of shape {idx.shape} must have the rank of x's shape "
+                         f"{tuple(t.shape)}")
+    idx = _check_indices("take_along_axis", idx, int(t.shape[ax]), f"axis {axis} of shape {tuple(t.shape)}")
+    try:
+        _broadcast_check("take_along_axis", [d for i, d in enumerate(t.shape) if i != ax],
+                         [d for i, d in enumerate(idx.shape) if i != ax])
+    except ValueError:
+        raise ValueError(f"ops.take_along_axis: indices of shape {idx.shape} do not broadcast with x's shape "
+                         f"{tuple(t.shape)} off axis {axis}") from None
+    return _gather("take_along_axis", t, lambda i: np.take_along_axis(i, idx, axis=ax))
+
+
+def flip(x, axis=None):
+    t = _any(x, "flip")
+    axes = _axes_arg("flip", axis, t.ndim)
+    return _gather("flip", t, lambda i: np.flip(i, axis=axes))
+
+
+def roll(x, shift, axis=None):
+    t = _any(x, "roll")
+    axes = _axes_arg("roll", axis, t.ndim)
+    return _gather("roll", t, lambda i: np.roll(i, shift, axis=axes))
+
+
+def swapaxes(x, axis1, axis2):
+    t = _any(x, "swapaxes")
+    a1, a2 = (_axis_arg("swapaxes", a, t.ndim, allow_none=False) for a in (axis1, axis2))
+    return _gather("swapaxes", t, lambda i: np.swapaxes(i, a1, a2))
+
+
+def moveaxis(x, source, destination):
+    t = _any(x, "moveaxis")
+    src, dst = _axes_arg("moveaxis", source, t.ndim), _axes_arg("moveaxis", destination, t.ndim)
+    if len(src) != len(dst):
+        raise ValueError(f"ops.moveaxis: source {source!r} and destination {destination!r} must have the same length")
+    return _gather("moveaxis", t, lambda i: np.moveaxis(i, src, dst))
+
+
+def broadcast_to(x, shape):
+    t = _any(x, "broadcast_to")
+    shape = _shape_of("broadcast_to", shape)
+    try:
+        np.broadcast_shapes(tuple(t.shape), shape)
+        if np.broadcast_shapes(tuple(t.shape), shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"ops.broadcast_to: cannot broadcast shape {tuple(t.shape)} to {shape}") from None
+    return _gather("broadcast_to", t, lambda i: np.broadcast_to(i, shape))
+
+
+def tile(x, repeats):
+    t = _any(x, "tile")
+    reps = _shape_of("tile", repeats)
+    if _py_min(reps, default=0) < 0:
+        raise ValueError(f"ops.tile: repeats must be >= 0, got {repeats!r}")
+    return _gather("tile", t, lambda i: np.tile(i, reps))
+
+
+def repeat(x, repeats, axis=None):
+    t = _any(x, "repeat")
+    ax = _axis_arg("repeat", axis, t.ndim)
+    r = np.asarray(repeats).astype(np.int64)
+    n = int(np.prod(t.shape, dtype=np.int64)) if ax is None else int(t.shape[ax])
+    if r.ndim > 1 or (r.ndim == 1 and r.shape[0] not in (1, n)) or (r.size and r.min() < 0):
+        raise ValueError(f"ops.repeat: repeats {repeats!r} must be a count >= 0 or one per entry ({n}) of "
+                         f"{'the flattened tensor' if ax is None else f'axis {axis}'} of shape {tuple(t.shape)}")
+    return _gather("repeat", t, lambda i: np.repeat(i, r, axis=ax))
+
+
+def pad(x, pad_width, mode="constant", constant_values=None):
+    """np.pad; modes constant, edge, reflect, symmetric, wrap (the gathering ones)."""
+    t = _any(x, "pad")
+    if mode not in ("constant", "edge", "reflect", "symmetric", "wrap"):
+        raise ValueError(f"ops.pad: mode must be constant, edge, reflect, symmetric or wrap, got {mode!r}")
+    if constant_values is not None and mode != "constant":
+        raise ValueError(f"ops.pad: constant_values applies to mode='constant' only, not {mode!r}")
+    width = np.asarray(pad_width, dtype=np.int64)
+    try:
+        width = np.broadcast_to(width, (t.ndim, 2))
+    except ValueError:
+        raise ValueError(f"ops.pad: pad_width {pad_width!r} does not fit shape {tuple(t.shape)} "
+                         "(one (before, after) pair per axis)") from None
+    if width.size and width.min() < 0:
+        raise ValueError(f"ops.pad: pad_width must be >= 0, got {pad_width!r}")
+    if mode == "constant":
+        fill = 0 if constant_values is None else constant_values
+        return _gather("pad", t, lambda i: np.pad(i, width, constant_values=-1),
+                       lambda a: np.pad(a, width, constant_values=np.asarray(fill, a.dtype)))
+    if mode in ("reflect", "symmetric"):
+        for d, (lo, hi) in zip(t.shape, width):
+            if (lo or hi) and d == 0:
+                raise ValueError(f"ops.pad: cannot {mode}-pad an empty axis of shape {tuple(t.shape)}")
+    return _gather("pad", t, lambda i: np.pad(i, width, mode=mode))
+
+
+def _triangle(op, x, k, keep):
+    t = _any(x, op)
+    if t.ndim < 2:
+        raise ValueError(f"ops.{op}: needs a tensor of rank >= 2, got shape {tuple(t.shape)}")
+    mask = keep(np.ones(tuple(t.shape[-2:]), bool), int(k))
+    return _gather(op, t, lambda i: np.where(mask, i, -1), lambda a: np.where(mask, a, np.zeros((), a.dtype)))
+
+
+def triu(x, k=0):
+    return _triangle("triu", x, k, np.triu)
+
+
+def tril(x, k=0):
+    return _triangle("tril", x, k, np.tril)
+
+
+def tri(N, M=None, k=0, dtype="float32"):
+    return _t(np.tri(int(N), None if M is None else int(M), int(k), dtype=dtype))
+
+
+def identity(n, dtype="float32"):
+    return eye(n, dtype=dtype)
+
+
+def diagonal(x, offset=0, axis1=0, axis2=1):
+    t = _any(x, "diagonal")
+    if t.ndim < 2:
+        raise ValueError(f"ops.diagonal: needs a tensor of rank >= 2, got shape {tuple(t.shape)}")
+    a1, a2 = (_axis_arg("diagonal", a, t.ndim, allow_none=False) for a in (axis1, axis2))
+    return _gather("diagonal", t, lambda i: np.diagonal(i, int(offset), a1, a2))
+
+
+def diag(x, k=0):
+    """The k-th diagonal of a matrix, or a matrix with a vector on its k-th diagonal."""
+    t = _any(x, "diag")
+    if t.ndim == 1:
+        return _gather("diag", t, lambda i: np.diag(i + 1, int(k)) - 1, lambda a: np.diag(a, int(k)))
+    if t.ndim == 2:
+        return diagonal(t, offset=k)
+    raise ValueError(f"ops.diag: needs a 1-D or 2-D tensor, got shape {tuple(t.shape)}")
+
+
+def trace(x, offset=0, axis1=0, axis2=1):
+    d = diagonal(x, offset, axis1, axis2)
+    if not _is_float(d):
+        return _t(np.sum(np.asarray(d), axis=-1))
+    return sum(d, axis=-1)
+
+
+def full_like(x, fill_value, dtype=None):
+    a = np.asarray(x) if not isinstance(x, Tensor) else None
+    dt = dtype or (x.dtype if isinstance(x, Tensor) else ("float32" if a.dtype.kind in "fb" else a.dtype))
+    return _t(np.full(tuple(x.shape) if isinstance(x, Tensor) else a.shape, fill_value, dtype=dt))
+
+
+def empty(shape, dtype="float32"):
+    return zeros(shape, dtype=dtype)
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    if int(num) < 0:
+        raise ValueError(f"ops.linspace: num must be >= 0, got {num}")
+    out = np.linspace(np.asarray(start, np.float64), np.asarray(stop, np.float64), int(num),
+                      endpoint=endpoint, retstep=retstep, axis=axis)
+    values, step = out if retstep else (out, None)
+    if dtype is not None:
+        values = values.astype(dtype)
+    values = _t(values)
+    return (values, step) if retstep else values
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
+    out = np.logspace(np.asarray(start, np.float64), np.asarray(stop, np.float64), int(num),
+                      endpoint=endpoint, base=base, axis=axis)
+    return _t(out.astype(dtype) if dtype is not None else out)
+
+
+def meshgrid(*x, indexing="xy"):
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"ops.meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    ts = [ravel(v) for v in x]
+    shape = [int(t.shape[0]) for t in ts]
+    if indexing == "xy" and len(ts) >= 2:
+        shape[0], shape[1] = shape[1], shape[0]
+    out = []
+    for k, t in enumerate(ts):
+        pos = k
+        if indexing == "xy" and len(ts) >= 2 and k < 2:
+            pos = 1 - k
+        s = [1] * len(ts)
+        s[pos] = -1
+        out.append(broadcast_to(reshape(t, s) if _is_float(t) else _t(np.asarray(t).reshape(s)), shape))
+    return out
+
+
+def append(x1, x2, axis=None):
+    if axis is None:
+        return concatenate([ravel(x1), ravel(x2)], axis=0)
+    return concatenate([x1, x2], axis=axis)
+
+
+def hstack(xs):
+    xs = [_f32(x) for x in xs]
+    return concatenate(xs, axis=0 if xs[0].ndim == 1 else 1)
+
+
+def vstack(xs):
+    return concatenate([reshape(x, [1, -1]) if _f32(x).ndim == 1 else x for x in xs], axis=0)
+
+
+def diff(a, n=1, axis=-1):
+    t = _f32(a)
+    ax = _axis_arg("diff", axis, t.ndim, allow_none=False)
+    for _ in range(int(n)):
+        m = int(t.shape[ax])
+        if m == 0:
+            break
+        t = subtract(take(t, np.arange(1, m), axis=ax), take(t, np.arange(0, m - 1), axis=ax))
+    return t
+
+
+def select(condlist, choicelist, default=0):
+    """The first choice whose condition holds, else default (differentiable in the choices)."""
+    if len(condlist) != len(choicelist):
+        raise ValueError(f"ops.select: {len(condlist)} conditions but {len(choicelist)} choices")
+    out = default
+    for c, v in zip(reversed(condlist), reversed(choicelist)):
+        out = where(c, v, out)
+    return _f32(out)
+
+
+# -- contractions ------------------------------------------------------------------------------------
+
+try:
+    from numpy._core.einsumfunc import _parse_einsum_input
+except ImportError:  # NumPy < 2
+    from numpy.core.einsumfunc import _parse_einsum_input
+
+
+def einsum(subscripts, *operands):
+    """np.einsum; the gradient of operand i is the einsum of dy with the other operands onto
+    operand i's letters (summed over the axes it was broadcast along, broadcast along letters
+    only it has, placed on the diagonal for a repeated letter)."""
+    ts = [_any(o, "einsum") for o in operands]
+    if _builtins.any(_is_float(t) for t in ts):
+        ts = [t if _is_float(t) else _t(np.asarray(t).astype(np.float32)) for t in ts]
+    arrays = [np.asarray(t) for t in ts]
+    shapes = ", ".join(str(a.shape) for a in arrays)
+    try:
+        ins, out_sub, _ = _parse_einsum_input([subscripts] + arrays)
+        y = np.einsum(subscripts, *[a.astype(np.float64) if _is_float(t) else a for a, t in zip(arrays, ts)])
+    except (ValueError, TypeError, IndexError) as exc:
+        raise ValueError(f"ops.einsum: {subscripts!r} does not fit operands of shapes {shapes}: {exc}") from None
+    subs = ins.split(",")
+    y = _t(y)
+    floats = [i for i, t in enumerate(ts) if _is_float(t)]
+    if floats:
+        tape = autodiff.recording_tape()
+        if tape is not None:
+            needed = [_needs(tape, t) for t in ts]
+
+            def rule(dys):
+                dy = _np64(dys[0])
+                return [_t(_einsum_grad(i, subs, out_sub, arrays, dy)) if needed[i] else None
+                        for i in range(len(ts))]
+            tape.record(rule, ts, [y])
+    return y
+
+
+def _einsum_grad(i, subs, out_sub, arrays, dy):
+    s, shape = subs[i], arrays[i].shape
+    uniq = "".join(dict.fromkeys(s))
+    others = [j for j in range(len(subs)) if j != i]
+    avail = set(out_sub).union(*[set(subs[j]) for j in others])
+    keep = "".join(c for c in uniq if c in avail)
+    spec = ",".join([out_sub] + [subs[j] for j in others]) + "->" + keep
+    g = np.einsum(spec, dy, *[arrays[j].astype(np.float64) for j in others])
+    size = {c: shape[s.index(c)] for c in uniq}
+    for ax, c in enumerate(keep):
+        if size[c] == 1 and g.shape[ax] != 1:
+            g = g.sum(axis=ax, keepdims=True)
+    g = np.broadcast_to(g.reshape([size[c] if c in keep else 1 for c in uniq]), [size[c] for c in uniq])
+    if len(uniq) == len(s):
+        return np.transpose(g, [uniq.index(c) for c in s]) if uniq != s else g
+    full = np.zeros(shape)
+    grid = np.indices(g.shape, sparse=True)
+    full[tuple(grid[uniq.index(c)] for c in s)] = g
+    return full
+
+
+def tensordot(x1, x2, axes=2):
+    a, b = _any(x1, "tensordot"), _any(x2, "tensordot")
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    if isinstance(axes, (int, np.integer)):
+        k = int(axes)
+        if k > _py_min(a.ndim, b.ndim):
+            raise ValueError(f"ops.tensordot: axes={k} is more than the ranks of {tuple(a.shape)} and {tuple(b.shape)}")
+        ax_a, ax_b = list(range(a.ndim - k, a.ndim)), list(range(k))
+    else:
+        ax_a, ax_b = [list(np.atleast_1d(v)) for v in axes]
+        ax_a = [int(v) % a.ndim for v in ax_a]
+        ax_b = [int(v) % b.ndim for v in ax_b]
+    sa = list(letters[:a.ndim])
+    sb = list(letters[a.ndim:a.ndim + b.ndim])
+    for i, j in zip(ax_a, ax_b):
+        if a.shape[i] != b.shape[j]:
+            raise ValueError(f"ops.tensordot: axis {i} of {tuple(a.shape)} and axis {j} of {tuple(b.shape)} differ")
+        sb[j] = sa[i]
+    out = [c for k, c in enumerate(sa) if k not in ax_a] + [c for k, c in enumerate(sb) if k not in ax_b]
+    return einsum("".join(sa) + "," + "".join(sb) + "->" + "".join(out), a, b)
+
+
+def outer(x1, x2):
+    return einsum("i,j->ij", ravel(x1), ravel(x2))
+
+
+def inner(x1, x2):
+    a, b = _any(x1, "inner"), _any(x2, "inner")
+    if a.ndim == 0 or b.ndim == 0:
+        return multiply(a, b)
+    return tensordot(a, b, axes=([-1], [-1]))
+
+
+def vdot(x1, x2):
+    return einsum("i,i->", ravel(x1), ravel(x2))
+
+
+def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """The 3-vector cross product along the last axis (broadcast over the others)."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a = moveaxis(_f32(x1), axisa, -1)
+    b = moveaxis(_f32(x2), axisb, -1)
+    if a.shape[-1] != 3 or b.shape[-1] != 3:
+        raise ValueError(f"ops.cross: needs 3-vectors along the axis, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    a0, a1, a2 = unstack(a, axis=-1)
+    b0, b1, b2 = unstack(b, axis=-1)
+    c = stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+    return moveaxis(c, -1, axisc)
+
+
+def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
+                          flash_attention=None, attn_logits_soft_cap=None):
+    """softmax(q k^T * scale + bias, masked) v with (batch, seq, heads, head_dim) tensors."""
+    q, k, v = _f32(query), _f32(key), _f32(value)
+    if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
+        raise ValueError(f"ops.dot_product_attention: query, key, value must be (batch, seq, heads, dim), got "
+                         f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+    s = 1.0 / np.sqrt(q.shape[-1]) if scale is None else float(scale)
+    logits = multiply(einsum("btnh,bsnh->bnts", q, k), s)
+    if bias is not None:
+        logits = add(logits, bias)
+    keep = None
+    if mask is not None:
+        keep = np.broadcast_to(np.asarray(mask).astype(bool), tuple(logits.shape))
+    if is_causal:
+        t_len, s_len = logits.shape[-2], logits.shape[-1]
+        causal = np.tril(np.ones((t_len, s_len), bool))
+        keep = causal if keep is None else (keep & causal)
+    if keep is not None:
+        logits = where(keep, logits, -1e9)
+    return einsum("bnts,bsnh->btnh", softmax(logits, axis=-1), v)
+
+
+_NEW = [
+    "is_tensor", "dtype", "array", "copy", "get_item", "ravel", "cond", "switch", "while_loop",
+    "fori_loop", "scan", "map", "vectorized_map", "unstack", "split", "slice", "slice_update",
+    "scatter", "scatter_update",
+    "erf", "erfinv", "log1p", "expm1", "exp2", "log2", "log10", "rsqrt", "tan", "sinh", "cosh",
+    "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "floor", "ceil", "trunc", "round",
+    "arctan2", "hypot", "logaddexp", "mod", "floor_divide", "divide_no_nan", "isnan", "isinf",
+    "isfinite", "isclose", "logical_xor", "nan_to_num",
+    "relu6", "hard_sigmoid", "hard_silu", "hard_swish", "log_sigmoid", "softsign", "hard_tanh", "celu",
+    "glu", "hard_shrink", "soft_shrink", "tanh_shrink", "squareplus", "sparse_plus", "threshold",
+    "amax", "amin", "logsumexp", "prod", "cumsum", "cumprod", "any", "all", "count_nonzero", "average",
+    "moments", "normalize", "batch_normalization", "rms_normalization", "multi_hot", "psnr", "top_k",
+    "in_top_k", "segment_sum", "segment_max",
+    "sort", "argsort", "argpartition", "searchsorted", "digitize", "nonzero", "bincount", "quantile",
+    "percentile", "median",
+    "take", "take_along_axis", "flip", "roll", "swapaxes", "moveaxis", "broadcast_to", "tile", "repeat",
+    "pad", "triu", "tril", "tri", "identity", "diagonal", "diag", "trace", "full_like", "empty",
+    "linspace", "logspace", "meshgrid", "append", "hstack", "vstack", "diff", "select",
+    "einsum", "tensordot", "outer", "inner", "vdot", "cross", "dot_product_attention",
+]
+__all__ += _NEW
+
+
+# -- convolution and pooling (the C++ kernels of the layers) --------------------------------------
+
+def _spatial(op, x, data_format):
+    """x as (N, H, W, C) for the 2-D kernels: channels_first moved last, a 1-D (N, W, C) input
+    given H = 1. Returns (x4, undo) with undo mapping a 4-D result back to x's layout."""
+    x = _f32(x, op)
+    if data_format not in (None, "channels_last", "channels_first"):
+        raise ValueError(f"ops.{op}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"ops.{op}: supports 1-D and 2-D inputs (rank 3 or 4, batch and channels "
+                         f"included), got shape {tuple(x.shape)}")
+    first = data_format == "channels_first"
+    one_d = x.ndim == 3
+    if first:
+        x = moveaxis(x, 1, -1)
+    if one_d:
+        x = expand_dims(x, 1)
+
+    def undo(y):
+        if one_d:
+            y = squeeze(y, axis=1)
+        return moveaxis(y, -1, 1) if first else y
+    return x, undo, one_d
+
+
+def _spatial_arg(v, one_d):
+    if one_d:
+        v = v[0] if isinstance(v, (list, tuple)) else v
+        return (1, int(v))
+    return v
+
+
+def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """N-D convolution for N = 1, 2: kernel (KW, Cin, Cout) or (KH, KW, Cin, Cout), Keras'
+    'valid' / 'same' padding; the conv2d kernels forward and backward."""
+    x, undo, one_d = _spatial("conv", inputs, data_format)
+    w = _f32(kernel, "conv")
+    if one_d:
+        if w.ndim != 3:
+            raise ValueError(f"ops.conv: a 1-D convolution needs a kernel (width, in, out), got shape {tuple(w.shape)}")
+        w = expand_dims(w, 0)
+    if w.ndim != 4 or w.shape[2] != x.shape[3]:
+        raise ValueError(f"ops.conv: kernel of shape {tuple(w.shape)} does not fit input channels {x.shape[3]} "
+                         f"(input shape {tuple(x.shape)})")
+    kw = dict(strides=_spatial_arg(strides, one_d), padding=padding, dilation_rate=_spatial_arg(dilation_rate, one_d))
+    y = kernels.conv2d(x, w, **kw)
+    tape = autodiff.recording_tape()
+    if tape is not None:
+        need_x, need_w = _needs(tape, x), _needs(tape, w)
+
+        def rule(dys):
+            dy = dys[0]
+            dx = kernels.conv2d_backward_data(dy, w, tuple(x.shape), **kw) if need_x else None
+            dw = kernels.conv2d_backward_weights(x, dy, tuple(w.shape), **kw) if need_w else None
+            return [dx, dw]
+        tape.record(rule, [x, w], [y])
+    return undo(y)
+
+
+def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """Depthwise convolution, kernel (KH, KW, C, depth_multiplier) (1-D: (KW, C, DM))."""
+    x, undo, one_d = _spatial("depthwise_conv", inputs, data_format)
+    w = _f32(kernel, "depthwise_conv")
+    if one_d and w.ndim == 3:
+        w = expand_dims(w, 0)
+    if w.ndim != 4 or w.shape[2] != x.shape[3]:
+        raise ValueError(f"ops.depthwise_conv: kernel of shape {tuple(w.shape)} does not fit input channels "
+                         f"{x.shape[3]} (input shape {tuple(x.shape)})")
+    kw = dict(strides=_spatial_arg(strides, one_d), padding=padding, dilation_rate=_spatial_arg(dilation_rate, one_d))
+    y = kernels.depthwise_conv2d(x, w, **kw)
+    tape = autodiff.recording_tape()
+    if tape is not None:
+        need_x, need_w = _needs(tape, x), _needs(tape, w)
+
+        def rule(dys):
+            dy = dys[0]
+            dx = kernels.depthwise_conv2d_backward_data(dy, w, tuple(x.shape), **kw) if need_x else None
+            dw = kernels.depthwise_conv2d_backward_weights(x, dy, tuple(w.shape), **kw) if need_w else None
+            return [dx, dw]
+        tape.record(rule, [x, w], [y])
+    return undo(y)
+
+
+def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid", data_format=None,
+                   dilation_rate=1):
+    """depthwise_conv, then a 1x1 conv with pointwise_kernel (1, 1, C*DM, Cout)."""
+    y = depthwise_conv(inputs, depthwise_kernel, strides, padding, data_format, dilation_rate)
+    return conv(y, pointwise_kernel, 1, "valid", data_format, 1)
+
+
+def _pool(op, inputs, pool_size, strides, padding, data_format):
+    x, undo, one_d = _spatial(op, inputs, data_format)
+    size = _spatial_arg(pool_size, one_d)
+    stride = size if strides is None else _spatial_arg(strides, one_d)
+    return x, undo, size, stride
+
+
+def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    x, undo, size, stride = _pool("max_pool", inputs, pool_size, strides, padding, data_format)
+    y, argmax = kernels.max_pool2d_forward(x, size, stride, padding)
+    shape = tuple(x.shape)
+    _record(lambda dys: [kernels.max_pool2d_backward(dys[0], argmax, shape, size, stride, padding)], [x], [y])
+    return undo(y)
+
+
+def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """Mean over each window's real cells ('same' padding does not count the padding, as Keras)."""
+    x, undo, size, stride = _pool("average_pool", inputs, pool_size, strides, padding, data_format)
+    y = kernels.avg_pool2d_forward(x, size, stride, padding)
+    shape = tuple(x.shape)
+    _record(lambda dys: [kernels.avg_pool2d_backward(dys[0], shape, size, stride, padding)], [x], [y])
+    return undo(y)
+
+
+__all__ += ["conv", "depthwise_conv", "separable_conv", "max_pool", "average_pool"]
+
+
+# -- more NumPy-style ops ----------------------------------------------------------------------------
+
+def cbrt(x):
+    return _unary_np("cbrt", x, np.cbrt, lambda a, y: 1.0 / (3.0 * y * y))
+
+
+def deg2rad(x):
+    return multiply(x, np.pi / 180.0)
+
+
+def logaddexp2(x1, x2):
+    return _binary_np("logaddexp2", x1, x2, np.logaddexp2,
+                      lambda a, b, y: np.exp2(a - y), lambda a, b, y: np.exp2(b - y))
+
+
+def ldexp(x1, x2):
+    """x1 * 2**x2 (x2 integer exponents; differentiable in x1)."""
+    e = np.asarray(_any(x2, "ldexp"))
+    if e.dtype.kind not in "iu":
+        raise TypeError(f"ops.ldexp: x2 must hold integers, got {e.dtype}")
+    return multiply(x1, np.exp2(e.astype(np.float64)).astype(np.float32))
+
+
+def heaviside(x1, x2):
+    """0 for x1 < 0, x2 at 0, 1 for x1 > 0 (no gradient)."""
+    a, b = _f32(x1, "heaviside"), _f32(x2, "heaviside")
+    _broadcast_check("heaviside", a.shape, b.shape)
+    return _t(np.heaviside(np.asarray(a), np.asarray(b)))
+
+
+def signbit(x):
+    return _predicate("signbit", np.signbit, x)
+
+
+def isposinf(x):
+    return _predicate("isposinf", np.isposinf, x)
+
+
+def isneginf(x):
+    return _predicate("isneginf", np.isneginf, x)
+
+
+def isreal(x):
+    return _predicate("isreal", np.isreal, x)
+
+
+def isin(x1, x2, assume_unique=False, invert=False):
+    b = np.asarray(_any(x2, "isin")).reshape(-1)
+    return _predicate("isin", lambda a: np.isin(a, b, assume_unique=assume_unique, invert=invert), x1)
+
+
+def real(x):
+    """Tensors are real: x itself (a copy, with its gradient)."""
+    return copy(x)
+
+
+def conjugate(x):
+    return copy(x)
+
+
+conj = conjugate
+
+
+def imag(x):
+    t = _any(x, "imag")
+    return _t(np.zeros(tuple(t.shape), np.asarray(t).dtype))
+
+
+def angle(x):
+    """0 for x >= 0, pi for x < 0 (the argument of a real number; no gradient)."""
+    return _t(np.angle(np.asarray(_f32(x, "angle"), np.float64)))
+
+
+def empty_like(x, dtype=None):
+    return full_like(x, 0, dtype=dtype)
+
+
+def _int_only(op, fn, *xs):
+    arrays = [np.asarray(_any(x, op)) for x in xs]
+    for a in arrays:
+        if a.dtype.kind not in "iu":
+            raise TypeError(f"ops.{op}: needs integer tensors, got {a.dtype}")
+    _broadcast_check(op, *[a.shape for a in arrays])
+    return _t(fn(*arrays))
+
+
+def bitwise_and(x, y):
+    return _int_only("bitwise_and", np.bitwise_and, x, y)
+
+
+def bitwise_or(x, y):
+    return _int_only("bitwise_or", np.bitwise_or, x, y)
+
+
+def bitwise_xor(x, y):
+    return _int_only("bitwise_xor", np.bitwise_xor, x, y)
+
+
+def bitwise_invert(x):
+    return _int_only("bitwise_invert", np.invert, x)
+
+
+bitwise_not = bitwise_invert
+
+
+def bitwise_left_shift(x, y):
+    return _int_only("bitwise_left_shift", np.left_shift, x, y)
+
+
+def bitwise_right_shift(x, y):
+    return _int_only("bitwise_right_shift", np.right_shift, x, y)
+
+
+left_shift = bitwise_left_shift
+right_shift = bitwise_right_shift
+
+
+def gcd(x1, x2):
+    return _int_only("gcd", np.gcd, x1, x2)
+
+
+def lcm(x1, x2):
+    return _int_only("lcm", np.lcm, x1, x2)
+
+
+def unravel_index(indices, shape):
+    shape = _shape_of("unravel_index", shape)
+    idx = np.asarray(indices).astype(np.int64)
+    size = int(np.prod(shape, dtype=np.int64))
+    if idx.size and (idx.min() < 0 or idx.max() >= size):
+        raise ValueError(f"ops.unravel_index: indices must lie in [0, {size}) for shape {shape}")
+    return tuple(_t(i) for i in np.unravel_index(idx, shape))
+
+
+def histogram(x, bins=10, range=None):  # noqa: A002 - Keras' name
+    """(counts, bin_edges) as np.histogram (no gradient)."""
+    counts, edges = np.histogram(np.asarray(_f32(x, "histogram"), np.float64).reshape(-1), bins=bins, range=range)
+    return _t(counts.astype(np.int64)), _t(edges)
+
+
+def _window(op, fn, x):
+    return _t(fn(int(np.asarray(x))))
+
+
+def bartlett(x):
+    return _window("bartlett", np.bartlett, x)
+
+
+def blackman(x):
+    return _window("blackman", np.blackman, x)
+
+
+def hamming(x):
+    return _window("hamming", np.hamming, x)
+
+
+def hanning(x):
+    return _window("hanning", np.hanning, x)
+
+
+def kaiser(x, beta):
+    return _t(np.kaiser(int(np.asarray(x)), float(beta)))
+
+
+def rot90(array, k=1, axes=(0, 1)):
+    t = _any(array, "rot90")
+    if t.ndim < 2:
+        raise ValueError(f"ops.rot90: needs a tensor of rank >= 2, got shape {tuple(t.shape)}")
+    ax = _axes_arg("rot90", axes, t.ndim)
+    if len(ax) != 2:
+        raise ValueError(f"ops.rot90: axes must name two distinct axes, got {axes!r}")
+    return _gather("rot90", t, lambda i: np.rot90(i, int(k), ax))
+
+
+def diagflat(x, k=0):
+    t = ravel(x)
+    return _gather("diagflat", t, lambda i: np.diagflat(i + 1, int(k)) - 1, lambda a: np.diagflat(a, int(k)))
+
+
+def array_split(x, indices_or_sections, axis=0):
+    """split, where the sections may differ in size by one (the first ones larger)."""
+    t = _any(x, "array_split")
+    ax = _axis_arg("array_split", axis, t.ndim, allow_none=False)
+    if isinstance(indices_or_sections, (int, np.integer)):
+        k, n = int(indices_or_sections), int(t.shape[ax])
+        if k <= 0:
+            raise ValueError(f"ops.array_split: the number of sections must be > 0, got {k}")
+        sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
+        indices_or_sections = list(np.cumsum(sizes)[:-1])
+    return split(t, indices_or_sections, axis=ax)
+
+
+def vsplit(x, indices_or_sections):
+    return split(x, indices_or_sections, axis=0)
+
+
+def hsplit(x, indices_or_sections):
+    t = _any(x, "hsplit")
+    return split(t, indices_or_sections, axis=0 if t.ndim == 1 else 1)
+
+
+def dstack(xs):
+    ts = [_f32(x) for x in xs]
+    ts = [reshape(t, [1, -1, 1]) if t.ndim == 1 else expand_dims(t, -1) if t.ndim == 2 else t for t in ts]
+    return concatenate(ts, axis=2)
+
+
+def kron(x1, x2):
+    a, b = _f32(x1, "kron"), _f32(x2, "kron")
+    nd = _py_max(a.ndim, b.ndim)
+    a = reshape(a, [1] * (nd - a.ndim) + list(a.shape))
+    b = reshape(b, [1] * (nd - b.ndim) + list(b.shape))
+    letters = "abcdefghijklm"
+    sa, sb = letters[:nd], letters[nd:2 * nd]
+    out = einsum(f"{sa},{sb}->" + "".join(x + y for x, y in zip(sa, sb)), a, b)
+    return reshape(out, [int(p) * int(q) for p, q in zip(a.shape, b.shape)])
+
+
+def ptp(x, axis=None, keepdims=False):
+    return subtract(max(x, axis=axis, keepdims=keepdims), min(x, axis=axis, keepdims=keepdims))
+
+
+def _nan_mask(x):
+    x = _f32(x)
+    return x, np.isnan(np.asarray(x))
+
+
+def nansum(x, axis=None, keepdims=False):
+    x, nan = _nan_mask(x)
+    return sum(where(nan, 0.0, x), axis=axis, keepdims=keepdims)
+
+
+def nanmean(x, axis=None, keepdims=False):
+    x, nan = _nan_mask(x)
+    count = np.sum(~nan, axis=_axes_arg("nanmean", axis, x.ndim), keepdims=keepdims).astype(np.float32)
+    with np.errstate(all="ignore"):
+        return divide(sum(where(nan, 0.0, x), axis=axis, keepdims=keepdims), count)
+
+
+def nanmax(x, axis=None, keepdims=False):
+    x, nan = _nan_mask(x)
+    return max(where(nan, -np.inf, x), axis=axis, keepdims=keepdims)
+
+
+def nanmin(x, axis=None, keepdims=False):
+    x, nan = _nan_mask(x)
+    return min(where(nan, np.inf, x), axis=axis, keepdims=keepdims)
+
+
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    """The trapezoid rule along axis: sum (y[i] + y[i+1]) / 2 * (x[i+1] - x[i])."""
+    t = _f32(y, "trapezoid")
+    ax = _axis_arg("trapezoid", axis, t.ndim, allow_none=False)
+    n = int(t.shape[ax])
+    mid = divide(add(take(t, np.arange(1, n), axis=ax), take(t, np.arange(0, n - 1), axis=ax)), 2.0)
+    if x is None:
+        return multiply(sum(mid, axis=ax), dx)
+    steps = diff(x, axis=-1 if _f32(x).ndim == 1 else ax)
+    if steps.ndim == 1 and t.ndim > 1:
+        steps = reshape(steps, [-1 if i == ax else 1 for i in range(t.ndim)])
+    return sum(multiply(mid, steps), axis=ax)
+
+
+def vander(x, N=None, increasing=False):
+    t = _f32(x, "vander")
+    if t.ndim != 1:
+        raise ValueError(f"ops.vander: x must be 1-D, got shape {tuple(t.shape)}")
+    n = int(t.shape[0]) if N is None else int(N)
+    powers = np.arange(n, dtype=np.float32)
+    if not increasing:
+        powers = powers[::-1].copy()
+    return power(expand_dims(t, 1), powers)
+
+
+def correlate(x1, x2, mode="valid"):
+    """1-D cross-correlation as np.correlate: c[k] = sum_n a[n + k] v[n], modes valid/same/full."""
+    a, v = _f32(x1, "correlate"), _f32(x2, "correlate")
+    if a.ndim != 1 or v.ndim != 1:
+        raise ValueError(f"ops.correlate: needs 1-D inputs, got shapes {tuple(a.shape)} and {tuple(v.shape)}")
+    if mode not in ("valid", "same", "full"):
+        raise ValueError(f"ops.correlate: mode must be valid, same or full, got {mode!r}")
+    n, m = int(a.shape[0]), int(v.shape[0])
+    if n < m:
+        return flip(correlate(v, a, mode))
+    lo = {"valid": 0, "same": m // 2, "full": m - 1}[mode]
+    hi = {"valid": 0, "same": (m - 1) // 2, "full": m - 1}[mode]
+    windows = pad(a, [(lo, hi)])            # zero-padded, then every window of length m
+    starts = np.arange(n - m + 1 + lo + hi)
+    picked = take(windows, starts[:, None] + np.arange(m)[None, :])
+    return einsum("km,m->k", picked, v)
+
+
+def corrcoef(x):
+    """Pearson correlation of the rows of x (np.corrcoef)."""
+    t = _f32(x, "corrcoef")
+    if t.ndim == 1:
+        t = reshape(t, [1, -1])
+    c = subtract(t, mean(t, axis=1, keepdims=True))
+    cov = matmul(c, transpose(c))
+    d = sqrt(diagonal(cov))
+    return divide(divide(cov, expand_dims(d, 1)), expand_dims(d, 0))
+
+
+# -- more nn and math ----------------------------------------------------------------------------------
+
+def sparse_sigmoid(x):
+    """0 for x <= -1, (x + 1) / 2 between, 1 for x >= 1."""
+    return clip(divide(add(x, 1.0), 2.0), 0.0, 1.0)
+
+
+def sparsemax(x, axis=-1):
+    """The Euclidean projection onto the simplex along axis (Martins & Astudillo 2016):
+    y = max(x - tau, 0); dy/dx on the support S: dx = (dy - mean_S(dy)) on S, 0 off it."""
+    t = _f32(x, "sparsemax")
+    ax = _axis_arg("sparsemax", axis, t.ndim, allow_none=False)
+    a = np.moveaxis(_np64(t), ax, -1)
+    z = -np.sort(-a, axis=-1)
+    k = np.arange(1, a.shape[-1] + 1)
+    cums = np.cumsum(z, axis=-1)
+    support = 1 + k * z > cums
+    kz = support.sum(-1, keepdims=True)
+    tau = (np.take_along_axis(cums, kz - 1, axis=-1) - 1) / kz
+    out = np.maximum(a - tau, 0.0)
+    y = _t(np.moveaxis(out, -1, ax))
+
+    def rule(dys):
+        dy = np.moveaxis(_np64(dys[0]), ax, -1)
+        s = out > 0
+        m = (dy * s).sum(-1, keepdims=True) / np.maximum(s.sum(-1, keepdims=True), 1)
+        return [_t(np.moveaxis(np.where(s, dy - m, 0.0), -1, ax))]
+    _record(rule, [t], [y])
+    return y
+
+
+def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
+    x = _f32(x)
+    eps = 1e-3 if epsilon is None else float(epsilon)
+    m, v = moments(x, axes=axis, keepdims=True)
+    y = multiply(subtract(x, m), rsqrt(add(v, eps)))
+    if gamma is not None:
+        y = multiply(y, gamma)
+    if beta is not None:
+        y = add(y, beta)
+    return y
+
+
+def space_to_depth(x, block_size, data_format="channels_last"):
+    t = _any(x, "space_to_depth")
+    b = int(block_size)
+    if t.ndim != 4:
+        raise ValueError(f"ops.space_to_depth: needs a 4-D tensor, got shape {tuple(t.shape)}")
+    first = data_format == "channels_first"
+    n, h, w, c = (t.shape[0], t.shape[2], t.shape[3], t.shape[1]) if first else tuple(t.shape)
+    if h % b or w % b:
+        raise ValueError(f"ops.space_to_depth: height {h} and width {w} must be multiples of block_size {b}")
+
+    def idx(i):
+        i = np.moveaxis(i, 1, -1) if first else i
+        i = i.reshape(n, h // b, b, w // b, b, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, h // b, w // b, b * b * c)
+        return np.moveaxis(i, -1, 1) if first else i
+    return _gather("space_to_depth", t, idx)
+
+
+def depth_to_space(x, block_size, data_format="channels_last"):
+    t = _any(x, "depth_to_space")
+    b = int(block_size)
+    if t.ndim != 4:
+        raise ValueError(f"ops.depth_to_space: needs a 4-D tensor, got shape {tuple(t.shape)}")
+    first = data_format == "channels_first"
+    n, h, w, c = (t.shape[0], t.shape[2], t.shape[3], t.shape[1]) if first else tuple(t.shape)
+    if c % (b * b):
+        raise ValueError(f"ops.depth_to_space: channels {c} must be a multiple of block_size^2 = {b * b}")
+
+    def idx(i):
+        i = np.moveaxis(i, 1, -1) if first else i
+        i = i.reshape(n, h, w, b, b, c // (b * b)).transpose(0, 1, 3, 2, 4, 5).reshape(n, h * b, w * b, c // (b * b))
+        return np.moveaxis(i, -1, 1) if first else i
+    return _gather("depth_to_space", t, idx)
+
+
+def logdet(x):
+    """log det of positive-definite matrices (..., n, n); d/dA = A^-T."""
+    t = _f32(x, "logdet")
+    if t.ndim < 2 or t.shape[-1] != t.shape[-2]:
+        raise ValueError(f"ops.logdet: needs square matrices (..., n, n), got shape {tuple(t.shape)}")
+    a = _np64(t)
+    with np.errstate(all="ignore"):
+        sgn, val = np.linalg.slogdet(a)
+        y = _t(np.where(sgn > 0, val, np.nan))
+
+    def rule(dys):
+        dy = _np64(dys[0])[..., None, None]
+        return [_t(dy * np.swapaxes(np.linalg.inv(a), -1, -2))]
+    _record(rule, [t], [y])
+    return y
+
+
+def extract_sequences(x, sequence_length, sequence_stride):
+    """Frames of the last axis: (..., n) -> (..., frames, sequence_length)."""
+    t = _any(x, "extract_sequences")
+    n, L, s = int(t.shape[-1]), int(sequence_length), int(sequence_stride)
+    if L > n or L <= 0 or s <= 0:
+        raise ValueError(f"ops.extract_sequences: sequence_length {L} and stride {s} do not fit length {n}")
+    starts = np.arange(0, n - L + 1, s)
+    idx = starts[:, None] + np.arange(L)[None, :]
+    return _gather("extract_sequences", t, lambda i: i[..., idx])
+
+
+def saturate_cast(x, dtype):
+    """cast, clipping to the target dtype's range first (no wraparound)."""
+    dt = np.dtype(dtype)
+    t = _any(x, "saturate_cast")
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        a = np.clip(np.nan_to_num(np.asarray(t, np.float64)), info.min, info.max)
+        return _t(np.round(a).astype(dt) if _is_float(t) else a.astype(dt))
+    return cast(t, dtype)
+
+
+def associative_scan(f, elems, reverse=False, axis=0):
+    """The inclusive scan of the associative f along axis (sequential here: same result)."""
+    t = elems
+    n = int(t.shape[axis])
+    parts = unstack(t, axis=axis)
+    order = list(range(n - 1, -1, -1)) if reverse else list(range(n))
+    out, acc = [None] * n, None
+    for i in order:
+        acc = parts[i] if acc is None else f(acc, parts[i])
+        out[i] = acc
+    return stack(out, axis=axis)
+
+
+def custom_gradient(f):
+    """Decorator: ``f(*args)`` returns ``(y, grad_fn)``; the tape uses ``grad_fn(dy)`` (the
+    upstream gradient; also accepted as ``upstream=``) as the gradients of f's tensor args."""
+    def wrapped(*args):
+        ts = [_f32(a) if not isinstance(a, Tensor) else a for a in args]
+        with autodiff.stop_recording():
+            y, grad_fn = f(*ts)
+        y = _t(np.asarray(y))
+
+        def rule(dys):
+            g = grad_fn(dys[0])
+            g = list(g) if isinstance(g, (list, tuple)) else [g]
+            return [None if gi is None else _f32(gi) for gi in g]
+        _record(rule, ts, [y])
+        return y
+    wrapped.__name__ = getattr(f, "__name__", "custom_gradient")
+    wrapped.__doc__ = f.__doc__
+    return wrapped
+
+
+__all__ += [
+    "cbrt", "deg2rad", "logaddexp2", "ldexp", "heaviside", "signbit", "isposinf", "isneginf", "isreal",
+    "isin", "real", "conjugate", "conj", "imag", "angle", "empty_like", "bitwise_and", "bitwise_or",
+    "bitwise_xor", "bitwise_invert", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
+    "left_shift", "right_shift", "gcd", "lcm", "unravel_index", "histogram", "bartlett", "blackman",
+    "hamming", "hanning", "kaiser", "rot90", "diagflat", "array_split", "vsplit", "hsplit", "dstack",
+    "kron", "ptp", "nansum", "nanmean", "nanmax", "nanmin", "trapezoid", "vander", "correlate",
+    "corrcoef", "sparse_sigmoid", "sparsemax", "layer_normalization", "space_to_depth", "depth_to_space",
+    "logdet", "extract_sequences", "saturate_cast", "associative_scan", "custom_gradient",
+]
+
+
+# -- linear algebra (keras.ops.linalg names, batched over leading axes) ---------------------------
+
+def _square_matrices(op, x):
+    t = _f32(x, op)
+    if t.ndim < 2 or t.shape[-1] != t.shape[-2]:
+        raise ValueError(f"ops.{op}: needs square matrices (..., n, n), got shape {tuple(t.shape)}")
+    return t
+
+
+def _mT(a):
+    return np.swapaxes(a, -1, -2)
+
+
+def _linalg(op, fn, a):
+    try:
+        with np.errstate(all="ignore"):
+            return fn(a)
+    except np.linalg.LinAlgError as exc:
+        raise ValueError(f"ops.{op}: {exc} (input shape {a.shape})") from None
+
+
+def inv(x):
+    """A^-1; dA = -A^-T dY A^-T."""
+    t = _square_matrices("inv", x)
+    ai = _linalg("inv", np.linalg.inv, _np64(t))
+    y = _t(ai)
+    _record(lambda dys: [_t(-_mT(ai) @ _np64(dys[0]) @ _mT(ai))], [t], [y])
+    return y
+
+
+def det(x):
+    """det A; dA = dy det(A) A^-T."""
+    t = _square_matrices("det", x)
+    a = _np64(t)
+    d = np.linalg.det(a)
+    y = _t(d)
+
+    def rule(dys):
+        dy = _np64(dys[0])[..., None, None]
+        return [_t(dy * d[..., None, None] * _mT(_linalg("det", np.linalg.inv, a)))]
+    _record(rule, [t], [y])
+    return y
+
+
+def slogdet(x):
+    """(sign, log|det A|); d log|det A| / dA = A^-T (the sign has no gradient)."""
+    t = _square_matrices("slogdet", x)
+    a = _np64(t)
+    sgn, val = np.linalg.slogdet(a)
+    s, y = _t(sgn), _t(val)
+    _record(lambda dys: [_t(_np64(dys[0])[..., None, None] * _mT(_linalg("slogdet", np.linalg.inv, a)))], [t], [y])
+    return s, y
+
+
+def solve(a, b):
+    """X with A X = B (B (..., n, k), or (..., n) as a vector); dB = A^-T dX, dA = -dB X^T."""
+    A, B = _square_matrices("solve", a), _f32(b, "solve")
+    vec = B.ndim == A.ndim - 1
+    Bm = _np64(B)[..., None] if vec else _np64(B)
+    if Bm.shape[-2] != A.shape[-1]:
+        raise ValueError(f"ops.solve: b of shape {tuple(B.shape)} does not match a of shape {tuple(A.shape)}")
+    Am = _np64(A)
+    X = _linalg("solve", lambda m: np.linalg.solve(m, Bm), Am)
+    y = _t(X[..., 0] if vec else X)
+    tape = autodiff.recording_tape()
+    if tape is not None:
+        need_a, need_b = _needs(tape, A), _needs(tape, B)
+
+        def rule(dys):
+            dX = _np64(dys[0])
+            dX = dX[..., None] if vec else dX
+            dB = np.linalg.solve(_mT(Am), dX)
+            da = _t(_sum_to(-dB @ _mT(X), A.shape)) if need_a else None
+            db = _t(_sum_to(dB[..., 0] if vec else dB, B.shape)) if need_b else None
+            return [da, db]
+        tape.record(rule, [A, B], [y])
+    return y
+
+
+def solve_triangular(a, b, lower=False):
+    """solve with a triangular A (only its lower or upper triangle is read)."""
+    A = _square_matrices("solve_triangular", a)
+    tri_ = np.tril if lower else np.triu
+    return solve(_gather("solve_triangular", A, lambda i: tri_(i + 1) - 1, lambda m: tri_(m)), b)
+
+
+def cholesky(x, upper=False):
+    """L with A = L L^T (lower; upper=True: L^T). Gradient (Murray 2016):
+    dA = L^-T Phi(L^T dL) L^-1 symmetrized, Phi = the lower triangle with a halved diagonal."""
+    t = _square_matrices("cholesky", x)
+    a = _np64(t)
+    L = _linalg("cholesky", np.linalg.cholesky, a)
+    y = _t(_mT(L) if upper else L)
+
+    def rule(dys):
+        dL = _np64(dys[0])
+        if upper:
+            dL = _mT(dL)
+        P = np.tril(_mT(L) @ dL)
+        P = P - 0.5 * np.eye(L.shape[-1]) * P
+        Linv = np.linalg.inv(L)
+        S = _mT(Linv) @ P @ Linv
+        return [_t(0.5 * (S + _mT(S)))]
+    _record(rule, [t], [y])
+    return y
+
+
+def eigh(x):
+    """(eigenvalues ascending, eigenvectors) of symmetric matrices; the gradient (distinct
+    eigenvalues) dA = V (diag(dw) + F o (V^T dV)) V^T, F_ij = 1 / (w_j - w_i), symmetrized."""
+    t = _square_matrices("eigh", x)
+    w, V = _linalg("eigh", np.linalg.eigh, _np64(t))
+    yw, yv = _t(w), _t(V)
+
+    def rule(dys):
+        dw, dV = dys
+        n = w.shape[-1]
+        inner_ = np.zeros(V.shape)
+        if dV is not None:
+            gap = w[..., None, :] - w[..., :, None]
+            with np.errstate(divide="ignore"):
+                F = np.where(np.eye(n, dtype=bool), 0.0, 1.0 / np.where(gap == 0, np.inf, gap))
+            inner_ = F * (_mT(V) @ _np64(dV))
+        if dw is not None:
+            inner_ = inner_ + np.eye(n) * _np64(dw)[..., None, :]
+        g = V @ inner_ @ _mT(V)
+        return [_t(0.5 * (g + _mT(g)))]
+    _record(rule, [t], [yw, yv])
+    return yw, yv
+
+
+__all__ += ["inv", "det", "slogdet", "solve", "solve_triangular", "cholesky", "eigh"]
+
+
+def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None,
+                   dilation_rate=1):
+    """Transposed convolution (1-D, 2-D), kernel (KH, KW, out, in) as Keras' Conv2DTranspose."""
+    x, undo, one_d = _spatial("conv_transpose", inputs, data_format)
+    w = _f32(kernel, "conv_transpose")
+    if one_d and w.ndim == 3:
+        w = expand_dims(w, 0)
+    if w.ndim != 4 or w.shape[3] != x.shape[3]:
+        raise ValueError(f"ops.conv_transpose: kernel of shape {tuple(w.shape)} (..., out, in) does not fit input "
+                         f"channels {x.shape[3]} (input shape {tuple(x.shape)})")
+    op_ = output_padding
+    if one_d and op_ is not None:
+        op_ = (0, op_[0] if isinstance(op_, (list, tuple)) else int(op_))
+    kw = dict(strides=_spatial_arg(strides, one_d), padding=padding, output_padding=op_,
+              dilation_rate=_spatial_arg(dilation_rate, one_d))
+    y = kernels.conv2d_transpose(x, w, **kw)
+    tape = autodiff.recording_tape()
+    if tape is not None:
+        need_x, need_w = _needs(tape, x), _needs(tape, w)
+
+        def rule(dys):
+            dy = dys[0]
+            dx = kernels.conv2d_transpose_backward_data(dy, w, tuple(x.shape), **kw) if need_x else None
+            dw = kernels.conv2d_transpose_backward_weights(x, dy, tuple(w.shape), **kw) if need_w else None
+            return [dx, dw]
+        tape.record(rule, [x, w], [y])
+    return undo(y)
+
+
+def lstsq(a, b, rcond=None):
+    """The least-squares solution of A X = B for A of full column rank: X = (A^T A)^-1 A^T B
+    (differentiable through solve and matmul)."""
+    A, B = _f32(a, "lstsq"), _f32(b, "lstsq")
+    if A.ndim != 2 or B.ndim not in (1, 2) or B.shape[0] != A.shape[0]:
+        raise ValueError(f"ops.lstsq: needs a (m, n) and b (m,) or (m, k), got {tuple(A.shape)} and {tuple(B.shape)}")
+    At = transpose(A)
+    return solve(matmul(At, A), matmul(At, B))
+
+
+# -- FFT (Keras' complex convention: a (real, imag) pair of float tensors) ------------------------
+
+def _complex_pair(op, x):
+    if not isinstance(x, (tuple, list)) or len(x) != 2:
+        raise ValueError(f"ops.{op}: expects a (real, imag) tuple of tensors, got {type(x).__name__}")
+    re, im = _f32(x[0], op), _f32(x[1], op)
+    if tuple(re.shape) != tuple(im.shape):
+        raise ValueError(f"ops.{op}: real and imag parts must have one shape, got {tuple(re.shape)} and "
+                         f"{tuple(im.shape)}")
+    return re, im
+
+
+def _complex_op(op, x, fwd, adjoint, nd):
+    """(yr, yi) = fwd(xr + i xi) over the last ``nd`` axes; a C-linear map, so the gradient
+    (dL/dxr + i dL/dxi) = adjoint(dL/dyr + i dL/dyi)."""
+    re, im = _complex_pair(op, x)
+    if re.ndim < nd:
+        raise ValueError(f"ops.{op}: needs at least {nd} axes, got shape {tuple(re.shape)}")
+    z = fwd(_np64(re) + 1j * _np64(im))
+    yr, yi = _t(z.real), _t(z.imag)
+
+    def rule(dys):
+        g = np.zeros(z.shape, complex)
+        if dys[0] is not None:
+            g = g + _np64(dys[0])
+        if dys[1] is not None:
+            g = g + 1j * _np64(dys[1])
+        gx = adjoint(g)
+        return [_t(gx.real), _t(gx.imag)]
+    _record(rule, [re, im], [yr, yi])
+    return yr, yi
+
+
+def fft(x):
+    n = lambda z: z.shape[-1]  # noqa: E731
+    return _complex_op("fft", x, lambda z: np.fft.fft(z), lambda g: n(g) * np.fft.ifft(g), 1)
+
+
+def ifft(x):
+    return _complex_op("ifft", x, lambda z: np.fft.ifft(z), lambda g: np.fft.fft(g) / g.shape[-1], 1)
+
+
+def fft2(x):
+    return _complex_op("fft2", x, lambda z: np.fft.fft2(z), lambda g: g.shape[-1] * g.shape[-2] * np.fft.ifft2(g), 2)
+
+
+def ifft2(x):
+    return _complex_op("ifft2", x, lambda z: np.fft.ifft2(z), lambda g: np.fft.fft2(g) / (g.shape[-1] * g.shape[-2]), 2)
+
+
+def rfft(x, fft_length=None):
+    """The non-negative-frequency half of the FFT of real x (last axis); (real, imag)."""
+    t = _f32(x, "rfft")
+    n = int(t.shape[-1]) if fft_length is None else int(fft_length)
+    z = np.fft.rfft(_np64(t), n=n)
+    yr, yi = _t(z.real), _t(z.imag)
+    m = int(t.shape[-1])
+
+    def rule(dys):
+        g = np.zeros(z.shape, complex)
+        if dys[0] is not None:
+            g = g + _np64(dys[0])
+        if dys[1] is not None:
+            g = g + 1j * _np64(dys[1])
+        full = np.zeros(z.shape[:-1] + (n,), complex)
+        full[..., :z.shape[-1]] = g
+        gx = (n * np.fft.ifft(full)).real          # the adjoint of "FFT, keep the first n//2+1"
+        out = np.zeros(z.shape[:-1] + (m,))
+        k = _py_min(m, n)
+        out[..., :k] = gx[..., :k]                 # cropped or zero-padded input
+        return [_t(out)]
+    _record(rule, [t], [yr, yi])
+    return yr, yi
+
+
+def irfft(x, fft_length=None):
+    """Real signal of length fft_length (default 2 (m - 1)) from the half spectrum (real, imag)."""
+    re, im = _complex_pair("irfft", x)
+    m = int(re.shape[-1])
+    n = 2 * (m - 1) if fft_length is None else int(fft_length)
+    z = _np64(re) + 1j * _np64(im)
+    y = _t(np.fft.irfft(z, n=n))
+
+    def rule(dys):
+        # x_t = (1/n) sum_k c_k Re(y_k e^{2 pi i k t / n}) over the kept bins (c_k = 2 except for
+        # the DC and Nyquist bins, 1), so dL/dyr_k + i dL/dyi_k = (c_k / n) fft(g)_k; the DC and
+        # Nyquist imaginary parts do not reach x
+        G = np.fft.fft(_np64(dys[0]), axis=-1)
+        kept = _py_min(m, n // 2 + 1)
+        c = np.full(kept, 2.0)
+        c[0] = 1.0
+        if n % 2 == 0 and kept == n // 2 + 1:
+            c[-1] = 1.0
+        g = np.zeros(z.shape, complex)
+        g[..., :kept] = c * G[..., :kept] / n
+        g[..., 0] = g[..., 0].real
+        if n % 2 == 0 and kept == n // 2 + 1:
+            g[..., kept - 1] = g[..., kept - 1].real
+        return [_t(g.real), _t(g.imag)]
+    _record(rule, [re, im], [y])
+    return y
+
+
+__all__ += ["conv_transpose", "lstsq", "fft", "ifft", "fft2", "ifft2", "rfft", "irfft"]
+
+
+# -- CTC ------------------------------------------------------------------------------------------------
+
+def _log_softmax64(a):
+    m = a.max(axis=-1, keepdims=True)
+    return a - m - np.log(np.exp(a - m).sum(axis=-1, keepdims=True))
+
+
+def _ctc_one(logp, label, blank):
+    """-log p(label | logp) and d/d(log-probabilities) for one sample (logp (T, K)): the
+    forward-backward recursions in log space over the blank-extended label l' (length 2L+1)."""
+    T = logp.shape[0]
+    ext = np.full(2 * len(label) + 1, blank, np.int64)
+    ext[1::2] = label
+    S = len(ext)
+    neg = -np.inf
+    # a path may skip a blank between two different labels
+    skip = np.zeros(S, bool)
+    skip[2:] = (ext[2:] != blank) & (ext[2:] != ext[:-2])
+    alpha = np.full((T, S), neg)
+    beta = np.full((T, S), neg)
+    if T == 0:
+        return np.inf, np.zeros_like(logp)
+    alpha[0, 0] = logp[0, ext[0]]
+    if S > 1:
+        alpha[0, 1] = logp[0, ext[1]]
+    for t in range(1, T):
+        prev = alpha[t - 1]
+        a = prev.copy()
+        a[1:] = np.logaddexp(a[1:], prev[:-1])
+        a[2:] = np.where(skip[2:], np.logaddexp(a[2:], prev[:-2]), a[2:])
+        alpha[t] = a + logp[t, ext]
+    beta[T - 1, S - 1] = logp[T - 1, ext[S - 1]]
+    if S > 1:
+        beta[T - 1, S - 2] = logp[T - 1, ext[S - 2]]
+    for t in range(T - 2, -1, -1):
+        nxt = beta[t + 1]
+        b = nxt.copy()
+        b[:-1] = np.logaddexp(b[:-1], nxt[1:])
+        b[:-2] = np.where(skip[2:], np.logaddexp(b[:-2], nxt[2:]), b[:-2])
+        beta[t] = b + logp[t, ext]
+    ll = np.logaddexp(alpha[T - 1, S - 1], alpha[T - 1, S - 2]) if S > 1 else alpha[T - 1, 0]
+    if not np.isfinite(ll):
+        return np.inf, np.zeros_like(logp)
+    # the probability mass of the paths through (t, s), as a fraction of p(label)
+    occ = np.exp(alpha + beta - logp[:, ext] - ll)
+    dlogp = np.zeros_like(logp)
+    for s in range(S):
+        dlogp[:, ext[s]] -= occ[:, s]
+    return -ll, dlogp
+
+
+def ctc_loss(target, output, target_length, output_length, mask_index=0):
+    """Per-sample CTC loss (batch,) of logits ``output`` (batch, max_time, classes) for the integer
+    labels ``target`` (batch, max_label_length), blank class ``mask_index`` (tf.nn.ctc_loss with
+    logits: the log-softmax is taken here). Gradient: softmax - the label occupation per step."""
+    out = _f32(output, "ctc_loss")
+    labels = np.asarray(target).astype(np.int64)
+    tl = np.asarray(target_length).astype(np.int64).reshape(-1)
+    ol = np.asarray(output_length).astype(np.int64).reshape(-1)
+    if out.ndim != 3 or labels.ndim != 2 or labels.shape[0] != out.shape[0] or tl.shape[0] != out.shape[0] \
+            or ol.shape[0] != out.shape[0]:
+        raise ValueError(f"ops.ctc_loss: needs output (batch, time, classes), target (batch, max_label_length) and "
+                         f"one length per sample, got output {tuple(out.shape)}, target {labels.shape}, "
+                         f"target_length {tl.shape}, output_length {ol.shape}")
+    B, Tm, K = (int(d) for d in out.shape)
+    if (ol > Tm).any() or (ol < 0).any() or (tl > labels.shape[1]).any() or (tl < 0).any():
+        raise ValueError(f"ops.ctc_loss: lengths exceed the padded sizes (time {Tm}, labels {labels.shape[1]})")
+    if labels.size and (labels.min() < 0 or labels.max() >= K):
+        lab = np.concatenate([labels[b, :tl[b]] for b in range(B)]) if B else labels.reshape(-1)
+        if lab.size and (lab.min() < 0 or lab.max() >= K):
+            raise ValueError(f"ops.ctc_loss: labels must lie in [0, {K})")
+    logits = _np64(out)
+    losses, grads = np.zeros(B), np.zeros((B, Tm, K))
+    for b in range(B):
+        logp = _log_softmax64(logits[b, :ol[b]])
+        losses[b], dlogp = _ctc_one(logp, labels[b, :tl[b]], int(mask_index))
+        if np.isfinite(losses[b]):
+            # through the log-softmax: d/du = dlogp - softmax * sum(dlogp) (sum(dlogp) = -1 per step)
+            grads[b, :ol[b]] = dlogp - np.exp(logp) * dlogp.sum(-1, keepdims=True)
+    y = _t(losses)
+    _record(lambda dys: [_t(grads * _np64(dys[0])[:, None, None])], [out], [y])
+    return y
+
+
+def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1, merge_repeated=True,
+               mask_index=0):
+    """Greedy CTC decoding (tf.nn.ctc_greedy_decoder): the best class per step, repeats merged,
+    blanks dropped. Returns (decoded (1, batch, max_length) padded with -1, scores (batch, 1) =
+    -sum over steps of the best input value). Beam search is not implemented."""
+    if strategy != "greedy":
+        raise NotImplementedError(f"ops.ctc_decode: strategy={strategy!r} is not supported (greedy is)")
+    x = np.asarray(_f32(inputs, "ctc_decode"), np.float64)
+    if x.ndim != 3:
+        raise ValueError(f"ops.ctc_decode: inputs must be (batch, time, classes), got shape {x.shape}")
+    lens = np.asarray(sequence_lengths).astype(np.int64).reshape(-1)
+    B, T, _ = x.shape
+    best, top = x.argmax(-1), x.max(-1)
+    seqs, scores = [], np.zeros((B, 1))
+    for b in range(B):
+        path = best[b, :lens[b]]
+        scores[b, 0] = -top[b, :lens[b]].sum()
+        if merge_repeated:
+            path = path[np.concatenate([[True], path[1:] != path[:-1]])] if path.size else path
+        seqs.append(path[path != mask_index])
+    width = _py_max([len(p) for p in seqs], default=0)
+    decoded = np.full((1, B, width), -1, np.int64)
+    for b, p in enumerate(seqs):
+        decoded[0, b, :len(p)] = p
+    return _t(decoded), _t(scores)
+
+
+__all__ += ["ctc_loss", "ctc_decode"]
+
+
+# -- patches, adaptive pooling and the rest ------------------------------------------------------------
+
+def _two(op, v, what):
+    v = tuple(int(a) for a in v) if isinstance(v, (list, tuple)) else (int(v), int(v))
+    if len(v) != 2:
+        raise ValueError(f"ops.{op}: {what} must be an int or two ints, got {v!r}")
+    return v
+
+
+def _unfold_index(op, shape, kernel_size, dilation, padding, stride):
+    """Flat indices into x (N, C, H, W) of unfold's output (N, C*kh*kw, L); -1 for padding."""
+    n, c, h, w = shape
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (_two(op, kernel_size, "kernel_size"), _two(op, dilation, "dilation"),
+                                              _two(op, padding, "padding"), _two(op, stride, "stride"))
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    if oh <= 0 or ow <= 0:
+        raise ValueError(f"ops.{op}: kernel {kh}x{kw} (dilation {dh}x{dw}) does not fit the input {h}x{w} "
+                         f"padded by {ph}x{pw}")
+    rows = (np.arange(oh) * sh)[None, :] + (np.arange(kh) * dh)[:, None] - ph          # (kh, oh)
+    cols = (np.arange(ow) * sw)[None, :] + (np.arange(kw) * dw)[:, None] - pw          # (kw, ow)
+    r = rows[:, None, :, None]
+    q = cols[None, :, None, :]                                                          # (kh, kw, oh, ow)
+    inside = (r >= 0) & (r < h) & (q >= 0) & (q < w)
+    spatial = np.where(inside, r * w + q, -1)
+    base = (np.arange(n)[:, None] * c + np.arange(c)[None, :]) * (h * w)                # (n, c)
+    idx = np.where(spatial[None, None] >= 0, base[:, :, None, None, None, None] + spatial[None, None], -1)
+    return idx.reshape(n, c * kh * kw, oh * ow)
+
+
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    """im2col of channels-first x (N, C, H, W): (N, C*kh*kw, L), zero padding (torch's unfold)."""
+    t = _any(x, "unfold")
+    if t.ndim != 4:
+        raise ValueError(f"ops.unfold: x must be (N, C, H, W), got shape {tuple(t.shape)}")
+    idx = _unfold_index("unfold", tuple(t.shape), kernel_size, dilation, padding, stride)
+    return _gather("unfold", t, lambda i: np.where(idx >= 0, i.reshape(-1)[np.maximum(idx, 0)], -1),
+                   lambda a: np.where(idx >= 0, a.reshape(-1)[np.maximum(idx, 0)], np.zeros((), a.dtype)))
+
+
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """col2im: the patches (N, C*kh*kw, L) summed back into (N, C, H, W) (unfold's adjoint)."""
+    t = _f32(x, "fold")
+    (h, w), (kh, kw) = _two("fold", output_size, "output_size"), _two("fold", kernel_size, "kernel_size")
+    if t.ndim != 3 or t.shape[1] % (kh * kw):
+        raise ValueError(f"ops.fold: x must be (N, C*{kh}*{kw}, L), got shape {tuple(t.shape)}")
+    n, c = int(t.shape[0]), int(t.shape[1]) // (kh * kw)
+    idx = _unfold_index("fold", (n, c, h, w), kernel_size, dilation, padding, stride)
+    if idx.shape[2] != t.shape[2]:
+        raise ValueError(f"ops.fold: {t.shape[2]} patches given, but output_size {(h, w)} has {idx.shape[2]}")
+    flat, keep = idx.reshape(-1), idx.reshape(-1) >= 0
+    y = _t(np.bincount(flat[keep], weights=_np64(t).reshape(-1)[keep], minlength=n * c * h * w).reshape(n, c, h, w))
+    _record(lambda dys: [_t(np.where(idx >= 0, _np64(dys[0]).reshape(-1)[np.maximum(idx, 0)], 0.0))], [t], [y])
+    return y
+
+
+def _adaptive_windows(size, out):
+    return [(int(np.floor(i * size / out)), int(np.ceil((i + 1) * size / out))) for i in range(out)]
+
+
+def adaptive_average_pool(inputs, output_size, data_format=None):
+    """Mean over windows [floor(i H / o), ceil((i + 1) H / o)) (torch's adaptive pooling)."""
+    x, undo, one_d = _spatial("adaptive_average_pool", inputs, data_format)
+    oh, ow = (1, int(output_size[0] if isinstance(output_size, (list, tuple)) else output_size)) if one_d else \
+        _two("adaptive_average_pool", output_size, "output_size")
+    mats = []
+    for size, out in ((int(x.shape[1]), oh), (int(x.shape[2]), ow)):
+        m = np.zeros((out, size), np.float32)
+        for i, (lo, hi) in enumerate(_adaptive_windows(size, out)):
+            m[i, lo:hi] = 1.0 / (hi - lo)
+        mats.append(m)
+    return undo(einsum("oh,nhwc,pw->nopc", mats[0], x, mats[1]))
+
+
+def adaptive_max_pool(inputs, output_size, data_format=None):
+    x, undo, one_d = _spatial("adaptive_max_pool", inputs, data_format)
+    oh, ow = (1, int(output_size[0] if isinstance(output_size, (list, tuple)) else output_size)) if one_d else \
+        _two("adaptive_max_pool", output_size, "output_size")
+    n, h, w, c = (int(d) for d in x.shape)
+    a = np.asarray(x)
+    pick = np.zeros((n, oh, ow, c), np.int64)
+    base = np.arange(n)[:, None] * (h * w * c) + np.arange(c)[None, :]
+    for i, (h0, h1) in enumerate(_adaptive_windows(h, oh)):
+        for j, (w0, w1) in enumerate(_adaptive_windows(w, ow)):
+            win = a[:, h0:h1, w0:w1, :].reshape(n, -1, c)
+            k = win.argmax(axis=1)                                   # the first maximum, as TF
+            r, q = h0 + k // (w1 - w0), w0 + k % (w1 - w0)
+            pick[:, i, j, :] = base + (r * w + q) * c
+    return undo(_gather("adaptive_max_pool", x, lambda i: i.reshape(-1)[pick]))
+
+
+def polar(abs_, angle):
+    """(abs cos(angle), abs sin(angle)): a complex number as Keras' (real, imag) pair."""
+    return multiply(abs_, cos(angle)), multiply(abs_, sin(angle))
+
+
+def nextafter(x1, x2):
+    """The next float32 after x1 towards x2 (no gradient)."""
+    a, b = _f32(x1, "nextafter"), _f32(x2, "nextafter")
+    _broadcast_check("nextafter", a.shape, b.shape)
+    return _t(np.nextafter(np.asarray(a), np.asarray(b)))
+
+
+def vectorize(pyfunc, *, excluded=None, signature=None):
+    """pyfunc applied to every element (of the broadcast inputs), results stacked: a Python loop
+    over ops, so it is differentiable wherever pyfunc is."""
+    if signature is not None or excluded:
+        raise NotImplementedError("ops.vectorize: signature and excluded are not supported")
+
+    def wrapped(*args):
+        ts = [_f32(a, "vectorize") for a in args]
+        shape = _broadcast_check("vectorize", *[t.shape for t in ts])
+        flat = [ravel(broadcast_to(t, shape)) for t in ts]
+        n = int(np.prod(shape, dtype=np.int64))
+        if n == 0:
+            return zeros(shape)
+        outs = [pyfunc(*[f[i] for f in flat]) for i in range(n)]
+        return reshape(stack(outs, axis=0), list(shape))
+    return wrapped
+
+
+__all__ += ["unfold", "fold", "adaptive_average_pool", "adaptive_max_pool", "polar", "nextafter", "vectorize"]
+
+
+# -- short-time Fourier transforms ------------------------------------------------------------------
+
+def _stft_window(op, window, sequence_length, fft_length):
+    """The analysis window (periodic hann / hamming as scipy.signal.get_window, a given 1-D
+    window, or ones), zero-padded on both sides to fft_length."""
+    L, n = int(sequence_length), int(fft_length)
+    if L > n:
+        raise ValueError(f"ops.{op}: sequence_length {L} must be <= fft_length {n}")
+    if window is None:
+        win = np.ones(L)
+    elif isinstance(window, str):
+        k = np.arange(L)
+        if window in ("hann", "hanning"):
+            win = 0.5 - 0.5 * np.cos(2 * np.pi * k / L)
+        elif window == "hamming":
+            win = 0.54 - 0.46 * np.cos(2 * np.pi * k / L)
+        else:
+            raise ValueError(f"ops.{op}: window must be 'hann', 'hamming', a 1-D tensor or None, got {window!r}")
+    else:
+        win = _np64(window)
+        if win.shape != (L,):
+            raise ValueError(f"ops.{op}: a window tensor must have shape ({L},), got {win.shape}")
+    lo = (n - L) // 2
+    return np.pad(win, (lo, n - L - lo))
+
+
+def stft(x, sequence_length, sequence_stride, fft_length, window="hann", center=True):
+    """(real, imag) of shape (..., frames, fft_length // 2 + 1): frames of fft_length every
+    sequence_stride samples (x reflect-padded by fft_length // 2 on both sides when center),
+    times the window, through rfft. Differentiable (pad, frames, window and rfft all are)."""
+    t = _f32(x, "stft")
+    n, stride = int(fft_length), int(sequence_stride)
+    win = _stft_window("stft", window, sequence_length, n)
+    if center:
+        t = pad(t, [(0, 0)] * (t.ndim - 1) + [(n // 2, n // 2)], mode="reflect")
+    if int(t.shape[-1]) < n:
+        raise ValueError(f"ops.stft: the signal of length {int(t.shape[-1])} is shorter than fft_length {n}")
+    frames = multiply(extract_sequences(t, n, stride), win.astype(np.float32))
+    return rfft(frames, fft_length=n)
+
+
+def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="hann", center=True):
+    """The inverse of stft: irfft of each frame, times the window, overlap-added and divided by
+    the overlap-added squared window (where it is > 1e-10); the center padding is cropped, then
+    the signal is cut or zero-padded to ``length``."""
+    re, im = _complex_pair("istft", x)
+    n, stride = int(fft_length), int(sequence_stride)
+    win = _stft_window("istft", window, sequence_length, n)
+    frames = multiply(irfft((re, im), fft_length=n), win.astype(np.float32))     # (..., F, n)
+    f = int(frames.shape[-2])
+    total = n + stride * (f - 1)
+    # overlap-add: output sample j*stride + k collects frame j's entry k (a linear map; its
+    # adjoint reads the frames back out)
+    pos = (np.arange(f)[:, None] * stride + np.arange(n)[None, :]).reshape(-1)
+    lead = tuple(int(d) for d in frames.shape[:-2])
+    a = _np64(frames).reshape(lead + (f * n,))
+    out = np.zeros(lead + (total,))
+    np.add.at(out, (Ellipsis, pos), a)
+    denom = np.zeros(total)
+    np.add.at(denom, pos, np.tile(win * win, f))
+    scale = np.where(denom > 1e-10, 1.0 / np.where(denom > 1e-10, denom, 1.0), 1.0)
+    y = _t(out * scale)
+    _record(lambda dys: [_t((_np64(dys[0]) * scale)[..., pos].reshape(lead + (f, n)))], [frames], [y])
+    if center:
+        y = take(y, np.arange(n // 2, total - n // 2), axis=-1)
+    if length is not None:
+        length = int(length)
+        cur = int(y.shape[-1])
+        if length <= cur:
+            y = take(y, np.arange(length), axis=-1)
+        else:
+            y = pad(y, [(0, 0)] * (y.ndim - 1) + [(0, length - cur)])
+    return y
+
+
+__all__ += ["stft", "istft"]
+
+
+def qr(x, mode="reduced"):
+    """(Q, R) of matrices (..., m, n), NumPy's modes 'reduced' and 'complete'. Gradient for
+    m >= n in reduced mode (or square): dA = Q (dR + copyltu(M) R^-T) + (dQ - Q Q^T dQ) R^-T with
+    M = R dR^T - dQ^T Q (Walter and Lehmann; TensorFlow's rule)."""
+    t = _f32(x, "qr")
+    if mode not in ("reduced", "complete"):
+        raise ValueError(f"ops.qr: mode must be 'reduced' or 'complete', got {mode!r}")
+    if t.ndim < 2:
+        raise ValueError(f"ops.qr: needs matrices (..., m, n), got shape {tuple(t.shape)}")
+    a = _np64(t)
+    q, r = np.linalg.qr(a, mode=mode)
+    yq, yr = _t(q), _t(r)
+    m, n = a.shape[-2], a.shape[-1]
+
+    def rule(dys):
+        if m < n or (mode == "complete" and m != n):
+            raise NotImplementedError(f"ops.qr: the gradient needs m >= n and mode='reduced' (or a square "
+                                      f"matrix), got shape {a.shape} with mode={mode!r}")
+        dq = np.zeros(q.shape) if dys[0] is None else _np64(dys[0])
+        dr = np.zeros(r.shape) if dys[1] is None else _np64(dys[1])
+        qdq = _mT(q) @ dq
+        qdq_ = qdq - _mT(qdq)
+        rdr = r @ _mT(dr)
+        rdr_ = rdr - _mT(rdr)
+        low = np.tril(qdq_ + rdr_, -1)
+
+        def times_r_inv_t(v):       # v R^-T
+            return _mT(np.linalg.solve(r, _mT(v)))
+        return [_t(q @ (dr + times_r_inv_t(low)) + times_r_inv_t(dq - q @ qdq))]
+    _record(rule, [t], [yq, yr])
+    return yq, yr
+
+
+def svd(x, full_matrices=True, compute_uv=True):
+    """NumPy's svd: (u, s, vh), or s alone. Gradient (distinct singular values; Townsend 2016):
+    dA = U [(F o (U^T dU - dU^T U)) S + diag(dS) + S (F o (V^T dV - dV^T V))] V^T
+         + (I - U U^T) dU S^-1 V^T + U S^-1 dV^T (I - V V^T),  F_ij = 1 / (s_j^2 - s_i^2).
+    With full_matrices and a non-square input only the first min(m, n) singular vectors may
+    carry gradient (the others are not unique)."""
+    t = _f32(x, "svd")
+    if t.ndim < 2:
+        raise ValueError(f"ops.svd: needs matrices (..., m, n), got shape {tuple(t.shape)}")
+    a = _np64(t)
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    m, n = a.shape[-2], a.shape[-1]
+    k = _py_min(m, n)
+    if not compute_uv:
+        ys = _t(s)
+        _record(lambda dys: [_t(u @ (_np64(dys[0])[..., :, None] * vh))], [t], [ys])
+        return ys
+    if full_matrices and m != n:
+        uf, _, vhf = np.linalg.svd(a, full_matrices=True)
+    else:
+        uf, vhf = u, vh
+    yu, ys, yv = _t(uf), _t(s), _t(vhf)
+
+    def rule(dys):
+        du = np.zeros(uf.shape) if dys[0] is None else _np64(dys[0])
+        ds = np.zeros(s.shape) if dys[1] is None else _np64(dys[1])
+        dvh = np.zeros(vhf.shape) if dys[2] is None else _np64(dys[2])
+        if (du[..., k:].size and np.any(du[..., k:] != 0)) or (dvh[..., k:, :].size and np.any(dvh[..., k:, :] != 0)):
+            raise NotImplementedError("ops.svd: the singular vectors beyond min(m, n) of full_matrices=True "
+                                      "are not unique and have no gradient; use full_matrices=False")
+        du, dvh = du[..., :k], dvh[..., :k, :]
+        v, dv = _mT(vh), _mT(dvh)
+        s2 = s[..., None, :] ** 2 - s[..., :, None] ** 2            # s_j^2 - s_i^2
+        eye = np.eye(k, dtype=bool)
+        F = np.where(eye, 0.0, 1.0 / np.where(eye | (s2 == 0), 1.0, s2))
+        S = s[..., None, :] * np.eye(k)
+        inv_s = 1.0 / s
+        J = F * (_mT(u) @ du - _mT(du) @ u)
+        K = F * (_mT(v) @ dv - _mT(dv) @ v)
+        core = J @ S + ds[..., None, :] * np.eye(k) + S @ K
+        g = u @ core @ vh
+        g = g + (np.eye(m) - u @ _mT(u)) @ du @ (inv_s[..., :, None] * vh)
+        g = g + (u * inv_s[..., None, :]) @ _mT(dv) @ (np.eye(n) - v @ _mT(v))
+        return [_t(g)]
+    _record(rule, [t], [yu, ys, yv])
+    return yu, ys, yv
+
+
+__all__ += ["qr", "svd"]
