@@ -10,6 +10,11 @@ from corenn import keras, ops
 from corenn.keras import layers
 
 
+@pytest.fixture(autouse=True)
+def _seeded():
+    keras.utils.set_random_seed(0)   # as the guides do: the initial weights are reproducible
+
+
 def test_convolutional_autoencoder_with_conv2d_transpose():
     # keras.io "Convolutional autoencoder for image denoising", on synthetic 28x28 images
     rng = np.random.default_rng(0)
