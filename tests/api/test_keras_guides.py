@@ -190,3 +190,55 @@ def test_transformer_text_classifier():
     history = model.fit(x[:1000], y[:1000], batch_size=32, epochs=6, validation_split=0.2, verbose=0)
     test_acc = float(np.mean(model.predict(x[1000:], verbose=0).argmax(1) == y[1000:]))
     assert test_acc > 0.85, (test_acc, history.history)   # chance 0.5
+
+
+def test_gan_train_step_fits_on_x_alone():
+    # Keras guide "Customizing what happens in fit()": a GAN whose model has no call of its own;
+    # fit(x) passes each batch of x alone to train_step
+    latent_dim = 4
+    discriminator = keras.Sequential([keras.Input(shape=(8,)), layers.Dense(16), layers.LeakyReLU(negative_slope=0.2),
+                                      layers.Dense(1)], name="discriminator")
+    generator = keras.Sequential([keras.Input(shape=(latent_dim,)), layers.Dense(16),
+                                  layers.LeakyReLU(negative_slope=0.2), layers.Dense(8)], name="generator")
+    seen = []
+
+    class GAN(keras.Model):
+        def __init__(self, discriminator, generator, latent_dim):
+            super().__init__()
+            self.discriminator, self.generator, self.latent_dim = discriminator, generator, latent_dim
+            self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+            self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+
+        def compile(self, d_optimizer, g_optimizer, loss_fn):
+            super().compile()
+            self.d_optimizer, self.g_optimizer, self.loss_fn = d_optimizer, g_optimizer, loss_fn
+
+        def train_step(self, real):
+            seen.append(tuple(real.shape))
+            batch_size = ops.shape(real)[0]
+            z = keras.random.normal(shape=(batch_size, self.latent_dim))
+            combined = ops.concatenate([self.generator(z), real], axis=0)
+            labels = ops.concatenate([ops.ones((batch_size, 1)), ops.zeros((batch_size, 1))], axis=0)
+            with tf.GradientTape() as tape:
+                d_loss = self.loss_fn(labels, self.discriminator(combined))
+            grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+            self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+            z = keras.random.normal(shape=(batch_size, self.latent_dim))
+            with tf.GradientTape() as tape:
+                g_loss = self.loss_fn(ops.zeros((batch_size, 1)), self.discriminator(self.generator(z)))
+            grads = tape.gradient(g_loss, self.generator.trainable_weights)
+            self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+            self.d_loss_tracker.update_state(d_loss)
+            self.g_loss_tracker.update_state(g_loss)
+            return {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
+
+    gan = GAN(discriminator, generator, latent_dim)
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3),
+                loss_fn=keras.losses.BinaryCrossentropy(from_logits=True))
+    before = [w.copy() for w in generator.get_weights()]
+    real = (np.random.default_rng(5).normal(size=(96, 8)) + 3.0).astype("float32")
+    history = gan.fit(real, epochs=2, batch_size=32, verbose=0)
+    assert seen[:3] == [(32, 8)] * 3 and len(seen) == 6
+    assert set(history.history) == {"d_loss", "g_loss"}
+    assert all(np.isfinite(v) for vs in history.history.values() for v in vs)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, generator.get_weights()))

@@ -1,12 +1,12 @@
 """corenn.keras: corenn's API under Keras' names, so ``tf.keras.layers.Dense`` resolves after
 ``import corenn as tf`` and ``from corenn import keras`` reads like ``import keras``."""
 from .. import (activations, callbacks, datasets, initializers, layers, losses, metrics, models, ops,
-                optimizers, preprocessing, regularizers, utils)
+                optimizers, preprocessing, random, regularizers, utils)
 from .. import saving
 from ..models import Input, Model, Sequential
 
 __all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "datasets", "initializers",
-           "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "regularizers", "utils", "saving"]
+           "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "utils", "saving"]
 
 # `from corenn.keras.layers import Dense` as TensorFlow scripts write `from tensorflow.keras.layers
 # import Dense`: the submodules are importable under this package's name too.

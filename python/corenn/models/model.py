@@ -595,7 +595,11 @@ class Model(TrainingLoops):
         if self._graph is None:
             x = _prepare_free_x(self, x, op)
             if self.__dict__.get("_free_output_shapes") is None:
-                self._probe_outputs(x)
+                if type(self).call is Model.call:
+                    # no call of its own (a GAN whose train_step runs its parts): nothing to probe
+                    self._free_output_shapes = [None]
+                else:
+                    self._probe_outputs(x)
             return x
         n = len(self.inputs)
         if n == 1:
@@ -740,7 +744,7 @@ class Model(TrainingLoops):
         names = self.output_names
         multi = len(names) > 1
         return [(f"{names[k]}_{m.name}" if multi else m.name, m)
-                for k, ms in enumerate(per_output) for m in ms]
+                for k, ms in enumerate(per_output or []) for m in ms]
 
     # -- steps (graph models; subclassed ones go through the tape) ----------------------------------
 

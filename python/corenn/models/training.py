@@ -129,7 +129,8 @@ class TrainingLoops:
                 cbks.on_train_batch_begin(step)
                 with self._step_lock:
                     if custom:  # a train_step(data) written by the user, as in Keras 3
-                        logs = _float_logs(self.train_step((xb, yb) if swb is None else (xb, yb, swb)))
+                        logs = _float_logs(self.train_step(
+                            xb if yb is None else (xb, yb) if swb is None else (xb, yb, swb)))
                     else:
                         loss = self._train_step(xb, yb, metrics, swb)
                         total += loss * nb
@@ -175,6 +176,18 @@ class TrainingLoops:
         batch_size = _data.positive_or_none(where, "batch_size", batch_size) or 32
         x = self._prepare_x(x, "fit")
         n = data_len(x)
+        if y is None and self._custom_step("train_step"):
+            # fit(x) for a train_step(data) of the user's that needs no targets (a GAN, an
+            # autoencoder): its data is the batch of x alone, as Keras 3 passes it
+            if sample_weight is not None or class_weight is not None:
+                raise ValueError(f"{where}: sample_weight and class_weight need targets (y)")
+            if validation_data is None and validation_split:
+                split = self._split_index(n, validation_split)
+                validation_data = (rows(x, split, n), None)
+                x, n = rows(x, 0, split), split
+            return (x, None, None), math.ceil(n / batch_size) if steps_per_epoch is None else min(
+                math.ceil(n / batch_size), _data.positive_or_none(where, "steps_per_epoch", steps_per_epoch)), \
+                batch_size, validation_data
         y = self._prepare_y(y, n, "fit")
         raw_sw = None if sample_weight is None else _data.sample_weights(where, n, first(y), sample_weight)
         if validation_data is None and validation_split:
@@ -239,6 +252,8 @@ class TrainingLoops:
         where = f"{self.name}.{op}"
         bx, by, bsw = _data.split_batch(where, batch, index)
         x = self._prepare_x(bx, op)
+        if by is None and self._custom_step("train_step" if op == "fit" else "test_step"):
+            return tensors(x), None, None, data_len(x)   # the user's step takes x alone
         if by is None:
             raise ValueError(f"{where}: batch {index} has no targets (y is None)")
         n = data_len(x)
