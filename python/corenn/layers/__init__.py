@@ -3,7 +3,7 @@ from .activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .attention import MultiHeadAttention
 from .base import Input, InputLayer, Layer
 from .convolutional import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
-from .core import Activation, Dense, Dropout, Flatten, Identity, Masking, Reshape
+from .core import Activation, Dense, Dropout, Flatten, Identity, Lambda, Masking, Reshape
 from .embedding import Embedding
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
@@ -25,7 +25,7 @@ __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Re
            "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
            "Identity", "LayerNormalization", "Permute", "RepeatVector", "Cropping1D", "Cropping2D",
            "UpSampling1D", "UpSampling2D", "ReLU", "LeakyReLU", "ELU", "Softmax",
-           "MultiHeadAttention", "Masking",
+           "MultiHeadAttention", "Masking", "Lambda",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
            "get", "serialize", "deserialize"]

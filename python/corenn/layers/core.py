@@ -1,4 +1,4 @@
-"""Core layers: Dense, Activation, Flatten, Reshape, Dropout, Identity.
+"""Core layers: Dense, Activation, Flatten, Reshape, Dropout, Identity, Masking, Lambda.
 
 Shape legend: N batch, D input features (last axis), U units. A leading "..." means any number
 of extra axes, which Dense treats as more rows (it applies to the last axis, as in Keras).
@@ -13,7 +13,7 @@ from .. import activations as _activations
 from .. import initializers, kernels, regularizers
 from .base import ActivatedLayer, Layer, activation_flops, sample_size, shape_str
 
-__all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout", "Identity", "Masking"]
+__all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout", "Identity", "Masking", "Lambda"]
 
 
 def _rows(t, cols):
@@ -329,3 +329,57 @@ class Masking(Layer):
         cfg = super().get_config()
         cfg["mask_value"] = self.mask_value
         return cfg
+
+
+class Lambda(Layer):
+    """Wraps a function of tensors as a layer: ``layers.Lambda(lambda x: ops.square(x))``.
+
+    The function is written with corenn.ops (or Tensor operators) and runs as the layer's call,
+    so its gradient comes from the tape's rules of those ops, in both APIs. Its output shape is
+    ``output_shape`` when given (a tuple without the batch axis, or a function of the input
+    shape), else found by running the function once on a batch of one.
+
+    A Lambda holds Python code, which corenn never writes into or runs from a model file (loading
+    it would execute the file's code): ``model.save`` refuses a model that contains one, naming
+    it; write a Layer subclass registered with ``saving.register_keras_serializable`` instead.
+    """
+
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise TypeError(f"Lambda '{self.name}': function must be callable, got {type(function).__name__}")
+        if mask is not None:
+            raise NotImplementedError(f"Lambda '{self.name}': the mask argument is not supported")
+        self.function = function
+        self.arguments = dict(arguments or {})
+        self._output_shape = output_shape
+
+    def call(self, inputs, training=None):
+        return self.function(inputs, **self.arguments)
+
+    def compute_output_shape(self, input_shape):
+        if self._output_shape is not None:
+            shape = self._output_shape(input_shape) if callable(self._output_shape) else self._output_shape
+            shape = tuple(shape)
+            batch = input_shape[0][0] if isinstance(input_shape, list) else input_shape[0]
+            return shape if len(shape) and shape[0] is None and len(shape) > 1 else (batch,) + shape
+        if isinstance(input_shape, list):
+            xs = [kernels.zeros((1,) + tuple(1 if d is None else d for d in s[1:])) for s in input_shape]
+            from ..autodiff import stop_recording
+            with stop_recording():
+                y = self.call(xs)
+            return (input_shape[0][0],) + tuple(y.shape[1:])
+        return super().compute_output_shape(input_shape)
+
+    def get_config(self):
+        raise NotImplementedError(
+            f"Lambda layer '{self.name}' holds Python code ({getattr(self.function, '__name__', 'a function')}), "
+            "which corenn does not save: loading it would execute code from a file. Write the computation "
+            "as a Layer subclass with call() and register it with "
+            "corenn.saving.register_keras_serializable(), or save the weights with save_weights")
+
+    @classmethod
+    def from_config(cls, config):
+        raise ValueError("a Lambda layer is refused: its function would be Python code read from a file, "
+                         "and corenn never runs code from a file; rebuild the model in Python, or register "
+                         "a Layer subclass with corenn.saving.register_keras_serializable()")
