@@ -53,6 +53,8 @@ TABLE = {
     "Normalization": (lambda: layers.Normalization(), (5,), False),
     "Masking": (lambda: layers.Masking(0.5), (4, 3), False),
     "Lambda": (lambda: layers.Lambda(lambda x: x * x - 1.0), (4, 3), False),
+    "ZeroPadding1D": (lambda: layers.ZeroPadding1D((1, 2)), (4, 3), False),
+    "SpatialDropout1D": (lambda: layers.SpatialDropout1D(0.5), (4, 3), False),
 }
 
 # Not single-input layers: the base class, the input declaration, and the merge layers (another

@@ -95,6 +95,8 @@ LAYER_ARGS.update({
     "Average": dict(), "Maximum": dict(), "Minimum": dict(name="merge_min"),
     "Concatenate": dict(axis=1), "Dot": dict(axes=2, normalize=True),
     "Masking": dict(mask_value=-1.0),
+    "ZeroPadding1D": dict(padding=(2, 1)),
+    "SpatialDropout1D": dict(rate=0.25, seed=3),
     "MultiHeadAttention": dict(num_heads=3, key_dim=4, value_dim=5, dropout=0.1, use_bias=False,
                                output_shape=(7,), seed=3),
 })

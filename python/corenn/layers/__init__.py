@@ -13,15 +13,15 @@ from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
                       MaxPooling2D)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
-from .regularization import SpatialDropout2D
+from .regularization import SpatialDropout1D, SpatialDropout2D
 from .reshaping import (Cropping1D, Cropping2D, Permute, RepeatVector, UpSampling1D, UpSampling2D,
-                        ZeroPadding2D)
+                        ZeroPadding1D, ZeroPadding2D)
 from .wrappers import TimeDistributed
 
 __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Reshape", "Dropout",
            "Conv2D", "Conv1D", "MaxPooling2D", "AveragePooling2D", "MaxPooling1D",
            "AveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
-           "GlobalMaxPooling1D", "ZeroPadding2D", "BatchNormalization", "SpatialDropout2D",
+           "GlobalMaxPooling1D", "ZeroPadding1D", "ZeroPadding2D", "BatchNormalization", "SpatialDropout1D", "SpatialDropout2D",
            "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
            "Identity", "LayerNormalization", "Permute", "RepeatVector", "Cropping1D", "Cropping2D",
            "UpSampling1D", "UpSampling2D", "ReLU", "LeakyReLU", "ELU", "Softmax",

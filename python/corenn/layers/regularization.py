@@ -9,7 +9,7 @@ import numpy as np
 from .. import kernels
 from .base import Layer, shape_str
 
-__all__ = ["SpatialDropout2D"]
+__all__ = ["SpatialDropout1D", "SpatialDropout2D"]
 
 
 class SpatialDropout2D(Layer):
@@ -72,4 +72,29 @@ class SpatialDropout2D(Layer):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(rate=self.rate, data_format="channels_last", seed=self.seed)
+        return cfg
+
+
+class SpatialDropout1D(SpatialDropout2D):
+    """Drops whole channels of a sequence (batch, steps, channels): one keep/drop draw per
+    (sample, channel), active only in training; the same kernels as SpatialDropout2D, whose
+    channel mask broadcasts over the steps here.
+
+    Args:
+        rate: fraction of channels dropped, in [0, 1).
+        seed: fixes this layer's masks independently of the global seed.
+    """
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(rate, seed=seed, **kwargs)
+
+    def build(self, input_shape):
+        if len(tuple(input_shape)) != 3:
+            raise ValueError(f"SpatialDropout1D '{self.name}' needs 3-D inputs (batch, steps, channels), "
+                             f"got {shape_str(tuple(input_shape))}")
+        Layer.build(self, input_shape)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.pop("data_format", None)
         return cfg

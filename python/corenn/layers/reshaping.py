@@ -12,7 +12,7 @@ import numpy as np
 from .. import kernels
 from .base import Layer, shape_str
 
-__all__ = ["ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D", "Permute",
+__all__ = ["ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D", "Permute",
            "RepeatVector"]
 
 
@@ -95,6 +95,52 @@ class ZeroPadding2D(Layer):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(padding=self.padding, data_format="channels_last")
+        return cfg
+
+
+class ZeroPadding1D(Layer):
+    """Pads sequences with zero steps: (N, T, C) -> (N, left + T + right, C), on ZeroPadding2D's
+    kernels (the sequence seen as (N, T, 1, C)).
+
+    Args:
+        padding: int (both ends) or (left, right).
+    """
+
+    def __init__(self, padding=1, **kwargs):
+        super().__init__(**kwargs)
+        pad = (padding, padding) if isinstance(padding, (int, np.integer)) and not isinstance(padding, bool) else padding
+        if (not isinstance(pad, (tuple, list)) or len(pad) != 2
+                or not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) and p >= 0 for p in pad)):
+            raise ValueError(f"ZeroPadding1D '{self.name}': padding must be a non-negative int or "
+                             f"(left, right), got {padding!r}")
+        self.padding = (int(pad[0]), int(pad[1]))
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        _check_rank(self, input_shape, 3, "(batch, steps, channels)")
+        n, t, c = input_shape
+        return (n, None if t is None else t + sum(self.padding), c)
+
+    def forward(self, x, training=False):
+        n, t, c = self._x_shape = tuple(x.shape)
+        out = self._buffer("y", (n, t + sum(self.padding), 1, c))
+        y = kernels.zero_pad2d_forward(x.reshape([n, t, 1, c]), (self.padding, (0, 0)), out=out)
+        return y.reshape([n, t + sum(self.padding), c])
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        n, t, c = self._x_shape
+        dx = self._buffer("dx", (n, t, 1, c))
+        kernels.zero_pad2d_backward(dy.reshape([n, t + sum(self.padding), 1, c]), (self.padding, (0, 0)), out=dx)
+        return dx.reshape([n, t, c])
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(padding=self.padding)
         return cfg
 
 
