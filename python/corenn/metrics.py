@@ -34,6 +34,8 @@ __all__ = ["Metric", "Mean", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy"
            "MeanAbsoluteError", "MeanSquaredError", "MeanAbsolutePercentageError",
            "MeanSquaredLogarithmicError", "KLDivergence", "Poisson", "LogCoshError", "Hinge",
            "SquaredHinge", "CategoricalHinge", "CosineSimilarity", "AUC", "Precision", "Recall",
+           "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+           "RootMeanSquaredError", "Sum",
            "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
            "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "mean_absolute_error",
            "mean_squared_error", "mean_absolute_percentage_error", "mean_squared_logarithmic_error",
@@ -312,6 +314,92 @@ SquaredHinge = _loss_metric("SquaredHinge", "squared_hinge", "squared_hinge",
                             "Mean of max(1 - t p, 0)^2 (0/1 labels as -1/1).")
 CategoricalHinge = _loss_metric("CategoricalHinge", "categorical_hinge", "categorical_hinge",
                                 "Mean of max(max_j (1 - t_j) p_j - sum_j t_j p_j + 1, 0).")
+
+
+class _CrossentropyMean(_LossMean):
+    """Mean cross-entropy of the rows seen, on the loss's fused kernel (its value only)."""
+
+    sparse = False
+
+    def __init__(self, name, dtype=None, from_logits=False, **kw):
+        super().__init__(name)
+        self.from_logits = bool(from_logits)
+        self._kw = kw
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = _as_pred(y_pred)
+        y_true = _sparse_labels(y_true) if self.sparse else _as_pred(y_true)
+        if not self.sparse and y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
+            y_true = y_true.reshape(y_true.shape + (1,))
+        n = _rows(y_pred)
+        w = n
+        if sample_weight is not None:
+            sample_weight = _row_weights(sample_weight, n)
+            w = float(np.sum(sample_weight, dtype=np.float64))
+        self.total += kernels.loss_forward(self.kind, y_pred, y_true, None, sample_weight=sample_weight,
+                                           from_logits=self.from_logits, **self._kw) * n
+        self.count += w
+
+    def get_config(self):
+        return {"name": self.name, "from_logits": self.from_logits, **self._kw}
+
+
+class BinaryCrossentropy(_CrossentropyMean):
+    """Mean binary cross-entropy (probabilities, or logits with from_logits=True)."""
+
+    kind = "binary_crossentropy"
+
+    def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False, label_smoothing=0.0):
+        if label_smoothing:
+            raise NotImplementedError("metrics.BinaryCrossentropy: label_smoothing is not supported")
+        super().__init__(name, dtype, from_logits)
+
+
+class CategoricalCrossentropy(_CrossentropyMean):
+    """Mean categorical cross-entropy of one-hot (or soft) labels."""
+
+    kind = "categorical_crossentropy"
+
+    def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False, label_smoothing=0.0,
+                 axis=-1):
+        if label_smoothing or axis != -1:
+            raise NotImplementedError("metrics.CategoricalCrossentropy: label_smoothing and axis != -1 "
+                                      "are not supported")
+        super().__init__(name, dtype, from_logits)
+
+
+class SparseCategoricalCrossentropy(_CrossentropyMean):
+    """Mean cross-entropy of integer class labels."""
+
+    kind = "sparse_categorical_crossentropy"
+    sparse = True
+
+    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False,
+                 ignore_class=None, axis=-1):
+        if ignore_class is not None or axis != -1:
+            raise NotImplementedError("metrics.SparseCategoricalCrossentropy: ignore_class and axis != -1 "
+                                      "are not supported")
+        super().__init__(name, dtype, from_logits)
+
+
+class RootMeanSquaredError(MeanSquaredError):
+    """sqrt of the mean squared error over all rows seen."""
+
+    def __init__(self, name="root_mean_squared_error", dtype=None):
+        super().__init__(name)
+
+    def result(self):
+        return float(np.sqrt(super().result()))
+
+
+class Sum(Mean):
+    """The (weighted) sum of the values seen."""
+
+    def __init__(self, name="sum", dtype=None):
+        super().__init__(name)
+
+    def result(self):
+        return float(self.total)
 
 
 class CosineSimilarity(_LossMean):
@@ -600,10 +688,12 @@ log_cosh = logcosh = _per_sample_loss("log_cosh", "log_cosh", LogCoshError)
 hinge = _per_sample_loss("hinge", "hinge", Hinge)
 squared_hinge = _per_sample_loss("squared_hinge", "squared_hinge", SquaredHinge)
 categorical_hinge = _per_sample_loss("categorical_hinge", "categorical_hinge", CategoricalHinge)
-binary_crossentropy = _per_sample_loss("binary_crossentropy", "binary_crossentropy", None)
-categorical_crossentropy = _per_sample_loss("categorical_crossentropy", "categorical_crossentropy", None)
+binary_crossentropy = _per_sample_loss("binary_crossentropy", "binary_crossentropy", BinaryCrossentropy)
+categorical_crossentropy = _per_sample_loss("categorical_crossentropy", "categorical_crossentropy",
+                                            CategoricalCrossentropy)
 sparse_categorical_crossentropy = _per_sample_loss("sparse_categorical_crossentropy",
-                                                   "sparse_categorical_crossentropy", None, sparse=True)
+                                                   "sparse_categorical_crossentropy",
+                                                   SparseCategoricalCrossentropy, sparse=True)
 for _fn, _cls in ((accuracy, Accuracy), (binary_accuracy, BinaryAccuracy),
                   (categorical_accuracy, CategoricalAccuracy),
                   (sparse_categorical_accuracy, SparseCategoricalAccuracy),
@@ -626,8 +716,11 @@ _BY_NAME = {
     "log_cosh": LogCoshError, "hinge": Hinge, "squared_hinge": SquaredHinge,
     "categorical_hinge": CategoricalHinge, "cosine_similarity": CosineSimilarity,
     "auc": AUC, "precision": Precision, "recall": Recall,
+    "binary_crossentropy": BinaryCrossentropy, "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "root_mean_squared_error": RootMeanSquaredError,
 }
-_CLASSES = {c.__name__: c for c in list(_BY_NAME.values()) + [Accuracy]}
+_CLASSES = {c.__name__: c for c in list(_BY_NAME.values()) + [Accuracy, Sum]}
 
 
 def get(identifier) -> Metric:
