@@ -3,8 +3,10 @@ import pytest
 
 from corenn import _C
 
-# Every CPU kernel with an ISA-specific fast path is tested on both paths.
-ISAS = ["ref"] + (["avx2"] if _C.cpu_has_avx2_fma() else [])
+# Every CPU kernel with an ISA-specific fast path is tested on every ISA this CPU has (a kernel
+# without an AVX-512 path runs its AVX2 one under "avx512").
+ISAS = (["ref"] + (["avx2"] if _C.cpu_has_avx2_fma() else [])
+        + (["avx512"] if _C.cpu_has_avx512() else []))
 
 
 @pytest.fixture

@@ -28,7 +28,8 @@ def main():
     if forced == "ref":
         assert isa == "ref", isa
     elif not forced:
-        assert isa == ("avx2" if _C.cpu_has_avx2_fma() else "ref"), isa
+        best = "avx512" if _C.cpu_has_avx512() else "avx2" if _C.cpu_has_avx2_fma() else "ref"
+        assert isa == best, isa
 
     # y = tanh(x W) + noise: a tiny regression a two-layer net learns in a few epochs.
     corenn.utils.set_random_seed(0)

@@ -1,6 +1,6 @@
 // Convolution and pooling micro-benchmark: the layers of the classic Keras CNN at batch 64.
 //
-//   bench_conv [--threads T] [--isa auto|ref|avx2] [--peak GFLOPS] [--time SECONDS] [--only TEXT]
+//   bench_conv [--threads T] [--isa auto|ref|avx2|avx512] [--peak GFLOPS] [--time SECONDS] [--only TEXT]
 //              [--clock wall|cpu]
 //
 // Conv cases (NHWC, 3x3 kernels, stride 1), each in its three training directions (the weight

@@ -1,6 +1,6 @@
 // GEMM micro-benchmark: GFLOP/s and % of peak for square sizes and the GEMMs of MLP training.
 //
-//   bench_gemm [--threads T] [--isa auto|ref|avx2] [--peak GFLOPS] [--time SECONDS] [--only TEXT]
+//   bench_gemm [--threads T] [--isa auto|ref|avx2|avx512] [--peak GFLOPS] [--time SECONDS] [--only TEXT]
 //
 // Square: C (n, n) = A (n, n) @ B (n, n), n = 128 .. 2048.
 // Dense layers in -> out (784->512, 512->256, 256->10) at batch B in {64, 128, 256}:
@@ -75,10 +75,11 @@ int main(int argc, char** argv) {
   corenn::set_isa(isa);
   const int nt = corenn::get_num_threads();
   const double peak = peak_per_thread * nt;
-  const g::BlockSizes bs = g::block_sizes();
-  std::printf("isa=%s threads=%d peak=%.0f GFLOP/s  MC=%lld KC=%lld NC=%lld\n",
-              corenn::isa_name(corenn::active_isa()), nt, peak, (long long)bs.mc,
-              (long long)bs.kc, (long long)bs.nc);
+  const g::Kernel kern = g::sgemm_kernel();  // the tile and blocks sgemm runs under this ISA
+  const g::BlockSizes bs = kern.bs;
+  std::printf("isa=%s threads=%d peak=%.0f GFLOP/s  tile %dx%d MC=%lld KC=%lld NC=%lld\n",
+              corenn::isa_name(corenn::active_isa()), nt, peak, kern.mr, kern.nr,
+              (long long)bs.mc, (long long)bs.kc, (long long)bs.nc);
 
   std::vector<Case> cases;
   for (int64_t n : {128, 256, 512, 1024, 1536, 2048}) cases.push_back({"square NN", false, false, n, n, n, false});

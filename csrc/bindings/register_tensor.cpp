@@ -14,6 +14,7 @@
 #include "core/dlpack.h"
 #include "core/parallel.h"
 #include "core/tensor.h"
+#include "cpu/gemm/gemm.h"
 #ifdef CORENN_WITH_CUDA
 #include "cuda/runtime.h"
 #endif
@@ -437,8 +438,30 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
   m.def("get_isa", [] { return isa_name(active_isa()); });
   m.def("set_isa", &set_isa, py::arg("name"));
   m.def("cpu_has_avx2_fma", &cpu_has_avx2_fma);
+  m.def("cpu_has_avx512", &cpu_has_avx512);
+  // What corenn.show_config() prints: the CPU, what cpuid found, the ISA and why, the GEMM blocks.
+  m.def("cpu_config", [] {
+    py::dict d;
+    d["cpu"] = cpu_model_name();
+    d["features"] = cpu_feature_names();
+    d["isa"] = isa_name(active_isa());
+    d["isa_reason"] = isa_reason();
+    d["threads"] = get_num_threads();
+    py::dict blocks;
+    for (const auto& [name, k] : cpu::gemm::kernel_configs()) {
+      py::dict b;
+      b["mr"] = k.mr;
+      b["nr"] = k.nr;
+      b["mc"] = k.bs.mc;
+      b["kc"] = k.bs.kc;
+      b["nc"] = k.bs.nc;
+      blocks[py::str(name)] = b;
+    }
+    d["gemm"] = blocks;
+    return d;
+  });
 #ifdef CORENN_X86_64
-  m.attr("isas_built") = py::make_tuple("ref", "avx2");
+  m.attr("isas_built") = py::make_tuple("ref", "avx2", "avx512");
 #else
   m.attr("isas_built") = py::make_tuple("ref");
 #endif

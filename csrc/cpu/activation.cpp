@@ -207,7 +207,7 @@ void softmax_backward_rows_ref(const float* y, const float* dy, float* dx, int64
 }
 
 #ifdef CORENN_X86_64  // activation_avx2.cpp is compiled only on x86-64
-bool use_avx2() { return active_isa() == Isa::avx2; }
+bool use_avx2() { return active_isa() >= Isa::avx2; }
 #endif
 
 }  // namespace

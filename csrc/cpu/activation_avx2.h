@@ -1,5 +1,5 @@
 // AVX2/FMA versions of the exp-heavy activations (activation_avx2.cpp). Call only when
-// active_isa() == Isa::avx2; activation.cpp holds the reference each of these must match.
+// active_isa() >= Isa::avx2; activation.cpp holds the reference each of these must match.
 #pragma once
 
 #include <cstdint>

@@ -49,7 +49,7 @@ void masked_softmax_forward(const SoftmaxProblem& p, const float* scores, float*
   const int64_t tq = p.tq, tk = p.tk, rows = p.b * p.h * tq;
   auto row_fn = softmax_row_ref;
 #ifdef CORENN_X86_64
-  if (active_isa() == Isa::avx2) row_fn = avx2::softmax_row;
+  if (active_isa() >= Isa::avx2) row_fn = avx2::softmax_row;
 #endif
   const float keep_scale = rate > 0.0f ? 1.0f / (1.0f - rate) : 1.0f;
   parallel_for(0, rows, row_grain(tk), [&](int64_t lo, int64_t hi) {
@@ -95,7 +95,7 @@ void masked_softmax_backward(const SoftmaxProblem& p, const float* probs, const 
   const int64_t tk = p.tk, rows = p.b * p.h * p.tq;
   auto grad_fn = softmax_grad_row_ref;
 #ifdef CORENN_X86_64
-  if (active_isa() == Isa::avx2) grad_fn = avx2::softmax_grad_row;
+  if (active_isa() >= Isa::avx2) grad_fn = avx2::softmax_grad_row;
 #endif
   const float keep_scale = rate > 0.0f ? 1.0f / (1.0f - rate) : 1.0f;
   parallel_for(0, rows, row_grain(tk), [&](int64_t lo, int64_t hi) {

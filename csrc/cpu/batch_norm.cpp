@@ -120,7 +120,7 @@ constexpr Loops kRefLoops{stats_ref, grad_ref, apply_ref, input_grad_ref};
 #if defined(CORENN_X86_64) && defined(__GNUC__)
 CORENN_BN_VARIANT(avx2, __attribute__((target("avx2,fma"))))
 constexpr Loops kAvx2Loops{stats_avx2, grad_avx2, apply_avx2, input_grad_avx2};
-const Loops& loops() { return active_isa() == Isa::avx2 ? kAvx2Loops : kRefLoops; }
+const Loops& loops() { return active_isa() >= Isa::avx2 ? kAvx2Loops : kRefLoops; }
 #else
 const Loops& loops() { return kRefLoops; }
 #endif

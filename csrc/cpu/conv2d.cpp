@@ -77,7 +77,7 @@ void pack_patches(const Conv2dGeometry& g, const float* x, int64_t i0, int64_t m
   thread_local std::vector<float> zeros;  // the source of padding runs (+8: vector reads)
   if (static_cast<int64_t>(zeros.size()) < g.cin + 8) zeros.assign(static_cast<size_t>(g.cin + 8), 0.0f);
 #ifdef CORENN_X86_64
-  const bool avx2 = active_isa() == Isa::avx2;
+  const bool avx2 = active_isa() >= Isa::avx2;
 #endif
   const int64_t end = p0 + kc;
   for (int64_t ir = 0; ir < mc; ir += kMR) {
@@ -729,7 +729,7 @@ void direct_dw_driver(const Conv2dGeometry& g, int64_t rows, int64_t work, float
 
 // Same rule for the forward pass.
 bool use_direct_dw(const Conv2dGeometry& g) {
-  return active_isa() == Isa::avx2 && g.cin <= 4 && g.cout % 8 == 0;
+  return active_isa() >= Isa::avx2 && g.cin <= 4 && g.cout % 8 == 0;
 }
 
 // dw (depth, Cout) = sum over pixels of patch^T dy. Output rows are split over threads, each
@@ -903,7 +903,7 @@ void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const floa
       flops < 4e6 ? 1 : get_num_threads(), 1, std::max<int64_t>(1, pixels / 64)));
   float* partial = scratch(0, parts * stride);
 #ifdef CORENN_X86_64
-  if (active_isa() == Isa::avx2) {
+  if (active_isa() >= Isa::avx2) {
     const DwPack d = make_dw_pack(g);
     const int64_t ws_len = dw_workspace_floats(g);
     float* ws = scratch(2, parts * ws_len);

@@ -114,7 +114,7 @@ void weights_rows_ref(const Conv2dGeometry& g, const float* x, const float* dy, 
 
 bool use_avx2() {
 #ifdef CORENN_X86_64
-  return active_isa() == Isa::avx2;
+  return active_isa() >= Isa::avx2;
 #else
   return false;
 #endif

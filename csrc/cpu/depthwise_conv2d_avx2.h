@@ -1,7 +1,7 @@
 // AVX2/FMA row kernels of depthwise_conv2d for depth multiplier 1 (depthwise_conv2d_avx2.cpp; DM > 1
 // runs them on channel-repeated input, see depthwise_conv2d.cpp):
 // the channel axis is contiguous in x, w and y alike, so every tap is an elementwise FMA over 8
-// channels at a time. Call only when active_isa() == Isa::avx2; the reference rows in
+// channels at a time. Call only when active_isa() >= Isa::avx2; the reference rows in
 // depthwise_conv2d.cpp compute the same sums.
 #pragma once
 

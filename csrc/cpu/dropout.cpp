@@ -29,7 +29,7 @@ constexpr int64_t kMulGrain = 32768;
 void dropout_forward(const float* x, float* y, float* mask, int64_t n, float rate, uint64_t seed) {
   const float keep_scale = 1.0f / (1.0f - rate);
 #ifdef CORENN_X86_64
-  if (active_isa() == Isa::avx2)
+  if (active_isa() >= Isa::avx2)
     return parallel_for(0, n, kRngGrain, [=](int64_t lo, int64_t hi) {
       avx2::dropout_forward_span(x, y, mask, lo, hi, rate, keep_scale, seed);
     });

@@ -21,7 +21,7 @@
 //
 // Variants: the loops are written once, force-inlined, and compiled twice -- baseline x86-64
 // (SSE2, the portable path) and under __attribute__((target("avx2,fma"))). The AVX2 build runs
-// when active_isa() == Isa::avx2 (CORENN_ISA=ref or _C.set_isa('ref') forces the portable one).
+// when active_isa() >= Isa::avx2 (CORENN_ISA=ref or _C.set_isa('ref') forces the portable one).
 // sqrt and divide make Adam/RMSprop/Adagrad compute-bound at SSE width for cache-resident models,
 // so the wider build is worth ~3x there. FMA contraction may change the last bit between the two.
 #include <algorithm>
@@ -131,7 +131,7 @@ void compute_scales(std::vector<Span>& spans, const UpdateCommon& c, float clipv
   const int64_t nb = static_cast<int64_t>(blocks.size());
   auto sum = sum_squares_ref;
 #ifdef CORENN_HAVE_AVX2_PATH
-  if (active_isa() == Isa::avx2) sum = sum_squares_avx2;
+  if (active_isa() >= Isa::avx2) sum = sum_squares_avx2;
 #endif
   parallel_for(0, nb, total < kSerialNorm ? nb : 1, [&](int64_t lo, int64_t hi) {
     for (int64_t b = lo; b < hi; ++b)
@@ -197,7 +197,7 @@ void run(const TensorList& params, const TensorList& grads,
   std::vector<int64_t> offsets(spans.size() + 1, 0);
   for (size_t i = 0; i < spans.size(); ++i) offsets[i + 1] = offsets[i] + spans[i].n;
 #ifdef CORENN_HAVE_AVX2_PATH
-  const bool avx2 = active_isa() == Isa::avx2;
+  const bool avx2 = active_isa() >= Isa::avx2;
 #else
   const bool avx2 = false;
 #endif

@@ -135,13 +135,13 @@ namespace {
 // The AVX2 cells on x86-64 when active_isa() says so, else the reference cells (every CPU).
 decltype(&max_pool_cell_ref) pool_cell() {
 #ifdef CORENN_X86_64
-  if (active_isa() == Isa::avx2) return avx2::max_pool_cell;
+  if (active_isa() >= Isa::avx2) return avx2::max_pool_cell;
 #endif
   return max_pool_cell_ref;
 }
 decltype(&max_grad_cell_ref) grad_cell() {
 #ifdef CORENN_X86_64
-  if (active_isa() == Isa::avx2) return avx2::max_grad_cell;
+  if (active_isa() >= Isa::avx2) return avx2::max_grad_cell;
 #endif
   return max_grad_cell_ref;
 }
@@ -272,7 +272,7 @@ int64_t global_max_pool2d_first_bad_argmax(int64_t n, int64_t hw, int64_t c, con
 bool max_pool2d_backward(const Pool2dGeom& g, const float* dy, const int32_t* argmax, float* dx) {
   const int64_t C = g.c;
 #ifdef CORENN_X86_64
-  if (active_isa() == Isa::avx2 && g.sh == g.kh && g.sw == g.kw && g.pad_top == 0 && g.pad_left == 0) {
+  if (active_isa() >= Isa::avx2 && g.sh == g.kh && g.sw == g.kw && g.pad_top == 0 && g.pad_left == 0) {
     // Windows tile the image (the usual 2x2 / 2): each input row reads one window row, no search.
     std::atomic<int64_t> routed{0};
     parallel_for(0, g.n * g.h, grain_for(g.w * C), [&](int64_t lo, int64_t hi) {

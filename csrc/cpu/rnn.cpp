@@ -146,7 +146,7 @@ const CellKernels& pick_cells(const RnnProblem& p) {
   const bool defaults = p.act == RnnAct::tanh &&
                         (p.cell == RnnCell::simple || p.ract == RnnAct::sigmoid);
 #ifdef CORENN_X86_64
-  if (defaults && active_isa() == Isa::avx2) return avx2::cell_kernels();
+  if (defaults && active_isa() >= Isa::avx2) return avx2::cell_kernels();
 #endif
   (void)defaults;
   return kRefCells;

@@ -36,9 +36,30 @@ def function(func=None, **kwargs):
 
 from . import keras  # noqa: E402  (the Keras names, so `tf.keras.X` works after `import corenn as tf`)
 
+
+def show_config(print_out=True):
+    """Print (and return as a dict) what corenn's CPU kernels run on: the CPU model, the
+    instruction-set features cpuid found (AVX / AVX-512 counted only where the OS saves their
+    registers), the chosen ISA and why (auto, CORENN_ISA, set_isa, or a fallback note), the
+    thread count and the GEMM micro-tile and block sizes of each ISA this CPU can run."""
+    from . import _C
+    cfg = _C.cpu_config()
+    if print_out:
+        print(f"corenn {__version__}")
+        print(f"  cpu:      {cfg['cpu'] or 'unknown'}")
+        print(f"  features: {' '.join(cfg['features']) or '-'}")
+        print(f"  isa:      {cfg['isa']} ({cfg['isa_reason']})")
+        print(f"  threads:  {cfg['threads']}")
+        for name, g in cfg["gemm"].items():
+            mark = "*" if name == cfg["isa"] else " "
+            print(f"  gemm {name:6s}{mark} tile {g['mr']}x{g['nr']}, "
+                  f"MC {g['mc']}, KC {g['kc']}, NC {g['nc']}")
+    return cfg
+
+
 __version__ = "0.1.0"
 
 __all__ = ["Model", "Input", "GradientTape", "function", "convert_to_tensor", "newaxis", "keras",
            "autodiff", "ops", "Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
            "initializers", "regularizers", "callbacks", "utils", "datasets", "Tensor", "kernels", "cuda",
-           "set_num_threads", "get_num_threads", "__version__"]
+           "set_num_threads", "get_num_threads", "show_config", "__version__"]

@@ -14,6 +14,8 @@ import pytest
 from corenn import _C
 
 HAS_AVX2 = _C.cpu_has_avx2_fma()
+HAS_AVX512 = _C.cpu_has_avx512()
+BEST = "avx512" if HAS_AVX512 else "avx2" if HAS_AVX2 else "ref"
 X86 = platform.machine().lower() in ("x86_64", "amd64")
 
 
@@ -36,9 +38,11 @@ def _import_with(value):
 
 
 def test_builds_and_cpu_agree():
-    assert _C.isas_built == (("ref", "avx2") if X86 else ("ref",))
+    assert _C.isas_built == (("ref", "avx2", "avx512") if X86 else ("ref",))
     if not X86:
-        assert not HAS_AVX2
+        assert not HAS_AVX2 and not HAS_AVX512
+    if HAS_AVX512:
+        assert HAS_AVX2  # every AVX-512 CPU runs the AVX2 kernels too
     assert _C.get_isa() in _C.isas_built
 
 
@@ -51,8 +55,14 @@ def test_set_isa_avx2_raises_where_impossible_and_auto_picks_the_best():
         else:
             with pytest.raises(ValueError, match="AVX2"):
                 _C.set_isa("avx2")
+        if HAS_AVX512:
+            _C.set_isa("avx512")
+            assert _C.get_isa() == "avx512"
+        else:
+            with pytest.raises(ValueError, match="AVX-512" if X86 else "x86-64"):
+                _C.set_isa("avx512")
         _C.set_isa("auto")
-        assert _C.get_isa() == ("avx2" if HAS_AVX2 else "ref")
+        assert _C.get_isa() == BEST
         with pytest.raises(ValueError, match="unknown ISA"):
             _C.set_isa("neon")
     finally:
@@ -74,7 +84,46 @@ def test_env_avx2_is_honoured_or_falls_back_with_a_warning():
         assert ("x86-64" if not X86 else "no AVX2") in warned[0]
 
 
-def test_env_unknown_value_falls_back_with_a_warning():
+def test_env_avx512_is_honoured_or_falls_back_with_a_warning():
     isa, warned = _import_with("avx512")
-    assert isa == ("avx2" if HAS_AVX2 else "ref")
-    assert len(warned) == 1 and "CORENN_ISA=avx512 ignored" in warned[0]
+    if HAS_AVX512:
+        assert (isa, warned) == ("avx512", [])
+    else:
+        assert isa == BEST
+        assert len(warned) == 1 and "CORENN_ISA=avx512 ignored" in warned[0]
+
+
+def test_env_unknown_value_falls_back_with_a_warning():
+    isa, warned = _import_with("sse9")
+    assert isa == BEST
+    assert len(warned) == 1 and "CORENN_ISA=sse9 ignored" in warned[0]
+    assert "'avx512'" in warned[0]
+
+
+def test_show_config_reports_the_choice_and_why(capsys):
+    import corenn
+    cfg = corenn.show_config()
+    out = capsys.readouterr().out
+    assert cfg["isa"] == _C.get_isa() and cfg["isa"] in out
+    assert cfg["threads"] == corenn.get_num_threads()
+    if HAS_AVX512:  # (the reverse need not hold: AVX512F alone, without VL/BW/DQ, is not enough)
+        assert {"avx512f", "avx512vl", "avx512bw", "avx512dq"} <= set(cfg["features"])
+    assert ("avx2" in cfg["features"]) == HAS_AVX2
+    assert set(cfg["gemm"]) == {"ref"} | ({"avx2"} if HAS_AVX2 else set()) | (
+        {"avx512"} if HAS_AVX512 else set())
+    for g in cfg["gemm"].values():
+        assert g["mc"] % g["mr"] == 0 and g["nc"] % g["nr"] == 0 and g["kc"] > 0
+    old = _C.get_isa()
+    try:
+        _C.set_isa("ref")
+        assert corenn.show_config(print_out=False)["isa_reason"] == "set_isa('ref')"
+    finally:
+        _C.set_isa(old)
+
+
+def test_env_forced_isa_is_named_in_show_config():
+    env = dict(os.environ, CORENN_ISA="ref")
+    out = subprocess.run([sys.executable, "-c", "import corenn; corenn.show_config()"], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "isa:      ref (forced by CORENN_ISA=ref)" in out.stdout

@@ -111,7 +111,7 @@ def test_conv2d_large_enough_for_threads_and_blocking(shape, padding, algorithms
     thread, blocks that straddle images."""
     n, h, w, cin, kh, kw, cout = shape
     chosen = kernels.conv2d_algorithms((n, h, w, cin), (kh, kw, cin, cout), padding=padding)
-    if isa == "avx2":
+    if isa in ("avx2", "avx512"):
         assert chosen["forward"] == algorithms[0]
         assert chosen["backward_data"].endswith(algorithms[1].split("/")[-1])
         assert chosen["backward_weights"] == algorithms[2]
@@ -138,7 +138,7 @@ WINOGRAD_CASES = [
 def test_conv2d_winograd_matches_reference(shape, padding, rng):
     n, h, w, cin, cout = shape
     chosen = kernels.conv2d_algorithms((n, h, w, cin), (3, 3, cin, cout), padding=padding)
-    if _C.get_isa() == "avx2":
+    if _C.get_isa() in ("avx2", "avx512"):
         assert chosen == {"forward": "winograd_f2x2_3x3", "backward_weights": "winograd_f2x2_3x3",
                           "backward_data": "flipped_forward/winograd_f2x2_3x3"}
     x, k, b = _data(rng, (n, h, w, cin, 3, 3, cout))

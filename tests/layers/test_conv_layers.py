@@ -56,7 +56,7 @@ def test_conv2d_layer_gradients_on_the_winograd_kernels(padding, rng):
     b = rng.normal(size=16).astype(np.float32)
     layer.set_weights([w, b])
     assert "winograd" in kernels.conv2d_algorithms(x.shape, w.shape, padding=padding)["forward"] or \
-        kernels._C.get_isa() != "avx2"
+        kernels._C.get_isa() == "ref"
     conv = lambda xx, ww, bb: np.maximum(conv2d_forward(xx, ww, bb, (1, 1), padding, (1, 1)), 0)
     r = rng.normal(size=conv(x, w, b).shape)
     y, dx, (dw, db) = _grads(layer, x, r)

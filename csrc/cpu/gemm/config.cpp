@@ -12,8 +12,17 @@
 // KC = 512, MC = 72 gives 2048^3 at ~95% of peak on 1 and 2 threads; KC 256..768 x MC 48..120
 // were within a few percent (flat optimum, noisy shared machine).
 // CORENN_GEMM_MC / _KC / _NC override the table (for tuning with bench_gemm; read once).
+//
+// The AVX-512 kernel (MR x NR = 12 x 32) gets its own row, from the same model:
+//   KC = 384 (BLIS skx): the B micro-panel is 384 x 32 floats = 48 KiB, more than a 32 KiB L1, so
+//       it streams from L2; the 12 x 32 tile loads 176 bytes per 24 FMAs, well under L2's
+//       bandwidth (64 B/cycle on Zen 4, Skylake-X), so the kernel stays FMA-bound.
+//   MC: the packed A block takes half of L2: MC = L2 / 2 / (KC * 4 bytes), a multiple of 12,
+//       between 48 and 480 (BLIS skx: 480 with 1 MiB L2): 336 on a 1 MiB L2 (Zen 4, 504 KiB).
+//   NC = 3072 (BLIS skx): the KC x NC B block is 4.5 MiB of L3.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "cpu/gemm/gemm.h"
@@ -45,11 +54,49 @@ BlockSizes detect() {
   return bs;
 }
 
+BlockSizes detect_avx512() {
+  BlockSizes bs{0, 384, 3072};
+  bs.mc = std::clamp<int64_t>(l2_bytes() / 2 / (bs.kc * 4) / kMR512 * kMR512, 4 * kMR512,
+                              40 * kMR512);
+  bs.mc = env_or("CORENN_GEMM_MC", bs.mc, kMR512);
+  bs.kc = env_or("CORENN_GEMM_KC", bs.kc, 8);
+  bs.nc = env_or("CORENN_GEMM_NC", bs.nc, kNR512);
+  return bs;
+}
+
 }  // namespace
 
 BlockSizes block_sizes() {
   static const BlockSizes bs = detect();
   return bs;
+}
+
+BlockSizes block_sizes_avx512() {
+  static const BlockSizes bs = detect_avx512();
+  return bs;
+}
+
+Kernel packed_kernel() { return Kernel{micro_kernel(), kMR, kNR, block_sizes()}; }
+
+Kernel sgemm_kernel() {
+#ifdef CORENN_X86_64
+  if (active_isa() == Isa::avx512)
+    return Kernel{gemm_ukr_avx512_f32_12x32, kMR512, kNR512, block_sizes_avx512()};
+#endif
+  return packed_kernel();
+}
+
+std::vector<std::pair<std::string, Kernel>> kernel_configs() {
+  std::vector<std::pair<std::string, Kernel>> out;
+  out.emplace_back("ref", Kernel{gemm_ukr_ref_f32_6x16, kMR, kNR, block_sizes()});
+#ifdef CORENN_X86_64
+  if (cpu_has_avx2_fma())
+    out.emplace_back("avx2", Kernel{gemm_ukr_avx2_f32_6x16, kMR, kNR, block_sizes()});
+  if (cpu_has_avx512())
+    out.emplace_back("avx512",
+                     Kernel{gemm_ukr_avx512_f32_12x32, kMR512, kNR512, block_sizes_avx512()});
+#endif
+  return out;
 }
 
 }  // namespace corenn::cpu::gemm

@@ -5,8 +5,11 @@
 // Layout:  inputs are plain row-major matrices (or whatever a caller's PackA/PackB reads);
 //          packed buffers are 64-byte aligned, kept per calling thread and grown on demand.
 // Variants:
-//   micro-kernel: gemm_ukr_avx2_f32_6x16 when active_isa() == Isa::avx2 (x86-64 builds only),
-//                 else gemm_ukr_ref (every CPU); chosen in micro_kernel() (gemm.h).
+//   micro-kernel: sgemm (plain matrices) runs gemm_ukr_avx512_f32_12x32 with its own packers when
+//                 active_isa() == Isa::avx512; gemm_packed (caller-supplied 6 x 16 packers) and
+//                 the other ISAs run gemm_ukr_avx2_f32_6x16 when active_isa() >= Isa::avx2
+//                 (x86-64 builds only), else gemm_ukr_ref (every CPU). Chosen in sgemm_kernel() /
+//                 packed_kernel() (config.cpp); the loops below take the tile from Problem.
 //   threads:      small problems (2*M*N*K below kMinParallelFlops) run on the calling thread;
 //                 otherwise rows or columns are split over threads, whichever divides into whole
 //                 micro-tiles more evenly. Row split: each thread packs its own A blocks, the B
@@ -37,7 +40,7 @@ namespace corenn::cpu::gemm {
 namespace {
 
 constexpr double kMinParallelFlops = 1.5e5;
-constexpr int64_t kDirectAMaxPanels = 2;  // n <= 32: skip packing A
+constexpr int64_t kDirectAMaxPanels = 2;  // n <= 2 NR (32, or 64 on avx512): skip packing A
 constexpr int64_t kSmallM = 12;            // m <= 12 with B not transposed: pack nothing
 constexpr int64_t kPackSlack = 16;         // floats past the A block that pack_a_*_avx2 may touch
 constexpr double kRowSplitSlack = 0.02;    // row-split imbalance accepted to share B (run())
@@ -143,6 +146,7 @@ struct Problem {
   const float* bias;
   Activation act;
   UkrFn ukr;
+  int mr, nr;  // the micro-kernel's tile: the panel format of the packers
   BlockSizes bs;
   // Small-N path: A read in place (element (i, p) at a_plain[i*rs_a + p*cs_a]), no A packing.
   const float* a_plain = nullptr;
@@ -153,13 +157,13 @@ struct Problem {
 void macro_kernel(const Problem& pb, int64_t mc, int64_t nc, int64_t kc, const float* pa,
                   const float* pbk, float* c, const float* bias, const UkrArgs& base) {
   UkrArgs args = base;
-  for (int64_t jr = 0; jr < nc; jr += kNR) {
-    const int n = static_cast<int>(std::min<int64_t>(kNR, nc - jr));
+  for (int64_t jr = 0; jr < nc; jr += pb.nr) {
+    const int n = static_cast<int>(std::min<int64_t>(pb.nr, nc - jr));
     args.bias = bias ? bias + jr : nullptr;
     const float* bpanel = pbk + jr * kc;
-    for (int64_t ir = 0; ir < mc; ir += kMR) {
-      const int m = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
-      pb.ukr(kc, pa + ir * kc, 1, kMR, bpanel, kNR, c + ir * pb.ldc + jr, pb.ldc, m, n, args);
+    for (int64_t ir = 0; ir < mc; ir += pb.mr) {
+      const int m = static_cast<int>(std::min<int64_t>(pb.mr, mc - ir));
+      pb.ukr(kc, pa + ir * kc, 1, pb.mr, bpanel, pb.nr, c + ir * pb.ldc + jr, pb.ldc, m, n, args);
     }
   }
 }
@@ -170,13 +174,13 @@ void direct_a_kernel(const Problem& pb, int64_t ic, int64_t mc, int64_t pc, int6
                      const UkrArgs& base) {
   UkrArgs args = base;
   const float* a = pb.a_plain + ic * pb.rs_a + pc * pb.cs_a;
-  for (int64_t jr = 0; jr < nc; jr += kNR) {
-    const int n = static_cast<int>(std::min<int64_t>(kNR, nc - jr));
+  for (int64_t jr = 0; jr < nc; jr += pb.nr) {
+    const int n = static_cast<int>(std::min<int64_t>(pb.nr, nc - jr));
     args.bias = bias ? bias + jr : nullptr;
     const float* bpanel = pbk + jr * kc;
-    for (int64_t ir = 0; ir < mc; ir += kMR) {
-      const int m = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
-      pb.ukr(kc, a + ir * pb.rs_a, pb.rs_a, pb.cs_a, bpanel, kNR, c + ir * pb.ldc + jr, pb.ldc,
+    for (int64_t ir = 0; ir < mc; ir += pb.mr) {
+      const int m = static_cast<int>(std::min<int64_t>(pb.mr, mc - ir));
+      pb.ukr(kc, a + ir * pb.rs_a, pb.rs_a, pb.cs_a, bpanel, pb.nr, c + ir * pb.ldc + jr, pb.ldc,
              m, n, args);
     }
   }
@@ -195,10 +199,11 @@ void blocked_loops(const Problem& pb, int64_t i_lo, int64_t i_hi, int64_t j_lo, 
     const int64_t nc = std::min(bs.nc, j_hi - jc);
     for (int64_t pc = 0; pc < pb.k; pc += kc_step) {
       const int64_t kc = std::min(kc_step, pb.k - pc);
-      const int64_t panels = (nc + kNR - 1) / kNR;
+      const int64_t panels = (nc + pb.nr - 1) / pb.nr;
       const int64_t q0 = panels * t / team, q1 = panels * (t + 1) / team;
       if (q1 > q0)
-        (*pb.pack_b)(pc, kc, jc + q0 * kNR, std::min(nc, q1 * kNR) - q0 * kNR, bbuf + q0 * kNR * kc);
+        (*pb.pack_b)(pc, kc, jc + q0 * pb.nr, std::min(nc, q1 * pb.nr) - q0 * pb.nr,
+                     bbuf + q0 * pb.nr * kc);
 #ifdef _OPENMP
       if (team > 1) {
 #pragma omp barrier
@@ -246,7 +251,7 @@ int choose_threads(int64_t m, int64_t n, int64_t k) {
 
 PackA pack_a_matrix(const float* a, int64_t lda, bool trans_a) {
 #ifdef CORENN_X86_64
-  if (trans_a && active_isa() == Isa::avx2)
+  if (trans_a && active_isa() >= Isa::avx2)
     return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
       pack_a_t_avx2(a, lda, i0, mc, p0, kc, dst);
     };
@@ -256,7 +261,7 @@ PackA pack_a_matrix(const float* a, int64_t lda, bool trans_a) {
       pack_a_t(a, lda, i0, mc, p0, kc, dst);
     };
 #ifdef CORENN_X86_64
-  if (active_isa() == Isa::avx2)
+  if (active_isa() >= Isa::avx2)
     return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
       pack_a_n_avx2(a, lda, i0, mc, p0, kc, dst);
     };
@@ -268,7 +273,7 @@ PackA pack_a_matrix(const float* a, int64_t lda, bool trans_a) {
 
 PackB pack_b_matrix(const float* b, int64_t ldb, bool trans_b) {
 #ifdef CORENN_X86_64
-  if (trans_b && active_isa() == Isa::avx2)
+  if (trans_b && active_isa() >= Isa::avx2)
     return [=](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
       pack_b_t_avx2(b, ldb, p0, kc, j0, nc, dst);
     };
@@ -339,11 +344,49 @@ void run(Problem& pb) {
 #endif
 }
 
-Problem make_problem(int64_t m, int64_t n, int64_t k, const PackA* pack_a, const PackB* pack_b,
-                     float alpha, float beta, float* c, int64_t ldc, const float* bias,
-                     Activation act) {
-  return Problem{m, n, k, pack_a, pack_b, alpha, beta, c, ldc, bias, act, micro_kernel(),
-                 block_sizes()};
+Problem make_problem(const Kernel& kern, int64_t m, int64_t n, int64_t k, const PackA* pack_a,
+                     const PackB* pack_b, float alpha, float beta, float* c, int64_t ldc,
+                     const float* bias, Activation act) {
+  return Problem{m, n, k, pack_a, pack_b, alpha, beta, c, ldc, bias, act, kern.ukr, kern.mr,
+                 kern.nr, kern.bs};
+}
+
+// The 12 x 32 packers of sgemm under Isa::avx512 (pack_avx512.cpp).
+#ifdef CORENN_X86_64
+PackA pack_a_matrix_avx512(const float* a, int64_t lda, bool trans_a) {
+  if (trans_a)
+    return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+      pack_a_t_avx512(a, lda, i0, mc, p0, kc, dst);
+    };
+  return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+    pack_a_n_avx512(a, lda, i0, mc, p0, kc, dst);
+  };
+}
+
+PackB pack_b_matrix_avx512(const float* b, int64_t ldb, bool trans_b) {
+  if (trans_b)
+    return [=](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
+      pack_b_t_avx512(b, ldb, p0, kc, j0, nc, dst);
+    };
+  return [=](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
+    pack_b_n_avx512(b, ldb, p0, kc, j0, nc, dst);
+  };
+}
+#endif
+
+// The packers that produce `kern`'s panel format.
+PackA pack_a_for(const Kernel& kern, const float* a, int64_t lda, bool trans_a) {
+#ifdef CORENN_X86_64
+  if (kern.mr == kMR512) return pack_a_matrix_avx512(a, lda, trans_a);
+#endif
+  return pack_a_matrix(a, lda, trans_a);
+}
+
+PackB pack_b_for(const Kernel& kern, const float* b, int64_t ldb, bool trans_b) {
+#ifdef CORENN_X86_64
+  if (kern.nr == kNR512) return pack_b_matrix_avx512(b, ldb, trans_b);
+#endif
+  return pack_b_matrix(b, ldb, trans_b);
 }
 
 }  // namespace
@@ -351,7 +394,8 @@ Problem make_problem(int64_t m, int64_t n, int64_t k, const PackA* pack_a, const
 void gemm_packed(int64_t m, int64_t n, int64_t k, const PackA& pack_a, const PackB& pack_b,
                  float alpha, float beta, float* c, int64_t ldc, const float* bias,
                  Activation act) {
-  Problem pb = make_problem(m, n, k, &pack_a, &pack_b, alpha, beta, c, ldc, bias, act);
+  Problem pb = make_problem(packed_kernel(), m, n, k, &pack_a, &pack_b, alpha, beta, c, ldc, bias,
+                            act);
   run(pb);
 }
 
@@ -361,17 +405,17 @@ namespace {
 // at most two row panels, so packing B would cost more than the multiply saves; the micro-kernel
 // streams A and B in place over the whole depth. Full NR-column panels only (cols [0, n_full)).
 void small_m_in_place(const Problem& pb, const float* b, int64_t ldb, int64_t n_full) {
-  const int64_t panels = n_full / kNR;
+  const int64_t panels = n_full / pb.nr;
   const double flops = 2.0 * pb.m * n_full * pb.k;
   const int64_t grain = flops < kMinParallelFlops ? panels : 1;
   parallel_for(0, panels, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t q = lo; q < hi; ++q) {
-      const int64_t j = q * kNR;
+      const int64_t j = q * pb.nr;
       const UkrArgs args{pb.alpha, pb.beta, pb.bias ? pb.bias + j : nullptr, pb.act};
-      for (int64_t i = 0; i < pb.m; i += kMR) {
-        const int m = static_cast<int>(std::min<int64_t>(kMR, pb.m - i));
+      for (int64_t i = 0; i < pb.m; i += pb.mr) {
+        const int m = static_cast<int>(std::min<int64_t>(pb.mr, pb.m - i));
         pb.ukr(pb.k, pb.a_plain + i * pb.rs_a, pb.rs_a, pb.cs_a, b + j, ldb, pb.c + i * pb.ldc + j,
-               pb.ldc, m, kNR, args);
+               pb.ldc, m, pb.nr, args);
       }
     }
   });
@@ -382,20 +426,21 @@ void small_m_in_place(const Problem& pb, const float* b, int64_t ldb, int64_t n_
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
            const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
            int64_t ldc, const float* bias, Activation act) {
-  const PackA pack_a = pack_a_matrix(a, lda, trans_a);
-  const PackB pack_b = pack_b_matrix(b, ldb, trans_b);
-  Problem pb = make_problem(m, n, k, &pack_a, &pack_b, alpha, beta, c, ldc, bias, act);
+  const Kernel kern = sgemm_kernel();
+  const PackA pack_a = pack_a_for(kern, a, lda, trans_a);
+  const PackB pack_b = pack_b_for(kern, b, ldb, trans_b);
+  Problem pb = make_problem(kern, m, n, k, &pack_a, &pack_b, alpha, beta, c, ldc, bias, act);
   pb.rs_a = trans_a ? 1 : lda;
   pb.cs_a = trans_a ? lda : 1;
-  if (m > 0 && m <= kSmallM && k > 0 && !trans_b && n >= kNR) {
+  if (m > 0 && m <= kSmallM && k > 0 && !trans_b && n >= pb.nr) {
     pb.a_plain = a;
-    const int64_t n_full = n / kNR * kNR;
+    const int64_t n_full = n / pb.nr * pb.nr;
     small_m_in_place(pb, b, ldb, n_full);
     if (n_full == n) return;
     // The last partial panel takes the regular path on its columns.
-    const PackB pack_rest = pack_b_matrix(b + n_full, ldb, false);
-    Problem rest = make_problem(m, n - n_full, k, &pack_a, &pack_rest, alpha, beta, c + n_full,
-                                ldc, bias ? bias + n_full : nullptr, act);
+    const PackB pack_rest = pack_b_for(kern, b + n_full, ldb, false);
+    Problem rest = make_problem(kern, m, n - n_full, k, &pack_a, &pack_rest, alpha, beta,
+                                c + n_full, ldc, bias ? bias + n_full : nullptr, act);
     rest.a_plain = a;
     rest.rs_a = pb.rs_a;
     rest.cs_a = pb.cs_a;
@@ -404,7 +449,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   }
   // With few B panels each A block is used only a few times: packing it costs about as much as
   // the multiply, so the micro-kernel reads A where it lies.
-  if ((n + kNR - 1) / kNR <= kDirectAMaxPanels) pb.a_plain = a;
+  if ((n + pb.nr - 1) / pb.nr <= kDirectAMaxPanels) pb.a_plain = a;
   run(pb);
 }
 

@@ -30,14 +30,23 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/cpu_features.h"
 
 namespace corenn::cpu::gemm {
 
-// Micro-tile, fixed for both micro-kernels so there is one packed format.
+// Micro-tile of the ref and AVX2 kernels: one packed format that caller-supplied packers
+// (implicit-GEMM convolution, rnn.cpp) produce; gemm_packed and micro_kernel() use it on every ISA.
 constexpr int kMR = 6;
 constexpr int kNR = 16;
+// Micro-tile of the AVX-512 kernel (gemm_ukr_avx512_f32_12x32.cpp says why 12 x 32). Only sgemm
+// (plain matrices, its own packers) runs it; the panel format is the one above with MR = 12,
+// NR = 32.
+constexpr int kMR512 = 12;
+constexpr int kNR512 = 32;
 
 // Epilogue activation, applied after alpha/beta/bias while the tile is still in registers.
 // Adding one: a member here, its name in ops/gemm.cpp parse_activation, and its formula in
@@ -48,7 +57,8 @@ enum class Activation : int8_t { none = 0, relu = 1 };
 struct BlockSizes {
   int64_t mc, kc, nc;
 };
-BlockSizes block_sizes();
+BlockSizes block_sizes();         // for the 6 x 16 kernels (ref, avx2)
+BlockSizes block_sizes_avx512();  // for the 12 x 32 kernel
 
 // Packs rows [i0, i0 + mc) x depth [p0, p0 + kc) of op(A) into the A panel format above.
 // Called concurrently from several threads on disjoint row ranges: it must be thread-safe.
@@ -77,20 +87,38 @@ using UkrFn = void (*)(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a, c
 void gemm_ukr_ref_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
                            const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
                            const UkrArgs& args);
-#ifdef CORENN_X86_64  // the *_avx2 files are compiled only on x86-64
+#ifdef CORENN_X86_64  // the *_avx2 / *_avx512 files are compiled only on x86-64
 void gemm_ukr_avx2_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
                             const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
                             const UkrArgs& args);
+// m <= 12, n <= 32; packed panels have rs_a = 1, cs_a = 12, ldb = 32.
+void gemm_ukr_avx512_f32_12x32(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
+                               const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
+                               const UkrArgs& args);
 #endif
 
-// The micro-kernel for active_isa(): the one place the GEMM engine picks an ISA (the driver and
-// callers that run the micro-kernel themselves, rnn.cpp, ask here).
+// The 6 x 16 micro-kernel for active_isa(): avx2 on AVX2 and AVX-512 CPUs (an AVX-512 CPU runs
+// the AVX2 kernel for the 6 x 16 format), else ref. gemm_packed and callers that run the
+// micro-kernel themselves (rnn.cpp) ask here; sgemm asks sgemm_kernel().
 inline UkrFn micro_kernel() {
 #ifdef CORENN_X86_64
-  if (active_isa() == Isa::avx2) return gemm_ukr_avx2_f32_6x16;
+  if (active_isa() >= Isa::avx2) return gemm_ukr_avx2_f32_6x16;
 #endif
   return gemm_ukr_ref_f32_6x16;
 }
+
+// A micro-kernel with its tile and block sizes: what the blocked driver runs.
+struct Kernel {
+  UkrFn ukr;
+  int mr, nr;
+  BlockSizes bs;
+};
+// For caller-supplied packers (gemm_packed: the 6 x 16 format): micro_kernel() and block_sizes().
+Kernel packed_kernel();
+// For sgemm: the 12 x 32 AVX-512 kernel when active_isa() == avx512, else packed_kernel().
+Kernel sgemm_kernel();
+// Every kernel this build can run, by ISA name, with its tile and block sizes (show_config).
+std::vector<std::pair<std::string, Kernel>> kernel_configs();
 
 // Scalar store of an accumulated tile (acc is MR x NR, row stride kNR) into C with the epilogue;
 // shared by the reference kernel and by the edge tiles of the vector kernels.
@@ -120,6 +148,16 @@ void pack_b_t_avx2(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t 
 // dst[p * MR + r] = src[r][p] for p < len: len depth steps of one A panel whose MR rows are
 // separate runs (a convolution's patch rows); writes up to 2 floats past dst + len * MR.
 void pack_a_rows_avx2(const float* const* src, int64_t len, float* dst);
+// The packers of the 12 x 32 format (pack_avx512.cpp), for sgemm under Isa::avx512. They write
+// nothing past their panels.
+void pack_a_n_avx512(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                     float* dst);
+void pack_a_t_avx512(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                     float* dst);
+void pack_b_n_avx512(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+                     float* dst);
+void pack_b_t_avx512(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+                     float* dst);
 #endif
 
 // The standard packers for row-major A / B with leading dimensions lda / ldb.

@@ -1,0 +1,127 @@
+// AVX-512 GEMM micro-kernel: one MR x NR = 12 x 32 tile of C (kMR512 x kNR512, gemm.h).
+//
+// Same contract as every gemm_ukr_* kernel (see gemm_ukr_avx2_f32_6x16.cpp), with its own tile:
+//   a: A tile, element (r, p) at a[r*rs_a + p*cs_a]: a packed 12-row panel (rs_a = 1, cs_a = 12,
+//      rows past m zero) or a plain matrix read in place (rows past m never read)
+//   b: B panel, row p (32 floats) at b + p*ldb: packed (ldb = 32, cols past n zero) or a plain
+//      (K, N) matrix read in place (ldb = N, full 32-column panels only)
+//   C[0:m, 0:n] := act(alpha * A*B + beta * C + bias); when beta == 0, C is never read.
+//
+// Why 12 x 32: 32 zmm registers hold 24 accumulators (12 rows x 2 vectors of 16), 2 for the B
+// row and 1 for the broadcast A value (27 of 32, no spills). BLIS's skx sgemm uses the same
+// shape transposed (32 x 12, column-major C). 24 independent FMA chains cover the latency (4) x
+// throughput (2 per cycle on Skylake-X, one 512-bit FMA per cycle on Zen 4) with room to spare,
+// and each depth step does 2 loads + 12 broadcasts for 24 FMAs: a third of the load traffic per
+// flop of the 6 x 16 AVX2 tile, so the packed panels can stream from L2 without starving the FMA
+// units. 12 rows are also 2 AVX2 panels, so the driver's row splits (multiples of 6) stay valid.
+//
+// Tails: the n < 32 edge uses masked loads and stores (opmask registers), never scalar loops; the
+// m < 12 edge stores only the live rows, and an in-place A computes only those rows (ROWS = m).
+//
+// Compiled with -mavx512f/vl/bw/dq (file name carries _avx512); called only when
+// active_isa() == Isa::avx512.
+#include <immintrin.h>
+
+#include "cpu/gemm/gemm.h"
+
+namespace corenn::cpu::gemm {
+
+namespace {
+
+constexpr int MR = kMR512;
+constexpr int NR = kNR512;
+
+// acc = A (ROWS x kc) @ B (kc x 32), then the epilogue and the (masked) store of rows < m.
+// PACKED: A is a packed panel and B a packed panel (compile-time strides).
+template <int ROWS, bool PACKED>
+__attribute__((always_inline)) inline void tile(int64_t kc, const float* a, int64_t rs_a,
+                                                int64_t cs_a, const float* b, int64_t ldb,
+                                                float* c, int64_t ldc, int m, int n,
+                                                const UkrArgs& args) {
+  if constexpr (PACKED) {
+    rs_a = 1;
+    cs_a = MR;
+    ldb = NR;
+  }
+  __m512 acc[ROWS][2];
+#pragma GCC unroll 12
+  for (int r = 0; r < ROWS; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+  for (int64_t p = 0; p < kc; ++p) {
+    const __m512 b0 = _mm512_loadu_ps(b);
+    const __m512 b1 = _mm512_loadu_ps(b + 16);
+    if constexpr (PACKED) _mm_prefetch(reinterpret_cast<const char*>(a + 8 * MR), _MM_HINT_T0);
+#pragma GCC unroll 12
+    for (int r = 0; r < ROWS; ++r) {
+      const __m512 ar = _mm512_set1_ps(a[r * rs_a]);
+      acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+    }
+    a += cs_a;
+    b += ldb;
+  }
+  // Epilogue while the tile is in registers. Lanes past n are masked off in every C and bias
+  // access (maskz loads read nothing there), so edge tiles need no scalar path.
+  const __mmask16 k0 = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+  const __mmask16 k1 = n >= 32 ? __mmask16(0xFFFF) : n > 16 ? __mmask16((1u << (n - 16)) - 1)
+                                                            : __mmask16(0);
+  const __m512 alpha = _mm512_set1_ps(args.alpha);
+  const __m512 beta = _mm512_set1_ps(args.beta);
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 bias0 = zero, bias1 = zero;
+  if (args.bias) {
+    bias0 = _mm512_maskz_loadu_ps(k0, args.bias);
+    bias1 = _mm512_maskz_loadu_ps(k1, args.bias + 16);
+  }
+#pragma GCC unroll 12
+  for (int r = 0; r < ROWS; ++r) {
+    if (r >= m) break;
+    float* cr = c + r * ldc;
+    __m512 v0 = _mm512_mul_ps(acc[r][0], alpha);
+    __m512 v1 = _mm512_mul_ps(acc[r][1], alpha);
+    if (args.beta != 0.0f) {
+      v0 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(k0, cr), v0);
+      v1 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(k1, cr + 16), v1);
+    }
+    v0 = _mm512_add_ps(v0, bias0);
+    v1 = _mm512_add_ps(v1, bias1);
+    if (args.act == Activation::relu) {  // MAXPS returns its 2nd operand on NaN: zero first keeps NaN
+      v0 = _mm512_max_ps(zero, v0);
+      v1 = _mm512_max_ps(zero, v1);
+    }
+    _mm512_mask_storeu_ps(cr, k0, v0);
+    _mm512_mask_storeu_ps(cr + 16, k1, v1);
+  }
+}
+
+}  // namespace
+
+void gemm_ukr_avx512_f32_12x32(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
+                               const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
+                               const UkrArgs& args) {
+  // The C tile is needed only after the depth loop: start fetching its rows now (2 lines each).
+  for (int r = 0; r < m; ++r) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + NR - 1), _MM_HINT_T0);
+  }
+  if (rs_a == 1 && cs_a == MR && ldb == NR) {
+    tile<MR, true>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args);
+    return;
+  }
+  switch (m) {
+    case 1: tile<1, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 2: tile<2, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 3: tile<3, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 4: tile<4, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 5: tile<5, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 6: tile<6, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 7: tile<7, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 8: tile<8, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 9: tile<9, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 10: tile<10, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 11: tile<11, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    default: tile<12, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+  }
+}
+
+}  // namespace corenn::cpu::gemm

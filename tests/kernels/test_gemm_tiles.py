@@ -1,0 +1,91 @@
+"""GEMM edges of every micro-tile (6 x 16 for ref / avx2, 12 x 32 for avx512) under every ISA.
+
+Each size straddles a tile boundary of one of the kernels: M around 6 and 12 (the row tiles and
+the small-M in-place path, m <= 12), N around 16, 32 and 64 (the column tiles, masked tails, and
+the direct-A path for n <= 2 NR), K from 1 up past KC (multi-step accumulation: beta on the first
+step, bias / relu on the last). All against the float64 NumPy reference (reference.gemm).
+"""
+import numpy as np
+import pytest
+
+import corenn
+from corenn import _C, kernels
+from reference import gemm as ref_gemm
+
+from conftest import ISAS
+
+EDGE = [1, 2, 5, 6, 7, 11, 12, 13, 15, 16, 17, 23, 24, 25, 31, 32, 33, 40]
+
+
+def _close(got, want, k):
+    scale = max(1.0, float(np.max(np.abs(want))))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * scale * max(1.0, np.sqrt(k / 16)))
+
+
+def _operands(rng, m, n, k, ta, tb):
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(np.float32)
+    return a, b
+
+
+def test_every_isa_of_this_cpu_is_tested():
+    assert ("avx512" in ISAS) == _C.cpu_has_avx512()
+    assert ("avx2" in ISAS) == _C.cpu_has_avx2_fma()
+
+
+@pytest.mark.parametrize("m", EDGE)
+def test_gemm_m_tails(isa, rng, m):
+    for n, k in ((33, 9), (64, 40), (16, 1)):
+        a, b = _operands(rng, m, n, k, False, False)
+        _close(kernels.gemm(a, b).numpy(), ref_gemm(a, b), k)
+
+
+@pytest.mark.parametrize("n", EDGE + [48, 63, 64, 65, 95, 97])
+def test_gemm_n_tails(isa, rng, n):
+    for m, k in ((13, 17), (1, 8), (40, 33)):
+        a, b = _operands(rng, m, n, k, False, False)
+        _close(kernels.gemm(a, b).numpy(), ref_gemm(a, b), k)
+
+
+@pytest.mark.parametrize("k", list(range(1, 41)) + [383, 384, 385, 511, 513, 800])
+def test_gemm_k_tails(isa, rng, k):
+    a, b = _operands(rng, 25, 37, k, False, False)
+    _close(kernels.gemm(a, b).numpy(), ref_gemm(a, b), k)
+
+
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("m,n,k", [(12, 32, 16), (13, 33, 17), (11, 31, 9), (5, 70, 40),
+                                   (37, 100, 45), (100, 37, 390), (7, 16, 3), (300, 130, 40)])
+def test_gemm_trans_flags_beta_bias_relu(isa, rng, ta, tb, m, n, k):
+    a, b = _operands(rng, m, n, k, ta, tb)
+    c0 = rng.standard_normal((m, n)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    c = c0.copy()
+    kernels.gemm(a, b, c, trans_a=ta, trans_b=tb, alpha=0.75, beta=-0.5, bias=bias,
+                 activation="relu")
+    want = ref_gemm(a, b, c0, trans_a=ta, trans_b=tb, alpha=0.75, beta=-0.5, bias=bias,
+                    activation="relu")
+    assert (want == 0).any() and (want > 0).any()  # relu cut some entries and kept others
+    _close(c, want, k)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("m,n,k", [(400, 97, 300), (30, 700, 50), (128, 512, 784)])
+def test_gemm_blocked_and_threaded(isa, rng, threads, m, n, k):
+    """Past MC (336 rows on avx512) and KC, with the row split (shared B) and column split."""
+    a, b = _operands(rng, m, n, k, False, False)
+    bias = rng.standard_normal(n).astype(np.float32)
+    corenn.set_num_threads(threads)
+    try:
+        got = kernels.gemm(a, b, bias=bias).numpy()
+    finally:
+        corenn.set_num_threads(0)
+    _close(got, ref_gemm(a, b, bias=bias), k)
+
+
+def test_gemm_beta_zero_ignores_nan_in_c_on_edges(isa, rng):
+    a, b = _operands(rng, 13, 33, 20, False, False)
+    c = np.full((13, 33), np.nan, np.float32)
+    kernels.gemm(a, b, c, beta=0.0)
+    _close(c, ref_gemm(a, b), 20)
+
