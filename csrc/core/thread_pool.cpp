@@ -225,11 +225,5 @@ void pool_run(int64_t chunks, int threads, void (*body)(void* ctx, int64_t chunk
   p.run(chunks, threads, body, ctx);
 }
 
-int pool_workers() {
-  Pool& p = pool();
-  std::lock_guard<std::mutex> lk(p.dispatch);
-  return static_cast<int>(p.workers.size());
-}
-
 }  // namespace detail
 }  // namespace corenn

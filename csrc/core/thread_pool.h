@@ -33,8 +33,5 @@ namespace detail {
 // unspecified threads: a body must write only to chunk-indexed state.
 void pool_run(int64_t chunks, int threads, void (*body)(void* ctx, int64_t chunk), void* ctx);
 
-// Workers the pool holds now (0 before the first parallel job); for tests.
-int pool_workers();
-
 }  // namespace detail
 }  // namespace corenn

@@ -256,4 +256,7 @@ def test_set_num_threads_refuses_absurd_counts():
         corenn.set_num_threads(10 ** 6)
     with threads(3):
         assert corenn.get_num_threads() == 3
-    assert corenn.get_num_threads() == _C.default_num_threads() or corenn.get_num_threads() > 0
+        corenn.set_num_threads(0)
+        assert corenn.get_num_threads() == _C.default_num_threads() >= 1
+        corenn.set_num_threads(-5)
+        assert corenn.get_num_threads() == _C.default_num_threads()
