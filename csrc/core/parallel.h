@@ -39,7 +39,8 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& f) {
   const int64_t n = end - begin;
   if (n <= 0) return;
   const int threads = get_num_threads();
-  const int64_t chunks = threads > 1 && !in_parallel_region() ? parallel_chunks(n, grain, threads) : 1;
+  const int64_t chunks =
+      threads > 1 && !in_parallel_region() ? parallel_chunks(n, grain, threads) : 1;
   if (chunks <= 1) {
     f(begin, end);
     return;

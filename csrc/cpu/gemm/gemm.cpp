@@ -52,8 +52,12 @@ int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 // (MemoryError in Python).
 struct Workspace {
   AlignedBuffer a, b;
-  float* a_block(const BlockSizes& bs) { return a.get(static_cast<size_t>(bs.mc * bs.kc + kPackSlack)); }
-  float* b_block(const BlockSizes& bs) { return b.get(static_cast<size_t>(bs.kc * round_up(bs.nc, kNR))); }
+  float* a_block(const BlockSizes& bs) {
+    return a.get(static_cast<size_t>(bs.mc * bs.kc + kPackSlack));
+  }
+  float* b_block(const BlockSizes& bs) {
+    return b.get(static_cast<size_t>(bs.kc * round_up(bs.nc, kNR)));
+  }
 };
 
 thread_local Workspace tls_workspace;
@@ -225,7 +229,8 @@ void run_row_split(const Problem& pb, int threads) {
   const int64_t kc_step = depth_step(pb);
   const int64_t steps = (k + kc_step - 1) / kc_step;
   const int64_t width = std::min(round_up(n, kNR), round_up(bs.nc, kNR));
-  const int64_t group = std::clamp<int64_t>(bs.kc * round_up(bs.nc, kNR) / (kc_step * width), 1, steps);
+  const int64_t group =
+      std::clamp<int64_t>(bs.kc * round_up(bs.nc, kNR) / (kc_step * width), 1, steps);
   float* bbuf = tls_shared_b.get(static_cast<size_t>(group * kc_step * width));
   const int64_t m_panels = (m + kMR - 1) / kMR;
   // At least 4 row panels (24 rows) per chunk: each packed B panel is then reused by 4 micro-tiles
@@ -235,7 +240,8 @@ void run_row_split(const Problem& pb, int threads) {
     const int64_t nc = std::min(width, n - jc);
     const int64_t panels = (nc + kNR - 1) / kNR, ncp = panels * kNR;
     for (int64_t s0 = 0; s0 < steps; s0 += group) {
-      const int64_t s1 = std::min(steps, s0 + group), p0 = s0 * kc_step, p1 = std::min(k, s1 * kc_step);
+      const int64_t s1 = std::min(steps, s0 + group);
+      const int64_t p0 = s0 * kc_step, p1 = std::min(k, s1 * kc_step);
       parallel_for(0, (s1 - s0) * panels, 4, [&](int64_t lo, int64_t hi) {
         for (int64_t s = lo / panels; s * panels < hi; ++s) {
           const int64_t pc = p0 + s * kc_step, kc = std::min(kc_step, k - pc);
@@ -349,7 +355,8 @@ void run(Problem& pb) {
     const int64_t grain = std::min<int64_t>(4, std::max<int64_t>(1, n_panels / threads));
     parallel_for(0, n_panels, grain, [&](int64_t lo, int64_t hi) {
       Workspace& ws = tls_workspace;
-      blocked_loops(pb, 0, m, lo * kNR, std::min(n, hi * kNR), ws.a_block(pb.bs), ws.b_block(pb.bs));
+      blocked_loops(pb, 0, m, lo * kNR, std::min(n, hi * kNR), ws.a_block(pb.bs),
+                    ws.b_block(pb.bs));
     });
   }
 }
