@@ -14,8 +14,8 @@
 # Why the preloads: the interpreter is not instrumented, so libasan must be the first library
 # loaded (LD_PRELOAD) or it refuses to start; libstdc++ must be preloaded with it, otherwise ASan's
 # interceptor of __cxa_throw is resolved before libstdc++ is loaded and every C++ exception (each
-# rejected call: corenn::Error -> ValueError) aborts. OpenMP (libgomp) needs nothing special:
-# its threads are created through the intercepted pthread_create.
+# rejected call: corenn::Error -> ValueError) aborts. The thread pool needs nothing special: its
+# threads are created through the intercepted pthread_create.
 # ASAN_OPTIONS: detect_leaks=0 (CPython's arenas and interned objects look like leaks),
 # allocator_may_return_null=1 + max_allocation_size_mb so a huge size is a MemoryError instead of
 # an ASan abort (the fuzz suite asks for 2**62-element tensors on purpose).
@@ -73,7 +73,7 @@ export LD_PRELOAD="$LIBASAN $LIBSTDCXX"
 export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:allocator_may_return_null=1:max_allocation_size_mb=4096:detect_stack_use_after_return=0:print_summary=1:symbolize=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export PYTHONFAULTHANDLER=1
-export CORENN_NUM_THREADS=${CORENN_NUM_THREADS:-2}  # OpenMP on, under ASan
+export CORENN_NUM_THREADS=${CORENN_NUM_THREADS:-2}  # the thread pool on, under ASan
 
 cd "$ROOT"
 # Check that the build really is instrumented before trusting a green run.

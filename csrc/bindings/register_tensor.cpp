@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <mutex>
+#include <algorithm>
 #include <type_traits>
 
 #include "bindings/register.h"
@@ -435,6 +437,36 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
 
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def("default_num_threads", &default_num_threads);
+  // Test hook for the thread pool (tests/core/test_threads.py): runs parallel_for over [0, n) and
+  // returns the chunks it ran, sorted, with how often each index was visited; the chunk holding
+  // index `fail_at` throws corenn::Error (-> ValueError); `nested` runs a parallel_for inside each
+  // chunk and records whether it ran inline.
+  m.def(
+      "_parallel_for_probe",
+      [](int64_t n, int64_t grain, int64_t fail_at, bool nested) {
+        CORENN_CHECK(n >= 0 && n <= (int64_t{1} << 24), "_parallel_for_probe: n = ", n);
+        std::vector<int> visits(static_cast<size_t>(n), 0);
+        std::vector<std::pair<int64_t, int64_t>> chunks;
+        std::mutex mu;
+        bool nested_inline = true;
+        {
+          py::gil_scoped_release release;
+          parallel_for(0, n, grain, [&](int64_t lo, int64_t hi) {
+            for (int64_t i = lo; i < hi; ++i) ++visits[static_cast<size_t>(i)];
+            int inner_chunks = 0;
+            if (nested) parallel_for(0, 1 << 20, 1, [&](int64_t, int64_t) { ++inner_chunks; });
+            std::lock_guard<std::mutex> lk(mu);
+            chunks.emplace_back(lo, hi);
+            if (nested && inner_chunks != 1) nested_inline = false;
+            CORENN_CHECK(!(lo <= fail_at && fail_at < hi), "_parallel_for_probe: chunk [", lo, ", ",
+                         hi, ") fails on purpose");
+          });
+        }
+        std::sort(chunks.begin(), chunks.end());
+        return py::make_tuple(chunks, visits, nested_inline);
+      },
+      py::arg("n"), py::arg("grain"), py::arg("fail_at") = -1, py::arg("nested") = false);
   m.def("get_isa", [] { return isa_name(active_isa()); });
   m.def("set_isa", &set_isa, py::arg("name"));
   m.def("cpu_has_avx2_fma", &cpu_has_avx2_fma);

@@ -1,8 +1,8 @@
 // AlignedBuffer: a float buffer, 64-byte aligned (packed GEMM panels are read with aligned
 // loads), that only grows and keeps its allocation between calls, so a kernel's scratch space
 // costs nothing in steady state. Contents are not preserved when it grows. Kernels keep one per
-// calling thread (thread_local) and size it on that thread before any parallel region, so running
-// out of memory raises there (MemoryError in Python), never inside OpenMP.
+// thread (thread_local); running out of memory raises std::bad_alloc (MemoryError in Python), on
+// a pool worker too (the pool rethrows it on the caller).
 #pragma once
 
 #include <cstddef>

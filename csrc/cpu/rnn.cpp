@@ -42,10 +42,6 @@
 #include "cpu/gemm/gemm.h"
 #include "ops/rnn.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace corenn::cpu {
 
 namespace {
@@ -202,22 +198,6 @@ int64_t chunk_rows(const RnnProblem& p) {
 void add_column_sums(const float* a, int64_t rows, int64_t cols, float* acc) {
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) acc[j] += a[i * cols + j];
-}
-
-bool in_parallel() {
-#ifdef _OPENMP
-  return omp_in_parallel();
-#else
-  return false;
-#endif
-}
-
-int thread_index() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
 }
 
 // Rows per thread below which splitting the batch costs more than it saves.
@@ -486,50 +466,55 @@ void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dg
   const float* dg_rec = gru ? dgates_rec : dgates;
   const auto none = gemm::Activation::none;
   const int64_t chunk = chunk_rows(p);
-  // Weight gradients are sums over all rows: each thread sums its rows into its own partial
-  // (dW, dR, db, GRU db1 back to back), reduced in thread order afterwards (deterministic).
+  // Weight gradients are sums over all rows: the batch is cut into `nparts` fixed slices (a
+  // function of the batch, the grain and the thread count only), each slice sums its rows into its
+  // own partial (dW, dR, db, GRU db1 back to back), and the partials are reduced in slice order:
+  // the same bits whichever thread ran which slice.
   const int64_t part_size = (F + U + 2) * GU;
   const int threads = get_num_threads();
-  std::vector<std::vector<float>> parts(static_cast<size_t>(threads));
-  std::vector<char> used(static_cast<size_t>(threads), 0);
+  const int64_t nparts = threads > 1 && !in_parallel_region()
+                             ? std::max<int64_t>(1, parallel_chunks(p.n, batch_grain(p), threads))
+                             : 1;
+  std::vector<std::vector<float>> parts(static_cast<size_t>(nparts));
   const bool weights = dw || dr || db;
-  const bool nested = thread_index() != 0 || in_parallel();  // parallel_for then runs inline
-  parallel_for(0, p.n, batch_grain(p), [&](int64_t lo, int64_t hi) {
-    const int tid = nested ? 0 : thread_index();
-    std::vector<float>& part = parts[tid];
-    if (weights) part.assign(static_cast<size_t>(part_size), 0.0f);
-    used[tid] = 1;
-    float* pw = part.data();
-    float* pr = pw + F * GU;
-    float* pb = pr + U * GU;
-    std::vector<float> state(static_cast<size_t>(2 * kBlock * U));
-    std::vector<float> saved(static_cast<size_t>(kBlock * U));
-    float* dh = state.data();
-    float* dc = dh + kBlock * U;
-    for (int64_t c0 = lo; c0 < hi; c0 += chunk) {
-      const int64_t rows = std::min(chunk, hi - c0), m = rows * T, r0 = c0 * T;
-      // Each block of rows runs its own whole backward sequence: its state stays in L1.
-      for (int64_t n0 = c0; n0 < c0 + rows; n0 += kBlock) {
-        std::fill(state.begin(), state.end(), 0.0f);
-        const int mb = static_cast<int>(std::min<int64_t>(kBlock, c0 + rows - n0));
-        for (int64_t s = T - 1; s >= 0; --s) bwd.step(s, n0, mb, dh, dc, saved.data());
-      }
-      // The chunk's share of the all-timestep GEMMs, while its dgates are in cache.
-      const float* dg = dgates + r0 * GU;
-      if (dx) gemm::sgemm(false, true, m, F, GU, 1.0f, dg, GU, p.w, GU, 0.0f, dx + r0 * F, F, nullptr, none);
-      if (dw) gemm::sgemm(true, false, F, GU, m, 1.0f, p.x + r0 * F, F, dg, GU, 1.0f, pw, GU, nullptr, none);
-      if (dr && rb) {  // dRz, dRr from h; dRh from r * h (stashed in cells)
-        gemm::sgemm(true, false, U, 2 * U, m, 1.0f, p.hprev + r0 * U, U, dg, GU, 1.0f, pr, GU,
-                    nullptr, none);
-        gemm::sgemm(true, false, U, U, m, 1.0f, p.cells + r0 * U, U, dg + 2 * U, GU, 1.0f, pr + 2 * U,
-                    GU, nullptr, none);
-      } else if (dr) {
-        gemm::sgemm(true, false, U, GU, m, 1.0f, p.hprev + r0 * U, U, dg_rec + r0 * GU, GU, 1.0f, pr,
-                    GU, nullptr, none);
-      }
-      if (db) {
-        add_column_sums(dg, m, GU, pb);
-        if (gru) add_column_sums(dgates_rec + r0 * GU, m, GU, pb + GU);
+  const int64_t q = p.n / nparts, r = p.n % nparts;
+  parallel_for(0, nparts, 1, [&](int64_t k_lo, int64_t k_hi) {
+    for (int64_t k = k_lo; k < k_hi; ++k) {
+      const int64_t lo = q * k + r * k / nparts, hi = q * (k + 1) + r * (k + 1) / nparts;
+      std::vector<float>& part = parts[static_cast<size_t>(k)];
+      if (weights) part.assign(static_cast<size_t>(part_size), 0.0f);
+      float* pw = part.data();
+      float* pr = pw + F * GU;
+      float* pb = pr + U * GU;
+      std::vector<float> state(static_cast<size_t>(2 * kBlock * U));
+      std::vector<float> saved(static_cast<size_t>(kBlock * U));
+      float* dh = state.data();
+      float* dc = dh + kBlock * U;
+      for (int64_t c0 = lo; c0 < hi; c0 += chunk) {
+        const int64_t rows = std::min(chunk, hi - c0), m = rows * T, r0 = c0 * T;
+        // Each block of rows runs its own whole backward sequence: its state stays in L1.
+        for (int64_t n0 = c0; n0 < c0 + rows; n0 += kBlock) {
+          std::fill(state.begin(), state.end(), 0.0f);
+          const int mb = static_cast<int>(std::min<int64_t>(kBlock, c0 + rows - n0));
+          for (int64_t s = T - 1; s >= 0; --s) bwd.step(s, n0, mb, dh, dc, saved.data());
+        }
+        // The chunk's share of the all-timestep GEMMs, while its dgates are in cache.
+        const float* dg = dgates + r0 * GU;
+        if (dx) gemm::sgemm(false, true, m, F, GU, 1.0f, dg, GU, p.w, GU, 0.0f, dx + r0 * F, F, nullptr, none);
+        if (dw) gemm::sgemm(true, false, F, GU, m, 1.0f, p.x + r0 * F, F, dg, GU, 1.0f, pw, GU, nullptr, none);
+        if (dr && rb) {  // dRz, dRr from h; dRh from r * h (stashed in cells)
+          gemm::sgemm(true, false, U, 2 * U, m, 1.0f, p.hprev + r0 * U, U, dg, GU, 1.0f, pr, GU,
+                      nullptr, none);
+          gemm::sgemm(true, false, U, U, m, 1.0f, p.cells + r0 * U, U, dg + 2 * U, GU, 1.0f, pr + 2 * U,
+                      GU, nullptr, none);
+        } else if (dr) {
+          gemm::sgemm(true, false, U, GU, m, 1.0f, p.hprev + r0 * U, U, dg_rec + r0 * GU, GU, 1.0f, pr,
+                      GU, nullptr, none);
+        }
+        if (db) {
+          add_column_sums(dg, m, GU, pb);
+          if (gru) add_column_sums(dgates_rec + r0 * GU, m, GU, pb + GU);
+        }
       }
     }
   });
@@ -540,9 +525,9 @@ void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dg
   for (int k = 0; k < 3; ++k) {
     if (!outs[k]) continue;
     std::fill(outs[k], outs[k] + sizes[k], 0.0f);
-    for (int t = 0; t < threads; ++t) {
-      if (!used[t] || parts[t].empty()) continue;
-      const float* src = parts[t].data() + offsets[k];
+    for (const std::vector<float>& part : parts) {
+      if (part.empty()) continue;
+      const float* src = part.data() + offsets[k];
       for (int64_t i = 0; i < sizes[k]; ++i) outs[k][i] += src[i];
     }
   }

@@ -11,10 +11,14 @@
 //                 (x86-64 builds only), else gemm_ukr_ref (every CPU). Chosen in sgemm_kernel() /
 //                 packed_kernel() (config.cpp); the loops below take the tile from Problem.
 //   threads:      small problems (2*M*N*K below kMinParallelFlops) run on the calling thread;
-//                 otherwise rows or columns are split over threads, whichever divides into whole
-//                 micro-tiles more evenly. Row split: each thread packs its own A blocks, the B
-//                 block is packed cooperatively and shared (one barrier pair per KC step). Column
-//                 split: each thread runs an independent blocked GEMM on its slice of columns.
+//                 otherwise rows or columns are split into chunks of whole micro-tiles that the
+//                 pool's threads claim (core/parallel.h), whichever divides more evenly. Row
+//                 split: per column block, one job packs B for the whole depth into a shared
+//                 buffer, a second job runs row chunks, each packing its own A blocks -- two jobs
+//                 and no barrier per column block, so a descheduled thread delays only the chunk
+//                 it holds. Column split: each chunk runs an independent blocked GEMM on its
+//                 columns. Every C element sums the same depth steps in the same order on every
+//                 path, so the result does not depend on the thread count.
 //   small N:      with n <= 2*NR the micro-kernel reads A in place (packing would cost about as
 //                 much as the multiply).
 //   small M:      with m <= 12 and B not transposed nothing is packed: the kernel streams A and B
@@ -31,10 +35,6 @@
 #include "core/cpu_features.h"
 #include "core/parallel.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace corenn::cpu::gemm {
 
 namespace {
@@ -49,28 +49,25 @@ constexpr double kRowSplitSlack = 0.02;    // row-split imbalance accepted to sh
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-// The packing buffers of one calling thread, one A and one B buffer per team thread (b[0] is the
-// shared B block on the row split). Allocated on the calling thread before any parallel region,
-// so running out of memory raises there (MemoryError in Python) instead of inside OpenMP; kept
-// between calls (thread_local), so steady-state calls allocate nothing.
+// The packing buffers of one thread (the caller or a pool worker): an A block and a B block,
+// kept between calls (thread_local), so steady-state calls allocate nothing. Running out of
+// memory on a worker raises std::bad_alloc there, which the pool rethrows on the caller
+// (MemoryError in Python).
 struct Workspace {
-  std::vector<AlignedBuffer> a, b;
-  std::vector<float*> a_ptr, b_ptr;
-  void reserve(int threads, const BlockSizes& bs) {
-    if (static_cast<int>(a.size()) < threads) {
-      a.resize(threads);
-      b.resize(threads);
-      a_ptr.resize(threads);
-      b_ptr.resize(threads);
-    }
-    for (int t = 0; t < threads; ++t) {
-      a_ptr[t] = a[t].get(static_cast<size_t>(bs.mc * bs.kc + kPackSlack));
-      b_ptr[t] = b[t].get(static_cast<size_t>(bs.kc * round_up(bs.nc, kNR)));
-    }
+  AlignedBuffer a, b;
+  float* a_block(const BlockSizes& bs) {
+    // whole micro-panels of either tile format (6 and 12 rows, 16 and 32 columns)
+    return a.get(static_cast<size_t>(round_up(bs.mc, kMR512) * bs.kc + kPackSlack));
+  }
+  float* b_block(const BlockSizes& bs) {
+    return b.get(static_cast<size_t>(bs.kc * round_up(bs.nc, kNR512)));
   }
 };
 
 thread_local Workspace tls_workspace;
+// The row split's B, packed for the whole depth of one column block and shared by all chunks;
+// owned by the calling thread.
+thread_local AlignedBuffer tls_shared_b;
 
 // ---- packers for plain row-major matrices ----------------------------------------------------
 
@@ -186,58 +183,93 @@ void direct_a_kernel(const Problem& pb, int64_t ic, int64_t mc, int64_t pc, int6
   }
 }
 
-// The jc / pc / ic loops for rows [i_lo, i_hi) and cols [j_lo, j_hi). With team > 1 the B block
-// lives in the shared `bbuf` and is packed by all `team` threads together (thread `t` packs its share of
-// panels), so every thread of the team must call this with the same column range.
+// Equal depth steps (784 -> 2 x 392, not 512 + 272), a multiple of 8 for the unrolled loop. Every
+// path uses these steps, so each C element sums the same partial products in the same order.
+int64_t depth_step(const Problem& pb) {
+  const int64_t k_steps = (pb.k + pb.bs.kc - 1) / pb.bs.kc;
+  return round_up((pb.k + k_steps - 1) / k_steps, 8);
+}
+
+// The ic loop of one depth step [pc, pc + kc) over rows [i_lo, i_hi), against the packed B block
+// `bbuf` of columns [jc, jc + nc).
+void row_blocks(const Problem& pb, int64_t i_lo, int64_t i_hi, int64_t jc, int64_t nc, int64_t pc,
+                int64_t kc, float* abuf, const float* bbuf) {
+  const bool last = pc + kc == pb.k;
+  const UkrArgs args{pb.alpha, pc == 0 ? pb.beta : 1.0f, nullptr, last ? pb.act : Activation::none};
+  const float* bias = last && pb.bias ? pb.bias + jc : nullptr;
+  for (int64_t ic = i_lo; ic < i_hi; ic += pb.bs.mc) {
+    const int64_t mc = std::min(pb.bs.mc, i_hi - ic);
+    if (pb.a_plain) {
+      direct_a_kernel(pb, ic, mc, pc, nc, kc, bbuf, pb.c + ic * pb.ldc + jc, bias, args);
+    } else {
+      (*pb.pack_a)(ic, mc, pc, kc, abuf);
+      macro_kernel(pb, mc, nc, kc, abuf, bbuf, pb.c + ic * pb.ldc + jc, bias, args);
+    }
+  }
+}
+
+// The jc / pc / ic loops for rows [i_lo, i_hi) and cols [j_lo, j_hi), on the calling thread.
 void blocked_loops(const Problem& pb, int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi,
-                   float* abuf, float* bbuf, int t, int team) {
-  const BlockSizes& bs = pb.bs;
-  // Equal depth steps (784 -> 2 x 392, not 512 + 272), a multiple of 8 for the unrolled loop.
-  const int64_t k_steps = (pb.k + bs.kc - 1) / bs.kc;
-  const int64_t kc_step = round_up((pb.k + k_steps - 1) / k_steps, 8);
-  for (int64_t jc = j_lo; jc < j_hi; jc += bs.nc) {
-    const int64_t nc = std::min(bs.nc, j_hi - jc);
+                   float* abuf, float* bbuf) {
+  const int64_t kc_step = depth_step(pb);
+  for (int64_t jc = j_lo; jc < j_hi; jc += pb.bs.nc) {
+    const int64_t nc = std::min(pb.bs.nc, j_hi - jc);
     for (int64_t pc = 0; pc < pb.k; pc += kc_step) {
       const int64_t kc = std::min(kc_step, pb.k - pc);
-      const int64_t panels = (nc + pb.nr - 1) / pb.nr;
-      const int64_t q0 = panels * t / team, q1 = panels * (t + 1) / team;
-      if (q1 > q0)
-        (*pb.pack_b)(pc, kc, jc + q0 * pb.nr, std::min(nc, q1 * pb.nr) - q0 * pb.nr,
-                     bbuf + q0 * pb.nr * kc);
-#ifdef _OPENMP
-      if (team > 1) {
-#pragma omp barrier
-      }
-#endif
-      const bool last = pc + kc == pb.k;
-      const UkrArgs args{pb.alpha, pc == 0 ? pb.beta : 1.0f, nullptr,
-                         last ? pb.act : Activation::none};
-      const float* bias = last && pb.bias ? pb.bias + jc : nullptr;
-      for (int64_t ic = i_lo; ic < i_hi; ic += bs.mc) {
-        const int64_t mc = std::min(bs.mc, i_hi - ic);
-        if (pb.a_plain) {
-          direct_a_kernel(pb, ic, mc, pc, nc, kc, bbuf, pb.c + ic * pb.ldc + jc, bias, args);
-        } else {
-          (*pb.pack_a)(ic, mc, pc, kc, abuf);
-          macro_kernel(pb, mc, nc, kc, abuf, bbuf, pb.c + ic * pb.ldc + jc, bias, args);
+      (*pb.pack_b)(pc, kc, jc, nc, bbuf);
+      row_blocks(pb, i_lo, i_hi, jc, nc, pc, kc, abuf, bbuf);
+    }
+  }
+}
+
+// Row split over the pool. Per column block [jc, jc + nc) and group of depth steps: job 1 packs B
+// for the group into a shared buffer (depth step pc at offset (pc - group start) * ncp, panel j of
+// it at + j * NR * kc), each chunk a run of panels; job 2 runs chunks of whole MR row panels, each
+// looping over the group's depth steps against the shared B with its own A block. A group holds
+// as many steps as fit the kc x nc floats of one blocked B block (kept L3-sized): the whole depth
+// for most layers, so usually two jobs per column block and no barrier anywhere.
+void run_row_split(const Problem& pb, int threads) {
+  const BlockSizes& bs = pb.bs;
+  const int64_t m = pb.m, n = pb.n, k = pb.k;
+  const int64_t kc_step = depth_step(pb);
+  const int64_t steps = (k + kc_step - 1) / kc_step;
+  const int64_t width = std::min(round_up(n, pb.nr), round_up(bs.nc, pb.nr));
+  const int64_t group =
+      std::clamp<int64_t>(bs.kc * round_up(bs.nc, pb.nr) / (kc_step * width), 1, steps);
+  float* bbuf = tls_shared_b.get(static_cast<size_t>(group * kc_step * width));
+  const int64_t m_panels = (m + pb.mr - 1) / pb.mr;
+  // At least 4 row panels (24 rows) per chunk: each packed B panel is then reused by 4 micro-tiles
+  // from L1 before the next is loaded; fewer only when that would leave a thread without work.
+  const int64_t row_grain = std::min<int64_t>(4, std::max<int64_t>(1, m_panels / threads));
+  for (int64_t jc = 0; jc < n; jc += width) {
+    const int64_t nc = std::min(width, n - jc);
+    const int64_t panels = (nc + pb.nr - 1) / pb.nr, ncp = panels * pb.nr;
+    for (int64_t s0 = 0; s0 < steps; s0 += group) {
+      const int64_t s1 = std::min(steps, s0 + group);
+      const int64_t p0 = s0 * kc_step, p1 = std::min(k, s1 * kc_step);
+      parallel_for(0, (s1 - s0) * panels, 4, [&](int64_t lo, int64_t hi) {
+        for (int64_t s = lo / panels; s * panels < hi; ++s) {
+          const int64_t pc = p0 + s * kc_step, kc = std::min(kc_step, k - pc);
+          const int64_t q0 = std::max(lo, s * panels) - s * panels;
+          const int64_t q1 = std::min(hi, (s + 1) * panels) - s * panels;
+          (*pb.pack_b)(pc, kc, jc + q0 * pb.nr, std::min(nc, q1 * pb.nr) - q0 * pb.nr,
+                       bbuf + (pc - p0) * ncp + q0 * pb.nr * kc);
         }
-      }
-#ifdef _OPENMP
-      if (team > 1) {
-#pragma omp barrier
-      }
-#endif
+      });
+      parallel_for(0, m_panels, row_grain, [&](int64_t lo, int64_t hi) {
+        float* abuf = tls_workspace.a_block(bs);
+        const int64_t i_lo = lo * pb.mr, i_hi = std::min(m, hi * pb.mr);
+        for (int64_t pc = p0; pc < p1; pc += kc_step)
+          row_blocks(pb, i_lo, i_hi, jc, nc, pc, std::min(kc_step, k - pc), abuf,
+                     bbuf + (pc - p0) * ncp);
+      });
     }
   }
 }
 
 int choose_threads(int64_t m, int64_t n, int64_t k) {
-  int threads = get_num_threads();
-#ifdef _OPENMP
-  if (omp_in_parallel()) return 1;
-#else
-  return 1;
-#endif
+  const int threads = get_num_threads();
+  if (threads <= 1 || in_parallel_region()) return 1;
   const double flops = 2.0 * m * n * k;
   if (flops < kMinParallelFlops) return 1;
   // No thread gets less than one micro-tile row or column of work.
@@ -304,14 +336,12 @@ void run(Problem& pb) {
     return;
   }
   const int threads = choose_threads(m, n, k);
-  Workspace& ws = tls_workspace;
-  ws.reserve(threads, pb.bs);
   if (threads <= 1) {
-    blocked_loops(pb, 0, m, 0, n, ws.a_ptr[0], ws.b_ptr[0], 0, 1);
+    Workspace& ws = tls_workspace;
+    blocked_loops(pb, 0, m, 0, n, ws.a_block(pb.bs), ws.b_block(pb.bs));
     return;
   }
-#ifdef _OPENMP
-  const int64_t m_panels = (m + kMR - 1) / kMR, n_panels = (n + kNR - 1) / kNR;
+  const int64_t m_panels = (m + pb.mr - 1) / pb.mr, n_panels = (n + pb.nr - 1) / pb.nr;
   // Split the dimension whose micro-tiles divide more evenly over the threads (M = 64 is 11 row
   // panels: 6 + 5, but 512 columns are 16 + 16 panels). Near-ties go to rows, which share B: a
   // column split repacks all of A on every thread, which for an implicit-GEMM conv is the patch
@@ -323,25 +353,17 @@ void run(Problem& pb) {
   if (m_panels < threads) split_rows = false;
   if (n_panels < threads) split_rows = true;
   if (split_rows) {
-    // Split rows; share the B block. Row ranges are whole MR panels.
-#pragma omp parallel num_threads(threads)
-    {
-      const int t = omp_get_thread_num(), team = omp_get_num_threads();
-      const int64_t lo = std::min(m, m_panels * t / team * kMR);
-      const int64_t hi = std::min(m, m_panels * (t + 1) / team * kMR);
-      blocked_loops(pb, lo, hi, 0, n, ws.a_ptr[t], ws.b_ptr[0], t, team);
-    }
+    run_row_split(pb, threads);
   } else {
-    // Few rows: split columns (whole NR panels); each thread runs an independent GEMM.
-#pragma omp parallel num_threads(threads)
-    {
-      const int t = omp_get_thread_num(), team = omp_get_num_threads();
-      const int64_t lo = std::min(n, n_panels * t / team * kNR);
-      const int64_t hi = std::min(n, n_panels * (t + 1) / team * kNR);
-      if (lo < hi) blocked_loops(pb, 0, m, lo, hi, ws.a_ptr[t], ws.b_ptr[t], 0, 1);
-    }
+    // Few rows: split columns (whole NR panels, at least 4 = 64 columns a chunk unless that leaves
+    // a thread idle, so repacking A per chunk stays cheap); each chunk is an independent GEMM.
+    const int64_t grain = std::min<int64_t>(4, std::max<int64_t>(1, n_panels / threads));
+    parallel_for(0, n_panels, grain, [&](int64_t lo, int64_t hi) {
+      Workspace& ws = tls_workspace;
+      blocked_loops(pb, 0, m, lo * pb.nr, std::min(n, hi * pb.nr), ws.a_block(pb.bs),
+                    ws.b_block(pb.bs));
+    });
   }
-#endif
 }
 
 Problem make_problem(const Kernel& kern, int64_t m, int64_t n, int64_t k, const PackA* pack_a,
