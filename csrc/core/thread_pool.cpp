@@ -17,15 +17,30 @@
 #include <immintrin.h>
 #endif
 
+#include <cstdlib>
+
 namespace corenn {
 
 namespace {
 
 // How long an idle thread (a worker between jobs, the caller waiting for the last chunk) spins
-// before it sleeps. Long enough to cover the gap between two kernels of one training step (Python
-// runs in between), so back-to-back kernels do not pay a futex wake-up each; short enough that an
-// idle process, or one sharing its cores with another, does not burn them.
-constexpr auto kSpin = std::chrono::microseconds(50);
+// before it sleeps: 300 us, long enough to cover the Python between two kernels of one training
+// step (a GradientTape loop's gaps are longer than fit's), so back-to-back kernels do not pay a
+// futex wake-up each. The spin yields the core between polls, so on a core shared with another
+// process that process runs instead. Measured on a 2-core Zen 4 (bench/busy_host.py,
+// bench/tape_quick.py): 50 us without yield: MLP 2 threads / 1 thread 1.10 with a core busy, but
+// the tape loop at 2 threads slower than at 1; 300 us without yield: busy 0.73; 300 us with
+// yield: busy 0.96, quiet 1.94, tape loop 2 threads 1.4x faster than at 50 us.
+// CORENN_SPIN_US overrides it (read once), for measuring the trade-off on a given machine.
+std::chrono::microseconds spin_time() {
+  static const std::chrono::microseconds t = [] {
+    const char* env = std::getenv("CORENN_SPIN_US");
+    char* end = nullptr;
+    const long v = env ? std::strtol(env, &end, 10) : -1;
+    return std::chrono::microseconds(env && end != env && *end == '\0' && v >= 0 && v <= 100000 ? v : 300);
+  }();
+  return t;
+}
 
 // The job ticket packs the job's generation (upper bits) and its unclaimed chunk count (lower
 // kChunkBits). Claiming a chunk is one compare-and-swap on the ticket, which succeeds only while
@@ -45,13 +60,16 @@ inline void cpu_relax() {
 // Spins until pred() holds or kSpin has passed; returns pred().
 template <class Pred>
 bool spin_until(const Pred& pred) {
-  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  const auto deadline = std::chrono::steady_clock::now() + spin_time();
   for (;;) {
     for (int i = 0; i < 64; ++i) {
       if (pred()) return true;
       cpu_relax();
     }
     if (std::chrono::steady_clock::now() >= deadline) return pred();
+    // Between polls, hand the core to any other runnable thread: on a shared core the other
+    // process runs instead of this spin; on an idle core sched_yield returns at once.
+    std::this_thread::yield();
   }
 }
 
