@@ -2188,6 +2188,22 @@ def _spatial_arg(v, one_d):
     return v
 
 
+def _record_conv(backward_data, backward_weights, x, w, y, kw):
+    """Record y = conv(x, w) on the recording tape (if any): its gradients come from the conv
+    family's data- and weight-gradient kernels, each run only when that input needs one."""
+    tape = autodiff.recording_tape()
+    if tape is None:
+        return
+    need_x, need_w = _needs(tape, x), _needs(tape, w)
+
+    def rule(dys):
+        dy = dys[0]
+        dx = backward_data(dy, w, tuple(x.shape), **kw) if need_x else None
+        dw = backward_weights(x, dy, tuple(w.shape), **kw) if need_w else None
+        return [dx, dw]
+    tape.record(rule, [x, w], [y])
+
+
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     """N-D convolution for N = 1, 2: kernel (KW, Cin, Cout) or (KH, KW, Cin, Cout), Keras'
     'valid' / 'same' padding; the conv2d kernels forward and backward."""
@@ -2202,16 +2218,7 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
                          f"(input shape {tuple(x.shape)})")
     kw = dict(strides=_spatial_arg(strides, one_d), padding=padding, dilation_rate=_spatial_arg(dilation_rate, one_d))
     y = kernels.conv2d(x, w, **kw)
-    tape = autodiff.recording_tape()
-    if tape is not None:
-        need_x, need_w = _needs(tape, x), _needs(tape, w)
-
-        def rule(dys):
-            dy = dys[0]
-            dx = kernels.conv2d_backward_data(dy, w, tuple(x.shape), **kw) if need_x else None
-            dw = kernels.conv2d_backward_weights(x, dy, tuple(w.shape), **kw) if need_w else None
-            return [dx, dw]
-        tape.record(rule, [x, w], [y])
+    _record_conv(kernels.conv2d_backward_data, kernels.conv2d_backward_weights, x, w, y, kw)
     return undo(y)
 
 
@@ -2226,16 +2233,7 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
                          f"{x.shape[3]} (input shape {tuple(x.shape)})")
     kw = dict(strides=_spatial_arg(strides, one_d), padding=padding, dilation_rate=_spatial_arg(dilation_rate, one_d))
     y = kernels.depthwise_conv2d(x, w, **kw)
-    tape = autodiff.recording_tape()
-    if tape is not None:
-        need_x, need_w = _needs(tape, x), _needs(tape, w)
-
-        def rule(dys):
-            dy = dys[0]
-            dx = kernels.depthwise_conv2d_backward_data(dy, w, tuple(x.shape), **kw) if need_x else None
-            dw = kernels.depthwise_conv2d_backward_weights(x, dy, tuple(w.shape), **kw) if need_w else None
-            return [dx, dw]
-        tape.record(rule, [x, w], [y])
+    _record_conv(kernels.depthwise_conv2d_backward_data, kernels.depthwise_conv2d_backward_weights, x, w, y, kw)
     return undo(y)
 
 
@@ -2887,16 +2885,7 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     kw = dict(strides=_spatial_arg(strides, one_d), padding=padding, output_padding=op_,
               dilation_rate=_spatial_arg(dilation_rate, one_d))
     y = kernels.conv2d_transpose(x, w, **kw)
-    tape = autodiff.recording_tape()
-    if tape is not None:
-        need_x, need_w = _needs(tape, x), _needs(tape, w)
-
-        def rule(dys):
-            dy = dys[0]
-            dx = kernels.conv2d_transpose_backward_data(dy, w, tuple(x.shape), **kw) if need_x else None
-            dw = kernels.conv2d_transpose_backward_weights(x, dy, tuple(w.shape), **kw) if need_w else None
-            return [dx, dw]
-        tape.record(rule, [x, w], [y])
+    _record_conv(kernels.conv2d_transpose_backward_data, kernels.conv2d_transpose_backward_weights, x, w, y, kw)
     return undo(y)
 
 
