@@ -197,6 +197,8 @@ def _layer_config(spec, where):
     accepted = _accepted_keys(cls)
     out = {}
     for key, value in config.items():
+        if key == "batch_input_shape":   # TF-Keras 2: the input shape, read by the model's translation
+            continue
         if key == "dtype":
             dtype = _dtype_name(value, where)
             if name == "InputLayer":
@@ -308,7 +310,6 @@ def translate_model_config(config):
             first = (specs[0].get("config") or {}) if isinstance(specs[0], dict) else {}
             if isinstance(first.get("batch_input_shape"), list):
                 input_shape = first["batch_input_shape"][1:]
-                layers[0]["config"].pop("batch_input_shape", None)
         out = {"class_name": "Sequential",
                "config": {"name": inner.get("name"), "input_shape": input_shape, "layers": layers}}
         return out, order

@@ -285,3 +285,42 @@ def test_layer_name_mismatch_inside_an_archive_is_refused(tmp_path):
     path = rewrite_archive(fixture("mlp.keras"), tmp_path / "m.keras", edit_config=edit)
     with pytest.raises(ValueError, match=r"renamed"):
         corenn.models.load_model(path)
+
+
+def tf_keras2_config(config):
+    """Keras 3's config rewritten as TF-Keras 2 wrote it: no module / registered_name, dtype
+    names, batch_input_shape, inbound_nodes as [[[layer, node, tensor, kwargs], ...]]."""
+    def strip(obj):
+        if isinstance(obj, dict):
+            if obj.get("class_name") == "DTypePolicy":
+                return obj["config"]["name"]
+            return {k: strip(v) for k, v in obj.items() if k not in ("module", "registered_name",
+                                                                       "build_config")}
+        return [strip(v) for v in obj] if isinstance(obj, list) else obj
+    config = strip(config)
+    layers_ = config["config"]["layers"]
+    for spec in layers_:
+        if spec["class_name"] == "InputLayer":
+            spec["config"]["batch_input_shape"] = spec["config"].pop("batch_shape")
+            spec["config"].pop("optional", None)
+        nodes = spec.get("inbound_nodes")
+        if nodes:
+            def ref(t):
+                return t["config"]["keras_history"] + [{}]
+            spec["inbound_nodes"] = [[ref(t) for t in (n["args"][0] if isinstance(n["args"][0], list)
+                                                       else [n["args"][0]])] for n in nodes]
+    if config["class_name"] == "Sequential":   # TF-Keras 2 put the input shape on the first layer
+        first = layers_.pop(0)
+        layers_[0]["config"]["batch_input_shape"] = first["config"]["batch_input_shape"]
+    else:
+        config["config"]["output_layers"] = [config["config"]["output_layers"]]
+    return config
+
+
+@pytest.mark.parametrize("name", ["mlp", "residual", "lstm"])
+def test_tf_keras2_style_config_loads(tmp_path, name):
+    def edit(f):
+        config = json.loads(f.attrs["model_config"])
+        f.attrs["model_config"] = json.dumps(tf_keras2_config(config))
+    path = edit_h5(fixture(f"{name}.h5"), tmp_path / f"{name}.h5", edit)
+    assert_matches_keras(corenn.models.load_model(path), name)
