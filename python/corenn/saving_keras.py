@@ -593,6 +593,7 @@ def load_legacy_h5(path):
     """``corenn.models.load_model`` of a legacy HDF5 model file (``model_config`` +
     ``model_weights``), uncompiled."""
     h5py = _h5py()
+    os.stat(path)   # a missing file is FileNotFoundError, as for corenn's own files
     with _reading_h5(path, "Keras HDF5 model file"):
         with h5py.File(path, "r") as h5:
             datasets = _check_h5_tree(h5py, h5)
@@ -646,6 +647,7 @@ def load_h5_weights(model, path):
     group names: class names numbered in layer order) or a legacy HDF5 file (a weights-only
     file or a full model file; layers with weights matched in order, as Keras does)."""
     h5py = _h5py()
+    os.stat(path)
     with _reading_h5(path, "Keras HDF5 weights file"):
         h5 = h5py.File(path, "r")
     with h5:

@@ -324,3 +324,16 @@ def test_tf_keras2_style_config_loads(tmp_path, name):
         f.attrs["model_config"] = json.dumps(tf_keras2_config(config))
     path = edit_h5(fixture(f"{name}.h5"), tmp_path / f"{name}.h5", edit)
     assert_matches_keras(corenn.models.load_model(path), name)
+
+
+def test_missing_files_are_file_not_found(tmp_path):
+    for name in ("none.h5", "none.keras"):
+        with pytest.raises(FileNotFoundError):
+            corenn.models.load_model(tmp_path / name)
+    with pytest.raises(FileNotFoundError):
+        hand_built("mlp").load_weights(tmp_path / "none.weights.h5")
+
+
+def test_weights_only_file_given_to_load_model_says_so():
+    with pytest.raises(ValueError, match=r"model_config.*load_weights"):
+        corenn.models.load_model(fixture("mlp.weights.h5"))
