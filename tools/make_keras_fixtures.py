@@ -124,12 +124,27 @@ def lambda_model():
                              layers.Dense(2)], name="lambda_model"), [RNG.normal(size=(2, 3))]
 
 
+def siamese():
+    """One Dense layer called twice (a layer with two inbound nodes) and more merge layers."""
+    a = keras.Input((5,), name="left")
+    b = keras.Input((5,), name="right")
+    tower = layers.Dense(6, activation="tanh", name="tower")
+    ta, tb = tower(a), tower(b)
+    diff = layers.Subtract(name="diff")([ta, tb])
+    big = layers.Maximum(name="big")([ta, tb])
+    mean = layers.Average(name="mean")([diff, big])
+    out = layers.Dense(2, activation="softmax", name="out")(mean)
+    return keras.Model([a, b], out, name="siamese"), \
+        [RNG.normal(size=(4, 5)), RNG.normal(size=(4, 5))]
+
+
 MODELS = {"mlp": (mlp, ("keras", "weights", "h5")), "cnn": (cnn, ("keras", "weights", "h5")),
           "lstm": (lstm, ("keras", "h5")), "gru": (gru, ("keras", "weights", "h5")),
-          "bidirectional": (bidirectional, ("keras", "h5")),
-          "embedding": (embedding, ("keras", "weights")), "conv1d": (conv1d, ("keras",)),
+          "bidirectional": (bidirectional, ("keras", "weights", "h5")),
+          "embedding": (embedding, ("keras", "weights")), "conv1d": (conv1d, ("keras", "h5")),
           "residual": (residual, ("keras", "weights", "h5")),
-          "lambda_model": (lambda_model, ("keras",))}
+          "lambda_model": (lambda_model, ("keras",)),
+          "siamese": (siamese, ("keras", "weights", "h5"))}
 
 
 def main(out_dir):

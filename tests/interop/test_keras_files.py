@@ -25,7 +25,8 @@ FIXTURES = os.path.join(os.path.dirname(__file__), "keras_fixtures")
 MODEL_FILES = [("mlp", "keras"), ("mlp", "h5"), ("cnn", "keras"), ("cnn", "h5"),
                ("lstm", "keras"), ("lstm", "h5"), ("gru", "keras"), ("gru", "h5"),
                ("bidirectional", "keras"), ("bidirectional", "h5"), ("embedding", "keras"),
-               ("conv1d", "keras"), ("residual", "keras"), ("residual", "h5")]
+               ("conv1d", "keras"), ("conv1d", "h5"), ("residual", "keras"), ("residual", "h5"),
+               ("siamese", "keras"), ("siamese", "h5")]
 
 
 def fixture(name):
@@ -60,6 +61,9 @@ def test_loaded_model_keeps_keras_names_and_structure():
         assert name in names
     assert isinstance(model.get_layer("skip"), layers.Add)
     assert len(model.inputs) == 2
+    siamese = corenn.models.load_model(fixture("siamese.keras"))
+    tower = siamese.get_layer("tower")
+    assert len(siamese.inputs) == 2 and len(tower.weights) == 2   # one layer, called twice
     gru = corenn.models.load_model(fixture("gru.keras"))
     assert [l.reset_after for l in gru.layers if isinstance(l, layers.GRU)] == [True, False]
     emb = corenn.models.load_model(fixture("embedding.keras"))
@@ -92,6 +96,16 @@ def hand_built(name):
             layers.Conv2D(3, (2, 3), strides=(1, 2), use_bias=False),
             layers.AveragePooling2D(pool_size=(1, 2), padding="same"), layers.Flatten(),
             layers.Dense(5), layers.Activation("sigmoid")])
+    if name == "bidirectional":
+        return corenn.Sequential([
+            layers.Input((5, 3)), layers.Bidirectional(layers.LSTM(4, return_sequences=True)),
+            layers.Bidirectional(layers.GRU(3), merge_mode="sum"), layers.Dense(2)])
+    if name == "siamese":
+        a, b = corenn.Input((5,)), corenn.Input((5,))
+        tower = layers.Dense(6, activation="tanh")
+        ta, tb = tower(a), tower(b)
+        mean = layers.Average()([layers.Subtract()([ta, tb]), layers.Maximum()([ta, tb])])
+        return corenn.Model([a, b], layers.Dense(2, activation="softmax")(mean))
     a, b = corenn.Input((8,)), corenn.Input((6,))
     h = layers.LayerNormalization()(layers.Add()([layers.Dense(8, activation="relu")(a), a]))
     c = layers.Concatenate()([h, b])
@@ -99,7 +113,7 @@ def hand_built(name):
     return corenn.Model([a, b], layers.Dense(3)(m))
 
 
-@pytest.mark.parametrize("name", ["mlp", "gru", "cnn", "residual"])
+@pytest.mark.parametrize("name", ["mlp", "gru", "cnn", "residual", "bidirectional", "siamese"])
 @pytest.mark.parametrize("kind", ["weights.h5", "h5", "keras"])
 def test_load_weights_into_a_hand_built_model(name, kind):
     model = hand_built(name)
