@@ -6,7 +6,6 @@ The reference is Keras itself: each fixture sits next to Keras' prediction on fi
 Then the safety contract: Lambda layers, serialized code, classes from outside Keras and unknown
 classes are refused by name; truncated and tampered files raise ValueError.
 """
-import io
 import json
 import os
 import shutil
