@@ -121,7 +121,10 @@ def _check_h5_tree(h5py, f):
 
 
 def _string_attr(obj, name, what):
-    """A string or list-of-strings attribute, its size checked before it is read."""
+    """A string or list-of-strings attribute of at most ``_MAX_ATTR_BYTES``. A fixed-size
+    attribute's size is checked before it is read; a variable-length string's text lives in the
+    file's global heap, so reading it allocates at most the file's own size, and its length is
+    checked right after."""
     if name not in obj.attrs:
         return None
     try:
@@ -136,15 +139,20 @@ def _string_attr(obj, name, what):
 
     def text(v):
         if isinstance(v, bytes):
-            return v.decode("utf-8")
-        if isinstance(v, str):
-            return v
-        raise _Bad(f"{obj.name}: attribute {name!r} holds {type(v).__name__}, not {what}")
+            v = v.decode("utf-8")
+        if not isinstance(v, str):
+            raise _Bad(f"{obj.name}: attribute {name!r} holds {type(v).__name__}, not {what}")
+        return v
     if isinstance(value, np.ndarray):
         if value.ndim != 1:
             raise _Bad(f"{obj.name}: attribute {name!r} of shape {value.shape}")
-        return [text(v) for v in value.tolist()] if value.dtype.kind in "OSU" or value.size else []
-    return text(value)
+        result = [text(v) for v in value.tolist()] if value.dtype.kind in "OSU" or value.size else []
+    else:
+        result = text(value)
+    size = sum(map(len, result)) if isinstance(result, list) else len(result)
+    if size > _MAX_ATTR_BYTES:
+        raise _Bad(f"{obj.name}: attribute {name!r} of {size} bytes (at most {_MAX_ATTR_BYTES})")
+    return result
 
 
 def _snake_case(name):

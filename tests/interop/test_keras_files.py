@@ -350,3 +350,30 @@ def test_missing_files_are_file_not_found(tmp_path):
 def test_weights_only_file_given_to_load_model_says_so():
     with pytest.raises(ValueError, match=r"model_config.*load_weights"):
         corenn.models.load_model(fixture("mlp.weights.h5"))
+
+
+def test_attribute_sizes_are_capped_before_reading(monkeypatch):
+    from corenn import saving_keras
+    monkeypatch.setattr(saving_keras, "_MAX_ATTR_BYTES", 1000)   # mlp.h5's model_config is larger
+    with pytest.raises(ValueError, match=r"model_config.*bytes \(at most 1000\)"):
+        corenn.models.load_model(fixture("mlp.h5"))
+
+
+def test_hdf5_object_count_is_capped(monkeypatch):
+    from corenn import saving_keras
+    monkeypatch.setattr(saving_keras, "_MAX_H5_OBJECTS", 5)
+    with pytest.raises(ValueError, match=r"more than 5 HDF5 objects"):
+        corenn.models.load_model(fixture("mlp.keras"))
+
+
+def test_archive_from_another_keras_version_is_refused(tmp_path):
+    src = fixture("mlp.keras")
+    dst = tmp_path / "m.keras"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "metadata.json":
+                data = json.dumps({"keras_version": "2.15.0"}).encode()
+            zout.writestr(info, data)
+    with pytest.raises(ValueError, match=r"keras_version '2\.15\.0'"):
+        corenn.models.load_model(dst)
