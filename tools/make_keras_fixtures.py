@@ -138,13 +138,22 @@ def siamese():
         [RNG.normal(size=(4, 5)), RNG.normal(size=(4, 5))]
 
 
+def trained():
+    """Compiled and trained: the files also hold the optimizer's state (Adam's moments)."""
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(6, activation="relu"),
+                              layers.BatchNormalization(), layers.Dense(2)], name="trained")
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    return model, [RNG.normal(size=(5, 4))]
+
+
 MODELS = {"mlp": (mlp, ("keras", "weights", "h5")), "cnn": (cnn, ("keras", "weights", "h5")),
           "lstm": (lstm, ("keras", "h5")), "gru": (gru, ("keras", "weights", "h5")),
           "bidirectional": (bidirectional, ("keras", "weights", "h5")),
           "embedding": (embedding, ("keras", "weights")), "conv1d": (conv1d, ("keras", "h5")),
           "residual": (residual, ("keras", "weights", "h5")),
           "lambda_model": (lambda_model, ("keras",)),
-          "siamese": (siamese, ("keras", "weights", "h5"))}
+          "siamese": (siamese, ("keras", "weights", "h5")),
+          "trained": (trained, ("keras", "weights", "h5"))}
 
 
 def main(out_dir):
@@ -152,6 +161,10 @@ def main(out_dir):
     for name, (make, kinds) in MODELS.items():
         model, inputs = make()
         randomize(model)
+        if model.compiled:   # a few Adam steps: optimizer state in the files, BN statistics moved
+            x = RNG.normal(size=(16,) + tuple(model.inputs[0].shape[1:])).astype("float32")
+            model.fit(x, RNG.normal(size=(16,) + tuple(model.outputs[0].shape[1:])),
+                      epochs=2, batch_size=8, verbose=0)
         inputs = [x if x.dtype.kind == "i" else x.astype("float32") for x in inputs]
         y = keras.ops.convert_to_numpy(model(inputs if len(inputs) > 1 else inputs[0], training=False))
         base = os.path.join(out_dir, name)

@@ -30,9 +30,9 @@ serialized function (``__lambda__``, ``function`` objects, ``bytecode``), a ``mo
 ``keras`` or a ``registered_name`` (a user's class) is refused, naming it; an unknown class is
 refused, naming it. The archive is checked like corenn's (sizes, zip bombs, names); JSON is
 capped; the HDF5 tree is walked before any data is read: only hard links (no external or soft
-links), at most ``_MAX_H5_OBJECTS`` objects, datasets of plain float type without external or
-virtual storage, each of exactly the shape the rebuilt model expects. Only then is anything
-read. Every failure is a ``ValueError`` naming the file.
+links), at most ``_MAX_H5_OBJECTS`` objects, datasets of plain numbers without external or
+virtual storage; each weight a float dataset of exactly the shape the rebuilt model expects
+(a compiled model's optimizer state is checked, never read). Only then is anything read. Every failure is a ``ValueError`` naming the file.
 """
 from __future__ import annotations
 
@@ -76,6 +76,8 @@ class _Dataset:
     __slots__ = ("ds", "shape", "member")
 
     def __init__(self, ds):
+        if ds.dtype.kind != "f":   # the tree holds integers too (an optimizer's step count)
+            raise _Bad(f"{ds.name}: weight of type {ds.dtype} (weights are float arrays)")
         self.ds, self.shape, self.member = ds, tuple(ds.shape), ds.name
 
     def read(self):
@@ -87,8 +89,8 @@ class _Dataset:
 
 def _check_h5_tree(h5py, f):
     """Walk every object by its links: only hard links, bounded count and depth; every
-    dataset plain float (2, 4 or 8 bytes), contiguous or chunked in this file (no external
-    storage, no virtual dataset). Returns {path: h5py.Dataset}."""
+    dataset plain numbers (floats; integers such as an optimizer's step count), stored in this
+    file (no external storage, no virtual dataset). Returns {path: h5py.Dataset}."""
     datasets, count = {}, 0
     stack = [(f, 0)]
     while stack:
@@ -108,8 +110,10 @@ def _check_h5_tree(h5py, f):
                 stack.append((obj, depth + 1))
             elif isinstance(obj, h5py.Dataset):
                 dtype = obj.dtype
-                if dtype.kind != "f" or dtype.itemsize not in (2, 4, 8) or dtype.fields is not None:
-                    raise _Bad(f"{obj.name}: dataset of type {dtype} (weights are float arrays)")
+                plain = (dtype.kind == "f" and dtype.itemsize in (2, 4, 8)) or (
+                    dtype.kind in "iu" and dtype.itemsize in (1, 2, 4, 8))
+                if not plain or dtype.fields is not None or dtype.subdtype is not None:
+                    raise _Bad(f"{obj.name}: dataset of type {dtype} (only plain numbers are read)")
                 if obj.is_virtual or obj.external:
                     raise _Bad(f"{obj.name}: dataset stored outside the file (virtual or external)")
                 if len(obj.shape) > _saving._MAX_RANK:
@@ -209,7 +213,9 @@ def _keras3_weights(datasets, paths, names, where):
         found = _keras3_layer_datasets(datasets, f"/layers/{path}")
         per_layer[name] = found
         used |= {d.member for d in found}
-    extra = sorted(set(datasets) - used)
+    # a compiled model's file also holds its optimizer's state (optimizer/vars/...): checked
+    # with the rest of the tree, never read (the loaded model comes back uncompiled)
+    extra = sorted(p for p in set(datasets) - used if not p.startswith("/optimizer/"))
     if extra:
         raise _Bad(f"{where} holds weights the model has no layer for: {', '.join(extra[:5])}")
     return per_layer

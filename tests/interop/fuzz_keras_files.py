@@ -15,8 +15,8 @@ import zipfile
 import numpy as np
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "keras_fixtures")
-ORIGINALS = ["mlp.keras", "gru.keras", "residual.keras", "bidirectional.keras", "mlp.h5",
-             "cnn.h5", "siamese.h5", "mlp.weights.h5", "gru.weights.h5"]
+ORIGINALS = ["mlp.keras", "gru.keras", "residual.keras", "bidirectional.keras", "trained.keras",
+             "mlp.h5", "cnn.h5", "siamese.h5", "mlp.weights.h5", "gru.weights.h5"]
 JUNK = [10**7, 2**31, 2**63, -1, 0, 1.5, 1e308, None, True, "", "x" * 50, "Dense", "Lambda",
         "os.system", [], [1, 2], [[[[[[1]]]]]], {}, {"class_name": "os.system", "config": {}},
         {"class_name": "__lambda__", "config": {"code": "AA=="}}]

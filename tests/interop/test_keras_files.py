@@ -25,7 +25,7 @@ MODEL_FILES = [("mlp", "keras"), ("mlp", "h5"), ("cnn", "keras"), ("cnn", "h5"),
                ("lstm", "keras"), ("lstm", "h5"), ("gru", "keras"), ("gru", "h5"),
                ("bidirectional", "keras"), ("bidirectional", "h5"), ("embedding", "keras"),
                ("conv1d", "keras"), ("conv1d", "h5"), ("residual", "keras"), ("residual", "h5"),
-               ("siamese", "keras"), ("siamese", "h5")]
+               ("siamese", "keras"), ("siamese", "h5"), ("trained", "keras"), ("trained", "h5")]
 
 
 def fixture(name):
@@ -95,6 +95,9 @@ def hand_built(name):
             layers.Conv2D(3, (2, 3), strides=(1, 2), use_bias=False),
             layers.AveragePooling2D(pool_size=(1, 2), padding="same"), layers.Flatten(),
             layers.Dense(5), layers.Activation("sigmoid")])
+    if name == "trained":
+        return corenn.Sequential([layers.Input((4,)), layers.Dense(6, activation="relu"),
+                                  layers.BatchNormalization(), layers.Dense(2)])
     if name == "bidirectional":
         return corenn.Sequential([
             layers.Input((5, 3)), layers.Bidirectional(layers.LSTM(4, return_sequences=True)),
@@ -112,7 +115,8 @@ def hand_built(name):
     return corenn.Model([a, b], layers.Dense(3)(m))
 
 
-@pytest.mark.parametrize("name", ["mlp", "gru", "cnn", "residual", "bidirectional", "siamese"])
+@pytest.mark.parametrize("name", ["mlp", "gru", "cnn", "residual", "bidirectional", "siamese",
+                                  "trained"])
 @pytest.mark.parametrize("kind", ["weights.h5", "h5", "keras"])
 def test_load_weights_into_a_hand_built_model(name, kind):
     model = hand_built(name)
@@ -254,6 +258,10 @@ def replace_dataset(f, path, value):
 @pytest.mark.parametrize("edit,message", [
     (lambda f: replace_dataset(f, "model_weights/dense/mlp/dense/kernel", np.zeros((8, 16), np.int32)),
      r"type int32"),
+    (lambda f: replace_dataset(f, "model_weights/dense/mlp/dense/kernel",
+                               np.array(["x"] * 8, dtype=h5py.string_dtype())), r"only plain numbers"),
+    (lambda f: replace_dataset(f, "model_weights/dense/mlp/dense/kernel",
+                               np.zeros(8, dtype=[("a", "f4"), ("b", "f4")])), r"only plain numbers"),
     (lambda f: replace_dataset(f, "model_weights/dense/mlp/dense/kernel", np.zeros((9, 16), np.float32)),
      r"shapes"),
     (lambda f: f["model_weights/dense/mlp/dense"].__setitem__("extra", h5py.ExternalLink("/etc/passwd", "/")),
