@@ -385,3 +385,11 @@ def test_archive_from_another_keras_version_is_refused(tmp_path):
             zout.writestr(info, data)
     with pytest.raises(ValueError, match=r"keras_version '2\.15\.0'"):
         corenn.models.load_model(dst)
+
+
+@pytest.mark.parametrize("name", ["bidirectional", "embedding", "siamese", "cnn"])
+def test_a_keras_model_saved_by_corenn_loads_the_same(tmp_path, name):
+    """Keras file -> corenn model -> corenn's own .keras -> the same predictions."""
+    model = corenn.models.load_model(fixture(f"{name}.keras"))
+    model.save(tmp_path / "converted.keras")
+    assert_matches_keras(corenn.models.load_model(tmp_path / "converted.keras"), name)
