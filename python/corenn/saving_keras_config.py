@@ -130,6 +130,9 @@ def _layer_config(spec, where):
     if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
         raise _BadConfig(f"{where}: bad layer entry {str(spec)[:100]!r}")
     name = spec["class_name"]
+    if name in ("Sequential", "Functional", "Model"):
+        raise _BadConfig(f"{where}: a model nested in a model ({name}) is not read yet; load "
+                         f"or rebuild the inner model on its own")
     cls = getattr(corenn_layers, name, None)
     if name not in corenn_layers.__all__ or not (isinstance(cls, type) and issubclass(cls, Layer)) \
             or name in ("Layer", "Lambda"):
