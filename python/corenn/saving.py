@@ -448,8 +448,10 @@ def _is_keras_archive(path) -> bool:
     try:
         with zipfile.ZipFile(path) as zf:
             return "model.weights.h5" in zf.namelist()
-    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
-        return False   # corenn's reader names the problem
+    except FileNotFoundError:
+        raise
+    except _READ_ERRORS:   # damaged (even "zip file version 11.2"): corenn's reader names the problem
+        return False
 
 
 def check_model_path(path, op="save") -> str:
