@@ -9,6 +9,9 @@ from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
 from .normalization import BatchNormalization, LayerNormalization
 from .preprocessing import Normalization, Rescaling
+from .image_preprocessing import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
+                                  RandomRotation, RandomTranslation, RandomZoom, Resizing)
+from .text_preprocessing import CategoryEncoding, IntegerLookup, StringLookup, TextVectorization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
                       MaxPooling2D)
@@ -31,6 +34,9 @@ __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Re
            "get", "serialize", "deserialize"]
 __all__ += ["Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D", "PReLU", "Rescaling",
             "Normalization"]
+__all__ += ["Resizing", "CenterCrop", "RandomFlip", "RandomCrop", "RandomTranslation",
+            "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness",
+            "CategoryEncoding", "StringLookup", "IntegerLookup", "TextVectorization"]
 
 
 def serialize(layer) -> dict:
