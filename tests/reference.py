@@ -1324,12 +1324,14 @@ def _fill_index(i, n, mode):
 
 def image_transform_matrix(shape, transform, out_size, interpolation="bilinear", fill_mode="constant"):
     """For one image (H, W): (A, b) with y_flat = A @ x_flat + b * fill_value, the warp by one
-    projective transform (output pixel (X, Y) -> input point), pixels flattened row-major."""
+    projective transform (output pixel (X, Y) -> input point), pixels flattened row-major. b is
+    the summed weight of each pixel's fill taps, NaN where it has none, so that a NaN fill_value
+    reaches only the pixels with a fill tap (see image_transform)."""
     h, w = shape
     oh, ow = out_size
     a0, a1, a2, b0, b1, b2, c0, c1 = (float(v) for v in transform)
     A = np.zeros((oh * ow, h * w))
-    fill = np.zeros(oh * ow)
+    fill = np.full(oh * ow, np.nan)  # NaN: this pixel has no fill tap
     for Y in range(oh):
         for X in range(ow):
             row = Y * ow + X
@@ -1351,7 +1353,7 @@ def image_transform_matrix(shape, transform, out_size, interpolation="bilinear",
             for yi, xi, wt in taps:
                 fy, fx = _fill_index(yi, h, fill_mode), _fill_index(xi, w, fill_mode)
                 if fy is None or fx is None:
-                    fill[row] += wt
+                    fill[row] = wt if np.isnan(fill[row]) else fill[row] + wt
                 else:
                     A[row, fy * w + fx] += wt
     return A, fill
@@ -1365,7 +1367,8 @@ def image_transform(x, transforms, out_size=None, interpolation="bilinear", fill
     y = np.zeros((n,) + tuple(out_size) + (c,))
     for b in range(n):
         A, fill = image_transform_matrix((h, w), transforms[b], out_size, interpolation, fill_mode)
-        y[b] = (A @ x[b].reshape(h * w, c) + fill[:, None] * fill_value).reshape(y.shape[1:])
+        fill_term = np.where(np.isnan(fill), 0.0, fill * fill_value)  # only pixels with a fill tap
+        y[b] = (A @ x[b].reshape(h * w, c) + fill_term[:, None]).reshape(y.shape[1:])
     return y
 
 

@@ -99,8 +99,8 @@ void image_transform_forward(const float* x, const float* transforms, float* y,
         std::fill(out, out + c, 0.0f);
         for (int k = 0; k < taps.count; ++k) {
           const float wt = taps.weight[k];
-          if (taps.pixel[k] < 0) {
-            if (wt != 0.0f) for (int64_t ch = 0; ch < c; ++ch) out[ch] += wt * fill_value;
+          if (taps.pixel[k] < 0) {  // weight 0 included: a NaN fill_value propagates as 0 * NaN
+            for (int64_t ch = 0; ch < c; ++ch) out[ch] += wt * fill_value;
             continue;
           }
           const float* src = img + taps.pixel[k] * c;

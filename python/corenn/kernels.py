@@ -1797,7 +1797,7 @@ def resize2d_forward(x, size, interpolation: str = "bilinear", window=None, out=
     n, h, w, c = _image_shape(x, op, "x")
     oh, ow = _size2_nonneg(size, op)
     top, left, wh, ww = _window(window, h, w, op)
-    y = _out(out, (n, oh, ow, c), op, device=x.device)
+    y = _out(out, (n, oh, ow, c), op, device=x.device, check_shape=True)  # the entry reads OH, OW from y
     _C.resize2d_forward(x, y, top, left, wh, ww, interpolation)
     return y
 
@@ -1828,12 +1828,14 @@ def _size2_nonneg(size, op):
 
 
 def _transforms(transforms, n, op):
-    t = np.asarray(transforms, dtype=np.float32) if not isinstance(transforms, Tensor) else transforms
-    if isinstance(t, np.ndarray):
-        if t.ndim == 1:
-            t = np.broadcast_to(t, (n, t.shape[0]))
-        t = as_tensor(np.ascontiguousarray(t), op, "transforms")
-    return t
+    """transforms as a float32 Tensor (N, 8); one (8,) array or list is repeated for the batch.
+    Other dtypes are refused (the C++ entry names them), not converted."""
+    if isinstance(transforms, Tensor):
+        return transforms
+    t = transforms if isinstance(transforms, np.ndarray) else np.asarray(transforms, np.float32)
+    if t.ndim == 1 and t.dtype == np.float32:
+        t = np.ascontiguousarray(np.broadcast_to(t, (n, t.shape[0])))
+    return as_tensor(t, op, "transforms")
 
 
 def image_transform_forward(x, transforms, output_size=None, interpolation: str = "bilinear",
@@ -1850,7 +1852,7 @@ def image_transform_forward(x, transforms, output_size=None, interpolation: str 
     n, h, w, c = _image_shape(x, op, "x")
     oh, ow = (h, w) if output_size is None else _size2_nonneg(output_size, op)
     t = _transforms(transforms, n, op)
-    y = _out(out, (n, oh, ow, c), op, device=x.device)
+    y = _out(out, (n, oh, ow, c), op, device=x.device, check_shape=True)  # the entry reads OH, OW from y
     _C.image_transform_forward(x, t, y, interpolation, fill_mode, float(fill_value))
     return y
 

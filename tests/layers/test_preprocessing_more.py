@@ -306,3 +306,30 @@ def test_vocabularies_save_and_load_with_a_model(rng, tmp_path):
 def json_round_trip(cfg):
     import json
     return json.loads(json.dumps(cfg))
+
+
+def test_farmhash_fingerprint64_known_answers():
+    from corenn.layers._farmhash import fingerprint64
+    # values of Google's C++ farmhash::Fingerprint64, one per length path (0-16, 17-32, 33-64, > 64)
+    known = {b"": 11160318154034397263, b"a": 12917804110809363939, b"Hello": 15404698994557526151,
+             b"TensorFlow": 4265654129848386254, b"a" * 20: 15065261471293997870,
+             b"b" * 40: 12813125466317408803, b"c" * 100: 5964872334950700222}
+    assert {k: fingerprint64(k) for k in known} == known
+
+
+def test_hashing_matches_the_keras_and_tf_documentation():
+    # keras.io Hashing example: num_bins=3 over A..E -> [[1], [0], [1], [1], [2]]
+    got = np.asarray(layers.Hashing(num_bins=3)(np.array([["A"], ["B"], ["C"], ["D"], ["E"]])))
+    np.testing.assert_array_equal(got, [[1], [0], [1], [1], [2]])
+    # tf.strings.to_hash_bucket_fast(["Hello", "TensorFlow", "2.x"], 3) -> [0, 2, 2]
+    np.testing.assert_array_equal(np.asarray(layers.Hashing(3)(np.array(["Hello", "TensorFlow", "2.x"]))),
+                                  [0, 2, 2])
+    # integers hash as their decimal text; the mask value takes bin 0
+    masked = layers.Hashing(4, mask_value=0)
+    from corenn.layers._farmhash import fingerprint64
+    want = [0] + [1 + fingerprint64(str(v).encode()) % 3 for v in (7, 12345)]
+    np.testing.assert_array_equal(np.asarray(masked(np.array([0, 7, 12345]))), want)
+    multi = np.asarray(layers.Hashing(3, output_mode="multi_hot")(np.array([["Hello", "2.x"]])))
+    np.testing.assert_array_equal(multi, [[1, 0, 1]])
+    with pytest.raises(NotImplementedError, match="salt"):
+        layers.Hashing(3, salt=1)

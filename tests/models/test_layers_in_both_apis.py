@@ -66,6 +66,7 @@ TABLE = {
     "RandomBrightness": (lambda: layers.RandomBrightness(0.2, seed=1), (4, 5, 2), False),
     "CategoryEncoding": (lambda: layers.CategoryEncoding(10), (4,), True),
     "IntegerLookup": (lambda: layers.IntegerLookup(vocabulary=[0, 2, 4, 6, 8]), (4,), True),
+    "Hashing": (lambda: layers.Hashing(5, mask_value=0), (4,), True),
 }
 
 # Not single-input layers: the base class, the input declaration, and the merge layers (another

@@ -111,6 +111,7 @@ LAYER_ARGS.update({
     "RandomContrast": dict(factor=(0.2, 0.4), value_range=(0, 1), seed=7),
     "RandomBrightness": dict(factor=(-0.1, 0.3), value_range=(-1, 1), seed=8),
     "CategoryEncoding": dict(num_tokens=7, output_mode="count"),
+    "Hashing": dict(num_bins=6, mask_value="", output_mode="multi_hot"),
     "StringLookup": dict(max_tokens=6, mask_token="", oov_token="?", vocabulary=["x", "y"]),
     "IntegerLookup": dict(num_oov_indices=0, vocabulary=[3, 1, 2], output_mode="multi_hot"),
     "TextVectorization": dict(max_tokens=9, standardize="lower", split="character",

@@ -11,7 +11,8 @@ from .normalization import BatchNormalization, LayerNormalization
 from .preprocessing import Normalization, Rescaling
 from .image_preprocessing import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                                   RandomRotation, RandomTranslation, RandomZoom, Resizing)
-from .text_preprocessing import CategoryEncoding, IntegerLookup, StringLookup, TextVectorization
+from .text_preprocessing import (CategoryEncoding, Hashing, IntegerLookup, StringLookup,
+                                 TextVectorization)
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
                       MaxPooling2D)
@@ -36,7 +37,7 @@ __all__ += ["Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D", "PReLU", "R
             "Normalization"]
 __all__ += ["Resizing", "CenterCrop", "RandomFlip", "RandomCrop", "RandomTranslation",
             "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness",
-            "CategoryEncoding", "StringLookup", "IntegerLookup", "TextVectorization"]
+            "CategoryEncoding", "Hashing", "StringLookup", "IntegerLookup", "TextVectorization"]
 
 
 def serialize(layer) -> dict:

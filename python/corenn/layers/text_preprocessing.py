@@ -11,9 +11,13 @@ Index layout (Keras'): [mask token (if any)] [OOV indices] [vocabulary...].
 adapt() keeps the most frequent tokens, ties broken as Keras does (count descending, then token
 descending), up to max_tokens entries including the mask and OOV entries.
 
-Not built: num_oov_indices > 1 (Keras hashes OOV tokens into several buckets with FarmHash64),
-the tf_idf output mode, ngrams, sparse / ragged outputs, string tensors inside compiled models
-(these layers run on NumPy arrays of strings before the model, or first in eager calls).
+Hashing bins strings (and integers, as their decimal strings) with FarmHash Fingerprint64, as
+Keras does (tf.strings.to_hash_bucket_fast); _farmhash.py is checked against the C++ library.
+
+Not built: num_oov_indices > 1 (Keras hashes OOV tokens into several buckets), Hashing's salt
+(SipHash), the tf_idf output mode, ngrams, sparse / ragged outputs, string tensors inside
+compiled models (these layers run on NumPy arrays of strings before the model, or first in eager
+calls).
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ import numpy as np
 from .. import kernels
 from .base import Layer
 
-__all__ = ["CategoryEncoding", "StringLookup", "IntegerLookup", "TextVectorization"]
+__all__ = ["CategoryEncoding", "Hashing", "StringLookup", "IntegerLookup", "TextVectorization"]
 
 OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count")
 
@@ -117,6 +121,88 @@ class CategoryEncoding(Layer):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(num_tokens=self.num_tokens, output_mode=self.output_mode, sparse=False)
+        return cfg
+
+
+class Hashing(Layer):
+    """Hashes each value into one of ``num_bins`` bins: FarmHash Fingerprint64 of its UTF-8 text
+    (an integer hashes as its decimal string), modulo num_bins, as Keras. With ``mask_value``
+    that value goes to bin 0 and the others to 1 + hash % (num_bins - 1). output_mode 'int'
+    gives the bins (int64, the input's shape); one_hot / multi_hot / count encode them.
+
+    Args:
+        num_bins: number of bins (including the mask bin when mask_value is set).
+        mask_value: a value mapped to bin 0, or None.
+        salt: not supported (Keras then switches to SipHash).
+        output_mode: 'int', 'one_hot', 'multi_hot' or 'count'.
+    """
+
+    def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or num_bins < 1 \
+                or (mask_value is not None and num_bins < 2):
+            raise ValueError(f"Hashing '{self.name}': num_bins must be a positive int (>= 2 with a "
+                             f"mask_value), got {num_bins!r}")
+        if salt is not None or sparse:
+            raise NotImplementedError(f"Hashing '{self.name}': salt (SipHash) and sparse outputs "
+                                      "are not supported")
+        if output_mode not in OUTPUT_MODES:
+            raise ValueError(f"Hashing '{self.name}': output_mode must be one of "
+                             f"{', '.join(OUTPUT_MODES)}, got {output_mode!r}")
+        self.num_bins, self.mask_value, self.output_mode = int(num_bins), mask_value, output_mode
+
+    def _text(self, v):
+        if isinstance(v, bytes):
+            return v
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+            return str(int(v)).encode()
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            return str(int(v)).encode()  # a whole number fed as float32 by a model
+        if isinstance(v, str):
+            return v.encode("utf-8")
+        raise TypeError(f"Hashing '{self.name}': values must be strings or integers, got {v!r}"[:200])
+
+    def _bins(self, values):
+        from ._farmhash import fingerprint64
+        arr = np.asarray(values, dtype=object)
+        out = np.empty(arr.shape, np.int64)
+        mask = None if self.mask_value is None else self._text(self.mask_value)
+        for i, v in enumerate(arr.reshape(-1)):
+            text = self._text(v)
+            if mask is None:
+                out.reshape(-1)[i] = fingerprint64(text) % self.num_bins
+            else:
+                out.reshape(-1)[i] = 0 if text == mask else 1 + fingerprint64(text) % (self.num_bins - 1)
+        return out
+
+    def __call__(self, inputs, training=None, **kwargs):
+        from ..models.graph import KerasTensor
+        if isinstance(inputs, (KerasTensor, kernels.Tensor)):
+            return super().__call__(inputs, training=training, **kwargs)
+        return self._apply(inputs)
+
+    def _apply(self, values):
+        bins = self._bins(values)
+        if self.output_mode == "int":
+            return kernels.as_tensor(bins)
+        return kernels.as_tensor(_encode(bins, self.num_bins, self.output_mode, self.name))
+
+    def forward(self, x, training=False):  # a graph node: numeric inputs
+        return self._apply(np.asarray(x).tolist())
+
+    def backward(self, dy):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        if self.output_mode == "int":
+            return tuple(input_shape)
+        return (input_shape[0], self.num_bins)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(num_bins=self.num_bins, mask_value=self.mask_value, salt=None,
+                   output_mode=self.output_mode, sparse=False)
         return cfg
 
 
