@@ -444,8 +444,6 @@ class RandomCrop(_RandomTransform):
         self.height = _positive_int(self, "height", height)
         self.width = _positive_int(self, "width", width)
         _channels_last(self, data_format)
-        self._resize = Resizing(self.height, self.width, crop_to_aspect_ratio=True,
-                                name=f"{self.name}_resize")
 
     def compute_output_shape(self, input_shape):
         _check_image_shape(self, input_shape)
@@ -462,18 +460,21 @@ class RandomCrop(_RandomTransform):
 
     def forward(self, x, training=False):
         _check_image_shape(self, tuple(x.shape))
-        h, w = x.shape[1], x.shape[2]
+        n, h, w, c = x.shape
         self._cropping = bool(training) and h >= self.height and w >= self.width
         if self._cropping:
             return super().forward(x, training=True)
-        return self._resize.forward(x)
+        self._x_shape, self._win = tuple(x.shape), aspect_ratio_window(h, w, self.height, self.width)
+        return kernels.resize2d_forward(x, (self.height, self.width), "bilinear", window=self._win,
+                                        out=self._buffer("y", (n, self.height, self.width, c)))
 
     def backward(self, dy):
         if not self.needs_input_grad:
             return None
         if self._cropping:
             return super().backward(dy)
-        return self._resize.backward(dy)
+        return kernels.resize2d_backward(dy, self._x_shape, "bilinear", window=self._win,
+                                         out=self._buffer("dx", self._x_shape))
 
     def get_config(self):
         cfg = super().get_config()
