@@ -329,6 +329,9 @@ def test_hashing_matches_the_keras_and_tf_documentation():
     from corenn.layers._farmhash import fingerprint64
     want = [0] + [1 + fingerprint64(str(v).encode()) % 3 for v in (7, 12345)]
     np.testing.assert_array_equal(np.asarray(masked(np.array([0, 7, 12345]))), want)
+    # floats are cast to int64 first (truncated), as Keras does
+    np.testing.assert_array_equal(np.asarray(layers.Hashing(7)(np.array([7.9, -2.5]))),
+                                  np.asarray(layers.Hashing(7)(np.array([7, -2]))))
     multi = np.asarray(layers.Hashing(3, output_mode="multi_hot")(np.array([["Hello", "2.x"]])))
     np.testing.assert_array_equal(multi, [[1, 0, 1]])
     with pytest.raises(NotImplementedError, match="salt"):

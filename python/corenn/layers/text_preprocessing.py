@@ -126,7 +126,8 @@ class CategoryEncoding(Layer):
 
 class Hashing(Layer):
     """Hashes each value into one of ``num_bins`` bins: FarmHash Fingerprint64 of its UTF-8 text
-    (an integer hashes as its decimal string), modulo num_bins, as Keras. With ``mask_value``
+    (an integer hashes as its decimal string, a float as its truncated integer's), modulo
+    num_bins, as Keras. With ``mask_value``
     that value goes to bin 0 and the others to 1 + hash % (num_bins - 1). output_mode 'int'
     gives the bins (int64, the input's shape); one_hot / multi_hot / count encode them.
 
@@ -157,8 +158,8 @@ class Hashing(Layer):
             return v
         if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
             return str(int(v)).encode()
-        if isinstance(v, (float, np.floating)) and float(v).is_integer():
-            return str(int(v)).encode()  # a whole number fed as float32 by a model
+        if isinstance(v, (float, np.floating)) and np.isfinite(v):
+            return str(int(v)).encode()  # Keras casts floats to int64 (truncating) first
         if isinstance(v, str):
             return v.encode("utf-8")
         raise TypeError(f"Hashing '{self.name}': values must be strings or integers, got {v!r}"[:200])
