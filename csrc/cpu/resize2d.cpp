@@ -36,7 +36,8 @@ std::vector<Tap> taps(int64_t in, int64_t out, bool bilinear) {
     if (bilinear) {
       const float src = std::min(std::max((static_cast<float>(o) + 0.5f) * scale - 0.5f, 0.0f),
                                  static_cast<float>(in - 1));
-      const int64_t i0 = static_cast<int64_t>(src);
+      // min: float(in - 1) rounds up past in - 1 once in exceeds 2^24
+      const int64_t i0 = std::min(static_cast<int64_t>(src), in - 1);
       t[o] = {i0, std::min(i0 + 1, in - 1), src - static_cast<float>(i0)};
     } else {
       const int64_t i = static_cast<int64_t>(std::floor((static_cast<float>(o) + 0.5f) * scale));
