@@ -336,3 +336,10 @@ def test_hashing_matches_the_keras_and_tf_documentation():
     np.testing.assert_array_equal(multi, [[1, 0, 1]])
     with pytest.raises(NotImplementedError, match="salt"):
         layers.Hashing(3, salt=1)
+
+
+def test_string_layers_say_they_run_before_the_model():
+    inp = keras.Input((2,))
+    for layer in (layers.StringLookup(vocabulary=["a"]), layers.TextVectorization(vocabulary=["a"])):
+        with pytest.raises(NotImplementedError, match="apply it to the NumPy array of strings"):
+            layer(inp)

@@ -207,6 +207,13 @@ class Hashing(Layer):
         return cfg
 
 
+def _refuse_symbolic(layer):
+    raise NotImplementedError(
+        f"{type(layer).__name__} '{layer.name}': corenn Tensors hold numbers, not strings, so this "
+        "layer cannot be a node of a model; apply it to the NumPy array of strings before the "
+        "model (x = layer(texts)) and feed its output to the model")
+
+
 # ---------------------------------------------------------------------------------------------
 # Lookups
 
@@ -334,6 +341,8 @@ class _IndexLookup(Layer):
     def __call__(self, inputs, training=None, **kwargs):
         """Lookups run eagerly on arrays (strings never become Tensors)."""
         from ..models.graph import KerasTensor
+        if self._token_kind == "string" and not self.invert and isinstance(inputs, KerasTensor):
+            _refuse_symbolic(self)
         if isinstance(inputs, KerasTensor) or self._token_kind != "string" and isinstance(inputs, kernels.Tensor):
             return super().__call__(inputs, training=training, **kwargs)
         return self._apply(inputs)
@@ -527,6 +536,9 @@ class TextVectorization(Layer):
 
     def __call__(self, inputs, training=None, **kwargs):
         """Strings (N,) or (N, 1) -> int64 (N, length) indices, or float32 (N, depth) vectors."""
+        from ..models.graph import KerasTensor
+        if isinstance(inputs, (KerasTensor, kernels.Tensor)):
+            _refuse_symbolic(self)
         rows = self._tokens(inputs)
         if self.output_mode == "int":
             length = self.output_sequence_length or max([len(r) for r in rows] + [0])
