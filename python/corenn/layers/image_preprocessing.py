@@ -483,8 +483,8 @@ class RandomCrop(_RandomTransform):
 
 
 # ---------------------------------------------------------------------------------------------
-# Random colour augmentation: per-sample scalars, clipped to value_range. These are a few
-# elementwise NumPy passes over the layer's own buffers (no C++ kernel of their own yet).
+# Random colour augmentation: per-sample scalars, clipped to value_range, on the broadcasting
+# binary and reduce kernels (clip = maximum then minimum; their backward routes the gradient).
 
 
 def _value_range(layer, value_range):
@@ -496,10 +496,19 @@ def _value_range(layer, value_range):
     return lo, hi
 
 
-class _RandomColour(_RandomLayer):
-    """y = clip(f(x), value_range); the clip's gradient mask is kept for backward."""
+def _per_sample(values):
+    """(N,) numbers -> a float32 (N, 1, 1, 1) array that broadcasts over each image."""
+    return np.ascontiguousarray(np.asarray(values, np.float32).reshape(-1, 1, 1, 1))
 
-    def _apply(self, rng, x):  # pragma: no cover - abstract: (unclipped y, dx-from-dy function)
+
+class _RandomColour(_RandomLayer):
+    """y = clip(f(x), value_range) = minimum(maximum(f(x), min), max); subclasses give f
+    (_unclipped) and its input gradient (_unclipped_grad)."""
+
+    def _unclipped(self, rng, x):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _unclipped_grad(self, g):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def forward(self, x, training=False):
@@ -507,21 +516,24 @@ class _RandomColour(_RandomLayer):
         self._active = bool(training)
         if not self._active:
             return x
-        y = self._buffer("y", tuple(x.shape))
-        pre = self._apply(self._generator(), np.asarray(x, np.float32))
-        lo, hi = self.value_range
-        self._inside = (pre >= lo) & (pre <= hi)  # clip passes gradient where it does not clip
-        np.clip(pre, lo, hi, out=np.asarray(y))
-        return y
+        lo, hi = (np.float32(v) for v in self.value_range)
+        self._pre = self._unclipped(self._generator(), x)
+        self._floored = kernels.binary_forward("maximum", self._pre, np.array(lo),
+                                               out=self._buffer("floored", tuple(x.shape)))
+        return kernels.binary_forward("minimum", self._floored, np.array(hi),
+                                      out=self._buffer("y", tuple(x.shape)))
 
     def backward(self, dy):
         if not self.needs_input_grad:
             return None
         if not self._active:
             return dy
-        dx = self._buffer("dx", tuple(dy.shape))
-        np.asarray(dx)[...] = self._grad(np.asarray(dy, np.float32) * self._inside)
-        return dx
+        lo, hi = (np.array(np.float32(v)) for v in self.value_range)
+        g, _ = kernels.binary_backward("minimum", self._floored, hi, dy, need_b=False,
+                                       da_out=self._buffer("g_floored", tuple(dy.shape)))
+        g, _ = kernels.binary_backward("maximum", self._pre, lo, g, need_b=False,
+                                       da_out=self._buffer("g_pre", tuple(dy.shape)))
+        return self._unclipped_grad(g)
 
 
 class RandomBrightness(_RandomColour):
@@ -539,11 +551,11 @@ class RandomBrightness(_RandomColour):
         self.factor = _as_given(factor)
         self.value_range = _value_range(self, value_range)
 
-    def _apply(self, rng, x):
+    def _unclipped(self, rng, x):
         delta = rng.uniform(*self._range, x.shape[0]) * (self.value_range[1] - self.value_range[0])
-        return x + delta.astype(np.float32)[:, None, None, None]
+        return kernels.binary_forward("add", x, _per_sample(delta), out=self._buffer("pre", tuple(x.shape)))
 
-    def _grad(self, g):
+    def _unclipped_grad(self, g):
         return g
 
     def get_config(self):
@@ -577,14 +589,19 @@ class RandomContrast(_RandomColour):
         self._range, self.factor = (lower, upper), _as_given(factor)
         self.value_range = _value_range(self, value_range)
 
-    def _apply(self, rng, x):
+    def _unclipped(self, rng, x):  # (x - m) c + m = x c + m (1 - c)
         c = rng.uniform(1.0 - self._range[0], 1.0 + self._range[1], x.shape[0])
-        self._c = c.astype(np.float32)[:, None, None, None]
-        mean = x.astype(np.float64).mean(axis=(1, 2), keepdims=True).astype(np.float32)
-        return (x - mean) * self._c + mean
+        self._c, self._1mc = _per_sample(c), _per_sample(1.0 - c)
+        pre = kernels.binary_forward("multiply", x, self._c, out=self._buffer("pre", tuple(x.shape)))
+        mean = kernels.reduce_forward("mean", x, axes=(1, 2), keepdims=True)
+        return kernels.binary_forward("add", pre, kernels.binary_forward("multiply", mean, self._1mc),
+                                      out=pre)
 
-    def _grad(self, g):
-        return self._c * g + (1.0 - self._c) * g.mean(axis=(1, 2), keepdims=True)
+    def _unclipped_grad(self, g):  # dx = g c + mean_hw(g) (1 - c)
+        dx = kernels.binary_forward("multiply", g, self._c, out=self._buffer("dx", tuple(g.shape)))
+        mean = kernels.reduce_forward("mean", g, axes=(1, 2), keepdims=True)
+        return kernels.binary_forward("add", dx, kernels.binary_forward("multiply", mean, self._1mc),
+                                      out=dx)
 
     def get_config(self):
         cfg = super().get_config()
