@@ -113,3 +113,22 @@ def test_bad_calls_name_the_op():
     with pytest.raises(ValueError, match="image_transform_forward"):
         kernels.image_transform_forward(np.ones_like(x), t, out=out)
     assert not out.any()
+
+
+def test_same_bits_for_any_thread_count(rng):
+    import corenn
+    x = rng.normal(size=(3, 9, 8, 4)).astype(np.float32)
+    t = random_transforms(rng, 3, 9, 8)
+    dy = rng.normal(size=x.shape).astype(np.float32)
+    before = corenn.get_num_threads()
+    try:
+        runs = []
+        for threads in (1, 2, 3):
+            corenn.set_num_threads(threads)
+            runs.append((np.asarray(kernels.image_transform_forward(x, t, None, "bilinear", "reflect")),
+                         np.asarray(kernels.image_transform_backward(dy, t, x.shape, "bilinear", "reflect"))))
+    finally:
+        corenn.set_num_threads(before)
+    for y, dx in runs[1:]:
+        np.testing.assert_array_equal(y, runs[0][0])
+        np.testing.assert_array_equal(dx, runs[0][1])

@@ -107,3 +107,21 @@ def test_empty_outputs_and_zero_gradient_outside_the_window():
     assert y.shape == (0, 2, 2, 2)
     dx = kernels.resize2d_backward(np.ones((1, 0, 2, 1), np.float32), (1, 3, 3, 1))
     np.testing.assert_array_equal(np.asarray(dx), 0.0)
+
+
+def test_same_bits_for_any_thread_count(rng):
+    import corenn
+    x = rng.normal(size=(2, 13, 11, 5)).astype(np.float32)
+    dy = rng.normal(size=(2, 7, 17, 5)).astype(np.float32)
+    before = corenn.get_num_threads()
+    try:
+        runs = []
+        for threads in (1, 2, 3):
+            corenn.set_num_threads(threads)
+            runs.append((np.asarray(kernels.resize2d_forward(x, (7, 17))),
+                         np.asarray(kernels.resize2d_backward(dy, x.shape))))
+    finally:
+        corenn.set_num_threads(before)
+    for y, dx in runs[1:]:
+        np.testing.assert_array_equal(y, runs[0][0])
+        np.testing.assert_array_equal(dx, runs[0][1])
