@@ -52,15 +52,18 @@ def scenario_train(out):
     model = mlp()
     log_csv = os.path.join(out, f"log.csv")
     ckpt = os.path.join(out, "dist.keras")
-    with dist.DataParallel(bucket_bytes=2048):   # several buckets even for this small model
+    strategy = dist.DataParallel(bucket_bytes=2048)   # several buckets even for this small model
+    with strategy:
         hist = model.fit(x, y, batch_size=128, epochs=2, verbose=0, validation_data=(xv, yv),
                          callbacks=[corenn.callbacks.CSVLogger(log_csv),
                                     corenn.callbacks.ModelCheckpoint(ckpt)])
     save(out, "dist", weights(model))
-    np.save(os.path.join(out, f"dist_history.rank{rank}.npy"), np.array(
-        [hist.history[k] for k in ("loss", "accuracy", "val_loss", "val_accuracy")]))
     stats = model.optimizer._reducer.stats if hasattr(model.optimizer, "_reducer") else None
     assert stats is None   # the model's own optimizer is back after fit
+    st = strategy.reducer.stats
+    np.save(os.path.join(out, f"buckets.rank{rank}.npy"), np.array([st.steps, st.buckets, st.buckets_early]))
+    np.save(os.path.join(out, f"dist_history.rank{rank}.npy"), np.array(
+        [hist.history[k] for k in ("loss", "accuracy", "val_loss", "val_accuracy")]))
     dist.barrier()
     # rank 0's checkpoint loads in every process; a single-process file loads in a distributed one
     loaded = corenn.saving.load_model(ckpt)
@@ -100,6 +103,44 @@ def scenario_train(out):
         message = str(exc)
     with open(os.path.join(out, f"mismatch.rank{rank}.txt"), "w") as f:
         f.write(message)
+
+
+def scenario_three(out):
+    """3 ranks, uneven shards of every global batch (43 / 43 / 42, last batch 117: 39 each)."""
+    x, y = data(501)
+    if dist.rank() == 0:
+        ref = mlp()
+        ref.fit(x, y, batch_size=128, epochs=1, verbose=0)
+        save(out, "single3", weights(ref))
+    model = mlp()
+    with dist.DataParallel():
+        model.fit(x, y, batch_size=128, epochs=1, verbose=0)
+    save(out, "dist3", weights(model))
+
+
+def scenario_backup(out):
+    """BackupAndRestore in a distributed fit: PHASE=interrupt stops the job after epoch 1 (the
+    backup of epoch 1 is on disk); PHASE=resume finishes it, then trains the same 3 epochs
+    without interruption for comparison."""
+    x, y = data(384)
+    backup = os.path.join(out, "backup")
+
+    class Interrupt(corenn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise RuntimeError("interrupted on purpose")
+    cbs = [corenn.callbacks.BackupAndRestore(backup)]
+    if os.environ["PHASE"] == "interrupt":
+        cbs.append(Interrupt())
+    model = mlp()
+    with dist.DataParallel():
+        hist = model.fit(x, y, batch_size=64, epochs=3, verbose=0, callbacks=cbs)
+    save(out, "resumed", weights(model))
+    np.save(os.path.join(out, f"resumed_epochs.rank{dist.rank()}.npy"), np.array(hist.epoch))
+    model = mlp()
+    with dist.DataParallel():
+        model.fit(x, y, batch_size=64, epochs=3, verbose=0)
+    save(out, "uninterrupted", weights(model))
 
 
 def scenario_die(out):

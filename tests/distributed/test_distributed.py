@@ -148,3 +148,35 @@ def test_a_failing_rank_ends_the_job(tmp_path, how):
         assert "rank 1 fails on purpose" in text and "aborting the MPI job" in text
     else:
         assert "signal 9" in text or "Killed" in text or "killed" in text, text[-2000:]
+
+
+def test_gradient_buckets_start_during_backward(trained):
+    steps, buckets, early = np.load(trained / "buckets.rank0.npy")
+    assert steps == 8 and buckets > 2 * steps        # several buckets per step (2 KiB buckets)
+    # from the second step on, buckets of the last layers start before the walk ends
+    assert early >= steps - 1, (steps, buckets, early)
+    np.testing.assert_array_equal(np.load(trained / "buckets.rank1.npy"), [steps, buckets, early])
+
+
+def test_three_ranks_uneven_shards_match_one_process(tmp_path):
+    proc = _launch("three", tmp_path, n=3)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    single = _arrays(tmp_path / "single3.rank0.npz")
+    ranks = [_arrays(tmp_path / f"dist3.rank{r}.npz") for r in range(3)]
+    for a, b in zip(single, ranks[0]):
+        np.testing.assert_allclose(b, a, rtol=0, atol=2e-6)
+    for other in ranks[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(ranks[0], other))
+
+
+def test_backup_and_restore_resumes_a_distributed_run(tmp_path):
+    proc = _launch("backup", tmp_path, env={"PHASE": "interrupt"})
+    assert proc.returncode != 0 and "interrupted on purpose" in proc.stdout + proc.stderr
+    assert (tmp_path / "backup" / "backup.keras").exists()       # rank 0 wrote epoch 1's backup
+    proc = _launch("backup", tmp_path, env={"PHASE": "resume"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for r in (0, 1):
+        np.testing.assert_array_equal(np.load(tmp_path / f"resumed_epochs.rank{r}.npy"), [2])
+        resumed, full = _arrays(tmp_path / f"resumed.rank{r}.npz"), _arrays(tmp_path / f"uninterrupted.rank{r}.npz")
+        assert all(np.array_equal(a, b) for a, b in zip(resumed, full))
+    assert not (tmp_path / "backup").exists()                    # removed by rank 0 at the end

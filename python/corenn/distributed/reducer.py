@@ -39,6 +39,8 @@ class ReduceStats:
         self.bytes = 0          # payload per rank, summed over steps
         self.wait_s = 0.0       # time the optimizer spent blocked on the reductions (not hidden)
         self.launch_to_done_s = 0.0   # first bucket started -> last finished (the reduction's span)
+        self.buckets = 0        # buckets reduced, summed over steps
+        self.buckets_early = 0  # of which started by the backward hook, before the walk ended
 
 
 class _Plan:
@@ -140,13 +142,15 @@ class GradientReducer:
         np.multiply(np.asarray(grads[i]).reshape(-1), self._scale(), out=plan.view_of[i])
         count = self._filled[b] = self._filled.get(b, 0) + 1
         if count == len(plan.buckets[b][1]):
-            self._launch(plan, b)
+            self._launch(plan, b, early=True)
 
     def _scale(self):
         return np.float32(1.0 / _mpi.size() if self.scale is None else self.scale)
 
-    def _launch(self, plan, b):
+    def _launch(self, plan, b, early=False):
         MPI = _mpi.mpi()
+        self.stats.buckets += 1
+        self.stats.buckets_early += early
         if self._first_launch is None:
             self._first_launch = time.perf_counter()
         buf = plan.buckets[b][0]
