@@ -94,6 +94,10 @@ def scenario_train(out):
         last = value
     save(out, "tape", weights(model) + [np.array([first, last])])
 
+    # allreduce of each op on (rank + 1): 2 ranks -> average 1.5, sum 3, min 1, max 2
+    np.save(os.path.join(out, f"allreduce.rank{rank}.npy"), np.array(
+        [dist.allreduce(np.array([rank + 1.0, -(rank + 1.0)], np.float32), op) for op in ("average", "sum", "min", "max")]))
+
     # mismatched models are detected on every rank
     other = mlp(hidden=32 if rank == 0 else 16)
     try:

@@ -180,3 +180,24 @@ def test_backup_and_restore_resumes_a_distributed_run(tmp_path):
         resumed, full = _arrays(tmp_path / f"resumed.rank{r}.npz"), _arrays(tmp_path / f"uninterrupted.rank{r}.npz")
         assert all(np.array_equal(a, b) for a, b in zip(resumed, full))
     assert not (tmp_path / "backup").exists()                    # removed by rank 0 at the end
+
+
+def test_allreduce_ops(trained):
+    expect = np.array([[1.5, -1.5], [3, -3], [1, -2], [2, -1]], np.float32)
+    for r in (0, 1):
+        np.testing.assert_array_equal(np.load(trained / f"allreduce.rank{r}.npy"), expect)
+
+
+def test_import_corenn_never_loads_mpi():
+    code = "import sys, corenn, corenn.distributed; assert 'mpi4py' not in sys.modules, 'mpi4py loaded'"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in [os.path.dirname(os.path.dirname(HERE)) + "/python", os.environ.get("PYTHONPATH")] if p))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_missing_mpi4py_names_the_extra(monkeypatch):
+    from corenn.distributed import _mpi
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    with pytest.raises(ImportError, match=r"corenn\[distributed\]"):
+        _mpi.mpi()

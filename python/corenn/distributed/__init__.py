@@ -46,7 +46,7 @@ def allreduce(value, op="average"):
     if send.dtype.kind not in "fiu":
         raise TypeError(f"allreduce: needs a numeric array, got dtype {send.dtype}")
     world = _mpi.comm()
-    shapes = world.allgather(send.shape)
+    shapes = [tuple(s) for s in _mpi.allgather_json(list(send.shape), "allreduce (shapes)")]
     if any(s != send.shape for s in shapes):
         raise ValueError(f"allreduce: the ranks hold different shapes {shapes}; every rank must pass "
                          "the same shape")
@@ -89,8 +89,9 @@ def broadcast_weights(model, root=0):
     if not 0 <= root < world.Get_size():
         raise ValueError(f"broadcast_weights: root must be in [0, {world.Get_size()}), got {root}")
     named = _named_weights(model)
-    signature = [(name, tuple(int(d) for d in w.shape)) for name, w in named]
-    everyone = world.allgather(signature)
+    signature = [[name, [int(d) for d in w.shape]] for name, w in named]
+    everyone = [[(name, tuple(shape)) for name, shape in sig]
+                for sig in _mpi.allgather_json(signature, "broadcast_weights (model signature)")]
     for r, theirs in enumerate(everyone):
         diff = _first_difference(everyone[root], theirs)
         if diff is not None:
@@ -101,13 +102,13 @@ def broadcast_weights(model, root=0):
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None or not hasattr(optimizer, "build"):
         return
-    built = world.allgather(bool(optimizer.built))
+    built = _mpi.allgather_json(bool(optimizer.built), "broadcast_weights (optimizer built)")
     if not built[root]:
         return
     if not optimizer.built:
         optimizer.build(model.trainable_weights)
     variables = [np.asarray(t) for t in optimizer.variables]
-    shapes = world.allgather([v.shape for v in variables])
+    shapes = _mpi.allgather_json([list(v.shape) for v in variables], "broadcast_weights (optimizer shapes)")
     if any(s != shapes[root] for s in shapes):
         raise ValueError(f"broadcast_weights: the optimizer state differs between ranks (shapes per rank: "
                          f"{[len(s) for s in shapes]} variables); build the same optimizer on every rank")

@@ -12,9 +12,12 @@ answers nor dies makes the waiting rank print which collective timed out and abo
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
+
+import numpy as np
 
 _state = {"comm": None, "local_size": None, "local_rank": None}
 DEFAULT_TIMEOUT_S = 300.0
@@ -147,3 +150,17 @@ def wait(requests, what):
             world.Abort(1)
         # yield the core: on a shared machine the peer we wait for may need it
         time.sleep(0 if now - start < 1e-3 else 5e-5)
+
+
+def allgather_json(value, what):
+    """[value of rank 0, value of rank 1, ...] for a JSON-able ``value`` (small: shapes, names).
+    Sent as UTF-8 JSON bytes, so nothing a peer sends is ever unpickled."""
+    MPI = mpi()
+    world = comm()
+    data = np.frombuffer(json.dumps(value).encode(), np.uint8)
+    sizes = np.empty(world.Get_size(), np.int64)
+    wait([world.Iallgather(np.array([data.size], np.int64), sizes)], what)
+    out = np.empty(int(sizes.sum()), np.uint8)
+    displs = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    wait([world.Iallgatherv(data, [out, sizes, displs, MPI.UNSIGNED_CHAR])], what)
+    return [json.loads(out[lo:lo + n].tobytes().decode()) for lo, n in zip(displs, sizes)]
