@@ -64,6 +64,11 @@ def scenario_train(out):
     np.save(os.path.join(out, f"buckets.rank{rank}.npy"), np.array([st.steps, st.buckets, st.buckets_early]))
     np.save(os.path.join(out, f"dist_history.rank{rank}.npy"), np.array(
         [hist.history[k] for k in ("loss", "accuracy", "val_loss", "val_accuracy")]))
+    # the same fit with every bucket reduced after backward: the same bits (timing-independent)
+    again = mlp()
+    with dist.DataParallel(bucket_bytes=2048, overlap=False):
+        again.fit(x, y, batch_size=128, epochs=2, verbose=0, validation_data=(xv, yv))
+    save(out, "dist_after_backward", weights(again))
     dist.barrier()
     # rank 0's checkpoint loads in every process; a single-process file loads in a distributed one
     loaded = corenn.saving.load_model(ckpt)
@@ -121,6 +126,14 @@ def scenario_three(out):
         model.fit(x, y, batch_size=128, epochs=1, verbose=0)
     save(out, "dist3", weights(model))
 
+    class StopOnLastRank(corenn.callbacks.Callback):   # one rank decides alone: all must stop
+        def on_epoch_end(self, epoch, logs=None):
+            if dist.rank() == dist.size() - 1:
+                self.model.stop_training = True
+    with dist.DataParallel():
+        hist = model.fit(x, y, batch_size=128, epochs=3, verbose=0, callbacks=[StopOnLastRank()])
+    np.save(os.path.join(out, f"stopped_epochs.rank{dist.rank()}.npy"), np.array(hist.epoch))
+
 
 def scenario_backup(out):
     """BackupAndRestore in a distributed fit: PHASE=interrupt stops the job after epoch 1 (the
@@ -131,7 +144,9 @@ def scenario_backup(out):
 
     class Interrupt(corenn.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
+            # rank 0 only, after its BackupAndRestore wrote epoch 1 (a raise on another rank could
+            # abort the job while rank 0 is still writing)
+            if epoch == 1 and dist.rank() == 0:
                 raise RuntimeError("interrupted on purpose")
     cbs = [corenn.callbacks.BackupAndRestore(backup)]
     if os.environ["PHASE"] == "interrupt":

@@ -106,7 +106,7 @@ def test_two_ranks_match_one_process(trained):
 
 
 def test_weights_bit_identical_on_every_rank(trained):
-    for name in ("dist", "tape", "broadcast", "loaded_dist_ckpt"):
+    for name in ("dist", "dist_after_backward", "tape", "broadcast", "loaded_dist_ckpt"):
         r0, r1 = _arrays(trained / f"{name}.rank0.npz"), _arrays(trained / f"{name}.rank1.npz")
         assert all(np.array_equal(a, b) for a, b in zip(r0, r1)), name
 
@@ -150,6 +150,11 @@ def test_a_failing_rank_ends_the_job(tmp_path, how):
         assert "signal 9" in text or "Killed" in text or "killed" in text, text[-2000:]
 
 
+def test_bucket_timing_does_not_change_the_result(trained):
+    overlap, after = _arrays(trained / "dist.rank0.npz"), _arrays(trained / "dist_after_backward.rank0.npz")
+    assert all(np.array_equal(a, b) for a, b in zip(overlap, after))
+
+
 def test_gradient_buckets_start_during_backward(trained):
     steps, buckets, early = np.load(trained / "buckets.rank0.npy")
     assert steps == 8 and buckets > 2 * steps        # several buckets per step (2 KiB buckets)
@@ -167,6 +172,8 @@ def test_three_ranks_uneven_shards_match_one_process(tmp_path):
         np.testing.assert_allclose(b, a, rtol=0, atol=2e-6)
     for other in ranks[1:]:
         assert all(np.array_equal(a, b) for a, b in zip(ranks[0], other))
+    for r in range(3):   # stop_training set on the last rank only stops every rank
+        np.testing.assert_array_equal(np.load(tmp_path / f"stopped_epochs.rank{r}.npy"), [0])
 
 
 def test_backup_and_restore_resumes_a_distributed_run(tmp_path):
