@@ -135,6 +135,37 @@ def scenario_three(out):
     np.save(os.path.join(out, f"stopped_epochs.rank{dist.rank()}.npy"), np.array(hist.epoch))
 
 
+class Subclassed(corenn.Model):
+    """A subclassed model: its step runs under the GradientTape, reduced after backward."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden, self.head = layers.Dense(16, activation="relu"), layers.Dense(3)
+
+    def call(self, inputs, training=None):
+        return self.head(self.hidden(inputs))
+
+
+def scenario_subclassed(out):
+    x, y = data(300)
+
+    def build():
+        set_random_seed(0)
+        model = Subclassed()
+        model.compile(optimizer=corenn.optimizers.SGD(learning_rate=0.1),
+                      loss=corenn.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model(x[:2])
+        return model
+    if dist.rank() == 0:
+        ref = build()
+        ref.fit(x, y, batch_size=100, epochs=1, verbose=0)
+        save(out, "single_sub", weights(ref))
+    model = build()
+    with dist.DataParallel():
+        model.fit(x, y, batch_size=100, epochs=1, verbose=0)
+    save(out, "dist_sub", weights(model))
+
+
 def scenario_backup(out):
     """BackupAndRestore in a distributed fit: PHASE=interrupt stops the job after epoch 1 (the
     backup of epoch 1 is on disk); PHASE=resume finishes it, then trains the same 3 epochs

@@ -208,3 +208,13 @@ def test_missing_mpi4py_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)
     with pytest.raises(ImportError, match=r"corenn\[distributed\]"):
         _mpi.mpi()
+
+
+def test_subclassed_model_fit(tmp_path):
+    proc = _launch("subclassed", tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    single = _arrays(tmp_path / "single_sub.rank0.npz")
+    r0, r1 = _arrays(tmp_path / "dist_sub.rank0.npz"), _arrays(tmp_path / "dist_sub.rank1.npz")
+    assert len(single) == 4 and all(np.array_equal(a, b) for a, b in zip(r0, r1))
+    for a, b in zip(single, r0):
+        np.testing.assert_allclose(b, a, rtol=0, atol=2e-6)
