@@ -113,7 +113,7 @@ class _FitRun:
             order = np.ascontiguousarray(order, np.int64)
             _mpi.wait([self.world.Ibcast(order, root=0)], "the epoch's shuffled order")
         shards = global_batch_shards(n, batch_size, self.size, self.rank, steps)
-        if len(shards) < min(steps, -(-n // batch_size)) and self.rank == 0:
+        if len(shards) < steps and self.rank == 0:
             warnings.warn(f"{model.name}.fit: the last global batch has fewer samples than the {self.size} "
                           "ranks and is skipped each epoch", UserWarning, stacklevel=3)
         self.seen = 0

@@ -95,6 +95,7 @@ class GradientReducer:
         self.scale = None       # this rank's weight in the next step's sum; None: 1 / size
         self.stats = ReduceStats()
         self._model = None      # a graph model whose backward calls node_done
+        self._ready_cache = None
         self._plan = None
         self._reset_step()
 
@@ -111,6 +112,7 @@ class GradientReducer:
     def attach(self, model):
         """Watch ``model``'s backward walk (graph models): install the hook; detach() removes it."""
         self._model = model
+        self._ready_cache = None    # (graph, its length, gradient_ready_nodes) for this fit
         graph = getattr(model, "_graph", None)
         if graph is not None and self.overlap:
             graph.on_node_backward = self.node_done
@@ -205,7 +207,10 @@ class GradientReducer:
         graph = getattr(model, "_graph", None) if model is not None else None
         if graph is None or not self.overlap:
             return [None] * len(grads)
-        at = gradient_ready_nodes(graph)
+        cached = self._ready_cache
+        if cached is None or cached[0] is not graph or cached[1] != len(graph.run):
+            cached = self._ready_cache = (graph, len(graph.run), gradient_ready_nodes(graph))
+        at = cached[2]
         return [None if g is None else at.get(id(g)) for g in grads]
 
 
