@@ -75,7 +75,7 @@ def _mpiexec():
 
 def _launch(scenario, out, n=2, timeout=90, env=None):
     full = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-                OMPI_MCA_btl="self,tcp,vader", OMPI_MCA_btl_tcp_if_include="lo", CORENN_NUM_THREADS="1",
+                OMPI_MCA_btl_tcp_if_include="lo", CORENN_NUM_THREADS="1",
                 PYTHONPATH=os.pathsep.join(p for p in [os.path.dirname(os.path.dirname(HERE)) + "/python",
                                                        os.environ.get("PYTHONPATH")] if p),
                 **(env or {}))
