@@ -442,3 +442,26 @@ def convert_dot(b, layer, xs, node):
     y = b.op("MatMul", [x1, x2], base)
     target = [0] + [int(d) for d in _out(node)[1:]]
     return [Value(b.op("Reshape", [y, b.ints(target, f"{base}/shape")], base), _out(node))]
+
+
+def convert_conv_transpose(b, layer, xs, node):
+    """ConvTranspose with explicit pads reproducing corenn's (Keras 3's) output length per axis:
+    the full transposed conv is (H - 1)*s + ek long; when the output is shorter, the leading
+    crop is the difference // 2 (TensorFlow's rule) and the rest comes off the end; when longer,
+    the extra cells are zeros at the end (ONNX's output_padding)."""
+    v = xs[0]
+    cf = channels_first(4)
+    w = np.transpose(_w(layer.kernel), (3, 2, 0, 1))            # (Cin, F, KH, KW)
+    bias = _w(layer.bias) if layer.use_bias else np.zeros(w.shape[1], np.float32)
+    begin, end, extra = [], [], []
+    for size, length, k, s, d in zip(v.shape[1:3], _out(node)[1:3], layer.kernel_size, layer.strides,
+                                     layer.dilation_rate):
+        total = (size - 1) * s + (k - 1) * d + 1 - length
+        begin.append(max(total, 0) // 2)
+        end.append(max(total, 0) - max(total, 0) // 2)
+        extra.append(max(-total, 0))
+    base = layer.name
+    y = b.op("ConvTranspose", [b.in_layout(v, cf), b.const(w, f"{base}/kernel"), b.const(bias, f"{base}/bias")],
+             base, kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
+             dilations=list(layer.dilation_rate), pads=begin + end, output_padding=extra)
+    return [_with_activation(b, layer, Value(y, _out(node), cf))]
