@@ -312,7 +312,7 @@ def convert_layer_norm(b, layer, xs, node):
     v = xs[0]
     k = layer._norm_ndim
     if b.opset < 17:
-        raise unsupported(layer, f"LayerNormalization needs opset >= 17, got opset {b.opset}")
+        return [_layer_norm_decomposed(b, layer, v, k)]
     trailing = tuple(range(v.rank - k, v.rank))
     if v.fperm is not None or v.perm[v.rank - k:] != trailing:
         v = Value(b.plain(v), v.shape)
@@ -324,6 +324,22 @@ def convert_layer_norm(b, layer, xs, node):
         ins.append(b.const(_w(layer.beta), f"{base}/beta"))
     y = b.op("LayerNormalization", ins, base, axis=-k, epsilon=float(layer.epsilon))
     return [Value(y, v.shape, v.perm)]
+
+
+def _layer_norm_decomposed(b, layer, v, k):
+    """Before opset 17: (x - mean) / sqrt(var + eps) * gamma + beta with ReduceMean over the
+    ONNX positions of the normalised axes (any layout)."""
+    base = layer.name
+    axes = [v.axis(a) for a in range(v.rank - k, v.rank)] if v.fperm is None else [1]
+    d = b.op("Sub", [v.name, b.reduce("ReduceMean", v.name, axes, True, base)], base)
+    var = b.reduce("ReduceMean", b.op("Mul", [d, d], base), axes, True, base)
+    std = b.op("Sqrt", [b.op("Add", [var, b.const(np.float32(layer.epsilon), f"{base}/epsilon")], base)], base)
+    y = b.op("Div", [d, std], base)
+    if layer.scale:
+        y = b.op("Mul", [y, b.keras_const(_w(layer.gamma), v, f"{base}/gamma")], base)
+    if layer.center:
+        y = b.op("Add", [y, b.keras_const(_w(layer.beta), v, f"{base}/beta")], base)
+    return Value(y, v.shape, v.perm, v.fperm)
 
 
 def convert_affine(b, layer, xs, node):
