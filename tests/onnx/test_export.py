@@ -365,3 +365,20 @@ def test_file_mode_follows_umask(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
+
+
+def test_nested_shared_multi_output(tmp_path):
+    """A model inside a model, a layer called twice (siamese), two outputs, an LSTM's states."""
+    tower_in = L.Input(shape=(6, 3))
+    tower = corenn.Model(tower_in, L.Conv1D(4, 2, activation="relu")(tower_in))
+    a, b = L.Input(shape=(6, 3)), L.Input(shape=(6, 3))
+    shared = L.Dense(5)
+    ta, tb = tower(a), tower(b)
+    seq_out, h, c = L.LSTM(3, return_sequences=True, return_state=True)(L.Concatenate()([ta, tb]))
+    out1 = shared(h)
+    out2 = L.Add()([shared(c), L.Dense(5)(L.Flatten()(seq_out))])
+    model = corenn.Model([a, b], [out1, out2])
+    randomize(model, np.random.default_rng(9))
+    rng = np.random.default_rng(10)
+    export_and_compare(model, lambda n: [rng.normal(size=(n, 6, 3)).astype(np.float32) for _ in range(2)],
+                       tmp_path / "n.onnx")
