@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._builder import TIME_MAJOR, Value, channels_first, identity
+from ._builder import Value, channels_first, identity
 
 _SELU_ALPHA, _SELU_GAMMA = 1.67326324, 1.05070098   # csrc/cpu/activation.cpp's constants
 
@@ -289,7 +289,7 @@ def convert_upsampling1d(b, layer, xs, node):
 def convert_embedding(b, layer, xs, node):
     v = xs[0]
     ids = b.plain(v)
-    if v.dtype.startswith("float") or v.dtype not in ("int64",):
+    if v.dtype != "int64":      # float or int32 ids (a traced subclassed model feeds floats)
         ids = b.op("Cast", [ids], layer.name, to=b.TensorProto.INT64)
     y = b.op("Gather", [b.const(_w(layer.embeddings), f"{layer.name}/embeddings"), ids], layer.name, axis=0)
     return [Value(y, _out(node))]
@@ -358,6 +358,7 @@ def convert_time_distributed(b, layer, xs, node):
     if type(inner).__name__ not in ("Dense", "Activation", "Dropout", "Identity"):
         raise unsupported(layer, f"TimeDistributed({type(inner).__name__}) is not exported "
                                  "(Dense, Activation and Dropout are)")
+    from ._registry import CONVERTERS   # the table imports this module
     return CONVERTERS[type(inner).__name__](b, inner, xs, node)
 
 

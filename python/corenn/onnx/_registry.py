@@ -34,4 +34,3 @@ CONVERTERS = {
     "Bidirectional": r.convert_bidirectional,
     "TimeDistributed": c.convert_time_distributed,
 }
-c.CONVERTERS = CONVERTERS   # TimeDistributed converts its inner layer through the table
