@@ -1266,3 +1266,117 @@ def mha_backward(dy, query, value, key, weights, allowed, keep=None):
     if key is None:
         dvalue, dkey = dvalue + dkey, None
     return dquery, dvalue, dkey, grads[:2] + grads[2:4] + grads[4:6] + [dwo, dbo]
+
+
+# =============================================================================================
+# Image preprocessing (issue 13): resize2d (Resizing, CenterCrop) and image_transform (the
+# random affine layers), as explicit float64 linear maps.
+# =============================================================================================
+
+def resize_matrix(in_size, out_size, interpolation="bilinear"):
+    """(out_size, in_size) matrix of TF's half-pixel resize along one axis (edges clamped)."""
+    m = np.zeros((out_size, in_size))
+    scale = in_size / out_size
+    for o in range(out_size):
+        if interpolation == "bilinear":
+            src = min(max((o + 0.5) * scale - 0.5, 0.0), in_size - 1)
+            i0 = int(np.floor(src))
+            i1 = min(i0 + 1, in_size - 1)
+            m[o, i0] += 1.0 - (src - i0)
+            m[o, i1] += src - i0
+        else:
+            m[o, min(int(np.floor((o + 0.5) * scale)), in_size - 1)] = 1.0
+    return m
+
+
+def resize2d(x, size, interpolation="bilinear", window=None):
+    """The window (top, left, height, width) of x (N, H, W, C) resized to size (OH, OW)."""
+    x = f64(x)
+    top, left, wh, ww = window or (0, 0, x.shape[1], x.shape[2])
+    part = x[:, top:top + wh, left:left + ww]
+    return np.einsum("ih,jw,nhwc->nijc", resize_matrix(wh, size[0], interpolation),
+                     resize_matrix(ww, size[1], interpolation), part)
+
+
+def resize2d_grad(dy, input_shape, interpolation="bilinear", window=None):
+    dy = f64(dy)
+    dx = np.zeros(input_shape)
+    top, left, wh, ww = window or (0, 0, input_shape[1], input_shape[2])
+    dx[:, top:top + wh, left:left + ww] = np.einsum(
+        "ih,jw,nijc->nhwc", resize_matrix(wh, dy.shape[1], interpolation),
+        resize_matrix(ww, dy.shape[2], interpolation), dy)
+    return dx
+
+
+def _fill_index(i, n, mode):
+    """The source index fill_mode reads for index i on an axis of n pixels (None: fill value)."""
+    if 0 <= i < n:
+        return i
+    if mode == "reflect":  # ... c b a | a b c ... : period 2n, mirrored in its second half
+        m = i % (2 * n)
+        return 2 * n - 1 - m if m >= n else m
+    if mode == "wrap":
+        return i % n
+    if mode == "nearest":
+        return 0 if i < 0 else n - 1
+    return None
+
+
+def image_transform_matrix(shape, transform, out_size, interpolation="bilinear", fill_mode="constant"):
+    """For one image (H, W): (A, b) with y_flat = A @ x_flat + b * fill_value, the warp by one
+    projective transform (output pixel (X, Y) -> input point), pixels flattened row-major. b is
+    the summed weight of each pixel's fill taps, NaN where it has none, so that a NaN fill_value
+    reaches only the pixels with a fill tap (see image_transform)."""
+    h, w = shape
+    oh, ow = out_size
+    a0, a1, a2, b0, b1, b2, c0, c1 = (float(v) for v in transform)
+    A = np.zeros((oh * ow, h * w))
+    fill = np.full(oh * ow, np.nan)  # NaN: this pixel has no fill tap
+    for Y in range(oh):
+        for X in range(ow):
+            row = Y * ow + X
+            k = c0 * X + c1 * Y + 1.0
+            if k == 0.0:
+                fill[row] = 1.0
+                continue
+            xin, yin = (a0 * X + a1 * Y + a2) / k, (b0 * X + b1 * Y + b2) / k
+            if interpolation == "nearest":
+                rx = np.floor(abs(xin) + 0.5) * np.sign(xin)  # half away from zero, as std::round
+                ry = np.floor(abs(yin) + 0.5) * np.sign(yin)
+                taps = [(int(ry), int(rx), 1.0)]
+            else:
+                x0, y0 = np.floor(xin), np.floor(yin)
+                ax, ay = xin - x0, yin - y0
+                x0, y0 = int(x0), int(y0)
+                taps = [(y0, x0, (1 - ay) * (1 - ax)), (y0, x0 + 1, (1 - ay) * ax),
+                        (y0 + 1, x0, ay * (1 - ax)), (y0 + 1, x0 + 1, ay * ax)]
+            for yi, xi, wt in taps:
+                fy, fx = _fill_index(yi, h, fill_mode), _fill_index(xi, w, fill_mode)
+                if fy is None or fx is None:
+                    fill[row] = wt if np.isnan(fill[row]) else fill[row] + wt
+                else:
+                    A[row, fy * w + fx] += wt
+    return A, fill
+
+
+def image_transform(x, transforms, out_size=None, interpolation="bilinear", fill_mode="constant",
+                    fill_value=0.0):
+    x = f64(x)
+    n, h, w, c = x.shape
+    out_size = out_size or (h, w)
+    y = np.zeros((n,) + tuple(out_size) + (c,))
+    for b in range(n):
+        A, fill = image_transform_matrix((h, w), transforms[b], out_size, interpolation, fill_mode)
+        fill_term = np.where(np.isnan(fill), 0.0, fill * fill_value)  # only pixels with a fill tap
+        y[b] = (A @ x[b].reshape(h * w, c) + fill_term[:, None]).reshape(y.shape[1:])
+    return y
+
+
+def image_transform_grad(dy, transforms, input_shape, interpolation="bilinear", fill_mode="constant"):
+    dy = f64(dy)
+    n, h, w, c = input_shape
+    dx = np.zeros(input_shape)
+    for b in range(n):
+        A, _ = image_transform_matrix((h, w), transforms[b], dy.shape[1:3], interpolation, fill_mode)
+        dx[b] = (A.T @ dy[b].reshape(-1, c)).reshape(h, w, c)
+    return dx

@@ -1762,3 +1762,122 @@ def confusion_counts(y_pred, y_true, thresholds, *, soft_labels: bool = False,
 
 confusion_counts = _names_its_errors(confusion_counts)
 __all__.append("confusion_counts")
+
+
+# ---------------------------------------------------------------------------------------------
+# Image preprocessing: resize2d (Resizing, CenterCrop) and image_transform (the random affine
+# augmentation layers). The math is in csrc/ops/resize2d.h and csrc/ops/image_transform.h.
+
+RESIZE_INTERPOLATIONS = ("bilinear", "nearest")
+FILL_MODES = ("reflect", "wrap", "nearest", "constant")
+
+
+def _image_shape(t, op, arg):
+    if t.ndim != 4:
+        raise ValueError(f"{op}: {arg} must be (N, H, W, C) (rank 4), got shape {tuple(t.shape)}")
+    return tuple(t.shape)
+
+
+def _window(window, h, w, op):
+    """(top, left, height, width) of the resized part of the input; None: all of it."""
+    if window is None:
+        return 0, 0, h, w
+    if not isinstance(window, (list, tuple)) or len(window) != 4:
+        raise ValueError(f"{op}: window must be (top, left, height, width), got {window!r}"[:200])
+    return tuple(_int(v, op, "each entry of window") for v in window)
+
+
+def resize2d_forward(x, size, interpolation: str = "bilinear", window=None, out=None):
+    """y (N, OH, OW, C): the ``window`` (top, left, height, width; default all) of x (N, H, W, C)
+    resized to ``size`` (OH, OW) as Keras Resizing / TF resize (half-pixel centres, no
+    antialiasing): 'bilinear' (edges clamped) or 'nearest'."""
+    op = "resize2d_forward"
+    interpolation = _known_kind(interpolation, RESIZE_INTERPOLATIONS, op, "interpolation")
+    x = as_tensor(x, op, "x")
+    n, h, w, c = _image_shape(x, op, "x")
+    oh, ow = _size2_nonneg(size, op)
+    top, left, wh, ww = _window(window, h, w, op)
+    y = _out(out, (n, oh, ow, c), op, device=x.device, check_shape=True)  # the entry reads OH, OW from y
+    _C.resize2d_forward(x, y, top, left, wh, ww, interpolation)
+    return y
+
+
+def resize2d_backward(dy, input_shape, interpolation: str = "bilinear", window=None, out=None):
+    """dx (input_shape): the gradient of resize2d_forward given dy (N, OH, OW, C); zero outside
+    the window."""
+    op = "resize2d_backward"
+    interpolation = _known_kind(interpolation, RESIZE_INTERPOLATIONS, op, "interpolation")
+    dy = as_tensor(dy, op, "dy")
+    _image_shape(dy, op, "dy")
+    shape = _shape_arg(input_shape, op)
+    if len(shape) != 4:
+        raise ValueError(f"{op}: input_shape must be (N, H, W, C), got {shape}")
+    top, left, wh, ww = _window(window, shape[1], shape[2], op)
+    dx = _out(out, shape, op, device=dy.device, check_shape=True)
+    _C.resize2d_backward(dy, dx, top, left, wh, ww, interpolation)
+    return dx
+
+
+def _size2_nonneg(size, op):
+    if not isinstance(size, (list, tuple)) or len(size) != 2:
+        raise ValueError(f"{op}: size must be (height, width), got {size!r}"[:200])
+    oh, ow = (_int(v, op, "size") for v in size)
+    if oh < 0 or ow < 0:
+        raise ValueError(f"{op}: size must not be negative, got {(oh, ow)}")
+    return oh, ow
+
+
+def _transforms(transforms, n, op):
+    """transforms as a float32 Tensor (N, 8); one (8,) array or list is repeated for the batch.
+    Other dtypes are refused (the C++ entry names them), not converted."""
+    if isinstance(transforms, Tensor):
+        return transforms
+    t = transforms if isinstance(transforms, np.ndarray) else np.asarray(transforms, np.float32)
+    if t.ndim == 1 and t.dtype == np.float32:
+        t = np.ascontiguousarray(np.broadcast_to(t, (n, t.shape[0])))
+    return as_tensor(t, op, "transforms")
+
+
+def image_transform_forward(x, transforms, output_size=None, interpolation: str = "bilinear",
+                            fill_mode: str = "constant", fill_value: float = 0.0, out=None):
+    """y (N, OH, OW, C) = x (N, H, W, C) warped by one projective transform per sample
+    (Keras ops.image.affine_transform): transforms (N, 8) [a0 a1 a2 b0 b1 b2 c0 c1] (or one (8,)
+    for all) map an output pixel (col X, row Y) to the input point ((a0 X + a1 Y + a2) / k,
+    (b0 X + b1 Y + b2) / k), k = c0 X + c1 Y + 1. ``output_size`` (OH, OW) defaults to (H, W).
+    fill_mode: reflect, wrap, nearest, constant (fill_value)."""
+    op = "image_transform_forward"
+    interpolation = _known_kind(interpolation, RESIZE_INTERPOLATIONS, op, "interpolation")
+    fill_mode = _known_kind(fill_mode, FILL_MODES, op, "fill_mode")
+    x = as_tensor(x, op, "x")
+    n, h, w, c = _image_shape(x, op, "x")
+    oh, ow = (h, w) if output_size is None else _size2_nonneg(output_size, op)
+    t = _transforms(transforms, n, op)
+    y = _out(out, (n, oh, ow, c), op, device=x.device, check_shape=True)  # the entry reads OH, OW from y
+    _C.image_transform_forward(x, t, y, interpolation, fill_mode, float(fill_value))
+    return y
+
+
+def image_transform_backward(dy, transforms, input_shape, interpolation: str = "bilinear",
+                             fill_mode: str = "constant", out=None):
+    """dx (input_shape): the gradient of image_transform_forward with respect to x, given dy
+    (N, OH, OW, C); the fill value carries no gradient."""
+    op = "image_transform_backward"
+    interpolation = _known_kind(interpolation, RESIZE_INTERPOLATIONS, op, "interpolation")
+    fill_mode = _known_kind(fill_mode, FILL_MODES, op, "fill_mode")
+    dy = as_tensor(dy, op, "dy")
+    _image_shape(dy, op, "dy")
+    shape = _shape_arg(input_shape, op)
+    if len(shape) != 4:
+        raise ValueError(f"{op}: input_shape must be (N, H, W, C), got {shape}")
+    t = _transforms(transforms, shape[0], op)
+    dx = _out(out, shape, op, device=dy.device, check_shape=True)
+    _C.image_transform_backward(dy, t, dx, interpolation, fill_mode)
+    return dx
+
+
+_IMAGE_OPS = ["resize2d_forward", "resize2d_backward", "image_transform_forward",
+              "image_transform_backward"]
+__all__ += _IMAGE_OPS + ["RESIZE_INTERPOLATIONS", "FILL_MODES"]
+for _name in _IMAGE_OPS:
+    globals()[_name] = _names_its_errors(globals()[_name])
+del _name, _IMAGE_OPS

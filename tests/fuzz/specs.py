@@ -1267,3 +1267,8 @@ def public_ops():
 from .specs_issue13 import issue13_specs  # noqa: E402
 
 SPECS.update(issue13_specs())
+
+# The image preprocessing kernels' builders (specs_image.py).
+from .specs_image import image_specs  # noqa: E402
+
+SPECS.update(image_specs())

@@ -9,6 +9,10 @@ from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
 from .normalization import BatchNormalization, LayerNormalization
 from .preprocessing import Normalization, Rescaling
+from .image_preprocessing import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
+                                  RandomRotation, RandomTranslation, RandomZoom, Resizing)
+from .text_preprocessing import (CategoryEncoding, Hashing, IntegerLookup, StringLookup,
+                                 TextVectorization)
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
                       MaxPooling2D)
@@ -31,6 +35,9 @@ __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Re
            "get", "serialize", "deserialize"]
 __all__ += ["Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D", "PReLU", "Rescaling",
             "Normalization"]
+__all__ += ["Resizing", "CenterCrop", "RandomFlip", "RandomCrop", "RandomTranslation",
+            "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness",
+            "CategoryEncoding", "Hashing", "StringLookup", "IntegerLookup", "TextVectorization"]
 
 
 def serialize(layer) -> dict:
