@@ -1266,3 +1266,77 @@ def mha_backward(dy, query, value, key, weights, allowed, keep=None):
     if key is None:
         dvalue, dkey = dvalue + dkey, None
     return dquery, dvalue, dkey, grads[:2] + grads[2:4] + grads[4:6] + [dwo, dbo]
+
+
+# =============================================================================================
+# Issue 13, part A: GroupNormalization, UnitNormalization, AlphaDropout
+# =============================================================================================
+
+def _grouped(x, axis, groups):
+    """x (N, ..., C at axis, ...) as (N, A, G, C/G, B) (a view in float64)."""
+    x = f64(x)
+    axis %= x.ndim
+    a = int(np.prod(x.shape[1:axis], dtype=np.int64))
+    b = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
+    c = x.shape[axis]
+    return x.reshape(x.shape[0], a, groups, c // groups, b)
+
+
+def group_norm(x, gamma=None, beta=None, axis=-1, groups=1, epsilon=1e-3):
+    """(y, mean, inv_std) of group normalization, written as Keras 3 computes it: moments over
+    each (sample, group), mean / inv_std of shape (N, groups)."""
+    xg = _grouped(x, axis, groups)
+    mean = xg.mean(axis=(1, 3, 4), keepdims=True)
+    var = ((xg - mean) ** 2).mean(axis=(1, 3, 4), keepdims=True)
+    inv = 1.0 / np.sqrt(var + epsilon)
+    y = (xg - mean) * inv
+    cshape = (1, 1, groups, -1, 1)
+    if gamma is not None:
+        y = y * f64(gamma).reshape(cshape)
+    if beta is not None:
+        y = y + f64(beta).reshape(cshape)
+    n = xg.shape[0]
+    return y.reshape(np.shape(x)), mean.reshape(n, groups), inv.reshape(n, groups)
+
+
+def group_norm_grads(dy, x, gamma=None, axis=-1, groups=1, epsilon=1e-3):
+    """(dx, dgamma, dbeta) of group_norm from the chain rule per (sample, group)."""
+    xg, dyg = _grouped(x, axis, groups), _grouped(dy, axis, groups)
+    cshape = (1, 1, groups, -1, 1)
+    g = dyg * (f64(gamma).reshape(cshape) if gamma is not None else 1.0)
+    red = (1, 3, 4)
+    mean = xg.mean(axis=red, keepdims=True)
+    inv = 1.0 / np.sqrt(((xg - mean) ** 2).mean(axis=red, keepdims=True) + epsilon)
+    xhat = (xg - mean) * inv
+    dx = inv * (g - g.mean(axis=red, keepdims=True) - xhat * (g * xhat).mean(axis=red, keepdims=True))
+    dgamma = (dyg * xhat).sum(axis=(0, 1, 4)).reshape(-1)
+    dbeta = dyg.sum(axis=(0, 1, 4)).reshape(-1)
+    return dx.reshape(np.shape(x)), dgamma, dbeta
+
+
+def unit_norm(x, axis=-1):
+    """Keras 3 UnitNormalization: x * rsqrt(max(sum x^2, 1e-12)) over axis (int or tuple)."""
+    x = f64(x)
+    axis = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+    s = (x * x).sum(axis=axis, keepdims=True)
+    return x / np.sqrt(np.maximum(s, 1e-12))
+
+
+def unit_norm_grad(dy, x, axis=-1):
+    """dx of unit_norm from the chain rule (the clamp contributes nothing where it holds)."""
+    x, dy = f64(x), f64(dy)
+    axis = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+    s = (x * x).sum(axis=axis, keepdims=True)
+    inv = 1.0 / np.sqrt(np.maximum(s, 1e-12))
+    dot = (x * dy).sum(axis=axis, keepdims=True)
+    return inv * dy - np.where(s > 1e-12, x * dot * inv ** 3, 0.0)
+
+
+SELU_ALPHA_PRIME = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
+
+
+def alpha_dropout(x, keep, rate):
+    """Keras 3 AlphaDropout given the keep pattern: a * where(keep, x, alpha') + b."""
+    a = ((1 - rate) * (1 + rate * SELU_ALPHA_PRIME ** 2)) ** -0.5
+    b = -a * SELU_ALPHA_PRIME * rate
+    return a * np.where(keep, f64(x), SELU_ALPHA_PRIME) + b, a

@@ -55,6 +55,11 @@ TABLE = {
     "Lambda": (lambda: layers.Lambda(lambda x: x * x - 1.0), (4, 3), False),
     "ZeroPadding1D": (lambda: layers.ZeroPadding1D((1, 2)), (4, 3), False),
     "SpatialDropout1D": (lambda: layers.SpatialDropout1D(0.5), (4, 3), False),
+    "GroupNormalization": (lambda: layers.GroupNormalization(groups=2), (3, 3, 4), False),
+    "UnitNormalization": (lambda: layers.UnitNormalization(), (4, 3), False),
+    "GaussianNoise": (lambda: layers.GaussianNoise(0.3, seed=1), (5,), False),
+    "GaussianDropout": (lambda: layers.GaussianDropout(0.3, seed=1), (5,), False),
+    "AlphaDropout": (lambda: layers.AlphaDropout(0.3, seed=1), (5,), False),
 }
 
 # Not single-input layers: the base class, the input declaration, and the merge layers (another

@@ -99,6 +99,12 @@ LAYER_ARGS.update({
     "SpatialDropout1D": dict(rate=0.25, seed=3),
     "MultiHeadAttention": dict(num_heads=3, key_dim=4, value_dim=5, dropout=0.1, use_bias=False,
                                output_shape=(7,), seed=3),
+    "GroupNormalization": dict(groups=4, axis=1, epsilon=1e-5, center=False,
+                               gamma_initializer="he_normal", gamma_regularizer="l2"),
+    "UnitNormalization": dict(axis=[1, 2]),
+    "GaussianNoise": dict(stddev=0.25, seed=3),
+    "GaussianDropout": dict(rate=0.2, seed=4),
+    "AlphaDropout": dict(rate=0.1, seed=5),
 })
 
 

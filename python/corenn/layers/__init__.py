@@ -7,13 +7,15 @@ from .core import Activation, Dense, Dropout, Flatten, Identity, Lambda, Masking
 from .embedding import Embedding
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
-from .normalization import BatchNormalization, LayerNormalization
+from .normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
+                            UnitNormalization)
 from .preprocessing import Normalization, Rescaling
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
                       MaxPooling2D)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
-from .regularization import SpatialDropout1D, SpatialDropout2D
+from .regularization import (AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
+                             SpatialDropout2D)
 from .reshaping import (Cropping1D, Cropping2D, Permute, RepeatVector, UpSampling1D, UpSampling2D,
                         ZeroPadding1D, ZeroPadding2D)
 from .wrappers import TimeDistributed
@@ -31,6 +33,8 @@ __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Re
            "get", "serialize", "deserialize"]
 __all__ += ["Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D", "PReLU", "Rescaling",
             "Normalization"]
+__all__ += ["GroupNormalization", "UnitNormalization", "GaussianNoise", "GaussianDropout",
+            "AlphaDropout"]
 
 
 def serialize(layer) -> dict:
