@@ -1,0 +1,291 @@
+"""Keras layers of issue 13, part A: GroupNormalization, UnitNormalization, GaussianNoise,
+GaussianDropout, AlphaDropout. Forward against the float64 reference, input and weight gradients
+against finite differences of it, Keras argument semantics and errors, training-only noise that a
+seed reproduces, config / weight names, save / load, and a functional model under GradientTape."""
+import numpy as np
+import pytest
+
+import corenn
+from corenn import keras, kernels, layers
+from corenn.models import load_model
+import reference as ref
+
+
+def _check(got, want, tol=1e-3):
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * (np.abs(want).max() + 1e-6))
+
+
+def _run(layer, x, r, training=True):
+    """y, dx and the weight gradients of L = sum(layer(x) * r), run as a model would."""
+    y = np.asarray(layer.forward(kernels.as_tensor(x), training=training)).copy()
+    dx = layer.backward(kernels.as_tensor(np.ascontiguousarray(r, np.float32)))
+    return y, np.asarray(dx).copy(), [np.asarray(g).copy() for g in layer.gradients]
+
+
+def _fd_check(layer, x, weights, fn, rng):
+    """layer forward equals fn(x, *weights) (float64) and its dx / weight gradients equal finite
+    differences of sum(fn(...) * r)."""
+    if not layer.built:
+        layer.build((None,) + x.shape[1:])
+    layer.set_weights(weights)
+    want = fn(x, *weights)
+    r = rng.normal(size=want.shape)
+    y, dx, grads = _run(layer, x, r)
+    _check(y, want)
+    args = [np.asarray(x, np.float64)] + [np.asarray(w, np.float64) for w in weights]
+
+    def loss_at(i):
+        def f(v):
+            a = list(args)
+            a[i] = v
+            return float((fn(*a) * r).sum())
+        return f
+    _check(dx, ref.numerical_grad(loss_at(0), args[0]))
+    assert len(grads) == len(weights)
+    for i, g in enumerate(grads):
+        _check(g, ref.numerical_grad(loss_at(i + 1), args[i + 1]))
+
+
+# ---- GroupNormalization ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape,groups,axis,center,scale", [
+    ((3, 8), 4, -1, True, True),
+    ((2, 3, 3, 6), 3, -1, True, True),
+    ((2, 4, 3, 2), 2, 1, True, False),     # channels first
+    ((2, 5, 4), -1, -1, False, True),      # one group per channel: instance normalization
+    ((2, 3, 4), 1, 2, False, False),       # one group: layer normalization over all features
+])
+def test_group_normalization_matches_reference_and_finite_differences(shape, groups, axis, center,
+                                                                      scale, rng):
+    layer = layers.GroupNormalization(groups=groups, axis=axis, center=center, scale=scale)
+    x = (rng.normal(size=shape) * 2 + 1).astype(np.float32)
+    layer.build((None,) + shape[1:])
+    c = shape[axis]
+    g = layer.groups
+    assert g == (c if groups == -1 else groups)
+    weights = ([rng.uniform(0.5, 1.5, c).astype(np.float32)] if scale else []) + \
+              ([rng.normal(size=c).astype(np.float32)] if center else [])
+
+    def fn(xx, *ws):
+        ws = list(ws)
+        gamma = ws.pop(0) if scale else None
+        beta = ws.pop(0) if center else None
+        return ref.group_norm(xx, gamma, beta, axis, g)[0]
+    _fd_check(layer, x, weights, fn, rng)
+    assert [p.name for p in layer._params] == \
+        (["gamma"] if scale else []) + (["beta"] if center else [])
+
+
+def test_group_normalization_keras_defaults_and_errors():
+    layer = layers.GroupNormalization()
+    assert (layer.groups, layer.axis, layer.epsilon, layer.center, layer.scale) == (32, -1, 1e-3, True, True)
+    model = keras.Sequential([keras.Input((4, 64)), layer])
+    assert model.output_shape == (None, 4, 64)
+    np.testing.assert_array_equal(layer.get_weights()[0], np.ones(64, np.float32))
+    np.testing.assert_array_equal(layer.get_weights()[1], np.zeros(64, np.float32))
+    with pytest.raises(ValueError, match="cannot be more than the number of channels"):
+        keras.Sequential([keras.Input((4, 16)), layers.GroupNormalization()])
+    with pytest.raises(ValueError, match="multiple of the number of groups"):
+        keras.Sequential([keras.Input((4, 6)), layers.GroupNormalization(groups=4)])
+    with pytest.raises(ValueError, match="axis 0 is not a channel axis"):
+        keras.Sequential([keras.Input((6,)), layers.GroupNormalization(groups=2, axis=0)])
+    with pytest.raises(ValueError, match="known size"):
+        keras.Sequential([keras.Input((None,)), layers.GroupNormalization(groups=2)])
+    with pytest.raises(ValueError, match="groups must be a positive int"):
+        layers.GroupNormalization(groups=0)
+    with pytest.raises(TypeError, match="axis must be an int"):
+        layers.GroupNormalization(axis=[1, 2])
+    with pytest.raises(NotImplementedError, match="gamma_constraint"):
+        layers.GroupNormalization(gamma_constraint="non_neg")
+    # groups=-1 is resolved at build, and the config then records the real count (as Keras)
+    gn = layers.GroupNormalization(groups=-1)
+    keras.Sequential([keras.Input((3, 5)), gn])
+    assert gn.get_config()["groups"] == 5
+
+
+def test_group_normalization_trains_saves_and_loads(tmp_path, rng):
+    x = rng.normal(size=(32, 4, 4, 8)).astype(np.float32)
+    y = x.mean(axis=(1, 2))[:, :2] * 3.0
+    model = keras.Sequential([keras.Input((4, 4, 8)), layers.Conv2D(8, 3, padding="same"),
+                              layers.GroupNormalization(groups=4, gamma_regularizer="l2"),
+                              layers.Activation("relu"), layers.GlobalAveragePooling2D(),
+                              layers.Dense(2)])
+    model.compile("adam", "mse")
+    before = model.evaluate(x, y, verbose=0)
+    model.fit(x, y, epochs=8, batch_size=8, verbose=0)
+    assert model.evaluate(x, y, verbose=0) < before
+    gamma = model.layers[1].get_weights()[0]
+    assert not np.allclose(gamma, 1.0)  # the layer's weights were trained
+    path = tmp_path / "gn.keras"
+    model.save(path)
+    loaded = load_model(path)
+    assert type(loaded.layers[1]).__name__ == "GroupNormalization"
+    assert loaded.layers[1].get_config() == model.layers[1].get_config()
+    np.testing.assert_array_equal(loaded.layers[1].get_weights()[0], gamma)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+# ---- UnitNormalization -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape,axis", [((4, 6), -1), ((2, 3, 4), 1), ((2, 3, 4), [1, 2]),
+                                        ((2, 3, 2, 2), [-2, -1])])
+def test_unit_normalization_matches_reference_and_finite_differences(shape, axis, rng):
+    layer = layers.UnitNormalization(axis=axis)
+    x = rng.normal(size=shape).astype(np.float32)
+    _fd_check(layer, x, [], lambda xx: ref.unit_norm(xx, axis), rng)
+    y = np.asarray(layer(x))
+    np.testing.assert_allclose((y.astype(np.float64) ** 2).sum(axis=tuple(axis) if isinstance(axis, list) else axis),
+                               1.0, rtol=1e-5)
+
+
+def test_unit_normalization_keras_example_and_errors():
+    data = np.arange(6, dtype=np.float32).reshape(2, 3)
+    out = np.asarray(layers.UnitNormalization()(data))
+    np.testing.assert_allclose((out[0] ** 2).sum(), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(out, data / np.linalg.norm(data, axis=1, keepdims=True), rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(layers.UnitNormalization()(np.zeros((2, 3), np.float32))), 0.0)
+    with pytest.raises(TypeError, match="axis must be an int or a list of ints"):
+        layers.UnitNormalization(axis="last")
+    with pytest.raises(NotImplementedError, match="adjacent"):
+        keras.Sequential([keras.Input((2, 3, 4)), layers.UnitNormalization(axis=[1, 3])])
+    with pytest.raises(ValueError, match="out of range"):
+        keras.Sequential([keras.Input((2, 3)), layers.UnitNormalization(axis=3)])
+    assert layers.UnitNormalization(axis=(1, 2)).get_config()["axis"] == [1, 2]
+
+
+# ---- noise layers ------------------------------------------------------------------------------
+
+NOISE = {"GaussianNoise": lambda **kw: layers.GaussianNoise(0.4, **kw),
+         "GaussianDropout": lambda **kw: layers.GaussianDropout(0.3, **kw),
+         "AlphaDropout": lambda **kw: layers.AlphaDropout(0.2, **kw)}
+
+
+@pytest.mark.parametrize("name", sorted(NOISE))
+def test_noise_layers_are_the_identity_outside_training(name, rng):
+    layer = NOISE[name](seed=1)
+    x = rng.normal(size=(4, 5)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(layer(x)), x)
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+    y = np.asarray(layer(x, training=True))
+    assert y.shape == x.shape and not np.allclose(y, x)
+    model = keras.Sequential([keras.Input((5,)), NOISE[name](seed=1)])
+    np.testing.assert_array_equal(model.predict(x, verbose=0), x)
+
+
+@pytest.mark.parametrize("name", sorted(NOISE))
+def test_noise_layers_are_reproducible_from_their_seed_and_the_global_seed(name, rng):
+    x = rng.normal(size=(6, 7)).astype(np.float32)
+    a, b = NOISE[name](seed=3), NOISE[name](seed=3)
+    first = [np.asarray(a(x, training=True)).copy() for _ in range(2)]
+    second = [np.asarray(b(x, training=True)).copy() for _ in range(2)]
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+    assert not np.array_equal(first[0], first[1])  # a new draw every training call
+    runs = []
+    for _ in range(2):
+        corenn.utils.set_random_seed(11)
+        layer = NOISE[name]()
+        runs.append(np.asarray(layer(x, training=True)).copy())
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize("name", sorted(NOISE))
+def test_noise_layer_gradients_match_finite_differences_for_a_fixed_draw(name, rng):
+    """With the draw fixed (one seed), y(x) is a function of x: its gradient is checked against
+    finite differences of the kernel itself, and the layer's backward against both."""
+    layer = NOISE[name]()
+    layer.build((None, 3, 4))
+    layer._next_seed = lambda: 1234
+    forward = {"GaussianNoise": lambda v: kernels.gaussian_noise_forward(v, 0.4, 1234),
+               "GaussianDropout": lambda v: kernels.gaussian_dropout_forward(v, 0.3, 1234)[0],
+               "AlphaDropout": lambda v: kernels.alpha_dropout_forward(v, 0.2, 1234)[0]}[name]
+    x = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    r = rng.normal(size=x.shape)
+    y, dx, grads = _run(layer, x, r)
+    np.testing.assert_array_equal(y, np.asarray(forward(x)))
+    assert grads == []
+    fd = ref.numerical_grad(lambda v: float((np.asarray(forward(v.astype(np.float32)), np.float64) * r).sum()),
+                            np.asarray(x, np.float64), eps=1e-2)
+    _check(dx, fd)
+
+
+def test_alpha_dropout_keeps_selu_statistics_and_matches_the_reference(rng):
+    layer = layers.AlphaDropout(0.1, seed=2)
+    x = rng.normal(size=(400, 250)).astype(np.float32)
+    y = np.asarray(layer(x, training=True))
+    mask = np.asarray(layer._mask)
+    want, a = ref.alpha_dropout(x, mask != 0, 0.1)
+    _check(y, want, 1e-5)
+    assert abs(y.mean()) < 0.02 and abs(y.std() - 1.0) < 0.02
+    assert abs((mask == 0).mean() - 0.1) < 0.005
+
+
+def test_noise_layer_arguments_follow_keras():
+    for bad in (-0.1, 1.5, "0.2", True):
+        with pytest.raises(ValueError, match="GaussianNoise .*stddev"):
+            layers.GaussianNoise(bad)
+    for cls in (layers.GaussianDropout, layers.AlphaDropout):
+        for bad in (-0.1, 1.0):
+            with pytest.raises(ValueError, match=f"{cls.__name__} .*rate"):
+                cls(bad)
+        with pytest.raises(ValueError, match="seed"):
+            cls(0.1, seed=-1)
+    with pytest.raises(NotImplementedError, match="noise_shape"):
+        layers.AlphaDropout(0.1, noise_shape=(1, 5))
+    assert layers.GaussianNoise(0.1, seed=4).get_config()["seed"] == 4
+    assert layers.AlphaDropout(0.25).get_config()["rate"] == 0.25
+    zero = layers.GaussianDropout(0.0)
+    x = np.ones((2, 3), np.float32)
+    np.testing.assert_array_equal(np.asarray(zero(x, training=True)), x)
+
+
+def test_noise_layers_in_a_trained_and_saved_model(tmp_path, rng):
+    x = rng.normal(size=(64, 6)).astype(np.float32)
+    y = x[:, :2].sum(axis=1, keepdims=True)
+    model = keras.Sequential([keras.Input((6,)), layers.GaussianNoise(0.1, seed=1),
+                              layers.Dense(16, activation="selu"), layers.AlphaDropout(0.1, seed=2),
+                              layers.GaussianDropout(0.1, seed=3), layers.Dense(1)])
+    model.compile("adam", "mse")
+    before = model.evaluate(x, y, verbose=0)
+    model.fit(x, y, epochs=10, batch_size=16, verbose=0)
+    assert model.evaluate(x, y, verbose=0) < before
+    path = tmp_path / "noise.keras"
+    model.save(path)
+    loaded = load_model(path)
+    assert [type(l).__name__ for l in loaded.layers] == [type(l).__name__ for l in model.layers]
+    assert [l.get_config() for l in loaded.layers[:1]] == [model.layers[0].get_config()]
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+# ---- in a functional model under the tape -------------------------------------------------------
+
+def test_functional_model_under_gradient_tape_matches_finite_differences(rng):
+    inp = keras.Input((3, 4))
+    h = layers.GroupNormalization(groups=2, name="gn")(inp)
+    h = layers.UnitNormalization(name="un")(h)
+    out = layers.Dense(2, name="dense")(h)
+    model = keras.Model(inp, out)
+    gamma = rng.uniform(0.5, 1.5, 4)
+    beta, kernel, bias = rng.normal(size=4), rng.normal(size=(4, 2)), rng.normal(size=2)
+    params = [gamma, beta, kernel, bias]
+    model.set_weights([p.astype(np.float32) for p in params])
+    x = rng.normal(size=(2, 3, 4))
+    target = rng.normal(size=(2, 3, 2))
+
+    def ref_model(xx, g, b, k, bb):
+        return ref.unit_norm(ref.group_norm(xx, g, b, -1, 2)[0]) @ k + bb
+    tx = kernels.as_tensor(x.astype(np.float32))
+    with corenn.GradientTape() as tape:
+        tape.watch(tx)
+        pred = model(tx, training=True)
+        loss = keras.losses.MeanSquaredError()(target.astype(np.float32), pred)
+    grads = tape.gradient(loss, [tx] + model.trainable_variables)
+    _check(np.asarray(pred), ref_model(x, *params))
+    args = [x] + params
+    assert len(grads) == len(args)
+    for i, g in enumerate(grads):
+        def loss_of(v, i=i):
+            a = list(args)
+            a[i] = v
+            return float(((ref_model(*a) - target) ** 2).mean())
+        _check(np.asarray(g), ref.numerical_grad(loss_of, args[i]))
