@@ -1340,3 +1340,18 @@ def alpha_dropout(x, keep, rate):
     a = ((1 - rate) * (1 + rate * SELU_ALPHA_PRIME ** 2)) ** -0.5
     b = -a * SELU_ALPHA_PRIME * rate
     return a * np.where(keep, f64(x), SELU_ALPHA_PRIME) + b, a
+
+
+def conv1d_transpose(x, w, b=None, stride=1, padding="valid", output_padding=None, dilation=1):
+    """x (N, L, Cin), w (K, Cout, Cin) as Keras' Conv1DTranspose -> (N, OL, Cout): input step i
+    sends x[:, i] @ w[k]^T to output step i*stride - pad + k*dilation."""
+    x, w = f64(x), f64(w)
+    length, pad = conv_transpose_length(x.shape[1], w.shape[0], stride, padding, output_padding,
+                                        dilation)
+    y = np.zeros((x.shape[0], length, w.shape[1]))
+    for i in range(x.shape[1]):
+        for k in range(w.shape[0]):
+            o = i * stride - pad + k * dilation
+            if 0 <= o < length:
+                y[:, o, :] += x[:, i, :] @ w[k].T
+    return y + f64(b) if b is not None else y

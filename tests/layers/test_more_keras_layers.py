@@ -289,3 +289,80 @@ def test_functional_model_under_gradient_tape_matches_finite_differences(rng):
             a[i] = v
             return float(((ref_model(*a) - target) ** 2).mean())
         _check(np.asarray(g), ref.numerical_grad(loss_of, args[i]))
+
+
+# ---- Conv1DTranspose ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("act,k,stride,padding,output_padding,dilation,use_bias", [
+    ("linear", 3, 2, "same", None, 1, True),
+    ("tanh", 2, 1, "valid", None, 1, True),
+    ("relu", 3, 3, "valid", 2, 1, False),
+    ("linear", 3, 1, "same", None, 2, True),
+    ("linear", 4, 2, "same", 1, 1, True),
+])
+def test_conv1d_transpose_matches_reference_and_finite_differences(act, k, stride, padding,
+                                                                  output_padding, dilation,
+                                                                  use_bias, rng):
+    layer = layers.Conv1DTranspose(2, k, strides=stride, padding=padding,
+                                   output_padding=output_padding, dilation_rate=dilation,
+                                   activation=act, use_bias=use_bias)
+    x = rng.normal(size=(2, 4, 3)).astype(np.float32)
+    layer.build((None, 4, 3))
+    assert [p.name for p in layer._params] == ["kernel", "bias"][:1 + use_bias]
+    assert tuple(layer.kernel.shape) == (k, 2, 3)
+    length = ref.conv_transpose_length(4, k, stride, padding, output_padding, dilation)[0]
+    assert layer.compute_output_shape((None, 4, 3)) == (None, length, 2)
+    f = {"linear": lambda z: z, "relu": lambda z: np.maximum(z, 0), "tanh": np.tanh}[act]
+    weights = [rng.normal(size=(k, 2, 3)).astype(np.float32)] + \
+              ([rng.normal(size=2).astype(np.float32)] if use_bias else [])
+
+    def fn(xx, w, b=None):
+        return f(ref.conv1d_transpose(xx, w, b, stride, padding, output_padding, dilation))
+    _fd_check(layer, x, weights, fn, rng)
+
+
+def test_conv1d_transpose_torch_parity(rng):
+    torch = pytest.importorskip("torch")
+    layer = layers.Conv1DTranspose(4, 3, strides=2, padding="valid")
+    x = rng.normal(size=(2, 5, 3)).astype(np.float32)
+    layer.build((None, 5, 3))
+    w, b = rng.normal(size=(3, 4, 3)).astype(np.float32), rng.normal(size=4).astype(np.float32)
+    layer.set_weights([w, b])
+    # torch: input (N, C, L), weight (Cin, Cout, K)
+    ty = torch.nn.functional.conv_transpose1d(torch.tensor(x.transpose(0, 2, 1)),
+                                              torch.tensor(w.transpose(2, 1, 0)), torch.tensor(b),
+                                              stride=2)
+    np.testing.assert_allclose(np.asarray(layer(x)), ty.numpy().transpose(0, 2, 1), rtol=1e-4, atol=1e-5)
+
+
+def test_conv1d_transpose_arguments_errors_and_config():
+    layer = layers.Conv1DTranspose(8, 5)
+    assert (layer.strides, layer.padding, layer.output_padding, layer.dilation_rate) == ((1,), "valid", None, (1,))
+    with pytest.raises(ValueError, match="output_padding"):
+        layers.Conv1DTranspose(2, 3, strides=2, output_padding=2)
+    with pytest.raises(ValueError, match="output_padding"):
+        layers.Conv1DTranspose(2, 3, strides=2, output_padding=(1, 1))
+    with pytest.raises(ValueError, match="kernel_size"):
+        layers.Conv1DTranspose(2, (3, 3))
+    with pytest.raises(ValueError, match=r"\(batch, steps, channels\)"):
+        keras.Sequential([keras.Input((4, 4, 2)), layers.Conv1DTranspose(2, 3)])
+    cfg = layers.Conv1DTranspose(2, 3, strides=2, output_padding=1, name="up").get_config()
+    assert (cfg["kernel_size"], cfg["strides"], cfg["output_padding"]) == ((3,), (2,), (1,))
+    again = layers.Conv1DTranspose.from_config(cfg)
+    assert again.get_config() == cfg
+
+
+def test_conv1d_transpose_trains_saves_and_loads(tmp_path, rng):
+    x = rng.normal(size=(16, 6, 2)).astype(np.float32)
+    y = np.repeat(x, 2, axis=1)[:, :, :1]
+    model = keras.Sequential([keras.Input((6, 2)), layers.Conv1DTranspose(4, 3, strides=2, padding="same"),
+                              layers.Conv1D(1, 1)])
+    assert model.output_shape == (None, 12, 1)
+    model.compile("adam", "mse")
+    before = model.evaluate(x, y, verbose=0)
+    model.fit(x, y, epochs=10, batch_size=4, verbose=0)
+    assert model.evaluate(x, y, verbose=0) < before
+    path = tmp_path / "c1t.keras"
+    model.save(path)
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

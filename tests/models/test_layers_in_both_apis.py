@@ -60,6 +60,7 @@ TABLE = {
     "GaussianNoise": (lambda: layers.GaussianNoise(0.3, seed=1), (5,), False),
     "GaussianDropout": (lambda: layers.GaussianDropout(0.3, seed=1), (5,), False),
     "AlphaDropout": (lambda: layers.AlphaDropout(0.3, seed=1), (5,), False),
+    "Conv1DTranspose": (lambda: layers.Conv1DTranspose(3, 3, strides=2, activation="tanh"), (5, 2), False),
 }
 
 # Not single-input layers: the base class, the input declaration, and the merge layers (another

@@ -2,7 +2,8 @@
 from .activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .attention import MultiHeadAttention
 from .base import Input, InputLayer, Layer
-from .convolutional import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
+from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, DepthwiseConv2D,
+                            SeparableConv2D)
 from .core import Activation, Dense, Dropout, Flatten, Identity, Lambda, Masking, Reshape
 from .embedding import Embedding
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
@@ -34,7 +35,7 @@ __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Re
 __all__ += ["Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D", "PReLU", "Rescaling",
             "Normalization"]
 __all__ += ["GroupNormalization", "UnitNormalization", "GaussianNoise", "GaussianDropout",
-            "AlphaDropout"]
+            "AlphaDropout", "Conv1DTranspose"]
 
 
 def serialize(layer) -> dict:
