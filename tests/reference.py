@@ -1355,3 +1355,24 @@ def conv1d_transpose(x, w, b=None, stride=1, padding="valid", output_padding=Non
             if 0 <= o < length:
                 y[:, o, :] += x[:, i, :] @ w[k].T
     return y + f64(b) if b is not None else y
+
+
+def keras_attention(query, value, key=None, scale=1.0, query_mask=None, value_mask=None,
+                    causal=False):
+    """Keras 3 Attention (score_mode='dot') in float64, as Keras computes it: masked scores get
+    -1e9, softmax over the keys, weights @ value, then the query mask. Returns (out, weights)."""
+    q, v = f64(query), f64(value)
+    k = v if key is None else f64(key)
+    scores = f64(scale) * (q @ k.transpose(0, 2, 1))
+    allowed = np.ones(scores.shape, bool)
+    if value_mask is not None:
+        allowed &= np.asarray(value_mask, bool)[:, None, :]
+    if causal:
+        allowed &= np.tril(np.ones(scores.shape[1:], bool))[None]
+    scores = scores - 1e9 * (~allowed)
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights = e / e.sum(axis=-1, keepdims=True)
+    out = weights @ v
+    if query_mask is not None:
+        out = out * np.asarray(query_mask, np.float64)[:, :, None]
+    return out, weights

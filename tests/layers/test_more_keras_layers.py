@@ -366,3 +366,165 @@ def test_conv1d_transpose_trains_saves_and_loads(tmp_path, rng):
     model.save(path)
     loaded = load_model(path)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+# ---- Attention ---------------------------------------------------------------------------------
+
+def _attention_grads(layer, xs, r, masks=None):
+    """Outputs and input / weight gradients of L = sum(layer(xs) * r), run as a graph node is."""
+    if masks is not None:
+        layer.__dict__["_call_mask"] = [None if m is None else kernels.as_tensor(np.asarray(m, np.float32))
+                                        for m in masks]
+    y = layer.forward([kernels.as_tensor(x) for x in xs], training=True)
+    layer.__dict__.pop("_call_mask", None)
+    y = np.asarray(y[0] if isinstance(y, list) else y).copy()
+    dxs = layer.backward(kernels.as_tensor(np.ascontiguousarray(r, np.float32)))
+    return y, [np.asarray(d).copy() for d in dxs], [np.asarray(g).copy() for g in layer.gradients]
+
+
+@pytest.mark.parametrize("with_key,use_scale,causal,masked", [
+    (False, False, False, False), (True, True, False, False), (False, True, True, False),
+    (True, False, False, True), (True, True, True, True)])
+def test_attention_matches_keras_reference_and_finite_differences(with_key, use_scale, causal,
+                                                                  masked, rng):
+    tq, tv = 4, 4 if causal else 5
+    q = rng.normal(size=(2, tq, 3)).astype(np.float32)
+    v = rng.normal(size=(2, tv, 3 if not with_key else 2)).astype(np.float32)
+    k = rng.normal(size=(2, tv, 3)).astype(np.float32) if with_key else None
+    qm = np.array([[1, 1, 0, 1], [1, 1, 1, 1]], np.float32) if masked else None
+    vm = (np.arange(tv)[None, :] < np.array([[tv], [tv - 2]])).astype(np.float32) if masked else None
+    layer = layers.Attention(use_scale=use_scale)
+    xs = [q, v] + ([k] if with_key else [])
+    layer(xs, use_causal_mask=causal)  # builds and fixes the call options
+    scale = np.float32(1.7)
+    if use_scale:
+        layer.set_weights([np.array(scale)])
+
+    def fn(qq, vv, kk=None, ss=None):
+        return ref.keras_attention(qq, vv, kk, 1.0 if ss is None else ss, qm, vm, causal)[0]
+    want = fn(q, v, k, scale if use_scale else None)
+    r = rng.normal(size=want.shape)
+    y, dxs, grads = _attention_grads(layer, xs, r, [qm, vm])
+    _check(y, want)
+    args = [np.asarray(a, np.float64) for a in xs] + ([np.float64(scale)] if use_scale else [])
+    names = ["query", "value"] + (["key"] if with_key else [])
+
+    def loss(i):
+        def f(val):
+            a = list(args)
+            a[i] = val
+            kk = a[2] if with_key else None
+            ss = a[-1] if use_scale else None
+            return float((fn(a[0], a[1], kk, ss) * r).sum())
+        return f
+    assert len(dxs) == len(names)
+    for i, name in enumerate(names):
+        _check(dxs[i], ref.numerical_grad(loss(i), args[i]))
+    assert len(grads) == int(use_scale)
+    if use_scale:
+        _check(grads[0], ref.numerical_grad(loss(len(args) - 1), np.array(args[-1])))
+
+
+def test_attention_scores_masks_and_the_fully_masked_row(rng):
+    q = rng.normal(size=(1, 3, 2)).astype(np.float32)
+    v = rng.normal(size=(1, 3, 2)).astype(np.float32)
+    layer = layers.Attention()
+    out, weights = layer([q, v], return_attention_scores=True, use_causal_mask=True)
+    want, want_w = ref.keras_attention(q, v, causal=True)
+    _check(np.asarray(out), want)
+    _check(np.asarray(weights), want_w)
+    assert np.asarray(weights).shape == (1, 3, 3)
+    # a query whose keys are all masked: weights 0 here (Keras: uniform over the masked keys)
+    out = np.asarray(layers.Attention()([q, v], mask=[None, np.zeros((1, 3), bool)]))
+    np.testing.assert_array_equal(out, 0.0)
+
+
+def test_attention_torch_parity(rng):
+    torch = pytest.importorskip("torch")
+    q = rng.normal(size=(2, 4, 3)).astype(np.float32)
+    k = rng.normal(size=(2, 6, 3)).astype(np.float32)
+    v = rng.normal(size=(2, 6, 5)).astype(np.float32)
+    vm = np.ones((2, 6), bool)
+    vm[1, 4:] = False
+    tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
+    ty = torch.nn.functional.scaled_dot_product_attention(
+        tq, tk, tv, attn_mask=torch.tensor(vm)[:, None, :], scale=1.0)
+    dy = rng.normal(size=(2, 4, 5)).astype(np.float32)
+    ty.backward(torch.tensor(dy))
+    layer = layers.Attention()
+    y, dxs, _ = _attention_grads(layer, [q, v, k], dy, [None, vm])
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+    for got, want in zip(dxs, (tq.grad, tv.grad, tk.grad)):
+        np.testing.assert_allclose(got, want.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_attention_dropout_is_training_only_and_seeded(rng):
+    q = rng.normal(size=(2, 4, 3)).astype(np.float32)
+    v = rng.normal(size=(2, 6, 3)).astype(np.float32)
+    a, b = layers.Attention(dropout=0.5, seed=3), layers.Attention(dropout=0.5, seed=3)
+    want = ref.keras_attention(q, v)[0]
+    _check(np.asarray(a([q, v])), want)  # inference: no dropout
+    ya = np.asarray(a([q, v], training=True))
+    yb = np.asarray(b([q, v], training=True))
+    np.testing.assert_array_equal(ya, yb)
+    assert not np.allclose(ya, want)
+    _, w = a([q, v], training=True, return_attention_scores=True)
+    w = np.asarray(w)
+    p = ref.keras_attention(q, v)[1]
+    kept = w != 0  # every weight is dropped (0) or kept and scaled by 1 / (1 - rate)
+    np.testing.assert_allclose(w[kept], 2 * p[kept], rtol=1e-5)
+    assert 0.3 < kept.mean() < 0.7
+
+
+def test_attention_in_a_masked_functional_model_trains_saves_and_loads(tmp_path, rng):
+    tokens = keras.Input((6,), dtype="int32")
+    emb = layers.Embedding(10, 4, mask_zero=True)(tokens)
+    ctx = layers.Attention(use_scale=True, name="att")([emb, emb], use_causal_mask=True)
+    out = layers.Dense(1)(layers.GlobalAveragePooling1D()(ctx))
+    model = keras.Model(tokens, out)
+    x = rng.integers(1, 10, size=(32, 6)).astype(np.int32)
+    x[:8, 4:] = 0  # padding: masked keys and queries
+    y = (x[:, :1] > 5).astype(np.float32)
+    # the model's attention equals the layer called eagerly with the embedding's masks
+    emb_layer = model.layers[1]
+    e = np.asarray(emb_layer(x[:2]))
+    m = (x[:2] != 0)
+    want = ref.keras_attention(e, e, scale=1.0, query_mask=m, value_mask=m, causal=True)[0]
+    got = np.asarray(model.get_layer("att")([e, e], mask=[m, m], use_causal_mask=True))
+    _check(got, want)
+    model.compile("adam", "mse")
+    before = model.evaluate(x, y, verbose=0)
+    model.fit(x, y, epochs=10, batch_size=8, verbose=0)
+    assert model.evaluate(x, y, verbose=0) < before
+    assert model.get_layer("att").get_weights()[0] != 1.0  # the scale was trained
+    path = tmp_path / "att.keras"
+    model.save(path)
+    loaded = load_model(path)
+    assert loaded.get_layer("att")._options == (True, False)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_attention_arguments_and_errors(rng):
+    layer = layers.Attention()
+    assert (layer.use_scale, layer.score_mode, layer.dropout) == (False, "dot", 0.0)
+    with pytest.raises(NotImplementedError, match="concat"):
+        layers.Attention(score_mode="concat")
+    with pytest.raises(ValueError, match="score_mode"):
+        layers.Attention(score_mode="additive")
+    with pytest.raises(ValueError, match="dropout"):
+        layers.Attention(dropout=1.0)
+    q = np.ones((2, 3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"list \[query, value\]"):
+        layers.Attention()(q)
+    with pytest.raises(ValueError, match="same number of features"):
+        layers.Attention()([q, np.ones((2, 5, 4), np.float32), np.ones((2, 5, 3), np.float32)])
+    with pytest.raises(ValueError, match="same number of steps"):
+        layers.Attention()([q, np.ones((2, 5, 4), np.float32), np.ones((2, 4, 4), np.float32)])
+    with pytest.raises(ValueError, match=r"\(batch, steps, features\)"):
+        layers.Attention()([q, np.ones((2, 4), np.float32)])
+    inp = keras.Input((3, 4))
+    att = layers.Attention()
+    att([inp, inp])
+    with pytest.raises(ValueError, match="same options"):
+        att([inp, inp], use_causal_mask=True)
+    assert layers.Attention(use_scale=True).get_config()["use_scale"] is True
