@@ -1376,3 +1376,29 @@ def keras_attention(query, value, key=None, scale=1.0, query_mask=None, value_ma
     if query_mask is not None:
         out = out * np.asarray(query_mask, np.float64)[:, :, None]
     return out, weights
+
+
+def additive_scores(query, key, w, alpha=1.0):
+    """scores[n, i, j] = sum_d w[d] tanh(alpha (query[n, i, d] + key[n, j, d])) in float64."""
+    t = np.tanh(f64(alpha) * (f64(query)[:, :, None, :] + f64(key)[:, None, :, :]))
+    return (t * f64(w)).sum(axis=-1)
+
+
+def keras_additive_attention(query, value, key=None, scale=None, query_mask=None,
+                             value_mask=None, causal=False):
+    """Keras 3 AdditiveAttention in float64 (scale None: use_scale=False), as keras_attention."""
+    q, v = f64(query), f64(value)
+    k = v if key is None else f64(key)
+    scores = additive_scores(q, k, np.ones(q.shape[-1]) if scale is None else scale)
+    allowed = np.ones(scores.shape, bool)
+    if value_mask is not None:
+        allowed &= np.asarray(value_mask, bool)[:, None, :]
+    if causal:
+        allowed &= np.tril(np.ones(scores.shape[1:], bool))[None]
+    scores = scores - 1e9 * (~allowed)
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights = e / e.sum(axis=-1, keepdims=True)
+    out = weights @ v
+    if query_mask is not None:
+        out = out * np.asarray(query_mask, np.float64)[:, :, None]
+    return out, weights

@@ -1893,3 +1893,35 @@ __all__ += _LAYERS_A
 for _name in _LAYERS_A:
     globals()[_name] = _names_its_errors(globals()[_name])
 del _name, _LAYERS_A
+
+
+def additive_attention_scores_forward(query, key, w, alpha: float = 1.0, out=None):
+    """scores (N, Tq, Tv) = sum_d w[d] * tanh(alpha * (query[n, i, d] + key[n, j, d])): query
+    (N, Tq, D), key (N, Tv, D), w (D,). Keras' AdditiveAttention (w = scale, alpha = 1) and
+    Attention(score_mode='concat') (w = concat_score_weight, alpha = scale)."""
+    op = "additive_attention_scores_forward"
+    query, key = as_tensor(query, op, "query"), as_tensor(key, op, "key")
+    shape = [query.shape[0] if query.ndim else 0, query.shape[1] if query.ndim > 1 else 0,
+             key.shape[1] if key.ndim > 1 else 0]
+    scores = _out(out, shape, op, device=query.device)
+    _C.additive_attention_scores_forward(query, key, as_tensor(w, op, "w"), float(alpha), scores)
+    return scores
+
+
+def additive_attention_scores_backward(dscores, query, key, w, alpha: float = 1.0, *, dquery=None,
+                                       dkey=None, dw=None, dalpha=None):
+    """Gradients of additive_attention_scores_forward; each of ``dquery`` (N, Tq, D), ``dkey``
+    (N, Tv, D), ``dw`` (D,), ``dalpha`` (shape ()) is written only when given. Returns them."""
+    op = "additive_attention_scores_backward"
+    _C.additive_attention_scores_backward(
+        as_tensor(dscores, op, "dscores"), as_tensor(query, op, "query"), as_tensor(key, op, "key"),
+        as_tensor(w, op, "w"), float(alpha), _opt(dquery, op, "dquery"), _opt(dkey, op, "dkey"),
+        _opt(dw, op, "dw"), _opt(dalpha, op, "dalpha"))
+    return dquery, dkey, dw, dalpha
+
+
+_LAYERS_A = ["additive_attention_scores_forward", "additive_attention_scores_backward"]
+__all__ += _LAYERS_A
+for _name in _LAYERS_A:
+    globals()[_name] = _names_its_errors(globals()[_name])
+del _name, _LAYERS_A

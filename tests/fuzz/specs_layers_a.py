@@ -1,5 +1,6 @@
 """Valid-call builders (see specs.py) for the kernels of issue 13, part A: group_norm_*,
-unit_norm_*, gaussian_noise_forward, gaussian_dropout_forward, alpha_dropout_forward. specs.py
+unit_norm_*, gaussian_noise_forward, gaussian_dropout_forward, alpha_dropout_forward,
+additive_attention_scores_*. specs.py
 merges them into SPECS."""
 from __future__ import annotations
 
@@ -111,4 +112,38 @@ def layers_a_specs():
             "gaussian_noise_forward": gaussian_noise_forward,
             "gaussian_dropout_forward": _dropout_like(kernels.gaussian_dropout_forward,
                                                       "gaussian_dropout"),
-            "alpha_dropout_forward": _dropout_like(kernels.alpha_dropout_forward, "alpha_dropout")}
+            "alpha_dropout_forward": _dropout_like(kernels.alpha_dropout_forward, "alpha_dropout"),
+            # defined below (the module is read whole before SPECS calls this)
+            "additive_attention_scores_forward": additive_attention_scores_forward,
+            "additive_attention_scores_backward": additive_attention_scores_backward}
+
+
+def _additive_setup(r):
+    n, tq, tv = (int(r.integers(1, 4)) for _ in range(3))
+    d = int(r.integers(1, 5))
+    return f32(r, n, tq, d), f32(r, n, tv, d), f32(r, d), float(r.choice([1.0, 0.5])), (n, tq, tv)
+
+
+def additive_attention_scores_forward(r):
+    q, k, w, alpha, shape = _additive_setup(r)
+
+    def check(s, kw):
+        if np.shape(kw["query"]) != q.shape or np.shape(kw["key"]) != k.shape or \
+                np.shape(kw["w"]) != w.shape or kw.get("alpha") != alpha:
+            return []
+        return _close(s.numpy(), ref.additive_scores(kw["query"], kw["key"], kw["w"], alpha),
+                      "additive_attention_scores_forward", 1e-4, 1e-4)
+    return Call(kernels.additive_attention_scores_forward,
+                dict(query=q, key=k, w=w, alpha=alpha, out=_opt_out(r, shape)),
+                dict(query="in", key="in", w="in", alpha="param", out="out"),
+                ("additive_attention",), check)
+
+
+def additive_attention_scores_backward(r):
+    q, k, w, alpha, shape = _additive_setup(r)
+    return Call(kernels.additive_attention_scores_backward,
+                dict(dscores=f32(r, *shape), query=q, key=k, w=w, alpha=alpha,
+                     dquery=_opt_out(r, q.shape), dkey=_opt_out(r, k.shape), dw=_opt_out(r, w.shape),
+                     dalpha=_opt_out(r, ())),
+                dict(dscores="in", query="in", key="in", w="in", alpha="param", dquery="out",
+                     dkey="out", dw="out", dalpha="out"), ("additive_attention",))

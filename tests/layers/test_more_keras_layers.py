@@ -507,8 +507,6 @@ def test_attention_in_a_masked_functional_model_trains_saves_and_loads(tmp_path,
 def test_attention_arguments_and_errors(rng):
     layer = layers.Attention()
     assert (layer.use_scale, layer.score_mode, layer.dropout) == (False, "dot", 0.0)
-    with pytest.raises(NotImplementedError, match="concat"):
-        layers.Attention(score_mode="concat")
     with pytest.raises(ValueError, match="score_mode"):
         layers.Attention(score_mode="additive")
     with pytest.raises(ValueError, match="dropout"):
@@ -528,3 +526,99 @@ def test_attention_arguments_and_errors(rng):
     with pytest.raises(ValueError, match="same options"):
         att([inp, inp], use_causal_mask=True)
     assert layers.Attention(use_scale=True).get_config()["use_scale"] is True
+
+
+
+# ---- additive scores: Attention(score_mode="concat") and AdditiveAttention ----------------------
+
+def _concat_reference(q, v, k, scale, cw, qm, vm, causal):
+    """Keras 3 Attention(score_mode='concat'): scores = cw * sum tanh(scale * (q + k))."""
+    kk = v if k is None else k
+    d = q.shape[-1]
+    scores = ref.additive_scores(q, kk, np.full(d, cw), scale)
+    allowed = np.ones(scores.shape, bool)
+    if vm is not None:
+        allowed &= np.asarray(vm, bool)[:, None, :]
+    if causal:
+        allowed &= np.tril(np.ones(scores.shape[1:], bool))[None]
+    scores = scores - 1e9 * (~allowed)
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    out = (e / e.sum(axis=-1, keepdims=True)) @ ref.f64(v)
+    return out if qm is None else out * np.asarray(qm, np.float64)[:, :, None]
+
+
+@pytest.mark.parametrize("kind,with_key,use_scale,causal,masked", [
+    ("additive", False, True, False, False), ("additive", True, False, True, False),
+    ("additive", True, True, False, True), ("concat", False, False, False, False),
+    ("concat", True, True, True, True)])
+def test_additive_scores_match_keras_reference_and_finite_differences(kind, with_key, use_scale,
+                                                                     causal, masked, rng):
+    tq, tv, d = 4, 4, 3
+    q = rng.normal(size=(2, tq, d)).astype(np.float32)
+    v = rng.normal(size=(2, tv, d if not with_key else 2)).astype(np.float32)
+    k = rng.normal(size=(2, tv, d)).astype(np.float32) if with_key else None
+    qm = np.array([[1, 1, 0, 1], [1, 1, 1, 1]], np.float32) if masked else None
+    vm = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], np.float32) if masked else None
+    layer = layers.AdditiveAttention(use_scale=use_scale) if kind == "additive" else \
+        layers.Attention(use_scale=use_scale, score_mode="concat")
+    xs = [q, v] + ([k] if with_key else [])
+    layer(xs, use_causal_mask=causal)
+    if kind == "additive":
+        weights = [rng.normal(size=d).astype(np.float32)] if use_scale else []
+
+        def fn(qq, vv, kk=None, *ws):
+            return ref.keras_additive_attention(qq, vv, kk, ws[0] if ws else None, qm, vm, causal)[0]
+    else:
+        weights = ([np.array(1.3, np.float32)] if use_scale else []) + [np.array(0.7, np.float32)]
+
+        def fn(qq, vv, kk=None, *ws):
+            scale = ws[0] if use_scale else 1.0
+            return _concat_reference(qq, vv, kk, scale, ws[-1], qm, vm, causal)
+    layer.set_weights(weights)
+    args = [np.asarray(a, np.float64) for a in xs]
+    nk = len(args)
+
+    def full(*a):
+        inputs = list(a[:nk])
+        if not with_key:
+            inputs.append(None)
+        return fn(*inputs, *a[nk:])
+    want = full(*args, *[np.asarray(w, np.float64) for w in weights])
+    r = rng.normal(size=want.shape)
+    y, dxs, grads = _attention_grads(layer, xs, r, [qm, vm])
+    _check(y, want)
+    params = args + [np.asarray(w, np.float64) for w in weights]
+
+    def loss(i):
+        def f(val):
+            a = list(params)
+            a[i] = val
+            return float((full(*a) * r).sum())
+        return f
+    assert len(dxs) == nk and len(grads) == len(weights)
+    for i, got in enumerate(dxs + grads):
+        _check(got, ref.numerical_grad(loss(i), params[i]))
+
+
+def test_additive_attention_defaults_training_and_saving(tmp_path, rng):
+    layer = layers.AdditiveAttention()
+    assert (layer.use_scale, layer.dropout) == (True, 0.0)
+    assert "score_mode" not in layer.get_config()
+    inp_q, inp_v = keras.Input((4, 3)), keras.Input((5, 3))
+    ctx = layers.AdditiveAttention(name="add", dropout=0.1, seed=1)([inp_q, inp_v])
+    model = keras.Model([inp_q, inp_v], layers.Dense(1)(layers.Flatten()(ctx)))
+    assert model.get_layer("add").get_weights()[0].shape == (3,)
+    q = rng.normal(size=(24, 4, 3)).astype(np.float32)
+    v = rng.normal(size=(24, 5, 3)).astype(np.float32)
+    y = q[:, :1, :1].reshape(24, 1) + v.mean(axis=(1, 2))[:, None]
+    model.compile("adam", "mse")
+    before = model.evaluate([q, v], y, verbose=0)
+    model.fit([q, v], y, epochs=10, batch_size=8, verbose=0)
+    assert model.evaluate([q, v], y, verbose=0) < before
+    path = tmp_path / "add.keras"
+    model.save(path)
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict([q, v], verbose=0), model.predict([q, v], verbose=0))
+    concat = layers.Attention(score_mode="concat", use_scale=True)
+    concat([q[:2], v[:2]])
+    assert [p.name for p in concat._params] == ["scale", "concat_score_weight"]

@@ -66,7 +66,8 @@ TABLE = {
 # Not single-input layers: the base class, the input declaration, and the merge layers (another
 # branch) that take a list of tensors.
 NOT_SINGLE_INPUT = {"Layer", "InputLayer", "Input", "Add", "Subtract", "Multiply", "Average", "Maximum",
-                    "Minimum", "Concatenate", "Dot", "MultiHeadAttention", "Attention"}
+                    "Minimum", "Concatenate", "Dot", "MultiHeadAttention", "Attention",
+                    "AdditiveAttention"}
 
 
 def test_the_table_covers_every_public_layer():

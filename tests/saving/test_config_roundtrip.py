@@ -105,7 +105,8 @@ LAYER_ARGS.update({
     "GaussianNoise": dict(stddev=0.25, seed=3),
     "GaussianDropout": dict(rate=0.2, seed=4),
     "AlphaDropout": dict(rate=0.1, seed=5),
-    "Attention": dict(use_scale=True, dropout=0.2, seed=7),
+    "Attention": dict(use_scale=True, dropout=0.2, seed=7, score_mode="concat"),
+    "AdditiveAttention": dict(use_scale=False, dropout=0.1, seed=8),
     "Conv1DTranspose": dict(filters=2, kernel_size=3, strides=2, padding="same", output_padding=1,
                             activation="relu", use_bias=False),
 })

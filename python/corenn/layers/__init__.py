@@ -1,6 +1,6 @@
 """corenn.layers: Keras-style layers. Each calls corenn.kernels for its math."""
 from .activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
-from .attention import Attention, MultiHeadAttention
+from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import Input, InputLayer, Layer
 from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, DepthwiseConv2D,
                             SeparableConv2D)
@@ -35,7 +35,8 @@ __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Re
 __all__ += ["Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D", "PReLU", "Rescaling",
             "Normalization"]
 __all__ += ["GroupNormalization", "UnitNormalization", "GaussianNoise", "GaussianDropout",
-            "AlphaDropout", "Conv1DTranspose", "Attention"]
+            "AlphaDropout", "Conv1DTranspose", "Attention",
+            "AdditiveAttention"]
 
 
 def serialize(layer) -> dict:

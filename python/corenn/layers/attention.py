@@ -26,7 +26,7 @@ import numpy as np
 from .. import initializers, kernels, regularizers
 from .base import Layer, shape_str
 
-__all__ = ["MultiHeadAttention", "Attention"]
+__all__ = ["MultiHeadAttention", "Attention", "AdditiveAttention"]
 
 _QKV = (0, 2, 1, 3)   # (N, T, H, K) <-> (N, H, T, K); the permutation is its own inverse
 
@@ -381,16 +381,18 @@ class Attention(Layer):
         backward: dP = dout value^T, dvalue = P^T dout, dz = softmax'(dP) (csrc/ops/attention.h),
                   dscale = sum dz * (query . key^T), dquery = scale dz key, dkey = scale dz^T query
     With return_attention_scores the call returns [out, P] (P after dropout, as Keras 3).
-    Differences from Keras: a query row whose keys are all masked gets weights 0 (Keras: uniform
-    over the masked keys); score_mode="concat" is not supported.
+    score_mode="concat" replaces the scores by concat_score_weight * sum_d tanh(scale * (query + key))
+    (the additive kernel of AdditiveAttention, csrc/ops/additive_attention.h; softmax unscaled).
+    Difference from Keras: a query row whose keys are all masked gets weights 0 (Keras: uniform
+    over the masked keys).
 
     Args:
         use_scale: learn a scalar ``scale`` (initialised to 1) multiplying the scores.
-        score_mode: "dot" ("concat" raises NotImplementedError).
+        score_mode: "dot" or "concat".
         dropout: fraction of attention weights dropped in training, in [0, 1).
         seed: fixes the dropout draws independently of the global seed.
 
-    Weights: [scale] (shape ()) when use_scale.
+    Weights: [scale] (shape ()) when use_scale, then [concat_score_weight] (shape ()) in concat mode.
     """
 
     supports_masking = True
@@ -401,8 +403,6 @@ class Attention(Layer):
         if score_mode not in ("dot", "concat"):
             raise ValueError(f"Attention '{self.name}': score_mode must be 'dot' or 'concat', "
                              f"got {score_mode!r}")
-        if score_mode == "concat":
-            raise NotImplementedError(f"Attention '{self.name}': score_mode='concat' is not supported")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.integer, np.floating)) \
                 or not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"Attention '{self.name}': dropout must be in [0, 1), got {dropout!r}")
@@ -411,7 +411,7 @@ class Attention(Layer):
         self.dropout = float(dropout)
         self.seed = seed
         self._rng = None if seed is None else np.random.default_rng(seed)
-        self.scale = None
+        self.scale = self.concat_score_weight = None
         self._options = None  # (use_causal_mask, return_attention_scores) of the first call
 
     # -- calling -----------------------------------------------------------------------------
@@ -462,6 +462,8 @@ class Attention(Layer):
             self._options = (False, False)
         if self.use_scale:
             self.scale = self.add_weight("scale", (), initializers.get("ones"))
+        if self.score_mode == "concat":
+            self.concat_score_weight = self.add_weight("concat_score_weight", (), initializers.get("ones"))
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -498,8 +500,14 @@ class Attention(Layer):
         masks = list(self.__dict__.get("_call_mask") or []) + [None, None]
         query_mask, value_mask = masks[0], masks[1]
         q4, k4, v4 = (t.reshape([n, 1] + list(t.shape[1:])) for t in (query, k, value))
-        raw = kernels.batched_matmul(q4, k4, trans_b=True, out=self._buffer("raw", (n, 1, tq, tv)))
-        scale = float(np.asarray(self.scale)) if self.use_scale else 1.0
+        raw = self._buffer("raw", (n, 1, tq, tv))
+        if self.score_mode == "dot":
+            kernels.batched_matmul(q4, k4, trans_b=True, out=raw)
+            scale = float(np.asarray(self.scale)) if self.use_scale else 1.0
+        else:  # additive scores: the softmax takes them unscaled
+            w, alpha = self._additive_params(d)
+            kernels.additive_attention_scores_forward(query, k, w, alpha, out=raw.reshape([n, tq, tv]))
+            scale = 1.0
         rate = self.dropout if training else 0.0
         causal, return_scores = self._options or (False, False)
         probs, dropped = kernels.masked_softmax_forward(
@@ -533,6 +541,8 @@ class Attention(Layer):
                                     out=self._buffer("dp", (n, 1, tq, tv)))
         dz = kernels.masked_softmax_backward(probs, dp, scale=1.0, dropout_rate=rate,
                                              dropped=dropped, out=dp)
+        if self.score_mode != "dot":
+            return self._additive_backward(dz.reshape([n, tq, tv]), query, value, key, dy4, used)
         if self.use_scale and self.trainable:
             prod = kernels.binary_forward("multiply", dz, raw, out=self._buffer("dz_raw", (n, 1, tq, tv)))
             kernels.reduce_forward("sum", prod, out=self._grad_of("scale"))
@@ -547,6 +557,48 @@ class Attention(Layer):
         kernels.batched_matmul(draw, query.reshape([n, 1, tq, d]), trans_a=True,
                                out=dk.reshape([n, 1, tv, d]))
         if key is None:  # key = value: both of value's gradients
+            kernels.binary_forward("add", dvalue, dk, out=dvalue)
+            return [dq, dvalue]
+        return [dq, dvalue, dk]
+
+    # -- additive scores (score_mode="concat", AdditiveAttention) ----------------------------
+
+    def _additive_params(self, d):
+        """(w (D,), alpha) of additive_attention_scores_forward: concat mode is
+        concat_score_weight * sum_d tanh(scale * (q + k))."""
+        w = self._buffer("w", (d,))
+        w.fill_(float(np.asarray(self.concat_score_weight)))
+        return w, float(np.asarray(self.scale)) if self.use_scale else 1.0
+
+    def _additive_weight_grads(self, d):
+        """Buffers for (dw, dalpha) and, after the kernel wrote them, a function routing them into
+        the weights' gradients."""
+        if not self.trainable:
+            return None, None, lambda: None
+        dw = self._buffer("dw", (d,))
+        dalpha = self._grad_of("scale") if self.use_scale else None
+
+        def route():
+            kernels.reduce_forward("sum", dw, out=self._grad_of("concat_score_weight"))
+        return dw, dalpha, route
+
+    def _additive_backward(self, dz, query, value, key, dy4, used):
+        n, tq, d = query.shape
+        tv, dv = value.shape[1], value.shape[2]
+        k = value if key is None else key
+        w, alpha = self._additive_params(d)
+        dw, dalpha, route = self._additive_weight_grads(d)
+        need = self.needs_input_grad
+        dq = self._buffer("dq", (n, tq, d)) if need else None
+        dk = self._buffer("dk", (n, tv, d)) if need else None
+        kernels.additive_attention_scores_backward(dz, query, k, w, alpha, dquery=dq, dkey=dk, dw=dw,
+                                                   dalpha=dalpha)
+        route()
+        if not need:
+            return None
+        dvalue = self._buffer("dvalue", (n, tv, dv))
+        kernels.batched_matmul(used, dy4, trans_a=True, out=dvalue.reshape([n, 1, tv, dv]))
+        if key is None:
             kernels.binary_forward("add", dvalue, dk, out=dvalue)
             return [dq, dvalue]
         return [dq, dvalue, dk]
@@ -576,3 +628,56 @@ class Attention(Layer):
             layer._options = tuple(bool(o) for o in options)
             layer.__dict__["_from_config_options"] = True
         return layer
+
+
+class AdditiveAttention(Attention):
+    """Additive (Bahdanau-style) attention (Keras 3 ``keras.layers.AdditiveAttention``).
+
+    Called as Attention: ``layer([query, value(, key)])``, ``mask=[query_mask, value_mask]``,
+    ``return_attention_scores``, ``use_causal_mask``; query (N, Tq, D), key (N, Tv, D).
+
+    Math: scores[n,i,j] = sum_d scale[d] * tanh(query[n,i,d] + key[n,j,d]) (one C++ kernel,
+    csrc/ops/additive_attention.h; the (N, Tq, Tv, D) tanh is never stored), then Attention's
+    masked softmax, dropout and weighted sum of value.
+
+    Args:
+        use_scale: learn the (D,) vector ``scale`` (glorot_uniform, as Keras); off: all ones.
+        dropout: fraction of attention weights dropped in training, in [0, 1).
+        seed: fixes the dropout draws independently of the global seed.
+
+    Weights: [scale] (shape (D,)) when use_scale.
+    Reference: Bahdanau, Cho & Bengio, "Neural Machine Translation by Jointly Learning to Align
+    and Translate", ICLR 2015.
+    """
+
+    def __init__(self, use_scale=True, dropout=0.0, **kwargs):
+        kwargs.pop("score_mode", None)
+        super().__init__(use_scale=use_scale, dropout=dropout, **kwargs)
+        self.score_mode = "additive"
+
+    def build(self, input_shape):
+        q, _, _ = self._shapes(input_shape)
+        if q[-1] is None:
+            raise ValueError(f"AdditiveAttention '{self.name}': the query's features must be known, "
+                             f"got {shape_str(q)}")
+        if self._options is None:
+            self._options = (False, False)
+        if self.use_scale:
+            self.scale = self.add_weight("scale", (q[-1],), initializers.get("glorot_uniform"))
+        Layer.build(self, input_shape)
+
+    def _additive_params(self, d):
+        if self.use_scale:
+            return self.scale, 1.0
+        w = self._buffer("w", (d,))
+        w.fill_(1.0)
+        return w, 1.0
+
+    def _additive_weight_grads(self, d):
+        dw = self._grad_of("scale") if self.use_scale and self.trainable else None
+        return dw, None, lambda: None
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.pop("score_mode")
+        return cfg
