@@ -622,3 +622,40 @@ def test_additive_attention_defaults_training_and_saving(tmp_path, rng):
     concat = layers.Attention(score_mode="concat", use_scale=True)
     concat([q[:2], v[:2]])
     assert [p.name for p in concat._params] == ["scale", "concat_score_weight"]
+
+
+
+# ---- ZeroPadding3D / Cropping3D ----------------------------------------------------------------
+
+@pytest.mark.parametrize("spec,pads", [(1, ((1, 1), (1, 1), (1, 1))),
+                                       ((2, 0, 1), ((2, 2), (0, 0), (1, 1))),
+                                       (((1, 0), (0, 2), (3, 1)), ((1, 0), (0, 2), (3, 1)))])
+def test_zero_padding3d_and_cropping3d_match_numpy_and_finite_differences(spec, pads, rng):
+    x = rng.normal(size=(2, 3, 2, 4, 3)).astype(np.float32)
+    pad = layers.ZeroPadding3D(spec)
+    assert pad.padding == pads
+    _fd_check(pad, x, [], lambda xx: np.pad(xx, ((0, 0),) + pads + ((0, 0),)), rng)
+    big = rng.normal(size=(2, 6, 5, 7, 2)).astype(np.float32)
+    crop = layers.Cropping3D(spec)
+    sl = tuple(slice(a, s - b) for (a, b), s in zip(pads, big.shape[1:4]))
+    _fd_check(crop, big, [], lambda xx: xx[(slice(None),) + sl], rng)
+    assert crop.compute_output_shape((None, 6, 5, 7, 2)) == (None,) + tuple(
+        s - a - b for (a, b), s in zip(pads, (6, 5, 7))) + (2,)
+
+
+def test_3d_padding_and_cropping_errors_and_keras_defaults():
+    assert layers.ZeroPadding3D().padding == ((1, 1), (1, 1), (1, 1))
+    assert layers.Cropping3D().cropping == ((1, 1), (1, 1), (1, 1))
+    with pytest.raises(ValueError, match="ZeroPadding3D .*padding"):
+        layers.ZeroPadding3D((1, 2))
+    with pytest.raises(ValueError, match="Cropping3D .*cropping"):
+        layers.Cropping3D(-1)
+    with pytest.raises(ValueError, match="leaves no depth"):
+        keras.Sequential([keras.Input((2, 4, 4, 1)), layers.Cropping3D(1)])
+    with pytest.raises(ValueError, match="rank 5"):
+        keras.Sequential([keras.Input((4, 4, 1)), layers.ZeroPadding3D(1)])
+    with pytest.raises(NotImplementedError, match="channels_last"):
+        layers.ZeroPadding3D(1, data_format="channels_first")
+    model = keras.Sequential([keras.Input((2, 3, 4, 1)), layers.ZeroPadding3D((1, 0, 2)),
+                              layers.Cropping3D(((0, 1), (0, 0), (1, 1)))])
+    assert model.output_shape == (None, 3, 3, 6, 1)

@@ -60,6 +60,8 @@ TABLE = {
     "GaussianNoise": (lambda: layers.GaussianNoise(0.3, seed=1), (5,), False),
     "GaussianDropout": (lambda: layers.GaussianDropout(0.3, seed=1), (5,), False),
     "AlphaDropout": (lambda: layers.AlphaDropout(0.3, seed=1), (5,), False),
+    "ZeroPadding3D": (lambda: layers.ZeroPadding3D(((1, 0), (0, 2), 1)), (2, 3, 2, 2), False),
+    "Cropping3D": (lambda: layers.Cropping3D(((1, 0), (0, 1), 1)), (3, 3, 4, 2), False),
     "Conv1DTranspose": (lambda: layers.Conv1DTranspose(3, 3, strides=2, activation="tanh"), (5, 2), False),
 }
 

@@ -107,6 +107,8 @@ LAYER_ARGS.update({
     "AlphaDropout": dict(rate=0.1, seed=5),
     "Attention": dict(use_scale=True, dropout=0.2, seed=7, score_mode="concat"),
     "AdditiveAttention": dict(use_scale=False, dropout=0.1, seed=8),
+    "ZeroPadding3D": dict(padding=(1, 2, 3)),
+    "Cropping3D": dict(cropping=((1, 0), (2, 1), (0, 3))),
     "Conv1DTranspose": dict(filters=2, kernel_size=3, strides=2, padding="same", output_padding=1,
                             activation="relu", use_bias=False),
 })

@@ -17,8 +17,8 @@ from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .regularization import (AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
                              SpatialDropout2D)
-from .reshaping import (Cropping1D, Cropping2D, Permute, RepeatVector, UpSampling1D, UpSampling2D,
-                        ZeroPadding1D, ZeroPadding2D)
+from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
+                        UpSampling2D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
 from .wrappers import TimeDistributed
 
 __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Reshape", "Dropout",
@@ -36,7 +36,7 @@ __all__ += ["Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D", "PReLU", "R
             "Normalization"]
 __all__ += ["GroupNormalization", "UnitNormalization", "GaussianNoise", "GaussianDropout",
             "AlphaDropout", "Conv1DTranspose", "Attention",
-            "AdditiveAttention"]
+            "AdditiveAttention", "ZeroPadding3D", "Cropping3D"]
 
 
 def serialize(layer) -> dict:
