@@ -29,6 +29,9 @@ cpu::AdditiveProblem problem(const char* op, const Tensor& query, const Tensor& 
   check_same_device(op, "query", query, "key", key);
   check_same_device(op, "query", query, "w", w);
   check_cpu(op, "query", query);
+  // The kernels size their parallel grains from this count; bounding it keeps that int64 math exact.
+  checked_product(op, "the number of tanh terms N * Tq * Tv * D",
+                  {query.size(0), query.size(1), key.size(1), query.size(2)});
   return {query.size(0), query.size(1), key.size(1), query.size(2), static_cast<float>(alpha)};
 }
 
