@@ -1380,3 +1380,137 @@ def image_transform_grad(dy, transforms, input_shape, interpolation="bilinear", 
         A, _ = image_transform_matrix((h, w), transforms[b], dy.shape[1:3], interpolation, fill_mode)
         dx[b] = (A.T @ dy[b].reshape(-1, c)).reshape(h, w, c)
     return dx
+
+# Issue 13, part A: GroupNormalization, UnitNormalization, AlphaDropout
+# =============================================================================================
+
+def _grouped(x, axis, groups):
+    """x (N, ..., C at axis, ...) as (N, A, G, C/G, B) (a view in float64)."""
+    x = f64(x)
+    axis %= x.ndim
+    a = int(np.prod(x.shape[1:axis], dtype=np.int64))
+    b = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
+    c = x.shape[axis]
+    return x.reshape(x.shape[0], a, groups, c // groups, b)
+
+
+def group_norm(x, gamma=None, beta=None, axis=-1, groups=1, epsilon=1e-3):
+    """(y, mean, inv_std) of group normalization, written as Keras 3 computes it: moments over
+    each (sample, group), mean / inv_std of shape (N, groups)."""
+    xg = _grouped(x, axis, groups)
+    mean = xg.mean(axis=(1, 3, 4), keepdims=True)
+    var = ((xg - mean) ** 2).mean(axis=(1, 3, 4), keepdims=True)
+    inv = 1.0 / np.sqrt(var + epsilon)
+    y = (xg - mean) * inv
+    cshape = (1, 1, groups, -1, 1)
+    if gamma is not None:
+        y = y * f64(gamma).reshape(cshape)
+    if beta is not None:
+        y = y + f64(beta).reshape(cshape)
+    n = xg.shape[0]
+    return y.reshape(np.shape(x)), mean.reshape(n, groups), inv.reshape(n, groups)
+
+
+def group_norm_grads(dy, x, gamma=None, axis=-1, groups=1, epsilon=1e-3):
+    """(dx, dgamma, dbeta) of group_norm from the chain rule per (sample, group)."""
+    xg, dyg = _grouped(x, axis, groups), _grouped(dy, axis, groups)
+    cshape = (1, 1, groups, -1, 1)
+    g = dyg * (f64(gamma).reshape(cshape) if gamma is not None else 1.0)
+    red = (1, 3, 4)
+    mean = xg.mean(axis=red, keepdims=True)
+    inv = 1.0 / np.sqrt(((xg - mean) ** 2).mean(axis=red, keepdims=True) + epsilon)
+    xhat = (xg - mean) * inv
+    dx = inv * (g - g.mean(axis=red, keepdims=True) - xhat * (g * xhat).mean(axis=red, keepdims=True))
+    dgamma = (dyg * xhat).sum(axis=(0, 1, 4)).reshape(-1)
+    dbeta = dyg.sum(axis=(0, 1, 4)).reshape(-1)
+    return dx.reshape(np.shape(x)), dgamma, dbeta
+
+
+def unit_norm(x, axis=-1):
+    """Keras 3 UnitNormalization: x * rsqrt(max(sum x^2, 1e-12)) over axis (int or tuple)."""
+    x = f64(x)
+    axis = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+    s = (x * x).sum(axis=axis, keepdims=True)
+    return x / np.sqrt(np.maximum(s, 1e-12))
+
+
+def unit_norm_grad(dy, x, axis=-1):
+    """dx of unit_norm from the chain rule (the clamp contributes nothing where it holds)."""
+    x, dy = f64(x), f64(dy)
+    axis = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+    s = (x * x).sum(axis=axis, keepdims=True)
+    inv = 1.0 / np.sqrt(np.maximum(s, 1e-12))
+    dot = (x * dy).sum(axis=axis, keepdims=True)
+    return inv * dy - np.where(s > 1e-12, x * dot * inv ** 3, 0.0)
+
+
+SELU_ALPHA_PRIME = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
+
+
+def alpha_dropout(x, keep, rate):
+    """Keras 3 AlphaDropout given the keep pattern: a * where(keep, x, alpha') + b."""
+    a = ((1 - rate) * (1 + rate * SELU_ALPHA_PRIME ** 2)) ** -0.5
+    b = -a * SELU_ALPHA_PRIME * rate
+    return a * np.where(keep, f64(x), SELU_ALPHA_PRIME) + b, a
+
+
+def conv1d_transpose(x, w, b=None, stride=1, padding="valid", output_padding=None, dilation=1):
+    """x (N, L, Cin), w (K, Cout, Cin) as Keras' Conv1DTranspose -> (N, OL, Cout): input step i
+    sends x[:, i] @ w[k]^T to output step i*stride - pad + k*dilation."""
+    x, w = f64(x), f64(w)
+    length, pad = conv_transpose_length(x.shape[1], w.shape[0], stride, padding, output_padding,
+                                        dilation)
+    y = np.zeros((x.shape[0], length, w.shape[1]))
+    for i in range(x.shape[1]):
+        for k in range(w.shape[0]):
+            o = i * stride - pad + k * dilation
+            if 0 <= o < length:
+                y[:, o, :] += x[:, i, :] @ w[k].T
+    return y + f64(b) if b is not None else y
+
+
+def keras_attention(query, value, key=None, scale=1.0, query_mask=None, value_mask=None,
+                    causal=False):
+    """Keras 3 Attention (score_mode='dot') in float64, as Keras computes it: masked scores get
+    -1e9, softmax over the keys, weights @ value, then the query mask. Returns (out, weights)."""
+    q, v = f64(query), f64(value)
+    k = v if key is None else f64(key)
+    scores = f64(scale) * (q @ k.transpose(0, 2, 1))
+    allowed = np.ones(scores.shape, bool)
+    if value_mask is not None:
+        allowed &= np.asarray(value_mask, bool)[:, None, :]
+    if causal:
+        allowed &= np.tril(np.ones(scores.shape[1:], bool))[None]
+    scores = scores - 1e9 * (~allowed)
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights = e / e.sum(axis=-1, keepdims=True)
+    out = weights @ v
+    if query_mask is not None:
+        out = out * np.asarray(query_mask, np.float64)[:, :, None]
+    return out, weights
+
+
+def additive_scores(query, key, w, alpha=1.0):
+    """scores[n, i, j] = sum_d w[d] tanh(alpha (query[n, i, d] + key[n, j, d])) in float64."""
+    t = np.tanh(f64(alpha) * (f64(query)[:, :, None, :] + f64(key)[:, None, :, :]))
+    return (t * f64(w)).sum(axis=-1)
+
+
+def keras_additive_attention(query, value, key=None, scale=None, query_mask=None,
+                             value_mask=None, causal=False):
+    """Keras 3 AdditiveAttention in float64 (scale None: use_scale=False), as keras_attention."""
+    q, v = f64(query), f64(value)
+    k = v if key is None else f64(key)
+    scores = additive_scores(q, k, np.ones(q.shape[-1]) if scale is None else scale)
+    allowed = np.ones(scores.shape, bool)
+    if value_mask is not None:
+        allowed &= np.asarray(value_mask, bool)[:, None, :]
+    if causal:
+        allowed &= np.tril(np.ones(scores.shape[1:], bool))[None]
+    scores = scores - 1e9 * (~allowed)
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights = e / e.sum(axis=-1, keepdims=True)
+    out = weights @ v
+    if query_mask is not None:
+        out = out * np.asarray(query_mask, np.float64)[:, :, None]
+    return out, weights

@@ -1881,3 +1881,165 @@ __all__ += _IMAGE_OPS + ["RESIZE_INTERPOLATIONS", "FILL_MODES"]
 for _name in _IMAGE_OPS:
     globals()[_name] = _names_its_errors(globals()[_name])
 del _name, _IMAGE_OPS
+
+# ---- group / unit normalization and the noise layers (issue 13, part A)
+# The math is in csrc/ops/group_norm.h, csrc/ops/unit_norm.h and csrc/ops/noise.h.
+
+def _int_arg(value, op, what):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{op}: {what} must be an int, got {value!r}")
+    return int(value)
+
+
+def group_norm_forward(x, gamma=None, beta=None, *, axis: int = -1, groups: int = 32,
+                       epsilon: float = 1e-3, out=None, mean=None, inv_std=None):
+    """Group normalization: the channels of ``x`` along ``axis`` fall into ``groups`` groups of
+    consecutive channels; each (sample, group) is normalised by its own mean and biased variance
+    over all its values: y = gamma_c * (x - mean) / sqrt(var + epsilon) + beta_c. ``gamma`` /
+    ``beta`` are (C,) or None (1 / 0). Returns (y, mean, inv_std), the last two (N, groups)."""
+    op = "group_norm_forward"
+    x = as_tensor(x, op, "x")
+    axis = _int_arg(axis, op, "axis")
+    groups = _int_arg(groups, op, "groups")
+    axis = axis + x.ndim if axis < 0 else axis
+    stats = [x.shape[0] if x.ndim else 0, max(groups, 0)]
+    y = _out(out, x.shape, op, device=x.device)
+    mean = _out(mean, stats, op, device=x.device)
+    inv_std = _out(inv_std, stats, op, device=x.device)
+    _C.group_norm_forward(x, _opt(gamma, op, "gamma"), _opt(beta, op, "beta"), y, mean, inv_std,
+                          axis, groups, float(epsilon))
+    return y, mean, inv_std
+
+
+def group_norm_backward(dy, x, gamma, mean, inv_std, *, axis: int = -1, groups: int = 32, dx=None,
+                        dgamma=None, dbeta=None, need_dx: bool = True):
+    """Gradients of group normalization given the forward's ``mean`` / ``inv_std`` (N, groups).
+
+    With xhat = (x - mean) * inv_std and g = dy * gamma_c, per (sample, group) of M values:
+    dx = inv_std * (g - sum g / M - xhat * sum(g * xhat) / M); per channel: dgamma = sum dy * xhat,
+    dbeta = sum dy. ``dgamma`` / ``dbeta`` are written only when given; dx is allocated when not
+    given, unless ``need_dx`` is False. Returns dx (or None)."""
+    op = "group_norm_backward"
+    dy = as_tensor(dy, op, "dy")
+    x = as_tensor(x, op, "x")
+    axis = _int_arg(axis, op, "axis")
+    axis = axis + x.ndim if axis < 0 else axis
+    dx = _out(dx, dy.shape, op, device=dy.device) if need_dx else None
+    _C.group_norm_backward(dy, x, _opt(gamma, op, "gamma"), as_tensor(mean, op, "mean"),
+                           as_tensor(inv_std, op, "inv_std"), dx, _opt(dgamma, op, "dgamma"),
+                           _opt(dbeta, op, "dbeta"), axis, _int_arg(groups, op, "groups"))
+    return dx
+
+
+def _axis_run(axes, ndim, op):
+    """(first_axis, num_axes) of a contiguous run of axes (ints, negatives count from the end)."""
+    axes = list(axes) if isinstance(axes, (list, tuple)) else [axes]
+    axes = [_int_arg(a, op, "axis") for a in axes]
+    if not axes or any(not -ndim <= a < ndim for a in axes):
+        raise ValueError(f"{op}: axis {axes} is out of range for an input of rank {ndim}")
+    pos = sorted({a % ndim for a in axes})
+    if len(pos) != len(axes) or pos != list(range(pos[0], pos[0] + len(pos))):
+        raise ValueError(f"{op}: axis {axes} must name distinct, adjacent axes")
+    return pos[0], len(pos)
+
+
+def unit_norm_forward(x, *, axis=-1, out=None):
+    """y = x / sqrt(max(sum x^2, 1e-12)), the sum over ``axis`` (an int or a list of adjacent
+    axes), as Keras' UnitNormalization."""
+    op = "unit_norm_forward"
+    x = as_tensor(x, op, "x")
+    first, count = _axis_run(axis, x.ndim, op)
+    y = _out(out, x.shape, op, device=x.device)
+    _C.unit_norm_forward(x, y, first, count)
+    return y
+
+
+def unit_norm_backward(dy, x, *, axis=-1, out=None):
+    """dx of unit_norm_forward: inv * dy - x * inv^3 * sum(dy * x) with inv = 1 / |x| (dx = inv *
+    dy where the squared norm is under the 1e-12 floor)."""
+    op = "unit_norm_backward"
+    dy = as_tensor(dy, op, "dy")
+    x = as_tensor(x, op, "x")
+    first, count = _axis_run(axis, x.ndim, op)
+    dx = _out(out, dy.shape, op, device=dy.device)
+    _C.unit_norm_backward(dy, x, dx, first, count)
+    return dx
+
+
+def _seed64(seed, op):
+    return _int_arg(seed, op, "seed") & 0xFFFFFFFFFFFFFFFF
+
+
+def gaussian_noise_forward(x, stddev: float, seed: int, out=None):
+    """y = x + stddev * z, z standard normal drawn from ``seed`` (element i's draw depends on
+    (seed, i) only). The gradient is dy itself."""
+    op = "gaussian_noise_forward"
+    x = as_tensor(x, op, "x")
+    y = _out(out, x.shape, op, device=x.device)
+    _C.gaussian_noise_forward(x, y, float(stddev), _seed64(seed, op))
+    return y
+
+
+def gaussian_dropout_forward(x, rate: float, seed: int, out=None, mask=None):
+    """mask = 1 + sqrt(rate / (1 - rate)) * z (z standard normal from ``seed``), y = x * mask.
+    Returns (y, mask); the backward is dropout_backward(dy, mask)."""
+    op = "gaussian_dropout_forward"
+    x = as_tensor(x, op, "x")
+    y = _out(out, x.shape, op, device=x.device)
+    mask = _out(mask, x.shape, op, device=x.device)
+    _C.gaussian_dropout_forward(x, y, mask, float(rate), _seed64(seed, op))
+    return y, mask
+
+
+def alpha_dropout_forward(x, rate: float, seed: int, out=None, mask=None):
+    """Alpha dropout (keeps SELU's mean and variance): keep = u(seed, i) >= rate,
+    y = keep ? a * x + b : a * alpha' + b with alpha' = -SELU scale * alpha,
+    a = ((1 - rate)(1 + rate alpha'^2))^-1/2, b = -a alpha' rate. Returns (y, mask) with
+    mask = keep ? a : 0; the backward is dropout_backward(dy, mask)."""
+    op = "alpha_dropout_forward"
+    x = as_tensor(x, op, "x")
+    y = _out(out, x.shape, op, device=x.device)
+    mask = _out(mask, x.shape, op, device=x.device)
+    _C.alpha_dropout_forward(x, y, mask, float(rate), _seed64(seed, op))
+    return y, mask
+
+
+_LAYERS_A = ["group_norm_forward", "group_norm_backward", "unit_norm_forward",
+             "unit_norm_backward", "gaussian_noise_forward", "gaussian_dropout_forward",
+             "alpha_dropout_forward"]
+__all__ += _LAYERS_A
+for _name in _LAYERS_A:
+    globals()[_name] = _names_its_errors(globals()[_name])
+del _name, _LAYERS_A
+
+
+def additive_attention_scores_forward(query, key, w, alpha: float = 1.0, out=None):
+    """scores (N, Tq, Tv) = sum_d w[d] * tanh(alpha * (query[n, i, d] + key[n, j, d])): query
+    (N, Tq, D), key (N, Tv, D), w (D,). Keras' AdditiveAttention (w = scale, alpha = 1) and
+    Attention(score_mode='concat') (w = concat_score_weight, alpha = scale)."""
+    op = "additive_attention_scores_forward"
+    query, key = as_tensor(query, op, "query"), as_tensor(key, op, "key")
+    shape = [query.shape[0] if query.ndim else 0, query.shape[1] if query.ndim > 1 else 0,
+             key.shape[1] if key.ndim > 1 else 0]
+    scores = _out(out, shape, op, device=query.device)
+    _C.additive_attention_scores_forward(query, key, as_tensor(w, op, "w"), float(alpha), scores)
+    return scores
+
+
+def additive_attention_scores_backward(dscores, query, key, w, alpha: float = 1.0, *, dquery=None,
+                                       dkey=None, dw=None, dalpha=None):
+    """Gradients of additive_attention_scores_forward; each of ``dquery`` (N, Tq, D), ``dkey``
+    (N, Tv, D), ``dw`` (D,), ``dalpha`` (shape ()) is written only when given. Returns them."""
+    op = "additive_attention_scores_backward"
+    _C.additive_attention_scores_backward(
+        as_tensor(dscores, op, "dscores"), as_tensor(query, op, "query"), as_tensor(key, op, "key"),
+        as_tensor(w, op, "w"), float(alpha), _opt(dquery, op, "dquery"), _opt(dkey, op, "dkey"),
+        _opt(dw, op, "dw"), _opt(dalpha, op, "dalpha"))
+    return dquery, dkey, dw, dalpha
+
+
+_LAYERS_A = ["additive_attention_scores_forward", "additive_attention_scores_backward"]
+__all__ += _LAYERS_A
+for _name in _LAYERS_A:
+    globals()[_name] = _names_its_errors(globals()[_name])
+del _name, _LAYERS_A

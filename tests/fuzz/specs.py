@@ -1272,3 +1272,7 @@ SPECS.update(issue13_specs())
 from .specs_image import image_specs  # noqa: E402
 
 SPECS.update(image_specs())
+# Issue 13, part A (GroupNormalization, UnitNormalization, the noise layers): specs_layers_a.py.
+from .specs_layers_a import layers_a_specs  # noqa: E402
+
+SPECS.update(layers_a_specs())

@@ -67,12 +67,21 @@ TABLE = {
     "CategoryEncoding": (lambda: layers.CategoryEncoding(10), (4,), True),
     "IntegerLookup": (lambda: layers.IntegerLookup(vocabulary=[0, 2, 4, 6, 8]), (4,), True),
     "Hashing": (lambda: layers.Hashing(5, mask_value=0), (4,), True),
+    "GroupNormalization": (lambda: layers.GroupNormalization(groups=2), (3, 3, 4), False),
+    "UnitNormalization": (lambda: layers.UnitNormalization(), (4, 3), False),
+    "GaussianNoise": (lambda: layers.GaussianNoise(0.3, seed=1), (5,), False),
+    "GaussianDropout": (lambda: layers.GaussianDropout(0.3, seed=1), (5,), False),
+    "AlphaDropout": (lambda: layers.AlphaDropout(0.3, seed=1), (5,), False),
+    "ZeroPadding3D": (lambda: layers.ZeroPadding3D(((1, 0), (0, 2), 1)), (2, 3, 2, 2), False),
+    "Cropping3D": (lambda: layers.Cropping3D(((1, 0), (0, 1), 1)), (3, 3, 4, 2), False),
+    "Conv1DTranspose": (lambda: layers.Conv1DTranspose(3, 3, strides=2, activation="tanh"), (5, 2), False),
 }
 
 # Not single-input layers: the base class, the input declaration, and the merge layers (another
 # branch) that take a list of tensors.
 NOT_SINGLE_INPUT = {"Layer", "InputLayer", "Input", "Add", "Subtract", "Multiply", "Average", "Maximum",
-                    "Minimum", "Concatenate", "Dot", "MultiHeadAttention"}
+                    "Minimum", "Concatenate", "Dot", "MultiHeadAttention", "Attention",
+                    "AdditiveAttention"}
 # Layers on strings: they run on NumPy arrays of text before a model (tests/layers/test_preprocessing_more.py).
 NOT_SINGLE_INPUT |= {"StringLookup", "TextVectorization"}
 

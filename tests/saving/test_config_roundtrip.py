@@ -116,6 +116,18 @@ LAYER_ARGS.update({
     "IntegerLookup": dict(num_oov_indices=0, vocabulary=[3, 1, 2], output_mode="multi_hot"),
     "TextVectorization": dict(max_tokens=9, standardize="lower", split="character",
                               output_sequence_length=5, vocabulary=["a", "b"]),
+    "GroupNormalization": dict(groups=4, axis=1, epsilon=1e-5, center=False,
+                               gamma_initializer="he_normal", gamma_regularizer="l2"),
+    "UnitNormalization": dict(axis=[1, 2]),
+    "GaussianNoise": dict(stddev=0.25, seed=3),
+    "GaussianDropout": dict(rate=0.2, seed=4),
+    "AlphaDropout": dict(rate=0.1, seed=5),
+    "Attention": dict(use_scale=True, dropout=0.2, seed=7, score_mode="concat"),
+    "AdditiveAttention": dict(use_scale=False, dropout=0.1, seed=8),
+    "ZeroPadding3D": dict(padding=(1, 2, 3)),
+    "Cropping3D": dict(cropping=((1, 0), (2, 1), (0, 3))),
+    "Conv1DTranspose": dict(filters=2, kernel_size=3, strides=2, padding="same", output_padding=1,
+                            activation="relu", use_bias=False),
 })
 
 
