@@ -1266,3 +1266,251 @@ def mha_backward(dy, query, value, key, weights, allowed, keep=None):
     if key is None:
         dvalue, dkey = dvalue + dkey, None
     return dquery, dvalue, dkey, grads[:2] + grads[2:4] + grads[4:6] + [dwo, dbo]
+
+
+# =============================================================================================
+# Image preprocessing (issue 13): resize2d (Resizing, CenterCrop) and image_transform (the
+# random affine layers), as explicit float64 linear maps.
+# =============================================================================================
+
+def resize_matrix(in_size, out_size, interpolation="bilinear"):
+    """(out_size, in_size) matrix of TF's half-pixel resize along one axis (edges clamped)."""
+    m = np.zeros((out_size, in_size))
+    scale = in_size / out_size
+    for o in range(out_size):
+        if interpolation == "bilinear":
+            src = min(max((o + 0.5) * scale - 0.5, 0.0), in_size - 1)
+            i0 = int(np.floor(src))
+            i1 = min(i0 + 1, in_size - 1)
+            m[o, i0] += 1.0 - (src - i0)
+            m[o, i1] += src - i0
+        else:
+            m[o, min(int(np.floor((o + 0.5) * scale)), in_size - 1)] = 1.0
+    return m
+
+
+def resize2d(x, size, interpolation="bilinear", window=None):
+    """The window (top, left, height, width) of x (N, H, W, C) resized to size (OH, OW)."""
+    x = f64(x)
+    top, left, wh, ww = window or (0, 0, x.shape[1], x.shape[2])
+    part = x[:, top:top + wh, left:left + ww]
+    return np.einsum("ih,jw,nhwc->nijc", resize_matrix(wh, size[0], interpolation),
+                     resize_matrix(ww, size[1], interpolation), part)
+
+
+def resize2d_grad(dy, input_shape, interpolation="bilinear", window=None):
+    dy = f64(dy)
+    dx = np.zeros(input_shape)
+    top, left, wh, ww = window or (0, 0, input_shape[1], input_shape[2])
+    dx[:, top:top + wh, left:left + ww] = np.einsum(
+        "ih,jw,nijc->nhwc", resize_matrix(wh, dy.shape[1], interpolation),
+        resize_matrix(ww, dy.shape[2], interpolation), dy)
+    return dx
+
+
+def _fill_index(i, n, mode):
+    """The source index fill_mode reads for index i on an axis of n pixels (None: fill value)."""
+    if 0 <= i < n:
+        return i
+    if mode == "reflect":  # ... c b a | a b c ... : period 2n, mirrored in its second half
+        m = i % (2 * n)
+        return 2 * n - 1 - m if m >= n else m
+    if mode == "wrap":
+        return i % n
+    if mode == "nearest":
+        return 0 if i < 0 else n - 1
+    return None
+
+
+def image_transform_matrix(shape, transform, out_size, interpolation="bilinear", fill_mode="constant"):
+    """For one image (H, W): (A, b) with y_flat = A @ x_flat + b * fill_value, the warp by one
+    projective transform (output pixel (X, Y) -> input point), pixels flattened row-major. b is
+    the summed weight of each pixel's fill taps, NaN where it has none, so that a NaN fill_value
+    reaches only the pixels with a fill tap (see image_transform)."""
+    h, w = shape
+    oh, ow = out_size
+    a0, a1, a2, b0, b1, b2, c0, c1 = (float(v) for v in transform)
+    A = np.zeros((oh * ow, h * w))
+    fill = np.full(oh * ow, np.nan)  # NaN: this pixel has no fill tap
+    for Y in range(oh):
+        for X in range(ow):
+            row = Y * ow + X
+            k = c0 * X + c1 * Y + 1.0
+            if k == 0.0:
+                fill[row] = 1.0
+                continue
+            xin, yin = (a0 * X + a1 * Y + a2) / k, (b0 * X + b1 * Y + b2) / k
+            if interpolation == "nearest":
+                rx = np.floor(abs(xin) + 0.5) * np.sign(xin)  # half away from zero, as std::round
+                ry = np.floor(abs(yin) + 0.5) * np.sign(yin)
+                taps = [(int(ry), int(rx), 1.0)]
+            else:
+                x0, y0 = np.floor(xin), np.floor(yin)
+                ax, ay = xin - x0, yin - y0
+                x0, y0 = int(x0), int(y0)
+                taps = [(y0, x0, (1 - ay) * (1 - ax)), (y0, x0 + 1, (1 - ay) * ax),
+                        (y0 + 1, x0, ay * (1 - ax)), (y0 + 1, x0 + 1, ay * ax)]
+            for yi, xi, wt in taps:
+                fy, fx = _fill_index(yi, h, fill_mode), _fill_index(xi, w, fill_mode)
+                if fy is None or fx is None:
+                    fill[row] = wt if np.isnan(fill[row]) else fill[row] + wt
+                else:
+                    A[row, fy * w + fx] += wt
+    return A, fill
+
+
+def image_transform(x, transforms, out_size=None, interpolation="bilinear", fill_mode="constant",
+                    fill_value=0.0):
+    x = f64(x)
+    n, h, w, c = x.shape
+    out_size = out_size or (h, w)
+    y = np.zeros((n,) + tuple(out_size) + (c,))
+    for b in range(n):
+        A, fill = image_transform_matrix((h, w), transforms[b], out_size, interpolation, fill_mode)
+        fill_term = np.where(np.isnan(fill), 0.0, fill * fill_value)  # only pixels with a fill tap
+        y[b] = (A @ x[b].reshape(h * w, c) + fill_term[:, None]).reshape(y.shape[1:])
+    return y
+
+
+def image_transform_grad(dy, transforms, input_shape, interpolation="bilinear", fill_mode="constant"):
+    dy = f64(dy)
+    n, h, w, c = input_shape
+    dx = np.zeros(input_shape)
+    for b in range(n):
+        A, _ = image_transform_matrix((h, w), transforms[b], dy.shape[1:3], interpolation, fill_mode)
+        dx[b] = (A.T @ dy[b].reshape(-1, c)).reshape(h, w, c)
+    return dx
+
+# Issue 13, part A: GroupNormalization, UnitNormalization, AlphaDropout
+# =============================================================================================
+
+def _grouped(x, axis, groups):
+    """x (N, ..., C at axis, ...) as (N, A, G, C/G, B) (a view in float64)."""
+    x = f64(x)
+    axis %= x.ndim
+    a = int(np.prod(x.shape[1:axis], dtype=np.int64))
+    b = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
+    c = x.shape[axis]
+    return x.reshape(x.shape[0], a, groups, c // groups, b)
+
+
+def group_norm(x, gamma=None, beta=None, axis=-1, groups=1, epsilon=1e-3):
+    """(y, mean, inv_std) of group normalization, written as Keras 3 computes it: moments over
+    each (sample, group), mean / inv_std of shape (N, groups)."""
+    xg = _grouped(x, axis, groups)
+    mean = xg.mean(axis=(1, 3, 4), keepdims=True)
+    var = ((xg - mean) ** 2).mean(axis=(1, 3, 4), keepdims=True)
+    inv = 1.0 / np.sqrt(var + epsilon)
+    y = (xg - mean) * inv
+    cshape = (1, 1, groups, -1, 1)
+    if gamma is not None:
+        y = y * f64(gamma).reshape(cshape)
+    if beta is not None:
+        y = y + f64(beta).reshape(cshape)
+    n = xg.shape[0]
+    return y.reshape(np.shape(x)), mean.reshape(n, groups), inv.reshape(n, groups)
+
+
+def group_norm_grads(dy, x, gamma=None, axis=-1, groups=1, epsilon=1e-3):
+    """(dx, dgamma, dbeta) of group_norm from the chain rule per (sample, group)."""
+    xg, dyg = _grouped(x, axis, groups), _grouped(dy, axis, groups)
+    cshape = (1, 1, groups, -1, 1)
+    g = dyg * (f64(gamma).reshape(cshape) if gamma is not None else 1.0)
+    red = (1, 3, 4)
+    mean = xg.mean(axis=red, keepdims=True)
+    inv = 1.0 / np.sqrt(((xg - mean) ** 2).mean(axis=red, keepdims=True) + epsilon)
+    xhat = (xg - mean) * inv
+    dx = inv * (g - g.mean(axis=red, keepdims=True) - xhat * (g * xhat).mean(axis=red, keepdims=True))
+    dgamma = (dyg * xhat).sum(axis=(0, 1, 4)).reshape(-1)
+    dbeta = dyg.sum(axis=(0, 1, 4)).reshape(-1)
+    return dx.reshape(np.shape(x)), dgamma, dbeta
+
+
+def unit_norm(x, axis=-1):
+    """Keras 3 UnitNormalization: x * rsqrt(max(sum x^2, 1e-12)) over axis (int or tuple)."""
+    x = f64(x)
+    axis = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+    s = (x * x).sum(axis=axis, keepdims=True)
+    return x / np.sqrt(np.maximum(s, 1e-12))
+
+
+def unit_norm_grad(dy, x, axis=-1):
+    """dx of unit_norm from the chain rule (the clamp contributes nothing where it holds)."""
+    x, dy = f64(x), f64(dy)
+    axis = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+    s = (x * x).sum(axis=axis, keepdims=True)
+    inv = 1.0 / np.sqrt(np.maximum(s, 1e-12))
+    dot = (x * dy).sum(axis=axis, keepdims=True)
+    return inv * dy - np.where(s > 1e-12, x * dot * inv ** 3, 0.0)
+
+
+SELU_ALPHA_PRIME = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
+
+
+def alpha_dropout(x, keep, rate):
+    """Keras 3 AlphaDropout given the keep pattern: a * where(keep, x, alpha') + b."""
+    a = ((1 - rate) * (1 + rate * SELU_ALPHA_PRIME ** 2)) ** -0.5
+    b = -a * SELU_ALPHA_PRIME * rate
+    return a * np.where(keep, f64(x), SELU_ALPHA_PRIME) + b, a
+
+
+def conv1d_transpose(x, w, b=None, stride=1, padding="valid", output_padding=None, dilation=1):
+    """x (N, L, Cin), w (K, Cout, Cin) as Keras' Conv1DTranspose -> (N, OL, Cout): input step i
+    sends x[:, i] @ w[k]^T to output step i*stride - pad + k*dilation."""
+    x, w = f64(x), f64(w)
+    length, pad = conv_transpose_length(x.shape[1], w.shape[0], stride, padding, output_padding,
+                                        dilation)
+    y = np.zeros((x.shape[0], length, w.shape[1]))
+    for i in range(x.shape[1]):
+        for k in range(w.shape[0]):
+            o = i * stride - pad + k * dilation
+            if 0 <= o < length:
+                y[:, o, :] += x[:, i, :] @ w[k].T
+    return y + f64(b) if b is not None else y
+
+
+def keras_attention(query, value, key=None, scale=1.0, query_mask=None, value_mask=None,
+                    causal=False):
+    """Keras 3 Attention (score_mode='dot') in float64, as Keras computes it: masked scores get
+    -1e9, softmax over the keys, weights @ value, then the query mask. Returns (out, weights)."""
+    q, v = f64(query), f64(value)
+    k = v if key is None else f64(key)
+    scores = f64(scale) * (q @ k.transpose(0, 2, 1))
+    allowed = np.ones(scores.shape, bool)
+    if value_mask is not None:
+        allowed &= np.asarray(value_mask, bool)[:, None, :]
+    if causal:
+        allowed &= np.tril(np.ones(scores.shape[1:], bool))[None]
+    scores = scores - 1e9 * (~allowed)
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights = e / e.sum(axis=-1, keepdims=True)
+    out = weights @ v
+    if query_mask is not None:
+        out = out * np.asarray(query_mask, np.float64)[:, :, None]
+    return out, weights
+
+
+def additive_scores(query, key, w, alpha=1.0):
+    """scores[n, i, j] = sum_d w[d] tanh(alpha (query[n, i, d] + key[n, j, d])) in float64."""
+    t = np.tanh(f64(alpha) * (f64(query)[:, :, None, :] + f64(key)[:, None, :, :]))
+    return (t * f64(w)).sum(axis=-1)
+
+
+def keras_additive_attention(query, value, key=None, scale=None, query_mask=None,
+                             value_mask=None, causal=False):
+    """Keras 3 AdditiveAttention in float64 (scale None: use_scale=False), as keras_attention."""
+    q, v = f64(query), f64(value)
+    k = v if key is None else f64(key)
+    scores = additive_scores(q, k, np.ones(q.shape[-1]) if scale is None else scale)
+    allowed = np.ones(scores.shape, bool)
+    if value_mask is not None:
+        allowed &= np.asarray(value_mask, bool)[:, None, :]
+    if causal:
+        allowed &= np.tril(np.ones(scores.shape[1:], bool))[None]
+    scores = scores - 1e9 * (~allowed)
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights = e / e.sum(axis=-1, keepdims=True)
+    out = weights @ v
+    if query_mask is not None:
+        out = out * np.asarray(query_mask, np.float64)[:, :, None]
+    return out, weights

@@ -36,4 +36,5 @@ PYBIND11_MODULE(_C, m) {
   corenn::bindings::register_layout(m);
   corenn::bindings::register_tensor_math(m);
   corenn::bindings::register_attention(m);
+  corenn::bindings::register_image(m);
 }

@@ -2,6 +2,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/register.h"
+#include "ops/additive_attention.h"
 #include "ops/attention.h"
 
 namespace corenn::bindings {
@@ -17,6 +18,13 @@ void register_attention(py::module_& m) {
   m.def("masked_softmax_backward", &corenn::masked_softmax_backward, py::arg("probs"),
         py::arg("dprobs"), py::arg("dscores"), py::arg("scale"), py::arg("dropout_rate"),
         py::arg("dropped"), release(), "dscores of masked_softmax_forward");
+  m.def("additive_attention_scores_forward", &corenn::additive_attention_scores_forward,
+        py::arg("query"), py::arg("key"), py::arg("w"), py::arg("alpha"), py::arg("scores"),
+        release(), "scores[n,i,j] = sum_d w[d] tanh(alpha (query[n,i,d] + key[n,j,d]))");
+  m.def("additive_attention_scores_backward", &corenn::additive_attention_scores_backward,
+        py::arg("dscores"), py::arg("query"), py::arg("key"), py::arg("w"), py::arg("alpha"),
+        py::arg("dquery"), py::arg("dkey"), py::arg("dw"), py::arg("dalpha"), release(),
+        "dquery, dkey, dw, dalpha (each optional) of additive_attention_scores_forward");
 }
 
 }  // namespace corenn::bindings

@@ -5,6 +5,7 @@
 #include "ops/activation.h"
 #include "ops/bias_grad.h"
 #include "ops/dropout.h"
+#include "ops/noise.h"
 #include "ops/regularizer.h"
 
 namespace corenn::bindings {
@@ -25,6 +26,14 @@ void register_elementwise(py::module_& m) {
   m.def("regularizer_penalty", &corenn::regularizer_penalty, py::arg("w"), py::arg("grad"),
         py::arg("l1"), py::arg("l2"), release(),
         "l1 * sum|w| + l2 * sum w^2; adds the gradient into grad when given");
+  m.def("gaussian_noise_forward", &corenn::gaussian_noise_forward, py::arg("x"), py::arg("y"),
+        py::arg("stddev"), py::arg("seed"), release(), "y = x + stddev * N(0, 1) drawn from seed");
+  m.def("gaussian_dropout_forward", &corenn::gaussian_dropout_forward, py::arg("x"), py::arg("y"),
+        py::arg("mask"), py::arg("rate"), py::arg("seed"), release(),
+        "mask = N(1, rate / (1 - rate)) drawn from seed, y = x * mask");
+  m.def("alpha_dropout_forward", &corenn::alpha_dropout_forward, py::arg("x"), py::arg("y"),
+        py::arg("mask"), py::arg("rate"), py::arg("seed"), release(),
+        "alpha dropout (SELU-preserving); mask = dy/dx");
 }
 
 }  // namespace corenn::bindings

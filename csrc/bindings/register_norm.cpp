@@ -3,8 +3,10 @@
 
 #include "bindings/register.h"
 #include "ops/batch_norm.h"
+#include "ops/group_norm.h"
 #include "ops/layer_norm.h"
 #include "ops/spatial_dropout.h"
+#include "ops/unit_norm.h"
 
 namespace corenn::bindings {
 
@@ -37,6 +39,20 @@ void register_norm(py::module_& m) {
         "y[n, ..., c] = x[n, ..., c] * mask[n, c], mask drawn from seed");
   m.def("spatial_dropout_backward", &corenn::spatial_dropout_backward, py::arg("dy"),
         py::arg("mask"), py::arg("dx"), release(), "dx[n, ..., c] = dy[n, ..., c] * mask[n, c]");
+  m.def("group_norm_forward", &corenn::group_norm_forward, py::arg("x"), py::arg("gamma"),
+        py::arg("beta"), py::arg("y"), py::arg("mean"), py::arg("inv_std"), py::arg("axis"),
+        py::arg("groups"), py::arg("epsilon"), release(),
+        "y = gamma * (x - mean) * inv_std + beta per (sample, channel group) (writes mean, inv_std)");
+  m.def("group_norm_backward", &corenn::group_norm_backward, py::arg("dy"), py::arg("x"),
+        py::arg("gamma"), py::arg("mean"), py::arg("inv_std"), py::arg("dx"), py::arg("dgamma"),
+        py::arg("dbeta"), py::arg("axis"), py::arg("groups"), release(),
+        "dx, dgamma, dbeta (each optional) of group normalization");
+  m.def("unit_norm_forward", &corenn::unit_norm_forward, py::arg("x"), py::arg("y"),
+        py::arg("first_axis"), py::arg("num_axes"), release(),
+        "y = x / sqrt(max(sum x^2, 1e-12)) over axes [first_axis, first_axis + num_axes)");
+  m.def("unit_norm_backward", &corenn::unit_norm_backward, py::arg("dy"), py::arg("x"),
+        py::arg("dx"), py::arg("first_axis"), py::arg("num_axes"), release(),
+        "dx of unit normalization");
 }
 
 }  // namespace corenn::bindings

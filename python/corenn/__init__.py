@@ -35,6 +35,7 @@ def function(func=None, **kwargs):
 
 
 from . import keras  # noqa: E402  (the Keras names, so `tf.keras.X` works after `import corenn as tf`)
+from . import onnx  # noqa: E402  (corenn.onnx.export; imports the onnx package only when called)
 
 
 def show_config(print_out=True):

@@ -1762,3 +1762,284 @@ def confusion_counts(y_pred, y_true, thresholds, *, soft_labels: bool = False,
 
 confusion_counts = _names_its_errors(confusion_counts)
 __all__.append("confusion_counts")
+
+
+# ---------------------------------------------------------------------------------------------
+# Image preprocessing: resize2d (Resizing, CenterCrop) and image_transform (the random affine
+# augmentation layers). The math is in csrc/ops/resize2d.h and csrc/ops/image_transform.h.
+
+RESIZE_INTERPOLATIONS = ("bilinear", "nearest")
+FILL_MODES = ("reflect", "wrap", "nearest", "constant")
+
+
+def _image_shape(t, op, arg):
+    if t.ndim != 4:
+        raise ValueError(f"{op}: {arg} must be (N, H, W, C) (rank 4), got shape {tuple(t.shape)}")
+    return tuple(t.shape)
+
+
+def _window(window, h, w, op):
+    """(top, left, height, width) of the resized part of the input; None: all of it."""
+    if window is None:
+        return 0, 0, h, w
+    if not isinstance(window, (list, tuple)) or len(window) != 4:
+        raise ValueError(f"{op}: window must be (top, left, height, width), got {window!r}"[:200])
+    return tuple(_int(v, op, "each entry of window") for v in window)
+
+
+def resize2d_forward(x, size, interpolation: str = "bilinear", window=None, out=None):
+    """y (N, OH, OW, C): the ``window`` (top, left, height, width; default all) of x (N, H, W, C)
+    resized to ``size`` (OH, OW) as Keras Resizing / TF resize (half-pixel centres, no
+    antialiasing): 'bilinear' (edges clamped) or 'nearest'."""
+    op = "resize2d_forward"
+    interpolation = _known_kind(interpolation, RESIZE_INTERPOLATIONS, op, "interpolation")
+    x = as_tensor(x, op, "x")
+    n, h, w, c = _image_shape(x, op, "x")
+    oh, ow = _size2_nonneg(size, op)
+    top, left, wh, ww = _window(window, h, w, op)
+    y = _out(out, (n, oh, ow, c), op, device=x.device, check_shape=True)  # the entry reads OH, OW from y
+    _C.resize2d_forward(x, y, top, left, wh, ww, interpolation)
+    return y
+
+
+def resize2d_backward(dy, input_shape, interpolation: str = "bilinear", window=None, out=None):
+    """dx (input_shape): the gradient of resize2d_forward given dy (N, OH, OW, C); zero outside
+    the window."""
+    op = "resize2d_backward"
+    interpolation = _known_kind(interpolation, RESIZE_INTERPOLATIONS, op, "interpolation")
+    dy = as_tensor(dy, op, "dy")
+    _image_shape(dy, op, "dy")
+    shape = _shape_arg(input_shape, op)
+    if len(shape) != 4:
+        raise ValueError(f"{op}: input_shape must be (N, H, W, C), got {shape}")
+    top, left, wh, ww = _window(window, shape[1], shape[2], op)
+    dx = _out(out, shape, op, device=dy.device, check_shape=True)
+    _C.resize2d_backward(dy, dx, top, left, wh, ww, interpolation)
+    return dx
+
+
+def _size2_nonneg(size, op):
+    if not isinstance(size, (list, tuple)) or len(size) != 2:
+        raise ValueError(f"{op}: size must be (height, width), got {size!r}"[:200])
+    oh, ow = (_int(v, op, "size") for v in size)
+    if oh < 0 or ow < 0:
+        raise ValueError(f"{op}: size must not be negative, got {(oh, ow)}")
+    return oh, ow
+
+
+def _transforms(transforms, n, op):
+    """transforms as a float32 Tensor (N, 8); one (8,) array or list is repeated for the batch.
+    Other dtypes are refused (the C++ entry names them), not converted."""
+    if isinstance(transforms, Tensor):
+        return transforms
+    t = transforms if isinstance(transforms, np.ndarray) else np.asarray(transforms, np.float32)
+    if t.ndim == 1 and t.dtype == np.float32:
+        t = np.ascontiguousarray(np.broadcast_to(t, (n, t.shape[0])))
+    return as_tensor(t, op, "transforms")
+
+
+def image_transform_forward(x, transforms, output_size=None, interpolation: str = "bilinear",
+                            fill_mode: str = "constant", fill_value: float = 0.0, out=None):
+    """y (N, OH, OW, C) = x (N, H, W, C) warped by one projective transform per sample
+    (Keras ops.image.affine_transform): transforms (N, 8) [a0 a1 a2 b0 b1 b2 c0 c1] (or one (8,)
+    for all) map an output pixel (col X, row Y) to the input point ((a0 X + a1 Y + a2) / k,
+    (b0 X + b1 Y + b2) / k), k = c0 X + c1 Y + 1. ``output_size`` (OH, OW) defaults to (H, W).
+    fill_mode: reflect, wrap, nearest, constant (fill_value)."""
+    op = "image_transform_forward"
+    interpolation = _known_kind(interpolation, RESIZE_INTERPOLATIONS, op, "interpolation")
+    fill_mode = _known_kind(fill_mode, FILL_MODES, op, "fill_mode")
+    x = as_tensor(x, op, "x")
+    n, h, w, c = _image_shape(x, op, "x")
+    oh, ow = (h, w) if output_size is None else _size2_nonneg(output_size, op)
+    t = _transforms(transforms, n, op)
+    y = _out(out, (n, oh, ow, c), op, device=x.device, check_shape=True)  # the entry reads OH, OW from y
+    _C.image_transform_forward(x, t, y, interpolation, fill_mode, float(fill_value))
+    return y
+
+
+def image_transform_backward(dy, transforms, input_shape, interpolation: str = "bilinear",
+                             fill_mode: str = "constant", out=None):
+    """dx (input_shape): the gradient of image_transform_forward with respect to x, given dy
+    (N, OH, OW, C); the fill value carries no gradient."""
+    op = "image_transform_backward"
+    interpolation = _known_kind(interpolation, RESIZE_INTERPOLATIONS, op, "interpolation")
+    fill_mode = _known_kind(fill_mode, FILL_MODES, op, "fill_mode")
+    dy = as_tensor(dy, op, "dy")
+    _image_shape(dy, op, "dy")
+    shape = _shape_arg(input_shape, op)
+    if len(shape) != 4:
+        raise ValueError(f"{op}: input_shape must be (N, H, W, C), got {shape}")
+    t = _transforms(transforms, shape[0], op)
+    dx = _out(out, shape, op, device=dy.device, check_shape=True)
+    _C.image_transform_backward(dy, t, dx, interpolation, fill_mode)
+    return dx
+
+
+_IMAGE_OPS = ["resize2d_forward", "resize2d_backward", "image_transform_forward",
+              "image_transform_backward"]
+__all__ += _IMAGE_OPS + ["RESIZE_INTERPOLATIONS", "FILL_MODES"]
+for _name in _IMAGE_OPS:
+    globals()[_name] = _names_its_errors(globals()[_name])
+del _name, _IMAGE_OPS
+
+# ---- group / unit normalization and the noise layers (issue 13, part A)
+# The math is in csrc/ops/group_norm.h, csrc/ops/unit_norm.h and csrc/ops/noise.h.
+
+def _int_arg(value, op, what):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{op}: {what} must be an int, got {value!r}")
+    return int(value)
+
+
+def group_norm_forward(x, gamma=None, beta=None, *, axis: int = -1, groups: int = 32,
+                       epsilon: float = 1e-3, out=None, mean=None, inv_std=None):
+    """Group normalization: the channels of ``x`` along ``axis`` fall into ``groups`` groups of
+    consecutive channels; each (sample, group) is normalised by its own mean and biased variance
+    over all its values: y = gamma_c * (x - mean) / sqrt(var + epsilon) + beta_c. ``gamma`` /
+    ``beta`` are (C,) or None (1 / 0). Returns (y, mean, inv_std), the last two (N, groups)."""
+    op = "group_norm_forward"
+    x = as_tensor(x, op, "x")
+    axis = _int_arg(axis, op, "axis")
+    groups = _int_arg(groups, op, "groups")
+    axis = axis + x.ndim if axis < 0 else axis
+    stats = [x.shape[0] if x.ndim else 0, max(groups, 0)]
+    y = _out(out, x.shape, op, device=x.device)
+    mean = _out(mean, stats, op, device=x.device)
+    inv_std = _out(inv_std, stats, op, device=x.device)
+    _C.group_norm_forward(x, _opt(gamma, op, "gamma"), _opt(beta, op, "beta"), y, mean, inv_std,
+                          axis, groups, float(epsilon))
+    return y, mean, inv_std
+
+
+def group_norm_backward(dy, x, gamma, mean, inv_std, *, axis: int = -1, groups: int = 32, dx=None,
+                        dgamma=None, dbeta=None, need_dx: bool = True):
+    """Gradients of group normalization given the forward's ``mean`` / ``inv_std`` (N, groups).
+
+    With xhat = (x - mean) * inv_std and g = dy * gamma_c, per (sample, group) of M values:
+    dx = inv_std * (g - sum g / M - xhat * sum(g * xhat) / M); per channel: dgamma = sum dy * xhat,
+    dbeta = sum dy. ``dgamma`` / ``dbeta`` are written only when given; dx is allocated when not
+    given, unless ``need_dx`` is False. Returns dx (or None)."""
+    op = "group_norm_backward"
+    dy = as_tensor(dy, op, "dy")
+    x = as_tensor(x, op, "x")
+    axis = _int_arg(axis, op, "axis")
+    axis = axis + x.ndim if axis < 0 else axis
+    dx = _out(dx, dy.shape, op, device=dy.device) if need_dx else None
+    _C.group_norm_backward(dy, x, _opt(gamma, op, "gamma"), as_tensor(mean, op, "mean"),
+                           as_tensor(inv_std, op, "inv_std"), dx, _opt(dgamma, op, "dgamma"),
+                           _opt(dbeta, op, "dbeta"), axis, _int_arg(groups, op, "groups"))
+    return dx
+
+
+def _axis_run(axes, ndim, op):
+    """(first_axis, num_axes) of a contiguous run of axes (ints, negatives count from the end)."""
+    axes = list(axes) if isinstance(axes, (list, tuple)) else [axes]
+    axes = [_int_arg(a, op, "axis") for a in axes]
+    if not axes or any(not -ndim <= a < ndim for a in axes):
+        raise ValueError(f"{op}: axis {axes} is out of range for an input of rank {ndim}")
+    pos = sorted({a % ndim for a in axes})
+    if len(pos) != len(axes) or pos != list(range(pos[0], pos[0] + len(pos))):
+        raise ValueError(f"{op}: axis {axes} must name distinct, adjacent axes")
+    return pos[0], len(pos)
+
+
+def unit_norm_forward(x, *, axis=-1, out=None):
+    """y = x / sqrt(max(sum x^2, 1e-12)), the sum over ``axis`` (an int or a list of adjacent
+    axes), as Keras' UnitNormalization."""
+    op = "unit_norm_forward"
+    x = as_tensor(x, op, "x")
+    first, count = _axis_run(axis, x.ndim, op)
+    y = _out(out, x.shape, op, device=x.device)
+    _C.unit_norm_forward(x, y, first, count)
+    return y
+
+
+def unit_norm_backward(dy, x, *, axis=-1, out=None):
+    """dx of unit_norm_forward: inv * dy - x * inv^3 * sum(dy * x) with inv = 1 / |x| (dx = inv *
+    dy where the squared norm is under the 1e-12 floor)."""
+    op = "unit_norm_backward"
+    dy = as_tensor(dy, op, "dy")
+    x = as_tensor(x, op, "x")
+    first, count = _axis_run(axis, x.ndim, op)
+    dx = _out(out, dy.shape, op, device=dy.device)
+    _C.unit_norm_backward(dy, x, dx, first, count)
+    return dx
+
+
+def _seed64(seed, op):
+    return _int_arg(seed, op, "seed") & 0xFFFFFFFFFFFFFFFF
+
+
+def gaussian_noise_forward(x, stddev: float, seed: int, out=None):
+    """y = x + stddev * z, z standard normal drawn from ``seed`` (element i's draw depends on
+    (seed, i) only). The gradient is dy itself."""
+    op = "gaussian_noise_forward"
+    x = as_tensor(x, op, "x")
+    y = _out(out, x.shape, op, device=x.device)
+    _C.gaussian_noise_forward(x, y, float(stddev), _seed64(seed, op))
+    return y
+
+
+def gaussian_dropout_forward(x, rate: float, seed: int, out=None, mask=None):
+    """mask = 1 + sqrt(rate / (1 - rate)) * z (z standard normal from ``seed``), y = x * mask.
+    Returns (y, mask); the backward is dropout_backward(dy, mask)."""
+    op = "gaussian_dropout_forward"
+    x = as_tensor(x, op, "x")
+    y = _out(out, x.shape, op, device=x.device)
+    mask = _out(mask, x.shape, op, device=x.device)
+    _C.gaussian_dropout_forward(x, y, mask, float(rate), _seed64(seed, op))
+    return y, mask
+
+
+def alpha_dropout_forward(x, rate: float, seed: int, out=None, mask=None):
+    """Alpha dropout (keeps SELU's mean and variance): keep = u(seed, i) >= rate,
+    y = keep ? a * x + b : a * alpha' + b with alpha' = -SELU scale * alpha,
+    a = ((1 - rate)(1 + rate alpha'^2))^-1/2, b = -a alpha' rate. Returns (y, mask) with
+    mask = keep ? a : 0; the backward is dropout_backward(dy, mask)."""
+    op = "alpha_dropout_forward"
+    x = as_tensor(x, op, "x")
+    y = _out(out, x.shape, op, device=x.device)
+    mask = _out(mask, x.shape, op, device=x.device)
+    _C.alpha_dropout_forward(x, y, mask, float(rate), _seed64(seed, op))
+    return y, mask
+
+
+_LAYERS_A = ["group_norm_forward", "group_norm_backward", "unit_norm_forward",
+             "unit_norm_backward", "gaussian_noise_forward", "gaussian_dropout_forward",
+             "alpha_dropout_forward"]
+__all__ += _LAYERS_A
+for _name in _LAYERS_A:
+    globals()[_name] = _names_its_errors(globals()[_name])
+del _name, _LAYERS_A
+
+
+def additive_attention_scores_forward(query, key, w, alpha: float = 1.0, out=None):
+    """scores (N, Tq, Tv) = sum_d w[d] * tanh(alpha * (query[n, i, d] + key[n, j, d])): query
+    (N, Tq, D), key (N, Tv, D), w (D,). Keras' AdditiveAttention (w = scale, alpha = 1) and
+    Attention(score_mode='concat') (w = concat_score_weight, alpha = scale)."""
+    op = "additive_attention_scores_forward"
+    query, key = as_tensor(query, op, "query"), as_tensor(key, op, "key")
+    shape = [query.shape[0] if query.ndim else 0, query.shape[1] if query.ndim > 1 else 0,
+             key.shape[1] if key.ndim > 1 else 0]
+    scores = _out(out, shape, op, device=query.device)
+    _C.additive_attention_scores_forward(query, key, as_tensor(w, op, "w"), float(alpha), scores)
+    return scores
+
+
+def additive_attention_scores_backward(dscores, query, key, w, alpha: float = 1.0, *, dquery=None,
+                                       dkey=None, dw=None, dalpha=None):
+    """Gradients of additive_attention_scores_forward; each of ``dquery`` (N, Tq, D), ``dkey``
+    (N, Tv, D), ``dw`` (D,), ``dalpha`` (shape ()) is written only when given. Returns them."""
+    op = "additive_attention_scores_backward"
+    _C.additive_attention_scores_backward(
+        as_tensor(dscores, op, "dscores"), as_tensor(query, op, "query"), as_tensor(key, op, "key"),
+        as_tensor(w, op, "w"), float(alpha), _opt(dquery, op, "dquery"), _opt(dkey, op, "dkey"),
+        _opt(dw, op, "dw"), _opt(dalpha, op, "dalpha"))
+    return dquery, dkey, dw, dalpha
+
+
+_LAYERS_A = ["additive_attention_scores_forward", "additive_attention_scores_backward"]
+__all__ += _LAYERS_A
+for _name in _LAYERS_A:
+    globals()[_name] = _names_its_errors(globals()[_name])
+del _name, _LAYERS_A

@@ -1267,3 +1267,12 @@ def public_ops():
 from .specs_issue13 import issue13_specs  # noqa: E402
 
 SPECS.update(issue13_specs())
+
+# The image preprocessing kernels' builders (specs_image.py).
+from .specs_image import image_specs  # noqa: E402
+
+SPECS.update(image_specs())
+# Issue 13, part A (GroupNormalization, UnitNormalization, the noise layers): specs_layers_a.py.
+from .specs_layers_a import layers_a_specs  # noqa: E402
+
+SPECS.update(layers_a_specs())

@@ -55,12 +55,35 @@ TABLE = {
     "Lambda": (lambda: layers.Lambda(lambda x: x * x - 1.0), (4, 3), False),
     "ZeroPadding1D": (lambda: layers.ZeroPadding1D((1, 2)), (4, 3), False),
     "SpatialDropout1D": (lambda: layers.SpatialDropout1D(0.5), (4, 3), False),
+    "Resizing": (lambda: layers.Resizing(3, 5, crop_to_aspect_ratio=True), (6, 4, 2), False),
+    "CenterCrop": (lambda: layers.CenterCrop(3, 2), (5, 4, 2), False),
+    "RandomFlip": (lambda: layers.RandomFlip(seed=1), (4, 5, 2), False),
+    "RandomCrop": (lambda: layers.RandomCrop(3, 3, seed=1), (5, 4, 2), False),
+    "RandomTranslation": (lambda: layers.RandomTranslation(0.2, 0.3, seed=1), (4, 5, 2), False),
+    "RandomRotation": (lambda: layers.RandomRotation(0.1, seed=1), (4, 5, 2), False),
+    "RandomZoom": (lambda: layers.RandomZoom(0.2, seed=1), (4, 5, 2), False),
+    "RandomContrast": (lambda: layers.RandomContrast(0.5, seed=1), (4, 5, 2), False),
+    "RandomBrightness": (lambda: layers.RandomBrightness(0.2, seed=1), (4, 5, 2), False),
+    "CategoryEncoding": (lambda: layers.CategoryEncoding(10), (4,), True),
+    "IntegerLookup": (lambda: layers.IntegerLookup(vocabulary=[0, 2, 4, 6, 8]), (4,), True),
+    "Hashing": (lambda: layers.Hashing(5, mask_value=0), (4,), True),
+    "GroupNormalization": (lambda: layers.GroupNormalization(groups=2), (3, 3, 4), False),
+    "UnitNormalization": (lambda: layers.UnitNormalization(), (4, 3), False),
+    "GaussianNoise": (lambda: layers.GaussianNoise(0.3, seed=1), (5,), False),
+    "GaussianDropout": (lambda: layers.GaussianDropout(0.3, seed=1), (5,), False),
+    "AlphaDropout": (lambda: layers.AlphaDropout(0.3, seed=1), (5,), False),
+    "ZeroPadding3D": (lambda: layers.ZeroPadding3D(((1, 0), (0, 2), 1)), (2, 3, 2, 2), False),
+    "Cropping3D": (lambda: layers.Cropping3D(((1, 0), (0, 1), 1)), (3, 3, 4, 2), False),
+    "Conv1DTranspose": (lambda: layers.Conv1DTranspose(3, 3, strides=2, activation="tanh"), (5, 2), False),
 }
 
 # Not single-input layers: the base class, the input declaration, and the merge layers (another
 # branch) that take a list of tensors.
 NOT_SINGLE_INPUT = {"Layer", "InputLayer", "Input", "Add", "Subtract", "Multiply", "Average", "Maximum",
-                    "Minimum", "Concatenate", "Dot", "MultiHeadAttention"}
+                    "Minimum", "Concatenate", "Dot", "MultiHeadAttention", "Attention",
+                    "AdditiveAttention"}
+# Layers on strings: they run on NumPy arrays of text before a model (tests/layers/test_preprocessing_more.py).
+NOT_SINGLE_INPUT |= {"StringLookup", "TextVectorization"}
 
 
 def test_the_table_covers_every_public_layer():

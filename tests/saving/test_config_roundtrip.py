@@ -79,7 +79,8 @@ LAYER_ARGS = {
 _LAYER_MODULES = [importlib.import_module(f"corenn.layers.{m}") for m in
                   ("core", "convolutional", "pooling", "normalization", "regularization",
                    "reshaping", "base", "recurrent", "wrappers", "embedding", "activation", "merging",
-                   "preprocessing", "attention")
+                   "preprocessing", "attention", "image_preprocessing",
+                   "text_preprocessing")
                   if importlib.util.find_spec(f"corenn.layers.{m}") is not None]
 LAYER_CLASSES = {name: cls for mod in _LAYER_MODULES for name, cls in vars(mod).items()
                  if isinstance(cls, type) and issubclass(cls, layers.Layer) and not name.startswith("_")
@@ -99,6 +100,34 @@ LAYER_ARGS.update({
     "SpatialDropout1D": dict(rate=0.25, seed=3),
     "MultiHeadAttention": dict(num_heads=3, key_dim=4, value_dim=5, dropout=0.1, use_bias=False,
                                output_shape=(7,), seed=3),
+    "Resizing": dict(height=3, width=5, interpolation="nearest", crop_to_aspect_ratio=True),
+    "CenterCrop": dict(height=4, width=2),
+    "RandomFlip": dict(mode="vertical", seed=5),
+    "RandomCrop": dict(height=3, width=4, seed=2),
+    "RandomTranslation": dict(height_factor=(-0.1, 0.2), width_factor=0.3, fill_mode="wrap",
+                              interpolation="nearest", seed=3, fill_value=1.5),
+    "RandomRotation": dict(factor=(-0.2, 0.1), fill_mode="constant", fill_value=2.0, seed=4),
+    "RandomZoom": dict(height_factor=0.3, width_factor=(-0.2, 0.1), fill_mode="nearest", seed=6),
+    "RandomContrast": dict(factor=(0.2, 0.4), value_range=(0, 1), seed=7),
+    "RandomBrightness": dict(factor=(-0.1, 0.3), value_range=(-1, 1), seed=8),
+    "CategoryEncoding": dict(num_tokens=7, output_mode="count"),
+    "Hashing": dict(num_bins=6, mask_value="", output_mode="multi_hot"),
+    "StringLookup": dict(max_tokens=6, mask_token="", oov_token="?", vocabulary=["x", "y"]),
+    "IntegerLookup": dict(num_oov_indices=0, vocabulary=[3, 1, 2], output_mode="multi_hot"),
+    "TextVectorization": dict(max_tokens=9, standardize="lower", split="character",
+                              output_sequence_length=5, vocabulary=["a", "b"]),
+    "GroupNormalization": dict(groups=4, axis=1, epsilon=1e-5, center=False,
+                               gamma_initializer="he_normal", gamma_regularizer="l2"),
+    "UnitNormalization": dict(axis=[1, 2]),
+    "GaussianNoise": dict(stddev=0.25, seed=3),
+    "GaussianDropout": dict(rate=0.2, seed=4),
+    "AlphaDropout": dict(rate=0.1, seed=5),
+    "Attention": dict(use_scale=True, dropout=0.2, seed=7, score_mode="concat"),
+    "AdditiveAttention": dict(use_scale=False, dropout=0.1, seed=8),
+    "ZeroPadding3D": dict(padding=(1, 2, 3)),
+    "Cropping3D": dict(cropping=((1, 0), (2, 1), (0, 3))),
+    "Conv1DTranspose": dict(filters=2, kernel_size=3, strides=2, padding="same", output_padding=1,
+                            activation="relu", use_bias=False),
 })
 
 

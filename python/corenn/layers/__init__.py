@@ -1,21 +1,28 @@
 """corenn.layers: Keras-style layers. Each calls corenn.kernels for its math."""
 from .activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
-from .attention import MultiHeadAttention
+from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import Input, InputLayer, Layer
-from .convolutional import Conv1D, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
+from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, DepthwiseConv2D,
+                            SeparableConv2D)
 from .core import Activation, Dense, Dropout, Flatten, Identity, Lambda, Masking, Reshape
 from .embedding import Embedding
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
-from .normalization import BatchNormalization, LayerNormalization
+from .normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
+                            UnitNormalization)
 from .preprocessing import Normalization, Rescaling
+from .image_preprocessing import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
+                                  RandomRotation, RandomTranslation, RandomZoom, Resizing)
+from .text_preprocessing import (CategoryEncoding, Hashing, IntegerLookup, StringLookup,
+                                 TextVectorization)
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
                       MaxPooling2D)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
-from .regularization import SpatialDropout1D, SpatialDropout2D
-from .reshaping import (Cropping1D, Cropping2D, Permute, RepeatVector, UpSampling1D, UpSampling2D,
-                        ZeroPadding1D, ZeroPadding2D)
+from .regularization import (AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
+                             SpatialDropout2D)
+from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
+                        UpSampling2D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
 from .wrappers import TimeDistributed
 
 __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Reshape", "Dropout",
@@ -31,6 +38,12 @@ __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Re
            "get", "serialize", "deserialize"]
 __all__ += ["Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D", "PReLU", "Rescaling",
             "Normalization"]
+__all__ += ["Resizing", "CenterCrop", "RandomFlip", "RandomCrop", "RandomTranslation",
+            "RandomRotation", "RandomZoom", "RandomContrast", "RandomBrightness",
+            "CategoryEncoding", "Hashing", "StringLookup", "IntegerLookup", "TextVectorization"]
+__all__ += ["GroupNormalization", "UnitNormalization", "GaussianNoise", "GaussianDropout",
+            "AlphaDropout", "Conv1DTranspose", "Attention",
+            "AdditiveAttention", "ZeroPadding3D", "Cropping3D"]
 
 
 def serialize(layer) -> dict:

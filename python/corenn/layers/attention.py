@@ -26,7 +26,7 @@ import numpy as np
 from .. import initializers, kernels, regularizers
 from .base import Layer, shape_str
 
-__all__ = ["MultiHeadAttention"]
+__all__ = ["MultiHeadAttention", "Attention", "AdditiveAttention"]
 
 _QKV = (0, 2, 1, 3)   # (N, T, H, K) <-> (N, H, T, K); the permutation is its own inverse
 
@@ -362,3 +362,322 @@ class MultiHeadAttention(Layer):
         if options is not None:
             layer._options = tuple(bool(o) for o in options)
         return layer
+
+
+class Attention(Layer):
+    """Dot-product attention without projections (Keras 3 ``keras.layers.Attention``, Luong style).
+
+    Call: ``layer([query, value])`` or ``layer([query, value, key])`` (key defaults to value),
+    ``mask=[query_mask, value_mask]``, ``training``, ``return_attention_scores``,
+    ``use_causal_mask``. query (N, Tq, D), value (N, Tv, Dv), key (N, Tv, D) -> (N, Tq, Dv).
+
+    Math (one head of MultiHeadAttention's kernels, on (N, 1, T, D) views):
+        scores = scale * query . key^T              batched GEMM; scale the learned scalar
+                                                    (use_scale) or 1
+        P = masked_softmax(scores)                  keys where value_mask is 0, and with
+                                                    use_causal_mask the keys j > i, get weight 0;
+                                                    dropout on P in training
+        out = P value,  out *= query_mask           (masked query steps give 0, as Keras)
+        backward: dP = dout value^T, dvalue = P^T dout, dz = softmax'(dP) (csrc/ops/attention.h),
+                  dscale = sum dz * (query . key^T), dquery = scale dz key, dkey = scale dz^T query
+    With return_attention_scores the call returns [out, P] (P after dropout, as Keras 3).
+    score_mode="concat" replaces the scores by concat_score_weight * sum_d tanh(scale * (query + key))
+    (the additive kernel of AdditiveAttention, csrc/ops/additive_attention.h; softmax unscaled).
+    Difference from Keras: a query row whose keys are all masked gets weights 0 (Keras: uniform
+    over the masked keys).
+
+    Args:
+        use_scale: learn a scalar ``scale`` (initialised to 1) multiplying the scores.
+        score_mode: "dot" or "concat".
+        dropout: fraction of attention weights dropped in training, in [0, 1).
+        seed: fixes the dropout draws independently of the global seed.
+
+    Weights: [scale] (shape ()) when use_scale, then [concat_score_weight] (shape ()) in concat mode.
+    """
+
+    supports_masking = True
+    consumes_mask = True
+
+    def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if score_mode not in ("dot", "concat"):
+            raise ValueError(f"Attention '{self.name}': score_mode must be 'dot' or 'concat', "
+                             f"got {score_mode!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.integer, np.floating)) \
+                or not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"Attention '{self.name}': dropout must be in [0, 1), got {dropout!r}")
+        self.use_scale = bool(use_scale)
+        self.score_mode = score_mode
+        self.dropout = float(dropout)
+        self.seed = seed
+        self._rng = None if seed is None else np.random.default_rng(seed)
+        self.scale = self.concat_score_weight = None
+        self._options = None  # (use_causal_mask, return_attention_scores) of the first call
+
+    # -- calling -----------------------------------------------------------------------------
+
+    def __call__(self, inputs, mask=None, training=None, return_attention_scores=False,
+                 use_causal_mask=False, **kwargs):
+        if not isinstance(inputs, (list, tuple)) or not 2 <= len(inputs) <= 3:
+            raise ValueError(f"Attention '{self.name}': call it on a list [query, value] or [query, "
+                             f"value, key], got {type(inputs).__name__}"
+                             + (f" of {len(inputs)}" if isinstance(inputs, (list, tuple)) else ""))
+        options = (bool(use_causal_mask), bool(return_attention_scores))
+        from ..models.graph import is_symbolic
+        if self.__dict__.pop("_from_config_options", False) and options == (False, False):
+            options = self._options  # a model file rebuilding the call: the stored options
+        elif is_symbolic(list(inputs)) and self._options is not None and self._options != options:
+            raise ValueError(f"Attention '{self.name}': every call in a model must pass the same "
+                             f"options as its first (use_causal_mask, return_attention_scores): "
+                             f"{self._options} vs {options}")
+        self._options = options
+        if mask is not None:
+            mask = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+        return super().__call__(list(inputs), training=training, mask=mask, **kwargs)
+
+    # -- weights -----------------------------------------------------------------------------
+
+    def _shapes(self, input_shape):
+        shapes = list(input_shape) if isinstance(input_shape, list) else [input_shape]
+        if not 2 <= len(shapes) <= 3:
+            raise ValueError(f"Attention '{self.name}': expected 2 or 3 inputs (query, value, key), "
+                             f"got {len(shapes)}")
+        q, v = tuple(shapes[0]), tuple(shapes[1])
+        k = tuple(shapes[2]) if len(shapes) > 2 else v
+        for what, s in (("query", q), ("value", v), ("key", k)):
+            if len(s) != 3:
+                raise ValueError(f"Attention '{self.name}': {what} must have shape (batch, steps, "
+                                 f"features), got {shape_str(s)}")
+        if q[-1] is not None and k[-1] is not None and q[-1] != k[-1]:
+            raise ValueError(f"Attention '{self.name}': query and key must have the same number of "
+                             f"features, got query {shape_str(q)} and key {shape_str(k)}")
+        if k[1] is not None and v[1] is not None and k[1] != v[1]:
+            raise ValueError(f"Attention '{self.name}': key and value must have the same number of "
+                             f"steps, got key {shape_str(k)} and value {shape_str(v)}")
+        return q, v, k
+
+    def build(self, input_shape):
+        self._shapes(input_shape)
+        if self._options is None:
+            self._options = (False, False)
+        if self.use_scale:
+            self.scale = self.add_weight("scale", (), initializers.get("ones"))
+        if self.score_mode == "concat":
+            self.concat_score_weight = self.add_weight("concat_score_weight", (), initializers.get("ones"))
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        q, v, _ = self._shapes(input_shape)
+        out = (q[0], q[1], v[-1])
+        if self._options is not None and self._options[1]:
+            return [out, (q[0], q[1], v[1])]
+        return out
+
+    def compute_mask(self, inputs, mask=None):
+        """The output's mask: the query's (Keras)."""
+        if mask is None:
+            return None
+        return mask[0] if isinstance(mask, (list, tuple)) else mask
+
+    # -- forward / backward ------------------------------------------------------------------
+
+    def _next_seed(self):
+        if self._rng is not None:
+            return int(self._rng.integers(0, 2**63, dtype=np.int64))
+        from ..utils.random import next_seed
+        return int(next_seed())
+
+    def forward(self, xs, training=False):
+        query, value = xs[0], xs[1]
+        key = xs[2] if len(xs) > 2 else None
+        k = value if key is None else key
+        n, tq, d = query.shape
+        tv, dv = value.shape[1], value.shape[2]
+        if k.shape[0] != n or value.shape[0] != n or k.shape[1] != tv or k.shape[2] != d:
+            raise ValueError(f"Attention '{self.name}': query {tuple(query.shape)}, value "
+                             f"{tuple(value.shape)} and key {tuple(k.shape)} must share the batch "
+                             "size, query and key their features, key and value their steps")
+        masks = list(self.__dict__.get("_call_mask") or []) + [None, None]
+        query_mask, value_mask = masks[0], masks[1]
+        q4, k4, v4 = (t.reshape([n, 1] + list(t.shape[1:])) for t in (query, k, value))
+        raw = self._buffer("raw", (n, 1, tq, tv))
+        if self.score_mode == "dot":
+            kernels.batched_matmul(q4, k4, trans_b=True, out=raw)
+            scale = float(np.asarray(self.scale)) if self.use_scale else 1.0
+        else:  # additive scores: the softmax takes them unscaled
+            w, alpha = self._additive_params(d)
+            kernels.additive_attention_scores_forward(query, k, w, alpha, out=raw.reshape([n, tq, tv]))
+            scale = 1.0
+        rate = self.dropout if training else 0.0
+        causal, return_scores = self._options or (False, False)
+        probs, dropped = kernels.masked_softmax_forward(
+            raw, key_mask=value_mask, causal=causal, scale=scale, dropout_rate=rate,
+            seed=self._next_seed() if rate > 0 else 0, out=self._buffer("probs", (n, 1, tq, tv)),
+            dropped=self._buffer("dropped", (n, 1, tq, tv)) if rate > 0 else None)
+        used = dropped if rate > 0 else probs
+        y = self._buffer("y", (n, tq, dv))
+        kernels.batched_matmul(used, v4, out=y.reshape([n, 1, tq, dv]))
+        qm = None
+        if query_mask is not None:
+            qm = kernels.as_tensor(query_mask, f"Attention '{self.name}'", "query_mask").reshape([n, tq, 1])
+            kernels.binary_forward("multiply", y, qm, out=y)
+        self._saved = (query, value, key, raw, probs, dropped, qm, scale, rate)
+        if return_scores:
+            return [y, used.reshape([n, tq, tv])]
+        return y
+
+    def backward(self, dy):
+        if isinstance(dy, list):  # [d output, d scores]: the scores are not differentiated
+            dy = dy[0]
+        query, value, key, raw, probs, dropped, qm, scale, rate = self._saved
+        k = value if key is None else key
+        n, tq, d = query.shape
+        tv, dv = value.shape[1], value.shape[2]
+        if qm is not None:
+            dy = kernels.binary_forward("multiply", dy, qm, out=self._buffer("dy_masked", (n, tq, dv)))
+        dy4 = dy.reshape([n, 1, tq, dv])
+        used = dropped if rate > 0 else probs
+        dp = kernels.batched_matmul(dy4, value.reshape([n, 1, tv, dv]), trans_b=True,
+                                    out=self._buffer("dp", (n, 1, tq, tv)))
+        dz = kernels.masked_softmax_backward(probs, dp, scale=1.0, dropout_rate=rate,
+                                             dropped=dropped, out=dp)
+        if self.score_mode != "dot":
+            return self._additive_backward(dz.reshape([n, tq, tv]), query, value, key, dy4, used)
+        if self.use_scale and self.trainable:
+            prod = kernels.binary_forward("multiply", dz, raw, out=self._buffer("dz_raw", (n, 1, tq, tv)))
+            kernels.reduce_forward("sum", prod, out=self._grad_of("scale"))
+        if not self.needs_input_grad:
+            return None
+        draw = kernels.scale(dz, scale, out=dz)
+        dq = self._buffer("dq", (n, tq, d))
+        kernels.batched_matmul(draw, k.reshape([n, 1, tv, d]), out=dq.reshape([n, 1, tq, d]))
+        dvalue = self._buffer("dvalue", (n, tv, dv))
+        kernels.batched_matmul(used, dy4, trans_a=True, out=dvalue.reshape([n, 1, tv, dv]))
+        dk = self._buffer("dk", (n, tv, d))
+        kernels.batched_matmul(draw, query.reshape([n, 1, tq, d]), trans_a=True,
+                               out=dk.reshape([n, 1, tv, d]))
+        if key is None:  # key = value: both of value's gradients
+            kernels.binary_forward("add", dvalue, dk, out=dvalue)
+            return [dq, dvalue]
+        return [dq, dvalue, dk]
+
+    # -- additive scores (score_mode="concat", AdditiveAttention) ----------------------------
+
+    def _additive_params(self, d):
+        """(w (D,), alpha) of additive_attention_scores_forward: concat mode is
+        concat_score_weight * sum_d tanh(scale * (q + k))."""
+        w = self._buffer("w", (d,))
+        w.fill_(float(np.asarray(self.concat_score_weight)))
+        return w, float(np.asarray(self.scale)) if self.use_scale else 1.0
+
+    def _additive_weight_grads(self, d):
+        """Buffers for (dw, dalpha) and, after the kernel wrote them, a function routing them into
+        the weights' gradients."""
+        if not self.trainable:
+            return None, None, lambda: None
+        dw = self._buffer("dw", (d,))
+        dalpha = self._grad_of("scale") if self.use_scale else None
+
+        def route():
+            kernels.reduce_forward("sum", dw, out=self._grad_of("concat_score_weight"))
+        return dw, dalpha, route
+
+    def _additive_backward(self, dz, query, value, key, dy4, used):
+        n, tq, d = query.shape
+        tv, dv = value.shape[1], value.shape[2]
+        k = value if key is None else key
+        w, alpha = self._additive_params(d)
+        dw, dalpha, route = self._additive_weight_grads(d)
+        need = self.needs_input_grad
+        dq = self._buffer("dq", (n, tq, d)) if need else None
+        dk = self._buffer("dk", (n, tv, d)) if need else None
+        kernels.additive_attention_scores_backward(dz, query, k, w, alpha, dquery=dq, dkey=dk, dw=dw,
+                                                   dalpha=dalpha)
+        route()
+        if not need:
+            return None
+        dvalue = self._buffer("dvalue", (n, tv, dv))
+        kernels.batched_matmul(used, dy4, trans_a=True, out=dvalue.reshape([n, 1, tv, dv]))
+        if key is None:
+            kernels.binary_forward("add", dvalue, dk, out=dvalue)
+            return [dq, dvalue]
+        return [dq, dvalue, dk]
+
+    # -- config ----------------------------------------------------------------------------
+
+    def flops(self, input_shape):
+        q, v, _ = self._shapes(input_shape)
+        tq, tv = q[1] or 1, v[1] or 1
+        return 2 * tq * tv * ((q[-1] or 1) + (v[-1] or 1)) + 5 * tq * tv
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(use_scale=self.use_scale, score_mode=self.score_mode, dropout=self.dropout,
+                   seed=self.seed)
+        if self._options is not None and any(self._options):
+            # not a Keras argument: how a graph model calls it (use_causal_mask, return scores)
+            cfg["_call_options"] = list(self._options)
+        return cfg
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        options = config.pop("_call_options", None)
+        layer = cls(**config)
+        if options is not None:
+            layer._options = tuple(bool(o) for o in options)
+            layer.__dict__["_from_config_options"] = True
+        return layer
+
+
+class AdditiveAttention(Attention):
+    """Additive (Bahdanau-style) attention (Keras 3 ``keras.layers.AdditiveAttention``).
+
+    Called as Attention: ``layer([query, value(, key)])``, ``mask=[query_mask, value_mask]``,
+    ``return_attention_scores``, ``use_causal_mask``; query (N, Tq, D), key (N, Tv, D).
+
+    Math: scores[n,i,j] = sum_d scale[d] * tanh(query[n,i,d] + key[n,j,d]) (one C++ kernel,
+    csrc/ops/additive_attention.h; the (N, Tq, Tv, D) tanh is never stored), then Attention's
+    masked softmax, dropout and weighted sum of value.
+
+    Args:
+        use_scale: learn the (D,) vector ``scale`` (glorot_uniform, as Keras); off: all ones.
+        dropout: fraction of attention weights dropped in training, in [0, 1).
+        seed: fixes the dropout draws independently of the global seed.
+
+    Weights: [scale] (shape (D,)) when use_scale.
+    Reference: Bahdanau, Cho & Bengio, "Neural Machine Translation by Jointly Learning to Align
+    and Translate", ICLR 2015.
+    """
+
+    def __init__(self, use_scale=True, dropout=0.0, **kwargs):
+        kwargs.pop("score_mode", None)
+        super().__init__(use_scale=use_scale, dropout=dropout, **kwargs)
+        self.score_mode = "additive"
+
+    def build(self, input_shape):
+        q, _, _ = self._shapes(input_shape)
+        if q[-1] is None:
+            raise ValueError(f"AdditiveAttention '{self.name}': the query's features must be known, "
+                             f"got {shape_str(q)}")
+        if self._options is None:
+            self._options = (False, False)
+        if self.use_scale:
+            self.scale = self.add_weight("scale", (q[-1],), initializers.get("glorot_uniform"))
+        Layer.build(self, input_shape)
+
+    def _additive_params(self, d):
+        if self.use_scale:
+            return self.scale, 1.0
+        w = self._buffer("w", (d,))
+        w.fill_(1.0)
+        return w, 1.0
+
+    def _additive_weight_grads(self, d):
+        dw = self._grad_of("scale") if self.use_scale and self.trainable else None
+        return dw, None, lambda: None
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.pop("score_mode")
+        return cfg

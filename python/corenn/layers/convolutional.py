@@ -14,7 +14,8 @@ from .. import activations as _activations
 from .. import initializers, kernels, regularizers
 from .base import ActivatedLayer, Layer, activation_flops, sample_size, shape_str
 
-__all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D"]
+__all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
+           "Conv1DTranspose"]
 
 
 class _Conv(ActivatedLayer):
@@ -584,3 +585,93 @@ class SeparableConv2D(ActivatedLayer):
                    pointwise_regularizer=regularizers.serialize(self.pointwise_regularizer),
                    bias_regularizer=regularizers.serialize(self.bias_regularizer))
         return cfg
+
+
+class Conv1DTranspose(Conv2DTranspose):
+    """Transposed 1-D convolution over sequences: (N, L, C) -> (N, OL, filters); kernel
+    (K, filters, C) as in Keras.
+
+    Runs Conv2DTranspose's kernels on height-1 views: x as (N, 1, L, C), the kernel as
+    (1, K, filters, C), strides / dilation (1, s) / (1, d), output_padding (0, p); the math and
+    Keras' output-length rule are Conv2DTranspose's, along the one axis:
+        output_padding None: 'valid' L*s + max(ek - s, 0), 'same' L*s;
+        else (L - 1)*s + ek - 2*pad + output_padding, ek = (K - 1) * dilation + 1,
+        pad = ek // 2 ('same') or 0.
+
+    Args:
+        filters, kernel_size, strides, padding ('valid' | 'same'), dilation_rate: ints (or
+            1-tuples), as Conv1D.
+        output_padding: None or an int (or 1-tuple) smaller than the stride.
+        activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+        bias_regularizer: as Conv1D.
+    """
+
+    rank = 1
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None,
+                 data_format=None, dilation_rate=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        _Conv.__init__(self, filters, kernel_size, strides, padding, data_format, dilation_rate,
+                       activation, use_bias, kernel_initializer, bias_initializer,
+                       kernel_regularizer, bias_regularizer, activity_regularizer,
+                       kernel_constraint, bias_constraint, 1, **kwargs)
+        if output_padding is not None:
+            op = output_padding
+            op = (op,) if isinstance(op, (int, np.integer)) and not isinstance(op, bool) else tuple(op)
+            if len(op) != 1 or isinstance(op[0], bool) or not isinstance(op[0], (int, np.integer)) \
+                    or not 0 <= op[0] < self.strides[0]:
+                raise ValueError(f"Conv1DTranspose '{self.name}': output_padding must be None or a "
+                                 f"non-negative int smaller than the stride {self.strides[0]}, got "
+                                 f"{output_padding!r}")
+            output_padding = (int(op[0]),)
+        self.output_padding = output_padding
+        self._fused = self.activation.is_linear
+
+    def _conv_args(self):
+        return dict(strides=self._pair(self.strides), padding=self.padding,
+                    dilation_rate=self._pair(self.dilation_rate),
+                    output_padding=None if self.output_padding is None else (0,) + self.output_padding)
+
+    def _output_shape4(self, shape4):
+        out, _ = kernels.conv2d_transpose_output_shape(
+            shape4, self._pair(self.kernel_size), self.filters, op=f"Conv1DTranspose '{self.name}'",
+            **self._conv_args())
+        return out
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 3 or input_shape[-1] is None:
+            raise ValueError(f"Conv1DTranspose '{self.name}' needs inputs of shape (batch, steps, "
+                             f"channels) with known channels, got {shape_str(input_shape)}")
+        self.compute_output_shape(input_shape)
+        self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, input_shape[-1]),
+                                      self.kernel_initializer, self.kernel_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
+                                        self.bias_regularizer)
+        Layer.build(self, input_shape)
+
+    def forward(self, x, training=False):
+        out_shape = self.compute_output_shape(tuple(x.shape))
+        z = self._buffer("z", out_shape)
+        kernels.conv2d_transpose(self._view4(x), self._kernel4(self.kernel), self.bias,
+                                 out=self._view4(z), **self._conv_args())
+        y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
+        self._x, self._z, self._y = x, z, y
+        return y
+
+    def backward_from_preactivation(self, dz):
+        x4, dz4, k4 = self._view4(self._x), self._view4(dz), self._kernel4(self.kernel)
+        if self.trainable:
+            grads = self.gradients
+            kernels.conv2d_transpose_backward_weights(
+                x4, dz4, tuple(k4.shape), out=self._kernel4(grads[0]),
+                bias_out=grads[1] if self.use_bias else None, **self._conv_args())
+        if not self.needs_input_grad:
+            return None
+        dx = self._buffer("dx", self._x.shape)
+        kernels.conv2d_transpose_backward_data(dz4, k4, tuple(x4.shape), out=self._view4(dx),
+                                               **self._conv_args())
+        return dx

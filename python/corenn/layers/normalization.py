@@ -1,4 +1,5 @@
-"""Normalization layers: BatchNormalization, LayerNormalization.
+"""Normalization layers: BatchNormalization, LayerNormalization, GroupNormalization,
+UnitNormalization.
 
 Shape legend: N batch, C channels (the last axis). x is (N, ..., C): (N, C) after Dense, NHWC
 after Conv2D; every position of every sample is one "row" of the statistics.
@@ -10,7 +11,7 @@ import numpy as np
 from .. import initializers, kernels, regularizers
 from .base import Layer, sample_size, shape_str
 
-__all__ = ["BatchNormalization", "LayerNormalization"]
+__all__ = ["BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization"]
 
 
 class BatchNormalization(Layer):
@@ -263,4 +264,192 @@ class LayerNormalization(Layer):
                    gamma_initializer=initializers.serialize(self.gamma_initializer),
                    beta_regularizer=regularizers.serialize(self.beta_regularizer),
                    gamma_regularizer=regularizers.serialize(self.gamma_regularizer))
+        return cfg
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+class GroupNormalization(Layer):
+    """Normalizes each sample over groups of channels (one mean / variance per sample and group).
+
+    Math (C channels at ``axis`` in G groups of C / G consecutive channels; M the values of one
+    (sample, group): every position of those channels):
+        forward   mean = sum x / M,  var = sum (x - mean)^2 / M (biased, as Keras 3)
+                  y = gamma_c * (x - mean) / sqrt(var + epsilon) + beta_c
+        backward  xhat = (x - mean) / sqrt(var + epsilon),  g = dy * gamma_c,
+                  dx = (g - mean_group g - xhat * mean_group(g * xhat)) / sqrt(var + epsilon)
+                  dgamma_c = sum dy * xhat,  dbeta_c = sum dy  (over samples and positions)
+    Training and inference compute the same thing. groups=1 is layer normalization over all
+    non-batch axes; groups=C (``groups=-1``) is instance normalization.
+
+    Args:
+        groups: number of groups, dividing the channel count; -1 means one group per channel.
+        axis: the channel axis (an int, not the batch axis).
+        epsilon: added to the variance.
+        center / scale: learn beta / gamma (off: beta = 0 / gamma = 1, no weight).
+        beta_initializer, gamma_initializer, beta_regularizer, gamma_regularizer: see
+            corenn.initializers / corenn.regularizers. Constraints are not supported.
+
+    Weights, Keras order: [gamma, beta] (each only when scale / center), shape (C,).
+
+    Reference: Wu & He, "Group Normalization", ECCV 2018 (arXiv:1803.08494).
+    """
+
+    supports_masking = True
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)) and len(axis) == 1:
+            axis = axis[0]
+        if not _is_int(axis):
+            raise TypeError(f"GroupNormalization '{self.name}': axis must be an int, got {axis!r}")
+        if not _is_int(groups) or not (groups >= 1 or groups == -1):
+            raise ValueError(f"GroupNormalization '{self.name}': groups must be a positive int or "
+                             f"-1 (one group per channel), got {groups!r}")
+        for arg, value in (("beta_constraint", beta_constraint), ("gamma_constraint", gamma_constraint)):
+            if value is not None:
+                raise NotImplementedError(f"GroupNormalization '{self.name}': {arg} is not supported")
+        if not float(epsilon) > 0.0:
+            raise ValueError(f"GroupNormalization '{self.name}': epsilon must be > 0, got {epsilon!r}")
+        self.groups = int(groups)
+        self.axis = int(axis)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.gamma = self.beta = None
+        self._channel_axis = None
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        rank = len(input_shape)
+        if rank < 2:
+            raise ValueError(f"GroupNormalization '{self.name}' needs inputs of shape (batch, ...), "
+                             f"got {shape_str(input_shape)}")
+        if not -rank <= self.axis < rank or self.axis % rank == 0:
+            raise ValueError(f"GroupNormalization '{self.name}': axis {self.axis} is not a channel "
+                             f"axis of inputs of shape {shape_str(input_shape)}")
+        self._channel_axis = self.axis % rank
+        dim = input_shape[self._channel_axis]
+        if dim is None:
+            raise ValueError(f"GroupNormalization '{self.name}': axis {self.axis} of the input must "
+                             f"have a known size, got inputs of shape {shape_str(input_shape)}")
+        if self.groups == -1:
+            self.groups = int(dim)
+        if dim < self.groups:
+            raise ValueError(f"GroupNormalization '{self.name}': the number of groups ({self.groups}) "
+                             f"cannot be more than the number of channels ({dim})")
+        if dim % self.groups:
+            raise ValueError(f"GroupNormalization '{self.name}': the number of channels ({dim}) must "
+                             f"be a multiple of the number of groups ({self.groups})")
+        if self.scale:
+            self.gamma = self.add_weight("gamma", (dim,), self.gamma_initializer, self.gamma_regularizer)
+        if self.center:
+            self.beta = self.add_weight("beta", (dim,), self.beta_initializer, self.beta_regularizer)
+        super().build(input_shape)
+
+    def forward(self, x, training=False):
+        stats = (x.shape[0], self.groups)
+        y, self._mean, self._inv_std = kernels.group_norm_forward(
+            x, self.gamma, self.beta, axis=self._channel_axis, groups=self.groups,
+            epsilon=self.epsilon, out=self._buffer("y", x.shape), mean=self._buffer("mean", stats),
+            inv_std=self._buffer("inv_std", stats))
+        self._x = x
+        return y
+
+    def backward(self, dy):
+        learn = self.trainable
+        dgamma = self._grad_of("gamma") if learn and self.scale else None
+        dbeta = self._grad_of("beta") if learn and self.center else None
+        if not self.needs_input_grad and dgamma is None and dbeta is None:
+            return None
+        x = self._x
+        return kernels.group_norm_backward(
+            dy, x, self.gamma, self._mean, self._inv_std, axis=self._channel_axis,
+            groups=self.groups, dx=self._buffer("dx", x.shape) if self.needs_input_grad else None,
+            dgamma=dgamma, dbeta=dbeta, need_dx=self.needs_input_grad)
+
+    def flops(self, input_shape):
+        """Statistics (3 per value) and (x - mean) * scale + shift (3 per value)."""
+        return 6 * sample_size(input_shape)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(groups=self.groups, axis=self.axis, epsilon=self.epsilon, center=self.center,
+                   scale=self.scale,
+                   beta_initializer=initializers.serialize(self.beta_initializer),
+                   gamma_initializer=initializers.serialize(self.gamma_initializer),
+                   beta_regularizer=regularizers.serialize(self.beta_regularizer),
+                   gamma_regularizer=regularizers.serialize(self.gamma_regularizer),
+                   beta_constraint=None, gamma_constraint=None)
+        return cfg
+
+
+class UnitNormalization(Layer):
+    """Scales each sample to unit L2 norm over ``axis`` (Keras 3 UnitNormalization).
+
+    Math (s the sum of squares over the normalised axes, one per remaining position):
+        forward   y = x / sqrt(max(s, 1e-12))
+        backward  dx = (dy - y * sum(dy * y)) / sqrt(s)   (dy / 1e-6 where s is under the floor)
+
+    Args:
+        axis: an int or a list of adjacent ints (the normalised axes); -1 by default.
+
+    No weights.
+    """
+
+    supports_masking = True
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            if not axis or not all(_is_int(a) for a in axis):
+                raise TypeError(f"UnitNormalization '{self.name}': axis must be an int or a list of "
+                                f"ints, got {axis!r}")
+            self.axis = [int(a) for a in axis]
+        elif _is_int(axis):
+            self.axis = int(axis)
+        else:
+            raise TypeError(f"UnitNormalization '{self.name}': axis must be an int or a list of ints, "
+                            f"got {axis!r}")
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        rank = len(input_shape)
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        if any(not -rank <= a < rank for a in axes):
+            raise ValueError(f"UnitNormalization '{self.name}': axis {self.axis} is out of range for "
+                             f"inputs of shape {shape_str(input_shape)}")
+        pos = sorted({a % rank for a in axes})
+        if len(pos) != len(axes):
+            raise ValueError(f"UnitNormalization '{self.name}': axis {self.axis} repeats an axis")
+        if pos != list(range(pos[0], pos[0] + len(pos))):
+            raise NotImplementedError(f"UnitNormalization '{self.name}': the normalised axes must be "
+                                      f"adjacent, got axis={self.axis}")
+        super().build(input_shape)
+
+    def forward(self, x, training=False):
+        self._x = x
+        return kernels.unit_norm_forward(x, axis=self.axis, out=self._buffer("y", x.shape))
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        return kernels.unit_norm_backward(dy, self._x, axis=self.axis,
+                                          out=self._buffer("dx", dy.shape))
+
+    def flops(self, input_shape):
+        """Sum of squares (2 per value) and the scaling (1 per value)."""
+        return 3 * sample_size(input_shape)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(axis=self.axis)
         return cfg

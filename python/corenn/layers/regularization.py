@@ -9,7 +9,7 @@ import numpy as np
 from .. import kernels
 from .base import Layer, shape_str
 
-__all__ = ["SpatialDropout1D", "SpatialDropout2D"]
+__all__ = ["SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout"]
 
 
 class SpatialDropout2D(Layer):
@@ -97,4 +97,159 @@ class SpatialDropout1D(SpatialDropout2D):
     def get_config(self):
         cfg = super().get_config()
         cfg.pop("data_format", None)
+        return cfg
+
+
+def _number(value, layer, arg, low, high, high_open):
+    """A float in [low, high] (or [low, high) when high_open), else a ValueError naming it."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+    if ok:
+        value = float(value)
+        ok = low <= value and (value < high if high_open else value <= high)
+    if not ok:
+        bound = f"[{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': {arg} must be a float in {bound}, "
+                         f"got {value!r}")
+    return value
+
+
+class _NoiseLayer(Layer):
+    """Shared plumbing of the noise layers: active only in training, one fresh stream seed per
+    training call (from ``seed``'s own generator, else the run-wide one that
+    ``corenn.utils.set_random_seed`` seeds), identity otherwise."""
+
+    supports_masking = True
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                                 or seed < 0):
+            raise ValueError(f"{type(self).__name__} '{self.name}': seed must be a non-negative int "
+                             f"or None, got {seed!r}")
+        self.seed = None if seed is None else int(seed)
+        self._rng = None if seed is None else np.random.default_rng(self.seed)
+        self._active = False
+
+    def _next_seed(self):
+        if self._rng is not None:
+            return int(self._rng.integers(0, 2**63, dtype=np.int64))
+        from ..utils.random import next_seed
+        return int(next_seed())
+
+    def _strength(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, x, training=False):
+        self._active = bool(training) and self._strength() > 0.0
+        if not self._active:
+            return x
+        return self._noisy(x)
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        if not self._active:
+            return dy
+        return kernels.dropout_backward(dy, self._mask, out=self._buffer("dx", dy.shape))
+
+
+class GaussianNoise(_NoiseLayer):
+    """Adds zero-mean Gaussian noise, active only in training (Keras 3 GaussianNoise).
+
+    forward  y = x + stddev * z,  z ~ N(0, 1) per element (counter-based, seedable)
+    backward dx = dy
+
+    Args:
+        stddev: standard deviation of the noise, in [0, 1] (Keras' range).
+        seed: fixes this layer's noise independently of the global seed.
+    """
+
+    def __init__(self, stddev, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.stddev = _number(stddev, self, "stddev", 0.0, 1.0, high_open=False)
+
+    def _strength(self):
+        return self.stddev
+
+    def _noisy(self, x):
+        return kernels.gaussian_noise_forward(x, self.stddev, self._next_seed(),
+                                              out=self._buffer("y", x.shape))
+
+    def backward(self, dy):
+        return dy if self.needs_input_grad else None
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(stddev=self.stddev, seed=self.seed)
+        return cfg
+
+
+class GaussianDropout(_NoiseLayer):
+    """Multiplies by one-centred Gaussian noise, active only in training (Keras 3 GaussianDropout).
+
+    forward  mask = 1 + sqrt(rate / (1 - rate)) * z,  z ~ N(0, 1),  y = x * mask
+    backward dx = dy * mask
+
+    Args:
+        rate: drop probability as in Dropout, in [0, 1); sets the noise's standard deviation.
+        seed: fixes this layer's noise independently of the global seed.
+
+    Reference: Srivastava et al., "Dropout: A Simple Way to Prevent Neural Networks from
+    Overfitting", JMLR 2014.
+    """
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.rate = _number(rate, self, "rate", 0.0, 1.0, high_open=True)
+
+    def _strength(self):
+        return self.rate
+
+    def _noisy(self, x):
+        y, self._mask = kernels.gaussian_dropout_forward(
+            x, self.rate, self._next_seed(), out=self._buffer("y", x.shape),
+            mask=self._buffer("mask", x.shape))
+        return y
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(rate=self.rate, seed=self.seed)
+        return cfg
+
+
+class AlphaDropout(_NoiseLayer):
+    """Dropout that keeps the mean and variance of SELU activations, active only in training
+    (Keras 3 AlphaDropout).
+
+    forward  keep ~ Bernoulli(1 - rate) per element; alpha' = -1.7580993408473766 (SELU's limit),
+             a = ((1 - rate) (1 + rate alpha'^2))^-1/2,  b = -a alpha' rate,
+             y = a * (keep ? x : alpha') + b
+    backward dx = dy * a * keep
+
+    Args:
+        rate: fraction of inputs dropped, in [0, 1).
+        noise_shape: not supported (must be None).
+        seed: fixes this layer's masks independently of the global seed.
+
+    Reference: Klambauer et al., "Self-Normalizing Neural Networks", NeurIPS 2017.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.rate = _number(rate, self, "rate", 0.0, 1.0, high_open=True)
+        if noise_shape is not None:
+            raise NotImplementedError(f"AlphaDropout '{self.name}': noise_shape is not supported")
+
+    def _strength(self):
+        return self.rate
+
+    def _noisy(self, x):
+        y, self._mask = kernels.alpha_dropout_forward(
+            x, self.rate, self._next_seed(), out=self._buffer("y", x.shape),
+            mask=self._buffer("mask", x.shape))
+        return y
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(rate=self.rate, noise_shape=None, seed=self.seed)
         return cfg

@@ -1,4 +1,4 @@
-"""Reshaping layers: ZeroPadding2D, Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, Permute,
+"""Reshaping layers: ZeroPadding1D/2D/3D, Cropping1D/2D/3D, UpSampling1D, UpSampling2D, Permute,
 RepeatVector.
 
 Shape legend: N batch, T steps, H x W image, C channels (channels_last), D features.
@@ -13,7 +13,7 @@ from .. import kernels
 from .base import Layer, shape_str
 
 __all__ = ["ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D", "Permute",
-           "RepeatVector"]
+           "RepeatVector", "ZeroPadding3D", "Cropping3D"]
 
 
 def _is_int(v):
@@ -410,4 +410,139 @@ class RepeatVector(Layer):
     def get_config(self):
         cfg = super().get_config()
         cfg["n"] = self.n
+        return cfg
+
+
+# ---- 3-D volumes (N, D, H, W, C): two zero_pad2d passes on views, no new kernel ----------------
+
+def _triples(layer, arg, value):
+    """((a, b), (c, d), (e, f)) from an int or three entries, each an int or a pair; all >= 0."""
+    p = None
+    if _is_int(value):
+        p = ((int(value),) * 2,) * 3
+    elif isinstance(value, (tuple, list)) and len(value) == 3:
+        # each axis an int (symmetric) or a pair, as Keras' standardize_tuple per entry
+        if all(_is_int(v) or (isinstance(v, (tuple, list)) and len(v) == 2 and all(_is_int(u) for u in v))
+               for v in value):
+            p = tuple((int(v), int(v)) if _is_int(v) else tuple(int(u) for u in v) for v in value)
+    if p is None or any(v < 0 for pair in p for v in pair):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': {arg} must be a non-negative int, "
+                         f"(d, h, w) or ((front, back), (top, bottom), (left, right)), got {value!r}")
+    return p
+
+
+def _pad3d(layer, x, pads, out_shape, key):
+    """y (out_shape) = x (N, D, H, W, C) zero-padded by pads: D and H as the image axes of the
+    (N, D, H, W*C) view, then W as the width of the (N*D', H', W, C) view."""
+    n, d, h, w, c = x.shape
+    (d0, d1), (h0, h1), (w0, w1) = pads
+    dd, hh = d + d0 + d1, h + h0 + h1
+    mid = layer._buffer(key + "_mid", (n, dd, hh, w * c))
+    kernels.zero_pad2d_forward(x.reshape([n, d, h, w * c]), ((d0, d1), (h0, h1)), out=mid)
+    y = layer._buffer(key, out_shape)
+    kernels.zero_pad2d_forward(mid.reshape([n * dd, hh, w, c]), ((0, 0), (w0, w1)),
+                               out=y.reshape([n * dd, hh, out_shape[3], c]))
+    return y
+
+
+def _crop3d(layer, x, crops, out_shape, key):
+    """y (out_shape) = x (N, D, H, W, C) with crops removed: the two passes of _pad3d undone."""
+    n, d, h, w, c = x.shape
+    (d0, d1), (h0, h1), (w0, w1) = crops
+    wo = out_shape[3]
+    mid = layer._buffer(key + "_mid", (n * d, h, wo, c))
+    kernels.zero_pad2d_backward(x.reshape([n * d, h, w, c]), ((0, 0), (w0, w1)), out=mid)
+    y = layer._buffer(key, out_shape)
+    kernels.zero_pad2d_backward(mid.reshape([n, d, h, wo * c]), ((d0, d1), (h0, h1)),
+                                out=y.reshape([n, out_shape[1], out_shape[2], wo * c]))
+    return y
+
+
+class ZeroPadding3D(Layer):
+    """Pads volumes with zeros along D, H and W (Keras 3 ZeroPadding3D, channels_last).
+
+        forward   y = x surrounded by zeros: (N, D + front + back, H + top + bottom,
+                  W + left + right, C)
+        backward  dx = dy cropped back to (N, D, H, W, C)
+
+    Args:
+        padding: int (every side), (d, h, w) (symmetric per axis) or
+            ((front, back), (top, bottom), (left, right)).
+        data_format: None or 'channels_last'.
+    """
+
+    def __init__(self, padding=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        _channels_last(self, data_format)
+        self.padding = _triples(self, "padding", padding)
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        _check_rank(self, input_shape, 5, "(batch, depth, height, width, channels)")
+        dims = [None if size is None else size + a + b
+                for size, (a, b) in zip(input_shape[1:4], self.padding)]
+        return (input_shape[0], *dims, input_shape[4])
+
+    def forward(self, x, training=False):
+        self._x_shape = tuple(x.shape)
+        return _pad3d(self, x, self.padding, self.compute_output_shape(self._x_shape), "y")
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        return _crop3d(self, dy, self.padding, self._x_shape, "dx")
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(padding=self.padding, data_format="channels_last")
+        return cfg
+
+
+class Cropping3D(Layer):
+    """Crops volumes along D, H and W (Keras 3 Cropping3D, channels_last; the adjoint of
+    ZeroPadding3D).
+
+        forward   y = x[:, front:D - back, top:H - bottom, left:W - right, :]
+        backward  dx = dy surrounded by zeros
+
+    Args:
+        cropping: int, (d, h, w) (symmetric per axis) or
+            ((front, back), (top, bottom), (left, right)).
+        data_format: None or 'channels_last'.
+    """
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        _channels_last(self, data_format)
+        self.cropping = _triples(self, "cropping", cropping)
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        _check_rank(self, input_shape, 5, "(batch, depth, height, width, channels)")
+        out = []
+        for size, (a, b), axis in zip(input_shape[1:4], self.cropping, ("depth", "height", "width")):
+            if size is not None and size - a - b <= 0:
+                raise ValueError(f"Cropping3D '{self.name}': cropping {self.cropping} leaves no "
+                                 f"{axis} of inputs {shape_str(input_shape)}")
+            out.append(None if size is None else size - a - b)
+        return (input_shape[0], *out, input_shape[4])
+
+    def forward(self, x, training=False):
+        self._x_shape = tuple(x.shape)
+        return _crop3d(self, x, self.cropping, self.compute_output_shape(self._x_shape), "y")
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        return _pad3d(self, dy, self.cropping, self._x_shape, "dx")
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(cropping=self.cropping, data_format="channels_last")
         return cfg

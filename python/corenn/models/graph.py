@@ -316,6 +316,10 @@ def topological_nodes(inputs, outputs, where):
 class Graph:
     """Runs a graph of layer calls forward and backward (see the module docstring)."""
 
+    # called with the run index k after node k's backward (corenn.distributed starts reducing the
+    # weight gradients that node made final); None in a single process
+    on_node_backward = None
+
     def __init__(self, inputs, outputs, where="model", own_contexts=False):
         self.inputs, self.outputs = list(inputs), list(outputs)
         for t in self.inputs:
@@ -446,10 +450,9 @@ class Graph:
                 from_z.add(slot)
             self._accumulate(grads, slot, g)
         ran = self.ran
-        if timings is not None:
-            import time
-            clock, bwd = time.perf_counter_ns, timings.backward
-            t0 = clock()
+        # per-node extras (profiling, the distributed "gradient ready" hook): one callable or None,
+        # decided once per step, so the plain walk pays one test per node as before
+        after = None if timings is None and self.on_node_backward is None else self._after_node(timings)
         run = self.run
         for k in range(len(run) - 1, -1, -1):
             s = run[k]
@@ -476,12 +479,27 @@ class Graph:
                             self._accumulate(grads, i, g)
                 else:
                     self._accumulate(grads, s.ins[0], dx)
-            if timings is not None:
-                t1 = clock()
-                bwd[k] += t1 - t0
-                t0 = t1
+            if after is not None:
+                after(k)
         self.finish_weight_grads()
         return [grads[i] for i in self.input_slots]
+
+    def _after_node(self, timings):
+        """What runs after node k's backward: the node's time into ``timings`` (profile=True) and
+        ``on_node_backward(k)`` (set by corenn.distributed: its weight gradients may be final)."""
+        hook = self.on_node_backward
+        if timings is None:
+            return hook
+        import time
+        clock, bwd, last = time.perf_counter_ns, timings.backward, [time.perf_counter_ns()]
+
+        def after(k):
+            t1 = clock()
+            bwd[k] += t1 - last[0]
+            if hook is not None:
+                hook(k)
+            last[0] = clock()   # the hook's time is nobody's backward
+        return after
 
     def _zeros_like_output(self, slot):
         t = self.values[slot]

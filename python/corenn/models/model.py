@@ -353,6 +353,16 @@ class Model(TrainingLoops):
             raise FileExistsError(f"{self.name}.save: {os.fspath(filepath)} exists and overwrite=False")
         saving.save_model(self, filepath, include_optimizer=include_optimizer)
 
+    def export(self, filepath, format="onnx", verbose=True, **kwargs):
+        """Keras 3's ``model.export``: ``format="onnx"`` writes an ONNX file through
+        ``corenn.onnx.export(self, filepath, opset=None, dynamic_batch=True)`` (``verbose`` is
+        accepted for Keras' signature; the exporter prints nothing)."""
+        if format != "onnx":
+            raise ValueError(f"{self.name}.export: format {format!r} is not supported; supported "
+                             "formats: 'onnx'")
+        from .. import onnx as _onnx
+        return _onnx.export(self, filepath, **kwargs)
+
     # -- calling -------------------------------------------------------------------------------
 
     def __call__(self, inputs, training=None, mask=None):

@@ -27,10 +27,16 @@ import numpy as np
 from .. import kernels
 from . import _data
 
+# The active corenn.distributed.DataParallel (set by its ``with`` block), else None: a fit then
+# runs distributed (distributed/data_parallel.py). Read once per fit.
+_data_parallel = None
+
 
 class TrainingLoops:
     """The loops over data; the class using it provides _train_step, _loss_grad, _forward,
     _prepare_x / _prepare_y, _resolve_metrics, _mark_input_grads and the compiled state."""
+
+    _data_parallel = None   # during a distributed fit: this rank's part (DataParallel)
 
     # -- threads -------------------------------------------------------------------------------
 
@@ -79,6 +85,13 @@ class TrainingLoops:
         """
         self._require_compiled("fit")
         with self._training_call("fit"):
+            if _data_parallel is not None:
+                return _data_parallel.fit(self, self._fit, dict(
+                    x=x, y=y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                    validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
+                    class_weight=class_weight, sample_weight=sample_weight, initial_epoch=initial_epoch,
+                    steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+                    validation_batch_size=validation_batch_size, validation_freq=validation_freq))
             return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
                              shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch,
                              validation_steps, validation_batch_size, validation_freq)
@@ -94,6 +107,8 @@ class TrainingLoops:
         train, steps, batch_size, validation_data = self._fit_data(
             x, y, batch_size, sample_weight, class_weight, validation_split, validation_data, steps_per_epoch)
         val = None if validation_data is None else self._validation_source(validation_data, validation_steps)
+        if self._data_parallel is not None:   # each rank validates on its shard
+            val = self._data_parallel.shard_validation(val)
         val_batch_size = validation_batch_size or batch_size or 32
         cbks = _callbacks.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                                        verbose=verbose, epochs=epochs, steps=steps)
@@ -243,6 +258,9 @@ class TrainingLoops:
         from ..utils.random import get_generator
         n = data_len(train[0])
         order = get_generator().permutation(n) if shuffle else None
+        if self._data_parallel is not None:   # this rank's shard of each global batch
+            yield from self._data_parallel.shard_batches(self, train, order, steps, batch_size, buffers)
+            return
         for step in range(steps):
             lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
             yield self._batch(train, order, lo, hi, buffers) + (hi - lo,)

@@ -1,0 +1,578 @@
+"""Category and text preprocessing layers (Keras layers/preprocessing): CategoryEncoding,
+StringLookup, IntegerLookup, TextVectorization.
+
+They map tokens to indices and indices to encodings with NumPy in Python (a dictionary lookup
+has no FLOPs for a kernel to own, and no gradient). The lookups keep their vocabulary in their
+config (a JSON list), so it saves and loads with the model; nothing is pickled.
+
+Index layout (Keras'): [mask token (if any)] [OOV indices] [vocabulary...].
+    StringLookup(vocabulary=["a", "b"])                -> "[UNK]" 0, "a" 1, "b" 2
+    StringLookup(vocabulary=["a", "b"], mask_token="") -> "" 0, "[UNK]" 1, "a" 2, "b" 3
+adapt() keeps the most frequent tokens, ties broken as Keras does (count descending, then token
+descending), up to max_tokens entries including the mask and OOV entries.
+
+Hashing bins strings (and integers, as their decimal strings) with FarmHash Fingerprint64, as
+Keras does (tf.strings.to_hash_bucket_fast); _farmhash.py is checked against the C++ library.
+
+Not built: num_oov_indices > 1 (Keras hashes OOV tokens into several buckets), Hashing's salt
+(SipHash), the tf_idf output mode, ngrams, sparse / ragged outputs, string tensors inside
+compiled models (these layers run on NumPy arrays of strings before the model, or first in eager
+calls).
+"""
+from __future__ import annotations
+
+import collections
+import re
+
+import numpy as np
+
+from .. import kernels
+from .base import Layer
+
+__all__ = ["CategoryEncoding", "Hashing", "StringLookup", "IntegerLookup", "TextVectorization"]
+
+OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count")
+
+
+def _encode(indices, depth, output_mode, name, count_weights=None):
+    """one_hot / multi_hot / count of integer indices (N,) or (N, k) over ``depth`` bins,
+    float32 (N, depth) (one_hot of (N, k) with k > 1: (N, k, depth)), as Keras encodes them."""
+    idx = np.asarray(indices)
+    if idx.ndim == 0:
+        idx = idx.reshape(1)
+    if idx.size and (idx.min() < 0 or idx.max() >= depth):
+        bad = idx[(idx < 0) | (idx >= depth)].reshape(-1)[0]
+        raise ValueError(f"{name}: index {bad} is outside [0, {depth}) (num_tokens={depth})")
+    idx = idx.astype(np.int64)
+    if output_mode == "one_hot":
+        squeeze = idx.ndim == 2 and idx.shape[1] == 1
+        flat = idx[:, 0] if squeeze else idx
+        out = np.zeros(flat.shape + (depth,), np.float32)
+        np.put_along_axis(out, flat[..., None], 1.0, axis=-1)
+        return out
+    if idx.ndim == 1:
+        idx = idx[:, None]
+    if idx.ndim != 2:
+        raise ValueError(f"{name}: {output_mode} needs inputs of rank 1 or 2, got shape {idx.shape}")
+    out = np.zeros((idx.shape[0], depth), np.float32)
+    rows = np.repeat(np.arange(idx.shape[0]), idx.shape[1])
+    if output_mode == "multi_hot":
+        out[rows, idx.reshape(-1)] = 1.0
+    else:
+        w = np.ones(idx.shape, np.float32) if count_weights is None else \
+            np.broadcast_to(np.asarray(count_weights, np.float32), idx.shape)
+        np.add.at(out, (rows, idx.reshape(-1)), w.reshape(-1))
+    return out
+
+
+def _whole_numbers(x, name):
+    a = np.asarray(x)
+    if a.dtype.kind == "f":
+        if not np.all(np.isfinite(a)) or np.any(a != np.round(a)):
+            raise ValueError(f"{name}: inputs must be whole numbers, got {a.reshape(-1)[:5]}...")
+        a = a.astype(np.int64)
+    elif a.dtype.kind not in "iu":
+        raise TypeError(f"{name}: inputs must be integers, got dtype {a.dtype}")
+    return a
+
+
+class CategoryEncoding(Layer):
+    """Encodes integer category indices in [0, num_tokens) as one_hot, multi_hot (a 1 for each
+    index present in a row) or count vectors (how often; optionally weighted by count_weights).
+
+    Args:
+        num_tokens: the number of categories.
+        output_mode: 'one_hot', 'multi_hot' or 'count'.
+    """
+
+    def __init__(self, num_tokens=None, output_mode="multi_hot", sparse=False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(num_tokens, bool) or not isinstance(num_tokens, (int, np.integer)) or num_tokens < 1:
+            raise ValueError(f"CategoryEncoding '{self.name}': num_tokens must be a positive int, "
+                             f"got {num_tokens!r}")
+        if output_mode not in ("one_hot", "multi_hot", "count"):
+            raise ValueError(f"CategoryEncoding '{self.name}': output_mode must be one_hot, "
+                             f"multi_hot or count, got {output_mode!r}")
+        if sparse:
+            raise NotImplementedError(f"CategoryEncoding '{self.name}': sparse outputs are not supported")
+        self.num_tokens, self.output_mode = int(num_tokens), output_mode
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if self.output_mode == "one_hot" and len(input_shape) == 2 and input_shape[1] not in (1,):
+            return input_shape + (self.num_tokens,)
+        return (input_shape[0], self.num_tokens)
+
+    def __call__(self, inputs, count_weights=None, **kwargs):
+        if count_weights is not None:
+            if self.output_mode != "count":
+                raise ValueError(f"CategoryEncoding '{self.name}': count_weights needs output_mode='count'")
+            return kernels.as_tensor(_encode(_whole_numbers(inputs, self.name), self.num_tokens,
+                                             "count", self.name, count_weights))
+        return super().__call__(inputs, **kwargs)
+
+    def forward(self, x, training=False):
+        return kernels.as_tensor(_encode(_whole_numbers(x, self.name), self.num_tokens,
+                                         self.output_mode, self.name))
+
+    def backward(self, dy):
+        return None  # integer inputs: nothing upstream to differentiate
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(num_tokens=self.num_tokens, output_mode=self.output_mode, sparse=False)
+        return cfg
+
+
+class Hashing(Layer):
+    """Hashes each value into one of ``num_bins`` bins: FarmHash Fingerprint64 of its UTF-8 text
+    (an integer hashes as its decimal string, a float as its truncated integer's), modulo
+    num_bins, as Keras. With ``mask_value``
+    that value goes to bin 0 and the others to 1 + hash % (num_bins - 1). output_mode 'int'
+    gives the bins (int64, the input's shape); one_hot / multi_hot / count encode them.
+
+    Args:
+        num_bins: number of bins (including the mask bin when mask_value is set).
+        mask_value: a value mapped to bin 0, or None.
+        salt: not supported (Keras then switches to SipHash).
+        output_mode: 'int', 'one_hot', 'multi_hot' or 'count'.
+    """
+
+    def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or num_bins < 1 \
+                or (mask_value is not None and num_bins < 2):
+            raise ValueError(f"Hashing '{self.name}': num_bins must be a positive int (>= 2 with a "
+                             f"mask_value), got {num_bins!r}")
+        if salt is not None or sparse:
+            raise NotImplementedError(f"Hashing '{self.name}': salt (SipHash) and sparse outputs "
+                                      "are not supported")
+        if output_mode not in OUTPUT_MODES:
+            raise ValueError(f"Hashing '{self.name}': output_mode must be one of "
+                             f"{', '.join(OUTPUT_MODES)}, got {output_mode!r}")
+        self.num_bins, self.mask_value, self.output_mode = int(num_bins), mask_value, output_mode
+
+    def _text(self, v):
+        if isinstance(v, bytes):
+            return v
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+            return str(int(v)).encode()
+        if isinstance(v, (float, np.floating)) and np.isfinite(v):
+            return str(int(v)).encode()  # Keras casts floats to int64 (truncating) first
+        if isinstance(v, str):
+            return v.encode("utf-8")
+        raise TypeError(f"Hashing '{self.name}': values must be strings or integers, got {v!r}"[:200])
+
+    def _bins(self, values):
+        from ._farmhash import fingerprint64
+        arr = np.asarray(values, dtype=object)
+        out = np.empty(arr.shape, np.int64)
+        mask = None if self.mask_value is None else self._text(self.mask_value)
+        for i, v in enumerate(arr.reshape(-1)):
+            text = self._text(v)
+            if mask is None:
+                out.reshape(-1)[i] = fingerprint64(text) % self.num_bins
+            else:
+                out.reshape(-1)[i] = 0 if text == mask else 1 + fingerprint64(text) % (self.num_bins - 1)
+        return out
+
+    def __call__(self, inputs, training=None, **kwargs):
+        from ..models.graph import KerasTensor
+        if isinstance(inputs, (KerasTensor, kernels.Tensor)):
+            return super().__call__(inputs, training=training, **kwargs)
+        return self._apply(inputs)
+
+    def _apply(self, values):
+        bins = self._bins(values)
+        if self.output_mode == "int":
+            return kernels.as_tensor(bins)
+        return kernels.as_tensor(_encode(bins, self.num_bins, self.output_mode, self.name))
+
+    def forward(self, x, training=False):  # a graph node: numeric inputs
+        return self._apply(np.asarray(x).tolist())
+
+    def backward(self, dy):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        if self.output_mode == "int":
+            return tuple(input_shape)
+        return (input_shape[0], self.num_bins)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(num_bins=self.num_bins, mask_value=self.mask_value, salt=None,
+                   output_mode=self.output_mode, sparse=False)
+        return cfg
+
+
+def _refuse_symbolic(layer):
+    raise NotImplementedError(
+        f"{type(layer).__name__} '{layer.name}': corenn Tensors hold numbers, not strings, so this "
+        "layer cannot be a node of a model; apply it to the NumPy array of strings before the "
+        "model (x = layer(texts)) and feed its output to the model")
+
+
+# ---------------------------------------------------------------------------------------------
+# Lookups
+
+
+class _IndexLookup(Layer):
+    """Token -> index (and back with invert) over a vocabulary; see the module docstring."""
+
+    _token_kind = "string"
+
+    def __init__(self, max_tokens, num_oov_indices, mask_token, oov_token, vocabulary, invert,
+                 output_mode, pad_to_max_tokens, sparse, idf_weights, **kwargs):
+        super().__init__(**kwargs)
+        cls = f"{type(self).__name__} '{self.name}'"
+        if max_tokens is not None and (isinstance(max_tokens, bool) or int(max_tokens) < 1):
+            raise ValueError(f"{cls}: max_tokens must be None or a positive int, got {max_tokens!r}")
+        if num_oov_indices not in (0, 1):
+            raise NotImplementedError(f"{cls}: num_oov_indices must be 0 or 1 (Keras hashes "
+                                      f"several OOV buckets with FarmHash64, not built), got "
+                                      f"{num_oov_indices!r}")
+        if output_mode not in OUTPUT_MODES:
+            raise NotImplementedError(f"{cls}: output_mode must be one of {', '.join(OUTPUT_MODES)}, "
+                                      f"got {output_mode!r}")
+        if output_mode != "int" and (mask_token is not None or invert):
+            raise NotImplementedError(f"{cls}: mask_token and invert work with output_mode='int' only")
+        if sparse or idf_weights is not None:
+            raise NotImplementedError(f"{cls}: sparse outputs and idf_weights are not supported")
+        self.max_tokens = None if max_tokens is None else int(max_tokens)
+        self.num_oov_indices = int(num_oov_indices)
+        self.mask_token, self.oov_token = mask_token, oov_token
+        self.invert, self.output_mode = bool(invert), output_mode
+        self.pad_to_max_tokens = bool(pad_to_max_tokens)
+        if pad_to_max_tokens and max_tokens is None:
+            raise ValueError(f"{cls}: pad_to_max_tokens needs max_tokens")
+        self._tokens = []
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
+
+    # -- vocabulary ------------------------------------------------------------------------
+
+    def _token(self, t):
+        return str(t) if self._token_kind == "string" else int(t)
+
+    def _reserved(self):
+        return ([self.mask_token] if self.mask_token is not None else []) + \
+            [self.oov_token] * self.num_oov_indices
+
+    def set_vocabulary(self, vocabulary, idf_weights=None):
+        """Use ``vocabulary`` (a list or 1-D array of tokens, without the mask and OOV entries;
+        a leading mask / OOV token is accepted and dropped, as Keras does)."""
+        tokens = [self._token(t) for t in np.asarray(vocabulary, dtype=object).reshape(-1)]
+        reserved = self._reserved()
+        if tokens[:len(reserved)] == reserved and reserved:
+            tokens = tokens[len(reserved):]
+        if len(set(tokens)) != len(tokens):
+            dup = next(t for t, n in collections.Counter(tokens).items() if n > 1)
+            raise ValueError(f"{type(self).__name__} '{self.name}': the vocabulary repeats {dup!r}")
+        if any(t in (self.mask_token, self.oov_token) for t in tokens if t is not None):
+            raise ValueError(f"{type(self).__name__} '{self.name}': the vocabulary contains the "
+                             f"mask or OOV token inside it")
+        if self.max_tokens is not None and len(tokens) + len(reserved) > self.max_tokens:
+            raise ValueError(f"{type(self).__name__} '{self.name}': a vocabulary of {len(tokens)} "
+                             f"tokens plus {len(reserved)} mask/OOV entries exceeds max_tokens="
+                             f"{self.max_tokens}")
+        self._tokens = tokens
+        self._index = {t: i + len(reserved) for i, t in enumerate(tokens)}
+
+    def get_vocabulary(self, include_special_tokens=True):
+        return (self._reserved() if include_special_tokens else []) + list(self._tokens)
+
+    def vocabulary_size(self):
+        return len(self._reserved()) + len(self._tokens)
+
+    def adapt(self, data, batch_size=None, steps=None):
+        """Learn the vocabulary: the most frequent tokens of ``data`` (an array, or an iterable
+        of batches), up to max_tokens entries with the mask and OOV ones."""
+        counts = collections.Counter()
+        for batch in self._batches(data, steps):
+            counts.update(self._token(t) for t in self._adapt_tokens(batch))
+        counts.pop(self.mask_token, None)
+        ranked = sorted(counts.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
+        room = None if self.max_tokens is None else self.max_tokens - len(self._reserved())
+        self.set_vocabulary([t for t, _ in ranked[:room]])
+
+    @staticmethod
+    def _batches(data, steps):
+        if isinstance(data, (list, tuple, np.ndarray)) or not hasattr(data, "__iter__"):
+            return [data]
+        return (b for i, b in enumerate(data) if steps is None or i < steps)
+
+    def _adapt_tokens(self, batch):
+        return np.asarray(batch, dtype=object).reshape(-1)
+
+    # -- lookup ----------------------------------------------------------------------------
+
+    def _lookup(self, tokens):
+        """int64 indices of an array of tokens; OOV -> the OOV index (or an error without one)."""
+        flat = np.asarray(tokens, dtype=object).reshape(-1)
+        oov = 1 if self.mask_token is not None else 0
+        out = np.empty(flat.shape, np.int64)
+        for i, t in enumerate(flat):
+            t = self._token(t)
+            if self.mask_token is not None and t == self.mask_token:
+                out[i] = 0
+                continue
+            j = self._index.get(t)
+            if j is None:
+                if self.num_oov_indices == 0:
+                    raise ValueError(f"{type(self).__name__} '{self.name}': {t!r} is not in the "
+                                     f"vocabulary and num_oov_indices=0")
+                j = oov
+            out[i] = j
+        return out.reshape(np.shape(tokens))
+
+    def _invert(self, indices):
+        vocab = self.get_vocabulary()
+        idx = _whole_numbers(indices, self.name)
+        if idx.size and (idx.min() < 0 or idx.max() >= len(vocab)):
+            raise ValueError(f"{type(self).__name__} '{self.name}': index outside [0, {len(vocab)})")
+        table = np.asarray(vocab, dtype=object if self._token_kind == "string" else np.int64)
+        return table[idx]
+
+    def _depth(self):
+        return self.max_tokens if self.pad_to_max_tokens else self.vocabulary_size()
+
+    def __call__(self, inputs, training=None, **kwargs):
+        """Lookups run eagerly on arrays (strings never become Tensors)."""
+        from ..models.graph import KerasTensor
+        if self._token_kind == "string" and not self.invert and isinstance(inputs, KerasTensor):
+            _refuse_symbolic(self)
+        if isinstance(inputs, KerasTensor) or self._token_kind != "string" and isinstance(inputs, kernels.Tensor):
+            return super().__call__(inputs, training=training, **kwargs)
+        return self._apply(inputs)
+
+    def _apply(self, inputs):
+        if self.invert:
+            return self._invert(inputs)
+        indices = self._lookup(inputs)
+        if self.output_mode == "int":
+            return kernels.as_tensor(np.ascontiguousarray(indices))
+        return kernels.as_tensor(_encode(indices, self._depth(), self.output_mode, self.name))
+
+    def forward(self, x, training=False):  # a graph node (integer lookups): x is a Tensor
+        return self._apply(np.asarray(x))
+
+    def backward(self, dy):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        if self.output_mode == "int":
+            return tuple(input_shape)
+        return (input_shape[0], self._depth())
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(max_tokens=self.max_tokens, num_oov_indices=self.num_oov_indices,
+                   mask_token=self.mask_token, oov_token=self.oov_token,
+                   vocabulary=list(self._tokens) or None, invert=self.invert,
+                   output_mode=self.output_mode, pad_to_max_tokens=self.pad_to_max_tokens,
+                   sparse=False, idf_weights=None)
+        return cfg
+
+
+class StringLookup(_IndexLookup):
+    """Maps strings to integer indices (or, with invert, indices to strings), or encodes them
+    (one_hot / multi_hot / count); see the module docstring for the index layout.
+
+    Args:
+        max_tokens: the most entries (mask and OOV included) adapt keeps; None: no limit.
+        num_oov_indices: 0 or 1 (0: an unknown token is an error).
+        mask_token: a token mapped to index 0 (None: no mask).
+        oov_token: the vocabulary entry of the OOV index (returned by invert).
+        vocabulary: a list of strings (else learn one with adapt).
+        invert, output_mode, pad_to_max_tokens: as Keras.
+    """
+
+    def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]",
+                 vocabulary=None, idf_weights=None, invert=False, output_mode="int",
+                 pad_to_max_tokens=False, sparse=False, encoding="utf-8", **kwargs):
+        if encoding != "utf-8":
+            raise NotImplementedError("StringLookup: only utf-8 is supported")
+        super().__init__(max_tokens, num_oov_indices, mask_token, oov_token, vocabulary, invert,
+                         output_mode, pad_to_max_tokens, sparse, idf_weights, **kwargs)
+
+    def _token(self, t):
+        return t.decode("utf-8") if isinstance(t, bytes) else str(t)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(encoding="utf-8")
+        return cfg
+
+
+class IntegerLookup(_IndexLookup):
+    """Maps integers to contiguous indices (or back, with invert), or encodes them; as
+    StringLookup with integer tokens (oov_token -1, mask_token None or an int). Works as a graph
+    node too (its inputs are numbers)."""
+
+    _token_kind = "int"
+
+    def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=-1,
+                 output_mode="int", sparse=False, vocabulary=None, vocabulary_dtype="int64",
+                 idf_weights=None, invert=False, pad_to_max_tokens=False, **kwargs):
+        if vocabulary_dtype not in ("int64", "int32"):
+            raise NotImplementedError("IntegerLookup: vocabulary_dtype must be int64 or int32")
+        self.vocabulary_dtype = vocabulary_dtype
+        super().__init__(max_tokens, num_oov_indices, mask_token, oov_token, vocabulary, invert,
+                         output_mode, pad_to_max_tokens, sparse, idf_weights, **kwargs)
+
+    def _token(self, t):
+        if isinstance(t, (float, np.floating)) and float(t) != round(float(t)):
+            raise ValueError(f"IntegerLookup '{self.name}': token {t!r} is not a whole number")
+        return int(t)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(vocabulary_dtype=self.vocabulary_dtype)
+        return cfg
+
+
+# ---------------------------------------------------------------------------------------------
+# TextVectorization
+
+# Keras' default punctuation set for "lower_and_strip_punctuation" (ASCII punctuation).
+_PUNCTUATION = re.compile(r'[!"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~\']')
+STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation")
+SPLIT = ("whitespace", "character")
+
+
+class TextVectorization(Layer):
+    """Turns strings into token indices (or one_hot / multi_hot / count vectors):
+    standardize (lower-case and/or strip ASCII punctuation, or a callable), split (whitespace,
+    characters, or a callable), then look each token up in a StringLookup whose vocabulary is
+    set or learned by ``adapt``. Index 0 is padding ("" mask), 1 is "[UNK]" (output_mode 'int');
+    other modes have no mask entry, as in Keras.
+
+    Args:
+        max_tokens: vocabulary size limit (mask and OOV included).
+        standardize: None, 'lower_and_strip_punctuation', 'lower', 'strip_punctuation' or a callable.
+        split: None, 'whitespace', 'character' or a callable.
+        output_mode: 'int', 'one_hot', 'multi_hot' or 'count'.
+        output_sequence_length: 'int' mode: pad with 0 / truncate to this length (None: the
+            longest in the batch).
+        vocabulary: a list of tokens (else adapt).
+    """
+
+    def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation",
+                 split="whitespace", ngrams=None, output_mode="int", output_sequence_length=None,
+                 pad_to_max_tokens=False, vocabulary=None, idf_weights=None, sparse=False,
+                 ragged=False, encoding="utf-8", **kwargs):
+        super().__init__(**kwargs)
+        cls = f"TextVectorization '{self.name}'"
+        if not (standardize is None or callable(standardize) or standardize in STANDARDIZE):
+            raise ValueError(f"{cls}: standardize must be None, a callable or one of "
+                             f"{', '.join(STANDARDIZE)}, got {standardize!r}")
+        if not (split is None or callable(split) or split in SPLIT):
+            raise ValueError(f"{cls}: split must be None, a callable or one of {', '.join(SPLIT)}, "
+                             f"got {split!r}")
+        if ngrams is not None or ragged or encoding != "utf-8":
+            raise NotImplementedError(f"{cls}: ngrams, ragged outputs and encodings other than "
+                                      "utf-8 are not supported")
+        if output_sequence_length is not None and (output_mode != "int" or int(output_sequence_length) < 1):
+            raise ValueError(f"{cls}: output_sequence_length must be a positive int and needs "
+                             f"output_mode='int', got {output_sequence_length!r}")
+        self.standardize, self.split = standardize, split
+        self.output_mode = output_mode
+        self.output_sequence_length = None if output_sequence_length is None else int(output_sequence_length)
+        self._lookup = StringLookup(max_tokens=max_tokens, mask_token="" if output_mode == "int" else None,
+                                    output_mode=output_mode, pad_to_max_tokens=pad_to_max_tokens,
+                                    vocabulary=vocabulary, idf_weights=idf_weights, sparse=sparse,
+                                    name=f"{self.name}_lookup")
+
+    # -- text to tokens --------------------------------------------------------------------
+
+    def _standardize(self, text):
+        if self.standardize is None:
+            return text
+        if callable(self.standardize):
+            return self.standardize(text)
+        if "lower" in self.standardize:
+            text = text.lower()
+        if "strip" in self.standardize:
+            text = _PUNCTUATION.sub("", text)
+        return text
+
+    def _split(self, text):
+        if self.split is None:
+            return [text]
+        if callable(self.split):
+            return list(self.split(text))
+        return text.split() if self.split == "whitespace" else list(text)
+
+    def _tokens(self, inputs):
+        texts = np.asarray(inputs, dtype=object)
+        if texts.ndim == 2 and texts.shape[1] == 1:
+            texts = texts[:, 0]
+        if texts.ndim != 1:
+            raise ValueError(f"TextVectorization '{self.name}': expects a batch of strings (N,) or "
+                             f"(N, 1), got shape {texts.shape}")
+        return [self._split(self._standardize(t.decode("utf-8") if isinstance(t, bytes) else str(t)))
+                for t in texts]
+
+    # -- vocabulary ------------------------------------------------------------------------
+
+    def adapt(self, data, batch_size=None, steps=None):
+        """Learn the vocabulary from strings (an array, or an iterable of batches)."""
+        batches = _IndexLookup._batches(data, steps)
+        tokens = [t for batch in batches for row in self._tokens(batch) for t in row]
+        self._lookup.adapt(np.asarray(tokens + [], dtype=object))
+
+    def set_vocabulary(self, vocabulary, idf_weights=None):
+        self._lookup.set_vocabulary(vocabulary)
+
+    def get_vocabulary(self, include_special_tokens=True):
+        return self._lookup.get_vocabulary(include_special_tokens)
+
+    def vocabulary_size(self):
+        return self._lookup.vocabulary_size()
+
+    # -- call ------------------------------------------------------------------------------
+
+    def __call__(self, inputs, training=None, **kwargs):
+        """Strings (N,) or (N, 1) -> int64 (N, length) indices, or float32 (N, depth) vectors."""
+        from ..models.graph import KerasTensor
+        if isinstance(inputs, (KerasTensor, kernels.Tensor)):
+            _refuse_symbolic(self)
+        rows = self._tokens(inputs)
+        if self.output_mode == "int":
+            length = self.output_sequence_length or max([len(r) for r in rows] + [0])
+            out = np.zeros((len(rows), length), np.int64)  # 0 pads: the mask index
+            for i, r in enumerate(rows):
+                out[i, :min(len(r), length)] = self._lookup._lookup(np.asarray(r[:length], dtype=object))
+            return kernels.as_tensor(out)
+        if self.output_mode == "one_hot" and any(len(r) != 1 for r in rows):
+            raise ValueError(f"TextVectorization '{self.name}': output_mode='one_hot' needs one "
+                             "token per string")
+        depth = self._lookup._depth()
+        out = np.zeros((len(rows), depth), np.float32)
+        for i, r in enumerate(rows):
+            idx = self._lookup._lookup(np.asarray(r, dtype=object))
+            if self.output_mode == "count":
+                np.add.at(out[i], idx, 1.0)
+            else:
+                out[i, idx] = 1.0
+        return kernels.as_tensor(out)
+
+    def compute_output_shape(self, input_shape):
+        if self.output_mode == "int":
+            return (input_shape[0], self.output_sequence_length)
+        return (input_shape[0], self._lookup._depth())
+
+    def get_config(self):
+        if callable(self.standardize) or callable(self.split):
+            raise ValueError(f"TextVectorization '{self.name}': a callable standardize / split "
+                             "cannot be saved (Python code); pass a named option")
+        cfg = super().get_config()
+        cfg.update(max_tokens=self._lookup.max_tokens, standardize=self.standardize,
+                   split=self.split, ngrams=None, output_mode=self.output_mode,
+                   output_sequence_length=self.output_sequence_length,
+                   pad_to_max_tokens=self._lookup.pad_to_max_tokens,
+                   vocabulary=list(self._lookup._tokens) or None, idf_weights=None,
+                   sparse=False, ragged=False, encoding="utf-8")
+        return cfg

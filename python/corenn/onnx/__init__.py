@@ -1,0 +1,161 @@
+"""Export a corenn model to ONNX: ``corenn.onnx.export(model, "m.onnx")`` or
+``model.export("m.onnx", format="onnx")``.
+
+The model's graph of layer calls (a Sequential's chain, a functional graph, or a subclassed
+model's traced ``call``) is walked in topological order; each call becomes ONNX nodes through the
+converter registered for its layer class (_registry.CONVERTERS, code in _convert / _recurrent),
+while every tensor's layout (channels-first for convolutions, time-major for RNNs) is tracked so
+Transposes appear only where the layout really changes (_builder). BatchNormalization after a
+conv or Dense (linear activation, sole consumer) is folded into its weights; Dropout vanishes.
+The finished model is checked (``onnx.checker.check_model(full_check=True)``) and only then
+written, atomically, with the umask's mode. Needs the ``onnx`` extra (``pip install onnx``;
+``onnxruntime`` to run the file).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["export", "DEFAULT_OPSET", "MIN_OPSET"]
+
+DEFAULT_OPSET = 17   # LayerNormalization's; run by every onnxruntime since 1.14
+MIN_OPSET = 13       # Softmax over one axis, Squeeze / Unsqueeze / Split axes as inputs
+
+
+def _require_onnx():
+    try:
+        import onnx
+    except ImportError as exc:
+        raise ImportError("corenn.onnx.export needs the 'onnx' package: pip install 'corenn[onnx]' "
+                          "(or pip install onnx onnxruntime)") from exc
+    return onnx
+
+
+def export(model, path, opset=None, dynamic_batch=True):
+    """Write ``model`` (built) as an ONNX file at ``path``; returns ``path``.
+
+    Args:
+        model: a built corenn Model (Sequential, functional, or subclassed and called once so
+            its ``call`` can be traced on symbolic inputs).
+        path: the file to write (replaced atomically; nothing is written when a layer cannot
+            be exported: the error names it and its class).
+        opset: the ONNX opset (default DEFAULT_OPSET; MIN_OPSET up to what the installed onnx
+            package knows).
+        dynamic_batch: the batch dimension is symbolic ('batch'); False fixes it to the inputs'
+            declared batch size (1 when none was declared).
+    """
+    onnx = _require_onnx()
+    from ..saving import atomic_write
+    max_opset = onnx.defs.onnx_opset_version()
+    opset = DEFAULT_OPSET if opset is None else opset
+    if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)) or not MIN_OPSET <= opset <= max_opset:
+        raise ValueError(f"corenn.onnx.export: opset must be an int in [{MIN_OPSET}, {max_opset}], got {opset!r}")
+    graph = _model_graph(model)
+    proto = _build(onnx, graph, getattr(model, "name", "model"), int(opset), bool(dynamic_batch))
+    onnx.checker.check_model(proto, full_check=True)
+    data = proto.SerializeToString()
+    atomic_write(path, lambda f: f.write(data))
+    return path
+
+
+def _model_graph(model):
+    """The graph of layer calls to export: the model's own, or a subclassed model's traced call."""
+    from ..models.model import Model
+    if not isinstance(model, Model):
+        raise TypeError(f"corenn.onnx.export: expected a corenn Model, got {type(model).__name__}")
+    if not model.built:
+        raise ValueError(f"corenn.onnx.export: model '{model.name}' is not built; build it, call it "
+                         "on data or give its first layer an input shape")
+    graph = model._graph
+    if graph is not None:
+        return graph
+    shapes = model.__dict__.get("_build_input_shapes")
+    if not shapes:
+        raise ValueError(f"corenn.onnx.export: subclassed model '{model.name}' has not been called "
+                         "on data yet; call it once (or model.build(shape)) so its call can be traced")
+    xs = [np.zeros((1,) + tuple(s[1:]), np.float32) for s in shapes]
+    graph = model._trace(xs, False)
+    if graph is None:
+        raise ValueError(f"corenn.onnx.export: the call of subclassed model '{model.name}' cannot be "
+                         "traced on symbolic inputs (it computes on values or branches on data); "
+                         "write it with layer calls only, or as a functional model")
+    return graph
+
+
+def _plan_bn_folding(graph):
+    """BatchNormalization calls that can be folded into the Dense / conv call producing their
+    input: that call has a linear activation and the BN is its output's only consumer.
+    Returns ({id(producer node): bn layer}, {id(bn node)})."""
+    consumers = {}
+    for node in graph.nodes:
+        for t in node.inputs:
+            consumers[id(t)] = consumers.get(id(t), 0) + 1
+    outputs = {id(t) for t in graph.outputs}
+    folded, fused = {}, set()
+    for node in graph.nodes:
+        bn = node.layer
+        if type(bn).__name__ != "BatchNormalization" or bn.axis not in (-1, len(node.inputs[0].shape) - 1):
+            continue
+        t = node.inputs[0]
+        prod = t.node
+        if prod is None or type(prod.layer).__name__ not in ("Dense", "Conv1D", "Conv2D"):
+            continue
+        if consumers.get(id(t)) != 1 or id(t) in outputs or prod.layer.activation.name != "linear" \
+                or id(prod) in folded:
+            continue
+        folded[id(prod)] = bn
+        fused.add(id(node))
+    return folded, fused
+
+
+def _elem_type(onnx, dtype):
+    return {"float32": onnx.TensorProto.FLOAT, "int32": onnx.TensorProto.INT32,
+            "int64": onnx.TensorProto.INT64}.get(str(dtype), onnx.TensorProto.FLOAT)
+
+
+def _build(onnx, graph, model_name, opset, dynamic_batch):
+    from ._builder import Builder, Value
+    from ._registry import CONVERTERS
+    b = Builder(onnx.helper, onnx.numpy_helper, onnx.TensorProto, opset)
+    b.folded, b.fused_bn = _plan_bn_folding(graph)
+    values, inputs = {}, []
+    for t in graph.inputs:
+        batch = "batch" if dynamic_batch else (t.shape[0] or 1)
+        name = b.fresh(t.name or "input")
+        dtype = t.dtype if t.dtype in ("int32", "int64") else "float32"
+        inputs.append(onnx.helper.make_tensor_value_info(name, _elem_type(onnx, dtype),
+                                                         [batch] + list(t.shape[1:])))
+        values[id(t)] = Value(name, t.shape, dtype=dtype)
+    for node in graph.nodes:
+        layer = node.layer
+        kind = type(layer).__name__
+        if any(m is not None for m in node.mask_inputs or ()):
+            raise NotImplementedError(f"ONNX export: layer '{layer.name}' ({kind}) reads a Keras mask "
+                                      "(from Embedding(mask_zero=True) or Masking); masks are not exported")
+        convert = CONVERTERS.get(kind)
+        if convert is None:
+            raise NotImplementedError(f"ONNX export: layer '{layer.name}' ({kind}) has no ONNX converter; "
+                                      f"exportable layers: {', '.join(sorted(CONVERTERS))}")
+        outs = convert(b, layer, [values[id(t)] for t in node.inputs], node)
+        for t, v in zip(node.outputs, outs):
+            values[id(t)] = v
+    outputs, seen = [], set()
+    for t in graph.outputs:
+        v = values[id(t)]
+        name = b.fresh(t.name if t.name not in seen else f"{t.name}_out")
+        seen.add(t.name)
+        b.nodes.append(onnx.helper.make_node("Identity", [b.plain(v)], [name], name=b.fresh(f"{name}/output")))
+        batch = "batch" if dynamic_batch else (t.shape[0] or 1)
+        outputs.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT,
+                                                          [batch] + list(t.shape[1:])))
+    g = onnx.helper.make_graph(b.nodes, model_name, inputs, outputs, initializer=b.initializers)
+    model = onnx.helper.make_model(g, producer_name="corenn",
+                                   opset_imports=[onnx.helper.make_opsetid("", opset)])
+    model.ir_version = min(model.ir_version, _max_ir_version(onnx, opset))
+    return model
+
+
+def _max_ir_version(onnx, opset):
+    """The IR version that goes with ``opset`` (a runtime may not read newer IR versions)."""
+    table = getattr(onnx.helper, "VERSION_TABLE", [])
+    irs = [row[1] for row in table if len(row) > 2 and row[2] == opset]
+    return min(irs) if irs else 8

@@ -1,0 +1,484 @@
+"""One converter per layer class: a corenn layer call -> ONNX nodes (see _builder for layouts).
+
+A converter is ``fn(b, layer, xs, node) -> list[Value]``: ``b`` the Builder, ``xs`` the Values
+of the call's inputs, ``node`` the graph node (``node.outputs`` give the Keras output shapes).
+``CONVERTERS`` maps layer classes to converters; a class not in it cannot be exported.
+
+Weights are read in corenn's layouts (ARCHITECTURE.md section 3) and rearranged here:
+    Dense kernel (in, out)                      -> MatMul / Gemm B as is
+    Conv kernel (KH, KW, Cin, F) / (K, Cin, F)  -> ONNX (F, Cin, KH, KW) / (F, Cin, K)
+    DepthwiseConv2D (KH, KW, C, DM)             -> (C*DM, 1, KH, KW), group C
+    LSTM kernel (F, 4U), gates i, f, c, o       -> ONNX W (1, 4U, F), gates i, o, f, c
+    GRU kernel (F, 3U), gates z, r, h           -> same gate order; bias (2, 3U) = [Wb, Rb] and
+                                                   linear_before_reset=1 (reset_after=True)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._builder import Value, channels_first, identity
+
+_SELU_ALPHA, _SELU_GAMMA = 1.67326324, 1.05070098   # csrc/cpu/activation.cpp's constants
+
+
+def _w(param):
+    return np.asarray(param, np.float32)
+
+
+def _out(node, i=0):
+    return node.outputs[i].shape
+
+
+def unsupported(layer, why):
+    return NotImplementedError(f"ONNX export: layer '{layer.name}' ({type(layer).__name__}): {why}")
+
+
+# -- activations --------------------------------------------------------------------------------
+
+def activation(b, name, alpha, v: Value, base, layer=None):
+    """``v`` through the corenn activation ``name``; returns a Value of the same layout."""
+    x = v.name
+    if name == "linear":
+        return v
+    if name == "relu":
+        y = b.op("Relu", [x], base)
+    elif name == "leaky_relu":
+        y = b.op("LeakyRelu", [x], base, alpha=float(alpha))
+    elif name == "elu":
+        y = b.op("Elu", [x], base, alpha=float(alpha))
+    elif name == "selu":
+        y = b.op("Selu", [x], base, alpha=_SELU_ALPHA, gamma=_SELU_GAMMA)
+    elif name in ("sigmoid", "tanh", "softplus"):
+        y = b.op({"sigmoid": "Sigmoid", "tanh": "Tanh", "softplus": "Softplus"}[name], [x], base)
+    elif name == "swish":
+        y = b.op("Mul", [x, b.op("Sigmoid", [x], base)], base)
+    elif name == "gelu":   # exact erf form: x * (1 + erf(x / sqrt 2)) / 2 (Gelu is opset 20)
+        if b.opset >= 20:
+            y = b.op("Gelu", [x], base)
+        else:
+            e = b.op("Erf", [b.op("Mul", [x, b.const(np.float32(1 / np.sqrt(2)), f"{base}/rsqrt2")], base)], base)
+            half = b.op("Mul", [x, b.const(np.float32(0.5), f"{base}/half")], base)
+            y = b.op("Add", [half, b.op("Mul", [half, e], base)], base)
+    elif name in ("softmax", "log_softmax"):
+        # over the Keras last axis; with a feature permutation the set of columns is the same
+        axis = 1 if v.fperm is not None else v.axis(-1)
+        y = b.op("Softmax" if name == "softmax" else "LogSoftmax", [x], base, axis=axis)
+    else:
+        owner = f"layer '{layer.name}' ({type(layer).__name__})" if layer is not None else base
+        raise NotImplementedError(f"ONNX export: {owner}: activation {name!r} has no ONNX mapping")
+    return Value(y, v.shape, v.perm, v.fperm)
+
+
+def _with_activation(b, layer, v):
+    return activation(b, layer.activation.name, layer.activation.alpha, v, layer.name, layer)
+
+
+# -- core -------------------------------------------------------------------------------------------
+
+def _affine_params(layer, node, b):
+    """Dense / conv kernel and bias, with a following BatchNormalization folded in when the
+    exporter paired them (b.folded): W' = W * s, b' = (b - mean) * s + beta per output channel,
+    s = gamma / sqrt(var + eps)."""
+    w = _w(layer.kernel)
+    bias = _w(layer.bias) if layer.use_bias else np.zeros(w.shape[-1], np.float32)
+    bn = b.folded.get(id(node))
+    if bn is not None:
+        scale, shift = bn_scale_shift(bn)
+        w = (w.astype(np.float64) * scale).astype(np.float32)
+        bias = (bias.astype(np.float64) * scale + shift).astype(np.float32)
+    return w, bias
+
+
+def bn_scale_shift(bn):
+    """Inference BatchNormalization as y = x * scale + shift (float64, per channel)."""
+    mean = np.asarray(bn.moving_mean, np.float64)
+    var = np.asarray(bn.moving_variance, np.float64)
+    gamma = np.asarray(bn.gamma, np.float64) if bn.scale else np.ones_like(mean)
+    beta = np.asarray(bn.beta, np.float64) if bn.center else np.zeros_like(mean)
+    scale = gamma / np.sqrt(var + bn.epsilon)
+    return scale, beta - mean * scale
+
+
+def convert_dense(b, layer, xs, node):
+    v = xs[0]
+    w, bias = _affine_params(layer, node, b)
+    if v.fperm is not None:           # the Flatten before left columns permuted: permute rows
+        w = w[v.fperm]
+        v = Value(v.name, v.shape)
+    if v.perm[-1] != v.rank - 1:      # features must be the last ONNX axis for MatMul
+        v = Value(b.plain(v), v.shape)
+    base = layer.name
+    if v.rank == 2:
+        y = b.op("Gemm", [v.name, b.const(w, f"{base}/kernel"), b.const(bias, f"{base}/bias")], base)
+    else:
+        y = b.op("Add", [b.op("MatMul", [v.name, b.const(w, f"{base}/kernel")], base),
+                         b.const(bias, f"{base}/bias")], base)
+    return [_with_activation(b, layer, Value(y, _out(node), v.perm))]
+
+
+def _same_pads(size, k, s, d):
+    """TensorFlow's 'same' padding (the odd extra cell after): (before, after)."""
+    k_eff = (k - 1) * d + 1
+    out = -(-size // s)
+    total = max((out - 1) * s + k_eff - size, 0)
+    return total // 2, total - total // 2
+
+
+def _pads(layer, spatial, kernel, strides, dilations):
+    if layer.padding == "valid":
+        return [0] * (2 * len(spatial))
+    pairs = [_same_pads(n, k, s, d) for n, k, s, d in zip(spatial, kernel, strides, dilations)]
+    return [p[0] for p in pairs] + [p[1] for p in pairs]
+
+
+def convert_conv(b, layer, xs, node):
+    v, rank = xs[0], xs[0].rank
+    cf = channels_first(rank)
+    w, bias = _affine_params(layer, node, b)
+    w = np.transpose(w, (rank - 1, rank - 2) + tuple(range(rank - 2)))   # (F, Cin, *K)
+    kernel, strides, dil = layer.kernel_size, layer.strides, layer.dilation_rate
+    base = layer.name
+    y = b.op("Conv", [b.in_layout(v, cf), b.const(w, f"{base}/kernel"), b.const(bias, f"{base}/bias")],
+             base, kernel_shape=list(kernel), strides=list(strides), dilations=list(dil),
+             pads=_pads(layer, v.shape[1:-1], kernel, strides, dil))
+    return [_with_activation(b, layer, Value(y, _out(node), cf))]
+
+
+def convert_depthwise(b, layer, xs, node):
+    v = xs[0]
+    cf = channels_first(4)
+    k = _w(layer.kernel)                               # (KH, KW, C, DM)
+    kh, kw, c, dm = k.shape
+    w = np.transpose(k, (2, 3, 0, 1)).reshape(c * dm, 1, kh, kw)
+    bias = _w(layer.bias) if layer.use_bias else np.zeros(c * dm, np.float32)
+    base = layer.name
+    y = b.op("Conv", [b.in_layout(v, cf), b.const(w, f"{base}/kernel"), b.const(bias, f"{base}/bias")],
+             base, kernel_shape=[kh, kw], strides=list(layer.strides), group=c,
+             dilations=list(layer.dilation_rate),
+             pads=_pads(layer, v.shape[1:3], (kh, kw), layer.strides, layer.dilation_rate))
+    return [_with_activation(b, layer, Value(y, _out(node), cf))]
+
+
+def convert_separable(b, layer, xs, node):
+    v = xs[0]
+    cf = channels_first(4)
+    k = _w(layer.depthwise_kernel)
+    kh, kw, c, dm = k.shape
+    dw = np.transpose(k, (2, 3, 0, 1)).reshape(c * dm, 1, kh, kw)
+    pw = np.transpose(_w(layer.pointwise_kernel), (3, 2, 0, 1))   # (F, C*DM, 1, 1)
+    bias = _w(layer.bias) if layer.use_bias else np.zeros(pw.shape[0], np.float32)
+    base = layer.name
+    h = b.op("Conv", [b.in_layout(v, cf), b.const(dw, f"{base}/depthwise_kernel")], base,
+             kernel_shape=[kh, kw], strides=list(layer.strides), group=c,
+             dilations=list(layer.dilation_rate),
+             pads=_pads(layer, v.shape[1:3], (kh, kw), layer.strides, layer.dilation_rate))
+    y = b.op("Conv", [h, b.const(pw, f"{base}/pointwise_kernel"), b.const(bias, f"{base}/bias")],
+             base, kernel_shape=[1, 1])
+    return [_with_activation(b, layer, Value(y, _out(node), cf))]
+
+
+def convert_activation(b, layer, xs, node):
+    return [_with_activation(b, layer, xs[0])]
+
+
+def _kernel_activation(kind, alpha_attr=None):
+    def convert(b, layer, xs, node):
+        alpha = getattr(layer, alpha_attr) if alpha_attr else 0.0
+        name = kind
+        if kind == "relu" and layer.negative_slope:
+            name, alpha = "leaky_relu", layer.negative_slope
+        return [activation(b, name, alpha, xs[0], layer.name, layer)]
+    return convert
+
+
+def convert_prelu(b, layer, xs, node):
+    v = xs[0]
+    slope = b.keras_const(_w(layer.alpha)[None], v, f"{layer.name}/alpha")
+    return [Value(b.op("PRelu", [v.name, slope], layer.name), v.shape, v.perm, v.fperm)]
+
+
+def convert_passthrough(b, layer, xs, node):
+    """Dropout, SpatialDropout, Identity: nothing at inference."""
+    return [xs[0]]
+
+
+def convert_flatten(b, layer, xs, node):
+    v = xs[0]
+    if v.rank == 2:
+        return [v]
+    if v.perm[0] != 0:
+        v = Value(b.plain(v), v.shape)
+    y = b.op("Flatten", [v.name], layer.name, axis=1)
+    if v.perm == identity(v.rank):
+        return [Value(y, _out(node))]
+    # ONNX flattens its own (e.g. channels-first) order: column j of y is Keras column fperm[j]
+    keras_index = np.arange(int(np.prod(v.shape[1:]))).reshape(v.shape[1:])
+    fperm = np.transpose(keras_index, [p - 1 for p in v.perm[1:]]).reshape(-1)
+    return [Value(y, _out(node), fperm=fperm)]
+
+
+def convert_reshape(b, layer, xs, node):
+    v = xs[0]
+    target = [0] + [int(d) for d in _out(node)[1:]]
+    return [Value(b.op("Reshape", [b.plain(v), b.ints(target, f"{layer.name}/shape")], layer.name), _out(node))]
+
+
+def convert_permute(b, layer, xs, node):
+    """No node: the permutation goes into the layout. Keras output axis k is input axis q[k]."""
+    v = xs[0]
+    if v.fperm is not None:
+        v = Value(b.plain(v), v.shape)
+    q = (0,) + tuple(layer.dims)
+    q_inv = np.argsort(q)
+    return [Value(v.name, _out(node), tuple(int(q_inv[p]) for p in v.perm))]
+
+
+def convert_repeat_vector(b, layer, xs, node):
+    base = layer.name
+    x = b.unsqueeze(b.plain(xs[0]), [1], base)
+    y = b.op("Expand", [x, b.ints([1, layer.n, 1], f"{base}/shape")], base)
+    return [Value(y, _out(node))]
+
+
+def convert_zero_padding(b, layer, xs, node):
+    v = xs[0]
+    pairs = [tuple(layer.padding)] if np.ndim(layer.padding) == 1 else [tuple(p) for p in layer.padding]
+    keras_pads = {1 + i: p for i, p in enumerate(pairs)}
+    before = [keras_pads.get(k, (0, 0))[0] for k in v.perm]
+    after = [keras_pads.get(k, (0, 0))[1] for k in v.perm]
+    y = b.op("Pad", [v.name, b.ints(before + after, f"{layer.name}/pads")], layer.name)
+    return [Value(y, _out(node), v.perm)]
+
+
+def convert_cropping(b, layer, xs, node):
+    v = xs[0]
+    crop = layer.cropping
+    pairs = [tuple(crop)] if np.ndim(crop) == 1 else [tuple(p) for p in crop]
+    axes = [v.axis(1 + i) for i in range(len(pairs))]
+    starts = [p[0] for p in pairs]
+    ends = [v.shape[1 + i] - p[1] for i, p in enumerate(pairs)]
+    y = b.slice(v.name, starts, ends, axes, layer.name)
+    return [Value(y, _out(node), v.perm)]
+
+
+def _resize(b, layer, v, factors, mode, node):
+    scales = np.ones(v.rank, np.float32)
+    for keras_axis, f in factors.items():
+        scales[v.axis(keras_axis)] = f
+    if mode == "nearest":
+        attrs = dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    else:   # TF's half-pixel bilinear, edges clamped
+        attrs = dict(mode="linear", coordinate_transformation_mode="half_pixel")
+    y = b.op("Resize", [v.name, "", b.const(scales, f"{layer.name}/scales")], layer.name, **attrs)
+    return [Value(y, _out(node), v.perm)]
+
+
+def convert_upsampling2d(b, layer, xs, node):
+    v = xs[0]
+    if layer.interpolation not in ("nearest", "bilinear"):
+        raise unsupported(layer, f"interpolation {layer.interpolation!r} has no ONNX mapping")
+    if layer.interpolation == "bilinear":
+        v = Value(b.in_layout(v, channels_first(4)), v.shape, channels_first(4))
+    return _resize(b, layer, v, {1: layer.size[0], 2: layer.size[1]}, layer.interpolation, node)
+
+
+def convert_upsampling1d(b, layer, xs, node):
+    return _resize(b, layer, xs[0], {1: layer.size}, "nearest", node)
+
+
+def convert_embedding(b, layer, xs, node):
+    v = xs[0]
+    ids = b.plain(v)
+    if v.dtype != "int64":      # float or int32 ids (a traced subclassed model feeds floats)
+        ids = b.op("Cast", [ids], layer.name, to=b.TensorProto.INT64)
+    y = b.op("Gather", [b.const(_w(layer.embeddings), f"{layer.name}/embeddings"), ids], layer.name, axis=0)
+    return [Value(y, _out(node))]
+
+
+def convert_batch_norm(b, layer, xs, node):
+    v = xs[0]
+    if id(node) in b.fused_bn:        # folded into the conv / Dense before it
+        return [v]
+    if layer.axis not in (-1, v.rank - 1):
+        raise unsupported(layer, f"axis {layer.axis} (only the last axis is exported)")
+    scale, shift = bn_scale_shift(layer)
+    base = layer.name
+    y = b.op("Add", [b.op("Mul", [v.name, b.keras_const(scale, v, f"{base}/scale")], base),
+                     b.keras_const(shift, v, f"{base}/shift")], base)
+    return [Value(y, v.shape, v.perm, v.fperm)]
+
+
+def convert_layer_norm(b, layer, xs, node):
+    v = xs[0]
+    k = layer._norm_ndim
+    if b.opset < 17:
+        return [_layer_norm_decomposed(b, layer, v, k)]
+    trailing = tuple(range(v.rank - k, v.rank))
+    if v.fperm is not None or v.perm[v.rank - k:] != trailing:
+        v = Value(b.plain(v), v.shape)
+    norm_shape = v.shape[v.rank - k:]
+    base = layer.name
+    gamma = _w(layer.gamma) if layer.scale else np.ones(norm_shape, np.float32)
+    ins = [v.name, b.const(gamma, f"{base}/gamma")]
+    if layer.center:
+        ins.append(b.const(_w(layer.beta), f"{base}/beta"))
+    y = b.op("LayerNormalization", ins, base, axis=-k, epsilon=float(layer.epsilon))
+    return [Value(y, v.shape, v.perm)]
+
+
+def _layer_norm_decomposed(b, layer, v, k):
+    """Before opset 17: (x - mean) / sqrt(var + eps) * gamma + beta with ReduceMean over the
+    ONNX positions of the normalised axes (any layout)."""
+    base = layer.name
+    axes = [v.axis(a) for a in range(v.rank - k, v.rank)] if v.fperm is None else [1]
+    d = b.op("Sub", [v.name, b.reduce("ReduceMean", v.name, axes, True, base)], base)
+    var = b.reduce("ReduceMean", b.op("Mul", [d, d], base), axes, True, base)
+    std = b.op("Sqrt", [b.op("Add", [var, b.const(np.float32(layer.epsilon), f"{base}/epsilon")], base)], base)
+    y = b.op("Div", [d, std], base)
+    if layer.scale:
+        y = b.op("Mul", [y, b.keras_const(_w(layer.gamma), v, f"{base}/gamma")], base)
+    if layer.center:
+        y = b.op("Add", [y, b.keras_const(_w(layer.beta), v, f"{base}/beta")], base)
+    return Value(y, v.shape, v.perm, v.fperm)
+
+
+def convert_affine(b, layer, xs, node):
+    """Rescaling / Normalization: y = x * scale + offset."""
+    v = xs[0]
+    scale, offset = layer._scale_offset()
+    base = layer.name
+    y = b.op("Mul", [v.name, b.keras_const(scale, v, f"{base}/scale")], base)
+    if np.any(offset):
+        y = b.op("Add", [y, b.keras_const(offset, v, f"{base}/offset")], base)
+    return [Value(y, v.shape, v.perm, v.fperm)]
+
+
+def convert_time_distributed(b, layer, xs, node):
+    inner = layer.layer
+    if type(inner).__name__ not in ("Dense", "Activation", "Dropout", "Identity"):
+        raise unsupported(layer, f"TimeDistributed({type(inner).__name__}) is not exported "
+                                 "(Dense, Activation and Dropout are)")
+    from ._registry import CONVERTERS   # the table imports this module
+    return CONVERTERS[type(inner).__name__](b, inner, xs, node)
+
+
+# -- pooling ----------------------------------------------------------------------------------
+
+def convert_pooling(b, layer, xs, node):
+    v = xs[0]
+    one_d = v.rank == 3
+    pool = layer.pool_size[1:] if one_d else layer.pool_size     # the 1-D layers keep (1, k)
+    strides = layer.strides[1:] if one_d else layer.strides
+    cf = channels_first(v.rank)
+    pads = _pads(layer, v.shape[1:-1], pool, strides, (1,) * len(pool))
+    x = b.in_layout(v, cf)
+    if layer._max:
+        y = b.op("MaxPool", [x], layer.name, kernel_shape=list(pool), strides=list(strides), pads=pads)
+    else:   # padded cells are not counted, as in Keras
+        y = b.op("AveragePool", [x], layer.name, kernel_shape=list(pool), strides=list(strides),
+                 pads=pads, count_include_pad=0)
+    return [Value(y, _out(node), cf)]
+
+
+def convert_global_pooling(b, layer, xs, node):
+    v = xs[0]
+    spatial = [v.axis(k) for k in range(1, v.rank - 1)]
+    y = b.reduce("ReduceMax" if layer._max else "ReduceMean", v.name, spatial, layer.keepdims, layer.name)
+    if layer.keepdims:
+        return [Value(y, _out(node), v.perm)]
+    kept = [p for p in v.perm if p in (0, v.rank - 1)]       # batch and channels, in ONNX order
+    return [Value(y, _out(node), (0, 1) if kept == [0, v.rank - 1] else (1, 0))]
+
+
+# -- merges -----------------------------------------------------------------------------------
+
+def _common_layout(b, xs):
+    """Names of the inputs in one layout (the first's when ranks agree, else Keras' with size-1
+    axes inserted after the batch axis, as Keras aligns them), and that layout's Value args."""
+    ranks = {v.rank for v in xs}
+    if len(ranks) == 1 and xs[0].fperm is None:
+        return [b.in_layout(v, xs[0].perm) for v in xs], xs[0].perm
+    rank = max(ranks)
+    names = []
+    for v in xs:
+        x = b.plain(v)
+        if v.rank < rank:
+            x = b.unsqueeze(x, list(range(1, 1 + rank - v.rank)), f"{v.name}/align")
+        names.append(x)
+    return names, identity(rank)
+
+
+def _merge(op_type, scale=None):
+    def convert(b, layer, xs, node):
+        names, perm = _common_layout(b, xs)
+        base = layer.name
+        if len(names) == 1:
+            y = b.op("Identity", names, base)
+        elif op_type in ("Sub",):
+            y = b.op("Sub", names, base)
+        elif op_type == "Mul":
+            y = names[0]
+            for x in names[1:]:
+                y = b.op("Mul", [y, x], base)
+        else:
+            y = b.op(op_type, names, base)       # Sum / Mean / Max / Min take any number
+        return [Value(y, _out(node), perm)]
+    return convert
+
+
+def convert_concatenate(b, layer, xs, node):
+    rank = len(_out(node))
+    if any(v.rank != rank for v in xs):
+        raise unsupported(layer, "inputs of different ranks")
+    names, perm = _common_layout(b, xs)
+    y = b.op("Concat", names, layer.name, axis=perm.index(layer.axis % rank))
+    return [Value(y, _out(node), perm)]
+
+
+def _l2_normalize(b, x, axis, base):
+    sq = b.reduce("ReduceSum", b.op("Mul", [x, x], base), [axis], True, base)
+    norm = b.op("Sqrt", [b.op("Max", [sq, b.const(np.float32(1e-12), f"{base}/eps")], base)], base)
+    return b.op("Div", [x, norm], base)
+
+
+def convert_dot(b, layer, xs, node):
+    (s1, s2), (a1, a2) = layer._plan([v.shape for v in xs])
+    base = layer.name
+    x1, x2 = b.plain(xs[0]), b.plain(xs[1])
+    if layer.normalize:
+        x1, x2 = _l2_normalize(b, x1, a1, base), _l2_normalize(b, x2, a2, base)
+    # left as (B, M, K), right as (B, K, N), one batched MatMul (what corenn's kernel does)
+    if len(s1) == 2:
+        x1 = b.unsqueeze(x1, [1], base)
+    elif a1 == 1:
+        x1 = b.op("Transpose", [x1], base, perm=[0, 2, 1])
+    if len(s2) == 2:
+        x2 = b.unsqueeze(x2, [2], base)
+    elif a2 == 2:
+        x2 = b.op("Transpose", [x2], base, perm=[0, 2, 1])
+    y = b.op("MatMul", [x1, x2], base)
+    target = [0] + [int(d) for d in _out(node)[1:]]
+    return [Value(b.op("Reshape", [y, b.ints(target, f"{base}/shape")], base), _out(node))]
+
+
+def convert_conv_transpose(b, layer, xs, node):
+    """ConvTranspose with explicit pads reproducing corenn's (Keras 3's) output length per axis:
+    the full transposed conv is (H - 1)*s + ek long; when the output is shorter, the leading
+    crop is the difference // 2 (TensorFlow's rule) and the rest comes off the end; when longer,
+    the extra cells are zeros at the end (ONNX's output_padding)."""
+    v = xs[0]
+    cf = channels_first(4)
+    w = np.transpose(_w(layer.kernel), (3, 2, 0, 1))            # (Cin, F, KH, KW)
+    bias = _w(layer.bias) if layer.use_bias else np.zeros(w.shape[1], np.float32)
+    begin, end, extra = [], [], []
+    for size, length, k, s, d in zip(v.shape[1:3], _out(node)[1:3], layer.kernel_size, layer.strides,
+                                     layer.dilation_rate):
+        total = (size - 1) * s + (k - 1) * d + 1 - length
+        begin.append(max(total, 0) // 2)
+        end.append(max(total, 0) - max(total, 0) // 2)
+        extra.append(max(-total, 0))
+    base = layer.name
+    y = b.op("ConvTranspose", [b.in_layout(v, cf), b.const(w, f"{base}/kernel"), b.const(bias, f"{base}/bias")],
+             base, kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
+             dilations=list(layer.dilation_rate), pads=begin + end, output_padding=extra)
+    return [_with_activation(b, layer, Value(y, _out(node), cf))]

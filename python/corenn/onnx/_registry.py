@@ -1,0 +1,36 @@
+"""The table of layer class -> converter (by class name: a subclass of a layer is not assumed
+to compute what its base class does, so it must be listed itself)."""
+from __future__ import annotations
+
+from . import _convert as c
+from . import _recurrent as r
+
+CONVERTERS = {
+    "Dense": c.convert_dense,
+    "Conv1D": c.convert_conv, "Conv2D": c.convert_conv,
+    "Conv2DTranspose": c.convert_conv_transpose, "DepthwiseConv2D": c.convert_depthwise, "SeparableConv2D": c.convert_separable,
+    "MaxPooling1D": c.convert_pooling, "MaxPooling2D": c.convert_pooling,
+    "AveragePooling1D": c.convert_pooling, "AveragePooling2D": c.convert_pooling,
+    "GlobalAveragePooling1D": c.convert_global_pooling, "GlobalAveragePooling2D": c.convert_global_pooling,
+    "GlobalMaxPooling1D": c.convert_global_pooling, "GlobalMaxPooling2D": c.convert_global_pooling,
+    "BatchNormalization": c.convert_batch_norm, "LayerNormalization": c.convert_layer_norm,
+    "Dropout": c.convert_passthrough, "SpatialDropout1D": c.convert_passthrough,
+    "SpatialDropout2D": c.convert_passthrough, "Identity": c.convert_passthrough,
+    "Flatten": c.convert_flatten, "Reshape": c.convert_reshape, "Permute": c.convert_permute,
+    "RepeatVector": c.convert_repeat_vector,
+    "ZeroPadding1D": c.convert_zero_padding, "ZeroPadding2D": c.convert_zero_padding,
+    "Cropping1D": c.convert_cropping, "Cropping2D": c.convert_cropping,
+    "UpSampling1D": c.convert_upsampling1d, "UpSampling2D": c.convert_upsampling2d,
+    "Embedding": c.convert_embedding,
+    "Activation": c.convert_activation,
+    "ReLU": c._kernel_activation("relu"), "LeakyReLU": c._kernel_activation("leaky_relu", "negative_slope"),
+    "ELU": c._kernel_activation("elu", "alpha"), "Softmax": c._kernel_activation("softmax"),
+    "PReLU": c.convert_prelu,
+    "Rescaling": c.convert_affine, "Normalization": c.convert_affine,
+    "Add": c._merge("Sum"), "Subtract": c._merge("Sub"), "Multiply": c._merge("Mul"),
+    "Average": c._merge("Mean"), "Maximum": c._merge("Max"), "Minimum": c._merge("Min"),
+    "Concatenate": c.convert_concatenate, "Dot": c.convert_dot,
+    "SimpleRNN": r.convert_rnn, "LSTM": r.convert_rnn, "GRU": r.convert_rnn,
+    "Bidirectional": r.convert_bidirectional,
+    "TimeDistributed": c.convert_time_distributed,
+}

@@ -1,0 +1,384 @@
+"""ONNX export: every exportable layer, the example models and a residual model reproduce
+``model.predict`` under ONNX Runtime's CPU provider, at batch 1 and 64 (one file, dynamic batch).
+
+Tolerance: |onnx - predict| <= 1e-5 * |predict| + ATOL, ATOL = 1e-5 * max(1, max |predict|):
+the relative bound of the issue plus a small absolute term for values near zero (two float32
+implementations sum in different orders; a cancelling sum near 0 has no relative accuracy).
+"""
+import os
+import stat
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+import corenn  # noqa: E402
+from corenn import layers as L  # noqa: E402
+
+RTOL = 1e-5
+
+
+def randomize(model, rng):
+    """Random weights everywhere (BatchNormalization: a positive variance), so a converter that
+    drops or misorders a weight shows."""
+    for layer in model.layers:
+        ws = layer.get_weights()
+        if not ws:
+            continue
+        new = [rng.normal(0, 0.5, w.shape).astype(np.float32) for w in ws]
+        if type(layer).__name__ == "BatchNormalization":   # moving_variance comes last
+            new[-1] = rng.uniform(0.5, 2.0, ws[-1].shape).astype(np.float32)
+        layer.set_weights(new)
+
+
+def export_and_compare(model, make_x, path, batches=(1, 64)):
+    model.export(str(path), format="onnx")
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto, full_check=True)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    for n in batches:
+        xs = make_x(n)
+        xs = xs if isinstance(xs, list) else [xs]
+        got = sess.run(None, dict(zip(names, xs)))
+        ref = model.predict(xs if len(xs) > 1 else xs[0], verbose=0, batch_size=n)
+        ref = ref if isinstance(ref, list) else [ref]
+        assert len(got) == len(ref)
+        for g, r in zip(got, ref):
+            r = np.asarray(r)
+            assert g.shape == r.shape, (g.shape, r.shape)
+            atol = 1e-5 * max(1.0, float(np.abs(r).max()))
+            np.testing.assert_allclose(g, r, rtol=RTOL, atol=atol)
+    return proto
+
+
+def floats(*shape):
+    def make(n, _rng=np.random.default_rng(7)):
+        return _rng.normal(0, 1, (n,) + shape).astype(np.float32)
+    return make
+
+
+def seq(*layers_, shape):
+    return corenn.Sequential([L.Input(shape=shape)] + list(layers_))
+
+
+# name -> (model builder, input maker). One small model per exported layer class / option.
+CASES = {
+    "dense": (lambda: seq(L.Dense(7, activation="tanh"), L.Dense(3), shape=(5,)), floats(5)),
+    "dense_rank3": (lambda: seq(L.Dense(4, activation="relu"), shape=(3, 5)), floats(3, 5)),
+    "conv2d_valid_stride": (lambda: seq(L.Conv2D(4, 3, strides=2, activation="relu"), shape=(9, 9, 3)),
+                            floats(9, 9, 3)),
+    "conv2d_same_dilated": (lambda: seq(L.Conv2D(3, (3, 2), padding="same", dilation_rate=2), shape=(8, 7, 2)),
+                            floats(8, 7, 2)),
+    "conv1d_same": (lambda: seq(L.Conv1D(4, 3, padding="same", activation="elu"), shape=(10, 3)), floats(10, 3)),
+    "depthwise": (lambda: seq(L.DepthwiseConv2D(3, depth_multiplier=2, padding="same"), shape=(6, 6, 3)),
+                  floats(6, 6, 3)),
+    "separable": (lambda: seq(L.SeparableConv2D(4, 3, activation="relu"), shape=(6, 6, 3)), floats(6, 6, 3)),
+    "conv_transpose_valid": (lambda: seq(L.Conv2DTranspose(3, 3, strides=2), shape=(4, 5, 2)), floats(4, 5, 2)),
+    "conv_transpose_same": (lambda: seq(L.Conv2DTranspose(3, (3, 4), strides=2, padding="same", activation="relu"),
+                                        shape=(4, 5, 2)), floats(4, 5, 2)),
+    "conv_transpose_short_kernel": (lambda: seq(L.Conv2DTranspose(2, 1, strides=3), shape=(3, 3, 2)),
+                                    floats(3, 3, 2)),
+    "conv_transpose_output_padding": (lambda: seq(L.Conv2DTranspose(2, 3, strides=2, padding="same",
+                                                                    output_padding=1), shape=(4, 4, 2)),
+                                      floats(4, 4, 2)),
+    "conv_transpose_dilated": (lambda: seq(L.Conv2DTranspose(2, 3, dilation_rate=2, padding="same"),
+                                           shape=(5, 5, 2)), floats(5, 5, 2)),
+    "maxpool2d_same": (lambda: seq(L.MaxPooling2D(3, strides=2, padding="same"), shape=(7, 8, 2)),
+                       floats(7, 8, 2)),
+    "avgpool2d_same": (lambda: seq(L.AveragePooling2D(2, padding="same"), shape=(5, 5, 2)), floats(5, 5, 2)),
+    "maxpool1d": (lambda: seq(L.MaxPooling1D(2), shape=(9, 3)), floats(9, 3)),
+    "avgpool1d_same": (lambda: seq(L.AveragePooling1D(3, strides=2, padding="same"), shape=(8, 3)),
+                       floats(8, 3)),
+    "global_avg2d": (lambda: seq(L.Conv2D(3, 2), L.GlobalAveragePooling2D(), shape=(5, 5, 2)), floats(5, 5, 2)),
+    "global_max2d_keepdims": (lambda: seq(L.Conv2D(3, 2), L.GlobalMaxPooling2D(keepdims=True), shape=(5, 5, 2)),
+                              floats(5, 5, 2)),
+    "global_avg1d": (lambda: seq(L.GlobalAveragePooling1D(), shape=(6, 3)), floats(6, 3)),
+    "global_max1d": (lambda: seq(L.Conv1D(4, 2), L.GlobalMaxPooling1D(), shape=(6, 3)), floats(6, 3)),
+    "batchnorm_folded_conv": (lambda: seq(L.Conv2D(4, 3), L.BatchNormalization(), L.ReLU(), shape=(6, 6, 2)),
+                              floats(6, 6, 2)),
+    "batchnorm_folded_dense": (lambda: seq(L.Dense(6), L.BatchNormalization(), shape=(4,)), floats(4)),
+    "batchnorm_standalone": (lambda: seq(L.Conv2D(4, 3, activation="relu"), L.BatchNormalization(),
+                                         shape=(6, 6, 2)), floats(6, 6, 2)),
+    "batchnorm_no_scale_center": (lambda: seq(L.BatchNormalization(scale=False, center=False), shape=(3, 4)),
+                                  floats(3, 4)),
+    "dropout": (lambda: seq(L.Dense(4), L.Dropout(0.5), L.Identity(), shape=(3,)), floats(3)),
+    "spatial_dropout2d": (lambda: seq(L.SpatialDropout2D(0.5), L.Conv2D(2, 1), shape=(4, 4, 2)), floats(4, 4, 2)),
+    "spatial_dropout1d": (lambda: seq(L.Conv1D(2, 1), L.SpatialDropout1D(0.5), shape=(4, 2)), floats(4, 2)),
+    "flatten_cnn_dense": (lambda: seq(L.Conv2D(3, 2), L.Flatten(), L.Dense(5), shape=(4, 5, 2)), floats(4, 5, 2)),
+    "flatten_cnn_output": (lambda: seq(L.Conv2D(3, 2), L.Flatten(), L.ReLU(), shape=(4, 5, 2)), floats(4, 5, 2)),
+    "reshape": (lambda: seq(L.Dense(12), L.Reshape((3, 4)), L.Conv1D(2, 2), shape=(5,)), floats(5)),
+    "permute": (lambda: seq(L.Conv2D(3, 2), L.Permute((2, 1, 3)), L.Flatten(), L.Dense(2), shape=(4, 5, 2)),
+                floats(4, 5, 2)),
+    "zero_padding2d": (lambda: seq(L.ZeroPadding2D(((1, 2), (0, 1))), L.Conv2D(2, 2), shape=(4, 4, 2)),
+                       floats(4, 4, 2)),
+    "zero_padding1d": (lambda: seq(L.ZeroPadding1D((2, 1)), shape=(4, 3)), floats(4, 3)),
+    "cropping": (lambda: seq(L.Cropping2D(((1, 0), (1, 2))), shape=(5, 6, 2)), floats(5, 6, 2)),
+    "cropping1d": (lambda: seq(L.Cropping1D((1, 2)), shape=(6, 2)), floats(6, 2)),
+    "upsampling2d": (lambda: seq(L.Conv2D(2, 1), L.UpSampling2D((2, 3)), shape=(3, 4, 2)), floats(3, 4, 2)),
+    "upsampling2d_bilinear": (lambda: seq(L.UpSampling2D(2, interpolation="bilinear"), shape=(3, 4, 2)),
+                              floats(3, 4, 2)),
+    "upsampling1d": (lambda: seq(L.UpSampling1D(3), shape=(4, 2)), floats(4, 2)),
+    "repeat_vector": (lambda: seq(L.Dense(3), L.RepeatVector(4), shape=(5,)), floats(5)),
+    "layer_norm": (lambda: seq(L.Dense(6), L.LayerNormalization(), shape=(3, 4)), floats(3, 4)),
+    "layer_norm_2axes": (lambda: seq(L.Conv2D(3, 2), L.LayerNormalization(axis=[-2, -1]), shape=(4, 4, 2)),
+                         floats(4, 4, 2)),
+    "rescaling": (lambda: seq(L.Rescaling(1 / 255.0, offset=-0.5), shape=(3, 3, 2)), floats(3, 3, 2)),
+    "normalization": (lambda: seq(L.Normalization(mean=[1.0, 2.0], variance=[4.0, 0.25]), shape=(3, 2)),
+                      floats(3, 2)),
+    "time_distributed_dense": (lambda: seq(L.TimeDistributed(L.Dense(3, activation="sigmoid")), shape=(4, 5)),
+                               floats(4, 5)),
+    "relu_layer": (lambda: seq(L.Dense(4), L.ReLU(), shape=(3,)), floats(3)),
+    "relu_layer_slope": (lambda: seq(L.Dense(4), L.ReLU(negative_slope=0.1), shape=(3,)), floats(3)),
+    "leaky_relu_layer": (lambda: seq(L.LeakyReLU(negative_slope=0.3), shape=(3,)), floats(3)),
+    "elu_layer": (lambda: seq(L.ELU(alpha=0.7), shape=(3,)), floats(3)),
+    "softmax_layer": (lambda: seq(L.Dense(5), L.Softmax(), shape=(3,)), floats(3)),
+    "softmax_on_conv": (lambda: seq(L.Conv2D(4, 2, activation="softmax"), shape=(3, 3, 2)), floats(3, 3, 2)),
+    "prelu": (lambda: seq(L.Conv2D(3, 2), L.PReLU(shared_axes=[1, 2]), shape=(4, 4, 2)), floats(4, 4, 2)),
+    "prelu_full": (lambda: seq(L.Conv2D(3, 2), L.PReLU(), shape=(3, 3, 2)), floats(3, 3, 2)),
+    "prelu_after_flatten": (lambda: seq(L.Conv2D(3, 2), L.Flatten(), L.PReLU(), shape=(3, 3, 2)),
+                            floats(3, 3, 2)),
+    "simple_rnn_seq": (lambda: seq(L.SimpleRNN(5, return_sequences=True), shape=(6, 3)), floats(6, 3)),
+    "simple_rnn_relu_backwards": (lambda: seq(L.SimpleRNN(4, activation="relu", go_backwards=True), shape=(6, 3)),
+                                  floats(6, 3)),
+    "lstm_last": (lambda: seq(L.LSTM(5), shape=(6, 3)), floats(6, 3)),
+    "lstm_backwards_seq": (lambda: seq(L.LSTM(4, go_backwards=True, return_sequences=True), shape=(5, 3)),
+                           floats(5, 3)),
+    "gru_reset_after": (lambda: seq(L.GRU(5, return_sequences=True), L.GRU(3), shape=(6, 3)), floats(6, 3)),
+    "gru_reset_before": (lambda: seq(L.GRU(4, reset_after=False, return_sequences=True), shape=(6, 3)),
+                         floats(6, 3)),
+    "gru_backwards": (lambda: seq(L.GRU(4, go_backwards=True), shape=(6, 3)), floats(6, 3)),
+    "bidirectional_concat_seq": (lambda: seq(L.Bidirectional(L.LSTM(4, return_sequences=True)), shape=(5, 3)),
+                                 floats(5, 3)),
+    "bidirectional_sum_last": (lambda: seq(L.Bidirectional(L.GRU(4), merge_mode="sum"), shape=(5, 3)),
+                               floats(5, 3)),
+    "bidirectional_ave_seq": (lambda: seq(L.Bidirectional(L.SimpleRNN(3, return_sequences=True), merge_mode="ave"),
+                                          shape=(5, 3)), floats(5, 3)),
+    "bidirectional_mul_last": (lambda: seq(L.Bidirectional(L.LSTM(3), merge_mode="mul"), shape=(5, 3)),
+                               floats(5, 3)),
+    "rnn_then_conv1d": (lambda: seq(L.LSTM(4, return_sequences=True), L.Conv1D(3, 2), L.Flatten(), shape=(5, 3)),
+                        floats(5, 3)),
+}
+
+ACTIVATIONS = ["linear", "relu", "leaky_relu", "elu", "selu", "sigmoid", "tanh", "gelu", "swish",
+               "softplus", "softmax", "log_softmax"]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_layer_parity(case, tmp_path):
+    build, make_x = CASES[case]
+    model = build()
+    randomize(model, np.random.default_rng(abs(hash(case)) % 2**32))
+    export_and_compare(model, make_x, tmp_path / f"{case}.onnx")
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_activation_parity(act, tmp_path):
+    model = seq(L.Dense(6, activation=act), L.Activation(act), shape=(4,))
+    randomize(model, np.random.default_rng(3))
+    export_and_compare(model, floats(4), tmp_path / "act.onnx")
+
+
+def test_embedding_gather(tmp_path):
+    inp = L.Input(shape=(6,), dtype="int32")
+    x = L.Embedding(11, 4)(inp)
+    out = L.GlobalAveragePooling1D()(L.Conv1D(3, 2)(x))
+    model = corenn.Model(inp, out)
+    randomize(model, np.random.default_rng(0))
+    rng = np.random.default_rng(1)
+    proto = export_and_compare(model, lambda n: rng.integers(0, 11, (n, 6)).astype(np.int32), tmp_path / "e.onnx")
+    assert any(n.op_type == "Gather" for n in proto.graph.node)
+
+
+def merge_model(kind):
+    a, b = L.Input(shape=(4, 3)), L.Input(shape=(4, 3))
+    ca, cb = L.Conv1D(3, 1)(a), L.Conv1D(3, 1)(b)   # channels-first inside the ONNX graph
+    if kind == "Concatenate":
+        y = L.Concatenate(axis=-1)([ca, cb])
+    elif kind == "Concatenate1":
+        y = L.Concatenate(axis=1)([ca, b])
+    elif kind == "Dot":
+        y = L.Dot(axes=(2, 2))([ca, cb])
+    elif kind == "DotNorm":
+        y = L.Dot(axes=1, normalize=True)([L.Flatten()(ca), L.Flatten()(b)])
+    else:
+        y = getattr(L, kind)()([ca, cb] + ([a] if kind in ("Add", "Average", "Maximum", "Minimum", "Multiply") else []))
+    return corenn.Model([a, b], y)
+
+
+@pytest.mark.parametrize("kind", ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+                                  "Concatenate", "Concatenate1", "Dot", "DotNorm"])
+def test_merge_parity(kind, tmp_path):
+    model = merge_model(kind)
+    randomize(model, np.random.default_rng(5))
+    rng = np.random.default_rng(6)
+    export_and_compare(model, lambda n: [rng.normal(0, 1, (n, 4, 3)).astype(np.float32) for _ in range(2)],
+                       tmp_path / "m.onnx")
+
+
+def test_merge_broadcast_ranks(tmp_path):
+    a, b = L.Input(shape=(4, 3)), L.Input(shape=(3,))
+    model = corenn.Model([a, b], L.Add()([a, b]))
+    rng = np.random.default_rng(2)
+    export_and_compare(model, lambda n: [rng.normal(size=(n, 4, 3)).astype(np.float32),
+                                         rng.normal(size=(n, 3)).astype(np.float32)], tmp_path / "b.onnx")
+
+
+# -- the example models, a residual model, a subclassed one ------------------------------------
+
+def mlp():
+    return seq(L.Flatten(), L.Dense(512, activation="relu"), L.Dense(256, activation="relu"), L.Dense(10),
+               shape=(28, 28))
+
+
+def cnn():
+    return seq(L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2), L.Conv2D(64, 3, activation="relu"),
+               L.MaxPooling2D(2), L.Conv2D(64, 3, activation="relu"), L.Flatten(),
+               L.Dense(64, activation="relu"), L.Dense(10), shape=(28, 28, 1))
+
+
+def stacked_lstm():
+    return seq(L.LSTM(64, return_sequences=True), L.LSTM(64), L.Dense(10), shape=(28, 28))
+
+
+def residual():
+    inp = L.Input(shape=(12, 12, 3))
+    x = L.Conv2D(8, 3, padding="same")(inp)
+    x = L.BatchNormalization()(x)
+    x = L.ReLU()(x)
+    y = L.Conv2D(8, 3, padding="same", activation="relu")(x)
+    y = L.Conv2D(8, 3, padding="same")(y)
+    y = L.BatchNormalization()(y)
+    x = L.ReLU()(L.Add()([x, y]))
+    x = L.MaxPooling2D(2)(x)
+    x = L.GlobalAveragePooling2D()(x)
+    return corenn.Model(inp, L.Dense(5, activation="softmax")(x))
+
+
+@pytest.mark.parametrize("name,build,shape", [("mlp", mlp, (28, 28)), ("cnn", cnn, (28, 28, 1)),
+                                              ("stacked_lstm", stacked_lstm, (28, 28)),
+                                              ("residual", residual, (12, 12, 3))])
+def test_example_models(name, build, shape, tmp_path):
+    model = build()
+    # glorot weights, realistic BN statistics: the models as trained, not blown up
+    rng = np.random.default_rng(11)
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            g, b_, m, v = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 1.5, g.shape).astype(np.float32),
+                               rng.normal(0, 0.1, b_.shape).astype(np.float32),
+                               rng.normal(0, 0.1, m.shape).astype(np.float32),
+                               rng.uniform(0.5, 2, v.shape).astype(np.float32)])
+    proto = export_and_compare(model, floats(*shape), tmp_path / f"{name}.onnx")
+    ops = [n.op_type for n in proto.graph.node]
+    if name == "cnn":   # one Transpose at the input edge, none around the convolutions; Flatten
+        assert ops.count("Transpose") == 1          # handled by permuting the Dense's rows
+    if name == "stacked_lstm":   # one transpose into time-major; the second LSTM reads the first's Y
+        assert ops.count("Transpose") == 1 and ops.count("LSTM") == 2
+    if name == "residual":   # both BatchNormalizations folded into their convolutions
+        assert "BatchNormalization" not in ops and "Mul" not in ops
+
+
+def test_subclassed_model(tmp_path):
+    class Net(corenn.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv = L.Conv2D(4, 3, activation="relu")
+            self.pool = L.GlobalAveragePooling2D()
+            self.out = L.Dense(3)
+
+        def call(self, x):
+            return self.out(self.pool(self.conv(x)))
+
+    model = Net()
+    model(np.zeros((2, 6, 6, 2), np.float32))
+    export_and_compare(model, floats(6, 6, 2), tmp_path / "sub.onnx")
+
+
+def test_corenn_onnx_export_fixed_batch_and_opset(tmp_path):
+    model = mlp()
+    path = tmp_path / "fixed.onnx"
+    assert corenn.onnx.export(model, str(path), opset=13, dynamic_batch=False) == str(path)
+    proto = onnx.load(str(path))
+    assert proto.opset_import[0].version == 13
+    dim = proto.graph.input[0].type.tensor_type.shape.dim[0]
+    assert dim.dim_value == 1 and not dim.dim_param
+    export_and_compare(model, floats(28, 28), path, batches=(1,))
+
+
+@pytest.mark.parametrize("opset", [13, 18, 20])
+def test_opset_dependent_spellings(opset, tmp_path):
+    """Opset 13 (LayerNormalization decomposed, Reduce* axes as attributes), 18 (axes as
+    inputs) and 20 (the Gelu op) give the same results."""
+    model = seq(L.Conv2D(4, 2), L.LayerNormalization(axis=[-2, -1]), L.GlobalMaxPooling2D(),
+                L.Dense(6), L.LayerNormalization(), L.Dense(3, activation="gelu"), shape=(5, 5, 2))
+    randomize(model, np.random.default_rng(opset))
+    path = tmp_path / "o.onnx"
+    corenn.onnx.export(model, str(path), opset=opset)
+    assert onnx.load(str(path)).opset_import[0].version == opset
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert ("LayerNormalization" in ops) == (opset >= 17)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = floats(5, 5, 2)(16)
+    ref = model.predict(x, verbose=0)
+    np.testing.assert_allclose(sess.run(None, {sess.get_inputs()[0].name: x})[0], ref, rtol=RTOL,
+                               atol=1e-5 * max(1.0, float(np.abs(ref).max())))
+
+
+# -- errors: nothing written ------------------------------------------------------------------
+
+def test_unsupported_layer_names_it_and_writes_nothing(tmp_path):
+    inp = L.Input(shape=(4, 8))
+    out = L.MultiHeadAttention(num_heads=2, key_dim=4, name="attn")(inp, inp)
+    model = corenn.Model(inp, out)
+    path = tmp_path / "bad.onnx"
+    with pytest.raises(NotImplementedError, match=r"'attn' \(MultiHeadAttention\)"):
+        corenn.onnx.export(model, str(path))
+    assert os.listdir(tmp_path) == []
+
+
+def test_failed_export_keeps_existing_file(tmp_path):
+    path = tmp_path / "keep.onnx"
+    path.write_bytes(b"old")
+    model = seq(L.Embedding(5, 3, mask_zero=True), L.LSTM(2), shape=(4,))
+    with pytest.raises(NotImplementedError, match="mask"):
+        model.export(str(path), format="onnx")
+    assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["keep.onnx"]
+
+
+def test_bad_format_and_opset(tmp_path):
+    model = mlp()
+    with pytest.raises(ValueError, match="supported formats: 'onnx'"):
+        model.export(str(tmp_path / "m"), format="tf_saved_model")
+    with pytest.raises(ValueError, match="opset"):
+        corenn.onnx.export(model, str(tmp_path / "m.onnx"), opset=7)
+    assert os.listdir(tmp_path) == []
+
+
+def test_file_mode_follows_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        path = tmp_path / "u.onnx"
+        corenn.onnx.export(seq(L.Dense(2), shape=(3,)), str(path))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
+
+
+def test_nested_shared_multi_output(tmp_path):
+    """A model inside a model, a layer called twice (siamese), two outputs, an LSTM's states."""
+    tower_in = L.Input(shape=(6, 3))
+    tower = corenn.Model(tower_in, L.Conv1D(4, 2, activation="relu")(tower_in))
+    a, b = L.Input(shape=(6, 3)), L.Input(shape=(6, 3))
+    shared = L.Dense(5)
+    ta, tb = tower(a), tower(b)
+    seq_out, h, c = L.LSTM(3, return_sequences=True, return_state=True)(L.Concatenate()([ta, tb]))
+    out1 = shared(h)
+    out2 = L.Add()([shared(c), L.Dense(5)(L.Flatten()(seq_out))])
+    model = corenn.Model([a, b], [out1, out2])
+    randomize(model, np.random.default_rng(9))
+    rng = np.random.default_rng(10)
+    export_and_compare(model, lambda n: [rng.normal(size=(n, 6, 3)).astype(np.float32) for _ in range(2)],
+                       tmp_path / "n.onnx")
