@@ -443,6 +443,17 @@ def _weight_names(model):
 _HDF5 = (".h5", ".hdf5")
 
 
+def _is_keras_archive(path) -> bool:
+    """A Keras 3 ``.keras`` archive (it holds ``model.weights.h5``), not one of corenn's own."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "model.weights.h5" in zf.namelist()
+    except FileNotFoundError:
+        raise
+    except _READ_ERRORS:   # damaged (even "zip file version 11.2"): corenn's reader names the problem
+        return False
+
+
 def check_model_path(path, op="save") -> str:
     """A model file's path must end in ``.keras`` (Keras 3's rule); an HDF5 name is refused
     rather than given a corenn zip under a name other tools would read as HDF5."""
@@ -451,7 +462,8 @@ def check_model_path(path, op="save") -> str:
     if name.endswith(".keras"):
         return path
     if name.endswith(_HDF5):
-        raise ValueError(f"{op}: {path!r}: corenn does not write HDF5 (.h5) model files; save the "
+        raise ValueError(f"{op}: {path!r}: corenn does not write HDF5 (.h5) model files (it reads "
+                         "Keras' .h5 files with corenn.models.load_model); save the "
                          "model as a .keras file (a zip of config.json, metadata.json and the weights), "
                          "or its weights alone with save_weights('....weights.npz')")
     raise ValueError(f"{op}: {path!r}: a model file's name must end in .keras "
@@ -466,7 +478,8 @@ def check_weights_path(path, op="save_weights") -> str:
     if name.endswith(".npz"):
         return path
     if name.endswith(_HDF5):
-        raise ValueError(f"{op}: {path!r}: corenn does not write HDF5 (.h5) weights files; use a "
+        raise ValueError(f"{op}: {path!r}: corenn does not write HDF5 (.h5) weights files (it reads "
+                         "Keras' .weights.h5 files with model.load_weights); use a "
                          ".weights.npz name (a NumPy archive), or model.save('....keras') for the whole model")
     raise ValueError(f"{op}: {path!r}: a weights file's name must end in .npz "
                      "(e.g. model.save_weights('model.weights.npz'))")
@@ -525,9 +538,12 @@ def load_weights(model, path) -> None:
     compared with the model's before any array data is read; the model is left untouched when
     the file is bad (ValueError naming it)."""
     path = os.fspath(path)
-    if path.lower().endswith(_HDF5):
-        raise ValueError(f"load_weights: {path!r}: reading HDF5 (.h5) weights files is not supported; "
-                         "corenn reads its own .npz weights files and .keras model files")
+    if path.lower().endswith(_HDF5):   # Keras' .weights.h5, or a legacy HDF5 file
+        from . import saving_keras
+        return saving_keras.load_h5_weights(model, path)
+    if path.endswith(".keras") and _is_keras_archive(path):
+        from . import saving_keras
+        return saving_keras.load_keras_archive_weights(model, path)
     if path.endswith(".keras"):
         with open(path, "rb") as f:
             with _reading(path, "corenn model file"):
@@ -959,6 +975,11 @@ _BUILD_ERRORS = (TypeError, ValueError, KeyError, AttributeError, NotImplemented
 def _check_architecture(inner, weights):
     """Build the model of ``inner`` without storage (see _without_storage) and compare every
     layer's weight shapes with the arrays the file declares, before anything real is built."""
+    _compare_weight_shapes(_stand_in_model(inner), weights)
+
+
+def _stand_in_model(inner):
+    """The model of a checked config (``_check_layer_classes``), its weights without storage."""
     from .layers import deserialize
     try:
         if "__subclass__" in inner:  # the user's own class: built for real (its code, not the file's)
@@ -976,10 +997,16 @@ def _check_architecture(inner, weights):
                 layer = deserialize(spec)
                 _without_storage(layer)
                 model.add(layer)
-        expected = [(layer, [tuple(w.shape) for w in layer.weights]) for layer in model.layers]
     except _BUILD_ERRORS as exc:
         raise _BadConfig(f"config.json does not describe a valid corenn model: "
                    f"{type(exc).__name__}: {exc}") from None
+    return model
+
+
+def _compare_weight_shapes(model, weights):
+    """Every layer's weight shapes (in ``model.layers`` order) against the file's arrays
+    (objects with ``shape`` and ``member``, in the same order)."""
+    expected = [(layer, [tuple(w.shape) for w in layer.weights]) for layer in model.layers]
     pos = 0
     for i, (layer, shapes) in enumerate(expected):
         got = [h.shape for h in weights[pos:pos + len(shapes)]]
@@ -1116,6 +1143,11 @@ def _load_model(path, compile=True):
     file's) and the compile config (hyper-parameters finite and in range); the model is built
     only then. A bad file raises ValueError naming the file and the problem."""
     path = os.fspath(path)
+    if path.lower().endswith(_HDF5) or _is_keras_archive(path):   # files that Keras wrote
+        from . import saving_keras
+        if path.lower().endswith(_HDF5):
+            return saving_keras.load_legacy_h5(path)
+        return saving_keras.load_keras_archive(path)
     with open(path, "rb") as f:
         with _reading(path, "corenn model file"):
             reader = _ModelReader(f)

@@ -1,6 +1,6 @@
 """File names: model files end in .keras, weights files in .npz (Keras 3's rule, with corenn's
-weights format); an HDF5 name is refused, naming the formats that are supported, and nothing
-is written."""
+weights format); writing an HDF5 name is refused, naming the formats that are supported, and
+nothing is written. Reading Keras' HDF5 files works (tests/interop/test_keras_files.py)."""
 import os
 
 import numpy as np
@@ -44,11 +44,25 @@ def test_save_weights_refuses_hdf5_and_other_names(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_load_weights_names_hdf5_as_unsupported(tmp_path):
+def test_load_weights_reads_hdf5_names_and_rejects_a_bad_one(tmp_path):
+    """.h5 names are read as Keras files now (tests/interop); a file that is not HDF5 fails
+    with a ValueError naming it, and the model is untouched."""
+    pytest.importorskip("h5py")
     path = tmp_path / "w.weights.h5"
     path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
-    with pytest.raises(ValueError, match=r"HDF5.*not supported"):
-        small_model().load_weights(path)
+    model = small_model()
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match=r"w\.weights\.h5.*not a valid Keras HDF5"):
+        model.load_weights(path)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_save_refusal_says_hdf5_is_read(tmp_path):
+    with pytest.raises(ValueError, match=r"does not write HDF5.*reads"):
+        small_model().save(tmp_path / "m.h5")
+    with pytest.raises(ValueError, match=r"does not write HDF5.*reads"):
+        small_model().save_weights(tmp_path / "w.weights.h5")
 
 
 def test_checkpoint_checks_its_name_up_front(tmp_path):

@@ -1,0 +1,424 @@
+"""Reading model files that Keras wrote: Keras 3 archives (``.keras``), Keras 3 weights files
+(``.weights.h5``) and the legacy HDF5 model files of TF-Keras 2 (``.h5``, which Keras 3 still
+writes with ``model.save("m.h5")``). corenn reads them; it does not write them.
+
+Keras 3 archive (``.keras``)
+    A ZIP of ``metadata.json`` (``{"keras_version": "3.x", ...}``), ``config.json`` (the model's
+    ``serialize_keras_object``: ``module``, ``class_name``, ``config``, ``registered_name``; a
+    functional model's layers carry ``inbound_nodes`` of ``__keras_tensor__`` references) and
+    ``model.weights.h5``. Told apart from corenn's own ``.keras`` files by that last member.
+Keras 3 weights (``model.weights.h5`` and ``.weights.h5`` files)
+    ``layers/<path>/vars/<i>`` datasets, where ``<path>`` is the layer's class name in
+    snake_case, numbered within the model in layer order (``dense``, ``dense_1``, ...: not the
+    layer's name, which the ``vars`` group's ``name`` attribute holds). Wrappers nest:
+    ``lstm/cell/vars``, ``bidirectional/forward_layer/cell/vars``, then ``backward_layer``.
+Legacy HDF5 (``.h5``)
+    Attribute ``model_config`` (JSON), group ``model_weights`` with attribute ``layer_names``;
+    each ``model_weights/<layer>`` group lists its datasets in attribute ``weight_names``.
+    A weights-only legacy file has ``layer_names`` at the root.
+
+Mapping (saving_keras_config.py). Keras' configs map onto corenn's layers of the same class
+name (corenn's weight layouts are Keras': Dense (in, out), Conv2D (KH, KW, Cin, Cout), LSTM gates i, f, c, o, GRU
+z, r, h with a (2, 3U) bias when reset_after; see ARCHITECTURE.md section 3), so arrays pass
+through unchanged, in Keras' order. Config keys corenn does not take are dropped only when they
+hold Keras' neutral value (``kernel_constraint: null``, ``lora_rank: null``, ...); any other
+value is refused, naming the layer and the option. Initializers and regularizers map to
+corenn's classes of the same name. The loaded model is not compiled (call ``compile``).
+
+Safety, as for corenn's own files: nothing is unpickled or executed. A Lambda layer, any
+serialized function (``__lambda__``, ``function`` objects, ``bytecode``), a ``module`` outside
+``keras`` or a ``registered_name`` (a user's class) is refused, naming it; an unknown class is
+refused, naming it. The archive is checked like corenn's (sizes, zip bombs, names); JSON is
+capped; the HDF5 tree is walked before any data is read: only hard links (no external or soft
+links), at most ``_MAX_H5_OBJECTS`` objects, datasets of plain numbers without external or
+virtual storage; each weight a float dataset of exactly the shape the rebuilt model expects
+(a compiled model's optimizer state is checked, never read). Only then is anything read. Every failure is a ``ValueError`` naming the file.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+
+import numpy as np
+
+from . import saving as _saving
+from .saving import _Bad, _BadConfig, _reading
+from .saving_keras_config import translate_model_config
+
+__all__ = ["load_keras_archive", "load_legacy_h5", "load_h5_weights",
+           "load_keras_archive_weights"]
+
+KERAS_ARCHIVE_MEMBERS = {"metadata.json", "config.json", "model.weights.h5"}
+_MAX_H5_BYTES = 1 << 32          # the weights member of a .keras archive
+_MAX_H5_OBJECTS = 100_000        # groups + datasets walked in one HDF5 file
+_MAX_H5_DEPTH = 16
+_MAX_ATTR_BYTES = 16 << 20       # model_config, layer_names, weight_names
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError("reading Keras .h5 / .weights.h5 / .keras files needs h5py: "
+                          "pip install 'corenn[keras]' (or pip install h5py)") from None
+    return h5py
+
+
+# ================================================================================================
+# HDF5: the tree walked and checked before any data is read
+# ================================================================================================
+
+class _Dataset:
+    """A checked HDF5 dataset: ``shape`` and ``member`` (its path), read with ``read()``."""
+    __slots__ = ("ds", "shape", "member")
+
+    def __init__(self, ds):
+        if ds.dtype.kind != "f":   # the tree holds integers too (an optimizer's step count)
+            raise _Bad(f"{ds.name}: weight of type {ds.dtype} (weights are float arrays)")
+        self.ds, self.shape, self.member = ds, tuple(ds.shape), ds.name
+
+    def read(self):
+        out = np.empty(self.shape, self.ds.dtype)
+        if out.size:
+            self.ds.read_direct(out)
+        return np.asarray(out, np.float32)
+
+
+def _check_h5_tree(h5py, f):
+    """Walk every object by its links: only hard links, bounded count and depth; every
+    dataset plain numbers (floats; integers such as an optimizer's step count), stored in this
+    file (no external storage, no virtual dataset). Returns {path: h5py.Dataset}."""
+    datasets, count = {}, 0
+    stack = [(f, 0)]
+    while stack:
+        group, depth = stack.pop()
+        if depth > _MAX_H5_DEPTH:
+            raise _Bad(f"{group.name}: HDF5 groups nested more than {_MAX_H5_DEPTH} deep")
+        for key in list(group.keys()):
+            count += 1
+            if count > _MAX_H5_OBJECTS:
+                raise _Bad(f"more than {_MAX_H5_OBJECTS} HDF5 objects")
+            link = group.get(key, getlink=True)
+            if not isinstance(link, h5py.HardLink):
+                raise _Bad(f"{group.name.rstrip('/')}/{key}: a {type(link).__name__} (only plain "
+                           f"objects inside the file are read, never links to other files or paths)")
+            obj = group[key]
+            if isinstance(obj, h5py.Group):
+                stack.append((obj, depth + 1))
+            elif isinstance(obj, h5py.Dataset):
+                dtype = obj.dtype
+                plain = (dtype.kind == "f" and dtype.itemsize in (2, 4, 8)) or (
+                    dtype.kind in "iu" and dtype.itemsize in (1, 2, 4, 8))
+                if not plain or dtype.fields is not None or dtype.subdtype is not None:
+                    raise _Bad(f"{obj.name}: dataset of type {dtype} (only plain numbers are read)")
+                if obj.is_virtual or obj.external:
+                    raise _Bad(f"{obj.name}: dataset stored outside the file (virtual or external)")
+                if len(obj.shape) > _saving._MAX_RANK:
+                    raise _Bad(f"{obj.name}: dataset of rank {len(obj.shape)}")
+                datasets[obj.name] = obj
+            else:
+                raise _Bad(f"{group.name.rstrip('/')}/{key}: unexpected HDF5 object {type(obj).__name__}")
+    return datasets
+
+
+def _string_attr(obj, name, what):
+    """A string or list-of-strings attribute of at most ``_MAX_ATTR_BYTES``. A fixed-size
+    attribute's size is checked before it is read; a variable-length string's text lives in the
+    file's global heap, so reading it allocates at most the file's own size, and its length is
+    checked right after."""
+    if name not in obj.attrs:
+        return None
+    try:
+        attr = obj.attrs.get_id(name)
+        # HDF5 reports no storage for an empty attribute (Keras' empty weight_names)
+        size = attr.get_storage_size() if attr.shape != (0,) else 0
+    except Exception:   # noqa: BLE001 - h5py raises several types for a damaged attribute
+        raise _Bad(f"{obj.name}: attribute {name!r} cannot be read") from None
+    if size > _MAX_ATTR_BYTES:
+        raise _Bad(f"{obj.name}: attribute {name!r} of {size} bytes (at most {_MAX_ATTR_BYTES})")
+    value = obj.attrs[name]
+
+    def text(v):
+        if isinstance(v, bytes):
+            v = v.decode("utf-8")
+        if not isinstance(v, str):
+            raise _Bad(f"{obj.name}: attribute {name!r} holds {type(v).__name__}, not {what}")
+        return v
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            raise _Bad(f"{obj.name}: attribute {name!r} of shape {value.shape}")
+        result = [text(v) for v in value.tolist()] if value.dtype.kind in "OSU" or value.size else []
+    else:
+        result = text(value)
+    size = sum(map(len, result)) if isinstance(result, list) else len(result)
+    if size > _MAX_ATTR_BYTES:
+        raise _Bad(f"{obj.name}: attribute {name!r} of {size} bytes (at most {_MAX_ATTR_BYTES})")
+    return result
+
+
+def _snake_case(name):
+    """Keras' generic_utils.to_snake_case: the names of Keras 3's weight groups."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _keras3_paths(classes):
+    """Keras 3's weight-group names for layers of these classes, in model order."""
+    seen, paths = {}, []
+    for cls in classes:
+        base = _snake_case(cls)
+        n = seen.get(base, 0)
+        paths.append(base if n == 0 else f"{base}_{n}")
+        seen[base] = n + 1
+    return paths
+
+
+_SUBGROUPS = ("cell", "forward_layer", "backward_layer", "layer")
+
+
+def _keras3_layer_datasets(datasets, group_path):
+    """The datasets of one layer group of a Keras 3 weights file, in Keras' order: its own
+    ``vars/0..n-1``, then those of its wrapped parts (``cell``; ``forward_layer`` then
+    ``backward_layer``)."""
+    prefix = group_path + "/"
+    own = {}
+    nested = {}
+    for path in datasets:
+        if not path.startswith(prefix):
+            continue
+        rest = path[len(prefix):].split("/")
+        if len(rest) == 2 and rest[0] == "vars":
+            own[rest[1]] = datasets[path]
+        elif rest[0] in _SUBGROUPS:
+            nested.setdefault(rest[0], None)
+        else:
+            raise _Bad(f"{path}: unexpected dataset in a Keras weights group")
+    if sorted(own, key=lambda k: int(k) if k.isdigit() else -1) != [str(i) for i in range(len(own))]:
+        raise _Bad(f"{group_path}/vars: datasets are not numbered 0..{len(own) - 1}")
+    found = [_Dataset(own[str(i)]) for i in range(len(own))]
+    for sub in _SUBGROUPS:
+        if sub in nested:
+            found += _keras3_layer_datasets(datasets, f"{group_path}/{sub}")
+    return found
+
+
+def _keras3_weights(datasets, paths, names, where):
+    """Datasets per layer from a Keras 3 weights tree: {layer name: [_Dataset]} for the
+    (group path, layer name) pairs given; every dataset of the file must belong to one."""
+    per_layer, used = {}, set()
+    for path, name in zip(paths, names):
+        found = _keras3_layer_datasets(datasets, f"/layers/{path}")
+        per_layer[name] = found
+        used |= {d.member for d in found}
+    # a compiled model's file also holds its optimizer's state (optimizer/vars/...): checked
+    # with the rest of the tree, never read (the loaded model comes back uncompiled)
+    extra = sorted(p for p in set(datasets) - used if not p.startswith("/optimizer/"))
+    if extra:
+        raise _Bad(f"{where} holds weights the model has no layer for: {', '.join(extra[:5])}")
+    return per_layer
+
+
+def _legacy_weights(h5py, root, datasets):
+    """{layer name: [_Dataset]} from a legacy weights group (``layer_names``, ``weight_names``),
+    in the file's layer order."""
+    layer_names = _string_attr(root, "layer_names", "layer names")
+    if not isinstance(layer_names, list):
+        raise _Bad(f"{root.name}: no 'layer_names' attribute (not a Keras HDF5 weights file)")
+    per_layer = {}
+    for lname in layer_names:
+        group = root.get(lname, getlink=True)
+        if group is None or lname in per_layer:
+            raise _Bad(f"{root.name}: layer {lname!r} listed in layer_names is missing or repeated")
+        weight_names = _string_attr(root[lname], "weight_names", "weight names") or []
+        found = []
+        for wname in weight_names:
+            path = f"{root[lname].name}/{wname}"
+            if path not in datasets:
+                raise _Bad(f"{path}: weight listed in weight_names is missing")
+            found.append(_Dataset(datasets[path]))
+        per_layer[lname] = found
+    return per_layer
+
+
+# ================================================================================================
+# loading
+# ================================================================================================
+
+def _open_h5_bytes(h5py, data):
+    return h5py.File(io.BytesIO(data), "r")
+
+
+def _read_archive(f):
+    """(config, weights.h5 bytes) of a Keras 3 archive, every member checked."""
+    archive = _saving._Archive(f)
+    members = set(archive.infos)
+    extra = sorted(m for m in members - KERAS_ARCHIVE_MEMBERS if not m.startswith("assets/"))
+    if extra or {m for m in members if m.startswith("assets/") and not m.endswith("/")}:
+        raise _Bad(f"unexpected member(s) {extra[:5] or sorted(members)[:5]} (a Keras archive corenn "
+                   f"reads holds only {', '.join(sorted(KERAS_ARCHIVE_MEMBERS))})")
+    missing = sorted(KERAS_ARCHIVE_MEMBERS - members)
+    if missing:
+        raise _Bad(f"member(s) {missing} missing")
+    meta = archive.read_json("metadata.json")
+    version = meta.get("keras_version") if isinstance(meta, dict) else None
+    if not isinstance(version, str) or not version.startswith("3."):
+        raise _Bad(f"metadata.json: keras_version {str(version)[:40]!r} (Keras 3 archives are read)")
+    config = archive.read_json("config.json")
+    data = archive.read_bytes("model.weights.h5", _MAX_H5_BYTES)
+    return config, data
+
+
+def _checked_weights(inner_config, per_layer):
+    """Check the translated config like a corenn file's, compare the shapes its model builds
+    (without storage) with the file's datasets, then read them: (checked config, arrays in
+    model order). Nothing is read before every shape matched."""
+    inner = _saving._check_layer_classes(inner_config)
+    stand_in = _saving._stand_in_model(inner)
+    ordered = []
+    for layer in stand_in.layers:
+        if layer.weights:
+            found = per_layer.get(layer.name)
+            if found is None:
+                raise _BadConfig(f"the file holds no weights for layer '{layer.name}'")
+            ordered += found
+        elif per_layer.get(layer.name):
+            raise _BadConfig(f"layer '{layer.name}' ({type(layer).__name__}) has no weights, but the "
+                             f"file holds {len(per_layer[layer.name])} for it")
+    _saving._compare_weight_shapes(stand_in, ordered)
+    return inner, [d.read() for d in ordered]
+
+
+def _build(inner, arrays, path):
+    model = _saving._build_model(inner, path)
+    pos = 0
+    for layer in model.layers:
+        n = len(layer.weights)
+        if n:
+            layer.set_weights(arrays[pos:pos + n])
+        pos += n
+    return model
+
+
+@contextlib.contextmanager
+def _reading_h5(path, what):
+    """saving._reading, plus what h5py raises for a damaged file besides OSError/ValueError."""
+    with _reading(path, what):
+        try:
+            yield
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise _Bad(f"corrupt or truncated ({type(exc).__name__}: {exc})") from None
+
+
+def load_keras_archive(path):
+    """``corenn.models.load_model`` of a Keras 3 ``.keras`` archive (uncompiled)."""
+    h5py = _h5py()
+    with open(path, "rb") as f, _reading_h5(path, "Keras model file"):
+        config, data = _read_archive(f)
+        corenn_config, order = translate_model_config(config)
+        with _open_h5_bytes(h5py, data) as h5:
+            datasets = _check_h5_tree(h5py, h5)
+            names = [n for n, _ in order]
+            paths = _keras3_paths([c for _, c in order])
+            per_layer = _keras3_weights(datasets, paths, names, "model.weights.h5")
+            _check_group_names(h5, paths, names)
+            inner, arrays = _checked_weights(corenn_config, per_layer)
+    return _build(inner, arrays, path)
+
+
+def _check_group_names(h5, paths, names):
+    """Keras 3 records each layer's name on its ``vars`` group: they must agree with the
+    config (a file whose weights were moved between layers fails here)."""
+    for path, name in zip(paths, names):
+        vars_group = h5.get(f"layers/{path}/vars")
+        if vars_group is None:
+            continue
+        recorded = _string_attr(vars_group, "name", "a name")
+        if recorded is not None and recorded != name:
+            raise _Bad(f"/layers/{path}/vars names layer {recorded!r}, the config {name!r}")
+
+
+def load_legacy_h5(path):
+    """``corenn.models.load_model`` of a legacy HDF5 model file (``model_config`` +
+    ``model_weights``), uncompiled."""
+    h5py = _h5py()
+    os.stat(path)   # a missing file is FileNotFoundError, as for corenn's own files
+    with _reading_h5(path, "Keras HDF5 model file"):
+        with h5py.File(path, "r") as h5:
+            datasets = _check_h5_tree(h5py, h5)
+            text = _string_attr(h5, "model_config", "JSON text")
+            if not isinstance(text, str):
+                raise _Bad("no 'model_config' attribute (a weights-only file? use model.load_weights)")
+            try:
+                config = json.loads(text)
+            except (ValueError, RecursionError) as exc:
+                raise _Bad(f"model_config is not valid JSON: {exc}") from None
+            corenn_config, _ = translate_model_config(config)
+            if "model_weights" not in h5:
+                raise _Bad("no 'model_weights' group")
+            per_layer = _legacy_weights(h5py, h5["model_weights"], datasets)
+            inner, arrays = _checked_weights(corenn_config, per_layer)
+    return _build(inner, arrays, path)
+
+
+def _into_model(model, per_layer_in_order, path):
+    """Weights matched to ``model``'s layers with weights, in order; shapes checked first."""
+    layers = [layer for layer in model.layers if layer.weights]
+    if len(per_layer_in_order) != len(layers):
+        raise ValueError(f"load_weights: {path} holds weights for {len(per_layer_in_order)} layers, "
+                         f"the model has {len(layers)} layers with weights")
+    for layer, found in zip(layers, per_layer_in_order):
+        want = [tuple(w.shape) for w in layer.weights]
+        got = [d.shape for d in found]
+        if want != got:
+            raise ValueError(f"load_weights: {path}: layer '{layer.name}' ({type(layer).__name__}) has "
+                             f"weights of shapes {want}, the file holds {got} "
+                             f"({', '.join(d.member for d in found) or 'none'})")
+    with _reading_h5(path, "Keras weights file"):
+        values = [[d.read() for d in found] for found in per_layer_in_order]
+    for layer, vals in zip(layers, values):
+        layer.set_weights(vals)
+
+
+def _keras3_into_model(h5py, h5, model, path, where):
+    datasets = _check_h5_tree(h5py, h5)
+    classes = [type(layer).__name__ for layer in model.layers
+               if type(layer).__name__ != "InputLayer"]
+    paths = _keras3_paths(classes)
+    named = [layer.name for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    per_layer = _keras3_weights(datasets, paths, named, where)
+    return [per_layer[layer.name] for layer in model.layers
+            if layer.weights and type(layer).__name__ != "InputLayer"]
+
+
+def load_h5_weights(model, path):
+    """``model.load_weights`` of a Keras 3 ``.weights.h5`` file (layers matched by Keras'
+    group names: class names numbered in layer order) or a legacy HDF5 file (a weights-only
+    file or a full model file; layers with weights matched in order, as Keras does)."""
+    h5py = _h5py()
+    os.stat(path)
+    with _reading_h5(path, "Keras HDF5 weights file"):
+        h5 = h5py.File(path, "r")
+    with h5:
+        with _reading_h5(path, "Keras HDF5 weights file"):
+            if "layers" in h5 and "layer_names" not in h5.attrs:
+                found = _keras3_into_model(h5py, h5, model, path, os.path.basename(path))
+            else:
+                datasets = _check_h5_tree(h5py, h5)
+                root = h5["model_weights"] if "model_weights" in h5 else h5
+                found = [v for v in _legacy_weights(h5py, root, datasets).values() if v]
+        _into_model(model, found, path)
+
+
+def load_keras_archive_weights(model, path):
+    """``model.load_weights`` of a Keras 3 ``.keras`` archive: its model.weights.h5."""
+    h5py = _h5py()
+    with open(path, "rb") as f, _reading_h5(path, "Keras model file"):
+        _, data = _read_archive(f)
+        h5 = _open_h5_bytes(h5py, data)
+    with h5:
+        with _reading_h5(path, "Keras model file"):
+            found = _keras3_into_model(h5py, h5, model, path, "model.weights.h5")
+        _into_model(model, found, path)

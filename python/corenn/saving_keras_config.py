@@ -1,0 +1,277 @@
+"""Keras' model configs translated into corenn's (used by saving_keras.py).
+
+Keras 3's ``serialize_keras_object`` form (``module``, ``class_name``, ``config``,
+``registered_name``; functional ``inbound_nodes`` of ``__keras_tensor__`` references) and
+TF-Keras 2's (dtype names, ``batch_input_shape``, ``[[layer, node, tensor, kwargs]]`` nodes)
+both become corenn's own model config, which then goes through saving.py's checks. Serialized
+code and classes from outside Keras are refused before anything is translated. Every problem is
+a ``saving._BadConfig`` naming the layer and the option.
+"""
+from __future__ import annotations
+
+from . import saving as _saving
+from .saving import _BadConfig
+
+__all__ = ["translate_model_config"]
+
+
+_CODE_CLASSES = {"Lambda", "__lambda__", "function", "__function__", "TFOpLambda",
+                 "SlicingOpLambda"}
+_CODE_KEYS = {"__lambda__", "bytecode", "function_type", "__function__"}
+
+
+def _refuse_code(obj, where="config.json"):
+    """Refuse serialized Python code or classes from outside Keras anywhere in the config."""
+    stack = [(obj, where)]
+    while stack:
+        value, at = stack.pop()
+        if isinstance(value, list):
+            stack.extend((v, f"{at}[{i}]") for i, v in enumerate(value))
+            continue
+        if not isinstance(value, dict):
+            continue
+        name = value.get("class_name")
+        if name in _CODE_CLASSES:
+            raise _BadConfig(f"{at}: refusing {name!r}: it holds serialized Python code (a Lambda "
+                             f"layer or function), which corenn never runs from a file; rewrite it "
+                             f"as a layer corenn has")
+        for key in _CODE_KEYS & set(value):
+            raise _BadConfig(f"{at}: refusing {key!r}: serialized Python code is never loaded")
+        module = value.get("module")
+        if module is not None and not (isinstance(module, str)
+                                       and (module == "keras" or module.startswith("keras."))):
+            raise _BadConfig(f"{at}: refusing class {str(name)[:60]!r} from module "
+                             f"{str(module)[:80]!r}: only Keras' own classes are read")
+        registered = value.get("registered_name")
+        if registered is not None and registered != name:
+            raise _BadConfig(f"{at}: refusing registered class {str(registered)[:80]!r}: a user's "
+                             f"custom class is not read from Keras files")
+        stack.extend((v, f"{at}.{k}") for k, v in value.items())
+
+
+# Keras config keys corenn's layers do not take, with the values that change nothing; any
+# other value is refused. (None: any value is harmless: a performance or bookkeeping option.)
+_NEUTRAL = {"kernel_constraint": (None,), "bias_constraint": (None,), "recurrent_constraint": (None,),
+            "activity_regularizer": (None,), "beta_constraint": (None,), "gamma_constraint": (None,),
+            "embeddings_constraint": (None,), "depthwise_constraint": (None,),
+            "pointwise_constraint": (None,), "lora_rank": (None, 0), "lora_alpha": (None,),
+            "lora_enabled": (False,), "quantization_config": (None,), "autocast": (True,),
+            "synchronized": (False,), "sparse": (False,), "ragged": (False,), "optional": (False,),
+            "time_major": (False,), "renorm": (False,), "renorm_clipping": (None,),
+            "renorm_momentum": None, "zero_output_for_mask": None, "implementation": None,
+            "use_cudnn": None, "build_config": None, "groups": (1,), "virtual_batch_size": (None,),
+            "adjustment": (None,), "fused": (None, True, False), "input_length": None,
+            "sparse_gradient": (False,)}
+_INITIALIZER_CLASSES = {"GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform",
+                        "LecunNormal", "RandomNormal", "RandomUniform", "TruncatedNormal", "Zeros",
+                        "Ones", "Constant", "Orthogonal", "VarianceScaling"}
+
+
+def _without_object_ids(obj, depth=0):
+    """The config without Keras' ``shared_object_id`` bookkeeping (Python id()s: 64-bit
+    integers that say which entries were one object; corenn rebuilds every entry anyway)."""
+    if depth > 64:
+        raise _BadConfig("config.json is nested too deeply")
+    if isinstance(obj, dict):
+        return {k: _without_object_ids(v, depth + 1) for k, v in obj.items()
+                if not (k == "shared_object_id" and type(v) is int)}
+    if isinstance(obj, list):
+        return [_without_object_ids(v, depth + 1) for v in obj]
+    return obj
+
+
+def _accepted_keys(cls):
+    """Keyword arguments ``cls`` (a corenn layer) takes, over its __init__ chain."""
+    import inspect
+    from .layers.base import Layer
+    keys = set()
+    for klass in cls.__mro__:
+        if isinstance(klass, type) and issubclass(klass, Layer) and "__init__" in vars(klass):
+            keys |= {p.name for p in inspect.signature(klass.__init__).parameters.values()
+                     if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return keys - {"self"}
+
+
+def _dtype_name(value, where):
+    """A Keras dtype or DTypePolicy as a dtype name; float32 only for computing layers."""
+    if isinstance(value, dict):
+        value = (value.get("config") or {}).get("name")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _BadConfig(f"{where}: bad dtype {str(value)[:60]!r}")
+    return value
+
+
+def _object_spec(value, kind, where):
+    """A Keras initializer / regularizer ({module, class_name, config}) as corenn's spec."""
+    if value is None or isinstance(value, str):
+        return value
+    if not isinstance(value, dict) or not isinstance(value.get("class_name"), str):
+        raise _BadConfig(f"{where}: bad {kind} {str(value)[:80]!r}")
+    name, config = value["class_name"], value.get("config") or {}
+    if not isinstance(config, dict):
+        raise _BadConfig(f"{where}: bad {kind} config {str(config)[:80]!r}")
+    if kind == "initializer":
+        if name not in _INITIALIZER_CLASSES:
+            raise _BadConfig(f"{where}: initializer {name!r} is not one corenn has")
+        # Keras 3's extra fields (input_axes, output_axes of the fan computation) are dropped
+        # when neutral; the loaded weights never come from initializers anyway
+        config = {k: v for k, v in config.items() if not (k in ("input_axes", "output_axes") and v is None)}
+    elif kind == "regularizer" and name not in ("L1", "L2", "L1L2"):
+        raise _BadConfig(f"{where}: regularizer {name!r} is not one corenn has")
+    return {"class_name": name, "config": config}
+
+
+def _layer_config(spec, where):
+    """A Keras layer spec ({class_name, config, ...}) as corenn's {class_name, config}."""
+    from . import layers as corenn_layers
+    from .layers.base import Layer
+    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
+        raise _BadConfig(f"{where}: bad layer entry {str(spec)[:100]!r}")
+    name = spec["class_name"]
+    if name in ("Sequential", "Functional", "Model"):
+        raise _BadConfig(f"{where}: a model nested in a model ({name}) is not read yet; load "
+                         f"or rebuild the inner model on its own")
+    cls = getattr(corenn_layers, name, None)
+    if name not in corenn_layers.__all__ or not (isinstance(cls, type) and issubclass(cls, Layer)) \
+            or name in ("Layer", "Lambda"):
+        raise _BadConfig(f"{where}: Keras layer class {name!r} is not one corenn has")
+    config = spec.get("config")
+    if not isinstance(config, dict):
+        raise _BadConfig(f"{where} ({name}): 'config' is not a JSON object")
+    where = f"{where} ({name} {str(config.get('name'))[:60]!r})"
+    accepted = _accepted_keys(cls)
+    out = {}
+    for key, value in config.items():
+        if key == "batch_input_shape":   # TF-Keras 2: the input shape, read by the model's translation
+            continue
+        if key == "dtype":
+            dtype = _dtype_name(value, where)
+            if name == "InputLayer":
+                out["dtype"] = dtype
+            elif dtype not in (None, "float32"):
+                raise _BadConfig(f"{where}: dtype {dtype!r} is not supported (float32 only)")
+            continue
+        if key in ("layer", "backward_layer") and name == "Bidirectional":
+            out[key] = _layer_config(value, f"{where} {key!r}")
+            continue
+        if key.endswith("_initializer"):
+            value = _object_spec(value, "initializer", f"{where} {key}")
+        elif key.endswith("_regularizer") and key != "activity_regularizer":
+            value = _object_spec(value, "regularizer", f"{where} {key}")
+        elif key == "activation" and isinstance(value, dict):
+            raise _BadConfig(f"{where}: activation {str(value.get('class_name'))[:60]!r} is not one "
+                             f"corenn has")
+        if key in accepted:
+            out[key] = value
+        elif key in _NEUTRAL and (_NEUTRAL[key] is None or any(
+                value is v or (value == v and type(value) is type(v)) for v in _NEUTRAL[key])):
+            continue
+        else:
+            raise _BadConfig(f"{where}: option {key}={str(value)[:60]} is not supported by "
+                             f"corenn's {name}")
+    if name == "InputLayer" and "batch_input_shape" in config:   # TF-Keras 2
+        out["batch_shape"] = config["batch_input_shape"]
+    return {"class_name": name, "config": out}
+
+
+def _tensor_ref(ref, where):
+    """An inbound reference in either format as Keras 3's ``__keras_tensor__``."""
+    if isinstance(ref, dict) and ref.get("class_name") == "__keras_tensor__":
+        history = (ref.get("config") or {}).get("keras_history")
+    elif isinstance(ref, list) and len(ref) in (3, 4):      # TF-Keras 2: [layer, node, tensor, kwargs]
+        if len(ref) == 4 and ref[3] not in ({}, None):
+            raise _BadConfig(f"{where}: call arguments {str(ref[3])[:80]} are not supported")
+        history = ref[:3]
+    else:
+        raise _BadConfig(f"{where}: bad tensor reference {str(ref)[:100]!r}")
+    if not (isinstance(history, list) and len(history) == 3 and isinstance(history[0], str)
+            and all(type(v) is int and 0 <= v < 1 << 20 for v in history[1:])):
+        raise _BadConfig(f"{where}: bad keras_history {str(history)[:100]!r}")
+    return {"class_name": "__keras_tensor__", "config": {"keras_history": list(history)}}
+
+
+def _inbound_nodes(nodes, where):
+    if not isinstance(nodes, list):
+        raise _BadConfig(f"{where}: 'inbound_nodes' is not a list")
+    out = []
+    for node in nodes:
+        if isinstance(node, dict):                           # Keras 3: {"args": [...], "kwargs": {...}}
+            args, kwargs = node.get("args"), node.get("kwargs") or {}
+            if not isinstance(args, list) or len(args) != 1:
+                raise _BadConfig(f"{where}: a call with {str(args)[:80]} arguments is not supported")
+            if not isinstance(kwargs, dict) or any(v is not None for k, v in kwargs.items()
+                                                   if k not in ("training",)):
+                raise _BadConfig(f"{where}: call arguments {str(kwargs)[:80]} are not supported")
+            arg = args[0]
+            arg = [_tensor_ref(a, where) for a in arg] if isinstance(arg, list) else _tensor_ref(arg, where)
+        elif isinstance(node, list) and node:               # TF-Keras 2: [[layer, node, tensor, kwargs], ...]
+            refs = [_tensor_ref(r, where) for r in node]
+            arg = refs[0] if len(refs) == 1 else refs
+        else:
+            raise _BadConfig(f"{where}: bad inbound node {str(node)[:80]!r}")
+        out.append({"args": [arg], "kwargs": {}})
+    return out
+
+
+def _layer_refs(refs, where):
+    """input_layers / output_layers: Keras 3 writes a single one flat ([name, 0, 0])."""
+    if isinstance(refs, list) and len(refs) == 3 and isinstance(refs[0], str):
+        refs = [refs]
+    if not isinstance(refs, list) or not refs:
+        raise _BadConfig(f"config.json: bad {where} {str(refs)[:100]}")
+    return [_tensor_ref(r, where)["config"]["keras_history"] for r in refs]
+
+
+def translate_model_config(config):
+    """Keras' model config -> (corenn's model config, [(keras layer name, class name)] in Keras'
+    layer order, which numbers the weight groups of Keras 3 files)."""
+    if not isinstance(config, dict):
+        raise _BadConfig("config.json is not a JSON object")
+    config = _without_object_ids(config)
+    _saving._check_json_values(config, "config.json")
+    _refuse_code(config)
+    kind, inner = config.get("class_name"), config.get("config")
+    if kind not in ("Sequential", "Functional", "Model") or not isinstance(inner, dict):
+        raise _BadConfig(f"config.json: expected a Keras Sequential or Functional model, got "
+                         f"{str(kind)[:60]!r} (subclassed Keras models hold Python code and are not read)")
+    specs = inner.get("layers")
+    if not isinstance(specs, list):
+        raise _BadConfig("config.json: the model config has no 'layers' list")
+    order = []
+    if kind == "Sequential":
+        layers, input_shape = [], None
+        for i, spec in enumerate(specs):
+            entry = _layer_config(spec, f"config.json: layer {i}")
+            if entry["class_name"] == "InputLayer":
+                if i != 0:
+                    raise _BadConfig(f"config.json: layer {i}: an InputLayer must come first")
+                cfg = entry["config"]
+                shape = cfg.get("batch_shape") or ([None] + list(cfg.get("shape") or []))
+                input_shape = list(shape[1:]) if isinstance(shape, list) else None
+                continue
+            order.append((entry["config"].get("name"), entry["class_name"]))
+            layers.append(entry)
+        if input_shape is None and layers:   # TF-Keras 2 put batch_input_shape on the first layer
+            first = (specs[0].get("config") or {}) if isinstance(specs[0], dict) else {}
+            if isinstance(first.get("batch_input_shape"), list):
+                input_shape = first["batch_input_shape"][1:]
+        out = {"class_name": "Sequential",
+               "config": {"name": inner.get("name"), "input_shape": input_shape, "layers": layers}}
+        return out, order
+    layers = []
+    for i, spec in enumerate(specs):
+        entry = _layer_config(spec, f"config.json: layer {i}")
+        lname = spec.get("name", entry["config"].get("name"))
+        if not isinstance(lname, str):
+            raise _BadConfig(f"config.json: layer {i} has no name")
+        entry["name"] = lname
+        entry["inbound_nodes"] = _inbound_nodes(spec.get("inbound_nodes", []), f"config.json: layer {i}")
+        order.append((lname, entry["class_name"]))
+        layers.append(entry)
+    out = {"class_name": "Functional",
+           "config": {"name": inner.get("name"), "trainable": inner.get("trainable", True) is not False,
+                      "layers": layers, "input_layers": _layer_refs(inner.get("input_layers"), "input_layers"),
+                      "output_layers": _layer_refs(inner.get("output_layers"), "output_layers")}}
+    return out, order
