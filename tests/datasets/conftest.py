@@ -1,3 +1,7 @@
+import functools
+import http.server
+import threading
+
 import pytest
 
 from corenn.datasets import boston_housing, cifar10, cifar100, imdb, reuters
@@ -16,3 +20,28 @@ def no_data_dirs(monkeypatch, tmp_path):
         monkeypatch.setattr(spec, "system_dirs", [str(tmp_path / "system" / spec.name)])
         monkeypatch.setattr(spec, "mirrors", [])
     return tmp_path
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def serve():
+    """serve(directory) -> the base URL of a local HTTP server for that directory."""
+    servers = []
+
+    def start(directory):
+        handler = functools.partial(_QuietHandler, directory=str(directory))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}/"
+
+    yield start
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join()

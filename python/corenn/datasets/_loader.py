@@ -141,11 +141,11 @@ def locate_file(spec, path=None, download=True):
     if path is None:
         return locate(spec, None, download)[0]
     path = os.path.expanduser(os.fspath(path))
-    if os.path.isfile(path):
-        return path
     if os.path.isdir(path):
         return locate(spec, path, download)[0]
-    if os.path.basename(path) != path or path in ("", ".", ".."):
+    if os.path.basename(path) != path or path == "":
+        if os.path.isfile(path):
+            return path
         raise FileNotFoundError(f"{spec.name}: path={path!r} is neither a file nor a directory")
     renamed = DatasetSpec(spec.name, spec.mirrors, spec.checksums, spec.system_dirs,
                           spec.install_hint, spec.num_classes, files=(path,),
