@@ -155,19 +155,27 @@ def test_shape_and_count_checks():
         decode_object_lists(pickle.dumps([[1], [2]], protocol=4), (2,), "t")
 
 
-def test_shared_rows_cannot_multiply_memory():
-    # One 300-int row, then 5000 memo references to it: a few bytes each in the stream, but
-    # 1.5 million ints once copied. The decoder refuses instead of copying.
-    row = b"](" + b"K\x07" * 300 + b"e\x94"           # the row, memoized as entry 0
-    refs = b"h\x00" * 5000
-    stream = (b"\x80\x04\x8c\x16numpy._core.multiarray\x8c\x0c_reconstruct\x93"
-              b"\x8c\x05numpy\x8c\x07ndarray\x93K\x00\x85C\x01b\x87R"
-              b"(K\x01" + b"J" + struct.pack("<i", 5001) + b"\x85"
-              b"\x8c\x05numpy\x8c\x05dtype\x93\x8c\x02O8\x89\x88\x87R"
-              b"(K\x03\x8c\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK?tb\x89"
-              b"](" + row + refs + b"etb.")
+def shared_row_stream(length, copies):
+    """A protocol-4 stream of one row of `length` ints (memoized as entry 0) followed by
+    `copies` memo references to it, built opcode by opcode."""
+    row = b"](" + b"K\x07" * length + b"e\x94"
+    return (b"\x80\x04\x8c\x16numpy._core.multiarray\x8c\x0c_reconstruct\x93"
+            b"\x8c\x05numpy\x8c\x07ndarray\x93K\x00\x85C\x01b\x87R"
+            b"(K\x01" + b"J" + struct.pack("<i", copies + 1) + b"\x85"
+            b"\x8c\x05numpy\x8c\x05dtype\x93\x8c\x02O8\x89\x88\x87R"
+            b"(K\x03\x8c\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK?tb\x89"
+            b"](" + row + b"h\x00" * copies + b"etb.")
+
+
+def test_shared_rows_are_copied_but_cannot_multiply_memory():
+    rows = decode_object_lists(shared_row_stream(3, 2), (3,), "t")
+    assert rows == [[7, 7, 7]] * 3
+    rows[0].append(1)                                 # each row is the caller's own list
+    assert rows[1] == [7, 7, 7] and rows[2] == [7, 7, 7]
+    # 5000 references to a 300-int row: 2 bytes each in the stream, 1.5 million ints once
+    # copied. The decoder refuses instead of copying.
     with pytest.raises(ValueError, match="more ints than the stream can encode"):
-        decode_object_lists(stream, (5001,), "t")
+        decode_object_lists(shared_row_stream(300, 5000), (5001,), "t")
 
 
 def _zip_with(tmp_path, members, compression=zipfile.ZIP_DEFLATED):

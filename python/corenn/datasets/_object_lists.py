@@ -118,7 +118,8 @@ def decode_object_lists(data, shape, label):
         label: names the file and member in every error.
 
     Returns:
-        A list of prod(shape) new lists of Python ints (shared rows in the stream are copied).
+        A list of prod(shape) distinct lists of Python ints (rows shared in the stream are
+        copied).
     """
     def fail(message):
         raise ValueError(f"{label}: not an object array of lists of ints: {message}")
@@ -141,17 +142,19 @@ def decode_object_lists(data, shape, label):
     # Each int costs the stream at least 2 bytes unless a row is shared through the memo;
     # this bound keeps shared rows from multiplying memory when they are copied below.
     budget = len(data) // 2
-    rows = []
-    for i, row in enumerate(result.rows):
+    rows, seen = result.rows, set()
+    for i, row in enumerate(rows):
         if type(row) is not list:
             fail(f"row {i} is a {type(row).__name__}, not a list")
         budget -= len(row)
         if budget < 0:
             fail("the rows hold more ints than the stream can encode (shared rows?)")
-        if not all(type(v) is int for v in row):
-            bad = next(v for v in row if type(v) is not int)
-            fail(f"row {i} holds a {type(bad).__name__}, not an int")
-        rows.append(list(row))
+        types = set(map(type, row))          # one pass in C; bool is not int here
+        if types - {int}:
+            fail(f"row {i} holds a {(types - {int}).pop().__name__}, not an int")
+        if id(row) in seen:                  # a row the memo shares: the caller gets its own
+            rows[i] = list(row)
+        seen.add(id(row))
     return rows
 
 
