@@ -9,6 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from corenn.datasets import _npz
 from corenn.datasets._npz import NUMERIC, OBJECT_LISTS, read_npz
 from corenn.datasets._object_lists import decode_object_lists
 
@@ -186,7 +187,7 @@ def _zip_with(tmp_path, members, compression=zipfile.ZIP_DEFLATED):
     return path
 
 
-def test_npz_member_and_header_checks(tmp_path):
+def test_npz_member_and_header_checks(tmp_path, monkeypatch):
     good_x = npy_bytes(object_array([[1, 2]]))
     good_y = npy_bytes(np.arange(1))
     with pytest.raises(ValueError, match="no member 'y.npy'"):
@@ -200,8 +201,14 @@ def test_npz_member_and_header_checks(tmp_path):
     with pytest.raises(ValueError, match="bad magic"):
         read_npz(_zip_with(tmp_path, {"y.npy": b"hello world"}), {"y": NUMERIC})
     bomb = npy_bytes(np.zeros(2_000_000, np.uint8))           # deflates ~1000x
-    with pytest.raises(ValueError, match="zip bomb"):
-        read_npz(_zip_with(tmp_path, {"y.npy": bomb}), {"y": NUMERIC})
+    with monkeypatch.context() as m:
+        m.setattr(_npz, "_RATIO_FREE_BYTES", 1 << 20)         # (the real threshold is 64 MiB)
+        with pytest.raises(ValueError, match="zip bomb"):
+            read_npz(_zip_with(tmp_path, {"y.npy": bomb}), {"y": NUMERIC})
+    # Below the threshold a highly compressible member is fine: sorted labels deflate ~1000x.
+    labels = np.repeat(np.arange(2, dtype=np.int64), 12500)
+    got = read_npz(_zip_with(tmp_path, {"y.npy": npy_bytes(labels)}), {"y": NUMERIC})
+    np.testing.assert_array_equal(got["y"], labels)
     # A header declaring 10^11 elements (same header length): refused before any allocation.
     lie = good_y.replace(b"(1,), }" + b" " * 11, b"(99999999999,), }" + b" ")
     assert len(lie) == len(good_y)
@@ -225,3 +232,12 @@ def test_corrupt_and_truncated_npz(tmp_path):
     p.write_bytes(bytes(flipped))
     with pytest.raises(ValueError, match="flipped.npz"):
         read_npz(p, {"x": OBJECT_LISTS})
+
+
+def test_old_numpy_object_descr(tmp_path):
+    """numpy before 1.9 wrote the object dtype as '|O8' in the .npy header."""
+    npy = npy_bytes(object_array([[3, 4]]))
+    old = npy.replace(b"'descr': '|O', ", b"'descr': '|O8',")
+    assert len(old) == len(npy) and b"'|O8'" in old
+    got = read_npz(_zip_with(tmp_path, {"x.npy": old}), {"x": OBJECT_LISTS})
+    assert got["x"] == [[3, 4]]

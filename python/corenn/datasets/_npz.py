@@ -22,7 +22,12 @@ NUMERIC = "numeric"
 OBJECT_LISTS = "object lists"
 
 _MAX_MEMBER_BYTES = 1 << 30      # imdb.npz's largest member is ~40 MB uncompressed
-_MAX_DEFLATE_RATIO = 100         # pickled ints deflate ~3x, floats less; a zip bomb ~1000x
+# A member larger than _RATIO_FREE_BYTES must not deflate more than _MAX_DEFLATE_RATIO times:
+# pickled ints deflate ~3x, floats less, a zip bomb ~1000x. Small members are exempt: a label
+# array sorted by class (as stored before Keras' shuffle) deflates ~1000x too.
+_MAX_DEFLATE_RATIO = 100
+_RATIO_FREE_BYTES = 64 << 20
+_OBJECT_DESCRS = ("|O", "|O8", "|O4")   # older numpy wrote the object dtype with its size
 _MAX_HEADER_BYTES = 1 << 16
 _MAX_RANK = 8
 _HEADER = re.compile(r"\{\s*'descr':\s*'([<>|=][a-zA-Z][0-9]{0,2})',\s*'fortran_order':\s*"
@@ -60,8 +65,9 @@ def _member_bytes(zf, path, member):
         raise ValueError(f"{path}: member {member!r} is encrypted")
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         raise ValueError(f"{path}: member {member!r} uses an unsupported compression method")
-    if info.file_size > _MAX_MEMBER_BYTES or \
-            info.file_size > _MAX_DEFLATE_RATIO * max(info.compress_size, 1) + 1024:
+    if info.file_size > _MAX_MEMBER_BYTES or (
+            info.file_size > _RATIO_FREE_BYTES
+            and info.file_size > _MAX_DEFLATE_RATIO * max(info.compress_size, 1)):
         raise ValueError(f"{path}: member {member!r} declares {info.file_size} bytes from "
                          f"{info.compress_size} stored bytes (too large, or a zip bomb?)")
     with zf.open(info) as f:
@@ -102,7 +108,7 @@ def _parse_header(data, label):
 def _decode_npy(data, label, kind):
     descr, shape, offset = _parse_header(data, label)
     if kind == OBJECT_LISTS:
-        if descr != "|O" or len(shape) != 1:
+        if descr not in _OBJECT_DESCRS or len(shape) != 1:
             raise ValueError(f"{label}: expected a 1-d object array of sequences, got dtype "
                              f"{descr!r} shape {shape}")
         return decode_object_lists(data[offset:], shape, label)
