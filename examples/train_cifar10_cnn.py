@@ -53,7 +53,9 @@ def load(data_path, download):
         print(f"error: CIFAR-10 is not available here.\n{exc}\n(The script also takes "
               f"--data PATH: the archive, or a directory holding it.)", file=sys.stderr)
         return None
-    return (x_train / 255.0, y_train), (x_test / 255.0, y_test)
+    # float32 before scaling: x / 255.0 on uint8 would build a 1.2 GB float64 copy first
+    return ((x_train.astype("float32") / 255.0, y_train),
+            (x_test.astype("float32") / 255.0, y_test))
 
 
 def main():
@@ -78,7 +80,6 @@ def main():
     if args.limit:
         x_train, y_train = x_train[:args.limit], y_train[:args.limit]
         x_test, y_test = x_test[:args.limit], y_test[:args.limit]
-    x_train, x_test = x_train.astype("float32"), x_test.astype("float32")
 
     model = build_model()
     model.summary()
