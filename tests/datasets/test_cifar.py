@@ -9,6 +9,7 @@ import threading
 
 import numpy as np
 import pytest
+from dataset_fixtures import no_data_dirs, serve  # noqa: F401  (pytest fixtures)
 
 from corenn.datasets import cifar10, cifar100
 

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+from dataset_fixtures import no_data_dirs, serve  # noqa: F401  (pytest fixtures)
 
 from corenn.datasets import boston_housing, imdb, reuters
 

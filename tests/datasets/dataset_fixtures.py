@@ -1,3 +1,4 @@
+"""Fixtures of the dataset tests (a module, not conftest.py: tests import conftest by name)."""
 import functools
 import http.server
 import threading
