@@ -199,6 +199,11 @@ def test_path_meanings(no_data_dirs, rng, monkeypatch):
     assert len(imdb.load_data(path=str(cache))[0][0]) == 40       # a directory is searched
     with pytest.raises(FileNotFoundError, match="(?s)imdb not found.*missing.npz"):
         imdb.load_data(path="missing.npz", download=False)
+    empty = no_data_dirs / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match=r"does not hold the dataset files; missing "
+                                                r"\['imdb.npz'\], also looked in"):
+        imdb.load_data(path=str(empty))
 
 
 def test_word_index_and_label_names(no_data_dirs, monkeypatch):

@@ -103,10 +103,11 @@ def locate(spec, path=None, download=True):
             if found:
                 return found
         missing = [f for f in spec.files if not _find_file(path, f)]
+        gz_note = " (each may be .gz or uncompressed)" if any(
+            f.endswith(".gz") for f in missing) else ""
         raise FileNotFoundError(
             f"{spec.name}: path={path!r} does not hold the dataset files; missing "
-            f"{missing} (each may be .gz or uncompressed), also looked in "
-            f"{os.path.join(path, spec.name)!r}")
+            f"{missing}{gz_note}, also looked in {os.path.join(path, spec.name)!r}")
     searched = []
     for _, d in _candidates(spec):
         found = _complete_dir(d, spec.files)
