@@ -106,7 +106,7 @@ def _with(rows_value):
     ({"a": 1}, "opcode 0x7d"),                       # EMPTY_DICT
     (["word"], "holds a str, not an int"),
     ([1.5], "opcode 0x47"),                          # BINFLOAT
-    ([[1, 2]], "holds a list, not an int"),
+    ([[1, 2]], "more lists than the 1 rows declared"),
     ((1, 2), "row 0 is a tuple, not a list"),
     ([np.int64(3)], "refusing the global name numpy._core.multiarray.scalar"),
     ([True], "holds a bool, not an int"),
@@ -241,3 +241,21 @@ def test_old_numpy_object_descr(tmp_path):
     assert len(old) == len(npy) and b"'|O8'" in old
     got = read_npz(_zip_with(tmp_path, {"x.npy": old}), {"x": OBJECT_LISTS})
     assert got["x"] == [[3, 4]]
+
+
+PROTO4 = b"\x80\x04"
+
+
+@pytest.mark.parametrize("stream, match", [
+    (PROTO4 + b"]" * 10_000 + b".", "more lists than the 3 rows declared"),
+    (PROTO4 + b"(" * 10_000 + b".", "MARKs nested deeper than 16"),
+    (PROTO4 + b"K\x00" + b"\x85" * 10_000 + b".", "more than 64 names and tuples"),
+    (PROTO4 + b"\x8c\x01a" * 10_000 + b".", "more than 64 names and tuples"),
+    (PROTO4 + b"K\x00" + b"\x94" * 10_000 + b".", "more memo entries than the rows need"),
+    (PROTO4 + b"\x8c\x02\xff\xfe.", "not valid text"),
+])
+def test_hostile_streams_cannot_make_an_object_per_byte(stream, match):
+    """Each byte of these would become a new object (list, tuple, string, memo entry) in a
+    pickle machine; the decoder stops at the small number numpy's stream needs."""
+    with pytest.raises(ValueError, match=match):
+        decode_object_lists(stream, (3,), "t")

@@ -34,6 +34,12 @@ __all__ = ["decode_object_lists"]
 _MAX_TOKEN_BYTES = 256          # names and dtype strings are a few bytes; refuse big strings
 _MAX_LONG_BYTES = 8             # LONG1 ints beyond 64 bits are no word index
 _MAX_ROWS = 1 << 26             # far above IMDB's 25,000 and Reuters' 11,228 rows
+# Besides the ints, numpy's stream holds one list per row plus the outer one, one memo entry
+# per list, and a handful of header objects (names, tuples) nested at most 3 marks deep. These
+# caps keep a hostile stream from turning each of its bytes into a new object (a 1-byte
+# EMPTY_LIST is a 56-byte list): the decoder's memory stays a small multiple of the stream's.
+_MAX_HEADER_OBJECTS = 64
+_MAX_MARK_DEPTH = 16
 
 # module, name -> the token the decoder keeps for it (the only globals a numpy header names).
 _KNOWN_GLOBALS = {
@@ -130,9 +136,11 @@ def decode_object_lists(data, shape, label):
     if count > min(len(data), _MAX_ROWS):
         fail(f"the header declares {count} rows but the stream holds {len(data)} bytes")
     try:
-        result = _run(data, fail)
+        result = _run(data, count, fail)
     except (IndexError, RecursionError):
         fail("truncated pickle stream")
+    except UnicodeDecodeError:
+        fail("a name in the stream is not valid text")
     if not isinstance(result, _EmptyArray) or result.rows is None:
         fail("the stream does not hold a numpy array")
     if result.shape != tuple(shape):
@@ -158,9 +166,18 @@ def decode_object_lists(data, shape, label):
     return rows
 
 
-def _run(data, fail):  # noqa: C901  (one opcode per branch reads best as one loop)
+def _run(data, count, fail):  # noqa: C901  (one opcode per branch reads best as one loop)
     """Interpret the opcodes; returns the single object left when STOP is reached."""
     stack, marks, memo = [], [], {}
+    lists_left = count + 1                  # the rows and the outer list
+    memo_left = count + 1 + _MAX_HEADER_OBJECTS
+    header_left = _MAX_HEADER_OBJECTS       # tuples, names, bytes
+
+    def spend_header(pos):
+        nonlocal header_left
+        header_left -= 1
+        if header_left < 0:
+            fail(f"more than {_MAX_HEADER_OBJECTS} names and tuples (byte {pos})")
     pos, end = 0, len(data)
     frombytes = int.from_bytes
     while True:
@@ -190,6 +207,8 @@ def _run(data, fail):  # noqa: C901  (one opcode per branch reads best as one lo
             stack.append(frombytes(data[pos + 2:pos + 2 + n], "little", signed=True))
             pos += 2 + n
         elif op == 0x28:                                    # (  MARK
+            if len(marks) >= _MAX_MARK_DEPTH:
+                fail(f"MARKs nested deeper than {_MAX_MARK_DEPTH} (byte {pos})")
             marks.append(len(stack))
             pos += 1
         elif op == 0x65:                                    # e  APPENDS
@@ -202,6 +221,9 @@ def _run(data, fail):  # noqa: C901  (one opcode per branch reads best as one lo
             del stack[mark:]
             pos += 1
         elif op == 0x5D:                                    # ]  EMPTY_LIST
+            lists_left -= 1
+            if lists_left < 0:
+                fail(f"more lists than the {count} rows declared (byte {pos})")
             stack.append([])
             pos += 1
         elif op == 0x61:                                    # a  APPEND
@@ -211,13 +233,18 @@ def _run(data, fail):  # noqa: C901  (one opcode per branch reads best as one lo
             stack[-1].append(value)
             pos += 1
         elif op == 0x94:                                    # MEMOIZE
+            if len(memo) >= memo_left:
+                fail(f"more memo entries than the rows need (byte {pos})")
             memo[len(memo)] = stack[-1]
             pos += 1
         elif op in (0x71, 0x72):                            # q BINPUT, r LONG_BINPUT
             width = 1 if op == 0x71 else 4
             if pos + 1 + width > end:
                 raise IndexError
-            memo[frombytes(data[pos + 1:pos + 1 + width], "little")] = stack[-1]
+            key = frombytes(data[pos + 1:pos + 1 + width], "little")
+            if key not in memo and len(memo) >= memo_left:
+                fail(f"more memo entries than the rows need (byte {pos})")
+            memo[key] = stack[-1]
             pos += 1 + width
         elif op in (0x68, 0x6A):                            # h BINGET, j LONG_BINGET
             width = 1 if op == 0x68 else 4
@@ -236,6 +263,7 @@ def _run(data, fail):  # noqa: C901  (one opcode per branch reads best as one lo
             start = pos + 1 + width
             if n > _MAX_TOKEN_BYTES or start + n > end:
                 fail(f"a {n}-byte string at byte {pos} (only short names are expected)")
+            spend_header(pos)
             raw = data[start:start + n]
             if op in (0x43, 0x42):                          # C/B: bytes
                 stack.append(raw)
@@ -248,6 +276,7 @@ def _run(data, fail):  # noqa: C901  (one opcode per branch reads best as one lo
             second = data.find(b"\n", first + 1, first + 2 + _MAX_TOKEN_BYTES)
             if first < 0 or second < 0:
                 fail(f"malformed GLOBAL at byte {pos}")
+            spend_header(pos)
             stack.append(_known_global(data[pos + 1:first].decode("latin-1"),
                                        data[first + 1:second].decode("latin-1"), fail))
             pos = second + 1
@@ -258,6 +287,7 @@ def _run(data, fail):  # noqa: C901  (one opcode per branch reads best as one lo
             stack.append(_known_global(module, name, fail))
             pos += 1
         elif op in (0x85, 0x86, 0x87):                      # TUPLE1, TUPLE2, TUPLE3
+            spend_header(pos)
             n = op - 0x84
             if len(stack) - (marks[-1] if marks else 0) < n:
                 fail(f"TUPLE{n} on a short stack at byte {pos}")
@@ -266,6 +296,7 @@ def _run(data, fail):  # noqa: C901  (one opcode per branch reads best as one lo
             stack.append(items)
             pos += 1
         elif op == 0x74:                                    # t  TUPLE (from the MARK)
+            spend_header(pos)
             if not marks:
                 fail(f"TUPLE without MARK at byte {pos}")
             mark = marks.pop()
