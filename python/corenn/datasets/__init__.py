@@ -1,4 +1,4 @@
 """Datasets in the Keras layout: `corenn.datasets.fashion_mnist.load_data()`."""
-from . import fashion_mnist, mnist
+from . import boston_housing, cifar10, cifar100, fashion_mnist, imdb, mnist, reuters
 
-__all__ = ["fashion_mnist", "mnist"]
+__all__ = ["boston_housing", "cifar10", "cifar100", "fashion_mnist", "imdb", "mnist", "reuters"]
