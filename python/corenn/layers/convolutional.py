@@ -33,14 +33,13 @@ class _Conv(ActivatedLayer):
                  activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                  bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint,
                  groups=1, name=None, **kwargs):
-        super().__init__(name=name, **kwargs)
+        super().__init__(name=name, activity_regularizer=activity_regularizer, **kwargs)
         kind = type(self).__name__
         if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
             raise ValueError(f"{kind} '{self.name}': filters must be a positive integer, got {filters!r}")
         if data_format not in (None, "channels_last"):
             raise NotImplementedError(f"{kind} '{self.name}': only channels_last data is supported")
-        for arg, value in (("activity_regularizer", activity_regularizer),
-                           ("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
+        for arg, value in (("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
             if value is not None:
                 raise NotImplementedError(f"{kind} '{self.name}': {arg} is not supported")
         if groups != 1:
