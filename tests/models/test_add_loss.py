@@ -384,3 +384,38 @@ def test_add_loss_rejects_bad_values():
         layer.add_loss(tf.convert_to_tensor(np.ones((), np.int64)))
     with pytest.raises(TypeError, match="symbolic"):
         layer.add_loss(keras.Input((3,)))
+
+
+def test_losses_of_layers_called_inside_a_custom_layer_reach_the_graph():
+    """A layer written with call that calls an inner layer with an activity regularizer and a
+    Sampling layer: their losses are differentiated on the outer layer's private tape."""
+    rng = np.random.default_rng(12)
+    x, eps = _vae_data(rng)
+
+    class Encoder(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden = layers.Dense(H, activation="tanh", activity_regularizer=regularizers.L2(0.02))
+            self.z_mean, self.z_log_var = layers.Dense(LATENT), layers.Dense(LATENT)
+            self.sampling = Sampling(eps)
+
+        def call(self, inputs):
+            h = self.hidden(inputs)
+            return self.sampling([self.z_mean(h), self.z_log_var(h)])
+
+    inp = keras.Input((D,))
+    model = keras.Model(inp, layers.Dense(D)(Encoder()(inp)))
+    _randomize(model, rng)
+    model.compile(optimizer="sgd", loss="mse")
+
+    def loss_of(p):
+        h = dense(x, p[0], p[1], "tanh")
+        zm, zv = dense(h, p[2], p[3]), dense(h, p[4], p[5])
+        out = dense(zm + np.exp(0.5 * zv) * eps, p[6], p[7])
+        return mse(x, out) + vae_kl(zm, zv) + l1l2_penalty(h, l2=0.02)
+
+    p = [np.asarray(w, np.float64) for w in model.get_weights()]
+    loss, grads = model.compute_gradients(x, x)
+    np.testing.assert_allclose(loss, loss_of(p), rtol=1e-4)
+    assert_grads_close(arrays(grads), fd_grads(loss_of, p), rtol=2e-3, atol=2e-5)
+    assert len(model.losses) == 2

@@ -30,8 +30,9 @@ __all__ = ["Layer", "InputLayer", "Input"]
 _NAME_COUNTS: collections.Counter = collections.Counter()
 _BUFFERS_PER_LAYER = 12  # shapes seen by a layer: train batch, last batch, eval/predict sizes
 
-# Losses added (Layer.add_loss) during a graph forward are also collected here, with the call
-# context that added them, so the graph can backpropagate them (models/graph.py: loss_sink).
+# Where Layer.add_loss also puts a loss, so that someone backpropagates it: ``in_call`` (a list)
+# while a layer written with ``call`` runs (its private tape differentiates them: Layer.forward),
+# else ``entries`` (a list of (context, loss)) while a graph runs forward (models/graph.py).
 _LOSS_SINK = threading.local()
 
 
@@ -270,9 +271,10 @@ class Layer:
             value = ops.sum(value)
         owner = self.__dict__.get("_owner", self)
         owner.__dict__.setdefault("_added_losses", []).append(value)
-        in_call = self.__dict__.get("_call_losses")
-        if in_call is not None:        # a layer written with call: its backward differentiates it
+        in_call = getattr(_LOSS_SINK, "in_call", None)
+        if in_call is not None:        # inside a layer written with call: its backward differentiates it
             in_call.append(value)
+            return value
         sink = getattr(_LOSS_SINK, "entries", None)
         if sink is not None:
             sink.append((self, value))
@@ -325,7 +327,9 @@ class Layer:
         from ..autodiff import GradientTape
         tape = GradientTape(persistent=True)
         xs = list(x) if isinstance(x, list) else [x]
-        losses = self.__dict__["_call_losses"] = []   # what add_loss adds in this call
+        # what add_loss adds in this call (also in the layers it calls): differentiated here
+        outer = getattr(_LOSS_SINK, "in_call", None)
+        losses = _LOSS_SINK.in_call = []
         try:
             with tape:
                 for t in xs:
@@ -333,7 +337,14 @@ class Layer:
                         tape.watch(t)
                 y = self.call(x, training=training) if _accepts_training(self.call) else self.call(x)
         finally:
-            del self.__dict__["_call_losses"]
+            _LOSS_SINK.in_call = outer
+        if losses:   # the layer calling this one (or the graph) backpropagates them through us
+            if outer is not None:
+                outer.extend(losses)
+            else:
+                sink = getattr(_LOSS_SINK, "entries", None)
+                if sink is not None:
+                    sink.extend((self, v) for v in losses)
         if not isinstance(y, kernels.Tensor):
             raise TypeError(f"layer '{self.name}' ({type(self).__name__}).call must return one corenn Tensor "
                             f"(computed with corenn.ops), got {type(y).__name__}")
@@ -377,13 +388,13 @@ class Layer:
             from ..autodiff import stop_recording
             owner = self.__dict__.get("_owner", self)
             kept = owner.__dict__.get("_added_losses")
-            sink = getattr(_LOSS_SINK, "entries", None)
-            _LOSS_SINK.entries = None
+            sink, in_call = getattr(_LOSS_SINK, "entries", None), getattr(_LOSS_SINK, "in_call", None)
+            _LOSS_SINK.entries, _LOSS_SINK.in_call = None, []
             try:
                 with stop_recording():
                     y = self.call(x)
             finally:   # a shape probe adds no loss
-                _LOSS_SINK.entries = sink
+                _LOSS_SINK.entries, _LOSS_SINK.in_call = sink, in_call
                 owner.__dict__.pop("_added_losses", None)
                 if kept is not None:
                     owner.__dict__["_added_losses"] = kept

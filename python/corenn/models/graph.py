@@ -487,14 +487,15 @@ class Graph:
         if self.added_losses:   # a new call: forget the last one's losses
             for maker, _ in self.added_losses:
                 maker._clear_losses()
-        outer_sink = getattr(_LOSS_SINK, "entries", None)
+        outer_sink, outer_call = getattr(_LOSS_SINK, "entries", None), getattr(_LOSS_SINK, "in_call", None)
         added = _LOSS_SINK.entries = []
+        _LOSS_SINK.in_call = None
         try:
             self._run_forward(values, training, timings)
         finally:
-            _LOSS_SINK.entries = outer_sink
-        if outer_sink is not None and added:   # a graph run inside another's forward
-            outer_sink.extend(added)
+            _LOSS_SINK.entries, _LOSS_SINK.in_call = outer_sink, outer_call
+        if outer_call is not None and added:   # run (under a tape) inside a layer's call
+            outer_call.extend(v for _, v in added)
         self.added_losses = added
         self.values = values
         return [values[i] for i in self.output_slots]
