@@ -157,7 +157,8 @@ class GradientTape:
         outs = _distinct(y if multi else [y], flat)
         # the losses the call added are recorded on this tape by its own ops
         # (Layer.add_loss; `sum(model.losses)` is differentiable), so its record must exist
-        losses = list(layer.__dict__.get("_added_losses", ()))
+        record = ctx.__dict__.get("_call_record")   # a layer written with call: also its sublayers' losses
+        losses = list(record[4]) if record is not None else list(layer.__dict__.get("_added_losses", ()))
         if ctx.needs_input_grad or trainable or losses:
             self._records.append(_Record(ctx, None, flat, outs + losses, packed, multi, n_losses=len(losses)))
             for o in outs + losses:

@@ -419,3 +419,12 @@ def test_losses_of_layers_called_inside_a_custom_layer_reach_the_graph():
     np.testing.assert_allclose(loss, loss_of(p), rtol=1e-4)
     assert_grads_close(arrays(grads), fd_grads(loss_of, p), rtol=2e-3, atol=2e-5)
     assert len(model.losses) == 2
+    # the same layers called one by one under a tape: the encoder's losses (its sublayers')
+    encoder, decoder = model.layers[1], model.layers[2]
+    with tf.GradientTape() as tape:
+        out = decoder(encoder(x))
+        assert len(encoder.losses) == 2
+        loss = ops.mean(ops.square(out - x)) + sum(encoder.losses)
+    grads = tape.gradient(loss, model.trainable_weights)
+    np.testing.assert_allclose(float(np.asarray(loss)), loss_of(p), rtol=1e-4)
+    assert_grads_close(arrays(grads), fd_grads(loss_of, p), rtol=2e-3, atol=2e-5)
