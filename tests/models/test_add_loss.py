@@ -200,7 +200,49 @@ def test_activity_regularizer_on_conv_is_not_fused_away():
 
 def test_activity_regularizer_unsupported_layers_still_say_so():
     with pytest.raises(NotImplementedError, match="activity_regularizer"):
-        layers.DepthwiseConv2D(3, activity_regularizer="l2")
+        layers.LSTM(3, activity_regularizer="l2")
+
+
+@pytest.mark.parametrize("kind", ["DepthwiseConv2D", "SeparableConv2D", "Embedding"])
+def test_activity_regularizer_equals_an_activity_regularization_layer_after(kind):
+    """Layer(activity_regularizer=R) trains as Layer followed by ActivityRegularization(R) (whose
+    gradients are checked against finite differences above): same loss, same gradients."""
+    rng = np.random.default_rng(13)
+    reg = dict(l1=0.01, l2=0.03)
+    make = {
+        "DepthwiseConv2D": (lambda r: layers.DepthwiseConv2D(3, depth_multiplier=2, activation="tanh",
+                                                             activity_regularizer=r), (5, 5, 2)),
+        "SeparableConv2D": (lambda r: layers.SeparableConv2D(3, 3, padding="same", activity_regularizer=r),
+                            (5, 5, 2)),
+        "Embedding": (lambda r: layers.Embedding(7, 3, mask_zero=True, activity_regularizer=r), (4,)),
+    }[kind]
+    factory, shape = make
+    if kind == "Embedding":
+        x = rng.integers(0, 7, (6,) + shape)
+        tail = [layers.GlobalAveragePooling1D(), layers.Dense(2)]
+    else:
+        x = rng.normal(size=(6,) + shape).astype(np.float32)
+        tail = [layers.Flatten(), layers.Dense(2)]
+    y = rng.normal(size=(6, 2)).astype(np.float32)
+    with_arg = keras.Sequential([keras.Input(shape, dtype="int64" if kind == "Embedding" else None),
+                                 factory(regularizers.L1L2(**reg))] + tail)
+    tail2 = [type(l).from_config(l.get_config()) for l in tail]
+    explicit = keras.Sequential([keras.Input(shape, dtype="int64" if kind == "Embedding" else None),
+                                 factory(None), layers.ActivityRegularization(**reg)] + tail2)
+    _randomize(with_arg, rng)
+    explicit.set_weights(with_arg.get_weights())
+    for m in (with_arg, explicit):
+        m.compile(optimizer="sgd", loss="mse")
+    loss_a, grads_a = with_arg.compute_gradients(x, y)
+    grads_a = arrays(grads_a)
+    loss_b, grads_b = explicit.compute_gradients(x, y)
+    no_reg = keras.Sequential([keras.Input(shape, dtype="int64" if kind == "Embedding" else None),
+                               factory(None)] + [type(l).from_config(l.get_config()) for l in tail])
+    no_reg.set_weights(with_arg.get_weights())
+    no_reg.compile(optimizer="sgd", loss="mse")
+    np.testing.assert_allclose(loss_a, loss_b, rtol=1e-5)
+    assert loss_a > no_reg.evaluate(x, y, verbose=0) + 1e-4   # the penalty is really added
+    assert_grads_close(grads_a, arrays(grads_b), rtol=1e-4, atol=1e-6)
 
 
 # -- the ActivityRegularization layer ---------------------------------------------------------------

@@ -380,9 +380,8 @@ class DepthwiseConv2D(ActivatedLayer):
                  depthwise_initializer="glorot_uniform", bias_initializer="zeros",
                  depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  depthwise_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
-        _no_constraints(self, activity_regularizer=activity_regularizer,
-                        depthwise_constraint=depthwise_constraint, bias_constraint=bias_constraint)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        _no_constraints(self, depthwise_constraint=depthwise_constraint, bias_constraint=bias_constraint)
         _depthwise_args(self, kernel_size, strides, padding, data_format, dilation_rate)
         self.depth_multiplier = _positive_int(self, "depth_multiplier", depth_multiplier)
         self.activation = _activations.get(activation)
@@ -486,9 +485,8 @@ class SeparableConv2D(ActivatedLayer):
                  bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
                  bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None,
                  pointwise_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
-        _no_constraints(self, activity_regularizer=activity_regularizer,
-                        depthwise_constraint=depthwise_constraint,
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        _no_constraints(self, depthwise_constraint=depthwise_constraint,
                         pointwise_constraint=pointwise_constraint, bias_constraint=bias_constraint)
         _depthwise_args(self, kernel_size, strides, padding, data_format, dilation_rate)
         self.filters = _positive_int(self, "filters", filters)
