@@ -1514,3 +1514,24 @@ def keras_additive_attention(query, value, key=None, scale=None, query_mask=None
     if query_mask is not None:
         out = out * np.asarray(query_mask, np.float64)[:, :, None]
     return out, weights
+
+
+# -- added losses (add_loss, activity regularizers: tests/models/test_add_loss.py) ---------------
+
+def l1l2_penalty(x, l1=0.0, l2=0.0):
+    """Keras 3's L1L2 regularizer of an activation: l1 * sum|x| + l2 * sum x^2 over every entry
+    (the whole batch; Keras 3 does not divide an activity penalty by the batch size)."""
+    x = f64(x)
+    return l1 * np.abs(x).sum() + l2 * np.square(x).sum()
+
+
+def vae_kl(z_mean, z_log_var):
+    """The Keras VAE example's KL term: -0.5 * mean(1 + log_var - mean^2 - exp(log_var))."""
+    z_mean, z_log_var = f64(z_mean), f64(z_log_var)
+    return -0.5 * np.mean(1.0 + z_log_var - np.square(z_mean) - np.exp(z_log_var))
+
+
+def binary_crossentropy(y, p, eps=1e-7):
+    """Keras 'binary_crossentropy' of probabilities: clipped to [eps, 1 - eps], mean of all."""
+    y, p = f64(y), np.clip(f64(p), eps, 1.0 - eps)
+    return float(np.mean(-(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))))

@@ -66,11 +66,12 @@ class _Record:
     """One recorded call: a layer context (``ctx``), a backward rule (``rule``) or a whole graph
     of layer calls (``graph``: a model call captured as a graph, see call_graph)."""
 
-    __slots__ = ("ctx", "rule", "inputs", "outputs", "packed", "multi_out", "graph")
+    __slots__ = ("ctx", "rule", "inputs", "outputs", "packed", "multi_out", "graph", "n_losses")
 
-    def __init__(self, ctx, rule, inputs, outputs, packed, multi_out, graph=None):
+    def __init__(self, ctx, rule, inputs, outputs, packed, multi_out, graph=None, n_losses=0):
         self.ctx, self.rule, self.inputs, self.outputs = ctx, rule, inputs, outputs
         self.packed, self.multi_out, self.graph = packed, multi_out, graph
+        self.n_losses = n_losses   # trailing outputs that are losses the layer added (add_loss)
 
 
 class GradientTape:
@@ -150,13 +151,20 @@ class GradientTape:
         weights = layer.trainable_weights
         trainable = bool(weights) and (
             self.watch_accessed_variables or any(id(w) in self._watched for w in weights))
+        layer._clear_losses()
         y = ctx.forward(flat if packed else flat[0], training=bool(training))
         multi = isinstance(y, list)
         outs = _distinct(y if multi else [y], flat)
-        if ctx.needs_input_grad or trainable:
-            self._records.append(_Record(ctx, None, flat, outs, packed, multi))
-            for o in outs:
+        # the losses the call added are recorded on this tape by its own ops
+        # (Layer.add_loss; `sum(model.losses)` is differentiable), so its record must exist
+        record = ctx.__dict__.get("_call_record")   # a layer written with call: also its sublayers' losses
+        losses = list(record[4]) if record is not None else list(layer.__dict__.get("_added_losses", ()))
+        if ctx.needs_input_grad or trainable or losses:
+            self._records.append(_Record(ctx, None, flat, outs + losses, packed, multi, n_losses=len(losses)))
+            for o in outs + losses:
                 self._tracked[id(o)] = o
+        if layer.activity_regularizer is not None:
+            layer.add_activity_losses(outs if multi else outs[0])
         return outs if multi else outs[0]
 
     def call_graph(self, graph, inputs, training):
@@ -173,8 +181,11 @@ class GradientTape:
         outs = graph.forward(xs, training=bool(training))
         from_numpy = kernels.Tensor.from_numpy
         outs = [from_numpy(np.array(o, copy=True)) for o in outs]
-        self._records.append(_Record(None, None, xs, outs, True, True, graph))
-        for o in outs:
+        # the losses its layers added (layer.losses / model.losses hold these Tensors) are
+        # outputs of the record too: their gradients become the graph's loss seeds
+        added = [v for _, v in graph.added_losses]
+        self._records.append(_Record(None, None, xs, outs + added, True, True, graph))
+        for o in outs + added:
             self._tracked[id(o)] = o
         return outs
 
@@ -253,9 +264,13 @@ class GradientTape:
                     grads.pop(id(o), None)
             if rec.graph is not None:
                 graph = rec.graph
-                dy = [kernels.zeros(tuple(o.shape)) if g is None else g for o, g in zip(rec.outputs, dys)]
+                n_out = len(graph.output_slots)
+                dy = [kernels.zeros(tuple(o.shape)) if g is None else g for o, g in zip(rec.outputs[:n_out], dys)]
+                seeds = None
+                if len(rec.outputs) > n_out:   # the losses its layers added
+                    seeds = [0.0 if g is None else float(np.asarray(g).sum()) for g in dys[n_out:]]
                 _unhold_weight_grads(graph)
-                dxs = graph.backward(dy)
+                dxs = graph.backward(dy, loss_seeds=seeds)
                 for w, g in graph.weight_grads():
                     have = weight_grads.get(id(w))
                     if have is None:
@@ -264,6 +279,12 @@ class GradientTape:
                         have.append(g)
             elif rec.ctx is not None:
                 ctx = rec.ctx
+                if rec.n_losses:   # seeds of the losses it added, for Layer.backward
+                    n = len(rec.outputs) - rec.n_losses
+                    ctx._loss_seeds = [0.0 if g is None else float(np.asarray(g).sum()) for g in dys[n:]]
+                    dys = dys[:n]
+                    if all(g is None for g in dys):
+                        dys = [kernels.zeros(tuple(o.shape)) for o in rec.outputs[:n]]
                 if rec.multi_out:
                     dy = [kernels.zeros(tuple(o.shape)) if g is None else g for o, g in zip(rec.outputs, dys)]
                 else:

@@ -29,6 +29,17 @@ class Regularizer:
         """The penalty of ``w``; with ``grad`` its gradient is also added into ``grad``."""
         return kernels.regularizer_penalty(w, grad, l1=self.l1, l2=self.l2)
 
+    def tensor(self, x):
+        """The penalty of the Tensor ``x`` as a scalar Tensor made of corenn.ops, so a
+        GradientTape differentiates it (``layer.losses``, activity regularization under a tape)."""
+        from . import ops
+        total = None
+        for factor, term in ((self.l1, ops.abs), (self.l2, ops.square)):
+            if factor:
+                part = ops.sum(term(x)) * np.float32(factor)
+                total = part if total is None else total + part
+        return total if total is not None else kernels.Tensor.from_numpy(np.zeros((), np.float32))
+
     def __call__(self, w) -> float:
         if not isinstance(w, kernels.Tensor):
             w = np.ascontiguousarray(w, dtype=np.float32)

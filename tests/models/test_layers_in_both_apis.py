@@ -75,6 +75,7 @@ TABLE = {
     "ZeroPadding3D": (lambda: layers.ZeroPadding3D(((1, 0), (0, 2), 1)), (2, 3, 2, 2), False),
     "Cropping3D": (lambda: layers.Cropping3D(((1, 0), (0, 1), 1)), (3, 3, 4, 2), False),
     "Conv1DTranspose": (lambda: layers.Conv1DTranspose(3, 3, strides=2, activation="tanh"), (5, 2), False),
+    "ActivityRegularization": (lambda: layers.ActivityRegularization(l1=0.01, l2=0.02), (5,), False),
 }
 
 # Not single-input layers: the base class, the input declaration, and the merge layers (another

@@ -128,6 +128,7 @@ LAYER_ARGS.update({
     "Cropping3D": dict(cropping=((1, 0), (2, 1), (0, 3))),
     "Conv1DTranspose": dict(filters=2, kernel_size=3, strides=2, padding="same", output_padding=1,
                             activation="relu", use_bias=False),
+    "ActivityRegularization": dict(l1=0.25, l2=0.5),
 })
 
 

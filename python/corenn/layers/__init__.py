@@ -19,7 +19,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
                       MaxPooling2D)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
-from .regularization import (AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
+from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
                              SpatialDropout2D)
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
                         UpSampling2D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
@@ -62,3 +62,4 @@ def deserialize(config):
 
 
 get = deserialize
+__all__ += ["ActivityRegularization"]

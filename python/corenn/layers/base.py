@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import re
 import sys
+import threading
 
 import numpy as np
 
@@ -28,6 +29,11 @@ __all__ = ["Layer", "InputLayer", "Input"]
 
 _NAME_COUNTS: collections.Counter = collections.Counter()
 _BUFFERS_PER_LAYER = 12  # shapes seen by a layer: train batch, last batch, eval/predict sizes
+
+# Where Layer.add_loss also puts a loss, so that someone backpropagates it: ``in_call`` (a list)
+# while a layer written with ``call`` runs (its private tape differentiates them: Layer.forward),
+# else ``entries`` (a list of (context, loss)) while a graph runs forward (models/graph.py).
+_LOSS_SINK = threading.local()
 
 
 def unique_name(base: str) -> str:
@@ -86,8 +92,10 @@ class Layer:
         batch_size: accepted for Keras compatibility (fixed batch sizes are not needed).
     """
 
+    activity_regularizer = None   # a Regularizer of the outputs, added as a loss (Keras)
+
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
-                 batch_size=None, **kwargs):
+                 batch_size=None, activity_regularizer=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
                             f"{', '.join(sorted(kwargs))}")
@@ -109,6 +117,9 @@ class Layer:
                 raise ValueError(f"{self.name}: pass input_shape or input_dim, not both")
             input_shape = (int(input_dim),)
         self._declared_input_shape = _check_declared_shape(self.name, input_shape)
+        if activity_regularizer is not None:
+            from .. import regularizers
+            self.activity_regularizer = regularizers.get(activity_regularizer)
 
     # -- weights ---------------------------------------------------------------------------
 
@@ -240,6 +251,54 @@ class Layer:
                 total += p.regularizer.penalty(p.value, grad)
         return total
 
+    # -- added losses (Keras' add_loss / losses) ----------------------------------------------
+
+    def add_loss(self, value):
+        """Add a scalar loss Tensor computed in ``call`` (e.g. a VAE's KL term) to the training
+        loss. ``layer.losses`` lists the losses of the last call; ``fit``, ``train_on_batch``
+        and ``evaluate`` add them to the compiled loss (a non-scalar is summed, as Keras 3 does)
+        and backpropagate them into the layers that made them."""
+        from ..models.graph import is_symbolic
+        if is_symbolic(value):
+            raise TypeError(f"layer '{self.name}'.add_loss: the loss must be a Tensor computed from the "
+                            "call's tensors, got a symbolic KerasTensor")
+        if not isinstance(value, kernels.Tensor):
+            value = kernels.Tensor.from_numpy(np.asarray(value, np.float32))
+        if value.dtype != "float32":
+            raise TypeError(f"layer '{self.name}'.add_loss: expected a float32 Tensor, got dtype {value.dtype}")
+        if value.size != 1 or value.ndim != 0:
+            from .. import ops
+            value = ops.sum(value)
+        owner = self.__dict__.get("_owner", self)
+        owner.__dict__.setdefault("_added_losses", []).append(value)
+        in_call = getattr(_LOSS_SINK, "in_call", None)
+        if in_call is not None:        # inside a layer written with call: its backward differentiates it
+            in_call.append(value)
+            return value
+        sink = getattr(_LOSS_SINK, "entries", None)
+        if sink is not None:
+            sink.append((self, value))
+        return value
+
+    def _clear_losses(self):
+        """Forget the losses of the previous call (a new call starts)."""
+        self.__dict__.get("_owner", self).__dict__.pop("_added_losses", None)
+
+    @property
+    def losses(self):
+        """Keras 3's ``layer.losses``: the losses added by the last call (``add_loss``, the
+        activity regularizer) of this layer and the layers it holds, then the penalties of its
+        weight regularizers, as scalar Tensors (differentiable under a GradientTape)."""
+        owner = self.__dict__.get("_owner", self)
+        out = list(owner.__dict__.get("_added_losses", ()))
+        if type(owner).call is not Layer.call:
+            for sub in owner._sublayers():
+                out += sub.__dict__.get("_added_losses", [])
+        for p in owner._all_params():
+            if p.regularizer is not None and p.trainable:
+                out.append(p.regularizer.tensor(p.value))
+        return out
+
     # -- buffers ---------------------------------------------------------------------------
 
     def _buffer(self, key, shape, dtype="float32"):
@@ -268,25 +327,47 @@ class Layer:
         from ..autodiff import GradientTape
         tape = GradientTape(persistent=True)
         xs = list(x) if isinstance(x, list) else [x]
-        with tape:
-            for t in xs:
-                if t.dtype == "float32":
-                    tape.watch(t)
-            y = self.call(x, training=training) if _accepts_training(self.call) else self.call(x)
+        # what add_loss adds in this call (also in the layers it calls): differentiated here
+        outer = getattr(_LOSS_SINK, "in_call", None)
+        losses = _LOSS_SINK.in_call = []
+        try:
+            with tape:
+                for t in xs:
+                    if t.dtype == "float32":
+                        tape.watch(t)
+                y = self.call(x, training=training) if _accepts_training(self.call) else self.call(x)
+        finally:
+            _LOSS_SINK.in_call = outer
+        if losses:   # the layer calling this one (or the graph) backpropagates them through us
+            if outer is not None:
+                outer.extend(losses)
+            else:
+                sink = getattr(_LOSS_SINK, "entries", None)
+                if sink is not None:
+                    sink.extend((self, v) for v in losses)
         if not isinstance(y, kernels.Tensor):
             raise TypeError(f"layer '{self.name}' ({type(self).__name__}).call must return one corenn Tensor "
                             f"(computed with corenn.ops), got {type(y).__name__}")
-        self._call_record = (tape, xs, y, isinstance(x, list))
+        self._call_record = (tape, xs, y, isinstance(x, list), losses)
         return y
 
     def backward(self, dy):
         record = self.__dict__.get("_call_record")
         if record is None:
             raise NotImplementedError(f"{type(self).__name__}.backward")
-        tape, xs, y, packed = record
+        tape, xs, y, packed, losses = record
         weights = self.trainable_weights
         float_xs = [x for x in xs if x.dtype == "float32"]
-        grads = tape.gradient(y, float_xs + weights, output_gradients=dy)
+        # the losses this call added, each seeded with its weight in the total loss (the graph
+        # sets _loss_seeds when it backpropagates them: models/graph.py)
+        seeds = self.__dict__.pop("_loss_seeds", None)
+        if losses and seeds:
+            targets = [y] + losses
+            dys = [kernels.zeros(tuple(y.shape)) if dy is None else dy]
+            dys += [kernels.Tensor.from_numpy(np.full(tuple(v.shape), s, np.float32)) for v, s in zip(losses, seeds)]
+            grads = tape.gradient(targets, float_xs + weights, output_gradients=dys)
+        else:
+            grads = tape.gradient(y, float_xs + weights, output_gradients=dy)
         for g, dst in zip(grads[len(float_xs):], self.gradients):
             if g is None:
                 np.asarray(dst)[...] = 0.0
@@ -305,8 +386,18 @@ class Layer:
             # a layer written with call: run it once on a batch of one to learn its output shape
             x = kernels.zeros((1,) + tuple(1 if d is None else d for d in input_shape[1:]))
             from ..autodiff import stop_recording
-            with stop_recording():
-                y = self.call(x)
+            owner = self.__dict__.get("_owner", self)
+            kept = owner.__dict__.get("_added_losses")
+            sink, in_call = getattr(_LOSS_SINK, "entries", None), getattr(_LOSS_SINK, "in_call", None)
+            _LOSS_SINK.entries, _LOSS_SINK.in_call = None, []
+            try:
+                with stop_recording():
+                    y = self.call(x)
+            finally:   # a shape probe adds no loss
+                _LOSS_SINK.entries, _LOSS_SINK.in_call = sink, in_call
+                owner.__dict__.pop("_added_losses", None)
+                if kept is not None:
+                    owner.__dict__["_added_losses"] = kept
             return (input_shape[0],) + tuple(y.shape[1:])
         return tuple(input_shape) if not isinstance(input_shape, list) else tuple(input_shape[0])
 
@@ -393,11 +484,22 @@ class Layer:
         else:
             self.check_input_shape(tuple(flat[0].shape))
         tensors = [kernels.as_tensor(x, self.name, f"inputs[{i}]" if packed else "x") for i, x in enumerate(flat)]
+        self._clear_losses()
         y = self.forward(tensors if packed else tensors[0], training=bool(training))
         # A fresh Tensor per call, as Keras returns a new tensor: the layer's buffers are reused
         # by its next call, so handing one out would let that call overwrite this result.
         out = lambda t: kernels.Tensor.from_numpy(np.array(t, copy=True))  # noqa: E731
-        return [out(t) for t in y] if isinstance(y, list) else out(y)
+        y = [out(t) for t in y] if isinstance(y, list) else out(y)
+        if self.activity_regularizer is not None:
+            self.add_activity_losses(y)
+        return y
+
+    def add_activity_losses(self, outputs):
+        """Keras 3 adds ``activity_regularizer(output)`` for every output of a call, as it is: a
+        sum over the batch, not divided by the batch size (keras/src/layers/layer.py,
+        ``Layer.__call__``, "Record activity regularizer loss"; tf.keras 2 divided by it)."""
+        for t in outputs if isinstance(outputs, list) else [outputs]:
+            self.add_loss(self.activity_regularizer.tensor(t))
 
     # -- call contexts ---------------------------------------------------------------------------
 
@@ -417,6 +519,8 @@ class Layer:
             d.update(owner.__dict__)
         d.update(_owner=owner, _buffers={}, needs_input_grad=True, relu_grad_by_next=False,
                  masks_relu_input=False)
+        d.pop("_loss_seeds", None)
+        d.pop("_added_losses", None)   # add_loss keeps them on the owner
         for attr in owner._sublayer_attrs:
             d[attr] = getattr(owner, attr)._call_context(snapshot)
         if not owner._sublayer_attrs:
@@ -468,6 +572,9 @@ class Layer:
         cfg = {"name": self.name, "trainable": self.trainable}
         if self._declared_input_shape is not None:
             cfg["input_shape"] = self._declared_input_shape
+        if self.activity_regularizer is not None:
+            from .. import regularizers
+            cfg["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return cfg
 
     @classmethod

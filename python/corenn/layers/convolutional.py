@@ -33,14 +33,13 @@ class _Conv(ActivatedLayer):
                  activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                  bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint,
                  groups=1, name=None, **kwargs):
-        super().__init__(name=name, **kwargs)
+        super().__init__(name=name, activity_regularizer=activity_regularizer, **kwargs)
         kind = type(self).__name__
         if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
             raise ValueError(f"{kind} '{self.name}': filters must be a positive integer, got {filters!r}")
         if data_format not in (None, "channels_last"):
             raise NotImplementedError(f"{kind} '{self.name}': only channels_last data is supported")
-        for arg, value in (("activity_regularizer", activity_regularizer),
-                           ("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
+        for arg, value in (("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
             if value is not None:
                 raise NotImplementedError(f"{kind} '{self.name}': {arg} is not supported")
         if groups != 1:
@@ -381,9 +380,8 @@ class DepthwiseConv2D(ActivatedLayer):
                  depthwise_initializer="glorot_uniform", bias_initializer="zeros",
                  depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  depthwise_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
-        _no_constraints(self, activity_regularizer=activity_regularizer,
-                        depthwise_constraint=depthwise_constraint, bias_constraint=bias_constraint)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        _no_constraints(self, depthwise_constraint=depthwise_constraint, bias_constraint=bias_constraint)
         _depthwise_args(self, kernel_size, strides, padding, data_format, dilation_rate)
         self.depth_multiplier = _positive_int(self, "depth_multiplier", depth_multiplier)
         self.activation = _activations.get(activation)
@@ -487,9 +485,8 @@ class SeparableConv2D(ActivatedLayer):
                  bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
                  bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None,
                  pointwise_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
-        _no_constraints(self, activity_regularizer=activity_regularizer,
-                        depthwise_constraint=depthwise_constraint,
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        _no_constraints(self, depthwise_constraint=depthwise_constraint,
                         pointwise_constraint=pointwise_constraint, bias_constraint=bias_constraint)
         _depthwise_args(self, kernel_size, strides, padding, data_format, dilation_rate)
         self.filters = _positive_int(self, "filters", filters)

@@ -42,11 +42,10 @@ class Dense(ActivatedLayer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"Dense '{self.name}': units must be a positive integer, got {units!r}")
-        for arg, value in (("activity_regularizer", activity_regularizer),
-                           ("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
+        for arg, value in (("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
             if value is not None:
                 raise NotImplementedError(f"Dense '{self.name}': {arg} is not supported")
         self.units = int(units)

@@ -53,11 +53,10 @@ class Embedding(Layer):
         if input_length is not None and kwargs.get("input_shape") is None:
             length = input_length if isinstance(input_length, (tuple, list)) else (input_length,)
             kwargs["input_shape"] = tuple(length)
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.input_dim = _positive_int(self.name, "input_dim", input_dim)
         self.output_dim = _positive_int(self.name, "output_dim", output_dim)
-        for arg, value in (("activity_regularizer", activity_regularizer),
-                           ("embeddings_constraint", embeddings_constraint)):
+        for arg, value in (("embeddings_constraint", embeddings_constraint),):
             if value is not None:
                 raise NotImplementedError(f"Embedding '{self.name}': {arg} is not supported")
         self.mask_zero = bool(mask_zero)

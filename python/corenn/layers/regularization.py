@@ -9,7 +9,8 @@ import numpy as np
 from .. import kernels
 from .base import Layer, shape_str
 
-__all__ = ["SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout"]
+__all__ = ["SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
+           "ActivityRegularization"]
 
 
 class SpatialDropout2D(Layer):
@@ -252,4 +253,31 @@ class AlphaDropout(_NoiseLayer):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(rate=self.rate, noise_shape=None, seed=self.seed)
+        return cfg
+
+
+class ActivityRegularization(Layer):
+    """y = x; adds ``l1 * sum|x| + l2 * sum x^2`` (over the whole batch, as Keras 3) to the
+    training loss: Keras' layer, an identity whose ``activity_regularizer`` is L1L2(l1, l2).
+    In a model the penalty's gradient joins dy in backward (models/graph.py)."""
+
+    supports_masking = True
+
+    def __init__(self, l1=0.0, l2=0.0, **kwargs):
+        from .. import regularizers
+        kwargs.pop("activity_regularizer", None)   # fixed by l1 / l2, as Keras does
+        super().__init__(**kwargs)
+        self.activity_regularizer = regularizers.L1L2(l1=l1, l2=l2)
+        self.l1, self.l2 = self.activity_regularizer.l1, self.activity_regularizer.l2
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, dy):
+        return dy if self.needs_input_grad else None
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.pop("activity_regularizer", None)
+        cfg.update(l1=self.l1, l2=self.l2)
         return cfg

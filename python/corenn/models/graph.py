@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..layers.base import InputLayer, Layer, shape_str
+from ..layers.base import _LOSS_SINK, InputLayer, Layer, shape_str
 from .fusion import ConvReluMaxPool
 
 __all__ = ["KerasTensor", "Node", "Graph", "Input", "is_symbolic"]
@@ -248,6 +248,78 @@ class _MaskedCall:
         return (list(dx) if self.packed_data else [dx]) + [None] * len(self.mask_pos)
 
 
+# -- added losses ------------------------------------------------------------------------------
+# A layer's add_loss during Graph.forward is collected with the context that made it
+# (``graph.added_losses``: (maker, loss Tensor) in call order). Graph.backward(loss_seeds=...)
+# hands each maker the weight of its losses in the total loss (``_loss_seeds``) and makes sure
+# its node runs backward (zeros for an output nobody else differentiates): a layer written with
+# ``call`` differentiates its losses on its private tape (Layer.backward); an activity
+# regularizer's gradient joins dy in the _ActivityRegularized wrapper below.
+
+class _ActivityRegularized:
+    """The call context of a node whose layer has an ``activity_regularizer``: forward adds
+    regularizer(y) as a loss, backward adds seed * d regularizer / dy to dy. Everything else is
+    the wrapped context's; fusion rules do not see through it (its output must exist)."""
+
+    __slots__ = ("inner", "_loss_seeds", "_y", "_dy")
+    _HIDDEN = ("can_fuse_max_pool", "backward_from_preactivation")
+
+    def __init__(self, inner):
+        set_ = object.__setattr__
+        set_(self, "inner", inner)
+        set_(self, "_loss_seeds", None)
+        set_(self, "_y", None)
+        set_(self, "_dy", None)
+
+    def __getattr__(self, name):
+        if name in _ActivityRegularized._HIDDEN:
+            raise AttributeError(name)
+        return getattr(object.__getattribute__(self, "inner"), name)
+
+    def __setattr__(self, name, value):
+        if name in _ActivityRegularized.__slots__:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.inner, name, value)
+
+    def forward(self, x, training=False):
+        y = self.inner.forward(x, training=training)
+        self._y = y
+        reg = self.inner.activity_regularizer
+        penalty = kernels.Tensor.from_numpy(np.asarray(reg.penalty(y), np.float32))
+        self.inner.add_loss(penalty)
+        sink = getattr(_LOSS_SINK, "entries", None)
+        if sink:   # the wrapper, not the layer, backpropagates it
+            sink[-1] = (self, sink[-1][1])
+        return y
+
+    def backward(self, dy):
+        seeds, self._loss_seeds = self._loss_seeds, None
+        if seeds:
+            y, reg = self._y, self.inner.activity_regularizer
+            g = self._dy
+            if g is None or tuple(g.shape) != tuple(y.shape):
+                g = self._dy = kernels.empty(tuple(y.shape))
+            np.copyto(np.asarray(g), np.asarray(dy))   # never into dy: it may be another layer's buffer
+            if seeds[0] == 1.0:
+                reg.penalty(y, g)
+            else:
+                extra = kernels.zeros(tuple(y.shape))
+                reg.penalty(y, extra)
+                np.asarray(g)[...] += np.float32(seeds[0]) * np.asarray(extra)
+            dy = g
+        return self.inner.backward(dy)
+
+
+def _loss_makers(ctx):
+    """The objects a step's context may record as loss makers (itself and what it wraps)."""
+    out = [ctx]
+    while type(ctx) in (_MaskedCall, _ActivityRegularized):
+        ctx = object.__getattribute__(ctx, "inner")
+        out.append(ctx)
+    return out
+
+
 def Input(shape=None, batch_size=None, dtype=None, name=None, sparse=None, batch_shape=None,
           tensor=None, optional=False):
     """``keras.Input``: a symbolic input of one sample's ``shape`` (without the batch axis).
@@ -347,6 +419,8 @@ class Graph:
             uses[id(layer)] = n + 1
             # own_contexts: a second copy of a graph in use (a model called twice under one tape)
             ctx = layer if n == 0 and not own_contexts else layer._call_context()
+            if layer.activity_regularizer is not None:
+                ctx = _ActivityRegularized(ctx)
             ins, outs = [slot[id(t)] for t in node.inputs], [slot[id(t)] for t in node.outputs]
             masked = node.mask_output is not None or any(m is not None for m in node.mask_inputs or ())
             if masked:
@@ -379,6 +453,8 @@ class Graph:
         self.consumers = consumers
         self.producer = {o: k for k, s in enumerate(self.steps) for o in s.outs}
         self._sum_buffers = {}
+        self.added_losses = []   # (maker, loss Tensor) of the last forward (see _ActivityRegularized)
+        self._maker_step = {id(m): s for s in self.steps for m in _loss_makers(s.ctx)}
         # The first slot pass decides which contexts must compute dL/dx.
         self.run = list(self.steps)
         self.ran = [False] * len(self.run)
@@ -408,6 +484,23 @@ class Graph:
         values = [None] * self.n_slots
         for i, x in zip(self.input_slots, xs):
             values[i] = x
+        if self.added_losses:   # a new call: forget the last one's losses
+            for maker, _ in self.added_losses:
+                maker._clear_losses()
+        outer_sink, outer_call = getattr(_LOSS_SINK, "entries", None), getattr(_LOSS_SINK, "in_call", None)
+        added = _LOSS_SINK.entries = []
+        _LOSS_SINK.in_call = None
+        try:
+            self._run_forward(values, training, timings)
+        finally:
+            _LOSS_SINK.entries, _LOSS_SINK.in_call = outer_sink, outer_call
+        if outer_call is not None and added:   # run (under a tape) inside a layer's call
+            outer_call.extend(v for _, v in added)
+        self.added_losses = added
+        self.values = values
+        return [values[i] for i in self.output_slots]
+
+    def _run_forward(self, values, training, timings):
         if timings is None:
             for s in self.run:
                 arg = [values[i] for i in s.ins] if s.packed else values[s.ins[0]]
@@ -432,15 +525,14 @@ class Graph:
                 t1 = clock()
                 fwd[k] += t1 - t0
                 t0 = t1
-        self.values = values
-        return [values[i] for i in self.output_slots]
 
-    def backward(self, output_grads, preactivation=(), timings=None):
+    def backward(self, output_grads, preactivation=(), timings=None, loss_seeds=None):
         """Backpropagate ``output_grads`` (one Tensor or None per model output). Outputs listed in
         ``preactivation`` carry dL/dz of their layer (softmax/sigmoid fused into the loss): their
         node runs ``backward_from_preactivation``. Weight gradients land in the layers' gradient
         Tensors, summed over calls. Returns the gradients of the model inputs (None where not
-        computed)."""
+        computed). ``loss_seeds``: one weight per ``added_losses`` entry (1.0 in fit), so the
+        losses layers added in this forward are backpropagated too."""
         grads = [None] * self.n_slots
         from_z = set()
         for k, (slot, g) in enumerate(zip(self.output_slots, output_grads)):
@@ -449,6 +541,8 @@ class Graph:
             if k in preactivation:
                 from_z.add(slot)
             self._accumulate(grads, slot, g)
+        if loss_seeds is not None and self.added_losses:
+            self._seed_added_losses(grads, loss_seeds)
         ran = self.ran
         # per-node extras (profiling, the distributed "gradient ready" hook): one callable or None,
         # decided once per step, so the plain walk pays one test per node as before
@@ -483,6 +577,23 @@ class Graph:
                 after(k)
         self.finish_weight_grads()
         return [grads[i] for i in self.input_slots]
+
+    def _seed_added_losses(self, grads, loss_seeds):
+        """Hand each loss maker its losses' seeds; a node whose outputs nobody differentiates
+        still runs backward (zeros for dy) when it made a loss."""
+        per_maker = {}
+        for (maker, _), seed in zip(self.added_losses, loss_seeds):
+            per_maker.setdefault(id(maker), (maker, []))[1].append(float(seed))
+        for maker, seeds in per_maker.values():
+            if not any(seeds):
+                continue
+            maker._loss_seeds = seeds
+            step = self._maker_step.get(id(maker))
+            if step is None:
+                continue
+            for o in step.outs:
+                if grads[o] is None:
+                    grads[o] = self._zeros_like_output(o)
 
     def _after_node(self, timings):
         """What runs after node k's backward: the node's time into ``timings`` (profile=True) and

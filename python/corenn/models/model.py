@@ -333,6 +333,59 @@ class Model(TrainingLoops):
     def regularization(self, add_grads=False):
         return sum(layer.regularization(add_grads) for layer in self._weight_layers())
 
+    # -- added losses (Keras' add_loss / losses) -------------------------------------------------
+
+    def add_loss(self, value):
+        """Add a scalar loss Tensor (computed in a subclassed model's ``call``) to the training
+        loss, as ``Layer.add_loss``."""
+        if is_symbolic(value):
+            raise TypeError(f"{self.name}.add_loss: the loss must be a Tensor computed from the call's "
+                            "tensors, got a symbolic KerasTensor")
+        if not isinstance(value, kernels.Tensor):
+            value = kernels.Tensor.from_numpy(np.asarray(value, np.float32))
+        if value.size != 1 or value.ndim != 0:
+            from .. import ops
+            value = ops.sum(value)
+        self.__dict__.setdefault("_added_losses", []).append(value)
+        return value
+
+    def _clear_losses(self):
+        self.__dict__.pop("_added_losses", None)
+
+    def _added_loss_tensors(self):
+        """The losses the last call added (add_loss, activity regularizers), without the weight
+        penalties (fit adds those itself)."""
+        if self._graph is not None:
+            return [v for _, v in self._graph.added_losses]
+        out = list(self.__dict__.get("_added_losses", ()))
+        for layer in self._tracked_layers():
+            if isinstance(layer, Model):
+                out += layer._added_loss_tensors()
+            else:
+                out += layer.__dict__.get("_added_losses", [])
+                if type(layer).call is not Layer.call:
+                    for sub in layer._sublayers():
+                        out += sub.__dict__.get("_added_losses", [])
+        return out
+
+    @property
+    def losses(self):
+        """Keras 3's ``model.losses``: the losses added by the last call of the model (its layers'
+        ``add_loss`` and activity regularizers), then its weight regularizers' penalties, as
+        scalar Tensors. In a GradientTape loop ``loss + sum(model.losses)`` is differentiable."""
+        out = self._added_loss_tensors()
+        for layer in self._weight_layers():
+            for p in layer._all_params() if isinstance(layer, Layer) else ():
+                if p.regularizer is not None and p.trainable:
+                    out.append(p.regularizer.tensor(p.value))
+        return out
+
+    def _added_loss_value(self):
+        """The sum of the losses the last forward added, as a float (0.0 when none)."""
+        if self._graph is not None and not self._graph.added_losses:
+            return 0.0
+        return float(sum(float(np.asarray(v)) for v in self._added_loss_tensors()))
+
     def save_weights(self, filepath, overwrite=True):
         import os
         from .. import saving
@@ -368,6 +421,7 @@ class Model(TrainingLoops):
     def __call__(self, inputs, training=None, mask=None):
         if is_symbolic(inputs):
             return self._call_symbolic(inputs)
+        self._clear_losses()   # a new call: the losses of the last one are forgotten
         if autodiff.recording_tape() is not None or self._graph is None or training:
             return self._call_eager(inputs, training)
         xs = self._prepare_x(inputs, "__call__")
@@ -506,6 +560,8 @@ class Model(TrainingLoops):
         return graph
 
     def _call_user(self, inputs, training):
+        if not is_symbolic(inputs):
+            self._clear_losses()   # a new call: the losses its call adds replace the last ones
         if self.__dict__.get("_build_input_shapes") is None and not is_symbolic(inputs):
             flat = list(inputs.values()) if isinstance(inputs, dict) else (
                 list(inputs) if isinstance(inputs, (list, tuple)) else [inputs])
@@ -826,9 +882,13 @@ class Model(TrainingLoops):
             self._output_losses.append(value / w if w else 0.0)
             total += value
             grads.append(g)
+        seeds = None
+        if self._graph.added_losses:   # add_loss / activity regularizers: weight 1 in the total
+            seeds = [1.0] * len(self._graph.added_losses)
+            total += self._added_loss_value()
         if timed:
             timings.loss += clock() - t0
-        self._graph.backward(grads, self._preactivation, timings if timed else None)
+        self._graph.backward(grads, self._preactivation, timings if timed else None, loss_seeds=seeds)
         total += self.regularization(add_grads=True)
         if timed:
             timings.steps += 1
@@ -877,6 +937,10 @@ class Model(TrainingLoops):
             if w != 1.0:
                 value = value * w
             total = value if total is None else total + value
+        # the losses the last call added (add_loss, activity regularizers), as Keras 3 adds
+        # model.losses; the weight penalties stay with fit (regularization(add_grads=True))
+        for extra in self._added_loss_tensors():
+            total = extra if total is None else total + extra
         return total
 
     def _train_step(self, xb, yb, metrics, sample_weight=None):
@@ -971,7 +1035,7 @@ class Model(TrainingLoops):
                 value = loss.forward_backward(y, out, None, rw)
                 total += w * value
             self._output_losses.append(value)
-        return total
+        return total + self._added_loss_value()
 
     def compute_gradients(self, x, y, sample_weight=None):
         """(loss, grads) for one batch with the compiled loss; grads align with trainable_weights.

@@ -16,6 +16,7 @@ CONVERTERS = {
     "BatchNormalization": c.convert_batch_norm, "LayerNormalization": c.convert_layer_norm,
     "Dropout": c.convert_passthrough, "SpatialDropout1D": c.convert_passthrough,
     "SpatialDropout2D": c.convert_passthrough, "Identity": c.convert_passthrough,
+    "ActivityRegularization": c.convert_passthrough,   # a training-time loss only
     "Flatten": c.convert_flatten, "Reshape": c.convert_reshape, "Permute": c.convert_permute,
     "RepeatVector": c.convert_repeat_vector,
     "ZeroPadding1D": c.convert_zero_padding, "ZeroPadding2D": c.convert_zero_padding,
