@@ -485,8 +485,11 @@ class RNN(Layer):
     # -- forward / backward --------------------------------------------------------------------
 
     def _is_fused(self, states):
+        """The fused kernels start from zero states and return no gradient for a final LSTM c;
+        the final h is the last output, so its gradient joins dy there."""
         cell = self.cell
-        return isinstance(cell, _Cell) and not states and cell._fusable()
+        return (isinstance(cell, _Cell) and not states and cell._fusable()
+                and not (self.return_state and cell._kind == "lstm"))
 
     def forward(self, x, training=False):
         xs = list(x) if isinstance(x, list) else [x]
@@ -552,12 +555,15 @@ class RNN(Layer):
         return y
 
     def _fused_backward(self, dy):
-        if isinstance(dy, list):
-            if any(g is not None for g in dy[1:]):
-                raise NotImplementedError(
-                    f"RNN '{self.name}': a gradient through the returned final states of the fused "
-                    f"kernels is not supported; use the output only")
-            dy = dy[0]
+        if isinstance(dy, list):  # [dy, dh_n]: h_n is the output of the last step
+            dy, dh_n = dy
+            if dh_n is not None:
+                dy = np.array(dy, dtype=np.float32, copy=True)
+                if dy.ndim == 3:
+                    dy[:, -1] += np.asarray(dh_n)
+                else:
+                    dy += np.asarray(dh_n)
+                dy = kernels.Tensor.from_numpy(dy)
         cell, x = self.cell, self._x
         n, t, _ = x.shape
         gu = cell._gates * cell.units
