@@ -374,3 +374,42 @@ def test_matches_torch_lstm_when_installed(rng):
     np.testing.assert_allclose(grads[0], tx.grad.numpy(), rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(grads[1], th.grad.numpy()[0], rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(grads[2], tc.grad.numpy()[0], rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_stepwise_path_equals_the_fused_kernels(rng, kind, monkeypatch):
+    """The per-step tape path (user cells, stacks) and the fused kernels agree on everything:
+    outputs, final states and the gradients of inputs, initial states and weights, with a mask."""
+    rnn, _, _ = _pair(rng, kind, return_sequences=True, return_state=True, go_backwards=True)
+    x = rng.standard_normal((N, T, F)).astype(np.float32)
+    n_states = 2 if kind == "lstm" else 1
+    h0 = [rng.standard_normal((N, U)).astype(np.float32) for _ in range(n_states)]
+    mask = np.ones((N, T), np.float32)
+    mask[2, :3] = 0   # read last (go_backwards)
+    mask[1, 3:] = 0   # read first: outputs zero there (Keras), states stay h0
+    mask[0, :] = 0    # all masked: the final states are the initial ones
+    dys = [rng.standard_normal(s).astype(np.float32) for s in _output_shapes(rnn, True)]
+    fused_outs, fused_grads = _run(rnn, x, dys, initial_state=h0, mask=mask)
+    monkeypatch.setattr(layers.RNN, "_is_fused", lambda self: False)
+    step_outs, step_grads = _run(rnn, x, dys, initial_state=h0, mask=mask)
+    for a, b in zip(fused_outs, step_outs):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert len(fused_grads) == len(step_grads) == 1 + n_states + len(rnn.trainable_weights)
+    for a, b in zip(fused_grads, step_grads):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_kernel_initial_state_arguments_are_checked(rng):
+    from corenn import kernels
+    x = rng.standard_normal((N, T, F)).astype(np.float32)
+    w = rng.standard_normal((F, 3 * U)).astype(np.float32)
+    r = rng.standard_normal((U, 3 * U)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"gru_forward.*h0"):
+        kernels.rnn_forward("gru", x, w, r, h0=np.zeros((N, U + 1), np.float32))
+    with pytest.raises(ValueError, match=r"gru_forward: c0 is for LSTM only"):
+        kernels.rnn_forward("gru", x, w, r, h0=np.zeros((N, U), np.float32), c0=np.zeros((N, U), np.float32))
+    y, _, _, stash = kernels.rnn_forward("gru", x, w, r, return_sequences=True)
+    with pytest.raises(ValueError, match=r"gru_backward: dh0 .*needs h0"):
+        kernels.rnn_backward("gru", y, x, w, r, stash, dh0=kernels.zeros((N, U)))
+    with pytest.raises(ValueError, match=r"gru_backward: dc_n is for LSTM only"):
+        kernels.rnn_backward("gru", y, x, w, r, stash, dc_n=kernels.zeros((N, U)))

@@ -7,14 +7,15 @@ kernel / recurrent_kernel / bias in the same layouts as SimpleRNN / LSTM / GRU (
 ``RNN(LSTMCell(u))`` with an LSTM's weights computes what ``LSTM(u)`` does.
 
 ``RNN`` runs a sequence through its cell in one of two ways:
-- fused: a single built-in cell with kernel-supported activations and no ``initial_state`` runs
-  the same one-call C++ sequence kernels as LSTM / GRU / SimpleRNN (kernels.rnn_forward and
-  rnn_backward) on the cell's own weights;
-- stepwise: anything else (a user-defined cell, StackedRNNCells, an ``initial_state``) runs the
-  cell's ``call`` once per timestep in Python under a private GradientTape; its backward
-  differentiates that record (every op of every step), so gradients reach the weights, the
-  inputs and the initial states. The fused kernels start from zero states, hence the fallback
-  for ``initial_state``.
+- fused: a single built-in cell with kernel-supported activations runs the same one-call C++
+  sequence kernels as LSTM / GRU / SimpleRNN (kernels.rnn_forward and rnn_backward) on the
+  cell's own weights, from ``initial_state`` (the kernels' h0 / c0) when given; the backward
+  returns the initial states' gradients (dh0 / dc0) and takes those of the returned final states
+  (dL/dh_n joins dy at the last output, which is h_n; dL/dc_n seeds the LSTM's c chain);
+- stepwise: anything else (a user-defined cell, StackedRNNCells, an activation the kernels lack)
+  runs the cell's ``call`` once per timestep in Python under a private GradientTape; its
+  backward differentiates that record (every op of every step), so gradients reach the
+  weights, the inputs and the initial states.
 A single ``cell(x_t, states)`` call evaluates the cell's ``call`` with corenn.ops, eagerly or
 recorded by an enclosing GradientTape.
 """
@@ -484,12 +485,9 @@ class RNN(Layer):
 
     # -- forward / backward --------------------------------------------------------------------
 
-    def _is_fused(self, states):
-        """The fused kernels start from zero states and return no gradient for a final LSTM c;
-        the final h is the last output, so its gradient joins dy there."""
+    def _is_fused(self):
         cell = self.cell
-        return (isinstance(cell, _Cell) and not states and cell._fusable()
-                and not (self.return_state and cell._kind == "lstm"))
+        return isinstance(cell, _Cell) and cell._fusable()
 
     def forward(self, x, training=False):
         xs = list(x) if isinstance(x, list) else [x]
@@ -505,10 +503,10 @@ class RNN(Layer):
             if tuple(s.shape) != (n, size):
                 raise ValueError(f"RNN '{self.name}': an initial state must have shape ({n}, {size}), "
                                  f"got {tuple(s.shape)}")
-        self._fused = self._is_fused(states)
+        self._fused = self._is_fused()
         self._packed = len(xs) > 1
         if self._fused:
-            return self._fused_forward(x, mask, training)
+            return self._fused_forward(x, states, mask, training)
         return self._step_forward(x, states, mask, training)
 
     def backward(self, dy):
@@ -530,7 +528,7 @@ class RNN(Layer):
                     recurrent_activation=cell.recurrent_activation.name,
                     output_in_input_order=False, reset_after=cell._reset_after, mask=mask)
 
-    def _fused_forward(self, x, mask, training):
+    def _fused_forward(self, x, states, mask, training):
         cell = self.cell
         n, t, f = x.shape
         u, gu, kind = cell.units, cell._gates * cell.units, cell._kind
@@ -542,43 +540,76 @@ class RNN(Layer):
         stash = (self._buffer("gates", (n, t, gu)), self._buffer("hprev", (n, t, u)),
                  None if kind == "simple_rnn" else self._buffer("cells", (n, t, u)))
         y_shape = (n, t, u) if self.return_sequences else (n, u)
+        h0 = states[0] if states else None
+        c0 = states[1] if len(states) > 1 else None
+        if c0 is not None and np.shares_memory(np.asarray(h0), np.asarray(c0)):
+            c0 = kernels.Tensor.from_numpy(np.array(c0, copy=True))  # the op takes distinct inputs
+        self._h0, self._c0 = h0, c0
         y, h_n, c_n, self._stash = kernels.rnn_forward(
             kind, x, cell.kernel, cell.recurrent_kernel, cell.bias,
             return_sequences=self.return_sequences, out=self._buffer("y", y_shape),
             states=self.return_state,
             h_n=self._buffer("h_n", (n, u)) if self.return_state else None,
             c_n=self._buffer("c_n", (n, u)) if self.return_state and kind == "lstm" else None,
-            stash=stash, **self._fused_options(mask))
+            stash=stash, h0=h0, c0=c0, **self._fused_options(mask))
         self._x, self._mask_steps = x, mask
+        self._leading = None
+        if h0 is not None and mask is not None:
+            # Keras: a masked step repeats the previous *output*, zeros before a sample's first
+            # real step; the kernels repeat h, which is h0 there. Zero those outputs (and, in
+            # backward, their gradients).
+            self._leading = self._leading_masked(np.asarray(mask))
+            out = np.asarray(y)
+            if self.return_sequences:
+                out[self._leading] = 0.0
+            else:
+                out[self._leading[:, -1]] = 0.0
         if self.return_state:
             return [y, h_n] + ([c_n] if c_n is not None else [])
         return y
 
+    def _leading_masked(self, mask):
+        """(N, T) bool, in processing order: the steps before a sample's first real step."""
+        steps = mask[:, ::-1] if self.go_backwards else mask
+        return np.cumsum(steps != 0, axis=1) == 0
+
     def _fused_backward(self, dy):
-        if isinstance(dy, list):  # [dy, dh_n]: h_n is the output of the last step
-            dy, dh_n = dy
-            if dh_n is not None:
-                dy = np.array(dy, dtype=np.float32, copy=True)
-                if dy.ndim == 3:
-                    dy[:, -1] += np.asarray(dh_n)
-                else:
-                    dy += np.asarray(dh_n)
-                dy = kernels.Tensor.from_numpy(dy)
+        dh_n = dc_n = None
+        if isinstance(dy, list):  # [dy, dh_n] (+ dc_n)
+            dy, dh_n, dc_n = (list(dy) + [None])[:3]
+        if self._leading is not None or dh_n is not None:
+            dy = np.array(dy, dtype=np.float32, copy=True)
+            if self._leading is not None:  # those outputs were constants (zeros)
+                dy[self._leading if dy.ndim == 3 else self._leading[:, -1]] = 0.0
+            if dh_n is not None:  # h_n is the state after the last step, which y[-1] shows
+                # (unless still before the first real step: then y was zero and h_n is h0,
+                # whose gradient the kernel passes through all the masked steps)
+                last = dy[:, -1] if dy.ndim == 3 else dy
+                last += np.asarray(dh_n)
+            dy = kernels.Tensor.from_numpy(dy)
         cell, x = self.cell, self._x
         n, t, _ = x.shape
         gu = cell._gates * cell.units
         workspace = (self._buffer("dgates", (n, t, gu)),
                      self._buffer("dgates_rec", (n, t, gu)) if cell._kind == "gru" and cell._reset_after else None)
         grads = self.gradients if self.trainable else []
+        u, want_states = cell.units, self.needs_input_grad and self._h0 is not None
+        dh0 = self._buffer("dh0", (n, u)) if want_states else None
+        dc0 = self._buffer("dc0", (n, u)) if want_states and self._c0 is not None else None
         dx, *_ = kernels.rnn_backward(
             cell._kind, dy, x, cell.kernel, cell.recurrent_kernel, self._stash,
             dx=self._buffer("dx", x.shape), dkernel=grads[0] if grads else None,
             drecurrent_kernel=grads[1] if grads else None,
             dbias=grads[2] if grads and cell.use_bias else None,
             input_grad=self.needs_input_grad, weight_grads=bool(grads), use_bias=cell.use_bias,
-            workspace=workspace, **self._fused_options(self._mask_steps))
-        if dx is not None and self._dropped:
+            workspace=workspace, h0=self._h0, c0=self._c0, dh0=dh0, dc0=dc0, dc_n=dc_n,
+            **self._fused_options(self._mask_steps))
+        if dx is None:
+            return None
+        if self._dropped:
             dx = kernels.spatial_dropout_backward(dx, self._drop_mask, out=self._buffer("dx_in", x.shape))
+        if self._packed:
+            return [dx, dh0] + ([dc0] if self._c0 is not None else [])
         return dx
 
     # The stepwise path: the cell's call once per timestep under a private tape.
