@@ -413,3 +413,33 @@ def test_kernel_initial_state_arguments_are_checked(rng):
         kernels.rnn_backward("gru", y, x, w, r, stash, dh0=kernels.zeros((N, U)))
     with pytest.raises(ValueError, match=r"gru_backward: dc_n is for LSTM only"):
         kernels.rnn_backward("gru", y, x, w, r, stash, dc_n=kernels.zeros((N, U)))
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_fused_initial_state_on_every_isa(rng, isa, kind, activation):
+    """The kernels' h0 / c0 and dh0 / dc0 on each micro-kernel ISA (tanh/sigmoid take the AVX2
+    cell math, relu the portable one) against the float64 reference and finite differences."""
+    cell_cls, _, ref_cell, extra = KINDS[kind]
+    rnn = layers.RNN(cell_cls(U, activation=activation, **extra), return_sequences=True)
+    rnn.build((None, T, F))
+    weights = _random_weights(rng, rnn)
+    rnn.set_weights(weights)
+    ra = extra.get("reset_after", True)
+    x = rng.standard_normal((N, T, F)).astype(np.float32)
+    n_states = 2 if kind == "lstm" else 1
+    h0 = [rng.standard_normal((N, U)).astype(np.float32) for _ in range(n_states)]
+    dy = rng.standard_normal((N, T, U)).astype(np.float32)
+    (y,), grads = _run(rnn, x, [dy], initial_state=h0)
+
+    def forward(states):
+        step = lambda xt, s: rnn_cell_step(ref_cell, xt, s, *weights, activation=activation,  # noqa: E731
+                                           reset_after=ra)
+        return rnn_sequence(step, x, states, return_sequences=True)[0]
+    np.testing.assert_allclose(y, forward(h0), rtol=1e-4, atol=1e-4)
+    for k in range(n_states):
+        def loss(s, k=k):
+            states = list(h0)
+            states[k] = s
+            return float((forward(states) * dy).sum())
+        np.testing.assert_allclose(grads[1 + k], numerical_grad(loss, h0[k]), rtol=1e-3, atol=1e-3)
