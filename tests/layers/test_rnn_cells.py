@@ -443,3 +443,21 @@ def test_fused_initial_state_on_every_isa(rng, isa, kind, activation):
             states[k] = s
             return float((forward(states) * dy).sum())
         np.testing.assert_allclose(grads[1 + k], numerical_grad(loss, h0[k]), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("make_cell", [lambda: layers.StackedRNNCells([layers.LSTMCell(3), layers.GRUCell(2)]),
+                                       lambda: layers.LSTMCell(3), lambda: MinimalRNNCell(3)],
+                         ids=["stacked", "lstm", "custom"])
+def test_two_calls_in_one_tape_sum_their_weight_gradients(rng, make_cell):
+    rnn = layers.RNN(make_cell())
+    x = rng.standard_normal((N, T, F)).astype(np.float32)
+
+    def grads(*inputs):
+        with GradientTape() as tape:
+            total = sum(ops.sum(rnn(v)) for v in inputs)
+        return [np.asarray(g) for g in tape.gradient(total, rnn.trainable_weights)]
+    both, first, second = grads(x, 2 * x), grads(x), grads(2 * x)
+    assert len(both) == len(rnn.cell.weights) > 0
+    for g, a, b in zip(both, first, second):
+        np.testing.assert_allclose(g, a + b, rtol=1e-5, atol=1e-5)
+        assert np.abs(a - b).max() > 1e-4

@@ -63,7 +63,7 @@ def _output_size(cell):
     return int(size) if size is not None else _state_sizes(cell)[0]
 
 
-def _as_state_list(states, where):
+def _as_state_list(states):
     if states is None:
         return None
     if isinstance(states, (list, tuple)):
@@ -168,7 +168,7 @@ class _Cell(Layer):
             self.build((None, x.shape[1]))
         n = x.shape[0]
         sizes = _state_sizes(self)
-        states = _as_state_list(states, self.name)
+        states = _as_state_list(states)
         if states is None:
             states = [kernels.zeros((n, s)) for s in sizes]
         states = [ops.convert_to_tensor(s) for s in states]
@@ -337,7 +337,9 @@ class StackedRNNCells(Layer):
         self.built = True
 
     def _all_params(self):
-        return [p for c in self.cells for p in c._all_params()]
+        """The cells' weights, gathered in build (a call context holds its own copies with
+        gradient Tensors of its own, as for any layer)."""
+        return self._params
 
     def call(self, inputs, states, training=None):
         x, new_states, i = inputs, [], 0
@@ -370,7 +372,7 @@ def _step(cell, x, states, training):
         out, new = cell.call(x, list(states), training=training)
     else:
         out, new = cell.call(x, list(states))
-    new = _as_state_list(new, cell.name)
+    new = _as_state_list(new)
     if not isinstance(out, kernels.Tensor):
         raise TypeError(f"RNN: the cell {type(cell).__name__}.call must return (output Tensor, states), "
                         f"got {type(out).__name__}")
@@ -436,7 +438,7 @@ class RNN(Layer):
     # -- shapes and weights --------------------------------------------------------------------
 
     def __call__(self, inputs, initial_state=None, training=None, mask=None):
-        states = _as_state_list(initial_state, self.name)
+        states = _as_state_list(initial_state)
         if states:
             inputs = [inputs] + states
             if mask is not None and not isinstance(mask, (list, tuple)):
@@ -477,11 +479,18 @@ class RNN(Layer):
         return y
 
     def check_input_shape(self, shape):
-        if len(shape) != 3 or (self.input_shape is not None and not isinstance(self.input_shape, list)
-                               and shape[2] != self.input_shape[2]):
-            raise ValueError(f"RNN '{self.name}': expected inputs (batch, timesteps, "
-                             f"{self.cell.kernel.shape[0] if getattr(self.cell, 'kernel', None) is not None else 'features'}), "
-                             f"got {shape_str(shape)}")
+        features = None if self.input_shape is None else self._split_shapes(self.input_shape)[0][-1]
+        if len(shape) != 3 or (features is not None and shape[2] != features):
+            raise ValueError(f"RNN '{self.name}': expected inputs of shape (batch, timesteps, "
+                             f"{'features' if features is None else features}), got {shape_str(shape)}")
+
+    def flops(self, input_shape):
+        """The fused cells' count, as LSTM / GRU / SimpleRNN; 0 (unknown) for other cells."""
+        cell = self.cell
+        if not isinstance(cell, _Cell) or isinstance(input_shape, list):
+            return 0
+        steps, d, g = input_shape[1] or 1, input_shape[-1], cell._gates * cell.units
+        return steps * (2 * (d + cell.units) * g + (g if cell.use_bias else 0) + 4 * g)
 
     # -- forward / backward --------------------------------------------------------------------
 
