@@ -13,12 +13,12 @@
 //              [xz xr xh] = x W + b,  z = ract(xz + h Rz), r = ract(xr + h Rr),
 //              hh = act(xh + (r * h) Rh),  h' = z h + (1 - z) hh      (R = [Rz Rr Rh], U columns each)
 // mask (N, T), optional (Keras masking): where mask[n, t] == 0 step t is skipped for sample n:
-// h (and c) carry over unchanged, so y at that step repeats the previous h (h_0 = 0 before any
-// real step), and the step gets no gradient (dh, dc pass through it unchanged).
-// h and c start at zero, or at the optional h0 / c0 (N, U) of RnnOptions. Step s (0..T-1) reads x[:, t] with t = s, or t = T-1-s when
-// go_backwards. y is (N, T, U) with y[:, s] = h after step s (Keras: reversed when going
-// backwards; output_in_input_order puts it at y[:, t] instead, for Bidirectional), or (N, U), the
-// last h, when return_sequences is false.
+// h (and c) carry over unchanged, so y at that step repeats the previous h (the initial h before
+// any real step), and the step gets no gradient (dh, dc pass through it unchanged).
+// h and c start at zero, or at the optional h0 / c0 (N, U) of RnnOptions. Step s (0..T-1) reads
+// x[:, t] with t = s, or t = T-1-s when go_backwards. y is (N, T, U) with y[:, s] = h after step s
+// (Keras: reversed when going backwards; output_in_input_order puts it at y[:, t] instead, for
+// Bidirectional), or (N, U), the last h, when return_sequences is false.
 //
 // What backward needs is stashed by forward, all indexed like x (by t, not s):
 //   gates (N, T, G*U)  the activated gates of step t (SimpleRNN: h'; LSTM: i f g o; GRU: z r hh)
