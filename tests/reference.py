@@ -1535,3 +1535,60 @@ def binary_crossentropy(y, p, eps=1e-7):
     """Keras 'binary_crossentropy' of probabilities: clipped to [eps, 1 - eps], mean of all."""
     y, p = f64(y), np.clip(f64(p), eps, 1.0 - eps)
     return float(np.mean(-(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))))
+
+# =============================================================================================
+# RNN cells (issue 13): one float64 step of each built-in cell, and a sequence loop from given
+# initial states (the fused references above start from zeros)
+# =============================================================================================
+
+def rnn_cell_step(cell, x, states, w, r, b=None, activation="tanh", recurrent_activation="sigmoid",
+                  reset_after=True):
+    """One step of 'simple_rnn' | 'lstm' | 'gru' (Keras math and layouts, as rnn_forward):
+    x (N, F), states [h] or [h, c] (LSTM). Returns (output, new_states) in float64."""
+    x, w, r = f64(x), f64(w), f64(r)
+    u = r.shape[0]
+    act, ract = _RNN_ACTS[activation][0], _RNN_ACTS[recurrent_activation][0]
+    h = f64(states[0])
+    if cell == "simple_rnn":
+        hn = act(x @ w + h @ r + (0.0 if b is None else f64(b)))
+        return hn, [hn]
+    if cell == "lstm":
+        c = f64(states[1])
+        z = x @ w + h @ r + (0.0 if b is None else f64(b))
+        i, f = ract(z[:, :u]), ract(z[:, u:2 * u])
+        g, o = act(z[:, 2 * u:3 * u]), ract(z[:, 3 * u:])
+        cn = f * c + i * g
+        hn = o * act(cn)
+        return hn, [hn, cn]
+    if reset_after:
+        b0, b1 = (0.0, 0.0) if b is None else (f64(b)[0], f64(b)[1])
+        xz, rz = x @ w + b0, h @ r + b1
+        z = ract(xz[:, :u] + rz[:, :u])
+        rr = ract(xz[:, u:2 * u] + rz[:, u:2 * u])
+        hh = act(xz[:, 2 * u:] + rr * rz[:, 2 * u:])
+    else:
+        xz = x @ w + (0.0 if b is None else f64(b))
+        z = ract(xz[:, :u] + h @ r[:, :u])
+        rr = ract(xz[:, u:2 * u] + h @ r[:, u:2 * u])
+        hh = act(xz[:, 2 * u:] + (rr * h) @ r[:, 2 * u:])
+    hn = z * h + (1.0 - z) * hh
+    return hn, [hn]
+
+
+def rnn_sequence(step, x, states, return_sequences=False, go_backwards=False, mask=None):
+    """Keras' RNN loop over x (N, T, F) with any step(x_t, states) -> (output, states), from the
+    given initial states (float64). A masked step keeps the states and repeats the previous
+    output (zeros before the first). Returns (y, final_states); y in processing order."""
+    x = f64(x)
+    n, t, _ = x.shape
+    states = [f64(s) for s in states]
+    outputs, prev = [], None
+    for ti in _rnn_order(t, go_backwards):
+        out, new = step(x[:, ti], states)
+        if mask is not None:
+            keep = (np.asarray(mask)[:, ti] != 0)[:, None]
+            new = [np.where(keep, a, b) for a, b in zip(new, states)]
+            out = np.where(keep, out, np.zeros_like(out) if prev is None else prev)
+        states, prev = new, out
+        outputs.append(out)
+    return (np.stack(outputs, axis=1) if return_sequences else outputs[-1]), states

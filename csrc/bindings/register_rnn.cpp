@@ -12,9 +12,10 @@ using OptTensor = std::optional<Tensor>;
 
 RnnOptions options(const std::string& activation, const std::string& recurrent_activation,
                    bool go_backwards, bool return_sequences, bool output_in_input_order,
-                   bool reset_after, const OptTensor& mask) {
+                   bool reset_after, const OptTensor& mask, const OptTensor& h0,
+                   const OptTensor& c0) {
   return RnnOptions{activation, recurrent_activation, go_backwards, return_sequences,
-                    output_in_input_order, reset_after, mask};
+                    output_in_input_order, reset_after, mask, h0, c0};
 }
 
 void def_cell(py::module_& m, RnnCell cell, const char* name) {
@@ -26,17 +27,19 @@ void def_cell(py::module_& m, RnnCell cell, const char* name) {
                const Tensor& gates, const Tensor& hprev, const OptTensor& cells,
                const std::string& activation, const std::string& recurrent_activation,
                bool go_backwards, bool return_sequences, bool output_in_input_order,
-               bool reset_after, const OptTensor& mask) {
+               bool reset_after, const OptTensor& mask, const OptTensor& h0, const OptTensor& c0) {
           rnn_forward(cell, x, kernel, recurrent_kernel, bias, y, h_n, c_n, gates, hprev, cells,
                       options(activation, recurrent_activation, go_backwards, return_sequences,
-                              output_in_input_order, reset_after, mask));
+                              output_in_input_order, reset_after, mask, h0, c0));
         },
         py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"), py::arg("y"),
         py::arg("h_n"), py::arg("c_n"), py::arg("gates"), py::arg("hprev"), py::arg("cells"),
         py::arg("activation"), py::arg("recurrent_activation"), py::arg("go_backwards"),
         py::arg("return_sequences"), py::arg("output_in_input_order"),
-        py::arg("reset_after") = true, py::arg("mask") = py::none(), release(),
-        "whole-sequence forward; writes y, the final states and the stash backward reads");
+        py::arg("reset_after") = true, py::arg("mask") = py::none(), py::arg("h0") = py::none(),
+        py::arg("c0") = py::none(), release(),
+        "whole-sequence forward (from h0 / c0 when given, else zeros); writes y, the final states "
+        "and the stash backward reads");
   m.def(bwd.c_str(),
         [cell](const Tensor& dy, const Tensor& x, const Tensor& kernel,
                const Tensor& recurrent_kernel, const Tensor& gates, const Tensor& hprev,
@@ -44,19 +47,25 @@ void def_cell(py::module_& m, RnnCell cell, const char* name) {
                const OptTensor& dx, const OptTensor& dkernel, const OptTensor& drecurrent_kernel,
                const OptTensor& dbias, const std::string& activation,
                const std::string& recurrent_activation, bool go_backwards, bool return_sequences,
-               bool output_in_input_order, bool reset_after, const OptTensor& mask) {
+               bool output_in_input_order, bool reset_after, const OptTensor& mask,
+               const OptTensor& h0, const OptTensor& c0, const OptTensor& dh0, const OptTensor& dc0,
+               const OptTensor& dc_n) {
           rnn_backward(cell, dy, x, kernel, recurrent_kernel, gates, hprev, cells, dgates,
                        dgates_rec, dx, dkernel, drecurrent_kernel, dbias,
                        options(activation, recurrent_activation, go_backwards, return_sequences,
-                               output_in_input_order, reset_after, mask));
+                               output_in_input_order, reset_after, mask, h0, c0),
+                       dh0, dc0, dc_n);
         },
         py::arg("dy"), py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"),
         py::arg("gates"), py::arg("hprev"), py::arg("cells"), py::arg("dgates"),
         py::arg("dgates_rec"), py::arg("dx"), py::arg("dkernel"), py::arg("drecurrent_kernel"),
         py::arg("dbias"), py::arg("activation"), py::arg("recurrent_activation"),
         py::arg("go_backwards"), py::arg("return_sequences"), py::arg("output_in_input_order"),
-        py::arg("reset_after") = true, py::arg("mask") = py::none(),
-        release(), "backpropagation through time: dx, dkernel, drecurrent_kernel, dbias (each optional)");
+        py::arg("reset_after") = true, py::arg("mask") = py::none(), py::arg("h0") = py::none(),
+        py::arg("c0") = py::none(), py::arg("dh0") = py::none(), py::arg("dc0") = py::none(),
+        py::arg("dc_n") = py::none(), release(),
+        "backpropagation through time: dx, dkernel, drecurrent_kernel, dbias, dh0, dc0 (each "
+        "optional); dc_n seeds the final LSTM c");
 }
 
 }  // namespace

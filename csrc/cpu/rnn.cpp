@@ -227,8 +227,8 @@ struct Fwd {
       if (hp) std::memcpy(h, hp, bytes); else std::memset(h, 0, bytes);
       if (p.cell == RnnCell::lstm) {
         float* c = p.cells + (row + t) * U;
-        if (s > 0) std::memcpy(c, p.cells + (row + p.step_time(s - 1)) * U, bytes);
-        else std::memset(c, 0, bytes);
+        const float* cp = p.c_prev(s, n);
+        if (cp) std::memcpy(c, cp, bytes); else std::memset(c, 0, bytes);
       }
     }
     if (p.return_sequences) std::memcpy(y + (row + p.out_time(s)) * U, h, bytes);
@@ -246,14 +246,14 @@ struct Fwd {
     const int64_t t_next = s + 1 < T ? p.step_time(s + 1) : -1;
     float* rec = scratch;                   // (kBlock, GU)
     float* hlast = scratch + kBlock * GU;   // (kBlock, U)
-    if (s > 0)
+    if (p.has_prev(s))
       rows_times_packed(ukr, m, p.hprev + (n0 * T + t) * U, T * U, rp, U, 2 * U, rec, GU, 0.0f, nullptr);
     else
       for (int r = 0; r < m; ++r) std::fill(rec + r * GU, rec + r * GU + 2 * U, 0.0f);
     for (int r = 0; r < m; ++r) {
       const int64_t row = (n0 + r) * T;
       float* g = p.gates + (row + t) * GU;
-      const float* hp = s > 0 ? p.hprev + (row + t) * U : nullptr;
+      const float* hp = p.has_prev(s) ? p.hprev + (row + t) * U : nullptr;
       float* rh = p.cells + (row + t) * U;
       for (int64_t j = 0; j < U; ++j) {
         g[j] = act_f(p.ract, g[j] + rec[r * GU + j]);
@@ -261,7 +261,7 @@ struct Fwd {
         rh[j] = hp ? g[U + j] * hp[j] : 0.0f;
       }
     }
-    if (s > 0)
+    if (p.has_prev(s))
       rows_times_packed(ukr, m, p.cells + (n0 * T + t) * U, T * U, rp2, U, U, rec + 2 * U, GU, 0.0f,
                         nullptr);
     else
@@ -269,7 +269,7 @@ struct Fwd {
     for (int r = 0; r < m; ++r) {
       const int64_t row = (n0 + r) * T;
       float* g = p.gates + (row + t) * GU;
-      const float* hp = s > 0 ? p.hprev + (row + t) * U : nullptr;
+      const float* hp = p.has_prev(s) ? p.hprev + (row + t) * U : nullptr;
       float* h = t_next >= 0 ? p.hprev + (row + t_next) * U : hlast + r * U;
       for (int64_t j = 0; j < U; ++j) {
         const float hh = act_f(p.act, g[2 * U + j] + rec[r * GU + 2 * U + j]);
@@ -284,12 +284,12 @@ struct Fwd {
   void step(int64_t s, int64_t n0, int m, float* scratch) const {
     if (p.gru_reset_before()) return step_reset_before(s, n0, m, scratch);
     const int64_t T = p.t, U = p.u, GU = p.gu(), t = p.step_time(s);
-    const int64_t t_prev = s > 0 ? p.step_time(s - 1) : -1, t_next = s + 1 < T ? p.step_time(s + 1) : -1;
+    const int64_t t_next = s + 1 < T ? p.step_time(s + 1) : -1;
     float* g0 = p.gates + (n0 * T + t) * GU;
     const float* hp0 = p.hprev + (n0 * T + t) * U;
     float* rec = scratch;                   // GRU (kBlock, GU)
     float* hlast = scratch + kBlock * GU;   // (kBlock, U): h of the last step
-    if (s > 0) {
+    if (p.has_prev(s)) {
       if (p.cell == RnnCell::gru)
         rows_times_packed(ukr, m, hp0, T * U, rp, U, GU, rec, GU, 0.0f, p.b ? p.b + GU : nullptr);
       else
@@ -301,10 +301,10 @@ struct Fwd {
     for (int r = 0; r < m; ++r) {
       const int64_t row = (n0 + r) * T;
       float* g = p.gates + (row + t) * GU;
-      const float* hp = s > 0 ? p.hprev + (row + t) * U : nullptr;
+      const float* hp = p.has_prev(s) ? p.hprev + (row + t) * U : nullptr;
       float* h = t_next >= 0 ? p.hprev + (row + t_next) * U : hlast + r * U;
       if (p.cell == RnnCell::lstm) {
-        const float* cp = s > 0 ? p.cells + (row + t_prev) * U : nullptr;
+        const float* cp = p.c_prev(s, n0 + r);
         k.lstm_fwd(g, cp, p.cells + (row + t) * U, h, U, p.act, p.ract);
       } else if (p.cell == RnnCell::gru) {
         k.gru_fwd(g, rec + r * GU, hp, p.cells + (row + t) * U, h, U, p.act, p.ract);
@@ -333,9 +333,13 @@ void rnn_forward(const RnnProblem& p, float* y, float* h_n, float* c_n) {
       // The chunk's input projection, used right away while it is still in cache.
       gemm::sgemm(false, false, rows * T, GU, F, 1.0f, p.x + c0 * T * F, F, p.w, GU, 0.0f,
                   p.gates + c0 * T * GU, GU, b_in, gemm::Activation::none);
-      // The first step reads h_0 = 0; these zero rows of hprev are also what backward's dR sees.
-      for (int64_t n = c0; n < c0 + rows; ++n)
-        std::memset(p.hprev + (n * T + p.step_time(0)) * U, 0, sizeof(float) * U);
+      // The first step reads h_0 (zeros or the given h0); these rows of hprev are also what
+      // backward's dR sees.
+      for (int64_t n = c0; n < c0 + rows; ++n) {
+        float* h_first = p.hprev + (n * T + p.step_time(0)) * U;
+        if (p.h0) std::memcpy(h_first, p.h0 + n * U, sizeof(float) * U);
+        else std::memset(h_first, 0, sizeof(float) * U);
+      }
       // Each block of rows runs its own whole sequence: its rows of h and c stay in L1.
       for (int64_t n0 = c0; n0 < c0 + rows; n0 += kBlock)
         for (int64_t s = 0; s < T; ++s)
@@ -371,7 +375,7 @@ struct Bwd {
         continue;
       }
       const float* g = p.gates + (row + t) * GU;
-      const float* hp = s > 0 ? p.hprev + (row + t) * U : nullptr;
+      const float* hp = p.has_prev(s) ? p.hprev + (row + t) * U : nullptr;
       for (int64_t j = 0; j < U; ++j) {
         const float z = g[j], hh = g[2 * U + j], hpj = hp ? hp[j] : 0.0f;
         dg[2 * U + j] = dhr[j] * (1.0f - z) * dact_f(p.act, hh);
@@ -380,7 +384,7 @@ struct Bwd {
         dhr[j] *= z;        // the direct path h' = z h + ...
       }
     }
-    if (s == 0) return;     // h_0 = 0: the reset gate had nothing to act on
+    if (!p.has_prev(s)) return;  // h_0 = 0: the reset gate had nothing to act on
     rows_times_packed(ukr, m, dgates + (n0 * T + t) * GU + 2 * U, T * GU, rtp2, U, U, drh, U, 0.0f,
                       nullptr);
     for (int r = 0; r < m; ++r) {
@@ -413,7 +417,6 @@ struct Bwd {
   void step(int64_t s, int64_t n0, int m, float* dh, float* dc, float* saved) const {
     if (p.gru_reset_before()) return step_reset_before(s, n0, m, dh, saved);
     const int64_t T = p.t, U = p.u, GU = p.gu(), t = p.step_time(s);
-    const int64_t t_prev = s > 0 ? p.step_time(s - 1) : -1;
     bool any_skipped = false;
     for (int r = 0; r < m; ++r) {
       const int64_t row = (n0 + r) * T;
@@ -424,22 +427,22 @@ struct Bwd {
       if (!p.takes(n0 + r, t)) {  // a skipped step: no gradient; dh (and dc) pass through it
         std::fill(dg, dg + GU, 0.0f);
         if (p.cell == RnnCell::gru) std::fill(dgates_rec + (row + t) * GU, dgates_rec + (row + t + 1) * GU, 0.0f);
-        if (s > 0 && p.cell != RnnCell::gru) std::memcpy(saved + r * U, dhr, sizeof(float) * U);
+        if (p.has_prev(s) && p.cell != RnnCell::gru) std::memcpy(saved + r * U, dhr, sizeof(float) * U);
         any_skipped = true;
         continue;
       }
       if (p.cell == RnnCell::lstm) {
-        const float* cp = s > 0 ? p.cells + (row + t_prev) * U : nullptr;
+        const float* cp = p.c_prev(s, n0 + r);
         k.lstm_bwd(g, p.cells + (row + t) * U, cp, dhr, dc + r * U, dg, U, p.act, p.ract);
       } else if (p.cell == RnnCell::gru) {
-        const float* hp = s > 0 ? p.hprev + (row + t) * U : nullptr;
+        const float* hp = p.has_prev(s) ? p.hprev + (row + t) * U : nullptr;
         k.gru_bwd(g, p.cells + (row + t) * U, hp, dhr, dg, dgates_rec + (row + t) * GU, U, p.act,
                   p.ract);
       } else {
         k.simple_bwd(g, dhr, dg, U, p.act);
       }
     }
-    if (s == 0) return;
+    if (!p.has_prev(s)) return;  // h_0 = 0 (no h0): nothing to pass the gradient to
     if (p.cell == RnnCell::gru) {  // dh already holds the direct path dh * z
       rows_times_packed(ukr, m, dgates_rec + (n0 * T + t) * GU, T * GU, rtp, GU, U, dh, U, 1.0f,
                         nullptr);
@@ -455,7 +458,7 @@ struct Bwd {
 }  // namespace
 
 void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dgates_rec, float* dx,
-                  float* dw, float* dr, float* db) {
+                  float* dw, float* dr, float* db, float* dh0, float* dc0, const float* dc_n) {
   const int64_t T = p.t, F = p.f, U = p.u, GU = p.gu();
   const bool rb = p.gru_reset_before();
   const Bwd bwd{p, pick_cells(p), pick_ukr(),
@@ -496,7 +499,13 @@ void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dg
         for (int64_t n0 = c0; n0 < c0 + rows; n0 += kBlock) {
           std::fill(state.begin(), state.end(), 0.0f);
           const int mb = static_cast<int>(std::min<int64_t>(kBlock, c0 + rows - n0));
+          const size_t row_bytes = sizeof(float) * static_cast<size_t>(U);
+          if (dc_n)  // dL/d(final c) enters the LSTM's c chain at the last step
+            std::memcpy(dc, dc_n + n0 * U, row_bytes * static_cast<size_t>(mb));
           for (int64_t s = T - 1; s >= 0; --s) bwd.step(s, n0, mb, dh, dc, saved.data());
+          // After step 0, dh / dc hold the gradients of the states it started from.
+          if (dh0) std::memcpy(dh0 + n0 * U, dh, row_bytes * static_cast<size_t>(mb));
+          if (dc0) std::memcpy(dc0 + n0 * U, dc, row_bytes * static_cast<size_t>(mb));
         }
         // The chunk's share of the all-timestep GEMMs, while its dgates are in cache.
         const float* dg = dgates + r0 * GU;

@@ -84,6 +84,15 @@ cpu::RnnProblem make_problem(RnnCell cell, const char* op, const Tensor& x, cons
     check_tensor(op, "mask", *opt.mask, {n, t}, x);
     p.mask = opt.mask->data<float>();
   }
+  if (opt.h0) {
+    check_tensor(op, "h0", *opt.h0, {n, u}, x);
+    p.h0 = opt.h0->data<float>();
+  }
+  if (opt.c0) {
+    CORENN_CHECK(cell == RnnCell::lstm, op, ": c0 is for LSTM only");
+    check_tensor(op, "c0", *opt.c0, {n, u}, x);
+    p.c0 = opt.c0->data<float>();
+  }
   p.x = x.data<float>();
   p.w = kernel.data<float>();
   p.r = recurrent_kernel.data<float>();
@@ -143,7 +152,7 @@ void rnn_forward(RnnCell cell, const Tensor& x, const Tensor& kernel, const Tens
   check_disjoint(op, {{"x", &x}, {"kernel", &kernel}, {"recurrent_kernel", &recurrent_kernel},
                         {"bias", ptr_of(bias)}, {"y", &y}, {"h_n", ptr_of(h_n)}, {"c_n", ptr_of(c_n)},
                         {"gates", &gates}, {"hprev", &hprev}, {"cells", cells_p},
-                        {"mask", ptr_of(opt.mask)}});
+                        {"mask", ptr_of(opt.mask)}, {"h0", ptr_of(opt.h0)}, {"c0", ptr_of(opt.c0)}});
   p.b = bias ? bias->data<float>() : nullptr;
   p.gates = gates.data<float>();
   p.hprev = hprev.data<float>();
@@ -158,7 +167,9 @@ void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor&
                   const std::optional<Tensor>& dgates_rec, const std::optional<Tensor>& dx,
                   const std::optional<Tensor>& dkernel,
                   const std::optional<Tensor>& drecurrent_kernel,
-                  const std::optional<Tensor>& dbias, const RnnOptions& opt) {
+                  const std::optional<Tensor>& dbias, const RnnOptions& opt,
+                  const std::optional<Tensor>& dh0, const std::optional<Tensor>& dc0,
+                  const std::optional<Tensor>& dc_n) {
   const char* op = op_name(cell, false);
   cpu::RnnProblem p = make_problem(cell, op, x, kernel, recurrent_kernel, opt);
   check_tensor(op, "dy", dy, output_shape(p), x);
@@ -173,20 +184,29 @@ void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor&
   check_opt_out(op, "dkernel", dkernel, {p.f, p.gu()}, x);
   check_opt_out(op, "drecurrent_kernel", drecurrent_kernel, {p.u, p.gu()}, x);
   check_opt_out(op, "dbias", dbias, bias_shape(cell, p.u, p.reset_after), x);
+  CORENN_CHECK(!dh0 || opt.h0, op, ": dh0 (the gradient of h0) needs h0");
+  check_opt_out(op, "dh0", dh0, {p.n, p.u}, x);
+  CORENN_CHECK(!dc0 || opt.c0, op, ": dc0 (the gradient of c0) needs c0");
+  check_opt_out(op, "dc0", dc0, {p.n, p.u}, x);
+  CORENN_CHECK(!dc_n || cell == RnnCell::lstm, op, ": dc_n is for LSTM only");
+  check_opt(op, "dc_n", dc_n, {p.n, p.u}, x);
   const Tensor* cells_p = cell == RnnCell::simple ? nullptr : ptr_of(cells);
   const Tensor* dgr_p = cell == RnnCell::gru && p.reset_after ? ptr_of(dgates_rec) : nullptr;
   check_disjoint(op, {{"dy", &dy}, {"x", &x}, {"kernel", &kernel},
                         {"recurrent_kernel", &recurrent_kernel}, {"gates", &gates},
                         {"hprev", &hprev}, {"cells", cells_p}, {"dgates", &dgates},
                         {"dgates_rec", dgr_p}, {"dx", ptr_of(dx)}, {"dkernel", ptr_of(dkernel)},
-                        {"drecurrent_kernel", ptr_of(drecurrent_kernel)}, {"dbias", ptr_of(dbias)}});
+                        {"drecurrent_kernel", ptr_of(drecurrent_kernel)}, {"dbias", ptr_of(dbias)},
+                        {"h0", ptr_of(opt.h0)}, {"c0", ptr_of(opt.c0)}, {"dh0", ptr_of(dh0)},
+                        {"dc0", ptr_of(dc0)}, {"dc_n", ptr_of(dc_n)}});
   p.b = nullptr;
   p.gates = gates.data<float>();
   p.hprev = hprev.data<float>();
   p.cells = cells_p ? cells_p->data<float>() : nullptr;
   auto out = [](const std::optional<Tensor>& t) { return t ? t->data<float>() : nullptr; };
   cpu::rnn_backward(p, dy.data<float>(), dgates.data<float>(), dgr_p ? dgr_p->data<float>() : nullptr,
-                    out(dx), out(dkernel), out(drecurrent_kernel), out(dbias));
+                    out(dx), out(dkernel), out(drecurrent_kernel), out(dbias), out(dh0), out(dc0),
+                    dc_n ? dc_n->data<float>() : nullptr);
 }
 
 }  // namespace corenn

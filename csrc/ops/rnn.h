@@ -13,12 +13,12 @@
 //              [xz xr xh] = x W + b,  z = ract(xz + h Rz), r = ract(xr + h Rr),
 //              hh = act(xh + (r * h) Rh),  h' = z h + (1 - z) hh      (R = [Rz Rr Rh], U columns each)
 // mask (N, T), optional (Keras masking): where mask[n, t] == 0 step t is skipped for sample n:
-// h (and c) carry over unchanged, so y at that step repeats the previous h (h_0 = 0 before any
-// real step), and the step gets no gradient (dh, dc pass through it unchanged).
-// h and c start at zero. Step s (0..T-1) reads x[:, t] with t = s, or t = T-1-s when
-// go_backwards. y is (N, T, U) with y[:, s] = h after step s (Keras: reversed when going
-// backwards; output_in_input_order puts it at y[:, t] instead, for Bidirectional), or (N, U), the
-// last h, when return_sequences is false.
+// h (and c) carry over unchanged, so y at that step repeats the previous h (the initial h before
+// any real step), and the step gets no gradient (dh, dc pass through it unchanged).
+// h and c start at zero, or at the optional h0 / c0 (N, U) of RnnOptions. Step s (0..T-1) reads
+// x[:, t] with t = s, or t = T-1-s when go_backwards. y is (N, T, U) with y[:, s] = h after step s
+// (Keras: reversed when going backwards; output_in_input_order puts it at y[:, t] instead, for
+// Bidirectional), or (N, U), the last h, when return_sequences is false.
 //
 // What backward needs is stashed by forward, all indexed like x (by t, not s):
 //   gates (N, T, G*U)  the activated gates of step t (SimpleRNN: h'; LSTM: i f g o; GRU: z r hh)
@@ -46,6 +46,8 @@ struct RnnOptions {
   bool output_in_input_order = false;
   bool reset_after = true;           // GRU only
   std::optional<Tensor> mask;        // (N, T) float32, nonzero = a real step
+  std::optional<Tensor> h0;          // (N, U) initial h; absent = zeros
+  std::optional<Tensor> c0;          // (N, U) initial LSTM c; absent = zeros
 };
 
 // y as described above; h_n (N, U) and c_n (N, U, LSTM only) receive the final states when given.
@@ -59,14 +61,20 @@ void rnn_forward(RnnCell cell, const Tensor& x, const Tensor& kernel, const Tens
 // dy is shaped like forward's y. dgates (N, T, G*U) is scratch (dL/d pre-activations, input
 // side); dgates_rec (N, T, 3U) is GRU-only scratch (the recurrent side; unused, may be absent,
 // with reset_after=false). Every output is optional:
-// dx (N, T, F), dkernel (F, GU), drecurrent_kernel (U, GU), dbias like bias.
+// dx (N, T, F), dkernel (F, GU), drecurrent_kernel (U, GU), dbias like bias; dh0 / dc0 (N, U)
+// the gradients of opt.h0 / opt.c0 (each only when that initial state was given). dc_n (N, U),
+// LSTM only, optional input: dL/d(final c), seeded into the last step (dL/d(final h) is part of
+// dy: the last output is the final h).
 void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor& kernel,
                   const Tensor& recurrent_kernel, const Tensor& gates, const Tensor& hprev,
                   const std::optional<Tensor>& cells, const Tensor& dgates,
                   const std::optional<Tensor>& dgates_rec, const std::optional<Tensor>& dx,
                   const std::optional<Tensor>& dkernel,
                   const std::optional<Tensor>& drecurrent_kernel,
-                  const std::optional<Tensor>& dbias, const RnnOptions& opt);
+                  const std::optional<Tensor>& dbias, const RnnOptions& opt,
+                  const std::optional<Tensor>& dh0 = std::nullopt,
+                  const std::optional<Tensor>& dc0 = std::nullopt,
+                  const std::optional<Tensor>& dc_n = std::nullopt);
 
 namespace cpu {
 
@@ -87,6 +95,8 @@ struct RnnProblem {
   float* gates;     // (N, T, GU)
   float* hprev;     // (N, T, U)
   float* cells;     // (N, T, U) or nullptr
+  const float* h0 = nullptr;  // (N, U) initial h, or nullptr (zeros)
+  const float* c0 = nullptr;  // (N, U) initial LSTM c, or nullptr (zeros)
   int64_t gu() const { return u * (cell == RnnCell::lstm ? 4 : cell == RnnCell::gru ? 3 : 1); }
   int64_t step_time(int64_t s) const { return go_backwards ? t - 1 - s : s; }
   // Index along T of y / dy for step s.
@@ -94,11 +104,19 @@ struct RnnProblem {
   bool gru_reset_before() const { return cell == RnnCell::gru && !reset_after; }
   // Whether sample n takes step t (no mask: always).
   bool takes(int64_t n, int64_t t_) const { return !mask || mask[n * t + t_] != 0.0f; }
+  // Whether step s reads a stored previous h (every step but the first, unless h0 is given).
+  bool has_prev(int64_t s) const { return s > 0 || h0 != nullptr; }
+  // The c step s starts from for batch row n (LSTM), or nullptr for zeros.
+  const float* c_prev(int64_t s, int64_t n) const {
+    return s > 0 ? cells + (n * t + step_time(s - 1)) * u : c0 ? c0 + n * u : nullptr;
+  }
 };
 
 void rnn_forward(const RnnProblem& p, float* y, float* h_n, float* c_n);
+// dh0 / dc0 (N, U) or nullptr: the initial states' gradients; dc_n (N, U) or nullptr: see above.
 void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dgates_rec,
-                  float* dx, float* dw, float* dr, float* db);
+                  float* dx, float* dw, float* dr, float* db, float* dh0 = nullptr,
+                  float* dc0 = nullptr, const float* dc_n = nullptr);
 
 // The gate math of one batch row of one step, u units (cpu/rnn.cpp: any activations; the avx2
 // namespace, cpu/rnn_avx2.cpp: act = tanh, ract = sigmoid only). Pointers are rows of the stash

@@ -1050,8 +1050,9 @@ def _rnn_dims(cell, x, kernel, op):
 def rnn_forward(cell, x, kernel, recurrent_kernel, bias=None, *, return_sequences=False,
                 go_backwards=False, activation="tanh", recurrent_activation="sigmoid",
                 output_in_input_order=False, states=True, out=None, h_n=None, c_n=None,
-                stash=None, reset_after=True, mask=None):
-    """Run a whole sequence through ``cell`` ('simple_rnn' | 'lstm' | 'gru'), states from zero.
+                stash=None, reset_after=True, mask=None, h0=None, c0=None):
+    """Run a whole sequence through ``cell`` ('simple_rnn' | 'lstm' | 'gru'), states from zero
+    or from ``h0`` / ``c0`` (N, U) when given (c0: LSTM only).
 
     Returns ``(y, h_n, c_n, stash)``: y is (N, T, U) when ``return_sequences`` (y[:, s] = h after
     step s; with ``go_backwards`` step s reads x[:, T-1-s], so y comes out reversed as in Keras,
@@ -1075,19 +1076,30 @@ def rnn_forward(cell, x, kernel, recurrent_kernel, bias=None, *, return_sequence
     fn = getattr(_C, op)
     fn(x, kernel, recurrent_kernel, _opt(bias, op, "bias"), y, h_n, c_n, gates, hprev, cells,
        activation, recurrent_activation, bool(go_backwards), bool(return_sequences),
-       bool(output_in_input_order), bool(reset_after), _mask_tensor(mask, op, "mask"))
+       bool(output_in_input_order), bool(reset_after), _mask_tensor(mask, op, "mask"),
+       **_initial_states(op, h0, c0))
     return y, h_n, c_n, stash
+
+
+def _initial_states(op, h0, c0, **more):
+    """The optional initial-state keywords of the recurrent ops (left out when absent)."""
+    given = dict(h0=h0, c0=c0, **more)
+    return {name: as_tensor(t, op, name) for name, t in given.items() if t is not None}
 
 
 def rnn_backward(cell, dy, x, kernel, recurrent_kernel, stash, *, go_backwards=False,
                  activation="tanh", recurrent_activation="sigmoid", output_in_input_order=False,
                  dx=None, dkernel=None, drecurrent_kernel=None, dbias=None, input_grad=True,
-                 weight_grads=True, use_bias=True, workspace=None, reset_after=True, mask=None):
+                 weight_grads=True, use_bias=True, workspace=None, reset_after=True, mask=None,
+                 h0=None, c0=None, dh0=None, dc0=None, dc_n=None):
     """Backpropagation through time of rnn_forward (same options; return_sequences is read from
     dy's rank). Returns ``(dx, dkernel, drecurrent_kernel, dbias)``: dx is None without
     ``input_grad``, the weight gradients None without ``weight_grads`` (dbias also without
     ``use_bias``). ``workspace`` = (dgates, dgates_rec) scratch, each (N, T, G*U) (dgates_rec
     for GRU with reset_after only), allocated when None. ``reset_after`` / ``mask`` as forward.
+    ``h0`` / ``c0``: the initial states forward ran from; ``dh0`` / ``dc0`` (N, U) Tensors, when
+    given, receive their gradients. ``dc_n`` (N, U), LSTM: dL/d(final c), seeded into the last
+    step (dL/d(final h) belongs in dy: the last output is the final h).
     """
     op = f"{_known_kind(cell, tuple(_RNN_GATES), 'rnn_backward', 'cell')}_backward"
     x, kernel = as_tensor(x, op, "x"), as_tensor(kernel, op, "kernel")
@@ -1112,7 +1124,7 @@ def rnn_backward(cell, dy, x, kernel, recurrent_kernel, stash, *, go_backwards=F
     getattr(_C, op)(dy, x, kernel, recurrent_kernel, gates, hprev, cells, dgates, dgates_rec, dx,
                     dkernel, drecurrent_kernel, dbias, activation, recurrent_activation,
                     bool(go_backwards), dy.ndim == 3, bool(output_in_input_order), bool(reset_after),
-                    _mask_tensor(mask, op, "mask"))
+                    _mask_tensor(mask, op, "mask"), **_initial_states(op, h0, c0, dh0=dh0, dc0=dc0, dc_n=dc_n))
     return dx, dkernel, drecurrent_kernel, dbias
 
 

@@ -31,6 +31,7 @@ TABLE = {
     "SimpleRNN": (lambda: layers.SimpleRNN(3), (5, 2), False),
     "LSTM": (lambda: layers.LSTM(3, return_sequences=True), (5, 2), False),
     "GRU": (lambda: layers.GRU(3), (5, 2), False),
+    "RNN": (lambda: layers.RNN(layers.GRUCell(3), return_sequences=True), (5, 2), False),
     "Bidirectional": (lambda: layers.Bidirectional(layers.LSTM(3)), (5, 2), False),
     "TimeDistributed": (lambda: layers.TimeDistributed(layers.Dense(3)), (5, 2), False),
     "Identity": (lambda: layers.Identity(), (5,), False),
@@ -85,6 +86,8 @@ NOT_SINGLE_INPUT = {"Layer", "InputLayer", "Input", "Add", "Subtract", "Multiply
                     "AdditiveAttention"}
 # Layers on strings: they run on NumPy arrays of text before a model (tests/layers/test_preprocessing_more.py).
 NOT_SINGLE_INPUT |= {"StringLookup", "TextVectorization"}
+# RNN cells: one call takes (x_t, states) and returns (output, states); RNN(cell) is in TABLE.
+NOT_SINGLE_INPUT |= {"SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"}
 
 
 def test_the_table_covers_every_public_layer():

@@ -80,7 +80,7 @@ _LAYER_MODULES = [importlib.import_module(f"corenn.layers.{m}") for m in
                   ("core", "convolutional", "pooling", "normalization", "regularization",
                    "reshaping", "base", "recurrent", "wrappers", "embedding", "activation", "merging",
                    "preprocessing", "attention", "image_preprocessing",
-                   "text_preprocessing")
+                   "text_preprocessing", "rnn_cells")
                   if importlib.util.find_spec(f"corenn.layers.{m}") is not None]
 LAYER_CLASSES = {name: cls for mod in _LAYER_MODULES for name, cls in vars(mod).items()
                  if isinstance(cls, type) and issubclass(cls, layers.Layer) and not name.startswith("_")
@@ -129,6 +129,12 @@ LAYER_ARGS.update({
     "Conv1DTranspose": dict(filters=2, kernel_size=3, strides=2, padding="same", output_padding=1,
                             activation="relu", use_bias=False),
     "ActivityRegularization": dict(l1=0.25, l2=0.5),
+    "SimpleRNNCell": dict(units=3, activation="relu", use_bias=False, dropout=0.2, seed=3),
+    "LSTMCell": dict(units=4, unit_forget_bias=False, recurrent_activation="tanh"),
+    "GRUCell": dict(units=2, reset_after=False, kernel_initializer="he_normal"),
+    "StackedRNNCells": dict(cells=[layers.LSTMCell(3), layers.GRUCell(2)]),
+    "RNN": dict(cell=layers.LSTMCell(3, dropout=0.1), return_sequences=True, return_state=True,
+                go_backwards=True),
 })
 
 

@@ -19,6 +19,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
                       MaxPooling2D)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
+from .rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
                              SpatialDropout2D)
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
@@ -44,6 +45,7 @@ __all__ += ["Resizing", "CenterCrop", "RandomFlip", "RandomCrop", "RandomTransla
 __all__ += ["GroupNormalization", "UnitNormalization", "GaussianNoise", "GaussianDropout",
             "AlphaDropout", "Conv1DTranspose", "Attention",
             "AdditiveAttention", "ZeroPadding3D", "Cropping3D"]
+__all__ += ["RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
 
 
 def serialize(layer) -> dict:

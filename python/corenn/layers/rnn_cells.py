@@ -1,0 +1,699 @@
+"""The Keras RNN cell API: SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells and the generic
+``RNN(cell)`` layer.
+
+A cell is the math of one timestep: ``cell(x_t, states) -> (output, new_states)`` with x_t (N, F)
+and states a list of (N, S) Tensors (``state_size`` lists S per state). The three built-in cells own
+kernel / recurrent_kernel / bias in the same layouts as SimpleRNN / LSTM / GRU (recurrent.py), so
+``RNN(LSTMCell(u))`` with an LSTM's weights computes what ``LSTM(u)`` does.
+
+``RNN`` runs a sequence through its cell in one of two ways:
+- fused: a single built-in cell with kernel-supported activations runs the same one-call C++
+  sequence kernels as LSTM / GRU / SimpleRNN (kernels.rnn_forward and rnn_backward) on the
+  cell's own weights, from ``initial_state`` (the kernels' h0 / c0) when given; the backward
+  returns the initial states' gradients (dh0 / dc0) and takes those of the returned final states
+  (dL/dh_n joins dy at the last output, which is h_n; dL/dc_n seeds the LSTM's c chain);
+- stepwise: anything else (a user-defined cell, StackedRNNCells, an activation the kernels lack)
+  runs the cell's ``call`` once per timestep in Python under a private GradientTape; its
+  backward differentiates that record (every op of every step), so gradients reach the
+  weights, the inputs and the initial states.
+A single ``cell(x_t, states)`` call evaluates the cell's ``call`` with corenn.ops, eagerly or
+recorded by an enclosing GradientTape.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations as _activations
+from .. import initializers, kernels, ops, regularizers
+from .base import Layer, shape_str
+from .recurrent import _KERNEL_ACTIVATIONS
+
+__all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "RNN"]
+
+
+def _apply(activation, x):
+    """An activation on a Tensor, recorded by the tape (ActivationFunction.__call__ is not)."""
+    if activation.is_linear:
+        return x
+    return ops._activation(activation.name, x, alpha=activation.alpha)
+
+
+def _state_sizes(cell):
+    """A cell's state sizes as a flat list of ints (Keras: an int, or a list of them)."""
+    size = getattr(cell, "state_size", None)
+    if size is None:
+        raise ValueError(f"RNN: the cell {type(cell).__name__} has no state_size attribute")
+    sizes = list(size) if isinstance(size, (list, tuple)) else [size]
+    flat = []
+    for s in sizes:
+        flat += _state_sizes_of(s)
+    return flat
+
+
+def _state_sizes_of(s):
+    if isinstance(s, (list, tuple)):
+        return [v for item in s for v in _state_sizes_of(item)]
+    if not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s <= 0:
+        raise ValueError(f"RNN: a cell's state_size entries must be positive integers, got {s!r}")
+    return [int(s)]
+
+
+def _output_size(cell):
+    size = getattr(cell, "output_size", None)
+    return int(size) if size is not None else _state_sizes(cell)[0]
+
+
+def _as_state_list(states):
+    if states is None:
+        return None
+    if isinstance(states, (list, tuple)):
+        return list(states)
+    return [states]
+
+
+class _Cell(Layer):
+    """Shared body of the three built-in cells (``_gates`` per unit, ``_kind`` the kernel name)."""
+
+    _kind = ""
+    _gates = 1
+    _reset_after = True
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
+                 bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        kind = type(self).__name__
+        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"{kind} '{self.name}': units must be a positive integer, got {units!r}")
+        for arg, value in (("kernel_constraint", kernel_constraint),
+                           ("recurrent_constraint", recurrent_constraint),
+                           ("bias_constraint", bias_constraint)):
+            if value is not None:
+                raise NotImplementedError(f"{kind} '{self.name}': {arg} is not supported")
+        if recurrent_dropout:
+            raise NotImplementedError(f"{kind} '{self.name}': recurrent_dropout is not supported "
+                                      f"(dropout on the inputs is)")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"{kind} '{self.name}': dropout must be in [0, 1), got {dropout!r}")
+        self.units = int(units)
+        self.activation = _activations.get(activation)
+        self.recurrent_activation = _activations.get(recurrent_activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.dropout = float(dropout)
+        self.recurrent_dropout = 0.0
+        self.seed = seed
+        self.kernel = self.recurrent_kernel = self.bias = None
+
+    @property
+    def state_size(self):
+        return self.units
+
+    @property
+    def output_size(self):
+        return self.units
+
+    def _fusable(self):
+        """Whether the C++ sequence kernels implement this cell's activations."""
+        return (self.activation.name in _KERNEL_ACTIVATIONS
+                and self.recurrent_activation.name in _KERNEL_ACTIVATIONS)
+
+    def _bias_shape(self):
+        return (self._gates * self.units,)
+
+    def _init_bias(self, bias):
+        """Hook for LSTMCell's unit_forget_bias."""
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise ValueError(f"{type(self).__name__} '{self.name}' needs step inputs of shape (batch, "
+                             f"features) with known features, got {shape_str(input_shape)}")
+        gu = self._gates * self.units
+        self.kernel = self.add_weight("kernel", (input_shape[-1], gu), self.kernel_initializer,
+                                      self.kernel_regularizer)
+        self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, gu),
+                                                self.recurrent_initializer,
+                                                self.recurrent_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", self._bias_shape(), self.bias_initializer,
+                                        self.bias_regularizer)
+            self._init_bias(self.bias)
+        self.input_shape = input_shape
+        self.output_shape = (input_shape[0], self.units)
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return (tuple(input_shape)[0], self.units)
+
+    def __call__(self, inputs, states=None, training=None):
+        """``cell(x_t, states)`` -> ``(output, new_states)`` (Keras 3). x_t (N, F); states a list
+        of (N, U) Tensors (a single Tensor is taken as a one-element list); None means zeros."""
+        from ..models import graph
+        if graph.is_symbolic(inputs):
+            raise NotImplementedError(f"{type(self).__name__} '{self.name}': a cell cannot be called on "
+                                      f"symbolic inputs; wrap it in layers.RNN(cell)")
+        x = ops.convert_to_tensor(inputs)
+        if x.ndim != 2:
+            raise ValueError(f"{type(self).__name__} '{self.name}': inputs must be (batch, features), "
+                             f"got shape {tuple(x.shape)}")
+        if not self.built:
+            self.build((None, x.shape[1]))
+        n = x.shape[0]
+        sizes = _state_sizes(self)
+        states = _as_state_list(states)
+        if states is None:
+            states = [kernels.zeros((n, s)) for s in sizes]
+        states = [ops.convert_to_tensor(s) for s in states]
+        if len(states) != len(sizes) or any(tuple(s.shape) != (n, size) for s, size in zip(states, sizes)):
+            raise ValueError(f"{type(self).__name__} '{self.name}': states must be {len(sizes)} tensor(s) of "
+                             f"shape {[(n, s) for s in sizes]} for inputs {tuple(x.shape)}, got "
+                             f"{[tuple(s.shape) for s in states]}")
+        return self.call(x, states, training=training)
+
+    def _linear(self, x, h):
+        """x W + h R (+ b): the fused pre-activations of LSTM / SimpleRNN."""
+        z = ops.matmul(x, self.kernel) + ops.matmul(h, self.recurrent_kernel)
+        return z + self.bias if self.use_bias else z
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(units=self.units, activation=_activations.serialize(self.activation),
+                   recurrent_activation=_activations.serialize(self.recurrent_activation),
+                   use_bias=self.use_bias,
+                   kernel_initializer=initializers.serialize(self.kernel_initializer),
+                   recurrent_initializer=initializers.serialize(self.recurrent_initializer),
+                   bias_initializer=initializers.serialize(self.bias_initializer),
+                   kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
+                   recurrent_regularizer=regularizers.serialize(self.recurrent_regularizer),
+                   bias_regularizer=regularizers.serialize(self.bias_regularizer),
+                   dropout=self.dropout, recurrent_dropout=self.recurrent_dropout, seed=self.seed)
+        return cfg
+
+
+class SimpleRNNCell(_Cell):
+    """One step of SimpleRNN: h' = activation(x W + h R + b); output and state are h'.
+    Weights as SimpleRNN: kernel (F, U), recurrent_kernel (U, U), bias (U,)."""
+
+    _kind = "simple_rnn"
+    _gates = 1
+
+    def __init__(self, units, activation="tanh", **kwargs):
+        if "recurrent_activation" in kwargs:
+            raise TypeError("SimpleRNNCell: unexpected keyword argument recurrent_activation")
+        super().__init__(units, activation=activation, **kwargs)
+
+    def call(self, inputs, states, training=None):
+        h = _apply(self.activation, self._linear(inputs, states[0]))
+        return h, [h]
+
+    def get_config(self):
+        cfg = super().get_config()
+        del cfg["recurrent_activation"]
+        return cfg
+
+
+class LSTMCell(_Cell):
+    """One step of LSTM (gate order i, f, c, o, as LSTM): states [h, c] -> output h', [h', c'].
+    Weights as LSTM: kernel (F, 4U), recurrent_kernel (U, 4U), bias (4U,); unit_forget_bias
+    (True) starts the forget-gate bias at 1."""
+
+    _kind = "lstm"
+    _gates = 4
+
+    def __init__(self, units, unit_forget_bias=True, **kwargs):
+        super().__init__(units, **kwargs)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    @property
+    def state_size(self):
+        return [self.units, self.units]
+
+    def _init_bias(self, bias):
+        if self.unit_forget_bias:
+            np.asarray(bias)[self.units:2 * self.units] = 1.0
+
+    def call(self, inputs, states, training=None):
+        u = self.units
+        h, c = states[0], states[1]
+        z = self._linear(inputs, h)
+        ract, act = self.recurrent_activation, self.activation
+        i = _apply(ract, z[:, :u])
+        f = _apply(ract, z[:, u:2 * u])
+        g = _apply(act, z[:, 2 * u:3 * u])
+        o = _apply(ract, z[:, 3 * u:])
+        c_new = f * c + i * g
+        h_new = o * _apply(act, c_new)
+        return h_new, [h_new, c_new]
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["unit_forget_bias"] = self.unit_forget_bias
+        return cfg
+
+
+class GRUCell(_Cell):
+    """One step of GRU (gates z, r, h), reset_after=True (bias (2, 3U)) or False (bias (3U,)),
+    the same math and weights as GRU: states [h] -> output h', [h']."""
+
+    _kind = "gru"
+    _gates = 3
+
+    def __init__(self, units, reset_after=True, **kwargs):
+        super().__init__(units, **kwargs)
+        self.reset_after = self._reset_after = bool(reset_after)
+
+    def _bias_shape(self):
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def call(self, inputs, states, training=None):
+        u = self.units
+        h = states[0]
+        ract, act = self.recurrent_activation, self.activation
+        xg = ops.matmul(inputs, self.kernel)
+        if self.use_bias:
+            xg = xg + (self.bias[0] if self.reset_after else self.bias)
+        if self.reset_after:
+            rec = ops.matmul(h, self.recurrent_kernel)
+            if self.use_bias:
+                rec = rec + self.bias[1]
+            z = _apply(ract, xg[:, :u] + rec[:, :u])
+            r = _apply(ract, xg[:, u:2 * u] + rec[:, u:2 * u])
+            hh = _apply(act, xg[:, 2 * u:] + r * rec[:, 2 * u:])
+        else:
+            rk = self.recurrent_kernel
+            z = _apply(ract, xg[:, :u] + ops.matmul(h, rk[:, :u]))
+            r = _apply(ract, xg[:, u:2 * u] + ops.matmul(h, rk[:, u:2 * u]))
+            hh = _apply(act, xg[:, 2 * u:] + ops.matmul(r * h, rk[:, 2 * u:]))
+        h_new = z * h + (1.0 - z) * hh
+        return h_new, [h_new]
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["reset_after"] = self.reset_after
+        return cfg
+
+
+class StackedRNNCells(Layer):
+    """Several cells run as one (Keras): cell k reads cell k-1's output; the states are the
+    cells' states concatenated in order, the output the last cell's."""
+
+    def __init__(self, cells, **kwargs):
+        super().__init__(**kwargs)
+        cells = list(cells)
+        if not cells:
+            raise ValueError(f"StackedRNNCells '{self.name}': cells must be a non-empty list")
+        for c in cells:
+            if not hasattr(c, "state_size") or not hasattr(c, "call"):
+                raise ValueError(f"StackedRNNCells '{self.name}': every cell needs state_size and "
+                                 f"call(inputs, states), got {c!r}")
+        self.cells = cells
+
+    @property
+    def state_size(self):
+        return [s for c in self.cells for s in _state_sizes(c)]
+
+    @property
+    def output_size(self):
+        return _output_size(self.cells[-1])
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for c in self.cells:
+            if not c.built:
+                c.build(shape)
+                c.built = True
+            shape = (shape[0], _output_size(c))
+        self._params = [p for c in self.cells for p in c._all_params()]
+        self.input_shape = tuple(input_shape)
+        self.output_shape = shape
+        self.built = True
+
+    def _all_params(self):
+        """The cells' weights, gathered in build (a call context holds its own copies with
+        gradient Tensors of its own, as for any layer)."""
+        return self._params
+
+    def call(self, inputs, states, training=None):
+        x, new_states, i = inputs, [], 0
+        for c in self.cells:
+            k = len(_state_sizes(c))
+            x, s = _step(c, x, states[i:i + k], training)
+            new_states += s
+            i += k
+        return x, new_states
+
+    __call__ = _Cell.__call__
+
+    def get_config(self):
+        from . import serialize
+        cfg = super().get_config()
+        cfg["cells"] = [serialize(c) for c in self.cells]
+        return cfg
+
+    @classmethod
+    def from_config(cls, config):
+        from . import deserialize
+        config = dict(config)
+        config["cells"] = [deserialize(c) for c in config["cells"]]
+        return cls(**config)
+
+
+def _step(cell, x, states, training):
+    """One call of a cell's ``call``, its states normalised to a list."""
+    if _accepts(cell.call, "training"):
+        out, new = cell.call(x, list(states), training=training)
+    else:
+        out, new = cell.call(x, list(states))
+    new = _as_state_list(new)
+    if not isinstance(out, kernels.Tensor):
+        raise TypeError(f"RNN: the cell {type(cell).__name__}.call must return (output Tensor, states), "
+                        f"got {type(out).__name__}")
+    return out, new
+
+
+def _accepts(fn, arg):
+    import inspect
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return arg in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+class RNN(Layer):
+    """Runs a cell over the time axis of (N, T, F) inputs (Keras 3 ``keras.layers.RNN``).
+
+    Args: cell (a cell, a list of cells -> StackedRNNCells, or any Layer with ``state_size`` and
+    ``call(inputs, states)``), return_sequences, return_state (the output, then the final
+    states), go_backwards (read the sequence from its end; a returned sequence comes out
+    reversed, as in Keras), stateful (not supported), unroll (accepted; no effect).
+    Call: ``rnn(x, initial_state=[...], mask=m, training=...)``. With a mask a sample skips its
+    masked steps (states and output carry over), as LSTM / GRU do.
+    Weights: the cell's (the same Tensors: ``rnn.weights`` are ``cell.weights``).
+    """
+
+    consumes_mask = True
+    _sublayer_attrs = ("cell",)
+
+    def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
+                 stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(cell, (list, tuple)):
+            cell = StackedRNNCells(cell)
+        if not isinstance(cell, Layer) or not hasattr(cell, "state_size"):
+            raise ValueError(f"RNN '{self.name}': cell must be a Layer with a state_size attribute and "
+                             f"call(inputs, states), got {cell!r}")
+        if stateful:
+            raise NotImplementedError(f"RNN '{self.name}': stateful=True is not supported")
+        if zero_output_for_mask:
+            raise NotImplementedError(f"RNN '{self.name}': zero_output_for_mask=True is not supported")
+        self.cell = cell
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = False
+        self.unroll = bool(unroll)  # accepted for Keras compatibility
+        self._rng = None if getattr(cell, "seed", None) is None else np.random.default_rng(cell.seed)
+
+    def _call_context(self, snapshot=False):
+        ctx = super()._call_context(snapshot)
+        ctx._params = ctx.cell._all_params()
+        return ctx
+
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0] if mask else None
+        if not self.return_sequences:
+            return None
+        return [mask] + [None] * len(_state_sizes(self.cell)) if self.return_state else mask
+
+    # -- shapes and weights --------------------------------------------------------------------
+
+    def __call__(self, inputs, initial_state=None, training=None, mask=None):
+        states = _as_state_list(initial_state)
+        if states:
+            inputs = [inputs] + states
+            if mask is not None and not isinstance(mask, (list, tuple)):
+                mask = [mask] + [None] * len(states)
+        return super().__call__(inputs, training=training, mask=mask)
+
+    def _split_shapes(self, input_shape):
+        if isinstance(input_shape, list):
+            return tuple(input_shape[0]), [tuple(s) for s in input_shape[1:]]
+        return tuple(input_shape), []
+
+    def build(self, input_shape):
+        x_shape, _ = self._split_shapes(input_shape)
+        if len(x_shape) != 3 or x_shape[-1] is None:
+            raise ValueError(f"RNN '{self.name}' needs inputs of shape (batch, timesteps, features) with "
+                             f"known features, got {shape_str(x_shape)}")
+        if not self.cell.built:
+            self.cell.build((x_shape[0], x_shape[2]))
+            self.cell.built = True
+        self._params = self.cell._all_params()
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        x_shape, state_shapes = self._split_shapes(input_shape)
+        n, t = x_shape[0], x_shape[1]
+        sizes = _state_sizes(self.cell)
+        if state_shapes and len(state_shapes) != len(sizes):
+            raise ValueError(f"RNN '{self.name}': initial_state must hold {len(sizes)} tensor(s) "
+                             f"(the cell's state_size {sizes}), got {len(state_shapes)}")
+        for shp, size in zip(state_shapes, sizes):
+            if len(shp) != 2 or shp[1] != size:
+                raise ValueError(f"RNN '{self.name}': an initial state must be (batch, {size}), got "
+                                 f"{shape_str(shp)}")
+        out = _output_size(self.cell)
+        y = (n, t, out) if self.return_sequences else (n, out)
+        if self.return_state:
+            return [y] + [(n, s) for s in sizes]
+        return y
+
+    def check_input_shape(self, shape):
+        features = None if self.input_shape is None else self._split_shapes(self.input_shape)[0][-1]
+        if len(shape) != 3 or (features is not None and shape[2] != features):
+            raise ValueError(f"RNN '{self.name}': expected inputs of shape (batch, timesteps, "
+                             f"{'features' if features is None else features}), got {shape_str(shape)}")
+
+    def flops(self, input_shape):
+        """The fused cells' count, as LSTM / GRU / SimpleRNN; 0 (unknown) for other cells."""
+        cell = self.cell
+        if not isinstance(cell, _Cell) or isinstance(input_shape, list):
+            return 0
+        steps, d, g = input_shape[1] or 1, input_shape[-1], cell._gates * cell.units
+        return steps * (2 * (d + cell.units) * g + (g if cell.use_bias else 0) + 4 * g)
+
+    # -- forward / backward --------------------------------------------------------------------
+
+    def _is_fused(self):
+        cell = self.cell
+        return isinstance(cell, _Cell) and cell._fusable()
+
+    def forward(self, x, training=False):
+        xs = list(x) if isinstance(x, list) else [x]
+        x, states = xs[0], xs[1:]
+        mask = self.__dict__.get("_call_mask")
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0] if mask else None
+        n, t, _ = x.shape
+        if mask is not None and tuple(mask.shape) != (n, t):
+            raise ValueError(f"RNN '{self.name}': mask must have shape ({n}, {t}) for inputs "
+                             f"{tuple(x.shape)}, got {tuple(mask.shape)}")
+        for s, size in zip(states, _state_sizes(self.cell)):
+            if tuple(s.shape) != (n, size):
+                raise ValueError(f"RNN '{self.name}': an initial state must have shape ({n}, {size}), "
+                                 f"got {tuple(s.shape)}")
+        self._fused = self._is_fused()
+        self._packed = len(xs) > 1
+        if self._fused:
+            return self._fused_forward(x, states, mask, training)
+        return self._step_forward(x, states, mask, training)
+
+    def backward(self, dy):
+        if self._fused:
+            return self._fused_backward(dy)
+        return self._step_backward(dy)
+
+    def _next_seed(self):
+        if self._rng is not None:
+            return int(self._rng.integers(0, 2**63, dtype=np.int64))
+        from ..utils.random import next_seed
+        return int(next_seed())
+
+    # The fused path: one kernel call per direction, the same as LSTM / GRU / SimpleRNN.
+
+    def _fused_options(self, mask):
+        cell = self.cell
+        return dict(go_backwards=self.go_backwards, activation=cell.activation.name,
+                    recurrent_activation=cell.recurrent_activation.name,
+                    output_in_input_order=False, reset_after=cell._reset_after, mask=mask)
+
+    def _fused_forward(self, x, states, mask, training):
+        cell = self.cell
+        n, t, f = x.shape
+        u, gu, kind = cell.units, cell._gates * cell.units, cell._kind
+        self._dropped = bool(training) and cell.dropout > 0.0
+        if self._dropped:  # Keras: one dropout mask per sample, the same at every timestep
+            x, self._drop_mask = kernels.spatial_dropout_forward(
+                x, cell.dropout, self._next_seed(), out=self._buffer("x_dropped", x.shape),
+                mask=self._buffer("drop_mask", (n, f)))
+        stash = (self._buffer("gates", (n, t, gu)), self._buffer("hprev", (n, t, u)),
+                 None if kind == "simple_rnn" else self._buffer("cells", (n, t, u)))
+        y_shape = (n, t, u) if self.return_sequences else (n, u)
+        h0 = states[0] if states else None
+        c0 = states[1] if len(states) > 1 else None
+        if c0 is not None and np.shares_memory(np.asarray(h0), np.asarray(c0)):
+            c0 = kernels.Tensor.from_numpy(np.array(c0, copy=True))  # the op takes distinct inputs
+        self._h0, self._c0 = h0, c0
+        y, h_n, c_n, self._stash = kernels.rnn_forward(
+            kind, x, cell.kernel, cell.recurrent_kernel, cell.bias,
+            return_sequences=self.return_sequences, out=self._buffer("y", y_shape),
+            states=self.return_state,
+            h_n=self._buffer("h_n", (n, u)) if self.return_state else None,
+            c_n=self._buffer("c_n", (n, u)) if self.return_state and kind == "lstm" else None,
+            stash=stash, h0=h0, c0=c0, **self._fused_options(mask))
+        self._x, self._mask_steps = x, mask
+        self._leading = None
+        if h0 is not None and mask is not None:
+            # Keras: a masked step repeats the previous *output*, zeros before a sample's first
+            # real step; the kernels repeat h, which is h0 there. Zero those outputs (and, in
+            # backward, their gradients).
+            self._leading = self._leading_masked(np.asarray(mask))
+            out = np.asarray(y)
+            if self.return_sequences:
+                out[self._leading] = 0.0
+            else:
+                out[self._leading[:, -1]] = 0.0
+        if self.return_state:
+            return [y, h_n] + ([c_n] if c_n is not None else [])
+        return y
+
+    def _leading_masked(self, mask):
+        """(N, T) bool, in processing order: the steps before a sample's first real step."""
+        steps = mask[:, ::-1] if self.go_backwards else mask
+        return np.cumsum(steps != 0, axis=1) == 0
+
+    def _fused_backward(self, dy):
+        dh_n = dc_n = None
+        if isinstance(dy, list):  # [dy, dh_n] (+ dc_n)
+            dy, dh_n, dc_n = (list(dy) + [None])[:3]
+        if self._leading is not None or dh_n is not None:
+            dy = np.array(dy, dtype=np.float32, copy=True)
+            if self._leading is not None:  # those outputs were constants (zeros)
+                dy[self._leading if dy.ndim == 3 else self._leading[:, -1]] = 0.0
+            if dh_n is not None:  # h_n is the state after the last step, which y[-1] shows
+                # (unless still before the first real step: then y was zero and h_n is h0,
+                # whose gradient the kernel passes through all the masked steps)
+                last = dy[:, -1] if dy.ndim == 3 else dy
+                last += np.asarray(dh_n)
+            dy = kernels.Tensor.from_numpy(dy)
+        cell, x = self.cell, self._x
+        n, t, _ = x.shape
+        gu = cell._gates * cell.units
+        workspace = (self._buffer("dgates", (n, t, gu)),
+                     self._buffer("dgates_rec", (n, t, gu)) if cell._kind == "gru" and cell._reset_after else None)
+        grads = self.gradients if self.trainable else []
+        u, want_states = cell.units, self.needs_input_grad and self._h0 is not None
+        dh0 = self._buffer("dh0", (n, u)) if want_states else None
+        dc0 = self._buffer("dc0", (n, u)) if want_states and self._c0 is not None else None
+        dx, *_ = kernels.rnn_backward(
+            cell._kind, dy, x, cell.kernel, cell.recurrent_kernel, self._stash,
+            dx=self._buffer("dx", x.shape), dkernel=grads[0] if grads else None,
+            drecurrent_kernel=grads[1] if grads else None,
+            dbias=grads[2] if grads and cell.use_bias else None,
+            input_grad=self.needs_input_grad, weight_grads=bool(grads), use_bias=cell.use_bias,
+            workspace=workspace, h0=self._h0, c0=self._c0, dh0=dh0, dc0=dc0, dc_n=dc_n,
+            **self._fused_options(self._mask_steps))
+        if dx is None:
+            return None
+        if self._dropped:
+            dx = kernels.spatial_dropout_backward(dx, self._drop_mask, out=self._buffer("dx_in", x.shape))
+        if self._packed:
+            return [dx, dh0] + ([dc0] if self._c0 is not None else [])
+        return dx
+
+    # The stepwise path: the cell's call once per timestep under a private tape.
+
+    def _step_forward(self, x, states, mask, training):
+        from ..autodiff import GradientTape
+        cell = self.cell
+        n, t, f = x.shape
+        sizes = _state_sizes(cell)
+        tape = GradientTape(persistent=True)
+        sources = [x] + list(states)
+        with tape:
+            for s in sources:
+                tape.watch(s)
+            seq = x
+            if training and isinstance(cell, _Cell) and cell.dropout > 0.0:
+                keep = 1.0 - cell.dropout
+                rng = np.random.default_rng(self._next_seed())
+                drop = (rng.random((n, 1, f)) < keep).astype(np.float32) / keep
+                seq = ops.multiply(seq, kernels.Tensor.from_numpy(drop))
+            if not states:
+                states = [kernels.zeros((n, s)) for s in sizes]
+            m = None if mask is None else np.asarray(mask, np.float32)
+            order = range(t - 1, -1, -1) if self.go_backwards else range(t)
+            outputs, prev_out = [], None
+            for step in order:
+                x_t = seq[:, step]
+                out, new = _step(cell, x_t, states, training)
+                if len(new) != len(sizes):
+                    raise ValueError(f"RNN '{self.name}': {type(cell).__name__}.call returned {len(new)} "
+                                     f"state(s), its state_size lists {len(sizes)}")
+                if m is not None:  # masked samples keep their states and repeat their output
+                    keep_t = kernels.Tensor.from_numpy(np.ascontiguousarray(m[:, step:step + 1]))
+                    skip_t = kernels.Tensor.from_numpy(np.ascontiguousarray(1.0 - m[:, step:step + 1]))
+                    new = [s_new * keep_t + s_old * skip_t for s_new, s_old in zip(new, states)]
+                    if prev_out is None:
+                        prev_out = kernels.zeros(tuple(out.shape))
+                    out = out * keep_t + prev_out * skip_t
+                states, prev_out = new, out
+                outputs.append(out)
+            y = ops.stack(outputs, axis=1) if self.return_sequences else outputs[-1]
+        results = [y] + list(states) if self.return_state else [y]
+        self._record = (tape, sources, results)
+        return results if self.return_state else y
+
+    def _step_backward(self, dy):
+        tape, sources, results = self._record
+        dys = list(dy) if isinstance(dy, list) else [dy]
+        pairs = [(r, g) for r, g in zip(results, dys) if g is not None]
+        weights = self.trainable_weights if self.trainable else []
+        grads = tape.gradient([r for r, _ in pairs], sources + weights,
+                              output_gradients=[g for _, g in pairs])
+        for g, dst in zip(grads[len(sources):], self.gradients if self.trainable else []):
+            if g is None:
+                np.asarray(dst)[...] = 0.0
+            else:
+                np.copyto(np.asarray(dst), np.asarray(g))
+        dxs = [g if g is not None else kernels.zeros(tuple(s.shape))
+               for g, s in zip(grads[:len(sources)], sources)]
+        return dxs if self._packed else dxs[0]
+
+    # -- config --------------------------------------------------------------------------------
+
+    def get_config(self):
+        from . import serialize
+        cfg = super().get_config()
+        cfg.update(cell=serialize(self.cell), return_sequences=self.return_sequences,
+                   return_state=self.return_state, go_backwards=self.go_backwards,
+                   stateful=self.stateful, unroll=self.unroll)
+        return cfg
+
+    @classmethod
+    def from_config(cls, config):
+        from . import deserialize
+        config = dict(config)
+        cell = config["cell"]
+        config["cell"] = [deserialize(c) for c in cell] if isinstance(cell, list) else deserialize(cell)
+        return cls(**config)
