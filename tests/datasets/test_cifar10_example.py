@@ -14,8 +14,6 @@ SCRIPT = os.path.join(ROOT, "examples", "train_cifar10_cnn.py")
 def run(tmp_path, *args):
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), MPLBACKEND="Agg")
     env.pop("CORENN_DATA", None)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (os.path.join(ROOT, "python"),
-                                                    env.get("PYTHONPATH")) if p)
     return subprocess.run([sys.executable, SCRIPT, "--no-download", "--out",
                            str(tmp_path / "out"), *args], capture_output=True, text=True,
                           env=env, timeout=300)

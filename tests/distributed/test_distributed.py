@@ -76,9 +76,7 @@ def _mpiexec():
 def _launch(scenario, out, n=2, timeout=90, env=None):
     full = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                 OMPI_MCA_btl_tcp_if_include="lo", CORENN_NUM_THREADS="1",
-                PYTHONPATH=os.pathsep.join(p for p in [os.path.dirname(os.path.dirname(HERE)) + "/python",
-                                                       os.environ.get("PYTHONPATH")] if p),
-                **(env or {}))
+                **(env or {}))   # the same interpreter finds corenn as this process does
     cmd = [_mpiexec(), "-n", str(n), "--oversubscribe", sys.executable, WORKER, scenario, str(out)]
     return subprocess.run(cmd, env=full, capture_output=True, text=True, timeout=timeout)
 
@@ -197,9 +195,7 @@ def test_allreduce_ops(trained):
 
 def test_import_corenn_never_loads_mpi():
     code = "import sys, corenn, corenn.distributed; assert 'mpi4py' not in sys.modules, 'mpi4py loaded'"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in [os.path.dirname(os.path.dirname(HERE)) + "/python", os.environ.get("PYTHONPATH")] if p))
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
 
 
