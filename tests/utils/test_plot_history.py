@@ -25,6 +25,17 @@ def test_plot_history_writes_png(tmp_path):
     assert axes[0].get_xlabel() == "epoch"
 
 
+def test_plot_history_png_follows_the_umask(tmp_path):
+    """The PNG gets open()'s mode, 0666 & ~umask, not a temporary file's private 0600."""
+    pytest.importorskip("matplotlib")
+    old = os.umask(0o022)
+    try:
+        plot_history(HIST, path=tmp_path / "curves.png")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "curves.png").stat().st_mode & 0o777 == 0o644
+
+
 def test_plot_history_accepts_history_object_and_metric_subset():
     pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt

@@ -1,7 +1,6 @@
 """Training curves: one subplot per metric, train vs validation, against the epoch."""
 import os
 import sys
-import tempfile
 
 __all__ = ["plot_history"]
 
@@ -74,13 +73,6 @@ def plot_history(history, path=None, metrics=None, title="Training history"):
 
 
 def _save_atomic(fig, path):
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".plot_history-", suffix=".png", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """The PNG written next to ``path`` and renamed into place, with open()'s mode (0666 & ~umask)."""
+    from ..saving import atomic_write
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
