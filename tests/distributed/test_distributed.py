@@ -21,6 +21,26 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, "_worker.py")
 
 
+# -- bucket layout (pure Python) ---------------------------------------------------------------
+
+def test_small_models_get_several_buckets_under_the_cap():
+    from corenn.distributed.reducer import MIN_BUCKET_BYTES, MIN_BUCKETS, _Plan, bucket_target_bytes
+    cap = 4 << 20
+    assert bucket_target_bytes(64 << 20, cap) == cap                   # big model: the cap
+    assert bucket_target_bytes(400_000, cap) == 100_000               # small: total / MIN_BUCKETS
+    assert bucket_target_bytes(1000, cap) == MIN_BUCKET_BYTES         # tiny: the floor
+    assert bucket_target_bytes(1000, 2048) == 2048                    # never above the user's cap
+    # a CNN-like list of gradients (0.36 MiB): four layers finishing at nodes 3, 2, 1, 0
+    shapes = [(3, 3, 1, 32), (32,), (3, 3, 32, 64), (64,), (1600, 50), (50,), (50, 10), (10,)]
+    ready = [0, 0, 1, 1, 2, 2, 3, 3]
+    plan = _Plan(None, shapes, ready, cap)
+    assert len(plan.buckets) >= 2, [b.nbytes for b, _ in plan.buckets]
+    assert plan.buckets[0][1][0] in (6, 7)                 # the last layer's gradients go first
+    every = sorted(i for _, members in plan.buckets for i in members)
+    assert every == list(range(len(shapes)))               # each weight in exactly one bucket
+    assert MIN_BUCKETS >= 2
+
+
 # -- sharding (pure Python) --------------------------------------------------------------------
 
 @pytest.mark.parametrize("size", [1, 2, 3])

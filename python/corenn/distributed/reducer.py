@@ -1,7 +1,7 @@
 """Gradient reduction in buckets, started while the backward pass is still running.
 
 The gradients of one step are packed into a few flat float32 buckets of about ``bucket_bytes``
-each. The layout is decided once (per model structure) and is the same on every rank: weights in
+each (smaller for a small model, so that it has several: bucket_target_bytes). The layout is decided once (per model structure) and is the same on every rank: weights in
 the order the backward pass finishes them (the graph's last node first), those only final after
 the walk (shared layers, regularized weights, subclassed models) last; a weight never straddles
 two buckets. During the backward walk the graph calls ``node_done(k)`` after node k (the hook
@@ -26,6 +26,19 @@ import numpy as np
 from . import _mpi
 
 DEFAULT_BUCKET_BYTES = 4 << 20
+# A model whose gradients fit in one bucket of the cap would get no overlap at all: its one bucket
+# is complete only when the walk ends (the first layer's gradient comes last). Such a model is cut
+# into about MIN_BUCKETS buckets, none under MIN_BUCKET_BYTES (below that a collective's latency,
+# tens of microseconds, costs more than the overlap it buys).
+MIN_BUCKETS = 4
+MIN_BUCKET_BYTES = 64 << 10
+
+
+def bucket_target_bytes(total_bytes, cap):
+    """The bucket size for ``total_bytes`` of gradients under the cap ``cap`` (the user's
+    bucket_bytes): the cap, or for a small model total / MIN_BUCKETS, floored at MIN_BUCKET_BYTES
+    (never above the cap)."""
+    return min(cap, max(MIN_BUCKET_BYTES, -(-total_bytes // MIN_BUCKETS)))
 
 
 class ReduceStats:
@@ -51,6 +64,8 @@ class _Plan:
         order = sorted(range(len(shapes)), key=lambda i: (-ready_at_node[i] if ready_at_node[i] is not None
                                                           else 1, i))
         self.buckets, self.bucket_of, self.view_of = [], {}, {}
+        total = sum(4 * int(np.prod(sh, dtype=np.int64)) for sh in shapes if sh is not None)
+        bucket_bytes = bucket_target_bytes(total, bucket_bytes)
         members, nbytes = [], 0
         for i in order:
             if shapes[i] is None:
@@ -83,7 +98,8 @@ class _Plan:
 class GradientReducer:
     """Sums (weighted) gradients over the ranks in buckets; see the module docstring.
 
-    bucket_bytes: the bucket size; overlap: start buckets from the backward hook (False: all of
+    bucket_bytes: the largest bucket (a model with fewer gradient bytes than MIN_BUCKETS buckets of
+    it gets smaller ones: bucket_target_bytes); overlap: start buckets from the backward hook (False: all of
     them after the backward pass, for comparison).
     """
 
