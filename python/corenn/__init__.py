@@ -17,15 +17,6 @@ from .autodiff import GradientTape, convert as _convert
 newaxis = None
 
 
-def convert_to_tensor(value, dtype=None):
-    """A corenn Tensor for ``value`` (a Tensor passes through; arrays and numbers are converted,
-    float data to float32)."""
-    if dtype is not None and not isinstance(value, Tensor):
-        import numpy as _np
-        value = _np.asarray(value, dtype=dtype)
-    return _convert(value, "convert_to_tensor")
-
-
 def function(func=None, **kwargs):
     """``@corenn.function`` / ``@tf.function(...)``: accepted so TensorFlow scripts run; the
     function runs eagerly (corenn has no graph capture; its layers are fused kernels already)."""
@@ -44,6 +35,7 @@ def show_config(print_out=True):
     registers), the chosen ISA and why (auto, CORENN_ISA, set_isa, or a fallback note), the
     thread count and the GEMM micro-tile and block sizes of each ISA this CPU can run."""
     from . import _C
+    print = _builtins.print   # this module's `print` is tf.print
     cfg = _C.cpu_config()
     if print_out:
         print(f"corenn {__version__}")
@@ -60,7 +52,25 @@ def show_config(print_out=True):
 
 __version__ = "0.1.0"
 
+# TensorFlow's names on `tf` (tf.constant, tf.reduce_mean, tf.float32, tf.nn, tf.math, tf.strings,
+# ...), so tutorials written for `import tensorflow as tf` run after `import corenn as tf`.
+import builtins as _builtins  # noqa: E402
+from . import dtypes, math, nn, strings  # noqa: E402
+from .dtypes import (DType, as_dtype, bool, double, float16, float32, float64, half, int8,  # noqa: E402,A004
+                     int16, int32, int64, string, uint8, uint16, uint32, uint64)
+from ._tf_api import *  # noqa: E402,F401,F403
+from ._tf_api import __all__ as _tf_names  # noqa: E402
+from . import random  # noqa: E402  (keras.random, plus tf.random.set_seed)
+
+
+class version:
+    """``tf.version.VERSION``."""
+    VERSION = __version__
+
 __all__ = ["Model", "Input", "GradientTape", "function", "convert_to_tensor", "newaxis", "keras",
            "autodiff", "ops", "Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
            "initializers", "regularizers", "callbacks", "utils", "datasets", "Tensor", "kernels", "cuda",
-           "set_num_threads", "get_num_threads", "show_config", "__version__"]
+           "set_num_threads", "get_num_threads", "show_config", "__version__", "version", "dtypes", "math",
+           "nn", "strings", "random", "DType", "as_dtype", "bool", "double", "float16", "float32",
+           "float64", "half", "int8", "int16", "int32", "int64", "string", "uint8", "uint16", "uint32",
+           "uint64"] + [n for n in _tf_names if n not in ("newaxis", "convert_to_tensor")]

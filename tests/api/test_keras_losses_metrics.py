@@ -476,4 +476,6 @@ def test_accuracy_metrics_take_sample_weights(rng):
     yb = (rng.random(6) > 0.5).astype(np.float32)
     b.update_state(yb, pred[:, 0, 0], sample_weight=w)
     assert b.result() == pytest.approx(((pred[:, 0, 0] > 0.5) == yb) @ w / w.sum(), rel=1e-6)
-    assert float(losses.cosine_similarity(pred, pred, axis=-1)) == pytest.approx(-1.0, rel=1e-6)
+    per_row = np.asarray(losses.cosine_similarity(pred, pred, axis=-1))   # Keras 3: per sample
+    assert per_row.shape == pred.shape[:-1]
+    np.testing.assert_allclose(per_row, -1.0, rtol=1e-6)

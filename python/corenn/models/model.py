@@ -28,6 +28,7 @@ from .. import autodiff, kernels
 from .. import losses as _losses
 from .. import metrics as _metrics
 from ..layers.base import InputLayer, Layer, shape_str
+from ..strings import as_string_array, is_string_array
 from . import _data, fusion
 from . import graph as _graph_mod
 from .graph import Graph, KerasTensor, is_symbolic
@@ -683,6 +684,7 @@ class Model(TrainingLoops):
         return arrays
 
     def _check_x(self, x, spec, op):
+        x = adjust_input_rank(self, x, spec, op)
         expected = spec.shape[1:]
         if len(expected) != x.ndim - 1 or any(e is not None and e != g for e, g in zip(expected, x.shape[1:])):
             hint = ""
@@ -777,7 +779,7 @@ class Model(TrainingLoops):
             {k: a[:1] for k, a in x.items()} if isinstance(x, dict) else x[:1])
         with stop_recording():
             out = self._call_user(_tensors(first) if not isinstance(first, dict) else
-                                  {k: kernels.as_tensor(a) for k, a in first.items()}, False)
+                                  {k: as_input(a) for k, a in first.items()}, False)
         outs = out if isinstance(out, (list, tuple)) else [out]
         self._free_output_shapes = [(None,) + tuple(o.shape[1:]) for o in outs]
 
@@ -827,7 +829,7 @@ class Model(TrainingLoops):
             graph = self._captured_graph(xs, False)
             if graph is None:
                 return self._call_user(xs if len(xs) > 1 else xs[0], training)
-            outs = graph.forward([t if isinstance(t, kernels.Tensor) else kernels.as_tensor(t) for t in xs], False)
+            outs = graph.forward([t if isinstance(t, kernels.Tensor) else as_input(t) for t in xs], False)
             return outs if self._returns_list else outs[0]
         timings = self._timings() if training and self.profile else None
         outs = self._graph.forward(xs, training, timings)
@@ -1140,15 +1142,47 @@ def _signature_takes_training(fn):
 
 
 def _to_array(model, x, op):
+    """One input's data as a float32 array, or (text for an Input(dtype='string')) as an object
+    array of str: corenn's string tensors, which only the text and lookup layers read."""
     if isinstance(x, kernels.Tensor):
         x = np.asarray(x)
     if isinstance(x, (list, tuple)) or not hasattr(x, "dtype"):
-        x = np.asarray(x)
-    if x.dtype.kind not in "fiub":
+        x = np.asarray(x, dtype=object if is_string_array(x) else None)
+    if x.dtype.kind in "USO":
+        if not is_string_array(x) and x.size:
+            raise TypeError(f"{model.name}.{op}: x must be numbers or strings, got dtype {x.dtype} "
+                            f"holding {type(x.reshape(-1)[0]).__name__}")
+        x = as_string_array(x, op)
+    elif x.dtype.kind not in "fiub":
         raise TypeError(f"{model.name}.{op}: x must be numeric, got dtype {x.dtype}")
     if x.ndim == 0 or x.shape[0] == 0:
         raise ValueError(f"{model.name}.{op}: x is empty (shape {x.shape}); it needs at least one sample")
-    return np.ascontiguousarray(x, dtype=np.float32)
+    return x if x.dtype == object else np.ascontiguousarray(x, dtype=np.float32)
+
+
+def as_input(a):
+    """A model input's batch as the graph takes it: a Tensor, or the object array of a string
+    input (corenn Tensors hold numbers only)."""
+    if isinstance(a, np.ndarray) and a.dtype == object:
+        return a
+    return kernels.as_tensor(a)
+
+
+def adjust_input_rank(model, x, spec, op):
+    """Keras 3's input rank adjustment: data of one axis less than the input, whose last axis
+    is 1, gets that axis ((n,) for shape (None, 1)); data with an extra trailing axis of 1 loses
+    it. Then the dtype kind must match: strings for a string input, numbers otherwise."""
+    rank = len(spec.shape)
+    if x.ndim == rank - 1 and rank >= 2 and spec.shape[-1] == 1:
+        x = x.reshape(x.shape + (1,))
+    elif x.ndim == rank + 1 and x.shape[-1] == 1:
+        x = x.reshape(x.shape[:-1])
+    wants_text = spec.dtype == "string"
+    if wants_text != (x.dtype == object):
+        what = "strings" if wants_text else f"numbers ({spec.dtype})"
+        got = "strings" if x.dtype == object else f"numbers ({x.dtype})"
+        raise TypeError(f"{model.name}.{op}: input '{spec.name}' takes {what}, but x holds {got}")
+    return x
 
 
 def _prepare_free_x(model, x, op):
@@ -1173,8 +1207,8 @@ def _data_len(x):
 
 def _tensors(x):
     if isinstance(x, list):
-        return [None if a is None else kernels.as_tensor(a) for a in x]
-    return kernels.as_tensor(x)
+        return [None if a is None else as_input(a) for a in x]
+    return as_input(x)
 
 
 def _label_shape_fits(given, lead):

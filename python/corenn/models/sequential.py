@@ -178,10 +178,14 @@ class Sequential(Model):
                           else x, op)
             if self._input_shape is None:
                 self._input_shape = tuple(a.shape[1:])
+                # raw text into a first TextVectorization / StringLookup: a string input
+                self._input_dtype = "string" if a.dtype == object else self._input_dtype
             self.build()
         return super()._prepare_x(x, op)
 
     def _check_x(self, x, spec, op):
+        from .model import adjust_input_rank
+        x = adjust_input_rank(self, x, spec, op)
         expected = tuple(self._input_shape)
         if len(expected) != x.ndim - 1 or any(e is not None and e != g for e, g in zip(expected, x.shape[1:])):
             import math
@@ -234,7 +238,7 @@ def _chain(layers, input_shape, dtype, name):
         shape = layer.compute_output_shape(x.shape)
         multi = isinstance(shape, list)
         node = Node(layer, [x], [], False, multi)
-        node.outputs = [KerasTensor(s, "float32", name=layer.name, node=node, index=i)
+        node.outputs = [KerasTensor(s, getattr(layer, "output_dtype", "float32"), name=layer.name, node=node, index=i)
                         for i, s in enumerate(shape if multi else [shape])]
         attach_masks(node)
         x = node.outputs[0] if not multi else node.outputs
