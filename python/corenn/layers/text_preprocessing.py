@@ -14,10 +14,15 @@ descending), up to max_tokens entries including the mask and OOV entries.
 Hashing bins strings (and integers, as their decimal strings) with FarmHash Fingerprint64, as
 Keras does (tf.strings.to_hash_bucket_fast); _farmhash.py is checked against the C++ library.
 
+Strings are not Tensors (those hold numbers): a batch of strings is a NumPy array of str
+(dtype object). The string layers take such arrays eagerly, and are nodes of a model on an
+``Input(dtype='string')`` (or first in a Sequential fed raw text): the graph hands them the batch's
+array in that input's slot, and their outputs are Tensors again. tf_idf: counts times
+log(1 + documents / (1 + documents holding the token)) learned by adapt (the OOV entry gets the
+mean weight), as Keras.
+
 Not built: num_oov_indices > 1 (Keras hashes OOV tokens into several buckets), Hashing's salt
-(SipHash), the tf_idf output mode, ngrams, sparse / ragged outputs, string tensors inside
-compiled models (these layers run on NumPy arrays of strings before the model, or first in eager
-calls).
+(SipHash), sparse / ragged outputs.
 """
 from __future__ import annotations
 
@@ -153,6 +158,10 @@ class Hashing(Layer):
             raise ValueError(f"Hashing '{self.name}': output_mode must be one of "
                              f"{', '.join(OUTPUT_MODES)}, got {output_mode!r}")
         self.num_bins, self.mask_value, self.output_mode = int(num_bins), mask_value, output_mode
+
+    @property
+    def output_dtype(self):
+        return "int64" if self.output_mode == "int" else "float32"
 
     def _text(self, v):
         if isinstance(v, bytes):

@@ -459,11 +459,13 @@ class Model(TrainingLoops):
     def _flatten_inputs(self, inputs, op):
         n = len(self.inputs)
         if isinstance(inputs, dict):
-            missing = [t.name for t in self.inputs if t.name not in inputs]
+            # a model built from a dict of inputs is fed by its keys (Keras), else by input names
+            keys = self._input_dict_keys or [t.name for t in self.inputs]
+            missing = [k for k in keys if k not in inputs]
             if missing:
                 raise ValueError(f"{self.name}.{op}: missing input(s) {', '.join(missing)}; the model's "
-                                 f"inputs are {', '.join(t.name for t in self.inputs)}")
-            return [inputs[t.name] for t in self.inputs]
+                                 f"inputs are {', '.join(keys)}")
+            return [inputs[k] for k in keys]
         flat = list(inputs) if isinstance(inputs, (list, tuple)) and n > 1 else [inputs]
         if len(flat) != n:
             raise ValueError(f"{self.name}.{op}: the model has {n} inputs, got {len(flat)}")

@@ -139,9 +139,15 @@ class Sequential(Model):
     def call(self, inputs, training=None, mask=None):
         """A Sequential without a declared input shape builds on its first call, as in Keras (a
         Sequential held by a subclassed model is first called on data, or under a tape)."""
-        if not hasattr(inputs, "shape"):  # nested Python lists: one input's data
+        from ..strings import as_string_array, is_string_array
+        text = is_string_array(inputs) and not isinstance(inputs, KerasTensor)
+        if text:   # raw strings for a first TextVectorization / StringLookup
+            inputs = as_string_array(inputs, "call")
+        elif not hasattr(inputs, "shape"):  # nested Python lists: one input's data
             inputs = np.asarray(inputs, np.float32)
         if self._graph is None:
+            if text and self._input_shape is None:
+                self._input_dtype = "string"
             self.build((None,) + tuple(inputs.shape[1:]))
         return super().call(inputs, training, mask)
 
