@@ -201,6 +201,14 @@ class _RandomLayer(Layer):
         self.seed = None if seed is None else int(seed)
         self._rng = None if seed is None else np.random.default_rng(self.seed)
 
+    # Keras 3's augmentation layers default to training=True in their call signature: called
+    # directly (or inside a model called without training=) they augment; fit passes True,
+    # predict / evaluate False.
+    default_training = True
+
+    def __call__(self, inputs, training=None, **kwargs):
+        return super().__call__(inputs, training=True if training is None else training, **kwargs)
+
     def _generator(self):
         if self._rng is not None:
             return self._rng

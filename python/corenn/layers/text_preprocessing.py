@@ -295,6 +295,7 @@ class _IndexLookup(Layer):
                              f"{self.max_tokens}")
         self._tokens = tokens
         self._index = {t: i + len(reserved) for i, t in enumerate(tokens)}
+        self.idf_weights = None   # weights of an earlier vocabulary no longer apply
         if self.output_mode == "tf_idf" and idf_weights is not None:
             w = np.asarray(idf_weights, np.float64).reshape(-1)
             if w.size != given or not np.all(np.isfinite(w)):

@@ -423,7 +423,10 @@ class Model(TrainingLoops):
         if is_symbolic(inputs):
             return self._call_symbolic(inputs)
         self._clear_losses()   # a new call: the losses of the last one are forgotten
-        if autodiff.recording_tape() is not None or self._graph is None or training:
+        if autodiff.recording_tape() is not None or self._graph is None or training or (
+                training is None and self._has_default_training_layers()):
+            # layer by layer: each layer resolves training=None itself (an augmentation layer
+            # augments, as in Keras 3)
             return self._call_eager(inputs, training)
         xs = self._prepare_x(inputs, "__call__")
         with self._step_lock:   # one forward pass on the whole input; the outputs copied out of the buffers
@@ -433,6 +436,9 @@ class Model(TrainingLoops):
             outs = [np.array(o, copy=True) for o in (outs if isinstance(outs, list) else [outs])]
         outs = [kernels.Tensor.from_numpy(o) for o in outs]   # Tensors, as Keras returns
         return self._structure_outputs(outs)
+
+    def _has_default_training_layers(self):
+        return any(getattr(l, "default_training", False) for l in self._graph.layers)
 
     def call(self, inputs, training=None, mask=None):
         """The forward computation: a graph model replays its layer calls; subclasses override."""
