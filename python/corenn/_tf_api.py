@@ -40,6 +40,15 @@ def _is_string(x):
     return is_string_array(x) and not isinstance(x, Tensor)
 
 
+def _tensor(a):
+    """A Tensor of ``a``; booleans become float32 0/1, as corenn's comparisons give them (a
+    Tensor holds float32, int32 or int64)."""
+    a = np.asarray(a)
+    if a.dtype == np.bool_:
+        a = a.astype(np.float32)
+    return Tensor.from_numpy(np.array(a, order="C"))
+
+
 def _dtype_name(dtype):
     return None if dtype is None else str(_dtypes.as_dtype(dtype))
 
@@ -66,7 +75,7 @@ def constant(value, dtype=None, shape=None, name=None):
         a = a.astype(np.int32)   # Python ints are int32 in TensorFlow
     if shape is not None:
         a = np.broadcast_to(a, tuple(shape)).copy() if a.size == 1 else a.reshape(tuple(shape))
-    return Tensor.from_numpy(np.array(a, order="C"))
+    return _tensor(a)
 
 
 def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
@@ -217,7 +226,8 @@ def _reduction(name, op, int_fn):
             x = np.asarray(x)
         if np.dtype(x.dtype).kind in "iub":
             out = int_fn(np.asarray(x), axis=_axis(axis), keepdims=keepdims)
-            return Tensor.from_numpy(np.array(out, dtype=np.asarray(x).dtype, order="C"))
+            a = np.asarray(x)
+            return _tensor(np.asarray(out, dtype=a.dtype if a.dtype != np.bool_ else np.int64))
         return op(x, axis=_axis(axis), keepdims=keepdims)
     reduce.__name__ = reduce.__qualname__ = name
     reduce.__doc__ = f"``tf.{name}``: {op.__name__} over ``axis`` (None: all axes)."
@@ -241,11 +251,11 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
 
 
 def reduce_any(input_tensor, axis=None, keepdims=False, name=None):
-    return Tensor.from_numpy(np.array(np.any(np.asarray(input_tensor), axis=_axis(axis), keepdims=keepdims), order="C"))
+    return _tensor(np.any(np.asarray(input_tensor), axis=_axis(axis), keepdims=keepdims))
 
 
 def reduce_all(input_tensor, axis=None, keepdims=False, name=None):
-    return Tensor.from_numpy(np.array(np.all(np.asarray(input_tensor), axis=_axis(axis), keepdims=keepdims), order="C"))
+    return _tensor(np.all(np.asarray(input_tensor), axis=_axis(axis), keepdims=keepdims))
 
 
 def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
@@ -392,7 +402,7 @@ def einsum(equation, *inputs, **kwargs):
 def boolean_mask(tensor, mask, axis=None, name=None):
     a, m = np.asarray(tensor), np.asarray(mask).astype(bool)
     out = a[m]
-    return as_string_array(out) if _is_string(tensor) else Tensor.from_numpy(np.ascontiguousarray(out))
+    return as_string_array(out) if _is_string(tensor) else _tensor(out)
 
 
 def print(*inputs, **kwargs):  # noqa: A001 - TensorFlow's name

@@ -26,19 +26,19 @@ class DType(str):
 
     @property
     def as_numpy_dtype(self):
-        return np.object_ if self == "string" else np.dtype(str(self)).type
+        return np.object_ if str(self) == "string" else np.dtype(str(self)).type
 
     @property
     def is_floating(self):
-        return self != "string" and np.dtype(str(self)).kind == "f"
+        return str(self) != "string" and np.dtype(str(self)).kind == "f"
 
     @property
     def is_integer(self):
-        return self != "string" and np.dtype(str(self)).kind in "iu"
+        return str(self) != "string" and np.dtype(str(self)).kind in "iu"
 
     @property
     def is_bool(self):
-        return self == "bool"
+        return str(self) == "bool"
 
     @property
     def min(self):
@@ -49,10 +49,11 @@ class DType(str):
         return _limits(self).max
 
     def __eq__(self, other):
+        name = str(self)
         if isinstance(other, str):
-            return str.__eq__(self, other) or (self == "string" and other in ("str", "object"))
+            return name == str(other) or (name == "string" and other in ("str", "object"))
         try:
-            return self != "string" and np.dtype(str(self)) == np.dtype(other)
+            return name != "string" and np.dtype(name) == np.dtype(other)
         except TypeError:
             return False
 

@@ -29,7 +29,9 @@ def test_constant_and_convert_to_tensor_follow_tensorflow_dtypes():
     assert tf.constant([1, 2, 3]).dtype == "int32"       # Python ints: int32
     assert tf.constant(np.arange(3)).dtype == "int64"    # NumPy int64 stays
     assert tf.constant(np.ones(2)).dtype == "float32"    # float64 data: float32
-    assert tf.constant([1, 2], dtype=tf.float64).dtype == "float64"
+    assert tf.constant([1, 2], dtype=tf.int64).dtype == "int64"
+    with pytest.raises(TypeError, match="float32, int32 and int64"):   # corenn computes in float32
+        tf.constant([1, 2], dtype=tf.float64)
     np.testing.assert_array_equal(tf.constant(7.0, shape=(2, 2)).numpy(), np.full((2, 2), 7.0))
     np.testing.assert_array_equal(tf.constant([1, 2, 3, 4], shape=(2, 2)).numpy(), [[1, 2], [3, 4]])
     text = tf.constant(["a b", "c"])
@@ -94,7 +96,7 @@ def test_nn_and_math_functions_match_the_reference(rng):
     np.testing.assert_allclose(tf.nn.softmax(z).numpy(), ref.activation("softmax", z64), rtol=1e-5)
     np.testing.assert_allclose(tf.nn.log_softmax(z).numpy(), ref._log_softmax(z64), rtol=1e-5, atol=1e-6)
     for name in ("relu", "sigmoid", "tanh", "elu", "selu", "softplus"):
-        np.testing.assert_allclose(getattr(tf.nn, name)(z).numpy(), ref.activation(name, z64),
+        np.testing.assert_allclose(getattr(tf.nn, name)(z).numpy(), ref.activation(name, z64, alpha=1.0),
                                    rtol=1e-5, atol=1e-6, err_msg=name)
     np.testing.assert_allclose(tf.nn.leaky_relu(z, alpha=0.1).numpy(), np.where(z64 > 0, z64, 0.1 * z64), rtol=1e-6)
     np.testing.assert_allclose(tf.math.l2_normalize(z, axis=1).numpy(),

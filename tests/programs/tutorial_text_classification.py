@@ -67,11 +67,11 @@ model = tf.keras.Sequential([
   layers.Dropout(0.2),
   layers.GlobalAveragePooling1D(),
   layers.Dropout(0.2),
-  layers.Dense(1, activation='sigmoid')])
+  layers.Dense(1)])
 
-model.compile(loss=losses.BinaryCrossentropy(),
+model.compile(loss=losses.BinaryCrossentropy(from_logits=True),
               optimizer='adam',
-              metrics=[tf.metrics.BinaryAccuracy(threshold=0.5)])
+              metrics=[tf.metrics.BinaryAccuracy(threshold=0.0)])
 
 epochs = 30
 history = model.fit(
