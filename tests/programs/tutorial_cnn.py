@@ -7,7 +7,10 @@ from corenn.keras import datasets, layers, models
 
 tf.keras.utils.set_random_seed(0)
 rng = np.random.default_rng(6)
-patterns = rng.integers(0, 256, size=(10, 32, 32, 3))
+patterns = np.zeros((10, 32, 32, 3))
+for k in range(10):   # class k: a coloured band in its own place
+    patterns[k, 3 * k: 3 * k + 4, :, k % 3] = 255
+    patterns[k, :, 3 * k: 3 * k + 4, (k + 1) % 3] = 200
 train_labels, test_labels = rng.integers(0, 10, (300, 1)), rng.integers(0, 10, (100, 1))
 train_images = np.clip(patterns[train_labels[:, 0]] + rng.normal(0, 50, (300, 32, 32, 3)), 0, 255).astype("uint8")
 test_images = np.clip(patterns[test_labels[:, 0]] + rng.normal(0, 50, (100, 32, 32, 3)), 0, 255).astype("uint8")

@@ -78,6 +78,9 @@ class Embedding(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
 
+    def check_input_shape(self, shape):
+        pass   # a lookup per index: indices of any shape, whatever the first call had (Keras)
+
     def compute_mask(self, inputs, mask=None):
         """With mask_zero, the mask of data ``inputs``: float32, 1 where the index is not 0."""
         if not self.mask_zero:
