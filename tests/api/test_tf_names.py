@@ -172,3 +172,21 @@ def test_version_and_module_names():
     assert tf.version.VERSION == tf.__version__
     assert tf.keras.layers.Dense is not None and tf.metrics.BinaryAccuracy is not None
     tf.print("printed", tf.constant([1, 2]))
+
+
+def test_integer_tensors_index_lists_and_img_to_array():
+    names = ["a", "b", "c"]
+    scores = tf.nn.softmax(np.array([0.1, 3.0, 0.2]))
+    assert names[np.argmax(scores)] == "b" and names[tf.argmax(scores)] == "b"
+    assert list(range(tf.constant(3))) == [0, 1, 2]
+    with pytest.raises(TypeError, match="integer Tensor"):
+        names[tf.constant(1.0)]
+    with pytest.raises(TypeError, match="one-element"):
+        names[tf.constant([1, 2])]
+    img = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
+    arr = tf.keras.utils.img_to_array(img)
+    assert arr.dtype == np.float32 and arr.shape == (2, 2, 3) and arr[1, 1, 2] == 11.0
+    assert tf.keras.utils.img_to_array(img[..., 0]).shape == (2, 2, 1)
+    assert tf.keras.utils.img_to_array(img, data_format="channels_first").shape == (3, 2, 2)
+    with pytest.raises(ValueError, match="img_to_array"):
+        tf.keras.utils.img_to_array(np.zeros(3))

@@ -1,5 +1,5 @@
 """Utilities: reproducibility, progress bars, label encoding, sequence padding, training plots."""
-from .data import normalize, to_categorical
+from .data import img_to_array, normalize, to_categorical
 from .model_plot import plot_model
 from .plotting import plot_history
 from .progbar import Progbar
@@ -7,4 +7,4 @@ from .random import get_generator, next_seed, set_random_seed
 from .sequence import pad_sequences
 
 __all__ = ["Progbar", "get_generator", "next_seed", "normalize", "pad_sequences", "plot_history", "plot_model",
-           "set_random_seed", "to_categorical"]
+           "set_random_seed", "to_categorical", "img_to_array"]
