@@ -199,12 +199,12 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
 def argmax(input, axis=None, output_type="int64", name=None):  # noqa: A002
     """Index of the largest value along ``axis`` (TensorFlow's default: axis 0)."""
     a = np.argmax(np.asarray(input), axis=0 if axis is None else int(axis))
-    return Tensor.from_numpy(np.ascontiguousarray(a, dtype=_dtype_name(output_type)))
+    return _tensor(np.asarray(a, dtype=_dtype_name(output_type)))
 
 
 def argmin(input, axis=None, output_type="int64", name=None):  # noqa: A002
     a = np.argmin(np.asarray(input), axis=0 if axis is None else int(axis))
-    return Tensor.from_numpy(np.ascontiguousarray(a, dtype=_dtype_name(output_type)))
+    return _tensor(np.asarray(a, dtype=_dtype_name(output_type)))
 
 
 def _axis(axis):

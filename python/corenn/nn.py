@@ -85,3 +85,12 @@ def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None
                          f"[0, {depth}), got {lab.min()}..{lab.max()}")
     onehot = np.eye(depth, dtype=np.float32)[lab]
     return softmax_cross_entropy_with_logits(onehot, logits)
+
+
+# As a layer's activation= (Dense(10, activation=tf.nn.relu)), these are the fused kernels'
+# activations of the same name (the layer runs its explicit backward pass, not this function).
+for _fn, _name in ((relu, "relu"), (sigmoid, "sigmoid"), (tanh, "tanh"), (elu, "elu"),
+                   (selu, "selu"), (silu, "swish"), (softplus, "softplus"), (softmax, "softmax"),
+                   (log_softmax, "log_softmax"), (leaky_relu, "leaky_relu")):
+    _fn._corenn_activation = _name
+del _fn, _name

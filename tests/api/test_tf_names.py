@@ -190,3 +190,8 @@ def test_integer_tensors_index_lists_and_img_to_array():
     assert tf.keras.utils.img_to_array(img, data_format="channels_first").shape == (3, 2, 2)
     with pytest.raises(ValueError, match="img_to_array"):
         tf.keras.utils.img_to_array(np.zeros(3))
+
+
+def test_argmax_of_a_vector_is_a_scalar():
+    i = tf.math.argmax(np.array([0.1, 0.9, 0.3]))
+    assert i.shape == () and ["a", "b", "c"][i.numpy()] == "b"
