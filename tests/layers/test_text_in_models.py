@@ -153,3 +153,21 @@ def test_input_rank_adjustment_as_keras_3():
     a, b = keras.Input(shape=(1,), name="a"), keras.Input(shape=(1,), name="b")
     two = keras.Model({"a": a, "b": b}, layers.Add()([a, b]))
     np.testing.assert_array_equal(two.predict({"a": np.array([1.0]), "b": np.array([2.0])}, verbose=0), [[3.0]])
+
+
+def test_functional_text_model_with_tf_idf_saves_and_loads(tmp_path):
+    docs = np.array(["red apple", "green apple pie", "red red wine", "pie"])
+    vec = layers.TextVectorization(output_mode="tf_idf", ngrams=2)
+    vec.adapt(docs)
+    inp = keras.Input(shape=(1,), dtype="string", name="text")
+    out = layers.Dense(2, kernel_initializer="glorot_uniform")(vec(inp))
+    model = keras.Model(inp, out)
+    expected = model.predict(docs, verbose=0)
+    np.testing.assert_allclose(expected, np.asarray(vec(docs)) @ model.layers[-1].get_weights()[0]
+                               + model.layers[-1].get_weights()[1], rtol=1e-5, atol=1e-6)
+    path = tmp_path / "text.keras"
+    model.save(path)
+    again = keras.models.load_model(path)
+    np.testing.assert_allclose(again.predict(docs, verbose=0), expected, rtol=1e-6)
+    assert again.get_layer(vec.name).get_vocabulary() == vec.get_vocabulary()
+    assert again.get_layer(vec.name).ngrams == (1, 2)
