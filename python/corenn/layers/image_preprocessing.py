@@ -11,7 +11,8 @@ Two kernels do the geometry (csrc/ops/resize2d.h, csrc/ops/image_transform.h):
 Both have a backward (the transposed sampling), so every layer here is differentiable with
 respect to its input and can sit anywhere in a model.
 
-The random layers are active only with ``training=True`` (identity otherwise, as in Keras,
+The random layers are active only with ``training=True`` (their default when called directly,
+as Keras 3's; identity otherwise, as in Keras,
 except RandomCrop, which resizes at inference). Their parameters are drawn per sample from
 corenn's generator (``corenn.utils.set_random_seed``), or from a generator of their own when
 ``seed`` is given.
