@@ -57,7 +57,7 @@ def test_strings_into_a_numeric_input_and_numbers_into_a_string_input_are_refuse
     with pytest.raises(TypeError, match="'colour' takes strings"):
         model.predict(np.zeros((2, 1)), verbose=0)
     num = keras.Sequential([keras.Input(shape=(1,)), layers.Dense(1)])
-    with pytest.raises(TypeError, match="takes numbers"):
+    with pytest.raises(TypeError, match="takes numeric data"):
         num.predict(np.array([["a"]]), verbose=0)
     with pytest.raises(TypeError, match="TextVectorization .* takes strings"):
         layers.TextVectorization()(keras.Input(shape=(3,)))

@@ -1187,8 +1187,8 @@ def adjust_input_rank(model, x, spec, op):
         x = x.reshape(x.shape[:-1])
     wants_text = spec.dtype == "string"
     if wants_text != (x.dtype == object):
-        what = "strings" if wants_text else f"numbers ({spec.dtype})"
-        got = "strings" if x.dtype == object else f"numbers ({x.dtype})"
+        what = "strings" if wants_text else f"numeric data ({spec.dtype})"
+        got = "strings" if x.dtype == object else f"numeric data ({x.dtype})"
         raise TypeError(f"{model.name}.{op}: input '{spec.name}' takes {what}, but x holds {got}")
     return x
 
