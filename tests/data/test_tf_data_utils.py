@@ -165,3 +165,39 @@ def test_split_dataset_bad_sizes():
         split_dataset(np.arange(10), left_size=1.5)
     with pytest.raises(TypeError, match="split_dataset: dataset must be a Dataset"):
         split_dataset("abc", left_size=1)
+
+
+# -- image_dataset_from_directory ------------------------------------------------------------------
+
+def test_image_dataset_reads_resizes_and_labels_images(tmp_path):
+    Image = pytest.importorskip("PIL.Image", reason="Pillow (with matplotlib, the 'plot' extra) decodes images")
+    colours = {"cats": [(200, 10, 30), (90, 90, 90)], "dogs": [(0, 128, 255)]}
+    for cls, cs in colours.items():
+        (tmp_path / cls).mkdir()
+        for i, c in enumerate(cs):
+            Image.new("RGB", (6, 4), c).save(tmp_path / cls / f"{i}.png")   # width 6, height 4
+    (tmp_path / "dogs" / "notes.txt").write_text("not an image")
+    ds = tf.utils.image_dataset_from_directory(tmp_path, image_size=(2, 3), batch_size=2, shuffle=False,
+                                               verbose=False)
+    assert ds.class_names == ["cats", "dogs"]
+    batches = list(ds.as_numpy_iterator())
+    images = np.concatenate([b[0] for b in batches])
+    labels = np.concatenate([b[1] for b in batches])
+    assert images.shape == (3, 2, 3, 3) and images.dtype == np.float32
+    assert labels.tolist() == [0, 0, 1]
+    # a one-colour image resized is the same colour everywhere
+    for img, c in zip(images, colours["cats"] + colours["dogs"]):
+        np.testing.assert_array_equal(img, np.broadcast_to(np.float32(c), (2, 3, 3)))
+    gray = next(tf.utils.image_dataset_from_directory(tmp_path, image_size=(2, 3), color_mode="grayscale",
+                                                      shuffle=False, verbose=False, labels=None).as_numpy_iterator())
+    assert gray.shape == (3, 2, 3, 1)
+    assert gray[1, 0, 0, 0] == 90.0                            # grey stays grey
+    # nearest: a 2x2 checker to 4x4 repeats each pixel twice per axis, TF's half-pixel rule
+    (tmp_path / "checker").mkdir()
+    checker = np.array([[[0, 0, 0], [255, 255, 255]], [[255, 255, 255], [0, 0, 0]]], np.uint8)
+    Image.fromarray(checker).save(tmp_path / "checker" / "c.png")
+    big = next(tf.utils.image_dataset_from_directory(tmp_path / "checker", labels=None, image_size=(4, 4),
+                                                     interpolation="nearest", shuffle=False,
+                                                     verbose=False).as_numpy_iterator())
+    np.testing.assert_array_equal(big[0, :, :, 0], [[0, 0, 255, 255], [0, 0, 255, 255],
+                                                    [255, 255, 0, 0], [255, 255, 0, 0]])

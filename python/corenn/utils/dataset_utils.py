@@ -1,5 +1,8 @@
 """Keras' dataset helpers over corenn.data.Dataset: timeseries_dataset_from_array,
-text_dataset_from_directory, split_dataset (Keras 3's arguments, order and defaults).
+text_dataset_from_directory, image_dataset_from_directory, split_dataset (Keras 3's arguments,
+order and defaults). Images are decoded with Pillow (installed with matplotlib, the ``plot``
+extra; imported only when images are read) and resized by the Resizing layer's kernel (TF's
+half-pixel rule, as Keras resizes them).
 
 Where Keras draws a random seed (shuffling without ``seed=``), corenn draws it from its own
 generator, so ``utils.set_random_seed`` makes the result reproducible.
@@ -12,7 +15,8 @@ import random as _py_random
 
 import numpy as np
 
-__all__ = ["timeseries_dataset_from_array", "text_dataset_from_directory", "split_dataset"]
+__all__ = ["timeseries_dataset_from_array", "text_dataset_from_directory", "image_dataset_from_directory",
+           "split_dataset"]
 
 
 def _draw_seed():
@@ -205,6 +209,103 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
         if shuffle:
             ds = ds.shuffle(batch_size * 8 if batch_size else 1024, seed=seed)
         ds = ds.map(read)
+        if batch_size is not None:
+            ds = ds.batch(batch_size)
+        ds.class_names = class_names
+        ds.file_paths = list(paths[lo:hi])
+        return ds
+
+    n = len(paths)
+    if not validation_split:
+        return make(0, n, None)
+    n_val = int(validation_split * n)
+    if n_val == 0 or n_val == n:
+        raise ValueError(f"{where}: validation_split={validation_split} of {n} files leaves an empty subset")
+    if subset == "training":
+        return make(0, n - n_val, "training")
+    if subset == "validation":
+        return make(n - n_val, n, "validation")
+    return [make(0, n - n_val, "training"), make(n - n_val, n, "validation")]
+
+
+# -- image files --------------------------------------------------------------------------------
+
+_IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+_CHANNELS = {"grayscale": ("L", 1), "rgb": ("RGB", 3), "rgba": ("RGBA", 4)}
+
+
+def _pil_image():
+    try:
+        from PIL import Image
+    except ImportError as exc:
+        raise ImportError("image_dataset_from_directory decodes images with Pillow: pip install pillow "
+                          '(it comes with matplotlib, pip install "corenn[plot]")') from exc
+    return Image
+
+
+def image_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None,
+                                 color_mode="rgb", batch_size=32, image_size=(256, 256), shuffle=True, seed=None,
+                                 validation_split=None, subset=None, interpolation="bilinear", follow_links=False,
+                                 crop_to_aspect_ratio=False, pad_to_aspect_ratio=False, data_format=None,
+                                 verbose=True):
+    """A Dataset of (images, labels) batches from the image files (bmp, gif, jpeg, png) under
+    ``directory``, found and labelled as ``text_dataset_from_directory`` does; images are
+    float32 (n, height, width, channels) (``color_mode`` 'grayscale', 'rgb', 'rgba') resized to
+    ``image_size`` ('bilinear' or 'nearest'; ``crop_to_aspect_ratio`` resizes the largest
+    centred crop of that aspect ratio). The result has ``class_names`` and ``file_paths``."""
+    from .. import layers
+    from ..data import Dataset
+    where = "image_dataset_from_directory"
+    if color_mode not in _CHANNELS:
+        raise ValueError(f"{where}: color_mode must be 'grayscale', 'rgb' or 'rgba', got {color_mode!r}")
+    if label_mode not in ("int", "categorical", "binary", None):
+        raise ValueError(f"{where}: label_mode must be 'int', 'categorical', 'binary' or None, got {label_mode!r}")
+    if pad_to_aspect_ratio:
+        raise ValueError(f"{where}: pad_to_aspect_ratio is not supported; use crop_to_aspect_ratio or resize")
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"{where}: corenn images are channels_last, got data_format={data_format!r}")
+    if not isinstance(image_size, (tuple, list)) or len(image_size) != 2:
+        raise ValueError(f"{where}: image_size must be (height, width), got {image_size!r}")
+    height, width = (_count_arg(where, "image_size", v, 1) for v in image_size)
+    if labels is None:
+        label_mode = None
+    if batch_size is not None:
+        batch_size = _count_arg(where, "batch_size", batch_size, 1)
+    _check_split(where, validation_split, subset, shuffle, seed)
+    if shuffle and seed is None:
+        seed = _draw_seed()
+    paths, int_labels, class_names = _index_directory(where, directory, labels, _IMAGE_FORMATS, class_names,
+                                                      shuffle, seed, follow_links)
+    if not paths:
+        raise ValueError(f"{where}: no image files ({', '.join(_IMAGE_FORMATS)}) found in {directory!r}")
+    if verbose:
+        print(f"Found {len(paths)} files" + ("." if int_labels is None else
+                                             f" belonging to {len(class_names)} classes."))
+    encoded = None if label_mode is None else _encode_labels(where, int_labels, label_mode, len(class_names))
+    mode, _ = _CHANNELS[color_mode]
+    resize = layers.Resizing(height, width, interpolation=interpolation, crop_to_aspect_ratio=crop_to_aspect_ratio)
+    image_module = _pil_image()
+
+    def load(path, *label):
+        name = path.item() if isinstance(path, np.ndarray) else path
+        try:
+            with image_module.open(name) as img:
+                pixels = np.asarray(img.convert(mode), dtype=np.float32)
+        except OSError as exc:
+            raise ValueError(f"{where}: cannot decode {name!r} as an image ({exc})") from None
+        if pixels.ndim == 2:
+            pixels = pixels[:, :, None]
+        image = np.array(resize(pixels[None]))[0]
+        return (image,) + label if label else image
+
+    def make(lo, hi, name):
+        files = np.asarray(paths[lo:hi], dtype=object)
+        if verbose and name:
+            print(f"Using {hi - lo} files for {name}.")
+        ds = Dataset.from_tensor_slices(files if encoded is None else (files, encoded[lo:hi]))
+        if shuffle:
+            ds = ds.shuffle(batch_size * 8 if batch_size else 1024, seed=seed)
+        ds = ds.map(load)
         if batch_size is not None:
             ds = ds.batch(batch_size)
         ds.class_names = class_names
