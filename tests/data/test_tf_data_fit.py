@@ -247,7 +247,7 @@ def test_an_unbatched_dataset_is_refused_with_the_fix():
 def test_bad_dataset_input_names_the_problem():
     x, y = data()
     m = model()
-    with pytest.raises(ValueError, match=r"input '.*' expects shape \(None, 6\), but x has shape \(16, 5\)"):
+    with pytest.raises(ValueError, match=r"fit: .*expects .*shape \(None, 6\), but x has shape \(16, 5\)"):
         m.fit(Dataset.from_tensor_slices((x[:, :5], y)).batch(16), epochs=1, verbose=0)
     with pytest.raises(ValueError, match=r"fit: x is a Dataset, so batch_size must not be given"):
         m.fit(Dataset.from_tensor_slices((x, y)).batch(16), batch_size=16, verbose=0)

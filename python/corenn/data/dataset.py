@@ -839,9 +839,20 @@ class _Map(_Unary):
             yield self._apply(e)
 
     def _make_spec(self):
-        # tf.data traces map_func; here it runs on the first element
+        # tf.data traces map_func; here it runs on the first element. Over batches of unknown
+        # size the first batch's size is not the others': that axis stays unknown
         first = _first(self._input)
-        return None if first is _END else st.spec_of(self._apply(first))
+        if first is _END:
+            return None
+        spec = st.spec_of(self._apply(first))
+        if self._batched and _leading_unknown(self._input.element_spec):
+            spec = st.map_structure(lambda s: TensorSpec((None,) + s.shape[1:], s.dtype) if s.shape else s, spec)
+        return spec
+
+
+def _leading_unknown(spec):
+    return spec is not None and any(isinstance(s, TensorSpec) and s.shape and s.shape[0] is None
+                                    for s in st.flatten(spec))
 
 
 def _predicate_value(where, value):

@@ -108,7 +108,8 @@ class TrainingLoops:
         if class_weight is not None:
             class_weight = _data.check_class_weight(where, class_weight)
         train, steps, batch_size, validation_data = self._fit_data(
-            x, y, batch_size, sample_weight, class_weight, validation_split, validation_data, steps_per_epoch)
+            x, y, batch_size, sample_weight, class_weight, validation_split, validation_data, steps_per_epoch,
+            shuffle)
         val = None if validation_data is None else self._validation_source(validation_data, validation_steps)
         if self._data_parallel is not None:   # each rank validates on its shard
             val = self._data_parallel.shard_validation(val)
@@ -183,7 +184,7 @@ class TrainingLoops:
         return cbks.history
 
     def _fit_data(self, x, y, batch_size, sample_weight, class_weight, validation_split, validation_data,
-                  steps_per_epoch):
+                  steps_per_epoch, shuffle=False):
         """fit's training source (arrays (x, y, weights) or a BatchStream), steps per epoch (None:
         one pass of an iterable), batch size, and validation_data with validation_split applied."""
         where = f"{self.name}.fit"
