@@ -327,3 +327,32 @@ def test_bad_arguments_name_the_call():
         Dataset.range(3).map(3)
     with pytest.raises(ValueError, match="Dataset.unbatch: element 0 cannot be split into rows"):
         list(Dataset.from_tensors((np.zeros(3), np.zeros(2))).unbatch())
+
+
+def test_sample_and_choose_from_datasets():
+    a, b = Dataset.from_tensors(np.int64(0)).repeat(), Dataset.from_tensors(np.int64(1)).repeat()
+    drawn = items(Dataset.sample_from_datasets([a, b], weights=[0.8, 0.2], seed=1).take(2000))
+    assert 0.75 < drawn.count(0) / 2000 < 0.85
+    assert drawn == items(Dataset.sample_from_datasets([a, b], weights=[0.8, 0.2], seed=1).take(2000))
+    # an exhausted dataset drops out; with stop_on_empty_dataset it ends the result
+    short, long = Dataset.range(3), Dataset.range(10, 20)
+    mixed = items(Dataset.sample_from_datasets([short, long], seed=2))
+    assert sorted(mixed) == [0, 1, 2] + list(range(10, 20))
+    stopped = items(Dataset.sample_from_datasets([short, long], seed=2, stop_on_empty_dataset=True))
+    assert len(stopped) < 13 and stopped == mixed[:len(stopped)]
+    chosen = Dataset.choose_from_datasets([Dataset.range(0, 3), Dataset.range(10, 13)],
+                                          Dataset.from_tensor_slices(np.array([0, 1, 1, 0, 0], np.int64)))
+    assert items(chosen) == [0, 10, 11, 1, 2]
+    assert tf.data.experimental.sample_from_datasets is Dataset.sample_from_datasets
+
+
+def test_text_line_dataset_and_list_files(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"first line\nsecond\r\nthird")
+    (tmp_path / "b.txt").write_bytes(b"other\n")
+    assert items(tf.data.TextLineDataset(str(tmp_path / "a.txt"))) == [b"first line", b"second", b"third"]
+    files = Dataset.list_files(str(tmp_path / "*.txt"), shuffle=False)
+    assert items(files) == [str(tmp_path / "a.txt").encode(), str(tmp_path / "b.txt").encode()]
+    assert items(tf.data.TextLineDataset(files)) == [b"first line", b"second", b"third", b"other"]
+    assert sorted(items(Dataset.list_files(str(tmp_path / "*.txt"), seed=3))) == items(files)
+    with pytest.raises(ValueError, match="list_files: no files match"):
+        Dataset.list_files(str(tmp_path / "*.csv"))

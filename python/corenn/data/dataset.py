@@ -171,6 +171,31 @@ class Dataset:
             datasets = datasets[0]
         return _Zip(datasets)
 
+    @staticmethod
+    def list_files(file_pattern, shuffle=None, seed=None, name=None):
+        """The file names matching ``file_pattern`` (a glob, or a list of them), as bytes
+        scalars: sorted, then shuffled per pass unless ``shuffle=False`` (tf.data's default)."""
+        import glob
+        patterns = [file_pattern] if isinstance(file_pattern, (str, bytes, os.PathLike)) else list(file_pattern)
+        names = sorted({os.fsdecode(f) for p in patterns for f in glob.glob(os.fsdecode(p))})
+        if not names:
+            raise ValueError(f"Dataset.list_files: no files match {file_pattern!r}")
+        ds = Dataset.from_tensor_slices(np.array([n.encode() for n in names], dtype=object))
+        return ds.shuffle(len(names), seed=seed) if shuffle is None or shuffle else ds
+
+    @staticmethod
+    def sample_from_datasets(datasets, weights=None, seed=None, stop_on_empty_dataset=False, rerandomize_each_iteration=None):
+        """Elements drawn at random from ``datasets``, dataset i with probability weights[i]
+        (default equal). An exhausted dataset ends the result with ``stop_on_empty_dataset``;
+        otherwise it drops out and the others are drawn in proportion to their weights."""
+        return _Sample(datasets, weights, seed, stop_on_empty_dataset)
+
+    @staticmethod
+    def choose_from_datasets(datasets, choice_dataset, stop_on_empty_dataset=True):
+        """For each index i of ``choice_dataset`` (int64 scalars), the next element of
+        ``datasets[i]``."""
+        return _Choose(datasets, choice_dataset, stop_on_empty_dataset)
+
     # -- transformations -------------------------------------------------------------------
 
     def batch(self, batch_size, drop_remainder=False, num_parallel_calls=None, deterministic=None,
@@ -486,6 +511,78 @@ def _conform(where, value, signature, index):
         raise TypeError(f"{where}: element {index} must be a tuple of {len(signature)} components "
                         f"(output_signature {st.describe(signature)}), got {what}")
     return tuple(_conform(where, v, s, index) for v, s in zip(value, signature))
+
+
+def _dataset_list(where, datasets):
+    datasets = list(datasets)
+    if not datasets or not all(isinstance(d, Dataset) for d in datasets):
+        raise TypeError(f"{where}: datasets must be a non-empty list of Datasets")
+    first = datasets[0].element_spec
+    for d in datasets[1:]:
+        other = d.element_spec
+        if first is not None and other is not None and not st.same_structure(first, other):
+            raise TypeError(f"{where}: the datasets' elements differ: {st.describe(first)} and {st.describe(other)}")
+    return datasets
+
+
+class _Choose(Dataset):
+    def __init__(self, datasets, choice_dataset, stop_on_empty):
+        where = "Dataset.choose_from_datasets"
+        self._datasets = _dataset_list(where, datasets)
+        if not isinstance(choice_dataset, Dataset):
+            raise TypeError(f"{where}: choice_dataset must be a Dataset of int64 scalars")
+        self._choices = choice_dataset
+        self._stop = bool(stop_on_empty)
+        flags = {d._batched for d in self._datasets}
+        self._batched = flags.pop() if len(flags) == 1 else None
+
+    def _elements(self):
+        where = "Dataset.choose_from_datasets"
+        its = [d._elements() for d in self._datasets]
+        done = [False] * len(its)
+        for c in self._choices._elements():
+            i = int(c)
+            if not 0 <= i < len(its):
+                raise ValueError(f"{where}: choice {i} is out of range for {len(its)} datasets")
+            e = _END if done[i] else next(its[i], _END)
+            if e is _END:
+                done[i] = True
+                if self._stop:
+                    return
+                continue
+            yield e
+
+    def _make_spec(self):
+        return self._datasets[0].element_spec
+
+
+class _Sample(_Choose):
+    def __init__(self, datasets, weights, seed, stop_on_empty):
+        where = "Dataset.sample_from_datasets"
+        self._datasets = _dataset_list(where, datasets)
+        n = len(self._datasets)
+        w = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, np.float64).reshape(-1)
+        if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError(f"{where}: weights must be {n} non-negative numbers with a positive sum, got {weights!r}")
+        self._weights = w / w.sum()
+        self._seeds = None if seed is None else np.random.default_rng(_int_arg(where, "seed", seed, 0))
+        self._stop = bool(stop_on_empty)
+        flags = {d._batched for d in self._datasets}
+        self._batched = flags.pop() if len(flags) == 1 else None
+
+    def _elements(self):
+        rng = np.random.default_rng(self._seeds.integers(2**63) if self._seeds is not None else _global_seed())
+        its = [d._elements() for d in self._datasets]
+        weights = self._weights.copy()
+        while weights.sum() > 0:
+            i = int(rng.choice(len(its), p=weights / weights.sum()))
+            e = next(its[i], _END)
+            if e is _END:
+                if self._stop:
+                    return
+                weights[i] = 0.0
+                continue
+            yield e
 
 
 class _Zip(Dataset):
