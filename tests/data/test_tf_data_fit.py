@@ -270,3 +270,21 @@ def test_data_parallel_refuses_a_dataset_with_the_way_to_shard_it(monkeypatch):
         with pytest.raises(ValueError, match=r"cannot split .*dataset\.shard\(corenn\.distributed\.size\(\), "
                                              r"corenn\.distributed\.rank\(\)\)"):
             m.fit(source, epochs=1, verbose=0)
+
+
+def test_a_gradient_tape_loop_over_a_dataset_equals_one_over_array_slices():
+    x, y = data()
+    loss_fn = tf.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def train(batches):
+        m = model()
+        opt = tf.optimizers.SGD(learning_rate=0.1)
+        for xb, yb in batches:
+            with tf.GradientTape() as tape:
+                loss = loss_fn(yb, m(xb, training=True))
+            grads = tape.gradient(loss, m.trainable_weights)
+            opt.apply_gradients(zip(grads, m.trainable_weights))
+        return m
+    from_dataset = train(Dataset.from_tensor_slices((x, y)).batch(16).repeat(2))
+    from_arrays = train([(x[lo:lo + 16], y[lo:lo + 16]) for lo in range(0, len(x), 16)] * 2)
+    assert same_weights(from_dataset, from_arrays)
