@@ -184,6 +184,8 @@ def to_array(value, where):
         a = a.astype(np.float32)
     elif a.dtype.kind == "U":
         a = np.vectorize(lambda s: s.encode("utf-8"), otypes=[object])(a) if a.size else a.astype(object)
+    elif a.dtype.kind == "S":   # fixed-width bytes would cut longer strings assigned later
+        a = a.astype(object)
     elif a.dtype.kind == "O":
         raise TypeError(f"{where}: cannot make an array of {type(value).__name__} {_short(value)}")
     return a
