@@ -1245,4 +1245,5 @@ class _Window(_Unary):
         return UNKNOWN_CARDINALITY
 
     def _make_spec(self):
-        return st.map_structure(lambda s: s, self._input.element_spec)
+        # tf.data's is a DatasetSpec per component; here: the spec of each window's elements
+        return self._input.element_spec
