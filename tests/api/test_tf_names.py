@@ -195,3 +195,20 @@ def test_integer_tensors_index_lists_and_img_to_array():
 def test_argmax_of_a_vector_is_a_scalar():
     i = tf.math.argmax(np.array([0.1, 0.9, 0.3]))
     assert i.shape == () and ["a", "b", "c"][i.numpy()] == "b"
+
+
+def test_constant_initializer_takes_arrays_and_none_is_glorot_uniform():
+    bias = np.log([0.02 / 0.98])
+    layer = tf.keras.layers.Dense(1, bias_initializer=tf.keras.initializers.Constant(bias))
+    layer.build((None, 3))
+    np.testing.assert_allclose(layer.get_weights()[1], bias.astype(np.float32))
+    init = tf.keras.initializers.Constant([1.0, 2.0])
+    np.testing.assert_array_equal(np.asarray(init((2, 2))), [[1, 2], [1, 2]])
+    assert tf.keras.initializers.Constant.from_config(init.get_config()).get_config() == {"value": [1.0, 2.0]}
+    with pytest.raises(ValueError, match="broadcast"):
+        init((3,))
+    assert isinstance(tf.keras.initializers.get(None), tf.keras.initializers.GlorotUniform)
+    none_bias = tf.keras.layers.Dense(4, bias_initializer=None)
+    none_bias.build((None, 3))
+    b = none_bias.get_weights()[1]
+    assert np.all(np.abs(b) <= np.sqrt(6 / (1 + 4))) and np.any(b != 0)
