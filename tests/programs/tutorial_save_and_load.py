@@ -12,9 +12,9 @@ tf.keras.utils.set_random_seed(0)
 
 rng = np.random.default_rng(4)
 centers = rng.normal(size=(10, 784))
-train_labels, test_labels = rng.integers(0, 10, 1000), rng.integers(0, 10, 1000)
-train_images = (centers[train_labels] + rng.normal(0, 2.0, (1000, 784))).astype("float32")
-test_images = (centers[test_labels] + rng.normal(0, 2.0, (1000, 784))).astype("float32")
+train_labels, test_labels = rng.integers(0, 10, 500), rng.integers(0, 10, 500)
+train_images = (centers[train_labels] + rng.normal(0, 2.0, (500, 784))).astype("float32")
+test_images = (centers[test_labels] + rng.normal(0, 2.0, (500, 784))).astype("float32")
 
 
 # Define a simple sequential model
