@@ -171,3 +171,20 @@ def test_functional_text_model_with_tf_idf_saves_and_loads(tmp_path):
     np.testing.assert_allclose(again.predict(docs, verbose=0), expected, rtol=1e-6)
     assert again.get_layer(vec.name).get_vocabulary() == vec.get_vocabulary()
     assert again.get_layer(vec.name).ngrams == (1, 2)
+
+
+def test_target_rank_adjustment_both_ways():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    y = x @ np.array([1.0, -2.0, 0.5], np.float32)
+    inp = keras.Input(shape=(3,))
+    flat = keras.Model(inp, layers.Reshape(())(layers.Dense(1)(inp)))   # (n,) outputs
+    flat.compile(keras.optimizers.SGD(0.1), "mse")
+    column = keras.Model(inp, layers.Dense(1)(inp))                     # (n, 1) outputs
+    column.compile(keras.optimizers.SGD(0.1), "mse")
+    flat.set_weights(column.get_weights())
+    a = flat.fit(x, y[:, None], epochs=3, verbose=0).history["loss"]    # (n, 1) targets
+    b = column.fit(x, y, epochs=3, verbose=0, shuffle=False).history["loss"]   # (n,) targets
+    assert a[-1] < a[0] and b[-1] < b[0]
+    np.testing.assert_allclose(flat.evaluate(x, y[:, None], verbose=0),
+                               np.mean((flat.predict(x, verbose=0) - y) ** 2), rtol=1e-4)

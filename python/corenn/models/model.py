@@ -763,8 +763,10 @@ class Model(TrainingLoops):
                     shape_str(("n",) + lead + (1,))
                 raise ValueError(self._label_error(y, out, expected, k))
             return y
-        if y.ndim == len(out) - 1 and out[-1] == 1:
+        if out is not None and y.ndim == len(out) - 1 and out[-1] == 1:
             y = y.reshape(y.shape + (1,))
+        elif out is not None and y.ndim == len(out) + 1 and y.shape[-1] == 1:
+            y = y.reshape(y.shape[:-1])   # (n, 1) targets for an (n,) output (Keras 3 squeezes)
         if out is not None and tuple(y.shape[1:]) != tuple(out[1:]):
             hint = ""
             if loss.kind == "categorical_crossentropy" and y.ndim == 1:
