@@ -212,3 +212,20 @@ def test_constant_initializer_takes_arrays_and_none_is_glorot_uniform():
     none_bias.build((None, 3))
     b = none_bias.get_weights()[1]
     assert np.all(np.abs(b) <= np.sqrt(6 / (1 + 4))) and np.any(b != 0)
+
+
+def test_linalg_and_config(rng):
+    a = rng.normal(size=(3, 3)) + 3 * np.eye(3)
+    a32 = a.astype(np.float32)
+    np.testing.assert_allclose(tf.linalg.inv(a32).numpy(), np.linalg.inv(a), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(float(tf.linalg.det(a32)), np.linalg.det(a), rtol=1e-4)
+    b = rng.normal(size=(3, 2))
+    np.testing.assert_allclose(tf.linalg.solve(a32, b.astype(np.float32)).numpy(),
+                               np.linalg.solve(a, b), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(tf.linalg.matmul(a32, a32, transpose_a=True).numpy(), a.T @ a, rtol=1e-5)
+    np.testing.assert_allclose(float(tf.linalg.trace(a32)), np.trace(a), rtol=1e-5)
+    np.testing.assert_allclose(tf.linalg.band_part(a32, 0, -1).numpy(), np.triu(a), rtol=1e-6)
+    np.testing.assert_allclose(tf.linalg.band_part(a32, 1, 0).numpy(), np.tril(np.triu(a, -1)), rtol=1e-6)
+    devices = tf.config.list_physical_devices()
+    assert devices[0].device_type == "CPU" and tf.config.list_physical_devices("cpu") == devices[:1]
+    assert tf.config.threading.get_intra_op_parallelism_threads() == tf.get_num_threads()
