@@ -789,7 +789,7 @@ class Model(TrainingLoops):
             {k: a[:1] for k, a in x.items()} if isinstance(x, dict) else x[:1])
         with stop_recording():
             out = self._call_user(_tensors(first) if not isinstance(first, dict) else
-                                  {k: as_input(a) for k, a in first.items()}, False)
+                                  {k: _data.as_input(a) for k, a in first.items()}, False)
         outs = out if isinstance(out, (list, tuple)) else [out]
         self._free_output_shapes = [(None,) + tuple(o.shape[1:]) for o in outs]
 
@@ -839,7 +839,7 @@ class Model(TrainingLoops):
             graph = self._captured_graph(xs, False)
             if graph is None:
                 return self._call_user(xs if len(xs) > 1 else xs[0], training)
-            outs = graph.forward([t if isinstance(t, kernels.Tensor) else as_input(t) for t in xs], False)
+            outs = graph.forward([t if isinstance(t, kernels.Tensor) else _data.as_input(t) for t in xs], False)
             return outs if self._returns_list else outs[0]
         timings = self._timings() if training and self.profile else None
         outs = self._graph.forward(xs, training, timings)
@@ -1170,14 +1170,6 @@ def _to_array(model, x, op):
     return x if x.dtype == object else np.ascontiguousarray(x, dtype=np.float32)
 
 
-def as_input(a):
-    """A model input's batch as the graph takes it: a Tensor, or the object array of a string
-    input (corenn Tensors hold numbers only)."""
-    if isinstance(a, np.ndarray) and a.dtype == object:
-        return a
-    return kernels.as_tensor(a)
-
-
 def adjust_input_rank(model, x, spec, op):
     """Keras 3's input rank adjustment: data of one axis less than the input, whose last axis
     is 1, gets that axis ((n,) for shape (None, 1)); data with an extra trailing axis of 1 loses
@@ -1217,8 +1209,8 @@ def _data_len(x):
 
 def _tensors(x):
     if isinstance(x, list):
-        return [None if a is None else as_input(a) for a in x]
-    return as_input(x)
+        return [None if a is None else _data.as_input(a) for a in x]
+    return _data.as_input(x)
 
 
 def _label_shape_fits(given, lead):

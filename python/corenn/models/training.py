@@ -538,17 +538,10 @@ def rows(x, lo, hi):
 
 def tensors(x):
     if isinstance(x, list):
-        return [None if a is None else _as_input(a) for a in x]
+        return [None if a is None else _data.as_input(a) for a in x]
     if isinstance(x, dict):
-        return {k: _as_input(a) for k, a in x.items()}
-    return _as_input(x)
-
-
-def _as_input(a):
-    """A Tensor, or a string input's object array as it is (Tensors hold numbers only)."""
-    if isinstance(a, np.ndarray) and a.dtype == object:
-        return a
-    return kernels.as_tensor(a)
+        return {k: _data.as_input(a) for k, a in x.items()}
+    return _data.as_input(x)
 
 
 def empty_like_rows(a, size):
