@@ -120,7 +120,14 @@ def join(inputs, separator="", name=None):
 
 
 def reduce_join(inputs, axis=None, keepdims=False, separator="", name=None):
-    """Join the strings along ``axis`` (None: all of them, into one string)."""
+    """Join the strings along ``axis`` (None: all of them, into one string). A ragged batch (an
+    object array of token lists, as split gives) joins each row along axis -1."""
+    if isinstance(inputs, np.ndarray) and inputs.dtype == object and inputs.ndim == 1 and inputs.size \
+            and all(isinstance(r, (list, tuple, np.ndarray)) for r in inputs) and axis in (-1, 1):
+        out = np.empty(len(inputs), dtype=object)
+        for i, row in enumerate(inputs):
+            out[i] = separator.join(_text(t, "reduce_join") for t in np.asarray(row, dtype=object).reshape(-1))
+        return out
     a = as_string_array(inputs, "reduce_join")
     if axis is None:
         return separator.join(a.reshape(-1))

@@ -188,3 +188,20 @@ def test_target_rank_adjustment_both_ways():
     assert a[-1] < a[0] and b[-1] < b[0]
     np.testing.assert_allclose(flat.evaluate(x, y[:, None], verbose=0),
                                np.mean((flat.predict(x, verbose=0) - y) ** 2), rtol=1e-4)
+
+
+def test_lookups_map_ragged_token_lists_and_back():
+    texts = np.array(["abc", "de"])
+    chars = keras.strings.unicode_split(texts, "UTF-8")
+    ids_from_chars = layers.StringLookup(vocabulary=list("abcde"), mask_token=None)
+    ids = ids_from_chars(chars)
+    assert ids.dtype == object and [r.tolist() for r in ids] == [[1, 2, 3], [4, 5]]
+    chars_from_ids = layers.StringLookup(vocabulary=ids_from_chars.get_vocabulary(), invert=True,
+                                         mask_token=None)
+    back = keras.strings.reduce_join(chars_from_ids(ids), axis=-1)
+    assert back.tolist() == ["abc", "de"]
+    words = keras.strings.split(np.array(["x y", "y z w"]))
+    look = layers.StringLookup(vocabulary=["x", "y", "z"])
+    assert [r.tolist() for r in look(words)] == [[1, 2], [2, 3, 0]]
+    with pytest.raises(ValueError, match="different lengths"):
+        layers.StringLookup(vocabulary=["x"], output_mode="multi_hot")(words)

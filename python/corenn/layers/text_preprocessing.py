@@ -217,6 +217,22 @@ class Hashing(Layer):
         return cfg
 
 
+def _ragged_rows(inputs):
+    """The rows of a ragged batch (an object array or list whose items are lists or arrays, as
+    tf.strings.split gives them), else None."""
+    if isinstance(inputs, (kernels.Tensor, str, bytes)) or not isinstance(inputs, (list, tuple, np.ndarray)):
+        return None
+    if isinstance(inputs, np.ndarray) and (inputs.dtype != object or inputs.ndim != 1):
+        return None
+    items = list(inputs)
+    if items and all(isinstance(r, (list, tuple, np.ndarray)) for r in items) and \
+            len({len(r) for r in items}) > 1:
+        return items
+    if isinstance(inputs, np.ndarray) and items and all(isinstance(r, (list, tuple)) for r in items):
+        return items   # an object array of lists: ragged by construction, even if equally long
+    return None
+
+
 def _check_symbolic_dtype(layer, t, wanted):
     """A text layer called on a KerasTensor: strings must come from an Input(dtype='string')."""
     is_text = t.dtype == "string"
@@ -410,6 +426,18 @@ class _IndexLookup(Layer):
         pass   # a lookup maps each element: any shape
 
     def _apply(self, inputs):
+        rows = _ragged_rows(inputs)
+        if rows is not None:
+            # token lists of different lengths (tf.strings.split / unicode_split): one result
+            # per row, in an object array, as TensorFlow gives a RaggedTensor (int mode only)
+            if self.output_mode != "int":
+                raise ValueError(f"{type(self).__name__} '{self.name}': rows of different lengths "
+                                 f"need output_mode='int', got {self.output_mode!r}")
+            out = np.empty(len(rows), dtype=object)
+            for i, row in enumerate(rows):
+                out[i] = self._invert(np.asarray(row)) if self.invert else \
+                    self._lookup(np.asarray(list(row) + [None], dtype=object)[:-1])
+            return out
         if self.invert:
             return self._invert(inputs)
         indices = self._lookup(inputs)
