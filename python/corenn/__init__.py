@@ -73,6 +73,9 @@ __all__ = ["Model", "Input", "GradientTape", "function", "convert_to_tensor", "n
            "autodiff", "ops", "Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
            "initializers", "regularizers", "callbacks", "utils", "datasets", "data", "TensorSpec", "Tensor", "kernels", "cuda",
            "set_num_threads", "get_num_threads", "show_config", "__version__", "version", "config", "dtypes", "linalg", "math",
-           "nn", "strings", "random", "DType", "as_dtype", "bool", "double", "float16", "float32",
+           "nn", "strings", "random", "DType", "as_dtype", "double", "float16", "float32",
            "float64", "half", "int8", "int16", "int32", "int64", "string", "uint8", "uint16", "uint32",
-           "uint64"] + [n for n in _tf_names if n not in ("newaxis", "convert_to_tensor")]
+           "uint64"] + [n for n in _tf_names if n not in ("newaxis", "convert_to_tensor")
+                        # tf.range, tf.print, tf.bool ... stay attributes: `from corenn import *`
+                        # must not shadow Python's builtins
+                        and n not in dir(_builtins)]

@@ -229,3 +229,10 @@ def test_linalg_and_config(rng):
     devices = tf.config.list_physical_devices()
     assert devices[0].device_type == "CPU" and tf.config.list_physical_devices("cpu") == devices[:1]
     assert tf.config.threading.get_intra_op_parallelism_threads() == tf.get_num_threads()
+
+
+def test_star_import_does_not_shadow_builtins():
+    import builtins
+    assert not [n for n in tf.__all__ if n in dir(builtins)]
+    assert all(hasattr(tf, n) for n in tf.__all__)
+    assert tf.range(3).numpy().tolist() == [0, 1, 2] and tf.bool == "bool"
