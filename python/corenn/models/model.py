@@ -1054,6 +1054,13 @@ class Model(TrainingLoops):
 
     # -- summary / config --------------------------------------------------------------------
 
+    def reset_states(self):
+        """TF-Keras' ``model.reset_states()``: zero the carried states of every stateful layer
+        (``stateful=True`` RNNs, Bidirectional of them), in inner models too."""
+        for layer in self.layers:
+            if isinstance(layer, Model) or getattr(layer, "stateful", False):
+                layer.reset_states()
+
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
         """Print the Keras table (with a "Connected to" column for graph models), FLOPs per sample
