@@ -336,11 +336,16 @@ class Bidirectional(Layer):
         dsf, dsb = d_states[:ns_f], d_states[ns_f:ns_f + ns_b]
         shape = tuple(self._yf.shape)
         u = shape[-1]
+        if self.merge_mode is not None and dy_out[0] is None:   # only the states were differentiated
+            merged = shape[:-1] + ((u + self._yb.shape[-1],) if self.merge_mode == "concat" else (u,))
+            dy_out = [kernels.zeros(merged)]
         if self.merge_mode is None:
-            dyf, dyb = (d if d is not None else kernels.zeros(shape) for d in dy_out)
-        elif self.merge_mode == "concat":
-            dyf, dyb = kernels.split(dy_out[0], -1, [u, u],
-                                     outs=[self._buffer("dyf", shape), self._buffer("dyb", shape)])
+            dyf, dyb = (d if d is not None else kernels.zeros(tuple(y.shape))
+                        for d, y in zip(dy_out, (self._yf, self._yb)))
+        elif self.merge_mode == "concat":   # the two directions may differ in units (backward_layer)
+            ub = self._yb.shape[-1]
+            dyf, dyb = kernels.split(dy_out[0], -1, [u, ub],
+                                     outs=[self._buffer("dyf", shape), self._buffer("dyb", shape[:-1] + (ub,))])
         elif self.merge_mode == "mul":
             dyf = kernels.binary_forward("multiply", dy_out[0], self._yb, out=self._buffer("dyf", shape))
             dyb = kernels.binary_forward("multiply", dy_out[0], self._yf, out=self._buffer("dyb", shape))
@@ -350,7 +355,8 @@ class Bidirectional(Layer):
             dyf = dyb = dy_out[0]
         if self._zero_mask is not None:
             dyf = kernels.binary_forward("multiply", dyf, self._zero_mask, out=self._buffer("dyf_m", shape))
-            dyb = kernels.binary_forward("multiply", dyb, self._zero_mask, out=self._buffer("dyb_m", shape))
+            dyb = kernels.binary_forward("multiply", dyb, self._zero_mask,
+                                         out=self._buffer("dyb_m", tuple(self._yb.shape)))
         gf = self.forward_layer.backward([dyf] + dsf if self.return_state else dyf)
         gb = self.backward_layer.backward([dyb] + dsb if self.return_state else dyb)
         if gf is None:

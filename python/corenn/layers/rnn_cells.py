@@ -139,8 +139,11 @@ class _Cell(Layer):
             keep = 1.0 - rate
             return [kernels.Tensor.from_numpy((rng.random((n, width)) < keep).astype(np.float32) / np.float32(keep))
                     for _ in range(self._mask_count())]
-        self.__dict__["_dropout_masks"] = (draw(self.dropout, features), draw(self.recurrent_dropout, self.units))
-        return self._dropout_masks
+        masks = (draw(self.dropout, features), draw(self.recurrent_dropout, self.units))
+        self.__dict__["_dropout_masks"] = masks
+        # the cell itself shows the last call's masks too (a call context's are its own)
+        self.__dict__.get("_owner", self).__dict__["_dropout_masks"] = masks
+        return masks
 
     def _masks(self, training):
         """(input masks, recurrent masks) for this step: the drawn ones in training, else None."""
@@ -149,9 +152,12 @@ class _Cell(Layer):
         return self.__dict__.get("_dropout_masks") or (None, None)
 
     def _per_gate(self, v, masks, weight, gates):
-        """v @ weight for each gate block of ``gates`` with that gate's mask, concatenated."""
+        """v @ weight (all of ``gates``' column blocks) with gate g's block reading v * masks[g],
+        concatenated."""
+        if len(masks) == 1:   # one mask for every gate: one product
+            return ops.matmul(v * masks[0], weight)
         u = self.units
-        parts = [ops.matmul(v * masks[g if len(masks) > 1 else 0], weight[:, k * u:(k + 1) * u])
+        parts = [ops.matmul(v * masks[g], weight[:, k * u:(k + 1) * u])
                  for g, k in enumerate(gates)]
         return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=1)
 
