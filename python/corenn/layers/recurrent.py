@@ -45,6 +45,9 @@ class _CellRNN(RNN):
     def __init__(self, units, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, **kwargs):
         layer_kwargs = {k: kwargs.pop(k) for k in _LAYER_ARGS if k in kwargs}
+        # Keras' choices of implementation: the fused kernels or the stepwise path are picked here
+        kwargs.pop("implementation", None)
+        kwargs.pop("use_cudnn", None)
         kind, cell_kind = type(self).__name__, self._cell_class.__name__
         # named first, so that an error of the cell's arguments names this layer
         name = layer_kwargs["name"] = layer_kwargs.get("name") or unique_name(snake_case(kind))

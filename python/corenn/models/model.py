@@ -755,7 +755,8 @@ class Model(TrainingLoops):
             return y
         if y.ndim == len(out) - 1 and out[-1] == 1:
             y = y.reshape(y.shape + (1,))
-        if out is not None and tuple(y.shape[1:]) != tuple(out[1:]):
+        if out is not None and (y.ndim != len(out) or any(
+                o is not None and o != d for o, d in zip(out[1:], y.shape[1:]))):   # None: any length (Input((None, F)))
             hint = ""
             if loss.kind == "categorical_crossentropy" and y.ndim == 1:
                 hint = ("; use loss='sparse_categorical_crossentropy' for integer labels or one-hot them "
