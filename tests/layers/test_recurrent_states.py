@@ -492,3 +492,27 @@ def test_layers_are_rnns_of_their_cells_with_keras_configs():
         layers.GRU(0, name="g")
     with pytest.raises(TypeError, match="SimpleRNN 's'.*recurrent_activation"):
         layers.SimpleRNN(3, recurrent_activation="tanh", name="s")
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_zero_output_for_mask(rng, go_backwards):
+    """Keras' zero_output_for_mask (set by Keras on the layers inside a Bidirectional, so its
+    files load): masked steps of the returned sequence are 0, and get no gradient."""
+    plain = layers.LSTM(U, return_sequences=True, go_backwards=go_backwards)
+    zeroed = layers.LSTM(U, return_sequences=True, go_backwards=go_backwards, zero_output_for_mask=True)
+    for layer in (plain, zeroed):
+        layer.build((None, T, F))
+    zeroed.set_weights(_randomize(plain, rng))
+    x = rng.standard_normal((N, T, F)).astype(np.float32)
+    mask = np.ones((N, T), np.float32)
+    mask[0, 3:] = 0
+    mask[2, :2] = 0
+    out_mask = (mask[:, ::-1] if go_backwards else mask)[:, :, None]   # outputs in processing order
+    dy = rng.standard_normal((N, T, U)).astype(np.float32)
+    (y_plain,), g_plain = _tape_grads(plain, x, [], [dy * out_mask], mask=mask)
+    (y_zero,), g_zero = _tape_grads(zeroed, x, [], [dy], mask=mask)
+    np.testing.assert_allclose(y_zero, y_plain * out_mask, rtol=1e-6, atol=1e-6)
+    assert np.abs(y_plain * (1 - out_mask)).sum() > 0      # the plain layer repeats outputs there
+    for a, b in zip(g_zero, g_plain):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert zeroed.get_config()["zero_output_for_mask"] is True

@@ -28,7 +28,8 @@ __all__ = ["SimpleRNN", "LSTM", "GRU", "Bidirectional"]
 # Layer (not cell) keyword arguments of SimpleRNN / LSTM / GRU
 _LAYER_ARGS = ("name", "trainable", "dtype", "input_shape", "input_dim", "batch_size",
                "batch_input_shape", "activity_regularizer")
-_RNN_ARGS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll")
+_RNN_ARGS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll",
+             "zero_output_for_mask")
 
 
 def _cell_property(name):
@@ -43,7 +44,7 @@ class _CellRNN(RNN):
     _cell_class = None
 
     def __init__(self, units, return_sequences=False, return_state=False, go_backwards=False,
-                 stateful=False, unroll=False, **kwargs):
+                 stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
         layer_kwargs = {k: kwargs.pop(k) for k in _LAYER_ARGS if k in kwargs}
         # Keras' choices of implementation: the fused kernels or the stepwise path are picked here
         kwargs.pop("implementation", None)
@@ -58,7 +59,8 @@ class _CellRNN(RNN):
             msg = str(exc).replace(f"{cell_kind} '{snake_case(cell_kind)}'", f"{kind} '{name}'")
             raise type(exc)(msg.replace(f"{cell_kind}:", f"{kind} '{name}':")) from None
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
-                         go_backwards=go_backwards, stateful=stateful, unroll=unroll, **layer_kwargs)
+                         go_backwards=go_backwards, stateful=stateful, unroll=unroll,
+                         zero_output_for_mask=zero_output_for_mask, **layer_kwargs)
 
     units = _cell_property("units")
     activation = _cell_property("activation")

@@ -459,7 +459,8 @@ class RNN(Layer):
     Args: cell (a cell, a list of cells -> StackedRNNCells, or any Layer with ``state_size`` and
     ``call(inputs, states)``), return_sequences, return_state (the output, then the final
     states), go_backwards (read the sequence from its end; a returned sequence comes out
-    reversed, as in Keras), stateful (the final states of a call are the initial states of the
+    reversed, as in Keras), zero_output_for_mask (masked steps of a returned sequence are 0
+    rather than the previous output), stateful (the final states of a call are the initial states of the
     next: ``reset_states()`` zeros them; every batch must have the same size), unroll (accepted;
     no effect).
     Call: ``rnn(x, initial_state=[...], mask=m, training=...)``. With a mask a sample skips its
@@ -479,10 +480,10 @@ class RNN(Layer):
         if not isinstance(cell, Layer) or not hasattr(cell, "state_size"):
             raise ValueError(f"{type(self).__name__} '{self.name}': cell must be a Layer with a state_size "
                              f"attribute and call(inputs, states), got {cell!r}")
-        if zero_output_for_mask:
-            raise NotImplementedError(f"{type(self).__name__} '{self.name}': zero_output_for_mask=True is "
-                                      "not supported")
         self.cell = cell
+        # Keras: masked steps of a returned sequence output zeros instead of repeating the last
+        # output (Keras sets it on the layers inside Bidirectional)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
@@ -643,9 +644,23 @@ class RNN(Layer):
             out, final = self._step_forward(x, states, mask, training)
         if self.stateful:
             self._keep_states(final)
+        self._zero_out = None
+        if self.zero_output_for_mask and mask is not None and self.return_sequences:
+            m = np.asarray(mask, np.float32)
+            if self.go_backwards and not self._output_in_input_order:   # outputs in processing order
+                m = m[:, ::-1]
+            self._zero_out = kernels.Tensor.from_numpy(np.ascontiguousarray(m[:, :, None]))
+            y = out[0] if isinstance(out, list) else out
+            kernels.binary_forward("multiply", y, self._zero_out, out=y)
         return out
 
     def backward(self, dy):
+        if self._zero_out is not None:   # y = y_rnn * mask: those outputs were constants
+            first = dy[0] if isinstance(dy, list) else dy
+            if first is not None:
+                first = kernels.binary_forward("multiply", first, self._zero_out,
+                                               out=self._buffer("dy_zeroed", tuple(first.shape)))
+                dy = [first] + list(dy[1:]) if isinstance(dy, list) else first
         if self._fused:
             return self._fused_backward(dy)
         return self._step_backward(dy)
@@ -818,7 +833,8 @@ class RNN(Layer):
         cfg = super().get_config()
         cfg.update(cell=serialize(self.cell), return_sequences=self.return_sequences,
                    return_state=self.return_state, go_backwards=self.go_backwards,
-                   stateful=self.stateful, unroll=self.unroll)
+                   stateful=self.stateful, unroll=self.unroll,
+                   zero_output_for_mask=self.zero_output_for_mask)
         return cfg
 
     @classmethod
