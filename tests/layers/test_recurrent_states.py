@@ -516,3 +516,24 @@ def test_zero_output_for_mask(rng, go_backwards):
     for a, b in zip(g_zero, g_plain):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert zeroed.get_config()["zero_output_for_mask"] is True
+
+
+def test_stateful_program_fit_one_epoch_at_a_time_with_reset_states():
+    """The classic Keras stateful-LSTM program: consecutive batches continue the same series
+    (shuffle=False), one epoch per fit call, model.reset_states() between epochs."""
+    corenn.utils.set_random_seed(3)
+    series, chunk, chunks = 4, 5, 24
+    t = np.arange(chunk * chunks + 1, dtype=np.float32)
+    waves = np.stack([np.sin(0.3 * t + phase) for phase in np.linspace(0, 3, series)])   # (4, L + 1)
+    x = np.stack([waves[i, k * chunk:(k + 1) * chunk] for k in range(chunks) for i in range(series)])[..., None]
+    y = np.stack([waves[i, (k + 1) * chunk] for k in range(chunks) for i in range(series)])[:, None]
+    model = corenn.Sequential()
+    model.add(layers.LSTM(16, batch_input_shape=(series, chunk, 1), stateful=True))
+    model.add(layers.Dense(1))
+    model.compile(optimizer=corenn.optimizers.Adam(0.02), loss="mse")
+    losses = []
+    for _ in range(12):
+        losses.append(model.fit(x, y, batch_size=series, epochs=1, shuffle=False, verbose=0).history["loss"][0])
+        model.reset_states()
+    assert losses[-1] < 0.2 * losses[0], losses
+    assert model.layers[0].states[0].shape == (series, 16)
