@@ -537,3 +537,36 @@ def test_stateful_program_fit_one_epoch_at_a_time_with_reset_states():
         model.reset_states()
     assert losses[-1] < 0.2 * losses[0], losses
     assert model.layers[0].states[0].shape == (series, 16)
+
+
+def test_bidirectional_lstm_with_states_matches_torch_when_installed(rng):
+    """Bidirectional(LSTM, merge concat, return_state) from initial states against
+    torch.nn.LSTM(bidirectional=True): outputs, final states and the gradients of the input and
+    the initial states. (The float64 reference above checks the same without torch.)"""
+    torch = pytest.importorskip("torch")
+    bi = layers.Bidirectional(layers.LSTM(U, return_sequences=True, return_state=True))
+    bi.build((None, T, F))
+    _randomize(bi, rng)
+    x = rng.standard_normal((N, T, F)).astype(np.float32)
+    states = [rng.standard_normal((N, U)).astype(np.float32) for _ in range(4)]   # h_f, c_f, h_b, c_b
+    dys = [rng.standard_normal(s).astype(np.float32) for s in [(N, T, 2 * U)] + [(N, U)] * 4]
+    outs, grads = _tape_grads(bi, x, states, dys)
+    ref = torch.nn.LSTM(F, U, batch_first=True, bidirectional=True).double()
+    with torch.no_grad():   # Keras i, f, c, o is torch's i, f, g, o; one bias (torch's second is 0)
+        for suffix, layer in (("", bi.forward_layer), ("_reverse", bi.backward_layer)):
+            w, r, b = (a.astype(np.float64) for a in layer.get_weights())
+            getattr(ref, "weight_ih_l0" + suffix).copy_(torch.from_numpy(w.T.copy()))
+            getattr(ref, "weight_hh_l0" + suffix).copy_(torch.from_numpy(r.T.copy()))
+            getattr(ref, "bias_ih_l0" + suffix).copy_(torch.from_numpy(b))
+            getattr(ref, "bias_hh_l0" + suffix).zero_()
+    tx = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    h0 = torch.tensor(np.stack([states[0], states[2]]), dtype=torch.float64, requires_grad=True)
+    c0 = torch.tensor(np.stack([states[1], states[3]]), dtype=torch.float64, requires_grad=True)
+    y, (hn, cn) = ref(tx, (h0, c0))
+    want = [y, hn[0], cn[0], hn[1], cn[1]]
+    for got, w in zip(outs, want):
+        np.testing.assert_allclose(got, w.detach().numpy(), rtol=1e-4, atol=1e-5)
+    torch.autograd.backward(want, [torch.from_numpy(d.astype(np.float64)) for d in dys])
+    np.testing.assert_allclose(grads[0], tx.grad.numpy(), rtol=1e-3, atol=1e-4)
+    for k, (t, d) in enumerate([(h0, 0), (c0, 0), (h0, 1), (c0, 1)]):
+        np.testing.assert_allclose(grads[1 + k], t.grad.numpy()[d], rtol=1e-3, atol=1e-4)
