@@ -12,7 +12,8 @@ kernel / recurrent_kernel / bias in the same layouts as SimpleRNN / LSTM / GRU (
   cell's own weights, from ``initial_state`` (the kernels' h0 / c0) when given; the backward
   returns the initial states' gradients (dh0 / dc0) and takes those of the returned final states
   (dL/dh_n joins dy at the last output, which is h_n; dL/dc_n seeds the LSTM's c chain);
-- stepwise: anything else (a user-defined cell, StackedRNNCells, an activation the kernels lack)
+- stepwise: anything else (a user-defined cell, StackedRNNCells, an activation the kernels lack,
+  a training call with recurrent_dropout)
   runs the cell's ``call`` once per timestep in Python under a private GradientTape; its
   backward differentiates that record (every op of every step), so gradients reach the
   weights, the inputs and the initial states.
