@@ -214,6 +214,10 @@ class Sequential(Model):
     @classmethod
     def from_config(cls, config, custom_objects=None, prepare_layer=None):
         from ..layers import deserialize
+        if custom_objects:
+            from ..saving import CustomObjectScope
+            with CustomObjectScope(custom_objects):
+                return cls.from_config(config, None, prepare_layer)
         model = cls(name=config.get("name"))
         if config.get("input_shape") is not None:
             model._input_shape = tuple(config["input_shape"])

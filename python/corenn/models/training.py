@@ -163,7 +163,7 @@ class TrainingLoops:
                 cbks.params["steps"] = step + 1  # later epochs of a re-iterable get a full bar
             epoch_logs = dict(logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                vals = self._evaluate_source(val, val_batch_size, "fit(validation_data)")
+                vals = self._evaluate_source(val, val_batch_size, "fit(validation_data)", cbks)  # on_test_* hooks, as Keras
                 if vals is None:
                     warnings.warn(f"{where}: the validation data yielded no batches at epoch {epoch + 1}; "
                                   "no val_ metrics this epoch", UserWarning, stacklevel=2)
@@ -493,7 +493,8 @@ class TrainingLoops:
                              sample_weight=sample_weight, return_dict=return_dict, _callbacks=False)
 
     def _metric_logs(self, metrics):
-        return {name: m.result() for name, m in self._metric_entries(metrics)}
+        # a user's Metric may return a scalar Tensor (Keras' result()): logs hold floats
+        return {name: float(m.result()) for name, m in self._metric_entries(metrics)}
 
     def _structure_outputs(self, outs):
         if len(outs) == 1:

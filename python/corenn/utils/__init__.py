@@ -3,8 +3,9 @@ from .data import normalize, to_categorical
 from .model_plot import plot_model
 from .plotting import plot_history
 from .progbar import Progbar
+from .py_dataset import PyDataset
 from .random import get_generator, next_seed, set_random_seed
 from .sequence import pad_sequences
 
-__all__ = ["Progbar", "get_generator", "next_seed", "normalize", "pad_sequences", "plot_history", "plot_model",
+__all__ = ["Progbar", "PyDataset", "get_generator", "next_seed", "normalize", "pad_sequences", "plot_history", "plot_model",
            "set_random_seed", "to_categorical"]
