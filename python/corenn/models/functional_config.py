@@ -46,15 +46,27 @@ def graph_config(model):
         else:
             spec = serialize(entry)
         spec["name"] = entry.name
-        spec["inbound_nodes"] = [
-            {"args": [[tensor(t) for t in c.inputs]] if c.packed else [tensor(c.inputs[0])], "kwargs": {}}
-            for c in calls]
+        spec["inbound_nodes"] = [_node_spec(entry, c, tensor) for c in calls]
         layers.append(spec)
     return {"name": model.name, "trainable": model.trainable, "layers": layers,
             "input_layers": [history[id(t)] for t in graph.inputs],
             "output_layers": [history[id(t)] for t in graph.outputs],
             **({"output_names": list(model._output_dict_keys)} if model._output_dict_keys else {}),
             **({"input_names": list(model._input_dict_keys)} if model._input_dict_keys else {})}
+
+
+def _node_spec(entry, call, tensor):
+    """One call's ``{"args", "kwargs"}``: a layer called with several tensors (``layer(a, b)``)
+    has one argument each, others one (a tensor, or a merge layer's list); kwargs hold a fixed
+    ``training`` flag and the options a Keras layer's call was given."""
+    if entry.__dict__.get("_positional_inputs"):
+        args = [tensor(t) for t in call.inputs]
+    else:
+        args = [[tensor(t) for t in call.inputs]] if call.packed else [tensor(call.inputs[0])]
+    kwargs = dict(entry.__dict__.get("_call_kwargs") or {})
+    if getattr(call, "training", None) is not None:
+        kwargs["training"] = call.training
+    return {"args": args, "kwargs": kwargs}
 
 
 def _build_entry(entry, prepare_layer):
@@ -113,10 +125,12 @@ def model_from_graph_config(config, cls=None, prepare_layer=None):
                     args = [resolve(a) for a in spec.get("args", [])]
                 except KeyError:
                     break
-                if len(args) != 1:
-                    raise ValueError(f"functional config: layer '{layer.name}' node has {len(args)} arguments; "
-                                     "one (a tensor or a list of tensors) is supported")
-                out = layer(args[0])
+                if not args:
+                    raise ValueError(f"functional config: layer '{layer.name}' node has no arguments")
+                kwargs = spec.get("kwargs") or {}
+                if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+                    raise ValueError(f"functional config: layer '{layer.name}' node kwargs must be a dict")
+                out = layer(*args, **kwargs)
                 outputs[(layer.name, done[id(layer)])] = out if isinstance(out, list) else [out]
                 done[id(layer)] += 1
                 progress = True

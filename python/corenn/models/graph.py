@@ -130,10 +130,11 @@ FIXED_TRAINING: list = []
 class ModelCall:
     """One call of a model inside another model's graph: the model and its outer inputs/outputs."""
 
-    __slots__ = ("model", "inputs", "outputs", "packed")
+    __slots__ = ("model", "inputs", "outputs", "packed", "training")
 
-    def __init__(self, model, inputs, packed):
+    def __init__(self, model, inputs, packed, training=None):
         self.model, self.inputs, self.outputs, self.packed = model, list(inputs), [], packed
+        self.training = training   # model(x, training=False): saved in the node's kwargs
 
     def __repr__(self):
         return f"<Node {self.layer.name}: {len(self.inputs)} in, {len(self.outputs)} out>"

@@ -474,7 +474,8 @@ class Model(TrainingLoops):
         from . import graph as _g
         flat = list(inputs.values()) if isinstance(inputs, dict) else (
             list(inputs) if isinstance(inputs, (list, tuple)) else [inputs])
-        call = _g.ModelCall(self, flat, isinstance(inputs, (list, tuple, dict)))
+        call = _g.ModelCall(self, flat, isinstance(inputs, (list, tuple, dict)),
+                            None if training is None else bool(training))
         _g.GROUPS.append(call)
         # model(x, training=False) fixes the flag of every layer call it records (Keras)
         fixed = training is not None
