@@ -88,13 +88,14 @@ _C_RESHAPE = Tensor.reshape
 def _assigner(name, combine):
     def method(self, value):
         target = np.asarray(self)
-        new = np.asarray(value)
         try:
+            new = np.asarray(value)
             result = combine(target, new)
             np.copyto(target, np.broadcast_to(result, target.shape), casting="unsafe")
-        except ValueError as exc:
-            raise ValueError(f"Tensor.{name}: cannot write a value of shape {new.shape} into a Tensor of "
-                             f"shape {tuple(self.shape)} ({exc})") from None
+        except (ValueError, TypeError) as exc:
+            got = np.shape(value) if not isinstance(value, str) else "a string"
+            raise type(exc)(f"Tensor.{name}: cannot write a value of shape {got} into a Tensor of "
+                            f"shape {tuple(self.shape)} and dtype {self.dtype} ({exc})") from None
         return self
     method.__name__ = name
     method.__doc__ = f"Keras' ``variable.{name}(value)``: in place, returns the Tensor."

@@ -136,8 +136,8 @@ class Loss:
 
     def _python_call(self, y_true, y_pred, sample_weight):
         from . import ops
-        if not isinstance(y_true, kernels.Tensor):   # Keras converts the labels to y_pred's dtype
-            y_true = kernels.Tensor.from_numpy(np.ascontiguousarray(y_true, np.float32))
+        if not isinstance(y_true, kernels.Tensor) or y_true.dtype != "float32":   # Keras: y_pred's dtype
+            y_true = kernels.Tensor.from_numpy(np.ascontiguousarray(np.asarray(y_true), np.float32))
         if not isinstance(y_pred, kernels.Tensor):
             y_pred = kernels.Tensor.from_numpy(np.ascontiguousarray(y_pred, np.float32))
         per = self.call(y_true, y_pred)

@@ -115,7 +115,7 @@ class Metric:
         return cls(**config)
 
     def __repr__(self):
-        return f"<{type(self).__name__} name={self.name!r} result={self.result():.4g}>"
+        return f"<{type(self).__name__} name={self.name!r} result={float(self.result()):.4g}>"
 
 
 def _snake(name):

@@ -433,9 +433,11 @@ def _own_and_nested(layer, where):
     reader above groups them (``vars`` then ``cell`` / ``forward_layer`` / ``backward_layer`` /
     ``layer``)."""
     from .layers.base import Layer
-    own = [p.value for p in layer.__dict__.get("_params", ())]
     nested = [(sub, layer.__dict__[sub]) for sub in _SUBGROUPS
               if isinstance(layer.__dict__.get(sub), Layer)]
+    # a wrapper may list its parts' weights as its own too (Bidirectional, RNN): those are theirs
+    theirs = {id(w) for _, sublayer in nested for w in sublayer.weights}
+    own = [p.value for p in layer.__dict__.get("_params", ()) if id(p.value) not in theirs]
     count = len(own) + sum(len(s.weights) for _, s in nested)
     if count != len(layer.weights) or getattr(layer, "_graph", None) is not None:
         raise NotImplementedError(f"{where}: layer '{layer.name}' ({type(layer).__name__}) cannot be written to a "

@@ -152,8 +152,8 @@ def test_dense_with_a_python_activation_matches_float64(rng):
     y_ref = z * s
     np.testing.assert_allclose(np.asarray(y), y_ref, rtol=1e-5, atol=1e-6)
     dz = 2 * y_ref * (s + z * 2 * s * (1 - s))
-    np.testing.assert_allclose(np.asarray(tape.gradient(total, xt)), dz @ w.T, rtol=1e-4, atol=1e-5)
-    gw = tape.gradient(total, layer.kernel)
+    gx, gw = tape.gradient(total, [xt, layer.kernel])
+    np.testing.assert_allclose(np.asarray(gx), dz @ w.T, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.asarray(gw), x.astype(np.float64).T @ dz, rtol=1e-4, atol=1e-5)
 
 
@@ -304,7 +304,8 @@ def _crc32c_bitwise(data):
 
 
 def _records(path):
-    data = open(path, "rb").read()
+    with open(path, "rb") as f:
+        data = f.read()
     out, pos = [], 0
     while pos < len(data):
         header = data[pos:pos + 8]

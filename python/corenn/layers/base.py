@@ -410,15 +410,25 @@ class Layer:
                 return kernels.zeros((1,) + tuple(1 if d is None else d for d in shape[1:]))
             packed = isinstance(input_shape, list)
             x = [probe(sh) for sh in input_shape] if packed else probe(input_shape)
+            probe_mask = None
+            if self.consumes_mask and "_call_mask" not in self.__dict__:
+                # a call that reads ``mask`` gets an all-ones one (a symbolic call has masks)
+                ones = [kernels.Tensor.from_numpy(np.ones(tuple(t.shape[:2]), np.float32)) if t.ndim >= 2 else None
+                        for t in (x if packed else [x])]
+                probe_mask = ones if packed else ones[0]
             from ..autodiff import stop_recording
             owner = self.__dict__.get("_owner", self)
             kept = owner.__dict__.get("_added_losses")
             sink, in_call = getattr(_LOSS_SINK, "entries", None), getattr(_LOSS_SINK, "in_call", None)
             _LOSS_SINK.entries, _LOSS_SINK.in_call = None, []
             try:
+                if probe_mask is not None:
+                    self.__dict__["_call_mask"] = probe_mask
                 with stop_recording():
                     y = self._invoke_call(x, False)
             finally:   # a shape probe adds no loss
+                if probe_mask is not None:
+                    self.__dict__.pop("_call_mask", None)
                 _LOSS_SINK.entries, _LOSS_SINK.in_call = sink, in_call
                 owner.__dict__.pop("_added_losses", None)
                 if kept is not None:
@@ -564,8 +574,9 @@ class Layer:
         shapes = [(None,) + tuple(x.shape[1:]) for x in flat]
         if not self.built:
             self._maybe_build(shapes if packed else shapes[0])
-        if packed and type(self).call is Layer.call:
-            self.compute_output_shape(shapes)  # raises naming the layer when they do not fit
+        if packed:
+            if type(self).call is Layer.call:   # a layer written with call checks in its call
+                self.compute_output_shape(shapes)  # raises naming the layer when they do not fit
         else:
             self.check_input_shape(tuple(flat[0].shape))
         tensors = [kernels.as_tensor(x, self.name, f"inputs[{i}]" if packed else "x") for i, x in enumerate(flat)]

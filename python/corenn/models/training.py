@@ -191,9 +191,11 @@ class TrainingLoops:
         batch_size = _data.positive_or_none(where, "batch_size", batch_size) or 32
         x = self._prepare_x(x, "fit")
         n = data_len(x)
-        if y is None and self._custom_step("train_step"):
+        compiled_losses = getattr(self, "_losses", None)
+        if y is None and (self._custom_step("train_step") or compiled_losses and all(l is None for l in compiled_losses)):
             # fit(x) for a train_step(data) of the user's that needs no targets (a GAN, an
-            # autoencoder): its data is the batch of x alone, as Keras 3 passes it
+            # autoencoder), or a model compiled without a loss whose layers add theirs: its data
+            # is the batch of x alone, as Keras 3 passes it
             if sample_weight is not None or class_weight is not None:
                 raise ValueError(f"{where}: sample_weight and class_weight need targets (y)")
             if validation_data is None and validation_split:
