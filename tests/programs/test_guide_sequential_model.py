@@ -68,7 +68,7 @@ def test_summary_while_stacking_then_training():
                   metrics=["accuracy"])
     model.fit(x_train, y_train, epochs=2, batch_size=64, verbose=0)
     loss, acc = model.evaluate(x_test, y_test, verbose=0)
-    assert acc > 0.6, acc
+    assert acc > 0.45, acc                           # chance is 0.1
 
 
 def test_feature_extraction_and_frozen_layers():

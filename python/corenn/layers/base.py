@@ -405,39 +405,53 @@ class Layer:
 
     def compute_output_shape(self, input_shape):
         if type(self).call is not Layer.call:
-            # a layer written with call: run it once on a batch of one to learn its output shape
-            def probe(shape):
-                return kernels.zeros((1,) + tuple(1 if d is None else d for d in shape[1:]))
+            # a layer written with call: run it on a batch of one to learn its output shape; an
+            # axis of unknown size is probed with 1 and again with 2, and output axes that
+            # follow it are unknown too (a sequence layer keeps its time axis None)
             packed = isinstance(input_shape, list)
-            x = [probe(sh) for sh in input_shape] if packed else probe(input_shape)
-            probe_mask = None
-            if self.consumes_mask and "_call_mask" not in self.__dict__:
-                # a call that reads ``mask`` gets an all-ones one (a symbolic call has masks)
-                ones = [kernels.Tensor.from_numpy(np.ones(tuple(t.shape[:2]), np.float32)) if t.ndim >= 2 else None
-                        for t in (x if packed else [x])]
-                probe_mask = ones if packed else ones[0]
-            from ..autodiff import stop_recording
-            owner = self.__dict__.get("_owner", self)
-            kept = owner.__dict__.get("_added_losses")
-            sink, in_call = getattr(_LOSS_SINK, "entries", None), getattr(_LOSS_SINK, "in_call", None)
-            _LOSS_SINK.entries, _LOSS_SINK.in_call = None, []
-            try:
-                if probe_mask is not None:
-                    self.__dict__["_call_mask"] = probe_mask
-                with stop_recording():
-                    y = self._invoke_call(x, False)
-            finally:   # a shape probe adds no loss
-                if probe_mask is not None:
-                    self.__dict__.pop("_call_mask", None)
-                _LOSS_SINK.entries, _LOSS_SINK.in_call = sink, in_call
-                owner.__dict__.pop("_added_losses", None)
-                if kept is not None:
-                    owner.__dict__["_added_losses"] = kept
-            batch = (input_shape[0] if packed else input_shape)[0]
-            if isinstance(y, (list, tuple)):
-                return [(batch,) + tuple(t.shape[1:]) for t in y]
-            return (batch,) + tuple(y.shape[1:])
+            shapes = input_shape if packed else [input_shape]
+            first = self._probe_call(shapes, packed, 1)
+            if any(d is None for sh in shapes for d in tuple(sh)[1:]):
+                second = self._probe_call(shapes, packed, 2)
+                first = [tuple(a if a == b else None for a, b in zip(s1, s2)) if len(s1) == len(s2) else s1
+                         for s1, s2 in zip(first, second)]
+            batch = shapes[0][0]
+            outs = [(batch,) + tuple(sh) for sh in first]
+            return outs if self.__dict__.get("_probe_multi") else outs[0]
         return tuple(input_shape) if not isinstance(input_shape, list) else tuple(input_shape[0])
+
+    def _probe_call(self, shapes, packed, unknown):
+        """The output shapes (without batch) of ``call`` on zeros, ``unknown`` for None axes."""
+        def probe(shape):
+            return kernels.zeros((1,) + tuple(unknown if d is None else d for d in shape[1:]))
+        xs = [probe(sh) for sh in shapes]
+        x = xs if packed else xs[0]
+        probe_mask = None
+        if self.consumes_mask and "_call_mask" not in self.__dict__:
+            # a call that reads ``mask`` gets an all-ones one (a symbolic call has masks)
+            ones = [kernels.Tensor.from_numpy(np.ones(tuple(t.shape[:2]), np.float32)) if t.ndim >= 2 else None
+                    for t in xs]
+            probe_mask = ones if packed else ones[0]
+        from ..autodiff import stop_recording
+        owner = self.__dict__.get("_owner", self)
+        kept = owner.__dict__.get("_added_losses")
+        sink, in_call = getattr(_LOSS_SINK, "entries", None), getattr(_LOSS_SINK, "in_call", None)
+        _LOSS_SINK.entries, _LOSS_SINK.in_call = None, []
+        try:
+            if probe_mask is not None:
+                self.__dict__["_call_mask"] = probe_mask
+            with stop_recording():
+                y = self._invoke_call(x, False)
+        finally:   # a shape probe adds no loss
+            if probe_mask is not None:
+                self.__dict__.pop("_call_mask", None)
+            _LOSS_SINK.entries, _LOSS_SINK.in_call = sink, in_call
+            owner.__dict__.pop("_added_losses", None)
+            if kept is not None:
+                owner.__dict__["_added_losses"] = kept
+        multi = isinstance(y, (list, tuple))
+        self.__dict__["_probe_multi"] = multi
+        return [tuple(t.shape[1:]) for t in (y if multi else [y])]
 
     def _maybe_build(self, input_shape):
         """Build on first use; a custom build need not call super().build (Keras 3 marks the layer
@@ -653,11 +667,14 @@ class Layer:
         return nodes[0]
 
     def check_input_shape(self, shape):
-        """Raise a ValueError naming this layer when ``shape`` (with batch) does not fit."""
+        """Raise a ValueError naming this layer when ``shape`` (with batch) does not fit. A Keras
+        layer written with ``call`` has no input spec (as in Keras): what it calls checks."""
         expected = self.input_shape
-        if expected is None:
+        if expected is None or type(self).call is not Layer.call:
             return
-        ok = len(shape) == len(expected) and all(e is None or e == g for e, g in zip(expected[1:], shape[1:]))
+        # Keras' input specs check the rank and the feature (last) axis: a layer built on one
+        # sequence length or image size takes others (an Embedding / LSTM on shorter sequences)
+        ok = len(shape) == len(expected) and (len(shape) < 2 or expected[-1] is None or expected[-1] == shape[-1])
         if not ok:
             raise ValueError(f"layer '{self.name}' ({type(self).__name__}) expects input of shape "
                              f"{shape_str(expected)}, got {shape_str((None,) + tuple(shape[1:]))}")

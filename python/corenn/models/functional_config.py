@@ -97,7 +97,9 @@ def model_from_graph_config(config, cls=None, prepare_layer=None):
         if name in created:
             raise ValueError(f"functional config: two layers are named {name!r}")
         created[name] = layer
-        pending.append((layer, list(entry.get("inbound_nodes", []))))
+        # keyed by the config's name: a layer whose get_config leaves out ``name`` (a Keras
+        # custom layer) gets a new one, but the config's tensor references use the old
+        pending.append((layer, list(entry.get("inbound_nodes", [])), name))
     outputs = {}          # (layer name, node index) -> list of output KerasTensors
     for name, layer in created.items():
         if type(layer).__name__ == "InputLayer" and layer.name == name:
@@ -115,10 +117,10 @@ def model_from_graph_config(config, cls=None, prepare_layer=None):
         return outs[int(index)]
 
     progress = True
-    done = {id(layer): 0 for layer, _ in pending}
+    done = {id(layer): 0 for layer, _, _ in pending}
     while progress:
         progress = False
-        for layer, nodes in pending:
+        for layer, nodes, name in pending:
             while done[id(layer)] < len(nodes):
                 spec = nodes[done[id(layer)]]
                 try:
@@ -131,10 +133,10 @@ def model_from_graph_config(config, cls=None, prepare_layer=None):
                 if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
                     raise ValueError(f"functional config: layer '{layer.name}' node kwargs must be a dict")
                 out = layer(*args, **kwargs)
-                outputs[(layer.name, done[id(layer)])] = out if isinstance(out, list) else [out]
+                outputs[(name, done[id(layer)])] = out if isinstance(out, list) else [out]
                 done[id(layer)] += 1
                 progress = True
-    left = [layer.name for layer, nodes in pending if done[id(layer)] < len(nodes)]
+    left = [name for layer, nodes, name in pending if done[id(layer)] < len(nodes)]
     if left:
         raise ValueError(f"functional config: the calls of layer(s) {', '.join(left)} refer to tensors that no "
                          "layer produces")
