@@ -446,11 +446,25 @@ def _own_and_nested(layer, where):
     return own, nested
 
 
+# corenn's recurrent layers hold their weights themselves; Keras keeps them in the layer's cell
+_CELL_NAMES = {"SimpleRNN": "simple_rnn_cell", "LSTM": "lstm_cell", "GRU": "gru_cell"}
+
+
+def _write_vars(group, name, weights):
+    vars_ = group.create_group("vars")
+    vars_.attrs["name"] = name   # Keras writes the object's name on each vars group
+    for i, w in enumerate(weights):
+        vars_.create_dataset(str(i), data=np.array(w, dtype=np.float32, copy=True))
+
+
 def _write_layer(group, layer, where):
     own, nested = _own_and_nested(layer, where)
-    vars_ = group.create_group("vars")
-    for i, w in enumerate(own):
-        vars_.create_dataset(str(i), data=np.array(w, dtype=np.float32, copy=True))
+    cell = _CELL_NAMES.get(type(layer).__name__)
+    if cell is not None and not nested:
+        _write_vars(group, layer.name, [])
+        _write_vars(group.create_group("cell"), cell, own)
+        return
+    _write_vars(group, layer.name, own)
     for sub, sublayer in nested:
         _write_layer(group.create_group(sub), sublayer, where)
 
@@ -458,18 +472,22 @@ def _write_layer(group, layer, where):
 def save_h5_weights(model, path):
     """Keras 3's ``.weights.h5`` layout, which Keras' ``load_weights`` and corenn's reader take:
     ``layers/<class name in snake case, numbered in layer order>/vars/<i>`` per layer (the
-    names Keras gives its layer groups), and an empty ``vars`` group for the model itself.
+    names Keras gives its layer groups; a recurrent layer's weights in its ``cell`` group, a
+    wrapper's parts in ``forward_layer`` / ``backward_layer`` / ``cell`` / ``layer``), each
+    ``vars`` group named by an attribute as Keras does, and one for the model itself.
     Written to a temporary file and renamed (``saving.atomic_write``)."""
     h5py = _h5py()
     where = f"{model.name}.save_weights"
-    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    # a functional model lists its InputLayers (Keras writes an empty group for each); they
+    # do not shift the numbering of the other classes' groups
+    layers = list(model.layers)
     paths = _keras3_paths([type(layer).__name__ for layer in layers])
     for layer in layers:
         _own_and_nested(layer, where)   # refuse before anything is written
 
     def write(f):
         with h5py.File(f, "w") as h5:
-            h5.create_group("vars")
+            _write_vars(h5, model.name, [])
             group = h5.create_group("layers")
             for layer, name in zip(layers, paths):
                 _write_layer(group.create_group(name), layer, where)
