@@ -416,3 +416,17 @@ def test_tf_names_for_tensor_ops():
     assert tuple(corenn.stack([t, t], axis=1).shape) == (3, 2, 2)
     np.testing.assert_allclose(np.asarray(corenn.matmul(corenn.ones((1, 2)), corenn.ones((2, 3)))), 2.0)
     assert tuple(corenn.random.normal(shape=(2, 5)).shape) == (2, 5)
+
+
+def test_summary_show_trainable_column(capsys):
+    base = keras.Sequential([keras.Input((4,)), layers.Dense(3)], name="base")
+    inputs = keras.Input((4,))
+    outputs = layers.Dense(2, name="head")(layers.Dropout(0.1)(base(inputs, training=False)))
+    model = keras.Model(inputs, outputs)
+    base.trainable = False
+    model.summary(show_trainable=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert "Trainable" in next(line for line in lines if "Layer (type)" in line)
+    row = {line.split()[0]: line.split()[-1] for line in lines if line.split() and line.split()[0] in
+           ("base", "head", "dropout")}
+    assert row == {"base": "N", "head": "Y", "dropout": "-"}, row

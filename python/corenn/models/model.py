@@ -1084,7 +1084,7 @@ class Model(TrainingLoops):
         if not self.built:
             raise ValueError(f"{self.name}.summary: the model is not built yet; call it on data or build(input_shape) "
                              "first")
-        for line in format_summary(self, line_length=line_length):
+        for line in format_summary(self, line_length=line_length, show_trainable=show_trainable):
             (print_fn or print)(line)
 
     def get_config(self):
