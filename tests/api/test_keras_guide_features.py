@@ -287,7 +287,7 @@ def test_weights_h5_round_trip_with_recurrent_wrappers(tmp_path, rng):
     import h5py
     with h5py.File(path, "r") as f:
         assert set(f["layers/bidirectional"]) == {"vars", "forward_layer", "backward_layer"}
-        np.testing.assert_array_equal(np.asarray(f["layers/gru/vars/0"]), a.layers[1].get_weights()[0])
+        np.testing.assert_array_equal(np.asarray(f["layers/gru/cell/vars/0"]), a.layers[1].get_weights()[0])
     with pytest.raises(ValueError, match=r"\.weights\.h5"):
         a.save_weights(str(tmp_path / "legacy.h5"))
 
