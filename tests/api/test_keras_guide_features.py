@@ -421,12 +421,12 @@ def test_tf_names_for_tensor_ops():
 def test_summary_show_trainable_column(capsys):
     base = keras.Sequential([keras.Input((4,)), layers.Dense(3)], name="base")
     inputs = keras.Input((4,))
-    outputs = layers.Dense(2, name="head")(layers.Dropout(0.1)(base(inputs, training=False)))
+    outputs = layers.Dense(2, name="head")(layers.Dropout(0.1, name="drop")(base(inputs, training=False)))
     model = keras.Model(inputs, outputs)
     base.trainable = False
     model.summary(show_trainable=True)
     lines = capsys.readouterr().out.splitlines()
     assert "Trainable" in next(line for line in lines if "Layer (type)" in line)
     row = {line.split()[0]: line.split()[-1] for line in lines if line.split() and line.split()[0] in
-           ("base", "head", "dropout")}
-    assert row == {"base": "N", "head": "Y", "dropout": "-"}, row
+           ("base", "head", "drop")}
+    assert row == {"base": "N", "head": "Y", "drop": "-"}, row
