@@ -194,7 +194,7 @@ def test_weights_h5_files(tmp_path):
 
     # the file is Keras 3's layout: layers/<class name, numbered in layer order>/vars/<i>
     with h5py.File(str(tmp_path / "my_model.weights.h5"), "r") as f:
-        assert sorted(f["layers"]) == ["dense", "dense_1", "dense_2"]
+        assert sorted(f["layers"]) == ["dense", "dense_1", "dense_2", "input_layer"]
         got = np.asarray(f["layers/dense_1/vars/0"])      # the second Dense layer's kernel
         bias = np.asarray(f["layers/dense_2/vars/1"])
     np.testing.assert_array_equal(got, functional_model.get_layer("dense_2").get_weights()[0])
