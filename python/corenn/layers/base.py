@@ -480,6 +480,17 @@ class Layer:
         """
         if args or kwargs:
             inputs = self._extra_call_arguments(inputs, args, kwargs)
+        if not kwargs:
+            return self._call_with(inputs, training, mask)
+        # options of this call only (a graph node keeps its own: Node.call_kwargs)
+        owner = self.__dict__.get("_owner", self)
+        owner.__dict__["_call_kwargs"] = dict(kwargs)
+        try:
+            return self._call_with(inputs, training, mask)
+        finally:
+            owner.__dict__.pop("_call_kwargs", None)
+
+    def _call_with(self, inputs, training, mask):
         graph, autodiff = _graph_modules()
         if graph.is_symbolic(inputs):
             return graph.symbolic_call(self, inputs, mask, training)
@@ -496,8 +507,8 @@ class Layer:
 
     def _extra_call_arguments(self, inputs, args, kwargs):
         """Keras' ``layer(a, b)`` (a call taking several tensors: they become one list of inputs,
-        unpacked again for ``call``) and ``layer(x, option=value)`` (non-tensor options of
-        ``call``, kept for the calls that follow). Only a layer written with ``call`` takes them."""
+        unpacked again for ``call``) and ``layer(x, option=value)`` (non-tensor options of that
+        ``call``). Only a layer written with ``call`` takes them."""
         written = type(self).call is not Layer.call
         params = _call_params(type(self).call) if written else frozenset()
         unknown = [k for k in kwargs if params is not None and k not in params]
@@ -506,12 +517,9 @@ class Layer:
             what = (f"unexpected keyword argument(s) {', '.join(sorted(unknown))}" if unknown
                     else f"takes one input, got {1 + len(args)} positional arguments")
             raise TypeError(f"layer '{self.name}' ({type(self).__name__}): {what}")
-        owner = self.__dict__.get("_owner", self)
-        if kwargs:
-            owner.__dict__["_call_kwargs"] = dict(kwargs)
         if not args:
             return inputs
-        owner.__dict__["_positional_inputs"] = True
+        self.__dict__.get("_owner", self).__dict__["_positional_inputs"] = True
         return [inputs, *args]
 
     # -- Keras masks (models/graph.py: attach_masks) -------------------------------------------

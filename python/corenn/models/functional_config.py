@@ -63,7 +63,7 @@ def _node_spec(entry, call, tensor):
         args = [tensor(t) for t in call.inputs]
     else:
         args = [[tensor(t) for t in call.inputs]] if call.packed else [tensor(call.inputs[0])]
-    kwargs = dict(entry.__dict__.get("_call_kwargs") or {})
+    kwargs = dict(getattr(call, "call_kwargs", None) or {})
     if getattr(call, "training", None) is not None:
         kwargs["training"] = call.training
     return {"args": args, "kwargs": kwargs}

@@ -105,13 +105,15 @@ class Node:
     """
 
     __slots__ = ("layer", "inputs", "outputs", "packed", "multi_out", "group", "mask_inputs",
-                 "mask_output", "training")
+                 "mask_output", "training", "call_kwargs")
 
     def __init__(self, layer, inputs, outputs, packed, multi_out=False, training=None):
         self.layer, self.inputs, self.outputs, self.packed = layer, inputs, outputs, packed
         # fixed by the call (``layer(x, training=False)``, or a model called so: transfer
         # learning's frozen base keeps BatchNormalization in inference mode); None: the run's
         self.training = training if training is not None else (FIXED_TRAINING[-1] if FIXED_TRAINING else None)
+        # options a Keras layer's call was given (``layer(x, weight=0.5)``), passed on every run
+        self.call_kwargs = dict(layer.__dict__.get("_call_kwargs") or {}) or None
         self.multi_out = multi_out  # the layer returns a list (an RNN with return_state)
         # Keras masks (attach_masks): per input its mask KerasTensor or None (a layer that reads
         # masks), and the mask this call makes (Embedding(mask_zero), Masking)
@@ -345,15 +347,17 @@ class _ActivityRegularized:
 
 
 class _FixedTraining:
-    """The call context of a node whose training flag the call fixed (``training=False`` on a
-    frozen base model): forward always runs with that flag. Fusion rules do not see through it."""
+    """The call context of a node whose call fixed its training flag (``training=False`` on a
+    frozen base model: forward always runs with that flag) or gave a Keras layer options
+    (``call_kwargs``, handed to that forward only). Fusion rules do not see through it."""
 
-    __slots__ = ("inner", "training")
+    __slots__ = ("inner", "training", "call_kwargs")
     _HIDDEN = ("can_fuse_max_pool", "backward_from_preactivation")
 
-    def __init__(self, inner, training):
+    def __init__(self, inner, training, call_kwargs=None):
         object.__setattr__(self, "inner", inner)
         object.__setattr__(self, "training", training)
+        object.__setattr__(self, "call_kwargs", call_kwargs)
 
     def __getattr__(self, name):
         if name in _FixedTraining._HIDDEN:
@@ -364,7 +368,16 @@ class _FixedTraining:
         setattr(self.inner, name, value)
 
     def forward(self, x, training=False):
-        return self.inner.forward(x, training=self.training)
+        if self.training is not None:
+            training = self.training
+        if not self.call_kwargs:
+            return self.inner.forward(x, training=training)
+        d = self.inner.__dict__
+        d["_call_kwargs"] = self.call_kwargs
+        try:
+            return self.inner.forward(x, training=training)
+        finally:
+            d.pop("_call_kwargs", None)
 
     def backward(self, dy):
         return self.inner.backward(dy)
@@ -478,8 +491,8 @@ class Graph:
             uses[id(layer)] = n + 1
             # own_contexts: a second copy of a graph in use (a model called twice under one tape)
             ctx = layer if n == 0 and not own_contexts else layer._call_context()
-            if node.training is not None:
-                ctx = _FixedTraining(ctx, node.training)
+            if node.training is not None or node.call_kwargs:
+                ctx = _FixedTraining(ctx, node.training, node.call_kwargs)
             if layer.activity_regularizer is not None:
                 ctx = _ActivityRegularized(ctx)
             ins, outs = [slot[id(t)] for t in node.inputs], [slot[id(t)] for t in node.outputs]

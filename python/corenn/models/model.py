@@ -453,10 +453,14 @@ class Model(TrainingLoops):
         values = {id(t): v for t, v in zip(self.inputs, flat)}
         for node in self._graph.nodes:
             args = [values[id(t)] for t in node.inputs]
-            y = node.layer(args if node.packed else args[0],
-                           training=training if node.training is None else node.training) \
-                if not isinstance(args[0], KerasTensor) else node.layer(args if node.packed else args[0],
-                                                                        training=node.training)
+            arg = args if node.packed else args[0]
+            if node.layer.__dict__.get("_positional_inputs") and node.packed:   # layer(a, b)
+                arg, extra = args[0], args[1:]
+            else:
+                extra = ()
+            fixed = training if node.training is None else node.training
+            y = node.layer(arg, *extra, training=node.training if isinstance(args[0], KerasTensor) else fixed,
+                           **(node.call_kwargs or {}))
             for t, v in zip(node.outputs, y if node.multi_out else [y]):
                 values[id(t)] = v
         outs = [values[id(t)] for t in self.outputs]
