@@ -430,3 +430,27 @@ def test_summary_show_trainable_column(capsys):
     row = {line.split()[0]: line.split()[-1] for line in lines if line.split() and line.split()[0] in
            ("base", "head", "drop")}
     assert row == {"base": "N", "head": "Y", "drop": "-"}, row
+
+
+def test_call_options_belong_to_their_call_and_survive_a_config_round_trip(rng):
+    a = rng.normal(size=(4, 3)).astype(np.float32)
+    b = rng.normal(size=(4, 3)).astype(np.float32)
+    layer = Blend()
+    np.testing.assert_allclose(np.asarray(layer(a, b, weight=0.5)[0]), 0.5 * (a + b), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(layer(a, b)[0]), 0.75 * a + 0.25 * b, rtol=1e-6)   # the default again
+    ia, ib = keras.Input((3,)), keras.Input((3,))
+    base = keras.Sequential([keras.Input((3,)), layers.Dropout(0.5)])
+    s, _ = Blend(name="blend")(base(ia, training=False), ib, weight=0.5)
+    model = keras.Model([ia, ib], s)
+    config = model.get_config()
+    node = next(e for e in config["layers"] if e["name"] == "blend")["inbound_nodes"][0]
+    assert len(node["args"]) == 2 and node["kwargs"] == {"weight": 0.5}
+    assert next(e for e in config["layers"] if e["class_name"] == "Sequential")["inbound_nodes"][0]["kwargs"] \
+        == {"training": False}
+    again = keras.Model.from_config(config, custom_objects={"Blend": Blend})
+    for m in (model, again):
+        m.compile("sgd", "mse")
+        np.testing.assert_allclose(m.predict([a, b], verbose=0), 0.5 * (a + b), rtol=1e-6)
+        # training=True for the outer model leaves the inner Dropout off (its call fixed False)
+        loss = m.train_on_batch([a, b], np.zeros((4, 3), np.float32))
+        np.testing.assert_allclose(loss, np.mean((0.5 * (a + b)) ** 2), rtol=1e-5)
