@@ -72,8 +72,10 @@ class Loss:
 
     def prepare_labels(self, y_true):
         """Labels as a contiguous NumPy array of the dtype the kernel takes."""
-        if isinstance(y_true, kernels.Tensor) or self._written_in_python:
+        if isinstance(y_true, kernels.Tensor):
             return y_true
+        if self._written_in_python:   # Keras casts the labels to y_pred's dtype for call
+            return np.ascontiguousarray(y_true, dtype=np.float32)
         y = np.asarray(y_true)
         if self.sparse:
             if y.dtype.kind == "f":
@@ -421,6 +423,12 @@ def get(identifier) -> Loss:
         return cls()
     if isinstance(identifier, dict) and "class_name" in identifier:
         cls = _CLASSES.get(identifier["class_name"])
+        if cls is None and identifier["class_name"] == "LossFunctionWrapper":
+            cls = LossFunctionWrapper
+        if cls is None:   # a user's Loss class, registered or passed as a custom object
+            from .saving import custom_class
+            found = custom_class(identifier["class_name"])
+            cls = found if isinstance(found, type) and issubclass(found, Loss) else None
         if cls is None:
             raise ValueError(f"losses.get: unknown loss class {identifier['class_name']!r}")
         return cls.from_config(identifier.get("config", {}))

@@ -775,6 +775,10 @@ def get(identifier) -> Metric:
         return m
     if isinstance(identifier, dict) and "class_name" in identifier:
         cls = _CLASSES.get(identifier["class_name"])
+        if cls is None:   # a user's Metric class, registered or passed as a custom object
+            from .saving import custom_class
+            found = custom_class(identifier["class_name"])
+            cls = found if isinstance(found, type) and issubclass(found, Metric) else None
         if cls is None:
             raise ValueError(f"metrics.get: unknown metric class {identifier['class_name']!r}")
         return cls.from_config(identifier.get("config", {}))

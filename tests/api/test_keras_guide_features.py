@@ -56,6 +56,9 @@ class WeightedSquare(keras.losses.Loss):
     def call(self, y_true, y_pred):
         return self.factor * ops.mean(ops.square(y_true - y_pred), axis=-1)
 
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
 
 @pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", None])
 def test_loss_subclass_reductions_and_gradient(rng, reduction):
@@ -454,3 +457,33 @@ def test_call_options_belong_to_their_call_and_survive_a_config_round_trip(rng):
         # training=True for the outer model leaves the inner Dropout off (its call fixed False)
         loss = m.train_on_batch([a, b], np.zeros((4, 3), np.float32))
         np.testing.assert_allclose(loss, np.mean((0.5 * (a + b)) ** 2), rtol=1e-5)
+
+
+class Hits(keras.metrics.Metric):
+    def __init__(self, name="hits", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.n = self.add_variable(shape=(), initializer="zeros")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.n.assign_add(float(np.size(y_pred)))
+
+    def result(self):
+        return self.n
+
+
+@pytest.mark.parametrize("loss", [WeightedSquare(0.25), _mse_fn], ids=["Loss subclass", "function"])
+def test_model_compiled_with_python_loss_and_metric_saves_and_loads(tmp_path, rng, loss):
+    x = rng.normal(size=(8, 3)).astype(np.float32)
+    y = rng.normal(size=(8, 2)).astype(np.float64)           # float64 labels are cast, as in Keras
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, layers.Dense(2)(inputs))
+    model.compile("adam", loss, metrics=[Hits()])
+    model.fit(x, y, verbose=0)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    with pytest.raises(ValueError, match="compile"):
+        keras.models.load_model(path)                        # the classes are the user's: named, not found
+    again = keras.models.load_model(path, custom_objects={"WeightedSquare": WeightedSquare, "_mse_fn": _mse_fn,
+                                                          "Hits": Hits})
+    np.testing.assert_allclose(again.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0), rtol=1e-6)
+    assert again.evaluate(x, y, verbose=0)[1] == 16.0
