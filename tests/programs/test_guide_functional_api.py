@@ -24,7 +24,9 @@ def test_mlp_trains_saves_and_reloads(tmp_path):
     outputs = layers.Dense(10)(x)
     model = keras.Model(inputs=inputs, outputs=outputs, name="mnist_model")
     model.summary()
-    keras.utils.plot_model(model, str(tmp_path / "my_first_model.dot"), show_shapes=True)
+    keras.utils.plot_model(model, str(tmp_path / "my_first_model.png"))
+    keras.utils.plot_model(model, str(tmp_path / "my_first_model_with_shape_info.png"), show_shapes=True)
+    assert (tmp_path / "my_first_model_with_shape_info.png").stat().st_size > 0
 
     (x_train, y_train), (x_test, y_test) = fashion()
     x_train = x_train.reshape(-1, 784).astype("float32") / 255

@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+import corenn as tf
 from corenn import keras, layers, ops
 
 from guide_data import fashion
@@ -289,3 +290,22 @@ def test_callbacks_checkpoints_schedules_and_tensorboard(tmp_path):
     model = get_compiled_model()
     model.fit(x_train[:640], y_train[:640], batch_size=64, epochs=1, callbacks=[hist], verbose=0)
     assert len(hist.per_batch_losses) == 10
+
+
+def test_tf_data_datasets_and_a_learning_rate_schedule():
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = _data()
+    train_dataset = tf.data.Dataset.from_tensor_slices((x_train, y_train))
+    train_dataset = train_dataset.shuffle(buffer_size=1024).batch(64)
+    val_dataset = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(64)
+    test_dataset = tf.data.Dataset.from_tensor_slices((x_test, y_test)).batch(64)
+    lr_schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, decay_steps=50, decay_rate=0.5,
+                                                              staircase=True)
+    model = get_uncompiled_model()
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=lr_schedule),
+                  loss="sparse_categorical_crossentropy", metrics=["sparse_categorical_accuracy"])
+    history = model.fit(train_dataset, epochs=2, validation_data=val_dataset, verbose=0)
+    assert history.history["val_sparse_categorical_accuracy"][-1] > 0.5
+    result = dict(zip(["loss", "acc"], model.evaluate(test_dataset, verbose=0)))
+    assert result["acc"] > 0.5
+    # the schedule has decayed: 2 epochs of 79 steps are 3 whole halvings
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3 * 0.5 ** 3, rel=1e-6)
