@@ -563,7 +563,8 @@ class Layer:
             self.__dict__.pop("_call_mask", None)
 
     def _may_make_mask(self):
-        return self.supports_masking or type(self).compute_mask is not Layer.compute_mask
+        # without an input mask the base compute_mask returns None: only an override can make one
+        return type(self).compute_mask is not Layer.compute_mask
 
     def _attach_output_mask(self, inputs, mask, y):
         """Keras' ``output._keras_mask`` on an eager call's output(s): compute_mask of the call."""
