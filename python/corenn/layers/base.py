@@ -877,11 +877,3 @@ def _call_takes_positional(fn):
     return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("training", "mask")
                for p in params)
 
-
-def _accepts_training(fn):
-    import inspect
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return True
-    return "training" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
