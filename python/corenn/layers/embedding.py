@@ -79,7 +79,8 @@ class Embedding(Layer):
         return tuple(input_shape) + (self.output_dim,)
 
     def check_input_shape(self, shape):
-        pass   # a lookup per index: indices of any shape, whatever the first call had (Keras)
+        """Indices of any shape, whatever the first call had: a lookup per index (Keras: no
+        input spec; the word-embeddings tutorial calls one layer on (3,) and then (2, 3))."""
 
     def compute_mask(self, inputs, mask=None):
         """With mask_zero, the mask of data ``inputs``: float32, 1 where the index is not 0."""
