@@ -208,7 +208,10 @@ class _RandomLayer(Layer):
     default_training = True
 
     def __call__(self, inputs, training=None, **kwargs):
-        return super().__call__(inputs, training=True if training is None else training, **kwargs)
+        from ..models.graph import is_symbolic
+        if training is None and not is_symbolic(inputs):   # a node keeps the model's flag
+            training = True
+        return super().__call__(inputs, training=training, **kwargs)
 
     def _generator(self):
         if self._rng is not None:
