@@ -172,12 +172,11 @@ class GradientTape:
         reused buffers and fused backward passes, recorded as one step of this tape. The outputs
         handed back are copies (the graph's buffers are reused by its next run)."""
         xs = [x if type(x) is kernels.Tensor else convert(x, "model input") for x in inputs]
-        tracked = self._tracked
-        watched = tuple(i for i, x in enumerate(xs) if id(x) in tracked or self.needs_grad(x))
-        if graph.__dict__.get("marked_for") != watched or not _fusion().is_planned(graph):
-            graph.mark_input_grads(watched)
-            _fusion().plan(graph)
-            graph.marked_for = watched
+        if len(xs) == 1:
+            watched = (0,) if self.needs_grad(xs[0]) else ()
+        else:
+            watched = tuple(i for i, x in enumerate(xs) if self.needs_grad(x))
+        _fusion().prepare(graph, watched)
         outs = graph.forward(xs, training=bool(training))
         from_numpy = kernels.Tensor.from_numpy
         outs = [from_numpy(np.array(o, copy=True)) for o in outs]

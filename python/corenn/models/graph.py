@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import kernels
 from ..layers.base import _LOSS_SINK, InputLayer, Layer, shape_str
+from .fusion import _SERIAL as _fusion_serial
 from .fusion import ConvReluMaxPool
 
 __all__ = ["KerasTensor", "Node", "Graph", "Input", "is_symbolic"]
@@ -472,10 +473,12 @@ class Graph:
         for s in self.steps:
             upstream = any(needs[i] for i in s.ins)
             s.ctx.needs_input_grad = upstream
+            s.ctx._planned_by = None   # a graph that planned this context must plan it again
             produces = upstream or bool(s.owner.trainable_weights)
             for o in s.outs:
                 needs[o] = produces
         self.slot_needs_grad = needs
+        _fusion_serial[0] += 1
 
     # -- running --------------------------------------------------------------------------------
 

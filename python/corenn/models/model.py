@@ -426,8 +426,7 @@ class Model(TrainingLoops):
             return self._call_eager(inputs, training)
         xs = self._prepare_x(inputs, "__call__")
         with self._step_lock:   # one forward pass on the whole input; the outputs copied out of the buffers
-            if not fusion.is_planned(self._graph):
-                self._mark_input_grads()
+            self._mark_input_grads()
             outs = self._forward(_tensors(xs), False)
             outs = [np.array(o, copy=True) for o in (outs if isinstance(outs, list) else [outs])]
         outs = [kernels.Tensor.from_numpy(o) for o in outs]   # Tensors, as Keras returns
@@ -842,9 +841,10 @@ class Model(TrainingLoops):
         return t
 
     def _mark_input_grads(self):
+        """The graph's input-gradient marks and fusion plan for this model's losses (redone only
+        when they may have changed: fusion.prepare)."""
         if self._graph is not None:
-            self._graph.mark_input_grads()
-            self._preactivation = fusion.plan(self._graph, self._losses)
+            self._preactivation = fusion.prepare(self._graph, (), self._losses)
 
     def _loss_grad(self, xb, yb, sample_weight=None):
         if self._graph is None:
