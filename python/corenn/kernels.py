@@ -294,10 +294,11 @@ __all__ += ["sgd_update", "adam_update", "rmsprop_update", "adagrad_update"]
 
 
 def _tensors(xs, op: str, arg: str) -> list:
-    xs = xs if isinstance(xs, list) else list(xs)
-    if all(isinstance(x, Tensor) for x in xs):  # the per-step path: nothing to convert
-        return xs
-    return [as_tensor(x, op, f"{arg}[{i}]") for i, x in enumerate(xs)]
+    xs = xs if type(xs) is list else list(xs)
+    for x in xs:
+        if type(x) is not Tensor:
+            return [as_tensor(x, op, f"{arg}[{i}]") for i, x in enumerate(xs)]
+    return xs   # the per-step path: nothing to convert
 
 
 def _clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm):

@@ -444,6 +444,10 @@ class Graph:
         self.accumulator = {}
         for s in self.steps:
             self.accumulator.setdefault(id(s.owner), s.ctx)
+        # the accumulators whose Params a tape step may give new gradient Tensors
+        # (autodiff._unhold_weight_grads)
+        self.weight_accumulators = [a for a in self.accumulator.values()
+                                    if isinstance(getattr(a, "_params", None), list)]
         self.own_contexts = own_contexts
         self.run = list(self.steps)   # what forward/backward execute: the steps, or fused ones (fusion.plan)
         self.trainable_layers = [l for l in self.layers if l.weights]
