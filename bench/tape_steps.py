@@ -3,8 +3,12 @@
 
     python bench/tape_steps.py                      calls per step of every case
     python bench/tape_steps.py --callgrind          also instructions per step (valgrind runs
-                                                    each case at --steps N and M steps:
-                                                    (I_N - I_M) / (N - M) is one step)
+                                                    each case once: set-up and warm-up, then
+                                                    M = N/5 steps and N = --steps steps, each
+                                                    between time.sleep(0) calls where callgrind
+                                                    dumps its counts (--dump-before=time_sleep):
+                                                    (I_N - I_M) / (N - M) is one step, without
+                                                    what a call of fit costs once)
     python bench/tape_steps.py --only tape32,fit32  some cases
     python bench/tape_steps.py --run CASE STEPS     run one case STEPS times (what valgrind runs)
 
@@ -48,7 +52,7 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default=",".join(CASES), help="comma-separated cases")
     p.add_argument("--callgrind", action="store_true", help="also count instructions with valgrind")
-    p.add_argument("--steps", default="20,120", help="N,M steps for the callgrind difference")
+    p.add_argument("--steps", type=int, default=20, help="steps counted by callgrind")
     p.add_argument("--run", nargs=2, metavar=("CASE", "STEPS"), help="run one case (for valgrind)")
     return p.parse_args()
 
@@ -148,36 +152,54 @@ def calls_per_step(name, n=60, m=10):
     return (counts[1] - counts[0]) / (n - m)
 
 
+def run_marked(name, steps):
+    """--run: the case's set-up and warm-up, then steps // 5 steps and ``steps`` steps, each
+    between time.sleep(0) calls (the marks where callgrind dumps its counts)."""
+    import time
+    run = make_case(name)
+    time.sleep(0)
+    run(steps // 5)
+    time.sleep(0)
+    run(steps)
+    time.sleep(0)
+
+
 def instructions(name, steps):
-    """Instructions of ``python bench/tape_steps.py --run name steps`` under callgrind."""
-    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-           os.path.abspath(__file__), "--run", name, str(steps)]
-    env = dict(os.environ, CORENN_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    found = re.search(r"Collected\s*:\s*(\d+)", res.stderr)
-    if res.returncode != 0 or not found:
-        raise SystemExit(f"valgrind failed for {name} ({steps} steps):\n{res.stderr[-2000:]}")
-    return int(found.group(1))
+    """Instructions per step of ``name`` under callgrind (one run: the dump between the marks)."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "cg.out")
+        cmd = ["valgrind", "--tool=callgrind", "--dump-before=time_sleep", f"--callgrind-out-file={out}",
+               sys.executable, os.path.abspath(__file__), "--run", name, str(steps)]
+        env = dict(os.environ, CORENN_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        dumps = sorted((f for f in os.listdir(tmp) if re.fullmatch(r"cg\.out\.\d+", f)),
+                       key=lambda f: int(f.rsplit(".", 1)[1]))
+        if res.returncode != 0 or len(dumps) != 3:
+            raise SystemExit(f"valgrind failed for {name} ({steps} steps, dumps {dumps}):\n{res.stderr[-2000:]}")
+        counts = []
+        for f in dumps[1:]:   # dumps[0]: start-up to the first mark
+            with open(os.path.join(tmp, f)) as fh:
+                counts.append(int(re.search(r"^summary:\s*(\d+)", fh.read(), re.M).group(1)))
+    return (counts[1] - counts[0]) / (steps - steps // 5)
 
 
 def main():
     args = parse_args()
     if args.run:
-        make_case(args.run[0])(int(args.run[1]))
+        run_marked(args.run[0], int(args.run[1]))
         return
     names = [c for c in args.only.split(",") if c]
     unknown = [c for c in names if c not in CASES]
     if unknown:
         raise SystemExit(f"unknown case(s) {unknown}; cases: {', '.join(CASES)}")
-    n, m = (int(s) for s in args.steps.split(","))
     rows = {}
     print(f"{'case':<14} {'calls/step':>11}" + (f" {'instr/step':>12}" if args.callgrind else ""), flush=True)
     for name in names:
         calls = calls_per_step(name)
         instr = None
         if args.callgrind:
-            hi, lo = instructions(name, max(n, m)), instructions(name, min(n, m))
-            instr = (hi - lo) / abs(n - m)
+            instr = instructions(name, args.steps)
         rows[name] = (calls, instr)
         print(f"{name:<14} {calls:>11.1f}" + (f" {instr:>12,.0f}" if instr is not None else ""), flush=True)
     for b in (32, 128):
