@@ -64,10 +64,13 @@ def _stack():
 
 
 def recording_tape():
-    """The innermost tape recording on this thread, or None."""
-    s = _stack()
-    if s and s[-1]._recording:
-        return s[-1]
+    """The innermost tape recording on this thread, or None (asked by every layer, model, loss
+    and op call: kept to one attribute read)."""
+    s = getattr(_local, "tapes", None)
+    if s:
+        tape = s[-1]
+        if tape._recording:
+            return tape
     return None
 
 

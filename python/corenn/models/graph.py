@@ -643,7 +643,7 @@ class Graph:
     def weight_grads(self):
         """(weight, gradient) pairs after backward: the layers' own gradient Tensors (this copy's
         contexts' when the graph has its own), summed over calls."""
-        key = tuple(layer.trainable for layer in self.trainable_layers)
+        key = [layer.trainable for layer in self.trainable_layers]
         cached = self.__dict__.get("_weight_params")
         if cached is None or cached[0] != key:
             # per layer: its Params (read p.grad each time: a held gradient may be replaced), or
@@ -668,7 +668,15 @@ class Graph:
         """Sum each shared layer's weight gradients over the calls that ran backward (into the
         layer's own gradient Tensors), and zero those of trainable layers no call reached."""
         ran, run = self.ran, self.run
-        if self.shared or self.own_contexts or not all(ran[k] for k, s in enumerate(run) if s.owner.weights):
+        weighted = self.__dict__.get("_weighted_steps")   # run indices of steps with weights
+        if weighted is None or weighted[0] is not run:
+            weighted = self._weighted_steps = (run, [k for k, s in enumerate(run) if s.owner.weights])
+        all_ran = True
+        for k in weighted[1]:
+            if not ran[k]:
+                all_ran = False
+                break
+        if self.shared or self.own_contexts or not all_ran:
             per_layer = {}
             for k, s in enumerate(run):
                 ctx = s.ctx.conv if isinstance(s.ctx, ConvReluMaxPool) else s.ctx
