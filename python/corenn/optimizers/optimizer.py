@@ -232,6 +232,9 @@ class Optimizer:
                              f"variables; pass one gradient per variable")
         if not self._same_vars(variables) or self.__dict__.get("_slots_built") != self._active_slots():
             self.build(variables)
+        if not grads:   # a model without trainable weights: nothing to update (Keras 3)
+            self._iterations += 1
+            return
         converted = None   # the usual step: every gradient a Tensor, none missing
         for g in grads:
             if type(g) is not Tensor:
