@@ -46,6 +46,9 @@ std::string DispatchStubBase::cpu_reason(Isa isa) const {
   if (s < 0) return "no CPU kernel";
   const Slot want = slot_of(isa);
   if (s == static_cast<int>(want)) return std::string("the active ISA is ") + isa_name(isa);
+  if (!registered_[static_cast<int>(Slot::avx2)] && !registered_[static_cast<int>(Slot::avx512)])
+    return "the one CPU kernel (portable code; ISA-specific inner kernels, if any, come from "
+           "their own stubs)";
   std::string missing;
   for (int t = static_cast<int>(want); t > s; --t) {
     if (!missing.empty()) missing += " or ";
