@@ -1,6 +1,7 @@
 """corenn side by side with NumPy (OpenBLAS) and PyTorch (CPU), in one run.
 
     python bench/compare.py [--threads 2] [--repeats 5] [--only gemm|conv|mlp|cnn|lstm|gru] [--epochs 1]
+    python bench/compare.py --contended [--samples 60000] [--repeats 3]
 
 GEMM: corenn.kernels.gemm into a preallocated C against numpy.matmul(out=) for square sizes and the
 shapes a dense network trains with (forward X@W, backward X^T@dY and dY@W^T). Timings alternate
@@ -17,6 +18,8 @@ against torch.nn.Conv2d + relu in PyTorch's default NCHW layout, alternated, bes
 LSTM / GRU: one epoch as MLP / CNN for LSTM(64, return_sequences=True) -> LSTM(64) -> Dense(10)
 (and with GRU) on image rows as 28 timesteps of 28 features, batch 128, against torch.nn.LSTM /
 nn.GRU (batch_first) initialized as Keras does. Ratios > 1 mean corenn is faster.
+--contended: the MLP epoch quiet and with one core held by another process (bench/busy_host.py):
+corenn's default thread count against its own 1-thread speed and against PyTorch under the same load.
 """
 import argparse
 import os
@@ -34,7 +37,15 @@ def parse_args():
     p.add_argument("--peak", type=float, default=None,
                    help="FP32 FMA peak in GFLOP/s for %%-of-peak (default: measured by "
                         "bench/kernels/peak_fma if built, else 97 per thread)")
-    return p.parse_args()
+    p.add_argument("--contended", action="store_true",
+                   help="the MLP epoch quiet and with one core held by a spinning process: corenn at "
+                        "1 and 2 threads, PyTorch at 2 (bench/busy_host.py, which takes the rest of the "
+                        "arguments: --samples, --repeats, --busy-cpu)")
+    args, rest = p.parse_known_args()
+    if rest and not args.contended:
+        p.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
+    return args
 
 
 ARGS = parse_args()
@@ -361,6 +372,12 @@ def bench_training(title, contenders, data):
 
 
 def main():
+    if ARGS.contended:
+        # One core busy is issue 14's shared-machine case; busy_host.py owns its method.
+        import busy_host
+        sys.argv = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "busy_host.py")] + ARGS.rest
+        busy_host.main()
+        return
     corenn.set_num_threads(ARGS.threads)
     print(f"corenn {corenn.__version__} (isa={corenn._C.get_isa()}), numpy {np.__version__}, "
           f"python {sys.version.split()[0]}")

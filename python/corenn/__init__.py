@@ -10,6 +10,8 @@ from . import activations, initializers, regularizers, losses, metrics
 from . import utils, callbacks, datasets, optimizers
 from . import layers, models
 from . import cuda
+from . import data  # tf.data's Dataset: `tf.data.Dataset` after `import corenn as tf`
+from .data import TensorSpec
 from .models import Model, Sequential, Input
 from . import autodiff
 from .autodiff import GradientTape, convert as _convert
@@ -71,5 +73,5 @@ __version__ = "0.1.0"
 
 __all__ = ["Model", "Input", "GradientTape", "function", "convert_to_tensor", "newaxis", "keras",
            "autodiff", "ops", "Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
-           "initializers", "regularizers", "callbacks", "utils", "datasets", "Tensor", "kernels", "cuda",
+           "initializers", "regularizers", "callbacks", "utils", "datasets", "data", "TensorSpec", "Tensor", "kernels", "cuda",
            "set_num_threads", "get_num_threads", "show_config", "__version__"]

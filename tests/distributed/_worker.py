@@ -209,5 +209,31 @@ def scenario_die(out):
         model.fit(x, y, batch_size=64, epochs=50, verbose=0, callbacks=[Die()])
 
 
+def scenario_dataset_shard(out):
+    """What DataParallel's refusal of a Dataset advises: each rank fits its own shard outside
+    DataParallel with a DistributedOptimizer. Rank r's batch k (every other sample) and the other
+    rank's make up one process's batch k of twice the size, so the weights match one process."""
+    x, y = data(256)
+    if dist.rank() == 0:
+        ref = mlp()
+        ref.fit(x, y, batch_size=64, epochs=2, shuffle=False, verbose=0)
+        save(out, "single_shard", weights(ref))
+    model = mlp()
+    model.compile(optimizer=dist.DistributedOptimizer(corenn.optimizers.SGD(learning_rate=0.1, momentum=0.9)),
+                  loss=corenn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ds = corenn.data.Dataset.from_tensor_slices((x, y)).shard(dist.size(), dist.rank()).batch(64 // dist.size())
+    with dist.DataParallel():
+        try:
+            model.fit(ds, epochs=1, verbose=0)
+            message = "no error"
+        except ValueError as exc:
+            message = str(exc)
+    with open(os.path.join(out, f"refusal.rank{dist.rank()}.txt"), "w") as f:
+        f.write(message)
+    dist.broadcast_weights(model)
+    model.fit(ds, epochs=2, verbose=0)
+    save(out, "dataset_shard", weights(model))
+
+
 if __name__ == "__main__":
     globals()[f"scenario_{sys.argv[1]}"](sys.argv[2])

@@ -234,3 +234,16 @@ def test_subclassed_model_fit(tmp_path):
     assert len(single) == 4 and all(np.array_equal(a, b) for a, b in zip(r0, r1))
     for a, b in zip(single, r0):
         np.testing.assert_allclose(b, a, rtol=0, atol=2e-6)
+
+
+def test_dataset_refused_by_data_parallel_trains_sharded_with_distributed_optimizer(tmp_path):
+    proc = _launch("dataset_shard", tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for rank in (0, 1):
+        assert "dataset.shard(corenn.distributed.size(), corenn.distributed.rank())" in \
+            (tmp_path / f"refusal.rank{rank}.txt").read_text()
+    single = _arrays(tmp_path / "single_shard.rank0.npz")
+    r0, r1 = _arrays(tmp_path / "dataset_shard.rank0.npz"), _arrays(tmp_path / "dataset_shard.rank1.npz")
+    assert all(np.array_equal(a, b) for a, b in zip(r0, r1))
+    for a, b in zip(single, r0):
+        np.testing.assert_allclose(b, a, rtol=0, atol=2e-6)

@@ -61,9 +61,13 @@ class DataParallel:
         from ..models import _data
         from . import DistributedOptimizer
         where = f"{model.name}.fit"
-        if _data.is_batch_iterable(args["x"]):
-            raise ValueError(f"{where}: DataParallel shards NumPy arrays; for a generator or iterable, give each "
-                             "rank its own shard and train with corenn.distributed.DistributedOptimizer")
+        if _data.is_batch_source(args["x"]):
+            # each rank would read the whole stream: every sample trained size times per epoch
+            raise ValueError(f"{where}: DataParallel splits NumPy arrays over the ranks and cannot split "
+                             f"{_data.source_kind(args['x'])}; pass arrays (x, y), or give each rank its own part "
+                             "with dataset.shard(corenn.distributed.size(), corenn.distributed.rank()) and fit it "
+                             "outside DataParallel with optimizer=corenn.distributed.DistributedOptimizer(opt) "
+                             "after broadcast_weights(model), the same steps_per_epoch on every rank")
         world = _mpi.comm()
         rank = world.Get_rank()
         run = _FitRun(self, world)

@@ -12,6 +12,15 @@ yielding (x, y) or (x, y, sample_weight) batches (x-only batches for predict). A
 iterator (a generator) is consumed across epochs; a re-iterable object (whose ``__iter__``
 returns a fresh iterator) starts over every epoch. ``steps`` caps the batches per epoch; without
 it an epoch is one pass to the end. Running out of data ends training with a warning, as Keras.
+
+Datasets (corenn.data.Dataset) and PyDatasets (utils.PyDataset / Sequence) are batch sources
+too, read as Keras 3 reads them: a Dataset's elements are the batches as they are (one never
+batched is refused, with the fix in the message), its cardinality is the epoch's step count, and
+with ``steps_per_epoch`` one pass runs on across epochs (a new pass starts when it ends; an epoch
+it ends early is cut short with a warning). A PyDataset's batches are ``ds[i]`` for i over
+``num_batches``, in a shuffled order when ``fit(shuffle=True)``, with ``on_epoch_begin`` /
+``on_epoch_end`` called around every epoch. An infinite source needs ``steps`` (steps_per_epoch,
+validation_steps).
 """
 from __future__ import annotations
 
@@ -23,6 +32,30 @@ import warnings
 import numpy as np
 
 from .. import kernels
+
+
+def is_dataset(x) -> bool:
+    from ..data import Dataset
+    return isinstance(x, Dataset)
+
+
+def is_py_dataset(x) -> bool:
+    from ..utils.py_dataset import PyDataset
+    return isinstance(x, PyDataset)
+
+
+def is_batch_source(x) -> bool:
+    """Batches rather than arrays: a Dataset, a PyDataset, or another iterable of batches."""
+    return is_batch_iterable(x) or is_py_dataset(x)
+
+
+def source_kind(x) -> str:
+    """How messages name a batch source."""
+    if is_dataset(x):
+        return "a Dataset"
+    if is_py_dataset(x):
+        return "a PyDataset"
+    return "a generator/iterable of batches"
 
 
 def is_batch_iterable(x) -> bool:
@@ -116,27 +149,97 @@ def split_batch(where, batch, index, targets=True):
 
 
 class BatchStream:
-    """Raw batches from an iterable, one epoch at a time (see the module docstring)."""
+    """Raw batches from an iterable, a Dataset or a PyDataset, one epoch at a time (see the
+    module docstring). ``known_steps``: the batches per epoch when known beforehand (for the
+    progress bar), else None."""
 
-    def __init__(self, data, steps):
+    def __init__(self, data, steps, where="fit", steps_name="steps_per_epoch", shuffle=False):
         self.data = data
         self.steps = None if steps is None else int(steps)
         self.one_shot = hasattr(data, "__next__")  # an iterator: calling iter() would not restart it
         self._it = None
         self.ran_out = False  # the data ended before an epoch got its batches
+        self._where = where
+        self._shuffle = shuffle
+        self._py_dataset = is_py_dataset(data)
+        self._dataset = is_dataset(data)
+        # Keras 3: a Dataset or PyDataset given steps_per_epoch runs one pass on across epochs
+        self._continues = (self._dataset or self._py_dataset) and self.steps is not None
+        self.known_steps = self.steps
+        if self._dataset:
+            count = self._check_dataset(data, steps_name)
+        elif self._py_dataset:
+            count = data.num_batches
+            if count is not None and (isinstance(count, bool) or not isinstance(count, (int, np.integer))
+                                      or count < 0):
+                raise ValueError(f"{where}: {type(data).__name__}.num_batches (or len) must be a non-negative "
+                                 f"integer or None (endless), got {count!r}")
+        else:
+            return
+        if count is None and self.steps is None:
+            raise ValueError(f"{where}: the data is an infinite {'Dataset' if self._dataset else 'PyDataset'}, so "
+                             f"{steps_name} must be given (the number of batches to take from it)")
+        if self.steps is None and count is not None and count >= 0:
+            self.known_steps = int(count)
+        self._count = count
+
+    def _check_dataset(self, data, steps_name):
+        from ..data import INFINITE_CARDINALITY
+        if data._batched is False:
+            spec = data.element_spec
+            raise ValueError(f"{self._where}: the Dataset yields single samples (element_spec {spec}), not "
+                             "batches; batch it first, e.g. dataset.batch(32): like Keras, fit takes a dataset's "
+                             "elements as the batches")
+        count = data._card()
+        return None if count == INFINITE_CARDINALITY else count   # UNKNOWN (-2): one pass tells
+
+    def _new_pass(self):
+        if self._dataset:
+            return self.data._elements()
+        if self._py_dataset:
+            from ..utils.py_dataset import batches
+            count = self._count
+            if count is None:
+                order = itertools.count()
+            elif self._shuffle:
+                from ..utils.random import get_generator
+                order = get_generator().permutation(count).tolist()
+            else:
+                order = range(count)
+            return batches(self.data, order)
+        return iter(self.data) if hasattr(self.data, "__iter__") else self.data
 
     def epoch(self):
         """Iterator over this epoch's batches; sets ``ran_out`` if the data ended early."""
-        if self._it is None or not self.one_shot:
-            self._it = iter(self.data) if hasattr(self.data, "__iter__") else self.data
+        if self._py_dataset:
+            self.data.on_epoch_begin()
+        yield from self._epoch_batches()
+        if self._py_dataset:
+            self.data.on_epoch_end()
+
+    def _epoch_batches(self):
+        fresh = False
+        if self._it is None or not (self.one_shot or self._continues):
+            self._it, fresh = self._new_pass(), True
         count = 0
         while self.steps is None or count < self.steps:
             try:
                 batch = next(self._it)
             except StopIteration:
-                if count == 0 or self.steps is not None:
+                if self._continues and count == 0 and not fresh:
+                    # the last pass ended exactly where the previous epoch did: start a new one
+                    self._it, fresh = self._new_pass(), True
+                    continue
+                if self._continues and count > 0:
+                    self._it = None
+                    warnings.warn(f"{self._where}: the data ran out after {count} of the steps_per_epoch="
+                                  f"{self.steps} batches of this epoch; the next epoch starts a new pass over "
+                                  "it (make steps_per_epoch divide the number of batches, or repeat() the "
+                                  "dataset)", UserWarning, stacklevel=3)
+                elif count == 0 or self.steps is not None:
                     self.ran_out = True
                 return
+            fresh = False
             count += 1
             yield batch
 

@@ -2,7 +2,8 @@
 weights, compile and the training step itself live in sequential.py).
 
 fit's epoch loop: batches come from arrays (shuffled with corenn's seeded generator, gathered with
-np.take into reused buffers) or from a generator / iterable of batches (models/_data.py), each
+np.take into reused buffers) or from a generator / iterable of batches, a corenn.data.Dataset or a
+utils.PyDataset (models/_data.py: BatchStream is the one adapter for all three), each
 goes through Sequential._train_step, callbacks see every batch and epoch (corenn.callbacks).
 
 Threads. The kernels release the GIL, while the layers keep their activations and gradients in
@@ -77,11 +78,13 @@ class TrainingLoops:
             validation_batch_size=None, validation_freq=1):
         """Train for ``epochs`` passes over the data; returns the History callback.
 
-        x, y: NumPy arrays, or x a generator / iterable of (x, y) or (x, y, sample_weight)
-        batches (then y, batch_size and sample_weight stay None; see models/_data.py).
+        x, y: NumPy arrays, or x a corenn.data.Dataset, a utils.PyDataset or a generator /
+        iterable of (x, y) or (x, y, sample_weight) batches (then y, batch_size and sample_weight
+        stay None; see models/_data.py).
         class_weight {class: weight} / sample_weight (N,): the loss of sample i counts w_i times
         (batch loss = mean_i w_i loss_i); metrics are not weighted. validation_data:
-        (x, y), (x, y, sample_weight) or an iterable of batches (validation_steps caps it).
+        (x, y), (x, y, sample_weight) or a Dataset / PyDataset / iterable of batches
+        (validation_steps caps it).
         """
         self._require_compiled("fit")
         with self._training_call("fit"):
@@ -105,7 +108,8 @@ class TrainingLoops:
         if class_weight is not None:
             class_weight = _data.check_class_weight(where, class_weight)
         train, steps, batch_size, validation_data = self._fit_data(
-            x, y, batch_size, sample_weight, class_weight, validation_split, validation_data, steps_per_epoch)
+            x, y, batch_size, sample_weight, class_weight, validation_split, validation_data, steps_per_epoch,
+            shuffle)
         val = None if validation_data is None else self._validation_source(validation_data, validation_steps)
         if self._data_parallel is not None:   # each rank validates on its shard
             val = self._data_parallel.shard_validation(val)
@@ -128,7 +132,7 @@ class TrainingLoops:
                 if batches is None:
                     if epoch == initial_epoch:
                         raise ValueError(f"{where}: the data iterable yielded no batches")
-                    _data.warn_ran_out(where, steps, epochs - initial_epoch)
+                    _data.warn_ran_out(where, train.steps, epochs - initial_epoch)
                     break
             metrics = self._train_metrics
             for _, m in self._metric_entries(metrics):
@@ -171,7 +175,7 @@ class TrainingLoops:
                     epoch_logs.update({"val_" + k: v for k, v in vals.items()})
             cbks.on_epoch_end(epoch, epoch_logs)
             if isinstance(train, _data.BatchStream) and train.ran_out and epoch + 1 < epochs:
-                _data.warn_ran_out(where, steps, epochs - initial_epoch)
+                _data.warn_ran_out(where, train.steps, epochs - initial_epoch)
                 break
             if self.stop_training:
                 break
@@ -180,14 +184,15 @@ class TrainingLoops:
         return cbks.history
 
     def _fit_data(self, x, y, batch_size, sample_weight, class_weight, validation_split, validation_data,
-                  steps_per_epoch):
+                  steps_per_epoch, shuffle=False):
         """fit's training source (arrays (x, y, weights) or a BatchStream), steps per epoch (None:
         one pass of an iterable), batch size, and validation_data with validation_split applied."""
         where = f"{self.name}.fit"
-        if _data.is_batch_iterable(x):
-            self._check_stream_args("fit", y, batch_size, sample_weight, validation_split=validation_split)
-            train = _data.BatchStream(x, _data.positive_or_none(where, "steps_per_epoch", steps_per_epoch))
-            return train, train.steps, None, validation_data
+        if _data.is_batch_source(x):
+            self._check_stream_args("fit", x, y, batch_size, sample_weight, validation_split=validation_split)
+            train = _data.BatchStream(x, _data.positive_or_none(where, "steps_per_epoch", steps_per_epoch),
+                                      where, "steps_per_epoch", shuffle=shuffle)
+            return train, train.known_steps, None, validation_data
         batch_size = _data.positive_or_none(where, "batch_size", batch_size) or 32
         x = self._prepare_x(x, "fit")
         n = data_len(x)
@@ -227,18 +232,19 @@ class TrainingLoops:
                              f"training or validation set for {n} samples")
         return split
 
-    def _check_stream_args(self, op, y, batch_size, sample_weight, validation_split=0.0):
+    def _check_stream_args(self, op, x, y, batch_size, sample_weight, validation_split=0.0):
         where = f"{self.name}.{op}"
         given = [name for name, v in (("y", y), ("batch_size", batch_size), ("sample_weight", sample_weight))
                  if v is not None] + (["validation_split"] if validation_split else [])
         if given:
-            raise ValueError(f"{where}: x is a generator/iterable of batches, so {', '.join(given)} must not be "
+            raise ValueError(f"{where}: x is {_data.source_kind(x)}, so {', '.join(given)} must not be "
                              "given; yield (x, y) or (x, y, sample_weight) batches instead")
 
     def _validation_source(self, data, validation_steps):
         where = f"{self.name}.fit"
-        if _data.is_batch_iterable(data):
-            return _data.BatchStream(data, _data.positive_or_none(where, "validation_steps", validation_steps))
+        if _data.is_batch_source(data):
+            return _data.BatchStream(data, _data.positive_or_none(where, "validation_steps", validation_steps),
+                                     f"{where}(validation_data)", "validation_steps")
         if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
             raise ValueError(f"{where}: validation_data must be (x_val, y_val), (x_val, y_val, sample_weight_val) "
                              f"or an iterable of batches, got {type(data).__name__}"
@@ -309,10 +315,10 @@ class TrainingLoops:
         self._require_compiled("evaluate")
         where = f"{self.name}.evaluate"
         verbose = 1 if verbose == "auto" else int(verbose)
-        if _data.is_batch_iterable(x):
-            self._check_stream_args("evaluate", y, batch_size, sample_weight)
-            source = _data.BatchStream(x, _data.positive_or_none(where, "steps", steps))
-            n_steps = source.steps
+        if _data.is_batch_source(x):
+            self._check_stream_args("evaluate", x, y, batch_size, sample_weight)
+            source = _data.BatchStream(x, _data.positive_or_none(where, "steps", steps), where, "steps")
+            n_steps = source.known_steps
         else:
             batch_size = _data.positive_or_none(where, "batch_size", batch_size) or 32
             x = self._prepare_x(x, "evaluate")
@@ -409,13 +415,14 @@ class TrainingLoops:
         from .. import callbacks as _callbacks_mod
         where = f"{self.name}.predict"
         verbose = 1 if verbose == "auto" else int(verbose)
-        stream = _data.is_batch_iterable(x)
+        stream = _data.is_batch_source(x)
         if stream:
             if batch_size is not None:
-                raise ValueError(f"{where}: x is a generator/iterable of batches, so batch_size must not be given")
+                raise ValueError(f"{where}: x is {_data.source_kind(x)}, so batch_size must not be given")
+            source = _data.BatchStream(x, _data.positive_or_none(where, "steps", steps), where, "steps")
             batches = (self._prepare_x(_data.split_batch(where, b, i, targets=False)[0], "predict")
-                       for i, b in enumerate(_data.BatchStream(x, _data.positive_or_none(where, "steps", steps)).epoch()))
-            n_steps = None if steps is None else int(steps)
+                       for i, b in enumerate(source.epoch()))
+            n_steps = source.known_steps
         else:
             batch_size = _data.positive_or_none(where, "batch_size", batch_size) or 32
             x = self._prepare_x(x, "predict")

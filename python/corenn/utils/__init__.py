@@ -1,10 +1,14 @@
 """Utilities: reproducibility, progress bars, label encoding, sequence padding, training plots."""
 from .data import normalize, to_categorical
+from .dataset_utils import (image_dataset_from_directory, split_dataset, text_dataset_from_directory,
+                            timeseries_dataset_from_array)
+from .py_dataset import PyDataset, Sequence
 from .model_plot import plot_model
 from .plotting import plot_history
 from .progbar import Progbar
 from .random import get_generator, next_seed, set_random_seed
 from .sequence import pad_sequences
 
-__all__ = ["Progbar", "get_generator", "next_seed", "normalize", "pad_sequences", "plot_history", "plot_model",
+__all__ = ["PyDataset", "Sequence", "image_dataset_from_directory", "split_dataset", "text_dataset_from_directory",
+           "timeseries_dataset_from_array", "Progbar", "get_generator", "next_seed", "normalize", "pad_sequences", "plot_history", "plot_model",
            "set_random_seed", "to_categorical"]

@@ -1,0 +1,41 @@
+"""corenn.data: tf.data's input pipelines (``Dataset``) in pure Python over NumPy, so
+``tf.data.Dataset.from_tensor_slices((x, y)).shuffle(1000).batch(32)`` runs after
+``import corenn as tf`` and feeds ``fit`` / ``evaluate`` / ``predict`` (dataset.py)."""
+from types import SimpleNamespace as _Namespace
+
+from ._structure import TensorSpec
+from .dataset import AUTOTUNE, INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset, Options
+
+
+def TextLineDataset(filenames, compression_type=None, buffer_size=None, num_parallel_reads=None, name=None):
+    """The lines of the text files ``filenames`` (one name, a list, or a Dataset of names), in
+    order, as bytes without their line ending (``tf.data.TextLineDataset``)."""
+    if compression_type not in (None, ""):
+        raise ValueError(f"TextLineDataset: compressed files ({compression_type!r}) are not supported")
+    names = filenames if isinstance(filenames, Dataset) else Dataset.from_tensor_slices(
+        [filenames] if isinstance(filenames, (str, bytes)) else list(filenames))
+
+    def lines(path):
+        def read():
+            with open(path.item() if hasattr(path, "item") else path, "rb") as f:
+                for line in f:
+                    yield line.rstrip(b"\r\n") if line.endswith(b"\n") else line
+        return Dataset.from_generator(read, output_signature=TensorSpec((), "string"))
+    return names.flat_map(lines)
+
+
+def _cardinality(dataset):
+    """``tf.data.experimental.cardinality(ds)``: the same as ``ds.cardinality()``."""
+    return dataset.cardinality()
+
+
+# tf.data.experimental as scripts use it (AUTOTUNE and cardinality lived there before TF 2.4)
+# AutoShardPolicy: accepted in Options for tf.distribute scripts; corenn does not shard by itself
+experimental = _Namespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE_CARDINALITY,
+                          UNKNOWN_CARDINALITY=UNKNOWN_CARDINALITY, cardinality=_cardinality,
+                          AutoShardPolicy=_Namespace(AUTO=0, FILE=1, DATA=2, HINT=3, OFF=-1),
+                          sample_from_datasets=Dataset.sample_from_datasets,
+                          choose_from_datasets=Dataset.choose_from_datasets)
+
+__all__ = ["Dataset", "TextLineDataset", "TensorSpec", "Options", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY",
+           "experimental"]
