@@ -1542,19 +1542,32 @@ def binary_crossentropy(y, p, eps=1e-7):
 # =============================================================================================
 
 def rnn_cell_step(cell, x, states, w, r, b=None, activation="tanh", recurrent_activation="sigmoid",
-                  reset_after=True):
+                  reset_after=True, input_masks=None, recurrent_masks=None):
     """One step of 'simple_rnn' | 'lstm' | 'gru' (Keras math and layouts, as rnn_forward):
-    x (N, F), states [h] or [h, c] (LSTM). Returns (output, new_states) in float64."""
+    x (N, F), states [h] or [h, c] (LSTM). Returns (output, new_states) in float64.
+    ``input_masks`` / ``recurrent_masks``: Keras 3's dropout masks (its implementation 1): one
+    (N, F) / (N, U) array per gate (or a single one for all gates); gate g reads x * m[g] and
+    h * m[g] in its products, while the GRU's update mixes the unmasked h."""
     x, w, r = f64(x), f64(w), f64(r)
     u = r.shape[0]
+    gates = {"simple_rnn": 1, "lstm": 4, "gru": 3}[cell]
     act, ract = _RNN_ACTS[activation][0], _RNN_ACTS[recurrent_activation][0]
     h = f64(states[0])
+
+    def per_gate(v, masks):
+        if masks is None:
+            return [v] * gates
+        masks = list(masks) * (gates if len(masks) == 1 else 1)
+        return [v * f64(m) for m in masks]
+    xs, hs = per_gate(x, input_masks), per_gate(h, recurrent_masks)
+    xw = np.concatenate([xs[g] @ w[:, g * u:(g + 1) * u] for g in range(gates)], axis=1)
+    hr = np.concatenate([hs[g] @ r[:, g * u:(g + 1) * u] for g in range(gates)], axis=1)
     if cell == "simple_rnn":
-        hn = act(x @ w + h @ r + (0.0 if b is None else f64(b)))
+        hn = act(xw + hr + (0.0 if b is None else f64(b)))
         return hn, [hn]
     if cell == "lstm":
         c = f64(states[1])
-        z = x @ w + h @ r + (0.0 if b is None else f64(b))
+        z = xw + hr + (0.0 if b is None else f64(b))
         i, f = ract(z[:, :u]), ract(z[:, u:2 * u])
         g, o = act(z[:, 2 * u:3 * u]), ract(z[:, 3 * u:])
         cn = f * c + i * g
@@ -1562,15 +1575,15 @@ def rnn_cell_step(cell, x, states, w, r, b=None, activation="tanh", recurrent_ac
         return hn, [hn, cn]
     if reset_after:
         b0, b1 = (0.0, 0.0) if b is None else (f64(b)[0], f64(b)[1])
-        xz, rz = x @ w + b0, h @ r + b1
+        xz, rz = xw + b0, hr + b1
         z = ract(xz[:, :u] + rz[:, :u])
         rr = ract(xz[:, u:2 * u] + rz[:, u:2 * u])
         hh = act(xz[:, 2 * u:] + rr * rz[:, 2 * u:])
     else:
-        xz = x @ w + (0.0 if b is None else f64(b))
-        z = ract(xz[:, :u] + h @ r[:, :u])
-        rr = ract(xz[:, u:2 * u] + h @ r[:, u:2 * u])
-        hh = act(xz[:, 2 * u:] + (rr * h) @ r[:, 2 * u:])
+        xz = xw + (0.0 if b is None else f64(b))
+        z = ract(xz[:, :u] + hr[:, :u])
+        rr = ract(xz[:, u:2 * u] + hr[:, u:2 * u])
+        hh = act(xz[:, 2 * u:] + (rr * hs[2]) @ r[:, 2 * u:])
     hn = z * h + (1.0 - z) * hh
     return hn, [hn]
 

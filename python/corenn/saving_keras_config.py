@@ -89,6 +89,9 @@ def _accepted_keys(cls):
         if isinstance(klass, type) and issubclass(klass, Layer) and "__init__" in vars(klass):
             keys |= {p.name for p in inspect.signature(klass.__init__).parameters.values()
                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    cell_class = getattr(cls, "_cell_class", None)   # LSTM / GRU / SimpleRNN pass them to their cell
+    if cell_class is not None:
+        keys |= _accepted_keys(cell_class) - {"name", "trainable"}
     return keys - {"self"}
 
 

@@ -111,7 +111,7 @@ def test_dropout_same_mask_every_step(rng):
     layer = SimpleRNN(4, return_sequences=True, dropout=0.5)
     x = rng.standard_normal((3, 4, 6)).astype(np.float32)
     y_train = layer(x, training=True)
-    mask = np.asarray(layer._mask)
+    mask = np.asarray(layer._drop_mask)
     assert set(np.unique(mask)) <= {0.0, 2.0}
     np.testing.assert_allclose(y_train, layer(x * mask[:, None, :]), rtol=1e-6, atol=1e-6)
 
@@ -127,11 +127,22 @@ def test_config_roundtrip():
     assert "recurrent_activation" not in SimpleRNN(3).get_config()
 
 
-def test_unsupported_options_raise():
-    with pytest.raises(NotImplementedError, match="recurrent_dropout"):
-        LSTM(3, recurrent_dropout=0.2)
-    with pytest.raises(NotImplementedError, match="activation='softmax'"):
-        LSTM(3, activation="softmax")
+def test_bad_options_raise_and_other_activations_run_stepwise(rng):
+    # an activation the fused kernels lack runs the cell's call per step (Keras semantics)
+    layer = LSTM(3, activation="softplus", return_sequences=True)
+    x = rng.standard_normal((2, 4, 5)).astype(np.float32)
+    y = layer(x)
+    w, r, b = (a.astype(np.float64) for a in layer.get_weights())
+    softplus = lambda v: np.log1p(np.exp(v))  # noqa: E731
+    h, c = np.zeros((2, 3)), np.zeros((2, 3))
+    for t in range(4):
+        z = x[:, t] @ w + h @ r + b
+        sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+        c = sig(z[:, 3:6]) * c + sig(z[:, :3]) * softplus(z[:, 6:9])
+        h = sig(z[:, 9:]) * softplus(c)
+        np.testing.assert_allclose(y[:, t], h, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="dropout must be in"):
+        LSTM(3, dropout=1.5)
     with pytest.raises(ValueError, match="lstm"):
         LSTM(3, name="lstm_bad").build((None, 4))
     layer = LSTM(3)

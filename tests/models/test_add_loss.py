@@ -198,12 +198,7 @@ def test_activity_regularizer_on_conv_is_not_fused_away():
     assert_grads_close(arrays(grads), fd_grads(loss_of, p), rtol=1e-3, atol=1e-5)
 
 
-def test_activity_regularizer_unsupported_layers_still_say_so():
-    with pytest.raises(NotImplementedError, match="activity_regularizer"):
-        layers.LSTM(3, activity_regularizer="l2")
-
-
-@pytest.mark.parametrize("kind", ["DepthwiseConv2D", "SeparableConv2D", "Embedding"])
+@pytest.mark.parametrize("kind", ["DepthwiseConv2D", "SeparableConv2D", "Embedding", "LSTM", "Bidirectional"])
 def test_activity_regularizer_equals_an_activity_regularization_layer_after(kind):
     """Layer(activity_regularizer=R) trains as Layer followed by ActivityRegularization(R) (whose
     gradients are checked against finite differences above): same loss, same gradients."""
@@ -215,6 +210,8 @@ def test_activity_regularizer_equals_an_activity_regularization_layer_after(kind
         "SeparableConv2D": (lambda r: layers.SeparableConv2D(3, 3, padding="same", activity_regularizer=r),
                             (5, 5, 2)),
         "Embedding": (lambda r: layers.Embedding(7, 3, mask_zero=True, activity_regularizer=r), (4,)),
+        "LSTM": (lambda r: layers.LSTM(3, return_sequences=True, activity_regularizer=r), (4, 3)),
+        "Bidirectional": (lambda r: layers.Bidirectional(layers.GRU(3), activity_regularizer=r), (4, 3)),
     }[kind]
     factory, shape = make
     if kind == "Embedding":

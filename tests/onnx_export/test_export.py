@@ -382,3 +382,36 @@ def test_nested_shared_multi_output(tmp_path):
     rng = np.random.default_rng(10)
     export_and_compare(model, lambda n: [rng.normal(size=(n, 6, 3)).astype(np.float32) for _ in range(2)],
                        tmp_path / "n.onnx")
+
+
+# -- recurrent: initial_state inputs, return_state, RNN(cell), stateful refused ------------------
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "SimpleRNN"])
+def test_rnn_initial_state_inputs_and_return_state(kind, tmp_path):
+    rng = np.random.default_rng(3)
+    n_states = 2 if kind == "LSTM" else 1
+    x = corenn.Input((5, 3))
+    states = [corenn.Input((4,)) for _ in range(n_states)]
+    outs = getattr(L, kind)(4, return_sequences=True, return_state=True, go_backwards=True)(x, initial_state=states)
+    bi = L.Bidirectional(getattr(L, kind)(4, return_state=True), merge_mode="sum")(
+        outs[0], initial_state=states + states)
+    model = corenn.Model([x] + states, outs + bi)
+    randomize(model, rng)
+
+    def make(n, _rng=np.random.default_rng(5)):
+        return [_rng.normal(0, 1, (n, 5, 3)).astype(np.float32)] + \
+               [_rng.normal(0, 1, (n, 4)).astype(np.float32) for _ in range(n_states)]
+    export_and_compare(model, make, tmp_path / "rnn_states.onnx")
+
+
+def test_rnn_of_a_cell_exports_and_stateful_is_refused(tmp_path):
+    rng = np.random.default_rng(4)
+    model = corenn.Sequential([corenn.Input((6, 3)), L.RNN(L.LSTMCell(5), return_sequences=True),
+                               L.RNN(L.GRUCell(2, reset_after=False))])
+    randomize(model, rng)
+    export_and_compare(model, floats(6, 3), tmp_path / "cells.onnx")
+    stateful = corenn.Sequential([corenn.Input(batch_shape=(2, 6, 3)), L.LSTM(3, stateful=True, name="st")])
+    path = tmp_path / "stateful.onnx"
+    with pytest.raises(NotImplementedError, match=r"'st' \(LSTM\): stateful=True"):
+        stateful.export(str(path), format="onnx")
+    assert not path.exists()

@@ -89,13 +89,14 @@ class Layer:
         trainable: whether the optimizer updates this layer's weights.
         input_shape: (first layer of a Sequential) shape of one sample, without the batch axis.
         input_dim: shorthand for ``input_shape=(input_dim,)``.
-        batch_size: accepted for Keras compatibility (fixed batch sizes are not needed).
+        batch_size: the fixed batch size (only a stateful RNN needs one; other layers take any).
+        batch_input_shape: TF-Keras 2's ``(batch_size,) + input_shape``.
     """
 
     activity_regularizer = None   # a Regularizer of the outputs, added as a loss (Keras)
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
-                 batch_size=None, activity_regularizer=None, **kwargs):
+                 batch_size=None, activity_regularizer=None, batch_input_shape=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
                             f"{', '.join(sorted(kwargs))}")
@@ -112,6 +113,13 @@ class Layer:
         self._buffers: dict = {}
         self.input_shape = None
         self.output_shape = None
+        if batch_input_shape is not None:   # TF-Keras 2: (batch, ...) of the first layer
+            if input_shape is not None or input_dim is not None:
+                raise ValueError(f"{self.name}: pass batch_input_shape or input_shape / input_dim, not both")
+            batch_size, input_shape = tuple(batch_input_shape)[0], tuple(batch_input_shape)[1:]
+        # a declared batch size (batch_size=, batch_input_shape=, Input(batch_shape=)): read by
+        # stateful RNNs, which need every batch to have it
+        self._batch_size = None if batch_size is None else int(batch_size)
         if input_dim is not None:
             if input_shape is not None:
                 raise ValueError(f"{self.name}: pass input_shape or input_dim, not both")

@@ -12,7 +12,8 @@ kernel / recurrent_kernel / bias in the same layouts as SimpleRNN / LSTM / GRU (
   cell's own weights, from ``initial_state`` (the kernels' h0 / c0) when given; the backward
   returns the initial states' gradients (dh0 / dc0) and takes those of the returned final states
   (dL/dh_n joins dy at the last output, which is h_n; dL/dc_n seeds the LSTM's c chain);
-- stepwise: anything else (a user-defined cell, StackedRNNCells, an activation the kernels lack)
+- stepwise: anything else (a user-defined cell, StackedRNNCells, an activation the kernels lack,
+  a training call with recurrent_dropout)
   runs the cell's ``call`` once per timestep in Python under a private GradientTape; its
   backward differentiates that record (every op of every step), so gradients reach the
   weights, the inputs and the initial states.
@@ -26,9 +27,11 @@ import numpy as np
 from .. import activations as _activations
 from .. import initializers, kernels, ops, regularizers
 from .base import Layer, shape_str
-from .recurrent import _KERNEL_ACTIVATIONS
 
 __all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "RNN"]
+
+# the activations the fused sequence kernels implement (csrc/ops/rnn.h); any other runs stepwise
+_KERNEL_ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
 
 
 def _apply(activation, x):
@@ -92,11 +95,9 @@ class _Cell(Layer):
                            ("bias_constraint", bias_constraint)):
             if value is not None:
                 raise NotImplementedError(f"{kind} '{self.name}': {arg} is not supported")
-        if recurrent_dropout:
-            raise NotImplementedError(f"{kind} '{self.name}': recurrent_dropout is not supported "
-                                      f"(dropout on the inputs is)")
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"{kind} '{self.name}': dropout must be in [0, 1), got {dropout!r}")
+        for arg, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= float(rate) < 1.0:
+                raise ValueError(f"{kind} '{self.name}': {arg} must be in [0, 1), got {rate!r}")
         self.units = int(units)
         self.activation = _activations.get(activation)
         self.recurrent_activation = _activations.get(recurrent_activation)
@@ -108,9 +109,58 @@ class _Cell(Layer):
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.dropout = float(dropout)
-        self.recurrent_dropout = 0.0
+        self.recurrent_dropout = float(recurrent_dropout)
         self.seed = seed
+        self._rng = None if seed is None else np.random.default_rng(seed)
         self.kernel = self.recurrent_kernel = self.bias = None
+
+    # -- dropout masks (Keras' DropoutRNNCell) -------------------------------------------------
+    # One set of masks per sequence, the same at every step, drawn when the RNN starts a
+    # training call (``_draw_dropout_masks``) and read by ``call`` in training only. With
+    # recurrent_dropout, Keras 3 switches to implementation 1: every gate reads the input and h
+    # through a mask of its own (G masks each); without it, one input mask for all gates.
+
+    def _mask_count(self):
+        return self._gates if self.recurrent_dropout > 0.0 else 1
+
+    def _next_seed(self):
+        if self._rng is not None:
+            return int(self._rng.integers(0, 2**63, dtype=np.int64))
+        from ..utils.random import next_seed
+        return int(next_seed())
+
+    def _draw_dropout_masks(self, n, features):
+        """Draw this sequence's masks into the cell (its call context): lists of (N, F) input
+        and (N, U) recurrent masks, 0 or 1 / (1 - rate), or None for a rate of 0."""
+        rng = np.random.default_rng(self._next_seed())
+
+        def draw(rate, width):
+            if rate <= 0.0:
+                return None
+            keep = 1.0 - rate
+            return [kernels.Tensor.from_numpy((rng.random((n, width)) < keep).astype(np.float32) / np.float32(keep))
+                    for _ in range(self._mask_count())]
+        masks = (draw(self.dropout, features), draw(self.recurrent_dropout, self.units))
+        self.__dict__["_dropout_masks"] = masks
+        # the cell itself shows the last call's masks too (a call context's are its own)
+        self.__dict__.get("_owner", self).__dict__["_dropout_masks"] = masks
+        return masks
+
+    def _masks(self, training):
+        """(input masks, recurrent masks) for this step: the drawn ones in training, else None."""
+        if not training or (self.dropout <= 0.0 and self.recurrent_dropout <= 0.0):
+            return None, None
+        return self.__dict__.get("_dropout_masks") or (None, None)
+
+    def _per_gate(self, v, masks, weight, gates):
+        """v @ weight (all of ``gates``' column blocks) with gate g's block reading v * masks[g],
+        concatenated."""
+        if len(masks) == 1:   # one mask for every gate: one product
+            return ops.matmul(v * masks[0], weight)
+        u = self.units
+        parts = [ops.matmul(v * masks[g], weight[:, k * u:(k + 1) * u])
+                 for g, k in enumerate(gates)]
+        return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=1)
 
     @property
     def state_size(self):
@@ -176,11 +226,22 @@ class _Cell(Layer):
             raise ValueError(f"{type(self).__name__} '{self.name}': states must be {len(sizes)} tensor(s) of "
                              f"shape {[(n, s) for s in sizes]} for inputs {tuple(x.shape)}, got "
                              f"{[tuple(s.shape) for s in states]}")
+        if training and (self.dropout > 0.0 or self.recurrent_dropout > 0.0):
+            masks = self.__dict__.get("_dropout_masks")
+            drawn = next((m[0] for m in masks or () if m is not None), None)
+            if drawn is None or drawn.shape[0] != n:   # a lone cell keeps its masks, as in Keras
+                self._draw_dropout_masks(n, x.shape[1])
         return self.call(x, states, training=training)
 
-    def _linear(self, x, h):
-        """x W + h R (+ b): the fused pre-activations of LSTM / SimpleRNN."""
-        z = ops.matmul(x, self.kernel) + ops.matmul(h, self.recurrent_kernel)
+    def _linear(self, x, h, training=None):
+        """x W + h R (+ b): the fused pre-activations of LSTM / SimpleRNN (with the dropout
+        masks in training: gate g reads x * dm[g] and h * rm[g])."""
+        dm, rm = self._masks(training)
+        gates = range(self._gates)
+        xw = ops.matmul(x, self.kernel) if dm is None else self._per_gate(x, dm, self.kernel, gates)
+        hr = (ops.matmul(h, self.recurrent_kernel) if rm is None
+              else self._per_gate(h, rm, self.recurrent_kernel, gates))
+        z = xw + hr
         return z + self.bias if self.use_bias else z
 
     def get_config(self):
@@ -211,7 +272,7 @@ class SimpleRNNCell(_Cell):
         super().__init__(units, activation=activation, **kwargs)
 
     def call(self, inputs, states, training=None):
-        h = _apply(self.activation, self._linear(inputs, states[0]))
+        h = _apply(self.activation, self._linear(inputs, states[0], training))
         return h, [h]
 
     def get_config(self):
@@ -243,7 +304,7 @@ class LSTMCell(_Cell):
     def call(self, inputs, states, training=None):
         u = self.units
         h, c = states[0], states[1]
-        z = self._linear(inputs, h)
+        z = self._linear(inputs, h, training)
         ract, act = self.recurrent_activation, self.activation
         i = _apply(ract, z[:, :u])
         f = _apply(ract, z[:, u:2 * u])
@@ -277,21 +338,25 @@ class GRUCell(_Cell):
         u = self.units
         h = states[0]
         ract, act = self.recurrent_activation, self.activation
-        xg = ops.matmul(inputs, self.kernel)
+        dm, rm = self._masks(training)
+        # with recurrent dropout gate g reads h * rm[g]; the update below mixes the unmasked h
+        hz, hr, hh_in = (h, h, h) if rm is None else (h * rm[0], h * rm[1], h * rm[2])
+        xg = ops.matmul(inputs, self.kernel) if dm is None else self._per_gate(inputs, dm, self.kernel, range(3))
         if self.use_bias:
             xg = xg + (self.bias[0] if self.reset_after else self.bias)
+        rk = self.recurrent_kernel
         if self.reset_after:
-            rec = ops.matmul(h, self.recurrent_kernel)
+            rec = ops.matmul(h, rk) if rm is None else ops.concatenate(
+                [ops.matmul(v, rk[:, k * u:(k + 1) * u]) for k, v in enumerate((hz, hr, hh_in))], axis=1)
             if self.use_bias:
                 rec = rec + self.bias[1]
             z = _apply(ract, xg[:, :u] + rec[:, :u])
             r = _apply(ract, xg[:, u:2 * u] + rec[:, u:2 * u])
             hh = _apply(act, xg[:, 2 * u:] + r * rec[:, 2 * u:])
         else:
-            rk = self.recurrent_kernel
-            z = _apply(ract, xg[:, :u] + ops.matmul(h, rk[:, :u]))
-            r = _apply(ract, xg[:, u:2 * u] + ops.matmul(h, rk[:, u:2 * u]))
-            hh = _apply(act, xg[:, 2 * u:] + ops.matmul(r * h, rk[:, 2 * u:]))
+            z = _apply(ract, xg[:, :u] + ops.matmul(hz, rk[:, :u]))
+            r = _apply(ract, xg[:, u:2 * u] + ops.matmul(hr, rk[:, u:2 * u]))
+            hh = _apply(act, xg[:, 2 * u:] + ops.matmul(r * hh_in, rk[:, 2 * u:]))
         h_new = z * h + (1.0 - z) * hh
         return h_new, [h_new]
 
@@ -389,12 +454,16 @@ def _accepts(fn, arg):
 
 
 class RNN(Layer):
-    """Runs a cell over the time axis of (N, T, F) inputs (Keras 3 ``keras.layers.RNN``).
+    """Runs a cell over the time axis of (N, T, F) inputs (Keras 3 ``keras.layers.RNN``), and
+    the body of SimpleRNN / LSTM / GRU (recurrent.py), which are RNNs of the built-in cells.
 
     Args: cell (a cell, a list of cells -> StackedRNNCells, or any Layer with ``state_size`` and
     ``call(inputs, states)``), return_sequences, return_state (the output, then the final
     states), go_backwards (read the sequence from its end; a returned sequence comes out
-    reversed, as in Keras), stateful (not supported), unroll (accepted; no effect).
+    reversed, as in Keras), zero_output_for_mask (masked steps of a returned sequence are 0
+    rather than the previous output), stateful (the final states of a call are the initial states of the
+    next: ``reset_states()`` zeros them; every batch must have the same size), unroll (accepted;
+    no effect).
     Call: ``rnn(x, initial_state=[...], mask=m, training=...)``. With a mask a sample skips its
     masked steps (states and output carry over), as LSTM / GRU do.
     Weights: the cell's (the same Tensors: ``rnn.weights`` are ``cell.weights``).
@@ -402,6 +471,7 @@ class RNN(Layer):
 
     consumes_mask = True
     _sublayer_attrs = ("cell",)
+    _output_in_input_order = False   # Bidirectional's backward layer: outputs in input order
 
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
@@ -409,19 +479,20 @@ class RNN(Layer):
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(cell)
         if not isinstance(cell, Layer) or not hasattr(cell, "state_size"):
-            raise ValueError(f"RNN '{self.name}': cell must be a Layer with a state_size attribute and "
-                             f"call(inputs, states), got {cell!r}")
-        if stateful:
-            raise NotImplementedError(f"RNN '{self.name}': stateful=True is not supported")
-        if zero_output_for_mask:
-            raise NotImplementedError(f"RNN '{self.name}': zero_output_for_mask=True is not supported")
+            raise ValueError(f"{type(self).__name__} '{self.name}': cell must be a Layer with a state_size "
+                             f"attribute and call(inputs, states), got {cell!r}")
         self.cell = cell
+        # Keras: masked steps of a returned sequence output zeros instead of repeating the last
+        # output (Keras sets it on the layers inside Bidirectional)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
-        self.stateful = False
+        self.stateful = bool(stateful)
         self.unroll = bool(unroll)  # accepted for Keras compatibility
-        self._rng = None if getattr(cell, "seed", None) is None else np.random.default_rng(cell.seed)
+        # stateful: the states carried to the next call (None until the first call: zeros)
+        self.states = None
+        self._stateful_batch = self.__dict__.get("_batch_size")
 
     def _call_context(self, snapshot=False):
         ctx = super()._call_context(snapshot)
@@ -429,11 +500,11 @@ class RNN(Layer):
         return ctx
 
     def compute_mask(self, inputs, mask=None):
+        """Keras: a sequence output keeps the input's mask; the last output and states have none
+        (the graph gives a mask only to the outputs shaped like the sequence)."""
         if isinstance(mask, (list, tuple)):
             mask = mask[0] if mask else None
-        if not self.return_sequences:
-            return None
-        return [mask] + [None] * len(_state_sizes(self.cell)) if self.return_state else mask
+        return mask if self.return_sequences else None
 
     # -- shapes and weights --------------------------------------------------------------------
 
@@ -453,8 +524,8 @@ class RNN(Layer):
     def build(self, input_shape):
         x_shape, _ = self._split_shapes(input_shape)
         if len(x_shape) != 3 or x_shape[-1] is None:
-            raise ValueError(f"RNN '{self.name}' needs inputs of shape (batch, timesteps, features) with "
-                             f"known features, got {shape_str(x_shape)}")
+            raise ValueError(f"{type(self).__name__} '{self.name}' needs inputs of shape (batch, timesteps, "
+                             f"features) with known features, got {shape_str(x_shape)}")
         if not self.cell.built:
             self.cell.build((x_shape[0], x_shape[2]))
             self.cell.built = True
@@ -466,12 +537,12 @@ class RNN(Layer):
         n, t = x_shape[0], x_shape[1]
         sizes = _state_sizes(self.cell)
         if state_shapes and len(state_shapes) != len(sizes):
-            raise ValueError(f"RNN '{self.name}': initial_state must hold {len(sizes)} tensor(s) "
-                             f"(the cell's state_size {sizes}), got {len(state_shapes)}")
+            raise ValueError(f"{type(self).__name__} '{self.name}': initial_state must hold {len(sizes)} "
+                             f"tensor(s) (the cell's state_size {sizes}), got {len(state_shapes)}")
         for shp, size in zip(state_shapes, sizes):
             if len(shp) != 2 or shp[1] != size:
-                raise ValueError(f"RNN '{self.name}': an initial state must be (batch, {size}), got "
-                                 f"{shape_str(shp)}")
+                raise ValueError(f"{type(self).__name__} '{self.name}': an initial state must be (batch, "
+                                 f"{size}), got {shape_str(shp)}")
         out = _output_size(self.cell)
         y = (n, t, out) if self.return_sequences else (n, out)
         if self.return_state:
@@ -481,16 +552,65 @@ class RNN(Layer):
     def check_input_shape(self, shape):
         features = None if self.input_shape is None else self._split_shapes(self.input_shape)[0][-1]
         if len(shape) != 3 or (features is not None and shape[2] != features):
-            raise ValueError(f"RNN '{self.name}': expected inputs of shape (batch, timesteps, "
-                             f"{'features' if features is None else features}), got {shape_str(shape)}")
+            raise ValueError(f"layer '{self.name}' ({type(self).__name__}) expects input of shape (batch, "
+                             f"timesteps, {'features' if features is None else features}), got "
+                             f"{shape_str(shape)}")
 
     def flops(self, input_shape):
-        """The fused cells' count, as LSTM / GRU / SimpleRNN; 0 (unknown) for other cells."""
+        """The fused cells' count: per step the input and recurrent GEMMs (2*(D+U)*G*U), the bias
+        and roughly 4 per gate value for the activations and state update; 0 (unknown) for
+        other cells."""
         cell = self.cell
         if not isinstance(cell, _Cell) or isinstance(input_shape, list):
             return 0
         steps, d, g = input_shape[1] or 1, input_shape[-1], cell._gates * cell.units
         return steps * (2 * (d + cell.units) * g + (g if cell.use_bias else 0) + 4 * g)
+
+    # -- stateful: the states carried from one call to the next --------------------------------
+
+    def _owner_dict(self):
+        return self.__dict__.get("_owner", self).__dict__
+
+    def _carried_states(self, n):
+        """The initial states of a stateful call of batch size ``n`` ([] = zeros)."""
+        owner = self._owner_dict()
+        batch = owner.get("_stateful_batch")
+        if batch is not None and n != batch:
+            raise ValueError(f"{type(self).__name__} '{self.name}': stateful=True carries the states of "
+                             f"{batch} samples from one batch to the next, got a batch of {n}; give fit / "
+                             f"predict / evaluate batch_size={batch} and a number of samples it divides")
+        owner["_stateful_batch"] = n
+        kept = owner.get("states")
+        return [] if kept is None else list(kept)
+
+    def _keep_states(self, final):
+        """Keep copies of a stateful call's final states for the next call (constants there:
+        no gradient flows from one batch into the previous one, as in Keras)."""
+        self._owner_dict()["states"] = [kernels.Tensor.from_numpy(np.array(s, dtype=np.float32, copy=True))
+                                        for s in final]
+
+    def reset_states(self, states=None):
+        """Keras: zero the carried states of a stateful RNN (or set them to ``states``, a list of
+        (batch, size) arrays, one per cell state). No effect on an RNN that is not stateful."""
+        if not self.stateful:
+            return
+        sizes = _state_sizes(self.cell)
+        owner = self._owner_dict()
+        batch = owner.get("_stateful_batch")
+        if states is None:
+            owner["states"] = None if batch is None else [kernels.zeros((batch, s)) for s in sizes]
+            return
+        states = [np.asarray(s, np.float32) for s in _as_state_list(states)]
+        n = states[0].shape[0] if states and states[0].ndim == 2 else None
+        if len(states) != len(sizes) or any(s.shape != (n, size) for s, size in zip(states, sizes)) or \
+                (batch is not None and n != batch):
+            want = [("batch" if batch is None else batch, s) for s in sizes]
+            raise ValueError(f"{type(self).__name__} '{self.name}'.reset_states: states must be {len(sizes)} "
+                             f"array(s) of shape {want}, got {[s.shape for s in states]}")
+        owner["_stateful_batch"] = n
+        self._keep_states(states)
+
+    reset_state = reset_states   # Keras 3's name
 
     # -- forward / backward --------------------------------------------------------------------
 
@@ -506,28 +626,45 @@ class RNN(Layer):
             mask = mask[0] if mask else None
         n, t, _ = x.shape
         if mask is not None and tuple(mask.shape) != (n, t):
-            raise ValueError(f"RNN '{self.name}': mask must have shape ({n}, {t}) for inputs "
-                             f"{tuple(x.shape)}, got {tuple(mask.shape)}")
+            raise ValueError(f"{type(self).__name__} '{self.name}': mask must have shape ({n}, {t}) for "
+                             f"inputs {tuple(x.shape)}, got {tuple(mask.shape)}")
         for s, size in zip(states, _state_sizes(self.cell)):
             if tuple(s.shape) != (n, size):
-                raise ValueError(f"RNN '{self.name}': an initial state must have shape ({n}, {size}), "
-                                 f"got {tuple(s.shape)}")
-        self._fused = self._is_fused()
+                raise ValueError(f"{type(self).__name__} '{self.name}': an initial state must have shape "
+                                 f"({n}, {size}), got {tuple(s.shape)}")
         self._packed = len(xs) > 1
+        if self.stateful:
+            carried = self._carried_states(n)
+            if not states:
+                states = carried
+        # recurrent dropout runs the cell's call per step (Keras 3 leaves cuDNN for it too)
+        self._fused = self._is_fused() and not (training and self.cell.recurrent_dropout > 0.0)
         if self._fused:
-            return self._fused_forward(x, states, mask, training)
-        return self._step_forward(x, states, mask, training)
+            out, final = self._fused_forward(x, states, mask, training)
+        else:
+            out, final = self._step_forward(x, states, mask, training)
+        if self.stateful:
+            self._keep_states(final)
+        self._zero_out = None
+        if self.zero_output_for_mask and mask is not None and self.return_sequences:
+            m = np.asarray(mask, np.float32)
+            if self.go_backwards and not self._output_in_input_order:   # outputs in processing order
+                m = m[:, ::-1]
+            self._zero_out = kernels.Tensor.from_numpy(np.ascontiguousarray(m[:, :, None]))
+            y = out[0] if isinstance(out, list) else out
+            kernels.binary_forward("multiply", y, self._zero_out, out=y)
+        return out
 
     def backward(self, dy):
+        if self._zero_out is not None:   # y = y_rnn * mask: those outputs were constants
+            first = dy[0] if isinstance(dy, list) else dy
+            if first is not None:
+                first = kernels.binary_forward("multiply", first, self._zero_out,
+                                               out=self._buffer("dy_zeroed", tuple(first.shape)))
+                dy = [first] + list(dy[1:]) if isinstance(dy, list) else first
         if self._fused:
             return self._fused_backward(dy)
         return self._step_backward(dy)
-
-    def _next_seed(self):
-        if self._rng is not None:
-            return int(self._rng.integers(0, 2**63, dtype=np.int64))
-        from ..utils.random import next_seed
-        return int(next_seed())
 
     # The fused path: one kernel call per direction, the same as LSTM / GRU / SimpleRNN.
 
@@ -535,7 +672,8 @@ class RNN(Layer):
         cell = self.cell
         return dict(go_backwards=self.go_backwards, activation=cell.activation.name,
                     recurrent_activation=cell.recurrent_activation.name,
-                    output_in_input_order=False, reset_after=cell._reset_after, mask=mask)
+                    output_in_input_order=self._output_in_input_order, reset_after=cell._reset_after,
+                    mask=mask)
 
     def _fused_forward(self, x, states, mask, training):
         cell = self.cell
@@ -544,7 +682,7 @@ class RNN(Layer):
         self._dropped = bool(training) and cell.dropout > 0.0
         if self._dropped:  # Keras: one dropout mask per sample, the same at every timestep
             x, self._drop_mask = kernels.spatial_dropout_forward(
-                x, cell.dropout, self._next_seed(), out=self._buffer("x_dropped", x.shape),
+                x, cell.dropout, cell._next_seed(), out=self._buffer("x_dropped", x.shape),
                 mask=self._buffer("drop_mask", (n, f)))
         stash = (self._buffer("gates", (n, t, gu)), self._buffer("hprev", (n, t, u)),
                  None if kind == "simple_rnn" else self._buffer("cells", (n, t, u)))
@@ -554,12 +692,12 @@ class RNN(Layer):
         if c0 is not None and np.shares_memory(np.asarray(h0), np.asarray(c0)):
             c0 = kernels.Tensor.from_numpy(np.array(c0, copy=True))  # the op takes distinct inputs
         self._h0, self._c0 = h0, c0
+        want = self.return_state or self.stateful
         y, h_n, c_n, self._stash = kernels.rnn_forward(
             kind, x, cell.kernel, cell.recurrent_kernel, cell.bias,
             return_sequences=self.return_sequences, out=self._buffer("y", y_shape),
-            states=self.return_state,
-            h_n=self._buffer("h_n", (n, u)) if self.return_state else None,
-            c_n=self._buffer("c_n", (n, u)) if self.return_state and kind == "lstm" else None,
+            states=want, h_n=self._buffer("h_n", (n, u)) if want else None,
+            c_n=self._buffer("c_n", (n, u)) if want and kind == "lstm" else None,
             stash=stash, h0=h0, c0=c0, **self._fused_options(mask))
         self._x, self._mask_steps = x, mask
         self._leading = None
@@ -570,17 +708,26 @@ class RNN(Layer):
             self._leading = self._leading_masked(np.asarray(mask))
             out = np.asarray(y)
             if self.return_sequences:
-                out[self._leading] = 0.0
+                out[self._leading_in_output_order()] = 0.0
             else:
                 out[self._leading[:, -1]] = 0.0
+        final = [h_n] + ([c_n] if c_n is not None else []) if want else []
         if self.return_state:
-            return [y, h_n] + ([c_n] if c_n is not None else [])
-        return y
+            return [y] + final, final
+        return y, final
 
     def _leading_masked(self, mask):
         """(N, T) bool, in processing order: the steps before a sample's first real step."""
         steps = mask[:, ::-1] if self.go_backwards else mask
         return np.cumsum(steps != 0, axis=1) == 0
+
+    def _reversed_output(self):
+        """Whether a returned sequence is in input order although read backwards
+        (Bidirectional's backward layer), i.e. the last step processed is output 0."""
+        return self.go_backwards and self._output_in_input_order
+
+    def _leading_in_output_order(self):
+        return self._leading[:, ::-1] if self._reversed_output() else self._leading
 
     def _fused_backward(self, dy):
         dh_n = dc_n = None
@@ -589,11 +736,11 @@ class RNN(Layer):
         if self._leading is not None or dh_n is not None:
             dy = np.array(dy, dtype=np.float32, copy=True)
             if self._leading is not None:  # those outputs were constants (zeros)
-                dy[self._leading if dy.ndim == 3 else self._leading[:, -1]] = 0.0
-            if dh_n is not None:  # h_n is the state after the last step, which y[-1] shows
+                dy[self._leading_in_output_order() if dy.ndim == 3 else self._leading[:, -1]] = 0.0
+            if dh_n is not None:  # h_n is the state after the last step, which y shows there
                 # (unless still before the first real step: then y was zero and h_n is h0,
                 # whose gradient the kernel passes through all the masked steps)
-                last = dy[:, -1] if dy.ndim == 3 else dy
+                last = (dy[:, 0] if self._reversed_output() else dy[:, -1]) if dy.ndim == 3 else dy
                 last += np.asarray(dh_n)
             dy = kernels.Tensor.from_numpy(dy)
         cell, x = self.cell, self._x
@@ -602,7 +749,8 @@ class RNN(Layer):
         workspace = (self._buffer("dgates", (n, t, gu)),
                      self._buffer("dgates_rec", (n, t, gu)) if cell._kind == "gru" and cell._reset_after else None)
         grads = self.gradients if self.trainable else []
-        u, want_states = cell.units, self.needs_input_grad and self._h0 is not None
+        # initial states given as inputs get gradients; a stateful layer's carried ones do not
+        u, want_states = cell.units, self._packed and self.needs_input_grad and self._h0 is not None
         dh0 = self._buffer("dh0", (n, u)) if want_states else None
         dc0 = self._buffer("dc0", (n, u)) if want_states and self._c0 is not None else None
         dx, *_ = kernels.rnn_backward(
@@ -630,26 +778,22 @@ class RNN(Layer):
         sizes = _state_sizes(cell)
         tape = GradientTape(persistent=True)
         sources = [x] + list(states)
+        if training:
+            _draw_dropout_masks(cell, n, f)
         with tape:
             for s in sources:
                 tape.watch(s)
-            seq = x
-            if training and isinstance(cell, _Cell) and cell.dropout > 0.0:
-                keep = 1.0 - cell.dropout
-                rng = np.random.default_rng(self._next_seed())
-                drop = (rng.random((n, 1, f)) < keep).astype(np.float32) / keep
-                seq = ops.multiply(seq, kernels.Tensor.from_numpy(drop))
             if not states:
                 states = [kernels.zeros((n, s)) for s in sizes]
             m = None if mask is None else np.asarray(mask, np.float32)
             order = range(t - 1, -1, -1) if self.go_backwards else range(t)
             outputs, prev_out = [], None
             for step in order:
-                x_t = seq[:, step]
+                x_t = x[:, step]
                 out, new = _step(cell, x_t, states, training)
                 if len(new) != len(sizes):
-                    raise ValueError(f"RNN '{self.name}': {type(cell).__name__}.call returned {len(new)} "
-                                     f"state(s), its state_size lists {len(sizes)}")
+                    raise ValueError(f"{type(self).__name__} '{self.name}': {type(cell).__name__}.call returned "
+                                     f"{len(new)} state(s), its state_size lists {len(sizes)}")
                 if m is not None:  # masked samples keep their states and repeat their output
                     keep_t = kernels.Tensor.from_numpy(np.ascontiguousarray(m[:, step:step + 1]))
                     skip_t = kernels.Tensor.from_numpy(np.ascontiguousarray(1.0 - m[:, step:step + 1]))
@@ -659,10 +803,12 @@ class RNN(Layer):
                     out = out * keep_t + prev_out * skip_t
                 states, prev_out = new, out
                 outputs.append(out)
+            if self.return_sequences and self._reversed_output():
+                outputs.reverse()
             y = ops.stack(outputs, axis=1) if self.return_sequences else outputs[-1]
         results = [y] + list(states) if self.return_state else [y]
         self._record = (tape, sources, results)
-        return results if self.return_state else y
+        return (results if self.return_state else y), list(states)
 
     def _step_backward(self, dy):
         tape, sources, results = self._record
@@ -676,9 +822,10 @@ class RNN(Layer):
                 np.asarray(dst)[...] = 0.0
             else:
                 np.copyto(np.asarray(dst), np.asarray(g))
-        dxs = [g if g is not None else kernels.zeros(tuple(s.shape))
-               for g, s in zip(grads[:len(sources)], sources)]
-        return dxs if self._packed else dxs[0]
+        if not self._packed:
+            return grads[0] if grads[0] is not None else kernels.zeros(tuple(sources[0].shape))
+        return [g if g is not None else kernels.zeros(tuple(s.shape))
+                for g, s in zip(grads[:len(sources)], sources)]
 
     # -- config --------------------------------------------------------------------------------
 
@@ -687,7 +834,8 @@ class RNN(Layer):
         cfg = super().get_config()
         cfg.update(cell=serialize(self.cell), return_sequences=self.return_sequences,
                    return_state=self.return_state, go_backwards=self.go_backwards,
-                   stateful=self.stateful, unroll=self.unroll)
+                   stateful=self.stateful, unroll=self.unroll,
+                   zero_output_for_mask=self.zero_output_for_mask)
         return cfg
 
     @classmethod
@@ -697,3 +845,14 @@ class RNN(Layer):
         cell = config["cell"]
         config["cell"] = [deserialize(c) for c in cell] if isinstance(cell, list) else deserialize(cell)
         return cls(**config)
+
+
+def _draw_dropout_masks(cell, n, features):
+    """Draw a training call's dropout masks into the built-in cells (of a stack too)."""
+    if isinstance(cell, _Cell):
+        if cell.dropout > 0.0 or cell.recurrent_dropout > 0.0:
+            cell._draw_dropout_masks(n, features)
+    elif isinstance(cell, StackedRNNCells):
+        for c in cell.cells:
+            _draw_dropout_masks(c, n, features)
+            features = _output_size(c)

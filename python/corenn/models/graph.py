@@ -286,7 +286,9 @@ class _ActivityRegularized:
         y = self.inner.forward(x, training=training)
         self._y = y
         reg = self.inner.activity_regularizer
-        penalty = kernels.Tensor.from_numpy(np.asarray(reg.penalty(y), np.float32))
+        # Keras 3 regularizes every output of the call (an RNN's return_state: y, h, c too)
+        total = sum(float(reg.penalty(t)) for t in (y if isinstance(y, list) else [y]))
+        penalty = kernels.Tensor.from_numpy(np.asarray(total, np.float32))
         self.inner.add_loss(penalty)
         sink = getattr(_LOSS_SINK, "entries", None)
         if sink:   # the wrapper, not the layer, backpropagates it
@@ -296,19 +298,29 @@ class _ActivityRegularized:
     def backward(self, dy):
         seeds, self._loss_seeds = self._loss_seeds, None
         if seeds:
-            y, reg = self._y, self.inner.activity_regularizer
-            g = self._dy
-            if g is None or tuple(g.shape) != tuple(y.shape):
-                g = self._dy = kernels.empty(tuple(y.shape))
-            np.copyto(np.asarray(g), np.asarray(dy))   # never into dy: it may be another layer's buffer
-            if seeds[0] == 1.0:
-                reg.penalty(y, g)
-            else:
-                extra = kernels.zeros(tuple(y.shape))
-                reg.penalty(y, extra)
-                np.asarray(g)[...] += np.float32(seeds[0]) * np.asarray(extra)
-            dy = g
+            multi = isinstance(self._y, list)
+            ys, dys = (self._y, dy) if multi else ([self._y], [dy])
+            kept = self._dy if isinstance(self._dy, list) and len(self._dy) == len(ys) else [None] * len(ys)
+            out = []
+            for y, d, g in zip(ys, dys, kept):
+                out.append(self._with_penalty_grad(y, d, g, seeds[0]))
+            self._dy = out
+            dy = out if multi else out[0]
         return self.inner.backward(dy)
+
+    def _with_penalty_grad(self, y, dy, g, seed):
+        """dy + seed * d regularizer(y) / dy, in a buffer of this wrapper."""
+        reg = self.inner.activity_regularizer
+        if g is None or tuple(g.shape) != tuple(y.shape):
+            g = kernels.empty(tuple(y.shape))
+        np.copyto(np.asarray(g), np.asarray(dy))   # never into dy: it may be another layer's buffer
+        if seed == 1.0:
+            reg.penalty(y, g)
+        else:
+            extra = kernels.zeros(tuple(y.shape))
+            reg.penalty(y, extra)
+            np.asarray(g)[...] += np.float32(seed) * np.asarray(extra)
+        return g
 
 
 def _loss_makers(ctx):

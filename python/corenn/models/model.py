@@ -755,7 +755,8 @@ class Model(TrainingLoops):
             return y
         if y.ndim == len(out) - 1 and out[-1] == 1:
             y = y.reshape(y.shape + (1,))
-        if out is not None and tuple(y.shape[1:]) != tuple(out[1:]):
+        if out is not None and (y.ndim != len(out) or any(
+                o is not None and o != d for o, d in zip(out[1:], y.shape[1:]))):   # None: any length (Input((None, F)))
             hint = ""
             if loss.kind == "categorical_crossentropy" and y.ndim == 1:
                 hint = ("; use loss='sparse_categorical_crossentropy' for integer labels or one-hot them "
@@ -1053,6 +1054,13 @@ class Model(TrainingLoops):
             return float(loss), grads
 
     # -- summary / config --------------------------------------------------------------------
+
+    def reset_states(self):
+        """TF-Keras' ``model.reset_states()``: zero the carried states of every stateful layer
+        (``stateful=True`` RNNs, Bidirectional of them), in inner models too."""
+        for layer in self.layers:
+            if isinstance(layer, Model) or getattr(layer, "stateful", False):
+                layer.reset_states()
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):

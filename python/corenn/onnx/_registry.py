@@ -32,6 +32,7 @@ CONVERTERS = {
     "Average": c._merge("Mean"), "Maximum": c._merge("Max"), "Minimum": c._merge("Min"),
     "Concatenate": c.convert_concatenate, "Dot": c.convert_dot,
     "SimpleRNN": r.convert_rnn, "LSTM": r.convert_rnn, "GRU": r.convert_rnn,
+    "RNN": r.convert_rnn,
     "Bidirectional": r.convert_bidirectional,
     "TimeDistributed": c.convert_time_distributed,
 }
