@@ -294,7 +294,9 @@ py::array to_numpy(py::object self) {
 }  // namespace
 
 void register_tensor(py::module_& m) {
-  py::class_<Tensor>(m, "Tensor", py::buffer_protocol(), R"doc(
+  // dynamic_attr: Keras code reads ``tensor._keras_mask`` on what a masking layer returned
+  // (python/corenn/layers/base.py sets it on eager outputs); the dict is made only when used
+  py::class_<Tensor>(m, "Tensor", py::buffer_protocol(), py::dynamic_attr(), R"doc(
 A contiguous row-major array (float32, int32 or int64) on a device.
 
 On the CPU a Tensor and a NumPy array can share memory: ``Tensor.from_numpy(a)`` borrows the

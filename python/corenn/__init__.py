@@ -36,6 +36,12 @@ def function(func=None, **kwargs):
     return func
 
 
+# TensorFlow's names for the tensor ops Keras guides write as tf.* (``import corenn as tf``):
+# the corenn.ops functions themselves, so the GradientTape records them
+from .ops import (concatenate as concat, matmul, max as reduce_max, mean as reduce_mean,  # noqa: E402
+                  min as reduce_min, ones, shape, stack, sum as reduce_sum, zeros)
+from . import random  # noqa: E402  (tf.random.normal / uniform)
+
 from . import keras  # noqa: E402  (the Keras names, so `tf.keras.X` works after `import corenn as tf`)
 from . import onnx  # noqa: E402  (corenn.onnx.export; imports the onnx package only when called)
 
@@ -74,4 +80,5 @@ __version__ = "0.1.0"
 __all__ = ["Model", "Input", "GradientTape", "function", "convert_to_tensor", "newaxis", "keras",
            "autodiff", "ops", "Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
            "initializers", "regularizers", "callbacks", "utils", "datasets", "data", "TensorSpec", "Tensor", "kernels", "cuda",
-           "set_num_threads", "get_num_threads", "show_config", "__version__"]
+           "set_num_threads", "get_num_threads", "show_config", "__version__", "random", "concat", "matmul",
+           "ones", "zeros", "stack", "shape", "reduce_sum", "reduce_mean", "reduce_max", "reduce_min"]

@@ -9,6 +9,10 @@ runs on the Tensors that layers and models return.
   ``t.max()``, ``t.std()``, ``t.argmax(-1)``, ``t.reshape(-1, 3)``, ``t.astype('float64')``,
   ``t.any()``, ``t.all()``, ``t.tolist()``, ``t.T``, ``t.flatten()``. Reductions and reshapes
   are corenn.ops (differentiable); the rest read the data through NumPy.
+- Keras variable methods, since a layer's weights are Tensors: ``w.assign(v)``,
+  ``w.assign_add(v)``, ``w.assign_sub(v)`` write into the Tensor's own storage (so every holder of
+  the weight sees the new value; a read-only Tensor refuses) and ``w.value`` is the Tensor itself.
+  Writes are not differentiated, as in Keras.
 """
 import numpy as np
 
@@ -81,6 +85,23 @@ def _truth(name):
 _C_RESHAPE = Tensor.reshape
 
 
+def _assigner(name, combine):
+    def method(self, value):
+        target = np.asarray(self)
+        try:
+            new = np.asarray(value)
+            result = combine(target, new)
+            np.copyto(target, np.broadcast_to(result, target.shape), casting="unsafe")
+        except (ValueError, TypeError) as exc:
+            got = np.shape(value) if not isinstance(value, str) else "a string"
+            raise type(exc)(f"Tensor.{name}: cannot write a value of shape {got} into a Tensor of "
+                            f"shape {tuple(self.shape)} and dtype {self.dtype} ({exc})") from None
+        return self
+    method.__name__ = name
+    method.__doc__ = f"Keras' ``variable.{name}(value)``: in place, returns the Tensor."
+    return method
+
+
 def _install():
     T = Tensor
     T.__array_ufunc__ = _array_ufunc
@@ -96,6 +117,10 @@ def _install():
     T.T = property(lambda self: ops.transpose(self))
     T.__bool__ = _bool
     T.__repr__ = _repr
+    T.assign = _assigner("assign", lambda old, new: new)
+    T.assign_add = _assigner("assign_add", lambda old, new: old + new)
+    T.assign_sub = _assigner("assign_sub", lambda old, new: old - new)
+    T.value = property(lambda self: self, doc="Keras' ``variable.value``: the Tensor itself.")
     T.__int__ = lambda self: int(np.asarray(self).item()) if self.size == 1 else _one_element("int")
 
 

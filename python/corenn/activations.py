@@ -20,7 +20,7 @@ import numpy as np
 
 from . import kernels
 
-__all__ = ["ActivationFunction", "get", "serialize", "deserialize", "linear", "relu",
+__all__ = ["ActivationFunction", "PythonActivation", "get", "serialize", "deserialize", "linear", "relu",
            "leaky_relu", "elu", "selu", "sigmoid", "tanh", "gelu", "swish", "silu", "softplus",
            "softmax", "log_softmax"]
 
@@ -86,6 +86,66 @@ class ActivationFunction:
         return f"<activation {self.name}>"
 
 
+class PythonActivation(ActivationFunction):
+    """A user's activation function ``fn(x)`` written with corenn.ops (Keras'
+    ``Dense(activation=my_fn)``): forward evaluates it, backward differentiates it on a private
+    GradientTape. Saved by its registered name (``register_keras_serializable``)."""
+
+    def __init__(self, fn):
+        from . import saving
+        self.fn = fn
+        self.name = saving.function_name(fn)
+        self.alpha = 0.0
+
+    @property
+    def is_linear(self) -> bool:
+        return False
+
+    def _run(self, x):
+        y = self.fn(x)
+        return y if isinstance(y, kernels.Tensor) else kernels.Tensor.from_numpy(np.ascontiguousarray(y, np.float32))
+
+    def forward(self, x, out=None):
+        from .autodiff import stop_recording
+        with stop_recording():   # the layer's call is what a tape records
+            y = self._run(x)
+        if tuple(y.shape) != tuple(x.shape):
+            raise ValueError(f"activation {self.name!r} must keep its input's shape {tuple(x.shape)}, "
+                             f"returned {tuple(y.shape)}")
+        if out is None:
+            return y
+        np.copyto(np.asarray(out), np.asarray(y))
+        return out
+
+    def backward(self, x, y, dy, out=None):
+        from .autodiff import GradientTape
+        with GradientTape() as tape:
+            tape.watch(x)
+            y2 = self._run(x)
+        g = tape.gradient(y2, x, output_gradients=dy)
+        g = np.zeros(tuple(x.shape), np.float32) if g is None else np.asarray(g)
+        if out is None:
+            return kernels.Tensor.from_numpy(np.ascontiguousarray(g, np.float32))
+        np.copyto(np.asarray(out), g)
+        return out
+
+    def __call__(self, x):
+        return self._run(x if isinstance(x, kernels.Tensor) else
+                         kernels.Tensor.from_numpy(np.ascontiguousarray(x, np.float32)))
+
+    def get_config(self):
+        return self.name
+
+    def __eq__(self, other):
+        return isinstance(other, PythonActivation) and other.fn is self.fn
+
+    def __hash__(self):
+        return id(self.fn)
+
+    def __repr__(self):
+        return f"<activation {self.name} (Python)>"
+
+
 def _function(name, doc):
     def fn(x):
         return ActivationFunction(name)(x)
@@ -127,6 +187,12 @@ def get(identifier) -> ActivationFunction:
     ActivationFunction into an ActivationFunction."""
     if isinstance(identifier, ActivationFunction):
         return identifier
+    if isinstance(identifier, str) and _ALIASES.get(identifier.lower(), identifier.lower()) not in kernels.ACTIVATIONS:
+        from . import saving   # a user function saved by name: registered or a custom object
+        fn = saving.custom_class(identifier) or (saving.custom_class(identifier.split(">", 1)[1])
+                                                 if ">" in identifier else None)
+        if callable(fn):
+            return PythonActivation(fn)
     if identifier is None or isinstance(identifier, str):
         return ActivationFunction(identifier.lower() if isinstance(identifier, str) else None)
     if isinstance(identifier, dict):
@@ -135,17 +201,15 @@ def get(identifier) -> ActivationFunction:
     name = getattr(identifier, "_corenn_activation", None)
     if name is not None:
         return ActivationFunction(name)
-    if callable(identifier):
-        guess = getattr(identifier, "__name__", repr(identifier))
-        raise TypeError(
-            f"activations.get: {guess!r} is not a corenn activation. corenn layers run explicit "
-            f"backward passes, so an activation must be one of {', '.join(kernels.ACTIVATIONS)} "
-            f"(pass its name, e.g. activation='relu', or a corenn.activations function)")
+    if callable(identifier):   # written with corenn.ops: differentiated by the tape
+        return PythonActivation(identifier)
     raise TypeError(f"activations.get: cannot interpret {identifier!r} as an activation")
 
 
 def serialize(activation) -> str | dict:
     act = get(activation)
+    if isinstance(act, PythonActivation):
+        return act.name
     if act.alpha != _DEFAULT_ALPHA.get(act.name, 0.0):
         return act.get_config()
     return act.name

@@ -39,7 +39,7 @@ import numpy as np
 
 from . import kernels
 
-__all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
+__all__ = ["Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "mean_squared_error",
            "mean_absolute_error", "huber", "binary_crossentropy", "categorical_crossentropy",
            "sparse_categorical_crossentropy", "mse", "mae", "KLDivergence", "CosineSimilarity", "Hinge",
@@ -62,7 +62,8 @@ class Loss:
         if reduction not in _REDUCTIONS:
             raise ValueError(f"{type(self).__name__}: reduction must be 'sum_over_batch_size', 'sum' or "
                              f"None, got {reduction!r}")
-        self.name = name or self.kind
+        self.name = name or self.kind or "".join("_" + c.lower() if c.isupper() else c
+                                                 for c in type(self).__name__).lstrip("_")
         self.from_logits = bool(from_logits)
         self.reduction = "none" if reduction is None else reduction
 
@@ -73,6 +74,8 @@ class Loss:
         """Labels as a contiguous NumPy array of the dtype the kernel takes."""
         if isinstance(y_true, kernels.Tensor):
             return y_true
+        if self._written_in_python:   # Keras casts the labels to y_pred's dtype for call
+            return np.ascontiguousarray(y_true, dtype=np.float32)
         y = np.asarray(y_true)
         if self.sparse:
             if y.dtype.kind == "f":
@@ -90,6 +93,8 @@ class Loss:
         """The reduced loss ('sum' sums over the rows, anything else is the mean); when ``grad`` is
         given it also receives d(loss)/d(y_pred) (fused). ``logits=True``: y_pred holds the logits
         of a softmax/sigmoid output (the model's fused output + cross-entropy step)."""
+        if self._written_in_python:
+            return self._python_forward_backward(y_true, y_pred, grad, sample_weight, logits)
         if self.reduction == "sum":  # sum_i l_i = mean_i (rows * w_i) l_i: the same kernel pass
             rows = _rows(y_pred)
             base = np.ones(rows, np.float32) if sample_weight is None else \
@@ -103,11 +108,69 @@ class Loss:
     def _kernel_kwargs(self):
         return self._kwargs()
 
+    # -- losses written in Python (a Keras Loss subclass with call, or a plain function) ---------
+
+    def call(self, y_true, y_pred):
+        """Keras' per-sample loss, for a subclass to write with corenn.ops: Tensors shaped like
+        y_pred without its last axis (or any shape whose first axis is the batch)."""
+        raise NotImplementedError(f"{type(self).__name__}.call")
+
+    @property
+    def _written_in_python(self):
+        return type(self).call is not Loss.call
+
+    def _reduce(self, per, sample_weight):
+        """Keras' reduction of a call's per-sample values: weighted, then summed or averaged over
+        every value (sum_over_batch_size divides by their number, not by the sum of weights)."""
+        from . import ops
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, np.float32)
+            shape = tuple(per.shape)
+            if w.size == math.prod(shape):
+                w = w.reshape(shape)
+            else:   # per-sample weights of a per-step loss: broadcast over the trailing axes
+                w = w.reshape((-1,) + (1,) * (len(shape) - 1))
+            per = ops.multiply(per, kernels.Tensor.from_numpy(np.ascontiguousarray(w)))
+        if self.reduction == "none":
+            return per
+        total = ops.sum(per)
+        return total if self.reduction == "sum" else ops.divide(total, float(max(1, math.prod(per.shape))))
+
+    def _python_call(self, y_true, y_pred, sample_weight):
+        from . import ops
+        if not isinstance(y_true, kernels.Tensor) or y_true.dtype != "float32":   # Keras: y_pred's dtype
+            y_true = kernels.Tensor.from_numpy(np.ascontiguousarray(np.asarray(y_true), np.float32))
+        if not isinstance(y_pred, kernels.Tensor):
+            y_pred = kernels.Tensor.from_numpy(np.ascontiguousarray(y_pred, np.float32))
+        per = self.call(y_true, y_pred)
+        if not isinstance(per, kernels.Tensor):
+            per = ops.convert_to_tensor(per)
+        if per.ndim == 0:   # a call that already reduced: Keras weighs nothing further
+            return per
+        return self._reduce(per, sample_weight)
+
+    def _python_forward_backward(self, y_true, y_pred, grad, sample_weight, logits):
+        """forward_backward of a loss written in Python: its call on a private tape."""
+        if logits:
+            raise ValueError(f"{self.name}: a loss written in Python takes probabilities, not logits")
+        from .autodiff import GradientTape
+        pred = y_pred if isinstance(y_pred, kernels.Tensor) else kernels.Tensor.from_numpy(
+            np.ascontiguousarray(y_pred, np.float32))
+        with GradientTape() as tape:
+            tape.watch(pred)
+            value = self._python_call(y_true, pred, sample_weight)
+        if grad is not None:
+            g = tape.gradient(value, pred)
+            np.copyto(np.asarray(grad), 0.0 if g is None else np.asarray(g))
+        return float(np.asarray(value))
+
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The mean loss as a scalar Tensor (``float(loss)`` or ``loss.numpy()`` reads it). Under
         a GradientTape whose sources ``y_pred`` depends on, the call is recorded: its gradient
         comes from the same fused kernel pass that computed the value."""
         from . import autodiff
+        if self._written_in_python:   # recorded op by op on an active tape
+            return self._python_call(y_true, y_pred, sample_weight)
         y_true = self.prepare_labels(np.asarray(y_true) if isinstance(y_true, kernels.Tensor) else y_true)
         tape = autodiff.recording_tape()
         pred_tensor = y_pred if isinstance(y_pred, kernels.Tensor) else None
@@ -360,17 +423,45 @@ def get(identifier) -> Loss:
         return cls()
     if isinstance(identifier, dict) and "class_name" in identifier:
         cls = _CLASSES.get(identifier["class_name"])
+        if cls is None and identifier["class_name"] == "LossFunctionWrapper":
+            cls = LossFunctionWrapper
+        if cls is None:   # a user's Loss class, registered or passed as a custom object
+            from .saving import custom_class
+            found = custom_class(identifier["class_name"])
+            cls = found if isinstance(found, type) and issubclass(found, Loss) else None
         if cls is None:
             raise ValueError(f"losses.get: unknown loss class {identifier['class_name']!r}")
         return cls.from_config(identifier.get("config", {}))
     cls = getattr(identifier, "_corenn_loss", None)
     if cls is not None:
         return cls()
-    if callable(identifier):
-        raise TypeError(f"losses.get: {getattr(identifier, '__name__', identifier)!r} is not a corenn loss; "
-                        "corenn needs the loss gradient from its kernels, so pass a name "
-                        f"({', '.join(sorted(_BY_NAME))}) or a corenn.losses class")
+    if callable(identifier):   # a function of (y_true, y_pred) written with corenn.ops, as in Keras
+        return LossFunctionWrapper(identifier)
     raise TypeError(f"losses.get: cannot interpret {identifier!r} as a loss")
+
+
+class LossFunctionWrapper(Loss):
+    """A loss function ``fn(y_true, y_pred) -> per-sample values`` written with corenn.ops (Keras'
+    ``compile(loss=my_fn)``); reduced as a Keras Loss, differentiated by the GradientTape."""
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None, **kwargs):
+        super().__init__(name=name or getattr(fn, "__name__", "loss"), reduction=reduction)
+        self.fn = fn
+        self.fn_kwargs = kwargs
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self.fn_kwargs)
+
+    def get_config(self):
+        from . import saving
+        return {"name": self.name, "reduction": None if self.reduction == "none" else self.reduction,
+                "fn": saving.function_name(self.fn), **self.fn_kwargs}
+
+    @classmethod
+    def from_config(cls, config):
+        from . import saving
+        config = dict(config)
+        return cls(saving.resolve_function(config.pop("fn"), "loss"), **config)
 
 
 def serialize(loss) -> dict:

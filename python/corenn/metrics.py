@@ -55,11 +55,41 @@ class Metric:
 
     def __init__(self, name=None, dtype=None):
         self.name = name or _snake(type(self).__name__)
-        self.reset_state()
+        self._variables = []   # (Tensor, its initial values): add_variable, reset by reset_state
+        if type(self).reset_state.__module__ == __name__:
+            self.reset_state()
+        else:   # a user's reset_state reads the variables its __init__ has not made yet (Keras)
+            Metric.reset_state(self)
 
     def reset_state(self):
         self.total = 0.0
         self.count = 0.0
+        for value, initial in self.__dict__.get("_variables", ()):
+            np.copyto(np.asarray(value), initial)
+
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
+        """A state Tensor of the metric (Keras 3's ``Metric.add_variable``), set back to its
+        initial value by the default ``reset_state``; update it with ``assign`` / ``assign_add``."""
+        from . import initializers
+        if dtype not in (None, "float32", np.float32):
+            raise TypeError(f"metric '{self.name}'.add_variable: only float32 variables are supported, "
+                            f"got dtype={dtype!r}")
+        value = kernels.empty(tuple(int(d) for d in shape))
+        if isinstance(initializer, (int, float)):
+            value.fill_(float(initializer))
+        else:
+            initializers.get(initializer).fill(value)
+        self._variables.append((value, np.array(value, copy=True)))
+        return value
+
+    def add_weight(self, name=None, shape=(), initializer="zeros", dtype=None, aggregation="sum"):
+        """tf.keras 2's name for add_variable."""
+        return self.add_variable(shape=shape, initializer=initializer, dtype=dtype, aggregation=aggregation,
+                                 name=name)
+
+    @property
+    def variables(self):
+        return [v for v, _ in self.__dict__.get("_variables", ())]
 
     def reset_states(self):
         """tf.keras 2's name for reset_state."""
@@ -85,7 +115,7 @@ class Metric:
         return cls(**config)
 
     def __repr__(self):
-        return f"<{type(self).__name__} name={self.name!r} result={self.result():.4g}>"
+        return f"<{type(self).__name__} name={self.name!r} result={float(self.result()):.4g}>"
 
 
 def _snake(name):
@@ -745,6 +775,10 @@ def get(identifier) -> Metric:
         return m
     if isinstance(identifier, dict) and "class_name" in identifier:
         cls = _CLASSES.get(identifier["class_name"])
+        if cls is None:   # a user's Metric class, registered or passed as a custom object
+            from .saving import custom_class
+            found = custom_class(identifier["class_name"])
+            cls = found if isinstance(found, type) and issubclass(found, Metric) else None
         if cls is None:
             raise ValueError(f"metrics.get: unknown metric class {identifier['class_name']!r}")
         return cls.from_config(identifier.get("config", {}))

@@ -648,11 +648,20 @@ def _install_operators():
     T.__ge__ = lambda a, b: greater_equal(a, b)
     T.__lt__ = lambda a, b: less(a, b)
     T.__le__ = lambda a, b: less_equal(a, b)
+    # elementwise, as Keras tensors compare (1.0 where equal); anything that is not numeric data
+    # compares unequal as before. Hashing stays by identity, so Tensors remain dict keys.
+    T.__eq__ = lambda a, b: equal(a, b) if _numeric(b) else NotImplemented
+    T.__ne__ = lambda a, b: not_equal(a, b) if _numeric(b) else NotImplemented
+    T.__hash__ = object.__hash__
     T.__getitem__ = _getitem
     T.__len__ = _len
     # NumPy defers its operators to the Tensor's (ndarray - Tensor -> Tensor.__rsub__, recorded
     # by the tape); NumPy functions still take Tensors through __array__ / np.asarray.
     T.__array_ufunc__ = None
+
+
+def _numeric(b):
+    return isinstance(b, (Tensor, np.ndarray, int, float, bool, np.number, np.bool_))
 
 
 def _len(a):

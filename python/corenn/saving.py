@@ -86,7 +86,9 @@ from .optimizers.optimizer import (HYPERPARAMETER_RANGES as _OPTIMIZER_RANGES, I
                                    NONNEG as _NONNEG, POSITIVE as _POSITIVE, UNIT as _UNIT)
 
 __all__ = ["atomic_write", "save_weights", "load_weights", "save_model", "load_model",
-           "read_model_file", "restore_training_state"]
+           "read_model_file", "restore_training_state", "register_keras_serializable",
+           "get_registered_name", "get_custom_objects", "custom_object_scope", "CustomObjectScope",
+           "serialize_keras_object", "deserialize_keras_object"]
 
 _MANIFEST = "__corenn_manifest__"
 _FORMAT = "corenn.weights/1"
@@ -475,19 +477,24 @@ def check_weights_path(path, op="save_weights") -> str:
     convention); Keras' ``.weights.h5`` (HDF5) is refused with the formats that are supported."""
     path = os.fspath(path)
     name = path.lower()
-    if name.endswith(".npz"):
+    if name.endswith(".npz") or name.endswith(".weights.h5"):
         return path
     if name.endswith(_HDF5):
-        raise ValueError(f"{op}: {path!r}: corenn does not write HDF5 (.h5) weights files (it reads "
-                         "Keras' .weights.h5 files with model.load_weights); use a "
-                         ".weights.npz name (a NumPy archive), or model.save('....keras') for the whole model")
-    raise ValueError(f"{op}: {path!r}: a weights file's name must end in .npz "
-                     "(e.g. model.save_weights('model.weights.npz'))")
+        raise ValueError(f"{op}: {path!r}: corenn writes Keras 3 weights files, whose names end in "
+                         ".weights.h5 (not legacy .h5 files); or use a .weights.npz name (a NumPy archive), "
+                         "or model.save('....keras') for the whole model")
+    raise ValueError(f"{op}: {path!r}: a weights file's name must end in .weights.h5 (Keras 3's HDF5 "
+                     "layout, needs h5py) or .npz (e.g. model.save_weights('model.weights.npz'))")
 
 
 def save_weights(model, path) -> None:
-    """Write every layer's weights (in Keras order) to an ``.npz`` file, atomically."""
+    """Write every layer's weights (in Keras order) to an ``.npz`` file, atomically; a
+    ``.weights.h5`` name writes Keras 3's HDF5 layout instead (saving_keras.save_h5_weights)."""
     path = check_weights_path(path)
+    if path.lower().endswith(".weights.h5"):
+        from . import saving_keras
+        saving_keras.save_h5_weights(model, path)
+        return
     weights = model.get_weights()
     names = _weight_names(model)
     manifest = {"format": _FORMAT, "names": names,
@@ -869,13 +876,67 @@ _SCOPE: list = []   # custom_objects of the load_model calls in progress
 
 
 def register_keras_serializable(package="Custom", name=None):
-    """Class decorator (Keras' ``keras.saving.register_keras_serializable``): a custom layer or
-    subclassed model that files may name, by its class name."""
-    def register(cls):
-        CUSTOM_OBJECTS[name or cls.__name__] = cls
-        CUSTOM_OBJECTS[f"{package}>{name or cls.__name__}"] = cls
-        return cls
+    """Decorator (Keras' ``keras.saving.register_keras_serializable``): a custom layer, subclassed
+    model, loss, metric or function (an activation, a loss function) that files may name, by its
+    name and by Keras' registered name ``package>name``."""
+    def register(obj):
+        short = name or obj.__name__
+        CUSTOM_OBJECTS[short] = obj
+        CUSTOM_OBJECTS[f"{package}>{short}"] = obj
+        try:
+            obj._registered_name = f"{package}>{short}"
+        except (AttributeError, TypeError):   # a builtin: looked up by its short name only
+            pass
+        return obj
     return register
+
+
+def get_registered_name(obj):
+    """Keras' ``get_registered_name``: ``package>name`` for a registered object, else its name."""
+    return obj.__dict__.get("_registered_name", obj.__name__) if hasattr(obj, "__dict__") else obj.__name__
+
+
+def get_custom_objects():
+    """The registry itself (Keras' ``get_custom_objects``): adding to it registers a name."""
+    return CUSTOM_OBJECTS
+
+
+class CustomObjectScope:
+    """``with custom_object_scope({"Name": obj}):`` the names resolve while loading or
+    deserializing inside the block (Keras' ``keras.saving.custom_object_scope``)."""
+
+    def __init__(self, *scopes):
+        self.objects = {}
+        for scope in scopes:
+            self.objects.update(scope or {})
+
+    def __enter__(self):
+        _SCOPE.append(self.objects)
+        return self
+
+    def __exit__(self, *exc):
+        _SCOPE.remove(self.objects)
+
+
+custom_object_scope = CustomObjectScope
+
+
+def function_name(fn):
+    """The name a config stores for a user function: its registered name, else ``__name__``
+    (then it must be registered or passed as a custom object when the file is read)."""
+    return get_registered_name(fn)
+
+
+def resolve_function(name, what="function"):
+    """A user function named in a config: registered, or passed as a custom object (also by the
+    part after Keras' ``package>``). Never evaluated from the file: unknown names raise."""
+    fn = custom_class(name)
+    if fn is None and isinstance(name, str) and ">" in name:
+        fn = custom_class(name.split(">", 1)[1])
+    if fn is None or not callable(fn):
+        raise ValueError(f"unknown {what} {name!r}: register it with corenn.saving.register_keras_serializable() "
+                         "or pass it in custom_objects")
+    return fn
 
 
 def custom_class(name):
@@ -886,6 +947,45 @@ def custom_class(name):
         if name in scope:
             return scope[name]
     return CUSTOM_OBJECTS.get(name)
+
+
+def serialize_keras_object(obj):
+    """Keras 3's ``{"module", "class_name", "config", "registered_name"}`` form of a layer, loss,
+    metric, optimizer, initializer, regularizer (their ``get_config``) or user function (by name)."""
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    if callable(obj) and not hasattr(obj, "get_config"):
+        name = function_name(obj)
+        return {"module": getattr(obj, "__module__", None), "class_name": "function", "config": name,
+                "registered_name": name}
+    cls = type(obj)
+    return {"module": cls.__module__, "class_name": cls.__name__, "config": obj.get_config(),
+            "registered_name": get_registered_name(cls)}
+
+
+def _builtin_class(name):
+    from . import (callbacks, initializers, layers, losses, metrics, optimizers, regularizers)
+    for module in (layers, losses, metrics, optimizers, initializers, regularizers, callbacks):
+        cls = getattr(module, name, None)
+        if isinstance(cls, type):
+            return cls
+    return MODEL_CLASSES.get(name)
+
+
+def deserialize_keras_object(config, custom_objects=None):
+    """The object ``serialize_keras_object`` described: a user class or function registered or
+    in ``custom_objects``, else corenn's class of that name, made with its ``from_config``."""
+    if not isinstance(config, dict):
+        return config
+    with CustomObjectScope(custom_objects):
+        name, registered = config.get("class_name"), config.get("registered_name")
+        if name == "function":
+            return resolve_function(config.get("config"))
+        cls = custom_class(registered) or custom_class(name) or _builtin_class(name)
+        if cls is None:
+            raise ValueError(f"deserialize_keras_object: unknown class {name!r}; register it with "
+                             "register_keras_serializable() or pass it in custom_objects")
+        return cls.from_config(config.get("config") or {})
 
 
 def register_model_class(name, cls):

@@ -49,7 +49,7 @@ from .saving import _Bad, _BadConfig, _reading
 from .saving_keras_config import translate_model_config
 
 __all__ = ["load_keras_archive", "load_legacy_h5", "load_h5_weights",
-           "load_keras_archive_weights"]
+           "load_keras_archive_weights", "save_h5_weights"]
 
 KERAS_ARCHIVE_MEMBERS = {"metadata.json", "config.json", "model.weights.h5"}
 _MAX_H5_BYTES = 1 << 32          # the weights member of a .keras archive
@@ -422,3 +422,73 @@ def load_keras_archive_weights(model, path):
         with _reading_h5(path, "Keras model file"):
             found = _keras3_into_model(h5py, h5, model, path, "model.weights.h5")
         _into_model(model, found, path)
+
+
+# ================================================================================================
+# Writing Keras 3 weights files (model.save_weights('....weights.h5'))
+# ================================================================================================
+
+def _own_and_nested(layer, where):
+    """(own weight Tensors, [(subgroup, sublayer)]) of a layer, in get_weights order, as the
+    reader above groups them (``vars`` then ``cell`` / ``forward_layer`` / ``backward_layer`` /
+    ``layer``)."""
+    from .layers.base import Layer
+    nested = [(sub, layer.__dict__[sub]) for sub in _SUBGROUPS
+              if isinstance(layer.__dict__.get(sub), Layer)]
+    # a wrapper may list its parts' weights as its own too (Bidirectional, RNN): those are theirs
+    theirs = {id(w) for _, sublayer in nested for w in sublayer.weights}
+    own = [p.value for p in layer.__dict__.get("_params", ()) if id(p.value) not in theirs]
+    count = len(own) + sum(len(s.weights) for _, s in nested)
+    if count != len(layer.weights) or getattr(layer, "_graph", None) is not None:
+        raise NotImplementedError(f"{where}: layer '{layer.name}' ({type(layer).__name__}) cannot be written to a "
+                                  "Keras weights file yet (nested models and layers holding other layers); "
+                                  "use a .weights.npz name")
+    return own, nested
+
+
+# corenn's recurrent layers hold their weights themselves; Keras keeps them in the layer's cell
+_CELL_NAMES = {"SimpleRNN": "simple_rnn_cell", "LSTM": "lstm_cell", "GRU": "gru_cell"}
+
+
+def _write_vars(group, name, weights):
+    vars_ = group.create_group("vars")
+    vars_.attrs["name"] = name   # Keras writes the object's name on each vars group
+    for i, w in enumerate(weights):
+        vars_.create_dataset(str(i), data=np.array(w, dtype=np.float32, copy=True))
+
+
+def _write_layer(group, layer, where):
+    own, nested = _own_and_nested(layer, where)
+    cell = _CELL_NAMES.get(type(layer).__name__)
+    if cell is not None and not nested:
+        _write_vars(group, layer.name, [])
+        _write_vars(group.create_group("cell"), cell, own)
+        return
+    _write_vars(group, layer.name, own)
+    for sub, sublayer in nested:
+        _write_layer(group.create_group(sub), sublayer, where)
+
+
+def save_h5_weights(model, path):
+    """Keras 3's ``.weights.h5`` layout, which Keras' ``load_weights`` and corenn's reader take:
+    ``layers/<class name in snake case, numbered in layer order>/vars/<i>`` per layer (the
+    names Keras gives its layer groups; a recurrent layer's weights in its ``cell`` group, a
+    wrapper's parts in ``forward_layer`` / ``backward_layer`` / ``cell`` / ``layer``), each
+    ``vars`` group named by an attribute as Keras does, and one for the model itself.
+    Written to a temporary file and renamed (``saving.atomic_write``)."""
+    h5py = _h5py()
+    where = f"{model.name}.save_weights"
+    # a functional model lists its InputLayers (Keras writes an empty group for each); they
+    # do not shift the numbering of the other classes' groups
+    layers = list(model.layers)
+    paths = _keras3_paths([type(layer).__name__ for layer in layers])
+    for layer in layers:
+        _own_and_nested(layer, where)   # refuse before anything is written
+
+    def write(f):
+        with h5py.File(f, "w") as h5:
+            _write_vars(h5, model.name, [])
+            group = h5.create_group("layers")
+            for layer, name in zip(layers, paths):
+                _write_layer(group.create_group(name), layer, where)
+    _saving.atomic_write(path, write, mode="w+b")   # h5py reads back what it writes

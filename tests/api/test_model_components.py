@@ -30,8 +30,10 @@ def test_loss_resolution_and_errors():
     assert isinstance(losses.get(losses.sparse_categorical_crossentropy), losses.SparseCategoricalCrossentropy)
     with pytest.raises(ValueError, match="unknown loss"):
         losses.get("nope")
-    with pytest.raises(TypeError, match="not a corenn loss"):
-        losses.get(lambda a, b: 0)
+    # a function of (y_true, y_pred) is a loss written in Python (Keras' compile(loss=fn))
+    assert isinstance(losses.get(lambda a, b: 0), losses.LossFunctionWrapper)
+    with pytest.raises(TypeError, match="cannot interpret"):
+        losses.get(3)
     with pytest.raises(ValueError, match="integer class indices"):
         losses.SparseCategoricalCrossentropy()(np.array([0.5]), np.array([[0.5, 0.5]]))
 
@@ -87,8 +89,12 @@ def test_activations_get_and_eager_functions():
     assert activations.get(activations.tanh).name == "tanh"
     with pytest.raises(ValueError, match="unknown activation"):
         activations.get("swishy")
-    with pytest.raises(TypeError, match="not a corenn activation"):
-        activations.get(np.tanh)
+    # any other function is an activation written in Python (Keras' Dense(activation=fn))
+    act = activations.get(np.tanh)
+    assert isinstance(act, activations.PythonActivation) and act.name == "tanh"
+    np.testing.assert_allclose(np.asarray(act(x)), np.tanh(x), rtol=1e-6)
+    with pytest.raises(TypeError, match="cannot interpret"):
+        activations.get(3)
 
 
 def test_initializers_statistics_and_seeding():

@@ -109,7 +109,8 @@ def test_bad_arguments_and_inputs_name_the_layer():
     layer = layers.Cropping1D(1)
     layer.build((None, 6, 2))
     with pytest.raises(ValueError, match="cropping1d.*expects input"):
-        layer(np.zeros((2, 7, 2), np.float32))
+        layer(np.zeros((2, 7), np.float32))        # the rank is checked (Keras' input spec)
+    assert tuple(layer(np.zeros((2, 7, 2), np.float32)).shape) == (2, 5, 2)   # other lengths are fine
 
 
 def test_torch_parity(rng):

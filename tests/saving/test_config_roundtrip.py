@@ -11,6 +11,7 @@ import corenn
 from corenn import (activations, callbacks, initializers, layers, losses, metrics, optimizers,
                     regularizers)
 from corenn.optimizers import schedules
+from corenn import ops
 
 
 def via_json(obj):
@@ -177,12 +178,29 @@ def public_classes(module, base):
             if isinstance(getattr(module, n), type) and issubclass(getattr(module, n), base)]
 
 
-@pytest.mark.parametrize("cls", [c for c in public_classes(losses, losses.Loss) if c is not losses.Loss],
+@pytest.mark.parametrize("cls", [c for c in public_classes(losses, losses.Loss)
+                                 if c not in (losses.Loss, losses.LossFunctionWrapper)],   # wraps a function: below
                          ids=lambda c: c.__name__)
 def test_loss_round_trip(cls):
     cfg, again = round_trip(cls())
     assert cfg == again
     assert type(losses.deserialize(losses.serialize(cls()))) is cls
+
+
+def _halved_mse(y_true, y_pred):
+    return 0.5 * ops.mean(ops.square(y_true - y_pred), axis=-1)
+
+
+def test_loss_function_wrapper_round_trip():
+    from corenn import saving
+    registered = saving.register_keras_serializable(package="roundtrip")(_halved_mse)
+    loss = losses.get(registered)
+    cfg = via_json(loss.get_config())
+    assert cfg["fn"] == "roundtrip>_halved_mse"
+    again = losses.LossFunctionWrapper.from_config(cfg)
+    assert again.fn is _halved_mse and again.get_config() == cfg
+    y, p = np.ones((2, 3), np.float32), np.zeros((2, 3), np.float32)
+    assert float(again(y, p)) == pytest.approx(0.5)
 
 
 def test_loss_non_defaults():
@@ -303,7 +321,8 @@ def plain_callbacks(tmp_path):
             callbacks.LearningRateScheduler(schedules.CosineDecay(0.1, 10), verbose=1),
             callbacks.ModelCheckpoint(str(tmp_path / "{epoch}.weights.npz"), monitor="val_acc",
                                       save_best_only=True, save_weights_only=True, save_freq=3),
-            callbacks.BackupAndRestore(str(tmp_path), delete_checkpoint=False)]
+            callbacks.BackupAndRestore(str(tmp_path), delete_checkpoint=False),
+            callbacks.TensorBoard(str(tmp_path / "tb"), update_freq=5)]
 
 
 def test_every_callback_is_listed(tmp_path):

@@ -24,7 +24,8 @@ from .checkpoint import BackupAndRestore, ModelCheckpoint
 from .csv_logger import CSVLogger
 from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from .stopping import EarlyStopping, TerminateOnNaN
+from .tensorboard import TensorBoard
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "LambdaCallback",
            "EarlyStopping", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger",
-           "TerminateOnNaN", "ModelCheckpoint", "BackupAndRestore"]
+           "TerminateOnNaN", "ModelCheckpoint", "BackupAndRestore", "TensorBoard"]

@@ -52,15 +52,18 @@ def serialize(layer) -> dict:
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
 
-def deserialize(config):
-    """Inverse of serialize: {'class_name': 'Dense', 'config': {...}} -> a new layer."""
+def deserialize(config, custom_objects=None):
+    """Inverse of serialize: {'class_name': 'Dense', 'config': {...}} -> a new layer (a user class:
+    registered, or named in ``custom_objects``)."""
+    from ..saving import CustomObjectScope, custom_class
     cls = globals().get(config["class_name"])
     if cls is None:
-        from ..saving import custom_class
-        cls = custom_class(config["class_name"])
+        with CustomObjectScope(custom_objects):
+            cls = custom_class(config["class_name"]) or custom_class(config.get("registered_name"))
     if not (isinstance(cls, type) and issubclass(cls, Layer)):
         raise ValueError(f"layers.deserialize: unknown layer class {config['class_name']!r}")
-    return cls.from_config(dict(config.get("config", {})))
+    with CustomObjectScope(custom_objects):
+        return cls.from_config(dict(config.get("config", {})))
 
 
 get = deserialize

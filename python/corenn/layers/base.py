@@ -17,6 +17,7 @@ the layer's next call with the same shape.
 from __future__ import annotations
 
 import collections
+import functools
 import re
 import sys
 import threading
@@ -338,12 +339,13 @@ class Layer:
         # what add_loss adds in this call (also in the layers it calls): differentiated here
         outer = getattr(_LOSS_SINK, "in_call", None)
         losses = _LOSS_SINK.in_call = []
+        self._last_call_mask = self.__dict__.get("_call_mask")   # for output_mask_value
         try:
             with tape:
                 for t in xs:
                     if t.dtype == "float32":
                         tape.watch(t)
-                y = self.call(x, training=training) if _accepts_training(self.call) else self.call(x)
+                y = self._invoke_call(x, training)
         finally:
             _LOSS_SINK.in_call = outer
         if losses:   # the layer calling this one (or the graph) backpropagates them through us
@@ -353,25 +355,45 @@ class Layer:
                 sink = getattr(_LOSS_SINK, "entries", None)
                 if sink is not None:
                     sink.extend((self, v) for v in losses)
-        if not isinstance(y, kernels.Tensor):
-            raise TypeError(f"layer '{self.name}' ({type(self).__name__}).call must return one corenn Tensor "
-                            f"(computed with corenn.ops), got {type(y).__name__}")
-        self._call_record = (tape, xs, y, isinstance(x, list), losses)
-        return y
+        multi = isinstance(y, (list, tuple))   # a call returning several tensors (Keras allows it)
+        ys = list(y) if multi else [y]
+        if not ys or not all(isinstance(t, kernels.Tensor) for t in ys):
+            raise TypeError(f"layer '{self.name}' ({type(self).__name__}).call must return a corenn Tensor or a "
+                            f"tuple/list of them (computed with corenn.ops), got "
+                            f"{type(y).__name__}" + (f" of {', '.join(type(t).__name__ for t in ys)}" if multi else ""))
+        self._call_record = (tape, xs, ys if multi else y, isinstance(x, list), losses)
+        return ys if multi else y
+
+    def _invoke_call(self, x, training):
+        """``call`` with Keras' arguments: the inputs (several positional ones when the layer was
+        called so), ``training`` and ``mask`` when its signature takes them, the extra options
+        the call was given."""
+        kwargs = dict(self.__dict__.get("_call_kwargs") or ())
+        params = _call_params(type(self).call)
+        if params is None or "training" in params:
+            kwargs["training"] = training
+        if params is not None and "mask" in params:
+            kwargs["mask"] = self.__dict__.get("_call_mask")
+        if self.__dict__.get("_positional_inputs") and isinstance(x, list):
+            return self.call(*x, **kwargs)
+        return self.call(x, **kwargs)
 
     def backward(self, dy):
         record = self.__dict__.get("_call_record")
         if record is None:
             raise NotImplementedError(f"{type(self).__name__}.backward")
         tape, xs, y, packed, losses = record
+        if isinstance(y, list):   # several outputs: the gradient of each (zeros where none came)
+            dy = [kernels.zeros(tuple(t.shape)) if g is None else g
+                  for t, g in zip(y, dy if isinstance(dy, (list, tuple)) else [dy])]
         weights = self.trainable_weights
         float_xs = [x for x in xs if x.dtype == "float32"]
         # the losses this call added, each seeded with its weight in the total loss (the graph
         # sets _loss_seeds when it backpropagates them: models/graph.py)
         seeds = self.__dict__.pop("_loss_seeds", None)
         if losses and seeds:
-            targets = [y] + losses
-            dys = [kernels.zeros(tuple(y.shape)) if dy is None else dy]
+            targets = (list(y) if isinstance(y, list) else [y]) + losses
+            dys = list(dy) if isinstance(y, list) else [kernels.zeros(tuple(y.shape)) if dy is None else dy]
             dys += [kernels.Tensor.from_numpy(np.full(tuple(v.shape), s, np.float32)) for v, s in zip(losses, seeds)]
             grads = tape.gradient(targets, float_xs + weights, output_gradients=dys)
         else:
@@ -390,24 +412,54 @@ class Layer:
         raise NotImplementedError(f"{type(self).__name__}.call")
 
     def compute_output_shape(self, input_shape):
-        if type(self).call is not Layer.call and not isinstance(input_shape, list):
-            # a layer written with call: run it once on a batch of one to learn its output shape
-            x = kernels.zeros((1,) + tuple(1 if d is None else d for d in input_shape[1:]))
-            from ..autodiff import stop_recording
-            owner = self.__dict__.get("_owner", self)
-            kept = owner.__dict__.get("_added_losses")
-            sink, in_call = getattr(_LOSS_SINK, "entries", None), getattr(_LOSS_SINK, "in_call", None)
-            _LOSS_SINK.entries, _LOSS_SINK.in_call = None, []
-            try:
-                with stop_recording():
-                    y = self.call(x)
-            finally:   # a shape probe adds no loss
-                _LOSS_SINK.entries, _LOSS_SINK.in_call = sink, in_call
-                owner.__dict__.pop("_added_losses", None)
-                if kept is not None:
-                    owner.__dict__["_added_losses"] = kept
-            return (input_shape[0],) + tuple(y.shape[1:])
+        if type(self).call is not Layer.call:
+            # a layer written with call: run it on a batch of one to learn its output shape; an
+            # axis of unknown size is probed with 1 and again with 2, and output axes that
+            # follow it are unknown too (a sequence layer keeps its time axis None)
+            packed = isinstance(input_shape, list)
+            shapes = input_shape if packed else [input_shape]
+            first = self._probe_call(shapes, packed, 1)
+            if any(d is None for sh in shapes for d in tuple(sh)[1:]):
+                second = self._probe_call(shapes, packed, 2)
+                first = [tuple(a if a == b else None for a, b in zip(s1, s2)) if len(s1) == len(s2) else s1
+                         for s1, s2 in zip(first, second)]
+            batch = shapes[0][0]
+            outs = [(batch,) + tuple(sh) for sh in first]
+            return outs if self.__dict__.get("_probe_multi") else outs[0]
         return tuple(input_shape) if not isinstance(input_shape, list) else tuple(input_shape[0])
+
+    def _probe_call(self, shapes, packed, unknown):
+        """The output shapes (without batch) of ``call`` on zeros, ``unknown`` for None axes."""
+        def probe(shape):
+            return kernels.zeros((1,) + tuple(unknown if d is None else d for d in shape[1:]))
+        xs = [probe(sh) for sh in shapes]
+        x = xs if packed else xs[0]
+        probe_mask = None
+        if self.consumes_mask and "_call_mask" not in self.__dict__:
+            # a call that reads ``mask`` gets an all-ones one (a symbolic call has masks)
+            ones = [kernels.Tensor.from_numpy(np.ones(tuple(t.shape[:2]), np.float32)) if t.ndim >= 2 else None
+                    for t in xs]
+            probe_mask = ones if packed else ones[0]
+        from ..autodiff import stop_recording
+        owner = self.__dict__.get("_owner", self)
+        kept = owner.__dict__.get("_added_losses")
+        sink, in_call = getattr(_LOSS_SINK, "entries", None), getattr(_LOSS_SINK, "in_call", None)
+        _LOSS_SINK.entries, _LOSS_SINK.in_call = None, []
+        try:
+            if probe_mask is not None:
+                self.__dict__["_call_mask"] = probe_mask
+            with stop_recording():
+                y = self._invoke_call(x, False)
+        finally:   # a shape probe adds no loss
+            if probe_mask is not None:
+                self.__dict__.pop("_call_mask", None)
+            _LOSS_SINK.entries, _LOSS_SINK.in_call = sink, in_call
+            owner.__dict__.pop("_added_losses", None)
+            if kept is not None:
+                owner.__dict__["_added_losses"] = kept
+        multi = isinstance(y, (list, tuple))
+        self.__dict__["_probe_multi"] = multi
+        return [tuple(t.shape[1:]) for t in (y if multi else [y])]
 
     def _maybe_build(self, input_shape):
         """Build on first use; a custom build need not call super().build (Keras 3 marks the layer
@@ -424,7 +476,7 @@ class Layer:
         data (Flatten, Dropout, padding, ...) keep this default of 0. Shown by model.summary."""
         return 0
 
-    def __call__(self, inputs, training=None, mask=None, **kwargs):
+    def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
         """Call the layer.
 
         On KerasTensors (``keras.Input`` or another layer's output) this records a node of the
@@ -434,18 +486,49 @@ class Layer:
         with return_state); ``.numpy()`` or ``np.asarray`` reads them. Inside a
         ``GradientTape`` the call gets a context of its own and is recorded for ``gradient``.
         """
-        if kwargs:
-            raise TypeError(f"layer '{self.name}' ({type(self).__name__}): unexpected keyword argument(s) "
-                            f"{', '.join(sorted(kwargs))}")
+        if args or kwargs:
+            inputs = self._extra_call_arguments(inputs, args, kwargs)
+        if not kwargs:
+            return self._call_with(inputs, training, mask)
+        # options of this call only (a graph node keeps its own: Node.call_kwargs)
+        owner = self.__dict__.get("_owner", self)
+        owner.__dict__["_call_kwargs"] = dict(kwargs)
+        try:
+            return self._call_with(inputs, training, mask)
+        finally:
+            owner.__dict__.pop("_call_kwargs", None)
+
+    def _call_with(self, inputs, training, mask):
         graph, autodiff = _graph_modules()
         if graph.is_symbolic(inputs):
-            return graph.symbolic_call(self, inputs, mask)
+            return graph.symbolic_call(self, inputs, mask, training)
+        if mask is None:   # Keras: the mask an earlier eager call attached to its output
+            mask = _carried_mask(inputs)
         if mask is not None:
-            return self._masked_call(inputs, training, mask)
-        tape = autodiff.recording_tape()
-        if tape is not None:
-            return tape.call_layer(self, inputs, training)
-        return self._eager_call(inputs, training)
+            y = self._masked_call(inputs, training, mask)
+        else:
+            tape = autodiff.recording_tape()
+            y = tape.call_layer(self, inputs, training) if tape is not None else self._eager_call(inputs, training)
+        if mask is not None or self._may_make_mask():
+            self._attach_output_mask(inputs, mask, y)
+        return y
+
+    def _extra_call_arguments(self, inputs, args, kwargs):
+        """Keras' ``layer(a, b)`` (a call taking several tensors: they become one list of inputs,
+        unpacked again for ``call``) and ``layer(x, option=value)`` (non-tensor options of that
+        ``call``). Only a layer written with ``call`` takes them."""
+        written = type(self).call is not Layer.call
+        params = _call_params(type(self).call) if written else frozenset()
+        unknown = [k for k in kwargs if params is not None and k not in params]
+        too_many = 1 + len(args) > (_call_takes_positional(type(self).call) if written else 1)
+        if too_many or unknown:
+            what = (f"unexpected keyword argument(s) {', '.join(sorted(unknown))}" if unknown
+                    else f"takes one input, got {1 + len(args)} positional arguments")
+            raise TypeError(f"layer '{self.name}' ({type(self).__name__}): {what}")
+        if not args:
+            return inputs
+        self.__dict__.get("_owner", self).__dict__["_positional_inputs"] = True
+        return [inputs, *args]
 
     # -- Keras masks (models/graph.py: attach_masks) -------------------------------------------
     supports_masking = False   # passes its input's mask on unchanged (compute_mask)
@@ -461,24 +544,59 @@ class Layer:
             return next((m for m in mask if m is not None), None)
         return mask
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # a Keras layer whose call takes ``mask`` reads its input's mask (Keras passes it)
+        if "call" in cls.__dict__ and "consumes_mask" not in cls.__dict__:
+            params = _call_params(cls.call)
+            if params is not None and "mask" in params:
+                cls.consumes_mask = True
+
+    def _data_call(self, inputs, training):
+        tape = _graph_modules()[1].recording_tape()
+        if tape is not None:
+            return tape.call_layer(self, inputs, training)
+        return self._eager_call(inputs, training)
+
     def _masked_call(self, inputs, training, mask):
         """``layer(x, mask=m)`` on data: the layer reads the mask in this call only (a tape's call
         context copies it in)."""
-        def as_mask(m):
-            if m is None or isinstance(m, kernels.Tensor) and m.dtype == "float32":
-                return m
-            return kernels.as_tensor(np.ascontiguousarray(np.asarray(m), dtype=np.float32), self.name, "mask")
-        mask = [as_mask(m) for m in mask] if isinstance(mask, (list, tuple)) else as_mask(mask)
+        mask = [_as_mask(m, self.name) for m in mask] if isinstance(mask, (list, tuple)) else _as_mask(mask, self.name)
         if not self.consumes_mask:
-            return self(inputs, training=training)  # Keras: a layer that does not read masks ignores it
+            return self._data_call(inputs, training)  # Keras: a layer that does not read masks ignores it
         self.__dict__["_call_mask"] = mask
         try:
-            tape = _graph_modules()[1].recording_tape()
-            if tape is not None:
-                return tape.call_layer(self, inputs, training)
-            return self._eager_call(inputs, training)
+            return self._data_call(inputs, training)
         finally:
             self.__dict__.pop("_call_mask", None)
+
+    def _may_make_mask(self):
+        # without an input mask the base compute_mask returns None: only an override can make one
+        return type(self).compute_mask is not Layer.compute_mask
+
+    def _attach_output_mask(self, inputs, mask, y):
+        """Keras' ``output._keras_mask`` on an eager call's output(s): compute_mask of the call."""
+        from ..autodiff import stop_recording
+        with stop_recording():
+            m = self.compute_mask(inputs, mask)
+        if m is None:
+            return y
+        outs = y if isinstance(y, list) else [y]
+        masks = list(m) if isinstance(m, (list, tuple)) else [m] * len(outs)
+        for t, mt in zip(outs, masks):
+            if isinstance(t, kernels.Tensor):
+                t._keras_mask = mt
+        return y
+
+    def output_mask_value(self):
+        """The mask a user layer's compute_mask makes for its last call (a graph node's mask
+        output): float32 (N, T), 1 = a real step."""
+        record = self.__dict__.get("_call_record")
+        xs, packed = record[1], record[3]
+        from ..autodiff import stop_recording
+        with stop_recording():
+            m = self.compute_mask(xs if packed else xs[0], self.__dict__.get("_last_call_mask"))
+        return _as_mask(m, self.name)
 
     def _eager_call(self, inputs, training):
         packed = isinstance(inputs, (list, tuple))
@@ -488,7 +606,8 @@ class Layer:
         if not self.built:
             self._maybe_build(shapes if packed else shapes[0])
         if packed:
-            self.compute_output_shape(shapes)  # raises naming the layer when they do not fit
+            if type(self).call is Layer.call:   # a layer written with call checks in its call
+                self.compute_output_shape(shapes)  # raises naming the layer when they do not fit
         else:
             self.check_input_shape(tuple(flat[0].shape))
         tensors = [kernels.as_tensor(x, self.name, f"inputs[{i}]" if packed else "x") for i, x in enumerate(flat)]
@@ -565,11 +684,14 @@ class Layer:
         return nodes[0]
 
     def check_input_shape(self, shape):
-        """Raise a ValueError naming this layer when ``shape`` (with batch) does not fit."""
+        """Raise a ValueError naming this layer when ``shape`` (with batch) does not fit. A Keras
+        layer written with ``call`` has no input spec (as in Keras): what it calls checks."""
         expected = self.input_shape
-        if expected is None:
+        if expected is None or type(self).call is not Layer.call:
             return
-        ok = len(shape) == len(expected) and all(e is None or e == g for e, g in zip(expected[1:], shape[1:]))
+        # Keras' input specs check the rank and the feature (last) axis: a layer built on one
+        # sequence length or image size takes others (an Embedding / LSTM on shorter sequences)
+        ok = len(shape) == len(expected) and (len(shape) < 2 or expected[-1] is None or expected[-1] == shape[-1])
         if not ok:
             raise ValueError(f"layer '{self.name}' ({type(self).__name__}) expects input of shape "
                              f"{shape_str(expected)}, got {shape_str((None,) + tuple(shape[1:]))}")
@@ -715,10 +837,51 @@ def _graph_modules():
     return _MODULES
 
 
-def _accepts_training(fn):
+def _as_mask(m, name):
+    """A mask as the kernels read it: float32, 1 = a real step."""
+    if m is None or isinstance(m, kernels.Tensor) and m.dtype == "float32":
+        return m
+    return kernels.as_tensor(np.ascontiguousarray(np.asarray(m), dtype=np.float32), name, "mask")
+
+
+def _carried_mask(inputs):
+    if isinstance(inputs, (list, tuple)):
+        masks = [_carried_mask(x) for x in inputs]
+        return masks if any(m is not None for m in masks) else None
+    d = getattr(inputs, "__dict__", None) if isinstance(inputs, kernels.Tensor) else None
+    return d.get("_keras_mask") if d else None
+
+
+def user_mask_maker(layer):
+    """A Keras layer written with call whose own compute_mask makes masks (not corenn's)."""
+    cls = type(layer)
+    return cls.call is not Layer.call and cls.compute_mask is not Layer.compute_mask \
+        and not cls.compute_mask.__module__.startswith("corenn.")
+
+
+@functools.lru_cache(maxsize=None)
+def _call_params(fn):
+    """The parameter names of a ``call`` (None: it takes ``**kwargs``, or has no signature)."""
     import inspect
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
-        return True
-    return "training" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+        return None
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return None
+    return frozenset(params)
+
+
+@functools.lru_cache(maxsize=None)
+def _call_takes_positional(fn):
+    """How many tensors ``call`` may take positionally (after self); a large number for *args."""
+    import inspect
+    try:
+        params = list(inspect.signature(fn).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return 1 << 20
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return 1 << 20
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("training", "mask")
+               for p in params)
+

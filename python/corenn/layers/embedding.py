@@ -78,6 +78,13 @@ class Embedding(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
 
+    def check_input_shape(self, shape):
+        """Indices of any shape of the built rank: there is no feature axis (Keras: no input spec)."""
+        expected = self.input_shape
+        if expected is not None and len(shape) != len(expected):
+            raise ValueError(f"layer '{self.name}' (Embedding) expects indices of rank {len(expected)}, "
+                             f"got shape {tuple(shape)}")
+
     def compute_mask(self, inputs, mask=None):
         """With mask_zero, the mask of data ``inputs``: float32, 1 where the index is not 0."""
         if not self.mask_zero:

@@ -46,15 +46,27 @@ def graph_config(model):
         else:
             spec = serialize(entry)
         spec["name"] = entry.name
-        spec["inbound_nodes"] = [
-            {"args": [[tensor(t) for t in c.inputs]] if c.packed else [tensor(c.inputs[0])], "kwargs": {}}
-            for c in calls]
+        spec["inbound_nodes"] = [_node_spec(entry, c, tensor) for c in calls]
         layers.append(spec)
     return {"name": model.name, "trainable": model.trainable, "layers": layers,
             "input_layers": [history[id(t)] for t in graph.inputs],
             "output_layers": [history[id(t)] for t in graph.outputs],
             **({"output_names": list(model._output_dict_keys)} if model._output_dict_keys else {}),
             **({"input_names": list(model._input_dict_keys)} if model._input_dict_keys else {})}
+
+
+def _node_spec(entry, call, tensor):
+    """One call's ``{"args", "kwargs"}``: a layer called with several tensors (``layer(a, b)``)
+    has one argument each, others one (a tensor, or a merge layer's list); kwargs hold a fixed
+    ``training`` flag and the options a Keras layer's call was given."""
+    if entry.__dict__.get("_positional_inputs"):
+        args = [tensor(t) for t in call.inputs]
+    else:
+        args = [[tensor(t) for t in call.inputs]] if call.packed else [tensor(call.inputs[0])]
+    kwargs = dict(getattr(call, "call_kwargs", None) or {})
+    if getattr(call, "training", None) is not None:
+        kwargs["training"] = call.training
+    return {"args": args, "kwargs": kwargs}
 
 
 def _build_entry(entry, prepare_layer):
@@ -85,7 +97,9 @@ def model_from_graph_config(config, cls=None, prepare_layer=None):
         if name in created:
             raise ValueError(f"functional config: two layers are named {name!r}")
         created[name] = layer
-        pending.append((layer, list(entry.get("inbound_nodes", []))))
+        # keyed by the config's name: a layer whose get_config leaves out ``name`` (a Keras
+        # custom layer) gets a new one, but the config's tensor references use the old
+        pending.append((layer, list(entry.get("inbound_nodes", [])), name))
     outputs = {}          # (layer name, node index) -> list of output KerasTensors
     for name, layer in created.items():
         if type(layer).__name__ == "InputLayer" and layer.name == name:
@@ -103,24 +117,26 @@ def model_from_graph_config(config, cls=None, prepare_layer=None):
         return outs[int(index)]
 
     progress = True
-    done = {id(layer): 0 for layer, _ in pending}
+    done = {id(layer): 0 for layer, _, _ in pending}
     while progress:
         progress = False
-        for layer, nodes in pending:
+        for layer, nodes, name in pending:
             while done[id(layer)] < len(nodes):
                 spec = nodes[done[id(layer)]]
                 try:
                     args = [resolve(a) for a in spec.get("args", [])]
                 except KeyError:
                     break
-                if len(args) != 1:
-                    raise ValueError(f"functional config: layer '{layer.name}' node has {len(args)} arguments; "
-                                     "one (a tensor or a list of tensors) is supported")
-                out = layer(args[0])
-                outputs[(layer.name, done[id(layer)])] = out if isinstance(out, list) else [out]
+                if not args:
+                    raise ValueError(f"functional config: layer '{layer.name}' node has no arguments")
+                kwargs = spec.get("kwargs") or {}
+                if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+                    raise ValueError(f"functional config: layer '{layer.name}' node kwargs must be a dict")
+                out = layer(*args, **kwargs)
+                outputs[(name, done[id(layer)])] = out if isinstance(out, list) else [out]
                 done[id(layer)] += 1
                 progress = True
-    left = [layer.name for layer, nodes in pending if done[id(layer)] < len(nodes)]
+    left = [name for layer, nodes, name in pending if done[id(layer)] < len(nodes)]
     if left:
         raise ValueError(f"functional config: the calls of layer(s) {', '.join(left)} refer to tensors that no "
                          "layer produces")

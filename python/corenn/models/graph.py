@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..layers.base import _LOSS_SINK, InputLayer, Layer, shape_str
+from ..layers.base import _LOSS_SINK, InputLayer, Layer, shape_str, user_mask_maker
 from .fusion import ConvReluMaxPool
 
 __all__ = ["KerasTensor", "Node", "Graph", "Input", "is_symbolic"]
@@ -105,10 +105,15 @@ class Node:
     """
 
     __slots__ = ("layer", "inputs", "outputs", "packed", "multi_out", "group", "mask_inputs",
-                 "mask_output")
+                 "mask_output", "training", "call_kwargs")
 
-    def __init__(self, layer, inputs, outputs, packed, multi_out=False):
+    def __init__(self, layer, inputs, outputs, packed, multi_out=False, training=None):
         self.layer, self.inputs, self.outputs, self.packed = layer, inputs, outputs, packed
+        # fixed by the call (``layer(x, training=False)``, or a model called so: transfer
+        # learning's frozen base keeps BatchNormalization in inference mode); None: the run's
+        self.training = training if training is not None else (FIXED_TRAINING[-1] if FIXED_TRAINING else None)
+        # options a Keras layer's call was given (``layer(x, weight=0.5)``), passed on every run
+        self.call_kwargs = dict(layer.__dict__.get("_call_kwargs") or {}) or None
         self.multi_out = multi_out  # the layer returns a list (an RNN with return_state)
         # Keras masks (attach_masks): per input its mask KerasTensor or None (a layer that reads
         # masks), and the mask this call makes (Embedding(mask_zero), Masking)
@@ -120,21 +125,24 @@ class Node:
 # outer graph (one executor, shared weights); each node it makes remembers that call (a ModelCall),
 # so the outer model shows, configures and finds the inner model as one layer, as Keras does.
 GROUPS: list = []
+# the training flag of the model calls being recorded (Model._call_symbolic), innermost last
+FIXED_TRAINING: list = []
 
 
 class ModelCall:
     """One call of a model inside another model's graph: the model and its outer inputs/outputs."""
 
-    __slots__ = ("model", "inputs", "outputs", "packed")
+    __slots__ = ("model", "inputs", "outputs", "packed", "training")
 
-    def __init__(self, model, inputs, packed):
+    def __init__(self, model, inputs, packed, training=None):
         self.model, self.inputs, self.outputs, self.packed = model, list(inputs), [], packed
+        self.training = training   # model(x, training=False): saved in the node's kwargs
 
     def __repr__(self):
         return f"<Node {self.layer.name}: {len(self.inputs)} in, {len(self.outputs)} out>"
 
 
-def symbolic_call(layer: Layer, inputs, mask=None):
+def symbolic_call(layer: Layer, inputs, mask=None, training=None):
     """``layer(inputs)`` on KerasTensors: build the layer for their shapes, record the node,
     return the output KerasTensor(s)."""
     packed = isinstance(inputs, (list, tuple))
@@ -160,7 +168,7 @@ def symbolic_call(layer: Layer, inputs, mask=None):
     multi = isinstance(out, list)
     out_shapes = out if multi else [out]
     dtype = getattr(layer, "output_dtype", "float32")
-    node = Node(layer, flat, [], packed, multi)
+    node = Node(layer, flat, [], packed, multi, None if training is None else bool(training))
     layer.__dict__.setdefault("_inbound_nodes", []).append(node)
     node.outputs = [KerasTensor(s, dtype, name=layer.name if len(out_shapes) == 1 else f"{layer.name}_{i}",
                                 node=node, index=i) for i, s in enumerate(out_shapes)]
@@ -188,7 +196,12 @@ def attach_masks(node, explicit=None):
         masks = [t._keras_mask for t in flat]
     if any(m is not None for m in masks) and getattr(layer, "consumes_mask", False):
         node.mask_inputs = masks
-    if getattr(layer, "produces_mask", False):
+    if user_mask_maker(layer):   # a Keras layer with its own compute_mask: run it in the graph
+        if _user_mask_probe(node, masks) is None:
+            return
+        if any(m is not None for m in masks):
+            node.mask_inputs = masks   # its compute_mask reads them
+    if user_mask_maker(layer) or getattr(layer, "produces_mask", False):
         t = node.outputs[0]
         m = KerasTensor(t.shape[:2], "float32", name=f"{layer.name}_mask", node=node,
                         index=len(node.outputs))
@@ -201,6 +214,28 @@ def attach_masks(node, explicit=None):
         for t in node.outputs:
             if len(t.shape) >= 3 and t.shape[:2] == out.shape[:2]:  # sequences, not states
                 t._keras_mask = out
+
+
+def _user_mask_probe(node, masks):
+    """What a user layer's compute_mask returns for a batch of one like the node's inputs (None:
+    it makes no mask here). Several masks (one per output) are not carried through a graph."""
+    from ..autodiff import stop_recording
+    layer = node.layer
+
+    def zeros(t):
+        dtype = t.dtype if t.dtype in ("int32", "int64") else "float32"
+        return kernels.Tensor.from_numpy(np.zeros((1,) + tuple(1 if d is None else d for d in t.shape[1:]), dtype))
+
+    xs = [zeros(t) for t in node.inputs]
+    ms = [None if m is None else kernels.Tensor.from_numpy(np.ones((1,) + tuple(
+        1 if d is None else d for d in m.shape[1:]), np.float32)) for m in masks]
+    with stop_recording():
+        out = layer.compute_mask(xs if node.packed else xs[0], ms if node.packed else ms[0])
+    if isinstance(out, (list, tuple)):
+        raise NotImplementedError(f"layer '{layer.name}' ({type(layer).__name__}): a compute_mask that returns "
+                                  "one mask per output works on eager calls; in a functional model it is not "
+                                  "supported yet")
+    return out
 
 
 class _MaskedCall:
@@ -323,10 +358,47 @@ class _ActivityRegularized:
         return g
 
 
+class _FixedTraining:
+    """The call context of a node whose call fixed its training flag (``training=False`` on a
+    frozen base model: forward always runs with that flag) or gave a Keras layer options
+    (``call_kwargs``, handed to that forward only). Fusion rules do not see through it."""
+
+    __slots__ = ("inner", "training", "call_kwargs")
+    _HIDDEN = ("can_fuse_max_pool", "backward_from_preactivation")
+
+    def __init__(self, inner, training, call_kwargs=None):
+        object.__setattr__(self, "inner", inner)
+        object.__setattr__(self, "training", training)
+        object.__setattr__(self, "call_kwargs", call_kwargs)
+
+    def __getattr__(self, name):
+        if name in _FixedTraining._HIDDEN:
+            raise AttributeError(name)
+        return getattr(object.__getattribute__(self, "inner"), name)
+
+    def __setattr__(self, name, value):
+        setattr(self.inner, name, value)
+
+    def forward(self, x, training=False):
+        if self.training is not None:
+            training = self.training
+        if not self.call_kwargs:
+            return self.inner.forward(x, training=training)
+        d = self.inner.__dict__
+        d["_call_kwargs"] = self.call_kwargs
+        try:
+            return self.inner.forward(x, training=training)
+        finally:
+            d.pop("_call_kwargs", None)
+
+    def backward(self, dy):
+        return self.inner.backward(dy)
+
+
 def _loss_makers(ctx):
     """The objects a step's context may record as loss makers (itself and what it wraps)."""
     out = [ctx]
-    while type(ctx) in (_MaskedCall, _ActivityRegularized):
+    while type(ctx) in (_MaskedCall, _ActivityRegularized, _FixedTraining):
         ctx = object.__getattribute__(ctx, "inner")
         out.append(ctx)
     return out
@@ -431,6 +503,8 @@ class Graph:
             uses[id(layer)] = n + 1
             # own_contexts: a second copy of a graph in use (a model called twice under one tape)
             ctx = layer if n == 0 and not own_contexts else layer._call_context()
+            if node.training is not None or node.call_kwargs:
+                ctx = _FixedTraining(ctx, node.training, node.call_kwargs)
             if layer.activity_regularizer is not None:
                 ctx = _ActivityRegularized(ctx)
             ins, outs = [slot[id(t)] for t in node.inputs], [slot[id(t)] for t in node.outputs]

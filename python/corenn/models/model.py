@@ -256,6 +256,13 @@ class Model(TrainingLoops):
         if self.__dict__.get("_graph") is not None or "_layers" in self.__dict__ or self.__dict__.get("_tracking"):
             for layer in self._weight_layers():
                 layer.trainable = bool(value)
+            # inner models too (their layers are inlined): their own flag reads as Keras' does
+            inner = list(self.__dict__.get("_layers", ())) + list(self.__dict__.get("_inner_models", ()))
+            if self.__dict__.get("_graph") is not None and "_layers" not in self.__dict__:
+                inner += [entry for entry, _ in self._layer_entries()]
+            for entry in inner:
+                if isinstance(entry, Model) and entry is not self:
+                    entry.trainable = bool(value)
 
     @property
     def weights(self):
@@ -420,7 +427,7 @@ class Model(TrainingLoops):
 
     def __call__(self, inputs, training=None, mask=None):
         if is_symbolic(inputs):
-            return self._call_symbolic(inputs)
+            return self._call_symbolic(inputs, training)
         self._clear_losses()   # a new call: the losses of the last one are forgotten
         if autodiff.recording_tape() is not None or self._graph is None or training:
             return self._call_eager(inputs, training)
@@ -446,8 +453,14 @@ class Model(TrainingLoops):
         values = {id(t): v for t, v in zip(self.inputs, flat)}
         for node in self._graph.nodes:
             args = [values[id(t)] for t in node.inputs]
-            y = node.layer(args if node.packed else args[0], training=training) \
-                if not isinstance(args[0], KerasTensor) else node.layer(args if node.packed else args[0])
+            arg = args if node.packed else args[0]
+            if node.layer.__dict__.get("_positional_inputs") and node.packed:   # layer(a, b)
+                arg, extra = args[0], args[1:]
+            else:
+                extra = ()
+            fixed = training if node.training is None else node.training
+            y = node.layer(arg, *extra, training=node.training if isinstance(args[0], KerasTensor) else fixed,
+                           **(node.call_kwargs or {}))
             for t, v in zip(node.outputs, y if node.multi_out else [y]):
                 values[id(t)] = v
         outs = [values[id(t)] for t in self.outputs]
@@ -468,16 +481,23 @@ class Model(TrainingLoops):
             raise ValueError(f"{self.name}.{op}: the model has {n} inputs, got {len(flat)}")
         return flat
 
-    def _call_symbolic(self, inputs):
+    def _call_symbolic(self, inputs, training=None):
         from . import graph as _g
         flat = list(inputs.values()) if isinstance(inputs, dict) else (
             list(inputs) if isinstance(inputs, (list, tuple)) else [inputs])
-        call = _g.ModelCall(self, flat, isinstance(inputs, (list, tuple, dict)))
+        call = _g.ModelCall(self, flat, isinstance(inputs, (list, tuple, dict)),
+                            None if training is None else bool(training))
         _g.GROUPS.append(call)
+        # model(x, training=False) fixes the flag of every layer call it records (Keras)
+        fixed = training is not None
+        if fixed:
+            _g.FIXED_TRAINING.append(bool(training))
         try:
-            out = self._replay(inputs, None) if self._graph is not None else self._call_user(inputs, None)
+            out = self._replay(inputs, None) if self._graph is not None else self._call_user(inputs, training)
         finally:
             _g.GROUPS.pop()
+            if fixed:
+                _g.FIXED_TRAINING.pop()
         call.outputs = list(out.values()) if isinstance(out, dict) else (
             list(out) if isinstance(out, (list, tuple)) else [out])
         return out
@@ -595,8 +615,8 @@ class Model(TrainingLoops):
             raise TypeError(f"{self.name}.compile: unexpected keyword argument(s) {', '.join(unknown)}")
         if kwargs.get("weighted_metrics"):
             raise NotImplementedError(f"{self.name}.compile: weighted_metrics is not supported")
-        if loss is None and not self._custom_step("train_step"):
-            raise ValueError(f"{self.name}.compile: pass loss=, e.g. 'sparse_categorical_crossentropy' or 'mse'")
+        # loss=None is allowed, as in Keras: the model's added losses (add_loss) or a custom
+        # train_step may be all there is; a step with no loss at all raises then (_no_loss)
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
         # function forms (metrics.mae) are kept by name, so a saved model records them as Keras does
@@ -884,6 +904,8 @@ class Model(TrainingLoops):
             total += value
             grads.append(g)
         seeds = None
+        if all(g is None for g in grads) and not self._graph.added_losses:
+            self._no_loss()
         if self._graph.added_losses:   # add_loss / activity regularizers: weight 1 in the total
             seeds = [1.0] * len(self._graph.added_losses)
             total += self._added_loss_value()
@@ -894,6 +916,10 @@ class Model(TrainingLoops):
         if timed:
             timings.steps += 1
         return total, h
+
+    def _no_loss(self):
+        raise ValueError(f"{self.name}: no loss to compute: the model was compiled without a loss and its layers "
+                         "added none (add_loss); pass loss= to compile, e.g. 'mse'")
 
     @staticmethod
     def _row_weights(sample_weight, out, loss_weight):
@@ -1070,7 +1096,7 @@ class Model(TrainingLoops):
         if not self.built:
             raise ValueError(f"{self.name}.summary: the model is not built yet; call it on data or build(input_shape) "
                              "first")
-        for line in format_summary(self, line_length=line_length):
+        for line in format_summary(self, line_length=line_length, show_trainable=show_trainable):
             (print_fn or print)(line)
 
     def get_config(self):
@@ -1079,8 +1105,22 @@ class Model(TrainingLoops):
         from .functional_config import graph_config
         return graph_config(self)
 
+    def to_json(self, **kwargs):
+        """Keras' ``model.to_json()``: the architecture (no weights) as a JSON string;
+        ``models.model_from_json`` reads it back. ``kwargs`` go to ``json.dumps``."""
+        import json
+        from ..saving import serialize_keras_object
+        spec = serialize_keras_object(self)
+        if self._graph is not None and type(self) is Model:
+            spec["class_name"] = "Functional"
+        return json.dumps(spec, **kwargs)
+
     @classmethod
     def from_config(cls, config, custom_objects=None, prepare_layer=None):
+        if custom_objects:
+            from ..saving import CustomObjectScope
+            with CustomObjectScope(custom_objects):
+                return cls.from_config(config, None, prepare_layer)
         if "layers" in config and "input_layers" in config:
             from .functional_config import model_from_graph_config
             return model_from_graph_config(config, cls if cls is not Model else None, prepare_layer)

@@ -54,6 +54,8 @@ class Sequential(Model):
         if not isinstance(layer, (Layer, Model)):
             raise TypeError(f"{self.name}.add: expected a corenn layer, got {type(layer).__name__}")
         if isinstance(layer, Model):
+            # remembered so that setting this model's trainable sets the inner model's flag too
+            self.__dict__.setdefault("_inner_models", []).append(layer)
             if layer._graph is None and isinstance(layer, Sequential):
                 # not built yet (no input shape): its layers join this chain, shared with it
                 if not self._layers and self._input_shape is None and layer._input_shape is not None:
@@ -214,6 +216,10 @@ class Sequential(Model):
     @classmethod
     def from_config(cls, config, custom_objects=None, prepare_layer=None):
         from ..layers import deserialize
+        if custom_objects:
+            from ..saving import CustomObjectScope
+            with CustomObjectScope(custom_objects):
+                return cls.from_config(config, None, prepare_layer)
         model = cls(name=config.get("name"))
         if config.get("input_shape") is not None:
             model._input_shape = tuple(config["input_shape"])

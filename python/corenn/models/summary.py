@@ -59,7 +59,7 @@ def _entries(model, graph):
     return [(layer, nodes.get(id(layer), [])) for layer in model.layers]
 
 
-def _rows(model, timings):
+def _rows(model, timings, show_trainable=False):
     """One row per layer: name (type), output shape, params, FLOPs[, Connected to][, times]."""
     graph = getattr(model, "_graph", None)
     connected = graph is not None and type(model).__name__ != "Sequential"
@@ -97,6 +97,8 @@ def _rows(model, timings):
         if connected:
             links = [label.get(id(t), t.name or "?") for call in calls for t in call.inputs]
             row.append(", ".join(links) if links else "-")
+        if show_trainable:   # Keras' "Trainable" column: Y, N, or - for a layer without weights
+            row.append(("Y" if entry.trainable else "N") if entry.weights else "-")
         if timings is not None:
             f = sum(ms.get(id(l), (0, 0))[0] for l in inner)
             b = sum(ms.get(id(l), (0, 0))[1] for l in inner)
@@ -118,7 +120,7 @@ def _fit(text, width, right):
     return text.rjust(width - 1) + " " if right else text.ljust(width)
 
 
-def format_summary(model, line_length=None) -> list[str]:
+def format_summary(model, line_length=None, show_trainable=False) -> list[str]:
     """The lines of ``model.summary()``."""
     t = model.__dict__.get("_layer_timings")
     graph = getattr(model, "_graph", None)
@@ -127,11 +129,13 @@ def format_summary(model, line_length=None) -> list[str]:
     headers = ["Layer (type)", "Output Shape", "Param #", "FLOPs"]
     if graph is not None and type(model).__name__ != "Sequential":
         headers.append("Connected to")
+    if show_trainable:
+        headers.append("Trainable")
     if timings is not None:
         headers += ["Fwd ms", "Bwd ms"]
-    rows, flops = _rows(model, timings)
+    rows, flops = _rows(model, timings, show_trainable)
     widths = _widths(headers, rows, line_length)
-    right = [False, False] + [h != "Connected to" for h in headers[2:]]
+    right = [False, False] + [h not in ("Connected to", "Trainable") for h in headers[2:]]
 
     def line(cells):
         return "".join(_fit(c, w, r) for c, w, r in zip(cells, widths, right)).rstrip()

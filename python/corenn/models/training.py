@@ -167,7 +167,7 @@ class TrainingLoops:
                 cbks.params["steps"] = step + 1  # later epochs of a re-iterable get a full bar
             epoch_logs = dict(logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                vals = self._evaluate_source(val, val_batch_size, "fit(validation_data)")
+                vals = self._evaluate_source(val, val_batch_size, "fit(validation_data)", cbks)  # on_test_* hooks, as Keras
                 if vals is None:
                     warnings.warn(f"{where}: the validation data yielded no batches at epoch {epoch + 1}; "
                                   "no val_ metrics this epoch", UserWarning, stacklevel=2)
@@ -196,9 +196,11 @@ class TrainingLoops:
         batch_size = _data.positive_or_none(where, "batch_size", batch_size) or 32
         x = self._prepare_x(x, "fit")
         n = data_len(x)
-        if y is None and self._custom_step("train_step"):
+        compiled_losses = getattr(self, "_losses", None)
+        if y is None and (self._custom_step("train_step") or compiled_losses and all(l is None for l in compiled_losses)):
             # fit(x) for a train_step(data) of the user's that needs no targets (a GAN, an
-            # autoencoder): its data is the batch of x alone, as Keras 3 passes it
+            # autoencoder), or a model compiled without a loss whose layers add theirs: its data
+            # is the batch of x alone, as Keras 3 passes it
             if sample_weight is not None or class_weight is not None:
                 raise ValueError(f"{where}: sample_weight and class_weight need targets (y)")
             if validation_data is None and validation_split:
@@ -500,7 +502,8 @@ class TrainingLoops:
                              sample_weight=sample_weight, return_dict=return_dict, _callbacks=False)
 
     def _metric_logs(self, metrics):
-        return {name: m.result() for name, m in self._metric_entries(metrics)}
+        # a user's Metric may return a scalar Tensor (Keras' result()): logs hold floats
+        return {name: float(m.result()) for name, m in self._metric_entries(metrics)}
 
     def _structure_outputs(self, outs):
         if len(outs) == 1:

@@ -229,6 +229,9 @@ class Optimizer:
             self.build(variables)
         keep = [i for i, g in enumerate(grads) if g is not None]
         if not keep:
+            if not grads:   # a model without trainable weights: nothing to update (Keras 3)
+                self._iterations += 1
+                return
             raise ValueError(f"{self.name}: no gradients provided for any variable")
         params, state = self._var_tensors, self._state
         if len(keep) != len(grads):
