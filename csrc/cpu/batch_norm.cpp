@@ -127,7 +127,7 @@ CORENN_REGISTER_KERNEL(loops_stub, Slot::cpu_ref, &kRefLoops);
 CORENN_BN_VARIANT(avx2, __attribute__((target("avx2,fma"))))
 constexpr Loops kAvx2Loops{stats_avx2, grad_avx2, apply_avx2, input_grad_avx2};
 CORENN_REGISTER_KERNEL(loops_stub, Slot::avx2, &kAvx2Loops);
-// And for AVX-512 (512-bit vectors, masked loop tails).
+// And for AVX-512 (512-bit vectors; the tails are left to GCC's vectorizer).
 CORENN_BN_VARIANT(avx512, __attribute__((target(
     "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512"))))
 constexpr Loops kAvx512Loops{stats_avx512, grad_avx512, apply_avx512, input_grad_avx512};

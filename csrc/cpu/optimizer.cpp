@@ -21,7 +21,7 @@
 //
 // Variants: the loops are written once, force-inlined, and compiled twice -- baseline x86-64
 // (SSE2, the portable path), under __attribute__((target("avx2,fma"))) and under an AVX-512
-// target (512-bit vectors, masked loop tails); the three builds of each update are the cpu_ref,
+// target (512-bit vectors; the tails are whatever GCC emits for them); the three builds of each update are the cpu_ref,
 // avx2 and avx512 slots of its stub (registered at the end of this file; CORENN_ISA=ref or
 // _C.set_isa('ref') runs the portable one).
 // sqrt and divide make Adam/RMSprop/Adagrad compute-bound at SSE width for cache-resident models,
@@ -110,8 +110,8 @@ __attribute__((target("avx2,fma"))) double sum_squares_avx2(const float* g, int6
                                                             float clipvalue) {
   return sum_squares(g, lo, hi, clipvalue);
 }
-// The same loop for AVX-512: 16 floats per vector; GCC vectorizes the tail with a masked
-// epilogue (an AVX-512 mask register) instead of a scalar loop.
+// The same loop compiled for AVX-512 (16 floats per vector). The tail is left to GCC's vectorizer
+// (not checked in the disassembly: it may be a masked epilogue or a scalar loop).
 #define CORENN_AVX512_TARGET \
   __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")))
 CORENN_AVX512_TARGET double sum_squares_avx512(const float* g, int64_t lo, int64_t hi,
