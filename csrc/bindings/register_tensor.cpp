@@ -13,6 +13,7 @@
 
 #include "bindings/register.h"
 #include "core/cpu_features.h"
+#include "core/dispatch.h"
 #include "core/dlpack.h"
 #include "core/parallel.h"
 #include "core/tensor.h"
@@ -493,6 +494,23 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
     }
     d["gemm"] = blocks;
     return d;
+  });
+  // The per-op dispatch table (core/dispatch.h): {op: {slot: registered, ..., "chosen": slot the
+  // CPU runs under the active ISA, "reason": why}}.
+  m.def("dispatch_table", [] {
+    py::dict table;
+    const Isa isa = active_isa();
+    for (const DispatchStubBase* stub : dispatch_stubs()) {
+      py::dict row;
+      for (int s = 0; s < kSlotCount; ++s)
+        row[slot_name(static_cast<Slot>(s))] = stub->registered(static_cast<Slot>(s));
+      const int chosen = stub->cpu_slot(isa);
+      row["chosen"] = chosen < 0 ? py::object(py::none())
+                                 : py::object(py::str(slot_name(static_cast<Slot>(chosen))));
+      row["reason"] = stub->cpu_reason(isa);
+      table[py::str(stub->op())] = row;
+    }
+    return table;
   });
 #ifdef CORENN_X86_64
   m.attr("isas_built") = py::make_tuple("ref", "avx2", "avx512");

@@ -122,3 +122,46 @@ template int64_t top_k_hits<int32_t>(const float*, const int32_t*, const float*,
 template int64_t top_k_hits<int64_t>(const float*, const int64_t*, const float*, int64_t, int64_t, int64_t, float*);
 
 }  // namespace corenn::cpu
+
+// ---- registration: the cpu_ref slots of the accuracy stubs ----------------------------------
+
+namespace corenn::cpu {
+namespace {
+
+template <class Label>
+AccuracyHits sparse_hits_of(const float* pred, const Label* labels, int64_t rows, int64_t cols,
+                            float* per_row) {
+  AccuracyHits h;
+  const int64_t r = sparse_categorical_hits(pred, labels, rows, cols, per_row);
+  if (r >= 0) {
+    h.hits = r;
+  } else {
+    h.bad_row = -1 - r;
+    h.bad_label = static_cast<int64_t>(labels[h.bad_row]);
+  }
+  return h;
+}
+
+AccuracyHits sparse_hits(const Tensor&, const float* pred, const void* labels, bool labels32,
+                         int64_t rows, int64_t cols, float* per_row) {
+  if (labels32) return sparse_hits_of(pred, static_cast<const int32_t*>(labels), rows, cols, per_row);
+  return sparse_hits_of(pred, static_cast<const int64_t*>(labels), rows, cols, per_row);
+}
+
+int64_t categorical(const Tensor&, const float* pred, const float* target, int64_t rows,
+                    int64_t cols, float* per_row) {
+  return categorical_hits(pred, target, rows, cols, per_row);
+}
+
+int64_t binary(const Tensor&, const float* pred, const float* target, int64_t rows, int64_t cols,
+               float threshold, float* per_row) {
+  return binary_hits(pred, target, rows, cols, threshold, per_row);
+}
+
+}  // namespace
+
+CORENN_REGISTER_KERNEL(sparse_categorical_hits_stub, Slot::cpu_ref, sparse_hits);
+CORENN_REGISTER_KERNEL(categorical_hits_stub, Slot::cpu_ref, categorical);
+CORENN_REGISTER_KERNEL(binary_hits_stub, Slot::cpu_ref, binary);
+
+}  // namespace corenn::cpu

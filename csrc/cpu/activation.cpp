@@ -37,7 +37,8 @@
 // element) and run through parallel_for with a grain sized to the per-element cost, so small
 // tensors stay on the calling thread. Exp/erf-heavy kinds (sigmoid, tanh, gelu, swish, softplus,
 // elu and selu forward, softmax, log_softmax) and relu / leaky_relu backward go to
-// activation_avx2.cpp when active_isa() is avx2; this file is the reference and fallback.
+// activation_avx2.cpp (the avx2 slot of activation_forward/backward_stub); this file is the
+// reference (cpu_ref slot) and the fallback for the kinds the vector kernels leave to it.
 //
 // GCC assumes FP compares and multiplies may trap, so by default it will not if-convert
 // `x > 0 ? x : a * x`: the loop keeps a mispredicted branch per element (~7 ns) instead of a blend.
@@ -49,21 +50,13 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/cpu_features.h"
 #include "core/parallel.h"
-#ifdef CORENN_X86_64
-#include "cpu/activation_avx2.h"  // compiled only on x86-64
-#endif
 #include "ops/activation.h"
 
 namespace corenn::cpu {
 
 namespace {
 
-constexpr float kSeluAlpha = 1.67326324f;
-constexpr float kSeluScale = 1.05070098f;
-constexpr int64_t kCheapGrain = 32768;  // elements per thread at least, for max/mul-like ops
-constexpr int64_t kExpGrain = 4096;     // ... and for ops that call exp/erf/log per element
 
 inline float sigmoid_ref(float x) {
   // Both branches only exponentiate a non-positive number: no overflow for large |x|.
@@ -168,7 +161,6 @@ void map_backward(const float* x, const float* y, const float* dy, float* dx, in
 
 // ---- softmax over rows ------------------------------------------------------------------------
 
-int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, kExpGrain / std::max<int64_t>(cols, 1)); }
 
 void softmax_rows_ref(const float* x, float* y, int64_t lo, int64_t hi, int64_t cols, bool log) {
   for (int64_t r = lo; r < hi; ++r) {
@@ -206,9 +198,6 @@ void softmax_backward_rows_ref(const float* y, const float* dy, float* dx, int64
   }
 }
 
-#ifdef CORENN_X86_64  // activation_avx2.cpp is compiled only on x86-64
-bool use_avx2() { return active_isa() >= Isa::avx2; }
-#endif
 
 }  // namespace
 
@@ -225,15 +214,6 @@ void activation_forward(Activation act, const float* x, float* y, int64_t rows, 
     case Activation::leaky_relu: return map_forward<LeakyRelu>(x, y, n, alpha);
     case Activation::elu:
     case Activation::selu:
-#ifdef CORENN_X86_64
-      if (use_avx2()) {
-        const bool selu = act == Activation::selu;
-        return parallel_for(0, n, kExpGrain, [&](int64_t lo, int64_t hi) {
-          avx2::elu_forward_span(x + lo, y + lo, hi - lo, selu ? kSeluAlpha : alpha,
-                                 selu ? kSeluScale : 1.0f);
-        });
-      }
-#endif
       if (act == Activation::elu) return map_forward<Elu>(x, y, n, alpha);
       return map_forward<Selu>(x, y, n, alpha);
     case Activation::softplus:
@@ -241,13 +221,6 @@ void activation_forward(Activation act, const float* x, float* y, int64_t rows, 
     case Activation::tanh:
     case Activation::gelu:
     case Activation::swish:
-#ifdef CORENN_X86_64
-      if (use_avx2()) {
-        return parallel_for(0, n, kExpGrain, [&](int64_t lo, int64_t hi) {
-          avx2::activation_forward_span(act, x + lo, y + lo, hi - lo);
-        });
-      }
-#endif
       if (act == Activation::sigmoid) return map_forward<Sigmoid>(x, y, n, alpha);
       if (act == Activation::tanh) return map_forward<Tanh>(x, y, n, alpha);
       if (act == Activation::gelu) return map_forward<Gelu>(x, y, n, alpha);
@@ -257,9 +230,6 @@ void activation_forward(Activation act, const float* x, float* y, int64_t rows, 
     case Activation::log_softmax: {
       const bool log = act == Activation::log_softmax;
       return parallel_for(0, rows, row_grain(cols), [&](int64_t lo, int64_t hi) {
-#ifdef CORENN_X86_64
-        if (use_avx2()) return avx2::softmax_rows(x, y, lo, hi, cols, log);
-#endif
         softmax_rows_ref(x, y, lo, hi, cols, log);
       });
     }
@@ -274,22 +244,8 @@ void activation_backward(Activation act, const float* x, const float* y, const f
       if (dy != dx) map_backward<Linear>(x, y, dy, dx, n, alpha);
       return;
     case Activation::relu:
-#ifdef CORENN_X86_64
-      if (use_avx2()) {
-        return parallel_for(0, n, Relu::grain, [&](int64_t lo, int64_t hi) {
-          avx2::relu_backward_span(y + lo, dy + lo, dx + lo, hi - lo);
-        });
-      }
-#endif
       return map_backward<Relu>(x, y, dy, dx, n, alpha);
     case Activation::leaky_relu:
-#ifdef CORENN_X86_64
-      if (use_avx2()) {
-        return parallel_for(0, n, LeakyRelu::grain, [&](int64_t lo, int64_t hi) {
-          avx2::leaky_relu_backward_span(x + lo, dy + lo, dx + lo, hi - lo, alpha);
-        });
-      }
-#endif
       return map_backward<LeakyRelu>(x, y, dy, dx, n, alpha);
     case Activation::elu: return map_backward<Elu>(x, y, dy, dx, n, alpha);
     case Activation::selu: return map_backward<Selu>(x, y, dy, dx, n, alpha);
@@ -298,13 +254,6 @@ void activation_backward(Activation act, const float* x, const float* y, const f
     case Activation::gelu:
     case Activation::softplus:
     case Activation::swish:
-#ifdef CORENN_X86_64
-      if (use_avx2()) {
-        return parallel_for(0, n, kExpGrain, [&](int64_t lo, int64_t hi) {
-          avx2::activation_backward_span(act, x + lo, dy + lo, dx + lo, hi - lo);
-        });
-      }
-#endif
       if (act == Activation::gelu) return map_backward<Gelu>(x, y, dy, dx, n, alpha);
       if (act == Activation::softplus) return map_backward<Softplus>(x, y, dy, dx, n, alpha);
       return map_backward<Swish>(x, y, dy, dx, n, alpha);
@@ -312,14 +261,24 @@ void activation_backward(Activation act, const float* x, const float* y, const f
     case Activation::log_softmax: {
       const bool log = act == Activation::log_softmax;
       return parallel_for(0, rows, row_grain(cols), [&](int64_t lo, int64_t hi) {
-#ifdef CORENN_X86_64
-        if (use_avx2() && log) return avx2::log_softmax_backward_rows(y, dy, dx, lo, hi, cols);
-        if (use_avx2()) return avx2::softmax_backward_rows(y, dy, dx, lo, hi, cols);
-#endif
         softmax_backward_rows_ref(y, dy, dx, lo, hi, cols, log);
       });
     }
   }
 }
+
+namespace {
+void forward_ref(Activation act, const Tensor& x, const Tensor& y, float alpha) {
+  activation_forward(act, x.data<float>(), y.data<float>(), x.rows(), x.cols(), alpha);
+}
+void backward_ref(Activation act, const Tensor& x, const Tensor& y, const Tensor& dy,
+                  const Tensor& dx, float alpha) {
+  activation_backward(act, x.data<float>(), y.data<float>(), dy.data<float>(), dx.data<float>(),
+                      dy.rows(), dy.cols(), alpha);
+}
+}  // namespace
+
+CORENN_REGISTER_KERNEL(activation_forward_stub, Slot::cpu_ref, forward_ref);
+CORENN_REGISTER_KERNEL(activation_backward_stub, Slot::cpu_ref, backward_ref);
 
 }  // namespace corenn::cpu

@@ -19,6 +19,7 @@
 
 #include <cmath>
 
+#include "core/parallel.h"
 #include "cpu/activation_avx2.h"
 #include "cpu/vec_math_avx2.h"
 
@@ -254,5 +255,86 @@ void log_softmax_backward_rows(const float* y, const float* dy, float* dx, int64
     });
   }
 }
+
+}  // namespace corenn::cpu::avx2
+
+// ---- entries: the avx2 slots of activation_forward_stub / activation_backward_stub ----------------
+// The kinds above run here; the cheap ones whose SSE2 loops are already memory-bound (linear,
+// relu / leaky_relu forward, elu / selu / sigmoid / tanh backward) run the reference kernel.
+
+namespace corenn::cpu::avx2 {
+
+namespace {
+
+void forward(Activation act, const Tensor& xt, const Tensor& yt, float alpha) {
+  const float* x = xt.data<float>();
+  float* y = yt.data<float>();
+  const int64_t rows = xt.rows(), cols = xt.cols(), n = rows * cols;
+  switch (act) {
+    case Activation::elu:
+    case Activation::selu: {
+      const bool selu = act == Activation::selu;
+      return parallel_for(0, n, kExpGrain, [&](int64_t lo, int64_t hi) {
+        elu_forward_span(x + lo, y + lo, hi - lo, selu ? kSeluAlpha : alpha,
+                         selu ? kSeluScale : 1.0f);
+      });
+    }
+    case Activation::softplus:
+    case Activation::sigmoid:
+    case Activation::tanh:
+    case Activation::gelu:
+    case Activation::swish:
+      return parallel_for(0, n, kExpGrain, [&](int64_t lo, int64_t hi) {
+        activation_forward_span(act, x + lo, y + lo, hi - lo);
+      });
+    case Activation::softmax:
+    case Activation::log_softmax: {
+      const bool log = act == Activation::log_softmax;
+      return parallel_for(0, rows, row_grain(cols), [&](int64_t lo, int64_t hi) {
+        softmax_rows(x, y, lo, hi, cols, log);
+      });
+    }
+    default: return cpu::activation_forward(act, x, y, rows, cols, alpha);
+  }
+}
+
+void backward(Activation act, const Tensor& xt, const Tensor& yt, const Tensor& dyt,
+              const Tensor& dxt, float alpha) {
+  const float* x = xt.data<float>();
+  const float* y = yt.data<float>();
+  const float* dy = dyt.data<float>();
+  float* dx = dxt.data<float>();
+  const int64_t rows = dyt.rows(), cols = dyt.cols(), n = rows * cols;
+  switch (act) {
+    case Activation::relu:
+      return parallel_for(0, n, kCheapGrain, [&](int64_t lo, int64_t hi) {
+        relu_backward_span(y + lo, dy + lo, dx + lo, hi - lo);
+      });
+    case Activation::leaky_relu:
+      return parallel_for(0, n, kCheapGrain, [&](int64_t lo, int64_t hi) {
+        leaky_relu_backward_span(x + lo, dy + lo, dx + lo, hi - lo, alpha);
+      });
+    case Activation::gelu:
+    case Activation::softplus:
+    case Activation::swish:
+      return parallel_for(0, n, kExpGrain, [&](int64_t lo, int64_t hi) {
+        activation_backward_span(act, x + lo, dy + lo, dx + lo, hi - lo);
+      });
+    case Activation::softmax:
+    case Activation::log_softmax: {
+      const bool log = act == Activation::log_softmax;
+      return parallel_for(0, rows, row_grain(cols), [&](int64_t lo, int64_t hi) {
+        if (log) return log_softmax_backward_rows(y, dy, dx, lo, hi, cols);
+        softmax_backward_rows(y, dy, dx, lo, hi, cols);
+      });
+    }
+    default: return cpu::activation_backward(act, x, y, dy, dx, rows, cols, alpha);
+  }
+}
+
+}  // namespace
+
+CORENN_REGISTER_KERNEL(activation_forward_stub, Slot::avx2, forward);
+CORENN_REGISTER_KERNEL(activation_backward_stub, Slot::avx2, backward);
 
 }  // namespace corenn::cpu::avx2

@@ -1,5 +1,6 @@
-// AVX2/FMA versions of the exp-heavy activations (activation_avx2.cpp). Call only when
-// active_isa() >= Isa::avx2; activation.cpp holds the reference each of these must match.
+// AVX2/FMA versions of the exp-heavy activations (activation_avx2.cpp, which registers them as the
+// avx2 slot of activation_forward/backward_stub); activation.cpp holds the reference each of these
+// must match.
 #pragma once
 
 #include <cstdint>

@@ -10,7 +10,6 @@
 #include <limits>
 #include <vector>
 
-#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "ops/attention.h"
@@ -47,10 +46,7 @@ void softmax_grad_row_ref(const float* p, const float* g, float* out, int64_t n,
 void masked_softmax_forward(const SoftmaxProblem& p, const float* scores, float* probs, float rate,
                             uint64_t seed, float* dropped) {
   const int64_t tq = p.tq, tk = p.tk, rows = p.b * p.h * tq;
-  auto row_fn = softmax_row_ref;
-#ifdef CORENN_X86_64
-  if (active_isa() >= Isa::avx2) row_fn = avx2::softmax_row;
-#endif
+  const auto row_fn = attention_softmax_rows_stub.cpu()->softmax_row;
   const float keep_scale = rate > 0.0f ? 1.0f / (1.0f - rate) : 1.0f;
   parallel_for(0, rows, row_grain(tk), [&](int64_t lo, int64_t hi) {
     std::vector<float> buf(static_cast<size_t>(tk));
@@ -93,10 +89,7 @@ void masked_softmax_forward(const SoftmaxProblem& p, const float* scores, float*
 void masked_softmax_backward(const SoftmaxProblem& p, const float* probs, const float* dprobs,
                              float* dscores, float rate, const float* dropped) {
   const int64_t tk = p.tk, rows = p.b * p.h * p.tq;
-  auto grad_fn = softmax_grad_row_ref;
-#ifdef CORENN_X86_64
-  if (active_isa() >= Isa::avx2) grad_fn = avx2::softmax_grad_row;
-#endif
+  const auto grad_fn = attention_softmax_rows_stub.cpu()->softmax_grad_row;
   const float keep_scale = rate > 0.0f ? 1.0f / (1.0f - rate) : 1.0f;
   parallel_for(0, rows, row_grain(tk), [&](int64_t lo, int64_t hi) {
     std::vector<float> buf(dropped ? static_cast<size_t>(tk) : 0);
@@ -111,5 +104,12 @@ void masked_softmax_backward(const SoftmaxProblem& p, const float* probs, const 
     }
   });
 }
+
+namespace {
+constexpr SoftmaxRowKernels kRefRows{softmax_row_ref, softmax_grad_row_ref};
+}  // namespace
+CORENN_DEFINE_DISPATCH(SoftmaxRowKernelsRef, attention_softmax_rows_stub,
+                       "masked_softmax.rows");
+CORENN_REGISTER_KERNEL(attention_softmax_rows_stub, Slot::cpu_ref, &kRefRows);
 
 }  // namespace corenn::cpu

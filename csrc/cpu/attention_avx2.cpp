@@ -56,3 +56,10 @@ void softmax_grad_row(const float* p, const float* g, float* out, int64_t n, flo
 }
 
 }  // namespace corenn::cpu::avx2
+
+namespace corenn::cpu {
+namespace {
+constexpr SoftmaxRowKernels kAvx2Rows{avx2::softmax_row, avx2::softmax_grad_row};
+}  // namespace
+CORENN_REGISTER_KERNEL(attention_softmax_rows_stub, Slot::avx2, &kAvx2Rows);
+}  // namespace corenn::cpu

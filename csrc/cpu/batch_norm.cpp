@@ -11,14 +11,17 @@
 // The statistics are taken around a shift (the first row): var = E[(x-k)^2] - E[x-k]^2 stays
 // accurate when |mean| >> std, in one pass over x instead of two.
 //
-// Variants: each loop is written once, force-inlined, and compiled twice -- baseline x86-64
-// (SSE2, the portable path) and under __attribute__((target("avx2,fma"))), chosen per call by
-// active_isa(). Large tensors are memory-bound either way; the wider build pays for cache-resident
+// Variants: each loop is written once, force-inlined, and compiled three times -- baseline x86-64
+// (SSE2, the portable path), under target("avx2,fma") and under an AVX-512 target -- the
+// cpu_ref / avx2 / avx512 slots of the "batch_norm.loops" stub, chosen per call. Large tensors
+// are memory-bound either way; the wider builds pay for cache-resident
 // ones (double accumulation is 2 lanes at SSE width). FMA contraction may change the last bit.
 #include <algorithm>
+#include <cmath>
+#include <optional>
 #include <vector>
 
-#include "core/cpu_features.h"
+#include "core/check.h"
 #include "core/parallel.h"
 #include "ops/batch_norm.h"
 
@@ -117,14 +120,21 @@ struct Loops {
 
 CORENN_BN_VARIANT(ref, )
 constexpr Loops kRefLoops{stats_ref, grad_ref, apply_ref, input_grad_ref};
+CORENN_DEFINE_DISPATCH(const Loops*, loops_stub, "batch_norm.loops");
+CORENN_REGISTER_KERNEL(loops_stub, Slot::cpu_ref, &kRefLoops);
+// The same loops compiled for AVX2 + FMA (a target attribute: this file is baseline x86-64).
 #if defined(CORENN_X86_64) && defined(__GNUC__)
 CORENN_BN_VARIANT(avx2, __attribute__((target("avx2,fma"))))
 constexpr Loops kAvx2Loops{stats_avx2, grad_avx2, apply_avx2, input_grad_avx2};
-const Loops& loops() { return active_isa() >= Isa::avx2 ? kAvx2Loops : kRefLoops; }
-#else
-const Loops& loops() { return kRefLoops; }
+CORENN_REGISTER_KERNEL(loops_stub, Slot::avx2, &kAvx2Loops);
+// And for AVX-512 (512-bit vectors; the tails are left to GCC's vectorizer).
+CORENN_BN_VARIANT(avx512, __attribute__((target(
+    "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512"))))
+constexpr Loops kAvx512Loops{stats_avx512, grad_avx512, apply_avx512, input_grad_avx512};
+CORENN_REGISTER_KERNEL(loops_stub, Slot::avx512, &kAvx512Loops);
 #endif
 #undef CORENN_BN_VARIANT
+const Loops& loops() { return *loops_stub.cpu(); }
 
 // -- passes ----------------------------------------------------------------------------------
 
@@ -203,5 +213,112 @@ void batch_norm_input_grad(const float* dy, const float* x, float* dx, int64_t r
     input_grad(dy, x, dx, lo, hi, cols, mean, inv_std, scale, mean_dy, mean_dyxhat);
   });
 }
+
+}  // namespace corenn::cpu
+
+// ---- the cpu_ref kernels of the batch_norm stubs (per-channel scalars in double around the passes)
+
+namespace corenn::cpu {
+namespace {
+
+const float* ptr(const std::optional<Tensor>& t) { return t ? t->data<float>() : nullptr; }
+
+// scale = gamma * inv_std, shift = beta (missing gamma = 1, missing beta = 0).
+void affine(int64_t cols, const float* gamma, const float* beta, const float* inv_std,
+            std::vector<float>& scale, std::vector<float>& shift) {
+  scale.resize(cols);
+  shift.resize(cols);
+  for (int64_t c = 0; c < cols; ++c) {
+    scale[c] = (gamma ? gamma[c] : 1.0f) * inv_std[c];
+    shift[c] = beta ? beta[c] : 0.0f;
+  }
+}
+
+void forward_train(const Tensor& x, const std::optional<Tensor>& gamma,
+                   const std::optional<Tensor>& beta, const Tensor& y, const Tensor& mean,
+                   const Tensor& inv_std, const std::optional<Tensor>& moving_mean,
+                   const std::optional<Tensor>& moving_var, double momentum, double epsilon) {
+
+  const int64_t rows = x.rows(), cols = x.cols();
+  std::vector<double> m(cols), v(cols);
+  batch_norm_stats(x.data<float>(), rows, cols, m.data(), v.data());
+  float* mean_p = mean.data<float>();
+  float* inv_p = inv_std.data<float>();
+  for (int64_t c = 0; c < cols; ++c) {
+    mean_p[c] = static_cast<float>(m[c]);
+    inv_p[c] = static_cast<float>(1.0 / std::sqrt(v[c] + epsilon));
+  }
+  std::vector<float> scale, shift;
+  affine(cols, ptr(gamma), ptr(beta), inv_p, scale, shift);
+  batch_norm_apply(x.data<float>(), y.data<float>(), rows, cols, mean_p, scale.data(),
+                        shift.data());
+  if (moving_mean) {  // after y: x may be y, the statistics are already taken
+    float* mm = moving_mean->data<float>();
+    float* mv = moving_var->data<float>();
+    const float keep = static_cast<float>(momentum), take = static_cast<float>(1.0 - momentum);
+    for (int64_t c = 0; c < cols; ++c) {
+      mm[c] = mm[c] * keep + static_cast<float>(m[c]) * take;
+      mv[c] = mv[c] * keep + static_cast<float>(v[c]) * take;
+    }
+  }
+}
+
+void forward_infer(const Tensor& x, const std::optional<Tensor>& gamma,
+                   const std::optional<Tensor>& beta, const Tensor& moving_mean,
+                   const Tensor& moving_var, const Tensor& y, double epsilon) {
+  const char* op = "batch_norm_forward_infer";
+  const int64_t cols = x.cols();
+  const float* mv = moving_var.data<float>();
+  std::vector<float> inv(cols);
+  for (int64_t c = 0; c < cols; ++c) {
+    CORENN_CHECK(mv[c] + epsilon > 0.0, op, ": moving_var[", c, "] + epsilon must be > 0, got ",
+                 mv[c] + epsilon);
+    inv[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(mv[c]) + epsilon));
+  }
+  std::vector<float> scale, shift;
+  affine(cols, ptr(gamma), ptr(beta), inv.data(), scale, shift);
+  batch_norm_apply(x.data<float>(), y.data<float>(), x.rows(), cols, moving_mean.data<float>(),
+                        scale.data(), shift.data());
+}
+
+void backward(const Tensor& dy, const Tensor& x, const std::optional<Tensor>& gamma,
+              const Tensor& mean, const Tensor& inv_std, const std::optional<Tensor>& dx,
+              const std::optional<Tensor>& dgamma, const std::optional<Tensor>& dbeta,
+              bool training) {
+
+  const int64_t rows = x.rows(), cols = x.cols();
+  const bool need_sums = dgamma || dbeta || (dx && training);
+  std::vector<double> sum_dy(cols, 0.0), sum_dyxhat(cols, 0.0);
+  if (need_sums) {
+    batch_norm_grad_sums(dy.data<float>(), x.data<float>(), rows, cols, mean.data<float>(),
+                              inv_std.data<float>(), sum_dy.data(), sum_dyxhat.data());
+  }
+  if (dx) {
+    const float* g = ptr(gamma);
+    const float* inv = inv_std.data<float>();
+    std::vector<float> scale(cols), mean_dy(cols, 0.0f), mean_dyxhat(cols, 0.0f);
+    for (int64_t c = 0; c < cols; ++c) {
+      scale[c] = (g ? g[c] : 1.0f) * inv[c];
+      if (training) {
+        mean_dy[c] = static_cast<float>(sum_dy[c] / rows);
+        mean_dyxhat[c] = static_cast<float>(sum_dyxhat[c] / rows);
+      }
+    }
+    batch_norm_input_grad(dy.data<float>(), x.data<float>(), dx->data<float>(), rows, cols,
+                               mean.data<float>(), inv, scale.data(), mean_dy.data(),
+                               mean_dyxhat.data());
+  }
+  // written last: dgamma / dbeta may not alias dy or x, but nothing above reads them
+  for (int64_t c = 0; c < cols; ++c) {
+    if (dgamma) dgamma->data<float>()[c] = static_cast<float>(sum_dyxhat[c]);
+    if (dbeta) dbeta->data<float>()[c] = static_cast<float>(sum_dy[c]);
+  }
+}
+
+}  // namespace
+
+CORENN_REGISTER_KERNEL(batch_norm_forward_train_stub, Slot::cpu_ref, forward_train);
+CORENN_REGISTER_KERNEL(batch_norm_forward_infer_stub, Slot::cpu_ref, forward_infer);
+CORENN_REGISTER_KERNEL(batch_norm_backward_stub, Slot::cpu_ref, backward);
 
 }  // namespace corenn::cpu

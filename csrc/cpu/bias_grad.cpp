@@ -46,3 +46,10 @@ void bias_grad(const float* dy, float* db, int64_t rows, int64_t cols) {
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(bias_grad_stub, Slot::cpu_ref,
+                       +[](const Tensor&, const float* dy, float* db, int64_t rows, int64_t cols) {
+                         bias_grad(dy, db, rows, cols);
+                       });
+}  // namespace corenn::cpu

@@ -29,10 +29,11 @@
 
 #ifdef CORENN_X86_64
 #include <immintrin.h>
+
+#include "cpu/gemm/kernels_x86.h"
 #endif
 
 #include "core/aligned_buffer.h"
-#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "cpu/conv2d_winograd.h"
 #include "cpu/gemm/gemm.h"
@@ -48,6 +49,53 @@ namespace {
 
 using gemm::kMR;
 using gemm::kNR;
+
+// ---- the per-ISA kernels of this file (a BLIS-style context in conv2d_kernels_stub) -------------
+// A null member means that ISA has no such kernel: the algorithm choice then falls back to the
+// implicit GEMM (whose micro-kernel the GEMM engine picks from its own stub), or to the scalar
+// loop for pack_a_rows. The cpu_ref set is all null; the avx2 set is registered below, from the
+// x86-64 block of this file (its functions carry target("avx2,fma") attributes or live in
+// conv2d_winograd_avx2.cpp / gemm/pack_avx2.cpp).
+struct ConvKernels {
+  // dst[p * MR + r] = src[r][p] for p < len (one A panel of patch rows); may write 2 floats past.
+  void (*pack_a_rows)(const float* const* src, int64_t len, float* dst);
+  // Winograd F(2x2, 3x3) for geometries with winograd_shape_ok (conv2d_winograd.h).
+  void (*winograd_forward)(const Conv2dGeometry& g, const float* x, const float* w,
+                           const float* bias, float* y, bool relu);
+  void (*winograd_backward_weights)(const Conv2dGeometry& g, const float* x, const float* dy,
+                                    float* dw, float* db);
+  // Direct loops for short patches (small Cin), taken where direct_ok(g).
+  bool (*direct_ok)(const Conv2dGeometry& g);
+  void (*direct_forward)(const Conv2dGeometry& g, const float* x, const float* w,
+                         const float* bias, float* y, bool relu);
+  void (*direct_weights)(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
+                         float* db);
+  // conv + relu + 2x2 max pool in one pass (direct_ok, Cout % 16 == 0, stride and dilation 1).
+  void (*direct_relu_pool_forward)(const Conv2dGeometry& g, const float* x, const float* w,
+                                   const float* bias, float* y, int32_t* argmax);
+  // Its weight gradient straight from the pooled gradient (direct_ok); false when an argmax entry
+  // was not a cell of its window.
+  bool (*direct_relu_pool_weights)(const Conv2dGeometry& g, const float* x, const float* dy,
+                                   const float* y, const int32_t* argmax, float* dw, float* db);
+  // The weight gradient's GEMM over pixel ranges [p_lo, p_hi) into a dw (K, Cout) partial, with
+  // its own packing workspace (workspace_floats(g) floats per part).
+  int64_t (*weights_workspace_floats)(const Conv2dGeometry& g);
+  void (*weights_gemm_part)(const Conv2dGeometry& g, const float* x, const float* dy, int64_t p_lo,
+                            int64_t p_hi, float* dw_part, float* ws);
+};
+using ConvKernelsRef = const ConvKernels*;
+CORENN_DEFINE_DISPATCH(ConvKernelsRef, conv2d_kernels_stub, "conv2d.kernels");
+constexpr ConvKernels kRefConvKernels{};
+CORENN_REGISTER_KERNEL(conv2d_kernels_stub, Slot::cpu_ref, &kRefConvKernels);
+
+const ConvKernels& kernels() { return *conv2d_kernels_stub.cpu(); }
+bool use_winograd(const Conv2dGeometry& g) {
+  return kernels().winograd_forward && winograd_shape_ok(g);
+}
+bool use_direct_dw(const Conv2dGeometry& g) {
+  const ConvKernels& k = kernels();
+  return k.direct_ok && k.direct_ok(g);
+}
 
 // Scratch that persists per calling thread and only grows (64-byte aligned): a training step
 // allocates nothing once the shapes are seen. `slot` keeps the users (which may nest) apart.
@@ -76,9 +124,7 @@ void pack_patches(const Conv2dGeometry& g, const float* x, int64_t i0, int64_t m
                   int64_t kc, float* dst) {
   thread_local std::vector<float> zeros;  // the source of padding runs (+8: vector reads)
   if (static_cast<int64_t>(zeros.size()) < g.cin + 8) zeros.assign(static_cast<size_t>(g.cin + 8), 0.0f);
-#ifdef CORENN_X86_64
-  const bool avx2 = active_isa() >= Isa::avx2;
-#endif
+  const auto pack_rows = kernels().pack_a_rows;
   const int64_t end = p0 + kc;
   for (int64_t ir = 0; ir < mc; ir += kMR) {
     const int rows = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
@@ -101,13 +147,10 @@ void pack_patches(const Conv2dGeometry& g, const float* x, int64_t i0, int64_t m
         const bool inside = r < rows && ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
         src[r] = inside ? img[r] + (ih * g.w + iw) * g.cin + ci : zeros.data();
       }
-#ifdef CORENN_X86_64
-      if (avx2) {
-        gemm::pack_a_rows_avx2(src, len, o);  // 8 x 8 transposes; spills land in slack
+      if (pack_rows) {
+        pack_rows(src, len, o);  // AVX2: 8 x 8 transposes; spills land in slack
         o += len * kMR;
-      } else
-#endif
-      {
+      } else {
         for (int64_t c = 0; c < len; ++c, o += kMR)
           for (int r = 0; r < kMR; ++r) o[r] = src[r][c];
       }
@@ -728,9 +771,7 @@ void direct_dw_driver(const Conv2dGeometry& g, int64_t rows, int64_t work, float
 }
 
 // Same rule for the forward pass.
-bool use_direct_dw(const Conv2dGeometry& g) {
-  return active_isa() >= Isa::avx2 && g.cin <= 4 && g.cout % 8 == 0;
-}
+bool direct_shape_ok(const Conv2dGeometry& g) { return g.cin <= 4 && g.cout % 8 == 0; }
 
 // dw (depth, Cout) = sum over pixels of patch^T dy. Output rows are split over threads, each
 // summing into its own partial dw; the partials are then added in thread order (reproducible).
@@ -744,8 +785,48 @@ void dw_direct(const Conv2dGeometry& g, const float* x, const float* dy, float* 
                    });
 }
 
-#else
-bool use_direct_dw(const Conv2dGeometry&) { return false; }  // the direct loops are AVX2 only
+void direct_relu_pool_forward(const Conv2dGeometry& g, const float* x, const float* w,
+                              const float* bias, float* y, int32_t* argmax) {
+  const int64_t ph_n = g.oh / 2, pw_n = g.ow / 2;
+  std::vector<int64_t> off(static_cast<size_t>(g.depth()));
+  for (int64_t k = 0; k < g.depth(); ++k)
+    off[k] = (k / g.cin / g.kw * g.w + k / g.cin % g.kw) * g.cin + k % g.cin;
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / (4 * pw_n * g.depth() * g.cout + 1));
+  parallel_for(0, g.n * ph_n, grain, [&](int64_t lo, int64_t hi) {
+    fwd_relu_pool_rows(g, x, w, bias, y, argmax, lo, hi, off.data());
+  });
+}
+
+bool direct_relu_pool_weights(const Conv2dGeometry& g, const float* x, const float* dy,
+                              const float* y, const int32_t* argmax, float* dw, float* db) {
+  const int64_t ph = g.oh / 2;
+  std::atomic<bool> missed{false};
+  direct_dw_driver(g, g.n * ph, g.n * g.oh * g.ow * g.depth() * g.cout, dw, db,
+                   [&](int nt, int64_t r_lo, int64_t r_hi, int64_t t0, const int64_t* off,
+                       float* part_dw, float* part_db) {
+                     dw_pool_taps_fn(nt, std::make_integer_sequence<int, kDirectMaxTaps>())(
+                         g, x, dy, y, argmax, r_lo, r_hi, t0, off, part_dw, part_db, &missed);
+                   });
+  return !missed.load();
+}
+
+void weights_gemm_part_avx2(const Conv2dGeometry& g, const float* x, const float* dy, int64_t p_lo,
+                            int64_t p_hi, float* dw_part, float* ws) {
+  dw_gemm_avx2(g, make_dw_pack(g), x, dy, p_lo, p_hi, dw_part, ws);
+}
+
+constexpr ConvKernels kAvx2ConvKernels{gemm::pack_a_rows_avx2,
+                                       winograd_forward_avx2,
+                                       winograd_backward_weights_avx2,
+                                       direct_shape_ok,
+                                       fwd_direct,
+                                       dw_direct,
+                                       direct_relu_pool_forward,
+                                       direct_relu_pool_weights,
+                                       dw_workspace_floats,
+                                       weights_gemm_part_avx2};
+CORENN_REGISTER_KERNEL(conv2d_kernels_stub, Slot::avx2, &kAvx2ConvKernels);
+
 #endif  // CORENN_X86_64
 
 // Stride-1 data gradient: the flipped forward conv does (input pixels / output pixels) times the
@@ -764,13 +845,13 @@ bool prefer_flipped_forward(const Conv2dGeometry& g) {
 
 ConvAlgo conv2d_forward_algo(const Conv2dGeometry& g) {
   if (is_pointwise(g)) return ConvAlgo::pointwise_gemm;
-  if (winograd_shape_ok(g)) return ConvAlgo::winograd;
+  if (use_winograd(g)) return ConvAlgo::winograd;
   if (use_direct_dw(g)) return ConvAlgo::direct;
   return ConvAlgo::implicit_gemm;
 }
 
 ConvAlgo conv2d_weights_algo(const Conv2dGeometry& g) {
-  if (winograd_shape_ok(g)) return ConvAlgo::winograd;
+  if (use_winograd(g)) return ConvAlgo::winograd;
   if (use_direct_dw(g)) return ConvAlgo::direct;
   return ConvAlgo::implicit_gemm;
 }
@@ -783,7 +864,7 @@ Conv2dGeometry flipped_geometry(const Conv2dGeometry& g) {
 ConvAlgo conv2d_data_algo(const Conv2dGeometry& g) {
   if (is_pointwise(g)) return ConvAlgo::pointwise_gemm;
   if (g.sh == 1 && g.sw == 1 &&
-      (winograd_shape_ok(flipped_geometry(g)) || prefer_flipped_forward(g)))
+      (use_winograd(flipped_geometry(g)) || prefer_flipped_forward(g)))
     return ConvAlgo::flipped_forward;
   return ConvAlgo::col2im_gemm;
 }
@@ -809,10 +890,8 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
     case ConvAlgo::pointwise_gemm:
       return gemm::sgemm(false, false, g.pixels(), g.cout, g.cin, 1.0f, x, g.cin, w, g.cout, 0.0f,
                          y, g.cout, bias, act);
-#ifdef CORENN_X86_64
-    case ConvAlgo::winograd: return winograd_forward_avx2(g, x, w, bias, y, relu);
-    case ConvAlgo::direct: return fwd_direct(g, x, w, bias, y, relu);
-#endif
+    case ConvAlgo::winograd: return kernels().winograd_forward(g, x, w, bias, y, relu);
+    case ConvAlgo::direct: return kernels().direct_forward(g, x, w, bias, y, relu);
     default: break;
   }
   const gemm::PackA pack_a = [&g, x](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
@@ -825,18 +904,8 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
 void conv2d_relu_max_pool2d_forward(const Conv2dGeometry& g, const float* x, const float* w,
                                     const float* bias, float* y, int32_t* argmax) {
   const int64_t ph_n = g.oh / 2, pw_n = g.ow / 2;
-#ifdef CORENN_X86_64
-  if (use_direct_dw(g) && g.cout % 16 == 0 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1) {
-    std::vector<int64_t> off(static_cast<size_t>(g.depth()));
-    for (int64_t k = 0; k < g.depth(); ++k)
-      off[k] = (k / g.cin / g.kw * g.w + k / g.cin % g.kw) * g.cin + k % g.cin;
-    const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / (4 * pw_n * g.depth() * g.cout + 1));
-    parallel_for(0, g.n * ph_n, grain, [&](int64_t lo, int64_t hi) {
-      fwd_relu_pool_rows(g, x, w, bias, y, argmax, lo, hi, off.data());
-    });
-    return;
-  }
-#endif
+  if (use_direct_dw(g) && g.cout % 16 == 0 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1)
+    return kernels().direct_relu_pool_forward(g, x, w, bias, y, argmax);
   // Any other case (portable ISA, wide inputs): the conv into a scratch map, then the pooling.
   float* z = scratch(1, g.pixels() * g.cout);
   conv2d_forward(g, x, w, bias, z, true);
@@ -848,18 +917,7 @@ bool conv2d_relu_max_pool2d_backward_weights(const Conv2dGeometry& g, const floa
                                              const float* dy, const float* y,
                                              const int32_t* argmax, float* dw, float* db) {
   const int64_t ph = g.oh / 2, pw = g.ow / 2;
-#ifdef CORENN_X86_64
-  if (use_direct_dw(g)) {
-    std::atomic<bool> missed{false};
-    direct_dw_driver(g, g.n * ph, g.n * g.oh * g.ow * g.depth() * g.cout, dw, db,
-                     [&](int nt, int64_t r_lo, int64_t r_hi, int64_t t0, const int64_t* off,
-                         float* part_dw, float* part_db) {
-                       dw_pool_taps_fn(nt, std::make_integer_sequence<int, kDirectMaxTaps>())(
-                           g, x, dy, y, argmax, r_lo, r_hi, t0, off, part_dw, part_db, &missed);
-                     });
-    return !missed.load();
-  }
-#endif
+  if (use_direct_dw(g)) return kernels().direct_relu_pool_weights(g, x, dy, y, argmax, dw, db);
   // Any other conv: dz (zero but at each window's winner, where it is dy * relu') into a scratch
   // map, then the ordinary weight gradient. A winner outside its window is skipped (it cannot
   // come from the forward; nothing is written out of place) and reported.
@@ -890,10 +948,8 @@ void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const floa
   // column sums of its dy rows), summed in thread order afterwards: one join instead of a barrier
   // per depth block, and reproducible for a given thread count.
   switch (conv2d_weights_algo(g)) {
-#ifdef CORENN_X86_64
-    case ConvAlgo::winograd: return winograd_backward_weights_avx2(g, x, dy, dw, db);
-    case ConvAlgo::direct: return dw_direct(g, x, dy, dw, db);
-#endif
+    case ConvAlgo::winograd: return kernels().winograd_backward_weights(g, x, dy, dw, db);
+    case ConvAlgo::direct: return kernels().direct_weights(g, x, dy, dw, db);
     default: break;
   }
   const int64_t depth = g.depth(), size = g.cout * depth, pixels = g.pixels();
@@ -902,15 +958,14 @@ void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const floa
   const int parts = static_cast<int>(std::clamp<int64_t>(
       flops < 4e6 ? 1 : get_num_threads(), 1, std::max<int64_t>(1, pixels / 64)));
   float* partial = scratch(0, parts * stride);
-#ifdef CORENN_X86_64
-  if (active_isa() >= Isa::avx2) {
-    const DwPack d = make_dw_pack(g);
-    const int64_t ws_len = dw_workspace_floats(g);
+  const ConvKernels& k = kernels();
+  if (k.weights_gemm_part) {
+    const int64_t ws_len = k.weights_workspace_floats(g);
     float* ws = scratch(2, parts * ws_len);
     parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t t = lo; t < hi; ++t) {
         const int64_t p_lo = pixels * t / parts, p_hi = pixels * (t + 1) / parts;
-        dw_gemm_avx2(g, d, x, dy, p_lo, p_hi, partial + t * stride, ws + t * ws_len);
+        k.weights_gemm_part(g, x, dy, p_lo, p_hi, partial + t * stride, ws + t * ws_len);
         if (db) bias_grad(dy + p_lo * g.cout, partial + t * stride + size, p_hi - p_lo, g.cout);
       }
     });
@@ -919,7 +974,6 @@ void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const floa
     if (db) std::memcpy(db, partial + size, sizeof(float) * g.cout);
     return;
   }
-#endif
   parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       const int64_t p_lo = pixels * t / parts, p_hi = pixels * (t + 1) / parts;
@@ -999,4 +1053,52 @@ void add_bias_rows(float* y, const float* bias, int64_t rows, int64_t cols) {
   });
 }
 
+}  // namespace corenn::cpu
+
+// ---- registration: the cpu_ref slots of the conv2d stubs ---------------------------------------
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(conv2d_forward_stub, Slot::cpu_ref,
+                       +[](const Tensor&, const Conv2dGeometry& g, const float* x, const float* w,
+                           const float* bias, float* y, bool relu) {
+                         conv2d_forward(g, x, w, bias, y, relu);
+                       });
+CORENN_REGISTER_KERNEL(conv2d_backward_data_stub, Slot::cpu_ref,
+                       +[](const Tensor&, const Conv2dGeometry& g, const float* dy,
+                           const float* w, float* dx) { conv2d_backward_data(g, dy, w, dx); });
+CORENN_REGISTER_KERNEL(conv2d_backward_weights_stub, Slot::cpu_ref,
+                       +[](const Tensor&, const Conv2dGeometry& g, const float* x,
+                           const float* dy, float* dw, float* db) {
+                         conv2d_backward_weights(g, x, dy, dw, db);
+                       });
+CORENN_REGISTER_KERNEL(conv2d_relu_max_pool2d_forward_stub, Slot::cpu_ref,
+                       +[](const Tensor&, const Conv2dGeometry& g, const float* x, const float* w,
+                           const float* bias, float* y, int32_t* argmax) {
+                         conv2d_relu_max_pool2d_forward(g, x, w, bias, y, argmax);
+                       });
+CORENN_REGISTER_KERNEL(conv2d_relu_max_pool2d_backward_weights_stub, Slot::cpu_ref,
+                       +[](const Tensor&, const Conv2dGeometry& g, const float* x,
+                           const float* dy, const float* y, const int32_t* argmax, float* dw,
+                           float* db) {
+                         return conv2d_relu_max_pool2d_backward_weights(g, x, dy, y, argmax, dw,
+                                                                        db);
+                       });
+// Conv2DTranspose (g is the geometry of the conv it transposes: its y is our x).
+CORENN_REGISTER_KERNEL(conv2d_transpose_forward_stub, Slot::cpu_ref,
+                       +[](const Tensor&, const Conv2dGeometry& g, const float* x, const float* w,
+                           const float* bias, float* y) {
+                         conv2d_backward_data(g, x, w, y);
+                         if (bias) add_bias_rows(y, bias, g.n * g.h * g.w, g.cin);
+                       });
+CORENN_REGISTER_KERNEL(conv2d_transpose_backward_data_stub, Slot::cpu_ref,
+                       +[](const Tensor&, const Conv2dGeometry& g, const float* dy,
+                           const float* w, float* dx) {
+                         conv2d_forward(g, dy, w, nullptr, dx, false);
+                       });
+CORENN_REGISTER_KERNEL(conv2d_transpose_backward_weights_stub, Slot::cpu_ref,
+                       +[](const Tensor&, const Conv2dGeometry& g, const float* x,
+                           const float* dy, float* dw, float* db) {
+                         conv2d_backward_weights(g, dy, x, dw, nullptr);
+                         if (db) bias_grad(dy, db, g.n * g.h * g.w, g.cin);
+                       });
 }  // namespace corenn::cpu

@@ -47,7 +47,7 @@ inline bool winograd_enabled() {
 // partials blocked for L2, which these kernels do not do: above 256 channels they stay on the
 // implicit GEMM.
 inline bool winograd_shape_ok(const Conv2dGeometry& g) {
-  if (!winograd_enabled() || active_isa() < Isa::avx2 || g.kh != 3 || g.kw != 3 || g.sh != 1 ||
+  if (!winograd_enabled() || g.kh != 3 || g.kw != 3 || g.sh != 1 ||
       g.sw != 1 || g.dh != 1 || g.dw != 1 || g.cin < 16 || g.cout < 16 || g.cin > 256 ||
       g.cout > 256)
     return false;

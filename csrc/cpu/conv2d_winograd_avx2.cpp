@@ -1,5 +1,5 @@
 // Winograd F(2x2, 3x3) conv2d kernels (AVX2): math, layouts and the choice of when they run are
-// in conv2d_winograd.h. Compiled with -mavx2 -mfma; called only when active_isa() == avx2.
+// in conv2d_winograd.h. Compiled with -mavx2 -mfma; run through conv2d.kernels (conv2d.cpp).
 //
 // Tiles: the output is covered by a grid of TH x TW tiles of 2x2 pixels per image (TH = ceil(OH/2));
 // tile t = (n, ty, tx) in row-major order reads the 4x4 input window at

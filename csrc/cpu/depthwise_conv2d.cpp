@@ -22,12 +22,9 @@
 #include <vector>
 
 #include "core/aligned_buffer.h"
-#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "ops/depthwise_conv2d.h"
-#ifdef CORENN_X86_64
-#include "cpu/depthwise_conv2d_avx2.h"
-#endif
+#include "cpu/depthwise_conv2d_rows.h"
 
 namespace corenn::cpu {
 
@@ -112,13 +109,7 @@ void weights_rows_ref(const Conv2dGeometry& g, const float* x, const float* dy, 
   }
 }
 
-bool use_avx2() {
-#ifdef CORENN_X86_64
-  return active_isa() >= Isa::avx2;
-#else
-  return false;
-#endif
-}
+constexpr DepthwiseRows kRefRows{false, forward_rows_ref, data_rows_ref, weights_rows_ref};
 
 // Scratch that persists per calling thread and only grows (slot 0: xe / dxe, slot 1: dw partials).
 float* scratch(int slot, int64_t n) {
@@ -156,31 +147,24 @@ int64_t grain(int64_t per_row) {
 void depthwise_conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w,
                               const float* bias, float* y) {
   const int64_t grain_rows = grain(g.ow * g.kh * g.kw * g.cout);
-#ifdef CORENN_X86_64
-  if (use_avx2()) {
-    const Conv2dGeometry ge = expanded(g);
-    const float* xe = g.cout == g.cin ? x : expand_channels(g, x);
-    parallel_for(0, g.n * g.oh, grain_rows, [&](int64_t lo, int64_t hi) {
-      avx2::depthwise_forward_rows_dm1(ge, xe, w, bias, y, lo, hi);
-    });
-    return;
-  }
-#endif
+  const DepthwiseRows& k = *depthwise_rows_stub.cpu();
+  const Conv2dGeometry gk = k.dm1_only ? expanded(g) : g;
+  const float* xk = k.dm1_only && g.cout != g.cin ? expand_channels(g, x) : x;
   parallel_for(0, g.n * g.oh, grain_rows, [&](int64_t lo, int64_t hi) {
-    forward_rows_ref(g, x, w, bias, y, lo, hi);
+    k.forward_rows(gk, xk, w, bias, y, lo, hi);
   });
 }
 
 void depthwise_conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w,
                                     float* dx) {
   const int64_t grain_rows = grain(g.w * g.kh * g.kw * g.cout);
-#ifdef CORENN_X86_64
-  if (use_avx2()) {
+  const DepthwiseRows& k = *depthwise_rows_stub.cpu();
+  if (k.dm1_only) {
     const Conv2dGeometry ge = expanded(g);
     const int64_t dm = g.cout / g.cin, pixels = g.n * g.h * g.w;
     float* dxe = dm == 1 ? dx : scratch(0, pixels * g.cout);
     parallel_for(0, g.n * g.h, grain_rows, [&](int64_t lo, int64_t hi) {
-      avx2::depthwise_data_rows_dm1(ge, dy, w, dxe, lo, hi);
+      k.data_rows(ge, dy, w, dxe, lo, hi);
     });
     if (dm > 1)  // dx[p, c] = sum over m of dxe[p, c*DM + m]
       parallel_for(0, pixels, std::max<int64_t>(1, 4096 / g.cout), [&](int64_t lo, int64_t hi) {
@@ -193,16 +177,16 @@ void depthwise_conv2d_backward_data(const Conv2dGeometry& g, const float* dy, co
       });
     return;
   }
-#endif
   parallel_for(0, g.n * g.h, grain_rows, [&](int64_t lo, int64_t hi) {
-    data_rows_ref(g, dy, w, dx, lo, hi);
+    k.data_rows(g, dy, w, dx, lo, hi);
   });
 }
 
 void depthwise_conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy,
                                        float* dw, float* db) {
-  const bool fast = use_avx2();
-  const float* xs = fast && g.cout != g.cin ? expand_channels(g, x) : x;
+  const DepthwiseRows& k = *depthwise_rows_stub.cpu();
+  const float* xs = k.dm1_only && g.cout != g.cin ? expand_channels(g, x) : x;
+  const Conv2dGeometry gk = k.dm1_only ? expanded(g) : g;
   const int64_t rows = g.n * g.oh, size = g.kh * g.kw * g.cout, stride = size + g.cout;
   const int64_t work = rows * g.ow * g.kh * g.kw * g.cout;
   const int parts = static_cast<int>(
@@ -215,13 +199,7 @@ void depthwise_conv2d_backward_weights(const Conv2dGeometry& g, const float* x, 
       float* pdw = partial + t * stride;
       float* pdb = db ? pdw + size : nullptr;
       const int64_t r_lo = rows * t / parts, r_hi = rows * (t + 1) / parts;
-#ifdef CORENN_X86_64
-      if (fast) {
-        avx2::depthwise_weights_rows_dm1(expanded(g), xs, dy, pdw, pdb, r_lo, r_hi);
-        continue;
-      }
-#endif
-      weights_rows_ref(g, xs, dy, pdw, pdb, r_lo, r_hi);
+      k.weights_rows(gk, xs, dy, pdw, pdb, r_lo, r_hi);
     }
   });
   for (int t = 1; t < parts; ++t)
@@ -229,5 +207,8 @@ void depthwise_conv2d_backward_weights(const Conv2dGeometry& g, const float* x, 
   std::memcpy(dw, partial, sizeof(float) * size);
   if (db) std::memcpy(db, partial + size, sizeof(float) * g.cout);
 }
+
+CORENN_DEFINE_DISPATCH(DepthwiseRowsRef, depthwise_rows_stub, "depthwise_conv2d.rows");
+CORENN_REGISTER_KERNEL(depthwise_rows_stub, Slot::cpu_ref, &kRefRows);
 
 }  // namespace corenn::cpu

@@ -4,7 +4,7 @@
 // registers across all its taps (32 channels = 4 independent FMA chains, enough to hide the FMA
 // latency on the common C >= 32 layers); the weight gradient keeps a tap's 8-channel slice in a
 // register across a row of output pixels. Channel tails use masked loads and stores.
-#include "cpu/depthwise_conv2d_avx2.h"
+#include "cpu/depthwise_conv2d_rows.h"
 
 #include <immintrin.h>
 
@@ -157,3 +157,12 @@ void depthwise_weights_rows_dm1(const Conv2dGeometry& g, const float* x, const f
 }
 
 }  // namespace corenn::cpu::avx2
+
+namespace corenn::cpu {
+namespace {
+constexpr DepthwiseRows kAvx2Rows{true, avx2::depthwise_forward_rows_dm1,
+                                  avx2::depthwise_data_rows_dm1,
+                                  avx2::depthwise_weights_rows_dm1};
+}  // namespace
+CORENN_REGISTER_KERNEL(depthwise_rows_stub, Slot::avx2, &kAvx2Rows);
+}  // namespace corenn::cpu

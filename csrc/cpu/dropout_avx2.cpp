@@ -9,7 +9,9 @@
 
 #include <cstdint>
 
+#include "core/parallel.h"
 #include "core/rng.h"
+#include "ops/dropout.h"
 
 namespace corenn::cpu::avx2 {
 
@@ -67,4 +69,19 @@ void dropout_forward_span(const float* x, float* y, float* mask, int64_t lo, int
   }
 }
 
+}  // namespace corenn::cpu::avx2
+
+// The avx2 slot of dropout_forward_stub (the backward is a plain multiply: cpu_ref serves).
+namespace corenn::cpu::avx2 {
+CORENN_REGISTER_KERNEL(dropout_forward_stub, Slot::avx2,
+                       +[](const Tensor& xt, const Tensor& yt, const Tensor& maskt, float rate,
+                           uint64_t seed) {
+                         const float* x = xt.data<float>();
+                         float* y = yt.data<float>();
+                         float* mask = maskt.data<float>();
+                         const float keep_scale = 1.0f / (1.0f - rate);
+                         parallel_for(0, xt.numel(), kDropoutRngGrain, [=](int64_t lo, int64_t hi) {
+                           dropout_forward_span(x, y, mask, lo, hi, rate, keep_scale, seed);
+                         });
+                       });
 }  // namespace corenn::cpu::avx2

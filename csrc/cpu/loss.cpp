@@ -345,3 +345,8 @@ bool all_zero_or_one(const float* t, int64_t n) {
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(loss_forward_stub, Slot::cpu_ref,
+                       +[](const LossProblem& pb, const Tensor&) { return loss_forward(pb); });
+}  // namespace corenn::cpu

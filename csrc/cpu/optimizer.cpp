@@ -20,15 +20,16 @@
 //      disabled clipping is clip(+-inf) and scale 1) so the compiler vectorizes them.
 //
 // Variants: the loops are written once, force-inlined, and compiled twice -- baseline x86-64
-// (SSE2, the portable path) and under __attribute__((target("avx2,fma"))). The AVX2 build runs
-// when active_isa() >= Isa::avx2 (CORENN_ISA=ref or _C.set_isa('ref') forces the portable one).
+// (SSE2, the portable path), under __attribute__((target("avx2,fma"))) and under an AVX-512
+// target (512-bit vectors; the tails are whatever GCC emits for them); the three builds of each update are the cpu_ref,
+// avx2 and avx512 slots of its stub (registered at the end of this file; CORENN_ISA=ref or
+// _C.set_isa('ref') runs the portable one).
 // sqrt and divide make Adam/RMSprop/Adagrad compute-bound at SSE width for cache-resident models,
 // so the wider build is worth ~3x there. FMA contraction may change the last bit between the two.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "ops/optimizer.h"
 
@@ -109,11 +110,33 @@ __attribute__((target("avx2,fma"))) double sum_squares_avx2(const float* g, int6
                                                             float clipvalue) {
   return sum_squares(g, lo, hi, clipvalue);
 }
+// The same loop compiled for AVX-512 (16 floats per vector). The tail is left to GCC's vectorizer
+// (not checked in the disassembly: it may be a masked epilogue or a scalar loop).
+#define CORENN_AVX512_TARGET \
+  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")))
+CORENN_AVX512_TARGET double sum_squares_avx512(const float* g, int64_t lo, int64_t hi,
+                                               float clipvalue) {
+  return sum_squares(g, lo, hi, clipvalue);
+}
 #define CORENN_HAVE_AVX2_PATH 1
 #endif
 
+// Which compiled build of the loops runs: the slot it is registered in.
+enum class Build { ref, avx2, avx512 };
+
+// The sum of squares of one build: the avx2 one only where it exists.
+template <Build kBuild>
+double sum_squares_of(const float* g, int64_t lo, int64_t hi, float clipvalue) {
+#ifdef CORENN_HAVE_AVX2_PATH
+  if constexpr (kBuild == Build::avx2) return sum_squares_avx2(g, lo, hi, clipvalue);
+  if constexpr (kBuild == Build::avx512) return sum_squares_avx512(g, lo, hi, clipvalue);
+#endif
+  return sum_squares_ref(g, lo, hi, clipvalue);
+}
+
 // Fills Span::scale. Keras: g * c / max(||g||, c) per variable (clipnorm) or with the norm of all
 // gradients together (global_clipnorm); a zero gradient keeps scale 1.
+template <Build kBuild>
 void compute_scales(std::vector<Span>& spans, const UpdateCommon& c, float clipvalue) {
   if (c.clipnorm <= 0 && c.global_clipnorm <= 0) return;
   struct Block {
@@ -129,10 +152,7 @@ void compute_scales(std::vector<Span>& spans, const UpdateCommon& c, float clipv
   }
   std::vector<double> partial(blocks.size());
   const int64_t nb = static_cast<int64_t>(blocks.size());
-  auto sum = sum_squares_ref;
-#ifdef CORENN_HAVE_AVX2_PATH
-  if (active_isa() >= Isa::avx2) sum = sum_squares_avx2;
-#endif
+  const auto sum = sum_squares_of<kBuild>;
   parallel_for(0, nb, total < kSerialNorm ? nb : 1, [&](int64_t lo, int64_t hi) {
     for (int64_t b = lo; b < hi; ++b)
       partial[b] = sum(spans[blocks[b].span].g, blocks[b].lo, blocks[b].hi, clipvalue);
@@ -179,6 +199,13 @@ __attribute__((target("avx2,fma"))) void run_chunk_avx2(
     int64_t lo, int64_t hi, const Kernel& kernel) {
   run_chunk(spans, offsets, pro, lo, hi, kernel);
 }
+
+template <class Kernel>
+CORENN_AVX512_TARGET void run_chunk_avx512(
+    const std::vector<Span>& spans, const std::vector<int64_t>& offsets, const Prologue& pro,
+    int64_t lo, int64_t hi, const Kernel& kernel) {
+  run_chunk(spans, offsets, pro, lo, hi, kernel);
+}
 #endif
 
 Prologue make_prologue(const UpdateCommon& c) {
@@ -187,25 +214,21 @@ Prologue make_prologue(const UpdateCommon& c) {
 }
 
 // Clipping scales, then one parallel pass over all elements of all spans.
-template <class Kernel>
+template <Build kBuild, class Kernel>
 void run(const TensorList& params, const TensorList& grads,
          std::initializer_list<const TensorList*> states, const UpdateCommon& c,
          const Kernel& kernel) {
   std::vector<Span> spans = make_spans(params, grads, states);
   const Prologue pro = make_prologue(c);
-  compute_scales(spans, c, pro.clipvalue);
+  compute_scales<kBuild>(spans, c, pro.clipvalue);
   std::vector<int64_t> offsets(spans.size() + 1, 0);
   for (size_t i = 0; i < spans.size(); ++i) offsets[i + 1] = offsets[i] + spans[i].n;
-#ifdef CORENN_HAVE_AVX2_PATH
-  const bool avx2 = active_isa() >= Isa::avx2;
-#else
-  const bool avx2 = false;
-#endif
   parallel_for(0, offsets.back(), kGrain, [&](int64_t lo, int64_t hi) {
 #ifdef CORENN_HAVE_AVX2_PATH
-    if (avx2) return run_chunk_avx2(spans, offsets, pro, lo, hi, kernel);
+    if constexpr (kBuild == Build::avx2) return run_chunk_avx2(spans, offsets, pro, lo, hi, kernel);
+    if constexpr (kBuild == Build::avx512)
+      return run_chunk_avx512(spans, offsets, pro, lo, hi, kernel);
 #endif
-    (void)avx2;
     run_chunk_ref(spans, offsets, pro, lo, hi, kernel);
   });
 }
@@ -304,9 +327,7 @@ CORENN_INLINE void adagrad_range(const Span& s, const Prologue& pro, int64_t lo,
   }
 }
 
-}  // namespace
-
-// ---- entry ---------------------------------------------------------------------------------
+// ---- the updates, one per Build ------------------------------------------------------------
 
 // The per-range kernel handed to run(): a lambda that must inline into both chunk runners.
 #define KERNEL(...) \
@@ -314,10 +335,11 @@ CORENN_INLINE void adagrad_range(const Span& s, const Prologue& pro, int64_t lo,
     __VA_ARGS__; \
   }
 
+template <Build kBuild>
 void sgd_update(const TensorList& params, const TensorList& grads, const TensorList& momentums,
                 const UpdateCommon& common, float momentum, bool nesterov) {
   const float lr = common.lr, mu = momentum;
-  auto go = [&](auto kernel) { run(params, grads, {&momentums}, common, kernel); };
+  auto go = [&](auto kernel) { run<kBuild>(params, grads, {&momentums}, common, kernel); };
   if (momentum == 0)
     go(KERNEL(sgd_range<false, false>(s, p, lo, hi, lr, mu)));
   else if (nesterov)
@@ -326,6 +348,7 @@ void sgd_update(const TensorList& params, const TensorList& grads, const TensorL
     go(KERNEL(sgd_range<true, false>(s, p, lo, hi, lr, mu)));
 }
 
+template <Build kBuild>
 void adam_update(const TensorList& params, const TensorList& grads, const TensorList& m,
                  const TensorList& v, const TensorList& vhat, const UpdateCommon& common,
                  float beta_1, float beta_2, float epsilon, int64_t step, bool amsgrad) {
@@ -334,20 +357,21 @@ void adam_update(const TensorList& params, const TensorList& grads, const Tensor
   const float alpha = static_cast<float>(common.lr * std::sqrt(1.0 - std::pow(double(beta_2), t)) /
                                          (1.0 - std::pow(double(beta_1), t)));
   const float omb1 = 1.0f - beta_1, omb2 = 1.0f - beta_2, eps = epsilon;
-  auto go = [&](auto kernel) { run(params, grads, {&m, &v, &vhat}, common, kernel); };
+  auto go = [&](auto kernel) { run<kBuild>(params, grads, {&m, &v, &vhat}, common, kernel); };
   if (amsgrad)
     go(KERNEL(adam_range<true>(s, p, lo, hi, alpha, omb1, omb2, eps)));
   else
     go(KERNEL(adam_range<false>(s, p, lo, hi, alpha, omb1, omb2, eps)));
 }
 
+template <Build kBuild>
 void rmsprop_update(const TensorList& params, const TensorList& grads, const TensorList& velocities,
                     const TensorList& momentums, const TensorList& average_grads,
                     const UpdateCommon& common, float rho, float momentum, float epsilon,
                     bool centered) {
   const float lr = common.lr, mu = momentum, eps = epsilon;
   auto go = [&](auto kernel) {
-    run(params, grads, {&velocities, &momentums, &average_grads}, common, kernel);
+    run<kBuild>(params, grads, {&velocities, &momentums, &average_grads}, common, kernel);
   };
   const bool with_momentum = momentum > 0;
   if (centered && with_momentum)
@@ -360,10 +384,28 @@ void rmsprop_update(const TensorList& params, const TensorList& grads, const Ten
     go(KERNEL(rmsprop_range<false, false>(s, p, lo, hi, lr, rho, mu, eps)));
 }
 
+template <Build kBuild>
 void adagrad_update(const TensorList& params, const TensorList& grads,
                     const TensorList& accumulators, const UpdateCommon& common, float epsilon) {
   const float lr = common.lr, eps = epsilon;
-  run(params, grads, {&accumulators}, common, KERNEL(adagrad_range(s, p, lo, hi, lr, eps)));
+  run<kBuild>(params, grads, {&accumulators}, common, KERNEL(adagrad_range(s, p, lo, hi, lr, eps)));
 }
+
+}  // namespace
+
+CORENN_REGISTER_KERNEL(sgd_update_stub, Slot::cpu_ref, sgd_update<Build::ref>);
+CORENN_REGISTER_KERNEL(adam_update_stub, Slot::cpu_ref, adam_update<Build::ref>);
+CORENN_REGISTER_KERNEL(rmsprop_update_stub, Slot::cpu_ref, rmsprop_update<Build::ref>);
+CORENN_REGISTER_KERNEL(adagrad_update_stub, Slot::cpu_ref, adagrad_update<Build::ref>);
+#ifdef CORENN_HAVE_AVX2_PATH
+CORENN_REGISTER_KERNEL(sgd_update_stub, Slot::avx2, sgd_update<Build::avx2>);
+CORENN_REGISTER_KERNEL(adam_update_stub, Slot::avx2, adam_update<Build::avx2>);
+CORENN_REGISTER_KERNEL(rmsprop_update_stub, Slot::avx2, rmsprop_update<Build::avx2>);
+CORENN_REGISTER_KERNEL(adagrad_update_stub, Slot::avx2, adagrad_update<Build::avx2>);
+CORENN_REGISTER_KERNEL(sgd_update_stub, Slot::avx512, sgd_update<Build::avx512>);
+CORENN_REGISTER_KERNEL(adam_update_stub, Slot::avx512, adam_update<Build::avx512>);
+CORENN_REGISTER_KERNEL(rmsprop_update_stub, Slot::avx512, rmsprop_update<Build::avx512>);
+CORENN_REGISTER_KERNEL(adagrad_update_stub, Slot::avx512, adagrad_update<Build::avx512>);
+#endif
 
 }  // namespace corenn::cpu

@@ -49,3 +49,16 @@ void zero_pad2d_backward(int64_t n, int64_t h, int64_t w, int64_t c, int64_t top
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(zero_pad2d_forward_stub, Slot::cpu_ref,
+                       +[](const Tensor&, int64_t n, int64_t h, int64_t w, int64_t c, int64_t top,
+                           int64_t left, int64_t bh, int64_t bw, const float* x, float* y) {
+                         zero_pad2d_forward(n, h, w, c, top, left, bh, bw, x, y);
+                       });
+CORENN_REGISTER_KERNEL(zero_pad2d_backward_stub, Slot::cpu_ref,
+                       +[](const Tensor&, int64_t n, int64_t h, int64_t w, int64_t c, int64_t top,
+                           int64_t left, int64_t bh, int64_t bw, const float* dy, float* dx) {
+                         zero_pad2d_backward(n, h, w, c, top, left, bh, bw, dy, dx);
+                       });
+}  // namespace corenn::cpu

@@ -13,8 +13,8 @@
 // window (i, j) starts at (i*SH - pad_top, j*SW - pad_left) and is clipped to the image, so padded
 // cells neither win a max nor count in an average (Keras / TF semantics).
 // Layout: contiguous NHWC, so every inner loop runs along C with unit stride and is written so
-// GCC vectorizes it on the baseline ISA (4-wide SSE2). Variants: with active_isa() == avx2 max
-// pooling's per-window / per-cell loops come from pool2d_avx2.cpp instead (8 wide, max and argmax
+// GCC vectorizes it on the baseline ISA (4-wide SSE2). Variants: max pooling's per-window / per-cell
+// loops come from max_pool2d_cells_stub: with AVX2 from pool2d_avx2.cpp (8 wide, max and argmax
 // kept in registers over the whole window: 64x28x28x32 2x2 forward 1.5 -> 0.4 ms on one core);
 // the *_ref functions here are the portable path and define the contract.
 // Backward is a gather, not a scatter: each thread owns whole input rows (n, h) of dx and sums the
@@ -30,7 +30,6 @@
 #include <initializer_list>
 #include <vector>
 
-#include "core/cpu_features.h"
 #include "core/parallel.h"
 #include "ops/pool2d.h"
 
@@ -119,39 +118,15 @@ void max_grad_cell_ref(const float* dy, const int32_t* am, int64_t i_stride, int
 
 }  // namespace
 
-#ifdef CORENN_X86_64  // pool2d_avx2.cpp is compiled only on x86-64
-namespace avx2 {
-void max_pool_cell(const float* x, int64_t cell_stride, int64_t row_stride, int64_t rows,
-                   int64_t cols, int32_t first_idx, int32_t idx_row_step, int64_t nc, float* y,
-                   int32_t* am);
-void max_grad_cell(const float* dy, const int32_t* am, int64_t i_stride, int64_t j_stride,
-                   int64_t ni, int64_t nj, int32_t idx, int64_t nc, float* d);
-int64_t max_grad_row_tiled(const float* dy_row, const int32_t* am_row, int64_t w_cells, int64_t kw,
-                           int64_t ow, int32_t first_idx, int64_t nc, float* dx_row);
-}  // namespace avx2
-#endif
-
 namespace {
-// The AVX2 cells on x86-64 when active_isa() says so, else the reference cells (every CPU).
-decltype(&max_pool_cell_ref) pool_cell() {
-#ifdef CORENN_X86_64
-  if (active_isa() >= Isa::avx2) return avx2::max_pool_cell;
-#endif
-  return max_pool_cell_ref;
-}
-decltype(&max_grad_cell_ref) grad_cell() {
-#ifdef CORENN_X86_64
-  if (active_isa() >= Isa::avx2) return avx2::max_grad_cell;
-#endif
-  return max_grad_cell_ref;
-}
+constexpr MaxPoolCells kRefCells{max_pool_cell_ref, max_grad_cell_ref, nullptr};
 }  // namespace
 
 // ---- windowed pooling, forward ---------------------------------------------------------------
 
 void max_pool2d_forward(const Pool2dGeom& g, const float* x, float* y, int32_t* argmax) {
   const int64_t C = g.c;
-  const auto cell = pool_cell();
+  const auto cell = max_pool2d_cells_stub.cpu()->pool_cell;
   parallel_for(0, g.n * g.oh, grain_for(work_of({g.ow, std::min(g.kh, g.h), std::min(g.kw, g.w), C})), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const int64_t n = r / g.oh;
@@ -271,8 +246,8 @@ int64_t global_max_pool2d_first_bad_argmax(int64_t n, int64_t hw, int64_t c, con
 
 bool max_pool2d_backward(const Pool2dGeom& g, const float* dy, const int32_t* argmax, float* dx) {
   const int64_t C = g.c;
-#ifdef CORENN_X86_64
-  if (active_isa() >= Isa::avx2 && g.sh == g.kh && g.sw == g.kw && g.pad_top == 0 && g.pad_left == 0) {
+  const MaxPoolCells& cells = *max_pool2d_cells_stub.cpu();
+  if (cells.grad_row_tiled && g.sh == g.kh && g.sw == g.kw && g.pad_top == 0 && g.pad_left == 0) {
     // Windows tile the image (the usual 2x2 / 2): each input row reads one window row, no search.
     std::atomic<int64_t> routed{0};
     parallel_for(0, g.n * g.h, grain_for(g.w * C), [&](int64_t lo, int64_t hi) {
@@ -285,15 +260,14 @@ bool max_pool2d_backward(const Pool2dGeom& g, const float* dy, const int32_t* ar
           continue;
         }
         const int64_t off = (n * g.oh + i) * g.ow * C;
-        mine += avx2::max_grad_row_tiled(dy + off, argmax + off, g.w, g.kw, g.ow,
+        mine += cells.grad_row_tiled(dy + off, argmax + off, g.w, g.kw, g.ow,
                                          static_cast<int32_t>(h * g.w), C, row);
       }
       routed += mine;
     });
     return routed.load() == g.n * g.oh * g.ow * C;
   }
-#endif
-  const auto cell = grad_cell();
+  const auto cell = cells.grad_cell;
   std::vector<Span> cols(g.w);
   for (int64_t w = 0; w < g.w; ++w) cols[w] = covering(w, g.pad_left, g.kw, g.sw, g.ow);
   const int64_t per_row = work_of({g.w, C, 1 + std::min(g.kh / g.sh + 1, g.oh) * std::min(g.kw / g.sw + 1, g.ow)});
@@ -377,7 +351,7 @@ void global_avg_pool2d_forward(int64_t n, int64_t hw, int64_t c, const float* x,
 
 void global_max_pool2d_forward(int64_t n, int64_t hw, int64_t c, const float* x, float* y,
                                int32_t* argmax) {
-  const auto cell = pool_cell();
+  const auto cell = max_pool2d_cells_stub.cpu()->pool_cell;
   over_channel_blocks(n, hw, c, [&](int64_t b, int64_t c0, int64_t c1) {
     // the image as one row of hw cells
     cell(x + b * hw * c + c0, c, 0, 1, hw, 0, 0, c1 - c0, y + b * c + c0, argmax + b * c + c0);
@@ -397,7 +371,7 @@ void global_avg_pool2d_backward(int64_t n, int64_t hw, int64_t c, const float* d
 
 void global_max_pool2d_backward(int64_t n, int64_t hw, int64_t c, const float* dy,
                                 const int32_t* argmax, float* dx) {
-  const auto cell = grad_cell();
+  const auto cell = max_pool2d_cells_stub.cpu()->grad_cell;
   parallel_for(0, n * hw, grain_for(c), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const int64_t b = r / hw;  // each cell of image b is covered by the one window (b)
@@ -405,5 +379,46 @@ void global_max_pool2d_backward(int64_t n, int64_t hw, int64_t c, const float* d
     }
   });
 }
+
+// ---- registration ------------------------------------------------------------------------------
+
+CORENN_DEFINE_DISPATCH(MaxPoolCellsRef, max_pool2d_cells_stub, "max_pool2d.cells");
+CORENN_REGISTER_KERNEL(max_pool2d_cells_stub, Slot::cpu_ref, &kRefCells);
+
+CORENN_REGISTER_KERNEL(max_pool2d_forward_stub, Slot::cpu_ref,
+                       +[](const Tensor&, const Pool2dGeom& g, const float* x, float* y,
+                           int32_t* argmax) { max_pool2d_forward(g, x, y, argmax); });
+CORENN_REGISTER_KERNEL(max_pool2d_backward_stub, Slot::cpu_ref,
+                       +[](const Tensor&, const Pool2dGeom& g, const float* dy,
+                           const int32_t* argmax, float* dx) {
+                         return max_pool2d_backward(g, dy, argmax, dx);
+                       });
+CORENN_REGISTER_KERNEL(avg_pool2d_forward_stub, Slot::cpu_ref,
+                       +[](const Tensor&, const Pool2dGeom& g, const float* x, float* y) {
+                         avg_pool2d_forward(g, x, y);
+                       });
+CORENN_REGISTER_KERNEL(avg_pool2d_backward_stub, Slot::cpu_ref,
+                       +[](const Tensor&, const Pool2dGeom& g, const float* dy, float* dx) {
+                         avg_pool2d_backward(g, dy, dx);
+                       });
+CORENN_REGISTER_KERNEL(global_avg_pool2d_forward_stub, Slot::cpu_ref,
+                       +[](const Tensor&, int64_t n, int64_t hw, int64_t c, const float* x,
+                           float* y) { global_avg_pool2d_forward(n, hw, c, x, y); });
+CORENN_REGISTER_KERNEL(global_avg_pool2d_backward_stub, Slot::cpu_ref,
+                       +[](const Tensor&, int64_t n, int64_t hw, int64_t c, const float* dy,
+                           float* dx) { global_avg_pool2d_backward(n, hw, c, dy, dx); });
+CORENN_REGISTER_KERNEL(global_max_pool2d_forward_stub, Slot::cpu_ref,
+                       +[](const Tensor&, int64_t n, int64_t hw, int64_t c, const float* x,
+                           float* y, int32_t* argmax) {
+                         global_max_pool2d_forward(n, hw, c, x, y, argmax);
+                       });
+// The argmax is checked before anything is written: a bad entry would lose its gradient.
+CORENN_REGISTER_KERNEL(global_max_pool2d_backward_stub, Slot::cpu_ref,
+                       +[](const Tensor&, int64_t n, int64_t hw, int64_t c, const float* dy,
+                           const int32_t* argmax, float* dx) {
+                         const int64_t bad = global_max_pool2d_first_bad_argmax(n, hw, c, argmax);
+                         if (bad < 0) global_max_pool2d_backward(n, hw, c, dy, argmax, dx);
+                         return bad;
+                       });
 
 }  // namespace corenn::cpu

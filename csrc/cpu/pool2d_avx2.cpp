@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "ops/pool2d.h"
+
 namespace corenn::cpu::avx2 {
 
 namespace {
@@ -139,3 +141,11 @@ int64_t max_grad_row_tiled(const float* dy_row, const int32_t* am_row, int64_t w
 }
 
 }  // namespace corenn::cpu::avx2
+
+namespace corenn::cpu {
+namespace {
+constexpr MaxPoolCells kAvx2Cells{avx2::max_pool_cell, avx2::max_grad_cell,
+                                  avx2::max_grad_row_tiled};
+}  // namespace
+CORENN_REGISTER_KERNEL(max_pool2d_cells_stub, Slot::avx2, &kAvx2Cells);
+}  // namespace corenn::cpu

@@ -100,3 +100,9 @@ double regularizer_penalty(const float* w, float* grad, int64_t n, float l1, flo
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(regularizer_penalty_stub, Slot::cpu_ref,
+                       +[](const Tensor&, const float* w, float* grad, int64_t n, float l1,
+                           float l2) { return regularizer_penalty(w, grad, n, l1, l2); });
+}  // namespace corenn::cpu

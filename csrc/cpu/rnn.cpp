@@ -26,9 +26,10 @@
 // as the two column blocks). Masked steps: after the gate math of a row whose sample skips the
 // step, h (and c) are overwritten with the carried values; backward gives such a row zero
 // dgates and leaves its dh / dc as they were (restored around the product that would overwrite).
-// Variants: gate math uses the AVX2 cell kernels (rnn_avx2.cpp) for the Keras defaults (tanh with
-// sigmoid gates) on Isa::avx2, else the scalar cell kernels below, which are the reference for
-// any activation in {tanh, sigmoid, relu, linear}. The micro-kernel follows active_isa() too.
+// Variants: gate math for the Keras defaults (tanh with sigmoid gates) comes from
+// rnn_default_cells_stub (the AVX2 cell kernels of rnn_avx2.cpp under avx2), other activations run
+// the scalar cell kernels below, which are the reference for any activation in {tanh, sigmoid,
+// relu, linear}. The micro-kernel is the GEMM's, from its own stub.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -43,6 +44,8 @@
 #include "ops/rnn.h"
 
 namespace corenn::cpu {
+
+CORENN_DEFINE_DISPATCH(CellKernelsRef, rnn_default_cells_stub, "rnn.default_cells");
 
 namespace {
 
@@ -141,12 +144,10 @@ const CellKernels kRefCells{lstm_fwd_ref, lstm_bwd_ref, gru_fwd_ref,
 const CellKernels& pick_cells(const RnnProblem& p) {
   const bool defaults = p.act == RnnAct::tanh &&
                         (p.cell == RnnCell::simple || p.ract == RnnAct::sigmoid);
-#ifdef CORENN_X86_64
-  if (defaults && active_isa() >= Isa::avx2) return avx2::cell_kernels();
-#endif
-  (void)defaults;
-  return kRefCells;
+  return defaults ? *rnn_default_cells_stub.cpu() : kRefCells;
 }
+
+CORENN_REGISTER_KERNEL(rnn_default_cells_stub, Slot::cpu_ref, &kRefCells);
 
 // ---- packed recurrent weights ------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 // AVX2/FMA gate math of the recurrent cells, for the Keras defaults: activation tanh, recurrent
 // activation sigmoid. Same contract and results (to float rounding) as the scalar cell kernels of
-// rnn.cpp (see CellKernels in ops/rnn.h); compiled with -mavx2 -mfma, called only on Isa::avx2.
+// rnn.cpp (see CellKernels in ops/rnn.h); compiled with -mavx2 -mfma, registered in the avx2 slot
+// of rnn_default_cells_stub.
 //
 // Math: sigmoid8 / tanh8 from cpu/vec_math_avx2.h (accuracy there).
 #include <immintrin.h>
@@ -112,9 +113,10 @@ void simple_bwd(const float* h, const float* dh, float* dz, int64_t u, RnnAct) {
 
 }  // namespace
 
-const CellKernels& cell_kernels() {
-  static const CellKernels k{lstm_fwd, lstm_bwd, gru_fwd, gru_bwd, simple_fwd, simple_bwd};
-  return k;
-}
+namespace {
+constexpr CellKernels kAvx2Cells{lstm_fwd, lstm_bwd, gru_fwd, gru_bwd, simple_fwd, simple_bwd};
+}  // namespace
+
+CORENN_REGISTER_KERNEL(rnn_default_cells_stub, Slot::avx2, &kAvx2Cells);
 
 }  // namespace corenn::cpu::avx2

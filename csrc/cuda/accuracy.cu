@@ -110,3 +110,23 @@ int64_t binary_hits(const Tensor& like, const float* pred, const float* target, 
 }
 
 }  // namespace corenn::cuda
+
+namespace corenn {
+// per_row is a CPU-only output: the entry refuses it on other devices before it gets here.
+CORENN_REGISTER_KERNEL(sparse_categorical_hits_stub, Slot::cuda,
+                       +[](const Tensor& like, const float* pred, const void* labels,
+                           bool labels32, int64_t rows, int64_t cols, float*) {
+                         return cuda::sparse_categorical_hits(like, pred, labels, labels32, rows,
+                                                              cols);
+                       });
+CORENN_REGISTER_KERNEL(categorical_hits_stub, Slot::cuda,
+                       +[](const Tensor& like, const float* pred, const float* target,
+                           int64_t rows, int64_t cols, float*) {
+                         return cuda::categorical_hits(like, pred, target, rows, cols);
+                       });
+CORENN_REGISTER_KERNEL(binary_hits_stub, Slot::cuda,
+                       +[](const Tensor& like, const float* pred, const float* target,
+                           int64_t rows, int64_t cols, float threshold, float*) {
+                         return cuda::binary_hits(like, pred, target, rows * cols, threshold);
+                       });
+}  // namespace corenn

@@ -5,14 +5,11 @@
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "ops/accuracy.h"
 
 namespace corenn::cuda {
 
-struct Hits {
-  int64_t hits = 0;
-  int64_t bad_row = -1;  // first row whose label is out of range (sparse only)
-  int64_t bad_label = 0;
-};
+using Hits = AccuracyHits;
 
 // labels: int32 when labels32, else int64.
 Hits sparse_categorical_hits(const Tensor& like, const float* pred, const void* labels,

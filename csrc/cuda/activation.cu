@@ -212,3 +212,8 @@ void activation_backward(Activation act, const Tensor& x, const Tensor& y, const
 }
 
 }  // namespace corenn::cuda
+
+namespace corenn {
+CORENN_REGISTER_KERNEL(activation_forward_stub, Slot::cuda, cuda::activation_forward);
+CORENN_REGISTER_KERNEL(activation_backward_stub, Slot::cuda, cuda::activation_backward);
+}  // namespace corenn

@@ -207,3 +207,9 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<
 }
 
 }  // namespace corenn::cuda
+
+namespace corenn {
+CORENN_REGISTER_KERNEL(batch_norm_forward_train_stub, Slot::cuda, cuda::batch_norm_forward_train);
+CORENN_REGISTER_KERNEL(batch_norm_forward_infer_stub, Slot::cuda, cuda::batch_norm_forward_infer);
+CORENN_REGISTER_KERNEL(batch_norm_backward_stub, Slot::cuda, cuda::batch_norm_backward);
+}  // namespace corenn

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "core/tensor.h"
+#include "ops/batch_norm.h"
 
 namespace corenn::cuda {
 

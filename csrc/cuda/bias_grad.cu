@@ -44,3 +44,8 @@ void bias_grad(const Tensor& dy, const Tensor& db) {
 }
 
 }  // namespace corenn::cuda
+
+namespace corenn {
+CORENN_REGISTER_KERNEL(bias_grad_stub, Slot::cuda,
+                       static_cast<BiasGradFn>(&cuda::bias_grad));
+}  // namespace corenn

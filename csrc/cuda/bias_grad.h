@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "ops/bias_grad.h"
 
 namespace corenn::cuda {
 

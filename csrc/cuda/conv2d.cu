@@ -120,3 +120,11 @@ void conv2d_relu_max_pool2d_forward(const Tensor& like, const Conv2dGeometry& g,
 }
 
 }  // namespace corenn::cuda
+
+namespace corenn {
+CORENN_REGISTER_KERNEL(conv2d_forward_stub, Slot::cuda, cuda::conv2d_forward);
+CORENN_REGISTER_KERNEL(conv2d_backward_data_stub, Slot::cuda, cuda::conv2d_backward_data);
+CORENN_REGISTER_KERNEL(conv2d_backward_weights_stub, Slot::cuda, cuda::conv2d_backward_weights);
+CORENN_REGISTER_KERNEL(conv2d_relu_max_pool2d_forward_stub, Slot::cuda,
+                       cuda::conv2d_relu_max_pool2d_forward);
+}  // namespace corenn

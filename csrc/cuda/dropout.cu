@@ -45,3 +45,8 @@ void dropout_backward(const Tensor& dy, const Tensor& mask, const Tensor& dx) {
 }
 
 }  // namespace corenn::cuda
+
+namespace corenn {
+CORENN_REGISTER_KERNEL(dropout_forward_stub, Slot::cuda, cuda::dropout_forward);
+CORENN_REGISTER_KERNEL(dropout_backward_stub, Slot::cuda, cuda::dropout_backward);
+}  // namespace corenn

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "ops/dropout.h"
 
 namespace corenn::cuda {
 

@@ -115,3 +115,8 @@ void embedding_backward(const Tensor& indices, const Tensor& dy, const Tensor& d
 }
 
 }  // namespace corenn::cuda
+
+namespace corenn {
+CORENN_REGISTER_KERNEL(embedding_forward_stub, Slot::cuda, cuda::embedding_forward);
+CORENN_REGISTER_KERNEL(embedding_backward_stub, Slot::cuda, cuda::embedding_backward);
+}  // namespace corenn

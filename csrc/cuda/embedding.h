@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/tensor.h"
+#include "ops/embedding.h"
 
 namespace corenn::cuda {
 

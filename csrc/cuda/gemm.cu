@@ -29,3 +29,7 @@ void sgemm(const Tensor& like, bool trans_a, bool trans_b, int64_t m, int64_t n,
 }
 
 }  // namespace corenn::cuda
+
+namespace corenn {
+CORENN_REGISTER_KERNEL(sgemm_stub, Slot::cuda, cuda::sgemm);
+}  // namespace corenn

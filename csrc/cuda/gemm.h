@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "ops/gemm.h"
 
 namespace corenn::cuda {
 

@@ -185,3 +185,7 @@ cpu::LossResult loss_forward(const cpu::LossProblem& pb, const Tensor& like) {
 }
 
 }  // namespace corenn::cuda
+
+namespace corenn {
+CORENN_REGISTER_KERNEL(loss_forward_stub, Slot::cuda, cuda::loss_forward);
+}  // namespace corenn

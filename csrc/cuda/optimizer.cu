@@ -268,3 +268,10 @@ void adagrad_update(const TensorList& params, const TensorList& grads,
 }
 
 }  // namespace corenn::cuda
+
+namespace corenn {
+CORENN_REGISTER_KERNEL(sgd_update_stub, Slot::cuda, cuda::sgd_update);
+CORENN_REGISTER_KERNEL(adam_update_stub, Slot::cuda, cuda::adam_update);
+CORENN_REGISTER_KERNEL(rmsprop_update_stub, Slot::cuda, cuda::rmsprop_update);
+CORENN_REGISTER_KERNEL(adagrad_update_stub, Slot::cuda, cuda::adagrad_update);
+}  // namespace corenn

@@ -51,3 +51,8 @@ void zero_pad2d_backward(const Tensor& like, int64_t n, int64_t h, int64_t w, in
 }
 
 }  // namespace corenn::cuda
+
+namespace corenn {
+CORENN_REGISTER_KERNEL(zero_pad2d_forward_stub, Slot::cuda, cuda::zero_pad2d_forward);
+CORENN_REGISTER_KERNEL(zero_pad2d_backward_stub, Slot::cuda, cuda::zero_pad2d_backward);
+}  // namespace corenn

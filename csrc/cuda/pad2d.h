@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "ops/pad2d.h"
 
 namespace corenn::cuda {
 

@@ -195,3 +195,26 @@ void global_max_pool2d_backward(const Tensor& like, int64_t n, int64_t hw, int64
 }
 
 }  // namespace corenn::cuda
+
+namespace corenn {
+CORENN_REGISTER_KERNEL(max_pool2d_forward_stub, Slot::cuda, cuda::max_pool2d_forward);
+// The CUDA backward does not verify the argmax (as before the dispatch table): it vouches.
+CORENN_REGISTER_KERNEL(max_pool2d_backward_stub, Slot::cuda,
+                       +[](const Tensor& like, const Pool2dGeom& g, const float* dy,
+                           const int32_t* argmax, float* dx) {
+                         cuda::max_pool2d_backward(like, g, dy, argmax, dx);
+                         return true;
+                       });
+CORENN_REGISTER_KERNEL(avg_pool2d_forward_stub, Slot::cuda, cuda::avg_pool2d_forward);
+CORENN_REGISTER_KERNEL(avg_pool2d_backward_stub, Slot::cuda, cuda::avg_pool2d_backward);
+CORENN_REGISTER_KERNEL(global_avg_pool2d_forward_stub, Slot::cuda, cuda::global_avg_pool2d_forward);
+CORENN_REGISTER_KERNEL(global_avg_pool2d_backward_stub, Slot::cuda,
+                       cuda::global_avg_pool2d_backward);
+CORENN_REGISTER_KERNEL(global_max_pool2d_forward_stub, Slot::cuda, cuda::global_max_pool2d_forward);
+CORENN_REGISTER_KERNEL(global_max_pool2d_backward_stub, Slot::cuda,
+                       +[](const Tensor& like, int64_t n, int64_t hw, int64_t c, const float* dy,
+                           const int32_t* argmax, float* dx) -> int64_t {
+                         cuda::global_max_pool2d_backward(like, n, hw, c, dy, argmax, dx);
+                         return -1;
+                       });
+}  // namespace corenn

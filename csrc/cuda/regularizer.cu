@@ -56,3 +56,7 @@ double regularizer_penalty(const Tensor& like, const float* w, float* grad, int6
 }
 
 }  // namespace corenn::cuda
+
+namespace corenn {
+CORENN_REGISTER_KERNEL(regularizer_penalty_stub, Slot::cuda, cuda::regularizer_penalty);
+}  // namespace corenn

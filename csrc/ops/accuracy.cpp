@@ -3,11 +3,13 @@
 
 #include "ops/elementwise_common.h"
 #include "ops/loss.h"
-#ifdef CORENN_WITH_CUDA
-#include "cuda/accuracy.h"
-#endif
 
 namespace corenn {
+
+CORENN_DEFINE_DISPATCH(SparseCategoricalHitsFn, sparse_categorical_hits_stub,
+                       "sparse_categorical_hits");
+CORENN_DEFINE_DISPATCH(CategoricalHitsFn, categorical_hits_stub, "categorical_hits");
+CORENN_DEFINE_DISPATCH(BinaryHitsFn, binary_hits_stub, "binary_hits");
 
 namespace {
 
@@ -45,22 +47,12 @@ void check_labels(const char* op, const Tensor& y_pred, const Tensor& y_true, co
 
 int64_t sparse_categorical(const char* op, const Tensor& y_pred, const Tensor& y_true, float* per_row) {
   check_labels(op, y_pred, y_true, "sparse_categorical");
-#ifdef CORENN_WITH_CUDA
-  if (!y_pred.device().is_cpu()) {
-    const cuda::Hits h = cuda::sparse_categorical_hits(y_pred, y_pred.data<float>(), y_true.raw_data(),
-                                                       y_true.dtype() == DType::int32,
-                                                       y_pred.rows(), y_pred.cols());
-    CORENN_CHECK(h.bad_row < 0, op, ": label ", h.bad_label, " at row ", h.bad_row,
-                 " is out of range for ", y_pred.cols(), " classes");
-    return h.hits;
-  }
-#endif
-  const float* p = y_pred.data<float>();
-  const int64_t r = y_true.dtype() == DType::int32
-      ? cpu::sparse_categorical_hits(p, y_true.data<int32_t>(), y_pred.rows(), y_pred.cols(), per_row)
-      : cpu::sparse_categorical_hits(p, y_true.data<int64_t>(), y_pred.rows(), y_pred.cols(), per_row);
-  if (r < 0) throw_bad_label(op, y_pred, y_true, r);
-  return r;
+  const AccuracyHits h = sparse_categorical_hits_stub(y_pred.device())(
+      y_pred, y_pred.data<float>(), y_true.raw_data(), y_true.dtype() == DType::int32,
+      y_pred.rows(), y_pred.cols(), per_row);
+  CORENN_CHECK(h.bad_row < 0, op, ": label ", h.bad_label, " at row ", h.bad_row,
+               " is out of range for ", y_pred.cols(), " classes");
+  return h.hits;
 }
 
 }  // namespace
@@ -76,9 +68,6 @@ int64_t accuracy_count(const std::string& kind, const Tensor& y_pred, const Tens
   check_defined(op, "y_true", y_true);
   check_min_dim(op, "y_pred", y_pred, 1);
   check_same_device(op, "y_pred", y_pred, "y_true", y_true);
-#ifndef CORENN_WITH_CUDA
-  check_cpu(op, "y_pred", y_pred);
-#endif
   float* rows_out = nullptr;
   if (per_row) {
     check_cpu(op, "y_pred", y_pred);
@@ -127,21 +116,14 @@ int64_t accuracy_count(const std::string& kind, const Tensor& y_pred, const Tens
   CORENN_CHECK_TYPE(y_true.dtype() == DType::float32, op, ": y_true must be float32 for kind '",
                     kind, "', got ", dtype_name(y_true.dtype()), "; use .astype('float32')");
   if (y_pred.numel() == 0) return 0;
-#ifdef CORENN_WITH_CUDA
-  if (!y_pred.device().is_cpu() && !rows_out) {
-    if (kind == "categorical")
-      return cuda::categorical_hits(y_pred, y_pred.data<float>(), y_true.data<float>(),
-                                    y_pred.rows(), y_pred.cols());
-    return cuda::binary_hits(y_pred, y_pred.data<float>(), y_true.data<float>(), y_pred.numel(),
-                             static_cast<float>(threshold));
-  }
-#endif
   if (kind == "categorical") {
-    return cpu::categorical_hits(y_pred.data<float>(), y_true.data<float>(), y_pred.rows(), y_pred.cols(),
-                                 rows_out);
+    return categorical_hits_stub(y_pred.device())(y_pred, y_pred.data<float>(),
+                                                  y_true.data<float>(), y_pred.rows(),
+                                                  y_pred.cols(), rows_out);
   }
-  return cpu::binary_hits(y_pred.data<float>(), y_true.data<float>(), y_pred.rows(), y_pred.cols(),
-                          static_cast<float>(threshold), rows_out);
+  return binary_hits_stub(y_pred.device())(y_pred, y_pred.data<float>(), y_true.data<float>(),
+                                           y_pred.rows(), y_pred.cols(),
+                                           static_cast<float>(threshold), rows_out);
 }
 
 std::vector<double> confusion_counts(const Tensor& y_pred, const Tensor& y_true,

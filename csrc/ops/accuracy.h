@@ -6,9 +6,29 @@
 #include <string>
 #include <vector>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
+
+// The counting kernels behind accuracy_count (cpu/accuracy.cpp: cpu_ref, cuda/accuracy.cu: cuda).
+// pred is (rows, cols); per_row (CPU only) may be null. bad_row >= 0 flags the first row whose
+// label lies outside [0, cols) (sparse only), bad_label is that label.
+struct AccuracyHits {
+  int64_t hits = 0;
+  int64_t bad_row = -1;
+  int64_t bad_label = 0;
+};
+using SparseCategoricalHitsFn = AccuracyHits (*)(const Tensor& like, const float* pred,
+                                                 const void* labels, bool labels32, int64_t rows,
+                                                 int64_t cols, float* per_row);
+using CategoricalHitsFn = int64_t (*)(const Tensor& like, const float* pred, const float* target,
+                                      int64_t rows, int64_t cols, float* per_row);
+using BinaryHitsFn = int64_t (*)(const Tensor& like, const float* pred, const float* target,
+                                 int64_t rows, int64_t cols, float threshold, float* per_row);
+CORENN_DECLARE_DISPATCH(SparseCategoricalHitsFn, sparse_categorical_hits_stub);
+CORENN_DECLARE_DISPATCH(CategoricalHitsFn, categorical_hits_stub);
+CORENN_DECLARE_DISPATCH(BinaryHitsFn, binary_hits_stub);
 
 // kind: 'sparse_categorical' | 'categorical' | 'binary' | 'top_k' | 'sparse_top_k' (see
 // ops.accuracy_count). y_pred is seen as (rows, C). per_row, when given ((rows,) float32, CPU),

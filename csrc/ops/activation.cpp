@@ -2,11 +2,11 @@
 #include "ops/activation.h"
 
 #include "ops/elementwise_common.h"
-#ifdef CORENN_WITH_CUDA
-#include "cuda/activation.h"
-#endif
 
 namespace corenn {
+
+CORENN_DEFINE_DISPATCH(ActivationForwardFn, activation_forward_stub, "activation_forward");
+CORENN_DEFINE_DISPATCH(ActivationBackwardFn, activation_backward_stub, "activation_backward");
 
 namespace {
 
@@ -46,11 +46,7 @@ void activation_forward(const std::string& kind, const Tensor& x, const Tensor& 
   check_same_device(op, "x", x, "y", y);
   check_same_or_disjoint(op, "x", x, "y", y);
   if (x.numel() == 0) return;
-#ifdef CORENN_WITH_CUDA
-  if (!x.device().is_cpu()) return cuda::activation_forward(act, x, y, alpha);
-#endif
-  check_cpu(op, "x", x);
-  cpu::activation_forward(act, x.data<float>(), y.data<float>(), x.rows(), x.cols(), alpha);
+  activation_forward_stub(x.device())(act, x, y, alpha);
 }
 
 void activation_backward(const std::string& kind, const Tensor& x, const Tensor& y,
@@ -72,12 +68,7 @@ void activation_backward(const std::string& kind, const Tensor& x, const Tensor&
   check_same_or_disjoint(op, "dx", dx, "x", x);
   check_same_or_disjoint(op, "dx", dx, "y", y);
   if (dy.numel() == 0) return;
-#ifdef CORENN_WITH_CUDA
-  if (!dy.device().is_cpu()) return cuda::activation_backward(act, x, y, dy, dx, alpha);
-#endif
-  check_cpu(op, "dy", dy);
-  cpu::activation_backward(act, x.data<float>(), y.data<float>(), dy.data<float>(),
-                           dx.data<float>(), dy.rows(), dy.cols(), alpha);
+  activation_backward_stub(dy.device())(act, x, y, dy, dx, alpha);
 }
 
 }  // namespace corenn

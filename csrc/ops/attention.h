@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -51,15 +52,16 @@ void masked_softmax_forward(const SoftmaxProblem& p, const float* scores, float*
 void masked_softmax_backward(const SoftmaxProblem& p, const float* probs, const float* dprobs,
                              float* dscores, float rate, const float* dropped);
 
-#ifdef CORENN_X86_64  // cpu/attention_avx2.cpp is compiled only on x86-64
-namespace avx2 {
-// One row with at least one allowed entry: row holds scale * s, -inf where masked, and mx its
-// max; out[j] = exp(row[j] - mx) / sum, exactly 0 where row[j] is -inf. out may be row.
-void softmax_row(const float* row, float* out, int64_t n, float mx);
-// out[j] = scale * p[j] * (g[j] - sum_k p[k] g[k]).
-void softmax_grad_row(const float* p, const float* g, float* out, int64_t n, float scale);
-}  // namespace avx2
-#endif
+// The row kernels of the masked softmax, per ISA (cpu/attention.cpp: cpu_ref,
+// cpu/attention_avx2.cpp: avx2). softmax_row: one row with at least one allowed entry: row holds
+// scale * s, -inf where masked, and mx its max; out[j] = exp(row[j] - mx) / sum, exactly 0 where
+// row[j] is -inf; out may be row. softmax_grad_row: out[j] = scale * p[j] * (g[j] - sum_k p[k] g[k]).
+struct SoftmaxRowKernels {
+  void (*softmax_row)(const float* row, float* out, int64_t n, float mx);
+  void (*softmax_grad_row)(const float* p, const float* g, float* out, int64_t n, float scale);
+};
+using SoftmaxRowKernelsRef = const SoftmaxRowKernels*;
+CORENN_DECLARE_DISPATCH(SoftmaxRowKernelsRef, attention_softmax_rows_stub);
 
 }  // namespace cpu
 

@@ -3,14 +3,16 @@
 #include "ops/batch_norm.h"
 
 #include <cmath>
-#include <vector>
 
 #include "ops/elementwise_common.h"
-#ifdef CORENN_WITH_CUDA
-#include "cuda/batch_norm.h"
-#endif
 
 namespace corenn {
+
+CORENN_DEFINE_DISPATCH(BatchNormForwardTrainFn, batch_norm_forward_train_stub,
+                       "batch_norm_forward_train");
+CORENN_DEFINE_DISPATCH(BatchNormForwardInferFn, batch_norm_forward_infer_stub,
+                       "batch_norm_forward_infer");
+CORENN_DEFINE_DISPATCH(BatchNormBackwardFn, batch_norm_backward_stub, "batch_norm_backward");
 
 namespace {
 
@@ -34,19 +36,6 @@ void check_input(const char* op, const Tensor& x) {
 
 void check_epsilon(const char* op, double epsilon) {
   CORENN_CHECK(std::isfinite(epsilon) && epsilon > 0.0, op, ": epsilon must be > 0, got ", epsilon);
-}
-
-const float* ptr(const std::optional<Tensor>& t) { return t ? t->data<float>() : nullptr; }
-
-// scale = gamma * inv_std, shift = beta (missing gamma = 1, missing beta = 0).
-void affine(int64_t cols, const float* gamma, const float* beta, const float* inv_std,
-            std::vector<float>& scale, std::vector<float>& shift) {
-  scale.resize(cols);
-  shift.resize(cols);
-  for (int64_t c = 0; c < cols; ++c) {
-    scale[c] = (gamma ? gamma[c] : 1.0f) * inv_std[c];
-    shift[c] = beta ? beta[c] : 0.0f;
-  }
 }
 
 }  // namespace
@@ -82,35 +71,8 @@ void batch_norm_forward_train(const Tensor& x, const std::optional<Tensor>& gamm
   check_no_alias(op, "y", y, "inv_std", inv_std);
   check_no_alias(op, "x", x, "mean", mean);
   check_no_alias(op, "x", x, "inv_std", inv_std);
-#ifdef CORENN_WITH_CUDA
-  if (!x.device().is_cpu())
-    return cuda::batch_norm_forward_train(x, gamma, beta, y, mean, inv_std, moving_mean, moving_var,
-                                          momentum, epsilon);
-#endif
-  check_cpu(op, "x", x);
-
-  const int64_t rows = x.rows(), cols = x.cols();
-  std::vector<double> m(cols), v(cols);
-  cpu::batch_norm_stats(x.data<float>(), rows, cols, m.data(), v.data());
-  float* mean_p = mean.data<float>();
-  float* inv_p = inv_std.data<float>();
-  for (int64_t c = 0; c < cols; ++c) {
-    mean_p[c] = static_cast<float>(m[c]);
-    inv_p[c] = static_cast<float>(1.0 / std::sqrt(v[c] + epsilon));
-  }
-  std::vector<float> scale, shift;
-  affine(cols, ptr(gamma), ptr(beta), inv_p, scale, shift);
-  cpu::batch_norm_apply(x.data<float>(), y.data<float>(), rows, cols, mean_p, scale.data(),
-                        shift.data());
-  if (moving_mean) {  // after y: x may be y, the statistics are already taken
-    float* mm = moving_mean->data<float>();
-    float* mv = moving_var->data<float>();
-    const float keep = static_cast<float>(momentum), take = static_cast<float>(1.0 - momentum);
-    for (int64_t c = 0; c < cols; ++c) {
-      mm[c] = mm[c] * keep + static_cast<float>(m[c]) * take;
-      mv[c] = mv[c] * keep + static_cast<float>(v[c]) * take;
-    }
-  }
+  batch_norm_forward_train_stub(x.device())(x, gamma, beta, y, mean, inv_std, moving_mean,
+                                            moving_var, momentum, epsilon);
 }
 
 void batch_norm_forward_infer(const Tensor& x, const std::optional<Tensor>& gamma,
@@ -128,23 +90,7 @@ void batch_norm_forward_infer(const Tensor& x, const std::optional<Tensor>& gamm
   check_channels(op, "moving_var", moving_var, x);
   check_writable(op, "y", y);
   check_epsilon(op, epsilon);
-#ifdef CORENN_WITH_CUDA
-  if (!x.device().is_cpu())
-    return cuda::batch_norm_forward_infer(x, gamma, beta, moving_mean, moving_var, y, epsilon);
-#endif
-  check_cpu(op, "x", x);
-  const int64_t cols = x.cols();
-  const float* mv = moving_var.data<float>();
-  std::vector<float> inv(cols);
-  for (int64_t c = 0; c < cols; ++c) {
-    CORENN_CHECK(mv[c] + epsilon > 0.0, op, ": moving_var[", c, "] + epsilon must be > 0, got ",
-                 mv[c] + epsilon);
-    inv[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(mv[c]) + epsilon));
-  }
-  std::vector<float> scale, shift;
-  affine(cols, ptr(gamma), ptr(beta), inv.data(), scale, shift);
-  cpu::batch_norm_apply(x.data<float>(), y.data<float>(), x.rows(), cols, moving_mean.data<float>(),
-                        scale.data(), shift.data());
+  batch_norm_forward_infer_stub(x.device())(x, gamma, beta, moving_mean, moving_var, y, epsilon);
 }
 
 void batch_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<Tensor>& gamma,
@@ -174,39 +120,7 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<
     check_no_alias(op, "dx", *dx, "inv_std", inv_std);
   }
   if (dgamma && dbeta) check_no_alias(op, "dgamma", *dgamma, "dbeta", *dbeta);
-#ifdef CORENN_WITH_CUDA
-  if (!x.device().is_cpu())
-    return cuda::batch_norm_backward(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta, training);
-#endif
-  check_cpu(op, "x", x);
-
-  const int64_t rows = x.rows(), cols = x.cols();
-  const bool need_sums = dgamma || dbeta || (dx && training);
-  std::vector<double> sum_dy(cols, 0.0), sum_dyxhat(cols, 0.0);
-  if (need_sums) {
-    cpu::batch_norm_grad_sums(dy.data<float>(), x.data<float>(), rows, cols, mean.data<float>(),
-                              inv_std.data<float>(), sum_dy.data(), sum_dyxhat.data());
-  }
-  if (dx) {
-    const float* g = ptr(gamma);
-    const float* inv = inv_std.data<float>();
-    std::vector<float> scale(cols), mean_dy(cols, 0.0f), mean_dyxhat(cols, 0.0f);
-    for (int64_t c = 0; c < cols; ++c) {
-      scale[c] = (g ? g[c] : 1.0f) * inv[c];
-      if (training) {
-        mean_dy[c] = static_cast<float>(sum_dy[c] / rows);
-        mean_dyxhat[c] = static_cast<float>(sum_dyxhat[c] / rows);
-      }
-    }
-    cpu::batch_norm_input_grad(dy.data<float>(), x.data<float>(), dx->data<float>(), rows, cols,
-                               mean.data<float>(), inv, scale.data(), mean_dy.data(),
-                               mean_dyxhat.data());
-  }
-  // written last: dgamma / dbeta may not alias dy or x, but nothing above reads them
-  for (int64_t c = 0; c < cols; ++c) {
-    if (dgamma) dgamma->data<float>()[c] = static_cast<float>(sum_dyxhat[c]);
-    if (dbeta) dbeta->data<float>()[c] = static_cast<float>(sum_dy[c]);
-  }
+  batch_norm_backward_stub(x.device())(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta, training);
 }
 
 }  // namespace corenn

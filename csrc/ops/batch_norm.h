@@ -16,9 +16,31 @@
 #include <cstdint>
 #include <optional>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
+
+// Kernels behind the entries, same arguments (validated): cpu/batch_norm.cpp (cpu_ref; its passes
+// run per-ISA loops of its own stub, "batch_norm.loops"), cuda/batch_norm.cu (cuda).
+using BatchNormForwardTrainFn = void (*)(const Tensor& x, const std::optional<Tensor>& gamma,
+                                         const std::optional<Tensor>& beta, const Tensor& y,
+                                         const Tensor& mean, const Tensor& inv_std,
+                                         const std::optional<Tensor>& moving_mean,
+                                         const std::optional<Tensor>& moving_var, double momentum,
+                                         double epsilon);
+using BatchNormForwardInferFn = void (*)(const Tensor& x, const std::optional<Tensor>& gamma,
+                                         const std::optional<Tensor>& beta,
+                                         const Tensor& moving_mean, const Tensor& moving_var,
+                                         const Tensor& y, double epsilon);
+using BatchNormBackwardFn = void (*)(const Tensor& dy, const Tensor& x,
+                                     const std::optional<Tensor>& gamma, const Tensor& mean,
+                                     const Tensor& inv_std, const std::optional<Tensor>& dx,
+                                     const std::optional<Tensor>& dgamma,
+                                     const std::optional<Tensor>& dbeta, bool training);
+CORENN_DECLARE_DISPATCH(BatchNormForwardTrainFn, batch_norm_forward_train_stub);
+CORENN_DECLARE_DISPATCH(BatchNormForwardInferFn, batch_norm_forward_infer_stub);
+CORENN_DECLARE_DISPATCH(BatchNormBackwardFn, batch_norm_backward_stub);
 
 // x, y (..., C); gamma, beta, mean, inv_std, moving_* (C,). mean and inv_std are written.
 void batch_norm_forward_train(const Tensor& x, const std::optional<Tensor>& gamma,

@@ -2,11 +2,10 @@
 #include "ops/bias_grad.h"
 
 #include "ops/elementwise_common.h"
-#ifdef CORENN_WITH_CUDA
-#include "cuda/bias_grad.h"
-#endif
 
 namespace corenn {
+
+CORENN_DEFINE_DISPATCH(BiasGradFn, bias_grad_stub, "bias_grad");
 
 void bias_grad(const Tensor& dy, const Tensor& db) {
   const char* op = "bias_grad";
@@ -20,11 +19,7 @@ void bias_grad(const Tensor& dy, const Tensor& db) {
   check_same_device(op, "dy", dy, "db", db);
   check_no_alias(op, "dy", dy, "db", db);
   if (db.numel() == 0) return;
-#ifdef CORENN_WITH_CUDA
-  if (!dy.device().is_cpu()) return cuda::bias_grad(dy, db);
-#endif
-  check_cpu(op, "dy", dy);
-  cpu::bias_grad(dy.data<float>(), db.data<float>(), dy.rows(), dy.cols());
+  bias_grad_stub(dy.device())(dy, dy.data<float>(), db.data<float>(), dy.rows(), dy.cols());
 }
 
 }  // namespace corenn

@@ -9,11 +9,24 @@
 #include "core/check.h"
 #include "ops/bias_grad.h"
 #include "ops/pool2d.h"
-#ifdef CORENN_WITH_CUDA
-#include "cuda/conv2d.h"
-#endif
 
 namespace corenn {
+
+CORENN_DEFINE_DISPATCH(Conv2dForwardFn, conv2d_forward_stub, "conv2d_forward");
+CORENN_DEFINE_DISPATCH(Conv2dBackwardDataFn, conv2d_backward_data_stub, "conv2d_backward_data");
+CORENN_DEFINE_DISPATCH(Conv2dBackwardWeightsFn, conv2d_backward_weights_stub,
+                       "conv2d_backward_weights");
+CORENN_DEFINE_DISPATCH(Conv2dReluMaxPoolForwardFn, conv2d_relu_max_pool2d_forward_stub,
+                       "conv2d_relu_max_pool2d_forward");
+CORENN_DEFINE_DISPATCH(Conv2dReluMaxPoolBackwardWeightsFn,
+                       conv2d_relu_max_pool2d_backward_weights_stub,
+                       "conv2d_relu_max_pool2d_backward_weights");
+CORENN_DEFINE_DISPATCH(Conv2dTransposeForwardFn, conv2d_transpose_forward_stub,
+                       "conv2d_transpose_forward");
+CORENN_DEFINE_DISPATCH(Conv2dBackwardDataFn, conv2d_transpose_backward_data_stub,
+                       "conv2d_transpose_backward_data");
+CORENN_DEFINE_DISPATCH(Conv2dTransposeBackwardWeightsFn, conv2d_transpose_backward_weights_stub,
+                       "conv2d_transpose_backward_weights");
 
 namespace {
 
@@ -132,12 +145,6 @@ Conv2dGeometry pooled_conv_geometry(const char* op, const Tensor& x, const char*
   return g;
 }
 
-void require_cpu(const char* op, const Tensor& t) {
-  if (!t.device().is_cpu())
-    throw NotImplementedError(std::string(op) + ": no kernel for device " + t.device().str() +
-                              " in this build");
-}
-
 }  // namespace
 
 void conv2d_forward(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bias,
@@ -157,15 +164,9 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const std::optional<Tensor
   }
   check_no_alias(op, "y", y, "x", x);
   check_no_alias(op, "y", y, "w", w);
-#ifdef CORENN_WITH_CUDA
-  if (!x.device().is_cpu())
-    return cuda::conv2d_forward(x, g, x.data<float>(), w.data<float>(),
-                                bias ? bias->data<float>() : nullptr, y.data<float>(),
-                                activation == "relu");
-#endif
-  require_cpu(op, x);
-  cpu::conv2d_forward(g, x.data<float>(), w.data<float>(), bias ? bias->data<float>() : nullptr,
-                      y.data<float>(), activation == "relu");
+  conv2d_forward_stub(x.device())(x, g, x.data<float>(), w.data<float>(),
+                                  bias ? bias->data<float>() : nullptr, y.data<float>(),
+                                  activation == "relu");
 }
 
 void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, int64_t stride_h,
@@ -177,12 +178,8 @@ void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, i
   check_writable(op, "dx", dx);
   check_no_alias(op, "dx", dx, "dy", dy);
   check_no_alias(op, "dx", dx, "w", w);
-#ifdef CORENN_WITH_CUDA
-  if (!dx.device().is_cpu())
-    return cuda::conv2d_backward_data(dx, g, dy.data<float>(), w.data<float>(), dx.data<float>());
-#endif
-  require_cpu(op, dx);
-  cpu::conv2d_backward_data(g, dy.data<float>(), w.data<float>(), dx.data<float>());
+  conv2d_backward_data_stub(dx.device())(dx, g, dy.data<float>(), w.data<float>(),
+                                        dx.data<float>());
 }
 
 void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw,
@@ -201,14 +198,8 @@ void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw
   }
   check_no_alias(op, "dw", dw, "x", x);
   check_no_alias(op, "dw", dw, "dy", dy);
-#ifdef CORENN_WITH_CUDA
-  if (!x.device().is_cpu())
-    return cuda::conv2d_backward_weights(x, g, x.data<float>(), dy.data<float>(), dw.data<float>(),
-                                         db ? db->data<float>() : nullptr);
-#endif
-  require_cpu(op, x);
-  cpu::conv2d_backward_weights(g, x.data<float>(), dy.data<float>(), dw.data<float>(),
-                               db ? db->data<float>() : nullptr);
+  conv2d_backward_weights_stub(x.device())(x, g, x.data<float>(), dy.data<float>(),
+                                           dw.data<float>(), db ? db->data<float>() : nullptr);
 }
 
 void conv2d_relu_max_pool2d_forward(const Tensor& x, const Tensor& w,
@@ -234,16 +225,9 @@ void conv2d_relu_max_pool2d_forward(const Tensor& x, const Tensor& w,
   }
   check_no_alias(op, "y", y, "x", x);
   check_no_alias(op, "y", y, "w", w);
-#ifdef CORENN_WITH_CUDA
-  if (!x.device().is_cpu())
-    return cuda::conv2d_relu_max_pool2d_forward(x, g, x.data<float>(), w.data<float>(),
-                                                bias ? bias->data<float>() : nullptr,
-                                                y.data<float>(), argmax.data<int32_t>());
-#endif
-  require_cpu(op, x);
-  cpu::conv2d_relu_max_pool2d_forward(g, x.data<float>(), w.data<float>(),
-                                      bias ? bias->data<float>() : nullptr, y.data<float>(),
-                                      argmax.data<int32_t>());
+  conv2d_relu_max_pool2d_forward_stub(x.device())(x, g, x.data<float>(), w.data<float>(),
+                                                  bias ? bias->data<float>() : nullptr,
+                                                  y.data<float>(), argmax.data<int32_t>());
 }
 
 void conv2d_relu_max_pool2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& y,
@@ -276,9 +260,8 @@ void conv2d_relu_max_pool2d_backward_weights(const Tensor& x, const Tensor& dy, 
     check_no_alias(op, "dw", dw, name, *t);
     if (db) check_no_alias(op, "db", *db, name, *t);
   }
-  require_cpu(op, x);
-  const bool all_found = cpu::conv2d_relu_max_pool2d_backward_weights(
-      g, x.data<float>(), dy.data<float>(), y.data<float>(), argmax.data<int32_t>(), dw.data<float>(),
+  const bool all_found = conv2d_relu_max_pool2d_backward_weights_stub(x.device())(
+      x, g, x.data<float>(), dy.data<float>(), y.data<float>(), argmax.data<int32_t>(), dw.data<float>(),
       db ? db->data<float>() : nullptr);
   // The kernel notices a winner outside its window for free; only then is the entry searched for
   // (the argmax is the 2x2 / 2 max pooling's over the (conv_oh, conv_ow) conv output).
@@ -317,9 +300,8 @@ void conv2d_transpose_forward(const Tensor& x, const Tensor& w, const std::optio
   }
   check_no_alias(op, "y", y, "x", x);
   check_no_alias(op, "y", y, "w", w);
-  require_cpu(op, x);
-  cpu::conv2d_backward_data(g, x.data<float>(), w.data<float>(), y.data<float>());
-  if (bias) cpu::add_bias_rows(y.data<float>(), bias->data<float>(), g.n * g.h * g.w, g.cin);
+  conv2d_transpose_forward_stub(x.device())(x, g, x.data<float>(), w.data<float>(),
+                                            bias ? bias->data<float>() : nullptr, y.data<float>());
 }
 
 void conv2d_transpose_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx,
@@ -332,8 +314,8 @@ void conv2d_transpose_backward_data(const Tensor& dy, const Tensor& w, const Ten
   check_writable(op, "dx", dx);
   check_no_alias(op, "dx", dx, "dy", dy);
   check_no_alias(op, "dx", dx, "w", w);
-  require_cpu(op, dy);
-  cpu::conv2d_forward(g, dy.data<float>(), w.data<float>(), nullptr, dx.data<float>(), false);
+  conv2d_transpose_backward_data_stub(dy.device())(dy, g, dy.data<float>(), w.data<float>(),
+                                                  dx.data<float>());
 }
 
 void conv2d_transpose_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw,
@@ -355,9 +337,9 @@ void conv2d_transpose_backward_weights(const Tensor& x, const Tensor& dy, const 
   }
   check_no_alias(op, "dw", dw, "x", x);
   check_no_alias(op, "dw", dw, "dy", dy);
-  require_cpu(op, x);
-  cpu::conv2d_backward_weights(g, dy.data<float>(), x.data<float>(), dw.data<float>(), nullptr);
-  if (db) cpu::bias_grad(dy.data<float>(), db->data<float>(), g.n * g.h * g.w, g.cin);
+  conv2d_transpose_backward_weights_stub(x.device())(x, g, x.data<float>(), dy.data<float>(),
+                                                     dw.data<float>(),
+                                                     db ? db->data<float>() : nullptr);
 }
 
 std::vector<std::string> conv2d_algorithms(const Conv2dGeometry& g) {

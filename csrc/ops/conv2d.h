@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -121,5 +122,40 @@ void add_bias_rows(float* y, const float* bias, int64_t rows, int64_t cols);
 void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
                              float* db);
 }  // namespace cpu
+
+// ---- kernels (dispatch table) -------------------------------------------------------------------
+// cpu/conv2d.cpp (cpu_ref: the algorithms above, each running the per-ISA inner kernels of
+// conv2d_isa_kernels_stub), cuda/conv2d.cu (cuda). Arguments as in cpu:: above; `like` names the
+// device. The Conv2DTranspose kernels are the conv kernels with x and y swapped.
+using Conv2dForwardFn = void (*)(const Tensor& like, const Conv2dGeometry& g, const float* x,
+                                 const float* w, const float* bias, float* y, bool relu);
+using Conv2dBackwardDataFn = void (*)(const Tensor& like, const Conv2dGeometry& g, const float* dy,
+                                      const float* w, float* dx);
+using Conv2dBackwardWeightsFn = void (*)(const Tensor& like, const Conv2dGeometry& g,
+                                         const float* x, const float* dy, float* dw, float* db);
+using Conv2dReluMaxPoolForwardFn = void (*)(const Tensor& like, const Conv2dGeometry& g,
+                                            const float* x, const float* w, const float* bias,
+                                            float* y, int32_t* argmax);
+using Conv2dReluMaxPoolBackwardWeightsFn = bool (*)(const Tensor& like, const Conv2dGeometry& g,
+                                                    const float* x, const float* dy,
+                                                    const float* y, const int32_t* argmax,
+                                                    float* dw, float* db);
+CORENN_DECLARE_DISPATCH(Conv2dForwardFn, conv2d_forward_stub);
+CORENN_DECLARE_DISPATCH(Conv2dBackwardDataFn, conv2d_backward_data_stub);
+CORENN_DECLARE_DISPATCH(Conv2dBackwardWeightsFn, conv2d_backward_weights_stub);
+CORENN_DECLARE_DISPATCH(Conv2dReluMaxPoolForwardFn, conv2d_relu_max_pool2d_forward_stub);
+CORENN_DECLARE_DISPATCH(Conv2dReluMaxPoolBackwardWeightsFn,
+                        conv2d_relu_max_pool2d_backward_weights_stub);
+// Conv2DTranspose: forward = data gradient of the conv + bias on its rows; backward_data = the
+// conv's forward; backward_weights = the conv's weight gradient with x and dy swapped + db.
+using Conv2dTransposeForwardFn = void (*)(const Tensor& like, const Conv2dGeometry& g,
+                                          const float* x, const float* w, const float* bias,
+                                          float* y);
+using Conv2dTransposeBackwardWeightsFn = void (*)(const Tensor& like, const Conv2dGeometry& g,
+                                                  const float* x, const float* dy, float* dw,
+                                                  float* db);
+CORENN_DECLARE_DISPATCH(Conv2dTransposeForwardFn, conv2d_transpose_forward_stub);
+CORENN_DECLARE_DISPATCH(Conv2dBackwardDataFn, conv2d_transpose_backward_data_stub);
+CORENN_DECLARE_DISPATCH(Conv2dTransposeBackwardWeightsFn, conv2d_transpose_backward_weights_stub);
 
 }  // namespace corenn

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/check.h"
+#include "ops/elementwise_common.h"
 
 namespace corenn {
 
@@ -59,11 +60,6 @@ Conv2dGeometry make_geometry(const char* op, const char* xname, const Tensor& x,
   return g;
 }
 
-void require_cpu(const char* op, const Tensor& t) {
-  if (!t.device().is_cpu())
-    throw NotImplementedError(std::string(op) + ": no kernel for device " + t.device().str() +
-                              " in this build");
-}
 
 }  // namespace
 
@@ -82,7 +78,7 @@ void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, const std::optio
   }
   check_no_alias(op, "y", y, "x", x);
   check_no_alias(op, "y", y, "w", w);
-  require_cpu(op, x);
+  check_cpu(op, "x", x);
   cpu::depthwise_conv2d_forward(g, x.data<float>(), w.data<float>(),
                                 bias ? bias->data<float>() : nullptr, y.data<float>());
 }
@@ -96,7 +92,7 @@ void depthwise_conv2d_backward_data(const Tensor& dy, const Tensor& w, const Ten
   check_writable(op, "dx", dx);
   check_no_alias(op, "dx", dx, "dy", dy);
   check_no_alias(op, "dx", dx, "w", w);
-  require_cpu(op, dy);
+  check_cpu(op, "dy", dy);
   cpu::depthwise_conv2d_backward_data(g, dy.data<float>(), w.data<float>(), dx.data<float>());
 }
 
@@ -118,7 +114,7 @@ void depthwise_conv2d_backward_weights(const Tensor& x, const Tensor& dy, const 
   }
   check_no_alias(op, "dw", dw, "x", x);
   check_no_alias(op, "dw", dw, "dy", dy);
-  require_cpu(op, x);
+  check_cpu(op, "x", x);
   cpu::depthwise_conv2d_backward_weights(g, x.data<float>(), dy.data<float>(), dw.data<float>(),
                                          db ? db->data<float>() : nullptr);
 }

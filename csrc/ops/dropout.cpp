@@ -4,11 +4,11 @@
 #include <cmath>
 
 #include "ops/elementwise_common.h"
-#ifdef CORENN_WITH_CUDA
-#include "cuda/dropout.h"
-#endif
 
 namespace corenn {
+
+CORENN_DEFINE_DISPATCH(DropoutForwardFn, dropout_forward_stub, "dropout_forward");
+CORENN_DEFINE_DISPATCH(DropoutBackwardFn, dropout_backward_stub, "dropout_backward");
 
 void dropout_forward(const Tensor& x, const Tensor& y, const Tensor& mask, double rate, uint64_t seed) {
   const char* op = "dropout_forward";
@@ -27,12 +27,7 @@ void dropout_forward(const Tensor& x, const Tensor& y, const Tensor& mask, doubl
   check_no_alias(op, "x", x, "mask", mask);
   check_no_alias(op, "y", y, "mask", mask);
   if (x.numel() == 0) return;
-#ifdef CORENN_WITH_CUDA
-  if (!x.device().is_cpu()) return cuda::dropout_forward(x, y, mask, static_cast<float>(rate), seed);
-#endif
-  check_cpu(op, "x", x);
-  cpu::dropout_forward(x.data<float>(), y.data<float>(), mask.data<float>(), x.numel(),
-                       static_cast<float>(rate), seed);
+  dropout_forward_stub(x.device())(x, y, mask, static_cast<float>(rate), seed);
 }
 
 void dropout_backward(const Tensor& dy, const Tensor& mask, const Tensor& dx) {
@@ -48,11 +43,7 @@ void dropout_backward(const Tensor& dy, const Tensor& mask, const Tensor& dx) {
   check_same_or_disjoint(op, "dy", dy, "dx", dx);
   check_same_or_disjoint(op, "mask", mask, "dx", dx);
   if (dy.numel() == 0) return;
-#ifdef CORENN_WITH_CUDA
-  if (!dy.device().is_cpu()) return cuda::dropout_backward(dy, mask, dx);
-#endif
-  check_cpu(op, "dy", dy);
-  cpu::dropout_backward(dy.data<float>(), mask.data<float>(), dx.data<float>(), dy.numel());
+  dropout_backward_stub(dy.device())(dy, mask, dx);
 }
 
 }  // namespace corenn

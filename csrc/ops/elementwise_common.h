@@ -2,16 +2,16 @@
 #pragma once
 
 #include "core/check.h"
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
 
-// Kernels here exist for the CPU only until csrc/cuda grows the same basenames.
+// For a feature that only the CPU kernel has (an op without a stub, or an option such as a
+// per-row output): the dispatch table's one error text, naming the op, the device of `arg` and
+// the one kernel that exists.
 inline void check_cpu(const char* op, const char* arg, const Tensor& t) {
-  if (!t.device().is_cpu()) {
-    throw NotImplementedError(detail::str_cat(op, ": ", arg, " is on ", t.device().str(),
-                                              "; this op has no kernel for that device yet"));
-  }
+  if (!t.device().is_cpu()) throw_no_kernel(op, t.device(), "cpu_ref");
 }
 
 // Elementwise kernels read element i and then write element i, so an output may be the very same

@@ -9,9 +9,18 @@
 
 #include <cstdint>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
+
+// Kernels behind the entries (shapes and devices checked; each kernel checks the index values
+// where they live before it writes): cpu/embedding.cpp (cpu_ref), cuda/embedding.cu (cuda).
+using EmbeddingForwardFn = void (*)(const Tensor& indices, const Tensor& weight, const Tensor& y);
+using EmbeddingBackwardFn = void (*)(const Tensor& indices, const Tensor& dy,
+                                     const Tensor& dweight);
+CORENN_DECLARE_DISPATCH(EmbeddingForwardFn, embedding_forward_stub);
+CORENN_DECLARE_DISPATCH(EmbeddingBackwardFn, embedding_backward_stub);
 
 void embedding_forward(const Tensor& indices, const Tensor& weight, const Tensor& y);
 void embedding_backward(const Tensor& indices, const Tensor& dy, const Tensor& dweight);

@@ -4,17 +4,16 @@
 //   op(A) (M, K): A is (M, K), or (K, M) with trans_a;  op(B) (K, N): B is (K, N), or (N, K)
 //   with trans_b;  C (M, N);  bias (N,) broadcast over rows;  act in {none, relu}.
 //
-// CPU: cpu/gemm (blocked, packed, threaded; AVX2 or portable micro-kernel by active_isa()).
-// CUDA: cuda/gemm.cu (shared-memory and register tiled SGEMM, same fused epilogue).
+// Kernels (sgemm_stub): cpu/gemm (blocked, packed, threaded; the micro-kernel of the active ISA
+// from its own stub), cuda/gemm.cu (shared-memory and register tiled SGEMM, same fused epilogue).
 #include "ops/gemm.h"
 
 #include "core/check.h"
 #include "cpu/gemm/gemm.h"
-#ifdef CORENN_WITH_CUDA
-#include "cuda/gemm.h"
-#endif
 
 namespace corenn {
+
+CORENN_DEFINE_DISPATCH(SgemmFn, sgemm_stub, "gemm");
 
 namespace {
 
@@ -66,17 +65,9 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& c, bool trans_a, bool 
   check_no_alias(kOp, "c", c, "a", a);
   check_no_alias(kOp, "c", c, "b", b);
 
-  if (!a.device().is_cpu()) {
-#ifdef CORENN_WITH_CUDA
-    cuda::sgemm(a, trans_a, trans_b, m, n, k, alpha, a.data<float>(), a.size(1), b.data<float>(),
-                b.size(1), beta, c.data<float>(), n, bias ? bias->data<float>() : nullptr,
-                act == cpu::gemm::Activation::relu);
-    return;
-#endif
-    throw NotImplementedError("gemm: no kernel for device " + a.device().str() + " in this build");
-  }
-  cpu::gemm::sgemm(trans_a, trans_b, m, n, k, alpha, a.data<float>(), a.size(1), b.data<float>(),
-                   b.size(1), beta, c.data<float>(), n, bias ? bias->data<float>() : nullptr, act);
+  sgemm_stub(a.device())(a, trans_a, trans_b, m, n, k, alpha, a.data<float>(), a.size(1),
+                         b.data<float>(), b.size(1), beta, c.data<float>(), n,
+                         bias ? bias->data<float>() : nullptr, act == cpu::gemm::Activation::relu);
 }
 
 }  // namespace corenn

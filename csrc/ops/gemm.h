@@ -4,9 +4,19 @@
 #include <optional>
 #include <string>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
+
+// The kernel behind the entry, on plain row-major matrices (lda / ldb / ldc leading dimensions):
+// cpu/gemm/gemm.cpp (cpu_ref: the blocked driver, which picks its micro-kernel from its own stub,
+// cpu::gemm::sgemm_context_stub), cuda/gemm.cu (cuda).
+using SgemmFn = void (*)(const Tensor& like, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                         int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+                         int64_t ldb, float beta, float* c, int64_t ldc, const float* bias,
+                         bool relu);
+CORENN_DECLARE_DISPATCH(SgemmFn, sgemm_stub);
 
 // a (M, K) or (K, M) if trans_a; b (K, N) or (N, K) if trans_b; c (M, N) written in place;
 // bias (N,) or none; activation "none" | "relu". All float32, one device, c distinct from a and b.

@@ -5,11 +5,10 @@
 #include <cmath>
 
 #include "ops/elementwise_common.h"
-#ifdef CORENN_WITH_CUDA
-#include "cuda/loss.h"
-#endif
 
 namespace corenn {
+
+CORENN_DEFINE_DISPATCH(LossForwardFn, loss_forward_stub, "loss_forward");
 
 namespace {
 
@@ -117,9 +116,6 @@ double loss_forward(const std::string& kind, const Tensor& y_pred, const Tensor&
   check_min_dim(op, "y_pred", y_pred, 1);
   CORENN_CHECK(y_pred.numel() > 0, op, ": empty batch, y_pred has shape ", y_pred.shape_str());
   check_same_device(op, "y_pred", y_pred, "y_true", y_true);
-#ifndef CORENN_WITH_CUDA
-  check_cpu(op, "y_pred", y_pred);
-#endif
   if (!has_cuda_kernel(k) || per_sample) check_cpu(op, "y_pred", y_pred);
   if (k == LossKind::sparse_cce) check_sparse_labels(op, y_true, y_pred);
   else check_dense_targets(op, y_true, y_pred);
@@ -173,12 +169,7 @@ double loss_forward(const std::string& kind, const Tensor& y_pred, const Tensor&
     pb.per_sample = ps.data<float>();
   }
 
-#ifdef CORENN_WITH_CUDA
-  const cpu::LossResult r = y_pred.device().is_cpu() ? cpu::loss_forward(pb)
-                                                     : cuda::loss_forward(pb, y_pred);
-#else
-  const cpu::LossResult r = cpu::loss_forward(pb);
-#endif
+  const cpu::LossResult r = loss_forward_stub(y_pred.device())(pb, y_pred);
   if (r.bad_row >= 0 && k == LossKind::sparse_cce) {
     throw Error(detail::str_cat(op, ": label ", r.bad_label, " at row ", r.bad_row,
                                 " is out of range for ", pb.cols, " classes (valid: 0..",

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -62,5 +63,10 @@ LossResult loss_forward(const LossProblem& p);
 bool all_zero_or_one(const float* t, int64_t n);
 
 }  // namespace cpu
+
+// The kernel behind loss_forward: cpu/loss.cpp (cpu_ref), cuda/loss.cu (cuda: the kinds up to
+// sparse_cce, without per_sample; the entry refuses the rest on other devices).
+using LossForwardFn = cpu::LossResult (*)(const cpu::LossProblem& pb, const Tensor& like);
+CORENN_DECLARE_DISPATCH(LossForwardFn, loss_forward_stub);
 
 }  // namespace corenn

@@ -7,11 +7,12 @@
 #include <cmath>
 #include <string>
 
-#ifdef CORENN_WITH_CUDA
-#include "cuda/optimizer.h"
-#endif
-
 namespace corenn {
+
+CORENN_DEFINE_DISPATCH(SgdUpdateFn, sgd_update_stub, "sgd_update");
+CORENN_DEFINE_DISPATCH(AdamUpdateFn, adam_update_stub, "adam_update");
+CORENN_DEFINE_DISPATCH(RmspropUpdateFn, rmsprop_update_stub, "rmsprop_update");
+CORENN_DEFINE_DISPATCH(AdagradUpdateFn, adagrad_update_stub, "adagrad_update");
 
 namespace {
 
@@ -103,11 +104,9 @@ void check_lists(const char* op, const TensorList& params, const TensorList& gra
   check_no_overlap(op, lists);
 }
 
-void require_cpu(const char* op, const TensorList& params) {
-  if (params.empty() || params[0].device().is_cpu()) return;
-  throw NotImplementedError(std::string(op) + ": no kernel for device " +
-                            params[0].device().str() + " in this build");
-}
+// The device of a call: the parameters' (check_lists put every list on it); an empty call runs
+// the CPU kernel, which does nothing.
+Device device_of(const TensorList& params) { return params.empty() ? Device{} : params[0].device(); }
 
 }  // namespace
 
@@ -116,12 +115,7 @@ void sgd_update(const TensorList& params, const TensorList& grads, const TensorL
   const char* op = "sgd_update";
   CORENN_CHECK(momentum >= 0, op, ": momentum must be >= 0, got ", momentum);
   check_lists(op, params, grads, {{{"momentums", &momentums, true}, momentum != 0}}, common);
-#ifdef CORENN_WITH_CUDA
-  if (!params.empty() && !params[0].device().is_cpu())
-    return cuda::sgd_update(params, grads, momentums, common, momentum, nesterov);
-#endif
-  require_cpu(op, params);
-  cpu::sgd_update(params, grads, momentums, common, momentum, nesterov);
+  sgd_update_stub(device_of(params))(params, grads, momentums, common, momentum, nesterov);
 }
 
 void adam_update(const TensorList& params, const TensorList& grads, const TensorList& m,
@@ -136,12 +130,7 @@ void adam_update(const TensorList& params, const TensorList& grads, const Tensor
   check_lists(op, params, grads,
               {{{"m", &m, true}, true}, {{"v", &v, true}, true}, {{"vhat", &vhat, true}, amsgrad}},
               common);
-#ifdef CORENN_WITH_CUDA
-  if (!params.empty() && !params[0].device().is_cpu())
-    return cuda::adam_update(params, grads, m, v, vhat, common, beta_1, beta_2, epsilon, step, amsgrad);
-#endif
-  require_cpu(op, params);
-  cpu::adam_update(params, grads, m, v, vhat, common, beta_1, beta_2, epsilon, step, amsgrad);
+  adam_update_stub(device_of(params))(params, grads, m, v, vhat, common, beta_1, beta_2, epsilon, step, amsgrad);
 }
 
 void rmsprop_update(const TensorList& params, const TensorList& grads, const TensorList& velocities,
@@ -155,26 +144,15 @@ void rmsprop_update(const TensorList& params, const TensorList& grads, const Ten
                {{"momentums", &momentums, true}, momentum > 0},
                {{"average_grads", &average_grads, true}, centered}},
               common);
-#ifdef CORENN_WITH_CUDA
-  if (!params.empty() && !params[0].device().is_cpu())
-    return cuda::rmsprop_update(params, grads, velocities, momentums, average_grads, common, rho,
-                                momentum, epsilon, centered);
-#endif
-  require_cpu(op, params);
-  cpu::rmsprop_update(params, grads, velocities, momentums, average_grads, common, rho, momentum,
-                      epsilon, centered);
+  rmsprop_update_stub(device_of(params))(params, grads, velocities, momentums, average_grads,
+                                         common, rho, momentum, epsilon, centered);
 }
 
 void adagrad_update(const TensorList& params, const TensorList& grads,
                     const TensorList& accumulators, const UpdateCommon& common, float epsilon) {
   const char* op = "adagrad_update";
   check_lists(op, params, grads, {{{"accumulators", &accumulators, true}, true}}, common);
-#ifdef CORENN_WITH_CUDA
-  if (!params.empty() && !params[0].device().is_cpu())
-    return cuda::adagrad_update(params, grads, accumulators, common, epsilon);
-#endif
-  require_cpu(op, params);
-  cpu::adagrad_update(params, grads, accumulators, common, epsilon);
+  adagrad_update_stub(device_of(params))(params, grads, accumulators, common, epsilon);
 }
 
 }  // namespace corenn

@@ -13,6 +13,7 @@
 
 #include <vector>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -51,19 +52,25 @@ void rmsprop_update(const TensorList& params, const TensorList& grads, const Ten
 void adagrad_update(const TensorList& params, const TensorList& grads,
                     const TensorList& accumulators, const UpdateCommon& common, float epsilon);
 
-namespace cpu {
-// Kernels behind the entries above; inputs already validated. csrc/cpu/optimizer.cpp.
-void sgd_update(const TensorList& params, const TensorList& grads, const TensorList& momentums,
-                const UpdateCommon& common, float momentum, bool nesterov);
-void adam_update(const TensorList& params, const TensorList& grads, const TensorList& m,
-                 const TensorList& v, const TensorList& vhat, const UpdateCommon& common,
-                 float beta_1, float beta_2, float epsilon, int64_t step, bool amsgrad);
-void rmsprop_update(const TensorList& params, const TensorList& grads, const TensorList& velocities,
-                    const TensorList& momentums, const TensorList& average_grads,
-                    const UpdateCommon& common, float rho, float momentum, float epsilon,
-                    bool centered);
-void adagrad_update(const TensorList& params, const TensorList& grads,
-                    const TensorList& accumulators, const UpdateCommon& common, float epsilon);
-}  // namespace cpu
+// Kernels behind the entries, same arguments (validated): cpu/optimizer.cpp (cpu_ref and avx2,
+// two builds of one loop), cuda/optimizer.cu (cuda). The device is the parameters'.
+using SgdUpdateFn = void (*)(const TensorList& params, const TensorList& grads,
+                             const TensorList& momentums, const UpdateCommon& common,
+                             float momentum, bool nesterov);
+using AdamUpdateFn = void (*)(const TensorList& params, const TensorList& grads,
+                              const TensorList& m, const TensorList& v, const TensorList& vhat,
+                              const UpdateCommon& common, float beta_1, float beta_2,
+                              float epsilon, int64_t step, bool amsgrad);
+using RmspropUpdateFn = void (*)(const TensorList& params, const TensorList& grads,
+                                 const TensorList& velocities, const TensorList& momentums,
+                                 const TensorList& average_grads, const UpdateCommon& common,
+                                 float rho, float momentum, float epsilon, bool centered);
+using AdagradUpdateFn = void (*)(const TensorList& params, const TensorList& grads,
+                                 const TensorList& accumulators, const UpdateCommon& common,
+                                 float epsilon);
+CORENN_DECLARE_DISPATCH(SgdUpdateFn, sgd_update_stub);
+CORENN_DECLARE_DISPATCH(AdamUpdateFn, adam_update_stub);
+CORENN_DECLARE_DISPATCH(RmspropUpdateFn, rmsprop_update_stub);
+CORENN_DECLARE_DISPATCH(AdagradUpdateFn, adagrad_update_stub);
 
 }  // namespace corenn

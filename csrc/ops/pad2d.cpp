@@ -2,11 +2,11 @@
 #include "ops/pad2d.h"
 
 #include "ops/elementwise_common.h"
-#ifdef CORENN_WITH_CUDA
-#include "cuda/pad2d.h"
-#endif
 
 namespace corenn {
+
+CORENN_DEFINE_DISPATCH(ZeroPad2dFn, zero_pad2d_forward_stub, "zero_pad2d_forward");
+CORENN_DEFINE_DISPATCH(ZeroPad2dFn, zero_pad2d_backward_stub, "zero_pad2d_backward");
 
 namespace {
 void check_pad(const char* op, const char* small_arg, const Tensor& small, const char* big_arg,
@@ -18,9 +18,6 @@ void check_pad(const char* op, const char* small_arg, const Tensor& small, const
     check_float32(op, arg, t);
     CORENN_CHECK(t.dim() == 4, op, ": ", arg, " must be (N, H, W, C) (rank 4), got shape ",
                  t.shape_str());
-#ifndef CORENN_WITH_CUDA
-    check_cpu(op, arg, t);
-#endif
   };
   check_image(small_arg, small);
   check_image(big_arg, big);
@@ -40,12 +37,7 @@ void zero_pad2d_forward(const Tensor& x, const Tensor& y, int64_t top, int64_t b
   check_writable(op, "y", y);
   check_pad(op, "x", x, "y", y, top, bottom, left, right);
   if (y.numel() == 0) return;
-#ifdef CORENN_WITH_CUDA
-  if (!x.device().is_cpu())
-    return cuda::zero_pad2d_forward(x, x.size(0), x.size(1), x.size(2), x.size(3), top, left,
-                                    y.size(1), y.size(2), x.data<float>(), y.data<float>());
-#endif
-  cpu::zero_pad2d_forward(x.size(0), x.size(1), x.size(2), x.size(3), top, left, y.size(1),
+  zero_pad2d_forward_stub(x.device())(x, x.size(0), x.size(1), x.size(2), x.size(3), top, left, y.size(1),
                           y.size(2), x.data<float>(), y.data<float>());
 }
 
@@ -55,12 +47,7 @@ void zero_pad2d_backward(const Tensor& dy, const Tensor& dx, int64_t top, int64_
   check_writable(op, "dx", dx);
   check_pad(op, "dx", dx, "dy", dy, top, bottom, left, right);
   if (dx.numel() == 0) return;
-#ifdef CORENN_WITH_CUDA
-  if (!dy.device().is_cpu())
-    return cuda::zero_pad2d_backward(dy, dx.size(0), dx.size(1), dx.size(2), dx.size(3), top, left,
-                                     dy.size(1), dy.size(2), dy.data<float>(), dx.data<float>());
-#endif
-  cpu::zero_pad2d_backward(dx.size(0), dx.size(1), dx.size(2), dx.size(3), top, left, dy.size(1),
+  zero_pad2d_backward_stub(dy.device())(dy, dx.size(0), dx.size(1), dx.size(2), dx.size(3), top, left, dy.size(1),
                            dy.size(2), dy.data<float>(), dx.data<float>());
 }
 

@@ -5,11 +5,20 @@
 #include <limits>
 
 #include "ops/elementwise_common.h"
-#ifdef CORENN_WITH_CUDA
-#include "cuda/pool2d.h"
-#endif
 
 namespace corenn {
+
+CORENN_DEFINE_DISPATCH(MaxPool2dForwardFn, max_pool2d_forward_stub, "max_pool2d_forward");
+CORENN_DEFINE_DISPATCH(MaxPool2dBackwardFn, max_pool2d_backward_stub, "max_pool2d_backward");
+CORENN_DEFINE_DISPATCH(Pool2dFn, avg_pool2d_forward_stub, "avg_pool2d_forward");
+CORENN_DEFINE_DISPATCH(Pool2dFn, avg_pool2d_backward_stub, "avg_pool2d_backward");
+CORENN_DEFINE_DISPATCH(GlobalPool2dFn, global_avg_pool2d_forward_stub, "global_avg_pool2d_forward");
+CORENN_DEFINE_DISPATCH(GlobalPool2dFn, global_avg_pool2d_backward_stub,
+                       "global_avg_pool2d_backward");
+CORENN_DEFINE_DISPATCH(GlobalMaxPool2dForwardFn, global_max_pool2d_forward_stub,
+                       "global_max_pool2d_forward");
+CORENN_DEFINE_DISPATCH(GlobalMaxPool2dBackwardFn, global_max_pool2d_backward_stub,
+                       "global_max_pool2d_backward");
 
 namespace {
 
@@ -46,24 +55,16 @@ void check_geometry_range(const char* op, const std::vector<int64_t>& x_shape,
   }
 }
 
-// The CPU-only build refuses other devices; the CUDA build has every pooling kernel, so there the
-// tensors of one call only need to share a device.
+// The tensors of one call share a device; whether it has a kernel is the dispatch table's answer.
 void check_device(const char* op, const char* arg_a, const Tensor& a, const char* arg_b,
                   const Tensor& b) {
-#ifdef CORENN_WITH_CUDA
   check_same_device(op, arg_a, a, arg_b, b);
-#else
-  check_cpu(op, arg_b, b);
-#endif
 }
 
 void check_image(const char* op, const char* arg, const Tensor& t) {
   check_float32(op, arg, t);
   CORENN_CHECK(t.dim() == 4, op, ": ", arg, " must be (N, H, W, C) (rank 4), got shape ",
                t.shape_str());
-#ifndef CORENN_WITH_CUDA
-  check_cpu(op, arg, t);
-#endif
   CORENN_CHECK(t.size(1) * t.size(2) <= std::numeric_limits<int32_t>::max(), op, ": ", arg,
                " has H*W = ", t.size(1) * t.size(2), ", more than int32 argmax indices can address");
 }
@@ -130,11 +131,8 @@ void max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax,
   check_no_alias(op, "x", x, "argmax", argmax);
   check_no_alias(op, "y", y, "argmax", argmax);
   if (y.numel() == 0) return;
-#ifdef CORENN_WITH_CUDA
-  if (!x.device().is_cpu())
-    return cuda::max_pool2d_forward(x, g, x.data<float>(), y.data<float>(), argmax.data<int32_t>());
-#endif
-  cpu::max_pool2d_forward(g, x.data<float>(), y.data<float>(), argmax.data<int32_t>());
+  max_pool2d_forward_stub(x.device())(x, g, x.data<float>(), y.data<float>(),
+                                      argmax.data<int32_t>());
 }
 
 void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Tensor& dx,
@@ -152,13 +150,10 @@ void max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Tensor& d
   check_no_alias(op, "dy", dy, "dx", dx);
   check_no_alias(op, "argmax", argmax, "dx", dx);
   if (dx.numel() == 0) return;
-#ifdef CORENN_WITH_CUDA
-  if (!dy.device().is_cpu())
-    return cuda::max_pool2d_backward(dy, g, dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
-#endif
   // An argmax entry outside its window would lose its gradient silently: refuse it. The usual
   // tiled kernel vouches for the argmax as it routes it; otherwise it is checked here.
-  if (!cpu::max_pool2d_backward(g, dy.data<float>(), argmax.data<int32_t>(), dx.data<float>()))
+  if (!max_pool2d_backward_stub(dy.device())(dy, g, dy.data<float>(), argmax.data<int32_t>(),
+                                             dx.data<float>()))
     check_max_pool_argmax(op, argmax, g);
 }
 
@@ -172,10 +167,7 @@ void avg_pool2d_forward(const Tensor& x, const Tensor& y, const std::vector<int6
   const Pool2dGeom g = make_geom(op, x, "y", y, pool_size, strides, padding);
   check_no_alias(op, "x", x, "y", y);
   if (y.numel() == 0) return;
-#ifdef CORENN_WITH_CUDA
-  if (!x.device().is_cpu()) return cuda::avg_pool2d_forward(x, g, x.data<float>(), y.data<float>());
-#endif
-  cpu::avg_pool2d_forward(g, x.data<float>(), y.data<float>());
+  avg_pool2d_forward_stub(x.device())(x, g, x.data<float>(), y.data<float>());
 }
 
 void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const std::vector<int64_t>& pool_size,
@@ -188,10 +180,7 @@ void avg_pool2d_backward(const Tensor& dy, const Tensor& dx, const std::vector<i
   const Pool2dGeom g = make_geom(op, dx, "dy", dy, pool_size, strides, padding);
   check_no_alias(op, "dy", dy, "dx", dx);
   if (dx.numel() == 0) return;
-#ifdef CORENN_WITH_CUDA
-  if (!dy.device().is_cpu()) return cuda::avg_pool2d_backward(dy, g, dy.data<float>(), dx.data<float>());
-#endif
-  cpu::avg_pool2d_backward(g, dy.data<float>(), dx.data<float>());
+  avg_pool2d_backward_stub(dy.device())(dy, g, dy.data<float>(), dx.data<float>());
 }
 
 namespace {
@@ -213,13 +202,8 @@ void global_avg_pool2d_forward(const Tensor& x, const Tensor& y) {
   check_global(op, "x", x, "y", y);
   check_writable(op, "y", y);
   if (y.numel() == 0) return;
-#ifdef CORENN_WITH_CUDA
-  if (!x.device().is_cpu())
-    return cuda::global_avg_pool2d_forward(x, x.size(0), x.size(1) * x.size(2), x.size(3),
-           x.data<float>(), y.data<float>());
-#endif
-  cpu::global_avg_pool2d_forward(x.size(0), x.size(1) * x.size(2), x.size(3), x.data<float>(),
-                                 y.data<float>());
+  global_avg_pool2d_forward_stub(x.device())(x, x.size(0), x.size(1) * x.size(2), x.size(3),
+                                             x.data<float>(), y.data<float>());
 }
 
 void global_avg_pool2d_backward(const Tensor& dy, const Tensor& dx) {
@@ -227,13 +211,8 @@ void global_avg_pool2d_backward(const Tensor& dy, const Tensor& dx) {
   check_global(op, "dx", dx, "dy", dy);
   check_writable(op, "dx", dx);
   if (dy.numel() == 0) return;
-#ifdef CORENN_WITH_CUDA
-  if (!dy.device().is_cpu())
-    return cuda::global_avg_pool2d_backward(dy, dx.size(0), dx.size(1) * dx.size(2), dx.size(3),
-           dy.data<float>(), dx.data<float>());
-#endif
-  cpu::global_avg_pool2d_backward(dx.size(0), dx.size(1) * dx.size(2), dx.size(3),
-                                  dy.data<float>(), dx.data<float>());
+  global_avg_pool2d_backward_stub(dy.device())(dy, dx.size(0), dx.size(1) * dx.size(2),
+                                               dx.size(3), dy.data<float>(), dx.data<float>());
 }
 
 void global_max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& argmax) {
@@ -247,13 +226,9 @@ void global_max_pool2d_forward(const Tensor& x, const Tensor& y, const Tensor& a
   check_no_alias(op, "x", x, "argmax", argmax);
   check_no_alias(op, "y", y, "argmax", argmax);
   if (y.numel() == 0) return;
-#ifdef CORENN_WITH_CUDA
-  if (!x.device().is_cpu())
-    return cuda::global_max_pool2d_forward(x, x.size(0), x.size(1) * x.size(2), x.size(3),
-           x.data<float>(), y.data<float>(), argmax.data<int32_t>());
-#endif
-  cpu::global_max_pool2d_forward(x.size(0), x.size(1) * x.size(2), x.size(3), x.data<float>(),
-                                 y.data<float>(), argmax.data<int32_t>());
+  global_max_pool2d_forward_stub(x.device())(x, x.size(0), x.size(1) * x.size(2), x.size(3),
+                                             x.data<float>(), y.data<float>(),
+                                             argmax.data<int32_t>());
 }
 
 void global_max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Tensor& dx) {
@@ -265,15 +240,10 @@ void global_max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Te
   check_same_shape(op, "dy", dy, "argmax", argmax);
   check_no_alias(op, "argmax", argmax, "dx", dx);
   if (dy.numel() == 0) return;
-#ifdef CORENN_WITH_CUDA
-  if (!dy.device().is_cpu())
-    return cuda::global_max_pool2d_backward(dy, dx.size(0), dx.size(1) * dx.size(2), dx.size(3),
-           dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
-#endif
-  report_bad_argmax(op, argmax, cpu::global_max_pool2d_first_bad_argmax(
-                                   dx.size(0), dx.size(1) * dx.size(2), dx.size(3), argmax.data<int32_t>()));
-  cpu::global_max_pool2d_backward(dx.size(0), dx.size(1) * dx.size(2), dx.size(3),
-                                  dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
+  report_bad_argmax(op, argmax,
+                    global_max_pool2d_backward_stub(dy.device())(
+                        dy, dx.size(0), dx.size(1) * dx.size(2), dx.size(3), dy.data<float>(),
+                        argmax.data<int32_t>(), dx.data<float>()));
 }
 
 }  // namespace corenn

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -43,10 +44,53 @@ std::vector<int64_t> pool2d_output_hw(const char* op, int64_t h, int64_t w,
                                       const std::vector<int64_t>& pool_size,
                                       const std::vector<int64_t>& strides, const std::string& padding);
 
+// ---- kernels (dispatch table) -------------------------------------------------------------------
+// cpu/pool2d.cpp (cpu_ref; it runs the per-ISA max-pooling cells of max_pool2d_cells_stub) and
+// cuda/pool2d.cu (cuda). `like` names the device; inputs validated, nothing empty.
+using Pool2dFn = void (*)(const Tensor& like, const Pool2dGeom& g, const float* x, float* y);
+using MaxPool2dForwardFn = void (*)(const Tensor& like, const Pool2dGeom& g, const float* x,
+                                    float* y, int32_t* argmax);
+// True when the kernel verified that every argmax entry was a cell of its window; false when it
+// could not tell (the entry then checks).
+using MaxPool2dBackwardFn = bool (*)(const Tensor& like, const Pool2dGeom& g, const float* dy,
+                                     const int32_t* argmax, float* dx);
+using GlobalPool2dFn = void (*)(const Tensor& like, int64_t n, int64_t hw, int64_t c,
+                                const float* src, float* dst);
+using GlobalMaxPool2dForwardFn = void (*)(const Tensor& like, int64_t n, int64_t hw, int64_t c,
+                                          const float* x, float* y, int32_t* argmax);
+// Returns the flat index of an argmax entry outside its image (then nothing is written), or -1.
+using GlobalMaxPool2dBackwardFn = int64_t (*)(const Tensor& like, int64_t n, int64_t hw, int64_t c,
+                                              const float* dy, const int32_t* argmax, float* dx);
+CORENN_DECLARE_DISPATCH(MaxPool2dForwardFn, max_pool2d_forward_stub);
+CORENN_DECLARE_DISPATCH(MaxPool2dBackwardFn, max_pool2d_backward_stub);
+CORENN_DECLARE_DISPATCH(Pool2dFn, avg_pool2d_forward_stub);
+CORENN_DECLARE_DISPATCH(Pool2dFn, avg_pool2d_backward_stub);
+CORENN_DECLARE_DISPATCH(GlobalPool2dFn, global_avg_pool2d_forward_stub);
+CORENN_DECLARE_DISPATCH(GlobalPool2dFn, global_avg_pool2d_backward_stub);
+CORENN_DECLARE_DISPATCH(GlobalMaxPool2dForwardFn, global_max_pool2d_forward_stub);
+CORENN_DECLARE_DISPATCH(GlobalMaxPool2dBackwardFn, global_max_pool2d_backward_stub);
+
 // Raises naming `op` unless every argmax entry (CPU tensor) is a cell of its own window of `g`.
 void check_max_pool_argmax(const char* op, const Tensor& argmax, const Pool2dGeom& g);
 
 namespace cpu {
+// The inner loops of max pooling, per ISA (max_pool2d_cells_stub: cpu_ref in cpu/pool2d.cpp,
+// avx2 in cpu/pool2d_avx2.cpp). pool_cell: one window of nc channels (cells rows x cols, strides
+// in floats), writing its max and argmax; grad_cell: the gradient of one dx cell gathered from the
+// ni x nj windows that may cover it; grad_row_tiled (may be null): one dx row when the windows
+// tile the image (stride == pool, no padding), returning how many argmax entries it routed.
+struct MaxPoolCells {
+  void (*pool_cell)(const float* x, int64_t cell_stride, int64_t row_stride, int64_t rows,
+                    int64_t cols, int32_t first_idx, int32_t idx_row_step, int64_t nc, float* y,
+                    int32_t* am);
+  void (*grad_cell)(const float* dy, const int32_t* am, int64_t i_stride, int64_t j_stride,
+                    int64_t ni, int64_t nj, int32_t idx, int64_t nc, float* d);
+  int64_t (*grad_row_tiled)(const float* dy_row, const int32_t* am_row, int64_t w_cells,
+                            int64_t kw, int64_t ow, int32_t first_idx, int64_t nc, float* dx_row);
+};
+using MaxPoolCellsRef = const MaxPoolCells*;
+CORENN_DECLARE_DISPATCH(MaxPoolCellsRef, max_pool2d_cells_stub);
+
 void max_pool2d_forward(const Pool2dGeom& g, const float* x, float* y, int32_t* argmax);
 // True when it verified that every argmax entry was a cell of its window (the tiled AVX2 path
 // counts the entries it routed); false when it could not tell.

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/check.h"
+#include "ops/elementwise_common.h"
 
 namespace corenn {
 
@@ -37,11 +38,6 @@ cpu::PreluLayout make_layout(const char* op, const Tensor& x, const Tensor& alph
   return l;
 }
 
-void require_cpu(const char* op, const Tensor& t) {
-  if (!t.device().is_cpu())
-    throw NotImplementedError(std::string(op) + ": no kernel for device " + t.device().str() +
-                              " in this build");
-}
 
 }  // namespace
 
@@ -53,7 +49,7 @@ void prelu_forward(const Tensor& x, const Tensor& alpha, const Tensor& y) {
   check_same_device(op, "x", x, "y", y);
   check_writable(op, "y", y);
   check_no_alias(op, "y", y, "alpha", alpha);
-  require_cpu(op, x);
+  check_cpu(op, "x", x);
   cpu::prelu_forward(l, x.data<float>(), alpha.data<float>(), y.data<float>());
 }
 
@@ -81,7 +77,7 @@ void prelu_backward(const Tensor& x, const Tensor& alpha, const Tensor& dy,
     check_no_alias(op, "dalpha", *dalpha, "alpha", alpha);
     if (dx) check_no_alias(op, "dalpha", *dalpha, "dx", *dx);
   }
-  require_cpu(op, x);
+  check_cpu(op, "x", x);
   cpu::prelu_backward(l, x.data<float>(), alpha.data<float>(), dy.data<float>(),
                       dx ? dx->data<float>() : nullptr, dalpha ? dalpha->data<float>() : nullptr);
 }

@@ -4,20 +4,16 @@
 #include <cmath>
 
 #include "ops/elementwise_common.h"
-#ifdef CORENN_WITH_CUDA
-#include "cuda/regularizer.h"
-#endif
 
 namespace corenn {
+
+CORENN_DEFINE_DISPATCH(RegularizerPenaltyFn, regularizer_penalty_stub, "regularizer");
 
 double regularizer_penalty(const Tensor& w, const std::optional<Tensor>& grad, double l1, double l2) {
   const char* op = "regularizer";
   CORENN_CHECK(std::isfinite(l1) && std::isfinite(l2) && l1 >= 0.0 && l2 >= 0.0, op,
                ": l1 and l2 must be finite and >= 0, got l1=", l1, ", l2=", l2);
   check_float32(op, "w", w);
-#ifndef CORENN_WITH_CUDA
-  check_cpu(op, "w", w);
-#endif
   float* g = nullptr;
   if (grad) {
     check_float32(op, "grad", *grad);
@@ -28,13 +24,8 @@ double regularizer_penalty(const Tensor& w, const std::optional<Tensor>& grad, d
     g = grad->data<float>();
   }
   if (w.numel() == 0 || (l1 == 0.0 && l2 == 0.0)) return 0.0;
-#ifdef CORENN_WITH_CUDA
-  if (!w.device().is_cpu())
-    return cuda::regularizer_penalty(w, w.data<float>(), g, w.numel(), static_cast<float>(l1),
-                                     static_cast<float>(l2));
-#endif
-  return cpu::regularizer_penalty(w.data<float>(), g, w.numel(), static_cast<float>(l1),
-                                  static_cast<float>(l2));
+  return regularizer_penalty_stub(w.device())(w, w.data<float>(), g, w.numel(),
+                                              static_cast<float>(l1), static_cast<float>(l2));
 }
 
 }  // namespace corenn

@@ -32,6 +32,7 @@
 #include <optional>
 #include <string>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -140,12 +141,11 @@ struct CellKernels {
   void (*simple_bwd)(const float* h, const float* dh, float* dz, int64_t u, RnnAct act);
 };
 
-#ifdef CORENN_X86_64  // cpu/rnn_avx2.cpp is compiled only on x86-64
-namespace avx2 {
-// act == tanh and ract == sigmoid (lstm, gru) / act == tanh (simple); call only on Isa::avx2.
-const CellKernels& cell_kernels();
-}  // namespace avx2
-#endif
+// The cell kernels for Keras' default activations (act == tanh, ract == sigmoid; simple: tanh),
+// per ISA: cpu/rnn.cpp registers its reference cells (cpu_ref), cpu/rnn_avx2.cpp its AVX2 ones.
+// Other activations always run the reference cells.
+using CellKernelsRef = const CellKernels*;
+CORENN_DECLARE_DISPATCH(CellKernelsRef, rnn_default_cells_stub);
 
 }  // namespace cpu
 

@@ -41,10 +41,12 @@ def show_config(print_out=True):
     """Print (and return as a dict) what corenn's CPU kernels run on: the CPU model, the
     instruction-set features cpuid found (AVX / AVX-512 counted only where the OS saves their
     registers), the chosen ISA and why (auto, CORENN_ISA, set_isa, or a fallback note), the
-    thread count and the GEMM micro-tile and block sizes of each ISA this CPU can run."""
+    thread count, the GEMM micro-tile and block sizes of each ISA this CPU can run, and per op of
+    the dispatch table which CPU kernel runs and why (plus whether a CUDA kernel exists)."""
     from . import _C
     print = _builtins.print   # this module's `print` is tf.print
     cfg = _C.cpu_config()
+    cfg["dispatch"] = _C.dispatch_table()
     if print_out:
         print(f"corenn {__version__}")
         print(f"  cpu:      {cfg['cpu'] or 'unknown'}")
@@ -55,6 +57,13 @@ def show_config(print_out=True):
             mark = "*" if name == cfg["isa"] else " "
             print(f"  gemm {name:6s}{mark} tile {g['mr']}x{g['nr']}, "
                   f"MC {g['mc']}, KC {g['kc']}, NC {g['nc']}")
+        print("  kernels (op: the CPU kernel that runs, why; the slots registered):")
+        width = max((len(op) for op in cfg["dispatch"]), default=0)
+        for op in sorted(cfg["dispatch"]):
+            row = cfg["dispatch"][op]
+            slots = [s for s in ("cpu_ref", "avx2", "avx512", "cuda") if row[s]]
+            print(f"    {op:{width}s} {row['chosen'] or '-':8s} {row['reason']}; "
+                  f"has {', '.join(slots)}")
     return cfg
 
 

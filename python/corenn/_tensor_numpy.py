@@ -61,6 +61,12 @@ def _reshape(self, *shape, order="C"):
         raise ValueError(f"Tensor.reshape: only order='C' is supported, got {order!r}")
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         shape = shape[0]
+    if type(shape) is list or type(shape) is tuple:   # the layers' call: plain ints, as they are
+        for d in shape:
+            if type(d) is not int:
+                break
+        else:
+            return _C_RESHAPE(self, shape)
     if isinstance(shape, (list, tuple)) and all(
             isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape):
         shape = [int(d) for d in shape]   # NumPy integers too

@@ -34,17 +34,26 @@ __all__ = ["GradientTape", "recording_tape", "watch_variable", "is_variable", "r
            "stop_recording"]
 
 _local = threading.local()
-# id(weight Tensor) -> the Tensor (weakly): the trainable variables a tape watches automatically
-_variables: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
+# id(weight Tensor) -> a weak reference to it: the trainable variables a tape watches
+# automatically. A plain dict of weakrefs, not a WeakValueDictionary: its get() is Python code,
+# and the tape asks this for every source and input of every step.
+_variables: dict = {}
+
+
+def _forget(ref, key=None):
+    if _variables.get(key) is ref:
+        del _variables[key]
 
 
 def watch_variable(t) -> None:
     """Register a weight Tensor (Layer.add_weight does) so tapes treat it as a variable."""
-    _variables[id(t)] = t
+    key = id(t)
+    _variables[key] = weakref.ref(t, lambda ref, key=key: _forget(ref, key))
 
 
 def is_variable(t) -> bool:
-    return _variables.get(id(t)) is t
+    ref = _variables.get(id(t))
+    return ref is not None and ref() is t
 
 
 def _stack():
@@ -55,10 +64,13 @@ def _stack():
 
 
 def recording_tape():
-    """The innermost tape recording on this thread, or None."""
-    s = _stack()
-    if s and s[-1]._recording:
-        return s[-1]
+    """The innermost tape recording on this thread, or None (asked by every layer, model, loss
+    and op call: kept to one attribute read)."""
+    s = getattr(_local, "tapes", None)
+    if s:
+        tape = s[-1]
+        if tape._recording:
+            return tape
     return None
 
 
@@ -134,7 +146,10 @@ class GradientTape:
     def needs_grad(self, t) -> bool:
         if id(t) in self._tracked:
             return True
-        return self.watch_accessed_variables and is_variable(t)
+        if not self.watch_accessed_variables:
+            return False
+        ref = _variables.get(id(t))
+        return ref is not None and ref() is t
 
     def call_layer(self, layer, inputs, training):
         """``layer(inputs)`` run in a fresh call context and recorded."""
@@ -171,32 +186,39 @@ class GradientTape:
         """A model call captured as a graph (models/graph.py), run by the graph executor with its
         reused buffers and fused backward passes, recorded as one step of this tape. The outputs
         handed back are copies (the graph's buffers are reused by its next run)."""
-        xs = [x if type(x) is kernels.Tensor else convert(x, "model input") for x in inputs]
+        xs = [_input_tensor(x) for x in inputs]
         tracked = self._tracked
-        watched = tuple(i for i, x in enumerate(xs) if id(x) in tracked or self.needs_grad(x))
-        if graph.__dict__.get("marked_for") != watched or not _fusion().is_planned(graph):
-            graph.mark_input_grads(watched)
-            _fusion().plan(graph)
-            graph.marked_for = watched
+        if len(xs) == 1:   # the usual model: one input, not watched
+            watched = (0,) if id(xs[0]) in tracked or self.needs_grad(xs[0]) else ()
+        else:
+            watched = tuple(i for i, x in enumerate(xs) if self.needs_grad(x))
+        (_FUSION or _fusion()).prepare(graph, watched)
         outs = graph.forward(xs, training=bool(training))
         from_numpy = kernels.Tensor.from_numpy
         outs = [from_numpy(np.array(o, copy=True)) for o in outs]
-        # the losses its layers added (layer.losses / model.losses hold these Tensors) are
-        # outputs of the record too: their gradients become the graph's loss seeds
-        added = [v for _, v in graph.added_losses]
-        self._records.append(_Record(None, None, xs, outs + added, True, True, graph))
-        for o in outs + added:
-            self._tracked[id(o)] = o
+        if graph.added_losses:
+            # the losses its layers added (layer.losses / model.losses hold these Tensors) are
+            # outputs of the record too: their gradients become the graph's loss seeds
+            outs_and_losses = outs + [v for _, v in graph.added_losses]
+        else:
+            outs_and_losses = outs
+        self._records.append(_Record(None, None, xs, outs_and_losses, True, True, graph))
+        for o in outs_and_losses:
+            tracked[id(o)] = o
         return outs
 
     def record(self, rule, inputs, outputs):
         """Record a tensor op: ``rule(dys) -> [dx or None per input]``; outputs need grads when
         any input does. Returns whether it was recorded."""
-        if not any(self.needs_grad(x) for x in inputs):
+        tracked = self._tracked
+        for x in inputs:
+            if id(x) in tracked or self.needs_grad(x):
+                break
+        else:
             return False
         self._records.append(_Record(None, rule, list(inputs), list(outputs), True, True))
         for o in outputs:
-            self._tracked[id(o)] = o
+            tracked[id(o)] = o
         return True
 
     # -- differentiation -------------------------------------------------------------------------
@@ -212,10 +234,12 @@ class GradientTape:
             raise ValueError(f"GradientTape.gradient: unconnected_gradients must be 'none' or 'zero', "
                              f"got {unconnected_gradients!r}")
         flat_sources, rebuild = _flatten(sources)
-        tracked, variables = self._tracked, _variables
+        tracked, variables, tensor = self._tracked, _variables, kernels.Tensor
         for s in flat_sources:
-            if type(s) is kernels.Tensor and (variables.get(id(s)) is s or id(s) in tracked):
-                continue   # the common case, checked cheaply
+            if type(s) is tensor:   # the common case, checked cheaply
+                ref = variables.get(id(s))
+                if ref is not None and ref() is s or id(s) in tracked:
+                    continue
             if not isinstance(s, kernels.Tensor):
                 raise TypeError(f"GradientTape.gradient: sources must be Tensors (variables or watched "
                                 f"tensors), got {type(s).__name__}")
@@ -235,9 +259,12 @@ class GradientTape:
         result = []
         copy = self.persistent
         for s in flat_sources:
-            parts = weight_grads.get(id(s), [])
-            g = grads.get(id(s))
-            if g is not None:
+            key = id(s)
+            parts = weight_grads.get(key)
+            g = grads.get(key)
+            if parts is None:
+                parts = [] if g is None else [g]
+            elif g is not None:
                 parts = [g] + parts
             g = parts[0] if len(parts) == 1 and not copy else _sum(parts, copy=copy)
             if g is None and unconnected_gradients == "zero":
@@ -252,12 +279,15 @@ class GradientTape:
         for t, seed in zip(targets, seeds):
             if not isinstance(t, kernels.Tensor):
                 raise TypeError(f"GradientTape.gradient: the target must be a Tensor, got {type(t).__name__}")
-            g = kernels.Tensor.from_numpy(np.ones(tuple(t.shape), np.float32)) if seed is None else convert(seed, "seed")
+            g = kernels.Tensor.empty(t.shape).fill_(1.0) if seed is None else convert(seed, "seed")
             _accumulate(grads, t, g)
         weight_grads: dict[int, list] = {}
         for rec in reversed(self._records):
             dys = [grads.get(id(o)) for o in rec.outputs]
-            if all(g is None for g in dys):
+            for g in dys:
+                if g is not None:
+                    break
+            else:
                 continue
             for o in rec.outputs:
                 if id(o) not in source_ids:
@@ -340,6 +370,19 @@ class stop_recording:
 
 # -- helpers --------------------------------------------------------------------------------------
 
+def _input_tensor(x):
+    """A model input as a Tensor: a C-contiguous float32 array is wrapped as it is (the common
+    batch), everything else goes through ``convert``."""
+    if type(x) is kernels.Tensor:
+        return x
+    if type(x) is np.ndarray and x.dtype is _FLOAT32 and x.flags.c_contiguous:
+        return kernels.Tensor.from_numpy(x)
+    return convert(x, "model input")
+
+
+_FLOAT32 = np.dtype(np.float32)
+
+
 def convert(x, where="tensor"):
     """A Tensor for ``x`` (Tensors pass through; arrays and numbers become float32 Tensors)."""
     if isinstance(x, kernels.Tensor):
@@ -400,10 +443,11 @@ _FUSION = None
 def _unhold_weight_grads(graph):
     """Before a captured graph writes its weight gradients: a gradient Tensor that the caller
     still holds (last step's gradients, kept) is replaced by a new one, never overwritten."""
-    for acc in graph.accumulator.values():
-        for p in getattr(acc, "_params", ()):
+    refcount = sys.getrefcount
+    for acc in graph.weight_accumulators:
+        for p in acc._params:
             g = p.grad
-            if g is not None and (sys.getrefcount(g) > 3 or g._storage_refs > 1):  # slot, g, argument
+            if g is not None and (refcount(g) > 3 or g._storage_refs > 1):  # slot, g, argument
                 # a spare nobody holds (double buffering across steps); the backward overwrites
                 # it whole, and finish_weight_grads zeroes the gradient of a layer no call reached
                 p.grad = p.spare_grad()

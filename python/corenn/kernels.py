@@ -90,7 +90,7 @@ def _out(out, shape, op, dtype="float32", device="cpu", check_shape=False):
             return Tensor.empty(list(shape), dtype, device)
         except (TypeError, ValueError) as exc:  # a shape argument it cannot have: name the op
             raise type(exc)(f"{op}: output {exc}") from None
-    out = as_tensor(out, op, "out")
+    out = out if type(out) is Tensor else as_tensor(out, op, "out")
     if check_shape and tuple(out.shape) != tuple(shape):
         raise ValueError(f"{op}: out has shape {tuple(out.shape)} but the shape argument says "
                          f"{tuple(shape)}")
@@ -111,8 +111,8 @@ def gemm(a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, bia
     (K, N) (or (N, K)), C is (M, N), bias is (N,) broadcast over rows. ``activation`` is one of
     'none', 'relu', applied after bias. With ``c=None`` a new C is allocated (``beta`` must be 0).
     """
-    a = as_tensor(a, "gemm", "a")
-    b = as_tensor(b, "gemm", "b")
+    a = a if type(a) is Tensor else as_tensor(a, "gemm", "a")
+    b = b if type(b) is Tensor else as_tensor(b, "gemm", "b")
     if c is None:
         if beta != 0.0:
             raise ValueError("gemm: beta != 0 needs an existing c to accumulate into")
@@ -120,9 +120,9 @@ def gemm(a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, bia
         n = b.shape[0] if trans_b and b.ndim == 2 else (b.shape[1] if b.ndim == 2 else 0)
         c = Tensor.empty([m, n], "float32", a.device)
     else:
-        c = as_tensor(c, "gemm", "c")
+        c = c if type(c) is Tensor else as_tensor(c, "gemm", "c")
     if bias is not None:
-        bias = as_tensor(bias, "gemm", "bias")
+        bias = bias if type(bias) is Tensor else as_tensor(bias, "gemm", "bias")
     _C.gemm(a, b, c, bool(trans_a), bool(trans_b), float(alpha), float(beta), bias,
             activation or "none")
     return c
@@ -157,8 +157,8 @@ def activation_forward(kind: str, x, out=None, *, alpha: float = 0.0):
     gelu is the exact erf form (Keras' default, approximate=False); swish is x * sigmoid(x).
     """
     kind = _known_kind(kind, ACTIVATIONS, "activation_forward", "activation")
-    x = as_tensor(x, kind, "x")
-    y = _out(out, x.shape, kind, device=x.device)
+    x = x if type(x) is Tensor else as_tensor(x, kind, "x")
+    y = out if type(out) is Tensor else _out(out, x.shape, kind, device=x.device)
     _C.activation_forward(kind, x, y, float(alpha))
     return y
 
@@ -167,18 +167,18 @@ def activation_backward(kind: str, x, y, dy, out=None, *, alpha: float = 0.0):
     """dx = dy * f'(x), given the forward input ``x`` and output ``y`` (kernels use whichever is
     cheaper; softmax/log_softmax use y and the Jacobian-vector product over the last axis)."""
     kind = _known_kind(kind, ACTIVATIONS, "activation_backward", "activation")
-    x = as_tensor(x, kind, "x")
-    y = as_tensor(y, kind, "y")
-    dy = as_tensor(dy, kind, "dy")
-    dx = _out(out, dy.shape, kind, device=dy.device)
+    x = x if type(x) is Tensor else as_tensor(x, kind, "x")
+    y = y if type(y) is Tensor else as_tensor(y, kind, "y")
+    dy = dy if type(dy) is Tensor else as_tensor(dy, kind, "dy")
+    dx = out if type(out) is Tensor else _out(out, dy.shape, kind, device=dy.device)
     _C.activation_backward(kind, x, y, dy, dx, float(alpha))
     return dx
 
 
 def bias_grad(dy, out=None):
     """db[j] = sum over all leading axes of dy[..., j]; dy is (..., C), db is (C,)."""
-    dy = as_tensor(dy, "bias_grad", "dy")
-    db = _out(out, dy.shape[-1:], "bias_grad", device=dy.device)
+    dy = dy if type(dy) is Tensor else as_tensor(dy, "bias_grad", "dy")
+    db = out if type(out) is Tensor else _out(out, dy.shape[-1:], "bias_grad", device=dy.device)
     _C.bias_grad(dy, db)
     return db
 
@@ -188,17 +188,17 @@ def dropout_forward(x, rate: float, seed: int, out=None, mask=None):
 
     Returns (y, mask). The mask depends only on (seed, i), never on the thread count.
     """
-    x = as_tensor(x, "dropout_forward", "x")
-    y = _out(out, x.shape, "dropout_forward", device=x.device)
-    mask = _out(mask, x.shape, "dropout_forward", device=x.device)
+    x = x if type(x) is Tensor else as_tensor(x, "dropout_forward", "x")
+    y = out if type(out) is Tensor else _out(out, x.shape, "dropout_forward", device=x.device)
+    mask = mask if type(mask) is Tensor else _out(mask, x.shape, "dropout_forward", device=x.device)
     _C.dropout_forward(x, y, mask, float(rate), int(seed) & 0xFFFFFFFFFFFFFFFF)
     return y, mask
 
 
 def dropout_backward(dy, mask, out=None):
-    dy = as_tensor(dy, "dropout_backward", "dy")
-    mask = as_tensor(mask, "dropout_backward", "mask")
-    dx = _out(out, dy.shape, "dropout_backward", device=dy.device)
+    dy = dy if type(dy) is Tensor else as_tensor(dy, "dropout_backward", "dy")
+    mask = mask if type(mask) is Tensor else as_tensor(mask, "dropout_backward", "mask")
+    dx = out if type(out) is Tensor else _out(out, dy.shape, "dropout_backward", device=dy.device)
     _C.dropout_backward(dy, mask, dx)
     return dx
 
@@ -206,9 +206,9 @@ def dropout_backward(dy, mask, out=None):
 def regularizer_penalty(w, grad=None, *, l1: float = 0.0, l2: float = 0.0) -> float:
     """Return l1 * sum|w| + l2 * sum w^2; when ``grad`` is given also add
     l1 * sign(w) + 2 * l2 * w into it (in place)."""
-    w = as_tensor(w, "regularizer", "w")
+    w = w if type(w) is Tensor else as_tensor(w, "regularizer", "w")
     if grad is not None:
-        grad = as_tensor(grad, "regularizer", "grad")
+        grad = grad if type(grad) is Tensor else as_tensor(grad, "regularizer", "grad")
     return _C.regularizer_penalty(w, grad, float(l1), float(l2))
 
 
@@ -248,16 +248,16 @@ def loss_forward(kind: str, y_pred, y_true, grad=None, *, from_logits: bool = Fa
     unweighted per-row losses loss_i (the formulas are in csrc/cpu/loss.cpp).
     """
     kind = _known_kind(kind, LOSSES, "loss_forward", "loss")
-    y_pred = as_tensor(y_pred, kind, "y_pred")
+    y_pred = y_pred if type(y_pred) is Tensor else as_tensor(y_pred, kind, "y_pred")
     if kind != "sparse_categorical_crossentropy":
         y_true = _float_targets(y_true)
-    y_true = as_tensor(y_true, kind, "y_true")
+    y_true = y_true if type(y_true) is Tensor else as_tensor(y_true, kind, "y_true")
     if grad is not None:
-        grad = as_tensor(grad, kind, "grad")
+        grad = grad if type(grad) is Tensor else as_tensor(grad, kind, "grad")
     if sample_weight is not None:
         sample_weight = as_tensor(_float_targets(sample_weight), kind, "sample_weight")
     if per_sample is not None:
-        per_sample = as_tensor(per_sample, kind, "per_sample")
+        per_sample = per_sample if type(per_sample) is Tensor else as_tensor(per_sample, kind, "per_sample")
     return _C.loss_forward(kind, y_pred, y_true, grad, bool(from_logits), float(delta),
                            sample_weight, per_sample)
 
@@ -276,12 +276,12 @@ def accuracy_count(kind: str, y_pred, y_true, threshold: float = 0.5, k: int = 5
     ``per_row`` (float32 Tensor with one value per row) receives each row's hit (binary: its
     fraction of matching elements).
     """
-    y_pred = as_tensor(y_pred, "accuracy", "y_pred")
+    y_pred = y_pred if type(y_pred) is Tensor else as_tensor(y_pred, "accuracy", "y_pred")
     if kind not in ("sparse_categorical", "sparse_top_k"):
         y_true = _float_targets(y_true)
-    y_true = as_tensor(y_true, "accuracy", "y_true")
+    y_true = y_true if type(y_true) is Tensor else as_tensor(y_true, "accuracy", "y_true")
     if per_row is not None:
-        per_row = as_tensor(per_row, "accuracy", "per_row")
+        per_row = per_row if type(per_row) is Tensor else as_tensor(per_row, "accuracy", "per_row")
     return _C.accuracy_count(kind, y_pred, y_true, float(threshold), int(k), per_row)
 
 
@@ -294,10 +294,11 @@ __all__ += ["sgd_update", "adam_update", "rmsprop_update", "adagrad_update"]
 
 
 def _tensors(xs, op: str, arg: str) -> list:
-    xs = xs if isinstance(xs, list) else list(xs)
-    if all(isinstance(x, Tensor) for x in xs):  # the per-step path: nothing to convert
-        return xs
-    return [as_tensor(x, op, f"{arg}[{i}]") for i, x in enumerate(xs)]
+    xs = xs if type(xs) is list else list(xs)
+    for x in xs:
+        if type(x) is not Tensor:
+            return [as_tensor(x, op, f"{arg}[{i}]") for i, x in enumerate(xs)]
+    return xs   # the per-step path: nothing to convert
 
 
 def _clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm):
@@ -388,11 +389,11 @@ def batch_norm_forward_train(x, gamma, beta, *, moving_mean=None, moving_varianc
     Returns (y, mean, inv_std); backward needs the last two.
     """
     op = "batch_norm_forward_train"
-    x = as_tensor(x, op, "x")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     c = x.shape[-1:] if x.ndim else [0]
-    y = _out(out, x.shape, op, device=x.device)
-    mean = _out(mean, c, op, device=x.device)
-    inv_std = _out(inv_std, c, op, device=x.device)
+    y = out if type(out) is Tensor else _out(out, x.shape, op, device=x.device)
+    mean = mean if type(mean) is Tensor else _out(mean, c, op, device=x.device)
+    inv_std = inv_std if type(inv_std) is Tensor else _out(inv_std, c, op, device=x.device)
     _C.batch_norm_forward_train(x, _opt(gamma, op, "gamma"), _opt(beta, op, "beta"), y, mean, inv_std,
                                 _opt(moving_mean, op, "moving_mean"),
                                 _opt(moving_variance, op, "moving_variance"), float(momentum),
@@ -405,8 +406,8 @@ def batch_norm_forward_infer(x, gamma, beta, moving_mean, moving_variance, *, ep
     """Inference-mode batch normalization: y = gamma * (x - moving_mean) /
     sqrt(moving_variance + epsilon) + beta over the last axis (gamma / beta may be None)."""
     op = "batch_norm_forward_infer"
-    x = as_tensor(x, op, "x")
-    y = _out(out, x.shape, op, device=x.device)
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
+    y = out if type(out) is Tensor else _out(out, x.shape, op, device=x.device)
     _C.batch_norm_forward_infer(x, _opt(gamma, op, "gamma"), _opt(beta, op, "beta"),
                                 as_tensor(moving_mean, op, "moving_mean"),
                                 as_tensor(moving_variance, op, "moving_variance"), y, float(epsilon))
@@ -424,10 +425,10 @@ def batch_norm_backward(dy, x, gamma, mean, inv_std, *, dx=None, dgamma=None, db
     dx is allocated when not given, unless ``need_dx`` is False. Returns dx (or None).
     """
     op = "batch_norm_backward"
-    dy = as_tensor(dy, op, "dy")
-    x = as_tensor(x, op, "x")
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     if need_dx:
-        dx = _out(dx, dy.shape, op, device=dy.device)
+        dx = dx if type(dx) is Tensor else _out(dx, dy.shape, op, device=dy.device)
     else:
         dx = None
     _C.batch_norm_backward(dy, x, _opt(gamma, op, "gamma"), as_tensor(mean, op, "mean"),
@@ -440,10 +441,10 @@ def spatial_dropout_forward(x, rate: float, seed: int, out=None, mask=None):
     """Channel dropout: mask[n, c] = (u(seed, n*C + c) >= rate) / (1 - rate) (as dropout_forward
     on an (N, C) array), y[n, ..., c] = x[n, ..., c] * mask[n, c]. Returns (y, mask)."""
     op = "spatial_dropout_forward"
-    x = as_tensor(x, op, "x")
-    y = _out(out, x.shape, op, device=x.device)
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
+    y = out if type(out) is Tensor else _out(out, x.shape, op, device=x.device)
     mshape = [x.shape[0], x.shape[-1]] if x.ndim >= 2 else [0, 0]
-    mask = _out(mask, mshape, op, device=x.device)
+    mask = mask if type(mask) is Tensor else _out(mask, mshape, op, device=x.device)
     _C.spatial_dropout_forward(x, y, mask, float(rate), int(seed) & 0xFFFFFFFFFFFFFFFF)
     return y, mask
 
@@ -451,9 +452,9 @@ def spatial_dropout_forward(x, rate: float, seed: int, out=None, mask=None):
 def spatial_dropout_backward(dy, mask, out=None):
     """dx[n, ..., c] = dy[n, ..., c] * mask[n, c] with the forward's mask."""
     op = "spatial_dropout_backward"
-    dy = as_tensor(dy, op, "dy")
-    mask = as_tensor(mask, op, "mask")
-    dx = _out(out, dy.shape, op, device=dy.device)
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
+    mask = mask if type(mask) is Tensor else as_tensor(mask, op, "mask")
+    dx = out if type(out) is Tensor else _out(out, dy.shape, op, device=dy.device)
     _C.spatial_dropout_backward(dy, mask, dx)
     return dx
 
@@ -483,12 +484,12 @@ def layer_norm_forward(x, gamma=None, beta=None, *, norm_ndim: int = 1, epsilon:
     y = gamma * (x - mean) * inv_std + beta. ``gamma`` / ``beta`` have the trailing shape and may
     be None (1 / 0). Returns (y, mean, inv_std), mean and inv_std of shape (R,)."""
     op = "layer_norm_forward"
-    x = as_tensor(x, op, "x")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     k = _norm_ndim(norm_ndim, op)
     rows = _leading_rows(x, k)
-    y = _out(out, x.shape, op, device=x.device)
-    mean = _out(mean, rows, op, device=x.device)
-    inv_std = _out(inv_std, rows, op, device=x.device)
+    y = out if type(out) is Tensor else _out(out, x.shape, op, device=x.device)
+    mean = mean if type(mean) is Tensor else _out(mean, rows, op, device=x.device)
+    inv_std = inv_std if type(inv_std) is Tensor else _out(inv_std, rows, op, device=x.device)
     _C.layer_norm_forward(x, _opt(gamma, op, "gamma"), _opt(beta, op, "beta"), y, mean, inv_std,
                           k, float(epsilon))
     return y, mean, inv_std
@@ -504,8 +505,8 @@ def layer_norm_backward(dy, x, gamma, mean, inv_std, *, norm_ndim: int = 1, dx=N
     given, unless ``need_dx`` is False. Returns dx (or None).
     """
     op = "layer_norm_backward"
-    dy = as_tensor(dy, op, "dy")
-    x = as_tensor(x, op, "x")
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     dx = _out(dx, dy.shape, op, device=dy.device) if need_dx else None
     _C.layer_norm_backward(dy, x, _opt(gamma, op, "gamma"), as_tensor(mean, op, "mean"),
                            as_tensor(inv_std, op, "inv_std"), dx, _opt(dgamma, op, "dgamma"),
@@ -594,15 +595,15 @@ def conv2d(x, w, bias=None, out=None, *, strides=1, padding="valid", dilation_ra
     ``padding`` is 'valid' or 'same' (TensorFlow's asymmetric rule, the extra row/column after);
     ``activation`` 'none' or 'relu' (fused). Returns ``out``.
     """
-    x = as_tensor(x, "conv2d_forward", "x")
-    w = as_tensor(w, "conv2d_forward", "w")
+    x = x if type(x) is Tensor else as_tensor(x, "conv2d_forward", "x")
+    w = w if type(w) is Tensor else as_tensor(w, "conv2d_forward", "w")
     if w.ndim != 4:
         raise ValueError(f"conv2d_forward: w must be 4-D (KH, KW, Cin, Cout), got shape {tuple(w.shape)}")
     shape, (pt, pl) = conv2d_output_shape(tuple(x.shape), tuple(w.shape[:2]), w.shape[3], strides,
                                           padding, dilation_rate)
     y = _out(out, shape, "conv2d_forward", device=x.device, check_shape=True)
     if bias is not None:
-        bias = as_tensor(bias, "conv2d_forward", "bias")
+        bias = bias if type(bias) is Tensor else as_tensor(bias, "conv2d_forward", "bias")
     (sh, sw), (dh, dw) = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
     _C.conv2d_forward(x, w, bias, y, sh, sw, pt, pl, dh, dw, activation)
     return y
@@ -611,8 +612,8 @@ def conv2d(x, w, bias=None, out=None, *, strides=1, padding="valid", dilation_ra
 def conv2d_backward_data(dy, w, input_shape, out=None, *, strides=1, padding="valid",
                          dilation_rate=1):
     """dx = dL/dx of :func:`conv2d` for an input of shape ``input_shape``, given dy."""
-    dy = as_tensor(dy, "conv2d_backward_data", "dy")
-    w = as_tensor(w, "conv2d_backward_data", "w")
+    dy = dy if type(dy) is Tensor else as_tensor(dy, "conv2d_backward_data", "dy")
+    w = w if type(w) is Tensor else as_tensor(w, "conv2d_backward_data", "w")
     if w.ndim != 4:
         raise ValueError(f"conv2d_backward_data: w must be 4-D, got shape {tuple(w.shape)}")
     _, (pt, pl) = conv2d_output_shape(tuple(input_shape), tuple(w.shape[:2]), w.shape[3], strides,
@@ -627,8 +628,8 @@ def conv2d_backward_weights(x, dy, kernel_shape, out=None, bias_out=None, *, str
                             padding="valid", dilation_rate=1, bias=False):
     """dw = dL/dw of :func:`conv2d` (shape ``kernel_shape``), and db = column sums of dy when
     ``bias`` or ``bias_out`` is given. Returns dw, or (dw, db)."""
-    x = as_tensor(x, "conv2d_backward_weights", "x")
-    dy = as_tensor(dy, "conv2d_backward_weights", "dy")
+    x = x if type(x) is Tensor else as_tensor(x, "conv2d_backward_weights", "x")
+    dy = dy if type(dy) is Tensor else as_tensor(dy, "conv2d_backward_weights", "dy")
     kernel_shape = tuple(int(d) for d in kernel_shape)
     if len(kernel_shape) != 4:
         raise ValueError(f"conv2d_backward_weights: kernel_shape must be 4-D, got {kernel_shape}")
@@ -647,17 +648,17 @@ def conv2d_relu_max_pool2d(x, w, bias=None, out=None, argmax=None, *, padding="v
     output is never stored. argmax equals what :func:`max_pool2d_forward` returns on the conv
     output, so :func:`max_pool2d_backward` gives the conv output's gradient."""
     op = "conv2d_relu_max_pool2d_forward"
-    x = as_tensor(x, op, "x")
-    w = as_tensor(w, op, "w")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
+    w = w if type(w) is Tensor else as_tensor(w, op, "w")
     if w.ndim != 4:
         raise ValueError(f"{op}: w must be 4-D (KH, KW, Cin, Cout), got shape {tuple(w.shape)}")
     (n, oh, ow, cout), (pt, pl) = conv2d_output_shape(tuple(x.shape), tuple(w.shape[:2]), w.shape[3],
                                                       1, padding, 1, op)
     shape = (n, oh // 2, ow // 2, cout)
     y = _out(out, shape, op, device=x.device, check_shape=True)
-    am = _out(argmax, shape, op, dtype="int32", device=x.device)
+    am = argmax if type(argmax) is Tensor else _out(argmax, shape, op, dtype="int32", device=x.device)
     if bias is not None:
-        bias = as_tensor(bias, op, "bias")
+        bias = bias if type(bias) is Tensor else as_tensor(bias, op, "bias")
     _C.conv2d_relu_max_pool2d_forward(x, w, bias, y, am, oh, ow, pt, pl)
     return y, am
 
@@ -669,10 +670,10 @@ def conv2d_relu_max_pool2d_backward_weights(x, dy, y, argmax, kernel_shape, out=
     dz = max_pool2d_backward(dy * [y > 0], argmax), without forming dz (a first layer, whose input
     gradient is not needed). Returns dw, or (dw, db) with ``bias=True`` or ``bias_out``."""
     op = "conv2d_relu_max_pool2d_backward_weights"
-    x = as_tensor(x, op, "x")
-    dy = as_tensor(dy, op, "dy")
-    y = as_tensor(y, op, "y")
-    argmax = as_tensor(argmax, op, "argmax")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
+    y = y if type(y) is Tensor else as_tensor(y, op, "y")
+    argmax = argmax if type(argmax) is Tensor else as_tensor(argmax, op, "argmax")
     kernel_shape = tuple(int(v) for v in kernel_shape)
     if len(kernel_shape) != 4:
         raise ValueError(f"{op}: kernel_shape must be (KH, KW, Cin, Cout), got {kernel_shape}")
@@ -723,10 +724,10 @@ def max_pool2d_forward(x, pool_size, strides, padding="valid", out=None, argmax=
     """y = max over each window of x (N, H, W, C); returns (y, argmax). argmax (int32, y's shape)
     holds h*W + w of each window's first maximum; max_pool2d_backward needs it."""
     op = "max_pool2d_forward"
-    x = as_tensor(x, op, "x")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     shape = pool2d_output_shape(x.shape, pool_size, strides, padding, op)
-    y = _out(out, shape, op, device=x.device)
-    am = _out(argmax, shape, op, dtype="int32", device=x.device)
+    y = out if type(out) is Tensor else _out(out, shape, op, device=x.device)
+    am = argmax if type(argmax) is Tensor else _out(argmax, shape, op, dtype="int32", device=x.device)
     _C.max_pool2d_forward(x, y, am, _pool_pair(pool_size, op, "pool_size"), _pool_pair(strides, op, "strides"),
                           _padding(padding, op))
     return y, am
@@ -735,8 +736,8 @@ def max_pool2d_forward(x, pool_size, strides, padding="valid", out=None, argmax=
 def max_pool2d_backward(dy, argmax, x_shape, pool_size, strides, padding="valid", out=None):
     """dx (x_shape) = dy routed to each window's argmax, summed where windows overlap."""
     op = "max_pool2d_backward"
-    dy = as_tensor(dy, op, "dy")
-    dx = _out(out, x_shape, op, device=dy.device)
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
+    dx = out if type(out) is Tensor else _out(out, x_shape, op, device=dy.device)
     _C.max_pool2d_backward(dy, as_tensor(argmax, op, "argmax"), dx, _pool_pair(pool_size, op, "pool_size"),
                            _pool_pair(strides, op, "strides"), _padding(padding, op))
     return dx
@@ -745,7 +746,7 @@ def max_pool2d_backward(dy, argmax, x_shape, pool_size, strides, padding="valid"
 def avg_pool2d_forward(x, pool_size, strides, padding="valid", out=None):
     """y = mean over each window's real (unpadded) cells of x (N, H, W, C)."""
     op = "avg_pool2d_forward"
-    x = as_tensor(x, op, "x")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     y = _out(out, pool2d_output_shape(x.shape, pool_size, strides, padding, op), op, device=x.device)
     _C.avg_pool2d_forward(x, y, _pool_pair(pool_size, op, "pool_size"), _pool_pair(strides, op, "strides"),
                           _padding(padding, op))
@@ -755,8 +756,8 @@ def avg_pool2d_forward(x, pool_size, strides, padding="valid", out=None):
 def avg_pool2d_backward(dy, x_shape, pool_size, strides, padding="valid", out=None):
     """dx (x_shape) = sum over covering windows of dy / (the window's real-cell count)."""
     op = "avg_pool2d_backward"
-    dy = as_tensor(dy, op, "dy")
-    dx = _out(out, x_shape, op, device=dy.device)
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
+    dx = out if type(out) is Tensor else _out(out, x_shape, op, device=dy.device)
     _C.avg_pool2d_backward(dy, dx, _pool_pair(pool_size, op, "pool_size"), _pool_pair(strides, op, "strides"),
                            _padding(padding, op))
     return dx
@@ -771,7 +772,7 @@ def _global_shape(x, op):
 def global_avg_pool2d_forward(x, out=None):
     """y (N, C) = mean of x (N, H, W, C) over H and W."""
     op = "global_avg_pool2d_forward"
-    x = as_tensor(x, op, "x")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     y = _out(out, _global_shape(x, op), op, device=x.device)
     _C.global_avg_pool2d_forward(x, y)
     return y
@@ -780,8 +781,8 @@ def global_avg_pool2d_forward(x, out=None):
 def global_avg_pool2d_backward(dy, x_shape, out=None):
     """dx (x_shape) = dy / (H*W) broadcast over H and W."""
     op = "global_avg_pool2d_backward"
-    dy = as_tensor(dy, op, "dy")
-    dx = _out(out, x_shape, op, device=dy.device)
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
+    dx = out if type(out) is Tensor else _out(out, x_shape, op, device=dy.device)
     _C.global_avg_pool2d_backward(dy, dx)
     return dx
 
@@ -789,10 +790,10 @@ def global_avg_pool2d_backward(dy, x_shape, out=None):
 def global_max_pool2d_forward(x, out=None, argmax=None):
     """y (N, C) = max of x (N, H, W, C) over H and W; returns (y, argmax (N, C) int32 = h*W + w)."""
     op = "global_max_pool2d_forward"
-    x = as_tensor(x, op, "x")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     shape = _global_shape(x, op)
-    y = _out(out, shape, op, device=x.device)
-    am = _out(argmax, shape, op, dtype="int32", device=x.device)
+    y = out if type(out) is Tensor else _out(out, shape, op, device=x.device)
+    am = argmax if type(argmax) is Tensor else _out(argmax, shape, op, dtype="int32", device=x.device)
     _C.global_max_pool2d_forward(x, y, am)
     return y, am
 
@@ -800,8 +801,8 @@ def global_max_pool2d_forward(x, out=None, argmax=None):
 def global_max_pool2d_backward(dy, argmax, x_shape, out=None):
     """dx (x_shape) = dy at each (n, c)'s argmax cell, 0 elsewhere."""
     op = "global_max_pool2d_backward"
-    dy = as_tensor(dy, op, "dy")
-    dx = _out(out, x_shape, op, device=dy.device)
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
+    dx = out if type(out) is Tensor else _out(out, x_shape, op, device=dy.device)
     _C.global_max_pool2d_backward(dy, as_tensor(argmax, op, "argmax"), dx)
     return dx
 
@@ -822,12 +823,12 @@ def _pad4(padding, op):
 def zero_pad2d_forward(x, padding, out=None):
     """y = x (N, H, W, C) surrounded by zeros: padding is int | (h, w) | ((top, bottom), (left, right))."""
     op = "zero_pad2d_forward"
-    x = as_tensor(x, op, "x")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     t, b, l, r = _pad4(padding, op)
     if x.ndim != 4:
         raise ValueError(f"{op}: x must be (N, H, W, C) (rank 4), got shape {tuple(x.shape)}")
     n, h, w, c = x.shape
-    y = _out(out, (n, h + t + b, w + l + r, c), op, device=x.device)
+    y = out if type(out) is Tensor else _out(out, (n, h + t + b, w + l + r, c), op, device=x.device)
     _C.zero_pad2d_forward(x, y, t, b, l, r)
     return y
 
@@ -835,14 +836,14 @@ def zero_pad2d_forward(x, padding, out=None):
 def zero_pad2d_backward(dy, padding, out=None):
     """dx = dy cropped by ``padding`` (the gradient of zero_pad2d_forward)."""
     op = "zero_pad2d_backward"
-    dy = as_tensor(dy, op, "dy")
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
     t, b, l, r = _pad4(padding, op)
     if dy.ndim != 4:
         raise ValueError(f"{op}: dy must be (N, H, W, C) (rank 4), got shape {tuple(dy.shape)}")
     n, h, w, c = dy.shape
     if min(t, b, l, r) < 0 or h < t + b or w < l + r:
         raise ValueError(f"{op}: padding {((t, b), (l, r))} does not fit dy of shape {tuple(dy.shape)}")
-    dx = _out(out, (n, h - t - b, w - l - r, c), op, device=dy.device)
+    dx = out if type(out) is Tensor else _out(out, (n, h - t - b, w - l - r, c), op, device=dy.device)
     _C.zero_pad2d_backward(dy, dx, t, b, l, r)
     return dx
 
@@ -887,10 +888,10 @@ def transpose(x, perm=None, out=None):
     """y = x with its axes permuted (numpy.transpose): y.shape[d] = x.shape[perm[d]]. Any dtype;
     ``perm`` None reverses the axes. Its gradient is transpose(dy, inverse_permutation(perm))."""
     op = "transpose"
-    x = as_tensor(x, op, "x")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     axes = _perm(perm, x.ndim, op)
     shape = [x.shape[p] if 0 <= p < x.ndim else 0 for p in axes]
-    y = _out(out, shape, op, dtype=x.dtype, device=x.device)
+    y = out if type(out) is Tensor else _out(out, shape, op, dtype=x.dtype, device=x.device)
     _C.transpose(x, axes, y)
     return y
 
@@ -898,7 +899,7 @@ def transpose(x, perm=None, out=None):
 def repeat_vector_forward(x, n: int, out=None):
     """y (N, n, D): y[:, r, :] = x (N, D) for every r (Keras RepeatVector)."""
     op = "repeat_vector_forward"
-    x = as_tensor(x, op, "x")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     n = _int(n, op, "n")
     if n < 0:
         raise ValueError(f"{op}: n must be >= 0, got {n}")
@@ -911,8 +912,9 @@ def repeat_vector_forward(x, n: int, out=None):
 def repeat_vector_backward(dy, out=None):
     """dx (N, D) = sum over the repeats of dy (N, n, D)."""
     op = "repeat_vector_backward"
-    dy = as_tensor(dy, op, "dy")
-    dx = _out(out, [dy.shape[0], dy.shape[2]] if dy.ndim == 3 else [0, 0], op, device=dy.device)
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
+    dx = out if type(out) is Tensor else _out(out, [dy.shape[0], dy.shape[2]] if dy.ndim == 3 else [0, 0], op,
+                                              device=dy.device)
     _C.repeat_vector_backward(dy, dx)
     return dx
 
@@ -937,12 +939,12 @@ def upsample2d_forward(x, size, interpolation: str = "nearest", out=None):
     and torch's align_corners=False)."""
     op = "upsample2d_forward"
     interpolation = _known_kind(interpolation, UPSAMPLING_INTERPOLATIONS, op, "interpolation")
-    x = as_tensor(x, op, "x")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     sh, sw = _size2(size, op)
     if x.ndim != 4:
         raise ValueError(f"{op}: x must be (N, H, W, C) (rank 4), got shape {tuple(x.shape)}")
     n, h, w, c = x.shape
-    y = _out(out, (n, h * sh, w * sw, c), op, device=x.device)
+    y = out if type(out) is Tensor else _out(out, (n, h * sh, w * sw, c), op, device=x.device)
     _C.upsample2d_forward(x, y, sh, sw, interpolation)
     return y
 
@@ -951,14 +953,14 @@ def upsample2d_backward(dy, size, interpolation: str = "nearest", out=None):
     """dx (N, H, W, C): the gradient of upsample2d_forward, given dy (N, H*sh, W*sw, C)."""
     op = "upsample2d_backward"
     interpolation = _known_kind(interpolation, UPSAMPLING_INTERPOLATIONS, op, "interpolation")
-    dy = as_tensor(dy, op, "dy")
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
     sh, sw = _size2(size, op)
     if dy.ndim != 4:
         raise ValueError(f"{op}: dy must be (N, H, W, C) (rank 4), got shape {tuple(dy.shape)}")
     n, oh, ow, c = dy.shape
     if oh % sh or ow % sw:
         raise ValueError(f"{op}: dy of shape {tuple(dy.shape)} is not a multiple of size {(sh, sw)}")
-    dx = _out(out, (n, oh // sh, ow // sw, c), op, device=dy.device)
+    dx = out if type(out) is Tensor else _out(out, (n, oh // sh, ow // sw, c), op, device=dy.device)
     _C.upsample2d_backward(dy, dx, sh, sw, interpolation)
     return dx
 
@@ -1002,7 +1004,7 @@ def embedding_forward(indices, weight, out=None):
     """y[..., :] = weight[indices[...], :]: indices (...) -> y (..., D) for weight (V, D)."""
     op = "embedding_forward"
     indices = _indices(indices, op)
-    weight = as_tensor(weight, op, "weight")
+    weight = weight if type(weight) is Tensor else as_tensor(weight, op, "weight")
     if weight.ndim != 2:
         raise ValueError(f"{op}: weight must be (input_dim, output_dim) (rank 2), got shape "
                          f"{tuple(weight.shape)}")
@@ -1017,13 +1019,13 @@ def embedding_backward(indices, dy, input_dim=None, out=None):
     ``input_dim`` (V). Returns dW."""
     op = "embedding_backward"
     indices = _indices(indices, op)
-    dy = as_tensor(dy, op, "dy")
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
     if out is None:
         if input_dim is None:
             raise ValueError(f"{op}: give out= (the (input_dim, output_dim) gradient) or input_dim")
         if dy.ndim < 1:
             raise ValueError(f"{op}: dy must be (..., output_dim), got a scalar")
-    out = _out(out, (input_dim, dy.shape[-1]), op, device=dy.device)
+    out = out if type(out) is Tensor else _out(out, (input_dim, dy.shape[-1]), op, device=dy.device)
     _C.embedding_backward(indices, dy, out)
     return out
 
@@ -1064,9 +1066,10 @@ def rnn_forward(cell, x, kernel, recurrent_kernel, bias=None, *, return_sequence
     """
     op = f"{_known_kind(cell, tuple(_RNN_GATES), 'rnn_forward', 'cell')}_forward"
     x, kernel = as_tensor(x, op, "x"), as_tensor(kernel, op, "kernel")
-    recurrent_kernel = as_tensor(recurrent_kernel, op, "recurrent_kernel")
+    if type(recurrent_kernel) is not Tensor:
+        recurrent_kernel = as_tensor(recurrent_kernel, op, "recurrent_kernel")
     n, t, u, gu = _rnn_dims(cell, x, kernel, op)
-    y = _out(out, (n, t, u) if return_sequences else (n, u), op, device=x.device)
+    y = out if type(out) is Tensor else _out(out, (n, t, u) if return_sequences else (n, u), op, device=x.device)
     h_n = _out(h_n, (n, u), op, device=x.device) if states else None
     c_n = _out(c_n, (n, u), op, device=x.device) if states and cell == "lstm" else None
     if stash is None:
@@ -1103,19 +1106,21 @@ def rnn_backward(cell, dy, x, kernel, recurrent_kernel, stash, *, go_backwards=F
     """
     op = f"{_known_kind(cell, tuple(_RNN_GATES), 'rnn_backward', 'cell')}_backward"
     x, kernel = as_tensor(x, op, "x"), as_tensor(kernel, op, "kernel")
-    recurrent_kernel = as_tensor(recurrent_kernel, op, "recurrent_kernel")
-    dy = as_tensor(dy, op, "dy")
+    if type(recurrent_kernel) is not Tensor:
+        recurrent_kernel = as_tensor(recurrent_kernel, op, "recurrent_kernel")
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
     n, t, u, gu = _rnn_dims(cell, x, kernel, op)
     if workspace is None:
         workspace = (empty((n, t, gu)), empty((n, t, gu)) if cell == "gru" and reset_after else None)
     dgates, dgates_rec = (_opt(t, op, name) for t, name in zip(workspace, ("dgates", "dgates_rec")))
     if input_grad:
-        dx = _out(dx, x.shape, op, device=x.device)
+        dx = dx if type(dx) is Tensor else _out(dx, x.shape, op, device=x.device)
     else:
         dx = None
     if weight_grads:
-        dkernel = _out(dkernel, kernel.shape, op, device=x.device)
-        drecurrent_kernel = _out(drecurrent_kernel, recurrent_kernel.shape, op, device=x.device)
+        dkernel = dkernel if type(dkernel) is Tensor else _out(dkernel, kernel.shape, op, device=x.device)
+        if type(drecurrent_kernel) is not Tensor:
+            drecurrent_kernel = _out(drecurrent_kernel, recurrent_kernel.shape, op, device=x.device)
         bshape = (2, gu) if cell == "gru" and reset_after else (gu,)
         dbias = _out(dbias, bshape, op, device=x.device) if use_bias else None
     else:
@@ -1213,7 +1218,7 @@ def binary_forward(kind: str, a, b, out=None):
     kind = _known_kind(kind, BINARY_OPS, op, "binary op")
     a, b = as_tensor(a, op, "a"), as_tensor(b, op, "b")
     shape = _C.binary_output_shape(op, list(a.shape), list(b.shape))
-    y = _out(out, shape, op, device=a.device)
+    y = out if type(out) is Tensor else _out(out, shape, op, device=a.device)
     _C.binary_forward(kind, a, b, y)
     return y
 
@@ -1244,7 +1249,7 @@ def sum_n(tensors, out=None):
     xs = _tensor_list(tensors, op, "tensors")
     if not xs:
         raise ValueError(f"{op}: needs at least one tensor to sum, got an empty list")
-    y = _out(out, xs[0].shape, op, device=xs[0].device)
+    y = out if type(out) is Tensor else _out(out, xs[0].shape, op, device=xs[0].device)
     _C.sum_n(xs, y)
     return y
 
@@ -1252,8 +1257,8 @@ def sum_n(tensors, out=None):
 def scale(x, alpha: float, out=None):
     """y = alpha * x (``out`` may be x)."""
     op = "scale"
-    x = as_tensor(x, op, "x")
-    y = _out(out, x.shape, op, device=x.device)
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
+    y = out if type(out) is Tensor else _out(out, x.shape, op, device=x.device)
     _C.scale(x, float(alpha), y)
     return y
 
@@ -1263,8 +1268,8 @@ def unary_forward(kind: str, x, out=None):
     reciprocal, sin, cos (tanh, sigmoid, relu are :func:`activation_forward`). ``out`` may be x."""
     op = "unary_forward"
     kind = _known_kind(kind, UNARY_OPS, op, "unary op")
-    x = as_tensor(x, op, "x")
-    y = _out(out, x.shape, op, device=x.device)
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
+    y = out if type(out) is Tensor else _out(out, x.shape, op, device=x.device)
     _C.unary_forward(kind, x, y)
     return y
 
@@ -1276,7 +1281,7 @@ def unary_backward(kind: str, x, y, dy, out=None):
     op = "unary_backward"
     kind = _known_kind(kind, UNARY_OPS, op, "unary op")
     x, y, dy = as_tensor(x, op, "x"), as_tensor(y, op, "y"), as_tensor(dy, op, "dy")
-    dx = _out(out, dy.shape, op, device=dy.device)
+    dx = out if type(out) is Tensor else _out(out, dy.shape, op, device=dy.device)
     _C.unary_backward(kind, x, y, dy, dx)
     return dx
 
@@ -1303,10 +1308,10 @@ def reduce_forward(kind: str, x, axes=None, keepdims=False, out=None):
     NaN propagates."""
     op = "reduce_forward"
     kind = _known_kind(kind, REDUCTIONS, op, "reduction")
-    x = as_tensor(x, op, "x")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     axes = _axes(axes, x.ndim, op)
     shape = _C.reduce_output_shape(op, list(x.shape), axes, bool(keepdims))
-    y = _out(out, shape, op, device=x.device)
+    y = out if type(out) is Tensor else _out(out, shape, op, device=x.device)
     _C.reduce_forward(kind, x, axes, bool(keepdims), y)
     return y
 
@@ -1322,7 +1327,7 @@ def reduce_backward(kind: str, x, y, dy, axes=None, keepdims=False, out=None):
     kind = _known_kind(kind, REDUCTIONS, op, "reduction")
     x, dy = as_tensor(x, op, "x"), as_tensor(dy, op, "dy")
     y = _opt(y, op, "y")
-    dx = _out(out, x.shape, op, device=x.device)
+    dx = out if type(out) is Tensor else _out(out, x.shape, op, device=x.device)
     _C.reduce_backward(kind, x, y, dy, _axes(axes, x.ndim, op), bool(keepdims), dx)
     return dx
 
@@ -1339,7 +1344,7 @@ def concat(tensors, axis=-1, out=None):
     if not -len(shape) <= axis < len(shape):
         raise ValueError(f"{op}: axis {axis} is out of range for tensors[0] of shape {tuple(shape)}")
     shape[axis] = sum(int(x.shape[axis]) if x.ndim == len(shape) else 0 for x in xs)
-    y = _out(out, shape, op, device=xs[0].device)
+    y = out if type(out) is Tensor else _out(out, shape, op, device=xs[0].device)
     _C.concat(xs, axis, y)
     return y
 
@@ -1348,7 +1353,7 @@ def split(x, axis, sizes, outs=None):
     """The pieces of x along ``axis`` of the given ``sizes`` (they add up to x.shape[axis]):
     ys[i] = x[..., o_i:o_i + sizes[i], ...]. Returns a list; ``outs`` may give the pieces."""
     op = "split"
-    x = as_tensor(x, op, "x")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     axis = _int_arg(axis, op, "axis")
     sizes = _shape_arg(sizes, op, "sizes")
     if not -x.ndim <= axis < x.ndim:
@@ -1380,7 +1385,7 @@ def batched_matmul(a, b, trans_a=False, trans_b=False, out=None):
     a, b = as_tensor(a, op, "a"), as_tensor(b, op, "b")
     trans_a, trans_b = bool(trans_a), bool(trans_b)
     shape = _C.batched_matmul_output_shape(list(a.shape), list(b.shape), trans_a, trans_b)
-    y = _out(out, shape, op, device=a.device)
+    y = out if type(out) is Tensor else _out(out, shape, op, device=a.device)
     _C.batched_matmul(a, b, y, trans_a, trans_b)
     return y
 
@@ -1500,11 +1505,11 @@ def masked_softmax_forward(scores, *, attention_mask=None, query_mask=None, key_
     Returns ``(probs, dropped)``: dropped = probs after dropout (a new Tensor, or ``dropped=``)
     when ``dropout_rate`` > 0, else None."""
     op = "masked_softmax_forward"
-    scores = as_tensor(scores, op, "scores")
-    probs = _out(out, scores.shape, op, device=scores.device)
+    scores = scores if type(scores) is Tensor else as_tensor(scores, op, "scores")
+    probs = out if type(out) is Tensor else _out(out, scores.shape, op, device=scores.device)
     rate = float(dropout_rate)
     if rate > 0.0 or dropped is not None:  # a given buffer is checked even when unused
-        dropped = _out(dropped, scores.shape, op, device=scores.device)
+        dropped = dropped if type(dropped) is Tensor else _out(dropped, scores.shape, op, device=scores.device)
     _C.masked_softmax_forward(scores, probs, _mask_tensor(attention_mask, op, "attention_mask"),
                               _mask_tensor(query_mask, op, "query_mask"),
                               _mask_tensor(key_mask, op, "key_mask"), bool(causal), float(scale),
@@ -1518,7 +1523,7 @@ def masked_softmax_backward(probs, dprobs, *, scale=1.0, dropout_rate=0.0, dropp
     ``out`` may be ``dprobs`` (in place)."""
     op = "masked_softmax_backward"
     probs, dprobs = as_tensor(probs, op, "probs"), as_tensor(dprobs, op, "dprobs")
-    dscores = _out(out, probs.shape, op, device=probs.device)
+    dscores = out if type(out) is Tensor else _out(out, probs.shape, op, device=probs.device)
     rate = float(dropout_rate)
     _C.masked_softmax_backward(probs, dprobs, dscores, float(scale), rate,
                                None if dropped is None else as_tensor(dropped, op, "dropped"))
@@ -1619,7 +1624,7 @@ def conv2d_transpose(x, w, bias=None, out=None, *, strides=1, padding="valid", o
     shape, geo = _transpose_geometry(op, x.shape, w.shape, strides, padding, output_padding, dilation_rate)
     y = _out(out, shape, op, device=x.device, check_shape=True)
     if bias is not None:
-        bias = as_tensor(bias, op, "bias")
+        bias = bias if type(bias) is Tensor else as_tensor(bias, op, "bias")
     _C.conv2d_transpose_forward(x, w, bias, y, *geo)
     return y
 
@@ -1689,7 +1694,7 @@ def depthwise_conv2d(x, w, bias=None, out=None, *, strides=1, padding="valid", d
     shape, geo = _depthwise_geometry(op, x.shape, tuple(w.shape), strides, padding, dilation_rate)
     y = _out(out, shape, op, device=x.device, check_shape=True)
     if bias is not None:
-        bias = as_tensor(bias, op, "bias")
+        bias = bias if type(bias) is Tensor else as_tensor(bias, op, "bias")
     _C.depthwise_conv2d_forward(x, w, bias, y, *geo)
     return y
 
@@ -1724,7 +1729,7 @@ def prelu_forward(x, alpha, out=None):
     """y = x if x > 0 else alpha * x; alpha has x's shape without the batch axis, 1 on shared axes."""
     op = "prelu_forward"
     x, alpha = as_tensor(x, op, "x"), as_tensor(alpha, op, "alpha")
-    y = _out(out, x.shape, op, device=x.device)
+    y = out if type(out) is Tensor else _out(out, x.shape, op, device=x.device)
     _C.prelu_forward(x, alpha, y)
     return y
 
@@ -1763,7 +1768,7 @@ def confusion_counts(y_pred, y_true, thresholds, *, soft_labels: bool = False,
     ``soft_labels`` y_true counts y as positive and 1 - y as negative (Keras' AUC weighting).
     ``sample_weight`` gives one weight per sample (per row of y_pred seen as (rows, C)).
     """
-    y_pred = as_tensor(y_pred, "confusion_counts", "y_pred")
+    y_pred = y_pred if type(y_pred) is Tensor else as_tensor(y_pred, "confusion_counts", "y_pred")
     y_true = as_tensor(_float_targets(y_true), "confusion_counts", "y_true")
     if sample_weight is not None:
         sample_weight = as_tensor(_float_targets(sample_weight), "confusion_counts", "sample_weight")
@@ -1805,7 +1810,7 @@ def resize2d_forward(x, size, interpolation: str = "bilinear", window=None, out=
     antialiasing): 'bilinear' (edges clamped) or 'nearest'."""
     op = "resize2d_forward"
     interpolation = _known_kind(interpolation, RESIZE_INTERPOLATIONS, op, "interpolation")
-    x = as_tensor(x, op, "x")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     n, h, w, c = _image_shape(x, op, "x")
     oh, ow = _size2_nonneg(size, op)
     top, left, wh, ww = _window(window, h, w, op)
@@ -1819,7 +1824,7 @@ def resize2d_backward(dy, input_shape, interpolation: str = "bilinear", window=N
     the window."""
     op = "resize2d_backward"
     interpolation = _known_kind(interpolation, RESIZE_INTERPOLATIONS, op, "interpolation")
-    dy = as_tensor(dy, op, "dy")
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
     _image_shape(dy, op, "dy")
     shape = _shape_arg(input_shape, op)
     if len(shape) != 4:
@@ -1860,7 +1865,7 @@ def image_transform_forward(x, transforms, output_size=None, interpolation: str 
     op = "image_transform_forward"
     interpolation = _known_kind(interpolation, RESIZE_INTERPOLATIONS, op, "interpolation")
     fill_mode = _known_kind(fill_mode, FILL_MODES, op, "fill_mode")
-    x = as_tensor(x, op, "x")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     n, h, w, c = _image_shape(x, op, "x")
     oh, ow = (h, w) if output_size is None else _size2_nonneg(output_size, op)
     t = _transforms(transforms, n, op)
@@ -1876,7 +1881,7 @@ def image_transform_backward(dy, transforms, input_shape, interpolation: str = "
     op = "image_transform_backward"
     interpolation = _known_kind(interpolation, RESIZE_INTERPOLATIONS, op, "interpolation")
     fill_mode = _known_kind(fill_mode, FILL_MODES, op, "fill_mode")
-    dy = as_tensor(dy, op, "dy")
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
     _image_shape(dy, op, "dy")
     shape = _shape_arg(input_shape, op)
     if len(shape) != 4:
@@ -1910,14 +1915,14 @@ def group_norm_forward(x, gamma=None, beta=None, *, axis: int = -1, groups: int 
     over all its values: y = gamma_c * (x - mean) / sqrt(var + epsilon) + beta_c. ``gamma`` /
     ``beta`` are (C,) or None (1 / 0). Returns (y, mean, inv_std), the last two (N, groups)."""
     op = "group_norm_forward"
-    x = as_tensor(x, op, "x")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     axis = _int_arg(axis, op, "axis")
     groups = _int_arg(groups, op, "groups")
     axis = axis + x.ndim if axis < 0 else axis
     stats = [x.shape[0] if x.ndim else 0, max(groups, 0)]
-    y = _out(out, x.shape, op, device=x.device)
-    mean = _out(mean, stats, op, device=x.device)
-    inv_std = _out(inv_std, stats, op, device=x.device)
+    y = out if type(out) is Tensor else _out(out, x.shape, op, device=x.device)
+    mean = mean if type(mean) is Tensor else _out(mean, stats, op, device=x.device)
+    inv_std = inv_std if type(inv_std) is Tensor else _out(inv_std, stats, op, device=x.device)
     _C.group_norm_forward(x, _opt(gamma, op, "gamma"), _opt(beta, op, "beta"), y, mean, inv_std,
                           axis, groups, float(epsilon))
     return y, mean, inv_std
@@ -1932,8 +1937,8 @@ def group_norm_backward(dy, x, gamma, mean, inv_std, *, axis: int = -1, groups: 
     dbeta = sum dy. ``dgamma`` / ``dbeta`` are written only when given; dx is allocated when not
     given, unless ``need_dx`` is False. Returns dx (or None)."""
     op = "group_norm_backward"
-    dy = as_tensor(dy, op, "dy")
-    x = as_tensor(x, op, "x")
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     axis = _int_arg(axis, op, "axis")
     axis = axis + x.ndim if axis < 0 else axis
     dx = _out(dx, dy.shape, op, device=dy.device) if need_dx else None
@@ -1959,9 +1964,9 @@ def unit_norm_forward(x, *, axis=-1, out=None):
     """y = x / sqrt(max(sum x^2, 1e-12)), the sum over ``axis`` (an int or a list of adjacent
     axes), as Keras' UnitNormalization."""
     op = "unit_norm_forward"
-    x = as_tensor(x, op, "x")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     first, count = _axis_run(axis, x.ndim, op)
-    y = _out(out, x.shape, op, device=x.device)
+    y = out if type(out) is Tensor else _out(out, x.shape, op, device=x.device)
     _C.unit_norm_forward(x, y, first, count)
     return y
 
@@ -1970,10 +1975,10 @@ def unit_norm_backward(dy, x, *, axis=-1, out=None):
     """dx of unit_norm_forward: inv * dy - x * inv^3 * sum(dy * x) with inv = 1 / |x| (dx = inv *
     dy where the squared norm is under the 1e-12 floor)."""
     op = "unit_norm_backward"
-    dy = as_tensor(dy, op, "dy")
-    x = as_tensor(x, op, "x")
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
     first, count = _axis_run(axis, x.ndim, op)
-    dx = _out(out, dy.shape, op, device=dy.device)
+    dx = out if type(out) is Tensor else _out(out, dy.shape, op, device=dy.device)
     _C.unit_norm_backward(dy, x, dx, first, count)
     return dx
 
@@ -1986,8 +1991,8 @@ def gaussian_noise_forward(x, stddev: float, seed: int, out=None):
     """y = x + stddev * z, z standard normal drawn from ``seed`` (element i's draw depends on
     (seed, i) only). The gradient is dy itself."""
     op = "gaussian_noise_forward"
-    x = as_tensor(x, op, "x")
-    y = _out(out, x.shape, op, device=x.device)
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
+    y = out if type(out) is Tensor else _out(out, x.shape, op, device=x.device)
     _C.gaussian_noise_forward(x, y, float(stddev), _seed64(seed, op))
     return y
 
@@ -1996,9 +2001,9 @@ def gaussian_dropout_forward(x, rate: float, seed: int, out=None, mask=None):
     """mask = 1 + sqrt(rate / (1 - rate)) * z (z standard normal from ``seed``), y = x * mask.
     Returns (y, mask); the backward is dropout_backward(dy, mask)."""
     op = "gaussian_dropout_forward"
-    x = as_tensor(x, op, "x")
-    y = _out(out, x.shape, op, device=x.device)
-    mask = _out(mask, x.shape, op, device=x.device)
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
+    y = out if type(out) is Tensor else _out(out, x.shape, op, device=x.device)
+    mask = mask if type(mask) is Tensor else _out(mask, x.shape, op, device=x.device)
     _C.gaussian_dropout_forward(x, y, mask, float(rate), _seed64(seed, op))
     return y, mask
 
@@ -2009,9 +2014,9 @@ def alpha_dropout_forward(x, rate: float, seed: int, out=None, mask=None):
     a = ((1 - rate)(1 + rate alpha'^2))^-1/2, b = -a alpha' rate. Returns (y, mask) with
     mask = keep ? a : 0; the backward is dropout_backward(dy, mask)."""
     op = "alpha_dropout_forward"
-    x = as_tensor(x, op, "x")
-    y = _out(out, x.shape, op, device=x.device)
-    mask = _out(mask, x.shape, op, device=x.device)
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
+    y = out if type(out) is Tensor else _out(out, x.shape, op, device=x.device)
+    mask = mask if type(mask) is Tensor else _out(mask, x.shape, op, device=x.device)
     _C.alpha_dropout_forward(x, y, mask, float(rate), _seed64(seed, op))
     return y, mask
 
@@ -2033,7 +2038,7 @@ def additive_attention_scores_forward(query, key, w, alpha: float = 1.0, out=Non
     query, key = as_tensor(query, op, "query"), as_tensor(key, op, "key")
     shape = [query.shape[0] if query.ndim else 0, query.shape[1] if query.ndim > 1 else 0,
              key.shape[1] if key.ndim > 1 else 0]
-    scores = _out(out, shape, op, device=query.device)
+    scores = out if type(out) is Tensor else _out(out, shape, op, device=query.device)
     _C.additive_attention_scores_forward(query, key, as_tensor(w, op, "w"), float(alpha), scores)
     return scores
 

@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-from . import kernels
+from . import autodiff, kernels
 
 __all__ = ["Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "mean_squared_error",
@@ -169,28 +169,29 @@ class Loss:
         """The mean loss as a scalar Tensor (``float(loss)`` or ``loss.numpy()`` reads it). Under
         a GradientTape whose sources ``y_pred`` depends on, the call is recorded: its gradient
         comes from the same fused kernel pass that computed the value."""
-        from . import autodiff
         if self._written_in_python:   # recorded op by op on an active tape
             return self._python_call(y_true, y_pred, sample_weight)
-        y_true = self.prepare_labels(np.asarray(y_true) if isinstance(y_true, kernels.Tensor) else y_true)
+        tensor = kernels.Tensor
+        y_true = self.prepare_labels(np.asarray(y_true) if isinstance(y_true, tensor) else y_true)
         tape = autodiff.recording_tape()
-        pred_tensor = y_pred if isinstance(y_pred, kernels.Tensor) else None
+        pred_tensor = y_pred if isinstance(y_pred, tensor) else None
         if pred_tensor is None:
             y_pred = np.ascontiguousarray(y_pred, dtype=np.float32)
         if not self.sparse and y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
             y_true = y_true.reshape(y_true.shape + (1,))
-        rows = _rows(y_pred)
+        rows = None
         if sample_weight is not None:
+            rows = _rows(y_pred)
             sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float32).reshape(-1)
             if sample_weight.size not in (rows, 0) and rows % sample_weight.size == 0:
                 # (N,) weights for (N, T, C) predictions weight each sample's T rows (Keras broadcasts)
                 sample_weight = np.repeat(sample_weight, rows // sample_weight.size)
         record = tape is not None and pred_tensor is not None and tape.needs_grad(pred_tensor)
         if self.reduction == "none":
-            return self._per_sample(y_true, y_pred, sample_weight, rows, tape if record else None, pred_tensor)
-        grad = kernels.empty(tuple(y_pred.shape)) if record else None
-        value = kernels.Tensor.from_numpy(np.array(self.forward_backward(y_true, y_pred, grad, sample_weight),
-                                                   np.float32))
+            return self._per_sample(y_true, y_pred, sample_weight, _rows(y_pred) if rows is None else rows,
+                                    tape if record else None, pred_tensor)
+        grad = tensor.empty(y_pred.shape) if record else None
+        value = tensor.from_numpy(np.array(self.forward_backward(y_true, y_pred, grad, sample_weight), np.float32))
         if record:
             tape.record(lambda dys: [autodiff.scaled(grad, dys[0])], [pred_tensor], [value])
         return value
@@ -199,7 +200,6 @@ class Loss:
         """reduction=None: w_i loss_i per row, shaped like y_pred without its last axis. The
         backward reruns the kernel with weights rows * w_i * dy_i, whose mean-reduced gradient is
         sum_i w_i dy_i d(loss_i)/d(y_pred)."""
-        from . import autodiff
         lead = tuple(y_pred.shape[:-1])
         per = np.empty(lead, np.float32)
         kernels.loss_forward(self.kind, y_pred, y_true, None, sample_weight=None, per_sample=per,

@@ -76,26 +76,23 @@ BlockSizes block_sizes_avx512() {
   return bs;
 }
 
-Kernel packed_kernel() { return Kernel{micro_kernel(), kMR, kNR, block_sizes()}; }
+namespace {
+Kernel kernel_of(const GemmContext& ctx) { return Kernel{ctx.ukr, ctx.mr, ctx.nr, ctx.block_sizes()}; }
+}  // namespace
 
-Kernel sgemm_kernel() {
-#ifdef CORENN_X86_64
-  if (active_isa() == Isa::avx512)
-    return Kernel{gemm_ukr_avx512_f32_12x32, kMR512, kNR512, block_sizes_avx512()};
-#endif
-  return packed_kernel();
-}
+Kernel packed_kernel() { return kernel_of(*gemm_packed_context_stub.cpu()); }
+
+Kernel sgemm_kernel() { return kernel_of(*sgemm_context_stub.cpu()); }
 
 std::vector<std::pair<std::string, Kernel>> kernel_configs() {
+  // The sgemm contexts this CPU can run, each under the slot it is registered in.
   std::vector<std::pair<std::string, Kernel>> out;
-  out.emplace_back("ref", Kernel{gemm_ukr_ref_f32_6x16, kMR, kNR, block_sizes()});
-#ifdef CORENN_X86_64
-  if (cpu_has_avx2_fma())
-    out.emplace_back("avx2", Kernel{gemm_ukr_avx2_f32_6x16, kMR, kNR, block_sizes()});
-  if (cpu_has_avx512())
-    out.emplace_back("avx512",
-                     Kernel{gemm_ukr_avx512_f32_12x32, kMR512, kNR512, block_sizes_avx512()});
-#endif
+  const std::pair<Slot, bool> slots[] = {
+      {Slot::cpu_ref, true}, {Slot::avx2, cpu_has_avx2_fma()}, {Slot::avx512, cpu_has_avx512()}};
+  for (const auto& [slot, runs] : slots) {
+    const GemmContextRef ctx = sgemm_context_stub.at(slot);
+    if (runs && ctx) out.emplace_back(slot == Slot::cpu_ref ? "ref" : slot_name(slot), kernel_of(*ctx));
+  }
   return out;
 }
 

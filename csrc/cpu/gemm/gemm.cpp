@@ -5,11 +5,11 @@
 // Layout:  inputs are plain row-major matrices (or whatever a caller's PackA/PackB reads);
 //          packed buffers are 64-byte aligned, kept per calling thread and grown on demand.
 // Variants:
-//   micro-kernel: sgemm (plain matrices) runs gemm_ukr_avx512_f32_12x32 with its own packers when
-//                 active_isa() == Isa::avx512; gemm_packed (caller-supplied 6 x 16 packers) and
-//                 the other ISAs run gemm_ukr_avx2_f32_6x16 when active_isa() >= Isa::avx2
-//                 (x86-64 builds only), else gemm_ukr_ref (every CPU). Chosen in sgemm_kernel() /
-//                 packed_kernel() (config.cpp); the loops below take the tile from Problem.
+//   micro-kernel: a GemmContext (micro-kernel, tile, block sizes, packers) from the dispatch
+//                 table: sgemm (plain matrices) asks sgemm_context_stub, gemm_packed (caller-
+//                 supplied 6 x 16 packers) asks gemm_packed_context_stub; the kernel files
+//                 register their contexts per ISA (gemm.h). The loops below take the tile from
+//                 Problem and name no instruction set.
 //   threads:      small problems (2*M*N*K below kMinParallelFlops) run on the calling thread;
 //                 otherwise rows or columns are split into chunks of whole micro-tiles that the
 //                 pool's threads claim (core/parallel.h), whichever divides more evenly. Row
@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "core/aligned_buffer.h"
-#include "core/cpu_features.h"
+#include "ops/gemm.h"
 #include "core/parallel.h"
 
 namespace corenn::cpu::gemm {
@@ -42,7 +42,6 @@ namespace {
 constexpr double kMinParallelFlops = 1.5e5;
 constexpr int64_t kDirectAMaxPanels = 2;  // n <= 2 NR (32, or 64 on avx512): skip packing A
 constexpr int64_t kSmallM = 12;            // m <= 12 with B not transposed: pack nothing
-constexpr int64_t kPackSlack = 16;         // floats past the A block that pack_a_*_avx2 may touch
 constexpr double kRowSplitSlack = 0.02;    // row-split imbalance accepted to share B (run())
 
 // ---- packing buffers ------------------------------------------------------------------------
@@ -57,10 +56,10 @@ struct Workspace {
   AlignedBuffer a, b;
   float* a_block(const BlockSizes& bs) {
     // whole micro-panels of either tile format (6 and 12 rows, 16 and 32 columns)
-    return a.get(static_cast<size_t>(round_up(bs.mc, kMR512) * bs.kc + kPackSlack));
+    return a.get(static_cast<size_t>(round_up(bs.mc, kMaxMR) * bs.kc + kPackSlack));
   }
   float* b_block(const BlockSizes& bs) {
-    return b.get(static_cast<size_t>(bs.kc * round_up(bs.nc, kNR512)));
+    return b.get(static_cast<size_t>(bs.kc * round_up(bs.nc, kMaxNR)));
   }
 };
 
@@ -69,10 +68,12 @@ thread_local Workspace tls_workspace;
 // owned by the calling thread.
 thread_local AlignedBuffer tls_shared_b;
 
-// ---- packers for plain row-major matrices ----------------------------------------------------
+}  // namespace
+
+// ---- reference packers for plain row-major matrices (6 x 16 format) ------------------------------
 
 // op(A) = A (M, K), lda >= K: each panel gathers MR rows; a row's kc values are contiguous.
-void pack_a_n(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+void pack_a_n_ref(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
               float* dst) {
   for (int64_t i = 0; i < mc; i += kMR, dst += kMR * kc) {
     const int rows = static_cast<int>(std::min<int64_t>(kMR, mc - i));
@@ -86,7 +87,7 @@ void pack_a_n(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, i
 }
 
 // op(A) = A^T, A stored (K, M): the MR values of one depth step are contiguous in memory.
-void pack_a_t(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+void pack_a_t_ref(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
               float* dst) {
   for (int64_t i = 0; i < mc; i += kMR, dst += kMR * kc) {
     const int rows = static_cast<int>(std::min<int64_t>(kMR, mc - i));
@@ -100,7 +101,7 @@ void pack_a_t(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, i
 }
 
 // op(B) = B (K, N): the NR values of one depth step are contiguous.
-void pack_b_n(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+void pack_b_n_ref(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
               float* dst) {
   for (int64_t j = 0; j < nc; j += kNR, dst += kNR * kc) {
     const int cols = static_cast<int>(std::min<int64_t>(kNR, nc - j));
@@ -118,7 +119,7 @@ void pack_b_n(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, i
 }
 
 // op(B) = B^T, B stored (N, K): each panel gathers NR rows of B; a row's kc values are contiguous.
-void pack_b_t(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+void pack_b_t_ref(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
               float* dst) {
   for (int64_t j = 0; j < nc; j += kNR, dst += kNR * kc) {
     const int cols = static_cast<int>(std::min<int64_t>(kNR, nc - j));
@@ -130,6 +131,8 @@ void pack_b_t(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, i
       for (int64_t p = 0; p < kc; ++p) dst[p * kNR + c] = 0.0f;
   }
 }
+
+namespace {
 
 // ---- blocked loops ---------------------------------------------------------------------------
 
@@ -281,42 +284,31 @@ int choose_threads(int64_t m, int64_t n, int64_t k) {
 
 // ---- entry -----------------------------------------------------------------------------------
 
-PackA pack_a_matrix(const float* a, int64_t lda, bool trans_a) {
-#ifdef CORENN_X86_64
-  if (trans_a && active_isa() >= Isa::avx2)
-    return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-      pack_a_t_avx2(a, lda, i0, mc, p0, kc, dst);
-    };
-#endif
-  if (trans_a)
-    return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-      pack_a_t(a, lda, i0, mc, p0, kc, dst);
-    };
-#ifdef CORENN_X86_64
-  if (active_isa() >= Isa::avx2)
-    return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-      pack_a_n_avx2(a, lda, i0, mc, p0, kc, dst);
-    };
-#endif
+namespace {
+
+// The standard packers of `ctx`'s panel format for plain matrices.
+PackA pack_a_for(const GemmContext& ctx, const float* a, int64_t lda, bool trans_a) {
+  const PackAFn pack = trans_a ? ctx.pack_a_t : ctx.pack_a_n;
   return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-    pack_a_n(a, lda, i0, mc, p0, kc, dst);
+    pack(a, lda, i0, mc, p0, kc, dst);
   };
 }
 
-PackB pack_b_matrix(const float* b, int64_t ldb, bool trans_b) {
-#ifdef CORENN_X86_64
-  if (trans_b && active_isa() >= Isa::avx2)
-    return [=](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
-      pack_b_t_avx2(b, ldb, p0, kc, j0, nc, dst);
-    };
-#endif
-  if (trans_b)
-    return [=](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
-      pack_b_t(b, ldb, p0, kc, j0, nc, dst);
-    };
+PackB pack_b_for(const GemmContext& ctx, const float* b, int64_t ldb, bool trans_b) {
+  const PackBFn pack = trans_b ? ctx.pack_b_t : ctx.pack_b_n;
   return [=](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
-    pack_b_n(b, ldb, p0, kc, j0, nc, dst);
+    pack(b, ldb, p0, kc, j0, nc, dst);
   };
+}
+
+}  // namespace
+
+PackA pack_a_matrix(const float* a, int64_t lda, bool trans_a) {
+  return pack_a_for(*gemm_packed_context_stub.cpu(), a, lda, trans_a);
+}
+
+PackB pack_b_matrix(const float* b, int64_t ldb, bool trans_b) {
+  return pack_b_for(*gemm_packed_context_stub.cpu(), b, ldb, trans_b);
 }
 
 namespace {
@@ -373,44 +365,6 @@ Problem make_problem(const Kernel& kern, int64_t m, int64_t n, int64_t k, const 
                  kern.nr, kern.bs};
 }
 
-// The 12 x 32 packers of sgemm under Isa::avx512 (pack_avx512.cpp).
-#ifdef CORENN_X86_64
-PackA pack_a_matrix_avx512(const float* a, int64_t lda, bool trans_a) {
-  if (trans_a)
-    return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-      pack_a_t_avx512(a, lda, i0, mc, p0, kc, dst);
-    };
-  return [=](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-    pack_a_n_avx512(a, lda, i0, mc, p0, kc, dst);
-  };
-}
-
-PackB pack_b_matrix_avx512(const float* b, int64_t ldb, bool trans_b) {
-  if (trans_b)
-    return [=](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
-      pack_b_t_avx512(b, ldb, p0, kc, j0, nc, dst);
-    };
-  return [=](int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
-    pack_b_n_avx512(b, ldb, p0, kc, j0, nc, dst);
-  };
-}
-#endif
-
-// The packers that produce `kern`'s panel format.
-PackA pack_a_for(const Kernel& kern, const float* a, int64_t lda, bool trans_a) {
-#ifdef CORENN_X86_64
-  if (kern.mr == kMR512) return pack_a_matrix_avx512(a, lda, trans_a);
-#endif
-  return pack_a_matrix(a, lda, trans_a);
-}
-
-PackB pack_b_for(const Kernel& kern, const float* b, int64_t ldb, bool trans_b) {
-#ifdef CORENN_X86_64
-  if (kern.nr == kNR512) return pack_b_matrix_avx512(b, ldb, trans_b);
-#endif
-  return pack_b_matrix(b, ldb, trans_b);
-}
-
 }  // namespace
 
 void gemm_packed(int64_t m, int64_t n, int64_t k, const PackA& pack_a, const PackB& pack_b,
@@ -448,9 +402,10 @@ void small_m_in_place(const Problem& pb, const float* b, int64_t ldb, int64_t n_
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
            const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
            int64_t ldc, const float* bias, Activation act) {
-  const Kernel kern = sgemm_kernel();
-  const PackA pack_a = pack_a_for(kern, a, lda, trans_a);
-  const PackB pack_b = pack_b_for(kern, b, ldb, trans_b);
+  const GemmContext& ctx = *sgemm_context_stub.cpu();
+  const Kernel kern{ctx.ukr, ctx.mr, ctx.nr, ctx.block_sizes()};
+  const PackA pack_a = pack_a_for(ctx, a, lda, trans_a);
+  const PackB pack_b = pack_b_for(ctx, b, ldb, trans_b);
   Problem pb = make_problem(kern, m, n, k, &pack_a, &pack_b, alpha, beta, c, ldc, bias, act);
   pb.rs_a = trans_a ? 1 : lda;
   pb.cs_a = trans_a ? lda : 1;
@@ -460,7 +415,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
     small_m_in_place(pb, b, ldb, n_full);
     if (n_full == n) return;
     // The last partial panel takes the regular path on its columns.
-    const PackB pack_rest = pack_b_for(kern, b + n_full, ldb, false);
+    const PackB pack_rest = pack_b_for(ctx, b + n_full, ldb, false);
     Problem rest = make_problem(kern, m, n - n_full, k, &pack_a, &pack_rest, alpha, beta,
                                 c + n_full, ldc, bias ? bias + n_full : nullptr, act);
     rest.a_plain = a;
@@ -475,4 +430,21 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   run(pb);
 }
 
+CORENN_DEFINE_DISPATCH(GemmContextRef, gemm_packed_context_stub, "gemm.packed_kernel");
+CORENN_DEFINE_DISPATCH(GemmContextRef, sgemm_context_stub, "gemm.sgemm_kernel");
+
 }  // namespace corenn::cpu::gemm
+
+namespace corenn {
+// The CPU kernel of the gemm op: the blocked driver above on plain matrices.
+CORENN_REGISTER_KERNEL(sgemm_stub, Slot::cpu_ref,
+                       +[](const Tensor&, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                           int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+                           int64_t ldb, float beta, float* c, int64_t ldc, const float* bias,
+                           bool relu) {
+                         cpu::gemm::sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
+                                          c, ldc, bias,
+                                          relu ? cpu::gemm::Activation::relu
+                                               : cpu::gemm::Activation::none);
+                       });
+}  // namespace corenn

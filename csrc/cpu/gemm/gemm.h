@@ -34,7 +34,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/cpu_features.h"
+#include "core/dispatch.h"
 
 namespace corenn::cpu::gemm {
 
@@ -84,28 +84,52 @@ struct UkrArgs {
 using UkrFn = void (*)(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a, const float* b,
                        int64_t ldb, float* c, int64_t ldc, int m, int n, const UkrArgs& args);
 
+// The packers of plain row-major matrices: same arguments as the PackA / PackB calls plus the
+// matrix and its leading dimension.
+using PackAFn = void (*)(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
+                         int64_t kc, float* dst);
+using PackBFn = void (*)(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                         int64_t nc, float* dst);
+
+// One ISA's GEMM kernel set, a BLIS-style context: the micro-kernel, its tile, its block sizes
+// (config.cpp, from the cache sizes) and the packers that produce its panel format. The kernel
+// files register their context in the stubs below; the driver (gemm.cpp) asks the stub and never
+// names an ISA. A pack_a_n may write up to kPackSlack floats past its block.
+struct GemmContext {
+  UkrFn ukr;
+  int mr, nr;
+  BlockSizes (*block_sizes)();
+  PackAFn pack_a_n, pack_a_t;
+  PackBFn pack_b_n, pack_b_t;
+};
+using GemmContextRef = const GemmContext*;
+// The 6 x 16 format that caller-supplied packers produce (gemm_packed, conv, rnn):
+// cpu_ref = gemm_ukr_ref.cpp, avx2 = gemm_ukr_avx2_f32_6x16.cpp (AVX-512 CPUs run that too).
+CORENN_DECLARE_DISPATCH(GemmContextRef, gemm_packed_context_stub);
+// sgemm on plain matrices: the same two, plus avx512 = gemm_ukr_avx512_f32_12x32.cpp.
+CORENN_DECLARE_DISPATCH(GemmContextRef, sgemm_context_stub);
+
+// The largest tile of any context, and what a pack_a_n may write past its block: workspace sizes.
+constexpr int kMaxMR = kMR512;
+constexpr int kMaxNR = kNR512;
+constexpr int64_t kPackSlack = 16;
+
+// The reference micro-kernel and plain-matrix packers of the 6 x 16 format (every CPU).
 void gemm_ukr_ref_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
                            const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
                            const UkrArgs& args);
-#ifdef CORENN_X86_64  // the *_avx2 / *_avx512 files are compiled only on x86-64
-void gemm_ukr_avx2_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
-                            const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
-                            const UkrArgs& args);
-// m <= 12, n <= 32; packed panels have rs_a = 1, cs_a = 12, ldb = 32.
-void gemm_ukr_avx512_f32_12x32(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
-                               const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
-                               const UkrArgs& args);
-#endif
+void pack_a_n_ref(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                  float* dst);
+void pack_a_t_ref(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                  float* dst);
+void pack_b_n_ref(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+                  float* dst);
+void pack_b_t_ref(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+                  float* dst);
 
-// The 6 x 16 micro-kernel for active_isa(): avx2 on AVX2 and AVX-512 CPUs (an AVX-512 CPU runs
-// the AVX2 kernel for the 6 x 16 format), else ref. gemm_packed and callers that run the
-// micro-kernel themselves (rnn.cpp) ask here; sgemm asks sgemm_kernel().
-inline UkrFn micro_kernel() {
-#ifdef CORENN_X86_64
-  if (active_isa() >= Isa::avx2) return gemm_ukr_avx2_f32_6x16;
-#endif
-  return gemm_ukr_ref_f32_6x16;
-}
+// The 6 x 16 micro-kernel of the active ISA: gemm_packed and callers that run the micro-kernel
+// themselves (rnn.cpp) ask here; sgemm asks sgemm_kernel().
+inline UkrFn micro_kernel() { return gemm_packed_context_stub.cpu()->ukr; }
 
 // A micro-kernel with its tile and block sizes: what the blocked driver runs.
 struct Kernel {
@@ -115,9 +139,10 @@ struct Kernel {
 };
 // For caller-supplied packers (gemm_packed: the 6 x 16 format): micro_kernel() and block_sizes().
 Kernel packed_kernel();
-// For sgemm: the 12 x 32 AVX-512 kernel when active_isa() == avx512, else packed_kernel().
+// For sgemm: the kernel of sgemm_context_stub under the active ISA.
 Kernel sgemm_kernel();
-// Every kernel this build can run, by ISA name, with its tile and block sizes (show_config).
+// Every kernel this build and CPU can run, by slot name, with its tile and block sizes
+// (show_config).
 std::vector<std::pair<std::string, Kernel>> kernel_configs();
 
 // Scalar store of an accumulated tile (acc is MR x NR, row stride kNR) into C with the epilogue;
@@ -136,37 +161,13 @@ inline void store_tile_scalar(const float* acc, float* c, int64_t ldc, int m, in
   }
 }
 
-#ifdef CORENN_X86_64
-// AVX2 versions of three packers (pack_avx2.cpp); same format and arguments as the
-// PackA / PackB calls. pack_a_*_avx2 may write 16 floats past the block: size buffers with slack.
-void pack_a_n_avx2(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
-                   float* dst);
-void pack_a_t_avx2(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
-                   float* dst);
-void pack_b_t_avx2(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
-                   float* dst);
-// dst[p * MR + r] = src[r][p] for p < len: len depth steps of one A panel whose MR rows are
-// separate runs (a convolution's patch rows); writes up to 2 floats past dst + len * MR.
-void pack_a_rows_avx2(const float* const* src, int64_t len, float* dst);
-// The packers of the 12 x 32 format (pack_avx512.cpp), for sgemm under Isa::avx512. They write
-// nothing past their panels.
-void pack_a_n_avx512(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
-                     float* dst);
-void pack_a_t_avx512(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
-                     float* dst);
-void pack_b_n_avx512(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
-                     float* dst);
-void pack_b_t_avx512(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
-                     float* dst);
-#endif
-
 // The standard packers for row-major A / B with leading dimensions lda / ldb.
 PackA pack_a_matrix(const float* a, int64_t lda, bool trans_a);
 PackB pack_b_matrix(const float* b, int64_t ldb, bool trans_b);
 
 // The general driver: any packers, C row-major with leading dimension ldc, bias (N,) or nullptr.
 // Chooses threads (corenn::get_num_threads, none for small problems) and the micro-kernel
-// (active_isa()). Never reads C when beta == 0.
+// (gemm_packed_context_stub). Never reads C when beta == 0.
 void gemm_packed(int64_t m, int64_t n, int64_t k, const PackA& pack_a, const PackB& pack_b,
                  float alpha, float beta, float* c, int64_t ldc, const float* bias,
                  Activation act);

@@ -12,12 +12,13 @@
 // the panel's last vector step spills 2 floats past the panel: the caller's buffer has 16 floats
 // of slack (see gemm.cpp). pack_a_t_avx2 reads 8 columns of a row of A only where
 // column + 8 <= lda (A is a contiguous (K, M) matrix, lda = M).
-// Compiled with -mavx2 -mfma; used only when active_isa() == avx2.
+// Compiled with -mavx2 -mfma; part of the avx2 GEMM context (gemm.h, kernels_x86.h).
 #include <immintrin.h>
 
 #include <algorithm>
 
 #include "cpu/gemm/gemm.h"
+#include "cpu/gemm/kernels_x86.h"
 
 namespace corenn::cpu::gemm {
 

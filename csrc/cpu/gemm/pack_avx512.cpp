@@ -10,12 +10,13 @@
 // Tails (a partial panel, the last columns of B) are masked loads with zero fill and masked
 // stores, so no packer writes past its panels and none needs slack in the buffer. The depth
 // remainder of the two transposing packers (kc % 8 steps) is a short scalar copy.
-// Compiled with -mavx512f/vl/bw/dq; used only when active_isa() == avx512.
+// Compiled with -mavx512f/vl/bw/dq; part of the avx512 GEMM context (sgemm_context_stub).
 #include <immintrin.h>
 
 #include <algorithm>
 
 #include "cpu/gemm/gemm.h"
+#include "cpu/gemm/kernels_x86.h"
 
 namespace corenn::cpu::gemm {
 

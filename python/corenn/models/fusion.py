@@ -18,14 +18,25 @@ decides, for a graph (Sequential or functional alike), which call contexts take 
 Rules set flags on the call contexts of one graph or replace steps of that graph's run list
 (``graph.run``), so a layer shared elsewhere is unaffected; they are cleared before they are
 decided again.
+
+``prepare`` is what models call before every run: the input-gradient marks and the plan are
+redone only when what they read changed (which inputs are watched, the layers' trainable flags,
+the compiled losses) or when another graph marked or planned a context this one uses (a layer
+shared between models). A counter bumped by every mark and plan makes the usual check O(1):
+when nothing was marked or planned since this graph's own plan, nothing can have undone it.
 """
 from __future__ import annotations
 
-__all__ = ["plan", "reset", "is_planned", "fused_pairs", "ConvReluMaxPool"]
+__all__ = ["plan", "prepare", "reset", "is_planned", "fused_pairs", "ConvReluMaxPool"]
+
+# bumped by every mark_input_grads / plan / reset of any graph (see prepare)
+_SERIAL = [0]
 
 
 def reset(ctx):
     ctx.relu_grad_by_next = ctx.masks_relu_input = False
+    ctx._planned_by = None   # its flags no longer say what a graph decided
+    _SERIAL[0] += 1
 
 
 class ConvReluMaxPool:
@@ -103,8 +114,30 @@ def _fused_step(conv_step, pool_step, node):
 
 def is_planned(graph) -> bool:
     """Whether every context of ``graph`` carries this graph's plan (no other graph sharing a
-    layer planned it since)."""
-    return all(s.ctx.__dict__.get("_planned_by") is graph for s in graph.steps)
+    layer marked or planned it since)."""
+    for s in graph.steps:
+        if s.ctx.__dict__.get("_planned_by") is not graph:
+            return False
+    return True
+
+
+def prepare(graph, watched=(), losses=()):
+    """``graph.mark_input_grads(watched)`` and ``plan(graph, losses)``, each redone only when
+    what it reads changed (see the module docstring); returns plan's fused output indices."""
+    key = (watched, [layer.trainable for layer in graph.trainable_layers])
+    d = graph.__dict__
+    if d.get("_plan_key") != key or not (d.get("_plan_serial") == _SERIAL[0] or is_planned(graph)):
+        graph.mark_input_grads(watched)
+        plan(graph)
+        d["_plan_key"], d["_fused_losses"] = key, None
+    d["_plan_serial"] = _SERIAL[0]
+    if not losses:
+        return frozenset()
+    fused = d.get("_fused_losses")
+    loss_key = [None if loss is None else (loss.kind, loss.from_logits) for loss in losses]
+    if fused is None or fused[0] != loss_key:
+        fused = d["_fused_losses"] = (loss_key, fused_losses(graph, losses))
+    return fused[1]
 
 
 def plan(graph, losses=()):
@@ -138,9 +171,16 @@ def plan(graph, losses=()):
     skipped = {pool for _, pool in replaced.values()}
     graph.run = [replaced[k][0] if k in replaced else s for k, s in enumerate(steps) if k not in skipped]
     graph.ran = [False] * len(graph.run)
+    _SERIAL[0] += 1
+    return fused_losses(graph, losses)
+
+
+def fused_losses(graph, losses):
+    """Rule 3: the output indices whose softmax/sigmoid the loss computes from the logits."""
+    steps = graph.steps
     fused = set()
     for k, (slot, loss) in enumerate(zip(graph.output_slots, losses)):
-        if loss is None or loss.from_logits or consumer_of.get(slot) or graph.output_slots.count(slot) > 1:
+        if loss is None or loss.from_logits or graph.consumers[slot] or graph.output_slots.count(slot) > 1:
             continue
         step = steps[graph.producer[slot]] if slot in graph.producer else None
         if step is None or step.multi_out or not hasattr(step.ctx, "backward_from_preactivation"):

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import kernels
 from ..layers.base import _LOSS_SINK, InputLayer, Layer, shape_str, user_mask_maker
+from .fusion import _SERIAL as _fusion_serial
 from .fusion import ConvReluMaxPool
 
 __all__ = ["KerasTensor", "Node", "Graph", "Input", "is_symbolic"]
@@ -529,6 +530,10 @@ class Graph:
         self.accumulator = {}
         for s in self.steps:
             self.accumulator.setdefault(id(s.owner), s.ctx)
+        # the accumulators whose Params a tape step may give new gradient Tensors
+        # (autodiff._unhold_weight_grads)
+        self.weight_accumulators = [a for a in self.accumulator.values()
+                                    if isinstance(getattr(a, "_params", None), list)]
         self.own_contexts = own_contexts
         self.run = list(self.steps)   # what forward/backward execute: the steps, or fused ones (fusion.plan)
         self.trainable_layers = [l for l in self.layers if l.weights]
@@ -558,10 +563,12 @@ class Graph:
         for s in self.steps:
             upstream = any(needs[i] for i in s.ins)
             s.ctx.needs_input_grad = upstream
+            s.ctx._planned_by = None   # a graph that planned this context must plan it again
             produces = upstream or bool(s.owner.trainable_weights)
             for o in s.outs:
                 needs[o] = produces
         self.slot_needs_grad = needs
+        _fusion_serial[0] += 1
 
     # -- running --------------------------------------------------------------------------------
 
@@ -722,7 +729,7 @@ class Graph:
     def weight_grads(self):
         """(weight, gradient) pairs after backward: the layers' own gradient Tensors (this copy's
         contexts' when the graph has its own), summed over calls."""
-        key = tuple(layer.trainable for layer in self.trainable_layers)
+        key = [layer.trainable for layer in self.trainable_layers]
         cached = self.__dict__.get("_weight_params")
         if cached is None or cached[0] != key:
             # per layer: its Params (read p.grad each time: a held gradient may be replaced), or
@@ -747,7 +754,15 @@ class Graph:
         """Sum each shared layer's weight gradients over the calls that ran backward (into the
         layer's own gradient Tensors), and zero those of trainable layers no call reached."""
         ran, run = self.ran, self.run
-        if self.shared or self.own_contexts or not all(ran[k] for k, s in enumerate(run) if s.owner.weights):
+        weighted = self.__dict__.get("_weighted_steps")   # run indices of steps with weights
+        if weighted is None or weighted[0] is not run:
+            weighted = self._weighted_steps = (run, [k for k, s in enumerate(run) if s.owner.weights])
+        all_ran = True
+        for k in weighted[1]:
+            if not ran[k]:
+                all_ran = False
+                break
+        if self.shared or self.own_contexts or not all_ran:
             per_layer = {}
             for k, s in enumerate(run):
                 ctx = s.ctx.conv if isinstance(s.ctx, ConvReluMaxPool) else s.ctx

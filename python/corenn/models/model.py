@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import math
 import time
+import weakref
 
 import numpy as np
 
@@ -36,6 +37,7 @@ from .training import TrainingLoops
 
 __all__ = ["Model"]
 
+_ARRAYS = (np.ndarray, kernels.Tensor)
 _KERAS_COMPILE_IGNORED = ("run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss")
 _MODEL_COUNTS: dict = {}
 
@@ -146,9 +148,12 @@ class Model(TrainingLoops):
         order they were set. Cached; the cache is keyed by the attribute containers' sizes, so a
         layer appended to a list attribute later is found too."""
         cached = self.__dict__.get("_tracked_cache")
-        if cached is not None and cached[0] == self.__dict__.get("_attr_version") \
-                and all(len(c) == n for c, n in cached[1]):
-            return cached[2]
+        if cached is not None and cached[0] == self.__dict__.get("_attr_version"):
+            for c, n in cached[1]:
+                if len(c) != n:
+                    break
+            else:
+                return cached[2]
         found = self._scan_layers()
         containers = [(v, len(v)) for k, v in self.__dict__.items()
                       if isinstance(v, (list, dict)) and (not k.startswith("_") or k == "_layers")]
@@ -234,8 +239,9 @@ class Model(TrainingLoops):
         # Subclassed models: a layer or model set as an attribute becomes part of the model
         # (found again by _tracked_layers, also inside lists and dicts); the version tells its
         # cache that the attributes changed.
-        d = self.__dict__
-        d["_attr_version"] = d.get("_attr_version", 0) + 1
+        if not name.startswith("_") or name == "_layers":   # what _scan_layers looks at
+            d = self.__dict__
+            d["_attr_version"] = d.get("_attr_version", 0) + 1
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
@@ -272,13 +278,15 @@ class Model(TrainingLoops):
     @property
     def trainable_weights(self):
         layers = self._weight_layers()
-        key = (id(layers), len(layers), tuple(layer.trainable for layer in layers))
+        # what the list depends on: which layers, their trainable flags and their weight counts
+        # (a layer builds its weights on its first call)
+        state = [(layer.trainable, len(layer._params) if isinstance(layer, Layer) else len(layer.weights))
+                 for layer in layers]
         cached = self.__dict__.get("_trainable_cache")
-        sizes = [len(l._params) if isinstance(l, Layer) else len(l.weights) for l in layers]
-        if cached is not None and cached[0] == key and cached[2] == sizes:
-            return list(cached[1])
+        if cached is not None and cached[0] is layers and cached[1] == state:
+            return list(cached[2])
         weights = _unique(w for layer in layers for w in layer.trainable_weights)
-        self.__dict__["_trainable_cache"] = (key, weights, sizes)
+        self.__dict__["_trainable_cache"] = (layers, state, weights)
         return list(weights)
 
     trainable_variables = trainable_weights
@@ -427,18 +435,26 @@ class Model(TrainingLoops):
     # -- calling -------------------------------------------------------------------------------
 
     def __call__(self, inputs, training=None, mask=None):
+        tape = autodiff.recording_tape()
+        if tape is not None and type(inputs) in _ARRAYS:
+            # a GradientTape loop's step (one array or Tensor in): the captured graph, directly
+            self.__dict__.pop("_added_losses", None)   # a new call: forget the last one's losses
+            graph = self._captured_graph([inputs], training, tape)
+            if graph is not None:
+                outs = tape.call_graph(graph, [inputs], training)
+                return outs[0] if len(outs) == 1 and not self._returns_list else outs
+            return self._replay(inputs, training) if self._graph is not None else self._call_user(inputs, training)
         if is_symbolic(inputs):
             return self._call_symbolic(inputs, training)
         self._clear_losses()   # a new call: the losses of the last one are forgotten
-        if autodiff.recording_tape() is not None or self._graph is None or training or (
+        if tape is not None or self._graph is None or training or (
                 training is None and self._has_default_training_layers()):
             # layer by layer: each layer resolves training=None itself (an augmentation layer
             # augments, as in Keras 3)
             return self._call_eager(inputs, training)
         xs = self._prepare_x(inputs, "__call__")
         with self._step_lock:   # one forward pass on the whole input; the outputs copied out of the buffers
-            if not fusion.is_planned(self._graph):
-                self._mark_input_grads()
+            self._mark_input_grads()
             outs = self._forward(_tensors(xs), False)
             outs = [np.array(o, copy=True) for o in (outs if isinstance(outs, list) else [outs])]
         outs = [kernels.Tensor.from_numpy(o) for o in outs]   # Tensors, as Keras returns
@@ -533,13 +549,22 @@ class Model(TrainingLoops):
         traced (ops on values, data-dependent Python) runs eagerly, layer by layer, from then on.
         A graph still in use by a tape (the model called twice before ``gradient``) gets a copy
         with contexts of its own."""
+        d = self.__dict__
         if self._graph is not None:
-            base, self._returns_list = self._graph, not self._single_output
+            base = self._graph
+            d["_returns_list"] = not self._single_output
         else:
-            if self.__dict__.get("_untraceable"):
+            if d.get("_untraceable"):
                 return None
-            key = (tuple(_signature(x) for x in xs), bool(training))
-            cache = self.__dict__.setdefault("_captures", {})
+            if len(xs) == 1:
+                x = xs[0]
+                sig = ((x.shape[1:], x.dtype),) if type(x) is np.ndarray else (_signature(x),)
+            else:
+                sig = tuple(_signature(x) for x in xs)
+            key = (sig, bool(training))
+            cache = d.get("_captures")
+            if cache is None:
+                cache = d.setdefault("_captures", {})
             base = cache.get(key)
             if base is None:
                 base = self._trace(xs, training)
@@ -548,14 +573,16 @@ class Model(TrainingLoops):
                 cache[key] = base
         if tape is None:   # inference (predict / evaluate, under the model's lock): the base graph
             return base
-        import weakref
-        with self._capture_lock:   # two threads' tapes never pick the same copy
-            copies = self.__dict__.setdefault("_capture_copies", {}).setdefault(id(base), [base])
+        with d.get("_capture_lock_obj") or self._capture_lock:   # two threads' tapes never pick the same copy
+            copies = d.setdefault("_capture_copies", {}).setdefault(id(base), [base])
             for g in copies:
-                user = getattr(g, "user", None)
-                if user is None or user() is None or not user()._records:
-                    g.user = weakref.ref(tape)
-                    return g
+                user = g.__dict__.get("user")
+                if user is not None:
+                    holder = user()
+                    if holder is not None and holder._records:
+                        continue   # a tape that has not differentiated it yet
+                g.user = weakref.ref(tape)
+                return g
             copy = Graph(base.inputs, base.outputs, where=self.name, own_contexts=True)
             copy.user = weakref.ref(tape)
             copies.append(copy)
@@ -875,9 +902,10 @@ class Model(TrainingLoops):
         return t
 
     def _mark_input_grads(self):
+        """The graph's input-gradient marks and fusion plan for this model's losses (redone only
+        when they may have changed: fusion.prepare)."""
         if self._graph is not None:
-            self._graph.mark_input_grads()
-            self._preactivation = fusion.plan(self._graph, self._losses)
+            self._preactivation = fusion.prepare(self._graph, (), self._losses)
 
     def _loss_grad(self, xb, yb, sample_weight=None):
         if self._graph is None:

@@ -470,7 +470,17 @@ class TrainingLoops:
         return self._structure_outputs(out)
 
     def predict_on_batch(self, x):
-        return self.predict(x, batch_size=max(1, data_len(self._prepare_x(x, "predict_on_batch"))))
+        """The outputs for one batch ``x`` (inference mode) as NumPy arrays. predict's body for a
+        single batch, without its batching and callbacks (Keras runs none here either): this is
+        the latency path."""
+        x = self._prepare_x(x, "predict_on_batch")
+        if self._custom_step("predict_step"):
+            return self.predict(x, batch_size=max(1, data_len(x)))
+        with self._step_lock:   # the output is the last layer's reused buffer: copy it out first
+            self._mark_input_grads()
+            hs = self._forward(tensors(x), False)
+            outs = [np.array(t, dtype=np.float32) for t in (hs if isinstance(hs, list) else [hs])]
+        return self._structure_outputs(outs)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
         """One training step on (x, y); sample_weight (N,) or class_weight weight the loss."""

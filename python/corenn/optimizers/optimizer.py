@@ -170,6 +170,7 @@ class Optimizer:
                 for s in state[slot]:
                     s.fill_(self._slot_init)
         self._vars, self._var_tensors, self._state = var_list, tensors, state
+        self._slots_built = self._active_slots()   # apply rebuilds when the options change them
 
     @property
     def variables(self) -> list:
@@ -205,8 +206,11 @@ class Optimizer:
 
     def apply_gradients(self, grads_and_vars):
         """Apply ``(gradient, variable)`` pairs; returns ``iterations`` after the step."""
-        pairs = list(grads_and_vars)
-        return self.apply([g for g, _ in pairs], [v for _, v in pairs])
+        grads, variables = [], []
+        for g, v in grads_and_vars:
+            grads.append(g)
+            variables.append(v)
+        return self.apply(grads, variables)
 
     def apply(self, grads, trainable_variables=None):
         """One update of ``trainable_variables`` (in place) with ``grads``.
@@ -215,39 +219,50 @@ class Optimizer:
         may be Tensors or float NumPy arrays; a ``None`` gradient leaves its variable untouched.
         Returns ``iterations`` after the step.
         """
-        grads = list(grads)
+        if type(grads) is not list:
+            grads = list(grads)
         if trainable_variables is None:
             if not self.built:
                 raise ValueError(f"{self.name}: apply() without trainable_variables needs a built "
                                  f"optimizer; pass the variables or call build() first")
             variables = self._vars
         else:
-            variables = list(trainable_variables)
+            variables = trainable_variables if type(trainable_variables) is list else list(trainable_variables)
         if len(grads) != len(variables):
             raise ValueError(f"{self.name}: got {len(grads)} gradients for {len(variables)} "
                              f"variables; pass one gradient per variable")
-        if not self._same_vars(variables) or tuple(self._state) != tuple(self._active_slots()):
+        if not self._same_vars(variables) or self.__dict__.get("_slots_built") != self._active_slots():
             self.build(variables)
-        keep = [i for i, g in enumerate(grads) if g is not None]
-        if not keep:
-            if not grads:   # a model without trainable weights: nothing to update (Keras 3)
-                self._iterations += 1
-                return
-            raise ValueError(f"{self.name}: no gradients provided for any variable")
+        if not grads:   # a model without trainable weights: nothing to update (Keras 3)
+            self._iterations += 1
+            return
+        converted = None   # the usual step: every gradient a Tensor, none missing
+        for g in grads:
+            if type(g) is not Tensor:
+                converted = [g if isinstance(g, Tensor) or g is None else _as_float32(g) for g in grads]
+                break
         params, state = self._var_tensors, self._state
-        if len(keep) != len(grads):
-            params = [params[i] for i in keep]
-            state = {k: [v[i] for i in keep] for k, v in state.items()}
-            grads = [grads[i] for i in keep]
-        grads = [g if isinstance(g, Tensor) else _as_float32(g) for g in grads]
+        if converted is not None:
+            keep = [i for i, g in enumerate(converted) if g is not None]
+            if not keep:
+                raise ValueError(f"{self.name}: no gradients provided for any variable")
+            grads = converted
+            if len(keep) != len(grads):
+                params = [params[i] for i in keep]
+                state = {k: [v[i] for i in keep] for k, v in state.items()}
+                grads = [grads[i] for i in keep]
         self._update(params, grads, state, self._current_learning_rate())
         self._iterations += 1
         return self._iterations
 
     def _same_vars(self, variables) -> bool:
         built = self._vars
-        return (built is not None and len(built) == len(variables)
-                and all(a is b for a, b in zip(built, variables)))
+        if built is None or len(built) != len(variables):
+            return False
+        for a, b in zip(built, variables):
+            if a is not b:
+                return False
+        return True
 
     def _common_kwargs(self, lr: float) -> dict:
         """Keyword arguments every fused update takes."""

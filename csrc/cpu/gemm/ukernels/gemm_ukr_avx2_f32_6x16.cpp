@@ -16,12 +16,13 @@
 // broadcast A value. Per depth step: 2 loads, 6 broadcasts, 12 FMAs -- the FMA ports stay busy
 // as long as the panels stream from L1/L2, which the block sizes in config.cpp arrange.
 //
-// Compiled with -mavx2 -mfma (file name carries _avx2); called only when active_isa() == avx2.
+// Compiled with -mavx2 -mfma (file name carries _avx2); registered as the avx2 GEMM context (end of file).
 #include <immintrin.h>
 
 #include <algorithm>
 
 #include "cpu/gemm/gemm.h"
+#include "cpu/gemm/kernels_x86.h"
 #include "cpu/gemm/ukernels/depth_loops_avx2.h"
 
 namespace corenn::cpu::gemm {
@@ -129,4 +130,15 @@ void gemm_ukr_avx2_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs
   }
 }
 
+}  // namespace corenn::cpu::gemm
+
+// The avx2 context of both stubs (gemm.h); AVX-512 CPUs run it for the 6 x 16 format too. B not
+// transposed is a row copy: the reference packer's memcpy is as fast.
+namespace corenn::cpu::gemm {
+namespace {
+constexpr GemmContext kAvx2Context{gemm_ukr_avx2_f32_6x16, kMR, kNR, block_sizes,
+                                   pack_a_n_avx2, pack_a_t_avx2, pack_b_n_ref, pack_b_t_avx2};
+}  // namespace
+CORENN_REGISTER_KERNEL(gemm_packed_context_stub, Slot::avx2, &kAvx2Context);
+CORENN_REGISTER_KERNEL(sgemm_context_stub, Slot::avx2, &kAvx2Context);
 }  // namespace corenn::cpu::gemm

@@ -18,11 +18,12 @@
 // Tails: the n < 32 edge uses masked loads and stores (opmask registers), never scalar loops; the
 // m < 12 edge stores only the live rows, and an in-place A computes only those rows (ROWS = m).
 //
-// Compiled with -mavx512f/vl/bw/dq (file name carries _avx512); called only when
-// active_isa() == Isa::avx512.
+// Compiled with -mavx512f/vl/bw/dq (file name carries _avx512); registered as the avx512 context
+// of sgemm_context_stub (end of file).
 #include <immintrin.h>
 
 #include "cpu/gemm/gemm.h"
+#include "cpu/gemm/kernels_x86.h"
 
 namespace corenn::cpu::gemm {
 
@@ -124,4 +125,14 @@ void gemm_ukr_avx512_f32_12x32(int64_t kc, const float* a, int64_t rs_a, int64_t
   }
 }
 
+}  // namespace corenn::cpu::gemm
+
+// The avx512 context of sgemm (plain matrices, its own 12 x 32 packers, its own block sizes).
+namespace corenn::cpu::gemm {
+namespace {
+constexpr GemmContext kAvx512Context{gemm_ukr_avx512_f32_12x32, kMR512, kNR512, block_sizes_avx512,
+                                     pack_a_n_avx512, pack_a_t_avx512, pack_b_n_avx512,
+                                     pack_b_t_avx512};
+}  // namespace
+CORENN_REGISTER_KERNEL(sgemm_context_stub, Slot::avx512, &kAvx512Context);
 }  // namespace corenn::cpu::gemm

@@ -12,7 +12,7 @@
 // The driver passes beta = user beta on the first KC step and 1 afterwards, and bias / act only on
 // the last KC step, so the epilogue runs once while the tile is in registers.
 //
-// Chosen when active_isa() == Isa::ref (CPUs without AVX2/FMA, CORENN_ISA=ref, set_isa('ref')).
+// The cpu_ref slot of both GEMM context stubs (CPUs without AVX2/FMA, CORENN_ISA=ref, set_isa('ref')).
 // Plain C++ with 4-lane vector types (baseline SSE2 on x86-64, no FMA).
 #include <cstring>
 
@@ -75,4 +75,13 @@ void gemm_ukr_ref_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_
   store_tile_scalar(acc, c, ldc, m, n, args);
 }
 
+}  // namespace corenn::cpu::gemm
+
+namespace corenn::cpu::gemm {
+namespace {
+constexpr GemmContext kRefContext{gemm_ukr_ref_f32_6x16, kMR, kNR, block_sizes,
+                                  pack_a_n_ref, pack_a_t_ref, pack_b_n_ref, pack_b_t_ref};
+}  // namespace
+CORENN_REGISTER_KERNEL(gemm_packed_context_stub, Slot::cpu_ref, &kRefContext);
+CORENN_REGISTER_KERNEL(sgemm_context_stub, Slot::cpu_ref, &kRefContext);
 }  // namespace corenn::cpu::gemm
