@@ -19,15 +19,6 @@ from .autodiff import GradientTape, convert as _convert
 newaxis = None
 
 
-def convert_to_tensor(value, dtype=None):
-    """A corenn Tensor for ``value`` (a Tensor passes through; arrays and numbers are converted,
-    float data to float32)."""
-    if dtype is not None and not isinstance(value, Tensor):
-        import numpy as _np
-        value = _np.asarray(value, dtype=dtype)
-    return _convert(value, "convert_to_tensor")
-
-
 def function(func=None, **kwargs):
     """``@corenn.function`` / ``@tf.function(...)``: accepted so TensorFlow scripts run; the
     function runs eagerly (corenn has no graph capture; its layers are fused kernels already)."""
@@ -53,6 +44,7 @@ def show_config(print_out=True):
     thread count, the GEMM micro-tile and block sizes of each ISA this CPU can run, and per op of
     the dispatch table which CPU kernel runs and why (plus whether a CUDA kernel exists)."""
     from . import _C
+    print = _builtins.print   # this module's `print` is tf.print
     cfg = _C.cpu_config()
     cfg["dispatch"] = _C.dispatch_table()
     if print_out:
@@ -77,8 +69,28 @@ def show_config(print_out=True):
 
 __version__ = "0.1.0"
 
+# TensorFlow's names on `tf` (tf.constant, tf.reduce_mean, tf.float32, tf.nn, tf.math, tf.strings,
+# ...), so tutorials written for `import tensorflow as tf` run after `import corenn as tf`.
+import builtins as _builtins  # noqa: E402
+from . import config, dtypes, linalg, math, nn, strings  # noqa: E402
+from .dtypes import (DType, as_dtype, bool, double, float16, float32, float64, half, int8,  # noqa: E402,A004
+                     int16, int32, int64, string, uint8, uint16, uint32, uint64)
+from ._tf_api import *  # noqa: E402,F401,F403
+from ._tf_api import __all__ as _tf_names  # noqa: E402
+from . import random  # noqa: E402  (keras.random, plus tf.random.set_seed)
+
+
+class version:
+    """``tf.version.VERSION``."""
+    VERSION = __version__
+
 __all__ = ["Model", "Input", "GradientTape", "function", "convert_to_tensor", "newaxis", "keras",
            "autodiff", "ops", "Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
            "initializers", "regularizers", "callbacks", "utils", "datasets", "data", "TensorSpec", "Tensor", "kernels", "cuda",
-           "set_num_threads", "get_num_threads", "show_config", "__version__", "random", "concat", "matmul",
-           "ones", "zeros", "stack", "shape", "reduce_sum", "reduce_mean", "reduce_max", "reduce_min"]
+           "set_num_threads", "get_num_threads", "show_config", "__version__", "version", "config", "dtypes", "linalg", "math",
+           "nn", "strings", "random", "DType", "as_dtype", "double", "float16", "float32",
+           "float64", "half", "int8", "int16", "int32", "int64", "string", "uint8", "uint16", "uint32",
+           "uint64"] + [n for n in _tf_names if n not in ("newaxis", "convert_to_tensor")
+                        # tf.range, tf.print, tf.bool ... stay attributes: `from corenn import *`
+                        # must not shadow Python's builtins
+                        and n not in dir(_builtins)]

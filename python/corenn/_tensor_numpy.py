@@ -128,9 +128,20 @@ def _install():
     T.assign_sub = _assigner("assign_sub", lambda old, new: old - new)
     T.value = property(lambda self: self, doc="Keras' ``variable.value``: the Tensor itself.")
     T.__int__ = lambda self: int(np.asarray(self).item()) if self.size == 1 else _one_element("int")
+    T.__index__ = _index
 
 
 _C_REPR = Tensor.__repr__
+
+
+def _index(self):
+    """A one-element integer Tensor as an index (``names[np.argmax(scores)]``, ``range(t)``),
+    as NumPy's integer scalars and TensorFlow's eager tensors are."""
+    if self.dtype not in ("int32", "int64"):
+        raise TypeError(f"only an integer Tensor can be an index, got dtype {self.dtype}")
+    if self.size != 1:
+        raise TypeError(f"only a one-element Tensor can be an index, got shape {tuple(self.shape)}")
+    return int(np.asarray(self).item())
 
 
 def _repr(self):

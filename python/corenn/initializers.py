@@ -186,18 +186,30 @@ class RandomUniform(Initializer):
 
 
 class Constant(Initializer):
+    """Every entry ``value``: a number, or an array that broadcasts to the weight's shape (as
+    tf.keras takes, e.g. the output bias log(pos / neg) of the imbalanced-data tutorial)."""
+
     def __init__(self, value=0.0):
         super().__init__(None)
-        self.value = float(value)
+        a = np.asarray(value.numpy() if hasattr(value, "numpy") else value, dtype=np.float64)
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"Constant: value must be finite, got {value!r}")
+        self.value = float(a) if a.ndim == 0 else a
 
     def _generate(self, shape, rng):
-        return np.full(shape, self.value)
+        if isinstance(self.value, float):
+            return np.full(shape, self.value)
+        try:
+            return np.broadcast_to(self.value, shape).copy()
+        except ValueError:
+            raise ValueError(f"Constant: a value of shape {self.value.shape} does not broadcast to "
+                             f"the weight's shape {tuple(shape)}") from None
 
     def _rng(self):  # deterministic: never consumes the run-wide generator
         return None
 
     def get_config(self):
-        return {"value": self.value}
+        return {"value": self.value if isinstance(self.value, float) else self.value.tolist()}
 
 
 class Zeros(Constant):
@@ -263,9 +275,14 @@ _CLASSES = {cls.__name__: cls for cls in set(_BY_NAME.values())}
 
 
 def get(identifier) -> Initializer:
-    """Resolve a name ('glorot_uniform'), class name, config dict, class or instance."""
+    """Resolve a name ('glorot_uniform'), class name, config dict, class or instance; None is
+    GlorotUniform, Keras' default for a float weight."""
     if isinstance(identifier, Initializer):
         return identifier
+    if identifier is None:
+        # Keras' add_weight default for a float weight (Dense(bias_initializer=None), as the
+        # imbalanced-data tutorial's make_model passes it)
+        return GlorotUniform()
     if isinstance(identifier, type) and issubclass(identifier, Initializer):
         return identifier()
     if isinstance(identifier, str):

@@ -28,8 +28,9 @@ Probabilities are clipped to [1e-7, 1 - 1e-7] as in Keras. Every loss has a fuse
 (rows, C), an (N, T, C) output having N*T rows), 'sum', or None / 'none' (one value per row,
 shaped like y_pred without its last axis; a GradientTape differentiates it too).
 
-Unlike Keras, the function-style names (``losses.mean_squared_error(y_true, y_pred)``) return the
-batch mean (a scalar Tensor), not a per-sample vector.
+The function-style names (``losses.mean_squared_error(y_true, y_pred)``, ``losses.mse``, ...)
+return per-sample values, as Keras 3's: one per row of y_pred's last axis (shape y_pred.shape[:-1];
+the class with ``reduction=None``), so ``ops.mean(losses.mse(y, p))`` is the batch loss.
 """
 from __future__ import annotations
 
@@ -366,9 +367,10 @@ class MeanAbsolutePercentageError(_Plain):
 
 def _function(cls, name):
     def fn(y_true, y_pred, **options):  # options as Keras' functions take them: axis=, delta=, from_logits=
-        return cls(**options)(y_true, y_pred)
+        return cls(reduction=None, **options)(y_true, y_pred)
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"Batch-mean {name}(y_true, y_pred) -> float (same as {cls.__name__}()(...))."
+    fn.__doc__ = (f"Per-sample {name}(y_true, y_pred): a Tensor shaped like y_pred without its last "
+                  f"axis (same as {cls.__name__}(reduction=None)(...)).")
     fn._corenn_loss = cls
     return fn
 

@@ -34,6 +34,7 @@ __all__ = ["Metric", "Mean", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy"
            "MeanAbsoluteError", "MeanSquaredError", "MeanAbsolutePercentageError",
            "MeanSquaredLogarithmicError", "KLDivergence", "Poisson", "LogCoshError", "Hinge",
            "SquaredHinge", "CategoricalHinge", "CosineSimilarity", "AUC", "Precision", "Recall",
+           "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives",
            "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
            "RootMeanSquaredError", "Sum",
            "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
@@ -548,6 +549,54 @@ class Recall(_PrecisionRecall):
         return self._value(_divide_no_nan(self.true_positives, self.true_positives + self.false_negatives))
 
 
+class _ConfusionCount(_Confusion):
+    """One of the confusion counts at one threshold (a float result) or several (a list), with
+    y_pred > threshold the positive prediction and a nonzero y_true the positive label; weighted by
+    sample_weight. Keras' TruePositives ... FalseNegatives."""
+
+    _count = ""   # the attribute of _Confusion that holds it
+
+    def __init__(self, thresholds=None, name=None, dtype=None):
+        self.init_thresholds = thresholds
+        thr = [0.5] if thresholds is None else ([thresholds] if np.isscalar(thresholds) else list(thresholds))
+        thr = np.asarray(thr, np.float32).reshape(-1)
+        if thr.size == 0 or not np.all(np.isfinite(thr)):
+            raise ValueError(f"{type(self).__name__}: thresholds must be finite numbers, got {thresholds!r}")
+        self._single = thresholds is None or np.isscalar(thresholds)
+        self._order = np.argsort(thr, kind="stable")
+        self._sorted = thr[self._order]
+        super().__init__(name)
+
+    def result(self):
+        counts = getattr(self, self._count)
+        v = np.empty_like(counts)
+        v[self._order] = counts
+        return float(v[0]) if self._single else [float(x) for x in v]
+
+    def get_config(self):
+        return {"name": self.name, "thresholds": self.init_thresholds}
+
+
+class TruePositives(_ConfusionCount):
+    """How many (weighted) predictions are positive with a positive label."""
+    _count = "true_positives"
+
+
+class FalsePositives(_ConfusionCount):
+    """How many (weighted) predictions are positive with a negative label."""
+    _count = "false_positives"
+
+
+class TrueNegatives(_ConfusionCount):
+    """How many (weighted) predictions are negative with a negative label."""
+    _count = "true_negatives"
+
+
+class FalseNegatives(_ConfusionCount):
+    """How many (weighted) predictions are negative with a positive label."""
+    _count = "false_negatives"
+
+
 class AUC(_Confusion):
     """Area under the ROC or precision-recall curve, Keras' Riemann sum over ``num_thresholds``
     thresholds (-1e-7, 1/(n-1), ..., (n-2)/(n-1), 1 + 1e-7); PR with 'interpolation' uses
@@ -746,6 +795,8 @@ _BY_NAME = {
     "log_cosh": LogCoshError, "hinge": Hinge, "squared_hinge": SquaredHinge,
     "categorical_hinge": CategoricalHinge, "cosine_similarity": CosineSimilarity,
     "auc": AUC, "precision": Precision, "recall": Recall,
+    "true_positives": TruePositives, "false_positives": FalsePositives,
+    "true_negatives": TrueNegatives, "false_negatives": FalseNegatives,
     "binary_crossentropy": BinaryCrossentropy, "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "root_mean_squared_error": RootMeanSquaredError,

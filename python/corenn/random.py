@@ -10,7 +10,7 @@ import numpy as np
 from .kernels import Tensor
 from .utils.random import get_generator
 
-__all__ = ["SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "categorical",
+__all__ = ["set_seed", "SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "categorical",
            "shuffle", "dropout", "gamma", "beta", "binomial"]
 
 
@@ -53,7 +53,16 @@ def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     return _out(_rng(seed, "normal").normal(mean, stddev, _shape(shape, "normal")), dtype)
 
 
+def set_seed(seed):
+    """``tf.random.set_seed``: seed corenn's process-wide generator (initializers, dropout,
+    shuffling, the draws here), as ``keras.utils.set_random_seed`` does."""
+    from .utils.random import set_random_seed
+    set_random_seed(seed)
+
+
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+    if maxval is None:   # tf.random.uniform's default for float draws
+        maxval = 1.0
     if not minval < maxval:
         raise ValueError(f"keras.random.uniform: minval ({minval}) must be < maxval ({maxval})")
     return _out(_rng(seed, "uniform").uniform(minval, maxval, _shape(shape, "uniform")), dtype)

@@ -75,9 +75,12 @@ RANDOM = {
 
 @pytest.mark.parametrize("name", sorted(RANDOM))
 def test_random_layers_are_the_identity_at_inference_and_seeded_in_training(rng, name):
+    """Inference is training=False (predict / evaluate pass it)."""
     x = images(rng, (4, 6, 5, 3))
-    np.testing.assert_array_equal(np.asarray(RANDOM[name](seed=3)(x)), x)
     np.testing.assert_array_equal(np.asarray(RANDOM[name](seed=3)(x, training=False)), x)
+    # Keras 3: called without training=, an augmentation layer augments (training=True default)
+    np.testing.assert_array_equal(np.asarray(RANDOM[name](seed=3)(x)),
+                                  np.asarray(RANDOM[name](seed=3)(x, training=True)))
     a = np.asarray(RANDOM[name](seed=3)(x, training=True))
     b = np.asarray(RANDOM[name](seed=3)(x, training=True))
     np.testing.assert_array_equal(a, b)
@@ -144,7 +147,7 @@ def test_random_crop_crops_in_training_and_resizes_at_inference(rng):
     windows = lambda i: [x[i, r:r + 3, c:c + 4] for r in range(5) for c in range(5)]
     assert all(any(np.array_equal(y[i], wnd) for wnd in windows(i)) for i in range(6))
     window = layers.image_preprocessing.aspect_ratio_window(7, 8, 3, 4)
-    np.testing.assert_allclose(np.asarray(layer(x)), ref.resize2d(x, (3, 4), "bilinear", window),
+    np.testing.assert_allclose(np.asarray(layer(x, training=False)), ref.resize2d(x, (3, 4), "bilinear", window),
                                rtol=1e-5, atol=1e-3)
 
 
@@ -338,8 +341,10 @@ def test_hashing_matches_the_keras_and_tf_documentation():
         layers.Hashing(3, salt=1)
 
 
-def test_string_layers_say_they_run_before_the_model():
+def test_string_layers_need_a_string_input_in_a_model():
+    # strings flow through a model from Input(dtype='string') (tests/layers/test_text_in_models.py);
+    # a numeric input is refused by name
     inp = keras.Input((2,))
     for layer in (layers.StringLookup(vocabulary=["a"]), layers.TextVectorization(vocabulary=["a"])):
-        with pytest.raises(NotImplementedError, match="apply it to the NumPy array of strings"):
+        with pytest.raises(TypeError, match="Input\\(shape=..., dtype='string'\\)"):
             layer(inp)

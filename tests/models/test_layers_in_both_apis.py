@@ -124,6 +124,7 @@ def test_layer_gives_the_same_values_in_sequential_and_functional(rng, name):
     got_fun = fun.predict(x, verbose=0)
     assert got_seq.shape == (4,) + tuple(seq.output_shape[1:])
     np.testing.assert_array_equal(got_fun, got_seq)
-    np.testing.assert_allclose(np.asarray(seq_layer(x)), got_seq, rtol=1e-6, atol=1e-6)  # eager call
+    # eager call; inference is training=False (augmentation layers default to training=True)
+    np.testing.assert_allclose(np.asarray(seq_layer(x, training=False)), got_seq, rtol=1e-6, atol=1e-6)
     if weights:
         assert np.abs(got_seq).sum() > 0

@@ -786,9 +786,14 @@ class InputLayer(Layer):
             shape = input_shape
         if shape is None:
             raise ValueError("InputLayer: pass shape=, the shape of one sample without the batch axis")
-        input_dtype = np.dtype("float32" if dtype is None else dtype)
-        if input_dtype.kind not in "fiu":
-            raise TypeError(f"Input: dtype must be a float or integer type, got {dtype!r}")
+        from ..dtypes import is_string_dtype
+        if is_string_dtype(dtype):
+            # strings (a NumPy array of str) for the text and lookup layers that read them
+            input_dtype = "string"
+        else:
+            input_dtype = np.dtype("float32" if dtype is None else str(dtype))
+            if input_dtype.kind not in "fiub":
+                raise TypeError(f"Input: dtype must be a float, integer, bool or string type, got {dtype!r}")
         super().__init__(name=name or unique_name("input_layer"), input_shape=shape,
                          batch_size=batch_size, **kwargs)
         self.shape = (None,) + self._declared_input_shape

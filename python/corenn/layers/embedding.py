@@ -79,11 +79,8 @@ class Embedding(Layer):
         return tuple(input_shape) + (self.output_dim,)
 
     def check_input_shape(self, shape):
-        """Indices of any shape of the built rank: there is no feature axis (Keras: no input spec)."""
-        expected = self.input_shape
-        if expected is not None and len(shape) != len(expected):
-            raise ValueError(f"layer '{self.name}' (Embedding) expects indices of rank {len(expected)}, "
-                             f"got shape {tuple(shape)}")
+        """Indices of any shape, whatever the first call had: a lookup per index (Keras: no
+        input spec; the word-embeddings tutorial calls one layer on (3,) and then (2, 3))."""
 
     def compute_mask(self, inputs, mask=None):
         """With mask_zero, the mask of data ``inputs``: float32, 1 where the index is not 0."""

@@ -11,7 +11,8 @@ Two kernels do the geometry (csrc/ops/resize2d.h, csrc/ops/image_transform.h):
 Both have a backward (the transposed sampling), so every layer here is differentiable with
 respect to its input and can sit anywhere in a model.
 
-The random layers are active only with ``training=True`` (identity otherwise, as in Keras,
+The random layers are active only with ``training=True`` (their default when called directly,
+as Keras 3's; identity otherwise, as in Keras,
 except RandomCrop, which resizes at inference). Their parameters are drawn per sample from
 corenn's generator (``corenn.utils.set_random_seed``), or from a generator of their own when
 ``seed`` is given.
@@ -200,6 +201,17 @@ class _RandomLayer(Layer):
                              f"got {seed!r}")
         self.seed = None if seed is None else int(seed)
         self._rng = None if seed is None else np.random.default_rng(self.seed)
+
+    # Keras 3's augmentation layers default to training=True in their call signature: called
+    # directly (or inside a model called without training=) they augment; fit passes True,
+    # predict / evaluate False.
+    default_training = True
+
+    def __call__(self, inputs, training=None, **kwargs):
+        from ..models.graph import is_symbolic
+        if training is None and not is_symbolic(inputs):   # a node keeps the model's flag
+            training = True
+        return super().__call__(inputs, training=training, **kwargs)
 
     def _generator(self):
         if self._rng is not None:

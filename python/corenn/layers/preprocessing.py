@@ -150,7 +150,9 @@ class Normalization(_Affine):
         input_shape = tuple(input_shape)
         keep = self._axes(input_shape)
         self._keep = keep
-        self._broadcast = tuple(input_shape[d] if d in keep else 1 for d in range(1, len(input_shape)))
+        # axis=None: one scalar mean and variance, which fit inputs of any shape
+        self._broadcast = tuple(input_shape[d] if d in keep else 1 for d in range(1, len(input_shape))) \
+            if keep else ()
         stat_shape = tuple(input_shape[d] for d in keep)
         if self.input_mean is None:
             self.mean = self.add_weight("mean", stat_shape, "zeros", trainable=False)
@@ -166,6 +168,11 @@ class Normalization(_Affine):
                                  f"not broadcast to {self._broadcast} for inputs "
                                  f"{shape_str(input_shape)}") from None
         super().build(input_shape)
+
+    def check_input_shape(self, shape):
+        if self.built and not self._keep:   # axis=None: any shape (the regression tutorial
+            return                          # adapts on (n,) and declares input_shape=[1])
+        super().check_input_shape(shape)
 
     # -- adapt -----------------------------------------------------------------------------
 
@@ -194,7 +201,9 @@ class Normalization(_Affine):
                 raise ValueError(f"Normalization '{self.name}': adapt needs numeric arrays with a "
                                  f"batch axis, got {type(batch).__name__} of shape {np.shape(b)}")
             if not self.built:
-                self._maybe_build((None,) + b.shape[1:])
+                declared = self._declared_input_shape
+                self._maybe_build((None,) + (tuple(declared) if declared is not None and not self._axes(
+                    (None,) + b.shape[1:]) else b.shape[1:]))
             keep = self._axes((None,) + b.shape[1:])
             if b.shape[1:] != tuple(1 if d is None else d for d in self.input_shape[1:]) and \
                     any(b.shape[d] != self.input_shape[d] for d in keep):

@@ -14,10 +14,15 @@ descending), up to max_tokens entries including the mask and OOV entries.
 Hashing bins strings (and integers, as their decimal strings) with FarmHash Fingerprint64, as
 Keras does (tf.strings.to_hash_bucket_fast); _farmhash.py is checked against the C++ library.
 
+Strings are not Tensors (those hold numbers): a batch of strings is a NumPy array of str
+(dtype object). The string layers take such arrays eagerly, and are nodes of a model on an
+``Input(dtype='string')`` (or first in a Sequential fed raw text): the graph hands them the batch's
+array in that input's slot, and their outputs are Tensors again. tf_idf: counts times
+log(1 + documents / (1 + documents holding the token)) learned by adapt (the OOV entry gets the
+mean weight), as Keras.
+
 Not built: num_oov_indices > 1 (Keras hashes OOV tokens into several buckets), Hashing's salt
-(SipHash), the tf_idf output mode, ngrams, sparse / ragged outputs, string tensors inside
-compiled models (these layers run on NumPy arrays of strings before the model, or first in eager
-calls).
+(SipHash), sparse / ragged outputs.
 """
 from __future__ import annotations
 
@@ -27,11 +32,12 @@ import re
 import numpy as np
 
 from .. import kernels
-from .base import Layer
+from .base import Layer, shape_str
 
 __all__ = ["CategoryEncoding", "Hashing", "StringLookup", "IntegerLookup", "TextVectorization"]
 
 OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count")
+LOOKUP_MODES = OUTPUT_MODES + ("tf_idf",)
 
 
 def _encode(indices, depth, output_mode, name, count_weights=None):
@@ -153,6 +159,10 @@ class Hashing(Layer):
                              f"{', '.join(OUTPUT_MODES)}, got {output_mode!r}")
         self.num_bins, self.mask_value, self.output_mode = int(num_bins), mask_value, output_mode
 
+    @property
+    def output_dtype(self):
+        return "int64" if self.output_mode == "int" else "float32"
+
     def _text(self, v):
         if isinstance(v, bytes):
             return v
@@ -207,11 +217,28 @@ class Hashing(Layer):
         return cfg
 
 
-def _refuse_symbolic(layer):
-    raise NotImplementedError(
-        f"{type(layer).__name__} '{layer.name}': corenn Tensors hold numbers, not strings, so this "
-        "layer cannot be a node of a model; apply it to the NumPy array of strings before the "
-        "model (x = layer(texts)) and feed its output to the model")
+def _ragged_rows(inputs):
+    """The rows of a ragged batch (an object array or list whose items are lists or arrays, as
+    tf.strings.split gives them), else None."""
+    if isinstance(inputs, (kernels.Tensor, str, bytes)) or not isinstance(inputs, (list, tuple, np.ndarray)):
+        return None
+    if isinstance(inputs, np.ndarray) and (inputs.dtype != object or inputs.ndim != 1):
+        return None
+    items = list(inputs)
+    if items and all(isinstance(r, (list, tuple, np.ndarray)) for r in items) and \
+            len({len(r) for r in items}) > 1:
+        return items
+    if isinstance(inputs, np.ndarray) and items and all(isinstance(r, (list, tuple)) for r in items):
+        return items   # an object array of lists: ragged by construction, even if equally long
+    return None
+
+
+def _check_symbolic_dtype(layer, t, wanted):
+    """A text layer called on a KerasTensor: strings must come from an Input(dtype='string')."""
+    is_text = t.dtype == "string"
+    if (wanted == "string") != is_text:
+        want = "strings: an Input(shape=..., dtype='string')" if wanted == "string" else "numbers"
+        raise TypeError(f"{type(layer).__name__} '{layer.name}': takes {want}, got {t!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,13 +260,16 @@ class _IndexLookup(Layer):
             raise NotImplementedError(f"{cls}: num_oov_indices must be 0 or 1 (Keras hashes "
                                       f"several OOV buckets with FarmHash64, not built), got "
                                       f"{num_oov_indices!r}")
-        if output_mode not in OUTPUT_MODES:
-            raise NotImplementedError(f"{cls}: output_mode must be one of {', '.join(OUTPUT_MODES)}, "
+        if output_mode not in LOOKUP_MODES:
+            raise NotImplementedError(f"{cls}: output_mode must be one of {', '.join(LOOKUP_MODES)}, "
                                       f"got {output_mode!r}")
         if output_mode != "int" and (mask_token is not None or invert):
             raise NotImplementedError(f"{cls}: mask_token and invert work with output_mode='int' only")
-        if sparse or idf_weights is not None:
-            raise NotImplementedError(f"{cls}: sparse outputs and idf_weights are not supported")
+        if sparse:
+            raise NotImplementedError(f"{cls}: sparse outputs are not supported")
+        if idf_weights is not None and output_mode != "tf_idf":
+            raise ValueError(f"{cls}: idf_weights needs output_mode='tf_idf'")
+        self.idf_weights = None   # (depth,) float32 once known: set_vocabulary or adapt
         self.max_tokens = None if max_tokens is None else int(max_tokens)
         self.num_oov_indices = int(num_oov_indices)
         self.mask_token, self.oov_token = mask_token, oov_token
@@ -249,7 +279,7 @@ class _IndexLookup(Layer):
             raise ValueError(f"{cls}: pad_to_max_tokens needs max_tokens")
         self._tokens = []
         if vocabulary is not None:
-            self.set_vocabulary(vocabulary)
+            self.set_vocabulary(vocabulary, idf_weights)
 
     # -- vocabulary ------------------------------------------------------------------------
 
@@ -264,8 +294,10 @@ class _IndexLookup(Layer):
         """Use ``vocabulary`` (a list or 1-D array of tokens, without the mask and OOV entries;
         a leading mask / OOV token is accepted and dropped, as Keras does)."""
         tokens = [self._token(t) for t in np.asarray(vocabulary, dtype=object).reshape(-1)]
+        given = len(tokens)
         reserved = self._reserved()
-        if tokens[:len(reserved)] == reserved and reserved:
+        found_reserved = tokens[:len(reserved)] == reserved and bool(reserved)
+        if found_reserved:
             tokens = tokens[len(reserved):]
         if len(set(tokens)) != len(tokens):
             dup = next(t for t, n in collections.Counter(tokens).items() if n > 1)
@@ -279,6 +311,22 @@ class _IndexLookup(Layer):
                              f"{self.max_tokens}")
         self._tokens = tokens
         self._index = {t: i + len(reserved) for i, t in enumerate(tokens)}
+        self.idf_weights = None   # weights of an earlier vocabulary no longer apply
+        if self.output_mode == "tf_idf" and idf_weights is not None:
+            w = np.asarray(idf_weights, np.float64).reshape(-1)
+            if w.size != given or not np.all(np.isfinite(w)):
+                raise ValueError(f"{type(self).__name__} '{self.name}': idf_weights must be {given} "
+                                 f"finite numbers, one per vocabulary entry, got {w.size}")
+            # no document frequency for the OOV entry: Keras gives it the mean weight
+            front = [] if found_reserved else [float(np.mean(w))] * len(reserved) if w.size else []
+            self.idf_weights = self._pad_idf(np.concatenate([front, w]))
+
+    def _pad_idf(self, w):
+        """idf weights (vocabulary order) padded with zeros to the output depth."""
+        depth = self._depth()
+        if w.size < depth:
+            w = np.concatenate([w, np.zeros(depth - w.size)])
+        return np.ascontiguousarray(w, np.float32)
 
     def get_vocabulary(self, include_special_tokens=True):
         return (self._reserved() if include_special_tokens else []) + list(self._tokens)
@@ -288,23 +336,41 @@ class _IndexLookup(Layer):
 
     def adapt(self, data, batch_size=None, steps=None):
         """Learn the vocabulary: the most frequent tokens of ``data`` (an array, or an iterable
-        of batches), up to max_tokens entries with the mask and OOV ones."""
-        counts = collections.Counter()
+        of batches), up to max_tokens entries with the mask and OOV ones. tf_idf also learns
+        idf weights, each row of a batch being a document (a 1-D array: one token each)."""
+        documents = []
         for batch in self._batches(data, steps):
-            counts.update(self._token(t) for t in self._adapt_tokens(batch))
+            b = np.asarray(batch, dtype=object)
+            rows = b.reshape(-1, 1) if b.ndim <= 1 else b.reshape(b.shape[0], -1)
+            documents.extend([self._token(t) for t in row] for row in rows)
+        self._adapt_documents(documents)
+
+    def _adapt_documents(self, documents):
+        """The vocabulary (and tf_idf's weights) from documents, each a list of tokens."""
+        counts = collections.Counter()
+        doc_counts = collections.Counter()
+        for doc in documents:
+            counts.update(doc)
+            if self.output_mode == "tf_idf":
+                doc_counts.update(set(doc))
         counts.pop(self.mask_token, None)
         ranked = sorted(counts.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)
         room = None if self.max_tokens is None else self.max_tokens - len(self._reserved())
-        self.set_vocabulary([t for t, _ in ranked[:room]])
+        vocab = [t for t, _ in ranked[:room]]
+        self.set_vocabulary(vocab)
+        if self.output_mode == "tf_idf":
+            # Keras' weights: log(1 + documents / (1 + documents holding the token)), the OOV
+            # entry the mean of the vocabulary's
+            n_docs = len(documents)
+            w = np.log1p(n_docs / (1.0 + np.asarray([doc_counts[t] for t in vocab], np.float64)))
+            oov = [float(np.mean(w))] * len(self._reserved()) if w.size else [0.0] * len(self._reserved())
+            self.idf_weights = self._pad_idf(np.concatenate([oov, w]))
 
     @staticmethod
     def _batches(data, steps):
         if isinstance(data, (list, tuple, np.ndarray)) or not hasattr(data, "__iter__"):
             return [data]
         return (b for i, b in enumerate(data) if steps is None or i < steps)
-
-    def _adapt_tokens(self, batch):
-        return np.asarray(batch, dtype=object).reshape(-1)
 
     # -- lookup ----------------------------------------------------------------------------
 
@@ -339,24 +405,56 @@ class _IndexLookup(Layer):
         return self.max_tokens if self.pad_to_max_tokens else self.vocabulary_size()
 
     def __call__(self, inputs, training=None, **kwargs):
-        """Lookups run eagerly on arrays (strings never become Tensors)."""
+        """On a KerasTensor (an Input(dtype='string') or an integer input) a node of the model;
+        on data it runs now: strings are arrays of str, never Tensors."""
         from ..models.graph import KerasTensor
-        if self._token_kind == "string" and not self.invert and isinstance(inputs, KerasTensor):
-            _refuse_symbolic(self)
-        if isinstance(inputs, KerasTensor) or self._token_kind != "string" and isinstance(inputs, kernels.Tensor):
+        if isinstance(inputs, KerasTensor):
+            _check_symbolic_dtype(self, inputs, "string" if self._token_kind == "string" and not self.invert
+                                  else "number")
+            return super().__call__(inputs, training=training, **kwargs)
+        if self._token_kind != "string" and isinstance(inputs, kernels.Tensor):
             return super().__call__(inputs, training=training, **kwargs)
         return self._apply(inputs)
 
+    @property
+    def output_dtype(self):
+        if self.invert:
+            return "string" if self._token_kind == "string" else "int64"
+        return "int64" if self.output_mode == "int" else "float32"
+
+    def check_input_shape(self, shape):
+        pass   # a lookup maps each element: any shape
+
     def _apply(self, inputs):
+        rows = _ragged_rows(inputs)
+        if rows is not None:
+            # token lists of different lengths (tf.strings.split / unicode_split): one result
+            # per row, in an object array, as TensorFlow gives a RaggedTensor (int mode only)
+            if self.output_mode != "int":
+                raise ValueError(f"{type(self).__name__} '{self.name}': rows of different lengths "
+                                 f"need output_mode='int', got {self.output_mode!r}")
+            out = np.empty(len(rows), dtype=object)
+            for i, row in enumerate(rows):
+                out[i] = self._invert(np.asarray(row)) if self.invert else \
+                    self._lookup(np.asarray(list(row) + [None], dtype=object)[:-1])
+            return out
         if self.invert:
             return self._invert(inputs)
         indices = self._lookup(inputs)
         if self.output_mode == "int":
             return kernels.as_tensor(np.ascontiguousarray(indices))
+        if self.output_mode == "tf_idf":
+            return kernels.as_tensor(_encode(indices, self._depth(), "count", self.name) * self._idf())
         return kernels.as_tensor(_encode(indices, self._depth(), self.output_mode, self.name))
 
-    def forward(self, x, training=False):  # a graph node (integer lookups): x is a Tensor
-        return self._apply(np.asarray(x))
+    def _idf(self):
+        if self.idf_weights is None:
+            raise ValueError(f"{type(self).__name__} '{self.name}': output_mode='tf_idf' needs idf "
+                             "weights: call adapt(data), or pass vocabulary= with idf_weights=")
+        return self.idf_weights
+
+    def forward(self, x, training=False):  # a graph node: x is a Tensor, or an array of str
+        return self._apply(x if isinstance(x, np.ndarray) else np.asarray(x))
 
     def backward(self, dy):
         return None
@@ -372,8 +470,28 @@ class _IndexLookup(Layer):
                    mask_token=self.mask_token, oov_token=self.oov_token,
                    vocabulary=list(self._tokens) or None, invert=self.invert,
                    output_mode=self.output_mode, pad_to_max_tokens=self.pad_to_max_tokens,
-                   sparse=False, idf_weights=None)
+                   sparse=False, idf_weights=self._idf_config())
         return cfg
+
+    def _idf_config(self):
+        """idf weights for the config (with the vocabulary above: one per reserved and vocabulary
+        entry, so set_vocabulary finds the reserved entries and takes them as they are)."""
+        if self.idf_weights is None or not self._tokens:
+            return None
+        return [float(v) for v in self.idf_weights[:self.vocabulary_size()]]
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        vocab, idf = config.get("vocabulary"), config.get("idf_weights")
+        if vocab is not None and idf is not None and len(idf) == len(vocab) + len(
+                ([config.get("mask_token")] if config.get("mask_token") is not None else [])
+                + [config.get("oov_token")] * int(config.get("num_oov_indices", 1))):
+            layer = cls(**{k: v for k, v in config.items() if k not in ("vocabulary", "idf_weights")})
+            reserved = layer._reserved()
+            layer.set_vocabulary(reserved + list(vocab), idf)
+            return layer
+        return cls(**config)
 
 
 class StringLookup(_IndexLookup):
@@ -443,20 +561,28 @@ SPLIT = ("whitespace", "character")
 
 
 class TextVectorization(Layer):
-    """Turns strings into token indices (or one_hot / multi_hot / count vectors):
+    """Turns strings into token indices (or multi_hot / count / tf_idf vectors):
     standardize (lower-case and/or strip ASCII punctuation, or a callable), split (whitespace,
-    characters, or a callable), then look each token up in a StringLookup whose vocabulary is
-    set or learned by ``adapt``. Index 0 is padding ("" mask), 1 is "[UNK]" (output_mode 'int');
-    other modes have no mask entry, as in Keras.
+    characters, or a callable), optionally add ngrams, then look each token up in a StringLookup
+    whose vocabulary is set or learned by ``adapt``. Index 0 is padding ("" mask), 1 is "[UNK]"
+    (output_mode 'int'); other modes have no mask entry, as in Keras.
+
+    A callable ``standardize`` / ``split`` is called on the whole batch, as in Keras: an object
+    array of str (N,), which the ``tf.strings`` functions (corenn.strings) map over; ``split``
+    returns one token list per string. The layer runs on arrays of strings, or as a node of a
+    model on an ``Input(dtype='string')`` (also first in a Sequential fed raw strings).
 
     Args:
         max_tokens: vocabulary size limit (mask and OOV included).
         standardize: None, 'lower_and_strip_punctuation', 'lower', 'strip_punctuation' or a callable.
         split: None, 'whitespace', 'character' or a callable.
-        output_mode: 'int', 'one_hot', 'multi_hot' or 'count'.
+        ngrams: None, n (ngrams of 1..n tokens) or a tuple of sizes; an ngram is its tokens
+            joined by a space, all ngrams of one size following those of the size before.
+        output_mode: 'int', 'multi_hot', 'count' or 'tf_idf' (counts times the idf weights
+            adapt learns: log(1 + documents / (1 + documents holding the token))).
         output_sequence_length: 'int' mode: pad with 0 / truncate to this length (None: the
             longest in the batch).
-        vocabulary: a list of tokens (else adapt).
+        vocabulary, idf_weights: a list of tokens (else adapt), and for tf_idf their weights.
     """
 
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation",
@@ -471,9 +597,15 @@ class TextVectorization(Layer):
         if not (split is None or callable(split) or split in SPLIT):
             raise ValueError(f"{cls}: split must be None, a callable or one of {', '.join(SPLIT)}, "
                              f"got {split!r}")
-        if ngrams is not None or ragged or encoding != "utf-8":
-            raise NotImplementedError(f"{cls}: ngrams, ragged outputs and encodings other than "
-                                      "utf-8 are not supported")
+        if ragged or encoding != "utf-8":
+            raise NotImplementedError(f"{cls}: ragged outputs and encodings other than utf-8 are "
+                                      "not supported")
+        if output_mode not in ("int", "multi_hot", "count", "tf_idf", "one_hot"):
+            raise ValueError(f"{cls}: output_mode must be 'int', 'multi_hot', 'count' or 'tf_idf', "
+                             f"got {output_mode!r}")
+        self.ngrams = _ngram_sizes(ngrams, cls)
+        if self.ngrams is not None and split is None:
+            raise ValueError(f"{cls}: ngrams need split (tokens to join)")
         if output_sequence_length is not None and (output_mode != "int" or int(output_sequence_length) < 1):
             raise ValueError(f"{cls}: output_sequence_length must be a positive int and needs "
                              f"output_mode='int', got {output_sequence_length!r}")
@@ -485,46 +617,71 @@ class TextVectorization(Layer):
                                     vocabulary=vocabulary, idf_weights=idf_weights, sparse=sparse,
                                     name=f"{self.name}_lookup")
 
+    @property
+    def output_dtype(self):
+        return "int64" if self.output_mode == "int" else "float32"
+
     # -- text to tokens --------------------------------------------------------------------
 
-    def _standardize(self, text):
+    def _standardize(self, texts):
+        """Standardized copies of ``texts`` (an object array of str (N,))."""
         if self.standardize is None:
-            return text
+            return texts
         if callable(self.standardize):
-            return self.standardize(text)
-        if "lower" in self.standardize:
-            text = text.lower()
-        if "strip" in self.standardize:
-            text = _PUNCTUATION.sub("", text)
-        return text
+            from ..strings import as_string_array
+            out = as_string_array(self.standardize(texts), "standardize")
+            if out.shape != texts.shape:
+                raise ValueError(f"TextVectorization '{self.name}': standardize returned shape "
+                                 f"{out.shape} for a batch of shape {texts.shape}")
+            return out
+        lower, strip = "lower" in self.standardize, "strip" in self.standardize
+        out = np.empty(texts.shape, dtype=object)
+        for i, text in enumerate(texts):
+            if lower:
+                text = text.lower()
+            out[i] = _PUNCTUATION.sub("", text) if strip else text
+        return out
 
-    def _split(self, text):
+    def _split(self, texts):
+        """One token list per string."""
         if self.split is None:
-            return [text]
+            return [[t] for t in texts]
         if callable(self.split):
-            return list(self.split(text))
-        return text.split() if self.split == "whitespace" else list(text)
+            rows = self.split(texts)
+            rows = [[_as_text(t) for t in (r if not isinstance(r, (str, bytes)) else [r])] for r in rows]
+            if len(rows) != len(texts):
+                raise ValueError(f"TextVectorization '{self.name}': split returned {len(rows)} rows "
+                                 f"for {len(texts)} strings")
+            return rows
+        return [t.split() for t in texts] if self.split == "whitespace" else [list(t) for t in texts]
+
+    def _with_ngrams(self, tokens):
+        if self.ngrams is None:
+            return tokens
+        return [" ".join(tokens[i:i + n]) for n in self.ngrams for i in range(len(tokens) - n + 1)]
 
     def _tokens(self, inputs):
         texts = np.asarray(inputs, dtype=object)
+        if texts.ndim == 0:
+            texts = texts.reshape(1)
         if texts.ndim == 2 and texts.shape[1] == 1:
             texts = texts[:, 0]
         if texts.ndim != 1:
             raise ValueError(f"TextVectorization '{self.name}': expects a batch of strings (N,) or "
                              f"(N, 1), got shape {texts.shape}")
-        return [self._split(self._standardize(t.decode("utf-8") if isinstance(t, bytes) else str(t)))
-                for t in texts]
+        texts = np.asarray([_as_text(t) for t in texts] + [None], dtype=object)[:-1]
+        return [self._with_ngrams(row) for row in self._split(self._standardize(texts))]
 
     # -- vocabulary ------------------------------------------------------------------------
 
     def adapt(self, data, batch_size=None, steps=None):
-        """Learn the vocabulary from strings (an array, or an iterable of batches)."""
+        """Learn the vocabulary (and tf_idf's weights) from strings (an array, or an iterable
+        of batches); each string is one document."""
         batches = _IndexLookup._batches(data, steps)
-        tokens = [t for batch in batches for row in self._tokens(batch) for t in row]
-        self._lookup.adapt(np.asarray(tokens + [], dtype=object))
+        self._lookup._adapt_documents([row for batch in batches for row in self._tokens(batch)])
 
     def set_vocabulary(self, vocabulary, idf_weights=None):
-        self._lookup.set_vocabulary(vocabulary)
+        self._lookup.set_vocabulary(vocabulary, idf_weights)
 
     def get_vocabulary(self, include_special_tokens=True):
         return self._lookup.get_vocabulary(include_special_tokens)
@@ -535,28 +692,54 @@ class TextVectorization(Layer):
     # -- call ------------------------------------------------------------------------------
 
     def __call__(self, inputs, training=None, **kwargs):
-        """Strings (N,) or (N, 1) -> int64 (N, length) indices, or float32 (N, depth) vectors."""
+        """Strings (N,) or (N, 1) -> int64 (N, length) indices, or float32 (N, depth) vectors;
+        on an Input(dtype='string') a node of the model."""
         from ..models.graph import KerasTensor
-        if isinstance(inputs, (KerasTensor, kernels.Tensor)):
-            _refuse_symbolic(self)
+        if isinstance(inputs, KerasTensor):
+            _check_symbolic_dtype(self, inputs, "string")
+            return super().__call__(inputs, training=training, **kwargs)
+        if isinstance(inputs, kernels.Tensor):
+            raise TypeError(f"TextVectorization '{self.name}': takes strings (an array of str), "
+                            f"got a Tensor of {inputs.dtype}")
+        return self._vectorize(inputs)
+
+    def forward(self, x, training=False):   # a graph node: x is the batch's array of str
+        return self._vectorize(x)
+
+    def backward(self, dy):
+        return None
+
+    def check_input_shape(self, shape):
+        if not (len(shape) == 1 or len(shape) == 2 and shape[1] in (1, None)):
+            raise ValueError(f"layer '{self.name}' (TextVectorization) expects strings of shape "
+                             f"(None,) or (None, 1), got {shape_str((None,) + tuple(shape[1:]))}")
+
+    def build(self, input_shape):
+        self.check_input_shape(tuple(input_shape))
+        super().build(input_shape)
+
+    def _vectorize(self, inputs):
         rows = self._tokens(inputs)
+        lookup = self._lookup
         if self.output_mode == "int":
             length = self.output_sequence_length or max([len(r) for r in rows] + [0])
             out = np.zeros((len(rows), length), np.int64)  # 0 pads: the mask index
             for i, r in enumerate(rows):
-                out[i, :min(len(r), length)] = self._lookup._lookup(np.asarray(r[:length], dtype=object))
+                out[i, :min(len(r), length)] = lookup._lookup(np.asarray(r[:length] + [None], dtype=object)[:-1])
             return kernels.as_tensor(out)
         if self.output_mode == "one_hot" and any(len(r) != 1 for r in rows):
             raise ValueError(f"TextVectorization '{self.name}': output_mode='one_hot' needs one "
                              "token per string")
-        depth = self._lookup._depth()
+        depth = lookup._depth()
         out = np.zeros((len(rows), depth), np.float32)
         for i, r in enumerate(rows):
-            idx = self._lookup._lookup(np.asarray(r, dtype=object))
-            if self.output_mode == "count":
+            idx = lookup._lookup(np.asarray(r + [None], dtype=object)[:-1])
+            if self.output_mode in ("count", "tf_idf"):
                 np.add.at(out[i], idx, 1.0)
             else:
                 out[i, idx] = 1.0
+        if self.output_mode == "tf_idf":
+            out *= lookup._idf()
         return kernels.as_tensor(out)
 
     def compute_output_shape(self, input_shape):
@@ -570,9 +753,41 @@ class TextVectorization(Layer):
                              "cannot be saved (Python code); pass a named option")
         cfg = super().get_config()
         cfg.update(max_tokens=self._lookup.max_tokens, standardize=self.standardize,
-                   split=self.split, ngrams=None, output_mode=self.output_mode,
+                   split=self.split, ngrams=self._ngrams_config(), output_mode=self.output_mode,
                    output_sequence_length=self.output_sequence_length,
                    pad_to_max_tokens=self._lookup.pad_to_max_tokens,
-                   vocabulary=list(self._lookup._tokens) or None, idf_weights=None,
-                   sparse=False, ragged=False, encoding="utf-8")
+                   vocabulary=list(self._lookup._tokens) or None,
+                   idf_weights=self._lookup._idf_config(), sparse=False, ragged=False,
+                   encoding="utf-8")
         return cfg
+
+    def _ngrams_config(self):
+        return None if self.ngrams is None else list(self.ngrams)
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        vocab, idf = config.pop("vocabulary", None), config.pop("idf_weights", None)
+        layer = cls(**config)
+        if vocab is not None:
+            # idf weights in the config cover the OOV entry too: give the vocabulary with it
+            layer.set_vocabulary(layer._lookup._reserved() + list(vocab) if idf is not None else vocab, idf)
+        return layer
+
+
+def _as_text(t):
+    return t.decode("utf-8") if isinstance(t, bytes) else str(t)
+
+
+def _ngram_sizes(ngrams, cls):
+    """None, or the tuple of ngram sizes (n: 1..n)."""
+    if ngrams is None:
+        return None
+    if isinstance(ngrams, (int, np.integer)) and not isinstance(ngrams, bool):
+        if ngrams < 1:
+            raise ValueError(f"{cls}: ngrams must be a positive int or a tuple of them, got {ngrams!r}")
+        return tuple(range(1, int(ngrams) + 1))
+    if isinstance(ngrams, (list, tuple)) and ngrams and all(
+            isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in ngrams):
+        return tuple(int(n) for n in ngrams)
+    raise ValueError(f"{cls}: ngrams must be None, a positive int or a tuple of them, got {ngrams!r}")

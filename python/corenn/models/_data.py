@@ -266,6 +266,14 @@ def warn_ran_out(where, steps, epochs):
                   "repeat it)", UserWarning, stacklevel=3)
 
 
+def as_input(a):
+    """A model input's batch as the graph takes it: a Tensor, or the object array of a string
+    input as it is (corenn Tensors hold numbers only)."""
+    if isinstance(a, np.ndarray) and a.dtype == object:
+        return a
+    return kernels.as_tensor(a)
+
+
 def tensor_or_none(a):
     return None if a is None else kernels.as_tensor(a)
 

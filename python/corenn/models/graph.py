@@ -40,7 +40,7 @@ class KerasTensor:
 
     def __init__(self, shape, dtype="float32", name=None, node=None, index=0):
         self.shape = tuple(shape)
-        self.dtype = str(np.dtype(dtype))
+        self.dtype = "string" if str(dtype) == "string" else str(np.dtype(str(dtype)))
         self.name = name
         self.node, self.index = node, index
         self._keras_mask = None   # the KerasTensor of its Keras mask (N, T), see attach_masks

@@ -29,6 +29,7 @@ from .. import autodiff, kernels
 from .. import losses as _losses
 from .. import metrics as _metrics
 from ..layers.base import InputLayer, Layer, shape_str
+from ..strings import as_string_array, is_string_array
 from . import _data, fusion
 from . import graph as _graph_mod
 from .graph import Graph, KerasTensor, is_symbolic
@@ -446,7 +447,10 @@ class Model(TrainingLoops):
         if is_symbolic(inputs):
             return self._call_symbolic(inputs, training)
         self._clear_losses()   # a new call: the losses of the last one are forgotten
-        if tape is not None or self._graph is None or training:
+        if tape is not None or self._graph is None or training or (
+                training is None and self._has_default_training_layers()):
+            # layer by layer: each layer resolves training=None itself (an augmentation layer
+            # augments, as in Keras 3)
             return self._call_eager(inputs, training)
         xs = self._prepare_x(inputs, "__call__")
         with self._step_lock:   # one forward pass on the whole input; the outputs copied out of the buffers
@@ -455,6 +459,9 @@ class Model(TrainingLoops):
             outs = [np.array(o, copy=True) for o in (outs if isinstance(outs, list) else [outs])]
         outs = [kernels.Tensor.from_numpy(o) for o in outs]   # Tensors, as Keras returns
         return self._structure_outputs(outs)
+
+    def _has_default_training_layers(self):
+        return any(getattr(l, "default_training", False) for l in self._graph.layers)
 
     def call(self, inputs, training=None, mask=None):
         """The forward computation: a graph model replays its layer calls; subclasses override."""
@@ -487,11 +494,13 @@ class Model(TrainingLoops):
     def _flatten_inputs(self, inputs, op):
         n = len(self.inputs)
         if isinstance(inputs, dict):
-            missing = [t.name for t in self.inputs if t.name not in inputs]
+            # a model built from a dict of inputs is fed by its keys (Keras), else by input names
+            keys = self._input_dict_keys or [t.name for t in self.inputs]
+            missing = [k for k in keys if k not in inputs]
             if missing:
                 raise ValueError(f"{self.name}.{op}: missing input(s) {', '.join(missing)}; the model's "
-                                 f"inputs are {', '.join(t.name for t in self.inputs)}")
-            return [inputs[t.name] for t in self.inputs]
+                                 f"inputs are {', '.join(keys)}")
+            return [inputs[k] for k in keys]
         flat = list(inputs) if isinstance(inputs, (list, tuple)) and n > 1 else [inputs]
         if len(flat) != n:
             raise ValueError(f"{self.name}.{op}: the model has {n} inputs, got {len(flat)}")
@@ -730,6 +739,7 @@ class Model(TrainingLoops):
         return arrays
 
     def _check_x(self, x, spec, op):
+        x = adjust_input_rank(self, x, spec, op)
         expected = spec.shape[1:]
         if len(expected) != x.ndim - 1 or any(e is not None and e != g for e, g in zip(expected, x.shape[1:])):
             hint = ""
@@ -800,8 +810,10 @@ class Model(TrainingLoops):
                     shape_str(("n",) + lead + (1,))
                 raise ValueError(self._label_error(y, out, expected, k))
             return y
-        if y.ndim == len(out) - 1 and out[-1] == 1:
+        if out is not None and y.ndim == len(out) - 1 and out[-1] == 1:
             y = y.reshape(y.shape + (1,))
+        elif out is not None and y.ndim == len(out) + 1 and y.shape[-1] == 1:
+            y = y.reshape(y.shape[:-1])   # (n, 1) targets for an (n,) output (Keras 3 squeezes)
         if out is not None and (y.ndim != len(out) or any(
                 o is not None and o != d for o, d in zip(out[1:], y.shape[1:]))):   # None: any length (Input((None, F)))
             hint = ""
@@ -825,7 +837,7 @@ class Model(TrainingLoops):
             {k: a[:1] for k, a in x.items()} if isinstance(x, dict) else x[:1])
         with stop_recording():
             out = self._call_user(_tensors(first) if not isinstance(first, dict) else
-                                  {k: kernels.as_tensor(a) for k, a in first.items()}, False)
+                                  {k: _data.as_input(a) for k, a in first.items()}, False)
         outs = out if isinstance(out, (list, tuple)) else [out]
         self._free_output_shapes = [(None,) + tuple(o.shape[1:]) for o in outs]
 
@@ -875,7 +887,7 @@ class Model(TrainingLoops):
             graph = self._captured_graph(xs, False)
             if graph is None:
                 return self._call_user(xs if len(xs) > 1 else xs[0], training)
-            outs = graph.forward([t if isinstance(t, kernels.Tensor) else kernels.as_tensor(t) for t in xs], False)
+            outs = graph.forward([t if isinstance(t, kernels.Tensor) else _data.as_input(t) for t in xs], False)
             return outs if self._returns_list else outs[0]
         timings = self._timings() if training and self.profile else None
         outs = self._graph.forward(xs, training, timings)
@@ -1216,15 +1228,39 @@ def _signature_takes_training(fn):
 
 
 def _to_array(model, x, op):
+    """One input's data as a float32 array, or (text for an Input(dtype='string')) as an object
+    array of str: corenn's string tensors, which only the text and lookup layers read."""
     if isinstance(x, kernels.Tensor):
         x = np.asarray(x)
     if isinstance(x, (list, tuple)) or not hasattr(x, "dtype"):
-        x = np.asarray(x)
-    if x.dtype.kind not in "fiub":
+        x = np.asarray(x, dtype=object if is_string_array(x) else None)
+    if x.dtype.kind in "USO":
+        if not is_string_array(x) and x.size:
+            raise TypeError(f"{model.name}.{op}: x must be numbers or strings, got dtype {x.dtype} "
+                            f"holding {type(x.reshape(-1)[0]).__name__}")
+        x = as_string_array(x, op)
+    elif x.dtype.kind not in "fiub":
         raise TypeError(f"{model.name}.{op}: x must be numeric, got dtype {x.dtype}")
     if x.ndim == 0 or x.shape[0] == 0:
         raise ValueError(f"{model.name}.{op}: x is empty (shape {x.shape}); it needs at least one sample")
-    return np.ascontiguousarray(x, dtype=np.float32)
+    return x if x.dtype == object else np.ascontiguousarray(x, dtype=np.float32)
+
+
+def adjust_input_rank(model, x, spec, op):
+    """Keras 3's input rank adjustment: data of one axis less than the input, whose last axis
+    is 1, gets that axis ((n,) for shape (None, 1)); data with an extra trailing axis of 1 loses
+    it. Then the dtype kind must match: strings for a string input, numbers otherwise."""
+    rank = len(spec.shape)
+    if x.ndim == rank - 1 and rank >= 2 and spec.shape[-1] == 1:
+        x = x.reshape(x.shape + (1,))
+    elif x.ndim == rank + 1 and x.shape[-1] == 1:
+        x = x.reshape(x.shape[:-1])
+    wants_text = spec.dtype == "string"
+    if wants_text != (x.dtype == object):
+        what = "strings" if wants_text else f"numeric data ({spec.dtype})"
+        got = "strings" if x.dtype == object else f"numeric data ({x.dtype})"
+        raise TypeError(f"{model.name}.{op}: input '{spec.name}' takes {what}, but x holds {got}")
+    return x
 
 
 def _prepare_free_x(model, x, op):
@@ -1249,8 +1285,8 @@ def _data_len(x):
 
 def _tensors(x):
     if isinstance(x, list):
-        return [None if a is None else kernels.as_tensor(a) for a in x]
-    return kernels.as_tensor(x)
+        return [None if a is None else _data.as_input(a) for a in x]
+    return _data.as_input(x)
 
 
 def _label_shape_fits(given, lead):

@@ -141,9 +141,15 @@ class Sequential(Model):
     def call(self, inputs, training=None, mask=None):
         """A Sequential without a declared input shape builds on its first call, as in Keras (a
         Sequential held by a subclassed model is first called on data, or under a tape)."""
-        if not hasattr(inputs, "shape"):  # nested Python lists: one input's data
+        from ..strings import as_string_array, is_string_array
+        text = is_string_array(inputs) and not isinstance(inputs, KerasTensor)
+        if text:   # raw strings for a first TextVectorization / StringLookup
+            inputs = as_string_array(inputs, "call")
+        elif not hasattr(inputs, "shape"):  # nested Python lists: one input's data
             inputs = np.asarray(inputs, np.float32)
         if self._graph is None:
+            if text and self._input_shape is None:
+                self._input_dtype = "string"
             self.build((None,) + tuple(inputs.shape[1:]))
         return super().call(inputs, training, mask)
 
@@ -180,10 +186,14 @@ class Sequential(Model):
                           else x, op)
             if self._input_shape is None:
                 self._input_shape = tuple(a.shape[1:])
+                # raw text into a first TextVectorization / StringLookup: a string input
+                self._input_dtype = "string" if a.dtype == object else self._input_dtype
             self.build()
         return super()._prepare_x(x, op)
 
     def _check_x(self, x, spec, op):
+        from .model import adjust_input_rank
+        x = adjust_input_rank(self, x, spec, op)
         expected = tuple(self._input_shape)
         if len(expected) != x.ndim - 1 or any(e is not None and e != g for e, g in zip(expected, x.shape[1:])):
             import math
@@ -240,7 +250,7 @@ def _chain(layers, input_shape, dtype, name):
         shape = layer.compute_output_shape(x.shape)
         multi = isinstance(shape, list)
         node = Node(layer, [x], [], False, multi)
-        node.outputs = [KerasTensor(s, "float32", name=layer.name, node=node, index=i)
+        node.outputs = [KerasTensor(s, getattr(layer, "output_dtype", "float32"), name=layer.name, node=node, index=i)
                         for i, s in enumerate(shape if multi else [shape])]
         attach_masks(node)
         x = node.outputs[0] if not multi else node.outputs

@@ -551,10 +551,10 @@ def rows(x, lo, hi):
 
 def tensors(x):
     if isinstance(x, list):
-        return [None if a is None else kernels.as_tensor(a) for a in x]
+        return [None if a is None else _data.as_input(a) for a in x]
     if isinstance(x, dict):
-        return {k: kernels.as_tensor(a) for k, a in x.items()}
-    return kernels.as_tensor(x)
+        return {k: _data.as_input(a) for k, a in x.items()}
+    return _data.as_input(x)
 
 
 def empty_like_rows(a, size):

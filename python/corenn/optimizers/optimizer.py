@@ -137,8 +137,9 @@ class Optimizer:
 
     @property
     def iterations(self) -> int:
-        """Number of updates applied so far (settable, e.g. when restoring a checkpoint)."""
-        return self._iterations
+        """Number of updates applied so far (settable, e.g. when restoring a checkpoint); an int
+        that also has Keras' variable reading ``optimizer.iterations.numpy()``."""
+        return StepCount(self._iterations)
 
     @iterations.setter
     def iterations(self, value):
@@ -311,3 +312,11 @@ def _as_float32(g):
     if g.dtype.kind == "f":
         return np.ascontiguousarray(g, dtype=np.float32)
     return g
+
+
+class StepCount(int):
+    """An optimizer's step count: a plain int with ``.numpy()`` (Keras 3 keeps it in a
+    variable, and tutorials print ``optimizer.iterations.numpy()``)."""
+
+    def numpy(self):
+        return np.int64(self)

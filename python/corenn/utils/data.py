@@ -1,7 +1,7 @@
 """Small array helpers for preparing training data."""
 import numpy as np
 
-__all__ = ["to_categorical", "normalize"]
+__all__ = ["to_categorical", "normalize", "img_to_array"]
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
@@ -44,3 +44,21 @@ def normalize(x, axis=-1, order=2):
     x = np.asarray(x)
     norm = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
     return x / np.where(norm == 0, 1, norm)
+
+
+def img_to_array(img, data_format=None, dtype="float32"):
+    """``keras.utils.img_to_array``: an image (a PIL image or any array-like of (H, W) or
+    (H, W, C) pixels) as an (H, W, C) array of ``dtype`` (channels last; a grey image gets a
+    channel axis of 1). corenn does not read image files (no PIL dependency): load them with
+    PIL and pass the image here."""
+    if data_format not in (None, "channels_last", "channels_first"):
+        raise ValueError(f"img_to_array: data_format must be 'channels_last' or 'channels_first', "
+                         f"got {data_format!r}")
+    a = np.asarray(img, dtype=str(dtype))
+    if a.ndim == 2:
+        a = a[:, :, None] if data_format != "channels_first" else a[None]
+    elif a.ndim != 3:
+        raise ValueError(f"img_to_array: expected an image of shape (H, W) or (H, W, C), got {a.shape}")
+    elif data_format == "channels_first":
+        a = np.transpose(a, (2, 0, 1))
+    return np.ascontiguousarray(a)

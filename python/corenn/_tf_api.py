@@ -1,0 +1,412 @@
+"""The TensorFlow names that Keras tutorials call on ``tf`` (``tf.constant``, ``tf.reduce_mean``,
+``tf.cast``, ``tf.one_hot``, ...), so a script runs after ``import tensorflow as tf`` becomes
+``import corenn as tf``. ``corenn.math`` and ``corenn.nn`` hold ``tf.math`` / ``tf.nn``.
+
+Each is TensorFlow's signature over ``corenn.ops`` (Keras 3's op names), so float results are
+Tensors the GradientTape differentiates. Where TensorFlow differs from NumPy / Keras the
+TensorFlow behaviour is kept: ``tf.argmax``'s axis defaults to 0, reductions keep an integer
+tensor's dtype, ``tf.range`` is integer for integer arguments. String data (corenn's string
+tensors are NumPy arrays of ``str``, see ``corenn.strings``) passes through the shape functions
+(``constant``, ``convert_to_tensor``, ``expand_dims``, ``reshape``, ``squeeze``, ``concat``,
+``stack``) as such arrays.
+"""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from . import dtypes as _dtypes
+from . import ops
+from .kernels import Tensor
+from .strings import as_string_array, is_string_array
+
+__all__ = ["constant", "convert_to_tensor", "cast", "reshape", "expand_dims", "squeeze", "concat",
+           "stack", "unstack", "transpose", "shape", "rank", "size", "fill", "zeros", "ones",
+           "zeros_like", "ones_like", "range", "linspace", "one_hot", "argmax", "argmin",
+           "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_any",
+           "reduce_all", "reduce_std", "reduce_variance", "reduce_logsumexp", "matmul", "add",
+           "subtract", "multiply", "divide", "maximum", "minimum", "square", "sqrt", "exp", "abs",
+           "pow", "where", "clip_by_value", "gather", "tile", "pad", "split", "sort", "argsort",
+           "equal", "not_equal", "greater", "less", "greater_equal", "less_equal", "identity",
+           "is_tensor", "norm", "einsum", "boolean_mask", "newaxis", "print", "sigmoid", "tanh",
+           "round", "sign", "floor", "ceil", "logical_and", "logical_or", "logical_not",
+           "cumsum", "reverse", "roll", "broadcast_to"]
+
+newaxis = None
+
+
+def _is_string(x):
+    return is_string_array(x) and not isinstance(x, Tensor)
+
+
+def _tensor(a):
+    """A Tensor of ``a``; booleans become float32 0/1, as corenn's comparisons give them (a
+    Tensor holds float32, int32 or int64)."""
+    a = np.asarray(a)
+    if a.dtype == np.bool_:
+        a = a.astype(np.float32)
+    return Tensor.from_numpy(np.array(a, order="C"))
+
+
+def _dtype_name(dtype):
+    return None if dtype is None else str(_dtypes.as_dtype(dtype))
+
+
+def constant(value, dtype=None, shape=None, name=None):
+    """A Tensor holding ``value`` (numbers; float64 data becomes float32 unless dtype says
+    otherwise, as TensorFlow's default float is float32), or an array of strings for string
+    data. ``shape`` reshapes (a scalar value fills it)."""
+    if _is_string(value) or _dtypes.is_string_dtype(dtype) and dtype is not None:
+        a = as_string_array(value, "constant")
+        if shape is not None:
+            a = np.broadcast_to(a, shape).copy() if a.ndim == 0 else a.reshape(shape)
+        return a.item() if a.ndim == 0 and shape is None else a
+    if isinstance(value, Tensor):
+        value = np.asarray(value)
+    a = np.asarray(value)
+    if dtype is not None:
+        a = a.astype(_dtype_name(dtype))
+    elif a.dtype == np.float64:
+        a = a.astype(np.float32)
+    elif a.dtype.kind in "iu" and a.dtype != np.int64:
+        a = a.astype(np.int32)
+    elif a.dtype == np.int64 and isinstance(value, (int, list, tuple)):
+        a = a.astype(np.int32)   # Python ints are int32 in TensorFlow
+    if shape is not None:
+        a = np.broadcast_to(a, tuple(shape)).copy() if a.size == 1 else a.reshape(tuple(shape))
+    return _tensor(a)
+
+
+def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
+    """A Tensor passes through; numbers and arrays become Tensors (float data float32); strings
+    become a string array."""
+    if isinstance(value, Tensor) and dtype is None:
+        return value
+    if _is_string(value):
+        return as_string_array(value, "convert_to_tensor")
+    if dtype is not None:
+        return constant(value, dtype=dtype)
+    return ops.convert_to_tensor(value)
+
+
+def cast(x, dtype, name=None):
+    if _dtypes.is_string_dtype(dtype):
+        raise TypeError("tf.cast: cannot cast to string; use tf.strings.as_string")
+    return ops.cast(x, _dtype_name(dtype))
+
+
+def reshape(tensor, shape, name=None):
+    if _is_string(tensor):
+        return as_string_array(tensor).reshape(tuple(shape))
+    return ops.reshape(tensor, list(shape) if not isinstance(shape, int) else [shape])
+
+
+def expand_dims(input, axis, name=None):  # noqa: A002 - TensorFlow's name
+    if _is_string(input):
+        return np.expand_dims(as_string_array(input, "expand_dims"), axis)
+    return ops.expand_dims(input, axis)
+
+
+def squeeze(input, axis=None, name=None):  # noqa: A002
+    if _is_string(input):
+        return np.squeeze(as_string_array(input, "squeeze"), axis=axis)
+    return ops.squeeze(input, axis)
+
+
+def concat(values, axis, name=None):
+    if builtins.any(_is_string(v) for v in values):
+        return np.concatenate([as_string_array(v, "concat") for v in values], axis=axis)
+    return ops.concatenate(list(values), axis=axis)
+
+
+def stack(values, axis=0, name=None):
+    if builtins.any(_is_string(v) for v in values):
+        return np.stack([as_string_array(v, "stack") for v in values], axis=axis)
+    return ops.stack(list(values), axis=axis)
+
+
+def unstack(value, num=None, axis=0, name=None):
+    return ops.unstack(value, num=num, axis=axis)
+
+
+def transpose(a, perm=None, conjugate=False, name=None):
+    return ops.transpose(a, perm)
+
+
+def shape(input, out_type="int32", name=None):  # noqa: A002
+    """The shape as an int32 Tensor (``tf.shape(x)[0]`` is the batch size)."""
+    return Tensor.from_numpy(np.asarray(np.shape(input), dtype=_dtype_name(out_type)))
+
+
+def rank(input, name=None):  # noqa: A002
+    return Tensor.from_numpy(np.asarray(len(np.shape(input)), np.int32))
+
+
+def size(input, out_type="int32", name=None):  # noqa: A002
+    return Tensor.from_numpy(np.asarray(int(np.prod(np.shape(input))), _dtype_name(out_type)))
+
+
+def fill(dims, value, name=None):
+    return constant(value, shape=tuple(np.asarray(dims).reshape(-1)))
+
+
+def zeros(shape, dtype="float32", name=None):
+    return ops.zeros(tuple(np.asarray(shape).reshape(-1)) if not isinstance(shape, int) else (shape,),
+                     _dtype_name(dtype))
+
+
+def ones(shape, dtype="float32", name=None):
+    return ops.ones(tuple(np.asarray(shape).reshape(-1)) if not isinstance(shape, int) else (shape,),
+                    _dtype_name(dtype))
+
+
+def zeros_like(input, dtype=None, name=None):  # noqa: A002
+    return ops.zeros(tuple(np.shape(input)), _dtype_name(dtype) or np.asarray(input).dtype.name)
+
+
+def ones_like(input, dtype=None, name=None):  # noqa: A002
+    return ops.ones(tuple(np.shape(input)), _dtype_name(dtype) or np.asarray(input).dtype.name)
+
+
+def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001 - TensorFlow's name
+    """``tf.range``: int32 for integer arguments, float32 when one is a float."""
+    if limit is None:
+        start, limit = 0, start
+    if dtype is None:
+        ints = builtins.all(isinstance(v, (int, np.integer)) for v in (start, limit, delta))
+        dtype = "int32" if ints else "float32"
+    return Tensor.from_numpy(np.arange(start, limit, delta, dtype=_dtype_name(dtype)))
+
+
+def linspace(start, stop, num, name=None, axis=0):
+    return Tensor.from_numpy(np.linspace(float(start), float(stop), int(num), dtype=np.float32))
+
+
+def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
+    """``tf.one_hot``: rows of ``depth`` values, on_value (1) at the index, off_value (0)
+    elsewhere; an index outside [0, depth) gives a row of off_value, as in TensorFlow."""
+    idx = np.asarray(indices).astype(np.int64)
+    on = 1.0 if on_value is None else on_value
+    off = 0.0 if off_value is None else off_value
+    dtype = _dtype_name(dtype) or "float32"
+    out = np.where(idx[..., None] == np.arange(int(depth)), on, off).astype(dtype)
+    if axis is not None and axis != -1:
+        out = np.moveaxis(out, -1, axis)
+    return Tensor.from_numpy(np.ascontiguousarray(out))
+
+
+def argmax(input, axis=None, output_type="int64", name=None):  # noqa: A002
+    """Index of the largest value along ``axis`` (TensorFlow's default: axis 0)."""
+    a = np.argmax(np.asarray(input), axis=0 if axis is None else int(axis))
+    return _tensor(np.asarray(a, dtype=_dtype_name(output_type)))
+
+
+def argmin(input, axis=None, output_type="int64", name=None):  # noqa: A002
+    a = np.argmin(np.asarray(input), axis=0 if axis is None else int(axis))
+    return _tensor(np.asarray(a, dtype=_dtype_name(output_type)))
+
+
+def _axis(axis):
+    if axis is None:
+        return None
+    if isinstance(axis, Tensor):
+        axis = np.asarray(axis)
+    if isinstance(axis, np.ndarray):
+        axis = axis.tolist()
+    return tuple(axis) if isinstance(axis, (list, tuple)) else int(axis)
+
+
+def _reduction(name, op, int_fn):
+    """A tf.reduce_* over the Keras op (float data, differentiable); integer and boolean data keep
+    their dtype (NumPy), as in TensorFlow."""
+    def reduce(input_tensor, axis=None, keepdims=False, name=None):
+        x = input_tensor
+        if not isinstance(x, Tensor):
+            x = np.asarray(x)
+        if np.dtype(x.dtype).kind in "iub":
+            out = int_fn(np.asarray(x), axis=_axis(axis), keepdims=keepdims)
+            a = np.asarray(x)
+            return _tensor(np.asarray(out, dtype=a.dtype if a.dtype != np.bool_ else np.int64))
+        return op(x, axis=_axis(axis), keepdims=keepdims)
+    reduce.__name__ = reduce.__qualname__ = name
+    reduce.__doc__ = f"``tf.{name}``: {op.__name__} over ``axis`` (None: all axes)."
+    return reduce
+
+
+reduce_sum = _reduction("reduce_sum", ops.sum, np.sum)
+reduce_max = _reduction("reduce_max", ops.max, np.max)
+reduce_min = _reduction("reduce_min", ops.min, np.min)
+reduce_prod = _reduction("reduce_prod", ops.prod, np.prod)
+
+
+def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
+    """Mean over ``axis``; an integer tensor's mean is integer (truncated), as in TensorFlow."""
+    x = input_tensor if isinstance(input_tensor, Tensor) else np.asarray(input_tensor)
+    if np.dtype(x.dtype).kind in "iu":
+        a = np.asarray(x)
+        out = np.mean(a, axis=_axis(axis), keepdims=keepdims)
+        return Tensor.from_numpy(np.array(np.trunc(out), dtype=a.dtype, order="C"))
+    return ops.mean(x, axis=_axis(axis), keepdims=keepdims)
+
+
+def reduce_any(input_tensor, axis=None, keepdims=False, name=None):
+    return _tensor(np.any(np.asarray(input_tensor), axis=_axis(axis), keepdims=keepdims))
+
+
+def reduce_all(input_tensor, axis=None, keepdims=False, name=None):
+    return _tensor(np.all(np.asarray(input_tensor), axis=_axis(axis), keepdims=keepdims))
+
+
+def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
+    return ops.std(input_tensor, axis=_axis(axis), keepdims=keepdims)
+
+
+def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
+    return ops.var(input_tensor, axis=_axis(axis), keepdims=keepdims)
+
+
+def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
+    return ops.logsumexp(input_tensor, axis=_axis(axis), keepdims=keepdims)
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
+    if transpose_a:
+        a = ops.swapaxes(a, -1, -2)
+    if transpose_b:
+        b = ops.swapaxes(b, -1, -2)
+    return ops.matmul(a, b)
+
+
+def _binary(name, op):
+    def fn(x, y, name=None):
+        return op(x, y)
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+
+add = _binary("add", ops.add)
+subtract = _binary("subtract", ops.subtract)
+multiply = _binary("multiply", ops.multiply)
+divide = _binary("divide", ops.divide)
+maximum = _binary("maximum", ops.maximum)
+minimum = _binary("minimum", ops.minimum)
+pow = _binary("pow", ops.power)  # noqa: A001 - TensorFlow's name
+equal = _binary("equal", ops.equal)
+not_equal = _binary("not_equal", ops.not_equal)
+greater = _binary("greater", ops.greater)
+greater_equal = _binary("greater_equal", ops.greater_equal)
+less = _binary("less", ops.less)
+less_equal = _binary("less_equal", ops.less_equal)
+logical_and = _binary("logical_and", ops.logical_and)
+logical_or = _binary("logical_or", ops.logical_or)
+
+
+def _unary(name, op):
+    def fn(x, name=None):
+        return op(x)
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+
+square, sqrt, exp, abs = (_unary(n, getattr(ops, n)) for n in ("square", "sqrt", "exp", "abs"))  # noqa: A001
+sigmoid, tanh, sign = (_unary(n, getattr(ops, n)) for n in ("sigmoid", "tanh", "sign"))
+floor, ceil, round = (_unary(n, getattr(ops, n)) for n in ("floor", "ceil", "round"))  # noqa: A001
+logical_not = _unary("logical_not", ops.logical_not)
+
+
+def where(condition, x=None, y=None, name=None):
+    return ops.where(condition, x, y)
+
+
+def clip_by_value(t, clip_value_min, clip_value_max, name=None):
+    return ops.clip(t, clip_value_min, clip_value_max)
+
+
+def gather(params, indices, axis=None, batch_dims=0, name=None):
+    if _is_string(params):
+        return np.take(as_string_array(params), np.asarray(indices), axis=axis or 0)
+    return ops.take(params, indices, axis=0 if axis is None else axis)
+
+
+def tile(input, multiples, name=None):  # noqa: A002
+    return ops.tile(input, list(np.asarray(multiples).reshape(-1)))
+
+
+def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
+    return ops.pad(tensor, np.asarray(paddings).tolist(), mode=str(mode).lower(),
+                   constant_values=constant_values)
+
+
+def split(value, num_or_size_splits, axis=0, num=None, name=None):
+    if isinstance(num_or_size_splits, int):
+        return ops.split(value, num_or_size_splits, axis=axis)
+    bounds = np.cumsum(list(num_or_size_splits))[:-1].tolist()
+    return ops.split(value, bounds, axis=axis)
+
+
+def sort(values, axis=-1, direction="ASCENDING", name=None):
+    out = ops.sort(values, axis=axis)
+    return ops.flip(out, axis=axis) if direction == "DESCENDING" else out
+
+
+def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None):
+    a = np.asarray(values)
+    idx = np.argsort(-a if direction == "DESCENDING" else a, axis=axis, kind="stable")
+    return Tensor.from_numpy(np.ascontiguousarray(idx, dtype=np.int32))
+
+
+def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
+    if exclusive or reverse:
+        a = np.asarray(x)
+        if reverse:
+            a = np.flip(a, axis)
+        out = np.cumsum(a, axis=axis)
+        if exclusive:
+            out = out - a
+        if reverse:
+            out = np.flip(out, axis)
+        return Tensor.from_numpy(np.ascontiguousarray(out))
+    return ops.cumsum(x, axis=axis)
+
+
+def reverse(tensor, axis, name=None):
+    return ops.flip(tensor, axis=tuple(axis))
+
+
+def roll(input, shift, axis, name=None):  # noqa: A002
+    return ops.roll(input, shift, axis=axis)
+
+
+def broadcast_to(input, shape, name=None):  # noqa: A002
+    return ops.broadcast_to(input, tuple(shape))
+
+
+def identity(input, name=None):  # noqa: A002
+    return as_string_array(input) if _is_string(input) else ops.convert_to_tensor(input)
+
+
+def is_tensor(x):
+    return isinstance(x, Tensor)
+
+
+def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa: A002
+    return ops.norm(tensor, ord=None if ord == "euclidean" else ord, axis=axis,
+                    keepdims=bool(keepdims))
+
+
+def einsum(equation, *inputs, **kwargs):
+    return ops.einsum(equation, *inputs)
+
+
+def boolean_mask(tensor, mask, axis=None, name=None):
+    a, m = np.asarray(tensor), np.asarray(mask).astype(bool)
+    out = a[m]
+    return as_string_array(out) if _is_string(tensor) else _tensor(out)
+
+
+def print(*inputs, **kwargs):  # noqa: A001 - TensorFlow's name
+    """``tf.print``: prints the values (eagerly, as corenn runs)."""
+    kwargs.pop("output_stream", None)
+    kwargs.pop("summarize", None)
+    builtins.print(*[np.asarray(v) if isinstance(v, Tensor) else v for v in inputs], **kwargs)

@@ -1,0 +1,165 @@
+"""``tf.strings``: string operations on corenn's string tensors.
+
+corenn's Tensors hold numbers; a string tensor is a NumPy array of Python ``str`` (dtype
+object), and a scalar string is a ``str``. Every function here maps over such an array
+elementwise (keeping its shape) or applies to one string, so a TextVectorization
+``standardize=`` function written with ``tf.strings`` works on the batch Keras hands it.
+``bytes`` inputs are decoded as UTF-8. Results are ``str`` (TensorFlow returns bytes; corenn's
+text layers take both). Patterns are Python ``re`` patterns, which agree with RE2 (TensorFlow's
+engine) on the character classes, escapes and ``\\1`` rewrites that text pipelines use.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+__all__ = ["lower", "upper", "strip", "regex_replace", "regex_full_match", "split", "join",
+           "reduce_join", "length", "substr", "as_string", "to_number", "unicode_split",
+           "bytes_split", "is_string_array", "as_string_array"]
+
+
+def _text(v, op):
+    if isinstance(v, bytes):
+        return v.decode("utf-8")
+    if isinstance(v, str):
+        return v
+    raise TypeError(f"tf.strings.{op}: expected strings, got {type(v).__name__} {v!r}"[:200])
+
+
+def is_string_array(x) -> bool:
+    """Whether ``x`` is string data: a str / bytes, or an array (or list) of them."""
+    if isinstance(x, (str, bytes)):
+        return True
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind in "US":
+            return True
+        return x.dtype.kind == "O" and x.size > 0 and isinstance(x.reshape(-1)[0], (str, bytes))
+    if isinstance(x, (list, tuple)) and x:
+        first = x[0]
+        while isinstance(first, (list, tuple)) and first:
+            first = first[0]
+        return isinstance(first, (str, bytes))
+    return False
+
+
+def as_string_array(x, op="strings"):
+    """``x`` (strings, bytes, nested lists of them) as an object array of ``str``."""
+    a = np.asarray(x, dtype=object)
+    out = np.empty(a.shape, dtype=object)
+    flat_in, flat_out = a.reshape(-1), out.reshape(-1)
+    for i, v in enumerate(flat_in):
+        flat_out[i] = _text(v, op)
+    return out
+
+
+def _map(fn, x, op):
+    if isinstance(x, (str, bytes)):
+        return fn(_text(x, op))
+    a = as_string_array(x, op)
+    out = np.empty(a.shape, dtype=object)
+    flat_in, flat_out = a.reshape(-1), out.reshape(-1)
+    for i, v in enumerate(flat_in):
+        flat_out[i] = fn(v)
+    return out
+
+
+def lower(input, encoding="", name=None):  # noqa: A002 - TensorFlow's argument name
+    return _map(str.lower, input, "lower")
+
+
+def upper(input, encoding="", name=None):  # noqa: A002
+    return _map(str.upper, input, "upper")
+
+
+def strip(input, name=None):  # noqa: A002
+    return _map(str.strip, input, "strip")
+
+
+def regex_replace(input, pattern, rewrite, replace_global=True, name=None):  # noqa: A002
+    """Replace matches of ``pattern`` by ``rewrite`` (``\\1`` refers to a group), every match or
+    only the first (replace_global=False)."""
+    compiled = re.compile(pattern)
+    count = 0 if replace_global else 1
+    return _map(lambda s: compiled.sub(rewrite, s, count=count), input, "regex_replace")
+
+
+def regex_full_match(input, pattern, name=None):  # noqa: A002
+    compiled = re.compile(pattern)
+    out = _map(lambda s: compiled.fullmatch(s) is not None, input, "regex_full_match")
+    return out if isinstance(out, bool) else out.astype(bool)
+
+
+def split(input, sep=None, maxsplit=-1, name=None):  # noqa: A002
+    """Split on ``sep`` (None: runs of whitespace). A string gives a list of tokens; an array
+    of strings an object array of the same shape holding one token list per string (what
+    TensorFlow returns as a RaggedTensor)."""
+    def one(s):
+        return s.split(sep, maxsplit) if sep is not None else s.split(None, maxsplit)
+    return _map(one, input, "split")
+
+
+def unicode_split(input, input_encoding="UTF-8", errors="replace", name=None):  # noqa: A002
+    """One list of characters per string."""
+    return _map(list, input, "unicode_split")
+
+
+bytes_split = unicode_split
+
+
+def join(inputs, separator="", name=None):
+    """Elementwise concatenation of several strings / string arrays."""
+    arrays = [as_string_array(v, "join") for v in inputs]
+    if all(a.ndim == 0 for a in arrays):
+        return separator.join(str(a) for a in arrays)
+    b = np.broadcast_arrays(*arrays)
+    out = np.empty(b[0].shape, dtype=object)
+    for idx in np.ndindex(out.shape):
+        out[idx] = separator.join(a[idx] for a in b)
+    return out
+
+
+def reduce_join(inputs, axis=None, keepdims=False, separator="", name=None):
+    """Join the strings along ``axis`` (None: all of them, into one string). A ragged batch (an
+    object array of token lists, as split gives) joins each row along axis -1."""
+    if isinstance(inputs, np.ndarray) and inputs.dtype == object and inputs.ndim == 1 and inputs.size \
+            and all(isinstance(r, (list, tuple, np.ndarray)) for r in inputs) and axis in (-1, 1):
+        out = np.empty(len(inputs), dtype=object)
+        for i, row in enumerate(inputs):
+            out[i] = separator.join(_text(t, "reduce_join") for t in np.asarray(row, dtype=object).reshape(-1))
+        return out
+    a = as_string_array(inputs, "reduce_join")
+    if axis is None:
+        return separator.join(a.reshape(-1))
+    out = np.apply_along_axis(lambda r: separator.join(r), axis, a).astype(object)
+    return np.expand_dims(out, axis) if keepdims else out
+
+
+def length(input, unit="BYTE", name=None):  # noqa: A002
+    """Lengths in bytes (UTF-8) or, with unit='UTF8_CHAR', in characters; int32."""
+    if unit not in ("BYTE", "UTF8_CHAR"):
+        raise ValueError(f"tf.strings.length: unit must be 'BYTE' or 'UTF8_CHAR', got {unit!r}")
+    fn = (lambda s: len(s.encode("utf-8"))) if unit == "BYTE" else len
+    out = _map(fn, input, "length")
+    return np.int32(out) if isinstance(out, int) else out.astype(np.int32)
+
+
+def substr(input, pos, len, unit="BYTE", name=None):  # noqa: A002 - TensorFlow's names
+    size = len
+    if unit == "BYTE":
+        return _map(lambda s: s.encode("utf-8")[pos:pos + size].decode("utf-8", "ignore"), input, "substr")
+    return _map(lambda s: s[pos:pos + size], input, "substr")
+
+
+def as_string(input, precision=-1, name=None):  # noqa: A002
+    a = np.asarray(input)
+    fmt = (lambda v: f"{v:.{precision}f}") if precision >= 0 and a.dtype.kind == "f" else str
+    out = np.empty(a.shape, dtype=object)
+    for idx in np.ndindex(a.shape):
+        out[idx] = fmt(a[idx].item())
+    return out if a.ndim else out.item()
+
+
+def to_number(string_tensor, out_type="float32", name=None):
+    out = _map(float, string_tensor, "to_number")
+    return np.asarray(out, dtype=np.dtype(str(out_type)))
