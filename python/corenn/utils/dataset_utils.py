@@ -171,7 +171,6 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
     Texts are bytes (as tf.data's strings), truncated to ``max_length`` bytes; label_mode 'int'
     (int32), 'categorical' (one-hot float32), 'binary' (float32 (n, 1)) or None. The result has
     ``class_names``. ``subset='both'`` returns [training, validation]."""
-    from ..data import Dataset
     where = "text_dataset_from_directory"
     if labels not in ("inferred", None) and not isinstance(labels, (list, tuple, np.ndarray)):
         raise ValueError(f"{where}: labels must be 'inferred', None, or a list of integer labels, got {labels!r}")
@@ -201,31 +200,8 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
         text = np.asarray(text, dtype=object)
         return (text,) + label if label else text
 
-    def make(lo, hi, name):
-        files = np.asarray(paths[lo:hi], dtype=object)
-        if verbose and name:
-            print(f"Using {hi - lo} files for {name}.")
-        ds = Dataset.from_tensor_slices(files if encoded is None else (files, encoded[lo:hi]))
-        if shuffle:
-            ds = ds.shuffle(batch_size * 8 if batch_size else 1024, seed=seed)
-        ds = ds.map(read)
-        if batch_size is not None:
-            ds = ds.batch(batch_size)
-        ds.class_names = class_names
-        ds.file_paths = list(paths[lo:hi])
-        return ds
-
-    n = len(paths)
-    if not validation_split:
-        return make(0, n, None)
-    n_val = int(validation_split * n)
-    if n_val == 0 or n_val == n:
-        raise ValueError(f"{where}: validation_split={validation_split} of {n} files leaves an empty subset")
-    if subset == "training":
-        return make(0, n - n_val, "training")
-    if subset == "validation":
-        return make(n - n_val, n, "validation")
-    return [make(0, n - n_val, "training"), make(n - n_val, n, "validation")]
+    return _file_datasets(where, paths, encoded, class_names, read, batch_size, shuffle, seed,
+                          validation_split, subset, verbose)
 
 
 # -- image files --------------------------------------------------------------------------------
@@ -254,7 +230,6 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     ``image_size`` ('bilinear' or 'nearest'; ``crop_to_aspect_ratio`` resizes the largest
     centred crop of that aspect ratio). The result has ``class_names`` and ``file_paths``."""
     from .. import layers
-    from ..data import Dataset
     where = "image_dataset_from_directory"
     if color_mode not in _CHANNELS:
         raise ValueError(f"{where}: color_mode must be 'grayscale', 'rgb' or 'rgba', got {color_mode!r}")
@@ -298,6 +273,17 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
         image = np.array(resize(pixels[None]))[0]
         return (image,) + label if label else image
 
+    return _file_datasets(where, paths, encoded, class_names, load, batch_size, shuffle, seed,
+                          validation_split, subset, verbose)
+
+
+def _file_datasets(where, paths, encoded, class_names, decode, batch_size, shuffle, seed,
+                   validation_split, subset, verbose):
+    """The Dataset(s) of the *_dataset_from_directory utilities: file paths (and encoded labels),
+    shuffled by path, decoded by ``decode`` as they are read, batched; split off the last
+    ``validation_split`` of the files as Keras does."""
+    from ..data import Dataset
+
     def make(lo, hi, name):
         files = np.asarray(paths[lo:hi], dtype=object)
         if verbose and name:
@@ -305,7 +291,7 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
         ds = Dataset.from_tensor_slices(files if encoded is None else (files, encoded[lo:hi]))
         if shuffle:
             ds = ds.shuffle(batch_size * 8 if batch_size else 1024, seed=seed)
-        ds = ds.map(load)
+        ds = ds.map(decode)
         if batch_size is not None:
             ds = ds.batch(batch_size)
         ds.class_names = class_names
