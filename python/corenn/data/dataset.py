@@ -683,6 +683,10 @@ class _Batch(_Unary):
         if source is not None:
             yield from self._from_rows(*source)
             return
+        yield from self._grouped()
+
+    def _grouped(self):
+        """Batches of the input's elements, one at a time, combined by ``_combine``."""
         batch = []
         for e in self._input._elements():
             batch.append(e)
@@ -726,14 +730,8 @@ class _PaddedBatch(_Batch):
         self._values = padding_values
 
     def _elements(self):
-        batch = []
-        for e in self._input._elements():
-            batch.append(e)
-            if len(batch) == self._size:
-                yield self._combine(batch)
-                batch = []
-        if batch and not self._drop:
-            yield self._combine(batch)
+        # padding needs every element: no slicing of the source arrays
+        return self._grouped()
 
     def _per_component(self, what, given, structure, default):
         """``given`` (None, one value for all, or the element's structure) as a flat list."""
