@@ -15,7 +15,9 @@
 // Layout: contiguous NHWC, so every inner loop runs along C with unit stride and is written so
 // GCC vectorizes it on the baseline ISA (4-wide SSE2). Variants: max pooling's per-window / per-cell
 // loops come from max_pool2d_cells_stub: with AVX2 from pool2d_avx2.cpp (8 wide, max and argmax
-// kept in registers over the whole window: 64x28x28x32 2x2 forward 1.5 -> 0.4 ms on one core);
+// kept in registers over the whole window: 64x28x28x32 2x2 forward 1.5 -> 0.4 ms on one core),
+// with AVX-512 from pool2d_avx512.cpp (16 wide, masked channel tails); average pooling's (window
+// sum, gradient gather; also the global average) from avg_pool2d_cells_stub (AVX-512 likewise);
 // the *_ref functions here are the portable path and define the contract.
 // Backward is a gather, not a scatter: each thread owns whole input rows (n, h) of dx and sums the
 // windows that cover them, so overlapping windows (stride < pool) need no atomics and the result
@@ -116,10 +118,38 @@ void max_grad_cell_ref(const float* dy, const int32_t* am, int64_t i_stride, int
   }
 }
 
+// avg_sum_cell: y[c] = scale * sum over rows x cols cells (laid out as in max_pool_cell_ref).
+void avg_sum_cell_ref(const float* x, int64_t cell_stride, int64_t row_stride, int64_t rows,
+                      int64_t cols, float scale, int64_t nc, float* __restrict y) {
+  std::fill(y, y + nc, 0.0f);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t q = 0; q < cols; ++q) {
+      const float* __restrict xr = x + r * row_stride + q * cell_stride;
+      for (int64_t c = 0; c < nc; ++c) y[c] += xr[c];
+    }
+  }
+  for (int64_t c = 0; c < nc; ++c) y[c] *= scale;
+}
+
+// avg_grad_cell: d[c] = sum over ni x nj windows of dy[off + c] / (row_count[i] * col_count[j]).
+void avg_grad_cell_ref(const float* dy, int64_t i_stride, int64_t j_stride, int64_t ni, int64_t nj,
+                       const float* row_count, const float* col_count, int64_t nc,
+                       float* __restrict d) {
+  std::fill(d, d + nc, 0.0f);
+  for (int64_t i = 0; i < ni; ++i) {
+    for (int64_t j = 0; j < nj; ++j) {
+      const float* __restrict gy = dy + i * i_stride + j * j_stride;
+      const float scale = 1.0f / (row_count[i] * col_count[j]);
+      for (int64_t c = 0; c < nc; ++c) d[c] += gy[c] * scale;
+    }
+  }
+}
+
 }  // namespace
 
 namespace {
 constexpr MaxPoolCells kRefCells{max_pool_cell_ref, max_grad_cell_ref, nullptr};
+constexpr AvgPoolCells kRefAvgCells{avg_sum_cell_ref, avg_grad_cell_ref};
 }  // namespace
 
 // ---- windowed pooling, forward ---------------------------------------------------------------
@@ -144,22 +174,16 @@ void max_pool2d_forward(const Pool2dGeom& g, const float* x, float* y, int32_t* 
 
 void avg_pool2d_forward(const Pool2dGeom& g, const float* x, float* y) {
   const int64_t C = g.c;
+  const auto cell = avg_pool2d_cells_stub.cpu()->sum_cell;
   parallel_for(0, g.n * g.oh, grain_for(work_of({g.ow, std::min(g.kh, g.h), std::min(g.kw, g.w), C})), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const int64_t n = r / g.oh;
       const Range rh = window(r % g.oh, g.pad_top, g.kh, g.sh, g.h);
       for (int64_t j = 0; j < g.ow; ++j) {
         const Range rw = window(j, g.pad_left, g.kw, g.sw, g.w);
-        float* __restrict yr = y + (r * g.ow + j) * C;
-        std::fill(yr, yr + C, 0.0f);
-        for (int64_t h = rh.lo; h < rh.hi; ++h) {
-          for (int64_t w = rw.lo; w < rw.hi; ++w) {
-            const float* __restrict xr = x + ((n * g.h + h) * g.w + w) * C;
-            for (int64_t c = 0; c < C; ++c) yr[c] += xr[c];
-          }
-        }
         const float inv = 1.0f / static_cast<float>((rh.hi - rh.lo) * (rw.hi - rw.lo));
-        for (int64_t c = 0; c < C; ++c) yr[c] *= inv;
+        cell(x + ((n * g.h + rh.lo) * g.w + rw.lo) * C, C, g.w * C, rh.hi - rh.lo, rw.hi - rw.lo,
+             inv, C, y + (r * g.ow + j) * C);
       }
     }
   });
@@ -288,9 +312,14 @@ bool max_pool2d_backward(const Pool2dGeom& g, const float* dy, const int32_t* ar
 
 void avg_pool2d_backward(const Pool2dGeom& g, const float* dy, float* dx) {
   const int64_t C = g.c;
+  const auto cell = avg_pool2d_cells_stub.cpu()->grad_cell;
   std::vector<Span> cols(g.w);
-  std::vector<float> col_count(g.ow);
+  std::vector<float> row_count(g.oh), col_count(g.ow);
   for (int64_t w = 0; w < g.w; ++w) cols[w] = covering(w, g.pad_left, g.kw, g.sw, g.ow);
+  for (int64_t i = 0; i < g.oh; ++i) {
+    const Range rh = window(i, g.pad_top, g.kh, g.sh, g.h);
+    row_count[i] = static_cast<float>(rh.hi - rh.lo);
+  }
   for (int64_t j = 0; j < g.ow; ++j) {
     const Range rw = window(j, g.pad_left, g.kw, g.sw, g.w);
     col_count[j] = static_cast<float>(rw.hi - rw.lo);
@@ -300,18 +329,13 @@ void avg_pool2d_backward(const Pool2dGeom& g, const float* dy, float* dx) {
     for (int64_t r = lo; r < hi; ++r) {
       const int64_t n = r / g.h, h = r % g.h;
       const Span sh = covering(h, g.pad_top, g.kh, g.sh, g.oh);
+      const int64_t ni = std::max<int64_t>(sh.hi - sh.lo + 1, 0);
       for (int64_t w = 0; w < g.w; ++w) {
-        float* __restrict d = dx + (r * g.w + w) * C;
-        std::fill(d, d + C, 0.0f);
-        for (int64_t i = sh.lo; i <= sh.hi; ++i) {
-          const Range rh = window(i, g.pad_top, g.kh, g.sh, g.h);
-          const float rows = static_cast<float>(rh.hi - rh.lo);
-          for (int64_t j = cols[w].lo; j <= cols[w].hi; ++j) {
-            const float* __restrict gy = dy + ((n * g.oh + i) * g.ow + j) * C;
-            const float scale = 1.0f / (rows * col_count[j]);
-            for (int64_t c = 0; c < C; ++c) d[c] += gy[c] * scale;
-          }
-        }
+        const int64_t nj = std::max<int64_t>(cols[w].hi - cols[w].lo + 1, 0);
+        // an empty span (a cell no window covers) leaves lo past the end: point at the start
+        const int64_t off = ni > 0 && nj > 0 ? ((n * g.oh + sh.lo) * g.ow + cols[w].lo) * C : 0;
+        cell(dy + off, g.ow * C, C, ni, nj, row_count.data() + (ni > 0 ? sh.lo : 0),
+             col_count.data() + (nj > 0 ? cols[w].lo : 0), C, dx + (r * g.w + w) * C);
       }
     }
   });
@@ -338,14 +362,10 @@ void over_channel_blocks(int64_t n, int64_t hw, int64_t c, const F& f) {
 
 void global_avg_pool2d_forward(int64_t n, int64_t hw, int64_t c, const float* x, float* y) {
   const float inv = 1.0f / static_cast<float>(hw);
+  const auto cell = avg_pool2d_cells_stub.cpu()->sum_cell;
   over_channel_blocks(n, hw, c, [&](int64_t b, int64_t c0, int64_t c1) {
-    float* __restrict yr = y + b * c;
-    std::fill(yr + c0, yr + c1, 0.0f);
-    for (int64_t p = 0; p < hw; ++p) {
-      const float* __restrict xr = x + (b * hw + p) * c;
-      for (int64_t k = c0; k < c1; ++k) yr[k] += xr[k];
-    }
-    for (int64_t k = c0; k < c1; ++k) yr[k] *= inv;
+    // the image as one row of hw cells
+    cell(x + b * hw * c + c0, c, 0, 1, hw, inv, c1 - c0, y + b * c + c0);
   });
 }
 
@@ -359,13 +379,11 @@ void global_max_pool2d_forward(int64_t n, int64_t hw, int64_t c, const float* x,
 }
 
 void global_avg_pool2d_backward(int64_t n, int64_t hw, int64_t c, const float* dy, float* dx) {
-  const float inv = 1.0f / static_cast<float>(hw);
+  // one window of hw cells: its count as rows = hw, cols = 1 (the scale is 1 / hw)
+  const float rows = static_cast<float>(hw), one = 1.0f;
+  const auto cell = avg_pool2d_cells_stub.cpu()->grad_cell;
   parallel_for(0, n * hw, grain_for(c), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) {
-      const float* __restrict g = dy + (r / hw) * c;
-      float* __restrict d = dx + r * c;
-      for (int64_t k = 0; k < c; ++k) d[k] = g[k] * inv;
-    }
+    for (int64_t r = lo; r < hi; ++r) cell(dy + (r / hw) * c, 0, 0, 1, 1, &rows, &one, c, dx + r * c);
   });
 }
 
@@ -384,6 +402,8 @@ void global_max_pool2d_backward(int64_t n, int64_t hw, int64_t c, const float* d
 
 CORENN_DEFINE_DISPATCH(MaxPoolCellsRef, max_pool2d_cells_stub, "max_pool2d.cells");
 CORENN_REGISTER_KERNEL(max_pool2d_cells_stub, Slot::cpu_ref, &kRefCells);
+CORENN_DEFINE_DISPATCH(AvgPoolCellsRef, avg_pool2d_cells_stub, "avg_pool2d.cells");
+CORENN_REGISTER_KERNEL(avg_pool2d_cells_stub, Slot::cpu_ref, &kRefAvgCells);
 
 CORENN_REGISTER_KERNEL(max_pool2d_forward_stub, Slot::cpu_ref,
                        +[](const Tensor&, const Pool2dGeom& g, const float* x, float* y,

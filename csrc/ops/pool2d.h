@@ -75,7 +75,7 @@ void check_max_pool_argmax(const char* op, const Tensor& argmax, const Pool2dGeo
 
 namespace cpu {
 // The inner loops of max pooling, per ISA (max_pool2d_cells_stub: cpu_ref in cpu/pool2d.cpp,
-// avx2 in cpu/pool2d_avx2.cpp). pool_cell: one window of nc channels (cells rows x cols, strides
+// avx2 in cpu/pool2d_avx2.cpp, avx512 in cpu/pool2d_avx512.cpp). pool_cell: one window of nc channels (cells rows x cols, strides
 // in floats), writing its max and argmax; grad_cell: the gradient of one dx cell gathered from the
 // ni x nj windows that may cover it; grad_row_tiled (may be null): one dx row when the windows
 // tile the image (stride == pool, no padding), returning how many argmax entries it routed.
@@ -90,6 +90,20 @@ struct MaxPoolCells {
 };
 using MaxPoolCellsRef = const MaxPoolCells*;
 CORENN_DECLARE_DISPATCH(MaxPoolCellsRef, max_pool2d_cells_stub);
+
+// The inner loops of average pooling (windowed and global), per ISA (avg_pool2d_cells_stub:
+// cpu_ref in cpu/pool2d.cpp, avx512 in cpu/pool2d_avx512.cpp). sum_cell: y[c] = scale * the sum
+// over rows x cols cells (strides in floats); grad_cell: d[c] = sum over the ni x nj windows
+// (i, j) at off = i * i_stride + j * j_stride of dy[off + c] / (row_count[i] * col_count[j]),
+// the cell counts of those windows (floats, so the scale is the reference's 1 / (rows * cols)).
+struct AvgPoolCells {
+  void (*sum_cell)(const float* x, int64_t cell_stride, int64_t row_stride, int64_t rows,
+                   int64_t cols, float scale, int64_t nc, float* y);
+  void (*grad_cell)(const float* dy, int64_t i_stride, int64_t j_stride, int64_t ni, int64_t nj,
+                    const float* row_count, const float* col_count, int64_t nc, float* d);
+};
+using AvgPoolCellsRef = const AvgPoolCells*;
+CORENN_DECLARE_DISPATCH(AvgPoolCellsRef, avg_pool2d_cells_stub);
 
 void max_pool2d_forward(const Pool2dGeom& g, const float* x, float* y, int32_t* argmax);
 // True when it verified that every argmax entry was a cell of its window (the tiled AVX2 path

@@ -145,7 +145,9 @@ DEPTHWISE_CASES = [
     ((2, 4, 4, 1), (2, 2), 3, (2, 2), "valid", (1, 1)),
     ((3, 9, 9, 64), (3, 3), 1, (1, 1), "same", (1, 1)),   # enough work for threads
     ((1, 4, 5, 4), (1, 1), 1, (1, 1), "valid", (1, 1)),
-]
+    ((1, 4, 5, 17), (3, 3), 1, (1, 1), "same", (1, 1)),   # one 16-lane block and a 1-lane tail
+    ((1, 5, 4, 81), (3, 3), 1, (2, 1), "same", (1, 1)),   # 64 + 16 + a 1-lane tail
+] + [((1, 3, 4, c), (2, 2), 1, (1, 1), "same", (1, 1)) for c in (2, 5, 7, 9, 11, 13, 15, 16)]
 
 
 def _depthwise_data(case, rng):

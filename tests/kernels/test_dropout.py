@@ -48,6 +48,19 @@ def test_backward_multiplies_by_mask(rng):
     np.testing.assert_allclose(dx, dy * mask.numpy(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("n", list(range(1, 18)) + [31, 32, 33])
+def test_lengths_1_to_17_on_every_isa(n, isa, rng):
+    """Every length of a vector kernel's masked tail: the exact mask, then backward."""
+    x = rng.standard_normal(n).astype(np.float32)
+    y, mask = kernels.dropout_forward(x, 0.4, seed=99)
+    want = dropout_mask((n,), 0.4, 99)
+    np.testing.assert_array_equal(mask.numpy(), want.astype(np.float32))
+    np.testing.assert_allclose(y.numpy(), x.astype(np.float64) * want, rtol=1e-6)
+    dy = rng.standard_normal(n).astype(np.float32)
+    np.testing.assert_allclose(kernels.dropout_backward(dy, mask).numpy(),
+                               dy.astype(np.float64) * want, rtol=1e-6)
+
+
 def test_in_place(rng):
     x = rng.standard_normal((4, 6)).astype(np.float32)
     buf = x.copy()

@@ -46,7 +46,7 @@ def test_max_pool2d_forward_backward(shape, pool, strides, padding, isa, rng):
 
 
 @pytest.mark.parametrize("shape,pool,strides,padding", CASES, ids=IDS)
-def test_avg_pool2d_forward_backward(shape, pool, strides, padding, rng):
+def test_avg_pool2d_forward_backward(shape, pool, strides, padding, isa, rng):
     x = rng.normal(size=shape).astype(np.float32)
     y = kernels.avg_pool2d_forward(x, pool, strides, padding)
     np.testing.assert_allclose(np.asarray(y), ref.avg_pool2d(x, pool, strides, padding),
@@ -55,6 +55,40 @@ def test_avg_pool2d_forward_backward(shape, pool, strides, padding, rng):
     dx = kernels.avg_pool2d_backward(dy, shape, pool, strides, padding)
     np.testing.assert_allclose(np.asarray(dx), ref.avg_pool2d_grad(shape, dy, pool, strides, padding),
                                rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("c", list(range(1, 18)) + [31, 32, 33])
+def test_channel_tails_on_every_isa(c, isa, rng):
+    """Every channel count 1..17 (a vector kernel's masked tail) and around two 16-lane blocks, at
+    batch 1: max (overlapping and tiling windows, with a NaN), average and global pooling."""
+    shape = (1, 5, 6, c)
+    x = _distinct(rng, shape)
+    for pool, strides, padding in (((3, 3), (2, 2), "same"), ((2, 2), (2, 2), "valid")):
+        y, am = kernels.max_pool2d_forward(x, pool, strides, padding)
+        y_ref, am_ref = ref.max_pool2d(x, pool, strides, padding)
+        np.testing.assert_array_equal(np.asarray(y), y_ref.astype(np.float32))
+        np.testing.assert_array_equal(np.asarray(am), am_ref)
+        dy = rng.normal(size=y_ref.shape).astype(np.float32)
+        np.testing.assert_allclose(np.asarray(kernels.max_pool2d_backward(dy, am, shape, pool, strides, padding)),
+                                   ref.max_pool2d_grad(x, dy, pool, strides, padding), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(kernels.avg_pool2d_forward(x, pool, strides, padding)),
+                                   ref.avg_pool2d(x, pool, strides, padding), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(kernels.avg_pool2d_backward(dy, shape, pool, strides, padding)),
+                                   ref.avg_pool2d_grad(shape, dy, pool, strides, padding), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(kernels.global_avg_pool2d_forward(x)), ref.global_avg_pool2d(x),
+                               rtol=1e-5, atol=1e-6)
+    dy = rng.normal(size=(1, c)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(kernels.global_avg_pool2d_backward(dy, shape)),
+                               np.broadcast_to(dy[:, None, None, :] / 30.0, shape), rtol=1e-6)
+    y, am = kernels.global_max_pool2d_forward(x)
+    np.testing.assert_array_equal(np.asarray(am), ref.global_max_pool2d(x)[1])
+    # a NaN in the last channel's last window cell: it becomes that window's max and argmax
+    xn = x.copy()
+    xn[0, 1, 1, c - 1] = np.nan
+    y, am = kernels.max_pool2d_forward(xn, (2, 2), (2, 2), "valid")
+    y = np.asarray(y)
+    assert np.isnan(y[0, 0, 0, c - 1]) and np.asarray(am)[0, 0, 0, c - 1] == 1 * 6 + 1
+    np.testing.assert_array_equal(y[..., :c - 1], ref.max_pool2d(x, (2, 2), (2, 2), "valid")[0][..., :c - 1])
 
 
 def test_reference_gradients_match_finite_differences(rng):

@@ -55,6 +55,19 @@ def test_edge_sizes(isa, rng, cell, n, t, f, u):
 
 
 @pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+def test_unit_tails_on_every_isa(isa, rng, cell):
+    """Units 1..17 and around two 16-lane blocks (the gate math's masked tail), batch 1."""
+    for u in list(range(1, 18)) + [31, 32, 33]:
+        x, w, r, b = make(rng, cell, 1, 3, 4, u)
+        y, _, _, stash = kernels.rnn_forward(cell, x, w, r, b, return_sequences=True)
+        close(y, rnn_forward(cell, x, w, r, b, True)[0])
+        dy = rng.standard_normal(y.shape).astype(np.float32)
+        for g_, w_ in zip(kernels.rnn_backward(cell, dy, x, w, r, stash),
+                          rnn_backward(cell, dy, x, w, r, b)):
+            close(g_, w_)
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
 @pytest.mark.parametrize("act,ract", [("relu", "sigmoid"), ("linear", "tanh"), ("sigmoid", "relu")])
 def test_other_activations(isa, rng, cell, act, ract):
     x, w, r, b = make(rng, cell, 7, 4, 5, 6)
