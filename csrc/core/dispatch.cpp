@@ -76,6 +76,11 @@ void DispatchStubBase::no_kernel(const Device& device) const {
   throw_no_kernel(op_, device, registered_list());
 }
 
+void DispatchStubBase::check_device(const Device& device) const {
+  const bool runs = device.is_cpu() ? cpu_slot(active_isa()) >= 0 : registered(Slot::cuda);
+  if (!runs) no_kernel(device);
+}
+
 void DispatchStubBase::record(Slot slot) {
   registered_[static_cast<int>(slot)] = true;
   add_dispatch_stub(this);

@@ -50,6 +50,9 @@ class DispatchStubBase {
   std::string registered_list() const;
   // NotImplementedError "<op>: no kernel for device <device> (registered: <slots>)".
   [[noreturn]] void no_kernel(const Device& device) const;
+  // That error unless a kernel can run on `device`: an entry checks each tensor argument with it
+  // before anything else reads them, so a tensor on a device without a kernel never reaches one.
+  void check_device(const Device& device) const;
 
  protected:
   void record(Slot slot);

@@ -163,5 +163,12 @@ int64_t binary(const Tensor&, const float* pred, const float* target, int64_t ro
 CORENN_REGISTER_KERNEL(sparse_categorical_hits_stub, Slot::cpu_ref, sparse_hits);
 CORENN_REGISTER_KERNEL(categorical_hits_stub, Slot::cpu_ref, categorical);
 CORENN_REGISTER_KERNEL(binary_hits_stub, Slot::cpu_ref, binary);
+CORENN_REGISTER_KERNEL(top_k_hits_stub, Slot::cpu_ref,
+                       +[](const float* pred, const int32_t* labels32, const int64_t* labels64,
+                           const float* target, int64_t rows, int64_t cols, int64_t k,
+                           float* per_row) {
+                         return labels32 ? top_k_hits(pred, labels32, target, rows, cols, k, per_row)
+                                         : top_k_hits(pred, labels64, target, rows, cols, k, per_row);
+                       });
 
 }  // namespace corenn::cpu

@@ -93,3 +93,8 @@ void additive_attention_scores_backward(const AdditiveProblem& p, const float* d
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(additive_attention_scores_forward_stub, Slot::cpu_ref, additive_attention_scores_forward);
+CORENN_REGISTER_KERNEL(additive_attention_scores_backward_stub, Slot::cpu_ref, additive_attention_scores_backward);
+}  // namespace corenn::cpu

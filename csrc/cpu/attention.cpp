@@ -113,3 +113,8 @@ CORENN_DEFINE_DISPATCH(SoftmaxRowKernelsRef, attention_softmax_rows_stub,
 CORENN_REGISTER_KERNEL(attention_softmax_rows_stub, Slot::cpu_ref, &kRefRows);
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(masked_softmax_forward_stub, Slot::cpu_ref, masked_softmax_forward);
+CORENN_REGISTER_KERNEL(masked_softmax_backward_stub, Slot::cpu_ref, masked_softmax_backward);
+}  // namespace corenn::cpu

@@ -169,3 +169,8 @@ void binary_backward(BinaryKind kind, const float* a, const std::vector<int64_t>
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(binary_forward_stub, Slot::cpu_ref, binary_forward);
+CORENN_REGISTER_KERNEL(binary_backward_stub, Slot::cpu_ref, binary_backward);
+}  // namespace corenn::cpu

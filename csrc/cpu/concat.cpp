@@ -46,3 +46,8 @@ void split(const float* x, const std::vector<float*>& ys, const std::vector<int6
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(concat_stub, Slot::cpu_ref, concat);
+CORENN_REGISTER_KERNEL(split_stub, Slot::cpu_ref, split);
+}  // namespace corenn::cpu

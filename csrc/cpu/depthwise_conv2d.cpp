@@ -212,3 +212,9 @@ CORENN_DEFINE_DISPATCH(DepthwiseRowsRef, depthwise_rows_stub, "depthwise_conv2d.
 CORENN_REGISTER_KERNEL(depthwise_rows_stub, Slot::cpu_ref, &kRefRows);
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(depthwise_conv2d_forward_stub, Slot::cpu_ref, depthwise_conv2d_forward);
+CORENN_REGISTER_KERNEL(depthwise_conv2d_backward_data_stub, Slot::cpu_ref, depthwise_conv2d_backward_data);
+CORENN_REGISTER_KERNEL(depthwise_conv2d_backward_weights_stub, Slot::cpu_ref, depthwise_conv2d_backward_weights);
+}  // namespace corenn::cpu

@@ -152,3 +152,8 @@ void group_norm_backward(const float* dy, const float* x, const float* gamma, co
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(group_norm_forward_stub, Slot::cpu_ref, group_norm_forward);
+CORENN_REGISTER_KERNEL(group_norm_backward_stub, Slot::cpu_ref, group_norm_backward);
+}  // namespace corenn::cpu

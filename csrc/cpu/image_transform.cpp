@@ -136,3 +136,8 @@ void image_transform_backward(const float* dy, const float* transforms, float* d
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(image_transform_forward_stub, Slot::cpu_ref, image_transform_forward);
+CORENN_REGISTER_KERNEL(image_transform_backward_stub, Slot::cpu_ref, image_transform_backward);
+}  // namespace corenn::cpu

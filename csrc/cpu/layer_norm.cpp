@@ -3,6 +3,8 @@
 //
 // forward: parallel over rows; each row's mean and (two-pass, so no cancellation) variance are
 //   summed in double while the row sits in cache, then the row is written. y may be x.
+// The row loops come from layer_norm_rows_stub: the reference rows here, 8- and 16-wide ones in
+// layer_norm_avx2.cpp / layer_norm_avx512.cpp (the same double sums, in lanes).
 // backward: one fused pass. Rows are cut into a fixed number of chunks that depends on R only
 //   (never on the thread count); a chunk computes its rows' dx and accumulates its own double
 //   partials of dgamma / dbeta, combined afterwards in chunk order: same bits for any number of
@@ -24,34 +26,40 @@ constexpr int64_t kMaxChunks = 64;       // partial dgamma / dbeta buffers, 2 * 
 int64_t row_grain(int64_t d) { return std::max<int64_t>(1, kGrainFloats / std::max<int64_t>(d, 1)); }
 }  // namespace
 
+namespace {
+// One row of the forward (the reference row; the vector rows match it up to the sums' order).
+void forward_row(const float* xr, const float* gamma, const float* beta, float* yr, float* mean,
+                 float* inv_std, int64_t d, double epsilon) {
+  double s = 0.0;
+  for (int64_t j = 0; j < d; ++j) s += xr[j];
+  const double m = s / d;
+  double ss = 0.0;
+  for (int64_t j = 0; j < d; ++j) {
+    const double c = xr[j] - m;
+    ss += c * c;
+  }
+  const float mf = static_cast<float>(m);
+  const float inv = static_cast<float>(1.0 / std::sqrt(ss / d + epsilon));
+  *mean = mf;
+  *inv_std = inv;
+  if (gamma && beta) {
+    for (int64_t j = 0; j < d; ++j) yr[j] = (xr[j] - mf) * inv * gamma[j] + beta[j];
+  } else if (gamma) {
+    for (int64_t j = 0; j < d; ++j) yr[j] = (xr[j] - mf) * inv * gamma[j];
+  } else if (beta) {
+    for (int64_t j = 0; j < d; ++j) yr[j] = (xr[j] - mf) * inv + beta[j];
+  } else {
+    for (int64_t j = 0; j < d; ++j) yr[j] = (xr[j] - mf) * inv;
+  }
+}
+}  // namespace
+
 void layer_norm_forward(const float* x, const float* gamma, const float* beta, float* y,
                         float* mean, float* inv_std, int64_t rows, int64_t d, double epsilon) {
+  const auto row = layer_norm_rows_stub.cpu()->forward_row;
   parallel_for(0, rows, row_grain(d), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) {
-      const float* xr = x + r * d;
-      float* yr = y + r * d;
-      double s = 0.0;
-      for (int64_t j = 0; j < d; ++j) s += xr[j];
-      const double m = s / d;
-      double ss = 0.0;
-      for (int64_t j = 0; j < d; ++j) {
-        const double c = xr[j] - m;
-        ss += c * c;
-      }
-      const float mf = static_cast<float>(m);
-      const float inv = static_cast<float>(1.0 / std::sqrt(ss / d + epsilon));
-      mean[r] = mf;
-      inv_std[r] = inv;
-      if (gamma && beta) {
-        for (int64_t j = 0; j < d; ++j) yr[j] = (xr[j] - mf) * inv * gamma[j] + beta[j];
-      } else if (gamma) {
-        for (int64_t j = 0; j < d; ++j) yr[j] = (xr[j] - mf) * inv * gamma[j];
-      } else if (beta) {
-        for (int64_t j = 0; j < d; ++j) yr[j] = (xr[j] - mf) * inv + beta[j];
-      } else {
-        for (int64_t j = 0; j < d; ++j) yr[j] = (xr[j] - mf) * inv;
-      }
-    }
+    for (int64_t r = lo; r < hi; ++r)
+      row(x + r * d, gamma, beta, y + r * d, mean + r, inv_std + r, d, epsilon);
   });
 }
 
@@ -84,6 +92,7 @@ void layer_norm_backward(const float* dy, const float* x, const float* gamma, co
                          const float* inv_std, float* dx, float* dgamma, float* dbeta,
                          int64_t rows, int64_t d) {
   const bool sums = dgamma || dbeta;
+  const auto backward_row = layer_norm_rows_stub.cpu()->backward_row;
   const int64_t chunk = std::max<int64_t>((rows + kMaxChunks - 1) / kMaxChunks, 1);
   const int64_t grain_chunks = std::max<int64_t>(1, row_grain(d) / chunk);
   struct Partial {
@@ -109,4 +118,14 @@ void layer_norm_backward(const float* dy, const float* x, const float* gamma, co
   for (size_t j = 0; j < b.size(); ++j) dbeta[j] = static_cast<float>(b[j]);
 }
 
+}  // namespace corenn::cpu
+
+namespace corenn::cpu {
+namespace {
+constexpr LayerNormRows kRefRows{forward_row, backward_row};
+}  // namespace
+CORENN_DEFINE_DISPATCH(LayerNormRowsRef, layer_norm_rows_stub, "layer_norm.rows");
+CORENN_REGISTER_KERNEL(layer_norm_rows_stub, Slot::cpu_ref, &kRefRows);
+CORENN_REGISTER_KERNEL(layer_norm_forward_stub, Slot::cpu_ref, layer_norm_forward);
+CORENN_REGISTER_KERNEL(layer_norm_backward_stub, Slot::cpu_ref, layer_norm_backward);
 }  // namespace corenn::cpu

@@ -64,4 +64,6 @@ void confusion_counts(const float* pred, const float* target, int64_t n, int64_t
   }
 }
 
+CORENN_REGISTER_KERNEL(confusion_counts_stub, Slot::cpu_ref, confusion_counts);
+
 }  // namespace corenn::cpu

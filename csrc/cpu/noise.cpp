@@ -57,3 +57,9 @@ void alpha_dropout_forward(const float* x, float* y, float* mask, int64_t n, flo
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(gaussian_noise_forward_stub, Slot::cpu_ref, gaussian_noise_forward);
+CORENN_REGISTER_KERNEL(gaussian_dropout_forward_stub, Slot::cpu_ref, gaussian_dropout_forward);
+CORENN_REGISTER_KERNEL(alpha_dropout_forward_stub, Slot::cpu_ref, alpha_dropout_forward);
+}  // namespace corenn::cpu

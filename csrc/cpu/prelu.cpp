@@ -92,3 +92,8 @@ void prelu_backward(const PreluLayout& l, const float* x, const float* alpha, co
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(prelu_forward_stub, Slot::cpu_ref, prelu_forward);
+CORENN_REGISTER_KERNEL(prelu_backward_stub, Slot::cpu_ref, prelu_backward);
+}  // namespace corenn::cpu

@@ -225,3 +225,8 @@ void reduce_backward(ReduceKind kind, const float* x, const float* y, const floa
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(reduce_forward_stub, Slot::cpu_ref, reduce);
+CORENN_REGISTER_KERNEL(reduce_backward_stub, Slot::cpu_ref, reduce_backward);
+}  // namespace corenn::cpu

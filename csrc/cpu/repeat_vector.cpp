@@ -38,3 +38,8 @@ void repeat_vector_backward(const float* dy, float* dx, int64_t n, int64_t repea
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(repeat_vector_forward_stub, Slot::cpu_ref, repeat_vector_forward);
+CORENN_REGISTER_KERNEL(repeat_vector_backward_stub, Slot::cpu_ref, repeat_vector_backward);
+}  // namespace corenn::cpu

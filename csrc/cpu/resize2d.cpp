@@ -132,3 +132,8 @@ void resize2d_backward(const float* dy, float* dx, const Resize2dShape& s, bool 
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(resize2d_forward_stub, Slot::cpu_ref, resize2d_forward);
+CORENN_REGISTER_KERNEL(resize2d_backward_stub, Slot::cpu_ref, resize2d_backward);
+}  // namespace corenn::cpu

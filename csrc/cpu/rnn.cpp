@@ -544,3 +544,8 @@ void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dg
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(rnn_forward_stub, Slot::cpu_ref, rnn_forward);
+CORENN_REGISTER_KERNEL(rnn_backward_stub, Slot::cpu_ref, rnn_backward);
+}  // namespace corenn::cpu

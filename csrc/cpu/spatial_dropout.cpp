@@ -37,4 +37,15 @@ void broadcast_channel_mul(const float* x, const float* mask, float* y, int64_t 
   });
 }
 
+void spatial_dropout_forward(const float* x, float* y, float* mask, int64_t batch, int64_t spatial,
+                             int64_t channels, float rate, uint64_t seed) {
+  spatial_dropout_mask(mask, batch * channels, rate, seed);
+  broadcast_channel_mul(x, mask, y, batch, spatial, channels);
+}
+
+}  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(spatial_dropout_forward_stub, Slot::cpu_ref, spatial_dropout_forward);
+CORENN_REGISTER_KERNEL(spatial_dropout_backward_stub, Slot::cpu_ref, broadcast_channel_mul);
 }  // namespace corenn::cpu

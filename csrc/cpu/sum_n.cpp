@@ -37,3 +37,8 @@ void scale(const float* x, float alpha, float* y, int64_t n) {
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(sum_n_stub, Slot::cpu_ref, sum_n);
+CORENN_REGISTER_KERNEL(scale_stub, Slot::cpu_ref, scale);
+}  // namespace corenn::cpu

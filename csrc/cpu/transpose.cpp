@@ -98,3 +98,7 @@ void transpose(const void* x, void* y, const std::vector<int64_t>& shape,
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(transpose_stub, Slot::cpu_ref, transpose);
+}  // namespace corenn::cpu

@@ -55,3 +55,8 @@ void unary_backward(UnaryKind kind, const float* x, const float* y, const float*
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(unary_forward_stub, Slot::cpu_ref, unary_forward);
+CORENN_REGISTER_KERNEL(unary_backward_stub, Slot::cpu_ref, unary_backward);
+}  // namespace corenn::cpu

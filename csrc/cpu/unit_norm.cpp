@@ -68,3 +68,8 @@ void unit_norm_backward(const float* dy, const float* x, float* dx, int64_t r, i
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(unit_norm_forward_stub, Slot::cpu_ref, unit_norm_forward);
+CORENN_REGISTER_KERNEL(unit_norm_backward_stub, Slot::cpu_ref, unit_norm_backward);
+}  // namespace corenn::cpu

@@ -144,3 +144,18 @@ void upsample2d_bilinear_backward(const float* dy, float* dx, int64_t n, int64_t
 }
 
 }  // namespace corenn::cpu
+
+namespace corenn::cpu {
+CORENN_REGISTER_KERNEL(upsample2d_forward_stub, Slot::cpu_ref,
+                       +[](bool bilinear, const float* x, float* y, int64_t n, int64_t h, int64_t w,
+                           int64_t c, int64_t sh, int64_t sw) {
+                         (bilinear ? upsample2d_bilinear_forward : upsample2d_nearest_forward)(
+                             x, y, n, h, w, c, sh, sw);
+                       });
+CORENN_REGISTER_KERNEL(upsample2d_backward_stub, Slot::cpu_ref,
+                       +[](bool bilinear, const float* dy, float* dx, int64_t n, int64_t h,
+                           int64_t w, int64_t c, int64_t sh, int64_t sw) {
+                         (bilinear ? upsample2d_bilinear_backward : upsample2d_nearest_backward)(
+                             dy, dx, n, h, w, c, sh, sw);
+                       });
+}  // namespace corenn::cpu

@@ -10,6 +10,8 @@ CORENN_DEFINE_DISPATCH(SparseCategoricalHitsFn, sparse_categorical_hits_stub,
                        "sparse_categorical_hits");
 CORENN_DEFINE_DISPATCH(CategoricalHitsFn, categorical_hits_stub, "categorical_hits");
 CORENN_DEFINE_DISPATCH(BinaryHitsFn, binary_hits_stub, "binary_hits");
+CORENN_DEFINE_DISPATCH(TopKHitsFn, top_k_hits_stub, "top_k_hits");
+CORENN_DEFINE_DISPATCH(ConfusionCountsFn, confusion_counts_stub, "confusion_counts");
 
 namespace {
 
@@ -82,7 +84,7 @@ int64_t accuracy_count(const std::string& kind, const Tensor& y_pred, const Tens
     rows_out = per_row->data<float>();
   }
   if (top_k) {
-    check_cpu(op, "y_pred", y_pred);
+    top_k_hits_stub.check_device(y_pred.device());
     CORENN_CHECK(k >= 1, op, ": k must be >= 1, got ", k);
     if (kind == "sparse_top_k") check_labels(op, y_pred, y_true, "sparse_top_k");
     else check_same_shape(op, "y_pred", y_pred, "y_true", y_true);
@@ -92,13 +94,10 @@ int64_t accuracy_count(const std::string& kind, const Tensor& y_pred, const Tens
     }
     if (y_pred.numel() == 0) return 0;
     const float* p = y_pred.data<float>();
-    int64_t r;
-    if (kind == "top_k")
-      r = cpu::top_k_hits<int64_t>(p, nullptr, y_true.data<float>(), y_pred.rows(), y_pred.cols(), k, rows_out);
-    else if (y_true.dtype() == DType::int32)
-      r = cpu::top_k_hits(p, y_true.data<int32_t>(), nullptr, y_pred.rows(), y_pred.cols(), k, rows_out);
-    else
-      r = cpu::top_k_hits(p, y_true.data<int64_t>(), nullptr, y_pred.rows(), y_pred.cols(), k, rows_out);
+    const bool dense = kind == "top_k", i32 = !dense && y_true.dtype() == DType::int32;
+    const int64_t r = top_k_hits_stub(y_pred.device())(
+        p, i32 ? y_true.data<int32_t>() : nullptr, dense || i32 ? nullptr : y_true.data<int64_t>(),
+        dense ? y_true.data<float>() : nullptr, y_pred.rows(), y_pred.cols(), k, rows_out);
     if (r < 0) throw_bad_label(op, y_pred, y_true, r);
     return r;
   }
@@ -132,8 +131,8 @@ std::vector<double> confusion_counts(const Tensor& y_pred, const Tensor& y_true,
   const char* op = "confusion_counts";
   check_float32(op, "y_pred", y_pred);
   check_defined(op, "y_true", y_true);
-  check_cpu(op, "y_pred", y_pred);
-  check_cpu(op, "y_true", y_true);
+  confusion_counts_stub.check_device(y_pred.device());
+  confusion_counts_stub.check_device(y_true.device());
   CORENN_CHECK(same_up_to_trailing_one(y_pred, y_true), op, ": y_pred has shape ",
                y_pred.shape_str(), " but y_true has shape ", y_true.shape_str(),
                "; the counts compare them element by element");
@@ -151,7 +150,7 @@ std::vector<double> confusion_counts(const Tensor& y_pred, const Tensor& y_true,
   if (sample_weight) {
     const Tensor& sw = *sample_weight;
     check_float32(op, "sample_weight", sw);
-    check_cpu(op, "sample_weight", sw);
+    confusion_counts_stub.check_device(sw.device());
     const int64_t rows = cols ? n / cols : 0;
     CORENN_CHECK(sw.numel() == rows, op, ": sample_weight must have one weight per sample (", rows,
                  " for y_pred ", y_pred.shape_str(), "), got shape ", sw.shape_str());
@@ -160,8 +159,8 @@ std::vector<double> confusion_counts(const Tensor& y_pred, const Tensor& y_true,
   const int64_t T = static_cast<int64_t>(thresholds.size());
   std::vector<double> out(static_cast<size_t>(4 * T), 0.0);
   if (n > 0)
-    cpu::confusion_counts(y_pred.data<float>(), y_true.data<float>(), n, cols, w, thresholds.data(), T,
-                          soft_labels, out.data());
+    confusion_counts_stub(y_pred.device())(y_pred.data<float>(), y_true.data<float>(), n, cols, w,
+                                           thresholds.data(), T, soft_labels, out.data());
   return out;
 }
 

@@ -68,4 +68,13 @@ void confusion_counts(const float* pred, const float* target, int64_t n, int64_t
                       double* out);
 }  // namespace cpu
 
+// top_k / sparse_top_k (labels from labels32, labels64 or, both null, argmax(target)) and the
+// confusion counts: cpu/accuracy.cpp and cpu/metrics_confusion.cpp register cpu_ref.
+using TopKHitsFn = int64_t (*)(const float* pred, const int32_t* labels32, const int64_t* labels64,
+                               const float* target, int64_t rows, int64_t cols, int64_t k,
+                               float* per_row);
+using ConfusionCountsFn = decltype(&cpu::confusion_counts);
+CORENN_DECLARE_DISPATCH(TopKHitsFn, top_k_hits_stub);
+CORENN_DECLARE_DISPATCH(ConfusionCountsFn, confusion_counts_stub);
+
 }  // namespace corenn

@@ -10,6 +10,9 @@
 
 namespace corenn {
 
+CORENN_DEFINE_DISPATCH(AdditiveAttentionScoresForwardFn, additive_attention_scores_forward_stub, "additive_attention_scores_forward");
+CORENN_DEFINE_DISPATCH(AdditiveAttentionScoresBackwardFn, additive_attention_scores_backward_stub, "additive_attention_scores_backward");
+
 namespace {
 
 using Named = std::pair<const char*, const Tensor*>;
@@ -28,7 +31,6 @@ cpu::AdditiveProblem problem(const char* op, const Tensor& query, const Tensor& 
   CORENN_CHECK(std::isfinite(alpha), op, ": alpha must be finite, got ", alpha);
   check_same_device(op, "query", query, "key", key);
   check_same_device(op, "query", query, "w", w);
-  check_cpu(op, "query", query);
   // The kernels size their parallel grains from this count; bounding it keeps that int64 math exact.
   checked_product(op, "the number of tanh terms N * Tq * Tv * D",
                   {query.size(0), query.size(1), key.size(1), query.size(2)});
@@ -52,10 +54,11 @@ void additive_attention_scores_forward(const Tensor& query, const Tensor& key, c
                                        double alpha, const Tensor& scores) {
   const char* op = "additive_attention_scores_forward";
   const cpu::AdditiveProblem p = problem(op, query, key, w, alpha);
+  additive_attention_scores_forward_stub.check_device(query.device());
   check_out(op, "scores", scores, {p.n, p.tq, p.tv}, query,
             {{"query", &query}, {"key", &key}, {"w", &w}});
   if (scores.numel() == 0) return;
-  cpu::additive_attention_scores_forward(p, query.data<float>(), key.data<float>(), w.data<float>(),
+  additive_attention_scores_forward_stub(query.device())(p, query.data<float>(), key.data<float>(), w.data<float>(),
                                          scores.data<float>());
 }
 
@@ -67,6 +70,7 @@ void additive_attention_scores_backward(const Tensor& dscores, const Tensor& que
                                         const std::optional<Tensor>& dalpha) {
   const char* op = "additive_attention_scores_backward";
   const cpu::AdditiveProblem p = problem(op, query, key, w, alpha);
+  additive_attention_scores_backward_stub.check_device(query.device());
   check_float32(op, "dscores", dscores);
   check_shape(op, "dscores", dscores, {p.n, p.tq, p.tv});
   check_same_device(op, "query", query, "dscores", dscores);
@@ -79,7 +83,7 @@ void additive_attention_scores_backward(const Tensor& dscores, const Tensor& que
   for (size_t i = 0; i < outs.size(); ++i)
     for (size_t j = i + 1; j < outs.size(); ++j)
       check_no_alias(op, outs[i].first, *outs[i].second, outs[j].first, *outs[j].second);
-  cpu::additive_attention_scores_backward(p, dscores.data<float>(), query.data<float>(),
+  additive_attention_scores_backward_stub(query.device())(p, dscores.data<float>(), query.data<float>(),
                                           key.data<float>(), w.data<float>(), wptr(dquery),
                                           wptr(dkey), wptr(dw), wptr(dalpha));
 }

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -40,5 +41,11 @@ void additive_attention_scores_backward(const AdditiveProblem& p, const float* d
                                         const float* query, const float* key, const float* w,
                                         float* dquery, float* dkey, float* dw, float* dalpha);
 }  // namespace cpu
+
+// The kernels behind the entries above (dispatch table): cpu/additive_attention.cpp registers cpu_ref.
+using AdditiveAttentionScoresForwardFn = decltype(&cpu::additive_attention_scores_forward);
+CORENN_DECLARE_DISPATCH(AdditiveAttentionScoresForwardFn, additive_attention_scores_forward_stub);
+using AdditiveAttentionScoresBackwardFn = decltype(&cpu::additive_attention_scores_backward);
+CORENN_DECLARE_DISPATCH(AdditiveAttentionScoresBackwardFn, additive_attention_scores_backward_stub);
 
 }  // namespace corenn

@@ -7,20 +7,23 @@
 
 namespace corenn {
 
+CORENN_DEFINE_DISPATCH(MaskedSoftmaxForwardFn, masked_softmax_forward_stub, "masked_softmax_forward");
+CORENN_DEFINE_DISPATCH(MaskedSoftmaxBackwardFn, masked_softmax_backward_stub, "masked_softmax_backward");
+
 namespace {
 
-void check_scores(const char* op, const char* arg, const Tensor& t) {
+void check_scores(const DispatchStubBase& stub, const char* op, const char* arg, const Tensor& t) {
   check_float32(op, arg, t);
-  check_cpu(op, arg, t);
+  stub.check_device(t.device());
   CORENN_CHECK(t.dim() == 4, op, ": ", arg, " must have shape (batch, heads, query_steps, ",
                "key_steps), got ", t.shape_str());
 }
 
-void check_mask(const char* op, const char* arg, const std::optional<Tensor>& t,
-                const std::vector<int64_t>& shape) {
+void check_mask(const DispatchStubBase& stub, const char* op, const char* arg,
+                const std::optional<Tensor>& t, const std::vector<int64_t>& shape) {
   if (!t) return;
   check_float32(op, arg, *t);
-  check_cpu(op, arg, *t);
+  stub.check_device(t->device());
   check_shape(op, arg, *t, shape);
 }
 
@@ -42,15 +45,15 @@ void masked_softmax_forward(const Tensor& scores, const Tensor& probs,
                             double dropout_rate, uint64_t seed,
                             const std::optional<Tensor>& dropped) {
   const char* op = "masked_softmax_forward";
-  check_scores(op, "scores", scores);
+  check_scores(masked_softmax_forward_stub, op, "scores", scores);
   check_float32(op, "probs", probs);
   check_same_shape(op, "scores", scores, "probs", probs);
   check_writable(op, "probs", probs);
   check_same_or_disjoint(op, "scores", scores, "probs", probs);
   const int64_t b = scores.size(0), tq = scores.size(2), tk = scores.size(3);
-  check_mask(op, "attention_mask", attention_mask, {b, tq, tk});
-  check_mask(op, "query_mask", query_mask, {b, tq});
-  check_mask(op, "key_mask", key_mask, {b, tk});
+  check_mask(masked_softmax_forward_stub, op, "attention_mask", attention_mask, {b, tq, tk});
+  check_mask(masked_softmax_forward_stub, op, "query_mask", query_mask, {b, tq});
+  check_mask(masked_softmax_forward_stub, op, "key_mask", key_mask, {b, tk});
   CORENN_CHECK(std::isfinite(scale), op, ": scale must be finite, got ", scale);
   check_rate(op, dropout_rate);
   CORENN_CHECK(dropout_rate == 0.0 || dropped.has_value(), op,
@@ -70,7 +73,7 @@ void masked_softmax_forward(const Tensor& scores, const Tensor& probs,
   p.km = key_mask ? key_mask->data<float>() : nullptr;
   p.causal = causal;
   if (scores.numel() == 0) return;
-  cpu::masked_softmax_forward(p, scores.data<float>(), probs.data<float>(),
+  masked_softmax_forward_stub(scores.device())(p, scores.data<float>(), probs.data<float>(),
                               static_cast<float>(dropout_rate), seed,
                               dropped && dropout_rate > 0.0 ? dropped->data<float>() : nullptr);
 }
@@ -79,7 +82,7 @@ void masked_softmax_backward(const Tensor& probs, const Tensor& dprobs, const Te
                              double scale, double dropout_rate,
                              const std::optional<Tensor>& dropped) {
   const char* op = "masked_softmax_backward";
-  check_scores(op, "probs", probs);
+  check_scores(masked_softmax_backward_stub, op, "probs", probs);
   check_float32(op, "dprobs", dprobs);
   check_float32(op, "dscores", dscores);
   check_same_shape(op, "probs", probs, "dprobs", dprobs);
@@ -97,7 +100,7 @@ void masked_softmax_backward(const Tensor& probs, const Tensor& dprobs, const Te
     check_no_alias(op, "dropped", *dropped, "dscores", dscores);
   }
   if (probs.numel() == 0) return;
-  cpu::masked_softmax_backward(problem(probs, scale), probs.data<float>(), dprobs.data<float>(),
+  masked_softmax_backward_stub(probs.device())(problem(probs, scale), probs.data<float>(), dprobs.data<float>(),
                                dscores.data<float>(), static_cast<float>(dropout_rate),
                                dropped && dropout_rate > 0.0 ? dropped->data<float>() : nullptr);
 }

@@ -65,4 +65,10 @@ CORENN_DECLARE_DISPATCH(SoftmaxRowKernelsRef, attention_softmax_rows_stub);
 
 }  // namespace cpu
 
+// The kernels behind the entries above (dispatch table): cpu/attention.cpp registers cpu_ref.
+using MaskedSoftmaxForwardFn = decltype(&cpu::masked_softmax_forward);
+CORENN_DECLARE_DISPATCH(MaskedSoftmaxForwardFn, masked_softmax_forward_stub);
+using MaskedSoftmaxBackwardFn = decltype(&cpu::masked_softmax_backward);
+CORENN_DECLARE_DISPATCH(MaskedSoftmaxBackwardFn, masked_softmax_backward_stub);
+
 }  // namespace corenn

@@ -10,6 +10,7 @@
 
 #include <vector>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -18,5 +19,18 @@ std::vector<int64_t> batched_matmul_output_shape(const std::vector<int64_t>& a,
                                                  const std::vector<int64_t>& b, bool trans_a,
                                                  bool trans_b);
 void batched_matmul(const Tensor& a, const Tensor& b, const Tensor& y, bool trans_a, bool trans_b);
+
+namespace cpu {
+// y (y_batch..., m, n) from a (a_batch..., m, k) and b (b_batch..., k, n) (each transposed in
+// memory when trans_*), the batch dims broadcast as NumPy's matmul; k == 0 writes zeros.
+void batched_matmul(const float* a, const std::vector<int64_t>& a_batch, const float* b,
+                    const std::vector<int64_t>& b_batch, float* y,
+                    const std::vector<int64_t>& y_batch, int64_t m, int64_t n, int64_t k,
+                    bool trans_a, bool trans_b);
+}  // namespace cpu
+
+// The kernel behind batched_matmul (dispatch table): cpu/batched_matmul.cpp registers cpu_ref.
+using BatchedMatmulFn = decltype(&cpu::batched_matmul);
+CORENN_DECLARE_DISPATCH(BatchedMatmulFn, batched_matmul_stub);
 
 }  // namespace corenn

@@ -6,6 +6,9 @@
 
 namespace corenn {
 
+CORENN_DEFINE_DISPATCH(BinaryForwardFn, binary_forward_stub, "binary_forward");
+CORENN_DEFINE_DISPATCH(BinaryBackwardFn, binary_backward_stub, "binary_backward");
+
 BinaryKind binary_kind_from_name(const char* op, const std::string& name) {
   static const std::pair<const char*, BinaryKind> kinds[] = {
       {"add", BinaryKind::add},         {"subtract", BinaryKind::subtract},
@@ -28,15 +31,15 @@ void binary_forward(const std::string& kind_name, const Tensor& a, const Tensor&
                     const Tensor& y) {
   const char* op = "binary_forward";
   const BinaryKind kind = binary_kind_from_name(op, kind_name);
-  check_cpu_float32(op, "a", a);
-  check_cpu_float32(op, "b", b);
-  check_cpu_float32(op, "y", y);
+  check_float32_on(binary_forward_stub, op, "a", a);
+  check_float32_on(binary_forward_stub, op, "b", b);
+  check_float32_on(binary_forward_stub, op, "y", y);
   check_writable(op, "y", y);
   check_shape(op, "y", y, broadcast_shapes(op, "a", a.shape(), "b", b.shape()));
   check_same_or_disjoint(op, "y", y, "a", a);
   check_same_or_disjoint(op, "y", y, "b", b);
   if (y.numel() == 0) return;
-  cpu::binary_forward(kind, a.data<float>(), a.shape(), b.data<float>(), b.shape(),
+  binary_forward_stub(y.device())(kind, a.data<float>(), a.shape(), b.data<float>(), b.shape(),
                       y.data<float>(), y.shape());
 }
 
@@ -45,14 +48,14 @@ void binary_backward(const std::string& kind_name, const Tensor& a, const Tensor
                      const std::optional<Tensor>& db) {
   const char* op = "binary_backward";
   const BinaryKind kind = binary_kind_from_name(op, kind_name);
-  check_cpu_float32(op, "a", a);
-  check_cpu_float32(op, "b", b);
-  check_cpu_float32(op, "dy", dy);
+  check_float32_on(binary_backward_stub, op, "a", a);
+  check_float32_on(binary_backward_stub, op, "b", b);
+  check_float32_on(binary_backward_stub, op, "dy", dy);
   check_shape(op, "dy", dy, broadcast_shapes(op, "a", a.shape(), "b", b.shape()));
   const std::pair<const char*, const std::optional<Tensor>*> grads[] = {{"da", &da}, {"db", &db}};
   for (const auto& [name, g] : grads) {
     if (!g->has_value()) continue;
-    check_cpu_float32(op, name, **g);
+    check_float32_on(binary_backward_stub, op, name, **g);
     check_writable(op, name, **g);
     check_shape(op, name, **g, (name[1] == 'a' ? a : b).shape());
     check_no_alias(op, name, **g, "a", a);
@@ -65,7 +68,7 @@ void binary_backward(const std::string& kind_name, const Tensor& a, const Tensor
       if (g->has_value()) std::fill((*g)->data<float>(), (*g)->data<float>() + (*g)->numel(), 0.0f);
     return;
   }
-  cpu::binary_backward(kind, a.data<float>(), a.shape(), b.data<float>(), b.shape(),
+  binary_backward_stub(dy.device())(kind, a.data<float>(), a.shape(), b.data<float>(), b.shape(),
                        dy.data<float>(), dy.shape(), da ? da->data<float>() : nullptr,
                        db ? db->data<float>() : nullptr);
 }

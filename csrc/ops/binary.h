@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -47,5 +48,11 @@ void binary_backward(BinaryKind kind, const float* a, const std::vector<int64_t>
                      const float* b, const std::vector<int64_t>& b_shape, const float* dy,
                      const std::vector<int64_t>& y_shape, float* da, float* db);
 }  // namespace cpu
+
+// The kernels behind the entries above (dispatch table): cpu/binary.cpp registers cpu_ref.
+using BinaryForwardFn = decltype(&cpu::binary_forward);
+CORENN_DECLARE_DISPATCH(BinaryForwardFn, binary_forward_stub);
+using BinaryBackwardFn = decltype(&cpu::binary_backward);
+CORENN_DECLARE_DISPATCH(BinaryBackwardFn, binary_backward_stub);
 
 }  // namespace corenn

@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -23,5 +24,11 @@ void concat(const std::vector<const float*>& xs, const std::vector<int64_t>& wid
 void split(const float* x, const std::vector<float*>& ys, const std::vector<int64_t>& widths,
            int64_t outer);
 }  // namespace cpu
+
+// The kernels behind the entries above (dispatch table): cpu/concat.cpp registers cpu_ref.
+using ConcatFn = decltype(&cpu::concat);
+CORENN_DECLARE_DISPATCH(ConcatFn, concat_stub);
+using SplitFn = decltype(&cpu::split);
+CORENN_DECLARE_DISPATCH(SplitFn, split_stub);
 
 }  // namespace corenn

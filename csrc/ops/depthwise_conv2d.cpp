@@ -9,6 +9,10 @@
 
 namespace corenn {
 
+CORENN_DEFINE_DISPATCH(DepthwiseConv2dForwardFn, depthwise_conv2d_forward_stub, "depthwise_conv2d_forward");
+CORENN_DEFINE_DISPATCH(DepthwiseConv2dBackwardDataFn, depthwise_conv2d_backward_data_stub, "depthwise_conv2d_backward_data");
+CORENN_DEFINE_DISPATCH(DepthwiseConv2dBackwardWeightsFn, depthwise_conv2d_backward_weights_stub, "depthwise_conv2d_backward_weights");
+
 namespace {
 
 std::string describe(const Conv2dGeometry& g) {
@@ -78,8 +82,7 @@ void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, const std::optio
   }
   check_no_alias(op, "y", y, "x", x);
   check_no_alias(op, "y", y, "w", w);
-  check_cpu(op, "x", x);
-  cpu::depthwise_conv2d_forward(g, x.data<float>(), w.data<float>(),
+  depthwise_conv2d_forward_stub(x.device())(g, x.data<float>(), w.data<float>(),
                                 bias ? bias->data<float>() : nullptr, y.data<float>());
 }
 
@@ -92,8 +95,7 @@ void depthwise_conv2d_backward_data(const Tensor& dy, const Tensor& w, const Ten
   check_writable(op, "dx", dx);
   check_no_alias(op, "dx", dx, "dy", dy);
   check_no_alias(op, "dx", dx, "w", w);
-  check_cpu(op, "dy", dy);
-  cpu::depthwise_conv2d_backward_data(g, dy.data<float>(), w.data<float>(), dx.data<float>());
+  depthwise_conv2d_backward_data_stub(dy.device())(g, dy.data<float>(), w.data<float>(), dx.data<float>());
 }
 
 void depthwise_conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw,
@@ -114,8 +116,7 @@ void depthwise_conv2d_backward_weights(const Tensor& x, const Tensor& dy, const 
   }
   check_no_alias(op, "dw", dw, "x", x);
   check_no_alias(op, "dw", dw, "dy", dy);
-  check_cpu(op, "x", x);
-  cpu::depthwise_conv2d_backward_weights(g, x.data<float>(), dy.data<float>(), dw.data<float>(),
+  depthwise_conv2d_backward_weights_stub(x.device())(g, x.data<float>(), dy.data<float>(), dw.data<float>(),
                                          db ? db->data<float>() : nullptr);
 }
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 #include "ops/conv2d.h"
 
@@ -44,5 +45,13 @@ void depthwise_conv2d_backward_data(const Conv2dGeometry& g, const float* dy, co
 void depthwise_conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy,
                                        float* dw, float* db);
 }  // namespace cpu
+
+// The kernels behind the entries above (dispatch table): cpu/depthwise_conv2d.cpp registers cpu_ref.
+using DepthwiseConv2dForwardFn = decltype(&cpu::depthwise_conv2d_forward);
+CORENN_DECLARE_DISPATCH(DepthwiseConv2dForwardFn, depthwise_conv2d_forward_stub);
+using DepthwiseConv2dBackwardDataFn = decltype(&cpu::depthwise_conv2d_backward_data);
+CORENN_DECLARE_DISPATCH(DepthwiseConv2dBackwardDataFn, depthwise_conv2d_backward_data_stub);
+using DepthwiseConv2dBackwardWeightsFn = decltype(&cpu::depthwise_conv2d_backward_weights);
+CORENN_DECLARE_DISPATCH(DepthwiseConv2dBackwardWeightsFn, depthwise_conv2d_backward_weights_stub);
 
 }  // namespace corenn

@@ -12,6 +12,9 @@
 
 namespace corenn {
 
+CORENN_DEFINE_DISPATCH(GroupNormForwardFn, group_norm_forward_stub, "group_norm_forward");
+CORENN_DEFINE_DISPATCH(GroupNormBackwardFn, group_norm_backward_stub, "group_norm_backward");
+
 namespace {
 
 cpu::GroupNormShape split(const char* op, const Tensor& x, int64_t axis, int64_t groups) {
@@ -27,7 +30,6 @@ cpu::GroupNormShape split(const char* op, const Tensor& x, int64_t axis, int64_t
   cpu::GroupNormShape s{x.size(0), 1, c, 1, groups};
   for (int64_t d = 1; d < axis; ++d) s.a *= x.size(d);
   for (int64_t d = axis + 1; d < x.dim(); ++d) s.b *= x.size(d);
-  check_cpu(op, "x", x);
   return s;
 }
 
@@ -60,6 +62,7 @@ void group_norm_forward(const Tensor& x, const std::optional<Tensor>& gamma,
                         const Tensor& inv_std, int64_t axis, int64_t groups, double epsilon) {
   const char* op = "group_norm_forward";
   const cpu::GroupNormShape s = split(op, x, axis, groups);
+  group_norm_forward_stub.check_device(x.device());
   check_float32(op, "y", y);
   check_same_shape(op, "x", x, "y", y);
   check_same_device(op, "x", x, "y", y);
@@ -82,7 +85,7 @@ void group_norm_forward(const Tensor& x, const std::optional<Tensor>& gamma,
   if (gamma) check_no_alias(op, "gamma", *gamma, "y", y);
   if (beta) check_no_alias(op, "beta", *beta, "y", y);
   if (x.numel() == 0) return;
-  cpu::group_norm_forward(x.data<float>(), ptr(gamma), ptr(beta), y.data<float>(),
+  group_norm_forward_stub(x.device())(x.data<float>(), ptr(gamma), ptr(beta), y.data<float>(),
                           mean.data<float>(), inv_std.data<float>(), s, epsilon);
 }
 
@@ -92,6 +95,7 @@ void group_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<
                          int64_t axis, int64_t groups) {
   const char* op = "group_norm_backward";
   const cpu::GroupNormShape s = split(op, x, axis, groups);
+  group_norm_backward_stub.check_device(x.device());
   check_float32(op, "dy", dy);
   check_same_shape(op, "x", x, "dy", dy);
   check_same_device(op, "x", x, "dy", dy);
@@ -124,7 +128,7 @@ void group_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<
       if (p) std::fill(p, p + s.c, 0.0f);
     return;
   }
-  cpu::group_norm_backward(dy.data<float>(), x.data<float>(), ptr(gamma), mean.data<float>(),
+  group_norm_backward_stub(x.device())(dy.data<float>(), x.data<float>(), ptr(gamma), mean.data<float>(),
                            inv_std.data<float>(), wptr(dx), wptr(dgamma), wptr(dbeta), s);
 }
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -42,5 +43,11 @@ void group_norm_backward(const float* dy, const float* x, const float* gamma, co
                          const float* inv_std, float* dx, float* dgamma, float* dbeta,
                          const GroupNormShape& s);
 }  // namespace cpu
+
+// The kernels behind the entries above (dispatch table): cpu/group_norm.cpp registers cpu_ref.
+using GroupNormForwardFn = decltype(&cpu::group_norm_forward);
+CORENN_DECLARE_DISPATCH(GroupNormForwardFn, group_norm_forward_stub);
+using GroupNormBackwardFn = decltype(&cpu::group_norm_backward);
+CORENN_DECLARE_DISPATCH(GroupNormBackwardFn, group_norm_backward_stub);
 
 }  // namespace corenn

@@ -8,6 +8,9 @@
 
 namespace corenn {
 
+CORENN_DEFINE_DISPATCH(ImageTransformForwardFn, image_transform_forward_stub, "image_transform_forward");
+CORENN_DEFINE_DISPATCH(ImageTransformBackwardFn, image_transform_backward_stub, "image_transform_backward");
+
 namespace {
 
 cpu::FillMode fill_mode_of(const char* op, const std::string& fill_mode) {
@@ -39,7 +42,6 @@ cpu::ImageTransformShape check_transform(const char* op, const char* in_arg, con
   CORENN_CHECK(out.numel() == 0 || (in.size(1) > 0 && in.size(2) > 0), op, ": ", in_arg, " ",
                in.shape_str(), " has no pixels to sample for ", out_arg, " ", out.shape_str());
   for (const Tensor* t : {&transforms, &out}) check_same_device(op, in_arg, in, "other", *t);
-  check_cpu(op, in_arg, in);
   check_no_alias(op, in_arg, in, out_arg, out);
   check_no_alias(op, "transforms", transforms, out_arg, out);
   return {in.size(0), in.size(1), in.size(2), in.size(3), out.size(1), out.size(2)};
@@ -52,10 +54,11 @@ void image_transform_forward(const Tensor& x, const Tensor& transforms, const Te
                              double fill_value) {
   const char* op = "image_transform_forward";
   const auto s = check_transform(op, "x", x, transforms, "y", y, interpolation);
+  image_transform_forward_stub.check_device(x.device());
   const auto mode = fill_mode_of(op, fill_mode);
   check_writable(op, "y", y);
   if (y.numel() == 0) return;
-  cpu::image_transform_forward(x.data<float>(), transforms.data<float>(), y.data<float>(), s,
+  image_transform_forward_stub(x.device())(x.data<float>(), transforms.data<float>(), y.data<float>(), s,
                                interpolation == "bilinear", mode, static_cast<float>(fill_value));
 }
 
@@ -63,10 +66,11 @@ void image_transform_backward(const Tensor& dy, const Tensor& transforms, const 
                               const std::string& interpolation, const std::string& fill_mode) {
   const char* op = "image_transform_backward";
   const auto s = check_transform(op, "dx", dx, transforms, "dy", dy, interpolation);
+  image_transform_backward_stub.check_device(dx.device());
   const auto mode = fill_mode_of(op, fill_mode);
   check_writable(op, "dx", dx);
   if (dx.numel() == 0) return;
-  cpu::image_transform_backward(dy.data<float>(), transforms.data<float>(), dx.data<float>(), s,
+  image_transform_backward_stub(dx.device())(dy.data<float>(), transforms.data<float>(), dx.data<float>(), s,
                                 interpolation == "bilinear", mode);
 }
 

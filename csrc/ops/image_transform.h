@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -42,5 +43,11 @@ void image_transform_forward(const float* x, const float* transforms, float* y,
 void image_transform_backward(const float* dy, const float* transforms, float* dx,
                               const ImageTransformShape& s, bool bilinear, FillMode mode);
 }  // namespace cpu
+
+// The kernels behind the entries above (dispatch table): cpu/image_transform.cpp registers cpu_ref.
+using ImageTransformForwardFn = decltype(&cpu::image_transform_forward);
+CORENN_DECLARE_DISPATCH(ImageTransformForwardFn, image_transform_forward_stub);
+using ImageTransformBackwardFn = decltype(&cpu::image_transform_backward);
+CORENN_DECLARE_DISPATCH(ImageTransformBackwardFn, image_transform_backward_stub);
 
 }  // namespace corenn

@@ -12,6 +12,9 @@
 
 namespace corenn {
 
+CORENN_DEFINE_DISPATCH(LayerNormForwardFn, layer_norm_forward_stub, "layer_norm_forward");
+CORENN_DEFINE_DISPATCH(LayerNormBackwardFn, layer_norm_backward_stub, "layer_norm_backward");
+
 namespace {
 
 struct Rows {
@@ -31,7 +34,6 @@ Rows split(const char* op, const Tensor& x, int64_t norm_ndim) {
   }
   CORENN_CHECK(r.d > 0 || r.rows == 0, op, ": x ", x.shape_str(),
                " has no features along its trailing ", norm_ndim, " axes to normalise");
-  check_cpu(op, "x", x);
   return r;
 }
 
@@ -60,6 +62,7 @@ void layer_norm_forward(const Tensor& x, const std::optional<Tensor>& gamma,
                         const Tensor& inv_std, int64_t norm_ndim, double epsilon) {
   const char* op = "layer_norm_forward";
   const Rows r = split(op, x, norm_ndim);
+  layer_norm_forward_stub.check_device(x.device());
   check_float32(op, "y", y);
   check_same_shape(op, "x", x, "y", y);
   check_same_device(op, "x", x, "y", y);
@@ -83,7 +86,7 @@ void layer_norm_forward(const Tensor& x, const std::optional<Tensor>& gamma,
   if (gamma) check_no_alias(op, "gamma", *gamma, "y", y);
   if (beta) check_no_alias(op, "beta", *beta, "y", y);
   if (x.numel() == 0) return;
-  cpu::layer_norm_forward(x.data<float>(), ptr(gamma), ptr(beta), y.data<float>(),
+  layer_norm_forward_stub(x.device())(x.data<float>(), ptr(gamma), ptr(beta), y.data<float>(),
                           mean.data<float>(), inv_std.data<float>(), r.rows, r.d, epsilon);
 }
 
@@ -93,6 +96,7 @@ void layer_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<
                          int64_t norm_ndim) {
   const char* op = "layer_norm_backward";
   const Rows r = split(op, x, norm_ndim);
+  layer_norm_backward_stub.check_device(x.device());
   check_float32(op, "dy", dy);
   check_same_shape(op, "x", x, "dy", dy);
   check_same_device(op, "x", x, "dy", dy);
@@ -125,7 +129,7 @@ void layer_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<
       if (p) std::fill(p, p + r.d, 0.0f);
     return;
   }
-  cpu::layer_norm_backward(dy.data<float>(), x.data<float>(), ptr(gamma), mean.data<float>(),
+  layer_norm_backward_stub(x.device())(dy.data<float>(), x.data<float>(), ptr(gamma), mean.data<float>(),
                            inv_std.data<float>(), wptr(dx), wptr(dgamma), wptr(dbeta), r.rows, r.d);
 }
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -34,6 +35,26 @@ void layer_norm_forward(const float* x, const float* gamma, const float* beta, f
 void layer_norm_backward(const float* dy, const float* x, const float* gamma, const float* mean,
                          const float* inv_std, float* dx, float* dgamma, float* dbeta,
                          int64_t rows, int64_t d);
+
+// The per-row loops, per ISA (layer_norm_rows_stub: cpu_ref in cpu/layer_norm.cpp, avx2 / avx512
+// in cpu/layer_norm_avx2.cpp / layer_norm_avx512.cpp); the drivers above (threads, the chunked
+// double partials of dgamma / dbeta) are shared. forward_row: one row's mean and inv_std (sums in
+// double) and its y; backward_row: the row's dx (when dx is set) and its dgamma / dbeta terms
+// added to the double partials pg / pb (each when set).
+struct LayerNormRows {
+  void (*forward_row)(const float* x, const float* gamma, const float* beta, float* y,
+                      float* mean, float* inv_std, int64_t d, double epsilon);
+  void (*backward_row)(const float* dy, const float* x, const float* gamma, float mean,
+                       float inv_std, float* dx, double* pg, double* pb, int64_t d);
+};
+using LayerNormRowsRef = const LayerNormRows*;
+CORENN_DECLARE_DISPATCH(LayerNormRowsRef, layer_norm_rows_stub);
 }  // namespace cpu
+
+// The kernels behind the entries above (dispatch table): cpu/layer_norm.cpp registers cpu_ref.
+using LayerNormForwardFn = decltype(&cpu::layer_norm_forward);
+CORENN_DECLARE_DISPATCH(LayerNormForwardFn, layer_norm_forward_stub);
+using LayerNormBackwardFn = decltype(&cpu::layer_norm_backward);
+CORENN_DECLARE_DISPATCH(LayerNormBackwardFn, layer_norm_backward_stub);
 
 }  // namespace corenn

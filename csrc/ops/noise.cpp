@@ -7,16 +7,20 @@
 
 namespace corenn {
 
+CORENN_DEFINE_DISPATCH(GaussianNoiseForwardFn, gaussian_noise_forward_stub, "gaussian_noise_forward");
+CORENN_DEFINE_DISPATCH(GaussianDropoutForwardFn, gaussian_dropout_forward_stub, "gaussian_dropout_forward");
+CORENN_DEFINE_DISPATCH(AlphaDropoutForwardFn, alpha_dropout_forward_stub, "alpha_dropout_forward");
+
 namespace {
 
-void check_io(const char* op, const Tensor& x, const Tensor& y) {
+void check_io(const DispatchStubBase& stub, const char* op, const Tensor& x, const Tensor& y) {
   check_float32(op, "x", x);
   check_float32(op, "y", y);
   check_writable(op, "y", y);
   check_same_shape(op, "x", x, "y", y);
   check_same_device(op, "x", x, "y", y);
   check_same_or_disjoint(op, "x", x, "y", y);
-  check_cpu(op, "x", x);
+  stub.check_device(x.device());
 }
 
 void check_mask(const char* op, const Tensor& x, const Tensor& y, const Tensor& mask) {
@@ -39,9 +43,9 @@ void gaussian_noise_forward(const Tensor& x, const Tensor& y, double stddev, uin
   const char* op = "gaussian_noise_forward";
   CORENN_CHECK(std::isfinite(stddev) && stddev >= 0.0, op, ": stddev must be a finite number >= 0, got ",
                stddev);
-  check_io(op, x, y);
+  check_io(gaussian_noise_forward_stub, op, x, y);
   if (x.numel() == 0) return;
-  cpu::gaussian_noise_forward(x.data<float>(), y.data<float>(), x.numel(),
+  gaussian_noise_forward_stub(x.device())(x.data<float>(), y.data<float>(), x.numel(),
                               static_cast<float>(stddev), seed);
 }
 
@@ -49,10 +53,10 @@ void gaussian_dropout_forward(const Tensor& x, const Tensor& y, const Tensor& ma
                               uint64_t seed) {
   const char* op = "gaussian_dropout_forward";
   check_rate(op, rate);
-  check_io(op, x, y);
+  check_io(gaussian_dropout_forward_stub, op, x, y);
   check_mask(op, x, y, mask);
   if (x.numel() == 0) return;
-  cpu::gaussian_dropout_forward(x.data<float>(), y.data<float>(), mask.data<float>(), x.numel(),
+  gaussian_dropout_forward_stub(x.device())(x.data<float>(), y.data<float>(), mask.data<float>(), x.numel(),
                                 static_cast<float>(std::sqrt(rate / (1.0 - rate))), seed);
 }
 
@@ -60,10 +64,10 @@ void alpha_dropout_forward(const Tensor& x, const Tensor& y, const Tensor& mask,
                            uint64_t seed) {
   const char* op = "alpha_dropout_forward";
   check_rate(op, rate);
-  check_io(op, x, y);
+  check_io(alpha_dropout_forward_stub, op, x, y);
   check_mask(op, x, y, mask);
   if (x.numel() == 0) return;
-  cpu::alpha_dropout_forward(x.data<float>(), y.data<float>(), mask.data<float>(), x.numel(),
+  alpha_dropout_forward_stub(x.device())(x.data<float>(), y.data<float>(), mask.data<float>(), x.numel(),
                              static_cast<float>(rate), seed);
 }
 

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -34,5 +35,13 @@ void gaussian_dropout_forward(const float* x, float* y, float* mask, int64_t n, 
 void alpha_dropout_forward(const float* x, float* y, float* mask, int64_t n, float rate,
                            uint64_t seed);
 }  // namespace cpu
+
+// The kernels behind the entries above (dispatch table): cpu/noise.cpp registers cpu_ref.
+using GaussianNoiseForwardFn = decltype(&cpu::gaussian_noise_forward);
+CORENN_DECLARE_DISPATCH(GaussianNoiseForwardFn, gaussian_noise_forward_stub);
+using GaussianDropoutForwardFn = decltype(&cpu::gaussian_dropout_forward);
+CORENN_DECLARE_DISPATCH(GaussianDropoutForwardFn, gaussian_dropout_forward_stub);
+using AlphaDropoutForwardFn = decltype(&cpu::alpha_dropout_forward);
+CORENN_DECLARE_DISPATCH(AlphaDropoutForwardFn, alpha_dropout_forward_stub);
 
 }  // namespace corenn

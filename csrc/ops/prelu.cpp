@@ -8,6 +8,9 @@
 
 namespace corenn {
 
+CORENN_DEFINE_DISPATCH(PreluForwardFn, prelu_forward_stub, "prelu_forward");
+CORENN_DEFINE_DISPATCH(PreluBackwardFn, prelu_backward_stub, "prelu_backward");
+
 namespace {
 
 cpu::PreluLayout make_layout(const char* op, const Tensor& x, const Tensor& alpha) {
@@ -49,8 +52,7 @@ void prelu_forward(const Tensor& x, const Tensor& alpha, const Tensor& y) {
   check_same_device(op, "x", x, "y", y);
   check_writable(op, "y", y);
   check_no_alias(op, "y", y, "alpha", alpha);
-  check_cpu(op, "x", x);
-  cpu::prelu_forward(l, x.data<float>(), alpha.data<float>(), y.data<float>());
+  prelu_forward_stub(x.device())(l, x.data<float>(), alpha.data<float>(), y.data<float>());
 }
 
 void prelu_backward(const Tensor& x, const Tensor& alpha, const Tensor& dy,
@@ -77,8 +79,7 @@ void prelu_backward(const Tensor& x, const Tensor& alpha, const Tensor& dy,
     check_no_alias(op, "dalpha", *dalpha, "alpha", alpha);
     if (dx) check_no_alias(op, "dalpha", *dalpha, "dx", *dx);
   }
-  check_cpu(op, "x", x);
-  cpu::prelu_backward(l, x.data<float>(), alpha.data<float>(), dy.data<float>(),
+  prelu_backward_stub(x.device())(l, x.data<float>(), alpha.data<float>(), dy.data<float>(),
                       dx ? dx->data<float>() : nullptr, dalpha ? dalpha->data<float>() : nullptr);
 }
 

@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -34,5 +35,11 @@ void prelu_forward(const PreluLayout& l, const float* x, const float* alpha, flo
 void prelu_backward(const PreluLayout& l, const float* x, const float* alpha, const float* dy,
                     float* dx, float* dalpha);
 }  // namespace cpu
+
+// The kernels behind the entries above (dispatch table): cpu/prelu.cpp registers cpu_ref.
+using PreluForwardFn = decltype(&cpu::prelu_forward);
+CORENN_DECLARE_DISPATCH(PreluForwardFn, prelu_forward_stub);
+using PreluBackwardFn = decltype(&cpu::prelu_backward);
+CORENN_DECLARE_DISPATCH(PreluBackwardFn, prelu_backward_stub);
 
 }  // namespace corenn

@@ -5,6 +5,9 @@
 
 namespace corenn {
 
+CORENN_DEFINE_DISPATCH(ReduceForwardFn, reduce_forward_stub, "reduce_forward");
+CORENN_DEFINE_DISPATCH(ReduceBackwardFn, reduce_backward_stub, "reduce_backward");
+
 ReduceKind reduce_kind_from_name(const char* op, const std::string& name) {
   if (name == "sum") return ReduceKind::sum;
   if (name == "mean") return ReduceKind::mean;
@@ -36,8 +39,8 @@ void reduce_forward(const std::string& kind_name, const Tensor& x,
                     const std::vector<int64_t>& axes, bool keepdims, const Tensor& y) {
   const char* op = "reduce_forward";
   const ReduceKind kind = reduce_kind_from_name(op, kind_name);
-  check_cpu_float32(op, "x", x);
-  check_cpu_float32(op, "y", y);
+  check_float32_on(reduce_forward_stub, op, "x", x);
+  check_float32_on(reduce_forward_stub, op, "y", y);
   check_writable(op, "y", y);
   const std::vector<bool> flags = reduced_axes(op, x.dim(), axes);
   const std::vector<int64_t> shape = reduced_shape(x.shape(), flags, keepdims);
@@ -45,7 +48,7 @@ void reduce_forward(const std::string& kind_name, const Tensor& x,
   check_no_alias(op, "x", x, "y", y);
   check_has_identity(op, kind, x, shape);
   if (y.numel() == 0) return;
-  cpu::reduce(kind, x.data<float>(), x.shape(), flags, y.data<float>());
+  reduce_forward_stub(x.device())(kind, x.data<float>(), x.shape(), flags, y.data<float>());
 }
 
 void reduce_backward(const std::string& kind_name, const Tensor& x, const std::optional<Tensor>& y,
@@ -54,9 +57,9 @@ void reduce_backward(const std::string& kind_name, const Tensor& x, const std::o
   const char* op = "reduce_backward";
   const ReduceKind kind = reduce_kind_from_name(op, kind_name);
   const bool needs_y = kind == ReduceKind::max || kind == ReduceKind::min;
-  check_cpu_float32(op, "x", x);
-  check_cpu_float32(op, "dy", dy);
-  check_cpu_float32(op, "dx", dx);
+  check_float32_on(reduce_backward_stub, op, "x", x);
+  check_float32_on(reduce_backward_stub, op, "dy", dy);
+  check_float32_on(reduce_backward_stub, op, "dx", dx);
   check_writable(op, "dx", dx);
   const std::vector<bool> flags = reduced_axes(op, x.dim(), axes);
   const std::vector<int64_t> shape = reduced_shape(x.shape(), flags, keepdims);
@@ -65,14 +68,14 @@ void reduce_backward(const std::string& kind_name, const Tensor& x, const std::o
   CORENN_CHECK(!needs_y || y.has_value(), op, ": ", kind_name,
                " needs y, the forward's output, to find the extreme positions");
   if (y) {  // read by max / min only, but a given y must still be the forward's output
-    check_cpu_float32(op, "y", *y);
+    check_float32_on(reduce_backward_stub, op, "y", *y);
     check_shape(op, "y", *y, shape);
     check_no_alias(op, "dx", dx, "y", *y);
   }
   check_no_alias(op, "dx", dx, "x", x);
   check_no_alias(op, "dx", dx, "dy", dy);
   if (dx.numel() == 0) return;
-  cpu::reduce_backward(kind, x.data<float>(), needs_y ? y->data<float>() : nullptr,
+  reduce_backward_stub(x.device())(kind, x.data<float>(), needs_y ? y->data<float>() : nullptr,
                        dy.data<float>(), x.shape(), flags, dx.data<float>());
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -43,5 +44,11 @@ void reduce_backward(ReduceKind kind, const float* x, const float* y, const floa
                      const std::vector<int64_t>& shape, const std::vector<bool>& reduced,
                      float* dx);
 }  // namespace cpu
+
+// The kernels behind the entries above (dispatch table): cpu/reduce.cpp registers cpu_ref.
+using ReduceForwardFn = decltype(&cpu::reduce);
+CORENN_DECLARE_DISPATCH(ReduceForwardFn, reduce_forward_stub);
+using ReduceBackwardFn = decltype(&cpu::reduce_backward);
+CORENN_DECLARE_DISPATCH(ReduceBackwardFn, reduce_backward_stub);
 
 }  // namespace corenn

@@ -7,6 +7,9 @@
 
 namespace corenn {
 
+CORENN_DEFINE_DISPATCH(RepeatVectorForwardFn, repeat_vector_forward_stub, "repeat_vector_forward");
+CORENN_DEFINE_DISPATCH(RepeatVectorBackwardFn, repeat_vector_backward_stub, "repeat_vector_backward");
+
 namespace {
 void check_pair(const char* op, const char* small_arg, const Tensor& small, const char* big_arg,
                 const Tensor& big) {
@@ -19,7 +22,6 @@ void check_pair(const char* op, const char* small_arg, const Tensor& small, cons
                " ", big.shape_str(), " must be (N, n, D) for ", small_arg, " (N, D) = ",
                small.shape_str());
   check_same_device(op, small_arg, small, big_arg, big);
-  check_cpu(op, small_arg, small);
   check_no_alias(op, small_arg, small, big_arg, big);
 }
 }  // namespace
@@ -27,21 +29,23 @@ void check_pair(const char* op, const char* small_arg, const Tensor& small, cons
 void repeat_vector_forward(const Tensor& x, const Tensor& y) {
   const char* op = "repeat_vector_forward";
   check_pair(op, "x", x, "y", y);
+  repeat_vector_forward_stub.check_device(x.device());
   check_writable(op, "y", y);
   if (y.numel() == 0) return;
-  cpu::repeat_vector_forward(x.data<float>(), y.data<float>(), x.size(0), y.size(1), x.size(1));
+  repeat_vector_forward_stub(x.device())(x.data<float>(), y.data<float>(), x.size(0), y.size(1), x.size(1));
 }
 
 void repeat_vector_backward(const Tensor& dy, const Tensor& dx) {
   const char* op = "repeat_vector_backward";
   check_pair(op, "dx", dx, "dy", dy);
+  repeat_vector_backward_stub.check_device(dx.device());
   check_writable(op, "dx", dx);
   if (dx.numel() == 0) return;
   if (dy.size(1) == 0) {  // a sum over no repeats
     std::fill(dx.data<float>(), dx.data<float>() + dx.numel(), 0.0f);
     return;
   }
-  cpu::repeat_vector_backward(dy.data<float>(), dx.data<float>(), dx.size(0), dy.size(1), dx.size(1));
+  repeat_vector_backward_stub(dx.device())(dy.data<float>(), dx.data<float>(), dx.size(0), dy.size(1), dx.size(1));
 }
 
 }  // namespace corenn

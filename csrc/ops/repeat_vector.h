@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -17,5 +18,11 @@ namespace cpu {
 void repeat_vector_forward(const float* x, float* y, int64_t n, int64_t repeats, int64_t d);
 void repeat_vector_backward(const float* dy, float* dx, int64_t n, int64_t repeats, int64_t d);
 }  // namespace cpu
+
+// The kernels behind the entries above (dispatch table): cpu/repeat_vector.cpp registers cpu_ref.
+using RepeatVectorForwardFn = decltype(&cpu::repeat_vector_forward);
+CORENN_DECLARE_DISPATCH(RepeatVectorForwardFn, repeat_vector_forward_stub);
+using RepeatVectorBackwardFn = decltype(&cpu::repeat_vector_backward);
+CORENN_DECLARE_DISPATCH(RepeatVectorBackwardFn, repeat_vector_backward_stub);
 
 }  // namespace corenn

@@ -6,6 +6,9 @@
 
 namespace corenn {
 
+CORENN_DEFINE_DISPATCH(Resize2dForwardFn, resize2d_forward_stub, "resize2d_forward");
+CORENN_DEFINE_DISPATCH(Resize2dBackwardFn, resize2d_backward_stub, "resize2d_backward");
+
 namespace {
 // The checked problem: both images rank 4, same N and C, the window inside the input.
 cpu::Resize2dShape check_resize(const char* op, const char* in_arg, const Tensor& in,
@@ -26,7 +29,6 @@ cpu::Resize2dShape check_resize(const char* op, const char* in_arg, const Tensor
                ": window (top ", top, ", left ", left, ", height ", wh, ", width ", ww,
                ") must be non-empty and lie inside ", in_arg, " ", in.shape_str());
   check_same_device(op, in_arg, in, out_arg, out);
-  check_cpu(op, in_arg, in);
   check_no_alias(op, in_arg, in, out_arg, out);
   return {in.size(0), h, w, in.size(3), top, left, wh, ww, out.size(1), out.size(2)};
 }
@@ -36,18 +38,20 @@ void resize2d_forward(const Tensor& x, const Tensor& y, int64_t top, int64_t lef
                       int64_t ww, const std::string& interpolation) {
   const char* op = "resize2d_forward";
   const auto s = check_resize(op, "x", x, "y", y, top, left, wh, ww, interpolation);
+  resize2d_forward_stub.check_device(x.device());
   check_writable(op, "y", y);
   if (y.numel() == 0) return;
-  cpu::resize2d_forward(x.data<float>(), y.data<float>(), s, interpolation == "bilinear");
+  resize2d_forward_stub(x.device())(x.data<float>(), y.data<float>(), s, interpolation == "bilinear");
 }
 
 void resize2d_backward(const Tensor& dy, const Tensor& dx, int64_t top, int64_t left, int64_t wh,
                        int64_t ww, const std::string& interpolation) {
   const char* op = "resize2d_backward";
   const auto s = check_resize(op, "dx", dx, "dy", dy, top, left, wh, ww, interpolation);
+  resize2d_backward_stub.check_device(dx.device());
   check_writable(op, "dx", dx);
   if (dx.numel() == 0) return;
-  cpu::resize2d_backward(dy.data<float>(), dx.data<float>(), s, interpolation == "bilinear");
+  resize2d_backward_stub(dx.device())(dy.data<float>(), dx.data<float>(), s, interpolation == "bilinear");
 }
 
 }  // namespace corenn

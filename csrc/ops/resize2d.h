@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -33,5 +34,11 @@ struct Resize2dShape {
 void resize2d_forward(const float* x, float* y, const Resize2dShape& s, bool bilinear);
 void resize2d_backward(const float* dy, float* dx, const Resize2dShape& s, bool bilinear);
 }  // namespace cpu
+
+// The kernels behind the entries above (dispatch table): cpu/resize2d.cpp registers cpu_ref.
+using Resize2dForwardFn = decltype(&cpu::resize2d_forward);
+CORENN_DECLARE_DISPATCH(Resize2dForwardFn, resize2d_forward_stub);
+using Resize2dBackwardFn = decltype(&cpu::resize2d_backward);
+CORENN_DECLARE_DISPATCH(Resize2dBackwardFn, resize2d_backward_stub);
 
 }  // namespace corenn

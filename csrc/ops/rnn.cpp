@@ -8,6 +8,9 @@
 
 namespace corenn {
 
+CORENN_DEFINE_DISPATCH(RnnForwardFn, rnn_forward_stub, "rnn_forward");
+CORENN_DEFINE_DISPATCH(RnnBackwardFn, rnn_backward_stub, "rnn_backward");
+
 namespace {
 
 const char* op_name(RnnCell cell, bool forward) {
@@ -59,7 +62,6 @@ cpu::RnnProblem make_problem(RnnCell cell, const char* op, const Tensor& x, cons
   check_float32(op, "x", x);
   check_dim(op, "x", x, 3);
   check_nonempty(op, "x", x);
-  check_cpu(op, "x", x);
   check_float32(op, "kernel", kernel);
   check_dim(op, "kernel", kernel, 2);
   const int64_t g = gate_count(cell);
@@ -141,6 +143,7 @@ void rnn_forward(RnnCell cell, const Tensor& x, const Tensor& kernel, const Tens
                  const RnnOptions& opt) {
   const char* op = op_name(cell, true);
   cpu::RnnProblem p = make_problem(cell, op, x, kernel, recurrent_kernel, opt);
+  rnn_forward_stub.check_device(x.device());
   check_opt(op, "bias", bias, bias_shape(cell, p.u, p.reset_after), x);
   check_out(op, "y", y, output_shape(p), x);
   check_opt_out(op, "h_n", h_n, {p.n, p.u}, x);
@@ -157,7 +160,7 @@ void rnn_forward(RnnCell cell, const Tensor& x, const Tensor& kernel, const Tens
   p.gates = gates.data<float>();
   p.hprev = hprev.data<float>();
   p.cells = cells_p ? cells_p->data<float>() : nullptr;
-  cpu::rnn_forward(p, y.data<float>(), h_n ? h_n->data<float>() : nullptr,
+  rnn_forward_stub(x.device())(p, y.data<float>(), h_n ? h_n->data<float>() : nullptr,
                    c_n ? c_n->data<float>() : nullptr);
 }
 
@@ -172,6 +175,7 @@ void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor&
                   const std::optional<Tensor>& dc_n) {
   const char* op = op_name(cell, false);
   cpu::RnnProblem p = make_problem(cell, op, x, kernel, recurrent_kernel, opt);
+  rnn_backward_stub.check_device(x.device());
   check_tensor(op, "dy", dy, output_shape(p), x);
   check_stash(cell, op, x, p, gates, hprev, cells, false);
   check_out(op, "dgates", dgates, {p.n, p.t, p.gu()}, x);
@@ -204,7 +208,7 @@ void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor&
   p.hprev = hprev.data<float>();
   p.cells = cells_p ? cells_p->data<float>() : nullptr;
   auto out = [](const std::optional<Tensor>& t) { return t ? t->data<float>() : nullptr; };
-  cpu::rnn_backward(p, dy.data<float>(), dgates.data<float>(), dgr_p ? dgr_p->data<float>() : nullptr,
+  rnn_backward_stub(x.device())(p, dy.data<float>(), dgates.data<float>(), dgr_p ? dgr_p->data<float>() : nullptr,
                     out(dx), out(dkernel), out(drecurrent_kernel), out(dbias), out(dh0), out(dc0),
                     dc_n ? dc_n->data<float>() : nullptr);
 }

@@ -149,4 +149,10 @@ CORENN_DECLARE_DISPATCH(CellKernelsRef, rnn_default_cells_stub);
 
 }  // namespace cpu
 
+// The kernels behind the entries above (dispatch table): cpu/rnn.cpp registers cpu_ref.
+using RnnForwardFn = decltype(&cpu::rnn_forward);
+CORENN_DECLARE_DISPATCH(RnnForwardFn, rnn_forward_stub);
+using RnnBackwardFn = decltype(&cpu::rnn_backward);
+CORENN_DECLARE_DISPATCH(RnnBackwardFn, rnn_backward_stub);
+
 }  // namespace corenn

@@ -7,6 +7,9 @@
 
 namespace corenn {
 
+CORENN_DEFINE_DISPATCH(SpatialDropoutForwardFn, spatial_dropout_forward_stub, "spatial_dropout_forward");
+CORENN_DEFINE_DISPATCH(SpatialDropoutBackwardFn, spatial_dropout_backward_stub, "spatial_dropout_backward");
+
 namespace {
 
 void check_mask(const char* op, const Tensor& x, const Tensor& mask) {
@@ -31,16 +34,16 @@ void spatial_dropout_forward(const Tensor& x, const Tensor& y, const Tensor& mas
   check_min_dim(op, "x", x, 2);
   check_same_shape(op, "x", x, "y", y);
   check_same_device(op, "x", x, "y", y);
-  check_cpu(op, "x", x);
+  spatial_dropout_forward_stub.check_device(x.device());
   check_mask(op, x, mask);
   check_same_or_disjoint(op, "x", x, "y", y);
   check_no_alias(op, "x", x, "mask", mask);
   check_no_alias(op, "y", y, "mask", mask);
   if (x.numel() == 0) return;
   const int64_t batch = x.size(0), channels = x.size(-1);
-  cpu::spatial_dropout_mask(mask.data<float>(), batch * channels, static_cast<float>(rate), seed);
-  cpu::broadcast_channel_mul(x.data<float>(), mask.data<float>(), y.data<float>(), batch,
-                             x.numel() / (batch * channels), channels);
+  spatial_dropout_forward_stub(x.device())(x.data<float>(), y.data<float>(), mask.data<float>(),
+                                           batch, x.numel() / (batch * channels), channels,
+                                           static_cast<float>(rate), seed);
 }
 
 void spatial_dropout_backward(const Tensor& dy, const Tensor& mask, const Tensor& dx) {
@@ -51,14 +54,14 @@ void spatial_dropout_backward(const Tensor& dy, const Tensor& mask, const Tensor
   check_min_dim(op, "dy", dy, 2);
   check_same_shape(op, "dy", dy, "dx", dx);
   check_same_device(op, "dy", dy, "dx", dx);
-  check_cpu(op, "dy", dy);
+  spatial_dropout_backward_stub.check_device(dy.device());
   check_mask(op, dy, mask);
   check_same_or_disjoint(op, "dy", dy, "dx", dx);
   check_no_alias(op, "dx", dx, "mask", mask);
   if (dy.numel() == 0) return;
   const int64_t batch = dy.size(0), channels = dy.size(-1);
-  cpu::broadcast_channel_mul(dy.data<float>(), mask.data<float>(), dx.data<float>(), batch,
-                             dy.numel() / (batch * channels), channels);
+  spatial_dropout_backward_stub(dy.device())(dy.data<float>(), mask.data<float>(), dx.data<float>(),
+                                            batch, dy.numel() / (batch * channels), channels);
 }
 
 }  // namespace corenn

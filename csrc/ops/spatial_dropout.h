@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -18,9 +19,18 @@ void spatial_dropout_backward(const Tensor& dy, const Tensor& mask, const Tensor
 
 namespace cpu {
 void spatial_dropout_mask(float* mask, int64_t n, float rate, uint64_t seed);
+// mask (batch, channels) drawn as spatial_dropout_mask, then y = x * mask broadcast over spatial.
+void spatial_dropout_forward(const float* x, float* y, float* mask, int64_t batch, int64_t spatial,
+                             int64_t channels, float rate, uint64_t seed);
 // y[(b*S + s)*C + c] = x[...] * mask[b*C + c] for b < batch, s < spatial.
 void broadcast_channel_mul(const float* x, const float* mask, float* y, int64_t batch,
                            int64_t spatial, int64_t channels);
 }  // namespace cpu
+
+// The kernels behind the entries above (dispatch table): cpu/spatial_dropout.cpp registers cpu_ref.
+using SpatialDropoutForwardFn = decltype(&cpu::spatial_dropout_forward);
+CORENN_DECLARE_DISPATCH(SpatialDropoutForwardFn, spatial_dropout_forward_stub);
+using SpatialDropoutBackwardFn = decltype(&cpu::broadcast_channel_mul);
+CORENN_DECLARE_DISPATCH(SpatialDropoutBackwardFn, spatial_dropout_backward_stub);
 
 }  // namespace corenn

@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -18,5 +19,11 @@ namespace cpu {
 void sum_n(const std::vector<const float*>& xs, float* y, int64_t n);
 void scale(const float* x, float alpha, float* y, int64_t n);
 }  // namespace cpu
+
+// The kernels behind the entries above (dispatch table): cpu/sum_n.cpp registers cpu_ref.
+using SumNFn = decltype(&cpu::sum_n);
+CORENN_DECLARE_DISPATCH(SumNFn, sum_n_stub);
+using ScaleFn = decltype(&cpu::scale);
+CORENN_DECLARE_DISPATCH(ScaleFn, scale_stub);
 
 }  // namespace corenn

@@ -1,5 +1,5 @@
 // Shape rules and input checks shared by the tensor-math entries (binary, unary, reduce, concat,
-// sum_n, batched_matmul): NumPy broadcasting, axis lists, the CPU-only float32 check.
+// sum_n, batched_matmul): NumPy broadcasting, axis lists, the float32-and-device check.
 #pragma once
 
 #include <algorithm>
@@ -10,11 +10,12 @@
 
 namespace corenn {
 
-// float32, and on the CPU (these ops have no CUDA kernel yet: NotImplementedError as the other
-// CPU-only ops say it).
-inline void check_cpu_float32(const char* op, const char* arg, const Tensor& t) {
+// float32, and on a device `stub` has a kernel for (the table's NotImplementedError otherwise:
+// these ops have CPU kernels only so far).
+inline void check_float32_on(const DispatchStubBase& stub, const char* op, const char* arg,
+                             const Tensor& t) {
   check_float32(op, arg, t);
-  check_cpu(op, arg, t);
+  stub.check_device(t.device());
 }
 
 // NumPy's rule: shapes right-aligned; each pair of dims equal or one of them 1. ValueError naming

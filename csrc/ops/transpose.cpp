@@ -11,6 +11,8 @@
 
 namespace corenn {
 
+CORENN_DEFINE_DISPATCH(TransposeFn, transpose_stub, "transpose");
+
 namespace {
 std::string perm_str(const std::vector<int64_t>& perm) {
   std::string s = "(";
@@ -37,7 +39,7 @@ void transpose(const Tensor& x, const std::vector<int64_t>& perm, const Tensor& 
   for (int64_t d = 0; d < k; ++d) shape[d] = x.size(perm[d]), xstride[d] = xstride_of[perm[d]];
   check_shape(op, "y", y, shape);
   check_same_device(op, "x", x, "y", y);
-  check_cpu(op, "x", x);
+  transpose_stub.check_device(x.device());
   check_writable(op, "y", y);
   check_no_alias(op, "x", x, "y", y);
   if (x.numel() == 0) return;
@@ -58,7 +60,7 @@ void transpose(const Tensor& x, const std::vector<int64_t>& perm, const Tensor& 
     std::memcpy(y.raw_data(), x.raw_data(), x.nbytes());
     return;
   }
-  cpu::transpose(x.raw_data(), y.raw_data(), s, st, elem);
+  transpose_stub(x.device())(x.raw_data(), y.raw_data(), s, st, elem);
 }
 
 }  // namespace corenn

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -22,5 +23,9 @@ namespace cpu {
 void transpose(const void* x, void* y, const std::vector<int64_t>& shape,
                const std::vector<int64_t>& xstride, size_t elem_size);
 }  // namespace cpu
+
+// The kernels behind the entries above (dispatch table): cpu/transpose.cpp registers cpu_ref.
+using TransposeFn = decltype(&cpu::transpose);
+CORENN_DECLARE_DISPATCH(TransposeFn, transpose_stub);
 
 }  // namespace corenn

@@ -5,6 +5,9 @@
 
 namespace corenn {
 
+CORENN_DEFINE_DISPATCH(UnaryForwardFn, unary_forward_stub, "unary_forward");
+CORENN_DEFINE_DISPATCH(UnaryBackwardFn, unary_backward_stub, "unary_backward");
+
 UnaryKind unary_kind_from_name(const char* op, const std::string& name) {
   static const std::pair<const char*, UnaryKind> kinds[] = {
       {"exp", UnaryKind::exp},       {"log", UnaryKind::log},
@@ -22,23 +25,23 @@ UnaryKind unary_kind_from_name(const char* op, const std::string& name) {
 void unary_forward(const std::string& kind_name, const Tensor& x, const Tensor& y) {
   const char* op = "unary_forward";
   const UnaryKind kind = unary_kind_from_name(op, kind_name);
-  check_cpu_float32(op, "x", x);
-  check_cpu_float32(op, "y", y);
+  check_float32_on(unary_forward_stub, op, "x", x);
+  check_float32_on(unary_forward_stub, op, "y", y);
   check_writable(op, "y", y);
   check_same_shape(op, "x", x, "y", y);
   check_same_or_disjoint(op, "x", x, "y", y);
   if (x.numel() == 0) return;
-  cpu::unary_forward(kind, x.data<float>(), y.data<float>(), x.numel());
+  unary_forward_stub(x.device())(kind, x.data<float>(), y.data<float>(), x.numel());
 }
 
 void unary_backward(const std::string& kind_name, const Tensor& x, const Tensor& y,
                     const Tensor& dy, const Tensor& dx) {
   const char* op = "unary_backward";
   const UnaryKind kind = unary_kind_from_name(op, kind_name);
-  check_cpu_float32(op, "x", x);
-  check_cpu_float32(op, "y", y);
-  check_cpu_float32(op, "dy", dy);
-  check_cpu_float32(op, "dx", dx);
+  check_float32_on(unary_backward_stub, op, "x", x);
+  check_float32_on(unary_backward_stub, op, "y", y);
+  check_float32_on(unary_backward_stub, op, "dy", dy);
+  check_float32_on(unary_backward_stub, op, "dx", dx);
   check_writable(op, "dx", dx);
   check_same_shape(op, "x", x, "dy", dy);
   check_same_shape(op, "y", y, "dy", dy);
@@ -47,7 +50,7 @@ void unary_backward(const std::string& kind_name, const Tensor& x, const Tensor&
   check_same_or_disjoint(op, "dx", dx, "x", x);
   check_same_or_disjoint(op, "dx", dx, "y", y);
   if (dy.numel() == 0) return;
-  cpu::unary_backward(kind, x.data<float>(), y.data<float>(), dy.data<float>(), dx.data<float>(),
+  unary_backward_stub(dy.device())(kind, x.data<float>(), y.data<float>(), dy.data<float>(), dx.data<float>(),
                       dy.numel());
 }
 

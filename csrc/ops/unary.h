@@ -16,6 +16,7 @@
 
 #include <string>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -34,5 +35,11 @@ void unary_forward(UnaryKind kind, const float* x, float* y, int64_t n);
 void unary_backward(UnaryKind kind, const float* x, const float* y, const float* dy, float* dx,
                     int64_t n);
 }  // namespace cpu
+
+// The kernels behind the entries above (dispatch table): cpu/unary.cpp registers cpu_ref.
+using UnaryForwardFn = decltype(&cpu::unary_forward);
+CORENN_DECLARE_DISPATCH(UnaryForwardFn, unary_forward_stub);
+using UnaryBackwardFn = decltype(&cpu::unary_backward);
+CORENN_DECLARE_DISPATCH(UnaryBackwardFn, unary_backward_stub);
 
 }  // namespace corenn

@@ -7,6 +7,9 @@
 
 namespace corenn {
 
+CORENN_DEFINE_DISPATCH(UnitNormForwardFn, unit_norm_forward_stub, "unit_norm_forward");
+CORENN_DEFINE_DISPATCH(UnitNormBackwardFn, unit_norm_backward_stub, "unit_norm_backward");
+
 namespace {
 
 struct Problem {
@@ -24,7 +27,6 @@ Problem split(const char* op, const Tensor& x, int64_t first_axis, int64_t num_a
     else if (a < first_axis + num_axes) p.d *= x.size(a);
     else p.b *= x.size(a);
   }
-  check_cpu(op, "x", x);
   return p;
 }
 
@@ -33,19 +35,21 @@ Problem split(const char* op, const Tensor& x, int64_t first_axis, int64_t num_a
 void unit_norm_forward(const Tensor& x, const Tensor& y, int64_t first_axis, int64_t num_axes) {
   const char* op = "unit_norm_forward";
   const Problem p = split(op, x, first_axis, num_axes);
+  unit_norm_forward_stub.check_device(x.device());
   check_float32(op, "y", y);
   check_same_shape(op, "x", x, "y", y);
   check_same_device(op, "x", x, "y", y);
   check_writable(op, "y", y);
   check_same_or_disjoint(op, "x", x, "y", y);  // a slice's norm is taken before it is written
   if (x.numel() == 0) return;
-  cpu::unit_norm_forward(x.data<float>(), y.data<float>(), p.r, p.d, p.b);
+  unit_norm_forward_stub(x.device())(x.data<float>(), y.data<float>(), p.r, p.d, p.b);
 }
 
 void unit_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& dx, int64_t first_axis,
                         int64_t num_axes) {
   const char* op = "unit_norm_backward";
   const Problem p = split(op, x, first_axis, num_axes);
+  unit_norm_backward_stub.check_device(x.device());
   for (const auto& [arg, t] : {std::pair<const char*, const Tensor*>{"dy", &dy}, {"dx", &dx}}) {
     check_float32(op, arg, *t);
     check_same_shape(op, "x", x, arg, *t);
@@ -55,7 +59,7 @@ void unit_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& dx, int
   check_same_or_disjoint(op, "dy", dy, "dx", dx);  // a slice's sums are taken before it is written
   check_no_alias(op, "x", x, "dx", dx);
   if (x.numel() == 0) return;
-  cpu::unit_norm_backward(dy.data<float>(), x.data<float>(), dx.data<float>(), p.r, p.d, p.b);
+  unit_norm_backward_stub(x.device())(dy.data<float>(), x.data<float>(), dx.data<float>(), p.r, p.d, p.b);
 }
 
 }  // namespace corenn

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -28,5 +29,11 @@ namespace cpu {
 void unit_norm_forward(const float* x, float* y, int64_t r, int64_t d, int64_t b);
 void unit_norm_backward(const float* dy, const float* x, float* dx, int64_t r, int64_t d, int64_t b);
 }  // namespace cpu
+
+// The kernels behind the entries above (dispatch table): cpu/unit_norm.cpp registers cpu_ref.
+using UnitNormForwardFn = decltype(&cpu::unit_norm_forward);
+CORENN_DECLARE_DISPATCH(UnitNormForwardFn, unit_norm_forward_stub);
+using UnitNormBackwardFn = decltype(&cpu::unit_norm_backward);
+CORENN_DECLARE_DISPATCH(UnitNormBackwardFn, unit_norm_backward_stub);
 
 }  // namespace corenn

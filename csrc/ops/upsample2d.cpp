@@ -5,6 +5,9 @@
 
 namespace corenn {
 
+CORENN_DEFINE_DISPATCH(Upsample2dFn, upsample2d_forward_stub, "upsample2d_forward");
+CORENN_DEFINE_DISPATCH(Upsample2dFn, upsample2d_backward_stub, "upsample2d_backward");
+
 namespace {
 // True for bilinear. Checks the mode, the factors and both images.
 bool check_upsample(const char* op, const char* small_arg, const Tensor& small,
@@ -24,7 +27,6 @@ bool check_upsample(const char* op, const char* small_arg, const Tensor& small,
               {small.size(0), checked_product(op, what, {small.size(1), sh}),
                checked_product(op, what, {small.size(2), sw}), small.size(3)});
   check_same_device(op, small_arg, small, big_arg, big);
-  check_cpu(op, small_arg, small);
   check_no_alias(op, small_arg, small, big_arg, big);
   return interpolation == "bilinear";
 }
@@ -34,20 +36,20 @@ void upsample2d_forward(const Tensor& x, const Tensor& y, int64_t sh, int64_t sw
                         const std::string& interpolation) {
   const char* op = "upsample2d_forward";
   const bool bilinear = check_upsample(op, "x", x, "y", y, sh, sw, interpolation);
+  upsample2d_forward_stub.check_device(x.device());
   check_writable(op, "y", y);
   if (y.numel() == 0) return;
-  const auto kernel = bilinear ? cpu::upsample2d_bilinear_forward : cpu::upsample2d_nearest_forward;
-  kernel(x.data<float>(), y.data<float>(), x.size(0), x.size(1), x.size(2), x.size(3), sh, sw);
+  upsample2d_forward_stub(x.device())(bilinear, x.data<float>(), y.data<float>(), x.size(0), x.size(1), x.size(2), x.size(3), sh, sw);
 }
 
 void upsample2d_backward(const Tensor& dy, const Tensor& dx, int64_t sh, int64_t sw,
                          const std::string& interpolation) {
   const char* op = "upsample2d_backward";
   const bool bilinear = check_upsample(op, "dx", dx, "dy", dy, sh, sw, interpolation);
+  upsample2d_backward_stub.check_device(dx.device());
   check_writable(op, "dx", dx);
   if (dx.numel() == 0) return;
-  const auto kernel = bilinear ? cpu::upsample2d_bilinear_backward : cpu::upsample2d_nearest_backward;
-  kernel(dy.data<float>(), dx.data<float>(), dx.size(0), dx.size(1), dx.size(2), dx.size(3), sh, sw);
+  upsample2d_backward_stub(dx.device())(bilinear, dy.data<float>(), dx.data<float>(), dx.size(0), dx.size(1), dx.size(2), dx.size(3), sh, sw);
 }
 
 }  // namespace corenn

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/dispatch.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -34,5 +35,12 @@ void upsample2d_bilinear_forward(const float* x, float* y, int64_t n, int64_t h,
 void upsample2d_bilinear_backward(const float* dy, float* dx, int64_t n, int64_t h, int64_t w,
                                   int64_t c, int64_t sh, int64_t sw);
 }  // namespace cpu
+
+// The kernels behind the entries above (dispatch table): cpu/upsample2d.cpp registers cpu_ref.
+// (n, h, w, c) is the small side (the input forward, dx backward).
+using Upsample2dFn = void (*)(bool bilinear, const float* src, float* dst, int64_t n, int64_t h,
+                          int64_t w, int64_t c, int64_t sh, int64_t sw);
+CORENN_DECLARE_DISPATCH(Upsample2dFn, upsample2d_forward_stub);
+CORENN_DECLARE_DISPATCH(Upsample2dFn, upsample2d_backward_stub);
 
 }  // namespace corenn

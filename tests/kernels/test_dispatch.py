@@ -36,17 +36,31 @@ EXPECTED_OPS = {
     # inner kernel sets chosen per ISA
     "gemm.packed_kernel", "gemm.sgemm_kernel", "max_pool2d.cells", "batch_norm.loops",
     "masked_softmax.rows", "rnn.default_cells", "depthwise_conv2d.rows", "conv2d.kernels",
-    "avg_pool2d.cells",
+    "avg_pool2d.cells", "layer_norm.rows",
+    # the ops that were CPU-only entries before they got stubs
+    "unary_forward", "unary_backward", "binary_forward", "binary_backward", "reduce_forward",
+    "reduce_backward", "sum_n", "scale", "concat", "split", "batched_matmul", "transpose",
+    "layer_norm_forward", "layer_norm_backward", "group_norm_forward", "group_norm_backward",
+    "prelu_forward", "prelu_backward", "depthwise_conv2d_forward",
+    "depthwise_conv2d_backward_data", "depthwise_conv2d_backward_weights", "resize2d_forward",
+    "resize2d_backward", "image_transform_forward", "image_transform_backward",
+    "upsample2d_forward", "upsample2d_backward", "repeat_vector_forward",
+    "repeat_vector_backward", "unit_norm_forward", "unit_norm_backward",
+    "gaussian_noise_forward", "gaussian_dropout_forward", "alpha_dropout_forward",
+    "spatial_dropout_forward", "spatial_dropout_backward", "masked_softmax_forward",
+    "masked_softmax_backward", "additive_attention_scores_forward",
+    "additive_attention_scores_backward", "rnn_forward", "rnn_backward", "top_k_hits",
+    "confusion_counts",
 }
 # Ops with a vector kernel of their own on x86-64 builds (the slot must be filled there).
 X86_AVX2 = {"activation_forward", "activation_backward", "dropout_forward", "sgd_update",
             "adam_update", "gemm.packed_kernel", "gemm.sgemm_kernel", "max_pool2d.cells",
             "batch_norm.loops", "masked_softmax.rows", "rnn.default_cells",
-            "depthwise_conv2d.rows", "conv2d.kernels"}
+            "depthwise_conv2d.rows", "conv2d.kernels", "layer_norm.rows"}
 X86_AVX512 = {"gemm.sgemm_kernel", "batch_norm.loops", "sgd_update", "adam_update",
               "rmsprop_update", "adagrad_update", "activation_forward", "activation_backward",
               "max_pool2d.cells", "avg_pool2d.cells", "rnn.default_cells", "masked_softmax.rows",
-              "depthwise_conv2d.rows", "dropout_forward", "dropout_backward"}
+              "depthwise_conv2d.rows", "dropout_forward", "dropout_backward", "layer_norm.rows"}
 
 
 @pytest.fixture
@@ -189,6 +203,40 @@ def test_op_entries_and_gemm_driver_name_no_isa_and_no_cuda_flag():
             if needle in text:
                 bad.append(f"{path.relative_to(ROOT)}: {needle}")
     assert not bad, bad
+
+
+# Host-side checks an entry may call directly: they read CPU inputs to validate them or pick an
+# option before the kernel runs (loss: whether the hinge labels are 0/1; max pooling: whether a
+# given argmax names cells of its windows), and are not kernels.
+HOST_HELPERS = {"all_zero_or_one", "max_pool2d_first_bad_argmax"}
+
+
+def _code(path):
+    return "\n".join(line.split("//")[0] for line in path.read_text().splitlines())
+
+
+def test_every_op_entry_dispatches_through_a_stub(table):
+    """Every op entry file in csrc/ops defines the stubs of its entries and calls no CPU kernel
+    directly, so every op is in the table and a device without a kernel meets its one error."""
+    shared = {"tensor_math_common.cpp"}  # checks shared by the tensor-math entries, no op
+    no_stub, direct = [], []
+    for path in _sources("csrc/ops/*.cpp"):
+        if path.name in shared:
+            continue
+        code = _code(path)
+        if "CORENN_DEFINE_DISPATCH(" not in code:
+            no_stub.append(path.name)
+        for m in re.finditer(r"\bcpu::(\w+)\s*(?:<[^<>()]*>)?\s*\(", code):
+            if m.group(1) not in HOST_HELPERS:
+                direct.append(f"{path.name}: cpu::{m.group(1)}")
+    assert not no_stub, f"op entries without a dispatch stub: {no_stub}"
+    assert not direct, f"op entries calling a CPU kernel around the table: {direct}"
+    # every stub defined anywhere is listed, under the name it was defined with, with cpu_ref
+    defined = set()
+    for path in _sources("csrc/**/*.cpp"):
+        defined |= set(re.findall(r'CORENN_DEFINE_DISPATCH\([^;]*?"([\w.]+)"\)', _code(path), re.S))
+    assert defined and defined <= set(table), sorted(defined - set(table))
+    assert all(table[op]["cpu_ref"] for op in defined), [op for op in defined if not table[op]["cpu_ref"]]
 
 
 def test_one_spelling_of_the_missing_device_error():

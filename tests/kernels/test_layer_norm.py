@@ -12,7 +12,7 @@ SHAPES = [((7, 5), 1), ((3, 4, 33), 1), ((2, 3, 4, 5), 2), ((2, 3, 4, 5), 3), ((
 
 @pytest.mark.parametrize("shape,k", SHAPES)
 @pytest.mark.parametrize("affine", [True, False])
-def test_forward_and_backward_vs_reference(shape, k, affine, rng):
+def test_forward_and_backward_vs_reference(shape, k, affine, isa, rng):
     x = (rng.normal(size=shape) * 3 + 2).astype(np.float32)
     tshape = shape[len(shape) - k:]
     gamma = rng.uniform(0.5, 2, tshape).astype(np.float32) if affine else None
@@ -118,3 +118,31 @@ def test_bad_calls_name_the_op():
         kernels.layer_norm_backward(x, xt, None, mean, inv, dx=xt)
     with pytest.raises(ValueError, match="layer_norm_backward.*same shape"):
         kernels.layer_norm_backward(np.ones((2, 4), np.float32), x, None, mean, inv)
+
+
+@pytest.mark.parametrize("d", list(range(1, 18)) + [31, 32, 33])
+@pytest.mark.parametrize("affine", [True, False])
+def test_feature_tails_on_every_isa(d, affine, isa, rng):
+    """Every row length 1..17 (the vector rows' masked tail) and around two 16-lane blocks, at
+    batch 1 and 3, with and without gamma / beta; only dgamma or only dx asked for."""
+    for rows in (1, 3):
+        x = (rng.normal(size=(rows, d)) * 3 + 2).astype(np.float32)
+        gamma = rng.uniform(0.5, 2, d).astype(np.float32) if affine else None
+        beta = rng.normal(size=d).astype(np.float32) if affine else None
+        y, mean, inv = kernels.layer_norm_forward(x, gamma, beta, norm_ndim=1, epsilon=1e-3)
+        want, wmean, winv = ref.layer_norm(x, gamma, beta, 1)
+        np.testing.assert_allclose(np.asarray(y), want, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(np.asarray(mean), wmean, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(np.asarray(inv), winv, rtol=1e-4)
+        dy = rng.normal(size=(rows, d)).astype(np.float32)
+        wdx, wdg, wdb = ref.layer_norm_grads(dy, x, gamma, 1)
+        dgamma, dbeta = kernels.empty((d,)), kernels.empty((d,))
+        dx = kernels.layer_norm_backward(dy, x, gamma, mean, inv, norm_ndim=1, dgamma=dgamma,
+                                         dbeta=dbeta)
+        np.testing.assert_allclose(np.asarray(dx), wdx, rtol=1e-3, atol=1e-4)
+        np.testing.assert_allclose(np.asarray(dgamma), wdg, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(np.asarray(dbeta), wdb, rtol=1e-4, atol=1e-4)
+        only_g = kernels.empty((d,))
+        kernels.layer_norm_backward(dy, x, gamma, mean, inv, norm_ndim=1, dgamma=only_g,
+                                    need_dx=False)
+        np.testing.assert_allclose(np.asarray(only_g), wdg, rtol=1e-4, atol=1e-4)
