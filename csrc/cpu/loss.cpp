@@ -34,7 +34,9 @@
 //          d_j = 2 d / (max(p, eps) + 1) / C where p >= eps, else 0
 //   mape   loss_i = 100 mean_j |t - p| / max(|t|, eps),   d_j = 100 sign(p - t) / max(|t|, eps) / C
 // The math runs in double per row: the loss is a small part of a step and this keeps the clipping
-// thresholds and log of tiny probabilities exact. Rows are cut into fixed chunks (independent of
+// thresholds and log of tiny probabilities exact. The two hot rows, MSE and the softmax
+// cross-entropy from logits, come from loss_rows_stub: with AVX-512 from loss_avx512.cpp (the same
+// double sums in lanes; the exponentials in float, see there). Rows are cut into fixed chunks (independent of
 // the thread count) whose double partial sums are added in order: deterministic for any threads.
 #include <algorithm>
 #include <cmath>
@@ -210,28 +212,34 @@ double mape_row(const float* p, const float* t, float* g, int64_t C, double scal
   return 100.0 * s / C;
 }
 
-// Dense targets t, or (t == nullptr) the one-hot row of `label`.
-double cce_row(const float* p, const float* t, int64_t label, float* g, int64_t C, double scale,
-               bool logits) {
+// Dense targets t, or (t == nullptr) the one-hot row of `label`: the softmax cross-entropy from
+// logits (the reference row of loss_rows_stub).
+double cce_logits_row(const float* p, const float* t, int64_t label, float* g, int64_t C,
+                      double scale) {
   auto target = [&](int64_t j) { return t ? double(t[j]) : double(j == label); };
-  if (logits) {
-    double m = p[0];
-    for (int64_t j = 1; j < C; ++j) m = std::max(m, double(p[j]));
-    double z = 0.0, tsum = 0.0, tx = 0.0;
-    for (int64_t j = 0; j < C; ++j) {
-      const double e = std::exp(p[j] - m);
-      z += e;
-      if (g) g[j] = static_cast<float>(e);  // parked here so the gradient needs no second exp
-      const double tj = target(j);
-      tsum += tj;
-      if (tj != 0.0) tx += tj * p[j];
-    }
-    if (g) {
-      const double k = tsum / z;
-      for (int64_t j = 0; j < C; ++j) g[j] = static_cast<float>((g[j] * k - target(j)) * scale);
-    }
-    return tsum * (m + std::log(z)) - tx;
+  double m = p[0];
+  for (int64_t j = 1; j < C; ++j) m = std::max(m, double(p[j]));
+  double z = 0.0, tsum = 0.0, tx = 0.0;
+  for (int64_t j = 0; j < C; ++j) {
+    const double e = std::exp(p[j] - m);
+    z += e;
+    if (g) g[j] = static_cast<float>(e);  // parked here so the gradient needs no second exp
+    const double tj = target(j);
+    tsum += tj;
+    if (tj != 0.0) tx += tj * p[j];
   }
+  if (g) {
+    const double k = tsum / z;
+    for (int64_t j = 0; j < C; ++j) g[j] = static_cast<float>((g[j] * k - target(j)) * scale);
+  }
+  return tsum * (m + std::log(z)) - tx;
+}
+
+// Dense targets t, or (t == nullptr) the one-hot row of `label`. From logits: the per-ISA row.
+double cce_row(const LossRows& rows, const float* p, const float* t, int64_t label, float* g,
+               int64_t C, double scale, bool logits) {
+  auto target = [&](int64_t j) { return t ? double(t[j]) : double(j == label); };
+  if (logits) return rows.cce_logits_row(p, t, label, g, C, scale);
   double s = 0.0;
   for (int64_t j = 0; j < C; ++j) s += p[j];
   double loss = 0.0, dot = 0.0;
@@ -259,6 +267,7 @@ struct Partial {
 
 void rows_dense(const LossProblem& pb, int64_t lo, int64_t hi, Partial& out) {
   const int64_t C = pb.cols;
+  const LossRows& rows = *loss_rows_stub.cpu();
   double sum = 0.0;
   for (int64_t i = lo; i < hi; ++i) {
     const float* p = pb.pred + i * C;
@@ -273,11 +282,11 @@ void rows_dense(const LossProblem& pb, int64_t lo, int64_t hi, Partial& out) {
     float* g = pb.grad ? pb.grad + i * C : nullptr;
     double li = 0.0;
     switch (pb.kind) {
-      case LossKind::mse: li = mse_row(p, t, g, C, scale); break;
+      case LossKind::mse: li = rows.mse_row(p, t, g, C, scale); break;
       case LossKind::mae: li = mae_row(p, t, g, C, scale); break;
       case LossKind::huber: li = huber_row(p, t, g, C, scale, pb.delta); break;
       case LossKind::bce: li = bce_row(p, t, g, C, scale, pb.from_logits); break;
-      case LossKind::cce: li = cce_row(p, t, -1, g, C, scale, pb.from_logits); break;
+      case LossKind::cce: li = cce_row(rows, p, t, -1, g, C, scale, pb.from_logits); break;
       case LossKind::sparse_cce: break;
       case LossKind::kld: li = kld_row(p, t, g, C, scale); break;
       case LossKind::cosine: li = cosine_row(p, t, g, C, scale); break;
@@ -297,6 +306,7 @@ void rows_dense(const LossProblem& pb, int64_t lo, int64_t hi, Partial& out) {
 
 void rows_sparse(const LossProblem& pb, int64_t lo, int64_t hi, Partial& out) {
   const int64_t C = pb.cols;
+  const LossRows& rows = *loss_rows_stub.cpu();
   double sum = 0.0;
   for (int64_t i = lo; i < hi; ++i) {
     const int64_t label = pb.labels32 ? pb.labels32[i] : pb.labels64[i];
@@ -307,7 +317,8 @@ void rows_sparse(const LossProblem& pb, int64_t lo, int64_t hi, Partial& out) {
     }
     const double w = pb.weight ? pb.weight[i] : 1.0;
     float* g = pb.grad ? pb.grad + i * C : nullptr;
-    const double li = cce_row(pb.pred + i * C, nullptr, label, g, C, w / pb.rows, pb.from_logits);
+    const double li =
+        cce_row(rows, pb.pred + i * C, nullptr, label, g, C, w / pb.rows, pb.from_logits);
     if (pb.per_sample) pb.per_sample[i] = static_cast<float>(li);
     sum += w * li;
   }
@@ -347,6 +358,11 @@ bool all_zero_or_one(const float* t, int64_t n) {
 }  // namespace corenn::cpu
 
 namespace corenn::cpu {
+namespace {
+constexpr LossRows kRefRows{mse_row, cce_logits_row};
+}  // namespace
+CORENN_DEFINE_DISPATCH(LossRowsRef, loss_rows_stub, "loss.rows");
+CORENN_REGISTER_KERNEL(loss_rows_stub, Slot::cpu_ref, &kRefRows);
 CORENN_REGISTER_KERNEL(loss_forward_stub, Slot::cpu_ref,
                        +[](const LossProblem& pb, const Tensor&) { return loss_forward(pb); });
 }  // namespace corenn::cpu

@@ -62,6 +62,18 @@ LossResult loss_forward(const LossProblem& p);
 // 1 (a batch-wide test, as convert_binary_labels_to_hinge does).
 bool all_zero_or_one(const float* t, int64_t n);
 
+// The row loops of the hot losses, per ISA (loss_rows_stub: cpu_ref in cpu/loss.cpp, avx512 in
+// cpu/loss_avx512.cpp): mean squared error, and the softmax cross-entropy from logits with dense
+// targets t or (t == nullptr) the one-hot row of `label`. Each returns loss_i and, when g is set,
+// writes the row's gradient times `scale` (the formulas at the top of cpu/loss.cpp).
+struct LossRows {
+  double (*mse_row)(const float* p, const float* t, float* g, int64_t cols, double scale);
+  double (*cce_logits_row)(const float* p, const float* t, int64_t label, float* g, int64_t cols,
+                           double scale);
+};
+using LossRowsRef = const LossRows*;
+CORENN_DECLARE_DISPATCH(LossRowsRef, loss_rows_stub);
+
 }  // namespace cpu
 
 // The kernel behind loss_forward: cpu/loss.cpp (cpu_ref), cuda/loss.cu (cuda: the kinds up to

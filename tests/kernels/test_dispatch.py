@@ -36,7 +36,7 @@ EXPECTED_OPS = {
     # inner kernel sets chosen per ISA
     "gemm.packed_kernel", "gemm.sgemm_kernel", "max_pool2d.cells", "batch_norm.loops",
     "masked_softmax.rows", "rnn.default_cells", "depthwise_conv2d.rows", "conv2d.kernels",
-    "avg_pool2d.cells", "layer_norm.rows",
+    "avg_pool2d.cells", "layer_norm.rows", "loss.rows",
     # the ops that were CPU-only entries before they got stubs
     "unary_forward", "unary_backward", "binary_forward", "binary_backward", "reduce_forward",
     "reduce_backward", "sum_n", "scale", "concat", "split", "batched_matmul", "transpose",
@@ -60,7 +60,8 @@ X86_AVX2 = {"activation_forward", "activation_backward", "dropout_forward", "sgd
 X86_AVX512 = {"gemm.sgemm_kernel", "batch_norm.loops", "sgd_update", "adam_update",
               "rmsprop_update", "adagrad_update", "activation_forward", "activation_backward",
               "max_pool2d.cells", "avg_pool2d.cells", "rnn.default_cells", "masked_softmax.rows",
-              "depthwise_conv2d.rows", "dropout_forward", "dropout_backward", "layer_norm.rows"}
+              "depthwise_conv2d.rows", "dropout_forward", "dropout_backward", "layer_norm.rows",
+              "loss.rows"}
 
 
 @pytest.fixture

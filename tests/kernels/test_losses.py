@@ -44,7 +44,7 @@ def _check(kind, pred, true, from_logits=False, delta=1.0, sample_weight=None):
 @pytest.mark.parametrize("kind", DENSE + ["sparse_categorical_crossentropy"])
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("from_logits", [False, True])
-def test_value_and_gradient_match_reference(kind, shape, from_logits, rng):
+def test_value_and_gradient_match_reference(kind, shape, from_logits, isa, rng):
     pred, true = _problem(kind, shape, rng, from_logits)
     _check(kind, pred, true, from_logits)
 
@@ -77,7 +77,7 @@ def test_fused_logits_gradient_vs_finite_differences(kind, rng):
 
 @pytest.mark.parametrize("kind", ["binary_crossentropy", "categorical_crossentropy",
                                   "sparse_categorical_crossentropy"])
-def test_extreme_logits_are_stable(kind, rng):
+def test_extreme_logits_are_stable(kind, isa, rng):
     pred = np.array([[100.0, -100.0, 0.0], [-100.0, 100.0, 50.0]], np.float32)
     true = (np.array([0, 2]) if kind.startswith("sparse")
             else np.array([[0, 1, 0], [1, 0, 0]], np.float32))
@@ -85,6 +85,23 @@ def test_extreme_logits_are_stable(kind, rng):
     grad = np.zeros_like(pred)
     assert np.isfinite(kernels.loss_forward(kind, pred, true, grad, from_logits=True))
     assert np.all(np.isfinite(grad))
+
+
+@pytest.mark.parametrize("cols", list(range(1, 18)) + [31, 32, 33])
+def test_vector_rows_for_every_row_length(cols, isa, rng):
+    """MSE and the softmax cross-entropy from logits (the rows with per-ISA kernels) for every row
+    length 1..17 and around two 16-lane blocks, at batch 1 and 3, soft targets and weights too."""
+    for rows in (1, 3):
+        shape = (rows, cols)
+        sw = (rng.random(rows) + 0.5).astype(np.float32)
+        pred, true = _problem("mean_squared_error", shape, rng)
+        _check("mean_squared_error", pred, true, sample_weight=sw)
+        pred, true = _problem("sparse_categorical_crossentropy", shape, rng, from_logits=True)
+        _check("sparse_categorical_crossentropy", pred, true, from_logits=True, sample_weight=sw)
+        pred, true = _problem("categorical_crossentropy", shape, rng, from_logits=True)
+        _check("categorical_crossentropy", pred, true, from_logits=True)
+        soft = rng.random(shape).astype(np.float32)  # label smoothing: targets not one-hot
+        _check("categorical_crossentropy", pred, soft / soft.sum(-1, keepdims=True), from_logits=True)
 
 
 def test_probability_clipping():
