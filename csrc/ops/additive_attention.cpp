@@ -10,8 +10,10 @@
 
 namespace corenn {
 
-CORENN_DEFINE_DISPATCH(AdditiveAttentionScoresForwardFn, additive_attention_scores_forward_stub, "additive_attention_scores_forward");
-CORENN_DEFINE_DISPATCH(AdditiveAttentionScoresBackwardFn, additive_attention_scores_backward_stub, "additive_attention_scores_backward");
+CORENN_DEFINE_DISPATCH(AdditiveAttentionScoresForwardFn, additive_attention_scores_forward_stub,
+                       "additive_attention_scores_forward");
+CORENN_DEFINE_DISPATCH(AdditiveAttentionScoresBackwardFn, additive_attention_scores_backward_stub,
+                       "additive_attention_scores_backward");
 
 namespace {
 
@@ -58,8 +60,8 @@ void additive_attention_scores_forward(const Tensor& query, const Tensor& key, c
   check_out(op, "scores", scores, {p.n, p.tq, p.tv}, query,
             {{"query", &query}, {"key", &key}, {"w", &w}});
   if (scores.numel() == 0) return;
-  additive_attention_scores_forward_stub(query.device())(p, query.data<float>(), key.data<float>(), w.data<float>(),
-                                         scores.data<float>());
+  additive_attention_scores_forward_stub(query.device())(p, query.data<float>(), key.data<float>(),
+                                                         w.data<float>(), scores.data<float>());
 }
 
 void additive_attention_scores_backward(const Tensor& dscores, const Tensor& query,
@@ -83,9 +85,10 @@ void additive_attention_scores_backward(const Tensor& dscores, const Tensor& que
   for (size_t i = 0; i < outs.size(); ++i)
     for (size_t j = i + 1; j < outs.size(); ++j)
       check_no_alias(op, outs[i].first, *outs[i].second, outs[j].first, *outs[j].second);
-  additive_attention_scores_backward_stub(query.device())(p, dscores.data<float>(), query.data<float>(),
-                                          key.data<float>(), w.data<float>(), wptr(dquery),
-                                          wptr(dkey), wptr(dw), wptr(dalpha));
+  additive_attention_scores_backward_stub(query.device())(p, dscores.data<float>(),
+                                                          query.data<float>(), key.data<float>(),
+                                                          w.data<float>(), wptr(dquery), wptr(dkey),
+                                                          wptr(dw), wptr(dalpha));
 }
 
 }  // namespace corenn

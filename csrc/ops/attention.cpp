@@ -7,8 +7,10 @@
 
 namespace corenn {
 
-CORENN_DEFINE_DISPATCH(MaskedSoftmaxForwardFn, masked_softmax_forward_stub, "masked_softmax_forward");
-CORENN_DEFINE_DISPATCH(MaskedSoftmaxBackwardFn, masked_softmax_backward_stub, "masked_softmax_backward");
+CORENN_DEFINE_DISPATCH(MaskedSoftmaxForwardFn, masked_softmax_forward_stub,
+                       "masked_softmax_forward");
+CORENN_DEFINE_DISPATCH(MaskedSoftmaxBackwardFn, masked_softmax_backward_stub,
+                       "masked_softmax_backward");
 
 namespace {
 
@@ -73,9 +75,9 @@ void masked_softmax_forward(const Tensor& scores, const Tensor& probs,
   p.km = key_mask ? key_mask->data<float>() : nullptr;
   p.causal = causal;
   if (scores.numel() == 0) return;
-  masked_softmax_forward_stub(scores.device())(p, scores.data<float>(), probs.data<float>(),
-                              static_cast<float>(dropout_rate), seed,
-                              dropped && dropout_rate > 0.0 ? dropped->data<float>() : nullptr);
+  masked_softmax_forward_stub(scores.device())(
+      p, scores.data<float>(), probs.data<float>(), static_cast<float>(dropout_rate), seed,
+      dropped && dropout_rate > 0.0 ? dropped->data<float>() : nullptr);
 }
 
 void masked_softmax_backward(const Tensor& probs, const Tensor& dprobs, const Tensor& dscores,
@@ -100,9 +102,10 @@ void masked_softmax_backward(const Tensor& probs, const Tensor& dprobs, const Te
     check_no_alias(op, "dropped", *dropped, "dscores", dscores);
   }
   if (probs.numel() == 0) return;
-  masked_softmax_backward_stub(probs.device())(problem(probs, scale), probs.data<float>(), dprobs.data<float>(),
-                               dscores.data<float>(), static_cast<float>(dropout_rate),
-                               dropped && dropout_rate > 0.0 ? dropped->data<float>() : nullptr);
+  masked_softmax_backward_stub(probs.device())(
+      problem(probs, scale), probs.data<float>(), dprobs.data<float>(), dscores.data<float>(),
+      static_cast<float>(dropout_rate),
+      dropped && dropout_rate > 0.0 ? dropped->data<float>() : nullptr);
 }
 
 }  // namespace corenn

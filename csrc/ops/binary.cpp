@@ -40,7 +40,7 @@ void binary_forward(const std::string& kind_name, const Tensor& a, const Tensor&
   check_same_or_disjoint(op, "y", y, "b", b);
   if (y.numel() == 0) return;
   binary_forward_stub(y.device())(kind, a.data<float>(), a.shape(), b.data<float>(), b.shape(),
-                      y.data<float>(), y.shape());
+                                  y.data<float>(), y.shape());
 }
 
 void binary_backward(const std::string& kind_name, const Tensor& a, const Tensor& b,
@@ -69,8 +69,8 @@ void binary_backward(const std::string& kind_name, const Tensor& a, const Tensor
     return;
   }
   binary_backward_stub(dy.device())(kind, a.data<float>(), a.shape(), b.data<float>(), b.shape(),
-                       dy.data<float>(), dy.shape(), da ? da->data<float>() : nullptr,
-                       db ? db->data<float>() : nullptr);
+                                    dy.data<float>(), dy.shape(), da ? da->data<float>() : nullptr,
+                                    db ? db->data<float>() : nullptr);
 }
 
 }  // namespace corenn

@@ -9,9 +9,12 @@
 
 namespace corenn {
 
-CORENN_DEFINE_DISPATCH(DepthwiseConv2dForwardFn, depthwise_conv2d_forward_stub, "depthwise_conv2d_forward");
-CORENN_DEFINE_DISPATCH(DepthwiseConv2dBackwardDataFn, depthwise_conv2d_backward_data_stub, "depthwise_conv2d_backward_data");
-CORENN_DEFINE_DISPATCH(DepthwiseConv2dBackwardWeightsFn, depthwise_conv2d_backward_weights_stub, "depthwise_conv2d_backward_weights");
+CORENN_DEFINE_DISPATCH(DepthwiseConv2dForwardFn, depthwise_conv2d_forward_stub,
+                       "depthwise_conv2d_forward");
+CORENN_DEFINE_DISPATCH(DepthwiseConv2dBackwardDataFn, depthwise_conv2d_backward_data_stub,
+                       "depthwise_conv2d_backward_data");
+CORENN_DEFINE_DISPATCH(DepthwiseConv2dBackwardWeightsFn, depthwise_conv2d_backward_weights_stub,
+                       "depthwise_conv2d_backward_weights");
 
 namespace {
 
@@ -83,7 +86,7 @@ void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, const std::optio
   check_no_alias(op, "y", y, "x", x);
   check_no_alias(op, "y", y, "w", w);
   depthwise_conv2d_forward_stub(x.device())(g, x.data<float>(), w.data<float>(),
-                                bias ? bias->data<float>() : nullptr, y.data<float>());
+                                            bias ? bias->data<float>() : nullptr, y.data<float>());
 }
 
 void depthwise_conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx,
@@ -95,7 +98,8 @@ void depthwise_conv2d_backward_data(const Tensor& dy, const Tensor& w, const Ten
   check_writable(op, "dx", dx);
   check_no_alias(op, "dx", dx, "dy", dy);
   check_no_alias(op, "dx", dx, "w", w);
-  depthwise_conv2d_backward_data_stub(dy.device())(g, dy.data<float>(), w.data<float>(), dx.data<float>());
+  depthwise_conv2d_backward_data_stub(dy.device())(g, dy.data<float>(), w.data<float>(),
+                                                   dx.data<float>());
 }
 
 void depthwise_conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw,
@@ -116,8 +120,9 @@ void depthwise_conv2d_backward_weights(const Tensor& x, const Tensor& dy, const 
   }
   check_no_alias(op, "dw", dw, "x", x);
   check_no_alias(op, "dw", dw, "dy", dy);
-  depthwise_conv2d_backward_weights_stub(x.device())(g, x.data<float>(), dy.data<float>(), dw.data<float>(),
-                                         db ? db->data<float>() : nullptr);
+  depthwise_conv2d_backward_weights_stub(x.device())(g, x.data<float>(), dy.data<float>(),
+                                                     dw.data<float>(),
+                                                     db ? db->data<float>() : nullptr);
 }
 
 }  // namespace corenn

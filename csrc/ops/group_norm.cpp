@@ -86,7 +86,7 @@ void group_norm_forward(const Tensor& x, const std::optional<Tensor>& gamma,
   if (beta) check_no_alias(op, "beta", *beta, "y", y);
   if (x.numel() == 0) return;
   group_norm_forward_stub(x.device())(x.data<float>(), ptr(gamma), ptr(beta), y.data<float>(),
-                          mean.data<float>(), inv_std.data<float>(), s, epsilon);
+                                      mean.data<float>(), inv_std.data<float>(), s, epsilon);
 }
 
 void group_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<Tensor>& gamma,
@@ -128,8 +128,9 @@ void group_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<
       if (p) std::fill(p, p + s.c, 0.0f);
     return;
   }
-  group_norm_backward_stub(x.device())(dy.data<float>(), x.data<float>(), ptr(gamma), mean.data<float>(),
-                           inv_std.data<float>(), wptr(dx), wptr(dgamma), wptr(dbeta), s);
+  group_norm_backward_stub(x.device())(dy.data<float>(), x.data<float>(), ptr(gamma),
+                                       mean.data<float>(), inv_std.data<float>(), wptr(dx),
+                                       wptr(dgamma), wptr(dbeta), s);
 }
 
 }  // namespace corenn

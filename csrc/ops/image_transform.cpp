@@ -8,8 +8,10 @@
 
 namespace corenn {
 
-CORENN_DEFINE_DISPATCH(ImageTransformForwardFn, image_transform_forward_stub, "image_transform_forward");
-CORENN_DEFINE_DISPATCH(ImageTransformBackwardFn, image_transform_backward_stub, "image_transform_backward");
+CORENN_DEFINE_DISPATCH(ImageTransformForwardFn, image_transform_forward_stub,
+                       "image_transform_forward");
+CORENN_DEFINE_DISPATCH(ImageTransformBackwardFn, image_transform_backward_stub,
+                       "image_transform_backward");
 
 namespace {
 
@@ -58,8 +60,9 @@ void image_transform_forward(const Tensor& x, const Tensor& transforms, const Te
   const auto mode = fill_mode_of(op, fill_mode);
   check_writable(op, "y", y);
   if (y.numel() == 0) return;
-  image_transform_forward_stub(x.device())(x.data<float>(), transforms.data<float>(), y.data<float>(), s,
-                               interpolation == "bilinear", mode, static_cast<float>(fill_value));
+  image_transform_forward_stub(x.device())(x.data<float>(), transforms.data<float>(),
+                                           y.data<float>(), s, interpolation == "bilinear", mode,
+                                           static_cast<float>(fill_value));
 }
 
 void image_transform_backward(const Tensor& dy, const Tensor& transforms, const Tensor& dx,
@@ -70,8 +73,9 @@ void image_transform_backward(const Tensor& dy, const Tensor& transforms, const 
   const auto mode = fill_mode_of(op, fill_mode);
   check_writable(op, "dx", dx);
   if (dx.numel() == 0) return;
-  image_transform_backward_stub(dx.device())(dy.data<float>(), transforms.data<float>(), dx.data<float>(), s,
-                                interpolation == "bilinear", mode);
+  image_transform_backward_stub(dx.device())(dy.data<float>(), transforms.data<float>(),
+                                             dx.data<float>(), s, interpolation == "bilinear",
+                                             mode);
 }
 
 }  // namespace corenn

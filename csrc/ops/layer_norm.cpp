@@ -87,7 +87,8 @@ void layer_norm_forward(const Tensor& x, const std::optional<Tensor>& gamma,
   if (beta) check_no_alias(op, "beta", *beta, "y", y);
   if (x.numel() == 0) return;
   layer_norm_forward_stub(x.device())(x.data<float>(), ptr(gamma), ptr(beta), y.data<float>(),
-                          mean.data<float>(), inv_std.data<float>(), r.rows, r.d, epsilon);
+                                      mean.data<float>(), inv_std.data<float>(), r.rows, r.d,
+                                      epsilon);
 }
 
 void layer_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<Tensor>& gamma,
@@ -129,8 +130,9 @@ void layer_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<
       if (p) std::fill(p, p + r.d, 0.0f);
     return;
   }
-  layer_norm_backward_stub(x.device())(dy.data<float>(), x.data<float>(), ptr(gamma), mean.data<float>(),
-                           inv_std.data<float>(), wptr(dx), wptr(dgamma), wptr(dbeta), r.rows, r.d);
+  layer_norm_backward_stub(x.device())(dy.data<float>(), x.data<float>(), ptr(gamma),
+                                       mean.data<float>(), inv_std.data<float>(), wptr(dx),
+                                       wptr(dgamma), wptr(dbeta), r.rows, r.d);
 }
 
 }  // namespace corenn

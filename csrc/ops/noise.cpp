@@ -7,8 +7,10 @@
 
 namespace corenn {
 
-CORENN_DEFINE_DISPATCH(GaussianNoiseForwardFn, gaussian_noise_forward_stub, "gaussian_noise_forward");
-CORENN_DEFINE_DISPATCH(GaussianDropoutForwardFn, gaussian_dropout_forward_stub, "gaussian_dropout_forward");
+CORENN_DEFINE_DISPATCH(GaussianNoiseForwardFn, gaussian_noise_forward_stub,
+                       "gaussian_noise_forward");
+CORENN_DEFINE_DISPATCH(GaussianDropoutForwardFn, gaussian_dropout_forward_stub,
+                       "gaussian_dropout_forward");
 CORENN_DEFINE_DISPATCH(AlphaDropoutForwardFn, alpha_dropout_forward_stub, "alpha_dropout_forward");
 
 namespace {
@@ -46,7 +48,7 @@ void gaussian_noise_forward(const Tensor& x, const Tensor& y, double stddev, uin
   check_io(gaussian_noise_forward_stub, op, x, y);
   if (x.numel() == 0) return;
   gaussian_noise_forward_stub(x.device())(x.data<float>(), y.data<float>(), x.numel(),
-                              static_cast<float>(stddev), seed);
+                                          static_cast<float>(stddev), seed);
 }
 
 void gaussian_dropout_forward(const Tensor& x, const Tensor& y, const Tensor& mask, double rate,
@@ -56,8 +58,10 @@ void gaussian_dropout_forward(const Tensor& x, const Tensor& y, const Tensor& ma
   check_io(gaussian_dropout_forward_stub, op, x, y);
   check_mask(op, x, y, mask);
   if (x.numel() == 0) return;
-  gaussian_dropout_forward_stub(x.device())(x.data<float>(), y.data<float>(), mask.data<float>(), x.numel(),
-                                static_cast<float>(std::sqrt(rate / (1.0 - rate))), seed);
+  gaussian_dropout_forward_stub(x.device())(x.data<float>(), y.data<float>(), mask.data<float>(),
+                                            x.numel(),
+                                            static_cast<float>(std::sqrt(rate / (1.0 - rate))),
+                                            seed);
 }
 
 void alpha_dropout_forward(const Tensor& x, const Tensor& y, const Tensor& mask, double rate,
@@ -67,8 +71,8 @@ void alpha_dropout_forward(const Tensor& x, const Tensor& y, const Tensor& mask,
   check_io(alpha_dropout_forward_stub, op, x, y);
   check_mask(op, x, y, mask);
   if (x.numel() == 0) return;
-  alpha_dropout_forward_stub(x.device())(x.data<float>(), y.data<float>(), mask.data<float>(), x.numel(),
-                             static_cast<float>(rate), seed);
+  alpha_dropout_forward_stub(x.device())(x.data<float>(), y.data<float>(), mask.data<float>(),
+                                         x.numel(), static_cast<float>(rate), seed);
 }
 
 }  // namespace corenn

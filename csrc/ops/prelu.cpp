@@ -80,7 +80,8 @@ void prelu_backward(const Tensor& x, const Tensor& alpha, const Tensor& dy,
     if (dx) check_no_alias(op, "dalpha", *dalpha, "dx", *dx);
   }
   prelu_backward_stub(x.device())(l, x.data<float>(), alpha.data<float>(), dy.data<float>(),
-                      dx ? dx->data<float>() : nullptr, dalpha ? dalpha->data<float>() : nullptr);
+                                  dx ? dx->data<float>() : nullptr,
+                                  dalpha ? dalpha->data<float>() : nullptr);
 }
 
 }  // namespace corenn

@@ -76,7 +76,7 @@ void reduce_backward(const std::string& kind_name, const Tensor& x, const std::o
   check_no_alias(op, "dx", dx, "dy", dy);
   if (dx.numel() == 0) return;
   reduce_backward_stub(x.device())(kind, x.data<float>(), needs_y ? y->data<float>() : nullptr,
-                       dy.data<float>(), x.shape(), flags, dx.data<float>());
+                                   dy.data<float>(), x.shape(), flags, dx.data<float>());
 }
 
 }  // namespace corenn

@@ -8,7 +8,8 @@
 namespace corenn {
 
 CORENN_DEFINE_DISPATCH(RepeatVectorForwardFn, repeat_vector_forward_stub, "repeat_vector_forward");
-CORENN_DEFINE_DISPATCH(RepeatVectorBackwardFn, repeat_vector_backward_stub, "repeat_vector_backward");
+CORENN_DEFINE_DISPATCH(RepeatVectorBackwardFn, repeat_vector_backward_stub,
+                       "repeat_vector_backward");
 
 namespace {
 void check_pair(const char* op, const char* small_arg, const Tensor& small, const char* big_arg,
@@ -32,7 +33,8 @@ void repeat_vector_forward(const Tensor& x, const Tensor& y) {
   repeat_vector_forward_stub.check_device(x.device());
   check_writable(op, "y", y);
   if (y.numel() == 0) return;
-  repeat_vector_forward_stub(x.device())(x.data<float>(), y.data<float>(), x.size(0), y.size(1), x.size(1));
+  repeat_vector_forward_stub(x.device())(x.data<float>(), y.data<float>(), x.size(0), y.size(1),
+                                         x.size(1));
 }
 
 void repeat_vector_backward(const Tensor& dy, const Tensor& dx) {
@@ -45,7 +47,8 @@ void repeat_vector_backward(const Tensor& dy, const Tensor& dx) {
     std::fill(dx.data<float>(), dx.data<float>() + dx.numel(), 0.0f);
     return;
   }
-  repeat_vector_backward_stub(dx.device())(dy.data<float>(), dx.data<float>(), dx.size(0), dy.size(1), dx.size(1));
+  repeat_vector_backward_stub(dx.device())(dy.data<float>(), dx.data<float>(), dx.size(0),
+                                           dy.size(1), dx.size(1));
 }
 
 }  // namespace corenn

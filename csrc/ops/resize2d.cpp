@@ -41,7 +41,8 @@ void resize2d_forward(const Tensor& x, const Tensor& y, int64_t top, int64_t lef
   resize2d_forward_stub.check_device(x.device());
   check_writable(op, "y", y);
   if (y.numel() == 0) return;
-  resize2d_forward_stub(x.device())(x.data<float>(), y.data<float>(), s, interpolation == "bilinear");
+  resize2d_forward_stub(x.device())(x.data<float>(), y.data<float>(), s,
+                                    interpolation == "bilinear");
 }
 
 void resize2d_backward(const Tensor& dy, const Tensor& dx, int64_t top, int64_t left, int64_t wh,
@@ -51,7 +52,8 @@ void resize2d_backward(const Tensor& dy, const Tensor& dx, int64_t top, int64_t 
   resize2d_backward_stub.check_device(dx.device());
   check_writable(op, "dx", dx);
   if (dx.numel() == 0) return;
-  resize2d_backward_stub(dx.device())(dy.data<float>(), dx.data<float>(), s, interpolation == "bilinear");
+  resize2d_backward_stub(dx.device())(dy.data<float>(), dx.data<float>(), s,
+                                      interpolation == "bilinear");
 }
 
 }  // namespace corenn

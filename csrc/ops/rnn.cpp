@@ -161,7 +161,7 @@ void rnn_forward(RnnCell cell, const Tensor& x, const Tensor& kernel, const Tens
   p.hprev = hprev.data<float>();
   p.cells = cells_p ? cells_p->data<float>() : nullptr;
   rnn_forward_stub(x.device())(p, y.data<float>(), h_n ? h_n->data<float>() : nullptr,
-                   c_n ? c_n->data<float>() : nullptr);
+                               c_n ? c_n->data<float>() : nullptr);
 }
 
 void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor& kernel,
@@ -208,9 +208,10 @@ void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor&
   p.hprev = hprev.data<float>();
   p.cells = cells_p ? cells_p->data<float>() : nullptr;
   auto out = [](const std::optional<Tensor>& t) { return t ? t->data<float>() : nullptr; };
-  rnn_backward_stub(x.device())(p, dy.data<float>(), dgates.data<float>(), dgr_p ? dgr_p->data<float>() : nullptr,
-                    out(dx), out(dkernel), out(drecurrent_kernel), out(dbias), out(dh0), out(dc0),
-                    dc_n ? dc_n->data<float>() : nullptr);
+  rnn_backward_stub(x.device())(p, dy.data<float>(), dgates.data<float>(),
+                                dgr_p ? dgr_p->data<float>() : nullptr, out(dx), out(dkernel),
+                                out(drecurrent_kernel), out(dbias), out(dh0), out(dc0),
+                                dc_n ? dc_n->data<float>() : nullptr);
 }
 
 }  // namespace corenn

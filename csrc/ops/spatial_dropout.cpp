@@ -7,8 +7,10 @@
 
 namespace corenn {
 
-CORENN_DEFINE_DISPATCH(SpatialDropoutForwardFn, spatial_dropout_forward_stub, "spatial_dropout_forward");
-CORENN_DEFINE_DISPATCH(SpatialDropoutBackwardFn, spatial_dropout_backward_stub, "spatial_dropout_backward");
+CORENN_DEFINE_DISPATCH(SpatialDropoutForwardFn, spatial_dropout_forward_stub,
+                       "spatial_dropout_forward");
+CORENN_DEFINE_DISPATCH(SpatialDropoutBackwardFn, spatial_dropout_backward_stub,
+                       "spatial_dropout_backward");
 
 namespace {
 
@@ -61,7 +63,7 @@ void spatial_dropout_backward(const Tensor& dy, const Tensor& mask, const Tensor
   if (dy.numel() == 0) return;
   const int64_t batch = dy.size(0), channels = dy.size(-1);
   spatial_dropout_backward_stub(dy.device())(dy.data<float>(), mask.data<float>(), dx.data<float>(),
-                                            batch, dy.numel() / (batch * channels), channels);
+                                             batch, dy.numel() / (batch * channels), channels);
 }
 
 }  // namespace corenn

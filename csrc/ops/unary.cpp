@@ -50,8 +50,8 @@ void unary_backward(const std::string& kind_name, const Tensor& x, const Tensor&
   check_same_or_disjoint(op, "dx", dx, "x", x);
   check_same_or_disjoint(op, "dx", dx, "y", y);
   if (dy.numel() == 0) return;
-  unary_backward_stub(dy.device())(kind, x.data<float>(), y.data<float>(), dy.data<float>(), dx.data<float>(),
-                      dy.numel());
+  unary_backward_stub(dy.device())(kind, x.data<float>(), y.data<float>(), dy.data<float>(),
+                                   dx.data<float>(), dy.numel());
 }
 
 }  // namespace corenn

@@ -59,7 +59,8 @@ void unit_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& dx, int
   check_same_or_disjoint(op, "dy", dy, "dx", dx);  // a slice's sums are taken before it is written
   check_no_alias(op, "x", x, "dx", dx);
   if (x.numel() == 0) return;
-  unit_norm_backward_stub(x.device())(dy.data<float>(), x.data<float>(), dx.data<float>(), p.r, p.d, p.b);
+  unit_norm_backward_stub(x.device())(dy.data<float>(), x.data<float>(), dx.data<float>(), p.r, p.d,
+                                      p.b);
 }
 
 }  // namespace corenn

@@ -39,7 +39,8 @@ void upsample2d_forward(const Tensor& x, const Tensor& y, int64_t sh, int64_t sw
   upsample2d_forward_stub.check_device(x.device());
   check_writable(op, "y", y);
   if (y.numel() == 0) return;
-  upsample2d_forward_stub(x.device())(bilinear, x.data<float>(), y.data<float>(), x.size(0), x.size(1), x.size(2), x.size(3), sh, sw);
+  upsample2d_forward_stub(x.device())(bilinear, x.data<float>(), y.data<float>(), x.size(0),
+                                      x.size(1), x.size(2), x.size(3), sh, sw);
 }
 
 void upsample2d_backward(const Tensor& dy, const Tensor& dx, int64_t sh, int64_t sw,
@@ -49,7 +50,8 @@ void upsample2d_backward(const Tensor& dy, const Tensor& dx, int64_t sh, int64_t
   upsample2d_backward_stub.check_device(dx.device());
   check_writable(op, "dx", dx);
   if (dx.numel() == 0) return;
-  upsample2d_backward_stub(dx.device())(bilinear, dy.data<float>(), dx.data<float>(), dx.size(0), dx.size(1), dx.size(2), dx.size(3), sh, sw);
+  upsample2d_backward_stub(dx.device())(bilinear, dy.data<float>(), dx.data<float>(), dx.size(0),
+                                        dx.size(1), dx.size(2), dx.size(3), sh, sw);
 }
 
 }  // namespace corenn
