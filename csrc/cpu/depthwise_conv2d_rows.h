@@ -1,8 +1,9 @@
 // The row kernels of depthwise_conv2d, per ISA (depthwise_rows_stub): the reference rows of
-// depthwise_conv2d.cpp (cpu_ref, any depth multiplier) and the AVX2/FMA rows of
-// depthwise_conv2d_avx2.cpp (avx2) for depth multiplier 1: the channel axis is contiguous in x, w
-// and y alike, so every tap is an elementwise FMA over 8 channels at a time; DM > 1 runs them on
-// channel-repeated input (dm1_only, see depthwise_conv2d.cpp). Both compute the same sums.
+// depthwise_conv2d.cpp (cpu_ref, any depth multiplier) and, for depth multiplier 1, the AVX2/FMA
+// rows of depthwise_conv2d_avx2.cpp (avx2) and the AVX-512 ones of depthwise_conv2d_avx512.cpp
+// (avx512): the channel axis is contiguous in x, w and y alike, so every tap is an elementwise FMA
+// over 8 (16) channels at a time; DM > 1 runs them on channel-repeated input (dm1_only, see
+// depthwise_conv2d.cpp). All compute the same sums.
 #pragma once
 
 #include <cstdint>

@@ -53,7 +53,7 @@ void masked_softmax_backward(const SoftmaxProblem& p, const float* probs, const 
                              float* dscores, float rate, const float* dropped);
 
 // The row kernels of the masked softmax, per ISA (cpu/attention.cpp: cpu_ref,
-// cpu/attention_avx2.cpp: avx2). softmax_row: one row with at least one allowed entry: row holds
+// cpu/attention_avx2.cpp: avx2, cpu/attention_avx512.cpp: avx512). softmax_row: one row with at least one allowed entry: row holds
 // scale * s, -inf where masked, and mx its max; out[j] = exp(row[j] - mx) / sum, exactly 0 where
 // row[j] is -inf; out may be row. softmax_grad_row: out[j] = scale * p[j] * (g[j] - sum_k p[k] g[k]).
 struct SoftmaxRowKernels {

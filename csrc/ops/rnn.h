@@ -142,7 +142,8 @@ struct CellKernels {
 };
 
 // The cell kernels for Keras' default activations (act == tanh, ract == sigmoid; simple: tanh),
-// per ISA: cpu/rnn.cpp registers its reference cells (cpu_ref), cpu/rnn_avx2.cpp its AVX2 ones.
+// per ISA: cpu/rnn.cpp registers its reference cells (cpu_ref), cpu/rnn_avx2.cpp its AVX2 ones,
+// cpu/rnn_avx512.cpp its AVX-512 ones.
 // Other activations always run the reference cells.
 using CellKernelsRef = const CellKernels*;
 CORENN_DECLARE_DISPATCH(CellKernelsRef, rnn_default_cells_stub);
