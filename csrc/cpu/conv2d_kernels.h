@@ -1,0 +1,56 @@
+// The per-ISA kernel set of conv2d (a BLIS-style context in conv2d_kernels_stub, "conv2d.kernels").
+// conv2d.cpp chooses the algorithm and runs the entries; the kernel files fill the slots:
+//   cpu_ref  all null (conv2d.cpp): the implicit GEMM on the GEMM engine's portable micro-kernel
+//   avx2     conv2d.cpp's x86-64 block (target("avx2,fma")), conv2d_winograd_avx2.cpp
+//   avx512   conv2d_avx512.cpp, conv2d_winograd_avx512.cpp
+// A null member means that ISA has no such kernel: the algorithm choice then falls back to the
+// implicit GEMM (whose micro-kernel the GEMM engine picks from its own stub), or to the scalar
+// loop for pack_a_rows.
+#pragma once
+
+#include <cstdint>
+
+#include "core/dispatch.h"
+#include "ops/conv2d.h"
+
+namespace corenn::cpu {
+
+struct ConvKernels {
+  // dst[p * MR + r] = src[r][p] for p < len (one A panel of patch rows), MR = pack_a_rows_mr; used
+  // only when that is the GEMM kernel's mr (the two stubs follow the same ISA). May write 2
+  // floats past the panel.
+  void (*pack_a_rows)(const float* const* src, int64_t len, float* dst);
+  int pack_a_rows_mr;
+  // Winograd F(2x2, 3x3) for geometries with winograd_shape_ok (conv2d_winograd.h).
+  void (*winograd_forward)(const Conv2dGeometry& g, const float* x, const float* w,
+                           const float* bias, float* y, bool relu);
+  void (*winograd_backward_weights)(const Conv2dGeometry& g, const float* x, const float* dy,
+                                    float* dw, float* db);
+  // Direct loops for short patches (small Cin), taken where direct_ok(g).
+  bool (*direct_ok)(const Conv2dGeometry& g);
+  void (*direct_forward)(const Conv2dGeometry& g, const float* x, const float* w,
+                         const float* bias, float* y, bool relu);
+  void (*direct_weights)(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
+                         float* db);
+  // conv + relu + 2x2 max pool in one pass (direct_ok, Cout % 16 == 0, stride and dilation 1).
+  void (*direct_relu_pool_forward)(const Conv2dGeometry& g, const float* x, const float* w,
+                                   const float* bias, float* y, int32_t* argmax);
+  // Its weight gradient straight from the pooled gradient (direct_ok); false when an argmax entry
+  // was not a cell of its window.
+  bool (*direct_relu_pool_weights)(const Conv2dGeometry& g, const float* x, const float* dy,
+                                   const float* y, const int32_t* argmax, float* dw, float* db);
+  // The weight gradient's GEMM over pixel ranges [p_lo, p_hi) into a dw (K, Cout) partial, with
+  // its own packing workspace (workspace_floats(g) floats per part).
+  int64_t (*weights_workspace_floats)(const Conv2dGeometry& g);
+  void (*weights_gemm_part)(const Conv2dGeometry& g, const float* x, const float* dy, int64_t p_lo,
+                            int64_t p_hi, float* dw_part, float* ws);
+};
+using ConvKernelsRef = const ConvKernels*;
+CORENN_DECLARE_DISPATCH(ConvKernelsRef, conv2d_kernels_stub);
+
+#ifdef CORENN_X86_64
+// The avx2 set (conv2d.cpp): the avx512 set starts from it and replaces what it has kernels for.
+const ConvKernels& avx2_conv_kernels();
+#endif
+
+}  // namespace corenn::cpu
