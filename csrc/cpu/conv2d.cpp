@@ -709,19 +709,20 @@ DwPoolTapsFn dw_pool_taps_fn(int nt, std::integer_sequence<int, I...>) {
 }
 
 // Runs taps(nt, r_lo, r_hi, t0, off, part_dw, part_db) over `rows` rows split across threads, in
-// passes of at most kDirectMaxTaps taps (off[k]: tap k's offset from the patch origin), each
-// thread summing into its own partial dw and db; the partials are added in thread order
-// (reproducible). `work` (multiply-adds) decides whether threads pay off.
+// passes of at most max_taps taps (off[k]: tap k's offset from the patch origin), each thread
+// summing into its own partial dw and db; the partials are added in thread order (reproducible).
+// `work` (multiply-adds) decides whether threads pay off. The AVX-512 kernels call it through
+// direct_dw_run (conv2d_kernels.h).
 template <class Taps>
-void direct_dw_driver(const Conv2dGeometry& g, int64_t rows, int64_t work, float* dw, float* db,
-                      const Taps& taps) {
+void direct_dw_driver(const Conv2dGeometry& g, int64_t rows, int64_t work, int max_taps,
+                      float* dw, float* db, const Taps& taps) {
   const int64_t depth = g.depth(), size = depth * g.cout;
   std::vector<int64_t> off(static_cast<size_t>(depth));
   for (int64_t k = 0; k < depth; ++k) {
     const int64_t ci = k % g.cin, kw = k / g.cin % g.kw, kh = k / g.cin / g.kw;
     off[k] = (kh * g.dh * g.w + kw * g.dw) * g.cin + ci;
   }
-  const int64_t passes = (depth + kDirectMaxTaps - 1) / kDirectMaxTaps;
+  const int64_t passes = (depth + max_taps - 1) / max_taps;
   const int64_t per_pass = (depth + passes - 1) / passes;
   const int parts = work < (int64_t{1} << 16) ? 1 : std::max(1, get_num_threads());
   const int64_t stride = size + g.cout;  // a part's dw, then its db
@@ -748,7 +749,7 @@ bool direct_shape_ok(const Conv2dGeometry& g) { return g.cin <= 4 && g.cout % 8 
 // summing into its own partial dw; the partials are then added in thread order (reproducible).
 void dw_direct(const Conv2dGeometry& g, const float* x, const float* dy, float* dw, float* db) {
   const int64_t rows = g.n * g.oh;
-  direct_dw_driver(g, rows, rows * g.ow * g.depth() * g.cout, dw, db,
+  direct_dw_driver(g, rows, rows * g.ow * g.depth() * g.cout, kDirectMaxTaps, dw, db,
                    [&](int nt, int64_t r_lo, int64_t r_hi, int64_t t0, const int64_t* off,
                        float* part_dw, float* part_db) {
                      dw_taps_fn(nt, std::make_integer_sequence<int, kDirectMaxTaps>())(
@@ -772,7 +773,7 @@ bool direct_relu_pool_weights(const Conv2dGeometry& g, const float* x, const flo
                               const float* y, const int32_t* argmax, float* dw, float* db) {
   const int64_t ph = g.oh / 2;
   std::atomic<bool> missed{false};
-  direct_dw_driver(g, g.n * ph, g.n * g.oh * g.ow * g.depth() * g.cout, dw, db,
+  direct_dw_driver(g, g.n * ph, g.n * g.oh * g.ow * g.depth() * g.cout, kDirectMaxTaps, dw, db,
                    [&](int nt, int64_t r_lo, int64_t r_hi, int64_t t0, const int64_t* off,
                        float* part_dw, float* part_db) {
                      dw_pool_taps_fn(nt, std::make_integer_sequence<int, kDirectMaxTaps>())(
@@ -815,6 +816,21 @@ bool prefer_flipped_forward(const Conv2dGeometry& g) {
 
 #ifdef CORENN_X86_64
 const ConvKernels& avx2_conv_kernels() { return kAvx2ConvKernels; }
+
+void direct_dw_run(const Conv2dGeometry& g, int64_t rows, int64_t work, int max_taps, float* dw,
+                   float* db, const DirectTapsFn& taps) {
+  direct_dw_driver(g, rows, work, max_taps, dw, db, taps);
+}
+
+const int64_t* direct_tap_offsets(const Conv2dGeometry& g) {
+  thread_local std::vector<int64_t> off;
+  off.resize(static_cast<size_t>(g.depth()));
+  for (int64_t k = 0; k < g.depth(); ++k) {
+    const int64_t ci = k % g.cin, kw = k / g.cin % g.kw, kh = k / g.cin / g.kw;
+    off[k] = (kh * g.dh * g.w + kw * g.dw) * g.cin + ci;
+  }
+  return off.data();
+}
 #endif
 
 // ---- algorithm choice (one place, so the query in ops/conv2d.h cannot drift from the entries) --

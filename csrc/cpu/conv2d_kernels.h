@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "core/dispatch.h"
 #include "ops/conv2d.h"
@@ -51,6 +52,20 @@ CORENN_DECLARE_DISPATCH(ConvKernelsRef, conv2d_kernels_stub);
 #ifdef CORENN_X86_64
 // The avx2 set (conv2d.cpp): the avx512 set starts from it and replaces what it has kernels for.
 const ConvKernels& avx2_conv_kernels();
+
+// The driver of the direct weight-gradient kernels (conv2d.cpp): runs taps(nt, r_lo, r_hi, t0,
+// off, part_dw, part_db) over `rows` output rows split across threads, in passes of at most
+// max_taps taps (off[k]: tap k's offset from the patch origin in x), each thread into its own
+// partial dw / db (part_db only on the pass with t0 == 0), summed in thread order.
+using DirectTapsFn = std::function<void(int nt, int64_t r_lo, int64_t r_hi, int64_t t0,
+                                        const int64_t* off, float* part_dw, float* part_db)>;
+void direct_dw_run(const Conv2dGeometry& g, int64_t rows, int64_t work, int max_taps, float* dw,
+                   float* db, const DirectTapsFn& taps);
+// off[k] = offset of tap k = (kh, kw, ci) from the patch origin in x, in a buffer of the calling
+// thread (valid until its next call). Kernel files compiled with wider ISA flags get such helpers
+// from here rather than instantiating std::vector themselves: a template instantiated in an
+// _avx512 file is a weak symbol the linker may pick for every other file too.
+const int64_t* direct_tap_offsets(const Conv2dGeometry& g);
 #endif
 
 }  // namespace corenn::cpu
