@@ -822,6 +822,30 @@ void direct_dw_run(const Conv2dGeometry& g, int64_t rows, int64_t work, int max_
   direct_dw_driver(g, rows, work, max_taps, dw, db, taps);
 }
 
+const DwPanelRuns* dw_panel_runs(const Conv2dGeometry& g, int mr) {
+  thread_local std::vector<DwPanelRuns> runs;
+  const int64_t depth = g.depth(), panels = (depth + mr - 1) / mr;
+  runs.assign(static_cast<size_t>(panels), DwPanelRuns{});
+  auto offset = [&](int64_t k) {
+    const int64_t ci = k % g.cin, kw = k / g.cin % g.kw, kh = k / g.cin / g.kw;
+    return (kh * g.dh * g.w + kw * g.dw) * g.cin + ci;
+  };
+  for (int64_t i = 0; i < panels; ++i) {
+    DwPanelRuns& r = runs[i];
+    const int64_t k0 = i * mr;
+    const int rows = static_cast<int>(std::min<int64_t>(mr, depth - k0));
+    for (int s = 0; s < rows;) {  // a run: rows [s, e) whose taps are consecutive floats of x
+      int e = s + 1;
+      while (e < rows && offset(k0 + e) == offset(k0 + e - 1) + 1) ++e;
+      r.mask[r.count] = static_cast<uint32_t>(((uint64_t{1} << e) - 1) & ~((uint64_t{1} << s) - 1));
+      r.shifted_off[r.count] = offset(k0 + s) - s;
+      ++r.count;
+      s = e;
+    }
+  }
+  return runs.data();
+}
+
 const int64_t* direct_tap_offsets(const Conv2dGeometry& g) {
   thread_local std::vector<int64_t> off;
   off.resize(static_cast<size_t>(g.depth()));

@@ -8,7 +8,7 @@
 // vector: the channel tail (Cout % 16 == 8: direct_ok asks Cout % 8 == 0 on both ISAs, so the
 // algorithm choice is the same) is a masked load / store, never a scalar loop, and the weight
 // gradient holds up to 27 taps in registers per pass (3x3x3 in one pass, AVX2: 12).
-// Still the avx2 set's: the GEMM-based weight gradient (weights_gemm_part, 6 x 16 micro-kernel).
+//   weights_gemm_part         the implicit-GEMM weight gradient on the 12 x 32 micro-kernel
 // Compiled with -mavx512f/vl/bw/dq (file name carries _avx512); no std::vector or other library
 // template is instantiated here (see direct_tap_offsets in conv2d_kernels.h).
 #include <immintrin.h>
@@ -401,6 +401,86 @@ bool direct_relu_pool_weights(const Conv2dGeometry& g, const float* x, const flo
   return !missed.load();
 }
 
+// ---- weight gradient on the 12 x 32 micro-kernel -----------------------------------------------
+
+// dw (K, Cout) = A^T (K, P) @ dy (P, Cout), as conv2d.cpp's dw_gemm_avx2 (which says why this
+// form), on the AVX-512 kernel: A^T panels of 12 positions x kc pixels, packed per pixel by one
+// masked load per run of consecutive floats (dw_panel_runs: 1 or 2 runs for Cin >= 12, more for
+// smaller Cin, never a scalar loop) when the pixel's patch is inside the image; dy panels of 32
+// columns (masked at the Cout tail, zero-filled).
+constexpr int kMR = gemm::kMR512;
+constexpr int kNR = gemm::kNR512;
+constexpr int64_t kDwKc = 256;  // pixels per block: the dy panel (32 KB) streams from L1/L2
+constexpr int64_t kDwMc = 144;  // positions per block (12 panels): the A^T block (144 KB) in L2
+
+int64_t dw_workspace_floats(const Conv2dGeometry& g) {
+  const int64_t len = kDwMc * kDwKc + (g.cout + kNR - 1) / kNR * kNR * kDwKc;
+  return (len + kLanes - 1) / kLanes * kLanes;  // each part's workspace starts 64-byte aligned
+}
+
+void weights_gemm_part(const Conv2dGeometry& g, const float* x, const float* dy, int64_t p_lo,
+                       int64_t p_hi, float* dw, float* ws) {
+  const int64_t depth = g.depth();
+  const DwPanelRuns* runs = dw_panel_runs(g, kMR);
+  float* a_buf = ws;
+  float* b_buf = ws + kDwMc * kDwKc;
+  const float* base[kDwKc];  // per pixel of the block: its patch origin when inside, else nullptr
+  int64_t img_off[kDwKc], ih0[kDwKc], iw0[kDwKc];
+  const int64_t span_h = (g.kh - 1) * g.dh, span_w = (g.kw - 1) * g.dw;
+  for (int64_t p0 = p_lo; p0 < p_hi; p0 += kDwKc) {
+    const int64_t kc = std::min(kDwKc, p_hi - p0);
+    const gemm::UkrArgs args{1.0f, p0 == p_lo ? 0.0f : 1.0f, nullptr, gemm::Activation::none};
+    for (int64_t j = 0; j < g.cout; j += kNR) {  // dy rows [p0, p0 + kc) as 32-column panels
+      const __mmask16 k0 = lanes(g.cout - j), k1 = lanes(g.cout - j - kLanes);
+      float* o = b_buf + j * kc;
+      for (int64_t p = 0; p < kc; ++p, o += kNR) {
+        const float* src = dy + (p0 + p) * g.cout + j;
+        _mm512_storeu_ps(o, _mm512_maskz_loadu_ps(k0, src));
+        _mm512_storeu_ps(o + kLanes, _mm512_maskz_loadu_ps(k1, src + kLanes));
+      }
+    }
+    for (int64_t p = 0; p < kc; ++p) {
+      const int64_t i = p0 + p, ow = i % g.ow, t = i / g.ow, oh = t % g.oh, n = t / g.oh;
+      ih0[p] = oh * g.sh - g.pt, iw0[p] = ow * g.sw - g.pl, img_off[p] = n * g.h * g.w * g.cin;
+      const bool inside = ih0[p] >= 0 && ih0[p] + span_h < g.h && iw0[p] >= 0 && iw0[p] + span_w < g.w;
+      base[p] = inside ? x + img_off[p] + (ih0[p] * g.w + iw0[p]) * g.cin : nullptr;
+    }
+    for (int64_t k0 = 0; k0 < depth; k0 += kDwMc) {
+      const int64_t mc = std::min(kDwMc, depth - k0);
+      for (int64_t ir = 0; ir < mc; ir += kMR) {  // pack A^T panel (k0 + ir) / 12
+        const DwPanelRuns& pr = runs[(k0 + ir) / kMR];
+        const int rows = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
+        float* o = a_buf + ir * kc;
+        for (int64_t p = 0; p < kc; ++p, o += kMR) {
+          if (const float* b = base[p]) {
+            __m512 v = _mm512_setzero_ps();
+            for (int r = 0; r < pr.count; ++r)
+              v = _mm512_mask_loadu_ps(v, static_cast<__mmask16>(pr.mask[r]), b + pr.shifted_off[r]);
+            _mm512_mask_storeu_ps(o, lanes(kMR), v);
+            continue;
+          }
+          for (int r = 0; r < kMR; ++r) {  // border pixel: each position checked
+            float v = 0.0f;
+            if (r < rows) {
+              const int64_t k = k0 + ir + r, ci = k % g.cin, q = k / g.cin;
+              const int64_t hh = ih0[p] + q / g.kw * g.dh, ww = iw0[p] + q % g.kw * g.dw;
+              if (hh >= 0 && hh < g.h && ww >= 0 && ww < g.w) v = x[img_off[p] + (hh * g.w + ww) * g.cin + ci];
+            }
+            o[r] = v;
+          }
+        }
+      }
+      for (int64_t j = 0; j < g.cout; j += kNR) {
+        const int n = static_cast<int>(std::min<int64_t>(kNR, g.cout - j));
+        for (int64_t ir = 0; ir < mc; ir += kMR)
+          gemm::gemm_ukr_avx512_f32_12x32(kc, a_buf + ir * kc, 1, kMR, b_buf + j * kc, kNR,
+                                          dw + (k0 + ir) * g.cout + j, g.cout,
+                                          static_cast<int>(std::min<int64_t>(kMR, mc - ir)), n, args);
+      }
+    }
+  }
+}
+
 bool direct_shape_ok(const Conv2dGeometry& g) { return g.cin <= 4 && g.cout % 8 == 0; }
 
 ConvKernels make_avx512_set() {
@@ -414,6 +494,8 @@ ConvKernels make_avx512_set() {
   k.direct_weights = dw_direct;
   k.direct_relu_pool_forward = direct_relu_pool_forward;
   k.direct_relu_pool_weights = direct_relu_pool_weights;
+  k.weights_workspace_floats = dw_workspace_floats;
+  k.weights_gemm_part = weights_gemm_part;
   return k;
 }
 

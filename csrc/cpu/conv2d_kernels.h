@@ -12,6 +12,7 @@
 #include <functional>
 
 #include "core/dispatch.h"
+#include "cpu/gemm/gemm.h"
 #include "ops/conv2d.h"
 
 namespace corenn::cpu {
@@ -66,6 +67,17 @@ void direct_dw_run(const Conv2dGeometry& g, int64_t rows, int64_t work, int max_
 // from here rather than instantiating std::vector themselves: a template instantiated in an
 // _avx512 file is a weak symbol the linker may pick for every other file too.
 const int64_t* direct_tap_offsets(const Conv2dGeometry& g);
+
+// The weight gradient's A^T panels (mr consecutive patch positions k, one panel per mr): the
+// positions of one panel, for one pixel whose patch is inside the image, are `count` runs of
+// consecutive floats of x; run j fills the panel rows whose bits are set in mask[j] from
+// x_patch_origin + shifted_off[j] + row. One entry per panel, in a buffer of the calling thread.
+struct DwPanelRuns {
+  int count = 0;
+  uint32_t mask[gemm::kMaxMR] = {};
+  int64_t shifted_off[gemm::kMaxMR] = {};
+};
+const DwPanelRuns* dw_panel_runs(const Conv2dGeometry& g, int mr);
 #endif
 
 }  // namespace corenn::cpu
