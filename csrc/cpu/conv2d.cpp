@@ -797,7 +797,8 @@ constexpr ConvKernels kAvx2ConvKernels{gemm::pack_a_rows_avx2,
                                        direct_relu_pool_forward,
                                        direct_relu_pool_weights,
                                        dw_workspace_floats,
-                                       weights_gemm_part_avx2};
+                                       weights_gemm_part_avx2,
+                                       nullptr};
 CORENN_REGISTER_KERNEL(conv2d_kernels_stub, Slot::avx2, &kAvx2ConvKernels);
 
 #endif  // CORENN_X86_64
@@ -1049,6 +1050,7 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
   const int64_t chunk = std::clamp<int64_t>((int64_t{1} << 16) / std::max<int64_t>(1, per_image),
                                             1, (g.n + parts - 1) / parts);
   float* dcols_all = scratch(2, parts * chunk * per_image);
+  const auto scatter = kernels().col2im ? kernels().col2im : col2im;
   parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       float* dcols = dcols_all + t * chunk * per_image;
@@ -1057,7 +1059,7 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
         const int64_t images = std::min(chunk, n_hi - n0);
         gemm::sgemm(false, true, images * pix, depth, g.cout, 1.0f, dy + n0 * pix * g.cout, g.cout,
                     w, g.cout, 0.0f, dcols, depth, nullptr, gemm::Activation::none);
-        col2im(g, dcols, images, dx + n0 * g.h * g.w * g.cin);
+        scatter(g, dcols, images, dx + n0 * g.h * g.w * g.cin);
       }
     }
   });

@@ -9,6 +9,7 @@
 // algorithm choice is the same) is a masked load / store, never a scalar loop, and the weight
 // gradient holds up to 27 taps in registers per pass (3x3x3 in one pass, AVX2: 12).
 //   weights_gemm_part         the implicit-GEMM weight gradient on the 12 x 32 micro-kernel
+//   col2im                    the strided data gradient's scatter (Conv2DTranspose's forward)
 // Compiled with -mavx512f/vl/bw/dq (file name carries _avx512); no std::vector or other library
 // template is instantiated here (see direct_tap_offsets in conv2d_kernels.h).
 #include <immintrin.h>
@@ -481,6 +482,46 @@ void weights_gemm_part(const Conv2dGeometry& g, const float* x, const float* dy,
   }
 }
 
+// ---- col2im --------------------------------------------------------------------------------------
+
+// conv2d.cpp's col2im (one task per input row, every (output pixel, tap) that reads it summed in a
+// fixed order) with the channel run added 16 floats at a time, the tail masked.
+void col2im(const Conv2dGeometry& g, const float* dcols, int64_t images, float* dx) {
+  const int64_t depth = g.depth(), row_len = g.w * g.cin;
+  const int64_t work = std::max<int64_t>(1, g.kh * g.ow * g.kw * g.cin);
+  const int64_t grain = std::max<int64_t>(1, (1 << 15) / work);
+  const __mmask16 tail = lanes(g.cin % kLanes);
+  const int64_t full = g.cin / kLanes * kLanes;
+  parallel_for(0, images * g.h, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t idx = lo; idx < hi; ++idx) {
+      const int64_t n = idx / g.h, ih = idx % g.h;
+      float* row = dx + idx * row_len;
+      for (int64_t i = 0; i < row_len; i += kLanes)
+        _mm512_mask_storeu_ps(row + i, lanes(row_len - i), _mm512_setzero_ps());
+      for (int64_t kh = 0; kh < g.kh; ++kh) {
+        const int64_t t = ih + g.pt - kh * g.dh;
+        if (t < 0 || t % g.sh != 0 || t / g.sh >= g.oh) continue;
+        const int64_t oh = t / g.sh;
+        for (int64_t ow = 0; ow < g.ow; ++ow) {
+          const float* dc = dcols + ((n * g.oh + oh) * g.ow + ow) * depth + kh * g.kw * g.cin;
+          for (int64_t kw = 0; kw < g.kw; ++kw) {
+            const int64_t iw = ow * g.sw - g.pl + kw * g.dw;
+            if (iw < 0 || iw >= g.w) continue;
+            float* d = row + iw * g.cin;
+            const float* s = dc + kw * g.cin;
+            int64_t c = 0;
+            for (; c < full; c += kLanes)
+              _mm512_storeu_ps(d + c, _mm512_add_ps(_mm512_loadu_ps(d + c), _mm512_loadu_ps(s + c)));
+            if (tail)
+              _mm512_mask_storeu_ps(d + c, tail, _mm512_add_ps(_mm512_maskz_loadu_ps(tail, d + c),
+                                                               _mm512_maskz_loadu_ps(tail, s + c)));
+          }
+        }
+      }
+    }
+  });
+}
+
 bool direct_shape_ok(const Conv2dGeometry& g) { return g.cin <= 4 && g.cout % 8 == 0; }
 
 ConvKernels make_avx512_set() {
@@ -496,6 +537,7 @@ ConvKernels make_avx512_set() {
   k.direct_relu_pool_weights = direct_relu_pool_weights;
   k.weights_workspace_floats = dw_workspace_floats;
   k.weights_gemm_part = weights_gemm_part;
+  k.col2im = col2im;
   return k;
 }
 

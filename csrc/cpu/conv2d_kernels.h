@@ -46,6 +46,8 @@ struct ConvKernels {
   int64_t (*weights_workspace_floats)(const Conv2dGeometry& g);
   void (*weights_gemm_part)(const Conv2dGeometry& g, const float* x, const float* dy, int64_t p_lo,
                             int64_t p_hi, float* dw_part, float* ws);
+  // The data gradient's scatter (conv2d.cpp's col2im has the contract); null: that portable loop.
+  void (*col2im)(const Conv2dGeometry& g, const float* dcols, int64_t images, float* dx);
 };
 using ConvKernelsRef = const ConvKernels*;
 CORENN_DECLARE_DISPATCH(ConvKernelsRef, conv2d_kernels_stub);
