@@ -15,12 +15,14 @@
 //                                                          buffer, then each thread gathers its
 //                                                          own input rows (no atomics, fixed order)
 // Variants: a 1x1 / stride 1 / no-padding conv is a plain GEMM on x (forward and data gradient).
-// Small Cin (<= 4) with Cout % 8 == 0 on AVX2: forward and weight gradient skip the GEMM (its
-// patch packing of 1-float channel runs costs several times the multiply) for direct loops,
-// fwd_direct / dw_direct below. Stride-1 3x3 convs with 16+ channels on both sides on AVX2 use
-// Winograd F(2x2, 3x3) instead (conv2d_winograd.h), for the data gradient through its flipped
-// form.
-// Micro-kernel (AVX2 or portable) and threads are chosen by the GEMM driver.
+// Small Cin (<= 4) with Cout % 8 == 0 on AVX2 and AVX-512: forward and weight gradient skip the
+// GEMM (its patch packing of 1-float channel runs costs several times the multiply) for direct
+// loops, fwd_direct / dw_direct below (conv2d_avx512.cpp at 16 channels a vector). Stride-1 3x3
+// convs with 16+ channels on both sides use Winograd F(2x2, 3x3) there instead
+// (conv2d_winograd.h), for the data gradient through its flipped form. The per-ISA kernels are a
+// kernel set (conv2d_kernels.h); the algorithm choice below is the same for both vector ISAs.
+// Micro-kernel (12 x 32 AVX-512, 6 x 16 AVX2 or portable) and threads are chosen by the GEMM
+// driver; the patch packers pack for the tile of the Kernel it hands them.
 #include <algorithm>
 #include <atomic>
 #include <cstring>

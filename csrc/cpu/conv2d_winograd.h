@@ -1,5 +1,5 @@
-// Winograd F(2x2, 3x3) for stride-1, undilated 3x3 convolutions (AVX2): the forward pass (and,
-// through the flipped-kernel form, the stride-1 data gradient) and the weight gradient.
+// Winograd F(2x2, 3x3) for stride-1, undilated 3x3 convolutions (AVX2 and AVX-512): the forward
+// pass (and, through the flipped-kernel form, the stride-1 data gradient) and the weight gradient.
 //
 // Math (Lavin & Gray 2016). A 2x2 output tile needs a 4x4 input tile d; with
 //   B^T = | 1  0 -1  0 |   G = | 1    0    0  |   A^T = | 1  1  1  0 |
