@@ -7,7 +7,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <vector>
 
 #include "cpu/depthwise_conv2d_rows.h"
 #include "cpu/vec_math_avx512.h"
@@ -16,12 +15,27 @@ namespace corenn::cpu::avx512 {
 
 namespace {
 
-// A pixel's inside taps: element offsets into the data operand (x or dy) and into w.
+// A pixel's inside taps: element offsets into the data operand (x or dy) and into w. Plain
+// new[] storage, no std::vector: this file is compiled for AVX-512, and a library template
+// instantiated here could be the copy the linker keeps for baseline callers (ARCHITECTURE.md).
 struct Taps {
-  std::vector<int64_t> data, weight;
-  int64_t count = 0;
+  int64_t* data = nullptr;
+  int64_t* weight = nullptr;
+  int64_t capacity = 0, count = 0;
+  Taps() = default;
+  Taps(const Taps&) = delete;
+  Taps& operator=(const Taps&) = delete;
+  ~Taps() {
+    delete[] data;
+    delete[] weight;
+  }
   void reserve(int64_t n) {
-    if (static_cast<int64_t>(data.size()) < n) data.resize(n), weight.resize(n);
+    if (capacity >= n) return;
+    delete[] data;
+    delete[] weight;
+    data = new int64_t[n];
+    weight = new int64_t[n];
+    capacity = n;
   }
 };
 
