@@ -2060,3 +2060,23 @@ __all__ += _LAYERS_A
 for _name in _LAYERS_A:
     globals()[_name] = _names_its_errors(globals()[_name])
 del _name, _LAYERS_A
+
+
+# ---------------------------------------------------------------------------------------------
+# The compiled entries themselves, for the layers' per-step paths (issue 15: Python work per
+# call). A layer's forward / backward calls these with Tensors it already holds (its input, its
+# weights, its buffers) and with arguments it computed and checked once per input shape (a conv's
+# geometry), so the public functions' per-call conversions, defaults and shape arithmetic are not
+# redone every step. Nothing is left unchecked: the C++ entries check every tensor (dtype, rank,
+# shapes against each other, device, aliasing) and open every message with their op, and a layer
+# checks its input (Layer.check_input_shape, the model's input checks) before it gets here.
+# Positional arguments, in the order of the bindings (csrc/bindings/register_*.cpp).
+
+_gemm = _C.gemm                                   # a, b, c, trans_a, trans_b, alpha, beta, bias, act
+_bias_grad = _C.bias_grad                         # dy, db
+_conv2d_forward = _C.conv2d_forward               # x, w, bias, y, sh, sw, pt, pl, dh, dw, act
+_conv2d_backward_data = _C.conv2d_backward_data   # dy, w, dx, sh, sw, pt, pl, dh, dw
+_conv2d_backward_weights = _C.conv2d_backward_weights   # x, dy, dw, db, sh, sw, pt, pl, dh, dw
+_conv2d_relu_max_pool2d_forward = _C.conv2d_relu_max_pool2d_forward   # x, w, bias, y, am, oh, ow, pt, pl
+_conv2d_relu_max_pool2d_backward_weights = _C.conv2d_relu_max_pool2d_backward_weights
+_rnn_forward = {cell: getattr(_C, f"{cell}_forward") for cell in _RNN_GATES}   # see rnn_forward
