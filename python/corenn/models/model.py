@@ -461,7 +461,11 @@ class Model(TrainingLoops):
         return self._structure_outputs(outs)
 
     def _has_default_training_layers(self):
-        return any(getattr(l, "default_training", False) for l in self._graph.layers)
+        graph = self._graph
+        found = graph.__dict__.get("_default_training")   # a graph's layers are fixed: asked once
+        if found is None:
+            found = graph._default_training = any(getattr(l, "default_training", False) for l in graph.layers)
+        return found
 
     def call(self, inputs, training=None, mask=None):
         """The forward computation: a graph model replays its layer calls; subclasses override."""
@@ -723,13 +727,24 @@ class Model(TrainingLoops):
                 else:
                     self._probe_outputs(x)
             return x
+        if type(x) is np.ndarray:
+            # A batch shaped like one these checks passed as it was (float32, C-contiguous, same
+            # sample shape, for this graph) passes them again unchanged: the latency path
+            # (predict_on_batch, model(x) at batch 1) skips redoing them.
+            shape, passed = x.shape, self.__dict__.get("_passed_input")
+            if (passed is not None and shape and shape[0] and shape[1:] == passed[1]
+                    and passed[0] is self._graph and x.dtype is _FLOAT32 and x.flags.c_contiguous):
+                return x
         n = len(self.inputs)
         if n == 1:
             if isinstance(x, dict):
                 x = self._flatten_inputs(x, op)[0]
             elif isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape"):
                 x = x[0]
-            return self._check_x(_to_array(self, x, op), self.inputs[0], op)
+            checked = self._check_x(_to_array(self, x, op), self.inputs[0], op)
+            if checked is x and type(x) is np.ndarray:
+                self.__dict__["_passed_input"] = (self._graph, x.shape[1:])
+            return checked
         flat = self._flatten_inputs(x, op)
         arrays = [self._check_x(_to_array(self, a, op), t, op) for a, t in zip(flat, self.inputs)]
         lengths = {len(a) for a in arrays}
@@ -905,7 +920,8 @@ class Model(TrainingLoops):
         """The graph's input-gradient marks and fusion plan for this model's losses (redone only
         when they may have changed: fusion.prepare)."""
         if self._graph is not None:
-            self._preactivation = fusion.prepare(self._graph, (), self._losses)
+            # a private attribute: straight into __dict__ (Model.__setattr__ is Python code)
+            self.__dict__["_preactivation"] = fusion.prepare(self._graph, (), self._losses)
 
     def _loss_grad(self, xb, yb, sample_weight=None):
         if self._graph is None:
@@ -1287,6 +1303,9 @@ def _tensors(x):
     if isinstance(x, list):
         return [None if a is None else _data.as_input(a) for a in x]
     return _data.as_input(x)
+
+
+_FLOAT32 = np.dtype(np.float32)
 
 
 def _label_shape_fits(given, lead):
