@@ -234,11 +234,12 @@ class GradientTape:
             raise ValueError(f"GradientTape.gradient: unconnected_gradients must be 'none' or 'zero', "
                              f"got {unconnected_gradients!r}")
         flat_sources, rebuild = _flatten(sources)
+        keys = [id(s) for s in flat_sources]
         tracked, variables, tensor = self._tracked, _variables, kernels.Tensor
-        for s in flat_sources:
+        for s, key in zip(flat_sources, keys):
             if type(s) is tensor:   # the common case, checked cheaply
-                ref = variables.get(id(s))
-                if ref is not None and ref() is s or id(s) in tracked:
+                ref = variables.get(key)
+                if ref is not None and ref() is s or key in tracked:
                     continue
             if not isinstance(s, kernels.Tensor):
                 raise TypeError(f"GradientTape.gradient: sources must be Tensors (variables or watched "
@@ -252,24 +253,24 @@ class GradientTape:
             seeds = [None] * len(targets)
         was_recording, self._recording = self._recording, False
         try:
-            grads, weight_grads = self._backward(targets, seeds, {id(s) for s in flat_sources})
+            grads, weight_grads = self._backward(targets, seeds, set(keys))
         finally:
             self._recording = was_recording
         self._used = True
-        result = []
+        # weight_grads: id -> the gradient Tensor of a weight one call or graph used, or a list of
+        # them (several); grads: id -> the gradient of a tracked tensor (a watched input)
+        result = [weight_grads.get(key) for key in keys]
         copy = self.persistent
-        for s in flat_sources:
-            key = id(s)
-            parts = weight_grads.get(key)
-            g = grads.get(key)
-            if parts is None:
-                parts = [] if g is None else [g]
-            elif g is not None:
-                parts = [g] + parts
-            g = parts[0] if len(parts) == 1 and not copy else _sum(parts, copy=copy)
-            if g is None and unconnected_gradients == "zero":
-                g = kernels.zeros(tuple(s.shape))
-            result.append(g)
+        if copy or grads or _has_lists(result):   # else each result is its one gradient as it is
+            for i, key in enumerate(keys):
+                parts = result[i]
+                parts = [] if parts is None else parts if type(parts) is list else [parts]
+                g = grads.get(key)
+                if g is not None:
+                    parts = [g] + parts
+                result[i] = parts[0] if len(parts) == 1 and not copy else _sum(parts, copy=copy)
+        if unconnected_gradients == "zero":
+            result = [kernels.zeros(tuple(s.shape)) if g is None else g for s, g in zip(flat_sources, result)]
         if not self.persistent:
             self.reset()
         return rebuild(result)
@@ -301,12 +302,12 @@ class GradientTape:
                     seeds = [0.0 if g is None else float(np.asarray(g).sum()) for g in dys[n_out:]]
                 _unhold_weight_grads(graph)
                 dxs = graph.backward(dy, loss_seeds=seeds)
-                for w, g in graph.weight_grads():
-                    have = weight_grads.get(id(w))
-                    if have is None:
-                        weight_grads[id(w)] = [g]
-                    else:
-                        have.append(g)
+                keys, grads_of_weights = graph.weight_grads()
+                if not weight_grads:   # the first call that reached weights: nothing to add to
+                    weight_grads.update(zip(keys, grads_of_weights))
+                else:
+                    for key, g in zip(keys, grads_of_weights):
+                        _add_part(weight_grads, key, g)
             elif rec.ctx is not None:
                 ctx = rec.ctx
                 if rec.n_losses:   # seeds of the losses it added, for Layer.backward
@@ -325,7 +326,7 @@ class GradientTape:
                 else:
                     pairs = zip(ctx.trainable_weights, ctx.gradients)
                 for w, g in pairs:
-                    weight_grads.setdefault(id(w), []).append(g)
+                    _add_part(weight_grads, id(w), g)
                 dxs = (dx if rec.packed else [dx]) if dx is not None else []
             else:
                 dxs = rec.rule(dys)
@@ -402,6 +403,25 @@ def _distinct(outs, inputs):
     Identity or inactive Dropout, gets a view), so the tape's bookkeeping by identity holds."""
     ids = {id(x) for x in inputs}
     return [o.reshape(list(o.shape)) if id(o) in ids else o for o in outs]
+
+
+def _add_part(weight_grads, key, g):
+    """One more gradient of the weight ``key`` (summed by gradient): the Tensor itself when it is
+    the first, a list once there are several."""
+    have = weight_grads.get(key)
+    if have is None:
+        weight_grads[key] = g
+    elif type(have) is list:
+        have.append(g)
+    else:
+        weight_grads[key] = [have, g]
+
+
+def _has_lists(values):
+    for v in values:
+        if type(v) is list:
+            return True
+    return False
 
 
 def _accumulate(grads, t, g):
