@@ -2074,6 +2074,7 @@ del _name, _LAYERS_A
 
 _gemm = _C.gemm                                   # a, b, c, trans_a, trans_b, alpha, beta, bias, act
 _bias_grad = _C.bias_grad                         # dy, db
+_activation_backward = _C.activation_backward     # kind, x, y, dy, dx, alpha
 _conv2d_forward = _C.conv2d_forward               # x, w, bias, y, sh, sw, pt, pl, dh, dw, act
 _conv2d_backward_data = _C.conv2d_backward_data   # dy, w, dx, sh, sw, pt, pl, dh, dw
 _conv2d_backward_weights = _C.conv2d_backward_weights   # x, dy, dw, db, sh, sw, pt, pl, dh, dw

@@ -278,13 +278,21 @@ class Model(TrainingLoops):
     @property
     def trainable_weights(self):
         layers = self._weight_layers()
-        # what the list depends on: which layers, their trainable flags and their weight counts
-        # (a layer builds its weights on its first call)
-        state = [(layer.trainable, len(layer._params) if isinstance(layer, Layer) else len(layer.weights))
-                 for layer in layers]
+        # what the list depends on: which layers, their trainable flags and their weights (a
+        # layer builds them on its first call): a Layer's Param list, the same list object and
+        # as long as before; an inner model's weight count
         cached = self.__dict__.get("_trainable_cache")
-        if cached is not None and cached[0] is layers and cached[1] == state:
-            return list(cached[2])
+        if cached is not None and cached[0] is layers:
+            for layer, flag, params, count in cached[1]:
+                if layer.trainable != flag or (
+                        len(layer.weights) != count if params is None else
+                        layer._params is not params or len(params) != count):
+                    break
+            else:
+                return list(cached[2])
+        state = [(layer, layer.trainable, layer._params if isinstance(layer, Layer) else None,
+                  len(layer._params) if isinstance(layer, Layer) else len(layer.weights))
+                 for layer in layers]
         weights = _unique(w for layer in layers for w in layer.trainable_weights)
         self.__dict__["_trainable_cache"] = (layers, state, weights)
         return list(weights)
