@@ -57,16 +57,20 @@ def is_variable(t) -> bool:
 
 
 def _stack():
-    s = getattr(_local, "tapes", None)
-    if s is None:
+    try:
+        return _local.tapes
+    except AttributeError:   # this thread's first tape
         s = _local.tapes = []
-    return s
+        return s
 
 
 def recording_tape():
     """The innermost tape recording on this thread, or None (asked by every layer, model, loss
     and op call: kept to one attribute read)."""
-    s = getattr(_local, "tapes", None)
+    try:
+        s = _local.tapes
+    except AttributeError:
+        return None
     if s:
         tape = s[-1]
         if tape._recording:
@@ -107,14 +111,19 @@ class GradientTape:
     # -- context ---------------------------------------------------------------------------------
 
     def __enter__(self):
-        _stack().append(self)
+        try:
+            _local.tapes.append(self)
+        except AttributeError:
+            _stack().append(self)
         self._recording = True
         return self
 
     def __exit__(self, *exc):
         self._recording = False
         s = _stack()
-        if self in s:
+        if s and s[-1] is self:   # the innermost tape, as with blocks are nested
+            s.pop()
+        elif self in s:
             s.remove(self)
         return False
 

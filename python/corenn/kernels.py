@@ -48,9 +48,12 @@ __all__ = [
 
 def as_tensor(x, op: str = "corenn", arg: str = "x") -> Tensor:
     """Return ``x`` as a Tensor, zero-copy for contiguous float32/int32/int64 NumPy arrays."""
-    if isinstance(x, Tensor):
+    kind = type(x)   # exact types first: the per-step cases, without isinstance calls
+    if kind is Tensor:
         return x
-    if not isinstance(x, np.ndarray):
+    if kind is not np.ndarray and isinstance(x, Tensor):
+        return x
+    if kind is not np.ndarray and not isinstance(x, np.ndarray):
         x = np.asarray(x)
         if x.dtype == np.float64:
             x = x.astype(np.float32)
@@ -247,7 +250,8 @@ def loss_forward(kind: str, y_pred, y_true, grad=None, *, from_logits: bool = Fa
     ``per_sample`` (a float32 Tensor of prod(y_pred.shape[:-1]) values, CPU) receives the
     unweighted per-row losses loss_i (the formulas are in csrc/cpu/loss.cpp).
     """
-    kind = _known_kind(kind, LOSSES, "loss_forward", "loss")
+    if type(kind) is not str or kind not in LOSSES:
+        _known_kind(kind, LOSSES, "loss_forward", "loss")   # raises, naming the op
     y_pred = y_pred if type(y_pred) is Tensor else as_tensor(y_pred, kind, "y_pred")
     if kind != "sparse_categorical_crossentropy":
         y_true = _float_targets(y_true)
@@ -2075,6 +2079,7 @@ del _name, _LAYERS_A
 _gemm = _C.gemm                                   # a, b, c, trans_a, trans_b, alpha, beta, bias, act
 _bias_grad = _C.bias_grad                         # dy, db
 _activation_backward = _C.activation_backward     # kind, x, y, dy, dx, alpha
+_adam_update = _C.adam_update   # params, grads, m, v, vhat, lr, beta_1, beta_2, epsilon, step, amsgrad, **clip
 _conv2d_forward = _C.conv2d_forward               # x, w, bias, y, sh, sw, pt, pl, dh, dw, act
 _conv2d_backward_data = _C.conv2d_backward_data   # dy, w, dx, sh, sw, pt, pl, dh, dw
 _conv2d_backward_weights = _C.conv2d_backward_weights   # x, dy, dw, db, sh, sw, pt, pl, dh, dw
