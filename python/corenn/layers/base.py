@@ -34,7 +34,13 @@ _BUFFERS_PER_LAYER = 12  # shapes seen by a layer: train batch, last batch, eval
 # Where Layer.add_loss also puts a loss, so that someone backpropagates it: ``in_call`` (a list)
 # while a layer written with ``call`` runs (its private tape differentiates them: Layer.forward),
 # else ``entries`` (a list of (context, loss)) while a graph runs forward (models/graph.py).
-_LOSS_SINK = threading.local()
+# None outside them: class defaults of the thread-local, so every forward reads them without getattr.
+class _LossSink(threading.local):
+    entries = None
+    in_call = None
+
+
+_LOSS_SINK = _LossSink()
 
 
 def unique_name(base: str) -> str:

@@ -580,7 +580,7 @@ class Graph:
         if self.added_losses:   # a new call: forget the last one's losses
             for maker, _ in self.added_losses:
                 maker._clear_losses()
-        outer_sink, outer_call = getattr(_LOSS_SINK, "entries", None), getattr(_LOSS_SINK, "in_call", None)
+        outer_sink, outer_call = _LOSS_SINK.entries, _LOSS_SINK.in_call
         added = _LOSS_SINK.entries = []
         _LOSS_SINK.in_call = None
         try:
