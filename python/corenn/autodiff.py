@@ -197,8 +197,11 @@ class GradientTape:
         handed back are copies (the graph's buffers are reused by its next run)."""
         xs = [_input_tensor(x) for x in inputs]
         tracked = self._tracked
-        if len(xs) == 1:   # the usual model: one input, not watched
-            watched = (0,) if id(xs[0]) in tracked or self.needs_grad(xs[0]) else ()
+        if len(xs) == 1:   # the usual model: one input (a batch: neither tracked nor a variable)
+            x = xs[0]
+            key = id(x)
+            ref = _variables.get(key) if self.watch_accessed_variables else None
+            watched = (0,) if key in tracked or ref is not None and ref() is x else ()
         else:
             watched = tuple(i for i, x in enumerate(xs) if self.needs_grad(x))
         (_FUSION or _fusion()).prepare(graph, watched)
@@ -290,18 +293,20 @@ class GradientTape:
             if not isinstance(t, kernels.Tensor):
                 raise TypeError(f"GradientTape.gradient: the target must be a Tensor, got {type(t).__name__}")
             g = kernels.Tensor.empty(t.shape).fill_(1.0) if seed is None else convert(seed, "seed")
-            _accumulate(grads, t, g)
+            _accumulate(grads, id(t), g)
         weight_grads: dict[int, list] = {}
+        tracked = self._tracked
         for rec in reversed(self._records):
-            dys = [grads.get(id(o)) for o in rec.outputs]
+            keys = [id(o) for o in rec.outputs]
+            dys = [grads.get(key) for key in keys]
             for g in dys:
                 if g is not None:
                     break
             else:
                 continue
-            for o in rec.outputs:
-                if id(o) not in source_ids:
-                    grads.pop(id(o), None)
+            for key in keys:   # consumed here (a source's gradient is kept for the result)
+                if key not in source_ids:
+                    grads.pop(key, None)
             if rec.graph is not None:
                 graph = rec.graph
                 n_out = len(graph.output_slots)
@@ -340,8 +345,10 @@ class GradientTape:
             else:
                 dxs = rec.rule(dys)
             for x, g in zip(rec.inputs, dxs):
-                if g is not None and self.needs_grad(x):
-                    _accumulate(grads, x, g)
+                if g is not None:
+                    key = id(x)
+                    if key in tracked or self.needs_grad(x):
+                        _accumulate(grads, key, g)
         return grads, weight_grads
 
 
@@ -433,12 +440,13 @@ def _has_lists(values):
     return False
 
 
-def _accumulate(grads, t, g):
-    have = grads.get(id(t))
+def _accumulate(grads, key, g):
+    """grads[key] += g (key: the id of the tensor g is the gradient of)."""
+    have = grads.get(key)
     if have is None:
-        grads[id(t)] = g
+        grads[key] = g
     else:
-        grads[id(t)] = _sum([have, g], copy=True)
+        grads[key] = _sum([have, g], copy=True)
 
 
 def _sum(parts, copy=False):
