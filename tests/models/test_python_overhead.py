@@ -135,3 +135,62 @@ def test_gradient_tape_step_calls(subclassed):
     assert all(not np.array_equal(b, np.asarray(w)) for b, w in zip(before, model.trainable_variables))
     # today a step makes 91 (subclassed) / 89 (Sequential) of these calls, before the cuts 133 / 129
     assert 0 < calls <= 115, f"tape step: {calls} calls per step"
+
+
+# -- the caches behind these paths stay correct when what they depend on changes --------------
+
+def test_conv_geometry_cache_follows_the_input_shape(rng):
+    """A conv layer keeps its geometry per input shape: images of several sizes through one
+    model (strided 'same' and dilated 'valid' convs, Conv1D too) match the float64 reference,
+    more sizes than the cache holds included."""
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import reference as ref
+    model = corenn.Sequential([L.Input(shape=(None, None, 2)),
+                               L.Conv2D(3, 3, strides=2, padding="same"),
+                               L.Conv2D(2, 3, dilation_rate=2)])
+    c1, c2 = model.layers
+    sizes = [(9, 9), (12, 10), (9, 9)] + [(9 + k, 10) for k in range(20)] + [(12, 10)]
+    for h, w in sizes:
+        x = rng.standard_normal((2, h, w, 2)).astype(np.float32)
+        y = ref.conv2d_forward(x, np.asarray(c1.kernel), np.asarray(c1.bias), strides=(2, 2), padding="same")
+        y = ref.conv2d_forward(y, np.asarray(c2.kernel), np.asarray(c2.bias), dilation=(2, 2))
+        np.testing.assert_allclose(model.predict_on_batch(x), y, rtol=1e-4, atol=1e-4)
+    # a new shape is checked when its geometry is first computed: too small for the dilated kernel
+    with pytest.raises(ValueError, match=f"Conv2D '{c2.name}'.*smaller than the"):
+        model.predict_on_batch(np.zeros((1, 7, 10, 2), np.float32))
+    conv1d = corenn.Sequential([L.Input(shape=(None, 3)), L.Conv1D(4, 3, strides=2, padding="same")])
+    for steps in (9, 16, 9):
+        x = rng.standard_normal((2, steps, 3)).astype(np.float32)
+        k = np.asarray(conv1d.layers[0].kernel)[None]
+        y = ref.conv2d_forward(x[:, None], k, np.asarray(conv1d.layers[0].bias), strides=(1, 2),
+                               padding="same")[:, 0]
+        np.testing.assert_allclose(conv1d.predict_on_batch(x), y, rtol=1e-4, atol=1e-4)
+
+
+def test_trainable_variables_cache_follows_the_model():
+    """Model.trainable_variables is cached; layers added, frozen or built later show up."""
+    model = corenn.Sequential([L.Input(shape=(4,)), L.Dense(3)])
+    assert len(model.trainable_variables) == 2
+    model.add(L.Dense(2))
+    assert len(model.trainable_variables) == 4
+    model.layers[0].trainable = False
+    assert [tuple(w.shape) for w in model.trainable_variables] == [(3, 2), (2,)]
+    model.layers[0].trainable = True
+
+    class Lazy(corenn.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.blocks = [L.Dense(3)]
+
+        def call(self, x):
+            for b in self.blocks:
+                x = b(x)
+            return x
+    lazy = Lazy()
+    assert lazy.trainable_variables == []          # not built yet
+    lazy(np.ones((1, 4), np.float32))
+    assert len(lazy.trainable_variables) == 2      # built by the call
+    lazy.blocks.append(L.Dense(2))
+    lazy(np.ones((1, 4), np.float32))
+    assert len(lazy.trainable_variables) == 4      # a layer appended to a tracked list

@@ -278,11 +278,12 @@ class Model(TrainingLoops):
     @property
     def trainable_weights(self):
         layers = self._weight_layers()
-        # what the list depends on: which layers, their trainable flags and their weights (a
-        # layer builds them on its first call): a Layer's Param list, the same list object and
-        # as long as before; an inner model's weight count
+        # what the list depends on: which layers (the same list, as long: Sequential.add appends
+        # to it), their trainable flags and their weights (a layer builds them on its first
+        # call): a Layer's Param list, the same list object and as long as before; an inner
+        # model's weight count
         cached = self.__dict__.get("_trainable_cache")
-        if cached is not None and cached[0] is layers:
+        if cached is not None and cached[0] is layers and len(layers) == len(cached[1]):
             for layer, flag, params, count in cached[1]:
                 if layer.trainable != flag or (
                         len(layer.weights) != count if params is None else
