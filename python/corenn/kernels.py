@@ -2079,7 +2079,10 @@ del _name, _LAYERS_A
 _gemm = _C.gemm                                   # a, b, c, trans_a, trans_b, alpha, beta, bias, act
 _bias_grad = _C.bias_grad                         # dy, db
 _activation_backward = _C.activation_backward     # kind, x, y, dy, dx, alpha
-_adam_update = _C.adam_update   # params, grads, m, v, vhat, lr, beta_1, beta_2, epsilon, step, amsgrad, **clip
+_reshape = Tensor.reshape   # t, [dims] (-1: the rest): the C++ view, before _tensor_numpy gives
+                            # Tensor.reshape NumPy's spelling (corenn imports this module first)
+_adam_update = _C.adam_update   # params, grads, m, v, vhat, lr, beta_1, beta_2, eps, step, amsgrad,
+                                # weight_decay=, clipnorm=, clipvalue=, global_clipnorm=
 _conv2d_forward = _C.conv2d_forward               # x, w, bias, y, sh, sw, pt, pl, dh, dw, act
 _conv2d_backward_data = _C.conv2d_backward_data   # dy, w, dx, sh, sw, pt, pl, dh, dw
 _conv2d_backward_weights = _C.conv2d_backward_weights   # x, dy, dw, db, sh, sw, pt, pl, dh, dw

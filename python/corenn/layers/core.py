@@ -74,8 +74,8 @@ class Dense(ActivatedLayer):
         z = self._buffer("z", out_shape)
         # the bound GEMM entry (kernels._gemm): x, the weights and z are Tensors already, and
         # the C++ entry checks their shapes against each other
-        kernels._gemm(x if len(shape) == 2 else x.reshape([-1, shape[-1]]), self.kernel,
-                      z if len(shape) == 2 else z.reshape([-1, self.units]), False, False, 1.0, 0.0,
+        kernels._gemm(x if len(shape) == 2 else kernels._reshape(x, [-1, shape[-1]]), self.kernel,
+                      z if len(shape) == 2 else kernels._reshape(z, [-1, self.units]), False, False, 1.0, 0.0,
                       self.bias, "relu" if self.activation.name == "relu" else "none")
         y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
         self._x, self._z, self._y = x, z, y
@@ -92,17 +92,17 @@ class Dense(ActivatedLayer):
         """backward given dL/dz directly (the model fuses softmax/sigmoid into the loss)."""
         x = self._x
         flat = x.ndim == 2
-        dz2 = dz if flat else dz.reshape([-1, self.units])
+        dz2 = dz if flat else kernels._reshape(dz, [-1, self.units])
         if self.trainable:
             grads = self.gradients
-            kernels._gemm(x if flat else x.reshape([-1, x.shape[-1]]), dz2, grads[0], True, False,
+            kernels._gemm(x if flat else kernels._reshape(x, [-1, x.shape[-1]]), dz2, grads[0], True, False,
                           1.0, 0.0, None, "none")
             if self.use_bias:
                 kernels._bias_grad(dz2, grads[1])
         if not self.needs_input_grad:
             return None
         dx = self._buffer("dx", x.shape)
-        kernels._gemm(dz2, self.kernel, dx if flat else dx.reshape([-1, x.shape[-1]]), False, True,
+        kernels._gemm(dz2, self.kernel, dx if flat else kernels._reshape(dx, [-1, x.shape[-1]]), False, True,
                       1.0, 0.0, None, "none")
         return dx
 
@@ -184,10 +184,10 @@ class Flatten(Layer):
 
     def forward(self, x, training=False):
         self._in_shape = list(x.shape)
-        return x if x.ndim == 2 else x.reshape([x.shape[0], -1])
+        return x if x.ndim == 2 else kernels._reshape(x, [x.shape[0], -1])
 
     def backward(self, dy):
-        return dy.reshape(self._in_shape) if self.needs_input_grad else None
+        return kernels._reshape(dy, self._in_shape) if self.needs_input_grad else None
 
 
 class Reshape(Layer):
