@@ -1309,6 +1309,8 @@ def _data_len(x):
 
 
 def _tensors(x):
+    if type(x) is np.ndarray:   # one input's batch: the usual case, tested first
+        return _data.as_input(x)
     if isinstance(x, list):
         return [None if a is None else _data.as_input(a) for a in x]
     return _data.as_input(x)
