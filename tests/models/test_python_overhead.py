@@ -55,7 +55,7 @@ def lstm():
 
 
 # (model, input shape, bound for predict_on_batch, bound for model(x)); today the paths make
-# MLP 24 / 28, CNN 33 / 37, LSTM 34 / 38 of these calls, before the cuts 44 / 57, 183 / 204,
+# MLP 23 / 27, CNN 32 / 36, LSTM 34 / 38 of these calls, before the cuts 44 / 57, 183 / 204,
 # 98 / 109
 INFERENCE = {"mlp": (mlp, (28, 28), 36, 42), "cnn": (cnn, (28, 28, 1), 50, 56),
              "lstm": (lstm, (28, 28), 51, 57)}
@@ -133,7 +133,7 @@ def test_gradient_tape_step_calls(subclassed):
     calls = corenn_calls_per_run(step)
     # the steps trained: every weight moved
     assert all(not np.array_equal(b, np.asarray(w)) for b, w in zip(before, model.trainable_variables))
-    # today a step makes 91 (subclassed) / 89 (Sequential) of these calls, before the cuts 133 / 129
+    # today a step makes 90 (subclassed) / 88 (Sequential) of these calls, before the cuts 133 / 129
     assert 0 < calls <= 115, f"tape step: {calls} calls per step"
 
 
