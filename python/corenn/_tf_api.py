@@ -17,6 +17,7 @@ import builtins
 import numpy as np
 
 from . import dtypes as _dtypes
+from . import strings as _strings
 from . import ops
 from .kernels import Tensor
 from .strings import as_string_array, is_string_array
@@ -61,7 +62,7 @@ def constant(value, dtype=None, shape=None, name=None):
         a = as_string_array(value, "constant")
         if shape is not None:
             a = np.broadcast_to(a, shape).copy() if a.ndim == 0 else a.reshape(shape)
-        return a.item() if a.ndim == 0 and shape is None else a
+        return _strings.wrap(a.item() if a.ndim == 0 and shape is None else a)
     if isinstance(value, Tensor):
         value = np.asarray(value)
     a = np.asarray(value)
@@ -84,7 +85,7 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
     if isinstance(value, Tensor) and dtype is None:
         return value
     if _is_string(value):
-        return as_string_array(value, "convert_to_tensor")
+        return _strings.wrap(as_string_array(value, "convert_to_tensor"))
     if dtype is not None:
         return constant(value, dtype=dtype)
     return ops.convert_to_tensor(value)

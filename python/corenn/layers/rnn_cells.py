@@ -612,6 +612,23 @@ class RNN(Layer):
 
     reset_state = reset_states   # Keras 3's name
 
+    def get_initial_state(self, batch_size):
+        """Zero states, one (batch, size) Tensor per cell state (Keras 3 takes the batch size;
+        tf.keras 2 took the inputs, whose first dimension it used: both are accepted, so the
+        TF text-generation tutorial's ``gru.get_initial_state(x)`` runs). On a symbolic input
+        (a traced ``call``) the states are the outputs of a node that makes zeros of its batch."""
+        from ..models.graph import KerasTensor
+        sizes = _state_sizes(self.cell)
+        if isinstance(batch_size, KerasTensor):
+            return [_ZeroState(size)(batch_size) for size in sizes]
+        if not isinstance(batch_size, (int, np.integer)):
+            shape = np.shape(batch_size)
+            if not shape:
+                raise ValueError(f"{type(self).__name__} '{self.name}'.get_initial_state: pass the batch size "
+                                 f"or the inputs, got {batch_size!r}"[:200])
+            batch_size = shape[0]
+        return [kernels.zeros((int(batch_size), size)) for size in sizes]
+
     # -- forward / backward --------------------------------------------------------------------
 
     def _is_fused(self):
@@ -856,3 +873,29 @@ def _draw_dropout_masks(cell, n, features):
         for c in cell.cells:
             _draw_dropout_masks(c, n, features)
             features = _output_size(c)
+
+
+class _ZeroState(Layer):
+    """(N, ...) -> zeros (N, size): an RNN's zero initial state as a node of a traced graph
+    (``get_initial_state`` on a symbolic input). Nothing flows back into the input."""
+
+    def __init__(self, size, **kwargs):
+        super().__init__(**kwargs)
+        self.size = int(size)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.size)
+
+    def check_input_shape(self, shape):
+        pass   # any input: only its batch size is read
+
+    def forward(self, x, training=False):
+        return kernels.zeros((x.shape[0], self.size))
+
+    def backward(self, dy):
+        return None
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(size=self.size)
+        return cfg

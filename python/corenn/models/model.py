@@ -69,6 +69,10 @@ class Model(TrainingLoops):
         unknown = [k for k in kwargs if k not in ("dtype",)]
         if unknown:
             raise TypeError(f"Model: unexpected keyword argument(s) {', '.join(unknown)}")
+        if inputs is self and outputs is None:
+            # `super().__init__(self)`: the TF text-generation tutorial's subclass idiom, which
+            # tf.keras 2 accepted (the extra argument was ignored); it names no graph
+            inputs = None
         base = "functional" if inputs is not None else _snake(type(self).__name__)
         object.__setattr__(self, "_tracking", False)
         self.name = name or _model_name(base)
@@ -434,7 +438,9 @@ class Model(TrainingLoops):
 
     # -- calling -------------------------------------------------------------------------------
 
-    def __call__(self, inputs, training=None, mask=None):
+    def __call__(self, inputs, training=None, mask=None, **kwargs):
+        if kwargs:
+            return self._call_with_options(inputs, training, kwargs)
         tape = autodiff.recording_tape()
         if tape is not None and type(inputs) in _ARRAYS:
             # a GradientTape loop's step (one array or Tensor in): the captured graph, directly
@@ -459,6 +465,26 @@ class Model(TrainingLoops):
             outs = [np.array(o, copy=True) for o in (outs if isinstance(outs, list) else [outs])]
         outs = [kernels.Tensor.from_numpy(o) for o in outs]   # Tensors, as Keras returns
         return self._structure_outputs(outs)
+
+    def _call_with_options(self, inputs, training, options):
+        """``model(x, states=s, return_state=True)``: Keras hands keyword arguments that are not
+        inputs to ``call``. Such a call runs ``call`` layer by layer (no captured graph: its
+        options may change what it computes); under a tape every layer call is recorded."""
+        if self._graph is not None:
+            raise TypeError(f"{self.name}: a functional model takes only inputs and training=, got keyword "
+                            f"argument(s) {', '.join(sorted(options))}")
+        import inspect
+        params = inspect.signature(self.call).parameters
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            unknown = sorted(k for k in options if k not in params)
+            if unknown:
+                raise TypeError(f"{self.name}: {type(self).__name__}.call takes no argument(s) "
+                                f"{', '.join(unknown)}")
+        if is_symbolic(inputs):
+            raise NotImplementedError(f"{self.name}: keyword arguments to a subclassed model called on "
+                                      f"symbolic inputs ({', '.join(sorted(options))}); call it on data")
+        self._clear_losses()
+        return self._call_user(inputs, training, options)
 
     def _has_default_training_layers(self):
         return any(getattr(l, "default_training", False) for l in self._graph.layers)
@@ -615,7 +641,8 @@ class Model(TrainingLoops):
         self._returns_list = isinstance(out, (list, tuple))
         return graph
 
-    def _call_user(self, inputs, training):
+    def _call_user(self, inputs, training, options=None):
+        options = options or {}
         if not is_symbolic(inputs):
             self._clear_losses()   # a new call: the losses its call adds replace the last ones
         if self.__dict__.get("_build_input_shapes") is None and not is_symbolic(inputs):
@@ -623,9 +650,9 @@ class Model(TrainingLoops):
                 list(inputs) if isinstance(inputs, (list, tuple)) else [inputs])
             self.__dict__["_build_input_shapes"] = [(None,) + tuple(np.shape(x)[1:]) for x in flat]
         if _accepts_training(self.call):
-            out = self.call(inputs, training=training)
+            out = self.call(inputs, training=training, **options)
         else:
-            out = self.call(inputs)
+            out = self.call(inputs, **options)
         if not self.built:
             self.built = True
         return out
