@@ -796,7 +796,9 @@ class InputLayer(Layer):
                 raise TypeError(f"Input: dtype must be a float, integer, bool or string type, got {dtype!r}")
         super().__init__(name=name or unique_name("input_layer"), input_shape=shape,
                          batch_size=batch_size, **kwargs)
-        self.shape = (None,) + self._declared_input_shape
+        # Keras: a declared batch size (batch_shape=, batch_size=) is the symbolic tensor's first
+        # dimension, so a stateful RNN downstream knows how many sequences it carries
+        self.shape = (self._batch_size,) + self._declared_input_shape
         self.input_dtype = str(input_dtype)
         self._output = None
 
@@ -818,6 +820,8 @@ class InputLayer(Layer):
 
     def get_config(self):
         cfg = {"name": self.name, "shape": self._declared_input_shape}
+        if self._batch_size is not None:
+            cfg["batch_size"] = self._batch_size
         if self.input_dtype != "float32":
             cfg["dtype"] = self.input_dtype
         return cfg

@@ -530,6 +530,9 @@ class RNN(Layer):
             self.cell.build((x_shape[0], x_shape[2]))
             self.cell.built = True
         self._params = self.cell._all_params()
+        if self.stateful and x_shape[0] is not None and self._owner_dict().get("_stateful_batch") is None:
+            # Keras: Input(batch_shape=(B, T, F)) fixes how many sequences a stateful RNN carries
+            self._owner_dict()["_stateful_batch"] = int(x_shape[0])
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):

@@ -50,6 +50,7 @@ class Sequential(Model):
                 raise ValueError(f"{self.name}.add: an InputLayer must come first")
             self._input_shape = layer._declared_input_shape
             self._input_dtype = layer.input_dtype
+            self.__dict__["_input_batch"] = layer._batch_size
             return
         if not isinstance(layer, (Layer, Model)):
             raise TypeError(f"{self.name}.add: expected a corenn layer, got {type(layer).__name__}")
@@ -78,6 +79,7 @@ class Sequential(Model):
     def _add_layer(self, layer):
         if not self._layers and self._input_shape is None and layer._declared_input_shape is not None:
             self._input_shape = layer._declared_input_shape
+            self.__dict__["_input_batch"] = layer.__dict__.get("_batch_size")   # batch_input_shape=
         self._layers.append(layer)
         if self._input_shape is not None:  # known input: build eagerly, as Keras does
             self.built = False
@@ -104,7 +106,8 @@ class Sequential(Model):
                              "input_shape=(features,), start with layers.Input(shape=...), or call fit/build")
         if not self._layers:
             raise ValueError(f"{self.name}: the model has no layers")
-        shape = (None,) + tuple(self._input_shape)
+        batch = self.__dict__.get("_input_batch")
+        shape = (batch,) + tuple(self._input_shape)
         for i, layer in enumerate(self._layers):
             try:
                 if layer.built:
@@ -120,7 +123,7 @@ class Sequential(Model):
                     raise ValueError(f"{self.name}: layer {i} '{layer.name}' returns several tensors; only the "
                                      "last layer of a Sequential may (use the functional API)")
             shape = out if not isinstance(out, list) else out[0]
-        self._graph = _chain(self._layers, self._input_shape, self._input_dtype, self.name)
+        self._graph = _chain(self._layers, self._input_shape, self._input_dtype, self.name, batch)
         self._register_nodes()
         self.inputs, self.outputs = self._graph.inputs, self._graph.outputs
         self._single_input = True
@@ -241,10 +244,10 @@ class Sequential(Model):
         return model
 
 
-def _chain(layers, input_shape, dtype, name):
+def _chain(layers, input_shape, dtype, name, batch_size=None):
     """The graph of a chain: one node per layer, each on its predecessor's output (the layers
     are already built and checked by Sequential.build)."""
-    inp = InputLayer(shape=tuple(input_shape), dtype=dtype, name=f"{name}_input")
+    inp = InputLayer(shape=tuple(input_shape), dtype=dtype, name=f"{name}_input", batch_size=batch_size)
     x = inp.output
     for layer in layers:
         shape = layer.compute_output_shape(x.shape)
