@@ -596,6 +596,8 @@ class Layer:
         from ..autodiff import stop_recording
         with stop_recording():
             m = self.compute_mask(xs if packed else xs[0], self.__dict__.get("_last_call_mask"))
+        if isinstance(m, (list, tuple)):   # one mask per output
+            return [_as_mask(v, self.name) for v in m]
         return _as_mask(m, self.name)
 
     def _eager_call(self, inputs, training):
