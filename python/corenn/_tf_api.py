@@ -67,7 +67,7 @@ def constant(value, dtype=None, shape=None, name=None):
         value = np.asarray(value)
     a = np.asarray(value)
     if dtype is not None:
-        a = a.astype(_dtype_name(dtype))
+        a = a.astype(_dtype_name(dtype)).astype(_dtypes.storage_dtype(dtype, "tf.constant"), copy=False)
     elif a.dtype == np.float64:
         a = a.astype(np.float32)
     elif a.dtype.kind in "iu" and a.dtype != np.int64:
@@ -94,6 +94,7 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
 def cast(x, dtype, name=None):
     if _dtypes.is_string_dtype(dtype):
         raise TypeError("tf.cast: cannot cast to string; use tf.strings.as_string")
+    _dtypes.storage_dtype(dtype, "tf.cast")   # names tf.cast when the dtype is not supported
     return ops.cast(x, _dtype_name(dtype))
 
 

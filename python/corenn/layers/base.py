@@ -102,7 +102,9 @@ class Layer:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
                             f"{', '.join(sorted(kwargs))}")
         if dtype not in (None, "float32", np.float32):
-            raise TypeError(f"{type(self).__name__}: only float32 layers are supported, got dtype={dtype!r}")
+            raise TypeError(f"{type(self).__name__}{'' if name is None else f' {name!r}'}: dtype={dtype!r} is not "
+                            "supported: corenn layers compute in float32 (Keras 3's default compute dtype; "
+                            "float64 inputs are cast to it)")
         self.name = name or unique_name(snake_case(type(self).__name__))
         self.trainable = bool(trainable)
         self.built = False
