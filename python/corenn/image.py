@@ -5,9 +5,15 @@ resize2d kernel (TF's half-pixel centres, the same kernel as ``layers.Resizing``
 exact backward on a GradientTape; the rest is written with ``corenn.ops`` (flips, crops, pads,
 colour arithmetic), so it is differentiable where TensorFlow's is. Results are float32 Tensors
 except where TensorFlow keeps the dtype (flips, crops, nearest resize of integers: int32 / int64
-Tensors). Random functions draw from corenn's generator (``tf.random.set_seed``) or ``seed=``.
+Tensors). A Tensor cannot hold uint8 (nor int8 / int16 / uint16 / uint32 / uint64), so the
+functions that keep TensorFlow's dtype (flips, crops, pads, nearest resize) return a NumPy array
+of that dtype for such data: a decoded uint8 mask stays uint8 through them, and
+``convert_image_dtype`` then scales by 255 as TensorFlow does.
+Random functions draw from corenn's generator (``tf.random.set_seed``) or ``seed=``.
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -19,6 +25,19 @@ __all__ = ["resize", "convert_image_dtype", "flip_left_right", "flip_up_down", "
            "adjust_contrast", "per_image_standardization", "central_crop", "crop_to_bounding_box",
            "pad_to_bounding_box", "resize_with_crop_or_pad", "random_flip_left_right",
            "random_flip_up_down", "random_brightness", "random_contrast", "random_crop"]
+
+
+def _keeps_small_ints(fn):
+    """Run ``fn`` on int64 for integer NumPy data a Tensor cannot hold, and give the result back
+    as a NumPy array of the data's dtype (TensorFlow keeps it)."""
+    @functools.wraps(fn)
+    def run(image, *args, **kwargs):
+        dtype = getattr(image, "dtype", None)
+        if isinstance(image, np.ndarray) and dtype.kind in "iu" and dtype not in (np.int32, np.int64):
+            out = fn(image.astype(np.int64), *args, **kwargs)
+            return np.asarray(out).astype(dtype)
+        return fn(image, *args, **kwargs)
+    return run
 
 
 def _image(x, op):
@@ -38,8 +57,13 @@ def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antiali
     """Resize to ``size`` (height, width): 'bilinear' (float32 result) or 'nearest' (keeps the
     dtype), half-pixel centres as TensorFlow 2. ``preserve_aspect_ratio`` fits the image inside
     ``size``. Antialiasing (only differs when shrinking) is not implemented and raises."""
-    t, batched = _image(images, "resize")
     method = str(method).lower()
+    dtype = getattr(images, "dtype", None)
+    if method == "nearest" and isinstance(images, np.ndarray) and dtype.kind in "iu" and \
+            dtype not in (np.int32, np.int64):   # TensorFlow keeps uint8 & co: a NumPy array of it
+        out = resize(images.astype(np.int64), size, method, preserve_aspect_ratio, antialias)
+        return np.asarray(out).astype(dtype)
+    t, batched = _image(images, "resize")
     if method not in ("bilinear", "nearest"):
         raise NotImplementedError(f"tf.image.resize: method {method!r} is not supported; "
                                   "use 'bilinear' or 'nearest'")
@@ -75,7 +99,7 @@ def convert_image_dtype(image, dtype, saturate=False, name=None):
         return ops.cast(image, target.name)
     if src_int and dst_int:
         if a.dtype == target:
-            return ops.convert_to_tensor(a) if not isinstance(image, Tensor) else image
+            return image if isinstance(image, (Tensor, np.ndarray)) else ops.convert_to_tensor(a)
         shift = np.iinfo(a.dtype).max / np.iinfo(target).max
         return ops.cast(np.round(a / shift) if shift > 1 else a * (1 / shift), target.name)
     if src_int:
@@ -89,22 +113,26 @@ def convert_image_dtype(image, dtype, saturate=False, name=None):
     return ops.cast(v, target.name)
 
 
+@_keeps_small_ints
 def flip_left_right(image):
     t, batched = _image(image, "flip_left_right")
     return ops.flip(t, axis=_hw_axes(batched)[1])
 
 
+@_keeps_small_ints
 def flip_up_down(image):
     t, batched = _image(image, "flip_up_down")
     return ops.flip(t, axis=_hw_axes(batched)[0])
 
 
+@_keeps_small_ints
 def rot90(image, k=1, name=None):
     """Rotate by k * 90 degrees counter-clockwise."""
     t, batched = _image(image, "rot90")
     return ops.rot90(t, k=int(k), axes=_hw_axes(batched))
 
 
+@_keeps_small_ints
 def transpose(image, name=None):
     t, batched = _image(image, "transpose")
     return ops.transpose(t, (0, 2, 1, 3) if batched else (1, 0, 2))
@@ -149,6 +177,7 @@ def per_image_standardization(image):
     return ops.divide(ops.subtract(t, mean), std)
 
 
+@_keeps_small_ints
 def crop_to_bounding_box(image, offset_height, offset_width, target_height, target_width):
     t, batched = _image(image, "crop_to_bounding_box")
     h, w = t.shape[1:3] if batched else t.shape[0:2]
@@ -159,6 +188,7 @@ def crop_to_bounding_box(image, offset_height, offset_width, target_height, targ
     return t[:, oh:oh + th, ow:ow + tw] if batched else t[oh:oh + th, ow:ow + tw]
 
 
+@_keeps_small_ints
 def pad_to_bounding_box(image, offset_height, offset_width, target_height, target_width):
     t, batched = _image(image, "pad_to_bounding_box")
     h, w = t.shape[1:3] if batched else t.shape[0:2]
@@ -170,6 +200,7 @@ def pad_to_bounding_box(image, offset_height, offset_width, target_height, targe
     return ops.pad(t, ([(0, 0)] if batched else []) + spatial)
 
 
+@_keeps_small_ints
 def resize_with_crop_or_pad(image, target_height, target_width):
     """Centre-crop or zero-pad each dimension to the target (TensorFlow's offsets)."""
     t, batched = _image(image, "resize_with_crop_or_pad")
@@ -181,6 +212,7 @@ def resize_with_crop_or_pad(image, target_height, target_width):
     return pad_to_bounding_box(t, ph, pw, th, tw)
 
 
+@_keeps_small_ints
 def central_crop(image, central_fraction):
     t, batched = _image(image, "central_crop")
     if not 0.0 < central_fraction <= 1.0:
@@ -202,11 +234,13 @@ def _per_image(t, batched, fn, rng):
     return ops.stack([fn(t[i], rng) for i in range(t.shape[0])], axis=0)
 
 
+@_keeps_small_ints
 def random_flip_left_right(image, seed=None):
     t, batched = _image(image, "random_flip_left_right")
     return _per_image(t, batched, lambda im, r: flip_left_right(im) if r.random() < 0.5 else im, _rng(seed))
 
 
+@_keeps_small_ints
 def random_flip_up_down(image, seed=None):
     t, batched = _image(image, "random_flip_up_down")
     return _per_image(t, batched, lambda im, r: flip_up_down(im) if r.random() < 0.5 else im, _rng(seed))
@@ -226,6 +260,7 @@ def random_contrast(image, lower, upper, seed=None):
     return adjust_contrast(t, _rng(seed).uniform(lower, upper))
 
 
+@_keeps_small_ints
 def random_crop(value, size, seed=None, name=None):
     """A crop of ``size`` (the full shape of the result) at a random offset."""
     t = value if isinstance(value, Tensor) else ops.convert_to_tensor(np.asarray(value))

@@ -84,3 +84,16 @@ def test_random_flips_flip_each_image_or_leave_it():
         assert np.array_equal(out[i], IMG[i]) or np.array_equal(out[i], IMG[i, :, ::-1])
     b = np.asarray(tf.image.random_brightness(IMG[0], 0.2, seed=0)) - IMG[0]
     assert np.ptp(b) < 1e-6 and abs(b.mean()) <= 0.2
+
+
+def test_uint8_data_keeps_its_dtype_where_tensorflow_does():
+    mask = np.array([[1, 2], [3, 1]], np.uint8)[:, :, None]
+    big = tf.image.resize(mask, (4, 4), method="nearest")
+    assert isinstance(big, np.ndarray) and big.dtype == np.uint8
+    np.testing.assert_array_equal(big[..., 0], np.repeat(np.repeat(mask[..., 0], 2, 0), 2, 1))
+    assert tf.image.flip_left_right(mask).dtype == np.uint8
+    same = tf.image.convert_image_dtype(big, "uint8")
+    assert same.dtype == np.uint8 and np.array_equal(same, big)
+    np.testing.assert_allclose(np.asarray(tf.image.convert_image_dtype(big, "float32")), big / 255.0, rtol=1e-6)
+    # bilinear resizing gives floats, as in TensorFlow
+    assert tf.image.resize(mask, (4, 4)).dtype == "float32"
