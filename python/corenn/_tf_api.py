@@ -22,7 +22,7 @@ from . import ops
 from .kernels import Tensor
 from .strings import as_string_array, is_string_array
 
-__all__ = ["constant", "convert_to_tensor", "cast", "reshape", "expand_dims", "squeeze", "concat",
+__all__ = ["device", "constant", "convert_to_tensor", "cast", "reshape", "expand_dims", "squeeze", "concat",
            "stack", "unstack", "transpose", "shape", "rank", "size", "fill", "zeros", "ones",
            "zeros_like", "ones_like", "range", "linspace", "one_hot", "argmax", "argmin",
            "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_any",
@@ -412,3 +412,26 @@ def print(*inputs, **kwargs):  # noqa: A001 - TensorFlow's name
     kwargs.pop("output_stream", None)
     kwargs.pop("summarize", None)
     builtins.print(*[np.asarray(v) if isinstance(v, Tensor) else v for v in inputs], **kwargs)
+
+
+class device:
+    """``with tf.device("CPU:0"):`` as TensorFlow scripts write it. corenn places a Tensor
+    where it is made or moved (``Tensor.to('cuda')``), so the scope changes nothing; like
+    TensorFlow's soft placement it accepts a GPU name on a machine without one. The name is
+    checked, so a typo is an error."""
+
+    _FORM = __import__("re").compile(r"^(/?(job:\w+/)?(replica:\d+/)?(task:\d+/)?(device:)?)?(cpu|gpu|tpu|cuda)(:\d+)?$",
+                                     __import__("re").IGNORECASE)
+
+    def __init__(self, device_name):
+        name = "" if device_name is None else str(device_name)
+        if name and not self._FORM.match(name):
+            raise ValueError(f"tf.device: {device_name!r} is not a device name like 'CPU:0', '/GPU:0' or "
+                             "'/device:CPU:0'")
+        self.name = name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

@@ -1,6 +1,6 @@
 """TensorFlow tutorials and keras.io examples, ported with only their imports changed (issue 13:
 "a Keras script runs after changing only its imports"). Each program in this directory named
-tutorial_*.py / example_*.py trains on small synthetic data and asserts its own result; this
+tutorial_*.py / example_*.py / keras_guide_*.py trains on small synthetic data and asserts its own result; this
 test runs each one in a fresh working directory (they write checkpoints and model files)."""
 import pathlib
 import runpy
@@ -8,7 +8,8 @@ import runpy
 import pytest
 
 HERE = pathlib.Path(__file__).parent
-PROGRAMS = sorted(p.name for p in HERE.glob("tutorial_*.py")) + sorted(p.name for p in HERE.glob("example_*.py"))
+PROGRAMS = (sorted(p.name for p in HERE.glob("tutorial_*.py")) + sorted(p.name for p in HERE.glob("example_*.py"))
+            + sorted(p.name for p in HERE.glob("keras_guide_*.py")))   # guides written as one program
 
 
 def test_every_program_is_collected():

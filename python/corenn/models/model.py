@@ -1161,8 +1161,10 @@ class Model(TrainingLoops):
         and, once trained, the measured forward / backward ms per step of each layer."""
         from .summary import format_summary
         if not self.built:
-            raise ValueError(f"{self.name}.summary: the model is not built yet; call it on data or build(input_shape) "
-                             "first")
+            from .summary import format_unbuilt_summary
+            for line in format_unbuilt_summary(self, self.layers, line_length):
+                (print_fn or print)(line)
+            return
         for line in format_summary(self, line_length=line_length, show_trainable=show_trainable):
             (print_fn or print)(line)
 

@@ -215,8 +215,12 @@ class Sequential(Model):
 
     def summary(self, *args, **kwargs):
         if not self.built:
-            raise ValueError(f"{self.name}.summary: the model is not built yet; give the first layer "
-                             "input_shape=..., call build(input_shape) or fit first")
+            # Keras 3 prints the layers with unknown shapes ("?", "0 (unbuilt)")
+            from .summary import format_unbuilt_summary
+            print_fn = kwargs.get("print_fn") or print
+            for line in format_unbuilt_summary(self, self._layers, kwargs.get("line_length")):
+                print_fn(line)
+            return
         return super().summary(*args, **kwargs)
 
     # -- config ----------------------------------------------------------------------------
