@@ -612,7 +612,7 @@ class RNN(Layer):
         for shp, want in zip(state_shapes, shapes):
             if tuple(shp[1:]) != want:
                 raise ValueError(f"{type(self).__name__} '{self.name}': an initial state must be "
-                                 f"{shape_str((None,) + want)}, got {shape_str(shp)}")
+                                 f"(batch, {', '.join(str(d) for d in want)}), got {shape_str(shp)}")
         outs = _output_shapes(self.cell)
         step = (n, t) if self.return_sequences else (n,)
         y = [step + o for o in outs] if isinstance(outs, list) else step + outs
