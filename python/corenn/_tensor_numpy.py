@@ -108,8 +108,20 @@ def _assigner(name, combine):
     return method
 
 
+def _set_shape(self, shape):
+    """TensorFlow's ``t.set_shape(shape)``: states what the shape is (None = any size) and raises
+    when the Tensor's shape disagrees. A Tensor's shape is always fully known, so it changes
+    nothing."""
+    dims = list(shape.as_list() if hasattr(shape, "as_list") else shape) if shape is not None else None
+    got = tuple(self.shape)
+    if dims is not None and (len(dims) != len(got) or any(d is not None and int(d) != g for d, g in zip(dims, got))):
+        raise ValueError(f"Tensor.set_shape: shape {tuple(dims)} is not compatible with the Tensor's shape {got}")
+
+
 def _install():
     T = Tensor
+    T.set_shape = _set_shape
+    T.get_shape = lambda self: tuple(self.shape)   # TensorFlow's name for .shape
     T.__array_ufunc__ = _array_ufunc
     for name, fn in (("sum", ops.sum), ("mean", ops.mean), ("max", ops.max), ("min", ops.min),
                      ("var", ops.var), ("std", ops.std)):
