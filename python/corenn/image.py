@@ -24,7 +24,11 @@ __all__ = ["resize", "convert_image_dtype", "flip_left_right", "flip_up_down", "
            "transpose", "rgb_to_grayscale", "grayscale_to_rgb", "adjust_brightness",
            "adjust_contrast", "per_image_standardization", "central_crop", "crop_to_bounding_box",
            "pad_to_bounding_box", "resize_with_crop_or_pad", "random_flip_left_right",
-           "random_flip_up_down", "random_brightness", "random_contrast", "random_crop"]
+           "random_flip_up_down", "random_brightness", "random_contrast", "random_crop",
+           "adjust_saturation", "random_saturation", "rgb_to_hsv", "hsv_to_rgb",
+           "stateless_random_brightness", "stateless_random_contrast", "stateless_random_crop",
+           "stateless_random_flip_left_right", "stateless_random_flip_up_down",
+           "stateless_random_saturation"]
 
 
 def _keeps_small_ints(fn):
@@ -270,3 +274,89 @@ def random_crop(value, size, seed=None, name=None):
     rng = _rng(seed)
     starts = [int(rng.integers(0, d - s + 1)) for s, d in zip(size, t.shape)]
     return t[tuple(slice(b, b + s) for b, s in zip(starts, size))]
+
+
+# -- saturation (HSV) and the stateless random functions ----------------------------------------
+
+def rgb_to_hsv(images, name=None):
+    """RGB in [0, 1] -> HSV (hue in [0, 1)), per pixel, as TensorFlow."""
+    rgb = np.asarray(images, np.float64)
+    if rgb.shape[-1] != 3:
+        raise ValueError(f"tf.image.rgb_to_hsv: expected 3 channels, got shape {rgb.shape}")
+    mx, mn = rgb.max(-1), rgb.min(-1)
+    delta = mx - mn
+    s = np.where(mx > 0, delta / np.where(mx > 0, mx, 1), 0.0)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    safe = np.where(delta > 0, delta, 1)
+    h = np.where(mx == r, (g - b) / safe, np.where(mx == g, 2 + (b - r) / safe, 4 + (r - g) / safe))
+    h = np.where(delta > 0, (h / 6.0) % 1.0, 0.0)
+    return ops.convert_to_tensor(np.stack([h, s, mx], -1).astype(np.float32))
+
+
+def hsv_to_rgb(images, name=None):
+    hsv = np.asarray(images, np.float64)
+    h, s, v = hsv[..., 0] % 1.0 * 6, hsv[..., 1], hsv[..., 2]
+    i = np.floor(h).astype(int) % 6
+    f = h - np.floor(h)
+    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+    choices = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]
+    out = np.zeros(hsv.shape)
+    for k, (r, g, b) in enumerate(choices):
+        sel = i == k
+        out[..., 0] = np.where(sel, r, out[..., 0])
+        out[..., 1] = np.where(sel, g, out[..., 1])
+        out[..., 2] = np.where(sel, b, out[..., 2])
+    return ops.convert_to_tensor(out.astype(np.float32))
+
+
+def adjust_saturation(image, saturation_factor, name=None):
+    """Scale the HSV saturation by the factor (clipped to [0, 1]); RGB values in [0, 1]. Not
+    differentiable (computed in NumPy), as TensorFlow's kernel has no gradient either."""
+    t, _ = _image(image, "adjust_saturation")
+    hsv = np.asarray(rgb_to_hsv(t), np.float64)
+    hsv[..., 1] = np.clip(hsv[..., 1] * float(saturation_factor), 0.0, 1.0)
+    return hsv_to_rgb(hsv)
+
+
+def random_saturation(image, lower, upper, seed=None):
+    if not 0 <= lower < upper:
+        raise ValueError(f"tf.image.random_saturation: need 0 <= lower < upper, got {lower}, {upper}")
+    return adjust_saturation(image, _rng(seed).uniform(lower, upper))
+
+
+def _stateless(seed, op):
+    from .random import stateless_rng
+    return stateless_rng(seed, f"image.{op}")
+
+
+def stateless_random_brightness(image, max_delta, seed):
+    if max_delta < 0:
+        raise ValueError(f"tf.image.stateless_random_brightness: max_delta must be non-negative, got {max_delta}")
+    return adjust_brightness(image, _stateless(seed, "stateless_random_brightness").uniform(-max_delta, max_delta))
+
+
+def stateless_random_contrast(image, lower, upper, seed):
+    if not 0 <= lower < upper:
+        raise ValueError(f"tf.image.stateless_random_contrast: need 0 <= lower < upper, got {lower}, {upper}")
+    return adjust_contrast(image, _stateless(seed, "stateless_random_contrast").uniform(lower, upper))
+
+
+def stateless_random_saturation(image, lower, upper, seed):
+    if not 0 <= lower < upper:
+        raise ValueError(f"tf.image.stateless_random_saturation: need 0 <= lower < upper, got {lower}, {upper}")
+    return adjust_saturation(image, _stateless(seed, "stateless_random_saturation").uniform(lower, upper))
+
+
+def stateless_random_crop(value, size, seed, name=None):
+    rng = _stateless(seed, "stateless_random_crop")
+    return random_crop(value, size, seed=int(rng.integers(0, 2 ** 31 - 1)))
+
+
+def stateless_random_flip_left_right(image, seed):
+    rng = _stateless(seed, "stateless_random_flip_left_right")
+    return random_flip_left_right(image, seed=int(rng.integers(0, 2 ** 31 - 1)))
+
+
+def stateless_random_flip_up_down(image, seed):
+    rng = _stateless(seed, "stateless_random_flip_up_down")
+    return random_flip_up_down(image, seed=int(rng.integers(0, 2 ** 31 - 1)))

@@ -97,3 +97,36 @@ def test_uint8_data_keeps_its_dtype_where_tensorflow_does():
     np.testing.assert_allclose(np.asarray(tf.image.convert_image_dtype(big, "float32")), big / 255.0, rtol=1e-6)
     # bilinear resizing gives floats, as in TensorFlow
     assert tf.image.resize(mask, (4, 4)).dtype == "float32"
+
+
+def test_hsv_and_saturation_against_colorsys():
+    import colorsys
+    pix = RNG.random((4, 3))
+    hsv = np.asarray(tf.image.rgb_to_hsv(pix.astype(np.float32)))
+    want = np.array([colorsys.rgb_to_hsv(*p) for p in pix])
+    np.testing.assert_allclose(hsv, want, rtol=1e-5, atol=1e-6)
+    sat = np.asarray(tf.image.adjust_saturation(pix[None].astype(np.float32), 1.7))[0]
+    want = [colorsys.hsv_to_rgb(h, min(s * 1.7, 1.0), v) for h, s, v in want]
+    np.testing.assert_allclose(sat, want, rtol=1e-5, atol=1e-6)
+
+
+def test_stateless_random_functions_are_functions_of_the_seed():
+    a = tf.image.stateless_random_brightness(IMG[0], 0.5, seed=(1, 2))
+    b = tf.image.stateless_random_brightness(IMG[0], 0.5, seed=(1, 2))
+    c = tf.image.stateless_random_brightness(IMG[0], 0.5, seed=(2, 1))
+    assert np.array_equal(np.asarray(a), np.asarray(b)) and not np.array_equal(np.asarray(a), np.asarray(c))
+    crop = np.asarray(tf.image.stateless_random_crop(IMG[0], (3, 4, 3), seed=[5, 6]))
+    np.testing.assert_array_equal(crop, np.asarray(tf.image.stateless_random_crop(IMG[0], (3, 4, 3), seed=[5, 6])))
+    s1, s2 = np.asarray(tf.random.split((7, 8), num=2))
+    assert not np.array_equal(s1, s2) and np.array_equal(np.asarray(tf.random.split((7, 8), 2)), [s1, s2])
+    gen = tf.random.Generator.from_seed(3)
+    seeds = np.asarray(gen.make_seeds(4))
+    assert seeds.shape == (2, 4) and len({tuple(c) for c in seeds.T}) == 4
+    assert np.array_equal(seeds, np.asarray(tf.random.Generator.from_seed(3).make_seeds(4)))
+    with pytest.raises(ValueError, match="pair of integers"):
+        tf.image.stateless_random_brightness(IMG[0], 0.5, seed=3)
+
+
+def test_counter_dataset_zips_with_a_finite_one():
+    ds = tf.data.Dataset.zip((tf.data.Dataset.range(3), tf.data.experimental.Counter(start=10, step=5)))
+    assert [(int(a), int(b)) for a, b in ds] == [(0, 10), (1, 15), (2, 20)]

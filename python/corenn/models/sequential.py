@@ -67,7 +67,7 @@ class Sequential(Model):
             if layer._graph is None:
                 raise TypeError(f"{self.name}.add: a subclassed model cannot be a Sequential layer; "
                                 "use its layers or a functional model")
-            if not self._layers and self._input_shape is None:
+            if not self._layers and self._input_shape is None and not layer.__dict__.get("_shape_from_call"):
                 shape = layer.input_shape
                 if isinstance(shape, tuple):
                     self._input_shape = shape[1:]
@@ -154,6 +154,9 @@ class Sequential(Model):
             if text and self._input_shape is None:
                 self._input_dtype = "string"
             self.build((None,) + tuple(inputs.shape[1:]))
+            # built by its first data, not declared: a model that later holds it as its first
+            # layer does not inherit this shape (Keras re-calls it on the outer model's input)
+            self.__dict__["_shape_from_call"] = True
         return super().call(inputs, training, mask)
 
     def _shape_hint(self, layer, shape):
