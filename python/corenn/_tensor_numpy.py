@@ -118,8 +118,19 @@ def _set_shape(self, shape):
         raise ValueError(f"Tensor.set_shape: shape {tuple(dims)} is not compatible with the Tensor's shape {got}")
 
 
+_C_NUMPY = Tensor.numpy
+
+
+def _numpy(self):
+    """TensorFlow's ``t.numpy()``: the array (a view on the CPU); a 0-d Tensor gives a NumPy
+    scalar (``tf.reduce_prod(shape).numpy()`` is a size that Dense takes)."""
+    a = _C_NUMPY(self)
+    return a[()] if a.ndim == 0 else a
+
+
 def _install():
     T = Tensor
+    T.numpy = _numpy
     T.set_shape = _set_shape
     T.get_shape = lambda self: tuple(self.shape)   # TensorFlow's name for .shape
     T.__array_ufunc__ = _array_ufunc

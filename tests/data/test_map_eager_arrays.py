@@ -39,3 +39,13 @@ def test_tensor_set_shape():
         t.set_shape([2, 4])
     with pytest.raises(ValueError, match="not compatible"):
         t.set_shape([None])
+
+
+def test_numpy_of_a_scalar_tensor_is_a_numpy_scalar():
+    n = tf.math.reduce_prod((28, 28)).numpy()
+    assert isinstance(n, np.integer) and n == 784
+    assert tf.keras.layers.Dense(n).units == 784
+    v = tf.reduce_sum(tf.constant([1.0, 2.5])).numpy()
+    assert isinstance(v, np.float32) and v == 3.5
+    a = tf.constant([[1.0]]).numpy()
+    assert isinstance(a, np.ndarray) and a.shape == (1, 1)
