@@ -96,6 +96,8 @@ def is_symbolic(inputs) -> bool:
         return True
     if isinstance(inputs, (list, tuple)):
         return any(isinstance(t, KerasTensor) for t in inputs)
+    if isinstance(inputs, dict):   # a model of named inputs called on a dict of KerasTensors
+        return any(isinstance(t, KerasTensor) for t in inputs.values())
     return False
 
 
