@@ -16,8 +16,15 @@ def test_every_program_is_collected():
     assert len(PROGRAMS) >= 14
 
 
+# programs that write or read image files need Pillow, corenn's optional image reader (the
+# 'plot' extra), as tests/data/test_tf_data_utils.py's image test does
+NEEDS_PILLOW = {"example_image_classification_from_scratch.py"}
+
+
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_program(name, tmp_path, monkeypatch, capsys):
+    if name in NEEDS_PILLOW:
+        pytest.importorskip("PIL.Image", reason="Pillow (with matplotlib, the 'plot' extra) reads image files")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(HERE))   # the programs' shared synthetic data (_text_data)
     runpy.run_path(str(HERE / name), run_name="__main__")
