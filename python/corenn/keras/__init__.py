@@ -5,6 +5,7 @@ from .. import (activations, callbacks, datasets, initializers, layers, losses, 
 from .. import saving
 from ..models import Input, Model, Sequential
 from . import backend
+from ..variables import KerasVariable as Variable   # keras.Variable(initializer, shape, ...)
 from . import backend as config   # Keras 3 has both names for these settings
 
 __all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "datasets", "initializers",

@@ -158,6 +158,8 @@ class Layer:
         initializers.get(initializer).fill(value)
         grad = kernels.zeros(shape)
         self._params.append(Param(name, value, grad, regularizers.get(regularizer), trainable))
+        # Keras 3's variable attributes (``for v in layer.trainable_variables: v.name``)
+        value.__dict__.update(name=name, path=f"{self.name}/{name}", trainable=bool(trainable), _is_variable=True)
         from ..autodiff import watch_variable
         watch_variable(value)  # a GradientTape differentiates for it without tape.watch
         return value
