@@ -122,10 +122,15 @@ _C_NUMPY = Tensor.numpy
 
 
 def _numpy(self):
-    """TensorFlow's ``t.numpy()``: the array (a view on the CPU); a 0-d Tensor gives a NumPy
-    scalar (``tf.reduce_prod(shape).numpy()`` is a size that Dense takes)."""
+    """``t.numpy()``: a zero-copy view of a Tensor; for a variable (``tf.Variable``, a layer
+    weight) a snapshot, as TensorFlow's ``Variable.numpy()``, so a history collected with
+    ``weights.append(v.numpy())`` keeps each value after ``assign_sub`` (a scalar variable gives
+    a NumPy scalar)."""
     a = _C_NUMPY(self)
-    return a[()] if a.ndim == 0 else a
+    if self.__dict__.get("_is_variable"):
+        a = a.copy()
+        return a[()] if a.ndim == 0 else a
+    return a
 
 
 def _install():

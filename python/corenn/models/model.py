@@ -179,7 +179,7 @@ class Model(TrainingLoops):
                 for item in v.values():
                     visit(item)
         for k, v in self.__dict__.items():
-            if not k.startswith("_") or k in ("_layers",):
+            if not k.startswith("_") or k in ("_layers", "_own_variables"):
                 visit(v)
         return found
 
@@ -246,6 +246,13 @@ class Model(TrainingLoops):
         if not name.startswith("_") or name == "_layers":   # what _scan_layers looks at
             d = self.__dict__
             d["_attr_version"] = d.get("_attr_version", 0) + 1
+            if isinstance(value, kernels.Tensor) and value.__dict__.get("_is_variable"):
+                # a tf.Variable set on a subclassed model is one of its weights (Keras tracks
+                # it): kept by a holder layer that the weight lists and fit see
+                holder = d.get("_own_variables")
+                if holder is None:
+                    holder = d["_own_variables"] = _VariableHolder(name=f"{self.name}_variables")
+                holder.hold(name, value)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
@@ -1226,6 +1233,26 @@ def _signature(x):
     if hasattr(x, "shape"):
         return tuple(x.shape[1:]), str(x.dtype)
     return np.shape(x)[1:], ""
+
+
+class _VariableHolder(Layer):
+    """The variables set as attributes of a subclassed Model, as one weight-owning layer (it
+    computes nothing; the model's ``call`` reads the variables directly)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.built = True
+
+    def hold(self, attr, value):
+        from .. import kernels as _k
+        from ..layers.base import Param
+        for i, p in enumerate(self._params):
+            if p.name == attr:   # the attribute rebound to another variable
+                self._params[i] = Param(attr, value, _k.zeros(tuple(value.shape)), None,
+                                        value.__dict__.get("trainable", True))
+                return
+        self._params.append(Param(attr, value, _k.zeros(tuple(value.shape)), None,
+                                  value.__dict__.get("trainable", True)))
 
 
 def _unique(ws):
