@@ -17,15 +17,6 @@ from .kernels import Tensor
 
 __all__ = ["Variable", "KerasVariable", "UnconnectedGradients"]
 
-_COUNTS: dict = {}
-
-
-def _unique(base):
-    n = _COUNTS.get(base, 0)
-    _COUNTS[base] = n + 1
-    return base if n == 0 else f"{base}_{n}"
-
-
 def _make(value, trainable, name, dtype, where, tf_name):
     from .dtypes import storage_dtype
     if isinstance(value, Tensor):
@@ -40,7 +31,7 @@ def _make(value, trainable, name, dtype, where, tf_name):
     else:
         raise TypeError(f"{where}: a variable holds numbers, got dtype {a.dtype}")
     t = Tensor.from_numpy(np.array(a, order="C", copy=True))
-    base = _unique(name or "Variable")
+    base = name or "Variable"   # eager TensorFlow and Keras 3 do not number repeated names
     d = t.__dict__
     d["name"] = f"{base}:0" if tf_name else base
     d["trainable"] = bool(trainable)

@@ -173,8 +173,10 @@ class Layer:
         Tensor) per variable."""
         cache = self.__dict__.get("_var_params")
         out = []
+        own = {id(p.value) for p in self._params}   # add_weight's weights held as attributes too
         for k, v in list(self.__dict__.items()):
-            if k.startswith("_") or not isinstance(v, kernels.Tensor) or not v.__dict__.get("_is_variable"):
+            if k.startswith("_") or not isinstance(v, kernels.Tensor) or not v.__dict__.get("_is_variable") \
+                    or id(v) in own:
                 continue
             if cache is None:
                 cache = self.__dict__["_var_params"] = {}
@@ -193,7 +195,7 @@ class Layer:
             return self._params
         subs = self._sublayers()
         own = self._params + self._variable_params() if self.__dict__.get("_var_params") is not None or any(
-            isinstance(v, kernels.Tensor) and v.__dict__.get("_is_variable")
+            isinstance(v, kernels.Tensor) and v.__dict__.get("_is_variable") and not any(v is p.value for p in self._params)
             for k, v in self.__dict__.items() if not k.startswith("_")) else self._params
         if not subs:
             return own
@@ -512,6 +514,10 @@ class Layer:
         with return_state); ``.numpy()`` or ``np.asarray`` reads them. Inside a
         ``GradientTape`` the call gets a context of its own and is recorded for ``gradient``.
         """
+        if isinstance(inputs, list) and inputs and isinstance(inputs[0], list) and _python_numbers(inputs):
+            # nested Python lists of numbers are one input's data (layer([[2.0, 2.0, 2.0]])),
+            # as TensorFlow converts them, not a list of inputs
+            inputs = np.asarray(inputs, dtype=np.float32)
         if args or kwargs:
             inputs = self._extra_call_arguments(inputs, args, kwargs)
         if not kwargs:
@@ -872,6 +878,14 @@ def _graph_modules():
         from ..models import graph
         _MODULES[:] = [graph, autodiff]
     return _MODULES
+
+
+def _python_numbers(v, depth=0):
+    """Whether ``v`` is a (nested) list of plain Python numbers, at least two levels deep or a
+    list of numbers (data, not a list of input tensors)."""
+    if isinstance(v, list):
+        return bool(v) and depth < 32 and all(_python_numbers(item, depth + 1) for item in v)
+    return depth > 0 and isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _as_mask(m, name):

@@ -190,6 +190,24 @@ class Model(TrainingLoops):
         return self._tracked_layers()
 
     @property
+    def submodules(self):
+        """Every layer and model inside this one, depth first (tf.Module's name, which TF-Keras
+        models had)."""
+        out, seen = [], {id(self)}
+
+        def visit(entry):
+            if id(entry) in seen:
+                return
+            seen.add(id(entry))
+            out.append(entry)
+            inner = entry._weight_layers() if isinstance(entry, Model) else entry._sublayers()
+            for sub in inner:
+                visit(sub)
+        for entry in self._weight_layers():
+            visit(entry)
+        return [e for e in out if not isinstance(e, _VariableHolder)]
+
+    @property
     def input_names(self):
         return [t.name for t in self.inputs] if self._graph is not None else []
 
