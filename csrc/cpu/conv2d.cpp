@@ -15,12 +15,14 @@
 //                                                          buffer, then each thread gathers its
 //                                                          own input rows (no atomics, fixed order)
 // Variants: a 1x1 / stride 1 / no-padding conv is a plain GEMM on x (forward and data gradient).
-// Small Cin (<= 4) with Cout % 8 == 0 on AVX2: forward and weight gradient skip the GEMM (its
-// patch packing of 1-float channel runs costs several times the multiply) for direct loops,
-// fwd_direct / dw_direct below. Stride-1 3x3 convs with 16+ channels on both sides on AVX2 use
-// Winograd F(2x2, 3x3) instead (conv2d_winograd.h), for the data gradient through its flipped
-// form.
-// Micro-kernel (AVX2 or portable) and threads are chosen by the GEMM driver.
+// Small Cin (<= 4) with Cout % 8 == 0 on AVX2 and AVX-512: forward and weight gradient skip the
+// GEMM (its patch packing of 1-float channel runs costs several times the multiply) for direct
+// loops, fwd_direct / dw_direct below (conv2d_avx512.cpp at 16 channels a vector). Stride-1 3x3
+// convs with 16+ channels on both sides use Winograd F(2x2, 3x3) there instead
+// (conv2d_winograd.h), for the data gradient through its flipped form. The per-ISA kernels are a
+// kernel set (conv2d_kernels.h); the algorithm choice below is the same for both vector ISAs.
+// Micro-kernel (12 x 32 AVX-512, 6 x 16 AVX2 or portable) and threads are chosen by the GEMM
+// driver; the patch packers pack for the tile of the Kernel it hands them.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -35,6 +37,7 @@
 
 #include "core/aligned_buffer.h"
 #include "core/parallel.h"
+#include "cpu/conv2d_kernels.h"
 #include "cpu/conv2d_winograd.h"
 #include "cpu/gemm/gemm.h"
 #include "ops/bias_grad.h"
@@ -43,6 +46,8 @@
 
 namespace corenn::cpu {
 
+CORENN_DEFINE_DISPATCH(ConvKernelsRef, conv2d_kernels_stub, "conv2d.kernels");
+
 namespace {
 
 // ---- packers and col2im --------------------------------------------------------------------
@@ -50,41 +55,7 @@ namespace {
 using gemm::kMR;
 using gemm::kNR;
 
-// ---- the per-ISA kernels of this file (a BLIS-style context in conv2d_kernels_stub) -------------
-// A null member means that ISA has no such kernel: the algorithm choice then falls back to the
-// implicit GEMM (whose micro-kernel the GEMM engine picks from its own stub), or to the scalar
-// loop for pack_a_rows. The cpu_ref set is all null; the avx2 set is registered below, from the
-// x86-64 block of this file (its functions carry target("avx2,fma") attributes or live in
-// conv2d_winograd_avx2.cpp / gemm/pack_avx2.cpp).
-struct ConvKernels {
-  // dst[p * MR + r] = src[r][p] for p < len (one A panel of patch rows); may write 2 floats past.
-  void (*pack_a_rows)(const float* const* src, int64_t len, float* dst);
-  // Winograd F(2x2, 3x3) for geometries with winograd_shape_ok (conv2d_winograd.h).
-  void (*winograd_forward)(const Conv2dGeometry& g, const float* x, const float* w,
-                           const float* bias, float* y, bool relu);
-  void (*winograd_backward_weights)(const Conv2dGeometry& g, const float* x, const float* dy,
-                                    float* dw, float* db);
-  // Direct loops for short patches (small Cin), taken where direct_ok(g).
-  bool (*direct_ok)(const Conv2dGeometry& g);
-  void (*direct_forward)(const Conv2dGeometry& g, const float* x, const float* w,
-                         const float* bias, float* y, bool relu);
-  void (*direct_weights)(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
-                         float* db);
-  // conv + relu + 2x2 max pool in one pass (direct_ok, Cout % 16 == 0, stride and dilation 1).
-  void (*direct_relu_pool_forward)(const Conv2dGeometry& g, const float* x, const float* w,
-                                   const float* bias, float* y, int32_t* argmax);
-  // Its weight gradient straight from the pooled gradient (direct_ok); false when an argmax entry
-  // was not a cell of its window.
-  bool (*direct_relu_pool_weights)(const Conv2dGeometry& g, const float* x, const float* dy,
-                                   const float* y, const int32_t* argmax, float* dw, float* db);
-  // The weight gradient's GEMM over pixel ranges [p_lo, p_hi) into a dw (K, Cout) partial, with
-  // its own packing workspace (workspace_floats(g) floats per part).
-  int64_t (*weights_workspace_floats)(const Conv2dGeometry& g);
-  void (*weights_gemm_part)(const Conv2dGeometry& g, const float* x, const float* dy, int64_t p_lo,
-                            int64_t p_hi, float* dw_part, float* ws);
-};
-using ConvKernelsRef = const ConvKernels*;
-CORENN_DEFINE_DISPATCH(ConvKernelsRef, conv2d_kernels_stub, "conv2d.kernels");
+// ---- the per-ISA kernel set (conv2d_kernels.h) ------------------------------------------------
 constexpr ConvKernels kRefConvKernels{};
 CORENN_REGISTER_KERNEL(conv2d_kernels_stub, Slot::cpu_ref, &kRefConvKernels);
 
@@ -116,21 +87,24 @@ bool is_pointwise(const Conv2dGeometry& g) {
          g.oh == g.h && g.ow == g.w;
 }
 
-// Packs A rows (pixels) [i0, i0 + mc) x depth [p0, p0 + kc) into MR-row panels (see gemm.h).
-// Depth runs over (kh, kw, ci) with ci fastest, so each (kh, kw) tap is a contiguous run of input
-// channels per row: the MR source runs are found once per tap (a zero run for padding or rows
-// past mc) and interleaved into the panel, whose writes are then sequential.
-void pack_patches(const Conv2dGeometry& g, const float* x, int64_t i0, int64_t mc, int64_t p0,
-                  int64_t kc, float* dst) {
+// Packs A rows (pixels) [i0, i0 + mc) x depth [p0, p0 + kc) into mr-row panels (see gemm.h; mr
+// from the GEMM kernel that runs them). Depth runs over (kh, kw, ci) with ci fastest, so each
+// (kh, kw) tap is a contiguous run of input channels per row: the mr source runs are found once
+// per tap (a zero run for padding or rows past mc) and interleaved into the panel, whose writes
+// are then sequential.
+void pack_patches(const Conv2dGeometry& g, const float* x, int mr, int64_t i0, int64_t mc,
+                  int64_t p0, int64_t kc, float* dst) {
   thread_local std::vector<float> zeros;  // the source of padding runs (+8: vector reads)
   if (static_cast<int64_t>(zeros.size()) < g.cin + 8) zeros.assign(static_cast<size_t>(g.cin + 8), 0.0f);
-  const auto pack_rows = kernels().pack_a_rows;
+  const ConvKernels& k = kernels();
+  const auto pack_rows = k.pack_a_rows_mr == mr ? k.pack_a_rows : nullptr;
   const int64_t end = p0 + kc;
-  for (int64_t ir = 0; ir < mc; ir += kMR) {
-    const int rows = static_cast<int>(std::min<int64_t>(kMR, mc - ir));
-    const float* img[kMR];
-    int64_t ih0[kMR], iw0[kMR];
-    for (int r = 0; r < kMR; ++r) {
+  const float* img[gemm::kMaxMR];
+  int64_t ih0[gemm::kMaxMR], iw0[gemm::kMaxMR];
+  const float* src[gemm::kMaxMR];
+  for (int64_t ir = 0; ir < mc; ir += mr) {
+    const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ir));
+    for (int r = 0; r < mr; ++r) {
       const int64_t i = i0 + ir + std::min(r, rows - 1);
       const int64_t ow = i % g.ow, t = i / g.ow, oh = t % g.oh, n = t / g.oh;
       img[r] = x + n * g.h * g.w * g.cin;
@@ -141,18 +115,17 @@ void pack_patches(const Conv2dGeometry& g, const float* x, int64_t i0, int64_t m
     int64_t ci = p0 % g.cin, q = p0 / g.cin, kw = q % g.kw, kh = q / g.kw;
     for (int64_t p = p0; p < end;) {
       const int64_t len = std::min(g.cin - ci, end - p);
-      const float* src[kMR];
-      for (int r = 0; r < kMR; ++r) {
+      for (int r = 0; r < mr; ++r) {
         const int64_t ih = ih0[r] + kh * g.dh, iw = iw0[r] + kw * g.dw;
         const bool inside = r < rows && ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
         src[r] = inside ? img[r] + (ih * g.w + iw) * g.cin + ci : zeros.data();
       }
       if (pack_rows) {
-        pack_rows(src, len, o);  // AVX2: 8 x 8 transposes; spills land in slack
-        o += len * kMR;
+        pack_rows(src, len, o);  // AVX2: 8 x 8 transposes, spills land in slack; AVX-512 masked
+        o += len * mr;
       } else {
-        for (int64_t c = 0; c < len; ++c, o += kMR)
-          for (int r = 0; r < kMR; ++r) o[r] = src[r][c];
+        for (int64_t c = 0; c < len; ++c, o += mr)
+          for (int r = 0; r < mr; ++r) o[r] = src[r][c];
       }
       p += len;
       ci = 0;
@@ -162,16 +135,16 @@ void pack_patches(const Conv2dGeometry& g, const float* x, int64_t i0, int64_t m
 }
 
 // Packs the patch matrix as a GEMM B operand: depth (pixels) [p0, p0 + kc) x columns (patch
-// positions (kh, kw, ci)) [j0, j0 + nc), NR-column panels (see gemm.h). For one pixel a panel's
-// 16 columns are one or a few contiguous channel runs of the input: plain copies.
-void pack_patches_b(const Conv2dGeometry& g, const float* x, int64_t p0, int64_t kc, int64_t j0,
-                    int64_t nc, float* dst) {
-  for (int64_t jr = 0; jr < nc; jr += kNR) {
-    const int cols = static_cast<int>(std::min<int64_t>(kNR, nc - jr));
+// positions (kh, kw, ci)) [j0, j0 + nc), nr-column panels (see gemm.h; nr from the GEMM kernel). For one
+// pixel a panel's nr columns are one or a few contiguous channel runs of the input: plain copies.
+void pack_patches_b(const Conv2dGeometry& g, const float* x, int nr, int64_t p0, int64_t kc,
+                    int64_t j0, int64_t nc, float* dst) {
+  for (int64_t jr = 0; jr < nc; jr += nr) {
+    const int cols = static_cast<int>(std::min<int64_t>(nr, nc - jr));
     const int64_t k0 = j0 + jr, ci0 = k0 % g.cin, q0 = k0 / g.cin;
     float* o = dst + jr * kc;
     int64_t ow = p0 % g.ow, t = p0 / g.ow, oh = t % g.oh, n = t / g.oh;
-    for (int64_t p = 0; p < kc; ++p, o += kNR) {
+    for (int64_t p = 0; p < kc; ++p, o += nr) {
       const int64_t ih0 = oh * g.sh - g.pt, iw0 = ow * g.sw - g.pl;
       const float* img = x + n * g.h * g.w * g.cin;
       int64_t ci = ci0, kw = q0 % g.kw, kh = q0 / g.kw;
@@ -186,7 +159,7 @@ void pack_patches_b(const Conv2dGeometry& g, const float* x, int64_t p0, int64_t
         ci = 0;
         if (++kw == g.kw) kw = 0, ++kh;
       }
-      for (int c = cols; c < kNR; ++c) o[c] = 0.0f;
+      for (int c = cols; c < nr; ++c) o[c] = 0.0f;
       if (++ow == g.ow) {
         ow = 0;
         if (++oh == g.oh) oh = 0, ++n;
@@ -738,19 +711,20 @@ DwPoolTapsFn dw_pool_taps_fn(int nt, std::integer_sequence<int, I...>) {
 }
 
 // Runs taps(nt, r_lo, r_hi, t0, off, part_dw, part_db) over `rows` rows split across threads, in
-// passes of at most kDirectMaxTaps taps (off[k]: tap k's offset from the patch origin), each
-// thread summing into its own partial dw and db; the partials are added in thread order
-// (reproducible). `work` (multiply-adds) decides whether threads pay off.
+// passes of at most max_taps taps (off[k]: tap k's offset from the patch origin), each thread
+// summing into its own partial dw and db; the partials are added in thread order (reproducible).
+// `work` (multiply-adds) decides whether threads pay off. The AVX-512 kernels call it through
+// direct_dw_run (conv2d_kernels.h).
 template <class Taps>
-void direct_dw_driver(const Conv2dGeometry& g, int64_t rows, int64_t work, float* dw, float* db,
-                      const Taps& taps) {
+void direct_dw_driver(const Conv2dGeometry& g, int64_t rows, int64_t work, int max_taps,
+                      float* dw, float* db, const Taps& taps) {
   const int64_t depth = g.depth(), size = depth * g.cout;
   std::vector<int64_t> off(static_cast<size_t>(depth));
   for (int64_t k = 0; k < depth; ++k) {
     const int64_t ci = k % g.cin, kw = k / g.cin % g.kw, kh = k / g.cin / g.kw;
     off[k] = (kh * g.dh * g.w + kw * g.dw) * g.cin + ci;
   }
-  const int64_t passes = (depth + kDirectMaxTaps - 1) / kDirectMaxTaps;
+  const int64_t passes = (depth + max_taps - 1) / max_taps;
   const int64_t per_pass = (depth + passes - 1) / passes;
   const int parts = work < (int64_t{1} << 16) ? 1 : std::max(1, get_num_threads());
   const int64_t stride = size + g.cout;  // a part's dw, then its db
@@ -777,7 +751,7 @@ bool direct_shape_ok(const Conv2dGeometry& g) { return g.cin <= 4 && g.cout % 8 
 // summing into its own partial dw; the partials are then added in thread order (reproducible).
 void dw_direct(const Conv2dGeometry& g, const float* x, const float* dy, float* dw, float* db) {
   const int64_t rows = g.n * g.oh;
-  direct_dw_driver(g, rows, rows * g.ow * g.depth() * g.cout, dw, db,
+  direct_dw_driver(g, rows, rows * g.ow * g.depth() * g.cout, kDirectMaxTaps, dw, db,
                    [&](int nt, int64_t r_lo, int64_t r_hi, int64_t t0, const int64_t* off,
                        float* part_dw, float* part_db) {
                      dw_taps_fn(nt, std::make_integer_sequence<int, kDirectMaxTaps>())(
@@ -801,7 +775,7 @@ bool direct_relu_pool_weights(const Conv2dGeometry& g, const float* x, const flo
                               const float* y, const int32_t* argmax, float* dw, float* db) {
   const int64_t ph = g.oh / 2;
   std::atomic<bool> missed{false};
-  direct_dw_driver(g, g.n * ph, g.n * g.oh * g.ow * g.depth() * g.cout, dw, db,
+  direct_dw_driver(g, g.n * ph, g.n * g.oh * g.ow * g.depth() * g.cout, kDirectMaxTaps, dw, db,
                    [&](int nt, int64_t r_lo, int64_t r_hi, int64_t t0, const int64_t* off,
                        float* part_dw, float* part_db) {
                      dw_pool_taps_fn(nt, std::make_integer_sequence<int, kDirectMaxTaps>())(
@@ -816,6 +790,7 @@ void weights_gemm_part_avx2(const Conv2dGeometry& g, const float* x, const float
 }
 
 constexpr ConvKernels kAvx2ConvKernels{gemm::pack_a_rows_avx2,
+                                       kMR,
                                        winograd_forward_avx2,
                                        winograd_backward_weights_avx2,
                                        direct_shape_ok,
@@ -824,7 +799,8 @@ constexpr ConvKernels kAvx2ConvKernels{gemm::pack_a_rows_avx2,
                                        direct_relu_pool_forward,
                                        direct_relu_pool_weights,
                                        dw_workspace_floats,
-                                       weights_gemm_part_avx2};
+                                       weights_gemm_part_avx2,
+                                       nullptr};
 CORENN_REGISTER_KERNEL(conv2d_kernels_stub, Slot::avx2, &kAvx2ConvKernels);
 
 #endif  // CORENN_X86_64
@@ -840,6 +816,49 @@ bool prefer_flipped_forward(const Conv2dGeometry& g) {
 }
 
 }  // namespace
+
+#ifdef CORENN_X86_64
+const ConvKernels& avx2_conv_kernels() { return kAvx2ConvKernels; }
+
+void direct_dw_run(const Conv2dGeometry& g, int64_t rows, int64_t work, int max_taps, float* dw,
+                   float* db, const DirectTapsFn& taps) {
+  direct_dw_driver(g, rows, work, max_taps, dw, db, taps);
+}
+
+const DwPanelRuns* dw_panel_runs(const Conv2dGeometry& g, int mr) {
+  thread_local std::vector<DwPanelRuns> runs;
+  const int64_t depth = g.depth(), panels = (depth + mr - 1) / mr;
+  runs.assign(static_cast<size_t>(panels), DwPanelRuns{});
+  auto offset = [&](int64_t k) {
+    const int64_t ci = k % g.cin, kw = k / g.cin % g.kw, kh = k / g.cin / g.kw;
+    return (kh * g.dh * g.w + kw * g.dw) * g.cin + ci;
+  };
+  for (int64_t i = 0; i < panels; ++i) {
+    DwPanelRuns& r = runs[i];
+    const int64_t k0 = i * mr;
+    const int rows = static_cast<int>(std::min<int64_t>(mr, depth - k0));
+    for (int s = 0; s < rows;) {  // a run: rows [s, e) whose taps are consecutive floats of x
+      int e = s + 1;
+      while (e < rows && offset(k0 + e) == offset(k0 + e - 1) + 1) ++e;
+      r.mask[r.count] = static_cast<uint32_t>(((uint64_t{1} << e) - 1) & ~((uint64_t{1} << s) - 1));
+      r.shifted_off[r.count] = offset(k0 + s) - s;
+      ++r.count;
+      s = e;
+    }
+  }
+  return runs.data();
+}
+
+const int64_t* direct_tap_offsets(const Conv2dGeometry& g) {
+  thread_local std::vector<int64_t> off;
+  off.resize(static_cast<size_t>(g.depth()));
+  for (int64_t k = 0; k < g.depth(); ++k) {
+    const int64_t ci = k % g.cin, kw = k / g.cin % g.kw, kh = k / g.cin / g.kw;
+    off[k] = (kh * g.dh * g.w + kw * g.dw) * g.cin + ci;
+  }
+  return off.data();
+}
+#endif
 
 // ---- algorithm choice (one place, so the query in ops/conv2d.h cannot drift from the entries) --
 
@@ -894,11 +913,13 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
     case ConvAlgo::direct: return kernels().direct_forward(g, x, w, bias, y, relu);
     default: break;
   }
-  const gemm::PackA pack_a = [&g, x](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-    pack_patches(g, x, i0, mc, p0, kc, dst);
+  const gemm::Kernel kern = gemm::packed_kernel();
+  const gemm::PackA pack_a = [&g, x, mr = kern.mr](int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                                                   float* dst) {
+    pack_patches(g, x, mr, i0, mc, p0, kc, dst);
   };
-  gemm::gemm_packed(g.pixels(), g.cout, g.depth(), pack_a, gemm::pack_b_matrix(w, g.cout, false),
-                    1.0f, 0.0f, y, g.cout, bias, act);
+  gemm::gemm_packed(kern, g.pixels(), g.cout, g.depth(), pack_a,
+                    gemm::pack_b_matrix(kern, w, g.cout, false), 1.0f, 0.0f, y, g.cout, bias, act);
 }
 
 void conv2d_relu_max_pool2d_forward(const Conv2dGeometry& g, const float* x, const float* w,
@@ -974,16 +995,18 @@ void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const floa
     if (db) std::memcpy(db, partial + size, sizeof(float) * g.cout);
     return;
   }
+  const gemm::Kernel kern = gemm::packed_kernel();
   parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       const int64_t p_lo = pixels * t / parts, p_hi = pixels * (t + 1) / parts;
-      const gemm::PackB pack_b = [&g, x, p_lo](int64_t p0, int64_t kc, int64_t j0, int64_t nc,
-                                               float* dst) {
-        pack_patches_b(g, x, p_lo + p0, kc, j0, nc, dst);
+      const gemm::PackB pack_b = [&g, x, p_lo, nr = kern.nr](int64_t p0, int64_t kc, int64_t j0,
+                                                             int64_t nc, float* dst) {
+        pack_patches_b(g, x, nr, p_lo + p0, kc, j0, nc, dst);
       };
       float* part = partial + t * stride;
-      gemm::gemm_packed(g.cout, depth, p_hi - p_lo, gemm::pack_a_matrix(dy + p_lo * g.cout, g.cout, true),
-                        pack_b, 1.0f, 0.0f, part, depth, nullptr, gemm::Activation::none);
+      gemm::gemm_packed(kern, g.cout, depth, p_hi - p_lo,
+                        gemm::pack_a_matrix(kern, dy + p_lo * g.cout, g.cout, true), pack_b, 1.0f,
+                        0.0f, part, depth, nullptr, gemm::Activation::none);
       if (db) bias_grad(dy + p_lo * g.cout, part + size, p_hi - p_lo, g.cout);
     }
   });
@@ -1029,6 +1052,7 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
   const int64_t chunk = std::clamp<int64_t>((int64_t{1} << 16) / std::max<int64_t>(1, per_image),
                                             1, (g.n + parts - 1) / parts);
   float* dcols_all = scratch(2, parts * chunk * per_image);
+  const auto scatter = kernels().col2im ? kernels().col2im : col2im;
   parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       float* dcols = dcols_all + t * chunk * per_image;
@@ -1037,7 +1061,7 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
         const int64_t images = std::min(chunk, n_hi - n0);
         gemm::sgemm(false, true, images * pix, depth, g.cout, 1.0f, dy + n0 * pix * g.cout, g.cout,
                     w, g.cout, 0.0f, dcols, depth, nullptr, gemm::Activation::none);
-        col2im(g, dcols, images, dx + n0 * g.h * g.w * g.cin);
+        scatter(g, dcols, images, dx + n0 * g.h * g.w * g.cin);
       }
     }
   });

@@ -1,5 +1,5 @@
-// Winograd F(2x2, 3x3) for stride-1, undilated 3x3 convolutions (AVX2): the forward pass (and,
-// through the flipped-kernel form, the stride-1 data gradient) and the weight gradient.
+// Winograd F(2x2, 3x3) for stride-1, undilated 3x3 convolutions (AVX2 and AVX-512): the forward
+// pass (and, through the flipped-kernel form, the stride-1 data gradient) and the weight gradient.
 //
 // Math (Lavin & Gray 2016). A 2x2 output tile needs a 4x4 input tile d; with
 //   B^T = | 1  0 -1  0 |   G = | 1    0    0  |   A^T = | 1  1  1  0 |
@@ -55,7 +55,7 @@ inline bool winograd_shape_ok(const Conv2dGeometry& g) {
   return 20 * tiled <= 27 * g.oh * g.ow;  // the 2x2 tiles cover at most 1.35x the output
 }
 
-#ifdef CORENN_X86_64  // conv2d_winograd_avx2.cpp is compiled only on x86-64
+#ifdef CORENN_X86_64  // the *_avx2 / *_avx512 files are compiled only on x86-64
 // y := act(conv(x, w) + bias) for a geometry with winograd_shape_ok; bias may be nullptr.
 void winograd_forward_avx2(const Conv2dGeometry& g, const float* x, const float* w,
                            const float* bias, float* y, bool relu);
@@ -63,6 +63,12 @@ void winograd_forward_avx2(const Conv2dGeometry& g, const float* x, const float*
 // dw := dL/dw (Keras layout), db := column sums of dy when not nullptr; winograd_shape_ok(g).
 void winograd_backward_weights_avx2(const Conv2dGeometry& g, const float* x, const float* dy,
                                     float* dw, float* db);
+// The same two on AVX-512 (conv2d_winograd_avx512.cpp): 16 channels per vector, masked tails,
+// 12 x 32 depth loops.
+void winograd_forward_avx512(const Conv2dGeometry& g, const float* x, const float* w,
+                             const float* bias, float* y, bool relu);
+void winograd_backward_weights_avx512(const Conv2dGeometry& g, const float* x, const float* dy,
+                                      float* dw, float* db);
 #endif
 
 }  // namespace corenn::cpu

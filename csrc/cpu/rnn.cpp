@@ -49,10 +49,9 @@ CORENN_DEFINE_DISPATCH(CellKernelsRef, rnn_default_cells_stub, "rnn.default_cell
 
 namespace {
 
-using gemm::kMR;
-// Rows that go through a step together: a few micro-tiles share each packed panel of R.
-constexpr int kBlock = 4 * kMR;
-using gemm::kNR;
+// Rows that go through a step together: a few micro-tiles share each packed panel of R (24 rows:
+// 4 tiles of the 6 x 16 kernel, 2 of the 12 x 32 one).
+constexpr int kBlock = 4 * gemm::kMR;
 
 // ---- reference gate math -----------------------------------------------------------------------
 
@@ -154,39 +153,41 @@ CORENN_REGISTER_KERNEL(rnn_default_cells_stub, Slot::cpu_ref, &kRefCells);
 // Packed recurrent weights, per calling thread (read with aligned loads by the micro-kernel).
 thread_local AlignedBuffer tls_pack_fwd, tls_pack_bwd;
 
-// op(B) (k, n) as one block of NR-column panels (depth k, the format of gemm.h) by the GEMM's own
-// packer. op(B) is b (k, n) row-major, or b^T when trans (b stored (n, k)).
-float* pack_b(AlignedBuffer& buf, const float* b, int64_t k, int64_t n, bool trans) {
-  float* dst = buf.get(static_cast<size_t>((n + kNR - 1) / kNR * kNR * k));
-  gemm::pack_b_matrix(b, trans ? k : n, trans)(0, k, 0, n, dst);
+// op(B) (k, n) as one block of nr-column panels (depth k, the format of gemm.h, nr the kernel's)
+// by the GEMM's own packer. op(B) is b (k, n) row-major, or b^T when trans (b stored (n, k)).
+float* pack_b(const gemm::Kernel& kern, AlignedBuffer& buf, const float* b, int64_t k, int64_t n,
+              bool trans) {
+  float* dst = buf.get(static_cast<size_t>((n + kern.nr - 1) / kern.nr * kern.nr * k));
+  gemm::pack_b_matrix(kern, b, trans ? k : n, trans)(0, k, 0, n, dst);
   return dst;
 }
 
 // C[0:m, 0:n] := beta C + A B (+ bias) for m <= kBlock rows of A read in place (row stride lda).
 // Column panels outside, row tiles inside: each packed B panel is reused by every row tile while
 // it sits in L1.
-void rows_times_packed(gemm::UkrFn ukr, int m, const float* a, int64_t lda, const float* bp,
-                       int64_t k, int64_t n, float* c, int64_t ldc, float beta, const float* bias) {
-  for (int64_t j = 0; j < n; j += kNR) {
+void rows_times_packed(const gemm::Kernel& kern, int m, const float* a, int64_t lda,
+                       const float* bp, int64_t k, int64_t n, float* c, int64_t ldc, float beta,
+                       const float* bias) {
+  for (int64_t j = 0; j < n; j += kern.nr) {
     const gemm::UkrArgs args{1.0f, beta, bias ? bias + j : nullptr, gemm::Activation::none};
-    const int nj = static_cast<int>(std::min<int64_t>(kNR, n - j));
-    for (int i = 0; i < m; i += kMR)
-      ukr(k, a + i * lda, lda, 1, bp + j * k, kNR, c + i * ldc + j, ldc, std::min(kMR, m - i), nj,
-          args);
+    const int nj = static_cast<int>(std::min<int64_t>(kern.nr, n - j));
+    for (int i = 0; i < m; i += kern.mr)
+      kern.ukr(k, a + i * lda, lda, 1, bp + j * k, kern.nr, c + i * ldc + j, ldc,
+               std::min(kern.mr, m - i), nj, args);
   }
 }
 
 // op(B) (k, n) of a column block of a row-major matrix with leading dimension ld: b points at the
 // block's first element; trans: op(B) = B^T with B stored (n, k).
-float* pack_block(AlignedBuffer& buf, const float* b, int64_t ld, int64_t k, int64_t n, bool trans) {
-  float* dst = buf.get(static_cast<size_t>((n + kNR - 1) / kNR * kNR * k));
-  gemm::pack_b_matrix(b, ld, trans)(0, k, 0, n, dst);
+float* pack_block(const gemm::Kernel& kern, AlignedBuffer& buf, const float* b, int64_t ld,
+                  int64_t k, int64_t n, bool trans) {
+  float* dst = buf.get(static_cast<size_t>((n + kern.nr - 1) / kern.nr * kern.nr * k));
+  gemm::pack_b_matrix(kern, b, ld, trans)(0, k, 0, n, dst);
   return dst;
 }
 
 thread_local AlignedBuffer tls_pack_fwd2, tls_pack_bwd2;
 
-gemm::UkrFn pick_ukr() { return gemm::micro_kernel(); }
 
 // Batch rows per chunk: the input projection and the weight-gradient GEMMs run on chunk * T rows
 // at a time, enough for the GEMM to run near speed, few enough to stay in cache.
@@ -212,7 +213,7 @@ int64_t batch_grain(const RnnProblem& p) {
 struct Fwd {
   const RnnProblem& p;
   const CellKernels& k;
-  gemm::UkrFn ukr;
+  gemm::Kernel kern;  // the micro-kernel R was packed for
   const float* rp;  // packed R (GRU reset_after=false: [Rz Rr])
   const float* rp2; // GRU reset_after=false: packed Rh
   float* y;
@@ -248,7 +249,7 @@ struct Fwd {
     float* rec = scratch;                   // (kBlock, GU)
     float* hlast = scratch + kBlock * GU;   // (kBlock, U)
     if (p.has_prev(s))
-      rows_times_packed(ukr, m, p.hprev + (n0 * T + t) * U, T * U, rp, U, 2 * U, rec, GU, 0.0f, nullptr);
+      rows_times_packed(kern, m, p.hprev + (n0 * T + t) * U, T * U, rp, U, 2 * U, rec, GU, 0.0f, nullptr);
     else
       for (int r = 0; r < m; ++r) std::fill(rec + r * GU, rec + r * GU + 2 * U, 0.0f);
     for (int r = 0; r < m; ++r) {
@@ -263,7 +264,7 @@ struct Fwd {
       }
     }
     if (p.has_prev(s))
-      rows_times_packed(ukr, m, p.cells + (n0 * T + t) * U, T * U, rp2, U, U, rec + 2 * U, GU, 0.0f,
+      rows_times_packed(kern, m, p.cells + (n0 * T + t) * U, T * U, rp2, U, U, rec + 2 * U, GU, 0.0f,
                         nullptr);
     else
       for (int r = 0; r < m; ++r) std::fill(rec + r * GU + 2 * U, rec + (r + 1) * GU, 0.0f);
@@ -292,9 +293,9 @@ struct Fwd {
     float* hlast = scratch + kBlock * GU;   // (kBlock, U): h of the last step
     if (p.has_prev(s)) {
       if (p.cell == RnnCell::gru)
-        rows_times_packed(ukr, m, hp0, T * U, rp, U, GU, rec, GU, 0.0f, p.b ? p.b + GU : nullptr);
+        rows_times_packed(kern, m, hp0, T * U, rp, U, GU, rec, GU, 0.0f, p.b ? p.b + GU : nullptr);
       else
-        rows_times_packed(ukr, m, hp0, T * U, rp, U, GU, g0, T * GU, 1.0f, nullptr);
+        rows_times_packed(kern, m, hp0, T * U, rp, U, GU, g0, T * GU, 1.0f, nullptr);
     } else if (p.cell == RnnCell::gru) {  // h_0 = 0: the recurrent part is just b1
       for (int r = 0; r < m; ++r)
         for (int64_t j = 0; j < GU; ++j) rec[r * GU + j] = p.b ? p.b[GU + j] : 0.0f;
@@ -323,9 +324,12 @@ void rnn_forward(const RnnProblem& p, float* y, float* h_n, float* c_n) {
   const int64_t T = p.t, F = p.f, U = p.u, GU = p.gu();
   const float* b_in = p.b;  // LSTM / SimpleRNN: b; GRU: b0 (row 0 of (2, GU))
   const bool rb = p.gru_reset_before();
-  const Fwd fwd{p, pick_cells(p), pick_ukr(),
-                rb ? pack_block(tls_pack_fwd, p.r, GU, U, 2 * U, false) : pack_b(tls_pack_fwd, p.r, U, GU, false),
-                rb ? pack_block(tls_pack_fwd2, p.r + 2 * U, GU, U, U, false) : nullptr, y, h_n, c_n};
+  const gemm::Kernel kern = gemm::packed_kernel();
+  const Fwd fwd{p, pick_cells(p), kern,
+                rb ? pack_block(kern, tls_pack_fwd, p.r, GU, U, 2 * U, false)
+                   : pack_b(kern, tls_pack_fwd, p.r, U, GU, false),
+                rb ? pack_block(kern, tls_pack_fwd2, p.r + 2 * U, GU, U, U, false) : nullptr, y, h_n,
+                c_n};
   const int64_t chunk = chunk_rows(p);
   parallel_for(0, p.n, batch_grain(p), [&](int64_t lo, int64_t hi) {
     std::vector<float> scratch(static_cast<size_t>(kBlock * (GU + U)));
@@ -356,7 +360,7 @@ namespace {
 struct Bwd {
   const RnnProblem& p;
   const CellKernels& k;
-  gemm::UkrFn ukr;
+  gemm::Kernel kern;  // the micro-kernel R was packed for
   const float* rtp;  // packed R^T (GU, U) (GRU reset_after=false: [Rz Rr]^T (2U, U))
   const float* rtp2; // GRU reset_after=false: packed Rh^T (U, U)
   const float* dy;
@@ -386,7 +390,7 @@ struct Bwd {
       }
     }
     if (!p.has_prev(s)) return;  // h_0 = 0: the reset gate had nothing to act on
-    rows_times_packed(ukr, m, dgates + (n0 * T + t) * GU + 2 * U, T * GU, rtp2, U, U, drh, U, 0.0f,
+    rows_times_packed(kern, m, dgates + (n0 * T + t) * GU + 2 * U, T * GU, rtp2, U, U, drh, U, 0.0f,
                       nullptr);
     for (int r = 0; r < m; ++r) {
       if (!p.takes(n0 + r, t)) continue;
@@ -400,7 +404,7 @@ struct Bwd {
         dh[r * U + j] += d * g[U + j];
       }
     }
-    rows_times_packed(ukr, m, dgates + (n0 * T + t) * GU, T * GU, rtp, 2 * U, U, dh, U, 1.0f, nullptr);
+    rows_times_packed(kern, m, dgates + (n0 * T + t) * GU, T * GU, rtp, 2 * U, U, dh, U, 1.0f, nullptr);
   }
 
   void add_dy(int64_t s, int64_t n, float* dhr) const {
@@ -445,11 +449,11 @@ struct Bwd {
     }
     if (!p.has_prev(s)) return;  // h_0 = 0 (no h0): nothing to pass the gradient to
     if (p.cell == RnnCell::gru) {  // dh already holds the direct path dh * z
-      rows_times_packed(ukr, m, dgates_rec + (n0 * T + t) * GU, T * GU, rtp, GU, U, dh, U, 1.0f,
+      rows_times_packed(kern, m, dgates_rec + (n0 * T + t) * GU, T * GU, rtp, GU, U, dh, U, 1.0f,
                         nullptr);
       return;
     }
-    rows_times_packed(ukr, m, dgates + (n0 * T + t) * GU, T * GU, rtp, GU, U, dh, U, 0.0f, nullptr);
+    rows_times_packed(kern, m, dgates + (n0 * T + t) * GU, T * GU, rtp, GU, U, dh, U, 0.0f, nullptr);
     if (any_skipped)  // the product overwrote dh: put back the rows that skipped the step
       for (int r = 0; r < m; ++r)
         if (!p.takes(n0 + r, t)) std::memcpy(dh + r * U, saved + r * U, sizeof(float) * U);
@@ -462,10 +466,12 @@ void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dg
                   float* dw, float* dr, float* db, float* dh0, float* dc0, const float* dc_n) {
   const int64_t T = p.t, F = p.f, U = p.u, GU = p.gu();
   const bool rb = p.gru_reset_before();
-  const Bwd bwd{p, pick_cells(p), pick_ukr(),
-                rb ? pack_block(tls_pack_bwd, p.r, GU, 2 * U, U, true) : pack_b(tls_pack_bwd, p.r, GU, U, true),
-                rb ? pack_block(tls_pack_bwd2, p.r + 2 * U, GU, U, U, true) : nullptr, dy, dgates,
-                dgates_rec};
+  const gemm::Kernel kern = gemm::packed_kernel();
+  const Bwd bwd{p, pick_cells(p), kern,
+                rb ? pack_block(kern, tls_pack_bwd, p.r, GU, 2 * U, U, true)
+                   : pack_b(kern, tls_pack_bwd, p.r, GU, U, true),
+                rb ? pack_block(kern, tls_pack_bwd2, p.r + 2 * U, GU, U, U, true) : nullptr, dy,
+                dgates, dgates_rec};
   const bool gru = p.cell == RnnCell::gru && !rb;  // a recurrent-side dgates_rec and b1
   const float* dg_rec = gru ? dgates_rec : dgates;
   const auto none = gemm::Activation::none;

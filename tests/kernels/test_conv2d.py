@@ -131,14 +131,22 @@ WINOGRAD_CASES = [
     ((2, 13, 11, 24, 40), "same"),
     ((2, 15, 15, 16, 16), "valid"),
     ((3, 7, 7, 24, 20), "same"),  # 7x7: the smallest square output Winograd takes (tiles 8x8)
+    # AVX-512 (16 channels a vector, 12 x 32 depth loops): channel counts off 16 and 32, an odd
+    # number of 16-channel panels on either side (the depth loops' one-panel tail), batch 1 with
+    # fewer tiles than one 12-row depth loop.
+    ((1, 9, 7, 31, 17), "same"),
+    ((2, 8, 9, 48, 33), "valid"),
+    ((1, 4, 4, 16, 80), "same"),    # 4 tiles: one partial 12-tile depth loop
+    ((2, 11, 10, 47, 16), "same"),
+    ((1, 12, 12, 65, 47), "valid"),
 ]
 
 
 @pytest.mark.parametrize("shape,padding", WINOGRAD_CASES)
-def test_conv2d_winograd_matches_reference(shape, padding, rng):
+def test_conv2d_winograd_matches_reference(shape, padding, isa, rng):
     n, h, w, cin, cout = shape
     chosen = kernels.conv2d_algorithms((n, h, w, cin), (3, 3, cin, cout), padding=padding)
-    if _C.get_isa() in ("avx2", "avx512"):
+    if isa in ("avx2", "avx512"):
         assert chosen == {"forward": "winograd_f2x2_3x3", "backward_weights": "winograd_f2x2_3x3",
                           "backward_data": "flipped_forward/winograd_f2x2_3x3"}
     x, k, b = _data(rng, (n, h, w, cin, 3, 3, cout))
@@ -160,6 +168,30 @@ def test_conv2d_3x3_stride1_any_shape_matches_reference(n, h, w, cin, cout, padd
     rng = np.random.default_rng(seed)
     x, k, b = _data(rng, (n, h, w, cin, 3, 3, cout))
     _check_stride1_passes(rng, x, k, b, padding)
+
+
+# Cin 1..17 (the patch packers' channel runs: 12-row AVX-512 panels with a masked depth tail, 6-row
+# AVX2 ones with 8 x 8 transposes), Cout 1..17 (the micro-kernels' masked column edges), with a
+# stride / padding / dilation combination each, batch 1 or 2.
+CHANNEL_SWEEP = [((1 + c % 2, 7, 6, c, 3, 2, 18 - c),) + combo
+                 for c, combo in zip(range(1, 18), itertools.cycle(
+                     itertools.product(STRIDES, PADDINGS, DILATIONS)))
+                 if _fits((1, 7, 6, c, 3, 2, 18 - c), *combo)]
+
+
+@pytest.mark.parametrize("shape,strides,padding,dilation", CHANNEL_SWEEP)
+def test_conv2d_channel_counts_1_to_17_match_reference(shape, strides, padding, dilation, isa, rng):
+    x, k, b = _data(rng, shape)
+    args = dict(strides=strides, padding=padding, dilation_rate=dilation)
+    want = ref_forward(x, k, b, strides, padding, dilation)
+    _close(np.asarray(kernels.conv2d(x, k, b, activation="relu", **args)), np.maximum(want, 0))
+    dy = rng.normal(size=want.shape).astype(np.float32)
+    _close(np.asarray(kernels.conv2d_backward_data(dy, k, x.shape, **args)),
+           ref_bwd_data(dy, k, x.shape, strides, padding, dilation))
+    dw, db = kernels.conv2d_backward_weights(x, dy, k.shape, bias=True, **args)
+    want_dw, want_db = ref_bwd_weights(x, dy, k.shape, strides, padding, dilation)
+    _close(np.asarray(dw), want_dw)
+    _close(np.asarray(db), want_db)
 
 
 def test_conv2d_winograd_is_deterministic_and_thread_count_safe(rng):
@@ -311,3 +343,28 @@ def test_conv2d_relu_max_pool2d_bad_inputs_raise():
         kernels.conv2d_relu_max_pool2d(x, k, out=kernels.empty((2, 6, 6, 16)))
     with pytest.raises(ValueError, match="smaller than the 2x2 pooling window"):
         kernels.conv2d_relu_max_pool2d(np.zeros((1, 3, 8, 1), np.float32), k)
+
+
+@pytest.mark.parametrize("shape,padding", [((3, 9, 8, 1, 3, 3, 8), "same"),     # 8: one masked half vector
+                                           ((2, 10, 7, 3, 3, 3, 24), "valid"),  # 16 + 8
+                                           ((1, 8, 8, 4, 3, 3, 40), "same"),    # 36 taps: 2 passes
+                                           ((2, 7, 9, 2, 2, 2, 48), "valid"),
+                                           ((2, 6, 6, 20, 3, 3, 8), "same")])   # the dz fallback
+def test_conv2d_relu_max_pool2d_weight_gradient_matches_reference(shape, padding, isa, rng):
+    """The fused pass's weight gradient (dy routed to each window's argmax, times relu') against the
+    float64 weight gradient of the conv on that routed dz."""
+    x, k, b = _data(rng, shape)
+    y, argmax = kernels.conv2d_relu_max_pool2d(x, k, b, padding=padding)
+    y, argmax = np.asarray(y), np.asarray(argmax)
+    dy = rng.normal(size=y.shape).astype(np.float32)
+    dw, db = kernels.conv2d_relu_max_pool2d_backward_weights(x, dy, y, argmax, k.shape, bias=True,
+                                                            padding=padding)
+    z = ref_forward(x, k, b, (1, 1), padding, (1, 1))
+    dz = np.zeros(z.shape)
+    n, ph, pw, c = y.shape
+    ni, pi, qi, ci = np.meshgrid(np.arange(n), np.arange(ph), np.arange(pw), np.arange(c), indexing="ij")
+    oy, ox = argmax // z.shape[2], argmax % z.shape[2]
+    dz[ni, oy, ox, ci] = np.where(y > 0, dy, 0.0)
+    want_dw, want_db = ref_bwd_weights(x, dz, k.shape, (1, 1), padding, (1, 1))
+    _close(np.asarray(dw), want_dw)
+    _close(np.asarray(db), want_db)

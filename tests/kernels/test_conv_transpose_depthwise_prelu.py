@@ -39,7 +39,25 @@ TRANSPOSE_CASES = [
     ((2, 3, 3, 4), (2, 2), 5, (2, 2), "valid", None, (1, 1)),
     ((2, 4, 6, 20), (3, 3), 17, (1, 1), "valid", None, (1, 1)),
     ((1, 3, 4, 3), (2, 3), 2, (2, 2), "same", (1, 0), (2, 2)),    # strides and dilation together
+    ((2, 8, 8, 32), (4, 4), 24, (2, 2), "same", None, (1, 1)),    # a decoder's k4 s2 upsampling
+    ((1, 9, 7, 33), (3, 3), 18, (1, 1), "same", None, (1, 1)),    # stride 1: Winograd passes
 ]
+
+
+@pytest.mark.parametrize("case,algorithms", [
+    (TRANSPOSE_CASES[-2], ("implicit_gemm", "col2im_gemm", "implicit_gemm")),
+    (TRANSPOSE_CASES[-1], ("winograd_f2x2_3x3", "flipped_forward/winograd_f2x2_3x3", "winograd_f2x2_3x3"))])
+def test_conv2d_transpose_takes_the_conv_fast_paths_on_every_vector_isa(case, algorithms, isa, rng):
+    """Conv2DTranspose runs on the conv it transposes (its forward is that conv's data gradient,
+    its data gradient that conv's forward): on AVX2 and AVX-512 alike that is the Winograd kernels
+    at stride 1 and the GEMM paths (the 12 x 32 kernel on AVX-512) at k4 s2."""
+    x, w, b = _transpose_data(case, rng)
+    y_shape = np.shape(kernels.conv2d_transpose(x, w, b, **_transpose_args(case)))
+    chosen = kernels.conv2d_algorithms(y_shape, w.shape, strides=case[3], padding=case[4])
+    if isa in ("avx2", "avx512"):
+        assert (chosen["forward"], chosen["backward_data"], chosen["backward_weights"]) == algorithms
+    else:
+        assert "winograd" not in str(chosen)
 
 
 def _transpose_args(case):

@@ -77,7 +77,9 @@ BlockSizes block_sizes_avx512() {
 }
 
 namespace {
-Kernel kernel_of(const GemmContext& ctx) { return Kernel{ctx.ukr, ctx.mr, ctx.nr, ctx.block_sizes()}; }
+Kernel kernel_of(const GemmContext& ctx) {
+  return Kernel{ctx.ukr, ctx.mr, ctx.nr, ctx.block_sizes(), &ctx};
+}
 }  // namespace
 
 Kernel packed_kernel() { return kernel_of(*gemm_packed_context_stub.cpu()); }

@@ -7,8 +7,9 @@
 // Variants:
 //   micro-kernel: a GemmContext (micro-kernel, tile, block sizes, packers) from the dispatch
 //                 table: sgemm (plain matrices) asks sgemm_context_stub, gemm_packed (caller-
-//                 supplied 6 x 16 packers) asks gemm_packed_context_stub; the kernel files
-//                 register their contexts per ISA (gemm.h). The loops below take the tile from
+//                 supplied packers) runs the Kernel its caller got from packed_kernel()
+//                 (gemm_packed_context_stub) and packed for; the kernel files register their
+//                 contexts per ISA (gemm.h). The loops below take the tile from
 //                 Problem and name no instruction set.
 //   threads:      small problems (2*M*N*K below kMinParallelFlops) run on the calling thread;
 //                 otherwise rows or columns are split into chunks of whole micro-tiles that the
@@ -270,13 +271,14 @@ void run_row_split(const Problem& pb, int threads) {
   }
 }
 
-int choose_threads(int64_t m, int64_t n, int64_t k) {
+int choose_threads(const Problem& pb) {
+  const int64_t m = pb.m, n = pb.n, k = pb.k;
   const int threads = get_num_threads();
   if (threads <= 1 || in_parallel_region()) return 1;
   const double flops = 2.0 * m * n * k;
   if (flops < kMinParallelFlops) return 1;
   // No thread gets less than one micro-tile row or column of work.
-  const int64_t tiles = std::max((m + kMR - 1) / kMR, (n + kNR - 1) / kNR);
+  const int64_t tiles = std::max((m + pb.mr - 1) / pb.mr, (n + pb.nr - 1) / pb.nr);
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, tiles)));
 }
 
@@ -303,12 +305,12 @@ PackB pack_b_for(const GemmContext& ctx, const float* b, int64_t ldb, bool trans
 
 }  // namespace
 
-PackA pack_a_matrix(const float* a, int64_t lda, bool trans_a) {
-  return pack_a_for(*gemm_packed_context_stub.cpu(), a, lda, trans_a);
+PackA pack_a_matrix(const Kernel& kern, const float* a, int64_t lda, bool trans_a) {
+  return pack_a_for(*kern.ctx, a, lda, trans_a);
 }
 
-PackB pack_b_matrix(const float* b, int64_t ldb, bool trans_b) {
-  return pack_b_for(*gemm_packed_context_stub.cpu(), b, ldb, trans_b);
+PackB pack_b_matrix(const Kernel& kern, const float* b, int64_t ldb, bool trans_b) {
+  return pack_b_for(*kern.ctx, b, ldb, trans_b);
 }
 
 namespace {
@@ -327,7 +329,7 @@ void run(Problem& pb) {
                           UkrArgs{pb.alpha, pb.beta, pb.bias ? pb.bias + j : nullptr, pb.act});
     return;
   }
-  const int threads = choose_threads(m, n, k);
+  const int threads = choose_threads(pb);
   if (threads <= 1) {
     Workspace& ws = tls_workspace;
     blocked_loops(pb, 0, m, 0, n, ws.a_block(pb.bs), ws.b_block(pb.bs));
@@ -367,11 +369,10 @@ Problem make_problem(const Kernel& kern, int64_t m, int64_t n, int64_t k, const 
 
 }  // namespace
 
-void gemm_packed(int64_t m, int64_t n, int64_t k, const PackA& pack_a, const PackB& pack_b,
-                 float alpha, float beta, float* c, int64_t ldc, const float* bias,
-                 Activation act) {
-  Problem pb = make_problem(packed_kernel(), m, n, k, &pack_a, &pack_b, alpha, beta, c, ldc, bias,
-                            act);
+void gemm_packed(const Kernel& kern, int64_t m, int64_t n, int64_t k, const PackA& pack_a,
+                 const PackB& pack_b, float alpha, float beta, float* c, int64_t ldc,
+                 const float* bias, Activation act) {
+  Problem pb = make_problem(kern, m, n, k, &pack_a, &pack_b, alpha, beta, c, ldc, bias, act);
   run(pb);
 }
 
@@ -403,7 +404,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
            const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
            int64_t ldc, const float* bias, Activation act) {
   const GemmContext& ctx = *sgemm_context_stub.cpu();
-  const Kernel kern{ctx.ukr, ctx.mr, ctx.nr, ctx.block_sizes()};
+  const Kernel kern{ctx.ukr, ctx.mr, ctx.nr, ctx.block_sizes(), &ctx};
   const PackA pack_a = pack_a_for(ctx, a, lda, trans_a);
   const PackB pack_b = pack_b_for(ctx, b, ldb, trans_b);
   Problem pb = make_problem(kern, m, n, k, &pack_a, &pack_b, alpha, beta, c, ldc, bias, act);

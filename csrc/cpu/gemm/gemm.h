@@ -38,13 +38,13 @@
 
 namespace corenn::cpu::gemm {
 
-// Micro-tile of the ref and AVX2 kernels: one packed format that caller-supplied packers
-// (implicit-GEMM convolution, rnn.cpp) produce; gemm_packed and micro_kernel() use it on every ISA.
+// Micro-tile of the ref and AVX2 kernels (the 6 x 16 panel format).
 constexpr int kMR = 6;
 constexpr int kNR = 16;
-// Micro-tile of the AVX-512 kernel (gemm_ukr_avx512_f32_12x32.cpp says why 12 x 32). Only sgemm
-// (plain matrices, its own packers) runs it; the panel format is the one above with MR = 12,
-// NR = 32.
+// Micro-tile of the AVX-512 kernel (gemm_ukr_avx512_f32_12x32.cpp says why 12 x 32): the panel
+// format above with MR = 12, NR = 32. Each kernel set (GemmContext) has one format; a caller that
+// supplies its own packers (implicit-GEMM convolution, rnn.cpp) asks packed_kernel() for the set
+// and packs for its mr / nr, never for these constants.
 constexpr int kMR512 = 12;
 constexpr int kNR512 = 32;
 
@@ -103,10 +103,10 @@ struct GemmContext {
   PackBFn pack_b_n, pack_b_t;
 };
 using GemmContextRef = const GemmContext*;
-// The 6 x 16 format that caller-supplied packers produce (gemm_packed, conv, rnn):
-// cpu_ref = gemm_ukr_ref.cpp, avx2 = gemm_ukr_avx2_f32_6x16.cpp (AVX-512 CPUs run that too).
+// The kernel set of gemm_packed (caller-supplied packers: conv, rnn): cpu_ref = gemm_ukr_ref.cpp,
+// avx2 = gemm_ukr_avx2_f32_6x16.cpp (6 x 16), avx512 = gemm_ukr_avx512_f32_12x32.cpp (12 x 32).
 CORENN_DECLARE_DISPATCH(GemmContextRef, gemm_packed_context_stub);
-// sgemm on plain matrices: the same two, plus avx512 = gemm_ukr_avx512_f32_12x32.cpp.
+// sgemm on plain matrices: the same three kernel sets.
 CORENN_DECLARE_DISPATCH(GemmContextRef, sgemm_context_stub);
 
 // The largest tile of any context, and what a pack_a_n may write past its block: workspace sizes.
@@ -127,17 +127,16 @@ void pack_b_n_ref(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j
 void pack_b_t_ref(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
                   float* dst);
 
-// The 6 x 16 micro-kernel of the active ISA: gemm_packed and callers that run the micro-kernel
-// themselves (rnn.cpp) ask here; sgemm asks sgemm_kernel().
-inline UkrFn micro_kernel() { return gemm_packed_context_stub.cpu()->ukr; }
-
-// A micro-kernel with its tile and block sizes: what the blocked driver runs.
+// A micro-kernel with its tile and block sizes: what the blocked driver runs; ctx is the kernel
+// set it came from (its plain-matrix packers produce the mr x nr format).
 struct Kernel {
   UkrFn ukr;
   int mr, nr;
   BlockSizes bs;
+  GemmContextRef ctx = nullptr;
 };
-// For caller-supplied packers (gemm_packed: the 6 x 16 format): micro_kernel() and block_sizes().
+// The kernel set of the active ISA for caller-supplied packers (gemm_packed, and callers that run
+// the micro-kernel themselves: rnn.cpp). Ask once per operation and pack for its mr / nr.
 Kernel packed_kernel();
 // For sgemm: the kernel of sgemm_context_stub under the active ISA.
 Kernel sgemm_kernel();
@@ -161,16 +160,16 @@ inline void store_tile_scalar(const float* acc, float* c, int64_t ldc, int m, in
   }
 }
 
-// The standard packers for row-major A / B with leading dimensions lda / ldb.
-PackA pack_a_matrix(const float* a, int64_t lda, bool trans_a);
-PackB pack_b_matrix(const float* b, int64_t ldb, bool trans_b);
+// The standard packers for row-major A / B with leading dimensions lda / ldb, in kern's format.
+PackA pack_a_matrix(const Kernel& kern, const float* a, int64_t lda, bool trans_a);
+PackB pack_b_matrix(const Kernel& kern, const float* b, int64_t ldb, bool trans_b);
 
-// The general driver: any packers, C row-major with leading dimension ldc, bias (N,) or nullptr.
-// Chooses threads (corenn::get_num_threads, none for small problems) and the micro-kernel
-// (gemm_packed_context_stub). Never reads C when beta == 0.
-void gemm_packed(int64_t m, int64_t n, int64_t k, const PackA& pack_a, const PackB& pack_b,
-                 float alpha, float beta, float* c, int64_t ldc, const float* bias,
-                 Activation act);
+// The general driver: any packers producing kern's panel format (kern from packed_kernel()), C
+// row-major with leading dimension ldc, bias (N,) or nullptr. Chooses threads
+// (corenn::get_num_threads, none for small problems). Never reads C when beta == 0.
+void gemm_packed(const Kernel& kern, int64_t m, int64_t n, int64_t k, const PackA& pack_a,
+                 const PackB& pack_b, float alpha, float beta, float* c, int64_t ldc,
+                 const float* bias, Activation act);
 
 // Plain row-major matrices: A is (M, K) or (K, M) when trans_a, B is (K, N) or (N, K).
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,

@@ -37,5 +37,8 @@ void pack_b_n_avx512(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_
                      float* dst);
 void pack_b_t_avx512(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
                      float* dst);
+// dst[p * 12 + r] = src[r][p] for p < len: the 12-row form of pack_a_rows_avx2. Writes nothing
+// past dst + len * 12 and reads nothing past src[r] + len (masked tail).
+void pack_a_rows_avx512(const float* const* src, int64_t len, float* dst);
 
 }  // namespace corenn::cpu::gemm

@@ -6,6 +6,8 @@
 //   pack_a_t_avx512: op(A) = A^T, A (K, M): one masked 12-lane copy per depth step
 //   pack_b_n_avx512: op(B) = B (K, N): two 16-lane copies per depth step
 //   pack_b_t_avx512: op(B) = B^T, B (N, K): four 8 x 8 transposes per 8 depth steps
+//   pack_a_rows_avx512: 12 rows given by pointers (a conv's patch runs): 8 x 8 transposes as
+//                       pack_a_n, the last < 8 depth steps through masked loads
 //
 // Tails (a partial panel, the last columns of B) are masked loads with zero fill and masked
 // stores, so no packer writes past its panels and none needs slack in the buffer. The depth
@@ -118,6 +120,23 @@ void pack_b_t_avx512(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_
     }
     for (; p < kc; ++p)
       for (int c = 0; c < NR; ++c) dst[p * NR + c] = c < cols ? src[c * ldb + p] : 0.0f;
+  }
+}
+
+void pack_a_rows_avx512(const float* const* src, int64_t len, float* dst) {
+  for (int64_t p = 0; p < len; p += 8) {
+    const int steps = static_cast<int>(std::min<int64_t>(8, len - p));
+    const __mmask8 in = static_cast<__mmask8>((1u << steps) - 1);
+    __m256 lo[8], hi[8];
+    for (int q = 0; q < 8; ++q) lo[q] = _mm256_maskz_loadu_ps(in, src[q] + p);
+    for (int q = 0; q < 4; ++q) hi[q] = _mm256_maskz_loadu_ps(in, src[8 + q] + p);
+    hi[4] = hi[5] = hi[6] = hi[7] = _mm256_setzero_ps();
+    transpose8(lo);
+    transpose8(hi);
+    for (int q = 0; q < steps; ++q) {
+      _mm256_storeu_ps(dst + (p + q) * MR, lo[q]);
+      _mm_storeu_ps(dst + (p + q) * MR + 8, _mm256_castps256_ps128(hi[q]));
+    }
   }
 }
 

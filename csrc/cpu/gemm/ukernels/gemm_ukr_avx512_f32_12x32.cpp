@@ -19,7 +19,7 @@
 // m < 12 edge stores only the live rows, and an in-place A computes only those rows (ROWS = m).
 //
 // Compiled with -mavx512f/vl/bw/dq (file name carries _avx512); registered as the avx512 context
-// of sgemm_context_stub (end of file).
+// of sgemm_context_stub and of gemm_packed_context_stub (end of file).
 #include <immintrin.h>
 
 #include "cpu/gemm/gemm.h"
@@ -127,7 +127,9 @@ void gemm_ukr_avx512_f32_12x32(int64_t kc, const float* a, int64_t rs_a, int64_t
 
 }  // namespace corenn::cpu::gemm
 
-// The avx512 context of sgemm (plain matrices, its own 12 x 32 packers, its own block sizes).
+// The avx512 context of both stubs: sgemm (plain matrices, its own 12 x 32 packers, its own block
+// sizes) and gemm_packed, whose callers pack the 12 x 32 format themselves (conv2d's patch packers,
+// rnn.cpp's recurrent weights through pack_b_matrix).
 namespace corenn::cpu::gemm {
 namespace {
 constexpr GemmContext kAvx512Context{gemm_ukr_avx512_f32_12x32, kMR512, kNR512, block_sizes_avx512,
@@ -135,4 +137,5 @@ constexpr GemmContext kAvx512Context{gemm_ukr_avx512_f32_12x32, kMR512, kNR512, 
                                      pack_b_t_avx512};
 }  // namespace
 CORENN_REGISTER_KERNEL(sgemm_context_stub, Slot::avx512, &kAvx512Context);
+CORENN_REGISTER_KERNEL(gemm_packed_context_stub, Slot::avx512, &kAvx512Context);
 }  // namespace corenn::cpu::gemm
