@@ -88,3 +88,25 @@ def test_numpy_of_a_variable_is_a_snapshot_and_of_a_tensor_a_view():
     view = t.numpy()
     t.fill_(7.0)
     assert view.tolist() == [7.0, 7.0]
+
+
+def test_nested_python_lists_are_one_input_and_submodules():
+    layer = keras.layers.Dense(2, kernel_initializer="ones")
+    out = layer([[1.0, 2.0, 3.0]])
+    np.testing.assert_allclose(np.asarray(out), [[6.0, 6.0]])
+
+    class Two(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.first = keras.layers.Dense(2)
+            self.rest = keras.Sequential([keras.layers.Dense(2), keras.layers.Dense(1)])
+            self.v = tf.Variable(1.0)
+
+        def call(self, x):
+            return self.rest(self.first(x)) * self.v
+
+    m = Two()
+    m(np.ones((1, 3), np.float32))
+    kinds = [type(s).__name__ for s in m.submodules]
+    assert kinds.count("Dense") == 3 and "Sequential" in kinds and "_VariableHolder" not in kinds
+    assert len(m.trainable_variables) == 7   # 3 Dense x (kernel, bias) + v
