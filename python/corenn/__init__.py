@@ -76,6 +76,8 @@ from . import config, dtypes, image, linalg, math, nn, sparse, strings  # noqa: 
 from .sparse import SparseTensor  # noqa: E402
 from .variables import UnconnectedGradients, Variable  # noqa: E402  (tf.Variable)
 from .module import Module  # noqa: E402  (tf.Module)
+from . import ops_image as _ops_image  # noqa: E402
+ops.image = _ops_image   # keras.ops.image (Keras 3's image ops)
 from .dtypes import (DType, as_dtype, bool, double, float16, float32, float64, half, int8,  # noqa: E402,A004
                      int16, int32, int64, string, uint8, uint16, uint32, uint64)
 from ._tf_api import *  # noqa: E402,F401,F403
