@@ -57,16 +57,20 @@ def is_variable(t) -> bool:
 
 
 def _stack():
-    s = getattr(_local, "tapes", None)
-    if s is None:
+    try:
+        return _local.tapes
+    except AttributeError:   # this thread's first tape
         s = _local.tapes = []
-    return s
+        return s
 
 
 def recording_tape():
     """The innermost tape recording on this thread, or None (asked by every layer, model, loss
     and op call: kept to one attribute read)."""
-    s = getattr(_local, "tapes", None)
+    try:
+        s = _local.tapes
+    except AttributeError:
+        return None
     if s:
         tape = s[-1]
         if tape._recording:
@@ -108,14 +112,19 @@ class GradientTape:
     # -- context ---------------------------------------------------------------------------------
 
     def __enter__(self):
-        _stack().append(self)
+        try:
+            _local.tapes.append(self)
+        except AttributeError:
+            _stack().append(self)
         self._recording = True
         return self
 
     def __exit__(self, *exc):
         self._recording = False
         s = _stack()
-        if self in s:
+        if s and s[-1] is self:   # the innermost tape, as with blocks are nested
+            s.pop()
+        elif self in s:
             s.remove(self)
         return False
 
@@ -198,8 +207,11 @@ class GradientTape:
         handed back are copies (the graph's buffers are reused by its next run)."""
         xs = [_input_tensor(x) for x in inputs]
         tracked = self._tracked
-        if len(xs) == 1:   # the usual model: one input, not watched
-            watched = (0,) if id(xs[0]) in tracked or self.needs_grad(xs[0]) else ()
+        if len(xs) == 1:   # the usual model: one input (a batch: neither tracked nor a variable)
+            x = xs[0]
+            key = id(x)
+            ref = _variables.get(key) if self.watch_accessed_variables else None
+            watched = (0,) if key in tracked or ref is not None and ref() is x else ()
         else:
             watched = tuple(i for i, x in enumerate(xs) if self.needs_grad(x))
         (_FUSION or _fusion()).prepare(graph, watched)
@@ -244,11 +256,12 @@ class GradientTape:
             raise ValueError(f"GradientTape.gradient: unconnected_gradients must be 'none' or 'zero', "
                              f"got {unconnected_gradients!r}")
         flat_sources, rebuild = _flatten(sources)
+        keys = [id(s) for s in flat_sources]
         tracked, variables, tensor = self._tracked, _variables, kernels.Tensor
-        for s in flat_sources:
+        for s, key in zip(flat_sources, keys):
             if type(s) is tensor:   # the common case, checked cheaply
-                ref = variables.get(id(s))
-                if ref is not None and ref() is s or id(s) in tracked:
+                ref = variables.get(key)
+                if ref is not None and ref() is s or key in tracked:
                     continue
             if not isinstance(s, kernels.Tensor):
                 raise TypeError(f"GradientTape.gradient: sources must be Tensors (variables or watched "
@@ -262,24 +275,24 @@ class GradientTape:
             seeds = [None] * len(targets)
         was_recording, self._recording = self._recording, False
         try:
-            grads, weight_grads = self._backward(targets, seeds, {id(s) for s in flat_sources})
+            grads, weight_grads = self._backward(targets, seeds, set(keys))
         finally:
             self._recording = was_recording
         self._used = True
-        result = []
+        # weight_grads: id -> the gradient Tensor of a weight one call or graph used, or a list of
+        # them (several); grads: id -> the gradient of a tracked tensor (a watched input)
+        result = [weight_grads.get(key) for key in keys]
         copy = self.persistent
-        for s in flat_sources:
-            key = id(s)
-            parts = weight_grads.get(key)
-            g = grads.get(key)
-            if parts is None:
-                parts = [] if g is None else [g]
-            elif g is not None:
-                parts = [g] + parts
-            g = parts[0] if len(parts) == 1 and not copy else _sum(parts, copy=copy)
-            if g is None and unconnected_gradients == "zero":
-                g = kernels.zeros(tuple(s.shape))
-            result.append(g)
+        if copy or grads or _has_lists(result):   # else each result is its one gradient as it is
+            for i, key in enumerate(keys):
+                parts = result[i]
+                parts = [] if parts is None else parts if type(parts) is list else [parts]
+                g = grads.get(key)
+                if g is not None:
+                    parts = [g] + parts
+                result[i] = parts[0] if len(parts) == 1 and not copy else _sum(parts, copy=copy)
+        if unconnected_gradients == "zero":
+            result = [kernels.zeros(tuple(s.shape)) if g is None else g for s, g in zip(flat_sources, result)]
         if not self.persistent:
             accessed = dict(self._accessed)
             self.reset()
@@ -292,18 +305,20 @@ class GradientTape:
             if not isinstance(t, kernels.Tensor):
                 raise TypeError(f"GradientTape.gradient: the target must be a Tensor, got {type(t).__name__}")
             g = kernels.Tensor.empty(t.shape).fill_(1.0) if seed is None else convert(seed, "seed")
-            _accumulate(grads, t, g)
+            _accumulate(grads, id(t), g)
         weight_grads: dict[int, list] = {}
+        tracked = self._tracked
         for rec in reversed(self._records):
-            dys = [grads.get(id(o)) for o in rec.outputs]
+            keys = [id(o) for o in rec.outputs]
+            dys = [grads.get(key) for key in keys]
             for g in dys:
                 if g is not None:
                     break
             else:
                 continue
-            for o in rec.outputs:
-                if id(o) not in source_ids:
-                    grads.pop(id(o), None)
+            for key in keys:   # consumed here (a source's gradient is kept for the result)
+                if key not in source_ids:
+                    grads.pop(key, None)
             if rec.graph is not None:
                 graph = rec.graph
                 n_out = len(graph.output_slots)
@@ -313,12 +328,12 @@ class GradientTape:
                     seeds = [0.0 if g is None else float(np.asarray(g).sum()) for g in dys[n_out:]]
                 _unhold_weight_grads(graph)
                 dxs = graph.backward(dy, loss_seeds=seeds)
-                for w, g in graph.weight_grads():
-                    have = weight_grads.get(id(w))
-                    if have is None:
-                        weight_grads[id(w)] = [g]
-                    else:
-                        have.append(g)
+                keys, grads_of_weights = graph.weight_grads()
+                if not weight_grads:   # the first call that reached weights: nothing to add to
+                    weight_grads.update(zip(keys, grads_of_weights))
+                else:
+                    for key, g in zip(keys, grads_of_weights):
+                        _add_part(weight_grads, key, g)
             elif rec.ctx is not None:
                 ctx = rec.ctx
                 if rec.n_losses:   # seeds of the losses it added, for Layer.backward
@@ -337,13 +352,15 @@ class GradientTape:
                 else:
                     pairs = zip(ctx.trainable_weights, ctx.gradients)
                 for w, g in pairs:
-                    weight_grads.setdefault(id(w), []).append(g)
+                    _add_part(weight_grads, id(w), g)
                 dxs = (dx if rec.packed else [dx]) if dx is not None else []
             else:
                 dxs = rec.rule(dys)
             for x, g in zip(rec.inputs, dxs):
-                if g is not None and self.needs_grad(x):
-                    _accumulate(grads, x, g)
+                if g is not None:
+                    key = id(x)
+                    if key in tracked or self.needs_grad(x):
+                        _accumulate(grads, key, g)
         return grads, weight_grads
 
 
@@ -416,12 +433,32 @@ def _distinct(outs, inputs):
     return [o.reshape(list(o.shape)) if id(o) in ids else o for o in outs]
 
 
-def _accumulate(grads, t, g):
-    have = grads.get(id(t))
+def _add_part(weight_grads, key, g):
+    """One more gradient of the weight ``key`` (summed by gradient): the Tensor itself when it is
+    the first, a list once there are several."""
+    have = weight_grads.get(key)
     if have is None:
-        grads[id(t)] = g
+        weight_grads[key] = g
+    elif type(have) is list:
+        have.append(g)
     else:
-        grads[id(t)] = _sum([have, g], copy=True)
+        weight_grads[key] = [have, g]
+
+
+def _has_lists(values):
+    for v in values:
+        if type(v) is list:
+            return True
+    return False
+
+
+def _accumulate(grads, key, g):
+    """grads[key] += g (key: the id of the tensor g is the gradient of)."""
+    have = grads.get(key)
+    if have is None:
+        grads[key] = g
+    else:
+        grads[key] = _sum([have, g], copy=True)
 
 
 def _sum(parts, copy=False):

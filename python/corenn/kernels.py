@@ -48,9 +48,12 @@ __all__ = [
 
 def as_tensor(x, op: str = "corenn", arg: str = "x") -> Tensor:
     """Return ``x`` as a Tensor, zero-copy for contiguous float32/int32/int64 NumPy arrays."""
-    if isinstance(x, Tensor):
+    kind = type(x)   # exact types first: the per-step cases, without isinstance calls
+    if kind is Tensor:
         return x
-    if not isinstance(x, np.ndarray):
+    if kind is not np.ndarray and isinstance(x, Tensor):
+        return x
+    if kind is not np.ndarray and not isinstance(x, np.ndarray):
         x = np.asarray(x)
         if x.dtype == np.float64:
             x = x.astype(np.float32)
@@ -247,7 +250,8 @@ def loss_forward(kind: str, y_pred, y_true, grad=None, *, from_logits: bool = Fa
     ``per_sample`` (a float32 Tensor of prod(y_pred.shape[:-1]) values, CPU) receives the
     unweighted per-row losses loss_i (the formulas are in csrc/cpu/loss.cpp).
     """
-    kind = _known_kind(kind, LOSSES, "loss_forward", "loss")
+    if type(kind) is not str or kind not in LOSSES:
+        _known_kind(kind, LOSSES, "loss_forward", "loss")   # raises, naming the op
     y_pred = y_pred if type(y_pred) is Tensor else as_tensor(y_pred, kind, "y_pred")
     if kind != "sparse_categorical_crossentropy":
         y_true = _float_targets(y_true)
@@ -2060,3 +2064,28 @@ __all__ += _LAYERS_A
 for _name in _LAYERS_A:
     globals()[_name] = _names_its_errors(globals()[_name])
 del _name, _LAYERS_A
+
+
+# ---------------------------------------------------------------------------------------------
+# The compiled entries themselves, for the layers' per-step paths (issue 15: Python work per
+# call). A layer's forward / backward calls these with Tensors it already holds (its input, its
+# weights, its buffers) and with arguments it computed and checked once per input shape (a conv's
+# geometry), so the public functions' per-call conversions, defaults and shape arithmetic are not
+# redone every step. Nothing is left unchecked: the C++ entries check every tensor (dtype, rank,
+# shapes against each other, device, aliasing) and open every message with their op, and a layer
+# checks its input (Layer.check_input_shape, the model's input checks) before it gets here.
+# Positional arguments, in the order of the bindings (csrc/bindings/register_*.cpp).
+
+_gemm = _C.gemm                                   # a, b, c, trans_a, trans_b, alpha, beta, bias, act
+_bias_grad = _C.bias_grad                         # dy, db
+_activation_backward = _C.activation_backward     # kind, x, y, dy, dx, alpha
+_reshape = Tensor.reshape   # t, [dims] (-1: the rest): the C++ view, before _tensor_numpy gives
+                            # Tensor.reshape NumPy's spelling (corenn imports this module first)
+_adam_update = _C.adam_update   # params, grads, m, v, vhat, lr, beta_1, beta_2, eps, step, amsgrad,
+                                # weight_decay=, clipnorm=, clipvalue=, global_clipnorm=
+_conv2d_forward = _C.conv2d_forward               # x, w, bias, y, sh, sw, pt, pl, dh, dw, act
+_conv2d_backward_data = _C.conv2d_backward_data   # dy, w, dx, sh, sw, pt, pl, dh, dw
+_conv2d_backward_weights = _C.conv2d_backward_weights   # x, dy, dw, db, sh, sw, pt, pl, dh, dw
+_conv2d_relu_max_pool2d_forward = _C.conv2d_relu_max_pool2d_forward   # x, w, bias, y, am, oh, ow, pt, pl
+_conv2d_relu_max_pool2d_backward_weights = _C.conv2d_relu_max_pool2d_backward_weights
+_rnn_forward = {cell: getattr(_C, f"{cell}_forward") for cell in _RNN_GATES}   # see rnn_forward

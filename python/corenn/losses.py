@@ -73,7 +73,7 @@ class Loss:
 
     def prepare_labels(self, y_true):
         """Labels as a contiguous NumPy array of the dtype the kernel takes."""
-        if isinstance(y_true, kernels.Tensor):
+        if type(y_true) is not np.ndarray and isinstance(y_true, kernels.Tensor):
             return y_true
         if self._written_in_python:   # Keras casts the labels to y_pred's dtype for call
             return np.ascontiguousarray(y_true, dtype=np.float32)
@@ -172,9 +172,11 @@ class Loss:
         if self._written_in_python:   # recorded op by op on an active tape
             return self._python_call(y_true, y_pred, sample_weight)
         tensor = kernels.Tensor
-        y_true = self.prepare_labels(np.asarray(y_true) if isinstance(y_true, tensor) else y_true)
+        # (exact types first: a step's labels are an array and its predictions a Tensor)
+        y_true = self.prepare_labels(np.asarray(y_true) if type(y_true) is not np.ndarray
+                                     and isinstance(y_true, tensor) else y_true)
         tape = autodiff.recording_tape()
-        pred_tensor = y_pred if isinstance(y_pred, tensor) else None
+        pred_tensor = y_pred if type(y_pred) is tensor or isinstance(y_pred, tensor) else None
         if pred_tensor is None:
             y_pred = np.ascontiguousarray(y_pred, dtype=np.float32)
         if not self.sparse and y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:

@@ -34,7 +34,13 @@ _BUFFERS_PER_LAYER = 12  # shapes seen by a layer: train batch, last batch, eval
 # Where Layer.add_loss also puts a loss, so that someone backpropagates it: ``in_call`` (a list)
 # while a layer written with ``call`` runs (its private tape differentiates them: Layer.forward),
 # else ``entries`` (a list of (context, loss)) while a graph runs forward (models/graph.py).
-_LOSS_SINK = threading.local()
+# None outside them: class defaults of the thread-local, so every forward reads them without getattr.
+class _LossSink(threading.local):
+    entries = None
+    in_call = None
+
+
+_LOSS_SINK = _LossSink()
 
 
 def unique_name(base: str) -> str:
@@ -231,7 +237,10 @@ class Layer:
 
     @property
     def trainable_weights(self):
-        return [p.value for p in self._live_params(True)]
+        # _live_params(True), inlined: read by every tape step and optimizer update
+        if not self.trainable:
+            return []
+        return [p.value for p in self._all_params() if p.trainable]
 
     @property
     def non_trainable_weights(self):
@@ -245,7 +254,9 @@ class Layer:
     @property
     def gradients(self):
         """Gradient Tensors aligned with ``trainable_weights`` (valid after ``backward``)."""
-        return [p.grad for p in self._live_params(True)]
+        if not self.trainable:   # as trainable_weights: read by every backward
+            return []
+        return [p.grad for p in self._all_params() if p.trainable]
 
     def _grad_of(self, name):
         """The gradient Tensor of weight ``name`` in this call context (a layer called several
@@ -767,8 +778,11 @@ class ActivatedLayer(Layer):
         if self._fused and self.relu_grad_by_next:
             return self.backward_from_preactivation(dy)  # the next layer already applied relu'
         if self._fused:
-            dz = dy if self.activation.is_linear else kernels.activation_backward(
-                "relu", self._y, self._y, dy, self._buffer("dz", dy.shape))
+            if self.activation.name == "linear":
+                dz = dy
+            else:   # relu' from y (y > 0 <=> z > 0), the bound kernel entry
+                dz = self._buffer("dz", dy.shape)
+                kernels._activation_backward("relu", self._y, self._y, dy, dz, 0.0)
         else:
             dz = self.activation.backward(self._z, self._y, dy, self._buffer("dz", dy.shape))
         return self.backward_from_preactivation(dz)

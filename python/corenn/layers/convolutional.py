@@ -17,6 +17,9 @@ from .base import ActivatedLayer, Layer, activation_flops, sample_size, shape_st
 __all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
            "Conv1DTranspose"]
 
+# input shapes whose conv geometry a layer keeps (train batch, last batch, predict sizes, ...)
+_GEOMETRIES_PER_LAYER = 16
+
 
 class _Conv(ActivatedLayer):
     """Shared body of Conv1D / Conv2D (rank 1 or 2 spatial axes).
@@ -62,6 +65,7 @@ class _Conv(ActivatedLayer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self._fused = self.activation.name in ("linear", "relu")
         self.kernel = self.bias = None
+        self._geometries = {}   # see _geometry
 
     def _tuple(self, value, what):
         if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
@@ -98,6 +102,22 @@ class _Conv(ActivatedLayer):
                                          op=f"{type(self).__name__} '{self.name}'", **self._conv_args())
         return out
 
+    def _geometry(self, shape4):
+        """(output shape (N, OH, OW, F), (sh, sw, pad_top, pad_left, dh, dw)) of the conv on an
+        NHWC input of ``shape4`` (a tuple): the shape arithmetic and its checks run once per
+        input shape; every forward and backward of that shape reads the result from a small
+        cache (shared by the layer's call contexts: it depends on the config only)."""
+        cache = self._geometries
+        geometry = cache.get(shape4)
+        if geometry is None:
+            out, pads = kernels.conv2d_output_shape(shape4, self._pair(self.kernel_size), self.filters,
+                                                    op=f"{type(self).__name__} '{self.name}'",
+                                                    **self._conv_args())
+            if len(cache) >= _GEOMETRIES_PER_LAYER:
+                cache.clear()
+            geometry = cache[shape4] = (out, self._pair(self.strides) + pads + self._pair(self.dilation_rate))
+        return geometry
+
     # -- layer contract ------------------------------------------------------------------------
 
     def build(self, input_shape):
@@ -118,13 +138,17 @@ class _Conv(ActivatedLayer):
         return out4 if self.rank == 2 else (out4[0],) + out4[2:]
 
     def forward(self, x, training=False):
-        x4 = self._view4(x)
-        out4 = self._output_shape4(tuple(x4.shape))
-        out_shape = out4 if self.rank == 2 else (out4[0],) + out4[2:]
-        z = self._buffer("z", out_shape)
         act = "relu" if self.activation.name == "relu" else "none"
-        kernels.conv2d(x4, self._kernel4(self.kernel), self.bias, out=self._view4(z), activation=act,
-                   **self._conv_args())
+        if self.rank == 2:
+            out_shape, args = self._geometry(x.shape)
+            z = self._buffer("z", out_shape)
+            kernels._conv2d_forward(x, self.kernel, self.bias, z, *args, act)
+        else:
+            x4 = self._view4(x)
+            out4, args = self._geometry(x4.shape)
+            out_shape = (out4[0],) + out4[2:]
+            z = self._buffer("z", out_shape)
+            kernels._conv2d_forward(x4, self._kernel4(self.kernel), self.bias, self._view4(z), *args, act)
         y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
         self._x, self._z, self._y = x, z, y
         return y
@@ -146,15 +170,15 @@ class _Conv(ActivatedLayer):
     def backward_from_preactivation(self, dz):
         """backward given dL/dz directly."""
         x4, dz4, k4 = self._view4(self._x), self._view4(dz), self._kernel4(self.kernel)
+        _, args = self._geometry(x4.shape)
         if self.trainable:
             grads = self.gradients
-            kernels.conv2d_backward_weights(x4, dz4, tuple(k4.shape), out=self._kernel4(grads[0]),
-                                        bias_out=grads[1] if self.use_bias else None,
-                                        **self._conv_args())
+            kernels._conv2d_backward_weights(x4, dz4, self._kernel4(grads[0]),
+                                             grads[1] if self.use_bias else None, *args)
         if not self.needs_input_grad:
             return None
         dx = self._buffer("dx", self._x.shape)
-        kernels.conv2d_backward_data(dz4, k4, tuple(x4.shape), out=self._view4(dx), **self._conv_args())
+        kernels._conv2d_backward_data(dz4, k4, self._view4(dx), *args)
         return dx
 
     def get_config(self):

@@ -16,11 +16,6 @@ from .base import ActivatedLayer, Layer, activation_flops, sample_size, shape_st
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout", "Identity", "Masking", "Lambda"]
 
 
-def _rows(t, cols):
-    """A (rows, cols) view of a contiguous tensor whose last axis is ``cols``."""
-    return t if t.ndim == 2 else t.reshape([-1, cols])
-
-
 class Dense(ActivatedLayer):
     supports_masking = True  # on a sequence (N, T, D) the steps' mask passes through (Keras)
 
@@ -77,11 +72,14 @@ class Dense(ActivatedLayer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def forward(self, x, training=False):
-        out_shape = tuple(x.shape[:-1]) + (self.units,)
-        act = "relu" if self.activation.name == "relu" else "none"
+        shape = x.shape
+        out_shape = shape[:-1] + (self.units,)
         z = self._buffer("z", out_shape)
-        kernels.gemm(_rows(x, x.shape[-1]), self.kernel, _rows(z, self.units), bias=self.bias,
-                 activation=act)
+        # the bound GEMM entry (kernels._gemm): x, the weights and z are Tensors already, and
+        # the C++ entry checks their shapes against each other
+        kernels._gemm(x if len(shape) == 2 else kernels._reshape(x, [-1, shape[-1]]), self.kernel,
+                      z if len(shape) == 2 else kernels._reshape(z, [-1, self.units]), False, False, 1.0, 0.0,
+                      self.bias, "relu" if self.activation.name == "relu" else "none")
         y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
         self._x, self._z, self._y = x, z, y
         return y
@@ -96,16 +94,19 @@ class Dense(ActivatedLayer):
     def backward_from_preactivation(self, dz):
         """backward given dL/dz directly (the model fuses softmax/sigmoid into the loss)."""
         x = self._x
-        dz2 = _rows(dz, self.units)
+        flat = x.ndim == 2
+        dz2 = dz if flat else kernels._reshape(dz, [-1, self.units])
         if self.trainable:
             grads = self.gradients
-            kernels.gemm(_rows(x, x.shape[-1]), dz2, grads[0], trans_a=True)
+            kernels._gemm(x if flat else kernels._reshape(x, [-1, x.shape[-1]]), dz2, grads[0], True, False,
+                          1.0, 0.0, None, "none")
             if self.use_bias:
-                kernels.bias_grad(dz2, out=grads[1])
+                kernels._bias_grad(dz2, grads[1])
         if not self.needs_input_grad:
             return None
         dx = self._buffer("dx", x.shape)
-        kernels.gemm(dz2, self.kernel, _rows(dx, x.shape[-1]), trans_b=True)
+        kernels._gemm(dz2, self.kernel, dx if flat else kernels._reshape(dx, [-1, x.shape[-1]]), False, True,
+                      1.0, 0.0, None, "none")
         return dx
 
     def get_config(self):
@@ -186,10 +187,10 @@ class Flatten(Layer):
 
     def forward(self, x, training=False):
         self._in_shape = list(x.shape)
-        return x if x.ndim == 2 else x.reshape([x.shape[0], -1])
+        return x if x.ndim == 2 else kernels._reshape(x, [x.shape[0], -1])
 
     def backward(self, dy):
-        return dy.reshape(self._in_shape) if self.needs_input_grad else None
+        return kernels._reshape(dy, self._in_shape) if self.needs_input_grad else None
 
 
 class Reshape(Layer):

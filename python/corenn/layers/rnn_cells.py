@@ -719,7 +719,7 @@ class RNN(Layer):
         if mask is not None and tuple(mask.shape) != (n, t):
             raise ValueError(f"{type(self).__name__} '{self.name}': mask must have shape ({n}, {t}) for "
                              f"inputs {tuple(x.shape)}, got {tuple(mask.shape)}")
-        for s, size in zip(states, _state_sizes(self.cell)):
+        for s, size in zip(states, _state_sizes(self.cell) if states else ()):
             if tuple(s.shape) != (n, size):
                 raise ValueError(f"{type(self).__name__} '{self.name}': an initial state must have shape "
                                  f"({n}, {size}), got {tuple(s.shape)}")
@@ -784,12 +784,24 @@ class RNN(Layer):
             c0 = kernels.Tensor.from_numpy(np.array(c0, copy=True))  # the op takes distinct inputs
         self._h0, self._c0 = h0, c0
         want = self.return_state or self.stateful
-        y, h_n, c_n, self._stash = kernels.rnn_forward(
-            kind, x, cell.kernel, cell.recurrent_kernel, cell.bias,
-            return_sequences=self.return_sequences, out=self._buffer("y", y_shape),
-            states=want, h_n=self._buffer("h_n", (n, u)) if want else None,
-            c_n=self._buffer("c_n", (n, u)) if want and kind == "lstm" else None,
-            stash=stash, h0=h0, c0=c0, **self._fused_options(mask))
+        if mask is None and h0 is None:
+            # the usual call (no mask, states from zero): the bound kernel entry with the
+            # Tensors at hand, without rnn_forward's conversions (the C++ entry checks them all)
+            y = self._buffer("y", y_shape)
+            h_n = self._buffer("h_n", (n, u)) if want else None
+            c_n = self._buffer("c_n", (n, u)) if want and kind == "lstm" else None
+            kernels._rnn_forward[kind](
+                x, cell.kernel, cell.recurrent_kernel, cell.bias, y, h_n, c_n, *stash,
+                cell.activation.name, cell.recurrent_activation.name, self.go_backwards,
+                self.return_sequences, self._output_in_input_order, cell._reset_after)
+            self._stash = stash
+        else:
+            y, h_n, c_n, self._stash = kernels.rnn_forward(
+                kind, x, cell.kernel, cell.recurrent_kernel, cell.bias,
+                return_sequences=self.return_sequences, out=self._buffer("y", y_shape),
+                states=want, h_n=self._buffer("h_n", (n, u)) if want else None,
+                c_n=self._buffer("c_n", (n, u)) if want and kind == "lstm" else None,
+                stash=stash, h0=h0, c0=c0, **self._fused_options(mask))
         self._x, self._mask_steps = x, mask
         self._leading = None
         if h0 is not None and mask is not None:

@@ -271,9 +271,15 @@ def warn_ran_out(where, steps, epochs):
 def as_input(a):
     """A model input's batch as the graph takes it: a Tensor, or the object array of a string
     input as it is (corenn Tensors hold numbers only)."""
+    if type(a) is np.ndarray and a.dtype is _FLOAT32 and a.flags.c_contiguous:
+        return _from_numpy(a)   # the usual batch, wrapped without a copy
     if isinstance(a, np.ndarray) and a.dtype == object:
         return a
     return kernels.as_tensor(a)
+
+
+_FLOAT32 = np.dtype(np.float32)
+_from_numpy = kernels.Tensor.from_numpy
 
 
 def tensor_or_none(a):

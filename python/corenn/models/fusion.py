@@ -27,6 +27,8 @@ when nothing was marked or planned since this graph's own plan, nothing can have
 """
 from __future__ import annotations
 
+from .. import kernels
+
 __all__ = ["plan", "prepare", "reset", "is_planned", "fused_pairs", "ConvReluMaxPool"]
 
 # bumped by every mark_input_grads / plan / reset of any graph (see prepare)
@@ -70,27 +72,25 @@ class ConvReluMaxPool:
         return self.conv.gradients
 
     def forward(self, x, training=False):
-        from .. import kernels
         conv = self.conv
-        (n, oh, ow, c), _ = kernels.conv2d_output_shape(tuple(x.shape), conv.kernel_size, conv.filters,
-                                                        padding=conv.padding)
+        # the conv's geometry, cached per input shape (stride and dilation are 1: rule 2's terms)
+        (n, oh, ow, c), (_, _, pt, pl, _, _) = conv._geometry(x.shape)
         shape = (n, oh // 2, ow // 2, c)
-        y, argmax = kernels.conv2d_relu_max_pool2d(
-            x, conv.kernel, conv.bias, out=conv._buffer("pooled", shape),
-            argmax=conv._buffer("pooled_argmax", shape, "int32"), padding=conv.padding)
+        y, argmax = conv._buffer("pooled", shape), conv._buffer("pooled_argmax", shape, "int32")
+        kernels._conv2d_relu_max_pool2d_forward(x, conv.kernel, conv.bias, y, argmax, oh, ow, pt, pl)
         conv._x = x   # what the conv's own backward reads
         self._y, self._argmax, self._conv_shape = y, argmax, (n, oh, ow, c)
         return y
 
     def backward(self, dy):
-        from .. import kernels
         conv = self.conv
         if self.weights_from_pooled:
             if conv.trainable_weights:
                 grads = conv.gradients
-                kernels.conv2d_relu_max_pool2d_backward_weights(
-                    conv._x, dy, self._y, self._argmax, tuple(conv.kernel.shape), out=grads[0],
-                    bias_out=grads[1] if conv.use_bias else None, padding=conv.padding)
+                (_, oh, ow, _), (_, _, pt, pl, _, _) = conv._geometry(conv._x.shape)
+                kernels._conv2d_relu_max_pool2d_backward_weights(
+                    conv._x, dy, self._y, self._argmax, grads[0], grads[1] if conv.use_bias else None,
+                    oh, ow, pt, pl)
             return None
         dy = kernels.activation_backward("relu", self._y, self._y, dy, conv._buffer("pooled_dy", dy.shape))
         dz = kernels.max_pool2d_backward(dy, self._argmax, self._conv_shape, (2, 2), (2, 2), "valid",

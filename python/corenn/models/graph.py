@@ -625,7 +625,7 @@ class Graph:
         if self.added_losses:   # a new call: forget the last one's losses
             for maker, _ in self.added_losses:
                 maker._clear_losses()
-        outer_sink, outer_call = getattr(_LOSS_SINK, "entries", None), getattr(_LOSS_SINK, "in_call", None)
+        outer_sink, outer_call = _LOSS_SINK.entries, _LOSS_SINK.in_call
         added = _LOSS_SINK.entries = []
         _LOSS_SINK.in_call = None
         try:
@@ -772,8 +772,9 @@ class Graph:
             _add(buf, g, buf)
 
     def weight_grads(self):
-        """(weight, gradient) pairs after backward: the layers' own gradient Tensors (this copy's
-        contexts' when the graph has its own), summed over calls."""
+        """After backward: (ids of the weights, their gradients), two aligned lists; the gradients
+        are the layers' own gradient Tensors (this copy's contexts' when the graph has its own),
+        summed over calls."""
         key = [layer.trainable for layer in self.trainable_layers]
         cached = self.__dict__.get("_weight_params")
         if cached is None or cached[0] != key:
@@ -786,14 +787,22 @@ class Graph:
                     entries.append((layer, acc))
                 else:
                     entries += [p for p in acc._all_params() if p.trainable and layer.trainable]
-            cached = self.__dict__["_weight_params"] = (key, entries)
-        pairs, seen = [], set()
+            # the usual graph: Params only, each weight once; its ids are fixed (a Param keeps
+            # its weight Tensor), so only the gradients are read per step
+            simple = all(type(e) is not tuple for e in entries) and \
+                len({id(p.value) for p in entries}) == len(entries)
+            ids = [id(p.value) for p in entries] if simple else None
+            cached = self.__dict__["_weight_params"] = (key, entries, ids)
+        if cached[2] is not None:
+            return cached[2], [p.grad for p in cached[1]]
+        ids, grads, seen = [], [], set()
         for e in cached[1]:
             for w, g in (zip(e[0].trainable_weights, e[1].gradients) if isinstance(e, tuple) else [(e.value, e.grad)]):
                 if id(w) not in seen:
                     seen.add(id(w))
-                    pairs.append((w, g))
-        return pairs
+                    ids.append(id(w))
+                    grads.append(g)
+        return ids, grads
 
     def finish_weight_grads(self):
         """Sum each shared layer's weight gradients over the calls that ran backward (into the

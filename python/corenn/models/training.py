@@ -552,6 +552,8 @@ def rows(x, lo, hi):
 
 
 def tensors(x):
+    if type(x) is np.ndarray:   # one input's batch: the usual case, tested first
+        return _data.as_input(x)
     if isinstance(x, list):
         return [None if a is None else _data.as_input(a) for a in x]
     if isinstance(x, dict):

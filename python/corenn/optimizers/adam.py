@@ -54,10 +54,13 @@ class Adam(Optimizer):
         return out + list(s.get("velocity_hats", []))
 
     def _update(self, params, grads, state, lr):
-        kernels.adam_update(params, grads, state["momentums"], state["velocities"],
-                        state.get("velocity_hats", ()), beta_1=self.beta_1, beta_2=self.beta_2,
-                        epsilon=self.epsilon, step=self.iterations, amsgrad=self.amsgrad,
-                        **self._common_kwargs(lr))
+        # params and state are Tensors (build made them); gradients given as arrays become
+        # Tensors here (kernels._tensors passes a list of Tensors as it is)
+        kernels._adam_update(params, kernels._tensors(grads, "adam_update", "grads"),
+                             state["momentums"], state["velocities"],
+                             state.get("velocity_hats", []), float(lr), float(self.beta_1),
+                             float(self.beta_2), float(self.epsilon), int(self._iterations),
+                             self.amsgrad, **self._clip_kwargs())
 
     def get_config(self):
         config = super().get_config()

@@ -206,11 +206,9 @@ class Optimizer:
 
     def apply_gradients(self, grads_and_vars):
         """Apply ``(gradient, variable)`` pairs; returns ``iterations`` after the step."""
-        grads, variables = [], []
-        for g, v in grads_and_vars:
-            grads.append(g)
-            variables.append(v)
-        return self.apply(grads, variables)
+        pairs = grads_and_vars if type(grads_and_vars) is list else list(grads_and_vars)
+        # unpacking each pair raises on a malformed one, as a loop over them would
+        return self.apply([g for g, _ in pairs], [v for _, v in pairs])
 
     def apply(self, grads, trainable_variables=None):
         """One update of ``trainable_variables`` (in place) with ``grads``.
@@ -268,6 +266,13 @@ class Optimizer:
         """Keyword arguments every fused update takes."""
         return dict(lr=lr, weight_decay=self.weight_decay or 0.0, clipnorm=self.clipnorm or 0.0,
                     clipvalue=self.clipvalue or 0.0, global_clipnorm=self.global_clipnorm or 0.0)
+
+    def _clip_kwargs(self) -> dict:
+        """The clipping and weight-decay keywords of the bound update entries (kernels._*_update),
+        as the floats those take (0 when off)."""
+        return dict(weight_decay=float(self.weight_decay or 0.0), clipnorm=float(self.clipnorm or 0.0),
+                    clipvalue=float(self.clipvalue or 0.0),
+                    global_clipnorm=float(self.global_clipnorm or 0.0))
 
     def _update(self, params, grads, state, lr):
         raise NotImplementedError(f"{type(self).__name__} must implement _update")
