@@ -97,7 +97,9 @@ void pack_patches(const Conv2dGeometry& g, const float* x, int mr, int64_t i0, i
   thread_local std::vector<float> zeros;  // the source of padding runs (+8: vector reads)
   if (static_cast<int64_t>(zeros.size()) < g.cin + 8) zeros.assign(static_cast<size_t>(g.cin + 8), 0.0f);
   const ConvKernels& k = kernels();
-  const auto pack_rows = k.pack_a_rows_mr == mr ? k.pack_a_rows : nullptr;
+  const auto pack_rows = k.pack_a_rows_mr == mr             ? k.pack_a_rows
+                         : k.pack_a_rows_narrow_mr == mr ? k.pack_a_rows_narrow
+                                                         : nullptr;
   const int64_t end = p0 + kc;
   const float* img[gemm::kMaxMR];
   int64_t ih0[gemm::kMaxMR], iw0[gemm::kMaxMR];
@@ -913,7 +915,7 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
     case ConvAlgo::direct: return kernels().direct_forward(g, x, w, bias, y, relu);
     default: break;
   }
-  const gemm::Kernel kern = gemm::packed_kernel();
+  const gemm::Kernel kern = gemm::packed_kernel(g.cout);
   const gemm::PackA pack_a = [&g, x, mr = kern.mr](int64_t i0, int64_t mc, int64_t p0, int64_t kc,
                                                    float* dst) {
     pack_patches(g, x, mr, i0, mc, p0, kc, dst);

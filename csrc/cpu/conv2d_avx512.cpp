@@ -485,12 +485,11 @@ void weights_gemm_part(const Conv2dGeometry& g, const float* x, const float* dy,
 // ---- col2im --------------------------------------------------------------------------------------
 
 // conv2d.cpp's col2im (one task per input row, every (output pixel, tap) that reads it summed in a
-// fixed order) with the channel run added 16 floats at a time, the tail masked.
+// fixed order) with the channel run added 16 floats at a time, the tail in scalars.
 void col2im(const Conv2dGeometry& g, const float* dcols, int64_t images, float* dx) {
   const int64_t depth = g.depth(), row_len = g.w * g.cin;
   const int64_t work = std::max<int64_t>(1, g.kh * g.ow * g.kw * g.cin);
   const int64_t grain = std::max<int64_t>(1, (1 << 15) / work);
-  const __mmask16 tail = lanes(g.cin % kLanes);
   const int64_t full = g.cin / kLanes * kLanes;
   parallel_for(0, images * g.h, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t idx = lo; idx < hi; ++idx) {
@@ -512,9 +511,11 @@ void col2im(const Conv2dGeometry& g, const float* dcols, int64_t images, float* 
             int64_t c = 0;
             for (; c < full; c += kLanes)
               _mm512_storeu_ps(d + c, _mm512_add_ps(_mm512_loadu_ps(d + c), _mm512_loadu_ps(s + c)));
-            if (tail)
-              _mm512_mask_storeu_ps(d + c, tail, _mm512_add_ps(_mm512_maskz_loadu_ps(tail, d + c),
-                                                               _mm512_maskz_loadu_ps(tail, s + c)));
+            // The tail in scalars, not masked: the next tap adds into d + cin, inside the 64 bytes
+            // of this tail's store, and a masked load there waits for that masked store to retire
+            // instead of being forwarded (Zen 4: a 32x32x3 'same' data gradient took 6.7 ms with
+            // masked tails, 4.3 ms with the portable loop).
+            for (; c < g.cin; ++c) d[c] += s[c];
           }
         }
       }
@@ -526,6 +527,8 @@ bool direct_shape_ok(const Conv2dGeometry& g) { return g.cin <= 4 && g.cout % 8 
 
 ConvKernels make_avx512_set() {
   ConvKernels k = avx2_conv_kernels();
+  k.pack_a_rows_narrow = k.pack_a_rows;  // the 6 x 16 kernel's, for few output channels
+  k.pack_a_rows_narrow_mr = k.pack_a_rows_mr;
   k.pack_a_rows = gemm::pack_a_rows_avx512;
   k.pack_a_rows_mr = gemm::kMR512;
   k.winograd_forward = winograd_forward_avx512;

@@ -48,6 +48,10 @@ struct ConvKernels {
                             int64_t p_hi, float* dw_part, float* ws);
   // The data gradient's scatter (conv2d.cpp's col2im has the contract); null: that portable loop.
   void (*col2im)(const Conv2dGeometry& g, const float* dcols, int64_t images, float* dx);
+  // pack_a_rows for the narrower tile gemm::packed_kernel(n) picks for few output channels (its
+  // mr in pack_a_rows_narrow_mr); null where the set's GEMM has one tile.
+  void (*pack_a_rows_narrow)(const float* const* src, int64_t len, float* dst) = nullptr;
+  int pack_a_rows_narrow_mr = 0;
 };
 using ConvKernelsRef = const ConvKernels*;
 CORENN_DECLARE_DISPATCH(ConvKernelsRef, conv2d_kernels_stub);

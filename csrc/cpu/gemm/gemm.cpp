@@ -403,7 +403,7 @@ void small_m_in_place(const Problem& pb, const float* b, int64_t ldb, int64_t n_
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
            const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
            int64_t ldc, const float* bias, Activation act) {
-  const GemmContext& ctx = *sgemm_context_stub.cpu();
+  const GemmContext& ctx = sgemm_context(n);
   const Kernel kern{ctx.ukr, ctx.mr, ctx.nr, ctx.block_sizes(), &ctx};
   const PackA pack_a = pack_a_for(ctx, a, lda, trans_a);
   const PackB pack_b = pack_b_for(ctx, b, ldb, trans_b);

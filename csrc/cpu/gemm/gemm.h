@@ -138,6 +138,11 @@ struct Kernel {
 // The kernel set of the active ISA for caller-supplied packers (gemm_packed, and callers that run
 // the micro-kernel themselves: rnn.cpp). Ask once per operation and pack for its mr / nr.
 Kernel packed_kernel();
+// The same for a problem of n output columns: a narrower tile when n is much narrower than the
+// active set's (config.cpp says when); the caller packs for the mr / nr of what it gets.
+Kernel packed_kernel(int64_t n);
+// The sgemm kernel set for n output columns (the same rule).
+const GemmContext& sgemm_context(int64_t n);
 // For sgemm: the kernel of sgemm_context_stub under the active ISA.
 Kernel sgemm_kernel();
 // Every kernel this build and CPU can run, by slot name, with its tile and block sizes
