@@ -108,8 +108,36 @@ def _assigner(name, combine):
     return method
 
 
+def _set_shape(self, shape):
+    """TensorFlow's ``t.set_shape(shape)``: states what the shape is (None = any size) and raises
+    when the Tensor's shape disagrees. A Tensor's shape is always fully known, so it changes
+    nothing."""
+    dims = list(shape.as_list() if hasattr(shape, "as_list") else shape) if shape is not None else None
+    got = tuple(self.shape)
+    if dims is not None and (len(dims) != len(got) or any(d is not None and int(d) != g for d, g in zip(dims, got))):
+        raise ValueError(f"Tensor.set_shape: shape {tuple(dims)} is not compatible with the Tensor's shape {got}")
+
+
+_C_NUMPY = Tensor.numpy
+
+
+def _numpy(self):
+    """``t.numpy()``: a zero-copy view of a Tensor; for a variable (``tf.Variable``, a layer
+    weight) a snapshot, as TensorFlow's ``Variable.numpy()``, so a history collected with
+    ``weights.append(v.numpy())`` keeps each value after ``assign_sub`` (a scalar variable gives
+    a NumPy scalar)."""
+    a = _C_NUMPY(self)
+    if self.__dict__.get("_is_variable"):
+        a = a.copy()
+        return a[()] if a.ndim == 0 else a
+    return a
+
+
 def _install():
     T = Tensor
+    T.numpy = _numpy
+    T.set_shape = _set_shape
+    T.get_shape = lambda self: tuple(self.shape)   # TensorFlow's name for .shape
     T.__array_ufunc__ = _array_ufunc
     for name, fn in (("sum", ops.sum), ("mean", ops.mean), ("max", ops.max), ("min", ops.min),
                      ("var", ops.var), ("std", ops.std)):

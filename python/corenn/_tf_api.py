@@ -17,11 +17,13 @@ import builtins
 import numpy as np
 
 from . import dtypes as _dtypes
+from . import strings as _strings
 from . import ops
 from .kernels import Tensor
 from .strings import as_string_array, is_string_array
 
-__all__ = ["constant", "convert_to_tensor", "cast", "reshape", "expand_dims", "squeeze", "concat",
+__all__ = ["device", "stop_gradient", "ensure_shape", "sequence_mask", "unique", "gather_nd", "searchsorted",
+           "py_function", "numpy_function", "nest", "constant", "convert_to_tensor", "cast", "reshape", "expand_dims", "squeeze", "concat",
            "stack", "unstack", "transpose", "shape", "rank", "size", "fill", "zeros", "ones",
            "zeros_like", "ones_like", "range", "linspace", "one_hot", "argmax", "argmin",
            "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_any",
@@ -61,12 +63,12 @@ def constant(value, dtype=None, shape=None, name=None):
         a = as_string_array(value, "constant")
         if shape is not None:
             a = np.broadcast_to(a, shape).copy() if a.ndim == 0 else a.reshape(shape)
-        return a.item() if a.ndim == 0 and shape is None else a
+        return _strings.wrap(a.item() if a.ndim == 0 and shape is None else a)
     if isinstance(value, Tensor):
         value = np.asarray(value)
     a = np.asarray(value)
     if dtype is not None:
-        a = a.astype(_dtype_name(dtype))
+        a = a.astype(_dtype_name(dtype)).astype(_dtypes.storage_dtype(dtype, "tf.constant"), copy=False)
     elif a.dtype == np.float64:
         a = a.astype(np.float32)
     elif a.dtype.kind in "iu" and a.dtype != np.int64:
@@ -84,7 +86,7 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
     if isinstance(value, Tensor) and dtype is None:
         return value
     if _is_string(value):
-        return as_string_array(value, "convert_to_tensor")
+        return _strings.wrap(as_string_array(value, "convert_to_tensor"))
     if dtype is not None:
         return constant(value, dtype=dtype)
     return ops.convert_to_tensor(value)
@@ -93,6 +95,7 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
 def cast(x, dtype, name=None):
     if _dtypes.is_string_dtype(dtype):
         raise TypeError("tf.cast: cannot cast to string; use tf.strings.as_string")
+    _dtypes.storage_dtype(dtype, "tf.cast")   # names tf.cast when the dtype is not supported
     return ops.cast(x, _dtype_name(dtype))
 
 
@@ -410,3 +413,154 @@ def print(*inputs, **kwargs):  # noqa: A001 - TensorFlow's name
     kwargs.pop("output_stream", None)
     kwargs.pop("summarize", None)
     builtins.print(*[np.asarray(v) if isinstance(v, Tensor) else v for v in inputs], **kwargs)
+
+
+class device:
+    """``with tf.device("CPU:0"):`` as TensorFlow scripts write it. corenn places a Tensor
+    where it is made or moved (``Tensor.to('cuda')``), so the scope changes nothing; like
+    TensorFlow's soft placement it accepts a GPU name on a machine without one. The name is
+    checked, so a typo is an error."""
+
+    _FORM = __import__("re").compile(r"^(/?(job:\w+/)?(replica:\d+/)?(task:\d+/)?(device:)?)?(cpu|gpu|tpu|cuda)(:\d+)?$",
+                                     __import__("re").IGNORECASE)
+
+    def __init__(self, device_name):
+        name = "" if device_name is None else str(device_name)
+        if name and not self._FORM.match(name):
+            raise ValueError(f"tf.device: {device_name!r} is not a device name like 'CPU:0', '/GPU:0' or "
+                             "'/device:CPU:0'")
+        self.name = name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+# -- small TensorFlow names the tutorials use ------------------------------------------------------
+
+def stop_gradient(input, name=None):  # noqa: A002
+    """The value, as a constant to a GradientTape."""
+    return ops.stop_gradient(input)
+
+
+def ensure_shape(x, shape, name=None):
+    """``x`` unchanged after checking its shape against ``shape`` (None = any size)."""
+    got = tuple(np.shape(x))
+    dims = list(shape.as_list() if hasattr(shape, "as_list") else shape)
+    if len(dims) != len(got) or any(d is not None and int(d) != g for d, g in zip(dims, got)):
+        raise ValueError(f"tf.ensure_shape: shape {got} is not compatible with {tuple(dims)}")
+    return x
+
+
+def sequence_mask(lengths, maxlen=None, dtype="bool", name=None):
+    """mask[..., j] = j < lengths[...]: float32 1 / 0 (corenn's booleans), or ``dtype``."""
+    n = np.asarray(lengths)
+    if n.dtype.kind not in "iu" or (n.size and n.min() < 0):
+        raise ValueError(f"tf.sequence_mask: lengths must be non-negative integers, got {lengths!r}"[:200])
+    width = int(n.max()) if maxlen is None and n.size else int(maxlen or 0)
+    m = np.arange(width) < n[..., None]
+    return _tensor(m) if str(dtype) == "bool" else constant(m, dtype=dtype)
+
+
+def unique(x, out_idx="int32", name=None):
+    """(y, idx): the values of a 1-D ``x`` in order of first appearance, and for each element the
+    index of its value in y (TensorFlow's order, not NumPy's sorted one)."""
+    a = np.asarray(x)
+    if a.ndim != 1:
+        raise ValueError(f"tf.unique: x must be 1-D, got shape {a.shape}")
+    values, first, inverse = np.unique(a, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    y = values[order]
+    idx = rank[inverse].astype(str(out_idx))
+    return (_strings.wrap(y.astype(object)) if a.dtype.kind in "OUS" else _tensor(y)), _tensor(idx)
+
+
+def gather_nd(params, indices, batch_dims=0, name=None):
+    """params[tuple(index)] for each index row (the last axis of ``indices``)."""
+    if batch_dims:
+        raise NotImplementedError("tf.gather_nd: batch_dims is not supported")
+    p, idx = np.asarray(params), np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"tf.gather_nd: indices must be integers, got dtype {idx.dtype}")
+    k = idx.shape[-1]
+    if k > p.ndim:
+        raise ValueError(f"tf.gather_nd: index rows of {k} for params of rank {p.ndim}")
+    flat = idx.reshape(-1, k)
+    for axis in builtins.range(k):
+        if flat.size and (flat[:, axis].min() < 0 or flat[:, axis].max() >= p.shape[axis]):
+            raise ValueError(f"tf.gather_nd: an index on axis {axis} is outside [0, {p.shape[axis]})")
+    out = p[tuple(flat.T)].reshape(idx.shape[:-1] + p.shape[k:])
+    return _strings.wrap(out) if p.dtype == object else _tensor(np.ascontiguousarray(out))
+
+
+def searchsorted(sorted_sequence, values, side="left", out_type="int32", name=None):
+    """Insertion points of ``values`` in each row of ``sorted_sequence`` (the last axis)."""
+    seq, v = np.asarray(sorted_sequence), np.asarray(values)
+    if seq.ndim == 1:
+        out = np.searchsorted(seq, v, side=side)
+    else:
+        out = np.stack([np.searchsorted(s, r, side=side) for s, r in zip(seq.reshape(-1, seq.shape[-1]),
+                                                                         v.reshape(-1, v.shape[-1]))])
+        out = out.reshape(v.shape)
+    return _tensor(out.astype(str(out_type)))
+
+
+def py_function(func, inp, Tout=None, name=None):  # noqa: N803 - TensorFlow's name
+    """Call ``func(*inp)`` now (corenn runs eagerly; a tf.data map function may use it)."""
+    return func(*inp)
+
+
+def numpy_function(func, inp, Tout=None, stateful=True, name=None):  # noqa: N803
+    """Call ``func`` on the inputs as NumPy arrays."""
+    return func(*[np.asarray(a) if isinstance(a, Tensor) else a for a in inp])
+
+
+class nest:
+    """``tf.nest``: flatten / map over / rebuild nested lists, tuples and dicts (dicts in sorted
+    key order, as TensorFlow)."""
+
+    @staticmethod
+    def _is_seq(x):
+        return isinstance(x, (list, tuple, dict))
+
+    @staticmethod
+    def flatten(structure, expand_composites=False):
+        if isinstance(structure, dict):
+            return [leaf for k in sorted(structure) for leaf in nest.flatten(structure[k])]
+        if isinstance(structure, (list, tuple)):
+            return [leaf for item in structure for leaf in nest.flatten(item)]
+        return [structure]
+
+    @staticmethod
+    def pack_sequence_as(structure, flat_sequence, expand_composites=False):
+        leaves = iter(list(flat_sequence))
+
+        def build(s):
+            if isinstance(s, dict):
+                return type(s)((k, build(s[k])) for k in sorted(s))
+            if isinstance(s, (list, tuple)):
+                items = [build(item) for item in s]
+                return type(s)(*items) if hasattr(s, "_fields") else type(s)(items)
+            return next(leaves)
+        out = build(structure)
+        if next(leaves, _END) is not _END:
+            raise ValueError("tf.nest.pack_sequence_as: more values than the structure has leaves")
+        return out
+
+    @staticmethod
+    def map_structure(func, *structures, **kwargs):
+        flats = [nest.flatten(s) for s in structures]
+        if len({len(f) for f in flats}) > 1:
+            raise ValueError("tf.nest.map_structure: the structures do not have the same number of leaves")
+        return nest.pack_sequence_as(structures[0], [func(*leaves) for leaves in zip(*flats)])
+
+    @staticmethod
+    def is_nested(structure):
+        return isinstance(structure, (list, tuple, dict))
+
+
+_END = object()

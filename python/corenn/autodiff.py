@@ -105,6 +105,7 @@ class GradientTape:
         self._records: list[_Record] = []
         self._tracked: dict[int, object] = {}   # id -> Tensor that needs a gradient (kept alive)
         self._watched: dict[int, object] = {}
+        self._accessed: dict[int, object] = {}   # variables an op or layer call read while recording
         self._recording = False
         self._used = False
 
@@ -137,6 +138,7 @@ class GradientTape:
                 rec.graph.user = None   # the graph copy may serve the next call
         self._records.clear()
         self._tracked.clear()
+        self._accessed.clear()
 
     def watch(self, tensor):
         """Make ``tensor`` (a Tensor, or a list of them) a source the tape differentiates for."""
@@ -148,7 +150,12 @@ class GradientTape:
             self._tracked[id(t)] = t
 
     def watched_variables(self):
-        return [t for t in self._watched.values() if is_variable(t)]
+        """The variables this tape watched: the ones ``watch``-ed, and (when it watches accessed
+        variables) the ones an op or layer call it recorded read."""
+        seen = {id(t): t for t in self._watched.values() if is_variable(t)}
+        for key, t in self._accessed.items():
+            seen.setdefault(key, t)
+        return list(seen.values())
 
     # -- recording -------------------------------------------------------------------------------
 
@@ -158,7 +165,10 @@ class GradientTape:
         if not self.watch_accessed_variables:
             return False
         ref = _variables.get(id(t))
-        return ref is not None and ref() is t
+        if ref is not None and ref() is t:
+            self._accessed[id(t)] = t   # for watched_variables()
+            return True
+        return False
 
     def call_layer(self, layer, inputs, training):
         """``layer(inputs)`` run in a fresh call context and recorded."""
@@ -256,7 +266,7 @@ class GradientTape:
             if not isinstance(s, kernels.Tensor):
                 raise TypeError(f"GradientTape.gradient: sources must be Tensors (variables or watched "
                                 f"tensors), got {type(s).__name__}")
-            if not (is_variable(s) or id(s) in self._tracked):
+            if not (is_variable(s) or id(s) in self._tracked or s.__dict__.get("_is_variable", False)):
                 raise ValueError(f"GradientTape.gradient: source {s!r} is neither a variable (a layer weight) "
                                  "nor a tensor this tape watches; call tape.watch(x) inside the tape first")
         targets = target if isinstance(target, (list, tuple)) else [target]
@@ -284,7 +294,9 @@ class GradientTape:
         if unconnected_gradients == "zero":
             result = [kernels.zeros(tuple(s.shape)) if g is None else g for s, g in zip(flat_sources, result)]
         if not self.persistent:
+            accessed = dict(self._accessed)
             self.reset()
+            self._accessed = accessed   # watched_variables() still answers after the one gradient
         return rebuild(result)
 
     def _backward(self, targets, seeds, source_ids):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DType", "as_dtype", "float16", "float32", "float64", "half", "double", "int8",
+__all__ = ["DType", "as_dtype", "storage_dtype", "float16", "float32", "float64", "half", "double", "int8",
            "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool", "string"]
 
 
@@ -111,3 +111,27 @@ def as_dtype(value) -> DType:
     if name not in _ALL:
         raise TypeError(f"as_dtype: unsupported dtype {name}")
     return _ALL[name]
+
+
+def storage_dtype(dtype, op):
+    """The NumPy dtype a Tensor of ``dtype`` is stored in, or a TypeError naming ``op``.
+
+    corenn's Tensors hold float32, int32 and int64 and its kernels compute in float32, which is
+    also Keras 3's default compute dtype (layers cast their inputs to it). So a cast to a float
+    type other than float32 (float64, float16, ...) is refused by name rather than handed back
+    as float32 values that are not what was asked for; bool becomes float32 0 / 1 (corenn's
+    comparisons give that); a smaller integer type keeps the values cast to it, stored as int32
+    (uint32 / uint64 as int64)."""
+    try:
+        d = np.dtype(str(dtype) if isinstance(dtype, DType) else dtype)
+    except TypeError:
+        raise TypeError(f"{op}: unknown dtype {dtype!r}") from None
+    if d == np.float32 or d in (np.int32, np.int64):
+        return d
+    if d == np.bool_:
+        return np.dtype(np.float32)
+    if d.kind in "iu":
+        return np.dtype(np.int64 if d.itemsize >= 4 else np.int32)
+    raise TypeError(f"{op}: dtype {d.name} is not supported: corenn tensors hold float32, int32 or int64 "
+                    f"and compute in float32 (Keras 3's default compute dtype; NumPy {d.name} data is "
+                    "converted to float32 where it enters a layer, fit or predict). Cast to float32.")

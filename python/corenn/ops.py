@@ -38,8 +38,11 @@ __all__ = [
 # -- conversion ------------------------------------------------------------------------------------
 
 def convert_to_tensor(x, dtype=None):
-    if dtype is not None and not isinstance(x, Tensor):
-        x = np.asarray(x, dtype=dtype)
+    if dtype is not None:
+        from .dtypes import storage_dtype
+        store = storage_dtype(dtype, "ops.convert_to_tensor")
+        if not isinstance(x, Tensor) or x.dtype != str(store):
+            x = np.asarray(x).astype(np.dtype(str(dtype))).astype(store, copy=False)
     return autodiff.convert(x, "convert_to_tensor")
 
 
@@ -80,7 +83,9 @@ def stop_gradient(x):
 
 
 def cast(x, dtype):
-    a = np.asarray(x).astype(np.dtype(dtype))
+    from .dtypes import storage_dtype
+    store = storage_dtype(dtype, "ops.cast")
+    a = np.asarray(x).astype(np.dtype(str(dtype))).astype(store, copy=False)   # the values of dtype
     out = Tensor.from_numpy(_c_array(a))
     if a.dtype == np.float32 and isinstance(x, Tensor):
         _record(lambda dys: [dys[0]], [x], [out])

@@ -10,7 +10,8 @@ import numpy as np
 from .kernels import Tensor
 from .utils.random import get_generator
 
-__all__ = ["set_seed", "SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "categorical",
+__all__ = ["set_seed", "SeedGenerator", "Generator", "split", "stateless_uniform", "stateless_normal",
+           "normal", "uniform", "truncated_normal", "randint", "categorical",
            "shuffle", "dropout", "gamma", "beta", "binomial"]
 
 
@@ -120,3 +121,68 @@ def beta(shape, alpha, beta, dtype=None, seed=None):  # noqa: A002 - Keras' name
 
 def binomial(shape, counts, probabilities, dtype=None, seed=None):
     return _out(_rng(seed, "binomial").binomial(counts, probabilities, _shape(shape, "binomial")), dtype)
+
+
+# -- TensorFlow's stateless draws and Generator ---------------------------------------------------
+# A stateless seed is a pair of integers; the same pair gives the same draw (the values are
+# NumPy's, not TensorFlow's Philox stream: scripts rely on the determinism, not on the numbers).
+
+def stateless_rng(seed, op):
+    """The generator of a stateless seed: a pair of ints (a list, array or Tensor of shape (2,))."""
+    pair = np.asarray(seed).reshape(-1)
+    if pair.shape != (2,) or pair.dtype.kind not in "iu":
+        raise ValueError(f"tf.random.{op}: seed must be a pair of integers (shape (2,)), got {np.asarray(seed)!r}"[:200])
+    return np.random.default_rng([int(v) & 0xFFFFFFFFFFFFFFFF for v in pair])
+
+
+def split(seed, num=2, alg="auto_select"):
+    """``tf.random.split``: ``num`` new stateless seeds (num, 2) int64 from one."""
+    return _out(stateless_rng(seed, "split").integers(0, 2 ** 63 - 1, (int(num), 2)), "int64")
+
+
+def stateless_uniform(shape, seed, minval=0.0, maxval=None, dtype="float32", alg="auto_select"):
+    rng, dims = stateless_rng(seed, "stateless_uniform"), _shape(shape, "stateless_uniform")
+    if np.dtype(str(dtype)).kind in "iu":
+        if maxval is None:
+            raise ValueError("tf.random.stateless_uniform: integer draws need maxval")
+        return _out(rng.integers(int(minval), int(maxval), dims), str(dtype))
+    return _out(rng.uniform(minval, 1.0 if maxval is None else maxval, dims), dtype)
+
+
+def stateless_normal(shape, seed, mean=0.0, stddev=1.0, dtype="float32", alg="auto_select"):
+    return _out(stateless_rng(seed, "stateless_normal").normal(mean, stddev, _shape(shape, "stateless_normal")), dtype)
+
+
+class Generator:
+    """``tf.random.Generator``: a stream of draws of its own; ``make_seeds`` gives stateless
+    seeds for the ``stateless_*`` functions (the data-augmentation tutorial's pattern)."""
+
+    def __init__(self, seed=None, alg=None):
+        self._rng = np.random.default_rng(seed)
+
+    @classmethod
+    def from_seed(cls, seed, alg=None):
+        return cls(int(seed) & 0xFFFFFFFFFFFFFFFF, alg)
+
+    @classmethod
+    def from_non_deterministic_state(cls, alg=None):
+        return cls(None, alg)
+
+    def reset_from_seed(self, seed):
+        self._rng = np.random.default_rng(int(seed) & 0xFFFFFFFFFFFFFFFF)
+
+    def make_seeds(self, count=1):
+        """(2, count) int64: column i is one stateless seed."""
+        return _out(self._rng.integers(0, 2 ** 63 - 1, (2, int(count))), "int64")
+
+    def normal(self, shape, mean=0.0, stddev=1.0, dtype="float32"):
+        return _out(self._rng.normal(mean, stddev, _shape(shape, "Generator.normal")), dtype)
+
+    def uniform(self, shape, minval=0.0, maxval=None, dtype="float32"):
+        dims = _shape(shape, "Generator.uniform")
+        if np.dtype(str(dtype)).kind in "iu":
+            return _out(self._rng.integers(int(minval), int(maxval), dims), str(dtype))
+        return _out(self._rng.uniform(minval, 1.0 if maxval is None else maxval, dims), dtype)
+
+    def split(self, count=1):
+        return [Generator(self._rng.integers(0, 2 ** 63 - 1)) for _ in range(int(count))]

@@ -499,7 +499,7 @@ def save_weights(model, path) -> None:
     names = _weight_names(model)
     manifest = {"format": _FORMAT, "names": names,
                 "shapes": [list(w.shape) for w in weights]}
-    arrays = {name: np.ascontiguousarray(w) for name, w in zip(names, weights)}
+    arrays = {name: np.array(w, order="C") for name, w in zip(names, weights)}
     arrays[_MANIFEST] = np.frombuffer(json.dumps(manifest).encode("utf-8"), dtype=np.uint8)
     atomic_write(path, lambda f: np.savez(f, **arrays))
 

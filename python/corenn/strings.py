@@ -5,7 +5,12 @@ object), and a scalar string is a ``str``. Every function here maps over such an
 elementwise (keeping its shape) or applies to one string, so a TextVectorization
 ``standardize=`` function written with ``tf.strings`` works on the batch Keras hands it.
 ``bytes`` inputs are decoded as UTF-8. Results are ``str`` (TensorFlow returns bytes; corenn's
-text layers take both). Patterns are Python ``re`` patterns, which agree with RE2 (TensorFlow's
+text layers take both). What a user gets back from these functions, ``tf.constant`` and the
+lookup layers is wrapped (``wrap``) so that TensorFlow's tensor methods work on it: a
+``StringTensor`` (an object-array subclass) and a ``StringScalar`` (a ``str`` subclass) whose
+``numpy()`` gives TensorFlow's bytes, and a ``RaggedTensor`` (an object array of rows) with
+``to_tensor()`` / ``to_list()`` / ``row_lengths()``. They stay NumPy arrays and ``str``, so
+everything that takes strings takes them. Patterns are Python ``re`` patterns, which agree with RE2 (TensorFlow's
 engine) on the character classes, escapes and ``\\1`` rewrites that text pipelines use.
 """
 from __future__ import annotations
@@ -16,7 +21,8 @@ import numpy as np
 
 __all__ = ["lower", "upper", "strip", "regex_replace", "regex_full_match", "split", "join",
            "reduce_join", "length", "substr", "as_string", "to_number", "unicode_split",
-           "bytes_split", "is_string_array", "as_string_array"]
+           "bytes_split", "is_string_array", "as_string_array", "StringTensor", "StringScalar",
+           "RaggedTensor", "wrap"]
 
 
 def _text(v, op):
@@ -53,15 +59,123 @@ def as_string_array(x, op="strings"):
     return out
 
 
+def _encode(v):
+    return v.encode("utf-8") if isinstance(v, str) else v
+
+
+class StringScalar(str):
+    """One string as TensorFlow hands it out: ``numpy()`` is its UTF-8 bytes."""
+
+    shape = ()
+    ndim = 0
+
+    def numpy(self):
+        return self.encode("utf-8")
+
+
+class StringTensor(np.ndarray):
+    """An array of ``str`` (dtype object) with TensorFlow's ``numpy()``: an object array of
+    bytes, as ``tf.constant(["a"]).numpy()`` gives. Indexing an element gives a
+    ``StringScalar``; results that are not strings (comparisons) are plain arrays."""
+
+    def numpy(self):
+        plain = np.asarray(self)
+        out = np.empty(plain.shape, dtype=object)
+        for idx in np.ndindex(plain.shape):
+            out[idx] = _encode(plain[idx])
+        return out[()] if out.ndim == 0 else out
+
+    def __getitem__(self, key):
+        item = super().__getitem__(key)
+        return StringScalar(item) if isinstance(item, str) else item
+
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        if array.dtype != object:
+            array = array.view(np.ndarray)
+            return array[()] if return_scalar else array
+        return super().__array_wrap__(array, context, return_scalar)
+
+
+class RaggedTensor(np.ndarray):
+    """Rows of different lengths (what ``tf.strings.split`` / ``unicode_split`` and a lookup of
+    them give): a 1-D object array whose items are the rows, with RaggedTensor's methods."""
+
+    def _rows(self):
+        return [np.asarray(r if not isinstance(r, (list, tuple)) or r else np.empty(0, object),
+                           dtype=object if _row_is_text(r) else None)
+                for r in np.asarray(self)]
+
+    def row_lengths(self):
+        from . import _tf_api
+        return _tf_api.constant(np.array([len(r) for r in np.asarray(self)], np.int64), dtype="int64")
+
+    def to_list(self):
+        return [[_encode(v) for v in np.asarray(r, dtype=object).reshape(-1)] if _row_is_text(r)
+                else np.asarray(r).tolist() for r in np.asarray(self)]
+
+    def numpy(self):
+        out = np.empty(len(self), dtype=object)
+        for i, r in enumerate(np.asarray(self)):
+            out[i] = np.array([_encode(v) for v in r], dtype=object) if _row_is_text(r) else np.asarray(r)
+        return out
+
+    def to_tensor(self, default_value=None, shape=None):
+        """The rows padded at the end to the longest (or to ``shape``) with ``default_value``
+        (0, or '' for strings): a Tensor of numbers or a StringTensor."""
+        rows = [np.asarray(r, dtype=object).reshape(-1) if _row_is_text(r) else np.asarray(r).reshape(-1)
+                for r in np.asarray(self)]
+        text = any(_row_is_text(r) for r in np.asarray(self))
+        width = max((len(r) for r in rows), default=0)
+        height = len(rows)
+        if shape is not None:
+            height = height if shape[0] is None else int(shape[0])
+            width = width if shape[-1] is None else int(shape[-1])
+        if text:
+            out = np.full((height, width), "" if default_value is None else _text(default_value, "to_tensor"),
+                          dtype=object)
+        else:
+            kind = np.result_type(*[r.dtype for r in rows]) if rows else np.int64
+            out = np.full((height, width), 0 if default_value is None else default_value, dtype=kind)
+        for i, r in enumerate(rows[:height]):
+            n = min(len(r), width)
+            out[i, :n] = [_text(v, "to_tensor") for v in r[:n]] if text else r[:n]
+        if text:
+            return out.view(StringTensor)
+        from . import _tf_api
+        return _tf_api.constant(out, dtype=str(out.dtype))
+
+
+def _row_is_text(row):
+    first = next(iter(np.asarray(row, dtype=object).reshape(-1)), None)
+    return isinstance(first, (str, bytes))
+
+
+def wrap(x):
+    """``x`` as a user should receive it: str -> StringScalar, an object array of str ->
+    StringTensor, an object array of rows -> RaggedTensor; anything else unchanged."""
+    if isinstance(x, bytes):
+        x = x.decode("utf-8")
+    if isinstance(x, str):
+        return x if isinstance(x, StringScalar) else StringScalar(x)
+    if isinstance(x, np.ndarray) and not isinstance(x, (StringTensor, RaggedTensor)) and x.dtype == object:
+        if x.ndim == 0 and isinstance(x[()], (str, bytes)):
+            return wrap(x[()])
+        if x.ndim == 1 and x.size and all(isinstance(r, (list, tuple, np.ndarray)) for r in x):
+            return x.view(RaggedTensor)
+        if x.size == 0 or isinstance(x.reshape(-1)[0], str):
+            return x.view(StringTensor)
+    return x
+
+
 def _map(fn, x, op):
     if isinstance(x, (str, bytes)):
-        return fn(_text(x, op))
+        return wrap(fn(_text(x, op)))
     a = as_string_array(x, op)
     out = np.empty(a.shape, dtype=object)
     flat_in, flat_out = a.reshape(-1), out.reshape(-1)
     for i, v in enumerate(flat_in):
         flat_out[i] = fn(v)
-    return out
+    return wrap(out)
 
 
 def lower(input, encoding="", name=None):  # noqa: A002 - TensorFlow's argument name
@@ -111,12 +225,12 @@ def join(inputs, separator="", name=None):
     """Elementwise concatenation of several strings / string arrays."""
     arrays = [as_string_array(v, "join") for v in inputs]
     if all(a.ndim == 0 for a in arrays):
-        return separator.join(str(a) for a in arrays)
+        return wrap(separator.join(str(a) for a in arrays))
     b = np.broadcast_arrays(*arrays)
     out = np.empty(b[0].shape, dtype=object)
     for idx in np.ndindex(out.shape):
         out[idx] = separator.join(a[idx] for a in b)
-    return out
+    return wrap(out)
 
 
 def reduce_join(inputs, axis=None, keepdims=False, separator="", name=None):
@@ -127,12 +241,12 @@ def reduce_join(inputs, axis=None, keepdims=False, separator="", name=None):
         out = np.empty(len(inputs), dtype=object)
         for i, row in enumerate(inputs):
             out[i] = separator.join(_text(t, "reduce_join") for t in np.asarray(row, dtype=object).reshape(-1))
-        return out
+        return wrap(out)
     a = as_string_array(inputs, "reduce_join")
     if axis is None:
-        return separator.join(a.reshape(-1))
+        return wrap(separator.join(a.reshape(-1)))
     out = np.apply_along_axis(lambda r: separator.join(r), axis, a).astype(object)
-    return np.expand_dims(out, axis) if keepdims else out
+    return wrap(np.expand_dims(out, axis) if keepdims else out)
 
 
 def length(input, unit="BYTE", name=None):  # noqa: A002

@@ -169,8 +169,11 @@ def test_summary_and_train_on_batch(rng, capsys):
     assert np.isfinite(loss) and 0 <= acc <= 1
     assert isinstance(m.test_on_batch(x, y), list)
     assert m.predict_on_batch(x).shape == (64, 3)
-    with pytest.raises(ValueError, match="not built"):
-        Sequential([layers.Dense(2)]).summary()
+    # Keras 3: an unbuilt model prints its layers with unknown shapes instead of raising
+    capsys.readouterr()
+    Sequential([layers.Dense(2, name="later")]).summary()
+    out = capsys.readouterr().out
+    assert "later (Dense)" in out and "0 (unbuilt)" in out and "Total params: 0" in out
 
 
 @pytest.mark.parametrize("act,loss,labels", [

@@ -1,6 +1,6 @@
 """TensorFlow tutorials and keras.io examples, ported with only their imports changed (issue 13:
 "a Keras script runs after changing only its imports"). Each program in this directory named
-tutorial_*.py / example_*.py trains on small synthetic data and asserts its own result; this
+tutorial_*.py / example_*.py / keras_guide_*.py trains on small synthetic data and asserts its own result; this
 test runs each one in a fresh working directory (they write checkpoints and model files)."""
 import pathlib
 import runpy
@@ -8,15 +8,23 @@ import runpy
 import pytest
 
 HERE = pathlib.Path(__file__).parent
-PROGRAMS = sorted(p.name for p in HERE.glob("tutorial_*.py")) + sorted(p.name for p in HERE.glob("example_*.py"))
+PROGRAMS = (sorted(p.name for p in HERE.glob("tutorial_*.py")) + sorted(p.name for p in HERE.glob("example_*.py"))
+            + sorted(p.name for p in HERE.glob("keras_guide_*.py")))   # guides written as one program
 
 
 def test_every_program_is_collected():
     assert len(PROGRAMS) >= 14
 
 
+# programs that write or read image files need Pillow, corenn's optional image reader (the
+# 'plot' extra), as tests/data/test_tf_data_utils.py's image test does
+NEEDS_PILLOW = {"example_image_classification_from_scratch.py", "example_dcgan.py"}
+
+
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_program(name, tmp_path, monkeypatch, capsys):
+    if name in NEEDS_PILLOW:
+        pytest.importorskip("PIL.Image", reason="Pillow (with matplotlib, the 'plot' extra) reads image files")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(HERE))   # the programs' shared synthetic data (_text_data)
     runpy.run_path(str(HERE / name), run_name="__main__")

@@ -5,6 +5,7 @@ from types import SimpleNamespace as _Namespace
 
 from ._structure import TensorSpec
 from .dataset import AUTOTUNE, INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset, Options
+from ._csv import CsvDataset, make_csv_dataset
 
 
 def TextLineDataset(filenames, compression_type=None, buffer_size=None, num_parallel_reads=None, name=None):
@@ -24,6 +25,14 @@ def TextLineDataset(filenames, compression_type=None, buffer_size=None, num_para
     return names.flat_map(lines)
 
 
+def _counter(start=0, step=1, dtype="int64", name=None):
+    """``tf.data.experimental.Counter``: start, start + step, ... without end (a range of 2**62
+    steps: its cardinality is that number, not INFINITE_CARDINALITY)."""
+    if step == 0:
+        raise ValueError("tf.data.experimental.Counter: step must not be 0")
+    return Dataset.range(start, start + step * 2 ** 62, step, output_type=dtype)
+
+
 def _cardinality(dataset):
     """``tf.data.experimental.cardinality(ds)``: the same as ``ds.cardinality()``."""
     return dataset.cardinality()
@@ -35,7 +44,8 @@ experimental = _Namespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE_CARDI
                           UNKNOWN_CARDINALITY=UNKNOWN_CARDINALITY, cardinality=_cardinality,
                           AutoShardPolicy=_Namespace(AUTO=0, FILE=1, DATA=2, HINT=3, OFF=-1),
                           sample_from_datasets=Dataset.sample_from_datasets,
-                          choose_from_datasets=Dataset.choose_from_datasets)
+                          choose_from_datasets=Dataset.choose_from_datasets, Counter=_counter,
+                          make_csv_dataset=make_csv_dataset, CsvDataset=CsvDataset)
 
 __all__ = ["Dataset", "TextLineDataset", "TensorSpec", "Options", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY",
            "experimental"]

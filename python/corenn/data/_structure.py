@@ -223,6 +223,16 @@ class Array(np.ndarray):
         plain = self.view(np.ndarray)
         return plain[()] if plain.ndim == 0 else plain
 
+    def set_shape(self, shape):
+        """TensorFlow's ``t.set_shape(shape)`` (a map function's slices, the time-series
+        tutorial): checks ``shape`` (None = any size) against the array's; changes nothing."""
+        dims = list(shape.as_list() if hasattr(shape, "as_list") else shape)
+        if len(dims) != self.ndim or any(d is not None and int(d) != g for d, g in zip(dims, self.shape)):
+            raise ValueError(f"set_shape: shape {tuple(dims)} is not compatible with the array's shape {self.shape}")
+
+    def get_shape(self):
+        return self.shape
+
 
 def as_eager(element):
     return map_structure(lambda a: a.view(Array) if isinstance(a, np.ndarray) else a, element)

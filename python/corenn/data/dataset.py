@@ -326,7 +326,10 @@ _END = object()
 
 
 def _call(func, element):
-    """tf.data's calling convention: a tuple element is unpacked into arguments."""
+    """tf.data's calling convention: a tuple element is unpacked into arguments. The function
+    sees the arrays as iteration hands them out (``st.Array`` views: ``.numpy()``,
+    ``.set_shape()``), as TensorFlow hands it eager-like tensors."""
+    element = st.as_eager(element)
     return func(*element) if type(element) is tuple else func(element)
 
 

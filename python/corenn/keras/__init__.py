@@ -4,9 +4,13 @@ from .. import (activations, callbacks, datasets, initializers, layers, losses, 
                 optimizers, preprocessing, random, regularizers, utils)
 from .. import saving
 from ..models import Input, Model, Sequential
+from . import backend
+from ..variables import KerasVariable as Variable   # keras.Variable(initializer, shape, ...)
+from . import backend as config   # Keras 3 has both names for these settings
 
 __all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "datasets", "initializers",
-           "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "utils", "saving"]
+           "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "utils", "saving",
+           "backend", "config"]
 
 # `from corenn.keras.layers import Dense` as TensorFlow scripts write `from tensorflow.keras.layers
 # import Dense`: the submodules are importable under this package's name too.

@@ -108,7 +108,9 @@ class Layer:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
                             f"{', '.join(sorted(kwargs))}")
         if dtype not in (None, "float32", np.float32):
-            raise TypeError(f"{type(self).__name__}: only float32 layers are supported, got dtype={dtype!r}")
+            raise TypeError(f"{type(self).__name__}{'' if name is None else f' {name!r}'}: dtype={dtype!r} is not "
+                            "supported: corenn layers compute in float32 (Keras 3's default compute dtype; "
+                            "float64 inputs are cast to it)")
         self.name = name or unique_name(snake_case(type(self).__name__))
         self.trainable = bool(trainable)
         self.built = False
@@ -162,6 +164,8 @@ class Layer:
         initializers.get(initializer).fill(value)
         grad = kernels.zeros(shape)
         self._params.append(Param(name, value, grad, regularizers.get(regularizer), trainable))
+        # Keras 3's variable attributes (``for v in layer.trainable_variables: v.name``)
+        value.__dict__.update(name=name, path=f"{self.name}/{name}", trainable=bool(trainable), _is_variable=True)
         from ..autodiff import watch_variable
         watch_variable(value)  # a GradientTape differentiates for it without tape.watch
         return value
@@ -169,15 +173,39 @@ class Layer:
     def _live_params(self, trainable):
         return [p for p in self._all_params() if (p.trainable and self.trainable) == trainable]
 
+    def _variable_params(self):
+        """Params of the ``tf.Variable`` / ``keras.Variable`` Tensors held as attributes (TF
+        guides' layers set ``self.w = tf.Variable(...)``), one cached Param (its own gradient
+        Tensor) per variable."""
+        cache = self.__dict__.get("_var_params")
+        out = []
+        own = {id(p.value) for p in self._params}   # add_weight's weights held as attributes too
+        for k, v in list(self.__dict__.items()):
+            if k.startswith("_") or not isinstance(v, kernels.Tensor) or not v.__dict__.get("_is_variable") \
+                    or id(v) in own:
+                continue
+            if cache is None:
+                cache = self.__dict__["_var_params"] = {}
+            p = cache.get(id(v))
+            if p is None or p.value is not v:
+                p = cache[id(v)] = Param(v.__dict__.get("name", k), v, kernels.zeros(tuple(v.shape)), None,
+                                         v.__dict__.get("trainable", True))
+            out.append(p)
+        return out
+
     def _all_params(self):
         """This layer's weights, then (a layer written with ``call``) those of the layers it holds
-        as attributes, also in lists and dicts (Keras tracks them the same way)."""
+        as attributes, also in lists and dicts (Keras tracks them the same way), and variables
+        held as attributes."""
         if type(self).call is Layer.call:
             return self._params
         subs = self._sublayers()
+        own = self._params + self._variable_params() if self.__dict__.get("_var_params") is not None or any(
+            isinstance(v, kernels.Tensor) and v.__dict__.get("_is_variable") and not any(v is p.value for p in self._params)
+            for k, v in self.__dict__.items() if not k.startswith("_")) else self._params
         if not subs:
-            return self._params
-        out = list(self._params)
+            return own
+        out = list(own)
         for sub in subs:
             out += [Param(p.name, p.value, p.grad, p.regularizer, p.trainable and sub.trainable)
                     for p in sub._all_params()]
@@ -497,6 +525,10 @@ class Layer:
         with return_state); ``.numpy()`` or ``np.asarray`` reads them. Inside a
         ``GradientTape`` the call gets a context of its own and is recorded for ``gradient``.
         """
+        if isinstance(inputs, list) and inputs and isinstance(inputs[0], list) and _python_numbers(inputs):
+            # nested Python lists of numbers are one input's data (layer([[2.0, 2.0, 2.0]])),
+            # as TensorFlow converts them, not a list of inputs
+            inputs = np.asarray(inputs, dtype=np.float32)
         if args or kwargs:
             inputs = self._extra_call_arguments(inputs, args, kwargs)
         if not kwargs:
@@ -607,6 +639,8 @@ class Layer:
         from ..autodiff import stop_recording
         with stop_recording():
             m = self.compute_mask(xs if packed else xs[0], self.__dict__.get("_last_call_mask"))
+        if isinstance(m, (list, tuple)):   # one mask per output
+            return [_as_mask(v, self.name) for v in m]
         return _as_mask(m, self.name)
 
     def _eager_call(self, inputs, training):
@@ -810,7 +844,9 @@ class InputLayer(Layer):
                 raise TypeError(f"Input: dtype must be a float, integer, bool or string type, got {dtype!r}")
         super().__init__(name=name or unique_name("input_layer"), input_shape=shape,
                          batch_size=batch_size, **kwargs)
-        self.shape = (None,) + self._declared_input_shape
+        # Keras: a declared batch size (batch_shape=, batch_size=) is the symbolic tensor's first
+        # dimension, so a stateful RNN downstream knows how many sequences it carries
+        self.shape = (self._batch_size,) + self._declared_input_shape
         self.input_dtype = str(input_dtype)
         self._output = None
 
@@ -832,6 +868,8 @@ class InputLayer(Layer):
 
     def get_config(self):
         cfg = {"name": self.name, "shape": self._declared_input_shape}
+        if self._batch_size is not None:
+            cfg["batch_size"] = self._batch_size
         if self.input_dtype != "float32":
             cfg["dtype"] = self.input_dtype
         return cfg
@@ -854,6 +892,14 @@ def _graph_modules():
         from ..models import graph
         _MODULES[:] = [graph, autodiff]
     return _MODULES
+
+
+def _python_numbers(v, depth=0):
+    """Whether ``v`` is a (nested) list of plain Python numbers, at least two levels deep or a
+    list of numbers (data, not a list of input tensors)."""
+    if isinstance(v, list):
+        return bool(v) and depth < 32 and all(_python_numbers(item, depth + 1) for item in v)
+    return depth > 0 and isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _as_mask(m, name):

@@ -38,6 +38,9 @@ class Dense(ActivatedLayer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        if isinstance(units, (np.ndarray, kernels.Tensor)) and np.ndim(units) == 0 and \
+                np.asarray(units).dtype.kind in "iu":
+            units = int(np.asarray(units))   # tf.math.reduce_prod(shape).numpy(): a 0-d integer array
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"Dense '{self.name}': units must be a positive integer, got {units!r}")
         for arg, value in (("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):

@@ -43,9 +43,59 @@ def _channels_last(layer, data_format):
 
 
 def _check_image_shape(layer, input_shape):
-    if len(input_shape) != 4:
+    if len(input_shape) not in (3, 4):
         raise ValueError(f"{type(layer).__name__} '{layer.name}' expects images of shape "
-                         f"(batch, height, width, channels) (rank 4), got {shape_str(input_shape)}")
+                         f"(batch, height, width, channels) (rank 4) or one image (height, width, "
+                         f"channels) (rank 3), got {shape_str(input_shape)}")
+
+
+class _TakesOneImage:
+    """Keras 3: an image layer also takes one unbatched image (H, W, C) (the data-augmentation
+    tutorial calls the layers on a single image). It runs as a batch of one: the subclasses'
+    forward / backward / compute_output_shape see rank 4, wrapped here once per class."""
+
+    def check_input_shape(self, shape):
+        # these layers take any image size (and one image or a batch): only the rank is checked
+        _check_image_shape(self, shape)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, wrap in (("forward", _one_image_forward), ("backward", _one_image_backward),
+                           ("compute_output_shape", _one_image_shape)):
+            fn = cls.__dict__.get(name)
+            if fn is not None and not getattr(fn, "_takes_one_image", False):
+                setattr(cls, name, wrap(fn))
+
+
+def _one_image_forward(fn):
+    def forward(self, x, training=False):
+        one = len(x.shape) == 3
+        self._one_image = one
+        if not one:
+            return fn(self, x, training=training)
+        y = fn(self, x.reshape((1,) + tuple(x.shape)), training=training)
+        return y.reshape(tuple(y.shape[1:]))
+    forward._takes_one_image = True
+    return forward
+
+
+def _one_image_backward(fn):
+    def backward(self, dy):
+        if not self.__dict__.get("_one_image"):
+            return fn(self, dy)
+        dx = fn(self, dy.reshape((1,) + tuple(dy.shape)))
+        return None if dx is None else dx.reshape(tuple(dx.shape[1:]))
+    backward._takes_one_image = True
+    return backward
+
+
+def _one_image_shape(fn):
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) == 3:
+            return tuple(fn(self, (1,) + tuple(input_shape))[1:])
+        return fn(self, input_shape)
+    compute_output_shape._takes_one_image = True
+    return compute_output_shape
 
 
 def aspect_ratio_window(h, w, target_h, target_w):
@@ -56,7 +106,7 @@ def aspect_ratio_window(h, w, target_h, target_w):
     return int(float(h - crop_h) / 2), int(float(w - crop_w) / 2), crop_h, crop_w
 
 
-class _ResizeWindow(Layer):
+class _ResizeWindow(_TakesOneImage, Layer):
     """A layer whose output is one window of the input resized to (height, width); subclasses
     choose the window (_window) and the interpolation."""
 
@@ -189,7 +239,7 @@ def _factor_range(layer, what, factor, lo_bound=None, hi_bound=None):
     return lower, upper
 
 
-class _RandomLayer(Layer):
+class _RandomLayer(_TakesOneImage, Layer):
     """Seeded randomness (as Dropout): a generator of its own when ``seed`` is given, else
     corenn's process-wide one. Active only with training=True."""
 

@@ -81,6 +81,16 @@ class Rescaling(_Affine):
                              f"broadcast against inputs of shape {shape_str(input_shape)}") from None
         super().build(input_shape)
 
+    def check_input_shape(self, shape):
+        # elementwise: any shape the scale and offset broadcast against (Keras calls it on one
+        # image and on batches of another size alike)
+        s, o = self._arrays
+        try:
+            np.broadcast_shapes(tuple(1 if d is None else d for d in shape), (1,) + s.shape, (1,) + o.shape)
+        except ValueError:
+            raise ValueError(f"Rescaling '{self.name}': scale {s.shape} / offset {o.shape} do not "
+                             f"broadcast against inputs of shape {shape_str(shape)}") from None
+
     def _scale_offset(self):
         return self._arrays
 

@@ -66,6 +66,44 @@ def _output_size(cell):
     return int(size) if size is not None else _state_sizes(cell)[0]
 
 
+def _shape_of(entry, what):
+    """One state's (or output's) shape without the batch axis: an int, or a list / tuple /
+    TensorShape-like of ints (a state of more than one axis, as Keras' nested cells have)."""
+    if hasattr(entry, "as_list"):
+        entry = entry.as_list()
+    dims = list(entry) if isinstance(entry, (list, tuple)) else [entry]
+    for d in dims:
+        if not isinstance(d, (int, np.integer)) or isinstance(d, bool) or d <= 0:
+            raise ValueError(f"RNN: a cell's {what} entries must be positive integers or shapes of them, "
+                             f"got {entry!r}")
+    return tuple(int(d) for d in dims)
+
+
+def _state_shapes(cell):
+    """A cell's states' shapes without the batch axis, one tuple per state. Keras: state_size is
+    an int, or a list with one entry per state, each an int or a shape (a list of ints)."""
+    size = getattr(cell, "state_size", None)
+    if size is None:
+        raise ValueError(f"RNN: the cell {type(cell).__name__} has no state_size attribute")
+    if isinstance(cell, (StackedRNNCells, _Cell)) or not isinstance(size, (list, tuple)) or hasattr(size, "as_list"):
+        return [(s,) for s in _state_sizes(cell)] if not hasattr(size, "as_list") else [_shape_of(size, "state_size")]
+    return [_shape_of(s, "state_size") for s in size]
+
+
+def _output_shapes(cell):
+    """The shapes (without batch) of a cell's outputs: one tuple, or a list of them when its
+    output_size is nested (a cell returning several outputs)."""
+    size = getattr(cell, "output_size", None)
+    if size is None:
+        return _state_shapes(cell)[0]
+    if isinstance(size, (list, tuple)) and not hasattr(size, "as_list") and \
+            any(isinstance(e, (list, tuple)) or hasattr(e, "as_list") for e in size):
+        return [_shape_of(e, "output_size") for e in size]
+    if isinstance(size, (list, tuple)) and len(size) > 1 and not isinstance(cell, (StackedRNNCells, _Cell)):
+        return [_shape_of(e, "output_size") for e in size]
+    return _shape_of(size, "output_size")
+
+
 def _as_state_list(states):
     if states is None:
         return None
@@ -438,9 +476,10 @@ def _step(cell, x, states, training):
     else:
         out, new = cell.call(x, list(states))
     new = _as_state_list(new)
-    if not isinstance(out, kernels.Tensor):
-        raise TypeError(f"RNN: the cell {type(cell).__name__}.call must return (output Tensor, states), "
-                        f"got {type(out).__name__}")
+    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    if not outs or not all(isinstance(o, kernels.Tensor) for o in outs):
+        raise TypeError(f"RNN: the cell {type(cell).__name__}.call must return (output Tensor or tuple of "
+                        f"them, states), got {type(out).__name__}")
     return out, new
 
 
@@ -472,6 +511,9 @@ class RNN(Layer):
     consumes_mask = True
     _sublayer_attrs = ("cell",)
     _output_in_input_order = False   # Bidirectional's backward layer: outputs in input order
+    # Keras' nested inputs: ``rnn((a, b))`` (a tuple) gives the cell (a_t, b_t) at each step; the
+    # number of input sequences is fixed by the first call (and kept in the config)
+    _n_inputs = 1
 
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
@@ -510,6 +552,16 @@ class RNN(Layer):
 
     def __call__(self, inputs, initial_state=None, training=None, mask=None):
         states = _as_state_list(initial_state)
+        if isinstance(inputs, tuple) and len(inputs) > 1 or \
+                isinstance(inputs, list) and self._n_inputs > 1 and len(inputs) >= self._n_inputs:
+            # nested inputs (TF-Keras: a tuple; a list once the layer knows its number of inputs,
+            # as a saved config replays it): several sequences, then any initial states
+            if isinstance(inputs, tuple):
+                self._n_inputs = len(inputs)
+            inputs = list(inputs) + (states or [])
+            if mask is not None and not isinstance(mask, (list, tuple)):
+                mask = [mask] + [None] * (len(inputs) - 1)
+            return super().__call__(inputs, training=training, mask=mask)
         if states:
             inputs = [inputs] + states
             if mask is not None and not isinstance(mask, (list, tuple)):
@@ -518,11 +570,25 @@ class RNN(Layer):
 
     def _split_shapes(self, input_shape):
         if isinstance(input_shape, list):
+            k = self._n_inputs
+            if k > 1:
+                return [tuple(s) for s in input_shape[:k]], [tuple(s) for s in input_shape[k:]]
             return tuple(input_shape[0]), [tuple(s) for s in input_shape[1:]]
         return tuple(input_shape), []
 
     def build(self, input_shape):
         x_shape, _ = self._split_shapes(input_shape)
+        if self._n_inputs > 1:   # nested inputs: the cell gets one (batch, ...) slice of each per step
+            for shp in x_shape:
+                if len(shp) < 3 or any(d is None for d in shp[2:]):
+                    raise ValueError(f"{type(self).__name__} '{self.name}': each nested input must be (batch, "
+                                     f"timesteps, ...) with known feature axes, got {shape_str(shp)}")
+            if not self.cell.built:
+                self.cell.build([(shp[0],) + tuple(shp[2:]) for shp in x_shape])
+                self.cell.built = True
+            self._params = self.cell._all_params()
+            super().build(input_shape)
+            return
         if len(x_shape) != 3 or x_shape[-1] is None:
             raise ValueError(f"{type(self).__name__} '{self.name}' needs inputs of shape (batch, timesteps, "
                              f"features) with known features, got {shape_str(x_shape)}")
@@ -530,23 +596,28 @@ class RNN(Layer):
             self.cell.build((x_shape[0], x_shape[2]))
             self.cell.built = True
         self._params = self.cell._all_params()
+        if self.stateful and x_shape[0] is not None and self._owner_dict().get("_stateful_batch") is None:
+            # Keras: Input(batch_shape=(B, T, F)) fixes how many sequences a stateful RNN carries
+            self._owner_dict()["_stateful_batch"] = int(x_shape[0])
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
         x_shape, state_shapes = self._split_shapes(input_shape)
-        n, t = x_shape[0], x_shape[1]
-        sizes = _state_sizes(self.cell)
-        if state_shapes and len(state_shapes) != len(sizes):
-            raise ValueError(f"{type(self).__name__} '{self.name}': initial_state must hold {len(sizes)} "
-                             f"tensor(s) (the cell's state_size {sizes}), got {len(state_shapes)}")
-        for shp, size in zip(state_shapes, sizes):
-            if len(shp) != 2 or shp[1] != size:
-                raise ValueError(f"{type(self).__name__} '{self.name}': an initial state must be (batch, "
-                                 f"{size}), got {shape_str(shp)}")
-        out = _output_size(self.cell)
-        y = (n, t, out) if self.return_sequences else (n, out)
+        first = x_shape[0] if self._n_inputs > 1 else x_shape
+        n, t = first[0], first[1]
+        shapes = _state_shapes(self.cell)
+        if state_shapes and len(state_shapes) != len(shapes):
+            raise ValueError(f"{type(self).__name__} '{self.name}': initial_state must hold {len(shapes)} "
+                             f"tensor(s) (the cell's state_size {self.cell.state_size}), got {len(state_shapes)}")
+        for shp, want in zip(state_shapes, shapes):
+            if tuple(shp[1:]) != want:
+                raise ValueError(f"{type(self).__name__} '{self.name}': an initial state must be "
+                                 f"(batch, {', '.join(str(d) for d in want)}), got {shape_str(shp)}")
+        outs = _output_shapes(self.cell)
+        step = (n, t) if self.return_sequences else (n,)
+        y = [step + o for o in outs] if isinstance(outs, list) else step + outs
         if self.return_state:
-            return [y] + [(n, s) for s in sizes]
+            return (y if isinstance(y, list) else [y]) + [(n,) + s for s in shapes]
         return y
 
     def check_input_shape(self, shape):
@@ -594,23 +665,40 @@ class RNN(Layer):
         (batch, size) arrays, one per cell state). No effect on an RNN that is not stateful."""
         if not self.stateful:
             return
-        sizes = _state_sizes(self.cell)
+        shapes = _state_shapes(self.cell)
         owner = self._owner_dict()
         batch = owner.get("_stateful_batch")
         if states is None:
-            owner["states"] = None if batch is None else [kernels.zeros((batch, s)) for s in sizes]
+            owner["states"] = None if batch is None else [kernels.zeros((batch,) + shp) for shp in shapes]
             return
         states = [np.asarray(s, np.float32) for s in _as_state_list(states)]
-        n = states[0].shape[0] if states and states[0].ndim == 2 else None
-        if len(states) != len(sizes) or any(s.shape != (n, size) for s, size in zip(states, sizes)) or \
+        n = states[0].shape[0] if states and states[0].ndim >= 2 else None
+        if len(states) != len(shapes) or any(s.shape != (n,) + shp for s, shp in zip(states, shapes)) or \
                 (batch is not None and n != batch):
-            want = [("batch" if batch is None else batch, s) for s in sizes]
-            raise ValueError(f"{type(self).__name__} '{self.name}'.reset_states: states must be {len(sizes)} "
+            want = [("batch" if batch is None else batch,) + shp for shp in shapes]
+            raise ValueError(f"{type(self).__name__} '{self.name}'.reset_states: states must be {len(shapes)} "
                              f"array(s) of shape {want}, got {[s.shape for s in states]}")
         owner["_stateful_batch"] = n
         self._keep_states(states)
 
     reset_state = reset_states   # Keras 3's name
+
+    def get_initial_state(self, batch_size):
+        """Zero states, one (batch, size) Tensor per cell state (Keras 3 takes the batch size;
+        tf.keras 2 took the inputs, whose first dimension it used: both are accepted, so the
+        TF text-generation tutorial's ``gru.get_initial_state(x)`` runs). On a symbolic input
+        (a traced ``call``) the states are the outputs of a node that makes zeros of its batch."""
+        from ..models.graph import KerasTensor
+        shapes = _state_shapes(self.cell)
+        if isinstance(batch_size, KerasTensor):
+            return [_ZeroState(shape)(batch_size) for shape in shapes]
+        if not isinstance(batch_size, (int, np.integer)):
+            shape = np.shape(batch_size)
+            if not shape:
+                raise ValueError(f"{type(self).__name__} '{self.name}'.get_initial_state: pass the batch size "
+                                 f"or the inputs, got {batch_size!r}"[:200])
+            batch_size = shape[0]
+        return [kernels.zeros((int(batch_size),) + shape) for shape in shapes]
 
     # -- forward / backward --------------------------------------------------------------------
 
@@ -620,7 +708,10 @@ class RNN(Layer):
 
     def forward(self, x, training=False):
         xs = list(x) if isinstance(x, list) else [x]
-        x, states = xs[0], xs[1:]
+        k = self._n_inputs
+        x, states = (xs[:k], xs[k:]) if k > 1 else (xs[0], xs[1:])
+        if k > 1:   # nested inputs: the stepwise path with a tuple of step slices
+            return self._nested_forward(x, states, training)
         mask = self.__dict__.get("_call_mask")
         if isinstance(mask, (list, tuple)):
             mask = mask[0] if mask else None
@@ -822,6 +913,66 @@ class RNN(Layer):
         self._record = (tape, sources, results)
         return (results if self.return_state else y), list(states)
 
+    def _nested_forward(self, xs, states, training):
+        """Nested inputs (a tuple of sequences): the cell's call per step on the tuple of step
+        slices, under a private tape as _step_forward; outputs may be a tuple too (one
+        sequence or last output each), states any shape the cell's state_size gives."""
+        from ..autodiff import GradientTape
+        cell = self.cell
+        n, t = xs[0].shape[0], xs[0].shape[1]
+        for i, xi in enumerate(xs):
+            if len(xi.shape) < 3 or tuple(xi.shape[:2]) != (n, t):
+                raise ValueError(f"{type(self).__name__} '{self.name}': nested input {i} must be ({n}, {t}, ...) "
+                                 f"like input 0, got {tuple(xi.shape)}")
+        shapes = _state_shapes(cell)
+        for st, want in zip(states, shapes):
+            if tuple(st.shape) != (n,) + want:
+                raise ValueError(f"{type(self).__name__} '{self.name}': an initial state must have shape "
+                                 f"{(n,) + want}, got {tuple(st.shape)}")
+        mask = self.__dict__.get("_call_mask")
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0] if mask else None
+        self._packed, self._zero_out, self._fused = True, None, False
+        if self.stateful:
+            carried = self._carried_states(n)
+            if not states:
+                states = carried
+        tape = GradientTape(persistent=True)
+        sources = list(xs) + list(states)
+        with tape:
+            for src in sources:
+                tape.watch(src)
+            if not states:
+                states = [kernels.zeros((n,) + shp) for shp in shapes]
+            m = None if mask is None else np.asarray(mask, np.float32)
+            order = range(t - 1, -1, -1) if self.go_backwards else range(t)
+            steps, prev = [], None
+            for step in order:
+                out, new = _step(cell, tuple(xi[:, step] for xi in xs), states, training)
+                outs = list(out) if isinstance(out, (list, tuple)) else [out]
+                if len(new) != len(shapes):
+                    raise ValueError(f"{type(self).__name__} '{self.name}': {type(cell).__name__}.call returned "
+                                     f"{len(new)} state(s), its state_size lists {len(shapes)}")
+                if m is not None:   # masked samples keep their states and repeat their outputs
+                    def blend(a, b):
+                        keep = m[:, step].reshape((n,) + (1,) * (len(a.shape) - 1))
+                        return a * kernels.Tensor.from_numpy(np.ascontiguousarray(keep)) + \
+                            b * kernels.Tensor.from_numpy(np.ascontiguousarray(1.0 - keep))
+                    new = [blend(a, b) for a, b in zip(new, states)]
+                    prev = prev or [kernels.zeros(tuple(o.shape)) for o in outs]
+                    outs = [blend(a, b) for a, b in zip(outs, prev)]
+                states, prev = new, outs
+                steps.append(outs)
+            if self.return_sequences and self._reversed_output():
+                steps.reverse()
+            ys = [ops.stack([s[j] for s in steps], axis=1) if self.return_sequences else steps[-1][j]
+                  for j in range(len(steps[-1]))]
+        results = ys + list(states) if self.return_state else ys
+        self._record = (tape, sources, results)
+        if self.stateful:
+            self._keep_states(states)
+        return results if len(results) > 1 else results[0]
+
     def _step_backward(self, dy):
         tape, sources, results = self._record
         dys = list(dy) if isinstance(dy, list) else [dy]
@@ -848,15 +999,21 @@ class RNN(Layer):
                    return_state=self.return_state, go_backwards=self.go_backwards,
                    stateful=self.stateful, unroll=self.unroll,
                    zero_output_for_mask=self.zero_output_for_mask)
+        if self._n_inputs > 1:
+            cfg["_nested_inputs"] = self._n_inputs   # how a saved graph's call is replayed
         return cfg
 
     @classmethod
     def from_config(cls, config):
         from . import deserialize
         config = dict(config)
+        nested = int(config.pop("_nested_inputs", 1))
         cell = config["cell"]
         config["cell"] = [deserialize(c) for c in cell] if isinstance(cell, list) else deserialize(cell)
-        return cls(**config)
+        layer = cls(**config)
+        if nested > 1:
+            layer._n_inputs = nested
+        return layer
 
 
 def _draw_dropout_masks(cell, n, features):
@@ -868,3 +1025,29 @@ def _draw_dropout_masks(cell, n, features):
         for c in cell.cells:
             _draw_dropout_masks(c, n, features)
             features = _output_size(c)
+
+
+class _ZeroState(Layer):
+    """(N, ...) -> zeros (N, size): an RNN's zero initial state as a node of a traced graph
+    (``get_initial_state`` on a symbolic input). Nothing flows back into the input."""
+
+    def __init__(self, size, **kwargs):
+        super().__init__(**kwargs)
+        self.size = tuple(int(d) for d in size) if isinstance(size, (list, tuple)) else (int(size),)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + self.size
+
+    def check_input_shape(self, shape):
+        pass   # any input: only its batch size is read
+
+    def forward(self, x, training=False):
+        return kernels.zeros((x.shape[0],) + self.size)
+
+    def backward(self, dy):
+        return None
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(size=list(self.size))
+        return cfg

@@ -31,7 +31,7 @@ import re
 
 import numpy as np
 
-from .. import kernels
+from .. import kernels, strings
 from .base import Layer, shape_str
 
 __all__ = ["CategoryEncoding", "Hashing", "StringLookup", "IntegerLookup", "TextVectorization"]
@@ -414,7 +414,7 @@ class _IndexLookup(Layer):
             return super().__call__(inputs, training=training, **kwargs)
         if self._token_kind != "string" and isinstance(inputs, kernels.Tensor):
             return super().__call__(inputs, training=training, **kwargs)
-        return self._apply(inputs)
+        return strings.wrap(self._apply(inputs))   # TensorFlow's methods on strings / ragged rows
 
     @property
     def output_dtype(self):

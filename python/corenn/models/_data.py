@@ -140,12 +140,14 @@ def split_batch(where, batch, index, targets=True):
                                  f"{len(batch)} items")
             return batch[0], None, None
         return batch, None, None
-    if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
-        what = (f"a {type(batch).__name__} of {len(batch)} items"
-                if isinstance(batch, (tuple, list)) else f"a {type(batch).__name__}")
-        raise ValueError(f"{where}: batch {index} from the data iterable must be a tuple (x, y) or "
-                         f"(x, y, sample_weight), got {what}")
-    return batch[0], batch[1], (batch[2] if len(batch) == 3 else None)
+    if not isinstance(batch, (tuple, list)):
+        # Keras 3: a batch that is not a tuple is x alone (a custom train_step takes it; the
+        # built-in step then says there is no y)
+        return batch, None, None
+    if len(batch) not in (1, 2, 3):
+        raise ValueError(f"{where}: batch {index} from the data iterable must be x or a tuple (x,), (x, y) or "
+                         f"(x, y, sample_weight), got a {type(batch).__name__} of {len(batch)} items")
+    return batch[0], (batch[1] if len(batch) > 1 else None), (batch[2] if len(batch) == 3 else None)
 
 
 class BatchStream:

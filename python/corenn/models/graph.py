@@ -96,6 +96,8 @@ def is_symbolic(inputs) -> bool:
         return True
     if isinstance(inputs, (list, tuple)):
         return any(isinstance(t, KerasTensor) for t in inputs)
+    if isinstance(inputs, dict):   # a model of named inputs called on a dict of KerasTensors
+        return any(isinstance(t, KerasTensor) for t in inputs.values())
     return False
 
 
@@ -106,7 +108,7 @@ class Node:
     """
 
     __slots__ = ("layer", "inputs", "outputs", "packed", "multi_out", "group", "mask_inputs",
-                 "mask_output", "training", "call_kwargs")
+                 "mask_output", "mask_outputs", "training", "call_kwargs")
 
     def __init__(self, layer, inputs, outputs, packed, multi_out=False, training=None):
         self.layer, self.inputs, self.outputs, self.packed = layer, inputs, outputs, packed
@@ -119,6 +121,9 @@ class Node:
         # Keras masks (attach_masks): per input its mask KerasTensor or None (a layer that reads
         # masks), and the mask this call makes (Embedding(mask_zero), Masking)
         self.mask_inputs, self.mask_output = None, None
+        # a layer whose compute_mask returns one mask per output: per output its mask
+        # KerasTensor or None (mask_output is then the first of them)
+        self.mask_outputs = None
         self.group = GROUPS[0] if GROUPS else None   # the outermost model call that made it
 
 
@@ -198,10 +203,14 @@ def attach_masks(node, explicit=None):
     if any(m is not None for m in masks) and getattr(layer, "consumes_mask", False):
         node.mask_inputs = masks
     if user_mask_maker(layer):   # a Keras layer with its own compute_mask: run it in the graph
-        if _user_mask_probe(node, masks) is None:
+        probe = _user_mask_probe(node, masks)
+        if probe is None:
             return
         if any(m is not None for m in masks):
             node.mask_inputs = masks   # its compute_mask reads them
+        if isinstance(probe, (list, tuple)):
+            _attach_output_masks(node, probe)
+            return
     if user_mask_maker(layer) or getattr(layer, "produces_mask", False):
         t = node.outputs[0]
         m = KerasTensor(t.shape[:2], "float32", name=f"{layer.name}_mask", node=node,
@@ -217,9 +226,37 @@ def attach_masks(node, explicit=None):
                 t._keras_mask = out
 
 
+def _attach_output_masks(node, probe):
+    """A compute_mask that returned a list: one mask per output (Keras), each a value of the
+    graph of its own, given to the output it belongs to (None entries: that output has none)."""
+    if len(probe) != len(node.outputs):
+        layer = node.layer
+        raise ValueError(f"layer '{layer.name}' ({type(layer).__name__}): compute_mask returned {len(probe)} "
+                         f"masks for {len(node.outputs)} output(s); return one per output (or None)")
+    made = []
+    for t, m in zip(node.outputs, probe):
+        if m is None or len(t.shape) < 2:
+            made.append(None)
+            continue
+        kt = KerasTensor(t.shape[:2], "float32", name=f"{t.name}_mask", node=node,
+                         index=len(node.outputs) + sum(x is not None for x in made))
+        t._keras_mask = kt
+        made.append(kt)
+    if any(m is not None for m in made):
+        node.mask_outputs = made
+        node.mask_output = next(m for m in made if m is not None)
+
+
+def mask_outputs(node):
+    """The mask KerasTensors ``node`` makes, in the order of its extra step outputs."""
+    if node.mask_outputs is not None:
+        return [m for m in node.mask_outputs if m is not None]
+    return [] if node.mask_output is None else [node.mask_output]
+
+
 def _user_mask_probe(node, masks):
     """What a user layer's compute_mask returns for a batch of one like the node's inputs (None:
-    it makes no mask here). Several masks (one per output) are not carried through a graph."""
+    it makes no mask here; a list: one mask per output)."""
     from ..autodiff import stop_recording
     layer = node.layer
 
@@ -232,10 +269,8 @@ def _user_mask_probe(node, masks):
         1 if d is None else d for d in m.shape[1:]), np.float32)) for m in masks]
     with stop_recording():
         out = layer.compute_mask(xs if node.packed else xs[0], ms if node.packed else ms[0])
-    if isinstance(out, (list, tuple)):
-        raise NotImplementedError(f"layer '{layer.name}' ({type(layer).__name__}): a compute_mask that returns "
-                                  "one mask per output works on eager calls; in a functional model it is not "
-                                  "supported yet")
+    if isinstance(out, (list, tuple)) and all(m is None for m in out):
+        return None
     return out
 
 
@@ -244,7 +279,8 @@ class _MaskedCall:
     data inputs then its masks, outputs (with a mask made) the layer's then that mask. Everything
     else (weights, gradients, flags the graph sets) is the wrapped context's."""
 
-    __slots__ = ("inner", "n_data", "mask_pos", "packed_data", "makes_mask", "multi_data")
+    __slots__ = ("inner", "n_data", "mask_pos", "packed_data", "makes_mask", "multi_data", "n_masks",
+                 "mask_out_pos")
 
     def __init__(self, inner, node):
         set_ = object.__setattr__
@@ -254,6 +290,10 @@ class _MaskedCall:
         set_(self, "packed_data", node.packed)
         set_(self, "makes_mask", node.mask_output is not None)
         set_(self, "multi_data", node.multi_out)
+        set_(self, "n_masks", len(mask_outputs(node)))
+        # one mask per output (a list from compute_mask): which of them the graph keeps
+        set_(self, "mask_out_pos", None if node.mask_outputs is None else
+             [j for j, m in enumerate(node.mask_outputs) if m is not None])
 
     def __getattr__(self, name):
         return getattr(object.__getattribute__(self, "inner"), name)
@@ -273,11 +313,16 @@ class _MaskedCall:
         inner.__dict__.pop("_call_mask", None)  # never seen by a later call without masks
         if not self.makes_mask:
             return y
-        return (list(y) if self.multi_data else [y]) + [inner.output_mask_value()]
+        if self.mask_out_pos is not None:
+            made = inner.output_mask_value()
+            masks = [made[j] for j in self.mask_out_pos]
+        else:
+            masks = [inner.output_mask_value()]
+        return (list(y) if self.multi_data else [y]) + masks
 
     def backward(self, dy):
         if self.makes_mask:
-            dy = dy[:-1] if self.multi_data else dy[0]
+            dy = dy[:-self.n_masks] if self.multi_data else dy[0]
         dx = self.inner.backward(dy)
         if dx is None or not self.mask_pos:
             return dx
@@ -488,7 +533,7 @@ class Graph:
         for t in self.inputs:
             slot.setdefault(id(t), len(slot))
         for node in self.nodes:
-            for t in node.outputs + ([node.mask_output] if node.mask_output is not None else []):
+            for t in node.outputs + mask_outputs(node):
                 slot.setdefault(id(t), len(slot))
         self.n_slots = len(slot)
         self.input_slots = [slot[id(t)] for t in self.inputs]
@@ -513,7 +558,7 @@ class Graph:
             if masked:
                 ctx = _MaskedCall(ctx, node)
                 ins += [slot[id(m)] for m in node.mask_inputs or () if m is not None]
-                outs += [slot[id(node.mask_output)]] if node.mask_output is not None else []
+                outs += [slot[id(m)] for m in mask_outputs(node)]
             step = _Step(node, ctx, ins, outs, layer)
             if masked:
                 step.packed, step.multi_out = True, node.mask_output is not None or node.multi_out

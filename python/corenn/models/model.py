@@ -69,6 +69,10 @@ class Model(TrainingLoops):
         unknown = [k for k in kwargs if k not in ("dtype",)]
         if unknown:
             raise TypeError(f"Model: unexpected keyword argument(s) {', '.join(unknown)}")
+        if inputs is self and outputs is None:
+            # `super().__init__(self)`: the TF text-generation tutorial's subclass idiom, which
+            # tf.keras 2 accepted (the extra argument was ignored); it names no graph
+            inputs = None
         base = "functional" if inputs is not None else _snake(type(self).__name__)
         object.__setattr__(self, "_tracking", False)
         self.name = name or _model_name(base)
@@ -175,7 +179,7 @@ class Model(TrainingLoops):
                 for item in v.values():
                     visit(item)
         for k, v in self.__dict__.items():
-            if not k.startswith("_") or k in ("_layers",):
+            if not k.startswith("_") or k in ("_layers", "_own_variables"):
                 visit(v)
         return found
 
@@ -184,6 +188,24 @@ class Model(TrainingLoops):
         if self._graph is not None:
             return self._graph.layers
         return self._tracked_layers()
+
+    @property
+    def submodules(self):
+        """Every layer and model inside this one, depth first (tf.Module's name, which TF-Keras
+        models had)."""
+        out, seen = [], {id(self)}
+
+        def visit(entry):
+            if id(entry) in seen:
+                return
+            seen.add(id(entry))
+            out.append(entry)
+            inner = entry._weight_layers() if isinstance(entry, Model) else entry._sublayers()
+            for sub in inner:
+                visit(sub)
+        for entry in self._weight_layers():
+            visit(entry)
+        return [e for e in out if not isinstance(e, _VariableHolder)]
 
     @property
     def input_names(self):
@@ -242,6 +264,13 @@ class Model(TrainingLoops):
         if not name.startswith("_") or name == "_layers":   # what _scan_layers looks at
             d = self.__dict__
             d["_attr_version"] = d.get("_attr_version", 0) + 1
+            if isinstance(value, kernels.Tensor) and value.__dict__.get("_is_variable"):
+                # a tf.Variable set on a subclassed model is one of its weights (Keras tracks
+                # it): kept by a holder layer that the weight lists and fit see
+                holder = d.get("_own_variables")
+                if holder is None:
+                    holder = d["_own_variables"] = _VariableHolder(name=f"{self.name}_variables")
+                holder.hold(name, value)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
@@ -443,7 +472,9 @@ class Model(TrainingLoops):
 
     # -- calling -------------------------------------------------------------------------------
 
-    def __call__(self, inputs, training=None, mask=None):
+    def __call__(self, inputs, training=None, mask=None, **kwargs):
+        if kwargs:
+            return self._call_with_options(inputs, training, kwargs)
         tape = autodiff.recording_tape()
         if tape is not None and type(inputs) in _ARRAYS:
             # a GradientTape loop's step (one array or Tensor in): the captured graph, directly
@@ -468,6 +499,26 @@ class Model(TrainingLoops):
             outs = [np.array(o, copy=True) for o in (outs if isinstance(outs, list) else [outs])]
         outs = [kernels.Tensor.from_numpy(o) for o in outs]   # Tensors, as Keras returns
         return self._structure_outputs(outs)
+
+    def _call_with_options(self, inputs, training, options):
+        """``model(x, states=s, return_state=True)``: Keras hands keyword arguments that are not
+        inputs to ``call``. Such a call runs ``call`` layer by layer (no captured graph: its
+        options may change what it computes); under a tape every layer call is recorded."""
+        if self._graph is not None:
+            raise TypeError(f"{self.name}: a functional model takes only inputs and training=, got keyword "
+                            f"argument(s) {', '.join(sorted(options))}")
+        import inspect
+        params = inspect.signature(self.call).parameters
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            unknown = sorted(k for k in options if k not in params)
+            if unknown:
+                raise TypeError(f"{self.name}: {type(self).__name__}.call takes no argument(s) "
+                                f"{', '.join(unknown)}")
+        if is_symbolic(inputs):
+            raise NotImplementedError(f"{self.name}: keyword arguments to a subclassed model called on "
+                                      f"symbolic inputs ({', '.join(sorted(options))}); call it on data")
+        self._clear_losses()
+        return self._call_user(inputs, training, options)
 
     def _has_default_training_layers(self):
         graph = self._graph
@@ -628,7 +679,8 @@ class Model(TrainingLoops):
         self._returns_list = isinstance(out, (list, tuple))
         return graph
 
-    def _call_user(self, inputs, training):
+    def _call_user(self, inputs, training, options=None):
+        options = options or {}
         if not is_symbolic(inputs):
             self._clear_losses()   # a new call: the losses its call adds replace the last ones
         if self.__dict__.get("_build_input_shapes") is None and not is_symbolic(inputs):
@@ -636,9 +688,9 @@ class Model(TrainingLoops):
                 list(inputs) if isinstance(inputs, (list, tuple)) else [inputs])
             self.__dict__["_build_input_shapes"] = [(None,) + tuple(np.shape(x)[1:]) for x in flat]
         if _accepts_training(self.call):
-            out = self.call(inputs, training=training)
+            out = self.call(inputs, training=training, **options)
         else:
-            out = self.call(inputs)
+            out = self.call(inputs, **options)
         if not self.built:
             self.built = True
         return out
@@ -1159,8 +1211,10 @@ class Model(TrainingLoops):
         and, once trained, the measured forward / backward ms per step of each layer."""
         from .summary import format_summary
         if not self.built:
-            raise ValueError(f"{self.name}.summary: the model is not built yet; call it on data or build(input_shape) "
-                             "first")
+            from .summary import format_unbuilt_summary
+            for line in format_unbuilt_summary(self, self.layers, line_length):
+                (print_fn or print)(line)
+            return
         for line in format_summary(self, line_length=line_length, show_trainable=show_trainable):
             (print_fn or print)(line)
 
@@ -1222,6 +1276,26 @@ def _signature(x):
     if hasattr(x, "shape"):
         return tuple(x.shape[1:]), str(x.dtype)
     return np.shape(x)[1:], ""
+
+
+class _VariableHolder(Layer):
+    """The variables set as attributes of a subclassed Model, as one weight-owning layer (it
+    computes nothing; the model's ``call`` reads the variables directly)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.built = True
+
+    def hold(self, attr, value):
+        from .. import kernels as _k
+        from ..layers.base import Param
+        for i, p in enumerate(self._params):
+            if p.name == attr:   # the attribute rebound to another variable
+                self._params[i] = Param(attr, value, _k.zeros(tuple(value.shape)), None,
+                                        value.__dict__.get("trainable", True))
+                return
+        self._params.append(Param(attr, value, _k.zeros(tuple(value.shape)), None,
+                                  value.__dict__.get("trainable", True)))
 
 
 def _unique(ws):

@@ -50,6 +50,7 @@ class Sequential(Model):
                 raise ValueError(f"{self.name}.add: an InputLayer must come first")
             self._input_shape = layer._declared_input_shape
             self._input_dtype = layer.input_dtype
+            self.__dict__["_input_batch"] = layer._batch_size
             return
         if not isinstance(layer, (Layer, Model)):
             raise TypeError(f"{self.name}.add: expected a corenn layer, got {type(layer).__name__}")
@@ -66,7 +67,7 @@ class Sequential(Model):
             if layer._graph is None:
                 raise TypeError(f"{self.name}.add: a subclassed model cannot be a Sequential layer; "
                                 "use its layers or a functional model")
-            if not self._layers and self._input_shape is None:
+            if not self._layers and self._input_shape is None and not layer.__dict__.get("_shape_from_call"):
                 shape = layer.input_shape
                 if isinstance(shape, tuple):
                     self._input_shape = shape[1:]
@@ -78,6 +79,7 @@ class Sequential(Model):
     def _add_layer(self, layer):
         if not self._layers and self._input_shape is None and layer._declared_input_shape is not None:
             self._input_shape = layer._declared_input_shape
+            self.__dict__["_input_batch"] = layer.__dict__.get("_batch_size")   # batch_input_shape=
         self._layers.append(layer)
         if self._input_shape is not None:  # known input: build eagerly, as Keras does
             self.built = False
@@ -104,7 +106,8 @@ class Sequential(Model):
                              "input_shape=(features,), start with layers.Input(shape=...), or call fit/build")
         if not self._layers:
             raise ValueError(f"{self.name}: the model has no layers")
-        shape = (None,) + tuple(self._input_shape)
+        batch = self.__dict__.get("_input_batch")
+        shape = (batch,) + tuple(self._input_shape)
         for i, layer in enumerate(self._layers):
             try:
                 if layer.built:
@@ -120,7 +123,7 @@ class Sequential(Model):
                     raise ValueError(f"{self.name}: layer {i} '{layer.name}' returns several tensors; only the "
                                      "last layer of a Sequential may (use the functional API)")
             shape = out if not isinstance(out, list) else out[0]
-        self._graph = _chain(self._layers, self._input_shape, self._input_dtype, self.name)
+        self._graph = _chain(self._layers, self._input_shape, self._input_dtype, self.name, batch)
         self._register_nodes()
         self.inputs, self.outputs = self._graph.inputs, self._graph.outputs
         self._single_input = True
@@ -151,6 +154,9 @@ class Sequential(Model):
             if text and self._input_shape is None:
                 self._input_dtype = "string"
             self.build((None,) + tuple(inputs.shape[1:]))
+            # built by its first data, not declared: a model that later holds it as its first
+            # layer does not inherit this shape (Keras re-calls it on the outer model's input)
+            self.__dict__["_shape_from_call"] = True
         return super().call(inputs, training, mask)
 
     def _shape_hint(self, layer, shape):
@@ -212,8 +218,12 @@ class Sequential(Model):
 
     def summary(self, *args, **kwargs):
         if not self.built:
-            raise ValueError(f"{self.name}.summary: the model is not built yet; give the first layer "
-                             "input_shape=..., call build(input_shape) or fit first")
+            # Keras 3 prints the layers with unknown shapes ("?", "0 (unbuilt)")
+            from .summary import format_unbuilt_summary
+            print_fn = kwargs.get("print_fn") or print
+            for line in format_unbuilt_summary(self, self._layers, kwargs.get("line_length")):
+                print_fn(line)
+            return
         return super().summary(*args, **kwargs)
 
     # -- config ----------------------------------------------------------------------------
@@ -241,10 +251,10 @@ class Sequential(Model):
         return model
 
 
-def _chain(layers, input_shape, dtype, name):
+def _chain(layers, input_shape, dtype, name, batch_size=None):
     """The graph of a chain: one node per layer, each on its predecessor's output (the layers
     are already built and checked by Sequential.build)."""
-    inp = InputLayer(shape=tuple(input_shape), dtype=dtype, name=f"{name}_input")
+    inp = InputLayer(shape=tuple(input_shape), dtype=dtype, name=f"{name}_input", batch_size=batch_size)
     x = inp.output
     for layer in layers:
         shape = layer.compute_output_shape(x.shape)

@@ -157,3 +157,27 @@ def format_summary(model, line_length=None, show_trainable=False) -> list[str]:
                    f"{ms(sum(timings.backward)):.3f} ms")
     out.append("_" * sum(widths))
     return out
+
+
+def format_unbuilt_summary(model, layers, line_length=None) -> list[str]:
+    """Keras 3's table for a model whose input shape is not known yet: its layers with output
+    shape "?" and, for those not built, "0 (unbuilt)" parameters."""
+    headers = ["Layer (type)", "Output Shape", "Param #"]
+    rows = []
+    for layer in layers:
+        n = sum(int(w.size) for w in layer.weights) if layer.built else 0
+        rows.append([f"{layer.name} ({type(layer).__name__})", "?",
+                     f"{n:,}" if layer.built else "0 (unbuilt)"])
+    widths = _widths(headers, rows or [headers], line_length)
+    right = [False, False, True]
+
+    def line(cells):
+        return "".join(_fit(c, w, r) for c, w, r in zip(cells, widths, right)).rstrip()
+
+    total = sum(int(r[2].split()[0].replace(",", "")) for r in rows)
+    out = [f'Model: "{model.name}"', "_" * sum(widths), line(headers), "=" * sum(widths)]
+    out += [line(r) for r in rows]
+    out += ["=" * sum(widths), f"Total params: {total:,} ({_bytes(4 * total)})",
+            "(the input shape is not known yet: shapes and weights appear once the model is built)",
+            "_" * sum(widths)]
+    return out

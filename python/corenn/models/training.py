@@ -281,7 +281,9 @@ class TrainingLoops:
         if by is None and self._custom_step("train_step" if op == "fit" else "test_step"):
             return tensors(x), None, None, data_len(x)   # the user's step takes x alone
         if by is None:
-            raise ValueError(f"{where}: batch {index} has no targets (y is None)")
+            raise ValueError(f"{where}: batch {index} has no targets (y is None): the data gives x alone; "
+                             "batches must be (x, y) or (x, y, sample_weight) unless train_step / test_step "
+                             "is overridden to take x")
         n = data_len(x)
         y = self._prepare_y(by, n, op)
         sw = _data.sample_weights(f"{where} (batch {index})", n, first(y), bsw, class_weight)

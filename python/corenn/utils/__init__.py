@@ -1,5 +1,5 @@
 """Utilities: reproducibility, progress bars, label encoding, sequence padding, training plots."""
-from .data import img_to_array, normalize, to_categorical
+from .data import array_to_img, img_to_array, load_img, normalize, save_img, to_categorical
 from .dataset_utils import (image_dataset_from_directory, split_dataset, text_dataset_from_directory,
                             timeseries_dataset_from_array)
 from .py_dataset import PyDataset, Sequence
@@ -11,4 +11,4 @@ from .sequence import pad_sequences
 
 __all__ = ["PyDataset", "Sequence", "image_dataset_from_directory", "split_dataset", "text_dataset_from_directory",
            "timeseries_dataset_from_array", "Progbar", "get_generator", "next_seed", "normalize", "pad_sequences", "plot_history", "plot_model",
-           "set_random_seed", "to_categorical", "img_to_array"]
+           "set_random_seed", "to_categorical", "img_to_array", "load_img", "array_to_img", "save_img"]

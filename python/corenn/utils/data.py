@@ -1,7 +1,7 @@
 """Small array helpers for preparing training data."""
 import numpy as np
 
-__all__ = ["to_categorical", "normalize", "img_to_array"]
+__all__ = ["to_categorical", "normalize", "img_to_array", "load_img", "array_to_img", "save_img"]
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
@@ -49,8 +49,7 @@ def normalize(x, axis=-1, order=2):
 def img_to_array(img, data_format=None, dtype="float32"):
     """``keras.utils.img_to_array``: an image (a PIL image or any array-like of (H, W) or
     (H, W, C) pixels) as an (H, W, C) array of ``dtype`` (channels last; a grey image gets a
-    channel axis of 1). corenn does not read image files (no PIL dependency): load them with
-    PIL and pass the image here."""
+    channel axis of 1). ``load_img`` reads a file into such an image (with Pillow)."""
     if data_format not in (None, "channels_last", "channels_first"):
         raise ValueError(f"img_to_array: data_format must be 'channels_last' or 'channels_first', "
                          f"got {data_format!r}")
@@ -62,3 +61,79 @@ def img_to_array(img, data_format=None, dtype="float32"):
     elif data_format == "channels_first":
         a = np.transpose(a, (2, 0, 1))
     return np.ascontiguousarray(a)
+
+
+# -- image files (Keras' keras.utils image helpers; Pillow imported only when called) ----------
+
+def _pil(op):
+    try:
+        from PIL import Image
+    except ImportError as exc:
+        raise ImportError(f"keras.utils.{op} reads and writes images with Pillow: pip install pillow "
+                          '(it comes with matplotlib, pip install "corenn[plot]")') from exc
+    return Image
+
+
+_PIL_MODES = {"grayscale": "L", "rgb": "RGB", "rgba": "RGBA"}
+
+
+def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest", keep_aspect_ratio=False):
+    """``keras.utils.load_img``: a PIL image of the file, converted to ``color_mode``
+    ('grayscale', 'rgb', 'rgba') and, with ``target_size`` (height, width), resized
+    ('nearest', 'bilinear', 'bicubic', 'lanczos', 'box', 'hamming'); ``keep_aspect_ratio``
+    first crops the largest centred window of the target's aspect ratio, as Keras."""
+    Image = _pil("load_img")
+    if color_mode not in _PIL_MODES:
+        raise ValueError(f"load_img: color_mode must be 'grayscale', 'rgb' or 'rgba', got {color_mode!r}")
+    methods = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC,
+               "lanczos": Image.LANCZOS, "box": Image.BOX, "hamming": Image.HAMMING}
+    if interpolation not in methods:
+        raise ValueError(f"load_img: interpolation must be one of {', '.join(methods)}, got {interpolation!r}")
+    with open(path, "rb") as f:
+        img = Image.open(f)
+        img.load()
+    if img.mode != _PIL_MODES[color_mode]:
+        img = img.convert(_PIL_MODES[color_mode])
+    if target_size is not None:
+        th, tw = (int(v) for v in target_size)
+        if (img.height, img.width) != (th, tw):
+            if keep_aspect_ratio:
+                w, h = img.size
+                crop_h = min(h, int(w * th / tw))
+                crop_w = min(w, int(h * tw / th))
+                left, top = (w - crop_w) // 2, (h - crop_h) // 2
+                img = img.crop((left, top, left + crop_w, top + crop_h))
+            img = img.resize((tw, th), methods[interpolation])
+    return img
+
+
+def array_to_img(x, data_format=None, scale=True, dtype=None):
+    """``keras.utils.array_to_img``: an (H, W, C) array (C 1, 3 or 4) as a PIL image; with
+    ``scale`` the values are shifted and scaled to 0..255 first (Keras: x - min, then * 255 / max)."""
+    Image = _pil("array_to_img")
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 3:
+        raise ValueError(f"array_to_img: expected an image array of rank 3, got shape {a.shape}")
+    if data_format == "channels_first":
+        a = np.transpose(a, (1, 2, 0))
+    if scale:
+        a = a - a.min()
+        top = a.max()
+        if top != 0:
+            a = a / top
+        a = a * 255
+    c = a.shape[2]
+    if c not in (1, 3, 4):
+        raise ValueError(f"array_to_img: expected 1, 3 or 4 channels, got {c}")
+    pixels = np.clip(a, 0, 255).astype(np.uint8)
+    return Image.fromarray(pixels[:, :, 0] if c == 1 else pixels, {1: "L", 3: "RGB", 4: "RGBA"}[c])
+
+
+def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
+    """``keras.utils.save_img``: write an image array to a file (format from the name or
+    ``file_format``); an RGBA image saved as JPEG loses its alpha, as in Keras."""
+    img = array_to_img(x, data_format=data_format, scale=scale)
+    fmt = file_format or None
+    if img.mode == "RGBA" and (fmt or str(path).rsplit(".", 1)[-1]).lower() in ("jpg", "jpeg"):
+        img = img.convert("RGB")
+    img.save(path, format=fmt, **kwargs)

@@ -1,0 +1,362 @@
+"""``tf.image``: image functions of the TensorFlow tutorials' input pipelines, on corenn Tensors.
+
+Images are (H, W, C) or batches (N, H, W, C), channels last, as in TensorFlow. Resizing runs the
+resize2d kernel (TF's half-pixel centres, the same kernel as ``layers.Resizing``) and records its
+exact backward on a GradientTape; the rest is written with ``corenn.ops`` (flips, crops, pads,
+colour arithmetic), so it is differentiable where TensorFlow's is. Results are float32 Tensors
+except where TensorFlow keeps the dtype (flips, crops, nearest resize of integers: int32 / int64
+Tensors). A Tensor cannot hold uint8 (nor int8 / int16 / uint16 / uint32 / uint64), so the
+functions that keep TensorFlow's dtype (flips, crops, pads, nearest resize) return a NumPy array
+of that dtype for such data: a decoded uint8 mask stays uint8 through them, and
+``convert_image_dtype`` then scales by 255 as TensorFlow does.
+Random functions draw from corenn's generator (``tf.random.set_seed``) or ``seed=``.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import autodiff, kernels, ops
+from .kernels import Tensor
+
+__all__ = ["resize", "convert_image_dtype", "flip_left_right", "flip_up_down", "rot90",
+           "transpose", "rgb_to_grayscale", "grayscale_to_rgb", "adjust_brightness",
+           "adjust_contrast", "per_image_standardization", "central_crop", "crop_to_bounding_box",
+           "pad_to_bounding_box", "resize_with_crop_or_pad", "random_flip_left_right",
+           "random_flip_up_down", "random_brightness", "random_contrast", "random_crop",
+           "adjust_saturation", "random_saturation", "rgb_to_hsv", "hsv_to_rgb",
+           "stateless_random_brightness", "stateless_random_contrast", "stateless_random_crop",
+           "stateless_random_flip_left_right", "stateless_random_flip_up_down",
+           "stateless_random_saturation"]
+
+
+def _keeps_small_ints(fn):
+    """Run ``fn`` on int64 for integer NumPy data a Tensor cannot hold, and give the result back
+    as a NumPy array of the data's dtype (TensorFlow keeps it)."""
+    @functools.wraps(fn)
+    def run(image, *args, **kwargs):
+        dtype = getattr(image, "dtype", None)
+        if isinstance(image, np.ndarray) and dtype.kind in "iu" and dtype not in (np.int32, np.int64):
+            out = fn(image.astype(np.int64), *args, **kwargs)
+            return np.asarray(out).astype(dtype)
+        return fn(image, *args, **kwargs)
+    return run
+
+
+def _image(x, op):
+    """(tensor, batched): ``x`` as a Tensor of rank 3 or 4."""
+    t = x if isinstance(x, Tensor) else ops.convert_to_tensor(np.asarray(x))
+    if len(t.shape) not in (3, 4):
+        raise ValueError(f"tf.image.{op}: expected an image (height, width, channels) or a batch "
+                         f"(batch, height, width, channels), got shape {tuple(t.shape)}")
+    return t, len(t.shape) == 4
+
+
+def _hw_axes(batched):
+    return (1, 2) if batched else (0, 1)
+
+
+def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antialias=False, name=None):
+    """Resize to ``size`` (height, width): 'bilinear' (float32 result) or 'nearest' (keeps the
+    dtype), half-pixel centres as TensorFlow 2. ``preserve_aspect_ratio`` fits the image inside
+    ``size``. Antialiasing (only differs when shrinking) is not implemented and raises."""
+    method = str(method).lower()
+    dtype = getattr(images, "dtype", None)
+    if method == "nearest" and isinstance(images, np.ndarray) and dtype.kind in "iu" and \
+            dtype not in (np.int32, np.int64):   # TensorFlow keeps uint8 & co: a NumPy array of it
+        out = resize(images.astype(np.int64), size, method, preserve_aspect_ratio, antialias)
+        return np.asarray(out).astype(dtype)
+    t, batched = _image(images, "resize")
+    if method not in ("bilinear", "nearest"):
+        raise NotImplementedError(f"tf.image.resize: method {method!r} is not supported; "
+                                  "use 'bilinear' or 'nearest'")
+    h, w = t.shape[1:3] if batched else t.shape[0:2]
+    oh, ow = (int(v) for v in size)
+    if antialias and (oh < h or ow < w):
+        raise NotImplementedError("tf.image.resize: antialias=True when shrinking is not supported")
+    if preserve_aspect_ratio:
+        scale = min(oh / h, ow / w)
+        oh, ow = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+    x4 = t if batched else ops.expand_dims(t, 0)
+    keep_int = method == "nearest" and t.dtype != "float32"
+    x = x4 if x4.dtype == "float32" else ops.cast(x4, "float32")
+    y = kernels.resize2d_forward(x, (oh, ow), method)
+    if x.dtype == "float32" and x is x4:
+        in_shape = tuple(x.shape)
+        autodiff.record_op(lambda dys: [kernels.resize2d_backward(kernels.as_tensor(np.ascontiguousarray(
+            np.asarray(dys[0], np.float32))), in_shape, method)], [x], [y])
+    if keep_int:
+        y = ops.cast(y, t.dtype)
+    return y if batched else y[0]
+
+
+def convert_image_dtype(image, dtype, saturate=False, name=None):
+    """Integers <-> floats with TensorFlow's scaling: an integer image becomes floats in [0, 1]
+    (divided by the type's maximum), floats become integers times that maximum (rounded);
+    float to float and int to the same int is the identity."""
+    from . import dtypes
+    target = np.dtype(str(dtype))
+    a = np.asarray(image)
+    src_int, dst_int = a.dtype.kind in "iu", target.kind in "iu"
+    if not src_int and not dst_int:
+        return ops.cast(image, target.name)
+    if src_int and dst_int:
+        if a.dtype == target:
+            return image if isinstance(image, (Tensor, np.ndarray)) else ops.convert_to_tensor(a)
+        shift = np.iinfo(a.dtype).max / np.iinfo(target).max
+        return ops.cast(np.round(a / shift) if shift > 1 else a * (1 / shift), target.name)
+    if src_int:
+        scale = np.float32(1.0 / np.iinfo(a.dtype).max)
+        dtypes.storage_dtype(target, "tf.image.convert_image_dtype")
+        return ops.multiply(ops.cast(a, "float32"), scale)
+    top = np.iinfo(target).max
+    v = np.asarray(image, np.float64) * top + 0.5
+    if saturate:
+        v = np.clip(v, np.iinfo(target).min, top)
+    return ops.cast(v, target.name)
+
+
+@_keeps_small_ints
+def flip_left_right(image):
+    t, batched = _image(image, "flip_left_right")
+    return ops.flip(t, axis=_hw_axes(batched)[1])
+
+
+@_keeps_small_ints
+def flip_up_down(image):
+    t, batched = _image(image, "flip_up_down")
+    return ops.flip(t, axis=_hw_axes(batched)[0])
+
+
+@_keeps_small_ints
+def rot90(image, k=1, name=None):
+    """Rotate by k * 90 degrees counter-clockwise."""
+    t, batched = _image(image, "rot90")
+    return ops.rot90(t, k=int(k), axes=_hw_axes(batched))
+
+
+@_keeps_small_ints
+def transpose(image, name=None):
+    t, batched = _image(image, "transpose")
+    return ops.transpose(t, (0, 2, 1, 3) if batched else (1, 0, 2))
+
+
+def rgb_to_grayscale(images, name=None):
+    """The ITU-R 601 luma (0.2989 R + 0.5870 G + 0.1140 B), keeping a channel axis of 1."""
+    t, _ = _image(images, "rgb_to_grayscale")
+    if t.shape[-1] != 3:
+        raise ValueError(f"tf.image.rgb_to_grayscale: expected 3 channels, got shape {tuple(t.shape)}")
+    weights = np.array([[0.2989], [0.5870], [0.1140]], np.float32)
+    return ops.matmul(ops.cast(t, "float32") if t.dtype != "float32" else t, weights)
+
+
+def grayscale_to_rgb(images, name=None):
+    t, _ = _image(images, "grayscale_to_rgb")
+    if t.shape[-1] != 1:
+        raise ValueError(f"tf.image.grayscale_to_rgb: expected 1 channel, got shape {tuple(t.shape)}")
+    return ops.concatenate([t, t, t], axis=-1)
+
+
+def adjust_brightness(image, delta):
+    t, _ = _image(image, "adjust_brightness")
+    return ops.add(t, np.float32(delta))
+
+
+def adjust_contrast(images, contrast_factor):
+    """(x - mean) * factor + mean, the mean per image and channel."""
+    t, batched = _image(images, "adjust_contrast")
+    mean = ops.mean(t, axis=_hw_axes(batched), keepdims=True)
+    return ops.add(ops.multiply(ops.subtract(t, mean), np.float32(contrast_factor)), mean)
+
+
+def per_image_standardization(image):
+    """(x - mean) / max(std, 1 / sqrt(number of values)) over each whole image."""
+    t, batched = _image(image, "per_image_standardization")
+    t = t if t.dtype == "float32" else ops.cast(t, "float32")
+    axes = (1, 2, 3) if batched else (0, 1, 2)
+    n = int(np.prod([t.shape[a] for a in axes]))
+    mean = ops.mean(t, axis=axes, keepdims=True)
+    std = ops.maximum(ops.std(t, axis=axes, keepdims=True), np.float32(1.0 / np.sqrt(n)))
+    return ops.divide(ops.subtract(t, mean), std)
+
+
+@_keeps_small_ints
+def crop_to_bounding_box(image, offset_height, offset_width, target_height, target_width):
+    t, batched = _image(image, "crop_to_bounding_box")
+    h, w = t.shape[1:3] if batched else t.shape[0:2]
+    oh, ow, th, tw = (int(v) for v in (offset_height, offset_width, target_height, target_width))
+    if min(oh, ow) < 0 or th <= 0 or tw <= 0 or oh + th > h or ow + tw > w:
+        raise ValueError(f"tf.image.crop_to_bounding_box: box (offset {oh}, {ow}, size {th}, {tw}) does not "
+                         f"fit an image of {h}x{w}")
+    return t[:, oh:oh + th, ow:ow + tw] if batched else t[oh:oh + th, ow:ow + tw]
+
+
+@_keeps_small_ints
+def pad_to_bounding_box(image, offset_height, offset_width, target_height, target_width):
+    t, batched = _image(image, "pad_to_bounding_box")
+    h, w = t.shape[1:3] if batched else t.shape[0:2]
+    oh, ow, th, tw = (int(v) for v in (offset_height, offset_width, target_height, target_width))
+    if min(oh, ow) < 0 or th < oh + h or tw < ow + w:
+        raise ValueError(f"tf.image.pad_to_bounding_box: an image of {h}x{w} at offset {oh}, {ow} does not "
+                         f"fit {th}x{tw}")
+    spatial = [(oh, th - oh - h), (ow, tw - ow - w), (0, 0)]
+    return ops.pad(t, ([(0, 0)] if batched else []) + spatial)
+
+
+@_keeps_small_ints
+def resize_with_crop_or_pad(image, target_height, target_width):
+    """Centre-crop or zero-pad each dimension to the target (TensorFlow's offsets)."""
+    t, batched = _image(image, "resize_with_crop_or_pad")
+    h, w = t.shape[1:3] if batched else t.shape[0:2]
+    th, tw = int(target_height), int(target_width)
+    ch, cw = max(h - th, 0) // 2, max(w - tw, 0) // 2
+    t = crop_to_bounding_box(t, ch, cw, min(h, th), min(w, tw))
+    ph, pw = max(th - h, 0) // 2, max(tw - w, 0) // 2
+    return pad_to_bounding_box(t, ph, pw, th, tw)
+
+
+@_keeps_small_ints
+def central_crop(image, central_fraction):
+    t, batched = _image(image, "central_crop")
+    if not 0.0 < central_fraction <= 1.0:
+        raise ValueError(f"tf.image.central_crop: central_fraction must be in (0, 1], got {central_fraction}")
+    h, w = t.shape[1:3] if batched else t.shape[0:2]
+    top, left = int((h - h * central_fraction) / 2), int((w - w * central_fraction) / 2)
+    return crop_to_bounding_box(t, top, left, h - 2 * top, w - 2 * left)
+
+
+def _rng(seed):
+    from .utils import random as _random
+    return np.random.default_rng(seed) if seed is not None else _random.get_generator()
+
+
+def _per_image(t, batched, fn, rng):
+    """Apply ``fn(image, rng)`` to every image of a batch (each its own draw)."""
+    if not batched:
+        return fn(t, rng)
+    return ops.stack([fn(t[i], rng) for i in range(t.shape[0])], axis=0)
+
+
+@_keeps_small_ints
+def random_flip_left_right(image, seed=None):
+    t, batched = _image(image, "random_flip_left_right")
+    return _per_image(t, batched, lambda im, r: flip_left_right(im) if r.random() < 0.5 else im, _rng(seed))
+
+
+@_keeps_small_ints
+def random_flip_up_down(image, seed=None):
+    t, batched = _image(image, "random_flip_up_down")
+    return _per_image(t, batched, lambda im, r: flip_up_down(im) if r.random() < 0.5 else im, _rng(seed))
+
+
+def random_brightness(image, max_delta, seed=None):
+    if max_delta < 0:
+        raise ValueError(f"tf.image.random_brightness: max_delta must be non-negative, got {max_delta}")
+    t, _ = _image(image, "random_brightness")
+    return adjust_brightness(t, _rng(seed).uniform(-max_delta, max_delta))
+
+
+def random_contrast(image, lower, upper, seed=None):
+    if not 0 <= lower < upper:
+        raise ValueError(f"tf.image.random_contrast: need 0 <= lower < upper, got {lower}, {upper}")
+    t, _ = _image(image, "random_contrast")
+    return adjust_contrast(t, _rng(seed).uniform(lower, upper))
+
+
+@_keeps_small_ints
+def random_crop(value, size, seed=None, name=None):
+    """A crop of ``size`` (the full shape of the result) at a random offset."""
+    t = value if isinstance(value, Tensor) else ops.convert_to_tensor(np.asarray(value))
+    size = tuple(int(s) for s in size)
+    if len(size) != len(t.shape) or any(s > d or s < 0 for s, d in zip(size, t.shape)):
+        raise ValueError(f"tf.image.random_crop: size {size} does not fit a value of shape {tuple(t.shape)}")
+    rng = _rng(seed)
+    starts = [int(rng.integers(0, d - s + 1)) for s, d in zip(size, t.shape)]
+    return t[tuple(slice(b, b + s) for b, s in zip(starts, size))]
+
+
+# -- saturation (HSV) and the stateless random functions ----------------------------------------
+
+def rgb_to_hsv(images, name=None):
+    """RGB in [0, 1] -> HSV (hue in [0, 1)), per pixel, as TensorFlow."""
+    rgb = np.asarray(images, np.float64)
+    if rgb.shape[-1] != 3:
+        raise ValueError(f"tf.image.rgb_to_hsv: expected 3 channels, got shape {rgb.shape}")
+    mx, mn = rgb.max(-1), rgb.min(-1)
+    delta = mx - mn
+    s = np.where(mx > 0, delta / np.where(mx > 0, mx, 1), 0.0)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    safe = np.where(delta > 0, delta, 1)
+    h = np.where(mx == r, (g - b) / safe, np.where(mx == g, 2 + (b - r) / safe, 4 + (r - g) / safe))
+    h = np.where(delta > 0, (h / 6.0) % 1.0, 0.0)
+    return ops.convert_to_tensor(np.stack([h, s, mx], -1).astype(np.float32))
+
+
+def hsv_to_rgb(images, name=None):
+    hsv = np.asarray(images, np.float64)
+    h, s, v = hsv[..., 0] % 1.0 * 6, hsv[..., 1], hsv[..., 2]
+    i = np.floor(h).astype(int) % 6
+    f = h - np.floor(h)
+    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+    choices = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]
+    out = np.zeros(hsv.shape)
+    for k, (r, g, b) in enumerate(choices):
+        sel = i == k
+        out[..., 0] = np.where(sel, r, out[..., 0])
+        out[..., 1] = np.where(sel, g, out[..., 1])
+        out[..., 2] = np.where(sel, b, out[..., 2])
+    return ops.convert_to_tensor(out.astype(np.float32))
+
+
+def adjust_saturation(image, saturation_factor, name=None):
+    """Scale the HSV saturation by the factor (clipped to [0, 1]); RGB values in [0, 1]. Not
+    differentiable (computed in NumPy), as TensorFlow's kernel has no gradient either."""
+    t, _ = _image(image, "adjust_saturation")
+    hsv = np.asarray(rgb_to_hsv(t), np.float64)
+    hsv[..., 1] = np.clip(hsv[..., 1] * float(saturation_factor), 0.0, 1.0)
+    return hsv_to_rgb(hsv)
+
+
+def random_saturation(image, lower, upper, seed=None):
+    if not 0 <= lower < upper:
+        raise ValueError(f"tf.image.random_saturation: need 0 <= lower < upper, got {lower}, {upper}")
+    return adjust_saturation(image, _rng(seed).uniform(lower, upper))
+
+
+def _stateless(seed, op):
+    from .random import stateless_rng
+    return stateless_rng(seed, f"image.{op}")
+
+
+def stateless_random_brightness(image, max_delta, seed):
+    if max_delta < 0:
+        raise ValueError(f"tf.image.stateless_random_brightness: max_delta must be non-negative, got {max_delta}")
+    return adjust_brightness(image, _stateless(seed, "stateless_random_brightness").uniform(-max_delta, max_delta))
+
+
+def stateless_random_contrast(image, lower, upper, seed):
+    if not 0 <= lower < upper:
+        raise ValueError(f"tf.image.stateless_random_contrast: need 0 <= lower < upper, got {lower}, {upper}")
+    return adjust_contrast(image, _stateless(seed, "stateless_random_contrast").uniform(lower, upper))
+
+
+def stateless_random_saturation(image, lower, upper, seed):
+    if not 0 <= lower < upper:
+        raise ValueError(f"tf.image.stateless_random_saturation: need 0 <= lower < upper, got {lower}, {upper}")
+    return adjust_saturation(image, _stateless(seed, "stateless_random_saturation").uniform(lower, upper))
+
+
+def stateless_random_crop(value, size, seed, name=None):
+    rng = _stateless(seed, "stateless_random_crop")
+    return random_crop(value, size, seed=int(rng.integers(0, 2 ** 31 - 1)))
+
+
+def stateless_random_flip_left_right(image, seed):
+    rng = _stateless(seed, "stateless_random_flip_left_right")
+    return random_flip_left_right(image, seed=int(rng.integers(0, 2 ** 31 - 1)))
+
+
+def stateless_random_flip_up_down(image, seed):
+    rng = _stateless(seed, "stateless_random_flip_up_down")
+    return random_flip_up_down(image, seed=int(rng.integers(0, 2 ** 31 - 1)))

@@ -1,0 +1,68 @@
+"""``tf.sparse`` and ``tf.SparseTensor``: a sparse array as (indices, values, dense_shape).
+
+corenn's kernels are dense; a SparseTensor is a description that scripts build (the TF
+text-generation tutorial's mask of forbidden tokens, a one-hot table) and turn dense with
+``to_dense`` before computing. Indices are checked against the shape when it is made, so a
+bad index is a clear ValueError, never a write out of bounds.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import kernels
+
+__all__ = ["SparseTensor", "to_dense", "from_dense"]
+
+
+class SparseTensor:
+    """``SparseTensor(indices, values, dense_shape)``: indices (N, rank) int64, values (N,),
+    dense_shape (rank,); entries not listed are the default value of ``to_dense`` (0)."""
+
+    def __init__(self, indices, values, dense_shape):
+        self.dense_shape = np.asarray(dense_shape, np.int64).reshape(-1)
+        if (self.dense_shape < 0).any():
+            raise ValueError(f"SparseTensor: dense_shape must be non-negative, got {self.dense_shape.tolist()}")
+        idx = np.asarray(indices)
+        if idx.dtype.kind not in "iu" and idx.size:
+            raise TypeError(f"SparseTensor: indices must be integers, got dtype {idx.dtype}")
+        self.indices = idx.astype(np.int64).reshape(-1, len(self.dense_shape))
+        vals = np.asarray(values)
+        self.values = vals.astype(np.float32) if vals.dtype == np.float64 else vals
+        if self.values.ndim != 1 or len(self.values) != len(self.indices):
+            raise ValueError(f"SparseTensor: values must be one per index row: {len(self.indices)} indices, "
+                             f"values of shape {self.values.shape}")
+        bad = (self.indices < 0) | (self.indices >= self.dense_shape)
+        if bad.any():
+            row = int(np.nonzero(bad.any(axis=1))[0][0])
+            raise ValueError(f"SparseTensor: index {self.indices[row].tolist()} is outside dense_shape "
+                             f"{self.dense_shape.tolist()}")
+
+    @property
+    def shape(self):
+        return tuple(int(d) for d in self.dense_shape)
+
+    @property
+    def dtype(self):
+        return self.values.dtype
+
+    def __repr__(self):
+        return (f"SparseTensor(indices={self.indices.tolist()}, values={self.values.tolist()}, "
+                f"dense_shape={self.dense_shape.tolist()})")
+
+
+def to_dense(sp_input, default_value=None, validate_indices=True, name=None):
+    """The dense Tensor of ``sp_input``: ``default_value`` (0) where no index is listed; a
+    repeated index keeps its last value."""
+    if not isinstance(sp_input, SparseTensor):
+        raise TypeError(f"tf.sparse.to_dense: expected a SparseTensor, got {type(sp_input).__name__}")
+    dense = np.full(sp_input.shape, 0 if default_value is None else default_value, dtype=sp_input.values.dtype)
+    if len(sp_input.indices):
+        dense[tuple(sp_input.indices.T)] = sp_input.values
+    return kernels.as_tensor(np.ascontiguousarray(dense))
+
+
+def from_dense(tensor, name=None):
+    """The SparseTensor of the non-zero entries of ``tensor``."""
+    a = np.asarray(tensor)
+    idx = np.argwhere(a != 0)
+    return SparseTensor(idx, a[tuple(idx.T)], a.shape)

@@ -1,0 +1,64 @@
+"""tf.Variable / keras.Variable: variable Tensors the tape watches, against NumPy derivatives."""
+import numpy as np
+import pytest
+
+import corenn as tf
+from corenn import keras
+
+
+def test_tf_variable_is_watched_and_assignable():
+    v = tf.Variable([1.0, -2.0, 3.0], name="v")
+    assert isinstance(v, tf.Variable) and v.name == "v:0" and v.trainable and v.dtype == "float32"
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(v ** 3)
+    np.testing.assert_allclose(tape.gradient(y, v).numpy(), 3 * np.array([1.0, -2.0, 3.0]) ** 2)
+    v.assign_add([1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(v.numpy(), [2.0, -1.0, 4.0])
+    assert not isinstance(v + 1.0, tf.Variable) and not isinstance(tf.constant(1.0), tf.Variable)
+    # its own copy of the initial value
+    a = np.ones(2, np.float32)
+    w = tf.Variable(a)
+    w.assign([5.0, 5.0])
+    assert a.tolist() == [1.0, 1.0]
+    assert tf.Variable(lambda: np.zeros(3)).shape == (3,)
+    assert tf.Variable(np.arange(3)).dtype == "int64"
+
+
+def test_non_trainable_variables_get_none_and_are_not_watched():
+    a, b = tf.Variable(2.0, name="a"), tf.Variable(5.0, name="b", trainable=False)
+    with tf.GradientTape() as tape:
+        y = a * b
+    ga, gb = tape.gradient(y, [a, b])
+    assert ga.numpy() == 5.0 and gb is None
+    assert [v.name for v in tape.watched_variables()] == ["a:0"]
+    with tf.GradientTape() as tape:
+        y = a * 3.0
+    assert tape.gradient(y, b, unconnected_gradients=tf.UnconnectedGradients.ZERO).numpy() == 0.0
+
+
+def test_optimizer_updates_a_variable():
+    v = tf.Variable([3.0, -4.0])
+    opt = keras.optimizers.SGD(0.5)
+    for _ in range(20):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(v * v)
+        opt.apply_gradients([(tape.gradient(loss, v), v)])
+    np.testing.assert_allclose(v.numpy(), [0.0, 0.0], atol=1e-6)
+
+
+def test_keras_variable_with_an_initializer():
+    k = keras.Variable("zeros", shape=(2, 2), name="k")
+    assert isinstance(k, keras.Variable) and k.name == "k" and not k.numpy().any()
+    o = keras.Variable(keras.initializers.Constant(3.0), shape=(3,))
+    np.testing.assert_array_equal(o.numpy(), [3.0, 3.0, 3.0])
+    with pytest.raises(ValueError, match="needs shape"):
+        keras.Variable("ones")
+    with pytest.raises(TypeError, match="float64 is not supported"):
+        tf.Variable(1.0, dtype=tf.float64)
+
+
+def test_layer_weights_have_names_and_paths():
+    layer = keras.layers.Dense(2, name="head")
+    layer.build((None, 3))
+    assert [v.name for v in layer.trainable_variables] == ["kernel", "bias"]
+    assert [v.path for v in layer.trainable_variables] == ["head/kernel", "head/bias"]
