@@ -35,8 +35,8 @@
 //   mape   loss_i = 100 mean_j |t - p| / max(|t|, eps),   d_j = 100 sign(p - t) / max(|t|, eps) / C
 // The math runs in double per row: the loss is a small part of a step and this keeps the clipping
 // thresholds and log of tiny probabilities exact. The two hot rows, MSE and the softmax
-// cross-entropy from logits, come from loss_rows_stub: with AVX-512 from loss_avx512.cpp (the same
-// double sums in lanes; the exponentials in float, see there). Rows are cut into fixed chunks (independent of
+// cross-entropy from logits, come from loss_rows_stub: with AVX-512 the MSE row of
+// loss_avx512.cpp (the same double sums in lanes; the cross-entropy row stays this one, see there). Rows are cut into fixed chunks (independent of
 // the thread count) whose double partial sums are added in order: deterministic for any threads.
 #include <algorithm>
 #include <cmath>
