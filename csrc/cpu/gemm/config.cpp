@@ -87,12 +87,11 @@ Kernel packed_kernel() { return kernel_of(*gemm_packed_context_stub.cpu()); }
 Kernel sgemm_kernel() { return kernel_of(*sgemm_context_stub.cpu()); }
 
 namespace {
-// A tile wider than the problem wastes its lanes: on N = 3 columns (the data gradient of a first
-// conv layer with 3 input channels, a Dense(3) head) the 32-wide AVX-512 tile does 3 useful
-// columns in 32, the 16-wide AVX2 set 3 in 16, twice the useful work per FMA (measured on Zen 4,
-// 32x32x3->32 'same' data gradient, 1 thread: 6.2 ms on 12x32, 4.2 ms on 6x16). So when N rounded
-// up to 16 is narrower than the active set's tile, the next lower ISA's set runs (this CPU has
-// it: AVX-512 implies AVX2).
+// A tile wider than the problem wastes its lanes: on N = 3 columns (a conv with 3 output
+// channels, a Dense(3) head) the 32-wide AVX-512 tile does 3 useful columns in 32, the 16-wide
+// AVX2 set 3 in 16, twice the useful work per FMA (lane arithmetic; not timed on its own). So
+// when N rounded up to 16 is narrower than the active set's tile, the next lower ISA's set runs
+// (this CPU has it: AVX-512 implies AVX2).
 GemmContextRef context_for(const DispatchStub<GemmContextRef>& stub, int64_t n) {
   const GemmContextRef ctx = stub.cpu();
   if (n <= 0 || ctx->nr <= (n + 15) / 16 * 16 || active_isa() != Isa::avx512) return ctx;
