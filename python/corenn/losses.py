@@ -292,12 +292,56 @@ class CategoricalCrossentropy(Loss):
 
 
 class SparseCategoricalCrossentropy(Loss):
+    """Cross-entropy of integer class labels. ``ignore_class`` (Keras 3): positions whose label
+    is that class (a padding token) count for nothing, and sum_over_batch_size averages over the
+    other positions only; their gradient is zero."""
     kind = "sparse_categorical_crossentropy"
     sparse = True
 
     def __init__(self, from_logits=False, name="sparse_categorical_crossentropy",
-                 reduction="sum_over_batch_size"):
+                 reduction="sum_over_batch_size", ignore_class=None, dtype=None):
         super().__init__(name, from_logits, reduction)
+        if ignore_class is not None and (isinstance(ignore_class, bool) or int(ignore_class) != ignore_class):
+            raise ValueError(f"SparseCategoricalCrossentropy: ignore_class must be None or an int, "
+                             f"got {ignore_class!r}")
+        self.ignore_class = None if ignore_class is None else int(ignore_class)
+
+    def _kwargs(self):
+        kw = {"from_logits": self.from_logits}
+        if self.ignore_class is not None:
+            kw["ignore_class"] = self.ignore_class
+        return kw
+
+    def _kernel_kwargs(self):
+        return {"from_logits": self.from_logits}
+
+    def _ignoring(self, y_true, sample_weight, rows):
+        """(labels with the ignored ones replaced by class 0, per-row weights that drop them)."""
+        y = np.asarray(y_true)
+        valid = (y != self.ignore_class).reshape(-1)
+        if valid.size != rows:
+            raise ValueError(f"{self.name}: {y.size} labels for {rows} rows of predictions")
+        labels = np.ascontiguousarray(np.where(valid.reshape(y.shape), y, 0).astype(y.dtype, copy=False))
+        w = valid.astype(np.float32)
+        if sample_weight is not None:
+            w = w * np.asarray(sample_weight, np.float32).reshape(-1)
+        return labels, w, int(valid.sum())
+
+    def forward_backward(self, y_true, y_pred, grad=None, sample_weight=None, logits=False) -> float:
+        if self.ignore_class is None:
+            return super().forward_backward(y_true, y_pred, grad, sample_weight, logits)
+        rows = _rows(y_pred)
+        labels, w, valid = self._ignoring(y_true, sample_weight, rows)
+        if self.reduction == "sum_over_batch_size" and valid:
+            # Keras scales the kept rows' weights by rows / kept: a mean over the real positions
+            w *= np.float32(rows / valid)
+        return super().forward_backward(labels, y_pred, grad, np.ascontiguousarray(w), logits)
+
+    def _per_sample(self, y_true, y_pred, sample_weight, rows, tape, pred_tensor):
+        if self.ignore_class is None:
+            return super()._per_sample(y_true, y_pred, sample_weight, rows, tape, pred_tensor)
+        labels, w, _ = self._ignoring(y_true, sample_weight, rows)
+        return super()._per_sample(labels, y_pred, np.ascontiguousarray(w), rows, tape, pred_tensor)
 
 
 class _Plain(Loss):
