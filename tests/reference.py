@@ -268,6 +268,33 @@ def loss_grad(kind, y_pred, y_true, from_logits=False, delta=1.0, sample_weight=
     raise ValueError(kind)
 
 
+def sparse_ce_ignore_class(y_pred, y_true, ignore_class, from_logits=False, sample_weight=None):
+    """Keras 3's SparseCategoricalCrossentropy(ignore_class=c), sum_over_batch_size: positions
+    labelled c are dropped (their label read as 0, their loss zeroed) and the mean is over the
+    others: sum_i w_i [y_i != c] l_i / #(y_i != c); 0 when every position is ignored."""
+    y = np.asarray(y_true).reshape(-1)
+    valid = y != ignore_class
+    labels = np.where(valid, y, 0)
+    per = loss_per_sample("sparse_categorical_crossentropy", y_pred, labels, from_logits).reshape(-1)
+    w = np.ones_like(per) if sample_weight is None else f64(sample_weight).reshape(-1)
+    kept = valid.sum()
+    return float((w * valid * per).sum() / kept) if kept else 0.0
+
+
+def sparse_ce_ignore_class_grad(y_pred, y_true, ignore_class, from_logits=False, sample_weight=None):
+    """d sparse_ce_ignore_class / d y_pred: loss_grad with the weights rows * w_i [y_i != c] / kept."""
+    p = f64(y_pred)
+    y = np.asarray(y_true).reshape(-1)
+    valid = y != ignore_class
+    rows = valid.size
+    kept = valid.sum()
+    w = np.ones(rows) if sample_weight is None else f64(sample_weight).reshape(-1)
+    if not kept:
+        return np.zeros_like(p)
+    return loss_grad("sparse_categorical_crossentropy", p, np.where(valid, y, 0).reshape(p.shape[:-1]),
+                     from_logits, sample_weight=w * valid * rows / kept)
+
+
 def accuracy_count(kind, y_pred, y_true, threshold=0.5):
     p = f64(y_pred)
     if kind == "sparse_categorical":
