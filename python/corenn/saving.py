@@ -87,7 +87,7 @@ from .optimizers.optimizer import (HYPERPARAMETER_RANGES as _OPTIMIZER_RANGES, I
 
 __all__ = ["atomic_write", "save_weights", "load_weights", "save_model", "load_model",
            "read_model_file", "restore_training_state", "register_keras_serializable",
-           "get_registered_name", "get_custom_objects", "custom_object_scope", "CustomObjectScope",
+           "get_registered_name", "get_registered_object", "get_custom_objects", "custom_object_scope", "CustomObjectScope",
            "serialize_keras_object", "deserialize_keras_object"]
 
 _MANIFEST = "__corenn_manifest__"
@@ -862,6 +862,10 @@ def _check_layer_spec(spec, where, known):
     config = spec.get("config", {})
     if not isinstance(config, dict):
         raise _BadConfig(f"config.json: {where} ({name}): 'config' is not a JSON object")
+    build = spec.get("build_config")
+    if build is not None and not (isinstance(build, dict) and (
+            build.get("input_shape") is None or _valid_build_shape(build["input_shape"]))):
+        raise _BadConfig(f"config.json: {where} ({name}): bad build_config {str(build)[:100]}")
     for key in _NESTED_LAYER_KEYS:
         if config.get(key) is not None:
             _check_layer_spec(config[key], f"{where} ({name}) {key!r}", known)
@@ -894,6 +898,18 @@ def register_keras_serializable(package="Custom", name=None):
 def get_registered_name(obj):
     """Keras' ``get_registered_name``: ``package>name`` for a registered object, else its name."""
     return obj.__dict__.get("_registered_name", obj.__name__) if hasattr(obj, "__dict__") else obj.__name__
+
+
+def get_registered_object(name, custom_objects=None, module_objects=None):
+    """Keras' ``get_registered_object``: what ``name`` (``package>name`` or a short name) names
+    in ``custom_objects``, the active custom_object_scope / registry, or ``module_objects``;
+    None when nothing does."""
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    found = custom_class(name)
+    if found is not None:
+        return found
+    return (module_objects or {}).get(name)
 
 
 def get_custom_objects():
@@ -1041,10 +1057,19 @@ def _check_layer_classes(config):
     return inner
 
 
-def _without_storage(layer):
+# elements the stand-in model may still allocate for real (see _without_storage): the file's own
+# weights, so what the check allocates stays bounded by what the file declares and holds
+_STAND_IN_BUDGET = [0]
+
+
+def _without_storage(layer, real=False):
     """Make ``layer`` (and the layers it wraps) create weights that own no memory: zero-stride
-    views of one float, so a build computes every weight's shape and allocates nothing."""
+    views of one float, so a build computes every weight's shape and allocates nothing. A Keras
+    layer written with ``call`` (and the layers it holds) runs its own code on its weights while
+    it is built (a probe call), so it gets real zero Tensors, drawn from _STAND_IN_BUDGET."""
+    from . import kernels
     from .layers.base import Layer, Param
+    real = real or type(layer).call is not Layer.call
 
     def add_weight(name=None, shape=None, initializer=None, regularizer=None, trainable=True, dtype=None,
                    constraint=None):
@@ -1058,14 +1083,22 @@ def _without_storage(layer):
                 isinstance(d, (int, np.integer)) and not isinstance(d, bool) and 0 <= d < _MAX_DIM
                 for d in shape):
             raise ValueError(f"layer '{layer.name}': weight {name!r} would have shape {shape}")
-        value = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), shape, (0,) * len(shape))
+        if real:
+            size = math.prod(shape)
+            if size > _STAND_IN_BUDGET[0]:
+                raise ValueError(f"layer '{layer.name}': weight {name!r} of shape {shape} is larger than "
+                                 "the weights the file holds")
+            _STAND_IN_BUDGET[0] -= size
+            value = kernels.zeros(shape)
+        else:
+            value = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), shape, (0,) * len(shape))
         layer._params.append(Param(name, value, None, None, trainable))
         return value
 
     layer.add_weight = add_weight
     for value in list(vars(layer).values()):
         if isinstance(value, Layer) and value is not layer:
-            _without_storage(value)
+            _without_storage(value, real)
 
 
 _BUILD_ERRORS = (TypeError, ValueError, KeyError, AttributeError, NotImplementedError,
@@ -1075,7 +1108,11 @@ _BUILD_ERRORS = (TypeError, ValueError, KeyError, AttributeError, NotImplemented
 def _check_architecture(inner, weights):
     """Build the model of ``inner`` without storage (see _without_storage) and compare every
     layer's weight shapes with the arrays the file declares, before anything real is built."""
-    _compare_weight_shapes(_stand_in_model(inner), weights)
+    _STAND_IN_BUDGET[0] = sum(math.prod(h.shape) for h in weights)
+    try:
+        _compare_weight_shapes(_stand_in_model(inner), weights)
+    finally:
+        _STAND_IN_BUDGET[0] = 0
 
 
 def _stand_in_model(inner):
@@ -1094,9 +1131,7 @@ def _stand_in_model(inner):
             if inner.get("input_shape") is not None:
                 model._input_shape = tuple(inner["input_shape"])
             for spec in inner["layers"]:
-                layer = deserialize(spec)
-                _without_storage(layer)
-                model.add(layer)
+                model.add(deserialize(spec, prepare_layer=_without_storage))
     except _BUILD_ERRORS as exc:
         raise _BadConfig(f"config.json does not describe a valid corenn model: "
                    f"{type(exc).__name__}: {exc}") from None

@@ -251,9 +251,7 @@ class Sequential(Model):
         if config.get("input_shape") is not None:
             model._input_shape = tuple(config["input_shape"])
         for layer_cfg in config["layers"]:
-            layer = deserialize(layer_cfg)
-            if prepare_layer is not None:   # saving's storage-less check
-                prepare_layer(layer)
+            layer = deserialize(layer_cfg, prepare_layer=prepare_layer)   # (saving's storage-less check)
             model.add(layer)
         return model
 
