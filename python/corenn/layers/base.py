@@ -361,6 +361,39 @@ class Layer:
 
     # -- the layer contract ------------------------------------------------------------------
 
+    # -- Keras 3's state and asset saving hooks ---------------------------------------------
+
+    def _own_weights(self):
+        """This layer's weights without those of the layers it holds (Keras' own variables)."""
+        theirs = {id(w) for sub in self._sublayers() for w in sub.weights} if type(self).call is not Layer.call else ()
+        return [w for w in self.weights if id(w) not in theirs]
+
+    def save_own_variables(self, store):
+        """Keras 3: put this layer's own weights in ``store`` under "0", "1", ... A subclass that
+        overrides it (or load_own_variables) has its store saved with the model file."""
+        for i, w in enumerate(self._own_weights()):
+            store[str(i)] = np.array(w, copy=True)
+
+    def load_own_variables(self, store):
+        """Keras 3: set this layer's own weights from ``store`` ("0", "1", ...)."""
+        own = self._own_weights()
+        if len(store) != len(own):
+            raise ValueError(f"layer '{self.name}' ({type(self).__name__}) expected {len(own)} variables, but "
+                             f"received {len(store)} variables during loading; expected {[tuple(w.shape) for w in own]}")
+        for i, w in enumerate(own):
+            value = np.asarray(store[str(i)])
+            if tuple(value.shape) != tuple(w.shape):
+                raise ValueError(f"layer '{self.name}': variable {i} has shape {tuple(w.shape)}, the store holds "
+                                 f"{tuple(value.shape)}")
+            w.assign(value.astype(np.float32) if value.dtype != np.float32 else value)
+
+    def save_assets(self, dir_path):
+        """Keras 3: write files this layer needs into ``dir_path`` (nothing by default); an
+        override's files are saved in the model file and handed to ``load_assets``."""
+
+    def load_assets(self, dir_path):
+        """Keras 3: read back what ``save_assets`` wrote (nothing by default)."""
+
     def get_build_config(self):
         """Keras 3: what ``build_from_config`` needs to create this layer's weights again,
         ``{"input_shape": [...]}`` (None before it is built). A layer whose ``build`` takes more
