@@ -1142,10 +1142,12 @@ def _without_storage(layer, real=False):
     """Make ``layer`` (and the layers it wraps) create weights that own no memory: zero-stride
     views of one float, so a build computes every weight's shape and allocates nothing. A Keras
     layer written with ``call`` (and the layers it holds) runs its own code on its weights while
-    it is built (a probe call), so it gets real zero Tensors, drawn from _STAND_IN_BUDGET."""
+    it is built (a probe call), so a user's such class (and what it holds) gets real zero Tensors,
+    drawn from _STAND_IN_BUDGET."""
     from . import kernels
     from .layers.base import Layer, Param
-    real = real or type(layer).call is not Layer.call
+    # corenn's own layers are built storage-less whatever they hold; a user's class runs its code
+    real = real or (type(layer).call is not Layer.call and not type(layer).__module__.startswith("corenn."))
 
     def add_weight(name=None, shape=None, initializer=None, regularizer=None, trainable=True, dtype=None,
                    constraint=None):
