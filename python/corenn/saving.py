@@ -663,8 +663,9 @@ def _layer_stores(model, path):
     arrays = []
     for i, layer in enumerate(model.layers):
         cls = type(layer)
-        if cls.save_own_variables is Layer.save_own_variables and cls.load_own_variables is Layer.load_own_variables:
-            continue
+        if not isinstance(layer, Layer) or (cls.save_own_variables is Layer.save_own_variables
+                                            and cls.load_own_variables is Layer.load_own_variables):
+            continue   # (a model used as a layer keeps its weights in weights/)
         store = {}
         layer.save_own_variables(store)
         for key, value in store.items():
@@ -689,7 +690,7 @@ def _layer_assets(model, path):
     from .layers.base import Layer
     members = []
     for i, layer in enumerate(model.layers):
-        if type(layer).save_assets is Layer.save_assets:
+        if not isinstance(layer, Layer) or type(layer).save_assets is Layer.save_assets:
             continue
         with tempfile.TemporaryDirectory(prefix="corenn-assets-") as d:
             layer.save_assets(d)

@@ -236,3 +236,27 @@ def test_a_registered_schedule_subclass_is_saved_and_restored(tmp_path, rng):
         keras.models.load_model(tmp_path / "u.keras")
     loaded = keras.models.load_model(tmp_path / "u.keras", custom_objects={"_Unregistered": _Unregistered})
     assert isinstance(loaded.optimizer._learning_rate, _Unregistered)
+
+
+def test_one_target_array_for_the_one_output_with_a_loss(rng):
+    """loss=[fn, None] on a two-output model (the miniature-GPT example): y is the one output's
+    target; only that output's loss is logged."""
+    inp = keras.Input((3,))
+    hidden = layers.Dense(4, activation="tanh")(inp)
+    logits = layers.Dense(2)(hidden)
+    model = keras.Model(inp, [logits, hidden])
+    model.compile("adam", loss=[losses.SparseCategoricalCrossentropy(from_logits=True), None])
+    x = rng.normal(size=(32, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    history = model.fit(x, y, epochs=2, verbose=0)
+    names = model.output_names
+    assert f"{names[0]}_loss" in history.history and f"{names[1]}_loss" not in history.history
+    np.testing.assert_allclose(history.history["loss"], history.history[f"{names[0]}_loss"])
+    result = model.evaluate(x, y, verbose=0, return_dict=True)
+    probs = ref._softmax(ref.f64(model.predict(x, verbose=0)[0]))
+    want = ref.loss("sparse_categorical_crossentropy", probs, y)
+    np.testing.assert_allclose(result["loss"], want, rtol=1e-5)
+    two = keras.Model(inp, [logits, hidden])
+    two.compile("adam", loss=["sparse_categorical_crossentropy", "mse"])
+    with pytest.raises(ValueError, match="2 outputs"):
+        two.fit(x, y, epochs=1, verbose=0)

@@ -851,6 +851,10 @@ class Model(TrainingLoops):
             if len(ys) != len(names):
                 raise ValueError(f"{self.name}.{op}: the model has {len(names)} outputs ({', '.join(names)}), "
                                  f"y has {len(ys)} arrays")
+        elif hasattr(y, "shape") and sum(loss is not None for loss in (self._losses or ())) == 1:
+            # one array for the one output that has a loss (Keras 3: loss=[fn, None], as the
+            # miniature-GPT example trains its logits while also returning the block's output)
+            ys = [y if loss is not None else None for loss in self._losses]
         else:
             raise ValueError(f"{self.name}.{op}: the model has {len(names)} outputs ({', '.join(names)}); pass y "
                              "as a list or a dict keyed by output name")

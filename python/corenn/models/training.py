@@ -158,7 +158,8 @@ class TrainingLoops:
                         if outputs is not None:  # per-output losses, Keras' '<output>_loss'
                             for k, name in enumerate(self.output_names):
                                 outputs[k] += self._output_losses[k] * nb
-                                logs[f"{name}_loss"] = outputs[k] / count
+                                if self._losses[k] is not None:   # Keras logs the outputs that have a loss
+                                    logs[f"{name}_loss"] = outputs[k] / count
                         logs.update(self._metric_logs(metrics))
                 cbks.on_train_batch_end(step, logs)
                 if self.stop_training:
@@ -389,7 +390,8 @@ class TrainingLoops:
             return None
         result = {"loss": total / count + reg}
         if outputs is not None:  # per-output losses, as Keras logs them
-            result.update({f"{name}_loss": v / count for name, v in zip(self.output_names, outputs)})
+            result.update({f"{name}_loss": v / count for name, v, loss in zip(self.output_names, outputs, self._losses)
+                           if loss is not None})
         result.update(self._metric_logs(metrics))
         if cbks is not None:
             cbks.on_test_end(result)
