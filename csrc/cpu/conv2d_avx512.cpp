@@ -23,6 +23,7 @@
 #include "cpu/conv2d_winograd.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/gemm/kernels_x86.h"
+#include "cpu/isa_kernels.h"
 
 namespace corenn::cpu {
 
@@ -342,7 +343,7 @@ void dw_pool_taps(const Conv2dGeometry& g, const float* x, const float* dy, cons
           // dy * relu' as activation.cpp's relu backward: y > 0 ? dy : dy * y (NaN kept)
           const __m512 dyv = _mm512_maskz_loadu_ps(live, dy + at), yv = _mm512_maskz_loadu_ps(live, y + at);
           const __m512 gv = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(yv, zero, _CMP_GT_OQ),
-                                                 _mm512_mul_ps(dyv, yv), dyv);
+                                      _mm512_mul_ps(dyv, yv), dyv);
           if (db) acc_bias = _mm512_add_ps(acc_bias, gv);
           const __m512i winner = _mm512_maskz_loadu_epi32(live, argmax + at);
           __mmask16 found = 0;
@@ -525,31 +526,26 @@ void col2im(const Conv2dGeometry& g, const float* dcols, int64_t images, float* 
 
 bool direct_shape_ok(const Conv2dGeometry& g) { return g.cin <= 4 && g.cout % 8 == 0; }
 
-ConvKernels make_avx512_set() {
-  ConvKernels k = avx2_conv_kernels();
-  k.pack_a_rows_narrow = k.pack_a_rows;  // the 6 x 16 kernel's, for few output channels
-  k.pack_a_rows_narrow_mr = k.pack_a_rows_mr;
-  k.pack_a_rows = gemm::pack_a_rows_avx512;
-  k.pack_a_rows_mr = gemm::kMR512;
-  k.winograd_forward = winograd_forward_avx512;
-  k.winograd_backward_weights = winograd_backward_weights_avx512;
-  k.direct_ok = direct_shape_ok;
-  k.direct_forward = fwd_direct;
-  k.direct_weights = dw_direct;
-  k.direct_relu_pool_forward = direct_relu_pool_forward;
-  k.direct_relu_pool_weights = direct_relu_pool_weights;
-  k.weights_workspace_floats = dw_workspace_floats;
-  k.weights_gemm_part = weights_gemm_part;
-  k.col2im = col2im;
-  return k;
-}
-
-// Filled by this dynamic initializer before the registration below reads its address; the avx2
-// set it copies is constant-initialized, so the order of the object files does not matter.
-const ConvKernels kAvx512ConvKernels = make_avx512_set();
-
 }  // namespace
 
-CORENN_REGISTER_KERNEL(conv2d_kernels_stub, Slot::avx512, &kAvx512ConvKernels);
+// The avx512 set: every member its own, except the narrow tile's packer, which is the 6 x 16
+// kernel's (gemm::packed_kernel(n) picks that tile for few output channels). Constant-initialized;
+// cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
+namespace avx512 {
+extern const ConvKernels kConvKernels{gemm::pack_a_rows_avx512,
+                                      gemm::kMR512,
+                                      winograd_forward_avx512,
+                                      winograd_backward_weights_avx512,
+                                      direct_shape_ok,
+                                      fwd_direct,
+                                      dw_direct,
+                                      direct_relu_pool_forward,
+                                      direct_relu_pool_weights,
+                                      dw_workspace_floats,
+                                      weights_gemm_part,
+                                      col2im,
+                                      gemm::pack_a_rows_avx2,
+                                      gemm::kMR};
+}  // namespace avx512
 
 }  // namespace corenn::cpu
