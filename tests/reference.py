@@ -1632,3 +1632,45 @@ def rnn_sequence(step, x, states, return_sequences=False, go_backwards=False, ma
         states, prev = new, out
         outputs.append(out)
     return (np.stack(outputs, axis=1) if return_sequences else outputs[-1]), states
+
+
+# =============================================================================================
+# Discretization (Keras 3): bucket indices and adapt's approximate quantile boundaries
+# =============================================================================================
+
+def discretize(x, boundaries):
+    """Bucket i holds boundaries[i-1] <= x < boundaries[i] (0 below the first)."""
+    x = f64(x)
+    out = np.zeros(x.shape, np.int64)
+    for b in boundaries:
+        out += (x >= b)
+    return out
+
+
+def _summary_resample(values, weights, eps):
+    if len(values) * eps < 1:
+        return values, weights
+    cum = np.cumsum(weights)
+    frac = cum / cum[-1]
+    at = eps + np.arange(0.0, 1.0, eps)
+    new_values = np.interp(at, frac, values)
+    new_cum = np.interp(at, frac, cum)
+    return new_values, np.concatenate([[new_cum[0]], new_cum[1:] - new_cum[:-1]])
+
+
+def discretization_boundaries(batches, num_bins, epsilon=0.01):
+    """Keras 3's Discretization.adapt over ``batches``: each batch sorted and thinned to every
+    k-th value (k = max(n * epsilon, 1), starting at int(n * epsilon)) with weight k; merged into
+    the running summary by sorting both together and re-sampling at cumulative-weight fractions
+    epsilon, 2 epsilon, ...; the boundaries re-sample that at 1 / num_bins and drop the last."""
+    values, weights = np.zeros(0), np.zeros(0)
+    for batch in batches:
+        v = np.sort(f64(batch).reshape(-1))
+        inc = v.size * epsilon
+        start, step = int(inc), int(max(inc, 1.0))
+        picked = v[start::step]
+        values = np.concatenate([picked, values])
+        weights = np.concatenate([np.full(picked.size, float(step)), weights])
+        order = np.argsort(values, kind="stable")
+        values, weights = _summary_resample(values[order], weights[order], epsilon)
+    return list(_summary_resample(values, weights, 1.0 / num_bins)[0][:-1])

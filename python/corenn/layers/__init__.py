@@ -15,6 +15,7 @@ from .image_preprocessing import (CenterCrop, RandomBrightness, RandomContrast, 
                                   RandomRotation, RandomTranslation, RandomZoom, Resizing)
 from .text_preprocessing import (CategoryEncoding, Hashing, IntegerLookup, StringLookup,
                                  TextVectorization)
+from .discretization import Discretization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
                       MaxPooling2D)
@@ -46,6 +47,7 @@ __all__ += ["GroupNormalization", "UnitNormalization", "GaussianNoise", "Gaussia
             "AlphaDropout", "Conv1DTranspose", "Attention",
             "AdditiveAttention", "ZeroPadding3D", "Cropping3D"]
 __all__ += ["RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
+__all__ += ["Discretization"]
 
 
 def serialize(layer) -> dict:
