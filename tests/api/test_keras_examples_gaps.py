@@ -260,3 +260,30 @@ def test_one_target_array_for_the_one_output_with_a_loss(rng):
     two.compile("adam", loss=["sparse_categorical_crossentropy", "mse"])
     with pytest.raises(ValueError, match="2 outputs"):
         two.fit(x, y, epochs=1, verbose=0)
+
+
+class _MaskedTokenLoss(losses.Loss):
+    """The NER example's loss: per-token cross-entropy, padding (label 0) left out."""
+
+    def call(self, y_true, y_pred):
+        per = losses.SparseCategoricalCrossentropy(reduction=None)(y_true, y_pred)
+        mask = ops.cast(y_true > 0, "float32")
+        return ops.sum(per * mask) / ops.sum(mask)
+
+
+def test_a_python_loss_takes_targets_of_its_own_shape(rng):
+    inp = keras.Input((5, 3))
+    model = keras.Model(inp, layers.Dense(4, activation="softmax")(inp))
+    model.compile("sgd", loss=_MaskedTokenLoss())
+    x = rng.normal(size=(6, 5, 3)).astype(np.float32)
+    y = rng.integers(1, 4, (6, 5))
+    y[:, 3:] = 0
+    value, _ = model.compute_gradients(x, y)
+    probs = model.predict(x, verbose=0)
+    np.testing.assert_allclose(value, ref.sparse_ce_ignore_class(probs, y, 0), rtol=1e-5)
+    history = model.fit(x, y, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    builtin = keras.Model(inp, layers.Dense(4, activation="softmax")(inp))
+    builtin.compile("sgd", loss="categorical_crossentropy")
+    with pytest.raises(ValueError, match="expects targets of shape"):   # the built-in losses still check
+        builtin.fit(x, y, epochs=1, verbose=0)
