@@ -96,6 +96,9 @@ class Loss:
         of a softmax/sigmoid output (the model's fused output + cross-entropy step)."""
         if self._written_in_python:
             return self._python_forward_backward(y_true, y_pred, grad, sample_weight, logits)
+        if y_pred.shape[-1] == 1 and y_true.shape[-1] != 1 and self.kind in _ELEMENTWISE \
+                and len(y_true.shape) == len(y_pred.shape):
+            return self._broadcast_forward_backward(y_true, y_pred, grad, sample_weight, logits)
         if self.reduction == "sum":  # sum_i l_i = mean_i (rows * w_i) l_i: the same kernel pass
             rows = _rows(y_pred)
             base = np.ones(rows, np.float32) if sample_weight is None else \
@@ -108,6 +111,23 @@ class Loss:
 
     def _kernel_kwargs(self):
         return self._kwargs()
+
+    def _broadcast_forward_backward(self, y_true, y_pred, grad, sample_weight, logits):
+        """(n, ..., C) targets against an (n, ..., 1) output, which Keras' elementwise losses
+        broadcast (the saving guide fits a Dense(1) on (8, 10) targets): the loss of the output
+        spread over the C targets, and its gradient summed back over them (the chain rule of the
+        broadcast)."""
+        lead = tuple(y_pred.shape[:-1])
+        if tuple(y_true.shape[:-1]) != lead:
+            raise ValueError(f"{self.name}: targets of shape {tuple(y_true.shape)} do not broadcast against "
+                             f"predictions of shape {tuple(y_pred.shape)}")
+        shape = lead + (int(y_true.shape[-1]),)
+        spread = kernels.as_tensor(np.ascontiguousarray(np.broadcast_to(np.asarray(y_pred), shape)))
+        g = None if grad is None else kernels.empty(shape)
+        value = self.forward_backward(y_true, spread, g, sample_weight, logits)
+        if grad is not None:
+            np.copyto(np.asarray(grad), np.asarray(g).sum(axis=-1, keepdims=True))
+        return value
 
     # -- losses written in Python (a Keras Loss subclass with call, or a plain function) ---------
 
@@ -236,6 +256,12 @@ class Loss:
 def _rows(y_pred):
     shape = tuple(y_pred.shape)
     return math.prod(shape[:-1]) if len(shape) > 1 else 1
+
+
+# losses that average an elementwise term over the last axis: Keras broadcasts their targets
+_ELEMENTWISE = frozenset({"mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy",
+                          "log_cosh", "poisson", "mean_squared_logarithmic_error",
+                          "mean_absolute_percentage_error"})
 
 
 class MeanSquaredError(Loss):

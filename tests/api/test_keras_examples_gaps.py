@@ -287,3 +287,28 @@ def test_a_python_loss_takes_targets_of_its_own_shape(rng):
     builtin.compile("sgd", loss="categorical_crossentropy")
     with pytest.raises(ValueError, match="expects targets of shape"):   # the built-in losses still check
         builtin.fit(x, y, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("kind", ["mean_squared_error", "mean_absolute_error", "binary_crossentropy"])
+def test_elementwise_losses_broadcast_targets_against_a_single_output(rng, kind):
+    """Keras' elementwise losses broadcast (n, C) targets against an (n, 1) output (the saving
+    guide fits Dense(1) on (8, 10) targets): the loss over the spread output, its gradient summed."""
+    x = rng.normal(size=(8, 4)).astype(np.float32)
+    y = rng.uniform(size=(8, 10)).astype(np.float32)
+    act = "sigmoid" if kind == "binary_crossentropy" else None
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(1, activation=act)])
+    model.compile("sgd", loss=kind)
+    value, grads = model.compute_gradients(x, y)
+    kernel, bias = [ref.f64(w) for w in model.get_weights()]
+    z = ref.f64(x) @ kernel + bias
+    out = 1 / (1 + np.exp(-z)) if act else z
+    spread = np.broadcast_to(out, y.shape)
+    np.testing.assert_allclose(value, ref.loss(kind, spread, y), rtol=1e-5)
+    dout = ref.loss_grad(kind, spread, y).sum(-1, keepdims=True)
+    dz = dout * out * (1 - out) if act else dout
+    np.testing.assert_allclose(np.asarray(grads[0]), ref.f64(x).T @ dz, rtol=1e-4, atol=1e-7)
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(value, rel=1e-5)
+    cce = keras.Sequential([keras.Input((4,)), layers.Dense(1)])
+    cce.compile("sgd", loss="categorical_crossentropy")
+    with pytest.raises(ValueError, match="expects targets of shape"):
+        cce.fit(x, y, epochs=1, verbose=0)

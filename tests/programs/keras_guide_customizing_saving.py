@@ -40,9 +40,7 @@ class LayerWithCustomVariable(keras.layers.Dense):
 
 model = keras.Sequential([LayerWithCustomVariable(1)])
 ref_input = np.random.random((8, 10))
-# the guide's targets are (8, 10), which Keras broadcasts against the (8, 1) output inside the
-# loss; corenn asks for targets shaped like the output (a ValueError saying so), hence (8, 1)
-ref_output = np.random.random((8, 1))
+ref_output = np.random.random((8, 10))   # broadcast against the (8, 1) output by the loss, as in Keras
 model.compile(optimizer="adam", loss="mean_squared_error")
 model.fit(ref_input, ref_output, verbose=0)
 model.save("custom_vars_model.keras")
