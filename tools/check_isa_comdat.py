@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Fail when the linker could run a wider ISA's copy of a function on a narrower ISA's path.
+"""Fail when a wider ISA's code could run on a narrower ISA's path: shared COMDAT copies, and
+static initializers of the per-ISA files (they run when the module loads, on every CPU).
 
 Why: an inline function or template instantiated in several object files is a COMDAT (weak)
 symbol, and the linker keeps ONE copy for the whole module. If the same mangled name is defined
@@ -13,6 +14,11 @@ Rule (checked on the object files, before the module is linked and stripped):
   for every weak function defined in objects of two or more levels, the copies in the wider
   objects may use no instruction the narrowest level lacks: no VEX (c4 / c5 opcode) or EVEX (62)
   encoding when the narrowest is baseline, no EVEX encoding when it is avx2.
+Static initializers (the kernels' CORENN_REGISTER_KERNEL lines and any other dynamic
+initialization in a *_avx2 / *_avx512 file) run at load time whatever the CPU, so they may use no
+VEX / EVEX instruction at all. And the check has to see machine code: an ISA object that holds
+only LTO bytecode is an error (the ISA files are compiled with -fno-lto; with LTO, GCC merged their
+initializers into one constructor that ran AVX-512 stores at `import corenn`).
 Shared templates therefore have to be instantiated with the ISA's own traits type (its name
 carries avx2:: / avx512::), or be static / anonymous-namespace, so each ISA's copy has a name of
 its own (csrc/cpu/simd/).
@@ -28,6 +34,7 @@ from collections import defaultdict
 LEVELS = {"baseline": 0, "avx2": 1, "avx512": 2}
 # Legacy prefixes that may precede an opcode byte (operand/address size, segment, lock, rep).
 LEGACY_PREFIXES = {"66", "67", "f0", "f2", "f3", "2e", "3e", "26", "36", "64", "65"}
+STATIC_INIT = ("_GLOBAL__sub_I_", "__static_initialization_and_destruction")
 INSN = re.compile(r"^\s+[0-9a-f]+:\t((?:[0-9a-f]{2} )+)\s*\t?(.*)$")
 FUNC = re.compile(r"^[0-9a-f]+ <(.+)>:$")
 
@@ -64,14 +71,20 @@ def encoding(byte_field):
     return None
 
 
+def is_static_init(name):
+    return name.startswith(STATIC_INIT)
+
+
 def function_encodings(objdump, obj, wanted):
-    """{mangled name: set of 'vex' / 'evex' used} for the functions in `wanted`."""
+    """{mangled name: set of 'vex' / 'evex' used} for the functions `wanted(name)` accepts, and
+    whether the object holds any machine code at all."""
     out = subprocess.run([objdump, "-d", "-w", obj], check=True, capture_output=True, text=True).stdout
-    found, current = {}, None
+    found, current, any_code = {}, None, False
     for line in out.splitlines():
         m = FUNC.match(line)
         if m:
-            current = m.group(1) if m.group(1) in wanted else None
+            any_code = True
+            current = m.group(1) if wanted(m.group(1)) else None
             if current is not None:
                 found.setdefault(current, set())
             continue
@@ -82,7 +95,7 @@ def function_encodings(objdump, obj, wanted):
             enc = encoding(m.group(1))
             if enc:
                 found[current].add(enc)
-    return found
+    return found, any_code
 
 
 def forbidden(narrowest, encs):
@@ -100,14 +113,28 @@ def check(objects, objdump="objdump", nm="nm"):
         for name in weak_functions(nm, obj):
             defs[name].append((isa_level(obj), obj))
     shared = {name: where for name, where in defs.items() if len({lvl for lvl, _ in where}) > 1}
-    if not shared:
-        return []
     by_object = defaultdict(set)
     for name, where in shared.items():
         for _, obj in where:
             by_object[obj].add(name)
-    encodings = {obj: function_encodings(objdump, obj, names) for obj, names in by_object.items()}
-    problems = []
+    problems, encodings = [], {}
+    for obj in objects:
+        level = isa_level(obj)
+        if level == "baseline":  # only the wider copies matter (and baseline objects may be LTO IR)
+            continue
+        names = by_object.get(obj, set())
+        found, any_code = function_encodings(objdump, obj, lambda n: n in names or is_static_init(n))
+        encodings[obj] = found
+        if not any_code:
+            problems.append(f"{obj} ({level}) holds no machine code (LTO bytecode?): compile the ISA "
+                            f"files with -fno-lto, so their code can be checked and their static "
+                            f"initializers are not merged into the module's constructor")
+        for name, encs in sorted(found.items()):
+            if is_static_init(name) and encs:
+                problems.append(f"{name} in {obj} ({level}): a static initializer, run when the module "
+                                f"loads on any CPU, uses {'/'.join(e.upper() for e in sorted(encs))} "
+                                f"instructions; keep dynamic initialization out of ISA files "
+                                f"(constexpr kernel sets, registration only)")
     for name, where in sorted(shared.items()):
         narrowest = min((lvl for lvl, _ in where), key=LEVELS.get)
         for lvl, obj in where:
@@ -131,12 +158,11 @@ def main(argv=None):
     for msg in problems:
         print("check_isa_comdat: " + msg, file=sys.stderr)
     if problems:
-        print(f"check_isa_comdat: {len(problems)} function(s) could run a wider ISA's code on a "
-              f"narrower path; give each ISA its own instantiation (csrc/cpu/simd/, "
-              f"ARCHITECTURE.md)", file=sys.stderr)
+        print(f"check_isa_comdat: {len(problems)} problem(s): wider-ISA code that could run on a "
+              f"narrower path (ARCHITECTURE.md, the kernel section)", file=sys.stderr)
         return 1
-    print(f"check_isa_comdat: {len(args.objects)} objects, no weak function shared across ISA levels "
-          f"with wider instructions")
+    print(f"check_isa_comdat: {len(args.objects)} objects: no weak function shared across ISA levels "
+          f"with wider instructions, no wide instruction in an ISA file's static initializer")
     return 0
 
 

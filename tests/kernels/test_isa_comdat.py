@@ -91,3 +91,53 @@ def test_encoding_reads_the_opcode_after_legacy_prefixes():
     assert checker.encoding("66 0f 58 c0") is None              # addpd xmm (SSE2)
     assert checker.encoding("67 62 f1 7c 48 10 00") == "evex"   # address-size prefix first
     assert checker.encoding("48 89 c7") is None                 # mov rdi, rax
+
+
+# A file-scope object built at load time by a loop the compiler vectorizes (VEX / EVEX under the
+# ISA flags), as a kernel table computed in a constructor would be.
+STATIC_INIT = """
+struct Table { float v[64]; Table(float s) { for (int i = 0; i < 64; ++i) v[i] = s * i; } };
+float scale();
+Table the_table(scale());
+"""
+
+# The same file done right: the table of kernels is constant-initialized, nothing runs at load.
+CONSTANT_INIT = """
+float twice(float x) { return x + x; }
+struct Set { float (*f)(float); };
+constexpr Set the_set{twice};
+const Set* the_set_address() { return &the_set; }
+"""
+
+
+def build_static_init(tmp_path, name, flags, constant):
+    src = tmp_path / f"{name}.cpp"
+    src.write_text(CONSTANT_INIT if constant else STATIC_INIT)
+    obj = tmp_path / f"{name}.cpp.o"
+    subprocess.run([CXX, "-O3", "-c", *flags, str(src), "-o", str(obj)], check=True)
+    return str(obj)
+
+
+@needs_toolchain
+def test_static_initializer_of_an_isa_file_must_not_use_wide_instructions(tmp_path):
+    for name, flags, enc in (("init_avx512", AVX512, "EVEX"), ("init_avx2", AVX2, "VEX")):
+        problems = checker.check([build_static_init(tmp_path, name, flags, constant=False)])
+        assert len(problems) == 1
+        assert "static initializer" in problems[0] and name in problems[0] and enc in problems[0]
+
+
+@needs_toolchain
+def test_constant_initialized_isa_file_passes(tmp_path):
+    obj = build_static_init(tmp_path, "init_avx512", AVX512, constant=True)
+    assert checker.check([obj]) == []
+
+
+@needs_toolchain
+def test_isa_object_without_machine_code_is_an_error(tmp_path):
+    src = tmp_path / "k_avx512.cpp"
+    src.write_text("float twice(float x) { return x + x; }\n")
+    obj = tmp_path / "k_avx512.cpp.o"
+    subprocess.run([CXX, "-O2", "-flto", "-fno-fat-lto-objects", "-c", *AVX512, str(src), "-o", str(obj)],
+                   check=True)
+    problems = checker.check([str(obj)])
+    assert len(problems) == 1 and "no machine code" in problems[0]
