@@ -835,6 +835,13 @@ class ActivatedLayer(Layer):
         """z (before the activation) of the last forward."""
         return self._z
 
+    def _activate(self, x, z, out_shape):
+        """y = activation(z) into this call's buffer, unless the kernel's epilogue already applied
+        it (``self._fused``: then y is z); keeps x, z and y for backward and returns y."""
+        y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
+        self._x, self._z, self._y = x, z, y
+        return y
+
     def backward(self, dy):
         if self._fused and self.relu_grad_by_next:
             return self.backward_from_preactivation(dy)  # the next layer already applied relu'
