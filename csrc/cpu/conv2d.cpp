@@ -202,6 +202,170 @@ void col2im(const Conv2dGeometry& g, const float* dcols, int64_t images, float* 
   });
 }
 
+// ---- sub-pixel (phase) data gradient of a strided conv -------------------------------------
+
+// For stride (sh, sw) and dilation 1, dx pixel (ih, iw) only receives the taps kh with
+// ih + pt - kh divisible by sh (and likewise kw): the pixels of one phase (ih % sh, iw % sw) =
+// (py, px) take the same sub-kernel, taps kh0 + sh*j, kw0 + sw*i (ceil(KH / sh) x ceil(KW / sw)
+// of them), and phase pixel (a, b) (ih = py + sh*a, iw = px + sw*b) reads dy at
+// (a + oh_base - j, b + ow_base - i): a stride-1 correlation of dy with that sub-kernel. Each
+// phase is one implicit GEMM, rows = its pixels, depth = (j, i, co) (taps x Cout: a long depth
+// where col2im's is Cout alone), columns = Cin, written once to its strided dx pixels: no column
+// buffer, no col2im, no zeroing of dx.
+struct SubpixelPhase {
+  int64_t py, px, rows, cols;  // phase and its grid of dx pixels (ceil((H - py) / sh), ...)
+  int64_t kh0, kw0, tj, ti;    // first tap and tap counts (0: the phase receives nothing)
+  int64_t oh_base, ow_base;    // dy row / column of phase pixel (0, 0) for tap (0, 0)
+};
+
+int64_t floor_mod(int64_t a, int64_t m) { return ((a % m) + m) % m; }
+
+SubpixelPhase subpixel_phase(const Conv2dGeometry& g, int64_t py, int64_t px) {
+  SubpixelPhase ph{};
+  ph.py = py, ph.px = px;
+  ph.rows = py < g.h ? (g.h - py + g.sh - 1) / g.sh : 0;
+  ph.cols = px < g.w ? (g.w - px + g.sw - 1) / g.sw : 0;
+  ph.kh0 = floor_mod(py + g.pt, g.sh), ph.kw0 = floor_mod(px + g.pl, g.sw);
+  ph.tj = ph.kh0 < g.kh ? (g.kh - ph.kh0 + g.sh - 1) / g.sh : 0;
+  ph.ti = ph.kw0 < g.kw ? (g.kw - ph.kw0 + g.sw - 1) / g.sw : 0;
+  ph.oh_base = (py + g.pt - ph.kh0) / g.sh;  // exact: py + pt - kh0 is a multiple of sh
+  ph.ow_base = (px + g.pl - ph.kw0) / g.sw;
+  return ph;
+}
+
+// Packs the phase's B (depth (j, i, co) x Cin), B[(j, i, co), ci] = w[kh0 + sh*j, kw0 + sw*i,
+// ci, co], whole, in depth blocks of kc: block b at b * kc * panels * nr, its panel q at
+// q * nr * (that block's depth). Columns past Cin are zero.
+void pack_subpixel_b(const Conv2dGeometry& g, const SubpixelPhase& ph, const float* w, int nr,
+                     int64_t kc, float* dst) {
+  const int64_t depth = ph.tj * ph.ti * g.cout, panels = (g.cin + nr - 1) / nr;
+  for (int64_t p0 = 0; p0 < depth; p0 += kc) {
+    const int64_t kcb = std::min(kc, depth - p0);
+    float* block = dst + p0 * panels * nr;
+    std::memset(block, 0, sizeof(float) * kcb * panels * nr);
+    for (int64_t p = p0; p < p0 + kcb; ++p) {
+      const int64_t co = p % g.cout, q = p / g.cout, i = q % ph.ti, j = q / ph.ti;
+      const float* wrow = w + ((ph.kh0 + g.sh * j) * g.kw + ph.kw0 + g.sw * i) * g.cin * g.cout + co;
+      for (int64_t ci = 0; ci < g.cin; ++ci)
+        block[(ci / nr) * nr * kcb + (p - p0) * nr + ci % nr] = wrow[ci * g.cout];
+    }
+  }
+}
+
+// Packs A rows [i0, i0 + mc) (phase pixels (n, a, b), b fastest) x depth [p0, p0 + kc) into
+// mr-row panels: per tap a contiguous run of dy's channels per row (a zero run outside dy), as
+// pack_patches does for the forward.
+void pack_subpixel_a(const Conv2dGeometry& g, const SubpixelPhase& ph, const float* dy, int mr,
+                     int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+  thread_local std::vector<float> zeros;  // the source of out-of-range runs (+16: vector reads)
+  if (static_cast<int64_t>(zeros.size()) < g.cout + 16)
+    zeros.assign(static_cast<size_t>(g.cout + 16), 0.0f);
+  const ConvKernels& k = kernels();
+  const auto pack_rows = k.pack_a_rows_mr == mr             ? k.pack_a_rows
+                         : k.pack_a_rows_narrow_mr == mr ? k.pack_a_rows_narrow
+                                                         : nullptr;
+  const int64_t end = p0 + kc;
+  const float* img[gemm::kMaxMR];
+  int64_t oh0[gemm::kMaxMR], ow0[gemm::kMaxMR];
+  const float* src[gemm::kMaxMR];
+  for (int64_t ir = 0; ir < mc; ir += mr) {
+    const int rows = static_cast<int>(std::min<int64_t>(mr, mc - ir));
+    for (int r = 0; r < mr; ++r) {
+      const int64_t i = i0 + ir + std::min(r, rows - 1);
+      const int64_t b = i % ph.cols, t = i / ph.cols, a = t % ph.rows, n = t / ph.rows;
+      img[r] = dy + n * g.oh * g.ow * g.cout;
+      oh0[r] = a + ph.oh_base;
+      ow0[r] = b + ph.ow_base;
+    }
+    float* o = dst + ir * kc;
+    int64_t co = p0 % g.cout, q = p0 / g.cout, ti = q % ph.ti, tj = q / ph.ti;
+    for (int64_t p = p0; p < end;) {
+      const int64_t len = std::min(g.cout - co, end - p);
+      for (int r = 0; r < mr; ++r) {
+        const int64_t oh = oh0[r] - tj, ow = ow0[r] - ti;
+        const bool inside = r < rows && oh >= 0 && oh < g.oh && ow >= 0 && ow < g.ow;
+        src[r] = inside ? img[r] + (oh * g.ow + ow) * g.cout + co : zeros.data();
+      }
+      if (pack_rows) {
+        pack_rows(src, len, o);
+        o += len * mr;
+      } else {
+        for (int64_t c = 0; c < len; ++c, o += mr)
+          for (int r = 0; r < mr; ++r) o[r] = src[r][c];
+      }
+      p += len;
+      co = 0;
+      if (++ti == ph.ti) ti = 0, ++tj;
+    }
+  }
+}
+
+// Strided, dilation 1: the phases above, each cut into blocks of mc pixels; a block is one task
+// (GEMM into a per-thread (mc, Cin) buffer that stays in L2, then each row copied to its dx
+// pixel), so every dx element is written by one task and the result does not depend on threads.
+void subpixel_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
+  const gemm::Kernel kern = gemm::packed_kernel(g.cin);
+  const int mr = kern.mr, nr = kern.nr;
+  const int64_t phases = g.sh * g.sw, panels = (g.cin + nr - 1) / nr;
+  std::vector<SubpixelPhase> ph(static_cast<size_t>(phases));
+  std::vector<int64_t> b_at(static_cast<size_t>(phases) + 1, 0), kc_of(static_cast<size_t>(phases));
+  std::vector<int64_t> task_at(static_cast<size_t>(phases) + 1, 0);
+  const int64_t mc = std::max<int64_t>(mr, kern.bs.mc / mr * mr);
+  for (int64_t f = 0; f < phases; ++f) {
+    ph[f] = subpixel_phase(g, f / g.sw, f % g.sw);
+    const int64_t depth = ph[f].tj * ph[f].ti * g.cout;
+    // depth blocks of equal length (a last block of a few steps would cost a pass over C)
+    const int64_t blocks = std::max<int64_t>(1, (depth + kern.bs.kc - 1) / kern.bs.kc);
+    kc_of[f] = std::max<int64_t>(1, (depth + blocks - 1) / blocks);
+    b_at[f + 1] = b_at[f] + depth * panels * nr;
+    const int64_t m = g.n * ph[f].rows * ph[f].cols;
+    task_at[f + 1] = task_at[f] + (m + mc - 1) / mc;
+  }
+  float* b_all = scratch(1, std::max<int64_t>(1, b_at[phases]));
+  const int64_t work = g.n * g.h * g.w * g.cin * g.cout * ((g.kh + g.sh - 1) / g.sh) *
+                       ((g.kw + g.sw - 1) / g.sw);
+  const bool threads = work >= (int64_t{1} << 16);
+  parallel_for(0, phases, threads ? 1 : phases, [&](int64_t lo, int64_t hi) {
+    for (int64_t f = lo; f < hi; ++f)
+      if (ph[f].tj > 0 && ph[f].ti > 0) pack_subpixel_b(g, ph[f], w, nr, kc_of[f], b_all + b_at[f]);
+  });
+  const int64_t tasks = task_at[phases];
+  const int64_t a_len = (mc + gemm::kMaxMR) * std::max<int64_t>(1, *std::max_element(kc_of.begin(), kc_of.end())) +
+                        gemm::kPackSlack;
+  parallel_for(0, tasks, threads ? 1 : tasks, [&](int64_t lo, int64_t hi) {
+    float* a_buf = scratch(0, a_len + (mc + gemm::kMaxMR) * panels * nr);
+    float* c_buf = a_buf + (a_len + 15) / 16 * 16;  // 64-byte aligned, as scratch is
+    for (int64_t task = lo; task < hi; ++task) {
+      const int64_t f = std::upper_bound(task_at.begin(), task_at.end(), task) - task_at.begin() - 1;
+      const SubpixelPhase& p = ph[f];
+      const int64_t m = g.n * p.rows * p.cols, i0 = (task - task_at[f]) * mc;
+      const int64_t rows = std::min(mc, m - i0), depth = p.tj * p.ti * g.cout, ldc = panels * nr;
+      if (depth > 0) {
+        const float* b_phase = b_all + b_at[f];
+        for (int64_t p0 = 0; p0 < depth; p0 += kc_of[f]) {
+          const int64_t kc = std::min(kc_of[f], depth - p0);
+          pack_subpixel_a(g, p, dy, mr, i0, rows, p0, kc, a_buf);
+          const gemm::UkrArgs args{1.0f, p0 == 0 ? 0.0f : 1.0f, nullptr, gemm::Activation::none};
+          for (int64_t q = 0; q < panels; ++q) {
+            const float* b = b_phase + p0 * panels * nr + q * nr * kc;
+            for (int64_t ir = 0; ir < rows; ir += mr)
+              kern.ukr(kc, a_buf + ir * kc, 1, mr, b, nr, c_buf + ir * ldc + q * nr, ldc,
+                       static_cast<int>(std::min<int64_t>(mr, rows - ir)), nr, args);
+          }
+        }
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = i0 + r, b = i % p.cols, t = i / p.cols, a = t % p.rows, n = t / p.rows;
+        float* out = dx + ((n * g.h + p.py + g.sh * a) * g.w + p.px + g.sw * b) * g.cin;
+        if (depth > 0)
+          std::memcpy(out, c_buf + r * ldc, sizeof(float) * g.cin);
+        else
+          std::memset(out, 0, sizeof(float) * g.cin);
+      }
+    }
+  });
+}
+
 // The AVX2 kernels of this file, through dw_direct, exist only on x86-64 (every other CPU runs
 // the implicit GEMM on the portable micro-kernel).
 #ifdef CORENN_X86_64
@@ -919,11 +1083,20 @@ Conv2dGeometry flipped_geometry(const Conv2dGeometry& g) {
           1, 1, (g.kh - 1) * g.dh - g.pt, (g.kw - 1) * g.dw - g.pl, g.dh, g.dw};
 }
 
+// The sub-pixel data gradient: strided, no dilation, and enough dx channels that its GEMM's
+// columns (Cin) fill the tile at least half (col2im's GEMM has KH*KW*Cin columns, so it keeps a
+// conv with few input channels, e.g. a decoder's last layer to 1-3 channels).
+bool use_subpixel(const Conv2dGeometry& g) {
+  if ((g.sh == 1 && g.sw == 1) || g.dh != 1 || g.dw != 1) return false;
+  return 2 * g.cin >= gemm::packed_kernel(g.cin).nr;
+}
+
 ConvAlgo conv2d_data_algo(const Conv2dGeometry& g) {
   if (is_pointwise(g)) return ConvAlgo::pointwise_gemm;
   if (g.sh == 1 && g.sw == 1 &&
       (use_winograd(flipped_geometry(g)) || prefer_flipped_forward(g)))
     return ConvAlgo::flipped_forward;
+  if (use_subpixel(g)) return ConvAlgo::subpixel_gemm;
   return ConvAlgo::col2im_gemm;
 }
 
@@ -935,6 +1108,7 @@ const char* conv_algo_name(ConvAlgo algo) {
     case ConvAlgo::implicit_gemm: return "implicit_gemm";
     case ConvAlgo::flipped_forward: return "flipped_forward";
     case ConvAlgo::col2im_gemm: return "col2im_gemm";
+    case ConvAlgo::subpixel_gemm: return "subpixel_gemm";
   }
   return "?";
 }
@@ -1077,6 +1251,7 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
     conv2d_forward(flipped_geometry(g), dy, wt, nullptr, dx, false);
     return;
   }
+  if (algo == ConvAlgo::subpixel_gemm) return subpixel_backward_data(g, dy, w, dx);
   // col2im path. Images are split over threads; each thread runs, per chunk of its images, a
   // single-threaded dcols = dy @ B^T into its own buffer sized to stay in L2 (~256 KB) and
   // scatters it into dx at once: dcols never goes to memory and no barrier runs per GEMM block.

@@ -78,7 +78,8 @@ void conv2d_relu_max_pool2d_forward(const Tensor& x, const Tensor& w,
                                     int64_t pad_top, int64_t pad_left);
 
 // The algorithms the CPU kernels pick for a geometry: {forward, backward_data, backward_weights}
-// by name ("winograd_f2x2_3x3", "implicit_gemm", "direct", "pointwise_gemm", "col2im_gemm", and
+// by name ("winograd_f2x2_3x3", "implicit_gemm", "direct", "pointwise_gemm", "col2im_gemm",
+// "subpixel_gemm", and
 // "flipped_forward/<forward algorithm of the flipped conv>" for a stride-1 data gradient). For
 // tests and for users who want to know why a layer is slow; nothing is computed.
 std::vector<std::string> conv2d_algorithms(const Conv2dGeometry& g);
@@ -100,6 +101,7 @@ enum class ConvAlgo : int8_t {
   implicit_gemm,    // the GEMM engine with a patch-gathering packer
   flipped_forward,  // data gradient only: the forward conv of dy with the flipped kernel
   col2im_gemm,      // data gradient only: dy @ w^T, then col2im
+  subpixel_gemm,    // data gradient only, strided: one implicit GEMM per output phase
 };
 ConvAlgo conv2d_forward_algo(const Conv2dGeometry& g);
 ConvAlgo conv2d_data_algo(const Conv2dGeometry& g);

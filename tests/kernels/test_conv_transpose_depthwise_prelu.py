@@ -45,7 +45,7 @@ TRANSPOSE_CASES = [
 
 
 @pytest.mark.parametrize("case,algorithms", [
-    (TRANSPOSE_CASES[-2], ("implicit_gemm", "col2im_gemm", "implicit_gemm")),
+    (TRANSPOSE_CASES[-2], ("implicit_gemm", "subpixel_gemm", "implicit_gemm")),
     (TRANSPOSE_CASES[-1], ("winograd_f2x2_3x3", "flipped_forward/winograd_f2x2_3x3", "winograd_f2x2_3x3"))])
 def test_conv2d_transpose_takes_the_conv_fast_paths_on_every_vector_isa(case, algorithms, isa, rng):
     """Conv2DTranspose runs on the conv it transposes (its forward is that conv's data gradient,
@@ -87,6 +87,73 @@ def test_conv2d_transpose_matches_reference(case, isa, rng):
     _close(dx, rdx)
     _close(dw, rdw)
     _close(db, rdb)
+
+
+def _subpixel_sweep():
+    """Strided transposed convs for the sub-pixel (phase) forward: kernels 1..5 (smaller, equal to
+    and larger than the stride, so some phases get no tap), strides 2 and 3 (and one mixed),
+    'valid' / 'same', output_padding none / each allowed value, and channel counts 1..17 on both
+    sides (filters >= 8 take the sub-pixel path, fewer stay on col2im)."""
+    cases, i = [], 0
+    for k in range(1, 6):
+        for s in (2, 3):
+            for padding in ("valid", "same"):
+                filters, cin = 1 + (7 * i) % 17, 1 + (5 * i + 3) % 17
+                if i % 4 == 1:
+                    filters = 8 + i % 10  # make sure most cases run the sub-pixel GEMM
+                strides = (s, s) if i % 5 != 4 else (s, 5 - s)
+                op = None if i % 3 == 0 else (i % strides[0], (i + 1) % strides[1])
+                cases.append(((1 + i % 3, 3 + i % 3, 4 + i % 2, cin), (k, max(1, k - i % 2)), filters,
+                              strides, padding, op, (1, 1)))
+                i += 1
+    return cases
+
+
+SUBPIXEL_CASES = _subpixel_sweep()
+
+
+@pytest.mark.parametrize("case", SUBPIXEL_CASES)
+def test_conv2d_transpose_subpixel_sweep_matches_reference(case, isa, rng):
+    x, w, b = _transpose_data(case, rng)
+    a = _transpose_args(case)
+    want = ref.conv2d_transpose(x, w, b, case[3], case[4], case[5], case[6])
+    _close(kernels.conv2d_transpose(x, w, b, **a), want)
+    dy = rng.normal(size=want.shape).astype(np.float32)
+    rdx, rdw, rdb = ref.conv2d_transpose_grads(x, w, dy, case[3], case[4], case[5], case[6])
+    _close(kernels.conv2d_transpose_backward_data(dy, w, x.shape, **a), rdx)
+    dw, db = kernels.conv2d_transpose_backward_weights(x, dy, w.shape, bias=True, **a)
+    _close(dw, rdw)
+    _close(db, rdb)
+
+
+def test_conv2d_transpose_subpixel_sweep_covers_both_paths():
+    """The sweep above reaches the sub-pixel GEMM and the col2im fallback (few filters)."""
+    seen = set()
+    for case in SUBPIXEL_CASES:
+        y_shape = kernels.conv2d_transpose_output_shape((None,) + case[0][1:], case[1], case[2], case[3],
+                                                        case[4], case[5])[0]
+        seen.add(kernels.conv2d_algorithms((1,) + y_shape[1:], case[1] + (case[2], case[0][3]),
+                                           strides=case[3], padding=case[4])["backward_data"])
+    assert {"subpixel_gemm", "col2im_gemm"} <= seen
+
+
+@pytest.mark.parametrize("x_shape,k,filters,strides,padding,output_padding", [
+    ((4, 12, 12, 70), (5, 5), 20, (2, 2), "same", None),   # phase depth 9 x 70: two depth blocks
+    ((3, 13, 11, 40), (4, 3), 33, (2, 3), "valid", (1, 2)),  # rows past one mc block, odd tiles
+    ((2, 5, 5, 3), (3, 3), 16, (3, 3), "same", (2, 1)),
+    ((1, 1, 1, 9), (2, 2), 9, (2, 2), "valid", None),        # a single input pixel
+])
+def test_conv2d_transpose_subpixel_blocks_and_threads(x_shape, k, filters, strides, padding,
+                                                      output_padding, isa, rng):
+    """Large enough for the sub-pixel driver's depth blocks, several row blocks per phase and
+    threads; and the smallest inputs."""
+    case = (x_shape, k, filters, strides, padding, output_padding, (1, 1))
+    x, w, b = _transpose_data(case, rng)
+    want = ref.conv2d_transpose(x, w, b, strides, padding, output_padding, (1, 1))
+    _close(kernels.conv2d_transpose(x, w, b, **_transpose_args(case)), want)
+    y_shape = want.shape
+    chosen = kernels.conv2d_algorithms(y_shape, w.shape, strides=strides, padding=padding)
+    assert chosen["backward_data"] == "subpixel_gemm"
 
 
 @pytest.mark.parametrize("case", TRANSPOSE_CASES[:5])
