@@ -11,6 +11,9 @@
 //                                                          the B operand; then transposed
 //   backward data     stride 1, Cin >= 16, Cout < 2 Cin, little padding (prefer_flipped_forward):
 //                           dx = conv(dy, flipped w^T) (the forward kernel, padded dy);
+//                     strided, dilation 1, Cin fills half a tile (use_subpixel): per output phase
+//                           (ih % sh, iw % sw), an implicit GEMM of dy with that phase's sub-kernel
+//                           (subpixel_backward_data), rows written once to their dx pixels;
 //                     else  dx = col2im(dy @ B^T)         per chunk of images: sgemm into a
 //                                                          buffer, then each thread gathers its
 //                                                          own input rows (no atomics, fixed order)
@@ -303,7 +306,9 @@ void pack_subpixel_a(const Conv2dGeometry& g, const SubpixelPhase& ph, const flo
 // Strided, dilation 1: the phases above, each cut into blocks of mc pixels; a block is one task
 // (GEMM into a per-thread (mc, Cin) buffer that stays in L2, then each row copied to its dx
 // pixel), so every dx element is written by one task and the result does not depend on threads.
-void subpixel_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
+// bias (Cin,) or nullptr: added in that copy (Conv2DTranspose's forward; no pass of its own).
+void subpixel_backward_data(const Conv2dGeometry& g, const float* dy, const float* w,
+                            const float* bias, float* dx) {
   const gemm::Kernel kern = gemm::packed_kernel(g.cin);
   const int mr = kern.mr, nr = kern.nr;
   const int64_t phases = g.sh * g.sw, panels = (g.cin + nr - 1) / nr;
@@ -357,8 +362,13 @@ void subpixel_backward_data(const Conv2dGeometry& g, const float* dy, const floa
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = i0 + r, b = i % p.cols, t = i / p.cols, a = t % p.rows, n = t / p.rows;
         float* out = dx + ((n * g.h + p.py + g.sh * a) * g.w + p.px + g.sw * b) * g.cin;
-        if (depth > 0)
-          std::memcpy(out, c_buf + r * ldc, sizeof(float) * g.cin);
+        const float* row = c_buf + r * ldc;
+        if (depth > 0 && bias)
+          for (int64_t c = 0; c < g.cin; ++c) out[c] = row[c] + bias[c];
+        else if (depth > 0)
+          std::memcpy(out, row, sizeof(float) * g.cin);
+        else if (bias)
+          std::memcpy(out, bias, sizeof(float) * g.cin);
         else
           std::memset(out, 0, sizeof(float) * g.cin);
       }
@@ -1251,7 +1261,7 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
     conv2d_forward(flipped_geometry(g), dy, wt, nullptr, dx, false);
     return;
   }
-  if (algo == ConvAlgo::subpixel_gemm) return subpixel_backward_data(g, dy, w, dx);
+  if (algo == ConvAlgo::subpixel_gemm) return subpixel_backward_data(g, dy, w, nullptr, dx);
   // col2im path. Images are split over threads; each thread runs, per chunk of its images, a
   // single-threaded dcols = dy @ B^T into its own buffer sized to stay in L2 (~256 KB) and
   // scatters it into dx at once: dcols never goes to memory and no barrier runs per GEMM block.
@@ -1325,6 +1335,8 @@ CORENN_REGISTER_KERNEL(conv2d_relu_max_pool2d_backward_weights_stub, Slot::cpu_r
 CORENN_REGISTER_KERNEL(conv2d_transpose_forward_stub, Slot::cpu_ref,
                        +[](const Tensor&, const Conv2dGeometry& g, const float* x, const float* w,
                            const float* bias, float* y) {
+                         if (conv2d_data_algo(g) == ConvAlgo::subpixel_gemm)
+                           return subpixel_backward_data(g, x, w, bias, y);  // bias fused
                          conv2d_backward_data(g, x, w, y);
                          if (bias) add_bias_rows(y, bias, g.n * g.h * g.w, g.cin);
                        });
