@@ -525,28 +525,24 @@ void col2im(const Conv2dGeometry& g, const float* dcols, int64_t images, float* 
 
 bool direct_shape_ok(const Conv2dGeometry& g) { return g.cin <= 4 && g.cout % 8 == 0; }
 
-ConvKernels make_avx512_set() {
-  ConvKernels k = avx2_conv_kernels();
-  k.pack_a_rows_narrow = k.pack_a_rows;  // the 6 x 16 kernel's, for few output channels
-  k.pack_a_rows_narrow_mr = k.pack_a_rows_mr;
-  k.pack_a_rows = gemm::pack_a_rows_avx512;
-  k.pack_a_rows_mr = gemm::kMR512;
-  k.winograd_forward = winograd_forward_avx512;
-  k.winograd_backward_weights = winograd_backward_weights_avx512;
-  k.direct_ok = direct_shape_ok;
-  k.direct_forward = fwd_direct;
-  k.direct_weights = dw_direct;
-  k.direct_relu_pool_forward = direct_relu_pool_forward;
-  k.direct_relu_pool_weights = direct_relu_pool_weights;
-  k.weights_workspace_floats = dw_workspace_floats;
-  k.weights_gemm_part = weights_gemm_part;
-  k.col2im = col2im;
-  return k;
-}
-
-// Filled by this dynamic initializer before the registration below reads its address; the avx2
-// set it copies is constant-initialized, so the order of the object files does not matter.
-const ConvKernels kAvx512ConvKernels = make_avx512_set();
+// Constant-initialized, as every kernel set: a dynamic initializer in this file is compiled with
+// AVX-512 flags (GCC builds this struct in a zmm register), and static initializers run at import
+// on every CPU, so an AVX2-only CPU (and valgrind, which has no AVX-512) would stop at import.
+// The narrow tile's packer is the avx2 set's (the 6 x 16 kernel's).
+constexpr ConvKernels kAvx512ConvKernels{gemm::pack_a_rows_avx512,
+                                         gemm::kMR512,
+                                         winograd_forward_avx512,
+                                         winograd_backward_weights_avx512,
+                                         direct_shape_ok,
+                                         fwd_direct,
+                                         dw_direct,
+                                         direct_relu_pool_forward,
+                                         direct_relu_pool_weights,
+                                         dw_workspace_floats,
+                                         weights_gemm_part,
+                                         col2im,
+                                         gemm::pack_a_rows_avx2,
+                                         gemm::kMR};
 
 }  // namespace
 
