@@ -116,7 +116,9 @@ bool add_dispatch_stub(const DispatchStubBase* stub);  // for CORENN_DEFINE_DISP
       ::corenn::add_dispatch_stub(&name)
 
 // In a kernel file, at namespace scope: puts a kernel (function name, or a captureless lambda
-// with a leading +) into one slot of a stub.
+// with a leading +) into one slot of a stub. Only in files compiled for the baseline ISA: it runs at
+// load time on every CPU. The _avx2 / _avx512 files export constant tables instead, which
+// cpu/isa_registry.cpp installs (cpu/isa_kernels.h).
 #define CORENN_REGISTER_KERNEL(stub, slot, ...)                                           \
   [[maybe_unused]] static const bool CORENN_DISPATCH_CAT(corenn_kernel_registered_, __LINE__) = \
       ((stub).install((slot), (__VA_ARGS__)), true)

@@ -22,6 +22,7 @@
 #include "core/parallel.h"
 #include "cpu/activation_avx2.h"
 #include "cpu/vec_math_avx2.h"
+#include "cpu/isa_kernels.h"
 
 namespace corenn::cpu::avx2 {
 
@@ -334,7 +335,8 @@ void backward(Activation act, const Tensor& xt, const Tensor& yt, const Tensor& 
 
 }  // namespace
 
-CORENN_REGISTER_KERNEL(activation_forward_stub, Slot::avx2, forward);
-CORENN_REGISTER_KERNEL(activation_backward_stub, Slot::avx2, backward);
+// Constant-initialized; cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
+extern const ActivationForwardFn kActivationForward = forward;
+extern const ActivationBackwardFn kActivationBackward = backward;
 
 }  // namespace corenn::cpu::avx2

@@ -4,6 +4,7 @@
 
 #include "cpu/vec_math_avx2.h"
 #include "ops/attention.h"
+#include "cpu/isa_kernels.h"
 
 namespace corenn::cpu::avx2 {
 
@@ -57,9 +58,7 @@ void softmax_grad_row(const float* p, const float* g, float* out, int64_t n, flo
 
 }  // namespace corenn::cpu::avx2
 
-namespace corenn::cpu {
-namespace {
-constexpr SoftmaxRowKernels kAvx2Rows{avx2::softmax_row, avx2::softmax_grad_row};
-}  // namespace
-CORENN_REGISTER_KERNEL(attention_softmax_rows_stub, Slot::avx2, &kAvx2Rows);
-}  // namespace corenn::cpu
+namespace corenn::cpu::avx2 {
+// Constant-initialized; cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
+extern const SoftmaxRowKernels kSoftmaxRows{softmax_row, softmax_grad_row};
+}  // namespace corenn::cpu::avx2

@@ -8,6 +8,7 @@
 
 #include "cpu/vec_math_avx512.h"
 #include "ops/attention.h"
+#include "cpu/isa_kernels.h"
 
 namespace corenn::cpu::avx512 {
 
@@ -44,10 +45,9 @@ void softmax_grad_row(const float* p, const float* g, float* out, int64_t n, flo
   });
 }
 
-constexpr SoftmaxRowKernels kAvx512Rows{softmax_row, softmax_grad_row};
-
 }  // namespace
 
-CORENN_REGISTER_KERNEL(attention_softmax_rows_stub, Slot::avx512, &kAvx512Rows);
+// Constant-initialized; cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
+extern const SoftmaxRowKernels kSoftmaxRows{softmax_row, softmax_grad_row};
 
 }  // namespace corenn::cpu::avx512

@@ -820,7 +820,6 @@ bool prefer_flipped_forward(const Conv2dGeometry& g) {
 }  // namespace
 
 #ifdef CORENN_X86_64
-const ConvKernels& avx2_conv_kernels() { return kAvx2ConvKernels; }
 
 void direct_dw_run(const Conv2dGeometry& g, int64_t rows, int64_t work, int max_taps, float* dw,
                    float* db, const DirectTapsFn& taps) {

@@ -23,6 +23,7 @@
 #include "cpu/conv2d_winograd.h"
 #include "cpu/gemm/gemm.h"
 #include "cpu/gemm/kernels_x86.h"
+#include "cpu/isa_kernels.h"
 
 namespace corenn::cpu {
 
@@ -342,7 +343,7 @@ void dw_pool_taps(const Conv2dGeometry& g, const float* x, const float* dy, cons
           // dy * relu' as activation.cpp's relu backward: y > 0 ? dy : dy * y (NaN kept)
           const __m512 dyv = _mm512_maskz_loadu_ps(live, dy + at), yv = _mm512_maskz_loadu_ps(live, y + at);
           const __m512 gv = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(yv, zero, _CMP_GT_OQ),
-                                                 _mm512_mul_ps(dyv, yv), dyv);
+                                      _mm512_mul_ps(dyv, yv), dyv);
           if (db) acc_bias = _mm512_add_ps(acc_bias, gv);
           const __m512i winner = _mm512_maskz_loadu_epi32(live, argmax + at);
           __mmask16 found = 0;
@@ -525,27 +526,26 @@ void col2im(const Conv2dGeometry& g, const float* dcols, int64_t images, float* 
 
 bool direct_shape_ok(const Conv2dGeometry& g) { return g.cin <= 4 && g.cout % 8 == 0; }
 
-// Constant-initialized, as every kernel set: a dynamic initializer in this file is compiled with
-// AVX-512 flags (GCC builds this struct in a zmm register), and static initializers run at import
-// on every CPU, so an AVX2-only CPU (and valgrind, which has no AVX-512) would stop at import.
-// The narrow tile's packer is the avx2 set's (the 6 x 16 kernel's).
-constexpr ConvKernels kAvx512ConvKernels{gemm::pack_a_rows_avx512,
-                                         gemm::kMR512,
-                                         winograd_forward_avx512,
-                                         winograd_backward_weights_avx512,
-                                         direct_shape_ok,
-                                         fwd_direct,
-                                         dw_direct,
-                                         direct_relu_pool_forward,
-                                         direct_relu_pool_weights,
-                                         dw_workspace_floats,
-                                         weights_gemm_part,
-                                         col2im,
-                                         gemm::pack_a_rows_avx2,
-                                         gemm::kMR};
-
 }  // namespace
 
-CORENN_REGISTER_KERNEL(conv2d_kernels_stub, Slot::avx512, &kAvx512ConvKernels);
+// The avx512 set: every member its own, except the narrow tile's packer, which is the 6 x 16
+// kernel's (gemm::packed_kernel(n) picks that tile for few output channels). Constant-initialized;
+// cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
+namespace avx512 {
+extern const ConvKernels kConvKernels{gemm::pack_a_rows_avx512,
+                                      gemm::kMR512,
+                                      winograd_forward_avx512,
+                                      winograd_backward_weights_avx512,
+                                      direct_shape_ok,
+                                      fwd_direct,
+                                      dw_direct,
+                                      direct_relu_pool_forward,
+                                      direct_relu_pool_weights,
+                                      dw_workspace_floats,
+                                      weights_gemm_part,
+                                      col2im,
+                                      gemm::pack_a_rows_avx2,
+                                      gemm::kMR};
+}  // namespace avx512
 
 }  // namespace corenn::cpu

@@ -57,9 +57,6 @@ using ConvKernelsRef = const ConvKernels*;
 CORENN_DECLARE_DISPATCH(ConvKernelsRef, conv2d_kernels_stub);
 
 #ifdef CORENN_X86_64
-// The avx2 set (conv2d.cpp): the avx512 set starts from it and replaces what it has kernels for.
-const ConvKernels& avx2_conv_kernels();
-
 // The driver of the direct weight-gradient kernels (conv2d.cpp): runs taps(nt, r_lo, r_hi, t0,
 // off, part_dw, part_db) over `rows` output rows split across threads, in passes of at most
 // max_taps taps (off[k]: tap k's offset from the patch origin in x), each thread into its own

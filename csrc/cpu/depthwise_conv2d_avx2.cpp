@@ -5,6 +5,7 @@
 // latency on the common C >= 32 layers); the weight gradient keeps a tap's 8-channel slice in a
 // register across a row of output pixels. Channel tails use masked loads and stores.
 #include "cpu/depthwise_conv2d_rows.h"
+#include "cpu/isa_kernels.h"
 
 #include <immintrin.h>
 
@@ -158,11 +159,8 @@ void depthwise_weights_rows_dm1(const Conv2dGeometry& g, const float* x, const f
 
 }  // namespace corenn::cpu::avx2
 
-namespace corenn::cpu {
-namespace {
-constexpr DepthwiseRows kAvx2Rows{true, avx2::depthwise_forward_rows_dm1,
-                                  avx2::depthwise_data_rows_dm1,
-                                  avx2::depthwise_weights_rows_dm1};
-}  // namespace
-CORENN_REGISTER_KERNEL(depthwise_rows_stub, Slot::avx2, &kAvx2Rows);
-}  // namespace corenn::cpu
+namespace corenn::cpu::avx2 {
+// Constant-initialized; cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
+extern const DepthwiseRows kDepthwiseRows{true, depthwise_forward_rows_dm1, depthwise_data_rows_dm1,
+                                     depthwise_weights_rows_dm1};
+}  // namespace corenn::cpu::avx2

@@ -10,6 +10,7 @@
 
 #include "cpu/depthwise_conv2d_rows.h"
 #include "cpu/vec_math_avx512.h"
+#include "cpu/isa_kernels.h"
 
 namespace corenn::cpu::avx512 {
 
@@ -157,10 +158,9 @@ void weights_rows(const Conv2dGeometry& g, const float* x, const float* dy, floa
   }
 }
 
-constexpr DepthwiseRows kAvx512Rows{true, forward_rows, data_rows, weights_rows};
-
 }  // namespace
 
-CORENN_REGISTER_KERNEL(depthwise_rows_stub, Slot::avx512, &kAvx512Rows);
+// Constant-initialized; cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
+extern const DepthwiseRows kDepthwiseRows{true, forward_rows, data_rows, weights_rows};
 
 }  // namespace corenn::cpu::avx512

@@ -12,6 +12,7 @@
 #include "core/parallel.h"
 #include "core/rng.h"
 #include "ops/dropout.h"
+#include "cpu/isa_kernels.h"
 
 namespace corenn::cpu::avx2 {
 
@@ -71,17 +72,20 @@ void dropout_forward_span(const float* x, float* y, float* mask, int64_t lo, int
 
 }  // namespace corenn::cpu::avx2
 
-// The avx2 slot of dropout_forward_stub (the backward is a plain multiply: cpu_ref serves).
+// The avx2 kernel of dropout_forward_stub (the backward is a plain multiply: cpu_ref serves).
 namespace corenn::cpu::avx2 {
-CORENN_REGISTER_KERNEL(dropout_forward_stub, Slot::avx2,
-                       +[](const Tensor& xt, const Tensor& yt, const Tensor& maskt, float rate,
-                           uint64_t seed) {
-                         const float* x = xt.data<float>();
-                         float* y = yt.data<float>();
-                         float* mask = maskt.data<float>();
-                         const float keep_scale = 1.0f / (1.0f - rate);
-                         parallel_for(0, xt.numel(), kDropoutRngGrain, [=](int64_t lo, int64_t hi) {
-                           dropout_forward_span(x, y, mask, lo, hi, rate, keep_scale, seed);
-                         });
-                       });
+namespace {
+void forward(const Tensor& xt, const Tensor& yt, const Tensor& maskt, float rate, uint64_t seed) {
+  const float* x = xt.data<float>();
+  float* y = yt.data<float>();
+  float* mask = maskt.data<float>();
+  const float keep_scale = 1.0f / (1.0f - rate);
+  parallel_for(0, xt.numel(), kDropoutRngGrain, [=](int64_t lo, int64_t hi) {
+    dropout_forward_span(x, y, mask, lo, hi, rate, keep_scale, seed);
+  });
+}
+}  // namespace
+
+// Constant-initialized; cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
+extern const DropoutForwardFn kDropoutForward = forward;
 }  // namespace corenn::cpu::avx2

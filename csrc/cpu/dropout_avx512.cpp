@@ -9,6 +9,7 @@
 #include "core/parallel.h"
 #include "cpu/vec_math_avx512.h"
 #include "ops/dropout.h"
+#include "cpu/isa_kernels.h"
 
 namespace corenn::cpu::avx512 {
 
@@ -77,7 +78,8 @@ void backward(const Tensor& dyt, const Tensor& maskt, const Tensor& dxt) {
 
 }  // namespace
 
-CORENN_REGISTER_KERNEL(dropout_forward_stub, Slot::avx512, forward);
-CORENN_REGISTER_KERNEL(dropout_backward_stub, Slot::avx512, backward);
+// Constant-initialized; cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
+extern const DropoutForwardFn kDropoutForward = forward;
+extern const DropoutBackwardFn kDropoutBackward = backward;
 
 }  // namespace corenn::cpu::avx512

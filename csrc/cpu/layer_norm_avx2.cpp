@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "ops/layer_norm.h"
+#include "cpu/isa_kernels.h"
 
 namespace corenn::cpu::avx2 {
 
@@ -120,10 +121,9 @@ void backward_row(const float* dy, const float* x, const float* gamma, float mf,
   });
 }
 
-constexpr LayerNormRows kAvx2Rows{forward_row, backward_row};
-
 }  // namespace
 
-CORENN_REGISTER_KERNEL(layer_norm_rows_stub, Slot::avx2, &kAvx2Rows);
+// Constant-initialized; cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
+extern const LayerNormRows kLayerNormRows{forward_row, backward_row};
 
 }  // namespace corenn::cpu::avx2

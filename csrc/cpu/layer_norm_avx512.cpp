@@ -11,6 +11,7 @@
 
 #include "cpu/vec_math_avx512.h"
 #include "ops/layer_norm.h"
+#include "cpu/isa_kernels.h"
 
 namespace corenn::cpu::avx512 {
 
@@ -101,10 +102,9 @@ void backward_row(const float* dy, const float* x, const float* gamma, float mf,
   });
 }
 
-constexpr LayerNormRows kAvx512Rows{forward_row, backward_row};
-
 }  // namespace
 
-CORENN_REGISTER_KERNEL(layer_norm_rows_stub, Slot::avx512, &kAvx512Rows);
+// Constant-initialized; cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
+extern const LayerNormRows kLayerNormRows{forward_row, backward_row};
 
 }  // namespace corenn::cpu::avx512

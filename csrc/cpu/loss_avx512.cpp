@@ -10,6 +10,7 @@
 
 #include "cpu/vec_math_avx512.h"
 #include "ops/loss.h"
+#include "cpu/isa_kernels.h"
 
 namespace corenn::cpu::avx512 {
 
@@ -51,10 +52,9 @@ double cce_logits_row(const float* p, const float* t, int64_t label, float* g, i
   return loss_rows_stub.at(Slot::cpu_ref)->cce_logits_row(p, t, label, g, C, scale);
 }
 
-constexpr LossRows kAvx512Rows{mse_row, cce_logits_row};
-
 }  // namespace
 
-CORENN_REGISTER_KERNEL(loss_rows_stub, Slot::avx512, &kAvx512Rows);
+// Constant-initialized; cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
+extern const LossRows kLossRows{mse_row, cce_logits_row};
 
 }  // namespace corenn::cpu::avx512

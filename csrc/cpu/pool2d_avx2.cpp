@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "ops/pool2d.h"
+#include "cpu/isa_kernels.h"
 
 namespace corenn::cpu::avx2 {
 
@@ -142,10 +143,7 @@ int64_t max_grad_row_tiled(const float* dy_row, const int32_t* am_row, int64_t w
 
 }  // namespace corenn::cpu::avx2
 
-namespace corenn::cpu {
-namespace {
-constexpr MaxPoolCells kAvx2Cells{avx2::max_pool_cell, avx2::max_grad_cell,
-                                  avx2::max_grad_row_tiled};
-}  // namespace
-CORENN_REGISTER_KERNEL(max_pool2d_cells_stub, Slot::avx2, &kAvx2Cells);
-}  // namespace corenn::cpu
+namespace corenn::cpu::avx2 {
+// Constant-initialized; cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
+extern const MaxPoolCells kMaxPoolCells{max_pool_cell, max_grad_cell, max_grad_row_tiled};
+}  // namespace corenn::cpu::avx2

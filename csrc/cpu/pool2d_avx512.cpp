@@ -14,6 +14,7 @@
 
 #include "cpu/vec_math_avx512.h"
 #include "ops/pool2d.h"
+#include "cpu/isa_kernels.h"
 
 namespace corenn::cpu::avx512 {
 
@@ -132,12 +133,10 @@ void avg_grad_cell(const float* dy, int64_t i_stride, int64_t j_stride, int64_t 
   });
 }
 
-constexpr MaxPoolCells kAvx512Cells{max_pool_cell, max_grad_cell, max_grad_row_tiled};
-constexpr AvgPoolCells kAvx512AvgCells{avg_sum_cell, avg_grad_cell};
-
 }  // namespace
 
-CORENN_REGISTER_KERNEL(max_pool2d_cells_stub, Slot::avx512, &kAvx512Cells);
-CORENN_REGISTER_KERNEL(avg_pool2d_cells_stub, Slot::avx512, &kAvx512AvgCells);
+// Constant-initialized; cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
+extern const MaxPoolCells kMaxPoolCells{max_pool_cell, max_grad_cell, max_grad_row_tiled};
+extern const AvgPoolCells kAvgPoolCells{avg_sum_cell, avg_grad_cell};
 
 }  // namespace corenn::cpu::avx512

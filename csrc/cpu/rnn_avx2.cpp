@@ -10,6 +10,7 @@
 
 #include "cpu/vec_math_avx2.h"
 #include "ops/rnn.h"
+#include "cpu/isa_kernels.h"
 
 namespace corenn::cpu::avx2 {
 
@@ -113,10 +114,7 @@ void simple_bwd(const float* h, const float* dh, float* dz, int64_t u, RnnAct) {
 
 }  // namespace
 
-namespace {
-constexpr CellKernels kAvx2Cells{lstm_fwd, lstm_bwd, gru_fwd, gru_bwd, simple_fwd, simple_bwd};
-}  // namespace
-
-CORENN_REGISTER_KERNEL(rnn_default_cells_stub, Slot::avx2, &kAvx2Cells);
+// Constant-initialized; cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
+extern const CellKernels kRnnCells{lstm_fwd, lstm_bwd, gru_fwd, gru_bwd, simple_fwd, simple_bwd};
 
 }  // namespace corenn::cpu::avx2

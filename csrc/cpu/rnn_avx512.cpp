@@ -12,6 +12,7 @@
 
 #include "cpu/vec_math_avx512.h"
 #include "ops/rnn.h"
+#include "cpu/isa_kernels.h"
 
 namespace corenn::cpu::avx512 {
 
@@ -101,10 +102,9 @@ void simple_bwd(const float* h, const float* dh, float* dz, int64_t u, RnnAct) {
   });
 }
 
-constexpr CellKernels kAvx512Cells{lstm_fwd, lstm_bwd, gru_fwd, gru_bwd, simple_fwd, simple_bwd};
-
 }  // namespace
 
-CORENN_REGISTER_KERNEL(rnn_default_cells_stub, Slot::avx512, &kAvx512Cells);
+// Constant-initialized; cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
+extern const CellKernels kRnnCells{lstm_fwd, lstm_bwd, gru_fwd, gru_bwd, simple_fwd, simple_bwd};
 
 }  // namespace corenn::cpu::avx512

@@ -246,3 +246,41 @@ def test_one_spelling_of_the_missing_device_error():
         if re.search(r"no kernel for|has no kernel|not built with", code):
             spelled.append(str(path.relative_to(ROOT)))
     assert spelled == ["csrc/core/dispatch.cpp"], spelled
+
+
+# Load-time code in a file compiled with -mavx2 / -mavx512* runs on every CPU (cpu/isa_kernels.h):
+# such files may define constant tables only, never a registration or another dynamic initializer.
+_DYNAMIC_INIT = re.compile(r"CORENN_REGISTER_KERNEL|CORENN_DEFINE_DISPATCH|^\s*(?:static\s+)?(?:const\s+)?"
+                           r"(?:std::(?:vector|string|function|map|unordered_map|mutex)\b)[^;(]*\w+\s*(?:=|\{|\()",
+                           re.M)
+
+
+def test_isa_files_have_no_load_time_code():
+    bad = []
+    for path in _sources("csrc/cpu/**/*_avx2*.cpp", "csrc/cpu/**/*_avx512*.cpp"):
+        code = _code(path)
+        for m in _DYNAMIC_INIT.finditer(code):
+            # a local inside a function body is not load-time code: only brace depth 0 (namespaces
+            # do not count) is checked
+            depth = 0
+            for line in code[:m.start()].splitlines():
+                s = line.strip()
+                if s.startswith("namespace") or s.startswith("}  // namespace") or s == "}  // namespace":
+                    continue
+                depth += line.count("{") - line.count("}")
+            if depth <= 0:
+                bad.append(f"{path.relative_to(ROOT)}: {m.group(0).strip()[:60]}")
+    assert not bad, f"load-time code in ISA files (see cpu/isa_kernels.h): {bad}"
+
+
+def test_every_isa_table_is_installed():
+    """cpu/isa_registry.cpp installs every table cpu/isa_kernels.h declares, in its own ISA's slot."""
+    header = (ROOT / "csrc/cpu/isa_kernels.h").read_text()
+    registry = _code(ROOT / "csrc/cpu/isa_registry.cpp")
+    declared = set()
+    for block in re.finditer(r"namespace corenn::cpu::(avx2|avx512) \{(.*?)\}  // namespace", header, re.S):
+        for name in re.findall(r"extern const [\w:]+ (k\w+);", block.group(2)):
+            declared.add((block.group(1), name))
+    assert len(declared) >= 20
+    installed = set(re.findall(r"install\(Slot::(avx2|avx512), &?(?:\1)::(k\w+)\)", registry))
+    assert installed == declared, (declared - installed, installed - declared)

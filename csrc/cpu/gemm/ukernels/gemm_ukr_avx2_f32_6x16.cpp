@@ -23,6 +23,7 @@
 
 #include "cpu/gemm/gemm.h"
 #include "cpu/gemm/kernels_x86.h"
+#include "cpu/isa_kernels.h"
 #include "cpu/gemm/ukernels/depth_loops_avx2.h"
 
 namespace corenn::cpu::gemm {
@@ -139,6 +140,10 @@ namespace {
 constexpr GemmContext kAvx2Context{gemm_ukr_avx2_f32_6x16, kMR, kNR, block_sizes,
                                    pack_a_n_avx2, pack_a_t_avx2, pack_b_n_ref, pack_b_t_avx2};
 }  // namespace
-CORENN_REGISTER_KERNEL(gemm_packed_context_stub, Slot::avx2, &kAvx2Context);
-CORENN_REGISTER_KERNEL(sgemm_context_stub, Slot::avx2, &kAvx2Context);
 }  // namespace corenn::cpu::gemm
+
+namespace corenn::cpu::avx2 {
+// Constant-initialized; cpu/isa_registry.cpp puts it in the slots of gemm's two stubs
+// (cpu/isa_kernels.h says why not here).
+extern const gemm::GemmContext kGemmContext = gemm::kAvx2Context;
+}  // namespace corenn::cpu::avx2

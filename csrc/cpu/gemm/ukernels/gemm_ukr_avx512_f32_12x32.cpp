@@ -24,6 +24,7 @@
 
 #include "cpu/gemm/gemm.h"
 #include "cpu/gemm/kernels_x86.h"
+#include "cpu/isa_kernels.h"
 
 namespace corenn::cpu::gemm {
 
@@ -136,6 +137,10 @@ constexpr GemmContext kAvx512Context{gemm_ukr_avx512_f32_12x32, kMR512, kNR512, 
                                      pack_a_n_avx512, pack_a_t_avx512, pack_b_n_avx512,
                                      pack_b_t_avx512};
 }  // namespace
-CORENN_REGISTER_KERNEL(sgemm_context_stub, Slot::avx512, &kAvx512Context);
-CORENN_REGISTER_KERNEL(gemm_packed_context_stub, Slot::avx512, &kAvx512Context);
 }  // namespace corenn::cpu::gemm
+
+namespace corenn::cpu::avx512 {
+// Constant-initialized; cpu/isa_registry.cpp puts it in the slots of gemm's two stubs
+// (cpu/isa_kernels.h says why not here).
+extern const gemm::GemmContext kGemmContext = gemm::kAvx512Context;
+}  // namespace corenn::cpu::avx512

@@ -1,0 +1,46 @@
+// Puts the kernels of the _avx2 and _avx512 files into their dispatch slots. This file is compiled
+// for the baseline ISA: registration runs at load time on every CPU, so it must not run code
+// compiled for wider vectors (cpu/isa_kernels.h). The tables it reads are constant-initialized in
+// their own files, so the order in which the files' initializers run does not matter. Kernels
+// written in baseline files with target attributes (conv2d.cpp's avx2 block) register themselves.
+#include "cpu/isa_kernels.h"
+
+#ifdef CORENN_X86_64
+
+namespace corenn::cpu {
+namespace {
+
+void install_isa_kernels() {
+  activation_forward_stub.install(Slot::avx2, avx2::kActivationForward);
+  activation_backward_stub.install(Slot::avx2, avx2::kActivationBackward);
+  attention_softmax_rows_stub.install(Slot::avx2, &avx2::kSoftmaxRows);
+  depthwise_rows_stub.install(Slot::avx2, &avx2::kDepthwiseRows);
+  dropout_forward_stub.install(Slot::avx2, avx2::kDropoutForward);
+  layer_norm_rows_stub.install(Slot::avx2, &avx2::kLayerNormRows);
+  max_pool2d_cells_stub.install(Slot::avx2, &avx2::kMaxPoolCells);
+  rnn_default_cells_stub.install(Slot::avx2, &avx2::kRnnCells);
+  gemm::sgemm_context_stub.install(Slot::avx2, &avx2::kGemmContext);
+  gemm::gemm_packed_context_stub.install(Slot::avx2, &avx2::kGemmContext);
+
+  activation_forward_stub.install(Slot::avx512, avx512::kActivationForward);
+  activation_backward_stub.install(Slot::avx512, avx512::kActivationBackward);
+  attention_softmax_rows_stub.install(Slot::avx512, &avx512::kSoftmaxRows);
+  conv2d_kernels_stub.install(Slot::avx512, &avx512::kConvKernels);
+  depthwise_rows_stub.install(Slot::avx512, &avx512::kDepthwiseRows);
+  dropout_forward_stub.install(Slot::avx512, avx512::kDropoutForward);
+  dropout_backward_stub.install(Slot::avx512, avx512::kDropoutBackward);
+  layer_norm_rows_stub.install(Slot::avx512, &avx512::kLayerNormRows);
+  loss_rows_stub.install(Slot::avx512, &avx512::kLossRows);
+  max_pool2d_cells_stub.install(Slot::avx512, &avx512::kMaxPoolCells);
+  avg_pool2d_cells_stub.install(Slot::avx512, &avx512::kAvgPoolCells);
+  rnn_default_cells_stub.install(Slot::avx512, &avx512::kRnnCells);
+  gemm::sgemm_context_stub.install(Slot::avx512, &avx512::kGemmContext);
+  gemm::gemm_packed_context_stub.install(Slot::avx512, &avx512::kGemmContext);
+}
+
+[[maybe_unused]] const bool isa_kernels_installed = (install_isa_kernels(), true);
+
+}  // namespace
+}  // namespace corenn::cpu
+
+#endif  // CORENN_X86_64
