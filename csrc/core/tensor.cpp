@@ -118,15 +118,10 @@ std::shared_ptr<Storage> Storage::borrow(void* data, size_t nbytes, Device devic
       new Storage(data, nbytes, device, std::move(release), read_only, true));
 }
 
-namespace {
-std::atomic<uint64_t> next_storage_uid{1};
-}  // namespace
-
 Storage::Storage(void* data, size_t nbytes, Device device, std::function<void()> release,
                  bool read_only, bool borrowed)
     : data_(data), nbytes_(nbytes), device_(device), release_(std::move(release)),
-      read_only_(read_only), borrowed_(borrowed),
-      uid_(next_storage_uid.fetch_add(1, std::memory_order_relaxed)) {}
+      read_only_(read_only), borrowed_(borrowed) {}
 
 Storage::~Storage() {
   if (release_) release_();

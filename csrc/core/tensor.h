@@ -64,14 +64,12 @@ class Storage {
   bool read_only() const { return read_only_; }
 
   // ---- write versions (what a cache derived from the contents is keyed by) ----
-  // uid: unique for the process's lifetime (an address can be reused after a free, a uid never).
   // version: bumped by every write that corenn can see: each op entry's check_writable (every
   // output and in-place argument passes it: optimizer steps, fill_, copy_, assign, ...), and the
   // end of every writable export (a NumPy view, a DLPack capsule), whose holder may have written.
   // While an export is alive, or when the memory is borrowed (someone else owns and may write
   // it), the version cannot vouch for the contents: versions_trusted() is false and a derived
   // cache must not be used.
-  uint64_t uid() const { return uid_; }
   uint64_t version() const { return version_.load(std::memory_order_acquire); }
   void bump_version() const { version_.fetch_add(1, std::memory_order_acq_rel); }
   void add_export() const { live_exports_.fetch_add(1, std::memory_order_acq_rel); }
@@ -105,7 +103,6 @@ class Storage {
   std::function<void()> release_;
   bool read_only_;
   bool borrowed_;
-  uint64_t uid_;
   mutable std::atomic<uint64_t> version_{0};
   mutable std::atomic<int> live_exports_{0};
   mutable std::mutex derived_mu_;

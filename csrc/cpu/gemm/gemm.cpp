@@ -24,6 +24,10 @@
 //                 much as the multiply).
 //   small M:      with m <= 12 and B not transposed nothing is packed: the kernel streams A and B
 //                 in place (GEMV-like inference calls); column panels are split over threads.
+//   kept B:       sgemm's caller may name the Storage of a B it multiplies by again (a layer's
+//                 weight); packed_b_cache.cpp then hands back all of op(B) packed (PackedB), and
+//                 the loops read its blocks where packing would have written them: no packing
+//                 job, the same depth steps, the same bits.
 #include "cpu/gemm/gemm.h"
 
 #include <algorithm>
