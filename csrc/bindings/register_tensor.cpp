@@ -415,6 +415,18 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
       .def("numpy", &to_numpy,
            "A NumPy view of this tensor when it is on the CPU (no copy); a CUDA tensor is copied "
            "back to the host.")
+      .def("_copy_array",
+           [](const Tensor& t) {
+             // A copy made without exporting a writable view: reading the values this way
+             // (get_weights, a variable's numpy()) does not move the write version, so it
+             // leaves the packed-weight cache of an unchanged weight in place.
+             const Tensor host = t.device().is_cpu() ? t : t.to(Device{});
+             std::vector<py::ssize_t> shape(host.shape().begin(), host.shape().end());
+             py::array out(py::dtype(numpy_format(host.dtype())), shape);
+             if (host.nbytes() > 0) std::memcpy(out.mutable_data(), host.raw_data(), host.nbytes());
+             return out;
+           },
+           "A new NumPy array holding a copy of the values (no view is exported).")
       .def("__array__",
            [](py::object self, py::object dtype, py::object copy) {
              // NumPy tries the buffer protocol first (CPU tensors never get here); for a CUDA

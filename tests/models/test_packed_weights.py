@@ -277,3 +277,74 @@ def test_tape_training_step_uses_new_weights():
         _check(model, x, how=("call", "predict_on_batch"))
 
 
+
+
+# ---- recurrent weights: the fused RNN forward keeps R packed the same way ----------------------
+
+def _rnn_reference(layer, x):
+    w, r, b = layer.get_weights()
+    cell = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "simple_rnn"}[type(layer).__name__]
+    u = r.shape[0]
+    states = [np.zeros((len(x), u))] * (2 if cell == "lstm" else 1)
+    y, _ = ref.rnn_sequence(lambda xt, s: ref.rnn_cell_step(cell, xt, s, w, r, b), x, states)
+    return y
+
+
+@pytest.mark.parametrize("rnn", [L.LSTM, L.GRU, L.SimpleRNN])
+def test_recurrent_kernel_kept_and_every_write_reaches_predict(rnn):
+    corenn.utils.set_random_seed(3)
+    layer = rnn(16)
+    model = corenn.Sequential([L.Input(shape=(7, 5)), layer])
+    x = np.random.default_rng(4).standard_normal((40, 7, 5)).astype(np.float32)
+    before = _stats()
+    for _ in range(3):
+        np.testing.assert_allclose(model.predict(x, batch_size=40, verbose=0), _rnn_reference(layer, x),
+                                   rtol=1e-4, atol=1e-4)
+    assert kernels._packed_b_bytes(layer.recurrent_kernel) > 0
+    assert _stats()["hits"] > before["hits"]
+    rng = np.random.default_rng(5)
+    writes = [lambda r: layer.set_weights([layer.get_weights()[0], r, layer.get_weights()[2]]),
+              lambda r: layer.recurrent_kernel.assign(r),
+              lambda r: np.copyto(np.asarray(layer.recurrent_kernel), r),
+              lambda r: layer.recurrent_kernel.copy_(Tensor.from_numpy(r))]
+    for write in writes:
+        write((0.5 * rng.standard_normal(tuple(layer.recurrent_kernel.shape))).astype(np.float32))
+        gc.collect()
+        for how in ("predict", "call", "predict_on_batch"):
+            got = (model.predict(x, batch_size=40, verbose=0) if how == "predict" else
+                   np.asarray(model(x, training=False)) if how == "call" else model.predict_on_batch(x))
+            np.testing.assert_allclose(got, _rnn_reference(layer, x), rtol=1e-4, atol=1e-4, err_msg=how)
+
+
+def test_recurrent_kernel_not_kept_by_training():
+    corenn.utils.set_random_seed(3)
+    layer = L.LSTM(8)
+    model = corenn.Sequential([L.Input(shape=(6, 4)), layer, L.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    x = np.random.default_rng(4).standard_normal((32, 6, 4)).astype(np.float32)
+    model.fit(x, np.zeros((32, 2), np.float32), batch_size=8, epochs=1, verbose=0)
+    assert kernels._packed_b_bytes(layer.recurrent_kernel) == 0
+    dense = model.layers[1]
+    h = _rnn_reference(layer, x)
+    w, b = dense.get_weights()
+    np.testing.assert_allclose(model.predict(x, verbose=0), ref.gemm(h, w, bias=b), rtol=1e-4, atol=1e-4)
+
+
+def test_reading_weights_keeps_the_packed_copy():
+    """get_weights / model.get_weights / a variable's numpy() copy without exporting a view, so
+    they do not move the version: the packed copy survives them (np.asarray(w) does not)."""
+    model, x = _mlp(), _x()
+    _warm(model, x)
+    kernel = model.layers[0].kernel
+    version = kernel._version
+    model.get_weights()
+    model.layers[0].get_weights()
+    snapshot = kernel.numpy()
+    snapshot[...] = 0.0                       # a snapshot: writing it changes nothing
+    assert kernel._version == version and kernels._packed_b_bytes(kernel) > 0
+    before = _stats()
+    _check(model, x, how=("predict",))
+    assert _stats()["hits"] - before["hits"] == 3
+    np.asarray(kernel).sum()                  # a view, even one only read, may have written
+    gc.collect()
+    assert kernel._version > version
