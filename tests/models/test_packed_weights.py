@@ -7,7 +7,6 @@ reference), that the cache is really used when nothing changed, and that every o
 tensor advances its version.
 """
 import gc
-import os
 
 import numpy as np
 import pytest
