@@ -268,6 +268,33 @@ def loss_grad(kind, y_pred, y_true, from_logits=False, delta=1.0, sample_weight=
     raise ValueError(kind)
 
 
+def sparse_ce_ignore_class(y_pred, y_true, ignore_class, from_logits=False, sample_weight=None):
+    """Keras 3's SparseCategoricalCrossentropy(ignore_class=c), sum_over_batch_size: positions
+    labelled c are dropped (their label read as 0, their loss zeroed) and the mean is over the
+    others: sum_i w_i [y_i != c] l_i / #(y_i != c); 0 when every position is ignored."""
+    y = np.asarray(y_true).reshape(-1)
+    valid = y != ignore_class
+    labels = np.where(valid, y, 0)
+    per = loss_per_sample("sparse_categorical_crossentropy", y_pred, labels, from_logits).reshape(-1)
+    w = np.ones_like(per) if sample_weight is None else f64(sample_weight).reshape(-1)
+    kept = valid.sum()
+    return float((w * valid * per).sum() / kept) if kept else 0.0
+
+
+def sparse_ce_ignore_class_grad(y_pred, y_true, ignore_class, from_logits=False, sample_weight=None):
+    """d sparse_ce_ignore_class / d y_pred: loss_grad with the weights rows * w_i [y_i != c] / kept."""
+    p = f64(y_pred)
+    y = np.asarray(y_true).reshape(-1)
+    valid = y != ignore_class
+    rows = valid.size
+    kept = valid.sum()
+    w = np.ones(rows) if sample_weight is None else f64(sample_weight).reshape(-1)
+    if not kept:
+        return np.zeros_like(p)
+    return loss_grad("sparse_categorical_crossentropy", p, np.where(valid, y, 0).reshape(p.shape[:-1]),
+                     from_logits, sample_weight=w * valid * rows / kept)
+
+
 def accuracy_count(kind, y_pred, y_true, threshold=0.5):
     p = f64(y_pred)
     if kind == "sparse_categorical":
@@ -1605,3 +1632,45 @@ def rnn_sequence(step, x, states, return_sequences=False, go_backwards=False, ma
         states, prev = new, out
         outputs.append(out)
     return (np.stack(outputs, axis=1) if return_sequences else outputs[-1]), states
+
+
+# =============================================================================================
+# Discretization (Keras 3): bucket indices and adapt's approximate quantile boundaries
+# =============================================================================================
+
+def discretize(x, boundaries):
+    """Bucket i holds boundaries[i-1] <= x < boundaries[i] (0 below the first)."""
+    x = f64(x)
+    out = np.zeros(x.shape, np.int64)
+    for b in boundaries:
+        out += (x >= b)
+    return out
+
+
+def _summary_resample(values, weights, eps):
+    if len(values) * eps < 1:
+        return values, weights
+    cum = np.cumsum(weights)
+    frac = cum / cum[-1]
+    at = eps + np.arange(0.0, 1.0, eps)
+    new_values = np.interp(at, frac, values)
+    new_cum = np.interp(at, frac, cum)
+    return new_values, np.concatenate([[new_cum[0]], new_cum[1:] - new_cum[:-1]])
+
+
+def discretization_boundaries(batches, num_bins, epsilon=0.01):
+    """Keras 3's Discretization.adapt over ``batches``: each batch sorted and thinned to every
+    k-th value (k = max(n * epsilon, 1), starting at int(n * epsilon)) with weight k; merged into
+    the running summary by sorting both together and re-sampling at cumulative-weight fractions
+    epsilon, 2 epsilon, ...; the boundaries re-sample that at 1 / num_bins and drop the last."""
+    values, weights = np.zeros(0), np.zeros(0)
+    for batch in batches:
+        v = np.sort(f64(batch).reshape(-1))
+        inc = v.size * epsilon
+        start, step = int(inc), int(max(inc, 1.0))
+        picked = v[start::step]
+        values = np.concatenate([picked, values])
+        weights = np.concatenate([np.full(picked.size, float(step)), weights])
+        order = np.argsort(values, kind="stable")
+        values, weights = _summary_resample(values[order], weights[order], epsilon)
+    return list(_summary_resample(values, weights, 1.0 / num_bins)[0][:-1])

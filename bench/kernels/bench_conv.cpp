@@ -23,6 +23,7 @@
 #include <chrono>
 #include <ctime>
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
 #include <string>
@@ -174,6 +175,48 @@ int main(int argc, char** argv) {
   if (total_s > 0)
     std::printf("%-24s %-9s %10.1f %9.1f %6.1f%%\n", "all conv cases", "", total_s * 1e6,
                 total_flop / total_s * 1e-9, 100.0 * total_flop / total_s * 1e-9 / peak);
+
+  // Conv2DTranspose (issue 13's cases, batch 32): each is the conv it transposes run backwards
+  // (geometry g: that conv's x is the transpose's output), as the cpu_ref slots of the
+  // conv2d_transpose stubs do: forward = conv data gradient, data = conv forward,
+  // weights = conv weight gradient with x and dy swapped. Keras padding='same'.
+  struct TransposeCase {
+    const char* name;
+    int64_t in_hw, in_c, filters, k, s;
+  };
+  const TransposeCase transposes[] = {{"T 7x7x128->64 k4 s2", 7, 128, 64, 4, 2},
+                                      {"T 14x14x64->32 k3 s2", 14, 64, 32, 3, 2}};
+  bool transpose_header = false;
+  for (const TransposeCase& t : transposes) {
+    if (!only.empty() && std::string(t.name).find(only) == std::string::npos) continue;
+    if (!transpose_header) {
+      std::printf("\n%-24s %-9s %10s %9s %7s  %s\n", "conv2d_transpose (b 32)", "direction", "time(us)",
+                  "GFLOP/s", "%peak", "algorithm (of the transposed conv)");
+      transpose_header = true;
+    }
+    corenn::Conv2dGeometry g{};
+    g.n = 32; g.h = g.w = t.in_hw * t.s; g.cin = t.filters; g.cout = t.in_c;
+    g.kh = g.kw = t.k; g.sh = g.sw = t.s; g.dh = g.dw = 1;
+    g.oh = g.ow = t.in_hw;
+    g.pt = g.pl = std::max<int64_t>(t.k - t.s, 0) / 2;
+    std::vector<float> x = filled(g.pixels() * g.cout, 1), w = filled(g.kh * g.kw * g.cin * g.cout, 2);
+    std::vector<float> y(static_cast<size_t>(g.n * g.h * g.w * g.cin)), dy = filled(g.n * g.h * g.w * g.cin, 4);
+    std::vector<float> dx(x.size()), dw(w.size());
+    const double flop = 2.0 * g.pixels() * g.cout * g.depth();
+    const std::tuple<const char*, std::string, std::function<void()>> dirs[] = {
+        {"forward", corenn::cpu::conv_algo_name(corenn::cpu::conv2d_data_algo(g)),
+         [&] { corenn::cpu::conv2d_backward_data(g, x.data(), w.data(), y.data()); }},
+        {"data", corenn::cpu::conv_algo_name(corenn::cpu::conv2d_forward_algo(g)),
+         [&] { corenn::cpu::conv2d_forward(g, dy.data(), w.data(), nullptr, dx.data(), false); }},
+        {"weights", corenn::cpu::conv_algo_name(corenn::cpu::conv2d_weights_algo(g)),
+         [&] { corenn::cpu::conv2d_backward_weights(g, dy.data(), x.data(), dw.data(), nullptr); }}};
+    for (const auto& [dir, algo, run] : dirs) {
+      const double sec = best_time(run, budget);
+      const double gf = flop / sec * 1e-9;
+      std::printf("%-24s %-9s %10.1f %9.1f %6.1f%%  %s\n", t.name, dir, sec * 1e6, gf, 100.0 * gf / peak,
+                  algo.c_str());
+    }
+  }
 
   const PoolCase pools[] = {{"pool 26x26x32", 64, 26, 26, 32}, {"pool 11x11x64", 64, 11, 11, 64}};
   if (only.empty() || only.find("pool") != std::string::npos) std::printf("\n%-24s %-13s %10s %9s\n", "pool 2x2/2 (batch 64)", "direction", "time(us)", "GB/s");

@@ -25,6 +25,7 @@
 // driver; the patch packers pack for the tile of the Kernel it hands them.
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -307,6 +308,10 @@ void fwd_direct(const Conv2dGeometry& g, const float* x, const float* w, const f
 struct DwPack {
   std::vector<int64_t> off;           // position k -> offset from the patch origin in x
   std::vector<int64_t> tap_h, tap_w;  // position k -> kh * dh, kw * dw (bounds at borders)
+  // The same and the channel as int32, with kMR entries of slack past the depth (row_h there
+  // never inside), for the border pixels' gathers; gather_ok: one image fits int32 offsets.
+  std::vector<int32_t> row_h, row_w, row_ci;
+  bool gather_ok = false;
   // panel i: 6 = its positions are one run of consecutive floats; 1..5 = two runs, the second
   // starting at that row (a tap boundary inside the panel); 0 = neither (tiny Cin, last panel)
   std::vector<int8_t> split;
@@ -315,12 +320,20 @@ struct DwPack {
 
 DwPack make_dw_pack(const Conv2dGeometry& g) {
   const int64_t depth = g.depth(), panels = (depth + kMR - 1) / kMR;
-  DwPack d{std::vector<int64_t>(depth), std::vector<int64_t>(depth), std::vector<int64_t>(depth),
+  DwPack d{std::vector<int64_t>(depth),
+           std::vector<int64_t>(depth),
+           std::vector<int64_t>(depth),
+           std::vector<int32_t>(depth + kMR, INT32_MIN / 2),
+           std::vector<int32_t>(depth + kMR),
+           std::vector<int32_t>(depth + kMR),
+           g.h * g.w * g.cin < (int64_t{1} << 31),
            std::vector<int8_t>(panels)};
   for (int64_t k = 0; k < depth; ++k) {
     const int64_t ci = k % g.cin, kw = k / g.cin % g.kw, kh = k / g.cin / g.kw;
     d.tap_h[k] = kh * g.dh, d.tap_w[k] = kw * g.dw;
     d.off[k] = (d.tap_h[k] * g.w + d.tap_w[k]) * g.cin + ci;
+    d.row_h[k] = static_cast<int32_t>(d.tap_h[k]), d.row_w[k] = static_cast<int32_t>(d.tap_w[k]);
+    d.row_ci[k] = static_cast<int32_t>(ci);
   }
   for (int64_t i = 0; i < panels; ++i) {
     const int64_t k = i * kMR;
@@ -359,6 +372,10 @@ __attribute__((target("avx2,fma"))) void pack_dw_a(const Conv2dGeometry& g, cons
                                                    int64_t k0, int64_t mc, int64_t kc, float* dst) {
   const int64_t depth = g.depth();
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i six = _mm256_cmpgt_epi32(_mm256_set1_epi32(kMR), lane), minus_one = _mm256_set1_epi32(-1);
+  const __m256i height = _mm256_set1_epi32(static_cast<int32_t>(g.h)),
+                width = _mm256_set1_epi32(static_cast<int32_t>(g.w)),
+                channels = _mm256_set1_epi32(static_cast<int32_t>(g.cin));
   for (int64_t ir = 0; ir < mc; ir += kMR) {
     const int64_t k = k0 + ir;
     const int rows = static_cast<int>(std::min<int64_t>(kMR, std::min(mc - ir, depth - k)));
@@ -378,13 +395,28 @@ __attribute__((target("avx2,fma"))) void pack_dw_a(const Conv2dGeometry& g, cons
                                          _mm256_maskload_ps(b + off2, second)));
       } else if (b) {
         for (int r = 0; r < kMR; ++r) o[r] = r < rows ? b[d.off[k + r]] : 0.0f;
-      } else {
+      } else if (d.gather_ok) {  // border pixel: each row's tap bounds-checked in its lane, gathered
+        const __m256i hh = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(po.ih0[p])),
+                                            _mm256_maskload_epi32(d.row_h.data() + k, six));
+        const __m256i ww = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(po.iw0[p])),
+                                            _mm256_maskload_epi32(d.row_w.data() + k, six));
+        const __m256i ok = _mm256_and_si256(
+            _mm256_and_si256(six, _mm256_cmpgt_epi32(hh, minus_one)),
+            _mm256_and_si256(_mm256_cmpgt_epi32(height, hh),
+                             _mm256_and_si256(_mm256_cmpgt_epi32(ww, minus_one), _mm256_cmpgt_epi32(width, ww))));
+        const __m256i idx = _mm256_add_epi32(
+            _mm256_mullo_epi32(_mm256_add_epi32(_mm256_mullo_epi32(hh, width), ww), channels),
+            _mm256_maskload_epi32(d.row_ci.data() + k, six));
+        const float* image = x + po.n[p] * g.h * g.w * g.cin;
+        _mm256_storeu_ps(o, _mm256_mask_i32gather_ps(_mm256_setzero_ps(), image, idx,
+                                                     _mm256_castsi256_ps(ok), 4));
+      } else {  // border pixel of an image too large for int32 offsets
         for (int r = 0; r < kMR; ++r) {
           float v = 0.0f;
           if (r < rows) {
             const int64_t kk = k + r, hh = po.ih0[p] + d.tap_h[kk], ww = po.iw0[p] + d.tap_w[kk];
             if (hh >= 0 && hh < g.h && ww >= 0 && ww < g.w)
-              v = x[((po.n[p] * g.h + hh) * g.w + ww) * g.cin + kk % g.cin];
+              v = x[((po.n[p] * g.h + hh) * g.w + ww) * g.cin + d.row_ci[kk]];
           }
           o[r] = v;
         }
@@ -838,6 +870,12 @@ const DwPanelRuns* dw_panel_runs(const Conv2dGeometry& g, int mr) {
     DwPanelRuns& r = runs[i];
     const int64_t k0 = i * mr;
     const int rows = static_cast<int>(std::min<int64_t>(mr, depth - k0));
+    for (int row = 0; row < mr; ++row) {
+      const int64_t k = k0 + row;
+      r.tap_h[row] = row < rows ? static_cast<int32_t>(k / g.cin / g.kw * g.dh) : INT32_MIN / 2;
+      r.tap_w[row] = row < rows ? static_cast<int32_t>(k / g.cin % g.kw * g.dw) : 0;
+      r.ci[row] = row < rows ? static_cast<int32_t>(k % g.cin) : 0;
+    }
     for (int s = 0; s < rows;) {  // a run: rows [s, e) whose taps are consecutive floats of x
       int e = s + 1;
       while (e < rows && offset(k0 + e) == offset(k0 + e - 1) + 1) ++e;

@@ -429,6 +429,8 @@ void weights_gemm_part(const Conv2dGeometry& g, const float* x, const float* dy,
   const float* base[kDwKc];  // per pixel of the block: its patch origin when inside, else nullptr
   int64_t img_off[kDwKc], ih0[kDwKc], iw0[kDwKc];
   const int64_t span_h = (g.kh - 1) * g.dh, span_w = (g.kw - 1) * g.dw;
+  // border pixels gather with int32 offsets from their image's start
+  const bool gather_ok = g.h * g.w * g.cin < (int64_t{1} << 31);
   for (int64_t p0 = p_lo; p0 < p_hi; p0 += kDwKc) {
     const int64_t kc = std::min(kDwKc, p_hi - p0);
     const gemm::UkrArgs args{1.0f, p0 == p_lo ? 0.0f : 1.0f, nullptr, gemm::Activation::none};
@@ -461,15 +463,32 @@ void weights_gemm_part(const Conv2dGeometry& g, const float* x, const float* dy,
             _mm512_mask_storeu_ps(o, lanes(kMR), v);
             continue;
           }
-          for (int r = 0; r < kMR; ++r) {  // border pixel: each position checked
-            float v = 0.0f;
-            if (r < rows) {
-              const int64_t k = k0 + ir + r, ci = k % g.cin, q = k / g.cin;
-              const int64_t hh = ih0[p] + q / g.kw * g.dh, ww = iw0[p] + q % g.kw * g.dw;
-              if (hh >= 0 && hh < g.h && ww >= 0 && ww < g.w) v = x[img_off[p] + (hh * g.w + ww) * g.cin + ci];
+          if (!gather_ok) {  // border pixel of an image too large for int32 offsets
+            for (int r = 0; r < kMR; ++r) {
+              float v = 0.0f;
+              const int64_t hh = ih0[p] + pr.tap_h[r], ww = iw0[p] + pr.tap_w[r];
+              if (hh >= 0 && hh < g.h && ww >= 0 && ww < g.w)
+                v = x[img_off[p] + (hh * g.w + ww) * g.cin + pr.ci[r]];
+              o[r] = v;
             }
-            o[r] = v;
+            continue;
           }
+          // border pixel: each row's tap bounds-checked in its lane, the inside ones gathered
+          const __m512i hh = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(ih0[p])),
+                                              _mm512_maskz_loadu_epi32(lanes(kMR), pr.tap_h));
+          const __m512i ww = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(iw0[p])),
+                                              _mm512_maskz_loadu_epi32(lanes(kMR), pr.tap_w));
+          __mmask16 ok = lanes(kMR);
+          ok = _mm512_mask_cmpge_epi32_mask(ok, hh, _mm512_setzero_si512());
+          ok = _mm512_mask_cmplt_epi32_mask(ok, hh, _mm512_set1_epi32(static_cast<int32_t>(g.h)));
+          ok = _mm512_mask_cmpge_epi32_mask(ok, ww, _mm512_setzero_si512());
+          ok = _mm512_mask_cmplt_epi32_mask(ok, ww, _mm512_set1_epi32(static_cast<int32_t>(g.w)));
+          const __m512i idx = _mm512_add_epi32(
+              _mm512_mullo_epi32(_mm512_add_epi32(_mm512_mullo_epi32(hh, _mm512_set1_epi32(static_cast<int32_t>(g.w))), ww),
+                                 _mm512_set1_epi32(static_cast<int32_t>(g.cin))),
+              _mm512_maskz_loadu_epi32(lanes(kMR), pr.ci));
+          _mm512_mask_storeu_ps(o, lanes(kMR),
+                                _mm512_mask_i32gather_ps(_mm512_setzero_ps(), ok, idx, x + img_off[p], 4));
         }
       }
       for (int64_t j = 0; j < g.cout; j += kNR) {

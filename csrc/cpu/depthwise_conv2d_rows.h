@@ -1,9 +1,9 @@
 // The row kernels of depthwise_conv2d, per ISA (depthwise_rows_stub): the reference rows of
-// depthwise_conv2d.cpp (cpu_ref, any depth multiplier) and, for depth multiplier 1, the AVX2/FMA
-// rows of depthwise_conv2d_avx2.cpp (avx2) and the AVX-512 ones of depthwise_conv2d_avx512.cpp
-// (avx512): the channel axis is contiguous in x, w and y alike, so every tap is an elementwise FMA
-// over 8 (16) channels at a time; DM > 1 runs them on channel-repeated input (dm1_only, see
-// depthwise_conv2d.cpp). All compute the same sums.
+// depthwise_conv2d.cpp (cpu_ref, any depth multiplier) and, for depth multiplier 1, one template
+// (simd/depthwise_rows.h) instantiated on 8 lanes by depthwise_conv2d_avx2.cpp (avx2) and on 16 by
+// depthwise_conv2d_avx512.cpp (avx512): the channel axis is contiguous in x, w and y alike, so
+// every tap is an elementwise FMA over 8 (16) channels at a time; DM > 1 runs them on
+// channel-repeated input (dm1_only, see depthwise_conv2d.cpp). All compute the same sums.
 #pragma once
 
 #include <cstdint>
@@ -28,17 +28,3 @@ using DepthwiseRowsRef = const DepthwiseRows*;
 CORENN_DECLARE_DISPATCH(DepthwiseRowsRef, depthwise_rows_stub);
 
 }  // namespace corenn::cpu
-
-namespace corenn::cpu::avx2 {
-
-// y rows [r_lo, r_hi) of (n, oh).
-void depthwise_forward_rows_dm1(const Conv2dGeometry& g, const float* x, const float* w,
-                                const float* bias, float* y, int64_t r_lo, int64_t r_hi);
-// dx rows [r_lo, r_hi) of (n, ih).
-void depthwise_data_rows_dm1(const Conv2dGeometry& g, const float* dy, const float* w, float* dx,
-                             int64_t r_lo, int64_t r_hi);
-// dw (KH*KW, C) += and db (C,) += (when not nullptr) over output rows [r_lo, r_hi) of (n, oh).
-void depthwise_weights_rows_dm1(const Conv2dGeometry& g, const float* x, const float* dy,
-                                float* dw, float* db, int64_t r_lo, int64_t r_hi);
-
-}  // namespace corenn::cpu::avx2

@@ -34,6 +34,7 @@ from .ops import (concatenate as concat, matmul, max as reduce_max, mean as redu
 from . import random  # noqa: E402  (tf.random.normal / uniform)
 
 from . import keras  # noqa: E402  (the Keras names, so `tf.keras.X` works after `import corenn as tf`)
+from .keras import backend  # noqa: E402  (keras.backend.epsilon() after `import corenn as keras`)
 from . import onnx  # noqa: E402  (corenn.onnx.export; imports the onnx package only when called)
 
 
@@ -89,7 +90,7 @@ class version:
     """``tf.version.VERSION``."""
     VERSION = __version__
 
-__all__ = ["Model", "Input", "GradientTape", "function", "convert_to_tensor", "newaxis", "keras",
+__all__ = ["Model", "Input", "backend", "GradientTape", "function", "convert_to_tensor", "newaxis", "keras",
            "autodiff", "ops", "Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
            "initializers", "regularizers", "callbacks", "utils", "datasets", "data", "TensorSpec", "Tensor", "kernels", "cuda",
            "set_num_threads", "get_num_threads", "show_config", "__version__", "version", "config", "dtypes", "linalg", "math",

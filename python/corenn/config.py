@@ -8,7 +8,12 @@ from . import cuda
 from .kernels import get_num_threads, set_num_threads
 
 __all__ = ["PhysicalDevice", "list_physical_devices", "list_logical_devices", "threading",
-           "experimental"]
+           "experimental", "floatx", "set_floatx", "epsilon", "set_epsilon", "image_data_format",
+           "set_image_data_format"]
+
+# `import corenn as keras` makes this module keras.config too: Keras 3's settings live here as well
+from .keras.backend import (epsilon, floatx, image_data_format, set_epsilon,  # noqa: E402,F401
+                            set_floatx, set_image_data_format)
 
 PhysicalDevice = collections.namedtuple("PhysicalDevice", ["name", "device_type"])
 

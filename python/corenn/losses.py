@@ -96,6 +96,9 @@ class Loss:
         of a softmax/sigmoid output (the model's fused output + cross-entropy step)."""
         if self._written_in_python:
             return self._python_forward_backward(y_true, y_pred, grad, sample_weight, logits)
+        if y_pred.shape[-1] == 1 and y_true.shape[-1] != 1 and self.kind in _ELEMENTWISE \
+                and len(y_true.shape) == len(y_pred.shape):
+            return self._broadcast_forward_backward(y_true, y_pred, grad, sample_weight, logits)
         if self.reduction == "sum":  # sum_i l_i = mean_i (rows * w_i) l_i: the same kernel pass
             rows = _rows(y_pred)
             base = np.ones(rows, np.float32) if sample_weight is None else \
@@ -108,6 +111,23 @@ class Loss:
 
     def _kernel_kwargs(self):
         return self._kwargs()
+
+    def _broadcast_forward_backward(self, y_true, y_pred, grad, sample_weight, logits):
+        """(n, ..., C) targets against an (n, ..., 1) output, which Keras' elementwise losses
+        broadcast (the saving guide fits a Dense(1) on (8, 10) targets): the loss of the output
+        spread over the C targets, and its gradient summed back over them (the chain rule of the
+        broadcast)."""
+        lead = tuple(y_pred.shape[:-1])
+        if tuple(y_true.shape[:-1]) != lead:
+            raise ValueError(f"{self.name}: targets of shape {tuple(y_true.shape)} do not broadcast against "
+                             f"predictions of shape {tuple(y_pred.shape)}")
+        shape = lead + (int(y_true.shape[-1]),)
+        spread = kernels.as_tensor(np.ascontiguousarray(np.broadcast_to(np.asarray(y_pred), shape)))
+        g = None if grad is None else kernels.empty(shape)
+        value = self.forward_backward(y_true, spread, g, sample_weight, logits)
+        if grad is not None:
+            np.copyto(np.asarray(grad), np.asarray(g).sum(axis=-1, keepdims=True))
+        return value
 
     # -- losses written in Python (a Keras Loss subclass with call, or a plain function) ---------
 
@@ -238,6 +258,12 @@ def _rows(y_pred):
     return math.prod(shape[:-1]) if len(shape) > 1 else 1
 
 
+# losses that average an elementwise term over the last axis: Keras broadcasts their targets
+_ELEMENTWISE = frozenset({"mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy",
+                          "log_cosh", "poisson", "mean_squared_logarithmic_error",
+                          "mean_absolute_percentage_error"})
+
+
 class MeanSquaredError(Loss):
     kind = "mean_squared_error"
 
@@ -292,12 +318,56 @@ class CategoricalCrossentropy(Loss):
 
 
 class SparseCategoricalCrossentropy(Loss):
+    """Cross-entropy of integer class labels. ``ignore_class`` (Keras 3): positions whose label
+    is that class (a padding token) count for nothing, and sum_over_batch_size averages over the
+    other positions only; their gradient is zero."""
     kind = "sparse_categorical_crossentropy"
     sparse = True
 
     def __init__(self, from_logits=False, name="sparse_categorical_crossentropy",
-                 reduction="sum_over_batch_size"):
+                 reduction="sum_over_batch_size", ignore_class=None, dtype=None):
         super().__init__(name, from_logits, reduction)
+        if ignore_class is not None and (isinstance(ignore_class, bool) or int(ignore_class) != ignore_class):
+            raise ValueError(f"SparseCategoricalCrossentropy: ignore_class must be None or an int, "
+                             f"got {ignore_class!r}")
+        self.ignore_class = None if ignore_class is None else int(ignore_class)
+
+    def _kwargs(self):
+        kw = {"from_logits": self.from_logits}
+        if self.ignore_class is not None:
+            kw["ignore_class"] = self.ignore_class
+        return kw
+
+    def _kernel_kwargs(self):
+        return {"from_logits": self.from_logits}
+
+    def _ignoring(self, y_true, sample_weight, rows):
+        """(labels with the ignored ones replaced by class 0, per-row weights that drop them)."""
+        y = np.asarray(y_true)
+        valid = (y != self.ignore_class).reshape(-1)
+        if valid.size != rows:
+            raise ValueError(f"{self.name}: {y.size} labels for {rows} rows of predictions")
+        labels = np.ascontiguousarray(np.where(valid.reshape(y.shape), y, 0).astype(y.dtype, copy=False))
+        w = valid.astype(np.float32)
+        if sample_weight is not None:
+            w = w * np.asarray(sample_weight, np.float32).reshape(-1)
+        return labels, w, int(valid.sum())
+
+    def forward_backward(self, y_true, y_pred, grad=None, sample_weight=None, logits=False) -> float:
+        if self.ignore_class is None:
+            return super().forward_backward(y_true, y_pred, grad, sample_weight, logits)
+        rows = _rows(y_pred)
+        labels, w, valid = self._ignoring(y_true, sample_weight, rows)
+        if self.reduction == "sum_over_batch_size" and valid:
+            # Keras scales the kept rows' weights by rows / kept: a mean over the real positions
+            w *= np.float32(rows / valid)
+        return super().forward_backward(labels, y_pred, grad, np.ascontiguousarray(w), logits)
+
+    def _per_sample(self, y_true, y_pred, sample_weight, rows, tape, pred_tensor):
+        if self.ignore_class is None:
+            return super()._per_sample(y_true, y_pred, sample_weight, rows, tape, pred_tensor)
+        labels, w, _ = self._ignoring(y_true, sample_weight, rows)
+        return super()._per_sample(labels, y_pred, np.ascontiguousarray(w), rows, tape, pred_tensor)
 
 
 class _Plain(Loss):

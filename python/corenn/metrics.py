@@ -228,7 +228,10 @@ class SparseCategoricalAccuracy(_Counting):
 
     def _labels(self, y_true):
         if isinstance(y_true, kernels.Tensor):
-            return y_true
+            if str(y_true.dtype) in ("int32", "int64"):
+                return y_true
+            # float labels (a model compiled without a loss keeps y as float32): Keras casts them
+            y_true = np.asarray(y_true)
         y = np.asarray(y_true)
         if y.dtype not in (np.int32, np.int64):
             y = y.astype(np.int64)

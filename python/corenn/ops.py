@@ -3417,3 +3417,24 @@ def svd(x, full_matrices=True, compute_uv=True):
 
 
 __all__ += ["qr", "svd"]
+
+
+# Keras 3 also spells every op through its family's namespace: keras.ops.nn.sigmoid,
+# keras.ops.numpy.mean, keras.ops.math.logsumexp, keras.ops.linalg.inv, keras.ops.core.cond
+# (the collaborative-filtering example writes ops.nn.sigmoid). Each namespace here is a module
+# that serves the op names of this module; names Keras files under another family resolve as well.
+def _family_namespaces():
+    import sys
+    import types
+
+    for family in ("nn", "numpy", "math", "linalg", "core"):
+        name = f"{__name__}.{family}"
+        mod = types.ModuleType(name, f"keras.ops.{family}: the Keras 3 op names of corenn.ops")
+        for op in __all__:
+            setattr(mod, op, globals()[op])
+        mod.__all__ = list(__all__)
+        globals()[family] = mod
+        sys.modules.setdefault(name, mod)
+
+
+_family_namespaces()

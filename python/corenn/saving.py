@@ -41,6 +41,14 @@ Model files (``model.save('m.keras')`` / ``corenn.models.load_model``), format v
         ``optimizer.save_own_variables(store)``: ``iterations`` (int64 scalar) and ``0``, ``1``,
         ... (float32 state tensors in the optimizer's ``variables`` order). Absent when the
         model was saved without its optimizer.
+    ``store/<layer index>/<key>.npy`` (optional)
+        for a layer of ``model.layers`` whose class overrides Keras 3's ``save_own_variables``
+        or ``load_own_variables``: what its ``save_own_variables(store)`` put in the store
+        (float32 or int64 arrays, keys of ``[A-Za-z0-9_]``), handed to its
+        ``load_own_variables`` after the weights are set.
+    ``assets/<layer index>/<path>`` (optional)
+        the files a layer's overridden ``save_assets(dir)`` wrote (plain names, at most 4 levels),
+        copied into a temporary directory for its ``load_assets(dir)``.
 
     Versioning: ``format_version`` is an integer bumped on any change an older reader would
     misread; a reader refuses versions newer than its own and keeps reading older ones.
@@ -87,7 +95,7 @@ from .optimizers.optimizer import (HYPERPARAMETER_RANGES as _OPTIMIZER_RANGES, I
 
 __all__ = ["atomic_write", "save_weights", "load_weights", "save_model", "load_model",
            "read_model_file", "restore_training_state", "register_keras_serializable",
-           "get_registered_name", "get_custom_objects", "custom_object_scope", "CustomObjectScope",
+           "get_registered_name", "get_registered_object", "get_custom_objects", "custom_object_scope", "CustomObjectScope",
            "serialize_keras_object", "deserialize_keras_object"]
 
 _MANIFEST = "__corenn_manifest__"
@@ -98,7 +106,9 @@ MODEL_FORMAT_VERSION = 1
 
 _JSON_MEMBERS = ("metadata.json", "config.json", "compile.json")
 _OPTIONAL_JSON = ("training_state.json",)
-_ARRAY_MEMBER = re.compile(r"^(weights/\d{1,6}|optimizer/(iterations|\d{1,6}))\.npy$")
+_ARRAY_MEMBER = re.compile(r"^(weights/\d{1,6}|optimizer/(iterations|\d{1,6})|store/\d{1,6}/[A-Za-z0-9_]{1,64})\.npy$")
+_STORE_KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+_ASSET_MEMBER = re.compile(r"^assets/(\d{1,6})/([A-Za-z0-9_.-]{1,100}/){0,3}[A-Za-z0-9_.-]{1,100}$")
 _ALLOWED_DTYPES = {"float32": np.dtype("<f4"), "int64": np.dtype("<i8")}
 _MAX_JSON_BYTES = 64 << 20      # a config far larger than any real model's
 _MAX_DEFLATE_RATIO = 200        # JSON compresses ~10x; a bomb compresses ~1000x
@@ -646,6 +656,59 @@ def _model_arrays(model, include_optimizer):
     return arrays
 
 
+def _layer_stores(model, path):
+    """[(member, array, description)] for the layers whose class overrides save_own_variables or
+    load_own_variables (Keras 3's state saving customization): their own store."""
+    from .layers.base import Layer
+    arrays = []
+    for i, layer in enumerate(model.layers):
+        cls = type(layer)
+        if not isinstance(layer, Layer) or (cls.save_own_variables is Layer.save_own_variables
+                                            and cls.load_own_variables is Layer.load_own_variables):
+            continue   # (a model used as a layer keeps its weights in weights/)
+        store = {}
+        layer.save_own_variables(store)
+        for key, value in store.items():
+            if not isinstance(key, str) or not _STORE_KEY.match(key):
+                raise ValueError(f"{path}: layer '{layer.name}'.save_own_variables put the key {key!r} in the "
+                                 "store; keys must be 1-64 letters, digits or '_'")
+            a = np.asarray(value)
+            if a.dtype.kind in "iub":
+                a = np.array(a, np.int64, order="C")
+            elif a.dtype.kind == "f":
+                a = np.array(a, np.float32, order="C")
+            else:
+                raise ValueError(f"{path}: layer '{layer.name}'.save_own_variables stored {key!r} of dtype "
+                                 f"{a.dtype}; only numbers can be saved")
+            arrays.append((f"store/{i}/{key}.npy", a, {"layer": layer.name, "store": key}))
+    return arrays
+
+
+def _layer_assets(model, path):
+    """[(member, bytes)] of the files the layers' overridden save_assets(dir) write."""
+    import tempfile
+    from .layers.base import Layer
+    members = []
+    for i, layer in enumerate(model.layers):
+        if not isinstance(layer, Layer) or type(layer).save_assets is Layer.save_assets:
+            continue
+        with tempfile.TemporaryDirectory(prefix="corenn-assets-") as d:
+            layer.save_assets(d)
+            for root, dirs, files in os.walk(d):
+                dirs.sort()
+                for name in sorted(files):
+                    full = os.path.join(root, name)
+                    rel = os.path.relpath(full, d).replace(os.sep, "/")
+                    member = f"assets/{i}/{rel}"
+                    if not _ASSET_MEMBER.match(member) or not os.path.isfile(full) or os.path.islink(full):
+                        raise ValueError(f"{path}: layer '{layer.name}'.save_assets wrote {rel!r}; asset files "
+                                         "must be regular files with plain names (letters, digits, '_', '.', "
+                                         "'-'), at most 4 levels deep")
+                    with open(full, "rb") as f:
+                        members.append((member, f.read()))
+    return members
+
+
 def _model_config(model):
     entry = {"class_name": type(model).__name__, "config": model.get_config()}
     if getattr(model, "_graph", None) is None and type(model).__name__ not in MODEL_CLASSES:
@@ -662,7 +725,8 @@ def save_model(model, path, include_optimizer=True, training_state=None) -> None
     file, atomically; see the module docstring for the format."""
     from . import __version__
     path = check_model_path(path)
-    arrays = _model_arrays(model, include_optimizer)
+    arrays = _model_arrays(model, include_optimizer) + _layer_stores(model, path)
+    assets = _layer_assets(model, path)
     metadata = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
                 "corenn_version": __version__,
                 "arrays": [{"member": m, "shape": list(a.shape), "dtype": a.dtype.name, **d}
@@ -681,6 +745,8 @@ def save_model(model, path, include_optimizer=True, training_state=None) -> None
                 zf.writestr(_zip_info(name, True), data)
             for member, array, _ in arrays:
                 _write_array(zf, member, array)
+            for member, data in assets:
+                zf.writestr(_zip_info(member, not member.endswith(".npy")), data)   # .npy members are stored
         except BaseException:
             # Abandon the archive: atomic_write deletes the temporary file. Closing it would
             # fail on a member handle left open and hide the original exception.
@@ -708,11 +774,16 @@ class _ModelReader:
     def __init__(self, f):
         self.archive = archive = _Archive(f)
         infos = archive.infos
+        self.assets = {}
         for name in infos:
+            asset = _ASSET_MEMBER.match(name)
+            if asset:
+                self.assets.setdefault(int(asset.group(1)), []).append(name)
+                continue
             if name not in _JSON_MEMBERS + _OPTIONAL_JSON and not _ARRAY_MEMBER.match(name):
                 raise _Bad(f"unexpected member {name!r} (a corenn model file holds only "
-                           f"{', '.join(_JSON_MEMBERS + _OPTIONAL_JSON)}, weights/<k>.npy and "
-                           f"optimizer/<key>.npy)")
+                           f"{', '.join(_JSON_MEMBERS + _OPTIONAL_JSON)}, weights/<k>.npy, "
+                           f"optimizer/<key>.npy, store/<layer>/<key>.npy and assets/<layer>/...)")
         for name in _JSON_MEMBERS:
             if name not in infos:
                 raise _Bad(f"member {name!r} is missing")
@@ -722,8 +793,14 @@ class _ModelReader:
         self.training_state = (archive.read_json("training_state.json")
                                if "training_state.json" in infos else None)
         weights, opt = {}, {}
+        self.stores = {}
         for entry in entries:
             member = entry["member"]
+            if member.startswith("store/"):   # a layer's own store: float32 or int64, any shape
+                _, index, key = member[:-4].split("/")
+                self.stores.setdefault(int(index), {})[key] = archive.npy_header(
+                    member, _DESCRS[entry["dtype"]], entry["shape"])
+                continue
             folder, key = member[:-4].split("/")
             if folder == "optimizer" and entry["dtype"] != ("int64" if key == "iterations"
                                                             else "float32"):
@@ -777,7 +854,7 @@ def _check_metadata(meta, infos):
         if not ok:
             raise _Bad(f"metadata.json: bad array entry {str(entry)[:200]}")
         listed.append(entry["member"])
-    present = sorted(n for n in infos if n.endswith(".npy"))
+    present = sorted(n for n in infos if n.endswith(".npy") and not _ASSET_MEMBER.match(n))
     if sorted(listed) != present or len(set(listed)) != len(listed):
         raise _Bad(f"the array members {present[:8]} do not match those listed in metadata.json "
                    f"{sorted(listed)[:8]}")
@@ -862,6 +939,10 @@ def _check_layer_spec(spec, where, known):
     config = spec.get("config", {})
     if not isinstance(config, dict):
         raise _BadConfig(f"config.json: {where} ({name}): 'config' is not a JSON object")
+    build = spec.get("build_config")
+    if build is not None and not (isinstance(build, dict) and (
+            build.get("input_shape") is None or _valid_build_shape(build["input_shape"]))):
+        raise _BadConfig(f"config.json: {where} ({name}): bad build_config {str(build)[:100]}")
     for key in _NESTED_LAYER_KEYS:
         if config.get(key) is not None:
             _check_layer_spec(config[key], f"{where} ({name}) {key!r}", known)
@@ -894,6 +975,18 @@ def register_keras_serializable(package="Custom", name=None):
 def get_registered_name(obj):
     """Keras' ``get_registered_name``: ``package>name`` for a registered object, else its name."""
     return obj.__dict__.get("_registered_name", obj.__name__) if hasattr(obj, "__dict__") else obj.__name__
+
+
+def get_registered_object(name, custom_objects=None, module_objects=None):
+    """Keras' ``get_registered_object``: what ``name`` (``package>name`` or a short name) names
+    in ``custom_objects``, the active custom_object_scope / registry, or ``module_objects``;
+    None when nothing does."""
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    found = custom_class(name)
+    if found is not None:
+        return found
+    return (module_objects or {}).get(name)
 
 
 def get_custom_objects():
@@ -1041,10 +1134,21 @@ def _check_layer_classes(config):
     return inner
 
 
-def _without_storage(layer):
+# elements the stand-in model may still allocate for real (see _without_storage): the file's own
+# weights, so what the check allocates stays bounded by what the file declares and holds
+_STAND_IN_BUDGET = [0]
+
+
+def _without_storage(layer, real=False):
     """Make ``layer`` (and the layers it wraps) create weights that own no memory: zero-stride
-    views of one float, so a build computes every weight's shape and allocates nothing."""
+    views of one float, so a build computes every weight's shape and allocates nothing. A Keras
+    layer written with ``call`` (and the layers it holds) runs its own code on its weights while
+    it is built (a probe call), so a user's such class (and what it holds) gets real zero Tensors,
+    drawn from _STAND_IN_BUDGET."""
+    from . import kernels
     from .layers.base import Layer, Param
+    # corenn's own layers are built storage-less whatever they hold; a user's class runs its code
+    real = real or (type(layer).call is not Layer.call and not type(layer).__module__.startswith("corenn."))
 
     def add_weight(name=None, shape=None, initializer=None, regularizer=None, trainable=True, dtype=None,
                    constraint=None):
@@ -1058,14 +1162,22 @@ def _without_storage(layer):
                 isinstance(d, (int, np.integer)) and not isinstance(d, bool) and 0 <= d < _MAX_DIM
                 for d in shape):
             raise ValueError(f"layer '{layer.name}': weight {name!r} would have shape {shape}")
-        value = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), shape, (0,) * len(shape))
+        if real:
+            size = math.prod(shape)
+            if size > _STAND_IN_BUDGET[0]:
+                raise ValueError(f"layer '{layer.name}': weight {name!r} of shape {shape} is larger than "
+                                 "the weights the file holds")
+            _STAND_IN_BUDGET[0] -= size
+            value = kernels.zeros(shape)
+        else:
+            value = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), shape, (0,) * len(shape))
         layer._params.append(Param(name, value, None, None, trainable))
         return value
 
     layer.add_weight = add_weight
     for value in list(vars(layer).values()):
         if isinstance(value, Layer) and value is not layer:
-            _without_storage(value)
+            _without_storage(value, real)
 
 
 _BUILD_ERRORS = (TypeError, ValueError, KeyError, AttributeError, NotImplementedError,
@@ -1075,7 +1187,11 @@ _BUILD_ERRORS = (TypeError, ValueError, KeyError, AttributeError, NotImplemented
 def _check_architecture(inner, weights):
     """Build the model of ``inner`` without storage (see _without_storage) and compare every
     layer's weight shapes with the arrays the file declares, before anything real is built."""
-    _compare_weight_shapes(_stand_in_model(inner), weights)
+    _STAND_IN_BUDGET[0] = sum(math.prod(h.shape) for h in weights)
+    try:
+        _compare_weight_shapes(_stand_in_model(inner), weights)
+    finally:
+        _STAND_IN_BUDGET[0] = 0
 
 
 def _stand_in_model(inner):
@@ -1094,9 +1210,7 @@ def _stand_in_model(inner):
             if inner.get("input_shape") is not None:
                 model._input_shape = tuple(inner["input_shape"])
             for spec in inner["layers"]:
-                layer = deserialize(spec)
-                _without_storage(layer)
-                model.add(layer)
+                model.add(deserialize(spec, prepare_layer=_without_storage))
     except _BUILD_ERRORS as exc:
         raise _BadConfig(f"config.json does not describe a valid corenn model: "
                    f"{type(exc).__name__}: {exc}") from None
@@ -1260,6 +1374,8 @@ def _load_model(path, compile=True):
         model = _build_model(inner, path)
         with _reading(path, "corenn model file"):
             _set_weights_by_layer(model, reader)
+            _check_layer_indices(model, reader)
+        _load_layer_stores(model, reader, path)
         if args is not None:
             try:
                 model.compile(**args)
@@ -1282,6 +1398,35 @@ def _build_model(inner, path):
     except _BUILD_ERRORS as exc:
         raise ValueError(f"{path}: config.json does not describe a valid corenn model: "
                          f"{type(exc).__name__}: {exc}") from None
+
+
+def _check_layer_indices(model, reader):
+    for index in list(reader.stores) + list(reader.assets):
+        if index >= len(model.layers):
+            raise _Bad(f"store/assets of layer {index}, but the model has {len(model.layers)} layers")
+
+
+def _load_layer_stores(model, reader, path):
+    """Hand each layer its store (load_own_variables) and its asset files (load_assets), as
+    Keras 3 does after the weights: a layer's own code, on what the file holds for it."""
+    import tempfile
+    for index, headers in sorted(reader.stores.items()):
+        layer = model.layers[index]
+        with _reading(path, "corenn model file"):
+            store = {key: reader.archive.read_array(h) for key, h in headers.items()}
+        layer.load_own_variables(store)
+    for index, names in sorted(reader.assets.items()):
+        layer = model.layers[index]
+        with tempfile.TemporaryDirectory(prefix="corenn-assets-") as d:
+            for name in names:
+                rel = name.split("/", 2)[2]
+                target = os.path.join(d, *rel.split("/"))
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with _reading(path, "corenn model file"):
+                    data = reader.archive.read_bytes(name, _MAX_JSON_BYTES)
+                with open(target, "wb") as f:
+                    f.write(data)
+            layer.load_assets(d)
 
 
 def _load_optimizer_state(model, reader):

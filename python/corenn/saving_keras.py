@@ -179,11 +179,70 @@ def _keras3_paths(classes):
 _SUBGROUPS = ("cell", "forward_layer", "backward_layer", "layer")
 
 
-def _keras3_layer_datasets(datasets, group_path):
+def _nested_groups(layer):
+    """[(group path below the layer's group, sublayer)] in ``layer.weights`` order, for layers
+    that hold other layers the way Keras 3's saving walks them: a model used as a layer (a
+    Sequential augmentation block, a functional encoder) keeps its layers under ``layers/<class
+    name in snake case, numbered>``; a Keras layer written with ``call`` keeps each layer it holds
+    under the attribute's name, and those in a list or dict under ``<attribute>/<class, numbered>``
+    (a ViT PatchEncoder's ``projection`` Dense and ``position_embedding``). [] for other layers."""
+    from .layers.base import Layer
+    if getattr(layer, "_graph", None) is not None and hasattr(layer, "layers"):
+        subs = list(layer.layers)
+        return [(f"layers/{path}", sub) for path, sub in zip(_keras3_paths([type(x).__name__ for x in subs]), subs)]
+    if layer is None or type(layer).call is Layer.call:
+        return []
+    out, seen = [], {id(layer)}
+
+    def flat(v, found):   # the order Layer._sublayers visits containers in
+        if isinstance(v, Layer):
+            if id(v) not in seen:
+                seen.add(id(v))
+                found.append(v)
+        elif isinstance(v, (list, tuple)):
+            for item in v:
+                flat(item, found)
+        elif isinstance(v, dict):
+            for item in v.values():
+                flat(item, found)
+    for attr, value in layer.__dict__.items():
+        if attr.startswith("_"):
+            continue
+        if isinstance(value, Layer):
+            if id(value) not in seen:
+                seen.add(id(value))
+                out.append((attr, value))
+        elif isinstance(value, (list, tuple, dict)):
+            items = []
+            flat(value, items)
+            out += [(f"{attr}/{path}", item)
+                    for path, item in zip(_keras3_paths([type(i).__name__ for i in items]), items)]
+    return out
+
+
+def _keras3_layer_datasets(datasets, group_path, layer=None):
     """The datasets of one layer group of a Keras 3 weights file, in Keras' order: its own
     ``vars/0..n-1``, then those of its wrapped parts (``cell``; ``forward_layer`` then
-    ``backward_layer``)."""
+    ``backward_layer``), or, given the layer, those of the layers it holds (_nested_groups)."""
     prefix = group_path + "/"
+    generic = _nested_groups(layer) if layer is not None else []
+    if generic:
+        own = {}
+        inner = [prefix + sub + "/" for sub, _ in generic]
+        for path in datasets:
+            if not path.startswith(prefix):
+                continue
+            rest = path[len(prefix):].split("/")
+            if len(rest) == 2 and rest[0] == "vars":
+                own[rest[1]] = datasets[path]
+            elif not any(path.startswith(p) for p in inner):
+                raise _Bad(f"{path}: unexpected dataset in the weights group of layer '{layer.name}'")
+        if sorted(own, key=lambda k: int(k) if k.isdigit() else -1) != [str(i) for i in range(len(own))]:
+            raise _Bad(f"{group_path}/vars: datasets are not numbered 0..{len(own) - 1}")
+        found = [_Dataset(own[str(i)]) for i in range(len(own))]
+        for sub, sublayer in generic:
+            found += _keras3_layer_datasets(datasets, f"{group_path}/{sub}", sublayer)
+        return found
     own = {}
     nested = {}
     for path in datasets:
@@ -205,12 +264,14 @@ def _keras3_layer_datasets(datasets, group_path):
     return found
 
 
-def _keras3_weights(datasets, paths, names, where):
+def _keras3_weights(datasets, paths, names, where, layers=None):
     """Datasets per layer from a Keras 3 weights tree: {layer name: [_Dataset]} for the
-    (group path, layer name) pairs given; every dataset of the file must belong to one."""
+    (group path, layer name) pairs given (and the layers, when a model reads into its own layers:
+    models and Keras layers nested in them are read by their structure); every dataset of the
+    file must belong to one."""
     per_layer, used = {}, set()
-    for path, name in zip(paths, names):
-        found = _keras3_layer_datasets(datasets, f"/layers/{path}")
+    for k, (path, name) in enumerate(zip(paths, names)):
+        found = _keras3_layer_datasets(datasets, f"/layers/{path}", None if layers is None else layers[k])
         per_layer[name] = found
         used |= {d.member for d in found}
     # a compiled model's file also holds its optimizer's state (optimizer/vars/...): checked
@@ -387,8 +448,9 @@ def _keras3_into_model(h5py, h5, model, path, where):
     classes = [type(layer).__name__ for layer in model.layers
                if type(layer).__name__ != "InputLayer"]
     paths = _keras3_paths(classes)
-    named = [layer.name for layer in model.layers if type(layer).__name__ != "InputLayer"]
-    per_layer = _keras3_weights(datasets, paths, named, where)
+    kept = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    named = [layer.name for layer in kept]
+    per_layer = _keras3_weights(datasets, paths, named, where, kept)
     return [per_layer[layer.name] for layer in model.layers
             if layer.weights and type(layer).__name__ != "InputLayer"]
 
@@ -433,6 +495,17 @@ def _own_and_nested(layer, where):
     reader above groups them (``vars`` then ``cell`` / ``forward_layer`` / ``backward_layer`` /
     ``layer``)."""
     from .layers.base import Layer
+    generic = _nested_groups(layer)
+    if generic:   # a model used as a layer, or a Keras layer holding layers: by their structure
+        theirs = {id(w) for _, sublayer in generic for w in sublayer.weights}
+        own = [] if getattr(layer, "_graph", None) is not None else \
+            [w for w in layer.weights if id(w) not in theirs]
+        order = [id(w) for w in own] + [id(w) for _, sublayer in generic for w in sublayer.weights]
+        if order == [id(w) for w in layer.weights]:
+            return own, generic
+        raise NotImplementedError(f"{where}: layer '{layer.name}' ({type(layer).__name__}) cannot be written to a "
+                                  "Keras weights file: its weights are not its own followed by those of the "
+                                  "layers it holds; use a .weights.npz name")
     nested = [(sub, layer.__dict__[sub]) for sub in _SUBGROUPS
               if isinstance(layer.__dict__.get(sub), Layer)]
     # a wrapper may list its parts' weights as its own too (Bidirectional, RNN): those are theirs

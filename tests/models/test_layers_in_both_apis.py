@@ -68,6 +68,7 @@ TABLE = {
     "CategoryEncoding": (lambda: layers.CategoryEncoding(10), (4,), True),
     "IntegerLookup": (lambda: layers.IntegerLookup(vocabulary=[0, 2, 4, 6, 8]), (4,), True),
     "Hashing": (lambda: layers.Hashing(5, mask_value=0), (4,), True),
+    "Discretization": (lambda: layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.7]), (4,), False),
     "GroupNormalization": (lambda: layers.GroupNormalization(groups=2), (3, 3, 4), False),
     "UnitNormalization": (lambda: layers.UnitNormalization(), (4, 3), False),
     "GaussianNoise": (lambda: layers.GaussianNoise(0.3, seed=1), (5,), False),

@@ -19,30 +19,15 @@
 
 #include "cpu/gemm/gemm.h"
 #include "cpu/gemm/kernels_x86.h"
+#include "cpu/simd/pack_transpose.h"
+#include "cpu/simd/f32_avx2.h"
 
 namespace corenn::cpu::gemm {
 
 namespace {
 
-// r[i] = row i of an 8 x 8 block -> r[q] = column q.
-inline void transpose8(__m256 r[8]) {
-  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-  const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
-  r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
-  r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
-  r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
-  r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
+// 8 x 8 transposes and the B^T packer, shared with the other ISA's file (simd/pack_transpose.h).
+using Transposes = simd::Transpose8x8<avx2::F32>;
 
 }  // namespace
 
@@ -57,7 +42,7 @@ void pack_a_n_avx2(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t 
         __m256 r[8];
         for (int q = 0; q < kMR; ++q) r[q] = _mm256_loadu_ps(src + q * lda + p);
         r[6] = r[7] = _mm256_setzero_ps();
-        transpose8(r);
+        Transposes::transpose8(r);
         for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (p + q) * kMR, r[q]);
       }
     }
@@ -83,23 +68,7 @@ void pack_a_t_avx2(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t 
 
 void pack_b_t_avx2(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
                    float* dst) {
-  for (int64_t j = 0; j < nc; j += kNR, dst += kNR * kc) {
-    const int cols = static_cast<int>(std::min<int64_t>(kNR, nc - j));
-    const float* src = b + (j0 + j) * ldb + p0;
-    int64_t p = 0;
-    if (cols == kNR) {
-      for (; p + 8 <= kc; p += 8) {
-        for (int h = 0; h < 2; ++h) {
-          __m256 r[8];
-          for (int q = 0; q < 8; ++q) r[q] = _mm256_loadu_ps(src + (h * 8 + q) * ldb + p);
-          transpose8(r);
-          for (int q = 0; q < 8; ++q) _mm256_store_ps(dst + (p + q) * kNR + h * 8, r[q]);
-        }
-      }
-    }
-    for (; p < kc; ++p)
-      for (int c = 0; c < kNR; ++c) dst[p * kNR + c] = c < cols ? src[c * ldb + p] : 0.0f;
-  }
+  Transposes::pack_b_t<kNR>(b, ldb, p0, kc, j0, nc, dst);
 }
 
 void pack_a_rows_avx2(const float* const* src, int64_t len, float* dst) {
@@ -108,7 +77,7 @@ void pack_a_rows_avx2(const float* const* src, int64_t len, float* dst) {
     __m256 r[8];
     for (int q = 0; q < kMR; ++q) r[q] = _mm256_loadu_ps(src[q] + p);
     r[6] = r[7] = _mm256_setzero_ps();
-    transpose8(r);
+    Transposes::transpose8(r);
     for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (p + q) * kMR, r[q]);
   }
   for (; p < len; ++p)

@@ -19,6 +19,8 @@
 
 #include "cpu/gemm/gemm.h"
 #include "cpu/gemm/kernels_x86.h"
+#include "cpu/simd/pack_transpose.h"
+#include "cpu/simd/f32_avx512.h"
 
 namespace corenn::cpu::gemm {
 
@@ -31,25 +33,8 @@ inline __mmask16 lanes(int n) {
   return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
 }
 
-// r[i] = row i of an 8 x 8 block -> r[q] = column q.
-inline void transpose8(__m256 r[8]) {
-  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-  const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
-  r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
-  r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
-  r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
-  r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
+// 8 x 8 transposes and the B^T packer, shared with the other ISA's file (simd/pack_transpose.h).
+using Transposes = simd::Transpose8x8<avx512::F32>;
 
 }  // namespace
 
@@ -65,8 +50,8 @@ void pack_a_n_avx512(const float* a, int64_t lda, int64_t i0, int64_t mc, int64_
         for (int q = 0; q < 8; ++q) lo[q] = _mm256_loadu_ps(src + q * lda + p);
         for (int q = 0; q < 4; ++q) hi[q] = _mm256_loadu_ps(src + (8 + q) * lda + p);
         hi[4] = hi[5] = hi[6] = hi[7] = _mm256_setzero_ps();
-        transpose8(lo);
-        transpose8(hi);
+        Transposes::transpose8(lo);
+        Transposes::transpose8(hi);
         for (int q = 0; q < 8; ++q) {
           _mm256_storeu_ps(dst + (p + q) * MR, lo[q]);
           _mm_storeu_ps(dst + (p + q) * MR + 8, _mm256_castps256_ps128(hi[q]));
@@ -103,24 +88,8 @@ void pack_b_n_avx512(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_
 }
 
 void pack_b_t_avx512(const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
-                     float* dst) {
-  for (int64_t j = 0; j < nc; j += NR, dst += NR * kc) {
-    const int cols = static_cast<int>(std::min<int64_t>(NR, nc - j));
-    const float* src = b + (j0 + j) * ldb + p0;
-    int64_t p = 0;
-    if (cols == NR) {
-      for (; p + 8 <= kc; p += 8) {
-        for (int h = 0; h < NR / 8; ++h) {
-          __m256 r[8];
-          for (int q = 0; q < 8; ++q) r[q] = _mm256_loadu_ps(src + (h * 8 + q) * ldb + p);
-          transpose8(r);
-          for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (p + q) * NR + h * 8, r[q]);
-        }
-      }
-    }
-    for (; p < kc; ++p)
-      for (int c = 0; c < NR; ++c) dst[p * NR + c] = c < cols ? src[c * ldb + p] : 0.0f;
-  }
+                    float* dst) {
+  Transposes::pack_b_t<NR>(b, ldb, p0, kc, j0, nc, dst);
 }
 
 void pack_a_rows_avx512(const float* const* src, int64_t len, float* dst) {
@@ -131,8 +100,8 @@ void pack_a_rows_avx512(const float* const* src, int64_t len, float* dst) {
     for (int q = 0; q < 8; ++q) lo[q] = _mm256_maskz_loadu_ps(in, src[q] + p);
     for (int q = 0; q < 4; ++q) hi[q] = _mm256_maskz_loadu_ps(in, src[8 + q] + p);
     hi[4] = hi[5] = hi[6] = hi[7] = _mm256_setzero_ps();
-    transpose8(lo);
-    transpose8(hi);
+    Transposes::transpose8(lo);
+    Transposes::transpose8(hi);
     for (int q = 0; q < steps; ++q) {
       _mm256_storeu_ps(dst + (p + q) * MR, lo[q]);
       _mm_storeu_ps(dst + (p + q) * MR + 8, _mm256_castps256_ps128(hi[q]));

@@ -15,6 +15,7 @@ from .image_preprocessing import (CenterCrop, RandomBrightness, RandomContrast, 
                                   RandomRotation, RandomTranslation, RandomZoom, Resizing)
 from .text_preprocessing import (CategoryEncoding, Hashing, IntegerLookup, StringLookup,
                                  TextVectorization)
+from .discretization import Discretization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
                       MaxPooling2D)
@@ -46,15 +47,26 @@ __all__ += ["GroupNormalization", "UnitNormalization", "GaussianNoise", "Gaussia
             "AlphaDropout", "Conv1DTranspose", "Attention",
             "AdditiveAttention", "ZeroPadding3D", "Cropping3D"]
 __all__ += ["RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
+__all__ += ["Discretization"]
 
 
 def serialize(layer) -> dict:
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    spec = {"class_name": type(layer).__name__, "config": layer.get_config()}
+    # a class with its own get_build_config / build_from_config (Keras 3's build customization:
+    # a build that takes more than the input shape) is rebuilt from what it records
+    cls = type(layer)
+    if layer.built and (cls.get_build_config is not Layer.get_build_config
+                        or cls.build_from_config is not Layer.build_from_config):
+        build_config = layer.get_build_config()
+        if build_config is not None:
+            spec["build_config"] = build_config
+    return spec
 
 
-def deserialize(config, custom_objects=None):
+def deserialize(config, custom_objects=None, prepare_layer=None):
     """Inverse of serialize: {'class_name': 'Dense', 'config': {...}} -> a new layer (a user class:
-    registered, or named in ``custom_objects``)."""
+    registered, or named in ``custom_objects``). ``prepare_layer(layer)`` runs before a
+    ``build_config`` the spec carries is handed to ``layer.build_from_config``."""
     from ..saving import CustomObjectScope, custom_class
     cls = globals().get(config["class_name"])
     if cls is None:
@@ -63,7 +75,12 @@ def deserialize(config, custom_objects=None):
     if not (isinstance(cls, type) and issubclass(cls, Layer)):
         raise ValueError(f"layers.deserialize: unknown layer class {config['class_name']!r}")
     with CustomObjectScope(custom_objects):
-        return cls.from_config(dict(config.get("config", {})))
+        layer = cls.from_config(dict(config.get("config", {})))
+        if prepare_layer is not None:
+            prepare_layer(layer)
+        if config.get("build_config") is not None:
+            layer.build_from_config(config["build_config"])
+        return layer
 
 
 get = deserialize

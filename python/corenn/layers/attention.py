@@ -197,8 +197,11 @@ class MultiHeadAttention(Layer):
             raise ValueError(f"MultiHeadAttention '{self.name}': key and value must have the same number "
                              f"of steps, got key {shape_str(k)} and value {shape_str(v)}")
         if am is not None:
+            # Keras broadcasts the mask against the (batch, query, value) scores: a (batch, 1, value)
+            # padding mask (the translation example's mask[:, None, :]) is one row for all queries
             want = (q[1], v[1])
-            if len(am) != 3 or any(a is not None and w is not None and a != w for a, w in zip(am[1:], want)):
+            if len(am) != 3 or any(a is not None and w is not None and a != w and a != 1
+                                   for a, w in zip(am[1:], want)):
                 raise ValueError(f"MultiHeadAttention '{self.name}': attention_mask must have shape (batch, "
                                  f"{q[1]}, {v[1]}) (batch, query steps, value steps), got {shape_str(am)}")
         do = self._output_dim or q[-1]
@@ -230,6 +233,16 @@ class MultiHeadAttention(Layer):
                      bias=None if b is None else b.reshape([h * cols]))
         return kernels.transpose(y, _QKV, out=self._buffer(name + "_h", (n, h, t, cols)))
 
+    def _broadcast_attention_mask(self, am, n, tq, tv):
+        """A mask of shape (batch or 1, query steps or 1, value steps or 1) spread over the scores'
+        (batch, query steps, value steps), as Keras' masked softmax broadcasts it."""
+        a = np.asarray(am)
+        if a.ndim != 3 or any(g not in (1, w) for g, w in zip(a.shape, (n, tq, tv))):
+            raise ValueError(f"MultiHeadAttention '{self.name}': attention_mask must have shape ({n}, {tq}, "
+                             f"{tv}) (batch, query steps, value steps) or one that broadcasts to it, got "
+                             f"{tuple(a.shape)}")
+        return kernels.as_tensor(np.ascontiguousarray(np.broadcast_to(a, (n, tq, tv))))
+
     def forward(self, xs, training=False):
         query, value, key, am = self._split(xs)
         has_key = key is not None
@@ -240,6 +253,8 @@ class MultiHeadAttention(Layer):
             raise ValueError(f"MultiHeadAttention '{self.name}': query {tuple(query.shape)}, value "
                              f"{tuple(value.shape)} and key {tuple(key.shape)} must share the batch size, "
                              "and key and value their steps")
+        if am is not None and tuple(am.shape) != (n, tq, tv):
+            am = self._broadcast_attention_mask(am, n, tq, tv)
         h, kd, vd = self.num_heads, self.key_dim, self.value_dim
         masks = self.__dict__.get("_call_mask") or []
         masks = list(masks) + [None] * 3

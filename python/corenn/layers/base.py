@@ -363,10 +363,71 @@ class Layer:
 
     # -- the layer contract ------------------------------------------------------------------
 
+    # -- Keras 3's state and asset saving hooks ---------------------------------------------
+
+    def _own_weights(self):
+        """This layer's weights without those of the layers it holds (Keras' own variables)."""
+        theirs = {id(w) for sub in self._sublayers() for w in sub.weights} if type(self).call is not Layer.call else ()
+        return [w for w in self.weights if id(w) not in theirs]
+
+    def save_own_variables(self, store):
+        """Keras 3: put this layer's own weights in ``store`` under "0", "1", ... A subclass that
+        overrides it (or load_own_variables) has its store saved with the model file."""
+        for i, w in enumerate(self._own_weights()):
+            store[str(i)] = np.array(w, copy=True)
+
+    def load_own_variables(self, store):
+        """Keras 3: set this layer's own weights from ``store`` ("0", "1", ...)."""
+        own = self._own_weights()
+        if len(store) != len(own):
+            raise ValueError(f"layer '{self.name}' ({type(self).__name__}) expected {len(own)} variables, but "
+                             f"received {len(store)} variables during loading; expected {[tuple(w.shape) for w in own]}")
+        for i, w in enumerate(own):
+            value = np.asarray(store[str(i)])
+            if tuple(value.shape) != tuple(w.shape):
+                raise ValueError(f"layer '{self.name}': variable {i} has shape {tuple(w.shape)}, the store holds "
+                                 f"{tuple(value.shape)}")
+            w.assign(value.astype(np.float32) if value.dtype != np.float32 else value)
+
+    def save_assets(self, dir_path):
+        """Keras 3: write files this layer needs into ``dir_path`` (nothing by default); an
+        override's files are saved in the model file and handed to ``load_assets``."""
+
+    def load_assets(self, dir_path):
+        """Keras 3: read back what ``save_assets`` wrote (nothing by default)."""
+
+    def get_build_config(self):
+        """Keras 3: what ``build_from_config`` needs to create this layer's weights again,
+        ``{"input_shape": [...]}`` (None before it is built). A layer whose ``build`` takes more
+        overrides both; its model files then carry this next to the layer's config."""
+        shape = self.input_shape
+        if not self.built or shape is None:
+            return None
+        if isinstance(shape, list):
+            return {"input_shape": [list(s) for s in shape]}
+        return {"input_shape": list(shape)}
+
+    def build_from_config(self, config):
+        """Keras 3: build from ``get_build_config()``'s record (called when a model is loaded)."""
+        shape = (config or {}).get("input_shape")
+        if shape is not None:
+            shape = [tuple(s) for s in shape] if shape and isinstance(shape[0], (list, tuple)) else tuple(shape)
+            self._maybe_build(shape)
+
     def build(self, input_shape):
+        if isinstance(input_shape, list) and all(d is None or isinstance(d, (int, np.integer)) for d in input_shape):
+            input_shape = tuple(input_shape)   # one shape as a JSON list (a build config read back)
         self.input_shape = tuple(input_shape) if not isinstance(input_shape, list) else list(input_shape)
-        out = self.compute_output_shape(input_shape)
-        self.output_shape = list(out) if isinstance(out, list) else tuple(out)
+        try:
+            out = self.compute_output_shape(input_shape)
+        except AttributeError:
+            # a Keras layer written with call whose build calls super().build(input_shape) first
+            # and creates its weights after (Keras 3's build only marks the layer built): its
+            # call cannot be probed yet; the output shape is found when it is first called
+            if type(self).call is Layer.call:
+                raise
+            out = None
+        self.output_shape = None if out is None else list(out) if isinstance(out, list) else tuple(out)
         self.built = True
 
     def forward(self, x, training=False):
@@ -775,6 +836,13 @@ class ActivatedLayer(Layer):
     def logits(self):
         """z (before the activation) of the last forward."""
         return self._z
+
+    def _activate(self, x, z, out_shape):
+        """y = activation(z) into this call's buffer, unless the kernel's epilogue already applied
+        it (``self._fused``: then y is z); keeps x, z and y for backward and returns y."""
+        y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
+        self._x, self._z, self._y = x, z, y
+        return y
 
     def backward(self, dy):
         if self._fused and self.relu_grad_by_next:

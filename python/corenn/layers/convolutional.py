@@ -21,6 +21,22 @@ __all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableC
 _GEOMETRIES_PER_LAYER = 16
 
 
+def _weights_then_data(layer, dz, weights_kernel, data_kernel):
+    """Backward of a conv layer with one kernel weight and a bias (Conv2DTranspose,
+    DepthwiseConv2D) given dL/dz: dW and db into the layer's gradients when it trains, then dx when
+    an input needs it. Both kernels take the layer's ``_conv_args()``."""
+    x, kernel, args = layer._x, layer.kernel, layer._conv_args()
+    if layer.trainable:
+        grads = layer.gradients
+        weights_kernel(x, dz, tuple(kernel.shape), out=grads[0],
+                       bias_out=grads[1] if layer.use_bias else None, **args)
+    if not layer.needs_input_grad:
+        return None
+    dx = layer._buffer("dx", x.shape)
+    data_kernel(dz, kernel, tuple(x.shape), out=dx, **args)
+    return dx
+
+
 class _Conv(ActivatedLayer):
     """Shared body of Conv1D / Conv2D (rank 1 or 2 spatial axes).
 
@@ -149,9 +165,7 @@ class _Conv(ActivatedLayer):
             out_shape = (out4[0],) + out4[2:]
             z = self._buffer("z", out_shape)
             kernels._conv2d_forward(x4, self._kernel4(self.kernel), self.bias, self._view4(z), *args, act)
-        y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
-        self._x, self._z, self._y = x, z, y
-        return y
+        return self._activate(x, z, out_shape)
 
     def flops(self, input_shape):
         """2*KH*KW*C multiply-adds per output value, + the bias, + the activation."""
@@ -313,22 +327,11 @@ class Conv2DTranspose(_Conv):
         out_shape = self._output_shape4(tuple(x.shape))
         z = self._buffer("z", out_shape)
         kernels.conv2d_transpose(x, self.kernel, self.bias, out=z, **self._conv_args())
-        y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
-        self._x, self._z, self._y = x, z, y
-        return y
+        return self._activate(x, z, out_shape)
 
     def backward_from_preactivation(self, dz):
-        if self.trainable:
-            grads = self.gradients
-            kernels.conv2d_transpose_backward_weights(
-                self._x, dz, tuple(self.kernel.shape), out=grads[0],
-                bias_out=grads[1] if self.use_bias else None, **self._conv_args())
-        if not self.needs_input_grad:
-            return None
-        dx = self._buffer("dx", self._x.shape)
-        kernels.conv2d_transpose_backward_data(dz, self.kernel, tuple(self._x.shape), out=dx,
-                                               **self._conv_args())
-        return dx
+        return _weights_then_data(self, dz, kernels.conv2d_transpose_backward_weights,
+                                  kernels.conv2d_transpose_backward_data)
 
     def flops(self, input_shape):
         """2*KH*KW*filters multiply-adds per input value, + the bias, + the activation."""
@@ -444,22 +447,11 @@ class DepthwiseConv2D(ActivatedLayer):
         out_shape = self.compute_output_shape(tuple(x.shape))
         z = self._buffer("z", out_shape)
         kernels.depthwise_conv2d(x, self.kernel, self.bias, out=z, **self._conv_args())
-        y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
-        self._x, self._z, self._y = x, z, y
-        return y
+        return self._activate(x, z, out_shape)
 
     def backward_from_preactivation(self, dz):
-        if self.trainable:
-            grads = self.gradients
-            kernels.depthwise_conv2d_backward_weights(
-                self._x, dz, tuple(self.kernel.shape), out=grads[0],
-                bias_out=grads[1] if self.use_bias else None, **self._conv_args())
-        if not self.needs_input_grad:
-            return None
-        dx = self._buffer("dx", self._x.shape)
-        kernels.depthwise_conv2d_backward_data(dz, self.kernel, tuple(self._x.shape), out=dx,
-                                               **self._conv_args())
-        return dx
+        return _weights_then_data(self, dz, kernels.depthwise_conv2d_backward_weights,
+                                  kernels.depthwise_conv2d_backward_data)
 
     def flops(self, input_shape):
         out = sample_size(self.compute_output_shape(input_shape))
@@ -564,9 +556,8 @@ class SeparableConv2D(ActivatedLayer):
         z = self._buffer("z", out_shape)
         act = "relu" if self.activation.name == "relu" else "none"
         kernels.conv2d(u, self.pointwise_kernel, self.bias, out=z, activation=act)
-        y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
-        self._x, self._u, self._z, self._y = x, u, z, y
-        return y
+        self._u = u
+        return self._activate(x, z, out_shape)
 
     def backward_from_preactivation(self, dz):
         u = self._u
@@ -679,9 +670,7 @@ class Conv1DTranspose(Conv2DTranspose):
         z = self._buffer("z", out_shape)
         kernels.conv2d_transpose(self._view4(x), self._kernel4(self.kernel), self.bias,
                                  out=self._view4(z), **self._conv_args())
-        y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
-        self._x, self._z, self._y = x, z, y
-        return y
+        return self._activate(x, z, out_shape)
 
     def backward_from_preactivation(self, dz):
         x4, dz4, k4 = self._view4(self._x), self._view4(dz), self._kernel4(self.kernel)

@@ -82,9 +82,7 @@ class Dense(ActivatedLayer):
         kernels._gemm(x if len(shape) == 2 else kernels._reshape(x, [-1, shape[-1]]), self.kernel,
                       z if len(shape) == 2 else kernels._reshape(z, [-1, self.units]), False, False, 1.0, 0.0,
                       self.bias, "relu" if self.activation.name == "relu" else "none", True)
-        y = z if self._fused else self.activation.forward(z, self._buffer("y", out_shape))
-        self._x, self._z, self._y = x, z, y
-        return y
+        return self._activate(x, z, out_shape)
 
     def flops(self, input_shape):
         """2*D*U per row (multiply-adds), + U for the bias, + the activation."""

@@ -144,7 +144,50 @@ class BatchNormalization(Layer):
         return cfg
 
 
-class LayerNormalization(Layer):
+class _AffineNormalization(Layer):
+    """What LayerNormalization and GroupNormalization share: the learnt per-feature affine
+    y = gamma * xhat + beta (options, weights, their gradients and config). Subclasses compute
+    xhat and the statistics with their own kernels."""
+
+    def _refuse_constraints(self, beta_constraint, gamma_constraint):
+        for arg, value in (("beta_constraint", beta_constraint), ("gamma_constraint", gamma_constraint)):
+            if value is not None:
+                raise NotImplementedError(f"{type(self).__name__} '{self.name}': {arg} is not supported")
+
+    def _set_affine_options(self, epsilon, center, scale, beta_initializer, gamma_initializer,
+                            beta_regularizer, gamma_regularizer):
+        if not float(epsilon) > 0.0:
+            raise ValueError(f"{type(self).__name__} '{self.name}': epsilon must be > 0, got {epsilon!r}")
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.gamma = self.beta = None
+
+    def _add_affine_weights(self, shape):
+        """gamma then beta (Keras' weight order), each only when scale / center."""
+        if self.scale:
+            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
+        if self.center:
+            self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
+
+    def _affine_grads(self):
+        """This call's (dgamma, dbeta) Tensors, None for a weight that is absent or not trained."""
+        learn = self.trainable
+        return (self._grad_of("gamma") if learn and self.scale else None,
+                self._grad_of("beta") if learn and self.center else None)
+
+    def _affine_config(self):
+        return dict(beta_initializer=initializers.serialize(self.beta_initializer),
+                    gamma_initializer=initializers.serialize(self.gamma_initializer),
+                    beta_regularizer=regularizers.serialize(self.beta_regularizer),
+                    gamma_regularizer=regularizers.serialize(self.gamma_regularizer))
+
+
+class LayerNormalization(_AffineNormalization):
     """Normalizes each sample over its trailing axes (one mean / variance per row, any batch).
 
     Math (x viewed as (R, D): D the product of the normalised axes, gamma / beta their shape):
@@ -180,22 +223,12 @@ class LayerNormalization(Layer):
         if not axes or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
             raise TypeError(f"LayerNormalization '{self.name}': axis must be an int or a list of "
                             f"ints, got {axis!r}")
-        for arg, value in (("beta_constraint", beta_constraint), ("gamma_constraint", gamma_constraint)):
-            if value is not None:
-                raise NotImplementedError(f"LayerNormalization '{self.name}': {arg} is not supported")
+        self._refuse_constraints(beta_constraint, gamma_constraint)
         if rms_scaling:
             raise NotImplementedError(f"LayerNormalization '{self.name}': rms_scaling is not supported")
-        if not float(epsilon) > 0.0:
-            raise ValueError(f"LayerNormalization '{self.name}': epsilon must be > 0, got {epsilon!r}")
+        self._set_affine_options(epsilon, center, scale, beta_initializer, gamma_initializer,
+                                 beta_regularizer, gamma_regularizer)
         self.axis = int(axes[0]) if not isinstance(axis, (list, tuple)) else [int(a) for a in axes]
-        self.epsilon = float(epsilon)
-        self.center = bool(center)
-        self.scale = bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.gamma = self.beta = None
         self._norm_ndim = None
 
     def _trailing_count(self, input_shape):
@@ -225,10 +258,7 @@ class LayerNormalization(Layer):
             raise ValueError(f"LayerNormalization '{self.name}': the normalised axes of "
                              f"{shape_str(input_shape)} must have known sizes")
         self._norm_ndim = k
-        if self.scale:
-            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
-        if self.center:
-            self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
+        self._add_affine_weights(shape)
         super().build(input_shape)
 
     def forward(self, x, training=False):
@@ -241,9 +271,7 @@ class LayerNormalization(Layer):
         return y
 
     def backward(self, dy):
-        learn = self.trainable
-        dgamma = self._grad_of("gamma") if learn and self.scale else None
-        dbeta = self._grad_of("beta") if learn and self.center else None
+        dgamma, dbeta = self._affine_grads()
         if not self.needs_input_grad and dgamma is None and dbeta is None:
             return None
         x = self._x
@@ -259,11 +287,7 @@ class LayerNormalization(Layer):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(axis=self.axis, epsilon=self.epsilon, center=self.center, scale=self.scale,
-                   rms_scaling=False,
-                   beta_initializer=initializers.serialize(self.beta_initializer),
-                   gamma_initializer=initializers.serialize(self.gamma_initializer),
-                   beta_regularizer=regularizers.serialize(self.beta_regularizer),
-                   gamma_regularizer=regularizers.serialize(self.gamma_regularizer))
+                   rms_scaling=False, **self._affine_config())
         return cfg
 
 
@@ -271,7 +295,7 @@ def _is_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
-class GroupNormalization(Layer):
+class GroupNormalization(_AffineNormalization):
     """Normalizes each sample over groups of channels (one mean / variance per sample and group).
 
     Math (C channels at ``axis`` in G groups of C / G consecutive channels; M the values of one
@@ -310,21 +334,11 @@ class GroupNormalization(Layer):
         if not _is_int(groups) or not (groups >= 1 or groups == -1):
             raise ValueError(f"GroupNormalization '{self.name}': groups must be a positive int or "
                              f"-1 (one group per channel), got {groups!r}")
-        for arg, value in (("beta_constraint", beta_constraint), ("gamma_constraint", gamma_constraint)):
-            if value is not None:
-                raise NotImplementedError(f"GroupNormalization '{self.name}': {arg} is not supported")
-        if not float(epsilon) > 0.0:
-            raise ValueError(f"GroupNormalization '{self.name}': epsilon must be > 0, got {epsilon!r}")
+        self._refuse_constraints(beta_constraint, gamma_constraint)
+        self._set_affine_options(epsilon, center, scale, beta_initializer, gamma_initializer,
+                                 beta_regularizer, gamma_regularizer)
         self.groups = int(groups)
         self.axis = int(axis)
-        self.epsilon = float(epsilon)
-        self.center = bool(center)
-        self.scale = bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.gamma = self.beta = None
         self._channel_axis = None
 
     def build(self, input_shape):
@@ -349,10 +363,7 @@ class GroupNormalization(Layer):
         if dim % self.groups:
             raise ValueError(f"GroupNormalization '{self.name}': the number of channels ({dim}) must "
                              f"be a multiple of the number of groups ({self.groups})")
-        if self.scale:
-            self.gamma = self.add_weight("gamma", (dim,), self.gamma_initializer, self.gamma_regularizer)
-        if self.center:
-            self.beta = self.add_weight("beta", (dim,), self.beta_initializer, self.beta_regularizer)
+        self._add_affine_weights((dim,))
         super().build(input_shape)
 
     def forward(self, x, training=False):
@@ -365,9 +376,7 @@ class GroupNormalization(Layer):
         return y
 
     def backward(self, dy):
-        learn = self.trainable
-        dgamma = self._grad_of("gamma") if learn and self.scale else None
-        dbeta = self._grad_of("beta") if learn and self.center else None
+        dgamma, dbeta = self._affine_grads()
         if not self.needs_input_grad and dgamma is None and dbeta is None:
             return None
         x = self._x
@@ -383,12 +392,8 @@ class GroupNormalization(Layer):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(groups=self.groups, axis=self.axis, epsilon=self.epsilon, center=self.center,
-                   scale=self.scale,
-                   beta_initializer=initializers.serialize(self.beta_initializer),
-                   gamma_initializer=initializers.serialize(self.gamma_initializer),
-                   beta_regularizer=regularizers.serialize(self.beta_regularizer),
-                   gamma_regularizer=regularizers.serialize(self.gamma_regularizer),
-                   beta_constraint=None, gamma_constraint=None)
+                   scale=self.scale, **self._affine_config(), beta_constraint=None,
+                   gamma_constraint=None)
         return cfg
 
 

@@ -260,6 +260,8 @@ class _IndexLookup(Layer):
             raise NotImplementedError(f"{cls}: num_oov_indices must be 0 or 1 (Keras hashes "
                                       f"several OOV buckets with FarmHash64, not built), got "
                                       f"{num_oov_indices!r}")
+        # Keras still takes the TF 2.x names of two modes (the structured-data example uses "binary")
+        output_mode = {"binary": "multi_hot", "tf-idf": "tf_idf"}.get(output_mode, output_mode)
         if output_mode not in LOOKUP_MODES:
             raise NotImplementedError(f"{cls}: output_mode must be one of {', '.join(LOOKUP_MODES)}, "
                                       f"got {output_mode!r}")

@@ -77,10 +77,8 @@ def _build_entry(entry, prepare_layer):
     if name in MODEL_CLASSES:
         cls = MODEL_CLASSES[name]
         return cls.from_config(dict(entry.get("config", {})), prepare_layer=prepare_layer)
-    layer = _layers.deserialize({"class_name": name, "config": entry.get("config", {})})
-    if prepare_layer is not None:
-        prepare_layer(layer)
-    return layer
+    return _layers.deserialize({"class_name": name, "config": entry.get("config", {}),
+                                "build_config": entry.get("build_config")}, prepare_layer=prepare_layer)
 
 
 def model_from_graph_config(config, cls=None, prepare_layer=None):

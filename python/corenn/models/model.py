@@ -38,6 +38,7 @@ from .training import TrainingLoops
 __all__ = ["Model"]
 
 _ARRAYS = (np.ndarray, kernels.Tensor)
+_COMPUTE_LOSS_TAKES_TRAINING = {}   # model class -> whether its compute_loss takes training=
 _KERAS_COMPILE_IGNORED = ("run_eagerly", "jit_compile", "steps_per_execution", "auto_scale_loss")
 _MODEL_COUNTS: dict = {}
 
@@ -850,6 +851,10 @@ class Model(TrainingLoops):
             if len(ys) != len(names):
                 raise ValueError(f"{self.name}.{op}: the model has {len(names)} outputs ({', '.join(names)}), "
                                  f"y has {len(ys)} arrays")
+        elif hasattr(y, "shape") and sum(loss is not None for loss in (self._losses or ())) == 1:
+            # one array for the one output that has a loss (Keras 3: loss=[fn, None], as the
+            # miniature-GPT example trains its logits while also returning the block's output)
+            ys = [y if loss is not None else None for loss in self._losses]
         else:
             raise ValueError(f"{self.name}.{op}: the model has {len(names)} outputs ({', '.join(names)}); pass y "
                              "as a list or a dict keyed by output name")
@@ -890,7 +895,12 @@ class Model(TrainingLoops):
             y = y.reshape(y.shape + (1,))
         elif out is not None and y.ndim == len(out) + 1 and y.shape[-1] == 1:
             y = y.reshape(y.shape[:-1])   # (n, 1) targets for an (n,) output (Keras 3 squeezes)
-        if out is not None and (y.ndim != len(out) or any(
+        # a loss written in Python reads y itself, as Keras hands any target to a custom loss
+        # (the NER example's masked loss takes (n, T) labels for (n, T, C) outputs); an
+        # elementwise loss broadcasts (n, ..., C) targets against an (n, ..., 1) output
+        if out is not None and not loss._written_in_python and not (
+                loss.kind in _losses._ELEMENTWISE and out[-1] == 1 and y.ndim == len(out) and all(
+                    o is None or o == d for o, d in zip(out[1:-1], y.shape[1:-1]))) and (y.ndim != len(out) or any(
                 o is not None and o != d for o, d in zip(out[1:], y.shape[1:]))):   # None: any length (Input((None, F)))
             hint = ""
             if loss.kind == "categorical_crossentropy" and y.ndim == 1:
@@ -985,7 +995,7 @@ class Model(TrainingLoops):
             self.__dict__["_preactivation"] = fusion.prepare(self._graph, (), self._losses)
 
     def _loss_grad(self, xb, yb, sample_weight=None):
-        if self._graph is None:
+        if self._graph is None or self._user_compute_loss():
             return self._tape_loss_grad(xb, yb, sample_weight)
         h = self._forward(xb, True)
         outs = h if isinstance(h, list) else [h]
@@ -1050,8 +1060,9 @@ class Model(TrainingLoops):
         """Subclassed models: forward under a tape, the compiled losses, tape.gradient."""
         from ..autodiff import GradientTape
         with GradientTape() as tape:
-            h = self._forward(xb, True)
-            loss = self.compute_loss(y=yb, y_pred=h, sample_weight=sample_weight)
+            # a graph model whose compute_loss is overridden runs as one recorded graph call
+            h = self._forward(xb, True) if self._graph is None else self._call_eager(xb, True)
+            loss = self._compute_loss_call(xb, yb, h, sample_weight, training=True)
         weights = self.trainable_weights
         grads = tape.gradient(loss, weights)
         self._tape_grads = [kernels.zeros(tuple(w.shape)) if g is None else g for w, g in zip(weights, grads)]
@@ -1066,6 +1077,24 @@ class Model(TrainingLoops):
             for p in getattr(layer, "_params", []):
                 if p.regularizer is not None and id(p.value) in by_id:
                     p.regularizer.penalty(p.value, by_id[id(p.value)])
+
+    def _user_compute_loss(self):
+        return type(self).compute_loss is not Model.compute_loss
+
+    def _compute_loss_call(self, x, y, y_pred, sample_weight, training):
+        """Keras 3's trainer calls compute_loss (overridden or not) with x, y, y_pred and
+        sample_weight, and adds training= only when the method's signature takes it (an override
+        written for Keras 3.0-3.2, as the knowledge-distillation example's, has no such argument)."""
+        cls = type(self)
+        takes = _COMPUTE_LOSS_TAKES_TRAINING.get(cls)
+        if takes is None:
+            import inspect
+            params = inspect.signature(self.compute_loss).parameters
+            takes = _COMPUTE_LOSS_TAKES_TRAINING[cls] = "training" in params or any(
+                p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        if takes:
+            return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+        return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The compiled loss of ``y_pred`` against ``y`` (weighted sum over outputs), as a scalar
@@ -1090,7 +1119,7 @@ class Model(TrainingLoops):
     def _train_step(self, xb, yb, metrics, sample_weight=None):
         loss, h = self._loss_grad(xb, yb, sample_weight)
         self._update_metrics(metrics, yb, h)
-        if self._graph is None:
+        if self._graph is None or self._user_compute_loss():
             self.optimizer.apply(self._tape_grads, self.trainable_weights)
             return loss
         if self._step_lists is None:  # built once per fit: a step makes no new lists
@@ -1114,7 +1143,7 @@ class Model(TrainingLoops):
     def test_step(self, data):
         x, y, sw = _unpack(data)
         h = self._forward(x, False)
-        self._loss_tracker.update_state(self._batch_loss(y, h, sw))
+        self._loss_tracker.update_state(self._batch_loss(y, h, sw, x))
         self._update_metrics(self._eval_metrics or [], y, h)
         return {m.name: m.result() for m in self.metrics}
 
@@ -1164,8 +1193,11 @@ class Model(TrainingLoops):
             for m in ms:
                 m.update_state(y, out)
 
-    def _batch_loss(self, yb, h, swb):
+    def _batch_loss(self, yb, h, swb, xb=None):
         """Evaluation loss of one batch (no gradient)."""
+        if self._user_compute_loss():   # Keras 3's test_step evaluates the overridden compute_loss
+            self._output_losses = [0.0] * len(self._losses)
+            return float(np.asarray(self._compute_loss_call(xb, yb, h, swb, training=False)))
         outs = h if isinstance(h, list) else [h]
         ys = yb if isinstance(yb, list) else [yb]
         total = 0.0
@@ -1193,7 +1225,7 @@ class Model(TrainingLoops):
                                       sample_weight)
             self._mark_input_grads()
             loss, _ = self._loss_grad(_tensors(x), _tensors(y), _data.tensor_or_none(sw))
-            grads = self._gradients() if self._graph is not None else self._tape_grads
+            grads = self._tape_grads if self._graph is None or self._user_compute_loss() else self._gradients()
             return float(loss), grads
 
     # -- summary / config --------------------------------------------------------------------

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..layers.base import InputLayer, Layer, shape_str
 from . import fusion
-from .graph import Graph, KerasTensor, Node, attach_masks
+from .graph import Graph, KerasTensor, Node, attach_masks, is_symbolic
 from .model import Model
 
 __all__ = ["Sequential"]
@@ -201,6 +201,13 @@ class Sequential(Model):
         from .model import adjust_input_rank
         x = adjust_input_rank(self, x, spec, op)
         expected = tuple(self._input_shape)
+        if (self.__dict__.get("_shape_from_call") and len(expected) == x.ndim - 1 and len(expected) > 1
+                and expected[-1] == x.shape[-1] and expected != tuple(x.shape[1:]) and not is_symbolic(x)):
+            # built by its first call, not declared: as in Keras, it runs on other lengths too (a
+            # Transformer's feed-forward Sequential on a longer sequence); its layers check the
+            # features, the chain is rebuilt for the new shape
+            self.build((None,) + tuple(x.shape[1:]))
+            return x
         if len(expected) != x.ndim - 1 or any(e is not None and e != g for e, g in zip(expected, x.shape[1:])):
             import math
             first = self._layers[0]
@@ -244,9 +251,7 @@ class Sequential(Model):
         if config.get("input_shape") is not None:
             model._input_shape = tuple(config["input_shape"])
         for layer_cfg in config["layers"]:
-            layer = deserialize(layer_cfg)
-            if prepare_layer is not None:   # saving's storage-less check
-                prepare_layer(layer)
+            layer = deserialize(layer_cfg, prepare_layer=prepare_layer)   # (saving's storage-less check)
             model.add(layer)
         return model
 

@@ -143,7 +143,7 @@ class TrainingLoops:
                     m.reset_state()
             cbks.on_epoch_begin(epoch)
             total, count, logs = 0.0, 0, {}
-            outputs = [0.0] * len(self._losses) if len(self._losses) > 1 else None
+            outputs = [0.0] * len(self._losses) if len(self._losses) > 1 and not self._user_compute_loss() else None
             for step, (xb, yb, swb, nb) in enumerate(batches):
                 cbks.on_train_batch_begin(step)
                 with self._step_lock:
@@ -158,7 +158,8 @@ class TrainingLoops:
                         if outputs is not None:  # per-output losses, Keras' '<output>_loss'
                             for k, name in enumerate(self.output_names):
                                 outputs[k] += self._output_losses[k] * nb
-                                logs[f"{name}_loss"] = outputs[k] / count
+                                if self._losses[k] is not None:   # Keras logs the outputs that have a loss
+                                    logs[f"{name}_loss"] = outputs[k] / count
                         logs.update(self._metric_logs(metrics))
                 cbks.on_train_batch_end(step, logs)
                 if self.stop_training:
@@ -368,7 +369,7 @@ class TrainingLoops:
             cbks.on_test_begin()
         if self._custom_step("test_step"):
             return self._evaluate_custom(batches, cbks)
-        outputs = [0.0] * len(self._losses) if len(self._losses) > 1 else None
+        outputs = [0.0] * len(self._losses) if len(self._losses) > 1 and not self._user_compute_loss() else None
         for step, (xb, yb, swb, nb) in enumerate(batches):
             if step == 0:  # a stream resolves the metrics with its first batch
                 metrics = self._eval_metrics
@@ -377,7 +378,7 @@ class TrainingLoops:
             if cbks is not None:
                 cbks.on_test_batch_begin(step)
             h = self._forward(xb, False)
-            total += self._batch_loss(yb, h, swb) * nb
+            total += self._batch_loss(yb, h, swb, xb) * nb
             count += nb
             if outputs is not None:
                 for k in range(len(outputs)):
@@ -389,7 +390,8 @@ class TrainingLoops:
             return None
         result = {"loss": total / count + reg}
         if outputs is not None:  # per-output losses, as Keras logs them
-            result.update({f"{name}_loss": v / count for name, v in zip(self.output_names, outputs)})
+            result.update({f"{name}_loss": v / count for name, v, loss in zip(self.output_names, outputs, self._losses)
+                           if loss is not None})
         result.update(self._metric_logs(metrics))
         if cbks is not None:
             cbks.on_test_end(result)

@@ -225,7 +225,11 @@ _SCHEDULES = {cls.__name__: cls for cls in (ExponentialDecay, PiecewiseConstantD
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    from ..saving import get_registered_name
+    spec = {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    if type(schedule).__name__ not in _SCHEDULES:   # a user's subclass: Keras 3 also writes its registered name
+        spec["registered_name"] = get_registered_name(type(schedule))
+    return spec
 
 
 def deserialize(config: dict) -> LearningRateSchedule:
@@ -234,5 +238,13 @@ def deserialize(config: dict) -> LearningRateSchedule:
                          f"got {config!r}")
     name = config.get("class_name")
     if name not in _SCHEDULES:
-        raise ValueError(f"Unknown learning rate schedule: {name!r}; known: {sorted(_SCHEDULES)}")
+        # a LearningRateSchedule subclass registered with register_keras_serializable or passed
+        # in custom_objects (by Keras' "package>Name" or its class name)
+        from ..saving import custom_class
+        cls = custom_class(config.get("registered_name")) or custom_class(name)
+        if isinstance(cls, type) and issubclass(cls, LearningRateSchedule):
+            return cls.from_config(config.get("config") or {})
+        raise ValueError(f"Unknown learning rate schedule: {name!r}; known: {sorted(_SCHEDULES)} "
+                         "(register a custom one with keras.saving.register_keras_serializable or "
+                         "pass it in custom_objects)")
     return _SCHEDULES[name].from_config(config.get("config", {}))
