@@ -1095,7 +1095,10 @@ Conv2dGeometry flipped_geometry(const Conv2dGeometry& g) {
 
 // The sub-pixel data gradient: strided, no dilation, and enough dx channels that its GEMM's
 // columns (Cin) fill the tile at least half (col2im's GEMM has KH*KW*Cin columns, so it keeps a
-// conv with few input channels, e.g. a decoder's last layer to 1-3 channels).
+// conv with few input channels, e.g. a decoder's last layer to 1-3 channels). bench_conv, one
+// thread, CPU clock, AVX-512, best of 7 alternated with the col2im build (us): Conv2DTranspose
+// 7x7x128->64 k4 s2 forward 5204 -> 4382 (79 -> 94 GFLOP/s), 14x14x64->32 k3 s2
+// 2883 -> 2904 (even: its phases are 1-4 taps of 64 channels, col2im's depth is 64 too).
 bool use_subpixel(const Conv2dGeometry& g) {
   if ((g.sh == 1 && g.sw == 1) || g.dh != 1 || g.dw != 1) return false;
   return 2 * g.cin >= gemm::packed_kernel(g.cin).nr;
