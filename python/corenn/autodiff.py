@@ -251,7 +251,11 @@ class GradientTape:
             watched = (0,) if key in tracked or ref is not None and ref() is x else ()
         else:
             watched = tuple(i for i, x in enumerate(xs) if self.needs_grad(x))
-        (_FUSION or _fusion()).prepare(graph, watched)
+        inner = graph.__dict__.get("_inner_outputs")
+        if inner is None:   # outputs that other nodes read (Grad-CAM's conv output): sources too
+            consumers = graph.consumers
+            inner = graph._inner_outputs = tuple(k for k, slot in enumerate(graph.output_slots) if consumers[slot])
+        (_FUSION or _fusion()).prepare(graph, watched, watched_outputs=inner)
         outs = graph.forward(xs, training=bool(training))
         from_numpy = kernels.Tensor.from_numpy
         outs = [from_numpy(np.array(o, copy=True)) for o in outs]
@@ -376,7 +380,15 @@ class GradientTape:
                 if len(rec.outputs) > n_out:   # the losses its layers added
                     seeds = [0.0 if g is None else float(np.asarray(g).sum()) for g in dys[n_out:]]
                 _unhold_weight_grads(graph)
-                dxs = graph.backward(dy, loss_seeds=seeds)
+                # an output that other nodes read and that is itself a source: its gradient is the
+                # sum over the graph's inner uses too, which only the graph's backward knows
+                inner = [(o, graph.output_slots[k]) for k, o in enumerate(rec.outputs[:n_out])
+                         if id(o) in source_ids and k in graph._inner_outputs]
+                slot_grads = {slot: None for _, slot in inner} if inner else None
+                dxs = graph.backward(dy, loss_seeds=seeds, slot_grads=slot_grads)
+                for o, slot in inner:
+                    if slot_grads[slot] is not None:
+                        grads[id(o)] = slot_grads[slot]
                 keys, grads_of_weights = graph.weight_grads()
                 if not weight_grads:   # the first call that reached weights: nothing to add to
                     weight_grads.update(zip(keys, grads_of_weights))
