@@ -386,6 +386,9 @@ class GradientTape:
                          if id(o) in source_ids and k in graph._inner_outputs]
                 slot_grads = {slot: None for _, slot in inner} if inner else None
                 dxs = graph.backward(dy, loss_seeds=seeds, slot_grads=slot_grads)
+                # the input gradients live in buffers the graph reuses on its next run (the next
+                # batch of an integrated-gradients loop): the tape hands out copies
+                dxs = [None if g is None else kernels.Tensor.from_numpy(np.array(g, copy=True)) for g in dxs]
                 for o, slot in inner:
                     if slot_grads[slot] is not None:
                         grads[id(o)] = slot_grads[slot]

@@ -101,3 +101,46 @@ def test_persistent_tape_gradient_inside_its_own_block_then_differentiated_raise
     assert float(dy) == pytest.approx(3.0)
     with pytest.raises(NotImplementedError, match="second-order"):
         tape.gradient(z, x)
+
+
+# -- gradients w.r.t. inputs and intermediate outputs of a model called under a tape --------------
+
+def _small_model():
+    tf.random.set_seed(5)
+    inp = tf.keras.Input((4,))
+    h = tf.keras.layers.Dense(3, activation="tanh", name="hidden")(inp)
+    out = tf.keras.layers.Dense(2, name="head")(h)
+    return tf.keras.Model(inp, out), h, inp
+
+
+def test_input_gradient_is_not_overwritten_by_the_next_call():
+    model, _, _ = _small_model()
+    rng = np.random.default_rng(2)
+    xs = [tf.constant(rng.normal(size=(3, 4)).astype("float32")) for _ in range(2)]
+    grads = []
+    for x in xs:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.reduce_sum(model(x) ** 2)
+        grads.append(tape.gradient(y, x).numpy())   # numpy(): a view, as a user keeps it
+    w1, b1 = [f64(v.numpy()) for v in model.get_layer("hidden").trainable_variables]
+    w2, b2 = [f64(v.numpy()) for v in model.get_layer("head").trainable_variables]
+    for x, g in zip(xs, grads):
+        f = lambda z: float(np.sum((np.tanh(z @ w1 + b1) @ w2 + b2) ** 2))
+        np.testing.assert_allclose(g, numerical_grad(f, f64(x.numpy())), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_gradient_wrt_an_intermediate_output_of_a_two_output_model(frozen):
+    """Grad-CAM: Model(inputs, [conv_output, predictions]); the class score's gradient w.r.t. the
+    conv output flows through the rest of the graph."""
+    model, h, inp = _small_model()
+    model.get_layer("hidden").trainable = not frozen
+    grad_model = tf.keras.Model(model.inputs, [model.get_layer("hidden").output, model.output])
+    x = np.random.default_rng(3).normal(size=(2, 4)).astype("float32")
+    with tf.GradientTape() as tape:
+        hidden, preds = grad_model(x)
+        score = preds[:, 1]
+    g = tape.gradient(score, hidden)
+    w2 = model.get_layer("head").kernel.numpy()
+    np.testing.assert_allclose(g.numpy(), np.broadcast_to(w2[:, 1], (2, 3)), rtol=1e-6)
