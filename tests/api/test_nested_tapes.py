@@ -144,3 +144,26 @@ def test_gradient_wrt_an_intermediate_output_of_a_two_output_model(frozen):
     g = tape.gradient(score, hidden)
     w2 = model.get_layer("head").kernel.numpy()
     np.testing.assert_allclose(g.numpy(), np.broadcast_to(w2[:, 1], (2, 3)), rtol=1e-6)
+
+
+def test_a_model_called_twice_under_one_tape_keeps_its_layers_options():
+    """A GAN's D(fake), D(real) in one tape: the second call runs a copy of the graph whose call
+    contexts must read LeakyReLU's slope (an attribute with a class default), not the default."""
+    inp = tf.keras.Input((3,))
+    h = tf.keras.layers.Dense(4)(inp)
+    out = tf.keras.layers.LeakyReLU(0.2)(h)
+    disc = tf.keras.Model(inp, out)
+    rng = np.random.default_rng(4)
+    a, b = (rng.normal(size=(5, 3)).astype("float32") for _ in range(2))
+    with tf.GradientTape() as tape:
+        ya = disc(a, training=True)
+        yb = disc(b, training=True)
+        loss = tf.reduce_sum(ya) + tf.reduce_sum(yb)
+    w = f64(disc.layers[1].kernel.numpy())
+    bias = f64(disc.layers[1].bias.numpy())
+    for x, y in ((a, ya), (b, yb)):
+        z = f64(x) @ w + bias
+        np.testing.assert_allclose(y.numpy(), np.where(z > 0, z, 0.2 * z), rtol=1e-5, atol=1e-6)
+    gw = tape.gradient(loss, disc.layers[1].kernel).numpy()
+    expect = sum(f64(x).T @ np.where(f64(x) @ w + bias > 0, 1.0, 0.2) for x in (a, b))
+    np.testing.assert_allclose(gw, expect, rtol=1e-5, atol=1e-6)

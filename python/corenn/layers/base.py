@@ -770,6 +770,13 @@ class Layer:
                  masks_relu_input=False)
         d.pop("_loss_seeds", None)
         d.pop("_added_losses", None)   # add_loss keeps them on the owner
+        if not snapshot:
+            # an attribute the layer set that its class also defines (LeakyReLU's _alpha over the
+            # class default 0.0) is found on the class before __getattr__ runs: copy the layer's
+            # value in, or a second call of the layer (a GAN's D(fake), D(real)) used the default
+            for name in _shadowed_class_attrs(type(owner), owner.__dict__):
+                if name not in d:
+                    d[name] = owner.__dict__[name]
         for attr in owner._sublayer_attrs:
             d[attr] = getattr(owner, attr)._call_context(snapshot)
         if not owner._sublayer_attrs:
@@ -835,6 +842,23 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+_PLAIN_CLASS_ATTRS: dict = {}
+
+
+def _shadowed_class_attrs(cls, instance_dict):
+    """Names in ``instance_dict`` that ``cls`` also defines as a plain class attribute (not a
+    method, property or other descriptor)."""
+    plain = _PLAIN_CLASS_ATTRS.get(cls)
+    if plain is None:
+        plain = set()
+        for klass in cls.__mro__:
+            for name, value in vars(klass).items():
+                if not (callable(value) or hasattr(value, "__get__") or name.startswith("__")):
+                    plain.add(name)
+        _PLAIN_CLASS_ATTRS[cls] = plain
+    return [name for name in instance_dict if name in plain]
 
 
 class ActivatedLayer(Layer):
