@@ -2,6 +2,8 @@
 #include <pybind11/stl.h>
 
 #include "bindings/register.h"
+#include "core/tensor.h"
+#include "cpu/gemm/gemm.h"
 #include "ops/gemm.h"
 
 namespace corenn::bindings {
@@ -9,8 +11,24 @@ namespace corenn::bindings {
 void register_gemm(py::module_& m) {
   m.def("gemm", &corenn::gemm, py::arg("a"), py::arg("b"), py::arg("c"), py::arg("trans_a"),
         py::arg("trans_b"), py::arg("alpha"), py::arg("beta"), py::arg("bias"),
-        py::arg("activation"), py::call_guard<py::gil_scoped_release>(),
-        "C := act(alpha * op(A) @ op(B) + beta * C + bias), in place on c.");
+        py::arg("activation"), py::arg("keep_b_packed") = false,
+        py::call_guard<py::gil_scoped_release>(),
+        "C := act(alpha * op(A) @ op(B) + beta * C + bias), in place on c. keep_b_packed: b is a "
+        "weight multiplied again by later calls; its packed panels are kept on it, keyed by its "
+        "write version (the result is the same).");
+  // Test hooks of the packed-weight cache (cpu/gemm/packed_b_cache.cpp).
+  m.def("_packed_b_stats", [] {
+    const cpu::gemm::PackedBStats s = cpu::gemm::packed_b_stats();
+    py::dict d;
+    d["hits"] = s.hits;
+    d["packs"] = s.packs;
+    d["first_sights"] = s.first_sights;
+    d["untrusted"] = s.untrusted;
+    return d;
+  });
+  m.def("_packed_b_bytes",
+        [](const Tensor& t) { return t.storage() ? cpu::gemm::packed_b_bytes(*t.storage()) : 0; },
+        py::arg("tensor"), "Bytes of the packed copy kept on this tensor's storage (0: none).");
 }
 
 }  // namespace corenn::bindings

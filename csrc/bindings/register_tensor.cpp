@@ -151,7 +151,9 @@ struct ExportContext {
 };
 
 void delete_exported(DLManagedTensor* self) {
-  delete static_cast<ExportContext*>(self->manager_ctx);
+  auto* ctx = static_cast<ExportContext*>(self->manager_ctx);
+  ctx->tensor.storage()->release_export();  // the consumer may have written through it
+  delete ctx;
   delete self;
 }
 
@@ -175,6 +177,7 @@ py::capsule to_dlpack(const Tensor& t) {
   if (!t.device().is_cpu()) cuda::synchronize(t.device().index);
 #endif
   auto* ctx = new ExportContext{t, t.shape()};
+  t.storage()->add_export();  // a writable view: the storage's version cannot vouch until it ends
   auto* managed = new DLManagedTensor{};
   managed->dl_tensor.data = t.raw_data();
   managed->dl_tensor.device = DLDevice{t.device().is_cpu() ? kDLCPU : kDLCUDA, t.device().index};
@@ -291,6 +294,60 @@ py::array to_numpy(py::object self) {
   return py::array(py::buffer(host));
 }
 
+// ---- writable buffer exports and write versions ----------------------------------------------
+//
+// A NumPy view of a tensor (np.asarray(t), t.numpy(), memoryview(t)) can be written at any time
+// while it lives, and no op entry sees those writes. So each writable buffer export counts as a
+// live export of the storage (Storage::versions_trusted() is false meanwhile) and its release
+// bumps the version. pybind11's def_buffer owns the type's getbuffer / releasebuffer slots; these
+// wrap them, keeping pybind11's own per-view pointer inside ours.
+
+struct ExportedView {
+  void* pybind_internal;
+  std::shared_ptr<Storage> storage;
+};
+
+getbufferproc pybind_getbuffer = nullptr;
+releasebufferproc pybind_releasebuffer = nullptr;
+
+int counted_getbuffer(PyObject* obj, Py_buffer* view, int flags) {
+  const int rc = pybind_getbuffer(obj, view, flags);
+  if (rc != 0 || view->readonly) return rc;
+  try {
+    const Tensor& t = py::handle(obj).cast<const Tensor&>();
+    auto* exported = new ExportedView{view->internal, t.storage()};
+    exported->storage->add_export();
+    view->internal = exported;
+  } catch (...) {  // not a Tensor after all (cannot happen for this type): never leave a view half-made
+    pybind_releasebuffer(obj, view);
+    Py_CLEAR(view->obj);
+    PyErr_SetString(PyExc_BufferError, "corenn.Tensor: cannot export this object's buffer");
+    return -1;
+  }
+  return 0;
+}
+
+void counted_releasebuffer(PyObject* obj, Py_buffer* view) {
+  if (!view->readonly && view->internal) {
+    auto* exported = static_cast<ExportedView*>(view->internal);
+    view->internal = exported->pybind_internal;
+    exported->storage->release_export();
+    delete exported;
+  }
+  pybind_releasebuffer(obj, view);
+}
+
+// Installs the wrappers on corenn.Tensor; Python subclasses made later inherit the slots.
+void count_buffer_exports(const py::handle& type) {
+  auto* tp = reinterpret_cast<PyTypeObject*>(type.ptr());
+  PyBufferProcs* procs = tp->tp_as_buffer;
+  if (!procs || !procs->bf_getbuffer || procs->bf_getbuffer == counted_getbuffer) return;
+  pybind_getbuffer = procs->bf_getbuffer;
+  pybind_releasebuffer = procs->bf_releasebuffer;
+  procs->bf_getbuffer = counted_getbuffer;
+  procs->bf_releasebuffer = counted_releasebuffer;
+}
+
 }  // namespace
 
 void register_tensor(py::module_& m) {
@@ -358,6 +415,18 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
       .def("numpy", &to_numpy,
            "A NumPy view of this tensor when it is on the CPU (no copy); a CUDA tensor is copied "
            "back to the host.")
+      .def("_copy_array",
+           [](const Tensor& t) {
+             // A copy made without exporting a writable view: reading the values this way
+             // (get_weights, a variable's numpy()) does not move the write version, so it
+             // leaves the packed-weight cache of an unchanged weight in place.
+             const Tensor host = t.device().is_cpu() ? t : t.to(Device{});
+             std::vector<py::ssize_t> shape(host.shape().begin(), host.shape().end());
+             py::array out(py::dtype(numpy_format(host.dtype())), shape);
+             if (host.nbytes() > 0) std::memcpy(out.mutable_data(), host.raw_data(), host.nbytes());
+             return out;
+           },
+           "A new NumPy array holding a copy of the values (no view is exported).")
       .def("__array__",
            [](py::object self, py::object dtype, py::object copy) {
              // NumPy tries the buffer protocol first (CPU tensors never get here); for a CUDA
@@ -436,7 +505,16 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
       .def("__repr__", [](const Tensor& t) {
         return "Tensor(shape=" + t.shape_str() + ", dtype=" + dtype_name(t.dtype()) +
                ", device=" + t.device().str() + ")";
-      });
+      })
+      .def_property_readonly("_version",
+                             [](const Tensor& t) { return t.storage() ? t.storage()->version() : 0; },
+                             "The storage's write version (Storage::version): bumped by every op "
+                             "that writes it and by the end of every writable NumPy / DLPack export.")
+      .def_property_readonly("_versions_trusted",
+                             [](const Tensor& t) { return t.storage() && t.storage()->versions_trusted(); },
+                             "False while a writable export lives or when the memory is borrowed: "
+                             "caches of the contents are then bypassed.");
+  count_buffer_exports(m.attr("Tensor"));
 
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));

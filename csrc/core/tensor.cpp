@@ -108,14 +108,20 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
 #endif
   Allocator* allocator = get_allocator(device.type);
   void* data = allocator->allocate(nbytes);
-  return std::shared_ptr<Storage>(
-      new Storage(data, nbytes, device, [allocator, data] { allocator->deallocate(data); }, false));
+  return std::shared_ptr<Storage>(new Storage(
+      data, nbytes, device, [allocator, data] { allocator->deallocate(data); }, false, false));
 }
 
 std::shared_ptr<Storage> Storage::borrow(void* data, size_t nbytes, Device device,
                                          std::function<void()> release, bool read_only) {
-  return std::shared_ptr<Storage>(new Storage(data, nbytes, device, std::move(release), read_only));
+  return std::shared_ptr<Storage>(
+      new Storage(data, nbytes, device, std::move(release), read_only, true));
 }
+
+Storage::Storage(void* data, size_t nbytes, Device device, std::function<void()> release,
+                 bool read_only, bool borrowed)
+    : data_(data), nbytes_(nbytes), device_(device), release_(std::move(release)),
+      read_only_(read_only), borrowed_(borrowed) {}
 
 Storage::~Storage() {
   if (release_) release_();
@@ -290,6 +296,9 @@ void check_writable(const char* op, const char* arg, const Tensor& t) {
   CORENN_CHECK(!t.read_only(), op, ": ", arg, " is read-only (borrowed from a NumPy array with "
                "writeable=False or another read-only buffer) but this op writes it; pass a "
                "writable array");
+  // Every op entry passes each tensor it writes through here before the kernel runs: the one
+  // place that advances the storage's write version (caches of its contents are keyed by it).
+  t.storage()->bump_version();
 }
 
 bool product_fits(std::initializer_list<int64_t> factors, int64_t* out) {

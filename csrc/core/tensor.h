@@ -6,9 +6,11 @@
 // release callback when the last Tensor referring to it goes away.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -61,15 +63,50 @@ class Storage {
   Device device() const { return device_; }
   bool read_only() const { return read_only_; }
 
+  // ---- write versions (what a cache derived from the contents is keyed by) ----
+  // version: bumped by every write that corenn can see: each op entry's check_writable (every
+  // output and in-place argument passes it: optimizer steps, fill_, copy_, assign, ...), and the
+  // end of every writable export (a NumPy view, a DLPack capsule), whose holder may have written.
+  // While an export is alive, or when the memory is borrowed (someone else owns and may write
+  // it), the version cannot vouch for the contents: versions_trusted() is false and a derived
+  // cache must not be used.
+  uint64_t version() const { return version_.load(std::memory_order_acquire); }
+  void bump_version() const { version_.fetch_add(1, std::memory_order_acq_rel); }
+  void add_export() const { live_exports_.fetch_add(1, std::memory_order_acq_rel); }
+  void release_export() const {
+    bump_version();  // before the count drops: a reader that sees 0 exports sees the new version
+    live_exports_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+  int live_exports() const { return live_exports_.load(std::memory_order_acquire); }
+  bool borrowed() const { return borrowed_; }
+  bool versions_trusted() const { return !borrowed_ && live_exports() == 0; }
+  // One slot for data derived from the contents, freed with the storage. Its one user is the
+  // GEMM's packed copy of a weight (cpu/gemm/packed_b_cache.cpp), which keys it by version();
+  // a second user would need a slot of its own (the slot's type is not recorded).
+  std::shared_ptr<void> derived() const {
+    std::lock_guard<std::mutex> lock(derived_mu_);
+    return derived_;
+  }
+  template <class Make>
+  std::shared_ptr<void> derived_or_make(Make make) const {
+    std::lock_guard<std::mutex> lock(derived_mu_);
+    if (!derived_) derived_ = make();
+    return derived_;
+  }
+
  private:
-  Storage(void* data, size_t nbytes, Device device, std::function<void()> release, bool read_only)
-      : data_(data), nbytes_(nbytes), device_(device), release_(std::move(release)),
-        read_only_(read_only) {}
+  Storage(void* data, size_t nbytes, Device device, std::function<void()> release, bool read_only,
+          bool borrowed);
   void* data_;
   size_t nbytes_;
   Device device_;
   std::function<void()> release_;
   bool read_only_;
+  bool borrowed_;
+  mutable std::atomic<uint64_t> version_{0};
+  mutable std::atomic<int> live_exports_{0};
+  mutable std::mutex derived_mu_;
+  mutable std::shared_ptr<void> derived_;
 };
 
 class Tensor {

@@ -325,9 +325,14 @@ void rnn_forward(const RnnProblem& p, float* y, float* h_n, float* c_n) {
   const float* b_in = p.b;  // LSTM / SimpleRNN: b; GRU: b0 (row 0 of (2, GU))
   const bool rb = p.gru_reset_before();
   const gemm::Kernel kern = gemm::packed_kernel();
+  // R in one depth step of nr-column panels is PackedB's layout with kc_step = U, so a kept copy
+  // (predict: R unchanged between calls) stands in for pack_b's.
+  std::shared_ptr<const gemm::PackedB> kept_r;
+  if (!rb && p.keep_r)
+    kept_r = gemm::kept_packed_b(*p.keep_r, gemm::PackedBKey{kern.ctx, U, U, GU, GU, p.r, false});
   const Fwd fwd{p, pick_cells(p), kern,
                 rb ? pack_block(kern, tls_pack_fwd, p.r, GU, U, 2 * U, false)
-                   : pack_b(kern, tls_pack_fwd, p.r, U, GU, false),
+                   : kept_r ? kept_r->data() : pack_b(kern, tls_pack_fwd, p.r, U, GU, false),
                 rb ? pack_block(kern, tls_pack_fwd2, p.r + 2 * U, GU, U, U, false) : nullptr, y, h_n,
                 c_n};
   const int64_t chunk = chunk_rows(p);

@@ -31,5 +31,13 @@ void sgemm(const Tensor& like, bool trans_a, bool trans_b, int64_t m, int64_t n,
 }  // namespace corenn::cuda
 
 namespace corenn {
-CORENN_REGISTER_KERNEL(sgemm_stub, Slot::cuda, cuda::sgemm);
+// The CUDA kernel packs nothing, so it has no packed B to keep: keep_b is ignored.
+CORENN_REGISTER_KERNEL(sgemm_stub, Slot::cuda,
+                       +[](const Tensor& like, bool trans_a, bool trans_b, int64_t m, int64_t n,
+                           int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+                           int64_t ldb, float beta, float* c, int64_t ldc, const float* bias,
+                           bool relu, const Storage*) {
+                         cuda::sgemm(like, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
+                                     c, ldc, bias, relu);
+                       });
 }  // namespace corenn

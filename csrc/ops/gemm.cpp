@@ -32,7 +32,8 @@ std::string describe(const char* arg, const Tensor& t, bool trans) {
 }  // namespace
 
 void gemm(const Tensor& a, const Tensor& b, const Tensor& c, bool trans_a, bool trans_b,
-          float alpha, float beta, const std::optional<Tensor>& bias, const std::string& activation) {
+          float alpha, float beta, const std::optional<Tensor>& bias, const std::string& activation,
+          bool keep_b_packed) {
   const cpu::gemm::Activation act = parse_activation(activation);
   check_float32(kOp, "a", a);
   check_float32(kOp, "b", b);
@@ -67,7 +68,8 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& c, bool trans_a, bool 
 
   sgemm_stub(a.device())(a, trans_a, trans_b, m, n, k, alpha, a.data<float>(), a.size(1),
                          b.data<float>(), b.size(1), beta, c.data<float>(), n,
-                         bias ? bias->data<float>() : nullptr, act == cpu::gemm::Activation::relu);
+                         bias ? bias->data<float>() : nullptr, act == cpu::gemm::Activation::relu,
+                         keep_b_packed ? b.storage().get() : nullptr);
 }
 
 }  // namespace corenn

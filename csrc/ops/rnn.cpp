@@ -144,6 +144,7 @@ void rnn_forward(RnnCell cell, const Tensor& x, const Tensor& kernel, const Tens
   const char* op = op_name(cell, true);
   cpu::RnnProblem p = make_problem(cell, op, x, kernel, recurrent_kernel, opt);
   rnn_forward_stub.check_device(x.device());
+  p.keep_r = recurrent_kernel.storage().get();
   check_opt(op, "bias", bias, bias_shape(cell, p.u, p.reset_after), x);
   check_out(op, "y", y, output_shape(p), x);
   check_opt_out(op, "h_n", h_n, {p.n, p.u}, x);

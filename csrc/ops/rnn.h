@@ -98,6 +98,9 @@ struct RnnProblem {
   float* cells;     // (N, T, U) or nullptr
   const float* h0 = nullptr;  // (N, U) initial h, or nullptr (zeros)
   const float* c0 = nullptr;  // (N, U) initial LSTM c, or nullptr (zeros)
+  // The forward's R storage: its packed panels are kept on it while its write version stands
+  // (cpu/gemm/gemm.h, kept_packed_b: predict packs R once; a training step never keeps it).
+  const Storage* keep_r = nullptr;
   int64_t gu() const { return u * (cell == RnnCell::lstm ? 4 : cell == RnnCell::gru ? 3 : 1); }
   int64_t step_time(int64_t s) const { return go_backwards ? t - 1 - s : s; }
   // Index along T of y / dy for step s.

@@ -126,11 +126,10 @@ def _numpy(self):
     weight) a snapshot, as TensorFlow's ``Variable.numpy()``, so a history collected with
     ``weights.append(v.numpy())`` keeps each value after ``assign_sub`` (a scalar variable gives
     a NumPy scalar)."""
-    a = _C_NUMPY(self)
     if self.__dict__.get("_is_variable"):
-        a = a.copy()
+        a = self._copy_array()   # a snapshot made without exporting a view: the version stays
         return a[()] if a.ndim == 0 else a
-    return a
+    return _C_NUMPY(self)
 
 
 def _install():

@@ -107,12 +107,15 @@ _ACTIVATIONS_FUSED_IN_GEMM = ("none", "relu")
 
 
 def gemm(a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, bias=None,
-         activation="none"):
+         activation="none", keep_b_packed=False):
     """C := act(alpha * op(A) @ op(B) + beta * C + bias), in place on ``c``; returns ``c``.
 
     op(X) is X or X.T per ``trans_a`` / ``trans_b``. A is (M, K) (or (K, M) transposed), B is
     (K, N) (or (N, K)), C is (M, N), bias is (N,) broadcast over rows. ``activation`` is one of
     'none', 'relu', applied after bias. With ``c=None`` a new C is allocated (``beta`` must be 0).
+    ``keep_b_packed``: B is a weight that later calls multiply by again; the CPU kernel keeps its
+    packed panels on it, keyed by its write version (``Tensor._version``), so they are reused
+    while B is unchanged. The result is the same bit for bit.
     """
     a = a if type(a) is Tensor else as_tensor(a, "gemm", "a")
     b = b if type(b) is Tensor else as_tensor(b, "gemm", "b")
@@ -127,7 +130,7 @@ def gemm(a, b, c=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, bia
     if bias is not None:
         bias = bias if type(bias) is Tensor else as_tensor(bias, "gemm", "bias")
     _C.gemm(a, b, c, bool(trans_a), bool(trans_b), float(alpha), float(beta), bias,
-            activation or "none")
+            activation or "none", bool(keep_b_packed))
     return c
 
 
@@ -2076,7 +2079,9 @@ del _name, _LAYERS_A
 # checks its input (Layer.check_input_shape, the model's input checks) before it gets here.
 # Positional arguments, in the order of the bindings (csrc/bindings/register_*.cpp).
 
-_gemm = _C.gemm                                   # a, b, c, trans_a, trans_b, alpha, beta, bias, act
+_gemm = _C.gemm                                   # a, b, c, trans_a, trans_b, alpha, beta, bias, act[, keep_b_packed]
+_packed_b_stats = _C._packed_b_stats               # the packed-weight cache's counters (tests)
+_packed_b_bytes = _C._packed_b_bytes               # bytes kept packed on a Tensor's storage
 _bias_grad = _C.bias_grad                         # dy, db
 _activation_backward = _C.activation_backward     # kind, x, y, dy, dx, alpha
 _reshape = Tensor.reshape   # t, [dims] (-1: the rest): the C++ view, before _tensor_numpy gives

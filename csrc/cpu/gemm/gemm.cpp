@@ -24,6 +24,10 @@
 //                 much as the multiply).
 //   small M:      with m <= 12 and B not transposed nothing is packed: the kernel streams A and B
 //                 in place (GEMV-like inference calls); column panels are split over threads.
+//   kept B:       sgemm's caller may name the Storage of a B it multiplies by again (a layer's
+//                 weight); packed_b_cache.cpp then hands back all of op(B) packed (PackedB), and
+//                 the loops read its blocks where packing would have written them: no packing
+//                 job, the same depth steps, the same bits.
 #include "cpu/gemm/gemm.h"
 
 #include <algorithm>
@@ -37,6 +41,11 @@
 #include "core/parallel.h"
 
 namespace corenn::cpu::gemm {
+
+int64_t depth_step(int64_t k, int64_t kc) {
+  const int64_t k_steps = (k + kc - 1) / kc;
+  return ((k + k_steps - 1) / k_steps + 7) / 8 * 8;
+}
 
 namespace {
 
@@ -152,7 +161,15 @@ struct Problem {
   // Small-N path: A read in place (element (i, p) at a_plain[i*rs_a + p*cs_a]), no A packing.
   const float* a_plain = nullptr;
   int64_t rs_a = 0, cs_a = 0;
+  // op(B) packed beforehand (a kept weight, gemm.h's PackedB layout): pack_b is never called.
+  const float* packed_b = nullptr;
+  int64_t packed_np = 0;
 };
+
+// The packed B block of depth step [pc, pc + kc) from column jc, in a kept PackedB.
+const float* kept_b_block(const Problem& pb, int64_t pc, int64_t kc, int64_t jc) {
+  return pb.packed_b + pc * pb.packed_np + jc * kc;
+}
 
 // jr / ir loops over one packed A block (mc x kc) and B block (kc x nc).
 void macro_kernel(const Problem& pb, int64_t mc, int64_t nc, int64_t kc, const float* pa,
@@ -189,10 +206,7 @@ void direct_a_kernel(const Problem& pb, int64_t ic, int64_t mc, int64_t pc, int6
 
 // Equal depth steps (784 -> 2 x 392, not 512 + 272), a multiple of 8 for the unrolled loop. Every
 // path uses these steps, so each C element sums the same partial products in the same order.
-int64_t depth_step(const Problem& pb) {
-  const int64_t k_steps = (pb.k + pb.bs.kc - 1) / pb.bs.kc;
-  return round_up((pb.k + k_steps - 1) / k_steps, 8);
-}
+int64_t depth_step(const Problem& pb) { return gemm::depth_step(pb.k, pb.bs.kc); }
 
 // The ic loop of one depth step [pc, pc + kc) over rows [i_lo, i_hi), against the packed B block
 // `bbuf` of columns [jc, jc + nc).
@@ -220,6 +234,10 @@ void blocked_loops(const Problem& pb, int64_t i_lo, int64_t i_hi, int64_t j_lo, 
     const int64_t nc = std::min(pb.bs.nc, j_hi - jc);
     for (int64_t pc = 0; pc < pb.k; pc += kc_step) {
       const int64_t kc = std::min(kc_step, pb.k - pc);
+      if (pb.packed_b) {
+        row_blocks(pb, i_lo, i_hi, jc, nc, pc, kc, abuf, kept_b_block(pb, pc, kc, jc));
+        continue;
+      }
       (*pb.pack_b)(pc, kc, jc, nc, bbuf);
       row_blocks(pb, i_lo, i_hi, jc, nc, pc, kc, abuf, bbuf);
     }
@@ -238,9 +256,11 @@ void run_row_split(const Problem& pb, int threads) {
   const int64_t kc_step = depth_step(pb);
   const int64_t steps = (k + kc_step - 1) / kc_step;
   const int64_t width = std::min(round_up(n, pb.nr), round_up(bs.nc, pb.nr));
-  const int64_t group =
+  // A kept B (pb.packed_b) is read in place: one group of all steps, no packing job.
+  const int64_t group = pb.packed_b ? steps :
       std::clamp<int64_t>(bs.kc * round_up(bs.nc, pb.nr) / (kc_step * width), 1, steps);
-  float* bbuf = tls_shared_b.get(static_cast<size_t>(group * kc_step * width));
+  float* bbuf =
+      pb.packed_b ? nullptr : tls_shared_b.get(static_cast<size_t>(group * kc_step * width));
   const int64_t m_panels = (m + pb.mr - 1) / pb.mr;
   // At least 4 row panels (24 rows) per chunk: each packed B panel is then reused by 4 micro-tiles
   // from L1 before the next is loaded; fewer only when that would leave a thread without work.
@@ -251,7 +271,7 @@ void run_row_split(const Problem& pb, int threads) {
     for (int64_t s0 = 0; s0 < steps; s0 += group) {
       const int64_t s1 = std::min(steps, s0 + group);
       const int64_t p0 = s0 * kc_step, p1 = std::min(k, s1 * kc_step);
-      parallel_for(0, (s1 - s0) * panels, 4, [&](int64_t lo, int64_t hi) {
+      if (!pb.packed_b) parallel_for(0, (s1 - s0) * panels, 4, [&](int64_t lo, int64_t hi) {
         for (int64_t s = lo / panels; s * panels < hi; ++s) {
           const int64_t pc = p0 + s * kc_step, kc = std::min(kc_step, k - pc);
           const int64_t q0 = std::max(lo, s * panels) - s * panels;
@@ -263,9 +283,11 @@ void run_row_split(const Problem& pb, int threads) {
       parallel_for(0, m_panels, row_grain, [&](int64_t lo, int64_t hi) {
         float* abuf = tls_workspace.a_block(bs);
         const int64_t i_lo = lo * pb.mr, i_hi = std::min(m, hi * pb.mr);
-        for (int64_t pc = p0; pc < p1; pc += kc_step)
-          row_blocks(pb, i_lo, i_hi, jc, nc, pc, std::min(kc_step, k - pc), abuf,
-                     bbuf + (pc - p0) * ncp);
+        for (int64_t pc = p0; pc < p1; pc += kc_step) {
+          const int64_t kc = std::min(kc_step, k - pc);
+          row_blocks(pb, i_lo, i_hi, jc, nc, pc, kc, abuf,
+                     pb.packed_b ? kept_b_block(pb, pc, kc, jc) : bbuf + (pc - p0) * ncp);
+        }
       });
     }
   }
@@ -311,6 +333,26 @@ PackA pack_a_matrix(const Kernel& kern, const float* a, int64_t lda, bool trans_
 
 PackB pack_b_matrix(const Kernel& kern, const float* b, int64_t ldb, bool trans_b) {
   return pack_b_for(*kern.ctx, b, ldb, trans_b);
+}
+
+void pack_whole_b(const GemmContext& ctx, const PackedBKey& key, PackedB& out) {
+  const int64_t nr = ctx.nr, k = key.k, n = key.n, kc_step = key.kc_step;
+  const int64_t np = round_up(n, nr), panels = np / nr, steps = (k + kc_step - 1) / kc_step;
+  float* dst = out.buf.get(static_cast<size_t>(k * np));
+  const PackBFn pack = key.trans_b ? ctx.pack_b_t : ctx.pack_b_n;
+  // The same chunks as the row split's packing job: runs of 4 panels of one depth step.
+  parallel_for(0, steps * panels, 4, [&](int64_t lo, int64_t hi) {
+    for (int64_t s = lo / panels; s * panels < hi; ++s) {
+      const int64_t pc = s * kc_step, kc = std::min(kc_step, k - pc);
+      const int64_t q0 = std::max(lo, s * panels) - s * panels;
+      const int64_t q1 = std::min(hi, (s + 1) * panels) - s * panels;
+      pack(key.b, key.ldb, pc, kc, q0 * nr, std::min(n, q1 * nr) - q0 * nr,
+           dst + pc * np + q0 * nr * kc);
+    }
+  });
+  out.key = key;
+  out.np = np;
+  out.data_ = dst;
 }
 
 namespace {
@@ -402,7 +444,7 @@ void small_m_in_place(const Problem& pb, const float* b, int64_t ldb, int64_t n_
 
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
            const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-           int64_t ldc, const float* bias, Activation act) {
+           int64_t ldc, const float* bias, Activation act, const Storage* keep_b) {
   const GemmContext& ctx = sgemm_context(n);
   const Kernel kern{ctx.ukr, ctx.mr, ctx.nr, ctx.block_sizes(), &ctx};
   const PackA pack_a = pack_a_for(ctx, a, lda, trans_a);
@@ -428,6 +470,14 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   // With few B panels each A block is used only a few times: packing it costs about as much as
   // the multiply, so the micro-kernel reads A where it lies.
   if ((n + pb.nr - 1) / pb.nr <= kDirectAMaxPanels) pb.a_plain = a;
+  std::shared_ptr<const PackedB> kept;  // held until the multiply is done
+  if (keep_b && k > 0) {
+    kept = kept_packed_b(*keep_b, PackedBKey{&ctx, depth_step(k, pb.bs.kc), k, n, ldb, b, trans_b});
+    if (kept) {
+      pb.packed_b = kept->data();
+      pb.packed_np = kept->np;
+    }
+  }
   run(pb);
 }
 
@@ -442,10 +492,11 @@ CORENN_REGISTER_KERNEL(sgemm_stub, Slot::cpu_ref,
                        +[](const Tensor&, bool trans_a, bool trans_b, int64_t m, int64_t n,
                            int64_t k, float alpha, const float* a, int64_t lda, const float* b,
                            int64_t ldb, float beta, float* c, int64_t ldc, const float* bias,
-                           bool relu) {
+                           bool relu, const Storage* keep_b) {
                          cpu::gemm::sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
                                           c, ldc, bias,
                                           relu ? cpu::gemm::Activation::relu
-                                               : cpu::gemm::Activation::none);
+                                               : cpu::gemm::Activation::none,
+                                          keep_b);
                        });
 }  // namespace corenn

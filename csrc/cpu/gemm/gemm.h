@@ -30,11 +30,17 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/aligned_buffer.h"
 #include "core/dispatch.h"
+
+namespace corenn {
+class Storage;
+}
 
 namespace corenn::cpu::gemm {
 
@@ -177,8 +183,53 @@ void gemm_packed(const Kernel& kern, int64_t m, int64_t n, int64_t k, const Pack
                  const float* bias, Activation act);
 
 // Plain row-major matrices: A is (M, K) or (K, M) when trans_a, B is (K, N) or (N, K).
+// keep_b: the Storage that b lives in when the caller asks for op(B) to be packed once and kept
+// on it (a layer's weight at inference: packed_b_cache.cpp); nullptr packs per call. The result
+// is bit-identical either way.
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
            const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-           int64_t ldc, const float* bias, Activation act);
+           int64_t ldc, const float* bias, Activation act, const Storage* keep_b = nullptr);
+
+// ---- op(B) packed once and kept (packed_b_cache.cpp) -------------------------------------------
+//
+// The whole op(B) in one kernel set's panel format, laid out as the driver walks it: the depth
+// step starting at pc (steps of kc_step = the driver's depth_step) begins at pc * np floats
+// (np = N rounded up to NR), and within a step of depth kc the panel of column j0 (a multiple
+// of NR) begins at j0 * kc. Its size is k * np floats (a 784 x 512 Dense kernel: 1.6 MB).
+struct PackedBKey {
+  const GemmContext* ctx = nullptr;  // the kernel set (ISA, tile) it was packed for
+  int64_t kc_step = 0, k = 0, n = 0, ldb = 0;
+  const float* b = nullptr;
+  bool trans_b = false;
+  bool operator==(const PackedBKey& o) const {
+    return ctx == o.ctx && kc_step == o.kc_step && k == o.k && n == o.n && ldb == o.ldb &&
+           b == o.b && trans_b == o.trans_b;
+  }
+};
+struct PackedB {
+  PackedBKey key;
+  uint64_t version = 0;  // the storage's write version when packed
+  int64_t np = 0;
+  AlignedBuffer buf;
+  const float* data() const { return data_; }
+  float* data_ = nullptr;
+};
+// The driver's depth step for k and the block depth kc: equal steps, a multiple of 8.
+int64_t depth_step(int64_t k, int64_t kc);
+// Packs all of op(B) for `key` into out (threads over depth steps and panels).
+void pack_whole_b(const GemmContext& ctx, const PackedBKey& key, PackedB& out);
+// The packed op(B) kept on `storage` for `key` at the storage's current version, or nullptr:
+// the storage's versions cannot vouch for its contents (a live writable export, borrowed
+// memory), or this (key, version) is seen for the first time (a training step, whose weights
+// change every step, never pays for packing into the cache). A stale entry is dropped as soon as
+// a call sees another version or key. Thread-safe.
+std::shared_ptr<const PackedB> kept_packed_b(const Storage& storage, const PackedBKey& key);
+// Counters for tests: hits, packs (entries made), first sights, untrusted (bypassed).
+struct PackedBStats {
+  uint64_t hits, packs, first_sights, untrusted;
+};
+PackedBStats packed_b_stats();
+// Bytes of the packed copy kept on `storage` (0: none).
+size_t packed_b_bytes(const Storage& storage);
 
 }  // namespace corenn::cpu::gemm

@@ -268,7 +268,9 @@ class Layer:
 
     def get_weights(self):
         """Copies of the weights as NumPy arrays, Keras order."""
-        return [np.array(p.value, copy=True) for p in self._all_params()]
+        # _copy_array: no writable view is exported, so reading leaves the weights' write
+        # versions (and their packed copies) as they are
+        return [p.value._copy_array() for p in self._all_params()]
 
     def set_weights(self, weights):
         """Load NumPy arrays (Keras order) into the weights; shapes must match exactly."""

@@ -76,10 +76,12 @@ class Dense(ActivatedLayer):
         out_shape = shape[:-1] + (self.units,)
         z = self._buffer("z", out_shape)
         # the bound GEMM entry (kernels._gemm): x, the weights and z are Tensors already, and
-        # the C++ entry checks their shapes against each other
+        # the C++ entry checks their shapes against each other. keep_b_packed: the kernel's packed
+        # panels are kept on it while its write version stands (predict packs it once; a
+        # training step, which changes it, never packs into the cache)
         kernels._gemm(x if len(shape) == 2 else kernels._reshape(x, [-1, shape[-1]]), self.kernel,
                       z if len(shape) == 2 else kernels._reshape(z, [-1, self.units]), False, False, 1.0, 0.0,
-                      self.bias, "relu" if self.activation.name == "relu" else "none")
+                      self.bias, "relu" if self.activation.name == "relu" else "none", True)
         return self._activate(x, z, out_shape)
 
     def flops(self, input_shape):

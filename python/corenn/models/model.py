@@ -354,7 +354,7 @@ class Model(TrainingLoops):
         return self._gradients()
 
     def get_weights(self):
-        return [np.array(w, copy=True) for w in self.weights]
+        return [w._copy_array() for w in self.weights]   # no export: versions stay (Layer.get_weights)
 
     def set_weights(self, weights):
         weights = list(weights)
