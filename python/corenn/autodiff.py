@@ -343,7 +343,10 @@ class GradientTape:
         corenn: the backward kernels are not recorded. Rather than let a recording tape treat it as
         a constant (a silently wrong second-order gradient), each such tape that tracks a target
         records the gradients as outputs of a rule that raises when a gradient reaches them."""
-        recording = [t for t in _stack() if t._recording and t is not self]
+        stack = _stack()
+        if not stack and not was_recording:   # the usual step: no tape records now
+            return
+        recording = [t for t in stack if t._recording and t is not self]
         if was_recording:
             recording.append(self)
         if not recording:
@@ -383,7 +386,7 @@ class GradientTape:
                 # an output that other nodes read and that is itself a source: its gradient is the
                 # sum over the graph's inner uses too, which only the graph's backward knows
                 inner = [(o, graph.output_slots[k]) for k, o in enumerate(rec.outputs[:n_out])
-                         if id(o) in source_ids and k in graph._inner_outputs]
+                         if id(o) in source_ids and k in graph._inner_outputs] if graph._inner_outputs else ()
                 slot_grads = {slot: None for _, slot in inner} if inner else None
                 dxs = graph.backward(dy, loss_seeds=seeds, slot_grads=slot_grads)
                 # the input gradients live in buffers the graph reuses on its next run (the next
