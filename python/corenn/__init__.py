@@ -32,6 +32,7 @@ def function(func=None, **kwargs):
 from .ops import (concatenate as concat, matmul, max as reduce_max, mean as reduce_mean,  # noqa: E402
                   min as reduce_min, ones, shape, stack, sum as reduce_sum, zeros)
 from . import random  # noqa: E402  (tf.random.normal / uniform)
+from . import signal  # noqa: E402  (tf.signal.stft / frame / hann_window)
 
 from . import keras  # noqa: E402  (the Keras names, so `tf.keras.X` works after `import corenn as tf`)
 from .keras import backend  # noqa: E402  (keras.backend.epsilon() after `import corenn as keras`)
@@ -94,7 +95,7 @@ __all__ = ["Model", "Input", "backend", "GradientTape", "function", "convert_to_
            "autodiff", "ops", "Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
            "initializers", "regularizers", "callbacks", "utils", "datasets", "data", "TensorSpec", "Tensor", "kernels", "cuda",
            "set_num_threads", "get_num_threads", "show_config", "__version__", "version", "config", "dtypes", "linalg", "math",
-           "nn", "image", "sparse", "SparseTensor", "Variable", "UnconnectedGradients", "Module", "strings", "random", "DType", "as_dtype", "double", "float16", "float32",
+           "nn", "image", "signal", "sparse", "SparseTensor", "Variable", "UnconnectedGradients", "Module", "strings", "random", "DType", "as_dtype", "double", "float16", "float32",
            "float64", "half", "int8", "int16", "int32", "int64", "string", "uint8", "uint16", "uint32",
            "uint64"] + [n for n in _tf_names if n not in ("newaxis", "convert_to_tensor")
                         # tf.range, tf.print, tf.bool ... stay attributes: `from corenn import *`

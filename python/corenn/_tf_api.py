@@ -476,7 +476,19 @@ def unique(x, out_idx="int32", name=None):
     rank[order] = np.arange(len(order))
     y = values[order]
     idx = rank[inverse].astype(str(out_idx))
-    return (_strings.wrap(y.astype(object)) if a.dtype.kind in "OUS" else _tensor(y)), _tensor(idx)
+    return _Unique((_strings.wrap(y.astype(object)) if a.dtype.kind in "OUS" else _tensor(y)), _tensor(idx))
+
+
+class _Unique(tuple):
+    """tf.unique's result: a (y, idx) pair that also answers .y and .idx, as TensorFlow's."""
+
+    __slots__ = ()
+
+    def __new__(cls, y, idx):
+        return super().__new__(cls, (y, idx))
+
+    y = property(lambda self: self[0])
+    idx = property(lambda self: self[1])
 
 
 def gather_nd(params, indices, batch_dims=0, name=None):

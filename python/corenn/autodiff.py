@@ -73,21 +73,39 @@ def recording_tape():
         return None
     if s:
         tape = s[-1]
-        if tape._recording:
+        if tape._recording and len(s) == 1:
             return tape
+        return _group_of([t for t in s if t._recording])
     return None
+
+
+def _group_of(tapes):
+    """The recording tapes as one recorder: None, the one tape, or their _TapeGroup (kept by its
+    tapes, so a captured graph's weak ``user`` reference to it lives as long as they do)."""
+    if len(tapes) <= 1:
+        return tapes[0] if tapes else None
+    key = tuple(id(t) for t in tapes)
+    inner = tapes[-1]
+    group = inner.__dict__.get("_group")
+    if group is None or group.key != key:
+        group = _TapeGroup(tapes, key)
+        for t in tapes:
+            t._groups.append(group)
+        inner._group = group
+    return group
 
 
 class _Record:
     """One recorded call: a layer context (``ctx``), a backward rule (``rule``) or a whole graph
     of layer calls (``graph``: a model call captured as a graph, see call_graph)."""
 
-    __slots__ = ("ctx", "rule", "inputs", "outputs", "packed", "multi_out", "graph", "n_losses")
+    __slots__ = ("ctx", "rule", "inputs", "outputs", "packed", "multi_out", "graph", "n_losses", "holders")
 
     def __init__(self, ctx, rule, inputs, outputs, packed, multi_out, graph=None, n_losses=0):
         self.ctx, self.rule, self.inputs, self.outputs = ctx, rule, inputs, outputs
         self.packed, self.multi_out, self.graph = packed, multi_out, graph
         self.n_losses = n_losses   # trailing outputs that are losses the layer added (add_loss)
+        self.holders = 1   # tapes holding this record (several when tapes record at once)
 
 
 class GradientTape:
@@ -108,6 +126,8 @@ class GradientTape:
         self._accessed: dict[int, object] = {}   # variables an op or layer call read while recording
         self._recording = False
         self._used = False
+        self._shared = False   # holds records another tape holds too: its results are copies
+        self._groups = []      # the _TapeGroups this tape recorded in (kept alive, see _group_of)
 
     # -- context ---------------------------------------------------------------------------------
 
@@ -134,7 +154,8 @@ class GradientTape:
 
     def reset(self):
         for rec in self._records:
-            if rec.graph is not None:
+            rec.holders -= 1
+            if rec.graph is not None and rec.holders <= 0:
                 rec.graph.user = None   # the graph copy may serve the next call
         self._records.clear()
         self._tracked.clear()
@@ -170,6 +191,24 @@ class GradientTape:
             return True
         return False
 
+    def _wants(self, rec, weights=()) -> bool:
+        """Whether this tape differentiates through ``rec``: an input or a weight it reads needs a
+        gradient here, or it made losses."""
+        if rec.graph is not None or rec.n_losses:
+            return True
+        tracked = self._tracked
+        for x in rec.inputs:
+            if id(x) in tracked or self.needs_grad(x):
+                return True
+        return bool(weights) and (self.watch_accessed_variables or any(id(w) in self._watched for w in weights))
+
+    def _keep(self, rec, weights=()):
+        """Hold ``rec`` and track its outputs (a _TapeGroup hands it to each tape that wants it)."""
+        self._records.append(rec)
+        tracked = self._tracked
+        for o in rec.outputs:
+            tracked[id(o)] = o
+
     def call_layer(self, layer, inputs, training):
         """``layer(inputs)`` run in a fresh call context and recorded."""
         packed = isinstance(inputs, (list, tuple))
@@ -194,9 +233,7 @@ class GradientTape:
         record = ctx.__dict__.get("_call_record")   # a layer written with call: also its sublayers' losses
         losses = list(record[4]) if record is not None else list(layer.__dict__.get("_added_losses", ()))
         if ctx.needs_input_grad or trainable or losses:
-            self._records.append(_Record(ctx, None, flat, outs + losses, packed, multi, n_losses=len(losses)))
-            for o in outs + losses:
-                self._tracked[id(o)] = o
+            self._keep(_Record(ctx, None, flat, outs + losses, packed, multi, n_losses=len(losses)), weights)
         if layer.activity_regularizer is not None:
             layer.add_activity_losses(outs if multi else outs[0])
         return outs if multi else outs[0]
@@ -214,7 +251,11 @@ class GradientTape:
             watched = (0,) if key in tracked or ref is not None and ref() is x else ()
         else:
             watched = tuple(i for i, x in enumerate(xs) if self.needs_grad(x))
-        (_FUSION or _fusion()).prepare(graph, watched)
+        inner = graph.__dict__.get("_inner_outputs")
+        if inner is None:   # outputs that other nodes read (Grad-CAM's conv output): sources too
+            consumers = graph.consumers
+            inner = graph._inner_outputs = tuple(k for k, slot in enumerate(graph.output_slots) if consumers[slot])
+        (_FUSION or _fusion()).prepare(graph, watched, watched_outputs=inner)
         outs = graph.forward(xs, training=bool(training))
         from_numpy = kernels.Tensor.from_numpy
         outs = [from_numpy(np.array(o, copy=True)) for o in outs]
@@ -224,9 +265,7 @@ class GradientTape:
             outs_and_losses = outs + [v for _, v in graph.added_losses]
         else:
             outs_and_losses = outs
-        self._records.append(_Record(None, None, xs, outs_and_losses, True, True, graph))
-        for o in outs_and_losses:
-            tracked[id(o)] = o
+        self._keep(_Record(None, None, xs, outs_and_losses, True, True, graph))
         return outs
 
     def record(self, rule, inputs, outputs):
@@ -238,9 +277,7 @@ class GradientTape:
                 break
         else:
             return False
-        self._records.append(_Record(None, rule, list(inputs), list(outputs), True, True))
-        for o in outputs:
-            tracked[id(o)] = o
+        self._keep(_Record(None, rule, list(inputs), list(outputs), True, True))
         return True
 
     # -- differentiation -------------------------------------------------------------------------
@@ -282,7 +319,7 @@ class GradientTape:
         # weight_grads: id -> the gradient Tensor of a weight one call or graph used, or a list of
         # them (several); grads: id -> the gradient of a tracked tensor (a watched input)
         result = [weight_grads.get(key) for key in keys]
-        copy = self.persistent
+        copy = self.persistent or self._shared
         if copy or grads or _has_lists(result):   # else each result is its one gradient as it is
             for i, key in enumerate(keys):
                 parts = result[i]
@@ -293,11 +330,30 @@ class GradientTape:
                 result[i] = parts[0] if len(parts) == 1 and not copy else _sum(parts, copy=copy)
         if unconnected_gradients == "zero":
             result = [kernels.zeros(tuple(s.shape)) if g is None else g for s, g in zip(flat_sources, result)]
+        self._mark_second_order(targets, [g for g in result if g is not None], was_recording)
         if not self.persistent:
             accessed = dict(self._accessed)
             self.reset()
             self._accessed = accessed   # watched_variables() still answers after the one gradient
         return rebuild(result)
+
+    def _mark_second_order(self, targets, outs, was_recording):
+        """A gradient computed while a tape records (an inner tape inside an outer one, WGAN-GP's
+        gradient penalty, or a persistent tape inside its own block) is not differentiable in
+        corenn: the backward kernels are not recorded. Rather than let a recording tape treat it as
+        a constant (a silently wrong second-order gradient), each such tape that tracks a target
+        records the gradients as outputs of a rule that raises when a gradient reaches them."""
+        stack = _stack()
+        if not stack and not was_recording:   # the usual step: no tape records now
+            return
+        recording = [t for t in stack if t._recording and t is not self]
+        if was_recording:
+            recording.append(self)
+        if not recording:
+            return
+        for tape in recording:
+            if outs and any(id(t) in tape._tracked for t in targets if isinstance(t, kernels.Tensor)):
+                tape._keep(_Record(None, _second_order, list(targets), outs, True, True))
 
     def _backward(self, targets, seeds, source_ids):
         grads: dict[int, object] = {}
@@ -327,7 +383,18 @@ class GradientTape:
                 if len(rec.outputs) > n_out:   # the losses its layers added
                     seeds = [0.0 if g is None else float(np.asarray(g).sum()) for g in dys[n_out:]]
                 _unhold_weight_grads(graph)
-                dxs = graph.backward(dy, loss_seeds=seeds)
+                # an output that other nodes read and that is itself a source: its gradient is the
+                # sum over the graph's inner uses too, which only the graph's backward knows
+                inner = [(o, graph.output_slots[k]) for k, o in enumerate(rec.outputs[:n_out])
+                         if id(o) in source_ids and k in graph._inner_outputs] if graph._inner_outputs else ()
+                slot_grads = {slot: None for _, slot in inner} if inner else None
+                dxs = graph.backward(dy, loss_seeds=seeds, slot_grads=slot_grads)
+                # the input gradients live in buffers the graph reuses on its next run (the next
+                # batch of an integrated-gradients loop): the tape hands out copies
+                dxs = [None if g is None else kernels.Tensor.from_numpy(np.array(g, copy=True)) for g in dxs]
+                for o, slot in inner:
+                    if slot_grads[slot] is not None:
+                        grads[id(o)] = slot_grads[slot]
                 keys, grads_of_weights = graph.weight_grads()
                 if not weight_grads:   # the first call that reached weights: nothing to add to
                     weight_grads.update(zip(keys, grads_of_weights))
@@ -362,6 +429,56 @@ class GradientTape:
                     if key in tracked or self.needs_grad(x):
                         _accumulate(grads, key, g)
         return grads, weight_grads
+
+
+def _second_order(dys):
+    raise NotImplementedError(
+        "GradientTape.gradient: corenn cannot differentiate a gradient (a second-order derivative, "
+        "such as WGAN-GP's gradient penalty or a Hessian): a gradient computed by a tape while this tape "
+        "recorded feeds the target. Compute the inner gradient outside this tape's block, or use a "
+        "penalty that needs only first-order gradients")
+
+
+class _TapeGroup:
+    """Several tapes recording at once: nested ``with`` blocks, or ``with GradientTape() as g,
+    GradientTape() as d:`` as the DCGAN tutorial writes. TensorFlow records every op on every
+    active tape; here each op and layer call runs once and its record is shared by each tape that
+    differentiates through it. A tape holding a shared record returns copies of its gradients
+    (another tape's backward would overwrite a call context's gradient Tensors)."""
+
+    def __init__(self, tapes, key):
+        self.tapes, self.key = tapes, key
+
+    @property
+    def _records(self):   # truthy while any tape still holds records (a captured graph is in use)
+        return [r for t in self.tapes for r in t._records]
+
+    @property
+    def watch_accessed_variables(self):
+        return any(t.watch_accessed_variables for t in self.tapes)
+
+    @property
+    def _watched(self):
+        return {k: v for t in self.tapes for k, v in t._watched.items()}
+
+    @property
+    def _tracked(self):
+        return {k: v for t in self.tapes for k, v in t._tracked.items()}
+
+    def needs_grad(self, t) -> bool:
+        return any([tape.needs_grad(t) for tape in self.tapes])   # each tape notes the variables it saw
+
+    def _keep(self, rec, weights=()):
+        holders = [t for t in self.tapes if t._wants(rec, weights)] or self.tapes[-1:]
+        rec.holders = len(holders)
+        for t in holders:
+            t._keep(rec)
+            if len(holders) > 1:
+                t._shared = True
+
+    call_layer = GradientTape.call_layer
+    call_graph = GradientTape.call_graph
+    record = GradientTape.record
 
 
 class _Pause:

@@ -2,11 +2,14 @@
 Keras op is)."""
 from __future__ import annotations
 
+import numpy as np
+
 from . import ops
 from ._tf_api import matmul, norm  # noqa: F401
 
 __all__ = ["matmul", "norm", "inv", "det", "slogdet", "logdet", "solve", "cholesky", "qr", "eigh",
-           "triangular_solve", "lstsq", "trace", "diag_part", "matrix_transpose", "band_part"]
+           "triangular_solve", "lstsq", "trace", "diag_part", "matrix_transpose", "band_part", "normalize",
+           "l2_normalize"]
 
 
 def inv(input, adjoint=False, name=None):  # noqa: A002 - TensorFlow's names
@@ -73,3 +76,26 @@ def band_part(input, num_lower, num_upper, name=None):  # noqa: A002
     if num_upper >= 0:
         x = ops.tril(x, k=int(num_upper))
     return x
+
+
+def normalize(tensor, ord="euclidean", axis=None, name=None):  # noqa: A002 - TensorFlow's names
+    """(tensor / norm, norm): TensorFlow's tf.linalg.normalize; the norm keeps its axes (size 1),
+    both differentiable. ord: 'euclidean' / 2, 1, np.inf or any p > 0, over the whole tensor
+    (axis=None) or the given axis."""
+    t = ops.convert_to_tensor(tensor)
+    if ord in ("euclidean", "fro", 2, 2.0):
+        norm = ops.sqrt(ops.sum(ops.square(t), axis=axis, keepdims=True))
+    elif ord in (1, 1.0):
+        norm = ops.sum(ops.abs(t), axis=axis, keepdims=True)
+    elif ord in (np.inf, "inf"):
+        norm = ops.max(ops.abs(t), axis=axis, keepdims=True)
+    elif isinstance(ord, (int, float)) and ord > 0:
+        norm = ops.power(ops.sum(ops.power(ops.abs(t), float(ord)), axis=axis, keepdims=True), 1.0 / ord)
+    else:
+        raise ValueError(f"tf.linalg.normalize: ord must be 'euclidean', 'fro', 1, 2, np.inf or a p > 0, got {ord!r}")
+    return ops.divide(t, norm), norm
+
+
+def l2_normalize(x, axis=None, epsilon=1e-12, name=None):
+    from .math import l2_normalize as _l2
+    return _l2(x, axis=axis, epsilon=epsilon)

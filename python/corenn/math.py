@@ -23,7 +23,9 @@ __all__ = ["abs", "add", "argmax", "argmin", "ceil", "cumsum", "divide", "equal"
            "reciprocal", "negative", "softplus", "sin", "cos", "tan", "erf", "is_nan", "is_inf",
            "is_finite", "top_k", "in_top_k", "count_nonzero", "l2_normalize", "floordiv",
            "floormod", "truediv", "squared_difference", "confusion_matrix", "divide_no_nan",
-           "log_sigmoid", "bincount"]
+           "log_sigmoid", "bincount", "unsorted_segment_sum", "unsorted_segment_mean",
+           "unsorted_segment_max", "unsorted_segment_min", "unsorted_segment_sqrt_n", "segment_sum",
+           "segment_mean", "segment_max", "segment_min", "real", "imag"]
 
 
 def _unary(name, op):
@@ -103,3 +105,80 @@ def bincount(arr, weights=None, minlength=None, maxlength=None, dtype="int32", n
     if maxlength is not None:
         out = out[:maxlength]
     return Tensor.from_numpy(np.ascontiguousarray(out.astype(str(dtype) if weights is None else np.float32)))
+
+
+# -- segments (graph networks: messages summed or averaged per node) ------------------------------
+# corenn.ops.segment_sum / segment_max carry the gradients; the means divide by the segment's
+# size (a constant), the minimum is the maximum of -data. Empty segments: 0 for sums and means,
+# the lowest value for max (TensorFlow's convention), the highest for min.
+
+def _counts(op, segment_ids, num_segments):
+    ids = np.asarray(segment_ids).astype(np.int64).reshape(-1)
+    n = int(num_segments) if num_segments is not None else (int(ids.max()) + 1 if ids.size else 0)
+    if ids.size and (ids.min() < 0 or ids.max() >= n):
+        raise ValueError(f"tf.math.{op}: segment ids must lie in [0, {n}), got {int(ids.min())}..{int(ids.max())}")
+    return np.bincount(ids, minlength=n).astype(np.float64), n
+
+
+def _per_segment(scale, data):
+    # (num_segments,) -> broadcast over data's trailing axes
+    return scale.reshape((-1,) + (1,) * (ops.convert_to_tensor(data).ndim - 1)).astype(np.float32)
+
+
+def _check_sorted(op, segment_ids):
+    ids = np.asarray(segment_ids).reshape(-1)
+    if ids.size and np.any(np.diff(ids) < 0):
+        raise ValueError(f"tf.math.{op}: segment_ids must be sorted (use tf.math.unsorted_{op} otherwise)")
+
+
+def unsorted_segment_sum(data, segment_ids, num_segments, name=None):
+    return ops.segment_sum(data, segment_ids, num_segments=num_segments)
+
+
+def unsorted_segment_mean(data, segment_ids, num_segments, name=None):
+    counts, n = _counts("unsorted_segment_mean", segment_ids, num_segments)
+    total = ops.segment_sum(data, segment_ids, num_segments=n)
+    return ops.multiply(total, _per_segment(1.0 / np.maximum(counts, 1.0), data))
+
+
+def unsorted_segment_sqrt_n(data, segment_ids, num_segments, name=None):
+    counts, n = _counts("unsorted_segment_sqrt_n", segment_ids, num_segments)
+    total = ops.segment_sum(data, segment_ids, num_segments=n)
+    return ops.multiply(total, _per_segment(1.0 / np.sqrt(np.maximum(counts, 1.0)), data))
+
+
+def unsorted_segment_max(data, segment_ids, num_segments, name=None):
+    return ops.segment_max(data, segment_ids, num_segments=num_segments)
+
+
+def unsorted_segment_min(data, segment_ids, num_segments, name=None):
+    return ops.negative(ops.segment_max(ops.negative(data), segment_ids, num_segments=num_segments))
+
+
+def segment_sum(data, segment_ids, name=None):
+    _check_sorted("segment_sum", segment_ids)
+    return ops.segment_sum(data, segment_ids)
+
+
+def segment_mean(data, segment_ids, name=None):
+    _check_sorted("segment_mean", segment_ids)
+    return unsorted_segment_mean(data, segment_ids, None)
+
+
+def segment_max(data, segment_ids, name=None):
+    _check_sorted("segment_max", segment_ids)
+    return ops.segment_max(data, segment_ids)
+
+
+def segment_min(data, segment_ids, name=None):
+    _check_sorted("segment_min", segment_ids)
+    return unsorted_segment_min(data, segment_ids, None)
+
+
+def real(input, name=None):  # noqa: A002 - TensorFlow's names
+    """The real part: of a (real, imag) pair (tf.signal's results), or a real tensor itself."""
+    return input[0] if isinstance(input, tuple) else ops.convert_to_tensor(input)
+
+
+def imag(input, name=None):  # noqa: A002
+    return input[1] if isinstance(input, tuple) else ops.zeros_like(input)

@@ -115,6 +115,8 @@ def _is_int(x):
         return x.dtype in ("int32", "int64")
     if isinstance(x, (bool, float)):
         return False
+    if isinstance(x, (list, tuple)):   # [16000] - tf.shape(w): a list of Python ints stays integer
+        return np.asarray(x).dtype.kind in "iu"
     return isinstance(x, (int, np.integer)) or (isinstance(x, np.ndarray) and x.dtype.kind in "iu")
 
 
@@ -196,7 +198,38 @@ def square(x):
 
 
 def abs(x):  # noqa: A001 - Keras' name
+    if type(x) is ComplexPair:   # tf.abs of tf.signal.stft's result: the magnitude
+        return sqrt(add(square(x[0]), square(x[1])))
     return _unary("abs", x)
+
+
+class ComplexPair(tuple):
+    """A complex tensor as corenn holds one: the (real, imag) pair of float32 Tensors that the
+    Keras ops (rfft, stft, fft ...) take and return, made by ``corenn.signal.stft`` where
+    TensorFlow returns complex64. ``tf.abs`` / ``tf.math.abs`` of it is the magnitude
+    (differentiable); ``.real`` / ``.imag`` are the parts; it unpacks as ``re, im = z``."""
+
+    __slots__ = ()
+
+    @property
+    def real(self):
+        return self[0]
+
+    @property
+    def imag(self):
+        return self[1]
+
+    @property
+    def shape(self):
+        return self[0].shape
+
+    dtype = "complex64"
+
+    def __abs__(self):
+        return abs(self)
+
+    def __repr__(self):
+        return f"ComplexPair(shape={tuple(self.shape)}, real={self[0]!r}, imag={self[1]!r})"
 
 
 absolute = abs

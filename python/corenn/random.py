@@ -12,7 +12,7 @@ from .utils.random import get_generator
 
 __all__ = ["set_seed", "SeedGenerator", "Generator", "split", "stateless_uniform", "stateless_normal",
            "normal", "uniform", "truncated_normal", "randint", "categorical",
-           "shuffle", "dropout", "gamma", "beta", "binomial"]
+           "shuffle", "dropout", "gamma", "beta", "binomial", "log_uniform_candidate_sampler"]
 
 
 class SeedGenerator:
@@ -186,3 +186,51 @@ class Generator:
 
     def split(self, count=1):
         return [Generator(self._rng.integers(0, 2 ** 63 - 1)) for _ in range(int(count))]
+
+
+def _log_uniform_prob(classes, range_max):
+    # Zipf-like: P(k) = log((k + 2) / (k + 1)) / log(range_max + 1), for k in [0, range_max)
+    k = np.asarray(classes, np.float64)
+    return np.log1p(1.0 / (k + 1.0)) / np.log(range_max + 1.0)
+
+
+def log_uniform_candidate_sampler(true_classes, num_true, num_sampled, unique, range_max, seed=None, name=None):
+    """``tf.random.log_uniform_candidate_sampler`` (word2vec's negative sampling): ``num_sampled``
+    class ids drawn from the log-uniform (Zipf) distribution over [0, range_max) — without
+    repetition when ``unique`` — and the expected counts of the true and the sampled classes
+    under that sampling. Returns (sampled_candidates int64 (num_sampled,), true_expected_count
+    float32 (batch, num_true), sampled_expected_count float32 (num_sampled,))."""
+    op = "log_uniform_candidate_sampler"
+    true = np.asarray(true_classes).astype(np.int64)
+    if true.ndim != 2 or true.shape[1] != int(num_true):
+        raise ValueError(f"tf.random.{op}: true_classes must have shape (batch, num_true={num_true}), "
+                         f"got {true.shape}")
+    n, r = int(num_sampled), int(range_max)
+    if r <= 0 or n < 0 or (unique and n > r):
+        raise ValueError(f"tf.random.{op}: need range_max > 0 and 0 <= num_sampled"
+                         f"{' <= range_max' if unique else ''}, got num_sampled={n}, range_max={r}")
+    rng = _rng(seed, op)
+
+    def draw(m):   # inverse CDF: floor(exp(u * log(range_max + 1))) - 1
+        return np.clip((np.exp(rng.random(m) * np.log(r + 1.0)) - 1.0).astype(np.int64), 0, r - 1)
+
+    if unique:
+        picked, seen, tries = [], set(), 0
+        while len(picked) < n:
+            for c in draw(max(n - len(picked), 1)):
+                tries += 1
+                if c not in seen:
+                    seen.add(c)
+                    picked.append(c)
+                    if len(picked) == n:
+                        break
+        sampled = np.array(picked, np.int64)
+
+        def expected(c):   # P(c drawn at least once in `tries` draws)
+            return -np.expm1(tries * np.log1p(-_log_uniform_prob(c, r)))
+    else:
+        sampled = draw(n)
+
+        def expected(c):
+            return _log_uniform_prob(c, r) * n
+    return (Tensor.from_numpy(sampled), _out(expected(true)), _out(expected(sampled)))

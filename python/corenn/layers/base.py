@@ -515,6 +515,8 @@ class Layer:
 
     def compute_output_shape(self, input_shape):
         if type(self).call is not Layer.call:
+            if self.__dict__.get("_no_probe"):
+                return None
             # a layer written with call: run it on a batch of one to learn its output shape; an
             # axis of unknown size is probed with 1 and again with 2, and output axes that
             # follow it are unknown too (a sequence layer keeps its time axis None)
@@ -709,12 +711,26 @@ class Layer:
     def _eager_call(self, inputs, training):
         packed = isinstance(inputs, (list, tuple))
         flat = list(inputs) if packed else [inputs]
-        flat = [x if isinstance(x, kernels.Tensor) else np.ascontiguousarray(x, dtype=np.float32) for x in flat]
+        written = type(self).call is not Layer.call
+        # a layer written with call keeps integer arrays integer (a GNN's edge list, token ids)
+        flat = [x if isinstance(x, kernels.Tensor)
+                else np.ascontiguousarray(x, dtype=np.int64) if written and np.asarray(x).dtype.kind in "iu"
+                else np.ascontiguousarray(x, dtype=np.float32) for x in flat]
         shapes = [(None,) + tuple(x.shape[1:]) for x in flat]
         if not self.built:
-            self._maybe_build(shapes if packed else shapes[0])
+            if written and packed:
+                # built by this real call: its inputs need not share a batch axis (a GNN layer gets
+                # (node features, edge list, edge weights)), so no batch-of-one probe; the output
+                # shape is learnt in a symbolic call, if one comes
+                self.__dict__["_no_probe"] = True
+                try:
+                    self._maybe_build([tuple(x.shape) for x in flat])
+                finally:
+                    self.__dict__.pop("_no_probe", None)
+            else:
+                self._maybe_build(shapes if packed else shapes[0])
         if packed:
-            if type(self).call is Layer.call:   # a layer written with call checks in its call
+            if not written:   # a layer written with call checks in its call
                 self.compute_output_shape(shapes)  # raises naming the layer when they do not fit
         else:
             self.check_input_shape(tuple(flat[0].shape))
@@ -756,6 +772,13 @@ class Layer:
                  masks_relu_input=False)
         d.pop("_loss_seeds", None)
         d.pop("_added_losses", None)   # add_loss keeps them on the owner
+        if not snapshot:
+            # an attribute the layer set that its class also defines (LeakyReLU's _alpha over the
+            # class default 0.0) is found on the class before __getattr__ runs: copy the layer's
+            # value in, or a second call of the layer (a GAN's D(fake), D(real)) used the default
+            for name in _shadowed_class_attrs(type(owner), owner.__dict__):
+                if name not in d:
+                    d[name] = owner.__dict__[name]
         for attr in owner._sublayer_attrs:
             d[attr] = getattr(owner, attr)._call_context(snapshot)
         if not owner._sublayer_attrs:
@@ -821,6 +844,23 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+_PLAIN_CLASS_ATTRS: dict = {}
+
+
+def _shadowed_class_attrs(cls, instance_dict):
+    """Names in ``instance_dict`` that ``cls`` also defines as a plain class attribute (not a
+    method, property or other descriptor)."""
+    plain = _PLAIN_CLASS_ATTRS.get(cls)
+    if plain is None:
+        plain = set()
+        for klass in cls.__mro__:
+            for name, value in vars(klass).items():
+                if not (callable(value) or hasattr(value, "__get__") or name.startswith("__")):
+                    plain.add(name)
+        _PLAIN_CLASS_ATTRS[cls] = plain
+    return [name for name in instance_dict if name in plain]
 
 
 class ActivatedLayer(Layer):

@@ -121,13 +121,13 @@ def is_planned(graph) -> bool:
     return True
 
 
-def prepare(graph, watched=(), losses=()):
-    """``graph.mark_input_grads(watched)`` and ``plan(graph, losses)``, each redone only when
-    what it reads changed (see the module docstring); returns plan's fused output indices."""
-    key = (watched, [layer.trainable for layer in graph.trainable_layers])
+def prepare(graph, watched=(), losses=(), watched_outputs=()):
+    """``graph.mark_input_grads(watched, watched_outputs)`` and ``plan(graph, losses)``, each redone
+    only when what it reads changed (see the module docstring); returns plan's fused output indices."""
+    key = (watched, [layer.trainable for layer in graph.trainable_layers], watched_outputs)
     d = graph.__dict__
     if d.get("_plan_key") != key or not (d.get("_plan_serial") == _SERIAL[0] or is_planned(graph)):
-        graph.mark_input_grads(watched)
+        graph.mark_input_grads(watched, watched_outputs)
         plan(graph)
         d["_plan_key"], d["_fused_losses"] = key, None
     d["_plan_serial"] = _SERIAL[0]

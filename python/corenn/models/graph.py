@@ -598,7 +598,7 @@ class Graph:
 
     # -- which inputs need a gradient -----------------------------------------------------------
 
-    def mark_input_grads(self, watched_inputs=()):
+    def mark_input_grads(self, watched_inputs=(), watched_outputs=()):
         """A context computes dL/dx only when something before it has trainable weights (or is a
         watched input): in the usual Flatten -> Dense start, the first Dense's dX GEMM is never
         needed."""
@@ -612,6 +612,10 @@ class Graph:
             produces = upstream or bool(s.owner.trainable_weights)
             for o in s.outs:
                 needs[o] = produces
+            if watched_outputs:   # a model output another node reads, differentiated under a tape
+                for k in watched_outputs:
+                    if self.output_slots[k] in s.outs:
+                        needs[self.output_slots[k]] = True
         self.slot_needs_grad = needs
         _fusion_serial[0] += 1
 
@@ -664,7 +668,7 @@ class Graph:
                 fwd[k] += t1 - t0
                 t0 = t1
 
-    def backward(self, output_grads, preactivation=(), timings=None, loss_seeds=None):
+    def backward(self, output_grads, preactivation=(), timings=None, loss_seeds=None, slot_grads=None):
         """Backpropagate ``output_grads`` (one Tensor or None per model output). Outputs listed in
         ``preactivation`` carry dL/dz of their layer (softmax/sigmoid fused into the loss): their
         node runs ``backward_from_preactivation``. Weight gradients land in the layers' gradient
@@ -714,6 +718,10 @@ class Graph:
             if after is not None:
                 after(k)
         self.finish_weight_grads()
+        if slot_grads is not None:   # the tape asks for intermediate outputs' gradients (Grad-CAM)
+            for slot in slot_grads:
+                g = grads[slot]
+                slot_grads[slot] = None if g is None else kernels.Tensor.from_numpy(np.array(g, copy=True))
         return [grads[i] for i in self.input_slots]
 
     def _seed_added_losses(self, grads, loss_seeds):

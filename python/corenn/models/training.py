@@ -278,8 +278,16 @@ class TrainingLoops:
         """One (x, y[, sample_weight]) batch from an iterable, checked, as Tensors plus its size."""
         where = f"{self.name}.{op}"
         bx, by, bsw = _data.split_batch(where, batch, index)
-        x = self._prepare_x(bx, op)
-        if by is None and self._custom_step("train_step" if op == "fit" else "test_step"):
+        custom = self._custom_step("train_step" if op == "fit" else "test_step")
+        try:
+            x = self._prepare_x(bx, op)
+        except ValueError:
+            if not custom or by is not None:
+                raise
+            # an overridden train_step reads the batch as it is (keras.io's metric learning: an
+            # (anchors, positives) stack of shape (2, n, ...)); Keras 3 checks nothing here
+            x = bx
+        if by is None and custom:
             return tensors(x), None, None, data_len(x)   # the user's step takes x alone
         if by is None:
             raise ValueError(f"{where}: batch {index} has no targets (y is None): the data gives x alone; "

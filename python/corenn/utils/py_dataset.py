@@ -67,9 +67,16 @@ class PyDataset:
     @property
     def num_batches(self):
         """The number of batches per epoch, or None for an endless dataset (default: len(self))."""
+        if "_num_batches" in self.__dict__:
+            return self.__dict__["_num_batches"]
         if hasattr(self, "__len__"):
             return len(self)
         raise NotImplementedError(f"{type(self).__name__} must implement __len__ or the num_batches property")
+
+    @num_batches.setter
+    def num_batches(self, value):
+        # keras.io's metric-learning example sets it in __init__ (and its __len__ returns it)
+        self.__dict__["_num_batches"] = value
 
     def on_epoch_begin(self):
         """Called at the start of every epoch."""

@@ -1,0 +1,169 @@
+"""Several GradientTapes recording at once (nested blocks, or `with GradientTape() as g,
+GradientTape() as d:` as the TF DCGAN tutorial writes): every op and layer call is recorded on
+each tape that needs it, as TensorFlow does. A gradient computed while a tape records is not
+differentiable in corenn: a gradient that reaches it raises (never a silent second-order zero)."""
+import numpy as np
+import pytest
+
+import corenn as tf
+from reference import f64, gemm, numerical_grad
+
+
+def test_nested_blocks_record_on_both_tapes():
+    x = tf.Variable(3.0)
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            y = x * x
+        z = y * 3.0
+    assert float(outer.gradient(z, x)) == pytest.approx(18.0)   # d(3x^2)/dx
+    assert float(inner.gradient(y, x)) == pytest.approx(6.0)
+
+
+def _dense_pair():
+    tf.random.set_seed(3)
+    g, d = tf.keras.layers.Dense(3, activation="tanh"), tf.keras.layers.Dense(1)
+    noise = np.random.default_rng(0).normal(size=(5, 4)).astype("float32")
+    g.build((None, 4)); d.build((None, 3))
+    return g, d, noise
+
+
+def _reference_loss(noise, wg, bg, wd, bd):
+    h = np.tanh(gemm(noise, wg) + f64(bg))
+    return float(np.mean(gemm(h, wd) + f64(bd)))
+
+
+def test_two_tapes_in_one_with_statement_match_the_float64_reference():
+    g, d, noise = _dense_pair()
+    with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
+        fake = g(noise, training=True)
+        out = d(fake, training=True)
+        gen_loss = -tf.reduce_mean(out)
+        disc_loss = tf.reduce_mean(out)
+    gen_grads = gen_tape.gradient(gen_loss, g.trainable_variables)
+    disc_grads = disc_tape.gradient(disc_loss, d.trainable_variables)
+    wg, bg = [f64(w.numpy()) for w in g.trainable_variables]
+    wd, bd = [f64(w.numpy()) for w in d.trainable_variables]
+    expect_wg = -numerical_grad(lambda w: _reference_loss(noise, w, bg, wd, bd), wg)
+    expect_wd = numerical_grad(lambda w: _reference_loss(noise, wg, bg, w, bd), wd)
+    # the generator's gradients came first and must survive the discriminator tape's backward
+    np.testing.assert_allclose(gen_grads[0].numpy(), expect_wg, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(disc_grads[0].numpy(), expect_wd, rtol=1e-4, atol=1e-6)
+    assert all(gr is not None for gr in gen_grads + disc_grads)
+
+
+def test_a_tape_watching_only_an_input_gets_that_gradient_through_the_inner_tape():
+    x = tf.constant(np.array([[1.0, -2.0]], "float32"))
+    layer = tf.keras.layers.Dense(1, use_bias=False)
+    layer.build((None, 2))
+    with tf.GradientTape(watch_accessed_variables=False) as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            y = tf.reduce_sum(layer(x) ** 2)
+    dx = outer.gradient(y, x)
+    w = f64(layer.kernel.numpy())
+    np.testing.assert_allclose(dx.numpy(), 2 * (f64(x.numpy()) @ w) * w.T, rtol=1e-5)
+    assert inner.gradient(y, layer.kernel) is not None
+
+
+def test_second_order_gradient_raises_instead_of_a_wrong_number():
+    disc = tf.keras.Sequential([tf.keras.layers.Input((4,)), tf.keras.layers.Dense(8, activation="relu"),
+                                tf.keras.layers.Dense(1)])
+    interpolated = tf.constant(np.random.default_rng(1).normal(size=(6, 4)).astype("float32"))
+    with tf.GradientTape() as tape:
+        with tf.GradientTape() as gp_tape:
+            gp_tape.watch(interpolated)
+            pred = disc(interpolated, training=True)
+        grads = gp_tape.gradient(pred, [interpolated])[0]
+        norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1]))
+        gp = tf.reduce_mean((norm - 1.0) ** 2)
+        loss = tf.reduce_mean(pred) + 10.0 * gp
+    with pytest.raises(NotImplementedError, match="cannot differentiate a gradient"):
+        tape.gradient(loss, disc.trainable_variables)
+
+
+def test_a_gradient_not_feeding_the_target_is_fine():
+    x = tf.Variable(2.0)
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            y = x * x * x
+        dy = inner.gradient(y, x)   # used for logging only
+        z = y * 2.0
+    assert float(dy) == pytest.approx(12.0)
+    assert float(outer.gradient(z, x)) == pytest.approx(24.0)
+
+
+def test_persistent_tape_gradient_inside_its_own_block_then_differentiated_raises():
+    x = tf.Variable(1.5)
+    with tf.GradientTape(persistent=True) as tape:
+        y = x * x
+        dy = tape.gradient(y, x)
+        z = dy * 2.0
+    assert float(dy) == pytest.approx(3.0)
+    with pytest.raises(NotImplementedError, match="second-order"):
+        tape.gradient(z, x)
+
+
+# -- gradients w.r.t. inputs and intermediate outputs of a model called under a tape --------------
+
+def _small_model():
+    tf.random.set_seed(5)
+    inp = tf.keras.Input((4,))
+    h = tf.keras.layers.Dense(3, activation="tanh", name="hidden")(inp)
+    out = tf.keras.layers.Dense(2, name="head")(h)
+    return tf.keras.Model(inp, out), h, inp
+
+
+def test_input_gradient_is_not_overwritten_by_the_next_call():
+    model, _, _ = _small_model()
+    rng = np.random.default_rng(2)
+    xs = [tf.constant(rng.normal(size=(3, 4)).astype("float32")) for _ in range(2)]
+    grads = []
+    for x in xs:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.reduce_sum(model(x) ** 2)
+        grads.append(tape.gradient(y, x).numpy())   # numpy(): a view, as a user keeps it
+    w1, b1 = [f64(v.numpy()) for v in model.get_layer("hidden").trainable_variables]
+    w2, b2 = [f64(v.numpy()) for v in model.get_layer("head").trainable_variables]
+    for x, g in zip(xs, grads):
+        f = lambda z: float(np.sum((np.tanh(z @ w1 + b1) @ w2 + b2) ** 2))
+        np.testing.assert_allclose(g, numerical_grad(f, f64(x.numpy())), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_gradient_wrt_an_intermediate_output_of_a_two_output_model(frozen):
+    """Grad-CAM: Model(inputs, [conv_output, predictions]); the class score's gradient w.r.t. the
+    conv output flows through the rest of the graph."""
+    model, h, inp = _small_model()
+    model.get_layer("hidden").trainable = not frozen
+    grad_model = tf.keras.Model(model.inputs, [model.get_layer("hidden").output, model.output])
+    x = np.random.default_rng(3).normal(size=(2, 4)).astype("float32")
+    with tf.GradientTape() as tape:
+        hidden, preds = grad_model(x)
+        score = preds[:, 1]
+    g = tape.gradient(score, hidden)
+    w2 = model.get_layer("head").kernel.numpy()
+    np.testing.assert_allclose(g.numpy(), np.broadcast_to(w2[:, 1], (2, 3)), rtol=1e-6)
+
+
+def test_a_model_called_twice_under_one_tape_keeps_its_layers_options():
+    """A GAN's D(fake), D(real) in one tape: the second call runs a copy of the graph whose call
+    contexts must read LeakyReLU's slope (an attribute with a class default), not the default."""
+    inp = tf.keras.Input((3,))
+    h = tf.keras.layers.Dense(4)(inp)
+    out = tf.keras.layers.LeakyReLU(0.2)(h)
+    disc = tf.keras.Model(inp, out)
+    rng = np.random.default_rng(4)
+    a, b = (rng.normal(size=(5, 3)).astype("float32") for _ in range(2))
+    with tf.GradientTape() as tape:
+        ya = disc(a, training=True)
+        yb = disc(b, training=True)
+        loss = tf.reduce_sum(ya) + tf.reduce_sum(yb)
+    w = f64(disc.layers[1].kernel.numpy())
+    bias = f64(disc.layers[1].bias.numpy())
+    for x, y in ((a, ya), (b, yb)):
+        z = f64(x) @ w + bias
+        np.testing.assert_allclose(y.numpy(), np.where(z > 0, z, 0.2 * z), rtol=1e-5, atol=1e-6)
+    gw = tape.gradient(loss, disc.layers[1].kernel).numpy()
+    expect = sum(f64(x).T @ np.where(f64(x) @ w + bias > 0, 1.0, 0.2) for x in (a, b))
+    np.testing.assert_allclose(gw, expect, rtol=1e-5, atol=1e-6)
