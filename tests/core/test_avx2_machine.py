@@ -7,6 +7,7 @@ AVX2-only CPUs while every test passed on the AVX-512 machines CI runs on.
 
 CI installs valgrind (README, "Run the tests"), so this runs there; on x86-64 machines without it
 the test is skipped with the reason."""
+import os
 import platform
 import shutil
 import subprocess
@@ -20,6 +21,9 @@ SMOKE = Path(__file__).resolve().parents[2] / "tools" / "avx2_machine_smoke.py"
 
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="an x86-64 property")
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed (apt-get install valgrind)")
+@pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
+                    reason="an AddressSanitizer build (tools/sanitize.sh) cannot run under valgrind; "
+                           "the plain test run covers this")
 def test_imports_and_trains_on_a_cpu_without_avx512():
     proc = subprocess.run(["valgrind", "--tool=none", "--error-exitcode=99", sys.executable, str(SMOKE)],
                           capture_output=True, text=True, timeout=900)
