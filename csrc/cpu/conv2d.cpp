@@ -91,6 +91,35 @@ bool is_pointwise(const Conv2dGeometry& g) {
          g.oh == g.h && g.ow == g.w;
 }
 
+// What the two A packers of implicit-GEMM convs (pack_patches, pack_subpixel_a) share: a run of
+// zeros, the source of every row that falls outside the image (padding, rows past mc), and the
+// kernel set's row interleaver for the GEMM kernel's mr (null: the scalar loop in pack).
+struct RowPacker {
+  const float* zeros;
+  void (*rows)(const float* const* src, int64_t len, float* dst);
+  // Interleaves src[r][0, len) for r < mr into the panel at o; returns the panel's next row.
+  float* pack(const float* const* src, int64_t len, int mr, float* o) const {
+    if (rows) {
+      rows(src, len, o);  // AVX2: 8 x 8 transposes, spills land in slack; AVX-512 masked
+      return o + len * mr;
+    }
+    for (int64_t c = 0; c < len; ++c, o += mr)
+      for (int r = 0; r < mr; ++r) o[r] = src[r][c];
+    return o;
+  }
+};
+
+// `run`: the longest channel run a row reads. The zeros live per thread and only grow (+16 floats:
+// the vector row packers may read a vector past a run's end).
+RowPacker row_packer(int64_t run, int mr) {
+  thread_local std::vector<float> zeros;
+  if (static_cast<int64_t>(zeros.size()) < run + 16) zeros.assign(static_cast<size_t>(run + 16), 0.0f);
+  const ConvKernels& k = kernels();
+  return {zeros.data(), k.pack_a_rows_mr == mr          ? k.pack_a_rows
+                        : k.pack_a_rows_narrow_mr == mr ? k.pack_a_rows_narrow
+                                                        : nullptr};
+}
+
 // Packs A rows (pixels) [i0, i0 + mc) x depth [p0, p0 + kc) into mr-row panels (see gemm.h; mr
 // from the GEMM kernel that runs them). Depth runs over (kh, kw, ci) with ci fastest, so each
 // (kh, kw) tap is a contiguous run of input channels per row: the mr source runs are found once
@@ -98,12 +127,7 @@ bool is_pointwise(const Conv2dGeometry& g) {
 // are then sequential.
 void pack_patches(const Conv2dGeometry& g, const float* x, int mr, int64_t i0, int64_t mc,
                   int64_t p0, int64_t kc, float* dst) {
-  thread_local std::vector<float> zeros;  // the source of padding runs (+8: vector reads)
-  if (static_cast<int64_t>(zeros.size()) < g.cin + 8) zeros.assign(static_cast<size_t>(g.cin + 8), 0.0f);
-  const ConvKernels& k = kernels();
-  const auto pack_rows = k.pack_a_rows_mr == mr             ? k.pack_a_rows
-                         : k.pack_a_rows_narrow_mr == mr ? k.pack_a_rows_narrow
-                                                         : nullptr;
+  const RowPacker packer = row_packer(g.cin, mr);
   const int64_t end = p0 + kc;
   const float* img[gemm::kMaxMR];
   int64_t ih0[gemm::kMaxMR], iw0[gemm::kMaxMR];
@@ -124,15 +148,9 @@ void pack_patches(const Conv2dGeometry& g, const float* x, int mr, int64_t i0, i
       for (int r = 0; r < mr; ++r) {
         const int64_t ih = ih0[r] + kh * g.dh, iw = iw0[r] + kw * g.dw;
         const bool inside = r < rows && ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
-        src[r] = inside ? img[r] + (ih * g.w + iw) * g.cin + ci : zeros.data();
+        src[r] = inside ? img[r] + (ih * g.w + iw) * g.cin + ci : packer.zeros;
       }
-      if (pack_rows) {
-        pack_rows(src, len, o);  // AVX2: 8 x 8 transposes, spills land in slack; AVX-512 masked
-        o += len * mr;
-      } else {
-        for (int64_t c = 0; c < len; ++c, o += mr)
-          for (int r = 0; r < mr; ++r) o[r] = src[r][c];
-      }
+      o = packer.pack(src, len, mr, o);
       p += len;
       ci = 0;
       if (++kw == g.kw) kw = 0, ++kh;
@@ -260,13 +278,7 @@ void pack_subpixel_b(const Conv2dGeometry& g, const SubpixelPhase& ph, const flo
 // pack_patches does for the forward.
 void pack_subpixel_a(const Conv2dGeometry& g, const SubpixelPhase& ph, const float* dy, int mr,
                      int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-  thread_local std::vector<float> zeros;  // the source of out-of-range runs (+16: vector reads)
-  if (static_cast<int64_t>(zeros.size()) < g.cout + 16)
-    zeros.assign(static_cast<size_t>(g.cout + 16), 0.0f);
-  const ConvKernels& k = kernels();
-  const auto pack_rows = k.pack_a_rows_mr == mr             ? k.pack_a_rows
-                         : k.pack_a_rows_narrow_mr == mr ? k.pack_a_rows_narrow
-                                                         : nullptr;
+  const RowPacker packer = row_packer(g.cout, mr);
   const int64_t end = p0 + kc;
   const float* img[gemm::kMaxMR];
   int64_t oh0[gemm::kMaxMR], ow0[gemm::kMaxMR];
@@ -287,15 +299,9 @@ void pack_subpixel_a(const Conv2dGeometry& g, const SubpixelPhase& ph, const flo
       for (int r = 0; r < mr; ++r) {
         const int64_t oh = oh0[r] - tj, ow = ow0[r] - ti;
         const bool inside = r < rows && oh >= 0 && oh < g.oh && ow >= 0 && ow < g.ow;
-        src[r] = inside ? img[r] + (oh * g.ow + ow) * g.cout + co : zeros.data();
+        src[r] = inside ? img[r] + (oh * g.ow + ow) * g.cout + co : packer.zeros;
       }
-      if (pack_rows) {
-        pack_rows(src, len, o);
-        o += len * mr;
-      } else {
-        for (int64_t c = 0; c < len; ++c, o += mr)
-          for (int r = 0; r < mr; ++r) o[r] = src[r][c];
-      }
+      o = packer.pack(src, len, mr, o);
       p += len;
       co = 0;
       if (++ti == ph.ti) ti = 0, ++tj;
