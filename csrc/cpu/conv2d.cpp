@@ -260,15 +260,21 @@ SubpixelPhase subpixel_phase(const Conv2dGeometry& g, int64_t py, int64_t px) {
 void pack_subpixel_b(const Conv2dGeometry& g, const SubpixelPhase& ph, const float* w, int nr,
                      int64_t kc, float* dst) {
   const int64_t depth = ph.tj * ph.ti * g.cout, panels = (g.cin + nr - 1) / nr;
+  const int64_t tail = g.cin - (panels - 1) * nr;  // columns of the last panel that hold weights
   for (int64_t p0 = 0; p0 < depth; p0 += kc) {
     const int64_t kcb = std::min(kc, depth - p0);
     float* block = dst + p0 * panels * nr;
-    std::memset(block, 0, sizeof(float) * kcb * panels * nr);
     for (int64_t p = p0; p < p0 + kcb; ++p) {
       const int64_t co = p % g.cout, q = p / g.cout, i = q % ph.ti, j = q / ph.ti;
       const float* wrow = w + ((ph.kh0 + g.sh * j) * g.kw + ph.kw0 + g.sw * i) * g.cin * g.cout + co;
-      for (int64_t ci = 0; ci < g.cin; ++ci)
-        block[(ci / nr) * nr * kcb + (p - p0) * nr + ci % nr] = wrow[ci * g.cout];
+      // every column written once: weights, then zeros past Cin (no fill of the whole block first)
+      for (int64_t q = 0; q < panels; ++q) {
+        float* o = block + q * nr * kcb + (p - p0) * nr;
+        const float* src = wrow + q * nr * g.cout;
+        const int64_t cols = q + 1 < panels ? nr : tail;
+        for (int64_t c = 0; c < cols; ++c) o[c] = src[c * g.cout];
+        for (int64_t c = cols; c < nr; ++c) o[c] = 0.0f;
+      }
     }
   }
 }
@@ -1192,41 +1198,70 @@ bool conv2d_relu_max_pool2d_backward_weights(const Conv2dGeometry& g, const floa
   return all_found;
 }
 
-void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
-                             float* db) {
+namespace {
+
+// The weight gradient (see conv2d_backward_weights), with db the column sums of dy (a conv) or,
+// db_from_x, of x (Conv2DTranspose, whose output gradient is this conv's x: its bias gradient then
+// rides in the same parallel pass, each part summing its share of x's rows, instead of a pass and
+// a fork / join of its own after the GEMM).
+void weights_gradient(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
+                      float* db, bool db_from_x) {
   // dw^T (Cout, K) = dy^T @ A: the patches become the B operand, whose packing copies contiguous
   // channel runs (as the A operand they would be gathered one float at a time); then transpose.
   // The GEMM depth is every output pixel (long K, short M and N): it is split over threads, each
   // running a single-threaded GEMM over its pixel range into its own partial dw^T (and db, the
   // column sums of its dy rows), summed in thread order afterwards: one join instead of a barrier
   // per depth block, and reproducible for a given thread count.
+  const int64_t db_rows = db_from_x ? g.n * g.h * g.w : g.pixels();
+  const int64_t db_cols = db_from_x ? g.cin : g.cout;
+  const float* db_src = db_from_x ? x : dy;
   switch (conv2d_weights_algo(g)) {
-    case ConvAlgo::winograd: return kernels().winograd_backward_weights(g, x, dy, dw, db);
-    case ConvAlgo::direct: return kernels().direct_weights(g, x, dy, dw, db);
+    case ConvAlgo::winograd:
+      kernels().winograd_backward_weights(g, x, dy, dw, db_from_x ? nullptr : db);
+      if (db && db_from_x) bias_grad(x, db, db_rows, db_cols);
+      return;
+    case ConvAlgo::direct:
+      kernels().direct_weights(g, x, dy, dw, db_from_x ? nullptr : db);
+      if (db && db_from_x) bias_grad(x, db, db_rows, db_cols);
+      return;
     default: break;
   }
   const int64_t depth = g.depth(), size = g.cout * depth, pixels = g.pixels();
-  const int64_t stride = size + g.cout;
   const double flops = 2.0 * size * pixels;
   const int parts = static_cast<int>(std::clamp<int64_t>(
       flops < 4e6 ? 1 : get_num_threads(), 1, std::max<int64_t>(1, pixels / 64)));
-  float* partial = scratch(0, parts * stride);
+  // Part t's bias rows: the same fraction of db_src as its pixels are of the output (for a conv
+  // exactly its pixels' dy rows, for the transposed conv about the images its patches came from).
+  auto bias_part = [&](int64_t t, float* part_db) {
+    const int64_t r_lo = db_rows * t / parts, r_hi = db_rows * (t + 1) / parts;
+    bias_grad(db_src + r_lo * db_cols, part_db, r_hi - r_lo, db_cols);
+  };
   const ConvKernels& k = kernels();
   if (k.weights_gemm_part) {
+    // dw (K, Cout) comes out in its final layout: part 0 writes dw and db in place, the others
+    // their partials, added to it in thread order (the same sums as into a partial of part 0's).
+    const int64_t stride = size + db_cols;
+    float* partial = scratch(0, std::max<int64_t>(1, (parts - 1) * stride));
     const int64_t ws_len = k.weights_workspace_floats(g);
     float* ws = scratch(2, parts * ws_len);
     parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t t = lo; t < hi; ++t) {
-        const int64_t p_lo = pixels * t / parts, p_hi = pixels * (t + 1) / parts;
-        k.weights_gemm_part(g, x, dy, p_lo, p_hi, partial + t * stride, ws + t * ws_len);
-        if (db) bias_grad(dy + p_lo * g.cout, partial + t * stride + size, p_hi - p_lo, g.cout);
+        float* part = t == 0 ? dw : partial + (t - 1) * stride;
+        k.weights_gemm_part(g, x, dy, pixels * t / parts, pixels * (t + 1) / parts, part,
+                            ws + t * ws_len);
+        if (db) bias_part(t, t == 0 ? db : part + size);
       }
     });
-    sum_parts(partial, parts, stride);
-    std::memcpy(dw, partial, sizeof(float) * size);
-    if (db) std::memcpy(db, partial + size, sizeof(float) * g.cout);
+    for (int t = 1; t < parts; ++t) {
+      const float* part = partial + (t - 1) * stride;
+      for (int64_t i = 0; i < size; ++i) dw[i] += part[i];
+      if (db)
+        for (int64_t c = 0; c < db_cols; ++c) db[c] += part[size + c];
+    }
     return;
   }
+  const int64_t stride = size + db_cols;
+  float* partial = scratch(0, parts * stride);
   const gemm::Kernel kern = gemm::packed_kernel();
   parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
@@ -1239,13 +1274,20 @@ void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const floa
       gemm::gemm_packed(kern, g.cout, depth, p_hi - p_lo,
                         gemm::pack_a_matrix(kern, dy + p_lo * g.cout, g.cout, true), pack_b, 1.0f,
                         0.0f, part, depth, nullptr, gemm::Activation::none);
-      if (db) bias_grad(dy + p_lo * g.cout, part + size, p_hi - p_lo, g.cout);
+      if (db) bias_part(t, part + size);
     }
   });
   sum_parts(partial, parts, stride);
   for (int64_t k = 0; k < depth; ++k)
     for (int64_t co = 0; co < g.cout; ++co) dw[k * g.cout + co] = partial[co * depth + k];
-  if (db) std::memcpy(db, partial + size, sizeof(float) * g.cout);
+  if (db) std::memcpy(db, partial + size, sizeof(float) * db_cols);
+}
+
+}  // namespace
+
+void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
+                             float* db) {
+  weights_gradient(g, x, dy, dw, db, false);
 }
 
 void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
@@ -1357,7 +1399,6 @@ CORENN_REGISTER_KERNEL(conv2d_transpose_backward_data_stub, Slot::cpu_ref,
 CORENN_REGISTER_KERNEL(conv2d_transpose_backward_weights_stub, Slot::cpu_ref,
                        +[](const Tensor&, const Conv2dGeometry& g, const float* x,
                            const float* dy, float* dw, float* db) {
-                         conv2d_backward_weights(g, dy, x, dw, nullptr);
-                         if (db) bias_grad(dy, db, g.n * g.h * g.w, g.cin);
+                         weights_gradient(g, dy, x, dw, db, true);  // db: column sums of dy
                        });
 }  // namespace corenn::cpu

@@ -47,12 +47,37 @@ std::string describe(const Conv2dGeometry& g) {
 //   S * W * Cin, S * Cin: the steps between neighbouring output rows / pixels;
 //   N*OH*OW * KH*KW*Cin * Cout: the multiply-adds.
 // Shapes of real tensors are far smaller (core/tensor.h); the parameters are the risk.
+// The bounds check_geometry_range enforces, as a plain test. Every conv call runs it, and the
+// checked form builds its message (describe(g): a dozen number formats) before it knows whether it
+// will need it; that alone cost more instructions than the rest of an entry's checks.
+bool geometry_fits(const Conv2dGeometry& g) {
+  auto sum_fits = [](std::initializer_list<int64_t> terms, int64_t* out) {
+    int64_t s = 0;
+    for (int64_t t : terms) {
+      if (t < 0 || t > kMaxIndex - s) return false;
+      s += t;
+    }
+    *out = s;
+    return true;
+  };
+  int64_t ekh, ekw, reach_h, reach_w, p;
+  if (!product_fits({g.kh - 1, g.dh}, &p) || !sum_fits({p, 1}, &ekh)) return false;
+  if (!product_fits({g.kw - 1, g.dw}, &p) || !sum_fits({p, 1}, &ekw)) return false;
+  if (!product_fits({g.oh, g.sh}, &p) || !sum_fits({g.h, p, g.pt, ekh, ekh}, &reach_h)) return false;
+  if (!product_fits({g.ow, g.sw}, &p) || !sum_fits({g.w, p, g.pl, ekw, ekw}, &reach_w)) return false;
+  return product_fits({reach_h, g.w, g.cin}, &p) && product_fits({reach_w, g.cin}, &p) &&
+         product_fits({reach_h, g.ow, g.cout}, &p) && product_fits({reach_w, g.cout}, &p) &&
+         product_fits({g.sh, g.w, g.cin}, &p) && product_fits({g.sw, g.cin}, &p) &&
+         product_fits({g.n, g.oh, g.ow, g.kh, g.kw, g.cin, g.cout}, &p);
+}
+
 void check_geometry_range(const char* op, const Conv2dGeometry& g) {
   CORENN_CHECK(g.n > 0 && g.h > 0 && g.w > 0 && g.cin > 0 && g.kh > 0 && g.kw > 0 && g.cout > 0 &&
                    g.oh > 0 && g.ow > 0 && g.sh > 0 && g.sw > 0 && g.dh > 0 && g.dw > 0 &&
                    g.pt >= 0 && g.pl >= 0,
                op, ": invalid geometry ", describe(g),
                ": sizes, strides and dilation must be positive, padding non-negative");
+  if (geometry_fits(g)) return;  // the usual case: no message built
   const std::string what = "the geometry " + describe(g);
   const int64_t ekh = checked_sum(op, what, {checked_product(op, what, {g.kh - 1, g.dh}), 1});
   const int64_t ekw = checked_sum(op, what, {checked_product(op, what, {g.kw - 1, g.dw}), 1});
