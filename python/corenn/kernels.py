@@ -1611,14 +1611,29 @@ def conv2d_transpose_output_shape(input_shape, kernel_size, filters, strides=1, 
     return (input_shape[0], oh, ow, int(filters)), (pt, pl)
 
 
+# Validated geometries of transposed convs, keyed by the repr of the arguments (so 1, True and
+# np.int64(1) stay apart, and only a call that passed validation is remembered). A
+# Conv2DTranspose layer asks for the same geometry four times a training step (its output shape,
+# then each kernel wrapper); validating it costs about 80 Python-level calls each time.
+_TRANSPOSE_GEOMETRIES = {}
+_TRANSPOSE_GEOMETRIES_MAX = 256
+
+
 def _transpose_geometry(op, x_shape, w_shape, strides, padding, output_padding, dilation_rate):
+    key = repr((tuple(x_shape), tuple(w_shape), strides, padding, output_padding, dilation_rate))
+    hit = _TRANSPOSE_GEOMETRIES.get(key)
+    if hit is not None:
+        return hit
     w_shape = tuple(w_shape)
     if len(w_shape) != 4:
         raise ValueError(f"{op}: w must be 4-D (KH, KW, Cout, Cin), got shape {w_shape}")
     shape, (pt, pl) = conv2d_transpose_output_shape(tuple(x_shape), w_shape[:2], w_shape[2],
                                                     strides, padding, output_padding, dilation_rate, op)
     (sh, sw), (dh, dw) = _pair(strides, "strides", op), _pair(dilation_rate, "dilation_rate", op)
-    return shape, (sh, sw, pt, pl, dh, dw)
+    if len(_TRANSPOSE_GEOMETRIES) >= _TRANSPOSE_GEOMETRIES_MAX:
+        _TRANSPOSE_GEOMETRIES.clear()
+    hit = _TRANSPOSE_GEOMETRIES[key] = (shape, (sh, sw, pt, pl, dh, dw))
+    return hit
 
 
 def conv2d_transpose(x, w, bias=None, out=None, *, strides=1, padding="valid", output_padding=None,

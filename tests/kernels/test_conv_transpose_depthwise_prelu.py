@@ -156,6 +156,32 @@ def test_conv2d_transpose_subpixel_blocks_and_threads(x_shape, k, filters, strid
     assert chosen["backward_data"] == "subpixel_gemm"
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_conv2d_transpose_weight_and_bias_gradients_split_over_threads(threads, isa, rng):
+    """Big enough that the weight gradient splits its pixels over threads: each part also sums its
+    share of dy's rows into db (the bias gradient rides in that pass), and part 0 writes dw in
+    place. Against the reference, and the same within float rounding for any thread count."""
+    case = ((4, 8, 8, 32), (4, 4), 24, (2, 2), "same", None, (1, 1))
+    x, w, b = _transpose_data(case, rng)
+    a = _transpose_args(case)
+    dy = rng.normal(size=(4, 16, 16, 24)).astype(np.float32)
+    old = kernels.get_num_threads()
+    try:
+        kernels.set_num_threads(1)
+        dw1, db1 = kernels.conv2d_transpose_backward_weights(x, dy, w.shape, bias=True, **a)
+        kernels.set_num_threads(threads)
+        dw, db = kernels.conv2d_transpose_backward_weights(x, dy, w.shape, bias=True, **a)
+        dw_only = kernels.conv2d_transpose_backward_weights(x, dy, w.shape, **a)
+    finally:
+        kernels.set_num_threads(old)
+    _, rdw, rdb = ref.conv2d_transpose_grads(x, w, dy, case[3], case[4], case[5], case[6])
+    _close(dw, rdw)
+    _close(db, rdb)
+    np.testing.assert_array_equal(np.asarray(dw_only), np.asarray(dw))  # db costs dw nothing
+    np.testing.assert_allclose(np.asarray(db), np.asarray(db1), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(dw), np.asarray(dw1), rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("case", TRANSPOSE_CASES[:5])
 def test_conv2d_transpose_reference_gradients_match_finite_differences(case, rng):
     x_shape, k, filters, strides, padding, op, dil = case

@@ -305,6 +305,12 @@ class Conv2DTranspose(_Conv):
                     output_padding=self.output_padding)
 
     def _output_shape4(self, shape4):
+        if len(shape4) == 4 and shape4[3] is not None:  # the kernels' (cached) geometry
+            w_shape = self.kernel_size + (self.filters, shape4[3])
+            out, _ = kernels._transpose_geometry(f"Conv2DTranspose '{self.name}'", shape4, w_shape,
+                                                 self.strides, self.padding, self.output_padding,
+                                                 self.dilation_rate)
+            return out
         out, _ = kernels.conv2d_transpose_output_shape(
             shape4, self.kernel_size, self.filters, op=f"Conv2DTranspose '{self.name}'",
             **self._conv_args())
