@@ -215,7 +215,7 @@ class Loss:
         grad = tensor.empty(y_pred.shape) if record else None
         value = tensor.from_numpy(np.array(self.forward_backward(y_true, y_pred, grad, sample_weight), np.float32))
         if record:
-            tape.record(lambda dys: [autodiff.scaled(grad, dys[0])], [pred_tensor], [value])
+            tape._keep(autodiff._Record(None, autodiff._LossRule(grad), [pred_tensor], [value], True, True))
         return value
 
     def _per_sample(self, y_true, y_pred, sample_weight, rows, tape, pred_tensor):
