@@ -6,6 +6,11 @@ the difference / N is one step. CORENN_ISA=avx2 (valgrind has no AVX-512), 1 thr
     for n in 0 4; do CORENN_ISA=avx2 valgrind --tool=callgrind --callgrind-out-file=cg.$n \\
         PYTHON bench/cg_conv_transpose.py $n; done
     (add --cache-sim=yes --D1=32768,8,64 --LL=1048576,16,64 for misses past a Zen 4-sized L2)
+
+Issue 13, December 2026 (Release builds): 169.95M -> 166.66M instructions per step; with the cache
+simulation, data writes 3.47M -> 2.34M and lines written back past the 1 MB L2 73.3K -> 63.1K per
+step (reads past it unchanged, 245K). The micro-kernel is 145.5M of them, the three passes'
+packers most of the rest; bias sum, copies and Python are ~2%.
 """
 import sys
 
