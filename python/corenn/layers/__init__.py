@@ -85,3 +85,5 @@ def deserialize(config, custom_objects=None, prepare_layer=None):
 
 get = deserialize
 __all__ += ["ActivityRegularization"]
+
+from . import experimental  # noqa: E402  TF 2.3-2.5 paths: layers.experimental.preprocessing.Rescaling
