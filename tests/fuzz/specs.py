@@ -523,6 +523,42 @@ def adagrad_update(r):
                      global_clipnorm="param"), ("adagrad_update",))
 
 
+def adamax_update(r):
+    ps = _plist(r)
+    return Call(kernels.adamax_update, dict(params=ps, grads=_like(r, ps), m=_like(r, ps), u=_like(r, ps, True),
+                                        lr=0.002, step=int(r.integers(0, 5)),
+                                        clipvalue=float(r.choice([0.0, 0.5]))),
+                dict(params="list_out", grads="list_in", m="list_out", u="list_out", lr="param",
+                     step="param", clipvalue="param"), ("adamax_update",))
+
+
+def nadam_update(r):
+    ps = _plist(r)
+    return Call(kernels.nadam_update, dict(params=ps, grads=_like(r, ps), m=_like(r, ps), v=_like(r, ps, True),
+                                       lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, coef_m=9.5,
+                                       coef_g=0.7, coef_v=1000.0, weight_decay=float(r.choice([0.0, 0.01]))),
+                dict(params="list_out", grads="list_in", m="list_out", v="list_out", lr="param",
+                     beta_1="param", beta_2="param", epsilon="param", coef_m="param", coef_g="param",
+                     coef_v="param", weight_decay="param"), ("nadam_update",))
+
+
+def lion_update(r):
+    ps = _plist(r)
+    return Call(kernels.lion_update, dict(params=ps, grads=_like(r, ps), m=_like(r, ps), lr=0.001,
+                                      clipnorm=float(r.choice([0.0, 1.0]))),
+                dict(params="list_out", grads="list_in", m="list_out", lr="param", clipnorm="param"),
+                ("lion_update",))
+
+
+def adadelta_update(r):
+    ps = _plist(r)
+    return Call(kernels.adadelta_update, dict(params=ps, grads=_like(r, ps), acc_grad=_like(r, ps, True),
+                                          acc_delta=_like(r, ps, True), lr=1.0,
+                                          global_clipnorm=float(r.choice([0.0, 1.0]))),
+                dict(params="list_out", grads="list_in", acc_grad="list_out", acc_delta="list_out",
+                     lr="param", global_clipnorm="param"), ("adadelta_update",))
+
+
 # ---- normalization ---------------------------------------------------------------------------
 
 def batch_norm_forward_train(r):
@@ -1209,7 +1245,8 @@ def _registry():
     for name in ("gemm", "matmul", "activation_forward", "activation_backward", "bias_grad",
                  "dropout_forward", "dropout_backward", "regularizer_penalty", "loss_forward",
                  "accuracy_count", "confusion_counts", "sgd_update", "adam_update", "rmsprop_update",
-                 "adagrad_update", "batch_norm_forward_train", "batch_norm_forward_infer",
+                 "adagrad_update", "adamax_update", "nadam_update", "lion_update", "adadelta_update",
+                 "batch_norm_forward_train", "batch_norm_forward_infer",
                  "batch_norm_backward", "spatial_dropout_forward", "spatial_dropout_backward",
                  "conv2d", "conv2d_backward_data", "conv2d_backward_weights",
                  "conv2d_relu_max_pool2d", "conv2d_relu_max_pool2d_backward_weights",

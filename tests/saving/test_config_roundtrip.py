@@ -270,6 +270,10 @@ OPTIMIZERS = [optimizers.SGD(0.05, momentum=0.9, nesterov=True, clipvalue=0.5),
               optimizers.Adam(0.003, beta_1=0.8, amsgrad=True, global_clipnorm=2.0),
               optimizers.AdamW(0.004, weight_decay=0.01),
               optimizers.Adagrad(0.1, initial_accumulator_value=0.2, clipnorm=1.0),
+              optimizers.Adamax(0.02, beta_1=0.8, clipvalue=0.3),
+              optimizers.Nadam(0.002, beta_2=0.99, weight_decay=0.01),
+              optimizers.Lion(0.0003, beta_1=0.95),
+              optimizers.Adadelta(1.0, rho=0.9, epsilon=1e-6),
               optimizers.SGD(schedules.ExponentialDecay(0.1, 10, 0.5, staircase=True))]
 
 
