@@ -419,10 +419,19 @@ def flatten(x):
 
 
 def expand_dims(x, axis):
+    """Insert size-1 axes; ``axis`` may be a tuple (Keras 3), each counted in the result's rank."""
     x = _any(x, "expand_dims")
     s = list(x.shape)
-    axis = axis if axis >= 0 else len(s) + 1 + axis
-    return reshape(x, s[:axis] + [1] + s[axis:])
+    axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    rank = len(s) + len(axes)
+    try:
+        where_new = sorted(int(a) % rank if -rank <= int(a) < rank else None for a in axes)
+    except TypeError:
+        raise ValueError(f"ops.expand_dims: axis {axis!r} is out of range for a result of rank {rank}") from None
+    if len(set(where_new)) != len(where_new):
+        raise ValueError(f"ops.expand_dims: repeated axis in {axis!r}")
+    dims = iter(s)
+    return reshape(x, [1 if i in where_new else next(dims) for i in range(rank)])
 
 
 def squeeze(x, axis=None):
@@ -524,7 +533,8 @@ def where(condition, x1=None, x2=None):
     chosen side only (a NaN or inf on the other side does not leak into values or gradients)."""
     c = np.asarray(condition)
     if x1 is None and x2 is None:
-        return Tensor.from_numpy(_c_array(np.nonzero(c)[0].astype(np.int64)))
+        # Keras 3: the indices of the nonzero entries, one index tensor per axis (np.nonzero)
+        return nonzero(c)
     if x1 is None or x2 is None:
         raise ValueError("ops.where: give both x1 and x2, or neither (then the indices of the nonzero entries)")
     c = c != 0
@@ -581,7 +591,12 @@ def eye(n, m=None, dtype="float32"):
     return Tensor.from_numpy(np.eye(n, m, dtype=dtype))
 
 
-def arange(start, stop=None, step=1, dtype="float32"):
+def arange(start, stop=None, step=1, dtype=None):
+    """Keras 3's dtype rule: int32 when start, stop and step are all integers, else float32
+    (position indices for an Embedding are ints; float ranges stay floats)."""
+    if dtype is None:
+        ints = _builtins.all(v is None or isinstance(v, (int, np.integer)) for v in (start, stop, step))
+        dtype = "int32" if ints else "float32"
     return Tensor.from_numpy(np.arange(start, stop, step, dtype=dtype))
 
 
