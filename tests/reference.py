@@ -1674,3 +1674,29 @@ def discretization_boundaries(batches, num_bins, epsilon=0.01):
         order = np.argsort(values, kind="stable")
         values, weights = _summary_resample(values[order], weights[order], epsilon)
     return list(_summary_resample(values, weights, 1.0 / num_bins)[0][:-1])
+
+
+def fbeta_score(y_true, y_pred, beta=1.0, threshold=None, average=None, sample_weight=None, eps=1e-7):
+    """Keras 3's FBetaScore from scratch in float64: the predicted classes (the row's maximum
+    when threshold is None, never an all-zero row; else y_pred > threshold), weighted counts
+    per class (pooled for 'micro'), then (1 + b^2) P R / (b^2 P + R) with Keras' epsilons."""
+    y = np.asarray(y_true, np.float64)
+    p = np.asarray(y_pred, np.float64)
+    if threshold is None:
+        hard = (p >= p.max(axis=-1, keepdims=True)) & (np.abs(p) > 1e-9)
+    else:
+        hard = p > threshold
+    hard = hard.astype(np.float64)
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    axis = None if average == "micro" else 0
+    tp = (hard * y * w[:, None]).sum(axis=axis)
+    fp = (hard * (1 - y) * w[:, None]).sum(axis=axis)
+    fn = ((1 - hard) * y * w[:, None]).sum(axis=axis)
+    support = (y * w[:, None]).sum(axis=axis)
+    precision, recall = tp / (tp + fp + eps), tp / (tp + fn + eps)
+    score = (1 + beta ** 2) * precision * recall / (beta ** 2 * precision + recall + eps)
+    if average == "weighted":
+        return float((score * support / (support.sum() + eps)).sum())
+    if average in ("micro", "macro"):
+        return float(np.mean(score))
+    return score

@@ -424,10 +424,10 @@ def expand_dims(x, axis):
     s = list(x.shape)
     axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
     rank = len(s) + len(axes)
-    try:
-        where_new = sorted(int(a) % rank if -rank <= int(a) < rank else None for a in axes)
-    except TypeError:
-        raise ValueError(f"ops.expand_dims: axis {axis!r} is out of range for a result of rank {rank}") from None
+    if not _builtins.all(-rank <= int(a) < rank for a in axes):
+        raise ValueError(f"ops.expand_dims: axis {axis!r} is out of range for a result of rank {rank} "
+                         f"(input shape {tuple(s)})")
+    where_new = sorted(int(a) % rank for a in axes)
     if len(set(where_new)) != len(where_new):
         raise ValueError(f"ops.expand_dims: repeated axis in {axis!r}")
     dims = iter(s)

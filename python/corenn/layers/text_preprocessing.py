@@ -342,6 +342,10 @@ class _IndexLookup(Layer):
         idf weights, each row of a batch being a document (a 1-D array: one token each)."""
         documents = []
         for batch in self._batches(data, steps):
+            rows = _ragged_rows(batch)
+            if rows is not None:   # token lists of different lengths (tf.ragged-style): one document a row
+                documents.extend([self._token(t) for t in row] for row in rows)
+                continue
             b = np.asarray(batch, dtype=object)
             rows = b.reshape(-1, 1) if b.ndim <= 1 else b.reshape(b.shape[0], -1)
             documents.extend([self._token(t) for t in row] for row in rows)
@@ -431,10 +435,23 @@ class _IndexLookup(Layer):
         rows = _ragged_rows(inputs)
         if rows is not None:
             # token lists of different lengths (tf.strings.split / unicode_split): one result
-            # per row, in an object array, as TensorFlow gives a RaggedTensor (int mode only)
+            # per row, in an object array, as TensorFlow gives a RaggedTensor; multi_hot / count /
+            # tf_idf encode each row into one dense (rows, depth) row (Keras' multi-label targets)
+            if self.output_mode in ("multi_hot", "count", "tf_idf") and not self.invert:
+                depth = self._depth()
+                dense = np.zeros((len(rows), depth), np.float32)
+                mode = "multi_hot" if self.output_mode == "multi_hot" else "count"
+                for i, row in enumerate(rows):
+                    idx = self._lookup(np.asarray(list(row) + [None], dtype=object)[:-1])
+                    if idx.size:
+                        dense[i] = _encode(idx[None, :], depth, mode, self.name)[0]
+                if self.output_mode == "tf_idf":
+                    dense *= self._idf()
+                return kernels.as_tensor(dense)
             if self.output_mode != "int":
                 raise ValueError(f"{type(self).__name__} '{self.name}': rows of different lengths "
-                                 f"need output_mode='int', got {self.output_mode!r}")
+                                 f"need output_mode='int', 'multi_hot', 'count' or 'tf_idf', got "
+                                 f"{self.output_mode!r}")
             out = np.empty(len(rows), dtype=object)
             for i, row in enumerate(rows):
                 out[i] = self._invert(np.asarray(row)) if self.invert else \

@@ -525,7 +525,7 @@ class TrainingLoops:
 
     def _metric_logs(self, metrics):
         # a user's Metric may return a scalar Tensor (Keras' result()): logs hold floats
-        return {name: float(m.result()) for name, m in self._metric_entries(metrics)}
+        return {name: _log_value(m.result()) for name, m in self._metric_entries(metrics)}
 
     def _structure_outputs(self, outs):
         if len(outs) == 1:
@@ -535,6 +535,15 @@ class TrainingLoops:
 
 
 # -- arrays or lists of arrays (one per model input / output) --------------------------------------
+
+def _log_value(v):
+    """A metric result as a log value: a float, or for a metric with one value per class or
+    threshold (F1Score(average=None), Precision(thresholds=[...])) a float array, as Keras logs it."""
+    a = np.asarray(v, dtype=np.float64)
+    if a.ndim == 0 or (a.size == 1 and not isinstance(v, (list, tuple))):
+        return float(a.reshape(-1)[0])
+    return a.copy()
+
 
 def _float_logs(logs):
     """A user train_step's logs as floats (values may be scalar Tensors)."""
