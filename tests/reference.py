@@ -1700,3 +1700,49 @@ def fbeta_score(y_true, y_pred, beta=1.0, threshold=None, average=None, sample_w
     if average in ("micro", "macro"):
         return float(np.mean(score))
     return score
+
+
+def ctc_loss(logits, labels, label_lengths, logit_lengths, blank=0):
+    """CTC loss per sample and its gradient w.r.t. the logits, float64: log-softmax, then the
+    alpha / beta recursions over the blank-extended label in log space (Graves et al. 2006);
+    gradient = softmax - occupancy. Steps past a sample's length get zero; an impossible label
+    has loss inf and gradient zero."""
+    x = np.asarray(logits, np.float64)
+    B, T, K = x.shape
+    losses, grads = np.zeros(B), np.zeros((B, T, K))
+    for b in range(B):
+        n, L = int(logit_lengths[b]), int(label_lengths[b])
+        if n == 0:
+            losses[b] = np.inf
+            continue
+        z = x[b, :n] - x[b, :n].max(-1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+        ext = np.full(2 * L + 1, blank, np.int64)
+        ext[1::2] = np.asarray(labels[b][:L])
+        S = len(ext)
+        skip = np.zeros(S, bool)
+        skip[2:] = (ext[2:] != blank) & (ext[2:] != ext[:-2])
+        alpha = np.full((n, S), -np.inf)
+        beta = np.full((n, S), -np.inf)
+        alpha[0, :min(2, S)] = logp[0, ext[:min(2, S)]]
+        for t in range(1, n):
+            a = alpha[t - 1].copy()
+            a[1:] = np.logaddexp(a[1:], alpha[t - 1, :-1])
+            a[2:] = np.where(skip[2:], np.logaddexp(a[2:], alpha[t - 1, :-2]), a[2:])
+            alpha[t] = a + logp[t, ext]
+        beta[n - 1, -min(2, S):] = logp[n - 1, ext[-min(2, S):]]
+        for t in range(n - 2, -1, -1):
+            c = beta[t + 1].copy()
+            c[:-1] = np.logaddexp(c[:-1], beta[t + 1, 1:])
+            c[:-2] = np.where(skip[2:], np.logaddexp(c[:-2], beta[t + 1, 2:]), c[:-2])
+            beta[t] = c + logp[t, ext]
+        ll = np.logaddexp(alpha[n - 1, -1], alpha[n - 1, -2]) if S > 1 else alpha[n - 1, 0]
+        if not np.isfinite(ll):
+            losses[b] = np.inf
+            continue
+        losses[b] = -ll
+        occ = np.zeros((n, K))
+        for s in range(S):
+            occ[:, ext[s]] += np.exp(alpha[:, s] + beta[:, s] - logp[:, ext[s]] - ll)
+        grads[b, :n] = np.exp(logp) * occ.sum(-1, keepdims=True) - occ
+    return losses, grads

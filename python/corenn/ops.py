@@ -3069,59 +3069,12 @@ __all__ += ["conv_transpose", "lstsq", "fft", "ifft", "fft2", "ifft2", "rfft", "
 
 # -- CTC ------------------------------------------------------------------------------------------------
 
-def _log_softmax64(a):
-    m = a.max(axis=-1, keepdims=True)
-    return a - m - np.log(np.exp(a - m).sum(axis=-1, keepdims=True))
-
-
-def _ctc_one(logp, label, blank):
-    """-log p(label | logp) and d/d(log-probabilities) for one sample (logp (T, K)): the
-    forward-backward recursions in log space over the blank-extended label l' (length 2L+1)."""
-    T = logp.shape[0]
-    ext = np.full(2 * len(label) + 1, blank, np.int64)
-    ext[1::2] = label
-    S = len(ext)
-    neg = -np.inf
-    # a path may skip a blank between two different labels
-    skip = np.zeros(S, bool)
-    skip[2:] = (ext[2:] != blank) & (ext[2:] != ext[:-2])
-    alpha = np.full((T, S), neg)
-    beta = np.full((T, S), neg)
-    if T == 0:
-        return np.inf, np.zeros_like(logp)
-    alpha[0, 0] = logp[0, ext[0]]
-    if S > 1:
-        alpha[0, 1] = logp[0, ext[1]]
-    for t in range(1, T):
-        prev = alpha[t - 1]
-        a = prev.copy()
-        a[1:] = np.logaddexp(a[1:], prev[:-1])
-        a[2:] = np.where(skip[2:], np.logaddexp(a[2:], prev[:-2]), a[2:])
-        alpha[t] = a + logp[t, ext]
-    beta[T - 1, S - 1] = logp[T - 1, ext[S - 1]]
-    if S > 1:
-        beta[T - 1, S - 2] = logp[T - 1, ext[S - 2]]
-    for t in range(T - 2, -1, -1):
-        nxt = beta[t + 1]
-        b = nxt.copy()
-        b[:-1] = np.logaddexp(b[:-1], nxt[1:])
-        b[:-2] = np.where(skip[2:], np.logaddexp(b[:-2], nxt[2:]), b[:-2])
-        beta[t] = b + logp[t, ext]
-    ll = np.logaddexp(alpha[T - 1, S - 1], alpha[T - 1, S - 2]) if S > 1 else alpha[T - 1, 0]
-    if not np.isfinite(ll):
-        return np.inf, np.zeros_like(logp)
-    # the probability mass of the paths through (t, s), as a fraction of p(label)
-    occ = np.exp(alpha + beta - logp[:, ext] - ll)
-    dlogp = np.zeros_like(logp)
-    for s in range(S):
-        dlogp[:, ext[s]] -= occ[:, s]
-    return -ll, dlogp
-
-
 def ctc_loss(target, output, target_length, output_length, mask_index=0):
     """Per-sample CTC loss (batch,) of logits ``output`` (batch, max_time, classes) for the integer
     labels ``target`` (batch, max_label_length), blank class ``mask_index`` (tf.nn.ctc_loss with
-    logits: the log-softmax is taken here). Gradient: softmax - the label occupation per step."""
+    logits: the log-softmax is taken here). Gradient: softmax - the label occupation per step,
+    computed with the loss by the C++ forward-backward kernel (kernels.ctc_loss). A label that no
+    alignment can spell within output_length steps has loss inf and gradient zero."""
     out = _f32(output, "ctc_loss")
     labels = np.asarray(target).astype(np.int64)
     tl = np.asarray(target_length).astype(np.int64).reshape(-1)
@@ -3138,16 +3091,9 @@ def ctc_loss(target, output, target_length, output_length, mask_index=0):
         lab = np.concatenate([labels[b, :tl[b]] for b in range(B)]) if B else labels.reshape(-1)
         if lab.size and (lab.min() < 0 or lab.max() >= K):
             raise ValueError(f"ops.ctc_loss: labels must lie in [0, {K})")
-    logits = _np64(out)
-    losses, grads = np.zeros(B), np.zeros((B, Tm, K))
-    for b in range(B):
-        logp = _log_softmax64(logits[b, :ol[b]])
-        losses[b], dlogp = _ctc_one(logp, labels[b, :tl[b]], int(mask_index))
-        if np.isfinite(losses[b]):
-            # through the log-softmax: d/du = dlogp - softmax * sum(dlogp) (sum(dlogp) = -1 per step)
-            grads[b, :ol[b]] = dlogp - np.exp(logp) * dlogp.sum(-1, keepdims=True)
-    y = _t(losses)
-    _record(lambda dys: [_t(grads * _np64(dys[0])[:, None, None])], [out], [y])
+    # one C++ pass gives the loss and its logit gradient (csrc/ops/ctc.h); backward scales it
+    y, grads = kernels.ctc_loss(out, labels, tl, ol, blank=int(mask_index))
+    _record(lambda dys: [_t(np.asarray(grads) * _np64(dys[0])[:, None, None])], [out], [y])
     return y
 
 
