@@ -136,3 +136,137 @@ def test_string_lookup_adapts_on_and_multi_hot_encodes_ragged_label_lists():
     np.testing.assert_array_equal(np.asarray(counts([["a", "a", "b"], ["b"]])), [[0, 2, 1], [0, 0, 1]])
     with pytest.raises(ValueError, match="output_mode='int', 'multi_hot'"):
         layers.StringLookup(vocabulary=["a"], output_mode="one_hot")([["a"], ["a", "a"]])
+
+
+# -- CTC: the C++ forward-backward kernel, keras.losses.CTC, keras.backend's tf.keras 2 forms ----
+
+def _ctc_case(rng, batch=5, time=11, classes=6, max_label=4):
+    x = rng.normal(size=(batch, time, classes)).astype(np.float32)
+    labels = rng.integers(1, classes, size=(batch, max_label))
+    labels[0, 1] = labels[0, 0]      # a repeated label needs a blank between its copies
+    label_len = np.array([4, 3, 0, 1, 2][:batch])
+    time_len = np.array([11, 8, 5, 1, 6][:batch])
+    return x, labels, label_len, time_len
+
+
+def test_ctc_kernel_matches_the_float64_reference(rng):
+    x, labels, ll, tl = _ctc_case(rng)
+    loss, grad = corenn.kernels.ctc_loss(x, labels, ll, tl, blank=0)
+    want_loss, want_grad = ref.ctc_loss(x, labels, ll, tl, blank=0)
+    np.testing.assert_allclose(np.asarray(loss), want_loss, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(grad), want_grad, rtol=1e-4, atol=1e-6)
+    assert np.all(np.asarray(grad)[1, 8:] == 0.0)   # steps past the sample's length
+    # every step's gradient sums to zero (softmax minus an occupancy that sums to one)
+    np.testing.assert_allclose(np.asarray(grad).sum(-1), 0.0, atol=1e-5)
+
+
+def test_ctc_kernel_with_the_last_class_as_blank_and_an_impossible_label(rng):
+    x = rng.normal(size=(2, 4, 5)).astype(np.float32)
+    labels = np.array([[1, 1, 1, 0], [2, 0, 3, 1]])
+    ll, tl = np.array([3, 4]), np.array([4, 4])   # '1 1 1' needs 5 steps: impossible in 4
+    loss, grad = corenn.kernels.ctc_loss(x, labels, ll, tl, blank=4)
+    want_loss, want_grad = ref.ctc_loss(x, labels, ll, tl, blank=4)
+    assert np.isinf(np.asarray(loss)[0]) and np.all(np.asarray(grad)[0] == 0.0)
+    np.testing.assert_allclose(np.asarray(loss)[1], want_loss[1], rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(grad), want_grad, rtol=1e-4, atol=1e-6)
+
+
+def test_ctc_kernel_gradient_matches_finite_differences(rng):
+    x, labels, ll, tl = _ctc_case(rng, batch=2, time=6, classes=4, max_label=3)
+    ll, tl = np.array([3, 2]), np.array([6, 5])
+    labels[0, :2] = [2, 2]
+    w = rng.normal(size=2)
+    _, grad = corenn.kernels.ctc_loss(x, labels, ll, tl)
+    x64 = x.astype(np.float64)
+    fd = np.zeros_like(x64)
+    for i in np.ndindex(x.shape):
+        xp, xm = x64.copy(), x64.copy()
+        xp[i] += 1e-5
+        xm[i] -= 1e-5
+        fd[i] = ((ref.ctc_loss(xp, labels, ll, tl)[0] - ref.ctc_loss(xm, labels, ll, tl)[0]) * w).sum() / 2e-5
+    np.testing.assert_allclose(np.asarray(grad) * w[:, None, None], fd, rtol=1e-3, atol=1e-5)
+
+
+def test_ctc_kernel_refuses_bad_lengths_labels_and_blank(rng):
+    x, labels, ll, tl = _ctc_case(rng)
+    cases = [
+        ((x, labels, ll + 1, tl), r"ctc_loss: label_lengths\[0\] = 5 is outside \[0, 4\]"),
+        ((x, labels, ll, tl + 1), r"ctc_loss: logit_lengths\[0\] = 12 is outside \[0, 11\]"),
+        ((x, labels * 0 + 6, ll, tl), r"ctc_loss: labels\[0, 0\] = 6 is outside \[0, 6\)"),
+        ((x, labels, ll[:3], tl), "ctc_loss: label_lengths"),
+        ((x[0], labels, ll, tl), "ctc_loss: logits"),
+    ]
+    for args, message in cases:
+        with pytest.raises(ValueError, match=message):
+            corenn.kernels.ctc_loss(*args)
+    with pytest.raises(ValueError, match=r"ctc_loss: the blank index 6 is outside \[0, 6\)"):
+        corenn.kernels.ctc_loss(x, labels, ll, tl, blank=6)
+    with pytest.raises(TypeError, match="ctc_loss: labels must hold integers"):
+        corenn.kernels.ctc_loss(x, labels + 0.5, ll, tl)
+
+
+def test_keras_losses_ctc_uses_full_lengths_and_class_zero_as_blank(rng):
+    x = rng.normal(size=(4, 7, 5)).astype(np.float32)
+    y = rng.integers(1, 5, size=(4, 3))
+    per_sample, _ = ref.ctc_loss(x, y, np.full(4, 3), np.full(4, 7), blank=0)
+    np.testing.assert_allclose(np.asarray(keras.losses.ctc(y, x)), per_sample, rtol=1e-5)
+    np.testing.assert_allclose(float(keras.losses.CTC()(y, x)), per_sample.mean(), rtol=1e-5)
+    np.testing.assert_allclose(float(keras.losses.CTC(reduction="sum")(y, x)), per_sample.sum(), rtol=1e-5)
+    assert keras.losses.get("ctc").name == "ctc"
+    assert keras.losses.CTC().get_config() == {"name": "ctc", "reduction": "sum_over_batch_size"}
+    with pytest.raises(ValueError, match=r"ctc: y_pred must be \(batch, time, classes\)"):
+        keras.losses.ctc(y, x[0])
+    # compile(loss=CTC()) trains a sequence model: the loss falls
+    model = keras.Sequential([keras.Input((7, 5)), layers.Dense(5)])
+    model.compile(keras.optimizers.Adam(0.05), loss=keras.losses.CTC())
+    hist = model.fit(x, y.astype(np.float32), epochs=30, batch_size=4, verbose=0)
+    assert hist.history["loss"][-1] < 0.5 * hist.history["loss"][0]
+
+
+def test_backend_ctc_batch_cost_and_decode_use_the_last_class_as_blank(rng):
+    logits = rng.normal(size=(3, 8, 4)).astype(np.float32)
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    y = np.array([[0, 1, 2], [2, 2, 0], [1, 0, 0]])
+    ll, tl = np.array([[3], [2], [1]]), np.array([[8], [6], [8]])
+    got = np.asarray(keras.backend.ctc_batch_cost(y, probs, tl, ll))
+    want, _ = ref.ctc_loss(np.log(probs + 1e-7), y, ll[:, 0], tl[:, 0], blank=3)
+    assert got.shape == (3, 1)
+    np.testing.assert_allclose(got[:, 0], want, rtol=1e-5)
+    # greedy decoding: best class per step, repeats merged, the blank (3) dropped, -1 padding
+    probs = np.full((2, 6, 4), 0.01, np.float32)
+    for b, path in enumerate([[0, 0, 3, 0, 1, 1], [2, 3, 3, 3, 3, 3]]):
+        probs[b, np.arange(6), path] = 0.97
+    decoded, log_prob = keras.backend.ctc_decode(probs, input_length=np.array([6, 6]), greedy=True)
+    np.testing.assert_array_equal(np.asarray(decoded[0]), [[0, 0, 1], [2, -1, -1]])
+    np.testing.assert_allclose(np.asarray(log_prob)[:, 0], -6 * np.log(0.97 + 1e-7), rtol=1e-5)
+    with pytest.raises(NotImplementedError, match="beam search"):
+        keras.backend.ctc_decode(probs, input_length=np.array([6, 6]), greedy=False)
+
+
+def test_fit_on_a_dataset_of_inputs_alone_when_the_layers_add_the_loss(rng):
+    """keras.io OCR: compile() without a loss, a dataset of {"image", "label"} dicts (no y)."""
+    class AddedLoss(layers.Layer):
+        def call(self, y_true, y_pred):
+            self.add_loss(ops.mean(ops.square(y_pred - y_true)))
+            return y_pred
+
+    a, t = keras.Input((3,), name="a"), keras.Input((2,), name="t")
+    out = AddedLoss()(t, layers.Dense(2)(a))
+    model = keras.Model([a, t], out)
+    model.compile(keras.optimizers.Adam(0.05))
+    xa = rng.normal(size=(64, 3)).astype(np.float32)
+    xt = xa[:, :2] * 2.0
+    ds = corenn.data.Dataset.from_tensor_slices({"a": xa, "t": xt}).batch(16)
+    hist = model.fit(ds, validation_data=ds, epochs=20, verbose=0)
+    assert hist.history["loss"][-1] < 0.2 * hist.history["loss"][0]
+    assert "val_loss" in hist.history
+
+
+def test_string_ops_on_one_string_held_in_an_array_act_as_on_a_str():
+    """A Dataset map gets each string as a 0-d array: unicode_split gives its characters."""
+    element = next(iter(corenn.data.Dataset.from_tensor_slices(np.array(["abc", "de"]))))
+    chars = corenn.strings.unicode_split(element, input_encoding="UTF-8")
+    assert list(chars) == ["a", "b", "c"]
+    lookup = layers.StringLookup(vocabulary=list("abcde"), mask_token=None)
+    np.testing.assert_array_equal(np.asarray(lookup(chars)), [1, 2, 3])
+    assert list(corenn.strings.split(np.array("x y"))) == ["x", "y"]

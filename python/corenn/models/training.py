@@ -287,8 +287,11 @@ class TrainingLoops:
             # an overridden train_step reads the batch as it is (keras.io's metric learning: an
             # (anchors, positives) stack of shape (2, n, ...)); Keras 3 checks nothing here
             x = bx
-        if by is None and custom:
-            return tensors(x), None, None, data_len(x)   # the user's step takes x alone
+        compiled_losses = getattr(self, "_losses", None)
+        if by is None and (custom or compiled_losses and all(l is None for l in compiled_losses)):
+            # the user's step takes x alone; or the model was compiled without a loss and its
+            # layers add theirs (keras.io's OCR CTCLayer reads the labels as an input), as on arrays
+            return tensors(x), None, None, data_len(x)
         if by is None:
             raise ValueError(f"{where}: batch {index} has no targets (y is None): the data gives x alone; "
                              "batches must be (x, y) or (x, y, sample_weight) unless train_step / test_step "
