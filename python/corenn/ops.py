@@ -38,6 +38,10 @@ __all__ = [
 # -- conversion ------------------------------------------------------------------------------------
 
 def convert_to_tensor(x, dtype=None):
+    from . import strings as _strings
+    if not isinstance(x, Tensor) and (dtype is None or str(dtype) == "string") and _strings.is_string_array(x):
+        # strings stay corenn's string array (a Tensor holds numbers), as tf.convert_to_tensor
+        return _strings.wrap(_strings.as_string_array(x, "ops.convert_to_tensor"))
     if dtype is not None:
         from .dtypes import storage_dtype
         store = storage_dtype(dtype, "ops.convert_to_tensor")
