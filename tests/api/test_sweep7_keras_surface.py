@@ -270,3 +270,147 @@ def test_string_ops_on_one_string_held_in_an_array_act_as_on_a_str():
     lookup = layers.StringLookup(vocabulary=list("abcde"), mask_token=None)
     np.testing.assert_array_equal(np.asarray(lookup(chars)), [1, 2, 3])
     assert list(corenn.strings.split(np.array("x y"))) == ["x", "y"]
+
+
+# -- HashedCrossing, FeatureSpace, Model(inputs=layer outputs) ----------------------------------
+
+def test_hashed_crossing_gives_the_bins_keras_documents():
+    """Keras' docstring example: ('A', 101) ... into 5 bins -> [1, 4, 1, 1, 3]."""
+    feat1 = np.array(["A", "B", "A", "B", "A"])
+    feat2 = np.array([101, 101, 101, 102, 102])
+    np.testing.assert_array_equal(np.asarray(layers.HashedCrossing(num_bins=5)((feat1, feat2))), [1, 4, 1, 1, 3])
+    one_hot = np.asarray(layers.HashedCrossing(num_bins=5, output_mode="one_hot")((feat1, feat2)))
+    np.testing.assert_array_equal(one_hot, np.eye(5)[[1, 4, 1, 1, 3]])
+    # in a model on two integer inputs, the same bins as eagerly
+    a, b = keras.Input((1,), dtype="int64"), keras.Input((1,), dtype="int64")
+    cross = layers.HashedCrossing(num_bins=7)
+    model = keras.Model([a, b], cross([a, b]))
+    xa, xb = np.arange(6).reshape(6, 1), np.array([3, 3, 4, 4, 5, 5]).reshape(6, 1)
+    np.testing.assert_array_equal(model.predict([xa, xb], verbose=0), np.asarray(cross((xa, xb))))
+    assert cross.get_config()["num_bins"] == 7
+
+
+def test_hashed_crossing_bad_input_names_the_layer():
+    with pytest.raises(ValueError, match="HashedCrossing 'hc': takes a list or tuple of at least two"):
+        layers.HashedCrossing(num_bins=3, name="hc")(np.array([1, 2]))
+    with pytest.raises(ValueError, match="same shape"):
+        layers.HashedCrossing(num_bins=3)((np.array([1, 2]), np.array([1, 2, 3])))
+    with pytest.raises(TypeError, match="strings or integers"):
+        layers.HashedCrossing(num_bins=3)((np.array([0.5]), np.array([1])))
+    with pytest.raises(ValueError, match="output_mode"):
+        layers.HashedCrossing(num_bins=3, output_mode="multi_hot")
+
+
+def _raw_table(rng, n=120):
+    return {"num": rng.normal(3.0, 2.0, n).astype(np.float32),
+            "small": rng.integers(0, 4, n).astype(np.int64),
+            "color": rng.choice(np.array(["red", "green", "blue"]), n),
+            "level": rng.uniform(0, 10, n).astype(np.float32)}
+
+
+def test_feature_space_encodes_like_its_layers_in_keras_order(rng):
+    from corenn.keras.utils import FeatureSpace
+    table = _raw_table(rng)
+    space = FeatureSpace(
+        features={"num": "float_normalized", "small": "integer_categorical",
+                  "color": FeatureSpace.string_categorical(num_oov_indices=0),
+                  "level": FeatureSpace.float_discretized(num_bins=4)},
+        crosses=[FeatureSpace.cross(("small", "color"), crossing_dim=8)], output_mode="concat")
+    space.adapt(corenn.data.Dataset.from_tensor_slices(table).batch(16))
+    got = np.asarray(space(table))
+    # by hand, float64: sorted names color, level, num, small, then the cross
+    vocab = ["red", "green", "blue"]
+    counts = {c: int((table["color"] == c).sum()) for c in vocab}
+    order = sorted(vocab, key=lambda c: (counts[c], c), reverse=True)
+    color = np.eye(3)[[order.index(c) for c in table["color"]]]
+    edges = np.asarray(space.preprocessors["level"].bin_boundaries)
+    level = np.eye(4)[np.digitize(table["level"], edges)]
+    num = (table["num"] - table["num"].astype(np.float64).mean()) / table["num"].astype(np.float64).std()
+    small_vocab = space.preprocessors["small"].get_vocabulary()
+    small = np.eye(len(small_vocab))[[small_vocab.index(v) for v in table["small"]]]
+    small_idx = np.asarray(space.preprocessors["small"](table["small"][:, None]))
+    color_idx = np.array([order.index(c) for c in table["color"]])[:, None]
+    cross_bins = np.asarray(layers.HashedCrossing(num_bins=8)((small_idx, color_idx)))[:, 0]
+    want = np.concatenate([color, level, num[:, None], small, np.eye(8)[cross_bins]], axis=1)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    # one sample (scalars) gives one vector; dict output names each part
+    one = {k: v[0] for k, v in table.items()}
+    np.testing.assert_allclose(np.asarray(space(one)), want[0], rtol=1e-4, atol=1e-4)
+
+
+def test_feature_space_models_train_on_encoded_features_and_serve_raw_dicts(rng):
+    from corenn.keras.utils import FeatureSpace
+    table = _raw_table(rng, 200)
+    y = ((table["color"] == "red") ^ (table["small"] >= 2)).astype(np.float32)
+    space = FeatureSpace(features={"num": "float_normalized", "small": "integer_categorical",
+                                   "color": "string_categorical", "level": "float"},
+                         crosses=[("small", "color")], crossing_dim=16)
+    space.adapt(corenn.data.Dataset.from_tensor_slices(table))     # unbatched scalars: batched for adapt
+    encoded = space.get_encoded_features()
+    hidden = layers.Dense(16, activation="relu")(encoded)
+    out = layers.Dense(1, activation="sigmoid")(hidden)
+    training_model = keras.Model(inputs=encoded, outputs=out)
+    assert isinstance(training_model.layers[0], layers.InputLayer)
+    assert len(training_model.layers) == 3 and training_model.count_params() == (encoded.shape[-1] + 1) * 16 + 17
+    training_model.compile(keras.optimizers.Adam(0.05), "binary_crossentropy", metrics=["accuracy"])
+    hist = training_model.fit(np.asarray(space(table)), y, epochs=30, batch_size=32, verbose=0)
+    assert hist.history["accuracy"][-1] > 0.95   # the cross makes the XOR separable
+    serving = keras.Model(inputs=space.get_inputs(), outputs=out)
+    raw = {k: v[:, None] for k, v in table.items()}
+    np.testing.assert_allclose(serving.predict(raw, verbose=0), training_model.predict(np.asarray(space(table)),
+                                                                                        verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_feature_space_dict_mode_and_errors(rng):
+    from corenn.keras.utils import FeatureSpace
+    table = _raw_table(rng, 40)
+    space = FeatureSpace(features={"small": FeatureSpace.integer_categorical(output_mode="int"),
+                                   "num": FeatureSpace.float_rescaled(scale=2.0, offset=1.0)},
+                         output_mode="dict")
+    space.adapt(corenn.data.Dataset.from_tensor_slices(table).batch(8))
+    out = space(table)
+    assert set(out) == {"small", "num"}
+    np.testing.assert_allclose(np.asarray(out["num"])[:, 0], table["num"] * 2.0 + 1.0, rtol=1e-6)
+    vocab = space.preprocessors["small"].get_vocabulary()
+    np.testing.assert_array_equal(np.asarray(out["small"])[:, 0], [vocab.index(v) for v in table["small"]])
+    with pytest.raises(ValueError, match="unknown type 'floaty'"):
+        FeatureSpace(features={"a": "floaty"})
+    with pytest.raises(ValueError, match="names features that are not in features"):
+        FeatureSpace(features={"a": "float"}, crosses=[("a", "b")])
+    with pytest.raises(ValueError, match="output_mode must be 'concat' or 'dict'"):
+        FeatureSpace(features={"a": "float"}, output_mode="stack")
+    unadapted = FeatureSpace(features={"a": "float_normalized"})
+    with pytest.raises(ValueError, match=r"call adapt\(dataset\)"):
+        unadapted({"a": np.zeros(3)})
+    with pytest.raises(ValueError, match="takes a Dataset"):
+        unadapted.adapt({"a": np.zeros(3)})
+    concat_int = FeatureSpace(features={"small": FeatureSpace.integer_categorical(output_mode="int")})
+    with pytest.raises(ValueError, match="cannot concatenate feature 'small'"):
+        concat_int.adapt(corenn.data.Dataset.from_tensor_slices({"small": table["small"]}))
+
+
+def test_model_from_a_layer_output_replays_the_calls_on_a_new_input(rng):
+    a = keras.Input((4,))
+    h = layers.Dense(6, activation="relu")(a)
+    head = layers.Dense(2)
+    out = head(layers.Dropout(0.5)(h, training=False))
+    tail = keras.Model(h, out)
+    full = keras.Model(a, out)
+    assert tail.inputs[0].shape == (None, 6) and tail.inputs[0] is not h
+    x = rng.normal(size=(5, 4)).astype(np.float32)
+    hx = np.maximum(x @ full.layers[1].get_weights()[0] + full.layers[1].get_weights()[1], 0)
+    np.testing.assert_allclose(tail.predict(hx, verbose=0), full.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    # the replayed layers are the same objects: training the tail moves the full model's head
+    tail.compile("sgd", "mse")
+    before = head.get_weights()[0].copy()
+    tail.fit(hx, rng.normal(size=(5, 2)).astype(np.float32), epochs=1, verbose=0)
+    assert not np.allclose(head.get_weights()[0], before)
+    np.testing.assert_allclose(tail.predict(hx, verbose=0), full.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_convert_to_tensor_keeps_strings_as_a_string_array():
+    s = ops.convert_to_tensor(["fixed", "normal"])
+    assert list(np.asarray(s)) == ["fixed", "normal"]
+    assert not isinstance(s, corenn.Tensor)
+    t = ops.convert_to_tensor([1.5, 2.0])
+    assert isinstance(t, corenn.Tensor) and str(t.dtype) == "float32"
