@@ -1715,6 +1715,9 @@ def ctc_loss(logits, labels, label_lengths, logit_lengths, blank=0):
         if n == 0:
             losses[b] = np.inf
             continue
+        if np.isnan(x[b, :n]).any():
+            losses[b], grads[b, :n] = np.nan, np.nan
+            continue
         z = x[b, :n] - x[b, :n].max(-1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
         ext = np.full(2 * L + 1, blank, np.int64)

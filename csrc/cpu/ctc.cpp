@@ -34,6 +34,15 @@ void ctc_one(const float* x, const int64_t* label, int64_t steps, int64_t label_
   std::vector<char> skip(S, 0);  // a path may jump from s-2 to s (over a blank)
   for (int64_t s = 2; s < S; ++s) skip[s] = ext[s] != blank && ext[s] != ext[s - 2];
 
+  // A NaN logit in the sample's steps: NaN loss and gradient over those steps (decided before
+  // the recursions, whose structurally impossible states would otherwise hide it).
+  for (int64_t i = 0; i < steps * classes; ++i) {
+    if (std::isnan(x[i])) {
+      *loss = std::numeric_limits<float>::quiet_NaN();
+      std::fill(grad, grad + steps * classes, std::numeric_limits<float>::quiet_NaN());
+      return;
+    }
+  }
   // log-softmax per step
   std::vector<double> logp(steps * classes);
   for (int64_t t = 0; t < steps; ++t) {

@@ -12,7 +12,8 @@
 // One pass computes the loss and its gradient w.r.t. the logits (TensorFlow's layout: the
 // gradient is produced with the loss, the backward only scales it by dloss). Steps t >= T_b get
 // a zero gradient. A label that no path of T_b steps can spell (too long for its repeats) has
-// loss +inf and a zero gradient. Sums run in double.
+// loss +inf and a zero gradient; a NaN logit makes the sample's loss and gradient NaN. Sums run
+// in double.
 #pragma once
 
 #include <cstdint>

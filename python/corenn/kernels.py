@@ -1796,7 +1796,7 @@ def ctc_loss(logits, labels, label_lengths, logit_lengths, blank=0):
 
     def ints(v, arg):
         a = np.asarray(v)
-        if a.dtype.kind not in "iu" and not (a.dtype.kind == "f" and np.all(a == np.round(a))):
+        if a.dtype.kind not in "iu" and not (a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a))):
             raise TypeError(f"{op}: {arg} must hold integers, got dtype {a.dtype}")
         return as_tensor(np.ascontiguousarray(a, dtype=np.int64), op, arg)
     labels, label_lengths = ints(labels, "labels"), ints(label_lengths, "label_lengths")

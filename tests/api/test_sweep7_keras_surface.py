@@ -171,6 +171,18 @@ def test_ctc_kernel_with_the_last_class_as_blank_and_an_impossible_label(rng):
     np.testing.assert_allclose(np.asarray(grad), want_grad, rtol=1e-4, atol=1e-6)
 
 
+def test_ctc_kernel_propagates_a_nan_logit_to_its_sample_only(rng):
+    x, labels, ll, tl = _ctc_case(rng)
+    x[1, 2, 3] = np.nan           # inside sample 1's 8 steps
+    x[3, 5, 0] = np.nan           # past sample 3's single step: never read
+    loss, grad = (np.asarray(v) for v in corenn.kernels.ctc_loss(x, labels, ll, tl))
+    assert np.isnan(loss[1]) and np.isnan(grad[1, :8]).all() and np.all(grad[1, 8:] == 0.0)
+    keep = [0, 2, 3, 4]
+    want_loss, want_grad = ref.ctc_loss(x[keep], labels[keep], ll[keep], tl[keep])
+    np.testing.assert_allclose(loss[keep], want_loss, rtol=1e-5)
+    np.testing.assert_allclose(grad[keep], want_grad, rtol=1e-4, atol=1e-6)
+
+
 def test_ctc_kernel_gradient_matches_finite_differences(rng):
     x, labels, ll, tl = _ctc_case(rng, batch=2, time=6, classes=4, max_label=3)
     ll, tl = np.array([3, 2]), np.array([6, 5])
