@@ -43,6 +43,27 @@ class _LossSink(threading.local):
 _LOSS_SINK = _LossSink()
 
 
+# Keras 3's rule for a call without ``training=``: the training flag of the layer call it happens
+# inside (a layer written with ``call`` calling its sublayers), else the default of the layer's own
+# ``call`` signature (``def call(self, x, training=True)`` augments by default), else None.
+class _CallTraining(threading.local):
+    stack = ()
+
+
+_CALL_TRAINING = _CallTraining()
+
+
+@functools.lru_cache(maxsize=None)
+def _call_training_default(fn):
+    """The default value of ``training`` in a ``call`` signature (None when absent)."""
+    import inspect
+    try:
+        p = inspect.signature(fn).parameters.get("training")
+    except (TypeError, ValueError):
+        return None
+    return None if p is None or p.default is inspect.Parameter.empty else p.default
+
+
 def unique_name(base: str) -> str:
     """'dense', 'dense_1', 'dense_2', ... as Keras names layers."""
     n = _NAME_COUNTS[base]
@@ -476,9 +497,14 @@ class Layer:
             kwargs["training"] = training
         if params is not None and "mask" in params:
             kwargs["mask"] = self.__dict__.get("_call_mask")
-        if self.__dict__.get("_positional_inputs") and isinstance(x, list):
-            return self.call(*x, **kwargs)
-        return self.call(x, **kwargs)
+        outer = _CALL_TRAINING.stack
+        _CALL_TRAINING.stack = outer + (training,)   # the flag sublayer calls without training= inherit
+        try:
+            if self.__dict__.get("_positional_inputs") and isinstance(x, list):
+                return self.call(*x, **kwargs)
+            return self.call(x, **kwargs)
+        finally:
+            _CALL_TRAINING.stack = outer
 
     def backward(self, dy):
         record = self.__dict__.get("_call_record")
@@ -610,6 +636,12 @@ class Layer:
         graph, autodiff = _graph_modules()
         if graph.is_symbolic(inputs):
             return graph.symbolic_call(self, inputs, mask, training)
+        if training is None:   # Keras 3: the enclosing call's flag, else call's own default
+            stack = _CALL_TRAINING.stack
+            if stack:
+                training = stack[-1]
+            elif type(self).call is not Layer.call:
+                training = _call_training_default(type(self).call)
         if mask is None:   # Keras: the mask an earlier eager call attached to its output
             mask = _carried_mask(inputs)
         if mask is not None:

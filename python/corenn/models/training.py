@@ -296,8 +296,17 @@ class TrainingLoops:
             raise ValueError(f"{where}: batch {index} has no targets (y is None): the data gives x alone; "
                              "batches must be (x, y) or (x, y, sample_weight) unless train_step / test_step "
                              "is overridden to take x")
-        n = data_len(x)
-        y = self._prepare_y(by, n, op)
+        try:
+            n = data_len(x)
+            y = self._prepare_y(by, n, op)
+        except (ValueError, TypeError):
+            if not custom:
+                raise
+            # an overridden train_step / test_step gets a batch that is not (x, y) as it is (a
+            # zip of an unlabeled and a labeled dataset: ((x_u, y_u), (x_l, y_l))), as Keras 3
+            # passes it; its leaves become Tensors
+            raw = _raw_structure(bx), _raw_structure(by), _raw_structure(bsw)
+            return raw + (_leading_rows(raw[0]),)
         sw = _data.sample_weights(f"{where} (batch {index})", n, first(y), bsw, class_weight)
         self._resolve_metrics(y)
         return tensors(x), tensors(y), _data.tensor_or_none(sw), n
@@ -571,6 +580,34 @@ def rows(x, lo, hi):
     if isinstance(x, dict):
         return {k: a[lo:hi] for k, a in x.items()}
     return x[lo:hi]
+
+
+def _raw_structure(v):
+    """A batch structure as a user's step receives it: tuples, lists and dicts kept, numeric
+    arrays as Tensors, anything else (strings, None) as it is."""
+    if isinstance(v, (tuple, list)):
+        return type(v)(_raw_structure(a) for a in v)
+    if isinstance(v, dict):
+        return {k: _raw_structure(a) for k, a in v.items()}
+    if isinstance(v, np.ndarray) and v.dtype.kind in "fiub":
+        # int32 / int64 stay (labels); other numbers become float32, as model inputs do
+        keep = v.dtype in (np.dtype(np.int32), np.dtype(np.int64))
+        return _data.as_input(v if keep else np.ascontiguousarray(v, dtype=np.float32))
+    return v
+
+
+def _leading_rows(v):
+    """The batch size of a structure: the first axis of its first array leaf (0 when none)."""
+    if isinstance(v, (tuple, list)):
+        for a in v:
+            n = _leading_rows(a)
+            if n:
+                return n
+        return 0
+    if isinstance(v, dict):
+        return _leading_rows(list(v.values()))
+    shape = getattr(v, "shape", ())
+    return int(shape[0]) if len(shape) else 0
 
 
 def tensors(x):
