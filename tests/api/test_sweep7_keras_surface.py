@@ -426,3 +426,77 @@ def test_convert_to_tensor_keeps_strings_as_a_string_array():
     assert not isinstance(s, corenn.Tensor)
     t = ops.convert_to_tensor([1.5, 2.0])
     assert isinstance(t, corenn.Tensor) and str(t.dtype) == "float32"
+
+
+# -- the training flag of a call without training=, batches a custom step takes as they are ----
+
+class _Flag(layers.Layer):
+    """Records the training flag its call receives (default True, as the SimCLR augmenter)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seen = []
+
+    def call(self, x, training=True):
+        self.seen.append(training)
+        return x * 1.0
+
+
+class _Outer(layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = _Flag()
+        self.drop = layers.Dropout(0.5, seed=1)
+
+    def call(self, x, training=None):
+        return self.drop(self.inner(x))   # neither sublayer call passes training=
+
+
+def test_a_call_without_training_uses_the_call_signature_default():
+    flag = _Flag()
+    x = np.ones((2, 3), np.float32)
+    flag(x)
+    flag(x, training=False)
+    assert flag.seen[-2:] == [True, False]
+
+
+def test_sublayer_calls_without_training_inherit_the_enclosing_call():
+    outer = _Outer()
+    x = np.ones((64, 8), np.float32)
+    y = np.asarray(outer(x, training=True))
+    assert outer.inner.seen[-1] is True
+    assert (y == 0).mean() > 0.3          # the Dropout inside ran in training mode
+    y = np.asarray(outer(x, training=False))
+    assert outer.inner.seen[-1] is False and np.array_equal(y, x)
+    # no flag anywhere: the enclosing call's None leaves each sublayer its own default (Keras 3:
+    # the inner call's True; Dropout's None, inference)
+    y = np.asarray(outer(x))
+    assert outer.inner.seen[-1] is True and np.array_equal(y, x)
+
+
+def test_custom_train_step_gets_a_zipped_batch_as_it_is(rng):
+    seen = []
+
+    class Two(keras.Model):   # SimCLR's shape: sub-models as attributes, no call of its own
+        def __init__(self):
+            super().__init__()
+            self.head = keras.Sequential([keras.Input((3,)), layers.Dense(1)])
+
+        def train_step(self, data):
+            (xa, _), (xb, yb) = data
+            seen.append((tuple(xa.shape), str(xa.dtype), tuple(xb.shape), str(yb.dtype)))
+            with corenn.GradientTape() as tape:
+                loss = ops.mean(ops.square(self.head(xb) - ops.cast(yb, "float32")))
+            grads = tape.gradient(loss, self.trainable_weights)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+            return {"loss": loss}
+
+    a = corenn.data.Dataset.from_tensor_slices((rng.integers(0, 255, (12, 3)).astype(np.uint8), np.zeros(12))).batch(4)
+    b = corenn.data.Dataset.from_tensor_slices((rng.normal(size=(6, 3)).astype(np.float32),
+                                                np.arange(6, dtype=np.int64))).batch(2)
+    model = Two()
+    model.compile(keras.optimizers.SGD(0.01))
+    hist = model.fit(corenn.data.Dataset.zip((a, b)), epochs=1, verbose=0)
+    assert len(seen) == 3 and len(hist.history["loss"]) == 1
+    # uint8 images become float32 as model inputs do; int64 labels stay integers
+    assert seen[0] == ((4, 3), "float32", (2, 3), "int64")

@@ -48,6 +48,7 @@ _LOSS_SINK = _LossSink()
 # ``call`` signature (``def call(self, x, training=True)`` augments by default), else None.
 class _CallTraining(threading.local):
     stack = ()
+    pushed = False   # an eager call pushed its flag as given (None stays None) for its own call
 
 
 _CALL_TRAINING = _CallTraining()
@@ -498,7 +499,10 @@ class Layer:
         if params is not None and "mask" in params:
             kwargs["mask"] = self.__dict__.get("_call_mask")
         outer = _CALL_TRAINING.stack
-        _CALL_TRAINING.stack = outer + (training,)   # the flag sublayer calls without training= inherit
+        if _CALL_TRAINING.pushed:   # an eager call already pushed its flag, unconverted
+            _CALL_TRAINING.pushed = False
+        else:   # a graph node or a wrapper's inner run: the run's flag
+            _CALL_TRAINING.stack = outer + (training,)   # what sublayer calls without training= inherit
         try:
             if self.__dict__.get("_positional_inputs") and isinstance(x, list):
                 return self.call(*x, **kwargs)
@@ -636,19 +640,25 @@ class Layer:
         graph, autodiff = _graph_modules()
         if graph.is_symbolic(inputs):
             return graph.symbolic_call(self, inputs, mask, training)
+        written = type(self).call is not Layer.call
+        stack = _CALL_TRAINING.stack
         if training is None:   # Keras 3: the enclosing call's flag, else call's own default
-            stack = _CALL_TRAINING.stack
-            if stack:
-                training = stack[-1]
-            elif type(self).call is not Layer.call:
+            training = stack[-1] if stack else None
+            if training is None and written:
                 training = _call_training_default(type(self).call)
-        if mask is None:   # Keras: the mask an earlier eager call attached to its output
-            mask = _carried_mask(inputs)
-        if mask is not None:
-            y = self._masked_call(inputs, training, mask)
-        else:
-            tape = autodiff.recording_tape()
-            y = tape.call_layer(self, inputs, training) if tape is not None else self._eager_call(inputs, training)
+        if written:   # the flag its sublayer calls inherit, as resolved here (None stays None)
+            _CALL_TRAINING.stack, _CALL_TRAINING.pushed = stack + (training,), True
+        try:
+            if mask is None:   # Keras: the mask an earlier eager call attached to its output
+                mask = _carried_mask(inputs)
+            if mask is not None:
+                y = self._masked_call(inputs, training, mask)
+            else:
+                tape = autodiff.recording_tape()
+                y = tape.call_layer(self, inputs, training) if tape is not None else self._eager_call(inputs, training)
+        finally:
+            if written:
+                _CALL_TRAINING.stack, _CALL_TRAINING.pushed = stack, False
         if mask is not None or self._may_make_mask():
             self._attach_output_mask(inputs, mask, y)
         return y

@@ -281,9 +281,12 @@ class TrainingLoops:
         custom = self._custom_step("train_step" if op == "fit" else "test_step")
         try:
             x = self._prepare_x(bx, op)
-        except ValueError:
-            if not custom or by is not None:
+        except (ValueError, TypeError):
+            if not custom:
                 raise
+            if by is not None:   # not (x, y): the batch goes to the user's step as it is
+                raw = _raw_structure(bx), _raw_structure(by), _raw_structure(bsw)
+                return raw + (_leading_rows(raw[0]),)
             # an overridden train_step reads the batch as it is (keras.io's metric learning: an
             # (anchors, positives) stack of shape (2, n, ...)); Keras 3 checks nothing here
             x = bx
