@@ -254,6 +254,8 @@ class TrainingLoops:
                              + (f" of {len(data)} items" if isinstance(data, (tuple, list)) else ""))
         op = "fit(validation_data)"
         vx = self._prepare_x(data[0], op)
+        if data[1] is None and self._losses_all_added():
+            return vx, None, None
         vy = self._prepare_y(data[1], data_len(vx), op)
         vsw = _data.sample_weights(f"{self.name}.{op}", data_len(vx), first(vy), data[2] if len(data) == 3 else None)
         return vx, vy, vsw
@@ -274,6 +276,11 @@ class TrainingLoops:
             lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
             yield self._batch(train, order, lo, hi, buffers) + (hi - lo,)
 
+    def _losses_all_added(self):
+        """Compiled without a loss: the layers add theirs (add_loss), and no targets are needed."""
+        compiled_losses = getattr(self, "_losses", None)
+        return bool(compiled_losses) and all(l is None for l in compiled_losses)
+
     def _convert_batch(self, op, batch, index, class_weight=None):
         """One (x, y[, sample_weight]) batch from an iterable, checked, as Tensors plus its size."""
         where = f"{self.name}.{op}"
@@ -290,8 +297,7 @@ class TrainingLoops:
             # an overridden train_step reads the batch as it is (keras.io's metric learning: an
             # (anchors, positives) stack of shape (2, n, ...)); Keras 3 checks nothing here
             x = bx
-        compiled_losses = getattr(self, "_losses", None)
-        if by is None and (custom or compiled_losses and all(l is None for l in compiled_losses)):
+        if by is None and (custom or self._losses_all_added()):
             # the user's step takes x alone; or the model was compiled without a loss and its
             # layers add theirs (keras.io's OCR CTCLayer reads the labels as an input), as on arrays
             return tensors(x), None, None, data_len(x)
@@ -351,9 +357,12 @@ class TrainingLoops:
             batch_size = _data.positive_or_none(where, "batch_size", batch_size) or 32
             x = self._prepare_x(x, "evaluate")
             n = data_len(x)
-            y = self._prepare_y(y, n, "evaluate")
-            source = (x, y, _data.sample_weights(where, n, first(y), sample_weight))
-            self._resolve_metrics(y)
+            if y is None and self._losses_all_added():   # the layers add the loss (Keras 3)
+                source = (x, None, None)
+            else:
+                y = self._prepare_y(y, n, "evaluate")
+                source = (x, y, _data.sample_weights(where, n, first(y), sample_weight))
+                self._resolve_metrics(y)
             n_steps = math.ceil(n / batch_size)
             if steps is not None:
                 n_steps = min(n_steps, _data.positive_or_none(where, "steps", steps))
@@ -382,7 +391,8 @@ class TrainingLoops:
         else:
             x, y, sw = source
             n = data_len(x)
-            batches = ((tensors(rows(x, lo, lo + batch_size)), tensors(rows(y, lo, lo + batch_size)),
+            batches = ((tensors(rows(x, lo, lo + batch_size)),
+                        None if y is None else tensors(rows(y, lo, lo + batch_size)),
                         None if sw is None else kernels.as_tensor(sw[lo:lo + batch_size]), min(n, lo + batch_size) - lo)
                        for lo in range(0, n, batch_size))
         self._mark_input_grads()  # this graph's fusion plan (see predict)
