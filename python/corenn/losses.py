@@ -136,9 +136,13 @@ class Loss:
         y_pred without its last axis (or any shape whose first axis is the batch)."""
         raise NotImplementedError(f"{type(self).__name__}.call")
 
-    @property
-    def _written_in_python(self):
-        return type(self).call is not Loss.call
+    # whether the class writes the loss in Python (a Keras Loss subclass with call): decided
+    # once per class, as every step asks
+    _written_in_python = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._written_in_python = cls.call is not Loss.call
 
     def _reduce(self, per, sample_weight):
         """Keras' reduction of a call's per-sample values: weighted, then summed or averaged over
@@ -215,7 +219,7 @@ class Loss:
         grad = tensor.empty(y_pred.shape) if record else None
         value = tensor.from_numpy(np.array(self.forward_backward(y_true, y_pred, grad, sample_weight), np.float32))
         if record:
-            tape.record(lambda dys: [autodiff.scaled(grad, dys[0])], [pred_tensor], [value])
+            tape._keep(autodiff._Record(None, autodiff._LossRule(grad), [pred_tensor], [value], True, True))
         return value
 
     def _per_sample(self, y_true, y_pred, sample_weight, rows, tape, pred_tensor):
