@@ -500,3 +500,71 @@ def test_custom_train_step_gets_a_zipped_batch_as_it_is(rng):
     assert len(seen) == 3 and len(hist.history["loss"]) == 1
     # uint8 images become float32 as model inputs do; int64 labels stay integers
     assert seen[0] == ((4, 3), "float32", (2, 3), "int64")
+
+
+# -- subclasses of built-in layers: their own call, Keras 3's convolution_op hook --------------
+
+def _numeric_grad(f, w, eps=1e-3):
+    g = np.zeros(w.shape)
+    for i in np.ndindex(w.shape):
+        up, down = w.copy(), w.copy()
+        up[i] += eps
+        down[i] -= eps
+        g[i] = (f(up) - f(down)) / (2 * eps)
+    return g
+
+
+def test_a_builtin_layer_subclass_with_its_own_call_computes_that_call(rng):
+    class Doubled(layers.Dense):
+        def call(self, inputs):
+            return 2.0 * ops.matmul(inputs, self.kernel) + self.bias
+
+    layer = Doubled(3, activation="softmax")   # its call ignores the activation, as in Keras
+    x = rng.normal(size=(4, 5)).astype(np.float32)
+    y = np.asarray(layer(x))
+    k, b = layer.get_weights()
+    np.testing.assert_allclose(y, 2.0 * x.astype(np.float64) @ k + b, rtol=1e-5, atol=1e-6)
+    # in a model trained with a softmax loss: no logits fusion, the gradient is the call's
+    model = keras.Sequential([keras.Input((5,)), Doubled(3, activation="softmax")])
+    model.compile("sgd", keras.losses.CategoricalCrossentropy(from_logits=True))
+    t = np.eye(3)[[0, 1, 2, 0]].astype(np.float32)
+    w0 = model.layers[0].get_weights()
+    loss, grads = model.compute_gradients(x, t)
+
+    def loss_of(kernel):
+        z = 2.0 * x.astype(np.float64) @ kernel + w0[1]
+        z = z - z.max(-1, keepdims=True)
+        return float(-(t * (z - np.log(np.exp(z).sum(-1, keepdims=True)))).sum(-1).mean())
+    np.testing.assert_allclose(float(loss), loss_of(w0[0].astype(np.float64)), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(grads[0]), _numeric_grad(loss_of, w0[0].astype(np.float64)),
+                               rtol=1e-3, atol=1e-5)
+
+
+def test_conv_convolution_op_hook_keeps_bias_activation_and_gradients(rng):
+    class Standardized(layers.Conv2D):
+        def convolution_op(self, inputs, kernel):
+            mean, var = ops.moments(kernel, axes=[0, 1, 2], keepdims=True)
+            return ops.conv(inputs, (kernel - mean) / ops.sqrt(var + 1e-10), padding="valid",
+                            strides=list(self.strides), dilation_rate=list(self.dilation_rate))
+
+    x = rng.normal(size=(2, 6, 6, 2)).astype(np.float32)
+    model = keras.Sequential([keras.Input((6, 6, 2)),
+                              Standardized(3, 3, activation="relu", bias_initializer="random_normal"),
+                              layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(1)])
+    model.compile("sgd", "mse")
+    target = rng.normal(size=(2, 1)).astype(np.float32)
+    conv, dense = model.layers[0], model.layers[3]
+    k0, b0 = (w.astype(np.float64) for w in conv.get_weights())
+    wd, bd = (w.astype(np.float64) for w in dense.get_weights())
+    windows = np.lib.stride_tricks.sliding_window_view(x.astype(np.float64), (3, 3), axis=(1, 2))
+
+    def loss_of(kernel):
+        ks = (kernel - kernel.mean(axis=(0, 1, 2), keepdims=True)) / np.sqrt(
+            kernel.var(axis=(0, 1, 2), keepdims=True) + 1e-10)
+        z = np.maximum(np.einsum("nhwcij,ijcf->nhwf", windows, ks) + b0, 0)
+        pooled = z.reshape(2, 2, 2, 2, 2, 3).max(axis=(2, 4)).reshape(2, -1)
+        return float(((pooled @ wd + bd - target) ** 2).mean())
+    loss, grads = model.compute_gradients(x, target)
+    np.testing.assert_allclose(float(loss), loss_of(k0), rtol=1e-4)
+    np.testing.assert_allclose(np.asarray(grads[0]), _numeric_grad(loss_of, k0), rtol=2e-3, atol=1e-4)
+    assert not conv.can_fuse_max_pool(model.layers[1])   # the fused conv+relu+pool kernel would skip the hook

@@ -701,6 +701,8 @@ class Layer:
             params = _call_params(cls.call)
             if params is not None and "mask" in params:
                 cls.consumes_mask = True
+        if "call" in cls.__dict__ and "forward" not in cls.__dict__ and cls.forward is not Layer.forward:
+            _call_replaces_builtin(cls)
 
     def _data_call(self, inputs, training):
         tape = _graph_modules()[1].recording_tape()
@@ -1077,6 +1079,24 @@ def user_mask_maker(layer):
 
 
 @functools.lru_cache(maxsize=None)
+def _hidden_attribute(name):
+    def get(self):
+        raise AttributeError(f"{type(self).__name__}.{name}: its call replaces the built-in computation")
+    return property(get)
+
+
+def _call_replaces_builtin(cls):
+    """A subclass of a built-in layer (Dense, Conv2D, ...) that writes its own ``call`` computes
+    what that call says, as in Keras: it runs through Layer.forward / backward (the private tape),
+    and the built-in's fused paths (relu' folded into pooling, conv + relu + pool, softmax + loss
+    from the logits) no longer see it."""
+    cls.forward = Layer.forward
+    cls.backward = Layer.backward
+    for name in ("can_fuse_max_pool", "backward_from_preactivation", "logits"):
+        if hasattr(cls, name):
+            setattr(cls, name, _hidden_attribute(name))
+
+
 def _call_params(fn):
     """The parameter names of a ``call`` (None: it takes ``**kwargs``, or has no signature)."""
     import inspect
