@@ -568,3 +568,40 @@ def test_conv_convolution_op_hook_keeps_bias_activation_and_gradients(rng):
     np.testing.assert_allclose(float(loss), loss_of(k0), rtol=1e-4)
     np.testing.assert_allclose(np.asarray(grads[0]), _numeric_grad(loss_of, k0), rtol=2e-3, atol=1e-4)
     assert not conv.can_fuse_max_pool(model.layers[1])   # the fused conv+relu+pool kernel would skip the hook
+
+
+def test_super_call_of_a_builtin_layer_subclass_runs_the_builtin_computation(rng):
+    """The saving guide's LayerWithCustomVariable: Dense's computation plus a variable of its own."""
+    class Shifted(layers.Dense):
+        def __init__(self, units, **kwargs):
+            super().__init__(units, **kwargs)
+            self.shift = keras.Variable(np.full((units,), 0.5, np.float32), name="shift")
+
+        def call(self, inputs):
+            return super().call(inputs) + self.shift
+
+    layer = Shifted(2, activation="tanh")
+    x = rng.normal(size=(4, 3)).astype(np.float32)
+    y = np.asarray(layer(x))
+    k, b = (w.astype(np.float64) for w in layer.get_weights()[:2])
+    np.testing.assert_allclose(y, np.tanh(x.astype(np.float64) @ k + b) + 0.5, rtol=1e-5, atol=1e-6)
+    assert len(layer.trainable_weights) == 3
+    t = corenn.convert_to_tensor(x)
+    with corenn.GradientTape() as tape:
+        tape.watch(t)
+        loss = ops.sum(ops.square(layer(t)))
+    gx, gk, gb, gs = tape.gradient(loss, [t] + layer.trainable_weights)
+
+    def loss_of(x64=x.astype(np.float64), k64=k, b64=b, s64=np.full(2, 0.5)):
+        return float(((np.tanh(x64 @ k64 + b64) + s64) ** 2).sum())
+    np.testing.assert_allclose(np.asarray(gk), _numeric_grad(lambda v: loss_of(k64=v), k), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(gb), _numeric_grad(lambda v: loss_of(b64=v), b), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(gs), _numeric_grad(lambda v: loss_of(s64=v), np.full(2, 0.5)),
+                               rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(gx), _numeric_grad(lambda v: loss_of(x64=v), x.astype(np.float64)),
+                               rtol=1e-3, atol=1e-4)
+    # and it trains in fit: the shift moves too
+    model = keras.Sequential([keras.Input((3,)), Shifted(2)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    model.fit(x, np.ones((4, 2), np.float32), epochs=3, verbose=0)
+    assert not np.allclose(np.asarray(model.layers[0].shift), 0.5)

@@ -540,8 +540,35 @@ class Layer:
         return dxs if packed else dxs[0]
 
     def call(self, inputs, training=None):
-        """Keras' forward computation; write it with corenn.ops (differentiated by the tape)."""
-        raise NotImplementedError(f"{type(self).__name__}.call")
+        """Keras' forward computation; write it with corenn.ops (differentiated by the tape).
+        For a subclass of a built-in layer (Dense, Conv2D, ...) that writes its own call,
+        ``super().call(inputs)`` is the built-in computation: it runs the built-in forward in a
+        call context of its own and records its fused backward (input and weight gradients) as
+        one op on the recording tape."""
+        if getattr(type(self), "_builtin_parts", None) is None:
+            raise NotImplementedError(f"{type(self).__name__}.call")
+        from .. import autodiff
+        packed = isinstance(inputs, (list, tuple))
+        flat = [x if isinstance(x, kernels.Tensor) else kernels.as_tensor(np.asarray(x, np.float32), self.name)
+                for x in (inputs if packed else [inputs])]
+        owner = self.__dict__.get("_owner", self)
+        ctx = owner._call_context()
+        ctx.__class__ = _builtin_runner(type(owner))
+        y = ctx.forward(flat if packed else flat[0], training=bool(training))
+        # a new Tensor: the context's buffers are its own, but the caller may keep y
+        y = kernels.Tensor.from_numpy(np.array(y, copy=True))
+        tape = autodiff.recording_tape()
+        if tape is not None:
+            # the built-in layer's own weights (not variables the subclass added): its backward
+            # writes their gradients into this context's Params
+            params = [p for p in ctx._params if p.trainable] if owner.trainable else []
+
+            def rule(dys):
+                dx = ctx.backward(dys[0])
+                dxs = list(dx) if packed else [dx]
+                return dxs + [kernels.Tensor.from_numpy(np.array(p.grad, copy=True)) for p in params]
+            tape.record(rule, flat + [p.value for p in params], [y])
+        return y
 
     def compute_output_shape(self, input_shape):
         if type(self).call is not Layer.call:
@@ -1085,16 +1112,31 @@ def _hidden_attribute(name):
     return property(get)
 
 
+_BUILTIN_PARTS = ("forward", "backward", "can_fuse_max_pool", "backward_from_preactivation", "logits")
+_BUILTIN_RUNNERS: dict = {}
+
+
 def _call_replaces_builtin(cls):
     """A subclass of a built-in layer (Dense, Conv2D, ...) that writes its own ``call`` computes
     what that call says, as in Keras: it runs through Layer.forward / backward (the private tape),
     and the built-in's fused paths (relu' folded into pooling, conv + relu + pool, softmax + loss
-    from the logits) no longer see it."""
+    from the logits) no longer see it. ``super().call(x)`` in it runs the built-in computation
+    (Layer.call, through _builtin_runner)."""
+    cls._builtin_parts = {name: getattr(cls, name) for name in _BUILTIN_PARTS if hasattr(cls, name)}
     cls.forward = Layer.forward
     cls.backward = Layer.backward
-    for name in ("can_fuse_max_pool", "backward_from_preactivation", "logits"):
+    for name in _BUILTIN_PARTS[2:]:
         if hasattr(cls, name):
             setattr(cls, name, _hidden_attribute(name))
+
+
+def _builtin_runner(cls):
+    """A subclass of ``cls`` with the built-in forward / backward (and fusion parts) back: the
+    class of the call context that runs ``super().call`` of a built-in layer's subclass."""
+    runner = _BUILTIN_RUNNERS.get(cls)
+    if runner is None:
+        runner = _BUILTIN_RUNNERS[cls] = type(f"{cls.__name__}BuiltinCall", (cls,), dict(cls._builtin_parts))
+    return runner
 
 
 def _call_params(fn):
