@@ -504,7 +504,9 @@ def test_custom_train_step_gets_a_zipped_batch_as_it_is(rng):
 
 # -- subclasses of built-in layers: their own call, Keras 3's convolution_op hook --------------
 
-def _numeric_grad(f, w, eps=1e-3):
+def _numeric_grad(f, w, eps=1e-6):
+    """Central differences of a float64 function (a small step: a max-pool or relu switch
+    within a larger one would make the difference quotient wrong, not the gradient)."""
     g = np.zeros(w.shape)
     for i in np.ndindex(w.shape):
         up, down = w.copy(), w.copy()
