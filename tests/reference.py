@@ -88,6 +88,8 @@ def activation(kind, x, alpha=0.0):
         return x.copy()
     if kind == "relu":
         return np.maximum(x, 0.0)
+    if kind == "relu6":   # alpha: the ceiling (6 for Keras' relu6)
+        return np.minimum(np.maximum(x, 0.0), alpha)
     if kind == "leaky_relu":
         return np.where(x > 0, x, alpha * x)
     if kind == "elu":
@@ -124,6 +126,8 @@ def activation_grad(kind, x, dy, alpha=0.0):
         return dy.copy()
     if kind == "relu":
         return dy * _step(x)
+    if kind == "relu6":   # 1 strictly between the kinks, 0 at and beyond them (TensorFlow's)
+        return dy * np.where((x > 0) & (x < alpha), 1.0, np.where(np.isnan(x), np.nan, 0.0))
     if kind == "leaky_relu":
         return dy * _step(x, alpha)
     if kind == "elu":
@@ -222,6 +226,23 @@ def loss_per_sample(kind, y_pred, y_true, from_logits=False, delta=1.0):
             return -(t * _log_softmax(p)).sum(axis=-1)
         c = np.clip(p / p.sum(axis=-1, keepdims=True), EPSILON, 1 - EPSILON)
         return -(t * np.log(c)).sum(axis=-1)
+    raise ValueError(kind)
+
+
+def constraint(kind, w, axis=0, max_value=2.0, min_value=0.0, rate=1.0, eps=1e-7):
+    """Keras' weight constraints in float64: 'max_norm', 'min_max_norm', 'unit_norm', 'non_neg'
+    (norms are L2 over ``axis``, kept as size-1 axes)."""
+    w = f64(w)
+    if kind == "non_neg":
+        return np.where(w >= 0, w, 0.0)
+    norms = np.sqrt((w * w).sum(axis=tuple(np.atleast_1d(axis)), keepdims=True))
+    if kind == "unit_norm":
+        return w / (eps + norms)
+    if kind == "max_norm":
+        return w * np.clip(norms, 0.0, max_value) / (eps + norms)
+    if kind == "min_max_norm":
+        desired = rate * np.clip(norms, min_value, max_value) + (1.0 - rate) * norms
+        return w * desired / (eps + norms)
     raise ValueError(kind)
 
 

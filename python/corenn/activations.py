@@ -22,9 +22,9 @@ from . import kernels
 
 __all__ = ["ActivationFunction", "PythonActivation", "get", "serialize", "deserialize", "linear", "relu",
            "leaky_relu", "elu", "selu", "sigmoid", "tanh", "gelu", "swish", "silu", "softplus",
-           "softmax", "log_softmax"]
+           "softmax", "log_softmax", "relu6"]
 
-_DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
+_DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0, "relu6": 6.0}   # relu6: its ceiling
 _ALIASES = {"silu": "swish", None: "linear", "none": "linear", "identity": "linear"}
 
 
@@ -33,7 +33,8 @@ class ActivationFunction:
 
     Args:
         name: one of ``kernels.ACTIVATIONS`` (or the alias 'silu').
-        alpha: negative slope of leaky_relu / scale of elu (Keras defaults when None).
+        alpha: negative slope of leaky_relu / scale of elu / ceiling of relu6 (Keras defaults
+            when None).
     """
 
     def __init__(self, name: str, alpha: float | None = None):
@@ -165,6 +166,7 @@ swish = _function("swish", "swish(x) = x * sigmoid(x)")
 silu = swish
 softplus = _function("softplus", "softplus(x) = log(1 + exp(x))")
 softmax = _function("softmax", "softmax over the last axis")
+relu6 = _function("relu6", "relu6(x) = min(max(x, 0), 6)")
 log_softmax = _function("log_softmax", "log_softmax over the last axis")
 
 
