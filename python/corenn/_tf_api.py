@@ -319,6 +319,10 @@ logical_not = _unary("logical_not", ops.logical_not)
 
 
 def where(condition, x=None, y=None, name=None):
+    """``tf.where``: with x and y a selection; alone, the (num_true, rank) int64 coordinates of the
+    true entries (TensorFlow's layout; keras.ops.where gives a tuple per axis instead)."""
+    if x is None and y is None:
+        return Tensor.from_numpy(np.ascontiguousarray(np.argwhere(np.asarray(condition)).astype(np.int64)))
     return ops.where(condition, x, y)
 
 

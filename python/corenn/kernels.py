@@ -1837,6 +1837,29 @@ confusion_counts = _names_its_errors(confusion_counts)
 __all__.append("confusion_counts")
 
 
+def ctc_loss(logits, labels, label_lengths, logit_lengths, blank=0):
+    """(loss (B,), grad (B, T, K)): the CTC loss of logits (B, T, K) for int labels (B, L) with
+    per-sample lengths, blank class ``blank`` (csrc/ops/ctc.h), and its gradient w.r.t. the logits."""
+    op = "ctc_loss"
+    logits = logits if type(logits) is Tensor else as_tensor(logits, op, "logits")
+
+    def ints(v, arg):
+        a = np.asarray(v)
+        if a.dtype.kind not in "iu" and not (a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a))):
+            raise TypeError(f"{op}: {arg} must hold integers, got dtype {a.dtype}")
+        return as_tensor(np.ascontiguousarray(a, dtype=np.int64), op, arg)
+    labels, label_lengths = ints(labels, "labels"), ints(label_lengths, "label_lengths")
+    logit_lengths = ints(logit_lengths, "logit_lengths")
+    batch = logits.shape[0] if logits.ndim >= 1 else 0
+    loss = _out(None, (batch,), op, device=logits.device)
+    grad = _out(None, logits.shape, op, device=logits.device)
+    _C.ctc_loss(logits, labels, label_lengths, logit_lengths, _int_arg(blank, op, "blank"), loss, grad)
+    return loss, grad
+
+
+__all__.append("ctc_loss")
+
+
 # ---------------------------------------------------------------------------------------------
 # Image preprocessing: resize2d (Resizing, CenterCrop) and image_transform (the random affine
 # augmentation layers). The math is in csrc/ops/resize2d.h and csrc/ops/image_transform.h.

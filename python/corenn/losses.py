@@ -48,7 +48,7 @@ __all__ = ["Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError
            "MeanAbsolutePercentageError", "kl_divergence", "kld", "KLD", "cosine_similarity", "hinge",
            "squared_hinge", "categorical_hinge", "log_cosh", "logcosh", "poisson",
            "mean_squared_logarithmic_error", "msle", "MSLE", "mean_absolute_percentage_error", "mape",
-           "MAPE", "MSE", "MAE", "get", "serialize", "deserialize"]
+           "MAPE", "MSE", "MAE", "CTC", "ctc", "get", "serialize", "deserialize"]
 
 _REDUCTIONS = ("sum_over_batch_size", "auto", "sum", None, "none")
 
@@ -479,6 +479,46 @@ class MeanAbsolutePercentageError(_Plain):
     kind = "mean_absolute_percentage_error"
 
 
+def ctc(y_true, y_pred):
+    """Keras 3's ``keras.losses.ctc``: per-sample CTC loss of logits y_pred (batch, time, classes)
+    for labels y_true (batch, max_label_length), every sample using all its steps and all its label
+    entries, class 0 the blank (keras.ops.ctc_loss with full lengths)."""
+    from . import ops
+    yt = np.asarray(y_true)
+    shape = tuple(y_pred.shape)
+    if yt.ndim != 2:
+        raise ValueError(f"ctc: y_true must be (batch, max_label_length), got shape {yt.shape}")
+    if len(shape) != 3:
+        raise ValueError(f"ctc: y_pred must be (batch, time, classes), got shape {shape}")
+    batch = shape[0]
+    return ops.ctc_loss(yt, y_pred, np.full(batch, yt.shape[1], np.int64), np.full(batch, shape[1], np.int64),
+                        mask_index=0)
+
+
+class CTC(Loss):
+    """Connectionist temporal classification loss (Keras 3's ``keras.losses.CTC``): :func:`ctc`
+    reduced over the batch; the C++ forward-backward kernel (csrc/ops/ctc.h) gives its gradient."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="ctc"):
+        super().__init__(name=name, reduction=reduction)
+
+    def prepare_labels(self, y_true):
+        if isinstance(y_true, kernels.Tensor):
+            return y_true
+        y = np.asarray(y_true)
+        if y.dtype.kind == "f" and (not np.all(np.isfinite(y)) or np.any(y != np.round(y))):
+            raise ValueError(f"{self.name}: labels must be integer class indices")
+        if y.dtype.kind not in "iuf":
+            raise TypeError(f"{self.name}: labels must be integers, got dtype {y.dtype}")
+        return np.ascontiguousarray(y, dtype=np.int64)
+
+    def call(self, y_true, y_pred):
+        return ctc(y_true, y_pred)
+
+    def get_config(self):
+        return {"name": self.name, "reduction": None if self.reduction == "none" else self.reduction}
+
+
 def _function(cls, name):
     def fn(y_true, y_pred, **options):  # options as Keras' functions take them: axis=, delta=, from_logits=
         return cls(reduction=None, **options)(y_true, y_pred)
@@ -521,6 +561,7 @@ _BY_NAME = {
     "categorical_hinge": CategoricalHinge, "log_cosh": LogCosh, "logcosh": LogCosh, "poisson": Poisson,
     "mean_squared_logarithmic_error": MeanSquaredLogarithmicError, "msle": MeanSquaredLogarithmicError,
     "mean_absolute_percentage_error": MeanAbsolutePercentageError, "mape": MeanAbsolutePercentageError,
+    "ctc": CTC,
 }
 _CLASSES = {c.__name__: c for c in set(_BY_NAME.values())}
 

@@ -38,6 +38,10 @@ __all__ = [
 # -- conversion ------------------------------------------------------------------------------------
 
 def convert_to_tensor(x, dtype=None):
+    from . import strings as _strings
+    if not isinstance(x, Tensor) and (dtype is None or str(dtype) == "string") and _strings.is_string_array(x):
+        # strings stay corenn's string array (a Tensor holds numbers), as tf.convert_to_tensor
+        return _strings.wrap(_strings.as_string_array(x, "ops.convert_to_tensor"))
     if dtype is not None:
         from .dtypes import storage_dtype
         store = storage_dtype(dtype, "ops.convert_to_tensor")
@@ -419,10 +423,19 @@ def flatten(x):
 
 
 def expand_dims(x, axis):
+    """Insert size-1 axes; ``axis`` may be a tuple (Keras 3), each counted in the result's rank."""
     x = _any(x, "expand_dims")
     s = list(x.shape)
-    axis = axis if axis >= 0 else len(s) + 1 + axis
-    return reshape(x, s[:axis] + [1] + s[axis:])
+    axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    rank = len(s) + len(axes)
+    if not _builtins.all(-rank <= int(a) < rank for a in axes):
+        raise ValueError(f"ops.expand_dims: axis {axis!r} is out of range for a result of rank {rank} "
+                         f"(input shape {tuple(s)})")
+    where_new = sorted(int(a) % rank for a in axes)
+    if len(set(where_new)) != len(where_new):
+        raise ValueError(f"ops.expand_dims: repeated axis in {axis!r}")
+    dims = iter(s)
+    return reshape(x, [1 if i in where_new else next(dims) for i in range(rank)])
 
 
 def squeeze(x, axis=None):
@@ -524,7 +537,8 @@ def where(condition, x1=None, x2=None):
     chosen side only (a NaN or inf on the other side does not leak into values or gradients)."""
     c = np.asarray(condition)
     if x1 is None and x2 is None:
-        return Tensor.from_numpy(_c_array(np.nonzero(c)[0].astype(np.int64)))
+        # Keras 3: the indices of the nonzero entries, one index tensor per axis (np.nonzero)
+        return nonzero(c)
     if x1 is None or x2 is None:
         raise ValueError("ops.where: give both x1 and x2, or neither (then the indices of the nonzero entries)")
     c = c != 0
@@ -581,7 +595,12 @@ def eye(n, m=None, dtype="float32"):
     return Tensor.from_numpy(np.eye(n, m, dtype=dtype))
 
 
-def arange(start, stop=None, step=1, dtype="float32"):
+def arange(start, stop=None, step=1, dtype=None):
+    """Keras 3's dtype rule: int32 when start, stop and step are all integers, else float32
+    (position indices for an Embedding are ints; float ranges stay floats)."""
+    if dtype is None:
+        ints = _builtins.all(v is None or isinstance(v, (int, np.integer)) for v in (start, stop, step))
+        dtype = "int32" if ints else "float32"
     return Tensor.from_numpy(np.arange(start, stop, step, dtype=dtype))
 
 
@@ -3054,59 +3073,12 @@ __all__ += ["conv_transpose", "lstsq", "fft", "ifft", "fft2", "ifft2", "rfft", "
 
 # -- CTC ------------------------------------------------------------------------------------------------
 
-def _log_softmax64(a):
-    m = a.max(axis=-1, keepdims=True)
-    return a - m - np.log(np.exp(a - m).sum(axis=-1, keepdims=True))
-
-
-def _ctc_one(logp, label, blank):
-    """-log p(label | logp) and d/d(log-probabilities) for one sample (logp (T, K)): the
-    forward-backward recursions in log space over the blank-extended label l' (length 2L+1)."""
-    T = logp.shape[0]
-    ext = np.full(2 * len(label) + 1, blank, np.int64)
-    ext[1::2] = label
-    S = len(ext)
-    neg = -np.inf
-    # a path may skip a blank between two different labels
-    skip = np.zeros(S, bool)
-    skip[2:] = (ext[2:] != blank) & (ext[2:] != ext[:-2])
-    alpha = np.full((T, S), neg)
-    beta = np.full((T, S), neg)
-    if T == 0:
-        return np.inf, np.zeros_like(logp)
-    alpha[0, 0] = logp[0, ext[0]]
-    if S > 1:
-        alpha[0, 1] = logp[0, ext[1]]
-    for t in range(1, T):
-        prev = alpha[t - 1]
-        a = prev.copy()
-        a[1:] = np.logaddexp(a[1:], prev[:-1])
-        a[2:] = np.where(skip[2:], np.logaddexp(a[2:], prev[:-2]), a[2:])
-        alpha[t] = a + logp[t, ext]
-    beta[T - 1, S - 1] = logp[T - 1, ext[S - 1]]
-    if S > 1:
-        beta[T - 1, S - 2] = logp[T - 1, ext[S - 2]]
-    for t in range(T - 2, -1, -1):
-        nxt = beta[t + 1]
-        b = nxt.copy()
-        b[:-1] = np.logaddexp(b[:-1], nxt[1:])
-        b[:-2] = np.where(skip[2:], np.logaddexp(b[:-2], nxt[2:]), b[:-2])
-        beta[t] = b + logp[t, ext]
-    ll = np.logaddexp(alpha[T - 1, S - 1], alpha[T - 1, S - 2]) if S > 1 else alpha[T - 1, 0]
-    if not np.isfinite(ll):
-        return np.inf, np.zeros_like(logp)
-    # the probability mass of the paths through (t, s), as a fraction of p(label)
-    occ = np.exp(alpha + beta - logp[:, ext] - ll)
-    dlogp = np.zeros_like(logp)
-    for s in range(S):
-        dlogp[:, ext[s]] -= occ[:, s]
-    return -ll, dlogp
-
-
 def ctc_loss(target, output, target_length, output_length, mask_index=0):
     """Per-sample CTC loss (batch,) of logits ``output`` (batch, max_time, classes) for the integer
     labels ``target`` (batch, max_label_length), blank class ``mask_index`` (tf.nn.ctc_loss with
-    logits: the log-softmax is taken here). Gradient: softmax - the label occupation per step."""
+    logits: the log-softmax is taken here). Gradient: softmax - the label occupation per step,
+    computed with the loss by the C++ forward-backward kernel (kernels.ctc_loss). A label that no
+    alignment can spell within output_length steps has loss inf and gradient zero."""
     out = _f32(output, "ctc_loss")
     labels = np.asarray(target).astype(np.int64)
     tl = np.asarray(target_length).astype(np.int64).reshape(-1)
@@ -3123,16 +3095,9 @@ def ctc_loss(target, output, target_length, output_length, mask_index=0):
         lab = np.concatenate([labels[b, :tl[b]] for b in range(B)]) if B else labels.reshape(-1)
         if lab.size and (lab.min() < 0 or lab.max() >= K):
             raise ValueError(f"ops.ctc_loss: labels must lie in [0, {K})")
-    logits = _np64(out)
-    losses, grads = np.zeros(B), np.zeros((B, Tm, K))
-    for b in range(B):
-        logp = _log_softmax64(logits[b, :ol[b]])
-        losses[b], dlogp = _ctc_one(logp, labels[b, :tl[b]], int(mask_index))
-        if np.isfinite(losses[b]):
-            # through the log-softmax: d/du = dlogp - softmax * sum(dlogp) (sum(dlogp) = -1 per step)
-            grads[b, :ol[b]] = dlogp - np.exp(logp) * dlogp.sum(-1, keepdims=True)
-    y = _t(losses)
-    _record(lambda dys: [_t(grads * _np64(dys[0])[:, None, None])], [out], [y])
+    # one C++ pass gives the loss and its logit gradient (csrc/ops/ctc.h); backward scales it
+    y, grads = kernels.ctc_loss(out, labels, tl, ol, blank=int(mask_index))
+    _record(lambda dys: [_t(np.asarray(grads) * _np64(dys[0])[:, None, None])], [out], [y])
     return y
 
 

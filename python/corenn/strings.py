@@ -171,6 +171,8 @@ def _map(fn, x, op):
     if isinstance(x, (str, bytes)):
         return wrap(fn(_text(x, op)))
     a = as_string_array(x, op)
+    if a.ndim == 0:   # one string held in an array (a Dataset element in map): as a str
+        return wrap(fn(_text(a[()], op)))
     out = np.empty(a.shape, dtype=object)
     flat_in, flat_out = a.reshape(-1), out.reshape(-1)
     for i, v in enumerate(flat_in):

@@ -113,6 +113,7 @@ LAYER_ARGS.update({
     "RandomBrightness": dict(factor=(-0.1, 0.3), value_range=(-1, 1), seed=8),
     "CategoryEncoding": dict(num_tokens=7, output_mode="count"),
     "Hashing": dict(num_bins=6, mask_value="", output_mode="multi_hot"),
+    "HashedCrossing": dict(num_bins=9, output_mode="one_hot"),
     "Discretization": dict(bin_boundaries=[-1.0, 0.5, 2.0], epsilon=0.05, output_mode="one_hot"),
     "StringLookup": dict(max_tokens=6, mask_token="", oov_token="?", vocabulary=["x", "y"]),
     "IntegerLookup": dict(num_oov_indices=0, vocabulary=[3, 1, 2], output_mode="multi_hot"),

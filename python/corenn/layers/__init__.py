@@ -13,7 +13,7 @@ from .normalization import (BatchNormalization, GroupNormalization, LayerNormali
 from .preprocessing import Normalization, Rescaling
 from .image_preprocessing import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                                   RandomRotation, RandomTranslation, RandomZoom, Resizing)
-from .text_preprocessing import (CategoryEncoding, Hashing, IntegerLookup, StringLookup,
+from .text_preprocessing import (CategoryEncoding, Hashing, HashedCrossing, IntegerLookup, StringLookup,
                                  TextVectorization)
 from .discretization import Discretization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
@@ -48,6 +48,7 @@ __all__ += ["GroupNormalization", "UnitNormalization", "GaussianNoise", "Gaussia
             "AdditiveAttention", "ZeroPadding3D", "Cropping3D"]
 __all__ += ["RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
 __all__ += ["Discretization"]
+__all__ += ["HashedCrossing"]
 
 
 def serialize(layer) -> dict:

@@ -32,7 +32,7 @@ from ..layers.base import InputLayer, Layer, shape_str
 from ..strings import as_string_array, is_string_array
 from . import _data, fusion
 from . import graph as _graph_mod
-from .graph import Graph, KerasTensor, is_symbolic
+from .graph import Graph, KerasTensor, is_symbolic, replay_from
 from .training import TrainingLoops
 
 __all__ = ["Model"]
@@ -118,6 +118,8 @@ class Model(TrainingLoops):
         for t in ins:
             if not isinstance(t, KerasTensor):
                 raise TypeError(f"{self.name}: inputs must be keras.Input(...) tensors, got {type(t).__name__}")
+        # inputs that are layer outputs (Keras 3 allows them): fresh Inputs and the calls replayed
+        ins, outs = replay_from(ins, outs, self.name)
         self._graph = Graph(ins, outs, where=self.name)
         self.inputs, self.outputs = ins, outs
         self.built = True
