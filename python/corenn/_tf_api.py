@@ -33,7 +33,8 @@ __all__ = ["device", "stop_gradient", "ensure_shape", "sequence_mask", "unique",
            "equal", "not_equal", "greater", "less", "greater_equal", "less_equal", "identity",
            "is_tensor", "norm", "einsum", "boolean_mask", "newaxis", "print", "sigmoid", "tanh",
            "round", "sign", "floor", "ceil", "logical_and", "logical_or", "logical_not",
-           "cumsum", "reverse", "roll", "broadcast_to"]
+           "cumsum", "reverse", "roll", "broadcast_to", "custom_gradient", "clip_by_norm",
+           "clip_by_global_norm"]
 
 newaxis = None
 
@@ -53,6 +54,9 @@ def _tensor(a):
 
 def _dtype_name(dtype):
     return None if dtype is None else str(_dtypes.as_dtype(dtype))
+
+
+custom_gradient = ops.custom_gradient   # tf.custom_gradient: f returns (y, grad_fn)
 
 
 def constant(value, dtype=None, shape=None, name=None):
@@ -324,6 +328,26 @@ def where(condition, x=None, y=None, name=None):
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     return ops.clip(t, clip_value_min, clip_value_max)
+
+
+def clip_by_norm(t, clip_norm, axes=None, name=None):
+    """``t * clip_norm / max(l2norm(t, axes), clip_norm)``: rescaled so its L2 norm (over ``axes``,
+    default all) is at most ``clip_norm``; differentiable, as TensorFlow's."""
+    t = ops.convert_to_tensor(t)
+    sq = ops.sum(ops.square(t), axis=None if axes is None else list(np.atleast_1d(axes)), keepdims=True)
+    l2 = ops.sqrt(sq)
+    return ops.divide(ops.multiply(t, clip_norm), ops.maximum(l2, clip_norm))
+
+
+def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
+    """(the tensors scaled by ``clip_norm / max(global_norm, clip_norm)``, the global norm): the
+    optimizer-side clipping TensorFlow's custom loops write; ``None`` entries stay ``None``."""
+    present = [ops.convert_to_tensor(t) for t in t_list if t is not None]
+    if use_norm is None:
+        use_norm = ops.sqrt(builtins.sum(ops.sum(ops.square(t)) for t in present)) if present else ops.convert_to_tensor(0.0)
+    use_norm = ops.convert_to_tensor(use_norm)
+    scale = ops.divide(clip_norm, ops.maximum(use_norm, clip_norm))
+    return [None if t is None else ops.multiply(ops.convert_to_tensor(t), scale) for t in t_list], use_norm
 
 
 def gather(params, indices, axis=None, batch_dims=0, name=None):
