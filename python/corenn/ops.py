@@ -2664,38 +2664,48 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
     return y
 
 
-def space_to_depth(x, block_size, data_format="channels_last"):
-    t = _any(x, "space_to_depth")
+def _block_geometry(op, x, block_size, data_format):
+    t = _any(x, op)
     b = int(block_size)
     if t.ndim != 4:
-        raise ValueError(f"ops.space_to_depth: needs a 4-D tensor, got shape {tuple(t.shape)}")
-    first = data_format == "channels_first"
+        raise ValueError(f"ops.{op}: needs a 4-D tensor, got shape {tuple(t.shape)}")
+    if b < 2:
+        raise ValueError(f"ops.{op}: block_size must be at least 2, got {block_size!r}")
+    if data_format not in ("channels_last", "channels_first", "NHWC", "NCHW"):
+        raise ValueError(f"ops.{op}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+    first = data_format in ("channels_first", "NCHW")
     n, h, w, c = (t.shape[0], t.shape[2], t.shape[3], t.shape[1]) if first else tuple(t.shape)
+    return t, b, first, n, h, w, c
+
+
+# Both are one transpose between two reshapes (views): the permutation runs in the transpose
+# kernel (dispatch table entry "transpose") and its gradient is the inverse transpose, so a
+# sub-pixel upsampling layer trains at memory speed. Channel order as TensorFlow's default
+# "DCR" mode: output pixel (i*b + di, j*b + dj) channel k is input channel (di*b + dj)*C' + k.
+def space_to_depth(x, block_size, data_format="channels_last"):
+    """(N, H, W, C) -> (N, H/b, W/b, b*b*C): each b x b block of pixels becomes one pixel."""
+    t, b, first, n, h, w, c = _block_geometry("space_to_depth", x, block_size, data_format)
     if h % b or w % b:
         raise ValueError(f"ops.space_to_depth: height {h} and width {w} must be multiples of block_size {b}")
-
-    def idx(i):
-        i = np.moveaxis(i, 1, -1) if first else i
-        i = i.reshape(n, h // b, b, w // b, b, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, h // b, w // b, b * b * c)
-        return np.moveaxis(i, -1, 1) if first else i
-    return _gather("space_to_depth", t, idx)
+    if first:
+        y = transpose(reshape(t, (n, c, h // b, b, w // b, b)), (0, 3, 5, 1, 2, 4))
+        return reshape(y, (n, b * b * c, h // b, w // b))
+    y = transpose(reshape(t, (n, h // b, b, w // b, b, c)), (0, 1, 3, 2, 4, 5))
+    return reshape(y, (n, h // b, w // b, b * b * c))
 
 
 def depth_to_space(x, block_size, data_format="channels_last"):
-    t = _any(x, "depth_to_space")
-    b = int(block_size)
-    if t.ndim != 4:
-        raise ValueError(f"ops.depth_to_space: needs a 4-D tensor, got shape {tuple(t.shape)}")
-    first = data_format == "channels_first"
-    n, h, w, c = (t.shape[0], t.shape[2], t.shape[3], t.shape[1]) if first else tuple(t.shape)
+    """(N, H, W, b*b*C) -> (N, H*b, W*b, C), the inverse of ``space_to_depth`` (the sub-pixel
+    convolution's pixel shuffle)."""
+    t, b, first, n, h, w, c = _block_geometry("depth_to_space", x, block_size, data_format)
     if c % (b * b):
         raise ValueError(f"ops.depth_to_space: channels {c} must be a multiple of block_size^2 = {b * b}")
-
-    def idx(i):
-        i = np.moveaxis(i, 1, -1) if first else i
-        i = i.reshape(n, h, w, b, b, c // (b * b)).transpose(0, 1, 3, 2, 4, 5).reshape(n, h * b, w * b, c // (b * b))
-        return np.moveaxis(i, -1, 1) if first else i
-    return _gather("depth_to_space", t, idx)
+    co = c // (b * b)
+    if first:
+        y = transpose(reshape(t, (n, b, b, co, h, w)), (0, 3, 4, 1, 5, 2))
+        return reshape(y, (n, co, h * b, w * b))
+    y = transpose(reshape(t, (n, h, w, b, b, co)), (0, 1, 3, 2, 4, 5))
+    return reshape(y, (n, h * b, w * b, co))
 
 
 def logdet(x):
