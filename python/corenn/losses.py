@@ -192,15 +192,25 @@ class Loss:
         if self._written_in_python:   # recorded op by op on an active tape
             return self._python_call(y_true, y_pred, sample_weight)
         tensor = kernels.Tensor
+        tape = autodiff.recording_tape()
+        # Keras differentiates both arguments: a target that is itself a tracked Tensor (an
+        # actor-critic's critic value passed first to Huber) gets its gradient too
+        true_tensor = y_true if tape is not None and isinstance(y_true, tensor) and y_true.dtype == "float32" \
+            and tape.needs_grad(y_true) else None
         # (exact types first: a step's labels are an array and its predictions a Tensor)
         y_true = self.prepare_labels(np.asarray(y_true) if type(y_true) is not np.ndarray
                                      and isinstance(y_true, tensor) else y_true)
-        tape = autodiff.recording_tape()
         pred_tensor = y_pred if type(y_pred) is tensor or isinstance(y_pred, tensor) else None
         if pred_tensor is None:
             y_pred = np.ascontiguousarray(y_pred, dtype=np.float32)
         if not self.sparse and y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
             y_true = y_true.reshape(y_true.shape + (1,))
+        if true_tensor is not None and (self.kind not in _DIFFERENCE or tuple(y_true.shape) != tuple(y_pred.shape)):
+            raise NotImplementedError(
+                f"{self.name}: the gradient with respect to y_true (a Tensor this GradientTape differentiates) "
+                f"is computed for the losses of y_true - y_pred ({', '.join(sorted(_DIFFERENCE))}) with y_true "
+                f"shaped like y_pred (got {tuple(y_true.shape)} and {tuple(y_pred.shape)}); pass "
+                "tf.stop_gradient(y_true) if the target is a constant")
         rows = None
         if sample_weight is not None:
             rows = _rows(y_pred)
@@ -208,17 +218,19 @@ class Loss:
             if sample_weight.size not in (rows, 0) and rows % sample_weight.size == 0:
                 # (N,) weights for (N, T, C) predictions weight each sample's T rows (Keras broadcasts)
                 sample_weight = np.repeat(sample_weight, rows // sample_weight.size)
-        record = tape is not None and pred_tensor is not None and tape.needs_grad(pred_tensor)
+        record_pred = tape is not None and pred_tensor is not None and tape.needs_grad(pred_tensor)
+        sources = ([pred_tensor] if record_pred else []) + ([true_tensor] if true_tensor is not None else [])
         if self.reduction == "none":
             return self._per_sample(y_true, y_pred, sample_weight, _rows(y_pred) if rows is None else rows,
-                                    tape if record else None, pred_tensor)
-        grad = tensor.empty(y_pred.shape) if record else None
+                                    tape if sources else None, sources, record_pred)
+        grad = tensor.empty(y_pred.shape) if sources else None
         value = tensor.from_numpy(np.array(self.forward_backward(y_true, y_pred, grad, sample_weight), np.float32))
-        if record:
-            tape.record(lambda dys: [autodiff.scaled(grad, dys[0])], [pred_tensor], [value])
+        if sources:
+            tape.record(lambda dys: _both_grads(autodiff.scaled(grad, dys[0]), record_pred, true_tensor is not None),
+                        sources, [value])
         return value
 
-    def _per_sample(self, y_true, y_pred, sample_weight, rows, tape, pred_tensor):
+    def _per_sample(self, y_true, y_pred, sample_weight, rows, tape, sources, record_pred):
         """reduction=None: w_i loss_i per row, shaped like y_pred without its last axis. The
         backward reruns the kernel with weights rows * w_i * dy_i, whose mean-reduced gradient is
         sum_i w_i dy_i d(loss_i)/d(y_pred)."""
@@ -237,8 +249,8 @@ class Loss:
                 g = kernels.empty(tuple(y_pred.shape))
                 kernels.loss_forward(self.kind, y_pred, y_true, g, sample_weight=np.ascontiguousarray(w),
                                      **self._kernel_kwargs())
-                return [g]
-            tape.record(backward, [pred_tensor], [value])
+                return _both_grads(g, record_pred, len(sources) > int(record_pred))
+            tape.record(backward, sources, [value])
         return value
 
     def get_config(self):
@@ -251,6 +263,19 @@ class Loss:
 
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
+
+
+def _both_grads(g, to_pred, to_true):
+    """The gradients for the recorded sources [y_pred][, y_true]: a loss of y_true - y_pred has
+    d/dy_true = -d/dy_pred."""
+    out = [g] if to_pred else []
+    if to_true:
+        out.append(kernels.Tensor.from_numpy(np.negative(np.asarray(g))))
+    return out
+
+
+# the losses that are a function of y_true - y_pred alone
+_DIFFERENCE = frozenset({"mean_squared_error", "mean_absolute_error", "huber", "log_cosh"})
 
 
 def _rows(y_pred):
@@ -363,11 +388,11 @@ class SparseCategoricalCrossentropy(Loss):
             w *= np.float32(rows / valid)
         return super().forward_backward(labels, y_pred, grad, np.ascontiguousarray(w), logits)
 
-    def _per_sample(self, y_true, y_pred, sample_weight, rows, tape, pred_tensor):
+    def _per_sample(self, y_true, y_pred, sample_weight, rows, tape, sources, record_pred):
         if self.ignore_class is None:
-            return super()._per_sample(y_true, y_pred, sample_weight, rows, tape, pred_tensor)
+            return super()._per_sample(y_true, y_pred, sample_weight, rows, tape, sources, record_pred)
         labels, w, _ = self._ignoring(y_true, sample_weight, rows)
-        return super()._per_sample(labels, y_pred, np.ascontiguousarray(w), rows, tape, pred_tensor)
+        return super()._per_sample(labels, y_pred, np.ascontiguousarray(w), rows, tape, sources, record_pred)
 
 
 class _Plain(Loss):
