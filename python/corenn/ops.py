@@ -15,6 +15,8 @@ needs indices); results are new Tensors (nothing is reused, so a result stays va
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from . import autodiff, kernels
@@ -399,11 +401,36 @@ def argmin(x, axis=-1, keepdims=False):
 
 # -- shapes ----------------------------------------------------------------------------------------
 
+class _ShapeProbe(threading.local):
+    depth = 0   # > 0 while a layer's call runs on a batch of one to learn its output shape
+
+
+SHAPE_PROBE = _ShapeProbe()
+
+
+def _probe_reshape(x, target):
+    """During a shape probe, a reshape whose element count does not fit (a count fixed by the real
+    batch size: the Switch Transformer's tokens-per-batch) gives zeros of the target shape, as
+    Keras 3's symbolic reshape of a None batch takes the target unchecked; the real call checks."""
+    if SHAPE_PROBE.depth and target and _builtins.all(d >= 0 for d in target):
+        return Tensor.from_numpy(np.zeros(target, np.float32 if _is_float(x) else np.asarray(x).dtype))
+    return None
+
+
 def reshape(x, newshape):
     target = [int(d) for d in (newshape if isinstance(newshape, (list, tuple)) else [newshape])]
     if _is_int(x):   # integer tensors keep their dtype (no gradient)
-        return _t(np.asarray(_any(x, "reshape")).reshape(target))
+        a = np.asarray(_any(x, "reshape"))
+        if a.size != int(np.prod(target)) and -1 not in target:
+            probed = _probe_reshape(x, target)
+            if probed is not None:
+                return probed
+        return _t(a.reshape(target))
     x = _f32(x)
+    if -1 not in target and x.size != int(np.prod(target)):
+        probed = _probe_reshape(x, target)
+        if probed is not None:
+            return probed
     y = x.reshape(target) if _contiguous_view_ok(x) else _f32(np.asarray(x).reshape(target))
     in_shape = list(x.shape)
     _record(lambda dys: [dys[0].reshape(in_shape)], [x], [y])
@@ -551,7 +578,10 @@ def where(condition, x1=None, x2=None):
 
 def one_hot(x, num_classes, axis=-1, dtype="float32"):
     idx = np.asarray(x).astype(np.int64)
-    out = np.eye(int(num_classes), dtype=dtype)[idx]
+    n = int(num_classes)
+    # an index outside 0..num_classes-1 gives a row of zeros, as tf.one_hot / jax.nn.one_hot
+    # (the Switch Transformer one-hots positions past an expert's capacity)
+    out = np.concatenate([np.eye(n, dtype=dtype), np.zeros((1, n), dtype)])[np.where((idx >= 0) & (idx < n), idx, n)]
     if axis != -1:
         out = np.moveaxis(out, -1, axis)
     return Tensor.from_numpy(_c_array(out))

@@ -219,6 +219,13 @@ class Layer:
                 if id(v) not in seen:
                     seen.add(id(v))
                     found.append(v)
+            elif getattr(v, "_is_corenn_model", False):
+                # a model held by a layer (a Sequential feed-forward block, a list of expert
+                # Sequentials) is one of its layers in Keras: its layers' weights are the layer's
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    for sub in v.layers:
+                        visit(sub)
             elif isinstance(v, (list, tuple)):
                 for item in v:
                     visit(item)
@@ -552,8 +559,13 @@ class Layer:
         try:
             if probe_mask is not None:
                 self.__dict__["_call_mask"] = probe_mask
-            with stop_recording():
-                y = self._invoke_call(x, False)
+            from .. import ops
+            ops.SHAPE_PROBE.depth += 1
+            try:
+                with stop_recording():
+                    y = self._invoke_call(x, False)
+            finally:
+                ops.SHAPE_PROBE.depth -= 1
         finally:   # a shape probe adds no loss
             if probe_mask is not None:
                 self.__dict__.pop("_call_mask", None)

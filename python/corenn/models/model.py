@@ -63,6 +63,8 @@ class Model(TrainingLoops):
     Args (functional): inputs, outputs: a KerasTensor, or a list or dict of them; name.
     """
 
+    _is_corenn_model = True   # a layer holding a model tracks its layers (layers/base.py)
+
     def __new__(cls, *args, **kwargs):
         return object.__new__(cls)
 
