@@ -33,7 +33,7 @@ __all__ = ["device", "stop_gradient", "ensure_shape", "sequence_mask", "unique",
            "equal", "not_equal", "greater", "less", "greater_equal", "less_equal", "identity",
            "is_tensor", "norm", "einsum", "boolean_mask", "newaxis", "print", "sigmoid", "tanh",
            "round", "sign", "floor", "ceil", "logical_and", "logical_or", "logical_not",
-           "cumsum", "reverse", "roll", "broadcast_to", "custom_gradient", "clip_by_norm",
+           "cumsum", "reverse", "roll", "broadcast_to", "custom_gradient", "add_n", "clip_by_norm",
            "clip_by_global_norm"]
 
 newaxis = None
@@ -328,6 +328,17 @@ def where(condition, x=None, y=None, name=None):
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     return ops.clip(t, clip_value_min, clip_value_max)
+
+
+def add_n(inputs, name=None):
+    """The elementwise sum of a list of tensors of one shape (differentiable)."""
+    inputs = list(inputs)
+    if not inputs:
+        raise ValueError("tf.add_n: needs at least one tensor")
+    total = ops.convert_to_tensor(inputs[0]) if not isinstance(inputs[0], Tensor) else inputs[0]
+    for t in inputs[1:]:
+        total = ops.add(total, t)
+    return total
 
 
 def clip_by_norm(t, clip_norm, axes=None, name=None):
