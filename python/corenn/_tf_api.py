@@ -93,6 +93,9 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
         return _strings.wrap(as_string_array(value, "convert_to_tensor"))
     if dtype is not None:
         return constant(value, dtype=dtype)
+    if isinstance(value, (int, list, tuple)) and not isinstance(value, builtins.bool) \
+            and np.asarray(value).dtype == np.int64:
+        return constant(value)   # Python ints are int32 in TensorFlow, as tf.constant makes them
     return ops.convert_to_tensor(value)
 
 
