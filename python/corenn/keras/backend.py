@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __all__ = ["floatx", "set_floatx", "epsilon", "set_epsilon", "image_data_format",
            "set_image_data_format", "clear_session", "backend", "disable_traceback_filtering",
-           "enable_traceback_filtering", "is_traceback_filtering_enabled"]
+           "enable_traceback_filtering", "is_traceback_filtering_enabled", "dtype_policy", "set_dtype_policy"]
 
 _EPSILON = 1e-7
 
@@ -71,3 +71,15 @@ def enable_traceback_filtering():
 
 def is_traceback_filtering_enabled():
     return _traceback_filtering[0]
+
+
+def dtype_policy():
+    """keras.config.dtype_policy(): the global DTypePolicy (keras.mixed_precision)."""
+    from ..mixed_precision import global_policy
+    return global_policy()
+
+
+def set_dtype_policy(policy):
+    """keras.config.set_dtype_policy('mixed_float16'): accepted, runs float32 (keras.mixed_precision)."""
+    from ..mixed_precision import set_global_policy
+    set_global_policy(policy)

@@ -1121,12 +1121,15 @@ class Model(TrainingLoops):
     def _train_step(self, xb, yb, metrics, sample_weight=None):
         loss, h = self._loss_grad(xb, yb, sample_weight)
         self._update_metrics(metrics, yb, h)
+        opt = self.optimizer
+        # the gradients here are of the unscaled loss: a LossScaleOptimizer applies them as they are
+        apply = opt.apply_unscaled if opt.__dict__.get("_scales_loss") else opt.apply
         if self._graph is None or self._user_compute_loss():
-            self.optimizer.apply(self._tape_grads, self.trainable_weights)
+            apply(self._tape_grads, self.trainable_weights)
             return loss
         if self._step_lists is None:  # built once per fit: a step makes no new lists
             self._step_lists = (self._gradients(), self.trainable_weights)
-        self.optimizer.apply(*self._step_lists)
+        apply(*self._step_lists)
         return loss
 
     # -- Keras 3's overridable steps --------------------------------------------------------
