@@ -205,12 +205,6 @@ class Loss:
             y_pred = np.ascontiguousarray(y_pred, dtype=np.float32)
         if not self.sparse and y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
             y_true = y_true.reshape(y_true.shape + (1,))
-        if true_tensor is not None and (self.kind not in _DIFFERENCE or tuple(y_true.shape) != tuple(y_pred.shape)):
-            raise NotImplementedError(
-                f"{self.name}: the gradient with respect to y_true (a Tensor this GradientTape differentiates) "
-                f"is computed for the losses of y_true - y_pred ({', '.join(sorted(_DIFFERENCE))}) with y_true "
-                f"shaped like y_pred (got {tuple(y_true.shape)} and {tuple(y_pred.shape)}); pass "
-                "tf.stop_gradient(y_true) if the target is a constant")
         rows = None
         if sample_weight is not None:
             rows = _rows(y_pred)
@@ -226,9 +220,61 @@ class Loss:
         grad = tensor.empty(y_pred.shape) if sources else None
         value = tensor.from_numpy(np.array(self.forward_backward(y_true, y_pred, grad, sample_weight), np.float32))
         if sources:
-            tape.record(lambda dys: _both_grads(autodiff.scaled(grad, dys[0]), record_pred, true_tensor is not None),
-                        sources, [value])
+            if true_tensor is None:
+                tape.record(lambda dys: [autodiff.scaled(grad, dys[0])], sources, [value])
+            else:
+                rows = _rows(y_pred)
+                w = np.ones(rows, np.float64) if sample_weight is None else np.asarray(sample_weight, np.float64)
+                w = w / rows if self.reduction != "sum" else w
+
+                def rule(dys):
+                    g = autodiff.scaled(grad, dys[0])
+                    gt = self._target_grad(y_true, y_pred, g, w * float(np.asarray(dys[0])))
+                    return ([g] if record_pred else []) + [gt]
+                tape.record(rule, sources, [value])
         return value
+
+    def _target_grad(self, y_true, y_pred, pred_grad, row_weights):
+        """d(loss)/d(y_true) for a y_true the tape differentiates (Keras differentiates both
+        arguments): -d/dy_pred for the losses of y_true - y_pred, closed forms for the
+        cross-entropies, KL divergence and Poisson; ``row_weights`` are each row's weight in the
+        reduced loss (times the upstream gradient)."""
+        if tuple(y_true.shape) != tuple(y_pred.shape):
+            raise NotImplementedError(
+                f"{self.name}: the gradient with respect to y_true needs y_true shaped like y_pred, got "
+                f"{tuple(y_true.shape)} and {tuple(y_pred.shape)}; pass tf.stop_gradient(y_true) if the "
+                "target is a constant")
+        if self.kind in _DIFFERENCE:
+            return kernels.Tensor.from_numpy(np.negative(np.asarray(pred_grad)))
+        p = np.asarray(y_pred, np.float64)
+        t = np.asarray(y_true, np.float64)
+        eps = 1e-7
+        logits = self.from_logits
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.kind == "categorical_crossentropy":
+                if logits:
+                    z = p - p.max(axis=-1, keepdims=True)
+                    e = -(z - np.log(np.exp(z).sum(axis=-1, keepdims=True)))
+                else:
+                    e = -np.log(np.clip(p / p.sum(axis=-1, keepdims=True), eps, 1 - eps))
+            elif self.kind == "binary_crossentropy":
+                c = p.shape[-1]
+                if logits:
+                    e = -p / c
+                else:
+                    q = np.clip(p, eps, 1 - eps)
+                    e = -(np.log(q) - np.log1p(-q)) / c
+            elif self.kind == "kl_divergence":
+                tc, pc = np.clip(t, eps, 1.0), np.clip(p, eps, 1.0)
+                e = np.where((t > eps) & (t < 1.0), np.log(tc / pc) + 1.0, 0.0)
+            elif self.kind == "poisson":
+                e = -np.log(p + eps) / p.shape[-1]
+            else:
+                raise NotImplementedError(
+                    f"{self.name}: the gradient with respect to y_true (a Tensor this GradientTape differentiates) "
+                    "is not computed for this loss; pass tf.stop_gradient(y_true) if the target is a constant")
+        rows = e.reshape(-1, e.shape[-1]) * np.asarray(row_weights, np.float64).reshape(-1, 1)
+        return kernels.Tensor.from_numpy(np.ascontiguousarray(rows.reshape(e.shape), np.float32))
 
     def _per_sample(self, y_true, y_pred, sample_weight, rows, tape, sources, record_pred):
         """reduction=None: w_i loss_i per row, shaped like y_pred without its last axis. The
@@ -249,7 +295,10 @@ class Loss:
                 g = kernels.empty(tuple(y_pred.shape))
                 kernels.loss_forward(self.kind, y_pred, y_true, g, sample_weight=np.ascontiguousarray(w),
                                      **self._kernel_kwargs())
-                return _both_grads(g, record_pred, len(sources) > int(record_pred))
+                out = [g] if record_pred else []
+                if len(sources) > int(record_pred):   # y_true too: each row weighs w_i / rows here
+                    out.append(self._target_grad(y_true, y_pred, g, w.astype(np.float64) / rows))
+                return out
             tape.record(backward, sources, [value])
         return value
 
@@ -263,15 +312,6 @@ class Loss:
 
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
-
-
-def _both_grads(g, to_pred, to_true):
-    """The gradients for the recorded sources [y_pred][, y_true]: a loss of y_true - y_pred has
-    d/dy_true = -d/dy_pred."""
-    out = [g] if to_pred else []
-    if to_true:
-        out.append(kernels.Tensor.from_numpy(np.negative(np.asarray(g))))
-    return out
 
 
 # the losses that are a function of y_true - y_pred alone
