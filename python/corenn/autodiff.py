@@ -306,6 +306,10 @@ class GradientTape:
             if not (is_variable(s) or id(s) in self._tracked or s.__dict__.get("_is_variable", False)):
                 raise ValueError(f"GradientTape.gradient: source {s!r} is neither a variable (a layer weight) "
                                  "nor a tensor this tape watches; call tape.watch(x) inside the tape first")
+        if output_gradients is None and unconnected_gradients is None and type(sources) is list:
+            result = self._training_step_gradient(target, sources)
+            if result is not None:
+                return result
         targets = target if isinstance(target, (list, tuple)) else [target]
         seeds = output_gradients if isinstance(output_gradients, (list, tuple)) else [output_gradients]
         if output_gradients is None:
@@ -403,6 +407,44 @@ class GradientTape:
             self._accessed = accessed
         return rows
 
+    def _training_step_gradient(self, target, sources):
+        """The gradients of a training step's loss, or None when this is not such a step.
+
+        The step of TensorFlow's custom-training-loop guides records two things: one model call
+        (a captured graph: one input nobody watches, one output) and a built-in loss of that
+        output, whose fused kernel already computed d(loss)/d(output). Asked for
+        ``d(loss)/d(model.trainable_variables)`` after the ``with`` block, the general walk in
+        _backward would come to the same thing: seed 1 through the loss rule, the graph's
+        backward, the graph's weight gradients in its own weight order. Doing just that saves
+        the per-step bookkeeping (seed tensors, dictionaries keyed by tensor id, result lists),
+        which is what separated a tape step from a ``fit`` step (bench/tape_steps.py)."""
+        records = self._records
+        if len(records) != 2 or self.persistent or self._shared or self._recording or _local.tapes:
+            return None   # (any recording tape would need the second-order bookkeeping)
+        model_call, loss = records
+        rule, graph = loss.rule, model_call.graph
+        if type(rule) is not _LossRule or graph is None or loss.outputs[0] is not target \
+                or len(model_call.outputs) != 1 or loss.inputs[0] is not model_call.outputs[0] \
+                or len(model_call.inputs) != 1 or graph._inner_outputs:
+            return None
+        x = model_call.inputs[0]
+        if id(x) in self._tracked or is_variable(x):
+            return None   # an input gradient asked for: the general walk copies it out
+        params, ids = graph.weight_params()
+        if ids is None or len(ids) != len(sources):
+            return None
+        for s, key in zip(sources, ids):
+            if id(s) != key:
+                return None   # other sources, or another order: the general walk maps them
+        self._used = True
+        _unhold_weight_grads(graph)
+        graph.backward([rule.grad])   # a seed of 1: the loss's own gradient as it is
+        result = [p.grad for p in params]
+        accessed = dict(self._accessed)
+        self.reset()
+        self._accessed = accessed   # watched_variables() still answers after the one gradient
+        return result
+
     def _mark_second_order(self, targets, outs, was_recording):
         """A gradient computed while a tape records (an inner tape inside an outer one, WGAN-GP's
         gradient penalty, or a persistent tape inside its own block) is not differentiable in
@@ -495,6 +537,20 @@ class GradientTape:
                     if key in tracked or self.needs_grad(x):
                         _accumulate(grads, key, g)
         return grads, weight_grads
+
+
+class _LossRule:
+    """The backward rule of a built-in loss call: its fused kernel computed d(loss)/d(y_pred)
+    with the value, so the rule scales that by the seed (the training-step fast path of
+    GradientTape.gradient reads ``grad`` directly)."""
+
+    __slots__ = ("grad",)
+
+    def __init__(self, grad):
+        self.grad = grad
+
+    def __call__(self, dys):
+        return [scaled(self.grad, dys[0])]
 
 
 def _second_order(dys):

@@ -221,7 +221,7 @@ class Loss:
         value = tensor.from_numpy(np.array(self.forward_backward(y_true, y_pred, grad, sample_weight), np.float32))
         if sources:
             if true_tensor is None:
-                tape.record(lambda dys: [autodiff.scaled(grad, dys[0])], sources, [value])
+                tape._keep(autodiff._Record(None, autodiff._LossRule(grad), [pred_tensor], [value], True, True))
             else:
                 rows = _rows(y_pred)
                 w = np.ones(rows, np.float64) if sample_weight is None else np.asarray(sample_weight, np.float64)

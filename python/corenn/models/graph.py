@@ -779,10 +779,30 @@ class Graph:
         else:
             _add(buf, g, buf)
 
+    def weight_params(self):
+        """(the Params whose gradients ``weight_grads`` reads, their weights' ids) for the usual
+        graph (each weight once, no wrapper layers); (None, None) otherwise."""
+        cached = self._weight_entries()
+        return (cached[1], cached[2]) if cached[2] is not None else (None, None)
+
     def weight_grads(self):
         """After backward: (ids of the weights, their gradients), two aligned lists; the gradients
         are the layers' own gradient Tensors (this copy's contexts' when the graph has its own),
         summed over calls."""
+        cached = self._weight_entries()
+        if cached[2] is not None:
+            return cached[2], [p.grad for p in cached[1]]
+        ids, grads, seen = [], [], set()
+        for e in cached[1]:
+            for w, g in (zip(e[0].trainable_weights, e[1].gradients) if isinstance(e, tuple) else [(e.value, e.grad)]):
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    ids.append(id(w))
+                    grads.append(g)
+        return ids, grads
+
+    def _weight_entries(self):
+        """(trainable flags, entries, ids or None), kept while the layers' trainable flags stay."""
         key = [layer.trainable for layer in self.trainable_layers]
         cached = self.__dict__.get("_weight_params")
         if cached is None or cached[0] != key:
@@ -801,16 +821,7 @@ class Graph:
                 len({id(p.value) for p in entries}) == len(entries)
             ids = [id(p.value) for p in entries] if simple else None
             cached = self.__dict__["_weight_params"] = (key, entries, ids)
-        if cached[2] is not None:
-            return cached[2], [p.grad for p in cached[1]]
-        ids, grads, seen = [], [], set()
-        for e in cached[1]:
-            for w, g in (zip(e[0].trainable_weights, e[1].gradients) if isinstance(e, tuple) else [(e.value, e.grad)]):
-                if id(w) not in seen:
-                    seen.add(id(w))
-                    ids.append(id(w))
-                    grads.append(g)
-        return ids, grads
+        return cached
 
     def finish_weight_grads(self):
         """Sum each shared layer's weight gradients over the calls that ran backward (into the
