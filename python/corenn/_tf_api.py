@@ -232,6 +232,8 @@ def _reduction(name, op, int_fn):
     their dtype (NumPy), as in TensorFlow."""
     def reduce(input_tensor, axis=None, keepdims=False, name=None):
         x = input_tensor
+        if type(x) in (list, tuple) and ops._holds_tensors(x):
+            x = ops.stack(list(x))   # a list of tensors (tf.reduce_sum(losses)): their stack, differentiable
         if not isinstance(x, Tensor):
             x = np.asarray(x)
         if np.dtype(x.dtype).kind in "iub":

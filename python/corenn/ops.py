@@ -54,11 +54,18 @@ def _f32(x, where="ops"):
         if x.dtype == "float32":
             return x
         return Tensor.from_numpy(np.asarray(x).astype(np.float32))
+    if type(x) in (list, tuple) and _holds_tensors(x):
+        # a Python list of Tensors (tf.reduce_sum(losses)) is their stack, recorded on the tape
+        return stack([_f32(v, where) for v in x])
     a = np.asarray(x)
     if a.dtype.kind not in "fiub":
         name = where if where.startswith("ops") else f"ops.{where}"
         raise TypeError(f"{name}: expected numeric data (a tensor, array or number), got dtype {a.dtype}")
     return Tensor.from_numpy(_c_array(a.astype(np.float32)))
+
+
+def _holds_tensors(x):
+    return _builtins.any(isinstance(v, Tensor) or type(v) in (list, tuple) and _holds_tensors(v) for v in x)
 
 
 def _c_array(a):
@@ -771,6 +778,9 @@ _py_max, _py_min = _builtins.max, _builtins.min
 
 def _any(x, op):
     """A Tensor for x keeping integer dtypes (floats and bools become float32)."""
+    if type(x) in (list, tuple) and _holds_tensors(x) and _builtins.any(
+            isinstance(v, Tensor) and v.dtype == "float32" for v in x):
+        return _f32(x, op)   # a list of float Tensors: their differentiable stack
     try:
         return autodiff.convert(x, f"ops.{op}")
     except (TypeError, ValueError) as exc:

@@ -438,3 +438,15 @@ def test_small_tf_names():
     m.update_state([1.0, 3.0])
     assert m.result().numpy() == np.float32(2.0) and f"{m.result():.1f}" == "2.0"
     assert keras.layers.GlobalAvgPool2D is keras.layers.GlobalAveragePooling2D
+
+
+def test_reductions_of_a_list_of_tensors_are_differentiable():
+    x = tf.Variable([1.0, 2.0, 3.0])
+    with tf.GradientTape(persistent=True) as tape:
+        parts = [tf.math.reduce_mean(x * x), tf.reduce_sum(x)]
+        total = tf.reduce_sum(parts)
+        mean = ops.mean([x, 2.0 * x], axis=0)
+    np.testing.assert_allclose(float(total), 14 / 3 + 6, rtol=1e-6)
+    np.testing.assert_allclose(tape.gradient(total, x).numpy(), 2 * np.array([1.0, 2.0, 3.0]) / 3 + 1, rtol=1e-6)
+    np.testing.assert_allclose(tape.gradient(mean, x).numpy(), [1.5, 1.5, 1.5], rtol=1e-6)
+    assert int(tf.reduce_sum([1, 2, 3])) == 6   # plain numbers stay as they were
