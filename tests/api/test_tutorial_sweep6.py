@@ -450,3 +450,30 @@ def test_reductions_of_a_list_of_tensors_are_differentiable():
     np.testing.assert_allclose(tape.gradient(total, x).numpy(), 2 * np.array([1.0, 2.0, 3.0]) / 3 + 1, rtol=1e-6)
     np.testing.assert_allclose(tape.gradient(mean, x).numpy(), [1.5, 1.5, 1.5], rtol=1e-6)
     assert int(tf.reduce_sum([1, 2, 3])) == 6   # plain numbers stay as they were
+
+
+def test_target_gradients_match_torch_autograd():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(13)
+    p = rng.uniform(0.1, 0.9, (5, 4)).astype(np.float32)
+    t = rng.uniform(0.1, 0.9, (5, 4)).astype(np.float32)
+    F = torch.nn.functional
+    cases = {
+        keras.losses.MeanSquaredError(): lambda a, b: F.mse_loss(b, a),
+        keras.losses.Huber(delta=0.3): lambda a, b: F.huber_loss(b, a, delta=0.3),
+        keras.losses.BinaryCrossentropy(): lambda a, b: F.binary_cross_entropy(b, a),
+        keras.losses.KLDivergence(): lambda a, b: (a * torch.log(a / b)).sum(-1).mean(),
+        keras.losses.CategoricalCrossentropy(from_logits=True):
+            lambda a, b: -(a * torch.log_softmax(b, -1)).sum(-1).mean(),
+    }
+    for loss, torch_fn in cases.items():
+        tv, pv = tf.constant(t), tf.constant(p)
+        with tf.GradientTape() as tape:
+            tape.watch([tv, pv])
+            value = loss(tv, pv)
+        gt, gp = tape.gradient(value, [tv, pv])
+        a = torch.tensor(t, dtype=torch.float64, requires_grad=True)
+        b = torch.tensor(p, dtype=torch.float64, requires_grad=True)
+        torch_fn(a, b).backward()
+        np.testing.assert_allclose(gt.numpy(), a.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=loss.name)
+        np.testing.assert_allclose(gp.numpy(), b.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=loss.name)
