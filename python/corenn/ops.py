@@ -419,7 +419,7 @@ def _probe_reshape(x, target):
     """During a shape probe, a reshape whose element count does not fit (a count fixed by the real
     batch size: the Switch Transformer's tokens-per-batch) gives zeros of the target shape, as
     Keras 3's symbolic reshape of a None batch takes the target unchecked; the real call checks."""
-    if SHAPE_PROBE.depth and target and _builtins.all(d >= 0 for d in target):
+    if target and _builtins.all(d >= 0 for d in target):
         return Tensor.from_numpy(np.zeros(target, np.float32 if _is_float(x) else np.asarray(x).dtype))
     return None
 
@@ -428,13 +428,13 @@ def reshape(x, newshape):
     target = [int(d) for d in (newshape if isinstance(newshape, (list, tuple)) else [newshape])]
     if _is_int(x):   # integer tensors keep their dtype (no gradient)
         a = np.asarray(_any(x, "reshape"))
-        if a.size != int(np.prod(target)) and -1 not in target:
+        if SHAPE_PROBE.depth and -1 not in target and a.size != _math.prod(target):
             probed = _probe_reshape(x, target)
             if probed is not None:
                 return probed
         return _t(a.reshape(target))
     x = _f32(x)
-    if -1 not in target and x.size != int(np.prod(target)):
+    if SHAPE_PROBE.depth and -1 not in target and x.size != _math.prod(target):
         probed = _probe_reshape(x, target)
         if probed is not None:
             return probed
