@@ -477,3 +477,19 @@ def test_target_gradients_match_torch_autograd():
         torch_fn(a, b).backward()
         np.testing.assert_allclose(gt.numpy(), a.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=loss.name)
         np.testing.assert_allclose(gp.numpy(), b.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=loss.name)
+
+
+def test_dict_output_model_returns_a_dict_under_a_tape():
+    inputs = keras.Input((4,))
+    a = layers.Dense(3, name="a")(inputs)
+    b = layers.Dense(2, name="b")(a)
+    model = keras.Model(inputs, {"first": a, "second": b})
+    x = np.random.default_rng(14).normal(size=(2, 4)).astype(np.float32)
+    eager = model(x)
+    with tf.GradientTape() as tape:
+        out = model(x)
+        loss = ops.sum(out["second"]) + ops.sum(out["first"])
+    assert sorted(out) == ["first", "second"]
+    np.testing.assert_allclose(out["second"].numpy(), eager["second"].numpy(), rtol=1e-6)
+    grads = tape.gradient(loss, model.trainable_variables)
+    assert all(g is not None for g in grads)

@@ -485,7 +485,11 @@ class Model(TrainingLoops):
             graph = self._captured_graph([inputs], training, tape)
             if graph is not None:
                 outs = tape.call_graph(graph, [inputs], training)
-                return outs[0] if len(outs) == 1 and not self._returns_list else outs
+                if len(outs) == 1 and not self._returns_list:
+                    return outs[0]
+                # a model built with a dict of outputs returns a dict (a feature extractor by name)
+                keys = self.__dict__.get("_output_dict_keys") if self._graph is not None else None
+                return dict(zip(keys, outs)) if keys is not None else outs
             return self._replay(inputs, training) if self._graph is not None else self._call_user(inputs, training)
         if is_symbolic(inputs):
             return self._call_symbolic(inputs, training)
@@ -601,7 +605,10 @@ class Model(TrainingLoops):
             graph = self._captured_graph(flat, training, tape)
             if graph is not None:
                 outs = tape.call_graph(graph, flat, training)
-                return outs[0] if len(outs) == 1 and not self._returns_list else outs
+                if len(outs) == 1 and not self._returns_list:
+                    return outs[0]
+                keys = self.__dict__.get("_output_dict_keys") if self._graph is not None else None
+                return dict(zip(keys, outs)) if keys is not None else outs
         if self._graph is not None:
             return self._replay(inputs, training)
         return self._call_user(inputs, training)
