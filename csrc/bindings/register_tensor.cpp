@@ -254,10 +254,18 @@ Tensor from_dlpack(const py::object& obj) {
   return Tensor(std::move(storage), std::move(shape), dtype);
 }
 
-py::tuple shape_tuple(const Tensor& t) {
+// The class Tensor.shape returns: corenn.kernels.TensorShape (a tuple with TensorFlow's
+// as_list / rank / num_elements), registered by Python at import through _set_shape_class; a plain
+// tuple before that. Held for the life of the process (never released: no teardown ordering).
+PyObject* g_shape_class = nullptr;
+
+py::object shape_tuple(const Tensor& t) {
   py::tuple out(t.dim());
   for (int64_t i = 0; i < t.dim(); ++i) out[i] = t.shape()[i];
-  return out;
+  if (g_shape_class == nullptr) return std::move(out);
+  PyObject* shaped = PyObject_CallOneArg(g_shape_class, out.ptr());
+  if (shaped == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(shaped);
 }
 
 void require_cpu(const Tensor& t, const char* what) {
@@ -517,6 +525,13 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
   count_buffer_exports(m.attr("Tensor"));
 
   m.def("get_num_threads", &get_num_threads);
+  m.def(
+      "_set_shape_class",
+      [](py::object cls) {
+        Py_INCREF(cls.ptr());
+        g_shape_class = cls.ptr();
+      },
+      py::arg("cls"), "Make Tensor.shape return instances of cls (a tuple subclass) from now on.");
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("default_num_threads", &default_num_threads);
   // Test hook for the thread pool (tests/core/test_threads.py): runs parallel_for over [0, n) and

@@ -21,6 +21,39 @@ from . import _C
 Tensor = _C.Tensor
 
 
+class TensorShape(tuple):
+    """What ``Tensor.shape`` returns: a tuple (comparisons, indexing, unpacking and NumPy take it
+    as one) with TensorFlow's TensorShape methods, so ``x.shape.as_list()`` runs."""
+
+    __slots__ = ()
+
+    def as_list(self):
+        return list(self)
+
+    @property
+    def rank(self):
+        return len(self)
+
+    ndims = rank
+
+    @property
+    def dims(self):
+        return list(self)
+
+    def num_elements(self):
+        return None if any(d is None for d in self) else int(np.prod(self, dtype=np.int64))
+
+    def is_fully_defined(self):
+        return all(d is not None for d in self)
+
+    def __reduce__(self):   # pickles as the plain tuple it is
+        return (tuple, (tuple(self),))
+
+
+if hasattr(_C, "_set_shape_class"):
+    _C._set_shape_class(TensorShape)
+
+
 def _scalar(t):
     a = np.asarray(t)
     if a.size != 1:

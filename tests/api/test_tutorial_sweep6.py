@@ -493,3 +493,17 @@ def test_dict_output_model_returns_a_dict_under_a_tape():
     np.testing.assert_allclose(out["second"].numpy(), eager["second"].numpy(), rtol=1e-6)
     grads = tape.gradient(loss, model.trainable_variables)
     assert all(g is not None for g in grads)
+
+
+def test_shapes_are_tensorshapes():
+    import pickle
+    t = tf.zeros([2, 3, 4])
+    s = t.shape
+    assert isinstance(s, tuple) and s == (2, 3, 4) and repr(s) == "(2, 3, 4)"
+    assert s.as_list() == [2, 3, 4] and s.rank == 3 and s.num_elements() == 24 and s.is_fully_defined()
+    assert pickle.loads(pickle.dumps(s)) == (2, 3, 4)
+    np.testing.assert_array_equal(np.zeros(s).shape, (2, 3, 4))
+    assert t.reshape(tf.zeros([6, 4]).shape).shape == (6, 4)
+    k = keras.Input((5, 2))
+    assert k.shape.as_list() == [None, 5, 2] and k.shape.num_elements() is None
+    assert tf.TensorShape([1, 2]).as_list() == [1, 2]

@@ -6,7 +6,7 @@ and tf.broadcast_to, ragged lists (tf.constant refuses them, tf.ragged.constant 
 string tensors (tf.strings.split, to_number, bytes_split) and tf.sparse.SparseTensor.
 Differences kept by design (README, "float64"): a corenn Tensor holds float32 / int32 / int64,
 so the guide's float16 / float64 / uint8 tensors are made in float32 / int32 (tf.constant with
-dtype=tf.float16 raises a TypeError saying so); shapes are tuples (no TensorShape.as_list)."""
+dtype=tf.float16 raises a TypeError saying so)."""
 import numpy as np
 
 import corenn as tf
@@ -134,8 +134,8 @@ assert rank_3_tensor[..., tf.newaxis].shape == (3, 2, 5, 1)
 x = tf.constant([[1], [2], [3]])
 print(x.shape)
 # You can convert this object into a Python list, too
-print(list(x.shape))
-assert list(x.shape) == [3, 1]
+print(x.shape.as_list())
+assert x.shape.as_list() == [3, 1] and x.shape.rank == 2 and x.shape.num_elements() == 3
 
 # You can reshape a tensor to a new shape.
 # Note that you're passing in a list
