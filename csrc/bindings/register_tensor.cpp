@@ -260,11 +260,25 @@ Tensor from_dlpack(const py::object& obj) {
 PyObject* g_shape_class = nullptr;
 
 py::object shape_tuple(const Tensor& t) {
-  py::tuple out(t.dim());
-  for (int64_t i = 0; i < t.dim(); ++i) out[i] = t.shape()[i];
-  if (g_shape_class == nullptr) return std::move(out);
-  PyObject* shaped = PyObject_CallOneArg(g_shape_class, out.ptr());
+  const int64_t n = t.dim();
+  if (g_shape_class == nullptr) {
+    py::tuple out(n);
+    for (int64_t i = 0; i < n; ++i) out[i] = t.shape()[i];
+    return std::move(out);
+  }
+  // One allocation of the tuple subclass, filled in place (as CPython's own tuple_subtype_new
+  // does): the shape is read on every layer call, so no intermediate tuple and no Python call.
+  auto* type = reinterpret_cast<PyTypeObject*>(g_shape_class);
+  PyObject* shaped = type->tp_alloc(type, static_cast<Py_ssize_t>(n));
   if (shaped == nullptr) throw py::error_already_set();
+  for (int64_t i = 0; i < n; ++i) {
+    PyObject* dim = PyLong_FromLongLong(t.shape()[i]);
+    if (dim == nullptr) {
+      Py_DECREF(shaped);
+      throw py::error_already_set();
+    }
+    PyTuple_SET_ITEM(shaped, i, dim);
+  }
   return py::reinterpret_steal<py::object>(shaped);
 }
 
@@ -528,6 +542,8 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
   m.def(
       "_set_shape_class",
       [](py::object cls) {
+        CORENN_CHECK(PyType_Check(cls.ptr()) && PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(cls.ptr()), &PyTuple_Type),
+                     "_set_shape_class: expected a subclass of tuple");
         Py_INCREF(cls.ptr());
         g_shape_class = cls.ptr();
       },
