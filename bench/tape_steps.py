@@ -53,6 +53,9 @@ def parse_args():
     p.add_argument("--only", default=",".join(CASES), help="comma-separated cases")
     p.add_argument("--callgrind", action="store_true", help="also count instructions with valgrind")
     p.add_argument("--steps", type=int, default=20, help="steps counted by callgrind")
+    p.add_argument("--sim", action="store_true",
+                   help="with --callgrind: also simulate the caches and branch predictors and print "
+                        "instruction-cache misses and mispredicted branches per step (slower)")
     p.add_argument("--run", nargs=2, metavar=("CASE", "STEPS"), help="run one case (for valgrind)")
     return p.parse_args()
 
@@ -164,13 +167,17 @@ def run_marked(name, steps):
     time.sleep(0)
 
 
-def instructions(name, steps):
-    """Instructions per step of ``name`` under callgrind (one run: the dump between the marks)."""
+def instructions(name, steps, sim=False):
+    """Instructions per step of ``name`` under callgrind (one run: the dump between the marks);
+    with ``sim`` a dict of every simulated event per step (Ir, I1mr: instruction-cache misses,
+    Bcm / Bim: mispredicted conditional / indirect branches, ...)."""
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "cg.out")
-        cmd = ["valgrind", "--tool=callgrind", "--dump-before=time_sleep", f"--callgrind-out-file={out}",
-               sys.executable, os.path.abspath(__file__), "--run", name, str(steps)]
+        cmd = ["valgrind", "--tool=callgrind", "--dump-before=time_sleep", f"--callgrind-out-file={out}"]
+        if sim:
+            cmd += ["--cache-sim=yes", "--branch-sim=yes"]
+        cmd += [sys.executable, os.path.abspath(__file__), "--run", name, str(steps)]
         env = dict(os.environ, CORENN_NUM_THREADS="1", OMP_NUM_THREADS="1")
         res = subprocess.run(cmd, capture_output=True, text=True, env=env)
         dumps = sorted((f for f in os.listdir(tmp) if re.fullmatch(r"cg\.out\.\d+", f)),
@@ -180,8 +187,12 @@ def instructions(name, steps):
         counts = []
         for f in dumps[1:]:   # dumps[0]: start-up to the first mark
             with open(os.path.join(tmp, f)) as fh:
-                counts.append(int(re.search(r"^summary:\s*(\d+)", fh.read(), re.M).group(1)))
-    return (counts[1] - counts[0]) / (steps - steps // 5)
+                text = fh.read()
+            events = re.search(r"^events:\s*(.*)$", text, re.M).group(1).split()
+            values = [int(v) for v in re.search(r"^summary:\s*(.*)$", text, re.M).group(1).split()]
+            counts.append(dict(zip(events, values)))
+    per_step = {k: (counts[1][k] - counts[0].get(k, 0)) / (steps - steps // 5) for k in counts[1]}
+    return per_step if sim else per_step["Ir"]
 
 
 def main():
@@ -198,10 +209,15 @@ def main():
     for name in names:
         calls = calls_per_step(name)
         instr = None
+        sim = None
         if args.callgrind:
-            instr = instructions(name, args.steps)
+            instr = instructions(name, args.steps, sim=args.sim)
+            if args.sim:
+                sim, instr = instr, instr["Ir"]
         rows[name] = (calls, instr)
-        print(f"{name:<14} {calls:>11.1f}" + (f" {instr:>12,.0f}" if instr is not None else ""), flush=True)
+        print(f"{name:<14} {calls:>11.1f}" + (f" {instr:>12,.0f}" if instr is not None else "")
+              + ("".join(f"  {k} {sim[k]:,.0f}" for k in ("I1mr", "Bc", "Bcm", "Bi", "Bim")) if sim else ""),
+              flush=True)
     for b in (32, 128):
         fit, tape = rows.get(f"fit{b}"), rows.get(f"tape{b}")
         if fit and tape:

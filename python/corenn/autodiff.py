@@ -289,6 +289,10 @@ class GradientTape:
         if self._used and not self.persistent:
             raise RuntimeError("GradientTape.gradient: a non-persistent tape can only compute one gradient; "
                                "use GradientTape(persistent=True) to call gradient several times")
+        if output_gradients is None and unconnected_gradients is None and type(sources) is list:
+            result = self._training_step_gradient(target, sources)
+            if result is not None:
+                return result
         if unconnected_gradients not in (None, "none", "zero"):
             raise ValueError(f"GradientTape.gradient: unconnected_gradients must be 'none' or 'zero', "
                              f"got {unconnected_gradients!r}")
@@ -306,10 +310,6 @@ class GradientTape:
             if not (is_variable(s) or id(s) in self._tracked or s.__dict__.get("_is_variable", False)):
                 raise ValueError(f"GradientTape.gradient: source {s!r} is neither a variable (a layer weight) "
                                  "nor a tensor this tape watches; call tape.watch(x) inside the tape first")
-        if output_gradients is None and unconnected_gradients is None and type(sources) is list:
-            result = self._training_step_gradient(target, sources)
-            if result is not None:
-                return result
         targets = target if isinstance(target, (list, tuple)) else [target]
         seeds = output_gradients if isinstance(output_gradients, (list, tuple)) else [output_gradients]
         if output_gradients is None:

@@ -136,9 +136,13 @@ class Loss:
         y_pred without its last axis (or any shape whose first axis is the batch)."""
         raise NotImplementedError(f"{type(self).__name__}.call")
 
-    @property
-    def _written_in_python(self):
-        return type(self).call is not Loss.call
+    # whether the class writes the loss in Python (a Keras Loss subclass with call): decided
+    # once per class, as every step asks
+    _written_in_python = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._written_in_python = cls.call is not Loss.call
 
     def _reduce(self, per, sample_weight):
         """Keras' reduction of a call's per-sample values: weighted, then summed or averaged over

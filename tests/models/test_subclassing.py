@@ -168,9 +168,16 @@ def test_custom_train_step_with_the_tape(rng):
     model = Stepper()
     model.compile(keras.optimizers.SGD(0.1), "mse")
     x, y = _regression_data(rng)
+
+    def full_batch_mse():
+        return float(np.mean((np.asarray(model(x)) - y) ** 2))
+    before = full_batch_mse()
     history = model.fit(x, y, batch_size=8, epochs=6, verbose=0)
     assert model.steps_seen == 24
-    assert history.history["loss"][-1] < history.history["loss"][0]
+    # the logged loss is the last batch's (a dict returned by train_step, as in Keras 3): too
+    # noisy to compare across epochs, so the fit is judged on the whole training set
+    assert len(history.history["loss"]) == 6
+    assert full_batch_mse() < before
 
 
 # -- custom layers -----------------------------------------------------------------------------------
