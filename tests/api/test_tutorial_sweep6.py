@@ -507,3 +507,25 @@ def test_shapes_are_tensorshapes():
     k = keras.Input((5, 2))
     assert k.shape.as_list() == [None, 5, 2] and k.shape.num_elements() is None
     assert tf.TensorShape([1, 2]).as_list() == [1, 2]
+
+
+def test_debugging_checks():
+    tf.debugging.set_log_device_placement(True)
+    tf.debugging.assert_equal(tf.constant([1, 2]), np.array([1, 2]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="ids: Condition x == y"):
+        tf.debugging.assert_equal([1, 2], [1, 3], message="ids")
+    with pytest.raises(ValueError):   # InvalidArgumentError is a ValueError
+        tf.debugging.assert_equal([1, 2], [1, 2, 3])
+    tf.debugging.assert_near([1.0, 2.0], [1.0, 2.0 + 1e-7])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="tolerance"):
+        tf.debugging.assert_near([1.0], [1.1])
+    t = tf.constant([1.0, 2.0])
+    assert tf.debugging.check_numerics(t, "fine") is t
+    with pytest.raises(tf.errors.InvalidArgumentError, match="loss: Tensor had NaN or Inf"):
+        tf.debugging.check_numerics(np.array([1.0, np.inf], np.float32), "loss")
+    tf.debugging.assert_rank(t, 1)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="rank 2"):
+        tf.debugging.assert_rank(t, 2)
+    tf.debugging.assert_positive(t)
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        tf.debugging.assert_non_negative([-1.0])

@@ -2,7 +2,7 @@
 tensors, booleans and Python lists, shape / dtype / numpy(), tf.convert_to_tensor and ops reading a
 variable, assign (shape checked), assign_add / assign_sub, a variable made from another (a copy),
 names (shared names allowed), trainable=False (a step counter, int32 from a Python int), and
-tf.device placement. Differences: a boolean variable holds float32 0 / 1 (corenn's tensors are
+tf.device placement with tf.debugging.set_log_device_placement (accepted; nothing to log). Differences: a boolean variable holds float32 0 / 1 (corenn's tensors are
 float32 / int32 / int64) and the guide's complex variable is left out (no complex dtype)."""
 import numpy as np
 
@@ -83,6 +83,8 @@ with tf.GradientTape() as tape:
 assert float(tape.gradient(y, w)) == 2.0
 
 # -- Placing variables and tensors -----------------------------------------------------------------
+tf.debugging.set_log_device_placement(True)   # accepted: corenn's placement is explicit
+
 with tf.device('CPU:0'):
   # Create some tensors
   a = tf.Variable([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
@@ -102,3 +104,9 @@ with tf.device('CPU:0'):   # the guide's GPU:0 (corenn's placement is explicit: 
 
 print(k)
 np.testing.assert_array_equal(k.numpy(), [[1, 4, 9], [4, 10, 18]])
+tf.debugging.assert_equal(k, [[1.0, 4.0, 9.0], [4.0, 10.0, 18.0]])
+try:
+  tf.debugging.assert_equal(k, 0.0, message="k is not zero")
+  raise AssertionError("assert_equal must fail")
+except tf.errors.InvalidArgumentError as exc:
+  assert "k is not zero" in str(exc)
