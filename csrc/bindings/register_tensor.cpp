@@ -259,6 +259,17 @@ Tensor from_dlpack(const py::object& obj) {
 // tuple before that. Held for the life of the process (never released: no teardown ordering).
 PyObject* g_shape_class = nullptr;
 
+// What Tensor.dtype returns once Python registered corenn.kernels.DTypeName (a str with
+// TensorFlow's DType attributes: .name, .is_floating ...): one shared instance per dtype, so the
+// property allocates nothing; a plain str before that.
+PyObject* g_dtype_names[3] = {nullptr, nullptr, nullptr};
+
+py::object dtype_object(const Tensor& t) {
+  PyObject* cached = g_dtype_names[static_cast<int>(t.dtype())];
+  if (cached == nullptr) return py::str(dtype_name(t.dtype()));
+  return py::reinterpret_borrow<py::object>(cached);
+}
+
 py::object shape_tuple(const Tensor& t) {
   const int64_t n = t.dim();
   if (g_shape_class == nullptr) {
@@ -413,7 +424,7 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
       .def_static("from_dlpack", &from_dlpack, py::arg("obj"),
                   "Import a tensor from any DLPack producer (or a 'dltensor' capsule) without copying.")
       .def_property_readonly("shape", &shape_tuple)
-      .def_property_readonly("dtype", [](const Tensor& t) { return dtype_name(t.dtype()); })
+      .def_property_readonly("dtype", &dtype_object)
       .def_property_readonly("device", [](const Tensor& t) { return t.device().str(); })
       .def_property_readonly("ndim", &Tensor::dim)
       .def_property_readonly("size", &Tensor::numel)
@@ -539,6 +550,16 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
   count_buffer_exports(m.attr("Tensor"));
 
   m.def("get_num_threads", &get_num_threads);
+  m.def(
+      "_set_dtype_class",
+      [](py::object cls) {
+        for (DType d : {DType::float32, DType::int32, DType::int64}) {
+          py::object name = cls(py::str(dtype_name(d)));
+          CORENN_CHECK(PyUnicode_Check(name.ptr()), "_set_dtype_class: expected a subclass of str");
+          g_dtype_names[static_cast<int>(d)] = name.release().ptr();   // held for the process
+        }
+      },
+      py::arg("cls"), "Make Tensor.dtype return cls(name) (a str subclass), one instance per dtype.");
   m.def(
       "_set_shape_class",
       [](py::object cls) {

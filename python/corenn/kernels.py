@@ -50,8 +50,40 @@ class TensorShape(tuple):
         return (tuple, (tuple(self),))
 
 
+class DTypeName(str):
+    """What ``Tensor.dtype`` returns: the dtype's name as a str (``t.dtype == "float32"`` as
+    before) with TensorFlow's DType attributes, so ``t.dtype.name`` runs."""
+
+    __slots__ = ()
+
+    @property
+    def name(self):
+        return str(self)
+
+    @property
+    def is_floating(self):
+        return self.startswith("float")
+
+    @property
+    def is_integer(self):
+        return self.startswith(("int", "uint"))
+
+    @property
+    def as_numpy_dtype(self):
+        return np.dtype(str(self)).type
+
+    @property
+    def size(self):
+        return np.dtype(str(self)).itemsize
+
+    def __reduce__(self):
+        return (str, (str(self),))
+
+
 if hasattr(_C, "_set_shape_class"):
     _C._set_shape_class(TensorShape)
+if hasattr(_C, "_set_dtype_class"):
+    _C._set_dtype_class(DTypeName)
 
 
 def _scalar(t):

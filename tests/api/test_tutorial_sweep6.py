@@ -509,6 +509,16 @@ def test_shapes_are_tensorshapes():
     assert tf.TensorShape([1, 2]).as_list() == [1, 2]
 
 
+def test_dtypes_have_names():
+    import pickle
+    d = tf.zeros([2]).dtype
+    assert d == "float32" and d == tf.float32 and d.name == "float32" and d.is_floating and not d.is_integer
+    assert tf.constant([1, 2]).dtype.name == "int32" and tf.constant([1, 2]).dtype.is_integer
+    assert np.dtype(d) == np.float32 and d.as_numpy_dtype is np.float32 and d.size == 4
+    assert pickle.loads(pickle.dumps(d)) == "float32" and {d: 1} == {"float32": 1}
+    assert keras.Input((2,)).dtype.name == "float32" and keras.Input((2,), dtype="int32").dtype.name == "int32"
+
+
 def test_debugging_checks():
     tf.debugging.set_log_device_placement(True)
     tf.debugging.assert_equal(tf.constant([1, 2]), np.array([1, 2]))

@@ -37,20 +37,20 @@ dense2 = layers.Dense(num_units, activation='relu', name='dense_2')
 x = dense2(x)
 
 print(dense1.dtype_policy)
-print('x.dtype: %s' % x.dtype)
+print('x.dtype: %s' % x.dtype.name)
 # 'kernel' is dense1's variable
-print('dense1.kernel.dtype: %s' % dense1.kernel.dtype)
+print('dense1.kernel.dtype: %s' % dense1.kernel.dtype.name)
 assert dense1.dtype_policy.name == 'mixed_float16' and dense1.compute_dtype == 'float32'
-assert x.dtype == 'float32' and dense1.kernel.dtype == 'float32'
+assert x.dtype.name == 'float32' and dense1.kernel.dtype.name == 'float32'
 
 # INCORRECT: softmax and model output will be float16, when it should be float32
 outputs = layers.Dense(10, activation='softmax', name='predictions')(x)
-print('Outputs dtype: %s' % outputs.dtype)
+print('Outputs dtype: %s' % outputs.dtype.name)
 
 # CORRECT: softmax and model output are float32
 x = layers.Dense(10, name='dense_logits')(x)
 outputs = layers.Activation('softmax', dtype='float32', name='predictions')(x)
-print('Outputs dtype: %s' % outputs.dtype)
+print('Outputs dtype: %s' % outputs.dtype.name)
 assert outputs.dtype == 'float32'
 
 # The linear activation is an identity function. So this simply casts 'outputs'
