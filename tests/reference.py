@@ -225,6 +225,13 @@ def loss_per_sample(kind, y_pred, y_true, from_logits=False, delta=1.0):
     raise ValueError(kind)
 
 
+def smoothed_labels(y_true, label_smoothing, binary=False):
+    """Keras' label smoothing in float64: y (1 - s) + s / C over the last axis' C classes, or
+    y (1 - s) + s / 2 for binary targets."""
+    t = f64(y_true)
+    return t * (1.0 - label_smoothing) + label_smoothing / (2.0 if binary else t.shape[-1])
+
+
 def loss(kind, y_pred, y_true, from_logits=False, delta=1.0, sample_weight=None):
     """sum_i w_i loss_i / N, Keras' 'sum_over_batch_size' reduction."""
     per = loss_per_sample(kind, y_pred, y_true, from_logits, delta).reshape(-1)

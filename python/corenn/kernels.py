@@ -603,7 +603,8 @@ def _pair(value, what, op="conv2d"):
 
 
 def conv_output_length(size, kernel, stride, padding, dilation, op="conv2d"):
-    """(output length, padding before) along one axis; TensorFlow's 'valid' / 'same' rules."""
+    """(output length, padding before) along one axis; TensorFlow's 'valid' / 'same' rules, and
+    Keras' 'causal' (Conv1D only: (K - 1) * dilation before, nothing after)."""
     for name, value in (("kernel", kernel), ("stride", stride), ("dilation", dilation)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise TypeError(f"{op}: {name} must be an integer, got {value!r}")
@@ -625,6 +626,10 @@ def conv_output_length(size, kernel, stride, padding, dilation, op="conv2d"):
         out = -(-size // stride)
         total = max((out - 1) * stride + effective - size, 0)
         return out, total // 2
+    if padding == "causal":   # Keras' Conv1D: everything padded before, so y[t] reads x[<= t]
+        if size is None:
+            return None, effective - 1
+        return (size - 1) // stride + 1, effective - 1
     raise ValueError(f"{op}: padding must be 'valid' or 'same', got {padding!r}")
 
 

@@ -366,24 +366,62 @@ class Huber(Loss):
         return {"delta": self.delta}
 
 
-class BinaryCrossentropy(Loss):
+def check_label_smoothing(owner, value) -> float:
+    """Keras' label_smoothing: a float in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{owner}: label_smoothing must be a float in [0, 1], got {value!r}")
+    return float(value)
+
+
+def smooth_labels(y, label_smoothing, binary):
+    """Keras' label smoothing of float targets: y (1 - s) + s / C over the C classes of the last
+    axis (categorical), or y (1 - s) + s / 2 (binary: each target is its own two-class problem)."""
+    if not label_smoothing:
+        return y
+    classes = 2 if binary else y.shape[-1]
+    s = np.float32(label_smoothing)
+    return np.ascontiguousarray(y * (np.float32(1.0) - s) + s / np.float32(classes), dtype=np.float32)
+
+
+class _SmoothedCrossentropy(Loss):
+    """A cross-entropy with Keras' ``label_smoothing``: the targets are smoothed once, where the
+    labels are prepared (fit prepares the whole label array once), and the kernel sees soft labels."""
+
+    _binary = False
+
+    def __init__(self, name, from_logits, reduction, label_smoothing):
+        super().__init__(name, from_logits, reduction)
+        self.label_smoothing = check_label_smoothing(type(self).__name__, label_smoothing)
+
+    def prepare_labels(self, y_true):
+        y = super().prepare_labels(y_true)
+        if self.label_smoothing and type(y) is np.ndarray:
+            y = smooth_labels(y, self.label_smoothing, self._binary)
+        return y
+
+    def _kwargs(self):
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+    def _kernel_kwargs(self):
+        return {"from_logits": self.from_logits}
+
+
+class BinaryCrossentropy(_SmoothedCrossentropy):
     kind = "binary_crossentropy"
+    _binary = True
 
     def __init__(self, from_logits=False, label_smoothing=0.0, name="binary_crossentropy",
                  reduction="sum_over_batch_size"):
-        if label_smoothing:
-            raise NotImplementedError("BinaryCrossentropy: label_smoothing is not supported")
-        super().__init__(name, from_logits, reduction)
+        super().__init__(name, from_logits, reduction, label_smoothing)
 
 
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_SmoothedCrossentropy):
     kind = "categorical_crossentropy"
 
     def __init__(self, from_logits=False, label_smoothing=0.0, name="categorical_crossentropy",
                  reduction="sum_over_batch_size"):
-        if label_smoothing:
-            raise NotImplementedError("CategoricalCrossentropy: label_smoothing is not supported")
-        super().__init__(name, from_logits, reduction)
+        super().__init__(name, from_logits, reduction, label_smoothing)
 
 
 class SparseCategoricalCrossentropy(Loss):

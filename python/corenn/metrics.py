@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from . import kernels
+from . import losses as _losses
 
 __all__ = ["Metric", "Mean", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
            "SparseCategoricalAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy",
@@ -395,6 +396,8 @@ class _CrossentropyMean(_LossMean):
         y_true = _sparse_labels(y_true) if self.sparse else _as_pred(y_true)
         if not self.sparse and y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
             y_true = y_true.reshape(y_true.shape + (1,))
+        if self.label_smoothing:
+            y_true = _losses.smooth_labels(y_true, self.label_smoothing, self.kind == "binary_crossentropy")
         n = _rows(y_pred)
         w = n
         if sample_weight is not None:
@@ -404,8 +407,13 @@ class _CrossentropyMean(_LossMean):
                                            from_logits=self.from_logits, **self._kw) * n
         self.count += w
 
+    label_smoothing = 0.0
+
     def get_config(self):
-        return {"name": self.name, "from_logits": self.from_logits, **self._kw}
+        config = {"name": self.name, "from_logits": self.from_logits, **self._kw}
+        if type(self) in (BinaryCrossentropy, CategoricalCrossentropy):
+            config["label_smoothing"] = self.label_smoothing
+        return config
 
 
 class BinaryCrossentropy(_CrossentropyMean):
@@ -414,9 +422,8 @@ class BinaryCrossentropy(_CrossentropyMean):
     kind = "binary_crossentropy"
 
     def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False, label_smoothing=0.0):
-        if label_smoothing:
-            raise NotImplementedError("metrics.BinaryCrossentropy: label_smoothing is not supported")
         super().__init__(name, dtype, from_logits)
+        self.label_smoothing = _losses.check_label_smoothing("metrics.BinaryCrossentropy", label_smoothing)
 
 
 class CategoricalCrossentropy(_CrossentropyMean):
@@ -426,10 +433,10 @@ class CategoricalCrossentropy(_CrossentropyMean):
 
     def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False, label_smoothing=0.0,
                  axis=-1):
-        if label_smoothing or axis != -1:
-            raise NotImplementedError("metrics.CategoricalCrossentropy: label_smoothing and axis != -1 "
-                                      "are not supported")
+        if axis != -1:
+            raise NotImplementedError("metrics.CategoricalCrossentropy: axis != -1 is not supported")
         super().__init__(name, dtype, from_logits)
+        self.label_smoothing = _losses.check_label_smoothing("metrics.CategoricalCrossentropy", label_smoothing)
 
 
 class SparseCategoricalCrossentropy(_CrossentropyMean):

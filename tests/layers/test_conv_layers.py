@@ -128,8 +128,8 @@ def test_bad_arguments_and_inputs_raise():
         Conv2D(4, (3, 3, 3))
     with pytest.raises(ValueError, match="(?i)conv2d.*padding"):
         Conv2D(4, 3, padding="full")
-    with pytest.raises(NotImplementedError, match="(?i)conv1d.*causal"):
-        Conv1D(4, 3, padding="causal")
+    with pytest.raises(ValueError, match="(?i)conv2d.*causal.*conv1d"):
+        Conv2D(4, 3, padding="causal")
     with pytest.raises(ValueError, match="(?i)conv2d.*needs inputs of shape"):
         Conv2D(4, 3).build((None, 8, 8))
     with pytest.raises(ValueError, match="(?i)conv2d.*kernel"):

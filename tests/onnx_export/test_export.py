@@ -73,6 +73,8 @@ CASES = {
     "conv2d_same_dilated": (lambda: seq(L.Conv2D(3, (3, 2), padding="same", dilation_rate=2), shape=(8, 7, 2)),
                             floats(8, 7, 2)),
     "conv1d_same": (lambda: seq(L.Conv1D(4, 3, padding="same", activation="elu"), shape=(10, 3)), floats(10, 3)),
+    "conv1d_causal": (lambda: seq(L.Conv1D(4, 3, dilation_rate=2, padding="causal"),
+                                  L.Conv1D(2, 2, strides=2, padding="causal"), shape=(11, 3)), floats(11, 3)),
     "depthwise": (lambda: seq(L.DepthwiseConv2D(3, depth_multiplier=2, padding="same"), shape=(6, 6, 3)),
                   floats(6, 6, 3)),
     "separable": (lambda: seq(L.SeparableConv2D(4, 3, activation="relu"), shape=(6, 6, 3)), floats(6, 6, 3)),

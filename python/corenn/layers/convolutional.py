@@ -47,6 +47,7 @@ class _Conv(ActivatedLayer):
     """
 
     rank = 2
+    causal_padding = False   # Conv1D sets it: Keras allows padding="causal" there only
 
     def __init__(self, filters, kernel_size, strides, padding, data_format, dilation_rate,
                  activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
@@ -64,10 +65,10 @@ class _Conv(ActivatedLayer):
         if groups != 1:
             raise NotImplementedError(f"{kind} '{self.name}': grouped convolution is not supported")
         padding = str(padding).lower()
-        if padding not in ("valid", "same"):
-            if padding == "causal":
-                raise NotImplementedError(f"{kind} '{self.name}': causal padding is not supported")
-            raise ValueError(f"{kind} '{self.name}': padding must be 'valid' or 'same', got {padding!r}")
+        if padding not in ("valid", "same") and not (padding == "causal" and type(self).causal_padding):
+            allowed = "'valid', 'same' or 'causal'" if type(self).causal_padding else "'valid' or 'same'"
+            hint = " ('causal' is for Conv1D)" if padding == "causal" else ""
+            raise ValueError(f"{kind} '{self.name}': padding must be {allowed}, got {padding!r}{hint}")
         self.filters = int(filters)
         self.kernel_size = self._tuple(kernel_size, "kernel_size")
         self.strides = self._tuple(strides, "strides")
@@ -238,10 +239,13 @@ class Conv1D(_Conv):
     """1-D convolution over sequences: (N, L, C) -> (N, OL, filters); kernel (K, C, filters).
 
     Args as Conv2D with ints (or 1-tuples) for kernel_size, strides and dilation_rate;
-    padding 'valid' or 'same' ('causal' is not supported).
+    padding 'valid', 'same' or 'causal' (WaveNet's: (K - 1) * dilation zeros before the
+    sequence and none after, so output t sees inputs up to t; OL = ceil(L / stride)). Causal
+    padding is only a geometry: the conv kernels take the padding before each axis.
     """
 
     rank = 1
+    causal_padding = True
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, groups=1, activation=None, use_bias=True,

@@ -127,6 +127,9 @@ def _same_pads(size, k, s, d):
 def _pads(layer, spatial, kernel, strides, dilations):
     if layer.padding == "valid":
         return [0] * (2 * len(spatial))
+    if layer.padding == "causal":   # Conv1D: (K - 1) * dilation before, nothing after
+        pairs = [((k - 1) * d, 0) for k, d in zip(kernel, dilations)]
+        return [p[0] for p in pairs] + [p[1] for p in pairs]
     pairs = [_same_pads(n, k, s, d) for n, k, s, d in zip(spatial, kernel, strides, dilations)]
     return [p[0] for p in pairs] + [p[1] for p in pairs]
 
