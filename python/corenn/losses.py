@@ -277,6 +277,8 @@ class Loss:
                 raise NotImplementedError(
                     f"{self.name}: the gradient with respect to y_true (a Tensor this GradientTape differentiates) "
                     "is not computed for this loss; pass tf.stop_gradient(y_true) if the target is a constant")
+        # label smoothing made the kernel's targets y (1 - s) + s / C: the chain rule's 1 - s
+        e = e * (1.0 - getattr(self, "label_smoothing", 0.0))
         rows = e.reshape(-1, e.shape[-1]) * np.asarray(row_weights, np.float64).reshape(-1, 1)
         return kernels.Tensor.from_numpy(np.ascontiguousarray(rows.reshape(e.shape), np.float32))
 

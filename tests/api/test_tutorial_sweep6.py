@@ -539,3 +539,19 @@ def test_debugging_checks():
     tf.debugging.assert_positive(t)
     with pytest.raises(tf.errors.InvalidArgumentError):
         tf.debugging.assert_non_negative([-1.0])
+
+
+@pytest.mark.parametrize("cls,kind,classes", [(keras.losses.CategoricalCrossentropy, "categorical_crossentropy", 3),
+                                              (keras.losses.BinaryCrossentropy, "binary_crossentropy", 2)])
+def test_target_gradient_through_label_smoothing(cls, kind, classes):
+    rng = np.random.default_rng(15)
+    p = rng.uniform(0.1, 0.9, (4, 3)).astype(np.float32)
+    t = rng.uniform(0.1, 0.9, (4, 3)).astype(np.float32)
+    tv = tf.constant(t)
+    with tf.GradientTape() as tape:
+        tape.watch(tv)
+        value = cls(label_smoothing=0.2)(tv, p)
+    def f(tt):
+        return ref.loss_of_target(kind, tt * 0.8 + 0.2 / classes, p)
+    np.testing.assert_allclose(float(value), f(t), rtol=1e-5)
+    np.testing.assert_allclose(tape.gradient(value, tv).numpy(), ref.numerical_grad(f, t, eps=1e-5), rtol=1e-3, atol=1e-6)
