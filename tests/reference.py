@@ -88,6 +88,8 @@ def activation(kind, x, alpha=0.0):
         return x.copy()
     if kind == "relu":
         return np.maximum(x, 0.0)
+    if kind == "relu6":   # alpha: the ceiling (6 for Keras' relu6)
+        return np.minimum(np.maximum(x, 0.0), alpha)
     if kind == "leaky_relu":
         return np.where(x > 0, x, alpha * x)
     if kind == "elu":
@@ -124,6 +126,8 @@ def activation_grad(kind, x, dy, alpha=0.0):
         return dy.copy()
     if kind == "relu":
         return dy * _step(x)
+    if kind == "relu6":   # 1 strictly between the kinks, 0 at and beyond them (TensorFlow's)
+        return dy * np.where((x > 0) & (x < alpha), 1.0, np.where(np.isnan(x), np.nan, 0.0))
     if kind == "leaky_relu":
         return dy * _step(x, alpha)
     if kind == "elu":

@@ -3,6 +3,8 @@
 //   linear      y = x                                  dx = dy
 //   relu        y = max(x, 0)                          dx = dy * [y > 0]
 //   leaky_relu  y = x > 0 ? x : alpha x                dx = dy * (x > 0 ? 1 : alpha)
+//   relu6       y = min(max(x, 0), alpha)              dx = dy * [0 < y < alpha]  (alpha: the
+//               ceiling, 6 for Keras' relu6; zero gradient at both kinks, as TensorFlow's)
 //   elu         y = x > 0 ? x : alpha (e^x - 1)        dx = dy * (y > 0 ? 1 : y + alpha)
 //   selu        y = s * elu_a(x), a = 1.67326324,      dx = dy * (y > 0 ? s : y + s a)
 //                 s = 1.05070098 (Keras constants)
@@ -80,6 +82,15 @@ struct Relu {
   // y <= 0 means y = +-0 (or NaN, which fails both compares): dy * y is the +-0 of a dead unit,
   // NaN for a NaN dy or a NaN y
   static float df(float, float y, float dy, float) { return y > 0.0f ? dy : dy * y; }
+};
+struct Relu6 {
+  static constexpr int64_t grain = kCheapGrain;
+  // NaN fails both compares and passes through
+  static float f(float x, float a) { return x < 0.0f ? 0.0f : (x > a ? a : x); }
+  // y - y is +-0, or NaN for a NaN y: the product keeps the NaN contract
+  static float df(float, float y, float dy, float a) {
+    return select(y > 0.0f && y < a, dy, dy * (y - y));
+  }
 };
 struct LeakyRelu {
   static constexpr int64_t grain = kCheapGrain;
@@ -211,6 +222,7 @@ void activation_forward(Activation act, const float* x, float* y, int64_t rows, 
       if (x != y) map_forward<Linear>(x, y, n, alpha);
       return;
     case Activation::relu: return map_forward<Relu>(x, y, n, alpha);
+    case Activation::relu6: return map_forward<Relu6>(x, y, n, alpha);
     case Activation::leaky_relu: return map_forward<LeakyRelu>(x, y, n, alpha);
     case Activation::elu:
     case Activation::selu:
@@ -245,6 +257,8 @@ void activation_backward(Activation act, const float* x, const float* y, const f
       return;
     case Activation::relu:
       return map_backward<Relu>(x, y, dy, dx, n, alpha);
+    case Activation::relu6:
+      return map_backward<Relu6>(x, y, dy, dx, n, alpha);
     case Activation::leaky_relu:
       return map_backward<LeakyRelu>(x, y, dy, dx, n, alpha);
     case Activation::elu: return map_backward<Elu>(x, y, dy, dx, n, alpha);

@@ -44,6 +44,12 @@ struct Relu {
   __device__ static float f(float x, float) { return x < 0.0f ? 0.0f : x; }
   __device__ static float df(float, float y, float dy, float) { return y > 0.0f ? dy : dy * y; }
 };
+struct Relu6 {
+  __device__ static float f(float x, float a) { return x < 0.0f ? 0.0f : (x > a ? a : x); }
+  __device__ static float df(float, float y, float dy, float a) {
+    return (y > 0.0f && y < a) ? dy : dy * (y - y);
+  }
+};
 struct LeakyRelu {
   __device__ static float f(float x, float a) { return x > 0.0f ? x : a * x; }
   __device__ static float df(float x, float, float dy, float a) {
@@ -160,6 +166,7 @@ void activation_forward(Activation act, const Tensor& x, const Tensor& y, float 
   switch (act) {
     case Activation::linear: launch_forward<Linear>(x, y, alpha); break;
     case Activation::relu: launch_forward<Relu>(x, y, alpha); break;
+    case Activation::relu6: launch_forward<Relu6>(x, y, alpha); break;
     case Activation::leaky_relu: launch_forward<LeakyRelu>(x, y, alpha); break;
     case Activation::elu: launch_forward<Elu>(x, y, alpha); break;
     case Activation::selu: launch_forward<Selu>(x, y, alpha); break;
@@ -189,6 +196,7 @@ void activation_backward(Activation act, const Tensor& x, const Tensor& y, const
   switch (act) {
     case Activation::linear: launch_backward<Linear>(x, y, dy, dx, alpha); break;
     case Activation::relu: launch_backward<Relu>(x, y, dy, dx, alpha); break;
+    case Activation::relu6: launch_backward<Relu6>(x, y, dy, dx, alpha); break;
     case Activation::leaky_relu: launch_backward<LeakyRelu>(x, y, dy, dx, alpha); break;
     case Activation::elu: launch_backward<Elu>(x, y, dy, dx, alpha); break;
     case Activation::selu: launch_backward<Selu>(x, y, dy, dx, alpha); break;

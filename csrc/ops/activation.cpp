@@ -22,6 +22,7 @@ constexpr NamedActivation kActivations[] = {
     {"tanh", Activation::tanh},         {"gelu", Activation::gelu},
     {"swish", Activation::swish},       {"softplus", Activation::softplus},
     {"softmax", Activation::softmax},   {"log_softmax", Activation::log_softmax},
+    {"relu6", Activation::relu6},
 };
 
 }  // namespace

@@ -13,13 +13,15 @@
 namespace corenn {
 
 enum class Activation {
-  linear, relu, leaky_relu, elu, selu, sigmoid, tanh, gelu, swish, softplus, softmax, log_softmax
+  linear, relu, leaky_relu, elu, selu, sigmoid, tanh, gelu, swish, softplus, softmax, log_softmax,
+  relu6
 };
 
 // ValueError listing the valid kinds when `name` is unknown.
 Activation activation_from_name(const std::string& name);
 
-// y = f(x); alpha is the leaky_relu negative slope and the elu scale, ignored elsewhere.
+// y = f(x); alpha is the leaky_relu negative slope, the elu scale and relu6's ceiling (6 for
+// Keras' relu6, any max_value of layers.ReLU), ignored elsewhere.
 void activation_forward(const std::string& kind, const Tensor& x, const Tensor& y, float alpha);
 // dx = dy * f'(x) (softmax / log_softmax: the Jacobian-vector product over the last axis).
 void activation_backward(const std::string& kind, const Tensor& x, const Tensor& y,

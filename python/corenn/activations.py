@@ -22,9 +22,9 @@ from . import kernels
 
 __all__ = ["ActivationFunction", "PythonActivation", "get", "serialize", "deserialize", "linear", "relu",
            "leaky_relu", "elu", "selu", "sigmoid", "tanh", "gelu", "swish", "silu", "softplus",
-           "softmax", "log_softmax"]
+           "softmax", "log_softmax", "relu6"]
 
-_DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
+_DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0, "relu6": 6.0}   # relu6: its ceiling
 _ALIASES = {"silu": "swish", None: "linear", "none": "linear", "identity": "linear"}
 
 
@@ -33,7 +33,8 @@ class ActivationFunction:
 
     Args:
         name: one of ``kernels.ACTIVATIONS`` (or the alias 'silu').
-        alpha: negative slope of leaky_relu / scale of elu (Keras defaults when None).
+        alpha: negative slope of leaky_relu / scale of elu / ceiling of relu6 (Keras defaults
+            when None).
     """
 
     def __init__(self, name: str, alpha: float | None = None):
@@ -183,6 +184,7 @@ def _over_axis(last, op_name):
 
 softmax = _over_axis(_softmax_last, "softmax")
 log_softmax = _over_axis(_log_softmax_last, "log_softmax")
+relu6 = _function("relu6", "relu6(x) = min(max(x, 0), 6)")
 
 
 def leaky_relu(x, negative_slope: float = 0.2):

@@ -210,7 +210,7 @@ def matmul(a, b):
 # Elementwise: activations, bias gradient, dropout, regularizers
 
 ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "selu", "sigmoid", "tanh", "gelu", "swish",
-               "softplus", "softmax", "log_softmax")
+               "softplus", "softmax", "log_softmax", "relu6")
 
 
 def _known_kind(kind, kinds, op, what):

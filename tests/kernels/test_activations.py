@@ -8,7 +8,7 @@ from corenn import _C, kernels
 from reference import activation, activation_grad, numerical_grad
 
 KINDS = kernels.ACTIVATIONS
-ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
+ALPHA = {"leaky_relu": 0.2, "elu": 1.0, "relu6": 6.0}
 SHAPES = [(1,), (1, 1), (7,), (3, 5), (4, 33), (2, 3, 17), (128, 512)]
 from conftest import ISAS
 
@@ -50,7 +50,8 @@ def test_large_inputs_are_stable(kind, isa):
 def test_reference_backward_matches_finite_differences(kind, rng):
     alpha = ALPHA.get(kind, 0.0)
     x = rng.standard_normal((3, 5)) * 2.0
-    x[np.abs(x) < 1e-3] = 0.5  # keep away from the kinks of relu-like functions
+    x[np.abs(x) < 1e-3] = 0.5  # keep away from the kinks of relu-like functions (and relu6's at 6)
+    x[np.abs(x - alpha) < 1e-3] = 0.5
     dy = rng.standard_normal((3, 5))
     num = numerical_grad(lambda v: float((activation(kind, v, alpha) * dy).sum()), x)
     np.testing.assert_allclose(activation_grad(kind, x, dy, alpha), num, rtol=1e-5, atol=1e-7)

@@ -20,16 +20,20 @@ CASES = [
     (lambda: layers.LeakyReLU(negative_slope=0.05), lambda z: np.where(z >= 0, z, 0.05 * z)),
     (lambda: layers.ELU(alpha=0.7), lambda z: np.where(z > 0, z, 0.7 * np.expm1(z))),
     (lambda: layers.Softmax(), _softmax),
+    (lambda: layers.ReLU(max_value=6.0), lambda z: np.minimum(np.maximum(z, 0), 6.0)),
+    (lambda: layers.ReLU(max_value=0.5), lambda z: np.minimum(np.maximum(z, 0), 0.5)),
 ]
 
 
-@pytest.mark.parametrize("make,f", CASES, ids=["relu", "relu_slope", "leaky", "leaky_005", "elu", "softmax"])
+@pytest.mark.parametrize("make,f", CASES, ids=["relu", "relu_slope", "leaky", "leaky_005", "elu", "softmax",
+                                               "relu6", "relu_max_05"])
 @pytest.mark.parametrize("shape", [(5, 7), (2, 3, 4)])
 def test_forward_and_gradients(make, f, shape, rng):
     layer = make()
     layer.build((None,) + shape[1:])
     x = rng.normal(size=shape).astype(np.float32)
-    x[np.abs(x) < 0.05] = 0.3  # keep away from the kink for the differences
+    x[np.abs(x) < 0.05] = 0.3  # keep away from the kinks (0, and 0.5 for ReLU(max_value=0.5)) for the differences
+    x[np.abs(x - 0.5) < 0.05] = 0.3
     r = rng.normal(size=shape)
     y = layer.forward(kernels.as_tensor(x))
     np.testing.assert_allclose(np.asarray(y), f(ref.f64(x)), rtol=1e-5, atol=1e-6)
@@ -47,8 +51,11 @@ def test_configs_keras_names_and_unsupported_settings():
     assert layers.ELU().get_config()["alpha"] == 1.0
     cfg = layers.ReLU(negative_slope=0.2).get_config()
     assert (cfg["max_value"], cfg["negative_slope"], cfg["threshold"]) == (None, 0.2, 0.0)
-    with pytest.raises(NotImplementedError, match="ReLU.*max_value"):
-        layers.ReLU(max_value=6.0)
+    assert layers.ReLU(max_value=6).get_config()["max_value"] == 6.0
+    with pytest.raises(NotImplementedError, match="ReLU.*max_value.*negative_slope"):
+        layers.ReLU(max_value=6.0, negative_slope=0.1)
+    with pytest.raises(ValueError, match="ReLU.*max_value"):
+        layers.ReLU(max_value=-1.0)
     with pytest.raises(NotImplementedError, match="ReLU.*threshold"):
         layers.ReLU(threshold=0.5)
     with pytest.raises(ValueError, match="ReLU.*negative_slope"):

@@ -47,28 +47,31 @@ class ReLU(_KernelActivation):
     """Rectified linear unit, Keras' general form:
         f(x) = max_value if x >= max_value; x if threshold <= x < max_value;
                negative_slope * (x - threshold) otherwise.
-    Supported on the kernels: threshold = 0 and no max_value (the relu kernel, or leaky_relu's
-    when negative_slope > 0); other settings raise NotImplementedError naming the layer.
+    Supported on the kernels: threshold = 0, and either a max_value (the relu6 kernel with that
+    ceiling: MobileNet's ReLU(6.)) or a negative_slope (the relu kernel, or leaky_relu's when
+    negative_slope > 0); other settings raise NotImplementedError naming the layer.
 
     Args:
-        max_value: None (no ceiling).
-        negative_slope: >= 0.
+        max_value: None (no ceiling) or a number >= 0.
+        negative_slope: >= 0 (0 when max_value is given).
         threshold: 0.
     """
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
-        if max_value is not None:
-            _number(self, "max_value", max_value, 0.0)
-            raise NotImplementedError(f"ReLU '{self.name}': max_value is not supported (no kernel "
-                                      f"clips yet), got {max_value!r}")
+        self.max_value = None if max_value is None else _number(self, "max_value", max_value, 0.0)
         self.negative_slope = _number(self, "negative_slope", negative_slope, 0.0)
         self.threshold = _number(self, "threshold", threshold)
         if self.threshold != 0.0:
             raise NotImplementedError(f"ReLU '{self.name}': threshold != 0 is not supported, got {threshold!r}")
-        self.max_value = None
-        self._kind = "leaky_relu" if self.negative_slope else "relu"
-        self._alpha = self.negative_slope
+        if self.max_value is not None and self.negative_slope:
+            raise NotImplementedError(f"ReLU '{self.name}': max_value together with negative_slope > 0 "
+                                      f"is not supported")
+        if self.max_value is not None:
+            self._kind, self._alpha = "relu6", self.max_value
+        else:
+            self._kind = "leaky_relu" if self.negative_slope else "relu"
+            self._alpha = self.negative_slope
 
     def get_config(self):
         cfg = super().get_config()

@@ -42,6 +42,9 @@ def activation(b, name, alpha, v: Value, base, layer=None):
         return v
     if name == "relu":
         y = b.op("Relu", [x], base)
+    elif name == "relu6":   # min(max(x, 0), alpha): Clip with constant bounds (opset 11 inputs)
+        y = b.op("Clip", [x, b.const(np.float32(0.0), f"{base}/clip_min"),
+                          b.const(np.float32(alpha), f"{base}/clip_max")], base)
     elif name == "leaky_relu":
         y = b.op("LeakyRelu", [x], base, alpha=float(alpha))
     elif name == "elu":
@@ -188,7 +191,9 @@ def _kernel_activation(kind, alpha_attr=None):
     def convert(b, layer, xs, node):
         alpha = getattr(layer, alpha_attr) if alpha_attr else 0.0
         name = kind
-        if kind == "relu" and layer.negative_slope:
+        if kind == "relu" and layer.max_value is not None:
+            name, alpha = "relu6", layer.max_value
+        elif kind == "relu" and layer.negative_slope:
             name, alpha = "leaky_relu", layer.negative_slope
         return [activation(b, name, alpha, xs[0], layer.name, layer)]
     return convert
