@@ -229,6 +229,23 @@ def loss_per_sample(kind, y_pred, y_true, from_logits=False, delta=1.0):
     raise ValueError(kind)
 
 
+def constraint(kind, w, axis=0, max_value=2.0, min_value=0.0, rate=1.0, eps=1e-7):
+    """Keras' weight constraints in float64: 'max_norm', 'min_max_norm', 'unit_norm', 'non_neg'
+    (norms are L2 over ``axis``, kept as size-1 axes)."""
+    w = f64(w)
+    if kind == "non_neg":
+        return np.where(w >= 0, w, 0.0)
+    norms = np.sqrt((w * w).sum(axis=tuple(np.atleast_1d(axis)), keepdims=True))
+    if kind == "unit_norm":
+        return w / (eps + norms)
+    if kind == "max_norm":
+        return w * np.clip(norms, 0.0, max_value) / (eps + norms)
+    if kind == "min_max_norm":
+        desired = rate * np.clip(norms, min_value, max_value) + (1.0 - rate) * norms
+        return w * desired / (eps + norms)
+    raise ValueError(kind)
+
+
 def smoothed_labels(y_true, label_smoothing, binary=False):
     """Keras' label smoothing in float64: y (1 - s) + s / C over the last axis' C classes, or
     y (1 - s) + s / 2 for binary targets."""

@@ -6,7 +6,7 @@ from . import kernels
 from . import ops  # Keras 3 op names on Tensors; also installs the Tensor operators
 from . import _tensor_numpy  # noqa: F401  NumPy ufuncs and methods on Tensors
 from .kernels import Tensor, TensorShape, get_num_threads, set_num_threads
-from . import activations, initializers, regularizers, losses, metrics
+from . import activations, constraints, initializers, regularizers, losses, metrics
 from . import utils, callbacks, datasets, optimizers
 from . import layers, models
 from . import cuda
@@ -94,7 +94,7 @@ class version:
 
 __all__ = ["Model", "Input", "backend", "GradientTape", "function", "convert_to_tensor", "newaxis", "keras",
            "autodiff", "ops", "Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
-           "initializers", "regularizers", "callbacks", "utils", "datasets", "data", "TensorSpec", "Tensor", "TensorShape", "kernels", "cuda",
+           "initializers", "constraints", "regularizers", "callbacks", "utils", "datasets", "data", "TensorSpec", "Tensor", "TensorShape", "kernels", "cuda",
            "set_num_threads", "get_num_threads", "show_config", "__version__", "version", "config", "dtypes", "linalg", "math",
            "nn", "image", "debugging", "errors", "distribute", "ragged", "signal", "sparse", "SparseTensor", "Variable", "UnconnectedGradients", "Module", "strings", "random", "DType", "as_dtype", "double", "float16", "float32",
            "float64", "half", "int8", "int16", "int32", "int64", "string", "uint8", "uint16", "uint32",

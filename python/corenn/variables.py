@@ -61,6 +61,9 @@ class Variable(metaclass=_VariableType):
         if callable(initial_value):
             initial_value = initial_value()
         t = _make(initial_value, True if trainable is None else trainable, name, dtype, "tf.Variable", True)
+        if constraint is not None:   # projected by the optimizer after each update, as in TensorFlow
+            from . import constraints
+            t.__dict__["constraint"] = constraints.get(constraint)
         if shape is not None and validate_shape and tuple(shape) != tuple(t.shape) and None not in tuple(shape):
             raise ValueError(f"tf.Variable: the value has shape {tuple(t.shape)}, shape= says {tuple(shape)}")
         return t

@@ -187,8 +187,8 @@ def dense_config(config, index=1):
         activation={"module": "builtins", "class_name": "function", "config": "exec",
                     "registered_name": "function"}), r"'function'"),
     (lambda c: dense_config(c)["config"].update(kernel_constraint={
-        "module": "keras.constraints", "class_name": "MaxNorm", "config": {"max_value": 2}}),
-     r"kernel_constraint"),
+        "module": "my_project.constraints", "class_name": "Evil", "config": {"max_value": 2}}),
+     r"Evil"),
     (lambda c: dense_config(c)["config"].update(units=17), r"shapes"),
     (lambda c: c.update(class_name="MyModel", module="my_models"), r"my_models"),
     (lambda c: dense_config(c)["config"].update(dtype="float64"), r"float64"),
@@ -197,6 +197,17 @@ def test_tampered_config_is_refused_by_name(tmp_path, edit, message):
     path = rewrite_archive(fixture("mlp.keras"), tmp_path / "m.keras", edit_config=edit)
     with pytest.raises(ValueError, match=message):
         corenn.models.load_model(path)
+
+
+def test_a_keras_constraint_in_the_config_is_read(tmp_path):
+    """Keras' own constraints (a MaxNorm on a kernel) are built and kept for further training."""
+    edit = lambda c: dense_config(c)["config"].update(kernel_constraint={  # noqa: E731
+        "module": "keras.constraints", "class_name": "MaxNorm", "config": {"max_value": 2, "axis": 0},
+        "registered_name": None})
+    path = rewrite_archive(fixture("mlp.keras"), tmp_path / "m.keras", edit_config=edit)
+    model = corenn.models.load_model(path)
+    constrained = [l for l in model.layers if getattr(l, "kernel_constraint", None) is not None]
+    assert len(constrained) == 1 and constrained[0].kernel_constraint.max_value == 2.0
 
 
 def test_stray_member_is_refused(tmp_path):

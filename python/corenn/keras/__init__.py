@@ -1,6 +1,6 @@
 """corenn.keras: corenn's API under Keras' names, so ``tf.keras.layers.Dense`` resolves after
 ``import corenn as tf`` and ``from corenn import keras`` reads like ``import keras``."""
-from .. import (activations, callbacks, datasets, initializers, layers, losses, metrics, models, ops,
+from .. import (activations, callbacks, constraints, datasets, initializers, layers, losses, metrics, models, ops,
                 optimizers, preprocessing, random, regularizers, utils)
 from .. import saving
 from .. import mixed_precision
@@ -9,7 +9,7 @@ from . import backend
 from ..variables import KerasVariable as Variable   # keras.Variable(initializer, shape, ...)
 from . import backend as config   # Keras 3 has both names for these settings
 
-__all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "datasets", "initializers",
+__all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "constraints", "datasets", "initializers",
            "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "utils", "saving",
            "backend", "config", "mixed_precision"]
 

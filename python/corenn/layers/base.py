@@ -174,8 +174,6 @@ class Layer:
             raise TypeError(f"layer '{self.name}'.add_weight: pass shape=, e.g. add_weight(shape=(4, 8))")
         if dtype not in (None, "float32", np.float32):
             raise TypeError(f"layer '{self.name}'.add_weight: only float32 weights are supported, got dtype={dtype!r}")
-        if constraint is not None:
-            raise NotImplementedError(f"layer '{self.name}'.add_weight: weight constraints are not supported")
         if name is None:
             name = f"variable_{len(self._params)}"
         initializer = "glorot_uniform" if initializer is None else initializer
@@ -185,6 +183,9 @@ class Layer:
         self._params.append(Param(name, value, grad, regularizers.get(regularizer), trainable))
         # Keras 3's variable attributes (``for v in layer.trainable_variables: v.name``)
         value.__dict__.update(name=name, path=f"{self.name}/{name}", trainable=bool(trainable), _is_variable=True)
+        if constraint is not None:   # Keras' variable.constraint: the optimizer projects after each update
+            from .. import constraints
+            value.__dict__["constraint"] = constraints.get(constraint)
         from ..autodiff import watch_variable
         watch_variable(value)  # a GradientTape differentiates for it without tape.watch
         return value

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations as _activations
-from .. import initializers, kernels, regularizers
+from .. import constraints, initializers, kernels, regularizers
 from .base import ActivatedLayer, Layer, activation_flops, sample_size, shape_str
 
 __all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
@@ -59,9 +59,6 @@ class _Conv(ActivatedLayer):
             raise ValueError(f"{kind} '{self.name}': filters must be a positive integer, got {filters!r}")
         if data_format not in (None, "channels_last"):
             raise NotImplementedError(f"{kind} '{self.name}': only channels_last data is supported")
-        for arg, value in (("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
-            if value is not None:
-                raise NotImplementedError(f"{kind} '{self.name}': {arg} is not supported")
         if groups != 1:
             raise NotImplementedError(f"{kind} '{self.name}': grouped convolution is not supported")
         padding = str(padding).lower()
@@ -80,6 +77,8 @@ class _Conv(ActivatedLayer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)   # applied by the optimizer
+        self.bias_constraint = constraints.get(bias_constraint)
         self._fused = self.activation.name in ("linear", "relu")
         self.kernel = self.bias = None
         self._geometries = {}   # see _geometry
@@ -145,9 +144,11 @@ class _Conv(ActivatedLayer):
                              f"known channels, got {shape_str(input_shape)}")
         self.compute_output_shape(input_shape)  # raises early when the kernel does not fit
         self.kernel = self.add_weight("kernel", self.kernel_size + (input_shape[-1], self.filters),
-                                      self.kernel_initializer, self.kernel_regularizer)
+                                      self.kernel_initializer, self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer,
+                                        constraint=self.bias_constraint)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -205,7 +206,9 @@ class _Conv(ActivatedLayer):
                    kernel_initializer=initializers.serialize(self.kernel_initializer),
                    bias_initializer=initializers.serialize(self.bias_initializer),
                    kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
-                   bias_regularizer=regularizers.serialize(self.bias_regularizer))
+                   bias_regularizer=regularizers.serialize(self.bias_regularizer),
+                   kernel_constraint=constraints.serialize(self.kernel_constraint),
+                   bias_constraint=constraints.serialize(self.bias_constraint))
         return cfg
 
 
@@ -321,10 +324,11 @@ class Conv2DTranspose(_Conv):
                              f"width, channels) with known channels, got {shape_str(input_shape)}")
         self.compute_output_shape(input_shape)
         self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, input_shape[-1]),
-                                      self.kernel_initializer, self.kernel_regularizer)
+                                      self.kernel_initializer, self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
-                                        self.bias_regularizer)
+                                        self.bias_regularizer, constraint=self.bias_constraint)
         Layer.build(self, input_shape)  # not _Conv.build: the kernel shape differs
 
     def forward(self, x, training=False):
@@ -663,10 +667,11 @@ class Conv1DTranspose(Conv2DTranspose):
                              f"channels) with known channels, got {shape_str(input_shape)}")
         self.compute_output_shape(input_shape)
         self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, input_shape[-1]),
-                                      self.kernel_initializer, self.kernel_regularizer)
+                                      self.kernel_initializer, self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
-                                        self.bias_regularizer)
+                                        self.bias_regularizer, constraint=self.bias_constraint)
         Layer.build(self, input_shape)
 
     def forward(self, x, training=False):

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from .. import activations as _activations
-from .. import initializers, kernels, regularizers
+from .. import constraints, initializers, kernels, regularizers
 from .base import ActivatedLayer, Layer, activation_flops, sample_size, shape_str
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout", "Identity", "Masking", "Lambda"]
@@ -43,9 +43,6 @@ class Dense(ActivatedLayer):
             units = int(np.asarray(units))   # tf.math.reduce_prod(shape).numpy(): a 0-d integer array
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"Dense '{self.name}': units must be a positive integer, got {units!r}")
-        for arg, value in (("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
-            if value is not None:
-                raise NotImplementedError(f"Dense '{self.name}': {arg} is not supported")
         self.units = int(units)
         self.activation = _activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -53,6 +50,8 @@ class Dense(ActivatedLayer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)   # applied by the optimizer
+        self.bias_constraint = constraints.get(bias_constraint)
         # relu and linear ride in the GEMM epilogue; others need their own pass over z
         self._fused = self.activation.name in ("linear", "relu")
         self.kernel = self.bias = None
@@ -63,9 +62,10 @@ class Dense(ActivatedLayer):
             raise ValueError(f"Dense '{self.name}' needs inputs of shape (batch, ..., features) with a "
                              f"known last axis, got {shape_str(input_shape)}")
         self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
-                                      self.kernel_regularizer)
+                                      self.kernel_regularizer, constraint=self.kernel_constraint)
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
+                                        constraint=self.bias_constraint)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -116,7 +116,9 @@ class Dense(ActivatedLayer):
                    kernel_initializer=initializers.serialize(self.kernel_initializer),
                    bias_initializer=initializers.serialize(self.bias_initializer),
                    kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
-                   bias_regularizer=regularizers.serialize(self.bias_regularizer))
+                   bias_regularizer=regularizers.serialize(self.bias_regularizer),
+                   kernel_constraint=constraints.serialize(self.kernel_constraint),
+                   bias_constraint=constraints.serialize(self.bias_constraint))
         return cfg
 
 

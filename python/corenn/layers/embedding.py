@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers, kernels, regularizers
+from .. import constraints, initializers, kernels, regularizers
 from .base import Layer, shape_str
 
 __all__ = ["Embedding"]
@@ -56,14 +56,12 @@ class Embedding(Layer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.input_dim = _positive_int(self.name, "input_dim", input_dim)
         self.output_dim = _positive_int(self.name, "output_dim", output_dim)
-        for arg, value in (("embeddings_constraint", embeddings_constraint),):
-            if value is not None:
-                raise NotImplementedError(f"Embedding '{self.name}': {arg} is not supported")
         self.mask_zero = bool(mask_zero)
         self.produces_mask = self.mask_zero
         self.input_length = input_length
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints.get(embeddings_constraint)   # applied by the optimizer
         self.embeddings = None
 
     def build(self, input_shape):
@@ -72,7 +70,8 @@ class Embedding(Layer):
             raise ValueError(f"Embedding '{self.name}' needs inputs of shape (batch, ...), got "
                              f"{shape_str(input_shape)}")
         self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                                          self.embeddings_initializer, self.embeddings_regularizer)
+                                          self.embeddings_initializer, self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -110,6 +109,7 @@ class Embedding(Layer):
         cfg.update(input_dim=self.input_dim, output_dim=self.output_dim,
                    embeddings_initializer=initializers.serialize(self.embeddings_initializer),
                    embeddings_regularizer=regularizers.serialize(self.embeddings_regularizer),
+                   embeddings_constraint=constraints.serialize(self.embeddings_constraint),
                    mask_zero=self.mask_zero)
         if self.input_length is not None:
             cfg["input_length"] = self.input_length

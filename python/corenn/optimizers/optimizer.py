@@ -127,6 +127,7 @@ class Optimizer:
         self._iterations = 0
         self._vars = None         # the variables passed to build, by identity
         self._var_tensors = None  # the same as Tensors (NumPy arrays wrapped without a copy)
+        self._constrained = []    # (index, constraint) of the variables that have one (build)
         self._state = {}          # slot name -> list of Tensors, one per variable
 
     # ---- learning rate and step count --------------------------------------------------------
@@ -201,6 +202,9 @@ class Optimizer:
                     s.fill_(self._slot_init)
         self._vars, self._var_tensors, self._state = var_list, tensors, state
         self._slots_built = self._active_slots()   # apply rebuilds when the options change them
+        # the variables with a constraint (keras.constraints), by index: projected after updates
+        self._constrained = [(i, t.__dict__["constraint"]) for i, t in enumerate(tensors)
+                             if t.__dict__.get("constraint") is not None]
 
     @property
     def variables(self) -> list:
@@ -280,6 +284,12 @@ class Optimizer:
                 state = {k: [v[i] for i in keep] for k, v in state.items()}
                 grads = [grads[i] for i in keep]
         self._update(params, grads, state, self._current_learning_rate())
+        if self.__dict__.get("_constrained"):   # Keras: variable.assign(constraint(variable)) after the update
+            from .. import constraints
+            updated = None if converted is None else {i for i, g in enumerate(converted) if g is not None}
+            for i, c in self._constrained:
+                if updated is None or i in updated:
+                    constraints.apply(self._var_tensors[i], c)
         self._iterations += 1
         return self._iterations
 
