@@ -431,6 +431,70 @@ def adagrad_step(params, grads, accumulators, lr, epsilon=1e-7, weight_decay=0.0
     return out_p, out_a
 
 
+def adamax_step(params, grads, ms, us, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7, step=0, **clip):
+    """Returns (params, m, u) after one Keras 3 Adamax step; ``step`` = iterations so far."""
+    wd = clip.pop("weight_decay", 0.0)
+    grads = _clip_grads(grads, **clip)
+    params = _decay(params, lr, wd)
+    t = step + 1
+    out = ([], [], [])
+    for p, g, m, u in zip(params, grads, ms, us):
+        m = f64(m) + (g - f64(m)) * (1 - beta_1)
+        u = np.maximum(beta_2 * f64(u), np.abs(g))
+        out[0].append(p - lr / (1 - beta_1 ** t) * m / (u + epsilon))
+        out[1].append(m)
+        out[2].append(u)
+    return out
+
+
+def nadam_step(params, grads, ms, vs, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7, step=0, **clip):
+    """Returns (params, m, v) after one Keras 3 Nadam step: the momentum schedule
+    mu_k = beta_1 (1 - 0.5 * 0.96^k) and its product over k = 1..t, computed afresh here."""
+    wd = clip.pop("weight_decay", 0.0)
+    grads = _clip_grads(grads, **clip)
+    params = _decay(params, lr, wd)
+    t = step + 1
+    mu = [beta_1 * (1 - 0.5 * 0.96 ** k) for k in range(1, t + 2)]   # mu[k - 1] = mu_k
+    prod_t = float(np.prod(mu[:t]))
+    out = ([], [], [])
+    for p, g, m, v in zip(params, grads, ms, vs):
+        m = f64(m) + (g - f64(m)) * (1 - beta_1)
+        v = f64(v) + (g * g - f64(v)) * (1 - beta_2)
+        m_hat = mu[t] * m / (1 - prod_t * mu[t]) + (1 - mu[t - 1]) * g / (1 - prod_t)
+        v_hat = v / (1 - beta_2 ** t)
+        out[0].append(p - lr * m_hat / (np.sqrt(v_hat) + epsilon))
+        out[1].append(m)
+        out[2].append(v)
+    return out
+
+
+def lion_step(params, grads, ms, lr, beta_1=0.9, beta_2=0.99, **clip):
+    """Returns (params, m) after one Lion step."""
+    wd = clip.pop("weight_decay", 0.0)
+    grads = _clip_grads(grads, **clip)
+    params = _decay(params, lr, wd)
+    out = ([], [])
+    for p, g, m in zip(params, grads, ms):
+        out[0].append(p - lr * np.sign(beta_1 * f64(m) + (1 - beta_1) * g))
+        out[1].append(beta_2 * f64(m) + (1 - beta_2) * g)
+    return out
+
+
+def adadelta_step(params, grads, acc_g, acc_d, lr, rho=0.95, epsilon=1e-7, **clip):
+    """Returns (params, accumulated grads, accumulated deltas) after one Keras 3 Adadelta step."""
+    wd = clip.pop("weight_decay", 0.0)
+    grads = _clip_grads(grads, **clip)
+    params = _decay(params, lr, wd)
+    out = ([], [], [])
+    for p, g, ag, ad in zip(params, grads, acc_g, acc_d):
+        ag = rho * f64(ag) + (1 - rho) * g * g
+        d = g * np.sqrt(f64(ad) + epsilon) / np.sqrt(ag + epsilon)
+        out[0].append(p - lr * d)
+        out[1].append(ag)
+        out[2].append(rho * f64(ad) + (1 - rho) * d * d)
+    return out
+
+
 # =============================================================================================
 # Normalization: batch normalization over the last axis, spatial dropout
 # ======================================================================================

@@ -1,4 +1,5 @@
-// Fused optimizer updates: _C.sgd_update, adam_update, rmsprop_update, adagrad_update.
+// Fused optimizer updates: _C.sgd_update, adam_update, rmsprop_update, adagrad_update,
+// adamax_update, nadam_update, lion_update, adadelta_update.
 // Every one updates all parameters (and state tensors) in place in a single call; the trailing
 // weight_decay / clipnorm / clipvalue / global_clipnorm arguments are 0 when off.
 #include <pybind11/stl.h>
@@ -85,6 +86,60 @@ void register_optimizer(py::module_& m) {
       arg("params"), arg("grads"), arg("accumulators"), arg("lr"), arg("epsilon") = 1e-7f,
       arg("weight_decay") = 0.0f, arg("clipnorm") = 0.0f, arg("clipvalue") = 0.0f,
       arg("global_clipnorm") = 0.0f, release, "Adagrad step over all params in place.");
+
+  m.def(
+      "adamax_update",
+      [](const TensorList& params, const TensorList& grads, const TensorList& ms,
+         const TensorList& us, float lr, float beta_1, float beta_2, float epsilon, int64_t step,
+         float weight_decay, float clipnorm, float clipvalue, float global_clipnorm) {
+        adamax_update(params, grads, ms, us,
+                      common(lr, weight_decay, clipnorm, clipvalue, global_clipnorm), beta_1,
+                      beta_2, epsilon, step);
+      },
+      arg("params"), arg("grads"), arg("m"), arg("u"), arg("lr"), arg("beta_1") = 0.9f,
+      arg("beta_2") = 0.999f, arg("epsilon") = 1e-7f, arg("step") = 0, arg("weight_decay") = 0.0f,
+      arg("clipnorm") = 0.0f, arg("clipvalue") = 0.0f, arg("global_clipnorm") = 0.0f, release,
+      "Adamax step over all params in place; step = iterations done before this one.");
+
+  m.def(
+      "nadam_update",
+      [](const TensorList& params, const TensorList& grads, const TensorList& ms,
+         const TensorList& vs, float lr, float beta_1, float beta_2, float epsilon, float coef_m,
+         float coef_g, float coef_v, float weight_decay, float clipnorm, float clipvalue,
+         float global_clipnorm) {
+        nadam_update(params, grads, ms, vs,
+                     common(lr, weight_decay, clipnorm, clipvalue, global_clipnorm), beta_1, beta_2,
+                     epsilon, coef_m, coef_g, coef_v);
+      },
+      arg("params"), arg("grads"), arg("m"), arg("v"), arg("lr"), arg("beta_1"), arg("beta_2"),
+      arg("epsilon"), arg("coef_m"), arg("coef_g"), arg("coef_v"), arg("weight_decay") = 0.0f,
+      arg("clipnorm") = 0.0f, arg("clipvalue") = 0.0f, arg("global_clipnorm") = 0.0f, release,
+      "Nadam step over all params in place, with the step's coefficients (ops/optimizer.h).");
+
+  m.def(
+      "lion_update",
+      [](const TensorList& params, const TensorList& grads, const TensorList& ms, float lr,
+         float beta_1, float beta_2, float weight_decay, float clipnorm, float clipvalue,
+         float global_clipnorm) {
+        lion_update(params, grads, ms, common(lr, weight_decay, clipnorm, clipvalue, global_clipnorm),
+                    beta_1, beta_2);
+      },
+      arg("params"), arg("grads"), arg("m"), arg("lr"), arg("beta_1") = 0.9f, arg("beta_2") = 0.99f,
+      arg("weight_decay") = 0.0f, arg("clipnorm") = 0.0f, arg("clipvalue") = 0.0f,
+      arg("global_clipnorm") = 0.0f, release, "Lion step over all params in place.");
+
+  m.def(
+      "adadelta_update",
+      [](const TensorList& params, const TensorList& grads, const TensorList& acc_grad,
+         const TensorList& acc_delta, float lr, float rho, float epsilon, float weight_decay,
+         float clipnorm, float clipvalue, float global_clipnorm) {
+        adadelta_update(params, grads, acc_grad, acc_delta,
+                        common(lr, weight_decay, clipnorm, clipvalue, global_clipnorm), rho, epsilon);
+      },
+      arg("params"), arg("grads"), arg("acc_grad"), arg("acc_delta"), arg("lr"), arg("rho") = 0.95f,
+      arg("epsilon") = 1e-7f, arg("weight_decay") = 0.0f, arg("clipnorm") = 0.0f,
+      arg("clipvalue") = 0.0f, arg("global_clipnorm") = 0.0f, release,
+      "Adadelta step over all params in place.");
 }
 
 }  // namespace corenn::bindings

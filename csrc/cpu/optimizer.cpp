@@ -1,4 +1,5 @@
-// CPU kernels of the fused optimizer updates (SGD, Adam/AdamW, RMSprop, Adagrad).
+// CPU kernels of the fused optimizer updates (SGD, Adam/AdamW, RMSprop, Adagrad, Adamax, Nadam,
+// Lion, Adadelta).
 //
 // Math (Keras 3, keras/src/optimizers/*.py), per element of parameter p with gradient g:
 //   g  = clip(g, -clipvalue, clipvalue) * scale_i     scale_i from the (per-variable or global) norm
@@ -327,6 +328,78 @@ CORENN_INLINE void adagrad_range(const Span& s, const Prologue& pro, int64_t lo,
   }
 }
 
+CORENN_INLINE void adamax_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi,
+                                float step_size, float one_minus_b1, float b2, float eps) {
+  float* __restrict p = s.p;
+  const float* __restrict g = s.g;
+  float* __restrict m = s.s[0];
+  float* __restrict u = s.s[1];
+  const float scale = s.scale;
+  for (int64_t i = lo; i < hi; ++i) {
+    const float gi = clip_grad(g[i], pro, scale);
+    const float pi = p[i] - p[i] * pro.decay;
+    const float mi = m[i] + (gi - m[i]) * one_minus_b1;
+    const float ui = std::max(b2 * u[i], std::fabs(gi));
+    m[i] = mi;
+    u[i] = ui;
+    p[i] = pi - step_size * mi / (ui + eps);
+  }
+}
+
+CORENN_INLINE void nadam_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi,
+                               float lr, float one_minus_b1, float one_minus_b2, float eps,
+                               float coef_m, float coef_g, float coef_v) {
+  float* __restrict p = s.p;
+  const float* __restrict g = s.g;
+  float* __restrict m = s.s[0];
+  float* __restrict v = s.s[1];
+  const float scale = s.scale;
+  for (int64_t i = lo; i < hi; ++i) {
+    const float gi = clip_grad(g[i], pro, scale);
+    const float pi = p[i] - p[i] * pro.decay;
+    const float mi = m[i] + (gi - m[i]) * one_minus_b1;
+    const float vi = v[i] + (gi * gi - v[i]) * one_minus_b2;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = pi - lr * (coef_m * mi + coef_g * gi) / (std::sqrt(coef_v * vi) + eps);
+  }
+}
+
+// sign(x) with sign(0) = 0 and sign(NaN) = NaN (x * 0), as keras.ops.sign
+CORENN_INLINE float sign_of(float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x * 0.0f); }
+
+CORENN_INLINE void lion_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi, float lr,
+                              float b1, float b2) {
+  float* __restrict p = s.p;
+  const float* __restrict g = s.g;
+  float* __restrict m = s.s[0];
+  const float scale = s.scale;
+  for (int64_t i = lo; i < hi; ++i) {
+    const float gi = clip_grad(g[i], pro, scale);
+    const float pi = p[i] - p[i] * pro.decay;
+    p[i] = pi - lr * sign_of(b1 * m[i] + (1.0f - b1) * gi);
+    m[i] = b2 * m[i] + (1.0f - b2) * gi;
+  }
+}
+
+CORENN_INLINE void adadelta_range(const Span& s, const Prologue& pro, int64_t lo, int64_t hi,
+                                  float lr, float rho, float eps) {
+  float* __restrict p = s.p;
+  const float* __restrict g = s.g;
+  float* __restrict ag = s.s[0];
+  float* __restrict ad = s.s[1];
+  const float scale = s.scale, one_minus_rho = 1.0f - rho;
+  for (int64_t i = lo; i < hi; ++i) {
+    const float gi = clip_grad(g[i], pro, scale);
+    const float pi = p[i] - p[i] * pro.decay;
+    const float agi = rho * ag[i] + one_minus_rho * gi * gi;
+    const float di = gi * std::sqrt(ad[i] + eps) / std::sqrt(agi + eps);
+    ag[i] = agi;
+    ad[i] = rho * ad[i] + one_minus_rho * di * di;
+    p[i] = pi - lr * di;
+  }
+}
+
 // ---- the updates, one per Build ------------------------------------------------------------
 
 // The per-range kernel handed to run(): a lambda that must inline into both chunk runners.
@@ -391,21 +464,70 @@ void adagrad_update(const TensorList& params, const TensorList& grads,
   run<kBuild>(params, grads, {&accumulators}, common, KERNEL(adagrad_range(s, p, lo, hi, lr, eps)));
 }
 
+template <Build kBuild>
+void adamax_update(const TensorList& params, const TensorList& grads, const TensorList& m,
+                   const TensorList& u, const UpdateCommon& common, float beta_1, float beta_2,
+                   float epsilon, int64_t step) {
+  // The bias correction of m folded into the step size, in double (b1^t underflows to 0).
+  const float step_size = static_cast<float>(
+      common.lr / (1.0 - std::pow(double(beta_1), static_cast<double>(step + 1))));
+  const float omb1 = 1.0f - beta_1, b2 = beta_2, eps = epsilon;
+  run<kBuild>(params, grads, {&m, &u}, common,
+              KERNEL(adamax_range(s, p, lo, hi, step_size, omb1, b2, eps)));
+}
+
+template <Build kBuild>
+void nadam_update(const TensorList& params, const TensorList& grads, const TensorList& m,
+                  const TensorList& v, const UpdateCommon& common, float beta_1, float beta_2,
+                  float epsilon, float coef_m, float coef_g, float coef_v) {
+  const float lr = common.lr, omb1 = 1.0f - beta_1, omb2 = 1.0f - beta_2, eps = epsilon;
+  run<kBuild>(params, grads, {&m, &v}, common,
+              KERNEL(nadam_range(s, p, lo, hi, lr, omb1, omb2, eps, coef_m, coef_g, coef_v)));
+}
+
+template <Build kBuild>
+void lion_update(const TensorList& params, const TensorList& grads, const TensorList& m,
+                 const UpdateCommon& common, float beta_1, float beta_2) {
+  const float lr = common.lr, b1 = beta_1, b2 = beta_2;
+  run<kBuild>(params, grads, {&m}, common, KERNEL(lion_range(s, p, lo, hi, lr, b1, b2)));
+}
+
+template <Build kBuild>
+void adadelta_update(const TensorList& params, const TensorList& grads, const TensorList& acc_grad,
+                     const TensorList& acc_delta, const UpdateCommon& common, float rho,
+                     float epsilon) {
+  const float lr = common.lr, r = rho, eps = epsilon;
+  run<kBuild>(params, grads, {&acc_grad, &acc_delta}, common,
+              KERNEL(adadelta_range(s, p, lo, hi, lr, r, eps)));
+}
+
 }  // namespace
 
 CORENN_REGISTER_KERNEL(sgd_update_stub, Slot::cpu_ref, sgd_update<Build::ref>);
 CORENN_REGISTER_KERNEL(adam_update_stub, Slot::cpu_ref, adam_update<Build::ref>);
 CORENN_REGISTER_KERNEL(rmsprop_update_stub, Slot::cpu_ref, rmsprop_update<Build::ref>);
 CORENN_REGISTER_KERNEL(adagrad_update_stub, Slot::cpu_ref, adagrad_update<Build::ref>);
+CORENN_REGISTER_KERNEL(adamax_update_stub, Slot::cpu_ref, adamax_update<Build::ref>);
+CORENN_REGISTER_KERNEL(nadam_update_stub, Slot::cpu_ref, nadam_update<Build::ref>);
+CORENN_REGISTER_KERNEL(lion_update_stub, Slot::cpu_ref, lion_update<Build::ref>);
+CORENN_REGISTER_KERNEL(adadelta_update_stub, Slot::cpu_ref, adadelta_update<Build::ref>);
 #ifdef CORENN_HAVE_AVX2_PATH
 CORENN_REGISTER_KERNEL(sgd_update_stub, Slot::avx2, sgd_update<Build::avx2>);
 CORENN_REGISTER_KERNEL(adam_update_stub, Slot::avx2, adam_update<Build::avx2>);
 CORENN_REGISTER_KERNEL(rmsprop_update_stub, Slot::avx2, rmsprop_update<Build::avx2>);
 CORENN_REGISTER_KERNEL(adagrad_update_stub, Slot::avx2, adagrad_update<Build::avx2>);
+CORENN_REGISTER_KERNEL(adamax_update_stub, Slot::avx2, adamax_update<Build::avx2>);
+CORENN_REGISTER_KERNEL(nadam_update_stub, Slot::avx2, nadam_update<Build::avx2>);
+CORENN_REGISTER_KERNEL(lion_update_stub, Slot::avx2, lion_update<Build::avx2>);
+CORENN_REGISTER_KERNEL(adadelta_update_stub, Slot::avx2, adadelta_update<Build::avx2>);
 CORENN_REGISTER_KERNEL(sgd_update_stub, Slot::avx512, sgd_update<Build::avx512>);
 CORENN_REGISTER_KERNEL(adam_update_stub, Slot::avx512, adam_update<Build::avx512>);
 CORENN_REGISTER_KERNEL(rmsprop_update_stub, Slot::avx512, rmsprop_update<Build::avx512>);
 CORENN_REGISTER_KERNEL(adagrad_update_stub, Slot::avx512, adagrad_update<Build::avx512>);
+CORENN_REGISTER_KERNEL(adamax_update_stub, Slot::avx512, adamax_update<Build::avx512>);
+CORENN_REGISTER_KERNEL(nadam_update_stub, Slot::avx512, nadam_update<Build::avx512>);
+CORENN_REGISTER_KERNEL(lion_update_stub, Slot::avx512, lion_update<Build::avx512>);
+CORENN_REGISTER_KERNEL(adadelta_update_stub, Slot::avx512, adadelta_update<Build::avx512>);
 #endif
 
 }  // namespace corenn::cpu

@@ -13,6 +13,10 @@ CORENN_DEFINE_DISPATCH(SgdUpdateFn, sgd_update_stub, "sgd_update");
 CORENN_DEFINE_DISPATCH(AdamUpdateFn, adam_update_stub, "adam_update");
 CORENN_DEFINE_DISPATCH(RmspropUpdateFn, rmsprop_update_stub, "rmsprop_update");
 CORENN_DEFINE_DISPATCH(AdagradUpdateFn, adagrad_update_stub, "adagrad_update");
+CORENN_DEFINE_DISPATCH(AdamaxUpdateFn, adamax_update_stub, "adamax_update");
+CORENN_DEFINE_DISPATCH(NadamUpdateFn, nadam_update_stub, "nadam_update");
+CORENN_DEFINE_DISPATCH(LionUpdateFn, lion_update_stub, "lion_update");
+CORENN_DEFINE_DISPATCH(AdadeltaUpdateFn, adadelta_update_stub, "adadelta_update");
 
 namespace {
 
@@ -153,6 +157,50 @@ void adagrad_update(const TensorList& params, const TensorList& grads,
   const char* op = "adagrad_update";
   check_lists(op, params, grads, {{{"accumulators", &accumulators, true}, true}}, common);
   adagrad_update_stub(device_of(params))(params, grads, accumulators, common, epsilon);
+}
+
+void adamax_update(const TensorList& params, const TensorList& grads, const TensorList& m,
+                   const TensorList& u, const UpdateCommon& common, float beta_1, float beta_2,
+                   float epsilon, int64_t step) {
+  const char* op = "adamax_update";
+  CORENN_CHECK(step >= 0 && step < INT64_MAX, op,
+               ": step (iterations done so far) must be in [0, 2^63 - 1), got ", step);
+  CORENN_CHECK(beta_1 >= 0 && beta_1 < 1 && beta_2 >= 0 && beta_2 < 1, op,
+               ": beta_1 and beta_2 must lie in [0, 1), got ", beta_1, " and ", beta_2);
+  check_lists(op, params, grads, {{{"m", &m, true}, true}, {{"u", &u, true}, true}}, common);
+  adamax_update_stub(device_of(params))(params, grads, m, u, common, beta_1, beta_2, epsilon, step);
+}
+
+void nadam_update(const TensorList& params, const TensorList& grads, const TensorList& m,
+                  const TensorList& v, const UpdateCommon& common, float beta_1, float beta_2,
+                  float epsilon, float coef_m, float coef_g, float coef_v) {
+  const char* op = "nadam_update";
+  CORENN_CHECK(beta_1 >= 0 && beta_1 < 1 && beta_2 >= 0 && beta_2 < 1, op,
+               ": beta_1 and beta_2 must lie in [0, 1), got ", beta_1, " and ", beta_2);
+  CORENN_CHECK(std::isfinite(coef_m) && std::isfinite(coef_g) && std::isfinite(coef_v), op,
+               ": the step coefficients must be finite, got ", coef_m, ", ", coef_g, ", ", coef_v);
+  check_lists(op, params, grads, {{{"m", &m, true}, true}, {{"v", &v, true}, true}}, common);
+  nadam_update_stub(device_of(params))(params, grads, m, v, common, beta_1, beta_2, epsilon,
+                                       coef_m, coef_g, coef_v);
+}
+
+void lion_update(const TensorList& params, const TensorList& grads, const TensorList& m,
+                 const UpdateCommon& common, float beta_1, float beta_2) {
+  const char* op = "lion_update";
+  CORENN_CHECK(beta_1 >= 0 && beta_1 <= 1 && beta_2 >= 0 && beta_2 <= 1, op,
+               ": beta_1 and beta_2 must lie in [0, 1], got ", beta_1, " and ", beta_2);
+  check_lists(op, params, grads, {{{"m", &m, true}, true}}, common);
+  lion_update_stub(device_of(params))(params, grads, m, common, beta_1, beta_2);
+}
+
+void adadelta_update(const TensorList& params, const TensorList& grads, const TensorList& acc_grad,
+                     const TensorList& acc_delta, const UpdateCommon& common, float rho,
+                     float epsilon) {
+  const char* op = "adadelta_update";
+  CORENN_CHECK(rho >= 0 && rho <= 1, op, ": rho must lie in [0, 1], got ", rho);
+  check_lists(op, params, grads,
+              {{{"acc_grad", &acc_grad, true}, true}, {{"acc_delta", &acc_delta, true}, true}}, common);
+  adadelta_update_stub(device_of(params))(params, grads, acc_grad, acc_delta, common, rho, epsilon);
 }
 
 }  // namespace corenn

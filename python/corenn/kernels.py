@@ -362,7 +362,8 @@ def accuracy_count(kind: str, y_pred, y_true, threshold: float = 0.5, k: int = 5
 #
 # Wrappers for _C.<optimizer>_update live below; see corenn/optimizers/.
 
-__all__ += ["sgd_update", "adam_update", "rmsprop_update", "adagrad_update"]
+__all__ += ["sgd_update", "adam_update", "rmsprop_update", "adagrad_update", "adamax_update",
+            "nadam_update", "lion_update", "adadelta_update"]
 
 
 def _tensors(xs, op: str, arg: str) -> list:
@@ -436,6 +437,49 @@ def adagrad_update(params, grads, accumulators, *, lr, epsilon=1e-7, weight_deca
     _C.adagrad_update(_tensors(params, op, "params"), _tensors(grads, op, "grads"),
                       _tensors(accumulators, op, "accumulators"), float(lr), float(epsilon),
                       **_clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm))
+
+
+def adamax_update(params, grads, m, u, *, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7, step=0,
+                  weight_decay=0.0, clipnorm=0.0, clipvalue=0.0, global_clipnorm=0.0) -> None:
+    """One Adamax step over all ``params`` in place (after clipping and weight decay), with
+    t = step + 1: m += (g - m)(1 - beta_1); u = max(beta_2 u, |g|);
+    p -= lr / (1 - beta_1^t) * m / (u + epsilon)."""
+    op = "adamax_update"
+    _C.adamax_update(_tensors(params, op, "params"), _tensors(grads, op, "grads"), _tensors(m, op, "m"),
+                     _tensors(u, op, "u"), float(lr), float(beta_1), float(beta_2), float(epsilon), int(step),
+                     **_clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm))
+
+
+def nadam_update(params, grads, m, v, *, lr, beta_1, beta_2, epsilon, coef_m, coef_g, coef_v,
+                 weight_decay=0.0, clipnorm=0.0, clipvalue=0.0, global_clipnorm=0.0) -> None:
+    """One Nadam step over all ``params`` in place: m += (g - m)(1 - beta_1),
+    v += (g^2 - v)(1 - beta_2), p -= lr (coef_m m + coef_g g) / (sqrt(coef_v v) + epsilon); the
+    step's coefficients come from ``optimizers.Nadam`` (its momentum schedule)."""
+    op = "nadam_update"
+    _C.nadam_update(_tensors(params, op, "params"), _tensors(grads, op, "grads"), _tensors(m, op, "m"),
+                    _tensors(v, op, "v"), float(lr), float(beta_1), float(beta_2), float(epsilon),
+                    float(coef_m), float(coef_g), float(coef_v),
+                    **_clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm))
+
+
+def lion_update(params, grads, m, *, lr, beta_1=0.9, beta_2=0.99, weight_decay=0.0, clipnorm=0.0,
+                clipvalue=0.0, global_clipnorm=0.0) -> None:
+    """One Lion step over all ``params`` in place: p -= lr sign(beta_1 m + (1 - beta_1) g);
+    m = beta_2 m + (1 - beta_2) g."""
+    op = "lion_update"
+    _C.lion_update(_tensors(params, op, "params"), _tensors(grads, op, "grads"), _tensors(m, op, "m"),
+                   float(lr), float(beta_1), float(beta_2),
+                   **_clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm))
+
+
+def adadelta_update(params, grads, acc_grad, acc_delta, *, lr, rho=0.95, epsilon=1e-7, weight_decay=0.0,
+                    clipnorm=0.0, clipvalue=0.0, global_clipnorm=0.0) -> None:
+    """One Adadelta step over all ``params`` in place: a_g = rho a_g + (1 - rho) g^2;
+    d = g sqrt(a_d + eps) / sqrt(a_g + eps); a_d = rho a_d + (1 - rho) d^2; p -= lr d."""
+    op = "adadelta_update"
+    _C.adadelta_update(_tensors(params, op, "params"), _tensors(grads, op, "grads"),
+                       _tensors(acc_grad, op, "acc_grad"), _tensors(acc_delta, op, "acc_delta"), float(lr),
+                       float(rho), float(epsilon), **_clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -223,8 +223,8 @@ def test_get():
     got = optimizers.get({"class_name": "SGD", "config": {"learning_rate": 0.3, "momentum": 0.5}})
     assert isinstance(got, SGD) and got.momentum == 0.5 and got.learning_rate == 0.3
     assert optimizers.get(None) is None
-    with pytest.raises(ValueError, match="Unknown optimizer: 'adamax'"):
-        optimizers.get("adamax")
+    with pytest.raises(ValueError, match="Unknown optimizer: 'adabelief'"):
+        optimizers.get("adabelief")
     with pytest.raises(ValueError, match="Could not interpret optimizer identifier"):
         optimizers.get(3)
 

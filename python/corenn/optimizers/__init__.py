@@ -1,6 +1,7 @@
 """corenn.optimizers: Keras 3 style optimizers over fused C++ update kernels.
 
-``get(identifier)`` accepts a name ('sgd', 'adam', 'adamw', 'rmsprop', 'adagrad', any case), an
+``get(identifier)`` accepts a name ('sgd', 'adam', 'adamw', 'rmsprop', 'adagrad', 'adamax', 'nadam',
+'lion', 'adadelta', any case), an
 Optimizer instance (returned as is), or a config dict ``{'class_name': ..., 'config': {...}}``.
 """
 from __future__ import annotations
@@ -9,14 +10,17 @@ from . import schedules
 from .adagrad import Adagrad
 from .adam import Adam
 from .adamw import AdamW
+from .more import Adadelta, Adamax, Lion, Nadam
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "schedules", "get",
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "Adamax", "Nadam", "Lion",
+           "Adadelta", "schedules", "get",
            "serialize", "deserialize"]
 
-_BY_NAME = {cls.__name__.lower(): cls for cls in (SGD, RMSprop, Adam, AdamW, Adagrad)}
+_BY_NAME = {cls.__name__.lower(): cls for cls in (SGD, RMSprop, Adam, AdamW, Adagrad, Adamax, Nadam,
+                                                  Lion, Adadelta)}
 
 
 def serialize(optimizer: Optimizer) -> dict:
