@@ -1841,3 +1841,82 @@ def ctc_loss(logits, labels, label_lengths, logit_lengths, blank=0):
             occ[:, ext[s]] += np.exp(alpha[:, s] + beta[:, s] - logp[:, ext[s]] - ll)
         grads[b, :n] = np.exp(logp) * occ.sum(-1, keepdims=True) - occ
     return losses, grads
+
+
+# =============================================================================================
+# Sweep 6 (tutorial programs): pixel shuffle, image metrics, target gradients of losses
+# =============================================================================================
+
+def depth_to_space(x, b):
+    """NHWC, TensorFlow's DCR order: y[n, i*b + di, j*b + dj, k] = x[n, i, j, (di*b + dj)*C' + k]."""
+    x = f64(x)
+    n, h, w, c = x.shape
+    co = c // (b * b)
+    y = np.zeros((n, h * b, w * b, co))
+    for di in range(b):
+        for dj in range(b):
+            y[:, di::b, dj::b, :] = x[:, :, :, (di * b + dj) * co:(di * b + dj + 1) * co]
+    return y
+
+
+def space_to_depth(x, b):
+    x = f64(x)
+    n, h, w, c = x.shape
+    y = np.zeros((n, h // b, w // b, b * b * c))
+    for di in range(b):
+        for dj in range(b):
+            y[:, :, :, (di * b + dj) * c:(di * b + dj + 1) * c] = x[:, di::b, dj::b, :]
+    return y
+
+
+def total_variation(x):
+    """Per image of a batch (N, H, W, C): sum |vertical| + |horizontal| neighbour differences."""
+    x = f64(x)
+    return (np.abs(np.diff(x, axis=1)).sum(axis=(1, 2, 3)) + np.abs(np.diff(x, axis=2)).sum(axis=(1, 2, 3)))
+
+
+def psnr(a, b, max_val):
+    mse = ((f64(a) - f64(b)) ** 2).mean(axis=(-3, -2, -1))
+    return 20 * np.log10(max_val) - 10 * np.log10(mse)
+
+
+def resize_area(x, oh, ow):
+    """TensorFlow's 'area' resize of a batch (N, H, W, C): each output pixel the overlap-weighted
+    mean of the input box it covers, written as a loop over boxes."""
+    x = f64(x)
+    n, h, w, c = x.shape
+    y = np.zeros((n, oh, ow, c))
+    sh, sw = h / oh, w / ow
+    for o in range(oh):
+        for q in range(ow):
+            total = np.zeros((n, c))
+            for i in range(h):
+                wi = max(0.0, min((o + 1) * sh, i + 1) - max(o * sh, i))
+                for j in range(w):
+                    wj = max(0.0, min((q + 1) * sw, j + 1) - max(q * sw, j))
+                    total += wi * wj * x[:, i, j, :]
+            y[:, o, q, :] = total / (sh * sw)
+    return y
+
+
+def loss_of_target(kind, y_true, y_pred, from_logits=False, sample_weight=None, reduction="mean"):
+    """The reduced Keras loss as a function of y_true (float64), for finite differences of its
+    gradient with respect to the target."""
+    t, p = f64(y_true), f64(y_pred)
+    eps = EPSILON
+    if kind in ("mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy",
+                "categorical_crossentropy"):
+        per = loss_per_sample(kind, p, t, from_logits)
+    elif kind == "log_cosh":
+        per = np.log(np.cosh(p - t)).mean(axis=-1)
+    elif kind == "kl_divergence":
+        tc, pc = np.clip(t, eps, 1), np.clip(p, eps, 1)
+        per = (tc * np.log(tc / pc)).sum(axis=-1)
+    elif kind == "poisson":
+        per = (p - t * np.log(p + eps)).mean(axis=-1)
+    else:
+        raise ValueError(kind)
+    per = per.reshape(-1)
+    w = np.ones_like(per) if sample_weight is None else f64(sample_weight).reshape(-1)
+    total = (w * per).sum()
+    return total / per.size if reduction == "mean" else total

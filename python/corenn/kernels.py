@@ -21,6 +21,71 @@ from . import _C
 Tensor = _C.Tensor
 
 
+class TensorShape(tuple):
+    """What ``Tensor.shape`` returns: a tuple (comparisons, indexing, unpacking and NumPy take it
+    as one) with TensorFlow's TensorShape methods, so ``x.shape.as_list()`` runs."""
+
+    __slots__ = ()
+
+    def as_list(self):
+        return list(self)
+
+    @property
+    def rank(self):
+        return len(self)
+
+    ndims = rank
+
+    @property
+    def dims(self):
+        return list(self)
+
+    def num_elements(self):
+        return None if any(d is None for d in self) else int(np.prod(self, dtype=np.int64))
+
+    def is_fully_defined(self):
+        return all(d is not None for d in self)
+
+    def __reduce__(self):   # pickles as the plain tuple it is
+        return (tuple, (tuple(self),))
+
+
+class DTypeName(str):
+    """What ``Tensor.dtype`` returns: the dtype's name as a str (``t.dtype == "float32"`` as
+    before) with TensorFlow's DType attributes, so ``t.dtype.name`` runs."""
+
+    __slots__ = ()
+
+    @property
+    def name(self):
+        return str(self)
+
+    @property
+    def is_floating(self):
+        return self.startswith("float")
+
+    @property
+    def is_integer(self):
+        return self.startswith(("int", "uint"))
+
+    @property
+    def as_numpy_dtype(self):
+        return np.dtype(str(self)).type
+
+    @property
+    def size(self):
+        return np.dtype(str(self)).itemsize
+
+    def __reduce__(self):
+        return (str, (str(self),))
+
+
+if hasattr(_C, "_set_shape_class"):
+    _C._set_shape_class(TensorShape)
+if hasattr(_C, "_set_dtype_class"):
+    _C._set_dtype_class(DTypeName)
+
+
 def _scalar(t):
     a = np.asarray(t)
     if a.size != 1:

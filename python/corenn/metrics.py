@@ -23,6 +23,7 @@ return per-sample values as a Tensor shaped like y_pred without its last axis, a
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -52,8 +53,37 @@ def _as_pred(y):
     return y if isinstance(y, kernels.Tensor) else np.ascontiguousarray(y, dtype=np.float32)
 
 
+class MetricResult(float):
+    """A metric's result: a Python float (formatting, arithmetic and logs as before) that also
+    answers ``numpy()`` and ``dtype`` as the scalar tensor Keras returns (``m.result().numpy()``,
+    ``cosine_similarity(a, b).numpy()``)."""
+
+    __slots__ = ()
+    dtype = "float32"
+    shape = ()
+
+    def numpy(self):
+        return np.float32(self)
+
+    def __reduce__(self):
+        return (float, (float(self),))
+
+
+def _numpy_result(fn):
+    @functools.wraps(fn)
+    def result(self):
+        value = fn(self)
+        return MetricResult(value) if type(value) is float else value
+    return result
+
+
 class Metric:
     """Base class: ``total / count`` of what ``update_state`` adds."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "result" in cls.__dict__:   # every metric's float result answers numpy() too
+            cls.result = _numpy_result(cls.__dict__["result"])
 
     def __init__(self, name=None, dtype=None):
         self.name = name or _snake(type(self).__name__)
@@ -101,7 +131,7 @@ class Metric:
         raise NotImplementedError
 
     def result(self) -> float:
-        return float(self.total / self.count) if self.count else 0.0
+        return MetricResult(self.total / self.count if self.count else 0.0)
 
     def __call__(self, *args, **kwargs):
         """``metric(y_true, y_pred)`` / ``mean(values)``: update_state, then the running result

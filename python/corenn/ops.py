@@ -15,6 +15,8 @@ needs indices); results are new Tensors (nothing is reused, so a result stays va
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from . import autodiff, kernels
@@ -56,11 +58,18 @@ def _f32(x, where="ops"):
         if x.dtype == "float32":
             return x
         return Tensor.from_numpy(np.asarray(x).astype(np.float32))
+    if type(x) in (list, tuple) and _holds_tensors(x):
+        # a Python list of Tensors (tf.reduce_sum(losses)) is their stack, recorded on the tape
+        return stack([_f32(v, where) for v in x])
     a = np.asarray(x)
     if a.dtype.kind not in "fiub":
         name = where if where.startswith("ops") else f"ops.{where}"
         raise TypeError(f"{name}: expected numeric data (a tensor, array or number), got dtype {a.dtype}")
     return Tensor.from_numpy(_c_array(a.astype(np.float32)))
+
+
+def _holds_tensors(x):
+    return _builtins.any(isinstance(v, Tensor) or type(v) in (list, tuple) and _holds_tensors(v) for v in x)
 
 
 def _c_array(a):
@@ -403,11 +412,36 @@ def argmin(x, axis=-1, keepdims=False):
 
 # -- shapes ----------------------------------------------------------------------------------------
 
+class _ShapeProbe(threading.local):
+    depth = 0   # > 0 while a layer's call runs on a batch of one to learn its output shape
+
+
+SHAPE_PROBE = _ShapeProbe()
+
+
+def _probe_reshape(x, target):
+    """During a shape probe, a reshape whose element count does not fit (a count fixed by the real
+    batch size: the Switch Transformer's tokens-per-batch) gives zeros of the target shape, as
+    Keras 3's symbolic reshape of a None batch takes the target unchecked; the real call checks."""
+    if target and _builtins.all(d >= 0 for d in target):
+        return Tensor.from_numpy(np.zeros(target, np.float32 if _is_float(x) else np.asarray(x).dtype))
+    return None
+
+
 def reshape(x, newshape):
     target = [int(d) for d in (newshape if isinstance(newshape, (list, tuple)) else [newshape])]
     if _is_int(x):   # integer tensors keep their dtype (no gradient)
-        return _t(np.asarray(_any(x, "reshape")).reshape(target))
+        a = np.asarray(_any(x, "reshape"))
+        if SHAPE_PROBE.depth and -1 not in target and a.size != _math.prod(target):
+            probed = _probe_reshape(x, target)
+            if probed is not None:
+                return probed
+        return _t(a.reshape(target))
     x = _f32(x)
+    if SHAPE_PROBE.depth and -1 not in target and x.size != _math.prod(target):
+        probed = _probe_reshape(x, target)
+        if probed is not None:
+            return probed
     y = x.reshape(target) if _contiguous_view_ok(x) else _f32(np.asarray(x).reshape(target))
     in_shape = list(x.shape)
     _record(lambda dys: [dys[0].reshape(in_shape)], [x], [y])
@@ -565,7 +599,10 @@ def where(condition, x1=None, x2=None):
 
 def one_hot(x, num_classes, axis=-1, dtype="float32"):
     idx = np.asarray(x).astype(np.int64)
-    out = np.eye(int(num_classes), dtype=dtype)[idx]
+    n = int(num_classes)
+    # an index outside 0..num_classes-1 gives a row of zeros, as tf.one_hot / jax.nn.one_hot
+    # (the Switch Transformer one-hots positions past an expert's capacity)
+    out = np.concatenate([np.eye(n, dtype=dtype), np.zeros((1, n), dtype)])[np.where((idx >= 0) & (idx < n), idx, n)]
     if axis != -1:
         out = np.moveaxis(out, -1, axis)
     return Tensor.from_numpy(_c_array(out))
@@ -760,6 +797,9 @@ _py_max, _py_min = _builtins.max, _builtins.min
 
 def _any(x, op):
     """A Tensor for x keeping integer dtypes (floats and bools become float32)."""
+    if type(x) in (list, tuple) and _holds_tensors(x) and _builtins.any(
+            isinstance(v, Tensor) and v.dtype == "float32" for v in x):
+        return _f32(x, op)   # a list of float Tensors: their differentiable stack
     try:
         return autodiff.convert(x, f"ops.{op}")
     except (TypeError, ValueError) as exc:
@@ -2683,38 +2723,48 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
     return y
 
 
-def space_to_depth(x, block_size, data_format="channels_last"):
-    t = _any(x, "space_to_depth")
+def _block_geometry(op, x, block_size, data_format):
+    t = _any(x, op)
     b = int(block_size)
     if t.ndim != 4:
-        raise ValueError(f"ops.space_to_depth: needs a 4-D tensor, got shape {tuple(t.shape)}")
-    first = data_format == "channels_first"
+        raise ValueError(f"ops.{op}: needs a 4-D tensor, got shape {tuple(t.shape)}")
+    if b < 2:
+        raise ValueError(f"ops.{op}: block_size must be at least 2, got {block_size!r}")
+    if data_format not in ("channels_last", "channels_first", "NHWC", "NCHW"):
+        raise ValueError(f"ops.{op}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+    first = data_format in ("channels_first", "NCHW")
     n, h, w, c = (t.shape[0], t.shape[2], t.shape[3], t.shape[1]) if first else tuple(t.shape)
+    return t, b, first, n, h, w, c
+
+
+# Both are one transpose between two reshapes (views): the permutation runs in the transpose
+# kernel (dispatch table entry "transpose") and its gradient is the inverse transpose, so a
+# sub-pixel upsampling layer trains at memory speed. Channel order as TensorFlow's default
+# "DCR" mode: output pixel (i*b + di, j*b + dj) channel k is input channel (di*b + dj)*C' + k.
+def space_to_depth(x, block_size, data_format="channels_last"):
+    """(N, H, W, C) -> (N, H/b, W/b, b*b*C): each b x b block of pixels becomes one pixel."""
+    t, b, first, n, h, w, c = _block_geometry("space_to_depth", x, block_size, data_format)
     if h % b or w % b:
         raise ValueError(f"ops.space_to_depth: height {h} and width {w} must be multiples of block_size {b}")
-
-    def idx(i):
-        i = np.moveaxis(i, 1, -1) if first else i
-        i = i.reshape(n, h // b, b, w // b, b, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, h // b, w // b, b * b * c)
-        return np.moveaxis(i, -1, 1) if first else i
-    return _gather("space_to_depth", t, idx)
+    if first:
+        y = transpose(reshape(t, (n, c, h // b, b, w // b, b)), (0, 3, 5, 1, 2, 4))
+        return reshape(y, (n, b * b * c, h // b, w // b))
+    y = transpose(reshape(t, (n, h // b, b, w // b, b, c)), (0, 1, 3, 2, 4, 5))
+    return reshape(y, (n, h // b, w // b, b * b * c))
 
 
 def depth_to_space(x, block_size, data_format="channels_last"):
-    t = _any(x, "depth_to_space")
-    b = int(block_size)
-    if t.ndim != 4:
-        raise ValueError(f"ops.depth_to_space: needs a 4-D tensor, got shape {tuple(t.shape)}")
-    first = data_format == "channels_first"
-    n, h, w, c = (t.shape[0], t.shape[2], t.shape[3], t.shape[1]) if first else tuple(t.shape)
+    """(N, H, W, b*b*C) -> (N, H*b, W*b, C), the inverse of ``space_to_depth`` (the sub-pixel
+    convolution's pixel shuffle)."""
+    t, b, first, n, h, w, c = _block_geometry("depth_to_space", x, block_size, data_format)
     if c % (b * b):
         raise ValueError(f"ops.depth_to_space: channels {c} must be a multiple of block_size^2 = {b * b}")
-
-    def idx(i):
-        i = np.moveaxis(i, 1, -1) if first else i
-        i = i.reshape(n, h, w, b, b, c // (b * b)).transpose(0, 1, 3, 2, 4, 5).reshape(n, h * b, w * b, c // (b * b))
-        return np.moveaxis(i, -1, 1) if first else i
-    return _gather("depth_to_space", t, idx)
+    co = c // (b * b)
+    if first:
+        y = transpose(reshape(t, (n, b, b, co, h, w)), (0, 3, 4, 1, 5, 2))
+        return reshape(y, (n, co, h * b, w * b))
+    y = transpose(reshape(t, (n, h, w, b, b, co)), (0, 1, 3, 2, 4, 5))
+    return reshape(y, (n, h * b, w * b, co))
 
 
 def logdet(x):

@@ -277,5 +277,9 @@ def as_string(input, precision=-1, name=None):  # noqa: A002
 
 
 def to_number(string_tensor, out_type="float32", name=None):
-    out = _map(float, string_tensor, "to_number")
-    return np.asarray(out, dtype=np.dtype(str(out_type)))
+    """The numbers the strings spell, as a Tensor of ``out_type`` (float32 by default), as
+    TensorFlow returns (a float64 / small-int ``out_type`` keeps corenn's float32 / int32)."""
+    from . import _tf_api
+    out = np.asarray(_map(float, string_tensor, "to_number"), dtype=np.dtype(str(out_type)))
+    kind = np.float32 if out.dtype.kind == "f" else np.int64 if out.dtype == np.int64 else np.int32
+    return _tf_api.constant(out.astype(kind), dtype=np.dtype(kind).name)

@@ -92,7 +92,8 @@ NOT_SINGLE_INPUT |= {"SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"}
 
 
 def test_the_table_covers_every_public_layer():
-    classes = {n for n in layers.__all__ if isinstance(getattr(layers, n), type)}
+    # Keras' short aliases (GlobalAvgPool2D, MaxPool2D ...) are the same classes under other names
+    classes = {n for n in layers.__all__ if isinstance(getattr(layers, n), type) and getattr(layers, n).__name__ == n}
     missing = classes - set(TABLE) - NOT_SINGLE_INPUT
     assert not missing, f"add these layers to TABLE in {__file__}: {sorted(missing)}"
     assert set(TABLE) <= classes

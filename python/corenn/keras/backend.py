@@ -9,7 +9,8 @@ from __future__ import annotations
 
 __all__ = ["floatx", "set_floatx", "epsilon", "set_epsilon", "image_data_format",
            "set_image_data_format", "clear_session", "backend", "disable_traceback_filtering",
-           "enable_traceback_filtering", "is_traceback_filtering_enabled", "ctc_batch_cost", "ctc_decode"]
+           "enable_traceback_filtering", "is_traceback_filtering_enabled", "ctc_batch_cost", "ctc_decode",
+           "dtype_policy", "set_dtype_policy"]
 
 _EPSILON = 1e-7
 
@@ -113,3 +114,15 @@ def ctc_decode(y_pred, input_length, greedy=True, beam_width=100, top_paths=1):
     decoded, scores = ops.ctc_decode(logp, _lengths(input_length, shape[0], "ctc_decode", "input_length"),
                                      strategy="greedy", mask_index=shape[2] - 1)
     return [decoded[0]], scores
+
+
+def dtype_policy():
+    """keras.config.dtype_policy(): the global DTypePolicy (keras.mixed_precision)."""
+    from ..mixed_precision import global_policy
+    return global_policy()
+
+
+def set_dtype_policy(policy):
+    """keras.config.set_dtype_policy('mixed_float16'): accepted, runs float32 (keras.mixed_precision)."""
+    from ..mixed_precision import set_global_policy
+    set_global_policy(policy)

@@ -25,6 +25,7 @@ import threading
 import numpy as np
 
 from .. import kernels
+from .. import mixed_precision as _mixed_precision
 
 __all__ = ["Layer", "InputLayer", "Input"]
 
@@ -124,15 +125,33 @@ class Layer:
 
     activity_regularizer = None   # a Regularizer of the outputs, added as a loss (Keras)
 
+    @property
+    def dtype_policy(self):
+        """The layer's DTypePolicy (keras.mixed_precision): the one given as ``dtype=`` or the
+        global one when the layer was made; corenn runs every policy in float32."""
+        return self.__dict__.get("_dtype_policy") or _mixed_precision.DTypePolicy("float32")
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        self._dtype_policy = _mixed_precision.layer_policy(value, type(self).__name__)
+
+    @property
+    def compute_dtype(self):
+        return "float32"   # what the kernels run, whatever the policy's name
+
+    @property
+    def variable_dtype(self):
+        return "float32"
+
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  batch_size=None, activity_regularizer=None, batch_input_shape=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
                             f"{', '.join(sorted(kwargs))}")
-        if dtype not in (None, "float32", np.float32):
-            raise TypeError(f"{type(self).__name__}{'' if name is None else f' {name!r}'}: dtype={dtype!r} is not "
-                            "supported: corenn layers compute in float32 (Keras 3's default compute dtype; "
-                            "float64 inputs are cast to it)")
+        if dtype not in (None, "float32", np.float32) or _mixed_precision.global_policy().name != "float32":
+            # a dtype policy ('mixed_float16' ...) runs in float32 and says so (mixed_precision.py)
+            self._dtype_policy = _mixed_precision.layer_policy(
+                dtype, f"{type(self).__name__}{'' if name is None else f' {name!r}'}")
         self.name = name or unique_name(snake_case(type(self).__name__))
         self.trainable = bool(trainable)
         self.built = False
@@ -242,6 +261,13 @@ class Layer:
                 if id(v) not in seen:
                     seen.add(id(v))
                     found.append(v)
+            elif getattr(v, "_is_corenn_model", False):
+                # a model held by a layer (a Sequential feed-forward block, a list of expert
+                # Sequentials) is one of its layers in Keras: its layers' weights are the layer's
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    for sub in v.layers:
+                        visit(sub)
             elif isinstance(v, (list, tuple)):
                 for item in v:
                     visit(item)
@@ -610,8 +636,13 @@ class Layer:
         try:
             if probe_mask is not None:
                 self.__dict__["_call_mask"] = probe_mask
-            with stop_recording():
-                y = self._invoke_call(x, False)
+            from .. import ops
+            ops.SHAPE_PROBE.depth += 1
+            try:
+                with stop_recording():
+                    y = self._invoke_call(x, False)
+            finally:
+                ops.SHAPE_PROBE.depth -= 1
         finally:   # a shape probe adds no loss
             if probe_mask is not None:
                 self.__dict__.pop("_call_mask", None)

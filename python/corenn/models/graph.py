@@ -39,8 +39,9 @@ class KerasTensor:
     __slots__ = ("shape", "dtype", "name", "node", "index", "_keras_mask", "__weakref__")
 
     def __init__(self, shape, dtype="float32", name=None, node=None, index=0):
-        self.shape = tuple(shape)
-        self.dtype = "string" if str(dtype) == "string" else str(np.dtype(str(dtype)))
+        self.shape = kernels.TensorShape(shape)   # a tuple with TensorFlow's as_list(), as Tensor.shape
+        # a str with TensorFlow's .name (``outputs.dtype.name``), as Tensor.dtype
+        self.dtype = kernels.DTypeName("string" if str(dtype) == "string" else str(np.dtype(str(dtype))))
         self.name = name
         self.node, self.index = node, index
         self._keras_mask = None   # the KerasTensor of its Keras mask (N, T), see attach_masks

@@ -287,7 +287,7 @@ class TrainingLoops:
         bx, by, bsw = _data.split_batch(where, batch, index)
         custom = self._custom_step("train_step" if op == "fit" else "test_step")
         try:
-            x = self._prepare_x(bx, op)
+            return self._checked_batch(where, op, bx, by, bsw, index, class_weight, custom)
         except (ValueError, TypeError):
             if not custom:
                 raise
@@ -295,8 +295,16 @@ class TrainingLoops:
                 raw = _raw_structure(bx), _raw_structure(by), _raw_structure(bsw)
                 return raw + (_leading_rows(raw[0]),)
             # an overridden train_step reads the batch as it is (keras.io's metric learning: an
-            # (anchors, positives) stack of shape (2, n, ...)); Keras 3 checks nothing here
-            x = bx
+            # (anchors, positives) stack of shape (2, n, ...); the triplet-loss Siamese model's
+            # (anchor, positive, negative) batches, which are not x, y, sample_weight); Keras 3
+            # checks nothing here
+            if self._graph is None and self.__dict__.get("_free_output_shapes") is None:
+                self._free_output_shapes = [None]   # do not probe the call again on every batch
+            return (tensors(bx), None if by is None else tensors(by), None if bsw is None else tensors(bsw),
+                    data_len(bx))
+
+    def _checked_batch(self, where, op, bx, by, bsw, index, class_weight, custom):
+        x = self._prepare_x(bx, op)
         if by is None and (custom or self._losses_all_added()):
             # the user's step takes x alone; or the model was compiled without a loss and its
             # layers add theirs (keras.io's OCR CTCLayer reads the labels as an input), as on arrays
