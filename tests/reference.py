@@ -1766,3 +1766,157 @@ def discretization_boundaries(batches, num_bins, epsilon=0.01):
         order = np.argsort(values, kind="stable")
         values, weights = _summary_resample(values[order], weights[order], epsilon)
     return list(_summary_resample(values, weights, 1.0 / num_bins)[0][:-1])
+
+
+def fbeta_score(y_true, y_pred, beta=1.0, threshold=None, average=None, sample_weight=None, eps=1e-7):
+    """Keras 3's FBetaScore from scratch in float64: the predicted classes (the row's maximum
+    when threshold is None, never an all-zero row; else y_pred > threshold), weighted counts
+    per class (pooled for 'micro'), then (1 + b^2) P R / (b^2 P + R) with Keras' epsilons."""
+    y = np.asarray(y_true, np.float64)
+    p = np.asarray(y_pred, np.float64)
+    if threshold is None:
+        hard = (p >= p.max(axis=-1, keepdims=True)) & (np.abs(p) > 1e-9)
+    else:
+        hard = p > threshold
+    hard = hard.astype(np.float64)
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    axis = None if average == "micro" else 0
+    tp = (hard * y * w[:, None]).sum(axis=axis)
+    fp = (hard * (1 - y) * w[:, None]).sum(axis=axis)
+    fn = ((1 - hard) * y * w[:, None]).sum(axis=axis)
+    support = (y * w[:, None]).sum(axis=axis)
+    precision, recall = tp / (tp + fp + eps), tp / (tp + fn + eps)
+    score = (1 + beta ** 2) * precision * recall / (beta ** 2 * precision + recall + eps)
+    if average == "weighted":
+        return float((score * support / (support.sum() + eps)).sum())
+    if average in ("micro", "macro"):
+        return float(np.mean(score))
+    return score
+
+
+def ctc_loss(logits, labels, label_lengths, logit_lengths, blank=0):
+    """CTC loss per sample and its gradient w.r.t. the logits, float64: log-softmax, then the
+    alpha / beta recursions over the blank-extended label in log space (Graves et al. 2006);
+    gradient = softmax - occupancy. Steps past a sample's length get zero; an impossible label
+    has loss inf and gradient zero."""
+    x = np.asarray(logits, np.float64)
+    B, T, K = x.shape
+    losses, grads = np.zeros(B), np.zeros((B, T, K))
+    for b in range(B):
+        n, L = int(logit_lengths[b]), int(label_lengths[b])
+        if n == 0:
+            losses[b] = np.inf
+            continue
+        if np.isnan(x[b, :n]).any():
+            losses[b], grads[b, :n] = np.nan, np.nan
+            continue
+        z = x[b, :n] - x[b, :n].max(-1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+        ext = np.full(2 * L + 1, blank, np.int64)
+        ext[1::2] = np.asarray(labels[b][:L])
+        S = len(ext)
+        skip = np.zeros(S, bool)
+        skip[2:] = (ext[2:] != blank) & (ext[2:] != ext[:-2])
+        alpha = np.full((n, S), -np.inf)
+        beta = np.full((n, S), -np.inf)
+        alpha[0, :min(2, S)] = logp[0, ext[:min(2, S)]]
+        for t in range(1, n):
+            a = alpha[t - 1].copy()
+            a[1:] = np.logaddexp(a[1:], alpha[t - 1, :-1])
+            a[2:] = np.where(skip[2:], np.logaddexp(a[2:], alpha[t - 1, :-2]), a[2:])
+            alpha[t] = a + logp[t, ext]
+        beta[n - 1, -min(2, S):] = logp[n - 1, ext[-min(2, S):]]
+        for t in range(n - 2, -1, -1):
+            c = beta[t + 1].copy()
+            c[:-1] = np.logaddexp(c[:-1], beta[t + 1, 1:])
+            c[:-2] = np.where(skip[2:], np.logaddexp(c[:-2], beta[t + 1, 2:]), c[:-2])
+            beta[t] = c + logp[t, ext]
+        ll = np.logaddexp(alpha[n - 1, -1], alpha[n - 1, -2]) if S > 1 else alpha[n - 1, 0]
+        if not np.isfinite(ll):
+            losses[b] = np.inf
+            continue
+        losses[b] = -ll
+        occ = np.zeros((n, K))
+        for s in range(S):
+            occ[:, ext[s]] += np.exp(alpha[:, s] + beta[:, s] - logp[:, ext[s]] - ll)
+        grads[b, :n] = np.exp(logp) * occ.sum(-1, keepdims=True) - occ
+    return losses, grads
+
+
+# =============================================================================================
+# Sweep 6 (tutorial programs): pixel shuffle, image metrics, target gradients of losses
+# =============================================================================================
+
+def depth_to_space(x, b):
+    """NHWC, TensorFlow's DCR order: y[n, i*b + di, j*b + dj, k] = x[n, i, j, (di*b + dj)*C' + k]."""
+    x = f64(x)
+    n, h, w, c = x.shape
+    co = c // (b * b)
+    y = np.zeros((n, h * b, w * b, co))
+    for di in range(b):
+        for dj in range(b):
+            y[:, di::b, dj::b, :] = x[:, :, :, (di * b + dj) * co:(di * b + dj + 1) * co]
+    return y
+
+
+def space_to_depth(x, b):
+    x = f64(x)
+    n, h, w, c = x.shape
+    y = np.zeros((n, h // b, w // b, b * b * c))
+    for di in range(b):
+        for dj in range(b):
+            y[:, :, :, (di * b + dj) * c:(di * b + dj + 1) * c] = x[:, di::b, dj::b, :]
+    return y
+
+
+def total_variation(x):
+    """Per image of a batch (N, H, W, C): sum |vertical| + |horizontal| neighbour differences."""
+    x = f64(x)
+    return (np.abs(np.diff(x, axis=1)).sum(axis=(1, 2, 3)) + np.abs(np.diff(x, axis=2)).sum(axis=(1, 2, 3)))
+
+
+def psnr(a, b, max_val):
+    mse = ((f64(a) - f64(b)) ** 2).mean(axis=(-3, -2, -1))
+    return 20 * np.log10(max_val) - 10 * np.log10(mse)
+
+
+def resize_area(x, oh, ow):
+    """TensorFlow's 'area' resize of a batch (N, H, W, C): each output pixel the overlap-weighted
+    mean of the input box it covers, written as a loop over boxes."""
+    x = f64(x)
+    n, h, w, c = x.shape
+    y = np.zeros((n, oh, ow, c))
+    sh, sw = h / oh, w / ow
+    for o in range(oh):
+        for q in range(ow):
+            total = np.zeros((n, c))
+            for i in range(h):
+                wi = max(0.0, min((o + 1) * sh, i + 1) - max(o * sh, i))
+                for j in range(w):
+                    wj = max(0.0, min((q + 1) * sw, j + 1) - max(q * sw, j))
+                    total += wi * wj * x[:, i, j, :]
+            y[:, o, q, :] = total / (sh * sw)
+    return y
+
+
+def loss_of_target(kind, y_true, y_pred, from_logits=False, sample_weight=None, reduction="mean"):
+    """The reduced Keras loss as a function of y_true (float64), for finite differences of its
+    gradient with respect to the target."""
+    t, p = f64(y_true), f64(y_pred)
+    eps = EPSILON
+    if kind in ("mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy",
+                "categorical_crossentropy"):
+        per = loss_per_sample(kind, p, t, from_logits)
+    elif kind == "log_cosh":
+        per = np.log(np.cosh(p - t)).mean(axis=-1)
+    elif kind == "kl_divergence":
+        tc, pc = np.clip(t, eps, 1), np.clip(p, eps, 1)
+        per = (tc * np.log(tc / pc)).sum(axis=-1)
+    elif kind == "poisson":
+        per = (p - t * np.log(p + eps)).mean(axis=-1)
+    else:
+        raise ValueError(kind)
+    per = per.reshape(-1)
+    w = np.ones_like(per) if sample_weight is None else f64(sample_weight).reshape(-1)
+    total = (w * per).sum()
+    return total / per.size if reduction == "mean" else total

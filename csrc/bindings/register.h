@@ -10,7 +10,7 @@ namespace py = pybind11;
 void register_tensor(py::module_& m);       // Tensor, DLPack, threads, ISA
 void register_gemm(py::module_& m);         // gemm
 void register_elementwise(py::module_& m);  // activations, softmax, bias_grad, dropout, regularizers
-void register_loss(py::module_& m);         // losses, accuracy
+void register_loss(py::module_& m);         // losses, accuracy, CTC
 void register_optimizer(py::module_& m);    // fused optimizer updates
 void register_norm(py::module_& m);         // batch / layer normalization, spatial dropout
 void register_conv(py::module_& m);         // conv2d forward / backward

@@ -3,6 +3,7 @@
 
 #include "bindings/register.h"
 #include "ops/accuracy.h"
+#include "ops/ctc.h"
 #include "ops/loss.h"
 
 namespace corenn::bindings {
@@ -18,6 +19,10 @@ void register_loss(py::module_& m) {
   m.def("accuracy_count", &corenn::accuracy_count, py::arg("kind"), py::arg("y_pred"),
         py::arg("y_true"), py::arg("threshold") = 0.5, py::arg("k") = 5,
         py::arg("per_row") = py::none(), release());
+  m.def("ctc_loss", &corenn::ctc_loss, py::arg("logits"), py::arg("labels"), py::arg("label_lengths"),
+        py::arg("logit_lengths"), py::arg("blank"), py::arg("loss"), py::arg("grad"), release(),
+        "CTC loss per sample of logits (B, T, K) and its gradient w.r.t. the logits (written to "
+        "loss (B,) and grad (B, T, K))");
   m.def("confusion_counts", &corenn::confusion_counts, py::arg("y_pred"), py::arg("y_true"),
         py::arg("thresholds"), py::arg("soft_labels") = false,
         py::arg("sample_weight") = py::none(), release(),

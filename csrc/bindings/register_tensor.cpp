@@ -254,10 +254,43 @@ Tensor from_dlpack(const py::object& obj) {
   return Tensor(std::move(storage), std::move(shape), dtype);
 }
 
-py::tuple shape_tuple(const Tensor& t) {
-  py::tuple out(t.dim());
-  for (int64_t i = 0; i < t.dim(); ++i) out[i] = t.shape()[i];
-  return out;
+// The class Tensor.shape returns: corenn.kernels.TensorShape (a tuple with TensorFlow's
+// as_list / rank / num_elements), registered by Python at import through _set_shape_class; a plain
+// tuple before that. Held for the life of the process (never released: no teardown ordering).
+PyObject* g_shape_class = nullptr;
+
+// What Tensor.dtype returns once Python registered corenn.kernels.DTypeName (a str with
+// TensorFlow's DType attributes: .name, .is_floating ...): one shared instance per dtype, so the
+// property allocates nothing; a plain str before that.
+PyObject* g_dtype_names[3] = {nullptr, nullptr, nullptr};
+
+py::object dtype_object(const Tensor& t) {
+  PyObject* cached = g_dtype_names[static_cast<int>(t.dtype())];
+  if (cached == nullptr) return py::str(dtype_name(t.dtype()));
+  return py::reinterpret_borrow<py::object>(cached);
+}
+
+py::object shape_tuple(const Tensor& t) {
+  const int64_t n = t.dim();
+  if (g_shape_class == nullptr) {
+    py::tuple out(n);
+    for (int64_t i = 0; i < n; ++i) out[i] = t.shape()[i];
+    return std::move(out);
+  }
+  // One allocation of the tuple subclass, filled in place (as CPython's own tuple_subtype_new
+  // does): the shape is read on every layer call, so no intermediate tuple and no Python call.
+  auto* type = reinterpret_cast<PyTypeObject*>(g_shape_class);
+  PyObject* shaped = type->tp_alloc(type, static_cast<Py_ssize_t>(n));
+  if (shaped == nullptr) throw py::error_already_set();
+  for (int64_t i = 0; i < n; ++i) {
+    PyObject* dim = PyLong_FromLongLong(t.shape()[i]);
+    if (dim == nullptr) {
+      Py_DECREF(shaped);
+      throw py::error_already_set();
+    }
+    PyTuple_SET_ITEM(shaped, i, dim);
+  }
+  return py::reinterpret_steal<py::object>(shaped);
 }
 
 void require_cpu(const Tensor& t, const char* what) {
@@ -391,7 +424,7 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
       .def_static("from_dlpack", &from_dlpack, py::arg("obj"),
                   "Import a tensor from any DLPack producer (or a 'dltensor' capsule) without copying.")
       .def_property_readonly("shape", &shape_tuple)
-      .def_property_readonly("dtype", [](const Tensor& t) { return dtype_name(t.dtype()); })
+      .def_property_readonly("dtype", &dtype_object)
       .def_property_readonly("device", [](const Tensor& t) { return t.device().str(); })
       .def_property_readonly("ndim", &Tensor::dim)
       .def_property_readonly("size", &Tensor::numel)
@@ -517,6 +550,25 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
   count_buffer_exports(m.attr("Tensor"));
 
   m.def("get_num_threads", &get_num_threads);
+  m.def(
+      "_set_dtype_class",
+      [](py::object cls) {
+        for (DType d : {DType::float32, DType::int32, DType::int64}) {
+          py::object name = cls(py::str(dtype_name(d)));
+          CORENN_CHECK(PyUnicode_Check(name.ptr()), "_set_dtype_class: expected a subclass of str");
+          g_dtype_names[static_cast<int>(d)] = name.release().ptr();   // held for the process
+        }
+      },
+      py::arg("cls"), "Make Tensor.dtype return cls(name) (a str subclass), one instance per dtype.");
+  m.def(
+      "_set_shape_class",
+      [](py::object cls) {
+        CORENN_CHECK(PyType_Check(cls.ptr()) && PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(cls.ptr()), &PyTuple_Type),
+                     "_set_shape_class: expected a subclass of tuple");
+        Py_INCREF(cls.ptr());
+        g_shape_class = cls.ptr();
+      },
+      py::arg("cls"), "Make Tensor.shape return instances of cls (a tuple subclass) from now on.");
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("default_num_threads", &default_num_threads);
   // Test hook for the thread pool (tests/core/test_threads.py): runs parallel_for over [0, n) and

@@ -5,7 +5,7 @@ The math runs in a compiled C++ core (corenn._C); this package is a thin layer o
 from . import kernels
 from . import ops  # Keras 3 op names on Tensors; also installs the Tensor operators
 from . import _tensor_numpy  # noqa: F401  NumPy ufuncs and methods on Tensors
-from .kernels import Tensor, get_num_threads, set_num_threads
+from .kernels import Tensor, TensorShape, get_num_threads, set_num_threads
 from . import activations, constraints, initializers, regularizers, losses, metrics
 from . import utils, callbacks, datasets, optimizers
 from . import layers, models
@@ -74,7 +74,8 @@ __version__ = "0.1.0"
 # TensorFlow's names on `tf` (tf.constant, tf.reduce_mean, tf.float32, tf.nn, tf.math, tf.strings,
 # ...), so tutorials written for `import tensorflow as tf` run after `import corenn as tf`.
 import builtins as _builtins  # noqa: E402
-from . import config, dtypes, image, linalg, math, nn, sparse, strings  # noqa: E402
+from . import config, debugging, distribute, dtypes, image, linalg, math, nn, ragged, sparse, strings  # noqa: E402
+from .debugging import errors  # noqa: E402  (tf.errors.InvalidArgumentError)
 from .sparse import SparseTensor  # noqa: E402
 from .variables import UnconnectedGradients, Variable  # noqa: E402  (tf.Variable)
 from .module import Module  # noqa: E402  (tf.Module)
@@ -93,9 +94,9 @@ class version:
 
 __all__ = ["Model", "Input", "backend", "GradientTape", "function", "convert_to_tensor", "newaxis", "keras",
            "autodiff", "ops", "Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
-           "initializers", "constraints", "regularizers", "callbacks", "utils", "datasets", "data", "TensorSpec", "Tensor", "kernels", "cuda",
+           "initializers", "constraints", "regularizers", "callbacks", "utils", "datasets", "data", "TensorSpec", "Tensor", "TensorShape", "kernels", "cuda",
            "set_num_threads", "get_num_threads", "show_config", "__version__", "version", "config", "dtypes", "linalg", "math",
-           "nn", "image", "signal", "sparse", "SparseTensor", "Variable", "UnconnectedGradients", "Module", "strings", "random", "DType", "as_dtype", "double", "float16", "float32",
+           "nn", "image", "debugging", "errors", "distribute", "ragged", "signal", "sparse", "SparseTensor", "Variable", "UnconnectedGradients", "Module", "strings", "random", "DType", "as_dtype", "double", "float16", "float32",
            "float64", "half", "int8", "int16", "int32", "int64", "string", "uint8", "uint16", "uint32",
            "uint64"] + [n for n in _tf_names if n not in ("newaxis", "convert_to_tensor")
                         # tf.range, tf.print, tf.bool ... stay attributes: `from corenn import *`

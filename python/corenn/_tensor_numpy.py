@@ -17,7 +17,7 @@ runs on the Tensors that layers and models return.
 import numpy as np
 
 from . import ops
-from .kernels import Tensor
+from .kernels import Tensor, TensorShape
 
 # ufunc -> corenn.ops function (called as fn(*inputs)); these record on a GradientTape
 _UFUNC_OPS = {
@@ -55,13 +55,16 @@ def _reduction(op_fn, name):
     return method
 
 
+_SHAPE_TYPES = (list, tuple, TensorShape)
+
+
 def _reshape(self, *shape, order="C"):
     """t.reshape(2, 3) or t.reshape((2, 3)); -1 takes the rest (a view of the same data)."""
     if order != "C":
         raise ValueError(f"Tensor.reshape: only order='C' is supported, got {order!r}")
     if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
         shape = shape[0]
-    if type(shape) is list or type(shape) is tuple:   # the layers' call: plain ints, as they are
+    if type(shape) in _SHAPE_TYPES:   # the layers' call: plain ints, as they are (or another Tensor's shape)
         for d in shape:
             if type(d) is not int:
                 break

@@ -33,7 +33,8 @@ __all__ = ["device", "stop_gradient", "ensure_shape", "sequence_mask", "unique",
            "equal", "not_equal", "greater", "less", "greater_equal", "less_equal", "identity",
            "is_tensor", "norm", "einsum", "boolean_mask", "newaxis", "print", "sigmoid", "tanh",
            "round", "sign", "floor", "ceil", "logical_and", "logical_or", "logical_not",
-           "cumsum", "reverse", "roll", "broadcast_to"]
+           "cumsum", "reverse", "roll", "broadcast_to", "custom_gradient", "add_n", "clip_by_norm",
+           "clip_by_global_norm"]
 
 newaxis = None
 
@@ -53,6 +54,9 @@ def _tensor(a):
 
 def _dtype_name(dtype):
     return None if dtype is None else str(_dtypes.as_dtype(dtype))
+
+
+custom_gradient = ops.custom_gradient   # tf.custom_gradient: f returns (y, grad_fn)
 
 
 def constant(value, dtype=None, shape=None, name=None):
@@ -89,6 +93,9 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
         return _strings.wrap(as_string_array(value, "convert_to_tensor"))
     if dtype is not None:
         return constant(value, dtype=dtype)
+    if isinstance(value, (int, list, tuple)) and not isinstance(value, builtins.bool) \
+            and np.asarray(value).dtype == np.int64:
+        return constant(value)   # Python ints are int32 in TensorFlow, as tf.constant makes them
     return ops.convert_to_tensor(value)
 
 
@@ -225,6 +232,8 @@ def _reduction(name, op, int_fn):
     their dtype (NumPy), as in TensorFlow."""
     def reduce(input_tensor, axis=None, keepdims=False, name=None):
         x = input_tensor
+        if type(x) in (list, tuple) and ops._holds_tensors(x):
+            x = ops.stack(list(x))   # a list of tensors (tf.reduce_sum(losses)): their stack, differentiable
         if not isinstance(x, Tensor):
             x = np.asarray(x)
         if np.dtype(x.dtype).kind in "iub":
@@ -319,11 +328,46 @@ logical_not = _unary("logical_not", ops.logical_not)
 
 
 def where(condition, x=None, y=None, name=None):
+    """``tf.where``: with x and y a selection; alone, the (num_true, rank) int64 coordinates of the
+    true entries (TensorFlow's layout; keras.ops.where gives a tuple per axis instead)."""
+    if x is None and y is None:
+        return Tensor.from_numpy(np.ascontiguousarray(np.argwhere(np.asarray(condition)).astype(np.int64)))
     return ops.where(condition, x, y)
 
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     return ops.clip(t, clip_value_min, clip_value_max)
+
+
+def add_n(inputs, name=None):
+    """The elementwise sum of a list of tensors of one shape (differentiable)."""
+    inputs = list(inputs)
+    if not inputs:
+        raise ValueError("tf.add_n: needs at least one tensor")
+    total = ops.convert_to_tensor(inputs[0]) if not isinstance(inputs[0], Tensor) else inputs[0]
+    for t in inputs[1:]:
+        total = ops.add(total, t)
+    return total
+
+
+def clip_by_norm(t, clip_norm, axes=None, name=None):
+    """``t * clip_norm / max(l2norm(t, axes), clip_norm)``: rescaled so its L2 norm (over ``axes``,
+    default all) is at most ``clip_norm``; differentiable, as TensorFlow's."""
+    t = ops.convert_to_tensor(t)
+    sq = ops.sum(ops.square(t), axis=None if axes is None else list(np.atleast_1d(axes)), keepdims=True)
+    l2 = ops.sqrt(sq)
+    return ops.divide(ops.multiply(t, clip_norm), ops.maximum(l2, clip_norm))
+
+
+def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
+    """(the tensors scaled by ``clip_norm / max(global_norm, clip_norm)``, the global norm): the
+    optimizer-side clipping TensorFlow's custom loops write; ``None`` entries stay ``None``."""
+    present = [ops.convert_to_tensor(t) for t in t_list if t is not None]
+    if use_norm is None:
+        use_norm = ops.sqrt(builtins.sum(ops.sum(ops.square(t)) for t in present)) if present else ops.convert_to_tensor(0.0)
+    use_norm = ops.convert_to_tensor(use_norm)
+    scale = ops.divide(clip_norm, ops.maximum(use_norm, clip_norm))
+    return [None if t is None else ops.multiply(ops.convert_to_tensor(t), scale) for t in t_list], use_norm
 
 
 def gather(params, indices, axis=None, batch_dims=0, name=None):

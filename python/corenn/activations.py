@@ -165,9 +165,26 @@ gelu = _function("gelu", "gelu(x) = x * Phi(x), exact erf form")
 swish = _function("swish", "swish(x) = x * sigmoid(x)")
 silu = swish
 softplus = _function("softplus", "softplus(x) = log(1 + exp(x))")
-softmax = _function("softmax", "softmax over the last axis")
+_softmax_last = _function("softmax", "softmax over the last axis")
+_log_softmax_last = _function("log_softmax", "log_softmax over the last axis")
+
+
+def _over_axis(last, op_name):
+    def fn(x, axis=-1):
+        ndim = len(np.shape(x))
+        if axis in (-1, ndim - 1):
+            return last(x)
+        from . import ops   # another axis (Keras 3's ``axis=``): the differentiable op
+        return getattr(ops, op_name)(x, axis=axis)
+    fn.__name__ = fn.__qualname__ = op_name
+    fn.__doc__ = f"{op_name} over ``axis`` (the last by default)"
+    fn._corenn_activation = op_name
+    return fn
+
+
+softmax = _over_axis(_softmax_last, "softmax")
+log_softmax = _over_axis(_log_softmax_last, "log_softmax")
 relu6 = _function("relu6", "relu6(x) = min(max(x, 0), 6)")
-log_softmax = _function("log_softmax", "log_softmax over the last axis")
 
 
 def leaky_relu(x, negative_slope: float = 0.2):

@@ -341,6 +341,72 @@ class GradientTape:
             self._accessed = accessed   # watched_variables() still answers after the one gradient
         return rebuild(result)
 
+    def jacobian(self, target, sources, unconnected_gradients=None, parallel_iterations=None,
+                 experimental_use_pfor=True):
+        """d(target)/d(sources) element by element: for each source a Tensor of shape
+        target.shape + source.shape (TensorFlow's layout). One reverse pass per element of the
+        target, each seeded with that element's one-hot; a non-persistent tape allows one call,
+        as ``gradient``. Meant for the small cases the autodiff guide shows."""
+        flat_sources, rebuild = _flatten(sources)
+        target = convert(target, "GradientTape.jacobian")
+        rows = self._rows_of("jacobian", target, flat_sources, unconnected_gradients,
+                             [np.unravel_index(i, tuple(target.shape)) for i in range(int(np.prod(target.shape)))])
+        out = []
+        for j, s in enumerate(flat_sources):
+            if rows[0][j] is None:
+                out.append(None)
+                continue
+            stacked = np.stack([np.asarray(r[j], np.float32) for r in rows]) if rows else \
+                np.zeros((0,) + tuple(s.shape), np.float32)
+            out.append(kernels.Tensor.from_numpy(np.ascontiguousarray(
+                stacked.reshape(tuple(target.shape) + tuple(s.shape)))))
+        return rebuild(out)
+
+    def batch_jacobian(self, target, source, unconnected_gradients=None, parallel_iterations=None,
+                       experimental_use_pfor=True):
+        """The per-sample Jacobian: target (B, ...) and source (B, ...) give (B, target.shape[1:] +
+        source.shape[1:]), entry [b, i, j] = d target[b, i] / d source[b, j]. Sample b's target
+        must depend only on sample b's source (what a batch of independent samples is), so one
+        pass seeded with element i of every sample gives row i for the whole batch."""
+        target = convert(target, "GradientTape.batch_jacobian")
+        if target.ndim < 1 or source.ndim < 1 or target.shape[0] != source.shape[0]:
+            raise ValueError(f"GradientTape.batch_jacobian: target and source need the same batch size "
+                             f"(axis 0), got shapes {tuple(target.shape)} and {tuple(source.shape)}")
+        inner = tuple(target.shape[1:])
+        rows = self._rows_of("batch_jacobian", target, [source], unconnected_gradients,
+                             [(slice(None),) + np.unravel_index(i, inner) for i in range(int(np.prod(inner)))])
+        if rows[0][0] is None:
+            return None
+        b = target.shape[0]
+        stacked = np.stack([np.asarray(r[0], np.float32) for r in rows], axis=1)   # (B, prod(inner), src...)
+        return kernels.Tensor.from_numpy(np.ascontiguousarray(
+            stacked.reshape((b,) + inner + tuple(source.shape[1:]))))
+
+    def _rows_of(self, op, target, sources, unconnected_gradients, seeds_at):
+        """One ``gradient`` of ``target`` per entry of ``seeds_at`` (an index into the target),
+        seeded with ones there: the rows of a Jacobian, as NumPy arrays (None: unconnected)."""
+        if self._used and not self.persistent:
+            raise RuntimeError(f"GradientTape.{op}: a non-persistent tape can only compute one gradient; "
+                               "use GradientTape(persistent=True) to call it several times")
+        if not seeds_at:
+            raise ValueError(f"GradientTape.{op}: the target has no elements (shape {tuple(target.shape)})")
+        was_persistent, self.persistent = self.persistent, True
+        rows = []
+        try:
+            for at in seeds_at:
+                seed = np.zeros(tuple(target.shape), np.float32)
+                seed[at] = 1.0
+                grads = self.gradient(target, list(sources), output_gradients=kernels.Tensor.from_numpy(seed),
+                                      unconnected_gradients=unconnected_gradients)
+                rows.append([None if g is None else np.array(g, np.float32) for g in grads])
+        finally:
+            self.persistent = was_persistent
+        if not was_persistent:
+            accessed = dict(self._accessed)
+            self.reset()
+            self._accessed = accessed
+        return rows
+
     def _training_step_gradient(self, target, sources):
         """The gradients of a training step's loss, or None when this is not such a step.
 

@@ -28,7 +28,8 @@ __all__ = ["resize", "convert_image_dtype", "flip_left_right", "flip_up_down", "
            "adjust_saturation", "random_saturation", "rgb_to_hsv", "hsv_to_rgb",
            "stateless_random_brightness", "stateless_random_contrast", "stateless_random_crop",
            "stateless_random_flip_left_right", "stateless_random_flip_up_down",
-           "stateless_random_saturation"]
+           "stateless_random_saturation", "rgb_to_yuv", "yuv_to_rgb", "psnr", "total_variation",
+           "image_gradients", "extract_patches"]
 
 
 def _keeps_small_ints(fn):
@@ -68,9 +69,11 @@ def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antiali
         out = resize(images.astype(np.int64), size, method, preserve_aspect_ratio, antialias)
         return np.asarray(out).astype(dtype)
     t, batched = _image(images, "resize")
+    if method == "area":
+        return _resize_area(t, batched, size, preserve_aspect_ratio)
     if method not in ("bilinear", "nearest"):
         raise NotImplementedError(f"tf.image.resize: method {method!r} is not supported; "
-                                  "use 'bilinear' or 'nearest'")
+                                  "use 'bilinear', 'nearest' or 'area'")
     h, w = t.shape[1:3] if batched else t.shape[0:2]
     oh, ow = (int(v) for v in size)
     if antialias and (oh < h or ow < w):
@@ -360,3 +363,106 @@ def stateless_random_flip_left_right(image, seed):
 def stateless_random_flip_up_down(image, seed):
     rng = _stateless(seed, "stateless_random_flip_up_down")
     return random_flip_up_down(image, seed=int(rng.integers(0, 2 ** 31 - 1)))
+
+
+def _area_matrix(out_size, in_size):
+    """(out, in) weights of TensorFlow's 'area' resize along one axis: output pixel o averages the
+    input over the box [o*s, (o+1)*s), s = in/out, each input pixel weighted by its overlap."""
+    s = in_size / out_size
+    m = np.zeros((out_size, in_size), np.float64)
+    for o in range(out_size):
+        lo, hi = o * s, (o + 1) * s
+        for i in range(int(np.floor(lo)), min(in_size, int(np.ceil(hi)))):
+            m[o, i] = max(0.0, min(hi, i + 1) - max(lo, i)) / s
+    return m.astype(np.float32)
+
+
+def _resize_area(t, batched, size, preserve_aspect_ratio):
+    """'area' resizing as two matrix products (rows, then columns), so it is differentiable and
+    exact for the usual integer shrink factors (the mean of each block)."""
+    h, w = t.shape[1:3] if batched else t.shape[0:2]
+    oh, ow = (int(v) for v in size)
+    if preserve_aspect_ratio:
+        scale = min(oh / h, ow / w)
+        oh, ow = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+    x = t if t.dtype == "float32" else ops.cast(t, "float32")
+    rows, cols = _area_matrix(oh, h), _area_matrix(ow, w)
+    eq = "oh,nhwc,pw->nopc" if batched else "oh,hwc,pw->opc"
+    return ops.einsum(eq, rows, x, cols)
+
+
+def _yuv(images, op, matrix):
+    t, _ = _image(images, op)
+    if t.shape[-1] != 3:
+        raise ValueError(f"tf.image.{op}: expected 3 channels, got shape {tuple(t.shape)}")
+    return ops.matmul(t if t.dtype == "float32" else ops.cast(t, "float32"), np.asarray(matrix, np.float32))
+
+
+def rgb_to_yuv(images, name=None):
+    """RGB in [0, 1] to YUV (TensorFlow's matrix: Y in [0, 1], U and V centred on 0)."""
+    return _yuv(images, "rgb_to_yuv", [[0.299, -0.14714119, 0.61497538],
+                                       [0.587, -0.28886916, -0.51496512],
+                                       [0.114, 0.43601035, -0.10001026]])
+
+
+def yuv_to_rgb(images, name=None):
+    """The inverse of ``rgb_to_yuv``."""
+    return _yuv(images, "yuv_to_rgb", [[1.0, 1.0, 1.0],
+                                       [0.0, -0.394642334, 2.03206185],
+                                       [1.13988303, -0.58062185, 0.0]])
+
+
+def psnr(a, b, max_val, name=None):
+    """Peak signal-to-noise ratio per image, 20 log10(max_val) - 10 log10(mean squared error over
+    height, width and channels): one value per image of a batch, a scalar for one image.
+    Identical images give +inf, as TensorFlow."""
+    ta, batched = _image(a, "psnr")
+    tb, _ = _image(b, "psnr")
+    if tuple(ta.shape) != tuple(tb.shape):
+        raise ValueError(f"tf.image.psnr: the images must have the same shape, got {tuple(ta.shape)} "
+                         f"and {tuple(tb.shape)}")
+    ta = ta if ta.dtype == "float32" else ops.cast(ta, "float32")
+    tb = tb if tb.dtype == "float32" else ops.cast(tb, "float32")
+    mse = ops.mean(ops.square(ops.subtract(ta, tb)), axis=[-3, -2, -1])
+    log10 = float(np.log(10.0))
+    with np.errstate(divide="ignore"):
+        return ops.subtract(20.0 * float(np.log10(float(max_val))), ops.multiply(10.0 / log10, ops.log(mse)))
+
+
+def total_variation(images, name=None):
+    """The sum of absolute differences between neighbouring pixels (vertically and horizontally,
+    all channels): one value per image of a batch, a scalar for one image. Differentiable, as a
+    style-transfer loss needs."""
+    t, batched = _image(images, "total_variation")
+    t = t if t.dtype == "float32" else ops.cast(t, "float32")
+    h, w = (1, 2) if batched else (0, 1)
+    n = t.ndim
+    down = ops.subtract(t[(slice(None),) * h + (slice(1, None),)], t[(slice(None),) * h + (slice(None, -1),)])
+    right = ops.subtract(t[(slice(None),) * w + (slice(1, None),)], t[(slice(None),) * w + (slice(None, -1),)])
+    axes = list(range(1, n)) if batched else None
+    return ops.add(ops.sum(ops.abs(down), axis=axes), ops.sum(ops.abs(right), axis=axes))
+
+
+def image_gradients(image):
+    """(dy, dx) of a batch (N, H, W, C): forward differences, zero in the last row / column."""
+    t, batched = _image(image, "image_gradients")
+    if not batched:
+        raise ValueError(f"tf.image.image_gradients: expected a batch (N, H, W, C), got shape {tuple(t.shape)}")
+    n, h, w, c = t.shape
+    dy = ops.concatenate([ops.subtract(t[:, 1:], t[:, :-1]), ops.zeros((n, 1, w, c))], axis=1)
+    dx = ops.concatenate([ops.subtract(t[:, :, 1:], t[:, :, :-1]), ops.zeros((n, h, 1, c))], axis=2)
+    return dy, dx
+
+
+def extract_patches(images, sizes, strides, rates, padding, name=None):
+    """TensorFlow's signature (``sizes=[1, p, p, 1]``, ``strides``, ``rates``, 'VALID' / 'SAME')
+    over ``keras.ops.image.extract_patches``: (N, H', W', p*p*C) patches, differentiable."""
+    from . import ops_image
+
+    def pair(v, what):
+        v = [int(a) for a in np.asarray(v).reshape(-1)]
+        if len(v) != 4 or v[0] != 1 or v[3] != 1:
+            raise ValueError(f"tf.image.extract_patches: {what} must be [1, rows, cols, 1], got {v}")
+        return v[1], v[2]
+    return ops_image.extract_patches(images, pair(sizes, "sizes"), strides=pair(strides, "strides"),
+                                     dilation_rate=pair(rates, "rates"), padding=str(padding).lower())

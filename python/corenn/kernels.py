@@ -21,6 +21,71 @@ from . import _C
 Tensor = _C.Tensor
 
 
+class TensorShape(tuple):
+    """What ``Tensor.shape`` returns: a tuple (comparisons, indexing, unpacking and NumPy take it
+    as one) with TensorFlow's TensorShape methods, so ``x.shape.as_list()`` runs."""
+
+    __slots__ = ()
+
+    def as_list(self):
+        return list(self)
+
+    @property
+    def rank(self):
+        return len(self)
+
+    ndims = rank
+
+    @property
+    def dims(self):
+        return list(self)
+
+    def num_elements(self):
+        return None if any(d is None for d in self) else int(np.prod(self, dtype=np.int64))
+
+    def is_fully_defined(self):
+        return all(d is not None for d in self)
+
+    def __reduce__(self):   # pickles as the plain tuple it is
+        return (tuple, (tuple(self),))
+
+
+class DTypeName(str):
+    """What ``Tensor.dtype`` returns: the dtype's name as a str (``t.dtype == "float32"`` as
+    before) with TensorFlow's DType attributes, so ``t.dtype.name`` runs."""
+
+    __slots__ = ()
+
+    @property
+    def name(self):
+        return str(self)
+
+    @property
+    def is_floating(self):
+        return self.startswith("float")
+
+    @property
+    def is_integer(self):
+        return self.startswith(("int", "uint"))
+
+    @property
+    def as_numpy_dtype(self):
+        return np.dtype(str(self)).type
+
+    @property
+    def size(self):
+        return np.dtype(str(self)).itemsize
+
+    def __reduce__(self):
+        return (str, (str(self),))
+
+
+if hasattr(_C, "_set_shape_class"):
+    _C._set_shape_class(TensorShape)
+if hasattr(_C, "_set_dtype_class"):
+    _C._set_dtype_class(DTypeName)
+
+
 def _scalar(t):
     a = np.asarray(t)
     if a.size != 1:
@@ -1850,6 +1915,29 @@ def confusion_counts(y_pred, y_true, thresholds, *, soft_labels: bool = False,
 
 confusion_counts = _names_its_errors(confusion_counts)
 __all__.append("confusion_counts")
+
+
+def ctc_loss(logits, labels, label_lengths, logit_lengths, blank=0):
+    """(loss (B,), grad (B, T, K)): the CTC loss of logits (B, T, K) for int labels (B, L) with
+    per-sample lengths, blank class ``blank`` (csrc/ops/ctc.h), and its gradient w.r.t. the logits."""
+    op = "ctc_loss"
+    logits = logits if type(logits) is Tensor else as_tensor(logits, op, "logits")
+
+    def ints(v, arg):
+        a = np.asarray(v)
+        if a.dtype.kind not in "iu" and not (a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a))):
+            raise TypeError(f"{op}: {arg} must hold integers, got dtype {a.dtype}")
+        return as_tensor(np.ascontiguousarray(a, dtype=np.int64), op, arg)
+    labels, label_lengths = ints(labels, "labels"), ints(label_lengths, "label_lengths")
+    logit_lengths = ints(logit_lengths, "logit_lengths")
+    batch = logits.shape[0] if logits.ndim >= 1 else 0
+    loss = _out(None, (batch,), op, device=logits.device)
+    grad = _out(None, logits.shape, op, device=logits.device)
+    _C.ctc_loss(logits, labels, label_lengths, logit_lengths, _int_arg(blank, op, "blank"), loss, grad)
+    return loss, grad
+
+
+__all__.append("ctc_loss")
 
 
 # ---------------------------------------------------------------------------------------------

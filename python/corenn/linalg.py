@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
-from ._tf_api import matmul, norm  # noqa: F401
+from ._tf_api import einsum, matmul, norm  # noqa: F401
 
-__all__ = ["matmul", "norm", "inv", "det", "slogdet", "logdet", "solve", "cholesky", "qr", "eigh",
+__all__ = ["einsum", "matmul", "norm", "inv", "det", "slogdet", "logdet", "solve", "cholesky", "qr", "eigh",
            "triangular_solve", "lstsq", "trace", "diag_part", "matrix_transpose", "band_part", "normalize",
            "l2_normalize"]
 

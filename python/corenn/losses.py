@@ -48,7 +48,7 @@ __all__ = ["Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError
            "MeanAbsolutePercentageError", "kl_divergence", "kld", "KLD", "cosine_similarity", "hinge",
            "squared_hinge", "categorical_hinge", "log_cosh", "logcosh", "poisson",
            "mean_squared_logarithmic_error", "msle", "MSLE", "mean_absolute_percentage_error", "mape",
-           "MAPE", "MSE", "MAE", "get", "serialize", "deserialize"]
+           "MAPE", "MSE", "MAE", "CTC", "ctc", "get", "serialize", "deserialize"]
 
 _REDUCTIONS = ("sum_over_batch_size", "auto", "sum", None, "none")
 
@@ -196,10 +196,14 @@ class Loss:
         if self._written_in_python:   # recorded op by op on an active tape
             return self._python_call(y_true, y_pred, sample_weight)
         tensor = kernels.Tensor
+        tape = autodiff.recording_tape()
+        # Keras differentiates both arguments: a target that is itself a tracked Tensor (an
+        # actor-critic's critic value passed first to Huber) gets its gradient too
+        true_tensor = y_true if tape is not None and isinstance(y_true, tensor) and y_true.dtype == "float32" \
+            and tape.needs_grad(y_true) else None
         # (exact types first: a step's labels are an array and its predictions a Tensor)
         y_true = self.prepare_labels(np.asarray(y_true) if type(y_true) is not np.ndarray
                                      and isinstance(y_true, tensor) else y_true)
-        tape = autodiff.recording_tape()
         pred_tensor = y_pred if type(y_pred) is tensor or isinstance(y_pred, tensor) else None
         if pred_tensor is None:
             y_pred = np.ascontiguousarray(y_pred, dtype=np.float32)
@@ -212,17 +216,73 @@ class Loss:
             if sample_weight.size not in (rows, 0) and rows % sample_weight.size == 0:
                 # (N,) weights for (N, T, C) predictions weight each sample's T rows (Keras broadcasts)
                 sample_weight = np.repeat(sample_weight, rows // sample_weight.size)
-        record = tape is not None and pred_tensor is not None and tape.needs_grad(pred_tensor)
+        record_pred = tape is not None and pred_tensor is not None and tape.needs_grad(pred_tensor)
+        sources = ([pred_tensor] if record_pred else []) + ([true_tensor] if true_tensor is not None else [])
         if self.reduction == "none":
             return self._per_sample(y_true, y_pred, sample_weight, _rows(y_pred) if rows is None else rows,
-                                    tape if record else None, pred_tensor)
-        grad = tensor.empty(y_pred.shape) if record else None
+                                    tape if sources else None, sources, record_pred)
+        grad = tensor.empty(y_pred.shape) if sources else None
         value = tensor.from_numpy(np.array(self.forward_backward(y_true, y_pred, grad, sample_weight), np.float32))
-        if record:
-            tape._keep(autodiff._Record(None, autodiff._LossRule(grad), [pred_tensor], [value], True, True))
+        if sources:
+            if true_tensor is None:
+                tape._keep(autodiff._Record(None, autodiff._LossRule(grad), [pred_tensor], [value], True, True))
+            else:
+                rows = _rows(y_pred)
+                w = np.ones(rows, np.float64) if sample_weight is None else np.asarray(sample_weight, np.float64)
+                w = w / rows if self.reduction != "sum" else w
+
+                def rule(dys):
+                    g = autodiff.scaled(grad, dys[0])
+                    gt = self._target_grad(y_true, y_pred, g, w * float(np.asarray(dys[0])))
+                    return ([g] if record_pred else []) + [gt]
+                tape.record(rule, sources, [value])
         return value
 
-    def _per_sample(self, y_true, y_pred, sample_weight, rows, tape, pred_tensor):
+    def _target_grad(self, y_true, y_pred, pred_grad, row_weights):
+        """d(loss)/d(y_true) for a y_true the tape differentiates (Keras differentiates both
+        arguments): -d/dy_pred for the losses of y_true - y_pred, closed forms for the
+        cross-entropies, KL divergence and Poisson; ``row_weights`` are each row's weight in the
+        reduced loss (times the upstream gradient)."""
+        if tuple(y_true.shape) != tuple(y_pred.shape):
+            raise NotImplementedError(
+                f"{self.name}: the gradient with respect to y_true needs y_true shaped like y_pred, got "
+                f"{tuple(y_true.shape)} and {tuple(y_pred.shape)}; pass tf.stop_gradient(y_true) if the "
+                "target is a constant")
+        if self.kind in _DIFFERENCE:
+            return kernels.Tensor.from_numpy(np.negative(np.asarray(pred_grad)))
+        p = np.asarray(y_pred, np.float64)
+        t = np.asarray(y_true, np.float64)
+        eps = 1e-7
+        logits = self.from_logits
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.kind == "categorical_crossentropy":
+                if logits:
+                    z = p - p.max(axis=-1, keepdims=True)
+                    e = -(z - np.log(np.exp(z).sum(axis=-1, keepdims=True)))
+                else:
+                    e = -np.log(np.clip(p / p.sum(axis=-1, keepdims=True), eps, 1 - eps))
+            elif self.kind == "binary_crossentropy":
+                c = p.shape[-1]
+                if logits:
+                    e = -p / c
+                else:
+                    q = np.clip(p, eps, 1 - eps)
+                    e = -(np.log(q) - np.log1p(-q)) / c
+            elif self.kind == "kl_divergence":
+                tc, pc = np.clip(t, eps, 1.0), np.clip(p, eps, 1.0)
+                e = np.where((t > eps) & (t < 1.0), np.log(tc / pc) + 1.0, 0.0)
+            elif self.kind == "poisson":
+                e = -np.log(p + eps) / p.shape[-1]
+            else:
+                raise NotImplementedError(
+                    f"{self.name}: the gradient with respect to y_true (a Tensor this GradientTape differentiates) "
+                    "is not computed for this loss; pass tf.stop_gradient(y_true) if the target is a constant")
+        # label smoothing made the kernel's targets y (1 - s) + s / C: the chain rule's 1 - s
+        e = e * (1.0 - getattr(self, "label_smoothing", 0.0))
+        rows = e.reshape(-1, e.shape[-1]) * np.asarray(row_weights, np.float64).reshape(-1, 1)
+        return kernels.Tensor.from_numpy(np.ascontiguousarray(rows.reshape(e.shape), np.float32))
+
+    def _per_sample(self, y_true, y_pred, sample_weight, rows, tape, sources, record_pred):
         """reduction=None: w_i loss_i per row, shaped like y_pred without its last axis. The
         backward reruns the kernel with weights rows * w_i * dy_i, whose mean-reduced gradient is
         sum_i w_i dy_i d(loss_i)/d(y_pred)."""
@@ -241,8 +301,11 @@ class Loss:
                 g = kernels.empty(tuple(y_pred.shape))
                 kernels.loss_forward(self.kind, y_pred, y_true, g, sample_weight=np.ascontiguousarray(w),
                                      **self._kernel_kwargs())
-                return [g]
-            tape.record(backward, [pred_tensor], [value])
+                out = [g] if record_pred else []
+                if len(sources) > int(record_pred):   # y_true too: each row weighs w_i / rows here
+                    out.append(self._target_grad(y_true, y_pred, g, w.astype(np.float64) / rows))
+                return out
+            tape.record(backward, sources, [value])
         return value
 
     def get_config(self):
@@ -255,6 +318,10 @@ class Loss:
 
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
+
+
+# the losses that are a function of y_true - y_pred alone
+_DIFFERENCE = frozenset({"mean_squared_error", "mean_absolute_error", "huber", "log_cosh"})
 
 
 def _rows(y_pred):
@@ -405,11 +472,11 @@ class SparseCategoricalCrossentropy(Loss):
             w *= np.float32(rows / valid)
         return super().forward_backward(labels, y_pred, grad, np.ascontiguousarray(w), logits)
 
-    def _per_sample(self, y_true, y_pred, sample_weight, rows, tape, pred_tensor):
+    def _per_sample(self, y_true, y_pred, sample_weight, rows, tape, sources, record_pred):
         if self.ignore_class is None:
-            return super()._per_sample(y_true, y_pred, sample_weight, rows, tape, pred_tensor)
+            return super()._per_sample(y_true, y_pred, sample_weight, rows, tape, sources, record_pred)
         labels, w, _ = self._ignoring(y_true, sample_weight, rows)
-        return super()._per_sample(labels, y_pred, np.ascontiguousarray(w), rows, tape, pred_tensor)
+        return super()._per_sample(labels, y_pred, np.ascontiguousarray(w), rows, tape, sources, record_pred)
 
 
 class _Plain(Loss):
@@ -479,6 +546,46 @@ class MeanAbsolutePercentageError(_Plain):
     kind = "mean_absolute_percentage_error"
 
 
+def ctc(y_true, y_pred):
+    """Keras 3's ``keras.losses.ctc``: per-sample CTC loss of logits y_pred (batch, time, classes)
+    for labels y_true (batch, max_label_length), every sample using all its steps and all its label
+    entries, class 0 the blank (keras.ops.ctc_loss with full lengths)."""
+    from . import ops
+    yt = np.asarray(y_true)
+    shape = tuple(y_pred.shape)
+    if yt.ndim != 2:
+        raise ValueError(f"ctc: y_true must be (batch, max_label_length), got shape {yt.shape}")
+    if len(shape) != 3:
+        raise ValueError(f"ctc: y_pred must be (batch, time, classes), got shape {shape}")
+    batch = shape[0]
+    return ops.ctc_loss(yt, y_pred, np.full(batch, yt.shape[1], np.int64), np.full(batch, shape[1], np.int64),
+                        mask_index=0)
+
+
+class CTC(Loss):
+    """Connectionist temporal classification loss (Keras 3's ``keras.losses.CTC``): :func:`ctc`
+    reduced over the batch; the C++ forward-backward kernel (csrc/ops/ctc.h) gives its gradient."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="ctc"):
+        super().__init__(name=name, reduction=reduction)
+
+    def prepare_labels(self, y_true):
+        if isinstance(y_true, kernels.Tensor):
+            return y_true
+        y = np.asarray(y_true)
+        if y.dtype.kind == "f" and (not np.all(np.isfinite(y)) or np.any(y != np.round(y))):
+            raise ValueError(f"{self.name}: labels must be integer class indices")
+        if y.dtype.kind not in "iuf":
+            raise TypeError(f"{self.name}: labels must be integers, got dtype {y.dtype}")
+        return np.ascontiguousarray(y, dtype=np.int64)
+
+    def call(self, y_true, y_pred):
+        return ctc(y_true, y_pred)
+
+    def get_config(self):
+        return {"name": self.name, "reduction": None if self.reduction == "none" else self.reduction}
+
+
 def _function(cls, name):
     def fn(y_true, y_pred, **options):  # options as Keras' functions take them: axis=, delta=, from_logits=
         return cls(reduction=None, **options)(y_true, y_pred)
@@ -521,6 +628,7 @@ _BY_NAME = {
     "categorical_hinge": CategoricalHinge, "log_cosh": LogCosh, "logcosh": LogCosh, "poisson": Poisson,
     "mean_squared_logarithmic_error": MeanSquaredLogarithmicError, "msle": MeanSquaredLogarithmicError,
     "mean_absolute_percentage_error": MeanAbsolutePercentageError, "mape": MeanAbsolutePercentageError,
+    "ctc": CTC,
 }
 _CLASSES = {c.__name__: c for c in set(_BY_NAME.values())}
 

@@ -23,6 +23,7 @@ return per-sample values as a Tensor shaped like y_pred without its last axis, a
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -37,7 +38,7 @@ __all__ = ["Metric", "Mean", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy"
            "SquaredHinge", "CategoricalHinge", "CosineSimilarity", "AUC", "Precision", "Recall",
            "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives",
            "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
-           "RootMeanSquaredError", "Sum",
+           "RootMeanSquaredError", "Sum", "FBetaScore", "F1Score",
            "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
            "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "mean_absolute_error",
            "mean_squared_error", "mean_absolute_percentage_error", "mean_squared_logarithmic_error",
@@ -52,8 +53,37 @@ def _as_pred(y):
     return y if isinstance(y, kernels.Tensor) else np.ascontiguousarray(y, dtype=np.float32)
 
 
+class MetricResult(float):
+    """A metric's result: a Python float (formatting, arithmetic and logs as before) that also
+    answers ``numpy()`` and ``dtype`` as the scalar tensor Keras returns (``m.result().numpy()``,
+    ``cosine_similarity(a, b).numpy()``)."""
+
+    __slots__ = ()
+    dtype = "float32"
+    shape = ()
+
+    def numpy(self):
+        return np.float32(self)
+
+    def __reduce__(self):
+        return (float, (float(self),))
+
+
+def _numpy_result(fn):
+    @functools.wraps(fn)
+    def result(self):
+        value = fn(self)
+        return MetricResult(value) if type(value) is float else value
+    return result
+
+
 class Metric:
     """Base class: ``total / count`` of what ``update_state`` adds."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "result" in cls.__dict__:   # every metric's float result answers numpy() too
+            cls.result = _numpy_result(cls.__dict__["result"])
 
     def __init__(self, name=None, dtype=None):
         self.name = name or _snake(type(self).__name__)
@@ -101,7 +131,7 @@ class Metric:
         raise NotImplementedError
 
     def result(self) -> float:
-        return float(self.total / self.count) if self.count else 0.0
+        return MetricResult(self.total / self.count if self.count else 0.0)
 
     def __call__(self, *args, **kwargs):
         """``metric(y_true, y_pred)`` / ``mean(values)``: update_state, then the running result
@@ -691,6 +721,98 @@ class AUC(_Confusion):
 
 # -- function forms (Keras' keras.metrics.<name>(y_true, y_pred) -> per-sample values) ---------
 
+class FBetaScore(Metric):
+    """F-beta score per class (Keras 3's ``FBetaScore``): (1 + b^2) P R / (b^2 P + R) from true and
+    false positives and false negatives summed over the epoch, for (batch, classes) labels and
+    predictions. ``threshold=None`` counts the row's highest score(s) as the predicted class(es)
+    (never an all-zero row); a float counts y_pred > threshold (multi-label). ``average``: None (one
+    score per class, an array), 'micro' (counts pooled over classes), 'macro' (mean of the class
+    scores) or 'weighted' (their mean weighted by each class's count of true labels)."""
+
+    def __init__(self, average=None, beta=1.0, threshold=None, name="fbeta_score", dtype=None):
+        if average not in (None, "micro", "macro", "weighted"):
+            raise ValueError(f"{type(self).__name__}: average must be None, 'micro', 'macro' or 'weighted', "
+                             f"got {average!r}")
+        if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not beta > 0:
+            raise ValueError(f"{type(self).__name__}: beta must be a float > 0, got {beta!r}")
+        if threshold is not None and (not isinstance(threshold, (int, float)) or not 0 < threshold <= 1):
+            raise ValueError(f"{type(self).__name__}: threshold must be a float in (0, 1], got {threshold!r}")
+        self.average, self.beta, self.threshold = average, float(beta), threshold
+        self._classes = None   # fixed by the first update, as Keras builds its variables
+        super().__init__(name)
+
+    def reset_state(self):
+        shape = () if self.average == "micro" or self._classes is None else (self._classes,)
+        self.true_positives, self.false_positives = np.zeros(shape), np.zeros(shape)
+        self.false_negatives, self.intermediate_weights = np.zeros(shape), np.zeros(shape)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        yt = np.asarray(y_true, np.float64)
+        yp = np.asarray(y_pred, np.float64)
+        op = type(self).__name__
+        if yp.ndim != 2 or yt.shape != yp.shape:
+            raise ValueError(f"{op}: y_true and y_pred must both be (batch, num_classes), got y_true "
+                             f"{yt.shape} and y_pred {yp.shape}")
+        if self._classes is None:
+            self._classes = yp.shape[1]
+            self.reset_state()
+        elif yp.shape[1] != self._classes:
+            raise ValueError(f"{op}: expected {self._classes} classes (the first batch's), got y_pred {yp.shape}")
+        if self.threshold is None:
+            # the row's best class; an all-zero row predicts nothing (Keras' abs > 1e-9 test)
+            pred = (yp >= yp.max(axis=-1, keepdims=True)) & (np.abs(yp) > 1e-9)
+        else:
+            pred = yp > self.threshold
+        pred = pred.astype(np.float64)
+        w = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, np.float64).reshape(-1)
+            if w.size == 1:
+                w = np.full(yp.shape[0], w[0])
+            if w.shape[0] != yp.shape[0]:
+                raise ValueError(f"{op}: sample_weight needs one weight per row ({yp.shape[0]}), got {w.shape}")
+        axis = None if self.average == "micro" else 0
+
+        def total(v):
+            return (v if w is None else v * w[:, None]).sum(axis=axis)
+        self.true_positives = self.true_positives + total(pred * yt)
+        self.false_positives = self.false_positives + total(pred * (1 - yt))
+        self.false_negatives = self.false_negatives + total((1 - pred) * yt)
+        self.intermediate_weights = self.intermediate_weights + total(yt)
+
+    def result(self):
+        eps = _EPSILON
+        tp = self.true_positives
+        precision = tp / (tp + self.false_positives + eps)
+        recall = tp / (tp + self.false_negatives + eps)
+        b2 = self.beta ** 2
+        score = (1 + b2) * precision * recall / (b2 * precision + recall + eps)
+        if self.average == "weighted":
+            weights = self.intermediate_weights / (self.intermediate_weights.sum() + eps)
+            return float((score * weights).sum())
+        if self.average is not None:
+            return float(np.mean(score))
+        return np.asarray(score, np.float32)
+
+    def get_config(self):
+        return {"name": self.name, "average": self.average, "beta": self.beta, "threshold": self.threshold}
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} average={self.average!r}>"
+
+
+class F1Score(FBetaScore):
+    """FBetaScore with beta = 1: 2 P R / (P + R)."""
+
+    def __init__(self, average=None, threshold=None, name="f1_score", dtype=None):
+        super().__init__(average=average, beta=1.0, threshold=threshold, name=name)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["beta"]
+        return config
+
+
 def _lead_shape(y_pred):
     shape = tuple(y_pred.shape)
     return shape[:-1] if len(shape) > 1 else shape
@@ -804,7 +926,7 @@ _BY_NAME = {
     "kl_divergence": KLDivergence, "kld": KLDivergence, "poisson": Poisson, "logcosh": LogCoshError,
     "log_cosh": LogCoshError, "hinge": Hinge, "squared_hinge": SquaredHinge,
     "categorical_hinge": CategoricalHinge, "cosine_similarity": CosineSimilarity,
-    "auc": AUC, "precision": Precision, "recall": Recall,
+    "auc": AUC, "precision": Precision, "recall": Recall, "f1_score": F1Score, "fbeta_score": FBetaScore,
     "true_positives": TruePositives, "false_positives": FalsePositives,
     "true_negatives": TrueNegatives, "false_negatives": FalseNegatives,
     "binary_crossentropy": BinaryCrossentropy, "categorical_crossentropy": CategoricalCrossentropy,

@@ -10,7 +10,19 @@ from .math import l2_normalize  # noqa: F401
 __all__ = ["softmax", "log_softmax", "relu", "relu6", "sigmoid", "tanh", "elu", "selu", "gelu",
            "silu", "swish", "softplus", "softsign", "leaky_relu", "l2_normalize", "moments",
            "bias_add", "embedding_lookup", "dropout", "sigmoid_cross_entropy_with_logits",
-           "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits"]
+           "softmax_cross_entropy_with_logits", "sparse_softmax_cross_entropy_with_logits",
+           "depth_to_space", "space_to_depth"]
+
+
+def depth_to_space(input, block_size, data_format="NHWC", name=None):  # noqa: A002 - TensorFlow's names
+    """Pixel shuffle: (N, H, W, b*b*C) -> (N, H*b, W*b, C) (TensorFlow's DCR channel order;
+    ``data_format='NCHW'`` for channels first). Differentiable."""
+    return ops.depth_to_space(input, block_size, data_format=data_format)
+
+
+def space_to_depth(input, block_size, data_format="NHWC", name=None):  # noqa: A002
+    """(N, H, W, C) -> (N, H/b, W/b, b*b*C), the inverse of ``depth_to_space``. Differentiable."""
+    return ops.space_to_depth(input, block_size, data_format=data_format)
 
 
 def softmax(logits, axis=None, name=None):

@@ -15,6 +15,8 @@ needs indices); results are new Tensors (nothing is reused, so a result stays va
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from . import autodiff, kernels
@@ -38,6 +40,10 @@ __all__ = [
 # -- conversion ------------------------------------------------------------------------------------
 
 def convert_to_tensor(x, dtype=None):
+    from . import strings as _strings
+    if not isinstance(x, Tensor) and (dtype is None or str(dtype) == "string") and _strings.is_string_array(x):
+        # strings stay corenn's string array (a Tensor holds numbers), as tf.convert_to_tensor
+        return _strings.wrap(_strings.as_string_array(x, "ops.convert_to_tensor"))
     if dtype is not None:
         from .dtypes import storage_dtype
         store = storage_dtype(dtype, "ops.convert_to_tensor")
@@ -52,11 +58,18 @@ def _f32(x, where="ops"):
         if x.dtype == "float32":
             return x
         return Tensor.from_numpy(np.asarray(x).astype(np.float32))
+    if type(x) in (list, tuple) and _holds_tensors(x):
+        # a Python list of Tensors (tf.reduce_sum(losses)) is their stack, recorded on the tape
+        return stack([_f32(v, where) for v in x])
     a = np.asarray(x)
     if a.dtype.kind not in "fiub":
         name = where if where.startswith("ops") else f"ops.{where}"
         raise TypeError(f"{name}: expected numeric data (a tensor, array or number), got dtype {a.dtype}")
     return Tensor.from_numpy(_c_array(a.astype(np.float32)))
+
+
+def _holds_tensors(x):
+    return _builtins.any(isinstance(v, Tensor) or type(v) in (list, tuple) and _holds_tensors(v) for v in x)
 
 
 def _c_array(a):
@@ -399,11 +412,36 @@ def argmin(x, axis=-1, keepdims=False):
 
 # -- shapes ----------------------------------------------------------------------------------------
 
+class _ShapeProbe(threading.local):
+    depth = 0   # > 0 while a layer's call runs on a batch of one to learn its output shape
+
+
+SHAPE_PROBE = _ShapeProbe()
+
+
+def _probe_reshape(x, target):
+    """During a shape probe, a reshape whose element count does not fit (a count fixed by the real
+    batch size: the Switch Transformer's tokens-per-batch) gives zeros of the target shape, as
+    Keras 3's symbolic reshape of a None batch takes the target unchecked; the real call checks."""
+    if target and _builtins.all(d >= 0 for d in target):
+        return Tensor.from_numpy(np.zeros(target, np.float32 if _is_float(x) else np.asarray(x).dtype))
+    return None
+
+
 def reshape(x, newshape):
     target = [int(d) for d in (newshape if isinstance(newshape, (list, tuple)) else [newshape])]
     if _is_int(x):   # integer tensors keep their dtype (no gradient)
-        return _t(np.asarray(_any(x, "reshape")).reshape(target))
+        a = np.asarray(_any(x, "reshape"))
+        if SHAPE_PROBE.depth and -1 not in target and a.size != _math.prod(target):
+            probed = _probe_reshape(x, target)
+            if probed is not None:
+                return probed
+        return _t(a.reshape(target))
     x = _f32(x)
+    if SHAPE_PROBE.depth and -1 not in target and x.size != _math.prod(target):
+        probed = _probe_reshape(x, target)
+        if probed is not None:
+            return probed
     y = x.reshape(target) if _contiguous_view_ok(x) else _f32(np.asarray(x).reshape(target))
     in_shape = list(x.shape)
     _record(lambda dys: [dys[0].reshape(in_shape)], [x], [y])
@@ -419,10 +457,19 @@ def flatten(x):
 
 
 def expand_dims(x, axis):
+    """Insert size-1 axes; ``axis`` may be a tuple (Keras 3), each counted in the result's rank."""
     x = _any(x, "expand_dims")
     s = list(x.shape)
-    axis = axis if axis >= 0 else len(s) + 1 + axis
-    return reshape(x, s[:axis] + [1] + s[axis:])
+    axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    rank = len(s) + len(axes)
+    if not _builtins.all(-rank <= int(a) < rank for a in axes):
+        raise ValueError(f"ops.expand_dims: axis {axis!r} is out of range for a result of rank {rank} "
+                         f"(input shape {tuple(s)})")
+    where_new = sorted(int(a) % rank for a in axes)
+    if len(set(where_new)) != len(where_new):
+        raise ValueError(f"ops.expand_dims: repeated axis in {axis!r}")
+    dims = iter(s)
+    return reshape(x, [1 if i in where_new else next(dims) for i in range(rank)])
 
 
 def squeeze(x, axis=None):
@@ -524,7 +571,8 @@ def where(condition, x1=None, x2=None):
     chosen side only (a NaN or inf on the other side does not leak into values or gradients)."""
     c = np.asarray(condition)
     if x1 is None and x2 is None:
-        return Tensor.from_numpy(_c_array(np.nonzero(c)[0].astype(np.int64)))
+        # Keras 3: the indices of the nonzero entries, one index tensor per axis (np.nonzero)
+        return nonzero(c)
     if x1 is None or x2 is None:
         raise ValueError("ops.where: give both x1 and x2, or neither (then the indices of the nonzero entries)")
     c = c != 0
@@ -551,7 +599,10 @@ def where(condition, x1=None, x2=None):
 
 def one_hot(x, num_classes, axis=-1, dtype="float32"):
     idx = np.asarray(x).astype(np.int64)
-    out = np.eye(int(num_classes), dtype=dtype)[idx]
+    n = int(num_classes)
+    # an index outside 0..num_classes-1 gives a row of zeros, as tf.one_hot / jax.nn.one_hot
+    # (the Switch Transformer one-hots positions past an expert's capacity)
+    out = np.concatenate([np.eye(n, dtype=dtype), np.zeros((1, n), dtype)])[np.where((idx >= 0) & (idx < n), idx, n)]
     if axis != -1:
         out = np.moveaxis(out, -1, axis)
     return Tensor.from_numpy(_c_array(out))
@@ -581,7 +632,12 @@ def eye(n, m=None, dtype="float32"):
     return Tensor.from_numpy(np.eye(n, m, dtype=dtype))
 
 
-def arange(start, stop=None, step=1, dtype="float32"):
+def arange(start, stop=None, step=1, dtype=None):
+    """Keras 3's dtype rule: int32 when start, stop and step are all integers, else float32
+    (position indices for an Embedding are ints; float ranges stay floats)."""
+    if dtype is None:
+        ints = _builtins.all(v is None or isinstance(v, (int, np.integer)) for v in (start, stop, step))
+        dtype = "int32" if ints else "float32"
     return Tensor.from_numpy(np.arange(start, stop, step, dtype=dtype))
 
 
@@ -741,6 +797,9 @@ _py_max, _py_min = _builtins.max, _builtins.min
 
 def _any(x, op):
     """A Tensor for x keeping integer dtypes (floats and bools become float32)."""
+    if type(x) in (list, tuple) and _holds_tensors(x) and _builtins.any(
+            isinstance(v, Tensor) and v.dtype == "float32" for v in x):
+        return _f32(x, op)   # a list of float Tensors: their differentiable stack
     try:
         return autodiff.convert(x, f"ops.{op}")
     except (TypeError, ValueError) as exc:
@@ -2664,38 +2723,48 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
     return y
 
 
-def space_to_depth(x, block_size, data_format="channels_last"):
-    t = _any(x, "space_to_depth")
+def _block_geometry(op, x, block_size, data_format):
+    t = _any(x, op)
     b = int(block_size)
     if t.ndim != 4:
-        raise ValueError(f"ops.space_to_depth: needs a 4-D tensor, got shape {tuple(t.shape)}")
-    first = data_format == "channels_first"
+        raise ValueError(f"ops.{op}: needs a 4-D tensor, got shape {tuple(t.shape)}")
+    if b < 2:
+        raise ValueError(f"ops.{op}: block_size must be at least 2, got {block_size!r}")
+    if data_format not in ("channels_last", "channels_first", "NHWC", "NCHW"):
+        raise ValueError(f"ops.{op}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+    first = data_format in ("channels_first", "NCHW")
     n, h, w, c = (t.shape[0], t.shape[2], t.shape[3], t.shape[1]) if first else tuple(t.shape)
+    return t, b, first, n, h, w, c
+
+
+# Both are one transpose between two reshapes (views): the permutation runs in the transpose
+# kernel (dispatch table entry "transpose") and its gradient is the inverse transpose, so a
+# sub-pixel upsampling layer trains at memory speed. Channel order as TensorFlow's default
+# "DCR" mode: output pixel (i*b + di, j*b + dj) channel k is input channel (di*b + dj)*C' + k.
+def space_to_depth(x, block_size, data_format="channels_last"):
+    """(N, H, W, C) -> (N, H/b, W/b, b*b*C): each b x b block of pixels becomes one pixel."""
+    t, b, first, n, h, w, c = _block_geometry("space_to_depth", x, block_size, data_format)
     if h % b or w % b:
         raise ValueError(f"ops.space_to_depth: height {h} and width {w} must be multiples of block_size {b}")
-
-    def idx(i):
-        i = np.moveaxis(i, 1, -1) if first else i
-        i = i.reshape(n, h // b, b, w // b, b, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, h // b, w // b, b * b * c)
-        return np.moveaxis(i, -1, 1) if first else i
-    return _gather("space_to_depth", t, idx)
+    if first:
+        y = transpose(reshape(t, (n, c, h // b, b, w // b, b)), (0, 3, 5, 1, 2, 4))
+        return reshape(y, (n, b * b * c, h // b, w // b))
+    y = transpose(reshape(t, (n, h // b, b, w // b, b, c)), (0, 1, 3, 2, 4, 5))
+    return reshape(y, (n, h // b, w // b, b * b * c))
 
 
 def depth_to_space(x, block_size, data_format="channels_last"):
-    t = _any(x, "depth_to_space")
-    b = int(block_size)
-    if t.ndim != 4:
-        raise ValueError(f"ops.depth_to_space: needs a 4-D tensor, got shape {tuple(t.shape)}")
-    first = data_format == "channels_first"
-    n, h, w, c = (t.shape[0], t.shape[2], t.shape[3], t.shape[1]) if first else tuple(t.shape)
+    """(N, H, W, b*b*C) -> (N, H*b, W*b, C), the inverse of ``space_to_depth`` (the sub-pixel
+    convolution's pixel shuffle)."""
+    t, b, first, n, h, w, c = _block_geometry("depth_to_space", x, block_size, data_format)
     if c % (b * b):
         raise ValueError(f"ops.depth_to_space: channels {c} must be a multiple of block_size^2 = {b * b}")
-
-    def idx(i):
-        i = np.moveaxis(i, 1, -1) if first else i
-        i = i.reshape(n, h, w, b, b, c // (b * b)).transpose(0, 1, 3, 2, 4, 5).reshape(n, h * b, w * b, c // (b * b))
-        return np.moveaxis(i, -1, 1) if first else i
-    return _gather("depth_to_space", t, idx)
+    co = c // (b * b)
+    if first:
+        y = transpose(reshape(t, (n, b, b, co, h, w)), (0, 3, 4, 1, 5, 2))
+        return reshape(y, (n, co, h * b, w * b))
+    y = transpose(reshape(t, (n, h, w, b, b, co)), (0, 1, 3, 2, 4, 5))
+    return reshape(y, (n, h * b, w * b, co))
 
 
 def logdet(x):
@@ -3054,59 +3123,12 @@ __all__ += ["conv_transpose", "lstsq", "fft", "ifft", "fft2", "ifft2", "rfft", "
 
 # -- CTC ------------------------------------------------------------------------------------------------
 
-def _log_softmax64(a):
-    m = a.max(axis=-1, keepdims=True)
-    return a - m - np.log(np.exp(a - m).sum(axis=-1, keepdims=True))
-
-
-def _ctc_one(logp, label, blank):
-    """-log p(label | logp) and d/d(log-probabilities) for one sample (logp (T, K)): the
-    forward-backward recursions in log space over the blank-extended label l' (length 2L+1)."""
-    T = logp.shape[0]
-    ext = np.full(2 * len(label) + 1, blank, np.int64)
-    ext[1::2] = label
-    S = len(ext)
-    neg = -np.inf
-    # a path may skip a blank between two different labels
-    skip = np.zeros(S, bool)
-    skip[2:] = (ext[2:] != blank) & (ext[2:] != ext[:-2])
-    alpha = np.full((T, S), neg)
-    beta = np.full((T, S), neg)
-    if T == 0:
-        return np.inf, np.zeros_like(logp)
-    alpha[0, 0] = logp[0, ext[0]]
-    if S > 1:
-        alpha[0, 1] = logp[0, ext[1]]
-    for t in range(1, T):
-        prev = alpha[t - 1]
-        a = prev.copy()
-        a[1:] = np.logaddexp(a[1:], prev[:-1])
-        a[2:] = np.where(skip[2:], np.logaddexp(a[2:], prev[:-2]), a[2:])
-        alpha[t] = a + logp[t, ext]
-    beta[T - 1, S - 1] = logp[T - 1, ext[S - 1]]
-    if S > 1:
-        beta[T - 1, S - 2] = logp[T - 1, ext[S - 2]]
-    for t in range(T - 2, -1, -1):
-        nxt = beta[t + 1]
-        b = nxt.copy()
-        b[:-1] = np.logaddexp(b[:-1], nxt[1:])
-        b[:-2] = np.where(skip[2:], np.logaddexp(b[:-2], nxt[2:]), b[:-2])
-        beta[t] = b + logp[t, ext]
-    ll = np.logaddexp(alpha[T - 1, S - 1], alpha[T - 1, S - 2]) if S > 1 else alpha[T - 1, 0]
-    if not np.isfinite(ll):
-        return np.inf, np.zeros_like(logp)
-    # the probability mass of the paths through (t, s), as a fraction of p(label)
-    occ = np.exp(alpha + beta - logp[:, ext] - ll)
-    dlogp = np.zeros_like(logp)
-    for s in range(S):
-        dlogp[:, ext[s]] -= occ[:, s]
-    return -ll, dlogp
-
-
 def ctc_loss(target, output, target_length, output_length, mask_index=0):
     """Per-sample CTC loss (batch,) of logits ``output`` (batch, max_time, classes) for the integer
     labels ``target`` (batch, max_label_length), blank class ``mask_index`` (tf.nn.ctc_loss with
-    logits: the log-softmax is taken here). Gradient: softmax - the label occupation per step."""
+    logits: the log-softmax is taken here). Gradient: softmax - the label occupation per step,
+    computed with the loss by the C++ forward-backward kernel (kernels.ctc_loss). A label that no
+    alignment can spell within output_length steps has loss inf and gradient zero."""
     out = _f32(output, "ctc_loss")
     labels = np.asarray(target).astype(np.int64)
     tl = np.asarray(target_length).astype(np.int64).reshape(-1)
@@ -3123,16 +3145,9 @@ def ctc_loss(target, output, target_length, output_length, mask_index=0):
         lab = np.concatenate([labels[b, :tl[b]] for b in range(B)]) if B else labels.reshape(-1)
         if lab.size and (lab.min() < 0 or lab.max() >= K):
             raise ValueError(f"ops.ctc_loss: labels must lie in [0, {K})")
-    logits = _np64(out)
-    losses, grads = np.zeros(B), np.zeros((B, Tm, K))
-    for b in range(B):
-        logp = _log_softmax64(logits[b, :ol[b]])
-        losses[b], dlogp = _ctc_one(logp, labels[b, :tl[b]], int(mask_index))
-        if np.isfinite(losses[b]):
-            # through the log-softmax: d/du = dlogp - softmax * sum(dlogp) (sum(dlogp) = -1 per step)
-            grads[b, :ol[b]] = dlogp - np.exp(logp) * dlogp.sum(-1, keepdims=True)
-    y = _t(losses)
-    _record(lambda dys: [_t(grads * _np64(dys[0])[:, None, None])], [out], [y])
+    # one C++ pass gives the loss and its logit gradient (csrc/ops/ctc.h); backward scales it
+    y, grads = kernels.ctc_loss(out, labels, tl, ol, blank=int(mask_index))
+    _record(lambda dys: [_t(np.asarray(grads) * _np64(dys[0])[:, None, None])], [out], [y])
     return y
 
 

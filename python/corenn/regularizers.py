@@ -17,7 +17,14 @@ __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "seria
 
 
 class Regularizer:
-    """Penalty l1 * sum|w| + l2 * sum w^2 (subclasses fix which factors are used)."""
+    """Penalty l1 * sum|w| + l2 * sum w^2 (subclasses fix which factors are used).
+
+    A user subclass may instead define ``__call__(self, x)`` with ``corenn.ops`` (Keras 3's way:
+    PointNet's orthogonality penalty); its penalty's gradient then comes from a GradientTape
+    over that call, wherever corenn needs one (weight penalties in fit, activity regularizers).
+    """
+
+    l1 = l2 = 0.0   # a subclass defining __call__ need not call __init__
 
     def __init__(self, l1: float = 0.0, l2: float = 0.0):
         for name, v in (("l1", l1), ("l2", l2)):
@@ -25,14 +32,21 @@ class Regularizer:
                 raise ValueError(f"{type(self).__name__}: {name} must be a finite number >= 0, got {v!r}")
         self.l1, self.l2 = float(l1), float(l2)
 
+    def _is_custom(self):
+        return type(self).__call__ is not Regularizer.__call__
+
     def penalty(self, w, grad=None) -> float:
         """The penalty of ``w``; with ``grad`` its gradient is also added into ``grad``."""
+        if self._is_custom():
+            return _custom_penalty(self, w, grad)
         return kernels.regularizer_penalty(w, grad, l1=self.l1, l2=self.l2)
 
     def tensor(self, x):
         """The penalty of the Tensor ``x`` as a scalar Tensor made of corenn.ops, so a
         GradientTape differentiates it (``layer.losses``, activity regularization under a tape)."""
         from . import ops
+        if self._is_custom():
+            return _as_scalar_tensor(self(x), type(self).__name__)
         total = None
         for factor, term in ((self.l1, ops.abs), (self.l2, ops.square)):
             if factor:
@@ -46,6 +60,8 @@ class Regularizer:
         return self.penalty(w)
 
     def get_config(self):
+        if self._is_custom():
+            return {}   # a subclass with state of its own adds it (Keras 3's contract)
         return {"l1": self.l1, "l2": self.l2}
 
     @classmethod
@@ -85,8 +101,46 @@ _BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
 _CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2, "Regularizer": Regularizer}
 
 
+def _as_scalar_tensor(value, who):
+    from . import ops
+    t = value if isinstance(value, kernels.Tensor) else ops.convert_to_tensor(np.asarray(value, np.float32))
+    if t.size != 1:
+        raise ValueError(f"regularizer {who}: must return a scalar penalty, got shape {tuple(t.shape)}")
+    return ops.reshape(t, ()) if t.ndim else t
+
+
+def _custom_penalty(reg, w, grad):
+    """A user regularizer's penalty of ``w`` (float), its gradient added into ``grad`` when given:
+    the call differentiated on a private tape."""
+    from .autodiff import GradientTape, stop_recording
+    x = w if isinstance(w, kernels.Tensor) else kernels.Tensor.from_numpy(np.ascontiguousarray(w, np.float32))
+    if grad is None:
+        with stop_recording():   # the value only: nothing to record on an enclosing tape
+            return float(np.asarray(_as_scalar_tensor(reg(x), type(reg).__name__)))
+    with GradientTape() as tape:
+        tape.watch(x)
+        value = _as_scalar_tensor(reg(x), type(reg).__name__)
+    g = tape.gradient(value, x)
+    if g is not None:
+        np.asarray(grad)[...] += np.asarray(g, np.float32)
+    return float(np.asarray(value))
+
+
+class _FunctionRegularizer(Regularizer):
+    """A plain function ``fn(x) -> scalar`` used as a regularizer (Keras accepts any callable)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, x):
+        return self.fn(x)
+
+    def __repr__(self):
+        return f"Regularizer({getattr(self.fn, '__name__', self.fn)!r})"
+
+
 def get(identifier):
-    """None, a name ('l2'), a config dict, a class or an instance -> Regularizer or None."""
+    """None, a name ('l2'), a config dict, a class, an instance or a function -> Regularizer or None."""
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Regularizer):
@@ -101,6 +155,8 @@ def get(identifier):
         if cls is None:
             raise ValueError(f"regularizers.get: unknown regularizer class {identifier['class_name']!r}")
         return cls.from_config(identifier.get("config", {}))
+    if callable(identifier) and not isinstance(identifier, type):
+        return _FunctionRegularizer(identifier)
     raise TypeError(f"regularizers.get: cannot interpret {identifier!r} as a regularizer")
 
 

@@ -171,6 +171,8 @@ def _map(fn, x, op):
     if isinstance(x, (str, bytes)):
         return wrap(fn(_text(x, op)))
     a = as_string_array(x, op)
+    if a.ndim == 0:   # one string held in an array (a Dataset element in map): as a str
+        return wrap(fn(_text(a[()], op)))
     out = np.empty(a.shape, dtype=object)
     flat_in, flat_out = a.reshape(-1), out.reshape(-1)
     for i, v in enumerate(flat_in):
@@ -275,5 +277,9 @@ def as_string(input, precision=-1, name=None):  # noqa: A002
 
 
 def to_number(string_tensor, out_type="float32", name=None):
-    out = _map(float, string_tensor, "to_number")
-    return np.asarray(out, dtype=np.dtype(str(out_type)))
+    """The numbers the strings spell, as a Tensor of ``out_type`` (float32 by default), as
+    TensorFlow returns (a float64 / small-int ``out_type`` keeps corenn's float32 / int32)."""
+    from . import _tf_api
+    out = np.asarray(_map(float, string_tensor, "to_number"), dtype=np.dtype(str(out_type)))
+    kind = np.float32 if out.dtype.kind == "f" else np.int64 if out.dtype == np.int64 else np.int32
+    return _tf_api.constant(out.astype(kind), dtype=np.dtype(kind).name)

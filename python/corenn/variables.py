@@ -27,6 +27,8 @@ def _make(value, trainable, name, dtype, where, tf_name):
     elif a.dtype.kind == "f" or a.dtype == np.bool_:
         a = a.astype(np.float32)
     elif a.dtype.kind in "iu":
+        if tf_name and a.dtype == np.int64 and isinstance(value, (int, list, tuple)):
+            a = a.astype(np.int32)   # tf.Variable(1): Python ints are int32 in TensorFlow
         a = a.astype(storage_dtype(a.dtype, where), copy=False)
     else:
         raise TypeError(f"{where}: a variable holds numbers, got dtype {a.dtype}")

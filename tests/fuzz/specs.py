@@ -471,6 +471,32 @@ def confusion_counts(r):
                      sample_weight="target"), ("confusion_counts",), check)
 
 
+def ctc_loss(r):
+    b, t, k = int(r.integers(1, 4)), int(r.integers(1, 7)), int(r.integers(2, 5))
+    max_label = int(r.integers(1, 4))
+    logits = f32(r, b, t, k)
+    blank = int(r.integers(k))
+    labels = r.integers(0, k, size=(b, max_label)).astype(np.int64)
+    # full label lengths: a bad value anywhere in labels is then read, so it must be refused
+    label_lengths = np.full(b, max_label, np.int64)
+    logit_lengths = r.integers(0, t + 1, size=b).astype(np.int64)
+
+    def check(v, kw):
+        loss, grad = v
+        if any(np.shape(kw[a]) != np.shape(w) for a, w in (("logits", logits), ("labels", labels),
+                                                          ("label_lengths", label_lengths),
+                                                          ("logit_lengths", logit_lengths))):
+            return _shape(loss, (np.shape(kw["logits"])[0],), "loss")
+        want_loss, want_grad = ref.ctc_loss(kw["logits"], kw["labels"], kw["label_lengths"], kw["logit_lengths"],
+                                            kw["blank"])
+        return _close(loss.numpy(), want_loss, "ctc_loss", 1e-4, 1e-5) + \
+            _close(grad.numpy(), want_grad, "ctc_loss grad", 1e-4, 1e-5)
+    return Call(kernels.ctc_loss, dict(logits=logits, labels=labels, label_lengths=label_lengths,
+                                       logit_lengths=logit_lengths, blank=blank),
+                dict(logits="in", labels="index", label_lengths="index", logit_lengths="index", blank="param"),
+                ("ctc_loss",), check)
+
+
 def _plist(r):
     return [f32(r, *_dims(r, int(r.integers(1, 3)), 1, 4)) for _ in range(int(r.integers(1, 4)))]
 
@@ -521,6 +547,42 @@ def adagrad_update(r):
                                          global_clipnorm=float(r.choice([0.0, 1.0]))),
                 dict(params="list_out", grads="list_in", accumulators="list_out", lr="param",
                      global_clipnorm="param"), ("adagrad_update",))
+
+
+def adamax_update(r):
+    ps = _plist(r)
+    return Call(kernels.adamax_update, dict(params=ps, grads=_like(r, ps), m=_like(r, ps), u=_like(r, ps, True),
+                                        lr=0.002, step=int(r.integers(0, 5)),
+                                        clipvalue=float(r.choice([0.0, 0.5]))),
+                dict(params="list_out", grads="list_in", m="list_out", u="list_out", lr="param",
+                     step="param", clipvalue="param"), ("adamax_update",))
+
+
+def nadam_update(r):
+    ps = _plist(r)
+    return Call(kernels.nadam_update, dict(params=ps, grads=_like(r, ps), m=_like(r, ps), v=_like(r, ps, True),
+                                       lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, coef_m=9.5,
+                                       coef_g=0.7, coef_v=1000.0, weight_decay=float(r.choice([0.0, 0.01]))),
+                dict(params="list_out", grads="list_in", m="list_out", v="list_out", lr="param",
+                     beta_1="param", beta_2="param", epsilon="param", coef_m="param", coef_g="param",
+                     coef_v="param", weight_decay="param"), ("nadam_update",))
+
+
+def lion_update(r):
+    ps = _plist(r)
+    return Call(kernels.lion_update, dict(params=ps, grads=_like(r, ps), m=_like(r, ps), lr=0.001,
+                                      clipnorm=float(r.choice([0.0, 1.0]))),
+                dict(params="list_out", grads="list_in", m="list_out", lr="param", clipnorm="param"),
+                ("lion_update",))
+
+
+def adadelta_update(r):
+    ps = _plist(r)
+    return Call(kernels.adadelta_update, dict(params=ps, grads=_like(r, ps), acc_grad=_like(r, ps, True),
+                                          acc_delta=_like(r, ps, True), lr=1.0,
+                                          global_clipnorm=float(r.choice([0.0, 1.0]))),
+                dict(params="list_out", grads="list_in", acc_grad="list_out", acc_delta="list_out",
+                     lr="param", global_clipnorm="param"), ("adadelta_update",))
 
 
 # ---- normalization ---------------------------------------------------------------------------
@@ -1208,8 +1270,9 @@ def _registry():
     s = {}
     for name in ("gemm", "matmul", "activation_forward", "activation_backward", "bias_grad",
                  "dropout_forward", "dropout_backward", "regularizer_penalty", "loss_forward",
-                 "accuracy_count", "confusion_counts", "sgd_update", "adam_update", "rmsprop_update",
-                 "adagrad_update", "batch_norm_forward_train", "batch_norm_forward_infer",
+                 "accuracy_count", "confusion_counts", "ctc_loss", "sgd_update", "adam_update",
+                 "rmsprop_update", "adagrad_update", "adamax_update", "nadam_update", "lion_update",
+                 "adadelta_update", "batch_norm_forward_train", "batch_norm_forward_infer",
                  "batch_norm_backward", "spatial_dropout_forward", "spatial_dropout_backward",
                  "conv2d", "conv2d_backward_data", "conv2d_backward_weights",
                  "conv2d_relu_max_pool2d", "conv2d_relu_max_pool2d_backward_weights",

@@ -50,7 +50,7 @@ EXPECTED_OPS = {
     "spatial_dropout_forward", "spatial_dropout_backward", "masked_softmax_forward",
     "masked_softmax_backward", "additive_attention_scores_forward",
     "additive_attention_scores_backward", "rnn_forward", "rnn_backward", "top_k_hits",
-    "confusion_counts",
+    "confusion_counts", "ctc_loss",
 }
 # Ops with a vector kernel of their own on x86-64 builds (the slot must be filled there).
 X86_AVX2 = {"activation_forward", "activation_backward", "dropout_forward", "sgd_update",

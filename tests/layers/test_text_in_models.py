@@ -203,5 +203,8 @@ def test_lookups_map_ragged_token_lists_and_back():
     words = keras.strings.split(np.array(["x y", "y z w"]))
     look = layers.StringLookup(vocabulary=["x", "y", "z"])
     assert [r.tolist() for r in look(words)] == [[1, 2], [2, 3, 0]]
+    # multi_hot encodes each row into one dense row (Keras' multi-label targets, sweep 7)
+    np.testing.assert_array_equal(np.asarray(layers.StringLookup(vocabulary=["x"], output_mode="multi_hot")(words)),
+                                  [[1, 1], [1, 0]])
     with pytest.raises(ValueError, match="different lengths"):
-        layers.StringLookup(vocabulary=["x"], output_mode="multi_hot")(words)
+        layers.StringLookup(vocabulary=["x"], output_mode="one_hot")(words)

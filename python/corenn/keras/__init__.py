@@ -3,6 +3,7 @@
 from .. import (activations, callbacks, constraints, datasets, initializers, layers, losses, metrics, models, ops,
                 optimizers, preprocessing, random, regularizers, utils)
 from .. import saving
+from .. import mixed_precision
 from ..models import Input, Model, Sequential
 from . import backend
 from ..variables import KerasVariable as Variable   # keras.Variable(initializer, shape, ...)
@@ -10,7 +11,7 @@ from . import backend as config   # Keras 3 has both names for these settings
 
 __all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "constraints", "datasets", "initializers",
            "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "utils", "saving",
-           "backend", "config"]
+           "backend", "config", "mixed_precision"]
 
 # `from corenn.keras.layers import Dense` as TensorFlow scripts write `from tensorflow.keras.layers
 # import Dense`: the submodules are importable under this package's name too.

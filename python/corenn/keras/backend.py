@@ -9,7 +9,8 @@ from __future__ import annotations
 
 __all__ = ["floatx", "set_floatx", "epsilon", "set_epsilon", "image_data_format",
            "set_image_data_format", "clear_session", "backend", "disable_traceback_filtering",
-           "enable_traceback_filtering", "is_traceback_filtering_enabled"]
+           "enable_traceback_filtering", "is_traceback_filtering_enabled", "ctc_batch_cost", "ctc_decode",
+           "dtype_policy", "set_dtype_policy"]
 
 _EPSILON = 1e-7
 
@@ -71,3 +72,57 @@ def enable_traceback_filtering():
 
 def is_traceback_filtering_enabled():
     return _traceback_filtering[0]
+
+
+def _lengths(v, batch, op, what):
+    import numpy as np
+    a = np.asarray(v).reshape(-1)
+    if a.shape[0] != batch:
+        raise ValueError(f"keras.backend.{op}: {what} needs one length per sample ({batch}), got shape "
+                         f"{np.shape(v)}")
+    return a.astype(np.int64)
+
+
+def ctc_batch_cost(y_true, y_pred, input_length, label_length):
+    """tf.keras 2's CTC loss of softmax outputs y_pred (samples, time, classes) for labels y_true
+    (samples, max_label_length), lengths (samples, 1): the per-sample loss as (samples, 1).
+    As in TensorFlow, the blank is the *last* class (keras.ops.ctc_loss and keras.losses.CTC use
+    class 0) and y_pred holds probabilities (their log, plus epsilon, is the logits)."""
+    from .. import ops
+    shape = tuple(y_pred.shape)
+    if len(shape) != 3:
+        raise ValueError(f"keras.backend.ctc_batch_cost: y_pred must be (samples, time, classes), got {shape}")
+    batch, classes = shape[0], shape[2]
+    loss = ops.ctc_loss(y_true, ops.log(ops.add(y_pred, _EPSILON)),
+                        _lengths(label_length, batch, "ctc_batch_cost", "label_length"),
+                        _lengths(input_length, batch, "ctc_batch_cost", "input_length"), mask_index=classes - 1)
+    return ops.expand_dims(loss, 1)
+
+
+def ctc_decode(y_pred, input_length, greedy=True, beam_width=100, top_paths=1):
+    """tf.keras 2's CTC decoding of softmax outputs: ([decoded (samples, longest) padded with -1],
+    log_prob (samples, 1)), the last class the blank, repeats merged. Greedy only: beam search
+    raises NotImplementedError."""
+    import numpy as np
+    from .. import ops
+    if not greedy:
+        raise NotImplementedError("keras.backend.ctc_decode: greedy=False (beam search) is not supported")
+    shape = tuple(y_pred.shape)
+    if len(shape) != 3:
+        raise ValueError(f"keras.backend.ctc_decode: y_pred must be (samples, time, classes), got {shape}")
+    logp = ops.log(ops.add(y_pred, _EPSILON))
+    decoded, scores = ops.ctc_decode(logp, _lengths(input_length, shape[0], "ctc_decode", "input_length"),
+                                     strategy="greedy", mask_index=shape[2] - 1)
+    return [decoded[0]], scores
+
+
+def dtype_policy():
+    """keras.config.dtype_policy(): the global DTypePolicy (keras.mixed_precision)."""
+    from ..mixed_precision import global_policy
+    return global_policy()
+
+
+def set_dtype_policy(policy):
+    """keras.config.set_dtype_policy('mixed_float16'): accepted, runs float32 (keras.mixed_precision)."""
+    from ..mixed_precision import set_global_policy
+    set_global_policy(policy)

@@ -13,7 +13,7 @@ from .normalization import (BatchNormalization, GroupNormalization, LayerNormali
 from .preprocessing import Normalization, Rescaling
 from .image_preprocessing import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                                   RandomRotation, RandomTranslation, RandomZoom, Resizing)
-from .text_preprocessing import (CategoryEncoding, Hashing, IntegerLookup, StringLookup,
+from .text_preprocessing import (CategoryEncoding, Hashing, HashedCrossing, IntegerLookup, StringLookup,
                                  TextVectorization)
 from .discretization import Discretization
 from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
@@ -48,6 +48,7 @@ __all__ += ["GroupNormalization", "UnitNormalization", "GaussianNoise", "Gaussia
             "AdditiveAttention", "ZeroPadding3D", "Cropping3D"]
 __all__ += ["RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
 __all__ += ["Discretization"]
+__all__ += ["HashedCrossing"]
 
 
 def serialize(layer) -> dict:
@@ -87,3 +88,10 @@ get = deserialize
 __all__ += ["ActivityRegularization"]
 
 from . import experimental  # noqa: E402  TF 2.3-2.5 paths: layers.experimental.preprocessing.Rescaling
+# Keras' short aliases of the pooling layers (keras.io examples write GlobalAvgPool2D, MaxPool2D):
+# the same classes, so a saved model names the long class, as Keras does
+MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+__all__ += ["MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D",
+            "GlobalMaxPool1D", "GlobalMaxPool2D"]

@@ -25,6 +25,7 @@ import threading
 import numpy as np
 
 from .. import kernels
+from .. import mixed_precision as _mixed_precision
 
 __all__ = ["Layer", "InputLayer", "Input"]
 
@@ -41,6 +42,28 @@ class _LossSink(threading.local):
 
 
 _LOSS_SINK = _LossSink()
+
+
+# Keras 3's rule for a call without ``training=``: the training flag of the layer call it happens
+# inside (a layer written with ``call`` calling its sublayers), else the default of the layer's own
+# ``call`` signature (``def call(self, x, training=True)`` augments by default), else None.
+class _CallTraining(threading.local):
+    stack = ()
+    pushed = False   # an eager call pushed its flag as given (None stays None) for its own call
+
+
+_CALL_TRAINING = _CallTraining()
+
+
+@functools.lru_cache(maxsize=None)
+def _call_training_default(fn):
+    """The default value of ``training`` in a ``call`` signature (None when absent)."""
+    import inspect
+    try:
+        p = inspect.signature(fn).parameters.get("training")
+    except (TypeError, ValueError):
+        return None
+    return None if p is None or p.default is inspect.Parameter.empty else p.default
 
 
 def unique_name(base: str) -> str:
@@ -102,15 +125,33 @@ class Layer:
 
     activity_regularizer = None   # a Regularizer of the outputs, added as a loss (Keras)
 
+    @property
+    def dtype_policy(self):
+        """The layer's DTypePolicy (keras.mixed_precision): the one given as ``dtype=`` or the
+        global one when the layer was made; corenn runs every policy in float32."""
+        return self.__dict__.get("_dtype_policy") or _mixed_precision.DTypePolicy("float32")
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        self._dtype_policy = _mixed_precision.layer_policy(value, type(self).__name__)
+
+    @property
+    def compute_dtype(self):
+        return "float32"   # what the kernels run, whatever the policy's name
+
+    @property
+    def variable_dtype(self):
+        return "float32"
+
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  batch_size=None, activity_regularizer=None, batch_input_shape=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
                             f"{', '.join(sorted(kwargs))}")
-        if dtype not in (None, "float32", np.float32):
-            raise TypeError(f"{type(self).__name__}{'' if name is None else f' {name!r}'}: dtype={dtype!r} is not "
-                            "supported: corenn layers compute in float32 (Keras 3's default compute dtype; "
-                            "float64 inputs are cast to it)")
+        if dtype not in (None, "float32", np.float32) or _mixed_precision.global_policy().name != "float32":
+            # a dtype policy ('mixed_float16' ...) runs in float32 and says so (mixed_precision.py)
+            self._dtype_policy = _mixed_precision.layer_policy(
+                dtype, f"{type(self).__name__}{'' if name is None else f' {name!r}'}")
         self.name = name or unique_name(snake_case(type(self).__name__))
         self.trainable = bool(trainable)
         self.built = False
@@ -220,6 +261,13 @@ class Layer:
                 if id(v) not in seen:
                     seen.add(id(v))
                     found.append(v)
+            elif getattr(v, "_is_corenn_model", False):
+                # a model held by a layer (a Sequential feed-forward block, a list of expert
+                # Sequentials) is one of its layers in Keras: its layers' weights are the layer's
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    for sub in v.layers:
+                        visit(sub)
             elif isinstance(v, (list, tuple)):
                 for item in v:
                     visit(item)
@@ -477,9 +525,17 @@ class Layer:
             kwargs["training"] = training
         if params is not None and "mask" in params:
             kwargs["mask"] = self.__dict__.get("_call_mask")
-        if self.__dict__.get("_positional_inputs") and isinstance(x, list):
-            return self.call(*x, **kwargs)
-        return self.call(x, **kwargs)
+        outer = _CALL_TRAINING.stack
+        if _CALL_TRAINING.pushed:   # an eager call already pushed its flag, unconverted
+            _CALL_TRAINING.pushed = False
+        else:   # a graph node or a wrapper's inner run: the run's flag
+            _CALL_TRAINING.stack = outer + (training,)   # what sublayer calls without training= inherit
+        try:
+            if self.__dict__.get("_positional_inputs") and isinstance(x, list):
+                return self.call(*x, **kwargs)
+            return self.call(x, **kwargs)
+        finally:
+            _CALL_TRAINING.stack = outer
 
     def backward(self, dy):
         record = self.__dict__.get("_call_record")
@@ -511,8 +567,35 @@ class Layer:
         return dxs if packed else dxs[0]
 
     def call(self, inputs, training=None):
-        """Keras' forward computation; write it with corenn.ops (differentiated by the tape)."""
-        raise NotImplementedError(f"{type(self).__name__}.call")
+        """Keras' forward computation; write it with corenn.ops (differentiated by the tape).
+        For a subclass of a built-in layer (Dense, Conv2D, ...) that writes its own call,
+        ``super().call(inputs)`` is the built-in computation: it runs the built-in forward in a
+        call context of its own and records its fused backward (input and weight gradients) as
+        one op on the recording tape."""
+        if getattr(type(self), "_builtin_parts", None) is None:
+            raise NotImplementedError(f"{type(self).__name__}.call")
+        from .. import autodiff
+        packed = isinstance(inputs, (list, tuple))
+        flat = [x if isinstance(x, kernels.Tensor) else kernels.as_tensor(np.asarray(x, np.float32), self.name)
+                for x in (inputs if packed else [inputs])]
+        owner = self.__dict__.get("_owner", self)
+        ctx = owner._call_context()
+        ctx.__class__ = _builtin_runner(type(owner))
+        y = ctx.forward(flat if packed else flat[0], training=bool(training))
+        # a new Tensor: the context's buffers are its own, but the caller may keep y
+        y = kernels.Tensor.from_numpy(np.array(y, copy=True))
+        tape = autodiff.recording_tape()
+        if tape is not None:
+            # the built-in layer's own weights (not variables the subclass added): its backward
+            # writes their gradients into this context's Params
+            params = [p for p in ctx._params if p.trainable] if owner.trainable else []
+
+            def rule(dys):
+                dx = ctx.backward(dys[0])
+                dxs = list(dx) if packed else [dx]
+                return dxs + [kernels.Tensor.from_numpy(np.array(p.grad, copy=True)) for p in params]
+            tape.record(rule, flat + [p.value for p in params], [y])
+        return y
 
     def compute_output_shape(self, input_shape):
         if type(self).call is not Layer.call:
@@ -553,8 +636,13 @@ class Layer:
         try:
             if probe_mask is not None:
                 self.__dict__["_call_mask"] = probe_mask
-            with stop_recording():
-                y = self._invoke_call(x, False)
+            from .. import ops
+            ops.SHAPE_PROBE.depth += 1
+            try:
+                with stop_recording():
+                    y = self._invoke_call(x, False)
+            finally:
+                ops.SHAPE_PROBE.depth -= 1
         finally:   # a shape probe adds no loss
             if probe_mask is not None:
                 self.__dict__.pop("_call_mask", None)
@@ -611,13 +699,25 @@ class Layer:
         graph, autodiff = _graph_modules()
         if graph.is_symbolic(inputs):
             return graph.symbolic_call(self, inputs, mask, training)
-        if mask is None:   # Keras: the mask an earlier eager call attached to its output
-            mask = _carried_mask(inputs)
-        if mask is not None:
-            y = self._masked_call(inputs, training, mask)
-        else:
-            tape = autodiff.recording_tape()
-            y = tape.call_layer(self, inputs, training) if tape is not None else self._eager_call(inputs, training)
+        written = type(self).call is not Layer.call
+        stack = _CALL_TRAINING.stack
+        if training is None:   # Keras 3: the enclosing call's flag, else call's own default
+            training = stack[-1] if stack else None
+            if training is None and written:
+                training = _call_training_default(type(self).call)
+        if written:   # the flag its sublayer calls inherit, as resolved here (None stays None)
+            _CALL_TRAINING.stack, _CALL_TRAINING.pushed = stack + (training,), True
+        try:
+            if mask is None:   # Keras: the mask an earlier eager call attached to its output
+                mask = _carried_mask(inputs)
+            if mask is not None:
+                y = self._masked_call(inputs, training, mask)
+            else:
+                tape = autodiff.recording_tape()
+                y = tape.call_layer(self, inputs, training) if tape is not None else self._eager_call(inputs, training)
+        finally:
+            if written:
+                _CALL_TRAINING.stack, _CALL_TRAINING.pushed = stack, False
         if mask is not None or self._may_make_mask():
             self._attach_output_mask(inputs, mask, y)
         return y
@@ -660,6 +760,8 @@ class Layer:
             params = _call_params(cls.call)
             if params is not None and "mask" in params:
                 cls.consumes_mask = True
+        if "call" in cls.__dict__ and "forward" not in cls.__dict__ and cls.forward is not Layer.forward:
+            _call_replaces_builtin(cls)
 
     def _data_call(self, inputs, training):
         tape = _graph_modules()[1].recording_tape()
@@ -1036,6 +1138,39 @@ def user_mask_maker(layer):
 
 
 @functools.lru_cache(maxsize=None)
+def _hidden_attribute(name):
+    def get(self):
+        raise AttributeError(f"{type(self).__name__}.{name}: its call replaces the built-in computation")
+    return property(get)
+
+
+_BUILTIN_PARTS = ("forward", "backward", "can_fuse_max_pool", "backward_from_preactivation", "logits")
+_BUILTIN_RUNNERS: dict = {}
+
+
+def _call_replaces_builtin(cls):
+    """A subclass of a built-in layer (Dense, Conv2D, ...) that writes its own ``call`` computes
+    what that call says, as in Keras: it runs through Layer.forward / backward (the private tape),
+    and the built-in's fused paths (relu' folded into pooling, conv + relu + pool, softmax + loss
+    from the logits) no longer see it. ``super().call(x)`` in it runs the built-in computation
+    (Layer.call, through _builtin_runner)."""
+    cls._builtin_parts = {name: getattr(cls, name) for name in _BUILTIN_PARTS if hasattr(cls, name)}
+    cls.forward = Layer.forward
+    cls.backward = Layer.backward
+    for name in _BUILTIN_PARTS[2:]:
+        if hasattr(cls, name):
+            setattr(cls, name, _hidden_attribute(name))
+
+
+def _builtin_runner(cls):
+    """A subclass of ``cls`` with the built-in forward / backward (and fusion parts) back: the
+    class of the call context that runs ``super().call`` of a built-in layer's subclass."""
+    runner = _BUILTIN_RUNNERS.get(cls)
+    if runner is None:
+        runner = _BUILTIN_RUNNERS[cls] = type(f"{cls.__name__}BuiltinCall", (cls,), dict(cls._builtin_parts))
+    return runner
+
+
 def _call_params(fn):
     """The parameter names of a ``call`` (None: it takes ``**kwargs``, or has no signature)."""
     import inspect

@@ -155,7 +155,53 @@ class _Conv(ActivatedLayer):
         out4 = self._output_shape4(self._shape4(input_shape))
         return out4 if self.rank == 2 else (out4[0],) + out4[2:]
 
+    # -- Keras 3's convolution_op hook -------------------------------------------------------------
+
+    def convolution_op(self, inputs, kernel):
+        """The convolution of ``inputs`` with ``kernel`` (Keras 3's hook, ops.conv). A subclass
+        that overrides it (keras.io's weight-standardized convolution) keeps the layer's bias,
+        activation and gradients: its op runs on a private tape (_forward_custom)."""
+        from .. import ops
+        return ops.conv(inputs, kernel, strides=self.strides, padding=self.padding,
+                        dilation_rate=self.dilation_rate)
+
+    def _custom_convolution(self):
+        return type(self).convolution_op is not _Conv.convolution_op
+
+    def _forward_custom(self, x):
+        """z = convolution_op(x, kernel) + bias on a private tape, then the activation as usual;
+        backward_from_preactivation differentiates the tape."""
+        from .. import ops
+        from ..autodiff import GradientTape, stop_recording
+        tape = GradientTape(persistent=True)
+        with tape:
+            tape.watch(x)
+            z = self.convolution_op(x, self.kernel)
+            if self.use_bias:
+                z = z + self.bias
+        if not isinstance(z, kernels.Tensor):
+            raise TypeError(f"{type(self).__name__} '{self.name}'.convolution_op must return a corenn Tensor "
+                            f"(computed with corenn.ops), got {type(z).__name__}")
+        self._custom_record = (tape, x, z)
+        if self._fused and self.activation.name == "relu":   # _activate expects the epilogue's relu
+            with stop_recording():
+                return self._activate(x, ops.relu(z), tuple(z.shape))
+        return self._activate(x, z, tuple(z.shape))
+
+    def _backward_custom(self, dz):
+        tape, x, z = self._custom_record
+        weights = self.trainable_weights
+        grads = tape.gradient(z, [x] + weights, output_gradients=dz)
+        for g, dst in zip(grads[1:], self.gradients):
+            if g is None:
+                np.asarray(dst)[...] = 0.0
+            else:
+                np.copyto(np.asarray(dst), np.asarray(g))
+        return grads[0] if self.needs_input_grad else None
+
     def forward(self, x, training=False):
+        if self._custom_convolution():
+            return self._forward_custom(x)
         act = "relu" if self.activation.name == "relu" else "none"
         if self.rank == 2:
             out_shape, args = self._geometry(x.shape)
@@ -179,12 +225,15 @@ class _Conv(ActivatedLayer):
         """Whether this conv and ``pool`` can run as one conv2d_relu_max_pool2d pass (the fusion
         pass, models/fusion.py, decides whether they do)."""
         from .pooling import MaxPooling2D
-        return (self.rank == 2 and self.activation.name == "relu" and self.strides == (1, 1)
+        return (self.rank == 2 and not self._custom_convolution() and self.activation.name == "relu"
+                and self.strides == (1, 1)
                 and self.dilation_rate == (1, 1) and type(pool) is MaxPooling2D
                 and pool.pool_size == (2, 2) and pool.strides == (2, 2) and pool.padding == "valid")
 
     def backward_from_preactivation(self, dz):
         """backward given dL/dz directly."""
+        if self._custom_convolution():
+            return self._backward_custom(dz)
         x4, dz4, k4 = self._view4(self._x), self._view4(dz), self._kernel4(self.kernel)
         _, args = self._geometry(x4.shape)
         if self.trainable:

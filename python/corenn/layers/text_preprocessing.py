@@ -34,7 +34,7 @@ import numpy as np
 from .. import kernels, strings
 from .base import Layer, shape_str
 
-__all__ = ["CategoryEncoding", "Hashing", "StringLookup", "IntegerLookup", "TextVectorization"]
+__all__ = ["CategoryEncoding", "Hashing", "HashedCrossing", "StringLookup", "IntegerLookup", "TextVectorization"]
 
 OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count")
 LOOKUP_MODES = OUTPUT_MODES + ("tf_idf",)
@@ -217,6 +217,116 @@ class Hashing(Layer):
         return cfg
 
 
+_MASK64 = 0xFFFFFFFFFFFFFFFF
+_CROSS_HASH_KEY = 0xDECAFCAFFE   # TensorFlow's default key for tf.sparse.cross_hashed
+_CROSS_MUL = 0xC6A4A7935BD1E995
+
+
+def _shift_mix(v):
+    return v ^ (v >> 47)
+
+
+def _fingerprint_cat64(fp1, fp2):
+    """TensorFlow's FingerprintCat64 (tensorflow/core/platform/fingerprint.h): combines two
+    64-bit fingerprints, in unsigned 64-bit arithmetic."""
+    result = (fp1 ^ _CROSS_MUL) & _MASK64
+    result ^= (_shift_mix((fp2 * _CROSS_MUL) & _MASK64) * _CROSS_MUL) & _MASK64
+    result = (result * _CROSS_MUL) & _MASK64
+    result = (_shift_mix(result) * _CROSS_MUL) & _MASK64
+    return _shift_mix(result)
+
+
+class HashedCrossing(Layer):
+    """Crosses two or more categorical features into one of ``num_bins`` bins (Keras 3's
+    HashedCrossing, used by FeatureSpace's crosses). Each sample's values are combined with
+    TensorFlow's recipe for tf.sparse.cross_hashed, which Keras calls: a string contributes its
+    FarmHash Fingerprint64, an integer its own value (as uint64); starting from the key
+    0xDECAFCAFFE, FingerprintCat64 folds them in order; the bin is the result modulo num_bins.
+    (The recipe is TensorFlow's sparse_cross_op; it is not checked against TensorFlow here.)
+
+    Args:
+        num_bins: number of bins.
+        output_mode: 'int' (int64 bins, the inputs' shape) or 'one_hot' ((batch, num_bins)).
+    """
+
+    def __init__(self, num_bins, output_mode="int", sparse=False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or num_bins < 1:
+            raise ValueError(f"HashedCrossing '{self.name}': num_bins must be a positive int, got {num_bins!r}")
+        if output_mode not in ("int", "one_hot"):
+            raise ValueError(f"HashedCrossing '{self.name}': output_mode must be 'int' or 'one_hot', "
+                             f"got {output_mode!r}")
+        if sparse:
+            raise NotImplementedError(f"HashedCrossing '{self.name}': sparse outputs are not supported")
+        self.num_bins, self.output_mode = int(num_bins), output_mode
+
+    @property
+    def output_dtype(self):
+        return "int64" if self.output_mode == "int" else "float32"
+
+    def _check_inputs(self, inputs):
+        if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
+            raise ValueError(f"HashedCrossing '{self.name}': takes a list or tuple of at least two inputs, "
+                             f"got {type(inputs).__name__}")
+
+    def __call__(self, inputs, training=None, **kwargs):
+        from ..models.graph import KerasTensor
+        self._check_inputs(inputs)
+        if any(isinstance(t, (KerasTensor, kernels.Tensor)) for t in inputs):
+            return super().__call__(list(inputs), training=training, **kwargs)
+        return self._apply(inputs)
+
+    def _value_hash(self, v):
+        if isinstance(v, bytes):
+            v = v.decode("utf-8")
+        if isinstance(v, str):
+            from ._farmhash import fingerprint64
+            return fingerprint64(v.encode("utf-8"))
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+            return int(v) & _MASK64
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            return int(v) & _MASK64   # integer ids that arrived as floats (a Tensor slot)
+        raise TypeError(f"HashedCrossing '{self.name}': values must be strings or integers, got {v!r}"[:200])
+
+    def _apply(self, values):
+        arrays = [np.asarray(v.tolist() if isinstance(v, np.ndarray) and v.dtype == object else v, dtype=object)
+                  for v in values]
+        shape = arrays[0].shape
+        if any(a.shape != shape for a in arrays):
+            raise ValueError(f"HashedCrossing '{self.name}': all inputs must have the same shape, got "
+                             f"{[a.shape for a in arrays]}")
+        flat = [a.reshape(-1) for a in arrays]
+        bins = np.empty(len(flat[0]), np.int64)
+        for i in range(len(bins)):
+            h = _CROSS_HASH_KEY
+            for column in flat:
+                h = _fingerprint_cat64(h, self._value_hash(column[i]))
+            bins[i] = h % self.num_bins
+        bins = bins.reshape(shape)
+        if self.output_mode == "int":
+            return kernels.as_tensor(np.ascontiguousarray(bins))
+        return kernels.as_tensor(_encode(bins, self.num_bins, "one_hot", self.name))
+
+    def forward(self, inputs, training=False):   # a graph node: a list of numeric (or str) slots
+        self._n_inputs = len(inputs)
+        return self._apply([x if isinstance(x, np.ndarray) and x.dtype == object else np.asarray(x).tolist()
+                            for x in inputs])
+
+    def backward(self, dy):
+        return [None] * self._n_inputs   # categories: nothing upstream to differentiate
+
+    def compute_output_shape(self, input_shapes):
+        first = tuple(input_shapes[0])
+        if self.output_mode == "int":
+            return first
+        return (first[0], self.num_bins)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(num_bins=self.num_bins, output_mode=self.output_mode, sparse=False)
+        return cfg
+
+
 def _ragged_rows(inputs):
     """The rows of a ragged batch (an object array or list whose items are lists or arrays, as
     tf.strings.split gives them), else None."""
@@ -342,6 +452,10 @@ class _IndexLookup(Layer):
         idf weights, each row of a batch being a document (a 1-D array: one token each)."""
         documents = []
         for batch in self._batches(data, steps):
+            rows = _ragged_rows(batch)
+            if rows is not None:   # token lists of different lengths (tf.ragged-style): one document a row
+                documents.extend([self._token(t) for t in row] for row in rows)
+                continue
             b = np.asarray(batch, dtype=object)
             rows = b.reshape(-1, 1) if b.ndim <= 1 else b.reshape(b.shape[0], -1)
             documents.extend([self._token(t) for t in row] for row in rows)
@@ -431,10 +545,23 @@ class _IndexLookup(Layer):
         rows = _ragged_rows(inputs)
         if rows is not None:
             # token lists of different lengths (tf.strings.split / unicode_split): one result
-            # per row, in an object array, as TensorFlow gives a RaggedTensor (int mode only)
+            # per row, in an object array, as TensorFlow gives a RaggedTensor; multi_hot / count /
+            # tf_idf encode each row into one dense (rows, depth) row (Keras' multi-label targets)
+            if self.output_mode in ("multi_hot", "count", "tf_idf") and not self.invert:
+                depth = self._depth()
+                dense = np.zeros((len(rows), depth), np.float32)
+                mode = "multi_hot" if self.output_mode == "multi_hot" else "count"
+                for i, row in enumerate(rows):
+                    idx = self._lookup(np.asarray(list(row) + [None], dtype=object)[:-1])
+                    if idx.size:
+                        dense[i] = _encode(idx[None, :], depth, mode, self.name)[0]
+                if self.output_mode == "tf_idf":
+                    dense *= self._idf()
+                return kernels.as_tensor(dense)
             if self.output_mode != "int":
                 raise ValueError(f"{type(self).__name__} '{self.name}': rows of different lengths "
-                                 f"need output_mode='int', got {self.output_mode!r}")
+                                 f"need output_mode='int', 'multi_hot', 'count' or 'tf_idf', got "
+                                 f"{self.output_mode!r}")
             out = np.empty(len(rows), dtype=object)
             for i, row in enumerate(rows):
                 out[i] = self._invert(np.asarray(row)) if self.invert else \

@@ -165,7 +165,8 @@ def plan(graph, losses=()):
             fused = _fused_step(s, steps[users[0]], ConvReluMaxPool(a, b))
             replaced[k] = (fused, users[0])
             continue
-        if (isinstance(a, ActivatedLayer) and a._fused and a.activation.name == "relu"     # rule 1
+        if (isinstance(a, ActivatedLayer) and hasattr(a, "backward_from_preactivation")   # rule 1
+                and a._fused and a.activation.name == "relu"
                 and isinstance(b, (MaxPooling2D, MaxPooling1D)) and b.needs_input_grad):
             a.relu_grad_by_next = b.masks_relu_input = True
     skipped = {pool for _, pool in replaced.values()}

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..layers.base import _LOSS_SINK, InputLayer, Layer, shape_str, user_mask_maker
+from ..layers.base import _LOSS_SINK, InputLayer, Layer, shape_str, unique_name, user_mask_maker
 from .fusion import _SERIAL as _fusion_serial
 from .fusion import ConvReluMaxPool
 
@@ -39,8 +39,9 @@ class KerasTensor:
     __slots__ = ("shape", "dtype", "name", "node", "index", "_keras_mask", "__weakref__")
 
     def __init__(self, shape, dtype="float32", name=None, node=None, index=0):
-        self.shape = tuple(shape)
-        self.dtype = "string" if str(dtype) == "string" else str(np.dtype(str(dtype)))
+        self.shape = kernels.TensorShape(shape)   # a tuple with TensorFlow's as_list(), as Tensor.shape
+        # a str with TensorFlow's .name (``outputs.dtype.name``), as Tensor.dtype
+        self.dtype = kernels.DTypeName("string" if str(dtype) == "string" else str(np.dtype(str(dtype))))
         self.name = name
         self.node, self.index = node, index
         self._keras_mask = None   # the KerasTensor of its Keras mask (N, T), see attach_masks
@@ -513,6 +514,48 @@ def topological_nodes(inputs, outputs, where):
                 if state.get(id(src.node)) != 2:
                     stack.append((src, False))
     return order
+
+
+def replay_from(inputs, outputs, where):
+    """Keras 3's ``Model(inputs=t, ...)`` where some ``t`` are not ``keras.Input`` tensors but
+    layer outputs (FeatureSpace's encoded features): a new ``keras.Input`` of the same shape and
+    dtype stands in for each, and the layer calls between them and ``outputs`` are made again on
+    the new inputs (the same layer objects, so the weights are shared with the first graph).
+    Returns the new (inputs, outputs)."""
+    def is_input(t):
+        return isinstance(t, KerasTensor) and t.node is not None and isinstance(t.node.layer, InputLayer)
+    if all(is_input(t) for t in inputs):
+        return inputs, outputs
+    for t in inputs:
+        if not isinstance(t, KerasTensor):
+            raise TypeError(f"{where}: inputs must be keras.Input(...) tensors or layer outputs, got "
+                            f"{type(t).__name__}")
+    nodes = topological_nodes(inputs, outputs, where)
+    mapping = {}
+    new_inputs = []
+    for t in inputs:
+        if is_input(t):
+            new = t
+        else:
+            layer = t.node.layer
+            new = Input(batch_shape=t.shape, dtype=t.dtype, name=unique_name(f"{layer.name}_input"))
+        mapping[id(t)] = new
+        new_inputs.append(new)
+    for node in nodes:
+        if node.group is not None or node.mask_output is not None or node.mask_inputs:
+            raise NotImplementedError(
+                f"{where}: a model whose inputs are layer outputs replays the layer calls after them; "
+                f"'{node.layer.name}' is part of an inner model or carries a Keras mask, which that "
+                "replay does not take. Start the model at keras.Input tensors instead")
+        args = [mapping[id(t)] for t in node.inputs]
+        kwargs = dict(node.call_kwargs or {})
+        if node.training is not None:
+            kwargs["training"] = node.training
+        out = node.layer(args if node.packed else args[0], **kwargs)
+        outs = out if isinstance(out, (list, tuple)) else [out]
+        for old, new in zip(node.outputs, outs):
+            mapping[id(old)] = new
+    return new_inputs, [mapping.get(id(t), t) for t in outputs]
 
 
 class Graph:

@@ -32,7 +32,7 @@ from ..layers.base import InputLayer, Layer, shape_str
 from ..strings import as_string_array, is_string_array
 from . import _data, fusion
 from . import graph as _graph_mod
-from .graph import Graph, KerasTensor, is_symbolic
+from .graph import Graph, KerasTensor, is_symbolic, replay_from
 from .training import TrainingLoops
 
 __all__ = ["Model"]
@@ -62,6 +62,8 @@ class Model(TrainingLoops):
 
     Args (functional): inputs, outputs: a KerasTensor, or a list or dict of them; name.
     """
+
+    _is_corenn_model = True   # a layer holding a model tracks its layers (layers/base.py)
 
     def __new__(cls, *args, **kwargs):
         return object.__new__(cls)
@@ -118,6 +120,8 @@ class Model(TrainingLoops):
         for t in ins:
             if not isinstance(t, KerasTensor):
                 raise TypeError(f"{self.name}: inputs must be keras.Input(...) tensors, got {type(t).__name__}")
+        # inputs that are layer outputs (Keras 3 allows them): fresh Inputs and the calls replayed
+        ins, outs = replay_from(ins, outs, self.name)
         self._graph = Graph(ins, outs, where=self.name)
         self.inputs, self.outputs = ins, outs
         self.built = True
@@ -483,7 +487,11 @@ class Model(TrainingLoops):
             graph = self._captured_graph([inputs], training, tape)
             if graph is not None:
                 outs = tape.call_graph(graph, [inputs], training)
-                return outs[0] if len(outs) == 1 and not self._returns_list else outs
+                if len(outs) == 1 and not self._returns_list:
+                    return outs[0]
+                # a model built with a dict of outputs returns a dict (a feature extractor by name)
+                keys = self.__dict__.get("_output_dict_keys") if self._graph is not None else None
+                return dict(zip(keys, outs)) if keys is not None else outs
             return self._replay(inputs, training) if self._graph is not None else self._call_user(inputs, training)
         if is_symbolic(inputs):
             return self._call_symbolic(inputs, training)
@@ -599,7 +607,10 @@ class Model(TrainingLoops):
             graph = self._captured_graph(flat, training, tape)
             if graph is not None:
                 outs = tape.call_graph(graph, flat, training)
-                return outs[0] if len(outs) == 1 and not self._returns_list else outs
+                if len(outs) == 1 and not self._returns_list:
+                    return outs[0]
+                keys = self.__dict__.get("_output_dict_keys") if self._graph is not None else None
+                return dict(zip(keys, outs)) if keys is not None else outs
         if self._graph is not None:
             return self._replay(inputs, training)
         return self._call_user(inputs, training)
@@ -1119,12 +1130,15 @@ class Model(TrainingLoops):
     def _train_step(self, xb, yb, metrics, sample_weight=None):
         loss, h = self._loss_grad(xb, yb, sample_weight)
         self._update_metrics(metrics, yb, h)
+        opt = self.optimizer
+        # the gradients here are of the unscaled loss: a LossScaleOptimizer applies them as they are
+        apply = opt.apply_unscaled if opt.__dict__.get("_scales_loss") else opt.apply
         if self._graph is None or self._user_compute_loss():
-            self.optimizer.apply(self._tape_grads, self.trainable_weights)
+            apply(self._tape_grads, self.trainable_weights)
             return loss
         if self._step_lists is None:  # built once per fit: a step makes no new lists
             self._step_lists = (self._gradients(), self.trainable_weights)
-        self.optimizer.apply(*self._step_lists)
+        apply(*self._step_lists)
         return loss
 
     # -- Keras 3's overridable steps --------------------------------------------------------

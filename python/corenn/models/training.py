@@ -254,6 +254,8 @@ class TrainingLoops:
                              + (f" of {len(data)} items" if isinstance(data, (tuple, list)) else ""))
         op = "fit(validation_data)"
         vx = self._prepare_x(data[0], op)
+        if data[1] is None and self._losses_all_added():
+            return vx, None, None
         vy = self._prepare_y(data[1], data_len(vx), op)
         vsw = _data.sample_weights(f"{self.name}.{op}", data_len(vx), first(vy), data[2] if len(data) == 3 else None)
         return vx, vy, vsw
@@ -274,27 +276,54 @@ class TrainingLoops:
             lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
             yield self._batch(train, order, lo, hi, buffers) + (hi - lo,)
 
+    def _losses_all_added(self):
+        """Compiled without a loss: the layers add theirs (add_loss), and no targets are needed."""
+        compiled_losses = getattr(self, "_losses", None)
+        return bool(compiled_losses) and all(l is None for l in compiled_losses)
+
     def _convert_batch(self, op, batch, index, class_weight=None):
         """One (x, y[, sample_weight]) batch from an iterable, checked, as Tensors plus its size."""
         where = f"{self.name}.{op}"
         bx, by, bsw = _data.split_batch(where, batch, index)
         custom = self._custom_step("train_step" if op == "fit" else "test_step")
         try:
-            x = self._prepare_x(bx, op)
-        except ValueError:
-            if not custom or by is not None:
+            return self._checked_batch(where, op, bx, by, bsw, index, class_weight, custom)
+        except (ValueError, TypeError):
+            if not custom:
                 raise
+            if by is not None:   # not (x, y): the batch goes to the user's step as it is
+                raw = _raw_structure(bx), _raw_structure(by), _raw_structure(bsw)
+                return raw + (_leading_rows(raw[0]),)
             # an overridden train_step reads the batch as it is (keras.io's metric learning: an
-            # (anchors, positives) stack of shape (2, n, ...)); Keras 3 checks nothing here
-            x = bx
-        if by is None and custom:
-            return tensors(x), None, None, data_len(x)   # the user's step takes x alone
+            # (anchors, positives) stack of shape (2, n, ...); the triplet-loss Siamese model's
+            # (anchor, positive, negative) batches, which are not x, y, sample_weight); Keras 3
+            # checks nothing here
+            if self._graph is None and self.__dict__.get("_free_output_shapes") is None:
+                self._free_output_shapes = [None]   # do not probe the call again on every batch
+            return (tensors(bx), None if by is None else tensors(by), None if bsw is None else tensors(bsw),
+                    data_len(bx))
+
+    def _checked_batch(self, where, op, bx, by, bsw, index, class_weight, custom):
+        x = self._prepare_x(bx, op)
+        if by is None and (custom or self._losses_all_added()):
+            # the user's step takes x alone; or the model was compiled without a loss and its
+            # layers add theirs (keras.io's OCR CTCLayer reads the labels as an input), as on arrays
+            return tensors(x), None, None, data_len(x)
         if by is None:
             raise ValueError(f"{where}: batch {index} has no targets (y is None): the data gives x alone; "
                              "batches must be (x, y) or (x, y, sample_weight) unless train_step / test_step "
                              "is overridden to take x")
-        n = data_len(x)
-        y = self._prepare_y(by, n, op)
+        try:
+            n = data_len(x)
+            y = self._prepare_y(by, n, op)
+        except (ValueError, TypeError):
+            if not custom:
+                raise
+            # an overridden train_step / test_step gets a batch that is not (x, y) as it is (a
+            # zip of an unlabeled and a labeled dataset: ((x_u, y_u), (x_l, y_l))), as Keras 3
+            # passes it; its leaves become Tensors
+            raw = _raw_structure(bx), _raw_structure(by), _raw_structure(bsw)
+            return raw + (_leading_rows(raw[0]),)
         sw = _data.sample_weights(f"{where} (batch {index})", n, first(y), bsw, class_weight)
         self._resolve_metrics(y)
         return tensors(x), tensors(y), _data.tensor_or_none(sw), n
@@ -336,9 +365,12 @@ class TrainingLoops:
             batch_size = _data.positive_or_none(where, "batch_size", batch_size) or 32
             x = self._prepare_x(x, "evaluate")
             n = data_len(x)
-            y = self._prepare_y(y, n, "evaluate")
-            source = (x, y, _data.sample_weights(where, n, first(y), sample_weight))
-            self._resolve_metrics(y)
+            if y is None and self._losses_all_added():   # the layers add the loss (Keras 3)
+                source = (x, None, None)
+            else:
+                y = self._prepare_y(y, n, "evaluate")
+                source = (x, y, _data.sample_weights(where, n, first(y), sample_weight))
+                self._resolve_metrics(y)
             n_steps = math.ceil(n / batch_size)
             if steps is not None:
                 n_steps = min(n_steps, _data.positive_or_none(where, "steps", steps))
@@ -367,7 +399,8 @@ class TrainingLoops:
         else:
             x, y, sw = source
             n = data_len(x)
-            batches = ((tensors(rows(x, lo, lo + batch_size)), tensors(rows(y, lo, lo + batch_size)),
+            batches = ((tensors(rows(x, lo, lo + batch_size)),
+                        None if y is None else tensors(rows(y, lo, lo + batch_size)),
                         None if sw is None else kernels.as_tensor(sw[lo:lo + batch_size]), min(n, lo + batch_size) - lo)
                        for lo in range(0, n, batch_size))
         self._mark_input_grads()  # this graph's fusion plan (see predict)
@@ -525,7 +558,7 @@ class TrainingLoops:
 
     def _metric_logs(self, metrics):
         # a user's Metric may return a scalar Tensor (Keras' result()): logs hold floats
-        return {name: float(m.result()) for name, m in self._metric_entries(metrics)}
+        return {name: _log_value(m.result()) for name, m in self._metric_entries(metrics)}
 
     def _structure_outputs(self, outs):
         if len(outs) == 1:
@@ -535,6 +568,15 @@ class TrainingLoops:
 
 
 # -- arrays or lists of arrays (one per model input / output) --------------------------------------
+
+def _log_value(v):
+    """A metric result as a log value: a float, or for a metric with one value per class or
+    threshold (F1Score(average=None), Precision(thresholds=[...])) a float array, as Keras logs it."""
+    a = np.asarray(v, dtype=np.float64)
+    if a.ndim == 0 or (a.size == 1 and not isinstance(v, (list, tuple))):
+        return float(a.reshape(-1)[0])
+    return a.copy()
+
 
 def _float_logs(logs):
     """A user train_step's logs as floats (values may be scalar Tensors)."""
@@ -559,6 +601,34 @@ def rows(x, lo, hi):
     if isinstance(x, dict):
         return {k: a[lo:hi] for k, a in x.items()}
     return x[lo:hi]
+
+
+def _raw_structure(v):
+    """A batch structure as a user's step receives it: tuples, lists and dicts kept, numeric
+    arrays as Tensors, anything else (strings, None) as it is."""
+    if isinstance(v, (tuple, list)):
+        return type(v)(_raw_structure(a) for a in v)
+    if isinstance(v, dict):
+        return {k: _raw_structure(a) for k, a in v.items()}
+    if isinstance(v, np.ndarray) and v.dtype.kind in "fiub":
+        # int32 / int64 stay (labels); other numbers become float32, as model inputs do
+        keep = v.dtype in (np.dtype(np.int32), np.dtype(np.int64))
+        return _data.as_input(v if keep else np.ascontiguousarray(v, dtype=np.float32))
+    return v
+
+
+def _leading_rows(v):
+    """The batch size of a structure: the first axis of its first array leaf (0 when none)."""
+    if isinstance(v, (tuple, list)):
+        for a in v:
+            n = _leading_rows(a)
+            if n:
+                return n
+        return 0
+    if isinstance(v, dict):
+        return _leading_rows(list(v.values()))
+    shape = getattr(v, "shape", ())
+    return int(shape[0]) if len(shape) else 0
 
 
 def tensors(x):

@@ -40,6 +40,8 @@ def get(identifier):
     """Return an Optimizer from a name, a config dict or an instance (None stays None)."""
     if identifier is None or isinstance(identifier, Optimizer):
         return identifier
+    if getattr(identifier, "_scales_loss", False):   # mixed_precision.LossScaleOptimizer
+        return identifier
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, str):

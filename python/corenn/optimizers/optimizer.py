@@ -56,6 +56,35 @@ def check_hyperparameter(owner, name, value, optional=False):
     return value
 
 
+class LearningRate(float):
+    """The rate an optimizer's ``learning_rate`` returns: a Python float (arithmetic, formatting,
+    comparisons as before) with what scripts call on Keras 3's learning-rate variable:
+    ``numpy()``, ``value``, ``dtype`` and ``assign(v)`` (sets the optimizer's rate, as
+    ``optimizer.learning_rate = v`` does)."""
+
+    __slots__ = ("_optimizer",)
+    dtype = "float32"
+
+    def __new__(cls, value, optimizer):
+        self = super().__new__(cls, value)
+        self._optimizer = optimizer
+        return self
+
+    def numpy(self):
+        return np.float32(self)
+
+    @property
+    def value(self):
+        return float(self)
+
+    def assign(self, value):
+        self._optimizer.learning_rate = float(np.asarray(value))
+        return self._optimizer.learning_rate
+
+    def __reduce__(self):   # pickles / deep-copies as the plain number it is
+        return (float, (float(self),))
+
+
 class Optimizer:
     """Base class of corenn optimizers (Keras 3 API).
 
@@ -108,9 +137,10 @@ class Optimizer:
         """The rate the next step uses (a schedule is evaluated at ``iterations``).
 
         Settable to a float, a schedule or a callable; as in Keras, an optimizer created with a
-        ``LearningRateSchedule`` refuses a plain number (TypeError).
+        ``LearningRateSchedule`` refuses a plain number (TypeError). The value is a float that
+        also answers as Keras 3's learning-rate variable: ``.numpy()``, ``.assign(v)``.
         """
-        return self._current_learning_rate()
+        return LearningRate(self._current_learning_rate(), self)
 
     @learning_rate.setter
     def learning_rate(self, value):

@@ -11,4 +11,13 @@ from .sequence import pad_sequences
 
 __all__ = ["PyDataset", "Sequence", "image_dataset_from_directory", "split_dataset", "text_dataset_from_directory",
            "timeseries_dataset_from_array", "Progbar", "get_generator", "next_seed", "normalize", "pad_sequences", "plot_history", "plot_model",
-           "set_random_seed", "to_categorical", "img_to_array", "load_img", "array_to_img", "save_img"]
+           "set_random_seed", "to_categorical", "img_to_array", "load_img", "array_to_img", "save_img",
+           "FeatureSpace"]
+
+
+def __getattr__(name):
+    # FeatureSpace builds layers: imported on first use, as corenn.layers itself imports utils
+    if name == "FeatureSpace":
+        from .feature_space import FeatureSpace
+        return FeatureSpace
+    raise AttributeError(f"module 'corenn.utils' has no attribute {name!r}")

@@ -13,6 +13,8 @@ import math
 import sys
 import time
 
+import numpy as np
+
 __all__ = ["Progbar"]
 
 # Non-terminal streams: one line per this fraction of the target, or per this many seconds.
@@ -40,7 +42,10 @@ def format_step_time(seconds, unit_name="step"):
 
 
 def format_value(value):
-    """Four decimals, or scientific notation for tiny values (as Keras)."""
+    """Four decimals, or scientific notation for tiny values (as Keras); an array (a per-class
+    metric) element by element."""
+    if np.ndim(value) > 0:
+        return "[" + " ".join(format_value(float(v)) for v in np.ravel(value)) + "]"
     return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
 
 
@@ -147,7 +152,8 @@ class Progbar:
         for name, value in items:
             if name not in self._values_order:
                 self._values_order.append(name)
-            value = float(value)
+            # a per-class metric (F1Score(average=None)) is an array, averaged element-wise
+            value = float(value) if np.ndim(value) == 0 else np.asarray(value, np.float64)
             if name in self.stateful_metrics:
                 self._values[name] = [value, 1]
             elif name not in self._values:

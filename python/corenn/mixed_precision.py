@@ -1,0 +1,224 @@
+"""``keras.mixed_precision``: dtype policies and loss scaling, as scripts set them.
+
+corenn's kernels compute in float32 only. A script written for mixed precision
+(``keras.mixed_precision.set_global_policy("mixed_float16")``) still runs: the policy is accepted
+under its name, a warning says once that float32 runs instead, and every attribute that reports a
+dtype reports the one that really runs (``policy.compute_dtype == "float32"``,
+``layer.compute_dtype == "float32"``), so code that branches on them takes the float32 path. The
+results are those of the same script in float32. float64 policies raise, as ``set_floatx`` does.
+
+``LossScaleOptimizer`` keeps Keras 3's interface and arithmetic (dynamic loss scale starting at
+2**15, halved and the step skipped on non-finite gradients, doubled after ``dynamic_growth_steps``
+finite steps). Scaling by a power of two is exact in float32 unless it overflows, so it changes
+nothing but the skipped steps. Both custom-loop spellings work: Keras 3's ``scale_loss`` then
+``apply_gradients`` (which unscales), and TF-Keras 2's ``get_scaled_loss`` /
+``get_unscaled_gradients`` then ``apply_gradients`` (gradients that ``get_unscaled_gradients``
+returned are not unscaled twice); ``fit`` hands it unscaled gradients and it applies them as they are.
+"""
+from __future__ import annotations
+
+import warnings
+import weakref
+
+import numpy as np
+
+__all__ = ["DTypePolicy", "Policy", "set_global_policy", "global_policy", "dtype_policy",
+           "set_dtype_policy", "LossScaleOptimizer"]
+
+_FLOAT32_RUNS = {"mixed_float16", "mixed_bfloat16", "float16", "bfloat16"}
+_warned = False
+
+
+def _warn_once(name):
+    global _warned
+    if not _warned:
+        _warned = True
+        warnings.warn(f"dtype policy {name!r}: corenn computes in float32 (its kernels have no float16 / "
+                      "bfloat16 path), so layers run and keep their variables in float32; compute_dtype "
+                      "and variable_dtype report 'float32'. Results equal a float32 run.",
+                      UserWarning, stacklevel=3)
+
+
+class DTypePolicy:
+    """A dtype policy by name: 'float32', or 'mixed_float16' / 'mixed_bfloat16' / 'float16' /
+    'bfloat16', which corenn runs in float32 (``compute_dtype`` / ``variable_dtype`` say so)."""
+
+    def __init__(self, name="float32"):
+        if isinstance(name, DTypePolicy):
+            name = name.name
+        name = str(getattr(name, "name", name))
+        if name in ("float64", "double"):
+            raise TypeError(f"DTypePolicy: {name!r} is not supported: corenn layers compute in float32 "
+                            "(Keras 3's default compute dtype)")
+        if name != "float32" and name not in _FLOAT32_RUNS:
+            raise ValueError(f"DTypePolicy: unknown policy {name!r}; expected 'float32', 'mixed_float16', "
+                             "'mixed_bfloat16', 'float16' or 'bfloat16'")
+        if name in _FLOAT32_RUNS:
+            _warn_once(name)
+        self._name = name
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def compute_dtype(self):
+        return "float32"   # what the kernels run, whatever the name asked for
+
+    @property
+    def variable_dtype(self):
+        return "float32"
+
+    def get_config(self):
+        return {"name": self._name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __eq__(self, other):
+        return isinstance(other, DTypePolicy) and other.name == self.name
+
+    def __hash__(self):
+        return hash(self._name)
+
+    def __repr__(self):
+        runs = "" if self._name == "float32" else " (runs float32)"
+        return f'<DTypePolicy "{self._name}"{runs}>'
+
+
+Policy = DTypePolicy   # tf.keras.mixed_precision.Policy
+_GLOBAL = [None]
+
+
+def global_policy():
+    """The policy new layers get (float32 unless ``set_global_policy`` changed it)."""
+    if _GLOBAL[0] is None:
+        _GLOBAL[0] = DTypePolicy("float32")
+    return _GLOBAL[0]
+
+
+def set_global_policy(policy):
+    """Set the policy new layers get: a DTypePolicy or its name (None: back to float32)."""
+    _GLOBAL[0] = DTypePolicy("float32" if policy is None else policy)
+
+
+dtype_policy = global_policy        # keras.config.dtype_policy()
+set_dtype_policy = set_global_policy
+
+
+def layer_policy(dtype, who):
+    """The policy of a layer made with ``dtype=`` (None: the global one); raises TypeError naming
+    the layer for a dtype it cannot run."""
+    if dtype is None:
+        return global_policy()
+    if isinstance(dtype, DTypePolicy):
+        return dtype
+    name = str(getattr(dtype, "name", None) or np.dtype(dtype).name if not isinstance(dtype, str) else dtype)
+    if name != "float32" and name not in _FLOAT32_RUNS:
+        raise TypeError(f"{who}: dtype={dtype!r} is not supported: corenn layers compute in float32 (Keras 3's "
+                        "default compute dtype; float64 inputs are cast to it)")
+    return DTypePolicy(name)
+
+
+class LossScaleOptimizer:
+    """Dynamic loss scaling around ``inner_optimizer`` (Keras 3's class). Everything it does not
+    define (learning_rate, iterations, variables, get_config of the inner one ...) is the inner
+    optimizer's."""
+
+    def __init__(self, inner_optimizer, initial_scale=2.0 ** 15, dynamic_growth_steps=2000, name=None, **kwargs):
+        from . import optimizers
+        if isinstance(inner_optimizer, str):
+            inner_optimizer = optimizers.get(inner_optimizer)
+        if isinstance(inner_optimizer, LossScaleOptimizer):
+            raise ValueError("LossScaleOptimizer: the inner optimizer is already a LossScaleOptimizer")
+        if float(initial_scale) <= 0 or int(dynamic_growth_steps) < 1:
+            raise ValueError(f"LossScaleOptimizer: initial_scale must be > 0 and dynamic_growth_steps >= 1, "
+                             f"got {initial_scale!r} and {dynamic_growth_steps!r}")
+        d = self.__dict__
+        d["inner_optimizer"] = inner_optimizer
+        d["initial_scale"] = float(initial_scale)
+        d["dynamic_growth_steps"] = int(dynamic_growth_steps)
+        d["_scale"] = float(initial_scale)
+        d["_good_steps"] = 0
+        d["_unscaled"] = {}   # id -> weakref of each gradient get_unscaled_gradients returned
+        d["name"] = name or f"loss_scale_{getattr(inner_optimizer, 'name', 'optimizer')}"
+        d["_scales_loss"] = True   # fit hands unscaled gradients to apply_unscaled (models/model.py)
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["inner_optimizer"], name)
+
+    def __setattr__(self, name, value):
+        if name in self.__dict__:
+            self.__dict__[name] = value
+        else:
+            setattr(self.inner_optimizer, name, value)
+
+    # -- the scale ---------------------------------------------------------------------------------
+
+    @property
+    def dynamic_scale(self):
+        return self._scale
+
+    loss_scale = dynamic_scale
+
+    def scale_loss(self, loss):
+        """``loss * scale`` (Keras 3): differentiate this, then ``apply_gradients`` unscales."""
+        from . import ops
+        return ops.multiply(loss, np.float32(self._scale))
+
+    get_scaled_loss = scale_loss   # TF-Keras 2's name
+
+    def get_unscaled_gradients(self, grads):
+        """TF-Keras 2: the gradients of a scaled loss divided by the scale (None stays None);
+        ``apply_gradients`` then applies them without unscaling again."""
+        out = [None if g is None else self._divide(g) for g in grads]
+        for g in out:
+            if g is not None:
+                self._unscaled[id(g)] = weakref.ref(g)
+        return out
+
+    def _divide(self, g):
+        from . import kernels
+        return kernels.Tensor.from_numpy(np.ascontiguousarray(np.asarray(g, np.float32) / np.float32(self._scale)))
+
+    # -- steps -------------------------------------------------------------------------------------
+
+    def apply_gradients(self, grads_and_vars):
+        pairs = list(grads_and_vars)
+        return self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    def apply(self, grads, trainable_variables=None):
+        """Unscale the gradients of a scaled loss (those from get_unscaled_gradients are already),
+        then step the inner optimizer if they are all finite; otherwise skip the step and halve
+        the scale. After ``dynamic_growth_steps`` finite steps in a row the scale doubles."""
+        grads = [g if g is None or self._was_unscaled(g) else self._divide(g) for g in grads]
+        self._unscaled.clear()
+        return self.apply_unscaled(grads, trainable_variables)
+
+    def _was_unscaled(self, g):
+        ref = self._unscaled.get(id(g))
+        return ref is not None and ref() is g
+
+    def apply_unscaled(self, grads, trainable_variables=None):
+        """The step for gradients that are already unscaled (``fit`` computes them from the
+        unscaled loss)."""
+        finite = all(g is None or bool(np.isfinite(np.asarray(g)).all()) for g in grads)
+        if not finite:
+            self.__dict__["_scale"] = self._scale / 2.0
+            self.__dict__["_good_steps"] = 0
+            return self.inner_optimizer.iterations
+        out = self.inner_optimizer.apply(grads, trainable_variables)
+        self.__dict__["_good_steps"] = self._good_steps + 1
+        if self._good_steps >= self.dynamic_growth_steps:
+            self.__dict__["_scale"] = self._scale * 2.0
+            self.__dict__["_good_steps"] = 0
+        return out
+
+    def get_config(self):
+        from . import optimizers
+        return {"name": self.name, "inner_optimizer": optimizers.serialize(self.inner_optimizer),
+                "initial_scale": self.initial_scale, "dynamic_growth_steps": self.dynamic_growth_steps}
+
+    def __repr__(self):
+        return f"<LossScaleOptimizer scale={self._scale:g} inner={self.inner_optimizer!r}>"
