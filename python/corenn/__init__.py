@@ -36,6 +36,7 @@ from . import signal  # noqa: E402  (tf.signal.stft / frame / hann_window)
 
 from . import keras  # noqa: E402  (the Keras names, so `tf.keras.X` works after `import corenn as tf`)
 from .keras import backend  # noqa: E402  (keras.backend.epsilon() after `import corenn as keras`)
+from . import applications  # noqa: E402  (keras.applications.MobileNetV2 after `import corenn as keras`)
 from . import onnx  # noqa: E402  (corenn.onnx.export; imports the onnx package only when called)
 
 

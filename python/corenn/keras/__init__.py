@@ -8,10 +8,11 @@ from ..models import Input, Model, Sequential
 from . import backend
 from ..variables import KerasVariable as Variable   # keras.Variable(initializer, shape, ...)
 from . import backend as config   # Keras 3 has both names for these settings
+from .. import applications   # after backend: the applications read image_data_format from it
 
 __all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "constraints", "datasets", "initializers",
            "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "utils", "saving",
-           "backend", "config", "mixed_precision"]
+           "backend", "config", "mixed_precision", "applications"]
 
 # `from corenn.keras.layers import Dense` as TensorFlow scripts write `from tensorflow.keras.layers
 # import Dense`: the submodules are importable under this package's name too.
@@ -21,3 +22,7 @@ for _name in __all__:
     if isinstance(globals()[_name], type(_sys)):
         _sys.modules.setdefault(f"{__name__}.{_name}", globals()[_name])
 _sys.modules.setdefault(f"{__name__}.preprocessing.sequence", preprocessing.sequence)
+# `from keras.applications.mobilenet_v2 import preprocess_input`, as scripts write it
+for _name in applications.__all__:
+    if isinstance(getattr(applications, _name), type(_sys)):
+        _sys.modules.setdefault(f"{__name__}.applications.{_name}", getattr(applications, _name))

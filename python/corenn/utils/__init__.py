@@ -1,4 +1,5 @@
 """Utilities: reproducibility, progress bars, label encoding, sequence padding, training plots."""
+from .file_utils import get_file, hash_file, validate_file
 from .data import array_to_img, img_to_array, load_img, normalize, save_img, to_categorical
 from .dataset_utils import (image_dataset_from_directory, split_dataset, text_dataset_from_directory,
                             timeseries_dataset_from_array)
@@ -12,7 +13,7 @@ from .sequence import pad_sequences
 __all__ = ["PyDataset", "Sequence", "image_dataset_from_directory", "split_dataset", "text_dataset_from_directory",
            "timeseries_dataset_from_array", "Progbar", "get_generator", "next_seed", "normalize", "pad_sequences", "plot_history", "plot_model",
            "set_random_seed", "to_categorical", "img_to_array", "load_img", "array_to_img", "save_img",
-           "FeatureSpace"]
+           "FeatureSpace", "get_file", "hash_file", "validate_file"]
 
 
 def __getattr__(name):
