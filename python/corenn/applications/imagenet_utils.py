@@ -60,18 +60,28 @@ def _preprocess_numpy(x, data_format, mode):
 
 
 def _preprocess_symbolic(x, data_format, mode):
-    """The same arithmetic on a KerasTensor (inside a functional model) or a corenn Tensor."""
-    from .. import ops
+    """The same maps as layers on a KerasTensor (inside a functional model): KerasTensors take
+    no arithmetic with numbers, Rescaling layers do it (no weights)."""
+    from .. import layers, ops
     ndim = len(x.shape)
+    shape = _channel_shape(ndim - 1, data_format) if ndim == 4 else (3,) if data_format == "channels_last" else (3, 1)
     if mode == "tf":
-        return x / 127.5 - 1.0
+        return layers.Rescaling(1.0 / 127.5, offset=-1.0)(x)
     if mode == "torch":
-        mean = np.asarray(TORCH_MEAN_RGB, np.float32).reshape(_channel_shape(ndim, data_format))
-        std = np.asarray(TORCH_STD_RGB, np.float32).reshape(_channel_shape(ndim, data_format))
-        return (x / 255.0 - mean) / std
-    channel_axis = (0 if ndim == 3 else 1) if data_format == "channels_first" else ndim - 1
-    x = ops.flip(x, axis=channel_axis)
-    return x - np.asarray(CAFFE_MEAN_BGR, np.float32).reshape(_channel_shape(ndim, data_format))
+        std = np.asarray(TORCH_STD_RGB, np.float64)
+        scale = (1.0 / (255.0 * std)).reshape(shape)
+        offset = (-np.asarray(TORCH_MEAN_RGB) / std).reshape(shape)
+        return layers.Rescaling(scale.tolist(), offset=offset.tolist())(x)
+    channel_axis = (1 if data_format == "channels_first" else ndim - 1)
+    x = layers.Lambda(lambda t: ops.flip(t, axis=channel_axis))(x)
+    offset = -np.asarray(CAFFE_MEAN_BGR, np.float64).reshape(shape)
+    return layers.Rescaling(1.0, offset=offset.tolist())(x)
+
+
+def _preprocess_tensor(x, data_format, mode):
+    """An eager Tensor: the NumPy computation on a copy, returned as a Tensor."""
+    from .. import ops
+    return ops.convert_to_tensor(_preprocess_numpy(np.array(x, dtype=np.float32), data_format, mode))
 
 
 def preprocess_input(x, data_format=None, mode="caffe"):
@@ -93,7 +103,10 @@ def preprocess_input(x, data_format=None, mode="caffe"):
                          f"({data_format}), got shape {shape}")
     if isinstance(x, np.ndarray):
         return _preprocess_numpy(x, data_format, mode)
-    return _preprocess_symbolic(x, data_format, mode)
+    from ..models.graph import KerasTensor
+    if isinstance(x, KerasTensor):
+        return _preprocess_symbolic(x, data_format, mode)
+    return _preprocess_tensor(x, data_format, mode)
 
 
 def _class_index():

@@ -26,8 +26,9 @@ def relu(x):
 
 
 def hard_sigmoid(x):
-    # relu6(x + 3) / 6, as Keras builds it (operations on the symbolic tensor, no weights)
-    return layers.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)
+    # Keras' relu6(x + 3) / 6, written as min(max(x / 6 + 1/2, 0), 1): the same function, from
+    # layers without weights (a KerasTensor takes no arithmetic with numbers here)
+    return layers.ReLU(max_value=1.0)(layers.Rescaling(1.0 / 6.0, offset=0.5)(x))
 
 
 def hard_swish(x):
