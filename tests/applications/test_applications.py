@@ -96,6 +96,14 @@ def test_keras_layer_order_of_resnet50():
     assert sorted(layer.name for layer in model.layers) == sorted(order)
 
 
+def test_mobilenet_v2_layers_are_in_keras_order():
+    # the transfer-learning tutorial freezes base_model.layers[:100]: the same layers as in Keras
+    model = applications.MobileNetV2(weights=None, include_top=False, input_shape=(32, 32, 3))
+    assert [layer.name for layer in model.layers] == [
+        layer.name for layer in _builder.keras_layer_order(model)]
+    assert len(model.layers) == 154   # "Number of layers in the base model: 154" in the tutorial
+
+
 FORWARD = [
     (applications.ResNet50, (32, 32, 3), 2048), (applications.ResNet50V2, (32, 32, 3), 2048),
     (applications.VGG16, (32, 32, 3), 512), (applications.VGG19, (32, 32, 3), 512),
