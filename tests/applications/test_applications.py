@@ -29,6 +29,8 @@ KERAS_PARAMS = {
     "EfficientNetB0": 5_330_571, "EfficientNetB1": 7_856_239, "EfficientNetB2": 9_177_569,
     "EfficientNetB3": 12_320_535, "EfficientNetB4": 19_466_823, "EfficientNetB5": 30_562_527,
     "EfficientNetB6": 43_265_143, "EfficientNetB7": 66_658_687,
+    "EfficientNetV2B0": 7_200_312, "EfficientNetV2B1": 8_212_124, "EfficientNetV2B2": 10_178_374,
+    "EfficientNetV2B3": 14_467_622, "EfficientNetV2S": 21_612_360,   # M, L: 54M / 119M, not built here
     "DenseNet121": 8_062_504, "DenseNet169": 14_307_880, "DenseNet201": 20_242_984,
     "Xception": 22_910_480, "InceptionV3": 23_851_784,
 }
@@ -53,6 +55,8 @@ LAYER_SHAPES = [
     (applications.MobileNetV3Small, {}, "expanded_conv_squeeze_excite_conv", [(1, 1, 16, 8), (8,)]),
     (applications.EfficientNetB0, {}, "block2a_se_reduce", [(1, 1, 96, 4), (4,)]),
     (applications.DenseNet121, {}, "conv4_block24_2_conv", [(3, 3, 128, 32)]),
+    (applications.EfficientNetV2B0, {}, "block2a_expand_conv", [(3, 3, 16, 64)]),
+    (applications.EfficientNetV2B0, {}, "block4a_dwconv2", [(3, 3, 192, 1)]),
     (applications.Xception, {"input_shape": (71, 71, 3)}, "block2_sepconv1",
      [(3, 3, 64, 1), (1, 1, 64, 128)]),
 ]
@@ -109,7 +113,8 @@ FORWARD = [
     (applications.VGG16, (32, 32, 3), 512), (applications.VGG19, (32, 32, 3), 512),
     (applications.MobileNet, (32, 32, 3), 1024), (applications.MobileNetV2, (32, 32, 3), 1280),
     (applications.MobileNetV3Small, (32, 32, 3), 576), (applications.MobileNetV3Large, (32, 32, 3), 960),
-    (applications.EfficientNetB0, (32, 32, 3), 1280), (applications.DenseNet121, (32, 32, 3), 1024),
+    (applications.EfficientNetB0, (32, 32, 3), 1280), (applications.EfficientNetV2B0, (32, 32, 3), 1280),
+    (applications.DenseNet121, (32, 32, 3), 1024),
     (applications.Xception, (71, 71, 3), 2048), (applications.InceptionV3, (75, 75, 3), 2048),
 ]
 
@@ -224,6 +229,7 @@ def test_preprocess_input_writes_over_a_float_array_as_keras():
 def test_identity_preprocessing_of_models_that_rescale_themselves():
     x = RNG.uniform(0, 255, (1, 4, 4, 3)).astype("float32")
     assert applications.efficientnet.preprocess_input(x) is x
+    assert applications.efficientnet_v2.preprocess_input(x) is x
     assert applications.mobilenet_v3.preprocess_input(x) is x
 
 
@@ -366,6 +372,7 @@ def _randomize(model, seed):
 @pytest.mark.parametrize("build, shape", [
     (applications.ResNet50, (32, 32, 3)), (applications.InceptionV3, (75, 75, 3)),
     (applications.EfficientNetB0, (32, 32, 3)), (applications.DenseNet121, (32, 32, 3)),
+    (applications.EfficientNetV2B0, (32, 32, 3)),
 ], ids=lambda v: getattr(v, "__name__", "shape"))
 def test_legacy_h5_weights_load_into_a_fresh_model(build, shape, tmp_path):
     pytest.importorskip("h5py")
