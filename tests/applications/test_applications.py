@@ -424,3 +424,13 @@ def test_keras3_weights_file_path_goes_to_load_weights(tmp_path):
     model = applications.MobileNetV3Small(weights=str(path), include_top=False, input_shape=(32, 32, 3))
     for a, b in zip(model.get_weights(), source.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_keras_import_paths():
+    from corenn.keras.applications.mobilenet_v2 import preprocess_input
+    from corenn.keras.applications import imagenet_utils as keras_imagenet_utils
+    import corenn.applications
+    assert preprocess_input is applications.mobilenet_v2.preprocess_input
+    assert keras_imagenet_utils is imagenet_utils
+    assert corenn.applications.ResNet50 is corenn.keras.applications.ResNet50
+    assert corenn.keras.utils.get_file is corenn.utils.get_file
