@@ -400,6 +400,14 @@ def test_legacy_h5_for_another_model_is_refused(tmp_path):
         applications.MobileNet(weights=str(path), include_top=False, input_shape=(32, 32, 3))
 
 
+def test_corrupt_weights_file_raises_value_error(tmp_path):
+    pytest.importorskip("h5py")
+    path = tmp_path / "broken.h5"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    with pytest.raises(ValueError, match="broken.h5"):
+        applications.MobileNet(weights=str(path), include_top=False, input_shape=(32, 32, 3))
+
+
 def test_imagenet_weights_placed_by_hand_are_loaded(keras_home):
     # Keras checks no hash for MobileNetV2's files: a file copied into ~/.keras/models is used
     pytest.importorskip("h5py")

@@ -137,9 +137,10 @@ def keras_layer_order(model):
 
 
 def load_weights(model, path):
-    """Keras' HDF5 weights (the legacy layout of its published files: ``layer_names`` and per-layer
-    ``weight_names``) matched to the layers with weights in Keras' order, every shape checked
-    before any array is read; any other file goes to ``model.load_weights``."""
+    """Keras' HDF5 weights in the legacy layout of its published files (``layer_names`` and
+    per-layer ``weight_names``), matched to the layers with weights in Keras' order, every shape
+    checked before any array is read. Any other file (a Keras 3 ``.weights.h5``, corenn's own)
+    goes to ``model.load_weights``."""
     path = os.fspath(path)
     if not path.endswith((".h5", ".hdf5")) or path.endswith(".weights.h5"):
         model.load_weights(path)
@@ -148,36 +149,33 @@ def load_weights(model, path):
     h5py = sk._h5py()
     with sk._reading_h5(path, "Keras HDF5 weights file"):
         h5 = h5py.File(path, "r")
-    with h5:
-        with sk._reading_h5(path, "Keras HDF5 weights file"):
-            if "layers" in h5 and "layer_names" not in h5.attrs:
-                keras3 = True
-            else:
-                keras3 = False
-                datasets = sk._check_h5_tree(h5py, h5)
-                root = h5["model_weights"] if "model_weights" in h5 else h5
-                found = [(name, v) for name, v in sk._legacy_weights(h5py, root, datasets).items() if v]
-        if keras3:
-            pass
+    with h5, sk._reading_h5(path, "Keras HDF5 weights file"):
+        if "layers" in h5 and "layer_names" not in h5.attrs:
+            found = None   # Keras 3's layout under a plain .h5 name
         else:
-            with_weights = [layer for layer in keras_layer_order(model) if layer.weights]
-            if len(found) != len(with_weights):
-                raise ValueError(f"{model.name}: {path} holds weights for {len(found)} layers, the model "
-                                 f"has {len(with_weights)} layers with weights (a file for another "
-                                 "architecture, or for include_top / alpha / classes other than these?)")
-            for layer, (name, datasets_) in zip(with_weights, found):
-                want = [tuple(w.shape) for w in layer.weights]
-                got = [d.shape for d in datasets_]
-                if want != got:
-                    raise ValueError(f"{model.name}: {path}: layer '{layer.name}' "
-                                     f"({type(layer).__name__}) has weights of shapes {want}, the file's "
-                                     f"layer '{name}' holds {got}")
-            with sk._reading_h5(path, "Keras HDF5 weights file"):
-                values = [[d.read() for d in datasets_] for _, datasets_ in found]
-            for layer, vals in zip(with_weights, values):
-                layer.set_weights(vals)
-            return
-    model.load_weights(path)
+            datasets = sk._check_h5_tree(h5py, h5)
+            root = h5["model_weights"] if "model_weights" in h5 else h5
+            found = [(name, ds) for name, ds in sk._legacy_weights(h5py, root, datasets).items() if ds]
+            _assign_in_keras_order(model, found, path)
+    if found is None:
+        model.load_weights(path)
+
+
+def _assign_in_keras_order(model, found, path):
+    with_weights = [layer for layer in keras_layer_order(model) if layer.weights]
+    if len(found) != len(with_weights):
+        raise ValueError(f"{model.name}: {path} holds weights for {len(found)} layers, the model has "
+                         f"{len(with_weights)} layers with weights (a file for another architecture, "
+                         "or for other include_top / alpha / classes?)")
+    for layer, (name, datasets) in zip(with_weights, found):
+        want = [tuple(w.shape) for w in layer.weights]
+        got = [d.shape for d in datasets]
+        if want != got:
+            raise ValueError(f"{model.name}: {path}: layer '{layer.name}' ({type(layer).__name__}) has "
+                             f"weights of shapes {want}, the file's layer '{name}' holds {got}")
+    values = [[d.read() for d in datasets] for _, datasets in found]
+    for layer, vals in zip(with_weights, values):
+        layer.set_weights(vals)
 
 
 def imagenet_file(file_name, origin, file_hash=None):
