@@ -442,3 +442,29 @@ def test_keras_import_paths():
     assert keras_imagenet_utils is imagenet_utils
     assert corenn.applications.ResNet50 is corenn.keras.applications.ResNet50
     assert corenn.keras.utils.get_file is corenn.utils.get_file
+
+
+def test_sample_dropout_drops_whole_samples():
+    # EfficientNet's Dropout(rate, noise_shape=(None, 1, 1, 1)): one draw per sample
+    layer = _builder.SampleDropout(0.25, seed=1)
+    x = np.ones((2000, 2, 2, 3), "float32")
+    y = np.asarray(layer(x, training=True))
+    per_sample = y.reshape(2000, -1)
+    assert (per_sample.min(axis=1) == per_sample.max(axis=1)).all()
+    assert set(np.unique(y)) == {0.0, np.float32(1 / 0.75)}
+    assert abs((per_sample[:, 0] == 0).mean() - 0.25) < 0.04
+    np.testing.assert_array_equal(np.asarray(layer(x)), x)   # inference: the identity
+    with pytest.raises(ValueError, match="rate"):
+        _builder.SampleDropout(1.0)
+
+
+def test_efficientnet_trains_through_its_stochastic_depth():
+    base = applications.EfficientNetB0(weights=None, include_top=False, input_shape=(32, 32, 3), pooling="avg")
+    inp = layers.Input((32, 32, 3))
+    model = corenn.Model(inp, layers.Dense(2)(base(inp)))
+    model.compile("adam", corenn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    before = [w.copy() for w in base.get_layer("block1a_dwconv").get_weights()]
+    x = RNG.uniform(0, 255, (8, 32, 32, 3)).astype("float32")
+    history = model.fit(x, np.arange(8) % 2, epochs=1, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert not np.array_equal(before[0], base.get_layer("block1a_dwconv").get_weights()[0])
