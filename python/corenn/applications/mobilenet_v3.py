@@ -26,13 +26,13 @@ def relu(x):
 
 
 def hard_sigmoid(x):
-    # Keras' relu6(x + 3) / 6, written as min(max(x / 6 + 1/2, 0), 1): the same function, from
-    # layers without weights (a KerasTensor takes no arithmetic with numbers here)
-    return layers.ReLU(max_value=1.0)(layers.Rescaling(1.0 / 6.0, offset=0.5)(x))
+    # Keras writes relu6(x + 3) / 6 with operations on the symbolic tensor; the same function
+    # is one activation layer here (no weights either way)
+    return layers.Activation("hard_sigmoid")(x)
 
 
 def hard_swish(x):
-    return layers.Multiply()([x, hard_sigmoid(x)])
+    return layers.Activation("hard_swish")(x)
 
 
 def _depth(v, divisor=8, min_value=None):
