@@ -32,7 +32,7 @@ KERAS_PARAMS = {
     "EfficientNetV2B0": 7_200_312, "EfficientNetV2B1": 8_212_124, "EfficientNetV2B2": 10_178_374,
     "EfficientNetV2B3": 14_467_622, "EfficientNetV2S": 21_612_360,   # M, L: 54M / 119M, not built here
     "DenseNet121": 8_062_504, "DenseNet169": 14_307_880, "DenseNet201": 20_242_984,
-    "Xception": 22_910_480, "InceptionV3": 23_851_784,
+    "Xception": 22_910_480, "InceptionV3": 23_851_784, "InceptionResNetV2": 55_873_736,
 }
 
 
@@ -58,6 +58,9 @@ LAYER_SHAPES = [
     (applications.DenseNet121, {}, "conv4_block24_2_conv", [(3, 3, 128, 32)]),
     (applications.EfficientNetV2B0, {}, "block2a_expand_conv", [(3, 3, 16, 64)]),
     (applications.EfficientNetV2B0, {}, "block4a_dwconv2", [(3, 3, 192, 1)]),
+    (applications.InceptionResNetV2, {"input_shape": (75, 75, 3)}, "block35_1_conv",
+     [(1, 1, 128, 320), (320,)]),
+    (applications.InceptionResNetV2, {"input_shape": (75, 75, 3)}, "conv_7b_bn", [(1536,)] * 3),
     (applications.Xception, {"input_shape": (71, 71, 3)}, "block2_sepconv1",
      [(3, 3, 64, 1), (1, 1, 64, 128)]),
 ]
@@ -79,6 +82,13 @@ def test_efficientnet_normalization_holds_keras_statistics():
     assert len(norm) == 1
     # Keras' order in the weight files: mean, variance, count
     assert [tuple(w.shape) for w in norm[0].weights] == [(3,), (3,), ()]
+
+
+def test_inception_resnet_v2_counts_layers_as_keras():
+    # Keras lists 782 layers (its scaled residual sum is one CustomScaleLayer per block)
+    model = applications.InceptionResNetV2(weights=None)
+    assert len(model.layers) == 782
+    assert sum(type(layer).__name__ == "CustomScaleLayer" for layer in model.layers) == 40
 
 
 def test_inception_batchnorm_has_no_scale():
@@ -117,6 +127,7 @@ FORWARD = [
     (applications.EfficientNetB0, (32, 32, 3), 1280), (applications.EfficientNetV2B0, (32, 32, 3), 1280),
     (applications.DenseNet121, (32, 32, 3), 1024),
     (applications.Xception, (71, 71, 3), 2048), (applications.InceptionV3, (75, 75, 3), 2048),
+    (applications.InceptionResNetV2, (75, 75, 3), 1536),
 ]
 
 
@@ -202,7 +213,7 @@ def _reference(x, mode, data_format):
 
 MODULE_MODES = [("resnet50", "caffe"), ("resnet", "caffe"), ("vgg16", "caffe"), ("vgg19", "caffe"),
                 ("resnet_v2", "tf"), ("mobilenet", "tf"), ("mobilenet_v2", "tf"), ("xception", "tf"),
-                ("inception_v3", "tf"), ("densenet", "torch")]
+                ("inception_v3", "tf"), ("inception_resnet_v2", "tf"), ("densenet", "torch")]
 
 
 @pytest.mark.parametrize("module, mode", MODULE_MODES)
