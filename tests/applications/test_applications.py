@@ -163,6 +163,12 @@ def test_input_tensor_and_name():
     model = applications.ResNet50(weights=None, include_top=False, input_tensor=inp, name="backbone")
     assert model.name == "backbone"
     assert model.inputs[0] is inp
+    # include_top with the tensor's own size, as Keras builds it
+    small = applications.ResNet50(weights=None, input_tensor=layers.Input(shape=(32, 32, 3)), classes=3)
+    assert tuple(small.outputs[0].shape) == (None, 3)
+    with pytest.raises(ValueError, match="does not match"):
+        applications.MobileNetV2(weights=None, include_top=False, input_shape=(64, 64, 3),
+                                 input_tensor=layers.Input(shape=(32, 32, 3)))
     assert applications.MobileNetV2(weights=None, include_top=False, input_shape=(96, 96, 3),
                                     alpha=0.35).name == "mobilenetv2_0.35_96"
 

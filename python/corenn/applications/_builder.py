@@ -45,13 +45,20 @@ def model_input(input_shape, input_tensor, model):
     if not isinstance(input_tensor, KerasTensor):
         raise TypeError(f"{model}: input_tensor must be a keras.Input(...) or another layer's output "
                         f"(a KerasTensor); got {type(input_tensor).__name__}")
-    want = tuple(input_shape)
-    got = tuple(input_tensor.shape[1:])
-    if len(got) != len(want) or any(w is not None and g is not None and w != g
-                                    for w, g in zip(want, got)):
-        raise ValueError(f"{model}: input_tensor has shape {tuple(input_tensor.shape)}, the model "
-                         f"expects (None,) + {want}")
+    # as in Keras, the tensor's own height and width win over the default input_shape
+    if len(input_tensor.shape) != 4:
+        raise ValueError(f"{model}: input_tensor must be a batch of images (rank 4); got shape "
+                         f"{tuple(input_tensor.shape)}")
     return input_tensor
+
+
+def check_tensor_matches(input_shape, input_tensor, model):
+    """MobileNetV2 / V3's rule when both are given: the tensor's shape must be input_shape."""
+    model_input(input_shape, input_tensor, model)
+    want, got = tuple(input_shape), tuple(input_tensor.shape[1:])
+    if len(want) != 3 or any(w is not None and g is not None and w != g for w, g in zip(want, got)):
+        raise ValueError(f"{model}: input_tensor has shape {tuple(input_tensor.shape)}, which does not "
+                         f"match input_shape={want}")
 
 
 def source_inputs(tensor):

@@ -33,7 +33,7 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
     B.check_weights(weights, include_top, classes, where)
     B.check_pooling(pooling, where)
     if input_shape is not None and input_tensor is not None:
-        B.model_input(tuple(input_shape), input_tensor, where)   # the two must agree
+        B.check_tensor_matches(input_shape, input_tensor, where)
     if input_shape is None and input_tensor is not None:
         rows, cols = _spatial(tuple(input_tensor.shape))
     elif input_shape is not None:

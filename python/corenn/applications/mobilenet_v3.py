@@ -50,7 +50,7 @@ def MobileNetV3(stack_fn, last_point_ch, input_shape=None, alpha=1.0, model_type
     B.check_pooling(pooling, where)
     channels_first = B.backend.image_data_format() == "channels_first"
     if input_shape is not None and input_tensor is not None:
-        B.model_input(tuple(input_shape), input_tensor, where)
+        B.check_tensor_matches(input_shape, input_tensor, where)
     if input_shape is None and input_tensor is not None:
         input_shape = tuple(input_tensor.shape[1:])
     if input_shape is None:
