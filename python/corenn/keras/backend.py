@@ -7,6 +7,8 @@ must not run in float32 believing otherwise).
 """
 from __future__ import annotations
 
+import builtins   # this module defines K.max, K.sum, ... (tf.keras 2's names) at the end
+
 __all__ = ["is_keras_tensor", "standardize_dtype", "result_type", "floatx", "set_floatx", "epsilon", "set_epsilon", "image_data_format",
            "set_image_data_format", "clear_session", "backend", "disable_traceback_filtering",
            "enable_traceback_filtering", "is_traceback_filtering_enabled", "ctc_batch_cost", "ctc_decode",
@@ -172,9 +174,16 @@ def result_type(*dtypes):
             explicit.append(np.dtype(standardize_dtype(d)))
     floats = [d for d in explicit if d.kind == "f"]
     if floats:
-        return max(floats, key=lambda d: d.itemsize).name
+        return builtins.max(floats, key=lambda d: d.itemsize).name
     if py_float:
         return floatx()
     if explicit:
         return np.result_type(*explicit).name
     return "int32" if py_int else floatx()
+
+
+# tf.keras 2's backend functions (K.mean, K.square, K.set_value, ...): keras/_backend_ops.py
+from ._backend_ops import *  # noqa: E402,F401,F403
+from ._backend_ops import __all__ as _OPS_NAMES  # noqa: E402
+
+__all__ = __all__ + [n for n in _OPS_NAMES if n not in __all__]
