@@ -25,6 +25,7 @@ for _name in __all__:
     if isinstance(globals()[_name], type(_sys)):
         _sys.modules.setdefault(f"{__name__}.{_name}", globals()[_name])
 _sys.modules.setdefault(f"{__name__}.preprocessing.sequence", preprocessing.sequence)
+_sys.modules.setdefault(f"{__name__}.preprocessing.image", preprocessing.image)
 # `from keras.applications.mobilenet_v2 import preprocess_input`, as scripts write it
 for _name in applications.__all__:
     if isinstance(getattr(applications, _name), type(_sys)):
