@@ -182,3 +182,42 @@ def test_grouped_conv_onnx_export_matches_onnxruntime(tmp_path, rng):
     got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
     np.testing.assert_allclose(got, model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
 
+
+
+def test_ops_conv_groups_by_kernel_shape_and_differentiates(rng):
+    """Keras 3: ops.conv with a (KH, KW, C / G, F) kernel is a grouped convolution; the tape
+    differentiates it through the grouped kernels."""
+    from corenn import ops
+    x = rng.normal(size=(2, 6, 5, 6)).astype(np.float32)
+    w = rng.normal(size=(3, 3, 2, 9)).astype(np.float32)
+    xt, wt = kernels.as_tensor(x), kernels.as_tensor(w)
+    with corenn.GradientTape() as tape:
+        tape.watch(xt)
+        tape.watch(wt)
+        y = ops.conv(xt, wt, padding="same")
+        loss = ops.sum(y * y)
+    _close(np.asarray(y), conv2d_grouped(x, w, None, (1, 1), "same", (1, 1), 3))
+    dx, dw = tape.gradient(loss, [xt, wt])
+    rdx, rdw, _ = conv2d_grouped_grads(x, w, 2 * conv2d_grouped(x, w, None, (1, 1), "same", (1, 1), 3),
+                                       (1, 1), "same", (1, 1), 3)
+    _close(np.asarray(dx), rdx)
+    _close(np.asarray(dw), rdw)
+    with pytest.raises(ValueError, match="ops.conv"):
+        ops.conv(xt, kernels.as_tensor(np.zeros((3, 3, 4, 8), np.float32)))
+
+
+def test_convolution_op_override_on_a_grouped_layer(rng):
+    """keras.io's weight-standardized conv: the override's ops.conv sees the grouped kernel."""
+    from corenn import ops
+
+    class Standardized(Conv2D):
+        def convolution_op(self, inputs, kernel):
+            mean = ops.mean(kernel, axis=(0, 1, 2), keepdims=True)
+            return ops.conv(inputs, kernel - mean, padding="valid", strides=self.strides)
+
+    x = rng.normal(size=(2, 5, 5, 4)).astype(np.float32)
+    layer = Standardized(6, 3, groups=2)
+    y = np.asarray(layer(x))
+    w, b = layer.get_weights()
+    want = conv2d_grouped(x, w - w.mean(axis=(0, 1, 2), keepdims=True), b, (1, 1), "valid", (1, 1), 2)
+    _close(y, want)

@@ -95,6 +95,10 @@ class _Conv(ChannelsFirst, ActivatedLayer):
         self.bias_constraint = constraints.get(bias_constraint)
         self._fused = self.activation.name in ("linear", "relu")
         _check_channels_first_activation(self)
+        if self.data_format == "channels_first" and self._custom_convolution():
+            # Keras hands convolution_op the channels-first input; the layer runs channels-last
+            raise NotImplementedError(f"{kind} '{self.name}': a convolution_op override with "
+                                      f"data_format='channels_first' is not supported")
         self.kernel = self.bias = None
         self._geometries = {}   # see _geometry
 
@@ -182,6 +186,7 @@ class _Conv(ChannelsFirst, ActivatedLayer):
         that overrides it (keras.io's weight-standardized convolution) keeps the layer's bias,
         activation and gradients: its op runs on a private tape (_forward_custom)."""
         from .. import ops
+        # a grouped kernel (*k, C / groups, F) makes ops.conv group as Keras 3's does
         return ops.conv(inputs, kernel, strides=self.strides, padding=self.padding,
                         dilation_rate=self.dilation_rate)
 
