@@ -89,6 +89,9 @@ NOT_SINGLE_INPUT = {"Layer", "InputLayer", "Input", "Add", "Subtract", "Multiply
 NOT_SINGLE_INPUT |= {"StringLookup", "TextVectorization"}
 # RNN cells: one call takes (x_t, states) and returns (output, states); RNN(cell) is in TABLE.
 NOT_SINGLE_INPUT |= {"SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"}
+# Not layers one uses as is: InputSpec describes inputs; Wrapper is the base class of a user's wrapper
+# (tests/api/test_input_spec_wrapper_tree.py).
+NOT_SINGLE_INPUT |= {"InputSpec", "Wrapper"}
 
 
 def test_the_table_covers_every_public_layer():

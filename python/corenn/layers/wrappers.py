@@ -1,4 +1,4 @@
-"""Wrappers: TimeDistributed.
+"""Wrappers: TimeDistributed, and Wrapper, the base class of a user's own wrappers.
 
 Shape legend: N batch, T steps, ... the per-step shape the wrapped layer takes.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .base import Layer, shape_str
 
-__all__ = ["TimeDistributed"]
+__all__ = ["TimeDistributed", "Wrapper"]
 
 
 class TimeDistributed(Layer):
@@ -127,3 +127,36 @@ class TimeDistributed(Layer):
         config = dict(config)
         config["layer"] = deserialize(config["layer"])
         return cls(**config)
+
+
+class Wrapper(Layer):
+    """Base class of layers that wrap another layer (Keras 3's ``keras.layers.Wrapper``): it holds
+    ``self.layer``, builds it with the wrapper, tracks its weights as its own and saves it inside
+    its config. A subclass writes ``call`` (and usually ``build``) in terms of ``self.layer``.
+
+    Args:
+        layer: the Layer instance to wrap.
+    """
+
+    def __init__(self, layer, **kwargs):
+        if not isinstance(layer, Layer):
+            raise ValueError(f"{type(self).__name__}: layer must be a Layer instance, got {layer!r}")
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def build(self, input_shape=None):
+        self.layer._maybe_build(input_shape)
+        self.built = True
+
+    def get_config(self):
+        from . import serialize
+        config = super().get_config()
+        config["layer"] = serialize(self.layer)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from . import deserialize
+        config = dict(config)
+        layer = deserialize(config.pop("layer"), custom_objects=custom_objects)
+        return cls(layer, **config)
