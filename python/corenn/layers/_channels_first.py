@@ -142,13 +142,18 @@ def _wrap_check(fn):
     def check_input_shape(self, shape):
         if not _active(self, len(shape)):
             return fn(self, shape)
+        d = self.__dict__
+        own = "input_shape" in d   # a call context reads the layer's unless it holds its own
+        expected, kept = self.input_shape, d.get("input_shape")
         with _Inside(self):
-            expected = self.input_shape
-            self.__dict__["input_shape"] = None if expected is None else to_channels_last(expected)
+            d["input_shape"] = None if expected is None else to_channels_last(expected)
             try:
                 return fn(self, to_channels_last(shape))
             finally:
-                self.__dict__["input_shape"] = expected
+                if own:
+                    d["input_shape"] = kept
+                else:
+                    del d["input_shape"]
     return check_input_shape
 
 
