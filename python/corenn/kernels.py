@@ -702,7 +702,8 @@ def conv2d_algorithms(input_shape, kernel_shape, strides=1, padding="valid", dil
     groups = _int(groups, "conv2d_algorithms", "groups")
     if len(kernel_shape) != 4 or len(input_shape) != 4 or input_shape[3] != kernel_shape[2] * groups:
         raise ValueError(f"conv2d_algorithms: need input (N, H, W, Cin) and kernel (KH, KW, Cin / groups, "
-                         f"Cout) with groups={groups}, got {tuple(input_shape)} and {kernel_shape}")
+                         f"Cout) with the same Cin, got {tuple(input_shape)} and {kernel_shape} with "
+                         f"groups={groups}")
     (n, oh, ow, cout), (pt, pl) = conv2d_output_shape(tuple(input_shape), kernel_shape[:2],
                                                       kernel_shape[3], strides, padding,
                                                       dilation_rate, op="conv2d_algorithms")
