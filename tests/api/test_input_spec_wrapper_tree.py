@@ -138,3 +138,58 @@ def test_long_layer_aliases_are_the_layers():
     assert spec["class_name"] == "Conv2D"
     spec["class_name"] = "Convolution2D"   # a Keras 2 config naming the long alias still loads
     assert isinstance(layers.deserialize(spec), layers.Conv2D)
+
+
+def test_spectral_normalization_one_step_matches_float64_power_iteration(rng):
+    sn = layers.SpectralNormalization(layers.Dense(5), power_iterations=2)
+    x = rng.standard_normal((3, 7)).astype(np.float32)
+    sn(x)   # builds
+    w0 = np.asarray(sn.layer.kernel, np.float64).copy()
+    u = np.asarray(sn.vector_u, np.float64).copy()
+    for _ in range(2):   # the power method, written independently in float64
+        v = u @ w0.T
+        v /= np.linalg.norm(v)
+        u = v @ w0
+        u /= np.linalg.norm(u)
+    sigma = (v @ w0 @ u.T).item()
+    y = sn(x, training=True)
+    np.testing.assert_allclose(np.asarray(sn.layer.kernel), w0 / sigma, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(sn.vector_u), u, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(y), x @ (w0 / sigma) + np.asarray(sn.layer.bias), rtol=1e-4, atol=1e-5)
+    before = np.asarray(sn.layer.kernel).copy()
+    sn(x, training=False)   # inference leaves the kernel as it stands
+    np.testing.assert_array_equal(np.asarray(sn.layer.kernel), before)
+
+
+@pytest.mark.parametrize("make, shape", [(lambda: layers.Dense(6), (4, 9)),
+                                         (lambda: layers.Conv2D(4, 3), (2, 8, 8, 3)),
+                                         (lambda: layers.Embedding(12, 5), (2, 7))])
+def test_spectral_normalization_converges_to_unit_spectral_norm(rng, make, shape):
+    sn = layers.SpectralNormalization(make())
+    x = rng.integers(0, 12, shape) if len(shape) == 2 and shape[1] == 7 else rng.standard_normal(shape).astype(np.float32)
+    for _ in range(40):
+        sn(x, training=True)
+    kernel = np.asarray(sn._kernel)
+    top = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]).astype(np.float64), compute_uv=False)[0]
+    assert abs(top - 1.0) < 1e-3
+
+
+def test_spectral_normalization_trains_saves_and_refuses_bad_layers(rng, tmp_path):
+    x = rng.standard_normal((64, 6)).astype(np.float32)
+    y = (x[:, :1] > 0).astype(np.float32)
+    model = keras.Sequential([keras.Input((6,)), layers.SpectralNormalization(layers.Dense(16, activation="relu")),
+                              layers.SpectralNormalization(layers.Dense(1))])
+    model.compile(keras.optimizers.Adam(0.01), keras.losses.BinaryCrossentropy(from_logits=True))
+    first = model.fit(x, y, epochs=1, batch_size=16, verbose=0).history["loss"][0]
+    last = model.fit(x, y, epochs=30, batch_size=16, verbose=0).history["loss"][-1]
+    assert last < first
+    assert len(model.non_trainable_weights) == 2   # the two u vectors
+    path = os.path.join(tmp_path, "sn.keras")
+    model.save(path)
+    again = keras.models.load_model(path)
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert again.layers[0].power_iterations == 1
+    with pytest.raises(ValueError, match="no `kernel` or `embeddings`"):
+        layers.SpectralNormalization(layers.Dropout(0.5))(x)
+    with pytest.raises(ValueError, match="power_iterations"):
+        layers.SpectralNormalization(layers.Dense(2), power_iterations=0)

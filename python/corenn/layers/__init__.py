@@ -25,7 +25,7 @@ from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropo
                              SpatialDropout2D)
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
                         UpSampling2D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
-from .wrappers import TimeDistributed, Wrapper
+from .wrappers import SpectralNormalization, TimeDistributed, Wrapper
 from .input_spec import InputSpec
 
 # Keras' long names (Keras 2 scripts and Keras 3 keep them as aliases)
@@ -55,7 +55,7 @@ __all__ += ["GroupNormalization", "UnitNormalization", "GaussianNoise", "Gaussia
 __all__ += ["RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
 __all__ += ["Discretization"]
 __all__ += ["HashedCrossing"]
-__all__ += ["Wrapper", "InputSpec", "Convolution1D", "Convolution2D", "Convolution1DTranspose",
+__all__ += ["Wrapper", "SpectralNormalization", "InputSpec", "Convolution1D", "Convolution2D", "Convolution1DTranspose",
             "Convolution2DTranspose", "SeparableConvolution2D"]
 
 
