@@ -26,6 +26,8 @@ for _name in __all__:
         _sys.modules.setdefault(f"{__name__}.{_name}", globals()[_name])
 _sys.modules.setdefault(f"{__name__}.preprocessing.sequence", preprocessing.sequence)
 _sys.modules.setdefault(f"{__name__}.preprocessing.image", preprocessing.image)
+_sys.modules.setdefault(f"{__name__}.preprocessing.text", preprocessing.text)
+_sys.modules.setdefault(f"{__name__}.utils.np_utils", utils)   # keras.utils.np_utils.to_categorical (Keras 2)
 # `from keras.applications.mobilenet_v2 import preprocess_input`, as scripts write it
 for _name in applications.__all__:
     if isinstance(getattr(applications, _name), type(_sys)):

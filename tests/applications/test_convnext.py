@@ -1,7 +1,4 @@
-"""PENDING Conv2D(groups=...) (branch h13-groups-cf): rename to test_convnext.py once main has it;
-it passed on a scratch merge of that branch with this one (5 passed).
-
-keras.applications.ConvNeXt*: Keras' parameter count, layer names and weight shapes (its
+"""keras.applications.ConvNeXt*: Keras' parameter count, layer names and weight shapes (its
 nested stem / downsampling Sequentials included), a small forward pass, and Keras' HDF5 weight
 layout read back into a fresh model."""
 import numpy as np
