@@ -324,8 +324,8 @@ class Checkpoint:
             var_keys = info.get("var_keys") or []
             if not var_keys or any(k not in by_key for k in var_keys):
                 raise ValueError(f"tf.train.Checkpoint.restore: optimizer {name} was saved with slots for variables "
-                                 f"this checkpoint does not track ({[k for k in var_keys if k not in by_key][:4]}); "
-                                 f"build it first with optimizer.build(variables)")
+                                 f"that are not built here ({[k for k in var_keys if k not in by_key][:4]}); call the "
+                                 f"model once (or model.build(input_shape)) before restoring")
             opt.build([by_key[k] for k in var_keys])
 
     def _lookup(self, dotted):
