@@ -342,6 +342,7 @@ def ndtri(x, name=None):
 
 
 def reciprocal_no_nan(x, name=None):
+    x = ops.convert_to_tensor(x)
     return ops.divide_no_nan(ops.ones_like(x), x)
 
 
@@ -364,7 +365,7 @@ def polyval(coeffs, x, name=None):
     """coeffs[0] x^(n-1) + ... + coeffs[n-1] by Horner's rule (differentiable in both)."""
     coeffs = list(coeffs)
     if not coeffs:
-        return ops.zeros_like(x)
+        return ops.zeros_like(ops.convert_to_tensor(x))
     acc = ops.convert_to_tensor(coeffs[0])
     for c in coeffs[1:]:
         acc = ops.add(ops.multiply(acc, x), c)
@@ -399,7 +400,8 @@ def angle(input, name=None):  # noqa: A002
     """The argument of a complex (real, imag) pair; 0 or pi for a real tensor."""
     if isinstance(input, tuple):
         return ops.arctan2(input[1], input[0])
-    return ops.arctan2(ops.zeros_like(input), input)
+    x = ops.convert_to_tensor(input)
+    return ops.arctan2(ops.zeros_like(x), x)
 
 
 def conj(x, name=None):
