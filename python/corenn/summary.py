@@ -99,6 +99,12 @@ class SummaryWriter:
             self._writer.close()
             self._writer = None
 
+    def __del__(self):   # an unclosed writer's file is closed with it, as TensorFlow's is at exit
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
     def _write(self, step, values):
         if self._noop:
             return
