@@ -196,7 +196,7 @@ __all__ += ["acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cosh", 
             "cumprod", "cumulative_logsumexp", "reduce_euclidean_norm", "xlogy", "xdivy", "xlog1py", "erfc",
             "erfinv", "ndtri", "reciprocal_no_nan", "multiply_no_nan", "scalar_mul", "rint", "polyval",
             "invert_permutation", "is_non_decreasing", "is_strictly_increasing", "zero_fraction", "angle",
-            "conj", "nextafter", "bessel_i0", "bessel_i0e"]
+            "conj", "nextafter", "bessel_i0", "bessel_i0e", "erfcinv", "unsorted_segment_prod", "segment_prod"]
 
 accumulate_n = add_n
 
@@ -421,3 +421,45 @@ def bessel_i0(x, name=None):
 
 def bessel_i0e(x, name=None):
     return ops._unary_np("bessel_i0e", x, lambda a: np.i0(a) * np.exp(-np.abs(a)), None)
+
+
+def erfcinv(x, name=None):
+    """The inverse of erfc: erfinv(1 - x)."""
+    return ops.erfinv(ops.subtract(1.0, x))
+
+
+def unsorted_segment_prod(data, segment_ids, num_segments, name=None):
+    """The product of data's rows per segment (1 for an empty segment); the gradient of each
+    entry is the product of the other entries of its segment (exact with zeros)."""
+    counts, n = _counts("unsorted_segment_prod", segment_ids, num_segments)
+    x = ops.convert_to_tensor(data)
+    if x.dtype != "float32":
+        x = ops.cast(x, "float32")
+    ids = np.asarray(segment_ids).astype(np.int64).reshape(-1)
+    if x.ndim == 0 or int(x.shape[0]) != ids.size:
+        raise ValueError(f"tf.math.unsorted_segment_prod: segment_ids has {ids.size} entries for data of shape "
+                         f"{tuple(x.shape)}")
+    a = np.asarray(x, np.float64)
+    out = np.ones((n,) + a.shape[1:])
+    members = [np.flatnonzero(ids == s) for s in range(n)]
+    for s, rows in enumerate(members):
+        if rows.size:
+            out[s] = np.prod(a[rows], axis=0)
+    y = ops._t(out)
+
+    def rule(dys):
+        dy = np.asarray(dys[0], np.float64)
+        g = np.zeros_like(a)
+        for s, rows in enumerate(members):
+            block = a[rows]
+            before = np.cumprod(np.concatenate([np.ones((1,) + a.shape[1:]), block[:-1]]), axis=0)
+            after = np.cumprod(np.concatenate([np.ones((1,) + a.shape[1:]), block[::-1][:-1]]), axis=0)[::-1]
+            g[rows] = before * after * dy[s]     # the product of the others, zeros included
+        return [ops._t(g)]
+    ops._record(rule, [x], [y])
+    return y
+
+
+def segment_prod(data, segment_ids, name=None):
+    _check_sorted("segment_prod", segment_ids)
+    return unsorted_segment_prod(data, segment_ids, None)

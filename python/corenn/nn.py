@@ -118,7 +118,7 @@ __all__ += ["conv2d", "conv1d", "convolution", "conv2d_transpose", "conv1d_trans
             "separable_conv2d", "atrous_conv2d", "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d",
             "max_pool", "avg_pool", "pool", "compute_average_loss", "scale_regularization_loss", "l2_loss",
             "batch_normalization", "normalize_moments", "weighted_cross_entropy_with_logits",
-            "log_poisson_loss", "crelu", "top_k"]
+            "log_poisson_loss", "crelu", "top_k", "local_response_normalization", "lrn"]
 
 _CHANNELS_FIRST = ("NCHW", "NCW", "NCDHW")
 
@@ -472,3 +472,23 @@ def crelu(features, axis=-1, name=None):
 
 def top_k(input, k=1, sorted=True, name=None):  # noqa: A002
     return ops.top_k(input, k, sorted=sorted)
+
+
+def local_response_normalization(input, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5, name=None):  # noqa: A002
+    """x / (bias + alpha * sum of x^2 over the channels within depth_radius) ** beta (NHWC;
+    differentiable)."""
+    x = ops.convert_to_tensor(input)
+    if x.ndim != 4:
+        raise ValueError(f"tf.nn.local_response_normalization: input must be 4-D (NHWC), got shape {tuple(x.shape)}")
+    r = int(depth_radius)
+    if r < 0:
+        raise ValueError(f"tf.nn.local_response_normalization: depth_radius must be >= 0, got {depth_radius}")
+    c = int(x.shape[-1])
+    sq = ops.pad(ops.square(x), [(0, 0), (0, 0), (0, 0), (r, r)])
+    window = sq[..., 0:c]
+    for k in range(1, 2 * r + 1):
+        window = ops.add(window, sq[..., k:k + c])
+    return ops.divide(x, ops.power(ops.add(bias, ops.multiply(alpha, window)), beta))
+
+
+lrn = local_response_normalization

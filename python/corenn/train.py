@@ -253,6 +253,7 @@ class Checkpoint:
             values = dict(zip(keys, headers))
             self._build_for(meta, values)
             entries, _, optimizers = self._entries()
+            self._check_counts(keys, path)
             plan, missing = [], []
             for key, t in entries:
                 if key not in values:
@@ -302,6 +303,23 @@ class Checkpoint:
                 opt.iterations = int(np.asarray(store["iterations"]))
         used = {k for k, _, _ in plan} | {k for _, name, sk in opt_plan for k in [f"{name}.iterations"] + sk}
         return _Status([k for k in keys if k not in used], missing)
+
+    def _check_counts(self, keys, path, prefix=""):
+        """A model or layer must have as many weights as the file holds for it (an unbuilt layer
+        has none: TensorFlow would restore it later, corenn asks for it to be built)."""
+        for key, obj in self._objects.items():
+            name = prefix + key
+            if isinstance(obj, Checkpoint):
+                obj._check_counts(keys, path, name + ".")
+                continue
+            if _is_variable(obj) or _is_optimizer(obj):
+                continue
+            saved = sum(1 for k in keys if re.fullmatch(re.escape(name) + r"\.w\d+", k))
+            here = len(_weights_of(obj))
+            if saved != here:
+                hint = " (call it once, or build() it, before restoring)" if here == 0 else ""
+                raise ValueError(f"tf.train.Checkpoint.restore: {name} has {here} weights here but {saved} in "
+                                 f"{path}{hint}")
 
     def _build_for(self, meta, values):
         """Build models that have not run yet (from the saved input shapes) and optimizers that

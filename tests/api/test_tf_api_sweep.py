@@ -500,6 +500,29 @@ def test_nn_losses_and_helpers(rng):
     np.testing.assert_allclose(tf.nn.weighted_cross_entropy_with_logits(z, lg, 3.0).numpy(), want, rtol=1e-5)
     np.testing.assert_allclose(tf.nn.log_poisson_loss(z, lg).numpy(), np.exp(lg) - z * lg, rtol=1e-5)
     np.testing.assert_allclose(tf.nn.crelu(x).numpy(), np.concatenate([np.maximum(x, 0), np.maximum(-x, 0)], -1))
+    img = rng.standard_normal((2, 3, 3, 6))
+    sq = np.pad(img ** 2, [(0, 0), (0, 0), (0, 0), (2, 2)])
+    sums = sum(sq[..., k:k + 6] for k in range(5))
+    np.testing.assert_allclose(tf.nn.lrn(img, depth_radius=2, bias=1.5, alpha=0.1, beta=0.75).numpy(),
+                               img / (1.5 + 0.1 * sums) ** 0.75, rtol=1e-5, atol=1e-6)
+    _check_grad(lambda v: tf.nn.local_response_normalization(v, 1, 1.0, 0.5, 0.5), img[:1, :2, :2, :4])
+
+
+def test_segment_prod(rng):
+    data = rng.uniform(0.5, 2.0, (5, 2))
+    data[1, 0] = 0.0                           # a zero: the others' product is still the gradient
+    ids = np.array([0, 0, 2, 2, 2])
+    want = np.ones((3, 2))
+    for i, s in enumerate(ids):
+        want[s] *= data[i]
+    np.testing.assert_allclose(tf.math.unsorted_segment_prod(data, ids, 3).numpy(), want, rtol=1e-5)
+    np.testing.assert_allclose(tf.math.segment_prod(data, ids).numpy(), want, rtol=1e-5)
+    _check_grad(lambda d: tf.math.unsorted_segment_prod(d, ids, 3), data)
+    with pytest.raises(ValueError, match="segment_prod: segment_ids must be sorted"):
+        tf.math.segment_prod(data, [1, 0, 0, 0, 0])
+    with pytest.raises(ValueError, match="unsorted_segment_prod: segment ids must lie"):
+        tf.math.unsorted_segment_prod(data, [0, 0, 5, 0, 0], 3)
+    np.testing.assert_allclose(tf.math.erfcinv([0.5]).numpy(), [0.4769362762044699], rtol=1e-4)
 
 
 # -- tf.linalg ---------------------------------------------------------------------------------------

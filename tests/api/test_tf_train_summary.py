@@ -134,6 +134,10 @@ def test_mismatches_raise_before_anything_changes(tmp_path):
         np.testing.assert_array_equal(a, np.asarray(b))
     with pytest.raises(ValueError, match="dtype"):
         tf.train.Checkpoint(step=tf.Variable(1.0), net=Net(), optimizer=tf.keras.optimizers.Adam()).restore(path)
+    built = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(3)])
+    layer_path = tf.train.Checkpoint(layer=built.layers[0]).write(str(tmp_path / "layer"))
+    with pytest.raises(ValueError, match=r"layer has 0 weights here but 2 .*build\(\) it"):
+        tf.train.Checkpoint(layer=tf.keras.layers.Dense(3)).restore(layer_path)
     with pytest.raises(TypeError, match="cannot save it= of type"):
         tf.train.Checkpoint(it=iter([1, 2]))
     with pytest.raises(TypeError, match="wrap numbers in tf.Variable"):
