@@ -210,7 +210,9 @@ def matmul(a, b):
 # Elementwise: activations, bias gradient, dropout, regularizers
 
 ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "selu", "sigmoid", "tanh", "gelu", "swish",
-               "softplus", "softmax", "log_softmax", "relu6")
+               "softplus", "softmax", "log_softmax", "relu6", "hard_sigmoid", "hard_silu", "mish",
+               "softsign", "log_sigmoid", "hard_tanh", "celu", "exponential", "tanh_shrink",
+               "soft_shrink", "hard_shrink", "squareplus", "sparse_plus")
 
 
 def _known_kind(kind, kinds, op, what):

@@ -34,6 +34,7 @@ TABLE = {
     "RNN": (lambda: layers.RNN(layers.GRUCell(3), return_sequences=True), (5, 2), False),
     "Bidirectional": (lambda: layers.Bidirectional(layers.LSTM(3)), (5, 2), False),
     "TimeDistributed": (lambda: layers.TimeDistributed(layers.Dense(3)), (5, 2), False),
+    "SpectralNormalization": (lambda: layers.SpectralNormalization(layers.Dense(3)), (5,), False),
     "Identity": (lambda: layers.Identity(), (5,), False),
     "LayerNormalization": (lambda: layers.LayerNormalization(), (6,), False),
     "Permute": (lambda: layers.Permute((2, 1)), (3, 4), False),
