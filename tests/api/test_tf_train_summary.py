@@ -325,3 +325,32 @@ def test_summary_step_rules_and_errors(tmp_path):
         writer.close()
     steps = [s for s, _ in _values(str(tmp_path / "l"))]
     assert steps == [4, 9, 10]
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Nadam", "Lion",
+                                  "Adadelta"])
+def test_every_optimizer_resumes_exactly_with_ema_and_accumulation(tmp_path, name):
+    """Every slot, the moving averages (use_ema) and the half-accumulated gradient sums
+    (gradient_accumulation_steps) are part of the checkpoint."""
+    x, y = _data(2)
+
+    def make():
+        tf.keras.utils.set_random_seed(4)
+        net = Net(4)
+        kwargs = {"momentum": 0.9} if name in ("SGD", "RMSprop") else {}
+        opt = getattr(tf.keras.optimizers, name)(learning_rate=0.01, use_ema=True, gradient_accumulation_steps=2,
+                                                 **kwargs)
+        return net, opt, tf.train.Checkpoint(net=net, optimizer=opt)
+    net, opt, ckpt = make()
+    for _ in range(3):        # an odd count: one gradient waits in the sums
+        _step(net, opt, x, y)
+    path = ckpt.save(str(tmp_path / "c"))
+    after = [_step(net, opt, x, y) for _ in range(3)]
+    net2, opt2, ckpt2 = make()
+    ckpt2.restore(path).assert_consumed()
+    assert [_step(net2, opt2, x, y) for _ in range(3)] == after
+    assert len(opt2.ema_variables) == len(net2.trainable_variables)
+    for a, b in zip(opt.ema_variables, opt2.ema_variables):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(opt.variables, opt2.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
