@@ -223,3 +223,92 @@ def overlap_and_add(signal, frame_step, name=None):
     place[rows, (rows // length) * step + rows % length] = 1.0
     flat = ops.reshape(t, list(t.shape[:-2]) + [frames * length])
     return ops.matmul(flat, place)
+
+
+# -- mel spectrograms and MFCCs (the speech front end of TensorFlow's audio tutorials) ------------
+
+__all__ += ["linear_to_mel_weight_matrix", "dct", "idct", "mfccs_from_log_mel_spectrograms"]
+
+
+def _hertz_to_mel(f):
+    return 1127.0 * np.log1p(np.asarray(f, np.float64) / 700.0)
+
+
+def linear_to_mel_weight_matrix(num_mel_bins=20, num_spectrogram_bins=129, sample_rate=8000, lower_edge_hertz=125.0,
+                                upper_edge_hertz=3800.0, dtype="float32", name=None):
+    """The (num_spectrogram_bins, num_mel_bins) matrix of triangular mel filters (HTK's mel scale,
+    mel = 1127 ln(1 + f / 700)); the spectrogram's bins are spread over [0, sample_rate / 2] and
+    the DC bin gets no weight, as TensorFlow's. ``spectrogram @ matrix`` is the mel spectrogram."""
+    mels, bins = int(num_mel_bins), int(num_spectrogram_bins)
+    lo, hi, rate = float(lower_edge_hertz), float(upper_edge_hertz), float(sample_rate)
+    if mels <= 0 or bins <= 1 or rate <= 0:
+        raise ValueError(f"tf.signal.linear_to_mel_weight_matrix: needs num_mel_bins > 0, num_spectrogram_bins > 1 "
+                         f"and sample_rate > 0, got {num_mel_bins}, {num_spectrogram_bins}, {sample_rate}")
+    if not 0.0 <= lo < hi <= rate / 2.0:
+        raise ValueError(f"tf.signal.linear_to_mel_weight_matrix: needs 0 <= lower_edge_hertz < upper_edge_hertz <= "
+                         f"sample_rate / 2, got {lower_edge_hertz}, {upper_edge_hertz} (sample_rate {sample_rate})")
+    bin_mel = _hertz_to_mel(np.linspace(0.0, rate / 2.0, bins)[1:])[:, None]
+    edges = np.linspace(_hertz_to_mel(lo), _hertz_to_mel(hi), mels + 2)
+    left, center, right = edges[:-2], edges[1:-1], edges[2:]
+    rising = (bin_mel - left) / (center - left)
+    falling = (right - bin_mel) / (right - center)
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    out = np.concatenate([np.zeros((1, mels)), weights], axis=0)
+    return ops.convert_to_tensor(out.astype(np.float32))
+
+
+def _dct_matrix(op, n, kind, norm):
+    """M with dct(x) = x @ M over the last axis (float64 then float32)."""
+    k = np.arange(n)[None, :]
+    i = np.arange(n)[:, None]
+    if kind == 2:
+        m = 2.0 * np.cos(np.pi * k * (2 * i + 1) / (2.0 * n))
+        if norm == "ortho":
+            m[:, 0] *= np.sqrt(1.0 / (4.0 * n))
+            m[:, 1:] *= np.sqrt(1.0 / (2.0 * n))
+    elif kind == 3:
+        m = 2.0 * np.cos(np.pi * i * (2 * k + 1) / (2.0 * n))
+        m[0, :] = 1.0
+        if norm == "ortho":
+            m[0, :] *= 1.0 / np.sqrt(n)
+            m[1:, :] *= np.sqrt(1.0 / (2.0 * n))
+    else:
+        raise ValueError(f"tf.signal.{op}: only DCT types 2 and 3 are supported, got type={kind}")
+    return m.astype(np.float32)
+
+
+def dct(input, type=2, n=None, axis=-1, norm=None, name=None):  # noqa: A002 - TensorFlow's names
+    """The DCT-II (or DCT-III) over the last axis, unnormalized or norm='ortho' (SciPy's and
+    TensorFlow's conventions); ``n`` crops or zero-pads first. A matmul, so differentiable."""
+    if axis not in (-1,):
+        raise ValueError(f"tf.signal.dct: only axis=-1 is supported, got {axis}")
+    if norm not in (None, "ortho"):
+        raise ValueError(f"tf.signal.dct: norm must be None or 'ortho', got {norm!r}")
+    t = ops.convert_to_tensor(input)
+    if t.dtype != "float32":
+        t = ops.cast(t, "float32")
+    if n is not None:
+        t = _fit(t, -1, int(n))
+    return ops.matmul(t, _dct_matrix("dct", int(t.shape[-1]), int(type), norm))
+
+
+def idct(input, type=2, n=None, axis=-1, norm=None, name=None):  # noqa: A002
+    """The inverse of dct(type): a DCT of the other type, scaled by 1 / (2N) without norm."""
+    kind = int(type)
+    if kind not in (2, 3):
+        raise ValueError(f"tf.signal.idct: only DCT types 2 and 3 are supported, got type={type}")
+    out = dct(input, type=5 - kind, n=n, axis=axis, norm=norm)
+    if norm is None:
+        out = ops.multiply(out, np.float32(0.5 / int(out.shape[-1])))
+    return out
+
+
+def mfccs_from_log_mel_spectrograms(log_mel_spectrograms, name=None):
+    """MFCCs: the DCT-II of the log mel spectrogram scaled by 1 / sqrt(2 num_mel_bins) (HTK's
+    scaling, as TensorFlow's)."""
+    t = ops.convert_to_tensor(log_mel_spectrograms)
+    bins = int(t.shape[-1]) if t.ndim else 0
+    if bins < 1:
+        raise ValueError(f"tf.signal.mfccs_from_log_mel_spectrograms: needs a last axis of mel bins, got shape "
+                         f"{tuple(t.shape)}")
+    return ops.multiply(dct(t, type=2), np.float32(1.0 / np.sqrt(2.0 * bins)))

@@ -640,3 +640,38 @@ def test_signal_gradients(rng):
     _check_grad(lambda a, b: tf.signal.fft2d(tf.complex(a, b)), rng.standard_normal((3, 4)), rng.standard_normal((3, 4)))
     _check_grad(lambda a: tf.signal.overlap_and_add(a, 2), rng.standard_normal((3, 4)))
     _check_grad(lambda a: tf.signal.fftshift(a), x)
+
+
+def test_signal_mel_dct_mfcc(rng):
+    x = rng.standard_normal((3, 8))
+    n = 8
+    dct2 = np.array([[2 * sum(r[i] * np.cos(np.pi * k * (2 * i + 1) / (2 * n)) for i in range(n)) for k in range(n)]
+                     for r in x])
+    np.testing.assert_allclose(tf.signal.dct(x).numpy(), dct2, rtol=1e-4, atol=1e-4)
+    scale = np.full(n, np.sqrt(1 / (2 * n)))
+    scale[0] = np.sqrt(1 / (4 * n))
+    np.testing.assert_allclose(tf.signal.dct(x, norm="ortho").numpy(), dct2 * scale, rtol=1e-4, atol=1e-5)
+    ortho = tf.signal.dct(x, norm="ortho").numpy()
+    np.testing.assert_allclose((ortho ** 2).sum(-1), (x ** 2).sum(-1), rtol=1e-4)   # orthonormal
+    np.testing.assert_allclose(tf.signal.idct(tf.signal.dct(x)).numpy(), x, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(tf.signal.idct(tf.signal.dct(x, type=3), type=3).numpy(), x, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(tf.signal.idct(ortho, norm="ortho").numpy(), x, rtol=1e-4, atol=1e-5)
+    _check_grad(lambda v: tf.signal.dct(v, norm="ortho"), x)
+    logmel = rng.standard_normal((2, 5, 8))
+    np.testing.assert_allclose(tf.signal.mfccs_from_log_mel_spectrograms(logmel).numpy(),
+                               tf.signal.dct(logmel).numpy() / np.sqrt(16.0), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="tf.signal.dct: only DCT types 2 and 3"):
+        tf.signal.dct(x, type=1)
+    # mel filters: triangles on the HTK mel scale, each peaking at 1 at its center frequency
+    m = tf.signal.linear_to_mel_weight_matrix(4, 33, 8000, 100.0, 3000.0).numpy()
+    assert m.shape == (33, 4) and np.all(m[0] == 0) and m.min() >= 0 and m.max() <= 1
+    freqs = np.linspace(0, 4000, 33)
+    mel = 1127 * np.log(1 + freqs / 700)
+    edges = np.linspace(1127 * np.log(1 + 100 / 700), 1127 * np.log(1 + 3000 / 700), 6)
+    for b in range(4):
+        want = np.clip(np.minimum((mel - edges[b]) / (edges[b + 1] - edges[b]),
+                                  (edges[b + 2] - mel) / (edges[b + 2] - edges[b + 1])), 0, None)
+        want[0] = 0.0
+        np.testing.assert_allclose(m[:, b], want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="linear_to_mel_weight_matrix"):
+        tf.signal.linear_to_mel_weight_matrix(4, 33, 8000, 100.0, 5000.0)
