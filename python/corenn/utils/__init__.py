@@ -55,6 +55,9 @@ def __getattr__(name):
     if name == "FeatureSpace":
         from .feature_space import FeatureSpace
         return FeatureSpace
+    if name == "np_utils":   # Keras 2's keras.utils.np_utils.to_categorical: the same functions
+        import sys
+        return sys.modules[__name__]
     if name in _FROM_SAVING:
         from .. import saving
         return getattr(saving, name)
