@@ -2,8 +2,8 @@
 //
 // A row (b, h, i) is Tk contiguous floats. Rows are independent, so they are split over threads;
 // each row is handled in three passes while it sits in L1: build scale * s with -inf where the
-// masks say no (and its max), exponentiate and normalise (AVX2 exp8 when available), then the
-// dropout draw. The random draw is a function of (seed, element index) only (core/rng.h), so the
+// masks say no (and its max), exponentiate and normalise (the vector rows of
+// cpu/simd/softmax_rows.h when available), then the dropout draw. The random draw is a function of (seed, element index) only (core/rng.h), so the
 // result does not depend on the thread count.
 #include <algorithm>
 #include <cmath>

@@ -112,7 +112,7 @@ def test_special_values_pinned():
             np.testing.assert_array_equal(f("sigmoid")[1:], [1.0, 0.0])
             np.testing.assert_array_equal(f("tanh")[1:], [1.0, -1.0])
             np.testing.assert_array_equal(f("elu")[1:], [INF, -1.0])
-            # exp8 floors at ~1.2e-38 (cpu/vec_math_avx2.h): softplus(-inf) is that, not 0
+            # the vector exp floors at ~1.2e-38 (cpu/simd/vec_math.h): softplus(-inf) is that, not 0
             np.testing.assert_allclose(f("softplus")[1:], [INF, 0.0], rtol=0, atol=1e-37)
             sm = kernels.activation_forward("softmax", np.array([[NAN, 1.0], [0.0, 1.0]], np.float32)).numpy()
             assert np.isnan(sm[0]).all() and np.isfinite(sm[1]).all()

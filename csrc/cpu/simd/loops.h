@@ -9,21 +9,40 @@
 
 namespace corenn::cpu::simd {
 
-// V::lanes elements at offset i.
+// V::lanes elements at offset i. The members a body uses on a block: load / store (floats),
+// iload / istore (int32), load(p, fill) (a tail's dead lanes read `fill`, not 0), load_where(p,
+// hit) (lanes where hit read p, the rest 0), live(hit) (hit without a tail's dead lanes); `tail`
+// tells the two apart at compile time for what only a tail needs.
 template <class V>
 struct FullBlock {
+  static constexpr bool tail = false;
   int64_t i;
   typename V::reg load(const float* p) const { return V::loadu(p + i); }
+  typename V::reg load(const float* p, typename V::reg) const { return V::loadu(p + i); }
   void store(float* p, typename V::reg v) const { V::storeu(p + i, v); }
+  typename V::ireg iload(const int32_t* p) const { return V::iloadu(p + i); }
+  void istore(int32_t* p, typename V::ireg v) const { V::istoreu(p + i, v); }
+  typename V::reg load_where(const float* p, typename V::pred hit) const {
+    return V::load_where(p + i, hit);
+  }
+  typename V::pred live(typename V::pred p) const { return p; }
 };
 
 // The first `count` (< V::lanes) elements at offset i, under mask m.
 template <class V>
 struct TailBlock {
+  static constexpr bool tail = true;
   int64_t i;
   typename V::mask m;
   typename V::reg load(const float* p) const { return V::load(p + i, m); }
+  typename V::reg load(const float* p, typename V::reg fill) const { return V::load(p + i, m, fill); }
   void store(float* p, typename V::reg v) const { V::store(p + i, v, m); }
+  typename V::ireg iload(const int32_t* p) const { return V::iload(p + i, m); }
+  void istore(int32_t* p, typename V::ireg v) const { V::istore(p + i, v, m); }
+  typename V::reg load_where(const float* p, typename V::pred hit) const {
+    return V::load_where(p + i, hit, m);
+  }
+  typename V::pred live(typename V::pred p) const { return V::within(p, m); }
 };
 
 // body(block) for every V::lanes-wide block of [0, n); the last one a TailBlock when n % lanes.
