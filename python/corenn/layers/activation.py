@@ -126,23 +126,66 @@ class Softmax(_KernelActivation):
     """y = exp(x) / sum exp(x) over ``axis``; backward dx = y * (dy - sum(dy * y)).
 
     Args:
-        axis: the last axis (-1, or its positive index); other axes raise NotImplementedError.
+        axis: an int or a list of ints (not the batch axis): the softmax normalises over all of
+            them together (Keras 3). The last axis runs the kernel on x directly; any other set
+            of axes is moved to the end (one contiguous copy), run through the same kernel as
+            rows of their flattened size, and moved back, so every axis has one implementation.
     """
 
     _kind = "softmax"
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-            raise ValueError(f"Softmax '{self.name}': axis must be an int, got {axis!r}")
-        self.axis = int(axis)
+        axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+        if not axes or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
+            raise ValueError(f"Softmax '{self.name}': axis must be an int or a list of ints, got {axis!r}")
+        self.axis = [int(a) for a in axes] if isinstance(axis, (list, tuple)) else int(axis)
+        self._perm = None   # transpose that moves the softmax axes last (None: already last)
 
     def build(self, input_shape):
         rank = len(input_shape)
-        if self.axis not in (-1, rank - 1) or rank < 2:
-            raise NotImplementedError(f"Softmax '{self.name}': only the last axis is supported, got "
-                                      f"axis={self.axis} for inputs of rank {rank}")
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        if rank < 2 or any(not -rank <= a < rank for a in axes):
+            raise ValueError(f"Softmax '{self.name}': axis {self.axis} is out of range for inputs of "
+                             f"shape {shape_str(input_shape)}")
+        pos = [a % rank for a in axes]
+        if 0 in pos or len(set(pos)) != len(pos):
+            raise ValueError(f"Softmax '{self.name}': axis {self.axis} must name distinct non-batch axes "
+                             f"of inputs of shape {shape_str(input_shape)}")
+        rest = [d for d in range(rank) if d not in pos]
+        perm = rest + sorted(pos)
+        self._perm = None if pos == [rank - 1] else perm
+        self._count = len(pos)
         super().build(input_shape)
+
+    def _to_rows(self, t):
+        """t with the softmax axes moved last and flattened: a contiguous (..., D) array."""
+        moved = np.transpose(np.asarray(t), self._perm)
+        lead = moved.shape[:moved.ndim - self._count]
+        return np.ascontiguousarray(moved).reshape(lead + (-1,)), moved.shape
+
+    def _from_rows(self, rows, moved_shape, out):
+        np.copyto(np.asarray(out), np.transpose(rows.reshape(moved_shape), np.argsort(self._perm)))
+        return out
+
+    def forward(self, x, training=False):
+        if self._perm is None:
+            return super().forward(x, training)
+        rows, moved_shape = self._to_rows(x)
+        y_rows = kernels.activation_forward("softmax", kernels.Tensor.from_numpy(rows))
+        self._y_rows, self._moved_shape = y_rows, moved_shape
+        return self._from_rows(np.asarray(y_rows), moved_shape, self._buffer("y", x.shape))
+
+    def backward(self, dy):
+        if self._perm is None:
+            return super().backward(dy)
+        if not self.needs_input_grad:
+            return None
+        dy_rows, _ = self._to_rows(dy)
+        # the softmax gradient reads only y and dy (x is passed for the kernel's signature)
+        dx_rows = kernels.activation_backward("softmax", self._y_rows, self._y_rows,
+                                              kernels.Tensor.from_numpy(dy_rows))
+        return self._from_rows(np.asarray(dx_rows), self._moved_shape, self._buffer("dx", dy.shape))
 
     def flops(self, input_shape):
         return 3 * sample_size(input_shape)
