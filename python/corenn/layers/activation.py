@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers, kernels, regularizers
+from .. import constraints, initializers, kernels, regularizers
 from .base import Layer, sample_size, shape_str
 
 __all__ = ["ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU"]
@@ -207,6 +207,7 @@ class PReLU(Layer):
     Args:
         alpha_initializer: initial slopes (Keras default "Zeros": the layer starts as a ReLU).
         alpha_regularizer: regularizer of alpha.
+        alpha_constraint: constraint of alpha (e.g. NonNeg), applied by the optimizer.
         shared_axes: axes (1-based, the batch is axis 0) along which one slope is shared, e.g.
             [1, 2] for one slope per channel of NHWC images.
 
@@ -216,10 +217,9 @@ class PReLU(Layer):
     def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None,
                  shared_axes=None, **kwargs):
         super().__init__(**kwargs)
-        if alpha_constraint is not None:
-            raise NotImplementedError(f"PReLU '{self.name}': alpha_constraint is not supported")
         self.alpha_initializer = initializers.get(alpha_initializer)
         self.alpha_regularizer = regularizers.get(alpha_regularizer)
+        self.alpha_constraint = constraints.get(alpha_constraint)   # applied by the optimizer
         if shared_axes is None:
             self.shared_axes = None
         else:
@@ -242,7 +242,7 @@ class PReLU(Layer):
             raise ValueError(f"PReLU '{self.name}' needs every non-shared axis known, got inputs "
                              f"{shape_str(input_shape)} with shared_axes={self.shared_axes}")
         self.alpha = self.add_weight("alpha", tuple(param_shape), self.alpha_initializer,
-                                     self.alpha_regularizer)
+                                     self.alpha_regularizer, constraint=self.alpha_constraint)
         super().build(input_shape)
 
     def forward(self, x, training=False):
@@ -268,5 +268,5 @@ class PReLU(Layer):
         cfg = super().get_config()
         cfg.update(alpha_initializer=initializers.serialize(self.alpha_initializer),
                    alpha_regularizer=regularizers.serialize(self.alpha_regularizer),
-                   alpha_constraint=None, shared_axes=self.shared_axes)
+                   alpha_constraint=constraints.serialize(self.alpha_constraint), shared_axes=self.shared_axes)
         return cfg
