@@ -132,3 +132,57 @@ def test_rms_norm_keras_weights_trains_and_saves(rng, tmp_path):
     again = keras.models.load_model(tmp_path / "rms.keras")
     assert again.layers[1].rms_scaling
     np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def _masked_softmax_ref(x, m, axis):
+    xm = np.where(m, ref.f64(x), -1e9)
+    return ref.softmax_axes(xm, axis) * m
+
+
+@pytest.mark.parametrize("axis", [-1, 1])
+def test_softmax_with_a_mask_forward_backward(rng, axis):
+    x = rng.normal(size=(3, 4, 5)).astype(np.float32)
+    dy = rng.normal(size=x.shape).astype(np.float32)
+    m = rng.random(x.shape) > 0.3
+    m[0, :, 0] = False   # a whole column masked (axis=1) / mixed rows (axis=-1)
+    m[1, 2, :] = False   # a whole row masked (axis=-1): outputs 0, not uniform
+    layer = layers.Softmax(axis=axis)
+    layer.build((None, 4, 5))
+    layer.__dict__["_call_mask"] = kernels.as_tensor(m.astype(np.float32))
+    y = np.asarray(layer.forward(kernels.as_tensor(x), training=True)).copy()
+    np.testing.assert_allclose(y, _masked_softmax_ref(x, m, axis), rtol=1e-5, atol=1e-7)
+    assert np.all(y[~m] == 0)
+    dx = np.asarray(layer.backward(kernels.as_tensor(dy)))
+    # the gradient of sum(y * dy) through the masked softmax, by finite differences (float64)
+    want = ref.numerical_grad(lambda v: (_masked_softmax_ref(v, m, axis) * dy).sum(), x)
+    np.testing.assert_allclose(dx, want, rtol=1e-4, atol=1e-5)
+
+
+def test_softmax_mask_call_argument_and_carried_mask(rng):
+    x = rng.normal(size=(2, 6, 3)).astype(np.float32)
+    steps = np.array([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 0]], bool)
+    y = np.asarray(layers.Softmax(axis=1)(x, mask=steps))   # one flag per step: all its scores
+    np.testing.assert_allclose(y, _masked_softmax_ref(x, np.broadcast_to(steps[..., None], x.shape), 1),
+                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
+    # Embedding(mask_zero=True) -> Dense(1) scores -> Softmax over the steps: padding gets no weight
+    tokens = keras.Input((6,), dtype="int32")
+    scores = layers.Dense(1)(layers.Embedding(10, 4, mask_zero=True)(tokens))
+    model = keras.Model(tokens, layers.Softmax(axis=1)(scores))
+    t = np.array([[3, 4, 5, 0, 0, 0], [1, 2, 3, 4, 0, 0]])
+    w = model.predict(t, verbose=0)[..., 0]
+    np.testing.assert_array_equal(w[t == 0], 0.0)
+    np.testing.assert_allclose(w.sum(axis=1), 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="Softmax.*mask"):
+        layers.Softmax()(x, mask=np.ones((2, 5), bool))
+
+
+def test_onnx_export_refuses_a_softmax_over_another_axis(tmp_path):
+    """ONNX export maps Softmax to the last axis; another axis raises instead of exporting wrong math."""
+    import os
+    import corenn
+    inp = keras.Input((4, 3))
+    model = keras.Model(inp, layers.Softmax(axis=1, name="over_steps")(layers.Dense(3)(inp)))
+    with pytest.raises(NotImplementedError, match=r"'over_steps' \(Softmax\).*axis"):
+        corenn.onnx.export(model, str(tmp_path / "m.onnx"))
+    assert os.listdir(tmp_path) == []

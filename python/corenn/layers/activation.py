@@ -130,9 +130,16 @@ class Softmax(_KernelActivation):
             them together (Keras 3). The last axis runs the kernel on x directly; any other set
             of axes is moved to the end (one contiguous copy), run through the same kernel as
             rows of their flattened size, and moved back, so every axis has one implementation.
+
+    Call: ``layer(x, mask=m)`` (Keras 3): where m is 0 the score gets -1e9 before the softmax
+    and the output is set to 0 after it; m has x's shape, or one axis fewer (one flag per
+    position). A mask carried by the input (Embedding(mask_zero=True), Masking) is read the
+    same way and passed on.
     """
 
     _kind = "softmax"
+    supports_masking = True
+    consumes_mask = True
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -168,22 +175,51 @@ class Softmax(_KernelActivation):
         np.copyto(np.asarray(out), np.transpose(rows.reshape(moved_shape), np.argsort(self._perm)))
         return out
 
+    def _mask_like(self, mask, shape):
+        """The call's mask as float32 1 / 0 of x's shape: the same shape, or one axis fewer (a
+        mask per position of a sequence: all of that position's scores)."""
+        m = np.asarray(mask, np.float32)
+        if m.ndim == len(shape) - 1:
+            m = m[..., None]
+        try:
+            return np.ascontiguousarray(np.broadcast_to(m, shape))
+        except ValueError:
+            raise ValueError(f"Softmax '{self.name}': the mask of shape {np.shape(mask)} does not match "
+                             f"inputs of shape {tuple(shape)}") from None
+
     def forward(self, x, training=False):
+        mask = self.__dict__.get("_call_mask")
+        self._m = None
+        if mask is not None:
+            # Keras: a large negative score where the mask is 0, and the output zeroed there (a
+            # row masked throughout gives 0, not a uniform distribution)
+            self._m = self._mask_like(mask, tuple(x.shape))
+            x = kernels.Tensor.from_numpy(np.asarray(x) + (np.float32(1.0) - self._m) * np.float32(-1e9))
+        key = "y" if self._m is None else "s"
         if self._perm is None:
-            return super().forward(x, training)
-        rows, moved_shape = self._to_rows(x)
-        y_rows = kernels.activation_forward("softmax", kernels.Tensor.from_numpy(rows))
-        self._y_rows, self._moved_shape = y_rows, moved_shape
-        return self._from_rows(np.asarray(y_rows), moved_shape, self._buffer("y", x.shape))
+            s = kernels.activation_forward("softmax", x, self._buffer(key, x.shape))
+        else:
+            rows, moved_shape = self._to_rows(x)
+            self._s_rows, self._moved_shape = kernels.activation_forward(
+                "softmax", kernels.Tensor.from_numpy(rows)), moved_shape
+            s = self._from_rows(np.asarray(self._s_rows), moved_shape, self._buffer(key, x.shape))
+        self._s = s
+        if self._m is None:
+            return s
+        y = self._buffer("y", x.shape)
+        np.multiply(np.asarray(s), self._m, out=np.asarray(y))
+        return y
 
     def backward(self, dy):
-        if self._perm is None:
-            return super().backward(dy)
         if not self.needs_input_grad:
             return None
+        if self._m is not None:   # y = s * m: the softmax sees dy * m
+            dy = kernels.Tensor.from_numpy(np.asarray(dy) * self._m)
+        if self._perm is None:
+            # the softmax gradient reads only y and dy (y stands in for x in the kernel's signature)
+            return kernels.activation_backward("softmax", self._s, self._s, dy, self._buffer("dx", dy.shape))
         dy_rows, _ = self._to_rows(dy)
-        # the softmax gradient reads only y and dy (x is passed for the kernel's signature)
-        dx_rows = kernels.activation_backward("softmax", self._y_rows, self._y_rows,
+        dx_rows = kernels.activation_backward("softmax", self._s_rows, self._s_rows,
                                               kernels.Tensor.from_numpy(dy_rows))
         return self._from_rows(np.asarray(dx_rows), self._moved_shape, self._buffer("dx", dy.shape))
 
