@@ -211,7 +211,8 @@ class LayerNormalization(_AffineNormalization):
             y = x * rsqrt(mean_j x^2 + epsilon) * gamma; gamma is learnt even when scale=False
             and center is ignored, as in Keras. Backward, with r = rsqrt(mean_j x^2 + epsilon)
             and g = dy * gamma:  dx = r * (g - x * r^2 * mean_j(g * x)),  dgamma = sum_r dy * x * r.
-            The per-row statistic is a float64 NumPy reduction (one pass over x), not a kernel.
+            Fused C++ kernels (csrc/ops/rms_norm.h): one pass per row each way, sums in double,
+            dgamma reduced in a fixed chunk order (the same bits on any thread count).
         beta_initializer, gamma_initializer, beta_regularizer, gamma_regularizer: see
             corenn.initializers / corenn.regularizers.
 
@@ -271,37 +272,23 @@ class LayerNormalization(_AffineNormalization):
             self._add_affine_weights(shape)
         super().build(input_shape)
 
-    def _rows(self, t):
-        """t viewed as (R, D): D the normalised values of one row."""
-        a = np.asarray(t)
-        return a.reshape(-1, int(np.prod(a.shape[a.ndim - self._norm_ndim:], dtype=np.int64)))
-
     def _rms_forward(self, x):
-        xr = self._rows(x)
-        # float64 mean of squares: no cancellation to fear, but D can be large
-        r = (1.0 / np.sqrt(np.mean(np.square(xr, dtype=np.float64), axis=1, keepdims=True)
-                           + self.epsilon)).astype(np.float32)
-        y = self._buffer("y", x.shape)
-        np.multiply(xr * r, np.asarray(self.gamma).reshape(1, -1), out=self._rows(y))
-        self._x, self._inv_rms = x, r
+        rows = (int(np.prod(x.shape[:x.ndim - self._norm_ndim], dtype=np.int64)),)
+        y, self._inv_rms = kernels.rms_norm_forward(
+            x, self.gamma, norm_ndim=self._norm_ndim, epsilon=self.epsilon,
+            out=self._buffer("y", x.shape), inv_rms=self._buffer("inv_rms", rows))
+        self._x = x
         return y
 
     def _rms_backward(self, dy):
         learn = self.trainable
         if not self.needs_input_grad and not learn:
             return None
-        xr, dyr, r = self._rows(self._x), self._rows(dy), self._inv_rms
-        gamma = np.asarray(self.gamma).reshape(1, -1)
-        if learn:
-            dgamma = self._grad_of("gamma")
-            np.asarray(dgamma)[...] = np.sum(dyr * xr * r, axis=0, dtype=np.float64).reshape(dgamma.shape)
-        if not self.needs_input_grad:
-            return None
-        g = dyr * gamma
-        dot = np.mean(g.astype(np.float64) * xr, axis=1, keepdims=True).astype(np.float32)
-        dx = self._buffer("dx", self._x.shape)
-        np.multiply(r, g - xr * (r * r) * dot, out=self._rows(dx))
-        return dx
+        x = self._x
+        return kernels.rms_norm_backward(
+            dy, x, self.gamma, self._inv_rms, norm_ndim=self._norm_ndim,
+            dx=self._buffer("dx", x.shape) if self.needs_input_grad else None,
+            dgamma=self._grad_of("gamma") if learn else None, need_dx=self.needs_input_grad)
 
     def forward(self, x, training=False):
         if self.rms_scaling:
