@@ -40,7 +40,8 @@ __all__ = ["Metric", "Mean", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy"
            "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
            "RootMeanSquaredError", "Sum", "FBetaScore", "F1Score", "MeanMetricWrapper", "R2Score", "IoU", "MeanIoU", "BinaryIoU",
            "OneHotIoU", "OneHotMeanIoU", "PrecisionAtRecall", "RecallAtPrecision", "SensitivityAtSpecificity",
-           "SpecificityAtSensitivity",
+           "SpecificityAtSensitivity", "PearsonCorrelation", "ConcordanceCorrelation", "pearson_correlation",
+           "concordance_correlation",
            "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
            "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "mean_absolute_error",
            "mean_squared_error", "mean_absolute_percentage_error", "mean_squared_logarithmic_error",
@@ -1303,6 +1304,80 @@ class R2Score(Metric):
         return f"<R2Score name={self.name!r}>"
 
 
+# -- correlations (Keras 3's correlation metrics: per-sample values averaged over the batches) ----
+
+def _same_rank(y_true, y_pred):
+    yt, yp = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
+    if yt.ndim == yp.ndim + 1 and yt.shape[-1] == 1:
+        yt = yt.reshape(yt.shape[:-1])
+    elif yp.ndim == yt.ndim + 1 and yp.shape[-1] == 1:
+        yp = yp.reshape(yp.shape[:-1])
+    return yt, yp
+
+
+def _axes(axis):
+    return tuple(axis) if isinstance(axis, (list, tuple)) else axis
+
+
+def pearson_correlation(y_true, y_pred, axis=-1):
+    """Per sample: the Pearson correlation of y_true and y_pred along ``axis``,
+    mean((t - mean t) / std t * (p - mean p) / std p) (population std; a constant row is NaN,
+    as in Keras)."""
+    yt, yp = _same_rank(y_true, y_pred)
+    ax = _axes(axis)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = yt - yt.mean(axis=ax, keepdims=True)
+        p = yp - yp.mean(axis=ax, keepdims=True)
+        t = t / t.std(axis=ax, keepdims=True)
+        p = p / p.std(axis=ax, keepdims=True)
+        return kernels.Tensor.from_numpy(np.ascontiguousarray((t * p).mean(axis=ax), np.float32))
+
+
+def concordance_correlation(y_true, y_pred, axis=-1):
+    """Per sample: Lin's concordance correlation along ``axis``,
+    2 cov(t, p) / (var t + var p + (mean t - mean p)^2 + 1e-7)."""
+    yt, yp = _same_rank(y_true, y_pred)
+    ax = _axes(axis)
+    mt, mp = yt.mean(axis=ax, keepdims=True), yp.mean(axis=ax, keepdims=True)
+    norm = yt.var(axis=ax, keepdims=True) + yp.var(axis=ax, keepdims=True) + (mt - mp) ** 2
+    value = (2.0 * (yt - mt) * (yp - mp) / (norm + _EPSILON)).mean(axis=ax)
+    return kernels.Tensor.from_numpy(np.ascontiguousarray(value, np.float32))
+
+
+class PearsonCorrelation(MeanMetricWrapper):
+    """Mean over samples of pearson_correlation along ``axis`` (Keras 3)."""
+
+    def __init__(self, name="pearson_correlation", dtype=None, axis=-1):
+        super().__init__(pearson_correlation, name=name, axis=axis)
+        self.axis = axis
+
+    def get_config(self):
+        return {"name": self.name, "axis": self.axis}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class ConcordanceCorrelation(MeanMetricWrapper):
+    """Mean over samples of concordance_correlation along ``axis`` (Keras 3)."""
+
+    def __init__(self, name="concordance_correlation", dtype=None, axis=-1):
+        super().__init__(concordance_correlation, name=name, axis=axis)
+        self.axis = axis
+
+    def get_config(self):
+        return {"name": self.name, "axis": self.axis}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+pearson_correlation._corenn_metric = PearsonCorrelation
+concordance_correlation._corenn_metric = ConcordanceCorrelation
+
+
 def _lead_shape(y_pred):
     shape = tuple(y_pred.shape)
     return shape[:-1] if len(shape) > 1 else shape
@@ -1422,10 +1497,12 @@ _BY_NAME = {
     "binary_crossentropy": BinaryCrossentropy, "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "root_mean_squared_error": RootMeanSquaredError, "r2_score": R2Score,
+    "pearson_correlation": PearsonCorrelation, "concordance_correlation": ConcordanceCorrelation,
 }
 _CLASSES = {c.__name__: c for c in list(_BY_NAME.values()) + [
     Accuracy, Sum, MeanMetricWrapper, R2Score, IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU, PrecisionAtRecall,
-    RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity]}
+    RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity, PearsonCorrelation,
+    ConcordanceCorrelation]}
 
 
 def get(identifier) -> Metric:

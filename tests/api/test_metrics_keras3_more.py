@@ -338,3 +338,31 @@ def test_mean_metric_wrapper(rng):
     assert abs(float(m.result()) - weighted_mean(np.abs(y - p).mean(1), w)) < 1e-6
     again = metrics.MeanMetricWrapper.from_config(m.get_config())
     assert again.name == "mae_wrapped"
+
+
+def test_pearson_and_concordance_correlation(rng):
+    yt = rng.standard_normal((30, 6))
+    yp = yt * 0.7 + rng.standard_normal((30, 6)) * 0.5 + 0.3
+    pearson = [np.corrcoef(yt[i], yp[i])[0, 1] for i in range(30)]
+
+    def ccc(t, p):
+        cov = ((t - t.mean()) * (p - p.mean())).mean()
+        return 2 * cov / (t.var() + p.var() + (t.mean() - p.mean()) ** 2 + 1e-7)
+    concordance = [ccc(yt[i], yp[i]) for i in range(30)]
+    np.testing.assert_allclose(np.asarray(metrics.pearson_correlation(yt, yp)), pearson, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(metrics.concordance_correlation(yt, yp)), concordance, rtol=1e-5)
+    p, c = metrics.PearsonCorrelation(), metrics.ConcordanceCorrelation()
+    for m in (p, c):
+        m.update_state(yt[:10], yp[:10])
+        m.update_state(yt[10:], yp[10:])
+    assert abs(p.result() - np.mean(pearson)) < 1e-6 and abs(c.result() - np.mean(concordance)) < 1e-6
+    assert c.result() < p.result()   # the offset and the scale cost concordance, not correlation
+    # over the batch axis instead: one value for the whole (N,) column
+    col = metrics.PearsonCorrelation(axis=0)
+    col.update_state(yt[:, 0], yp[:, 0])
+    assert abs(col.result() - np.corrcoef(yt[:, 0], yp[:, 0])[0, 1]) < 1e-6
+    # Keras' documented example
+    k = metrics.ConcordanceCorrelation()
+    k.update_state([[0, 1, 0.5], [1, 1, 0.2]], [[0.1, 0.9, 0.5], [1, 0.9, 0.2]])
+    assert abs(k.result() - 0.9816320385426076) < 1e-6
+    assert metrics.get({"class_name": "PearsonCorrelation", "config": col.get_config()}).axis == 0
