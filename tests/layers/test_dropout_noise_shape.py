@@ -105,3 +105,19 @@ def test_bad_noise_shapes_are_named():
         layers.Dropout(0.1, noise_shape=(None, 2, 4), name="d4")(np.ones((2, 3, 4), np.float32), training=True)
     with pytest.raises(ValueError, match="AlphaDropout 'a1'.*does not broadcast"):
         layers.AlphaDropout(0.1, noise_shape=(None, 5), name="a1")(np.ones((2, 3), np.float32), training=True)
+
+
+def test_keras_random_dropout_noise_shape_and_gradient(rng):
+    """keras.random.dropout (what custom layers call): None entries of noise_shape come from the
+    input, the mask broadcasts, and a tape differentiates it (before, its gradient was None)."""
+    x = (rng.standard_normal((8, 5, 3)) + 3.0).astype(np.float32)
+    r = rng.standard_normal(x.shape).astype(np.float32)
+    v = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        y = keras.random.dropout(v, 0.4, noise_shape=(None, 1, 3), seed=keras.random.SeedGenerator(3))
+        loss = tf.reduce_sum(y * r)
+    mask = np.asarray(y) / x
+    assert np.allclose(mask, mask[:, :1, :]) and np.all(np.isclose(mask, 0.0) | np.isclose(mask, 1 / 0.6))
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, v)), r * mask, rtol=1e-6)
+    with pytest.raises(ValueError, match="noise_shape"):
+        keras.random.dropout(x, 0.4, noise_shape=(None, 1))
