@@ -147,6 +147,7 @@ def test_r2_score_one_column_raw_values_and_adjusted(rng):
 
 
 def test_r2_score_in_fit_regression(rng):
+    keras.utils.set_random_seed(1)   # initial weights independent of earlier tests
     x = rng.standard_normal((128, 4)).astype(np.float32)
     y = (x @ np.array([1.0, -2.0, 0.5, 3.0], np.float32))[:, None]
     model = keras.Sequential([keras.Input((4,)), layers.Dense(1)])
@@ -210,6 +211,7 @@ def test_iou_errors_and_config():
 
 
 def test_mean_iou_in_a_segmentation_fit(rng):
+    keras.utils.set_random_seed(1)   # initial weights independent of earlier tests
     x = rng.random((32, 8, 8, 1)).astype(np.float32)
     y = (x[..., 0] > 0.5).astype(np.int64)
     model = keras.Sequential([keras.Input((8, 8, 1)), layers.Conv2D(8, 1, activation="relu"),
@@ -320,6 +322,7 @@ def test_auc_multi_label_and_label_weights(rng):
 
 
 def test_auc_multi_label_in_fit(rng):
+    keras.utils.set_random_seed(1)   # initial weights independent of earlier tests
     x = rng.standard_normal((96, 6)).astype(np.float32)
     y = (x[:, :3] > 0).astype(np.float32)
     model = keras.Sequential([keras.Input((6,)), layers.Dense(3, activation="sigmoid")])
