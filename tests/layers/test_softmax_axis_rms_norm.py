@@ -42,9 +42,9 @@ def test_softmax_layer_any_axis_forward_backward(rng, shape, axis):
 
 
 def test_softmax_layer_in_a_graph_under_a_tape_and_saved(rng, tmp_path):
-    keras.utils.set_random_seed(1)   # initial weights independent of earlier tests
     """Attention weights over the steps axis (axis=1): a model that trains, a tape gradient that
     matches the reference, and a file round trip keeping the axis."""
+    keras.utils.set_random_seed(1)   # initial weights independent of earlier tests
     x = rng.normal(size=(8, 5, 3)).astype(np.float32)
     inp = keras.Input((5, 3))
     scores = layers.Dense(1)(inp)
