@@ -1150,7 +1150,9 @@ def _without_storage(layer, real=False):
     from . import kernels
     from .layers.base import Layer, Param
     # corenn's own layers are built storage-less whatever they hold; a user's class runs its code
-    real = real or (type(layer).call is not Layer.call and not type(layer).__module__.startswith("corenn."))
+    # (or says it must run its call to be built: SpectralNormalization reads its wrapped kernel)
+    real = real or (type(layer).call is not Layer.call and (
+        not type(layer).__module__.startswith("corenn.") or getattr(type(layer), "_stand_in_runs_call", False)))
 
     def add_weight(name=None, shape=None, initializer=None, regularizer=None, trainable=True, dtype=None,
                    constraint=None):

@@ -34,6 +34,7 @@ TABLE = {
     "RNN": (lambda: layers.RNN(layers.GRUCell(3), return_sequences=True), (5, 2), False),
     "Bidirectional": (lambda: layers.Bidirectional(layers.LSTM(3)), (5, 2), False),
     "TimeDistributed": (lambda: layers.TimeDistributed(layers.Dense(3)), (5, 2), False),
+    "SpectralNormalization": (lambda: layers.SpectralNormalization(layers.Dense(3)), (5,), False),
     "Identity": (lambda: layers.Identity(), (5,), False),
     "LayerNormalization": (lambda: layers.LayerNormalization(), (6,), False),
     "Permute": (lambda: layers.Permute((2, 1)), (3, 4), False),
@@ -89,6 +90,9 @@ NOT_SINGLE_INPUT = {"Layer", "InputLayer", "Input", "Add", "Subtract", "Multiply
 NOT_SINGLE_INPUT |= {"StringLookup", "TextVectorization"}
 # RNN cells: one call takes (x_t, states) and returns (output, states); RNN(cell) is in TABLE.
 NOT_SINGLE_INPUT |= {"SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"}
+# Not layers one uses as is: InputSpec describes inputs; Wrapper is the base class of a user's wrapper
+# (tests/api/test_input_spec_wrapper_tree.py).
+NOT_SINGLE_INPUT |= {"InputSpec", "Wrapper"}
 
 
 def test_the_table_covers_every_public_layer():

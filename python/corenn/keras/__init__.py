@@ -8,10 +8,13 @@ from ..models import Input, Model, Sequential
 from . import backend
 from ..variables import KerasVariable as Variable   # keras.Variable(initializer, shape, ...)
 from . import backend as config   # Keras 3 has both names for these settings
+from .. import tree
+from ..layers import InputSpec, Layer   # keras.Layer, keras.InputSpec: Keras 3's top-level names
+from ..models.graph import KerasTensor
 
 __all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "constraints", "datasets", "initializers",
            "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "utils", "saving",
-           "backend", "config", "mixed_precision"]
+           "backend", "config", "mixed_precision", "tree", "Layer", "InputSpec", "KerasTensor"]
 
 # `from corenn.keras.layers import Dense` as TensorFlow scripts write `from tensorflow.keras.layers
 # import Dense`: the submodules are importable under this package's name too.

@@ -25,7 +25,13 @@ from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropo
                              SpatialDropout2D)
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
                         UpSampling2D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
-from .wrappers import TimeDistributed
+from .wrappers import SpectralNormalization, TimeDistributed, Wrapper
+from .input_spec import InputSpec
+
+# Keras' long names (Keras 2 scripts and Keras 3 keep them as aliases)
+Convolution1D, Convolution2D = Conv1D, Conv2D
+Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
+SeparableConvolution2D = SeparableConv2D
 
 __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Reshape", "Dropout",
            "Conv2D", "Conv1D", "MaxPooling2D", "AveragePooling2D", "MaxPooling1D",
@@ -49,6 +55,8 @@ __all__ += ["GroupNormalization", "UnitNormalization", "GaussianNoise", "Gaussia
 __all__ += ["RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
 __all__ += ["Discretization"]
 __all__ += ["HashedCrossing"]
+__all__ += ["Wrapper", "SpectralNormalization", "InputSpec", "Convolution1D", "Convolution2D", "Convolution1DTranspose",
+            "Convolution2DTranspose", "SeparableConvolution2D"]
 
 
 def serialize(layer) -> dict:

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import kernels
 from .. import mixed_precision as _mixed_precision
+from .input_spec import assert_input_compatibility
 
 __all__ = ["Layer", "InputLayer", "Input"]
 
@@ -697,6 +698,9 @@ class Layer:
 
     def _call_with(self, inputs, training, mask):
         graph, autodiff = _graph_modules()
+        spec = self.__dict__.get("input_spec")   # Keras' check of what a (custom) layer accepts
+        if spec is not None:
+            assert_input_compatibility(spec, inputs, self.name)
         if graph.is_symbolic(inputs):
             return graph.symbolic_call(self, inputs, mask, training)
         written = type(self).call is not Layer.call

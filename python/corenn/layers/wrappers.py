@@ -1,4 +1,5 @@
-"""Wrappers: TimeDistributed.
+"""Wrappers: TimeDistributed, SpectralNormalization, and Wrapper, the base class of a user's own
+wrappers.
 
 Shape legend: N batch, T steps, ... the per-step shape the wrapped layer takes.
 
@@ -14,9 +15,12 @@ Reference: keras.layers.TimeDistributed (Keras 3).
 """
 from __future__ import annotations
 
-from .base import Layer, shape_str
+import numpy as np
 
-__all__ = ["TimeDistributed"]
+from .base import Layer, shape_str
+from .input_spec import InputSpec
+
+__all__ = ["TimeDistributed", "Wrapper", "SpectralNormalization"]
 
 
 class TimeDistributed(Layer):
@@ -127,3 +131,110 @@ class TimeDistributed(Layer):
         config = dict(config)
         config["layer"] = deserialize(config["layer"])
         return cls(**config)
+
+
+class Wrapper(Layer):
+    """Base class of layers that wrap another layer (Keras 3's ``keras.layers.Wrapper``): it holds
+    ``self.layer``, builds it with the wrapper, tracks its weights as its own and saves it inside
+    its config. A subclass writes ``call`` (and usually ``build``) in terms of ``self.layer``.
+
+    Args:
+        layer: the Layer instance to wrap.
+    """
+
+    def __init__(self, layer, **kwargs):
+        if not isinstance(layer, Layer):
+            raise ValueError(f"{type(self).__name__}: layer must be a Layer instance, got {layer!r}")
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def build(self, input_shape=None):
+        self.layer._maybe_build(input_shape)
+        self.built = True
+
+    def get_config(self):
+        from . import serialize
+        config = super().get_config()
+        config["layer"] = serialize(self.layer)
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from . import deserialize
+        config = dict(config)
+        layer = deserialize(config.pop("layer"), custom_objects=custom_objects)
+        return cls(layer, **config)
+
+
+def _l2_normalize(v, eps=1e-12):
+    return v / np.sqrt(max(float(np.sum(v * v)), eps))
+
+
+class SpectralNormalization(Wrapper):
+    """Spectral normalization of a layer's kernel (Miyato et al. 2018; Keras 3's wrapper), which
+    keeps a GAN discriminator's Lipschitz constant near 1.
+
+    Math, on every training call (W the kernel as a (fan_in, units) matrix, u the kept estimate of
+    its leading right singular vector, a (1, units) row):
+        repeat power_iterations times:  v = normalize(u W^T);  u = normalize(v W)
+        sigma = v W u^T                 the estimate of W's largest singular value
+        W := W / sigma;  u kept for the next call
+    then the wrapped layer runs on the rescaled kernel. As in Keras, the rescaling is an
+    assignment made before the forward pass (gradients reach W through the layer, not through
+    sigma), an all-zero kernel is left as it is, and inference calls use the kernel as it stands.
+
+    Args:
+        layer: a layer with a ``kernel`` (Dense, Conv*) or ``embeddings`` (Embedding) weight.
+        power_iterations: power-method steps per training call, >= 1.
+    """
+
+    _stand_in_runs_call = True   # saving's load-time check builds it with real (zero) weights
+
+    def __init__(self, layer, power_iterations=1, **kwargs):
+        super().__init__(layer, **kwargs)
+        if isinstance(power_iterations, bool) or not isinstance(power_iterations, (int, np.integer)) \
+                or power_iterations <= 0:
+            raise ValueError(f"SpectralNormalization '{self.name}': power_iterations must be a positive "
+                             f"integer, got {power_iterations!r}")
+        self.power_iterations = int(power_iterations)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.input_spec = InputSpec(min_ndim=1, axes={-1: input_shape[-1]})
+        kernel = getattr(self.layer, "kernel", None)
+        if kernel is None:
+            kernel = getattr(self.layer, "embeddings", None)
+        if kernel is None:
+            raise ValueError(f"SpectralNormalization '{self.name}': {type(self.layer).__name__} "
+                             f"'{self.layer.name}' has no `kernel` or `embeddings` weight to normalize")
+        self._kernel = kernel
+        self.vector_u = self.add_weight(name="vector_u", shape=(1, int(kernel.shape[-1])),
+                                        initializer=_truncated_normal_002(), trainable=False)
+
+    def normalized_weights(self):
+        """(new u, W / sigma) from the current kernel and u, as NumPy arrays."""
+        kernel = np.asarray(self._kernel)
+        w = kernel.reshape(-1, kernel.shape[-1]).astype(np.float64)
+        u = np.asarray(self.vector_u, dtype=np.float64)
+        for _ in range(self.power_iterations):
+            v = _l2_normalize(u @ w.T)
+            u = _l2_normalize(v @ w)
+        sigma = float((v @ w @ u.T)[0, 0])
+        return u.astype(np.float32), (kernel / np.float32(sigma)).astype(np.float32)
+
+    def call(self, inputs, training=False):
+        if training and np.any(np.asarray(self._kernel)):
+            new_u, new_kernel = self.normalized_weights()
+            self.vector_u.assign(new_u)
+            self._kernel.assign(new_kernel)
+        return self.layer(inputs)
+
+    def get_config(self):
+        config = super().get_config()
+        config["power_iterations"] = self.power_iterations
+        return config
+
+
+def _truncated_normal_002():
+    from .. import initializers
+    return initializers.TruncatedNormal(stddev=0.02)

@@ -19,8 +19,11 @@ __all__ = ["graph_config", "model_from_graph_config"]
 _MODEL_CLASS_NAMES = {"Model": "Functional"}
 
 
-def graph_config(model):
+def graph_config(model, layer_spec=None):
+    """``layer_spec(layer)`` replaces serialize for the entries (clone_model's in-memory tokens)."""
     from ..layers import serialize
+    if layer_spec is not None:
+        serialize = layer_spec   # noqa: F811
     graph = model._graph
     history = {}         # id(KerasTensor) -> [layer name, call index, tensor index]
     for t in graph.inputs:
@@ -40,7 +43,7 @@ def graph_config(model):
         entry = serialize(t.node.layer)
         layers.append(dict(entry, name=t.node.layer.name, inbound_nodes=[]))
     for entry, calls in entries:
-        if hasattr(entry, "_graph"):   # an inner model, configured as a whole (Keras' nesting)
+        if hasattr(entry, "_graph") and layer_spec is None:   # an inner model, configured as a whole (Keras' nesting)
             cls = type(entry).__name__
             spec = {"class_name": _MODEL_CLASS_NAMES.get(cls, cls), "config": entry.get_config()}
         else:
@@ -81,7 +84,8 @@ def _build_entry(entry, prepare_layer):
                                 "build_config": entry.get("build_config")}, prepare_layer=prepare_layer)
 
 
-def model_from_graph_config(config, cls=None, prepare_layer=None):
+def model_from_graph_config(config, cls=None, prepare_layer=None, build_layer=None):
+    """``build_layer(entry)``, when given, makes each layer instead of deserializing it."""
     from .. import layers as _layers
     from .model import Model
     if not isinstance(config.get("layers"), list):
@@ -90,7 +94,7 @@ def model_from_graph_config(config, cls=None, prepare_layer=None):
     for entry in config["layers"]:
         if not isinstance(entry, dict) or "class_name" not in entry:
             raise ValueError(f"functional config: bad layer entry {str(entry)[:100]!r}")
-        layer = _build_entry(entry, prepare_layer)
+        layer = build_layer(entry) if build_layer is not None else _build_entry(entry, prepare_layer)
         name = entry.get("name", layer.name)
         if name in created:
             raise ValueError(f"functional config: two layers are named {name!r}")

@@ -366,7 +366,8 @@ class TrainingLoops:
             batch_size = _data.positive_or_none(where, "batch_size", batch_size) or 32
             x = self._prepare_x(x, "evaluate")
             n = data_len(x)
-            if y is None and self._losses_all_added():   # the layers add the loss (Keras 3)
+            if y is None and (self._custom_step("test_step") or self._losses_all_added()):
+                # a user test_step reads x alone; or the layers add the loss (Keras 3)
                 source = (x, None, None)
             else:
                 y = self._prepare_y(y, n, "evaluate")
@@ -447,7 +448,7 @@ class TrainingLoops:
         for step, (xb, yb, swb, nb) in enumerate(batches):
             if cbks is not None:
                 cbks.on_test_batch_begin(step)
-            logs = _float_logs(self.test_step((xb, yb) if swb is None else (xb, yb, swb)))
+            logs = _float_logs(self.test_step(xb if yb is None else (xb, yb) if swb is None else (xb, yb, swb)))
             if cbks is not None:
                 cbks.on_test_batch_end(step, logs)
         if logs is not None and cbks is not None:
