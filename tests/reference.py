@@ -110,7 +110,49 @@ def activation(kind, x, alpha=0.0):
         return _softmax(x)
     if kind == "log_softmax":
         return _log_softmax(x)
+    if kind in _KERAS3_ACTIVATIONS:
+        return _KERAS3_ACTIVATIONS[kind][0](x, alpha)
     raise ValueError(kind)
+
+
+def _softplus(x):
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _at_kinks_zero(cond, x):
+    """1 where cond, 0 elsewhere, NaN where x is NaN."""
+    return np.where(np.isnan(x), np.nan, np.where(cond, 1.0, 0.0))
+
+
+# Keras 3's definitions (keras/src/activations): (f(x, alpha), f'(x, alpha)); alpha is the celu
+# scale, the shrink threshold, squareplus' b. Derivatives at the kinks as TensorFlow's relu6 / where.
+_KERAS3_ACTIVATIONS = {
+    "hard_sigmoid": (lambda x, a: np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+                     lambda x, a: _at_kinks_zero((x > -3) & (x < 3), x) / 6.0),
+    "hard_silu": (lambda x, a: x * np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+                  lambda x, a: np.where(x <= -3, 0.0, np.where(x >= 3, 1.0, (2 * x + 3) / 6.0))),
+    "mish": (lambda x, a: x * np.tanh(_softplus(x)),
+             lambda x, a: np.tanh(_softplus(x)) + x * _sigmoid(x) * (1 - np.tanh(_softplus(x)) ** 2)),
+    "softsign": (lambda x, a: x / (1.0 + np.abs(x)), lambda x, a: 1.0 / (1.0 + np.abs(x)) ** 2),
+    "log_sigmoid": (lambda x, a: -_softplus(-x), lambda x, a: _sigmoid(-x)),
+    "hard_tanh": (lambda x, a: np.clip(x, -1.0, 1.0), lambda x, a: _at_kinks_zero((x >= -1) & (x <= 1), x)),
+    "celu": (lambda x, a: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0.0) / a)),
+             lambda x, a: np.where(x > 0, 1.0, np.exp(np.minimum(x, 0.0) / a))),
+    "exponential": (lambda x, a: np.exp(x), lambda x, a: np.exp(x)),
+    "tanh_shrink": (lambda x, a: x - np.tanh(x), lambda x, a: np.tanh(x) ** 2),
+    "soft_shrink": (lambda x, a: np.where(x > a, x - a, np.where(x < -a, x + a, 0.0 * x)),
+                    lambda x, a: _at_kinks_zero(np.abs(x) > a, x)),
+    "hard_shrink": (lambda x, a: np.where(np.abs(x) > a, x, 0.0 * x),
+                    lambda x, a: _at_kinks_zero(np.abs(x) > a, x)),
+    # squareplus in the cancellation-free form (x < 0: b / (2 (r - x)), r = hypot(x, sqrt b)): the
+    # same function as Keras' (x + sqrt(x^2 + b)) / 2, with the limit 0 at -inf instead of inf - inf
+    "squareplus": (lambda x, a: np.where(x >= 0, (x + np.hypot(x, np.sqrt(a))) / 2.0,
+                                         a / (2.0 * (np.hypot(x, np.sqrt(a)) - x))),
+                   lambda x, a: np.where(x >= 0, (np.hypot(x, np.sqrt(a)) + x) / (2.0 * np.hypot(x, np.sqrt(a))),
+                                         a / (2.0 * np.hypot(x, np.sqrt(a)) * (np.hypot(x, np.sqrt(a)) - x)))),
+    "sparse_plus": (lambda x, a: np.where(x <= -1, 0.0, np.where(x >= 1, x, (x + 1) ** 2 / 4.0)),
+                    lambda x, a: np.where(x <= -1, 0.0, np.where(x >= 1, 1.0, (x + 1) / 2.0))),
+}
 
 
 def _step(x, below=0.0):
@@ -152,6 +194,8 @@ def activation_grad(kind, x, dy, alpha=0.0):
         return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
     if kind == "log_softmax":
         return dy - _softmax(x) * dy.sum(axis=-1, keepdims=True)
+    if kind in _KERAS3_ACTIVATIONS:
+        return dy * _KERAS3_ACTIVATIONS[kind][1](x, alpha)
     raise ValueError(kind)
 
 

@@ -13,7 +13,8 @@ void register_loss(py::module_& m) {
   m.def("loss_forward", &corenn::loss_forward, py::arg("kind"), py::arg("y_pred"),
         py::arg("y_true"), py::arg("grad"), py::arg("from_logits") = false,
         py::arg("delta") = 1.0, py::arg("sample_weight") = py::none(),
-        py::arg("per_sample") = py::none(), release(),
+        py::arg("per_sample") = py::none(), py::arg("focal_alpha") = 0.25,
+        py::arg("focal_gamma") = 2.0, py::arg("class_balancing") = false, release(),
         "Mean-reduced Keras loss; writes d(loss)/d(y_pred) into grad and the unweighted "
         "per-row losses into per_sample when given");
   m.def("accuracy_count", &corenn::accuracy_count, py::arg("kind"), py::arg("y_pred"),

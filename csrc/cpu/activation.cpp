@@ -13,6 +13,20 @@
 //   gelu        y = x Phi(x) = x/2 (1 + erf(x/sqrt2))  dx = dy * (Phi(x) + x phi(x))
 //   swish       y = x sigmoid(x)                       dx = dy * (s + x s (1 - s)), s = sigmoid(x)
 //   softplus    y = max(x,0) + log1p(e^-|x|)           dx = dy * sigmoid(x)
+//   hard_sigmoid  y = relu6(x + 3) / 6                 dx = dy * [-3 < x < 3] / 6
+//   hard_silu   y = x hard_sigmoid(x)                  dx = dy * (x <= -3 ? 0 : x >= 3 ? 1 : (2x + 3) / 6)
+//   mish        y = x tanh(softplus(x))                dx = dy * (t + x sigmoid(x) (1 - t^2)), t = tanh(softplus(x))
+//   softsign    y = x / (1 + |x|)                      dx = dy / (1 + |x|)^2
+//   log_sigmoid y = min(x, 0) - log1p(e^-|x|)          dx = dy * sigmoid(-x)
+//   hard_tanh   y = clip(x, -1, 1)                     dx = dy * [-1 <= x <= 1]  (TensorFlow's clip)
+//   celu        y = x > 0 ? x : alpha expm1(x / alpha) dx = dy * (x > 0 ? 1 : e^(x / alpha))
+//   exponential y = e^x                                dx = dy * y
+//   tanh_shrink y = x - tanh x                         dx = dy * tanh(x)^2
+//   soft_shrink y = x - alpha sign(x) if |x| > alpha, else 0    dx = dy * [|x| > alpha]
+//   hard_shrink y = x if |x| > alpha, else 0           dx = dy * [|x| > alpha]   (alpha: the threshold)
+//   squareplus  y = (x + sqrt(x^2 + alpha)) / 2        dx = dy * (1 + x / sqrt(x^2 + alpha)) / 2  (alpha: b)
+//   sparse_plus y = x <= -1 ? 0 : x >= 1 ? x : (x + 1)^2 / 4      dx = dy * clip((x + 1) / 2, 0, 1)
+//   (Keras 3's definitions; zero gradient at the kinks where TensorFlow's relu6 / where give it)
 //   softmax     y_j = e^(x_j - m) / sum_k e^(x_k - m)  dx = y * (dy - sum_k dy_k y_k)
 //   log_softmax y_j = x_j - m - log sum_k e^(x_k - m)  dx = dy - e^y * sum_k dy_k
 // m is the row max (keeps every exponent <= 0). Backward uses y where that is cheaper, and where
@@ -146,6 +160,105 @@ struct Softplus {
   static float df(float x, float, float dy, float) { return dy * sigmoid_ref(x); }
 };
 
+// The Keras 3 additions. Where a branch's value is 0 it is written x * 0 or dy * (y - y) so a NaN
+// still falls through to the result, as in the kinds above.
+struct HardSigmoid {
+  static constexpr int64_t grain = kCheapGrain;
+  static float f(float x, float) { return x < -3.0f ? 0.0f : (x > 3.0f ? 1.0f : x / 6.0f + 0.5f); }
+  static float df(float x, float y, float dy, float) {
+    return select(x > -3.0f && x < 3.0f, dy * (1.0f / 6.0f), dy * (y - y));
+  }
+};
+struct HardSilu {
+  static constexpr int64_t grain = kCheapGrain;
+  static float f(float x, float a) { return x * HardSigmoid::f(x, a); }
+  static float df(float x, float, float dy, float) {
+    return x <= -3.0f ? dy * 0.0f : (x >= 3.0f ? dy : dy * (2.0f * x + 3.0f) * (1.0f / 6.0f));
+  }
+};
+struct Mish {
+  static constexpr int64_t grain = kExpGrain;
+  static float f(float x, float) { return x * std::tanh(Softplus::f(x, 0.0f)); }
+  static float df(float x, float, float dy, float) {
+    const float t = std::tanh(Softplus::f(x, 0.0f));
+    return dy * (t + x * sigmoid_ref(x) * (1.0f - t * t));
+  }
+};
+struct Softsign {
+  static constexpr int64_t grain = kCheapGrain;
+  static float f(float x, float) { return x / (1.0f + std::fabs(x)); }
+  static float df(float x, float, float dy, float) {
+    const float d = 1.0f + std::fabs(x);
+    return dy / (d * d);
+  }
+};
+struct LogSigmoid {
+  static constexpr int64_t grain = kExpGrain;
+  static float f(float x, float) { return std::min(x, 0.0f) - std::log1p(std::exp(-std::fabs(x))); }
+  static float df(float x, float, float dy, float) { return dy * sigmoid_ref(-x); }
+};
+struct HardTanh {
+  static constexpr int64_t grain = kCheapGrain;
+  static float f(float x, float) { return x < -1.0f ? -1.0f : (x > 1.0f ? 1.0f : x); }
+  static float df(float x, float y, float dy, float) {
+    return select(x >= -1.0f && x <= 1.0f, dy, dy * (y - y));
+  }
+};
+struct Celu {
+  static constexpr int64_t grain = kExpGrain;
+  static float f(float x, float a) { return x > 0.0f ? x : a * std::expm1(x / a); }
+  static float df(float x, float, float dy, float a) {
+    return select(x > 0.0f, dy, dy * std::exp(x / a));
+  }
+};
+struct Exponential {
+  static constexpr int64_t grain = kExpGrain;
+  static float f(float x, float) { return std::exp(x); }
+  static float df(float, float y, float dy, float) { return dy * y; }
+};
+struct TanhShrink {
+  static constexpr int64_t grain = kExpGrain;
+  static float f(float x, float) { return x - std::tanh(x); }
+  static float df(float x, float, float dy, float) {
+    const float t = std::tanh(x);
+    return dy * t * t;
+  }
+};
+struct SoftShrink {
+  static constexpr int64_t grain = kCheapGrain;
+  static float f(float x, float a) { return x > a ? x - a : (x < -a ? x + a : x * 0.0f); }
+  static float df(float x, float, float dy, float a) {
+    return select(x > a || x < -a, dy, dy * (x - x));
+  }
+};
+struct HardShrink {
+  static constexpr int64_t grain = kCheapGrain;
+  static float f(float x, float a) { return std::fabs(x) > a ? x : x * 0.0f; }
+  static float df(float x, float, float dy, float a) {
+    return select(std::fabs(x) > a, dy, dy * (x - x));
+  }
+};
+struct Squareplus {  // hypot keeps x^2 + b from overflowing; the x < 0 forms avoid cancellation
+  static constexpr int64_t grain = kCheapGrain;
+  static float f(float x, float b) {
+    const float r = std::hypot(x, std::sqrt(b));
+    return x >= 0.0f ? 0.5f * (x + r) : 0.5f * b / (r - x);
+  }
+  static float df(float x, float, float dy, float b) {
+    const float r = std::hypot(x, std::sqrt(b));
+    return x >= 0.0f ? dy * 0.5f * (r + x) / r : dy * 0.5f * b / (r * (r - x));
+  }
+};
+struct SparsePlus {
+  static constexpr int64_t grain = kCheapGrain;
+  static float f(float x, float) {
+    return x <= -1.0f ? 0.0f : (x >= 1.0f ? x : 0.25f * (x + 1.0f) * (x + 1.0f));
+  }
+  static float df(float x, float, float dy, float) {
+    return x <= -1.0f ? dy * 0.0f : (x >= 1.0f ? dy : dy * 0.5f * (x + 1.0f));
+  }
+};
+
 // The loops read alpha from a local: through a captured reference (or a closure member) every
 // store to y might change it, which keeps the compiler from vectorising the loop and leaves a
 // mispredicted branch per element for the select-like kinds.
@@ -238,6 +351,19 @@ void activation_forward(Activation act, const float* x, float* y, int64_t rows, 
       if (act == Activation::gelu) return map_forward<Gelu>(x, y, n, alpha);
       if (act == Activation::softplus) return map_forward<Softplus>(x, y, n, alpha);
       return map_forward<Swish>(x, y, n, alpha);
+    case Activation::hard_sigmoid: return map_forward<HardSigmoid>(x, y, n, alpha);
+    case Activation::hard_silu: return map_forward<HardSilu>(x, y, n, alpha);
+    case Activation::mish: return map_forward<Mish>(x, y, n, alpha);
+    case Activation::softsign: return map_forward<Softsign>(x, y, n, alpha);
+    case Activation::log_sigmoid: return map_forward<LogSigmoid>(x, y, n, alpha);
+    case Activation::hard_tanh: return map_forward<HardTanh>(x, y, n, alpha);
+    case Activation::celu: return map_forward<Celu>(x, y, n, alpha);
+    case Activation::exponential: return map_forward<Exponential>(x, y, n, alpha);
+    case Activation::tanh_shrink: return map_forward<TanhShrink>(x, y, n, alpha);
+    case Activation::soft_shrink: return map_forward<SoftShrink>(x, y, n, alpha);
+    case Activation::hard_shrink: return map_forward<HardShrink>(x, y, n, alpha);
+    case Activation::squareplus: return map_forward<Squareplus>(x, y, n, alpha);
+    case Activation::sparse_plus: return map_forward<SparsePlus>(x, y, n, alpha);
     case Activation::softmax:
     case Activation::log_softmax: {
       const bool log = act == Activation::log_softmax;
@@ -271,6 +397,19 @@ void activation_backward(Activation act, const float* x, const float* y, const f
       if (act == Activation::gelu) return map_backward<Gelu>(x, y, dy, dx, n, alpha);
       if (act == Activation::softplus) return map_backward<Softplus>(x, y, dy, dx, n, alpha);
       return map_backward<Swish>(x, y, dy, dx, n, alpha);
+    case Activation::hard_sigmoid: return map_backward<HardSigmoid>(x, y, dy, dx, n, alpha);
+    case Activation::hard_silu: return map_backward<HardSilu>(x, y, dy, dx, n, alpha);
+    case Activation::mish: return map_backward<Mish>(x, y, dy, dx, n, alpha);
+    case Activation::softsign: return map_backward<Softsign>(x, y, dy, dx, n, alpha);
+    case Activation::log_sigmoid: return map_backward<LogSigmoid>(x, y, dy, dx, n, alpha);
+    case Activation::hard_tanh: return map_backward<HardTanh>(x, y, dy, dx, n, alpha);
+    case Activation::celu: return map_backward<Celu>(x, y, dy, dx, n, alpha);
+    case Activation::exponential: return map_backward<Exponential>(x, y, dy, dx, n, alpha);
+    case Activation::tanh_shrink: return map_backward<TanhShrink>(x, y, dy, dx, n, alpha);
+    case Activation::soft_shrink: return map_backward<SoftShrink>(x, y, dy, dx, n, alpha);
+    case Activation::hard_shrink: return map_backward<HardShrink>(x, y, dy, dx, n, alpha);
+    case Activation::squareplus: return map_backward<Squareplus>(x, y, dy, dx, n, alpha);
+    case Activation::sparse_plus: return map_backward<SparsePlus>(x, y, dy, dx, n, alpha);
     case Activation::softmax:
     case Activation::log_softmax: {
       const bool log = act == Activation::log_softmax;

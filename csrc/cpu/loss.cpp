@@ -33,6 +33,14 @@
 //   msle   d = log(max(p, eps) + 1) - log(max(t, eps) + 1): loss_i = mean_j d^2,
 //          d_j = 2 d / (max(p, eps) + 1) / C where p >= eps, else 0
 //   mape   loss_i = 100 mean_j |t - p| / max(|t|, eps),   d_j = 100 sign(p - t) / max(|t|, eps) / C
+//   binary_focal (Lin et al.; Keras 3): p = sigmoid(x) from logits, else p; c = clip(p),
+//          bce = -(t log c + (1-t) log(1-c)), p_t = t p + (1-t)(1-p), f = (1 - p_t)^gamma,
+//          w = t alpha + (1-t)(1-alpha) with class balancing, else 1: loss_i = mean_j w f bce,
+//          d_j = w (f' bce + f bce'), f' = -gamma (1 - p_t)^(gamma-1) (2t - 1), bce' = 0 where p is
+//          clipped; times p (1 - p) from logits
+//   categorical_focal q = softmax(x) from logits, else p / sum p; c = clip(q):
+//          loss_i = -alpha sum_j t_j (1 - c_j)^gamma log c_j; with h_j = dloss/dq_j (0 where q_j is
+//          clipped): grad_k = q_k (h_k - sum_j h_j q_j) from logits, (h_k - sum_j h_j q_j) / s else
 // The math runs in double per row: the loss is a small part of a step and this keeps the clipping
 // thresholds and log of tiny probabilities exact. The two hot rows, MSE and the softmax
 // cross-entropy from logits, come from loss_rows_stub: with AVX-512 the MSE row of
@@ -260,6 +268,66 @@ double cce_row(const LossRows& rows, const float* p, const float* t, int64_t lab
   return loss;
 }
 
+double binary_focal_row(const float* p, const float* t, float* g, int64_t C, double scale, bool logits,
+                        double alpha, double gamma, bool balanced) {
+  double s = 0.0;
+  for (int64_t j = 0; j < C; ++j) {
+    const double x = p[j], y = t[j];
+    const double q = logits ? 1.0 / (1.0 + std::exp(-x)) : x;
+    const double c = clip(q);
+    const double bce = -(y * std::log(c) + (1.0 - y) * std::log(1.0 - c));
+    const double one_minus_pt = 1.0 - (y * q + (1.0 - y) * (1.0 - q));
+    const double f = std::pow(one_minus_pt, gamma);
+    const double w = balanced ? y * alpha + (1.0 - y) * (1.0 - alpha) : 1.0;
+    s += w * f * bce;
+    if (g) {
+      const double dbce = in_clip_range(q) ? -(y / c - (1.0 - y) / (1.0 - c)) : 0.0;
+      // d(1 - p_t)/dq = -(2y - 1); gamma = 0 makes f constant (no 0^-1 at p_t = 1)
+      const double df = gamma == 0.0 ? 0.0 : -gamma * std::pow(one_minus_pt, gamma - 1.0) * (2.0 * y - 1.0);
+      double d = w * (df * bce + f * dbce);
+      if (logits) d *= q * (1.0 - q);
+      g[j] = static_cast<float>(d * scale / C);
+    }
+  }
+  return s / C;
+}
+
+double categorical_focal_row(const float* p, const float* t, float* g, int64_t C, double scale, bool logits,
+                             double alpha, double gamma) {
+  double m = -INFINITY, s = 0.0;
+  if (logits) {
+    for (int64_t j = 0; j < C; ++j) m = std::max(m, double(p[j]));
+    for (int64_t j = 0; j < C; ++j) s += std::exp(p[j] - m);
+  } else {
+    for (int64_t j = 0; j < C; ++j) s += p[j];
+  }
+  auto prob = [&](int64_t j) { return logits ? std::exp(p[j] - m) / s : p[j] / s; };
+  double loss = 0.0, dot = 0.0;
+  for (int64_t j = 0; j < C; ++j) {
+    const double tj = t[j];
+    if (tj == 0.0) continue;
+    const double q = prob(j), c = clip(q), lc = std::log(c), f = std::pow(1.0 - c, gamma);
+    loss -= alpha * tj * f * lc;
+    if (g && in_clip_range(q)) {
+      const double df = gamma == 0.0 ? 0.0 : -gamma * std::pow(1.0 - c, gamma - 1.0);
+      dot += -alpha * tj * (df * lc + f / c) * q;
+    }
+  }
+  if (g) {
+    for (int64_t j = 0; j < C; ++j) {
+      const double tj = t[j], q = prob(j);
+      double h = 0.0;
+      if (tj != 0.0 && in_clip_range(q)) {
+        const double c = clip(q), f = std::pow(1.0 - c, gamma);
+        const double df = gamma == 0.0 ? 0.0 : -gamma * std::pow(1.0 - c, gamma - 1.0);
+        h = -alpha * tj * (df * std::log(c) + f / c);
+      }
+      g[j] = static_cast<float>((logits ? q * (h - dot) : (h - dot) / s) * scale);
+    }
+  }
+  return loss;
+}
+
 struct Partial {
   double sum = 0.0;
   int64_t bad_row = -1, bad_label = 0;
@@ -297,6 +365,13 @@ void rows_dense(const LossProblem& pb, int64_t lo, int64_t hi, Partial& out) {
       case LossKind::poisson: li = poisson_row(p, t, g, C, scale); break;
       case LossKind::msle: li = msle_row(p, t, g, C, scale); break;
       case LossKind::mape: li = mape_row(p, t, g, C, scale); break;
+      case LossKind::binary_focal:
+        li = binary_focal_row(p, t, g, C, scale, pb.from_logits, pb.focal_alpha, pb.focal_gamma,
+                              pb.class_balancing);
+        break;
+      case LossKind::categorical_focal:
+        li = categorical_focal_row(p, t, g, C, scale, pb.from_logits, pb.focal_alpha, pb.focal_gamma);
+        break;
     }
     if (pb.per_sample) pb.per_sample[i] = static_cast<float>(li);
     sum += w * li;

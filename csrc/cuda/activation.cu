@@ -10,6 +10,8 @@
 //   gelu        y = x Phi(x)                           dx = dy * (Phi(x) + x phi(x))
 //   swish       y = x sigmoid(x)                       dx = dy * (s + x s (1 - s))
 //   softplus    y = max(x,0) + log1p(e^-|x|)           dx = dy * sigmoid(x)
+//   relu6, hard_sigmoid, hard_silu, mish, softsign, log_sigmoid, hard_tanh, celu, exponential,
+//   tanh_shrink, soft_shrink, hard_shrink, squareplus, sparse_plus: as cpu/activation.cpp
 //   softmax     y_j = e^(x_j - m) / sum_k e^(x_k - m)  dx = y * (dy - sum_k dy_k y_k)
 //   log_softmax y_j = x_j - m - log sum_k e^(x_k - m)  dx = dy - e^y * sum_k dy_k
 //
@@ -96,6 +98,84 @@ struct Softplus {
   __device__ static float df(float x, float, float dy, float) { return dy * sigmoid(x); }
 };
 
+struct HardSigmoid {
+  __device__ static float f(float x, float) { return x < -3.0f ? 0.0f : (x > 3.0f ? 1.0f : x / 6.0f + 0.5f); }
+  __device__ static float df(float x, float y, float dy, float) {
+    return (x > -3.0f && x < 3.0f) ? dy * (1.0f / 6.0f) : dy * (y - y);
+  }
+};
+struct HardSilu {
+  __device__ static float f(float x, float a) { return x * HardSigmoid::f(x, a); }
+  __device__ static float df(float x, float, float dy, float) {
+    return x <= -3.0f ? dy * 0.0f : (x >= 3.0f ? dy : dy * (2.0f * x + 3.0f) * (1.0f / 6.0f));
+  }
+};
+struct Mish {
+  __device__ static float f(float x, float) { return x * tanhf(Softplus::f(x, 0.0f)); }
+  __device__ static float df(float x, float, float dy, float) {
+    const float t = tanhf(Softplus::f(x, 0.0f));
+    return dy * (t + x * sigmoid(x) * (1.0f - t * t));
+  }
+};
+struct Softsign {
+  __device__ static float f(float x, float) { return x / (1.0f + fabsf(x)); }
+  __device__ static float df(float x, float, float dy, float) {
+    const float d = 1.0f + fabsf(x);
+    return dy / (d * d);
+  }
+};
+struct LogSigmoid {
+  __device__ static float f(float x, float) { return fminf(x, 0.0f) - log1pf(expf(-fabsf(x))); }
+  __device__ static float df(float x, float, float dy, float) { return dy * sigmoid(-x); }
+};
+struct HardTanh {
+  __device__ static float f(float x, float) { return x < -1.0f ? -1.0f : (x > 1.0f ? 1.0f : x); }
+  __device__ static float df(float x, float y, float dy, float) {
+    return (x >= -1.0f && x <= 1.0f) ? dy : dy * (y - y);
+  }
+};
+struct Celu {
+  __device__ static float f(float x, float a) { return x > 0.0f ? x : a * expm1f(x / a); }
+  __device__ static float df(float x, float, float dy, float a) { return x > 0.0f ? dy : dy * expf(x / a); }
+};
+struct Exponential {
+  __device__ static float f(float x, float) { return expf(x); }
+  __device__ static float df(float, float y, float dy, float) { return dy * y; }
+};
+struct TanhShrink {
+  __device__ static float f(float x, float) { return x - tanhf(x); }
+  __device__ static float df(float x, float, float dy, float) {
+    const float t = tanhf(x);
+    return dy * t * t;
+  }
+};
+struct SoftShrink {
+  __device__ static float f(float x, float a) { return x > a ? x - a : (x < -a ? x + a : x * 0.0f); }
+  __device__ static float df(float x, float, float dy, float a) { return (x > a || x < -a) ? dy : dy * (x - x); }
+};
+struct HardShrink {
+  __device__ static float f(float x, float a) { return fabsf(x) > a ? x : x * 0.0f; }
+  __device__ static float df(float x, float, float dy, float a) { return fabsf(x) > a ? dy : dy * (x - x); }
+};
+struct Squareplus {
+  __device__ static float f(float x, float b) {
+    const float r = hypotf(x, sqrtf(b));
+    return x >= 0.0f ? 0.5f * (x + r) : 0.5f * b / (r - x);
+  }
+  __device__ static float df(float x, float, float dy, float b) {
+    const float r = hypotf(x, sqrtf(b));
+    return x >= 0.0f ? dy * 0.5f * (r + x) / r : dy * 0.5f * b / (r * (r - x));
+  }
+};
+struct SparsePlus {
+  __device__ static float f(float x, float) {
+    return x <= -1.0f ? 0.0f : (x >= 1.0f ? x : 0.25f * (x + 1.0f) * (x + 1.0f));
+  }
+  __device__ static float df(float x, float, float dy, float) {
+    return x <= -1.0f ? dy * 0.0f : (x >= 1.0f ? dy : dy * 0.5f * (x + 1.0f));
+  }
+};
+
 template <class Op>
 __global__ void map_forward(const float* x, float* y, int64_t n, float alpha) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
@@ -175,6 +255,19 @@ void activation_forward(Activation act, const Tensor& x, const Tensor& y, float 
     case Activation::gelu: launch_forward<Gelu>(x, y, alpha); break;
     case Activation::swish: launch_forward<Swish>(x, y, alpha); break;
     case Activation::softplus: launch_forward<Softplus>(x, y, alpha); break;
+    case Activation::hard_sigmoid: launch_forward<HardSigmoid>(x, y, alpha); break;
+    case Activation::hard_silu: launch_forward<HardSilu>(x, y, alpha); break;
+    case Activation::mish: launch_forward<Mish>(x, y, alpha); break;
+    case Activation::softsign: launch_forward<Softsign>(x, y, alpha); break;
+    case Activation::log_sigmoid: launch_forward<LogSigmoid>(x, y, alpha); break;
+    case Activation::hard_tanh: launch_forward<HardTanh>(x, y, alpha); break;
+    case Activation::celu: launch_forward<Celu>(x, y, alpha); break;
+    case Activation::exponential: launch_forward<Exponential>(x, y, alpha); break;
+    case Activation::tanh_shrink: launch_forward<TanhShrink>(x, y, alpha); break;
+    case Activation::soft_shrink: launch_forward<SoftShrink>(x, y, alpha); break;
+    case Activation::hard_shrink: launch_forward<HardShrink>(x, y, alpha); break;
+    case Activation::squareplus: launch_forward<Squareplus>(x, y, alpha); break;
+    case Activation::sparse_plus: launch_forward<SparsePlus>(x, y, alpha); break;
     case Activation::softmax:
     case Activation::log_softmax: {
       CORENN_CHECK(x.rows() <= 0x7fffffff, "softmax: too many rows for one CUDA grid");
@@ -205,6 +298,19 @@ void activation_backward(Activation act, const Tensor& x, const Tensor& y, const
     case Activation::gelu: launch_backward<Gelu>(x, y, dy, dx, alpha); break;
     case Activation::swish: launch_backward<Swish>(x, y, dy, dx, alpha); break;
     case Activation::softplus: launch_backward<Softplus>(x, y, dy, dx, alpha); break;
+    case Activation::hard_sigmoid: launch_backward<HardSigmoid>(x, y, dy, dx, alpha); break;
+    case Activation::hard_silu: launch_backward<HardSilu>(x, y, dy, dx, alpha); break;
+    case Activation::mish: launch_backward<Mish>(x, y, dy, dx, alpha); break;
+    case Activation::softsign: launch_backward<Softsign>(x, y, dy, dx, alpha); break;
+    case Activation::log_sigmoid: launch_backward<LogSigmoid>(x, y, dy, dx, alpha); break;
+    case Activation::hard_tanh: launch_backward<HardTanh>(x, y, dy, dx, alpha); break;
+    case Activation::celu: launch_backward<Celu>(x, y, dy, dx, alpha); break;
+    case Activation::exponential: launch_backward<Exponential>(x, y, dy, dx, alpha); break;
+    case Activation::tanh_shrink: launch_backward<TanhShrink>(x, y, dy, dx, alpha); break;
+    case Activation::soft_shrink: launch_backward<SoftShrink>(x, y, dy, dx, alpha); break;
+    case Activation::hard_shrink: launch_backward<HardShrink>(x, y, dy, dx, alpha); break;
+    case Activation::squareplus: launch_backward<Squareplus>(x, y, dy, dx, alpha); break;
+    case Activation::sparse_plus: launch_backward<SparsePlus>(x, y, dy, dx, alpha); break;
     case Activation::softmax:
     case Activation::log_softmax: {
       const unsigned rows = static_cast<unsigned>(dy.rows());

@@ -23,6 +23,13 @@ constexpr NamedActivation kActivations[] = {
     {"swish", Activation::swish},       {"softplus", Activation::softplus},
     {"softmax", Activation::softmax},   {"log_softmax", Activation::log_softmax},
     {"relu6", Activation::relu6},
+    {"hard_sigmoid", Activation::hard_sigmoid}, {"hard_silu", Activation::hard_silu},
+    {"mish", Activation::mish},                 {"softsign", Activation::softsign},
+    {"log_sigmoid", Activation::log_sigmoid},   {"hard_tanh", Activation::hard_tanh},
+    {"celu", Activation::celu},                 {"exponential", Activation::exponential},
+    {"tanh_shrink", Activation::tanh_shrink},   {"soft_shrink", Activation::soft_shrink},
+    {"hard_shrink", Activation::hard_shrink},   {"squareplus", Activation::squareplus},
+    {"sparse_plus", Activation::sparse_plus},
 };
 
 }  // namespace

@@ -14,14 +14,16 @@ namespace corenn {
 
 enum class Activation {
   linear, relu, leaky_relu, elu, selu, sigmoid, tanh, gelu, swish, softplus, softmax, log_softmax,
-  relu6
+  relu6, hard_sigmoid, hard_silu, mish, softsign, log_sigmoid, hard_tanh, celu, exponential,
+  tanh_shrink, soft_shrink, hard_shrink, squareplus, sparse_plus
 };
 
 // ValueError listing the valid kinds when `name` is unknown.
 Activation activation_from_name(const std::string& name);
 
-// y = f(x); alpha is the leaky_relu negative slope, the elu scale and relu6's ceiling (6 for
-// Keras' relu6, any max_value of layers.ReLU), ignored elsewhere.
+// y = f(x); alpha is the leaky_relu negative slope, the elu and celu scale, relu6's ceiling (6 for
+// Keras' relu6, any max_value of layers.ReLU), the soft / hard shrink threshold and squareplus' b,
+// ignored elsewhere.
 void activation_forward(const std::string& kind, const Tensor& x, const Tensor& y, float alpha);
 // dx = dy * f'(x) (softmax / log_softmax: the Jacobian-vector product over the last axis).
 void activation_backward(const std::string& kind, const Tensor& x, const Tensor& y,

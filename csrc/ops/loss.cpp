@@ -33,6 +33,8 @@ constexpr NamedLoss kLosses[] = {
     {"poisson", LossKind::poisson},
     {"mean_squared_logarithmic_error", LossKind::msle},
     {"mean_absolute_percentage_error", LossKind::mape},
+    {"binary_focal_crossentropy", LossKind::binary_focal},
+    {"categorical_focal_crossentropy", LossKind::categorical_focal},
 };
 
 // The losses csrc/cuda/loss.cu implements; the others run on the CPU only.
@@ -108,7 +110,8 @@ LossKind loss_from_name(const std::string& name) {
 double loss_forward(const std::string& kind, const Tensor& y_pred, const Tensor& y_true,
                     const std::optional<Tensor>& grad, bool from_logits, double delta,
                     const std::optional<Tensor>& sample_weight,
-                    const std::optional<Tensor>& per_sample) {
+                    const std::optional<Tensor>& per_sample, double focal_alpha, double focal_gamma,
+                    bool class_balancing) {
   const LossKind k = loss_from_name(kind);
   const char* op = kind.c_str();
   check_float32(op, "y_pred", y_pred);
@@ -123,8 +126,17 @@ double loss_forward(const std::string& kind, const Tensor& y_pred, const Tensor&
     CORENN_CHECK(std::isfinite(delta) && delta > 0.0, op, ": delta must be > 0, got ", delta);
   }
 
+  if (k == LossKind::binary_focal || k == LossKind::categorical_focal) {
+    CORENN_CHECK(std::isfinite(focal_gamma) && focal_gamma >= 0.0, op, ": gamma must be >= 0, got ",
+                 focal_gamma);
+    CORENN_CHECK(std::isfinite(focal_alpha), op, ": alpha must be finite, got ", focal_alpha);
+  }
+
   cpu::LossProblem pb;
   pb.kind = k;
+  pb.focal_alpha = focal_alpha;
+  pb.focal_gamma = focal_gamma;
+  pb.class_balancing = class_balancing;
   pb.pred = y_pred.data<float>();
   pb.rows = y_pred.rows();
   pb.cols = y_pred.cols();

@@ -19,6 +19,7 @@ namespace corenn {
 enum class LossKind {
   mse, mae, huber, bce, cce, sparse_cce,
   kld, cosine, hinge, squared_hinge, categorical_hinge, log_cosh, poisson, msle, mape,
+  binary_focal, categorical_focal,
 };
 
 LossKind loss_from_name(const std::string& name);  // ValueError listing valid kinds
@@ -29,7 +30,8 @@ bool same_up_to_trailing_one(const Tensor& a, const Tensor& b);
 double loss_forward(const std::string& kind, const Tensor& y_pred, const Tensor& y_true,
                     const std::optional<Tensor>& grad, bool from_logits, double delta,
                     const std::optional<Tensor>& sample_weight,
-                    const std::optional<Tensor>& per_sample = std::nullopt);
+                    const std::optional<Tensor>& per_sample = std::nullopt,
+                    double focal_alpha = 0.25, double focal_gamma = 2.0, bool class_balancing = false);
 
 namespace cpu {
 
@@ -47,6 +49,8 @@ struct LossProblem {
   bool from_logits = false;
   double delta = 1.0;
   bool hinge_pm1 = false;             // hinge / squared_hinge: targets are 0/1, use 2t - 1
+  double focal_alpha = 0.25, focal_gamma = 2.0;  // the focal losses' weight and focusing power
+  bool class_balancing = false;       // binary_focal: weigh by alpha / 1 - alpha per target
 };
 
 // bad_row >= 0 flags the first row with a NaN target or an out-of-range label (bad_label holds it).

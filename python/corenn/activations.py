@@ -13,6 +13,10 @@ Math (elementwise unless noted; softmax and log_softmax over the last axis):
     gelu(x) = x * Phi(x) (exact erf form) swish(x) = silu(x) = x * sigmoid(x)
     softplus(x) = log(1 + e^x)          softmax(x)_i = e^x_i / sum_j e^x_j
     log_softmax(x)_i = x_i - log sum_j e^x_j
+    Keras 3's others, each one C++ kernel (the formulas and their gradients: csrc/cpu/activation.cpp):
+    relu6, hard_sigmoid, hard_silu (hard_swish), mish, softsign, log_sigmoid, hard_tanh, celu(alpha),
+    exponential, tanh_shrink, soft_shrink(threshold), hard_shrink(threshold), squareplus(b),
+    sparse_plus; and glu, sparsemax, threshold written with corenn.ops (differentiated by the tape).
 """
 from __future__ import annotations
 
@@ -22,10 +26,14 @@ from . import kernels
 
 __all__ = ["ActivationFunction", "PythonActivation", "get", "serialize", "deserialize", "linear", "relu",
            "leaky_relu", "elu", "selu", "sigmoid", "tanh", "gelu", "swish", "silu", "softplus",
-           "softmax", "log_softmax", "relu6"]
+           "softmax", "log_softmax", "relu6", "hard_sigmoid", "hard_silu", "hard_swish", "mish", "softsign",
+           "log_sigmoid", "hard_tanh", "celu", "exponential", "tanh_shrink", "soft_shrink", "hard_shrink",
+           "squareplus", "sparse_plus", "glu", "sparsemax", "threshold"]
 
-_DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0, "relu6": 6.0}   # relu6: its ceiling
-_ALIASES = {"silu": "swish", None: "linear", "none": "linear", "identity": "linear"}
+# The kernels' alpha, per kind: relu6's ceiling, celu's scale, the shrinks' threshold, squareplus' b
+_DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0, "relu6": 6.0, "celu": 1.0, "soft_shrink": 0.5,
+                  "hard_shrink": 0.5, "squareplus": 4.0}
+_ALIASES = {"silu": "swish", None: "linear", "none": "linear", "identity": "linear", "hard_swish": "hard_silu"}
 
 
 class ActivationFunction:
@@ -63,8 +71,11 @@ class ActivationFunction:
 
     def __call__(self, x):
         """Eager evaluation: NumPy in -> NumPy out (Tensor in -> new Tensor out)."""
-        if isinstance(x, kernels.Tensor):
-            return self.forward(x) if not self.is_linear else x
+        if isinstance(x, kernels.Tensor):   # through ops: recorded on a GradientTape, as Keras'
+            if self.is_linear:
+                return x
+            from . import ops
+            return ops._activation(self.name, x, alpha=self.alpha)
         arr = np.ascontiguousarray(x, dtype=np.float32)
         if self.is_linear:
             return arr.copy()
@@ -199,6 +210,60 @@ def elu(x, alpha: float = 1.0):
 
 leaky_relu._corenn_activation = "leaky_relu"
 elu._corenn_activation = "elu"
+
+hard_sigmoid = _function("hard_sigmoid", "hard_sigmoid(x) = relu6(x + 3) / 6")
+hard_silu = _function("hard_silu", "hard_silu(x) = x * relu6(x + 3) / 6")
+hard_swish = hard_silu
+mish = _function("mish", "mish(x) = x * tanh(softplus(x))")
+softsign = _function("softsign", "softsign(x) = x / (|x| + 1)")
+log_sigmoid = _function("log_sigmoid", "log_sigmoid(x) = -softplus(-x)")
+hard_tanh = _function("hard_tanh", "hard_tanh(x) = clip(x, -1, 1)")
+exponential = _function("exponential", "exponential(x) = e^x")
+tanh_shrink = _function("tanh_shrink", "tanh_shrink(x) = x - tanh(x)")
+sparse_plus = _function("sparse_plus", "sparse_plus(x) = 0 if x <= -1, x if x >= 1, else (x + 1)^2 / 4")
+
+
+def celu(x, alpha=1.0):
+    """celu(x) = x if x > 0 else alpha * (exp(x / alpha) - 1)"""
+    return ActivationFunction("celu", alpha)(x)
+
+
+def soft_shrink(x, threshold=0.5):
+    """soft_shrink(x) = x - threshold * sign(x) if |x| > threshold, else 0"""
+    return ActivationFunction("soft_shrink", threshold)(x)
+
+
+def hard_shrink(x, threshold=0.5):
+    """hard_shrink(x) = x if |x| > threshold, else 0"""
+    return ActivationFunction("hard_shrink", threshold)(x)
+
+
+def squareplus(x, b=4):
+    """squareplus(x) = (x + sqrt(x^2 + b)) / 2"""
+    return ActivationFunction("squareplus", b)(x)
+
+
+for _fn in (celu, soft_shrink, hard_shrink, squareplus):
+    _fn._corenn_activation = _fn.__name__
+
+
+def glu(x, axis=-1):
+    """glu(x) = a * sigmoid(b), x split in two halves a, b along ``axis`` (written with corenn.ops)."""
+    from . import ops
+    return ops.glu(x, axis=axis)
+
+
+def sparsemax(x, axis=-1):
+    """sparsemax (Martins & Astudillo 2016): the Euclidean projection of x onto the probability
+    simplex along ``axis`` (written with corenn.ops)."""
+    from . import ops
+    return ops.sparsemax(x, axis=axis)
+
+
+def threshold(x, threshold, default_value):
+    """x where x > threshold, else default_value (written with corenn.ops)."""
+    from . import ops
+    return ops.threshold(x, threshold, default_value)
 
 
 def get(identifier) -> ActivationFunction:

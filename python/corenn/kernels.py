@@ -210,7 +210,9 @@ def matmul(a, b):
 # Elementwise: activations, bias gradient, dropout, regularizers
 
 ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "selu", "sigmoid", "tanh", "gelu", "swish",
-               "softplus", "softmax", "log_softmax", "relu6")
+               "softplus", "softmax", "log_softmax", "relu6", "hard_sigmoid", "hard_silu", "mish",
+               "softsign", "log_sigmoid", "hard_tanh", "celu", "exponential", "tanh_shrink",
+               "soft_shrink", "hard_shrink", "squareplus", "sparse_plus")
 
 
 def _known_kind(kind, kinds, op, what):
@@ -289,7 +291,8 @@ def regularizer_penalty(w, grad=None, *, l1: float = 0.0, l2: float = 0.0) -> fl
 LOSSES = ("mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy",
           "categorical_crossentropy", "sparse_categorical_crossentropy",
           "kl_divergence", "cosine_similarity", "hinge", "squared_hinge", "categorical_hinge",
-          "log_cosh", "poisson", "mean_squared_logarithmic_error", "mean_absolute_percentage_error")
+          "log_cosh", "poisson", "mean_squared_logarithmic_error", "mean_absolute_percentage_error",
+          "binary_focal_crossentropy", "categorical_focal_crossentropy")
 
 
 def _float_targets(y):
@@ -303,7 +306,8 @@ def _float_targets(y):
 
 
 def loss_forward(kind: str, y_pred, y_true, grad=None, *, from_logits: bool = False,
-                 delta: float = 1.0, sample_weight=None, per_sample=None) -> float:
+                 delta: float = 1.0, sample_weight=None, per_sample=None, focal_alpha: float = 0.25,
+                 focal_gamma: float = 2.0, class_balancing: bool = False) -> float:
     """Mean-reduced loss over the batch, as Keras computes it; optionally its gradient.
 
     ``y_pred`` is (N, ...) float32; ``y_true`` has the same shape, except for
@@ -317,6 +321,8 @@ def loss_forward(kind: str, y_pred, y_true, grad=None, *, from_logits: bool = Fa
     when ``from_logits``). Probabilities are clipped to [1e-7, 1 - 1e-7] as in Keras.
     ``per_sample`` (a float32 Tensor of prod(y_pred.shape[:-1]) values, CPU) receives the
     unweighted per-row losses loss_i (the formulas are in csrc/cpu/loss.cpp).
+    ``focal_alpha``, ``focal_gamma``, ``class_balancing``: the focal losses' options (Keras' alpha,
+    gamma and apply_class_balancing).
     """
     if type(kind) is not str or kind not in LOSSES:
         _known_kind(kind, LOSSES, "loss_forward", "loss")   # raises, naming the op
@@ -331,7 +337,8 @@ def loss_forward(kind: str, y_pred, y_true, grad=None, *, from_logits: bool = Fa
     if per_sample is not None:
         per_sample = per_sample if type(per_sample) is Tensor else as_tensor(per_sample, kind, "per_sample")
     return _C.loss_forward(kind, y_pred, y_true, grad, bool(from_logits), float(delta),
-                           sample_weight, per_sample)
+                           sample_weight, per_sample, float(focal_alpha), float(focal_gamma),
+                           bool(class_balancing))
 
 
 def accuracy_count(kind: str, y_pred, y_true, threshold: float = 0.5, k: int = 5,

@@ -48,7 +48,9 @@ __all__ = ["Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError
            "MeanAbsolutePercentageError", "kl_divergence", "kld", "KLD", "cosine_similarity", "hinge",
            "squared_hinge", "categorical_hinge", "log_cosh", "logcosh", "poisson",
            "mean_squared_logarithmic_error", "msle", "MSLE", "mean_absolute_percentage_error", "mape",
-           "MAPE", "MSE", "MAE", "CTC", "ctc", "get", "serialize", "deserialize"]
+           "MAPE", "MSE", "MAE", "CTC", "ctc", "get", "serialize", "deserialize", "BinaryFocalCrossentropy",
+           "CategoricalFocalCrossentropy", "binary_focal_crossentropy", "categorical_focal_crossentropy",
+           "Dice", "Tversky", "dice", "tversky"]
 
 _REDUCTIONS = ("sum_over_batch_size", "auto", "sum", None, "none")
 
@@ -426,6 +428,111 @@ class CategoricalCrossentropy(_SmoothedCrossentropy):
         super().__init__(name, from_logits, reduction, label_smoothing)
 
 
+def _focal_options(owner, alpha, gamma, axis):
+    if axis not in (-1, None):
+        raise NotImplementedError(f"{owner}: only axis=-1 (the last axis) is supported, got {axis!r}")
+    for arg, v in (("alpha", alpha), ("gamma", gamma)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+            raise ValueError(f"{owner}: {arg} must be a finite number, got {v!r}")
+    if gamma < 0:
+        raise ValueError(f"{owner}: gamma must be >= 0, got {gamma!r}")
+    return float(alpha), float(gamma)
+
+
+class BinaryFocalCrossentropy(_SmoothedCrossentropy):
+    """Focal binary cross-entropy (Lin et al. 2017; Keras 3): each element's cross-entropy times
+    (1 - p_t)^gamma, p_t the probability given to the true label, so easy examples weigh less;
+    with ``apply_class_balancing`` also times alpha (positives) or 1 - alpha (negatives). One fused
+    C++ pass gives the value and the gradient (csrc/cpu/loss.cpp)."""
+    kind = "binary_focal_crossentropy"
+    _binary = True
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False,
+                 label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
+                 name="binary_focal_crossentropy", dtype=None):
+        super().__init__(name, from_logits, reduction, label_smoothing)
+        self.alpha, self.gamma = _focal_options(type(self).__name__, alpha, gamma, axis)
+        self.apply_class_balancing = bool(apply_class_balancing)
+        self.axis = -1
+
+    def _kwargs(self):
+        return {**super()._kwargs(), "apply_class_balancing": self.apply_class_balancing,
+                "alpha": self.alpha, "gamma": self.gamma, "axis": self.axis}
+
+    def _kernel_kwargs(self):
+        return {"from_logits": self.from_logits, "focal_alpha": self.alpha, "focal_gamma": self.gamma,
+                "class_balancing": self.apply_class_balancing}
+
+
+class CategoricalFocalCrossentropy(_SmoothedCrossentropy):
+    """Focal categorical cross-entropy (Keras 3): -alpha sum_j t_j (1 - p_j)^gamma log p_j over the
+    classes of the last axis (p the softmax of logits, or the rows renormalised to sum 1). One
+    fused C++ pass gives the value and the gradient (csrc/cpu/loss.cpp)."""
+    kind = "categorical_focal_crossentropy"
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_focal_crossentropy", dtype=None):
+        super().__init__(name, from_logits, reduction, label_smoothing)
+        self.alpha, self.gamma = _focal_options(type(self).__name__, alpha, gamma, axis)
+        self.axis = -1
+
+    def _kwargs(self):
+        return {**super()._kwargs(), "alpha": self.alpha, "gamma": self.gamma, "axis": self.axis}
+
+    def _kernel_kwargs(self):
+        return {"from_logits": self.from_logits, "focal_alpha": self.alpha, "focal_gamma": self.gamma}
+
+
+class _OverlapLoss(Loss):
+    """Dice and Tversky (Keras 3): one minus an overlap ratio of y_true and y_pred, summed over
+    ``axis`` (None: every axis, one value for the batch), written with corenn.ops (each a C++
+    kernel on the tape)."""
+
+    def __init__(self, reduction, name, axis):
+        super().__init__(name, False, reduction)
+        if axis is not None and not isinstance(axis, (int, np.integer, tuple, list)):
+            raise ValueError(f"{type(self).__name__}: axis must be None, an int or a tuple, got {axis!r}")
+        self.axis = None if axis is None else (int(axis) if isinstance(axis, (int, np.integer))
+                                               else tuple(int(a) for a in axis))
+
+    def _kwargs(self):
+        return {"axis": list(self.axis) if isinstance(self.axis, tuple) else self.axis}
+
+
+class Dice(_OverlapLoss):
+    """1 - 2 sum(t p) / (sum t + sum p + eps)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="dice", axis=None, dtype=None):
+        super().__init__(reduction, name, axis)
+
+    def call(self, y_true, y_pred):
+        from . import ops
+        inter = ops.sum(ops.multiply(y_true, y_pred), axis=self.axis)
+        den = ops.add(ops.add(ops.sum(y_true, axis=self.axis), ops.sum(y_pred, axis=self.axis)), 1e-7)
+        return ops.subtract(1.0, ops.divide(ops.multiply(2.0, inter), den))
+
+
+class Tversky(_OverlapLoss):
+    """1 - TP / (TP + alpha FN + beta FP + eps), TP = sum t p, FN = sum t (1 - p), FP = sum (1 - t) p
+    (alpha = beta = 0.5 is Dice)."""
+
+    def __init__(self, alpha=0.5, beta=0.5, reduction="sum_over_batch_size", name="tversky", axis=None,
+                 dtype=None):
+        super().__init__(reduction, name, axis)
+        self.alpha, self.beta = float(alpha), float(beta)
+
+    def _kwargs(self):
+        return {**super()._kwargs(), "alpha": self.alpha, "beta": self.beta}
+
+    def call(self, y_true, y_pred):
+        from . import ops
+        tp = ops.sum(ops.multiply(y_true, y_pred), axis=self.axis)
+        fn = ops.sum(ops.multiply(y_true, ops.subtract(1.0, y_pred)), axis=self.axis)
+        fp = ops.sum(ops.multiply(ops.subtract(1.0, y_true), y_pred), axis=self.axis)
+        den = ops.add(ops.add(ops.add(tp, ops.multiply(self.alpha, fn)), ops.multiply(self.beta, fp)), 1e-7)
+        return ops.subtract(1.0, ops.divide(tp, den))
+
+
 class SparseCategoricalCrossentropy(Loss):
     """Cross-entropy of integer class labels. ``ignore_class`` (Keras 3): positions whose label
     is that class (a padding token) count for nothing, and sum_over_batch_size averages over the
@@ -615,6 +722,23 @@ mean_squared_logarithmic_error = msle = MSLE = _function(MeanSquaredLogarithmicE
 mean_absolute_percentage_error = mape = MAPE = _function(MeanAbsolutePercentageError,
                                                          "mean_absolute_percentage_error")
 MSE, MAE = mse, mae
+binary_focal_crossentropy = _function(BinaryFocalCrossentropy, "binary_focal_crossentropy")
+categorical_focal_crossentropy = _function(CategoricalFocalCrossentropy, "categorical_focal_crossentropy")
+
+
+def dice(y_true, y_pred, axis=None):
+    """1 - 2 sum(t p) / (sum t + sum p + eps) over ``axis`` (None: all)."""
+    return Dice(reduction=None, axis=axis).call(_as_float_tensor(y_true), _as_float_tensor(y_pred))
+
+
+def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
+    """1 - TP / (TP + alpha FN + beta FP + eps) over ``axis`` (None: all)."""
+    return Tversky(alpha, beta, reduction=None, axis=axis).call(_as_float_tensor(y_true), _as_float_tensor(y_pred))
+
+
+def _as_float_tensor(v):
+    return v if isinstance(v, kernels.Tensor) and v.dtype == "float32" else \
+        kernels.Tensor.from_numpy(np.ascontiguousarray(np.asarray(v), np.float32))
 
 _BY_NAME = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
@@ -629,6 +753,9 @@ _BY_NAME = {
     "mean_squared_logarithmic_error": MeanSquaredLogarithmicError, "msle": MeanSquaredLogarithmicError,
     "mean_absolute_percentage_error": MeanAbsolutePercentageError, "mape": MeanAbsolutePercentageError,
     "ctc": CTC,
+    "binary_focal_crossentropy": BinaryFocalCrossentropy,
+    "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
+    "dice": Dice, "tversky": Tversky,
 }
 _CLASSES = {c.__name__: c for c in set(_BY_NAME.values())}
 

@@ -1371,41 +1371,44 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
 
 
 # -- nn activations --------------------------------------------------------------------------------
+# Keras 3's activation ops, each one C++ activation kernel (forward and backward; formulas in
+# csrc/cpu/activation.cpp) with its tape rule from _activation.
 
 def relu6(x):
-    return minimum(relu(x), 6.0)
+    return _activation("relu6", x, alpha=6.0)
 
 
 def hard_sigmoid(x):
     """relu6(x + 3) / 6 (Keras 3)."""
-    return divide(relu6(add(x, 3.0)), 6.0)
+    return _activation("hard_sigmoid", x)
 
 
 def hard_silu(x):
-    x = _f32(x)
-    return multiply(x, hard_sigmoid(x))
+    """x * relu6(x + 3) / 6."""
+    return _activation("hard_silu", x)
 
 
 hard_swish = hard_silu
 
 
 def log_sigmoid(x):
-    return negative(softplus(negative(x)))
+    """-softplus(-x)."""
+    return _activation("log_sigmoid", x)
 
 
 def softsign(x):
-    x = _f32(x)
-    return divide(x, add(abs(x), 1.0))
+    """x / (|x| + 1)."""
+    return _activation("softsign", x)
 
 
 def hard_tanh(x):
-    return clip(x, -1.0, 1.0)
+    """clip(x, -1, 1)."""
+    return _activation("hard_tanh", x)
 
 
 def celu(x, alpha=1.0):
     """max(x, 0) + min(alpha (exp(x / alpha) - 1), 0)."""
-    x = _f32(x)
-    return add(relu(x), minimum(multiply(alpha, expm1(divide(x, alpha))), 0.0))
+    return _activation("celu", x, alpha=float(alpha))
 
 
 def glu(x, axis=-1):
@@ -1419,30 +1422,33 @@ def glu(x, axis=-1):
 
 
 def hard_shrink(x, threshold=0.5):
-    x = _f32(x)
-    return multiply(x, greater(abs(x), threshold))
+    """x where |x| > threshold, else 0."""
+    return _activation("hard_shrink", x, alpha=float(threshold))
 
 
 def soft_shrink(x, threshold=0.5):
-    x = _f32(x)
-    return multiply(sign(x), relu(subtract(abs(x), threshold)))
+    """sign(x) max(|x| - threshold, 0)."""
+    return _activation("soft_shrink", x, alpha=float(threshold))
 
 
 def tanh_shrink(x):
-    x = _f32(x)
-    return subtract(x, tanh(x))
+    """x - tanh(x)."""
+    return _activation("tanh_shrink", x)
 
 
 def squareplus(x, b=4):
-    x = _f32(x)
-    return divide(add(x, sqrt(add(square(x), float(b)))), 2.0)
+    """(x + sqrt(x^2 + b)) / 2."""
+    return _activation("squareplus", x, alpha=float(b))
 
 
 def sparse_plus(x):
     """0 for x <= -1, (x + 1)^2 / 4 for |x| < 1, x for x >= 1."""
-    x = _f32(x)
-    mid = divide(square(add(x, 1.0)), 4.0)
-    return where(less_equal(x, -1.0), 0.0, where(greater_equal(x, 1.0), x, mid))
+    return _activation("sparse_plus", x)
+
+
+def mish(x):
+    """x tanh(softplus(x))."""
+    return _activation("mish", x)
 
 
 def threshold(x, threshold, default_value):

@@ -17,7 +17,8 @@ from reference import (activation, activation_grad, conv2d_forward, gemm, global
                        max_pool2d, rnn_forward)
 
 KINDS = kernels.ACTIVATIONS
-ALPHA = {"leaky_relu": 0.2, "elu": 1.0, "relu6": 6.0}
+ALPHA = {"leaky_relu": 0.2, "elu": 1.0, "relu6": 6.0, "celu": 1.0, "soft_shrink": 0.5, "hard_shrink": 0.5,
+         "squareplus": 4.0}
 NAN, INF = np.float32(np.nan), np.float32(np.inf)
 
 

@@ -88,6 +88,7 @@ LAYER_CLASSES = {name: cls for mod in _LAYER_MODULES for name, cls in vars(mod).
                  and cls.__module__ == mod.__name__ and name not in ("Layer", "ActivatedLayer", "Lambda")}
 LAYER_ARGS.update({
     "Wrapper": dict(layer=lambda: layers.Dense(2, activation="relu")),
+    "SpectralNormalization": dict(layer=lambda: layers.Dense(3), power_iterations=2),
     "Embedding": dict(input_dim=20, output_dim=4, mask_zero=False, embeddings_initializer="normal"),
     "SimpleRNN": dict(units=3, activation="relu", return_sequences=True, go_backwards=True),
     "LSTM": dict(units=4, unit_forget_bias=False, dropout=0.1, return_sequences=True),

@@ -62,6 +62,27 @@ def activation(b, name, alpha, v: Value, base, layer=None):
             e = b.op("Erf", [b.op("Mul", [x, b.const(np.float32(1 / np.sqrt(2)), f"{base}/rsqrt2")], base)], base)
             half = b.op("Mul", [x, b.const(np.float32(0.5), f"{base}/half")], base)
             y = b.op("Add", [half, b.op("Mul", [half, e], base)], base)
+    elif name == "hard_sigmoid":   # max(0, min(1, x / 6 + 1/2))
+        y = b.op("HardSigmoid", [x], base, alpha=1.0 / 6.0, beta=0.5)
+    elif name == "hard_silu":   # x * hard_sigmoid(x) (HardSwish is the same function, opset 14)
+        y = b.op("Mul", [x, b.op("HardSigmoid", [x], base, alpha=1.0 / 6.0, beta=0.5)], base)
+    elif name == "softsign":
+        y = b.op("Softsign", [x], base)
+    elif name == "exponential":
+        y = b.op("Exp", [x], base)
+    elif name == "mish":   # x * tanh(softplus(x)) (Mish is opset 18)
+        y = b.op("Mul", [x, b.op("Tanh", [b.op("Softplus", [x], base)], base)], base)
+    elif name == "hard_tanh":
+        y = b.op("Clip", [x, b.const(np.float32(-1.0), f"{base}/clip_min"),
+                          b.const(np.float32(1.0), f"{base}/clip_max")], base)
+    elif name == "celu":
+        y = b.op("Celu", [x], base, alpha=float(alpha))
+    elif name in ("soft_shrink", "hard_shrink"):   # Shrink: x - bias if x > lambd, x + bias if x < -lambd
+        y = b.op("Shrink", [x], base, lambd=float(alpha), bias=float(alpha) if name == "soft_shrink" else 0.0)
+    elif name == "log_sigmoid":   # -softplus(-x)
+        y = b.op("Neg", [b.op("Softplus", [b.op("Neg", [x], base)], base)], base)
+    elif name == "tanh_shrink":
+        y = b.op("Sub", [x, b.op("Tanh", [x], base)], base)
     elif name in ("softmax", "log_softmax"):
         # over the Keras last axis; with a feature permutation the set of columns is the same
         axis = 1 if v.fperm is not None else v.axis(-1)
