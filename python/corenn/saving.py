@@ -1240,11 +1240,11 @@ def _compare_weight_shapes(model, weights):
 
 # ---- the compile config: every hyper-parameter checked before anything is built ----------------
 
-_OPTIONAL = ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "warmup_target")
+_OPTIONAL = ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "warmup_target", "loss_scale_factor")
 _SCHEDULE_RANGES = {"initial_learning_rate": _NONNEG, "end_learning_rate": _NONNEG,
                     "warmup_target": _NONNEG, "decay_rate": _NONNEG, "alpha": _UNIT,
                     "decay_steps": _POSITIVE, "warmup_steps": _NONNEG}
-_FLAGS = ("amsgrad", "nesterov", "centered", "staircase", "cycle")
+_FLAGS = ("amsgrad", "nesterov", "centered", "staircase", "cycle", "use_ema")
 
 
 def _check_hyperparameters(config, ranges, owner):

@@ -236,8 +236,10 @@ def test_bad_arguments_raise(rng):
         SGD(momentum=1.5)
     with pytest.raises(ValueError, match="not recognized: 'beta_3'"):
         Adam(beta_3=0.5)
-    with pytest.raises(NotImplementedError, match="use_ema"):
-        Adam(use_ema=True)
+    with pytest.raises(ValueError, match="ema_momentum"):
+        Adam(use_ema=True, ema_momentum=1.5)
+    with pytest.raises(ValueError, match="gradient_accumulation_steps"):
+        Adam(gradient_accumulation_steps=0)
     with pytest.raises(TypeError, match="learning_rate must be"):
         Adam(learning_rate="fast")
     opt = Adam()

@@ -309,7 +309,8 @@ SCHEDULES = [schedules.ExponentialDecay(0.1, 10, 0.5, staircase=True),
              schedules.PiecewiseConstantDecay([5, 12], [0.3, 0.2, 0.05]),
              schedules.CosineDecay(0.01, 20, alpha=0.1, warmup_target=0.1, warmup_steps=5),
              schedules.InverseTimeDecay(0.2, 4, 0.5),
-             schedules.PolynomialDecay(0.1, 15, end_learning_rate=0.01, power=2.0, cycle=True)]
+             schedules.PolynomialDecay(0.1, 15, end_learning_rate=0.01, power=2.0, cycle=True),
+             schedules.CosineDecayRestarts(0.1, 20, t_mul=1.5, m_mul=0.8, alpha=0.05)]
 
 
 def test_every_schedule_is_listed():
@@ -340,7 +341,8 @@ def plain_callbacks(tmp_path):
             callbacks.ModelCheckpoint(str(tmp_path / "{epoch}.weights.npz"), monitor="val_acc",
                                       save_best_only=True, save_weights_only=True, save_freq=3),
             callbacks.BackupAndRestore(str(tmp_path), delete_checkpoint=False),
-            callbacks.TensorBoard(str(tmp_path / "tb"), update_freq=5)]
+            callbacks.TensorBoard(str(tmp_path / "tb"), update_freq=5),
+            callbacks.SwapEMAWeights(swap_on_epoch=True)]
 
 
 def test_every_callback_is_listed(tmp_path):

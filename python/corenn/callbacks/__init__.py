@@ -25,7 +25,8 @@ from .csv_logger import CSVLogger
 from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from .stopping import EarlyStopping, TerminateOnNaN
 from .tensorboard import TensorBoard
+from .ema import SwapEMAWeights
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "LambdaCallback",
            "EarlyStopping", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger",
-           "TerminateOnNaN", "ModelCheckpoint", "BackupAndRestore", "TensorBoard"]
+           "TerminateOnNaN", "ModelCheckpoint", "BackupAndRestore", "TensorBoard", "SwapEMAWeights"]

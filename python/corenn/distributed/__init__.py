@@ -131,12 +131,13 @@ class _Distributed:
     """Mixed in front of an optimizer class: gradients are summed over the ranks (weighted, see
     GradientReducer) before the wrapped class applies them."""
 
-    def apply(self, grads, trainable_variables=None):
+    def apply_unscaled(self, grads, trainable_variables=None):
+        # apply (a loss_scale_factor's division) and fit's unscaled step both end here
         from .. import kernels
         grads = [g if g is None or isinstance(g, kernels.Tensor) else np.array(g, np.float32, order="C")
                  for g in grads]
         self._reducer.reduce(grads)
-        return super().apply(grads, trainable_variables)
+        return super().apply_unscaled(grads, trainable_variables)
 
 
 _CLASSES = {}

@@ -180,6 +180,9 @@ class TrainingLoops:
                 break
             if self.stop_training:
                 break
+        finalize = getattr(self.optimizer, "finalize_variable_values", None)
+        if finalize is not None and epochs > initial_epoch:   # use_ema: the averages become the weights
+            finalize(self.trainable_weights)
         cbks.on_train_end(epoch_logs)
         self.history = cbks.history
         return cbks.history

@@ -23,6 +23,14 @@ _BY_NAME = {cls.__name__.lower(): cls for cls in (SGD, RMSprop, Adam, AdamW, Ada
                                                   Lion, Adadelta)}
 
 
+def __getattr__(name):
+    # keras.optimizers.LossScaleOptimizer is mixed_precision's (imported late: it imports this package)
+    if name == "LossScaleOptimizer":
+        from ..mixed_precision import LossScaleOptimizer
+        return LossScaleOptimizer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def serialize(optimizer: Optimizer) -> dict:
     """``{'class_name': ..., 'config': ...}`` for ``deserialize`` / ``get``."""
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}

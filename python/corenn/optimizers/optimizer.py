@@ -25,8 +25,7 @@ from . import schedules
 
 Tensor = kernels.Tensor
 
-# Keras 3 constructor arguments corenn does not implement; accepted at their defaults so Keras
-# configs load unchanged.
+# Keras 3's step options every optimizer takes (Optimizer.__init__ says what each does).
 _KERAS_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
                    "loss_scale_factor": None, "gradient_accumulation_steps": None}
 
@@ -37,7 +36,8 @@ _KERAS_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_freque
 NONNEG, UNIT, UNIT_OPEN, POSITIVE = "[0, inf)", "[0, 1]", "[0, 1)", "(0, inf)"
 IN_RANGE = {NONNEG: lambda v: v >= 0, UNIT: lambda v: 0 <= v <= 1,
             UNIT_OPEN: lambda v: 0 <= v < 1, POSITIVE: lambda v: v > 0}
-HYPERPARAMETER_RANGES = {"learning_rate": NONNEG, "beta_1": UNIT_OPEN, "beta_2": UNIT_OPEN,
+HYPERPARAMETER_RANGES = {"ema_momentum": UNIT, "loss_scale_factor": POSITIVE,
+                         "learning_rate": NONNEG, "beta_1": UNIT_OPEN, "beta_2": UNIT_OPEN,
                          "epsilon": POSITIVE, "momentum": UNIT, "rho": UNIT_OPEN,
                          "initial_accumulator_value": NONNEG, "weight_decay": NONNEG,
                          "clipnorm": NONNEG, "clipvalue": NONNEG, "global_clipnorm": NONNEG}
@@ -54,6 +54,14 @@ def check_hyperparameter(owner, name, value, optional=False):
     if not math.isfinite(value) or not IN_RANGE[allowed](value):
         raise ValueError(f"{owner}: {name} = {value} is out of range (must be a finite number in {allowed})")
     return value
+
+
+def _positive_int_or_none(owner, name, value):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive int or None, got {value!r}")
+    return int(value)
 
 
 class LearningRate(float):
@@ -97,6 +105,17 @@ class Optimizer:
         clipvalue: clip each gradient element to [-clipvalue, clipvalue].
         global_clipnorm: clip all gradients together to this global L2 norm.
             At most one of clipnorm, clipvalue, global_clipnorm may be set (as in Keras).
+        use_ema, ema_momentum: keep an exponential moving average of the variables, updated
+            after every step (avg = m avg + (1 - m) var, avg = var at the first step);
+            ``finalize_variable_values`` copies it into the variables, which ``fit`` does after its
+            last epoch, and callbacks.SwapEMAWeights swaps it in for evaluation.
+        ema_overwrite_frequency: with use_ema, copy the average into the variables every this
+            many steps.
+        loss_scale_factor: ``scale_loss(loss)`` multiplies the loss by it and ``apply`` divides
+            the gradients by it (``fit`` computes unscaled gradients and skips both).
+        gradient_accumulation_steps: n > 1 sums the gradients of n calls and updates the
+            variables with their mean on every n-th call (``iterations`` counts every call, as
+            in Keras 3).
         name: the optimizer's name.
 
     Subclasses declare ``_slots`` (state names in build order) and implement ``_update``.
@@ -108,12 +127,25 @@ class Optimizer:
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, name=None, **kwargs):
         owner = type(self).__name__
-        for key, value in kwargs.items():
+        for key in kwargs:
             if key not in _KERAS_DEFAULTS:
                 raise ValueError(f"{owner}: argument(s) not recognized: {key!r}")
-            if value != _KERAS_DEFAULTS[key]:
-                raise NotImplementedError(f"{owner}: {key}={value!r} is not supported by corenn "
-                                          f"(only the default {_KERAS_DEFAULTS[key]!r})")
+        options = {**_KERAS_DEFAULTS, **kwargs}
+        self.use_ema = bool(options["use_ema"])
+        self.ema_momentum = check_hyperparameter(owner, "ema_momentum", options["ema_momentum"])
+        self.ema_overwrite_frequency = _positive_int_or_none(owner, "ema_overwrite_frequency",
+                                                             options["ema_overwrite_frequency"])
+        self.loss_scale_factor = check_hyperparameter(owner, "loss_scale_factor", options["loss_scale_factor"],
+                                                      optional=True)
+        self.gradient_accumulation_steps = _positive_int_or_none(owner, "gradient_accumulation_steps",
+                                                                 options["gradient_accumulation_steps"])
+        if self.gradient_accumulation_steps is not None and self.gradient_accumulation_steps < 2:
+            raise ValueError(f"{owner}: gradient_accumulation_steps must be an int >= 2 (or None), got "
+                             f"{self.gradient_accumulation_steps}")
+        if self.loss_scale_factor is not None:
+            self.__dict__["_scales_loss"] = True   # fit hands unscaled gradients to apply_unscaled
+        self._ema = None           # the moving averages (use_ema), one per variable
+        self._accumulated = None   # the summed gradients (gradient_accumulation_steps)
         self.weight_decay = check_hyperparameter(owner, "weight_decay", weight_decay, optional=True)
         self.clipnorm = check_hyperparameter(owner, "clipnorm", clipnorm, optional=True)
         self.clipvalue = check_hyperparameter(owner, "clipvalue", clipvalue, optional=True)
@@ -201,6 +233,10 @@ class Optimizer:
                 for s in state[slot]:
                     s.fill_(self._slot_init)
         self._vars, self._var_tensors, self._state = var_list, tensors, state
+        # Keras 3 builds these with the slots: the averages start at the variables, the sums at 0
+        self._ema = [np.array(t, np.float32) for t in tensors] if self.use_ema else None
+        self._accumulated = [np.zeros(tuple(t.shape), np.float32) for t in tensors] \
+            if self.gradient_accumulation_steps is not None else None
         self._slots_built = self._active_slots()   # apply rebuilds when the options change them
         # the variables with a constraint (keras.constraints), by index: projected after updates
         self._constrained = [(i, t.__dict__["constraint"]) for i, t in enumerate(tensors)
@@ -208,8 +244,10 @@ class Optimizer:
 
     @property
     def variables(self) -> list:
-        """The state tensors, slot by slot in build order (stable; for saving)."""
-        return [t for slot in self._active_slots() for t in self._state.get(slot, [])]
+        """The state, in Keras 3's build order (stable; for saving): the moving averages
+        (use_ema), the gradient sums (gradient_accumulation_steps), then the slots."""
+        extra = list(self.__dict__.get("_ema") or []) + list(self.__dict__.get("_accumulated") or [])
+        return extra + [t for slot in self._active_slots() for t in self._state.get(slot, [])]
 
     def save_own_variables(self, store: dict) -> None:
         """Write ``iterations`` and the state tensors (as NumPy copies) into ``store``."""
@@ -244,13 +282,28 @@ class Optimizer:
         # unpacking each pair raises on a malformed one, as a loop over them would
         return self.apply([g for g, _ in pairs], [v for _, v in pairs])
 
+    def scale_loss(self, loss):
+        """``loss * loss_scale_factor`` (Keras 3), or ``loss`` when no factor is set."""
+        if self.loss_scale_factor is None:
+            return loss
+        from .. import ops
+        return ops.multiply(loss, np.float32(self.loss_scale_factor))
+
     def apply(self, grads, trainable_variables=None):
         """One update of ``trainable_variables`` (in place) with ``grads``.
 
         Without ``trainable_variables`` the variables of the last ``build`` are used. Gradients
         may be Tensors or float NumPy arrays; a ``None`` gradient leaves its variable untouched.
-        Returns ``iterations`` after the step.
+        With ``loss_scale_factor`` the gradients (of a ``scale_loss``-scaled loss) are divided by
+        it first. Returns ``iterations`` after the step.
         """
+        if self.loss_scale_factor is not None:
+            inv = np.float32(1.0 / self.loss_scale_factor)
+            grads = [None if g is None else _as_float32(np.asarray(g, np.float32) * inv) for g in grads]
+        return self.apply_unscaled(grads, trainable_variables)
+
+    def apply_unscaled(self, grads, trainable_variables=None):
+        """``apply`` for gradients of the unscaled loss (what ``fit`` computes)."""
         if type(grads) is not list:
             grads = list(grads)
         if trainable_variables is None:
@@ -273,6 +326,12 @@ class Optimizer:
             if type(g) is not Tensor:
                 converted = [g if isinstance(g, Tensor) or g is None else _as_float32(g) for g in grads]
                 break
+        if self.gradient_accumulation_steps is not None:
+            grads = self._accumulate(converted if converted is not None else grads)
+            if grads is None:   # not an update step: the gradients were added to the sums
+                self._after_step()
+                return self._iterations
+            converted = grads
         params, state = self._var_tensors, self._state
         if converted is not None:
             keep = [i for i, g in enumerate(converted) if g is not None]
@@ -290,8 +349,56 @@ class Optimizer:
             for i, c in self._constrained:
                 if updated is None or i in updated:
                     constraints.apply(self._var_tensors[i], c)
+        if self.use_ema or self.gradient_accumulation_steps is not None:
+            self._after_step()
+            return self._iterations
         self._iterations += 1
         return self._iterations
+
+    def _accumulate(self, grads):
+        """gradient_accumulation_steps: add ``grads`` to the sums; on every n-th call return the
+        mean gradients (sums reset), else None."""
+        for acc, g in zip(self._accumulated, grads):
+            if g is not None:
+                acc += np.asarray(g, np.float32)
+        n = self.gradient_accumulation_steps
+        if (self._iterations + 1) % n:
+            return None
+        means = [Tensor.from_numpy(acc / np.float32(n)) for acc in self._accumulated]
+        for acc in self._accumulated:
+            acc.fill(0.0)
+        return means
+
+    def _after_step(self):
+        """The moving averages (use_ema), their periodic copy into the variables, the step count."""
+        if self.use_ema:
+            current = [np.asarray(t) for t in self._var_tensors]
+            m = np.float32(self.ema_momentum if self._iterations != 0 else 0.0)
+            for avg, v in zip(self._ema, current):
+                avg *= m
+                avg += (np.float32(1.0) - m) * v
+            freq = self.ema_overwrite_frequency
+            if freq and (self._iterations + 1) % freq == 0:
+                for avg, v in zip(self._ema, current):
+                    v[...] = avg
+        self._iterations += 1
+
+    @property
+    def ema_variables(self):
+        """The moving averages of the variables (use_ema), as NumPy arrays; [] before a step."""
+        return list(self._ema or [])
+
+    def finalize_variable_values(self, var_list):
+        """With use_ema, copy the moving averages into ``var_list`` (the variables this optimizer
+        updates, in the same order); otherwise nothing. ``fit`` calls it after its last epoch."""
+        if not self.use_ema or not self._ema:
+            return
+        var_list = list(var_list)
+        if len(var_list) != len(self._ema):
+            raise ValueError(f"{self.name}: finalize_variable_values got {len(var_list)} variables, but the "
+                             f"moving averages are of {len(self._ema)}")
+        for v, avg in zip(var_list, self._ema):
+            np.asarray(v)[...] = avg
 
     def _same_vars(self, variables) -> bool:
         built = self._vars
@@ -326,7 +433,10 @@ class Optimizer:
         config = {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                   "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm,
                   "clipvalue": self.clipvalue}
-        config.update(_KERAS_DEFAULTS)
+        config.update(use_ema=self.use_ema, ema_momentum=self.ema_momentum,
+                      ema_overwrite_frequency=self.ema_overwrite_frequency,
+                      loss_scale_factor=self.loss_scale_factor,
+                      gradient_accumulation_steps=self.gradient_accumulation_steps)
         return config
 
     @classmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "CosineDecay",
-           "InverseTimeDecay", "PolynomialDecay", "serialize", "deserialize"]
+           "InverseTimeDecay", "PolynomialDecay", "CosineDecayRestarts", "serialize", "deserialize"]
 
 
 class LearningRateSchedule:
@@ -220,8 +220,50 @@ class PolynomialDecay(LearningRateSchedule):
                 "power": self.power, "cycle": self.cycle, "name": self.name}
 
 
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (SGDR, Loshchilov & Hutter 2017; Keras 3).
+
+    Period i (from 0) lasts first_decay_steps * t_mul^i steps and starts at the rate
+    initial * m_mul^i; within a period, at fraction f of it:
+        lr = initial * ((1 - alpha) * m_mul^i * 0.5 * (1 + cos(pi f)) + alpha)
+    The period of a step: i = floor(s) with s = step / first_decay_steps when t_mul = 1, else
+    i = floor(log(1 - s (1 - t_mul)) / log(t_mul)) (the geometric sum of the periods).
+
+    Args:
+        initial_learning_rate, first_decay_steps (> 0), t_mul, m_mul, alpha, name.
+    """
+
+    def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0,
+                 name="SGDRDecay"):
+        _positive("CosineDecayRestarts", "first_decay_steps", first_decay_steps)
+        if not t_mul > 0 or not m_mul >= 0:
+            raise ValueError(f"CosineDecayRestarts: t_mul must be > 0 and m_mul >= 0, got {t_mul!r}, {m_mul!r}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.first_decay_steps = first_decay_steps
+        self.t_mul, self.m_mul, self.alpha = float(t_mul), float(m_mul), float(alpha)
+        self.name = name
+
+    def __call__(self, step: int) -> float:
+        fraction = step / self.first_decay_steps
+        if self.t_mul == 1.0:
+            i = math.floor(fraction)
+            fraction -= i
+        else:
+            i = math.floor(math.log(1.0 - fraction * (1.0 - self.t_mul)) / math.log(self.t_mul))
+            done = (1.0 - self.t_mul ** i) / (1.0 - self.t_mul)
+            fraction = (fraction - done) / self.t_mul ** i
+        cosine = 0.5 * self.m_mul ** i * (1.0 + math.cos(math.pi * fraction))
+        return self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "first_decay_steps": self.first_decay_steps, "t_mul": self.t_mul, "m_mul": self.m_mul,
+                "alpha": self.alpha, "name": self.name}
+
+
 _SCHEDULES = {cls.__name__: cls for cls in (ExponentialDecay, PiecewiseConstantDecay,
-                                             CosineDecay, InverseTimeDecay, PolynomialDecay)}
+                                             CosineDecay, InverseTimeDecay, PolynomialDecay,
+                                             CosineDecayRestarts)}
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:
