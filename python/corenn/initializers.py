@@ -27,7 +27,8 @@ __all__ = ["Initializer", "VarianceScaling", "GlorotUniform", "GlorotNormal", "H
            "TruncatedNormal", "Zeros", "Ones", "Constant", "Orthogonal", "compute_fans", "get",
            "serialize", "deserialize", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
            "lecun_uniform", "lecun_normal", "random_normal", "random_uniform", "truncated_normal",
-           "zeros", "ones", "constant", "orthogonal", "variance_scaling"]
+           "zeros", "ones", "constant", "orthogonal", "variance_scaling", "Identity", "IdentityInitializer",
+           "identity"]
 
 # std of a unit normal truncated to [-2, 2]: dividing by it restores the requested variance
 _TRUNCATED_STD = 0.87962566103423978
@@ -254,6 +255,28 @@ class Orthogonal(Initializer):
         return {"gain": self.gain, "seed": self.seed}
 
 
+class Identity(Initializer):
+    """gain times the identity matrix, for a 2-D weight (Keras 3's IdentityInitializer; a
+    non-square weight gets ones on its main diagonal)."""
+
+    def __init__(self, gain=1.0):
+        super().__init__(None)
+        self.gain = float(gain)
+
+    def _generate(self, shape, rng):
+        if len(shape) != 2:
+            raise ValueError(f"Identity: the weight must be 2-D, got shape {tuple(shape)}")
+        return self.gain * np.eye(shape[0], shape[1])
+
+    def _rng(self):  # deterministic: never consumes the run-wide generator
+        return None
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+IdentityInitializer = Identity
+
 # Keras' lower-case names are the classes themselves: initializers.glorot_uniform(seed=1) is an
 # initializer, initializers.he_normal()(shape) its values.
 glorot_uniform, glorot_normal = GlorotUniform, GlorotNormal
@@ -262,6 +285,7 @@ lecun_uniform, lecun_normal = LecunUniform, LecunNormal
 random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
 zeros, ones, constant, orthogonal = Zeros, Ones, Constant, Orthogonal
 variance_scaling = VarianceScaling
+identity = Identity
 
 _BY_NAME = {
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_uniform": HeUniform,
@@ -269,7 +293,7 @@ _BY_NAME = {
     "random_normal": RandomNormal, "normal": RandomNormal, "random_uniform": RandomUniform,
     "uniform": RandomUniform, "truncated_normal": TruncatedNormal, "zeros": Zeros, "zero": Zeros,
     "ones": Ones, "one": Ones, "constant": Constant, "orthogonal": Orthogonal,
-    "variance_scaling": VarianceScaling,
+    "variance_scaling": VarianceScaling, "identity": Identity,
 }
 _CLASSES = {cls.__name__: cls for cls in set(_BY_NAME.values())}
 

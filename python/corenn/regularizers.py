@@ -12,8 +12,8 @@ import numpy as np
 
 from . import kernels
 
-__all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize",
-           "deserialize"]
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "OrthogonalRegularizer",
+           "orthogonal_regularizer", "get", "serialize", "deserialize"]
 
 
 class Regularizer:
@@ -94,11 +94,46 @@ class L1L2(Regularizer):
         super().__init__(l1=l1, l2=l2)
 
 
-# Keras exposes the lower-case names as aliases of the classes
-l1, l2, l1_l2 = L1, L2, L1L2
+class OrthogonalRegularizer(Regularizer):
+    """Keras 3's penalty on a 2-D kernel whose rows (mode='rows') or columns ('columns') should be
+    orthogonal: with the rows (columns) scaled to unit L2 norm and P their Gram matrix,
+        penalty = factor * 0.5 * sum_{i != j} |P_ij| / (n (n - 1) / 2)
+    (n rows or columns). Written with corenn.ops, so the tape gives its gradient.
+    """
 
-_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
-_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2, "Regularizer": Regularizer}
+    def __init__(self, factor=0.01, mode="rows"):
+        if isinstance(factor, bool) or not isinstance(factor, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(factor) or factor < 0:
+            raise ValueError(f"OrthogonalRegularizer: factor must be a finite number >= 0, got {factor!r}")
+        if mode not in ("rows", "columns"):
+            raise ValueError(f"OrthogonalRegularizer: mode must be 'rows' or 'columns', got {mode!r}")
+        self.factor, self.mode = float(factor), mode
+
+    def __call__(self, x):
+        from . import ops
+        if not isinstance(x, kernels.Tensor):
+            x = kernels.Tensor.from_numpy(np.ascontiguousarray(x, np.float32))
+        if x.ndim != 2:
+            raise ValueError(f"OrthogonalRegularizer: inputs must be 2-D (a Dense kernel), got shape "
+                             f"{tuple(x.shape)}")
+        axis = 1 if self.mode == "rows" else 0
+        unit = ops.divide(x, ops.sqrt(ops.maximum(ops.sum(ops.square(x), axis=axis, keepdims=True), 1e-12)))
+        gram = ops.matmul(unit, ops.transpose(unit)) if axis == 1 else ops.matmul(ops.transpose(unit), unit)
+        n = int(x.shape[0] if axis == 1 else x.shape[1])
+        if n < 2:
+            return kernels.Tensor.from_numpy(np.zeros((), np.float32))
+        off = ops.multiply(gram, 1.0 - np.eye(n, dtype=np.float32))
+        return ops.multiply(ops.sum(ops.abs(off)), np.float32(self.factor * 0.5 / (n * (n - 1) / 2.0)))
+
+    def get_config(self):
+        return {"factor": self.factor, "mode": self.mode}
+
+
+# Keras exposes the lower-case names as aliases of the classes
+l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
+
+_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2, "orthogonal_regularizer": OrthogonalRegularizer}
+_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2, "Regularizer": Regularizer, "OrthogonalRegularizer": OrthogonalRegularizer}
 
 
 def _as_scalar_tensor(value, who):

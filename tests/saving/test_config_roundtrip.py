@@ -242,7 +242,7 @@ INITIALIZERS = [initializers.GlorotUniform(seed=1), initializers.GlorotNormal(),
                 initializers.HeNormal(seed=2), initializers.LecunUniform(), initializers.LecunNormal(),
                 initializers.RandomNormal(0.5, 2.0, seed=3), initializers.TruncatedNormal(0.1, 0.2),
                 initializers.RandomUniform(-2, 3, seed=4), initializers.Constant(1.5), initializers.Zeros(),
-                initializers.Ones(), initializers.Orthogonal(gain=2.0, seed=5),
+                initializers.Ones(), initializers.Orthogonal(gain=2.0, seed=5), initializers.Identity(gain=0.5),
                 initializers.VarianceScaling(3.0, "fan_out", "uniform", seed=6)]
 
 

@@ -24,3 +24,6 @@ for _name in __all__:
     if isinstance(globals()[_name], type(_sys)):
         _sys.modules.setdefault(f"{__name__}.{_name}", globals()[_name])
 _sys.modules.setdefault(f"{__name__}.preprocessing.sequence", preprocessing.sequence)
+_sys.modules.setdefault(f"{__name__}.preprocessing.image", preprocessing.image)
+_sys.modules.setdefault(f"{__name__}.preprocessing.text", preprocessing.text)
+_sys.modules.setdefault(f"{__name__}.utils.np_utils", utils)   # keras.utils.np_utils.to_categorical (Keras 2)

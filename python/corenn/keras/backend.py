@@ -7,7 +7,9 @@ must not run in float32 believing otherwise).
 """
 from __future__ import annotations
 
-__all__ = ["floatx", "set_floatx", "epsilon", "set_epsilon", "image_data_format",
+import builtins   # this module defines K.max, K.sum, ... (tf.keras 2's names) at the end
+
+__all__ = ["is_keras_tensor", "standardize_dtype", "result_type", "floatx", "set_floatx", "epsilon", "set_epsilon", "image_data_format",
            "set_image_data_format", "clear_session", "backend", "disable_traceback_filtering",
            "enable_traceback_filtering", "is_traceback_filtering_enabled", "ctc_batch_cost", "ctc_decode",
            "dtype_policy", "set_dtype_policy"]
@@ -126,3 +128,62 @@ def set_dtype_policy(policy):
     """keras.config.set_dtype_policy('mixed_float16'): accepted, runs float32 (keras.mixed_precision)."""
     from ..mixed_precision import set_global_policy
     set_global_policy(policy)
+
+
+def is_keras_tensor(x):
+    """Whether ``x`` is a symbolic KerasTensor (keras.Input or a layer called on one)."""
+    from ..models.graph import KerasTensor
+    return isinstance(x, KerasTensor)
+
+
+def standardize_dtype(dtype):
+    """A dtype's canonical name ('float32', 'int64', 'bool', ...) as Keras 3 spells it."""
+    if dtype is None:
+        return floatx()
+    import numpy as np
+    if isinstance(dtype, type) or isinstance(dtype, np.dtype):   # np.float16, np.dtype('int8')
+        try:
+            return np.dtype(dtype).name
+        except TypeError:
+            raise ValueError(f"standardize_dtype: invalid dtype {dtype!r}") from None
+    if hasattr(dtype, "name") and not isinstance(dtype, str):
+        dtype = dtype.name
+    dtype = {"float": "float32", "int": "int64", "double": "float64", "half": "float16"}.get(str(dtype), dtype)
+    import numpy as np
+    try:
+        return np.dtype(str(dtype)).name
+    except TypeError:
+        raise ValueError(f"standardize_dtype: invalid dtype {dtype!r}") from None
+
+
+def result_type(*dtypes):
+    """The dtype Keras 3 gives arithmetic on these dtypes (or Python scalars): the widest float
+    among the float dtypes, integers taking a float's type (JAX's lattice, which Keras follows);
+    a Python float with integers gives floatx(); integers promote as NumPy's; Python ints are
+    weak (they take the other operand's type)."""
+    import numpy as np
+    explicit, py_float, py_int = [], False, False
+    for d in dtypes:
+        if isinstance(d, bool):
+            explicit.append(np.dtype("bool"))
+        elif isinstance(d, int):
+            py_int = True
+        elif isinstance(d, float):
+            py_float = True
+        else:
+            explicit.append(np.dtype(standardize_dtype(d)))
+    floats = [d for d in explicit if d.kind == "f"]
+    if floats:
+        return builtins.max(floats, key=lambda d: d.itemsize).name
+    if py_float:
+        return floatx()
+    if explicit:
+        return np.result_type(*explicit).name
+    return "int32" if py_int else floatx()
+
+
+# tf.keras 2's backend functions (K.mean, K.square, K.set_value, ...): keras/_backend_ops.py
+from ._backend_ops import *  # noqa: E402,F401,F403
+from ._backend_ops import __all__ as _OPS_NAMES  # noqa: E402
+
+__all__ = __all__ + [n for n in _OPS_NAMES if n not in __all__]

@@ -1,5 +1,5 @@
 """corenn.models: Model (functional API and subclassing), Sequential, and loading saved models."""
-from ..saving import load_model
+from ..saving import load_model, save_model
 from .graph import Input
 from .model import Model
 from .sequential import Sequential
@@ -109,4 +109,4 @@ class _CalledThrough:
         return self._fn(self._layer, *args, **kwargs)
 
 
-__all__ = ["Model", "Sequential", "Input", "load_model", "model_from_json", "clone_model"]
+__all__ = ["Model", "Sequential", "Input", "load_model", "save_model", "model_from_json", "clone_model"]

@@ -158,7 +158,9 @@ class BatchStream:
     def __init__(self, data, steps, where="fit", steps_name="steps_per_epoch", shuffle=False):
         self.data = data
         self.steps = None if steps is None else int(steps)
-        self.one_shot = hasattr(data, "__next__")  # an iterator: calling iter() would not restart it
+        # an iterator: calling iter() would not restart it (a PyDataset that is also an iterator,
+        # as ImageDataGenerator's, is read by index instead)
+        self.one_shot = hasattr(data, "__next__") and not is_py_dataset(data)
         self._it = None
         self.ran_out = False  # the data ended before an epoch got its batches
         self._where = where

@@ -75,7 +75,7 @@ class TrainingLoops:
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1):
+            validation_batch_size=None, validation_freq=1, **loader_options):
         """Train for ``epochs`` passes over the data; returns the History callback.
 
         x, y: NumPy arrays, or x a corenn.data.Dataset, a utils.PyDataset or a generator /
@@ -85,7 +85,10 @@ class TrainingLoops:
         (batch loss = mean_i w_i loss_i); metrics are not weighted, weighted_metrics are. validation_data:
         (x, y), (x, y, sample_weight) or a Dataset / PyDataset / iterable of batches
         (validation_steps caps it).
+        workers / use_multiprocessing / max_queue_size (tf.keras 2's loader options) are accepted
+        and have no effect: batches come from the calling thread.
         """
+        _loader_options("fit", loader_options)
         self._require_compiled("fit")
         with self._training_call("fit"):
             if _data_parallel is not None:
@@ -350,13 +353,14 @@ class TrainingLoops:
         return batch
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
-                 callbacks=None, return_dict=False, _callbacks=True):
+                 callbacks=None, return_dict=False, _callbacks=True, **loader_options):
         """Loss (with regularization) and metrics: [loss, *metrics], or the loss alone.
 
         x, y as in ``fit`` (arrays, or x an iterable of batches; ``steps`` caps the batches).
         With ``sample_weight`` the loss is sum_i w_i loss_i / N; metrics are not weighted,
         weighted_metrics are.
         """
+        _loader_options("evaluate", loader_options)
         from .. import callbacks as _callbacks_mod
         self._require_compiled("evaluate")
         where = f"{self.name}.evaluate"
@@ -458,12 +462,13 @@ class TrainingLoops:
             cbks.on_test_end(logs)
         return logs
 
-    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
+    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None, **loader_options):
         """Model outputs (inference mode) as a float32 NumPy array.
 
         x: an array, or an iterable of batches (each x, or a tuple whose first item is x);
         ``steps`` caps the number of batches.
         """
+        _loader_options("predict", loader_options)
         from .. import callbacks as _callbacks_mod
         where = f"{self.name}.predict"
         verbose = 1 if verbose == "auto" else int(verbose)
@@ -518,6 +523,32 @@ class TrainingLoops:
                 raise ValueError(f"{where}: the data iterable yielded no batches")
             out = [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
         return self._structure_outputs(out)
+
+    # tf.keras 2's generator methods (removed in Keras 3): fit / evaluate / predict take the same
+    # generators and Sequences directly
+    def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
+                      validation_data=None, validation_steps=None, validation_freq=1, class_weight=None,
+                      max_queue_size=10, workers=1, use_multiprocessing=False, shuffle=True, initial_epoch=0):
+        """Deprecated in tf.keras 2: ``fit`` with a generator."""
+        warnings.warn("fit_generator is deprecated: call fit with the generator", DeprecationWarning, stacklevel=2)
+        return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=verbose,
+                        callbacks=callbacks, validation_data=validation_data, validation_steps=validation_steps,
+                        validation_freq=validation_freq, class_weight=class_weight, shuffle=shuffle,
+                        initial_epoch=initial_epoch)
+
+    def evaluate_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
+                           use_multiprocessing=False, verbose=0):
+        """Deprecated in tf.keras 2: ``evaluate`` with a generator."""
+        warnings.warn("evaluate_generator is deprecated: call evaluate with the generator", DeprecationWarning,
+                      stacklevel=2)
+        return self.evaluate(generator, steps=steps, callbacks=callbacks, verbose=verbose)
+
+    def predict_generator(self, generator, steps=None, callbacks=None, max_queue_size=10, workers=1,
+                          use_multiprocessing=False, verbose=0):
+        """Deprecated in tf.keras 2: ``predict`` with a generator."""
+        warnings.warn("predict_generator is deprecated: call predict with the generator", DeprecationWarning,
+                      stacklevel=2)
+        return self.predict(generator, steps=steps, callbacks=callbacks, verbose=verbose)
 
     def predict_on_batch(self, x):
         """The outputs for one batch ``x`` (inference mode) as NumPy arrays. predict's body for a
@@ -664,3 +695,14 @@ def take_rows(a, idx, out):
             np.take(a[k], idx, axis=0, out=out[k])
     else:
         np.take(a, idx, axis=0, out=out)
+
+
+_LOADER_OPTIONS = frozenset({"workers", "use_multiprocessing", "max_queue_size"})
+
+
+def _loader_options(op, options):
+    """tf.keras 2's fit / evaluate / predict took workers, use_multiprocessing and max_queue_size
+    (Keras 3 moved them to PyDataset); scripts that pass them run, anything else is a TypeError."""
+    unknown = sorted(set(options) - _LOADER_OPTIONS)
+    if unknown:
+        raise TypeError(f"{op}() got unexpected keyword argument(s): {', '.join(unknown)}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 
 import numpy as np
 
@@ -127,6 +128,14 @@ class Optimizer:
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, name=None, **kwargs):
         owner = type(self).__name__
+        if "lr" in kwargs:   # tf.keras 2's name, still in many scripts
+            warnings.warn(f"{owner}: `lr` is deprecated, use `learning_rate`", DeprecationWarning, stacklevel=3)
+            learning_rate = kwargs.pop("lr")
+        decay = kwargs.pop("decay", None)
+        if decay:   # tf.keras 2's legacy per-step decay: lr / (1 + decay * iterations)
+            if isinstance(learning_rate, schedules.LearningRateSchedule) or callable(learning_rate):
+                raise ValueError(f"{owner}: decay= cannot be combined with a learning-rate schedule")
+            learning_rate = schedules.InverseTimeDecay(float(learning_rate), 1, float(decay))
         for key in kwargs:
             if key not in _KERAS_DEFAULTS:
                 raise ValueError(f"{owner}: argument(s) not recognized: {key!r}")
@@ -191,6 +200,15 @@ class Optimizer:
                                 f"or a callable, got {value!r}")
             value = check_hyperparameter(owner, "learning_rate", value)
         self._learning_rate = value
+
+    @property
+    def lr(self):
+        """tf.keras 2's name of ``learning_rate`` (``K.set_value(model.optimizer.lr, 1e-4)``)."""
+        return self.learning_rate
+
+    @lr.setter
+    def lr(self, value):
+        self.learning_rate = value
 
     def _current_learning_rate(self) -> float:
         lr = self._learning_rate

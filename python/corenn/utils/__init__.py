@@ -5,14 +5,49 @@ from .dataset_utils import (image_dataset_from_directory, split_dataset, text_da
 from .py_dataset import PyDataset, Sequence
 from .model_plot import plot_model
 from .plotting import plot_history
-from .progbar import Progbar
+from .progbar import (Progbar, disable_interactive_logging, enable_interactive_logging,
+                      is_interactive_logging_enabled)
 from .random import get_generator, next_seed, set_random_seed
 from .sequence import pad_sequences
 
 __all__ = ["PyDataset", "Sequence", "image_dataset_from_directory", "split_dataset", "text_dataset_from_directory",
            "timeseries_dataset_from_array", "Progbar", "get_generator", "next_seed", "normalize", "pad_sequences", "plot_history", "plot_model",
            "set_random_seed", "to_categorical", "img_to_array", "load_img", "array_to_img", "save_img",
-           "FeatureSpace"]
+           "FeatureSpace", "disable_interactive_logging", "enable_interactive_logging",
+           "is_interactive_logging_enabled", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",
+           "register_keras_serializable", "serialize_keras_object", "deserialize_keras_object",
+           "get_custom_objects", "custom_object_scope", "CustomObjectScope", "get_registered_name",
+           "get_registered_object"]
+
+# keras.utils keeps the serialization helpers under these names too (they live in corenn.saving)
+_FROM_SAVING = ("register_keras_serializable", "serialize_keras_object", "deserialize_keras_object",
+                "get_custom_objects", "custom_object_scope", "CustomObjectScope", "get_registered_name",
+                "get_registered_object")
+
+
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """(x,), (x, y) or (x, y, sample_weight), leaving out the trailing Nones (Keras)."""
+    if y is None:
+        return (x,) if not isinstance(x, (list, tuple)) else (x,)
+    if sample_weight is None:
+        return (x, y)
+    return (x, y, sample_weight)
+
+
+def unpack_x_y_sample_weight(data):
+    """(x, y, sample_weight) from a batch: a tuple of 1 to 3 items, or x alone (Keras)."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if len(data) == 1:
+        return data[0], None, None
+    if len(data) == 2:
+        return data[0], data[1], None
+    if len(data) == 3:
+        return data
+    raise ValueError(f"unpack_x_y_sample_weight: data must be x, (x,), (x, y) or (x, y, sample_weight), "
+                     f"got a tuple of {len(data)} items")
 
 
 def __getattr__(name):
@@ -20,4 +55,10 @@ def __getattr__(name):
     if name == "FeatureSpace":
         from .feature_space import FeatureSpace
         return FeatureSpace
+    if name == "np_utils":   # Keras 2's keras.utils.np_utils.to_categorical: the same functions
+        import sys
+        return sys.modules[__name__]
+    if name in _FROM_SAVING:
+        from .. import saving
+        return getattr(saving, name)
     raise AttributeError(f"module 'corenn.utils' has no attribute {name!r}")

@@ -49,8 +49,29 @@ def format_value(value):
     return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
 
 
+_INTERACTIVE = [True]
+
+
+def enable_interactive_logging():
+    """Progress bars redraw their line in a terminal or notebook (the default)."""
+    _INTERACTIVE[0] = True
+
+
+def disable_interactive_logging():
+    """Progress bars write plain lines, as they do into a file or a pipe (Keras 3's switch for
+    logs collected by a job scheduler)."""
+    _INTERACTIVE[0] = False
+
+
+def is_interactive_logging_enabled():
+    return _INTERACTIVE[0]
+
+
 def _is_dynamic(stream):
-    """True where '\r' redraws a line: a terminal or a Jupyter kernel's stream."""
+    """True where '\r' redraws a line: a terminal or a Jupyter kernel's stream, unless interactive
+    logging is off."""
+    if not _INTERACTIVE[0]:
+        return False
     isatty = getattr(stream, "isatty", None)
     try:
         if isatty is not None and isatty():
