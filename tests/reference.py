@@ -1999,3 +1999,57 @@ def softmax_axes_grad(x, dy, axes):
     y = softmax_axes(x, axes)
     dy = f64(dy)
     return y * (dy - (dy * y).sum(axis=tuple(np.atleast_1d(axes)), keepdims=True))
+
+
+# =============================================================================================
+# Grouped convolution (Keras groups=G) and channels-first (NCHW) convolution
+# =============================================================================================
+# Keras' grouped kernel is (KH, KW, C / G, F): group g's outputs [g*F/G, (g+1)*F/G) read only
+# its inputs [g*C/G, (g+1)*C/G). Written per group on the ungrouped loops above; the NCHW form is
+# written again, directly in NCHW indexing, so channels-first layers meet an oracle that never
+# transposes.
+
+def conv2d_grouped(x, w, b=None, strides=(1, 1), padding="valid", dilation=(1, 1), groups=1):
+    x, w = f64(x), f64(w)
+    cg, fg = x.shape[3] // groups, w.shape[3] // groups
+    y = np.concatenate([conv2d_forward(x[..., g * cg:(g + 1) * cg], w[..., g * fg:(g + 1) * fg],
+                                       None, strides, padding, dilation) for g in range(groups)], axis=-1)
+    return y + f64(b) if b is not None else y
+
+
+def conv2d_grouped_grads(x, w, dy, strides=(1, 1), padding="valid", dilation=(1, 1), groups=1):
+    """(dx, dw, db) of conv2d_grouped given dy (N, OH, OW, F)."""
+    x, w, dy = f64(x), f64(w), f64(dy)
+    cg, fg = x.shape[3] // groups, w.shape[3] // groups
+    dx, dw = np.zeros_like(x), np.zeros_like(w)
+    for g in range(groups):
+        xs, ws, dys = x[..., g * cg:(g + 1) * cg], w[..., g * fg:(g + 1) * fg], dy[..., g * fg:(g + 1) * fg]
+        dx[..., g * cg:(g + 1) * cg] = conv2d_backward_data(dys, ws, xs.shape, strides, padding, dilation)
+        dw[..., g * fg:(g + 1) * fg] = conv2d_backward_weights(xs, dys, ws.shape, strides, padding, dilation)[0]
+    return dx, dw, dy.sum(axis=(0, 1, 2))
+
+
+def conv2d_nchw(x, w, b=None, strides=(1, 1), padding="valid", dilation=(1, 1), groups=1):
+    """x (N, C, H, W), w (KH, KW, C / G, F) as Keras keeps it for either layout -> (N, F, OH, OW)."""
+    x, w = f64(x), f64(w)
+    n, c, h, wd = x.shape
+    kh_, kw_, cg, f = w.shape
+    fg = f // groups
+    oh_, pt = conv2d_padding(h, kh_, strides[0], padding, dilation[0])
+    ow_, pl = conv2d_padding(wd, kw_, strides[1], padding, dilation[1])
+    y = np.zeros((n, f, oh_, ow_))
+    for co in range(f):
+        g = co // fg
+        for oh in range(oh_):
+            for ow in range(ow_):
+                acc = np.zeros(n)
+                for kh in range(kh_):
+                    ih = oh * strides[0] - pt + kh * dilation[0]
+                    for kw in range(kw_):
+                        iw = ow * strides[1] - pl + kw * dilation[1]
+                        if 0 <= ih < h and 0 <= iw < wd:
+                            acc += x[:, g * cg:(g + 1) * cg, ih, iw] @ w[kh, kw, :, co]
+                y[:, co, oh, ow] = acc
+    if b is not None:
+        y += f64(b)[None, :, None, None]
+    return y

@@ -12,15 +12,15 @@ void register_conv(py::module_& m) {
   m.def("conv2d_forward", &corenn::conv2d_forward, py::arg("x"), py::arg("w"), py::arg("bias"),
         py::arg("y"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
         py::arg("pad_left"), py::arg("dil_h"), py::arg("dil_w"), py::arg("activation"),
-        py::call_guard<py::gil_scoped_release>(),
-        "y := act(conv2d(x, w) + bias), NHWC, w (KH, KW, Cin, Cout); in place on y.");
+        py::arg("groups") = 1, py::call_guard<py::gil_scoped_release>(),
+        "y := act(conv2d(x, w) + bias), NHWC, w (KH, KW, Cin / groups, Cout); in place on y.");
   m.def("conv2d_backward_data", &corenn::conv2d_backward_data, py::arg("dy"), py::arg("w"),
         py::arg("dx"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
-        py::arg("pad_left"), py::arg("dil_h"), py::arg("dil_w"),
+        py::arg("pad_left"), py::arg("dil_h"), py::arg("dil_w"), py::arg("groups") = 1,
         py::call_guard<py::gil_scoped_release>(), "dx := dL/dx of conv2d given dy; in place.");
   m.def("conv2d_backward_weights", &corenn::conv2d_backward_weights, py::arg("x"), py::arg("dy"),
         py::arg("dw"), py::arg("db"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
-        py::arg("pad_left"), py::arg("dil_h"), py::arg("dil_w"),
+        py::arg("pad_left"), py::arg("dil_h"), py::arg("dil_w"), py::arg("groups") = 1,
         py::call_guard<py::gil_scoped_release>(),
         "dw := dL/dw of conv2d given dy, db := column sums of dy (when given); in place.");
   m.def("conv2d_transpose_forward", &corenn::conv2d_transpose_forward, py::arg("x"), py::arg("w"),
@@ -72,9 +72,14 @@ void register_conv(py::module_& m) {
       "conv2d_algorithms",
       [](int64_t n, int64_t h, int64_t w, int64_t cin, int64_t kh, int64_t kw, int64_t cout,
          int64_t oh, int64_t ow, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t dh,
-         int64_t dw) {
-        return corenn::conv2d_algorithms({n, h, w, cin, kh, kw, cout, oh, ow, sh, sw, pt, pl, dh, dw});
+         int64_t dw, int64_t groups) {
+        corenn::Conv2dGeometry g{n, h, w, cin, kh, kw, cout, oh, ow, sh, sw, pt, pl, dh, dw};
+        g.groups = groups;
+        return corenn::conv2d_algorithms(g);
       },
+      py::arg("n"), py::arg("h"), py::arg("w"), py::arg("cin"), py::arg("kh"), py::arg("kw"),
+      py::arg("cout"), py::arg("oh"), py::arg("ow"), py::arg("sh"), py::arg("sw"), py::arg("pt"),
+      py::arg("pl"), py::arg("dh"), py::arg("dw"), py::arg("groups") = 1,
       "[forward, backward_data, backward_weights] algorithm names the CPU kernels pick.");
 }
 

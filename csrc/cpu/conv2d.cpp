@@ -128,7 +128,7 @@ RowPacker row_packer(int64_t run, int mr) {
 void pack_patches(const Conv2dGeometry& g, const float* x, int mr, int64_t i0, int64_t mc,
                   int64_t p0, int64_t kc, float* dst) {
   const RowPacker packer = row_packer(g.cin, mr);
-  const int64_t end = p0 + kc;
+  const int64_t end = p0 + kc, xc = g.xc();  // xc: a group's channel run sits in a longer row
   const float* img[gemm::kMaxMR];
   int64_t ih0[gemm::kMaxMR], iw0[gemm::kMaxMR];
   const float* src[gemm::kMaxMR];
@@ -137,7 +137,7 @@ void pack_patches(const Conv2dGeometry& g, const float* x, int mr, int64_t i0, i
     for (int r = 0; r < mr; ++r) {
       const int64_t i = i0 + ir + std::min(r, rows - 1);
       const int64_t ow = i % g.ow, t = i / g.ow, oh = t % g.oh, n = t / g.oh;
-      img[r] = x + n * g.h * g.w * g.cin;
+      img[r] = x + n * g.h * g.w * xc;
       ih0[r] = oh * g.sh - g.pt;
       iw0[r] = ow * g.sw - g.pl;
     }
@@ -148,7 +148,7 @@ void pack_patches(const Conv2dGeometry& g, const float* x, int mr, int64_t i0, i
       for (int r = 0; r < mr; ++r) {
         const int64_t ih = ih0[r] + kh * g.dh, iw = iw0[r] + kw * g.dw;
         const bool inside = r < rows && ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
-        src[r] = inside ? img[r] + (ih * g.w + iw) * g.cin + ci : packer.zeros;
+        src[r] = inside ? img[r] + (ih * g.w + iw) * xc + ci : packer.zeros;
       }
       o = packer.pack(src, len, mr, o);
       p += len;
@@ -165,18 +165,18 @@ void pack_patches_b(const Conv2dGeometry& g, const float* x, int nr, int64_t p0,
                     int64_t j0, int64_t nc, float* dst) {
   for (int64_t jr = 0; jr < nc; jr += nr) {
     const int cols = static_cast<int>(std::min<int64_t>(nr, nc - jr));
-    const int64_t k0 = j0 + jr, ci0 = k0 % g.cin, q0 = k0 / g.cin;
+    const int64_t k0 = j0 + jr, ci0 = k0 % g.cin, q0 = k0 / g.cin, xc = g.xc();
     float* o = dst + jr * kc;
     int64_t ow = p0 % g.ow, t = p0 / g.ow, oh = t % g.oh, n = t / g.oh;
     for (int64_t p = 0; p < kc; ++p, o += nr) {
       const int64_t ih0 = oh * g.sh - g.pt, iw0 = ow * g.sw - g.pl;
-      const float* img = x + n * g.h * g.w * g.cin;
+      const float* img = x + n * g.h * g.w * xc;
       int64_t ci = ci0, kw = q0 % g.kw, kh = q0 / g.kw;
       for (int c = 0; c < cols;) {
         const int len = static_cast<int>(std::min<int64_t>(g.cin - ci, cols - c));
         const int64_t ih = ih0 + kh * g.dh, iw = iw0 + kw * g.dw;
         if (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w)
-          std::memcpy(o + c, img + (ih * g.w + iw) * g.cin + ci, sizeof(float) * len);
+          std::memcpy(o + c, img + (ih * g.w + iw) * xc + ci, sizeof(float) * len);
         else
           std::memset(o + c, 0, sizeof(float) * len);
         c += len;
@@ -195,15 +195,20 @@ void pack_patches_b(const Conv2dGeometry& g, const float* x, int nr, int64_t p0,
 // dx rows of images [0, images) (dx points at the chunk's first image) from dcols (rows = the
 // chunk's pixels, K columns). One task per input row: it sums every (output pixel, tap) that
 // reads it, so no two threads write the same element and the order is fixed.
+// With a group geometry (x_ld > cin) dx points at the group's first channel and only the group's
+// channel run of each pixel is written.
 void col2im(const Conv2dGeometry& g, const float* dcols, int64_t images, float* dx) {
-  const int64_t depth = g.depth(), row_len = g.w * g.cin;
+  const int64_t depth = g.depth(), xc = g.xc(), row_len = g.w * xc;
   const int64_t work = std::max<int64_t>(1, g.kh * g.ow * g.kw * g.cin);
   const int64_t grain = std::max<int64_t>(1, (1 << 15) / work);
   parallel_for(0, images * g.h, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t idx = lo; idx < hi; ++idx) {
       const int64_t n = idx / g.h, ih = idx % g.h;
       float* row = dx + idx * row_len;
-      std::memset(row, 0, sizeof(float) * row_len);
+      if (xc == g.cin)
+        std::memset(row, 0, sizeof(float) * row_len);
+      else
+        for (int64_t iw = 0; iw < g.w; ++iw) std::memset(row + iw * xc, 0, sizeof(float) * g.cin);
       for (int64_t kh = 0; kh < g.kh; ++kh) {
         const int64_t t = ih + g.pt - kh * g.dh;
         if (t < 0 || t % g.sh != 0 || t / g.sh >= g.oh) continue;
@@ -213,7 +218,7 @@ void col2im(const Conv2dGeometry& g, const float* dcols, int64_t images, float* 
           for (int64_t kw = 0; kw < g.kw; ++kw) {
             const int64_t iw = ow * g.sw - g.pl + kw * g.dw;
             if (iw < 0 || iw >= g.w) continue;
-            float* d = row + iw * g.cin;
+            float* d = row + iw * xc;
             const float* s = dc + kw * g.cin;
             for (int64_t c = 0; c < g.cin; ++c) d[c] += s[c];
           }
@@ -1087,7 +1092,10 @@ const int64_t* direct_tap_offsets(const Conv2dGeometry& g) {
 
 // ---- algorithm choice (one place, so the query in ops/conv2d.h cannot drift from the entries) --
 
+// Grouped convs run the implicit GEMM per group (its packers take a channel offset and the row
+// length through the group geometry); Winograd and the direct loops index whole rows.
 ConvAlgo conv2d_forward_algo(const Conv2dGeometry& g) {
+  if (g.groups > 1) return ConvAlgo::implicit_gemm;
   if (is_pointwise(g)) return ConvAlgo::pointwise_gemm;
   if (use_winograd(g)) return ConvAlgo::winograd;
   if (use_direct_dw(g)) return ConvAlgo::direct;
@@ -1095,9 +1103,17 @@ ConvAlgo conv2d_forward_algo(const Conv2dGeometry& g) {
 }
 
 ConvAlgo conv2d_weights_algo(const Conv2dGeometry& g) {
+  if (g.groups > 1) return ConvAlgo::implicit_gemm;
   if (use_winograd(g)) return ConvAlgo::winograd;
   if (use_direct_dw(g)) return ConvAlgo::direct;
   return ConvAlgo::implicit_gemm;
+}
+
+Conv2dGeometry group_geometry(const Conv2dGeometry& g) {
+  Conv2dGeometry gg = g;
+  gg.cin = g.cin / g.groups, gg.cout = g.cout / g.groups, gg.groups = 1;
+  gg.x_ld = g.cin, gg.y_ld = g.cout;
+  return gg;
 }
 
 Conv2dGeometry flipped_geometry(const Conv2dGeometry& g) {
@@ -1117,6 +1133,7 @@ bool use_subpixel(const Conv2dGeometry& g) {
 }
 
 ConvAlgo conv2d_data_algo(const Conv2dGeometry& g) {
+  if (g.groups > 1) return ConvAlgo::col2im_gemm;
   if (is_pointwise(g)) return ConvAlgo::pointwise_gemm;
   if (g.sh == 1 && g.sw == 1 &&
       (use_winograd(flipped_geometry(g)) || prefer_flipped_forward(g)))
@@ -1151,13 +1168,20 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
     case ConvAlgo::direct: return kernels().direct_forward(g, x, w, bias, y, relu);
     default: break;
   }
-  const gemm::Kernel kern = gemm::packed_kernel(g.cout);
-  const gemm::PackA pack_a = [&g, x, mr = kern.mr](int64_t i0, int64_t mc, int64_t p0, int64_t kc,
-                                                   float* dst) {
-    pack_patches(g, x, mr, i0, mc, p0, kc, dst);
-  };
-  gemm::gemm_packed(kern, g.pixels(), g.cout, g.depth(), pack_a,
-                    gemm::pack_b_matrix(kern, w, g.cout, false), 1.0f, 0.0f, y, g.cout, bias, act);
+  // One implicit GEMM per group (one for an ordinary conv): rows of the group's patches (its
+  // channel run of x), its column block of w (ldb = Cout) into its column block of y (ldc = Cout).
+  const Conv2dGeometry gg = g.groups > 1 ? group_geometry(g) : g;
+  const gemm::Kernel kern = gemm::packed_kernel(gg.cout);
+  for (int64_t gi = 0; gi < g.groups; ++gi) {
+    const float* xg = x + gi * gg.cin;
+    const gemm::PackA pack_a = [&gg, xg, mr = kern.mr](int64_t i0, int64_t mc, int64_t p0,
+                                                        int64_t kc, float* dst) {
+      pack_patches(gg, xg, mr, i0, mc, p0, kc, dst);
+    };
+    gemm::gemm_packed(kern, g.pixels(), gg.cout, gg.depth(), pack_a,
+                      gemm::pack_b_matrix(kern, w + gi * gg.cout, g.cout, false), 1.0f, 0.0f,
+                      y + gi * gg.cout, g.cout, bias ? bias + gi * gg.cout : nullptr, act);
+  }
 }
 
 void conv2d_relu_max_pool2d_forward(const Conv2dGeometry& g, const float* x, const float* w,
@@ -1200,6 +1224,44 @@ bool conv2d_relu_max_pool2d_backward_weights(const Conv2dGeometry& g, const floa
 
 namespace {
 
+// The weight gradient of a grouped conv: per group, dw_g^T (Cout/G, K_g) = dy_g^T @ A_g as the
+// generic implicit-GEMM path of weights_gradient (pixel ranges over threads, partials summed in
+// thread order), dy_g the group's column block of dy (lda = Cout), A_g packed straight from the
+// group's channel run of x (group_geometry); dw_g^T lands transposed in the group's column block
+// of dw (KH, KW, Cin/G, Cout). db = column sums of all of dy.
+void grouped_weights_gradient(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
+                              float* db) {
+  const Conv2dGeometry gg = group_geometry(g);
+  const int64_t depth = gg.depth(), size = gg.cout * depth, pixels = g.pixels();
+  const double flops = 2.0 * size * pixels;
+  const int parts = static_cast<int>(std::clamp<int64_t>(
+      flops < 4e6 ? 1 : get_num_threads(), 1, std::max<int64_t>(1, pixels / 64)));
+  float* partial = scratch(0, parts * size);
+  const gemm::Kernel kern = gemm::packed_kernel();
+  for (int64_t gi = 0; gi < g.groups; ++gi) {
+    const float* xg = x + gi * gg.cin;
+    const float* dyg = dy + gi * gg.cout;
+    parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t t = lo; t < hi; ++t) {
+        const int64_t p_lo = pixels * t / parts, p_hi = pixels * (t + 1) / parts;
+        const gemm::PackB pack_b = [&gg, xg, p_lo, nr = kern.nr](int64_t p0, int64_t kc,
+                                                                  int64_t j0, int64_t nc,
+                                                                  float* dst) {
+          pack_patches_b(gg, xg, nr, p_lo + p0, kc, j0, nc, dst);
+        };
+        gemm::gemm_packed(kern, gg.cout, depth, p_hi - p_lo,
+                          gemm::pack_a_matrix(kern, dyg + p_lo * g.cout, g.cout, true), pack_b,
+                          1.0f, 0.0f, partial + t * size, depth, nullptr, gemm::Activation::none);
+      }
+    });
+    sum_parts(partial, parts, size);
+    for (int64_t k = 0; k < depth; ++k)
+      for (int64_t co = 0; co < gg.cout; ++co)
+        dw[k * g.cout + gi * gg.cout + co] = partial[co * depth + k];
+  }
+  if (db) bias_grad(dy, db, pixels, g.cout);
+}
+
 // The weight gradient (see conv2d_backward_weights), with db the column sums of dy (a conv) or,
 // db_from_x, of x (Conv2DTranspose, whose output gradient is this conv's x: its bias gradient then
 // rides in the same parallel pass, each part summing its share of x's rows, instead of a pass and
@@ -1212,6 +1274,7 @@ void weights_gradient(const Conv2dGeometry& g, const float* x, const float* dy, 
   // running a single-threaded GEMM over its pixel range into its own partial dw^T (and db, the
   // column sums of its dy rows), summed in thread order afterwards: one join instead of a barrier
   // per depth block, and reproducible for a given thread count.
+  if (g.groups > 1) return grouped_weights_gradient(g, x, dy, dw, db);  // never db_from_x
   const int64_t db_rows = db_from_x ? g.n * g.h * g.w : g.pixels();
   const int64_t db_cols = db_from_x ? g.cin : g.cout;
   const float* db_src = db_from_x ? x : dy;
@@ -1316,6 +1379,9 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
   // col2im path. Images are split over threads; each thread runs, per chunk of its images, a
   // single-threaded dcols = dy @ B^T into its own buffer sized to stay in L2 (~256 KB) and
   // scatters it into dx at once: dcols never goes to memory and no barrier runs per GEMM block.
+  // A grouped conv does this per group: dy's column block of the group (lda = Cout) times its
+  // block of w (ldb = Cout), scattered into the group's channel run of dx (group_geometry).
+  const Conv2dGeometry gg = g.groups > 1 ? group_geometry(g) : g;
   const int64_t per_image = pix * depth;
   // A small problem stays on the calling thread: a fork costs more than its multiply-adds, and far
   // more on a loaded host where the other thread may wait for a core (Conv2DTranspose runs this
@@ -1327,16 +1393,20 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
   const int64_t chunk = std::clamp<int64_t>((int64_t{1} << 16) / std::max<int64_t>(1, per_image),
                                             1, (g.n + parts - 1) / parts);
   float* dcols_all = scratch(2, parts * chunk * per_image);
-  const auto scatter = kernels().col2im ? kernels().col2im : col2im;
+  // the kernel sets' col2im scatters whole rows; a group's run takes the portable loop
+  const auto scatter = kernels().col2im && g.groups == 1 ? kernels().col2im : col2im;
   parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) {
       float* dcols = dcols_all + t * chunk * per_image;
       const int64_t n_hi = g.n * (t + 1) / parts;
       for (int64_t n0 = g.n * t / parts; n0 < n_hi; n0 += chunk) {
         const int64_t images = std::min(chunk, n_hi - n0);
-        gemm::sgemm(false, true, images * pix, depth, g.cout, 1.0f, dy + n0 * pix * g.cout, g.cout,
-                    w, g.cout, 0.0f, dcols, depth, nullptr, gemm::Activation::none);
-        scatter(g, dcols, images, dx + n0 * g.h * g.w * g.cin);
+        for (int64_t gi = 0; gi < g.groups; ++gi) {
+          gemm::sgemm(false, true, images * pix, depth, gg.cout, 1.0f,
+                      dy + n0 * pix * g.cout + gi * gg.cout, g.cout, w + gi * gg.cout, g.cout, 0.0f,
+                      dcols, depth, nullptr, gemm::Activation::none);
+          scatter(gg, dcols, images, dx + n0 * g.h * g.w * g.cin + gi * gg.cin);
+        }
       }
     }
   });

@@ -14,6 +14,7 @@
 // Index arithmetic (divisions per element) is not yet hoisted out of the panel loads; a
 // specialised kernel for 1x1 / 3x3 stride-1 convolutions and vectorised channel loads are the
 // obvious next steps once a GPU can measure them.
+#include "core/check.h"
 #include "cuda/bias_grad.h"
 #include "cuda/conv2d.h"
 #include "cuda/pool2d.h"
@@ -26,6 +27,13 @@ namespace {
 struct Geom {  // Conv2dGeometry, as a trivially copyable kernel argument
   int64_t n, h, w, cin, kh, kw, cout, oh, ow, sh, sw, pt, pl, dh, dw;
 };
+
+// Grouped convolution has no CUDA kernel yet (the loaders index whole channel rows): refuse it
+// by name rather than compute an ungrouped conv.
+void check_ungrouped(const char* op, const Conv2dGeometry& g) {
+  CORENN_CHECK(g.groups == 1, op, ": grouped convolution (groups=", g.groups,
+               ") has no CUDA kernel yet; run this layer on the CPU");
+}
 
 Geom to_geom(const Conv2dGeometry& g) {
   return Geom{g.n, g.h, g.w, g.cin, g.kh, g.kw, g.cout, g.oh, g.ow, g.sh, g.sw, g.pt, g.pl, g.dh, g.dw};
@@ -83,6 +91,7 @@ struct WeightRowsB {  // backward_data: B = R, R[k', ci] = w[kh, kw, ci, co], co
 
 void conv2d_forward(const Tensor& like, const Conv2dGeometry& g, const float* x, const float* w,
                     const float* bias, float* y, bool relu) {
+  check_ungrouped("conv2d_forward", g);
   DeviceGuard guard(like);
   tiled::Epilogue ep;
   ep.bias = bias;
@@ -93,6 +102,7 @@ void conv2d_forward(const Tensor& like, const Conv2dGeometry& g, const float* x,
 
 void conv2d_backward_data(const Tensor& like, const Conv2dGeometry& g, const float* dy,
                           const float* w, float* dx) {
+  check_ungrouped("conv2d_backward_data", g);
   DeviceGuard guard(like);
   const Geom gg = to_geom(g);
   tiled::launch("conv2d_backward_data", stream_of(like), g.n * g.h * g.w, g.cin,
@@ -102,6 +112,7 @@ void conv2d_backward_data(const Tensor& like, const Conv2dGeometry& g, const flo
 
 void conv2d_backward_weights(const Tensor& like, const Conv2dGeometry& g, const float* x,
                              const float* dy, float* dw, float* db) {
+  check_ungrouped("conv2d_backward_weights", g);
   DeviceGuard guard(like);
   tiled::launch("conv2d_backward_weights", stream_of(like), g.depth(), g.cout, g.pixels(),
                 PatchTransposedA{to_geom(g), x}, tiled::DenseB<false>{dy, g.cout}, dw, g.cout,

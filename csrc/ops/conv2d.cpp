@@ -113,7 +113,7 @@ void check_window_fit(const char* op, const Conv2dGeometry& g, const char* xname
 // `op` names the entry, `xname` / `yname` the argument names it uses.
 Conv2dGeometry make_geometry(const char* op, const char* xname, const Tensor& x, const Tensor& w,
                              const char* yname, const Tensor& y, int64_t sh, int64_t sw,
-                             int64_t pt, int64_t pl, int64_t dh, int64_t dw) {
+                             int64_t pt, int64_t pl, int64_t dh, int64_t dw, int64_t groups = 1) {
   check_float32(op, xname, x);
   check_float32(op, "w", w);
   check_float32(op, yname, y);
@@ -127,9 +127,19 @@ Conv2dGeometry make_geometry(const char* op, const char* xname, const Tensor& x,
   check_nonempty(op, yname, y);
   CORENN_CHECK(sh > 0 && sw > 0, op, ": strides must be positive, got (", sh, ", ", sw, ")");
   CORENN_CHECK(dh > 0 && dw > 0, op, ": dilation must be positive, got (", dh, ", ", dw, ")");
+  CORENN_CHECK(groups > 0, op, ": groups must be positive, got ", groups);
   Conv2dGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(1), w.size(3),
                    y.size(1), y.size(2), sh, sw, pt, pl, dh, dw};
-  CORENN_CHECK(w.size(2) == g.cin, op, ": ", xname, " ", x.shape_str(), " has ", g.cin,
+  g.groups = groups;
+  if (groups > 1) {
+    CORENN_CHECK(g.cin % groups == 0 && g.cout % groups == 0, op, ": groups=", groups,
+                 " must divide the input channels of ", xname, " ", x.shape_str(),
+                 " and the output channels of w ", w.shape_str());
+    CORENN_CHECK(w.size(2) * groups == g.cin, op, ": ", xname, " ", x.shape_str(), " has ", g.cin,
+                 " channels, so with groups=", groups, " w must be (KH, KW, ", g.cin / groups,
+                 ", Cout), got ", w.shape_str());
+  }
+  CORENN_CHECK(w.size(2) * groups == g.cin, op, ": ", xname, " ", x.shape_str(), " has ", g.cin,
                " channels but w ", w.shape_str(), " expects ", w.size(2), " input channels");
   CORENN_CHECK(y.size(0) == g.n && y.size(3) == g.cout, op, ": ", yname, " must have shape (",
                g.n, ", OH, OW, ", g.cout, ") for ", xname, " ", x.shape_str(), " and w ",
@@ -174,12 +184,13 @@ Conv2dGeometry pooled_conv_geometry(const char* op, const Tensor& x, const char*
 
 void conv2d_forward(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bias,
                     const Tensor& y, int64_t stride_h, int64_t stride_w, int64_t pad_top,
-                    int64_t pad_left, int64_t dil_h, int64_t dil_w, const std::string& activation) {
+                    int64_t pad_left, int64_t dil_h, int64_t dil_w, const std::string& activation,
+                    int64_t groups) {
   constexpr const char* op = "conv2d_forward";
   CORENN_CHECK(activation == "none" || activation == "linear" || activation == "relu", op,
                ": unknown activation '", activation, "'; the fused epilogue supports 'none' and 'relu'");
   const Conv2dGeometry g = make_geometry(op, "x", x, w, "y", y, stride_h, stride_w, pad_top,
-                                         pad_left, dil_h, dil_w);
+                                         pad_left, dil_h, dil_w, groups);
   check_writable(op, "y", y);
   if (bias) {
     check_float32(op, "bias", *bias);
@@ -196,10 +207,10 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const std::optional<Tensor
 
 void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, int64_t stride_h,
                           int64_t stride_w, int64_t pad_top, int64_t pad_left, int64_t dil_h,
-                          int64_t dil_w) {
+                          int64_t dil_w, int64_t groups) {
   constexpr const char* op = "conv2d_backward_data";
   const Conv2dGeometry g = make_geometry(op, "dx", dx, w, "dy", dy, stride_h, stride_w, pad_top,
-                                         pad_left, dil_h, dil_w);
+                                         pad_left, dil_h, dil_w, groups);
   check_writable(op, "dx", dx);
   check_no_alias(op, "dx", dx, "dy", dy);
   check_no_alias(op, "dx", dx, "w", w);
@@ -209,10 +220,11 @@ void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, i
 
 void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw,
                              const std::optional<Tensor>& db, int64_t stride_h, int64_t stride_w,
-                             int64_t pad_top, int64_t pad_left, int64_t dil_h, int64_t dil_w) {
+                             int64_t pad_top, int64_t pad_left, int64_t dil_h, int64_t dil_w,
+                             int64_t groups) {
   constexpr const char* op = "conv2d_backward_weights";
   const Conv2dGeometry g = make_geometry(op, "x", x, dw, "dy", dy, stride_h, stride_w, pad_top,
-                                         pad_left, dil_h, dil_w);
+                                         pad_left, dil_h, dil_w, groups);
   check_writable(op, "dw", dw);
   if (db) {
     check_float32(op, "db", *db);
@@ -370,6 +382,9 @@ void conv2d_transpose_backward_weights(const Tensor& x, const Tensor& dy, const 
 std::vector<std::string> conv2d_algorithms(const Conv2dGeometry& g) {
   using namespace cpu;
   check_geometry_range("conv2d_algorithms", g);  // the choices compute with the geometry too
+  CORENN_CHECK(g.groups > 0 && g.cin % g.groups == 0 && g.cout % g.groups == 0,
+               "conv2d_algorithms: groups=", g.groups, " must divide Cin ", g.cin, " and Cout ",
+               g.cout);
   std::string data = conv_algo_name(conv2d_data_algo(g));
   if (conv2d_data_algo(g) == ConvAlgo::flipped_forward)
     data += std::string("/") + conv_algo_name(conv2d_forward_algo(flipped_geometry(g)));

@@ -20,29 +20,39 @@
 namespace corenn {
 
 // The geometry every conv kernel needs (all sizes > 0 after the checks).
+// Grouped convolution (Keras' groups=G): cin and cout are the totals, both divisible by G; w is
+// (KH, KW, Cin / G, Cout) and group i's outputs [i*Cout/G, (i+1)*Cout/G) read only its inputs
+// [i*Cin/G, (i+1)*Cin/G). The CPU kernels run it per group on a geometry whose cin / cout are one
+// group's while x_ld / y_ld keep the channel row lengths of the whole tensors (no copies).
 struct Conv2dGeometry {
   int64_t n, h, w, cin;        // input
   int64_t kh, kw, cout;        // kernel
   int64_t oh, ow;              // output
   int64_t sh, sw, pt, pl, dh, dw;  // stride, leading padding, dilation
+  int64_t groups = 1;          // G (1: an ordinary conv)
+  int64_t x_ld = 0, y_ld = 0;  // floats per pixel of x / y (0: cin / cout; set by group_geometry)
   int64_t pixels() const { return n * oh * ow; }   // GEMM M: output pixels
-  int64_t depth() const { return kh * kw * cin; }  // GEMM K: patch length
+  int64_t depth() const { return kh * kw * cin / groups; }  // GEMM K: patch length (one group's)
+  int64_t xc() const { return x_ld ? x_ld : cin; }
+  int64_t yc() const { return y_ld ? y_ld : cout; }
 };
 
 // y := act(conv(x, w) + bias); activation "none" | "relu" (fused in the GEMM epilogue).
 void conv2d_forward(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bias,
                     const Tensor& y, int64_t stride_h, int64_t stride_w, int64_t pad_top,
-                    int64_t pad_left, int64_t dil_h, int64_t dil_w, const std::string& activation);
+                    int64_t pad_left, int64_t dil_h, int64_t dil_w, const std::string& activation,
+                    int64_t groups = 1);
 
 // dx := dL/dx given dy = dL/dy (dx is overwritten).
 void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, int64_t stride_h,
                           int64_t stride_w, int64_t pad_top, int64_t pad_left, int64_t dil_h,
-                          int64_t dil_w);
+                          int64_t dil_w, int64_t groups = 1);
 
 // dw := dL/dw, and db := column sums of dy when given (both overwritten).
 void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw,
                              const std::optional<Tensor>& db, int64_t stride_h, int64_t stride_w,
-                             int64_t pad_top, int64_t pad_left, int64_t dil_h, int64_t dil_w);
+                             int64_t pad_top, int64_t pad_left, int64_t dil_h, int64_t dil_w,
+                             int64_t groups = 1);
 
 // Conv2DTranspose, the data gradient of conv2d used as a layer (no new GEMM: the three entries
 // below run the conv2d kernels with the roles of x and y swapped). Shapes:
@@ -107,6 +117,8 @@ ConvAlgo conv2d_forward_algo(const Conv2dGeometry& g);
 ConvAlgo conv2d_data_algo(const Conv2dGeometry& g);
 ConvAlgo conv2d_weights_algo(const Conv2dGeometry& g);
 Conv2dGeometry flipped_geometry(const Conv2dGeometry& g);  // dx as a forward conv of dy
+// One group of a grouped conv: cin / cout of one group, x_ld / y_ld the whole rows, groups 1.
+Conv2dGeometry group_geometry(const Conv2dGeometry& g);
 const char* conv_algo_name(ConvAlgo algo);
 
 void conv2d_relu_max_pool2d_forward(const Conv2dGeometry& g, const float* x, const float* w,

@@ -731,29 +731,35 @@ def conv2d_output_shape(input_shape, kernel_size, filters, strides=1, padding="v
     return (input_shape[0], oh, ow, int(filters)), (pt, pl)
 
 
-def conv2d_algorithms(input_shape, kernel_shape, strides=1, padding="valid", dilation_rate=1):
+def conv2d_algorithms(input_shape, kernel_shape, strides=1, padding="valid", dilation_rate=1,
+                      groups=1):
     """Which CPU algorithm each pass of this conv runs, e.g. ``{'forward': 'winograd_f2x2_3x3',
     'backward_data': 'flipped_forward/winograd_f2x2_3x3', 'backward_weights': 'winograd_f2x2_3x3'}``
-    (see csrc/ops/conv2d.h for the names). ``kernel_shape`` is (KH, KW, Cin, Cout). Computes nothing."""
+    (see csrc/ops/conv2d.h for the names). ``kernel_shape`` is (KH, KW, Cin / groups, Cout).
+    Computes nothing."""
     kernel_shape = tuple(int(v) for v in kernel_shape)
-    if len(kernel_shape) != 4 or len(input_shape) != 4 or input_shape[3] != kernel_shape[2]:
-        raise ValueError(f"conv2d_algorithms: need input (N, H, W, Cin) and kernel (KH, KW, Cin, Cout) "
-                         f"with the same Cin, got {tuple(input_shape)} and {kernel_shape}")
+    groups = _int(groups, "conv2d_algorithms", "groups")
+    if len(kernel_shape) != 4 or len(input_shape) != 4 or input_shape[3] != kernel_shape[2] * groups:
+        raise ValueError(f"conv2d_algorithms: need input (N, H, W, Cin) and kernel (KH, KW, Cin / groups, "
+                         f"Cout) with the same Cin, got {tuple(input_shape)} and {kernel_shape} with "
+                         f"groups={groups}")
     (n, oh, ow, cout), (pt, pl) = conv2d_output_shape(tuple(input_shape), kernel_shape[:2],
                                                       kernel_shape[3], strides, padding,
                                                       dilation_rate, op="conv2d_algorithms")
     (sh, sw), (dh, dw) = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
     names = _C.conv2d_algorithms(n, input_shape[1], input_shape[2], input_shape[3], kernel_shape[0],
-                                 kernel_shape[1], cout, oh, ow, sh, sw, pt, pl, dh, dw)
+                                 kernel_shape[1], cout, oh, ow, sh, sw, pt, pl, dh, dw, groups)
     return dict(zip(("forward", "backward_data", "backward_weights"), names))
 
 
 def conv2d(x, w, bias=None, out=None, *, strides=1, padding="valid", dilation_rate=1,
-           activation="none"):
-    """y = act(conv2d(x, w) + bias): x (N, H, W, Cin), w (KH, KW, Cin, Cout) -> (N, OH, OW, Cout).
+           activation="none", groups=1):
+    """y = act(conv2d(x, w) + bias): x (N, H, W, Cin), w (KH, KW, Cin / groups, Cout) ->
+    (N, OH, OW, Cout).
 
     ``padding`` is 'valid' or 'same' (TensorFlow's asymmetric rule, the extra row/column after);
-    ``activation`` 'none' or 'relu' (fused). Returns ``out``.
+    ``activation`` 'none' or 'relu' (fused); ``groups`` G splits Cin and Cout in G groups, group i's
+    outputs reading only its inputs (Keras' grouped convolution). Returns ``out``.
     """
     x = x if type(x) is Tensor else as_tensor(x, "conv2d_forward", "x")
     w = w if type(w) is Tensor else as_tensor(w, "conv2d_forward", "w")
@@ -765,12 +771,12 @@ def conv2d(x, w, bias=None, out=None, *, strides=1, padding="valid", dilation_ra
     if bias is not None:
         bias = bias if type(bias) is Tensor else as_tensor(bias, "conv2d_forward", "bias")
     (sh, sw), (dh, dw) = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
-    _C.conv2d_forward(x, w, bias, y, sh, sw, pt, pl, dh, dw, activation)
+    _C.conv2d_forward(x, w, bias, y, sh, sw, pt, pl, dh, dw, activation, _int(groups, "conv2d_forward", "groups"))
     return y
 
 
 def conv2d_backward_data(dy, w, input_shape, out=None, *, strides=1, padding="valid",
-                         dilation_rate=1):
+                         dilation_rate=1, groups=1):
     """dx = dL/dx of :func:`conv2d` for an input of shape ``input_shape``, given dy."""
     dy = dy if type(dy) is Tensor else as_tensor(dy, "conv2d_backward_data", "dy")
     w = w if type(w) is Tensor else as_tensor(w, "conv2d_backward_data", "w")
@@ -780,12 +786,13 @@ def conv2d_backward_data(dy, w, input_shape, out=None, *, strides=1, padding="va
                                       padding, dilation_rate)
     dx = _out(out, input_shape, "conv2d_backward_data", device=dy.device, check_shape=True)
     (sh, sw), (dh, dw) = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
-    _C.conv2d_backward_data(dy, w, dx, sh, sw, pt, pl, dh, dw)
+    _C.conv2d_backward_data(dy, w, dx, sh, sw, pt, pl, dh, dw,
+                            _int(groups, "conv2d_backward_data", "groups"))
     return dx
 
 
 def conv2d_backward_weights(x, dy, kernel_shape, out=None, bias_out=None, *, strides=1,
-                            padding="valid", dilation_rate=1, bias=False):
+                            padding="valid", dilation_rate=1, bias=False, groups=1):
     """dw = dL/dw of :func:`conv2d` (shape ``kernel_shape``), and db = column sums of dy when
     ``bias`` or ``bias_out`` is given. Returns dw, or (dw, db)."""
     x = x if type(x) is Tensor else as_tensor(x, "conv2d_backward_weights", "x")
@@ -799,7 +806,8 @@ def conv2d_backward_weights(x, dy, kernel_shape, out=None, bias_out=None, *, str
     want_bias = bias or bias_out is not None
     db = _out(bias_out, kernel_shape[3:], "conv2d_backward_weights", device=x.device) if want_bias else None
     (sh, sw), (dh, dw_) = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
-    _C.conv2d_backward_weights(x, dy, dw, db, sh, sw, pt, pl, dh, dw_)
+    _C.conv2d_backward_weights(x, dy, dw, db, sh, sw, pt, pl, dh, dw_,
+                               _int(groups, "conv2d_backward_weights", "groups"))
     return (dw, db) if want_bias else dw
 
 

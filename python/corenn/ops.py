@@ -2328,17 +2328,22 @@ def _record_conv(backward_data, backward_weights, x, w, y, kw):
 
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     """N-D convolution for N = 1, 2: kernel (KW, Cin, Cout) or (KH, KW, Cin, Cout), Keras'
-    'valid' / 'same' padding; the conv2d kernels forward and backward."""
+    'valid' / 'same' padding; the conv2d kernels forward and backward. As in Keras 3, a kernel
+    whose input channels divide the input's, (KH, KW, Cin / G, Cout), is a grouped convolution
+    with G groups."""
     x, undo, one_d = _spatial("conv", inputs, data_format)
     w = _f32(kernel, "conv")
     if one_d:
         if w.ndim != 3:
             raise ValueError(f"ops.conv: a 1-D convolution needs a kernel (width, in, out), got shape {tuple(w.shape)}")
         w = expand_dims(w, 0)
-    if w.ndim != 4 or w.shape[2] != x.shape[3]:
+    if w.ndim != 4 or x.shape[3] % w.shape[2] or w.shape[3] % (x.shape[3] // w.shape[2]):
         raise ValueError(f"ops.conv: kernel of shape {tuple(w.shape)} does not fit input channels {x.shape[3]} "
-                         f"(input shape {tuple(x.shape)})")
+                         f"(input shape {tuple(x.shape)}; a grouped kernel's input and output channels must "
+                         f"divide evenly into input channels / kernel input channels groups)")
     kw = dict(strides=_spatial_arg(strides, one_d), padding=padding, dilation_rate=_spatial_arg(dilation_rate, one_d))
+    if x.shape[3] != w.shape[2]:
+        kw["groups"] = x.shape[3] // w.shape[2]
     y = kernels.conv2d(x, w, **kw)
     _record_conv(kernels.conv2d_backward_data, kernels.conv2d_backward_weights, x, w, y, kw)
     return undo(y)

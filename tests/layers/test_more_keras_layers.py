@@ -654,8 +654,11 @@ def test_3d_padding_and_cropping_errors_and_keras_defaults():
         keras.Sequential([keras.Input((2, 4, 4, 1)), layers.Cropping3D(1)])
     with pytest.raises(ValueError, match="rank 5"):
         keras.Sequential([keras.Input((4, 4, 1)), layers.ZeroPadding3D(1)])
-    with pytest.raises(NotImplementedError, match="channels_last"):
-        layers.ZeroPadding3D(1, data_format="channels_first")
+    with pytest.raises(ValueError, match="ZeroPadding3D.*data_format"):
+        layers.ZeroPadding3D(1, data_format="NDHWC")
+    # channels_first: tests/layers/test_channels_first.py
+    assert layers.ZeroPadding3D(1, data_format="channels_first").compute_output_shape(
+        (None, 2, 3, 4, 5)) == (None, 2, 5, 6, 7)
     model = keras.Sequential([keras.Input((2, 3, 4, 1)), layers.ZeroPadding3D((1, 0, 2)),
                               layers.Cropping3D(((0, 1), (0, 0), (1, 1)))])
     assert model.output_shape == (None, 3, 3, 6, 1)

@@ -173,7 +173,8 @@ def test_batch_norm_config_and_errors():
     clone = BatchNormalization.from_config(layer.get_config())
     assert (clone.momentum, clone.epsilon, clone.center, clone.scale, clone.name) == (0.9, 1e-5, False, True, "bn_cfg")
     with pytest.raises(NotImplementedError, match="BatchNormalization.*axis"):
-        BatchNormalization(axis=1).build((None, 4, 4, 3))
+        BatchNormalization(axis=2).build((None, 4, 4, 3))
+    BatchNormalization(axis=1).build((None, 3, 4, 4))  # channels first (tests/layers/test_channels_first.py)
     BatchNormalization(axis=3).build((None, 4, 4, 3))  # the last axis, spelled positively
     with pytest.raises(TypeError, match="BatchNormalization.*axis"):
         BatchNormalization(axis=[1, 2])

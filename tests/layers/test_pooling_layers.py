@@ -117,5 +117,8 @@ def test_bad_inputs_raise_naming_the_layer():
         ZeroPadding2D((1, 2, 3))
     with pytest.raises(ValueError, match="ZeroPadding2D.*padding"):
         ZeroPadding2D(-1)
-    with pytest.raises(NotImplementedError, match="channels_last"):
-        GlobalAveragePooling2D(data_format="channels_first")
+    with pytest.raises(ValueError, match="GlobalAveragePooling2D.*data_format"):
+        GlobalAveragePooling2D(data_format="NCHW")
+    # channels_first: tests/layers/test_channels_first.py
+    assert GlobalAveragePooling2D(data_format="channels_first").compute_output_shape(
+        (None, 3, 4, 5)) == (None, 3)

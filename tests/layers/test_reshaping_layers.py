@@ -96,8 +96,8 @@ def test_bad_arguments_and_inputs_name_the_layer():
             make()
     with pytest.raises(NotImplementedError, match="UpSampling2D.*bicubic"):
         layers.UpSampling2D(interpolation="bicubic")
-    with pytest.raises(NotImplementedError, match="Cropping2D.*channels_last"):
-        layers.Cropping2D(data_format="channels_first")
+    with pytest.raises(ValueError, match="Cropping2D.*data_format"):
+        layers.Cropping2D(data_format="first")   # channels_first: tests/layers/test_channels_first.py
     for layer, shape, match in [(layers.Permute((2, 1)), (None, 2, 3, 4), "Permute.*rank 3"),
                                 (layers.RepeatVector(2), (None, 2, 3), "RepeatVector.*rank 2"),
                                 (layers.Cropping1D((2, 3)), (None, 5, 2), "Cropping1D.*leaves no steps"),

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import activations as _activations
 from .. import constraints, initializers, kernels, regularizers
+from ._channels_first import ChannelsFirst, data_format_arg
 from .base import ActivatedLayer, Layer, activation_flops, sample_size, shape_str
 
 __all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
@@ -37,7 +38,17 @@ def _weights_then_data(layer, dz, weights_kernel, data_kernel):
     return dx
 
 
-class _Conv(ActivatedLayer):
+def _check_channels_first_activation(layer):
+    # Keras applies the activation to the channels-first output, so a softmax runs over its last
+    # (spatial) axis; the kernels activate channels-last, where that axis is another one
+    if layer.data_format == "channels_first" and layer.activation.name in ("softmax", "log_softmax"):
+        raise NotImplementedError(
+            f"{type(layer).__name__} '{layer.name}': activation '{layer.activation.name}' with "
+            f"data_format='channels_first' is not supported (Keras would take it over the last, "
+            f"spatial axis); put a Softmax layer with the axis you mean after the convolution")
+
+
+class _Conv(ChannelsFirst, ActivatedLayer):
     """Shared body of Conv1D / Conv2D (rank 1 or 2 spatial axes).
 
     Math (per output pixel, patch p = the input taps the kernel covers, zeros in the padding):
@@ -57,10 +68,13 @@ class _Conv(ActivatedLayer):
         kind = type(self).__name__
         if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
             raise ValueError(f"{kind} '{self.name}': filters must be a positive integer, got {filters!r}")
-        if data_format not in (None, "channels_last"):
-            raise NotImplementedError(f"{kind} '{self.name}': only channels_last data is supported")
-        if groups != 1:
-            raise NotImplementedError(f"{kind} '{self.name}': grouped convolution is not supported")
+        self.data_format = data_format_arg(self, data_format)
+        if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups <= 0:
+            raise ValueError(f"{kind} '{self.name}': groups must be a positive integer, got {groups!r}")
+        if filters % groups:
+            raise ValueError(f"{kind} '{self.name}': the number of filters must be evenly divisible by "
+                             f"the number of groups; got groups={groups}, filters={filters}")
+        self.groups = int(groups)
         padding = str(padding).lower()
         if padding not in ("valid", "same") and not (padding == "causal" and type(self).causal_padding):
             allowed = "'valid', 'same' or 'causal'" if type(self).causal_padding else "'valid' or 'same'"
@@ -80,6 +94,11 @@ class _Conv(ActivatedLayer):
         self.kernel_constraint = constraints.get(kernel_constraint)   # applied by the optimizer
         self.bias_constraint = constraints.get(bias_constraint)
         self._fused = self.activation.name in ("linear", "relu")
+        _check_channels_first_activation(self)
+        if self.data_format == "channels_first" and self._custom_convolution():
+            # Keras hands convolution_op the channels-first input; the layer runs channels-last
+            raise NotImplementedError(f"{kind} '{self.name}': a convolution_op override with "
+                                      f"data_format='channels_first' is not supported")
         self.kernel = self.bias = None
         self._geometries = {}   # see _geometry
 
@@ -143,7 +162,12 @@ class _Conv(ActivatedLayer):
             raise ValueError(f"{type(self).__name__} '{self.name}' needs inputs of shape {axes} with "
                              f"known channels, got {shape_str(input_shape)}")
         self.compute_output_shape(input_shape)  # raises early when the kernel does not fit
-        self.kernel = self.add_weight("kernel", self.kernel_size + (input_shape[-1], self.filters),
+        if input_shape[-1] % self.groups:
+            raise ValueError(f"{type(self).__name__} '{self.name}': the number of input channels must be "
+                             f"evenly divisible by the number of groups; got groups={self.groups}, input "
+                             f"channels={input_shape[-1]}")
+        # Keras' grouped kernel: (*kernel_size, C / groups, filters)
+        self.kernel = self.add_weight("kernel", self.kernel_size + (input_shape[-1] // self.groups, self.filters),
                                       self.kernel_initializer, self.kernel_regularizer,
                                       constraint=self.kernel_constraint)
         if self.use_bias:
@@ -162,6 +186,7 @@ class _Conv(ActivatedLayer):
         that overrides it (keras.io's weight-standardized convolution) keeps the layer's bias,
         activation and gradients: its op runs on a private tape (_forward_custom)."""
         from .. import ops
+        # a grouped kernel (*k, C / groups, F) makes ops.conv group as Keras 3's does
         return ops.conv(inputs, kernel, strides=self.strides, padding=self.padding,
                         dilation_rate=self.dilation_rate)
 
@@ -206,19 +231,20 @@ class _Conv(ActivatedLayer):
         if self.rank == 2:
             out_shape, args = self._geometry(x.shape)
             z = self._buffer("z", out_shape)
-            kernels._conv2d_forward(x, self.kernel, self.bias, z, *args, act)
+            kernels._conv2d_forward(x, self.kernel, self.bias, z, *args, act, self.groups)
         else:
             x4 = self._view4(x)
             out4, args = self._geometry(x4.shape)
             out_shape = (out4[0],) + out4[2:]
             z = self._buffer("z", out_shape)
-            kernels._conv2d_forward(x4, self._kernel4(self.kernel), self.bias, self._view4(z), *args, act)
+            kernels._conv2d_forward(x4, self._kernel4(self.kernel), self.bias, self._view4(z), *args, act,
+                                    self.groups)
         return self._activate(x, z, out_shape)
 
     def flops(self, input_shape):
-        """2*KH*KW*C multiply-adds per output value, + the bias, + the activation."""
+        """2*KH*KW*C/groups multiply-adds per output value, + the bias, + the activation."""
         out = sample_size(self.compute_output_shape(input_shape))
-        taps = int(np.prod(self.kernel_size)) * input_shape[-1]
+        taps = int(np.prod(self.kernel_size)) * input_shape[-1] // self.groups
         return 2 * taps * out + (out if self.use_bias else 0) + activation_flops(self.activation, out)
 
     def can_fuse_max_pool(self, pool) -> bool:
@@ -226,6 +252,8 @@ class _Conv(ActivatedLayer):
         pass, models/fusion.py, decides whether they do)."""
         from .pooling import MaxPooling2D
         return (self.rank == 2 and not self._custom_convolution() and self.activation.name == "relu"
+                and self.groups == 1 and self.data_format == "channels_last"
+                and getattr(pool, "data_format", "channels_last") == "channels_last"
                 and self.strides == (1, 1)
                 and self.dilation_rate == (1, 1) and type(pool) is MaxPooling2D
                 and pool.pool_size == (2, 2) and pool.strides == (2, 2) and pool.padding == "valid")
@@ -239,17 +267,17 @@ class _Conv(ActivatedLayer):
         if self.trainable:
             grads = self.gradients
             kernels._conv2d_backward_weights(x4, dz4, self._kernel4(grads[0]),
-                                             grads[1] if self.use_bias else None, *args)
+                                             grads[1] if self.use_bias else None, *args, self.groups)
         if not self.needs_input_grad:
             return None
         dx = self._buffer("dx", self._x.shape)
-        kernels._conv2d_backward_data(dz4, k4, self._view4(dx), *args)
+        kernels._conv2d_backward_data(dz4, k4, self._view4(dx), *args, self.groups)
         return dx
 
     def get_config(self):
         cfg = super().get_config()
         cfg.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
-                   padding=self.padding, data_format="channels_last", groups=1,
+                   padding=self.padding, data_format=self.data_format, groups=self.groups,
                    dilation_rate=self.dilation_rate,
                    activation=_activations.serialize(self.activation), use_bias=self.use_bias,
                    kernel_initializer=initializers.serialize(self.kernel_initializer),
@@ -415,8 +443,7 @@ class Conv2DTranspose(_Conv):
 def _depthwise_args(layer, kernel_size, strides, padding, data_format, dilation_rate):
     """Validates and stores the spatial arguments shared by DepthwiseConv2D / SeparableConv2D."""
     kind = type(layer).__name__
-    if data_format not in (None, "channels_last"):
-        raise NotImplementedError(f"{kind} '{layer.name}': only channels_last data is supported")
+    layer.data_format = data_format_arg(layer, data_format)   # channels_first: ChannelsFirst
     padding = str(padding).lower()
     if padding not in ("valid", "same"):
         raise ValueError(f"{kind} '{layer.name}': padding must be 'valid' or 'same', got {padding!r}")
@@ -443,7 +470,7 @@ def _set_constraints(layer, **values):
         setattr(layer, arg, constraints.get(value))
 
 
-class DepthwiseConv2D(ActivatedLayer):
+class DepthwiseConv2D(ChannelsFirst, ActivatedLayer):
     """Depthwise 2-D convolution: each input channel convolved with its own depth_multiplier
     filters, (N, H, W, C) -> (N, OH, OW, C * depth_multiplier); output channel c*DM + m.
 
@@ -481,6 +508,7 @@ class DepthwiseConv2D(ActivatedLayer):
         self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self._fused = self.activation.is_linear
+        _check_channels_first_activation(self)
         self.kernel = self.bias = None
 
     def _conv_args(self):
@@ -525,7 +553,7 @@ class DepthwiseConv2D(ActivatedLayer):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(kernel_size=self.kernel_size, strides=self.strides, padding=self.padding,
-                   depth_multiplier=self.depth_multiplier, data_format="channels_last",
+                   depth_multiplier=self.depth_multiplier, data_format=self.data_format,
                    dilation_rate=self.dilation_rate,
                    activation=_activations.serialize(self.activation), use_bias=self.use_bias,
                    depthwise_initializer=initializers.serialize(self.depthwise_initializer),
@@ -537,7 +565,7 @@ class DepthwiseConv2D(ActivatedLayer):
         return cfg
 
 
-class SeparableConv2D(ActivatedLayer):
+class SeparableConv2D(ChannelsFirst, ActivatedLayer):
     """Depthwise separable 2-D convolution: a depthwise conv (no bias), then a 1x1 conv mixing the
     channels, (N, H, W, C) -> (N, OH, OW, filters).
 
@@ -582,6 +610,7 @@ class SeparableConv2D(ActivatedLayer):
         self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self._fused = self.activation.name in ("linear", "relu")
+        _check_channels_first_activation(self)
         self.depthwise_kernel = self.pointwise_kernel = self.bias = None
 
     def _conv_args(self):
@@ -653,7 +682,7 @@ class SeparableConv2D(ActivatedLayer):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
-                   padding=self.padding, data_format="channels_last",
+                   padding=self.padding, data_format=self.data_format,
                    dilation_rate=self.dilation_rate, depth_multiplier=self.depth_multiplier,
                    activation=_activations.serialize(self.activation), use_bias=self.use_bias,
                    depthwise_initializer=initializers.serialize(self.depthwise_initializer),

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import activations as _activations
 from .. import constraints, initializers, kernels, regularizers
+from ._channels_first import ChannelsFirst, data_format_arg
 from .base import ActivatedLayer, Layer, activation_flops, sample_size, shape_str
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout", "Identity", "Masking", "Lambda"]
@@ -175,13 +176,22 @@ def _resolve_target(name, in_features, target):
     return target
 
 
-class Flatten(Layer):
-    """(N, d1, d2, ...) -> (N, d1*d2*...), a zero-copy view (gradient: the inverse view)."""
+class Flatten(ChannelsFirst, Layer):
+    """(N, d1, d2, ...) -> (N, d1*d2*...), a zero-copy view (gradient: the inverse view).
+
+    data_format='channels_first' is Keras': the input (N, C, *S) is first moved to (N, *S, C)
+    (ChannelsFirst's transpose), so the features come in the order a channels-last model's Flatten
+    gives (that is what the argument is for: porting weights between layouts). The default
+    (channels_last) is a plain reshape: an NCHW tensor flattens in C, H, W order."""
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise NotImplementedError(f"Flatten '{self.name}': only channels_last data is supported")
+        self.data_format = data_format_arg(self, data_format)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["data_format"] = self.data_format
+        return cfg
 
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]

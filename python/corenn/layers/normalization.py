@@ -9,12 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import constraints, initializers, kernels, regularizers
+from ._channels_first import ChannelsFirst
 from .base import Layer, sample_size, shape_str
 
 __all__ = ["BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization"]
 
 
-class BatchNormalization(Layer):
+class BatchNormalization(ChannelsFirst, Layer):
     """Normalizes each channel with batch statistics in training, moving ones in inference.
 
     Math (rows r of x viewed as (R, C); gamma, beta, moving_* are (C,)):
@@ -29,7 +30,9 @@ class BatchNormalization(Layer):
     runs in inference mode (fine-tuning keeps the learned statistics).
 
     Args:
-        axis: the channel axis; only the last one (-1) is supported.
+        axis: the channel axis: the last one (-1), or 1 on (N, C, ...) inputs of rank 3 or more
+            (channels-first models: the channels-last kernels run between two transposes,
+            layers/_channels_first.py).
         momentum: decay of the moving statistics.
         epsilon: added to the variance.
         center / scale: learn beta / gamma (off: beta = 0 / gamma = 1, no weight).
@@ -74,14 +77,19 @@ class BatchNormalization(Layer):
         self.gamma_constraint = constraints.get(gamma_constraint)
         self.gamma = self.beta = self.moving_mean = self.moving_variance = None
 
+    def _channels_first(self, rank):
+        return self.axis in (1, 1 - rank)
+
     def build(self, input_shape):
         input_shape = tuple(input_shape)
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(f"BatchNormalization '{self.name}' needs inputs of shape (batch, ..., "
-                             f"channels) with a known last axis, got {shape_str(input_shape)}")
-        if self.axis not in (-1, len(input_shape) - 1):
+                             f"channels) with a known channel axis, got {shape_str(input_shape)}")
+        inside = self.__dict__.get("_cf_inside")   # axis 1, moved last by ChannelsFirst
+        if self.axis not in (-1, len(input_shape) - 1) and not inside:
             raise NotImplementedError(f"BatchNormalization '{self.name}': only axis=-1 (channels last) "
-                                      f"is supported, got axis={self.axis} for input {shape_str(input_shape)}")
+                                      f"or axis=1 (channels first) is supported, got axis={self.axis} for "
+                                      f"input {shape_str(input_shape)}")
         c = (input_shape[-1],)
         if self.scale:
             self.gamma = self.add_weight("gamma", c, self.gamma_initializer, self.gamma_regularizer,

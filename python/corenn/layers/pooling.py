@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
+from ._channels_first import ChannelsFirst, data_format_arg
 from .base import Layer, sample_size, shape_str
 
 __all__ = ["MaxPooling2D", "AveragePooling2D", "MaxPooling1D", "AveragePooling1D",
@@ -39,9 +40,8 @@ def _int_tuple(layer, arg, value, n):
 
 
 def _check_data_format(layer, data_format):
-    if data_format not in (None, "channels_last"):
-        raise NotImplementedError(f"{type(layer).__name__} '{layer.name}': only channels_last data "
-                                  f"is supported")
+    # channels_first runs the same kernels between two transposes (ChannelsFirst)
+    layer.data_format = data_format_arg(layer, data_format)
 
 
 def _check_rank(layer, input_shape, rank, what):
@@ -61,7 +61,7 @@ def _pooled_len(layer, size, k, s, padding):
     return (size - k) // s + 1
 
 
-class _Pooling2D(Layer):
+class _Pooling2D(ChannelsFirst, Layer):
     """Windowed pooling of (N, H, W, C) images; subclasses pick max or average."""
 
     _max = True
@@ -129,7 +129,7 @@ class _Pooling2D(Layer):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(pool_size=self.pool_size, strides=self.strides, padding=self.padding,
-                   data_format="channels_last")
+                   data_format=self.data_format)
         return cfg
 
 
@@ -207,7 +207,7 @@ class AveragePooling1D(_Pooling1D):
     _max = False
 
 
-class _GlobalPooling(Layer):
+class _GlobalPooling(ChannelsFirst, Layer):
     """Pooling over every spatial axis: (N, H, W, C) or (N, S, C) -> (N, C)."""
 
     _max = True
@@ -263,7 +263,7 @@ class _GlobalPooling(Layer):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(data_format="channels_last", keepdims=self.keepdims)
+        cfg.update(data_format=self.data_format, keepdims=self.keepdims)
         return cfg
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
+from ._channels_first import ChannelsFirst, data_format_arg
 from .base import Layer, shape_str
 
 __all__ = ["ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D", "Permute",
@@ -39,9 +40,8 @@ def _pairs(layer, arg, value, what):
 
 
 def _channels_last(layer, data_format):
-    if data_format not in (None, "channels_last"):
-        raise NotImplementedError(f"{type(layer).__name__} '{layer.name}': only channels_last data "
-                                  f"is supported")
+    # channels_first runs the same kernels between two transposes (ChannelsFirst)
+    layer.data_format = data_format_arg(layer, data_format)
 
 
 def _check_rank(layer, input_shape, rank, legend):
@@ -55,7 +55,7 @@ def _image(t):
     return t.reshape([t.shape[0], t.shape[1], 1, t.shape[2]])
 
 
-class ZeroPadding2D(Layer):
+class ZeroPadding2D(ChannelsFirst, Layer):
     """Pads images with zeros along H and W.
 
         forward   y = x surrounded by zeros: (N, top + H + bottom, left + W + right, C)
@@ -94,7 +94,7 @@ class ZeroPadding2D(Layer):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(padding=self.padding, data_format="channels_last")
+        cfg.update(padding=self.padding, data_format=self.data_format)
         return cfg
 
 
@@ -144,7 +144,7 @@ class ZeroPadding1D(Layer):
         return cfg
 
 
-class Cropping2D(Layer):
+class Cropping2D(ChannelsFirst, Layer):
     """Crops images along H and W (the adjoint of ZeroPadding2D).
 
         forward   y = x[:, top:H - bottom, left:W - right, :]
@@ -187,7 +187,7 @@ class Cropping2D(Layer):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(cropping=self.cropping, data_format="channels_last")
+        cfg.update(cropping=self.cropping, data_format=self.data_format)
         return cfg
 
 
@@ -237,7 +237,7 @@ class Cropping1D(Layer):
         return cfg
 
 
-class UpSampling2D(Layer):
+class UpSampling2D(ChannelsFirst, Layer):
     """Upsamples images by integer factors: (N, H, W, C) -> (N, H*sh, W*sw, C).
 
         nearest   y[n, i, j, c] = x[n, i // sh, j // sw, c]; dx sums dy over each sh x sw block
@@ -286,7 +286,7 @@ class UpSampling2D(Layer):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(size=self.size, data_format="channels_last", interpolation=self.interpolation)
+        cfg.update(size=self.size, data_format=self.data_format, interpolation=self.interpolation)
         return cfg
 
 
@@ -458,7 +458,7 @@ def _crop3d(layer, x, crops, out_shape, key):
     return y
 
 
-class ZeroPadding3D(Layer):
+class ZeroPadding3D(ChannelsFirst, Layer):
     """Pads volumes with zeros along D, H and W (Keras 3 ZeroPadding3D, channels_last).
 
         forward   y = x surrounded by zeros: (N, D + front + back, H + top + bottom,
@@ -497,11 +497,11 @@ class ZeroPadding3D(Layer):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(padding=self.padding, data_format="channels_last")
+        cfg.update(padding=self.padding, data_format=self.data_format)
         return cfg
 
 
-class Cropping3D(Layer):
+class Cropping3D(ChannelsFirst, Layer):
     """Crops volumes along D, H and W (Keras 3 Cropping3D, channels_last; the adjoint of
     ZeroPadding3D).
 
@@ -544,5 +544,5 @@ class Cropping3D(Layer):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(cropping=self.cropping, data_format="channels_last")
+        cfg.update(cropping=self.cropping, data_format=self.data_format)
         return cfg

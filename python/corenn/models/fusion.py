@@ -186,6 +186,8 @@ def fused_losses(graph, losses):
         step = steps[graph.producer[slot]] if slot in graph.producer else None
         if step is None or step.multi_out or not hasattr(step.ctx, "backward_from_preactivation"):
             continue
+        if getattr(step.ctx, "data_format", None) == "channels_first":
+            continue   # its logits are channels-last (layers/_channels_first.py), y_true is not
         act = step.ctx.activation.name
         if (act == "softmax" and loss.kind in ("categorical_crossentropy", "sparse_categorical_crossentropy")) \
                 or (act == "sigmoid" and loss.kind == "binary_crossentropy"):

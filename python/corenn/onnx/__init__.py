@@ -131,6 +131,14 @@ def _build(onnx, graph, model_name, opset, dynamic_batch):
         if any(m is not None for m in node.mask_inputs or ()):
             raise NotImplementedError(f"ONNX export: layer '{layer.name}' ({kind}) reads a Keras mask "
                                       "(from Embedding(mask_zero=True) or Masking); masks are not exported")
+        rank = len(node.inputs[0].shape) if node.inputs else 0
+        if rank >= 3 and (getattr(layer, "data_format", None) == "channels_first" or (
+                kind == "BatchNormalization" and layer.axis in (1, 1 - rank))):
+            # its kernels run channels-last between two transposes (layers/_channels_first.py);
+            # the layout tracking here has no channels-first Keras tensors yet
+            raise NotImplementedError(f"ONNX export: layer '{layer.name}' ({kind}) takes channels_first "
+                                      "data, which the exporter does not handle yet; build the model "
+                                      "channels_last (the default) to export it")
         convert = CONVERTERS.get(kind)
         if convert is None:
             raise NotImplementedError(f"ONNX export: layer '{layer.name}' ({kind}) has no ONNX converter; "

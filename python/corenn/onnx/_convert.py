@@ -6,7 +6,8 @@ of the call's inputs, ``node`` the graph node (``node.outputs`` give the Keras o
 
 Weights are read in corenn's layouts (ARCHITECTURE.md section 3) and rearranged here:
     Dense kernel (in, out)                      -> MatMul / Gemm B as is
-    Conv kernel (KH, KW, Cin, F) / (K, Cin, F)  -> ONNX (F, Cin, KH, KW) / (F, Cin, K)
+    Conv kernel (KH, KW, Cin/G, F) / (K, Cin/G, F) -> ONNX (F, Cin/G, KH, KW) / (F, Cin/G, K),
+                                                   group G (Keras' groups: the same layout)
     DepthwiseConv2D (KH, KW, C, DM)             -> (C*DM, 1, KH, KW), group C
     LSTM kernel (F, 4U), gates i, f, c, o       -> ONNX W (1, 4U, F), gates i, o, f, c
     GRU kernel (F, 3U), gates z, r, h           -> same gate order; bias (2, 3U) = [Wb, Rb] and
@@ -167,7 +168,7 @@ def convert_conv(b, layer, xs, node):
     base = layer.name
     y = b.op("Conv", [b.in_layout(v, cf), b.const(w, f"{base}/kernel"), b.const(bias, f"{base}/bias")],
              base, kernel_shape=list(kernel), strides=list(strides), dilations=list(dil),
-             pads=_pads(layer, v.shape[1:-1], kernel, strides, dil))
+             pads=_pads(layer, v.shape[1:-1], kernel, strides, dil), group=int(layer.groups))
     return [_with_activation(b, layer, Value(y, _out(node), cf))]
 
 
