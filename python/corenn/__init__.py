@@ -87,6 +87,13 @@ from ._tf_api import *  # noqa: E402,F401,F403
 from ._tf_api import __all__ as _tf_names  # noqa: E402
 from . import random  # noqa: E402  (keras.random, plus tf.random.set_seed)
 
+# TensorFlow 2's trigonometry, scatter / slice ops, control flow (tf.cond, tf.while_loop, tf.map_fn,
+# tf.scan, tf.TensorArray), eager no-op scopes; tf.train (Checkpoint, CheckpointManager), tf.summary
+# (TensorBoard event files) and tf.saved_model (a clear error naming corenn's formats)
+from ._tf_control import *  # noqa: E402,F401,F403
+from ._tf_control import __all__ as _tf_control_names  # noqa: E402
+from . import train, summary, saved_model  # noqa: E402
+
 
 class version:
     """``tf.version.VERSION``."""
@@ -102,3 +109,4 @@ __all__ = ["Model", "Input", "backend", "GradientTape", "function", "convert_to_
                         # tf.range, tf.print, tf.bool ... stay attributes: `from corenn import *`
                         # must not shadow Python's builtins
                         and n not in dir(_builtins)]
+__all__ += ["train", "summary", "saved_model"] + [n for n in _tf_control_names if n not in dir(_builtins)]

@@ -99,3 +99,129 @@ def normalize(tensor, ord="euclidean", axis=None, name=None):  # noqa: A002 - Te
 def l2_normalize(x, axis=None, epsilon=1e-12, name=None):
     from .math import l2_normalize as _l2
     return _l2(x, axis=axis, epsilon=epsilon)
+
+
+# -- more of tf.linalg (TensorFlow's argument orders: svd returns (s, u, v), v not v^T) -----------
+from ._tf_control import eye, tensordot  # noqa: E402,F401
+
+__all__ += ["adjoint", "diag", "set_diag", "eye", "svd", "matvec", "global_norm", "tensordot", "cross", "pinv",
+            "matrix_rank", "eigvalsh", "cholesky_solve", "expm"]
+
+
+def adjoint(matrix, name=None):
+    """The conjugate transpose of the last two axes (the transpose: corenn's tensors are real)."""
+    return ops.swapaxes(matrix, -1, -2)
+
+
+def diag(diagonal, name=None, k=0, num_rows=-1, num_cols=-1, padding_value=0, align="RIGHT_LEFT"):
+    """Matrices with ``diagonal``'s last axis on their k-th diagonal (batched over the leading
+    axes; differentiable)."""
+    d = ops.convert_to_tensor(diagonal)
+    if d.ndim < 1:
+        raise ValueError(f"tf.linalg.diag: diagonal must have at least 1 axis, got shape {tuple(d.shape)}")
+    if padding_value != 0 or int(num_rows) not in (-1,) or int(num_cols) not in (-1,):
+        raise ValueError("tf.linalg.diag: num_rows, num_cols and padding_value are not supported")
+    k = int(k)
+    n = int(d.shape[-1])
+    square = ops.multiply(ops.expand_dims(d, -1), np.eye(n, dtype=np.float32))
+    if k == 0:
+        return square
+    pads = [(0, 0)] * (d.ndim - 1)
+    # row i holds entry i at column i + k: shift by padding |k| columns before (k > 0) or rows before
+    extra = [(0, abs(k)), (abs(k), 0)] if k > 0 else [(abs(k), 0), (0, abs(k))]
+    return ops.pad(square, pads + extra)
+
+
+def set_diag(input, diagonal, name=None, k=0, align="RIGHT_LEFT"):  # noqa: A002
+    """input with its main diagonal replaced by ``diagonal`` (differentiable in both)."""
+    if int(k) != 0:
+        raise ValueError("tf.linalg.set_diag: only k=0 is supported")
+    x, d = ops.convert_to_tensor(input), ops.convert_to_tensor(diagonal)
+    m, n = int(x.shape[-2]), int(x.shape[-1])
+    if tuple(d.shape) != tuple(x.shape[:-2]) + (min(m, n),):
+        raise ValueError(f"tf.linalg.set_diag: diagonal of shape {tuple(d.shape)} does not fit matrices of shape "
+                         f"{tuple(x.shape)} (expected {tuple(x.shape[:-2]) + (min(m, n),)})")
+    mask = np.eye(m, n, dtype=np.float32)
+    k_ = min(m, n)
+    placed = ops.matmul(ops.multiply(ops.expand_dims(d, -1), np.eye(k_, dtype=np.float32)), np.eye(k_, n, dtype=np.float32))
+    placed = ops.matmul(np.eye(m, k_, dtype=np.float32), placed)
+    return ops.add(ops.multiply(x, 1.0 - mask), placed)
+
+
+def svd(tensor, full_matrices=False, compute_uv=True, name=None):
+    """(s, u, v) with tensor = u diag(s) v^T, s descending (TensorFlow's order and v); s alone
+    without compute_uv. Differentiable (distinct singular values)."""
+    if not compute_uv:
+        return ops.svd(tensor, full_matrices=full_matrices, compute_uv=False)
+    u, s, vh = ops.svd(tensor, full_matrices=full_matrices, compute_uv=True)
+    return s, u, ops.swapaxes(vh, -1, -2)
+
+
+def matvec(a, b, transpose_a=False, adjoint_a=False, a_is_sparse=False, b_is_sparse=False, name=None):
+    """a @ b for matrices a (..., m, n) and vectors b (..., n)."""
+    if transpose_a or adjoint_a:
+        a = ops.swapaxes(a, -1, -2)
+    return ops.squeeze(ops.matmul(a, ops.expand_dims(b, -1)), axis=-1)
+
+
+def global_norm(t_list, name=None):
+    """sqrt of the sum of squares of every entry of every tensor (None entries skipped)."""
+    present = [ops.convert_to_tensor(t) for t in t_list if t is not None]
+    if not present:
+        return ops.convert_to_tensor(np.float32(0.0))
+    total = ops.sum(ops.square(present[0]))
+    for t in present[1:]:
+        total = ops.add(total, ops.sum(ops.square(t)))
+    return ops.sqrt(total)
+
+
+def cross(a, b, name=None):
+    return ops.cross(a, b)
+
+
+def pinv(a, rcond=None, validate_args=False, name=None):
+    """The Moore-Penrose pseudo-inverse through the SVD; singular values below
+    rcond * max(s) (default 10 * max(m, n) * eps) count as 0."""
+    t = ops.convert_to_tensor(a)
+    m, n = int(t.shape[-2]), int(t.shape[-1])
+    u, s, vh = ops.svd(t, full_matrices=False)
+    cut = (10.0 * max(m, n) * np.finfo(np.float32).eps if rcond is None else float(rcond)) * \
+        np.max(np.asarray(s), axis=-1, keepdims=True)
+    keep = (np.asarray(s) > cut).astype(np.float32)
+    s_inv = ops.multiply(ops.divide(keep, ops.add(s, 1.0 - keep)), keep)
+    return ops.matmul(ops.swapaxes(vh, -1, -2), ops.multiply(ops.expand_dims(s_inv, -1), ops.swapaxes(u, -1, -2)))
+
+
+def matrix_rank(a, tol=None, validate_args=False, name=None):
+    s = np.linalg.svd(np.asarray(a, np.float64), compute_uv=False)
+    m, n = np.shape(a)[-2:]
+    cut = (max(m, n) * np.finfo(np.float32).eps * s.max(axis=-1, keepdims=True)) if tol is None else float(tol)
+    from .kernels import Tensor
+    return Tensor.from_numpy(np.ascontiguousarray(np.sum(s > cut, axis=-1).astype(np.int32)))
+
+
+def eigvalsh(tensor, name=None):
+    return ops.eigh(tensor)[0]
+
+
+def cholesky_solve(chol, rhs, name=None):
+    """Solve A X = rhs given A's lower Cholesky factor."""
+    y = ops.solve_triangular(chol, rhs, lower=True)
+    return ops.solve_triangular(ops.swapaxes(chol, -1, -2), y, lower=False)
+
+
+def expm(input, name=None):  # noqa: A002
+    """The matrix exponential by scaling and squaring with a Taylor series (differentiable)."""
+    x = ops.convert_to_tensor(input)
+    n = int(x.shape[-1])
+    norm = float(np.max(np.abs(np.asarray(x)).sum(axis=-1))) if np.asarray(x).size else 0.0
+    squarings = max(0, int(np.ceil(np.log2(norm))) + 1) if norm > 0.5 else 0
+    a = ops.multiply(x, 1.0 / (2 ** squarings))
+    eye_ = np.broadcast_to(np.eye(n, dtype=np.float32), tuple(x.shape)).copy()
+    term, total = ops.convert_to_tensor(eye_), ops.convert_to_tensor(eye_)
+    for k in range(1, 19):
+        term = ops.divide(ops.matmul(term, a), float(k))
+        total = ops.add(total, term)
+    for _ in range(squarings):
+        total = ops.matmul(total, total)
+    return total

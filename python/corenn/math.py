@@ -182,3 +182,284 @@ def real(input, name=None):  # noqa: A002 - TensorFlow's names
 
 def imag(input, name=None):  # noqa: A002
     return input[1] if isinstance(input, tuple) else ops.zeros_like(input)
+
+
+# -- the rest of tf.math that scripts use (trigonometry, special functions, cumulative ops,
+# x*log(y)-style functions): differentiable where TensorFlow's are --------------------------------
+from ._tf_api import add_n  # noqa: E402,F401
+from ._tf_control import (acos, acosh, asin, asinh, atan, atan2, atanh, cosh, logical_xor,  # noqa: E402,F401
+                          sinh)
+from .nn import log_softmax, softmax, softsign  # noqa: E402,F401
+
+__all__ += ["acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cosh", "sinh", "logical_xor",
+            "add_n", "accumulate_n", "mod", "softmax", "log_softmax", "softsign", "lgamma", "digamma", "lbeta",
+            "cumprod", "cumulative_logsumexp", "reduce_euclidean_norm", "xlogy", "xdivy", "xlog1py", "erfc",
+            "erfinv", "ndtri", "reciprocal_no_nan", "multiply_no_nan", "scalar_mul", "rint", "polyval",
+            "invert_permutation", "is_non_decreasing", "is_strictly_increasing", "zero_fraction", "angle",
+            "conj", "nextafter", "bessel_i0", "bessel_i0e", "erfcinv", "unsorted_segment_prod", "segment_prod"]
+
+accumulate_n = add_n
+
+
+def mod(x, y, name=None):
+    return ops.mod(x, y)
+
+
+def _digamma64(x):
+    """psi(x) in float64: the recurrence psi(x) = psi(x + 1) - 1/x up to x >= 6, then the
+    asymptotic series; reflection for x < 0.5 (poles at 0, -1, ... give inf / nan)."""
+    x = np.asarray(x, np.float64)
+    out = np.empty_like(x)
+    neg = x < 0.5
+    with np.errstate(all="ignore"):
+        xr = np.where(neg, 1.0 - x, x)
+        acc = np.zeros_like(xr)
+        while np.any(xr < 6.0):
+            small = xr < 6.0
+            acc = np.where(small, acc - 1.0 / xr, acc)
+            xr = np.where(small, xr + 1.0, xr)
+        inv2 = 1.0 / (xr * xr)
+        series = (np.log(xr) - 0.5 / xr
+                  - inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (1 / 240 - inv2 / 132)))))
+        psi = series + acc
+        out[...] = np.where(neg, psi - np.pi / np.tan(np.pi * x), psi)
+    return out
+
+
+def _trigamma64(x):
+    """psi'(x) in float64 (the same recurrence and series; reflection for x < 0.5)."""
+    x = np.asarray(x, np.float64)
+    neg = x < 0.5
+    with np.errstate(all="ignore"):
+        xr = np.where(neg, 1.0 - x, x)
+        acc = np.zeros_like(xr)
+        while np.any(xr < 6.0):
+            small = xr < 6.0
+            acc = np.where(small, acc + 1.0 / (xr * xr), acc)
+            xr = np.where(small, xr + 1.0, xr)
+        inv = 1.0 / xr
+        inv2 = inv * inv
+        series = inv + 0.5 * inv2 + inv * inv2 * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 / 30)))
+        t = series + acc
+        return np.where(neg, np.pi ** 2 / np.sin(np.pi * x) ** 2 - t, t)
+
+
+def _lgamma64(x):
+    import math as _m
+    a = np.asarray(x, np.float64)
+
+    def one(v):
+        try:
+            return _m.lgamma(v)
+        except ValueError:   # a pole
+            return np.inf
+    return np.vectorize(one, otypes=[np.float64])(a) if a.size else np.zeros(a.shape)
+
+
+def lgamma(x, name=None):
+    """log|Gamma(x)|; its derivative is digamma(x)."""
+    return ops._unary_np("lgamma", x, _lgamma64, lambda a, y: _digamma64(a))
+
+
+def digamma(x, name=None):
+    """psi(x) = d lgamma(x) / dx; its derivative is the trigamma function."""
+    return ops._unary_np("digamma", x, _digamma64, lambda a, y: _trigamma64(a))
+
+
+def lbeta(x, name=None):
+    """log|B(x)| over the last axis: sum(lgamma(x)) - lgamma(sum(x))."""
+    return ops.subtract(ops.sum(lgamma(x), axis=-1), lgamma(ops.sum(x, axis=-1)))
+
+
+def _cumulative(op, fn, x, axis, exclusive, reverse, identity):
+    t = ops.convert_to_tensor(x)
+    ax = int(axis) % max(t.ndim, 1)
+    if reverse:
+        t = ops.flip(t, axis=ax)
+    if exclusive:
+        n = int(t.shape[ax])
+        pad = [(0, 0)] * t.ndim
+        pad[ax] = (1, 0)
+        t = ops.pad(t, pad, constant_values=identity)
+        t = ops.slice(t, [0] * t.ndim, [n if i == ax else int(d) for i, d in enumerate(t.shape)])
+    out = fn(t, ax)
+    return ops.flip(out, axis=ax) if reverse else out
+
+
+def cumprod(x, axis=0, exclusive=False, reverse=False, name=None):
+    """The running product along axis (exclusive: starting from 1; reverse: from the end)."""
+    return _cumulative("cumprod", lambda t, ax: ops.cumprod(t, axis=ax), x, axis, exclusive, reverse, 1.0)
+
+
+def cumulative_logsumexp(x, axis=0, exclusive=False, reverse=False, name=None):
+    """log(cumsum(exp(x))) along axis, computed with the maximum taken out (stable)."""
+    def run(t, ax):
+        shift = ops.stop_gradient(ops.max(t, axis=ax, keepdims=True))
+        return ops.add(ops.log(ops.cumsum(ops.exp(ops.subtract(t, shift)), axis=ax)), shift)
+    lowest = float(np.finfo(np.float32).min)
+    return _cumulative("cumulative_logsumexp", run, x, axis, exclusive, reverse, lowest)
+
+
+def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False, name=None):  # noqa: A002
+    """sqrt(sum(x ** 2)) over axis."""
+    from ._tf_api import _axis
+    return ops.sqrt(ops.sum(ops.square(ops.cast(input_tensor, "float32")), axis=_axis(axis), keepdims=keepdims))
+
+
+def _zero_where_x_zero(op, x, y, f, dfx, dfy):
+    return ops._binary_np(
+        op, x, y, lambda a, b: np.where(a == 0, 0.0, f(a, b)),
+        lambda a, b, r: np.where(a == 0, 0.0, dfx(a, b)), lambda a, b, r: np.where(a == 0, 0.0, dfy(a, b)))
+
+
+def xlogy(x, y, name=None):
+    """x * log(y), 0 where x == 0 (whatever y is)."""
+    return _zero_where_x_zero("xlogy", x, y, lambda a, b: a * np.log(b), lambda a, b: np.log(b), lambda a, b: a / b)
+
+
+def xlog1py(x, y, name=None):
+    """x * log1p(y), 0 where x == 0."""
+    return _zero_where_x_zero("xlog1py", x, y, lambda a, b: a * np.log1p(b), lambda a, b: np.log1p(b),
+                              lambda a, b: a / (1.0 + b))
+
+
+def xdivy(x, y, name=None):
+    """x / y, 0 where x == 0."""
+    return _zero_where_x_zero("xdivy", x, y, lambda a, b: a / b, lambda a, b: 1.0 / b, lambda a, b: -a / (b * b))
+
+
+def erfc(x, name=None):
+    return ops.subtract(1.0, ops.erf(x))
+
+
+def erfinv(x, name=None):
+    return ops.erfinv(x)
+
+
+def ndtri(x, name=None):
+    """The inverse of the standard normal CDF: sqrt(2) erfinv(2x - 1)."""
+    return ops.multiply(np.float32(np.sqrt(2.0)), ops.erfinv(ops.subtract(ops.multiply(x, 2.0), 1.0)))
+
+
+def reciprocal_no_nan(x, name=None):
+    x = ops.convert_to_tensor(x)
+    return ops.divide_no_nan(ops.ones_like(x), x)
+
+
+def multiply_no_nan(x, y, name=None):
+    """x * y, 0 where y == 0 even when x is inf or nan."""
+    return ops._binary_np("multiply_no_nan", x, y, lambda a, b: np.where(b == 0, 0.0, a * b),
+                          lambda a, b, r: np.where(b == 0, 0.0, b), lambda a, b, r: np.where(b == 0, 0.0, a))
+
+
+def scalar_mul(scalar, x, name=None):
+    return ops.multiply(scalar, x)
+
+
+def rint(x, name=None):
+    """Round half to even (as tf.round)."""
+    return ops.round(x)
+
+
+def polyval(coeffs, x, name=None):
+    """coeffs[0] x^(n-1) + ... + coeffs[n-1] by Horner's rule (differentiable in both)."""
+    coeffs = list(coeffs)
+    if not coeffs:
+        return ops.zeros_like(ops.convert_to_tensor(x))
+    acc = ops.convert_to_tensor(coeffs[0])
+    for c in coeffs[1:]:
+        acc = ops.add(ops.multiply(acc, x), c)
+    return acc
+
+
+def invert_permutation(x, name=None):
+    p = np.asarray(x).reshape(-1)
+    if p.ndim != 1 or sorted(p.tolist()) != list(range(p.size)):
+        raise ValueError(f"tf.math.invert_permutation: x must be a permutation of 0..n-1, got {p.tolist()[:10]}")
+    out = np.empty_like(p)
+    out[p] = np.arange(p.size, dtype=p.dtype)
+    return Tensor.from_numpy(np.ascontiguousarray(out.astype(np.int32 if p.dtype != np.int64 else np.int64)))
+
+
+def is_non_decreasing(x, name=None):
+    a = np.asarray(x).reshape(-1)
+    return Tensor.from_numpy(np.asarray(float(bool(np.all(np.diff(a) >= 0))), np.float32))
+
+
+def is_strictly_increasing(x, name=None):
+    a = np.asarray(x).reshape(-1)
+    return Tensor.from_numpy(np.asarray(float(bool(np.all(np.diff(a) > 0))), np.float32))
+
+
+def zero_fraction(value, name=None):
+    a = np.asarray(value)
+    return Tensor.from_numpy(np.asarray(np.mean(a == 0) if a.size else np.nan, np.float32))
+
+
+def angle(input, name=None):  # noqa: A002
+    """The argument of a complex (real, imag) pair; 0 or pi for a real tensor."""
+    if isinstance(input, tuple):
+        return ops.arctan2(input[1], input[0])
+    x = ops.convert_to_tensor(input)
+    return ops.arctan2(ops.zeros_like(x), x)
+
+
+def conj(x, name=None):
+    """The complex conjugate of a (real, imag) pair; a real tensor unchanged."""
+    if isinstance(x, tuple):
+        return ops.ComplexPair((x[0], ops.negative(x[1])))
+    return ops.convert_to_tensor(x)
+
+
+def nextafter(x1, x2, name=None):
+    return ops.nextafter(x1, x2)
+
+
+def bessel_i0(x, name=None):
+    return ops._unary_np("bessel_i0", x, np.i0, None)
+
+
+def bessel_i0e(x, name=None):
+    return ops._unary_np("bessel_i0e", x, lambda a: np.i0(a) * np.exp(-np.abs(a)), None)
+
+
+def erfcinv(x, name=None):
+    """The inverse of erfc: erfinv(1 - x)."""
+    return ops.erfinv(ops.subtract(1.0, x))
+
+
+def unsorted_segment_prod(data, segment_ids, num_segments, name=None):
+    """The product of data's rows per segment (1 for an empty segment); the gradient of each
+    entry is the product of the other entries of its segment (exact with zeros)."""
+    counts, n = _counts("unsorted_segment_prod", segment_ids, num_segments)
+    x = ops.convert_to_tensor(data)
+    if x.dtype != "float32":
+        x = ops.cast(x, "float32")
+    ids = np.asarray(segment_ids).astype(np.int64).reshape(-1)
+    if x.ndim == 0 or int(x.shape[0]) != ids.size:
+        raise ValueError(f"tf.math.unsorted_segment_prod: segment_ids has {ids.size} entries for data of shape "
+                         f"{tuple(x.shape)}")
+    a = np.asarray(x, np.float64)
+    out = np.ones((n,) + a.shape[1:])
+    members = [np.flatnonzero(ids == s) for s in range(n)]
+    for s, rows in enumerate(members):
+        if rows.size:
+            out[s] = np.prod(a[rows], axis=0)
+    y = ops._t(out)
+
+    def rule(dys):
+        dy = np.asarray(dys[0], np.float64)
+        g = np.zeros_like(a)
+        for s, rows in enumerate(members):
+            block = a[rows]
+            before = np.cumprod(np.concatenate([np.ones((1,) + a.shape[1:]), block[:-1]]), axis=0)
+            after = np.cumprod(np.concatenate([np.ones((1,) + a.shape[1:]), block[::-1][:-1]]), axis=0)[::-1]
+            g[rows] = before * after * dy[s]     # the product of the others, zeros included
+        return [ops._t(g)]
+    ops._record(rule, [x], [y])
+    return y
+
+
+def segment_prod(data, segment_ids, name=None):
+    _check_sorted("segment_prod", segment_ids)
+    return unsorted_segment_prod(data, segment_ids, None)

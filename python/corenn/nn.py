@@ -106,3 +106,389 @@ for _fn, _name in ((relu, "relu"), (sigmoid, "sigmoid"), (tanh, "tanh"), (elu, "
                    (log_softmax, "log_softmax"), (leaky_relu, "leaky_relu")):
     _fn._corenn_activation = _name
 del _fn, _name
+
+
+# -- TensorFlow's low-level convolution and pooling (tf.nn.conv2d & co.) ------------------------
+# NHWC (or NCHW / NWC / NCW), filters in TF's layout (HWIO; depthwise HW-C-multiplier; transposed
+# HW-out-in), strides / dilations as an int or a list of 1, N or N + 2 entries, padding 'SAME',
+# 'VALID' or explicit pads. All run corenn's conv2d / pooling C++ kernels (1-D as height 1),
+# forward and backward, through corenn.ops, so a GradientTape differentiates them.
+
+__all__ += ["conv2d", "conv1d", "convolution", "conv2d_transpose", "conv1d_transpose", "depthwise_conv2d",
+            "separable_conv2d", "atrous_conv2d", "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d",
+            "max_pool", "avg_pool", "pool", "compute_average_loss", "scale_regularization_loss", "l2_loss",
+            "batch_normalization", "normalize_moments", "weighted_cross_entropy_with_logits",
+            "log_poisson_loss", "crelu", "top_k", "local_response_normalization", "lrn"]
+
+_CHANNELS_FIRST = ("NCHW", "NCW", "NCDHW")
+
+
+def _tf_ints(op, arg, value, n, data_format=None):
+    """TF's stride / dilation / ksize argument as a tuple of n spatial ints: an int, or a list of
+    1, n or n + 2 entries (the batch and channel entries of the n + 2 form must be 1)."""
+    vals = [int(v) for v in np.asarray(value).reshape(-1)]
+    if len(vals) == 1:
+        vals = vals * n
+    elif len(vals) == n + 2:
+        outer = (vals[0], vals[1]) if data_format in _CHANNELS_FIRST else (vals[0], vals[-1])
+        if outer != (1, 1):
+            raise ValueError(f"tf.nn.{op}: {arg} {list(np.asarray(value).reshape(-1))} must be 1 on the batch and "
+                             f"channel axes")
+        vals = vals[2:] if data_format in _CHANNELS_FIRST else vals[1:-1]
+    if len(vals) != n or any(v < 1 for v in vals):
+        raise ValueError(f"tf.nn.{op}: {arg} must be a positive int or a list of 1, {n} or {n + 2} positive "
+                         f"ints, got {value!r}")
+    return tuple(vals)
+
+
+def _tf_input(op, input, rank, data_format):  # noqa: A002
+    x = ops.convert_to_tensor(input)
+    if x.dtype != "float32":
+        x = ops.cast(x, "float32")
+    if x.ndim != rank:
+        raise ValueError(f"tf.nn.{op}: input must have rank {rank} (batch, spatial..., channels), got shape "
+                         f"{tuple(x.shape)}")
+    if data_format is not None and data_format not in ("NHWC", "NCHW", "NWC", "NCW"):
+        raise ValueError(f"tf.nn.{op}: data_format must be 'NHWC' / 'NCHW' (2-D) or 'NWC' / 'NCW' (1-D), got "
+                         f"{data_format!r}")
+    if data_format in _CHANNELS_FIRST:
+        x = ops.moveaxis(x, 1, -1)
+    return x
+
+
+def _tf_output(y, data_format):
+    return ops.moveaxis(y, -1, 1) if data_format in _CHANNELS_FIRST else y
+
+
+def _tf_padding(op, padding, n, data_format, pad_value=0.0):
+    """('same' | 'valid', explicit pads [(before, after)] per spatial axis or None)."""
+    if isinstance(padding, str):
+        p = padding.upper()
+        if p not in ("SAME", "VALID"):
+            raise ValueError(f"tf.nn.{op}: padding must be 'SAME', 'VALID' or a list of explicit pads, got {padding!r}")
+        return p.lower(), None
+    pads = np.asarray(padding, dtype=np.int64)
+    if pads.shape == (n, 2):
+        spatial = pads
+    elif pads.shape == (n + 2, 2):
+        outer = pads[[0, 1]] if data_format in _CHANNELS_FIRST else pads[[0, -1]]
+        if outer.any():
+            raise ValueError(f"tf.nn.{op}: explicit padding of the batch and channel axes must be 0, got "
+                             f"{pads.tolist()}")
+        spatial = pads[2:] if data_format in _CHANNELS_FIRST else pads[1:-1]
+    else:
+        raise ValueError(f"tf.nn.{op}: explicit padding must be [[before, after]] for each of the {n + 2} axes, "
+                         f"got {np.asarray(padding).tolist()}")
+    if (spatial < 0).any():
+        raise ValueError(f"tf.nn.{op}: explicit pads must be >= 0, got {pads.tolist()}")
+    return "valid", [tuple(int(v) for v in row) for row in spatial]
+
+
+def _pad_spatial(x, pads, value=0.0):
+    if not pads or not any(a or b for a, b in pads):
+        return x
+    return ops.pad(x, [(0, 0)] + list(pads) + [(0, 0)], constant_values=value)
+
+
+def _filters(op, filters, rank):
+    w = ops.convert_to_tensor(filters)
+    if w.dtype != "float32":
+        w = ops.cast(w, "float32")
+    if w.ndim != rank:
+        raise ValueError(f"tf.nn.{op}: filters must have rank {rank}, got shape {tuple(w.shape)}")
+    return w
+
+
+def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None, name=None):  # noqa: A002
+    """TF's conv2d: input (N, H, W, Cin), filters (KH, KW, Cin, Cout)."""
+    x = _tf_input("conv2d", input, 4, data_format)
+    w = _filters("conv2d", filters, 4)
+    if int(w.shape[2]) != int(x.shape[3]):
+        raise ValueError(f"tf.nn.conv2d: filters of shape {tuple(w.shape)} expect {int(w.shape[2])} input channels, "
+                         f"the input has {int(x.shape[3])} (shape {tuple(np.shape(input))}, {data_format})")
+    s = _tf_ints("conv2d", "strides", strides, 2, data_format)
+    d = _tf_ints("conv2d", "dilations", 1 if dilations is None else dilations, 2, data_format)
+    if max(s) > 1 and max(d) > 1:
+        raise ValueError(f"tf.nn.conv2d: strides {s} and dilations {d} cannot both be > 1 (as in TensorFlow)")
+    pad, pads = _tf_padding("conv2d", padding, 2, data_format)
+    y = ops.conv(_pad_spatial(x, pads), w, strides=s, padding=pad, dilation_rate=d)
+    return _tf_output(y, data_format)
+
+
+def conv1d(input, filters, stride, padding, data_format="NWC", dilations=None, name=None):  # noqa: A002
+    """TF's conv1d: input (N, W, Cin), filters (KW, Cin, Cout); the 2-D kernel with height 1."""
+    fmt = {"NWC": "NHWC", "NCW": "NCHW", None: "NHWC"}.get(data_format)
+    if fmt is None:
+        raise ValueError(f"tf.nn.conv1d: data_format must be 'NWC' or 'NCW', got {data_format!r}")
+    x = ops.convert_to_tensor(input)
+    if x.ndim != 3:
+        raise ValueError(f"tf.nn.conv1d: input must have rank 3 (batch, width, channels), got shape {tuple(x.shape)}")
+    w = _filters("conv1d", filters, 3)
+    s = _tf_ints("conv1d", "stride", stride, 1, data_format)[0]
+    d = _tf_ints("conv1d", "dilations", 1 if dilations is None else dilations, 1, data_format)[0]
+    if not isinstance(padding, str):
+        padding = [[0, 0], list(_tf_padding("conv1d", padding, 1, data_format)[1][0])]   # (H, W) pads
+    y = conv2d(ops.expand_dims(x, 2 if fmt == "NCHW" else 1), ops.expand_dims(w, 0), [1, s], padding,
+               data_format=fmt, dilations=[1, d])
+    return ops.squeeze(y, axis=2 if fmt == "NCHW" else 1)
+
+
+def convolution(input, filters, strides=None, padding="VALID", data_format=None, dilations=None, name=None):  # noqa: A002
+    """tf.nn.convolution: conv1d or conv2d by the input's rank."""
+    rank = len(np.shape(input))
+    if rank == 3:
+        return conv1d(input, filters, 1 if strides is None else strides, padding, data_format or "NWC", dilations)
+    if rank == 4:
+        return conv2d(input, filters, 1 if strides is None else strides, padding, data_format or "NHWC", dilations)
+    raise ValueError(f"tf.nn.convolution: supports 1-D and 2-D inputs (rank 3 or 4), got shape {tuple(np.shape(input))}")
+
+
+def atrous_conv2d(value, filters, rate, padding, name=None):
+    return conv2d(value, filters, 1, padding, dilations=rate)
+
+
+def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data_format="NHWC",  # noqa: A002
+                     dilations=None, name=None):
+    """TF's conv2d_transpose: the input gradient of conv2d for an input of ``output_shape``;
+    filters (KH, KW, out_channels, in_channels). Differentiable in input and filters."""
+    from . import autodiff, kernels
+    x = _tf_input("conv2d_transpose", input, 4, data_format)
+    w = _filters("conv2d_transpose", filters, 4)
+    out = [int(v) for v in np.asarray(output_shape).reshape(-1)]
+    if len(out) != 4:
+        raise ValueError(f"tf.nn.conv2d_transpose: output_shape must have 4 entries, got {out}")
+    if data_format in _CHANNELS_FIRST:
+        out = [out[0], out[2], out[3], out[1]]
+    if int(w.shape[3]) != int(x.shape[3]) or int(w.shape[2]) != out[3] or out[0] != int(x.shape[0]):
+        raise ValueError(f"tf.nn.conv2d_transpose: filters of shape {tuple(w.shape)} (h, w, out, in) do not fit an "
+                         f"input of shape {tuple(x.shape)} and output_shape {out} (NHWC)")
+    s = _tf_ints("conv2d_transpose", "strides", strides, 2, data_format)
+    d = _tf_ints("conv2d_transpose", "dilations", 1 if dilations is None else dilations, 2, data_format)
+    pad, pads = _tf_padding("conv2d_transpose", padding, 2, data_format)
+    full = list(out)
+    if pads:   # the gradient of conv2d over the padded input, cropped to the unpadded output
+        full[1] += pads[0][0] + pads[0][1]
+        full[2] += pads[1][0] + pads[1][1]
+    kw = dict(strides=s, padding=pad, dilation_rate=d)
+    # the conv2d this is the input gradient of must map `full` onto x's spatial shape
+    expect = kernels.conv2d(kernels.zeros((1, full[1], full[2], full[3]), "float32"),
+                            kernels.zeros(tuple(w.shape), "float32"), **kw).shape if min(full[1:3]) > 0 else None
+    if expect is None or tuple(expect[1:3]) != tuple(x.shape[1:3]):
+        raise ValueError(f"tf.nn.conv2d_transpose: output_shape {out} with strides {s}, padding {padding!r} does not "
+                         f"give back the input's spatial shape {tuple(x.shape[1:3])} (conv2d of it gives "
+                         f"{None if expect is None else tuple(expect[1:3])})")
+    y = kernels.conv2d_backward_data(x, w, tuple(full), **kw)
+    tape = autodiff.recording_tape()
+    if tape is not None:
+        need_x, need_w = tape.needs_grad(x), tape.needs_grad(w)
+
+        def rule(dys):
+            dy = dys[0]
+            dx = kernels.conv2d(dy, w, **kw) if need_x else None
+            dw = kernels.conv2d_backward_weights(dy, x, tuple(w.shape), **kw) if need_w else None
+            return [dx, dw]
+        tape.record(rule, [x, w], [y])
+    if pads:
+        y = y[:, pads[0][0]:pads[0][0] + out[1], pads[1][0]:pads[1][0] + out[2], :]
+    return _tf_output(y, data_format)
+
+
+def conv1d_transpose(input, filters, output_shape, strides, padding="SAME", data_format="NWC",  # noqa: A002
+                     dilations=None, name=None):
+    first = data_format == "NCW"
+    out = [int(v) for v in np.asarray(output_shape).reshape(-1)]
+    if len(out) != 3:
+        raise ValueError(f"tf.nn.conv1d_transpose: output_shape must have 3 entries, got {out}")
+    s = _tf_ints("conv1d_transpose", "strides", strides, 1, data_format)[0]
+    d = _tf_ints("conv1d_transpose", "dilations", 1 if dilations is None else dilations, 1, data_format)[0]
+    ax = 2 if first else 1
+    out4 = out[:ax] + [1] + out[ax:]
+    y = conv2d_transpose(ops.expand_dims(ops.convert_to_tensor(input), ax), ops.expand_dims(_filters(
+        "conv1d_transpose", filters, 3), 0), out4, [1, s], padding, "NCHW" if first else "NHWC", [1, d])
+    return ops.squeeze(y, axis=ax)
+
+
+def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilations=None, name=None):  # noqa: A002
+    """TF's depthwise_conv2d: filter (KH, KW, Cin, channel_multiplier); output channels Cin * multiplier."""
+    x = _tf_input("depthwise_conv2d", input, 4, data_format)
+    w = _filters("depthwise_conv2d", filter, 4)
+    if int(w.shape[2]) != int(x.shape[3]):
+        raise ValueError(f"tf.nn.depthwise_conv2d: filter of shape {tuple(w.shape)} expects {int(w.shape[2])} input "
+                         f"channels, the input has {int(x.shape[3])}")
+    s = _tf_ints("depthwise_conv2d", "strides", strides, 2, data_format)
+    d = _tf_ints("depthwise_conv2d", "dilations", 1 if dilations is None else dilations, 2, data_format)
+    pad, pads = _tf_padding("depthwise_conv2d", padding, 2, data_format)
+    y = ops.depthwise_conv(_pad_spatial(x, pads), w, strides=s, padding=pad, dilation_rate=d)
+    return _tf_output(y, data_format)
+
+
+def separable_conv2d(input, depthwise_filter, pointwise_filter, strides, padding, data_format=None,  # noqa: A002
+                     dilations=None, name=None):
+    y = depthwise_conv2d(input, depthwise_filter, strides, padding, data_format, dilations)
+    return conv2d(y, pointwise_filter, 1, "VALID", data_format or "NHWC")
+
+
+def _pool2d(op, input, ksize, strides, padding, data_format):  # noqa: A002
+    x = _tf_input(op, input, 4, data_format)
+    k = _tf_ints(op, "ksize", ksize, 2, data_format)
+    s = _tf_ints(op, "strides", strides, 2, data_format)
+    pad, pads = _tf_padding(op, padding, 2, data_format)
+    if pads and op.startswith("avg"):
+        raise ValueError(f"tf.nn.{op}: explicit padding is not supported for average pooling (as in TensorFlow); "
+                         f"use 'SAME' or 'VALID'")
+    # a max over windows never picks the lowest float32, so explicit pads never win
+    x = _pad_spatial(x, pads, value=float(np.finfo(np.float32).min))
+    pool = ops.max_pool if op.startswith("max") else ops.average_pool
+    return _tf_output(pool(x, k, strides=s, padding=pad), data_format)
+
+
+def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
+    return _pool2d("max_pool2d", input, ksize, strides, padding, data_format)
+
+
+def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
+    return _pool2d("avg_pool2d", input, ksize, strides, padding, data_format)
+
+
+def _pool1d(op, input, ksize, strides, padding, data_format):  # noqa: A002
+    first = data_format == "NCW"
+    if data_format not in (None, "NWC", "NCW"):
+        raise ValueError(f"tf.nn.{op}: data_format must be 'NWC' or 'NCW', got {data_format!r}")
+    x = ops.convert_to_tensor(input)
+    if x.ndim != 3:
+        raise ValueError(f"tf.nn.{op}: input must have rank 3 (batch, width, channels), got shape {tuple(x.shape)}")
+    k = _tf_ints(op, "ksize", ksize, 1, data_format)[0]
+    s = _tf_ints(op, "strides", strides, 1, data_format)[0]
+    if not isinstance(padding, str):
+        padding = [[0, 0], list(_tf_padding(op, padding, 1, data_format)[1][0])]   # (H, W) pads
+    ax = 2 if first else 1
+    y = _pool2d(op.replace("1d", "2d"), ops.expand_dims(x, ax), [1, k], [1, s], padding, "NCHW" if first else "NHWC")
+    return ops.squeeze(y, axis=ax)
+
+
+def max_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):  # noqa: A002
+    return _pool1d("max_pool1d", input, ksize, strides, padding, data_format)
+
+
+def avg_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):  # noqa: A002
+    return _pool1d("avg_pool1d", input, ksize, strides, padding, data_format)
+
+
+def _pool_nd(kind, input, ksize, strides, padding, data_format):  # noqa: A002
+    rank = len(np.shape(input))
+    if rank == 3:
+        return _pool1d(f"{kind}_pool1d", input, ksize, strides, padding, data_format or "NWC")
+    if rank == 4:
+        return _pool2d(f"{kind}_pool2d", input, ksize, strides, padding, data_format or "NHWC")
+    raise ValueError(f"tf.nn.{kind}_pool: supports 1-D and 2-D inputs (rank 3 or 4), got shape {tuple(np.shape(input))}")
+
+
+def max_pool(input, ksize, strides, padding, data_format=None, name=None):  # noqa: A002
+    return _pool_nd("max", input, ksize, strides, padding, data_format)
+
+
+def avg_pool(input, ksize, strides, padding, data_format=None, name=None):  # noqa: A002
+    return _pool_nd("avg", input, ksize, strides, padding, data_format)
+
+
+def pool(input, window_shape, pooling_type, strides=None, padding="VALID", data_format=None,  # noqa: A002
+         dilations=None, name=None):
+    kind = {"MAX": "max", "AVG": "avg"}.get(str(pooling_type).upper())
+    if kind is None:
+        raise ValueError(f"tf.nn.pool: pooling_type must be 'MAX' or 'AVG', got {pooling_type!r}")
+    if dilations is not None and max(np.asarray(dilations).reshape(-1)) > 1:
+        raise ValueError("tf.nn.pool: dilations > 1 are not supported")
+    return _pool_nd(kind, input, window_shape, window_shape if strides is None else strides, padding, data_format)
+
+
+def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size=None):
+    """sum(per_example_loss * sample_weight) / global_batch_size (default: the batch size times
+    the number of replicas, 1 here): the loss scaling of TF's custom training loops."""
+    loss = ops.convert_to_tensor(per_example_loss)
+    if sample_weight is not None:
+        loss = ops.multiply(loss, ops.convert_to_tensor(np.asarray(sample_weight, np.float32)))
+    if global_batch_size is None:
+        global_batch_size = int(loss.shape[0]) if loss.ndim else 1
+    if int(global_batch_size) <= 0:
+        raise ValueError(f"tf.nn.compute_average_loss: global_batch_size must be > 0, got {global_batch_size}")
+    return ops.divide(ops.sum(loss), float(global_batch_size))
+
+
+def scale_regularization_loss(regularization_loss):
+    """The regularization loss divided by the number of replicas (1 here)."""
+    losses = regularization_loss if isinstance(regularization_loss, (list, tuple)) else [regularization_loss]
+    total = ops.convert_to_tensor(losses[0])
+    for t in losses[1:]:
+        total = ops.add(total, t)
+    return ops.sum(total)
+
+
+def l2_loss(t, name=None):
+    """sum(t ** 2) / 2."""
+    return ops.multiply(ops.sum(ops.square(t)), 0.5)
+
+
+def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):
+    """(x - mean) * scale / sqrt(variance + eps) + offset (offset / scale may be None)."""
+    inv = ops.rsqrt(ops.add(variance, variance_epsilon))
+    if scale is not None:
+        inv = ops.multiply(inv, scale)
+    y = ops.multiply(ops.subtract(x, mean), inv)
+    return y if offset is None else ops.add(y, offset)
+
+
+def normalize_moments(counts, mean_ss, variance_ss, shift, name=None):
+    """(mean, variance) from sufficient statistics."""
+    divisor = ops.divide(1.0, counts)
+    shifted_mean = ops.multiply(mean_ss, divisor)
+    mean = shifted_mean if shift is None else ops.add(shifted_mean, shift)
+    variance = ops.subtract(ops.multiply(variance_ss, divisor), ops.square(shifted_mean))
+    return mean, variance
+
+
+def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
+    """(1 - z) x + (1 + (q - 1) z) log(1 + exp(-x)), written stably as TensorFlow does."""
+    x, z = ops.convert_to_tensor(logits), ops.convert_to_tensor(np.asarray(labels, np.float32))
+    lw = ops.add(1.0, ops.multiply(ops.subtract(pos_weight, 1.0), z))
+    soft = ops.add(ops.log1p(ops.exp(ops.negative(ops.abs(x)))), ops.relu(ops.negative(x)))
+    return ops.add(ops.multiply(ops.subtract(1.0, z), x), ops.multiply(lw, soft))
+
+
+def log_poisson_loss(targets, log_input, compute_full_loss=False, name=None):
+    """exp(log_input) - targets * log_input (+ Stirling's term for targets > 1 when asked)."""
+    c = ops.convert_to_tensor(log_input)
+    z = np.asarray(targets, np.float32)
+    loss = ops.subtract(ops.exp(c), ops.multiply(z, c))
+    if compute_full_loss:
+        zs = np.where(z > 1, z, 1.0).astype(np.float64)
+        stirling = np.where(z > 1, zs * np.log(zs) - zs + 0.5 * np.log(2 * np.pi * zs), 0.0)
+        loss = ops.add(loss, stirling.astype(np.float32))
+    return loss
+
+
+def crelu(features, axis=-1, name=None):
+    return ops.concatenate([ops.relu(features), ops.relu(ops.negative(features))], axis=axis)
+
+
+def top_k(input, k=1, sorted=True, name=None):  # noqa: A002
+    return ops.top_k(input, k, sorted=sorted)
+
+
+def local_response_normalization(input, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5, name=None):  # noqa: A002
+    """x / (bias + alpha * sum of x^2 over the channels within depth_radius) ** beta (NHWC;
+    differentiable)."""
+    x = ops.convert_to_tensor(input)
+    if x.ndim != 4:
+        raise ValueError(f"tf.nn.local_response_normalization: input must be 4-D (NHWC), got shape {tuple(x.shape)}")
+    r = int(depth_radius)
+    if r < 0:
+        raise ValueError(f"tf.nn.local_response_normalization: depth_radius must be >= 0, got {depth_radius}")
+    c = int(x.shape[-1])
+    sq = ops.pad(ops.square(x), [(0, 0), (0, 0), (0, 0), (r, r)])
+    window = sq[..., 0:c]
+    for k in range(1, 2 * r + 1):
+        window = ops.add(window, sq[..., k:k + c])
+    return ops.divide(x, ops.power(ops.add(bias, ops.multiply(alpha, window)), beta))
+
+
+lrn = local_response_normalization

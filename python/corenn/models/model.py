@@ -676,6 +676,8 @@ class Model(TrainingLoops):
     def _trace(self, xs, training):
         from ..autodiff import stop_recording
         from .graph import Input
+        if self.__dict__.get("_build_input_shapes") is None:   # what tf.train.Checkpoint rebuilds from
+            self.__dict__["_build_input_shapes"] = [(None,) + tuple(np.shape(x)[1:]) for x in xs]
         try:
             kts = [Input(shape=tuple(np.shape(x)[1:]),
                          dtype="float32" if str(getattr(x, "dtype", "float32")).startswith("float") else "int64")

@@ -51,7 +51,7 @@ class Adam(Optimizer):
         if not s:
             return []
         out = [t for pair in zip(s["momentums"], s["velocities"]) for t in pair]
-        return out + list(s.get("velocity_hats", []))
+        return self._extra_variables() + out + list(s.get("velocity_hats", []))
 
     def _update(self, params, grads, state, lr):
         # params and state are Tensors (build made them); gradients given as arrays become

@@ -25,7 +25,7 @@ class _TwoMoments(Optimizer):
         if not s:
             return []
         a, b = self._slots
-        return [t for pair in zip(s[a], s[b]) for t in pair]
+        return self._extra_variables() + [t for pair in zip(s[a], s[b]) for t in pair]
 
     def get_config(self):
         config = super().get_config()

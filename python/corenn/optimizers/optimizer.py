@@ -264,8 +264,12 @@ class Optimizer:
     def variables(self) -> list:
         """The state, in Keras 3's build order (stable; for saving): the moving averages
         (use_ema), the gradient sums (gradient_accumulation_steps), then the slots."""
-        extra = list(self.__dict__.get("_ema") or []) + list(self.__dict__.get("_accumulated") or [])
-        return extra + [t for slot in self._active_slots() for t in self._state.get(slot, [])]
+        return self._extra_variables() + [t for slot in self._active_slots() for t in self._state.get(slot, [])]
+
+    def _extra_variables(self) -> list:
+        """The state every optimizer has before its own slots (a subclass that orders its
+        slots itself starts its ``variables`` with these, so saving keeps them)."""
+        return list(self.__dict__.get("_ema") or []) + list(self.__dict__.get("_accumulated") or [])
 
     def save_own_variables(self, store: dict) -> None:
         """Write ``iterations`` and the state tensors (as NumPy copies) into ``store``."""
