@@ -1966,6 +1966,41 @@ def loss_of_target(kind, y_true, y_pred, from_logits=False, sample_weight=None, 
     return total / per.size if reduction == "mean" else total
 
 
+def rms_norm(x, gamma, norm_ndim=1, epsilon=1e-3):
+    """Keras 3 LayerNormalization(rms_scaling=True): x / sqrt(mean x^2 + eps) * gamma over the
+    last norm_ndim axes (no centering, no beta)."""
+    x = f64(x)
+    axes = tuple(range(x.ndim - norm_ndim, x.ndim))
+    return x / np.sqrt((x * x).mean(axis=axes, keepdims=True) + epsilon) * f64(gamma)
+
+
+def rms_norm_grads(dy, x, gamma, norm_ndim=1, epsilon=1e-3):
+    """(dx, dgamma) of rms_norm from the chain rule per row: with s = mean x^2 + eps and
+    u = x / sqrt(s), du_j/dx_k = (delta_jk - x_j x_k / (D s)) / sqrt(s)."""
+    dy, x = f64(dy), f64(x)
+    d = int(np.prod(x.shape[x.ndim - norm_ndim:]))
+    x2, dy2 = x.reshape(-1, d), dy.reshape(-1, d)
+    g2 = dy2 * f64(gamma).reshape(-1)
+    s = (x2 * x2).mean(1, keepdims=True) + epsilon
+    dx = g2 / np.sqrt(s) - x2 * (g2 * x2).sum(1, keepdims=True) / (d * s ** 1.5)
+    dgamma = (dy2 * x2 / np.sqrt(s)).sum(0)
+    return dx.reshape(x.shape), dgamma.reshape(x.shape[x.ndim - norm_ndim:])
+
+
+def softmax_axes(x, axes):
+    """Softmax normalised over all of ``axes`` together (float64)."""
+    x = f64(x)
+    axes = tuple(np.atleast_1d(axes))
+    e = np.exp(x - x.max(axis=axes, keepdims=True))
+    return e / e.sum(axis=axes, keepdims=True)
+
+
+def softmax_axes_grad(x, dy, axes):
+    y = softmax_axes(x, axes)
+    dy = f64(dy)
+    return y * (dy - (dy * y).sum(axis=tuple(np.atleast_1d(axes)), keepdims=True))
+
+
 # =============================================================================================
 # Grouped convolution (Keras groups=G) and channels-first (NCHW) convolution
 # =============================================================================================

@@ -5,6 +5,7 @@
 #include "ops/batch_norm.h"
 #include "ops/group_norm.h"
 #include "ops/layer_norm.h"
+#include "ops/rms_norm.h"
 #include "ops/spatial_dropout.h"
 #include "ops/unit_norm.h"
 
@@ -34,6 +35,13 @@ void register_norm(py::module_& m) {
         py::arg("gamma"), py::arg("mean"), py::arg("inv_std"), py::arg("dx"), py::arg("dgamma"),
         py::arg("dbeta"), py::arg("norm_ndim"), release(),
         "dx, dgamma, dbeta (each optional) of layer normalization");
+  m.def("rms_norm_forward", &corenn::rms_norm_forward, py::arg("x"), py::arg("gamma"),
+        py::arg("y"), py::arg("inv_rms"), py::arg("norm_ndim"), py::arg("epsilon"), release(),
+        "y = gamma * x * inv_rms per row over the last norm_ndim axes, inv_rms = "
+        "1 / sqrt(mean x^2 + epsilon) (written)");
+  m.def("rms_norm_backward", &corenn::rms_norm_backward, py::arg("dy"), py::arg("x"),
+        py::arg("gamma"), py::arg("inv_rms"), py::arg("dx"), py::arg("dgamma"),
+        py::arg("norm_ndim"), release(), "dx, dgamma (each optional) of RMS normalization");
   m.def("spatial_dropout_forward", &corenn::spatial_dropout_forward, py::arg("x"), py::arg("y"),
         py::arg("mask"), py::arg("rate"), py::arg("seed"), release(),
         "y[n, ..., c] = x[n, ..., c] * mask[n, c], mask drawn from seed");

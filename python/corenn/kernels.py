@@ -636,6 +636,38 @@ def layer_norm_backward(dy, x, gamma, mean, inv_std, *, norm_ndim: int = 1, dx=N
                            _opt(dbeta, op, "dbeta"), _norm_ndim(norm_ndim, op))
     return dx
 
+
+__all__ += ["rms_norm_forward", "rms_norm_backward"]
+
+
+def rms_norm_forward(x, gamma=None, *, norm_ndim: int = 1, epsilon: float = 1e-3, out=None, inv_rms=None):
+    """RMS normalization over the last ``norm_ndim`` axes of ``x`` (rows of D values):
+    inv_rms = 1 / sqrt(sum x^2 / D + eps) per row, y = gamma * x * inv_rms (no centring, no shift;
+    Keras 3's LayerNormalization(rms_scaling=True)). ``gamma`` has the trailing shape or is None
+    (1). Returns (y, inv_rms), inv_rms of shape (R,)."""
+    op = "rms_norm_forward"
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
+    k = _norm_ndim(norm_ndim, op)
+    y = out if type(out) is Tensor else _out(out, x.shape, op, device=x.device)
+    inv_rms = inv_rms if type(inv_rms) is Tensor else _out(inv_rms, _leading_rows(x, k), op, device=x.device)
+    _C.rms_norm_forward(x, _opt(gamma, op, "gamma"), y, inv_rms, k, float(epsilon))
+    return y, inv_rms
+
+
+def rms_norm_backward(dy, x, gamma, inv_rms, *, norm_ndim: int = 1, dx=None, dgamma=None,
+                      need_dx: bool = True):
+    """Gradients of RMS normalization given the forward's per-row ``inv_rms``: with
+    xhat = x * inv_rms and g = dy * gamma, dx = inv_rms * (g - xhat * sum(g * xhat) / D) per row,
+    dgamma = sum over rows of dy * xhat (written only when given). dx is allocated when not
+    given, unless ``need_dx`` is False. Returns dx (or None)."""
+    op = "rms_norm_backward"
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
+    dx = _out(dx, dy.shape, op, device=dy.device) if need_dx else None
+    _C.rms_norm_backward(dy, x, _opt(gamma, op, "gamma"), as_tensor(inv_rms, op, "inv_rms"), dx,
+                         _opt(dgamma, op, "dgamma"), _norm_ndim(norm_ndim, op))
+    return dx
+
 # ---------------------------------------------------------------------------------------------
 # Convolution (NHWC images, kernels (KH, KW, Cin, Cout) as Keras)
 

@@ -38,7 +38,10 @@ __all__ = ["Metric", "Mean", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy"
            "SquaredHinge", "CategoricalHinge", "CosineSimilarity", "AUC", "Precision", "Recall",
            "TruePositives", "FalsePositives", "TrueNegatives", "FalseNegatives",
            "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
-           "RootMeanSquaredError", "Sum", "FBetaScore", "F1Score",
+           "RootMeanSquaredError", "Sum", "FBetaScore", "F1Score", "MeanMetricWrapper", "R2Score", "IoU", "MeanIoU", "BinaryIoU",
+           "OneHotIoU", "OneHotMeanIoU", "PrecisionAtRecall", "RecallAtPrecision", "SensitivityAtSpecificity",
+           "SpecificityAtSensitivity", "PearsonCorrelation", "ConcordanceCorrelation", "pearson_correlation",
+           "concordance_correlation",
            "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
            "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "mean_absolute_error",
            "mean_squared_error", "mean_absolute_percentage_error", "mean_squared_logarithmic_error",
@@ -155,8 +158,24 @@ def _snake(name):
     return out
 
 
+def _weights_like(owner, values, sample_weight):
+    """sample_weight broadcast to ``values`` the Keras way: squeezed or expanded at the end to the
+    values' rank (an (N,) weight weights every value of sample n), then broadcast."""
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.ndim == values.ndim + 1 and w.shape[-1] == 1:
+        w = w.reshape(w.shape[:-1])
+    while w.ndim < values.ndim:
+        w = w[..., None]
+    try:
+        return np.broadcast_to(w, values.shape)
+    except ValueError:
+        raise ValueError(f"{owner}: sample_weight of shape {np.shape(sample_weight)} does not broadcast "
+                         f"to the values' shape {values.shape}") from None
+
+
 class Mean(Metric):
-    """Weighted mean of the values passed to ``update_state(values, sample_weight=None)``."""
+    """Weighted mean of the values passed to ``update_state(values, sample_weight=None)``:
+    sum(w * v) / sum(w) with w broadcast to v as Keras does (an (N,) weight per sample)."""
 
     def __init__(self, name="mean", dtype=None):
         super().__init__(name)
@@ -172,9 +191,45 @@ class Mean(Metric):
             self.total += float(v.sum())
             self.count += v.size
         else:
-            w = np.broadcast_to(np.asarray(sample_weight, dtype=np.float64), v.shape)
+            w = _weights_like(type(self).__name__, v, sample_weight)
             self.total += float((v * w).sum())
             self.count += float(w.sum())
+
+
+class MeanMetricWrapper(Mean):
+    """The weighted mean of ``fn(y_true, y_pred, **kwargs)`` (per-sample values) over the batches
+    seen: Keras' wrapper that turns a function into a stateful metric."""
+
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        if not callable(fn):
+            raise TypeError(f"MeanMetricWrapper: fn must be callable, got {fn!r}")
+        super().__init__(name or getattr(fn, "__name__", "mean_metric_wrapper"))
+        self._fn, self._fn_kwargs = fn, kwargs
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        values = np.asarray(self._fn(y_true, y_pred, **self._fn_kwargs), np.float64)
+        super().update_state(values, sample_weight)
+
+    def get_config(self):
+        from . import saving
+        fn = self._fn
+        name = getattr(fn, "__name__", None)
+        if name is None or (getattr(fn, "_corenn_metric", None) is None and saving.custom_class(name) is not fn):
+            raise ValueError(f"MeanMetricWrapper '{self.name}': its fn {fn!r} cannot be saved; register it "
+                             f"with keras.saving.register_keras_serializable")
+        return {"name": self.name, "fn": name, **self._fn_kwargs}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        name = config.pop("fn")
+        fn = globals().get(name)
+        if getattr(fn, "_corenn_metric", None) is None:
+            from . import saving
+            fn = saving.custom_class(name)
+        if not callable(fn):
+            raise ValueError(f"MeanMetricWrapper: unknown function {name!r}")
+        return cls(fn, **config)
 
 
 class _Counting(Metric):
@@ -299,18 +354,31 @@ class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
 
 
 class Accuracy(Metric):
-    """Fraction of elements where y_pred == y_true exactly (Keras' plain Accuracy)."""
+    """Fraction of elements where y_pred == y_true exactly (Keras' plain Accuracy); with
+    sample_weight the Keras weighted mean sum(w * [y_true == y_pred]) / sum(w), an (N,) weight
+    weighting every element of sample n."""
 
     def __init__(self, name="accuracy", dtype=None):
         super().__init__(name)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        if sample_weight is not None:
-            raise NotImplementedError("Accuracy: sample_weight is not supported")
         # an exact-equality count is bookkeeping at the API edge, not model math
         yt, yp = np.asarray(y_true), np.asarray(y_pred)
-        self.total += int(np.count_nonzero(yt.reshape(yp.shape) == yp))
-        self.count += yp.size
+        if yt.ndim == yp.ndim + 1 and yt.shape[-1] == 1:
+            yt = yt.reshape(yt.shape[:-1])
+        elif yp.ndim == yt.ndim + 1 and yp.shape[-1] == 1:
+            yp = yp.reshape(yp.shape[:-1])
+        if yt.size != yp.size:
+            raise ValueError(f"Accuracy: y_true of shape {np.shape(y_true)} and y_pred of shape "
+                             f"{np.shape(y_pred)} do not match")
+        equal = yt.reshape(yp.shape) == yp
+        if sample_weight is None:
+            self.total += int(np.count_nonzero(equal))
+            self.count += yp.size
+            return
+        w = _weights_like("Accuracy", equal, sample_weight)
+        self.total += float((w * equal).sum())
+        self.count += float(w.sum())
 
 
 class _LossMean(Metric):
@@ -533,15 +601,36 @@ class _Confusion(Metric):
         return f"<{type(self).__name__} name={self.name!r}>"
 
 
+_NEG_INF = -1e10   # Keras' score for the entries top_k filters out
+
+
+def _filter_top_k(owner, y_pred, k):
+    """y_pred with all but the k highest scores of each row (last axis) set to -1e10 (Keras'
+    _filter_top_k; ties go to the lower index, as top_k's)."""
+    yp = np.asarray(y_pred, np.float32)
+    if yp.ndim == 0 or k > yp.shape[-1]:
+        raise ValueError(f"{owner}: top_k={k} needs y_pred with at least {k} scores on its last axis, "
+                         f"got shape {yp.shape}")
+    order = np.argsort(-yp, axis=-1, kind="stable")[..., :k]
+    out = np.full(yp.shape, _NEG_INF, np.float32)
+    np.put_along_axis(out, order, np.take_along_axis(yp, order, axis=-1), axis=-1)
+    return out
+
+
 class _PrecisionRecall(_Confusion):
-    """Precision / Recall at one threshold (a float result) or several (a list, in the order given)."""
+    """Precision / Recall at one threshold (a float result) or several (a list, in the order given).
+    ``top_k``: only each row's k highest scores can count as positive predictions (the others
+    become -1e10 first; the default threshold is then -1e10, so the top k are the predictions);
+    ``class_id``: only that column of (N, C) labels and predictions is counted (after top_k)."""
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
-        if top_k is not None:
-            raise NotImplementedError(f"{type(self).__name__}: top_k is not supported")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
+            raise ValueError(f"{type(self).__name__}: top_k must be a positive int or None, got {top_k!r}")
         self.init_thresholds = thresholds
-        self.top_k, self.class_id = top_k, class_id
-        thr = [0.5] if thresholds is None else ([thresholds] if np.isscalar(thresholds) else list(thresholds))
+        self.top_k = None if top_k is None else int(top_k)
+        self.class_id = class_id
+        default = 0.5 if top_k is None else _NEG_INF
+        thr = [default] if thresholds is None else ([thresholds] if np.isscalar(thresholds) else list(thresholds))
         thr = np.asarray(thr, np.float32).reshape(-1)
         if thr.size == 0 or not np.all(np.isfinite(thr)):
             raise ValueError(f"{type(self).__name__}: thresholds must be finite numbers, got {thresholds!r}")
@@ -551,6 +640,8 @@ class _PrecisionRecall(_Confusion):
         super().__init__(name)
 
     def _preprocess(self, y_true, y_pred):
+        if self.top_k is not None:
+            y_pred = _filter_top_k(type(self).__name__, y_pred, self.top_k)
         if self.class_id is None:
             return y_true, y_pred
         k = int(self.class_id)
@@ -641,15 +732,18 @@ class AUC(_Confusion):
     """Area under the ROC or precision-recall curve, Keras' Riemann sum over ``num_thresholds``
     thresholds (-1e-7, 1/(n-1), ..., (n-2)/(n-1), 1 + 1e-7); PR with 'interpolation' uses
     Davis & Goadrich's interpolation, as Keras does. Labels may be soft (y counts as positive,
-    1 - y as negative)."""
+    1 - y as negative).
+
+    multi_label=True: (N, L) labels and predictions keep counts per label (one C++ confusion
+    count per column); the result is the mean of the L areas, or their label_weights-weighted
+    mean. label_weights without multi_label weight each column's elements in the pooled counts
+    (times sample_weight), as Keras does."""
 
     soft_labels = True
 
     def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name="auc",
                  dtype=None, thresholds=None, multi_label=False, num_labels=None, label_weights=None,
                  from_logits=False):
-        if multi_label or label_weights is not None:
-            raise NotImplementedError("AUC: multi_label and label_weights are not supported")
         curve = str(curve).upper()
         if curve not in ("ROC", "PR"):
             raise ValueError(f"AUC: curve must be 'ROC' or 'PR', got {curve!r}")
@@ -658,7 +752,20 @@ class AUC(_Confusion):
             raise ValueError(f"AUC: summation_method must be 'interpolation', 'minoring' or 'majoring', "
                              f"got {summation_method!r}")
         self.curve, self.summation_method = curve, summation_method
-        self.multi_label, self.num_labels, self.label_weights = False, num_labels, None
+        self.multi_label = bool(multi_label)
+        if num_labels is not None and (isinstance(num_labels, bool) or not isinstance(num_labels, (int, np.integer))
+                                       or num_labels < 1):
+            raise ValueError(f"AUC: num_labels must be a positive int or None, got {num_labels!r}")
+        self.num_labels = None if num_labels is None else int(num_labels)
+        if label_weights is not None:
+            lw = np.asarray(label_weights, np.float64).reshape(-1)
+            if lw.size == 0 or not np.all(np.isfinite(lw)) or np.any(lw < 0):
+                raise ValueError(f"AUC: label_weights must be non-negative numbers, got {label_weights!r}")
+            if self.num_labels is not None and lw.size != self.num_labels:
+                raise ValueError(f"AUC: {lw.size} label_weights for num_labels={self.num_labels}")
+            self.label_weights = lw
+        else:
+            self.label_weights = None
         self._from_logits = bool(from_logits)
         self._init_from_thresholds = thresholds is not None
         if thresholds is not None:
@@ -678,7 +785,66 @@ class AUC(_Confusion):
             y_pred = kernels.activation_forward("sigmoid", y_pred)
         return y_true, y_pred
 
+    def reset_state(self):
+        if self.multi_label and self.num_labels is not None:   # counts per threshold and label
+            shape = (len(self._sorted), self.num_labels)
+            self.true_positives, self.false_positives = np.zeros(shape), np.zeros(shape)
+            self.true_negatives, self.false_negatives = np.zeros(shape), np.zeros(shape)
+        else:
+            super().reset_state()
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if not self.multi_label and self.label_weights is None:
+            return super().update_state(y_true, y_pred, sample_weight)
+        yt, yp = self._preprocess(np.asarray(y_true, np.float32), _as_pred(y_pred))
+        yt, yp = np.asarray(yt, np.float32), np.asarray(yp, np.float32)
+        if yp.ndim < 2 or yt.shape != yp.shape:
+            raise ValueError(f"AUC: multi_label and label_weights need labels and predictions of the same "
+                             f"shape (batch, ..., labels), got y_true {yt.shape} and y_pred {yp.shape}")
+        labels = yp.shape[-1]
+        yt2, yp2 = yt.reshape(-1, labels), yp.reshape(-1, labels)
+        rows = yp2.shape[0]
+        w = np.ones(rows, np.float32) if sample_weight is None else _row_weights(sample_weight, rows)
+        if w.size != rows:
+            raise ValueError(f"AUC: sample_weight has {w.size} values for {rows} rows of predictions")
+        if self.label_weights is not None and self.label_weights.size != labels:
+            raise ValueError(f"AUC: {self.label_weights.size} label_weights for predictions of {labels} labels")
+        if self.multi_label:
+            if self.num_labels is None:   # fixed by the first batch, as Keras builds its variables
+                self.num_labels = labels
+                self.reset_state()
+            elif labels != self.num_labels:
+                raise ValueError(f"AUC: expected {self.num_labels} labels, got predictions of shape {yp.shape}")
+            for j in range(labels):
+                c = kernels.confusion_counts(np.ascontiguousarray(yp2[:, j]), np.ascontiguousarray(yt2[:, j]),
+                                             self._sorted, soft_labels=True, sample_weight=w)
+                self._add_counts(c, j)
+            return
+        # one pool of counts, each element weighted by its row's weight times its label's
+        ew = np.ascontiguousarray((w[:, None] * self.label_weights[None, :].astype(np.float32)).reshape(-1))
+        c = kernels.confusion_counts(np.ascontiguousarray(yp2.reshape(-1)), np.ascontiguousarray(yt2.reshape(-1)),
+                                     self._sorted, soft_labels=True, sample_weight=ew)
+        self._add_counts(c, None)
+
+    def _add_counts(self, c, column):
+        at = slice(None) if column is None else (slice(None), column)
+        self.true_positives[at] += c[:, 0]
+        self.false_positives[at] += c[:, 1]
+        self.true_negatives[at] += c[:, 2]
+        self.false_negatives[at] += c[:, 3]
+
     def result(self):
+        if self.multi_label and self.true_positives.ndim == 1:   # no batch seen yet
+            return 0.0
+        areas = self._areas()
+        if not self.multi_label:
+            return float(areas)
+        if self.label_weights is None:
+            return float(np.mean(areas))
+        return float(_divide_no_nan(np.sum(areas * self.label_weights), np.sum(self.label_weights)))
+
+    def _areas(self):
+        """The area under the curve of each label's counts (axis 0 runs over the thresholds)."""
         tp, fp = self.true_positives, self.false_positives
         tn, fn = self.true_negatives, self.false_negatives
         if self.curve == "PR" and self.summation_method == "interpolation":
@@ -694,7 +860,7 @@ class AUC(_Confusion):
             heights = np.minimum(y[:-1], y[1:])
         else:
             heights = np.maximum(y[:-1], y[1:])
-        return float(np.sum((x[:-1] - x[1:]) * heights))
+        return np.sum((x[:-1] - x[1:]) * heights, axis=0)
 
     def _interpolate_pr_auc(self):
         tp, fp, fn = self.true_positives, self.false_positives, self.false_negatives
@@ -707,12 +873,13 @@ class AUC(_Confusion):
         ratio = np.where(both, _divide_no_nan(p[:-1], np.maximum(p[1:], 0)), 1.0)
         log_ratio = np.log(np.where(ratio > 0, ratio, 1.0))
         increment = _divide_no_nan(prec_slope * (dtp + intercept * log_ratio), np.maximum(tp[1:] + fn[1:], 0))
-        return float(np.sum(increment))
+        return np.sum(increment, axis=0)
 
     def get_config(self):
         config = {"name": self.name, "num_thresholds": self.num_thresholds, "curve": self.curve,
                   "summation_method": self.summation_method, "multi_label": self.multi_label,
-                  "num_labels": self.num_labels, "label_weights": self.label_weights,
+                  "num_labels": self.num_labels,
+                  "label_weights": None if self.label_weights is None else [float(v) for v in self.label_weights],
                   "from_logits": self._from_logits}
         if self._init_from_thresholds:
             config["thresholds"] = self.thresholds[1:-1]
@@ -811,6 +978,404 @@ class F1Score(FBetaScore):
         config = super().get_config()
         del config["beta"]
         return config
+
+
+# -- operating-point metrics (Keras' SensitivitySpecificityBase) ----------------------------------
+
+class _AtConstraint(_Confusion):
+    """The best value of one rate among the thresholds where another rate reaches ``value``:
+    counts at num_thresholds thresholds (0, 1/(n-1), ..., (n-2)/(n-1), 1; [0.5] for n = 1) with
+    y_pred > threshold the positive prediction, then max(dependent[t] for t where
+    constrained[t] >= value), 0 when no threshold qualifies (Keras' _find_max_under_constraint)."""
+
+    _value_arg = ""
+
+    def __init__(self, value, num_thresholds=200, class_id=None, name=None, dtype=None):
+        kind = type(self).__name__
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                or not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"{kind}: {self._value_arg} must be a float in [0, 1], got {value!r}")
+        if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)) or num_thresholds < 1:
+            raise ValueError(f"{kind}: num_thresholds must be a positive int, got {num_thresholds!r}")
+        self.value, self.num_thresholds, self.class_id = float(value), int(num_thresholds), class_id
+        n = self.num_thresholds
+        self.thresholds = [0.5] if n == 1 else [0.0] + [(i + 1) / (n - 1) for i in range(n - 2)] + [1.0]
+        self._sorted = np.asarray(self.thresholds, np.float32)
+        super().__init__(name or _snake(kind))
+
+    _preprocess = _PrecisionRecall._preprocess
+    top_k = None
+
+    def _rates(self):
+        tp, fp = self.true_positives, self.false_positives
+        tn, fn = self.true_negatives, self.false_negatives
+        return {"recall": _divide_no_nan(tp, tp + fn), "precision": _divide_no_nan(tp, tp + fp),
+                "specificity": _divide_no_nan(tn, tn + fp)}
+
+    def _best(self, constrained, dependent):
+        feasible = constrained >= self.value
+        return float(dependent[feasible].max()) if feasible.any() else 0.0
+
+    def get_config(self):
+        return {"name": self.name, self._value_arg: self.value, "num_thresholds": self.num_thresholds,
+                "class_id": self.class_id}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(config.pop(cls._value_arg), **config)
+
+
+class SensitivityAtSpecificity(_AtConstraint):
+    """The best sensitivity (recall) among the thresholds whose specificity tn / (tn + fp) is
+    >= ``specificity``."""
+
+    _value_arg = "specificity"
+
+    def __init__(self, specificity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(specificity, num_thresholds, class_id, name)
+
+    def result(self):
+        r = self._rates()
+        return self._best(r["specificity"], r["recall"])
+
+
+class SpecificityAtSensitivity(_AtConstraint):
+    """The best specificity among the thresholds whose sensitivity (recall) is >= ``sensitivity``."""
+
+    _value_arg = "sensitivity"
+
+    def __init__(self, sensitivity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(sensitivity, num_thresholds, class_id, name)
+
+    def result(self):
+        r = self._rates()
+        return self._best(r["recall"], r["specificity"])
+
+
+class PrecisionAtRecall(_AtConstraint):
+    """The best precision among the thresholds whose recall is >= ``recall``."""
+
+    _value_arg = "recall"
+
+    def __init__(self, recall, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(recall, num_thresholds, class_id, name)
+
+    def result(self):
+        r = self._rates()
+        return self._best(r["recall"], r["precision"])
+
+
+class RecallAtPrecision(_AtConstraint):
+    """The best recall among the thresholds whose precision is >= ``precision``."""
+
+    _value_arg = "precision"
+
+    def __init__(self, precision, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(precision, num_thresholds, class_id, name)
+
+    def result(self):
+        r = self._rates()
+        return self._best(r["precision"], r["recall"])
+
+
+# -- intersection over union (Keras' iou_metrics) ------------------------------------------------
+
+class IoU(Metric):
+    """Intersection over union of the ``target_class_ids`` from a (num_classes, num_classes)
+    confusion matrix cm[true, pred] summed over the epoch (weighted by sample_weight):
+
+        iou_c = cm[c, c] / (sum_p cm[c, p] + sum_t cm[t, c] - cm[c, c] + 1e-7)
+        result = sum_{c in targets} iou_c / (#targets with a nonzero denominator + 1e-7)
+
+    Labels (and predictions) are class ids, or scores whose argmax over ``axis`` is taken when
+    sparse_y_true (sparse_y_pred) is False; everything is flattened, so (N, H, W) masks count
+    every pixel. ``ignore_class``: labels equal to it are left out. sample_weight: one per
+    element, or per sample (broadcast over the rest). The matrix is a NumPy bincount: one pass
+    over the batch, cheap next to the model that made the predictions."""
+
+    def __init__(self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None,
+                 sparse_y_true=True, sparse_y_pred=True, axis=-1):
+        kind = type(self).__name__
+        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+            raise ValueError(f"{kind}: num_classes must be a positive int, got {num_classes!r}")
+        ids = [target_class_ids] if isinstance(target_class_ids, (int, np.integer)) else list(target_class_ids)
+        if not ids or any(isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < num_classes
+                          for i in ids):
+            raise ValueError(f"{kind}: target_class_ids must be class ids in [0, {num_classes}), "
+                             f"got {target_class_ids!r}")
+        self.num_classes = int(num_classes)
+        self.target_class_ids = [int(i) for i in ids]
+        self.ignore_class = None if ignore_class is None else int(ignore_class)
+        self.sparse_y_true, self.sparse_y_pred = bool(sparse_y_true), bool(sparse_y_pred)
+        self.axis = int(axis)
+        super().__init__(name or _snake(kind))
+
+    def reset_state(self):
+        self.total_cm = np.zeros((self.num_classes, self.num_classes))
+
+    def _class_ids(self, y, sparse, what):
+        a = np.asarray(y)
+        if not sparse:
+            a = np.argmax(a, axis=self.axis)
+        a = a.reshape(-1)
+        if a.dtype.kind == "f":
+            a = a.astype(np.int64)
+        return a.astype(np.int64, copy=False)
+
+    def _predictions(self, y_pred):
+        return self._class_ids(y_pred, self.sparse_y_pred, "y_pred")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        kind = type(self).__name__
+        t = self._class_ids(y_true, self.sparse_y_true, "y_true")
+        p = self._predictions(y_pred)
+        if t.size != p.size:
+            raise ValueError(f"{kind}: y_true gives {t.size} labels and y_pred {p.size} predictions "
+                             f"(shapes {np.shape(y_true)} and {np.shape(y_pred)})")
+        if sample_weight is None:
+            w = np.ones(t.size)
+        else:
+            w = np.asarray(sample_weight, np.float64).reshape(-1)
+            if w.size not in (1, t.size):
+                if w.size and t.size % w.size == 0:   # one weight per sample, shared by its elements
+                    w = np.repeat(w, t.size // w.size)
+                else:
+                    raise ValueError(f"{kind}: sample_weight has {w.size} values for {t.size} labels")
+            w = np.broadcast_to(w, t.shape)
+        if self.ignore_class is not None:
+            keep = t != self.ignore_class
+            t, p, w = t[keep], p[keep], w[keep]
+        n = self.num_classes
+        for what, ids in (("y_true", t), ("y_pred", p)):
+            if ids.size and (ids.min() < 0 or ids.max() >= n):
+                raise ValueError(f"{kind}: {what} holds class ids outside [0, {n}): "
+                                 f"min {ids.min()}, max {ids.max()}")
+        self.total_cm += np.bincount(t * n + p, weights=w, minlength=n * n).reshape(n, n)
+
+    def result(self):
+        cm = self.total_cm
+        tp = np.diag(cm)
+        denominator = cm.sum(axis=0) + cm.sum(axis=1) - tp
+        ids = self.target_class_ids
+        tp, denominator = tp[ids], denominator[ids]
+        valid = float(np.sum(denominator > 1e-9))
+        iou = tp / (denominator + _EPSILON)
+        return float(np.sum(iou) / (valid + _EPSILON))
+
+    def get_config(self):
+        return {"name": self.name, "num_classes": self.num_classes, "target_class_ids": self.target_class_ids,
+                "ignore_class": self.ignore_class, "sparse_y_true": self.sparse_y_true,
+                "sparse_y_pred": self.sparse_y_pred, "axis": self.axis}
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} num_classes={self.num_classes}>"
+
+
+class MeanIoU(IoU):
+    """IoU averaged over all num_classes classes (those that appear in labels or predictions)."""
+
+    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_true=True,
+                 sparse_y_pred=True, axis=-1):
+        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+            raise ValueError(f"MeanIoU: num_classes must be a positive int, got {num_classes!r}")
+        super().__init__(num_classes, list(range(int(num_classes))), name, dtype, ignore_class,
+                         sparse_y_true, sparse_y_pred, axis)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["target_class_ids"]
+        return config
+
+
+class BinaryIoU(IoU):
+    """IoU of classes 0 / 1 with predictions y_pred >= threshold as class 1 (Keras' BinaryIoU)."""
+
+    def __init__(self, target_class_ids=(0, 1), threshold=0.5, name=None, dtype=None):
+        super().__init__(2, target_class_ids, name or "binary_io_u", dtype)
+        self.threshold = float(threshold)
+
+    def _predictions(self, y_pred):
+        return (np.asarray(y_pred, np.float32) >= self.threshold).astype(np.int64).reshape(-1)
+
+    def get_config(self):
+        return {"name": self.name, "target_class_ids": self.target_class_ids, "threshold": self.threshold}
+
+
+class OneHotIoU(IoU):
+    """IoU with one-hot labels (and score predictions): both argmax'd over ``axis`` first."""
+
+    def __init__(self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None,
+                 sparse_y_pred=False, axis=-1):
+        super().__init__(num_classes, target_class_ids, name, dtype, ignore_class, False, sparse_y_pred, axis)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["sparse_y_true"]
+        return config
+
+
+class OneHotMeanIoU(MeanIoU):
+    """MeanIoU with one-hot labels (and score predictions): both argmax'd over ``axis`` first."""
+
+    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_pred=False, axis=-1):
+        super().__init__(num_classes, name, dtype, ignore_class, False, sparse_y_pred, axis)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["sparse_y_true"]
+        return config
+
+
+# -- regression -----------------------------------------------------------------------------------
+
+class R2Score(Metric):
+    """Coefficient of determination over the epoch (Keras 3's R2Score), per output column j of
+    (N, D) targets (an (N,) target is one column), with weights w (per sample or per element):
+
+        mean_j = sum w y / sum w,  total_j = sum w y^2 - (sum w y) mean_j,  res_j = sum w (y - p)^2
+        r2_j = 1 - res_j / total_j   (0 where that is infinite: a constant target)
+
+    class_aggregation: 'uniform_average' (mean of r2_j), 'variance_weighted_average' (weighted
+    by total_j) or None (the vector). num_regressors p > 0 gives the adjusted score
+    1 - (1 - r2) (n - 1) / (n - p - 1), n the number of target values seen."""
+
+    def __init__(self, class_aggregation="uniform_average", num_regressors=0, name="r2_score", dtype=None):
+        if class_aggregation not in (None, "uniform_average", "variance_weighted_average"):
+            raise ValueError(f"R2Score: class_aggregation must be None, 'uniform_average' or "
+                             f"'variance_weighted_average', got {class_aggregation!r}")
+        if isinstance(num_regressors, bool) or not isinstance(num_regressors, (int, np.integer)) or num_regressors < 0:
+            raise ValueError(f"R2Score: num_regressors must be an int >= 0, got {num_regressors!r}")
+        self.class_aggregation, self.num_regressors = class_aggregation, int(num_regressors)
+        self._outputs = None   # fixed by the first batch, as Keras builds its variables
+        super().__init__(name)
+
+    def reset_state(self):
+        shape = (self._outputs or 0,)
+        self.sum, self.squared_sum = np.zeros(shape), np.zeros(shape)
+        self.total_mse, self.count = np.zeros(shape), np.zeros(shape)
+        self.num_samples = 0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        yt = np.asarray(y_true, np.float64)
+        yp = np.asarray(y_pred, np.float64)
+        yt = yt[:, None] if yt.ndim == 1 else yt
+        yp = yp[:, None] if yp.ndim == 1 else yp
+        if yt.ndim != 2 or yt.shape != yp.shape:
+            raise ValueError(f"R2Score: y_true and y_pred must both be (batch, outputs) (or (batch,)), got "
+                             f"y_true {np.shape(y_true)} and y_pred {np.shape(y_pred)}")
+        if self._outputs is None:
+            self._outputs = yt.shape[1]
+            self.reset_state()
+        elif yt.shape[1] != self._outputs:
+            raise ValueError(f"R2Score: expected {self._outputs} outputs (the first batch's), got {yt.shape}")
+        w = np.ones_like(yt) if sample_weight is None else _weights_like("R2Score", yt, sample_weight)
+        wy = yt * w
+        self.sum = self.sum + wy.sum(axis=0)
+        self.squared_sum = self.squared_sum + (yt * wy).sum(axis=0)
+        self.total_mse = self.total_mse + ((yt - yp) ** 2 * w).sum(axis=0)
+        self.count = self.count + w.sum(axis=0)
+        self.num_samples += yt.size
+
+    def result(self):
+        if not self._outputs:
+            return 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = self.sum / self.count
+            total = self.squared_sum - self.sum * mean
+            raw = 1.0 - self.total_mse / total
+        raw = np.where(np.isinf(raw), 0.0, raw)
+        if self.class_aggregation == "uniform_average":
+            r2 = np.mean(raw)
+        elif self.class_aggregation == "variance_weighted_average":
+            r2 = np.sum(total * raw) / np.sum(total)
+        else:
+            r2 = raw
+        n, p = self.num_samples, self.num_regressors
+        if p and p < n - 1:   # Keras warns and keeps the plain score otherwise
+            r2 = 1.0 - (1.0 - r2) * (n - 1) / (n - p - 1)
+        return float(r2) if np.ndim(r2) == 0 else np.asarray(r2, np.float32)
+
+    def get_config(self):
+        return {"name": self.name, "class_aggregation": self.class_aggregation,
+                "num_regressors": self.num_regressors}
+
+    def __repr__(self):
+        return f"<R2Score name={self.name!r}>"
+
+
+# -- correlations (Keras 3's correlation metrics: per-sample values averaged over the batches) ----
+
+def _same_rank(y_true, y_pred):
+    yt, yp = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
+    if yt.ndim == yp.ndim + 1 and yt.shape[-1] == 1:
+        yt = yt.reshape(yt.shape[:-1])
+    elif yp.ndim == yt.ndim + 1 and yp.shape[-1] == 1:
+        yp = yp.reshape(yp.shape[:-1])
+    return yt, yp
+
+
+def _axes(axis):
+    return tuple(axis) if isinstance(axis, (list, tuple)) else axis
+
+
+def pearson_correlation(y_true, y_pred, axis=-1):
+    """Per sample: the Pearson correlation of y_true and y_pred along ``axis``,
+    mean((t - mean t) / std t * (p - mean p) / std p) (population std; a constant row is NaN,
+    as in Keras)."""
+    yt, yp = _same_rank(y_true, y_pred)
+    ax = _axes(axis)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = yt - yt.mean(axis=ax, keepdims=True)
+        p = yp - yp.mean(axis=ax, keepdims=True)
+        t = t / t.std(axis=ax, keepdims=True)
+        p = p / p.std(axis=ax, keepdims=True)
+        return kernels.Tensor.from_numpy(np.ascontiguousarray((t * p).mean(axis=ax), np.float32))
+
+
+def concordance_correlation(y_true, y_pred, axis=-1):
+    """Per sample: Lin's concordance correlation along ``axis``,
+    2 cov(t, p) / (var t + var p + (mean t - mean p)^2 + 1e-7)."""
+    yt, yp = _same_rank(y_true, y_pred)
+    ax = _axes(axis)
+    mt, mp = yt.mean(axis=ax, keepdims=True), yp.mean(axis=ax, keepdims=True)
+    norm = yt.var(axis=ax, keepdims=True) + yp.var(axis=ax, keepdims=True) + (mt - mp) ** 2
+    value = (2.0 * (yt - mt) * (yp - mp) / (norm + _EPSILON)).mean(axis=ax)
+    return kernels.Tensor.from_numpy(np.ascontiguousarray(value, np.float32))
+
+
+class PearsonCorrelation(MeanMetricWrapper):
+    """Mean over samples of pearson_correlation along ``axis`` (Keras 3)."""
+
+    def __init__(self, name="pearson_correlation", dtype=None, axis=-1):
+        super().__init__(pearson_correlation, name=name, axis=axis)
+        self.axis = axis
+
+    def get_config(self):
+        return {"name": self.name, "axis": self.axis}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class ConcordanceCorrelation(MeanMetricWrapper):
+    """Mean over samples of concordance_correlation along ``axis`` (Keras 3)."""
+
+    def __init__(self, name="concordance_correlation", dtype=None, axis=-1):
+        super().__init__(concordance_correlation, name=name, axis=axis)
+        self.axis = axis
+
+    def get_config(self):
+        return {"name": self.name, "axis": self.axis}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+pearson_correlation._corenn_metric = PearsonCorrelation
+concordance_correlation._corenn_metric = ConcordanceCorrelation
 
 
 def _lead_shape(y_pred):
@@ -931,9 +1496,13 @@ _BY_NAME = {
     "true_negatives": TrueNegatives, "false_negatives": FalseNegatives,
     "binary_crossentropy": BinaryCrossentropy, "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "root_mean_squared_error": RootMeanSquaredError,
+    "root_mean_squared_error": RootMeanSquaredError, "r2_score": R2Score,
+    "pearson_correlation": PearsonCorrelation, "concordance_correlation": ConcordanceCorrelation,
 }
-_CLASSES = {c.__name__: c for c in list(_BY_NAME.values()) + [Accuracy, Sum]}
+_CLASSES = {c.__name__: c for c in list(_BY_NAME.values()) + [
+    Accuracy, Sum, MeanMetricWrapper, R2Score, IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU, PrecisionAtRecall,
+    RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity, PearsonCorrelation,
+    ConcordanceCorrelation]}
 
 
 def get(identifier) -> Metric:

@@ -267,6 +267,16 @@ def sign(x):
 
 def _activation(kind, x, alpha=0.0, axis=-1):
     x = _f32(x)
+    if kind in ("softmax", "log_softmax") and isinstance(axis, (list, tuple)):
+        axes = sorted({int(a) % x.ndim for a in axis})
+        if len(axes) == 1:
+            axis = axes[0]
+        else:   # several axes normalised together (Keras 3): moved last, flattened, moved back
+            perm = [d for d in range(x.ndim) if d not in axes] + axes
+            moved = transpose(x, perm)
+            lead = tuple(moved.shape[:x.ndim - len(axes)])
+            y = reshape(_activation(kind, reshape(moved, lead + (-1,))), tuple(moved.shape))
+            return transpose(y, [int(i) for i in np.argsort(perm)])
     if kind in ("softmax", "log_softmax") and axis not in (-1, x.ndim - 1):
         perm = list(range(x.ndim))
         perm[axis], perm[-1] = perm[-1], perm[axis]

@@ -104,11 +104,22 @@ def shuffle(x, axis=0, seed=None):
 
 
 def dropout(inputs, rate, noise_shape=None, seed=None):
+    """inputs * keep / (1 - rate), keep ~ Bernoulli(1 - rate) drawn at ``noise_shape`` (None
+    entries take the input's size, as Keras) and broadcast; differentiable (a GradientTape sees
+    the multiply, so dx = dy * keep / (1 - rate))."""
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"keras.random.dropout: rate must be in [0, 1), got {rate}")
-    a = np.asarray(inputs, np.float32)
-    keep = _rng(seed, "dropout").random(a.shape if noise_shape is None else noise_shape) >= rate
-    return _out(a * keep / (1.0 - rate))
+    from . import ops
+    x = inputs if isinstance(inputs, Tensor) else _out(np.asarray(inputs, np.float32))
+    shape = tuple(x.shape)
+    if noise_shape is not None:
+        dims = tuple(noise_shape)
+        if len(dims) != len(shape):
+            raise ValueError(f"keras.random.dropout: noise_shape {noise_shape} needs one entry per axis of "
+                             f"inputs {shape}")
+        shape = tuple(s if d is None else int(d) for d, s in zip(dims, x.shape))
+    keep = _rng(seed, "dropout").random(shape) >= rate
+    return ops.multiply(x, _out(keep / np.float32(1.0 - rate)))
 
 
 def gamma(shape, alpha, dtype=None, seed=None):

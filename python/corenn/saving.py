@@ -612,6 +612,8 @@ def _compile_config(model):
     return {"optimizer": optimizers.serialize(model.optimizer),
             "loss": _nested(model.loss, lambda x: _spec(x, losses.serialize)),
             "metrics": _nested(model._metric_arg or [], lambda x: _spec(x, metric)),
+            **({"weighted_metrics": _nested(model._weighted_metric_arg, lambda x: _spec(x, metric))}
+               if model.__dict__.get("_weighted_metric_arg") else {}),
             **({"loss_weights": model._loss_weight_arg} if model._loss_weight_arg is not None else {})}
 
 
@@ -1296,11 +1298,18 @@ def _compile_args(compile_cfg):
         if not isinstance(specs, (list, dict)):
             raise TypeError("'metrics' must be a list or a dict")
         specs = _nested_specs(specs, metrics.get)
+        weighted = compile_cfg.get("weighted_metrics")
+        if weighted is not None and not isinstance(weighted, (list, dict)):
+            raise TypeError("'weighted_metrics' must be a list or a dict")
+        weighted = _nested_specs(weighted, metrics.get)
         loss_weights = compile_cfg.get("loss_weights")
     except _BUILD_ERRORS as exc:
         raise _BadConfig(f"compile.json is not a valid compile config: "
                    f"{type(exc).__name__}: {exc}") from None
-    return {"optimizer": optimizer, "loss": loss, "metrics": specs, "loss_weights": loss_weights}
+    args = {"optimizer": optimizer, "loss": loss, "metrics": specs, "loss_weights": loss_weights}
+    if weighted:
+        args["weighted_metrics"] = weighted
+    return args
 
 
 def _nested_specs(obj, build):

@@ -881,6 +881,35 @@ def layer_norm_backward(r):
                 lambda dx, k2: _shape(dx, np.shape(k2["dy"])) if k2.get("need_dx", True) else [])
 
 
+def rms_norm_forward(r):
+    x, k, tshape, rows = _norm_setup(r)
+    kw = dict(x=x, gamma=f32(r, *tshape) if r.random() < 0.7 else None, norm_ndim=k,
+              out=_opt_out(r, x.shape), inv_rms=_opt_out(r, rows))
+
+    def check(res, kw2):
+        if np.shape(kw2["x"]) != x.shape or kw2.get("norm_ndim") != k:
+            return []
+        g = kw2["gamma"] if kw2["gamma"] is not None else np.ones(tshape)
+        y = ref.rms_norm(kw2["x"], g, k, kw2.get("epsilon", 1e-3))
+        return _close(res[0].numpy(), y, "rms_norm_forward", 1e-3, 1e-3)
+    return Call(kernels.rms_norm_forward, kw,
+                dict(x="in", gamma="in", norm_ndim="param", epsilon="param", out="out", inv_rms="out"),
+                ("rms_norm",), check)
+
+
+def rms_norm_backward(r):
+    x, k, tshape, rows = _norm_setup(r)
+    gamma = f32(r, *tshape) if r.random() < 0.7 else None
+    axes = tuple(range(x.ndim - k, x.ndim))
+    inv = (1.0 / np.sqrt((np.asarray(x, np.float64) ** 2).mean(axis=axes) + 1e-3)).reshape(-1)
+    kw = dict(dy=f32(r, *x.shape), x=x, gamma=gamma, inv_rms=inv.astype(np.float32), norm_ndim=k,
+              dx=_opt_out(r, x.shape), dgamma=_opt_out(r, tshape))
+    return Call(kernels.rms_norm_backward, kw,
+                dict(dy="in", x="in", gamma="in", inv_rms="in", norm_ndim="param", dx="out?",
+                     dgamma="out", need_dx="param"), ("rms_norm",),
+                lambda dx, k2: _shape(dx, np.shape(k2["dy"])) if k2.get("need_dx", True) else [])
+
+
 def transpose(r):
     x = f32(r, *_dims(r, int(r.integers(0, 5)), 1, 5))
     x = x.astype(r.choice([np.float32, np.float32, np.int32, np.int64]))
@@ -1292,7 +1321,8 @@ def _registry():
     s["global_max_pool2d_forward"] = lambda r: global_pool(r, "max")
     s["zero_pad2d_forward"] = lambda r: zero_pad2d(r, "forward")
     s["zero_pad2d_backward"] = lambda r: zero_pad2d(r, "backward")
-    for name in ("layer_norm_forward", "layer_norm_backward", "transpose", "inverse_permutation",
+    for name in ("layer_norm_forward", "layer_norm_backward", "rms_norm_forward", "rms_norm_backward",
+                 "transpose", "inverse_permutation",
                  "repeat_vector_forward", "repeat_vector_backward"):
         s[name] = globals()[name]
     s["upsample2d_forward"] = lambda r: upsample2d(r, "forward")

@@ -64,8 +64,9 @@ def test_configs_keras_names_and_unsupported_settings():
         layers.LeakyReLU(negative_slope=float("nan"))
     with pytest.raises(ValueError, match="ELU.*alpha"):
         layers.ELU(alpha="big")
-    with pytest.raises(NotImplementedError, match="Softmax.*last axis"):
-        layers.Softmax(axis=1).build((None, 3, 4))
+    with pytest.raises(ValueError, match="Softmax.*non-batch"):
+        layers.Softmax(axis=0).build((None, 3, 4))
+    layers.Softmax(axis=1).build((None, 3, 4))   # any other axis: tests/layers/test_softmax_axis_rms_norm.py
     layers.Softmax(axis=2).build((None, 3, 4))
     with pytest.raises(ValueError, match="Softmax.*axis"):
         layers.Softmax(axis=None)

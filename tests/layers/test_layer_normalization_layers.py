@@ -94,8 +94,7 @@ def test_config_and_errors():
         LayerNormalization(axis=1).build((None, 4, 3))
     with pytest.raises(NotImplementedError, match="LayerNormalization.*trailing"):
         LayerNormalization(axis=[0, 1]).build((None, 4))
-    with pytest.raises(NotImplementedError, match="LayerNormalization.*rms_scaling"):
-        LayerNormalization(rms_scaling=True)
+    assert LayerNormalization(rms_scaling=True).get_config()["rms_scaling"] is True   # test_softmax_axis_rms_norm.py
     with pytest.raises(TypeError, match="LayerNormalization.*axis"):
         LayerNormalization(axis="last")
     with pytest.raises(ValueError, match="LayerNormalization.*out of range"):

@@ -216,10 +216,18 @@ def test_loss_non_defaults():
     assert losses.Huber.from_config(via_json(losses.Huber(delta=2.5).get_config())).get_config()["delta"] == 2.5
 
 
+# the metrics whose Keras constructors take required arguments
+METRIC_ARGS = {"MeanMetricWrapper": dict(fn=metrics.mean_absolute_error), "IoU": dict(num_classes=3, target_class_ids=[1]),
+               "MeanIoU": dict(num_classes=3), "OneHotIoU": dict(num_classes=3, target_class_ids=[0, 2]),
+               "OneHotMeanIoU": dict(num_classes=4), "PrecisionAtRecall": dict(recall=0.8),
+               "RecallAtPrecision": dict(precision=0.7), "SensitivityAtSpecificity": dict(specificity=0.6),
+               "SpecificityAtSensitivity": dict(sensitivity=0.9)}
+
+
 @pytest.mark.parametrize("cls", [c for c in public_classes(metrics, metrics.Metric) if c is not metrics.Metric],
                          ids=lambda c: c.__name__)
 def test_metric_round_trip(cls):
-    cfg, again = round_trip(cls(name="m"))
+    cfg, again = round_trip(cls(name="m", **METRIC_ARGS.get(cls.__name__, {})))
     assert cfg == again and cfg["name"] == "m"
     m = metrics.get({"class_name": cls.__name__, "config": cfg})
     assert type(m) is cls

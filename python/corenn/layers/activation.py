@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers, kernels, regularizers
+from .. import constraints, initializers, kernels, regularizers
 from .base import Layer, sample_size, shape_str
 
 __all__ = ["ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU"]
@@ -126,23 +126,102 @@ class Softmax(_KernelActivation):
     """y = exp(x) / sum exp(x) over ``axis``; backward dx = y * (dy - sum(dy * y)).
 
     Args:
-        axis: the last axis (-1, or its positive index); other axes raise NotImplementedError.
+        axis: an int or a list of ints (not the batch axis): the softmax normalises over all of
+            them together (Keras 3). The last axis runs the kernel on x directly; any other set
+            of axes is moved to the end (one contiguous copy), run through the same kernel as
+            rows of their flattened size, and moved back, so every axis has one implementation.
+
+    Call: ``layer(x, mask=m)`` (Keras 3): where m is 0 the score gets -1e9 before the softmax
+    and the output is set to 0 after it; m has x's shape, or one axis fewer (one flag per
+    position). A mask carried by the input (Embedding(mask_zero=True), Masking) is read the
+    same way and passed on.
     """
 
     _kind = "softmax"
+    supports_masking = True
+    consumes_mask = True
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-            raise ValueError(f"Softmax '{self.name}': axis must be an int, got {axis!r}")
-        self.axis = int(axis)
+        axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+        if not axes or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
+            raise ValueError(f"Softmax '{self.name}': axis must be an int or a list of ints, got {axis!r}")
+        self.axis = [int(a) for a in axes] if isinstance(axis, (list, tuple)) else int(axis)
+        self._perm = None   # transpose that moves the softmax axes last (None: already last)
 
     def build(self, input_shape):
         rank = len(input_shape)
-        if self.axis not in (-1, rank - 1) or rank < 2:
-            raise NotImplementedError(f"Softmax '{self.name}': only the last axis is supported, got "
-                                      f"axis={self.axis} for inputs of rank {rank}")
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        if rank < 2 or any(not -rank <= a < rank for a in axes):
+            raise ValueError(f"Softmax '{self.name}': axis {self.axis} is out of range for inputs of "
+                             f"shape {shape_str(input_shape)}")
+        pos = [a % rank for a in axes]
+        if 0 in pos or len(set(pos)) != len(pos):
+            raise ValueError(f"Softmax '{self.name}': axis {self.axis} must name distinct non-batch axes "
+                             f"of inputs of shape {shape_str(input_shape)}")
+        rest = [d for d in range(rank) if d not in pos]
+        perm = rest + sorted(pos)
+        self._perm = None if pos == [rank - 1] else perm
+        self._count = len(pos)
         super().build(input_shape)
+
+    def _to_rows(self, t):
+        """t with the softmax axes moved last and flattened: a contiguous (..., D) array."""
+        moved = np.transpose(np.asarray(t), self._perm)
+        lead = moved.shape[:moved.ndim - self._count]
+        return np.ascontiguousarray(moved).reshape(lead + (-1,)), moved.shape
+
+    def _from_rows(self, rows, moved_shape, out):
+        np.copyto(np.asarray(out), np.transpose(rows.reshape(moved_shape), np.argsort(self._perm)))
+        return out
+
+    def _mask_like(self, mask, shape):
+        """The call's mask as float32 1 / 0 of x's shape: the same shape, or one axis fewer (a
+        mask per position of a sequence: all of that position's scores)."""
+        m = np.asarray(mask, np.float32)
+        if m.ndim == len(shape) - 1:
+            m = m[..., None]
+        try:
+            return np.ascontiguousarray(np.broadcast_to(m, shape))
+        except ValueError:
+            raise ValueError(f"Softmax '{self.name}': the mask of shape {np.shape(mask)} does not match "
+                             f"inputs of shape {tuple(shape)}") from None
+
+    def forward(self, x, training=False):
+        mask = self.__dict__.get("_call_mask")
+        self._m = None
+        if mask is not None:
+            # Keras: a large negative score where the mask is 0, and the output zeroed there (a
+            # row masked throughout gives 0, not a uniform distribution)
+            self._m = self._mask_like(mask, tuple(x.shape))
+            x = kernels.Tensor.from_numpy(np.asarray(x) + (np.float32(1.0) - self._m) * np.float32(-1e9))
+        key = "y" if self._m is None else "s"
+        if self._perm is None:
+            s = kernels.activation_forward("softmax", x, self._buffer(key, x.shape))
+        else:
+            rows, moved_shape = self._to_rows(x)
+            self._s_rows, self._moved_shape = kernels.activation_forward(
+                "softmax", kernels.Tensor.from_numpy(rows)), moved_shape
+            s = self._from_rows(np.asarray(self._s_rows), moved_shape, self._buffer(key, x.shape))
+        self._s = s
+        if self._m is None:
+            return s
+        y = self._buffer("y", x.shape)
+        np.multiply(np.asarray(s), self._m, out=np.asarray(y))
+        return y
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        if self._m is not None:   # y = s * m: the softmax sees dy * m
+            dy = kernels.Tensor.from_numpy(np.asarray(dy) * self._m)
+        if self._perm is None:
+            # the softmax gradient reads only y and dy (y stands in for x in the kernel's signature)
+            return kernels.activation_backward("softmax", self._s, self._s, dy, self._buffer("dx", dy.shape))
+        dy_rows, _ = self._to_rows(dy)
+        dx_rows = kernels.activation_backward("softmax", self._s_rows, self._s_rows,
+                                              kernels.Tensor.from_numpy(dy_rows))
+        return self._from_rows(np.asarray(dx_rows), self._moved_shape, self._buffer("dx", dy.shape))
 
     def flops(self, input_shape):
         return 3 * sample_size(input_shape)
@@ -164,6 +243,7 @@ class PReLU(Layer):
     Args:
         alpha_initializer: initial slopes (Keras default "Zeros": the layer starts as a ReLU).
         alpha_regularizer: regularizer of alpha.
+        alpha_constraint: constraint of alpha (e.g. NonNeg), applied by the optimizer.
         shared_axes: axes (1-based, the batch is axis 0) along which one slope is shared, e.g.
             [1, 2] for one slope per channel of NHWC images.
 
@@ -173,10 +253,9 @@ class PReLU(Layer):
     def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None,
                  shared_axes=None, **kwargs):
         super().__init__(**kwargs)
-        if alpha_constraint is not None:
-            raise NotImplementedError(f"PReLU '{self.name}': alpha_constraint is not supported")
         self.alpha_initializer = initializers.get(alpha_initializer)
         self.alpha_regularizer = regularizers.get(alpha_regularizer)
+        self.alpha_constraint = constraints.get(alpha_constraint)   # applied by the optimizer
         if shared_axes is None:
             self.shared_axes = None
         else:
@@ -199,7 +278,7 @@ class PReLU(Layer):
             raise ValueError(f"PReLU '{self.name}' needs every non-shared axis known, got inputs "
                              f"{shape_str(input_shape)} with shared_axes={self.shared_axes}")
         self.alpha = self.add_weight("alpha", tuple(param_shape), self.alpha_initializer,
-                                     self.alpha_regularizer)
+                                     self.alpha_regularizer, constraint=self.alpha_constraint)
         super().build(input_shape)
 
     def forward(self, x, training=False):
@@ -225,5 +304,5 @@ class PReLU(Layer):
         cfg = super().get_config()
         cfg.update(alpha_initializer=initializers.serialize(self.alpha_initializer),
                    alpha_regularizer=regularizers.serialize(self.alpha_regularizer),
-                   alpha_constraint=None, shared_axes=self.shared_axes)
+                   alpha_constraint=constraints.serialize(self.alpha_constraint), shared_axes=self.shared_axes)
         return cfg

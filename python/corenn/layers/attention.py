@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from .. import initializers, kernels, regularizers
+from .. import constraints, initializers, kernels, regularizers
 from .base import Layer, shape_str
 
 __all__ = ["MultiHeadAttention", "Attention", "AdditiveAttention"]
@@ -73,10 +73,8 @@ class MultiHeadAttention(Layer):
             if axes not in ((1,), (-2,)):
                 raise NotImplementedError(f"{kind}: attention_axes={attention_axes!r} is not supported; "
                                           "attention runs over the steps axis (None, 1 or -2)")
-        for arg, v in (("activity_regularizer", activity_regularizer),
-                       ("kernel_constraint", kernel_constraint), ("bias_constraint", bias_constraint)):
-            if v is not None:
-                raise NotImplementedError(f"{kind}: {arg} is not supported")
+        if activity_regularizer is not None:
+            raise NotImplementedError(f"{kind}: activity_regularizer is not supported")
         if output_shape is not None:
             dims = (output_shape,) if isinstance(output_shape, (int, np.integer)) else tuple(output_shape)
             if len(dims) != 1 or isinstance(dims[0], bool) or not isinstance(dims[0], (int, np.integer)) \
@@ -94,6 +92,9 @@ class MultiHeadAttention(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        # applied by the optimizer to the four projections' kernels / biases (Keras' EinsumDense)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.seed = seed
         self._rng = None if seed is None else np.random.default_rng(seed)
         # (key given, attention_mask given, use_causal_mask, return_attention_scores)
@@ -162,15 +163,21 @@ class MultiHeadAttention(Layer):
         h, kd, vd = self.num_heads, self.key_dim, self.value_dim
         do = self._output_dim or q[-1]
         reg_k, reg_b = self.kernel_regularizer, self.bias_regularizer
-        self.query_kernel = self.add_weight("query/kernel", (q[-1], h, kd), self.kernel_initializer, reg_k)
-        self.query_bias = self.add_weight("query/bias", (h, kd), self.bias_initializer, reg_b) if self.use_bias else None
-        self.key_kernel = self.add_weight("key/kernel", (k[-1], h, kd), self.kernel_initializer, reg_k)
-        self.key_bias = self.add_weight("key/bias", (h, kd), self.bias_initializer, reg_b) if self.use_bias else None
-        self.value_kernel = self.add_weight("value/kernel", (v[-1], h, vd), self.kernel_initializer, reg_k)
-        self.value_bias = self.add_weight("value/bias", (h, vd), self.bias_initializer, reg_b) if self.use_bias else None
-        self.output_kernel = self.add_weight("attention_output/kernel", (h, vd, do), self.kernel_initializer, reg_k)
-        self.output_bias = self.add_weight("attention_output/bias", (do,), self.bias_initializer, reg_b) \
-            if self.use_bias else None
+
+        def kernel(name, shape):
+            return self.add_weight(name, shape, self.kernel_initializer, reg_k, constraint=self.kernel_constraint)
+
+        def bias(name, shape):
+            return self.add_weight(name, shape, self.bias_initializer, reg_b,
+                                   constraint=self.bias_constraint) if self.use_bias else None
+        self.query_kernel = kernel("query/kernel", (q[-1], h, kd))
+        self.query_bias = bias("query/bias", (h, kd))
+        self.key_kernel = kernel("key/kernel", (k[-1], h, kd))
+        self.key_bias = bias("key/bias", (h, kd))
+        self.value_kernel = kernel("value/kernel", (v[-1], h, vd))
+        self.value_bias = bias("value/bias", (h, vd))
+        self.output_kernel = kernel("attention_output/kernel", (h, vd, do))
+        self.output_bias = bias("attention_output/bias", (do,))
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -362,8 +369,9 @@ class MultiHeadAttention(Layer):
                    bias_initializer=initializers.serialize(self.bias_initializer),
                    kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
                    bias_regularizer=regularizers.serialize(self.bias_regularizer),
-                   activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                   seed=self.seed)
+                   activity_regularizer=None,
+                   kernel_constraint=constraints.serialize(self.kernel_constraint),
+                   bias_constraint=constraints.serialize(self.bias_constraint), seed=self.seed)
         if self._options is not None and any(self._options[1:]):
             # not a Keras argument: how a graph model calls it (attention_mask given, causal, scores)
             cfg["_call_options"] = list(self._options)

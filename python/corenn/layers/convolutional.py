@@ -464,10 +464,10 @@ def _positive_int(layer, arg, value):
     return int(value)
 
 
-def _no_constraints(layer, **values):
+def _set_constraints(layer, **values):
+    """layer.<arg> = the constraint (keras.constraints), projected by the optimizer after updates."""
     for arg, value in values.items():
-        if value is not None:
-            raise NotImplementedError(f"{type(layer).__name__} '{layer.name}': {arg} is not supported")
+        setattr(layer, arg, constraints.get(value))
 
 
 class DepthwiseConv2D(ChannelsFirst, ActivatedLayer):
@@ -498,7 +498,7 @@ class DepthwiseConv2D(ChannelsFirst, ActivatedLayer):
                  depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  depthwise_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        _no_constraints(self, depthwise_constraint=depthwise_constraint, bias_constraint=bias_constraint)
+        _set_constraints(self, depthwise_constraint=depthwise_constraint, bias_constraint=bias_constraint)
         _depthwise_args(self, kernel_size, strides, padding, data_format, dilation_rate)
         self.depth_multiplier = _positive_int(self, "depth_multiplier", depth_multiplier)
         self.activation = _activations.get(activation)
@@ -522,10 +522,11 @@ class DepthwiseConv2D(ChannelsFirst, ActivatedLayer):
         self.compute_output_shape(input_shape)
         c = input_shape[-1]
         self.kernel = self.add_weight("kernel", self.kernel_size + (c, self.depth_multiplier),
-                                      self.depthwise_initializer, self.depthwise_regularizer)
+                                      self.depthwise_initializer, self.depthwise_regularizer,
+                                      constraint=self.depthwise_constraint)
         if self.use_bias:
             self.bias = self.add_weight("bias", (c * self.depth_multiplier,), self.bias_initializer,
-                                        self.bias_regularizer)
+                                        self.bias_regularizer, constraint=self.bias_constraint)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -558,7 +559,9 @@ class DepthwiseConv2D(ChannelsFirst, ActivatedLayer):
                    depthwise_initializer=initializers.serialize(self.depthwise_initializer),
                    bias_initializer=initializers.serialize(self.bias_initializer),
                    depthwise_regularizer=regularizers.serialize(self.depthwise_regularizer),
-                   bias_regularizer=regularizers.serialize(self.bias_regularizer))
+                   bias_regularizer=regularizers.serialize(self.bias_regularizer),
+                   depthwise_constraint=constraints.serialize(self.depthwise_constraint),
+                   bias_constraint=constraints.serialize(self.bias_constraint))
         return cfg
 
 
@@ -593,8 +596,8 @@ class SeparableConv2D(ChannelsFirst, ActivatedLayer):
                  bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None,
                  pointwise_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        _no_constraints(self, depthwise_constraint=depthwise_constraint,
-                        pointwise_constraint=pointwise_constraint, bias_constraint=bias_constraint)
+        _set_constraints(self, depthwise_constraint=depthwise_constraint,
+                         pointwise_constraint=pointwise_constraint, bias_constraint=bias_constraint)
         _depthwise_args(self, kernel_size, strides, padding, data_format, dilation_rate)
         self.filters = _positive_int(self, "filters", filters)
         self.depth_multiplier = _positive_int(self, "depth_multiplier", depth_multiplier)
@@ -622,13 +625,13 @@ class SeparableConv2D(ChannelsFirst, ActivatedLayer):
         c = input_shape[-1]
         self.depthwise_kernel = self.add_weight(
             "depthwise_kernel", self.kernel_size + (c, self.depth_multiplier),
-            self.depthwise_initializer, self.depthwise_regularizer)
+            self.depthwise_initializer, self.depthwise_regularizer, constraint=self.depthwise_constraint)
         self.pointwise_kernel = self.add_weight(
             "pointwise_kernel", (1, 1, c * self.depth_multiplier, self.filters),
-            self.pointwise_initializer, self.pointwise_regularizer)
+            self.pointwise_initializer, self.pointwise_regularizer, constraint=self.pointwise_constraint)
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
-                                        self.bias_regularizer)
+                                        self.bias_regularizer, constraint=self.bias_constraint)
         super().build(input_shape)
 
     def _depthwise_shape(self, input_shape):
@@ -687,7 +690,10 @@ class SeparableConv2D(ChannelsFirst, ActivatedLayer):
                    bias_initializer=initializers.serialize(self.bias_initializer),
                    depthwise_regularizer=regularizers.serialize(self.depthwise_regularizer),
                    pointwise_regularizer=regularizers.serialize(self.pointwise_regularizer),
-                   bias_regularizer=regularizers.serialize(self.bias_regularizer))
+                   bias_regularizer=regularizers.serialize(self.bias_regularizer),
+                   depthwise_constraint=constraints.serialize(self.depthwise_constraint),
+                   pointwise_constraint=constraints.serialize(self.pointwise_constraint),
+                   bias_constraint=constraints.serialize(self.bias_constraint))
         return cfg
 
 

@@ -230,18 +230,50 @@ class Reshape(Layer):
         return cfg
 
 
+def check_noise_shape(layer, noise_shape):
+    """Keras' noise_shape argument: None, or a tuple of positive ints and Nones (one per input axis)."""
+    if noise_shape is None:
+        return None
+    dims = list(noise_shape) if isinstance(noise_shape, (list, tuple)) else None
+    if dims is None or any(d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer))
+                                              or d <= 0) for d in dims):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': noise_shape must be a tuple of positive "
+                         f"ints or None entries, got {noise_shape!r}")
+    return tuple(None if d is None else int(d) for d in dims)
+
+
+def resolve_noise_shape(layer, noise_shape, x_shape):
+    """The concrete shape of the mask for inputs of ``x_shape`` (Keras 3: a None entry takes the
+    input's size there); each entry must be 1 or the input's size, so the mask broadcasts."""
+    x_shape = tuple(int(d) for d in x_shape)
+    if len(noise_shape) != len(x_shape):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': noise_shape {noise_shape} needs one entry "
+                         f"per input axis, got inputs of shape {x_shape}")
+    shape = tuple(x if d is None else d for d, x in zip(noise_shape, x_shape))
+    if any(d not in (1, x) for d, x in zip(shape, x_shape)):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': noise_shape {noise_shape} does not "
+                         f"broadcast to inputs of shape {x_shape} (each entry must be 1, the input's "
+                         f"size or None)")
+    return shape
+
+
 class Dropout(Layer):
     """Inverted dropout, active only in training.
 
     forward  mask_i = [u_i >= rate] / (1 - rate), y = x * mask   (u_i uniform, counter-based)
     backward dx = dy * mask
+    With ``noise_shape`` (e.g. (None, 1, C): one draw per sample and channel, shared by all
+    steps; (None, 1, 1, 1): drop whole samples, DropPath) the mask is drawn at that shape by
+    the same counter-based C++ kernel and broadcast over x by the broadcasting multiply
+    kernel (binary_forward); the backward multiplies dy by the same broadcast mask.
 
     Each training step draws a new stream seed: from the run-wide generator
     (``corenn.utils.random.next_seed``) or, when ``seed`` is given, from a generator of its own.
 
     Args:
         rate: fraction of inputs dropped, in [0, 1).
-        noise_shape: not supported (must be None).
+        noise_shape: None (one draw per element) or the mask's shape, one entry per input axis,
+            each 1 (shared along that axis), the axis' size, or None (the input's size there).
         seed: fixes this layer's masks independently of the global seed.
     """
 
@@ -251,8 +283,7 @@ class Dropout(Layer):
         super().__init__(**kwargs)
         if not 0.0 <= float(rate) < 1.0:
             raise ValueError(f"Dropout '{self.name}': rate must be in [0, 1), got {rate!r}")
-        if noise_shape is not None:
-            raise NotImplementedError(f"Dropout '{self.name}': noise_shape is not supported")
+        self.noise_shape = check_noise_shape(self, noise_shape)
         self.rate = float(rate)
         self.seed = seed
         self._rng = None if seed is None else np.random.default_rng(seed)
@@ -268,21 +299,36 @@ class Dropout(Layer):
         self._active = bool(training) and self.rate > 0.0
         if not self._active:
             return x
-        y, self._mask = kernels.dropout_forward(x, self.rate, self._next_seed(),
-                                            out=self._buffer("y", x.shape),
-                                            mask=self._buffer("mask", x.shape))
-        return y
+        shape = tuple(x.shape) if self.noise_shape is None else \
+            resolve_noise_shape(self, self.noise_shape, x.shape)
+        if shape == tuple(x.shape):
+            self._broadcast = False
+            y, self._mask = kernels.dropout_forward(x, self.rate, self._next_seed(),
+                                                    out=self._buffer("y", x.shape),
+                                                    mask=self._buffer("mask", x.shape))
+            return y
+        # a mask of the noise shape (the kernel's y on ones is the mask), broadcast over x
+        self._broadcast = True
+        ones = self._buffer("ones", shape)
+        ones.fill_(1.0)
+        _, self._mask = kernels.dropout_forward(ones, self.rate, self._next_seed(),
+                                                out=self._buffer("small_y", shape),
+                                                mask=self._buffer("small_mask", shape))
+        return kernels.binary_forward("multiply", x, self._mask, out=self._buffer("y", x.shape))
 
     def backward(self, dy):
         if not self.needs_input_grad:
             return None
         if not self._active:
             return dy
+        if self._broadcast:
+            return kernels.binary_forward("multiply", dy, self._mask, out=self._buffer("dx", dy.shape))
         return kernels.dropout_backward(dy, self._mask, out=self._buffer("dx", dy.shape))
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(rate=self.rate, seed=self.seed)
+        cfg.update(rate=self.rate, noise_shape=None if self.noise_shape is None else list(self.noise_shape),
+                   seed=self.seed)
         return cfg
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import initializers, kernels, regularizers
+from .. import constraints, initializers, kernels, regularizers
 from ._channels_first import ChannelsFirst
 from .base import Layer, sample_size, shape_str
 
@@ -56,9 +56,6 @@ class BatchNormalization(ChannelsFirst, Layer):
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise TypeError(f"BatchNormalization '{self.name}': axis must be an int, got {axis!r}")
-        for arg, value in (("beta_constraint", beta_constraint), ("gamma_constraint", gamma_constraint)):
-            if value is not None:
-                raise NotImplementedError(f"BatchNormalization '{self.name}': {arg} is not supported")
         if synchronized:
             raise NotImplementedError(f"BatchNormalization '{self.name}': synchronized is not supported")
         if not 0.0 <= float(momentum) <= 1.0:
@@ -76,6 +73,8 @@ class BatchNormalization(ChannelsFirst, Layer):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)   # applied by the optimizer
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.gamma = self.beta = self.moving_mean = self.moving_variance = None
 
     def _channels_first(self, rank):
@@ -93,9 +92,11 @@ class BatchNormalization(ChannelsFirst, Layer):
                                       f"input {shape_str(input_shape)}")
         c = (input_shape[-1],)
         if self.scale:
-            self.gamma = self.add_weight("gamma", c, self.gamma_initializer, self.gamma_regularizer)
+            self.gamma = self.add_weight("gamma", c, self.gamma_initializer, self.gamma_regularizer,
+                                         constraint=self.gamma_constraint)
         if self.center:
-            self.beta = self.add_weight("beta", c, self.beta_initializer, self.beta_regularizer)
+            self.beta = self.add_weight("beta", c, self.beta_initializer, self.beta_regularizer,
+                                        constraint=self.beta_constraint)
         self.moving_mean = self.add_weight("moving_mean", c, self.moving_mean_initializer, trainable=False)
         self.moving_variance = self.add_weight("moving_variance", c, self.moving_variance_initializer,
                                                trainable=False)
@@ -148,7 +149,9 @@ class BatchNormalization(ChannelsFirst, Layer):
                    moving_mean_initializer=initializers.serialize(self.moving_mean_initializer),
                    moving_variance_initializer=initializers.serialize(self.moving_variance_initializer),
                    beta_regularizer=regularizers.serialize(self.beta_regularizer),
-                   gamma_regularizer=regularizers.serialize(self.gamma_regularizer))
+                   gamma_regularizer=regularizers.serialize(self.gamma_regularizer),
+                   beta_constraint=constraints.serialize(self.beta_constraint),
+                   gamma_constraint=constraints.serialize(self.gamma_constraint))
         return cfg
 
 
@@ -157,13 +160,8 @@ class _AffineNormalization(Layer):
     y = gamma * xhat + beta (options, weights, their gradients and config). Subclasses compute
     xhat and the statistics with their own kernels."""
 
-    def _refuse_constraints(self, beta_constraint, gamma_constraint):
-        for arg, value in (("beta_constraint", beta_constraint), ("gamma_constraint", gamma_constraint)):
-            if value is not None:
-                raise NotImplementedError(f"{type(self).__name__} '{self.name}': {arg} is not supported")
-
     def _set_affine_options(self, epsilon, center, scale, beta_initializer, gamma_initializer,
-                            beta_regularizer, gamma_regularizer):
+                            beta_regularizer, gamma_regularizer, beta_constraint=None, gamma_constraint=None):
         if not float(epsilon) > 0.0:
             raise ValueError(f"{type(self).__name__} '{self.name}': epsilon must be > 0, got {epsilon!r}")
         self.epsilon = float(epsilon)
@@ -173,14 +171,18 @@ class _AffineNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)   # applied by the optimizer
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.gamma = self.beta = None
 
     def _add_affine_weights(self, shape):
         """gamma then beta (Keras' weight order), each only when scale / center."""
         if self.scale:
-            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
+            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer,
+                                         constraint=self.gamma_constraint)
         if self.center:
-            self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
+            self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer,
+                                        constraint=self.beta_constraint)
 
     def _affine_grads(self):
         """This call's (dgamma, dbeta) Tensors, None for a weight that is absent or not trained."""
@@ -192,7 +194,9 @@ class _AffineNormalization(Layer):
         return dict(beta_initializer=initializers.serialize(self.beta_initializer),
                     gamma_initializer=initializers.serialize(self.gamma_initializer),
                     beta_regularizer=regularizers.serialize(self.beta_regularizer),
-                    gamma_regularizer=regularizers.serialize(self.gamma_regularizer))
+                    gamma_regularizer=regularizers.serialize(self.gamma_regularizer),
+                    beta_constraint=constraints.serialize(self.beta_constraint),
+                    gamma_constraint=constraints.serialize(self.gamma_constraint))
 
 
 class LayerNormalization(_AffineNormalization):
@@ -211,7 +215,12 @@ class LayerNormalization(_AffineNormalization):
             [2, 3] for a rank-4 input, ...).
         epsilon: added to the variance.
         center / scale: learn beta / gamma (off: beta = 0 / gamma = 1, no weight).
-        rms_scaling: not supported (must be False).
+        rms_scaling: RMS normalization (Keras 3; Zhang & Sennrich 2019): no centering and no beta,
+            y = x * rsqrt(mean_j x^2 + epsilon) * gamma; gamma is learnt even when scale=False
+            and center is ignored, as in Keras. Backward, with r = rsqrt(mean_j x^2 + epsilon)
+            and g = dy * gamma:  dx = r * (g - x * r^2 * mean_j(g * x)),  dgamma = sum_r dy * x * r.
+            Fused C++ kernels (csrc/ops/rms_norm.h): one pass per row each way, sums in double,
+            dgamma reduced in a fixed chunk order (the same bits on any thread count).
         beta_initializer, gamma_initializer, beta_regularizer, gamma_regularizer: see
             corenn.initializers / corenn.regularizers.
 
@@ -231,12 +240,10 @@ class LayerNormalization(_AffineNormalization):
         if not axes or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
             raise TypeError(f"LayerNormalization '{self.name}': axis must be an int or a list of "
                             f"ints, got {axis!r}")
-        self._refuse_constraints(beta_constraint, gamma_constraint)
-        if rms_scaling:
-            raise NotImplementedError(f"LayerNormalization '{self.name}': rms_scaling is not supported")
         self._set_affine_options(epsilon, center, scale, beta_initializer, gamma_initializer,
-                                 beta_regularizer, gamma_regularizer)
+                                 beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint)
         self.axis = int(axes[0]) if not isinstance(axis, (list, tuple)) else [int(a) for a in axes]
+        self.rms_scaling = bool(rms_scaling)
         self._norm_ndim = None
 
     def _trailing_count(self, input_shape):
@@ -266,10 +273,34 @@ class LayerNormalization(_AffineNormalization):
             raise ValueError(f"LayerNormalization '{self.name}': the normalised axes of "
                              f"{shape_str(input_shape)} must have known sizes")
         self._norm_ndim = k
-        self._add_affine_weights(shape)
+        if self.rms_scaling:   # Keras: gamma always, never beta
+            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer,
+                                         constraint=self.gamma_constraint)
+        else:
+            self._add_affine_weights(shape)
         super().build(input_shape)
 
+    def _rms_forward(self, x):
+        rows = (int(np.prod(x.shape[:x.ndim - self._norm_ndim], dtype=np.int64)),)
+        y, self._inv_rms = kernels.rms_norm_forward(
+            x, self.gamma, norm_ndim=self._norm_ndim, epsilon=self.epsilon,
+            out=self._buffer("y", x.shape), inv_rms=self._buffer("inv_rms", rows))
+        self._x = x
+        return y
+
+    def _rms_backward(self, dy):
+        learn = self.trainable
+        if not self.needs_input_grad and not learn:
+            return None
+        x = self._x
+        return kernels.rms_norm_backward(
+            dy, x, self.gamma, self._inv_rms, norm_ndim=self._norm_ndim,
+            dx=self._buffer("dx", x.shape) if self.needs_input_grad else None,
+            dgamma=self._grad_of("gamma") if learn else None, need_dx=self.needs_input_grad)
+
     def forward(self, x, training=False):
+        if self.rms_scaling:
+            return self._rms_forward(x)
         rows = (int(np.prod(x.shape[:x.ndim - self._norm_ndim], dtype=np.int64)),)
         y, self._mean, self._inv_std = kernels.layer_norm_forward(
             x, self.gamma, self.beta, norm_ndim=self._norm_ndim, epsilon=self.epsilon,
@@ -279,6 +310,8 @@ class LayerNormalization(_AffineNormalization):
         return y
 
     def backward(self, dy):
+        if self.rms_scaling:
+            return self._rms_backward(dy)
         dgamma, dbeta = self._affine_grads()
         if not self.needs_input_grad and dgamma is None and dbeta is None:
             return None
@@ -295,7 +328,7 @@ class LayerNormalization(_AffineNormalization):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(axis=self.axis, epsilon=self.epsilon, center=self.center, scale=self.scale,
-                   rms_scaling=False, **self._affine_config())
+                   rms_scaling=self.rms_scaling, **self._affine_config())
         return cfg
 
 
@@ -322,7 +355,8 @@ class GroupNormalization(_AffineNormalization):
         epsilon: added to the variance.
         center / scale: learn beta / gamma (off: beta = 0 / gamma = 1, no weight).
         beta_initializer, gamma_initializer, beta_regularizer, gamma_regularizer: see
-            corenn.initializers / corenn.regularizers. Constraints are not supported.
+            corenn.initializers / corenn.regularizers; beta_constraint, gamma_constraint: see
+            corenn.constraints (applied by the optimizer after each update).
 
     Weights, Keras order: [gamma, beta] (each only when scale / center), shape (C,).
 
@@ -342,9 +376,8 @@ class GroupNormalization(_AffineNormalization):
         if not _is_int(groups) or not (groups >= 1 or groups == -1):
             raise ValueError(f"GroupNormalization '{self.name}': groups must be a positive int or "
                              f"-1 (one group per channel), got {groups!r}")
-        self._refuse_constraints(beta_constraint, gamma_constraint)
         self._set_affine_options(epsilon, center, scale, beta_initializer, gamma_initializer,
-                                 beta_regularizer, gamma_regularizer)
+                                 beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint)
         self.groups = int(groups)
         self.axis = int(axis)
         self._channel_axis = None
@@ -400,8 +433,7 @@ class GroupNormalization(_AffineNormalization):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(groups=self.groups, axis=self.axis, epsilon=self.epsilon, center=self.center,
-                   scale=self.scale, **self._affine_config(), beta_constraint=None,
-                   gamma_constraint=None)
+                   scale=self.scale, **self._affine_config())
         return cfg
 
 

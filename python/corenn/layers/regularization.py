@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import kernels
 from .base import Layer, shape_str
+from .core import check_noise_shape, resolve_noise_shape
 
 __all__ = ["SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
            "ActivityRegularization"]
@@ -226,10 +227,14 @@ class AlphaDropout(_NoiseLayer):
              a = ((1 - rate) (1 + rate alpha'^2))^-1/2,  b = -a alpha' rate,
              y = a * (keep ? x : alpha') + b
     backward dx = dy * a * keep
+    With ``noise_shape`` keep is drawn at that shape (Keras 3) and broadcast: the C++ kernel on
+    zeros gives t = keep ? b : a alpha' + b and mask = keep ? a : 0 at the small shape, then
+    y = x * mask + t and dx = dy * mask with the broadcasting kernels (binary_forward).
 
     Args:
         rate: fraction of inputs dropped, in [0, 1).
-        noise_shape: not supported (must be None).
+        noise_shape: None (one draw per element) or the mask's shape: one entry per input axis,
+            each 1, the axis' size, or None (the input's size there).
         seed: fixes this layer's masks independently of the global seed.
 
     Reference: Klambauer et al., "Self-Normalizing Neural Networks", NeurIPS 2017.
@@ -238,21 +243,38 @@ class AlphaDropout(_NoiseLayer):
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self.rate = _number(rate, self, "rate", 0.0, 1.0, high_open=True)
-        if noise_shape is not None:
-            raise NotImplementedError(f"AlphaDropout '{self.name}': noise_shape is not supported")
+        self.noise_shape = check_noise_shape(self, noise_shape)
+        self._broadcast = False
 
     def _strength(self):
         return self.rate
 
     def _noisy(self, x):
-        y, self._mask = kernels.alpha_dropout_forward(
-            x, self.rate, self._next_seed(), out=self._buffer("y", x.shape),
-            mask=self._buffer("mask", x.shape))
-        return y
+        shape = tuple(x.shape) if self.noise_shape is None else \
+            resolve_noise_shape(self, self.noise_shape, x.shape)
+        self._broadcast = shape != tuple(x.shape)
+        if not self._broadcast:
+            y, self._mask = kernels.alpha_dropout_forward(
+                x, self.rate, self._next_seed(), out=self._buffer("y", x.shape),
+                mask=self._buffer("mask", x.shape))
+            return y
+        zeros = self._buffer("zeros", shape)
+        zeros.fill_(0.0)
+        shift, self._mask = kernels.alpha_dropout_forward(
+            zeros, self.rate, self._next_seed(), out=self._buffer("shift", shape),
+            mask=self._buffer("small_mask", shape))
+        y = kernels.binary_forward("multiply", x, self._mask, out=self._buffer("y", x.shape))
+        return kernels.binary_forward("add", y, shift, out=y)
+
+    def backward(self, dy):
+        if self._active and self._broadcast and self.needs_input_grad:
+            return kernels.binary_forward("multiply", dy, self._mask, out=self._buffer("dx", dy.shape))
+        return super().backward(dy)
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(rate=self.rate, noise_shape=None, seed=self.seed)
+        cfg.update(rate=self.rate, noise_shape=None if self.noise_shape is None else list(self.noise_shape),
+                   seed=self.seed)
         return cfg
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations as _activations
-from .. import initializers, kernels, ops, regularizers
+from .. import constraints, initializers, kernels, ops, regularizers
 from .base import Layer, shape_str
 
 __all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "RNN"]
@@ -128,11 +128,6 @@ class _Cell(Layer):
         kind = type(self).__name__
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"{kind} '{self.name}': units must be a positive integer, got {units!r}")
-        for arg, value in (("kernel_constraint", kernel_constraint),
-                           ("recurrent_constraint", recurrent_constraint),
-                           ("bias_constraint", bias_constraint)):
-            if value is not None:
-                raise NotImplementedError(f"{kind} '{self.name}': {arg} is not supported")
         for arg, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
             if not 0.0 <= float(rate) < 1.0:
                 raise ValueError(f"{kind} '{self.name}': {arg} must be in [0, 1), got {rate!r}")
@@ -146,6 +141,10 @@ class _Cell(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        # projections the optimizer applies after each update (Keras' variable.constraint)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
         self.seed = seed
@@ -226,13 +225,14 @@ class _Cell(Layer):
                              f"features) with known features, got {shape_str(input_shape)}")
         gu = self._gates * self.units
         self.kernel = self.add_weight("kernel", (input_shape[-1], gu), self.kernel_initializer,
-                                      self.kernel_regularizer)
+                                      self.kernel_regularizer, constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, gu),
                                                 self.recurrent_initializer,
-                                                self.recurrent_regularizer)
+                                                self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
         if self.use_bias:
             self.bias = self.add_weight("bias", self._bias_shape(), self.bias_initializer,
-                                        self.bias_regularizer)
+                                        self.bias_regularizer, constraint=self.bias_constraint)
             self._init_bias(self.bias)
         self.input_shape = input_shape
         self.output_shape = (input_shape[0], self.units)
@@ -293,6 +293,9 @@ class _Cell(Layer):
                    kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
                    recurrent_regularizer=regularizers.serialize(self.recurrent_regularizer),
                    bias_regularizer=regularizers.serialize(self.bias_regularizer),
+                   kernel_constraint=constraints.serialize(self.kernel_constraint),
+                   recurrent_constraint=constraints.serialize(self.recurrent_constraint),
+                   bias_constraint=constraints.serialize(self.bias_constraint),
                    dropout=self.dropout, recurrent_dropout=self.recurrent_dropout, seed=self.seed)
         return cfg
 

@@ -5,7 +5,7 @@ the batch of the weighted per-sample losses; the loss kernel applies w_i to the 
 row i of dL/dy_pred in the same pass. ``class_weight`` {class: weight} turns into the same
 per-sample weights: w_i = class_weight.get(class of sample i, 1.0), the class being the label
 (sparse targets), the argmax (one-hot rows) or the rounded value (a single binary column).
-Metrics stay unweighted: Keras weights only ``weighted_metrics``, which corenn does not have.
+Metrics stay unweighted: as in Keras, only ``compile(weighted_metrics=...)`` get the weights.
 
 Iterables: x may be a generator, iterator or any other iterable (not an array, list or tuple)
 yielding (x, y) or (x, y, sample_weight) batches (x-only batches for predict). A one-shot

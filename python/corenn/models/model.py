@@ -87,7 +87,8 @@ class Model(TrainingLoops):
         self._losses = []
         self._loss_weights = []
         self._metric_specs = []
-        self._metric_arg = self._loss_weight_arg = None
+        self._metric_arg = self._loss_weight_arg = self._weighted_metric_arg = None
+        self._weighted_metric_specs = []
         self._train_metrics = self._eval_metrics = None
         self.stop_training = False
         self.history = None
@@ -728,8 +729,6 @@ class Model(TrainingLoops):
         unknown = [k for k in kwargs if k not in _KERAS_COMPILE_IGNORED + ("weighted_metrics",)]
         if unknown:
             raise TypeError(f"{self.name}.compile: unexpected keyword argument(s) {', '.join(unknown)}")
-        if kwargs.get("weighted_metrics"):
-            raise NotImplementedError(f"{self.name}.compile: weighted_metrics is not supported")
         # loss=None is allowed, as in Keras: the model's added losses (add_loss) or a custom
         # train_step may be all there is; a step with no loss at all raises then (_no_loss)
         self.optimizer = optimizers.get(optimizer)
@@ -747,25 +746,34 @@ class Model(TrainingLoops):
             self._loss_weights = [1.0 if w is None else float(w)
                                   for w in self._per_output("loss_weights", loss_weights, names, allow_none=True,
                                                             scalar_ok=False)]
+        self._metric_specs = self._metric_specs_of("metrics", metrics, names)
+        # Keras' weighted_metrics: updated with the batch's sample weights (sample_weight and
+        # class_weight), where the plain metrics are not
+        weighted = kwargs.get("weighted_metrics")
+        self._weighted_metric_arg = _metrics.by_name(weighted) if weighted else None
+        self._weighted_metric_specs = self._metric_specs_of("weighted_metrics", weighted, names)
+        for specs, loss_obj in zip(self._metric_specs + self._weighted_metric_specs,
+                                   self._losses * 2):  # fail early on unknown names
+            for spec in specs:
+                _metrics.resolve(spec, loss_obj, 1, (1, 2))
+        self._train_metrics = self._eval_metrics = None
+        self.compiled = True
+        self._loss_obj = self._losses[0]
+
+    def _metric_specs_of(self, what, metrics, names):
+        """compile()'s metrics (or weighted_metrics) as one list of specs per output."""
         if metrics is None:
             metrics = []
         if isinstance(metrics, (str, _metrics.Metric)) or callable(metrics) and not isinstance(metrics, (list, dict)):
             metrics = [metrics]
         if isinstance(metrics, dict):
             per = self._per_output("metrics", metrics, names, allow_none=True)
-            self._metric_specs = [_as_list(m) for m in per]
-        elif len(names) > 1 and metrics and all(isinstance(m, (list, tuple)) for m in metrics):
+            return [_as_list(m) for m in per]
+        if len(names) > 1 and metrics and all(isinstance(m, (list, tuple)) for m in metrics):
             if len(metrics) != len(names):
-                raise ValueError(f"{self.name}.compile: metrics has {len(metrics)} lists for {len(names)} outputs")
-            self._metric_specs = [list(m) for m in metrics]
-        else:
-            self._metric_specs = [list(metrics) for _ in names]
-        for specs, loss_obj in zip(self._metric_specs, self._losses):  # fail early on unknown names
-            for spec in specs:
-                _metrics.resolve(spec, loss_obj, 1, (1, 2))
-        self._train_metrics = self._eval_metrics = None
-        self.compiled = True
-        self._loss_obj = self._losses[0]
+                raise ValueError(f"{self.name}.compile: {what} has {len(metrics)} lists for {len(names)} outputs")
+            return [list(m) for m in metrics]
+        return [list(metrics) for _ in names]
 
     def _per_output(self, what, spec, names, allow_none=False, scalar_ok=True):
         n = len(names)
@@ -958,10 +966,24 @@ class Model(TrainingLoops):
         ys = y if isinstance(y, list) else [y]
         shapes = self._output_shapes()
 
+        weighted_specs = self.__dict__.get("_weighted_metric_specs") or [[] for _ in ys]
+
+        def resolve(s, k):
+            return _metrics.resolve(s, self._losses[k], None if ys[k] is None else ys[k].ndim,
+                                    shapes[k] if shapes[k] is not None else (None, 2))
+
         def make():
-            return [[_metrics.resolve(s, self._losses[k], None if ys[k] is None else ys[k].ndim,
-                                      shapes[k] if shapes[k] is not None else (None, 2))
-                     for s in self._metric_specs[k]] for k in range(len(ys))]
+            per_output = []
+            for k in range(len(ys)):
+                plain = [resolve(s, k) for s in self._metric_specs[k]]
+                weighted = [resolve(s, k) for s in weighted_specs[k]]
+                taken = {m.name for m in plain}
+                for m in weighted:
+                    m._sample_weighted = True
+                    if m.name in taken:   # the same metric twice: Keras names the weighted one so
+                        m.name = "weighted_" + m.name
+                per_output.append(plain + weighted)
+            return per_output
         self._train_metrics, self._eval_metrics = make(), make()
 
     def _metric_entries(self, per_output):
@@ -1131,7 +1153,7 @@ class Model(TrainingLoops):
 
     def _train_step(self, xb, yb, metrics, sample_weight=None):
         loss, h = self._loss_grad(xb, yb, sample_weight)
-        self._update_metrics(metrics, yb, h)
+        self._update_metrics(metrics, yb, h, sample_weight)
         opt = self.optimizer
         # the gradients here are of the unscaled loss: a LossScaleOptimizer applies them as they are
         apply = opt.apply_unscaled if opt.__dict__.get("_scales_loss") else opt.apply
@@ -1160,7 +1182,7 @@ class Model(TrainingLoops):
         x, y, sw = _unpack(data)
         h = self._forward(x, False)
         self._loss_tracker.update_state(self._batch_loss(y, h, sw, x))
-        self._update_metrics(self._eval_metrics or [], y, h)
+        self._update_metrics(self._eval_metrics or [], y, h, sw)
         return {m.name: m.result() for m in self.metrics}
 
     def predict_step(self, data):
@@ -1197,17 +1219,25 @@ class Model(TrainingLoops):
 
         class _Compiled:
             def update_state(self, y, y_pred, sample_weight=None):
-                model._update_metrics(model._train_metrics_for(y), y, y_pred)
+                model._update_metrics(model._train_metrics_for(y), y, y_pred, sample_weight)
         return _Compiled()
 
-    def _update_metrics(self, metrics, yb, h):
+    def _update_metrics(self, metrics, yb, h, sample_weight=None):
+        """Each output's metrics on its batch; those of weighted_metrics with the batch's sample
+        weights (one array for every output, or one per output)."""
         if not metrics:
             return
         outs = h if isinstance(h, list) else [h]
         ys = yb if isinstance(yb, list) else [yb]
-        for ms, y, out in zip(metrics, ys, outs):
+        for k, (ms, y, out) in enumerate(zip(metrics, ys, outs)):
+            sw = sample_weight[k] if isinstance(sample_weight, (list, tuple)) else sample_weight
+            if isinstance(sw, kernels.Tensor):
+                sw = np.asarray(sw)
             for m in ms:
-                m.update_state(y, out)
+                if sw is not None and m.__dict__.get("_sample_weighted"):
+                    m.update_state(y, out, sample_weight=sw)
+                else:
+                    m.update_state(y, out)
 
     def _batch_loss(self, yb, h, swb, xb=None):
         """Evaluation loss of one batch (no gradient)."""

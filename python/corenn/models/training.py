@@ -82,7 +82,7 @@ class TrainingLoops:
         iterable of (x, y) or (x, y, sample_weight) batches (then y, batch_size and sample_weight
         stay None; see models/_data.py).
         class_weight {class: weight} / sample_weight (N,): the loss of sample i counts w_i times
-        (batch loss = mean_i w_i loss_i); metrics are not weighted. validation_data:
+        (batch loss = mean_i w_i loss_i); metrics are not weighted, weighted_metrics are. validation_data:
         (x, y), (x, y, sample_weight) or a Dataset / PyDataset / iterable of batches
         (validation_steps caps it).
         workers / use_multiprocessing / max_queue_size (tf.keras 2's loader options) are accepted
@@ -357,7 +357,8 @@ class TrainingLoops:
         """Loss (with regularization) and metrics: [loss, *metrics], or the loss alone.
 
         x, y as in ``fit`` (arrays, or x an iterable of batches; ``steps`` caps the batches).
-        With ``sample_weight`` the loss is sum_i w_i loss_i / N; metrics are not weighted.
+        With ``sample_weight`` the loss is sum_i w_i loss_i / N; metrics are not weighted,
+        weighted_metrics are.
         """
         _loader_options("evaluate", loader_options)
         from .. import callbacks as _callbacks_mod
@@ -432,7 +433,7 @@ class TrainingLoops:
             if outputs is not None:
                 for k in range(len(outputs)):
                     outputs[k] += self._output_losses[k] * nb
-            self._update_metrics(metrics, yb, h)
+            self._update_metrics(metrics, yb, h, swb)
             if cbks is not None:
                 cbks.on_test_batch_end(step, {"loss": total / count + reg, **self._metric_logs(metrics)})
         if count == 0:

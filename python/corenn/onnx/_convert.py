@@ -213,6 +213,8 @@ def _kernel_activation(kind, alpha_attr=None):
     def convert(b, layer, xs, node):
         alpha = getattr(layer, alpha_attr) if alpha_attr else 0.0
         name = kind
+        if kind == "softmax" and getattr(layer, "_perm", None) is not None:
+            raise unsupported(layer, f"softmax over axis {layer.axis} (only the last axis is exported)")
         if kind == "relu" and layer.max_value is not None:
             name, alpha = "relu6", layer.max_value
         elif kind == "relu" and layer.negative_slope:

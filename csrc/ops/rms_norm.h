@@ -1,0 +1,43 @@
+// RMS normalization over the trailing axes (Keras 3 LayerNormalization(rms_scaling=True); Zhang &
+// Sennrich, "Root Mean Square Layer Normalization", 2019): x viewed as (R, D), D = product of the
+// last `norm_ndim` axes, no centring and no shift.
+//
+//   forward   inv_rms_r = 1 / sqrt(sum_j x[r,j]^2 / D + eps),  xhat = x * inv_rms
+//             y = gamma * xhat                               gamma has the trailing shape (D)
+//   backward  g = dy * gamma
+//             dx = inv_rms * (g - xhat * sum_j g * xhat / D)                     per row
+//             dgamma = sum_r dy * xhat                                           per feature
+// It is layer normalization's math with the mean fixed at 0 (ops/layer_norm.h), which drops the
+// sum_j g / D term of dx. gamma is optional (1); so are dx and dgamma.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "core/dispatch.h"
+#include "core/tensor.h"
+
+namespace corenn {
+
+// x, y (..., d1..dk) with k = norm_ndim; gamma (d1..dk); inv_rms (R,), written. y may be x.
+void rms_norm_forward(const Tensor& x, const std::optional<Tensor>& gamma, const Tensor& y,
+                      const Tensor& inv_rms, int64_t norm_ndim, double epsilon);
+// inv_rms: what the forward wrote. dx may be dy itself (in place).
+void rms_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<Tensor>& gamma,
+                       const Tensor& inv_rms, const std::optional<Tensor>& dx,
+                       const std::optional<Tensor>& dgamma, int64_t norm_ndim);
+
+namespace cpu {
+void rms_norm_forward(const float* x, const float* gamma, float* y, float* inv_rms, int64_t rows,
+                      int64_t d, double epsilon);
+// dx and dgamma may each be null (not computed); gamma null means 1.
+void rms_norm_backward(const float* dy, const float* x, const float* gamma, const float* inv_rms,
+                       float* dx, float* dgamma, int64_t rows, int64_t d);
+}  // namespace cpu
+
+using RmsNormForwardFn = decltype(&cpu::rms_norm_forward);
+CORENN_DECLARE_DISPATCH(RmsNormForwardFn, rms_norm_forward_stub);
+using RmsNormBackwardFn = decltype(&cpu::rms_norm_backward);
+CORENN_DECLARE_DISPATCH(RmsNormBackwardFn, rms_norm_backward_stub);
+
+}  // namespace corenn
