@@ -1539,6 +1539,10 @@ def get(identifier) -> Metric:
         m = cls()
         m.name = identifier.__name__
         return m
+    if callable(identifier) and not isinstance(identifier, type):
+        # a function fn(y_true, y_pred) -> per-sample values (compile(metrics=[my_fn])): Keras
+        # wraps it in a MeanMetricWrapper named after it
+        return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", None))
     raise TypeError(f"metrics.get: cannot interpret {identifier!r} as a metric")
 
 

@@ -46,9 +46,12 @@ def test_custom_metric_and_loss_written_with_k_train(rng):
     x = rng.standard_normal((64, 3)).astype(np.float32)
     y = x @ np.array([[1.0], [2.0], [-1.0]], np.float32)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    model.compile(keras.optimizers.SGD(0.1), loss=huberish)
+    model.compile(keras.optimizers.SGD(0.1), loss=huberish, metrics=[rmse])
     hist = model.fit(x, y, epochs=20, batch_size=16, verbose=0).history
-    assert hist["loss"][-1] < 0.2 * hist["loss"][0]
+    assert hist["loss"][-1] < 0.2 * hist["loss"][0] and hist["rmse"][-1] < hist["rmse"][0]
+    pred = model.predict(x, verbose=0)
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0, return_dict=True)["rmse"],
+                               np.sqrt(((pred - y) ** 2).mean(axis=-1)).mean(), rtol=1e-4)
     np.testing.assert_allclose(np.asarray(rmse(y, model.predict(x, verbose=0))),
                                np.sqrt(((model.predict(x, verbose=0) - y) ** 2).mean(axis=-1)), rtol=1e-5)
     xv = tf.Variable(x[:2])
@@ -100,3 +103,13 @@ def test_fit_loader_options_and_generator_methods(rng):
         assert np.isfinite(model.evaluate_generator(Batches()))
     with pytest.warns(DeprecationWarning):
         assert model.predict_generator(Batches()).shape == (32, 1)
+
+
+def test_batch_normalization_tf_keras2_options():
+    bn = keras.layers.BatchNormalization(momentum=0.9, fused=True)
+    y = bn(np.ones((4, 3), np.float32), training=True)
+    assert np.asarray(y).shape == (4, 3)
+    with pytest.raises(NotImplementedError, match="renorm"):
+        keras.layers.BatchNormalization(renorm=True)
+    with pytest.raises(NotImplementedError, match="virtual_batch_size"):
+        keras.layers.BatchNormalization(virtual_batch_size=2)

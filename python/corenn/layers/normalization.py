@@ -52,8 +52,15 @@ class BatchNormalization(ChannelsFirst, Layer):
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
-                 gamma_constraint=None, synchronized=False, **kwargs):
+                 gamma_constraint=None, synchronized=False, fused=None, renorm=False, virtual_batch_size=None,
+                 adjustment=None, **kwargs):
         super().__init__(**kwargs)
+        # tf.keras 2's options: fused is a speed hint (corenn's kernel is always one fused pass);
+        # the others change the math and are refused by name unless left at their defaults
+        for arg, value, default in (("renorm", renorm, False), ("virtual_batch_size", virtual_batch_size, None),
+                                    ("adjustment", adjustment, None)):
+            if value != default:
+                raise NotImplementedError(f"BatchNormalization '{self.name}': {arg} is not supported")
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise TypeError(f"BatchNormalization '{self.name}': axis must be an int, got {axis!r}")
         if synchronized:
