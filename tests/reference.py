@@ -2053,3 +2053,171 @@ def conv2d_nchw(x, w, b=None, strides=(1, 1), padding="valid", dilation=(1, 1), 
     if b is not None:
         y += f64(b)[None, :, None, None]
     return y
+
+
+# =============================================================================================
+# 3-D convolution, transposed convolution, pooling and upsampling (NDHWC volumes)
+# =============================================================================================
+# Loops over output cells and kernel taps; the per-axis size and padding rules are the 2-D ones
+# above (conv2d_padding, conv_transpose_length), applied to D, H and W.
+
+def _conv3d_taps(x_shape, k_shape, strides, padding, dilation):
+    """(OD, OH, OW) and every in-bounds tap (o, k, i): output cell o reads input cell
+    i = o * s - pad + k * d through kernel tap k (each a (d, h, w) triple)."""
+    sizes = x_shape[1:4]
+    geo = [conv2d_padding(sizes[a], k_shape[a], strides[a], padding, dilation[a]) for a in range(3)]
+    out, pads = tuple(o for o, _ in geo), [p for _, p in geo]
+    taps = []
+    for o in np.ndindex(*out):
+        for k in np.ndindex(*k_shape[:3]):
+            i = tuple(o[a] * strides[a] - pads[a] + k[a] * dilation[a] for a in range(3))
+            if all(0 <= i[a] < sizes[a] for a in range(3)):
+                taps.append((o, k, i))
+    return out, taps
+
+
+def _group_slices(c, f, groups):
+    """[(input channel slice, output channel slice)] of each group."""
+    cg, fg = c // groups, f // groups
+    return [(slice(g * cg, (g + 1) * cg), slice(g * fg, (g + 1) * fg)) for g in range(groups)]
+
+
+def conv3d(x, w, b=None, strides=(1, 1, 1), padding="valid", dilation=(1, 1, 1), groups=1):
+    """x (N, D, H, W, C), w (KD, KH, KW, C / groups, F) -> (N, OD, OH, OW, F)."""
+    x, w = f64(x), f64(w)
+    out, taps = _conv3d_taps(x.shape, w.shape, strides, padding, dilation)
+    y = np.zeros((x.shape[0],) + out + (w.shape[4],))
+    for o, k, i in taps:
+        for cs, fs in _group_slices(x.shape[4], w.shape[4], groups):
+            y[(slice(None),) + o + (fs,)] += x[(slice(None),) + i + (cs,)] @ w[k][:, fs]
+    return y if b is None else y + f64(b)
+
+
+def conv3d_grads(x, w, dy, strides=(1, 1, 1), padding="valid", dilation=(1, 1, 1), groups=1):
+    """(dx, dw, db) of conv3d given dy (N, OD, OH, OW, F)."""
+    x, w, dy = f64(x), f64(w), f64(dy)
+    dx, dw = np.zeros_like(x), np.zeros_like(w)
+    _, taps = _conv3d_taps(x.shape, w.shape, strides, padding, dilation)
+    for o, k, i in taps:
+        for cs, fs in _group_slices(x.shape[4], w.shape[4], groups):
+            g_out = dy[(slice(None),) + o + (fs,)]
+            dx[(slice(None),) + i + (cs,)] += g_out @ w[k][:, fs].T
+            dw[k + (slice(None), fs)] += x[(slice(None),) + i + (cs,)].T @ g_out
+    return dx, dw, dy.sum(axis=(0, 1, 2, 3))
+
+
+def _transpose3d_taps(x_shape, w_shape, strides, padding, output_padding, dilation):
+    """(OD, OH, OW) and the in-bounds scatter taps (i, k, o): input cell i sends x[i] @ w[k]^T
+    to output cell o = i * s - pad + k * d."""
+    op = (None,) * 3 if output_padding is None else tuple(output_padding)
+    geo = [conv_transpose_length(x_shape[1 + a], w_shape[a], strides[a], padding, op[a], dilation[a])
+           for a in range(3)]
+    out, pads = tuple(o for o, _ in geo), [p for _, p in geo]
+    taps = []
+    for i in np.ndindex(*x_shape[1:4]):
+        for k in np.ndindex(*w_shape[:3]):
+            o = tuple(i[a] * strides[a] - pads[a] + k[a] * dilation[a] for a in range(3))
+            if all(0 <= o[a] < out[a] for a in range(3)):
+                taps.append((i, k, o))
+    return out, taps
+
+
+def conv3d_transpose(x, w, b=None, strides=(1, 1, 1), padding="valid", output_padding=None,
+                     dilation=(1, 1, 1)):
+    """x (N, D, H, W, Cin), w (KD, KH, KW, Cout, Cin) as Keras -> (N, OD, OH, OW, Cout)."""
+    x, w = f64(x), f64(w)
+    out, taps = _transpose3d_taps(x.shape, w.shape, strides, padding, output_padding, dilation)
+    y = np.zeros((x.shape[0],) + out + (w.shape[3],))
+    for i, k, o in taps:
+        y[(slice(None),) + o] += x[(slice(None),) + i] @ w[k].T
+    return y if b is None else y + f64(b)
+
+
+def conv3d_transpose_grads(x, w, dy, strides=(1, 1, 1), padding="valid", output_padding=None,
+                           dilation=(1, 1, 1)):
+    """(dx, dw, db) of conv3d_transpose given dy."""
+    x, w, dy = f64(x), f64(w), f64(dy)
+    dx, dw = np.zeros_like(x), np.zeros_like(w)
+    _, taps = _transpose3d_taps(x.shape, w.shape, strides, padding, output_padding, dilation)
+    for i, k, o in taps:
+        g_out = dy[(slice(None),) + o]
+        dx[(slice(None),) + i] += g_out @ w[k]
+        dw[k] += g_out.T @ x[(slice(None),) + i]
+    return dx, dw, dy.sum(axis=(0, 1, 2, 3))
+
+
+def _pool3d_windows(sizes, pool_size, strides, padding):
+    """(OD, OH, OW) and [(o, cells)]: each output cell's real input cells, in window order."""
+    out, pads = [], []
+    for size, k, s in zip(sizes, pool_size, strides):
+        o = (size - k) // s + 1 if padding == "valid" else -(-size // s)
+        out.append(o)
+        pads.append(0 if padding == "valid" else max((o - 1) * s + k - size, 0) // 2)
+    windows = []
+    for o in np.ndindex(*out):
+        ranges = [[c for c in range(o[a] * strides[a] - pads[a], o[a] * strides[a] - pads[a] + pool_size[a])
+                   if 0 <= c < sizes[a]] for a in range(3)]
+        windows.append((o, [(d, h, w) for d in ranges[0] for h in ranges[1] for w in ranges[2]]))
+    return tuple(out), windows
+
+
+def max_pool3d(x, pool_size, strides, padding):
+    """Returns (y, argmax) with argmax = (d*H + h)*W + w of the first maximum in window order."""
+    x = f64(x)
+    n, _, hh, ww, c = x.shape
+    out, windows = _pool3d_windows(x.shape[1:4], pool_size, strides, padding)
+    y = np.zeros((n,) + out + (c,))
+    am = np.zeros((n,) + out + (c,), dtype=np.int64)
+    for o, cells in windows:
+        vals = np.stack([x[(slice(None),) + cell] for cell in cells], axis=1)   # (n, cells, c)
+        k = vals.argmax(axis=1)
+        y[(slice(None),) + o] = vals.max(axis=1)
+        flat = np.array([(d * hh + h) * ww + w for d, h, w in cells])
+        am[(slice(None),) + o] = flat[k]
+    return y, am
+
+
+def max_pool3d_grad(x, dy, pool_size, strides, padding):
+    x, dy = f64(x), f64(dy)
+    n, d, h, w, c = x.shape
+    _, am = max_pool3d(x, pool_size, strides, padding)
+    dx = np.zeros((n, d * h * w, c))
+    for b in range(n):
+        for ch in range(c):
+            np.add.at(dx[b, :, ch], am[b, ..., ch].ravel(), dy[b, ..., ch].ravel())
+    return dx.reshape(x.shape)
+
+
+def avg_pool3d(x, pool_size, strides, padding):
+    x = f64(x)
+    out, windows = _pool3d_windows(x.shape[1:4], pool_size, strides, padding)
+    y = np.zeros((x.shape[0],) + out + (x.shape[4],))
+    for o, cells in windows:
+        y[(slice(None),) + o] = np.mean([x[(slice(None),) + cell] for cell in cells], axis=0)
+    return y
+
+
+def avg_pool3d_grad(x_shape, dy, pool_size, strides, padding):
+    dy = f64(dy)
+    _, windows = _pool3d_windows(x_shape[1:4], pool_size, strides, padding)
+    dx = np.zeros(x_shape)
+    for o, cells in windows:
+        share = dy[(slice(None),) + o] / len(cells)
+        for cell in cells:
+            dx[(slice(None),) + cell] += share
+    return dx
+
+
+def upsample3d(x, size):
+    """Nearest: every cell repeated size[0] x size[1] x size[2] times."""
+    y = f64(x)
+    for axis, s in zip((1, 2, 3), size):
+        y = np.repeat(y, s, axis=axis)
+    return y
+
+
+def upsample3d_grad(dy, size):
+    dy = f64(dy)
+    n, d, h, w, c = dy.shape
+    sd, sh, sw = size
+    return dy.reshape(n, d // sd, sd, h // sh, sh, w // sw, sw, c).sum(axis=(2, 4, 6))

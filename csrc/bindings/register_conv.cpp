@@ -3,6 +3,7 @@
 
 #include "bindings/register.h"
 #include "ops/conv2d.h"
+#include "ops/conv3d.h"
 #include "ops/depthwise_conv2d.h"
 #include "ops/prelu.h"
 
@@ -48,6 +49,31 @@ void register_conv(py::module_& m) {
         py::arg("conv_oh"), py::arg("conv_ow"), py::arg("pad_top"), py::arg("pad_left"),
         py::call_guard<py::gil_scoped_release>(),
         "dw, db := weight gradient of conv + relu + 2x2 max pool from the pooled gradient; in place.");
+  // Conv3D / Conv3DTranspose (ops/conv3d.h): strides, padding (leading) and dilation are
+  // (D, H, W) triples.
+  m.def("conv3d_forward", &corenn::conv3d_forward, py::arg("x"), py::arg("w"), py::arg("bias"),
+        py::arg("y"), py::arg("strides"), py::arg("padding"), py::arg("dilation"),
+        py::arg("groups") = 1, py::call_guard<py::gil_scoped_release>(),
+        "y := conv3d(x, w) + bias, NDHWC, w (KD, KH, KW, Cin / groups, Cout); in place on y.");
+  m.def("conv3d_backward_data", &corenn::conv3d_backward_data, py::arg("dy"), py::arg("w"),
+        py::arg("dx"), py::arg("strides"), py::arg("padding"), py::arg("dilation"),
+        py::arg("groups") = 1, py::call_guard<py::gil_scoped_release>(),
+        "dx := dL/dx of conv3d given dy; in place.");
+  m.def("conv3d_backward_weights", &corenn::conv3d_backward_weights, py::arg("x"), py::arg("dy"),
+        py::arg("dw"), py::arg("db"), py::arg("strides"), py::arg("padding"), py::arg("dilation"),
+        py::arg("groups") = 1, py::call_guard<py::gil_scoped_release>(),
+        "dw := dL/dw of conv3d given dy, db := column sums of dy (when given); in place.");
+  m.def("conv3d_transpose_forward", &corenn::conv3d_transpose_forward, py::arg("x"), py::arg("w"),
+        py::arg("bias"), py::arg("y"), py::arg("strides"), py::arg("padding"), py::arg("dilation"),
+        py::call_guard<py::gil_scoped_release>(),
+        "y := conv3d_transpose(x, w) + bias, w (KD, KH, KW, Cout, Cin) as Keras; in place on y.");
+  m.def("conv3d_transpose_backward_data", &corenn::conv3d_transpose_backward_data, py::arg("dy"),
+        py::arg("w"), py::arg("dx"), py::arg("strides"), py::arg("padding"), py::arg("dilation"),
+        py::call_guard<py::gil_scoped_release>(), "dx := dL/dx of conv3d_transpose; in place.");
+  m.def("conv3d_transpose_backward_weights", &corenn::conv3d_transpose_backward_weights,
+        py::arg("x"), py::arg("dy"), py::arg("dw"), py::arg("db"), py::arg("strides"),
+        py::arg("padding"), py::arg("dilation"), py::call_guard<py::gil_scoped_release>(),
+        "dw, db := weight and bias gradients of conv3d_transpose; in place.");
   m.def("depthwise_conv2d_forward", &corenn::depthwise_conv2d_forward, py::arg("x"), py::arg("w"),
         py::arg("bias"), py::arg("y"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
         py::arg("pad_left"), py::arg("dil_h"), py::arg("dil_w"),

@@ -1941,6 +1941,233 @@ __all__ += _ISSUE13
 for _name in _ISSUE13:
     globals()[_name] = _names_its_errors(globals()[_name])
 del _name, _ISSUE13
+
+# ---------------------------------------------------------------------------------------------
+# 3-D convolution and pooling (NDHWC volumes; kernels (KD, KH, KW, Cin, Cout) as Keras). Strides,
+# dilation, pool sizes are (D, H, W) triples; the per-axis output-size rules are conv2d's.
+
+def _triple(value, what, op):
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value,) * 3
+    value = tuple(value)
+    if len(value) != 3 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                  and v > 0 for v in value):
+        raise ValueError(f"{op}: {what} must be a positive int or 3 of them, got {value!r}")
+    return tuple(int(v) for v in value)
+
+
+def _tensor(t, op, arg):
+    return t if type(t) is Tensor else as_tensor(t, op, arg)
+
+
+def _check_dy(op, dy, shape, what, what_shape):
+    """The output gradient must have the forward's output shape."""
+    if tuple(dy.shape) != tuple(shape):
+        raise ValueError(f"{op}: dy must have shape {tuple(shape)} for {what} {tuple(what_shape)}, "
+                         f"got {tuple(dy.shape)}")
+
+
+def _kernel5(shape, op, arg="w"):
+    shape = tuple(int(d) for d in shape)
+    if len(shape) != 5:
+        raise ValueError(f"{op}: {arg} must be 5-D (KD, KH, KW, Cin, Cout), got shape {shape}")
+    return shape
+
+
+def conv3d_output_shape(input_shape, kernel_size, filters, strides=1, padding="valid",
+                        dilation_rate=1, op="conv3d"):
+    """((N, OD, OH, OW, filters), (pad_front, pad_top, pad_left)) for an NDHWC ``input_shape``
+    ('valid' / TensorFlow's 'same' per axis, as conv2d). Unknown (None) sizes stay None."""
+    if len(input_shape) != 5:
+        raise ValueError(f"{op}: input must be 5-D (batch, depth, height, width, channels), got "
+                         f"shape {tuple(input_shape)}")
+    ks, ss = _triple(kernel_size, "kernel_size", op), _triple(strides, "strides", op)
+    ds = _triple(dilation_rate, "dilation_rate", op)
+    axes = [conv_output_length(input_shape[1 + a], ks[a], ss[a], padding, ds[a], op) for a in range(3)]
+    return ((input_shape[0],) + tuple(o for o, _ in axes) + (int(filters),),
+            tuple(p for _, p in axes))
+
+
+def conv3d(x, w, bias=None, out=None, *, strides=1, padding="valid", dilation_rate=1, groups=1):
+    """y = conv3d(x, w) + bias: x (N, D, H, W, Cin), w (KD, KH, KW, Cin / groups, Cout) ->
+    (N, OD, OH, OW, Cout). Returns ``out``."""
+    op = "conv3d_forward"
+    x, w = _tensor(x, op, "x"), _tensor(w, op, "w")
+    ks = _kernel5(w.shape, op)
+    shape, pads = conv3d_output_shape(tuple(x.shape), ks[:3], ks[4], strides, padding, dilation_rate, op)
+    y = _out(out, shape, op, device=x.device, check_shape=True)
+    bias = None if bias is None else _tensor(bias, op, "bias")
+    _C.conv3d_forward(x, w, bias, y, _triple(strides, "strides", op), pads,
+                      _triple(dilation_rate, "dilation_rate", op), _int(groups, op, "groups"))
+    return y
+
+
+def conv3d_backward_data(dy, w, input_shape, out=None, *, strides=1, padding="valid",
+                         dilation_rate=1, groups=1):
+    """dx = dL/dx of :func:`conv3d` for an input of shape ``input_shape``, given dy."""
+    op = "conv3d_backward_data"
+    dy, w = _tensor(dy, op, "dy"), _tensor(w, op, "w")
+    ks = _kernel5(w.shape, op)
+    shape, pads = conv3d_output_shape(tuple(input_shape), ks[:3], ks[4], strides, padding, dilation_rate, op)
+    _check_dy(op, dy, shape, "input", input_shape)
+    dx = _out(out, input_shape, op, device=dy.device, check_shape=True)
+    _C.conv3d_backward_data(dy, w, dx, _triple(strides, "strides", op), pads,
+                            _triple(dilation_rate, "dilation_rate", op), _int(groups, op, "groups"))
+    return dx
+
+
+def conv3d_backward_weights(x, dy, kernel_shape, out=None, bias_out=None, *, strides=1,
+                            padding="valid", dilation_rate=1, bias=False, groups=1):
+    """dw = dL/dw of :func:`conv3d` (shape ``kernel_shape``), and db = column sums of dy when
+    ``bias`` or ``bias_out`` is given. Returns dw, or (dw, db)."""
+    op = "conv3d_backward_weights"
+    x, dy = _tensor(x, op, "x"), _tensor(dy, op, "dy")
+    ks = _kernel5(kernel_shape, op, "kernel_shape")
+    shape, pads = conv3d_output_shape(tuple(x.shape), ks[:3], ks[4], strides, padding, dilation_rate, op)
+    _check_dy(op, dy, shape, "x", x.shape)
+    dw = _out(out, ks, op, device=x.device, check_shape=True)
+    want_bias = bias or bias_out is not None
+    db = _out(bias_out, ks[4:], op, device=x.device) if want_bias else None
+    _C.conv3d_backward_weights(x, dy, dw, db, _triple(strides, "strides", op), pads,
+                               _triple(dilation_rate, "dilation_rate", op), _int(groups, op, "groups"))
+    return (dw, db) if want_bias else dw
+
+
+def conv3d_transpose_output_shape(input_shape, kernel_size, filters, strides=1, padding="valid",
+                                  output_padding=None, dilation_rate=1, op="conv3d_transpose"):
+    """((N, OD, OH, OW, filters), (pad_front, pad_top, pad_left)) of a transposed conv on NDHWC
+    input: Keras 3's output-length rule per axis (see conv_transpose_output_length)."""
+    if len(input_shape) != 5:
+        raise ValueError(f"{op}: input must be 5-D (batch, depth, height, width, channels), got "
+                         f"shape {tuple(input_shape)}")
+    ks, ss = _triple(kernel_size, "kernel_size", op), _triple(strides, "strides", op)
+    ds = _triple(dilation_rate, "dilation_rate", op)
+    if output_padding is None or isinstance(output_padding, (int, np.integer)):
+        ops_ = (output_padding,) * 3
+    else:
+        ops_ = tuple(output_padding)
+        if len(ops_) != 3:
+            raise ValueError(f"{op}: output_padding must be None, an int or 3 ints, got {output_padding!r}")
+    axes = [conv_transpose_output_length(input_shape[1 + a], ks[a], ss[a], padding, ops_[a], ds[a], op)
+            for a in range(3)]
+    return ((input_shape[0],) + tuple(o for o, _ in axes) + (int(filters),),
+            tuple(p for _, p in axes))
+
+
+def _transpose3d_args(op, x_shape, w_shape, strides, padding, output_padding, dilation_rate):
+    """(output shape, (strides, padding, dilation)) of a transposed 3-D conv; w (KD, KH, KW, Cout, Cin)."""
+    ks = _kernel5(w_shape, op)
+    shape, pads = conv3d_transpose_output_shape(tuple(x_shape), ks[:3], ks[3], strides, padding,
+                                                output_padding, dilation_rate, op)
+    return shape, (_triple(strides, "strides", op), pads, _triple(dilation_rate, "dilation_rate", op))
+
+
+def conv3d_transpose(x, w, bias=None, out=None, *, strides=1, padding="valid", output_padding=None,
+                     dilation_rate=1):
+    """y = conv3d_transpose(x, w) + bias: x (N, D, H, W, Cin), w (KD, KH, KW, Cout, Cin) (Keras's
+    Conv3DTranspose kernel) -> (N, OD, OH, OW, Cout): the data gradient of the conv3d whose
+    kernel is w. Returns ``out``."""
+    op = "conv3d_transpose_forward"
+    x, w = _tensor(x, op, "x"), _tensor(w, op, "w")
+    shape, geo = _transpose3d_args(op, x.shape, w.shape, strides, padding, output_padding, dilation_rate)
+    y = _out(out, shape, op, device=x.device, check_shape=True)
+    bias = None if bias is None else _tensor(bias, op, "bias")
+    _C.conv3d_transpose_forward(x, w, bias, y, *geo)
+    return y
+
+
+def conv3d_transpose_backward_data(dy, w, input_shape, out=None, *, strides=1, padding="valid",
+                                   output_padding=None, dilation_rate=1):
+    """dx = dL/dx of :func:`conv3d_transpose` for an input of ``input_shape`` (a conv3d of dy
+    with kernel w)."""
+    op = "conv3d_transpose_backward_data"
+    dy, w = _tensor(dy, op, "dy"), _tensor(w, op, "w")
+    shape, geo = _transpose3d_args(op, input_shape, w.shape, strides, padding, output_padding, dilation_rate)
+    _check_dy(op, dy, shape, "input", input_shape)
+    dx = _out(out, input_shape, op, device=dy.device, check_shape=True)
+    _C.conv3d_transpose_backward_data(dy, w, dx, *geo)
+    return dx
+
+
+def conv3d_transpose_backward_weights(x, dy, kernel_shape, out=None, bias_out=None, *, strides=1,
+                                      padding="valid", output_padding=None, dilation_rate=1,
+                                      bias=False):
+    """dw (``kernel_shape`` (KD, KH, KW, Cout, Cin)) of :func:`conv3d_transpose`, and db = column
+    sums of dy when ``bias`` or ``bias_out``. Returns dw, or (dw, db)."""
+    op = "conv3d_transpose_backward_weights"
+    x, dy = _tensor(x, op, "x"), _tensor(dy, op, "dy")
+    ks = _kernel5(kernel_shape, op, "kernel_shape")
+    shape, geo = _transpose3d_args(op, x.shape, ks, strides, padding, output_padding, dilation_rate)
+    _check_dy(op, dy, shape, "x", x.shape)
+    dw = _out(out, ks, op, device=x.device, check_shape=True)
+    want_bias = bias or bias_out is not None
+    db = _out(bias_out, ks[3:4], op, device=x.device) if want_bias else None
+    _C.conv3d_transpose_backward_weights(x, dy, dw, db, *geo)
+    return (dw, db) if want_bias else dw
+
+
+def pool3d_output_shape(x_shape, pool_size, strides, padding, op="pool3d"):
+    """(N, OD, OH, OW, C) of pooling an (N, D, H, W, C) input; raises when the window does not fit."""
+    if len(x_shape) != 5:
+        raise ValueError(f"{op}: x must be (N, D, H, W, C) (rank 5), got shape {tuple(x_shape)}")
+    out = _C.pool3d_output_dhw([int(v) for v in x_shape[1:4]], list(_triple(pool_size, "pool_size", op)),
+                               list(_triple(strides, "strides", op)), _padding(padding, op), op)
+    return (x_shape[0], *out, x_shape[4])
+
+
+def _pool3d_args(pool_size, strides, padding, op):
+    return (list(_triple(pool_size, "pool_size", op)), list(_triple(strides, "strides", op)),
+            _padding(padding, op))
+
+
+def max_pool3d_forward(x, pool_size, strides, padding="valid", out=None, argmax=None):
+    """y = max over each window of x (N, D, H, W, C); returns (y, argmax). argmax (int32, y's
+    shape) holds (d*H + h)*W + w of each window's first maximum; max_pool3d_backward needs it."""
+    op = "max_pool3d_forward"
+    x = _tensor(x, op, "x")
+    shape = pool3d_output_shape(x.shape, pool_size, strides, padding, op)
+    y = _out(out, shape, op, device=x.device)
+    am = _out(argmax, shape, op, dtype="int32", device=x.device)
+    _C.max_pool3d_forward(x, y, am, *_pool3d_args(pool_size, strides, padding, op))
+    return y, am
+
+
+def max_pool3d_backward(dy, argmax, x_shape, pool_size, strides, padding="valid", out=None):
+    """dx (x_shape) = dy routed to each window's argmax, summed where windows overlap."""
+    op = "max_pool3d_backward"
+    dy = _tensor(dy, op, "dy")
+    dx = _out(out, x_shape, op, device=dy.device)
+    _C.max_pool3d_backward(dy, _tensor(argmax, op, "argmax"), dx,
+                           *_pool3d_args(pool_size, strides, padding, op))
+    return dx
+
+
+def avg_pool3d_forward(x, pool_size, strides, padding="valid", out=None):
+    """y = mean over each window's real (unpadded) cells of x (N, D, H, W, C)."""
+    op = "avg_pool3d_forward"
+    x = _tensor(x, op, "x")
+    y = _out(out, pool3d_output_shape(x.shape, pool_size, strides, padding, op), op, device=x.device)
+    _C.avg_pool3d_forward(x, y, *_pool3d_args(pool_size, strides, padding, op))
+    return y
+
+
+def avg_pool3d_backward(dy, x_shape, pool_size, strides, padding="valid", out=None):
+    """dx (x_shape) = sum over covering windows of dy / (the window's real-cell count)."""
+    op = "avg_pool3d_backward"
+    dy = _tensor(dy, op, "dy")
+    dx = _out(out, x_shape, op, device=dy.device)
+    _C.avg_pool3d_backward(dy, dx, *_pool3d_args(pool_size, strides, padding, op))
+    return dx
+
+
+_VOLUME_OPS = ["conv3d_output_shape", "conv3d", "conv3d_backward_data", "conv3d_backward_weights",
+               "conv3d_transpose_output_shape", "conv3d_transpose", "conv3d_transpose_backward_data",
+               "conv3d_transpose_backward_weights", "pool3d_output_shape", "max_pool3d_forward",
+               "max_pool3d_backward", "avg_pool3d_forward", "avg_pool3d_backward"]
+__all__ += _VOLUME_OPS
+for _name in _VOLUME_OPS:
+    globals()[_name] = _names_its_errors(globals()[_name])
+del _name, _VOLUME_OPS
 # Confusion counts for AUC / Precision / Recall
 
 def confusion_counts(y_pred, y_true, thresholds, *, soft_labels: bool = False,

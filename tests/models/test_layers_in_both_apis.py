@@ -79,6 +79,13 @@ TABLE = {
     "Cropping3D": (lambda: layers.Cropping3D(((1, 0), (0, 1), 1)), (3, 3, 4, 2), False),
     "Conv1DTranspose": (lambda: layers.Conv1DTranspose(3, 3, strides=2, activation="tanh"), (5, 2), False),
     "ActivityRegularization": (lambda: layers.ActivityRegularization(l1=0.01, l2=0.02), (5,), False),
+    "Conv3D": (lambda: layers.Conv3D(3, (2, 3, 2), padding="same", activation="relu"), (3, 4, 3, 2), False),
+    "Conv3DTranspose": (lambda: layers.Conv3DTranspose(2, 2, strides=(1, 2, 2)), (2, 3, 3, 2), False),
+    "MaxPooling3D": (lambda: layers.MaxPooling3D(2, padding="same"), (3, 4, 3, 2), False),
+    "AveragePooling3D": (lambda: layers.AveragePooling3D((1, 2, 2)), (3, 4, 4, 2), False),
+    "GlobalMaxPooling3D": (lambda: layers.GlobalMaxPooling3D(), (2, 3, 2, 3), False),
+    "GlobalAveragePooling3D": (lambda: layers.GlobalAveragePooling3D(keepdims=True), (2, 3, 2, 3), False),
+    "UpSampling3D": (lambda: layers.UpSampling3D((2, 1, 3)), (2, 3, 2, 2), False),
 }
 
 # Not single-input layers: the base class, the input declaration, and the merge layers (another

@@ -1,10 +1,11 @@
-"""Convolution layers: Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D (NHWC images)
-and Conv1D (sequences), Keras semantics.
+"""Convolution layers: Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D (NHWC images),
+Conv1D (sequences) and Conv3D, Conv3DTranspose (NDHWC volumes), Keras semantics.
 
 Shape legend: N batch, H x W image (Conv1D: L steps), C input channels, F filters,
 KH x KW kernel (Conv1D: K). Kernels are (KH, KW, C, F) / (K, C, F) as in Keras.
 Padding 'valid' (no padding) or 'same' (output = ceil(input / stride), TensorFlow's rule: the
-odd padding row/column goes after). Conv1D runs as a Conv2D on (N, 1, L, C) views (no copies).
+odd padding row/column goes after). Conv1D runs as a Conv2D on (N, 1, L, C) views (no copies);
+the 3-D layers have kernels of their own (csrc/cpu/conv3d.cpp), kernels (KD, KH, KW, C, F).
 """
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ from ._channels_first import ChannelsFirst, data_format_arg
 from .base import ActivatedLayer, Layer, activation_flops, sample_size, shape_str
 
 __all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
-           "Conv1DTranspose"]
+           "Conv1DTranspose", "Conv3D", "Conv3DTranspose"]
+
+# the input layout of each rank of spatial axes, for error messages
+_AXES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)",
+         3: "(batch, depth, height, width, channels)"}
 
 # input shapes whose conv geometry a layer keeps (train batch, last batch, predict sizes, ...)
 _GEOMETRIES_PER_LAYER = 16
@@ -158,8 +163,7 @@ class _Conv(ChannelsFirst, ActivatedLayer):
     def build(self, input_shape):
         input_shape = tuple(input_shape)
         if len(input_shape) != self.rank + 2 or input_shape[-1] is None:
-            axes = "(batch, height, width, channels)" if self.rank == 2 else "(batch, steps, channels)"
-            raise ValueError(f"{type(self).__name__} '{self.name}' needs inputs of shape {axes} with "
+            raise ValueError(f"{type(self).__name__} '{self.name}' needs inputs of shape {_AXES[self.rank]} with "
                              f"known channels, got {shape_str(input_shape)}")
         self.compute_output_shape(input_shape)  # raises early when the kernel does not fit
         if input_shape[-1] % self.groups:
@@ -784,3 +788,150 @@ class Conv1DTranspose(Conv2DTranspose):
         kernels.conv2d_transpose_backward_data(dz4, k4, tuple(x4.shape), out=self._view4(dx),
                                                **self._conv_args())
         return dx
+
+
+class Conv3D(_Conv):
+    """3-D convolution over NDHWC volumes: (N, D, H, W, C) -> (N, OD, OH, OW, filters); kernel
+    (KD, KH, KW, C / groups, filters) as Keras.
+
+    Math (an implicit GEMM on corenn's GEMM engine, csrc/cpu/conv3d.cpp):
+        forward   z = p . W + b (p: the patch of KD*KH*KW*C/groups taps), y = act(z)
+        backward  dz = dy * act'(z);  dW = sum over pixels p^T dz,  db = sum dz,
+                  dx = col2im(dz W^T)
+    Output size per axis as Conv2D ('valid' / TensorFlow's 'same').
+
+    Args:
+        filters, padding, groups, activation, use_bias, initializers, regularizers, constraints:
+            as Conv2D (no activation is fused into the kernel).
+        kernel_size, strides, dilation_rate: int or 3 ints (D, H, W).
+        data_format: None, 'channels_last' or 'channels_first' (N, C, D, H, W).
+    """
+
+    rank = 3
+
+    def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1, 1), groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer, activity_regularizer,
+                         kernel_constraint, bias_constraint, groups, **kwargs)
+        if type(self).convolution_op is not _Conv.convolution_op:
+            raise NotImplementedError(f"{type(self).__name__} '{self.name}': a convolution_op "
+                                      f"override is not supported for 3-D convolutions")
+        self._fused = self.activation.is_linear
+
+    def _conv_args(self):
+        return dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate)
+
+    def compute_output_shape(self, input_shape):
+        out, _ = kernels.conv3d_output_shape(tuple(input_shape), self.kernel_size, self.filters,
+                                             op=f"{type(self).__name__} '{self.name}'", **self._conv_args())
+        return out
+
+    def _custom_convolution(self):
+        return False   # refused in __init__: corenn.ops.conv covers 1-D and 2-D convolutions
+
+    def forward(self, x, training=False):
+        out_shape = self.compute_output_shape(tuple(x.shape))
+        z = self._buffer("z", out_shape)
+        kernels.conv3d(x, self.kernel, self.bias, out=z, groups=self.groups, **self._conv_args())
+        return self._activate(x, z, out_shape)
+
+    def backward_from_preactivation(self, dz):
+        x, args = self._x, self._conv_args()
+        if self.trainable:
+            grads = self.gradients
+            kernels.conv3d_backward_weights(x, dz, tuple(self.kernel.shape), out=grads[0],
+                                            bias_out=grads[1] if self.use_bias else None,
+                                            groups=self.groups, **args)
+        if not self.needs_input_grad:
+            return None
+        return kernels.conv3d_backward_data(dz, self.kernel, tuple(x.shape),
+                                            out=self._buffer("dx", x.shape), groups=self.groups, **args)
+
+
+class Conv3DTranspose(Conv3D):
+    """Transposed 3-D convolution: (N, D, H, W, C) -> (N, OD, OH, OW, filters); kernel
+    (KD, KH, KW, filters, C) as Keras.
+
+    Math: the data gradient of the Conv3D whose kernel is this layer's kernel, used as a layer
+    (as Conv2DTranspose):
+        forward   z = conv3d_backward_data(x, W) + b, y = act(z)
+        backward  dz = dy * act'(z);  dx = conv3d(dz, W);  dW = conv3d_backward_weights(dz, x);
+                  db = sum dz
+    Output size per axis: Keras 3's rule (see Conv2DTranspose).
+
+    Args:
+        filters, kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
+        initializers, regularizers, constraints: as Conv3D.
+        output_padding: None, an int or 3 ints, each < the stride along its axis.
+    """
+
+    def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid", output_padding=None,
+                 data_format=None, dilation_rate=(1, 1, 1), activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, 1,
+                         activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer, activity_regularizer,
+                         kernel_constraint, bias_constraint, **kwargs)
+        if output_padding is not None:
+            op = output_padding
+            op = (op,) * 3 if isinstance(op, (int, np.integer)) and not isinstance(op, bool) else tuple(op)
+            if len(op) != 3 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                       and 0 <= v < s for v, s in zip(op, self.strides)):
+                raise ValueError(f"Conv3DTranspose '{self.name}': output_padding must be None or "
+                                 f"3 non-negative ints smaller than the strides {self.strides}, "
+                                 f"got {output_padding!r}")
+            output_padding = tuple(int(v) for v in op)
+        self.output_padding = output_padding
+
+    def _conv_args(self):
+        return dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate,
+                    output_padding=self.output_padding)
+
+    def compute_output_shape(self, input_shape):
+        out, _ = kernels.conv3d_transpose_output_shape(
+            tuple(input_shape), self.kernel_size, self.filters,
+            op=f"Conv3DTranspose '{self.name}'", **self._conv_args())
+        return out
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 5 or input_shape[-1] is None:
+            raise ValueError(f"Conv3DTranspose '{self.name}' needs inputs of shape {_AXES[3]} with "
+                             f"known channels, got {shape_str(input_shape)}")
+        self.compute_output_shape(input_shape)
+        self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, input_shape[-1]),
+                                      self.kernel_initializer, self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
+                                        self.bias_regularizer, constraint=self.bias_constraint)
+        Layer.build(self, input_shape)  # not _Conv.build: the kernel shape differs
+
+    def forward(self, x, training=False):
+        out_shape = self.compute_output_shape(tuple(x.shape))
+        z = self._buffer("z", out_shape)
+        kernels.conv3d_transpose(x, self.kernel, self.bias, out=z, **self._conv_args())
+        return self._activate(x, z, out_shape)
+
+    def backward_from_preactivation(self, dz):
+        return _weights_then_data(self, dz, kernels.conv3d_transpose_backward_weights,
+                                  kernels.conv3d_transpose_backward_data)
+
+    def flops(self, input_shape):
+        """2*KD*KH*KW*filters multiply-adds per input value, + the bias, + the activation."""
+        out = sample_size(self.compute_output_shape(input_shape))
+        macs = int(np.prod(self.kernel_size)) * self.filters * sample_size(input_shape)
+        return 2 * macs + (out if self.use_bias else 0) + activation_flops(self.activation, out)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.pop("groups")
+        cfg["output_padding"] = self.output_padding
+        return cfg

@@ -1,5 +1,5 @@
-"""Pooling layers: MaxPooling1D/2D, AveragePooling1D/2D, GlobalAveragePooling1D/2D,
-GlobalMaxPooling1D/2D (Keras semantics, channels_last).
+"""Pooling layers: MaxPooling1D/2D/3D, AveragePooling1D/2D/3D, GlobalAveragePooling1D/2D/3D,
+GlobalMaxPooling1D/2D/3D (Keras semantics, channels_last).
 
 Shape legend: N batch, H x W image (or S steps), C channels; windows pool_size, strides
 (default: pool_size), padding 'valid' | 'same' (TensorFlow's rule: the extra padded row/column
@@ -10,7 +10,8 @@ Math (per channel):
     average  y[i, j] = mean over window(i, j) of x        dx = dy / (real cells) over the window
     global   the window is the whole image; y is (N, C) (or (N, 1, 1, C) with keepdims)
 Gradients sum where windows overlap (strides < pool_size). The 1-D layers run the 2-D kernels
-on (N, 1, S, C) views.
+on (N, 1, S, C) views; the 3-D windowed layers have kernels of their own (csrc/cpu/pool3d.cpp),
+the 3-D global ones run the 2-D global kernels on (N, D, H*W, C) views.
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from .base import Layer, sample_size, shape_str
 
 __all__ = ["MaxPooling2D", "AveragePooling2D", "MaxPooling1D", "AveragePooling1D",
            "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
-           "GlobalMaxPooling1D"]
+           "GlobalMaxPooling1D", "MaxPooling3D", "AveragePooling3D", "GlobalAveragePooling3D",
+           "GlobalMaxPooling3D"]
 
 
 def _int_tuple(layer, arg, value, n):
@@ -219,7 +221,8 @@ class _GlobalPooling(ChannelsFirst, Layer):
         self.keepdims = bool(keepdims)
 
     def _check(self, input_shape):
-        what = "(batch, height, width, channels)" if self._rank == 4 else "(batch, steps, channels)"
+        what = {3: "(batch, steps, channels)", 4: "(batch, height, width, channels)",
+                5: "(batch, depth, height, width, channels)"}[self._rank]
         _check_rank(self, tuple(input_shape), self._rank, what)
 
     def build(self, input_shape):
@@ -233,7 +236,13 @@ class _GlobalPooling(ChannelsFirst, Layer):
         return (input_shape[0], input_shape[-1])
 
     def _as_image(self, t):
-        return t if t.ndim == 4 else t.reshape([t.shape[0], 1, t.shape[1], t.shape[2]])
+        """The (N, H, W, C) view the 2-D global kernels pool: (N, 1, S, C) for sequences,
+        (N, D, H*W, C) for volumes."""
+        if t.ndim == 3:
+            return t.reshape([t.shape[0], 1, t.shape[1], t.shape[2]])
+        if t.ndim == 5:
+            return t.reshape([t.shape[0], t.shape[1], t.shape[2] * t.shape[3], t.shape[4]])
+        return t
 
     def forward(self, x, training=False):
         self._x_shape = tuple(x.shape)
@@ -325,3 +334,94 @@ class GlobalMaxPooling1D(_GlobalPooling):
 
     _max = True
     _rank = 3
+
+
+class _Pooling3D(ChannelsFirst, Layer):
+    """Windowed pooling of (N, D, H, W, C) volumes; subclasses pick max or average."""
+
+    _max = True
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        _check_data_format(self, data_format)
+        self.pool_size = _int_tuple(self, "pool_size", pool_size, 3)
+        self.strides = self.pool_size if strides is None else _int_tuple(self, "strides", strides, 3)
+        self.padding = str(padding).lower()
+        if self.padding not in ("valid", "same"):
+            raise ValueError(f"{type(self).__name__} '{self.name}': padding must be 'valid' or 'same', "
+                             f"got {padding!r}")
+
+    def build(self, input_shape):
+        _check_rank(self, tuple(input_shape), 5, "(batch, depth, height, width, channels)")
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        _check_rank(self, tuple(input_shape), 5, "(batch, depth, height, width, channels)")
+        dims = [_pooled_len(self, size, k, s, self.padding)
+                for size, k, s in zip(input_shape[1:4], self.pool_size, self.strides)]
+        return (input_shape[0], *dims, input_shape[4])
+
+    def forward(self, x, training=False):
+        self._x_shape = tuple(x.shape)
+        shape = self.compute_output_shape(self._x_shape)
+        args = (self.pool_size, self.strides, self.padding)
+        if self._max:
+            y, self._argmax = kernels.max_pool3d_forward(x, *args, out=self._buffer("y", shape),
+                                                         argmax=self._buffer("argmax", shape, "int32"))
+            return y
+        return kernels.avg_pool3d_forward(x, *args, out=self._buffer("y", shape))
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        args = (self.pool_size, self.strides, self.padding)
+        dx = self._buffer("dx", self._x_shape)
+        if self._max:
+            return kernels.max_pool3d_backward(dy, self._argmax, self._x_shape, *args, out=dx)
+        return kernels.avg_pool3d_backward(dy, self._x_shape, *args, out=dx)
+
+    def flops(self, input_shape):
+        """One compare (max) or add (average) per window tap of every output."""
+        return int(np.prod(self.pool_size)) * sample_size(self.compute_output_shape(input_shape))
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(pool_size=self.pool_size, strides=self.strides, padding=self.padding,
+                   data_format=self.data_format)
+        return cfg
+
+
+class MaxPooling3D(_Pooling3D):
+    """Max over pool_size windows of (N, D, H, W, C) volumes; backward routes dy to each argmax
+    (ties: the first maximum in window order).
+
+    Args:
+        pool_size: int or (pd, ph, pw), default (2, 2, 2).
+        strides: int, (sd, sh, sw) or None (= pool_size).
+        padding: 'valid' or 'same' (OD = ceil(D / sd), ...).
+        data_format: None, 'channels_last' or 'channels_first'.
+    """
+
+    _max = True
+
+
+class AveragePooling3D(_Pooling3D):
+    """Mean over pool_size windows of (N, D, H, W, C) volumes ('same': over the real cells only).
+    Arguments as MaxPooling3D."""
+
+    _max = False
+
+
+class GlobalAveragePooling3D(_GlobalPooling):
+    """Mean over D, H and W: (N, D, H, W, C) -> (N, C) ((N, 1, 1, 1, C) with keepdims=True)."""
+
+    _max = False
+    _rank = 5
+
+
+class GlobalMaxPooling3D(_GlobalPooling):
+    """Max over D, H and W: (N, D, H, W, C) -> (N, C) ((N, 1, 1, 1, C) with keepdims=True);
+    backward routes dy to the first maximum."""
+
+    _max = True
+    _rank = 5

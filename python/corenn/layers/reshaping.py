@@ -14,7 +14,8 @@ from ._channels_first import ChannelsFirst, data_format_arg
 from .base import Layer, shape_str
 
 __all__ = ["ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D", "Permute",
-           "RepeatVector", "ZeroPadding3D", "Cropping3D"]
+           "RepeatVector", "ZeroPadding3D", "Cropping3D",
+           "UpSampling3D"]
 
 
 def _is_int(v):
@@ -545,4 +546,69 @@ class Cropping3D(ChannelsFirst, Layer):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(cropping=self.cropping, data_format=self.data_format)
+        return cfg
+
+
+class UpSampling3D(ChannelsFirst, Layer):
+    """Repeats each cell of a volume: (N, D, H, W, C) -> (N, D*sd, H*sh, W*sw, C) (Keras 3
+    UpSampling3D, nearest only, as Keras).
+
+        forward   y[n, i, j, k, c] = x[n, i // sd, j // sh, k // sw, c]
+        backward  dx sums dy over each sd x sh x sw block
+    Two passes of the 2-D nearest kernels, no kernel of its own: (sh, sw) on the (N*D, H, W, C)
+    view, then (sd, 1) on the (N, D, 1, H*sh*W*sw*C) view of that result (a whole upsampled
+    slice is one "pixel" of channels); backward runs their gradients in reverse order.
+
+    Args:
+        size: int or (sd, sh, sw), positive.
+        data_format: None, 'channels_last' or 'channels_first'.
+    """
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        _channels_last(self, data_format)
+        size = (size,) * 3 if _is_int(size) else size
+        if not (isinstance(size, (tuple, list)) and len(size) == 3 and all(_is_int(v) and v > 0 for v in size)):
+            raise ValueError(f"UpSampling3D '{self.name}': size must be a positive int or (sd, sh, sw), "
+                             f"got {size!r}")
+        self.size = tuple(int(v) for v in size)
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        _check_rank(self, input_shape, 5, "(batch, depth, height, width, channels)")
+        dims = [None if v is None else v * s for v, s in zip(input_shape[1:4], self.size)]
+        return (input_shape[0], *dims, input_shape[4])
+
+    def _slices(self, t, rows):
+        """The (N, rows, 1, H*W*C) view of a volume: each slice one pixel of channels."""
+        return t.reshape([t.shape[0], rows, 1, int(np.prod(t.shape[2:]))])
+
+    def forward(self, x, training=False):
+        self._x_shape = n, d, h, w, c = tuple(x.shape)
+        sd, sh, sw = self.size
+        wide = self._buffer("wide", (n * d, h * sh, w * sw, c))
+        kernels.upsample2d_forward(x.reshape([n * d, h, w, c]), (sh, sw), out=wide)
+        y = self._buffer("y", self.compute_output_shape(self._x_shape))
+        kernels.upsample2d_forward(self._slices(wide.reshape([n, d, h * sh, w * sw, c]), d), (sd, 1),
+                                   out=self._slices(y, d * sd))
+        return y
+
+    def backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        n, d, h, w, c = self._x_shape
+        sd, sh, sw = self.size
+        dwide = self._buffer("dwide", (n, d, h * sh, w * sw, c))
+        kernels.upsample2d_backward(self._slices(dy, d * sd), (sd, 1), out=self._slices(dwide, d))
+        dx = self._buffer("dx", self._x_shape)
+        kernels.upsample2d_backward(dwide.reshape([n * d, h * sh, w * sw, c]), (sh, sw),
+                                    out=dx.reshape([n * d, h, w, c]))
+        return dx
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(size=self.size, data_format=self.data_format)
         return cfg

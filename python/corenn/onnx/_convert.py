@@ -314,6 +314,10 @@ def convert_upsampling2d(b, layer, xs, node):
     return _resize(b, layer, v, {1: layer.size[0], 2: layer.size[1]}, layer.interpolation, node)
 
 
+def convert_upsampling3d(b, layer, xs, node):
+    return _resize(b, layer, xs[0], {1 + a: f for a, f in enumerate(layer.size)}, "nearest", node)
+
+
 def convert_upsampling1d(b, layer, xs, node):
     return _resize(b, layer, xs[0], {1: layer.size}, "nearest", node)
 
@@ -498,12 +502,13 @@ def convert_conv_transpose(b, layer, xs, node):
     the full transposed conv is (H - 1)*s + ek long; when the output is shorter, the leading
     crop is the difference // 2 (TensorFlow's rule) and the rest comes off the end; when longer,
     the extra cells are zeros at the end (ONNX's output_padding)."""
-    v = xs[0]
-    cf = channels_first(4)
-    w = np.transpose(_w(layer.kernel), (3, 2, 0, 1))            # (Cin, F, KH, KW)
+    v, rank = xs[0], xs[0].rank
+    cf = channels_first(rank)
+    # (*K, F, Cin) -> (Cin, F, *K)
+    w = np.transpose(_w(layer.kernel), (rank - 1, rank - 2) + tuple(range(rank - 2)))
     bias = _w(layer.bias) if layer.use_bias else np.zeros(w.shape[1], np.float32)
     begin, end, extra = [], [], []
-    for size, length, k, s, d in zip(v.shape[1:3], _out(node)[1:3], layer.kernel_size, layer.strides,
+    for size, length, k, s, d in zip(v.shape[1:-1], _out(node)[1:-1], layer.kernel_size, layer.strides,
                                      layer.dilation_rate):
         total = (size - 1) * s + (k - 1) * d + 1 - length
         begin.append(max(total, 0) // 2)
