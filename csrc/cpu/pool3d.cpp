@@ -52,9 +52,9 @@ int64_t row_grain(const Pool3dGeom& g) {
   return std::max<int64_t>(1, 16384 / work);
 }
 
-}  // namespace
-
-void max_pool3d_forward(const Pool3dGeom& g, const float* x, float* y, int32_t* argmax) {
+// The forward of both: y (and argmax, kMax) of each output cell from its window's cells.
+template <bool kMax>
+void pool_forward(const Pool3dGeom& g, const float* x, float* y, int32_t* argmax) {
   const int64_t rows = g.n * g.od * g.oh;
   parallel_for(0, rows, row_grain(g), [&](int64_t lo, int64_t hi) {
     for_rows(g, lo, hi, [&](int64_t r, int64_t a, int64_t b, int64_t n) {
@@ -62,7 +62,7 @@ void max_pool3d_forward(const Pool3dGeom& g, const float* x, float* y, int32_t* 
       for (int64_t e = 0; e < g.ow; ++e) {
         const Window win = window_of(g, a, b, e);
         float* yc = y + (r * g.ow + e) * g.c;
-        int32_t* am = argmax + (r * g.ow + e) * g.c;
+        int32_t* am = kMax ? argmax + (r * g.ow + e) * g.c : nullptr;
         bool first = true;
         for (int64_t d = win.d.lo; d < win.d.hi; ++d)
           for (int64_t h = win.h.lo; h < win.h.hi; ++h)
@@ -71,16 +71,32 @@ void max_pool3d_forward(const Pool3dGeom& g, const float* x, float* y, int32_t* 
               const float* xc = xn + cell * g.c;
               for (int64_t c = 0; c < g.c; ++c) {
                 const float v = xc[c], m = yc[c];
-                if (first || (!(v <= m) && m == m)) {
+                if (!kMax) {
+                  yc[c] = first ? v : m + v;
+                } else if (first || (!(v <= m) && m == m)) {
                   yc[c] = v;
                   am[c] = static_cast<int32_t>(cell);
                 }
               }
               first = false;
             }
+        if (!kMax) {
+          const float scale = 1.0f / static_cast<float>(win.cells());
+          for (int64_t c = 0; c < g.c; ++c) yc[c] *= scale;
+        }
       }
     });
   });
+}
+
+}  // namespace
+
+void max_pool3d_forward(const Pool3dGeom& g, const float* x, float* y, int32_t* argmax) {
+  pool_forward<true>(g, x, y, argmax);
+}
+
+void avg_pool3d_forward(const Pool3dGeom& g, const float* x, float* y) {
+  pool_forward<false>(g, x, y, nullptr);
 }
 
 int64_t max_pool3d_backward(const Pool3dGeom& g, const float* dy, const int32_t* argmax,
@@ -111,28 +127,6 @@ int64_t max_pool3d_backward(const Pool3dGeom& g, const float* dy, const int32_t*
   for (int64_t bad : bad_per_volume)
     if (bad >= 0) return bad;
   return -1;
-}
-
-void avg_pool3d_forward(const Pool3dGeom& g, const float* x, float* y) {
-  const int64_t rows = g.n * g.od * g.oh;
-  parallel_for(0, rows, row_grain(g), [&](int64_t lo, int64_t hi) {
-    for_rows(g, lo, hi, [&](int64_t r, int64_t a, int64_t b, int64_t n) {
-      const float* xn = x + n * g.d * g.h * g.w * g.c;
-      for (int64_t e = 0; e < g.ow; ++e) {
-        const Window win = window_of(g, a, b, e);
-        float* yc = y + (r * g.ow + e) * g.c;
-        std::fill(yc, yc + g.c, 0.0f);
-        for (int64_t d = win.d.lo; d < win.d.hi; ++d)
-          for (int64_t h = win.h.lo; h < win.h.hi; ++h)
-            for (int64_t w = win.w.lo; w < win.w.hi; ++w) {
-              const float* xc = xn + ((d * g.h + h) * g.w + w) * g.c;
-              for (int64_t c = 0; c < g.c; ++c) yc[c] += xc[c];
-            }
-        const float scale = 1.0f / static_cast<float>(win.cells());
-        for (int64_t c = 0; c < g.c; ++c) yc[c] *= scale;
-      }
-    });
-  });
 }
 
 void avg_pool3d_backward(const Pool3dGeom& g, const float* dy, float* dx) {

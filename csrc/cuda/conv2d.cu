@@ -16,6 +16,7 @@
 // obvious next steps once a GPU can measure them.
 #include "core/check.h"
 #include "cuda/bias_grad.h"
+#include "cuda/conv_loaders.cuh"
 #include "cuda/conv2d.h"
 #include "cuda/pool2d.h"
 #include "cuda/tiled_gemm.cuh"
@@ -47,20 +48,6 @@ __device__ inline float patch(const Geom& g, const float* x, int64_t m, int64_t 
   if (h < 0 || h >= g.h || w < 0 || w >= g.w) return 0.0f;
   return x[((n * g.h + h) * g.w + w) * g.cin + ci];
 }
-
-struct PatchA {  // forward: A = P
-  static constexpr bool kAlongK = true;
-  Geom g;
-  const float* x;
-  __device__ float operator()(int64_t m, int64_t k) const { return patch(g, x, m, k); }
-};
-
-struct PatchTransposedA {  // backward_weights: A = P^T, contiguous along its row index (ci)
-  static constexpr bool kAlongK = false;
-  Geom g;
-  const float* x;
-  __device__ float operator()(int64_t k, int64_t m) const { return patch(g, x, m, k); }
-};
 
 struct GradOutputA {  // backward_data: A = Q, contiguous along co = the k' axis
   static constexpr bool kAlongK = true;
@@ -97,7 +84,7 @@ void conv2d_forward(const Tensor& like, const Conv2dGeometry& g, const float* x,
   ep.bias = bias;
   ep.relu = relu;
   tiled::launch("conv2d_forward", stream_of(like), g.pixels(), g.cout, g.depth(),
-                PatchA{to_geom(g), x}, tiled::DenseB<false>{w, g.cout}, y, g.cout, ep);
+                PatchA<Geom>{to_geom(g), x}, tiled::DenseB<false>{w, g.cout}, y, g.cout, ep);
 }
 
 void conv2d_backward_data(const Tensor& like, const Conv2dGeometry& g, const float* dy,
@@ -115,7 +102,7 @@ void conv2d_backward_weights(const Tensor& like, const Conv2dGeometry& g, const 
   check_ungrouped("conv2d_backward_weights", g);
   DeviceGuard guard(like);
   tiled::launch("conv2d_backward_weights", stream_of(like), g.depth(), g.cout, g.pixels(),
-                PatchTransposedA{to_geom(g), x}, tiled::DenseB<false>{dy, g.cout}, dw, g.cout,
+                PatchTransposedA<Geom>{to_geom(g), x}, tiled::DenseB<false>{dy, g.cout}, dw, g.cout,
                 tiled::Epilogue{});
   if (db) bias_grad(like, dy, db, g.pixels(), g.cout);
 }

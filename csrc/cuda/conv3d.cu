@@ -12,6 +12,7 @@
 // Grouped convolution is refused by name (the loaders index whole channel rows), as conv2d.cu.
 #include "core/check.h"
 #include "cuda/bias_grad.h"
+#include "cuda/conv_loaders.cuh"
 #include "cuda/common.cuh"
 #include "cuda/tiled_gemm.cuh"
 #include "ops/conv3d.h"
@@ -41,20 +42,6 @@ __device__ inline float patch(const Geom& g, const float* x, int64_t m, int64_t 
   if (z < 0 || z >= g.d || y < 0 || y >= g.h || xx < 0 || xx >= g.w) return 0.0f;
   return x[(((n * g.d + z) * g.h + y) * g.w + xx) * g.cin + ci];
 }
-
-struct PatchA {  // forward: A = P
-  static constexpr bool kAlongK = true;
-  Geom g;
-  const float* x;
-  __device__ float operator()(int64_t m, int64_t k) const { return patch(g, x, m, k); }
-};
-
-struct PatchTransposedA {  // backward_weights: A = P^T, contiguous along its row index (ci)
-  static constexpr bool kAlongK = false;
-  Geom g;
-  const float* x;
-  __device__ float operator()(int64_t k, int64_t m) const { return patch(g, x, m, k); }
-};
 
 // The output index along one axis that reads input position p through tap k, or -1.
 __device__ inline int64_t source(int64_t p, int64_t pad, int64_t k, int64_t dil, int64_t stride,
@@ -96,8 +83,8 @@ void conv3d_forward(const Tensor& like, const Conv3dGeometry& g, const float* x,
   DeviceGuard guard(like);
   tiled::Epilogue ep;
   ep.bias = bias;
-  tiled::launch("conv3d_forward", stream_of(like), g.pixels(), g.cout, g.depth(), PatchA{gg, x},
-                tiled::DenseB<false>{w, g.cout}, y, g.cout, ep);
+  tiled::launch("conv3d_forward", stream_of(like), g.pixels(), g.cout, g.depth(),
+                PatchA<Geom>{gg, x}, tiled::DenseB<false>{w, g.cout}, y, g.cout, ep);
 }
 
 void conv3d_backward_data(const Tensor& like, const Conv3dGeometry& g, const float* dy,
@@ -115,7 +102,7 @@ void conv3d_backward_weights(const Tensor& like, const Conv3dGeometry& g, const 
   const Geom gg = to_geom("conv3d_backward_weights", g);
   DeviceGuard guard(like);
   tiled::launch("conv3d_backward_weights", stream_of(like), g.depth(), g.cout, g.pixels(),
-                PatchTransposedA{gg, x}, tiled::DenseB<false>{dy, g.cout}, dw, g.cout,
+                PatchTransposedA<Geom>{gg, x}, tiled::DenseB<false>{dy, g.cout}, dw, g.cout,
                 tiled::Epilogue{});
   if (!db) return;
   if (db_from_x)

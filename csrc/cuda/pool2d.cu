@@ -13,34 +13,12 @@
 // atomics, deterministic), like the CPU. Global pooling: one thread per (n, c) looping over H*W,
 // still coalesced along C; a large image with few channels would want a block reduction instead.
 #include "cuda/common.cuh"
+#include "cuda/pool_windows.cuh"
 #include "cuda/pool2d.h"
 
 namespace corenn::cuda {
 
 namespace {
-
-struct Range {
-  int64_t lo, hi;
-};
-
-__device__ inline Range window(int64_t i, int64_t stride, int64_t pad, int64_t k, int64_t size) {
-  const int64_t start = i * stride - pad;
-  return Range{start > 0 ? start : 0, start + k < size ? start + k : size};
-}
-
-// Output windows [lo, hi) whose span covers input position p.
-__device__ inline Range covering(int64_t p, int64_t stride, int64_t pad, int64_t k, int64_t out) {
-  const int64_t a = p + pad - k + 1;  // first window start that still reaches p
-  int64_t lo = a <= 0 ? 0 : (a + stride - 1) / stride;
-  int64_t hi = (p + pad) / stride + 1;
-  if (hi > out) hi = out;
-  if (lo > hi) lo = hi;
-  return Range{lo, hi};
-}
-
-#define CORENN_GRID_STRIDE(i, n)                                              \
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
-       i += int64_t(gridDim.x) * blockDim.x)
 
 __global__ void max_forward(Pool2dGeom g, const float* x, float* y, int32_t* am) {
   const int64_t total = g.n * g.oh * g.ow * g.c;

@@ -6,30 +6,12 @@
 // covering windows: no atomics, deterministic), channels fastest so a warp reads consecutive
 // channels, as cuda/pool2d.cu.
 #include "cuda/common.cuh"
+#include "cuda/pool_windows.cuh"
 #include "ops/pool3d.h"
 
 namespace corenn::cuda {
 
 namespace {
-
-struct Range {
-  int64_t lo, hi;
-};
-
-__device__ inline Range window(int64_t i, int64_t stride, int64_t pad, int64_t k, int64_t size) {
-  const int64_t start = i * stride - pad;
-  return Range{start > 0 ? start : 0, start + k < size ? start + k : size};
-}
-
-// Output windows [lo, hi) whose span covers input position p.
-__device__ inline Range covering(int64_t p, int64_t stride, int64_t pad, int64_t k, int64_t out) {
-  const int64_t a = p + pad - k + 1;
-  int64_t lo = a <= 0 ? 0 : (a + stride - 1) / stride;
-  int64_t hi = (p + pad) / stride + 1;
-  if (hi > out) hi = out;
-  if (lo > hi) lo = hi;
-  return Range{lo, hi};
-}
 
 struct Window {
   Range d, h, w;
@@ -42,10 +24,6 @@ __device__ inline Window window_of(const Pool3dGeom& g, int64_t a, int64_t b, in
   return Window{window(a, g.sd, g.pf, g.kd, g.d), window(b, g.sh, g.pt, g.kh, g.h),
                 window(e, g.sw, g.pl, g.kw, g.w)};
 }
-
-#define CORENN_GRID_STRIDE(i, n)                                              \
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
-       i += int64_t(gridDim.x) * blockDim.x)
 
 template <bool kMax>
 __global__ void pool_forward(Pool3dGeom g, const float* x, float* y, int32_t* am) {

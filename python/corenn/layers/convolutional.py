@@ -43,6 +43,22 @@ def _weights_then_data(layer, dz, weights_kernel, data_kernel):
     return dx
 
 
+def _output_padding_arg(layer, output_padding):
+    """Keras' output_padding of a transposed conv: None, or an int / ``layer.rank`` ints, each
+    non-negative and smaller than the stride along its axis; returns None or a tuple."""
+    if output_padding is None:
+        return None
+    rank = layer.rank
+    op = output_padding
+    op = (op,) * rank if isinstance(op, (int, np.integer)) and not isinstance(op, bool) else tuple(op)
+    if len(op) != rank or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                  and 0 <= v < s for v, s in zip(op, layer.strides)):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': output_padding must be None or "
+                         f"{rank} non-negative ints smaller than the strides {layer.strides}, "
+                         f"got {output_padding!r}")
+    return tuple(int(v) for v in op)
+
+
 def _check_channels_first_activation(layer):
     # Keras applies the activation to the channels-first output, so a softmax runs over its last
     # (spatial) axis; the kernels activate channels-last, where that axis is another one
@@ -376,16 +392,7 @@ class Conv2DTranspose(_Conv):
                          activation, use_bias, kernel_initializer, bias_initializer,
                          kernel_regularizer, bias_regularizer, activity_regularizer,
                          kernel_constraint, bias_constraint, 1, **kwargs)
-        if output_padding is not None:
-            op = output_padding
-            op = (op, op) if isinstance(op, (int, np.integer)) and not isinstance(op, bool) else tuple(op)
-            if len(op) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                                       and 0 <= v < s for v, s in zip(op, self.strides)):
-                raise ValueError(f"Conv2DTranspose '{self.name}': output_padding must be None or "
-                                 f"2 non-negative ints smaller than the strides {self.strides}, "
-                                 f"got {output_padding!r}")
-            output_padding = tuple(int(v) for v in op)
-        self.output_padding = output_padding
+        self.output_padding = _output_padding_arg(self, output_padding)
         self._fused = self.activation.is_linear
 
     def _conv_args(self):
@@ -406,9 +413,9 @@ class Conv2DTranspose(_Conv):
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
-        if len(input_shape) != 4 or input_shape[-1] is None:
-            raise ValueError(f"Conv2DTranspose '{self.name}' needs inputs of shape (batch, height, "
-                             f"width, channels) with known channels, got {shape_str(input_shape)}")
+        if len(input_shape) != self.rank + 2 or input_shape[-1] is None:
+            raise ValueError(f"{type(self).__name__} '{self.name}' needs inputs of shape {_AXES[self.rank]} "
+                             f"with known channels, got {shape_str(input_shape)}")
         self.compute_output_shape(input_shape)
         self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, input_shape[-1]),
                                       self.kernel_initializer, self.kernel_regularizer,
@@ -429,7 +436,7 @@ class Conv2DTranspose(_Conv):
                                   kernels.conv2d_transpose_backward_data)
 
     def flops(self, input_shape):
-        """2*KH*KW*filters multiply-adds per input value, + the bias, + the activation."""
+        """2*prod(kernel_size)*filters multiply-adds per input value, + the bias, + the activation."""
         out = sample_size(self.compute_output_shape(input_shape))
         macs = int(np.prod(self.kernel_size)) * self.filters * sample_size(input_shape)
         return 2 * macs + (out if self.use_bias else 0) + activation_flops(self.activation, out)
@@ -727,21 +734,10 @@ class Conv1DTranspose(Conv2DTranspose):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
-        _Conv.__init__(self, filters, kernel_size, strides, padding, data_format, dilation_rate,
-                       activation, use_bias, kernel_initializer, bias_initializer,
-                       kernel_regularizer, bias_regularizer, activity_regularizer,
-                       kernel_constraint, bias_constraint, 1, **kwargs)
-        if output_padding is not None:
-            op = output_padding
-            op = (op,) if isinstance(op, (int, np.integer)) and not isinstance(op, bool) else tuple(op)
-            if len(op) != 1 or isinstance(op[0], bool) or not isinstance(op[0], (int, np.integer)) \
-                    or not 0 <= op[0] < self.strides[0]:
-                raise ValueError(f"Conv1DTranspose '{self.name}': output_padding must be None or a "
-                                 f"non-negative int smaller than the stride {self.strides[0]}, got "
-                                 f"{output_padding!r}")
-            output_padding = (int(op[0]),)
-        self.output_padding = output_padding
-        self._fused = self.activation.is_linear
+        super().__init__(filters, kernel_size, strides, padding, output_padding, data_format,
+                         dilation_rate, activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer, activity_regularizer,
+                         kernel_constraint, bias_constraint, **kwargs)
 
     def _conv_args(self):
         return dict(strides=self._pair(self.strides), padding=self.padding,
@@ -753,20 +749,6 @@ class Conv1DTranspose(Conv2DTranspose):
             shape4, self._pair(self.kernel_size), self.filters, op=f"Conv1DTranspose '{self.name}'",
             **self._conv_args())
         return out
-
-    def build(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 3 or input_shape[-1] is None:
-            raise ValueError(f"Conv1DTranspose '{self.name}' needs inputs of shape (batch, steps, "
-                             f"channels) with known channels, got {shape_str(input_shape)}")
-        self.compute_output_shape(input_shape)
-        self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, input_shape[-1]),
-                                      self.kernel_initializer, self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
-                                        self.bias_regularizer, constraint=self.bias_constraint)
-        Layer.build(self, input_shape)
 
     def forward(self, x, training=False):
         out_shape = self.compute_output_shape(tuple(x.shape))
@@ -853,12 +835,12 @@ class Conv3D(_Conv):
                                             out=self._buffer("dx", x.shape), groups=self.groups, **args)
 
 
-class Conv3DTranspose(Conv3D):
+class Conv3DTranspose(Conv2DTranspose):
     """Transposed 3-D convolution: (N, D, H, W, C) -> (N, OD, OH, OW, filters); kernel
     (KD, KH, KW, filters, C) as Keras.
 
     Math: the data gradient of the Conv3D whose kernel is this layer's kernel, used as a layer
-    (as Conv2DTranspose):
+    (Conv2DTranspose's scheme on the conv3d kernels):
         forward   z = conv3d_backward_data(x, W) + b, y = act(z)
         backward  dz = dy * act'(z);  dx = conv3d(dz, W);  dW = conv3d_backward_weights(dz, x);
                   db = sum dz
@@ -870,49 +852,23 @@ class Conv3DTranspose(Conv3D):
         output_padding: None, an int or 3 ints, each < the stride along its axis.
     """
 
+    rank = 3
+
     def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid", output_padding=None,
                  data_format=None, dilation_rate=(1, 1, 1), activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, 1,
-                         activation, use_bias, kernel_initializer, bias_initializer,
+        super().__init__(filters, kernel_size, strides, padding, output_padding, data_format,
+                         dilation_rate, activation, use_bias, kernel_initializer, bias_initializer,
                          kernel_regularizer, bias_regularizer, activity_regularizer,
                          kernel_constraint, bias_constraint, **kwargs)
-        if output_padding is not None:
-            op = output_padding
-            op = (op,) * 3 if isinstance(op, (int, np.integer)) and not isinstance(op, bool) else tuple(op)
-            if len(op) != 3 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-                                       and 0 <= v < s for v, s in zip(op, self.strides)):
-                raise ValueError(f"Conv3DTranspose '{self.name}': output_padding must be None or "
-                                 f"3 non-negative ints smaller than the strides {self.strides}, "
-                                 f"got {output_padding!r}")
-            output_padding = tuple(int(v) for v in op)
-        self.output_padding = output_padding
-
-    def _conv_args(self):
-        return dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate,
-                    output_padding=self.output_padding)
 
     def compute_output_shape(self, input_shape):
         out, _ = kernels.conv3d_transpose_output_shape(
             tuple(input_shape), self.kernel_size, self.filters,
             op=f"Conv3DTranspose '{self.name}'", **self._conv_args())
         return out
-
-    def build(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 5 or input_shape[-1] is None:
-            raise ValueError(f"Conv3DTranspose '{self.name}' needs inputs of shape {_AXES[3]} with "
-                             f"known channels, got {shape_str(input_shape)}")
-        self.compute_output_shape(input_shape)
-        self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, input_shape[-1]),
-                                      self.kernel_initializer, self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
-                                        self.bias_regularizer, constraint=self.bias_constraint)
-        Layer.build(self, input_shape)  # not _Conv.build: the kernel shape differs
 
     def forward(self, x, training=False):
         out_shape = self.compute_output_shape(tuple(x.shape))
@@ -923,15 +879,3 @@ class Conv3DTranspose(Conv3D):
     def backward_from_preactivation(self, dz):
         return _weights_then_data(self, dz, kernels.conv3d_transpose_backward_weights,
                                   kernels.conv3d_transpose_backward_data)
-
-    def flops(self, input_shape):
-        """2*KD*KH*KW*filters multiply-adds per input value, + the bias, + the activation."""
-        out = sample_size(self.compute_output_shape(input_shape))
-        macs = int(np.prod(self.kernel_size)) * self.filters * sample_size(input_shape)
-        return 2 * macs + (out if self.use_bias else 0) + activation_flops(self.activation, out)
-
-    def get_config(self):
-        cfg = super().get_config()
-        cfg.pop("groups")
-        cfg["output_padding"] = self.output_padding
-        return cfg

@@ -336,24 +336,19 @@ class GlobalMaxPooling1D(_GlobalPooling):
     _rank = 3
 
 
-class _Pooling3D(ChannelsFirst, Layer):
-    """Windowed pooling of (N, D, H, W, C) volumes; subclasses pick max or average."""
-
-    _max = True
+class _Pooling3D(_Pooling2D):
+    """Windowed pooling of (N, D, H, W, C) volumes through the 3-D kernels; the arguments,
+    flops and config are _Pooling2D's with (D, H, W) triples."""
 
     def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        _check_data_format(self, data_format)
-        self.pool_size = _int_tuple(self, "pool_size", pool_size, 3)
-        self.strides = self.pool_size if strides is None else _int_tuple(self, "strides", strides, 3)
-        self.padding = str(padding).lower()
-        if self.padding not in ("valid", "same"):
-            raise ValueError(f"{type(self).__name__} '{self.name}': padding must be 'valid' or 'same', "
-                             f"got {padding!r}")
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+    def _window(self, arg, value):
+        return _int_tuple(self, arg, value, 3)
 
     def build(self, input_shape):
         _check_rank(self, tuple(input_shape), 5, "(batch, depth, height, width, channels)")
-        super().build(input_shape)
+        Layer.build(self, input_shape)
 
     def compute_output_shape(self, input_shape):
         _check_rank(self, tuple(input_shape), 5, "(batch, depth, height, width, channels)")
@@ -379,16 +374,6 @@ class _Pooling3D(ChannelsFirst, Layer):
         if self._max:
             return kernels.max_pool3d_backward(dy, self._argmax, self._x_shape, *args, out=dx)
         return kernels.avg_pool3d_backward(dy, self._x_shape, *args, out=dx)
-
-    def flops(self, input_shape):
-        """One compare (max) or add (average) per window tap of every output."""
-        return int(np.prod(self.pool_size)) * sample_size(self.compute_output_shape(input_shape))
-
-    def get_config(self):
-        cfg = super().get_config()
-        cfg.update(pool_size=self.pool_size, strides=self.strides, padding=self.padding,
-                   data_format=self.data_format)
-        return cfg
 
 
 class MaxPooling3D(_Pooling3D):
