@@ -89,6 +89,23 @@ void pool_forward(const Pool3dGeom& g, const float* x, float* y, int32_t* argmax
   });
 }
 
+// The backward of both: each volume n's dx zeroed, then f(n, window, at, dx of volume n) for its
+// output cells in order, `at` the offset of the cell's channels in dy. One thread per volume.
+template <class F>
+void scatter_windows(const Pool3dGeom& g, float* dx, const F& f) {
+  const int64_t volume = g.d * g.h * g.w * g.c, out_volume = g.od * g.oh * g.ow;
+  parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t n = lo; n < hi; ++n) {
+      float* dxn = dx + n * volume;
+      std::memset(dxn, 0, sizeof(float) * volume);
+      for (int64_t o = 0; o < out_volume; ++o) {
+        const int64_t e = o % g.ow, b = (o / g.ow) % g.oh, a = o / (g.ow * g.oh);
+        f(n, window_of(g, a, b, e), (n * out_volume + o) * g.c, dxn);
+      }
+    }
+  });
+}
+
 }  // namespace
 
 void max_pool3d_forward(const Pool3dGeom& g, const float* x, float* y, int32_t* argmax) {
@@ -101,27 +118,17 @@ void avg_pool3d_forward(const Pool3dGeom& g, const float* x, float* y) {
 
 int64_t max_pool3d_backward(const Pool3dGeom& g, const float* dy, const int32_t* argmax,
                             float* dx) {
-  const int64_t volume = g.d * g.h * g.w * g.c, out_volume = g.od * g.oh * g.ow;
   std::vector<int64_t> bad_per_volume(static_cast<size_t>(g.n), -1);
-  parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t n = lo; n < hi; ++n) {
-      float* dxn = dx + n * volume;
-      std::memset(dxn, 0, sizeof(float) * volume);
-      for (int64_t o = 0; o < out_volume; ++o) {
-        const int64_t e = o % g.ow, b = (o / g.ow) % g.oh, a = o / (g.ow * g.oh);
-        const Window win = window_of(g, a, b, e);
-        const int64_t at = (n * out_volume + o) * g.c;
-        for (int64_t c = 0; c < g.c; ++c) {
-          const int64_t cell = argmax[at + c];
-          const int64_t w = cell % g.w, h = (cell / g.w) % g.h, d = cell / (g.w * g.h);
-          if (cell < 0 || d < win.d.lo || d >= win.d.hi || h < win.h.lo || h >= win.h.hi ||
-              w < win.w.lo || w >= win.w.hi) {
-            if (bad_per_volume[n] < 0) bad_per_volume[n] = at + c;
-            continue;
-          }
-          dxn[cell * g.c + c] += dy[at + c];
-        }
+  scatter_windows(g, dx, [&](int64_t n, const Window& win, int64_t at, float* dxn) {
+    for (int64_t c = 0; c < g.c; ++c) {
+      const int64_t cell = argmax[at + c];
+      const int64_t w = cell % g.w, h = (cell / g.w) % g.h, d = cell / (g.w * g.h);
+      if (cell < 0 || d < win.d.lo || d >= win.d.hi || h < win.h.lo || h >= win.h.hi ||
+          w < win.w.lo || w >= win.w.hi) {
+        if (bad_per_volume[n] < 0) bad_per_volume[n] = at + c;
+        continue;
       }
+      dxn[cell * g.c + c] += dy[at + c];
     }
   });
   for (int64_t bad : bad_per_volume)
@@ -130,24 +137,14 @@ int64_t max_pool3d_backward(const Pool3dGeom& g, const float* dy, const int32_t*
 }
 
 void avg_pool3d_backward(const Pool3dGeom& g, const float* dy, float* dx) {
-  const int64_t volume = g.d * g.h * g.w * g.c, out_volume = g.od * g.oh * g.ow;
-  parallel_for(0, g.n, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t n = lo; n < hi; ++n) {
-      float* dxn = dx + n * volume;
-      std::memset(dxn, 0, sizeof(float) * volume);
-      for (int64_t o = 0; o < out_volume; ++o) {
-        const int64_t e = o % g.ow, b = (o / g.ow) % g.oh, a = o / (g.ow * g.oh);
-        const Window win = window_of(g, a, b, e);
-        const float scale = 1.0f / static_cast<float>(win.cells());
-        const float* dyc = dy + (n * out_volume + o) * g.c;
-        for (int64_t d = win.d.lo; d < win.d.hi; ++d)
-          for (int64_t h = win.h.lo; h < win.h.hi; ++h)
-            for (int64_t w = win.w.lo; w < win.w.hi; ++w) {
-              float* dxc = dxn + ((d * g.h + h) * g.w + w) * g.c;
-              for (int64_t c = 0; c < g.c; ++c) dxc[c] += dyc[c] * scale;
-            }
-      }
-    }
+  scatter_windows(g, dx, [&](int64_t, const Window& win, int64_t at, float* dxn) {
+    const float scale = 1.0f / static_cast<float>(win.cells());
+    for (int64_t d = win.d.lo; d < win.d.hi; ++d)
+      for (int64_t h = win.h.lo; h < win.h.hi; ++h)
+        for (int64_t w = win.w.lo; w < win.w.hi; ++w) {
+          float* dxc = dxn + ((d * g.h + h) * g.w + w) * g.c;
+          for (int64_t c = 0; c < g.c; ++c) dxc[c] += dy[at + c] * scale;
+        }
   });
 }
 
