@@ -1369,3 +1369,7 @@ SPECS.update(image_specs())
 from .specs_layers_a import layers_a_specs  # noqa: E402
 
 SPECS.update(layers_a_specs())
+# The volume kernels (Conv3D, Conv3DTranspose, 3-D pooling): specs_volumes.py.
+from .specs_volumes import volume_specs  # noqa: E402
+
+SPECS.update(volume_specs())
