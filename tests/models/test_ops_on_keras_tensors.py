@@ -37,6 +37,9 @@ CASES = {   # name: (what the model does to its input, the NumPy of it)
     "tf_nn_math": (lambda x: tf.nn.relu(tf.math.tanh(x)), lambda a: np.maximum(np.tanh(a), 0)),
     "ops_nn_family": (lambda x: ops.nn.sigmoid(x), lambda a: 1 / (1 + np.exp(-a))),
     "dynamic_batch_reshape": (lambda x: tf.reshape(x, [tf.shape(x)[0], -1]), lambda a: a.reshape(len(a), -1)),
+    "keras2_backend": (lambda x: keras.backend.batch_flatten(keras.backend.permute_dimensions(
+        keras.backend.l2_normalize(x, axis=-1), (0, 2, 1))),
+        lambda a: np.transpose(a / np.sqrt((a * a).sum(-1, keepdims=True)), (0, 2, 1)).reshape(len(a), -1)),
     "comparison_mask": (lambda x: ops.cast(x > 0.0, "float32") * x, lambda a: np.where(a > 0, a, 0.0)),
 }
 

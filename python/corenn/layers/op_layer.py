@@ -70,7 +70,8 @@ def _has_variable(args, kwargs) -> bool:
 # names that keep their own meaning on a KerasTensor (a type test, tf.function, printing ...)
 _NOT_OPS = frozenset(("is_tensor", "function", "convert_to_numpy", "get_static_value", "executing_eagerly",
                       "name_scope", "device", "init_scope", "control_dependencies", "print", "py_function",
-                      "numpy_function", "set_num_threads", "get_num_threads", "show_config", "is_keras_tensor"))
+                      "numpy_function", "set_num_threads", "get_num_threads", "show_config", "is_keras_tensor",
+                      "Input", "custom_gradient", "recompute_grad", "no_gradient", "as_dtype"))
 
 
 def make_symbolic_aware(namespace, prefix):
@@ -80,7 +81,7 @@ def make_symbolic_aware(namespace, prefix):
     for name in [n for n in vars(namespace) if not n.startswith("_")]:
         fn = getattr(namespace, name, None)
         if (not isinstance(fn, types.FunctionType) or not fn.__module__.startswith("corenn")
-                or name in _NOT_OPS):
+                or name in _NOT_OPS or name.endswith("_initializer")):
             continue
         original = fn.__dict__.get("__op_function__", fn)
         # one wrapper per op: the names of one op in several namespaces (ops.math.logsumexp,
