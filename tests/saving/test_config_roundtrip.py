@@ -287,6 +287,9 @@ OPTIMIZERS = [optimizers.SGD(0.05, momentum=0.9, nesterov=True, clipvalue=0.5),
               optimizers.Nadam(0.002, beta_2=0.99, weight_decay=0.01),
               optimizers.Lion(0.0003, beta_1=0.95),
               optimizers.Adadelta(1.0, rho=0.9, epsilon=1e-6),
+              optimizers.Ftrl(0.1, learning_rate_power=-0.6, l1_regularization_strength=0.01, beta=0.5),
+              optimizers.Lamb(0.002, beta_2=0.99, weight_decay=0.01),
+              optimizers.Adafactor(0.01, beta_2_decay=-0.7, clip_threshold=2.0, relative_step=False),
               optimizers.SGD(schedules.ExponentialDecay(0.1, 10, 0.5, staircase=True))]
 
 
