@@ -33,6 +33,20 @@ void rms_norm_forward(const float* x, const float* gamma, float* y, float* inv_r
 // dx and dgamma may each be null (not computed); gamma null means 1.
 void rms_norm_backward(const float* dy, const float* x, const float* gamma, const float* inv_rms,
                        float* dx, float* dgamma, int64_t rows, int64_t d);
+
+// The per-row loops, per ISA (rms_norm_rows_stub: cpu_ref in cpu/rms_norm.cpp, avx2 / avx512 in
+// cpu/rms_norm_avx2.cpp / rms_norm_avx512.cpp over cpu/simd/layer_norm_rows.h); the drivers
+// above (threads, the chunked double partials of dgamma) are shared. forward_row: one row's
+// inv_rms (sum in double) and its y; backward_row: the row's dx (when dx is set) and its dgamma
+// terms added to the double partial pg (when set).
+struct RmsNormRows {
+  void (*forward_row)(const float* x, const float* gamma, float* y, float* inv_rms, int64_t d,
+                      double epsilon);
+  void (*backward_row)(const float* dy, const float* x, const float* gamma, float inv_rms,
+                       float* dx, double* pg, int64_t d);
+};
+using RmsNormRowsRef = const RmsNormRows*;
+CORENN_DECLARE_DISPATCH(RmsNormRowsRef, rms_norm_rows_stub);
 }  // namespace cpu
 
 using RmsNormForwardFn = decltype(&cpu::rms_norm_forward);
