@@ -95,6 +95,38 @@ def test_lamb_takes_the_plain_step_on_zero_weights(rng):
     assert np.all(np.asarray(t) != 0)
 
 
+@pytest.mark.parametrize("name", ["lamb", "adafactor"])
+def test_large_variables_match_the_reference_for_any_thread_count(rng, name):
+    """Variables of several norm blocks (70000 > 2^15 elements) and of more than one block of
+    Adafactor's column sums (300 > 256 columns): the per-variable sums are split over fixed
+    blocks and rows, so the result is the reference's, and the same bits on 1 or 2 threads."""
+    shapes = [(70000,), (40, 300)]
+    grads = make_grads(rng, 2, shapes)
+    make = {"lamb": lambda: Lamb(0.01), "adafactor": lambda: Adafactor(0.05)}[name]
+    results = []
+    old = kernels.get_num_threads()
+    try:
+        for threads in (1, 2):
+            kernels.set_num_threads(threads)
+            tensors, ref = make_vars(np.random.default_rng(3), shapes)
+            opt = make()
+            state = adafactor_state(shapes) if name == "adafactor" else \
+                [[np.zeros(s) for s in shapes] for _ in range(2)]
+            for step, g in enumerate(grads):
+                opt.apply_gradients(zip(g, tensors))
+                if name == "lamb":
+                    ref, *state = lamb_step(ref, g, *state, 0.01, step=step)
+                else:
+                    ref, *state = adafactor_step(ref, g, *state, 0.05, step=step)
+            results.append([np.asarray(t).copy() for t in tensors])
+    finally:
+        kernels.set_num_threads(old)
+    for got, want in zip(results[0], ref):
+        np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=3e-5, atol=3e-6)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_adafactor_keeps_factored_moments_only():
     """The point of Adafactor: a (m, n) kernel keeps m + n numbers, not m n."""
     opt = Adafactor()
