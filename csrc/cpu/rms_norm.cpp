@@ -59,16 +59,16 @@ void backward_row(const float* dy, const float* x, const float* gamma, float inv
 }
 }  // namespace
 
-void rms_norm_forward(const float* x, const float* gamma, float* y, float* inv_rms, int64_t rows,
-                      int64_t d, double epsilon) {
+void rms_norm_forward(const Tensor&, const float* x, const float* gamma, float* y, float* inv_rms,
+                      int64_t rows, int64_t d, double epsilon) {
   const auto row = rms_norm_rows_stub.cpu()->forward_row;
   parallel_for(0, rows, row_grain(d), [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) row(x + r * d, gamma, y + r * d, inv_rms + r, d, epsilon);
   });
 }
 
-void rms_norm_backward(const float* dy, const float* x, const float* gamma, const float* inv_rms,
-                       float* dx, float* dgamma, int64_t rows, int64_t d) {
+void rms_norm_backward(const Tensor&, const float* dy, const float* x, const float* gamma,
+                       const float* inv_rms, float* dx, float* dgamma, int64_t rows, int64_t d) {
   const auto row = rms_norm_rows_stub.cpu()->backward_row;
   const int64_t chunk = std::max<int64_t>((rows + kMaxChunks - 1) / kMaxChunks, 1);
   const int64_t grain_chunks = std::max<int64_t>(1, row_grain(d) / chunk);

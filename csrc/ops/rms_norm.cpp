@@ -1,7 +1,7 @@
 // Entry for RMS normalization: checks (shared with layer_norm, ops/trailing_norm_common.h), then
-// the kernels of the dispatch table (cpu/rms_norm.cpp). x is (leading..., trailing...) with
-// norm_ndim trailing axes normalised together; gamma has the trailing shape, inv_rms is (R,)
-// with R the product of the leading axes.
+// the kernels of the dispatch table (cpu/rms_norm.cpp, cuda/rms_norm.cu). x is (leading...,
+// trailing...) with norm_ndim trailing axes normalised together; gamma has the trailing shape,
+// inv_rms is (R,) with R the product of the leading axes.
 #include "ops/rms_norm.h"
 
 #include <algorithm>
@@ -20,7 +20,7 @@ void rms_norm_forward(const Tensor& x, const std::optional<Tensor>& gamma, const
                                                  {{"gamma", optional_arg(gamma)}},
                                                  {{"inv_rms", &inv_rms}}, norm_ndim, epsilon);
   if (x.numel() == 0) return;
-  rms_norm_forward_stub(x.device())(x.data<float>(), data_or_null(gamma), y.data<float>(),
+  rms_norm_forward_stub(x.device())(x, x.data<float>(), data_or_null(gamma), y.data<float>(),
                                     inv_rms.data<float>(), r.rows, r.d, epsilon);
 }
 
@@ -35,7 +35,7 @@ void rms_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<Te
     if (float* p = mutable_data_or_null(dgamma)) std::fill(p, p + r.d, 0.0f);
     return;
   }
-  rms_norm_backward_stub(x.device())(dy.data<float>(), x.data<float>(), data_or_null(gamma),
+  rms_norm_backward_stub(x.device())(x, dy.data<float>(), x.data<float>(), data_or_null(gamma),
                                      inv_rms.data<float>(), mutable_data_or_null(dx),
                                      mutable_data_or_null(dgamma), r.rows, r.d);
 }
