@@ -239,7 +239,21 @@ def _factor_range(layer, what, factor, lo_bound=None, hi_bound=None):
     return lower, upper
 
 
-class _RandomLayer(_TakesOneImage, Layer):
+class TrainingByDefault:
+    """Mixin (before the Layer base): Keras 3's augmentation layers (and Pipeline) default to
+    training=True in their call signature: called directly (or inside a model called without
+    training=) they augment; fit passes True, predict / evaluate False."""
+
+    default_training = True
+
+    def __call__(self, inputs, training=None, **kwargs):
+        from ..models.graph import is_symbolic
+        if training is None and not is_symbolic(inputs):   # a node keeps the model's flag
+            training = True
+        return super().__call__(inputs, training=training, **kwargs)
+
+
+class _RandomLayer(_TakesOneImage, TrainingByDefault, Layer):
     """Seeded randomness (as Dropout): a generator of its own when ``seed`` is given, else
     corenn's process-wide one. Active only with training=True."""
 
@@ -251,17 +265,6 @@ class _RandomLayer(_TakesOneImage, Layer):
                              f"got {seed!r}")
         self.seed = None if seed is None else int(seed)
         self._rng = None if seed is None else np.random.default_rng(self.seed)
-
-    # Keras 3's augmentation layers default to training=True in their call signature: called
-    # directly (or inside a model called without training=) they augment; fit passes True,
-    # predict / evaluate False.
-    default_training = True
-
-    def __call__(self, inputs, training=None, **kwargs):
-        from ..models.graph import is_symbolic
-        if training is None and not is_symbolic(inputs):   # a node keeps the model's flag
-            training = True
-        return super().__call__(inputs, training=training, **kwargs)
 
     def _generator(self):
         if self._rng is not None:
