@@ -248,6 +248,29 @@ def test_rand_augment_keeps_the_value_range_and_is_seeded(rng):
     assert first.shape == x.shape and first.min() >= 0 and first.max() <= 1 + 1e-6
     assert not np.allclose(first, x)
     np.testing.assert_array_equal(run(layers.RandAugment(num_ops=0), x), x)
+    pinned = layers.RandAugment(value_range=(0, 1), num_ops=3)
+    pinned._ops = [layers.RandomInvert((1.0, 1.0), value_range=(0, 1)), layers.RandomPosterization((1, 1), value_range=(0, 1))]
+    y = run(pinned, x)   # three of invert / keep the top bit, drawn per call
+    invert = lambda v: 1.0 - v   # noqa: E731
+    top_bit = lambda v: np.floor(v * 255.0) // 128 * 128 / 255.0   # noqa: E731
+    outcomes = []
+    for first in (invert, top_bit):
+        for second in (invert, top_bit):
+            for third in (invert, top_bit):
+                outcomes.append(third(np.float32(second(np.float32(first(x.astype(np.float64)))))))
+    assert any(np.allclose(y, o, atol=1e-6) for o in outcomes)
+
+
+def test_augmix_is_a_convex_mix_of_its_chains(rng):
+    x = images(rng, top=1.0)
+    layer = layers.AugMix(value_range=(0, 1), num_chains=3, chain_depth=1, seed=3)
+    layer._ops = [layers.RandomInvert((1.0, 1.0), value_range=(0, 1))]   # each chain: x or 1 - x
+    y = run(layer, x)
+    # y = c1 x + c0 (1 - x) with c0 + c1 = 1: the same affine map of every pixel
+    slope, intercept = np.polyfit(x.ravel(), y.ravel(), 1)
+    np.testing.assert_allclose(y, slope * x + intercept, atol=1e-5)
+    assert 0 <= intercept <= 1 and slope == pytest.approx(1 - 2 * intercept, abs=1e-5)
+    assert intercept > 1e-3   # some chain inverted
 
 
 # -- what every layer does ---------------------------------------------------------------------
@@ -273,6 +296,7 @@ ALL = {
     "MixUp": lambda: layers.MixUp(seed=2),
     "CutMix": lambda: layers.CutMix(seed=2),
     "RandAugment": lambda: layers.RandAugment(seed=1),
+    "AugMix": lambda: layers.AugMix(seed=1),
 }
 
 
@@ -316,6 +340,8 @@ def test_channels_first_is_channels_last_transposed(rng, name):
     lambda: layers.RandomGaussianBlur(kernel_size=4), lambda: layers.RandomGaussianBlur(sigma=-1.0),
     lambda: layers.MixUp(alpha=0.0), lambda: layers.CutMix(factor=1.5),
     lambda: layers.RandAugment(num_ops=-1), lambda: layers.RandAugment(factor=2.0),
+    lambda: layers.RandAugment(interpolation="area"), lambda: layers.AugMix(num_chains=0),
+    lambda: layers.AugMix(chain_depth=1.5), lambda: layers.AugMix(alpha=-1.0),
     lambda: layers.Pipeline([lambda x: x]), lambda: layers.RandomGrayscale(data_format="nchw"),
 ])
 def test_bad_arguments_raise(make):

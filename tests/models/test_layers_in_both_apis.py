@@ -87,6 +87,7 @@ TABLE = {
     "CutMix": (lambda: layers.CutMix(seed=1), (4, 5, 2), False),
     "Pipeline": (lambda: layers.Pipeline([layers.RandomFlip(seed=1), layers.AutoContrast()]), (4, 5, 2), False),
     "RandAugment": (lambda: layers.RandAugment(seed=1), (4, 5, 3), False),
+    "AugMix": (lambda: layers.AugMix(seed=1), (4, 5, 3), False),
     "CategoryEncoding": (lambda: layers.CategoryEncoding(10), (4,), True),
     "IntegerLookup": (lambda: layers.IntegerLookup(vocabulary=[0, 2, 4, 6, 8]), (4,), True),
     "Hashing": (lambda: layers.Hashing(5, mask_value=0), (4,), True),

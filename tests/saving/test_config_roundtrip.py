@@ -136,6 +136,8 @@ LAYER_ARGS.update({
     "Pipeline": dict(layers=[layers.RandomFlip("vertical", seed=1), layers.RandomInvert(0.5, seed=2)],
                      name="augment_pipe"),
     "RandAugment": dict(value_range=(0, 1), num_ops=3, factor=(0.1, 0.4), interpolation="nearest", seed=20),
+    "AugMix": dict(value_range=(0, 1), num_chains=2, chain_depth=4, factor=0.6, alpha=0.5, all_ops=False,
+                   interpolation="nearest", seed=21),
     "CategoryEncoding": dict(num_tokens=7, output_mode="count"),
     "Hashing": dict(num_bins=6, mask_value="", output_mode="multi_hot"),
     "HashedCrossing": dict(num_bins=9, output_mode="one_hot"),

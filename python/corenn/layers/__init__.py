@@ -13,7 +13,7 @@ from .normalization import (BatchNormalization, GroupNormalization, LayerNormali
 from .preprocessing import Normalization, Rescaling
 from .image_preprocessing import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                                   RandomRotation, RandomTranslation, RandomZoom, Resizing)
-from .image_augmentation import (AutoContrast, CutMix, Equalization, MixUp, Pipeline, RandAugment,
+from .image_augmentation import (AugMix, AutoContrast, CutMix, Equalization, MixUp, Pipeline, RandAugment,
                                  RandomColorDegeneration, RandomColorJitter, RandomErasing,
                                  RandomGaussianBlur, RandomGrayscale, RandomHeight, RandomHue,
                                  RandomInvert, RandomPerspective, RandomPosterization,
@@ -64,7 +64,7 @@ __all__ += ["RandomHeight", "RandomWidth", "RandomShear", "RandomPerspective", "
             "RandomSaturation", "RandomHue", "RandomColorDegeneration", "RandomSharpness",
             "RandomPosterization", "RandomInvert", "Solarization", "AutoContrast", "Equalization",
             "RandomErasing", "RandomGaussianBlur", "RandomColorJitter", "MixUp", "CutMix",
-            "Pipeline", "RandAugment"]
+            "Pipeline", "RandAugment", "AugMix"]
 __all__ += ["HashedCrossing"]
 __all__ += ["Wrapper", "SpectralNormalization", "InputSpec", "Convolution1D", "Convolution2D", "Convolution1DTranspose",
             "Convolution2DTranspose", "SeparableConvolution2D"]

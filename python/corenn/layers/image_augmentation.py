@@ -14,6 +14,7 @@
     composition
         Pipeline                    its layers one after another
         RandAugment                 num_ops augmentations drawn from a fixed list per call
+        AugMix                      chains of such augmentations mixed with the image
 
 Like corenn's other augmentation layers they augment only in training (training=True, or an
 eager call without training=), are the identity at inference (AutoContrast excepted: it is not
@@ -40,7 +41,7 @@ __all__ = ["RandomHeight", "RandomWidth", "RandomShear", "RandomPerspective", "R
            "RandomSaturation", "RandomHue", "RandomColorDegeneration", "RandomSharpness",
            "RandomPosterization", "RandomInvert", "Solarization", "AutoContrast", "Equalization",
            "RandomErasing", "RandomGaussianBlur", "RandomColorJitter", "MixUp", "CutMix",
-           "Pipeline", "RandAugment"]
+           "Pipeline", "RandAugment", "AugMix"]
 
 # ITU-R 601 luma weights, as Keras' rgb_to_grayscale
 GRAY_WEIGHTS = np.array([0.2989, 0.5870, 0.1140])
@@ -787,10 +788,7 @@ class RandomColorJitter(_NumpyAugmentation):
                        if factor is not None]
 
     def _augment(self, rng, images):
-        y = kernels.as_tensor(np.ascontiguousarray(images, np.float32))
-        for step in self._steps:
-            y = step.forward(y, training=True)
-        return np.asarray(y, np.float64)
+        return apply_ops(self._steps, images)
 
     def get_config(self):
         cfg = super().get_config()
@@ -966,11 +964,65 @@ class Pipeline(TrainingByDefault, Layer):
         return cls(**config)
 
 
-class RandAugment(_ValueRangeAugmentation):
+def augmentation_ops(magnitude, value_range, interpolation, seed, colour=True):
+    """The layers RandAugment and AugMix draw from, at ``magnitude`` (lower, upper) (Keras'
+    lists): geometry, posterization, solarization, auto-contrast, equalization and, with
+    ``colour``, brightness, colour degeneration, contrast and sharpness."""
+    m, vr = magnitude, value_range
+    ops = [RandomShear(x_factor=m, y_factor=m, interpolation=interpolation, seed=seed),
+           RandomTranslation(m, m, interpolation=interpolation, seed=seed),
+           RandomRotation(m, interpolation=interpolation, seed=seed),
+           RandomPosterization(max(1, int(8 * m[1])), value_range=vr, seed=seed),
+           Solarization(addition_factor=m, threshold_factor=m, value_range=vr, seed=seed),
+           AutoContrast(value_range=vr),
+           Equalization(value_range=vr)]
+    if colour:
+        ops += [RandomBrightness(m, value_range=vr, seed=seed),
+                RandomColorDegeneration(m, value_range=vr, seed=seed),
+                RandomContrast(m, value_range=vr, seed=seed),
+                RandomSharpness(m, value_range=vr, seed=seed)]
+    return ops
+
+
+def apply_ops(ops, images):
+    """images (N, H, W, C) float64 through the augmentation layers ``ops`` in turn (training)."""
+    y = kernels.as_tensor(np.ascontiguousarray(images, np.float32))
+    for op in ops:
+        y = op.forward(y, training=True)
+    return np.asarray(y, np.float64)
+
+
+class _MagnitudeAugmentation(_ValueRangeAugmentation):
+    """RandAugment / AugMix: a magnitude ``factor`` for the augmentation_ops they draw from."""
+
+    def __init__(self, value_range, factor, interpolation, seed, data_format, colour=True, **kwargs):
+        super().__init__(value_range=value_range, seed=seed, data_format=data_format, **kwargs)
+        self._range = _bounded_range(self, "factor", factor, 0.0, 1.0)
+        if interpolation not in kernels.RESIZE_INTERPOLATIONS:
+            raise NotImplementedError(f"{type(self).__name__} '{self.name}': interpolation must be "
+                                      f"one of {', '.join(kernels.RESIZE_INTERPOLATIONS)}, got "
+                                      f"{interpolation!r}")
+        self.factor, self.interpolation = _as_given(factor), interpolation
+        self._ops = augmentation_ops(self._range, self.value_range, interpolation, seed, colour)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(factor=self.factor, interpolation=self.interpolation)
+        return cfg
+
+
+def _count(layer, what, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': {what} must be an int >= {minimum}, "
+                         f"got {value!r}")
+    return int(value)
+
+
+class RandAugment(_MagnitudeAugmentation):
     """RandAugment (Cubuk et al. 2020): num_ops augmentations, each drawn uniformly per call from
-    RandomShear, RandomTranslation, RandomRotation, RandomBrightness, RandomColorDegeneration,
-    RandomContrast, RandomSharpness, RandomPosterization, Solarization, AutoContrast and
-    Equalization, at the magnitude ``factor`` (as Keras: strength factor for the random ones).
+    RandomShear, RandomTranslation, RandomRotation, RandomPosterization, Solarization,
+    AutoContrast, Equalization, RandomBrightness, RandomColorDegeneration, RandomContrast and
+    RandomSharpness, with strength ``factor`` (as Keras).
 
     Args:
         value_range: (min, max) of the pixel values.
@@ -981,35 +1033,57 @@ class RandAugment(_ValueRangeAugmentation):
 
     def __init__(self, value_range=(0, 255), num_ops=2, factor=0.5, interpolation="bilinear",
                  seed=None, data_format=None, **kwargs):
-        super().__init__(value_range=value_range, seed=seed, data_format=data_format, **kwargs)
-        if isinstance(num_ops, bool) or not isinstance(num_ops, (int, np.integer)) or num_ops < 0:
-            raise ValueError(f"RandAugment '{self.name}': num_ops must be a non-negative int, "
-                             f"got {num_ops!r}")
-        self._range = _bounded_range(self, "factor", factor, 0.0, 1.0)
-        self.num_ops, self.factor, self.interpolation = int(num_ops), _as_given(factor), interpolation
-        m = self._range
-        vr = self.value_range
-        self._ops = [
-            RandomShear(x_factor=m, y_factor=m, interpolation=interpolation, seed=seed),
-            RandomTranslation(m, m, interpolation=interpolation, seed=seed),
-            RandomRotation(m, interpolation=interpolation, seed=seed),
-            RandomBrightness(m, value_range=vr, seed=seed),
-            RandomColorDegeneration(m, value_range=vr, seed=seed),
-            RandomContrast(m, value_range=vr, seed=seed),
-            RandomSharpness(m, value_range=vr, seed=seed),
-            RandomPosterization(max(1, int(8 * m[1])), value_range=vr, seed=seed),
-            Solarization(addition_factor=m, threshold_factor=m, value_range=vr, seed=seed),
-            AutoContrast(value_range=vr),
-            Equalization(value_range=vr),
-        ]
+        super().__init__(value_range, factor, interpolation, seed, data_format, **kwargs)
+        self.num_ops = _count(self, "num_ops", num_ops, 0)
 
     def _augment(self, rng, images):
-        y = kernels.as_tensor(np.ascontiguousarray(images, np.float32))
-        for choice in rng.integers(0, len(self._ops), self.num_ops):
-            y = self._ops[choice].forward(y, training=True)
-        return np.asarray(y, np.float64)
+        choices = rng.integers(0, len(self._ops), self.num_ops)
+        return apply_ops([self._ops[i] for i in choices], images)
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(num_ops=self.num_ops, factor=self.factor, interpolation=self.interpolation)
+        cfg.update(num_ops=self.num_ops)
+        return cfg
+
+
+class AugMix(_MagnitudeAugmentation):
+    """AugMix (Hendrycks et al. 2020): num_chains chains of chain_depth steps, each step one of
+    the augmentation layers (as RandAugment's; without the colour ones unless ``all_ops``) or
+    nothing, drawn uniformly per call; the chains are summed with Dirichlet(alpha) weights and
+    mixed with the image: y = clip(m x + (1 - m) sum_i w_i chain_i(x), value_range), m ~
+    Beta(alpha, alpha).
+
+    Args:
+        value_range: (min, max) of the pixel values.
+        num_chains: how many chains (>= 1).
+        chain_depth: the steps per chain (>= 1).
+        factor: the magnitude, float in [0, 1] (meaning (0, f)) or (lower, upper).
+        alpha: the Dirichlet and Beta parameter, > 0.
+        all_ops: also draw brightness, colour degeneration, contrast and sharpness.
+        interpolation: 'bilinear' or 'nearest' for the geometric ones.
+    """
+
+    def __init__(self, value_range=(0, 255), num_chains=3, chain_depth=3, factor=0.3, alpha=1.0,
+                 all_ops=True, interpolation="bilinear", seed=None, data_format=None, **kwargs):
+        super().__init__(value_range, factor, interpolation, seed, data_format,
+                         colour=bool(all_ops), **kwargs)
+        self.num_chains = _count(self, "num_chains", num_chains, 1)
+        self.chain_depth = _count(self, "chain_depth", chain_depth, 1)
+        if isinstance(alpha, bool) or not float(alpha) > 0.0 or not math.isfinite(float(alpha)):
+            raise ValueError(f"AugMix '{self.name}': alpha must be a positive number, got {alpha!r}")
+        self.alpha, self.all_ops = float(alpha), bool(all_ops)
+
+    def _augment(self, rng, images):
+        chain_weights = rng.dirichlet([self.alpha] * self.num_chains)
+        keep = rng.beta(self.alpha, self.alpha)
+        chains = np.zeros_like(images)
+        for weight in chain_weights:
+            steps = rng.integers(0, len(self._ops) + 1, self.chain_depth)   # len(ops): no step
+            chains += weight * apply_ops([self._ops[i] for i in steps if i < len(self._ops)], images)
+        return self._clip(keep * images + (1.0 - keep) * chains)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(num_chains=self.num_chains, chain_depth=self.chain_depth, alpha=self.alpha,
+                   all_ops=self.all_ops)
         return cfg
