@@ -33,7 +33,7 @@ from ._channels_first import data_format_arg
 from .base import Layer
 from .image_preprocessing import (RandomBrightness, RandomContrast, RandomRotation,
                                   RandomTranslation, TrainingByDefault, _RandomLayer,
-                                  _RandomTransform, _as_given, _channels_last,
+                                  _RandomTransform, _as_given, _channels_last, check_interpolation,
                                   _check_image_shape, _factor_range, _identity, _sampling_config,
                                   _set_sampling, _value_range)
 
@@ -78,22 +78,9 @@ class _RandomResize(_RandomLayer):
 
     def __init__(self, factor, interpolation="bilinear", seed=None, data_format=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
-        if isinstance(factor, (list, tuple)):
-            if len(factor) != 2:
-                raise ValueError(f"{type(self).__name__}: factor must be a float or (lower, upper), "
-                                 f"got {factor!r}")
-            lower, upper = (float(v) for v in factor)
-        else:
-            lower, upper = -float(factor), float(factor)
-        if not (-1.0 <= lower <= upper) or not math.isfinite(upper):
-            raise ValueError(f"{type(self).__name__} '{self.name}': factor must have -1 <= lower "
-                             f"<= upper, got {factor!r}")
-        if interpolation not in kernels.RESIZE_INTERPOLATIONS:
-            raise NotImplementedError(f"{type(self).__name__} '{self.name}': interpolation must be "
-                                      f"one of {', '.join(kernels.RESIZE_INTERPOLATIONS)}, got "
-                                      f"{interpolation!r}")
+        self._range = _factor_range(self, "factor", factor, -1.0)   # a size cannot shrink below 0
+        self.factor, self.interpolation = _as_given(factor), check_interpolation(self, interpolation)
         _channels_last(self, data_format)
-        self._range, self.factor, self.interpolation = (lower, upper), _as_given(factor), interpolation
 
     def compute_output_shape(self, input_shape):
         _check_image_shape(self, input_shape)
@@ -102,9 +89,7 @@ class _RandomResize(_RandomLayer):
         return tuple(shape)
 
     def forward(self, x, training=False):
-        _check_image_shape(self, tuple(x.shape))
-        self._active = bool(training)
-        if not self._active:
+        if not self._augments(x, training):
             return x
         n, h, w, c = x.shape
         size = [h, w]
@@ -132,25 +117,13 @@ class RandomHeight(_RandomResize):
     """Resizes the batch to a random height int(H * (1 + u)), u uniform in factor (a float f
     means (-f, f); lower >= -1), the width kept; one height per call, so the output's height is
     None in the model's shapes (follow it with Resizing or a layer that takes any size).
-
-    Args:
-        factor: float or (lower, upper).
-        interpolation: 'bilinear' or 'nearest'.
-        seed: fixes this layer's draws.
-    """
+    Args: factor (float or (lower, upper)), interpolation ('bilinear' or 'nearest'), seed."""
 
     axis = 1
 
 
 class RandomWidth(_RandomResize):
-    """Resizes the batch to a random width int(W * (1 + u)), u uniform in factor (a float f
-    means (-f, f); lower >= -1), the height kept; one width per call.
-
-    Args:
-        factor: float or (lower, upper).
-        interpolation: 'bilinear' or 'nearest'.
-        seed: fixes this layer's draws.
-    """
+    """RandomHeight's twin along the width: int(W * (1 + u)), the height kept."""
 
     axis = 2
 
@@ -285,10 +258,9 @@ class _NumpyAugmentation(_RandomLayer):
         return kernels.as_tensor(np.ascontiguousarray(images, np.float32))
 
     def forward(self, x, training=False):
-        _check_image_shape(self, tuple(x.shape))
-        self._active = bool(training) or self.augments_at_inference
-        if not self._active:
+        if not (self._augments(x, training) or self.augments_at_inference):
             return x
+        self._active = True
         images = self._channels_last_images(x)
         if images.size == 0:
             return x
@@ -998,11 +970,7 @@ class _MagnitudeAugmentation(_ValueRangeAugmentation):
     def __init__(self, value_range, factor, interpolation, seed, data_format, colour=True, **kwargs):
         super().__init__(value_range=value_range, seed=seed, data_format=data_format, **kwargs)
         self._range = _bounded_range(self, "factor", factor, 0.0, 1.0)
-        if interpolation not in kernels.RESIZE_INTERPOLATIONS:
-            raise NotImplementedError(f"{type(self).__name__} '{self.name}': interpolation must be "
-                                      f"one of {', '.join(kernels.RESIZE_INTERPOLATIONS)}, got "
-                                      f"{interpolation!r}")
-        self.factor, self.interpolation = _as_given(factor), interpolation
+        self.factor, self.interpolation = _as_given(factor), check_interpolation(self, interpolation)
         self._ops = augmentation_ops(self._range, self.value_range, interpolation, seed, colour)
 
     def get_config(self):

@@ -266,6 +266,12 @@ class _RandomLayer(_TakesOneImage, TrainingByDefault, Layer):
         self.seed = None if seed is None else int(seed)
         self._rng = None if seed is None else np.random.default_rng(self.seed)
 
+    def _augments(self, x, training):
+        """Checks the images and records whether this call augments them (training)."""
+        _check_image_shape(self, tuple(x.shape))
+        self._active = bool(training)
+        return self._active
+
     def _generator(self):
         if self._rng is not None:
             return self._rng
@@ -298,9 +304,7 @@ class _RandomTransform(_RandomLayer):
         return h, w
 
     def forward(self, x, training=False):
-        _check_image_shape(self, tuple(x.shape))
-        self._active = bool(training)
-        if not self._active:
+        if not self._augments(x, training):
             return x
         n, h, w, c = x.shape
         self._x_shape = tuple(x.shape)
@@ -477,15 +481,19 @@ class RandomZoom(_RandomTransform):
         return cfg
 
 
-def _set_sampling(layer, fill_mode, interpolation, fill_value):
-    if fill_mode not in kernels.FILL_MODES:
-        raise NotImplementedError(f"{type(layer).__name__} '{layer.name}': fill_mode must be one "
-                                  f"of {', '.join(kernels.FILL_MODES)}, got {fill_mode!r}")
+def check_interpolation(layer, interpolation):
     if interpolation not in kernels.RESIZE_INTERPOLATIONS:
         raise NotImplementedError(f"{type(layer).__name__} '{layer.name}': interpolation must be "
                                   f"one of {', '.join(kernels.RESIZE_INTERPOLATIONS)}, got "
                                   f"{interpolation!r}")
-    layer.fill_mode, layer.interpolation = fill_mode, interpolation
+    return interpolation
+
+
+def _set_sampling(layer, fill_mode, interpolation, fill_value):
+    if fill_mode not in kernels.FILL_MODES:
+        raise NotImplementedError(f"{type(layer).__name__} '{layer.name}': fill_mode must be one "
+                                  f"of {', '.join(kernels.FILL_MODES)}, got {fill_mode!r}")
+    layer.fill_mode, layer.interpolation = fill_mode, check_interpolation(layer, interpolation)
     layer.fill_value = float(fill_value)
 
 
@@ -577,9 +585,7 @@ class _RandomColour(_RandomLayer):
         raise NotImplementedError
 
     def forward(self, x, training=False):
-        _check_image_shape(self, tuple(x.shape))
-        self._active = bool(training)
-        if not self._active:
+        if not self._augments(x, training):
             return x
         lo, hi = (np.float32(v) for v in self.value_range)
         self._pre = self._unclipped(self._generator(), x)
