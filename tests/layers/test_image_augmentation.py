@@ -248,6 +248,10 @@ def test_rand_augment_keeps_the_value_range_and_is_seeded(rng):
     assert first.shape == x.shape and first.min() >= 0 and first.max() <= 1 + 1e-6
     assert not np.allclose(first, x)
     np.testing.assert_array_equal(run(layers.RandAugment(num_ops=0), x), x)
+    twice = layers.RandAugment(value_range=(0, 1), num_ops=2)
+    twice._ops = [layers.RandomRotation((0.25, 0.25), fill_mode="wrap")]   # one op drawn twice
+    square = x[:, :5, :5]
+    np.testing.assert_allclose(run(twice, square), square[:, ::-1, ::-1], atol=1e-5)
     pinned = layers.RandAugment(value_range=(0, 1), num_ops=3)
     pinned._ops = [layers.RandomInvert((1.0, 1.0), value_range=(0, 1)),
                    layers.RandomPosterization((1, 1), value_range=(0, 1))]
@@ -404,3 +408,16 @@ def test_augmentation_front_end_trains_saves_and_predicts(rng, tmp_path):
     names = [type(l).__name__ for l in loaded.layers[1].layers]
     assert names[:6] == ["RandomHeight", "RandomShear", "RandomSaturation", "RandomSharpness",
                          "CutMix", "RandAugment"]
+
+
+def test_a_custom_training_step_takes_gradients_through_an_augmenting_front_end(rng):
+    model = keras.Sequential([keras.Input((H, W, 3)), layers.RandomSaturation(0.8, seed=1),
+                              layers.RandomErasing(seed=2), layers.RandomShear(0.2, seed=3),
+                              layers.Conv2D(2, 3), layers.GlobalAveragePooling2D(), layers.Dense(1)])
+    x = images(rng)
+    for training in (True, False):
+        with keras.GradientTape() as tape:
+            loss = keras.ops.mean(keras.ops.square(model(x, training=training)))
+        grads = tape.gradient(loss, model.trainable_weights)
+        assert len(grads) == 4 and all(np.isfinite(np.asarray(g)).all() for g in grads)
+        assert any(np.abs(np.asarray(g)).sum() > 0 for g in grads)

@@ -34,7 +34,7 @@ x_test, y_test = make_images(64)
 # RandAugment on pixels in [0, 255], then the simpler augmentations of the tutorial
 data_augmentation = keras.Sequential(
     [
-        layers.RandAugment(value_range=(0, 255), num_ops=2, factor=0.3),
+        layers.RandAugment(value_range=(0, 255), num_ops=2, factor=0.2),
         layers.RandomFlip("horizontal"),
         layers.RandomShear(x_factor=0.1, y_factor=0.1),
         layers.RandomColorJitter(value_range=(0, 255), brightness_factor=0.1, hue_factor=0.05),
@@ -64,12 +64,12 @@ def make_model(input_shape, num_classes):
 
 
 model = make_model(input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3), num_classes=2)
-model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
+model.compile(optimizer=keras.optimizers.Adam(5e-3), loss="sparse_categorical_crossentropy",
               metrics=["accuracy"])
-history = model.fit(x_train, y_train, epochs=6, batch_size=32, verbose=0)
+history = model.fit(x_train, y_train, epochs=8, batch_size=32, verbose=0)
 losses = history.history["loss"]
 print("loss per epoch:", [round(v, 3) for v in losses])
-assert losses[-1] < losses[0], losses
+assert min(losses[-3:]) < losses[0] - 0.05, losses
 
 _, test_acc = model.evaluate(x_test, y_test, verbose=0)
 print(f"Test accuracy: {test_acc * 100:.1f}%")

@@ -958,10 +958,12 @@ def augmentation_ops(magnitude, value_range, interpolation, seed, colour=True):
 
 def apply_ops(ops, images):
     """images (N, H, W, C) float64 through the augmentation layers ``ops`` in turn (training)."""
-    y = kernels.as_tensor(np.ascontiguousarray(images, np.float32))
+    y = np.ascontiguousarray(images, np.float32)
     for op in ops:
-        y = op.forward(y, training=True)
-    return np.asarray(y, np.float64)
+        # a copy out of the op's output buffer: the same op drawn twice in a row would otherwise
+        # read and write one buffer
+        y = np.array(op.forward(kernels.as_tensor(y), training=True), np.float32)
+    return y.astype(np.float64)
 
 
 class _MagnitudeAugmentation(_ValueRangeAugmentation):

@@ -1,6 +1,8 @@
 """Image preprocessing and augmentation layers (Keras layers/preprocessing/image_preprocessing):
 Resizing, CenterCrop, and the random augmentations RandomFlip, RandomCrop, RandomTranslation,
-RandomRotation, RandomZoom, RandomContrast, RandomBrightness. Images are NHWC float32.
+RandomRotation, RandomZoom, RandomContrast, RandomBrightness. Images are NHWC float32. Keras 3's
+further augmentation layers (RandomShear, RandomHue, MixUp, RandAugment, ...) build on these in
+image_augmentation.py.
 
 Two kernels do the geometry (csrc/ops/resize2d.h, csrc/ops/image_transform.h):
     resize2d         a window of each image resized (half-pixel centres, as TF / Keras);
