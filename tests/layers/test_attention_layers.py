@@ -357,5 +357,146 @@ def test_mha_errors_name_the_layer():
             attention_mask=np.ones((2, 3, 4)))
     with pytest.raises(ValueError, match="num_heads"):
         layers.MultiHeadAttention(0, 4)
-    with pytest.raises(NotImplementedError, match="attention_axes"):
-        layers.MultiHeadAttention(2, 4, attention_axes=(1, 2))
+    with pytest.raises(ValueError, match="att2.*attention_axes"):
+        layers.MultiHeadAttention(2, 4, attention_axes=(0, 1), name="att2")(
+            np.zeros((2, 3, 4, 5), np.float32), np.zeros((2, 3, 4, 5), np.float32))
+    with pytest.raises(ValueError, match="attention_axes must be"):
+        layers.MultiHeadAttention(2, 4, attention_axes="rows")
+    with pytest.raises(ValueError, match="att3.*agree on the axes"):
+        layers.MultiHeadAttention(2, 4, attention_axes=2, name="att3")(
+            np.zeros((2, 3, 4, 5), np.float32), np.zeros((2, 6, 4, 5), np.float32))
+
+
+# ---- attention_axes: inputs of rank > 3 ---------------------------------------------------------
+
+def _fold(x, other, att):
+    """NumPy's (batch x other axes, attention positions, features) view of x."""
+    perm = (0,) + other + att + (x.ndim - 1,)
+    moved = np.transpose(x, perm)
+    n = int(np.prod(moved.shape[:1 + len(other)]))
+    return moved.reshape(n, -1, x.shape[-1]), perm, moved.shape
+
+
+def _unfold(y, perm, moved_shape):
+    return np.transpose(y.reshape(moved_shape[:-1] + (y.shape[-1],)), np.argsort(perm))
+
+
+@pytest.mark.parametrize("shape,axes,other,att", [
+    ((2, 3, 4, 5), None, (), (1, 2)),          # an image: attention over all positions
+    ((2, 3, 4, 5), (2,), (1,), (2,)),          # axial: along the rows, each row apart
+    ((2, 3, 4, 5), -3, (2,), (1,)),            # along the columns (a negative axis)
+    ((2, 2, 3, 2, 5), (1, 3), (2,), (1, 3))])  # two axes jointly, one kept apart
+def test_attention_axes_match_the_reference_forward_and_backward(shape, axes, other, att):
+    rng = np.random.default_rng(5)
+    q, v = rand(rng, *shape), rand(rng, *shape[:-1], 6)
+    mha = layers.MultiHeadAttention(2, 3, attention_axes=axes)
+    out, scores = mha(q, v, return_attention_scores=True)
+    weights = [w + 0.2 * rand(rng, *w.shape) for w in mha.get_weights()]
+    mha.set_weights(weights)
+    dy = rand(rng, *shape)
+    got, grads = tape_grads(mha, q, v, None, dy)
+    q3, perm, q_moved = _fold(q, other, att)
+    v3, _, v_moved = _fold(v, other, att)
+    allowed = ref.attention_allowed(q3.shape[0], q3.shape[1], v3.shape[1])
+    want, probs, _ = ref.mha_forward(q3, v3, None, weights, allowed)
+    np.testing.assert_allclose(got, _unfold(want, perm, q_moved), rtol=1e-4, atol=1e-5)
+    # Keras' scores: (batch, other axes, heads, query attention axes, value attention axes)
+    want_scores_shape = (shape[0],) + tuple(shape[a] for a in other) + (2,) + tuple(
+        shape[a] for a in att) * 2
+    assert np.asarray(scores).shape == want_scores_shape
+    _, scores = mha(q, v, return_attention_scores=True)
+    np.testing.assert_allclose(np.asarray(scores).reshape(probs.shape), probs, rtol=1e-4, atol=1e-6)
+    dq, dv, _, dws = ref.mha_backward(_fold(dy, other, att)[0], q3, v3, None, weights, allowed)
+    np.testing.assert_allclose(grads[0], _unfold(dq, perm, q_moved), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(grads[1], _unfold(dv, perm, v_moved), rtol=1e-4, atol=1e-5)
+    for g, w in zip(grads[2:], dws):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+def test_attention_axes_mask_trains_and_saves(tmp_path):
+    rng = np.random.default_rng(6)
+    x_in = corenn.keras.Input((3, 4, 5))
+    mask_in = corenn.keras.Input((3, 4, 4))   # (batch, other axis, query row, value row)
+    y = layers.MultiHeadAttention(2, 3, attention_axes=2)(x_in, x_in, attention_mask=mask_in)
+    model = corenn.keras.Model([x_in, mask_in], layers.Dense(1)(layers.Flatten()(y)))
+    model.compile("adam", "mse")
+    x = rand(rng, 16, 3, 4, 5)
+    mask = (rng.random((16, 3, 4, 4)) < 0.7).astype(np.float32)
+    mask[..., 0] = 1.0
+    target = x.sum((1, 2, 3))[:, None]
+    hist = model.fit([x, mask], target, epochs=15, batch_size=8, verbose=0)
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
+    path = tmp_path / "axial.keras"
+    model.save(path)
+    loaded = corenn.keras.models.load_model(path)
+    np.testing.assert_allclose(loaded.predict([x, mask], verbose=0), model.predict([x, mask], verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    # the mask reaches the attention: masking everything but one value row changes the output
+    only_first = np.zeros_like(mask)
+    only_first[..., 0] = 1.0
+    assert not np.allclose(model.predict([x, only_first], verbose=0), model.predict([x, mask], verbose=0))
+
+
+# ---- GroupQueryAttention ------------------------------------------------------------------------
+
+def _gqa_reference(q, v, weights, repeats, causal=False):
+    """Keras 3's grouped-query attention in float64: key / value heads repeated (each serving
+    ``repeats`` consecutive query heads), then multi-head attention."""
+    wq, bq, wk, bk, wv, bv, wo, bo = [np.asarray(w, np.float64) for w in weights]
+    qh = np.einsum("btd,dhk->bthk", q, wq) + bq
+    kh = np.repeat(np.einsum("btd,dhk->bthk", v, wk) + bk, repeats, axis=2)
+    vh = np.repeat(np.einsum("btd,dhk->bthk", v, wv) + bv, repeats, axis=2)
+    s = np.einsum("bqhk,bvhk->bhqv", qh, kh) / np.sqrt(wq.shape[-1])
+    if causal:
+        s = np.where(np.tril(np.ones(s.shape[-2:], bool)), s, -np.inf)
+    p = np.exp(s - s.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    return np.einsum("bqhk,hkd->bqd", np.einsum("bhqv,bvhk->bqhk", p, vh), wo) + bo, p
+
+
+@pytest.mark.parametrize("kv_heads", [1, 2, 6])
+@pytest.mark.parametrize("causal", [False, True])
+def test_group_query_attention_matches_the_reference_and_finite_differences(kv_heads, causal):
+    rng = np.random.default_rng(7)
+    q, v = rand(rng, 2, 5, 6), rand(rng, 2, 5, 4)
+    gqa = layers.GroupQueryAttention(head_dim=3, num_query_heads=6, num_key_value_heads=kv_heads)
+    gqa(q, v)
+    weights = [w + 0.3 * rand(rng, *w.shape) for w in gqa.get_weights()]
+    gqa.set_weights(weights)
+    assert [tuple(w.shape) for w in weights] == [(6, 6, 3), (6, 3), (4, kv_heads, 3), (kv_heads, 3),
+                                                  (4, kv_heads, 3), (kv_heads, 3), (6, 3, 6), (6,)]
+    dy = rand(rng, 2, 5, 6)
+    out, grads = tape_grads(gqa, q, v, None, dy, use_causal_mask=causal)
+    want, probs = _gqa_reference(q, v, weights, 6 // kv_heads, causal)
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-5)
+    _, scores = gqa(q, v, return_attention_scores=True, use_causal_mask=causal)
+    np.testing.assert_allclose(np.asarray(scores), probs, rtol=1e-4, atol=1e-6)
+
+    def loss(**arrays):
+        ws = [arrays.get(f"w{i}", w) for i, w in enumerate(weights)]
+        return float((_gqa_reference(arrays.get("q", q), arrays.get("v", v), ws, 6 // kv_heads, causal)[0]
+                      * dy).sum())
+    # the query, the value (it is the key too) and the key / value kernels the heads share
+    for index, name, base in ((0, "q", q), (1, "v", v), (4, "w2", weights[2]), (6, "w4", weights[4])):
+        num = ref.numerical_grad(lambda a: loss(**{name: a}), np.asarray(base, np.float64), 1e-5)
+        np.testing.assert_allclose(grads[index], num, rtol=1e-3, atol=1e-4)
+
+
+def test_group_query_attention_with_as_many_heads_is_multi_head_attention(tmp_path):
+    rng = np.random.default_rng(8)
+    q = rand(rng, 2, 4, 8)
+    gqa = layers.GroupQueryAttention(head_dim=2, num_query_heads=4, num_key_value_heads=4, name="gqa")
+    mha = layers.MultiHeadAttention(num_heads=4, key_dim=2)
+    gqa(q, q), mha(q, q)
+    mha.set_weights(gqa.get_weights())
+    np.testing.assert_allclose(np.asarray(gqa(q, q)), np.asarray(mha(q, q)), rtol=1e-6, atol=1e-6)
+    cfg = gqa.get_config()
+    assert (cfg["head_dim"], cfg["num_query_heads"], cfg["num_key_value_heads"]) == (2, 4, 4)
+    assert "num_heads" not in cfg and "key_dim" not in cfg
+    inputs = corenn.keras.Input((4, 8))
+    model = corenn.keras.Model(inputs, layers.GroupQueryAttention(2, 4, 2)(inputs, inputs))
+    model.save(tmp_path / "gqa.keras")
+    loaded = corenn.keras.models.load_model(tmp_path / "gqa.keras")
+    np.testing.assert_allclose(loaded.predict(q, verbose=0), model.predict(q, verbose=0), rtol=1e-6)
+    with pytest.raises(ValueError, match="num_key_value_heads must be a positive integer dividing"):
+        layers.GroupQueryAttention(head_dim=2, num_query_heads=4, num_key_value_heads=3)

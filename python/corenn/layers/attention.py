@@ -26,7 +26,7 @@ import numpy as np
 from .. import constraints, initializers, kernels, regularizers
 from .base import Layer, shape_str
 
-__all__ = ["MultiHeadAttention", "Attention", "AdditiveAttention"]
+__all__ = ["MultiHeadAttention", "GroupQueryAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention"]
 
 _QKV = (0, 2, 1, 3)   # (N, T, H, K) <-> (N, H, T, K); the permutation is its own inverse
 
@@ -40,7 +40,8 @@ class MultiHeadAttention(Layer):
 
     Args (Keras 3): num_heads, key_dim, value_dim (default key_dim), dropout (on the attention
     probabilities, training only), use_bias, output_shape (an int or a 1-tuple: the output's last
-    dimension; default the query's), attention_axes (None only: attention over the steps axis),
+    dimension; default the query's), attention_axes (the axes attention runs over, jointly;
+    None: every axis between the batch and the features; inputs of any rank >= 3),
     kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, seed.
     Call: ``mha(query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
     attention_mask=None, return_attention_scores=False, training=None, use_causal_mask=False)``; query (N, Tq, Dq), value (N, Tv, Dv), key (N, Tv, Dk),
@@ -54,6 +55,7 @@ class MultiHeadAttention(Layer):
 
     supports_masking = True
     consumes_mask = True
+    _fold = None   # build: how inputs of rank > 3 / attention_axes are viewed as rank 3 (_folding)
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
                  output_shape=None, attention_axes=None, kernel_initializer="glorot_uniform",
@@ -69,10 +71,11 @@ class MultiHeadAttention(Layer):
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"{kind}: dropout must be in [0, 1), got {dropout!r}")
         if attention_axes is not None:
-            axes = (attention_axes,) if isinstance(attention_axes, int) else tuple(attention_axes)
-            if axes not in ((1,), (-2,)):
-                raise NotImplementedError(f"{kind}: attention_axes={attention_axes!r} is not supported; "
-                                          "attention runs over the steps axis (None, 1 or -2)")
+            axes = (attention_axes,) if isinstance(attention_axes, (int, np.integer)) else tuple(attention_axes)
+            if not axes or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
+                raise ValueError(f"{kind}: attention_axes must be None, an int or a tuple of ints, "
+                                 f"got {attention_axes!r}")
+            attention_axes = tuple(int(a) for a in axes)
         if activity_regularizer is not None:
             raise NotImplementedError(f"{kind}: activity_regularizer is not supported")
         if output_shape is not None:
@@ -157,9 +160,10 @@ class MultiHeadAttention(Layer):
         q, v, k, _ = self._split(shapes)
         k = v if k is None else k
         for what, s in (("query", q), ("value", v), ("key", k)):
-            if len(s) != 3 or s[-1] is None:
+            if len(s) < 3 or s[-1] is None:
                 raise ValueError(f"MultiHeadAttention '{self.name}': {what} must have shape (batch, steps, "
-                                 f"features) with known features, got {shape_str(s)}")
+                                 f"features) (or more axes between) with known features, got {shape_str(s)}")
+        self._fold = self._folding(q, v, k)
         h, kd, vd = self.num_heads, self.key_dim, self.value_dim
         do = self._output_dim or q[-1]
         reg_k, reg_b = self.kernel_regularizer, self.bias_regularizer
@@ -172,13 +176,17 @@ class MultiHeadAttention(Layer):
                                    constraint=self.bias_constraint) if self.use_bias else None
         self.query_kernel = kernel("query/kernel", (q[-1], h, kd))
         self.query_bias = bias("query/bias", (h, kd))
-        self.key_kernel = kernel("key/kernel", (k[-1], h, kd))
-        self.key_bias = bias("key/bias", (h, kd))
-        self.value_kernel = kernel("value/kernel", (v[-1], h, vd))
-        self.value_bias = bias("value/bias", (h, vd))
+        g = self._key_value_heads()
+        self.key_kernel = kernel("key/kernel", (k[-1], g, kd))
+        self.key_bias = bias("key/bias", (g, kd))
+        self.value_kernel = kernel("value/kernel", (v[-1], g, vd))
+        self.value_bias = bias("value/bias", (g, vd))
         self.output_kernel = kernel("attention_output/kernel", (h, vd, do))
         self.output_bias = bias("attention_output/bias", (do,))
         super().build(input_shape)
+
+    def _key_value_heads(self):
+        return self.num_heads
 
     def compute_output_shape(self, input_shape):
         shapes = list(input_shape) if isinstance(input_shape, list) else [input_shape]
@@ -191,18 +199,32 @@ class MultiHeadAttention(Layer):
                              f"{', attention_mask' if self._options[1] else ''}), got {len(shapes)}")
         q, v, k, am = self._split(shapes)
         k = v if k is None else k
-        if len(q) != 3 or len(v) != 3 or len(k) != 3:
-            raise ValueError(f"MultiHeadAttention '{self.name}': query, value and key must be 3-D (batch, "
-                             f"steps, features), got {', '.join(shape_str(s) for s in (q, v, k))}")
+        fold = self._folding(q, v, k)
         if self.built:
             for what, s, w in (("query", q, self.query_kernel), ("value", v, self.value_kernel),
                                ("key", k, self.key_kernel)):
                 if s[-1] is not None and s[-1] != w.shape[0]:
                     raise ValueError(f"MultiHeadAttention '{self.name}': {what} has {s[-1]} features, the "
                                      f"layer was built for {w.shape[0]} ({what} {shape_str(s)})")
-        if k[1] is not None and v[1] is not None and k[1] != v[1]:
+        if any(a is not None and b is not None and a != b for a, b in zip(k[1:-1], v[1:-1])):
             raise ValueError(f"MultiHeadAttention '{self.name}': key and value must have the same number "
                              f"of steps, got key {shape_str(k)} and value {shape_str(v)}")
+        do = self._output_dim or q[-1]
+        if fold is not None:
+            _, other, att = fold
+            if am is not None:
+                want = (q[0],) + tuple(q[a] for a in other + att) + tuple(v[a] for a in att)
+                if len(am) != len(want) or any(a is not None and w is not None and a not in (w, 1)
+                                               for a, w in zip(am[1:], want[1:])):
+                    raise ValueError(f"MultiHeadAttention '{self.name}': attention_mask must have shape "
+                                     f"{shape_str(want)} (batch, other axes, query attention axes, value "
+                                     f"attention axes) or broadcast to it, got {shape_str(am)}")
+            out = tuple(q[:-1]) + (do,)
+            if self._options[3]:
+                scores = ((q[0],) + tuple(q[a] for a in other) + (self.num_heads,)
+                          + tuple(q[a] for a in att) + tuple(v[a] for a in att))
+                return [out, scores]
+            return out
         if am is not None:
             # Keras broadcasts the mask against the (batch, query, value) scores: a (batch, 1, value)
             # padding mask (the translation example's mask[:, None, :]) is one row for all queries
@@ -211,7 +233,6 @@ class MultiHeadAttention(Layer):
                                    for a, w in zip(am[1:], want)):
                 raise ValueError(f"MultiHeadAttention '{self.name}': attention_mask must have shape (batch, "
                                  f"{q[1]}, {v[1]}) (batch, query steps, value steps), got {shape_str(am)}")
-        do = self._output_dim or q[-1]
         out = (q[0], q[1], do)
         if self._options[3]:
             return [out, (q[0], self.num_heads, q[1], v[1])]
@@ -225,6 +246,98 @@ class MultiHeadAttention(Layer):
 
     # -- forward / backward ------------------------------------------------------------------
 
+    def _folding(self, q, v, k):
+        """Keras' ``attention_axes`` for inputs of rank r (batch, d1 .. d(r-2), features): the
+        attention runs jointly over the named axes (None: every axis but the batch and the
+        features), each index of the other axes apart. Returns None for the plain case (rank 3,
+        over axis 1), else (perm, other axes, attention axes): ``perm`` moves the batch, the other
+        axes, the attention axes and the features into that order, so that an input viewed as
+        (batch x other, attention positions, features) runs the rank-3 kernels unchanged."""
+        r = len(q)
+        if len(v) != r or len(k) != r:
+            raise ValueError(f"MultiHeadAttention '{self.name}': query, value and key must have the same "
+                             f"rank, got {', '.join(shape_str(s) for s in (q, v, k))}")
+        axes = self.attention_axes
+        att = tuple(range(1, r - 1)) if axes is None else tuple(sorted({a % r for a in axes}))
+        if axes is not None and (len(att) != len(axes) or any(not 1 <= a <= r - 2 for a in att)
+                                 or any(not -r <= a < r for a in axes)):
+            raise ValueError(f"MultiHeadAttention '{self.name}': attention_axes={axes} must name distinct "
+                             f"axes between the batch and the features of inputs of rank {r}")
+        if att == (1,) and r == 3:
+            return None
+        other = tuple(a for a in range(1, r - 1) if a not in att)
+        if any(q[a] is not None and v[a] is not None and q[a] != v[a] for a in other):
+            raise ValueError(f"MultiHeadAttention '{self.name}': query {shape_str(q)} and value "
+                             f"{shape_str(v)} must agree on the axes attention does not run over {other}")
+        return (0,) + other + att + (r - 1,), other, att
+
+    def _fold_in(self, x, perm, n_other, key):
+        """(batch, ...) -> its (batch x other, attention positions, features) view, copied once."""
+        shape = [x.shape[p] for p in perm]
+        moved = kernels.transpose(x, list(perm), out=self._buffer(key, shape))
+        return moved.reshape([int(np.prod(shape[:1 + n_other])), int(np.prod(shape[1 + n_other:-1])),
+                              shape[-1]])
+
+    def _fold_out(self, t, folded_shape, perm, key):
+        """A (batch x other, attention positions, features) result back to the input's layout."""
+        inv = list(np.argsort(perm))
+        viewed = t.reshape(list(folded_shape))
+        return kernels.transpose(viewed, inv, out=self._buffer(key, [folded_shape[i] for i in inv]))
+
+    def forward(self, xs, training=False):
+        fold = self._fold
+        if fold is None:
+            return self._forward3(xs, training)
+        perm, other, att = fold
+        query, value, key, am = self._split(xs)
+        if self.__dict__.get("_call_mask") and any(m is not None for m in self._call_mask):
+            raise NotImplementedError(f"MultiHeadAttention '{self.name}': padding masks are supported "
+                                      "for inputs of shape (batch, steps, features) only")
+        if self._options[2]:
+            raise NotImplementedError(f"MultiHeadAttention '{self.name}': use_causal_mask is supported for "
+                                      "inputs of shape (batch, steps, features) only")
+        q3 = self._fold_in(query, perm, len(other), "fold_q")
+        v3 = self._fold_in(value, perm, len(other), "fold_v")
+        folded = [q3, v3]
+        if key is not None:
+            folded.append(self._fold_in(key, perm, len(other), "fold_k"))
+        if am is not None:
+            n, tq, tv = q3.shape[0], q3.shape[1], v3.shape[1]
+            full = ((query.shape[0],) + tuple(query.shape[a] for a in other + att)
+                    + tuple(value.shape[a] for a in att))
+            a = np.asarray(am)
+            if a.ndim != len(full) or any(g not in (1, w) for g, w in zip(a.shape, full)):
+                raise ValueError(f"MultiHeadAttention '{self.name}': attention_mask must have shape {full} "
+                                 f"(batch, other axes, query attention axes, value attention axes) or "
+                                 f"broadcast to it, got {tuple(a.shape)}")
+            folded.append(kernels.as_tensor(np.ascontiguousarray(np.broadcast_to(a, full)).reshape(n, tq, tv)))
+        out = self._forward3(folded, training)
+        y3, scores = (out[0], out[1]) if isinstance(out, list) else (out, None)
+        # the moved shapes of query, value (and key): where their gradients go back from
+        self._fold_shapes = [tuple(x.shape[p] for p in perm) for x in (query, value, key) if x is not None]
+        y = self._fold_out(y3, self._fold_shapes[0][:-1] + (y3.shape[-1],), perm, "fold_y")
+        if scores is None:
+            return y
+        shape = ((query.shape[0],) + tuple(query.shape[a] for a in other) + (self.num_heads,)
+                 + tuple(query.shape[a] for a in att) + tuple(value.shape[a] for a in att))
+        return [y, scores.reshape(list(shape))]
+
+    def backward(self, dy):
+        fold = self._fold
+        if fold is None:
+            return self._backward3(dy)
+        if isinstance(dy, list):
+            dy = dy[0]
+        perm, other, _ = fold
+        grads = self._backward3(self._fold_in(dy, perm, len(other), "fold_dy"))
+        if grads is None:
+            return None
+        back = [None if g is None else self._fold_out(g, shape, perm, f"fold_d{i}")
+                for i, (g, shape) in enumerate(zip(grads, self._fold_shapes))]
+        if self._options[1]:
+            back.append(None)   # the attention mask
+        return back
+
     def _next_seed(self):
         if self._rng is not None:
             return int(self._rng.integers(0, 2**63, dtype=np.int64))
@@ -232,13 +345,35 @@ class MultiHeadAttention(Layer):
         return int(next_seed())
 
     def _project(self, x, w, b, cols, name):
-        """x (N, T, D) -> (N, H, T, cols) through x W + b."""
+        """x (N, T, D) -> (N, H, T, cols) through x W + b (H: the heads of W (D, H, cols))."""
         n, t, d = x.shape
-        h = self.num_heads
+        h = w.shape[1]
         y = self._buffer(name, (n, t, h, cols))
         kernels.gemm(_rows(x, d), w.reshape([d, h * cols]), _rows(y, h * cols),
                      bias=None if b is None else b.reshape([h * cols]))
         return kernels.transpose(y, _QKV, out=self._buffer(name + "_h", (n, h, t, cols)))
+
+    def _shared_heads(self, xh, name):
+        """Grouped-query attention: key / value heads (N, G, T, c) each serve H / G consecutive
+        query heads, so they are repeated to (N, H, T, c) (the RepeatVector kernel on the
+        (N G, T c) view). The identity when there is one key / value head per query head."""
+        n, g, t, c = xh.shape
+        r = self.num_heads // g
+        if r == 1:
+            return xh
+        y = kernels.repeat_vector_forward(xh.reshape([n * g, t * c]), r,
+                                          out=self._buffer(name + "_shared", (n * g, r, t * c)))
+        return y.reshape([n, g * r, t, c])
+
+    def _summed_heads(self, dh, name):
+        """The gradient of _shared_heads: the sum over the query heads a key / value head serves."""
+        g = self.key_kernel.shape[1]
+        n, h, t, c = dh.shape
+        if g == h:
+            return dh
+        dx = kernels.repeat_vector_backward(dh.reshape([n * g, h // g, t * c]),
+                                            out=self._buffer("d" + name + "_shared", (n * g, t * c)))
+        return dx.reshape([n, g, t, c])
 
     def _broadcast_attention_mask(self, am, n, tq, tv):
         """A mask of shape (batch or 1, query steps or 1, value steps or 1) spread over the scores'
@@ -250,7 +385,8 @@ class MultiHeadAttention(Layer):
                              f"{tuple(a.shape)}")
         return kernels.as_tensor(np.ascontiguousarray(np.broadcast_to(a, (n, tq, tv))))
 
-    def forward(self, xs, training=False):
+    def _forward3(self, xs, training):
+        """The attention of (batch, steps, features) inputs."""
         query, value, key, am = self._split(xs)
         has_key = key is not None
         key = value if key is None else key
@@ -269,8 +405,8 @@ class MultiHeadAttention(Layer):
         key_mask = vm if km is None else (km if vm is None else
                                           kernels.binary_forward("multiply", vm, km))
         qh = self._project(query, self.query_kernel, self.query_bias, kd, "q")
-        kh = self._project(key, self.key_kernel, self.key_bias, kd, "k")
-        vh = self._project(value, self.value_kernel, self.value_bias, vd, "v")
+        kh = self._shared_heads(self._project(key, self.key_kernel, self.key_bias, kd, "k"), "k")
+        vh = self._shared_heads(self._project(value, self.value_kernel, self.value_bias, vd, "v"), "v")
         probs = kernels.batched_matmul(qh, kh, trans_b=True, out=self._buffer("probs", (n, h, tq, tv)))
         rate = self.dropout if training else 0.0
         self._scale = 1.0 / math.sqrt(kd)
@@ -311,7 +447,7 @@ class MultiHeadAttention(Layer):
         kernels.gemm(d2, w.reshape([d, hh * cols]), _rows(dx, d), trans_b=True)
         return dx
 
-    def backward(self, dy):
+    def _backward3(self, dy):
         if isinstance(dy, list):  # [d output, d scores]: the scores are not differentiated
             dy = dy[0]
         query, value, key, qh, kh, vh, probs, dropped, ctx = self._saved
@@ -334,6 +470,7 @@ class MultiHeadAttention(Layer):
                                              dropped=dropped, out=dp)
         dqh = kernels.batched_matmul(ds, kh, out=self._buffer("dqh", (n, h, tq, kd)))
         dkh = kernels.batched_matmul(ds, qh, trans_a=True, out=self._buffer("dkh", (n, h, tv, kd)))
+        dvh, dkh = self._summed_heads(dvh, "v"), self._summed_heads(dkh, "k")
         dq = self._input_grads(query, dqh, "query/kernel", "query/bias", self.query_kernel, kd, "q")
         dv = self._input_grads(value, dvh, "value/kernel", "value/bias", self.value_kernel, vd, "v")
         if key is None:
@@ -353,11 +490,14 @@ class MultiHeadAttention(Layer):
         shapes = list(input_shape) if isinstance(input_shape, list) else [input_shape]
         q, v, k, _ = self._split(shapes)
         k = v if k is None else k
-        tq, tv = q[1] or 1, v[1] or 1
+        tq, tv = (int(np.prod([d or 1 for d in s[1:-1]])) for s in (q, v))
+        fold = self._folding(q, v, k)
+        # each query position attends to the value positions of its own attention axes
+        tv_att = tv if fold is None else int(np.prod([v[a] or 1 for a in fold[2]]))
         h, kd, vd = self.num_heads, self.key_dim, self.value_dim
         do = self._output_dim or q[-1]
         proj = 2 * h * (tq * q[-1] * kd + tv * k[-1] * kd + tv * v[-1] * vd + tq * vd * do)
-        return proj + 2 * h * tq * tv * (kd + vd) + 5 * h * tq * tv
+        return proj + 2 * h * tq * tv_att * (kd + vd) + 5 * h * tq * tv_att
 
     def get_config(self):
         cfg = super().get_config()
@@ -385,6 +525,58 @@ class MultiHeadAttention(Layer):
         if options is not None:
             layer._options = tuple(bool(o) for o in options)
         return layer
+
+
+class GroupedQueryAttention(MultiHeadAttention):
+    """Grouped-query attention (Ainslie et al., "GQA", 2023), Keras 3's
+    ``layers.GroupQueryAttention``: ``num_query_heads`` query heads share ``num_key_value_heads``
+    key / value heads, each serving num_query_heads / num_key_value_heads consecutive query
+    heads (one: multi-query attention; as many: multi-head attention). The computation is
+    MultiHeadAttention's (same kernels, masks, dropout and scores) with the key / value heads
+    repeated after their projection and their gradients summed back (_shared_heads).
+
+    Weights, Keras order: query/kernel (D, Hq, head_dim), query/bias, key/kernel
+    (Dk, Hkv, head_dim), key/bias, value/kernel (Dv, Hkv, head_dim), value/bias,
+    attention_output/kernel (Hq, head_dim, D), attention_output/bias (D,): D is the query's
+    feature size, which the output has.
+    """
+
+    def __init__(self, head_dim, num_query_heads, num_key_value_heads, dropout=0.0, use_bias=True,
+                 flash_attention=None, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, seed=None, **kwargs):
+        super().__init__(num_heads=num_query_heads, key_dim=head_dim, dropout=dropout, use_bias=use_bias,
+                         kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                         kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                         activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                         bias_constraint=bias_constraint, seed=seed, flash_attention=flash_attention, **kwargs)
+        g = num_key_value_heads
+        if isinstance(g, bool) or not isinstance(g, (int, np.integer)) or g <= 0 or self.num_heads % g:
+            raise ValueError(f"GroupQueryAttention '{self.name}': num_key_value_heads must be a positive "
+                             f"integer dividing num_query_heads ({self.num_heads}), got {g!r}")
+        self.num_key_value_heads = int(g)
+
+    @property
+    def head_dim(self):
+        return self.key_dim
+
+    @property
+    def num_query_heads(self):
+        return self.num_heads
+
+    def _key_value_heads(self):
+        return self.num_key_value_heads
+
+    def get_config(self):
+        cfg = super().get_config()
+        for key in ("num_heads", "key_dim", "value_dim", "output_shape", "attention_axes"):
+            cfg.pop(key)
+        cfg.update(head_dim=self.key_dim, num_query_heads=self.num_heads,
+                   num_key_value_heads=self.num_key_value_heads)
+        return cfg
+
+
+GroupQueryAttention = GroupedQueryAttention   # Keras 3 exports the class under this name
 
 
 class Attention(Layer):

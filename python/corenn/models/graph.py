@@ -60,35 +60,80 @@ class KerasTensor:
         raise TypeError(f"{self!r} is symbolic (made by keras.Input / a layer call on one); it has no "
                         "values. Build a Model(inputs, outputs) and call model.predict(x) or model(x)")
 
-    # Python operators build merge / op layers, as Keras does for KerasTensors.
+    # Python operators record nodes, as Keras does for KerasTensors: + - * of two KerasTensors
+    # of one shape are the merge layers (fused kernels); anything else (a constant operand,
+    # broadcasting, / ** @, comparisons, indexing) is the op's node (layers/op_layer.py).
     def __add__(self, other):
-        return _binary_layer("Add", self, other)
+        return _operator("add", self, other)
 
     def __radd__(self, other):
-        return _binary_layer("Add", other, self)
+        return _operator("add", other, self)
 
     def __sub__(self, other):
-        return _binary_layer("Subtract", self, other)
+        return _operator("subtract", self, other)
 
     def __rsub__(self, other):
-        return _binary_layer("Subtract", other, self)
+        return _operator("subtract", other, self)
 
     def __mul__(self, other):
-        return _binary_layer("Multiply", self, other)
+        return _operator("multiply", self, other)
 
     def __rmul__(self, other):
-        return _binary_layer("Multiply", other, self)
+        return _operator("multiply", other, self)
+
+    def __truediv__(self, other):
+        return _operator("divide", self, other)
+
+    def __rtruediv__(self, other):
+        return _operator("divide", other, self)
+
+    def __pow__(self, other):
+        return _operator("power", self, other)
+
+    def __rpow__(self, other):
+        return _operator("power", other, self)
+
+    def __matmul__(self, other):
+        return _operator("matmul", self, other)
+
+    def __rmatmul__(self, other):
+        return _operator("matmul", other, self)
+
+    def __lt__(self, other):
+        return _operator("less", self, other)
+
+    def __le__(self, other):
+        return _operator("less_equal", self, other)
+
+    def __gt__(self, other):
+        return _operator("greater", self, other)
+
+    def __ge__(self, other):
+        return _operator("greater_equal", self, other)
+
+    def __neg__(self):
+        return _operator("negative", self)
+
+    def __abs__(self):
+        return _operator("abs", self)
+
+    def __getitem__(self, key):
+        from ..layers.op_layer import symbolic_op
+        return symbolic_op("tensor.getitem", self, key)
+
+    __hash__ = object.__hash__   # (comparisons are ops; identity stays the hash)
 
 
-def _binary_layer(cls_name, a, b):
-    from .. import layers
-    if not (isinstance(a, KerasTensor) and isinstance(b, KerasTensor)):
-        raise TypeError(f"{cls_name}: both operands must be KerasTensors here (got "
-                        f"{type(a).__name__} and {type(b).__name__}); use corenn.ops on tensors")
-    cls = getattr(layers, cls_name, None)
-    if cls is None:  # pragma: no cover - merge layers ship with the graph
-        raise NotImplementedError(f"layers.{cls_name} is not available")
-    return cls()([a, b])
+_MERGE_LAYERS = {"add": "Add", "subtract": "Subtract", "multiply": "Multiply"}
+
+
+def _operator(op, *operands):
+    from ..layers.op_layer import symbolic_op
+    if (op in _MERGE_LAYERS and all(isinstance(t, KerasTensor) for t in operands)
+            and operands[0].shape == operands[1].shape):
+        from .. import layers
+        return getattr(layers, _MERGE_LAYERS[op])()(list(operands))
+    return symbolic_op(f"ops.{op}", *operands)
 
 
 def is_symbolic(inputs) -> bool:
@@ -927,3 +972,66 @@ def _add(a, b, out):
         fn("add", a, b, out=out)
     else:
         np.add(np.asarray(a), np.asarray(b), out=np.asarray(out))
+
+
+def keras_layer_order(inputs, outputs, entries):
+    """``entries`` — (layer or inner model, its calls) — in the order Keras lists a functional
+    model's layers (``Model.layers``, its config's ``layers``, its summary's rows), with the
+    InputLayers of ``inputs`` among them: by depth (the longest path to an output), deepest first,
+    and within one depth in the order a depth-first walk from the outputs, inputs left to right,
+    first meets them. So ``model.layers[:n]`` freezes what a Keras user expects, and Keras' HDF5
+    files, which hold their layers in this order and are matched by position, load. A nested
+    model's call counts as one node (its inlined calls belong to one ModelCall), as in Keras."""
+    def producer(t):
+        node = t.node
+        if node is None:
+            return None
+        return node.group if node.group is not None else node
+
+    def entity(call):
+        return call.model if isinstance(call, ModelCall) else call.layer
+
+    def inputs_of(call):
+        if not isinstance(call, ModelCall) and isinstance(call.layer, InputLayer):
+            return []
+        return list(call.inputs)
+
+    postorder = []       # every call after the calls that make its inputs
+    first_met = {}       # id(entity) -> the walk's count when it first met the entity
+    done, on_path = set(), set()
+
+    def walk(start):
+        stack = [(start, False)]
+        while stack:
+            call, finished = stack.pop()
+            if finished:
+                on_path.discard(id(call))
+                if id(call) not in done:
+                    done.add(id(call))
+                    postorder.append(call)
+                continue
+            if id(call) in done or id(call) in on_path:
+                continue
+            first_met.setdefault(id(entity(call)), len(first_met))
+            on_path.add(id(call))
+            stack.append((call, True))
+            for t in reversed(inputs_of(call)):
+                p = producer(t)
+                if p is not None:
+                    stack.append((p, False))
+
+    for t in outputs:
+        walk(producer(t))
+    call_depth, depth = {}, {}
+    for call in reversed(postorder):   # outputs first: a call is deeper than every consumer
+        d = max(call_depth.setdefault(id(call), 0), depth.get(id(entity(call)), 0))
+        depth[id(entity(call))] = call_depth[id(call)] = d
+        for t in inputs_of(call):
+            p = producer(t)
+            if p is not None:
+                call_depth[id(p)] = max(d + 1, call_depth.get(id(p), 0))
+    rows = [(t.node.layer, [t.node]) for t in inputs] + list(entries)
+    for layer, _ in rows[:len(inputs)]:   # an input no output depends on: depth 0, first of it
+        if id(layer) not in depth:
+            depth[id(layer)], first_met[id(layer)] = 0, -1
+    return sorted(rows, key=lambda row: (-depth.get(id(row[0]), 0), first_met.get(id(row[0]), len(first_met))))

@@ -28,11 +28,11 @@ import numpy as np
 from .. import autodiff, kernels
 from .. import losses as _losses
 from .. import metrics as _metrics
-from ..layers.base import InputLayer, Layer, shape_str
+from ..layers.base import TRACING, InputLayer, Layer, check_traceable, shape_str
 from ..strings import as_string_array, is_string_array
 from . import _data, fusion
 from . import graph as _graph_mod
-from .graph import Graph, KerasTensor, is_symbolic, replay_from
+from .graph import Graph, KerasTensor, is_symbolic, keras_layer_order, replay_from
 from .training import TrainingLoops
 
 __all__ = ["Model"]
@@ -130,8 +130,27 @@ class Model(TrainingLoops):
     @property
     def layers(self):
         if self._graph is not None:
-            return [t.node.layer for t in self.inputs] + [entry for entry, _ in self._layer_entries()]
+            return [entry for entry, _ in self._layer_rows()]
         return self._tracked_layers()
+
+    def _layer_rows(self):
+        """(layer, its calls) for the InputLayers and every entry, in Keras' order
+        (graph.keras_layer_order): ``layers``, the config and the summary list them so. The
+        weights keep the order of the calls (``_weight_layers``), which files written before
+        this order existed relied on."""
+        cached = self.__dict__.get("_rows_cache")
+        if cached is None:
+            cached = keras_layer_order(self.inputs, self.outputs, self._layer_entries())
+            self.__dict__["_rows_cache"] = cached
+        return cached
+
+    def _layers_by_first_call(self):
+        """The layers in the order corenn's files number them (weights, stores, assets): the
+        InputLayers, then every entry in the order of its first call — the order ``layers``
+        had before it followed Keras', kept so that files written then still load."""
+        if self._graph is None:
+            return self.layers
+        return [t.node.layer for t in self.inputs] + [entry for entry, _ in self._layer_entries()]
 
     def _layer_entries(self):
         """(layer or inner model, its calls) in first-call order: the nodes an inner model's call
@@ -496,6 +515,8 @@ class Model(TrainingLoops):
             return self._replay(inputs, training) if self._graph is not None else self._call_user(inputs, training)
         if is_symbolic(inputs):
             return self._call_symbolic(inputs, training)
+        if TRACING.depth:
+            check_traceable(f"model '{self.name}' called on values")
         self._clear_losses()   # a new call: the losses of the last one are forgotten
         if tape is not None or self._graph is None or training or (
                 training is None and self._has_default_training_layers()):
@@ -682,8 +703,12 @@ class Model(TrainingLoops):
             kts = [Input(shape=tuple(np.shape(x)[1:]),
                          dtype="float32" if str(getattr(x, "dtype", "float32")).startswith("float") else "int64")
                    for x in xs]
-            with stop_recording():
-                out = self._call_user(kts if len(kts) > 1 else kts[0], training)
+            TRACING.depth += 1
+            try:
+                with stop_recording():
+                    out = self._call_user(kts if len(kts) > 1 else kts[0], training)
+            finally:
+                TRACING.depth -= 1
             outs = list(out) if isinstance(out, (list, tuple)) else [out]
             if not outs or not all(isinstance(o, KerasTensor) for o in outs):
                 raise TypeError("call returned something other than layer outputs")
