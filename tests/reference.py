@@ -2125,3 +2125,71 @@ def conv2d_nchw(x, w, b=None, strides=(1, 1), padding="valid", dilation=(1, 1), 
     if b is not None:
         y += f64(b)[None, :, None, None]
     return y
+
+
+# =============================================================================================
+# Image augmentation (issue 13): the colour / mixing layers' math per pixel, written plainly
+# (loops, colorsys) so the vectorized layers are checked against something independent.
+# =============================================================================================
+
+def luma(x):
+    """(N, H, W, 3) -> (N, H, W, 1): 0.2989 R + 0.587 G + 0.114 B (ITU-R 601, as Keras)."""
+    x = f64(x)
+    return (0.2989 * x[..., 0] + 0.5870 * x[..., 1] + 0.1140 * x[..., 2])[..., None]
+
+
+def map_hsv(x, fn):
+    """Each RGB pixel of x (N, H, W, 3) through colorsys' HSV: fn(h, s, v) -> (h, s, v)."""
+    import colorsys
+    x = f64(x)
+    y = np.empty_like(x)
+    for idx in np.ndindex(x.shape[:-1]):
+        h, s, v = colorsys.rgb_to_hsv(*x[idx])
+        y[idx] = colorsys.hsv_to_rgb(*fn(h, s, v))
+    return y
+
+
+def conv2d_same_zero(x, kernel):
+    """Each channel of x (N, H, W, C) correlated with kernel (KH, KW) (odd sizes), 'same' output
+    with zero padding."""
+    x = f64(x)
+    kh, kw = kernel.shape
+    n, h, w, c = x.shape
+    y = np.zeros_like(x)
+    for i in range(h):
+        for j in range(w):
+            for a in range(kh):
+                for b in range(kw):
+                    si, sj = i + a - kh // 2, j + b - kw // 2
+                    if 0 <= si < h and 0 <= sj < w:
+                        y[:, i, j] += kernel[a, b] * x[:, si, sj]
+    return y
+
+
+def gaussian_kernel2d(size, sigma):
+    """(KH, KW) normalized Gaussian, sizes (KH, KW), sigmas (sigma_h, sigma_w)."""
+    def one(k, s):
+        t = np.arange(k) - (k - 1) / 2.0
+        g = np.exp(-t * t / (2.0 * s * s))
+        return g / g.sum()
+    return np.outer(one(size[0], sigma[0]), one(size[1], sigma[1]))
+
+
+def equalize(x, bins=256):
+    """Histogram equalization of each channel of each image of x (N, H, W, C) on [0, 255] (Keras'
+    Equalization): bin int(v (bins - 1) / 255), lut round(255 (cdf - cdf_min) / (total - cdf_min))."""
+    x = f64(x)
+    y = x.copy()
+    n, h, w, c = x.shape
+    for b in range(n):
+        for ch in range(c):
+            v = x[b, :, :, ch]
+            idx = np.clip((v * (bins - 1) / 255.0).astype(int), 0, bins - 1)
+            hist = np.array([(idx == k).sum() for k in range(bins)])
+            if (hist > 0).sum() <= 1:
+                continue
+            cdf = np.cumsum(hist)
+            cdf_min = cdf[hist > 0][0]
+            lut = np.clip(np.round((cdf - cdf_min) * 255.0 / (cdf[-1] - cdf_min)), 0, 255)
+            y[b, :, :, ch] = lut[idx]
+    return y
