@@ -2129,9 +2129,7 @@ def conv2d_nchw(x, w, b=None, strides=(1, 1), padding="valid", dilation=(1, 1), 
 
 # =============================================================================================
 # 3-D convolution, transposed convolution, pooling and upsampling (NDHWC volumes)
-# ======================================================================================
-
-
+# =============================================================================================
 # Loops over output cells and kernel taps; the per-axis size and padding rules are the 2-D ones
 # above (conv2d_padding, conv_transpose_length), applied to D, H and W.
 
@@ -2295,7 +2293,9 @@ def upsample3d_grad(dy, size):
     n, d, h, w, c = dy.shape
     sd, sh, sw = size
     return dy.reshape(n, d // sd, sd, h // sh, sh, w // sw, sw, c).sum(axis=(2, 4, 6))
-=======
+
+
+# =============================================================================================
 # Image augmentation (issue 13): the colour / mixing layers' math per pixel, written plainly
 # (loops, colorsys) so the vectorized layers are checked against something independent.
 # =============================================================================================
