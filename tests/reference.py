@@ -2053,3 +2053,15 @@ def conv2d_nchw(x, w, b=None, strides=(1, 1), padding="valid", dilation=(1, 1), 
     if b is not None:
         y += f64(b)[None, :, None, None]
     return y
+
+
+# =============================================================================================
+# EinsumDense, 1-D depthwise / separable convolutions, ConvLSTM2D
+# =============================================================================================
+
+def einsum_dense(x, w, b, equation):
+    """Keras' EinsumDense before its activation: einsum(equation, x, w) (+ b, broadcast against
+    the output's trailing axes)."""
+    y = np.einsum(equation, f64(x), f64(w))
+    return y if b is None else y + f64(b)
+

@@ -5,6 +5,7 @@ from .base import Input, InputLayer, Layer
 from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, DepthwiseConv2D,
                             SeparableConv2D)
 from .core import Activation, Dense, Dropout, Flatten, Identity, Lambda, Masking, Reshape
+from .einsum_dense import EinsumDense
 from .embedding import Embedding
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
@@ -53,7 +54,7 @@ __all__ += ["GroupNormalization", "UnitNormalization", "GaussianNoise", "Gaussia
             "AlphaDropout", "Conv1DTranspose", "Attention",
             "AdditiveAttention", "ZeroPadding3D", "Cropping3D"]
 __all__ += ["RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
-__all__ += ["Discretization"]
+__all__ += ["Discretization", "EinsumDense"]
 __all__ += ["HashedCrossing"]
 __all__ += ["Wrapper", "SpectralNormalization", "InputSpec", "Convolution1D", "Convolution2D", "Convolution1DTranspose",
             "Convolution2DTranspose", "SeparableConvolution2D"]

@@ -6,6 +6,7 @@ of the call's inputs, ``node`` the graph node (``node.outputs`` give the Keras o
 
 Weights are read in corenn's layouts (ARCHITECTURE.md section 3) and rearranged here:
     Dense kernel (in, out)                      -> MatMul / Gemm B as is
+    EinsumDense kernel                          -> Einsum with the layer's equation, as is
     Conv kernel (KH, KW, Cin/G, F) / (K, Cin/G, F) -> ONNX (F, Cin/G, KH, KW) / (F, Cin/G, K),
                                                    group G (Keras' groups: the same layout)
     DepthwiseConv2D (KH, KW, C, DM)             -> (C*DM, 1, KH, KW), group C
@@ -139,6 +140,18 @@ def convert_dense(b, layer, xs, node):
         y = b.op("Add", [b.op("MatMul", [v.name, b.const(w, f"{base}/kernel")], base),
                          b.const(bias, f"{base}/bias")], base)
     return [_with_activation(b, layer, Value(y, _out(node), v.perm))]
+
+
+def convert_einsum_dense(b, layer, xs, node):
+    """EinsumDense -> ONNX Einsum with the layer's equation (ellipses and all), + the bias, which
+    broadcasts against the trailing axes in both."""
+    v = xs[0]
+    base = layer.name
+    y = b.op("Einsum", [b.plain(v), b.const(_w(layer.kernel), f"{base}/kernel")], base,
+             equation=layer.equation.replace(" ", ""))
+    if layer.bias is not None:
+        y = b.op("Add", [y, b.const(_w(layer.bias), f"{base}/bias")], base)
+    return [_with_activation(b, layer, Value(y, _out(node)))]
 
 
 def _same_pads(size, k, s, d):

@@ -6,7 +6,7 @@ from . import _convert as c
 from . import _recurrent as r
 
 CONVERTERS = {
-    "Dense": c.convert_dense,
+    "Dense": c.convert_dense, "EinsumDense": c.convert_einsum_dense,
     "Conv1D": c.convert_conv, "Conv2D": c.convert_conv,
     "Conv2DTranspose": c.convert_conv_transpose, "DepthwiseConv2D": c.convert_depthwise, "SeparableConv2D": c.convert_separable,
     "MaxPooling1D": c.convert_pooling, "MaxPooling2D": c.convert_pooling,
