@@ -2065,3 +2065,31 @@ def einsum_dense(x, w, b, equation):
     y = np.einsum(equation, f64(x), f64(w))
     return y if b is None else y + f64(b)
 
+
+def depthwise_conv1d(x, w, b=None, stride=1, padding="valid", dilation=1):
+    """x (N, L, C), w (K, C, DM) -> (N, OL, C*DM), output channel c*DM + m; TensorFlow's 'valid'
+    / 'same' lengths (the odd padding cell after)."""
+    x, w = f64(x), f64(w)
+    n, length, c = x.shape
+    k, _, dm = w.shape
+    extent = (k - 1) * dilation + 1
+    if padding == "same":
+        out = -(-length // stride)
+        before = max((out - 1) * stride + extent - length, 0) // 2
+    else:
+        out, before = (length - extent) // stride + 1, 0
+    y = np.zeros((n, out, c, dm))
+    for o in range(out):
+        for tap in range(k):
+            i = o * stride - before + tap * dilation
+            if 0 <= i < length:
+                y[:, o] += x[:, i, :, None] * w[tap]
+    y = y.reshape(n, out, c * dm)
+    return y + f64(b) if b is not None else y
+
+
+def separable_conv1d(x, depthwise, pointwise, b=None, stride=1, padding="valid", dilation=1):
+    """depthwise_conv1d, then the pointwise (1, C*DM, F) kernel mixing channels (+ b)."""
+    y = depthwise_conv1d(x, depthwise, None, stride, padding, dilation) @ f64(pointwise)[0]
+    return y + f64(b) if b is not None else y
+
