@@ -5,13 +5,9 @@ import numpy as np
 import pytest
 
 import corenn
-from corenn import kernels, layers
-from corenn.models import load_model
+from corenn import layers
+from layer_checks import check_against_reference, check_saving, close as _close
 import reference as ref
-
-
-def _close(got, want, tol=1e-4):
-    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * (np.abs(want).max() + 1e-6))
 
 
 def _weights(rng, k, c, f, scale=0.4):
@@ -44,16 +40,6 @@ def test_forward_in_keras_layout_matches_the_reference(kwargs, x_shape, rng):
     _close(y, want)
 
 
-def _loss_and_grads(layer, x, r):
-    """y and every gradient of L = sum(y * r) (y: the outputs, r: matching weights)."""
-    outs = layer.forward(kernels.as_tensor(x), training=True)
-    outs = outs if isinstance(outs, list) else [outs]
-    ys = [np.asarray(o).copy() for o in outs]
-    dys = [kernels.as_tensor(np.ascontiguousarray(ri, np.float32)) for ri in r]
-    dx = np.asarray(layer.backward(dys if len(dys) > 1 else dys[0])).copy()
-    return ys, dx, [np.asarray(g).copy() for g in layer.gradients]
-
-
 @pytest.mark.parametrize("kwargs", [dict(return_sequences=True, padding="same"),
                                     dict(return_state=True, go_backwards=True, padding="same"),
                                     dict(return_sequences=True, strides=2, activation="relu")])
@@ -62,7 +48,6 @@ def test_gradients_through_time_against_finite_differences(kwargs, rng):
     layer = layers.ConvLSTM2D(2, 2, **kwargs)
     layer.build((None,) + x.shape[1:])
     weights = _weights(rng, (2, 2), 1, 2, 0.6)
-    layer.set_weights(weights)
     opts = dict(strides=layer.strides, padding=layer.padding, activation=layer.activation.name,
                 go_backwards=layer.go_backwards)
 
@@ -70,21 +55,7 @@ def test_gradients_through_time_against_finite_differences(kwargs, rng):
         hs, h, c = ref.conv_lstm2d(xx, k, rk, b, **opts)
         y = hs if layer.return_sequences else h
         return [y, h, c] if layer.return_state else [y]
-    r = [rng.normal(size=o.shape) for o in outputs(x, *weights)]
-    ys, dx, grads = _loss_and_grads(layer, x, r)
-    for got, want in zip(ys, outputs(x, *weights)):
-        _close(got, want)
-    args = [x.astype(np.float64)] + [w.astype(np.float64) for w in weights]
-
-    def loss_at(i):
-        def loss(v):
-            a = list(args)
-            a[i] = v
-            return float(sum((o * ri).sum() for o, ri in zip(outputs(*a), r)))
-        return loss
-    _close(dx, ref.numerical_grad(loss_at(0), args[0]), 1e-3)
-    for i, g in enumerate(grads):
-        _close(g, ref.numerical_grad(loss_at(i + 1), args[i + 1]), 1e-3)
+    check_against_reference(layer, x, weights, outputs, rng)
 
 
 def test_channels_first_matches_channels_last(rng):
@@ -174,14 +145,7 @@ def test_trains_saves_and_loads(tmp_path, rng):
     cfg = model.layers[1].get_config()
     assert cfg["filters"] == 4 and cfg["return_sequences"] and cfg["kernel_size"] == (3, 3)
     assert layers.ConvLSTM2D.from_config(cfg).return_sequences
-    model.save(tmp_path / "convlstm.keras")
-    loaded = load_model(tmp_path / "convlstm.keras")
-    _close(loaded.predict(x, verbose=0), model.predict(x, verbose=0), 1e-6)
-    pytest.importorskip("h5py")
-    model.save_weights(tmp_path / "convlstm.weights.h5")
-    fresh = _model()
-    fresh.load_weights(tmp_path / "convlstm.weights.h5")
-    _close(fresh.predict(x, verbose=0), model.predict(x, verbose=0), 1e-6)
+    check_saving(model, _model, x, tmp_path)
 
 
 def test_sequential_under_gradient_tape(rng):

@@ -6,35 +6,13 @@ import pytest
 
 import corenn
 from corenn import kernels, layers
-from corenn.models import load_model
+from layer_checks import check_against_reference, check_onnx_export, check_saving, close as _close
 import reference as ref
-
-
-def _close(got, want, tol=1e-4):
-    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * (np.abs(want).max() + 1e-6))
 
 
 def _fd_check(layer, x, weights, fn, rng):
     layer.build((None,) + x.shape[1:])
-    layer.set_weights(weights)
-    want = fn(x, *weights)
-    r = rng.normal(size=want.shape)
-    y = np.asarray(layer.forward(kernels.as_tensor(x), training=True)).copy()
-    dx = np.asarray(layer.backward(kernels.as_tensor(r.astype(np.float32)))).copy()
-    grads = [np.asarray(g).copy() for g in layer.gradients]
-    _close(y, want)
-    args = [x.astype(np.float64)] + [w.astype(np.float64) for w in weights]
-
-    def loss_at(i):
-        def loss(v):
-            a = list(args)
-            a[i] = v
-            return float((fn(*a) * r).sum())
-        return loss
-    _close(dx, ref.numerical_grad(loss_at(0), args[0]), 1e-3)
-    assert len(grads) == len(weights)
-    for i, g in enumerate(grads):
-        _close(g, ref.numerical_grad(loss_at(i + 1), args[i + 1]), 1e-3)
+    check_against_reference(layer, x, weights, fn, rng)
 
 
 GEOMETRIES = [(1, 1, "valid", 1), (2, 2, "same", 1), (1, 1, "same", 2), (3, 3, "valid", 1)]  # dm, s, pad, d
@@ -144,26 +122,9 @@ def test_trains_saves_and_loads(tmp_path, rng):
     cfg = model.layers[1].get_config()
     assert cfg["kernel_size"] == (3,) and cfg["strides"] == (2,) and cfg["filters"] == 4
     assert layers.SeparableConv1D.from_config(cfg).kernel_size == (3,)
-    path = tmp_path / "conv1d.keras"
-    model.save(path)
-    loaded = load_model(path)
+    loaded = check_saving(model, _model, x, tmp_path)
     assert type(loaded.layers[0]) is layers.DepthwiseConv1D
-    _close(loaded.predict(x, verbose=0), model.predict(x, verbose=0), 1e-6)
-    pytest.importorskip("h5py")
-    model.save_weights(tmp_path / "conv1d.weights.h5")
-    fresh = _model()
-    fresh.load_weights(tmp_path / "conv1d.weights.h5")
-    _close(fresh.predict(x, verbose=0), model.predict(x, verbose=0), 1e-6)
 
 
 def test_onnx_export_matches_onnxruntime(tmp_path, rng):
-    pytest.importorskip("onnx")
-    ort = pytest.importorskip("onnxruntime")
-    model = _model()
-    for w in model.weights:
-        np.asarray(w)[...] = rng.normal(size=w.shape) * 0.5
-    path = str(tmp_path / "conv1d.onnx")
-    corenn.onnx.export(model, path)
-    x = rng.normal(size=(3, 16, 3)).astype(np.float32)
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    _close(sess.run(None, {sess.get_inputs()[0].name: x})[0], model.predict(x, verbose=0), 1e-5)
+    check_onnx_export(_model(), rng.normal(size=(3, 16, 3)).astype(np.float32), tmp_path, rng)

@@ -6,12 +6,8 @@ import pytest
 
 import corenn
 from corenn import kernels, layers
-from corenn.models import load_model
+from layer_checks import check_against_reference, check_onnx_export, check_saving, close as _close
 import reference as ref
-
-
-def _close(got, want, tol=1e-4):
-    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * (np.abs(want).max() + 1e-6))
 
 
 # (equation, input shape with batch, output_shape, bias_axes, kernel shape, bias shape)
@@ -30,12 +26,6 @@ CASES = [
 ]
 
 
-def _run(layer, x, r):
-    y = np.asarray(layer.forward(kernels.as_tensor(x), training=True)).copy()
-    dx = np.asarray(layer.backward(kernels.as_tensor(np.ascontiguousarray(r, np.float32)))).copy()
-    return y, dx, [np.asarray(g).copy() for g in layer.gradients]
-
-
 @pytest.mark.parametrize("equation,x_shape,out_shape,bias_axes,k_shape,b_shape", CASES)
 def test_forward_and_gradients_against_the_reference(equation, x_shape, out_shape, bias_axes, k_shape,
                                                      b_shape, rng):
@@ -44,26 +34,11 @@ def test_forward_and_gradients_against_the_reference(equation, x_shape, out_shap
     assert tuple(layer.kernel.shape) == k_shape
     assert (None if layer.bias is None else tuple(layer.bias.shape)) == b_shape
     x = rng.normal(size=x_shape).astype(np.float32)
-    w = (rng.normal(size=k_shape) * 0.5).astype(np.float32)
-    b = None if b_shape is None else rng.normal(size=b_shape).astype(np.float32)
-    layer.set_weights([w] if b is None else [w, b])
+    weights = [(rng.normal(size=k_shape) * 0.5).astype(np.float32)]
+    weights += [] if b_shape is None else [rng.normal(size=b_shape).astype(np.float32)]
     f = lambda xx, ww, bb=None: np.tanh(ref.einsum_dense(xx, ww, bb, equation))
-    want = f(x, w, b)
-    assert layer.compute_output_shape((None,) + x_shape[1:])[1:] == want.shape[1:]
-    r = rng.normal(size=want.shape)
-    y, dx, grads = _run(layer, x, r)
-    _close(y, want)
-    args = [x.astype(np.float64), w.astype(np.float64)] + ([] if b is None else [b.astype(np.float64)])
-
-    def loss_at(i):
-        def loss(v):
-            a = list(args)
-            a[i] = v
-            return float((f(*a) * r).sum())
-        return loss
-    _close(dx, ref.numerical_grad(loss_at(0), args[0]), 1e-3)
-    for i, g in enumerate(grads):
-        _close(g, ref.numerical_grad(loss_at(i + 1), args[i + 1]), 1e-3)
+    assert layer.compute_output_shape((None,) + x_shape[1:])[1:] == f(x, *weights).shape[1:]
+    check_against_reference(layer, x, weights, f, rng)
 
 
 def test_relu_and_linear_ride_in_the_gemm_and_match(rng):
@@ -152,16 +127,7 @@ def test_trains_saves_and_loads(tmp_path, rng):
     assert cfg["equation"] == "abc,cde->abde" and cfg["output_shape"] == (None, 2, 3) and cfg["bias_axes"] == "de"
     again = layers.EinsumDense.from_config(cfg)
     assert again.equation == "abc,cde->abde" and again.partial_output_shape == (None, 2, 3)
-    path = tmp_path / "einsum.keras"
-    model.save(path)
-    loaded = load_model(path)
-    _close(loaded.predict(x, verbose=0), model.predict(x, verbose=0), 1e-6)
-    weights = tmp_path / "einsum.weights.h5"
-    pytest.importorskip("h5py")
-    model.save_weights(weights)
-    fresh = _model()
-    fresh.load_weights(weights)
-    _close(fresh.predict(x, verbose=0), model.predict(x, verbose=0), 1e-6)
+    check_saving(model, _model, x, tmp_path)
 
 
 def test_sequential_model_under_gradient_tape(rng):
@@ -177,14 +143,4 @@ def test_sequential_model_under_gradient_tape(rng):
 
 
 def test_onnx_export_matches_onnxruntime(tmp_path, rng):
-    pytest.importorskip("onnx")
-    ort = pytest.importorskip("onnxruntime")
-    model = _model()
-    for w in model.weights:
-        np.asarray(w)[...] = rng.normal(size=w.shape) * 0.5
-    path = str(tmp_path / "einsum.onnx")
-    corenn.onnx.export(model, path)
-    x = rng.normal(size=(3, 4, 6)).astype(np.float32)
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
-    _close(got, model.predict(x, verbose=0), 1e-5)
+    check_onnx_export(_model(), rng.normal(size=(3, 4, 6)).astype(np.float32), tmp_path, rng)
