@@ -1361,7 +1361,8 @@ def simple_rnn_backward(dy, x, kernel, recurrent_kernel, stash, **kwargs):
 
 
 __all__ += ["rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward",
-            "gru_backward", "simple_rnn_forward", "simple_rnn_backward"]
+            "gru_backward", "simple_rnn_forward", "simple_rnn_backward", "lstm_cell_forward",
+            "lstm_cell_backward"]
 
 
 # ---- tensor math
