@@ -1,4 +1,4 @@
-"""ConvLSTM2D (Keras 3): forward in Keras' weight layout (gate blocks i, f, c, o) against the
+"""ConvLSTM2D and ConvLSTM1D (Keras 3): forward in Keras' weight layout (gate blocks i, f, c, o) against the
 float64 reference, finite-difference gradients through time, return_state / go_backwards /
 stateful / channels_first, dropout, errors, a model that trains, saving and GradientTape."""
 import numpy as np
@@ -121,10 +121,12 @@ def test_bad_inputs_raise_clear_errors():
         layers.ConvLSTM2D(2, 3, padding="causal", name="c4")
     with pytest.raises(ValueError, match=r"ConvLSTM2D 'c5': strides > 1 not supported in conjunction"):
         layers.ConvLSTM2D(2, 3, strides=2, dilation_rate=2, name="c5")
-    with pytest.raises(ValueError, match=r"ConvLSTM2D 'c6': the rows, cols and channels"):
+    with pytest.raises(ValueError, match=r"ConvLSTM2D 'c6': the spatial sizes and channels of the inputs must be known"):
         layers.ConvLSTM2D(2, 3, name="c6").build((None, 4, None, 8, 3))
     with pytest.raises(ValueError, match=r"ConvLSTM2D 'c7'.*smaller than the \(dilated\) kernel"):
         layers.ConvLSTM2D(2, 5, name="c7").build((None, 4, 3, 8, 3))
+    with pytest.raises(ValueError, match=r"ConvLSTM1D 'c8' needs inputs of shape \(batch, time, steps, channels\)"):
+        layers.ConvLSTM1D(2, 3, name="c8").build((None, 4, 8, 8, 3))
 
 
 def _model():
@@ -157,3 +159,40 @@ def test_sequential_under_gradient_tape(rng):
     k, rk, b = [w.astype(np.float64) for w in model.get_weights()]
     fd = ref.numerical_grad(lambda v: float(ref.conv_lstm2d(x, k, rk, v, padding="same")[1].sum()), b)
     _close(np.asarray(grads[2]), fd, 1e-3)
+
+
+@pytest.mark.parametrize("kwargs", [dict(return_sequences=True, padding="same"),
+                                    dict(return_state=True, go_backwards=True, strides=2)])
+def test_conv_lstm1d_is_the_2d_layer_on_height_one_frames(kwargs, rng):
+    x = rng.normal(size=(1, 3, 5, 2)).astype(np.float32)
+    layer = layers.ConvLSTM1D(2, 2, **kwargs)
+    layer.build((None,) + x.shape[1:])
+    assert [tuple(w.shape) for w in layer.weights] == [(2, 2, 8), (2, 2, 8), (8,)]
+    weights = _weights(rng, (2,), 2, 2, 0.6)
+
+    def outputs(xx, k, rk, b):
+        hs, h, c = ref.conv_lstm2d(xx[:, :, None], k[None], rk[None], b, strides=(1,) + layer.strides,
+                                   padding=layer.padding, go_backwards=layer.go_backwards)
+        y = hs[:, :, 0] if layer.return_sequences else h[:, 0]
+        return [y, h[:, 0], c[:, 0]] if layer.return_state else [y]
+    check_against_reference(layer, x, weights, outputs, rng)
+
+
+def test_conv_lstm1d_channels_first_stateful_and_saving(tmp_path, rng):
+    x = rng.normal(size=(2, 4, 6, 3)).astype(np.float32)
+    last = layers.ConvLSTM1D(2, 3, padding="same", return_sequences=True)
+    want = np.asarray(last(x)).copy()
+    first = layers.ConvLSTM1D(2, 3, padding="same", return_sequences=True, data_format="channels_first",
+                              stateful=True)
+    first.build((None, None, 3, 6))
+    first.set_weights(last.get_weights())
+    xf = np.ascontiguousarray(x.transpose(0, 1, 3, 2))
+    part1 = np.asarray(first(xf[:, :2])).copy()
+    part2 = np.asarray(first(xf[:, 2:])).copy()
+    _close(np.concatenate([part1, part2], axis=1), want.transpose(0, 1, 3, 2))
+    assert first.compute_output_shape((None, 4, 3, 6)) == (None, 4, 2, 6)
+
+    def make():
+        inp = corenn.Input((4, 6, 3))
+        return corenn.Model(inp, layers.Dense(1)(layers.ConvLSTM1D(2, 3, padding="same")(inp)))
+    check_saving(make(), make, x, tmp_path)

@@ -21,7 +21,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D,
                       MaxPooling2D)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
-from .conv_lstm import ConvLSTM2D
+from .conv_lstm import ConvLSTM1D, ConvLSTM2D
 from .rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
                              SpatialDropout2D)
@@ -56,7 +56,7 @@ __all__ += ["GroupNormalization", "UnitNormalization", "GaussianNoise", "Gaussia
             "AdditiveAttention", "ZeroPadding3D", "Cropping3D"]
 __all__ += ["RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
 __all__ += ["Discretization", "EinsumDense", "DepthwiseConv1D", "SeparableConv1D", "SeparableConvolution1D",
-            "ConvLSTM2D"]
+            "ConvLSTM1D", "ConvLSTM2D"]
 __all__ += ["HashedCrossing"]
 __all__ += ["Wrapper", "SpectralNormalization", "InputSpec", "Convolution1D", "Convolution2D", "Convolution1DTranspose",
             "Convolution2DTranspose", "SeparableConvolution2D"]

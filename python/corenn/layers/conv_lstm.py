@@ -1,4 +1,6 @@
-"""ConvLSTM2D (Keras 3): an LSTM whose input and recurrent transformations are convolutions.
+"""ConvLSTM2D and ConvLSTM1D (Keras 3): LSTMs whose input and recurrent transformations are
+convolutions. ConvLSTM1D ((N, T, L, C), kernels (K, C | F, 4F)) runs ConvLSTM2D's code on
+height-1 views ((N, T, 1, L, C), kernels (1, K, ...)), as Conv1D runs on Conv2D's kernels.
 
 Shapes (channels_last): x (N, T, H, W, C) -> y (N, T, OH, OW, F) with return_sequences, else the
 last h (N, OH, OW, F); h and c are (N, OH, OW, F). data_format='channels_first' reads
@@ -30,9 +32,9 @@ import numpy as np
 from .. import activations as _activations
 from .. import constraints, initializers, kernels, regularizers
 from .base import Layer, shape_str
-from .convolutional import _depthwise_args
+from .convolutional import _depthwise_args, _HeightOneViews
 
-__all__ = ["ConvLSTM2D"]
+__all__ = ["ConvLSTM1D", "ConvLSTM2D"]
 
 _KERNEL_ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")   # what the cell kernels compute
 
@@ -48,8 +50,9 @@ def _steps(buf, start, stop):
     return kernels.as_tensor(part.reshape((-1,) + part.shape[2:]))
 
 
-class ConvLSTM2D(Layer):
-    """2-D convolutional LSTM (module docstring for the math and shapes).
+class _ConvLSTM(_HeightOneViews, Layer):
+    """The convolutional LSTM of both ranks (module docstring for the math and shapes); rank 1
+    runs the same code on the 2-D view (N, T, 1, L, C), kernels (1, K, ...).
 
     Args:
         filters: F, the channels of h and c.
@@ -66,8 +69,6 @@ class ConvLSTM2D(Layer):
         order, as Keras), stateful (the final h and c start the next call; reset_states()).
     """
 
-    rank = 2   # kernel_size, strides, dilation_rate: pairs
-
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -78,7 +79,7 @@ class ConvLSTM2D(Layer):
                  return_state=False, go_backwards=False, stateful=False, unroll=False, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
-            raise ValueError(f"ConvLSTM2D '{self.name}': filters must be a positive integer, got {filters!r}")
+            raise ValueError(f"{type(self).__name__} '{self.name}': filters must be a positive integer, got {filters!r}")
         self.filters = int(filters)
         # the spatial arguments as the depthwise convs check them (data_format too)
         _depthwise_args(self, kernel_size, strides, padding, data_format, dilation_rate)
@@ -86,11 +87,11 @@ class ConvLSTM2D(Layer):
         self.recurrent_activation = _activations.get(recurrent_activation)
         for what, act in (("activation", self.activation), ("recurrent_activation", self.recurrent_activation)):
             if act.name not in _KERNEL_ACTIVATIONS:
-                raise NotImplementedError(f"ConvLSTM2D '{self.name}': {what} '{act.name}' is not supported; "
+                raise NotImplementedError(f"{type(self).__name__} '{self.name}': {what} '{act.name}' is not supported; "
                                           f"use one of {', '.join(_KERNEL_ACTIVATIONS)}")
         for what, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
             if not 0.0 <= float(rate) < 1.0:
-                raise ValueError(f"ConvLSTM2D '{self.name}': {what} must be in [0, 1), got {rate!r}")
+                raise ValueError(f"{type(self).__name__} '{self.name}': {what} must be in [0, 1), got {rate!r}")
         self.use_bias = bool(use_bias)
         self.unit_forget_bias = bool(unit_forget_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -115,45 +116,74 @@ class ConvLSTM2D(Layer):
     def _first(self):
         return self.data_format == "channels_first"
 
-    def _frame(self, input_shape):
-        """(H, W, C) of one channels-last frame."""
-        _, _, *frame = input_shape
+    def _height_axis(self):
+        """Where a rank-1 layer's height-1 axis goes in its 2-D view, counted from the end
+        (before the steps axis: (N, T, 1, L, C), channels_first (N, T, C, 1, L))."""
+        return -2 if self._first() else -3
+
+    def _view_shape(self, shape):
+        """A tensor shape of the layer's rank as the 2-D view's (rank 2: itself)."""
+        shape = list(shape)
+        if self.rank == 1:
+            shape.insert(len(shape) + 1 + self._height_axis(), 1)
+        return tuple(shape)
+
+    def _user_shape(self, shape):
+        """A 2-D view's shape as the layer's (rank 1: without the height-1 axis)."""
+        shape = list(shape)
+        if self.rank == 1:
+            del shape[len(shape) + self._height_axis()]
+        return tuple(shape)
+
+    def _view(self, t):
+        return t if t is None or self.rank == 2 else t.reshape(list(self._view_shape(t.shape)))
+
+    def _unview(self, t):
+        return t if self.rank == 2 else t.reshape(list(self._user_shape(t.shape)))
+
+    def _frame(self, view_shape):
+        """(H, W, C) of one channels-last frame of the 2-D view."""
+        _, _, *frame = view_shape
         return (frame[1], frame[2], frame[0]) if self._first() else tuple(frame)
 
     def _geometry(self, frames, h, w, c):
         """The input conv's ((frames, OH, OW, 4F), args) and the recurrent conv's args."""
+        op = f"{type(self).__name__} '{self.name}'"
+        kernel = self._pair(self.kernel_size)
         (_, oh, ow, _), (pt, pl) = kernels.conv2d_output_shape(
-            (frames, h, w, c), self.kernel_size, 4 * self.filters, self.strides, self.padding,
-            self.dilation_rate, op=f"ConvLSTM2D '{self.name}'")
-        _, (rt, rl) = kernels.conv2d_output_shape((frames, oh, ow, self.filters), self.kernel_size,
-                                                  4 * self.filters, 1, "same", 1, op=f"ConvLSTM2D '{self.name}'")
-        return (oh, ow), self.strides + (pt, pl) + self.dilation_rate, (1, 1, rt, rl, 1, 1)
+            (frames, h, w, c), kernel, 4 * self.filters, self._pair(self.strides), self.padding,
+            self._pair(self.dilation_rate), op=op)
+        _, (rt, rl) = kernels.conv2d_output_shape((frames, oh, ow, self.filters), kernel, 4 * self.filters, 1,
+                                                  "same", 1, op=op)
+        return (oh, ow), self._pair(self.strides) + (pt, pl) + self._pair(self.dilation_rate), (1, 1, rt, rl, 1, 1)
 
     def _layout(self, shape):
-        """A channels-last (N, [T,] OH, OW, F) shape in the layer's data format."""
+        """A channels-last (N, [T,] OH, OW, F) shape of the 2-D view in the layer's data format."""
         shape = tuple(shape)
         return shape[:-3] + (shape[-1],) + shape[-3:-1] if self._first() else shape
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
+        kind = f"{type(self).__name__} '{self.name}'"
         if isinstance(input_shape[0], (list, tuple)):
-            raise NotImplementedError(f"ConvLSTM2D '{self.name}': initial states given as inputs are not supported")
-        if len(input_shape) != 5:
-            axes = "(batch, time, channels, rows, cols)" if self._first() else "(batch, time, rows, cols, channels)"
-            raise ValueError(f"ConvLSTM2D '{self.name}' needs inputs of shape {axes}, got {shape_str(input_shape)}")
-        h, w, c = self._frame(input_shape)
+            raise NotImplementedError(f"{kind}: initial states given as inputs are not supported")
+        if len(input_shape) != self.rank + 3:
+            space = "rows, cols" if self.rank == 2 else "steps"
+            axes = f"(batch, time, channels, {space})" if self._first() else f"(batch, time, {space}, channels)"
+            raise ValueError(f"{kind} needs inputs of shape {axes}, got {shape_str(input_shape)}")
+        h, w, c = self._frame(self._view_shape(input_shape))
         if None in (h, w, c):
-            raise ValueError(f"ConvLSTM2D '{self.name}': the rows, cols and channels of the inputs must be "
-                             f"known, got {shape_str(input_shape)}")
+            raise ValueError(f"{kind}: the spatial sizes and channels of the inputs must be known, got "
+                             f"{shape_str(input_shape)}")
         (oh, ow), _, _ = self._geometry(1, h, w, c)
         n, steps = input_shape[0], input_shape[1]
-        state = self._layout((n, oh, ow, self.filters))
-        y = self._layout((n, steps, oh, ow, self.filters)) if self.return_sequences else state
+        state = self._user_shape(self._layout((n, oh, ow, self.filters)))
+        y = self._user_shape(self._layout((n, steps, oh, ow, self.filters))) if self.return_sequences else state
         return [y, state, state] if self.return_state else y
 
     def build(self, input_shape):
         self.compute_output_shape(input_shape)
-        _, _, c = self._frame(tuple(input_shape))
+        _, _, c = self._frame(self._view_shape(tuple(input_shape)))
         f4 = 4 * self.filters
         self.kernel = self.add_weight("kernel", self.kernel_size + (c, f4), self.kernel_initializer,
                                       self.kernel_regularizer, constraint=self.kernel_constraint)
@@ -170,11 +200,16 @@ class ConvLSTM2D(Layer):
     # -- stateful --------------------------------------------------------------------------------
 
     def reset_states(self, states=None):
-        """Zero the carried states (or set them to [h, c], channels-last (N, OH, OW, F))."""
+        """Zero the carried states (or set them to [h, c], channels-last (N, OH, OW, F);
+        ConvLSTM1D: (N, OL, F))."""
         if not self.stateful:
             return
         self._owner_dict()["states"] = None if states is None else \
-            [kernels.Tensor.from_numpy(np.array(s, np.float32, copy=True)) for s in states]
+            [kernels.Tensor.from_numpy(self._channels_last_view(np.array(s, np.float32, copy=True))) for s in states]
+
+    def _channels_last_view(self, state):
+        """A channels-last state (N, OL, F) of ConvLSTM1D as the view's (N, 1, OL, F)."""
+        return state if self.rank == 2 else state[:, None]
 
     def _owner_dict(self):
         """The layer's own __dict__ (a graph call context's reads through to its layer): the
@@ -197,8 +232,15 @@ class ConvLSTM2D(Layer):
 
     def forward(self, x, training=False):
         if isinstance(x, list):
-            raise NotImplementedError(f"ConvLSTM2D '{self.name}': initial states given as inputs are not supported")
+            raise NotImplementedError(f"{type(self).__name__} '{self.name}': initial states given as inputs "
+                                      f"are not supported")
         self.compute_output_shape(tuple(x.shape))   # checks the rank and sizes
+        self._x_shape = tuple(x.shape)
+        outs = self._forward_view(self._view(x), training)
+        return [self._unview(o) for o in outs] if isinstance(outs, list) else self._unview(outs)
+
+    def _forward_view(self, x, training):
+        """forward on the 2-D view (N, T, H, W, C), or channels_first (N, T, C, H, W)."""
         n, steps = x.shape[0], x.shape[1]
         h, w, c = self._frame(tuple(x.shape))
         f = self.filters
@@ -213,7 +255,7 @@ class ConvLSTM2D(Layer):
         self._rec_mask = self._mask("rec_mask", (n, oh, ow, f), self.recurrent_dropout) \
             if training and self.recurrent_dropout > 0.0 else None
         gates = self._buffer("gates", (steps, n, oh, ow, 4 * f))
-        kernels._conv2d_forward(xs.reshape([steps * n, h, w, c]), self.kernel, self.bias,
+        kernels._conv2d_forward(xs.reshape([steps * n, h, w, c]), self._kernel4(self.kernel), self.bias,
                                 gates.reshape([steps * n, oh, ow, 4 * f]), *args, "none", 1)
         hs, cs = self._buffer("hs", (steps, n, oh, ow, f)), self._buffer("cs", (steps, n, oh, ow, f))
         rec = self._buffer("rec", (n, oh, ow, 4 * f))
@@ -223,14 +265,14 @@ class ConvLSTM2D(Layer):
         if self.stateful and owner.get("states") is not None:
             h0, c0 = owner["states"]
             if tuple(h0.shape) != (n, oh, ow, f):
-                raise ValueError(f"ConvLSTM2D '{self.name}': stateful=True carries states of shape "
+                raise ValueError(f"{type(self).__name__} '{self.name}': stateful=True carries states of shape "
                                  f"{tuple(h0.shape)}, got a batch needing {(n, oh, ow, f)}; call reset_states()")
         for s in range(steps):
             t = self._time(s, steps)
             z = _step(gates, t)
             h_prev, c_prev = self._prev(hs, h0, s, steps), self._prev(cs, c0, s, steps)
             if h_prev is not None:   # h = 0 at a first step without carried states
-                kernels._conv2d_forward(self._dropped_h(h_prev), self.recurrent_kernel, None, rec, *rargs,
+                kernels._conv2d_forward(self._dropped_h(h_prev), self._kernel4(self.recurrent_kernel), None, rec, *rargs,
                                         "none", 1)
                 kernels.binary_forward("add", z, rec, out=z)
             kernels.lstm_cell_forward(z.reshape([rows, 4 * f]), None if c_prev is None else c_prev.reshape([rows, f]),
@@ -284,6 +326,11 @@ class ConvLSTM2D(Layer):
         dh_n = dc_n = None
         if isinstance(dy, (list, tuple)):
             dy, dh_n, dc_n = (list(dy) + [None, None])[:3]
+        dx = self._backward_view(self._view(dy), self._view(dh_n), self._view(dc_n))
+        return None if dx is None else dx.reshape(list(self._x_shape))
+
+    def _backward_view(self, dy, dh_n, dc_n):
+        """backward on the 2-D view, given the gradients of y and the final states there."""
         steps, n, h, w, c, oh, ow, args, rargs = self._dims
         f, rows = self.filters, n * oh * ow
         gates, hs, cs = self._gates, self._hs, self._cs
@@ -316,7 +363,7 @@ class ConvLSTM2D(Layer):
                                        activation=self.activation.name,
                                        recurrent_activation=self.recurrent_activation.name)
             if s > 0:   # dL/dh of the previous step, through the recurrent conv
-                kernels._conv2d_backward_data(dz, self.recurrent_kernel, dh, *rargs, 1)
+                kernels._conv2d_backward_data(dz, self._kernel4(self.recurrent_kernel), dh, *rargs, 1)
                 if self._rec_mask is not None:
                     kernels.binary_forward("multiply", dh, self._rec_mask, out=dh)
         if self.trainable:
@@ -324,7 +371,7 @@ class ConvLSTM2D(Layer):
         if not self.needs_input_grad:
             return None
         dxs = self._buffer("dxs", (steps, n, h, w, c))
-        kernels._conv2d_backward_data(dgates.reshape([steps * n, oh, ow, 4 * f]), self.kernel,
+        kernels._conv2d_backward_data(dgates.reshape([steps * n, oh, ow, 4 * f]), self._kernel4(self.kernel),
                                       dxs.reshape([steps * n, h, w, c]), *args, 1)
         if self._in_mask is not None:
             kernels.binary_forward("multiply", dxs, self._in_mask, out=dxs)
@@ -339,9 +386,9 @@ class ConvLSTM2D(Layer):
         f4 = 4 * self.filters
         oh, ow = dgates.shape[2], dgates.shape[3]
         kernels._conv2d_backward_weights(self._xs.reshape([-1] + list(self._xs.shape[2:])),
-                                         dgates.reshape([steps * n, oh, ow, f4]), grads[0],
+                                         dgates.reshape([steps * n, oh, ow, f4]), self._kernel4(grads[0]),
                                          grads[2] if self.use_bias else None, *args, 1)
-        drec = grads[1]
+        drec = self._kernel4(grads[1])
         drec.fill_(0.0)
         if steps > 1:
             # forward: step s reads h of t = s - 1; backwards: of t = s + 1
@@ -379,3 +426,17 @@ class ConvLSTM2D(Layer):
                    return_sequences=self.return_sequences, return_state=self.return_state,
                    go_backwards=self.go_backwards, stateful=self.stateful, unroll=self.unroll)
         return cfg
+
+
+class ConvLSTM2D(_ConvLSTM):
+    """2-D convolutional LSTM: (N, T, H, W, C) -> (N, [T,] OH, OW, F); see _ConvLSTM."""
+
+    rank = 2
+
+
+class ConvLSTM1D(_ConvLSTM):
+    """1-D convolutional LSTM over sequences of sequences: (N, T, L, C) -> (N, [T,] OL, F);
+    kernel (K, C, 4F), recurrent_kernel (K, F, 4F). ConvLSTM2D's code on height-1 views."""
+
+    rank = 1
+
