@@ -150,6 +150,19 @@ def test_trains_saves_and_loads(tmp_path, rng):
     check_saving(model, _model, x, tmp_path)
 
 
+def test_keras_weights_file_keeps_the_weights_in_the_cell(tmp_path):
+    """Keras 3 saves a ConvLSTM's weights in its cell's group (conv_lstm_cell)."""
+    h5py = pytest.importorskip("h5py")
+    model = _model()
+    model.save_weights(tmp_path / "w.weights.h5")
+    with h5py.File(tmp_path / "w.weights.h5", "r") as f:
+        names = []
+        f.visit(names.append)
+        assert f["layers/conv_lstm2d/cell/vars"].attrs["name"] == "conv_lstm_cell"
+    assert {"layers/conv_lstm2d/cell/vars/2", "layers/conv_lstm2d_1/cell/vars/0"} <= set(names)
+    assert "layers/conv_lstm2d/vars/0" not in names
+
+
 def test_sequential_under_gradient_tape(rng):
     model = corenn.Sequential([corenn.Input((2, 4, 4, 1)), layers.ConvLSTM2D(2, 2, padding="same")])
     x = rng.normal(size=(1, 2, 4, 4, 1)).astype(np.float32)

@@ -79,7 +79,8 @@ class _ConvLSTM(_HeightOneViews, Layer):
                  return_state=False, go_backwards=False, stateful=False, unroll=False, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters <= 0:
-            raise ValueError(f"{type(self).__name__} '{self.name}': filters must be a positive integer, got {filters!r}")
+            raise ValueError(f"{type(self).__name__} '{self.name}': filters must be a positive integer, "
+                             f"got {filters!r}")
         self.filters = int(filters)
         # the spatial arguments as the depthwise convs check them (data_format too)
         _depthwise_args(self, kernel_size, strides, padding, data_format, dilation_rate)
@@ -87,8 +88,8 @@ class _ConvLSTM(_HeightOneViews, Layer):
         self.recurrent_activation = _activations.get(recurrent_activation)
         for what, act in (("activation", self.activation), ("recurrent_activation", self.recurrent_activation)):
             if act.name not in _KERNEL_ACTIVATIONS:
-                raise NotImplementedError(f"{type(self).__name__} '{self.name}': {what} '{act.name}' is not supported; "
-                                          f"use one of {', '.join(_KERNEL_ACTIVATIONS)}")
+                raise NotImplementedError(f"{type(self).__name__} '{self.name}': {what} '{act.name}' is not "
+                                          f"supported; use one of {', '.join(_KERNEL_ACTIVATIONS)}")
         for what, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
             if not 0.0 <= float(rate) < 1.0:
                 raise ValueError(f"{type(self).__name__} '{self.name}': {what} must be in [0, 1), got {rate!r}")
@@ -205,7 +206,8 @@ class _ConvLSTM(_HeightOneViews, Layer):
         if not self.stateful:
             return
         self._owner_dict()["states"] = None if states is None else \
-            [kernels.Tensor.from_numpy(self._channels_last_view(np.array(s, np.float32, copy=True))) for s in states]
+            [kernels.Tensor.from_numpy(self._channels_last_view(np.array(s, np.float32, copy=True)))
+             for s in states]
 
     def _channels_last_view(self, state):
         """A channels-last state (N, OL, F) of ConvLSTM1D as the view's (N, 1, OL, F)."""
@@ -272,10 +274,11 @@ class _ConvLSTM(_HeightOneViews, Layer):
             z = _step(gates, t)
             h_prev, c_prev = self._prev(hs, h0, s, steps), self._prev(cs, c0, s, steps)
             if h_prev is not None:   # h = 0 at a first step without carried states
-                kernels._conv2d_forward(self._dropped_h(h_prev), self._kernel4(self.recurrent_kernel), None, rec, *rargs,
-                                        "none", 1)
+                kernels._conv2d_forward(self._dropped_h(h_prev), self._kernel4(self.recurrent_kernel), None, rec,
+                                        *rargs, "none", 1)
                 kernels.binary_forward("add", z, rec, out=z)
-            kernels.lstm_cell_forward(z.reshape([rows, 4 * f]), None if c_prev is None else c_prev.reshape([rows, f]),
+            kernels.lstm_cell_forward(z.reshape([rows, 4 * f]),
+                                      None if c_prev is None else c_prev.reshape([rows, f]),
                                       _step(cs, t).reshape([rows, f]), _step(hs, t).reshape([rows, f]),
                                       activation=self.activation.name,
                                       recurrent_activation=self.recurrent_activation.name)
@@ -320,7 +323,8 @@ class _ConvLSTM(_HeightOneViews, Layer):
     def _from_layout(self, t, key):
         if t is None or not self._first():
             return t
-        return kernels.transpose(t, [0, 2, 3, 1], out=self._buffer(key, (t.shape[0], t.shape[2], t.shape[3], t.shape[1])))
+        n, f, oh, ow = t.shape
+        return kernels.transpose(t, [0, 2, 3, 1], out=self._buffer(key, (n, oh, ow, f)))
 
     def backward(self, dy):
         dh_n = dc_n = None

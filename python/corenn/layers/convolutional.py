@@ -25,8 +25,9 @@ _GEOMETRIES_PER_LAYER = 16
 
 def _weights_then_data(layer, dz, weights_kernel, data_kernel):
     """Backward of a conv layer with one kernel weight and a bias (Conv2DTranspose,
-    DepthwiseConv1D / 2D, on their height-one views) given dL/dz: dW and db into the layer's gradients when it trains, then dx when
-    an input needs it. Both kernels take the layer's ``_conv_args()``."""
+    DepthwiseConv1D / 2D, on their height-one views) given dL/dz: dW and db into the layer's
+    gradients when it trains, then dx when an input needs it. Both kernels take the layer's
+    ``_conv_args()``."""
     x4, dz4, kernel4 = layer._view4(layer._x), layer._view4(dz), layer._kernel4(layer.kernel)
     args = layer._conv_args()
     if layer.trainable:
