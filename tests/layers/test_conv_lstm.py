@@ -93,6 +93,8 @@ def test_unit_forget_bias_and_weight_layout():
     assert [tuple(w.shape) for w in layer.weights] == [(3, 2, 3, 16), (3, 2, 4, 16), (16,)]
     assert [w.name.split("/")[-1].split(":")[0] for w in layer.weights] == ["kernel", "recurrent_kernel", "bias"]
     np.testing.assert_array_equal(np.asarray(layer.bias), [0] * 4 + [1] * 4 + [0] * 8)
+    # per step and output pixel (6 x 7 'valid'): 2 * 6 taps * (3 + 4) * 16 + 16 bias + 4 * 16 gate math
+    assert layer.flops((None, 5, 8, 8, 3)) == 5 * 6 * 7 * (2 * 6 * 7 * 16 + 16 + 64)
 
 
 def test_dropout_trains_and_leaves_inference_deterministic(rng):

@@ -198,6 +198,16 @@ class _ConvLSTM(_HeightOneViews, Layer):
                 np.asarray(self.bias)[self.filters:2 * self.filters] = 1.0
         super().build(input_shape)
 
+    def flops(self, input_shape):
+        """Per step and output pixel: the input and recurrent convs (2 * taps * (C + F) * 4F),
+        the bias and about 4 per gate value for the activations and the state update."""
+        view = self._view_shape(tuple(input_shape))
+        h, w, c = self._frame(view)
+        (oh, ow), _, _ = self._geometry(1, h, w, c)
+        taps, g = int(np.prod(self.kernel_size)), 4 * self.filters
+        per_pixel = 2 * taps * (c + self.filters) * g + (g if self.use_bias else 0) + 4 * g
+        return (input_shape[1] or 1) * oh * ow * per_pixel
+
     # -- stateful --------------------------------------------------------------------------------
 
     def reset_states(self, states=None):
