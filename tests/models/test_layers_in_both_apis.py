@@ -101,6 +101,11 @@ TABLE = {
     "Cropping3D": (lambda: layers.Cropping3D(((1, 0), (0, 1), 1)), (3, 3, 4, 2), False),
     "Conv1DTranspose": (lambda: layers.Conv1DTranspose(3, 3, strides=2, activation="tanh"), (5, 2), False),
     "ActivityRegularization": (lambda: layers.ActivityRegularization(l1=0.01, l2=0.02), (5,), False),
+    "EinsumDense": (lambda: layers.EinsumDense("abc,cd->abd", (None, 4), bias_axes="d"), (5, 3), False),
+    "DepthwiseConv1D": (lambda: layers.DepthwiseConv1D(3, depth_multiplier=2, padding="same"), (6, 2), False),
+    "SeparableConv1D": (lambda: layers.SeparableConv1D(3, 3, activation="relu"), (6, 2), False),
+    "ConvLSTM2D": (lambda: layers.ConvLSTM2D(2, 3, padding="same"), (3, 4, 4, 2), False),
+    "ConvLSTM1D": (lambda: layers.ConvLSTM1D(2, 3, return_sequences=True), (3, 5, 2), False),
 }
 
 # Not single-input layers: the base class, the input declaration, and the merge layers (another
