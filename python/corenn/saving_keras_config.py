@@ -1,18 +1,24 @@
-"""Keras' model configs translated into corenn's (used by saving_keras.py).
+"""Keras' model configs translated into corenn's and back (used by saving_keras.py).
 
-Keras 3's ``serialize_keras_object`` form (``module``, ``class_name``, ``config``,
+Reading: Keras 3's ``serialize_keras_object`` form (``module``, ``class_name``, ``config``,
 ``registered_name``; functional ``inbound_nodes`` of ``__keras_tensor__`` references) and
 TF-Keras 2's (dtype names, ``batch_input_shape``, ``[[layer, node, tensor, kwargs]]`` nodes)
 both become corenn's own model config, which then goes through saving.py's checks. Serialized
 code and classes from outside Keras are refused before anything is translated. Every problem is
 a ``saving._BadConfig`` naming the layer and the option.
+
+Writing (``keras2_model_config``): a corenn model as TF-Keras 2's config, the inverse of the
+reading above through the same tables (``_KERAS2_NAMES``, ``_NEUTRAL``): what TF-Keras 2 calls
+otherwise is renamed, Keras 3's options that TF-Keras 2 lacks are left out when they hold their
+neutral value and refused otherwise, and a layer class corenn would not read back is refused
+by name, all before anything is written.
 """
 from __future__ import annotations
 
 from . import saving as _saving
 from .saving import _BadConfig
 
-__all__ = ["translate_model_config"]
+__all__ = ["translate_model_config", "keras2_model_config", "keras2_training_config"]
 
 
 _CODE_CLASSES = {"Lambda", "__lambda__", "function", "__function__", "TFOpLambda",
@@ -62,6 +68,16 @@ _NEUTRAL = {"kernel_constraint": (None,), "bias_constraint": (None,), "recurrent
             "use_cudnn": None, "build_config": None, "groups": (1,), "virtual_batch_size": (None,),
             "adjustment": (None,), "fused": (None, True, False), "input_length": None,
             "sparse_gradient": (False,)}
+# Options TF-Keras 2 names otherwise than corenn (and Keras 3): {(class, TF-Keras 2 name): corenn's
+# name}, renamed one way when reading and the other when writing.
+_KERAS2_NAMES = {("LeakyReLU", "alpha"): "negative_slope"}
+
+
+def _neutral(value, allowed):
+    """Whether ``value`` is one of the ``allowed`` neutral values (None: any value is)."""
+    return allowed is None or any(value is v or (value == v and type(value) is type(v)) for v in allowed)
+
+
 _INITIALIZER_CLASSES = {"GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform",
                         "LecunNormal", "RandomNormal", "RandomUniform", "TruncatedNormal", "Zeros",
                         "Ones", "Constant", "Orthogonal", "VarianceScaling"}
@@ -126,20 +142,31 @@ def _object_spec(value, kind, where):
     return {"class_name": name, "config": config}
 
 
-def _layer_config(spec, where):
-    """A Keras layer spec ({class_name, config, ...}) as corenn's {class_name, config}."""
+def _nested_model(name, where):
+    return _BadConfig(f"{where}: a model nested in a model ({name}) is not supported yet; save or "
+                      f"rebuild the inner model on its own")
+
+
+def _layer_class(name, where):
+    """corenn's layer class of a Keras layer class name, for the classes that are read and
+    written: corenn's own layers, without Lambda (code) and models nested in models."""
     from . import layers as corenn_layers
     from .layers.base import Layer
-    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
-        raise _BadConfig(f"{where}: bad layer entry {str(spec)[:100]!r}")
-    name = spec["class_name"]
     if name in ("Sequential", "Functional", "Model"):
-        raise _BadConfig(f"{where}: a model nested in a model ({name}) is not read yet; load "
-                         f"or rebuild the inner model on its own")
+        raise _nested_model(name, where)
     cls = getattr(corenn_layers, name, None)
     if name not in corenn_layers.__all__ or not (isinstance(cls, type) and issubclass(cls, Layer)) \
             or name in ("Layer", "Lambda"):
         raise _BadConfig(f"{where}: Keras layer class {name!r} is not one corenn has")
+    return cls
+
+
+def _layer_config(spec, where):
+    """A Keras layer spec ({class_name, config, ...}) as corenn's {class_name, config}."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
+        raise _BadConfig(f"{where}: bad layer entry {str(spec)[:100]!r}")
+    name = spec["class_name"]
+    cls = _layer_class(name, where)
     config = spec.get("config")
     if not isinstance(config, dict):
         raise _BadConfig(f"{where} ({name}): 'config' is not a JSON object")
@@ -147,6 +174,7 @@ def _layer_config(spec, where):
     accepted = _accepted_keys(cls)
     out = {}
     for key, value in config.items():
+        key = _KERAS2_NAMES.get((name, key), key)
         if key == "batch_input_shape":   # TF-Keras 2: the input shape, read by the model's translation
             continue
         if key == "dtype":
@@ -168,8 +196,7 @@ def _layer_config(spec, where):
                              f"corenn has")
         if key in accepted:
             out[key] = value
-        elif key in _NEUTRAL and (_NEUTRAL[key] is None or any(
-                value is v or (value == v and type(value) is type(v)) for v in _NEUTRAL[key])):
+        elif key in _NEUTRAL and _neutral(value, _NEUTRAL[key]):
             continue
         else:
             raise _BadConfig(f"{where}: option {key}={str(value)[:60]} is not supported by "
@@ -278,3 +305,176 @@ def translate_model_config(config):
                       "layers": layers, "input_layers": _layer_refs(inner.get("input_layers"), "input_layers"),
                       "output_layers": _layer_refs(inner.get("output_layers"), "output_layers")}}
     return out, order
+
+
+# ================================================================================================
+# writing: a corenn model as TF-Keras 2's model_config and training_config
+# ================================================================================================
+
+# Keras 3's options that TF-Keras 2's layers and optimizers do not take (they refuse unknown
+# arguments), with the values that change nothing and are left out; any other value is refused.
+# (None: any value is harmless: a random seed for dropout inside a recurrent layer.)
+_KERAS3_ONLY = {"lora_rank": (None,), "lora_alpha": (None,), "rms_scaling": (False,),
+                "use_cudnn": None, "loss_scale_factor": (None,), "gradient_accumulation_steps": (None,),
+                "quantization_config": (None,)}
+_KERAS3_ONLY_IN = {"seed": ("SimpleRNN", "LSTM", "GRU")}   # TF-Keras 2 seeds only Dropout-like layers
+
+
+def _keras2_layer_spec(spec, where):
+    """corenn's {class_name, config} of one layer as TF-Keras 2's."""
+    name = spec["class_name"]
+    where = f"{where} ({name})"
+    _layer_class(name, where)
+    keras2_names = {ours: theirs for (cls, theirs), ours in _KERAS2_NAMES.items() if cls == name}
+    out = {}
+    for key, value in spec["config"].items():
+        if key == "input_shape":    # the model's InputLayer holds the input shape
+            continue
+        if key in ("layer", "backward_layer") and name == "Bidirectional":
+            # Keras 3's Bidirectional finds the wrapped class by its module even in legacy files
+            value = dict(_keras2_layer_spec(value, f"{where} {key!r}"), module="keras.layers",
+                         registered_name=None)
+        elif key == "activation" and not isinstance(value, str):
+            raise _BadConfig(f"{where}: activation {str(value)[:60]!r} is not a Keras activation name")
+        if key in _KERAS3_ONLY or name in _KERAS3_ONLY_IN.get(key, ()):
+            if not _neutral(value, _KERAS3_ONLY.get(key)):
+                raise _BadConfig(f"{where}: option {key}={str(value)[:60]} has no TF-Keras 2 equivalent")
+            continue
+        out[keras2_names.get(key, key)] = value
+    out.setdefault("dtype", "float32")
+    return {"class_name": name, "config": out}
+
+
+def _keras2_input_layer(layer, where):
+    """An InputLayer as TF-Keras 2 writes it: its batch_input_shape, dtype and name."""
+    config = layer.get_config()
+    shape = config.get("shape")
+    if not isinstance(shape, (list, tuple)):
+        raise _BadConfig(f"{where}: input '{layer.name}' has no shape")
+    return {"class_name": "InputLayer",
+            "config": {"batch_input_shape": [config.get("batch_size"), *shape],
+                       "dtype": config.get("dtype") or "float32", "sparse": False, "ragged": False,
+                       "name": layer.name}}
+
+
+def _keras2_refs(node, where):
+    """A corenn / Keras 3 node ({"args": [...], "kwargs": {...}}) as TF-Keras 2's list of
+    [layer, node, tensor, kwargs] references (the reader above refuses kwargs it cannot honour)."""
+    args, kwargs = node["args"], dict(node.get("kwargs") or {})
+    if len(args) != 1:
+        raise _BadConfig(f"{where}: a call with {len(args)} arguments is not supported")
+    tensors = args[0] if isinstance(args[0], list) else [args[0]]
+    return [[*t["config"]["keras_history"], kwargs] for t in tensors]
+
+
+def _keras_layer_order(layers, outputs):
+    """The order Keras' functional models list their layers in (and so number the weights of a
+    legacy HDF5 file): nodes from a depth-first walk from the outputs, layers by decreasing
+    depth, ties by the order the walk first met them. ``layers``: TF-Keras 2 entries."""
+    parents = {}
+    for entry in layers:
+        for i, node in enumerate(entry["inbound_nodes"]):
+            parents[(entry["name"], i)] = [(ref[0], ref[1]) for ref in node]
+    first_seen, finished, post_order = {}, set(), []
+    for ref in outputs:
+        stack = [((ref[0], ref[1]), None)]
+        while stack:
+            node, pending = stack.pop()
+            if pending is None:
+                if node in finished:
+                    continue
+                first_seen.setdefault(node[0], len(first_seen))
+                pending = iter(parents.get(node, ()))
+            parent = next(pending, None)
+            if parent is None:
+                finished.add(node)
+                post_order.append(node)
+            else:
+                stack += [(node, pending), (parent, None)]
+    node_depth, layer_depth = {}, {}
+    for node in reversed(post_order):
+        depth = max(node_depth.setdefault(node, 0), layer_depth.get(node[0], 0))
+        layer_depth[node[0]] = node_depth[node] = depth
+        for parent in parents.get(node, ()):
+            node_depth[parent] = max(depth + 1, node_depth.get(parent, 0))
+    for entry in layers:   # an input no output depends on
+        if entry["class_name"] == "InputLayer" and entry["name"] not in layer_depth:
+            layer_depth[entry["name"]], first_seen[entry["name"]] = 0, -1
+    return sorted(layer_depth, key=lambda name: (-layer_depth[name], first_seen[name]))
+
+
+def keras2_model_config(model):
+    """``model`` as TF-Keras 2's model_config: (config, layer names in Keras' order, which the
+    legacy HDF5 file's ``layer_names`` follow). Raises _BadConfig naming what cannot be written."""
+    kind = type(model).__name__
+    where = f"model '{model.name}'"
+    if kind == "Sequential":
+        layers = list(model.layers)
+        if not model.built or not getattr(model, "inputs", None):
+            raise _BadConfig(f"{where}: the Sequential model has no input shape yet (give it a "
+                             f"keras.Input, build it or call it first)")
+        entries = [_keras2_input_layer(model.inputs[0].node.layer, where)]
+        entries += [_keras2_layer_spec(_layer_spec(layer, f"{where}: layer '{layer.name}'"),
+                                       f"{where}: layer '{layer.name}'") for layer in layers]
+        return ({"class_name": "Sequential", "config": {"name": model.name, "layers": entries}},
+                [layer.name for layer in layers])
+    if getattr(model, "_graph", None) is None or kind not in ("Model", "Functional"):
+        raise _BadConfig(f"{where}: a subclassed model ({kind}) holds Python code; only Sequential "
+                         f"and functional models are written")
+    config = model.get_config()
+    if "output_names" in config or "input_names" in config:
+        raise _BadConfig(f"{where}: inputs or outputs given as a dict are not part of TF-Keras 2's config")
+    entries = []
+    for spec in config["layers"]:
+        lwhere = f"{where}: layer '{spec['name']}'"
+        layer = model.get_layer(spec["name"])
+        if spec["class_name"] == "InputLayer":
+            entry = _keras2_input_layer(layer, lwhere)
+        else:
+            entry = _keras2_layer_spec(_layer_spec(layer, lwhere, spec), lwhere)
+        entry["name"] = spec["name"]
+        entry["inbound_nodes"] = [_keras2_refs(node, lwhere) for node in spec["inbound_nodes"]]
+        entries.append(entry)
+    order = _keras_layer_order(entries, config["output_layers"])
+    position = {name: i for i, name in enumerate(order)}
+    entries.sort(key=lambda entry: position.get(entry["name"], len(order)))
+    return ({"class_name": "Functional",
+             "config": {"name": model.name, "trainable": model.trainable, "layers": entries,
+                        "input_layers": [list(ref) for ref in config["input_layers"]],
+                        "output_layers": [list(ref) for ref in config["output_layers"]]}},
+            order)
+
+
+def _layer_spec(layer, where, spec=None):
+    """The layer's {class_name, config}, refused when the layer is not corenn's own class of
+    that name (a user's class, or a subclass of one of corenn's)."""
+    from . import layers as corenn_layers
+    from .models.model import Model
+    name = type(layer).__name__
+    if name in _CODE_CLASSES:
+        raise _BadConfig(f"{where} ({name}): it holds Python code, which is never written to a model "
+                         f"file (TF-Keras 2 would have to unpickle it); rewrite it as a layer corenn has")
+    if isinstance(layer, Model):
+        raise _nested_model(name, where)
+    if getattr(corenn_layers, name, None) is not type(layer):
+        raise _BadConfig(f"{where}: class {type(layer).__module__}.{name} is not one of corenn's "
+                         f"layers (custom classes are not written to Keras files)")
+    return spec if spec is not None else corenn_layers.serialize(layer)
+
+
+def keras2_training_config(compile_config):
+    """corenn's compile config (saving._compile_config) as TF-Keras 2's training_config."""
+    optimizer = compile_config["optimizer"]
+    where = f"optimizer {optimizer['class_name']}"
+    options = {}
+    for key, value in optimizer["config"].items():
+        if key in _KERAS3_ONLY:
+            if not _neutral(value, _KERAS3_ONLY[key]):
+                raise _BadConfig(f"{where}: option {key}={str(value)[:60]} has no TF-Keras 2 equivalent "
+                                 f"(save with include_optimizer=False)")
+            continue
+        options[key] = value
+    return {"loss": compile_config["loss"], "metrics": compile_config["metrics"],
+            "weighted_metrics": compile_config.get("weighted_metrics"),
+            "loss_weights": compile_config.get("loss_weights"),
+            "optimizer_config": {"class_name": optimizer["class_name"], "config": options}}
