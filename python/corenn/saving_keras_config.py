@@ -474,6 +474,7 @@ def keras2_training_config(compile_config):
                                  f"(save with include_optimizer=False)")
             continue
         options[key] = value
+    options["is_legacy_optimizer"] = False   # without it TF-Keras 2 builds its pre-2.11 optimizer class
     return {"loss": compile_config["loss"], "metrics": compile_config["metrics"],
             "weighted_metrics": compile_config.get("weighted_metrics"),
             "loss_weights": compile_config.get("loss_weights"),

@@ -160,7 +160,9 @@ def test_written_file_has_the_layout_keras_wrote(tmp_path, name):
     if training is not None:
         assert set(training) <= set(keras_training)
         assert training["loss"] == keras_training["loss"] and training["metrics"] == keras_training["metrics"]
-        assert set(training["optimizer_config"]["config"]) <= set(keras_training["optimizer_config"]["config"])
+        # TF-Keras 2 needs is_legacy_optimizer=False to build the optimizer class these options belong to
+        assert set(training["optimizer_config"]["config"]) - {"is_legacy_optimizer"} <= \
+            set(keras_training["optimizer_config"]["config"])
     xs = [RNG.normal(size=(2,) + tuple(t.shape[1:])).astype("float32") for t in model.inputs]
     np.testing.assert_array_equal(predict(corenn.models.load_model(out), xs), predict(model, xs))
 
@@ -232,6 +234,7 @@ def test_training_config_is_tf_keras_2s(tmp_path):
     optimizer = training["optimizer_config"]
     assert optimizer["class_name"] == "Adam" and optimizer["config"]["learning_rate"] == pytest.approx(0.01)
     assert "loss_scale_factor" not in optimizer["config"]   # Keras 3 only: TF-Keras 2 would refuse it
+    assert optimizer["config"]["is_legacy_optimizer"] is False
 
 
 def test_overwrite_false_keeps_the_file(tmp_path):
