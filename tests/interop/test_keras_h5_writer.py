@@ -275,3 +275,14 @@ def test_options_tf_keras_2_names_otherwise_are_renamed_both_ways(tmp_path):
         written = json.loads(f.attrs["model_config"])["config"]["layers"][-1]["config"]
     assert written["alpha"] == 0.2 and "negative_slope" not in written
     assert corenn.models.load_model(tmp_path / "m.h5").layers[-1].negative_slope == 0.2
+
+
+def test_model_checkpoint_writes_h5(tmp_path):
+    model = mlp()[0]
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = RNG.normal(size=(8, 6)).astype("float32"), RNG.normal(size=(8, 3)).astype("float32")
+    model.fit(x, y, epochs=2, verbose=0,
+              callbacks=[corenn.callbacks.ModelCheckpoint(str(tmp_path / "ck-{epoch}.h5"))])
+    assert sorted(os.listdir(tmp_path)) == ["ck-1.h5", "ck-2.h5"]
+    np.testing.assert_array_equal(predict(corenn.models.load_model(tmp_path / "ck-2.h5"), [x]),
+                                  predict(model, [x]))
