@@ -42,7 +42,7 @@ Model files (``model.save('m.keras')`` / ``corenn.models.load_model``), format v
         ... (float32 state tensors in the optimizer's ``variables`` order). Absent when the
         model was saved without its optimizer.
     ``store/<layer index>/<key>.npy`` (optional)
-        for a layer of ``model.layers`` whose class overrides Keras 3's ``save_own_variables``
+        for a layer of ``model._layers_by_first_call()`` whose class overrides Keras 3's ``save_own_variables``
         or ``load_own_variables``: what its ``save_own_variables(store)`` put in the store
         (float32 or int64 arrays, keys of ``[A-Za-z0-9_]``), handed to its
         ``load_own_variables`` after the weights are set.
@@ -446,7 +446,7 @@ _F32 = {"<f4": np.dtype("<f4")}
 
 def _weight_names(model):
     names = []
-    for i, layer in enumerate(model.layers):
+    for i, layer in enumerate(model._layers_by_first_call()):
         for j, _ in enumerate(layer.weights):
             names.append(f"{i}:{layer.name}/{j}")
     return names
@@ -645,7 +645,7 @@ def _model_arrays(model, include_optimizer):
     """[(member, array, description)] for every weight and optimizer variable."""
     arrays = []
     k = 0
-    for layer in model.layers:
+    for layer in model._layers_by_first_call():
         values = layer.get_weights()  # wrappers (TimeDistributed, ...) hold no _params of their own
         params = getattr(layer, "_params", None) or []
         names = [p.name for p in params] if len(params) == len(values) else []
@@ -669,7 +669,7 @@ def _layer_stores(model, path):
     load_own_variables (Keras 3's state saving customization): their own store."""
     from .layers.base import Layer
     arrays = []
-    for i, layer in enumerate(model.layers):
+    for i, layer in enumerate(model._layers_by_first_call()):
         cls = type(layer)
         if not isinstance(layer, Layer) or (cls.save_own_variables is Layer.save_own_variables
                                             and cls.load_own_variables is Layer.load_own_variables):
@@ -697,7 +697,7 @@ def _layer_assets(model, path):
     import tempfile
     from .layers.base import Layer
     members = []
-    for i, layer in enumerate(model.layers):
+    for i, layer in enumerate(model._layers_by_first_call()):
         if not isinstance(layer, Layer) or type(layer).save_assets is Layer.save_assets:
             continue
         with tempfile.TemporaryDirectory(prefix="corenn-assets-") as d:
@@ -1237,9 +1237,9 @@ def _stand_in_model(inner):
 
 
 def _compare_weight_shapes(model, weights):
-    """Every layer's weight shapes (in ``model.layers`` order) against the file's arrays
+    """Every layer's weight shapes (in ``model._layers_by_first_call()`` order) against the file's arrays
     (objects with ``shape`` and ``member``, in the same order)."""
-    expected = [(layer, [tuple(w.shape) for w in layer.weights]) for layer in model.layers]
+    expected = [(layer, [tuple(w.shape) for w in layer.weights]) for layer in model._layers_by_first_call()]
     pos = 0
     for i, (layer, shapes) in enumerate(expected):
         got = [h.shape for h in weights[pos:pos + len(shapes)]]
@@ -1345,7 +1345,7 @@ def _set_weights_by_layer(model, reader):
     """Read each layer's arrays and hand them over, one layer at a time (peak memory: the
     model plus its largest layer)."""
     pos = 0
-    for layer in model.layers:
+    for layer in model._layers_by_first_call():
         n = len(layer.weights)
         layer.set_weights([reader.archive.read_array(h) for h in reader.weights[pos:pos + n]])
         pos += n
@@ -1428,8 +1428,8 @@ def _build_model(inner, path):
 
 def _check_layer_indices(model, reader):
     for index in list(reader.stores) + list(reader.assets):
-        if index >= len(model.layers):
-            raise _Bad(f"store/assets of layer {index}, but the model has {len(model.layers)} layers")
+        if index >= len(model._layers_by_first_call()):
+            raise _Bad(f"store/assets of layer {index}, but the model has {len(model._layers_by_first_call())} layers")
 
 
 def _load_layer_stores(model, reader, path):
@@ -1437,12 +1437,12 @@ def _load_layer_stores(model, reader, path):
     Keras 3 does after the weights: a layer's own code, on what the file holds for it."""
     import tempfile
     for index, headers in sorted(reader.stores.items()):
-        layer = model.layers[index]
+        layer = model._layers_by_first_call()[index]
         with _reading(path, "corenn model file"):
             store = {key: reader.archive.read_array(h) for key, h in headers.items()}
         layer.load_own_variables(store)
     for index, names in sorted(reader.assets.items()):
-        layer = model.layers[index]
+        layer = model._layers_by_first_call()[index]
         with tempfile.TemporaryDirectory(prefix="corenn-assets-") as d:
             for name in names:
                 rel = name.split("/", 2)[2]

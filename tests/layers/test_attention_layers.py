@@ -357,5 +357,81 @@ def test_mha_errors_name_the_layer():
             attention_mask=np.ones((2, 3, 4)))
     with pytest.raises(ValueError, match="num_heads"):
         layers.MultiHeadAttention(0, 4)
-    with pytest.raises(NotImplementedError, match="attention_axes"):
-        layers.MultiHeadAttention(2, 4, attention_axes=(1, 2))
+    with pytest.raises(ValueError, match="att2.*attention_axes"):
+        layers.MultiHeadAttention(2, 4, attention_axes=(0, 1), name="att2")(
+            np.zeros((2, 3, 4, 5), np.float32), np.zeros((2, 3, 4, 5), np.float32))
+    with pytest.raises(ValueError, match="attention_axes must be"):
+        layers.MultiHeadAttention(2, 4, attention_axes="rows")
+    with pytest.raises(ValueError, match="att3.*agree on the axes"):
+        layers.MultiHeadAttention(2, 4, attention_axes=2, name="att3")(
+            np.zeros((2, 3, 4, 5), np.float32), np.zeros((2, 6, 4, 5), np.float32))
+
+
+# ---- attention_axes: inputs of rank > 3 ---------------------------------------------------------
+
+def _fold(x, other, att):
+    """NumPy's (batch x other axes, attention positions, features) view of x."""
+    perm = (0,) + other + att + (x.ndim - 1,)
+    moved = np.transpose(x, perm)
+    n = int(np.prod(moved.shape[:1 + len(other)]))
+    return moved.reshape(n, -1, x.shape[-1]), perm, moved.shape
+
+
+def _unfold(y, perm, moved_shape):
+    return np.transpose(y.reshape(moved_shape[:-1] + (y.shape[-1],)), np.argsort(perm))
+
+
+@pytest.mark.parametrize("shape,axes,other,att", [
+    ((2, 3, 4, 5), None, (), (1, 2)),          # an image: attention over all positions
+    ((2, 3, 4, 5), (2,), (1,), (2,)),          # axial: along the rows, each row apart
+    ((2, 3, 4, 5), -3, (2,), (1,)),            # along the columns (a negative axis)
+    ((2, 2, 3, 2, 5), (1, 3), (2,), (1, 3))])  # two axes jointly, one kept apart
+def test_attention_axes_match_the_reference_forward_and_backward(shape, axes, other, att):
+    rng = np.random.default_rng(5)
+    q, v = rand(rng, *shape), rand(rng, *shape[:-1], 6)
+    mha = layers.MultiHeadAttention(2, 3, attention_axes=axes)
+    out, scores = mha(q, v, return_attention_scores=True)
+    weights = [w + 0.2 * rand(rng, *w.shape) for w in mha.get_weights()]
+    mha.set_weights(weights)
+    dy = rand(rng, *shape)
+    got, grads = tape_grads(mha, q, v, None, dy)
+    q3, perm, q_moved = _fold(q, other, att)
+    v3, _, v_moved = _fold(v, other, att)
+    allowed = ref.attention_allowed(q3.shape[0], q3.shape[1], v3.shape[1])
+    want, probs, _ = ref.mha_forward(q3, v3, None, weights, allowed)
+    np.testing.assert_allclose(got, _unfold(want, perm, q_moved), rtol=1e-4, atol=1e-5)
+    # Keras' scores: (batch, other axes, heads, query attention axes, value attention axes)
+    want_scores_shape = (shape[0],) + tuple(shape[a] for a in other) + (2,) + tuple(
+        shape[a] for a in att) * 2
+    assert np.asarray(scores).shape == want_scores_shape
+    _, scores = mha(q, v, return_attention_scores=True)
+    np.testing.assert_allclose(np.asarray(scores).reshape(probs.shape), probs, rtol=1e-4, atol=1e-6)
+    dq, dv, _, dws = ref.mha_backward(_fold(dy, other, att)[0], q3, v3, None, weights, allowed)
+    np.testing.assert_allclose(grads[0], _unfold(dq, perm, q_moved), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(grads[1], _unfold(dv, perm, v_moved), rtol=1e-4, atol=1e-5)
+    for g, w in zip(grads[2:], dws):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+def test_attention_axes_mask_trains_and_saves(tmp_path):
+    rng = np.random.default_rng(6)
+    x_in = corenn.keras.Input((3, 4, 5))
+    mask_in = corenn.keras.Input((3, 4, 4))   # (batch, other axis, query row, value row)
+    y = layers.MultiHeadAttention(2, 3, attention_axes=2)(x_in, x_in, attention_mask=mask_in)
+    model = corenn.keras.Model([x_in, mask_in], layers.Dense(1)(layers.Flatten()(y)))
+    model.compile("adam", "mse")
+    x = rand(rng, 16, 3, 4, 5)
+    mask = (rng.random((16, 3, 4, 4)) < 0.7).astype(np.float32)
+    mask[..., 0] = 1.0
+    target = x.sum((1, 2, 3))[:, None]
+    hist = model.fit([x, mask], target, epochs=15, batch_size=8, verbose=0)
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
+    path = tmp_path / "axial.keras"
+    model.save(path)
+    loaded = corenn.keras.models.load_model(path)
+    np.testing.assert_allclose(loaded.predict([x, mask], verbose=0), model.predict([x, mask], verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    # the mask reaches the attention: masking everything but one value row changes the output
+    only_first = np.zeros_like(mask)
+    only_first[..., 0] = 1.0
+    assert not np.allclose(model.predict([x, only_first], verbose=0), model.predict([x, mask], verbose=0))

@@ -54,6 +54,56 @@ def test_forward_and_gradients_vs_reference(shape, axis, center, scale, rng):
         np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-4)
 
 
+def _moved_reference(x, r, gamma, beta, axes, rms):
+    """The float64 reference with the normalised axes moved to the end and back (gamma / beta
+    have the normalised axes' shape in increasing axis order, as Keras builds them)."""
+    kept = [a for a in range(x.ndim) if a not in axes]
+    perm = kept + list(axes)
+    back = np.argsort(perm)
+    xt, rt = np.transpose(x, perm), np.transpose(r, perm)
+    k = len(axes)
+    if rms:
+        y = ref.rms_norm(xt, gamma, k)
+        dx, dg = ref.rms_norm_grads(rt, xt, gamma, k)
+        return np.transpose(y, back), np.transpose(dx, back), [dg]
+    y = ref.layer_norm(xt, gamma, beta, k)[0]
+    dx, dg, db = ref.layer_norm_grads(rt, xt, gamma, k)
+    return np.transpose(y, back), np.transpose(dx, back), [dg, db]
+
+
+@pytest.mark.parametrize("shape,axis", [((2, 5, 3), 1), ((2, 3, 4, 5), [1, 2]), ((2, 3, 4, 5), [1, 3]),
+                                        ((3, 4, 2), [-2])])
+@pytest.mark.parametrize("rms", [False, True])
+def test_any_non_batch_axes_vs_reference(shape, axis, rms, rng):
+    # Keras normalises any axes but the batch axis: LayerNormalization(axis=1) of (batch, steps,
+    # features) normalises each feature over the steps
+    axes = sorted(a % len(shape) for a in np.atleast_1d(axis))
+    x = (rng.normal(size=shape) * 2 + 1).astype(np.float32)
+    r = rng.normal(size=shape).astype(np.float32)
+    layer = _ln(shape, rng, axis=axis, rms_scaling=rms)
+    weights = layer.get_weights()
+    assert weights[0].shape == tuple(shape[a] for a in axes)
+    want_y, want_dx, want_w = _moved_reference(x, r, weights[0], None if rms else weights[1], axes, rms)
+    np.testing.assert_allclose(np.asarray(layer.forward(kernels.as_tensor(x), training=True)), want_y,
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(layer.backward(kernels.as_tensor(r))), want_dx, rtol=1e-3, atol=1e-4)
+    for got, want in zip(layer.gradients, want_w):
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-4)
+
+
+def test_finite_differences_over_a_middle_axis(rng):
+    shape = (2, 4, 3)
+    x = rng.normal(size=shape).astype(np.float32)
+    r = rng.normal(size=shape).astype(np.float32)
+    layer = _ln(shape, rng, axis=1)
+    layer.forward(kernels.as_tensor(x), training=True)
+    dx = np.asarray(layer.backward(kernels.as_tensor(r))).copy()
+
+    def loss(v):
+        return float((np.asarray(layer.forward(kernels.as_tensor(v.astype(np.float32)))) * r).sum())
+    np.testing.assert_allclose(dx, ref.numerical_grad(loss, x, 1e-2), rtol=2e-2, atol=2e-2)
+
+
 def test_finite_differences_through_the_layer_itself(rng):
     shape = (4, 6)
     x = rng.normal(size=shape).astype(np.float32)
@@ -90,9 +140,7 @@ def test_config_and_errors():
     clone = LayerNormalization.from_config(layer.get_config())
     assert (clone.axis, clone.epsilon, clone.center, clone.scale, clone.name) == ([-2, -1], 1e-5, False, True, "ln_cfg")
     assert layer.get_config()["rms_scaling"] is False
-    with pytest.raises(NotImplementedError, match="LayerNormalization.*trailing"):
-        LayerNormalization(axis=1).build((None, 4, 3))
-    with pytest.raises(NotImplementedError, match="LayerNormalization.*trailing"):
+    with pytest.raises(ValueError, match="LayerNormalization.*batch axis"):
         LayerNormalization(axis=[0, 1]).build((None, 4))
     assert LayerNormalization(rms_scaling=True).get_config()["rms_scaling"] is True   # test_softmax_axis_rms_norm.py
     with pytest.raises(TypeError, match="LayerNormalization.*axis"):

@@ -7,7 +7,7 @@ import numpy as np
 from .. import layers
 from ..keras import backend
 from ..models import Model
-from ..models.graph import KerasTensor, ModelCall
+from ..models.graph import KerasTensor
 from ..layers.base import InputLayer
 from . import imagenet_utils
 
@@ -85,64 +85,6 @@ def pool(x, pooling, avg_name=None, max_name=None):
     return x
 
 
-def keras_layer_order(model):
-    """The model's layers in the order Keras lists them (``keras.Model.layers``): by depth from
-    the inputs, and within one depth in the order a depth-first walk from the outputs first
-    meets them. Keras' HDF5 weight files hold their layers in this order, and Keras matches
-    them to a model's layers by position, so loading them needs the same order. A nested model's
-    call (inlined in corenn's graph) counts as one node, as in Keras."""
-    def producer(t):
-        node = t.node
-        if node is None:
-            return None
-        return node.group if node.group is not None else node
-
-    def entity(n):
-        return n.model if isinstance(n, ModelCall) else n.layer
-
-    def inputs_of(n):
-        if not isinstance(n, ModelCall) and isinstance(n.layer, InputLayer):
-            return []
-        return list(n.inputs)
-
-    postorder = []          # every node after its inputs' producers (Keras' build_map order)
-    first_seen = {}         # id(layer) -> (when the walk from the outputs first met it, layer)
-    done, on_path = set(), set()
-
-    def visit(start):
-        stack = [(start, False)]
-        while stack:
-            n, finished = stack.pop()
-            if finished:
-                on_path.discard(id(n))
-                if id(n) not in done:
-                    done.add(id(n))
-                    postorder.append(n)
-                continue
-            if id(n) in done or id(n) in on_path:
-                continue
-            first_seen.setdefault(id(entity(n)), (len(first_seen), entity(n)))
-            on_path.add(id(n))
-            stack.append((n, True))
-            for t in reversed(inputs_of(n)):
-                p = producer(t)
-                if p is not None:
-                    stack.append((p, False))
-
-    for out in model._graph.outputs:
-        visit(producer(out))
-    node_depth, layer_depth = {}, {}
-    for n in reversed(postorder):
-        depth = max(node_depth.setdefault(id(n), 0), layer_depth.get(id(entity(n)), 0))
-        layer_depth[id(entity(n))] = node_depth[id(n)] = depth
-        for t in inputs_of(n):
-            p = producer(t)
-            if p is not None:
-                node_depth[id(p)] = max(depth + 1, node_depth.get(id(p), 0))
-    ordered = sorted(first_seen.values(), key=lambda item: (-layer_depth[id(item[1])], item[0]))
-    return [layer for _, layer in ordered]
-
-
 def load_weights(model, path):
     """Keras' HDF5 weights in the legacy layout of its published files (``layer_names`` and
     per-layer ``weight_names``), matched to the layers with weights in Keras' order, every shape
@@ -169,7 +111,7 @@ def load_weights(model, path):
 
 
 def _assign_in_keras_order(model, found, path):
-    with_weights = [layer for layer in keras_layer_order(model) if layer.weights]
+    with_weights = [layer for layer in model.layers if layer.weights]   # Keras' order, as its files
     if len(found) != len(with_weights):
         raise ValueError(f"{model.name}: {path} holds weights for {len(found)} layers, the model has "
                          f"{len(with_weights)} layers with weights (a file for another architecture, "

@@ -40,7 +40,8 @@ class MultiHeadAttention(Layer):
 
     Args (Keras 3): num_heads, key_dim, value_dim (default key_dim), dropout (on the attention
     probabilities, training only), use_bias, output_shape (an int or a 1-tuple: the output's last
-    dimension; default the query's), attention_axes (None only: attention over the steps axis),
+    dimension; default the query's), attention_axes (the axes attention runs over, jointly;
+    None: every axis between the batch and the features; inputs of any rank >= 3),
     kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, seed.
     Call: ``mha(query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
     attention_mask=None, return_attention_scores=False, training=None, use_causal_mask=False)``; query (N, Tq, Dq), value (N, Tv, Dv), key (N, Tv, Dk),
@@ -54,6 +55,7 @@ class MultiHeadAttention(Layer):
 
     supports_masking = True
     consumes_mask = True
+    _fold = None   # build: how inputs of rank > 3 / attention_axes are viewed as rank 3 (_folding)
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
                  output_shape=None, attention_axes=None, kernel_initializer="glorot_uniform",
@@ -69,10 +71,11 @@ class MultiHeadAttention(Layer):
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"{kind}: dropout must be in [0, 1), got {dropout!r}")
         if attention_axes is not None:
-            axes = (attention_axes,) if isinstance(attention_axes, int) else tuple(attention_axes)
-            if axes not in ((1,), (-2,)):
-                raise NotImplementedError(f"{kind}: attention_axes={attention_axes!r} is not supported; "
-                                          "attention runs over the steps axis (None, 1 or -2)")
+            axes = (attention_axes,) if isinstance(attention_axes, (int, np.integer)) else tuple(attention_axes)
+            if not axes or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
+                raise ValueError(f"{kind}: attention_axes must be None, an int or a tuple of ints, "
+                                 f"got {attention_axes!r}")
+            attention_axes = tuple(int(a) for a in axes)
         if activity_regularizer is not None:
             raise NotImplementedError(f"{kind}: activity_regularizer is not supported")
         if output_shape is not None:
@@ -157,9 +160,10 @@ class MultiHeadAttention(Layer):
         q, v, k, _ = self._split(shapes)
         k = v if k is None else k
         for what, s in (("query", q), ("value", v), ("key", k)):
-            if len(s) != 3 or s[-1] is None:
+            if len(s) < 3 or s[-1] is None:
                 raise ValueError(f"MultiHeadAttention '{self.name}': {what} must have shape (batch, steps, "
-                                 f"features) with known features, got {shape_str(s)}")
+                                 f"features) (or more axes between) with known features, got {shape_str(s)}")
+        self._fold = self._folding(q, v, k)
         h, kd, vd = self.num_heads, self.key_dim, self.value_dim
         do = self._output_dim or q[-1]
         reg_k, reg_b = self.kernel_regularizer, self.bias_regularizer
@@ -191,18 +195,32 @@ class MultiHeadAttention(Layer):
                              f"{', attention_mask' if self._options[1] else ''}), got {len(shapes)}")
         q, v, k, am = self._split(shapes)
         k = v if k is None else k
-        if len(q) != 3 or len(v) != 3 or len(k) != 3:
-            raise ValueError(f"MultiHeadAttention '{self.name}': query, value and key must be 3-D (batch, "
-                             f"steps, features), got {', '.join(shape_str(s) for s in (q, v, k))}")
+        fold = self._folding(q, v, k)
         if self.built:
             for what, s, w in (("query", q, self.query_kernel), ("value", v, self.value_kernel),
                                ("key", k, self.key_kernel)):
                 if s[-1] is not None and s[-1] != w.shape[0]:
                     raise ValueError(f"MultiHeadAttention '{self.name}': {what} has {s[-1]} features, the "
                                      f"layer was built for {w.shape[0]} ({what} {shape_str(s)})")
-        if k[1] is not None and v[1] is not None and k[1] != v[1]:
+        if any(a is not None and b is not None and a != b for a, b in zip(k[1:-1], v[1:-1])):
             raise ValueError(f"MultiHeadAttention '{self.name}': key and value must have the same number "
                              f"of steps, got key {shape_str(k)} and value {shape_str(v)}")
+        do = self._output_dim or q[-1]
+        if fold is not None:
+            _, other, att = fold
+            if am is not None:
+                want = (q[0],) + tuple(q[a] for a in other + att) + tuple(v[a] for a in att)
+                if len(am) != len(want) or any(a is not None and w is not None and a not in (w, 1)
+                                               for a, w in zip(am[1:], want[1:])):
+                    raise ValueError(f"MultiHeadAttention '{self.name}': attention_mask must have shape "
+                                     f"{shape_str(want)} (batch, other axes, query attention axes, value "
+                                     f"attention axes) or broadcast to it, got {shape_str(am)}")
+            out = tuple(q[:-1]) + (do,)
+            if self._options[3]:
+                scores = ((q[0],) + tuple(q[a] for a in other) + (self.num_heads,)
+                          + tuple(q[a] for a in att) + tuple(v[a] for a in att))
+                return [out, scores]
+            return out
         if am is not None:
             # Keras broadcasts the mask against the (batch, query, value) scores: a (batch, 1, value)
             # padding mask (the translation example's mask[:, None, :]) is one row for all queries
@@ -211,7 +229,6 @@ class MultiHeadAttention(Layer):
                                    for a, w in zip(am[1:], want)):
                 raise ValueError(f"MultiHeadAttention '{self.name}': attention_mask must have shape (batch, "
                                  f"{q[1]}, {v[1]}) (batch, query steps, value steps), got {shape_str(am)}")
-        do = self._output_dim or q[-1]
         out = (q[0], q[1], do)
         if self._options[3]:
             return [out, (q[0], self.num_heads, q[1], v[1])]
@@ -224,6 +241,98 @@ class MultiHeadAttention(Layer):
         return mask[0] if isinstance(mask, (list, tuple)) else mask
 
     # -- forward / backward ------------------------------------------------------------------
+
+    def _folding(self, q, v, k):
+        """Keras' ``attention_axes`` for inputs of rank r (batch, d1 .. d(r-2), features): the
+        attention runs jointly over the named axes (None: every axis but the batch and the
+        features), each index of the other axes apart. Returns None for the plain case (rank 3,
+        over axis 1), else (perm, other axes, attention axes): ``perm`` moves the batch, the other
+        axes, the attention axes and the features into that order, so that an input viewed as
+        (batch x other, attention positions, features) runs the rank-3 kernels unchanged."""
+        r = len(q)
+        if len(v) != r or len(k) != r:
+            raise ValueError(f"MultiHeadAttention '{self.name}': query, value and key must have the same "
+                             f"rank, got {', '.join(shape_str(s) for s in (q, v, k))}")
+        axes = self.attention_axes
+        att = tuple(range(1, r - 1)) if axes is None else tuple(sorted({a % r for a in axes}))
+        if axes is not None and (len(att) != len(axes) or any(not 1 <= a <= r - 2 for a in att)
+                                 or any(not -r <= a < r for a in axes)):
+            raise ValueError(f"MultiHeadAttention '{self.name}': attention_axes={axes} must name distinct "
+                             f"axes between the batch and the features of inputs of rank {r}")
+        if att == (1,) and r == 3:
+            return None
+        other = tuple(a for a in range(1, r - 1) if a not in att)
+        if any(q[a] is not None and v[a] is not None and q[a] != v[a] for a in other):
+            raise ValueError(f"MultiHeadAttention '{self.name}': query {shape_str(q)} and value "
+                             f"{shape_str(v)} must agree on the axes attention does not run over {other}")
+        return (0,) + other + att + (r - 1,), other, att
+
+    def _fold_in(self, x, perm, n_other, key):
+        """(batch, ...) -> its (batch x other, attention positions, features) view, copied once."""
+        shape = [x.shape[p] for p in perm]
+        moved = kernels.transpose(x, list(perm), out=self._buffer(key, shape))
+        return moved.reshape([int(np.prod(shape[:1 + n_other])), int(np.prod(shape[1 + n_other:-1])),
+                              shape[-1]])
+
+    def _fold_out(self, t, folded_shape, perm, key):
+        """A (batch x other, attention positions, features) result back to the input's layout."""
+        inv = list(np.argsort(perm))
+        viewed = t.reshape(list(folded_shape))
+        return kernels.transpose(viewed, inv, out=self._buffer(key, [folded_shape[i] for i in inv]))
+
+    def forward(self, xs, training=False):
+        fold = self._fold
+        if fold is None:
+            return self._forward3(xs, training)
+        perm, other, att = fold
+        query, value, key, am = self._split(xs)
+        if self.__dict__.get("_call_mask") and any(m is not None for m in self._call_mask):
+            raise NotImplementedError(f"MultiHeadAttention '{self.name}': padding masks are supported "
+                                      "for inputs of shape (batch, steps, features) only")
+        if self._options[2]:
+            raise NotImplementedError(f"MultiHeadAttention '{self.name}': use_causal_mask is supported for "
+                                      "inputs of shape (batch, steps, features) only")
+        q3 = self._fold_in(query, perm, len(other), "fold_q")
+        v3 = self._fold_in(value, perm, len(other), "fold_v")
+        folded = [q3, v3]
+        if key is not None:
+            folded.append(self._fold_in(key, perm, len(other), "fold_k"))
+        if am is not None:
+            n, tq, tv = q3.shape[0], q3.shape[1], v3.shape[1]
+            full = ((query.shape[0],) + tuple(query.shape[a] for a in other + att)
+                    + tuple(value.shape[a] for a in att))
+            a = np.asarray(am)
+            if a.ndim != len(full) or any(g not in (1, w) for g, w in zip(a.shape, full)):
+                raise ValueError(f"MultiHeadAttention '{self.name}': attention_mask must have shape {full} "
+                                 f"(batch, other axes, query attention axes, value attention axes) or "
+                                 f"broadcast to it, got {tuple(a.shape)}")
+            folded.append(kernels.as_tensor(np.ascontiguousarray(np.broadcast_to(a, full)).reshape(n, tq, tv)))
+        out = self._forward3(folded, training)
+        y3, scores = (out[0], out[1]) if isinstance(out, list) else (out, None)
+        # the moved shapes of query, value (and key): where their gradients go back from
+        self._fold_shapes = [tuple(x.shape[p] for p in perm) for x in (query, value, key) if x is not None]
+        y = self._fold_out(y3, self._fold_shapes[0][:-1] + (y3.shape[-1],), perm, "fold_y")
+        if scores is None:
+            return y
+        shape = ((query.shape[0],) + tuple(query.shape[a] for a in other) + (self.num_heads,)
+                 + tuple(query.shape[a] for a in att) + tuple(value.shape[a] for a in att))
+        return [y, scores.reshape(list(shape))]
+
+    def backward(self, dy):
+        fold = self._fold
+        if fold is None:
+            return self._backward3(dy)
+        if isinstance(dy, list):
+            dy = dy[0]
+        perm, other, _ = fold
+        grads = self._backward3(self._fold_in(dy, perm, len(other), "fold_dy"))
+        if grads is None:
+            return None
+        back = [None if g is None else self._fold_out(g, shape, perm, f"fold_d{i}")
+                for i, (g, shape) in enumerate(zip(grads, self._fold_shapes))]
+        if self._options[1]:
+            back.append(None)   # the attention mask
+        return back
 
     def _next_seed(self):
         if self._rng is not None:
@@ -250,7 +359,8 @@ class MultiHeadAttention(Layer):
                              f"{tuple(a.shape)}")
         return kernels.as_tensor(np.ascontiguousarray(np.broadcast_to(a, (n, tq, tv))))
 
-    def forward(self, xs, training=False):
+    def _forward3(self, xs, training):
+        """The attention of (batch, steps, features) inputs."""
         query, value, key, am = self._split(xs)
         has_key = key is not None
         key = value if key is None else key
@@ -311,7 +421,7 @@ class MultiHeadAttention(Layer):
         kernels.gemm(d2, w.reshape([d, hh * cols]), _rows(dx, d), trans_b=True)
         return dx
 
-    def backward(self, dy):
+    def _backward3(self, dy):
         if isinstance(dy, list):  # [d output, d scores]: the scores are not differentiated
             dy = dy[0]
         query, value, key, qh, kh, vh, probs, dropped, ctx = self._saved
@@ -353,11 +463,14 @@ class MultiHeadAttention(Layer):
         shapes = list(input_shape) if isinstance(input_shape, list) else [input_shape]
         q, v, k, _ = self._split(shapes)
         k = v if k is None else k
-        tq, tv = q[1] or 1, v[1] or 1
+        tq, tv = (int(np.prod([d or 1 for d in s[1:-1]])) for s in (q, v))
+        fold = self._folding(q, v, k)
+        # each query position attends to the value positions of its own attention axes
+        tv_att = tv if fold is None else int(np.prod([v[a] or 1 for a in fold[2]]))
         h, kd, vd = self.num_heads, self.key_dim, self.value_dim
         do = self._output_dim or q[-1]
         proj = 2 * h * (tq * q[-1] * kd + tv * k[-1] * kd + tv * v[-1] * vd + tq * vd * do)
-        return proj + 2 * h * tq * tv * (kd + vd) + 5 * h * tq * tv
+        return proj + 2 * h * tq * tv_att * (kd + vd) + 5 * h * tq * tv_att
 
     def get_config(self):
         cfg = super().get_config()

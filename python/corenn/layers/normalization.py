@@ -218,8 +218,8 @@ class LayerNormalization(_AffineNormalization):
     Training and inference compute the same thing (no moving statistics).
 
     Args:
-        axis: an int or a list of ints; they must be the trailing axes of the input (-1, [-2, -1],
-            [2, 3] for a rank-4 input, ...).
+        axis: an int or a list of ints, any axes but the batch axis (-1, [-2, -1], 1 of
+            (batch, steps, features): each feature normalised over the steps).
         epsilon: added to the variance.
         center / scale: learn beta / gamma (off: beta = 0 / gamma = 1, no weight).
         rms_scaling: RMS normalization (Keras 3; Zhang & Sennrich 2019): no centering and no beta,
@@ -238,6 +238,7 @@ class LayerNormalization(_AffineNormalization):
     """
 
     supports_masking = True
+    _to_trailing = None   # set by build when the normalised axes are not the trailing ones
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
@@ -253,8 +254,8 @@ class LayerNormalization(_AffineNormalization):
         self.rms_scaling = bool(rms_scaling)
         self._norm_ndim = None
 
-    def _trailing_count(self, input_shape):
-        """How many trailing axes ``axis`` names for inputs of ``input_shape``."""
+    def _normalized_axes(self, input_shape):
+        """The axes ``axis`` names for inputs of ``input_shape``, as sorted positive ints."""
         rank = len(input_shape)
         axes = self.axis if isinstance(self.axis, list) else [self.axis]
         if any(not -rank <= a < rank for a in axes):
@@ -263,29 +264,51 @@ class LayerNormalization(_AffineNormalization):
         pos = sorted({a % rank for a in axes})
         if len(pos) != len(axes):
             raise ValueError(f"LayerNormalization '{self.name}': axis {self.axis} repeats an axis")
-        if 0 in pos or pos != list(range(rank - len(pos), rank)):
-            raise NotImplementedError(f"LayerNormalization '{self.name}': only trailing axes (not the "
-                                      f"batch axis) can be normalised, got axis={self.axis} for "
-                                      f"inputs of shape {shape_str(input_shape)}")
-        return len(pos)
+        if 0 in pos:
+            raise ValueError(f"LayerNormalization '{self.name}': axis {self.axis} names the batch "
+                             f"axis of inputs of shape {shape_str(input_shape)}")
+        return pos
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
         if len(input_shape) < 2:
             raise ValueError(f"LayerNormalization '{self.name}' needs inputs of shape (batch, ...), "
                              f"got {shape_str(input_shape)}")
-        k = self._trailing_count(input_shape)
-        shape = input_shape[len(input_shape) - k:]
+        rank = len(input_shape)
+        axes = self._normalized_axes(input_shape)
+        shape = tuple(input_shape[a] for a in axes)
         if any(d is None for d in shape):
             raise ValueError(f"LayerNormalization '{self.name}': the normalised axes of "
                              f"{shape_str(input_shape)} must have known sizes")
-        self._norm_ndim = k
+        self._norm_axes, self._norm_ndim = axes, len(axes)
+        # axes other than the trailing ones (Keras' axis=1 of (batch, steps, features)): the
+        # kernels normalise trailing axes, so those axes are moved to the end and back with the
+        # C++ transpose kernel, in both passes
+        kept = [a for a in range(rank) if a not in axes]
+        self._to_trailing = None if axes == list(range(rank - len(axes), rank)) else kept + axes
         if self.rms_scaling:   # Keras: gamma always, never beta
             self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer,
                                          constraint=self.gamma_constraint)
         else:
             self._add_affine_weights(shape)
         super().build(input_shape)
+
+    def _moved(self, key, t, perm):
+        return kernels.transpose(t, perm, out=self._buffer(key, [t.shape[p] for p in perm]))
+
+    def forward(self, x, training=False):
+        perm = self._to_trailing
+        if perm is None:
+            return self._trailing_forward(x)
+        y = self._trailing_forward(self._moved("x_moved", x, perm))
+        return self._moved("y_back", y, list(np.argsort(perm)))
+
+    def backward(self, dy):
+        perm = self._to_trailing
+        if perm is None:
+            return self._trailing_backward(dy)
+        dx = self._trailing_backward(self._moved("dy_moved", dy, perm))
+        return None if dx is None else self._moved("dx_back", dx, list(np.argsort(perm)))
 
     def _rms_forward(self, x):
         rows = (int(np.prod(x.shape[:x.ndim - self._norm_ndim], dtype=np.int64)),)
@@ -305,7 +328,7 @@ class LayerNormalization(_AffineNormalization):
             dx=self._buffer("dx", x.shape) if self.needs_input_grad else None,
             dgamma=self._grad_of("gamma") if learn else None, need_dx=self.needs_input_grad)
 
-    def forward(self, x, training=False):
+    def _trailing_forward(self, x):
         if self.rms_scaling:
             return self._rms_forward(x)
         rows = (int(np.prod(x.shape[:x.ndim - self._norm_ndim], dtype=np.int64)),)
@@ -316,7 +339,7 @@ class LayerNormalization(_AffineNormalization):
         self._x = x
         return y
 
-    def backward(self, dy):
+    def _trailing_backward(self, dy):
         if self.rms_scaling:
             return self._rms_backward(dy)
         dgamma, dbeta = self._affine_grads()

@@ -7,7 +7,7 @@
      "output_layers": [[layer_name, node_index, tensor_index], ...]}
     <tensor> = {"class_name": "__keras_tensor__",
                 "config": {"shape": [...], "dtype": ..., "keras_history": [layer, node, tensor]}}
-A merge layer's call has one argument, the list of its input tensors. Node indices count the
+``layers`` lists them in Keras' order (models.graph.keras_layer_order). A merge layer's call has one argument, the list of its input tensors. Node indices count the
 calls of a layer inside this model, in topological order. Layer classes resolve through
 ``layers.deserialize`` (the registry), never through imports of arbitrary names.
 """
@@ -22,14 +22,13 @@ _MODEL_CLASS_NAMES = {"Model": "Functional"}
 def graph_config(model, layer_spec=None):
     """``layer_spec(layer)`` replaces serialize for the entries (clone_model's in-memory tokens)."""
     from ..layers import serialize
+    from ..layers.base import InputLayer
     if layer_spec is not None:
         serialize = layer_spec   # noqa: F811
     graph = model._graph
     history = {}         # id(KerasTensor) -> [layer name, call index, tensor index]
-    for t in graph.inputs:
-        history[id(t)] = [t.node.layer.name, 0, 0]
-    entries = model._layer_entries()
-    for entry, calls in entries:
+    rows = model._layer_rows()   # InputLayers among them, in Keras' order
+    for entry, calls in rows:
         for i, call in enumerate(calls):
             for k, t in enumerate(call.outputs):
                 history[id(t)] = [entry.name, i, k]
@@ -39,10 +38,10 @@ def graph_config(model, layer_spec=None):
                 "config": {"shape": list(t.shape), "dtype": t.dtype, "keras_history": history[id(t)]}}
 
     layers = []
-    for t in graph.inputs:
-        entry = serialize(t.node.layer)
-        layers.append(dict(entry, name=t.node.layer.name, inbound_nodes=[]))
-    for entry, calls in entries:
+    for entry, calls in rows:
+        if isinstance(entry, InputLayer):
+            layers.append(dict(serialize(entry), name=entry.name, inbound_nodes=[]))
+            continue
         if hasattr(entry, "_graph") and layer_spec is None:   # an inner model, configured as a whole (Keras' nesting)
             cls = type(entry).__name__
             spec = {"class_name": _MODEL_CLASS_NAMES.get(cls, cls), "config": entry.get_config()}

@@ -927,3 +927,66 @@ def _add(a, b, out):
         fn("add", a, b, out=out)
     else:
         np.add(np.asarray(a), np.asarray(b), out=np.asarray(out))
+
+
+def keras_layer_order(inputs, outputs, entries):
+    """``entries`` — (layer or inner model, its calls) — in the order Keras lists a functional
+    model's layers (``Model.layers``, its config's ``layers``, its summary's rows), with the
+    InputLayers of ``inputs`` among them: by depth (the longest path to an output), deepest first,
+    and within one depth in the order a depth-first walk from the outputs, inputs left to right,
+    first meets them. So ``model.layers[:n]`` freezes what a Keras user expects, and Keras' HDF5
+    files, which hold their layers in this order and are matched by position, load. A nested
+    model's call counts as one node (its inlined calls belong to one ModelCall), as in Keras."""
+    def producer(t):
+        node = t.node
+        if node is None:
+            return None
+        return node.group if node.group is not None else node
+
+    def entity(call):
+        return call.model if isinstance(call, ModelCall) else call.layer
+
+    def inputs_of(call):
+        if not isinstance(call, ModelCall) and isinstance(call.layer, InputLayer):
+            return []
+        return list(call.inputs)
+
+    postorder = []       # every call after the calls that make its inputs
+    first_met = {}       # id(entity) -> the walk's count when it first met the entity
+    done, on_path = set(), set()
+
+    def walk(start):
+        stack = [(start, False)]
+        while stack:
+            call, finished = stack.pop()
+            if finished:
+                on_path.discard(id(call))
+                if id(call) not in done:
+                    done.add(id(call))
+                    postorder.append(call)
+                continue
+            if id(call) in done or id(call) in on_path:
+                continue
+            first_met.setdefault(id(entity(call)), len(first_met))
+            on_path.add(id(call))
+            stack.append((call, True))
+            for t in reversed(inputs_of(call)):
+                p = producer(t)
+                if p is not None:
+                    stack.append((p, False))
+
+    for t in outputs:
+        walk(producer(t))
+    call_depth, depth = {}, {}
+    for call in reversed(postorder):   # outputs first: a call is deeper than every consumer
+        d = max(call_depth.setdefault(id(call), 0), depth.get(id(entity(call)), 0))
+        depth[id(entity(call))] = call_depth[id(call)] = d
+        for t in inputs_of(call):
+            p = producer(t)
+            if p is not None:
+                call_depth[id(p)] = max(d + 1, call_depth.get(id(p), 0))
+    rows = [(t.node.layer, [t.node]) for t in inputs] + list(entries)
+    for layer, _ in rows[:len(inputs)]:   # an input no output depends on: depth 0, first of it
+        if id(layer) not in depth:
+            depth[id(layer)], first_met[id(layer)] = 0, -1
+    return sorted(rows, key=lambda row: (-depth.get(id(row[0]), 0), first_met.get(id(row[0]), len(first_met))))

@@ -32,7 +32,7 @@ from ..layers.base import InputLayer, Layer, shape_str
 from ..strings import as_string_array, is_string_array
 from . import _data, fusion
 from . import graph as _graph_mod
-from .graph import Graph, KerasTensor, is_symbolic, replay_from
+from .graph import Graph, KerasTensor, is_symbolic, keras_layer_order, replay_from
 from .training import TrainingLoops
 
 __all__ = ["Model"]
@@ -130,8 +130,27 @@ class Model(TrainingLoops):
     @property
     def layers(self):
         if self._graph is not None:
-            return [t.node.layer for t in self.inputs] + [entry for entry, _ in self._layer_entries()]
+            return [entry for entry, _ in self._layer_rows()]
         return self._tracked_layers()
+
+    def _layer_rows(self):
+        """(layer, its calls) for the InputLayers and every entry, in Keras' order
+        (graph.keras_layer_order): ``layers``, the config and the summary list them so. The
+        weights keep the order of the calls (``_weight_layers``), which files written before
+        this order existed relied on."""
+        cached = self.__dict__.get("_rows_cache")
+        if cached is None:
+            cached = keras_layer_order(self.inputs, self.outputs, self._layer_entries())
+            self.__dict__["_rows_cache"] = cached
+        return cached
+
+    def _layers_by_first_call(self):
+        """The layers in the order corenn's files number them (weights, stores, assets): the
+        InputLayers, then every entry in the order of its first call — the order ``layers``
+        had before it followed Keras', kept so that files written then still load."""
+        if self._graph is None:
+            return self.layers
+        return [t.node.layer for t in self.inputs] + [entry for entry, _ in self._layer_entries()]
 
     def _layer_entries(self):
         """(layer or inner model, its calls) in first-call order: the nodes an inner model's call

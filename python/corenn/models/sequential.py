@@ -40,6 +40,9 @@ class Sequential(Model):
     def _weight_layers(self):
         return self._layers
 
+    def _layers_by_first_call(self):
+        return list(self._layers)
+
     # -- structure -------------------------------------------------------------------------
 
     def add(self, layer):

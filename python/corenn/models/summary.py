@@ -51,7 +51,7 @@ def _bytes(n) -> str:
 def _entries(model, graph):
     """(layer or inner model, its calls: Nodes / ModelCalls) per row."""
     if graph is not None and type(model).__name__ != "Sequential":
-        return [(t.node.layer, [t.node]) for t in graph.inputs] + model._layer_entries()
+        return model._layer_rows()
     nodes = {}
     if graph is not None:
         for node in graph.nodes:

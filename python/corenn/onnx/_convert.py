@@ -343,8 +343,8 @@ def convert_batch_norm(b, layer, xs, node):
 def convert_layer_norm(b, layer, xs, node):
     v = xs[0]
     k = layer._norm_ndim
-    if b.opset < 17:
-        return [_layer_norm_decomposed(b, layer, v, k)]
+    if b.opset < 17 or layer.rms_scaling or layer._to_trailing is not None:
+        return [_layer_norm_decomposed(b, layer, v)]
     trailing = tuple(range(v.rank - k, v.rank))
     if v.fperm is not None or v.perm[v.rank - k:] != trailing:
         v = Value(b.plain(v), v.shape)
@@ -358,19 +358,29 @@ def convert_layer_norm(b, layer, xs, node):
     return [Value(y, v.shape, v.perm)]
 
 
-def _layer_norm_decomposed(b, layer, v, k):
-    """Before opset 17: (x - mean) / sqrt(var + eps) * gamma + beta with ReduceMean over the
-    ONNX positions of the normalised axes (any layout)."""
+def _layer_norm_decomposed(b, layer, v):
+    """ONNX's LayerNormalization takes trailing axes only and centres always: before opset 17,
+    for other axes and for RMS scaling, (x - mean) / sqrt(var + eps) * gamma + beta (RMS:
+    x / sqrt(mean x^2 + eps) * gamma) with ReduceMean over the ONNX positions of the normalised
+    axes (any layout)."""
     base = layer.name
-    axes = [v.axis(a) for a in range(v.rank - k, v.rank)] if v.fperm is None else [1]
+    axes = [v.axis(a) for a in layer._norm_axes] if v.fperm is None else [1]
+    # gamma / beta have the normalised axes' shape: size 1 on the other axes to broadcast
+    spread = [v.shape[a] if a in layer._norm_axes else 1 for a in range(v.rank)]
+    eps = b.const(np.float32(layer.epsilon), f"{base}/epsilon")
+    if layer.rms_scaling:
+        x = v.name
+        ms = b.reduce("ReduceMean", b.op("Mul", [x, x], base), axes, True, base)
+        y = b.op("Div", [x, b.op("Sqrt", [b.op("Add", [ms, eps], base)], base)], base)
+        y = b.op("Mul", [y, b.keras_const(_w(layer.gamma).reshape(spread), v, f"{base}/gamma")], base)
+        return Value(y, v.shape, v.perm, v.fperm)
     d = b.op("Sub", [v.name, b.reduce("ReduceMean", v.name, axes, True, base)], base)
     var = b.reduce("ReduceMean", b.op("Mul", [d, d], base), axes, True, base)
-    std = b.op("Sqrt", [b.op("Add", [var, b.const(np.float32(layer.epsilon), f"{base}/epsilon")], base)], base)
-    y = b.op("Div", [d, std], base)
+    y = b.op("Div", [d, b.op("Sqrt", [b.op("Add", [var, eps], base)], base)], base)
     if layer.scale:
-        y = b.op("Mul", [y, b.keras_const(_w(layer.gamma), v, f"{base}/gamma")], base)
+        y = b.op("Mul", [y, b.keras_const(_w(layer.gamma).reshape(spread), v, f"{base}/gamma")], base)
     if layer.center:
-        y = b.op("Add", [y, b.keras_const(_w(layer.beta), v, f"{base}/beta")], base)
+        y = b.op("Add", [y, b.keras_const(_w(layer.beta).reshape(spread), v, f"{base}/beta")], base)
     return Value(y, v.shape, v.perm, v.fperm)
 
 
