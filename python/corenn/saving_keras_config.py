@@ -367,42 +367,6 @@ def _keras2_refs(node, where):
     return [[*t["config"]["keras_history"], kwargs] for t in tensors]
 
 
-def _keras_layer_order(layers, outputs):
-    """The order Keras' functional models list their layers in (and so number the weights of a
-    legacy HDF5 file): nodes from a depth-first walk from the outputs, layers by decreasing
-    depth, ties by the order the walk first met them. ``layers``: TF-Keras 2 entries."""
-    parents = {}
-    for entry in layers:
-        for i, node in enumerate(entry["inbound_nodes"]):
-            parents[(entry["name"], i)] = [(ref[0], ref[1]) for ref in node]
-    first_seen, finished, post_order = {}, set(), []
-    for ref in outputs:
-        stack = [((ref[0], ref[1]), None)]
-        while stack:
-            node, pending = stack.pop()
-            if pending is None:
-                if node in finished:
-                    continue
-                first_seen.setdefault(node[0], len(first_seen))
-                pending = iter(parents.get(node, ()))
-            parent = next(pending, None)
-            if parent is None:
-                finished.add(node)
-                post_order.append(node)
-            else:
-                stack += [(node, pending), (parent, None)]
-    node_depth, layer_depth = {}, {}
-    for node in reversed(post_order):
-        depth = max(node_depth.setdefault(node, 0), layer_depth.get(node[0], 0))
-        layer_depth[node[0]] = node_depth[node] = depth
-        for parent in parents.get(node, ()):
-            node_depth[parent] = max(depth + 1, node_depth.get(parent, 0))
-    for entry in layers:   # an input no output depends on
-        if entry["class_name"] == "InputLayer" and entry["name"] not in layer_depth:
-            layer_depth[entry["name"]], first_seen[entry["name"]] = 0, -1
-    return sorted(layer_depth, key=lambda name: (-layer_depth[name], first_seen[name]))
-
-
 def keras2_model_config(model):
     """``model`` as TF-Keras 2's model_config: (config, layer names in Keras' order, which the
     legacy HDF5 file's ``layer_names`` follow). Raises _BadConfig naming what cannot be written."""
@@ -435,9 +399,9 @@ def keras2_model_config(model):
         entry["name"] = spec["name"]
         entry["inbound_nodes"] = [_keras2_refs(node, lwhere) for node in spec["inbound_nodes"]]
         entries.append(entry)
-    order = _keras_layer_order(entries, config["output_layers"])
-    position = {name: i for i, name in enumerate(order)}
-    entries.sort(key=lambda entry: position.get(entry["name"], len(order)))
+    # Keras' loaders match a legacy file's weights to layers by position in Keras' layer order,
+    # which model.layers and the config's layers list follow (models/graph.py)
+    order = [spec["name"] for spec in config["layers"]]
     return ({"class_name": "Functional",
              "config": {"name": model.name, "trainable": model.trainable, "layers": entries,
                         "input_layers": [list(ref) for ref in config["input_layers"]],
