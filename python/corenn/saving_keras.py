@@ -1,7 +1,8 @@
 """Reading model files that Keras wrote: Keras 3 archives (``.keras``), Keras 3 weights files
 (``.weights.h5``) and the legacy HDF5 model files of TF-Keras 2 (``.h5``, which Keras 3 still
 writes with ``model.save("m.h5")``). corenn reads them all, and writes ``.weights.h5`` files
-(``save_h5_weights``) and legacy ``.h5`` model files (``save_legacy_h5``, at the end).
+(``save_h5_weights``), legacy ``.h5`` model files (``save_legacy_h5``) and Keras 3 archives
+(``save_keras3_archive``), at the end.
 
 Keras 3 archive (``.keras``)
     A ZIP of ``metadata.json`` (``{"keras_version": "3.x", ...}``), ``config.json`` (the model's
@@ -50,7 +51,7 @@ from .saving import _Bad, _BadConfig, _reading
 from .saving_keras_config import translate_model_config
 
 __all__ = ["load_keras_archive", "load_legacy_h5", "load_h5_weights",
-           "load_keras_archive_weights", "save_h5_weights", "save_legacy_h5"]
+           "load_keras_archive_weights", "save_h5_weights", "save_legacy_h5", "save_keras3_archive"]
 
 KERAS_ARCHIVE_MEMBERS = {"metadata.json", "config.json", "model.weights.h5"}
 _MAX_H5_BYTES = 1 << 32          # the weights member of a .keras archive
@@ -550,14 +551,20 @@ def save_h5_weights(model, path):
     wrapper's parts in ``forward_layer`` / ``backward_layer`` / ``cell`` / ``layer``), each
     ``vars`` group named by an attribute as Keras does, and one for the model itself.
     Written to a temporary file and renamed (``saving.atomic_write``)."""
+    _saving.atomic_write(path, _keras3_weights_writer(model, f"{model.name}.save_weights"),
+                         mode="w+b")   # h5py reads back what it writes
+
+
+def _keras3_weights_writer(model, where):
+    """A function writing ``model``'s Keras 3 weights file to an open binary file; what cannot
+    be written is refused now, before anything is."""
     h5py = _h5py()
-    where = f"{model.name}.save_weights"
     # a functional model lists its InputLayers (Keras writes an empty group for each); they
     # do not shift the numbering of the other classes' groups
     layers = list(model.layers)
     paths = _keras3_paths([type(layer).__name__ for layer in layers])
     for layer in layers:
-        _own_and_nested(layer, where)   # refuse before anything is written
+        _own_and_nested(layer, where)
 
     def write(f):
         with h5py.File(f, "w") as h5:
@@ -565,7 +572,7 @@ def save_h5_weights(model, path):
             group = h5.create_group("layers")
             for layer, name in zip(layers, paths):
                 _write_layer(group.create_group(name), layer, where)
-    _saving.atomic_write(path, write, mode="w+b")   # h5py reads back what it writes
+    return write
 
 
 # ================================================================================================
@@ -648,3 +655,36 @@ def save_legacy_h5(model, path, include_optimizer=True):
                     layer_group.create_dataset(wname, data=np.array(w, dtype=np.float32, copy=True))
             group.create_group("top_level_model_weights").attrs["weight_names"] = []
     _saving.atomic_write(path, write, mode="w+b")
+
+
+# ================================================================================================
+# Writing Keras 3 archives (corenn.saving.save_model(model, 'm.keras', format='keras3'))
+# ================================================================================================
+
+_KERAS3_VERSION = "3.15.1"   # the Keras 3 release whose archives the fixtures hold: the format written
+
+
+def save_keras3_archive(model, path):
+    """Keras 3's ``.keras`` archive (which Keras 3's ``load_model`` and corenn's reader take):
+    ``metadata.json``, ``config.json`` (saving_keras_config.keras3_model_config) and
+    ``model.weights.h5`` (the layout ``save_h5_weights`` writes), uncompiled (no optimizer state).
+    Refusals as for ``save_legacy_h5``, before anything is written; written atomically."""
+    import zipfile
+    from .saving_keras_config import keras3_model_config
+    where = f"{model.name}.save"
+    try:
+        config = keras3_model_config(model)
+        translate_model_config(config)   # what is written, corenn reads back
+    except _BadConfig as exc:
+        raise ValueError(f"{where}: {os.fspath(path)}: {exc}") from None
+    weights = io.BytesIO()
+    _keras3_weights_writer(model, where)(weights)
+    members = [("metadata.json", _saving._to_json({"keras_version": _KERAS3_VERSION}, "metadata", path)),
+               ("config.json", _saving._to_json(config, "model config", path)),
+               ("model.weights.h5", weights.getvalue())]
+
+    def write(f):
+        with zipfile.ZipFile(f, "w") as zf:
+            for name, data in members:
+                zf.writestr(_saving._zip_info(name, name.endswith(".json")), data)
+    _saving.atomic_write(path, write)

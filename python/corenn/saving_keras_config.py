@@ -18,7 +18,7 @@ from __future__ import annotations
 from . import saving as _saving
 from .saving import _BadConfig
 
-__all__ = ["translate_model_config", "keras2_model_config", "keras2_training_config"]
+__all__ = ["translate_model_config", "keras2_model_config", "keras2_training_config", "keras3_model_config"]
 
 
 _CODE_CLASSES = {"Lambda", "__lambda__", "function", "__function__", "TFOpLambda",
@@ -367,38 +367,57 @@ def _keras2_refs(node, where):
     return [[*t["config"]["keras_history"], kwargs] for t in tensors]
 
 
-def keras2_model_config(model):
-    """``model`` as TF-Keras 2's model_config: (config, layer names in Keras' order, which the
-    legacy HDF5 file's ``layer_names`` follow). Raises _BadConfig naming what cannot be written."""
+def _check_sequential_input(model, where):
+    if not model.built or not getattr(model, "inputs", None):
+        raise _BadConfig(f"{where}: the Sequential model has no input shape yet (give it a "
+                         f"keras.Input, build it or call it first)")
+
+
+def _functional_config(model, where):
+    """corenn's config of a functional model, refused for a subclassed model (Python code) and
+    dict inputs / outputs (which Keras' configs here do not hold)."""
     kind = type(model).__name__
-    where = f"model '{model.name}'"
-    if kind == "Sequential":
-        layers = list(model.layers)
-        if not model.built or not getattr(model, "inputs", None):
-            raise _BadConfig(f"{where}: the Sequential model has no input shape yet (give it a "
-                             f"keras.Input, build it or call it first)")
-        entries = [_keras2_input_layer(model.inputs[0].node.layer, where)]
-        entries += [_keras2_layer_spec(_layer_spec(layer, f"{where}: layer '{layer.name}'"),
-                                       f"{where}: layer '{layer.name}'") for layer in layers]
-        return ({"class_name": "Sequential", "config": {"name": model.name, "layers": entries}},
-                [layer.name for layer in layers])
     if getattr(model, "_graph", None) is None or kind not in ("Model", "Functional"):
         raise _BadConfig(f"{where}: a subclassed model ({kind}) holds Python code; only Sequential "
                          f"and functional models are written")
     config = model.get_config()
     if "output_names" in config or "input_names" in config:
-        raise _BadConfig(f"{where}: inputs or outputs given as a dict are not part of TF-Keras 2's config")
+        raise _BadConfig(f"{where}: inputs or outputs given as a dict are not written to Keras files")
+    return config
+
+
+def _written_layers(model, where, input_entry, layer_entry):
+    """(corenn's functional config, or None for a Sequential; the layers as written entries: a
+    Sequential's InputLayer then its layers, or the functional config's layers, named)."""
+    if type(model).__name__ == "Sequential":
+        _check_sequential_input(model, where)
+        entries = [input_entry(model.inputs[0].node.layer, where)]
+        for layer in model.layers:
+            lwhere = f"{where}: layer '{layer.name}'"
+            entries.append(layer_entry(_layer_spec(layer, lwhere), lwhere))
+        return None, entries
+    config = _functional_config(model, where)
     entries = []
     for spec in config["layers"]:
         lwhere = f"{where}: layer '{spec['name']}'"
         layer = model.get_layer(spec["name"])
-        if spec["class_name"] == "InputLayer":
-            entry = _keras2_input_layer(layer, lwhere)
-        else:
-            entry = _keras2_layer_spec(_layer_spec(layer, lwhere, spec), lwhere)
-        entry["name"] = spec["name"]
-        entry["inbound_nodes"] = [_keras2_refs(node, lwhere) for node in spec["inbound_nodes"]]
-        entries.append(entry)
+        entry = input_entry(layer, lwhere) if spec["class_name"] == "InputLayer" else \
+            layer_entry(_layer_spec(layer, lwhere, spec), lwhere)
+        entries.append(dict(entry, name=spec["name"]))
+    return config, entries
+
+
+def keras2_model_config(model):
+    """``model`` as TF-Keras 2's model_config: (config, layer names in Keras' order, which the
+    legacy HDF5 file's ``layer_names`` follow). Raises _BadConfig naming what cannot be written."""
+    where = f"model '{model.name}'"
+    config, entries = _written_layers(model, where, _keras2_input_layer, _keras2_layer_spec)
+    if config is None:
+        return ({"class_name": "Sequential", "config": {"name": model.name, "layers": entries}},
+                [layer.name for layer in model.layers])
+    for entry, spec in zip(entries, config["layers"]):
+        entry["inbound_nodes"] = [_keras2_refs(node, f"{where}: layer '{entry['name']}'")
+                                  for node in spec["inbound_nodes"]]
     # Keras' loaders match a legacy file's weights to layers by position in Keras' layer order,
     # which model.layers and the config's layers list follow (models/graph.py)
     order = [spec["name"] for spec in config["layers"]]
@@ -443,3 +462,49 @@ def keras2_training_config(compile_config):
             "weighted_metrics": compile_config.get("weighted_metrics"),
             "loss_weights": compile_config.get("loss_weights"),
             "optimizer_config": {"class_name": optimizer["class_name"], "config": options}}
+
+
+_KERAS3_DTYPE = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
+                 "registered_name": None}
+
+
+def _keras3_layer_spec(spec, where):
+    """corenn's {class_name, config} of one layer as Keras 3's serialized layer (corenn's
+    options are Keras 3's, so only the wrapping and the dtype policy are added)."""
+    name = spec["class_name"]
+    where = f"{where} ({name})"
+    _layer_class(name, where)
+    config = {key: value for key, value in spec["config"].items() if key != "input_shape"}
+    for key in ("layer", "backward_layer"):
+        if name == "Bidirectional" and key in config:
+            config[key] = _keras3_layer_spec(config[key], f"{where} {key!r}")
+    if "activation" in config and not isinstance(config["activation"], str):
+        raise _BadConfig(f"{where}: activation {str(config['activation'])[:60]!r} is not a Keras activation name")
+    config["dtype"] = _KERAS3_DTYPE
+    return {"module": "keras.layers", "class_name": name, "config": config, "registered_name": None}
+
+
+def _keras3_input_layer(layer, where):
+    config = _keras2_input_layer(layer, where)["config"]
+    return {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+            "config": {"batch_shape": config["batch_input_shape"], "dtype": config["dtype"],
+                       "sparse": False, "name": config["name"]}}
+
+
+def keras3_model_config(model):
+    """``model`` as Keras 3's config.json (``serialize_keras_object`` of a Sequential or
+    Functional model). Raises _BadConfig naming what cannot be written."""
+    where = f"model '{model.name}'"
+    config, entries = _written_layers(model, where, _keras3_input_layer, _keras3_layer_spec)
+    if config is None:
+        return {"module": "keras", "class_name": "Sequential", "registered_name": None,
+                "config": {"name": model.name, "trainable": model.trainable, "dtype": _KERAS3_DTYPE,
+                           "layers": entries, "build_input_shape": entries[0]["config"]["batch_shape"]}}
+    for entry, spec in zip(entries, config["layers"]):
+        entry["inbound_nodes"] = spec["inbound_nodes"]   # corenn's nodes are in Keras 3's form
+    flat = lambda refs: refs[0] if len(refs) == 1 else refs   # noqa: E731 - Keras 3 writes one input flat
+    return {"module": "keras.src.models.functional", "class_name": "Functional",
+            "registered_name": "Functional",
+            "config": {"name": model.name, "trainable": model.trainable, "layers": entries,
+                       "input_layers": flat(config["input_layers"]),
+                       "output_layers": flat(config["output_layers"])}}

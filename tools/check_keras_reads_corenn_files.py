@@ -1,14 +1,16 @@
-"""Check that real Keras loads the legacy .h5 model files corenn writes, with corenn's predictions.
+"""Check that real Keras loads the model files corenn writes in Keras' formats, with Keras' predictions.
 
 Two steps, in two environments (the test suite never imports Keras):
 
-    python tools/check_keras_reads_corenn_h5.py write DIR     # with corenn: each Keras-made
+    python tools/check_keras_reads_corenn_files.py write DIR     # with corenn: each Keras-made
         # fixture (tests/interop/keras_fixtures/*.keras) loaded by corenn and saved as DIR/<name>.h5
-    KERAS_BACKEND=torch python tools/check_keras_reads_corenn_h5.py check DIR         # Keras 3
-    TF_USE_LEGACY_KERAS=1 python tools/check_keras_reads_corenn_h5.py check DIR tf_keras   # TF-Keras 2
+        # (TF-Keras 2's HDF5 model file) and DIR/<name>.keras (Keras 3's archive, save_format="keras3")
+    KERAS_BACKEND=torch python tools/check_keras_reads_corenn_files.py check DIR         # Keras 3
+    TF_USE_LEGACY_KERAS=1 python tools/check_keras_reads_corenn_files.py check DIR tf_keras   # TF-Keras 2
 
-``check`` loads every DIR/*.h5 with ``load_model(path, compile=False)`` and compares Keras'
-prediction with the fixture's expected one (Keras' own, <name>.expected.npz). It prints one line
+``check`` loads every DIR/*.h5 (and with Keras 3, DIR/*.keras) with ``load_model(path,
+compile=False)`` and compares Keras' prediction with the fixture's expected one (Keras' own,
+<name>.expected.npz). It prints one line
 per file and exits 1 when one does not load or differs by more than 1e-5.
 """
 import glob
@@ -37,24 +39,26 @@ def write(out_dir):
             print(f"{name}: refused by corenn ({str(exc).split(': ')[-1][:80]})")
             continue
         model.save(os.path.join(out_dir, name + ".h5"))
+        corenn.saving.save_model(model, os.path.join(out_dir, name + ".keras"), save_format="keras3")
         print(f"{name}: written")
 
 
 def check(out_dir, module):
     keras = importlib.import_module(module)
     failed = 0
-    for path in sorted(glob.glob(os.path.join(out_dir, "*.h5"))):
-        name = os.path.basename(path)[:-len(".h5")]
+    kinds = ("*.h5", "*.keras") if module == "keras" else ("*.h5",)   # TF-Keras 2 predates .keras
+    for path in sorted(p for kind in kinds for p in glob.glob(os.path.join(out_dir, kind))):
+        name = os.path.basename(path).rsplit(".", 1)[0]
         try:
             model = keras.models.load_model(path, compile=False)
             xs, y = expected(name)
             got = np.asarray(model.predict(xs if len(xs) > 1 else xs[0], verbose=0))
             diff = float(np.max(np.abs(got - y) / (np.abs(y) + 1e-6)))
             ok = diff <= 1e-5
-            print(f"{name}: {'ok' if ok else 'DIFFERS'} (max relative difference {diff:.2e})")
+            print(f"{os.path.basename(path)}: {'ok' if ok else 'DIFFERS'} (max relative difference {diff:.2e})")
         except Exception as exc:   # noqa: BLE001 - report every failure, go on with the next file
             ok = False
-            print(f"{name}: NOT LOADED: {type(exc).__name__}: {str(exc)[:300]}")
+            print(f"{os.path.basename(path)}: NOT LOADED: {type(exc).__name__}: {str(exc)[:300]}")
         failed += not ok
     print(f"{module} {keras.__version__}: {failed} failed")
     return 1 if failed else 0
