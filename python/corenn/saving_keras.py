@@ -648,7 +648,7 @@ def save_legacy_h5(model, path, include_optimizer=True):
             group.attrs["layer_names"] = _string_list(order)
             group.attrs["backend"] = _KERAS2_BACKEND.encode("utf-8")
             group.attrs["keras_version"] = _KERAS2_VERSION.encode("utf-8")
-            for name, named in sorted(zip(order, weights)):   # Keras creates the groups sorted by name
+            for name, named in sorted(zip(order, weights), key=lambda item: item[0]):   # as Keras: by name
                 layer_group = group.create_group(name)
                 layer_group.attrs["weight_names"] = _string_list(n for n, _ in named)
                 for wname, w in named:
@@ -658,7 +658,7 @@ def save_legacy_h5(model, path, include_optimizer=True):
 
 
 # ================================================================================================
-# Writing Keras 3 archives (corenn.saving.save_model(model, 'm.keras', format='keras3'))
+# Writing Keras 3 archives (corenn.saving.save_model(model, 'm.keras', save_format='keras3'))
 # ================================================================================================
 
 _KERAS3_VERSION = "3.15.1"   # the Keras 3 release whose archives the fixtures hold: the format written

@@ -213,6 +213,9 @@ def test_custom_and_unsupported_classes_are_refused_by_name(tmp_path):
 
 
 def test_options_tf_keras_2_lacks_are_refused(tmp_path):
+    norm = corenn.Sequential([layers.Input((3,)), layers.LayerNormalization(rms_scaling=True, name="rms")])
+    with pytest.raises(ValueError, match=r"'rms' \(LayerNormalization\).*rms_scaling=True has no TF-Keras 2"):
+        norm.save(tmp_path / "m.h5")
     model = corenn.Sequential([layers.Input((3,)), layers.Dense(2)])
     model.compile(optimizer=corenn.optimizers.Adam(gradient_accumulation_steps=2), loss="mse")
     with pytest.raises(ValueError, match=r"gradient_accumulation_steps=2 has no TF-Keras 2.*include_optimizer=False"):
