@@ -111,3 +111,15 @@ __all__ = ["Model", "Input", "backend", "GradientTape", "function", "convert_to_
                         # must not shadow Python's builtins
                         and n not in dir(_builtins)]
 __all__ += ["train", "summary", "saved_model"] + [n for n in _tf_control_names if n not in dir(_builtins)]
+
+# Last: the public ops of every op namespace record a graph node when called on KerasTensors
+# (``x = ops.expand_dims(inputs, -1)`` while a functional model is built; layers/op_layer.py).
+import sys as _sys  # noqa: E402
+from .layers.op_layer import make_symbolic_aware as _make_symbolic_aware  # noqa: E402
+
+for _module, _prefix in ((ops, "ops"), (ops.nn, "ops.nn"), (ops.numpy, "ops.numpy"), (ops.math, "ops.math"),
+                         (ops.linalg, "ops.linalg"), (ops.core, "ops.core"), (ops.image, "ops.image"),
+                         (_sys.modules[__name__], "tf"), (math, "tf.math"), (nn, "tf.nn"), (linalg, "tf.linalg"),
+                         (image, "tf.image"), (signal, "tf.signal")):
+    _make_symbolic_aware(_module, _prefix)
+del _module, _prefix, _sys

@@ -315,15 +315,25 @@ class GradientTape:
         if output_gradients is None:
             seeds = [None] * len(targets)
         was_recording, self._recording = self._recording, False
+        recorded, why = self._differentiated_by_another(targets, keys), None
         try:
-            grads, weight_grads = self._backward(targets, seeds, set(keys))
+            if recorded:
+                try:
+                    grads, weight_grads = self._backward_recorded(targets, seeds), {}
+                except NotImplementedError as exc:
+                    # a layer it cannot differentiate twice: the first-order gradient, marked so that
+                    # differentiating it raises this, and an outer tape that never does is fine
+                    recorded, why = False, str(exc)
+            if not recorded:
+                grads, weight_grads = self._backward(targets, seeds, set(keys))
         finally:
             self._recording = was_recording
         self._used = True
         # weight_grads: id -> the gradient Tensor of a weight one call or graph used, or a list of
         # them (several); grads: id -> the gradient of a tracked tensor (a watched input)
         result = [weight_grads.get(key) for key in keys]
-        copy = self.persistent or self._shared
+        # (recorded: fresh outputs of ops the outer tapes hold, handed out as they are)
+        copy = (self.persistent or self._shared) and not recorded
         if copy or grads or _has_lists(result):   # else each result is its one gradient as it is
             for i, key in enumerate(keys):
                 parts = result[i]
@@ -334,7 +344,8 @@ class GradientTape:
                 result[i] = parts[0] if len(parts) == 1 and not copy else _sum(parts, copy=copy)
         if unconnected_gradients == "zero":
             result = [kernels.zeros(tuple(s.shape)) if g is None else g for s, g in zip(flat_sources, result)]
-        self._mark_second_order(targets, [g for g in result if g is not None], was_recording)
+        if not recorded:   # (recorded: the outer tapes hold the ops that made these gradients)
+            self._mark_second_order(targets, [g for g in result if g is not None], was_recording, why)
         if not self.persistent:
             accessed = dict(self._accessed)
             self.reset()
@@ -445,7 +456,7 @@ class GradientTape:
         self._accessed = accessed   # watched_variables() still answers after the one gradient
         return result
 
-    def _mark_second_order(self, targets, outs, was_recording):
+    def _mark_second_order(self, targets, outs, was_recording, why=None):
         """A gradient computed while a tape records (an inner tape inside an outer one, WGAN-GP's
         gradient penalty, or a persistent tape inside its own block) is not differentiable in
         corenn: the backward kernels are not recorded. Rather than let a recording tape treat it as
@@ -461,7 +472,58 @@ class GradientTape:
             return
         for tape in recording:
             if outs and any(id(t) in tape._tracked for t in targets if isinstance(t, kernels.Tensor)):
-                tape._keep(_Record(None, _second_order, list(targets), outs, True, True))
+                rule = _second_order if why is None else _SecondOrderRefused(why)
+                tape._keep(_Record(None, rule, list(targets), outs, True, True))
+
+    def _differentiated_by_another(self, targets, source_ids) -> bool:
+        """Whether another tape records now and tracks a target: its gradient will then be
+        differentiated (WGAN-GP's penalty), so it is computed with recorded ops
+        (models/second_order.py). Only watched inputs as sources: a weight's gradient taken
+        inside another tape stays the first-order one, marked (_mark_second_order)."""
+        stack = _stack()
+        if len(stack) < 2 and not (stack and stack[-1] is not self):
+            return False
+        outer = [t for t in stack if t is not self and t._recording]
+        if not outer or not any(id(t) in o._tracked for o in outer for t in targets
+                                if isinstance(t, kernels.Tensor)):
+            return False
+        return all(key in self._tracked for key in source_ids)
+
+    def _backward_recorded(self, targets, seeds):
+        """_backward with the gradients computed by recorded ops (see _differentiated_by_another):
+        layer calls and captured graphs through models/second_order.py; a tensor op's rule only
+        when it is one of the linear ones whose gradient is the same op (its rule then records
+        nothing new and is exact), else NotImplementedError naming the op."""
+        from .models import second_order
+        grads: dict[int, object] = {}
+        for t, seed in zip(targets, seeds):
+            g = kernels.Tensor.empty(t.shape).fill_(1.0) if seed is None else convert(seed, "seed")
+            _accumulate(grads, id(t), g)
+        for rec in reversed(self._records):
+            dys = [grads.pop(id(o), None) for o in rec.outputs]
+            if all(g is None for g in dys):
+                continue
+            if rec.n_losses:
+                raise NotImplementedError("GradientTape.gradient: a second-order gradient through a layer that "
+                                          "adds losses (add_loss / activity_regularizer)")
+            if rec.graph is not None:
+                dy = [kernels.zeros(tuple(o.shape)) if g is None else g for o, g in zip(rec.outputs, dys)]
+                dxs = second_order.graph_input_gradients(rec.graph, rec.inputs, dy)
+            elif rec.ctx is not None:
+                if rec.multi_out:
+                    raise NotImplementedError(f"GradientTape.gradient: a second-order gradient through layer "
+                                              f"'{rec.ctx.name}', which returns several tensors")
+                dxs = second_order.layer_input_gradients(rec.ctx, rec.inputs, dys)
+            else:
+                raise NotImplementedError(
+                    "GradientTape.gradient: a gradient taken inside another tape's block (a second-order "
+                    "gradient, e.g. WGAN-GP's penalty) can go through layer calls and models only; call the "
+                    "model directly on the watched tensor inside the inner tape")
+            for x, g in zip(rec.inputs, dxs):
+                if g is not None and (id(x) in self._tracked or self.needs_grad(x)):
+                    key = id(x)
+                    grads[key] = g if key not in grads else _ops_add(grads[key], g)
+        return grads
 
     def _backward(self, targets, seeds, source_ids):
         grads: dict[int, object] = {}
@@ -555,10 +617,21 @@ class _LossRule:
 
 def _second_order(dys):
     raise NotImplementedError(
-        "GradientTape.gradient: corenn cannot differentiate a gradient (a second-order derivative, "
-        "such as WGAN-GP's gradient penalty or a Hessian): a gradient computed by a tape while this tape "
-        "recorded feeds the target. Compute the inner gradient outside this tape's block, or use a "
-        "penalty that needs only first-order gradients")
+        "GradientTape.gradient: corenn cannot differentiate this gradient (a second-order derivative): a "
+        "gradient computed while this tape recorded feeds the target, and it was not a gradient of layer "
+        "calls with respect to watched inputs taken inside another tape (WGAN-GP's penalty, which corenn "
+        "differentiates: models/second_order.py). Compute the inner gradient outside this tape's block, "
+        "or use a penalty that needs only first-order gradients")
+
+
+class _SecondOrderRefused:
+    """The rule of a gradient that the second-order path could not record: raises its reason."""
+
+    def __init__(self, why):
+        self.why = why
+
+    def __call__(self, dys):
+        raise NotImplementedError(self.why)
 
 
 class _TapeGroup:
@@ -689,6 +762,11 @@ def _has_lists(values):
         if type(v) is list:
             return True
     return False
+
+
+def _ops_add(a, b):
+    from . import ops
+    return ops.add(a, b)
 
 
 def _accumulate(grads, key, g):

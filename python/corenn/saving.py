@@ -931,6 +931,7 @@ def _known_layer_classes():
     from .layers.base import Layer
     known = {n for n in layers.__all__ if isinstance(getattr(layers, n), type)
              and issubclass(getattr(layers, n), Layer) and n != "Layer"}
+    known.add("OpLayer")   # an op called on KerasTensors (layers/op_layer.py), not a Keras name
     for scope in [CUSTOM_OBJECTS] + _SCOPE:
         known |= {n for n, c in scope.items() if isinstance(c, type) and issubclass(c, Layer)}
     return known

@@ -435,3 +435,68 @@ def test_attention_axes_mask_trains_and_saves(tmp_path):
     only_first = np.zeros_like(mask)
     only_first[..., 0] = 1.0
     assert not np.allclose(model.predict([x, only_first], verbose=0), model.predict([x, mask], verbose=0))
+
+
+# ---- GroupQueryAttention ------------------------------------------------------------------------
+
+def _gqa_reference(q, v, weights, repeats, causal=False):
+    """Keras 3's grouped-query attention in float64: key / value heads repeated (each serving
+    ``repeats`` consecutive query heads), then multi-head attention."""
+    wq, bq, wk, bk, wv, bv, wo, bo = [np.asarray(w, np.float64) for w in weights]
+    qh = np.einsum("btd,dhk->bthk", q, wq) + bq
+    kh = np.repeat(np.einsum("btd,dhk->bthk", v, wk) + bk, repeats, axis=2)
+    vh = np.repeat(np.einsum("btd,dhk->bthk", v, wv) + bv, repeats, axis=2)
+    s = np.einsum("bqhk,bvhk->bhqv", qh, kh) / np.sqrt(wq.shape[-1])
+    if causal:
+        s = np.where(np.tril(np.ones(s.shape[-2:], bool)), s, -np.inf)
+    p = np.exp(s - s.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    return np.einsum("bqhk,hkd->bqd", np.einsum("bhqv,bvhk->bqhk", p, vh), wo) + bo, p
+
+
+@pytest.mark.parametrize("kv_heads", [1, 2, 6])
+@pytest.mark.parametrize("causal", [False, True])
+def test_group_query_attention_matches_the_reference_and_finite_differences(kv_heads, causal):
+    rng = np.random.default_rng(7)
+    q, v = rand(rng, 2, 5, 6), rand(rng, 2, 5, 4)
+    gqa = layers.GroupQueryAttention(head_dim=3, num_query_heads=6, num_key_value_heads=kv_heads)
+    gqa(q, v)
+    weights = [w + 0.3 * rand(rng, *w.shape) for w in gqa.get_weights()]
+    gqa.set_weights(weights)
+    assert [tuple(w.shape) for w in weights] == [(6, 6, 3), (6, 3), (4, kv_heads, 3), (kv_heads, 3),
+                                                  (4, kv_heads, 3), (kv_heads, 3), (6, 3, 6), (6,)]
+    dy = rand(rng, 2, 5, 6)
+    out, grads = tape_grads(gqa, q, v, None, dy, use_causal_mask=causal)
+    want, probs = _gqa_reference(q, v, weights, 6 // kv_heads, causal)
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-5)
+    _, scores = gqa(q, v, return_attention_scores=True, use_causal_mask=causal)
+    np.testing.assert_allclose(np.asarray(scores), probs, rtol=1e-4, atol=1e-6)
+
+    def loss(**arrays):
+        ws = [arrays.get(f"w{i}", w) for i, w in enumerate(weights)]
+        return float((_gqa_reference(arrays.get("q", q), arrays.get("v", v), ws, 6 // kv_heads, causal)[0]
+                      * dy).sum())
+    # the query, the value (it is the key too) and the key / value kernels the heads share
+    for index, name, base in ((0, "q", q), (1, "v", v), (4, "w2", weights[2]), (6, "w4", weights[4])):
+        num = ref.numerical_grad(lambda a: loss(**{name: a}), np.asarray(base, np.float64), 1e-5)
+        np.testing.assert_allclose(grads[index], num, rtol=1e-3, atol=1e-4)
+
+
+def test_group_query_attention_with_as_many_heads_is_multi_head_attention(tmp_path):
+    rng = np.random.default_rng(8)
+    q = rand(rng, 2, 4, 8)
+    gqa = layers.GroupQueryAttention(head_dim=2, num_query_heads=4, num_key_value_heads=4, name="gqa")
+    mha = layers.MultiHeadAttention(num_heads=4, key_dim=2)
+    gqa(q, q), mha(q, q)
+    mha.set_weights(gqa.get_weights())
+    np.testing.assert_allclose(np.asarray(gqa(q, q)), np.asarray(mha(q, q)), rtol=1e-6, atol=1e-6)
+    cfg = gqa.get_config()
+    assert (cfg["head_dim"], cfg["num_query_heads"], cfg["num_key_value_heads"]) == (2, 4, 4)
+    assert "num_heads" not in cfg and "key_dim" not in cfg
+    inputs = corenn.keras.Input((4, 8))
+    model = corenn.keras.Model(inputs, layers.GroupQueryAttention(2, 4, 2)(inputs, inputs))
+    model.save(tmp_path / "gqa.keras")
+    loaded = corenn.keras.models.load_model(tmp_path / "gqa.keras")
+    np.testing.assert_allclose(loaded.predict(q, verbose=0), model.predict(q, verbose=0), rtol=1e-6)
+    with pytest.raises(ValueError, match="num_key_value_heads must be a positive integer dividing"):
+        layers.GroupQueryAttention(head_dim=2, num_query_heads=4, num_key_value_heads=3)

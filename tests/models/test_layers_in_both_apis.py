@@ -84,7 +84,7 @@ TABLE = {
 # Not single-input layers: the base class, the input declaration, and the merge layers (another
 # branch) that take a list of tensors.
 NOT_SINGLE_INPUT = {"Layer", "InputLayer", "Input", "Add", "Subtract", "Multiply", "Average", "Maximum",
-                    "Minimum", "Concatenate", "Dot", "MultiHeadAttention", "Attention",
+                    "Minimum", "Concatenate", "Dot", "MultiHeadAttention", "GroupedQueryAttention", "Attention",
                     "AdditiveAttention", "HashedCrossing"}   # HashedCrossing: tests/api/test_sweep7_keras_surface.py
 # Layers on strings: they run on NumPy arrays of text before a model (tests/layers/test_preprocessing_more.py).
 NOT_SINGLE_INPUT |= {"StringLookup", "TextVectorization"}

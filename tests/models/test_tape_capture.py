@@ -19,7 +19,15 @@ class Mlp(keras.Model):
 
 
 class EagerOnly(Mlp):
-    """The same model, but its call uses an op on values, so it cannot be traced."""
+    """The same model, but its call reads values (data-dependent Python), so it cannot be traced."""
+
+    def call(self, x):
+        scale = 1.0 if np.asarray(x).size else 0.0
+        return self.d2(ops.relu(self.d1(self.flatten(x)))) * scale
+
+
+class TracedOps(Mlp):
+    """The same model with an op in its call: traced, the op a node of the captured graph."""
 
     def call(self, x):
         return self.d2(ops.relu(self.d1(self.flatten(x))))
@@ -45,6 +53,14 @@ def test_captured_graph_matches_eager_recording(rng):
     assert l1 == pytest.approx(l2, rel=1e-6)
     np.testing.assert_allclose(p1, p2, rtol=1e-6, atol=1e-7)
     for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    with_op = TracedOps()
+    with_op(x)
+    with_op.set_weights(captured.get_weights())
+    l3, p3, g3 = _grads(with_op, x, y)
+    assert with_op.__dict__.get("_captures") and not with_op.__dict__.get("_untraceable")
+    assert l3 == pytest.approx(l2, rel=1e-6)
+    for a, b in zip(g3, g2):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 

@@ -103,6 +103,8 @@ LAYER_ARGS.update({
     "SpatialDropout1D": dict(rate=0.25, seed=3),
     "MultiHeadAttention": dict(num_heads=3, key_dim=4, value_dim=5, dropout=0.1, use_bias=False,
                                output_shape=(7,), seed=3),
+    "GroupedQueryAttention": dict(head_dim=3, num_query_heads=4, num_key_value_heads=2, dropout=0.1, seed=3),
+    "GroupQueryAttention": dict(head_dim=2, num_query_heads=2, num_key_value_heads=1, use_bias=False),
     "Resizing": dict(height=3, width=5, interpolation="nearest", crop_to_aspect_ratio=True),
     "CenterCrop": dict(height=4, width=2),
     "RandomFlip": dict(mode="vertical", seed=5),

@@ -10,6 +10,8 @@ learning rate, or a NumPy array in place.
 """
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 __all__ = ["mean", "sum", "max", "min", "prod", "std", "var", "square", "sqrt", "abs", "exp", "log",
@@ -126,6 +128,9 @@ def flatten(x):
 
 
 def batch_flatten(x):
+    rest = tuple(np.shape(x))[1:]
+    if builtins.all(d is not None for d in rest):   # (also a KerasTensor, whose batch size is None)
+        return _ops().reshape(x, (-1, int(np.prod(rest, dtype=np.int64))))
     return _ops().reshape(x, (np.shape(x)[0], -1))
 
 

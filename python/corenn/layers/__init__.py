@@ -1,6 +1,6 @@
 """corenn.layers: Keras-style layers. Each calls corenn.kernels for its math."""
 from .activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
-from .attention import AdditiveAttention, Attention, MultiHeadAttention
+from .attention import AdditiveAttention, Attention, GroupedQueryAttention, GroupQueryAttention, MultiHeadAttention
 from .base import Input, InputLayer, Layer
 from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, DepthwiseConv2D,
                             SeparableConv2D)
@@ -40,7 +40,7 @@ __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Re
            "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed",
            "Identity", "LayerNormalization", "Permute", "RepeatVector", "Cropping1D", "Cropping2D",
            "UpSampling1D", "UpSampling2D", "ReLU", "LeakyReLU", "ELU", "Softmax",
-           "MultiHeadAttention", "Masking", "Lambda",
+           "MultiHeadAttention", "GroupQueryAttention", "GroupedQueryAttention", "Masking", "Lambda",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
            "get", "serialize", "deserialize"]
@@ -94,6 +94,9 @@ def deserialize(config, custom_objects=None, prepare_layer=None):
 
 get = deserialize
 __all__ += ["ActivityRegularization"]
+
+# ops called on KerasTensors record one node each; not a Keras name, but configs name it
+from .op_layer import OpLayer  # noqa: E402,F401
 
 from . import experimental  # noqa: E402  TF 2.3-2.5 paths: layers.experimental.preprocessing.Rescaling
 # Keras' short aliases of the pooling layers (keras.io examples write GlobalAvgPool2D, MaxPool2D):

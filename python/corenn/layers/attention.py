@@ -26,7 +26,7 @@ import numpy as np
 from .. import constraints, initializers, kernels, regularizers
 from .base import Layer, shape_str
 
-__all__ = ["MultiHeadAttention", "Attention", "AdditiveAttention"]
+__all__ = ["MultiHeadAttention", "GroupQueryAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention"]
 
 _QKV = (0, 2, 1, 3)   # (N, T, H, K) <-> (N, H, T, K); the permutation is its own inverse
 
@@ -176,13 +176,17 @@ class MultiHeadAttention(Layer):
                                    constraint=self.bias_constraint) if self.use_bias else None
         self.query_kernel = kernel("query/kernel", (q[-1], h, kd))
         self.query_bias = bias("query/bias", (h, kd))
-        self.key_kernel = kernel("key/kernel", (k[-1], h, kd))
-        self.key_bias = bias("key/bias", (h, kd))
-        self.value_kernel = kernel("value/kernel", (v[-1], h, vd))
-        self.value_bias = bias("value/bias", (h, vd))
+        g = self._key_value_heads()
+        self.key_kernel = kernel("key/kernel", (k[-1], g, kd))
+        self.key_bias = bias("key/bias", (g, kd))
+        self.value_kernel = kernel("value/kernel", (v[-1], g, vd))
+        self.value_bias = bias("value/bias", (g, vd))
         self.output_kernel = kernel("attention_output/kernel", (h, vd, do))
         self.output_bias = bias("attention_output/bias", (do,))
         super().build(input_shape)
+
+    def _key_value_heads(self):
+        return self.num_heads
 
     def compute_output_shape(self, input_shape):
         shapes = list(input_shape) if isinstance(input_shape, list) else [input_shape]
@@ -341,13 +345,35 @@ class MultiHeadAttention(Layer):
         return int(next_seed())
 
     def _project(self, x, w, b, cols, name):
-        """x (N, T, D) -> (N, H, T, cols) through x W + b."""
+        """x (N, T, D) -> (N, H, T, cols) through x W + b (H: the heads of W (D, H, cols))."""
         n, t, d = x.shape
-        h = self.num_heads
+        h = w.shape[1]
         y = self._buffer(name, (n, t, h, cols))
         kernels.gemm(_rows(x, d), w.reshape([d, h * cols]), _rows(y, h * cols),
                      bias=None if b is None else b.reshape([h * cols]))
         return kernels.transpose(y, _QKV, out=self._buffer(name + "_h", (n, h, t, cols)))
+
+    def _shared_heads(self, xh, name):
+        """Grouped-query attention: key / value heads (N, G, T, c) each serve H / G consecutive
+        query heads, so they are repeated to (N, H, T, c) (the RepeatVector kernel on the
+        (N G, T c) view). The identity when there is one key / value head per query head."""
+        n, g, t, c = xh.shape
+        r = self.num_heads // g
+        if r == 1:
+            return xh
+        y = kernels.repeat_vector_forward(xh.reshape([n * g, t * c]), r,
+                                          out=self._buffer(name + "_shared", (n * g, r, t * c)))
+        return y.reshape([n, g * r, t, c])
+
+    def _summed_heads(self, dh, name):
+        """The gradient of _shared_heads: the sum over the query heads a key / value head serves."""
+        g = self.key_kernel.shape[1]
+        n, h, t, c = dh.shape
+        if g == h:
+            return dh
+        dx = kernels.repeat_vector_backward(dh.reshape([n * g, h // g, t * c]),
+                                            out=self._buffer("d" + name + "_shared", (n * g, t * c)))
+        return dx.reshape([n, g, t, c])
 
     def _broadcast_attention_mask(self, am, n, tq, tv):
         """A mask of shape (batch or 1, query steps or 1, value steps or 1) spread over the scores'
@@ -379,8 +405,8 @@ class MultiHeadAttention(Layer):
         key_mask = vm if km is None else (km if vm is None else
                                           kernels.binary_forward("multiply", vm, km))
         qh = self._project(query, self.query_kernel, self.query_bias, kd, "q")
-        kh = self._project(key, self.key_kernel, self.key_bias, kd, "k")
-        vh = self._project(value, self.value_kernel, self.value_bias, vd, "v")
+        kh = self._shared_heads(self._project(key, self.key_kernel, self.key_bias, kd, "k"), "k")
+        vh = self._shared_heads(self._project(value, self.value_kernel, self.value_bias, vd, "v"), "v")
         probs = kernels.batched_matmul(qh, kh, trans_b=True, out=self._buffer("probs", (n, h, tq, tv)))
         rate = self.dropout if training else 0.0
         self._scale = 1.0 / math.sqrt(kd)
@@ -444,6 +470,7 @@ class MultiHeadAttention(Layer):
                                              dropped=dropped, out=dp)
         dqh = kernels.batched_matmul(ds, kh, out=self._buffer("dqh", (n, h, tq, kd)))
         dkh = kernels.batched_matmul(ds, qh, trans_a=True, out=self._buffer("dkh", (n, h, tv, kd)))
+        dvh, dkh = self._summed_heads(dvh, "v"), self._summed_heads(dkh, "k")
         dq = self._input_grads(query, dqh, "query/kernel", "query/bias", self.query_kernel, kd, "q")
         dv = self._input_grads(value, dvh, "value/kernel", "value/bias", self.value_kernel, vd, "v")
         if key is None:
@@ -498,6 +525,58 @@ class MultiHeadAttention(Layer):
         if options is not None:
             layer._options = tuple(bool(o) for o in options)
         return layer
+
+
+class GroupedQueryAttention(MultiHeadAttention):
+    """Grouped-query attention (Ainslie et al., "GQA", 2023), Keras 3's
+    ``layers.GroupQueryAttention``: ``num_query_heads`` query heads share ``num_key_value_heads``
+    key / value heads, each serving num_query_heads / num_key_value_heads consecutive query
+    heads (one: multi-query attention; as many: multi-head attention). The computation is
+    MultiHeadAttention's (same kernels, masks, dropout and scores) with the key / value heads
+    repeated after their projection and their gradients summed back (_shared_heads).
+
+    Weights, Keras order: query/kernel (D, Hq, head_dim), query/bias, key/kernel
+    (Dk, Hkv, head_dim), key/bias, value/kernel (Dv, Hkv, head_dim), value/bias,
+    attention_output/kernel (Hq, head_dim, D), attention_output/bias (D,): D is the query's
+    feature size, which the output has.
+    """
+
+    def __init__(self, head_dim, num_query_heads, num_key_value_heads, dropout=0.0, use_bias=True,
+                 flash_attention=None, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, seed=None, **kwargs):
+        super().__init__(num_heads=num_query_heads, key_dim=head_dim, dropout=dropout, use_bias=use_bias,
+                         kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                         kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                         activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                         bias_constraint=bias_constraint, seed=seed, flash_attention=flash_attention, **kwargs)
+        g = num_key_value_heads
+        if isinstance(g, bool) or not isinstance(g, (int, np.integer)) or g <= 0 or self.num_heads % g:
+            raise ValueError(f"GroupQueryAttention '{self.name}': num_key_value_heads must be a positive "
+                             f"integer dividing num_query_heads ({self.num_heads}), got {g!r}")
+        self.num_key_value_heads = int(g)
+
+    @property
+    def head_dim(self):
+        return self.key_dim
+
+    @property
+    def num_query_heads(self):
+        return self.num_heads
+
+    def _key_value_heads(self):
+        return self.num_key_value_heads
+
+    def get_config(self):
+        cfg = super().get_config()
+        for key in ("num_heads", "key_dim", "value_dim", "output_shape", "attention_axes"):
+            cfg.pop(key)
+        cfg.update(head_dim=self.key_dim, num_query_heads=self.num_heads,
+                   num_key_value_heads=self.num_key_value_heads)
+        return cfg
+
+
+GroupQueryAttention = GroupedQueryAttention   # Keras 3 exports the class under this name
 
 
 class Attention(Layer):

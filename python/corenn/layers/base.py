@@ -56,6 +56,31 @@ class _CallTraining(threading.local):
 _CALL_TRAINING = _CallTraining()
 
 
+# A subclassed model's ``call`` traced on KerasTensors (Model._trace) must compute everything
+# from its inputs: a layer run on values there (``self.ffn(self.node_features)``), or an op on a
+# weight (``ops.transpose(self.embedding.embeddings)``), would become a constant of the captured
+# graph, frozen at its value of that moment and never trained. Such a call raises NotTraceable,
+# and the model runs eagerly, layer by layer, as Keras runs it.
+class _Tracing(threading.local):
+    depth = 0   # the traces running on this thread
+
+
+TRACING = _Tracing()
+
+
+class NotTraceable(TypeError):
+    pass
+
+
+def check_traceable(what):
+    """Raise NotTraceable when a trace is running and ``what`` (a value computed from other
+    values, outside any layer's shape probe) happens in it."""
+    if TRACING.depth:
+        from .. import ops
+        if not ops.SHAPE_PROBE.depth:
+            raise NotTraceable(f"{what} during the trace of a model's call")
+
+
 @functools.lru_cache(maxsize=None)
 def _call_training_default(fn):
     """The default value of ``training`` in a ``call`` signature (None when absent)."""
@@ -703,6 +728,8 @@ class Layer:
             assert_input_compatibility(spec, inputs, self.name)
         if graph.is_symbolic(inputs):
             return graph.symbolic_call(self, inputs, mask, training)
+        if TRACING.depth:
+            check_traceable(f"layer '{self.name}' called on values")
         written = type(self).call is not Layer.call
         stack = _CALL_TRAINING.stack
         if training is None:   # Keras 3: the enclosing call's flag, else call's own default

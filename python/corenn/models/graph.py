@@ -60,35 +60,80 @@ class KerasTensor:
         raise TypeError(f"{self!r} is symbolic (made by keras.Input / a layer call on one); it has no "
                         "values. Build a Model(inputs, outputs) and call model.predict(x) or model(x)")
 
-    # Python operators build merge / op layers, as Keras does for KerasTensors.
+    # Python operators record nodes, as Keras does for KerasTensors: + - * of two KerasTensors
+    # of one shape are the merge layers (fused kernels); anything else (a constant operand,
+    # broadcasting, / ** @, comparisons, indexing) is the op's node (layers/op_layer.py).
     def __add__(self, other):
-        return _binary_layer("Add", self, other)
+        return _operator("add", self, other)
 
     def __radd__(self, other):
-        return _binary_layer("Add", other, self)
+        return _operator("add", other, self)
 
     def __sub__(self, other):
-        return _binary_layer("Subtract", self, other)
+        return _operator("subtract", self, other)
 
     def __rsub__(self, other):
-        return _binary_layer("Subtract", other, self)
+        return _operator("subtract", other, self)
 
     def __mul__(self, other):
-        return _binary_layer("Multiply", self, other)
+        return _operator("multiply", self, other)
 
     def __rmul__(self, other):
-        return _binary_layer("Multiply", other, self)
+        return _operator("multiply", other, self)
+
+    def __truediv__(self, other):
+        return _operator("divide", self, other)
+
+    def __rtruediv__(self, other):
+        return _operator("divide", other, self)
+
+    def __pow__(self, other):
+        return _operator("power", self, other)
+
+    def __rpow__(self, other):
+        return _operator("power", other, self)
+
+    def __matmul__(self, other):
+        return _operator("matmul", self, other)
+
+    def __rmatmul__(self, other):
+        return _operator("matmul", other, self)
+
+    def __lt__(self, other):
+        return _operator("less", self, other)
+
+    def __le__(self, other):
+        return _operator("less_equal", self, other)
+
+    def __gt__(self, other):
+        return _operator("greater", self, other)
+
+    def __ge__(self, other):
+        return _operator("greater_equal", self, other)
+
+    def __neg__(self):
+        return _operator("negative", self)
+
+    def __abs__(self):
+        return _operator("abs", self)
+
+    def __getitem__(self, key):
+        from ..layers.op_layer import symbolic_op
+        return symbolic_op("tensor.getitem", self, key)
+
+    __hash__ = object.__hash__   # (comparisons are ops; identity stays the hash)
 
 
-def _binary_layer(cls_name, a, b):
-    from .. import layers
-    if not (isinstance(a, KerasTensor) and isinstance(b, KerasTensor)):
-        raise TypeError(f"{cls_name}: both operands must be KerasTensors here (got "
-                        f"{type(a).__name__} and {type(b).__name__}); use corenn.ops on tensors")
-    cls = getattr(layers, cls_name, None)
-    if cls is None:  # pragma: no cover - merge layers ship with the graph
-        raise NotImplementedError(f"layers.{cls_name} is not available")
-    return cls()([a, b])
+_MERGE_LAYERS = {"add": "Add", "subtract": "Subtract", "multiply": "Multiply"}
+
+
+def _operator(op, *operands):
+    from ..layers.op_layer import symbolic_op
+    if (op in _MERGE_LAYERS and all(isinstance(t, KerasTensor) for t in operands)
+            and operands[0].shape == operands[1].shape):
+        from .. import layers
+        return getattr(layers, _MERGE_LAYERS[op])()(list(operands))
+    return symbolic_op(f"ops.{op}", *operands)
 
 
 def is_symbolic(inputs) -> bool:

@@ -28,7 +28,7 @@ import numpy as np
 from .. import autodiff, kernels
 from .. import losses as _losses
 from .. import metrics as _metrics
-from ..layers.base import InputLayer, Layer, shape_str
+from ..layers.base import TRACING, InputLayer, Layer, check_traceable, shape_str
 from ..strings import as_string_array, is_string_array
 from . import _data, fusion
 from . import graph as _graph_mod
@@ -517,6 +517,8 @@ class Model(TrainingLoops):
             return self._replay(inputs, training) if self._graph is not None else self._call_user(inputs, training)
         if is_symbolic(inputs):
             return self._call_symbolic(inputs, training)
+        if TRACING.depth:
+            check_traceable(f"model '{self.name}' called on values")
         self._clear_losses()   # a new call: the losses of the last one are forgotten
         if tape is not None or self._graph is None or training or (
                 training is None and self._has_default_training_layers()):
@@ -703,8 +705,12 @@ class Model(TrainingLoops):
             kts = [Input(shape=tuple(np.shape(x)[1:]),
                          dtype="float32" if str(getattr(x, "dtype", "float32")).startswith("float") else "int64")
                    for x in xs]
-            with stop_recording():
-                out = self._call_user(kts if len(kts) > 1 else kts[0], training)
+            TRACING.depth += 1
+            try:
+                with stop_recording():
+                    out = self._call_user(kts if len(kts) > 1 else kts[0], training)
+            finally:
+                TRACING.depth -= 1
             outs = list(out) if isinstance(out, (list, tuple)) else [out]
             if not outs or not all(isinstance(o, KerasTensor) for o in outs):
                 raise TypeError("call returned something other than layer outputs")

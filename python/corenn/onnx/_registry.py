@@ -3,6 +3,7 @@ to compute what its base class does, so it must be listed itself)."""
 from __future__ import annotations
 
 from . import _convert as c
+from . import _ops as o
 from . import _recurrent as r
 
 CONVERTERS = {
@@ -35,4 +36,5 @@ CONVERTERS = {
     "RNN": r.convert_rnn,
     "Bidirectional": r.convert_bidirectional,
     "TimeDistributed": c.convert_time_distributed,
+    "OpLayer": o.convert_op_layer,   # an op called on KerasTensors (x + table, ops.expand_dims, x[:, 0])
 }

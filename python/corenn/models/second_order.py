@@ -1,0 +1,262 @@
+"""Gradients that are themselves differentiated: an inner GradientTape's gradient taken while an
+outer tape records (WGAN-GP's gradient penalty, input-gradient regularizers, double backprop).
+
+A layer's backward is a fused C++ kernel that no tape records, so the inner tape computes such a
+gradient here instead, with corenn.ops calls that the outer tapes record: for each layer call,
+its forward again (so the activations' derivatives depend on the weights as they should) and
+the gradient of its input written as ops (a Dense's ``dz @ W^T``, a Conv2D's data gradient as a
+recorded op whose own gradient is the conv forward and weight-gradient kernels). The outer tape
+then differentiates the penalty through those ops into the weights.
+
+    forward   z = layer's linear part(x; W) with ops,  y = act(z)
+    backward  dz = dy * act'(z)   (ops: act' of relu / leaky_relu a constant mask, of tanh and
+              sigmoid functions of y that the outer tape differentiates)
+              dx = the linear part's input gradient of dz (ops, differentiable in dz and W)
+
+Covered: Dense, Conv1D / Conv2D (groups 1), the activations linear / relu / leaky_relu / tanh /
+sigmoid / elu / gelu-free ones, ReLU, LeakyReLU, Activation, Flatten, Reshape, ZeroPadding1D/2D,
+Dropout (the mask its forward drew), Add, InputLayer. Any other layer raises
+NotImplementedError naming it: a wrong second-order gradient is never returned.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import autodiff, kernels
+
+__all__ = ["graph_input_gradients", "layer_input_gradients", "supports"]
+
+
+def _ops():
+    from .. import ops
+    return ops
+
+
+# -- activations -----------------------------------------------------------------------------------
+
+def _activate(name, alpha, z):
+    ops = _ops()
+    if name == "linear":
+        return z
+    if name == "relu":
+        return ops.relu(z)
+    if name == "leaky_relu":
+        return ops.leaky_relu(z, alpha)
+    if name in ("tanh", "sigmoid", "elu"):
+        return getattr(ops, name)(z)
+    raise NotImplementedError(name)
+
+
+def _activation_grad(name, alpha, z, y, dy):
+    ops = _ops()
+    if name == "linear":
+        return dy
+    z_np = np.asarray(z)
+    if name == "relu":
+        return ops.multiply(dy, (z_np > 0).astype(np.float32))
+    if name == "leaky_relu":
+        return ops.multiply(dy, np.where(z_np > 0, 1.0, alpha).astype(np.float32))
+    if name == "tanh":
+        return ops.multiply(dy, ops.subtract(1.0, ops.square(y)))
+    if name == "sigmoid":
+        return ops.multiply(dy, ops.multiply(y, ops.subtract(1.0, y)))
+    if name == "elu":   # z > 0: 1; else exp(z) = y + 1
+        return ops.multiply(dy, ops.where(z_np > 0, 1.0, ops.add(y, 1.0)))
+    raise NotImplementedError(name)
+
+
+_ACTIVATIONS = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "elu")
+
+
+def _activation_of(layer):
+    act = getattr(layer, "activation", None)
+    name = getattr(act, "name", "linear") if act is not None else "linear"
+    return name, float(getattr(act, "alpha", 0.0) or 0.0)
+
+
+# -- the conv data gradient as a recorded op -------------------------------------------------------
+
+def _conv_input_grad(dz, w, x_shape, kw):
+    """dx = conv2d_backward_data(dz, w): recorded so that its own gradient is known (the conv
+    forward for dz, the weight-gradient kernel for w): TF's conv2d_transpose."""
+    dx = kernels.conv2d_backward_data(dz, w, tuple(x_shape), **kw)
+    tape = autodiff.recording_tape()
+    if tape is not None:
+        need_dz, need_w = tape.needs_grad(dz), tape.needs_grad(w)
+
+        def rule(dys):
+            g = dys[0]
+            return [kernels.conv2d(g, w, **kw) if need_dz else None,
+                    kernels.conv2d_backward_weights(g, dz, tuple(w.shape), **kw) if need_w else None]
+        tape.record(rule, [dz, w], [dx])
+    return dx
+
+
+# -- per layer: forward with ops, the input gradient with ops --------------------------------------
+
+def _dense(layer, ctx, xs):
+    ops = _ops()
+    x = xs[0]
+    z = ops.matmul(x, layer.kernel)
+    if getattr(layer, "bias", None) is not None:
+        z = ops.add(z, layer.bias)
+    name, alpha = _activation_of(layer)
+    y = _activate(name, alpha, z)
+
+    def input_grads(dy):
+        dz = _activation_grad(name, alpha, z, y, dy)
+        return [ops.matmul(dz, ops.transpose(layer.kernel))]
+    return y, input_grads
+
+
+def _conv(layer, ctx, xs):
+    ops = _ops()
+    x = xs[0]
+    one_d = type(layer).__name__ == "Conv1D"
+    if getattr(layer, "groups", 1) != 1 or getattr(layer, "data_format", "channels_last") != "channels_last" \
+            or layer.padding == "causal":
+        raise NotImplementedError(f"layer '{layer.name}': a second-order gradient through a grouped, "
+                                  "channels-first or causal convolution")
+    x4 = ops.expand_dims(x, 1) if one_d else x
+    w4 = ops.expand_dims(layer.kernel, 0) if one_d else layer.kernel
+    strides = (1,) + tuple(layer.strides) if one_d else tuple(layer.strides)
+    dilation = (1,) + tuple(layer.dilation_rate) if one_d else tuple(layer.dilation_rate)
+    kw = dict(strides=strides, padding=layer.padding, dilation_rate=dilation)
+    z = ops.conv(x4, w4, strides=strides, padding=layer.padding, dilation_rate=dilation)
+    if getattr(layer, "bias", None) is not None:
+        z = ops.add(z, layer.bias)
+    name, alpha = _activation_of(layer)
+    y = _activate(name, alpha, z)
+
+    def input_grads(dy4):
+        dz = _activation_grad(name, alpha, z, y, dy4)
+        dx = _conv_input_grad(dz, w4, tuple(x4.shape), kw)
+        return [ops.squeeze(dx, 1) if one_d else dx]
+    if one_d:
+        y3 = ops.squeeze(y, 1)
+        return y3, lambda dy: input_grads(ops.expand_dims(dy, 1))
+    return y, input_grads
+
+
+def _activation_layer(layer, ctx, xs):
+    kind = type(layer).__name__
+    if kind == "LeakyReLU":
+        name, alpha = "leaky_relu", float(layer.negative_slope)
+    elif kind == "ReLU":
+        if layer.max_value is not None or layer.threshold != 0 or layer.negative_slope != 0:
+            raise NotImplementedError(f"layer '{layer.name}': a second-order gradient through ReLU with "
+                                      "max_value / threshold / negative_slope")
+        name, alpha = "relu", 0.0
+    else:
+        name, alpha = _activation_of(layer)
+    z = xs[0]
+    y = _activate(name, alpha, z)
+    return y, lambda dy: [_activation_grad(name, alpha, z, y, dy)]
+
+
+def _reshaping(layer, ctx, xs):
+    ops = _ops()
+    x = xs[0]
+    shape = tuple(x.shape)
+    y = ops.reshape(x, (shape[0],) + tuple(int(d) for d in layer.compute_output_shape(shape)[1:]))
+    return y, lambda dy: [ops.reshape(dy, shape)]
+
+
+def _zero_padding(layer, ctx, xs):
+    ops = _ops()
+    x = xs[0]
+    pads = layer.padding if type(layer).__name__ == "ZeroPadding2D" else (layer.padding,)
+    spec = [(0, 0)] + [tuple(int(v) for v in p) for p in pads] + [(0, 0)]
+    y = ops.pad(x, spec)
+
+    def input_grads(dy):
+        index = tuple(slice(a, int(dy.shape[i]) - b) for i, (a, b) in enumerate(spec))
+        return [dy[index]]
+    return y, input_grads
+
+
+def _dropout(layer, ctx, xs):
+    ops = _ops()
+    x = xs[0]
+    # the forward being differentiated drew a mask when it ran in training (``_active``)
+    mask = ctx.__dict__.get("_mask") if ctx.__dict__.get("_active") else None
+    if mask is None:
+        return x, lambda dy: [dy]
+    mask = np.array(mask, copy=True)   # the draw of the forward being differentiated, a constant
+    return ops.multiply(x, mask), lambda dy: [ops.multiply(dy, mask)]
+
+
+def _add(layer, ctx, xs):
+    ops = _ops()
+    y = xs[0]
+    for x in xs[1:]:
+        y = ops.add(y, x)
+    return y, lambda dy: [dy for _ in xs]
+
+
+_LAYERS = {"Dense": _dense, "Conv2D": _conv, "Conv1D": _conv, "LeakyReLU": _activation_layer,
+           "ReLU": _activation_layer, "Activation": _activation_layer, "Flatten": _reshaping,
+           "Reshape": _reshaping, "ZeroPadding2D": _zero_padding, "ZeroPadding1D": _zero_padding,
+           "Dropout": _dropout, "SpatialDropout1D": _dropout, "SpatialDropout2D": _dropout, "Add": _add}
+
+
+def supports(layer) -> bool:
+    return type(layer).__name__ in _LAYERS
+
+
+def _run(layer, ctx, xs):
+    fn = _LAYERS.get(type(layer).__name__)
+    if fn is None:
+        raise NotImplementedError(
+            f"GradientTape.gradient: a gradient taken inside another tape's block (a second-order "
+            f"gradient, e.g. WGAN-GP's penalty) goes through layer '{layer.name}' ({type(layer).__name__}), "
+            f"which corenn cannot differentiate twice; supported: {', '.join(sorted(_LAYERS))}")
+    if type(layer).__name__ in ("Dense", "Conv1D", "Conv2D", "Activation"):
+        name, _ = _activation_of(layer)
+        if name not in _ACTIVATIONS:
+            raise NotImplementedError(f"GradientTape.gradient: a second-order gradient through layer "
+                                      f"'{layer.name}' with activation {name!r} (supported: "
+                                      f"{', '.join(_ACTIVATIONS)})")
+    return fn(layer, ctx, xs)
+
+
+_WRAPPERS = ("_FixedTraining", "_ActivityRegularized", "_MaskedCall")
+
+
+def _unwrapped(ctx):
+    """A graph step's call context without the graph's wrappers (fixed training, regularizers)."""
+    while type(ctx).__name__ in _WRAPPERS:
+        ctx = ctx.inner
+    return ctx
+
+
+def graph_input_gradients(graph, xs, dys):
+    """d(sum(outputs * dys))/d(xs) of a captured graph, computed with recorded ops."""
+    ops = _ops()
+    values = {id(t): x for t, x in zip(graph.inputs, xs)}
+    backs = []
+    for node, step in zip(graph.nodes, graph.steps):
+        if node.mask_inputs and any(m is not None for m in node.mask_inputs):
+            raise NotImplementedError(f"GradientTape.gradient: a second-order gradient through layer "
+                                      f"'{node.layer.name}', which reads a Keras mask")
+        ins = [values[id(t)] for t in node.inputs]
+        y, back = _run(node.layer, _unwrapped(step.ctx), ins)
+        values[id(node.outputs[0])] = y
+        backs.append((node, back))
+    grads = {}
+    for t, g in zip(graph.outputs, dys):
+        if g is not None:
+            grads[id(t)] = g if id(t) not in grads else ops.add(grads[id(t)], g)
+    for node, back in reversed(backs):
+        dy = grads.pop(id(node.outputs[0]), None)
+        if dy is None:
+            continue
+        for t, g in zip(node.inputs, back(dy)):
+            grads[id(t)] = g if id(t) not in grads else ops.add(grads[id(t)], g)
+    return [grads.get(id(t)) for t in graph.inputs]
+
+
+def layer_input_gradients(ctx, xs, dys):
+    """The same for one layer call recorded on its own (a tape's layer-by-layer record)."""
+    _, back = _run(ctx, ctx, xs)
+    return back(dys[0])

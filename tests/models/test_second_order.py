@@ -1,0 +1,120 @@
+"""Second-order gradients through models (models/second_order.py): an inner tape's gradient
+w.r.t. a watched input, differentiated by an outer tape w.r.t. the weights. Oracle: PyTorch's
+double backward (create_graph=True) on the same weights, where torch is installed; the graph and
+layer-by-layer paths agree; a layer outside the supported set raises, naming it."""
+import numpy as np
+import pytest
+
+import corenn as tf
+from corenn import keras
+from corenn.keras import layers
+
+
+def residual_critic():
+    keras.utils.set_random_seed(11)
+    inp = keras.Input((6, 3))
+    x = layers.ZeroPadding1D(1)(inp)
+    x = layers.Conv1D(4, 3, activation="tanh")(x)
+    y = layers.Conv1D(4, 3, padding="same", activation="sigmoid")(x)
+    x = layers.Add()([x, y])
+    x = layers.LeakyReLU(0.1)(x)
+    x = layers.Dropout(0.25)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(3, activation="elu")(x)
+    return keras.Model(inp, layers.Dense(1)(x))
+
+
+def penalty_and_grads(model, x):
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        with tf.GradientTape() as inner:
+            inner.watch(xt)
+            pred = model(xt, training=True)
+        g = inner.gradient(pred, xt)
+        gp = tf.reduce_mean((tf.sqrt(tf.reduce_sum(tf.square(g), axis=[1, 2])) - 1.0) ** 2)
+    return gp, tape.gradient(gp, model.trainable_variables, unconnected_gradients="zero"), model
+
+
+def torch_penalty_grads(model, x, dropout_mask):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    w = [torch.tensor(np.asarray(v, np.float64), requires_grad=True) for v in model.get_weights()]
+    xt = torch.tensor(x.astype(np.float64), requires_grad=True)
+
+    def conv1d(h, k, b, pad):   # h (N, L, C), k (K, Cin, Cout): Keras layout
+        return F.conv1d(h.transpose(1, 2), k.permute(2, 1, 0), b, padding=pad).transpose(1, 2)
+    h = F.pad(xt, (0, 0, 1, 1))
+    h = torch.tanh(conv1d(h, w[0], w[1], 0))
+    h = h + torch.sigmoid(conv1d(h, w[2], w[3], 1))
+    h = F.leaky_relu(h, 0.1) * torch.tensor(dropout_mask, dtype=torch.float64)
+    h = F.elu(h.reshape(len(x), -1) @ w[4] + w[5])
+    pred = h @ w[6] + w[7]
+    (g,) = torch.autograd.grad(pred.sum(), xt, create_graph=True)
+    gp = ((g.pow(2).sum((1, 2)).sqrt() - 1.0) ** 2).mean()
+    return float(gp.detach()), [t.detach().numpy() for t in torch.autograd.grad(gp, w, allow_unused=True,
+                                                                       materialize_grads=True)]
+
+
+def test_the_penalty_gradient_matches_pytorch_double_backward():
+    x = np.random.default_rng(2).normal(size=(5, 6, 3)).astype(np.float32)
+    gp, got, model = penalty_and_grads(residual_critic(), x)
+    dropout = next(layer for layer in model.layers if type(layer).__name__ == "Dropout")
+    mask = np.asarray(model._graph.steps[[n.layer for n in model._graph.nodes].index(dropout)].ctx._mask)
+    want_gp, want = torch_penalty_grads(model, x, mask)
+    assert float(gp) == pytest.approx(want_gp, rel=1e-4)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), w, rtol=2e-3, atol=2e-5 * max(1.0, np.abs(w).max()))
+
+
+class EagerCritic(keras.Model):
+    """The same critic as a subclassed model whose call reads values: it runs layer by layer, so
+    the inner tape holds one record per layer call instead of a captured graph."""
+
+    def __init__(self, layers_):
+        super().__init__()
+        self.parts = layers_
+
+    def call(self, x):
+        if np.asarray(x).size == 0:   # reads the values: not traceable
+            raise ValueError("an empty batch")
+        for layer in self.parts:
+            x = layer(x)
+        return x
+
+
+def test_layer_by_layer_records_give_the_captured_graph_s_gradient():
+    keras.utils.set_random_seed(4)
+    parts = [layers.Dense(5, activation="tanh"), layers.Dense(4, activation="sigmoid"), layers.Dense(1)]
+    chain = keras.Sequential([keras.Input((3,))] + parts)
+    x = np.random.default_rng(3).normal(size=(7, 3)).astype(np.float32)
+
+    def run(model):
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            with tf.GradientTape() as inner:
+                inner.watch(xt)
+                pred = model(xt)
+            g = inner.gradient(pred, xt)
+            loss = tf.reduce_sum(tf.square(g))
+        return tape.gradient(loss, [p.kernel for p in parts])
+    captured = run(chain)
+    eager = EagerCritic(parts)
+    layer_by_layer = run(eager)
+    assert eager.__dict__.get("_untraceable")
+    for a, b in zip(captured, layer_by_layer):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7)
+
+
+def test_a_layer_it_cannot_differentiate_twice_is_named():
+    inp = keras.Input((4,))
+    model = keras.Model(inp, layers.Dense(1)(layers.BatchNormalization()(layers.Dense(3)(inp))))
+    xt = tf.constant(np.ones((4, 4), np.float32))
+    with tf.GradientTape() as tape:
+        with tf.GradientTape() as inner:
+            inner.watch(xt)
+            pred = model(xt, training=True)
+        g = inner.gradient(pred, xt)   # the first-order gradient is still there
+        loss = tf.reduce_sum(tf.square(g))
+    assert g is not None and tuple(g.shape) == (4, 4)
+    with pytest.raises(NotImplementedError, match="BatchNormalization"):
+        tape.gradient(loss, model.trainable_variables)
