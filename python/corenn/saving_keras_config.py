@@ -439,9 +439,9 @@ def _layer_spec(layer, where, spec=None):
                          f"file (TF-Keras 2 would have to unpickle it); rewrite it as a layer corenn has")
     if isinstance(layer, Model):
         raise _nested_model(name, where)
-    if getattr(corenn_layers, name, None) is not type(layer):
+    if name not in corenn_layers.__all__ or getattr(corenn_layers, name, None) is not type(layer):
         raise _BadConfig(f"{where}: class {type(layer).__module__}.{name} is not one of corenn's "
-                         f"layers (custom classes are not written to Keras files)")
+                         f"Keras layers (custom classes and recorded ops are not written to Keras files)")
     return spec if spec is not None else corenn_layers.serialize(layer)
 
 
