@@ -1,11 +1,12 @@
 """Instructions of the kernels written over the ISA traits (csrc/cpu/simd/: max pooling, layer
-norm rows, attention softmax rows, dropout, activations) on the AVX2 path, counted by valgrind
+norm and RMS norm rows, attention softmax rows, dropout, activations) on the AVX2 path (or the
+ISA named by an optional third argument, e.g. ref for the reference rows), counted by valgrind
 (its virtual CPU has no AVX-512; deterministic on a shared host). Each family runs on whole
 vectors and on shapes with tails, on one thread. Count the instructions of the _C module (and
 libm, where a scalar tail calls exp) for 2 repetitions, minus the 0-repetition count (import):
 
     CORENN_ISA=avx2 CORENN_NUM_THREADS=1 valgrind --tool=callgrind --callgrind-out-file=cg.out \\
-        PYTHON bench/cg_simd_kernels.py 2 pool|ln|attn|drop|act|all
+        PYTHON bench/cg_simd_kernels.py 2 pool|ln|rms|attn|drop|act|all [avx2|ref]
     callgrind_annotate --threshold=100 cg.out | grep _C.cpython   # sum the first column
 """
 import sys
@@ -22,7 +23,7 @@ def run(name):
     return family in ("all", name)
 
 
-_C.set_isa("avx2")
+_C.set_isa(sys.argv[3] if len(sys.argv) > 3 else "avx2")
 rng = np.random.default_rng(0)
 
 
@@ -47,6 +48,10 @@ for _ in range(reps):
         y, mean, inv = kernels.layer_norm_forward(x, g, b)
         dg, db = T(np.zeros(x.shape[-1])), T(np.zeros(x.shape[-1]))
         kernels.layer_norm_backward(y, x, g, mean, inv, dgamma=dg, dbeta=db)
+    for x, g in (zip(ln_x, ln_g) if run("rms") else ()):
+        y, inv = kernels.rms_norm_forward(x, g)
+        dg = T(np.zeros(x.shape[-1]))
+        kernels.rms_norm_backward(y, x, g, inv, dgamma=dg)
     for s in scores if run("attn") else ():
         p, _ = kernels.masked_softmax_forward(s, causal=True, scale=0.5)
         kernels.masked_softmax_backward(p, s, scale=0.5)

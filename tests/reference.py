@@ -539,6 +539,78 @@ def adadelta_step(params, grads, acc_g, acc_d, lr, rho=0.95, epsilon=1e-7, **cli
     return out
 
 
+
+def ftrl_step(params, grads, accumulators, linears, lr, learning_rate_power=-0.5, l1=0.0, l2=0.0,
+              l2_shrinkage=0.0, beta=0.0, **clip):
+    """Returns (params, accumulators, linears) after one Keras 3 Ftrl step."""
+    wd = clip.pop("weight_decay", 0.0)
+    grads = _clip_grads(grads, **clip)
+    params = _decay(params, lr, wd)
+    out = ([], [], [])
+    for p, g, acc, lin in zip(params, grads, accumulators, linears):
+        acc, lin = f64(acc), f64(lin)
+        new_acc = acc + g * g
+        power = -learning_rate_power
+        lin = lin + g + 2 * l2_shrinkage * p - (new_acc ** power - acc ** power) / lr * p
+        quadratic = new_acc ** power / lr + 2 * (l2 + beta / (2 * lr))
+        out[0].append((np.clip(lin, -l1, l1) - lin) / quadratic)
+        out[1].append(new_acc)
+        out[2].append(lin)
+    return out
+
+
+def lamb_step(params, grads, ms, vs, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7, step=0, **clip):
+    """Returns (params, m, v) after one Keras 3 Lamb step; ``step`` = iterations so far."""
+    wd = clip.pop("weight_decay", 0.0)
+    grads = _clip_grads(grads, **clip)
+    params = _decay(params, lr, wd)
+    t = step + 1
+    out = ([], [], [])
+    for p, g, m, v in zip(params, grads, ms, vs):
+        m = f64(m) + (g - f64(m)) * (1 - beta_1)
+        v = f64(v) + (g * g - f64(v)) * (1 - beta_2)
+        u = m / (1 - beta_1 ** t) / (np.sqrt(v / (1 - beta_2 ** t)) + epsilon)
+        w_norm, u_norm = np.linalg.norm(p), np.linalg.norm(u)
+        ratio = w_norm / u_norm if w_norm > 0 and u_norm > 0 else 1.0
+        out[0].append(p - ratio * lr * u)
+        out[1].append(m)
+        out[2].append(v)
+    return out
+
+
+def _rms(x):
+    return np.sqrt(np.mean(x * x))
+
+
+def adafactor_step(params, grads, rows, cols, velocities, lr, beta_2_decay=-0.8, epsilon_1=1e-30,
+                   epsilon_2=1e-3, clip_threshold=1.0, step=0, **clip):
+    """Returns (params, rows, cols, velocities) after one Keras 3 Adafactor step: a variable of
+    rank >= 2 has factored second moments (rows: mean over the last axis, cols: over the one
+    before it; its velocity entry is None), any other a full velocity (rows / cols None)."""
+    wd = clip.pop("weight_decay", 0.0)
+    grads = _clip_grads(grads, **clip)
+    params = _decay(params, lr, wd)
+    t = step + 1
+    rho = min(lr, 1 / np.sqrt(t))
+    b = 1 - t ** beta_2_decay
+    out = ([], [], [], [])
+    for p, g, r, c, v in zip(params, grads, rows, cols, velocities):
+        q = g * g + epsilon_1
+        if p.ndim >= 2:
+            r = b * f64(r) + (1 - b) * q.mean(axis=-1)
+            c = b * f64(c) + (1 - b) * q.mean(axis=-2)
+            v_now = (r / r.mean(axis=-1, keepdims=True))[..., None] * c[..., None, :]
+            v = None
+        else:
+            v = v_now = b * f64(v) + (1 - b) * q
+        u = g / np.sqrt(v_now)
+        alpha = max(epsilon_2, _rms(p)) * rho
+        out[0].append(p - alpha * u / max(1.0, _rms(u) / clip_threshold))
+        out[1].append(r if p.ndim >= 2 else None)
+        out[2].append(c if p.ndim >= 2 else None)
+        out[3].append(v)
+    return out
+
 # =============================================================================================
 # Normalization: batch normalization over the last axis, spatial dropout
 # ======================================================================================
@@ -2052,4 +2124,72 @@ def conv2d_nchw(x, w, b=None, strides=(1, 1), padding="valid", dilation=(1, 1), 
                 y[:, co, oh, ow] = acc
     if b is not None:
         y += f64(b)[None, :, None, None]
+    return y
+
+
+# =============================================================================================
+# Image augmentation (issue 13): the colour / mixing layers' math per pixel, written plainly
+# (loops, colorsys) so the vectorized layers are checked against something independent.
+# =============================================================================================
+
+def luma(x):
+    """(N, H, W, 3) -> (N, H, W, 1): 0.2989 R + 0.587 G + 0.114 B (ITU-R 601, as Keras)."""
+    x = f64(x)
+    return (0.2989 * x[..., 0] + 0.5870 * x[..., 1] + 0.1140 * x[..., 2])[..., None]
+
+
+def map_hsv(x, fn):
+    """Each RGB pixel of x (N, H, W, 3) through colorsys' HSV: fn(h, s, v) -> (h, s, v)."""
+    import colorsys
+    x = f64(x)
+    y = np.empty_like(x)
+    for idx in np.ndindex(x.shape[:-1]):
+        h, s, v = colorsys.rgb_to_hsv(*x[idx])
+        y[idx] = colorsys.hsv_to_rgb(*fn(h, s, v))
+    return y
+
+
+def conv2d_same_zero(x, kernel):
+    """Each channel of x (N, H, W, C) correlated with kernel (KH, KW) (odd sizes), 'same' output
+    with zero padding."""
+    x = f64(x)
+    kh, kw = kernel.shape
+    n, h, w, c = x.shape
+    y = np.zeros_like(x)
+    for i in range(h):
+        for j in range(w):
+            for a in range(kh):
+                for b in range(kw):
+                    si, sj = i + a - kh // 2, j + b - kw // 2
+                    if 0 <= si < h and 0 <= sj < w:
+                        y[:, i, j] += kernel[a, b] * x[:, si, sj]
+    return y
+
+
+def gaussian_kernel2d(size, sigma):
+    """(KH, KW) normalized Gaussian, sizes (KH, KW), sigmas (sigma_h, sigma_w)."""
+    def one(k, s):
+        t = np.arange(k) - (k - 1) / 2.0
+        g = np.exp(-t * t / (2.0 * s * s))
+        return g / g.sum()
+    return np.outer(one(size[0], sigma[0]), one(size[1], sigma[1]))
+
+
+def equalize(x, bins=256):
+    """Histogram equalization of each channel of each image of x (N, H, W, C) on [0, 255] (Keras'
+    Equalization): bin int(v (bins - 1) / 255), lut round(255 (cdf - cdf_min) / (total - cdf_min))."""
+    x = f64(x)
+    y = x.copy()
+    n, h, w, c = x.shape
+    for b in range(n):
+        for ch in range(c):
+            v = x[b, :, :, ch]
+            idx = np.clip((v * (bins - 1) / 255.0).astype(int), 0, bins - 1)
+            hist = np.array([(idx == k).sum() for k in range(bins)])
+            if (hist > 0).sum() <= 1:
+                continue
+            cdf = np.cumsum(hist)
+            cdf_min = cdf[hist > 0][0]
+            lut = np.clip(np.round((cdf - cdf_min) * 255.0 / (cdf[-1] - cdf_min)), 0, 255)
+            y[b, :, :, ch] = lut[idx]
     return y

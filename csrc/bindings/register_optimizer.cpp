@@ -1,5 +1,6 @@
 // Fused optimizer updates: _C.sgd_update, adam_update, rmsprop_update, adagrad_update,
-// adamax_update, nadam_update, lion_update, adadelta_update.
+// adamax_update, nadam_update, lion_update, adadelta_update, ftrl_update, lamb_update,
+// adafactor_update.
 // Every one updates all parameters (and state tensors) in place in a single call; the trailing
 // weight_decay / clipnorm / clipvalue / global_clipnorm arguments are 0 when off.
 #include <pybind11/stl.h>
@@ -140,6 +141,51 @@ void register_optimizer(py::module_& m) {
       arg("epsilon") = 1e-7f, arg("weight_decay") = 0.0f, arg("clipnorm") = 0.0f,
       arg("clipvalue") = 0.0f, arg("global_clipnorm") = 0.0f, release,
       "Adadelta step over all params in place.");
+  m.def(
+      "ftrl_update",
+      [](const TensorList& params, const TensorList& grads, const TensorList& accumulators,
+         const TensorList& linears, float lr, float learning_rate_power, float l1, float l2,
+         float l2_shrinkage, float beta, float weight_decay, float clipnorm, float clipvalue,
+         float global_clipnorm) {
+        ftrl_update(params, grads, accumulators, linears,
+                    common(lr, weight_decay, clipnorm, clipvalue, global_clipnorm),
+                    learning_rate_power, l1, l2, l2_shrinkage, beta);
+      },
+      arg("params"), arg("grads"), arg("accumulators"), arg("linears"), arg("lr"),
+      arg("learning_rate_power") = -0.5f, arg("l1") = 0.0f, arg("l2") = 0.0f,
+      arg("l2_shrinkage") = 0.0f, arg("beta") = 0.0f, arg("weight_decay") = 0.0f,
+      arg("clipnorm") = 0.0f, arg("clipvalue") = 0.0f, arg("global_clipnorm") = 0.0f, release,
+      "Ftrl step over all params in place.");
+
+  m.def(
+      "lamb_update",
+      [](const TensorList& params, const TensorList& grads, const TensorList& ms,
+         const TensorList& vs, float lr, float beta_1, float beta_2, float epsilon, int64_t step,
+         float weight_decay, float clipnorm, float clipvalue, float global_clipnorm) {
+        lamb_update(params, grads, ms, vs,
+                    common(lr, weight_decay, clipnorm, clipvalue, global_clipnorm), beta_1, beta_2,
+                    epsilon, step);
+      },
+      arg("params"), arg("grads"), arg("m"), arg("v"), arg("lr"), arg("beta_1") = 0.9f,
+      arg("beta_2") = 0.999f, arg("epsilon") = 1e-7f, arg("step") = 0, arg("weight_decay") = 0.0f,
+      arg("clipnorm") = 0.0f, arg("clipvalue") = 0.0f, arg("global_clipnorm") = 0.0f, release,
+      "Lamb step over all params in place; step = iterations done before this one.");
+
+  m.def(
+      "adafactor_update",
+      [](const TensorList& params, const TensorList& grads, const TensorList& rows,
+         const TensorList& cols, const TensorList& velocities, float lr, float beta_2_decay,
+         float epsilon_1, float epsilon_2, float clip_threshold, int64_t step, float weight_decay,
+         float clipnorm, float clipvalue, float global_clipnorm) {
+        adafactor_update(params, grads, rows, cols, velocities,
+                         common(lr, weight_decay, clipnorm, clipvalue, global_clipnorm),
+                         beta_2_decay, epsilon_1, epsilon_2, clip_threshold, step);
+      },
+      arg("params"), arg("grads"), arg("rows"), arg("cols"), arg("velocities"), arg("lr"),
+      arg("beta_2_decay") = -0.8f, arg("epsilon_1") = 1e-30f, arg("epsilon_2") = 1e-3f,
+      arg("clip_threshold") = 1.0f, arg("step") = 0, arg("weight_decay") = 0.0f,
+      arg("clipnorm") = 0.0f, arg("clipvalue") = 0.0f, arg("global_clipnorm") = 0.0f, release,
+      "Adafactor step over all params in place (factored second moments for rank >= 2).");
 }
 
 }  // namespace corenn::bindings

@@ -24,6 +24,7 @@
 #include "ops/layer_norm.h"
 #include "ops/loss.h"
 #include "ops/pool2d.h"
+#include "ops/rms_norm.h"
 #include "ops/rnn.h"
 
 namespace corenn::cpu::avx2 {
@@ -34,6 +35,7 @@ extern const DepthwiseRows kDepthwiseRows;              // depthwise_conv2d_avx2
 extern const DropoutForwardFn kDropoutForward;          // dropout_avx2.cpp
 extern const LayerNormRows kLayerNormRows;              // layer_norm_avx2.cpp
 extern const MaxPoolCells kMaxPoolCells;                // pool2d_avx2.cpp
+extern const RmsNormRows kRmsNormRows;                  // rms_norm_avx2.cpp
 extern const CellKernels kRnnCells;                     // rnn_avx2.cpp
 extern const gemm::GemmContext kGemmContext;            // gemm/ukernels/gemm_ukr_avx2_f32_6x16.cpp
 }  // namespace corenn::cpu::avx2
@@ -50,6 +52,7 @@ extern const LayerNormRows kLayerNormRows;              // layer_norm_avx512.cpp
 extern const LossRows kLossRows;                        // loss_avx512.cpp
 extern const MaxPoolCells kMaxPoolCells;                // pool2d_avx512.cpp
 extern const AvgPoolCells kAvgPoolCells;                // pool2d_avx512.cpp
+extern const RmsNormRows kRmsNormRows;                  // rms_norm_avx512.cpp
 extern const CellKernels kRnnCells;                     // rnn_avx512.cpp
 extern const gemm::GemmContext kGemmContext;            // gemm/ukernels/gemm_ukr_avx512_f32_12x32.cpp
 }  // namespace corenn::cpu::avx512

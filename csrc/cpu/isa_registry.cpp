@@ -18,6 +18,7 @@ void install_isa_kernels() {
   dropout_forward_stub.install(Slot::avx2, avx2::kDropoutForward);
   layer_norm_rows_stub.install(Slot::avx2, &avx2::kLayerNormRows);
   max_pool2d_cells_stub.install(Slot::avx2, &avx2::kMaxPoolCells);
+  rms_norm_rows_stub.install(Slot::avx2, &avx2::kRmsNormRows);
   rnn_default_cells_stub.install(Slot::avx2, &avx2::kRnnCells);
   gemm::sgemm_context_stub.install(Slot::avx2, &avx2::kGemmContext);
   gemm::gemm_packed_context_stub.install(Slot::avx2, &avx2::kGemmContext);
@@ -33,6 +34,7 @@ void install_isa_kernels() {
   loss_rows_stub.install(Slot::avx512, &avx512::kLossRows);
   max_pool2d_cells_stub.install(Slot::avx512, &avx512::kMaxPoolCells);
   avg_pool2d_cells_stub.install(Slot::avx512, &avx512::kAvgPoolCells);
+  rms_norm_rows_stub.install(Slot::avx512, &avx512::kRmsNormRows);
   rnn_default_cells_stub.install(Slot::avx512, &avx512::kRnnCells);
   gemm::sgemm_context_stub.install(Slot::avx512, &avx512::kGemmContext);
   gemm::gemm_packed_context_stub.install(Slot::avx512, &avx512::kGemmContext);

@@ -3,6 +3,8 @@
 //
 // forward: parallel over rows; each row's sum of squares is taken in double while the row sits
 //   in cache, then the row is written (y may be x).
+// The row loops come from rms_norm_rows_stub: the reference rows here, 8- and 16-wide ones in
+// rms_norm_avx2.cpp / rms_norm_avx512.cpp (the same double sums, in lanes).
 // backward: one fused pass, as layer normalization's (cpu/layer_norm.cpp): rows are cut into a
 //   fixed number of chunks that depends on R only, each chunk computes its rows' dx and its own
 //   double partial of dgamma, and the partials are added in chunk order, so the bits do not
@@ -23,6 +25,7 @@ constexpr int64_t kMaxChunks = 64;       // partial dgamma buffers, D doubles ea
 
 int64_t row_grain(int64_t d) { return std::max<int64_t>(1, kGrainFloats / std::max<int64_t>(d, 1)); }
 
+// One row of the forward (the reference row; the vector rows match it up to the sums' order).
 void forward_row(const float* xr, const float* gamma, float* yr, float* inv_rms, int64_t d,
                  double epsilon) {
   double ss = 0.0;
@@ -36,6 +39,7 @@ void forward_row(const float* xr, const float* gamma, float* yr, float* inv_rms,
   }
 }
 
+// dx for one row (when dx is given) and the row's dgamma terms added to pg.
 void backward_row(const float* dy, const float* x, const float* gamma, float inv, float* dx,
                   double* pg, int64_t d) {
   if (pg) {
@@ -55,15 +59,17 @@ void backward_row(const float* dy, const float* x, const float* gamma, float inv
 }
 }  // namespace
 
-void rms_norm_forward(const float* x, const float* gamma, float* y, float* inv_rms, int64_t rows,
-                      int64_t d, double epsilon) {
+void rms_norm_forward(const Tensor&, const float* x, const float* gamma, float* y, float* inv_rms,
+                      int64_t rows, int64_t d, double epsilon) {
+  const auto row = rms_norm_rows_stub.cpu()->forward_row;
   parallel_for(0, rows, row_grain(d), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) forward_row(x + r * d, gamma, y + r * d, inv_rms + r, d, epsilon);
+    for (int64_t r = lo; r < hi; ++r) row(x + r * d, gamma, y + r * d, inv_rms + r, d, epsilon);
   });
 }
 
-void rms_norm_backward(const float* dy, const float* x, const float* gamma, const float* inv_rms,
-                       float* dx, float* dgamma, int64_t rows, int64_t d) {
+void rms_norm_backward(const Tensor&, const float* dy, const float* x, const float* gamma,
+                       const float* inv_rms, float* dx, float* dgamma, int64_t rows, int64_t d) {
+  const auto row = rms_norm_rows_stub.cpu()->backward_row;
   const int64_t chunk = std::max<int64_t>((rows + kMaxChunks - 1) / kMaxChunks, 1);
   const int64_t grain_chunks = std::max<int64_t>(1, row_grain(d) / chunk);
   auto partials = fixed_chunk_map<std::vector<double>>(rows, chunk, grain_chunks,
@@ -71,7 +77,7 @@ void rms_norm_backward(const float* dy, const float* x, const float* gamma, cons
     if (dgamma) p.assign(d, 0.0);
     double* pg = dgamma ? p.data() : nullptr;
     for (int64_t r = lo; r < hi; ++r)
-      backward_row(dy + r * d, x + r * d, gamma, inv_rms[r], dx ? dx + r * d : nullptr, pg, d);
+      row(dy + r * d, x + r * d, gamma, inv_rms[r], dx ? dx + r * d : nullptr, pg, d);
   });
   if (!dgamma) return;
   std::vector<double> g(d, 0.0);
@@ -80,6 +86,11 @@ void rms_norm_backward(const float* dy, const float* x, const float* gamma, cons
   for (int64_t j = 0; j < d; ++j) dgamma[j] = static_cast<float>(g[j]);
 }
 
+namespace {
+constexpr RmsNormRows kRefRows{forward_row, backward_row};
+}  // namespace
+CORENN_DEFINE_DISPATCH(RmsNormRowsRef, rms_norm_rows_stub, "rms_norm.rows");
+CORENN_REGISTER_KERNEL(rms_norm_rows_stub, Slot::cpu_ref, &kRefRows);
 CORENN_REGISTER_KERNEL(rms_norm_forward_stub, Slot::cpu_ref, rms_norm_forward);
 CORENN_REGISTER_KERNEL(rms_norm_backward_stub, Slot::cpu_ref, rms_norm_backward);
 

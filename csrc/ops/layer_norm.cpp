@@ -1,138 +1,49 @@
-// Entry for layer normalization: checks, then the CPU kernels of cpu/layer_norm.cpp. x is
-// (leading..., trailing...) with norm_ndim trailing axes normalised together; gamma / beta have the
-// trailing shape, mean / inv_std are (R,) with R the product of the leading axes.
+// Entry for layer normalization: checks (shared with rms_norm, ops/trailing_norm_common.h), then
+// the kernels of the dispatch table (cpu/layer_norm.cpp). x is (leading..., trailing...) with
+// norm_ndim trailing axes normalised together; gamma / beta have the trailing shape, mean /
+// inv_std are (R,) with R the product of the leading axes.
 #include "ops/layer_norm.h"
 
 #include <algorithm>
-#include <cmath>
-#include <string>
-#include <vector>
 
-#include "ops/elementwise_common.h"
+#include "ops/trailing_norm_common.h"
 
 namespace corenn {
 
 CORENN_DEFINE_DISPATCH(LayerNormForwardFn, layer_norm_forward_stub, "layer_norm_forward");
 CORENN_DEFINE_DISPATCH(LayerNormBackwardFn, layer_norm_backward_stub, "layer_norm_backward");
 
-namespace {
-
-struct Rows {
-  int64_t rows, d;
-  std::vector<int64_t> trailing;
-};
-
-Rows split(const char* op, const Tensor& x, int64_t norm_ndim) {
-  check_float32(op, "x", x);
-  CORENN_CHECK(norm_ndim >= 1 && norm_ndim <= x.dim(), op, ": norm_ndim must be in [1, ", x.dim(),
-               "] (the number of trailing axes of x ", x.shape_str(), " normalised), got ",
-               norm_ndim);
-  Rows r{1, 1, {}};
-  for (int64_t a = 0; a < x.dim(); ++a) {
-    if (a < x.dim() - norm_ndim) r.rows *= x.size(a);
-    else r.d *= x.size(a), r.trailing.push_back(x.size(a));
-  }
-  CORENN_CHECK(r.d > 0 || r.rows == 0, op, ": x ", x.shape_str(),
-               " has no features along its trailing ", norm_ndim, " axes to normalise");
-  return r;
-}
-
-void check_features(const char* op, const char* arg, const std::optional<Tensor>& t,
-                    const Tensor& x, const Rows& r) {
-  if (!t) return;
-  check_float32(op, arg, *t);
-  check_shape(op, arg, *t, r.trailing);
-  check_same_device(op, "x", x, arg, *t);
-}
-
-void check_stats(const char* op, const char* arg, const Tensor& t, const Tensor& x, const Rows& r) {
-  check_float32(op, arg, t);
-  CORENN_CHECK(t.dim() == 1 && t.size(0) == r.rows, op, ": ", arg, " must have shape (", r.rows,
-               ",) (one value per row of x ", x.shape_str(), "), got ", t.shape_str());
-  check_same_device(op, "x", x, arg, t);
-}
-
-const float* ptr(const std::optional<Tensor>& t) { return t ? t->data<float>() : nullptr; }
-float* wptr(const std::optional<Tensor>& t) { return t ? t->data<float>() : nullptr; }
-
-}  // namespace
-
 void layer_norm_forward(const Tensor& x, const std::optional<Tensor>& gamma,
                         const std::optional<Tensor>& beta, const Tensor& y, const Tensor& mean,
                         const Tensor& inv_std, int64_t norm_ndim, double epsilon) {
-  const char* op = "layer_norm_forward";
-  const Rows r = split(op, x, norm_ndim);
   layer_norm_forward_stub.check_device(x.device());
-  check_float32(op, "y", y);
-  check_same_shape(op, "x", x, "y", y);
-  check_same_device(op, "x", x, "y", y);
-  check_features(op, "gamma", gamma, x, r);
-  check_features(op, "beta", beta, x, r);
-  check_stats(op, "mean", mean, x, r);
-  check_stats(op, "inv_std", inv_std, x, r);
-  check_writable(op, "y", y);
-  check_writable(op, "mean", mean);
-  check_writable(op, "inv_std", inv_std);
-  CORENN_CHECK(std::isfinite(epsilon) && epsilon > 0.0, op, ": epsilon must be > 0, got ", epsilon);
-  // Each row is read whole before it is written, so y may be x itself; nothing else may overlap.
-  check_same_or_disjoint(op, "x", x, "y", y);
-  check_no_alias(op, "mean", mean, "inv_std", inv_std);
-  for (const auto& [arg, t] : {std::pair<const char*, const Tensor*>{"mean", &mean}, {"inv_std", &inv_std}}) {
-    check_no_alias(op, "x", x, arg, *t);
-    check_no_alias(op, "y", y, arg, *t);
-    if (gamma) check_no_alias(op, "gamma", *gamma, arg, *t);
-    if (beta) check_no_alias(op, "beta", *beta, arg, *t);
-  }
-  if (gamma) check_no_alias(op, "gamma", *gamma, "y", y);
-  if (beta) check_no_alias(op, "beta", *beta, "y", y);
+  const NormRows r = check_trailing_norm_forward(
+      "layer_norm_forward", x, y, {{"gamma", optional_arg(gamma)}, {"beta", optional_arg(beta)}},
+      {{"mean", &mean}, {"inv_std", &inv_std}}, norm_ndim, epsilon);
   if (x.numel() == 0) return;
-  layer_norm_forward_stub(x.device())(x.data<float>(), ptr(gamma), ptr(beta), y.data<float>(),
-                                      mean.data<float>(), inv_std.data<float>(), r.rows, r.d,
-                                      epsilon);
+  layer_norm_forward_stub(x.device())(x.data<float>(), data_or_null(gamma), data_or_null(beta),
+                                      y.data<float>(), mean.data<float>(), inv_std.data<float>(),
+                                      r.rows, r.d, epsilon);
 }
 
 void layer_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<Tensor>& gamma,
                          const Tensor& mean, const Tensor& inv_std, const std::optional<Tensor>& dx,
                          const std::optional<Tensor>& dgamma, const std::optional<Tensor>& dbeta,
                          int64_t norm_ndim) {
-  const char* op = "layer_norm_backward";
-  const Rows r = split(op, x, norm_ndim);
   layer_norm_backward_stub.check_device(x.device());
-  check_float32(op, "dy", dy);
-  check_same_shape(op, "x", x, "dy", dy);
-  check_same_device(op, "x", x, "dy", dy);
-  check_features(op, "gamma", gamma, x, r);
-  check_features(op, "dgamma", dgamma, x, r);
-  check_features(op, "dbeta", dbeta, x, r);
-  check_stats(op, "mean", mean, x, r);
-  check_stats(op, "inv_std", inv_std, x, r);
-  std::vector<std::pair<const char*, const Tensor*>> outs;
-  if (dx) {
-    check_float32(op, "dx", *dx);
-    check_same_shape(op, "x", x, "dx", *dx);
-    check_same_device(op, "x", x, "dx", *dx);
-    check_writable(op, "dx", *dx);
-    check_same_or_disjoint(op, "dy", dy, "dx", *dx);  // a row's sums are taken before it is written
-    outs.push_back({"dx", &*dx});
-  }
-  if (dgamma) check_writable(op, "dgamma", *dgamma), outs.push_back({"dgamma", &*dgamma});
-  if (dbeta) check_writable(op, "dbeta", *dbeta), outs.push_back({"dbeta", &*dbeta});
-  std::vector<std::pair<const char*, const Tensor*>> ins{{"x", &x}, {"mean", &mean}, {"inv_std", &inv_std}};
-  if (gamma) ins.push_back({"gamma", &*gamma});
-  for (size_t i = 0; i < outs.size(); ++i) {
-    for (const auto& [arg, t] : ins) check_no_alias(op, arg, *t, outs[i].first, *outs[i].second);
-    if (outs[i].first != std::string("dx")) check_no_alias(op, "dy", dy, outs[i].first, *outs[i].second);
-    for (size_t j = i + 1; j < outs.size(); ++j)
-      check_no_alias(op, outs[i].first, *outs[i].second, outs[j].first, *outs[j].second);
-  }
+  const NormRows r = check_trailing_norm_backward(
+      "layer_norm_backward", dy, x, optional_arg(gamma), {{"mean", &mean}, {"inv_std", &inv_std}},
+      optional_arg(dx), {{"dgamma", optional_arg(dgamma)}, {"dbeta", optional_arg(dbeta)}},
+      norm_ndim);
   if (r.rows == 0 || r.d == 0) {  // no rows: the weight gradients are sums over nothing
-    for (float* p : {wptr(dgamma), wptr(dbeta)})
+    for (float* p : {mutable_data_or_null(dgamma), mutable_data_or_null(dbeta)})
       if (p) std::fill(p, p + r.d, 0.0f);
     return;
   }
-  layer_norm_backward_stub(x.device())(dy.data<float>(), x.data<float>(), ptr(gamma),
-                                       mean.data<float>(), inv_std.data<float>(), wptr(dx),
-                                       wptr(dgamma), wptr(dbeta), r.rows, r.d);
+  layer_norm_backward_stub(x.device())(dy.data<float>(), x.data<float>(), data_or_null(gamma),
+                                       mean.data<float>(), inv_std.data<float>(),
+                                       mutable_data_or_null(dx), mutable_data_or_null(dgamma),
+                                       mutable_data_or_null(dbeta), r.rows, r.d);
 }
 
 }  // namespace corenn

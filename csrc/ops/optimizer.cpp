@@ -17,14 +17,21 @@ CORENN_DEFINE_DISPATCH(AdamaxUpdateFn, adamax_update_stub, "adamax_update");
 CORENN_DEFINE_DISPATCH(NadamUpdateFn, nadam_update_stub, "nadam_update");
 CORENN_DEFINE_DISPATCH(LionUpdateFn, lion_update_stub, "lion_update");
 CORENN_DEFINE_DISPATCH(AdadeltaUpdateFn, adadelta_update_stub, "adadelta_update");
+CORENN_DEFINE_DISPATCH(FtrlUpdateFn, ftrl_update_stub, "ftrl_update");
+CORENN_DEFINE_DISPATCH(LambUpdateFn, lamb_update_stub, "lamb_update");
+CORENN_DEFINE_DISPATCH(AdafactorUpdateFn, adafactor_update_stub, "adafactor_update");
 
 namespace {
 
-// A named list taking part in one call; `written` lists are updated in place.
+using Shape = std::vector<int64_t>;
+
+// A named list taking part in one call; `written` lists are updated in place. Its tensors are
+// shaped like their parameters unless `shape_for` says otherwise (Adafactor's factors).
 struct NamedList {
   const char* name;
   const TensorList* tensors;
   bool written;
+  Shape (*shape_for)(const Tensor& param) = nullptr;
 };
 
 std::string item(const char* list, size_t i) {
@@ -93,7 +100,13 @@ void check_lists(const char* op, const TensorList& params, const TensorList& gra
       const Tensor& t = (*s.tensors)[i];
       check_float32(op, s_name.c_str(), t);
       if (s.written) check_writable(op, s_name.c_str(), t);
-      check_same_shape(op, p_name.c_str(), params[i], s_name.c_str(), t);
+      if (s.shape_for) {
+        const Shape want = s.shape_for(params[i]);
+        CORENN_CHECK(t.shape() == want, op, ": ", s_name, " must have shape ", shape_str(want),
+                     " for ", p_name, " of shape ", params[i].shape_str(), ", got ", t.shape_str());
+      } else {
+        check_same_shape(op, p_name.c_str(), params[i], s_name.c_str(), t);
+      }
       check_same_device(op, p_name.c_str(), params[i], s_name.c_str(), t);
     }
   }
@@ -112,6 +125,27 @@ void check_lists(const char* op, const TensorList& params, const TensorList& gra
 // the CPU kernel, which does nothing.
 Device device_of(const TensorList& params) { return params.empty() ? Device{} : params[0].device(); }
 
+void check_step(const char* op, int64_t step) {
+  // The kernels work with step + 1 (the bias-correction exponent t).
+  CORENN_CHECK(step >= 0 && step < INT64_MAX, op,
+               ": step (iterations done so far) must be in [0, 2^63 - 1), got ", step);
+}
+
+// Adafactor's state shapes: a variable of rank >= 2 keeps its second moments factored over the
+// last two axes (row and column means), any other variable keeps them whole.
+bool factored(const Tensor& param) { return param.dim() >= 2; }
+const Shape kUnused{0};
+Shape adafactor_rows(const Tensor& p) {
+  return factored(p) ? Shape(p.shape().begin(), p.shape().end() - 1) : kUnused;
+}
+Shape adafactor_cols(const Tensor& p) {
+  if (!factored(p)) return kUnused;
+  Shape s(p.shape().begin(), p.shape().end() - 2);
+  s.push_back(p.shape().back());
+  return s;
+}
+Shape adafactor_velocity(const Tensor& p) { return factored(p) ? kUnused : p.shape(); }
+
 }  // namespace
 
 void sgd_update(const TensorList& params, const TensorList& grads, const TensorList& momentums,
@@ -126,9 +160,7 @@ void adam_update(const TensorList& params, const TensorList& grads, const Tensor
                  const TensorList& v, const TensorList& vhat, const UpdateCommon& common,
                  float beta_1, float beta_2, float epsilon, int64_t step, bool amsgrad) {
   const char* op = "adam_update";
-  // The kernel works with step + 1 (the bias-correction exponent t).
-  CORENN_CHECK(step >= 0 && step < INT64_MAX, op,
-               ": step (iterations done so far) must be in [0, 2^63 - 1), got ", step);
+  check_step(op, step);
   CORENN_CHECK(beta_1 >= 0 && beta_1 < 1 && beta_2 >= 0 && beta_2 < 1, op,
                ": beta_1 and beta_2 must lie in [0, 1), got ", beta_1, " and ", beta_2);
   check_lists(op, params, grads,
@@ -163,8 +195,7 @@ void adamax_update(const TensorList& params, const TensorList& grads, const Tens
                    const TensorList& u, const UpdateCommon& common, float beta_1, float beta_2,
                    float epsilon, int64_t step) {
   const char* op = "adamax_update";
-  CORENN_CHECK(step >= 0 && step < INT64_MAX, op,
-               ": step (iterations done so far) must be in [0, 2^63 - 1), got ", step);
+  check_step(op, step);
   CORENN_CHECK(beta_1 >= 0 && beta_1 < 1 && beta_2 >= 0 && beta_2 < 1, op,
                ": beta_1 and beta_2 must lie in [0, 1), got ", beta_1, " and ", beta_2);
   check_lists(op, params, grads, {{{"m", &m, true}, true}, {{"u", &u, true}, true}}, common);
@@ -201,6 +232,53 @@ void adadelta_update(const TensorList& params, const TensorList& grads, const Te
   check_lists(op, params, grads,
               {{{"acc_grad", &acc_grad, true}, true}, {{"acc_delta", &acc_delta, true}, true}}, common);
   adadelta_update_stub(device_of(params))(params, grads, acc_grad, acc_delta, common, rho, epsilon);
+}
+
+void ftrl_update(const TensorList& params, const TensorList& grads, const TensorList& accumulators,
+                 const TensorList& linears, const UpdateCommon& common, float learning_rate_power,
+                 float l1, float l2, float l2_shrinkage, float beta) {
+  const char* op = "ftrl_update";
+  CORENN_CHECK(learning_rate_power <= 0, op, ": learning_rate_power must be <= 0, got ",
+               learning_rate_power);
+  CORENN_CHECK(l1 >= 0 && l2 >= 0 && l2_shrinkage >= 0 && beta >= 0, op,
+               ": l1, l2, l2_shrinkage and beta must be >= 0, got ", l1, ", ", l2, ", ",
+               l2_shrinkage, ", ", beta);
+  check_lists(op, params, grads,
+              {{{"accumulators", &accumulators, true}, true}, {{"linears", &linears, true}, true}},
+              common);
+  ftrl_update_stub(device_of(params))(params, grads, accumulators, linears, common,
+                                      learning_rate_power, l1, l2, l2_shrinkage, beta);
+}
+
+void lamb_update(const TensorList& params, const TensorList& grads, const TensorList& m,
+                 const TensorList& v, const UpdateCommon& common, float beta_1, float beta_2,
+                 float epsilon, int64_t step) {
+  const char* op = "lamb_update";
+  check_step(op, step);
+  CORENN_CHECK(beta_1 >= 0 && beta_1 < 1 && beta_2 >= 0 && beta_2 < 1, op,
+               ": beta_1 and beta_2 must lie in [0, 1), got ", beta_1, " and ", beta_2);
+  check_lists(op, params, grads, {{{"m", &m, true}, true}, {{"v", &v, true}, true}}, common);
+  lamb_update_stub(device_of(params))(params, grads, m, v, common, beta_1, beta_2, epsilon, step);
+}
+
+void adafactor_update(const TensorList& params, const TensorList& grads, const TensorList& rows,
+                      const TensorList& cols, const TensorList& velocities,
+                      const UpdateCommon& common, float beta_2_decay, float epsilon_1,
+                      float epsilon_2, float clip_threshold, int64_t step) {
+  const char* op = "adafactor_update";
+  check_step(op, step);
+  CORENN_CHECK(beta_2_decay <= 0, op, ": beta_2_decay must be <= 0, got ", beta_2_decay);
+  CORENN_CHECK(epsilon_1 >= 0 && epsilon_2 >= 0 && clip_threshold > 0, op,
+               ": epsilon_1 and epsilon_2 must be >= 0 and clip_threshold > 0, got ", epsilon_1,
+               ", ", epsilon_2, ", ", clip_threshold);
+  check_lists(op, params, grads,
+              {{{"rows", &rows, true, adafactor_rows}, true},
+               {{"cols", &cols, true, adafactor_cols}, true},
+               {{"velocities", &velocities, true, adafactor_velocity}, true}},
+              common);
+  adafactor_update_stub(device_of(params))(params, grads, rows, cols, velocities, common,
+                                           beta_2_decay, epsilon_1, epsilon_2, clip_threshold,
+                                           step);
 }
 
 }  // namespace corenn

@@ -75,6 +75,34 @@ void adadelta_update(const TensorList& params, const TensorList& grads, const Te
                      const TensorList& acc_delta, const UpdateCommon& common, float rho,
                      float epsilon);
 
+// Ftrl (McMahan et al. 2013, Keras 3), with n = acc + g^2 and P(x) = x^(-learning_rate_power):
+//   linear += g + 2 l2_shrinkage p - (P(n) - P(acc)) / lr * p
+//   p = (clip(linear, -l1, l1) - linear) / (P(n) / lr + 2 (l2 + beta / (2 lr)));  acc = n
+void ftrl_update(const TensorList& params, const TensorList& grads, const TensorList& accumulators,
+                 const TensorList& linears, const UpdateCommon& common, float learning_rate_power,
+                 float l1, float l2, float l2_shrinkage, float beta);
+
+// Lamb (You et al. 2019, Keras 3), t = step + 1: m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2);
+//   u = m / (1 - b1^t) / (sqrt(v / (1 - b2^t)) + eps);  per variable the trust ratio
+//   r = ||p|| / ||u|| when both norms are > 0, else 1;  p -= r lr u
+void lamb_update(const TensorList& params, const TensorList& grads, const TensorList& m,
+                 const TensorList& v, const UpdateCommon& common, float beta_1, float beta_2,
+                 float epsilon, int64_t step);
+
+// Adafactor (Shazeer & Stern 2018, Keras 3), t = step + 1: rho = min(lr, 1 / sqrt(t)),
+// b = 1 - t^beta_2_decay, q = g^2 + epsilon_1.
+//   rank >= 2, factored over the last two axes (..., R, C):  row = b row + (1 - b) mean_C(q);
+//     col = b col + (1 - b) mean_R(q);  v = row / mean_R(row) * col   (v is not stored)
+//   rank < 2:  v = b v + (1 - b) q
+//   u = g / sqrt(v);  p -= max(epsilon_2, rms(p)) rho u / max(1, rms(u) / clip_threshold)
+// A factored variable has rows[i] shaped p.shape[:-1], cols[i] shaped p.shape[:-2] + p.shape[-1:]
+// and an empty velocities[i] (shape (0,)); any other has velocities[i] shaped like p and empty
+// rows[i], cols[i]. rms(p) is taken after the weight decay, as Keras applies it first.
+void adafactor_update(const TensorList& params, const TensorList& grads, const TensorList& rows,
+                      const TensorList& cols, const TensorList& velocities,
+                      const UpdateCommon& common, float beta_2_decay, float epsilon_1,
+                      float epsilon_2, float clip_threshold, int64_t step);
+
 // Kernels behind the entries, same arguments (validated): cpu/optimizer.cpp (cpu_ref and avx2,
 // two builds of one loop), cuda/optimizer.cu (cuda). The device is the parameters'.
 using SgdUpdateFn = void (*)(const TensorList& params, const TensorList& grads,
@@ -105,6 +133,19 @@ using LionUpdateFn = void (*)(const TensorList& params, const TensorList& grads,
 using AdadeltaUpdateFn = void (*)(const TensorList& params, const TensorList& grads,
                                   const TensorList& acc_grad, const TensorList& acc_delta,
                                   const UpdateCommon& common, float rho, float epsilon);
+using FtrlUpdateFn = void (*)(const TensorList& params, const TensorList& grads,
+                              const TensorList& accumulators, const TensorList& linears,
+                              const UpdateCommon& common, float learning_rate_power, float l1,
+                              float l2, float l2_shrinkage, float beta);
+using LambUpdateFn = void (*)(const TensorList& params, const TensorList& grads,
+                              const TensorList& m, const TensorList& v,
+                              const UpdateCommon& common, float beta_1, float beta_2,
+                              float epsilon, int64_t step);
+using AdafactorUpdateFn = void (*)(const TensorList& params, const TensorList& grads,
+                                   const TensorList& rows, const TensorList& cols,
+                                   const TensorList& velocities, const UpdateCommon& common,
+                                   float beta_2_decay, float epsilon_1, float epsilon_2,
+                                   float clip_threshold, int64_t step);
 CORENN_DECLARE_DISPATCH(SgdUpdateFn, sgd_update_stub);
 CORENN_DECLARE_DISPATCH(AdamUpdateFn, adam_update_stub);
 CORENN_DECLARE_DISPATCH(RmspropUpdateFn, rmsprop_update_stub);
@@ -113,5 +154,8 @@ CORENN_DECLARE_DISPATCH(AdamaxUpdateFn, adamax_update_stub);
 CORENN_DECLARE_DISPATCH(NadamUpdateFn, nadam_update_stub);
 CORENN_DECLARE_DISPATCH(LionUpdateFn, lion_update_stub);
 CORENN_DECLARE_DISPATCH(AdadeltaUpdateFn, adadelta_update_stub);
+CORENN_DECLARE_DISPATCH(FtrlUpdateFn, ftrl_update_stub);
+CORENN_DECLARE_DISPATCH(LambUpdateFn, lamb_update_stub);
+CORENN_DECLARE_DISPATCH(AdafactorUpdateFn, adafactor_update_stub);
 
 }  // namespace corenn

@@ -370,7 +370,8 @@ def accuracy_count(kind: str, y_pred, y_true, threshold: float = 0.5, k: int = 5
 # Wrappers for _C.<optimizer>_update live below; see corenn/optimizers/.
 
 __all__ += ["sgd_update", "adam_update", "rmsprop_update", "adagrad_update", "adamax_update",
-            "nadam_update", "lion_update", "adadelta_update"]
+            "nadam_update", "lion_update", "adadelta_update", "ftrl_update", "lamb_update",
+            "adafactor_update"]
 
 
 def _tensors(xs, op: str, arg: str) -> list:
@@ -488,6 +489,50 @@ def adadelta_update(params, grads, acc_grad, acc_delta, *, lr, rho=0.95, epsilon
                        _tensors(acc_grad, op, "acc_grad"), _tensors(acc_delta, op, "acc_delta"), float(lr),
                        float(rho), float(epsilon), **_clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm))
 
+
+
+def ftrl_update(params, grads, accumulators, linears, *, lr, learning_rate_power=-0.5, l1=0.0, l2=0.0,
+                l2_shrinkage=0.0, beta=0.0, weight_decay=0.0, clipnorm=0.0, clipvalue=0.0,
+                global_clipnorm=0.0) -> None:
+    """One Ftrl step over all ``params`` in place (after clipping and weight decay), with
+    n = acc + g^2 and P(x) = x^(-learning_rate_power):
+    linear += g + 2 l2_shrinkage p - (P(n) - P(acc)) / lr * p;
+    p = (clip(linear, -l1, l1) - linear) / (P(n) / lr + 2 (l2 + beta / (2 lr))); acc = n."""
+    op = "ftrl_update"
+    _C.ftrl_update(_tensors(params, op, "params"), _tensors(grads, op, "grads"),
+                   _tensors(accumulators, op, "accumulators"), _tensors(linears, op, "linears"),
+                   float(lr), float(learning_rate_power), float(l1), float(l2), float(l2_shrinkage),
+                   float(beta), **_clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm))
+
+
+def lamb_update(params, grads, m, v, *, lr, beta_1=0.9, beta_2=0.999, epsilon=1e-7, step=0,
+                weight_decay=0.0, clipnorm=0.0, clipvalue=0.0, global_clipnorm=0.0) -> None:
+    """One Lamb step over all ``params`` in place (after clipping and weight decay), with
+    t = step + 1: m += (g - m)(1 - beta_1); v += (g^2 - v)(1 - beta_2);
+    u = m / (1 - beta_1^t) / (sqrt(v / (1 - beta_2^t)) + epsilon); per tensor
+    ratio = ||p|| / ||u|| (1 when either is 0); p -= ratio lr u."""
+    op = "lamb_update"
+    _C.lamb_update(_tensors(params, op, "params"), _tensors(grads, op, "grads"), _tensors(m, op, "m"),
+                   _tensors(v, op, "v"), float(lr), float(beta_1), float(beta_2), float(epsilon), int(step),
+                   **_clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm))
+
+
+def adafactor_update(params, grads, rows, cols, velocities, *, lr, beta_2_decay=-0.8, epsilon_1=1e-30,
+                     epsilon_2=1e-3, clip_threshold=1.0, step=0, weight_decay=0.0, clipnorm=0.0,
+                     clipvalue=0.0, global_clipnorm=0.0) -> None:
+    """One Adafactor step over all ``params`` in place (after clipping and weight decay), with
+    t = step + 1, b = 1 - t^beta_2_decay, q = g^2 + epsilon_1: a tensor of rank >= 2 keeps its
+    second moments factored over its last two axes (..., R, C): ``rows[i]`` (shape[:-1]) =
+    b rows + (1 - b) mean_C(q), ``cols[i]`` (shape[:-2] + shape[-1:]) = b cols + (1 - b) mean_R(q),
+    v = rows / mean_R(rows) * cols, and ``velocities[i]`` is empty (shape (0,)); any other tensor
+    has v = ``velocities[i]`` = b v + (1 - b) q and empty rows[i], cols[i]. Then u = g / sqrt(v),
+    p -= max(epsilon_2, rms(p)) min(lr, 1 / sqrt(t)) u / max(1, rms(u) / clip_threshold)."""
+    op = "adafactor_update"
+    _C.adafactor_update(_tensors(params, op, "params"), _tensors(grads, op, "grads"),
+                        _tensors(rows, op, "rows"), _tensors(cols, op, "cols"),
+                        _tensors(velocities, op, "velocities"), float(lr), float(beta_2_decay),
+                        float(epsilon_1), float(epsilon_2), float(clip_threshold), int(step),
+                        **_clip_args(weight_decay, clipnorm, clipvalue, global_clipnorm))
 
 # ---------------------------------------------------------------------------------------------
 # Normalization: batch normalization over the last axis, spatial dropout

@@ -1266,7 +1266,8 @@ _OPTIONAL = ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "warmup
 _SCHEDULE_RANGES = {"initial_learning_rate": _NONNEG, "end_learning_rate": _NONNEG,
                     "warmup_target": _NONNEG, "decay_rate": _NONNEG, "alpha": _UNIT,
                     "decay_steps": _POSITIVE, "warmup_steps": _NONNEG}
-_FLAGS = ("amsgrad", "nesterov", "centered", "staircase", "cycle", "use_ema")
+_FLAGS = ("amsgrad", "nesterov", "centered", "staircase", "cycle", "use_ema",
+          "relative_step")
 
 
 def _check_hyperparameters(config, ranges, owner):

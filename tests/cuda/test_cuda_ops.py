@@ -458,6 +458,28 @@ def test_batch_norm_inference_matches_cpu_and_checks_the_variance(rng):
         kernels.batch_norm_forward_infer(gpu(x), gpu(gamma), gpu(beta), gpu(mm), gpu(mv))
 
 
+# ---- RMS normalization --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape,k", [((7, 5), 1), ((3, 4, 1031), 1), ((2, 3, 4, 5), 2), ((70000, 3), 1)])
+@pytest.mark.parametrize("scaled", [True, False])
+def test_rms_norm_forward_and_backward_match_cpu(rng, shape, k, scaled):
+    tshape = shape[len(shape) - k:]
+    x = (rng.standard_normal(shape) * 3 + 1).astype(np.float32)
+    dy = rng.standard_normal(shape).astype(np.float32)
+    gamma = rng.uniform(0.5, 2, tshape).astype(np.float32) if scaled else None
+    gamma_g = None if gamma is None else gpu(gamma)
+    y, inv = kernels.rms_norm_forward(x, gamma, norm_ndim=k)
+    y_g, inv_g = kernels.rms_norm_forward(gpu(x), gamma_g, norm_ndim=k)
+    for a, b in ((y_g, y), (inv_g, inv)):
+        np.testing.assert_allclose(host(a), host(b), rtol=1e-5, atol=1e-5)
+    dg, dg_g = kernels.zeros(tshape), gpu(np.zeros(tshape, np.float32))
+    dx = kernels.rms_norm_backward(dy, x, gamma, inv, norm_ndim=k, dgamma=dg)
+    dy_g = gpu(dy)
+    dx_g = kernels.rms_norm_backward(dy_g, gpu(x), gamma_g, inv_g, norm_ndim=k, dgamma=dg_g, dx=dy_g)  # in place
+    for a, b in ((dx_g, dx), (dg_g, dg)):
+        np.testing.assert_allclose(host(a), host(b), rtol=1e-4, atol=1e-4)
+
+
 # ---- embedding ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.int32, np.int64, np.float32])

@@ -585,6 +585,40 @@ def adadelta_update(r):
                      lr="param", global_clipnorm="param"), ("adadelta_update",))
 
 
+def ftrl_update(r):
+    ps = _plist(r)
+    return Call(kernels.ftrl_update, dict(params=ps, grads=_like(r, ps), accumulators=_like(r, ps, True),
+                                      linears=_like(r, ps), lr=0.1, l1=float(r.choice([0.0, 0.01])),
+                                      clipnorm=float(r.choice([0.0, 1.0]))),
+                dict(params="list_out", grads="list_in", accumulators="list_out", linears="list_out",
+                     lr="param", l1="param", clipnorm="param"), ("ftrl_update",))
+
+
+def lamb_update(r):
+    ps = _plist(r)
+    return Call(kernels.lamb_update, dict(params=ps, grads=_like(r, ps), m=_like(r, ps), v=_like(r, ps, True),
+                                      lr=0.01, step=int(r.integers(0, 5)),
+                                      weight_decay=float(r.choice([0.0, 0.01]))),
+                dict(params="list_out", grads="list_in", m="list_out", v="list_out", lr="param",
+                     step="param", weight_decay="param"), ("lamb_update",))
+
+
+def adafactor_update(r):
+    ps = _plist(r)
+    factored = [p.ndim >= 2 for p in ps]
+    empty = np.zeros((0,), np.float32)
+    rows = [np.abs(f32(r, *p.shape[:-1])) if f else empty.copy() for p, f in zip(ps, factored)]
+    cols = [np.abs(f32(r, *(p.shape[:-2] + p.shape[-1:]))) if f else empty.copy()
+            for p, f in zip(ps, factored)]
+    velocities = [empty.copy() if f else np.abs(f32(r, *p.shape)) for p, f in zip(ps, factored)]
+    return Call(kernels.adafactor_update, dict(params=ps, grads=_like(r, ps), rows=rows, cols=cols,
+                                           velocities=velocities, lr=0.01, step=int(r.integers(0, 5)),
+                                           clipvalue=float(r.choice([0.0, 0.5]))),
+                dict(params="list_out", grads="list_in", rows="list_out", cols="list_out",
+                     velocities="list_out", lr="param", step="param", clipvalue="param"),
+                ("adafactor_update",))
+
+
 # ---- normalization ---------------------------------------------------------------------------
 
 def batch_norm_forward_train(r):
@@ -1301,7 +1335,8 @@ def _registry():
                  "dropout_forward", "dropout_backward", "regularizer_penalty", "loss_forward",
                  "accuracy_count", "confusion_counts", "ctc_loss", "sgd_update", "adam_update",
                  "rmsprop_update", "adagrad_update", "adamax_update", "nadam_update", "lion_update",
-                 "adadelta_update", "batch_norm_forward_train", "batch_norm_forward_infer",
+                 "adadelta_update", "ftrl_update", "lamb_update", "adafactor_update",
+                 "batch_norm_forward_train", "batch_norm_forward_infer",
                  "batch_norm_backward", "spatial_dropout_forward", "spatial_dropout_backward",
                  "conv2d", "conv2d_backward_data", "conv2d_backward_weights",
                  "conv2d_relu_max_pool2d", "conv2d_relu_max_pool2d_backward_weights",

@@ -1,6 +1,6 @@
 """rms_norm forward / backward (Keras 3's LayerNormalization(rms_scaling=True)) vs the float64
-reference (itself checked by finite differences), torch parity, in-place use, determinism across
-thread counts, bad calls naming the op."""
+reference (itself checked by finite differences) on every ISA, torch parity, in-place use,
+determinism across thread counts, bad calls naming the op."""
 import numpy as np
 import pytest
 
@@ -13,7 +13,7 @@ SHAPES = [((7, 5), 1), ((3, 4, 33), 1), ((2, 3, 4, 5), 2), ((2, 3, 4, 5), 3), ((
 
 @pytest.mark.parametrize("shape,k", SHAPES)
 @pytest.mark.parametrize("scaled", [True, False])
-def test_forward_and_backward_vs_reference(shape, k, scaled, rng):
+def test_forward_and_backward_vs_reference(shape, k, scaled, isa, rng):
     x = (rng.normal(size=shape) * 3 + 2).astype(np.float32)   # off-centre: a centring bug would show
     tshape = shape[len(shape) - k:]
     gamma = rng.uniform(0.5, 2, tshape).astype(np.float32) if scaled else None

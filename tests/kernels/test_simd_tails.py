@@ -1,5 +1,5 @@
 """Masked vector tails of the kernels written once over the ISA traits (csrc/cpu/simd/: pool
-cells, layer norm rows, attention softmax rows, dropout, activations): every length 1..33 (whole
+cells, layer norm and RMS norm rows, attention softmax rows, dropout, activations): every length 1..33 (whole
 8- and 16-lane blocks and every tail after them) under every ISA, against the float64 reference
 (tests/reference.py). Outputs are written into views of larger buffers whose trailing guard
 values must survive the call (a masked store never writes past the caller's buffer), and inputs
@@ -77,6 +77,29 @@ def test_layer_norm(n, isa, rng):
     _close(dgamma, wdg, rtol=1e-4, atol=1e-4)
     _close(dbeta, wdb, rtol=1e-4, atol=1e-4)
     for buf, size in ((ybuf, rows * n), (dxbuf, rows * n), (dgbuf, n), (dbbuf, n)):
+        _intact(buf, size)
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("scaled", [True, False])
+def test_rms_norm(n, scaled, isa, rng):
+    rows = 2
+    x = _in(rng.normal(size=(rows, n)) * 3 + 2)
+    gamma = _in(rng.uniform(0.5, 2, n)) if scaled else None
+    g = gamma if scaled else np.ones(n)
+    ybuf, y = _out((rows, n))
+    ibuf, inv = _out((rows,))
+    kernels.rms_norm_forward(x, gamma, out=y, inv_rms=inv)
+    _close(y, ref.rms_norm(x, g, 1), rtol=1e-5, atol=1e-5)
+    _close(inv, 1 / np.sqrt((ref.f64(x) ** 2).mean(1) + 1e-3))
+    dy = _in(rng.normal(size=(rows, n)))
+    dxbuf, dx = _out((rows, n))
+    dgbuf, dgamma = _out((n,))
+    kernels.rms_norm_backward(dy, x, gamma, _in(inv), dx=dx, dgamma=dgamma)
+    wdx, wdg = ref.rms_norm_grads(dy, x, g, 1)
+    _close(dx, wdx, rtol=1e-4, atol=1e-5)
+    _close(dgamma, wdg, rtol=1e-5, atol=1e-5)
+    for buf, size in ((ybuf, rows * n), (ibuf, rows), (dxbuf, rows * n), (dgbuf, n)):
         _intact(buf, size)
 
 

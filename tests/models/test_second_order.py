@@ -82,6 +82,42 @@ class EagerCritic(keras.Model):
         return x
 
 
+def test_a_conv2d_critic_with_layer_normalization_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    keras.utils.set_random_seed(5)
+    inp = keras.Input((6, 6, 2))
+    h = layers.Conv2D(3, 3, strides=2, padding="same")(inp)
+    h = layers.LayerNormalization(epsilon=1e-3)(h)
+    h = layers.LeakyReLU(0.2)(h)
+    h = layers.GlobalAveragePooling2D()(h)
+    model = keras.Model(inp, layers.Dense(1)(h))
+    model.set_weights([w + 0.3 * np.random.default_rng(k).normal(size=w.shape).astype(np.float32)
+                       for k, w in enumerate(model.get_weights())])
+    x = np.random.default_rng(6).normal(size=(4, 6, 6, 2)).astype(np.float32)
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        with tf.GradientTape() as inner:
+            inner.watch(xt)
+            pred = model(xt, training=True)
+        g = inner.gradient(pred, xt)
+        gp = tf.reduce_mean((tf.sqrt(tf.reduce_sum(tf.square(g), axis=[1, 2, 3])) - 1.0) ** 2)
+    got = tape.gradient(gp, model.trainable_variables, unconnected_gradients="zero")
+    w = [torch.tensor(np.asarray(v, np.float64), requires_grad=True) for v in model.get_weights()]
+    xx = torch.tensor(x.astype(np.float64), requires_grad=True)
+    z = F.conv2d(F.pad(xx.permute(0, 3, 1, 2), (0, 1, 0, 1)), w[0].permute(3, 2, 0, 1), w[1], stride=2)
+    z = z.permute(0, 2, 3, 1)   # (N, 3, 3, C): Keras' "same" with stride 2 pads bottom / right
+    z = F.layer_norm(z, (3,), w[2], w[3], eps=1e-3)
+    p = F.leaky_relu(z, 0.2).mean((1, 2)) @ w[4] + w[5]
+    (gx,) = torch.autograd.grad(p.sum(), xx, create_graph=True)
+    want_gp = ((gx.pow(2).sum((1, 2, 3)).sqrt() - 1.0) ** 2).mean()
+    want = torch.autograd.grad(want_gp, w, materialize_grads=True)
+    assert float(gp) == pytest.approx(float(want_gp.detach()), rel=1e-4)
+    for a, b in zip(got, want):
+        b = b.detach().numpy()
+        np.testing.assert_allclose(np.asarray(a), b, rtol=2e-3, atol=2e-5 * max(1.0, np.abs(b).max()))
+
+
 def test_layer_by_layer_records_give_the_captured_graph_s_gradient():
     keras.utils.set_random_seed(4)
     parts = [layers.Dense(5, activation="tanh"), layers.Dense(4, activation="sigmoid"), layers.Dense(1)]

@@ -1,7 +1,9 @@
 // The rows of layer normalization (layer_norm_rows_stub's avx2 / avx512 slots; LayerNormRows in
 // ops/layer_norm.h), written once over a vector-traits type V and instantiated by
 // layer_norm_avx2.cpp (8 lanes) and layer_norm_avx512.cpp (16 lanes). cpu/layer_norm.cpp holds
-// the reference rows and the drivers.
+// the reference rows and the drivers. RMS normalization's rows (RmsNormRowKernels, below;
+// rms_norm_rows_stub, RmsNormRows in ops/rms_norm.h) are the same loops with the mean fixed at 0,
+// instantiated by rms_norm_avx2.cpp / rms_norm_avx512.cpp next to cpu/rms_norm.cpp.
 //
 // The row statistics are summed in double as in the reference: each V::lanes floats are widened
 // into two half-width double accumulators (V::widen_lo / widen_hi), reduced at the end. The
@@ -115,6 +117,62 @@ struct LayerNormRowKernels {
     for_each_block<V>(d, [&](const auto& b) {
       const reg t = V::sub(V::sub(grad(b), va), V::mul(xhat(b), vb));
       b.store(dx, V::mul(vinv, t));
+    });
+  }
+};
+
+// RMS normalization's rows: layer normalization's with no centring, no shift and no sum of g
+// (ops/rms_norm.h), the same double sums in lanes and masked tails. A tail's dead lanes load 0
+// and so add nothing to the sum of squares or to sum g * xhat.
+template <class V>
+struct RmsNormRowKernels {
+  using reg = typename V::reg;
+  using dreg = typename V::dreg;
+
+  static void forward_row(const float* x, const float* gamma, float* y, float* inv_rms, int64_t d,
+                          double epsilon) {
+    dreg q0 = V::dzero(), q1 = V::dzero();
+    for_each_block<V>(d, [&](const auto& b) {
+      const reg v = b.load(x);
+      const dreg v0 = V::widen_lo(v), v1 = V::widen_hi(v);
+      q0 = V::dadd(q0, V::dmul(v0, v0));
+      q1 = V::dadd(q1, V::dmul(v1, v1));
+    });
+    const float inv = static_cast<float>(1.0 / std::sqrt(V::dhsum(V::dadd(q0, q1)) / d + epsilon));
+    *inv_rms = inv;
+    const reg vinv = V::set1(inv);
+    for_each_block<V>(d, [&](const auto& b) {
+      reg t = V::mul(b.load(x), vinv);
+      if (gamma) t = V::mul(t, b.load(gamma));
+      b.store(y, t);
+    });
+  }
+
+  static void backward_row(const float* dy, const float* x, const float* gamma, float inv,
+                           float* dx, double* pg, int64_t d) {
+    const reg vinv = V::set1(inv);
+    const auto xhat = [&](const auto& b) { return V::mul(b.load(x), vinv); };
+    if (pg) {
+      for_each_block<V>(d, [&](const auto& b) {
+        const reg g = b.load(dy), h = xhat(b);
+        LayerNormRowKernels<V>::add_to(b, pg, V::dmul(V::widen_lo(g), V::widen_lo(h)),
+                                       V::dmul(V::widen_hi(g), V::widen_hi(h)));
+      });
+    }
+    if (!dx) return;
+    const auto grad = [&](const auto& b) {
+      const reg g = b.load(dy);
+      return gamma ? V::mul(g, b.load(gamma)) : g;
+    };
+    dreg s0 = V::dzero(), s1 = V::dzero();
+    for_each_block<V>(d, [&](const auto& b) {
+      const reg g = grad(b), h = xhat(b);
+      s0 = V::dadd(s0, V::dmul(V::widen_lo(g), V::widen_lo(h)));
+      s1 = V::dadd(s1, V::dmul(V::widen_hi(g), V::widen_hi(h)));
+    });
+    const reg vs = V::set1(static_cast<float>(V::dhsum(V::dadd(s0, s1)) / d));
+    for_each_block<V>(d, [&](const auto& b) {
+      b.store(dx, V::mul(vinv, V::sub(grad(b), V::mul(xhat(b), vs))));
     });
   }
 };

@@ -13,6 +13,12 @@ from .normalization import (BatchNormalization, GroupNormalization, LayerNormali
 from .preprocessing import Normalization, Rescaling
 from .image_preprocessing import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
                                   RandomRotation, RandomTranslation, RandomZoom, Resizing)
+from .image_augmentation import (AugMix, AutoContrast, CutMix, Equalization, MixUp, Pipeline, RandAugment,
+                                 RandomColorDegeneration, RandomColorJitter, RandomErasing,
+                                 RandomGaussianBlur, RandomGrayscale, RandomHeight, RandomHue,
+                                 RandomInvert, RandomPerspective, RandomPosterization,
+                                 RandomSaturation, RandomSharpness, RandomShear, RandomWidth,
+                                 Solarization)
 from .text_preprocessing import (CategoryEncoding, Hashing, HashedCrossing, IntegerLookup, StringLookup,
                                  TextVectorization)
 from .discretization import Discretization
@@ -54,6 +60,11 @@ __all__ += ["GroupNormalization", "UnitNormalization", "GaussianNoise", "Gaussia
             "AdditiveAttention", "ZeroPadding3D", "Cropping3D"]
 __all__ += ["RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
 __all__ += ["Discretization"]
+__all__ += ["RandomHeight", "RandomWidth", "RandomShear", "RandomPerspective", "RandomGrayscale",
+            "RandomSaturation", "RandomHue", "RandomColorDegeneration", "RandomSharpness",
+            "RandomPosterization", "RandomInvert", "Solarization", "AutoContrast", "Equalization",
+            "RandomErasing", "RandomGaussianBlur", "RandomColorJitter", "MixUp", "CutMix",
+            "Pipeline", "RandAugment", "AugMix"]
 __all__ += ["HashedCrossing"]
 __all__ += ["Wrapper", "SpectralNormalization", "InputSpec", "Convolution1D", "Convolution2D", "Convolution1DTranspose",
             "Convolution2DTranspose", "SeparableConvolution2D"]

@@ -1,6 +1,8 @@
 """Image preprocessing and augmentation layers (Keras layers/preprocessing/image_preprocessing):
 Resizing, CenterCrop, and the random augmentations RandomFlip, RandomCrop, RandomTranslation,
-RandomRotation, RandomZoom, RandomContrast, RandomBrightness. Images are NHWC float32.
+RandomRotation, RandomZoom, RandomContrast, RandomBrightness. Images are NHWC float32. Keras 3's
+further augmentation layers (RandomShear, RandomHue, MixUp, RandAugment, ...) build on these in
+image_augmentation.py.
 
 Two kernels do the geometry (csrc/ops/resize2d.h, csrc/ops/image_transform.h):
     resize2d         a window of each image resized (half-pixel centres, as TF / Keras);
@@ -239,7 +241,21 @@ def _factor_range(layer, what, factor, lo_bound=None, hi_bound=None):
     return lower, upper
 
 
-class _RandomLayer(_TakesOneImage, Layer):
+class TrainingByDefault:
+    """Mixin (before the Layer base): Keras 3's augmentation layers (and Pipeline) default to
+    training=True in their call signature: called directly (or inside a model called without
+    training=) they augment; fit passes True, predict / evaluate False."""
+
+    default_training = True
+
+    def __call__(self, inputs, training=None, **kwargs):
+        from ..models.graph import is_symbolic
+        if training is None and not is_symbolic(inputs):   # a node keeps the model's flag
+            training = True
+        return super().__call__(inputs, training=training, **kwargs)
+
+
+class _RandomLayer(_TakesOneImage, TrainingByDefault, Layer):
     """Seeded randomness (as Dropout): a generator of its own when ``seed`` is given, else
     corenn's process-wide one. Active only with training=True."""
 
@@ -252,16 +268,11 @@ class _RandomLayer(_TakesOneImage, Layer):
         self.seed = None if seed is None else int(seed)
         self._rng = None if seed is None else np.random.default_rng(self.seed)
 
-    # Keras 3's augmentation layers default to training=True in their call signature: called
-    # directly (or inside a model called without training=) they augment; fit passes True,
-    # predict / evaluate False.
-    default_training = True
-
-    def __call__(self, inputs, training=None, **kwargs):
-        from ..models.graph import is_symbolic
-        if training is None and not is_symbolic(inputs):   # a node keeps the model's flag
-            training = True
-        return super().__call__(inputs, training=training, **kwargs)
+    def _augments(self, x, training):
+        """Checks the images and records whether this call augments them (training)."""
+        _check_image_shape(self, tuple(x.shape))
+        self._active = bool(training)
+        return self._active
 
     def _generator(self):
         if self._rng is not None:
@@ -295,9 +306,7 @@ class _RandomTransform(_RandomLayer):
         return h, w
 
     def forward(self, x, training=False):
-        _check_image_shape(self, tuple(x.shape))
-        self._active = bool(training)
-        if not self._active:
+        if not self._augments(x, training):
             return x
         n, h, w, c = x.shape
         self._x_shape = tuple(x.shape)
@@ -474,15 +483,19 @@ class RandomZoom(_RandomTransform):
         return cfg
 
 
-def _set_sampling(layer, fill_mode, interpolation, fill_value):
-    if fill_mode not in kernels.FILL_MODES:
-        raise NotImplementedError(f"{type(layer).__name__} '{layer.name}': fill_mode must be one "
-                                  f"of {', '.join(kernels.FILL_MODES)}, got {fill_mode!r}")
+def check_interpolation(layer, interpolation):
     if interpolation not in kernels.RESIZE_INTERPOLATIONS:
         raise NotImplementedError(f"{type(layer).__name__} '{layer.name}': interpolation must be "
                                   f"one of {', '.join(kernels.RESIZE_INTERPOLATIONS)}, got "
                                   f"{interpolation!r}")
-    layer.fill_mode, layer.interpolation = fill_mode, interpolation
+    return interpolation
+
+
+def _set_sampling(layer, fill_mode, interpolation, fill_value):
+    if fill_mode not in kernels.FILL_MODES:
+        raise NotImplementedError(f"{type(layer).__name__} '{layer.name}': fill_mode must be one "
+                                  f"of {', '.join(kernels.FILL_MODES)}, got {fill_mode!r}")
+    layer.fill_mode, layer.interpolation = fill_mode, check_interpolation(layer, interpolation)
     layer.fill_value = float(fill_value)
 
 
@@ -574,9 +587,7 @@ class _RandomColour(_RandomLayer):
         raise NotImplementedError
 
     def forward(self, x, training=False):
-        _check_image_shape(self, tuple(x.shape))
-        self._active = bool(training)
-        if not self._active:
+        if not self._augments(x, training):
             return x
         lo, hi = (np.float32(v) for v in self.value_range)
         self._pre = self._unclipped(self._generator(), x)

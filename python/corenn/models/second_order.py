@@ -13,9 +13,10 @@ then differentiates the penalty through those ops into the weights.
               sigmoid functions of y that the outer tape differentiates)
               dx = the linear part's input gradient of dz (ops, differentiable in dz and W)
 
-Covered: Dense, Conv1D / Conv2D (groups 1), the activations linear / relu / leaky_relu / tanh /
-sigmoid / elu / gelu-free ones, ReLU, LeakyReLU, Activation, Flatten, Reshape, ZeroPadding1D/2D,
-Dropout (the mask its forward drew), Add, InputLayer. Any other layer raises
+Covered: Dense, Conv1D / Conv2D (groups 1) with the activations linear / relu / leaky_relu / tanh /
+sigmoid / elu, ReLU, LeakyReLU, Activation, Flatten, Reshape, ZeroPadding1D/2D, Dropout (the
+mask its forward drew), Add, GlobalAveragePooling1D/2D, LayerNormalization (WGAN-GP critics use
+layer rather than batch normalization). Any other layer raises
 NotImplementedError naming it: a wrong second-order gradient is never returned.
 """
 from __future__ import annotations
@@ -186,6 +187,48 @@ def _dropout(layer, ctx, xs):
     return ops.multiply(x, mask), lambda dy: [ops.multiply(dy, mask)]
 
 
+def _global_average(layer, ctx, xs):
+    ops = _ops()
+    x = xs[0]
+    if getattr(layer, "data_format", "channels_last") != "channels_last" or ctx.__dict__.get("_call_mask") is not None:
+        raise NotImplementedError(f"layer '{layer.name}': a second-order gradient through channels-first or "
+                                  "masked global pooling")
+    axes = tuple(range(1, x.ndim - 1))
+    y = ops.mean(x, axis=axes, keepdims=bool(layer.keepdims))
+    spread = np.ones(tuple(x.shape), np.float32) / float(np.prod([x.shape[a] for a in axes]))
+
+    def input_grads(dy):
+        return [ops.multiply(spread, dy if layer.keepdims else ops.reshape(
+            dy, (int(x.shape[0]),) + (1,) * len(axes) + (int(x.shape[-1]),)))]
+    return y, input_grads
+
+
+def _layer_norm(layer, ctx, xs):
+    """LayerNormalization with ops: its forward, and dx = (g - mean g - xhat mean(g xhat)) / s with
+    g = dy * gamma, s = sqrt(var + epsilon), over the normalised axes."""
+    ops = _ops()
+    x = xs[0]
+    if layer.rms_scaling:
+        raise NotImplementedError(f"layer '{layer.name}': a second-order gradient through RMS normalization")
+    axes = tuple(layer._norm_axes)
+    mean = ops.mean(x, axis=axes, keepdims=True)
+    centred = ops.subtract(x, mean)
+    std = ops.sqrt(ops.add(ops.mean(ops.square(centred), axis=axes, keepdims=True), float(layer.epsilon)))
+    xhat = ops.divide(centred, std)
+    spread = [int(x.shape[a]) if a in axes else 1 for a in range(x.ndim)]
+    gamma = ops.reshape(layer.gamma, spread) if layer.scale else None
+    y = xhat if gamma is None else ops.multiply(xhat, gamma)
+    if layer.center:
+        y = ops.add(y, ops.reshape(layer.beta, spread))
+
+    def input_grads(dy):
+        g = dy if gamma is None else ops.multiply(dy, gamma)
+        inner = ops.add(ops.mean(g, axis=axes, keepdims=True),
+                        ops.multiply(xhat, ops.mean(ops.multiply(g, xhat), axis=axes, keepdims=True)))
+        return [ops.divide(ops.subtract(g, inner), std)]
+    return y, input_grads
+
+
 def _add(layer, ctx, xs):
     ops = _ops()
     y = xs[0]
@@ -197,7 +240,9 @@ def _add(layer, ctx, xs):
 _LAYERS = {"Dense": _dense, "Conv2D": _conv, "Conv1D": _conv, "LeakyReLU": _activation_layer,
            "ReLU": _activation_layer, "Activation": _activation_layer, "Flatten": _reshaping,
            "Reshape": _reshaping, "ZeroPadding2D": _zero_padding, "ZeroPadding1D": _zero_padding,
-           "Dropout": _dropout, "SpatialDropout1D": _dropout, "SpatialDropout2D": _dropout, "Add": _add}
+           "Dropout": _dropout, "SpatialDropout1D": _dropout, "SpatialDropout2D": _dropout, "Add": _add,
+           "GlobalAveragePooling1D": _global_average, "GlobalAveragePooling2D": _global_average,
+           "LayerNormalization": _layer_norm}
 
 
 def supports(layer) -> bool:

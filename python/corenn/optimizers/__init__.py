@@ -1,7 +1,7 @@
 """corenn.optimizers: Keras 3 style optimizers over fused C++ update kernels.
 
 ``get(identifier)`` accepts a name ('sgd', 'adam', 'adamw', 'rmsprop', 'adagrad', 'adamax', 'nadam',
-'lion', 'adadelta', any case), an
+'lion', 'adadelta', 'ftrl', 'lamb', 'adafactor', any case), an
 Optimizer instance (returned as is), or a config dict ``{'class_name': ..., 'config': {...}}``.
 """
 from __future__ import annotations
@@ -10,17 +10,17 @@ from . import schedules
 from .adagrad import Adagrad
 from .adam import Adam
 from .adamw import AdamW
-from .more import Adadelta, Adamax, Lion, Nadam
+from .more import Adadelta, Adafactor, Adamax, Ftrl, Lamb, Lion, Nadam
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "Adamax", "Nadam", "Lion",
-           "Adadelta", "schedules", "get",
+           "Adadelta", "Ftrl", "Lamb", "Adafactor", "schedules", "get",
            "serialize", "deserialize"]
 
 _BY_NAME = {cls.__name__.lower(): cls for cls in (SGD, RMSprop, Adam, AdamW, Adagrad, Adamax, Nadam,
-                                                  Lion, Adadelta)}
+                                                  Lion, Adadelta, Ftrl, Lamb, Adafactor)}
 
 
 def __getattr__(name):

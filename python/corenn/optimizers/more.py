@@ -1,5 +1,5 @@
-"""Adamax, Nadam, Lion and Adadelta (Keras 3 ``keras.optimizers``), each one fused C++ update
-(kernels.<name>_update; the math is in csrc/ops/optimizer.h)."""
+"""Adamax, Nadam, Lion, Adadelta, Ftrl, Lamb and Adafactor (Keras 3 ``keras.optimizers``), each
+one fused C++ update (kernels.<name>_update; the math is in csrc/ops/optimizer.h)."""
 from __future__ import annotations
 
 import math
@@ -140,4 +140,152 @@ class Adadelta(Optimizer):
     def get_config(self):
         config = super().get_config()
         config.update(rho=self.rho, epsilon=self.epsilon)
+        return config
+
+
+class Ftrl(Optimizer):
+    """Ftrl, "Follow The Regularized Leader" (Keras 3 ``keras.optimizers.Ftrl``), for shallow
+    models with large sparse feature spaces. With n = acc + g^2 and P(x) = x^(-learning_rate_power):
+        linear += g + 2 l2_shrinkage w - (P(n) - P(acc)) / lr * w
+        w = (clip(linear, -l1, l1) - linear) / (P(n) / lr + 2 (l2 + beta / (2 lr)));  acc = n
+    (l1, l2, l2_shrinkage: the ``*_regularization_strength`` arguments). A coordinate whose
+    |linear| stays within l1 is exactly 0.
+
+    Reference: McMahan et al., 2013, "Ad Click Prediction: a View from the Trenches".
+    """
+
+    _slots = ("accumulators", "linears")
+
+    def __init__(self, learning_rate=0.001, learning_rate_power=-0.5, initial_accumulator_value=0.1,
+                 l1_regularization_strength=0.0, l2_regularization_strength=0.0,
+                 l2_shrinkage_regularization_strength=0.0, beta=0.0, name="ftrl", **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        owner = type(self).__name__
+        self.learning_rate_power = check_hyperparameter(owner, "learning_rate_power", learning_rate_power)
+        self.initial_accumulator_value = check_hyperparameter(owner, "initial_accumulator_value",
+                                                              initial_accumulator_value)
+        for key, value in (("l1_regularization_strength", l1_regularization_strength),
+                           ("l2_regularization_strength", l2_regularization_strength),
+                           ("l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength),
+                           ("beta", beta)):
+            setattr(self, key, check_hyperparameter(owner, key, value))
+
+    def _slot_tensor(self, slot, var):
+        state = kernels.zeros(var.shape, "float32", var.device)
+        if slot == "accumulators" and self.initial_accumulator_value:
+            state.fill_(self.initial_accumulator_value)
+        return state
+
+    @property
+    def variables(self):
+        s = self._state   # Keras' order: accumulator and linear interleaved per variable
+        if not s:
+            return []
+        return self._extra_variables() + [t for pair in zip(s["accumulators"], s["linears"]) for t in pair]
+
+    def _update(self, params, grads, state, lr):
+        kernels.ftrl_update(params, grads, state["accumulators"], state["linears"],
+                            learning_rate_power=self.learning_rate_power, l1=self.l1_regularization_strength,
+                            l2=self.l2_regularization_strength,
+                            l2_shrinkage=self.l2_shrinkage_regularization_strength, beta=self.beta,
+                            **self._common_kwargs(lr))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(learning_rate_power=self.learning_rate_power,
+                      initial_accumulator_value=self.initial_accumulator_value,
+                      l1_regularization_strength=self.l1_regularization_strength,
+                      l2_regularization_strength=self.l2_regularization_strength,
+                      l2_shrinkage_regularization_strength=self.l2_shrinkage_regularization_strength,
+                      beta=self.beta)
+        return config
+
+
+class Lamb(_TwoMoments):
+    """Lamb (Keras 3 ``keras.optimizers.Lamb``): Adam's direction scaled per variable by the
+    trust ratio, for large-batch training; t = iterations + 1:
+        m += (g - m) (1 - beta_1);  v += (g^2 - v) (1 - beta_2)
+        u = m / (1 - beta_1^t) / (sqrt(v / (1 - beta_2^t)) + epsilon)
+        w -= ||w|| / ||u|| * lr * u       (the ratio is 1 when either norm is 0)
+
+    Reference: You et al., 2019, "Large Batch Optimization for Deep Learning: Training BERT in
+    76 minutes".
+    """
+
+    _slots = ("momentums", "velocities")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, name, **kwargs)
+
+    def _update(self, params, grads, state, lr):
+        kernels.lamb_update(params, grads, state["momentums"], state["velocities"], beta_1=self.beta_1,
+                            beta_2=self.beta_2, epsilon=self.epsilon, step=int(self._iterations),
+                            **self._common_kwargs(lr))
+
+
+class Adafactor(Optimizer):
+    """Adafactor (Keras 3 ``keras.optimizers.Adafactor``): second moments that take sublinear
+    memory. With t = iterations + 1, b = 1 - t^beta_2_decay and q = g^2 + epsilon_1:
+        rank >= 2, factored over the last two axes (..., R, C):
+            rows = b rows + (1 - b) mean_C(q);  cols = b cols + (1 - b) mean_R(q)
+            v = rows / mean_R(rows) * cols
+        rank < 2:  v = b v + (1 - b) q
+        u = g / sqrt(v);  w -= max(epsilon_2, rms(w)) min(lr, 1 / sqrt(t)) u / max(1, rms(u) / clip_threshold)
+
+    The state is ``rows`` (shape[:-1]) and ``cols`` (shape[:-2] + shape[-1:]) for a variable of
+    rank >= 2 and a full ``velocity`` otherwise, listed in ``variables`` per variable in that
+    order. Keras 3 also keeps a full-size velocity for a factored variable, but overwrites it
+    from rows and cols every step before reading it, so it is no state: corenn does not keep it
+    (a Keras checkpoint's optimizer variables therefore do not map one to one).
+
+    ``relative_step`` is kept for Keras' signature and config: Keras 3's step size is
+    min(lr, 1 / sqrt(t)) whether it is set or not, and so is corenn's.
+
+    Reference: Shazeer & Stern, 2018, "Adafactor: Adaptive Learning Rates with Sublinear Memory
+    Cost".
+    """
+
+    _slots = ("rows", "cols", "velocities")
+
+    def __init__(self, learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30, epsilon_2=1e-3,
+                 clip_threshold=1.0, relative_step=True, name="adafactor", **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        owner = type(self).__name__
+        self.beta_2_decay = check_hyperparameter(owner, "beta_2_decay", beta_2_decay)
+        self.epsilon_1 = check_hyperparameter(owner, "epsilon_1", epsilon_1)
+        self.epsilon_2 = check_hyperparameter(owner, "epsilon_2", epsilon_2)
+        self.clip_threshold = check_hyperparameter(owner, "clip_threshold", clip_threshold)
+        self.relative_step = bool(relative_step)
+
+    def _slot_tensor(self, slot, var):
+        shape = tuple(var.shape)
+        factored = len(shape) >= 2
+        if slot == "rows":
+            shape = shape[:-1] if factored else (0,)
+        elif slot == "cols":
+            shape = shape[:-2] + shape[-1:] if factored else (0,)
+        elif factored:   # velocities: only the unfactored variables have one
+            shape = (0,)
+        return kernels.zeros(shape, "float32", var.device)
+
+    @property
+    def variables(self):
+        s = self._state
+        if not s:
+            return []
+        out = []
+        for var, r, c, v in zip(self._var_tensors, s["rows"], s["cols"], s["velocities"]):
+            out += [r, c] if len(var.shape) >= 2 else [v]
+        return self._extra_variables() + out
+
+    def _update(self, params, grads, state, lr):
+        kernels.adafactor_update(params, grads, state["rows"], state["cols"], state["velocities"],
+                                 beta_2_decay=self.beta_2_decay, epsilon_1=self.epsilon_1,
+                                 epsilon_2=self.epsilon_2, clip_threshold=self.clip_threshold,
+                                 step=int(self._iterations), **self._common_kwargs(lr))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(beta_2_decay=self.beta_2_decay, epsilon_1=self.epsilon_1, epsilon_2=self.epsilon_2,
+                      clip_threshold=self.clip_threshold, relative_step=self.relative_step)
         return config

@@ -34,14 +34,19 @@ _KERAS_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_freque
 # The valid range of every hyper-parameter, checked when an optimizer is made (as torch.optim
 # does; a NaN or out-of-range value would otherwise surface as NaN weights steps later) and, by
 # corenn.saving, in a stored config before anything is built.
-NONNEG, UNIT, UNIT_OPEN, POSITIVE = "[0, inf)", "[0, 1]", "[0, 1)", "(0, inf)"
+NONNEG, UNIT, UNIT_OPEN, POSITIVE, NONPOS = "[0, inf)", "[0, 1]", "[0, 1)", "(0, inf)", "(-inf, 0]"
 IN_RANGE = {NONNEG: lambda v: v >= 0, UNIT: lambda v: 0 <= v <= 1,
-            UNIT_OPEN: lambda v: 0 <= v < 1, POSITIVE: lambda v: v > 0}
+            UNIT_OPEN: lambda v: 0 <= v < 1, POSITIVE: lambda v: v > 0, NONPOS: lambda v: v <= 0}
 HYPERPARAMETER_RANGES = {"ema_momentum": UNIT, "loss_scale_factor": POSITIVE,
                          "learning_rate": NONNEG, "beta_1": UNIT_OPEN, "beta_2": UNIT_OPEN,
                          "epsilon": POSITIVE, "momentum": UNIT, "rho": UNIT_OPEN,
                          "initial_accumulator_value": NONNEG, "weight_decay": NONNEG,
-                         "clipnorm": NONNEG, "clipvalue": NONNEG, "global_clipnorm": NONNEG}
+                         "clipnorm": NONNEG, "clipvalue": NONNEG, "global_clipnorm": NONNEG,
+                         "learning_rate_power": NONPOS, "l1_regularization_strength": NONNEG,
+                         "l2_regularization_strength": NONNEG,
+                         "l2_shrinkage_regularization_strength": NONNEG, "beta": NONNEG,
+                         "beta_2_decay": NONPOS, "epsilon_1": NONNEG, "epsilon_2": NONNEG,
+                         "clip_threshold": POSITIVE}
 
 
 def check_hyperparameter(owner, name, value, optional=False):
@@ -246,10 +251,7 @@ class Optimizer:
                    for i, v in enumerate(var_list)]
         state = {}
         for slot in self._active_slots():
-            state[slot] = [kernels.zeros(t.shape, "float32", t.device) for t in tensors]
-            if self._slot_init:
-                for s in state[slot]:
-                    s.fill_(self._slot_init)
+            state[slot] = [self._slot_tensor(slot, t) for t in tensors]
         self._vars, self._var_tensors, self._state = var_list, tensors, state
         # Keras 3 builds these with the slots: the averages start at the variables, the sums at 0
         self._ema = [np.array(t, np.float32) for t in tensors] if self.use_ema else None
@@ -259,6 +261,14 @@ class Optimizer:
         # the variables with a constraint (keras.constraints), by index: projected after updates
         self._constrained = [(i, t.__dict__["constraint"]) for i, t in enumerate(tensors)
                              if t.__dict__.get("constraint") is not None]
+
+    def _slot_tensor(self, slot, var):
+        """The state tensor of ``slot`` for the variable ``var``: its shape, filled with
+        ``_slot_init`` (Adafactor's factored moments have other shapes)."""
+        state = kernels.zeros(var.shape, "float32", var.device)
+        if self._slot_init:
+            state.fill_(self._slot_init)
+        return state
 
     @property
     def variables(self) -> list:
@@ -486,8 +496,8 @@ def _as_float32(g):
     """NumPy gradients: float arrays become contiguous float32 (Keras casts to the variable's
     dtype); anything else goes to the kernel as is, which names the bad dtype."""
     g = np.asarray(g)
-    if g.dtype.kind == "f":
-        return np.ascontiguousarray(g, dtype=np.float32)
+    if g.dtype.kind == "f":   # (not ascontiguousarray: it makes a 0-d gradient 1-d)
+        return np.asarray(g, dtype=np.float32, order="C")
     return g
 
 

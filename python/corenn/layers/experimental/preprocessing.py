@@ -4,9 +4,11 @@ path (the classes of ``corenn.layers``)."""
 # (corenn.keras.layers is corenn.layers under a second name), where relative ones would miss.
 from corenn.layers import (CategoryEncoding, CenterCrop, Discretization, Hashing, IntegerLookup,
                            Normalization, RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
-                           RandomRotation, RandomTranslation, RandomZoom, Rescaling, Resizing,
+                           RandomHeight, RandomRotation, RandomTranslation, RandomWidth, RandomZoom,
+                           Rescaling, Resizing,
                            StringLookup, TextVectorization)
 
 __all__ = ["CenterCrop", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomRotation",
            "RandomTranslation", "RandomZoom", "Resizing", "Normalization", "Rescaling", "CategoryEncoding",
-           "Hashing", "IntegerLookup", "StringLookup", "TextVectorization", "Discretization"]
+           "Hashing", "IntegerLookup", "StringLookup", "TextVectorization", "Discretization",
+           "RandomHeight", "RandomWidth"]
