@@ -2361,3 +2361,69 @@ def equalize(x, bins=256):
             lut = np.clip(np.round((cdf - cdf_min) * 255.0 / (cdf[-1] - cdf_min)), 0, 255)
             y[b, :, :, ch] = lut[idx]
     return y
+
+
+# EinsumDense, 1-D depthwise / separable convolutions, ConvLSTM2D
+# =============================================================================================
+
+def einsum_dense(x, w, b, equation):
+    """Keras' EinsumDense before its activation: einsum(equation, x, w) (+ b, broadcast against
+    the output's trailing axes)."""
+    y = np.einsum(equation, f64(x), f64(w))
+    return y if b is None else y + f64(b)
+
+
+def depthwise_conv1d(x, w, b=None, stride=1, padding="valid", dilation=1):
+    """x (N, L, C), w (K, C, DM) -> (N, OL, C*DM), output channel c*DM + m; TensorFlow's 'valid'
+    / 'same' lengths (the odd padding cell after)."""
+    x, w = f64(x), f64(w)
+    n, length, c = x.shape
+    k, _, dm = w.shape
+    extent = (k - 1) * dilation + 1
+    if padding == "same":
+        out = -(-length // stride)
+        before = max((out - 1) * stride + extent - length, 0) // 2
+    else:
+        out, before = (length - extent) // stride + 1, 0
+    y = np.zeros((n, out, c, dm))
+    for o in range(out):
+        for tap in range(k):
+            i = o * stride - before + tap * dilation
+            if 0 <= i < length:
+                y[:, o] += x[:, i, :, None] * w[tap]
+    y = y.reshape(n, out, c * dm)
+    return y + f64(b) if b is not None else y
+
+
+def separable_conv1d(x, depthwise, pointwise, b=None, stride=1, padding="valid", dilation=1):
+    """depthwise_conv1d, then the pointwise (1, C*DM, F) kernel mixing channels (+ b)."""
+    y = depthwise_conv1d(x, depthwise, None, stride, padding, dilation) @ f64(pointwise)[0]
+    return y + f64(b) if b is not None else y
+
+
+def conv_lstm2d(x, kernel, recurrent_kernel, bias=None, strides=(1, 1), padding="valid",
+                dilation=(1, 1), activation="tanh", recurrent_activation="sigmoid",
+                go_backwards=False, h0=None, c0=None):
+    """Keras 3's ConvLSTM2D cell over a sequence, written as Keras writes it: the kernel split into
+    its four gate blocks i, f, c, o along the last axis, each an input conv (+ its bias block) plus
+    a 'same', stride-1 recurrent conv of h. x (N, T, H, W, C), channels last.
+    Returns (hs, h_n, c_n): hs (N, T, OH, OW, F) in processing order (Keras' output sequence)."""
+    x = f64(x)
+    act, ract = _RNN_ACTS[activation][0], _RNN_ACTS[recurrent_activation][0]
+    ks, rks = np.split(f64(kernel), 4, axis=-1), np.split(f64(recurrent_kernel), 4, axis=-1)
+    bs = [None] * 4 if bias is None else np.split(f64(bias), 4)
+    n, t = x.shape[:2]
+    h = c = None
+    hs = []
+    for s in range(t):
+        xt = x[:, t - 1 - s] if go_backwards else x[:, s]
+        zs = [conv2d_forward(xt, k, b, strides, padding, dilation) for k, b in zip(ks, bs)]
+        if h is None:
+            h = np.zeros(zs[0].shape) if h0 is None else f64(h0)
+            c = np.zeros(zs[0].shape) if c0 is None else f64(c0)
+        zs = [z + conv2d_forward(h, rk, None, (1, 1), "same") for z, rk in zip(zs, rks)]
+        i, f, g, o = ract(zs[0]), ract(zs[1]), act(zs[2]), ract(zs[3])
+        c = f * c + i * g
+        h = o * act(c)
+        hs.append(h)
+    return np.stack(hs, axis=1), h, c

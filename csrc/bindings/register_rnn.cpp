@@ -74,6 +74,14 @@ void register_rnn(py::module_& m) {
   def_cell(m, RnnCell::simple, "simple_rnn");
   def_cell(m, RnnCell::lstm, "lstm");
   def_cell(m, RnnCell::gru, "gru");
+  using release = py::call_guard<py::gil_scoped_release>;
+  m.def("lstm_cell_forward", &lstm_cell_forward, py::arg("z"), py::arg("c_prev"), py::arg("c"),
+        py::arg("h"), py::arg("activation"), py::arg("recurrent_activation"), release(),
+        "LSTM gate math over rows: z (R, 4U) activated in place, writes c and h (R, U)");
+  m.def("lstm_cell_backward", &lstm_cell_backward, py::arg("gates"), py::arg("c"),
+        py::arg("c_prev"), py::arg("dh"), py::arg("dc"), py::arg("dz"), py::arg("activation"),
+        py::arg("recurrent_activation"), release(),
+        "gradient of lstm_cell_forward: writes dz (R, 4U); dc carries dL/dc to the previous step");
 }
 
 }  // namespace corenn::bindings

@@ -146,6 +146,15 @@ const CellKernels& pick_cells(const RnnProblem& p) {
   return defaults ? *rnn_default_cells_stub.cpu() : kRefCells;
 }
 
+const CellKernels& lstm_cells(const LstmCellProblem& p) {
+  return p.act == RnnAct::tanh && p.ract == RnnAct::sigmoid ? *rnn_default_cells_stub.cpu()
+                                                             : kRefCells;
+}
+
+// Rows per task of the row-wise LSTM cell: ~16 gate math floats per unit, so a few thousand
+// units' worth per task covers the fork.
+int64_t cell_grain(const LstmCellProblem& p) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(p.u, 1)); }
+
 CORENN_REGISTER_KERNEL(rnn_default_cells_stub, Slot::cpu_ref, &kRefCells);
 
 // ---- packed recurrent weights ------------------------------------------------------------------
@@ -557,6 +566,32 @@ void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dg
 }  // namespace corenn::cpu
 
 namespace corenn::cpu {
+
+// ConvLSTM's gate math (ops/rnn.h, lstm_cell_*): the sequence kernels' cell functions, one call
+// per row, rows split over threads (each row is independent).
+void lstm_cell_forward(const LstmCellProblem& p, float* z, const float* c_prev, float* c, float* h) {
+  const CellKernels& k = lstm_cells(p);
+  const int64_t u = p.u;
+  parallel_for(0, p.rows, cell_grain(p), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      k.lstm_fwd(z + r * 4 * u, c_prev ? c_prev + r * u : nullptr, c + r * u, h + r * u, u, p.act,
+                 p.ract);
+  });
+}
+
+void lstm_cell_backward(const LstmCellProblem& p, const float* gates, const float* c,
+                        const float* c_prev, const float* dh, float* dc, float* dz) {
+  const CellKernels& k = lstm_cells(p);
+  const int64_t u = p.u;
+  parallel_for(0, p.rows, cell_grain(p), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      k.lstm_bwd(gates + r * 4 * u, c + r * u, c_prev ? c_prev + r * u : nullptr, dh + r * u,
+                 dc + r * u, dz + r * 4 * u, u, p.act, p.ract);
+  });
+}
+
 CORENN_REGISTER_KERNEL(rnn_forward_stub, Slot::cpu_ref, rnn_forward);
 CORENN_REGISTER_KERNEL(rnn_backward_stub, Slot::cpu_ref, rnn_backward);
+CORENN_REGISTER_KERNEL(lstm_cell_forward_stub, Slot::cpu_ref, lstm_cell_forward);
+CORENN_REGISTER_KERNEL(lstm_cell_backward_stub, Slot::cpu_ref, lstm_cell_backward);
 }  // namespace corenn::cpu

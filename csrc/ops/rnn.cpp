@@ -10,6 +10,8 @@ namespace corenn {
 
 CORENN_DEFINE_DISPATCH(RnnForwardFn, rnn_forward_stub, "rnn_forward");
 CORENN_DEFINE_DISPATCH(RnnBackwardFn, rnn_backward_stub, "rnn_backward");
+CORENN_DEFINE_DISPATCH(LstmCellForwardFn, lstm_cell_forward_stub, "lstm_cell_forward");
+CORENN_DEFINE_DISPATCH(LstmCellBackwardFn, lstm_cell_backward_stub, "lstm_cell_backward");
 
 namespace {
 
@@ -213,6 +215,57 @@ void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor&
                                 dgr_p ? dgr_p->data<float>() : nullptr, out(dx), out(dkernel),
                                 out(drecurrent_kernel), out(dbias), out(dh0), out(dc0),
                                 dc_n ? dc_n->data<float>() : nullptr);
+}
+
+namespace {
+
+// z / gates (R, 4U) fix R and U; the activations are parsed as the sequence ops do.
+cpu::LstmCellProblem make_cell_problem(const char* op, const char* arg, const Tensor& z,
+                                       const std::string& activation,
+                                       const std::string& recurrent_activation) {
+  check_float32(op, arg, z);
+  check_dim(op, arg, z, 2);
+  CORENN_CHECK(z.size(1) % 4 == 0, op, ": ", arg, " must have shape (rows, 4 * units), got ",
+               z.shape_str());
+  return cpu::LstmCellProblem{z.size(0), z.size(1) / 4,
+                              parse_act(op, "activation", activation),
+                              parse_act(op, "recurrent_activation", recurrent_activation)};
+}
+
+}  // namespace
+
+void lstm_cell_forward(const Tensor& z, const std::optional<Tensor>& c_prev, const Tensor& c,
+                       const Tensor& h, const std::string& activation,
+                       const std::string& recurrent_activation) {
+  const char* op = "lstm_cell_forward";
+  const cpu::LstmCellProblem p = make_cell_problem(op, "z", z, activation, recurrent_activation);
+  lstm_cell_forward_stub.check_device(z.device());
+  check_writable(op, "z", z);
+  check_opt(op, "c_prev", c_prev, {p.rows, p.u}, z);
+  check_out(op, "c", c, {p.rows, p.u}, z);
+  check_out(op, "h", h, {p.rows, p.u}, z);
+  check_disjoint(op, {{"z", &z}, {"c_prev", ptr_of(c_prev)}, {"c", &c}, {"h", &h}});
+  lstm_cell_forward_stub(z.device())(p, z.data<float>(), c_prev ? c_prev->data<float>() : nullptr,
+                                     c.data<float>(), h.data<float>());
+}
+
+void lstm_cell_backward(const Tensor& gates, const Tensor& c, const std::optional<Tensor>& c_prev,
+                        const Tensor& dh, const Tensor& dc, const Tensor& dz,
+                        const std::string& activation, const std::string& recurrent_activation) {
+  const char* op = "lstm_cell_backward";
+  const cpu::LstmCellProblem p =
+      make_cell_problem(op, "gates", gates, activation, recurrent_activation);
+  lstm_cell_backward_stub.check_device(gates.device());
+  check_tensor(op, "c", c, {p.rows, p.u}, gates);
+  check_opt(op, "c_prev", c_prev, {p.rows, p.u}, gates);
+  check_tensor(op, "dh", dh, {p.rows, p.u}, gates);
+  check_out(op, "dc", dc, {p.rows, p.u}, gates);
+  check_out(op, "dz", dz, {p.rows, 4 * p.u}, gates);
+  check_disjoint(op, {{"gates", &gates}, {"c", &c}, {"c_prev", ptr_of(c_prev)}, {"dh", &dh},
+                        {"dc", &dc}, {"dz", &dz}});
+  lstm_cell_backward_stub(gates.device())(p, gates.data<float>(), c.data<float>(),
+                                          c_prev ? c_prev->data<float>() : nullptr,
+                                          dh.data<float>(), dc.data<float>(), dz.data<float>());
 }
 
 }  // namespace corenn

@@ -77,6 +77,21 @@ void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor&
                   const std::optional<Tensor>& dc0 = std::nullopt,
                   const std::optional<Tensor>& dc_n = std::nullopt);
 
+// The LSTM gate math alone, one row at a time over R independent rows (ConvLSTM2D: a row per
+// pixel and sample; its convolutions run on the conv2d kernels around it). U units per row.
+//   forward:  z (R, 4U) pre-activations [zi zf zg zo] in, the activated gates [i f g o] out (in
+//             place); c = f c_prev + i g, h = o act(c) into c, h (R, U); c_prev (R, U) absent:
+//             zeros (the first step).
+//   backward: gates (R, 4U) and c (R, U) as forward left them, c_prev as forward read it, dh
+//             (R, U) = dL/dh; dc (R, U) in: dL/dc from the later step (zeros at the last), out:
+//             dL/dc_prev; writes dz (R, 4U) = dL/d[zi zf zg zo].
+void lstm_cell_forward(const Tensor& z, const std::optional<Tensor>& c_prev, const Tensor& c,
+                       const Tensor& h, const std::string& activation,
+                       const std::string& recurrent_activation);
+void lstm_cell_backward(const Tensor& gates, const Tensor& c, const std::optional<Tensor>& c_prev,
+                        const Tensor& dh, const Tensor& dc, const Tensor& dz,
+                        const std::string& activation, const std::string& recurrent_activation);
+
 namespace cpu {
 
 enum class RnnAct : int8_t { tanh = 0, sigmoid = 1, relu = 2, linear = 3 };
@@ -151,6 +166,15 @@ struct CellKernels {
 using CellKernelsRef = const CellKernels*;
 CORENN_DECLARE_DISPATCH(CellKernelsRef, rnn_default_cells_stub);
 
+// lstm_cell_forward / lstm_cell_backward's plain problem (pointers as in those entries).
+struct LstmCellProblem {
+  int64_t rows, u;
+  RnnAct act, ract;
+};
+void lstm_cell_forward(const LstmCellProblem& p, float* z, const float* c_prev, float* c, float* h);
+void lstm_cell_backward(const LstmCellProblem& p, const float* gates, const float* c,
+                        const float* c_prev, const float* dh, float* dc, float* dz);
+
 }  // namespace cpu
 
 // The kernels behind the entries above (dispatch table): cpu/rnn.cpp registers cpu_ref.
@@ -158,5 +182,9 @@ using RnnForwardFn = decltype(&cpu::rnn_forward);
 CORENN_DECLARE_DISPATCH(RnnForwardFn, rnn_forward_stub);
 using RnnBackwardFn = decltype(&cpu::rnn_backward);
 CORENN_DECLARE_DISPATCH(RnnBackwardFn, rnn_backward_stub);
+using LstmCellForwardFn = decltype(&cpu::lstm_cell_forward);
+CORENN_DECLARE_DISPATCH(LstmCellForwardFn, lstm_cell_forward_stub);
+using LstmCellBackwardFn = decltype(&cpu::lstm_cell_backward);
+CORENN_DECLARE_DISPATCH(LstmCellBackwardFn, lstm_cell_backward_stub);
 
 }  // namespace corenn

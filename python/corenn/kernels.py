@@ -1356,6 +1356,35 @@ def lstm_backward(dy, x, kernel, recurrent_kernel, stash, **kwargs):
     return rnn_backward("lstm", dy, x, kernel, recurrent_kernel, stash, **kwargs)
 
 
+def lstm_cell_forward(z, c_prev, c=None, h=None, *, activation="tanh",
+                      recurrent_activation="sigmoid"):
+    """The LSTM gate math alone over independent rows (ConvLSTM2D's step, a row per pixel):
+    z (R, 4U) pre-activations [zi zf zg zo] are activated in place into the gates [i f g o];
+    c = f * c_prev + i * g, h = o * act(c), both (R, U); ``c_prev`` None means zeros (the first
+    step). Returns (c, h); z then holds the gates lstm_cell_backward reads."""
+    op = "lstm_cell_forward"
+    z = z if type(z) is Tensor else as_tensor(z, op, "z")
+    shape = (z.shape[0], z.shape[1] // 4) if z.ndim == 2 else (0, 0)
+    c = c if type(c) is Tensor else _out(c, shape, op, device=z.device)
+    h = h if type(h) is Tensor else _out(h, shape, op, device=z.device)
+    _C.lstm_cell_forward(z, _opt(c_prev, op, "c_prev"), c, h, activation, recurrent_activation)
+    return c, h
+
+
+def lstm_cell_backward(gates, c, c_prev, dh, dc, dz=None, *, activation="tanh",
+                       recurrent_activation="sigmoid"):
+    """Gradient of :func:`lstm_cell_forward` for one step: ``gates`` and ``c`` as forward left
+    them, ``c_prev`` as forward read it (None: zeros), dh = dL/dh (R, U). ``dc`` (R, U) is read
+    as dL/dc from the later step and overwritten with dL/dc_prev. Returns dz (R, 4U)."""
+    op = "lstm_cell_backward"
+    gates = gates if type(gates) is Tensor else as_tensor(gates, op, "gates")
+    dz = dz if type(dz) is Tensor else _out(dz, gates.shape, op, device=gates.device)
+    _C.lstm_cell_backward(gates, as_tensor(c, op, "c"), _opt(c_prev, op, "c_prev"),
+                          as_tensor(dh, op, "dh"), as_tensor(dc, op, "dc"), dz, activation,
+                          recurrent_activation)
+    return dz
+
+
 def gru_forward(x, kernel, recurrent_kernel, bias=None, **kwargs):
     """GRU, reset_after=True (Keras: gates z, r, h; bias (2, 3U)); see rnn_forward."""
     return rnn_forward("gru", x, kernel, recurrent_kernel, bias, **kwargs)
@@ -1377,7 +1406,8 @@ def simple_rnn_backward(dy, x, kernel, recurrent_kernel, stash, **kwargs):
 
 
 __all__ += ["rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward",
-            "gru_backward", "simple_rnn_forward", "simple_rnn_backward"]
+            "gru_backward", "simple_rnn_forward", "simple_rnn_backward", "lstm_cell_forward",
+            "lstm_cell_backward"]
 
 
 # ---- tensor math

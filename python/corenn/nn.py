@@ -277,20 +277,29 @@ def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data
         raise ValueError(f"tf.nn.conv2d_transpose: output_shape {out} with strides {s}, padding {padding!r} does not "
                          f"give back the input's spatial shape {tuple(x.shape[1:3])} (conv2d of it gives "
                          f"{None if expect is None else tuple(expect[1:3])})")
-    y = kernels.conv2d_backward_data(x, w, tuple(full), **kw)
-    tape = autodiff.recording_tape()
-    if tape is not None:
-        need_x, need_w = tape.needs_grad(x), tape.needs_grad(w)
-
-        def rule(dys):
-            dy = dys[0]
-            dx = kernels.conv2d(dy, w, **kw) if need_x else None
-            dw = kernels.conv2d_backward_weights(dy, x, tuple(w.shape), **kw) if need_w else None
-            return [dx, dw]
-        tape.record(rule, [x, w], [y])
+    y = _conv2d_data_gradient(x, w, full, kw)
     if pads:
         y = y[:, pads[0][0]:pads[0][0] + out[1], pads[1][0]:pads[1][0] + out[2], :]
     return _tf_output(y, data_format)
+
+
+def _conv2d_data_gradient(dy, w, x_shape, kw):
+    """The data gradient of conv2d(x, w, **kw) for an output gradient ``dy`` and inputs of
+    ``x_shape``, recorded on the tape as an op of its own (differentiable in dy and w: its rule is
+    the conv forward and the weight-gradient kernel). conv2d_transpose is this op; a second-order
+    gradient through a Conv2D uses it too (models/second_order.py)."""
+    from . import autodiff, kernels
+    y = kernels.conv2d_backward_data(dy, w, tuple(x_shape), **kw)
+    tape = autodiff.recording_tape()
+    if tape is not None:
+        need_dy, need_w = tape.needs_grad(dy), tape.needs_grad(w)
+
+        def rule(dys):
+            g = dys[0]
+            return [kernels.conv2d(g, w, **kw) if need_dy else None,
+                    kernels.conv2d_backward_weights(g, dy, tuple(w.shape), **kw) if need_w else None]
+        tape.record(rule, [dy, w], [y])
+    return y
 
 
 def conv1d_transpose(input, filters, output_shape, strides, padding="SAME", data_format="NWC",  # noqa: A002

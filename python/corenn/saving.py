@@ -466,20 +466,28 @@ def _is_keras_archive(path) -> bool:
         return False
 
 
-def check_model_path(path, op="save") -> str:
-    """A model file's path must end in ``.keras`` (Keras 3's rule); an HDF5 name is refused
-    rather than given a corenn zip under a name other tools would read as HDF5."""
+def check_model_path(path, op="save", save_format=None) -> str:
+    """A model file's path must end in ``.keras`` (corenn's zip, Keras 3's rule) or ``.h5`` /
+    ``.hdf5`` (TF-Keras 2's HDF5 model file, ``saving_keras.save_legacy_h5``); ``save_format``
+    ("keras", "h5" as in TF-Keras 2, or "keras3": Keras 3's own archive,
+    ``saving_keras.save_keras3_archive``) must agree with the name."""
     path = os.fspath(path)
     name = path.lower()
-    if name.endswith(".keras"):
+    if save_format not in (None, "keras", "keras3", "h5"):
+        raise ValueError(f"{op}: save_format={save_format!r} is not supported; use 'keras' (corenn's "
+                         "zip, a .keras name), 'keras3' (Keras 3's archive, a .keras name) or 'h5' "
+                         "(TF-Keras 2's HDF5 model file, a .h5 name)")
+    wanted = "keras" if save_format == "keras3" else save_format or ("h5" if name.endswith(_HDF5) else "keras")
+    if name.endswith(".weights.h5"):
+        raise ValueError(f"{op}: {path!r}: a .weights.h5 name is for weights alone "
+                         "(model.save_weights); save the model as 'model.h5' or 'model.keras'")
+    if name.endswith(".keras" if wanted == "keras" else _HDF5):
         return path
-    if name.endswith(_HDF5):
-        raise ValueError(f"{op}: {path!r}: corenn does not write HDF5 (.h5) model files (it reads "
-                         "Keras' .h5 files with corenn.models.load_model); save the "
-                         "model as a .keras file (a zip of config.json, metadata.json and the weights), "
-                         "or its weights alone with save_weights('....weights.npz')")
-    raise ValueError(f"{op}: {path!r}: a model file's name must end in .keras "
-                     "(e.g. model.save('model.keras'))")
+    if name.endswith(".keras") or name.endswith(_HDF5):
+        raise ValueError(f"{op}: {path!r}: save_format={save_format!r} does not match the name; a "
+                         "'keras' file's name ends in .keras, an 'h5' file's in .h5")
+    raise ValueError(f"{op}: {path!r}: a model file's name must end in .keras (corenn's format, e.g. "
+                     "model.save('model.keras')) or .h5 (TF-Keras 2's HDF5 model file, needs h5py)")
 
 
 def check_weights_path(path, op="save_weights") -> str:
@@ -722,11 +730,24 @@ def _model_config(model):
     return entry
 
 
-def save_model(model, path, include_optimizer=True, training_state=None) -> None:
+def save_model(model, path, include_optimizer=True, training_state=None, save_format=None,
+               overwrite=True) -> None:
     """Write ``model`` (architecture, compile config, weights, optimizer state) to one ZIP
-    file, atomically; see the module docstring for the format."""
+    file, atomically; see the module docstring for the format. A ``.h5`` name (or
+    ``save_format="h5"``) writes TF-Keras 2's HDF5 model file instead
+    (saving_keras.save_legacy_h5; no training state), ``save_format="keras3"`` Keras 3's own
+    ``.keras`` archive (saving_keras.save_keras3_archive; uncompiled)."""
     from . import __version__
-    path = check_model_path(path)
+    path = check_model_path(path, save_format=save_format)
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"save: {path} exists and overwrite=False")
+    if path.lower().endswith(_HDF5) or save_format == "keras3":
+        from . import saving_keras
+        if save_format == "keras3":
+            saving_keras.save_keras3_archive(model, path)
+        else:
+            saving_keras.save_legacy_h5(model, path, include_optimizer=include_optimizer)
+        return
     arrays = _model_arrays(model, include_optimizer) + _layer_stores(model, path)
     assets = _layer_assets(model, path)
     metadata = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,

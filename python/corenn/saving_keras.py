@@ -1,6 +1,8 @@
 """Reading model files that Keras wrote: Keras 3 archives (``.keras``), Keras 3 weights files
 (``.weights.h5``) and the legacy HDF5 model files of TF-Keras 2 (``.h5``, which Keras 3 still
-writes with ``model.save("m.h5")``). corenn reads them; it does not write them.
+writes with ``model.save("m.h5")``). corenn reads them all, and writes ``.weights.h5`` files
+(``save_h5_weights``), legacy ``.h5`` model files (``save_legacy_h5``) and Keras 3 archives
+(``save_keras3_archive``), at the end.
 
 Keras 3 archive (``.keras``)
     A ZIP of ``metadata.json`` (``{"keras_version": "3.x", ...}``), ``config.json`` (the model's
@@ -49,7 +51,7 @@ from .saving import _Bad, _BadConfig, _reading
 from .saving_keras_config import translate_model_config
 
 __all__ = ["load_keras_archive", "load_legacy_h5", "load_h5_weights",
-           "load_keras_archive_weights", "save_h5_weights"]
+           "load_keras_archive_weights", "save_h5_weights", "save_legacy_h5", "save_keras3_archive"]
 
 KERAS_ARCHIVE_MEMBERS = {"metadata.json", "config.json", "model.weights.h5"}
 _MAX_H5_BYTES = 1 << 32          # the weights member of a .keras archive
@@ -62,7 +64,7 @@ def _h5py():
     try:
         import h5py
     except ImportError:
-        raise ImportError("reading Keras .h5 / .weights.h5 / .keras files needs h5py: "
+        raise ImportError("reading or writing Keras .h5 / .weights.h5 / .keras files needs h5py: "
                           "pip install 'corenn[keras]' (or pip install h5py)") from None
     return h5py
 
@@ -520,7 +522,8 @@ def _own_and_nested(layer, where):
 
 
 # corenn's recurrent layers hold their weights themselves; Keras keeps them in the layer's cell
-_CELL_NAMES = {"SimpleRNN": "simple_rnn_cell", "LSTM": "lstm_cell", "GRU": "gru_cell"}
+_CELL_NAMES = {"SimpleRNN": "simple_rnn_cell", "LSTM": "lstm_cell", "GRU": "gru_cell",
+               "ConvLSTM1D": "conv_lstm_cell", "ConvLSTM2D": "conv_lstm_cell"}
 
 
 def _write_vars(group, name, weights):
@@ -549,14 +552,20 @@ def save_h5_weights(model, path):
     wrapper's parts in ``forward_layer`` / ``backward_layer`` / ``cell`` / ``layer``), each
     ``vars`` group named by an attribute as Keras does, and one for the model itself.
     Written to a temporary file and renamed (``saving.atomic_write``)."""
+    _saving.atomic_write(path, _keras3_weights_writer(model, f"{model.name}.save_weights"),
+                         mode="w+b")   # h5py reads back what it writes
+
+
+def _keras3_weights_writer(model, where):
+    """A function writing ``model``'s Keras 3 weights file to an open binary file; what cannot
+    be written is refused now, before anything is."""
     h5py = _h5py()
-    where = f"{model.name}.save_weights"
     # a functional model lists its InputLayers (Keras writes an empty group for each); they
     # do not shift the numbering of the other classes' groups
     layers = list(model.layers)
     paths = _keras3_paths([type(layer).__name__ for layer in layers])
     for layer in layers:
-        _own_and_nested(layer, where)   # refuse before anything is written
+        _own_and_nested(layer, where)
 
     def write(f):
         with h5py.File(f, "w") as h5:
@@ -564,4 +573,119 @@ def save_h5_weights(model, path):
             group = h5.create_group("layers")
             for layer, name in zip(layers, paths):
                 _write_layer(group.create_group(name), layer, where)
-    _saving.atomic_write(path, write, mode="w+b")   # h5py reads back what it writes
+    return write
+
+
+# ================================================================================================
+# Writing legacy HDF5 model files (model.save('m.h5'), TF-Keras 2's format)
+# ================================================================================================
+
+# The format written is TF-Keras 2's, whose loaders read keras_version only to convert Keras 1
+# files and backend only to flip Theano's convolution kernels: this names the format, not corenn.
+_KERAS2_VERSION = "2.15.0"
+_KERAS2_BACKEND = "tensorflow"
+
+
+def _legacy_layer_weights(layer, scope, where):
+    """[(TF-Keras 2 weight name, Tensor)] of one layer in ``layer.weights`` order, named as
+    TF-Keras 2 names them: ``dense/kernel:0``, ``lstm/lstm_cell/kernel:0``,
+    ``bidirectional/forward_lstm/lstm_cell/kernel:0`` (its loaders read them by position)."""
+    own, nested = _own_and_nested(layer, where)
+    names = {id(p.value): p.name for p in layer.__dict__.get("_params", ())}
+    cell = _CELL_NAMES.get(type(layer).__name__)
+    own_scope = f"{scope}/{cell}" if cell is not None and not nested else scope
+    found = [(f"{own_scope}/{names.get(id(w), f'param_{i}')}:0", w) for i, w in enumerate(own)]
+    for sub, sublayer in nested:
+        sub_scope = scope if sub == "layer" else f"{scope}/{sublayer.name}"   # TimeDistributed: its own
+        found += _legacy_layer_weights(sublayer, sub_scope, where)
+    if [id(w) for _, w in found] != [id(w) for w in layer.weights] or \
+            len({n for n, _ in found}) != len(found):
+        raise NotImplementedError(f"{where}: layer '{layer.name}' ({type(layer).__name__}) cannot be written "
+                                  "to a legacy HDF5 file: its weights are not its own followed by those of "
+                                  "the layers it holds")
+    return found
+
+
+def _string_list(values):
+    """Names as Keras stores them in an attribute (none: an empty float array, as Keras writes)."""
+    return [v.encode("utf-8") for v in values]
+
+
+def save_legacy_h5(model, path, include_optimizer=True):
+    """``model.save('m.h5')``: TF-Keras 2's HDF5 model file. Root attributes ``model_config``
+    (TF-Keras 2's JSON: saving_keras_config.keras2_model_config), ``training_config`` when the
+    model is compiled (loss, metrics, optimizer config), ``keras_version`` and ``backend``; group
+    ``model_weights`` with ``layer_names`` (every layer, in Keras' order) and per layer a group
+    with ``weight_names`` and one dataset per name (``<layer>/<variable>:0``, nested groups), then
+    an empty ``top_level_model_weights`` group as Keras 3 writes. The optimizer's state is not
+    written (TF-Keras 2 starts a loaded model's optimizer afresh without it). Everything that
+    cannot be written (a Lambda, a custom or unknown layer class, an option TF-Keras 2 lacks) is
+    refused by name before the file is opened; the config is checked to read back in corenn.
+    Written to a temporary file and renamed (``saving.atomic_write``)."""
+    from .saving_keras_config import keras2_model_config, keras2_training_config
+    h5py = _h5py()
+    where = f"{model.name}.save"
+    try:
+        config, order = keras2_model_config(model)
+        training = keras2_training_config(_saving._compile_config(model)) \
+            if include_optimizer and model.compiled else None
+        translate_model_config(config)   # what is written, corenn reads back
+        _saving._check_json_values(config, "model_config")
+    except _BadConfig as exc:
+        raise ValueError(f"{where}: {os.fspath(path)}: {exc}") from None
+    layers = [model.get_layer(name) for name in order]
+    weights = [_legacy_layer_weights(layer, layer.name, where) for layer in layers]
+    texts = {"model_config": _saving._to_json(config, "model config", path)}
+    if training is not None:
+        texts["training_config"] = _saving._to_json(training, "compile config", path)
+
+    def write(f):
+        with h5py.File(f, "w") as h5:
+            h5.attrs["keras_version"] = _KERAS2_VERSION.encode("utf-8")
+            h5.attrs["backend"] = _KERAS2_BACKEND.encode("utf-8")
+            for key, text in texts.items():
+                h5.attrs[key] = text
+            group = h5.create_group("model_weights")
+            group.attrs["layer_names"] = _string_list(order)
+            group.attrs["backend"] = _KERAS2_BACKEND.encode("utf-8")
+            group.attrs["keras_version"] = _KERAS2_VERSION.encode("utf-8")
+            for name, named in sorted(zip(order, weights), key=lambda item: item[0]):   # as Keras: by name
+                layer_group = group.create_group(name)
+                layer_group.attrs["weight_names"] = _string_list(n for n, _ in named)
+                for wname, w in named:
+                    layer_group.create_dataset(wname, data=np.array(w, dtype=np.float32, copy=True))
+            group.create_group("top_level_model_weights").attrs["weight_names"] = []
+    _saving.atomic_write(path, write, mode="w+b")
+
+
+# ================================================================================================
+# Writing Keras 3 archives (corenn.saving.save_model(model, 'm.keras', save_format='keras3'))
+# ================================================================================================
+
+_KERAS3_VERSION = "3.15.1"   # the Keras 3 release whose archives the fixtures hold: the format written
+
+
+def save_keras3_archive(model, path):
+    """Keras 3's ``.keras`` archive (which Keras 3's ``load_model`` and corenn's reader take):
+    ``metadata.json``, ``config.json`` (saving_keras_config.keras3_model_config) and
+    ``model.weights.h5`` (the layout ``save_h5_weights`` writes), uncompiled (no optimizer state).
+    Refusals as for ``save_legacy_h5``, before anything is written; written atomically."""
+    import zipfile
+    from .saving_keras_config import keras3_model_config
+    where = f"{model.name}.save"
+    try:
+        config = keras3_model_config(model)
+        translate_model_config(config)   # what is written, corenn reads back
+    except _BadConfig as exc:
+        raise ValueError(f"{where}: {os.fspath(path)}: {exc}") from None
+    weights = io.BytesIO()
+    _keras3_weights_writer(model, where)(weights)
+    members = [("metadata.json", _saving._to_json({"keras_version": _KERAS3_VERSION}, "metadata", path)),
+               ("config.json", _saving._to_json(config, "model config", path)),
+               ("model.weights.h5", weights.getvalue())]
+
+    def write(f):
+        with zipfile.ZipFile(f, "w") as zf:
+            for name, data in members:
+                zf.writestr(_saving._zip_info(name, name.endswith(".json")), data)
+    _saving.atomic_write(path, write)

@@ -1,18 +1,24 @@
-"""Keras' model configs translated into corenn's (used by saving_keras.py).
+"""Keras' model configs translated into corenn's and back (used by saving_keras.py).
 
-Keras 3's ``serialize_keras_object`` form (``module``, ``class_name``, ``config``,
+Reading: Keras 3's ``serialize_keras_object`` form (``module``, ``class_name``, ``config``,
 ``registered_name``; functional ``inbound_nodes`` of ``__keras_tensor__`` references) and
 TF-Keras 2's (dtype names, ``batch_input_shape``, ``[[layer, node, tensor, kwargs]]`` nodes)
 both become corenn's own model config, which then goes through saving.py's checks. Serialized
 code and classes from outside Keras are refused before anything is translated. Every problem is
 a ``saving._BadConfig`` naming the layer and the option.
+
+Writing (``keras2_model_config``): a corenn model as TF-Keras 2's config, the inverse of the
+reading above through the same tables (``_KERAS2_NAMES``, ``_NEUTRAL``): what TF-Keras 2 calls
+otherwise is renamed, Keras 3's options that TF-Keras 2 lacks are left out when they hold their
+neutral value and refused otherwise, and a layer class corenn would not read back is refused
+by name, all before anything is written.
 """
 from __future__ import annotations
 
 from . import saving as _saving
 from .saving import _BadConfig
 
-__all__ = ["translate_model_config"]
+__all__ = ["translate_model_config", "keras2_model_config", "keras2_training_config", "keras3_model_config"]
 
 
 _CODE_CLASSES = {"Lambda", "__lambda__", "function", "__function__", "TFOpLambda",
@@ -62,6 +68,16 @@ _NEUTRAL = {"kernel_constraint": (None,), "bias_constraint": (None,), "recurrent
             "use_cudnn": None, "build_config": None, "groups": (1,), "virtual_batch_size": (None,),
             "adjustment": (None,), "fused": (None, True, False), "input_length": None,
             "sparse_gradient": (False,)}
+# Options TF-Keras 2 names otherwise than corenn (and Keras 3): {(class, TF-Keras 2 name): corenn's
+# name}, renamed one way when reading and the other when writing.
+_KERAS2_NAMES = {("LeakyReLU", "alpha"): "negative_slope"}
+
+
+def _neutral(value, allowed):
+    """Whether ``value`` is one of the ``allowed`` neutral values (None: any value is)."""
+    return allowed is None or any(value is v or (value == v and type(value) is type(v)) for v in allowed)
+
+
 _INITIALIZER_CLASSES = {"GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform",
                         "LecunNormal", "RandomNormal", "RandomUniform", "TruncatedNormal", "Zeros",
                         "Ones", "Constant", "Orthogonal", "VarianceScaling"}
@@ -126,20 +142,31 @@ def _object_spec(value, kind, where):
     return {"class_name": name, "config": config}
 
 
-def _layer_config(spec, where):
-    """A Keras layer spec ({class_name, config, ...}) as corenn's {class_name, config}."""
+def _nested_model(name, where):
+    return _BadConfig(f"{where}: a model nested in a model ({name}) is not supported yet; save or "
+                      f"rebuild the inner model on its own")
+
+
+def _layer_class(name, where):
+    """corenn's layer class of a Keras layer class name, for the classes that are read and
+    written: corenn's own layers, without Lambda (code) and models nested in models."""
     from . import layers as corenn_layers
     from .layers.base import Layer
-    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
-        raise _BadConfig(f"{where}: bad layer entry {str(spec)[:100]!r}")
-    name = spec["class_name"]
     if name in ("Sequential", "Functional", "Model"):
-        raise _BadConfig(f"{where}: a model nested in a model ({name}) is not read yet; load "
-                         f"or rebuild the inner model on its own")
+        raise _nested_model(name, where)
     cls = getattr(corenn_layers, name, None)
     if name not in corenn_layers.__all__ or not (isinstance(cls, type) and issubclass(cls, Layer)) \
             or name in ("Layer", "Lambda"):
         raise _BadConfig(f"{where}: Keras layer class {name!r} is not one corenn has")
+    return cls
+
+
+def _layer_config(spec, where):
+    """A Keras layer spec ({class_name, config, ...}) as corenn's {class_name, config}."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
+        raise _BadConfig(f"{where}: bad layer entry {str(spec)[:100]!r}")
+    name = spec["class_name"]
+    cls = _layer_class(name, where)
     config = spec.get("config")
     if not isinstance(config, dict):
         raise _BadConfig(f"{where} ({name}): 'config' is not a JSON object")
@@ -147,6 +174,7 @@ def _layer_config(spec, where):
     accepted = _accepted_keys(cls)
     out = {}
     for key, value in config.items():
+        key = _KERAS2_NAMES.get((name, key), key)
         if key == "batch_input_shape":   # TF-Keras 2: the input shape, read by the model's translation
             continue
         if key == "dtype":
@@ -168,8 +196,7 @@ def _layer_config(spec, where):
                              f"corenn has")
         if key in accepted:
             out[key] = value
-        elif key in _NEUTRAL and (_NEUTRAL[key] is None or any(
-                value is v or (value == v and type(value) is type(v)) for v in _NEUTRAL[key])):
+        elif key in _NEUTRAL and _neutral(value, _NEUTRAL[key]):
             continue
         else:
             raise _BadConfig(f"{where}: option {key}={str(value)[:60]} is not supported by "
@@ -278,3 +305,206 @@ def translate_model_config(config):
                       "layers": layers, "input_layers": _layer_refs(inner.get("input_layers"), "input_layers"),
                       "output_layers": _layer_refs(inner.get("output_layers"), "output_layers")}}
     return out, order
+
+
+# ================================================================================================
+# writing: a corenn model as TF-Keras 2's model_config and training_config
+# ================================================================================================
+
+# Keras 3's options that TF-Keras 2's layers and optimizers do not take (they refuse unknown
+# arguments), with the values that change nothing and are left out; any other value is refused.
+# (None: any value is harmless: a random seed for dropout inside a recurrent layer.)
+_KERAS3_ONLY = {"lora_rank": (None,), "lora_alpha": (None,), "rms_scaling": (False,),
+                "use_cudnn": None, "loss_scale_factor": (None,), "gradient_accumulation_steps": (None,),
+                "quantization_config": (None,)}
+_KERAS3_ONLY_IN = {"seed": ("SimpleRNN", "LSTM", "GRU")}   # TF-Keras 2 seeds only Dropout-like layers
+
+
+def _keras2_layer_spec(spec, where):
+    """corenn's {class_name, config} of one layer as TF-Keras 2's."""
+    name = spec["class_name"]
+    where = f"{where} ({name})"
+    _layer_class(name, where)
+    keras2_names = {ours: theirs for (cls, theirs), ours in _KERAS2_NAMES.items() if cls == name}
+    out = {}
+    for key, value in spec["config"].items():
+        if key == "input_shape":    # the model's InputLayer holds the input shape
+            continue
+        if key in ("layer", "backward_layer") and name == "Bidirectional":
+            # Keras 3's Bidirectional finds the wrapped class by its module even in legacy files
+            value = dict(_keras2_layer_spec(value, f"{where} {key!r}"), module="keras.layers",
+                         registered_name=None)
+        elif key == "activation" and not isinstance(value, str):
+            raise _BadConfig(f"{where}: activation {str(value)[:60]!r} is not a Keras activation name")
+        if key in _KERAS3_ONLY or name in _KERAS3_ONLY_IN.get(key, ()):
+            if not _neutral(value, _KERAS3_ONLY.get(key)):
+                raise _BadConfig(f"{where}: option {key}={str(value)[:60]} has no TF-Keras 2 equivalent")
+            continue
+        out[keras2_names.get(key, key)] = value
+    out.setdefault("dtype", "float32")
+    return {"class_name": name, "config": out}
+
+
+def _keras2_input_layer(layer, where):
+    """An InputLayer as TF-Keras 2 writes it: its batch_input_shape, dtype and name."""
+    config = layer.get_config()
+    shape = config.get("shape")
+    if not isinstance(shape, (list, tuple)):
+        raise _BadConfig(f"{where}: input '{layer.name}' has no shape")
+    return {"class_name": "InputLayer",
+            "config": {"batch_input_shape": [config.get("batch_size"), *shape],
+                       "dtype": config.get("dtype") or "float32", "sparse": False, "ragged": False,
+                       "name": layer.name}}
+
+
+def _keras2_refs(node, where):
+    """A corenn / Keras 3 node ({"args": [...], "kwargs": {...}}) as TF-Keras 2's list of
+    [layer, node, tensor, kwargs] references (the reader above refuses kwargs it cannot honour)."""
+    args, kwargs = node["args"], dict(node.get("kwargs") or {})
+    if len(args) != 1:
+        raise _BadConfig(f"{where}: a call with {len(args)} arguments is not supported")
+    tensors = args[0] if isinstance(args[0], list) else [args[0]]
+    return [[*t["config"]["keras_history"], kwargs] for t in tensors]
+
+
+def _check_sequential_input(model, where):
+    if not model.built or not getattr(model, "inputs", None):
+        raise _BadConfig(f"{where}: the Sequential model has no input shape yet (give it a "
+                         f"keras.Input, build it or call it first)")
+
+
+def _functional_config(model, where):
+    """corenn's config of a functional model, refused for a subclassed model (Python code) and
+    dict inputs / outputs (which Keras' configs here do not hold)."""
+    kind = type(model).__name__
+    if getattr(model, "_graph", None) is None or kind not in ("Model", "Functional"):
+        raise _BadConfig(f"{where}: a subclassed model ({kind}) holds Python code; only Sequential "
+                         f"and functional models are written")
+    config = model.get_config()
+    if "output_names" in config or "input_names" in config:
+        raise _BadConfig(f"{where}: inputs or outputs given as a dict are not written to Keras files")
+    return config
+
+
+def _written_layers(model, where, input_entry, layer_entry):
+    """(corenn's functional config, or None for a Sequential; the layers as written entries: a
+    Sequential's InputLayer then its layers, or the functional config's layers, named)."""
+    if type(model).__name__ == "Sequential":
+        _check_sequential_input(model, where)
+        entries = [input_entry(model.inputs[0].node.layer, where)]
+        for layer in model.layers:
+            lwhere = f"{where}: layer '{layer.name}'"
+            entries.append(layer_entry(_layer_spec(layer, lwhere), lwhere))
+        return None, entries
+    config = _functional_config(model, where)
+    entries = []
+    for spec in config["layers"]:
+        lwhere = f"{where}: layer '{spec['name']}'"
+        layer = model.get_layer(spec["name"])
+        entry = input_entry(layer, lwhere) if spec["class_name"] == "InputLayer" else \
+            layer_entry(_layer_spec(layer, lwhere, spec), lwhere)
+        entries.append(dict(entry, name=spec["name"]))
+    return config, entries
+
+
+def keras2_model_config(model):
+    """``model`` as TF-Keras 2's model_config: (config, layer names in Keras' order, which the
+    legacy HDF5 file's ``layer_names`` follow). Raises _BadConfig naming what cannot be written."""
+    where = f"model '{model.name}'"
+    config, entries = _written_layers(model, where, _keras2_input_layer, _keras2_layer_spec)
+    if config is None:
+        return ({"class_name": "Sequential", "config": {"name": model.name, "layers": entries}},
+                [layer.name for layer in model.layers])
+    for entry, spec in zip(entries, config["layers"]):
+        entry["inbound_nodes"] = [_keras2_refs(node, f"{where}: layer '{entry['name']}'")
+                                  for node in spec["inbound_nodes"]]
+    # Keras' loaders match a legacy file's weights to layers by position in Keras' layer order,
+    # which model.layers and the config's layers list follow (models/graph.py)
+    order = [spec["name"] for spec in config["layers"]]
+    return ({"class_name": "Functional",
+             "config": {"name": model.name, "trainable": model.trainable, "layers": entries,
+                        "input_layers": [list(ref) for ref in config["input_layers"]],
+                        "output_layers": [list(ref) for ref in config["output_layers"]]}},
+            order)
+
+
+def _layer_spec(layer, where, spec=None):
+    """The layer's {class_name, config}, refused when the layer is not corenn's own class of
+    that name (a user's class, or a subclass of one of corenn's)."""
+    from . import layers as corenn_layers
+    from .models.model import Model
+    name = type(layer).__name__
+    if name in _CODE_CLASSES:
+        raise _BadConfig(f"{where} ({name}): it holds Python code, which is never written to a model "
+                         f"file (TF-Keras 2 would have to unpickle it); rewrite it as a layer corenn has")
+    if isinstance(layer, Model):
+        raise _nested_model(name, where)
+    if name not in corenn_layers.__all__ or getattr(corenn_layers, name, None) is not type(layer):
+        raise _BadConfig(f"{where}: class {type(layer).__module__}.{name} is not one of corenn's "
+                         f"Keras layers (custom classes and recorded ops are not written to Keras files)")
+    return spec if spec is not None else corenn_layers.serialize(layer)
+
+
+def keras2_training_config(compile_config):
+    """corenn's compile config (saving._compile_config) as TF-Keras 2's training_config."""
+    optimizer = compile_config["optimizer"]
+    where = f"optimizer {optimizer['class_name']}"
+    options = {}
+    for key, value in optimizer["config"].items():
+        if key in _KERAS3_ONLY:
+            if not _neutral(value, _KERAS3_ONLY[key]):
+                raise _BadConfig(f"{where}: option {key}={str(value)[:60]} has no TF-Keras 2 equivalent "
+                                 f"(save with include_optimizer=False)")
+            continue
+        options[key] = value
+    options["is_legacy_optimizer"] = False   # without it TF-Keras 2 builds its pre-2.11 optimizer class
+    return {"loss": compile_config["loss"], "metrics": compile_config["metrics"],
+            "weighted_metrics": compile_config.get("weighted_metrics"),
+            "loss_weights": compile_config.get("loss_weights"),
+            "optimizer_config": {"class_name": optimizer["class_name"], "config": options}}
+
+
+_KERAS3_DTYPE = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"},
+                 "registered_name": None}
+
+
+def _keras3_layer_spec(spec, where):
+    """corenn's {class_name, config} of one layer as Keras 3's serialized layer (corenn's
+    options are Keras 3's, so only the wrapping and the dtype policy are added)."""
+    name = spec["class_name"]
+    where = f"{where} ({name})"
+    _layer_class(name, where)
+    config = {key: value for key, value in spec["config"].items() if key != "input_shape"}
+    for key in ("layer", "backward_layer"):
+        if name == "Bidirectional" and key in config:
+            config[key] = _keras3_layer_spec(config[key], f"{where} {key!r}")
+    if "activation" in config and not isinstance(config["activation"], str):
+        raise _BadConfig(f"{where}: activation {str(config['activation'])[:60]!r} is not a Keras activation name")
+    config["dtype"] = _KERAS3_DTYPE
+    return {"module": "keras.layers", "class_name": name, "config": config, "registered_name": None}
+
+
+def _keras3_input_layer(layer, where):
+    config = _keras2_input_layer(layer, where)["config"]
+    return {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+            "config": {"batch_shape": config["batch_input_shape"], "dtype": config["dtype"],
+                       "sparse": False, "name": config["name"]}}
+
+
+def keras3_model_config(model):
+    """``model`` as Keras 3's config.json (``serialize_keras_object`` of a Sequential or
+    Functional model). Raises _BadConfig naming what cannot be written."""
+    where = f"model '{model.name}'"
+    config, entries = _written_layers(model, where, _keras3_input_layer, _keras3_layer_spec)
+    if config is None:
+        return {"module": "keras", "class_name": "Sequential", "registered_name": None,
+                "config": {"name": model.name, "trainable": model.trainable, "dtype": _KERAS3_DTYPE,
+                           "layers": entries, "build_input_shape": entries[0]["config"]["batch_shape"]}}
+    for entry, spec in zip(entries, config["layers"]):
+        entry["inbound_nodes"] = spec["inbound_nodes"]   # corenn's nodes are in Keras 3's form
+    flat = lambda refs: refs[0] if len(refs) == 1 else refs   # noqa: E731 - Keras 3 writes one input flat
+    return {"module": "keras.src.models.functional", "class_name": "Functional",
+            "registered_name": "Functional",
+            "config": {"name": model.name, "trainable": model.trainable, "layers": entries,
+                       "input_layers": flat(config["input_layers"]),
+                       "output_layers": flat(config["output_layers"])}}

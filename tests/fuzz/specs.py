@@ -1079,6 +1079,25 @@ def rnn_backward_spec(r, cell, generic):
     return Call(fn, kw, roles, (cell, "rnn"))
 
 
+def lstm_cell_forward(r):
+    rows, u = _dims(r, 2, 1, 5)
+    kw = dict(z=f32(r, rows, 4 * u), c_prev=f32(r, rows, u) if r.random() < 0.7 else None,
+              activation=str(r.choice(["tanh", "relu"])), recurrent_activation="sigmoid")
+    roles = dict(z="in", c_prev="in", c="out?", h="out?", activation="param", recurrent_activation="param")
+    return Call(kernels.lstm_cell_forward, kw, roles, ("lstm_cell", "rnn"), written=("z",))
+
+
+def lstm_cell_backward(r):
+    rows, u = _dims(r, 2, 1, 5)
+    gates = f32(r, rows, 4 * u)
+    c_prev = f32(r, rows, u) if r.random() < 0.7 else None
+    c, _ = kernels.lstm_cell_forward(gates, c_prev)
+    kw = dict(gates=gates, c=c.numpy(), c_prev=c_prev, dh=f32(r, rows, u), dc=f32(r, rows, u))
+    roles = dict(gates="in", c="in", c_prev="in", dh="in", dc="in", dz="out?", activation="param",
+                 recurrent_activation="param")
+    return Call(kernels.lstm_cell_backward, kw, roles, ("lstm_cell", "rnn"), written=("dc",))
+
+
 def parse_device(r):
     return Call(kernels.parse_device, dict(device=str(r.choice(["cpu", "cuda", "cuda:0"]))),
                 dict(device="param"), ("device", "parse_device"),
@@ -1367,6 +1386,7 @@ def _registry():
         s[f"{cell}_backward"] = lambda r, c=cell: rnn_backward_spec(r, c, False)
     s["rnn_forward"] = lambda r: rnn_forward_spec(r, str(r.choice(list(_GATES))), True)
     s["rnn_backward"] = lambda r: rnn_backward_spec(r, str(r.choice(list(_GATES))), True)
+    s["lstm_cell_forward"], s["lstm_cell_backward"] = lstm_cell_forward, lstm_cell_backward
     for name in ("cuda_built", "cuda_is_available", "cuda_device_count", "cuda_synchronize",
                  "cuda_empty_cache", "cuda_memory_stats", "to_device"):
         s[name] = lambda r, n=name: device_fn(r, n)

@@ -49,7 +49,8 @@ EXPECTED_OPS = {
     "gaussian_noise_forward", "gaussian_dropout_forward", "alpha_dropout_forward",
     "spatial_dropout_forward", "spatial_dropout_backward", "masked_softmax_forward",
     "masked_softmax_backward", "additive_attention_scores_forward",
-    "additive_attention_scores_backward", "rnn_forward", "rnn_backward", "top_k_hits",
+    "additive_attention_scores_backward", "rnn_forward", "rnn_backward", "lstm_cell_forward",
+    "lstm_cell_backward", "top_k_hits",
     "confusion_counts", "ctc_loss",
 }
 # Ops with a vector kernel of their own on x86-64 builds (the slot must be filled there).

@@ -108,6 +108,11 @@ TABLE = {
     "GlobalMaxPooling3D": (lambda: layers.GlobalMaxPooling3D(), (2, 3, 2, 3), False),
     "GlobalAveragePooling3D": (lambda: layers.GlobalAveragePooling3D(keepdims=True), (2, 3, 2, 3), False),
     "UpSampling3D": (lambda: layers.UpSampling3D((2, 1, 3)), (2, 3, 2, 2), False),
+    "EinsumDense": (lambda: layers.EinsumDense("abc,cd->abd", (None, 4), bias_axes="d"), (5, 3), False),
+    "DepthwiseConv1D": (lambda: layers.DepthwiseConv1D(3, depth_multiplier=2, padding="same"), (6, 2), False),
+    "SeparableConv1D": (lambda: layers.SeparableConv1D(3, 3, activation="relu"), (6, 2), False),
+    "ConvLSTM2D": (lambda: layers.ConvLSTM2D(2, 3, padding="same"), (3, 4, 4, 2), False),
+    "ConvLSTM1D": (lambda: layers.ConvLSTM1D(2, 3, return_sequences=True), (3, 5, 2), False),
 }
 
 # Not single-input layers: the base class, the input declaration, and the merge layers (another

@@ -72,6 +72,14 @@ LAYER_ARGS = {
     "PReLU": dict(alpha_initializer=initializers.Constant(0.25), shared_axes=[1, 2]),
     "Rescaling": dict(scale=1 / 255, offset=-1.0),
     "Normalization": dict(axis=(1, 2), invert=True),
+    "EinsumDense": dict(equation="abc,cde->abde", output_shape=(None, 2, 3), bias_axes="de",
+                        activation="relu", kernel_regularizer="l2"),
+    "DepthwiseConv1D": dict(kernel_size=3, depth_multiplier=2, padding="same", dilation_rate=2, use_bias=False),
+    "SeparableConv1D": dict(filters=3, kernel_size=3, strides=2, depth_multiplier=2, activation="relu",
+                            pointwise_regularizer="l1"),
+    "ConvLSTM2D": dict(filters=3, kernel_size=(3, 2), padding="same", return_sequences=True,
+                       recurrent_dropout=0.1, unit_forget_bias=False, go_backwards=True),
+    "ConvLSTM1D": dict(filters=2, kernel_size=3, strides=2, return_state=True, stateful=True),
 }
 
 
@@ -81,7 +89,7 @@ _LAYER_MODULES = [importlib.import_module(f"corenn.layers.{m}") for m in
                   ("core", "convolutional", "pooling", "normalization", "regularization",
                    "reshaping", "base", "recurrent", "wrappers", "embedding", "activation", "merging",
                    "preprocessing", "attention", "image_preprocessing", "image_augmentation",
-                   "text_preprocessing", "rnn_cells", "discretization")
+                   "text_preprocessing", "rnn_cells", "discretization", "einsum_dense", "conv_lstm")
                   if importlib.util.find_spec(f"corenn.layers.{m}") is not None]
 LAYER_CLASSES = {name: cls for mod in _LAYER_MODULES for name, cls in vars(mod).items()
                  if isinstance(cls, type) and issubclass(cls, layers.Layer) and not name.startswith("_")

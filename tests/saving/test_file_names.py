@@ -1,6 +1,7 @@
-"""File names: model files end in .keras, weights files in .npz (Keras 3's rule, with corenn's
-weights format); writing an HDF5 name is refused, naming the formats that are supported, and
-nothing is written. Reading Keras' HDF5 files works (tests/interop/test_keras_files.py)."""
+"""File names: model files end in .keras (corenn's zip) or .h5 (TF-Keras 2's HDF5 model file,
+tests/interop/test_keras_h5_writer.py), weights files in .npz or .weights.h5; other names are
+refused, naming the formats that are supported, and nothing is written. Reading Keras' HDF5
+files works (tests/interop/test_keras_files.py)."""
 import os
 
 import numpy as np
@@ -17,15 +18,17 @@ def small_model():
 
 
 @pytest.mark.parametrize("name", ["m.h5", "m.hdf5", "m.H5"])
-def test_save_refuses_hdf5_and_writes_nothing(tmp_path, name):
-    with pytest.raises(ValueError, match=r"HDF5.*\.keras"):
-        small_model().save(tmp_path / name)
-    assert os.listdir(tmp_path) == []
+def test_save_writes_hdf5_names_as_tf_keras_2_files(tmp_path, name):
+    h5py = pytest.importorskip("h5py")
+    small_model().save(tmp_path / name)
+    assert os.listdir(tmp_path) == [name]
+    with h5py.File(tmp_path / name, "r") as f:   # HDF5, never corenn's zip under an HDF5 name
+        assert "model_config" in f.attrs and "model_weights" in f
 
 
 @pytest.mark.parametrize("name", ["m", "m.zip", "m.npz", "m.keras.bak"])
 def test_save_needs_the_keras_extension(tmp_path, name):
-    with pytest.raises(ValueError, match=r"must end in \.keras"):
+    with pytest.raises(ValueError, match=r"must end in \.keras.*or \.h5"):
         small_model().save(tmp_path / name)
     assert os.listdir(tmp_path) == []
 
@@ -59,16 +62,18 @@ def test_load_weights_reads_hdf5_names_and_rejects_a_bad_one(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_save_refusal_says_hdf5_is_read(tmp_path):
-    with pytest.raises(ValueError, match=r"does not write HDF5.*reads"):
-        small_model().save(tmp_path / "m.h5")
+def test_save_refuses_a_weights_name(tmp_path):
+    with pytest.raises(ValueError, match=r"\.weights\.h5 name is for weights alone"):
+        small_model().save(tmp_path / "m.weights.h5")
     with pytest.raises(ValueError, match=r"writes Keras 3 weights files.*not legacy \.h5"):
         small_model().save_weights(tmp_path / "w.hdf5")
+    assert os.listdir(tmp_path) == []
 
 
 def test_checkpoint_checks_its_name_up_front(tmp_path):
     with pytest.raises(ValueError, match=r"ModelCheckpoint.*\.keras"):
-        callbacks.ModelCheckpoint(str(tmp_path / "ckpt-{epoch}.h5"))
+        callbacks.ModelCheckpoint(str(tmp_path / "ckpt-{epoch}.zip"))
+    callbacks.ModelCheckpoint(str(tmp_path / "ckpt-{epoch}.h5"))   # TF-Keras 2's HDF5 model files
     with pytest.raises(ValueError, match=r"ModelCheckpoint.*\.npz"):
         callbacks.ModelCheckpoint(str(tmp_path / "ckpt-{epoch}.keras"), save_weights_only=True)
     callbacks.ModelCheckpoint(str(tmp_path / "ckpt-{epoch}.weights.npz"), save_weights_only=True)

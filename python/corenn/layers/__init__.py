@@ -3,8 +3,10 @@ from .activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .attention import AdditiveAttention, Attention, GroupedQueryAttention, GroupQueryAttention, MultiHeadAttention
 from .base import Input, InputLayer, Layer
 from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D,
-                            Conv3DTranspose, DepthwiseConv2D, SeparableConv2D)
+                            Conv3DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
+                            SeparableConv2D)
 from .core import Activation, Dense, Dropout, Flatten, Identity, Lambda, Masking, Reshape
+from .einsum_dense import EinsumDense
 from .embedding import Embedding
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
@@ -27,6 +29,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, Glob
                       GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D, MaxPooling2D,
                       MaxPooling3D)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
+from .conv_lstm import ConvLSTM1D, ConvLSTM2D
 from .rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
                              SpatialDropout2D)
@@ -38,7 +41,7 @@ from .input_spec import InputSpec
 # Keras' long names (Keras 2 scripts and Keras 3 keep them as aliases)
 Convolution1D, Convolution2D = Conv1D, Conv2D
 Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
-SeparableConvolution2D = SeparableConv2D
+SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
 Convolution3D, Convolution3DTranspose = Conv3D, Conv3DTranspose
 
 __all__ = ["Layer", "InputLayer", "Input", "Dense", "Activation", "Flatten", "Reshape", "Dropout",
@@ -67,6 +70,8 @@ __all__ += ["RandomHeight", "RandomWidth", "RandomShear", "RandomPerspective", "
             "RandomPosterization", "RandomInvert", "Solarization", "AutoContrast", "Equalization",
             "RandomErasing", "RandomGaussianBlur", "RandomColorJitter", "MixUp", "CutMix",
             "Pipeline", "RandAugment", "AugMix"]
+__all__ += ["EinsumDense", "DepthwiseConv1D", "SeparableConv1D", "SeparableConvolution1D",
+            "ConvLSTM1D", "ConvLSTM2D"]
 __all__ += ["HashedCrossing"]
 __all__ += ["Wrapper", "SpectralNormalization", "InputSpec", "Convolution1D", "Convolution2D", "Convolution1DTranspose",
             "Convolution2DTranspose", "SeparableConvolution2D"]

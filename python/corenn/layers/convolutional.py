@@ -1,11 +1,13 @@
 """Convolution layers: Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D (NHWC images),
-Conv1D (sequences) and Conv3D, Conv3DTranspose (NDHWC volumes), Keras semantics.
+Conv1D, Conv1DTranspose, DepthwiseConv1D, SeparableConv1D (sequences) and Conv3D,
+Conv3DTranspose (NDHWC volumes), Keras semantics.
 
 Shape legend: N batch, H x W image (Conv1D: L steps), C input channels, F filters,
 KH x KW kernel (Conv1D: K). Kernels are (KH, KW, C, F) / (K, C, F) as in Keras.
 Padding 'valid' (no padding) or 'same' (output = ceil(input / stride), TensorFlow's rule: the
-odd padding row/column goes after). Conv1D runs as a Conv2D on (N, 1, L, C) views (no copies);
-the 3-D layers have kernels of their own (csrc/cpu/conv3d.cpp), kernels (KD, KH, KW, C, F).
+odd padding row/column goes after). The 1-D layers run the 2-D kernels on (N, 1, L, C) views
+(no copies, _HeightOneViews); the 3-D layers have kernels of their own (csrc/cpu/conv3d.cpp),
+kernels (KD, KH, KW, C, F).
 """
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ from .. import constraints, initializers, kernels, regularizers
 from ._channels_first import ChannelsFirst, data_format_arg
 from .base import ActivatedLayer, Layer, activation_flops, sample_size, shape_str
 
-__all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D",
-           "Conv1DTranspose", "Conv3D", "Conv3DTranspose"]
+__all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv1D", "DepthwiseConv2D",
+           "SeparableConv1D", "SeparableConv2D", "Conv1DTranspose", "Conv3D", "Conv3DTranspose"]
 
 # the input layout of each rank of spatial axes, for error messages
 _AXES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)",
@@ -29,17 +31,19 @@ _GEOMETRIES_PER_LAYER = 16
 
 def _weights_then_data(layer, dz, weights_kernel, data_kernel):
     """Backward of a conv layer with one kernel weight and a bias (Conv2DTranspose,
-    DepthwiseConv2D) given dL/dz: dW and db into the layer's gradients when it trains, then dx when
-    an input needs it. Both kernels take the layer's ``_conv_args()``."""
-    x, kernel, args = layer._x, layer.kernel, layer._conv_args()
+    DepthwiseConv1D / 2D, on their height-one views) given dL/dz: dW and db into the layer's
+    gradients when it trains, then dx when an input needs it. Both kernels take the layer's
+    ``_conv_args()``."""
+    x4, dz4, kernel4 = layer._view4(layer._x), layer._view4(dz), layer._kernel4(layer.kernel)
+    args = layer._conv_args()
     if layer.trainable:
         grads = layer.gradients
-        weights_kernel(x, dz, tuple(kernel.shape), out=grads[0],
+        weights_kernel(x4, dz4, tuple(kernel4.shape), out=layer._kernel4(grads[0]),
                        bias_out=grads[1] if layer.use_bias else None, **args)
     if not layer.needs_input_grad:
         return None
-    dx = layer._buffer("dx", x.shape)
-    data_kernel(dz, kernel, tuple(x.shape), out=dx, **args)
+    dx = layer._buffer("dx", layer._x.shape)
+    data_kernel(dz4, kernel4, tuple(x4.shape), out=layer._view4(dx), **args)
     return dx
 
 
@@ -69,7 +73,37 @@ def _check_channels_first_activation(layer):
             f"spatial axis); put a Softmax layer with the axis you mean after the convolution")
 
 
-class _Conv(ChannelsFirst, ActivatedLayer):
+class _HeightOneViews:
+    """Rank-1 layers (Conv1D, DepthwiseConv1D, SeparableConv1D, ...) run the 2-D kernels on
+    height-1 views, no copies: (N, L, C) as (N, 1, L, C), kernels (K, ...) as (1, K, ...), and
+    strides / dilations (s,) as (1, s). For rank 2, and the 3-D layers (kernels of their own),
+    every view is the tensor itself."""
+
+    rank = 2
+
+    def _pair(self, value):
+        return value if self.rank != 1 else (1,) + value
+
+    def _shape4(self, shape):
+        shape = tuple(shape)
+        return shape if self.rank != 1 else (shape[0], 1) + shape[1:]
+
+    def _unshape4(self, shape4):
+        """The layer's own rank of a 4-D shape the kernels work in."""
+        return tuple(shape4) if self.rank != 1 else (shape4[0],) + tuple(shape4[2:])
+
+    def _view4(self, t):
+        return t if self.rank != 1 else t.reshape(list(self._shape4(t.shape)))
+
+    def _kernel4(self, t):
+        """(K, ...) kernels (and their gradients) as (1, K, ...)."""
+        return t if self.rank != 1 else t.reshape([1] + list(t.shape))
+
+    def _spatial_axes(self):
+        return _AXES[self.rank]
+
+
+class _Conv(ChannelsFirst, _HeightOneViews, ActivatedLayer):
     """Shared body of Conv1D / Conv2D (rank 1 or 2 spatial axes).
 
     Math (per output pixel, patch p = the input taps the kernel covers, zeros in the padding):
@@ -78,7 +112,6 @@ class _Conv(ChannelsFirst, ActivatedLayer):
                   dW = sum over pixels p^T dz,  db = sum dz,  dx = col2im(dz W^T)
     """
 
-    rank = 2
     causal_padding = False   # Conv1D sets it: Keras allows padding="causal" there only
 
     def __init__(self, filters, kernel_size, strides, padding, data_format, dilation_rate,
@@ -132,22 +165,6 @@ class _Conv(ChannelsFirst, ActivatedLayer):
             raise ValueError(f"{type(self).__name__} '{self.name}': {what} must be a positive int or "
                              f"{self.rank} of them, got {value!r}")
         return tuple(int(v) for v in value)
-
-    # -- rank-1 inputs run as (N, 1, L, C) images --------------------------------------------
-
-    def _pair(self, value):
-        return value if self.rank == 2 else (1,) + value
-
-    def _shape4(self, shape):
-        shape = tuple(shape)
-        return shape if self.rank == 2 else (shape[0], 1) + shape[1:]
-
-    def _view4(self, t):
-        return t if self.rank == 2 else t.reshape(list(self._shape4(t.shape)))
-
-    def _kernel4(self, t):
-        """(K, C, F) kernels (and their gradients) as (1, K, C, F)."""
-        return t if self.rank == 2 else t.reshape([1] + list(t.shape))
 
     def _conv_args(self):
         return dict(strides=self._pair(self.strides), padding=self.padding,
@@ -481,7 +498,7 @@ def _set_constraints(layer, **values):
         setattr(layer, arg, constraints.get(value))
 
 
-class DepthwiseConv2D(ChannelsFirst, ActivatedLayer):
+class DepthwiseConv2D(ChannelsFirst, _HeightOneViews, ActivatedLayer):
     """Depthwise 2-D convolution: each input channel convolved with its own depth_multiplier
     filters, (N, H, W, C) -> (N, OH, OW, C * depth_multiplier); output channel c*DM + m.
 
@@ -500,8 +517,6 @@ class DepthwiseConv2D(ChannelsFirst, ActivatedLayer):
 
     Weights, Keras order: kernel (KH, KW, C, DM), bias (C*DM,).
     """
-
-    rank = 2
 
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
@@ -523,13 +538,24 @@ class DepthwiseConv2D(ChannelsFirst, ActivatedLayer):
         self.kernel = self.bias = None
 
     def _conv_args(self):
-        return dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate)
+        return dict(strides=self._pair(self.strides), padding=self.padding,
+                    dilation_rate=self._pair(self.dilation_rate))
+
+    def _check_rank(self, input_shape):
+        if len(input_shape) != self.rank + 2 or input_shape[-1] is None:
+            raise ValueError(f"{type(self).__name__} '{self.name}' needs inputs of shape "
+                             f"{self._spatial_axes()} with known channels, got {shape_str(input_shape)}")
+
+    def _depthwise_shape(self, input_shape):
+        """The depthwise step's output (N, OH, OW, C*DM) on the kernels' 4-D view."""
+        out, _ = kernels.depthwise_conv2d_output_shape(
+            self._shape4(input_shape), self._pair(self.kernel_size), self.depth_multiplier,
+            op=f"{type(self).__name__} '{self.name}'", **self._conv_args())
+        return out
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
-        if len(input_shape) != 4 or input_shape[-1] is None:
-            raise ValueError(f"DepthwiseConv2D '{self.name}' needs inputs of shape (batch, height, "
-                             f"width, channels) with known channels, got {shape_str(input_shape)}")
+        self._check_rank(input_shape)
         self.compute_output_shape(input_shape)
         c = input_shape[-1]
         self.kernel = self.add_weight("kernel", self.kernel_size + (c, self.depth_multiplier),
@@ -541,15 +567,13 @@ class DepthwiseConv2D(ChannelsFirst, ActivatedLayer):
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
-        out, _ = kernels.depthwise_conv2d_output_shape(
-            tuple(input_shape), self.kernel_size, self.depth_multiplier,
-            op=f"DepthwiseConv2D '{self.name}'", **self._conv_args())
-        return out
+        return self._unshape4(self._depthwise_shape(input_shape))
 
     def forward(self, x, training=False):
         out_shape = self.compute_output_shape(tuple(x.shape))
         z = self._buffer("z", out_shape)
-        kernels.depthwise_conv2d(x, self.kernel, self.bias, out=z, **self._conv_args())
+        kernels.depthwise_conv2d(self._view4(x), self._kernel4(self.kernel), self.bias, out=self._view4(z),
+                                 **self._conv_args())
         return self._activate(x, z, out_shape)
 
     def backward_from_preactivation(self, dz):
@@ -576,7 +600,7 @@ class DepthwiseConv2D(ChannelsFirst, ActivatedLayer):
         return cfg
 
 
-class SeparableConv2D(ChannelsFirst, ActivatedLayer):
+class SeparableConv2D(ChannelsFirst, _HeightOneViews, ActivatedLayer):
     """Depthwise separable 2-D convolution: a depthwise conv (no bias), then a 1x1 conv mixing the
     channels, (N, H, W, C) -> (N, OH, OW, filters).
 
@@ -597,8 +621,6 @@ class SeparableConv2D(ChannelsFirst, ActivatedLayer):
     Weights, Keras order: depthwise_kernel (KH, KW, C, DM), pointwise_kernel (1, 1, C*DM,
     filters), bias (filters,).
     """
-
-    rank = 2
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
@@ -624,62 +646,56 @@ class SeparableConv2D(ChannelsFirst, ActivatedLayer):
         _check_channels_first_activation(self)
         self.depthwise_kernel = self.pointwise_kernel = self.bias = None
 
-    def _conv_args(self):
-        return dict(strides=self.strides, padding=self.padding, dilation_rate=self.dilation_rate)
+    _conv_args = DepthwiseConv2D._conv_args
+    _check_rank = DepthwiseConv2D._check_rank
+    _depthwise_shape = DepthwiseConv2D._depthwise_shape
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
-        if len(input_shape) != 4 or input_shape[-1] is None:
-            raise ValueError(f"SeparableConv2D '{self.name}' needs inputs of shape (batch, height, "
-                             f"width, channels) with known channels, got {shape_str(input_shape)}")
+        self._check_rank(input_shape)
         self.compute_output_shape(input_shape)
         c = input_shape[-1]
         self.depthwise_kernel = self.add_weight(
             "depthwise_kernel", self.kernel_size + (c, self.depth_multiplier),
             self.depthwise_initializer, self.depthwise_regularizer, constraint=self.depthwise_constraint)
         self.pointwise_kernel = self.add_weight(
-            "pointwise_kernel", (1, 1, c * self.depth_multiplier, self.filters),
+            "pointwise_kernel", (1,) * self.rank + (c * self.depth_multiplier, self.filters),
             self.pointwise_initializer, self.pointwise_regularizer, constraint=self.pointwise_constraint)
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer,
                                         self.bias_regularizer, constraint=self.bias_constraint)
         super().build(input_shape)
 
-    def _depthwise_shape(self, input_shape):
-        out, _ = kernels.depthwise_conv2d_output_shape(
-            tuple(input_shape), self.kernel_size, self.depth_multiplier,
-            op=f"SeparableConv2D '{self.name}'", **self._conv_args())
-        return out
-
     def compute_output_shape(self, input_shape):
-        return self._depthwise_shape(input_shape)[:3] + (self.filters,)
+        return self._unshape4(self._depthwise_shape(input_shape)[:3] + (self.filters,))
 
     def forward(self, x, training=False):
         u_shape = self._depthwise_shape(tuple(x.shape))
-        out_shape = u_shape[:3] + (self.filters,)
-        u = kernels.depthwise_conv2d(x, self.depthwise_kernel, None, out=self._buffer("u", u_shape),
-                                     **self._conv_args())
+        out_shape = self._unshape4(u_shape[:3] + (self.filters,))
+        u = kernels.depthwise_conv2d(self._view4(x), self._kernel4(self.depthwise_kernel), None,
+                                     out=self._buffer("u", u_shape), **self._conv_args())
         z = self._buffer("z", out_shape)
         act = "relu" if self.activation.name == "relu" else "none"
-        kernels.conv2d(u, self.pointwise_kernel, self.bias, out=z, activation=act)
+        kernels.conv2d(u, self._kernel4(self.pointwise_kernel), self.bias, out=self._view4(z), activation=act)
         self._u = u
         return self._activate(x, z, out_shape)
 
     def backward_from_preactivation(self, dz):
-        u = self._u
+        u, dz4 = self._u, self._view4(dz)
+        x4, depthwise4 = self._view4(self._x), self._kernel4(self.depthwise_kernel)
+        pointwise4 = self._kernel4(self.pointwise_kernel)
         if self.trainable:
             grads = self.gradients
-            kernels.conv2d_backward_weights(u, dz, tuple(self.pointwise_kernel.shape), out=grads[1],
+            kernels.conv2d_backward_weights(u, dz4, tuple(pointwise4.shape), out=self._kernel4(grads[1]),
                                             bias_out=grads[2] if self.use_bias else None)
-        du = kernels.conv2d_backward_data(dz, self.pointwise_kernel, tuple(u.shape),
-                                          out=self._buffer("du", u.shape))
+        du = kernels.conv2d_backward_data(dz4, pointwise4, tuple(u.shape), out=self._buffer("du", u.shape))
         if self.trainable:
-            kernels.depthwise_conv2d_backward_weights(self._x, du, tuple(self.depthwise_kernel.shape),
-                                                      out=self.gradients[0], **self._conv_args())
+            kernels.depthwise_conv2d_backward_weights(x4, du, tuple(depthwise4.shape),
+                                                      out=self._kernel4(self.gradients[0]), **self._conv_args())
         if not self.needs_input_grad:
             return None
         dx = self._buffer("dx", self._x.shape)
-        kernels.depthwise_conv2d_backward_data(du, self.depthwise_kernel, tuple(self._x.shape), out=dx,
+        kernels.depthwise_conv2d_backward_data(du, depthwise4, tuple(x4.shape), out=self._view4(dx),
                                                **self._conv_args())
         return dx
 
@@ -706,6 +722,56 @@ class SeparableConv2D(ChannelsFirst, ActivatedLayer):
                    pointwise_constraint=constraints.serialize(self.pointwise_constraint),
                    bias_constraint=constraints.serialize(self.bias_constraint))
         return cfg
+
+
+class DepthwiseConv1D(DepthwiseConv2D):
+    """Depthwise 1-D convolution over sequences: (N, L, C) -> (N, OL, C * depth_multiplier),
+    each channel convolved with its own depth_multiplier filters; output channel c*DM + m.
+
+    Runs DepthwiseConv2D's kernels on height-1 views (x as (N, 1, L, C), the kernel as
+    (1, K, C, DM), strides / dilation (1, s) / (1, d)); the math is DepthwiseConv2D's along the
+    one axis. padding 'valid' or 'same' (Keras 3 has no 'causal' here); strides > 1 with
+    dilation_rate > 1 is refused, as in Keras.
+
+    Weights, Keras order: kernel (K, C, DM), bias (C*DM,).
+    """
+
+    rank = 1
+
+    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=1, activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, depthwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate,
+                         activation, use_bias, depthwise_initializer, bias_initializer,
+                         depthwise_regularizer, bias_regularizer, activity_regularizer,
+                         depthwise_constraint, bias_constraint, **kwargs)
+
+
+class SeparableConv1D(SeparableConv2D):
+    """Depthwise separable 1-D convolution: a depthwise conv (no bias), then a pointwise (size-1)
+    conv mixing the channels, (N, L, C) -> (N, OL, filters).
+
+    SeparableConv2D's kernels on height-1 views (see DepthwiseConv1D); args as SeparableConv2D
+    with ints (or 1-tuples) for kernel_size, strides and dilation_rate.
+
+    Weights, Keras order: depthwise_kernel (K, C, DM), pointwise_kernel (1, C*DM, filters),
+    bias (filters,).
+    """
+
+    rank = 1
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, depth_multiplier=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None,
+                 pointwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
+                         depth_multiplier, activation, use_bias, depthwise_initializer,
+                         pointwise_initializer, bias_initializer, depthwise_regularizer,
+                         pointwise_regularizer, bias_regularizer, activity_regularizer,
+                         depthwise_constraint, pointwise_constraint, bias_constraint, **kwargs)
 
 
 class Conv1DTranspose(Conv2DTranspose):

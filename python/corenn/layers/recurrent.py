@@ -203,7 +203,8 @@ class Bidirectional(Layer):
         self.merge_mode = merge_mode
         self._given_backward = backward_layer is not None
         config = layer.get_config()
-        self.forward_layer = type(layer).from_config(dict(config, name="forward_" + layer.name))
+        # a config Keras 3 wrote names the wrapped layer "forward_<name>" already: not prefixed twice
+        self.forward_layer = type(layer).from_config(dict(config, name="forward_" + layer.name.removeprefix("forward_")))
         if backward_layer is None:
             backward_layer = type(layer).from_config(dict(config, name="backward_" + layer.name,
                                                           go_backwards=True))

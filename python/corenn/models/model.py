@@ -477,13 +477,15 @@ class Model(TrainingLoops):
         from .. import saving
         saving.load_weights(self, filepath)
 
-    def save(self, filepath, overwrite=True, include_optimizer=True):
+    def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None):
+        """``m.keras``: corenn's zip; ``m.h5`` (or ``save_format="h5"``): TF-Keras 2's HDF5
+        model file, which TF-Keras 2 and Keras 3's ``load_model`` read (needs h5py)."""
         import os
         from .. import saving
-        filepath = saving.check_model_path(filepath, f"{self.name}.save")
+        filepath = saving.check_model_path(filepath, f"{self.name}.save", save_format)
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{self.name}.save: {os.fspath(filepath)} exists and overwrite=False")
-        saving.save_model(self, filepath, include_optimizer=include_optimizer)
+        saving.save_model(self, filepath, include_optimizer=include_optimizer, save_format=save_format)
 
     def export(self, filepath, format="onnx", verbose=True, **kwargs):
         """Keras 3's ``model.export``: ``format="onnx"`` writes an ONNX file through

@@ -5,7 +5,7 @@ A layer's backward is a fused C++ kernel that no tape records, so the inner tape
 gradient here instead, with corenn.ops calls that the outer tapes record: for each layer call,
 its forward again (so the activations' derivatives depend on the weights as they should) and
 the gradient of its input written as ops (a Dense's ``dz @ W^T``, a Conv2D's data gradient as a
-recorded op whose own gradient is the conv forward and weight-gradient kernels). The outer tape
+recorded op whose own gradient is the conv forward and weight-gradient kernels: nn._conv2d_data_gradient). The outer tape
 then differentiates the penalty through those ops into the weights.
 
     forward   z = layer's linear part(x; W) with ops,  y = act(z)
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import autodiff, kernels
+from ..nn import _conv2d_data_gradient
 
 __all__ = ["graph_input_gradients", "layer_input_gradients", "supports"]
 
@@ -75,34 +75,19 @@ def _activation_of(layer):
     return name, float(getattr(act, "alpha", 0.0) or 0.0)
 
 
-# -- the conv data gradient as a recorded op -------------------------------------------------------
-
-def _conv_input_grad(dz, w, x_shape, kw):
-    """dx = conv2d_backward_data(dz, w): recorded so that its own gradient is known (the conv
-    forward for dz, the weight-gradient kernel for w): TF's conv2d_transpose."""
-    dx = kernels.conv2d_backward_data(dz, w, tuple(x_shape), **kw)
-    tape = autodiff.recording_tape()
-    if tape is not None:
-        need_dz, need_w = tape.needs_grad(dz), tape.needs_grad(w)
-
-        def rule(dys):
-            g = dys[0]
-            return [kernels.conv2d(g, w, **kw) if need_dz else None,
-                    kernels.conv2d_backward_weights(g, dz, tuple(w.shape), **kw) if need_w else None]
-        tape.record(rule, [dz, w], [dx])
-    return dx
-
-
 # -- per layer: forward with ops, the input gradient with ops --------------------------------------
+
+def _biased_and_activated(layer, linear):
+    """A Dense / Conv layer's z = linear + bias and y = activation(z), with ops."""
+    z = linear if getattr(layer, "bias", None) is None else _ops().add(linear, layer.bias)
+    name, alpha = _activation_of(layer)
+    return z, _activate(name, alpha, z), name, alpha
+
 
 def _dense(layer, ctx, xs):
     ops = _ops()
     x = xs[0]
-    z = ops.matmul(x, layer.kernel)
-    if getattr(layer, "bias", None) is not None:
-        z = ops.add(z, layer.bias)
-    name, alpha = _activation_of(layer)
-    y = _activate(name, alpha, z)
+    z, y, name, alpha = _biased_and_activated(layer, ops.matmul(x, layer.kernel))
 
     def input_grads(dy):
         dz = _activation_grad(name, alpha, z, y, dy)
@@ -123,15 +108,12 @@ def _conv(layer, ctx, xs):
     strides = (1,) + tuple(layer.strides) if one_d else tuple(layer.strides)
     dilation = (1,) + tuple(layer.dilation_rate) if one_d else tuple(layer.dilation_rate)
     kw = dict(strides=strides, padding=layer.padding, dilation_rate=dilation)
-    z = ops.conv(x4, w4, strides=strides, padding=layer.padding, dilation_rate=dilation)
-    if getattr(layer, "bias", None) is not None:
-        z = ops.add(z, layer.bias)
-    name, alpha = _activation_of(layer)
-    y = _activate(name, alpha, z)
+    z, y, name, alpha = _biased_and_activated(
+        layer, ops.conv(x4, w4, strides=strides, padding=layer.padding, dilation_rate=dilation))
 
     def input_grads(dy4):
         dz = _activation_grad(name, alpha, z, y, dy4)
-        dx = _conv_input_grad(dz, w4, tuple(x4.shape), kw)
+        dx = _conv2d_data_gradient(dz, w4, tuple(x4.shape), kw)
         return [ops.squeeze(dx, 1) if one_d else dx]
     if one_d:
         y3 = ops.squeeze(y, 1)

@@ -6,9 +6,10 @@ of the call's inputs, ``node`` the graph node (``node.outputs`` give the Keras o
 
 Weights are read in corenn's layouts (ARCHITECTURE.md section 3) and rearranged here:
     Dense kernel (in, out)                      -> MatMul / Gemm B as is
+    EinsumDense kernel                          -> Einsum with the layer's equation, as is
     Conv kernel (KH, KW, Cin/G, F) / (K, Cin/G, F) -> ONNX (F, Cin/G, KH, KW) / (F, Cin/G, K),
                                                    group G (Keras' groups: the same layout)
-    DepthwiseConv2D (KH, KW, C, DM)             -> (C*DM, 1, KH, KW), group C
+    DepthwiseConv1D / 2D (*K, C, DM)            -> (C*DM, 1, *K), group C (SeparableConv too)
     LSTM kernel (F, 4U), gates i, f, c, o       -> ONNX W (1, 4U, F), gates i, o, f, c
     GRU kernel (F, 3U), gates z, r, h           -> same gate order; bias (2, 3U) = [Wb, Rb] and
                                                    linear_before_reset=1 (reset_after=True)
@@ -141,6 +142,18 @@ def convert_dense(b, layer, xs, node):
     return [_with_activation(b, layer, Value(y, _out(node), v.perm))]
 
 
+def convert_einsum_dense(b, layer, xs, node):
+    """EinsumDense -> ONNX Einsum with the layer's equation (ellipses and all), + the bias, which
+    broadcasts against the trailing axes in both."""
+    v = xs[0]
+    base = layer.name
+    y = b.op("Einsum", [b.plain(v), b.const(_w(layer.kernel), f"{base}/kernel")], base,
+             equation=layer.equation.replace(" ", ""))
+    if layer.bias is not None:
+        y = b.op("Add", [y, b.const(_w(layer.bias), f"{base}/bias")], base)
+    return [_with_activation(b, layer, Value(y, _out(node)))]
+
+
 def _same_pads(size, k, s, d):
     """TensorFlow's 'same' padding (the odd extra cell after): (before, after)."""
     k_eff = (k - 1) * d + 1
@@ -172,37 +185,38 @@ def convert_conv(b, layer, xs, node):
     return [_with_activation(b, layer, Value(y, _out(node), cf))]
 
 
+def _depthwise_conv(b, layer, v, kernel, base, bias=None):
+    """The depthwise step of DepthwiseConv1D / 2D and SeparableConv1D / 2D: kernel (*K, C, DM)
+    -> ONNX (C*DM, 1, *K), group C. Returns the output name (channels-first layout)."""
+    spatial, (c, dm) = kernel.shape[:-2], kernel.shape[-2:]
+    rank = len(spatial)
+    w = np.transpose(kernel, (rank, rank + 1) + tuple(range(rank))).reshape((c * dm, 1) + spatial)
+    inputs = [b.in_layout(v, channels_first(rank + 2)), b.const(w, f"{base}/kernel")]
+    if bias is not None:
+        inputs.append(b.const(bias, f"{base}/bias"))
+    return b.op("Conv", inputs, base, kernel_shape=list(spatial), strides=list(layer.strides), group=c,
+                dilations=list(layer.dilation_rate),
+                pads=_pads(layer, v.shape[1:-1], spatial, layer.strides, layer.dilation_rate))
+
+
 def convert_depthwise(b, layer, xs, node):
-    v = xs[0]
-    cf = channels_first(4)
-    k = _w(layer.kernel)                               # (KH, KW, C, DM)
-    kh, kw, c, dm = k.shape
-    w = np.transpose(k, (2, 3, 0, 1)).reshape(c * dm, 1, kh, kw)
-    bias = _w(layer.bias) if layer.use_bias else np.zeros(c * dm, np.float32)
-    base = layer.name
-    y = b.op("Conv", [b.in_layout(v, cf), b.const(w, f"{base}/kernel"), b.const(bias, f"{base}/bias")],
-             base, kernel_shape=[kh, kw], strides=list(layer.strides), group=c,
-             dilations=list(layer.dilation_rate),
-             pads=_pads(layer, v.shape[1:3], (kh, kw), layer.strides, layer.dilation_rate))
-    return [_with_activation(b, layer, Value(y, _out(node), cf))]
+    k = _w(layer.kernel)                               # (*K, C, DM)
+    bias = _w(layer.bias) if layer.use_bias else np.zeros(k.shape[-2] * k.shape[-1], np.float32)
+    y = _depthwise_conv(b, layer, xs[0], k, layer.name, bias)
+    return [_with_activation(b, layer, Value(y, _out(node), channels_first(xs[0].rank)))]
 
 
 def convert_separable(b, layer, xs, node):
     v = xs[0]
-    cf = channels_first(4)
-    k = _w(layer.depthwise_kernel)
-    kh, kw, c, dm = k.shape
-    dw = np.transpose(k, (2, 3, 0, 1)).reshape(c * dm, 1, kh, kw)
-    pw = np.transpose(_w(layer.pointwise_kernel), (3, 2, 0, 1))   # (F, C*DM, 1, 1)
+    pw = _w(layer.pointwise_kernel)                    # (1, [1,] C*DM, F)
+    rank = pw.ndim - 2
+    pw = np.transpose(pw, (rank + 1, rank) + tuple(range(rank)))   # (F, C*DM, 1, [1])
     bias = _w(layer.bias) if layer.use_bias else np.zeros(pw.shape[0], np.float32)
     base = layer.name
-    h = b.op("Conv", [b.in_layout(v, cf), b.const(dw, f"{base}/depthwise_kernel")], base,
-             kernel_shape=[kh, kw], strides=list(layer.strides), group=c,
-             dilations=list(layer.dilation_rate),
-             pads=_pads(layer, v.shape[1:3], (kh, kw), layer.strides, layer.dilation_rate))
+    h = _depthwise_conv(b, layer, v, _w(layer.depthwise_kernel), f"{base}/depthwise")
     y = b.op("Conv", [h, b.const(pw, f"{base}/pointwise_kernel"), b.const(bias, f"{base}/bias")],
-             base, kernel_shape=[1, 1])
-    return [_with_activation(b, layer, Value(y, _out(node), cf))]
+             base, kernel_shape=[1] * rank)
+    return [_with_activation(b, layer, Value(y, _out(node), channels_first(v.rank)))]
 
 
 def convert_activation(b, layer, xs, node):

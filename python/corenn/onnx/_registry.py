@@ -7,10 +7,11 @@ from . import _ops as o
 from . import _recurrent as r
 
 CONVERTERS = {
-    "Dense": c.convert_dense,
+    "Dense": c.convert_dense, "EinsumDense": c.convert_einsum_dense,
     "Conv1D": c.convert_conv, "Conv2D": c.convert_conv, "Conv3D": c.convert_conv,
     "Conv3DTranspose": c.convert_conv_transpose,
     "Conv2DTranspose": c.convert_conv_transpose, "DepthwiseConv2D": c.convert_depthwise, "SeparableConv2D": c.convert_separable,
+    "DepthwiseConv1D": c.convert_depthwise, "SeparableConv1D": c.convert_separable,
     "MaxPooling1D": c.convert_pooling, "MaxPooling2D": c.convert_pooling,
     "AveragePooling1D": c.convert_pooling, "AveragePooling2D": c.convert_pooling,
     "GlobalAveragePooling1D": c.convert_global_pooling, "GlobalAveragePooling2D": c.convert_global_pooling,

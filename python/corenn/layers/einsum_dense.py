@@ -1,0 +1,338 @@
+"""EinsumDense: a dense layer whose product is an einsum equation (Keras 3 semantics).
+
+``EinsumDense("abc,cde->abde", output_shape=(None, H, D), bias_axes="de")`` multiplies the input
+by a kernel along the labels the equation contracts. The equation has one of Keras' three
+forms: ``X,Y->Z``, ``...X,Y->...Z`` (leading axes elided: batch and any sequence axes) or
+``X...,Y->Z...`` (trailing axes elided); ``output_shape`` is the output without the batch axis
+and without the elided axes (None where the input fixes the size).
+
+Math. With the elided axes given labels of their own, every label of the input I, kernel W and
+output O is one of
+    B  in I, W and O      (a batch of independent products)
+    M  in I and O only    (rows)
+    K  in I and W only    (contracted)
+    N  in W and O only    (columns)
+so the layer is a (batched) GEMM between transposed views:
+    x' = transpose(x) (B, M, K),  W' = transpose(W) (B, K, N)
+    z = transpose(x' W') + bias,  y = act(z)
+    dW' = x'^T dz',  dx' = dz' W'^T,  db = sum of dz over the axes the bias is broadcast along
+Each transpose is skipped when it is the identity (Keras' documented equations and
+MultiHeadAttention's projections need none), the GEMM is corenn's gemm (no B) or
+batched_matmul, and a bias over exactly the N axes (with no B) rides in the GEMM's epilogue, as
+Dense's does. A label only in the input (a sum over an input axis) and repeated labels are
+refused by name.
+"""
+from __future__ import annotations
+
+import math
+import re
+import string
+
+import numpy as np
+
+from .. import activations as _activations
+from .. import constraints, initializers, kernels, regularizers
+from .base import ActivatedLayer, activation_flops, shape_str
+
+__all__ = ["EinsumDense"]
+
+# Keras' three forms; the third needs two input labels (the batch and one more)
+_FORMS = ((re.compile(r"([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)"), None),
+          (re.compile(r"\.\.\.([a-zA-Z]+),([a-zA-Z]+)->\.\.\.([a-zA-Z]+)"), "left"),
+          (re.compile(r"([a-zA-Z]{2,})\.\.\.,([a-zA-Z]+)->([a-zA-Z]+)\.\.\."), "right"))
+
+
+def _split_equation(layer, equation):
+    """(input spec, kernel spec, output spec, elided side None | 'left' | 'right')."""
+    if not isinstance(equation, str):
+        raise TypeError(f"EinsumDense '{layer.name}': equation must be a string, got {type(equation).__name__}")
+    compact = equation.replace(" ", "")
+    for pattern, side in _FORMS:
+        found = pattern.fullmatch(compact)
+        if found is None:
+            continue
+        for what, spec in zip(("input", "kernel", "output"), found.groups()):
+            if len(set(spec)) != len(spec):
+                raise ValueError(f"EinsumDense '{layer.name}': the {what} spec {spec!r} of {equation!r} "
+                                 f"repeats a label (diagonals are not supported)")
+        return found.groups() + (side,)
+    raise ValueError(f"EinsumDense '{layer.name}': invalid einsum equation {equation!r}; equations must "
+                     f"be in the form [X],[Y]->[Z], ...[X],[Y]->...[Z], or [X]...,[Y]->[Z]...")
+
+
+class _Plan:
+    """The equation resolved for inputs of one rank: full label lists and the permutations."""
+
+    def __init__(self, layer, rank):
+        in_spec, w_spec, out_spec, side = layer._specs
+        elided = rank - len(in_spec)
+        if elided < 0 or (side is None and elided) or (side == "left" and elided < 1):
+            form = {None: f"rank {len(in_spec)}", "left": f"rank > {len(in_spec)} (the ellipsis covers "
+                    f"the batch axis)", "right": f"rank >= {len(in_spec)}"}[side]
+            raise ValueError(f"EinsumDense '{layer.name}': equation {layer.equation!r} needs inputs of "
+                             f"{form}, got rank {rank}")
+        used = set(in_spec + w_spec + out_spec)
+        fresh = "".join(c for c in string.ascii_letters if c not in used)[:elided]
+        if side == "left":
+            self.inp, self.out = fresh + in_spec, fresh + out_spec
+        else:
+            self.inp, self.out = in_spec + fresh, out_spec + fresh
+        self.w, self.side, self.elided = w_spec, side, elided
+        inp, w, out = self.inp, w_spec, self.out
+        for label in out:
+            if label not in inp and label not in w:
+                raise ValueError(f"EinsumDense '{layer.name}': output label {label!r} of {layer.equation!r} "
+                                 f"is in neither the input spec {in_spec!r} nor the kernel spec {w_spec!r}")
+        for label in w:
+            if label not in inp and label not in out:
+                raise ValueError(f"EinsumDense '{layer.name}': kernel label {label!r} of {layer.equation!r} "
+                                 f"is in neither the input spec {in_spec!r} nor the output spec {out_spec!r}; "
+                                 f"the kernel must be fully specified")
+        summed = [c for c in inp if c not in w and c not in out]
+        if summed:
+            raise NotImplementedError(f"EinsumDense '{layer.name}': input label(s) {''.join(summed)!r} of "
+                                      f"{layer.equation!r} are summed without the kernel; sum them "
+                                      f"before the layer")
+        self.batch = [c for c in inp if c in w and c in out]
+        self.rows = [c for c in inp if c not in w]
+        self.depth = [c for c in inp if c in w and c not in out]
+        self.cols = [c for c in out if c in w and c not in inp]
+        self.x_perm = [inp.index(c) for c in self.batch + self.rows + self.depth]
+        self.w_perm = [w.index(c) for c in self.batch + self.depth + self.cols]
+        product = self.batch + self.rows + self.cols
+        self.out_perm = [product.index(c) for c in out]            # product order -> output order
+        self.product_order = [out.index(c) for c in product]       # output order -> product order
+        self.w_back = [int(i) for i in np.argsort(self.w_perm)]
+        self.x_back = [int(i) for i in np.argsort(self.x_perm)]
+        if layer.bias_axes is not None:
+            first = min(out.index(c) for c in layer.bias_axes)
+            self.bias_labels = out[first:]
+            self.bias_axis0 = first
+        # the bias rides in the GEMM epilogue when it is exactly the trailing N block of an
+        # unpermuted, unbatched product
+        self.bias_in_gemm = (layer.bias_axes is not None and not self.batch
+                             and self.out_perm == sorted(self.out_perm)
+                             and list(self.bias_labels) == self.cols
+                             and set(layer.bias_axes) == set(self.cols))
+
+    @staticmethod
+    def identity(perm):
+        return perm == list(range(len(perm)))
+
+
+class EinsumDense(ActivatedLayer):
+    """A layer computing ``act(einsum(equation, x, kernel) + bias)`` on corenn's GEMM kernels.
+
+    Args:
+        equation: ``"ab,bc->ac"``, ``"...b,bc->...c"``, ``"abc,cde->abde"``, ... (module docstring).
+        output_shape: an int or a tuple: the output's shape without the batch axis and the elided
+            axes; None entries are taken from the input.
+        activation: name or function (None: linear).
+        bias_axes: None (no bias) or the output labels a bias is added along; the bias has the
+            output's trailing shape from the first of them on, 1 along the other labels.
+        kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+        activity_regularizer, kernel_constraint, bias_constraint: as in Dense.
+        lora_rank: None (LoRA fine-tuning is not implemented).
+    Weights, Keras order: kernel (its spec's sizes), bias.
+    """
+
+    def __init__(self, equation, output_shape, activation=None, bias_axes=None,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
+                 **kwargs):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        if lora_rank:
+            raise NotImplementedError(f"EinsumDense '{self.name}': lora_rank={lora_rank!r} (LoRA) is not "
+                                      f"supported; leave it None")
+        self.equation = equation
+        self._specs = _split_equation(self, equation)
+        shape = (output_shape,) if isinstance(output_shape, (int, np.integer)) else output_shape
+        if not isinstance(shape, (list, tuple)) or any(
+                d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d <= 0)
+                for d in shape):
+            raise ValueError(f"EinsumDense '{self.name}': output_shape must be a positive int or a tuple "
+                             f"of positive ints and None, got {output_shape!r}")
+        self.partial_output_shape = tuple(None if d is None else int(d) for d in shape)
+        in_spec, _, out_spec, side = self._specs
+        expected = len(out_spec) - (0 if side == "left" else 1)
+        if len(self.partial_output_shape) != expected:
+            raise ValueError(f"EinsumDense '{self.name}': output_shape {self.partial_output_shape} needs "
+                             f"{expected} entries for equation {equation!r} (the output spec "
+                             f"{out_spec!r} without the batch axis and the ellipsis)")
+        if bias_axes is not None:
+            if not isinstance(bias_axes, str) or not bias_axes or len(set(bias_axes)) != len(bias_axes):
+                raise ValueError(f"EinsumDense '{self.name}': bias_axes must be a string of distinct output "
+                                 f"labels, got {bias_axes!r}")
+            for c in bias_axes:
+                if c not in out_spec:
+                    raise ValueError(f"EinsumDense '{self.name}': bias dimension {c!r} was requested, but "
+                                     f"is not part of the output spec {out_spec!r}")
+        self.bias_axes = bias_axes
+        self.activation = _activations.get(activation)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)   # applied by the optimizer
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.lora_rank = None
+        self.kernel = self.bias = None
+        self._plans = {}
+
+    # -- shapes ----------------------------------------------------------------------------------
+
+    def _plan(self, rank):
+        plan = self._plans.get(rank)
+        if plan is None:
+            plan = self._plans[rank] = _Plan(self, rank)
+        return plan
+
+    def _full_output(self, plan, input_shape):
+        """The output shape for ``input_shape``, None where unknown (Keras' rule, with the
+        sizes the input fixes filled in)."""
+        partial = list(self.partial_output_shape)
+        if plan.side == "left":
+            out = list(input_shape[:plan.elided]) + partial
+        elif plan.side == "right":
+            out = [input_shape[0]] + partial + list(input_shape[len(input_shape) - plan.elided:])
+        else:
+            out = [input_shape[0]] + partial
+        for i, label in enumerate(plan.out):
+            if label in plan.inp:
+                size = input_shape[plan.inp.index(label)]
+                if out[i] is not None and size is not None and out[i] != size:
+                    raise ValueError(f"EinsumDense '{self.name}': input shape and output shape do not "
+                                     f"match at shared dimension {label!r}: input {shape_str(input_shape)} "
+                                     f"has {size}, output_shape says {out[i]}")
+                out[i] = size if size is not None else out[i]
+        return tuple(out)
+
+    def _sizes(self, plan, input_shape):
+        out = self._full_output(plan, input_shape)
+        sizes = dict(zip(plan.out, out))
+        sizes.update(zip(plan.inp, input_shape))
+        return sizes, out
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        return self._full_output(self._plan(len(input_shape)), input_shape)
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        plan = self._plan(len(input_shape))
+        sizes, _ = self._sizes(plan, input_shape)
+        kernel_shape = tuple(sizes[c] for c in plan.w)
+        if any(d is None for d in kernel_shape):
+            raise ValueError(f"EinsumDense '{self.name}': the kernel {plan.w!r} of {self.equation!r} has "
+                             f"unknown sizes {kernel_shape} for inputs {shape_str(input_shape)}; give "
+                             f"them in output_shape or the input shape")
+        self.kernel = self.add_weight("kernel", kernel_shape, self.kernel_initializer,
+                                      self.kernel_regularizer, constraint=self.kernel_constraint)
+        if self.bias_axes is not None:
+            bias_shape = tuple(sizes[c] if c in self.bias_axes else 1 for c in plan.bias_labels)
+            if any(d is None for d in bias_shape):
+                raise ValueError(f"EinsumDense '{self.name}': the bias along {self.bias_axes!r} has unknown "
+                                 f"sizes {bias_shape}; give them in output_shape")
+            self.bias = self.add_weight("bias", bias_shape, self.bias_initializer, self.bias_regularizer,
+                                        constraint=self.bias_constraint)
+        # relu rides in the epilogue when one GEMM writes z whole (bias fused or absent)
+        self._fused = self.activation.is_linear or (
+            self.activation.name == "relu" and not plan.batch and _Plan.identity(plan.out_perm)
+            and (self.bias_axes is None or plan.bias_in_gemm))
+        super().build(input_shape)
+
+    # -- computation -----------------------------------------------------------------------------
+
+    def _permuted(self, t, perm, key):
+        """t transposed by ``perm`` into a buffer of this call, or t itself for the identity."""
+        if _Plan.identity(perm):
+            return t
+        return kernels.transpose(t, perm, out=self._buffer(key, [t.shape[p] for p in perm]))
+
+    def forward(self, x, training=False):
+        plan = self._plan(x.ndim)
+        sizes, out_shape = self._sizes(plan, tuple(x.shape))
+        dims = lambda labels: math.prod(sizes[c] for c in labels)
+        b, m, k, n = dims(plan.batch), dims(plan.rows), dims(plan.depth), dims(plan.cols)
+        x_t = self._permuted(x, plan.x_perm, "x_t")
+        w_t = self._permuted(self.kernel, plan.w_perm, "w_t")
+        z = self._buffer("z", out_shape)
+        direct = _Plan.identity(plan.out_perm)
+        product = z if direct else self._buffer("product", [out_shape[i] for i in plan.product_order])
+        if plan.batch:
+            kernels.batched_matmul(x_t.reshape([b, m, k]), w_t.reshape([b, k, n]),
+                                   out=product.reshape([b, m, n]))
+        else:
+            fused_bias = self.bias.reshape([n]) if plan.bias_in_gemm else None
+            act = "relu" if self._fused and self.activation.name == "relu" else "none"
+            kernels._gemm(x_t.reshape([m, k]), w_t.reshape([k, n]), product.reshape([m, n]), False, False,
+                          1.0, 0.0, fused_bias, act)
+        if not direct:
+            kernels.transpose(product, plan.out_perm, out=z)
+        if self.bias is not None and not plan.bias_in_gemm:
+            kernels.binary_forward("add", z, self.bias, out=z)   # broadcast over the leading axes
+        self._x_t, self._w_t, self._dims = x_t, w_t, (b, m, k, n)
+        return self._activate(x, z, out_shape)
+
+    def backward_from_preactivation(self, dz):
+        plan = self._plan(self._x.ndim)
+        b, m, k, n = self._dims
+        dz_t = self._permuted(dz, plan.product_order, "dz_t")
+        if self.trainable:
+            grads = self.gradients
+            direct = _Plan.identity(plan.w_perm)
+            dw_t = grads[0] if direct else self._buffer("dw_t", self._w_t.shape)
+            if plan.batch:
+                kernels.batched_matmul(self._x_t.reshape([b, m, k]), dz_t.reshape([b, m, n]), trans_a=True,
+                                       out=dw_t.reshape([b, k, n]))
+            else:
+                kernels._gemm(self._x_t.reshape([m, k]), dz_t.reshape([m, n]), dw_t.reshape([k, n]), True,
+                              False, 1.0, 0.0, None, "none")
+            if not direct:
+                kernels.transpose(dw_t, plan.w_back, out=grads[0])
+            if self.bias is not None:
+                self._bias_grad(plan, dz, grads[1])
+        if not self.needs_input_grad:
+            return None
+        x = self._x
+        direct = _Plan.identity(plan.x_perm)
+        dx = self._buffer("dx", x.shape)
+        dx_t = dx if direct else self._buffer("dx_t", self._x_t.shape)
+        if plan.batch:
+            kernels.batched_matmul(dz_t.reshape([b, m, n]), self._w_t.reshape([b, k, n]), trans_b=True,
+                                   out=dx_t.reshape([b, m, k]))
+        else:
+            kernels._gemm(dz_t.reshape([m, n]), self._w_t.reshape([k, n]), dx_t.reshape([m, k]), False, True,
+                          1.0, 0.0, None, "none")
+        if not direct:
+            kernels.transpose(dx_t, plan.x_back, out=dx)
+        return dx
+
+    def _bias_grad(self, plan, dz, db):
+        """db = dz summed over every axis the bias is broadcast along (those before its first
+        label, and its size-1 ones)."""
+        kept = [plan.bias_axis0 + i for i, c in enumerate(plan.bias_labels) if c in self.bias_axes]
+        summed = tuple(a for a in range(dz.ndim) if a not in kept)
+        kernels.reduce_forward("sum", dz, summed, out=db.reshape([dz.shape[a] for a in kept]))
+
+    def flops(self, input_shape):
+        """2 multiply-adds per (B, M, K, N) combination per sample, + the bias, + the activation."""
+        plan = self._plan(len(input_shape))
+        sizes, out_shape = self._sizes(plan, tuple(input_shape))
+        labels = plan.batch + plan.rows + plan.depth + plan.cols
+        macs = math.prod(sizes[c] for c in labels if c != plan.inp[0])
+        out = math.prod(out_shape[1:])
+        return 2 * macs + (out if self.bias is not None else 0) + activation_flops(self.activation, out)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(output_shape=self.partial_output_shape, equation=self.equation,
+                   activation=_activations.serialize(self.activation), bias_axes=self.bias_axes,
+                   kernel_initializer=initializers.serialize(self.kernel_initializer),
+                   bias_initializer=initializers.serialize(self.bias_initializer),
+                   kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
+                   bias_regularizer=regularizers.serialize(self.bias_regularizer),
+                   kernel_constraint=constraints.serialize(self.kernel_constraint),
+                   bias_constraint=constraints.serialize(self.bias_constraint))
+        return cfg
