@@ -480,10 +480,7 @@ class GradientTape:
         differentiated (WGAN-GP's penalty), so it is computed with recorded ops
         (models/second_order.py). Only watched inputs as sources: a weight's gradient taken
         inside another tape stays the first-order one, marked (_mark_second_order)."""
-        stack = _stack()
-        if len(stack) < 2 and not (stack and stack[-1] is not self):
-            return False
-        outer = [t for t in stack if t is not self and t._recording]
+        outer = [t for t in _stack() if t is not self and t._recording]
         if not outer or not any(id(t) in o._tracked for o in outer for t in targets
                                 if isinstance(t, kernels.Tensor)):
             return False

@@ -263,7 +263,6 @@ class OpLayer(Layer):
         self.function = function
         self._fn = fn.__dict__.get("__op_function__", fn)
         self._args, self._kwargs = list(args), dict(kwargs or {})
-        self._out_dtypes = None
 
     def call(self, inputs):
         xs = inputs if isinstance(inputs, list) else [inputs]
