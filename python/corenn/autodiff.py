@@ -99,13 +99,15 @@ class _Record:
     """One recorded call: a layer context (``ctx``), a backward rule (``rule``) or a whole graph
     of layer calls (``graph``: a model call captured as a graph, see call_graph)."""
 
-    __slots__ = ("ctx", "rule", "inputs", "outputs", "packed", "multi_out", "graph", "n_losses", "holders")
+    __slots__ = ("ctx", "rule", "inputs", "outputs", "packed", "multi_out", "graph", "n_losses", "holders",
+                 "op")
 
-    def __init__(self, ctx, rule, inputs, outputs, packed, multi_out, graph=None, n_losses=0):
+    def __init__(self, ctx, rule, inputs, outputs, packed, multi_out, graph=None, n_losses=0, op=None):
         self.ctx, self.rule, self.inputs, self.outputs = ctx, rule, inputs, outputs
         self.packed, self.multi_out, self.graph = packed, multi_out, graph
         self.n_losses = n_losses   # trailing outputs that are losses the layer added (add_loss)
         self.holders = 1   # tapes holding this record (several when tapes record at once)
+        self.op = op   # a tensor op's (name, *attributes): its rule again with ops (op_gradients.py)
 
 
 class GradientTape:
@@ -268,16 +270,18 @@ class GradientTape:
         self._keep(_Record(None, None, xs, outs_and_losses, True, True, graph))
         return outs
 
-    def record(self, rule, inputs, outputs):
+    def record(self, rule, inputs, outputs, op=None):
         """Record a tensor op: ``rule(dys) -> [dx or None per input]``; outputs need grads when
-        any input does. Returns whether it was recorded."""
+        any input does. ``op`` names the op for op_gradients.vjp, which differentiates it again
+        with recorded ops when a gradient is itself differentiated. Returns whether it was
+        recorded."""
         tracked = self._tracked
         for x in inputs:
             if id(x) in tracked or self.needs_grad(x):
                 break
         else:
             return False
-        self._keep(_Record(None, rule, list(inputs), list(outputs), True, True))
+        self._keep(_Record(None, rule, list(inputs), list(outputs), True, True, op=op))
         return True
 
     # -- differentiation -------------------------------------------------------------------------
@@ -315,11 +319,11 @@ class GradientTape:
         if output_gradients is None:
             seeds = [None] * len(targets)
         was_recording, self._recording = self._recording, False
-        recorded, why = self._differentiated_by_another(targets, keys), None
+        recorded, why = self._differentiated_by_another(targets), None
         try:
             if recorded:
                 try:
-                    grads, weight_grads = self._backward_recorded(targets, seeds), {}
+                    grads, weight_grads = self._backward_recorded(targets, seeds, keys), {}
                 except NotImplementedError as exc:
                     # a layer it cannot differentiate twice: the first-order gradient, marked so that
                     # differentiating it raises this, and an outer tape that never does is fine
@@ -475,23 +479,23 @@ class GradientTape:
                 rule = _second_order if why is None else _SecondOrderRefused(why)
                 tape._keep(_Record(None, rule, list(targets), outs, True, True))
 
-    def _differentiated_by_another(self, targets, source_ids) -> bool:
+    def _differentiated_by_another(self, targets) -> bool:
         """Whether another tape records now and tracks a target: its gradient will then be
-        differentiated (WGAN-GP's penalty), so it is computed with recorded ops
-        (models/second_order.py). Only watched inputs as sources: a weight's gradient taken
-        inside another tape stays the first-order one, marked (_mark_second_order)."""
+        differentiated (WGAN-GP's penalty, a PINN's u_xx, a Hessian-vector product), so it is
+        computed with recorded ops (models/second_order.py for layer calls, op_gradients.py for
+        tensor ops). Where that cannot be done, gradient falls back to the first-order one,
+        marked (_mark_second_order)."""
         outer = [t for t in _stack() if t is not self and t._recording]
-        if not outer or not any(id(t) in o._tracked for o in outer for t in targets
-                                if isinstance(t, kernels.Tensor)):
-            return False
-        return all(key in self._tracked for key in source_ids)
+        return bool(outer) and any(id(t) in o._tracked for o in outer for t in targets
+                                   if isinstance(t, kernels.Tensor))
 
-    def _backward_recorded(self, targets, seeds):
+    def _backward_recorded(self, targets, seeds, source_ids):
         """_backward with the gradients computed by recorded ops (see _differentiated_by_another):
-        layer calls and captured graphs through models/second_order.py; a tensor op's rule only
-        when it is one of the linear ones whose gradient is the same op (its rule then records
-        nothing new and is exact), else NotImplementedError naming the op."""
+        layer calls and captured graphs through models/second_order.py (their weights' gradients
+        too when a source is not a watched input), tensor ops through op_gradients.py. Returns
+        {id: gradient} for the tracked tensors and weights it reached."""
         from .models import second_order
+        weights = any(key not in self._tracked for key in source_ids)
         grads: dict[int, object] = {}
         for t, seed in zip(targets, seeds):
             g = kernels.Tensor.empty(t.shape).fill_(1.0) if seed is None else convert(seed, "seed")
@@ -503,21 +507,20 @@ class GradientTape:
             if rec.n_losses:
                 raise NotImplementedError("GradientTape.gradient: a second-order gradient through a layer that "
                                           "adds losses (add_loss / activity_regularizer)")
+            weight_grads = {}
             if rec.graph is not None:
                 dy = [kernels.zeros(tuple(o.shape)) if g is None else g for o, g in zip(rec.outputs, dys)]
-                dxs = second_order.graph_input_gradients(rec.graph, rec.inputs, dy)
+                dxs, weight_grads = second_order.graph_input_gradients(rec.graph, rec.inputs, dy, weights)
             elif rec.ctx is not None:
                 if rec.multi_out:
                     raise NotImplementedError(f"GradientTape.gradient: a second-order gradient through layer "
                                               f"'{rec.ctx.name}', which returns several tensors")
-                dxs = second_order.layer_input_gradients(rec.ctx, rec.inputs, dys)
+                dxs, weight_grads = second_order.layer_input_gradients(rec.ctx, rec.inputs, dys, weights)
             else:
-                raise NotImplementedError(
-                    "GradientTape.gradient: a gradient taken inside another tape's block (a second-order "
-                    "gradient, e.g. WGAN-GP's penalty) can go through layer calls and models only; call the "
-                    "model directly on the watched tensor inside the inner tape")
-            for x, g in zip(rec.inputs, dxs):
-                if g is not None and (id(x) in self._tracked or self.needs_grad(x)):
+                dxs = _op_input_gradients(rec, dys)
+            pairs = list(zip(rec.inputs, dxs)) + list(weight_grads.values())
+            for x, g in pairs:
+                if g is not None and (id(x) in self._tracked or id(x) in source_ids or self.needs_grad(x)):
                     key = id(x)
                     grads[key] = g if key not in grads else _ops_add(grads[key], g)
         return grads
@@ -612,6 +615,24 @@ class _LossRule:
         return [scaled(self.grad, dys[0])]
 
 
+def _op_input_gradients(rec, dys):
+    """A tensor op's input gradients with recorded ops (op_gradients.py), for a gradient that an
+    outer tape differentiates; an op with no such rule raises, naming it."""
+    from . import op_gradients
+    if rec.op is not None:
+        try:
+            return op_gradients.vjp(rec.op, rec.inputs, rec.outputs, dys)
+        except NotImplementedError as exc:
+            what = f"{rec.op[0]} {exc}" if str(exc) else rec.op[0]
+    else:
+        what = getattr(rec.rule, "__qualname__", type(rec.rule).__name__).split(".<locals>")[0]
+    raise NotImplementedError(
+        f"GradientTape.gradient: a gradient taken inside another tape's block (a higher-order gradient) "
+        f"goes through the tensor op '{what}', whose gradient corenn cannot differentiate again; the ops "
+        f"it can: elementwise arithmetic, unary math, the activations, sum / mean / max / min, reshape, "
+        f"transpose, concatenate, matmul, where, indexing (corenn/op_gradients.py), and layer calls")
+
+
 def _second_order(dys):
     raise NotImplementedError(
         "GradientTape.gradient: corenn cannot differentiate this gradient (a second-order derivative): a "
@@ -686,10 +707,17 @@ class _Pause:
         return False
 
 
-def record_op(rule, inputs, outputs) -> bool:
+def several_tapes_recording() -> bool:
+    """Whether more than one tape records now (nested blocks): a gradient taken now may itself
+    be differentiated, so built-in losses compute with ops rather than their fused kernels."""
+    stack = _stack()
+    return len(stack) > 1 and sum(1 for t in stack if t._recording) > 1
+
+
+def record_op(rule, inputs, outputs, op=None) -> bool:
     """Record a tensor op on the recording tape (if any)."""
     tape = recording_tape()
-    return tape is not None and tape.record(rule, inputs, outputs)
+    return tape is not None and tape.record(rule, inputs, outputs, op)
 
 
 class stop_recording:

@@ -131,6 +131,13 @@ class Loss:
             np.copyto(np.asarray(grad), np.asarray(g).sum(axis=-1, keepdims=True))
         return value
 
+    def _ops_per_sample(self, y_true, y_pred):
+        """The per-sample loss written with corenn.ops, or None where the class has no such form.
+        Used instead of the fused kernel when the loss's gradient will itself be differentiated
+        (several tapes recording: a Hessian-vector product, MAML), because the ops are
+        differentiable to any order (op_gradients.py) and the kernel's gradient is not."""
+        return None
+
     # -- losses written in Python (a Keras Loss subclass with call, or a plain function) ---------
 
     def call(self, y_true, y_pred):
@@ -220,6 +227,10 @@ class Loss:
                 sample_weight = np.repeat(sample_weight, rows // sample_weight.size)
         record_pred = tape is not None and pred_tensor is not None and tape.needs_grad(pred_tensor)
         sources = ([pred_tensor] if record_pred else []) + ([true_tensor] if true_tensor is not None else [])
+        if record_pred and true_tensor is None and autodiff.several_tapes_recording():
+            per = self._ops_per_sample(y_true, pred_tensor)
+            if per is not None:
+                return self._reduce(per, sample_weight)
         if self.reduction == "none":
             return self._per_sample(y_true, y_pred, sample_weight, _rows(y_pred) if rows is None else rows,
                                     tape if sources else None, sources, record_pred)
@@ -346,6 +357,10 @@ class MeanSquaredError(Loss):
     def _kwargs(self):
         return {}
 
+    def _ops_per_sample(self, y_true, y_pred):
+        from . import ops
+        return ops.mean(ops.square(ops.subtract(y_pred, y_true)), axis=-1)
+
 
 class MeanAbsoluteError(Loss):
     kind = "mean_absolute_error"
@@ -355,6 +370,10 @@ class MeanAbsoluteError(Loss):
 
     def _kwargs(self):
         return {}
+
+    def _ops_per_sample(self, y_true, y_pred):
+        from . import ops
+        return ops.mean(ops.abs(ops.subtract(y_pred, y_true)), axis=-1)
 
 
 class Huber(Loss):
@@ -368,6 +387,14 @@ class Huber(Loss):
 
     def _kwargs(self):
         return {"delta": self.delta}
+
+    def _ops_per_sample(self, y_true, y_pred):
+        from . import ops
+        e = ops.abs(ops.subtract(y_pred, y_true))
+        small = np.asarray(e) <= self.delta
+        d = self.delta
+        return ops.mean(ops.where(small, ops.multiply(0.5, ops.square(e)),
+                                  ops.subtract(ops.multiply(d, e), 0.5 * d * d)), axis=-1)
 
 
 def check_label_smoothing(owner, value) -> float:
@@ -419,6 +446,15 @@ class BinaryCrossentropy(_SmoothedCrossentropy):
                  reduction="sum_over_batch_size"):
         super().__init__(name, from_logits, reduction, label_smoothing)
 
+    def _ops_per_sample(self, y_true, y_pred):
+        from . import ops
+        if self.from_logits:   # max(z, 0) - z t + log(1 + exp(-|z|)): stable for any z
+            per = ops.add(ops.subtract(ops.relu(y_pred), ops.multiply(y_pred, y_true)),
+                          ops.softplus(ops.negative(ops.abs(y_pred))))
+        else:
+            per = ops.binary_crossentropy(y_true, y_pred)
+        return ops.mean(per, axis=-1)
+
 
 class CategoricalCrossentropy(_SmoothedCrossentropy):
     kind = "categorical_crossentropy"
@@ -426,6 +462,12 @@ class CategoricalCrossentropy(_SmoothedCrossentropy):
     def __init__(self, from_logits=False, label_smoothing=0.0, name="categorical_crossentropy",
                  reduction="sum_over_batch_size"):
         super().__init__(name, from_logits, reduction, label_smoothing)
+
+    def _ops_per_sample(self, y_true, y_pred):
+        from . import ops
+        if not self.from_logits:   # Keras scales probabilities to sum to one first
+            y_pred = ops.divide(y_pred, ops.sum(y_pred, axis=-1, keepdims=True))
+        return ops.categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
 
 
 def _focal_options(owner, alpha, gamma, axis):
@@ -584,6 +626,12 @@ class SparseCategoricalCrossentropy(Loss):
             return super()._per_sample(y_true, y_pred, sample_weight, rows, tape, sources, record_pred)
         labels, w, _ = self._ignoring(y_true, sample_weight, rows)
         return super()._per_sample(labels, y_pred, np.ascontiguousarray(w), rows, tape, sources, record_pred)
+
+    def _ops_per_sample(self, y_true, y_pred):
+        from . import ops
+        if self.ignore_class is not None:
+            return None
+        return ops.sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
 
 
 class _Plain(Loss):

@@ -298,7 +298,25 @@ def _conv2d_data_gradient(dy, w, x_shape, kw):
             g = dys[0]
             return [kernels.conv2d(g, w, **kw) if need_dy else None,
                     kernels.conv2d_backward_weights(g, dy, tuple(w.shape), **kw) if need_w else None]
-        tape.record(rule, [dy, w], [y])
+        tape.record(rule, [dy, w], [y], ("conv2d_data", kw))
+    return y
+
+
+def _conv2d_weight_gradient(x, dy, w_shape, kw):
+    """The weight gradient of conv2d(x, w, **kw) for an output gradient ``dy`` and weights of
+    ``w_shape``, recorded as an op of its own (its rule: the data-gradient and conv kernels), for
+    a second-order gradient w.r.t. a Conv2D's kernel (models/second_order.py)."""
+    from . import autodiff, kernels
+    y = kernels.conv2d_backward_weights(x, dy, tuple(w_shape), **kw)
+    tape = autodiff.recording_tape()
+    if tape is not None:
+        need_x, need_dy = tape.needs_grad(x), tape.needs_grad(dy)
+
+        def rule(dys):
+            g = dys[0]
+            return [kernels.conv2d_backward_data(dy, g, tuple(x.shape), **kw) if need_x else None,
+                    kernels.conv2d(x, g, **kw) if need_dy else None]
+        tape.record(rule, [x, dy], [y], ("conv2d_weights", kw))
     return y
 
 

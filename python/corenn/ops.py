@@ -82,8 +82,8 @@ def convert_to_numpy(x):
     return np.array(x, copy=True)
 
 
-def _record(rule, inputs, outputs):
-    autodiff.record_op(rule, inputs, outputs)
+def _record(rule, inputs, outputs, op=None):
+    autodiff.record_op(rule, inputs, outputs, op)
 
 
 def _needs(tape, x):
@@ -101,7 +101,7 @@ def cast(x, dtype):
     a = np.asarray(x).astype(np.dtype(str(dtype))).astype(store, copy=False)   # the values of dtype
     out = Tensor.from_numpy(_c_array(a))
     if a.dtype == np.float32 and isinstance(x, Tensor):
-        _record(lambda dys: [dys[0]], [x], [out])
+        _record(lambda dys: [dys[0]], [x], [out], ("identity",))
     return out
 
 
@@ -148,7 +148,7 @@ def _binary(kind, a, b):
 
         def rule(dys):
             return list(kernels.binary_backward(kind, a, b, dys[0], need_a=need_a, need_b=need_b))
-        tape.record(rule, [a, b], [y])
+        tape.record(rule, [a, b], [y], ("binary", kind))
     return y
 
 
@@ -186,7 +186,7 @@ def minimum(x1, x2):
 def _unary(kind, x):
     x = _f32(x)
     y = kernels.unary_forward(kind, x)
-    _record(lambda dys: [kernels.unary_backward(kind, x, y, dys[0])], [x], [y])
+    _record(lambda dys: [kernels.unary_backward(kind, x, y, dys[0])], [x], [y], ("unary", kind))
     return y
 
 
@@ -282,7 +282,8 @@ def _activation(kind, x, alpha=0.0, axis=-1):
         perm[axis], perm[-1] = perm[-1], perm[axis]
         return transpose(_activation(kind, transpose(x, perm)), perm)
     y = kernels.activation_forward(kind, x, alpha=alpha)
-    _record(lambda dys: [kernels.activation_backward(kind, x, y, dys[0], alpha=alpha)], [x], [y])
+    _record(lambda dys: [kernels.activation_backward(kind, x, y, dys[0], alpha=alpha)], [x], [y],
+            ("activation", kind, alpha))
     return y
 
 
@@ -344,7 +345,8 @@ def _reduce(kind, x, axis, keepdims):
     x = _f32(x)
     axes = None if axis is None else axis
     y = kernels.reduce_forward(kind, x, axes, keepdims)
-    _record(lambda dys: [kernels.reduce_backward(kind, x, y, dys[0], axes, keepdims)], [x], [y])
+    _record(lambda dys: [kernels.reduce_backward(kind, x, y, dys[0], axes, keepdims)], [x], [y],
+            ("reduce", kind, axes))
     return y
 
 
@@ -454,7 +456,7 @@ def reshape(x, newshape):
             return probed
     y = x.reshape(target) if _contiguous_view_ok(x) else _f32(np.asarray(x).reshape(target))
     in_shape = list(x.shape)
-    _record(lambda dys: [dys[0].reshape(in_shape)], [x], [y])
+    _record(lambda dys: [dys[0].reshape(in_shape)], [x], [y], ("reshape",))
     return y
 
 
@@ -504,7 +506,7 @@ def transpose(x, axes=None):
         return _t(np.transpose(np.asarray(x), perm))
     y = kernels.transpose(x, perm)
     inverse = kernels.inverse_permutation(perm)
-    _record(lambda dys: [kernels.transpose(dys[0], inverse)], [x], [y])
+    _record(lambda dys: [kernels.transpose(dys[0], inverse)], [x], [y], ("transpose", inverse))
     return y
 
 
@@ -518,7 +520,7 @@ def concatenate(xs, axis=0):
     xs = [_f32(x) for x in xs]
     y = kernels.concat(xs, axis)
     sizes = [int(x.shape[axis]) for x in xs]
-    _record(lambda dys: kernels.split(dys[0], axis, sizes), xs, [y])
+    _record(lambda dys: kernels.split(dys[0], axis, sizes), xs, [y], ("concatenate", axis))
     return y
 
 
@@ -551,7 +553,7 @@ def matmul(x1, x2):
             da = _unbroadcast(kernels.batched_matmul(dy, b, trans_b=True), a.shape) if need_a else None
             db = _unbroadcast(kernels.batched_matmul(a, dy, trans_a=True), b.shape) if need_b else None
             return [da, db]
-        tape.record(rule, [a, b], [y])
+        tape.record(rule, [a, b], [y], ("matmul",))
     return y
 
 
@@ -603,7 +605,7 @@ def where(condition, x1=None, x2=None):
             da = _t(_sum_to(np.where(pick, dy, 0.0), a.shape)) if need_a else None
             db = _t(_sum_to(np.where(pick, 0.0, dy), b.shape)) if need_b else None
             return [da, db]
-        tape.record(rule, [a, b], [y])
+        tape.record(rule, [a, b], [y], ("where", pick))
     return y
 
 
@@ -728,8 +730,12 @@ def _getitem(self, key):
             g = np.zeros(a.shape, np.float32)
             np.add.at(g, key, np.asarray(dys[0]))
             return [Tensor.from_numpy(g)]
-        _record(rule, [x], [y])
+        _record(rule, [x], [y], ("getitem", key))
     return y
+
+
+def _logical_or_bitwise(logical, bitwise, a, b):
+    return bitwise(a, b) if _is_int(a) and _is_int(b) else logical(a, b)
 
 
 def _install_operators():
@@ -758,6 +764,12 @@ def _install_operators():
     T.__ne__ = lambda a, b: not_equal(a, b) if _numeric(b) else NotImplemented
     T.__hash__ = object.__hash__
     T.__getitem__ = _getitem
+    # & | ^ ~: logical on truth values (comparisons give float32 0 / 1: corenn has no bool
+    # tensors), bitwise on integer tensors, as TensorFlow's operators on bool / int tensors
+    T.__and__ = T.__rand__ = lambda a, b: _logical_or_bitwise(logical_and, bitwise_and, a, b)
+    T.__or__ = T.__ror__ = lambda a, b: _logical_or_bitwise(logical_or, bitwise_or, a, b)
+    T.__xor__ = T.__rxor__ = lambda a, b: _logical_or_bitwise(logical_xor, bitwise_xor, a, b)
+    T.__invert__ = lambda a: bitwise_invert(a) if _is_int(a) else logical_not(a)
     T.__len__ = _len
     # NumPy defers its operators to the Tensor's (ndarray - Tensor -> Tensor.__rsub__, recorded
     # by the tape); NumPy functions still take Tensors through __array__ / np.asarray.
@@ -937,7 +949,27 @@ def _gather(op, x, index_fn, values_fn=None):
             keep = flat >= 0
             g = np.bincount(flat[keep], weights=dy[keep], minlength=n)
             return [_t(g.reshape(shape))]
-        _record(rule, [x], [y])
+        _record(rule, [x], [y], ("gather", idx))
+    return y
+
+
+def _gather_flat(x, idx):
+    """y = x.flat[idx] (idx -1: a zero): the gather written as one recorded op (op_gradients)."""
+    return _gather("gather", x, lambda i: idx, lambda a: np.where(
+        idx >= 0, a.reshape(-1)[np.maximum(idx, 0)] if a.size else 0, 0).astype(a.dtype))
+
+
+def _scatter_flat(dy, idx, shape):
+    """The gather's adjoint: dx.flat[i] = the sum of dy over the outputs whose idx is i. Linear,
+    so its gradient is the gather at the same idx (op_gradients differentiates either again)."""
+    dy = _f32(dy, "scatter_flat")
+    flat, values = idx.reshape(-1), np.asarray(dy, np.float64).reshape(-1)
+    keep = flat >= 0
+    y = _t(np.bincount(flat[keep], weights=values[keep], minlength=int(np.prod(shape))).reshape(shape))
+    def rule(dys):
+        g = np.asarray(dys[0]).reshape(-1)
+        return [_t(np.where(idx >= 0, g[np.maximum(idx, 0)], 0).astype(np.float32))]
+    _record(rule, [dy], [y], ("scatter_flat", idx))
     return y
 
 
@@ -2310,7 +2342,7 @@ def _spatial_arg(v, one_d):
     return v
 
 
-def _record_conv(backward_data, backward_weights, x, w, y, kw):
+def _record_conv(backward_data, backward_weights, x, w, y, kw, op=None):
     """Record y = conv(x, w) on the recording tape (if any): its gradients come from the conv
     family's data- and weight-gradient kernels, each run only when that input needs one."""
     tape = autodiff.recording_tape()
@@ -2323,7 +2355,7 @@ def _record_conv(backward_data, backward_weights, x, w, y, kw):
         dx = backward_data(dy, w, tuple(x.shape), **kw) if need_x else None
         dw = backward_weights(x, dy, tuple(w.shape), **kw) if need_w else None
         return [dx, dw]
-    tape.record(rule, [x, w], [y])
+    tape.record(rule, [x, w], [y], op)
 
 
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
@@ -2344,9 +2376,14 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     kw = dict(strides=_spatial_arg(strides, one_d), padding=padding, dilation_rate=_spatial_arg(dilation_rate, one_d))
     if x.shape[3] != w.shape[2]:
         kw["groups"] = x.shape[3] // w.shape[2]
+    return undo(_conv2d(x, w, kw))
+
+
+def _conv2d(x, w, kw):
+    """conv2d of NHWC x with an HWIO kernel, recorded (op_gradients differentiates it again)."""
     y = kernels.conv2d(x, w, **kw)
-    _record_conv(kernels.conv2d_backward_data, kernels.conv2d_backward_weights, x, w, y, kw)
-    return undo(y)
+    _record_conv(kernels.conv2d_backward_data, kernels.conv2d_backward_weights, x, w, y, kw, ("conv2d", kw))
+    return y
 
 
 def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):

@@ -3,9 +3,9 @@ changed: tape.stop_recording(), tape.reset(), tf.stop_gradient, tf.custom_gradie
 tf.clip_by_norm, several tapes at once, watch_accessed_variables, Jacobians (tape.jacobian of a
 vector w.r.t. a scalar and of a layer's output w.r.t. its kernel; the sum of a Jacobian is the
 gradient) and batch Jacobians (tape.batch_jacobian, and the same picked out of the full Jacobian
-with tf.einsum). One difference: second-order gradients (the guide's Hessian and
-gradient-penalty sections) are not computed by corenn; the program checks that they raise
-NotImplementedError instead of giving a wrong number (README, "Second-order gradients")."""
+with tf.einsum), and the higher-order gradients: d2y/dx2 from nested tapes, the input-gradient
+regularization example (checked against float64 differences) and the Hessian of a Dense kernel
+by tape.jacobian of a gradient, used for a Newton step."""
 import numpy as np
 
 import corenn as tf
@@ -99,20 +99,56 @@ print(g0)   # cos(x) => 1.0
 print(g1)   # sigmoid(x1)*(1-sigmoid(x1)) => 0.25
 np.testing.assert_allclose([g0, g1], [1.0, 0.25], rtol=1e-6)
 
-# -- Higher-order gradients: not computed (a clear error, never a wrong number) --------------------
+# -- Higher-order gradients -----------------------------------------------------------------------
 x = tf.Variable(1.0)  # Create a Tensorflow variable initialized to 1.0
-try:
-  with tf.GradientTape() as t2:
-    with tf.GradientTape() as t1:
-      y = x * x * x
-    # Compute the gradient inside the outer `t2` context manager
-    # which means the gradient computation is differentiable as well.
-    dy_dx = t1.gradient(y, x)
-  d2y_dx2 = t2.gradient(dy_dx, x)
-  raise AssertionError("second-order gradients are not computed by corenn")
-except NotImplementedError as exc:
-  print("NotImplementedError:", exc)
-np.testing.assert_allclose(dy_dx.numpy(), 3.0)   # the first derivative is right
+
+with tf.GradientTape() as t2:
+  with tf.GradientTape() as t1:
+    y = x * x * x
+
+  # Compute the gradient inside the outer `t2` context manager
+  # which means the gradient computation is differentiable as well.
+  dy_dx = t1.gradient(y, x)
+d2y_dx2 = t2.gradient(dy_dx, x)
+
+print('dy_dx:', dy_dx.numpy())  # 3 * x**2 => 3.0
+print('d2y_dx2:', d2y_dx2.numpy())  # 6 * x => 6.0
+np.testing.assert_allclose([dy_dx.numpy(), d2y_dx2.numpy()], [3.0, 6.0], rtol=1e-6)
+
+# Example: input gradient regularization
+x = tf.random.normal([7, 5])
+
+layer = tf.keras.layers.Dense(10, activation=tf.nn.relu)
+
+with tf.GradientTape() as t2:
+  # The inner tape only takes the gradient with respect to the input,
+  # not the variables.
+  with tf.GradientTape(watch_accessed_variables=False) as t1:
+    t1.watch(x)
+    y = layer(x)
+    out = tf.reduce_sum(layer(x)**2)
+  # 1. Calculate the input gradient.
+  g1 = t1.gradient(out, x)
+  # 2. Calculate the magnitude of the input gradient.
+  g1_mag = tf.norm(g1)
+
+# 3. Calculate the gradient of the magnitude with respect to the model.
+dg1_mag = t2.gradient(g1_mag, layer.trainable_variables)
+print([var.shape for var in dg1_mag])
+assert [tuple(v.shape) for v in dg1_mag] == [(5, 10), (10,)]
+# against central differences of the same magnitude in float64 (d out / dx = 2 relu(z) W^T)
+X, (W, b) = np.asarray(x, np.float64), [np.asarray(w, np.float64) for w in layer.get_weights()]
+
+
+def input_gradient_norm(W, b):
+  return np.linalg.norm((2 * np.maximum(X @ W + b, 0)) @ W.T)
+
+
+for (i, o) in [(0, 0), (3, 7)]:
+  E = np.zeros_like(W)
+  E[i, o] = 1e-5
+  numeric = (input_gradient_norm(W + E, b) - input_gradient_norm(W - E, b)) / 2e-5
+  np.testing.assert_allclose(np.asarray(dg1_mag[0])[i, o], numeric, rtol=1e-3, atol=1e-5)
 
 # -- Jacobians -------------------------------------------------------------------------------------
 x = tf.linspace(-10.0, 10.0, 200+1)
@@ -150,6 +186,41 @@ print('delta:', delta)
 xb, yb = np.asarray(x), np.asarray(y)
 np.testing.assert_allclose(np.asarray(j)[3, 4, 2, 4], xb[3, 2] * (yb[3, 4] > 0), rtol=1e-6)
 assert np.asarray(j)[3, 4, 2, 5] == 0.0
+
+# Example: Hessian
+x = tf.random.normal([7, 5])
+layer1 = tf.keras.layers.Dense(8, activation=tf.nn.relu)
+layer2 = tf.keras.layers.Dense(6, activation=tf.nn.relu)
+
+with tf.GradientTape() as t2:
+  with tf.GradientTape() as t1:
+    x = layer1(x)
+    x = layer2(x)
+    loss = tf.reduce_mean(x**2)
+
+  g = t1.gradient(loss, layer1.kernel)
+
+h = t2.jacobian(g, layer1.kernel)
+print(f'layer.kernel.shape: {layer1.kernel.shape}')
+print(f'h.shape: {h.shape}')
+assert h.shape == (5, 8, 5, 8)
+
+n_params = tf.reduce_prod(layer1.kernel.shape)
+
+g_vec = tf.reshape(g, [n_params, 1])
+h_mat = tf.reshape(h, [n_params, n_params])
+np.testing.assert_allclose(h_mat.numpy(), h_mat.numpy().T, rtol=1e-4, atol=1e-6)   # a Hessian is symmetric
+
+eps = 1e-3
+eye_eps = tf.eye(h_mat.shape[0])*eps
+# X(k+1) = X(k) - (∇²f(X(k)))^-1 @ ∇f(X(k))
+# h_mat = ∇²f(X(k))
+# g_vec = ∇f(X(k))
+update = tf.linalg.solve(h_mat + eye_eps, g_vec)
+
+# Reshape the update and apply it to the variable.
+_ = layer1.kernel.assign_sub(tf.reshape(update, layer1.kernel.shape))
+np.testing.assert_allclose((h_mat.numpy() + eps * np.eye(40)) @ update.numpy(), g_vec.numpy(), rtol=1e-3, atol=1e-5)
 
 # -- Batch Jacobian --------------------------------------------------------------------------------
 x = tf.random.normal([7, 5])

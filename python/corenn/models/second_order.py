@@ -12,18 +12,22 @@ then differentiates the penalty through those ops into the weights.
     backward  dz = dy * act'(z)   (ops: act' of relu / leaky_relu a constant mask, of tanh and
               sigmoid functions of y that the outer tape differentiates)
               dx = the linear part's input gradient of dz (ops, differentiable in dz and W)
+              dW, db (when weights are among the sources: a Hessian-vector product w.r.t. the
+              weights) = the linear part's weight gradient of dz, sum of dz (ops)
 
 Covered: Dense, Conv1D / Conv2D (groups 1) with the activations linear / relu / leaky_relu / tanh /
 sigmoid / elu, ReLU, LeakyReLU, Activation, Flatten, Reshape, ZeroPadding1D/2D, Dropout (the
 mask its forward drew), Add, GlobalAveragePooling1D/2D, LayerNormalization (WGAN-GP critics use
-layer rather than batch normalization). Any other layer raises
-NotImplementedError naming it: a wrong second-order gradient is never returned.
+layer rather than batch normalization), each w.r.t. its inputs and its weights. Any other layer
+raises NotImplementedError naming it: a wrong second-order gradient is never returned. The ops
+all of this is written with have their own gradients written with ops (op_gradients.py), so
+the result can be differentiated again (third order: a PINN's u_xx trained w.r.t. the weights).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..nn import _conv2d_data_gradient
+from ..nn import _conv2d_data_gradient, _conv2d_weight_gradient
 
 __all__ = ["graph_input_gradients", "layer_input_gradients", "supports"]
 
@@ -84,15 +88,27 @@ def _biased_and_activated(layer, linear):
     return z, _activate(name, alpha, z), name, alpha
 
 
+def _bias_grad(layer, dz):
+    """[(bias, sum of dz over every axis but the channels')] when the layer has a bias."""
+    if getattr(layer, "bias", None) is None:
+        return []
+    return [(layer.bias, _ops().sum(dz, axis=tuple(range(len(dz.shape) - 1))))]
+
+
 def _dense(layer, ctx, xs):
     ops = _ops()
     x = xs[0]
     z, y, name, alpha = _biased_and_activated(layer, ops.matmul(x, layer.kernel))
 
-    def input_grads(dy):
+    def back(dy, weights):
         dz = _activation_grad(name, alpha, z, y, dy)
-        return [ops.matmul(dz, ops.transpose(layer.kernel))]
-    return y, input_grads
+        pairs = []
+        if weights:   # dW = x^T dz over every leading axis
+            k = int(x.shape[-1])
+            flat_x, flat_dz = ops.reshape(x, (-1, k)), ops.reshape(dz, (-1, int(dz.shape[-1])))
+            pairs = [(layer.kernel, ops.matmul(ops.transpose(flat_x), flat_dz))] + _bias_grad(layer, dz)
+        return [ops.matmul(dz, ops.transpose(layer.kernel))], pairs
+    return y, back
 
 
 def _conv(layer, ctx, xs):
@@ -111,14 +127,18 @@ def _conv(layer, ctx, xs):
     z, y, name, alpha = _biased_and_activated(
         layer, ops.conv(x4, w4, strides=strides, padding=layer.padding, dilation_rate=dilation))
 
-    def input_grads(dy4):
+    def back(dy4, weights):
         dz = _activation_grad(name, alpha, z, y, dy4)
         dx = _conv2d_data_gradient(dz, w4, tuple(x4.shape), kw)
-        return [ops.squeeze(dx, 1) if one_d else dx]
+        pairs = []
+        if weights:
+            dw = _conv2d_weight_gradient(x4, dz, tuple(w4.shape), kw)
+            pairs = [(layer.kernel, ops.reshape(dw, tuple(layer.kernel.shape)))] + _bias_grad(layer, dz)
+        return [ops.squeeze(dx, 1) if one_d else dx], pairs
     if one_d:
         y3 = ops.squeeze(y, 1)
-        return y3, lambda dy: input_grads(ops.expand_dims(dy, 1))
-    return y, input_grads
+        return y3, lambda dy, weights: back(ops.expand_dims(dy, 1), weights)
+    return y, back
 
 
 def _activation_layer(layer, ctx, xs):
@@ -134,7 +154,7 @@ def _activation_layer(layer, ctx, xs):
         name, alpha = _activation_of(layer)
     z = xs[0]
     y = _activate(name, alpha, z)
-    return y, lambda dy: [_activation_grad(name, alpha, z, y, dy)]
+    return y, lambda dy, weights: ([_activation_grad(name, alpha, z, y, dy)], [])
 
 
 def _reshaping(layer, ctx, xs):
@@ -142,7 +162,7 @@ def _reshaping(layer, ctx, xs):
     x = xs[0]
     shape = tuple(x.shape)
     y = ops.reshape(x, (shape[0],) + tuple(int(d) for d in layer.compute_output_shape(shape)[1:]))
-    return y, lambda dy: [ops.reshape(dy, shape)]
+    return y, lambda dy, weights: ([ops.reshape(dy, shape)], [])
 
 
 def _zero_padding(layer, ctx, xs):
@@ -152,10 +172,10 @@ def _zero_padding(layer, ctx, xs):
     spec = [(0, 0)] + [tuple(int(v) for v in p) for p in pads] + [(0, 0)]
     y = ops.pad(x, spec)
 
-    def input_grads(dy):
+    def back(dy, weights):
         index = tuple(slice(a, int(dy.shape[i]) - b) for i, (a, b) in enumerate(spec))
-        return [dy[index]]
-    return y, input_grads
+        return [dy[index]], []
+    return y, back
 
 
 def _dropout(layer, ctx, xs):
@@ -164,9 +184,9 @@ def _dropout(layer, ctx, xs):
     # the forward being differentiated drew a mask when it ran in training (``_active``)
     mask = ctx.__dict__.get("_mask") if ctx.__dict__.get("_active") else None
     if mask is None:
-        return x, lambda dy: [dy]
+        return x, lambda dy, weights: ([dy], [])
     mask = np.array(mask, copy=True)   # the draw of the forward being differentiated, a constant
-    return ops.multiply(x, mask), lambda dy: [ops.multiply(dy, mask)]
+    return ops.multiply(x, mask), lambda dy, weights: ([ops.multiply(dy, mask)], [])
 
 
 def _global_average(layer, ctx, xs):
@@ -179,10 +199,10 @@ def _global_average(layer, ctx, xs):
     y = ops.mean(x, axis=axes, keepdims=bool(layer.keepdims))
     spread = np.ones(tuple(x.shape), np.float32) / float(np.prod([x.shape[a] for a in axes]))
 
-    def input_grads(dy):
+    def back(dy, weights):
         return [ops.multiply(spread, dy if layer.keepdims else ops.reshape(
-            dy, (int(x.shape[0]),) + (1,) * len(axes) + (int(x.shape[-1]),)))]
-    return y, input_grads
+            dy, (int(x.shape[0]),) + (1,) * len(axes) + (int(x.shape[-1]),)))], []
+    return y, back
 
 
 def _layer_norm(layer, ctx, xs):
@@ -203,12 +223,21 @@ def _layer_norm(layer, ctx, xs):
     if layer.center:
         y = ops.add(y, ops.reshape(layer.beta, spread))
 
-    def input_grads(dy):
+    def back(dy, weights):
         g = dy if gamma is None else ops.multiply(dy, gamma)
         inner = ops.add(ops.mean(g, axis=axes, keepdims=True),
                         ops.multiply(xhat, ops.mean(ops.multiply(g, xhat), axis=axes, keepdims=True)))
-        return [ops.divide(ops.subtract(g, inner), std)]
-    return y, input_grads
+        pairs = []
+        if weights:   # d gamma = sum of dy * xhat, d beta = sum of dy, over the other axes
+            others = tuple(a for a in range(x.ndim) if a not in axes)
+            shape_of = lambda w: tuple(w.shape)
+            if layer.scale:
+                pairs.append((layer.gamma, ops.reshape(ops.sum(ops.multiply(dy, xhat), axis=others),
+                                                       shape_of(layer.gamma))))
+            if layer.center:
+                pairs.append((layer.beta, ops.reshape(ops.sum(dy, axis=others), shape_of(layer.beta))))
+        return [ops.divide(ops.subtract(g, inner), std)], pairs
+    return y, back
 
 
 def _add(layer, ctx, xs):
@@ -216,7 +245,7 @@ def _add(layer, ctx, xs):
     y = xs[0]
     for x in xs[1:]:
         y = ops.add(y, x)
-    return y, lambda dy: [dy for _ in xs]
+    return y, lambda dy, weights: ([dy for _ in xs], [])
 
 
 _LAYERS = {"Dense": _dense, "Conv2D": _conv, "Conv1D": _conv, "LeakyReLU": _activation_layer,
@@ -257,9 +286,14 @@ def _unwrapped(ctx):
     return ctx
 
 
-def graph_input_gradients(graph, xs, dys):
-    """d(sum(outputs * dys))/d(xs) of a captured graph, computed with recorded ops."""
-    ops = _ops()
+def _accumulate(grads, key, g):
+    grads[key] = g if key not in grads else _ops().add(grads[key], g)
+
+
+def graph_input_gradients(graph, xs, dys, weights=False):
+    """d(sum(outputs * dys))/d(xs) of a captured graph, computed with recorded ops; with
+    ``weights`` also d/d(each weight) (a shared layer's summed over its calls). Returns the input
+    gradients and {id(weight): (weight, gradient)}."""
     values = {id(t): x for t, x in zip(graph.inputs, xs)}
     backs = []
     for node, step in zip(graph.nodes, graph.steps):
@@ -270,20 +304,31 @@ def graph_input_gradients(graph, xs, dys):
         y, back = _run(node.layer, _unwrapped(step.ctx), ins)
         values[id(node.outputs[0])] = y
         backs.append((node, back))
-    grads = {}
+    grads, weight_grads = {}, {}
     for t, g in zip(graph.outputs, dys):
         if g is not None:
-            grads[id(t)] = g if id(t) not in grads else ops.add(grads[id(t)], g)
+            _accumulate(grads, id(t), g)
     for node, back in reversed(backs):
         dy = grads.pop(id(node.outputs[0]), None)
         if dy is None:
             continue
-        for t, g in zip(node.inputs, back(dy)):
-            grads[id(t)] = g if id(t) not in grads else ops.add(grads[id(t)], g)
-    return [grads.get(id(t)) for t in graph.inputs]
+        dxs, pairs = back(dy, weights)
+        for t, g in zip(node.inputs, dxs):
+            _accumulate(grads, id(t), g)
+        _add_weight_grads(weight_grads, pairs)
+    return [grads.get(id(t)) for t in graph.inputs], weight_grads
 
 
-def layer_input_gradients(ctx, xs, dys):
+def layer_input_gradients(ctx, xs, dys, weights=False):
     """The same for one layer call recorded on its own (a tape's layer-by-layer record)."""
     _, back = _run(ctx, ctx, xs)
-    return back(dys[0])
+    dxs, pairs = back(dys[0], weights)
+    weight_grads = {}
+    _add_weight_grads(weight_grads, pairs)
+    return dxs, weight_grads
+
+
+def _add_weight_grads(weight_grads, pairs):
+    for w, g in pairs:
+        key = id(w)
+        weight_grads[key] = (w, g if key not in weight_grads else _ops().add(weight_grads[key][1], g))
