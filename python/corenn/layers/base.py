@@ -517,6 +517,9 @@ class Layer:
         outer = getattr(_LOSS_SINK, "in_call", None)
         losses = _LOSS_SINK.in_call = []
         self._last_call_mask = self.__dict__.get("_call_mask")   # for output_mask_value
+        owner = self.__dict__.get("_owner")
+        before = dict(self.__dict__) if owner is not None else None
+        carried = _carry_call_masks(xs, self.__dict__.get("_call_mask"))
         try:
             with tape:
                 for t in xs:
@@ -525,6 +528,10 @@ class Layer:
                 y = self._invoke_call(x, training)
         finally:
             _LOSS_SINK.in_call = outer
+            for t, previous in carried:
+                t._keras_mask = previous
+        if owner is not None:
+            _publish_call_attributes(self, owner, before)
         if losses:   # the layer calling this one (or the graph) backpropagates them through us
             if outer is not None:
                 outer.extend(losses)
@@ -695,7 +702,7 @@ class Layer:
         data (Flatten, Dropout, padding, ...) keep this default of 0. Shown by model.summary."""
         return 0
 
-    def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+    def __call__(self, *args, training=None, mask=None, **kwargs):
         """Call the layer.
 
         On KerasTensors (``keras.Input`` or another layer's output) this records a node of the
@@ -704,7 +711,13 @@ class Layer:
         Tensors, as Keras returns tensors (a list for layers that return several, e.g. an RNN
         with return_state); ``.numpy()`` or ``np.asarray`` reads them. Inside a
         ``GradientTape`` the call gets a context of its own and is recorded for ``gradient``.
+        Tensors may be passed by keyword as in Keras (``layer(x=x, context=c)``, ``inputs=``).
         """
+        if kwargs and (not args or type(self).call is not Layer.call):
+            args, kwargs = self._keyword_inputs(args, kwargs)
+        if not args:
+            raise TypeError(f"layer '{self.name}' ({type(self).__name__}) was called without inputs")
+        inputs, args = args[0], args[1:]
         if isinstance(inputs, list) and inputs and isinstance(inputs[0], list) and _python_numbers(inputs):
             # nested Python lists of numbers are one input's data (layer([[2.0, 2.0, 2.0]])),
             # as TensorFlow converts them, not a list of inputs
@@ -752,6 +765,22 @@ class Layer:
         if mask is not None or self._may_make_mask():
             self._attach_output_mask(inputs, mask, y)
         return y
+
+    def _keyword_inputs(self, args, kwargs):
+        """Keras binds a call's tensors by name too: the keyword arguments that fill ``call``'s
+        next positional parameters with tensors (or the first one, whatever it holds) become
+        positional inputs, so they are inputs of the call (recorded, differentiated) and not
+        options. A built-in layer's one input is named ``inputs``."""
+        if type(self).call is Layer.call:
+            names = ["inputs"]
+        else:
+            names = _call_positional_names(type(self).call)
+        args, kwargs = list(args), dict(kwargs)
+        for name in names[len(args):]:
+            if name not in kwargs or (args and not _tensor_like(kwargs[name])):
+                break
+            args.append(kwargs.pop(name))
+        return args, kwargs
 
     def _extra_call_arguments(self, inputs, args, kwargs):
         """Keras' ``layer(a, b)`` (a call taking several tensors: they become one list of inputs,
@@ -835,6 +864,11 @@ class Layer:
         output): float32 (N, T), 1 = a real step."""
         record = self.__dict__.get("_call_record")
         xs, packed = record[1], record[3]
+        if not user_mask_maker(self):   # the mask the call's inner layers left on its output
+            y = record[2]
+            m = getattr(y, "_keras_mask", None)
+            return _as_mask(m, self.name) if m is not None else kernels.Tensor.from_numpy(
+                np.ones(tuple(y.shape[:2]), np.float32))
         from ..autodiff import stop_recording
         with stop_recording():
             m = self.compute_mask(xs if packed else xs[0], self.__dict__.get("_last_call_mask"))
@@ -874,6 +908,8 @@ class Layer:
         # A fresh Tensor per call, as Keras returns a new tensor: the layer's buffers are reused
         # by its next call, so handing one out would let that call overwrite this result.
         out = lambda t: kernels.Tensor.from_numpy(np.array(t, copy=True))  # noqa: E731
+        if written:   # the mask its inner layers attached stays on the output (Keras 3)
+            out = lambda t, copy=out: _with_mask_of(t, copy(t))  # noqa: E731
         y = [out(t) for t in y] if isinstance(y, list) else out(y)
         if self.activity_regularizer is not None:
             self.add_activity_losses(y)
@@ -1212,6 +1248,64 @@ def _call_params(fn):
     if any(p.kind == p.VAR_KEYWORD for p in params.values()):
         return None
     return frozenset(params)
+
+
+def _carry_call_masks(xs, masks):
+    """The masks a graph hands a call-written layer (``_call_mask``), attached to its input
+    Tensors for the call, as Keras' tensors carry them, so that its inner layers read them.
+    Returns (tensor, previous mask) pairs to restore afterwards."""
+    if masks is None:
+        return ()
+    masks = masks if isinstance(masks, list) else [masks]
+    carried = []
+    for t, m in zip(xs, masks):
+        if m is not None:
+            carried.append((t, getattr(t, "_keras_mask", None)))
+            t._keras_mask = m
+    return carried
+
+
+def _with_mask_of(source, t):
+    mask = getattr(source, "_keras_mask", None)
+    if mask is not None:
+        t._keras_mask = mask
+    return t
+
+
+# a call context's own bookkeeping, never the user's state
+_CONTEXT_STATE = frozenset({"needs_input_grad", "relu_grad_by_next", "masks_relu_input"})
+
+
+def _publish_call_attributes(ctx, owner, before):
+    """What a ``call`` assigned to ``self`` (the Transformer tutorial's ``self.last_attn_scores =
+    scores``) landed on its call context; Keras has no contexts, so the layer itself must show
+    it after the call. Public attributes the call set or replaced are copied to the layer (the
+    context's private per-call state stays with the call)."""
+    d = owner.__dict__
+    for name, value in ctx.__dict__.items():
+        if name[0] != "_" and name not in _CONTEXT_STATE and before.get(name, _CONTEXT_STATE) is not value:
+            d[name] = value
+
+
+@functools.lru_cache(maxsize=None)
+def _call_positional_names(fn):
+    """The names of ``call``'s positional-or-keyword parameters after self, without training
+    and mask (the ones a keyword tensor may fill)."""
+    import inspect
+    try:
+        params = list(inspect.signature(fn).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            and p.name not in ("training", "mask")]
+
+
+def _tensor_like(value):
+    """A Tensor, KerasTensor or array, or a list / tuple of them (several tensors)."""
+    from ..kernels import Tensor
+    if isinstance(value, (list, tuple)):
+        return bool(value) and all(_tensor_like(v) for v in value)
+    return isinstance(value, (Tensor, np.ndarray)) or type(value).__name__ == "KerasTensor"
 
 
 @functools.lru_cache(maxsize=None)

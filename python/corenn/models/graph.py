@@ -257,7 +257,15 @@ def attach_masks(node, explicit=None):
         if isinstance(probe, (list, tuple)):
             _attach_output_masks(node, probe)
             return
-    if user_mask_maker(layer) or getattr(layer, "produces_mask", False):
+    passes_inner_mask = False
+    if _call_written_without_masking(layer) and any(m is not None for m in masks):
+        # Keras runs such a layer's call on the masked tensors: its inner layers read the masks,
+        # and the mask they leave on the call's output is the output's (the Transformer
+        # tutorial's attention blocks). The graph hands it the masks (_call_mask, attached to
+        # the inputs for its call) and keeps the output's mask when a probe shows one.
+        node.mask_inputs = masks
+        passes_inner_mask = _inner_mask_probe(node, masks)
+    if user_mask_maker(layer) or getattr(layer, "produces_mask", False) or passes_inner_mask:
         t = node.outputs[0]
         m = KerasTensor(t.shape[:2], "float32", name=f"{layer.name}_mask", node=node,
                         index=len(node.outputs))
@@ -300,17 +308,45 @@ def mask_outputs(node):
     return [] if node.mask_output is None else [node.mask_output]
 
 
+def _call_written_without_masking(layer):
+    """A layer written with call that neither makes masks itself nor passes its input's on."""
+    return type(layer).call is not Layer.call and not user_mask_maker(layer) \
+        and not getattr(layer, "supports_masking", False)
+
+
+def _inner_mask_probe(node, masks):
+    """Whether the layer's call, run on a batch of one with its input masks attached, returns an
+    output that carries a Keras mask (of a sequence output, (N, T))."""
+    from ..autodiff import stop_recording
+    layer = node.layer
+    if node.multi_out or len(node.outputs[0].shape) < 2:
+        return False
+    xs = [_probe_zeros(t) for t in node.inputs]
+    for x, m in zip(xs, masks):
+        if m is not None:
+            x._keras_mask = kernels.Tensor.from_numpy(np.ones((1,) + tuple(1 if d is None else d for d in m.shape[1:]),
+                                                              np.float32))
+    try:
+        with stop_recording():
+            y = layer._invoke_call(xs if node.packed else xs[0], False)
+    except Exception:   # (a call that cannot run on a batch of zeros: no inner mask then)
+        return False
+    m = getattr(y, "_keras_mask", None) if isinstance(y, kernels.Tensor) else None
+    return m is not None and tuple(np.shape(m)) == tuple(y.shape[:2])
+
+
+def _probe_zeros(t):
+    dtype = t.dtype if t.dtype in ("int32", "int64") else "float32"
+    return kernels.Tensor.from_numpy(np.zeros((1,) + tuple(1 if d is None else d for d in t.shape[1:]), dtype))
+
+
 def _user_mask_probe(node, masks):
     """What a user layer's compute_mask returns for a batch of one like the node's inputs (None:
     it makes no mask here; a list: one mask per output)."""
     from ..autodiff import stop_recording
     layer = node.layer
 
-    def zeros(t):
-        dtype = t.dtype if t.dtype in ("int32", "int64") else "float32"
-        return kernels.Tensor.from_numpy(np.zeros((1,) + tuple(1 if d is None else d for d in t.shape[1:]), dtype))
-
-    xs = [zeros(t) for t in node.inputs]
+    xs = [_probe_zeros(t) for t in node.inputs]
     ms = [None if m is None else kernels.Tensor.from_numpy(np.ones((1,) + tuple(
         1 if d is None else d for d in m.shape[1:]), np.float32)) for m in masks]
     with stop_recording():

@@ -1,0 +1,104 @@
+"""How Keras calls layers, as the TensorFlow Transformer tutorial relies on it: tensors passed by
+keyword (``layer(x=x, context=c)``, ``Dense()(inputs=x)``) are inputs of the call (recorded and
+differentiated, not options); attributes a ``call`` assigns to ``self`` are the layer's afterwards
+(``self.last_attn_scores``); a layer written with ``call`` keeps the Keras mask its inner layers
+attached to its output; ``& | ^ ~`` on tensors."""
+import numpy as np
+import pytest
+
+import corenn as tf
+from corenn import keras, ops
+
+RNG = np.random.default_rng(0)
+
+
+class Mix(keras.layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(3)
+
+    def call(self, x, context, scale=1.0):
+        self.last_context_sum = ops.sum(context)
+        return self.dense(x) * scale + ops.mean(context, axis=1, keepdims=True)
+
+
+def test_tensors_by_keyword_are_inputs_and_get_gradients():
+    layer = Mix()
+    x = tf.constant(RNG.normal(size=(2, 4)).astype(np.float32))
+    c = tf.constant(RNG.normal(size=(2, 5)).astype(np.float32))
+    positional = np.asarray(layer(x, c, scale=2.0))
+    with tf.GradientTape() as tape:
+        tape.watch(c)
+        y = layer(x=x, context=c, scale=2.0)
+        total = ops.sum(y)
+    np.testing.assert_array_equal(np.asarray(y), positional)
+    # d total / d c[i, j] = 3 outputs * (1/5 of the mean over c's row)
+    np.testing.assert_allclose(np.asarray(tape.gradient(total, c)), np.full((2, 5), 3 / 5), rtol=1e-6)
+
+
+def test_a_built_in_layer_takes_its_input_as_inputs_keyword():
+    dense = keras.layers.Dense(2)
+    x = RNG.normal(size=(3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(dense(inputs=x)), np.asarray(dense(x)))
+    with pytest.raises(TypeError, match="without inputs"):
+        dense()
+
+
+def test_keyword_inputs_in_a_functional_model():
+    a, b = keras.Input((4,)), keras.Input((5,))
+    model = keras.Model([a, b], Mix()(x=a, context=b))
+    xa, xb = RNG.normal(size=(2, 4)).astype(np.float32), RNG.normal(size=(2, 5)).astype(np.float32)
+    want = np.asarray(model.layers[-1].dense(xa)) + xb.mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(model([xa, xb])), want, rtol=1e-6)
+
+
+def test_attributes_a_call_sets_are_the_layer_s_after_the_call():
+    layer = Mix()
+    for n in (2, 3):
+        c = RNG.normal(size=(n, 5)).astype(np.float32)
+        layer(np.ones((n, 4), np.float32), c)
+        assert float(layer.last_context_sum) == pytest.approx(float(c.sum()), rel=1e-5)
+    with tf.GradientTape():
+        c = RNG.normal(size=(4, 5)).astype(np.float32)
+        layer(np.ones((4, 4), np.float32), c)
+    assert float(layer.last_context_sum) == pytest.approx(float(c.sum()), rel=1e-5)
+
+
+class Block(keras.layers.Layer):
+    """No compute_mask of its own: the mask of its inner layers' output is the output's (Keras 3)."""
+
+    def __init__(self):
+        super().__init__()
+        self.mha = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4)
+        self.norm = keras.layers.LayerNormalization()
+        self.add = keras.layers.Add()   # (x + y on tensors would drop the mask, in Keras too)
+
+    def call(self, x):
+        return self.norm(self.add([x, self.mha(query=x, value=x)]))
+
+
+def test_a_call_written_layer_keeps_its_inner_mask_eagerly_and_in_a_model():
+    tokens = np.array([[3, 4, 0, 0], [5, 6, 7, 0]])
+    emb = keras.layers.Embedding(10, 8, mask_zero=True)
+    block, consumer = Block(), keras.layers.GlobalAveragePooling1D()
+    h = block(emb(tokens))
+    np.testing.assert_array_equal(np.asarray(h._keras_mask) != 0, tokens != 0)
+    eager = np.asarray(consumer(h))   # averages over the real steps only
+    inp = keras.Input((4,), dtype="int32")
+    model = keras.Model(inp, consumer(block(emb(inp))))
+    np.testing.assert_allclose(np.asarray(model(tokens)), eager, rtol=1e-5, atol=1e-6)
+    with tf.GradientTape():
+        taped = np.asarray(model(tokens))
+    np.testing.assert_allclose(taped, eager, rtol=1e-5, atol=1e-6)
+
+
+def test_logical_operators_on_truth_values_and_bitwise_on_integers():
+    a, b = tf.constant([1.0, 0.0, 2.0, 0.0]), tf.constant([1.0, 1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(np.asarray((a > 0) & (b > 0)), [1, 0, 0, 0])
+    np.testing.assert_array_equal(np.asarray((a > 0) | (b > 0)), [1, 1, 1, 0])
+    np.testing.assert_array_equal(np.asarray((a > 0) ^ (b > 0)), [0, 1, 1, 0])
+    np.testing.assert_array_equal(np.asarray(~(a > 0)), [0, 1, 0, 1])
+    i = tf.constant([6, 3], dtype="int32")
+    np.testing.assert_array_equal(np.asarray(i & 5), [4, 1])
+    np.testing.assert_array_equal(np.asarray(i | 1), [7, 3])
+    np.testing.assert_array_equal(np.asarray(~i), [-7, -4])
