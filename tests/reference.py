@@ -2363,7 +2363,7 @@ def equalize(x, bins=256):
     return y
 
 
-# EinsumDense, 1-D depthwise / separable convolutions, ConvLSTM2D
+# EinsumDense, 1-D depthwise / separable convolutions, ConvLSTM2D / 3D
 # =============================================================================================
 
 def einsum_dense(x, w, b, equation):
@@ -2401,14 +2401,19 @@ def separable_conv1d(x, depthwise, pointwise, b=None, stride=1, padding="valid",
     return y + f64(b) if b is not None else y
 
 
-def conv_lstm2d(x, kernel, recurrent_kernel, bias=None, strides=(1, 1), padding="valid",
-                dilation=(1, 1), activation="tanh", recurrent_activation="sigmoid",
-                go_backwards=False, h0=None, c0=None):
-    """Keras 3's ConvLSTM2D cell over a sequence, written as Keras writes it: the kernel split into
-    its four gate blocks i, f, c, o along the last axis, each an input conv (+ its bias block) plus
-    a 'same', stride-1 recurrent conv of h. x (N, T, H, W, C), channels last.
-    Returns (hs, h_n, c_n): hs (N, T, OH, OW, F) in processing order (Keras' output sequence)."""
+def conv_lstm(x, kernel, recurrent_kernel, bias=None, strides=None, padding="valid",
+              dilation=None, activation="tanh", recurrent_activation="sigmoid",
+              go_backwards=False, h0=None, c0=None):
+    """Keras 3's ConvLSTM2D / ConvLSTM3D cell over a sequence, written as Keras writes it: the
+    kernel split into its four gate blocks i, f, c, o along the last axis, each an input conv
+    (+ its bias block) plus a 'same', stride-1 recurrent conv of h. x (N, T, *S, C), channels
+    last, S two or three spatial axes (conv2d_forward / conv3d). Returns (hs, h_n, c_n): hs
+    (N, T, *OS, F) in processing order (Keras' output sequence)."""
     x = f64(x)
+    rank = x.ndim - 3
+    conv = conv2d_forward if rank == 2 else conv3d
+    ones = (1,) * rank
+    strides, dilation = strides or ones, dilation or ones
     act, ract = _RNN_ACTS[activation][0], _RNN_ACTS[recurrent_activation][0]
     ks, rks = np.split(f64(kernel), 4, axis=-1), np.split(f64(recurrent_kernel), 4, axis=-1)
     bs = [None] * 4 if bias is None else np.split(f64(bias), 4)
@@ -2417,11 +2422,11 @@ def conv_lstm2d(x, kernel, recurrent_kernel, bias=None, strides=(1, 1), padding=
     hs = []
     for s in range(t):
         xt = x[:, t - 1 - s] if go_backwards else x[:, s]
-        zs = [conv2d_forward(xt, k, b, strides, padding, dilation) for k, b in zip(ks, bs)]
+        zs = [conv(xt, k, b, strides, padding, dilation) for k, b in zip(ks, bs)]
         if h is None:
             h = np.zeros(zs[0].shape) if h0 is None else f64(h0)
             c = np.zeros(zs[0].shape) if c0 is None else f64(c0)
-        zs = [z + conv2d_forward(h, rk, None, (1, 1), "same") for z, rk in zip(zs, rks)]
+        zs = [z + conv(h, rk, None, ones, "same") for z, rk in zip(zs, rks)]
         i, f, g, o = ract(zs[0]), ract(zs[1]), act(zs[2]), ract(zs[3])
         c = f * c + i * g
         h = o * act(c)

@@ -523,7 +523,7 @@ def _own_and_nested(layer, where):
 
 # corenn's recurrent layers hold their weights themselves; Keras keeps them in the layer's cell
 _CELL_NAMES = {"SimpleRNN": "simple_rnn_cell", "LSTM": "lstm_cell", "GRU": "gru_cell",
-               "ConvLSTM1D": "conv_lstm_cell", "ConvLSTM2D": "conv_lstm_cell"}
+               "ConvLSTM1D": "conv_lstm_cell", "ConvLSTM2D": "conv_lstm_cell", "ConvLSTM3D": "conv_lstm_cell"}
 
 
 def _write_vars(group, name, weights):
