@@ -2403,12 +2403,14 @@ def separable_conv1d(x, depthwise, pointwise, b=None, stride=1, padding="valid",
 
 def conv_lstm(x, kernel, recurrent_kernel, bias=None, strides=None, padding="valid",
               dilation=None, activation="tanh", recurrent_activation="sigmoid",
-              go_backwards=False, h0=None, c0=None):
+              go_backwards=False, h0=None, c0=None, mask=None):
     """Keras 3's ConvLSTM2D / ConvLSTM3D cell over a sequence, written as Keras writes it: the
     kernel split into its four gate blocks i, f, c, o along the last axis, each an input conv
     (+ its bias block) plus a 'same', stride-1 recurrent conv of h. x (N, T, *S, C), channels
-    last, S two or three spatial axes (conv2d_forward / conv3d). Returns (hs, h_n, c_n): hs
-    (N, T, *OS, F) in processing order (Keras' output sequence)."""
+    last, S two or three spatial axes (conv2d_forward / conv3d). ``mask`` (N, T), Keras' RNN
+    masking: a masked step keeps a sample's h and c and repeats its previous output (zeros
+    before its first real step). Returns (hs, h_n, c_n): hs (N, T, *OS, F) the outputs in
+    processing order (Keras' output sequence)."""
     x = f64(x)
     rank = x.ndim - 3
     conv = conv2d_forward if rank == 2 else conv3d
@@ -2421,14 +2423,18 @@ def conv_lstm(x, kernel, recurrent_kernel, bias=None, strides=None, padding="val
     h = c = None
     hs = []
     for s in range(t):
-        xt = x[:, t - 1 - s] if go_backwards else x[:, s]
-        zs = [conv(xt, k, b, strides, padding, dilation) for k, b in zip(ks, bs)]
+        step = t - 1 - s if go_backwards else s
+        zs = [conv(x[:, step], k, b, strides, padding, dilation) for k, b in zip(ks, bs)]
         if h is None:
             h = np.zeros(zs[0].shape) if h0 is None else f64(h0)
             c = np.zeros(zs[0].shape) if c0 is None else f64(c0)
+            out = np.zeros(zs[0].shape)
         zs = [z + conv(h, rk, None, ones, "same") for z, rk in zip(zs, rks)]
         i, f, g, o = ract(zs[0]), ract(zs[1]), act(zs[2]), ract(zs[3])
-        c = f * c + i * g
-        h = o * act(c)
-        hs.append(h)
+        c_new = f * c + i * g
+        h_new = o * act(c_new)
+        keep = np.ones(n, bool) if mask is None else np.asarray(mask, bool)[:, step]
+        keep = keep.reshape((n,) + (1,) * (h.ndim - 1))
+        h, c, out = np.where(keep, h_new, h), np.where(keep, c_new, c), np.where(keep, h_new, out)
+        hs.append(out)
     return np.stack(hs, axis=1), h, c

@@ -23,9 +23,14 @@ How it runs, every FLOP in corenn's kernels:
     step read with that step's dz) and dx is one conv data gradient.
 Everything is stored time-major by input time t, so the pairs (h read by a step, its dz) are
 two contiguous slices whatever the direction.
-Dropout (training): one input mask (N, H, W, C) and one recurrent mask (N, OH, OW, F) per call,
+Dropout (training): one input mask (N, *S, C) and one recurrent mask (N, *OS, F) per call,
 shared by the four gates and all steps (Keras draws per-gate masks; the expected value is the
-same). Masks (keras masking) and initial states given as inputs are not supported.
+same).
+Call: ``layer(x, initial_state=[h0, c0], mask=m, training=...)`` (h0, c0 shaped like the returned
+states; they get gradients). A mask m (N, T) (given, or from an upstream layer) is Keras' RNN
+masking: at a masked step a sample keeps its h and c and repeats its previous output (zeros
+before its first real step, even from a given h0). Forward copies the kept states over the cell's
+for those samples; backward zeroes their dz and passes dh, dc through to the previous step.
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ from .. import activations as _activations
 from .. import constraints, initializers, kernels, regularizers
 from .base import Layer, shape_str
 from .convolutional import _depthwise_args, _HeightOneViews
+from .rnn_cells import RNN, _as_state_list
 
 __all__ = ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
 
@@ -96,6 +102,9 @@ class _ConvLSTM(_HeightOneViews, Layer):
         return_sequences, return_state (outputs [y, h, c]), go_backwards (y in processing
         order, as Keras), stateful (the final h and c start the next call; reset_states()).
     """
+
+    consumes_mask = True
+    compute_mask = RNN.compute_mask   # the sequence output keeps the input's mask, as any RNN's
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
@@ -193,11 +202,24 @@ class _ConvLSTM(_HeightOneViews, Layer):
         shape, spatial = tuple(shape), len(self._pair(self.kernel_size))
         return shape[:-1 - spatial] + (shape[-1],) + shape[-1 - spatial:-1] if self._first() else shape
 
+    def __call__(self, inputs, initial_state=None, training=None, mask=None):
+        states = _as_state_list(initial_state)
+        if states:   # the states travel as inputs [x, h0, c0], so the graph and tape see them
+            inputs = [inputs] + states
+            if mask is not None and not isinstance(mask, (list, tuple)):
+                mask = [mask] + [None] * len(states)
+        return super().__call__(inputs, training=training, mask=mask)
+
+    @staticmethod
+    def _split_shapes(input_shape):
+        """(x shape, [initial state shapes]) of a call's input shape(s)."""
+        if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple)):
+            return tuple(input_shape[0]), [tuple(shape) for shape in input_shape[1:]]
+        return tuple(input_shape), []
+
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
+        input_shape, state_shapes = self._split_shapes(input_shape)
         kind = f"{type(self).__name__} '{self.name}'"
-        if isinstance(input_shape[0], (list, tuple)):
-            raise NotImplementedError(f"{kind}: initial states given as inputs are not supported")
         if len(input_shape) != self.rank + 3:
             space = {1: "steps", 2: "rows, cols", 3: "depth, rows, cols"}[self.rank]
             axes = f"(batch, time, channels, {space})" if self._first() else f"(batch, time, {space}, channels)"
@@ -210,11 +232,25 @@ class _ConvLSTM(_HeightOneViews, Layer):
         n, steps = input_shape[0], input_shape[1]
         state = self._user_shape(self._layout((n,) + out + (self.filters,)))
         y = self._user_shape(self._layout((n, steps) + out + (self.filters,))) if self.return_sequences else state
+        if state_shapes and (len(state_shapes) != 2 or any(tuple(s[1:]) != state[1:] for s in state_shapes)):
+            raise ValueError(f"{kind}: initial_state must be [h0, c0], each of shape {shape_str(state)}, got "
+                             f"{[shape_str(s) for s in state_shapes]}")
         return [y, state, state] if self.return_state else y
+
+    def check_input_shape(self, shape):
+        """A later call's x must have the built rank and channels (the states are checked by
+        compute_output_shape)."""
+        if self.input_shape is None:
+            return
+        expected = self._split_shapes(self.input_shape)[0]
+        if len(shape) != len(expected) or \
+                self._frame(self._view_shape(shape))[1] != self._frame(self._view_shape(expected))[1]:
+            raise ValueError(f"layer '{self.name}' ({type(self).__name__}) expects input of shape "
+                             f"{shape_str(expected)}, got {shape_str((None,) + tuple(shape[1:]))}")
 
     def build(self, input_shape):
         self.compute_output_shape(input_shape)
-        _, c = self._frame(self._view_shape(tuple(input_shape)))
+        _, c = self._frame(self._view_shape(self._split_shapes(input_shape)[0]))
         f4 = 4 * self.filters
         self.kernel = self.add_weight("kernel", self.kernel_size + (c, f4), self.kernel_initializer,
                                       self.kernel_regularizer, constraint=self.kernel_constraint)
@@ -231,7 +267,8 @@ class _ConvLSTM(_HeightOneViews, Layer):
     def flops(self, input_shape):
         """Per step and output pixel: the input and recurrent convs (2 * taps * (C + F) * 4F),
         the bias and about 4 per gate value for the activations and the state update."""
-        spatial, c = self._frame(self._view_shape(tuple(input_shape)))
+        input_shape, _ = self._split_shapes(input_shape)
+        spatial, c = self._frame(self._view_shape(input_shape))
         out, _, _ = self._geometry(1, spatial, c)
         taps, g = int(np.prod(self.kernel_size)), 4 * self.filters
         per_pixel = 2 * taps * (c + self.filters) * g + (g if self.use_bias else 0) + 4 * g
@@ -272,16 +309,30 @@ class _ConvLSTM(_HeightOneViews, Layer):
         return mask
 
     def forward(self, x, training=False):
-        if isinstance(x, list):
-            raise NotImplementedError(f"{type(self).__name__} '{self.name}': initial states given as inputs "
-                                      f"are not supported")
-        self.compute_output_shape(tuple(x.shape))   # checks the rank and sizes
-        self._x_shape = tuple(x.shape)
-        outs = self._forward_view(self._view(x), training)
+        x, states = (x[0], x[1:]) if isinstance(x, list) else (x, [])
+        self.compute_output_shape([tuple(x.shape)] + [tuple(s.shape) for s in states])   # checks the shapes
+        self._x_shape, self._packed = tuple(x.shape), bool(states)
+        mask = self.__dict__.get("_call_mask")
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0] if mask else None
+        if mask is not None and tuple(mask.shape) != tuple(x.shape[:2]):
+            raise ValueError(f"{type(self).__name__} '{self.name}': mask must have shape {tuple(x.shape[:2])} for "
+                             f"inputs {tuple(x.shape)}, got {tuple(mask.shape)}")
+        self._keep = None if mask is None else np.asarray(mask).astype(bool)
+        h0, c0 = (self._from_layout(self._view(s), key) for s, key in zip(states, ("h0_in", "c0_in"))) \
+            if states else (None, None)
+        outs = self._forward_view(self._view(x), training, h0, c0)
         return [self._unview(o) for o in outs] if isinstance(outs, list) else self._unview(outs)
 
-    def _forward_view(self, x, training):
-        """forward on the view (N, T, *S, C), or channels_first (N, T, C, *S)."""
+    def _skipped(self, t):
+        """The samples a mask skips at input time t (None: none)."""
+        if self._keep is None or self._keep[:, t].all():
+            return None
+        return ~self._keep[:, t]
+
+    def _forward_view(self, x, training, h0, c0):
+        """forward on the view (N, T, *S, C), or channels_first (N, T, C, *S), from the initial
+        states h0, c0 (channels-last, or None)."""
         n, steps = x.shape[0], x.shape[1]
         spatial, c = self._frame(tuple(x.shape))
         f, rank = self.filters, len(spatial)
@@ -302,9 +353,8 @@ class _ConvLSTM(_HeightOneViews, Layer):
         hs, cs = self._buffer("hs", (steps,) + state), self._buffer("cs", (steps,) + state)
         rec = self._buffer("rec", state[:-1] + (4 * f,))
         rows = n * int(np.prod(out))
-        h0 = c0 = None
         owner = self._owner_dict()
-        if self.stateful and owner.get("states") is not None:
+        if self.stateful and h0 is None and owner.get("states") is not None:   # given states win
             h0, c0 = owner["states"]
             if tuple(h0.shape) != state:
                 raise ValueError(f"{type(self).__name__} '{self.name}': stateful=True carries states of shape "
@@ -321,6 +371,16 @@ class _ConvLSTM(_HeightOneViews, Layer):
                                       _step(cs, t).reshape([rows, f]), _step(hs, t).reshape([rows, f]),
                                       activation=self.activation.name,
                                       recurrent_activation=self.recurrent_activation.name)
+            skipped = self._skipped(t)
+            if skipped is not None:   # masked samples keep their states
+                for buf, prev in ((hs, h_prev), (cs, c_prev)):
+                    np.asarray(buf)[t][skipped] = 0.0 if prev is None else np.asarray(prev)[skipped]
+        # Keras: a masked step repeats the previous output, zeros before a sample's first real
+        # step; the states there are h0 (when given), so those outputs are zeroed on their own
+        self._leading = None
+        if self._keep is not None and h0 is not None:
+            processed = self._keep[:, ::-1] if self.go_backwards else self._keep
+            self._leading = np.cumsum(processed, axis=1) == 0   # (N, T) in processing order
         self._xs, self._gates, self._hs, self._cs, self._h0, self._c0 = xs, gates, hs, cs, h0, c0
         self._dims = (steps, n, spatial, c, out, args, rargs)
         last = self._time(steps - 1, steps)
@@ -334,6 +394,16 @@ class _ConvLSTM(_HeightOneViews, Layer):
                 np.copyto(np.asarray(y), np.asarray(hs)[::-1].transpose(seq))
             else:
                 kernels.transpose(hs, seq, out=y)
+            if self._leading is not None:
+                np.asarray(y)[self._leading] = 0.0
+        elif self.return_state or self._leading is not None:
+            # a copy: h_n is also a returned state (a tape tells outputs apart by identity), and
+            # leading masked outputs are zeros
+            y = self._buffer("y_last", tuple(h_n.shape))
+            np.copyto(np.asarray(y), np.asarray(h_n))
+            if self._leading is not None:
+                np.asarray(y)[self._leading[:, -1]] = 0.0
+            y = self._to_layout(y, "y")
         else:
             y = self._to_layout(h_n, "y")
         if self.return_state:
@@ -370,11 +440,20 @@ class _ConvLSTM(_HeightOneViews, Layer):
         dh_n = dc_n = None
         if isinstance(dy, (list, tuple)):
             dy, dh_n, dc_n = (list(dy) + [None, None])[:3]
-        dx = self._backward_view(self._view(dy), self._view(dh_n), self._view(dc_n))
-        return None if dx is None else dx.reshape(list(self._x_shape))
+        if self._leading is not None and dy is not None:   # those outputs were constants (zeros)
+            dy = np.array(dy, np.float32, copy=True)
+            dy[self._leading if self.return_sequences else self._leading[:, -1]] = 0.0
+            dy = kernels.Tensor.from_numpy(dy)
+        dx, dh0, dc0 = self._backward_view(self._view(dy), self._view(dh_n), self._view(dc_n))
+        dx = None if dx is None else dx.reshape(list(self._x_shape))
+        if not self._packed:
+            return dx
+        return [dx] + [None if d is None else self._unview(self._to_layout(d, key))
+                       for d, key in ((dh0, "dh0"), (dc0, "dc0"))]
 
     def _backward_view(self, dy, dh_n, dc_n):
-        """backward on the 2-D view, given the gradients of y and the final states there."""
+        """backward on the view, given the gradients of y and the final states there. Returns
+        (dx, dh0, dc0), the state gradients channels-last, None unless the states were inputs."""
         steps, n, spatial, c, out, args, rargs = self._dims
         f, rows, rank = self.filters, n * int(np.prod(out)), len(spatial)
         state = (n,) + out + (f,)
@@ -396,10 +475,14 @@ class _ConvLSTM(_HeightOneViews, Layer):
         if dc_n is not None:
             kernels.binary_forward("add", dc, self._from_layout(dc_n, "dc_n"), out=dc)
         dgates = self._buffer("dgates", (steps,) + state[:-1] + (4 * f,))
+        state_grads = self._packed and self.needs_input_grad
         for s in range(steps - 1, -1, -1):
             t = self._time(s, steps)
             if dys is not None:
                 kernels.binary_forward("add", dh, _step(dys, t), out=dh)
+            skipped = self._skipped(t)
+            if skipped is not None:   # those samples' states pass through the step unchanged
+                kept_dh, kept_dc = np.asarray(dh)[skipped].copy(), np.asarray(dc)[skipped].copy()
             c_prev = self._prev(cs, self._c0, s, steps)
             dz = _step(dgates, t)
             kernels.lstm_cell_backward(_step(gates, t).reshape([rows, 4 * f]), _step(cs, t).reshape([rows, f]),
@@ -407,21 +490,27 @@ class _ConvLSTM(_HeightOneViews, Layer):
                                        dh.reshape([rows, f]), dc.reshape([rows, f]), dz.reshape([rows, 4 * f]),
                                        activation=self.activation.name,
                                        recurrent_activation=self.recurrent_activation.name)
-            if s > 0:   # dL/dh of the previous step, through the recurrent conv
+            if skipped is not None:
+                np.asarray(dz)[skipped] = 0.0
+                np.asarray(dc)[skipped] = kept_dc
+            if s > 0 or state_grads:   # dL/dh of the previous step (or h0), through the recurrent conv
                 _conv_data_gradient(dz, self._kernel4(self.recurrent_kernel), dh, rargs)
                 if self._rec_mask is not None:
                     kernels.binary_forward("multiply", dh, self._rec_mask, out=dh)
+                if skipped is not None:
+                    np.asarray(dh)[skipped] += kept_dh
         if self.trainable:
             self._weight_grads(dgates, steps, n, args, rargs)
         if not self.needs_input_grad:
-            return None
+            return None, None, None
         dxs = self._buffer("dxs", (steps, n) + spatial + (c,))
         _conv_data_gradient(dgates.reshape([steps * n] + list(out) + [4 * f]), self._kernel4(self.kernel),
                             dxs.reshape([steps * n] + list(spatial) + [c]), args)
         if self._in_mask is not None:
             kernels.binary_forward("multiply", dxs, self._in_mask, out=dxs)
         dx = self._buffer("dx", tuple(dxs.shape[i] for i in np.argsort(self._x_perm)))
-        return kernels.transpose(dxs, [int(i) for i in np.argsort(self._x_perm)], out=dx)
+        dx = kernels.transpose(dxs, [int(i) for i in np.argsort(self._x_perm)], out=dx)
+        return (dx, dh, dc) if state_grads else (dx, None, None)
 
     def _weight_grads(self, dgates, steps, n, args, rargs):
         """dkernel, dbias: one weight-gradient conv over all steps; drecurrent_kernel: the h each
