@@ -2373,6 +2373,11 @@ def einsum_dense(x, w, b, equation):
     return y if b is None else y + f64(b)
 
 
+def lora_kernel(kernel, a, b, alpha, rank):
+    """Keras' LoRA effective kernel W + (alpha / rank) * A @ B: W (*P, N), A (*P, r), B (r, N)."""
+    return f64(kernel) + (alpha / rank) * (f64(a) @ f64(b))
+
+
 def depthwise_conv1d(x, w, b=None, stride=1, padding="valid", dilation=1):
     """x (N, L, C), w (K, C, DM) -> (N, OL, C*DM), output channel c*DM + m; TensorFlow's 'valid'
     / 'same' lengths (the odd padding cell after)."""

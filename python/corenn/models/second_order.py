@@ -87,11 +87,15 @@ def _biased_and_activated(layer, linear):
 def _dense(layer, ctx, xs):
     ops = _ops()
     x = xs[0]
-    z, y, name, alpha = _biased_and_activated(layer, ops.matmul(x, layer.kernel))
+    kernel = layer.kernel
+    if layer.lora_enabled:   # W + s * A @ B as ops, so the outer tape reaches A and B
+        kernel = ops.add(kernel, ops.multiply(ops.matmul(layer.lora_kernel_a, layer.lora_kernel_b),
+                                              layer._lora_scale()))
+    z, y, name, alpha = _biased_and_activated(layer, ops.matmul(x, kernel))
 
     def input_grads(dy):
         dz = _activation_grad(name, alpha, z, y, dy)
-        return [ops.matmul(dz, ops.transpose(layer.kernel))]
+        return [ops.matmul(dz, ops.transpose(kernel))]
     return y, input_grads
 
 
