@@ -2363,7 +2363,7 @@ def equalize(x, bins=256):
     return y
 
 
-# EinsumDense, 1-D depthwise / separable convolutions, ConvLSTM2D
+# EinsumDense, 1-D depthwise / separable convolutions, ConvLSTM2D / 3D
 # =============================================================================================
 
 def einsum_dense(x, w, b, equation):
@@ -2371,6 +2371,11 @@ def einsum_dense(x, w, b, equation):
     the output's trailing axes)."""
     y = np.einsum(equation, f64(x), f64(w))
     return y if b is None else y + f64(b)
+
+
+def lora_kernel(kernel, a, b, alpha, rank):
+    """Keras' LoRA effective kernel W + (alpha / rank) * A @ B: W (*P, N), A (*P, r), B (r, N)."""
+    return f64(kernel) + (alpha / rank) * (f64(a) @ f64(b))
 
 
 def depthwise_conv1d(x, w, b=None, stride=1, padding="valid", dilation=1):
@@ -2401,14 +2406,21 @@ def separable_conv1d(x, depthwise, pointwise, b=None, stride=1, padding="valid",
     return y + f64(b) if b is not None else y
 
 
-def conv_lstm2d(x, kernel, recurrent_kernel, bias=None, strides=(1, 1), padding="valid",
-                dilation=(1, 1), activation="tanh", recurrent_activation="sigmoid",
-                go_backwards=False, h0=None, c0=None):
-    """Keras 3's ConvLSTM2D cell over a sequence, written as Keras writes it: the kernel split into
-    its four gate blocks i, f, c, o along the last axis, each an input conv (+ its bias block) plus
-    a 'same', stride-1 recurrent conv of h. x (N, T, H, W, C), channels last.
-    Returns (hs, h_n, c_n): hs (N, T, OH, OW, F) in processing order (Keras' output sequence)."""
+def conv_lstm(x, kernel, recurrent_kernel, bias=None, strides=None, padding="valid",
+              dilation=None, activation="tanh", recurrent_activation="sigmoid",
+              go_backwards=False, h0=None, c0=None, mask=None):
+    """Keras 3's ConvLSTM2D / ConvLSTM3D cell over a sequence, written as Keras writes it: the
+    kernel split into its four gate blocks i, f, c, o along the last axis, each an input conv
+    (+ its bias block) plus a 'same', stride-1 recurrent conv of h. x (N, T, *S, C), channels
+    last, S two or three spatial axes (conv2d_forward / conv3d). ``mask`` (N, T), Keras' RNN
+    masking: a masked step keeps a sample's h and c and repeats its previous output (zeros
+    before its first real step). Returns (hs, h_n, c_n): hs (N, T, *OS, F) the outputs in
+    processing order (Keras' output sequence)."""
     x = f64(x)
+    rank = x.ndim - 3
+    conv = conv2d_forward if rank == 2 else conv3d
+    ones = (1,) * rank
+    strides, dilation = strides or ones, dilation or ones
     act, ract = _RNN_ACTS[activation][0], _RNN_ACTS[recurrent_activation][0]
     ks, rks = np.split(f64(kernel), 4, axis=-1), np.split(f64(recurrent_kernel), 4, axis=-1)
     bs = [None] * 4 if bias is None else np.split(f64(bias), 4)
@@ -2416,14 +2428,18 @@ def conv_lstm2d(x, kernel, recurrent_kernel, bias=None, strides=(1, 1), padding=
     h = c = None
     hs = []
     for s in range(t):
-        xt = x[:, t - 1 - s] if go_backwards else x[:, s]
-        zs = [conv2d_forward(xt, k, b, strides, padding, dilation) for k, b in zip(ks, bs)]
+        step = t - 1 - s if go_backwards else s
+        zs = [conv(x[:, step], k, b, strides, padding, dilation) for k, b in zip(ks, bs)]
         if h is None:
             h = np.zeros(zs[0].shape) if h0 is None else f64(h0)
             c = np.zeros(zs[0].shape) if c0 is None else f64(c0)
-        zs = [z + conv2d_forward(h, rk, None, (1, 1), "same") for z, rk in zip(zs, rks)]
+            out = np.zeros(zs[0].shape)
+        zs = [z + conv(h, rk, None, ones, "same") for z, rk in zip(zs, rks)]
         i, f, g, o = ract(zs[0]), ract(zs[1]), act(zs[2]), ract(zs[3])
-        c = f * c + i * g
-        h = o * act(c)
-        hs.append(h)
+        c_new = f * c + i * g
+        h_new = o * act(c_new)
+        keep = np.ones(n, bool) if mask is None else np.asarray(mask, bool)[:, step]
+        keep = keep.reshape((n,) + (1,) * (h.ndim - 1))
+        h, c, out = np.where(keep, h_new, h), np.where(keep, c_new, c), np.where(keep, h_new, out)
+        hs.append(out)
     return np.stack(hs, axis=1), h, c

@@ -354,13 +354,27 @@ def _checked_weights(inner_config, per_layer):
     return inner, [d.read() for d in ordered]
 
 
+def _lora(layer):
+    return getattr(layer, "lora_enabled", False)
+
+
+def _keras_weight_shapes(layer):
+    """The shapes of what Keras 3 saves for ``layer``: its weights, or for a LoRA layer the
+    merged kernel and no LoRA pair (layers/lora.py)."""
+    return [tuple(np.shape(w)) for w in (layer.keras_variables() if _lora(layer) else layer.weights)]
+
+
+def _set_keras_weights(layer, arrays):
+    (layer.set_keras_variables if _lora(layer) else layer.set_weights)(arrays)
+
+
 def _build(inner, arrays, path):
     model = _saving._build_model(inner, path)
     pos = 0
     for layer in model.layers:
-        n = len(layer.weights)
+        n = len(_keras_weight_shapes(layer))
         if n:
-            layer.set_weights(arrays[pos:pos + n])
+            _set_keras_weights(layer, arrays[pos:pos + n])
         pos += n
     return model
 
@@ -433,7 +447,7 @@ def _into_model(model, per_layer_in_order, path):
         raise ValueError(f"load_weights: {path} holds weights for {len(per_layer_in_order)} layers, "
                          f"the model has {len(layers)} layers with weights")
     for layer, found in zip(layers, per_layer_in_order):
-        want = [tuple(w.shape) for w in layer.weights]
+        want = _keras_weight_shapes(layer)
         got = [d.shape for d in found]
         if want != got:
             raise ValueError(f"load_weights: {path}: layer '{layer.name}' ({type(layer).__name__}) has "
@@ -442,7 +456,7 @@ def _into_model(model, per_layer_in_order, path):
     with _reading_h5(path, "Keras weights file"):
         values = [[d.read() for d in found] for found in per_layer_in_order]
     for layer, vals in zip(layers, values):
-        layer.set_weights(vals)
+        _set_keras_weights(layer, vals)
 
 
 def _keras3_into_model(h5py, h5, model, path, where):
@@ -523,7 +537,7 @@ def _own_and_nested(layer, where):
 
 # corenn's recurrent layers hold their weights themselves; Keras keeps them in the layer's cell
 _CELL_NAMES = {"SimpleRNN": "simple_rnn_cell", "LSTM": "lstm_cell", "GRU": "gru_cell",
-               "ConvLSTM1D": "conv_lstm_cell", "ConvLSTM2D": "conv_lstm_cell"}
+               "ConvLSTM1D": "conv_lstm_cell", "ConvLSTM2D": "conv_lstm_cell", "ConvLSTM3D": "conv_lstm_cell"}
 
 
 def _write_vars(group, name, weights):
@@ -535,6 +549,8 @@ def _write_vars(group, name, weights):
 
 def _write_layer(group, layer, where):
     own, nested = _own_and_nested(layer, where)
+    if _lora(layer):
+        own = layer.keras_variables()
     cell = _CELL_NAMES.get(type(layer).__name__)
     if cell is not None and not nested:
         _write_vars(group, layer.name, [])

@@ -31,7 +31,7 @@ def test_forward_in_keras_layout_matches_the_reference(kwargs, x_shape, rng):
     layer.build((None,) + x_shape[1:])
     weights = _weights(rng, (3, 2), x_shape[-1], 3)
     layer.set_weights(weights)
-    hs, _, _ = ref.conv_lstm2d(x, *weights, strides=layer.strides, padding=layer.padding,
+    hs, _, _ = ref.conv_lstm(x, *weights, strides=layer.strides, padding=layer.padding,
                                dilation=layer.dilation_rate, activation=layer.activation.name,
                                go_backwards=layer.go_backwards)
     want = hs if layer.return_sequences else hs[:, -1]
@@ -52,7 +52,7 @@ def test_gradients_through_time_against_finite_differences(kwargs, rng):
                 go_backwards=layer.go_backwards)
 
     def outputs(xx, k, rk, b):
-        hs, h, c = ref.conv_lstm2d(xx, k, rk, b, **opts)
+        hs, h, c = ref.conv_lstm(xx, k, rk, b, **opts)
         y = hs if layer.return_sequences else h
         return [y, h, c] if layer.return_state else [y]
     check_against_reference(layer, x, weights, outputs, rng)
@@ -172,7 +172,7 @@ def test_sequential_under_gradient_tape(rng):
         loss = corenn.ops.sum(model(x))
     grads = tape.gradient(loss, model.trainable_weights)
     k, rk, b = [w.astype(np.float64) for w in model.get_weights()]
-    fd = ref.numerical_grad(lambda v: float(ref.conv_lstm2d(x, k, rk, v, padding="same")[1].sum()), b)
+    fd = ref.numerical_grad(lambda v: float(ref.conv_lstm(x, k, rk, v, padding="same")[1].sum()), b)
     _close(np.asarray(grads[2]), fd, 1e-3)
 
 
@@ -186,8 +186,8 @@ def test_conv_lstm1d_is_the_2d_layer_on_height_one_frames(kwargs, rng):
     weights = _weights(rng, (2,), 2, 2, 0.6)
 
     def outputs(xx, k, rk, b):
-        hs, h, c = ref.conv_lstm2d(xx[:, :, None], k[None], rk[None], b, strides=(1,) + layer.strides,
-                                   padding=layer.padding, go_backwards=layer.go_backwards)
+        hs, h, c = ref.conv_lstm(xx[:, :, None], k[None], rk[None], b, strides=(1,) + layer.strides,
+                                 padding=layer.padding, go_backwards=layer.go_backwards)
         y = hs[:, :, 0] if layer.return_sequences else h[:, 0]
         return [y, h[:, 0], c[:, 0]] if layer.return_state else [y]
     check_against_reference(layer, x, weights, outputs, rng)

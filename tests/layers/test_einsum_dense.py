@@ -99,8 +99,8 @@ def test_bad_inputs_raise_clear_errors():
         layers.EinsumDense("abc,cd->abd", (7, 3), name="e7").build((None, 2, 4))
     with pytest.raises(ValueError, match=r"'e8': kernel label 'e'"):
         layers.EinsumDense("abc,cde->abd", (None, 3), name="e8").build((None, 2, 4))
-    with pytest.raises(NotImplementedError, match=r"'e9': lora_rank=4"):
-        layers.EinsumDense("ab,bc->ac", 3, lora_rank=4, name="e9")
+    with pytest.raises(ValueError, match=r"'e9': lora_rank must be None or a positive number, got -4"):
+        layers.EinsumDense("ab,bc->ac", 3, lora_rank=-4, name="e9")
     layer = layers.EinsumDense("ab,bc->ac", 3, name="e10")
     layer.build((None, 4))
     with pytest.raises(ValueError, match=r"'e10' \(EinsumDense\) expects input of shape \(None, 4\), got \(None, 5\)"):

@@ -113,6 +113,7 @@ TABLE = {
     "SeparableConv1D": (lambda: layers.SeparableConv1D(3, 3, activation="relu"), (6, 2), False),
     "ConvLSTM2D": (lambda: layers.ConvLSTM2D(2, 3, padding="same"), (3, 4, 4, 2), False),
     "ConvLSTM1D": (lambda: layers.ConvLSTM1D(2, 3, return_sequences=True), (3, 5, 2), False),
+    "ConvLSTM3D": (lambda: layers.ConvLSTM3D(2, 2, padding="same"), (2, 2, 3, 3, 1), False),
 }
 
 # Not single-input layers: the base class, the input declaration, and the merge layers (another

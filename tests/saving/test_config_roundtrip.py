@@ -80,6 +80,8 @@ LAYER_ARGS = {
     "ConvLSTM2D": dict(filters=3, kernel_size=(3, 2), padding="same", return_sequences=True,
                        recurrent_dropout=0.1, unit_forget_bias=False, go_backwards=True),
     "ConvLSTM1D": dict(filters=2, kernel_size=3, strides=2, return_state=True, stateful=True),
+    "ConvLSTM3D": dict(filters=2, kernel_size=(2, 3, 1), padding="same", data_format="channels_first",
+                       go_backwards=True, unit_forget_bias=False),
 }
 
 

@@ -29,7 +29,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, Glob
                       GlobalMaxPooling2D, GlobalMaxPooling3D, MaxPooling1D, MaxPooling2D,
                       MaxPooling3D)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
-from .conv_lstm import ConvLSTM1D, ConvLSTM2D
+from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
                              SpatialDropout2D)
@@ -71,7 +71,7 @@ __all__ += ["RandomHeight", "RandomWidth", "RandomShear", "RandomPerspective", "
             "RandomErasing", "RandomGaussianBlur", "RandomColorJitter", "MixUp", "CutMix",
             "Pipeline", "RandAugment", "AugMix"]
 __all__ += ["EinsumDense", "DepthwiseConv1D", "SeparableConv1D", "SeparableConvolution1D",
-            "ConvLSTM1D", "ConvLSTM2D"]
+            "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
 __all__ += ["HashedCrossing"]
 __all__ += ["Wrapper", "SpectralNormalization", "InputSpec", "Convolution1D", "Convolution2D", "Convolution1DTranspose",
             "Convolution2DTranspose", "SeparableConvolution2D"]

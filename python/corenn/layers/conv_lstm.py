@@ -1,6 +1,8 @@
-"""ConvLSTM2D and ConvLSTM1D (Keras 3): LSTMs whose input and recurrent transformations are
-convolutions. ConvLSTM1D ((N, T, L, C), kernels (K, C | F, 4F)) runs ConvLSTM2D's code on
-height-1 views ((N, T, 1, L, C), kernels (1, K, ...)), as Conv1D runs on Conv2D's kernels.
+"""ConvLSTM1D, ConvLSTM2D and ConvLSTM3D (Keras 3): LSTMs whose input and recurrent
+transformations are convolutions. ConvLSTM1D ((N, T, L, C), kernels (K, C | F, 4F)) runs
+ConvLSTM2D's code on height-1 views ((N, T, 1, L, C), kernels (1, K, ...)), as Conv1D runs on
+Conv2D's kernels; ConvLSTM3D ((N, T, D, H, W, C), kernels (KD, KH, KW, C | F, 4F)) runs the same
+code with the conv3d kernels in place of conv2d's (one code path over the spatial axes S).
 
 Shapes (channels_last): x (N, T, H, W, C) -> y (N, T, OH, OW, F) with return_sequences, else the
 last h (N, OH, OW, F); h and c are (N, OH, OW, F). data_format='channels_first' reads
@@ -11,19 +13,24 @@ Math of step s (reading x_t, t = s, or T-1-s with go_backwards):
     z = conv(x_t, kernel; strides, padding, dilation) + bias + conv(h, recurrent_kernel; 'same')
     [i f g o] = [ract(zi) ract(zf) act(zg) ract(zo)],  c' = f c + i g,  h' = o act(c')
 How it runs, every FLOP in corenn's kernels:
-  - the input convolution of all T steps is one conv2d over the time-major (T*N, H, W, C) batch;
-  - per step, the recurrent conv2d of h (skipped at the first step, where h = 0) is added into
+  - the input convolution of all T steps is one conv over the time-major (T*N, *S, C) batch;
+  - per step, the recurrent conv of h (skipped at the first step, where h = 0) is added into
     that step's z, and the gate math runs on the LSTM cell kernels of csrc/cpu/rnn.cpp
     (lstm_cell_forward: one row of 4F gates per pixel and sample, the sequence LSTM's layout);
   - backward through time: per step (in reverse) lstm_cell_backward gives dz and carries dc, and
     the recurrent conv's data gradient carries dh to the previous step; then the weight
-    gradients are single conv2d weight-gradient calls over all steps (x with dz; the h each
-    step read with that step's dz) and dx is one conv2d data gradient.
+    gradients are single conv weight-gradient calls over all steps (x with dz; the h each
+    step read with that step's dz) and dx is one conv data gradient.
 Everything is stored time-major by input time t, so the pairs (h read by a step, its dz) are
 two contiguous slices whatever the direction.
-Dropout (training): one input mask (N, H, W, C) and one recurrent mask (N, OH, OW, F) per call,
+Dropout (training): one input mask (N, *S, C) and one recurrent mask (N, *OS, F) per call,
 shared by the four gates and all steps (Keras draws per-gate masks; the expected value is the
-same). Masks (keras masking) and initial states given as inputs are not supported.
+same).
+Call: ``layer(x, initial_state=[h0, c0], mask=m, training=...)`` (h0, c0 shaped like the returned
+states; they get gradients). A mask m (N, T) (given, or from an upstream layer) is Keras' RNN
+masking: at a masked step a sample keeps its h and c and repeats its previous output (zeros
+before its first real step, even from a given h0). Forward copies the kept states over the cell's
+for those samples; backward zeroes their dz and passes dh, dc through to the previous step.
 """
 from __future__ import annotations
 
@@ -33,8 +40,9 @@ from .. import activations as _activations
 from .. import constraints, initializers, kernels, regularizers
 from .base import Layer, shape_str
 from .convolutional import _depthwise_args, _HeightOneViews
+from .rnn_cells import RNN, _as_state_list
 
-__all__ = ["ConvLSTM1D", "ConvLSTM2D"]
+__all__ = ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
 
 _KERNEL_ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")   # what the cell kernels compute
 
@@ -44,6 +52,32 @@ def _step(buf, t):
     return kernels.as_tensor(np.asarray(buf)[t])
 
 
+def _conv(x, w, bias, out, geometry):
+    """out = conv(x, w) + bias, channels-last, of 2 or 3 spatial axes; geometry is
+    (strides, pads before, dilations), one entry per axis."""
+    strides, pads, dilations = geometry
+    if len(strides) == 2:
+        kernels._conv2d_forward(x, w, bias, out, *strides, *pads, *dilations, "none", 1)
+    else:
+        kernels._conv3d_forward(x, w, bias, out, strides, pads, dilations, 1)
+
+
+def _conv_data_gradient(dy, w, dx, geometry):
+    strides, pads, dilations = geometry
+    if len(strides) == 2:
+        kernels._conv2d_backward_data(dy, w, dx, *strides, *pads, *dilations, 1)
+    else:
+        kernels._conv3d_backward_data(dy, w, dx, strides, pads, dilations, 1)
+
+
+def _conv_weight_gradient(x, dy, dw, db, geometry):
+    strides, pads, dilations = geometry
+    if len(strides) == 2:
+        kernels._conv2d_backward_weights(x, dy, dw, db, *strides, *pads, *dilations, 1)
+    else:
+        kernels._conv3d_backward_weights(x, dy, dw, db, strides, pads, dilations, 1)
+
+
 def _steps(buf, start, stop):
     """Steps start..stop-1 of a time-major buffer as one batch ((stop - start) * N, ...)."""
     part = np.asarray(buf)[start:stop]
@@ -51,7 +85,7 @@ def _steps(buf, start, stop):
 
 
 class _ConvLSTM(_HeightOneViews, Layer):
-    """The convolutional LSTM of both ranks (module docstring for the math and shapes); rank 1
+    """The convolutional LSTM of every rank (module docstring for the math and shapes); rank 1
     runs the same code on the 2-D view (N, T, 1, L, C), kernels (1, K, ...).
 
     Args:
@@ -68,6 +102,9 @@ class _ConvLSTM(_HeightOneViews, Layer):
         return_sequences, return_state (outputs [y, h, c]), go_backwards (y in processing
         order, as Keras), stateful (the final h and c start the next call; reset_states()).
     """
+
+    consumes_mask = True
+    compute_mask = RNN.compute_mask   # the sequence output keeps the input's mask, as any RNN's
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
@@ -123,68 +160,97 @@ class _ConvLSTM(_HeightOneViews, Layer):
         return -2 if self._first() else -3
 
     def _view_shape(self, shape):
-        """A tensor shape of the layer's rank as the 2-D view's (rank 2: itself)."""
+        """A tensor shape of the layer's rank as the view's (ranks 2 and 3: itself)."""
         shape = list(shape)
         if self.rank == 1:
             shape.insert(len(shape) + 1 + self._height_axis(), 1)
         return tuple(shape)
 
     def _user_shape(self, shape):
-        """A 2-D view's shape as the layer's (rank 1: without the height-1 axis)."""
+        """A view's shape as the layer's (rank 1: without the height-1 axis)."""
         shape = list(shape)
         if self.rank == 1:
             del shape[len(shape) + self._height_axis()]
         return tuple(shape)
 
     def _view(self, t):
-        return t if t is None or self.rank == 2 else t.reshape(list(self._view_shape(t.shape)))
+        return t if t is None or self.rank != 1 else t.reshape(list(self._view_shape(t.shape)))
 
     def _unview(self, t):
-        return t if self.rank == 2 else t.reshape(list(self._user_shape(t.shape)))
+        return t if self.rank != 1 else t.reshape(list(self._user_shape(t.shape)))
 
     def _frame(self, view_shape):
-        """(H, W, C) of one channels-last frame of the 2-D view."""
+        """(S, C) of one channels-last frame of the view: S its spatial sizes ((H, W) or (D, H, W))."""
         _, _, *frame = view_shape
-        return (frame[1], frame[2], frame[0]) if self._first() else tuple(frame)
+        return (tuple(frame[1:]), frame[0]) if self._first() else (tuple(frame[:-1]), frame[-1])
 
-    def _geometry(self, frames, h, w, c):
-        """The input conv's ((frames, OH, OW, 4F), args) and the recurrent conv's args."""
+    def _geometry(self, frames, spatial, c):
+        """The input conv's output sizes OS and its geometry, and the recurrent conv's geometry
+        ((strides, pads before, dilations), one entry per spatial axis)."""
         op = f"{type(self).__name__} '{self.name}'"
-        kernel = self._pair(self.kernel_size)
-        (_, oh, ow, _), (pt, pl) = kernels.conv2d_output_shape(
-            (frames, h, w, c), kernel, 4 * self.filters, self._pair(self.strides), self.padding,
-            self._pair(self.dilation_rate), op=op)
-        _, (rt, rl) = kernels.conv2d_output_shape((frames, oh, ow, self.filters), kernel, 4 * self.filters, 1,
-                                                  "same", 1, op=op)
-        return (oh, ow), self._pair(self.strides) + (pt, pl) + self._pair(self.dilation_rate), (1, 1, rt, rl, 1, 1)
+        output_shape = kernels.conv2d_output_shape if len(spatial) == 2 else kernels.conv3d_output_shape
+        kernel, strides, dilations = (self._pair(v) for v in (self.kernel_size, self.strides, self.dilation_rate))
+        out_shape, pads = output_shape((frames,) + tuple(spatial) + (c,), kernel, 4 * self.filters, strides,
+                                       self.padding, dilations, op=op)
+        out = tuple(out_shape[1:-1])
+        _, rpads = output_shape((frames,) + out + (self.filters,), kernel, 4 * self.filters, 1, "same", 1, op=op)
+        ones = (1,) * len(spatial)
+        return out, (strides, tuple(pads), dilations), (ones, tuple(rpads), ones)
 
     def _layout(self, shape):
-        """A channels-last (N, [T,] OH, OW, F) shape of the 2-D view in the layer's data format."""
-        shape = tuple(shape)
-        return shape[:-3] + (shape[-1],) + shape[-3:-1] if self._first() else shape
+        """A channels-last (N, [T,] *OS, F) shape of the view in the layer's data format."""
+        shape, spatial = tuple(shape), len(self._pair(self.kernel_size))
+        return shape[:-1 - spatial] + (shape[-1],) + shape[-1 - spatial:-1] if self._first() else shape
+
+    def __call__(self, inputs, initial_state=None, training=None, mask=None):
+        states = _as_state_list(initial_state)
+        if states:   # the states travel as inputs [x, h0, c0], so the graph and tape see them
+            inputs = [inputs] + states
+            if mask is not None and not isinstance(mask, (list, tuple)):
+                mask = [mask] + [None] * len(states)
+        return super().__call__(inputs, training=training, mask=mask)
+
+    @staticmethod
+    def _split_shapes(input_shape):
+        """(x shape, [initial state shapes]) of a call's input shape(s)."""
+        if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple)):
+            return tuple(input_shape[0]), [tuple(shape) for shape in input_shape[1:]]
+        return tuple(input_shape), []
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
+        input_shape, state_shapes = self._split_shapes(input_shape)
         kind = f"{type(self).__name__} '{self.name}'"
-        if isinstance(input_shape[0], (list, tuple)):
-            raise NotImplementedError(f"{kind}: initial states given as inputs are not supported")
         if len(input_shape) != self.rank + 3:
-            space = "rows, cols" if self.rank == 2 else "steps"
+            space = {1: "steps", 2: "rows, cols", 3: "depth, rows, cols"}[self.rank]
             axes = f"(batch, time, channels, {space})" if self._first() else f"(batch, time, {space}, channels)"
             raise ValueError(f"{kind} needs inputs of shape {axes}, got {shape_str(input_shape)}")
-        h, w, c = self._frame(self._view_shape(input_shape))
-        if None in (h, w, c):
+        spatial, c = self._frame(self._view_shape(input_shape))
+        if None in spatial + (c,):
             raise ValueError(f"{kind}: the spatial sizes and channels of the inputs must be known, got "
                              f"{shape_str(input_shape)}")
-        (oh, ow), _, _ = self._geometry(1, h, w, c)
+        out, _, _ = self._geometry(1, spatial, c)
         n, steps = input_shape[0], input_shape[1]
-        state = self._user_shape(self._layout((n, oh, ow, self.filters)))
-        y = self._user_shape(self._layout((n, steps, oh, ow, self.filters))) if self.return_sequences else state
+        state = self._user_shape(self._layout((n,) + out + (self.filters,)))
+        y = self._user_shape(self._layout((n, steps) + out + (self.filters,))) if self.return_sequences else state
+        if state_shapes and (len(state_shapes) != 2 or any(tuple(s[1:]) != state[1:] for s in state_shapes)):
+            raise ValueError(f"{kind}: initial_state must be [h0, c0], each of shape {shape_str(state)}, got "
+                             f"{[shape_str(s) for s in state_shapes]}")
         return [y, state, state] if self.return_state else y
+
+    def check_input_shape(self, shape):
+        """A later call's x must have the built rank and channels (the states are checked by
+        compute_output_shape)."""
+        if self.input_shape is None:
+            return
+        expected = self._split_shapes(self.input_shape)[0]
+        if len(shape) != len(expected) or \
+                self._frame(self._view_shape(shape))[1] != self._frame(self._view_shape(expected))[1]:
+            raise ValueError(f"layer '{self.name}' ({type(self).__name__}) expects input of shape "
+                             f"{shape_str(expected)}, got {shape_str((None,) + tuple(shape[1:]))}")
 
     def build(self, input_shape):
         self.compute_output_shape(input_shape)
-        _, _, c = self._frame(self._view_shape(tuple(input_shape)))
+        _, c = self._frame(self._view_shape(self._split_shapes(input_shape)[0]))
         f4 = 4 * self.filters
         self.kernel = self.add_weight("kernel", self.kernel_size + (c, f4), self.kernel_initializer,
                                       self.kernel_regularizer, constraint=self.kernel_constraint)
@@ -201,17 +267,17 @@ class _ConvLSTM(_HeightOneViews, Layer):
     def flops(self, input_shape):
         """Per step and output pixel: the input and recurrent convs (2 * taps * (C + F) * 4F),
         the bias and about 4 per gate value for the activations and the state update."""
-        view = self._view_shape(tuple(input_shape))
-        h, w, c = self._frame(view)
-        (oh, ow), _, _ = self._geometry(1, h, w, c)
+        input_shape, _ = self._split_shapes(input_shape)
+        spatial, c = self._frame(self._view_shape(input_shape))
+        out, _, _ = self._geometry(1, spatial, c)
         taps, g = int(np.prod(self.kernel_size)), 4 * self.filters
         per_pixel = 2 * taps * (c + self.filters) * g + (g if self.use_bias else 0) + 4 * g
-        return (input_shape[1] or 1) * oh * ow * per_pixel
+        return (input_shape[1] or 1) * int(np.prod(out)) * per_pixel
 
     # -- stateful --------------------------------------------------------------------------------
 
     def reset_states(self, states=None):
-        """Zero the carried states (or set them to [h, c], channels-last (N, OH, OW, F);
+        """Zero the carried states (or set them to [h, c], channels-last (N, *OS, F);
         ConvLSTM1D: (N, OL, F))."""
         if not self.stateful:
             return
@@ -221,7 +287,7 @@ class _ConvLSTM(_HeightOneViews, Layer):
 
     def _channels_last_view(self, state):
         """A channels-last state (N, OL, F) of ConvLSTM1D as the view's (N, 1, OL, F)."""
-        return state if self.rank == 2 else state[:, None]
+        return state if self.rank != 1 else state[:, None]
 
     def _owner_dict(self):
         """The layer's own __dict__ (a graph call context's reads through to its layer): the
@@ -243,68 +309,101 @@ class _ConvLSTM(_HeightOneViews, Layer):
         return mask
 
     def forward(self, x, training=False):
-        if isinstance(x, list):
-            raise NotImplementedError(f"{type(self).__name__} '{self.name}': initial states given as inputs "
-                                      f"are not supported")
-        self.compute_output_shape(tuple(x.shape))   # checks the rank and sizes
-        self._x_shape = tuple(x.shape)
-        outs = self._forward_view(self._view(x), training)
+        x, states = (x[0], x[1:]) if isinstance(x, list) else (x, [])
+        self.compute_output_shape([tuple(x.shape)] + [tuple(s.shape) for s in states])   # checks the shapes
+        self._x_shape, self._packed = tuple(x.shape), bool(states)
+        mask = self.__dict__.get("_call_mask")
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0] if mask else None
+        if mask is not None and tuple(mask.shape) != tuple(x.shape[:2]):
+            raise ValueError(f"{type(self).__name__} '{self.name}': mask must have shape {tuple(x.shape[:2])} for "
+                             f"inputs {tuple(x.shape)}, got {tuple(mask.shape)}")
+        self._keep = None if mask is None else np.asarray(mask).astype(bool)
+        h0, c0 = (self._from_layout(self._view(s), key) for s, key in zip(states, ("h0_in", "c0_in"))) \
+            if states else (None, None)
+        outs = self._forward_view(self._view(x), training, h0, c0)
         return [self._unview(o) for o in outs] if isinstance(outs, list) else self._unview(outs)
 
-    def _forward_view(self, x, training):
-        """forward on the 2-D view (N, T, H, W, C), or channels_first (N, T, C, H, W)."""
+    def _skipped(self, t):
+        """The samples a mask skips at input time t (None: none)."""
+        if self._keep is None or self._keep[:, t].all():
+            return None
+        return ~self._keep[:, t]
+
+    def _forward_view(self, x, training, h0, c0):
+        """forward on the view (N, T, *S, C), or channels_first (N, T, C, *S), from the initial
+        states h0, c0 (channels-last, or None)."""
         n, steps = x.shape[0], x.shape[1]
-        h, w, c = self._frame(tuple(x.shape))
-        f = self.filters
-        (oh, ow), args, rargs = self._geometry(steps * n, h, w, c)
-        # time-major channels-last x (T, N, H, W, C)
-        self._x_perm = [1, 0, 3, 4, 2] if self._first() else [1, 0, 2, 3, 4]
-        xs = kernels.transpose(x, self._x_perm, out=self._buffer("xs", (steps, n, h, w, c)))
-        self._in_mask = self._mask("in_mask", (n, h, w, c), self.dropout) \
+        spatial, c = self._frame(tuple(x.shape))
+        f, rank = self.filters, len(spatial)
+        out, args, rargs = self._geometry(steps * n, spatial, c)
+        # time-major channels-last x (T, N, *S, C)
+        self._x_perm = [1, 0] + (list(range(3, rank + 3)) + [2] if self._first() else list(range(2, rank + 3)))
+        xs = kernels.transpose(x, self._x_perm, out=self._buffer("xs", (steps, n) + spatial + (c,)))
+        self._in_mask = self._mask("in_mask", (n,) + spatial + (c,), self.dropout) \
             if training and self.dropout > 0.0 else None
         if self._in_mask is not None:
             kernels.binary_forward("multiply", xs, self._in_mask, out=xs)
-        self._rec_mask = self._mask("rec_mask", (n, oh, ow, f), self.recurrent_dropout) \
+        state = (n,) + out + (f,)
+        self._rec_mask = self._mask("rec_mask", state, self.recurrent_dropout) \
             if training and self.recurrent_dropout > 0.0 else None
-        gates = self._buffer("gates", (steps, n, oh, ow, 4 * f))
-        kernels._conv2d_forward(xs.reshape([steps * n, h, w, c]), self._kernel4(self.kernel), self.bias,
-                                gates.reshape([steps * n, oh, ow, 4 * f]), *args, "none", 1)
-        hs, cs = self._buffer("hs", (steps, n, oh, ow, f)), self._buffer("cs", (steps, n, oh, ow, f))
-        rec = self._buffer("rec", (n, oh, ow, 4 * f))
-        rows = n * oh * ow
-        h0 = c0 = None
+        gates = self._buffer("gates", (steps,) + state[:-1] + (4 * f,))
+        _conv(xs.reshape([steps * n] + list(spatial) + [c]), self._kernel4(self.kernel), self.bias,
+              gates.reshape([steps * n] + list(out) + [4 * f]), args)
+        hs, cs = self._buffer("hs", (steps,) + state), self._buffer("cs", (steps,) + state)
+        rec = self._buffer("rec", state[:-1] + (4 * f,))
+        rows = n * int(np.prod(out))
         owner = self._owner_dict()
-        if self.stateful and owner.get("states") is not None:
+        if self.stateful and h0 is None and owner.get("states") is not None:   # given states win
             h0, c0 = owner["states"]
-            if tuple(h0.shape) != (n, oh, ow, f):
+            if tuple(h0.shape) != state:
                 raise ValueError(f"{type(self).__name__} '{self.name}': stateful=True carries states of shape "
-                                 f"{tuple(h0.shape)}, got a batch needing {(n, oh, ow, f)}; call reset_states()")
+                                 f"{tuple(h0.shape)}, got a batch needing {state}; call reset_states()")
         for s in range(steps):
             t = self._time(s, steps)
             z = _step(gates, t)
             h_prev, c_prev = self._prev(hs, h0, s, steps), self._prev(cs, c0, s, steps)
             if h_prev is not None:   # h = 0 at a first step without carried states
-                kernels._conv2d_forward(self._dropped_h(h_prev), self._kernel4(self.recurrent_kernel), None, rec,
-                                        *rargs, "none", 1)
+                _conv(self._dropped_h(h_prev), self._kernel4(self.recurrent_kernel), None, rec, rargs)
                 kernels.binary_forward("add", z, rec, out=z)
             kernels.lstm_cell_forward(z.reshape([rows, 4 * f]),
                                       None if c_prev is None else c_prev.reshape([rows, f]),
                                       _step(cs, t).reshape([rows, f]), _step(hs, t).reshape([rows, f]),
                                       activation=self.activation.name,
                                       recurrent_activation=self.recurrent_activation.name)
+            skipped = self._skipped(t)
+            if skipped is not None:   # masked samples keep their states
+                for buf, prev in ((hs, h_prev), (cs, c_prev)):
+                    np.asarray(buf)[t][skipped] = 0.0 if prev is None else np.asarray(prev)[skipped]
+        # Keras: a masked step repeats the previous output, zeros before a sample's first real
+        # step; the states there are h0 (when given), so those outputs are zeroed on their own
+        self._leading = None
+        if self._keep is not None and h0 is not None:
+            processed = self._keep[:, ::-1] if self.go_backwards else self._keep
+            self._leading = np.cumsum(processed, axis=1) == 0   # (N, T) in processing order
         self._xs, self._gates, self._hs, self._cs, self._h0, self._c0 = xs, gates, hs, cs, h0, c0
-        self._dims = (steps, n, h, w, c, oh, ow, args, rargs)
+        self._dims = (steps, n, spatial, c, out, args, rargs)
         last = self._time(steps - 1, steps)
         h_n, c_n = _step(hs, last), _step(cs, last)
         if self.stateful:   # copies: constants of the next call, no gradient crosses batches
             owner["states"] = [kernels.Tensor.from_numpy(np.array(s, np.float32, copy=True)) for s in (h_n, c_n)]
         if self.return_sequences:
-            y = self._buffer("y", self._layout((n, steps, oh, ow, f)))
-            seq = [1, 0, 4, 2, 3] if self._first() else [1, 0, 2, 3, 4]
+            y = self._buffer("y", self._layout((n, steps) + out + (f,)))
+            seq = [1, 0] + ([rank + 2] + list(range(2, rank + 2)) if self._first() else list(range(2, rank + 3)))
             if self.go_backwards:   # Keras returns the sequence in processing order: reversed
                 np.copyto(np.asarray(y), np.asarray(hs)[::-1].transpose(seq))
             else:
                 kernels.transpose(hs, seq, out=y)
+            if self._leading is not None:
+                np.asarray(y)[self._leading] = 0.0
+        elif self.return_state or self._leading is not None:
+            # a copy: h_n is also a returned state (a tape tells outputs apart by identity), and
+            # leading masked outputs are zeros
+            y = self._buffer("y_last", tuple(h_n.shape))
+            np.copyto(np.asarray(y), np.asarray(h_n))
+            if self._leading is not None:
+                np.asarray(y)[self._leading[:, -1]] = 0.0
+            y = self._to_layout(y, "y")
         else:
             y = self._to_layout(h_n, "y")
         if self.return_state:
@@ -325,38 +424,49 @@ class _ConvLSTM(_HeightOneViews, Layer):
         return kernels.binary_forward("multiply", h, self._rec_mask, out=self._buffer("h_dropped", h.shape))
 
     def _to_layout(self, t, key):
-        """A channels-last (N, OH, OW, F) state in the layer's format (a copy for channels_first)."""
+        """A channels-last (N, *OS, F) state in the layer's format (a copy for channels_first)."""
         if not self._first():
             return t
-        return kernels.transpose(t, [0, 3, 1, 2], out=self._buffer(key, self._layout(t.shape)))
+        return kernels.transpose(t, [0, t.ndim - 1] + list(range(1, t.ndim - 1)),
+                                 out=self._buffer(key, self._layout(t.shape)))
 
     def _from_layout(self, t, key):
         if t is None or not self._first():
             return t
-        n, f, oh, ow = t.shape
-        return kernels.transpose(t, [0, 2, 3, 1], out=self._buffer(key, (n, oh, ow, f)))
+        n, f, *out = t.shape
+        return kernels.transpose(t, [0] + list(range(2, t.ndim)) + [1], out=self._buffer(key, (n, *out, f)))
 
     def backward(self, dy):
         dh_n = dc_n = None
         if isinstance(dy, (list, tuple)):
             dy, dh_n, dc_n = (list(dy) + [None, None])[:3]
-        dx = self._backward_view(self._view(dy), self._view(dh_n), self._view(dc_n))
-        return None if dx is None else dx.reshape(list(self._x_shape))
+        if self._leading is not None and dy is not None:   # those outputs were constants (zeros)
+            dy = np.array(dy, np.float32, copy=True)
+            dy[self._leading if self.return_sequences else self._leading[:, -1]] = 0.0
+            dy = kernels.Tensor.from_numpy(dy)
+        dx, dh0, dc0 = self._backward_view(self._view(dy), self._view(dh_n), self._view(dc_n))
+        dx = None if dx is None else dx.reshape(list(self._x_shape))
+        if not self._packed:
+            return dx
+        return [dx] + [None if d is None else self._unview(self._to_layout(d, key))
+                       for d, key in ((dh0, "dh0"), (dc0, "dc0"))]
 
     def _backward_view(self, dy, dh_n, dc_n):
-        """backward on the 2-D view, given the gradients of y and the final states there."""
-        steps, n, h, w, c, oh, ow, args, rargs = self._dims
-        f, rows = self.filters, n * oh * ow
+        """backward on the view, given the gradients of y and the final states there. Returns
+        (dx, dh0, dc0), the state gradients channels-last, None unless the states were inputs."""
+        steps, n, spatial, c, out, args, rargs = self._dims
+        f, rows, rank = self.filters, n * int(np.prod(out)), len(spatial)
+        state = (n,) + out + (f,)
         gates, hs, cs = self._gates, self._hs, self._cs
         dys = None
         if dy is not None and self.return_sequences:
-            dys = self._buffer("dys", (steps, n, oh, ow, f))
-            seq = [1, 0, 3, 4, 2] if self._first() else [1, 0, 2, 3, 4]
+            dys = self._buffer("dys", (steps,) + state)
+            seq = [1, 0] + (list(range(3, rank + 3)) + [2] if self._first() else list(range(2, rank + 3)))
             if self.go_backwards:   # y[:, s] is the step reading t = T-1-s
                 np.copyto(np.asarray(dys), np.asarray(dy).transpose(seq)[::-1])
             else:
                 kernels.transpose(dy, seq, out=dys)
-        dh, dc = self._buffer("dh", (n, oh, ow, f)), self._buffer("dc", (n, oh, ow, f))
+        dh, dc = self._buffer("dh", state), self._buffer("dc", state)
         dh.fill_(0.0)
         dc.fill_(0.0)
         last = [g for g in (None if self.return_sequences else dy, dh_n) if g is not None]
@@ -364,11 +474,15 @@ class _ConvLSTM(_HeightOneViews, Layer):
             kernels.binary_forward("add", dh, self._from_layout(g, "dlast"), out=dh)
         if dc_n is not None:
             kernels.binary_forward("add", dc, self._from_layout(dc_n, "dc_n"), out=dc)
-        dgates = self._buffer("dgates", (steps, n, oh, ow, 4 * f))
+        dgates = self._buffer("dgates", (steps,) + state[:-1] + (4 * f,))
+        state_grads = self._packed and self.needs_input_grad
         for s in range(steps - 1, -1, -1):
             t = self._time(s, steps)
             if dys is not None:
                 kernels.binary_forward("add", dh, _step(dys, t), out=dh)
+            skipped = self._skipped(t)
+            if skipped is not None:   # those samples' states pass through the step unchanged
+                kept_dh, kept_dc = np.asarray(dh)[skipped].copy(), np.asarray(dc)[skipped].copy()
             c_prev = self._prev(cs, self._c0, s, steps)
             dz = _step(dgates, t)
             kernels.lstm_cell_backward(_step(gates, t).reshape([rows, 4 * f]), _step(cs, t).reshape([rows, f]),
@@ -376,32 +490,37 @@ class _ConvLSTM(_HeightOneViews, Layer):
                                        dh.reshape([rows, f]), dc.reshape([rows, f]), dz.reshape([rows, 4 * f]),
                                        activation=self.activation.name,
                                        recurrent_activation=self.recurrent_activation.name)
-            if s > 0:   # dL/dh of the previous step, through the recurrent conv
-                kernels._conv2d_backward_data(dz, self._kernel4(self.recurrent_kernel), dh, *rargs, 1)
+            if skipped is not None:
+                np.asarray(dz)[skipped] = 0.0
+                np.asarray(dc)[skipped] = kept_dc
+            if s > 0 or state_grads:   # dL/dh of the previous step (or h0), through the recurrent conv
+                _conv_data_gradient(dz, self._kernel4(self.recurrent_kernel), dh, rargs)
                 if self._rec_mask is not None:
                     kernels.binary_forward("multiply", dh, self._rec_mask, out=dh)
+                if skipped is not None:
+                    np.asarray(dh)[skipped] += kept_dh
         if self.trainable:
             self._weight_grads(dgates, steps, n, args, rargs)
         if not self.needs_input_grad:
-            return None
-        dxs = self._buffer("dxs", (steps, n, h, w, c))
-        kernels._conv2d_backward_data(dgates.reshape([steps * n, oh, ow, 4 * f]), self._kernel4(self.kernel),
-                                      dxs.reshape([steps * n, h, w, c]), *args, 1)
+            return None, None, None
+        dxs = self._buffer("dxs", (steps, n) + spatial + (c,))
+        _conv_data_gradient(dgates.reshape([steps * n] + list(out) + [4 * f]), self._kernel4(self.kernel),
+                            dxs.reshape([steps * n] + list(spatial) + [c]), args)
         if self._in_mask is not None:
             kernels.binary_forward("multiply", dxs, self._in_mask, out=dxs)
         dx = self._buffer("dx", tuple(dxs.shape[i] for i in np.argsort(self._x_perm)))
-        return kernels.transpose(dxs, [int(i) for i in np.argsort(self._x_perm)], out=dx)
+        dx = kernels.transpose(dxs, [int(i) for i in np.argsort(self._x_perm)], out=dx)
+        return (dx, dh, dc) if state_grads else (dx, None, None)
 
     def _weight_grads(self, dgates, steps, n, args, rargs):
         """dkernel, dbias: one weight-gradient conv over all steps; drecurrent_kernel: the h each
         step read (the previous step's, masked as forward used it; a carried h0 for step 0)
         against that step's dz, also one call for steps 1..T-1."""
         grads = self.gradients
-        f4 = 4 * self.filters
-        oh, ow = dgates.shape[2], dgates.shape[3]
-        kernels._conv2d_backward_weights(self._xs.reshape([-1] + list(self._xs.shape[2:])),
-                                         dgates.reshape([steps * n, oh, ow, f4]), self._kernel4(grads[0]),
-                                         grads[2] if self.use_bias else None, *args, 1)
+        out = list(dgates.shape[2:-1])
+        _conv_weight_gradient(self._xs.reshape([-1] + list(self._xs.shape[2:])),
+                              dgates.reshape([steps * n] + out + [4 * self.filters]), self._kernel4(grads[0]),
+                              grads[2] if self.use_bias else None, args)
         drec = self._kernel4(grads[1])
         drec.fill_(0.0)
         if steps > 1:
@@ -411,12 +530,12 @@ class _ConvLSTM(_HeightOneViews, Layer):
             if self._rec_mask is not None:   # the masked h the recurrent conv read
                 h_read = kernels.binary_forward("multiply", h_read, self._rec_mask,
                                                 out=self._buffer("h_read", tuple(h_read.shape)))
-            kernels._conv2d_backward_weights(h_read.reshape([(steps - 1) * n, oh, ow, self.filters]),
-                                             _steps(dgates, *at), drec, None, *rargs, 1)
+            _conv_weight_gradient(h_read.reshape([(steps - 1) * n] + out + [self.filters]),
+                                  _steps(dgates, *at), drec, None, rargs)
         if self._h0 is not None:
             part = self._buffer("drec_h0", tuple(drec.shape))
-            kernels._conv2d_backward_weights(self._dropped_h(self._h0), _step(dgates, self._time(0, steps)),
-                                             part, None, *rargs, 1)
+            _conv_weight_gradient(self._dropped_h(self._h0), _step(dgates, self._time(0, steps)), part, None,
+                                  rargs)
             kernels.binary_forward("add", drec, part, out=drec)
 
     def get_config(self):
@@ -454,3 +573,11 @@ class ConvLSTM1D(_ConvLSTM):
 
     rank = 1
 
+
+
+class ConvLSTM3D(_ConvLSTM):
+    """3-D convolutional LSTM over sequences of volumes: (N, T, D, H, W, C) -> (N, [T,] OD, OH,
+    OW, F); kernel (KD, KH, KW, C, 4F), recurrent_kernel (KD, KH, KW, F, 4F). The same code with
+    the conv3d kernels."""
+
+    rank = 3

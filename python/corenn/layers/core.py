@@ -13,11 +13,12 @@ from .. import activations as _activations
 from .. import constraints, initializers, kernels, regularizers
 from ._channels_first import ChannelsFirst, data_format_arg
 from .base import ActivatedLayer, Layer, activation_flops, sample_size, shape_str
+from .lora import LoRA
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout", "Identity", "Masking", "Lambda"]
 
 
-class Dense(ActivatedLayer):
+class Dense(LoRA, ActivatedLayer):
     supports_masking = True  # on a sequence (N, T, D) the steps' mask passes through (Keras)
 
     """Fully connected layer: y = act(x @ W + b).
@@ -33,11 +34,14 @@ class Dense(ActivatedLayer):
         use_bias: add b.
         kernel_initializer / bias_initializer: see corenn.initializers.
         kernel_regularizer / bias_regularizer: see corenn.regularizers.
+        lora_rank, lora_alpha: LoRA (layers/lora.py): the kernel frozen, W + (alpha / rank) A @ B
+            learned instead; also ``enable_lora(rank)`` on a built layer.
     """
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, lora_rank=None,
+                 lora_alpha=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         if isinstance(units, (np.ndarray, kernels.Tensor)) and np.ndim(units) == 0 and \
                 np.asarray(units).dtype.kind in "iu":
@@ -56,6 +60,7 @@ class Dense(ActivatedLayer):
         # relu and linear ride in the GEMM epilogue; others need their own pass over z
         self._fused = self.activation.name in ("linear", "relu")
         self.kernel = self.bias = None
+        self._lora_args(lora_rank, lora_alpha)
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -68,6 +73,7 @@ class Dense(ActivatedLayer):
             self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
                                         constraint=self.bias_constraint)
         super().build(input_shape)
+        self._lora_build()
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -76,13 +82,17 @@ class Dense(ActivatedLayer):
         shape = x.shape
         out_shape = shape[:-1] + (self.units,)
         z = self._buffer("z", out_shape)
-        # the bound GEMM entry (kernels._gemm): x, the weights and z are Tensors already, and
-        # the C++ entry checks their shapes against each other. keep_b_packed: the kernel's packed
-        # panels are kept on it while its write version stands (predict packs it once; a
-        # training step, which changes it, never packs into the cache)
-        kernels._gemm(x if len(shape) == 2 else kernels._reshape(x, [-1, shape[-1]]), self.kernel,
-                      z if len(shape) == 2 else kernels._reshape(z, [-1, self.units]), False, False, 1.0, 0.0,
-                      self.bias, "relu" if self.activation.name == "relu" else "none", True)
+        x2 = x if len(shape) == 2 else kernels._reshape(x, [-1, shape[-1]])
+        z2 = z if len(shape) == 2 else kernels._reshape(z, [-1, self.units])
+        act = "relu" if self.activation.name == "relu" else "none"
+        if self.lora_enabled:
+            self._lora_factored_forward(x2, z2, act)
+        else:
+            # the bound GEMM entry (kernels._gemm): x, the weights and z are Tensors already, and
+            # the C++ entry checks their shapes against each other. keep_b_packed: the kernel's packed
+            # panels are kept on it while its write version stands (predict packs it once; a
+            # training step, which changes it, never packs into the cache)
+            kernels._gemm(x2, self.kernel, z2, False, False, 1.0, 0.0, self.bias, act, True)
         return self._activate(x, z, out_shape)
 
     def flops(self, input_shape):
@@ -97,6 +107,11 @@ class Dense(ActivatedLayer):
         x = self._x
         flat = x.ndim == 2
         dz2 = dz if flat else kernels._reshape(dz, [-1, self.units])
+        if self.lora_enabled:
+            rows = (lambda t: t) if flat else (lambda t: kernels._reshape(t, [-1, x.shape[-1]]))
+            dx = self._buffer("dx", x.shape) if self.needs_input_grad else None
+            self._lora_factored_backward(rows(x), dz2, None if dx is None else rows(dx))
+            return dx
         if self.trainable:
             grads = self.gradients
             kernels._gemm(x if flat else kernels._reshape(x, [-1, x.shape[-1]]), dz2, grads[0], True, False,
@@ -120,7 +135,7 @@ class Dense(ActivatedLayer):
                    bias_regularizer=regularizers.serialize(self.bias_regularizer),
                    kernel_constraint=constraints.serialize(self.kernel_constraint),
                    bias_constraint=constraints.serialize(self.bias_constraint))
-        return cfg
+        return self._lora_config(cfg)
 
 
 class Activation(Layer):

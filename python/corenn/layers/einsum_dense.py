@@ -33,6 +33,7 @@ import numpy as np
 from .. import activations as _activations
 from .. import constraints, initializers, kernels, regularizers
 from .base import ActivatedLayer, activation_flops, shape_str
+from .lora import LoRA
 
 __all__ = ["EinsumDense"]
 
@@ -120,7 +121,7 @@ class _Plan:
         return perm == list(range(len(perm)))
 
 
-class EinsumDense(ActivatedLayer):
+class EinsumDense(LoRA, ActivatedLayer):
     """A layer computing ``act(einsum(equation, x, kernel) + bias)`` on corenn's GEMM kernels.
 
     Args:
@@ -132,8 +133,9 @@ class EinsumDense(ActivatedLayer):
             output's trailing shape from the first of them on, 1 along the other labels.
         kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
         activity_regularizer, kernel_constraint, bias_constraint: as in Dense.
-        lora_rank: None (LoRA fine-tuning is not implemented).
-    Weights, Keras order: kernel (its spec's sizes), bias.
+        lora_rank, lora_alpha: LoRA (layers/lora.py): the kernel (*P, N) frozen, W + (alpha / rank)
+            A @ B learned instead, A (*P, rank), B (rank, N); also ``enable_lora(rank)``.
+    Weights, Keras order: kernel (its spec's sizes), bias (, lora_kernel_a, lora_kernel_b).
     """
 
     def __init__(self, equation, output_shape, activation=None, bias_axes=None,
@@ -142,9 +144,6 @@ class EinsumDense(ActivatedLayer):
                  kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
                  **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        if lora_rank:
-            raise NotImplementedError(f"EinsumDense '{self.name}': lora_rank={lora_rank!r} (LoRA) is not "
-                                      f"supported; leave it None")
         self.equation = equation
         self._specs = _split_equation(self, equation)
         shape = (output_shape,) if isinstance(output_shape, (int, np.integer)) else output_shape
@@ -176,7 +175,7 @@ class EinsumDense(ActivatedLayer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = constraints.get(kernel_constraint)   # applied by the optimizer
         self.bias_constraint = constraints.get(bias_constraint)
-        self.lora_rank = None
+        self._lora_args(lora_rank, lora_alpha)
         self.kernel = self.bias = None
         self._plans = {}
 
@@ -241,6 +240,7 @@ class EinsumDense(ActivatedLayer):
             self.activation.name == "relu" and not plan.batch and _Plan.identity(plan.out_perm)
             and (self.bias_axes is None or plan.bias_in_gemm))
         super().build(input_shape)
+        self._lora_build()
 
     # -- computation -----------------------------------------------------------------------------
 
@@ -256,7 +256,7 @@ class EinsumDense(ActivatedLayer):
         dims = lambda labels: math.prod(sizes[c] for c in labels)
         b, m, k, n = dims(plan.batch), dims(plan.rows), dims(plan.depth), dims(plan.cols)
         x_t = self._permuted(x, plan.x_perm, "x_t")
-        w_t = self._permuted(self.kernel, plan.w_perm, "w_t")
+        w_t = self._permuted(self._effective_kernel(), plan.w_perm, "w_t")
         z = self._buffer("z", out_shape)
         direct = _Plan.identity(plan.out_perm)
         product = z if direct else self._buffer("product", [out_shape[i] for i in plan.product_order])
@@ -281,8 +281,10 @@ class EinsumDense(ActivatedLayer):
         dz_t = self._permuted(dz, plan.product_order, "dz_t")
         if self.trainable:
             grads = self.gradients
+            # LoRA: the frozen kernel's gradient is dW', and the bias's comes first
+            dkernel, dbias = (self._kernel_grad(), grads[:1]) if self.lora_enabled else (grads[0], grads[1:2])
             direct = _Plan.identity(plan.w_perm)
-            dw_t = grads[0] if direct else self._buffer("dw_t", self._w_t.shape)
+            dw_t = dkernel if direct else self._buffer("dw_t", self._w_t.shape)
             if plan.batch:
                 kernels.batched_matmul(self._x_t.reshape([b, m, k]), dz_t.reshape([b, m, n]), trans_a=True,
                                        out=dw_t.reshape([b, k, n]))
@@ -290,9 +292,10 @@ class EinsumDense(ActivatedLayer):
                 kernels._gemm(self._x_t.reshape([m, k]), dz_t.reshape([m, n]), dw_t.reshape([k, n]), True,
                               False, 1.0, 0.0, None, "none")
             if not direct:
-                kernels.transpose(dw_t, plan.w_back, out=grads[0])
+                kernels.transpose(dw_t, plan.w_back, out=dkernel)
             if self.bias is not None:
-                self._bias_grad(plan, dz, grads[1])
+                self._bias_grad(plan, dz, dbias[0])
+            self._lora_backward()
         if not self.needs_input_grad:
             return None
         x = self._x
@@ -335,4 +338,4 @@ class EinsumDense(ActivatedLayer):
                    bias_regularizer=regularizers.serialize(self.bias_regularizer),
                    kernel_constraint=constraints.serialize(self.kernel_constraint),
                    bias_constraint=constraints.serialize(self.bias_constraint))
-        return cfg
+        return self._lora_config(cfg)

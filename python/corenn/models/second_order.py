@@ -98,7 +98,11 @@ def _bias_grad(layer, dz):
 def _dense(layer, ctx, xs):
     ops = _ops()
     x = xs[0]
-    z, y, name, alpha = _biased_and_activated(layer, ops.matmul(x, layer.kernel))
+    kernel = layer.kernel
+    if layer.lora_enabled:   # W + s * A @ B as ops, so the outer tape reaches A and B
+        kernel = ops.add(kernel, ops.multiply(ops.matmul(layer.lora_kernel_a, layer.lora_kernel_b),
+                                              layer._lora_scale()))
+    z, y, name, alpha = _biased_and_activated(layer, ops.matmul(x, kernel))
 
     def back(dy, weights):
         dz = _activation_grad(name, alpha, z, y, dy)
@@ -106,8 +110,15 @@ def _dense(layer, ctx, xs):
         if weights:   # dW = x^T dz over every leading axis
             k = int(x.shape[-1])
             flat_x, flat_dz = ops.reshape(x, (-1, k)), ops.reshape(dz, (-1, int(dz.shape[-1])))
-            pairs = [(layer.kernel, ops.matmul(ops.transpose(flat_x), flat_dz))] + _bias_grad(layer, dz)
-        return [ops.matmul(dz, ops.transpose(layer.kernel))], pairs
+            dw = ops.matmul(ops.transpose(flat_x), flat_dz)
+            if layer.lora_enabled:   # through W + s A B: dA = s dW B^T, dB = s A^T dW
+                scale = layer._lora_scale()
+                pairs = [(layer.lora_kernel_a, ops.multiply(ops.matmul(dw, ops.transpose(layer.lora_kernel_b)), scale)),
+                         (layer.lora_kernel_b, ops.multiply(ops.matmul(ops.transpose(layer.lora_kernel_a), dw), scale))]
+            else:
+                pairs = [(layer.kernel, dw)]
+            pairs += _bias_grad(layer, dz)
+        return [ops.matmul(dz, ops.transpose(kernel))], pairs
     return y, back
 
 

@@ -105,7 +105,7 @@ def _affine_params(layer, node, b):
     """Dense / conv kernel and bias, with a following BatchNormalization folded in when the
     exporter paired them (b.folded): W' = W * s, b' = (b - mean) * s + beta per output channel,
     s = gamma / sqrt(var + eps)."""
-    w = _w(layer.kernel)
+    w = layer.merged_kernel() if getattr(layer, "lora_enabled", False) else _w(layer.kernel)   # LoRA: W'
     bias = _w(layer.bias) if layer.use_bias else np.zeros(w.shape[-1], np.float32)
     bn = b.folded.get(id(node))
     if bn is not None:
@@ -147,7 +147,7 @@ def convert_einsum_dense(b, layer, xs, node):
     broadcasts against the trailing axes in both."""
     v = xs[0]
     base = layer.name
-    y = b.op("Einsum", [b.plain(v), b.const(_w(layer.kernel), f"{base}/kernel")], base,
+    y = b.op("Einsum", [b.plain(v), b.const(layer.merged_kernel(), f"{base}/kernel")], base,
              equation=layer.equation.replace(" ", ""))
     if layer.bias is not None:
         y = b.op("Add", [y, b.const(_w(layer.bias), f"{base}/bias")], base)
