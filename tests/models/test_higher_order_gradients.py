@@ -335,3 +335,30 @@ def test_the_autodiff_guide_s_hessian_by_jacobian_of_a_gradient_matches_pytorch(
     f = lambda k: (torch.relu(torch.relu(xt @ k + b1) @ w2 + b2) ** 2).mean()
     want = torch.autograd.functional.hessian(f, w1)
     np.testing.assert_allclose(np.asarray(h), want.numpy(), rtol=1e-3, atol=1e-6)
+
+
+def test_a_lora_dense_hessian_vector_product_reaches_the_lora_pair():
+    torch = pytest.importorskip("torch")
+    keras.utils.set_random_seed(9)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, activation="tanh", lora_rank=2),
+                              keras.layers.Dense(2)])
+    x = RNG.normal(size=(6, 4)).astype(np.float32)
+    y = RNG.normal(size=(6, 2)).astype(np.float32)
+    weights = model.trainable_variables   # bias, lora_kernel_a, lora_kernel_b, kernel_2, bias_2
+    for w in weights:   # B starts at zero in Keras: give every weight a value so H v is not trivial
+        w.assign(RNG.normal(size=tuple(w.shape)).astype(np.float32) * 0.5)
+    vs = [RNG.normal(size=tuple(w.shape)) for w in weights]
+    loss, grads, hv = hvp_wrt_weights(model, keras.losses.MeanSquaredError(), tf.constant(x), y, vs)
+    dense = model.layers[0]
+    frozen = torch.tensor(np.asarray(dense.kernel, np.float64))
+    scale = dense._lora_scale()
+
+    def forward(w):
+        b1, a, b, k2, b2 = w
+        h = torch.tanh(torch.tensor(x, dtype=torch.float64) @ (frozen + scale * a @ b) + b1)
+        return h @ k2 + b2
+    want_loss, want_grads, want_hv = torch_hvp(forward, [np.asarray(w) for w in weights],
+                                               lambda p: ((p - torch.tensor(y, dtype=torch.float64)) ** 2).mean(), vs)
+    assert loss == pytest.approx(want_loss, rel=1e-5)
+    for got, want in zip(list(grads) + list(hv), want_grads + want_hv):
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-3, atol=1e-5)
