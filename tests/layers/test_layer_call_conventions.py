@@ -102,3 +102,12 @@ def test_logical_operators_on_truth_values_and_bitwise_on_integers():
     np.testing.assert_array_equal(np.asarray(i & 5), [4, 1])
     np.testing.assert_array_equal(np.asarray(i | 1), [7, 3])
     np.testing.assert_array_equal(np.asarray(~i), [-7, -4])
+
+
+def test_a_functional_model_s_output_keeps_its_keras_mask():
+    inp = keras.Input((None,), dtype="int32")
+    model = keras.Model(inp, keras.layers.Dense(2)(keras.layers.Embedding(10, 4, mask_zero=True)(inp)))
+    tokens = np.array([[1, 2, 0], [3, 0, 0]])
+    out = model(tokens)
+    np.testing.assert_array_equal(np.asarray(out._keras_mask), tokens != 0)
+    assert getattr(model(np.ones((1, 3), np.float32)), "_keras_mask", None) is not None

@@ -530,7 +530,12 @@ class Model(TrainingLoops):
             self._mark_input_grads()
             outs = self._forward(_tensors(xs), False)
             outs = [np.array(o, copy=True) for o in (outs if isinstance(outs, list) else [outs])]
+            graph = self._graph
+            masks = [None if k is None else np.array(graph.values[k], copy=True) for k in graph.output_mask_slots]
         outs = [kernels.Tensor.from_numpy(o) for o in outs]   # Tensors, as Keras returns
+        for t, m in zip(outs, masks):   # an output's Keras mask (Embedding(mask_zero) upstream)
+            if m is not None:
+                t._keras_mask = kernels.Tensor.from_numpy(m)
         return self._structure_outputs(outs)
 
     def _call_with_options(self, inputs, training, options):
