@@ -97,6 +97,7 @@ class Model(TrainingLoops):
         self._graph = None
         self._preactivation = ()
         self._input_dict_keys = self._output_dict_keys = None
+        self._output_nesting = None
         self._returns_list = False
         if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
@@ -111,6 +112,12 @@ class Model(TrainingLoops):
             self._input_dict_keys = list(inputs)
         if isinstance(outputs, dict):
             self._output_dict_keys = list(outputs)
+        if isinstance(outputs, (list, tuple)) and any(isinstance(o, (list, tuple)) for o in outputs):
+            # outputs=[layer.output, ...] with a multi-output layer's list among them (Keras): the
+            # graph has the flat outputs; calls and predict return them grouped the same way
+            self._output_nesting = (type(outputs), [(type(o), len(o)) if isinstance(o, (list, tuple)) else None
+                                                    for o in outputs])
+            outputs = [t for o in outputs for t in (o if isinstance(o, (list, tuple)) else [o])]
         self._single_input = isinstance(inputs, KerasTensor)
         self._single_output = isinstance(outputs, KerasTensor)
         ins, outs = _as_list(inputs), _as_list(outputs)
@@ -513,7 +520,7 @@ class Model(TrainingLoops):
                     return outs[0]
                 # a model built with a dict of outputs returns a dict (a feature extractor by name)
                 keys = self.__dict__.get("_output_dict_keys") if self._graph is not None else None
-                return dict(zip(keys, outs)) if keys is not None else outs
+                return dict(zip(keys, outs)) if keys is not None else self._nested_outputs(outs)
             return self._replay(inputs, training) if self._graph is not None else self._call_user(inputs, training)
         if is_symbolic(inputs):
             return self._call_symbolic(inputs, training)
@@ -586,7 +593,7 @@ class Model(TrainingLoops):
         outs = [values[id(t)] for t in self.outputs]
         if self._output_dict_keys is not None:
             return dict(zip(self._output_dict_keys, outs))
-        return outs[0] if self._single_output else outs
+        return outs[0] if self._single_output else self._nested_outputs(outs)
 
     def _flatten_inputs(self, inputs, op):
         n = len(self.inputs)
@@ -634,7 +641,7 @@ class Model(TrainingLoops):
                 if len(outs) == 1 and not self._returns_list:
                     return outs[0]
                 keys = self.__dict__.get("_output_dict_keys") if self._graph is not None else None
-                return dict(zip(keys, outs)) if keys is not None else outs
+                return dict(zip(keys, outs)) if keys is not None else self._nested_outputs(outs)
         if self._graph is not None:
             return self._replay(inputs, training)
         return self._call_user(inputs, training)
