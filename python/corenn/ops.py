@@ -444,8 +444,20 @@ def _probe_reshape(x, target):
     return None
 
 
+def _string_data(x):
+    """``x`` as corenn's string array when it holds strings (shape ops move them as TensorFlow
+    does: ``ops.expand_dims`` of a string column for StringLookup), else None."""
+    from . import strings as _strings
+    if isinstance(x, Tensor) or not _strings.is_string_array(x):
+        return None
+    return _strings.wrap(_strings.as_string_array(x, "ops"))
+
+
 def reshape(x, newshape):
     target = [int(d) for d in (newshape if isinstance(newshape, (list, tuple)) else [newshape])]
+    text = _string_data(x)
+    if text is not None:
+        return text.reshape(target)
     if _is_int(x):   # integer tensors keep their dtype (no gradient)
         a = np.asarray(_any(x, "reshape"))
         if SHAPE_PROBE.depth and -1 not in target and a.size != _math.prod(target):
@@ -474,7 +486,8 @@ def flatten(x):
 
 def expand_dims(x, axis):
     """Insert size-1 axes; ``axis`` may be a tuple (Keras 3), each counted in the result's rank."""
-    x = _any(x, "expand_dims")
+    text = _string_data(x)
+    x = text if text is not None else _any(x, "expand_dims")
     s = list(x.shape)
     axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
     rank = len(s) + len(axes)
@@ -489,7 +502,8 @@ def expand_dims(x, axis):
 
 
 def squeeze(x, axis=None):
-    x = _any(x, "squeeze")
+    text = _string_data(x)
+    x = text if text is not None else _any(x, "squeeze")
     s = list(x.shape)
     if axis is None:
         keep = [d for d in s if d != 1]
