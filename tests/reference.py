@@ -2427,3 +2427,8 @@ def conv_lstm2d(x, kernel, recurrent_kernel, bias=None, strides=(1, 1), padding=
         h = o * act(c)
         hs.append(h)
     return np.stack(hs, axis=1), h, c
+
+
+def random_fourier_features(x, unscaled_kernel, bias, kernel_scale):
+    """tf.keras 2's RandomFourierFeatures: cos(x @ W / s + b), s = kernel_scale[0]."""
+    return np.cos(f64(x) @ (f64(unscaled_kernel) / f64(kernel_scale)[0]) + f64(bias))
