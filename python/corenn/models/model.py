@@ -472,16 +472,27 @@ class Model(TrainingLoops):
             return 0.0
         return float(sum(float(np.asarray(v)) for v in self._added_loss_tensors()))
 
-    def save_weights(self, filepath, overwrite=True):
+    def save_weights(self, filepath, overwrite=True, save_format=None, options=None):
+        """Keras 3's ``save_weights``; tf.keras 2's ``save_format`` / ``options`` are taken (the
+        Zero-DCE example forwards them) when they name the HDF5 file the name already asks for."""
         import os
         from .. import saving
+        if save_format not in (None, "h5"):
+            raise ValueError(f"{self.name}.save_weights: save_format={save_format!r} (TensorFlow's checkpoint "
+                             "format) is not supported; weights files are Keras 3's .weights.h5")
         filepath = saving.check_weights_path(filepath, f"{self.name}.save_weights")
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{self.name}.save_weights: {filepath} exists and overwrite=False")
         saving.save_weights(self, filepath)
 
-    def load_weights(self, filepath):
+    def load_weights(self, filepath, skip_mismatch=False, by_name=False, options=None):
+        """Weights by position, as Keras 3 reads a .weights.h5; tf.keras 2's ``by_name`` /
+        ``options`` are taken at their defaults (``options`` is TensorFlow's checkpoint option)."""
         from .. import saving
+        for flag, value in (("skip_mismatch", skip_mismatch), ("by_name", by_name)):
+            if value:
+                raise NotImplementedError(f"{self.name}.load_weights: {flag}=True is not supported; weights "
+                                          "are matched by position and must all fit")
         saving.load_weights(self, filepath)
 
     def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None):
