@@ -23,13 +23,13 @@ def make_images(n):
     return x.astype("uint8"), y.reshape(-1, 1)
 
 
-(x_train, y_train), (x_test, y_test) = make_images(512), make_images(128)
+(x_train, y_train), (x_test, y_test) = make_images(256), make_images(64)
 y_train = tf.keras.utils.to_categorical(y_train, num_classes=4)
 y_test = tf.keras.utils.to_categorical(y_test, num_classes=4)
 
 print(x_train.shape)
 print(y_train.shape)
-assert y_train.shape == (512, 4)
+assert y_train.shape == (256, 4)
 
 AUTO = tf.data.experimental.AUTOTUNE
 BATCH_SIZE = 32

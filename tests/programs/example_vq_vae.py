@@ -172,7 +172,7 @@ def make_images(n):
     return x
 
 
-x_train, x_test = make_images(512), make_images(64)
+x_train, x_test = make_images(256), make_images(64)
 
 x_train = np.expand_dims(x_train, -1)
 x_test = np.expand_dims(x_test, -1)
