@@ -2443,3 +2443,8 @@ def conv_lstm(x, kernel, recurrent_kernel, bias=None, strides=None, padding="val
         h, c, out = np.where(keep, h_new, h), np.where(keep, c_new, c), np.where(keep, h_new, out)
         hs.append(out)
     return np.stack(hs, axis=1), h, c
+
+
+def random_fourier_features(x, unscaled_kernel, bias, kernel_scale):
+    """tf.keras 2's RandomFourierFeatures: cos(x @ W / s + b), s = kernel_scale[0]."""
+    return np.cos(f64(x) @ (f64(unscaled_kernel) / f64(kernel_scale)[0]) + f64(bias))

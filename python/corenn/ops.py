@@ -138,8 +138,7 @@ def _binary(kind, a, b):
         # integer tensors stay integer (Keras); no gradient flows through integers
         A, B = np.asarray(a), np.asarray(b)
         _broadcast_check(kind, A.shape, B.shape)
-        dt = np.result_type(*[v.dtype for v in (a, b) if isinstance(v, Tensor)])
-        return _t(_INT_BINARY[kind](A, B).astype(dt))
+        return _t(_INT_BINARY[kind](A, B).astype(_int_result_dtype(a, b)))
     a, b = _f32(a), _f32(b)
     y = kernels.binary_forward(kind, a, b)
     tape = autodiff.recording_tape()
@@ -150,6 +149,13 @@ def _binary(kind, a, b):
             return list(kernels.binary_backward(kind, a, b, dys[0], need_a=need_a, need_b=need_b))
         tape.record(rule, [a, b], [y], ("binary", kind))
     return y
+
+
+def _int_result_dtype(*operands):
+    """The dtype of an integer op's result: the Tensors' (a Python int takes the Tensor's dtype,
+    as in Keras: int32 // 2 is int32), or NumPy's promotion when no operand is a Tensor."""
+    tensors = [v.dtype for v in operands if isinstance(v, Tensor)]
+    return np.result_type(*tensors) if tensors else np.result_type(*[np.asarray(v) for v in operands])
 
 
 def add(x1, x2):
@@ -440,8 +446,20 @@ def _probe_reshape(x, target):
     return None
 
 
+def _string_data(x):
+    """``x`` as corenn's string array when it holds strings (shape ops move them as TensorFlow
+    does: ``ops.expand_dims`` of a string column for StringLookup), else None."""
+    from . import strings as _strings
+    if isinstance(x, Tensor) or not _strings.is_string_array(x):
+        return None
+    return _strings.wrap(_strings.as_string_array(x, "ops"))
+
+
 def reshape(x, newshape):
     target = [int(d) for d in (newshape if isinstance(newshape, (list, tuple)) else [newshape])]
+    text = _string_data(x)
+    if text is not None:
+        return text.reshape(target)
     if _is_int(x):   # integer tensors keep their dtype (no gradient)
         a = np.asarray(_any(x, "reshape"))
         if SHAPE_PROBE.depth and -1 not in target and a.size != _math.prod(target):
@@ -470,7 +488,8 @@ def flatten(x):
 
 def expand_dims(x, axis):
     """Insert size-1 axes; ``axis`` may be a tuple (Keras 3), each counted in the result's rank."""
-    x = _any(x, "expand_dims")
+    text = _string_data(x)
+    x = text if text is not None else _any(x, "expand_dims")
     s = list(x.shape)
     axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
     rank = len(s) + len(axes)
@@ -485,7 +504,8 @@ def expand_dims(x, axis):
 
 
 def squeeze(x, axis=None):
-    x = _any(x, "squeeze")
+    text = _string_data(x)
+    x = text if text is not None else _any(x, "squeeze")
     s = list(x.shape)
     if axis is None:
         keep = [d for d in s if d != 1]
@@ -748,6 +768,10 @@ def _install_operators():
     T.__rmul__ = lambda a, b: multiply(b, a)
     T.__truediv__ = lambda a, b: divide(a, b)
     T.__rtruediv__ = lambda a, b: divide(b, a)
+    T.__floordiv__ = lambda a, b: floor_divide(a, b)
+    T.__rfloordiv__ = lambda a, b: floor_divide(b, a)
+    T.__mod__ = lambda a, b: mod(a, b)
+    T.__rmod__ = lambda a, b: mod(b, a)
     T.__pow__ = lambda a, b: power(a, b)
     T.__rpow__ = lambda a, b: power(b, a)
     T.__matmul__ = lambda a, b: matmul(a, b)
@@ -1338,7 +1362,7 @@ def mod(x1, x2):
     if not _is_float(a) and not _is_float(b):
         _broadcast_check("mod", a.shape, b.shape)
         with np.errstate(all="ignore"):
-            return _t(np.mod(np.asarray(a), np.asarray(b)))
+            return _t(np.mod(np.asarray(a), np.asarray(b)).astype(_int_result_dtype(x1, x2)))
     return _binary_np("mod", a, b, np.mod, lambda a, b, y: np.ones_like(y),
                       lambda a, b, y: -np.floor(a / b))
 
@@ -1350,7 +1374,7 @@ def floor_divide(x1, x2):
     if not _is_float(a) and not _is_float(b):
         if B.size and (B == 0).any():
             raise ZeroDivisionError("ops.floor_divide: integer division by zero")
-        return _t(np.floor_divide(A, B))
+        return _t(np.floor_divide(A, B).astype(_int_result_dtype(x1, x2)))
     with np.errstate(all="ignore"):
         return _t(np.floor_divide(A.astype(np.float64), B.astype(np.float64)))
 

@@ -122,8 +122,14 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     return ops.multiply(x, _out(keep / np.float32(1.0 - rate)))
 
 
-def gamma(shape, alpha, dtype=None, seed=None):
-    return _out(_rng(seed, "gamma").gamma(alpha, 1.0, _shape(shape, "gamma")), dtype)
+def gamma(shape, alpha, dtype=None, seed=None, beta=None):
+    """Gamma(alpha, rate beta) draws. A float ``alpha`` (Keras 3) gives ``shape``; an array ``alpha``
+    or ``beta`` (``tf.random.gamma``) gives one draw per parameter: ``shape + alpha.shape``."""
+    alpha = np.asarray(alpha, np.float64)
+    rate = np.asarray(1.0 if beta is None else beta, np.float64)
+    params = np.broadcast_shapes(alpha.shape, rate.shape)
+    dims = _shape(shape, "gamma") + params
+    return _out(_rng(seed, "gamma").gamma(np.broadcast_to(alpha, dims), 1.0 / np.broadcast_to(rate, dims)), dtype)
 
 
 def beta(shape, alpha, beta, dtype=None, seed=None):  # noqa: A002 - Keras' names

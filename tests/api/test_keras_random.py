@@ -55,3 +55,16 @@ def test_seeds():
 def test_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_gamma_scalar_alpha_gives_shape_and_array_alpha_appends_its_shape():
+    # keras.random.gamma(shape, alpha=float): `shape`; tf.random.gamma(shape, alpha=[...], beta=...):
+    # one draw per parameter, shape + alpha.shape (the CutMix example indexes draws[0][0])
+    scalar = np.asarray(corenn.random.gamma((50000,), alpha=3.0, seed=1), np.float64)
+    assert scalar.shape == (50000,) and abs(scalar.mean() - 3.0) < 0.05 and abs(scalar.var() / 3.0 - 1) < 0.05
+    assert tuple(corenn.random.gamma(shape=[1], alpha=[0.25]).shape) == (1, 1)
+    draws = np.asarray(corenn.random.gamma((40000,), alpha=[2.0, 8.0], beta=[4.0, 2.0], seed=2), np.float64)
+    assert draws.shape == (40000, 2) and draws.min() > 0
+    # mean alpha / beta and variance alpha / beta**2 per column
+    np.testing.assert_allclose(draws.mean(axis=0), [0.5, 4.0], rtol=0.03)
+    np.testing.assert_allclose(draws.var(axis=0), [0.125, 2.0], rtol=0.05)

@@ -113,3 +113,24 @@ def test_batch_normalization_tf_keras2_options():
         keras.layers.BatchNormalization(renorm=True)
     with pytest.raises(NotImplementedError, match="virtual_batch_size"):
         keras.layers.BatchNormalization(virtual_batch_size=2)
+
+
+def test_weights_methods_take_tf_keras2_arguments(tmp_path, rng):
+    # tf.keras 2's save_weights(..., save_format=, options=) / load_weights(..., by_name=,
+    # skip_mismatch=, options=) at their defaults, as the Zero-DCE example forwards them
+    def make():
+        return keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+
+    model, fresh = make(), make()
+    path = str(tmp_path / "net.weights.h5")
+    model.save_weights(path, overwrite=True, save_format=None, options=None)
+    model.save_weights(path, save_format="h5")
+    fresh.load_weights(filepath=path, by_name=False, skip_mismatch=False, options=None)
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(fresh.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(ValueError, match="save_format='tf'.*not supported"):
+        model.save_weights(path, save_format="tf")
+    with pytest.raises(NotImplementedError, match="by_name=True is not supported"):
+        fresh.load_weights(path, by_name=True)
+    with pytest.raises(NotImplementedError, match="skip_mismatch=True is not supported"):
+        fresh.load_weights(path, skip_mismatch=True)

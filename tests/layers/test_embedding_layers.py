@@ -3,6 +3,7 @@ configs, errors, and a Sequential starting with an Embedding that learns a tiny 
 import numpy as np
 import pytest
 
+import corenn as tf
 from corenn import layers, kernels
 from corenn.layers.embedding import Embedding
 from corenn.layers.wrappers import TimeDistributed
@@ -50,6 +51,18 @@ def test_embedding_eager_call_int_input_and_errors(rng):
         Embedding(0, 2)
     with pytest.raises(ValueError, match="output_dim must be a positive integer"):
         Embedding(5, 2.5)
+
+
+def test_embedding_sizes_may_be_integer_scalar_tensors():
+    # tf.keras 2 programs size a positional embedding with tf.shape(x)[1] (the CCT example)
+    tokens = tf.ones((1, 16, 8))
+    layer = Embedding(input_dim=tf.shape(tokens)[1], output_dim=tf.shape(tokens)[-1])
+    assert layer.input_dim == 16 and layer.output_dim == 8 and type(layer.get_config()["input_dim"]) is int
+    assert layer(tf.range(16)).shape == (16, 8)
+    with pytest.raises(ValueError, match="input_dim must be a positive integer"):
+        Embedding(input_dim=tf.constant(np.int32(0)), output_dim=2)
+    with pytest.raises(ValueError, match="output_dim must be a positive integer"):
+        Embedding(input_dim=4, output_dim=tf.constant(np.array([2, 3], np.int32)))
 
 
 def test_embedding_config_input_length_and_regularizer(rng):

@@ -7,6 +7,7 @@ differences (graph_reference.py), and PyTorch autograd where installed.
 import numpy as np
 import pytest
 
+import corenn
 from corenn import keras, layers, ops
 
 from graph_reference import (arrays, assert_grads_close, dense, fd_grads, mse,
@@ -394,3 +395,42 @@ def test_fit_with_the_wrong_number_of_inputs(rng):
         model.fit([xa, xb], [y_reg], verbose=0)
     with pytest.raises(ValueError, match="expects shape"):
         model.fit([xb, xa], [y_reg, y_cls], verbose=0)  # swapped: each input's shape is checked
+
+
+class _SumAndProduct(layers.Layer):
+    """A layer with two outputs: its ``layer.output`` is a list of two KerasTensors (Keras)."""
+
+    def call(self, x):
+        return x + 1.0, x * 2.0
+
+
+def test_outputs_nesting_a_multi_output_layers_list_come_back_grouped(rng):
+    # keras.Model(inp, [layer.output for layer in ...]) where one layer has two outputs (the
+    # involution example's visualisation model): predict and calls return the same nesting
+    inp = keras.Input((3,))
+    pair = _SumAndProduct(name="pair")
+    a, b = pair(inp)
+    out = layers.Dense(2, name="head")(a)
+    model = keras.Model(inp, out)
+    assert isinstance(model.get_layer("pair").output, list)
+    vis = keras.Model(model.input, [model.get_layer("pair").output, model.get_layer("head").output])
+    assert len(vis.outputs) == 3   # the graph's outputs stay flat
+    x = rng.normal(size=(4, 3)).astype(np.float32)
+    expected = [[x + 1.0, x * 2.0], model.predict(x, verbose=0)]
+    for got in (vis.predict(x, verbose=0), vis(x)):
+        assert isinstance(got, list) and isinstance(got[0], list) and len(got) == 2
+        np.testing.assert_allclose(np.asarray(got[0][0]), expected[0][0], rtol=1e-6)
+        np.testing.assert_allclose(np.asarray(got[0][1]), expected[0][1], rtol=1e-6)
+        np.testing.assert_allclose(np.asarray(got[1]), expected[1], rtol=1e-6)
+    # a tuple inside keeps its type, as Keras' tree does
+    tup = keras.Model(inp, [tuple(pair.output), out])
+    assert isinstance(tup.predict(x, verbose=0)[0], tuple)
+    # under a GradientTape the grouped outputs are still differentiable
+    xt = corenn.constant(x)
+    with corenn.GradientTape() as tape:
+        tape.watch(xt)
+        (plus, times), head = vis(xt)
+        total = ops.sum(times) + ops.sum(head)
+    grad = np.asarray(tape.gradient(total, xt))
+    w = model.get_layer("head").kernel.numpy()
+    np.testing.assert_allclose(grad, 2.0 + np.broadcast_to(w.sum(axis=1), x.shape), rtol=1e-5)

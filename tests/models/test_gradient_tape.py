@@ -223,6 +223,28 @@ def test_python_operators_on_tensors_are_differentiable(rng, case):
                                    err_msg=f"{case}: input {i}")
 
 
+def test_floor_division_and_modulo_operators_follow_python():
+    # `t // 2`, `7 % t`: Python's (NumPy's) floor and the divisor's sign; integers stay integers
+    # (the CutMix example's box arithmetic on int32 Tensors)
+    ints = tf.constant(np.array([-7, -1, 0, 5, 9], np.int32))
+    halved = ints // 2
+    assert halved.dtype == "int32"
+    np.testing.assert_array_equal(np.asarray(halved), [-4, -1, 0, 2, 4])
+    np.testing.assert_array_equal(np.asarray(ints % 4), [1, 3, 0, 1, 1])
+    divisors = tf.constant(np.array([3, -2, 4, 5, 2], np.int32))
+    np.testing.assert_array_equal(np.asarray(11 // divisors), [3, -6, 2, 2, 5])
+    np.testing.assert_array_equal(np.asarray(11 % divisors), [2, -1, 3, 1, 1])
+    floats = _t(np.array([-2.5, 0.75, 7.0]))
+    np.testing.assert_allclose(np.asarray(floats // 2.0), [-2.0, 0.0, 3.0])
+    np.testing.assert_allclose(np.asarray(floats % 2.0), [1.5, 0.75, 1.0])
+    # x % y is differentiable in x (slope one between the jumps)
+    x = _t(np.array([0.3, 2.6, -1.2]))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        total = ops.sum(x % 2.0)
+    np.testing.assert_allclose(np.asarray(tape.gradient(total, x)), [1.0, 1.0, 1.0])
+
+
 def test_operators_match_torch_autograd(rng):
     torch = pytest.importorskip("torch")
     xa, wa, ba = rng.standard_normal((3, 4)), rng.standard_normal((4, 2)), rng.standard_normal(2)

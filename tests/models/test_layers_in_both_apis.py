@@ -94,6 +94,7 @@ TABLE = {
     "Discretization": (lambda: layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.7]), (4,), False),
     "GroupNormalization": (lambda: layers.GroupNormalization(groups=2), (3, 3, 4), False),
     "UnitNormalization": (lambda: layers.UnitNormalization(), (4, 3), False),
+    "RandomFourierFeatures": (lambda: layers.RandomFourierFeatures(6, scale=2.0, trainable=True), (4,), False),
     "GaussianNoise": (lambda: layers.GaussianNoise(0.3, seed=1), (5,), False),
     "GaussianDropout": (lambda: layers.GaussianDropout(0.3, seed=1), (5,), False),
     "AlphaDropout": (lambda: layers.AlphaDropout(0.3, seed=1), (5,), False),

@@ -140,3 +140,32 @@ def test_a_subclassed_layer_is_unaffected_and_ops_stay_eager_on_values():
     eager = ops.add(tf.constant(x), 1.0)   # no KerasTensor: a Tensor, computed now
     assert isinstance(eager, tf.Tensor)
     np.testing.assert_allclose(np.asarray(eager), x + 1)
+
+
+def test_shape_ops_move_a_string_column_to_a_lookup(tmp_path):
+    # the Wide & Deep example: StringLookup(output_mode="binary")(ops.expand_dims(column, -1)) on a
+    # dtype="string" Input; the shape ops keep strings strings, eagerly and in the model
+    column = np.array(["b", "a", "zz", "b"], dtype=object)
+    assert ops.expand_dims(column, -1).shape == (4, 1)
+    assert list(ops.squeeze(ops.reshape(column, (1, 4, 1)))) == ["b", "a", "zz", "b"]
+    inp = layers.Input(name="kind", shape=(), dtype="string")
+    expanded = ops.expand_dims(inp, -1)
+    assert expanded.dtype == "string" and tuple(expanded.shape) == (None, 1)
+    one_hot = layers.StringLookup(vocabulary=["a", "b"], mask_token=None, num_oov_indices=0,
+                                  output_mode="binary")(expanded)
+    out = layers.Dense(1, kernel_initializer="ones", use_bias=False)(one_hot)
+    model = keras.Model({"kind": inp}, out)
+    np.testing.assert_allclose(model.predict({"kind": np.array(["b", "a", "a"], dtype=object)}, verbose=0),
+                               [[1.0], [1.0], [1.0]])
+    lookup = model.layers[2]
+    assert isinstance(model.layers[1], OpLayer)
+    np.testing.assert_array_equal(np.asarray(lookup(ops.expand_dims(np.array(["b", "a"], dtype=object), -1))),
+                                  [[0, 1], [1, 0]])
+    model.compile(optimizer="sgd", loss="mse")
+    history = model.fit({"kind": np.array(["a", "b"] * 8, dtype=object)}, np.array([2.0, -1.0] * 8),
+                        epochs=3, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    model.save(tmp_path / "lookup.keras")
+    reloaded = keras.models.load_model(tmp_path / "lookup.keras")
+    batch = {"kind": np.array(["b", "a"], dtype=object)}
+    np.testing.assert_allclose(reloaded.predict(batch, verbose=0), model.predict(batch, verbose=0), rtol=1e-6)

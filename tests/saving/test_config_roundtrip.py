@@ -91,7 +91,7 @@ _LAYER_MODULES = [importlib.import_module(f"corenn.layers.{m}") for m in
                   ("core", "convolutional", "pooling", "normalization", "regularization",
                    "reshaping", "base", "recurrent", "wrappers", "embedding", "activation", "merging",
                    "preprocessing", "attention", "image_preprocessing", "image_augmentation",
-                   "text_preprocessing", "rnn_cells", "discretization", "einsum_dense", "conv_lstm")
+                   "text_preprocessing", "rnn_cells", "discretization", "einsum_dense", "conv_lstm", "kernelized")
                   if importlib.util.find_spec(f"corenn.layers.{m}") is not None]
 LAYER_CLASSES = {name: cls for mod in _LAYER_MODULES for name, cls in vars(mod).items()
                  if isinstance(cls, type) and issubclass(cls, layers.Layer) and not name.startswith("_")
@@ -161,6 +161,7 @@ LAYER_ARGS.update({
     "GroupNormalization": dict(groups=4, axis=1, epsilon=1e-5, center=False,
                                gamma_initializer="he_normal", gamma_regularizer="l2"),
     "UnitNormalization": dict(axis=[1, 2]),
+    "RandomFourierFeatures": dict(output_dim=5, kernel_initializer="laplacian", scale=2.0, trainable=True),
     "GaussianNoise": dict(stddev=0.25, seed=3),
     "GaussianDropout": dict(rate=0.2, seed=4),
     "AlphaDropout": dict(rate=0.1, seed=5),

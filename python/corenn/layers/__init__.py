@@ -8,6 +8,7 @@ from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Co
 from .core import Activation, Dense, Dropout, Flatten, Identity, Lambda, Masking, Reshape
 from .einsum_dense import EinsumDense
 from .embedding import Embedding
+from .kernelized import RandomFourierFeatures   # tf.keras 2's (layers.experimental in its scripts)
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
 from .normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
@@ -112,6 +113,7 @@ def deserialize(config, custom_objects=None, prepare_layer=None):
 
 get = deserialize
 __all__ += ["ActivityRegularization"]
+__all__ += ["RandomFourierFeatures"]   # tf.keras 2's kernel-approximation layer (Keras 3 has none)
 
 # ops called on KerasTensors record one node each; not a Keras name, but configs name it
 from .op_layer import OpLayer  # noqa: E402,F401

@@ -27,6 +27,7 @@ import numpy as np
 from .. import kernels
 from .. import mixed_precision as _mixed_precision
 from .input_spec import assert_input_compatibility
+from ..strings import is_string_array
 
 __all__ = ["Layer", "InputLayer", "Input"]
 
@@ -541,7 +542,8 @@ class Layer:
                     sink.extend((self, v) for v in losses)
         multi = isinstance(y, (list, tuple))   # a call returning several tensors (Keras allows it)
         ys = list(y) if multi else [y]
-        if not ys or not all(isinstance(t, kernels.Tensor) for t in ys):
+        # string arrays pass through (an op moving a string column: ops.expand_dims before StringLookup)
+        if not ys or not all(isinstance(t, kernels.Tensor) or is_string_array(t) for t in ys):
             raise TypeError(f"layer '{self.name}' ({type(self).__name__}).call must return a corenn Tensor or a "
                             f"tuple/list of them (computed with corenn.ops), got "
                             f"{type(y).__name__}" + (f" of {', '.join(type(t).__name__ for t in ys)}" if multi else ""))

@@ -26,6 +26,9 @@ __all__ = ["Embedding"]
 
 
 def _positive_int(layer_name, arg, value):
+    if isinstance(value, kernels.Tensor) and value.ndim == 0 and value.dtype in ("int32", "int64"):
+        # tf.keras 2 took a size read from tf.shape(...) (the CCT example's positional embedding)
+        value = int(np.asarray(value))
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"Embedding '{layer_name}': {arg} must be a positive integer, got {value!r}")
     return int(value)

@@ -29,6 +29,7 @@ import types
 import numpy as np
 
 from .. import kernels
+from ..strings import is_string_array
 from .base import TRACING, Layer, check_traceable
 
 __all__ = ["OpLayer", "make_symbolic_aware", "symbolic_op"]
@@ -297,7 +298,7 @@ class OpLayer(Layer):
         for a, b in zip(*runs):
             sa, sb = tuple(np.shape(a)), tuple(np.shape(b))
             results.append(tuple(d if d == e else None for d, e in zip(sa, sb)) if len(sa) == len(sb) else sa)
-        self.output_dtype = str(getattr(runs[0][0], "dtype", "float32"))
+        self.output_dtype = "string" if is_string_array(runs[0][0]) else str(getattr(runs[0][0], "dtype", "float32"))
         return results if self.__dict__["_probe_multi"] else results[0]
 
     def __call__(self, inputs, *args, **kwargs):
@@ -346,5 +347,8 @@ def _probe_input(source, shape, size):
         if kept is not None and kept[source.index] is not None:
             return kept[source.index]
     dtype = str(source.dtype) if source is not None else "float32"
+    dims = tuple(size if d is None else d for d in shape)
+    if dtype == "string":   # a string column (an Input(dtype="string")) probes as empty strings
+        return np.full(dims, "", dtype=object)
     np_dtype = (np.int64 if dtype == "int64" else np.int32) if dtype.startswith(("int", "uint")) else np.float32
-    return kernels.Tensor.from_numpy(np.zeros(tuple(size if d is None else d for d in shape), np_dtype))
+    return kernels.Tensor.from_numpy(np.zeros(dims, np_dtype))

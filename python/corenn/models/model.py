@@ -97,6 +97,7 @@ class Model(TrainingLoops):
         self._graph = None
         self._preactivation = ()
         self._input_dict_keys = self._output_dict_keys = None
+        self._output_nesting = None
         self._returns_list = False
         if inputs is not None or outputs is not None:
             if inputs is None or outputs is None:
@@ -111,6 +112,12 @@ class Model(TrainingLoops):
             self._input_dict_keys = list(inputs)
         if isinstance(outputs, dict):
             self._output_dict_keys = list(outputs)
+        if isinstance(outputs, (list, tuple)) and any(isinstance(o, (list, tuple)) for o in outputs):
+            # outputs=[layer.output, ...] with a multi-output layer's list among them (Keras): the
+            # graph has the flat outputs; calls and predict return them grouped the same way
+            self._output_nesting = (type(outputs), [(type(o), len(o)) if isinstance(o, (list, tuple)) else None
+                                                    for o in outputs])
+            outputs = [t for o in outputs for t in (o if isinstance(o, (list, tuple)) else [o])]
         self._single_input = isinstance(inputs, KerasTensor)
         self._single_output = isinstance(outputs, KerasTensor)
         ins, outs = _as_list(inputs), _as_list(outputs)
@@ -465,16 +472,27 @@ class Model(TrainingLoops):
             return 0.0
         return float(sum(float(np.asarray(v)) for v in self._added_loss_tensors()))
 
-    def save_weights(self, filepath, overwrite=True):
+    def save_weights(self, filepath, overwrite=True, save_format=None, options=None):
+        """Keras 3's ``save_weights``; tf.keras 2's ``save_format`` / ``options`` are taken (the
+        Zero-DCE example forwards them) when they name the HDF5 file the name already asks for."""
         import os
         from .. import saving
+        if save_format not in (None, "h5"):
+            raise ValueError(f"{self.name}.save_weights: save_format={save_format!r} (TensorFlow's checkpoint "
+                             "format) is not supported; weights files are Keras 3's .weights.h5")
         filepath = saving.check_weights_path(filepath, f"{self.name}.save_weights")
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{self.name}.save_weights: {filepath} exists and overwrite=False")
         saving.save_weights(self, filepath)
 
-    def load_weights(self, filepath):
+    def load_weights(self, filepath, skip_mismatch=False, by_name=False, options=None):
+        """Weights by position, as Keras 3 reads a .weights.h5; tf.keras 2's ``by_name`` /
+        ``options`` are taken at their defaults (``options`` is TensorFlow's checkpoint option)."""
         from .. import saving
+        for flag, value in (("skip_mismatch", skip_mismatch), ("by_name", by_name)):
+            if value:
+                raise NotImplementedError(f"{self.name}.load_weights: {flag}=True is not supported; weights "
+                                          "are matched by position and must all fit")
         saving.load_weights(self, filepath)
 
     def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None):
@@ -513,7 +531,7 @@ class Model(TrainingLoops):
                     return outs[0]
                 # a model built with a dict of outputs returns a dict (a feature extractor by name)
                 keys = self.__dict__.get("_output_dict_keys") if self._graph is not None else None
-                return dict(zip(keys, outs)) if keys is not None else outs
+                return dict(zip(keys, outs)) if keys is not None else self._nested_outputs(outs)
             return self._replay(inputs, training) if self._graph is not None else self._call_user(inputs, training)
         if is_symbolic(inputs):
             return self._call_symbolic(inputs, training)
@@ -591,7 +609,7 @@ class Model(TrainingLoops):
         outs = [values[id(t)] for t in self.outputs]
         if self._output_dict_keys is not None:
             return dict(zip(self._output_dict_keys, outs))
-        return outs[0] if self._single_output else outs
+        return outs[0] if self._single_output else self._nested_outputs(outs)
 
     def _flatten_inputs(self, inputs, op):
         n = len(self.inputs)
@@ -639,7 +657,7 @@ class Model(TrainingLoops):
                 if len(outs) == 1 and not self._returns_list:
                     return outs[0]
                 keys = self.__dict__.get("_output_dict_keys") if self._graph is not None else None
-                return dict(zip(keys, outs)) if keys is not None else outs
+                return dict(zip(keys, outs)) if keys is not None else self._nested_outputs(outs)
         if self._graph is not None:
             return self._replay(inputs, training)
         return self._call_user(inputs, training)

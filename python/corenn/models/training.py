@@ -600,7 +600,19 @@ class TrainingLoops:
         if len(outs) == 1:
             return outs[0]
         keys = getattr(self, "_output_dict_keys", None)
-        return dict(zip(keys, outs)) if keys is not None else outs
+        return dict(zip(keys, outs)) if keys is not None else self._nested_outputs(outs)
+
+    def _nested_outputs(self, outs):
+        """The flat outputs grouped as the functional model's ``outputs=`` nested them (a list
+        holding a multi-output layer's output list), else as they are."""
+        nesting = self.__dict__.get("_output_nesting")
+        if nesting is None:
+            return outs
+        outer, items = nesting
+        grouped, flat = [], iter(outs)
+        for item in items:
+            grouped.append(next(flat) if item is None else item[0](next(flat) for _ in range(item[1])))
+        return outer(grouped)
 
 
 # -- arrays or lists of arrays (one per model input / output) --------------------------------------
