@@ -276,11 +276,28 @@ def _keras3_weights(datasets, paths, names, where, layers=None):
         found = _keras3_layer_datasets(datasets, f"/layers/{path}", None if layers is None else layers[k])
         per_layer[name] = found
         used |= {d.member for d in found}
-    # a compiled model's file also holds its optimizer's state (optimizer/vars/...): checked
-    # with the rest of the tree, never read (the loaded model comes back uncompiled)
+    _check_all_used(datasets, used, where)
+    return per_layer
+
+
+def _check_all_used(datasets, used, where):
+    # a compiled model's file also holds its optimizer's state (optimizer/vars/...), read apart
     extra = sorted(p for p in set(datasets) - used if not p.startswith("/optimizer/"))
     if extra:
         raise _Bad(f"{where} holds weights the model has no layer for: {', '.join(extra[:5])}")
+
+
+def _keras3_order_weights(datasets, order, group="/layers"):
+    """{layer name: [_Dataset]} for the entries of translate_model_config's ``order`` (Keras'
+    layers, numbered by class) below ``group``; a model used as a layer holds the datasets of
+    its own layers, in their order, below ``<its group>/layers``."""
+    per_layer = {}
+    for (name, _, inner), path in zip(order, _keras3_paths([cls for _, cls, _ in order])):
+        if inner is None:
+            per_layer[name] = _keras3_layer_datasets(datasets, f"{group}/{path}")
+        else:
+            per_layer[name] = [d for found in _keras3_order_weights(datasets, inner, f"{group}/{path}/layers").values()
+                               for d in found]
     return per_layer
 
 
@@ -334,10 +351,11 @@ def _read_archive(f):
     return config, data
 
 
-def _checked_weights(inner_config, per_layer):
+def _checked_weights(inner_config, per_layer, legacy=False):
     """Check the translated config like a corenn file's, compare the shapes its model builds
     (without storage) with the file's datasets, then read them: (checked config, arrays in
-    model order). Nothing is read before every shape matched."""
+    model order). Nothing is read before every shape matched. A ``legacy`` file lists a model
+    used as a layer's weights as Keras' ``trainable_weights + non_trainable_weights``."""
     inner = _saving._check_layer_classes(inner_config)
     stand_in = _saving._stand_in_model(inner)
     ordered = []
@@ -346,12 +364,29 @@ def _checked_weights(inner_config, per_layer):
             found = per_layer.get(layer.name)
             if found is None:
                 raise _BadConfig(f"the file holds no weights for layer '{layer.name}'")
+            if legacy and getattr(layer, "_graph", None) is not None:
+                found = _in_weights_order(layer, found)
             ordered += found
         elif per_layer.get(layer.name):
             raise _BadConfig(f"layer '{layer.name}' ({type(layer).__name__}) has no weights, but the "
                              f"file holds {len(per_layer[layer.name])} for it")
     _saving._compare_weight_shapes(stand_in, ordered)
     return inner, [d.read() for d in ordered]
+
+
+def _in_weights_order(model, found):
+    """A legacy file's datasets of a model used as a layer (trainable ones first, as Keras'
+    legacy writer lists them) in ``model.weights`` order."""
+    weights = model.weights
+    trainable = {id(w) for w in model.trainable_weights}
+    keras_order = [i for i, w in enumerate(weights) if id(w) in trainable] + \
+        [i for i, w in enumerate(weights) if id(w) not in trainable]
+    if len(found) != len(weights):
+        return found   # the shape comparison names the mismatch
+    out = [None] * len(weights)
+    for dataset, i in zip(found, keras_order):
+        out[i] = dataset
+    return out
 
 
 def _build(inner, arrays, path):
@@ -383,10 +418,10 @@ def load_keras_archive(path):
         corenn_config, order = translate_model_config(config)
         with _open_h5_bytes(h5py, data) as h5:
             datasets = _check_h5_tree(h5py, h5)
-            names = [n for n, _ in order]
-            paths = _keras3_paths([c for _, c in order])
-            per_layer = _keras3_weights(datasets, paths, names, "model.weights.h5")
-            _check_group_names(h5, paths, names)
+            per_layer = _keras3_order_weights(datasets, order)
+            _check_all_used(datasets, {d.member for found in per_layer.values() for d in found},
+                            "model.weights.h5")
+            _check_group_names(h5, _keras3_paths([c for _, c, _ in order]), [n for n, _, _ in order])
             inner, arrays = _checked_weights(corenn_config, per_layer)
     return _build(inner, arrays, path)
 
@@ -418,11 +453,12 @@ def load_legacy_h5(path):
                 config = json.loads(text)
             except (ValueError, RecursionError) as exc:
                 raise _Bad(f"model_config is not valid JSON: {exc}") from None
-            corenn_config, _ = translate_model_config(config)
+            version = _string_attr(h5, "keras_version", "a version")
+            corenn_config, _ = translate_model_config(config, tf_keras2=str(version).startswith("2."))
             if "model_weights" not in h5:
                 raise _Bad("no 'model_weights' group")
             per_layer = _legacy_weights(h5py, h5["model_weights"], datasets)
-            inner, arrays = _checked_weights(corenn_config, per_layer)
+            inner, arrays = _checked_weights(corenn_config, per_layer, legacy=True)
     return _build(inner, arrays, path)
 
 

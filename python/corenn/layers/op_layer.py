@@ -334,6 +334,7 @@ class OpLayer(Layer):
 
 
 _SMALL = 64   # elements of a probe result kept for the ops that read it
+_MAX_PROBE = 1 << 26   # elements of one probe input (256 MB of float32): what a build may allocate
 
 
 def _probe_input(source, shape, size):
@@ -347,4 +348,7 @@ def _probe_input(source, shape, size):
             return kept[source.index]
     dtype = str(source.dtype) if source is not None else "float32"
     np_dtype = (np.int64 if dtype == "int64" else np.int32) if dtype.startswith(("int", "uint")) else np.float32
-    return kernels.Tensor.from_numpy(np.zeros(tuple(size if d is None else d for d in shape), np_dtype))
+    probe_shape = tuple(size if d is None else d for d in shape)
+    if int(np.prod(probe_shape, dtype=np.float64)) > _MAX_PROBE:   # a model file's shapes: checked first
+        raise ValueError(f"op on a tensor of shape {tuple(shape)}: more than {_MAX_PROBE} elements")
+    return kernels.Tensor.from_numpy(np.zeros(probe_shape, np_dtype))
