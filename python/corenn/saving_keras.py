@@ -410,20 +410,138 @@ def _reading_h5(path, what):
             raise _Bad(f"corrupt or truncated ({type(exc).__name__}: {exc})") from None
 
 
-def load_keras_archive(path):
-    """``corenn.models.load_model`` of a Keras 3 ``.keras`` archive (uncompiled)."""
+# Keras' optimizer variables after ``iterations`` (and ``learning_rate``, which Keras 3 keeps as
+# a variable): groups of slots, each group made in one pass over the model's trainable
+# variables (one of each slot per variable, interleaved), in the order Keras' build() makes
+# them, by corenn's slot names. TF-Keras 2's optimizers build the same.
+_KERAS_SLOT_GROUPS = {"Adam": (("momentums", "velocities"), ("velocity_hats",)),
+                      "AdamW": (("momentums", "velocities"), ("velocity_hats",)),
+                      "SGD": (("momentums",),),
+                      "RMSprop": (("velocities",), ("momentums",), ("average_gradients",))}
+
+
+def _compile_args(compile_config, legacy, path):
+    """The compile() arguments of Keras' compile config, or None (with a warning, as the model
+    then loads uncompiled) when it names something corenn does not have."""
+    from .saving_keras_config import keras_compile_config
+    config, lacking = keras_compile_config(compile_config, legacy)
+    if lacking is not None:
+        import warnings
+        warnings.warn(f"{path}: the model is loaded uncompiled: its compile config names {lacking}, "
+                      f"which corenn does not have; call compile() to train it", stacklevel=4)
+        return None
+    return _saving._compile_args(config)
+
+
+def _scalar(dataset, what):
+    if dataset.shape != () or dataset.dtype.kind not in "iuf":
+        raise _Bad(f"{dataset.name}: the optimizer's {what} must be a number, got shape {dataset.shape}")
+    value = dataset[()]
+    if not np.isfinite(value) or value < 0 or value >= 1 << 53:
+        raise _Bad(f"{dataset.name}: the optimizer's {what} is {value}")
+    return value
+
+
+def _set_optimizer_state(model, values, path):
+    """Keras' optimizer variables (HDF5 datasets, in Keras' order: ``iterations``, Keras 3's
+    ``learning_rate``, the slots as _KERAS_SLOT_GROUPS lays them out) into the compiled
+    ``model``'s optimizer; every shape checked before anything is read."""
+    import warnings
+    opt = model.optimizer
+    groups = _KERAS_SLOT_GROUPS.get(type(opt).__name__)
+    if groups is None or opt.use_ema or opt.gradient_accumulation_steps is not None:
+        warnings.warn(f"{path}: the state of the {type(opt).__name__} optimizer (with these options) is not "
+                      f"read; it starts afresh", stacklevel=3)
+        return
+    variables = model.trainable_weights
+    active = opt._active_slots()
+    layout = [(slot, j) for group in groups for j in range(len(variables))
+              for slot in group if slot in active]
+    leading = len(values) - len(layout)
+    if leading not in (1, 2):
+        raise _Bad(f"the file holds {len(values)} optimizer variables; {type(opt).__name__} of this model "
+                   f"has {len(layout)} and its step count (and learning rate)")
+    state = values[leading:]
+    for (slot, j), dataset in zip(layout, state):
+        if dataset.dtype.kind != "f" or tuple(dataset.shape) != tuple(variables[j].shape):
+            raise _Bad(f"{dataset.name}: optimizer variable of shape {dataset.shape} ({dataset.dtype}) for "
+                       f"weight '{getattr(variables[j], 'name', j)}' of shape {tuple(variables[j].shape)}")
+    iterations = _scalar(values[0], "step count")
+    if int(iterations) != iterations:
+        raise _Bad(f"{values[0].name}: the step count {iterations} is not a whole number")
+    learning_rate = float(_scalar(values[1], "learning rate")) if leading == 2 else None
+    opt.build(variables)
+    position = {id(t): i for i, t in enumerate(opt.variables)}   # corenn's order of the same state
+    store = {"iterations": np.int64(iterations)}
+    for (slot, j), dataset in zip(layout, state):
+        store[str(position[id(opt._state[slot][j])])] = _Dataset(dataset).read()
+    opt.load_own_variables(store)
+    if learning_rate is not None and not callable(opt.learning_rate):
+        opt.learning_rate = learning_rate
+
+
+def _keras3_optimizer_values(datasets):
+    """Keras 3's ``optimizer/vars/<i>`` datasets, in order."""
+    found = {}
+    for name, dataset in datasets.items():
+        if name.startswith("/optimizer/"):
+            match = re.fullmatch(r"/optimizer/vars/(\d{1,6})", name)
+            if match is None:
+                raise _Bad(f"{name}: unexpected dataset in the optimizer's state")
+            found[int(match.group(1))] = dataset
+    if sorted(found) != list(range(len(found))):
+        raise _Bad(f"/optimizer/vars: datasets are not numbered 0..{len(found) - 1}")
+    return [found[i] for i in range(len(found))]
+
+
+def _legacy_optimizer_values(h5, datasets):
+    """A legacy file's ``optimizer_weights`` datasets, in its ``weight_names`` order."""
+    if "optimizer_weights" not in h5:
+        return []
+    group = h5["optimizer_weights"]
+    names = _string_attr(group, "weight_names", "weight names")
+    if not isinstance(names, list):
+        raise _Bad("optimizer_weights has no 'weight_names' list")
+    values = []
+    for name in names:
+        dataset = datasets.get(f"{group.name}/{name}")
+        if dataset is None:
+            raise _Bad(f"optimizer_weights/{name}: listed in weight_names, missing")
+        values.append(dataset)
+    return values
+
+
+def _compiled(model, args, values, path):
+    """The loaded model, compiled with ``args`` and its optimizer's state set from ``values``."""
+    if args is None:
+        return model
+    try:
+        model.compile(**args)
+    except _saving._BUILD_ERRORS as exc:
+        raise _BadConfig(f"the compile config is not valid: {type(exc).__name__}: {exc}") from None
+    if values:
+        _set_optimizer_state(model, values, path)
+    return model
+
+
+def load_keras_archive(path, compile=True):
+    """``corenn.models.load_model`` of a Keras 3 ``.keras`` archive; with ``compile``, compiled
+    as its ``compile_config`` says, with the optimizer's state."""
     h5py = _h5py()
     with open(path, "rb") as f, _reading_h5(path, "Keras model file"):
         config, data = _read_archive(f)
         corenn_config, order = translate_model_config(config)
+        compile_config = config.get("compile_config") if compile else None
+        args = _compile_args(compile_config, False, path) if compile_config else None   # {}: not compiled
         with _open_h5_bytes(h5py, data) as h5:
             datasets = _check_h5_tree(h5py, h5)
             per_layer = _keras3_order_weights(datasets, order)
             _check_all_used(datasets, {d.member for found in per_layer.values() for d in found},
                             "model.weights.h5")
             _check_group_names(h5, _keras3_paths([c for _, c, _ in order]), [n for n, _, _ in order])
+            values = _keras3_optimizer_values(datasets) if args is not None else []
             inner, arrays = _checked_weights(corenn_config, per_layer)
-    return _build(inner, arrays, path)
+            return _compiled(_build(inner, arrays, path), args, values, path)
 
 
 def _check_group_names(h5, paths, names):
@@ -438,9 +556,10 @@ def _check_group_names(h5, paths, names):
             raise _Bad(f"/layers/{path}/vars names layer {recorded!r}, the config {name!r}")
 
 
-def load_legacy_h5(path):
+def load_legacy_h5(path, compile=True):
     """``corenn.models.load_model`` of a legacy HDF5 model file (``model_config`` +
-    ``model_weights``), uncompiled."""
+    ``model_weights``); with ``compile``, compiled as its ``training_config`` says, with the
+    optimizer's state (``optimizer_weights``)."""
     h5py = _h5py()
     os.stat(path)   # a missing file is FileNotFoundError, as for corenn's own files
     with _reading_h5(path, "Keras HDF5 model file"):
@@ -457,9 +576,18 @@ def load_legacy_h5(path):
             corenn_config, _ = translate_model_config(config, tf_keras2=str(version).startswith("2."))
             if "model_weights" not in h5:
                 raise _Bad("no 'model_weights' group")
+            training = _string_attr(h5, "training_config", "JSON text") if compile else None
+            args = None
+            if training is not None:
+                try:
+                    training = json.loads(training)
+                except (ValueError, RecursionError) as exc:
+                    raise _Bad(f"training_config is not valid JSON: {exc}") from None
+                args = _compile_args(training, True, path)
             per_layer = _legacy_weights(h5py, h5["model_weights"], datasets)
+            values = _legacy_optimizer_values(h5, datasets) if args is not None else []
             inner, arrays = _checked_weights(corenn_config, per_layer, legacy=True)
-    return _build(inner, arrays, path)
+            return _compiled(_build(inner, arrays, path), args, values, path)
 
 
 def _into_model(model, per_layer_in_order, path):

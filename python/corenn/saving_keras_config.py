@@ -583,3 +583,97 @@ def keras3_model_config(model):
             "config": {"name": model.name, "trainable": model.trainable, "layers": entries,
                        "input_layers": flat(config["input_layers"]),
                        "output_layers": flat(config["output_layers"])}}
+
+
+# ================================================================================================
+# reading compile configs: Keras 3's ``compile_config``, TF-Keras 2's ``training_config``
+# ================================================================================================
+
+# how Keras runs a step, not what the step computes: not read
+_EXECUTION_OPTIONS = ("run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss")
+
+
+def _spec_name(spec):
+    return spec if isinstance(spec, str) else spec.get("class_name") if isinstance(spec, dict) else None
+
+
+def _known(kind, name):
+    """Whether corenn has the loss / metric of this name or class name."""
+    from . import losses, metrics
+    if not isinstance(name, str):
+        return False
+    table = losses if kind == "loss" else metrics
+    return (kind == "metric" and name in ("accuracy", "acc")) or name.lower() in table._BY_NAME \
+        or name in table._CLASSES
+
+
+def _compile_objects(value, kind, where):
+    """A loss or metrics entry (a name, a {class_name, config} object, or lists / dicts of them
+    per output) without Keras' module fields: (corenn's entry, the first name corenn lacks)."""
+    if value is None:
+        return None, None
+    if isinstance(value, list):
+        found = [_compile_objects(v, kind, where) for v in value]
+        return [v for v, _ in found], next((m for _, m in found if m), None)
+    if isinstance(value, dict) and "class_name" not in value:
+        found = {k: _compile_objects(v, kind, where) for k, v in value.items()}
+        return {k: v for k, (v, _) in found.items()}, next((m for _, m in found.values() if m), None)
+    name = _spec_name(value)
+    if not isinstance(name, str) or (isinstance(value, dict) and not isinstance(value.get("config") or {}, dict)):
+        raise _BadConfig(f"{where}: bad {kind} {str(value)[:80]}")
+    if kind == "metric" and name == "MeanMetricWrapper":   # TF-Keras 2: a metric function by name
+        config = value.get("config") or {}
+        value = name = config.get("name") if _known(kind, config.get("name")) else config.get("fn")
+        if not isinstance(name, str):
+            raise _BadConfig(f"{where}: bad metric {str(config)[:80]}")
+    if not _known(kind, name):
+        return None, f"{kind} {name[:60]!r}"
+    if isinstance(value, dict):
+        value = {"class_name": name, "config": value.get("config") or {}}
+    return value, None
+
+
+def keras_compile_config(config, legacy):
+    """Keras' compile config (Keras 3's ``compile_config``; the ``training_config`` of a
+    ``legacy`` HDF5 file, whose optimizer is ``optimizer_config``) as corenn's compile.json: (config, None), or
+    (None, what) when it names an optimizer, optimizer option, loss or metric corenn does not
+    have. Raises _BadConfig for a malformed one, naming what is wrong."""
+    from . import optimizers
+    where = "training_config" if legacy else "compile_config"
+    if not isinstance(config, dict):
+        raise _BadConfig(f"{where} is not a JSON object")
+    config = _without_object_ids(config)
+    _saving._check_json_values(config, where)
+    _refuse_code(config, where)
+    optimizer = config.get("optimizer_config" if legacy else "optimizer")
+    if isinstance(optimizer, str):
+        optimizer = {"class_name": optimizer, "config": {}}
+    if not isinstance(optimizer, dict) or not isinstance(optimizer.get("class_name"), str) \
+            or not isinstance(optimizer.get("config") or {}, dict):
+        raise _BadConfig(f"{where}: bad optimizer {str(optimizer)[:80]}")
+    name = optimizer["class_name"]
+    name = name[len("Custom>"):] if name.startswith("Custom>") else name   # TF-Keras 2 registers them so
+    cls = optimizers._BY_NAME.get(name.lower())
+    if cls is None:
+        return None, f"optimizer {name[:60]!r}"
+    options = dict(optimizer.get("config") or {})
+    options.pop("jit_compile", None)
+    if options.pop("is_legacy_optimizer", False) is not False:
+        return None, f"TF-Keras 2's legacy optimizer {name!r}"
+    lacking = sorted(set(options) - set(cls().get_config()))
+    if lacking:
+        return None, f"optimizer option(s) {', '.join(lacking)[:80]} of {name!r}"
+    out = {"optimizer": {"class_name": cls.__name__, "config": options}}
+    for key, kind in (("loss", "loss"), ("metrics", "metric"), ("weighted_metrics", "metric")):
+        value = config.get(key)
+        if legacy and kind == "metric" and isinstance(value, list) and len(value) == 1 \
+                and isinstance(value[0], list):
+            value = value[0]   # TF-Keras 2 lists the metrics per output
+        out[key], lacking = _compile_objects(value, kind, f"{where}: {key}")
+        if lacking:
+            return None, lacking
+    out["loss_weights"] = config.get("loss_weights")
+    unknown = set(config) - set(out) - set(_EXECUTION_OPTIONS) - {"optimizer", "optimizer_config"}
+    if unknown:
+        return None, f"compile option(s) {', '.join(sorted(unknown))[:80]}"
+    return out, None
