@@ -25,7 +25,9 @@ z, r, h with a (2, 3U) bias when reset_after; see ARCHITECTURE.md section 3), so
 through unchanged, in Keras' order. Config keys corenn does not take are dropped only when they
 hold Keras' neutral value (``kernel_constraint: null``, ``lora_rank: null``, ...); any other
 value is refused, naming the layer and the option. Initializers and regularizers map to
-corenn's classes of the same name. The loaded model is not compiled (call ``compile``).
+corenn's classes of the same name. Recorded ops become OpLayers (saving_keras_ops.py), models
+used as layers stay models. A compiled file loads compiled, with its optimizer's state
+(``_set_optimizer_state``).
 
 Safety, as for corenn's own files: nothing is unpickled or executed. A Lambda layer, any
 serialized function (``__lambda__``, ``function`` objects, ``bytecode``), a ``module`` outside
@@ -34,7 +36,7 @@ refused, naming it. The archive is checked like corenn's (sizes, zip bombs, name
 capped; the HDF5 tree is walked before any data is read: only hard links (no external or soft
 links), at most ``_MAX_H5_OBJECTS`` objects, datasets of plain numbers without external or
 virtual storage; each weight a float dataset of exactly the shape the rebuilt model expects
-(a compiled model's optimizer state is checked, never read). Only then is anything read. Every failure is a ``ValueError`` naming the file.
+(and each optimizer variable of the shape of its model weight). Only then is anything read. Every failure is a ``ValueError`` naming the file.
 """
 from __future__ import annotations
 
