@@ -777,14 +777,34 @@ def _string_list(values):
     return [v.encode("utf-8") for v in values]
 
 
+def _legacy_optimizer_state(model):
+    """[(name, array)] of the optimizer's state as TF-Keras 2 lists it (``iteration:0``, then the
+    slots as _KERAS_SLOT_GROUPS lays them out), or [] for an optimizer not yet built or one
+    whose layout is not in the table (TF-Keras 2 then starts it afresh)."""
+    opt = model.optimizer
+    groups = _KERAS_SLOT_GROUPS.get(type(opt).__name__)
+    if groups is None or not opt.built or opt.use_ema or opt.gradient_accumulation_steps is not None:
+        return []
+    variables = model.trainable_weights
+    active = opt._active_slots()
+    prefix = type(opt).__name__
+    state = [("iteration:0", np.asarray(int(opt.iterations), np.int64))]
+    for group in groups:
+        for j in range(len(variables)):
+            state += [(f"{prefix}/{slot}/{j}:0", np.array(opt._state[slot][j], np.float32, copy=True))
+                      for slot in group if slot in active]
+    return state
+
+
 def save_legacy_h5(model, path, include_optimizer=True):
     """``model.save('m.h5')``: TF-Keras 2's HDF5 model file. Root attributes ``model_config``
     (TF-Keras 2's JSON: saving_keras_config.keras2_model_config), ``training_config`` when the
     model is compiled (loss, metrics, optimizer config), ``keras_version`` and ``backend``; group
     ``model_weights`` with ``layer_names`` (every layer, in Keras' order) and per layer a group
     with ``weight_names`` and one dataset per name (``<layer>/<variable>:0``, nested groups), then
-    an empty ``top_level_model_weights`` group as Keras 3 writes. The optimizer's state is not
-    written (TF-Keras 2 starts a loaded model's optimizer afresh without it). Everything that
+    an empty ``top_level_model_weights`` group as Keras 3 writes; a compiled model's optimizer
+    state in group ``optimizer_weights`` (_legacy_optimizer_state: TF-Keras 2's variable list,
+    which its loader hands to ``optimizer.set_weights``). Everything that
     cannot be written (a Lambda, a custom or unknown layer class, an option TF-Keras 2 lacks) is
     refused by name before the file is opened; the config is checked to read back in corenn.
     Written to a temporary file and renamed (``saving.atomic_write``)."""
@@ -804,6 +824,7 @@ def save_legacy_h5(model, path, include_optimizer=True):
     texts = {"model_config": _saving._to_json(config, "model config", path)}
     if training is not None:
         texts["training_config"] = _saving._to_json(training, "compile config", path)
+    optimizer_state = _legacy_optimizer_state(model) if training is not None else []
 
     def write(f):
         with h5py.File(f, "w") as h5:
@@ -821,6 +842,11 @@ def save_legacy_h5(model, path, include_optimizer=True):
                 for wname, w in named:
                     layer_group.create_dataset(wname, data=np.array(w, dtype=np.float32, copy=True))
             group.create_group("top_level_model_weights").attrs["weight_names"] = []
+            if optimizer_state:
+                state = h5.create_group("optimizer_weights")
+                state.attrs["weight_names"] = _string_list(n for n, _ in optimizer_state)
+                for name, value in optimizer_state:
+                    state.create_dataset(name, data=value)
     _saving.atomic_write(path, write, mode="w+b")
 
 

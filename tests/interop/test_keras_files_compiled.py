@@ -141,3 +141,31 @@ def test_a_bad_legacy_optimizer_state_is_refused(tmp_path):
     with pytest.warns(UserWarning, match=r"optimizer 'Yogi'"):
         model = corenn.models.load_model(edit_h5(fixture("tf_compiled_adam.h5"), tmp_path / "n.h5", training_config))
     assert not model.compiled
+
+
+@pytest.mark.parametrize("optimizer", [lambda: corenn.optimizers.Adam(1e-2),
+                                       lambda: corenn.optimizers.SGD(0.05, momentum=0.9),
+                                       lambda: corenn.optimizers.RMSprop(1e-2, momentum=0.5)])
+def test_a_legacy_h5_corenn_writes_goes_on_training_where_it_stopped(tmp_path, optimizer):
+    """model.save('m.h5') writes the optimizer's state as TF-Keras 2 lists it (optimizer_weights:
+    iteration, then the slots per variable); loading it and taking one more step gives the step
+    the saved model itself takes next."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 5)).astype(np.float32), rng.normal(size=(16, 2)).astype(np.float32)
+    model = corenn.Sequential([corenn.layers.Input((5,)), corenn.layers.Dense(4, activation="tanh"),
+                               corenn.layers.Dense(2)])
+    model.compile(optimizer=optimizer(), loss="mse")
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    path = tmp_path / "m.h5"
+    model.save(path)
+    with h5py.File(path, "r") as f:
+        names = [n.decode() for n in f["optimizer_weights"].attrs["weight_names"]]
+        assert names[0] == "iteration:0" and f["optimizer_weights/iteration:0"][()] == 3
+        assert len(names) > 1
+    loaded = corenn.models.load_model(path)
+    assert int(loaded.optimizer.iterations) == 3
+    model.train_on_batch(x, y)
+    loaded.train_on_batch(x, y)
+    for got, want in zip(loaded.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
