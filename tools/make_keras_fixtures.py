@@ -7,7 +7,16 @@ Needs Keras 3 with a CPU backend and h5py, e.g.
     KERAS_BACKEND=torch python tools/make_keras_fixtures.py [out_dir]
 
 (``KERAS_BACKEND=jax`` with jax/jaxlib works as well.) The files go to
-tests/interop/keras_fixtures/ by default. For each model <name> it writes
+tests/interop/keras_fixtures/ by default. ``--only name,name`` writes only those models.
+
+``--tf-keras`` writes the TF-Keras 2 files instead (``TFOpLambda`` ops, nested models, compiled
+models with their optimizer state), with tensorflow and tf_keras installed:
+
+    python tools/make_keras_fixtures.py --tf-keras [out_dir]
+
+Compiled models (``compiled_*``) also get the inputs and targets of one more training step
+(``step_x``, ``step_y``) and every weight after Keras took that step (``next_0``, ``next_1``, ...,
+in ``model.get_weights()`` order): a model loaded compiled must take the same step. For each model <name> it writes
 
     <name>.keras           Keras 3's archive: config.json, metadata.json, model.weights.h5
     <name>.weights.h5      (some models) Keras 3's weights file, model.save_weights(...)
@@ -24,10 +33,11 @@ never imports Keras: it reads these files only.
 """
 import os
 import sys
+import zlib
 
 import numpy as np
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow" if "--tf-keras" in sys.argv else "torch")
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
@@ -156,12 +166,85 @@ MODELS = {"mlp": (mlp, ("keras", "weights", "h5")), "cnn": (cnn, ("keras", "weig
           "trained": (trained, ("keras", "weights", "h5"))}
 
 
-def main(out_dir):
+def ops_model():
+    """Keras 3 operations on KerasTensors (serialized as keras.src.ops classes)."""
+    from keras import ops
+    a = keras.Input((6, 4), name="a")
+    x = ops.squeeze(ops.expand_dims(a, -1) + 1.0, -1)
+    first, mean = x[:, 0], ops.mean(x, axis=1)
+    c = ops.concatenate([first, mean], axis=-1)
+    c = keras.activations.tanh(ops.relu(c * 2.0 - ops.concatenate([mean, first], axis=-1)))
+    s = ops.sum(ops.transpose(x, (0, 2, 1)), axis=-1)
+    w = ops.reshape(x, (-1, 24))
+    out = layers.Dense(3)(ops.concatenate([c, s, w[:, :5], x[..., 1:3, 0]], axis=1))
+    return keras.Model(a, out, name="ops_model"), [RNG.normal(size=(3, 6, 4))]
+
+
+def nested():
+    """A Sequential block and a functional base used as layers of a functional model."""
+    block = keras.Sequential([keras.Input((6,)), layers.Dense(6, activation="tanh")], name="block")
+    base_in = keras.Input((6,))
+    base = keras.Model(base_in, layers.Dense(5, activation="relu")(layers.BatchNormalization()(base_in)),
+                       name="base")
+    a = keras.Input((6,), name="a")
+    out = layers.Dense(2, name="head")(base(block(a)))
+    return keras.Model(a, out, name="nested"), [RNG.normal(size=(4, 6))]
+
+
+def nested_sequential():
+    inner = keras.Sequential([keras.Input((4,)), layers.BatchNormalization(), layers.Dense(3)], name="inner")
+    return keras.Sequential([keras.Input((4,)), inner, layers.Dense(2)], name="nested_sequential"), \
+        [RNG.normal(size=(3, 4))]
+
+
+OPTIMIZERS = {"adam": lambda k: k.optimizers.Adam(learning_rate=0.01),
+              "sgd": lambda k: k.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
+              "rmsprop": lambda k: k.optimizers.RMSprop(learning_rate=0.01, momentum=0.5, centered=True),
+              "adamw": lambda k: k.optimizers.AdamW(learning_rate=0.01, weight_decay=0.05)}
+
+
+def compiled(optimizer, k=keras):
+    """A compiled model trained a few steps with ``optimizer`` (its state is in the files)."""
+    model = k.Sequential([k.Input((4,)), k.layers.Dense(6, activation="relu"), k.layers.Dense(2)],
+                         name=f"compiled_{optimizer}")
+    model.compile(optimizer=OPTIMIZERS[optimizer](k), loss="mse", metrics=["mae"])
+    return model, [RNG.normal(size=(5, 4))]
+
+
+# written with a generator seeded by the name: adding one leaves the others' files as they are
+NEW_MODELS = {"ops_model": (ops_model, ("keras",)), "nested": (nested, ("keras", "h5")),
+              "nested_sequential": (nested_sequential, ("keras", "h5")),
+              **{f"compiled_{opt}": ((lambda opt=opt: compiled(opt)), ("keras",)) for opt in OPTIMIZERS}}
+
+
+def train_and_step(model, k=keras):
+    """A few steps of fit (optimizer state in the files, BN statistics moved), then the
+    arrays of one more step: {step_x, step_y, next_<i>}, the step taken after saving."""
+    x = RNG.normal(size=(16,) + tuple(model.inputs[0].shape[1:])).astype("float32")
+    model.fit(x, RNG.normal(size=(16,) + tuple(model.outputs[0].shape[1:])), epochs=2, batch_size=8,
+              verbose=0)
+
+    def step():
+        sx = RNG.normal(size=(8,) + tuple(model.inputs[0].shape[1:])).astype("float32")
+        sy = RNG.normal(size=(8,) + tuple(model.outputs[0].shape[1:])).astype("float32")
+        model.train_on_batch(sx, sy)
+        return {"step_x": sx, "step_y": sy,
+                **{f"next_{i}": np.asarray(w, "float32") for i, w in enumerate(model.get_weights())}}
+    return step
+
+
+def main(out_dir, only=None):
+    global RNG
     os.makedirs(out_dir, exist_ok=True)
-    for name, (make, kinds) in MODELS.items():
+    for name, (make, kinds) in {**MODELS, **NEW_MODELS}.items():
+        if name in NEW_MODELS:
+            RNG = np.random.default_rng(zlib.crc32(name.encode()))
         model, inputs = make()
+        if only and name not in only:
+            continue
         randomize(model)
-        if model.compiled:   # a few Adam steps: optimizer state in the files, BN statistics moved
+        step = train_and_step(model) if name.startswith("compiled_") else None
+        if model.compiled and step is None:   # a few Adam steps: optimizer state in the files, BN statistics moved
             x = RNG.normal(size=(16,) + tuple(model.inputs[0].shape[1:])).astype("float32")
             model.fit(x, RNG.normal(size=(16,) + tuple(model.outputs[0].shape[1:])),
                       epochs=2, batch_size=8, verbose=0)
@@ -175,12 +258,64 @@ def main(out_dir):
         if "h5" in kinds:
             model.save(base + ".h5")   # Keras 3 writes the legacy (TF-Keras 2) HDF5 format
         np.savez(base + ".expected.npz", y=np.asarray(y, "float32"),
-                 **{f"x{i}": x for i, x in enumerate(inputs)})
+                 **{f"x{i}": x for i, x in enumerate(inputs)}, **(step() if step else {}))
         print(name, [f for f in sorted(os.listdir(out_dir)) if f.startswith(name + ".")])
     print("keras", keras.__version__, "backend", keras.backend.backend())
 
 
+def tf_keras_main(out_dir):
+    """The TF-Keras 2 files (legacy HDF5, written by tf_keras): <name>.h5 and its expected.npz."""
+    global RNG
+    import tensorflow as tf
+    import tf_keras as tk
+
+    def tf_ops():
+        a = tk.Input((6, 4), name="a")
+        x = tf.squeeze(tf.expand_dims(a, -1) + 1.0, -1)
+        first, mean = x[:, 0], tf.math.reduce_mean(x, axis=1)
+        c = tf.nn.relu(tf.concat([first, mean], axis=-1) * 2.0 - tf.concat([mean, first], axis=-1))
+        s = tf.reduce_sum(tf.transpose(x, (0, 2, 1)), axis=-1)
+        w = tf.reshape(x, (-1, 24))
+        out = tk.layers.Dense(3)(tf.concat([c, s, w[:, :5], x[..., 1:3, 0]], axis=1))
+        return tk.Model(a, out, name="tf_ops"), [RNG.normal(size=(3, 6, 4))]
+
+    def tf_nested():
+        block = tk.Sequential([tk.Input((6,)), tk.layers.Dense(6, activation="tanh")], name="block")
+        base_in = tk.Input((6,))
+        base = tk.Model(base_in, tk.layers.Dense(5, activation="relu")(
+            tk.layers.BatchNormalization()(base_in)), name="base")
+        a = tk.Input((6,), name="a")
+        return tk.Model(a, tk.layers.Dense(2, name="head")(base(block(a))), name="tf_nested"), \
+            [RNG.normal(size=(4, 6))]
+
+    models = {"tf_ops": tf_ops, "tf_nested": tf_nested,
+              **{f"tf_compiled_{opt}": (lambda opt=opt: compiled(opt, tk)) for opt in OPTIMIZERS}}
+    for name, make in models.items():
+        RNG = np.random.default_rng(zlib.crc32(name.encode()))
+        model, inputs = make()
+        model.set_weights([RNG.uniform(0.5, 1.5, w.shape) if "variance" in w.name else
+                           RNG.normal(0.0, 0.5, w.shape) for w in model.weights])
+        step = train_and_step(model, tk) if name.startswith("tf_compiled_") else None
+        inputs = [x.astype("float32") for x in inputs]
+        y = model(inputs[0], training=False).numpy()
+        model.save(os.path.join(out_dir, name + ".h5"))
+        np.savez(os.path.join(out_dir, name + ".expected.npz"), y=y, x0=inputs[0], **(step() if step else {}))
+        print(name)
+    print("tf_keras", tk.__version__, "tensorflow", tf.__version__)
+
+
 if __name__ == "__main__":
     here = os.path.dirname(os.path.abspath(__file__))
-    main(sys.argv[1] if len(sys.argv) > 1 else
-         os.path.join(here, "..", "tests", "interop", "keras_fixtures"))
+    args = sys.argv[1:]
+    only = None
+    if "--only" in args:
+        i = args.index("--only")
+        only = set(args[i + 1].split(","))
+        del args[i:i + 2]
+    legacy = "--tf-keras" in args
+    args = [a for a in args if a != "--tf-keras"]
+    out = args[0] if args else os.path.join(here, "..", "tests", "interop", "keras_fixtures")
+    if legacy:
+        tf_keras_main(out)
+    else:
+        main(out, only)

@@ -1394,8 +1394,8 @@ def _load_model(path, compile=True):
     if path.lower().endswith(_HDF5) or _is_keras_archive(path):   # files that Keras wrote
         from . import saving_keras
         if path.lower().endswith(_HDF5):
-            return saving_keras.load_legacy_h5(path)
-        return saving_keras.load_keras_archive(path)
+            return saving_keras.load_legacy_h5(path, compile)
+        return saving_keras.load_keras_archive(path, compile)
     with open(path, "rb") as f:
         with _reading(path, "corenn model file"):
             reader = _ModelReader(f)

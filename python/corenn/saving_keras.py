@@ -25,7 +25,9 @@ z, r, h with a (2, 3U) bias when reset_after; see ARCHITECTURE.md section 3), so
 through unchanged, in Keras' order. Config keys corenn does not take are dropped only when they
 hold Keras' neutral value (``kernel_constraint: null``, ``lora_rank: null``, ...); any other
 value is refused, naming the layer and the option. Initializers and regularizers map to
-corenn's classes of the same name. The loaded model is not compiled (call ``compile``).
+corenn's classes of the same name. Recorded ops become OpLayers (saving_keras_ops.py), models
+used as layers stay models. A compiled file loads compiled, with its optimizer's state
+(``_set_optimizer_state``).
 
 Safety, as for corenn's own files: nothing is unpickled or executed. A Lambda layer, any
 serialized function (``__lambda__``, ``function`` objects, ``bytecode``), a ``module`` outside
@@ -34,7 +36,7 @@ refused, naming it. The archive is checked like corenn's (sizes, zip bombs, name
 capped; the HDF5 tree is walked before any data is read: only hard links (no external or soft
 links), at most ``_MAX_H5_OBJECTS`` objects, datasets of plain numbers without external or
 virtual storage; each weight a float dataset of exactly the shape the rebuilt model expects
-(a compiled model's optimizer state is checked, never read). Only then is anything read. Every failure is a ``ValueError`` naming the file.
+(and each optimizer variable of the shape of its model weight). Only then is anything read. Every failure is a ``ValueError`` naming the file.
 """
 from __future__ import annotations
 
@@ -276,11 +278,28 @@ def _keras3_weights(datasets, paths, names, where, layers=None):
         found = _keras3_layer_datasets(datasets, f"/layers/{path}", None if layers is None else layers[k])
         per_layer[name] = found
         used |= {d.member for d in found}
-    # a compiled model's file also holds its optimizer's state (optimizer/vars/...): checked
-    # with the rest of the tree, never read (the loaded model comes back uncompiled)
+    _check_all_used(datasets, used, where)
+    return per_layer
+
+
+def _check_all_used(datasets, used, where):
+    # a compiled model's file also holds its optimizer's state (optimizer/vars/...), read apart
     extra = sorted(p for p in set(datasets) - used if not p.startswith("/optimizer/"))
     if extra:
         raise _Bad(f"{where} holds weights the model has no layer for: {', '.join(extra[:5])}")
+
+
+def _keras3_order_weights(datasets, order, group="/layers"):
+    """{layer name: [_Dataset]} for the entries of translate_model_config's ``order`` (Keras'
+    layers, numbered by class) below ``group``; a model used as a layer holds the datasets of
+    its own layers, in their order, below ``<its group>/layers``."""
+    per_layer = {}
+    for (name, _, inner), path in zip(order, _keras3_paths([cls for _, cls, _ in order])):
+        if inner is None:
+            per_layer[name] = _keras3_layer_datasets(datasets, f"{group}/{path}")
+        else:
+            per_layer[name] = [d for found in _keras3_order_weights(datasets, inner, f"{group}/{path}/layers").values()
+                               for d in found]
     return per_layer
 
 
@@ -334,10 +353,11 @@ def _read_archive(f):
     return config, data
 
 
-def _checked_weights(inner_config, per_layer):
+def _checked_weights(inner_config, per_layer, legacy=False):
     """Check the translated config like a corenn file's, compare the shapes its model builds
     (without storage) with the file's datasets, then read them: (checked config, arrays in
-    model order). Nothing is read before every shape matched."""
+    model order). Nothing is read before every shape matched. A ``legacy`` file lists a model
+    used as a layer's weights as Keras' ``trainable_weights + non_trainable_weights``."""
     inner = _saving._check_layer_classes(inner_config)
     stand_in = _saving._stand_in_model(inner)
     ordered = []
@@ -346,6 +366,8 @@ def _checked_weights(inner_config, per_layer):
             found = per_layer.get(layer.name)
             if found is None:
                 raise _BadConfig(f"the file holds no weights for layer '{layer.name}'")
+            if legacy and getattr(layer, "_graph", None) is not None:
+                found = _in_weights_order(layer, found)
             ordered += found
         elif per_layer.get(layer.name):
             raise _BadConfig(f"layer '{layer.name}' ({type(layer).__name__}) has no weights, but the "
@@ -366,6 +388,21 @@ def _keras_weight_shapes(layer):
 
 def _set_keras_weights(layer, arrays):
     (layer.set_keras_variables if _lora(layer) else layer.set_weights)(arrays)
+
+
+def _in_weights_order(model, found):
+    """A legacy file's datasets of a model used as a layer (trainable ones first, as Keras'
+    legacy writer lists them) in ``model.weights`` order."""
+    weights = model.weights
+    trainable = {id(w) for w in model.trainable_weights}
+    keras_order = [i for i, w in enumerate(weights) if id(w) in trainable] + \
+        [i for i, w in enumerate(weights) if id(w) not in trainable]
+    if len(found) != len(weights):
+        return found   # the shape comparison names the mismatch
+    out = [None] * len(weights)
+    for dataset, i in zip(found, keras_order):
+        out[i] = dataset
+    return out
 
 
 def _build(inner, arrays, path):
@@ -389,20 +426,138 @@ def _reading_h5(path, what):
             raise _Bad(f"corrupt or truncated ({type(exc).__name__}: {exc})") from None
 
 
-def load_keras_archive(path):
-    """``corenn.models.load_model`` of a Keras 3 ``.keras`` archive (uncompiled)."""
+# Keras' optimizer variables after ``iterations`` (and ``learning_rate``, which Keras 3 keeps as
+# a variable): groups of slots, each group made in one pass over the model's trainable
+# variables (one of each slot per variable, interleaved), in the order Keras' build() makes
+# them, by corenn's slot names. TF-Keras 2's optimizers build the same.
+_KERAS_SLOT_GROUPS = {"Adam": (("momentums", "velocities"), ("velocity_hats",)),
+                      "AdamW": (("momentums", "velocities"), ("velocity_hats",)),
+                      "SGD": (("momentums",),),
+                      "RMSprop": (("velocities",), ("momentums",), ("average_gradients",))}
+
+
+def _compile_args(compile_config, legacy, path):
+    """The compile() arguments of Keras' compile config, or None (with a warning, as the model
+    then loads uncompiled) when it names something corenn does not have."""
+    from .saving_keras_config import keras_compile_config
+    config, lacking = keras_compile_config(compile_config, legacy)
+    if lacking is not None:
+        import warnings
+        warnings.warn(f"{path}: the model is loaded uncompiled: its compile config names {lacking}, "
+                      f"which corenn does not have; call compile() to train it", stacklevel=4)
+        return None
+    return _saving._compile_args(config)
+
+
+def _scalar(dataset, what):
+    if dataset.shape != () or dataset.dtype.kind not in "iuf":
+        raise _Bad(f"{dataset.name}: the optimizer's {what} must be a number, got shape {dataset.shape}")
+    value = dataset[()]
+    if not np.isfinite(value) or value < 0 or value >= 1 << 53:
+        raise _Bad(f"{dataset.name}: the optimizer's {what} is {value}")
+    return value
+
+
+def _set_optimizer_state(model, values, path):
+    """Keras' optimizer variables (HDF5 datasets, in Keras' order: ``iterations``, Keras 3's
+    ``learning_rate``, the slots as _KERAS_SLOT_GROUPS lays them out) into the compiled
+    ``model``'s optimizer; every shape checked before anything is read."""
+    import warnings
+    opt = model.optimizer
+    groups = _KERAS_SLOT_GROUPS.get(type(opt).__name__)
+    if groups is None or opt.use_ema or opt.gradient_accumulation_steps is not None:
+        warnings.warn(f"{path}: the state of the {type(opt).__name__} optimizer (with these options) is not "
+                      f"read; it starts afresh", stacklevel=3)
+        return
+    variables = model.trainable_weights
+    active = opt._active_slots()
+    layout = [(slot, j) for group in groups for j in range(len(variables))
+              for slot in group if slot in active]
+    leading = len(values) - len(layout)
+    if leading not in (1, 2):
+        raise _Bad(f"the file holds {len(values)} optimizer variables; {type(opt).__name__} of this model "
+                   f"has {len(layout)} and its step count (and learning rate)")
+    state = values[leading:]
+    for (slot, j), dataset in zip(layout, state):
+        if dataset.dtype.kind != "f" or tuple(dataset.shape) != tuple(variables[j].shape):
+            raise _Bad(f"{dataset.name}: optimizer variable of shape {dataset.shape} ({dataset.dtype}) for "
+                       f"weight '{getattr(variables[j], 'name', j)}' of shape {tuple(variables[j].shape)}")
+    iterations = _scalar(values[0], "step count")
+    if int(iterations) != iterations:
+        raise _Bad(f"{values[0].name}: the step count {iterations} is not a whole number")
+    learning_rate = float(_scalar(values[1], "learning rate")) if leading == 2 else None
+    opt.build(variables)
+    position = {id(t): i for i, t in enumerate(opt.variables)}   # corenn's order of the same state
+    store = {"iterations": np.int64(iterations)}
+    for (slot, j), dataset in zip(layout, state):
+        store[str(position[id(opt._state[slot][j])])] = _Dataset(dataset).read()
+    opt.load_own_variables(store)
+    if learning_rate is not None and not callable(opt.learning_rate):
+        opt.learning_rate = learning_rate
+
+
+def _keras3_optimizer_values(datasets):
+    """Keras 3's ``optimizer/vars/<i>`` datasets, in order."""
+    found = {}
+    for name, dataset in datasets.items():
+        if name.startswith("/optimizer/"):
+            match = re.fullmatch(r"/optimizer/vars/(\d{1,6})", name)
+            if match is None:
+                raise _Bad(f"{name}: unexpected dataset in the optimizer's state")
+            found[int(match.group(1))] = dataset
+    if sorted(found) != list(range(len(found))):
+        raise _Bad(f"/optimizer/vars: datasets are not numbered 0..{len(found) - 1}")
+    return [found[i] for i in range(len(found))]
+
+
+def _legacy_optimizer_values(h5, datasets):
+    """A legacy file's ``optimizer_weights`` datasets, in its ``weight_names`` order."""
+    if "optimizer_weights" not in h5:
+        return []
+    group = h5["optimizer_weights"]
+    names = _string_attr(group, "weight_names", "weight names")
+    if not isinstance(names, list):
+        raise _Bad("optimizer_weights has no 'weight_names' list")
+    values = []
+    for name in names:
+        dataset = datasets.get(f"{group.name}/{name}")
+        if dataset is None:
+            raise _Bad(f"optimizer_weights/{name}: listed in weight_names, missing")
+        values.append(dataset)
+    return values
+
+
+def _compiled(model, args, values, path):
+    """The loaded model, compiled with ``args`` and its optimizer's state set from ``values``."""
+    if args is None:
+        return model
+    try:
+        model.compile(**args)
+    except _saving._BUILD_ERRORS as exc:
+        raise _BadConfig(f"the compile config is not valid: {type(exc).__name__}: {exc}") from None
+    if values:
+        _set_optimizer_state(model, values, path)
+    return model
+
+
+def load_keras_archive(path, compile=True):
+    """``corenn.models.load_model`` of a Keras 3 ``.keras`` archive; with ``compile``, compiled
+    as its ``compile_config`` says, with the optimizer's state."""
     h5py = _h5py()
     with open(path, "rb") as f, _reading_h5(path, "Keras model file"):
         config, data = _read_archive(f)
         corenn_config, order = translate_model_config(config)
+        compile_config = config.get("compile_config") if compile else None
+        args = _compile_args(compile_config, False, path) if compile_config else None   # {}: not compiled
         with _open_h5_bytes(h5py, data) as h5:
             datasets = _check_h5_tree(h5py, h5)
-            names = [n for n, _ in order]
-            paths = _keras3_paths([c for _, c in order])
-            per_layer = _keras3_weights(datasets, paths, names, "model.weights.h5")
-            _check_group_names(h5, paths, names)
+            per_layer = _keras3_order_weights(datasets, order)
+            _check_all_used(datasets, {d.member for found in per_layer.values() for d in found},
+                            "model.weights.h5")
+            _check_group_names(h5, _keras3_paths([c for _, c, _ in order]), [n for n, _, _ in order])
+            values = _keras3_optimizer_values(datasets) if args is not None else []
             inner, arrays = _checked_weights(corenn_config, per_layer)
-    return _build(inner, arrays, path)
+            return _compiled(_build(inner, arrays, path), args, values, path)
 
 
 def _check_group_names(h5, paths, names):
@@ -417,9 +572,10 @@ def _check_group_names(h5, paths, names):
             raise _Bad(f"/layers/{path}/vars names layer {recorded!r}, the config {name!r}")
 
 
-def load_legacy_h5(path):
+def load_legacy_h5(path, compile=True):
     """``corenn.models.load_model`` of a legacy HDF5 model file (``model_config`` +
-    ``model_weights``), uncompiled."""
+    ``model_weights``); with ``compile``, compiled as its ``training_config`` says, with the
+    optimizer's state (``optimizer_weights``)."""
     h5py = _h5py()
     os.stat(path)   # a missing file is FileNotFoundError, as for corenn's own files
     with _reading_h5(path, "Keras HDF5 model file"):
@@ -432,12 +588,22 @@ def load_legacy_h5(path):
                 config = json.loads(text)
             except (ValueError, RecursionError) as exc:
                 raise _Bad(f"model_config is not valid JSON: {exc}") from None
-            corenn_config, _ = translate_model_config(config)
+            version = _string_attr(h5, "keras_version", "a version")
+            corenn_config, _ = translate_model_config(config, tf_keras2=str(version).startswith("2."))
             if "model_weights" not in h5:
                 raise _Bad("no 'model_weights' group")
+            training = _string_attr(h5, "training_config", "JSON text") if compile else None
+            args = None
+            if training is not None:
+                try:
+                    training = json.loads(training)
+                except (ValueError, RecursionError) as exc:
+                    raise _Bad(f"training_config is not valid JSON: {exc}") from None
+                args = _compile_args(training, True, path)
             per_layer = _legacy_weights(h5py, h5["model_weights"], datasets)
-            inner, arrays = _checked_weights(corenn_config, per_layer)
-    return _build(inner, arrays, path)
+            values = _legacy_optimizer_values(h5, datasets) if args is not None else []
+            inner, arrays = _checked_weights(corenn_config, per_layer, legacy=True)
+            return _compiled(_build(inner, arrays, path), args, values, path)
 
 
 def _into_model(model, per_layer_in_order, path):
@@ -627,14 +793,34 @@ def _string_list(values):
     return [v.encode("utf-8") for v in values]
 
 
+def _legacy_optimizer_state(model):
+    """[(name, array)] of the optimizer's state as TF-Keras 2 lists it (``iteration:0``, then the
+    slots as _KERAS_SLOT_GROUPS lays them out), or [] for an optimizer not yet built or one
+    whose layout is not in the table (TF-Keras 2 then starts it afresh)."""
+    opt = model.optimizer
+    groups = _KERAS_SLOT_GROUPS.get(type(opt).__name__)
+    if groups is None or not opt.built or opt.use_ema or opt.gradient_accumulation_steps is not None:
+        return []
+    variables = model.trainable_weights
+    active = opt._active_slots()
+    prefix = type(opt).__name__
+    state = [("iteration:0", np.asarray(int(opt.iterations), np.int64))]
+    for group in groups:
+        for j in range(len(variables)):
+            state += [(f"{prefix}/{slot}/{j}:0", np.array(opt._state[slot][j], np.float32, copy=True))
+                      for slot in group if slot in active]
+    return state
+
+
 def save_legacy_h5(model, path, include_optimizer=True):
     """``model.save('m.h5')``: TF-Keras 2's HDF5 model file. Root attributes ``model_config``
     (TF-Keras 2's JSON: saving_keras_config.keras2_model_config), ``training_config`` when the
     model is compiled (loss, metrics, optimizer config), ``keras_version`` and ``backend``; group
     ``model_weights`` with ``layer_names`` (every layer, in Keras' order) and per layer a group
     with ``weight_names`` and one dataset per name (``<layer>/<variable>:0``, nested groups), then
-    an empty ``top_level_model_weights`` group as Keras 3 writes. The optimizer's state is not
-    written (TF-Keras 2 starts a loaded model's optimizer afresh without it). Everything that
+    an empty ``top_level_model_weights`` group as Keras 3 writes; a compiled model's optimizer
+    state in group ``optimizer_weights`` (_legacy_optimizer_state: TF-Keras 2's variable list,
+    which its loader hands to ``optimizer.set_weights``). Everything that
     cannot be written (a Lambda, a custom or unknown layer class, an option TF-Keras 2 lacks) is
     refused by name before the file is opened; the config is checked to read back in corenn.
     Written to a temporary file and renamed (``saving.atomic_write``)."""
@@ -654,6 +840,7 @@ def save_legacy_h5(model, path, include_optimizer=True):
     texts = {"model_config": _saving._to_json(config, "model config", path)}
     if training is not None:
         texts["training_config"] = _saving._to_json(training, "compile config", path)
+    optimizer_state = _legacy_optimizer_state(model) if training is not None else []
 
     def write(f):
         with h5py.File(f, "w") as h5:
@@ -671,6 +858,11 @@ def save_legacy_h5(model, path, include_optimizer=True):
                 for wname, w in named:
                     layer_group.create_dataset(wname, data=np.array(w, dtype=np.float32, copy=True))
             group.create_group("top_level_model_weights").attrs["weight_names"] = []
+            if optimizer_state:
+                state = h5.create_group("optimizer_weights")
+                state.attrs["weight_names"] = _string_list(n for n, _ in optimizer_state)
+                for name, value in optimizer_state:
+                    state.create_dataset(name, data=value)
     _saving.atomic_write(path, write, mode="w+b")
 
 

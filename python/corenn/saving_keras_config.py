@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from . import saving as _saving
 from .saving import _BadConfig
+from .saving_keras_ops import is_keras3_op, is_tf_op_layer, keras3_op_entry, tf_op_entry
 
 __all__ = ["translate_model_config", "keras2_model_config", "keras2_training_config", "keras3_model_config"]
 
 
-_CODE_CLASSES = {"Lambda", "__lambda__", "function", "__function__", "TFOpLambda",
-                 "SlicingOpLambda"}
+# (TF-Keras 2's TFOpLambda / SlicingOpLambda name a TF function, hold no code: saving_keras_ops.py)
+_CODE_CLASSES = {"Lambda", "__lambda__", "function", "__function__"}
 _CODE_KEYS = {"__lambda__", "bytecode", "function_type", "__function__"}
 
 
@@ -142,9 +143,12 @@ def _object_spec(value, kind, where):
     return {"class_name": name, "config": config}
 
 
+_MODEL_CLASSES = ("Sequential", "Functional", "Model")
+
+
 def _nested_model(name, where):
-    return _BadConfig(f"{where}: a model nested in a model ({name}) is not supported yet; save or "
-                      f"rebuild the inner model on its own")
+    return _BadConfig(f"{where}: a model nested in a model ({name}) is not written to Keras files yet; "
+                      f"save the inner model on its own")
 
 
 def _layer_class(name, where):
@@ -152,7 +156,7 @@ def _layer_class(name, where):
     written: corenn's own layers, without Lambda (code) and models nested in models."""
     from . import layers as corenn_layers
     from .layers.base import Layer
-    if name in ("Sequential", "Functional", "Model"):
+    if name in _MODEL_CLASSES:
         raise _nested_model(name, where)
     cls = getattr(corenn_layers, name, None)
     if name not in corenn_layers.__all__ or not (isinstance(cls, type) and issubclass(cls, Layer)) \
@@ -187,6 +191,8 @@ def _layer_config(spec, where):
         if key in ("layer", "backward_layer") and name == "Bidirectional":
             out[key] = _layer_config(value, f"{where} {key!r}")
             continue
+        if key == "axis" and name == "BatchNormalization" and isinstance(value, list) and len(value) == 1:
+            value = value[0]   # TF-Keras 2 writes the axis as a list
         if key.endswith("_initializer"):
             value = _object_spec(value, "initializer", f"{where} {key}")
         elif key.endswith("_regularizer") and key != "activity_regularizer":
@@ -250,62 +256,131 @@ def _layer_refs(refs, where):
     if isinstance(refs, list) and len(refs) == 3 and isinstance(refs[0], str):
         refs = [refs]
     if not isinstance(refs, list) or not refs:
-        raise _BadConfig(f"config.json: bad {where} {str(refs)[:100]}")
+        raise _BadConfig(f"bad {where} {str(refs)[:100]}")
     return [_tensor_ref(r, where)["config"]["keras_history"] for r in refs]
 
 
-def translate_model_config(config):
-    """Keras' model config -> (corenn's model config, [(keras layer name, class name)] in Keras'
-    layer order, which numbers the weight groups of Keras 3 files)."""
+def _layer_or_model(spec, where, tf_keras2):
+    """(corenn's entry, the inner order for a model used as a layer, else None)."""
+    name = spec.get("class_name") if isinstance(spec, dict) else None
+    if name in _MODEL_CLASSES:   # its own config, translated alike
+        return _translate_model(spec, f"{where} ({name})", tf_keras2, nested=True)
+    return _layer_config(spec, where), None
+
+
+def _chain(name, trainable, input_shape, layers, where):
+    """A Sequential model's layers as the functional config of the same chain of calls."""
+    if input_shape is None:
+        raise _BadConfig(f"{where}: a Sequential model holding a model must have an input shape")
+    input_name = f"{name}_input"
+    previous = input_name
+    entries = [{"class_name": "InputLayer", "name": input_name, "inbound_nodes": [],
+                "config": {"name": input_name, "batch_shape": [None, *input_shape]}}]
+    for entry in layers:
+        lname = entry["config"].get("name")
+        if not isinstance(lname, str) or lname == input_name:
+            raise _BadConfig(f"{where}: bad layer name {str(lname)[:60]!r}")
+        ref = {"class_name": "__keras_tensor__", "config": {"keras_history": [previous, 0, 0]}}
+        entries.append(dict(entry, name=lname, inbound_nodes=[{"args": [ref], "kwargs": {}}]))
+        previous = lname
+    return {"class_name": "Functional",
+            "config": {"name": name, "trainable": trainable, "layers": entries,
+                       "input_layers": [[input_name, 0, 0]], "output_layers": [[previous, 0, 0]]}}
+
+
+def translate_model_config(config, tf_keras2=False):
+    """Keras' model config -> (corenn's model config, [(keras layer name, class name, inner)] in
+    Keras' layer order, which numbers the weight groups of Keras 3 files; ``inner`` is the same
+    list for a model used as a layer, None for other layers). A Sequential model holding a model
+    becomes the functional model of the same chain, in which the inner model stays one layer
+    (corenn's Sequential would take the inner model's layers apart)."""
     if not isinstance(config, dict):
         raise _BadConfig("config.json is not a JSON object")
     config = _without_object_ids(config)
     _saving._check_json_values(config, "config.json")
     _refuse_code(config)
+    return _translate_model(config, "config.json", tf_keras2)
+
+
+def _translate_model(config, where, tf_keras2, nested=False):
+    """translate_model_config of a checked config, or of a model nested in one (``where``
+    names it; a nested Sequential becomes a functional chain too, which keeps its
+    ``trainable``). ``tf_keras2``: the file is TF-Keras 2's, whose node indices count a
+    nested model's own first node (see _skip_first_nodes)."""
     kind, inner = config.get("class_name"), config.get("config")
-    if kind not in ("Sequential", "Functional", "Model") or not isinstance(inner, dict):
-        raise _BadConfig(f"config.json: expected a Keras Sequential or Functional model, got "
+    if kind not in _MODEL_CLASSES or not isinstance(inner, dict):
+        raise _BadConfig(f"{where}: expected a Keras Sequential or Functional model, got "
                          f"{str(kind)[:60]!r} (subclassed Keras models hold Python code and are not read)")
     specs = inner.get("layers")
     if not isinstance(specs, list):
-        raise _BadConfig("config.json: the model config has no 'layers' list")
+        raise _BadConfig(f"{where}: the model config has no 'layers' list")
     order = []
     if kind == "Sequential":
         layers, input_shape = [], None
         for i, spec in enumerate(specs):
-            entry = _layer_config(spec, f"config.json: layer {i}")
+            entry, inner_order = _layer_or_model(spec, f"{where}: layer {i}", tf_keras2)
             if entry["class_name"] == "InputLayer":
                 if i != 0:
-                    raise _BadConfig(f"config.json: layer {i}: an InputLayer must come first")
+                    raise _BadConfig(f"{where}: layer {i}: an InputLayer must come first")
                 cfg = entry["config"]
                 shape = cfg.get("batch_shape") or ([None] + list(cfg.get("shape") or []))
                 input_shape = list(shape[1:]) if isinstance(shape, list) else None
                 continue
-            order.append((entry["config"].get("name"), entry["class_name"]))
+            order.append((entry["config"].get("name"), spec["class_name"], inner_order))
             layers.append(entry)
         if input_shape is None and layers:   # TF-Keras 2 put batch_input_shape on the first layer
             first = (specs[0].get("config") or {}) if isinstance(specs[0], dict) else {}
             if isinstance(first.get("batch_input_shape"), list):
                 input_shape = first["batch_input_shape"][1:]
-        out = {"class_name": "Sequential",
-               "config": {"name": inner.get("name"), "input_shape": input_shape, "layers": layers}}
-        return out, order
+        name, trainable = inner.get("name"), inner.get("trainable", True) is not False
+        if nested or any(inner_order is not None for _, _, inner_order in order):
+            return _chain(name, trainable, input_shape, layers, where), order
+        return {"class_name": "Sequential",
+                "config": {"name": name, "input_shape": input_shape, "layers": layers}}, order
     layers = []
     for i, spec in enumerate(specs):
-        entry = _layer_config(spec, f"config.json: layer {i}")
-        lname = spec.get("name", entry["config"].get("name"))
+        at = f"{where}: layer {i}"
+        lname = spec.get("name", (spec.get("config") or {}).get("name")) if isinstance(spec, dict) else None
         if not isinstance(lname, str):
-            raise _BadConfig(f"config.json: layer {i} has no name")
-        entry["name"] = lname
-        entry["inbound_nodes"] = _inbound_nodes(spec.get("inbound_nodes", []), f"config.json: layer {i}")
-        order.append((lname, entry["class_name"]))
+            raise _BadConfig(f"{at} has no name")
+        if is_keras3_op(spec):   # a tensor op: no layer of Keras' model.layers, no weights group
+            layers.append(keras3_op_entry(spec, lname, f"{at} ({spec.get('class_name')} {lname[:60]!r})"))
+            continue
+        inner_order = None
+        if is_tf_op_layer(spec):
+            entry = tf_op_entry(spec, lname, f"{at} ({spec['class_name']} {lname[:60]!r})")
+        else:
+            entry, inner_order = _layer_or_model(spec, at, tf_keras2)
+            entry["name"] = lname
+            entry["inbound_nodes"] = _inbound_nodes(spec.get("inbound_nodes", []), at)
+        order.append((lname, spec["class_name"], inner_order))
         layers.append(entry)
     out = {"class_name": "Functional",
            "config": {"name": inner.get("name"), "trainable": inner.get("trainable", True) is not False,
-                      "layers": layers, "input_layers": _layer_refs(inner.get("input_layers"), "input_layers"),
-                      "output_layers": _layer_refs(inner.get("output_layers"), "output_layers")}}
+                      "layers": layers, "input_layers": _layer_refs(inner.get("input_layers"), f"{where}: input_layers"),
+                      "output_layers": _layer_refs(inner.get("output_layers"), f"{where}: output_layers")}}
+    if tf_keras2:
+        _skip_first_nodes(out["config"], {name for name, _, inner_order in order if inner_order is not None}, where)
     return out, order
 
+
+def _skip_first_nodes(config, models, where):
+    """TF-Keras 2 numbers the calls of a model used as a layer from 1: node 0 is the model's
+    own graph, left out of configs (its ``_should_skip_first_node``); corenn's nodes count
+    calls only."""
+    def shift(history):
+        if history[0] in models:
+            if history[1] < 1:
+                raise _BadConfig(f"{where}: node {history[1]} of model '{history[0]}' (TF-Keras 2 "
+                                 f"counts a nested model's calls from 1)")
+            history[1] -= 1
+    for entry in config["layers"]:
+        for node in entry["inbound_nodes"]:
+            for arg in node["args"]:
+                for ref in arg if isinstance(arg, list) else [arg]:
+                    shift(ref["config"]["keras_history"])
+    for history in config["output_layers"]:
+        shift(history)
 
 # ================================================================================================
 # writing: a corenn model as TF-Keras 2's model_config and training_config
@@ -508,3 +583,97 @@ def keras3_model_config(model):
             "config": {"name": model.name, "trainable": model.trainable, "layers": entries,
                        "input_layers": flat(config["input_layers"]),
                        "output_layers": flat(config["output_layers"])}}
+
+
+# ================================================================================================
+# reading compile configs: Keras 3's ``compile_config``, TF-Keras 2's ``training_config``
+# ================================================================================================
+
+# how Keras runs a step, not what the step computes: not read
+_EXECUTION_OPTIONS = ("run_eagerly", "steps_per_execution", "jit_compile", "auto_scale_loss")
+
+
+def _spec_name(spec):
+    return spec if isinstance(spec, str) else spec.get("class_name") if isinstance(spec, dict) else None
+
+
+def _known(kind, name):
+    """Whether corenn has the loss / metric of this name or class name."""
+    from . import losses, metrics
+    if not isinstance(name, str):
+        return False
+    table = losses if kind == "loss" else metrics
+    return (kind == "metric" and name in ("accuracy", "acc")) or name.lower() in table._BY_NAME \
+        or name in table._CLASSES
+
+
+def _compile_objects(value, kind, where):
+    """A loss or metrics entry (a name, a {class_name, config} object, or lists / dicts of them
+    per output) without Keras' module fields: (corenn's entry, the first name corenn lacks)."""
+    if value is None:
+        return None, None
+    if isinstance(value, list):
+        found = [_compile_objects(v, kind, where) for v in value]
+        return [v for v, _ in found], next((m for _, m in found if m), None)
+    if isinstance(value, dict) and "class_name" not in value:
+        found = {k: _compile_objects(v, kind, where) for k, v in value.items()}
+        return {k: v for k, (v, _) in found.items()}, next((m for _, m in found.values() if m), None)
+    name = _spec_name(value)
+    if not isinstance(name, str) or (isinstance(value, dict) and not isinstance(value.get("config") or {}, dict)):
+        raise _BadConfig(f"{where}: bad {kind} {str(value)[:80]}")
+    if kind == "metric" and name == "MeanMetricWrapper":   # TF-Keras 2: a metric function by name
+        config = value.get("config") or {}
+        value = name = config.get("name") if _known(kind, config.get("name")) else config.get("fn")
+        if not isinstance(name, str):
+            raise _BadConfig(f"{where}: bad metric {str(config)[:80]}")
+    if not _known(kind, name):
+        return None, f"{kind} {name[:60]!r}"
+    if isinstance(value, dict):
+        value = {"class_name": name, "config": value.get("config") or {}}
+    return value, None
+
+
+def keras_compile_config(config, legacy):
+    """Keras' compile config (Keras 3's ``compile_config``; the ``training_config`` of a
+    ``legacy`` HDF5 file, whose optimizer is ``optimizer_config``) as corenn's compile.json: (config, None), or
+    (None, what) when it names an optimizer, optimizer option, loss or metric corenn does not
+    have. Raises _BadConfig for a malformed one, naming what is wrong."""
+    from . import optimizers
+    where = "training_config" if legacy else "compile_config"
+    if not isinstance(config, dict):
+        raise _BadConfig(f"{where} is not a JSON object")
+    config = _without_object_ids(config)
+    _saving._check_json_values(config, where)
+    _refuse_code(config, where)
+    optimizer = config.get("optimizer_config" if legacy else "optimizer")
+    if isinstance(optimizer, str):
+        optimizer = {"class_name": optimizer, "config": {}}
+    if not isinstance(optimizer, dict) or not isinstance(optimizer.get("class_name"), str) \
+            or not isinstance(optimizer.get("config") or {}, dict):
+        raise _BadConfig(f"{where}: bad optimizer {str(optimizer)[:80]}")
+    name = optimizer["class_name"]
+    name = name[len("Custom>"):] if name.startswith("Custom>") else name   # TF-Keras 2 registers them so
+    cls = optimizers._BY_NAME.get(name.lower())
+    if cls is None:
+        return None, f"optimizer {name[:60]!r}"
+    options = dict(optimizer.get("config") or {})
+    options.pop("jit_compile", None)
+    if options.pop("is_legacy_optimizer", False) is not False:
+        return None, f"TF-Keras 2's legacy optimizer {name!r}"
+    lacking = sorted(set(options) - set(cls().get_config()))
+    if lacking:
+        return None, f"optimizer option(s) {', '.join(lacking)[:80]} of {name!r}"
+    out = {"optimizer": {"class_name": cls.__name__, "config": options}}
+    for key, kind in (("loss", "loss"), ("metrics", "metric"), ("weighted_metrics", "metric")):
+        value = config.get(key)
+        if legacy and kind == "metric" and isinstance(value, list) and len(value) == 1 \
+                and isinstance(value[0], list):
+            value = value[0]   # TF-Keras 2 lists the metrics per output
+        out[key], lacking = _compile_objects(value, kind, f"{where}: {key}")
+        if lacking:
+            return None, lacking
+    out["loss_weights"] = config.get("loss_weights")
+    unknown = set(config) - set(out) - set(_EXECUTION_OPTIONS) - {"optimizer", "optimizer_config"}
+    if unknown:
+        return None, f"compile option(s) {', '.join(sorted(unknown))[:80]}"
+    return out, None

@@ -404,13 +404,3 @@ def test_a_keras_model_saved_by_corenn_loads_the_same(tmp_path, name):
     model = corenn.models.load_model(fixture(f"{name}.keras"))
     model.save(tmp_path / "converted.keras")
     assert_matches_keras(corenn.models.load_model(tmp_path / "converted.keras"), name)
-
-
-def test_nested_model_is_refused_with_a_clear_message(tmp_path):
-    def edit(config):
-        inner = {"module": "keras", "class_name": "Sequential", "registered_name": None,
-                 "config": {"name": "inner", "layers": []}}
-        config["config"]["layers"].insert(2, inner)
-    path = rewrite_archive(fixture("mlp.keras"), tmp_path / "m.keras", edit_config=edit)
-    with pytest.raises(ValueError, match=r"model nested in a model \(Sequential\)"):
-        corenn.models.load_model(path)

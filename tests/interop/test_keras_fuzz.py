@@ -19,7 +19,7 @@ def test_mutated_keras_files_raise_only_value_error(tmp_path):
     env = dict(os.environ)
     package = os.path.dirname(os.path.dirname(os.path.abspath(__import__("corenn").__file__)))
     env["PYTHONPATH"] = os.pathsep.join([package, env.get("PYTHONPATH", "")])
-    proc = subprocess.run([sys.executable, WORKER, "180", "11", str(tmp_path)], env=env,
+    proc = subprocess.run([sys.executable, WORKER, "256", "11", str(tmp_path)], env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"the worker crashed ({proc.returncode}): {proc.stderr[-2000:]}"
     report = json.loads(proc.stdout.strip().splitlines()[-1])

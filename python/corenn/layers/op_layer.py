@@ -335,6 +335,7 @@ class OpLayer(Layer):
 
 
 _SMALL = 64   # elements of a probe result kept for the ops that read it
+_MAX_PROBE = 1 << 26   # elements of one probe input (256 MB of float32): what a build may allocate
 
 
 def _probe_input(source, shape, size):
@@ -348,6 +349,8 @@ def _probe_input(source, shape, size):
             return kept[source.index]
     dtype = str(source.dtype) if source is not None else "float32"
     dims = tuple(size if d is None else d for d in shape)
+    if int(np.prod(dims, dtype=np.float64)) > _MAX_PROBE:   # a model file's shapes: checked first
+        raise ValueError(f"op on a tensor of shape {tuple(shape)}: more than {_MAX_PROBE} elements")
     if dtype == "string":   # a string column (an Input(dtype="string")) probes as empty strings
         return np.full(dims, "", dtype=object)
     np_dtype = (np.int64 if dtype == "int64" else np.int32) if dtype.startswith(("int", "uint")) else np.float32

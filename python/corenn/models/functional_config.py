@@ -153,4 +153,7 @@ def model_from_graph_config(config, cls=None, prepare_layer=None, build_layer=No
         outs = dict(zip(config["output_names"], outs))
     elif len(outs) == 1:
         outs = outs[0]
-    return (cls or Model)(inputs=ins, outputs=outs, name=config.get("name"), trainable=config.get("trainable", True))
+    model = (cls or Model)(inputs=ins, outputs=outs, name=config.get("name"))
+    if config.get("trainable", True) is False:   # now that it has its layers, which a frozen model freezes
+        model.trainable = False
+    return model
