@@ -111,3 +111,55 @@ def test_a_functional_model_s_output_keeps_its_keras_mask():
     out = model(tokens)
     np.testing.assert_array_equal(np.asarray(out._keras_mask), tokens != 0)
     assert getattr(model(np.ones((1, 3), np.float32)), "_keras_mask", None) is not None
+
+
+def _masked_batch():
+    tokens = np.array([[1, 2, 0, 0], [3, 4, 5, 0]], np.int32)
+    emb = keras.layers.Embedding(10, 4, mask_zero=True)
+    return tokens, emb(tokens)
+
+
+@pytest.mark.parametrize("taped", [False, True])
+def test_a_model_called_on_a_masked_tensor_takes_it_as_its_input_mask(taped):
+    """Keras 3: a model called on a tensor that carries a mask hands that mask to its first
+    layers, so an LSTM in a functional model skips the padded steps as the bare LSTM does."""
+    tokens, e = _masked_batch()
+    inp = keras.Input((None, 4))
+    lstm = keras.layers.LSTM(3)
+    model = keras.Model(inp, keras.layers.Dense(2)(lstm(inp)))
+    direct = np.asarray(model.layers[-1](lstm(e)))
+    unmasked = np.asarray(model(np.asarray(e)))
+    assert np.abs(unmasked - direct).max() > 1e-4   # the padding matters here
+    if taped:
+        with tf.GradientTape() as tape:
+            got = model(e)
+        assert all(g is not None for g in tape.gradient(got, model.trainable_variables))
+    else:
+        got = model(e)
+    np.testing.assert_allclose(np.asarray(got), direct, rtol=1e-5, atol=1e-6)
+
+
+def test_mask_argument_of_a_model_call_is_its_input_mask():
+    tokens, e = _masked_batch()
+    inp = keras.Input((None, 4))
+    model = keras.Model(inp, keras.layers.GlobalAveragePooling1D()(inp))
+    x = np.asarray(e)
+    got = np.asarray(model(x, mask=tokens != 0))
+    want = (x * (tokens != 0)[..., None]).sum(1) / (tokens != 0).sum(1, keepdims=True)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert getattr(x, "_keras_mask", None) is None   # the caller's array is left alone
+    with pytest.raises(ValueError, match="1 input"):
+        model(x, mask=[tokens != 0, tokens != 0])
+
+
+def test_a_subclassed_model_whose_call_takes_mask_is_handed_the_input_mask():
+    seen = {}
+
+    class Pool(keras.Model):
+        def call(self, x, mask=None):
+            seen["mask"] = mask
+            return ops.sum(x, axis=1)
+
+    tokens, e = _masked_batch()
+    Pool()(e)
+    np.testing.assert_array_equal(np.asarray(seen["mask"]) != 0, tokens != 0)

@@ -518,6 +518,9 @@ class Model(TrainingLoops):
     # -- calling -------------------------------------------------------------------------------
 
     def __call__(self, inputs, training=None, mask=None, **kwargs):
+        if mask is not None or _carries_mask(inputs):
+            if not is_symbolic(inputs):
+                return self._call_masked(inputs, training, mask, kwargs)
         if kwargs:
             return self._call_with_options(inputs, training, kwargs)
         tape = autodiff.recording_tape()
@@ -555,6 +558,44 @@ class Model(TrainingLoops):
             if m is not None:
                 t._keras_mask = kernels.Tensor.from_numpy(m)
         return self._structure_outputs(outs)
+
+    def _call_masked(self, inputs, training, mask, options):
+        """``model(x)`` on values with a Keras mask (``x._keras_mask``, an Embedding(mask_zero)
+        output) or ``model(x, mask=m)``: as Keras 3, the mask is the model's input mask. A graph
+        model replays its layer calls on the masked inputs, so each layer gets the mask its
+        inputs carry, as when the layers are called one by one (the compiled forward pass starts
+        from unmasked inputs); a subclassed model whose ``call`` takes ``mask`` is handed it."""
+        if self._graph is None:
+            import inspect
+            if mask is None and "mask" in inspect.signature(self.call).parameters:
+                flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+                masks = [getattr(x, "_keras_mask", None) for x in flat]
+                mask = masks if isinstance(inputs, (list, tuple)) else masks[0]
+            if mask is not None and "mask" in inspect.signature(self.call).parameters:
+                options = dict(options, mask=mask)
+            if options:
+                return self._call_with_options(inputs, training, options)
+            self._clear_losses()
+            return self._call_user(inputs, training)
+        if options:
+            return self._call_with_options(inputs, training, options)
+        flat = self._flatten_inputs(inputs, "__call__")
+        if mask is not None:
+            masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+            if len(masks) != len(flat):
+                raise ValueError(f"{self.name}: {len(flat)} input(s), {len(masks)} mask(s)")
+            masked = []
+            for x, m in zip(flat, masks):
+                t = kernels.Tensor.from_numpy(np.array(x, copy=True)) if m is not None else x
+                if m is not None:   # the caller's tensor keeps its own mask: the copy carries this one
+                    t._keras_mask = kernels.Tensor.from_numpy(np.asarray(m, np.float32))
+                masked.append(t)
+            flat = masked
+        self._clear_losses()
+        keys = self.__dict__.get("_input_dict_keys") or [t.name for t in self.inputs]
+        return self._replay(dict(zip(keys, flat)) if isinstance(inputs, dict)
+                            else (flat if len(flat) > 1 or isinstance(inputs, (list, tuple)) else flat[0]),
+                            training)
 
     def _call_with_options(self, inputs, training, options):
         """``model(x, states=s, return_state=True)``: Keras hands keyword arguments that are not
@@ -1436,6 +1477,15 @@ def _unique(ws):
 
 
 _ACCEPTS_TRAINING: dict = {}
+
+
+def _carries_mask(inputs):
+    """Whether a model's call inputs hold a Tensor with a Keras mask."""
+    if isinstance(inputs, (list, tuple)):
+        return any(getattr(x, "_keras_mask", None) is not None for x in inputs)
+    if isinstance(inputs, dict):
+        return any(getattr(x, "_keras_mask", None) is not None for x in inputs.values())
+    return getattr(inputs, "_keras_mask", None) is not None
 
 
 def _accepts_training(fn):
