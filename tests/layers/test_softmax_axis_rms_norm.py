@@ -188,3 +188,30 @@ def test_onnx_export_refuses_a_softmax_over_another_axis(tmp_path):
     with pytest.raises(NotImplementedError, match=r"'over_steps' \(Softmax\).*axis"):
         corenn.onnx.export(model, str(tmp_path / "m.onnx"))
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("shape,axis", [((4, 6), -1), ((2, 3, 5), -1), ((2, 3, 5), [1, 2])])
+def test_rms_normalization_layer_forward_backward_against_the_reference(rng, shape, axis):
+    """Keras 3's RMSNormalization layer: weight ``scale``, epsilon 1e-6, config (axis, epsilon)."""
+    x = rng.normal(size=shape).astype(np.float32)
+    dy = rng.normal(size=shape).astype(np.float32)
+    layer = layers.RMSNormalization(axis=axis)
+    layer.build((None,) + shape[1:])
+    ndim = len(np.atleast_1d(axis))
+    scale = rng.uniform(0.5, 2.0, shape[len(shape) - ndim:]).astype(np.float32)
+    layer.set_weights([scale])
+    assert layer.scale is layer.weights[0] and layer.weights[0].name == "scale"
+    y = np.asarray(layer.forward(kernels.as_tensor(x), training=True)).copy()
+    np.testing.assert_allclose(y, ref.rms_norm(x, scale, ndim, 1e-6), rtol=1e-5, atol=1e-6)
+    dx = np.asarray(layer.backward(kernels.as_tensor(dy))).copy()
+    want_dx, want_ds = ref.rms_norm_grads(dy, x, scale, ndim, 1e-6)
+    np.testing.assert_allclose(dx, want_dx, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(layer.gradients[0]), want_ds, rtol=1e-4, atol=1e-5)
+    assert layer.get_config()["epsilon"] == 1e-6 and "rms_scaling" not in layer.get_config()
+    again = layers.RMSNormalization.from_config(layer.get_config())
+    assert again.axis == layer.axis and again.epsilon == layer.epsilon
+
+
+def test_rms_normalization_refuses_layer_norm_only_options():
+    with pytest.raises(TypeError, match="center"):
+        layers.RMSNormalization(center=True)

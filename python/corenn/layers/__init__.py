@@ -11,7 +11,7 @@ from .embedding import Embedding
 from .kernelized import RandomFourierFeatures   # tf.keras 2's (layers.experimental in its scripts)
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
-from .normalization import (BatchNormalization, GroupNormalization, LayerNormalization,
+from .normalization import (BatchNormalization, GroupNormalization, LayerNormalization, RMSNormalization,
                             UnitNormalization)
 from .preprocessing import Normalization, Rescaling
 from .image_preprocessing import (CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
@@ -31,7 +31,7 @@ from .pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D, Glob
                       MaxPooling3D)
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
-from .rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from .rnn_cells import RNN, AbstractRNNCell, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
                              SpatialDropout2D)
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
@@ -64,7 +64,7 @@ __all__ += ["Resizing", "CenterCrop", "RandomFlip", "RandomCrop", "RandomTransla
 __all__ += ["GroupNormalization", "UnitNormalization", "GaussianNoise", "GaussianDropout",
             "AlphaDropout", "Conv1DTranspose", "Attention",
             "AdditiveAttention", "ZeroPadding3D", "Cropping3D"]
-__all__ += ["RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
+__all__ += ["RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "AbstractRNNCell"]
 __all__ += ["Discretization"]
 __all__ += ["RandomHeight", "RandomWidth", "RandomShear", "RandomPerspective", "RandomGrayscale",
             "RandomSaturation", "RandomHue", "RandomColorDegeneration", "RandomSharpness",
@@ -73,7 +73,7 @@ __all__ += ["RandomHeight", "RandomWidth", "RandomShear", "RandomPerspective", "
             "Pipeline", "RandAugment", "AugMix"]
 __all__ += ["EinsumDense", "DepthwiseConv1D", "SeparableConv1D", "SeparableConvolution1D",
             "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
-__all__ += ["HashedCrossing"]
+__all__ += ["HashedCrossing", "RMSNormalization"]
 __all__ += ["Wrapper", "SpectralNormalization", "InputSpec", "Convolution1D", "Convolution2D", "Convolution1DTranspose",
             "Convolution2DTranspose", "SeparableConvolution2D"]
 

@@ -239,6 +239,7 @@ class LayerNormalization(_AffineNormalization):
 
     supports_masking = True
     _to_trailing = None   # set by build when the normalised axes are not the trailing ones
+    _rms_weight_name = "gamma"   # RMSNormalization's is "scale", as Keras names it
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
@@ -287,7 +288,7 @@ class LayerNormalization(_AffineNormalization):
         kept = [a for a in range(rank) if a not in axes]
         self._to_trailing = None if axes == list(range(rank - len(axes), rank)) else kept + axes
         if self.rms_scaling:   # Keras: gamma always, never beta
-            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer,
+            self.gamma = self.add_weight(self._rms_weight_name, shape, self.gamma_initializer, self.gamma_regularizer,
                                          constraint=self.gamma_constraint)
         else:
             self._add_affine_weights(shape)
@@ -326,7 +327,7 @@ class LayerNormalization(_AffineNormalization):
         return kernels.rms_norm_backward(
             dy, x, self.gamma, self._inv_rms, norm_ndim=self._norm_ndim,
             dx=self._buffer("dx", x.shape) if self.needs_input_grad else None,
-            dgamma=self._grad_of("gamma") if learn else None, need_dx=self.needs_input_grad)
+            dgamma=self._grad_of(self._rms_weight_name) if learn else None, need_dx=self.needs_input_grad)
 
     def _trailing_forward(self, x):
         if self.rms_scaling:
@@ -359,6 +360,41 @@ class LayerNormalization(_AffineNormalization):
         cfg = super().get_config()
         cfg.update(axis=self.axis, epsilon=self.epsilon, center=self.center, scale=self.scale,
                    rms_scaling=self.rms_scaling, **self._affine_config())
+        return cfg
+
+
+class RMSNormalization(LayerNormalization):
+    """Keras 3's RMS normalization layer: y = x * rsqrt(mean_j x^2 + epsilon) * scale over the
+    ``axis`` features, with one learnt ``scale`` per feature and no centering (Zhang & Sennrich,
+    "Root Mean Square Layer Normalization", 2019). The same fused kernels as
+    ``LayerNormalization(rms_scaling=True)``; it differs only in Keras' spelling: the weight is
+    called ``scale`` and ``layer.scale`` is that weight, epsilon defaults to 1e-6, and the config
+    holds only ``axis`` and ``epsilon``."""
+
+    _rms_weight_name = "scale"
+
+    def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
+        for option in ("center", "scale", "rms_scaling", "beta_initializer", "beta_regularizer",
+                       "beta_constraint", "gamma_initializer", "gamma_regularizer", "gamma_constraint"):
+            if option in kwargs:
+                raise TypeError(f"RMSNormalization: unexpected keyword argument {option!r}")
+        super().__init__(axis=axis, epsilon=epsilon, center=False, scale=True, rms_scaling=True, **kwargs)
+
+    # the base class keeps its ``scale`` flag apart; Keras' ``layer.scale`` is the weight
+    @property
+    def scale(self):
+        return self.gamma
+
+    @scale.setter
+    def scale(self, flag):
+        if flag is not True:
+            raise AttributeError("RMSNormalization.scale is its learnt weight; it cannot be switched off")
+
+    def get_config(self):
+        cfg = super().get_config()
+        for key in ("center", "scale", "rms_scaling", "beta_initializer", "beta_regularizer",
+                    "beta_constraint", "gamma_initializer", "gamma_regularizer", "gamma_constraint"):
+            cfg.pop(key, None)
         return cfg
 
 
