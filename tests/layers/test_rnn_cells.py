@@ -461,3 +461,47 @@ def test_two_calls_in_one_tape_sum_their_weight_gradients(rng, make_cell):
     for g, a, b in zip(both, first, second):
         np.testing.assert_allclose(g, a + b, rtol=1e-5, atol=1e-5)
         assert np.abs(a - b).max() > 1e-4
+
+
+def test_abstract_rnn_cell_subclass_runs_in_rnn_as_tf_keras_documents():
+    """tf.keras 2's AbstractRNNCell example (a minimal cell: h_t = x_t K + h_{t-1} U) inside RNN,
+    against the same recurrence in NumPy; an incomplete subclass names what it lacks."""
+    from corenn import keras as _keras
+
+    class MinimalRNNCell(_keras.layers.AbstractRNNCell):
+        def __init__(self, units, **kwargs):
+            self.units = units
+            super().__init__(**kwargs)
+
+        @property
+        def state_size(self):
+            return self.units
+
+        @property
+        def output_size(self):
+            return self.units
+
+        def build(self, input_shape):
+            self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="uniform", name="kernel")
+            self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), initializer="uniform",
+                                                    name="recurrent_kernel")
+            self.built = True
+
+        def call(self, inputs, states):
+            output = _keras.ops.matmul(inputs, self.kernel) + _keras.ops.matmul(states[0], self.recurrent_kernel)
+            return output, output
+
+    cell = MinimalRNNCell(4)
+    x = np.random.default_rng(1).random((3, 5, 2)).astype(np.float32)
+    y = np.asarray(_keras.layers.RNN(cell, return_sequences=True)(x))
+    k, u = np.asarray(cell.kernel, np.float64), np.asarray(cell.recurrent_kernel, np.float64)
+    h = np.zeros((3, 4))
+    for t in range(5):
+        h = x[:, t] @ k + h @ u
+        np.testing.assert_allclose(y[:, t], h, rtol=1e-5, atol=1e-6)
+    assert [tuple(s.shape) for s in cell.get_initial_state(batch_size=3)] == [(3, 4)]
+
+    class NoState(_keras.layers.AbstractRNNCell):
+        pass
+    with pytest.raises(NotImplementedError, match="state_size"):
+        NoState().state_size

@@ -407,6 +407,30 @@ class GRUCell(_Cell):
         return cfg
 
 
+class AbstractRNNCell(Layer):
+    """tf.keras 2's base class for a user's RNN cell: a Layer whose subclass defines the
+    ``state_size`` (and ``output_size``) properties and ``call(inputs, states)`` returning
+    ``(output, new_states)``; ``RNN(cell)`` runs it over time. ``get_initial_state`` gives zeros."""
+
+    @property
+    def state_size(self):
+        raise NotImplementedError(f"{type(self).__name__} must define the state_size property")
+
+    @property
+    def output_size(self):
+        raise NotImplementedError(f"{type(self).__name__} must define the output_size property")
+
+    def call(self, inputs, states):
+        raise NotImplementedError(f"{type(self).__name__} must define call(inputs, states)")
+
+    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
+        if batch_size is None:
+            if inputs is None:
+                raise ValueError(f"{type(self).__name__}.get_initial_state: pass inputs or batch_size")
+            batch_size = np.shape(inputs)[0]
+        return [ops.zeros((int(batch_size),) + shape, dtype or "float32") for shape in _state_shapes(self)]
+
+
 class StackedRNNCells(Layer):
     """Several cells run as one (Keras): cell k reads cell k-1's output; the states are the
     cells' states concatenated in order, the output the last cell's."""
