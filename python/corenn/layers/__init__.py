@@ -73,7 +73,8 @@ __all__ += ["RandomHeight", "RandomWidth", "RandomShear", "RandomPerspective", "
             "Pipeline", "RandAugment", "AugMix"]
 __all__ += ["EinsumDense", "DepthwiseConv1D", "SeparableConv1D", "SeparableConvolution1D",
             "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
-__all__ += ["HashedCrossing", "RMSNormalization"]
+__all__ += ["HashedCrossing", "RMSNormalization", "MelSpectrogram"]
+from .audio import MelSpectrogram  # noqa: E402
 __all__ += ["Wrapper", "SpectralNormalization", "InputSpec", "Convolution1D", "Convolution2D", "Convolution1DTranspose",
             "Convolution2DTranspose", "SeparableConvolution2D"]
 
