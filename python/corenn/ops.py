@@ -418,12 +418,15 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - Keras' name
     return power(sum(power(abs(x), p), axis=over, keepdims=keepdims), 1.0 / p)
 
 
-def argmax(x, axis=-1, keepdims=False):
+def argmax(x, axis=None, keepdims=False):
+    """Index of the largest entry along ``axis``; with axis=None (Keras 3's default) the index
+    into the flattened array."""
     return Tensor.from_numpy(_c_array(np.argmax(np.asarray(x), axis=axis, keepdims=keepdims)
                                                   .astype(np.int64)))
 
 
-def argmin(x, axis=-1, keepdims=False):
+def argmin(x, axis=None, keepdims=False):
+    """Index of the smallest entry along ``axis`` (axis=None: into the flattened array)."""
     return Tensor.from_numpy(_c_array(np.argmin(np.asarray(x), axis=axis, keepdims=keepdims)
                                                   .astype(np.int64)))
 
@@ -660,8 +663,9 @@ def ones_like(x, dtype=None):
     return ones(tuple(x.shape), dtype or "float32")
 
 
-def eye(n, m=None, dtype="float32"):
-    return Tensor.from_numpy(np.eye(n, m, dtype=dtype))
+def eye(N, M=None, k=0, dtype="float32"):
+    """Ones on the k-th diagonal of an N x M matrix (k > 0 above the main one)."""
+    return Tensor.from_numpy(np.eye(N, M, k=k, dtype=dtype))
 
 
 def arange(start, stop=None, step=1, dtype=None):

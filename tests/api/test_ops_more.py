@@ -1051,3 +1051,17 @@ def test_decompositions_refuse_gradients_that_do_not_exist(rng):
     # the singular values alone are fine with full_matrices=True
     uu, ss, vv = np.linalg.svd(np.asarray(a).astype(np.float64), full_matrices=False)
     np.testing.assert_allclose(np.asarray(tape.gradient(ls, a)), uu @ vv, rtol=1e-4, atol=1e-5)
+
+
+def test_argmax_argmin_default_to_the_flattened_array_and_eye_takes_k():
+    """Keras 3: ops.argmax(x) / argmin(x) index the flattened array (axis=None), as NumPy; a
+    per-row default gave a (3, 4) answer where Keras gives one index. eye(N, M, k) as NumPy."""
+    from corenn.keras import ops as kops
+    x = np.random.default_rng(3).normal(size=(3, 4, 5)).astype(np.float32)
+    assert np.asarray(kops.argmax(x)).shape == () and int(kops.argmax(x)) == int(np.argmax(x))
+    assert int(kops.argmin(x)) == int(np.argmin(x))
+    np.testing.assert_array_equal(np.asarray(kops.argmax(x, axis=1)), np.argmax(x, axis=1))
+    np.testing.assert_array_equal(np.asarray(kops.argmin(x, axis=-1, keepdims=True)),
+                                  np.argmin(x, axis=-1, keepdims=True))
+    np.testing.assert_array_equal(np.asarray(kops.eye(3, 4, k=1)), np.eye(3, 4, k=1))
+    np.testing.assert_array_equal(np.asarray(kops.eye(3)), np.eye(3))
