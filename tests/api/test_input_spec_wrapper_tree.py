@@ -193,3 +193,18 @@ def test_spectral_normalization_trains_saves_and_refuses_bad_layers(rng, tmp_pat
         layers.SpectralNormalization(layers.Dropout(0.5))(x)
     with pytest.raises(ValueError, match="power_iterations"):
         layers.SpectralNormalization(layers.Dense(2), power_iterations=0)
+
+
+def test_spectral_normalization_weights_are_in_keras_order():
+    """Keras 3 lists a SpectralNormalization(Dense)'s weights as kernel, vector_u, bias (its
+    build makes the kernel the wrapper's own first variable): get_weights / set_weights of
+    arrays taken from Keras line up."""
+    sn = layers.SpectralNormalization(layers.Dense(3))
+    sn(np.zeros((2, 6), np.float32))
+    assert [tuple(w.shape) for w in sn.get_weights()] == [(6, 3), (1, 3), (3,)]
+    assert sn.weights[0] is sn.layer.kernel and sn.weights[1] is sn.vector_u and sn.weights[2] is sn.layer.bias
+    arrays = [np.full((6, 3), 0.5, np.float32), np.full((1, 3), 0.25, np.float32), np.arange(3, dtype=np.float32)]
+    sn.set_weights(arrays)
+    np.testing.assert_array_equal(np.asarray(sn.layer.bias), arrays[2])
+    np.testing.assert_array_equal(np.asarray(sn.vector_u), arrays[1])
+    assert [id(w) for w in sn.trainable_weights] == [id(sn.layer.kernel), id(sn.layer.bias)]

@@ -52,12 +52,37 @@ def test_configs_keras_names_and_unsupported_settings():
     cfg = layers.ReLU(negative_slope=0.2).get_config()
     assert (cfg["max_value"], cfg["negative_slope"], cfg["threshold"]) == (None, 0.2, 0.0)
     assert layers.ReLU(max_value=6).get_config()["max_value"] == 6.0
-    with pytest.raises(NotImplementedError, match="ReLU.*max_value.*negative_slope"):
-        layers.ReLU(max_value=6.0, negative_slope=0.1)
     with pytest.raises(ValueError, match="ReLU.*max_value"):
         layers.ReLU(max_value=-1.0)
-    with pytest.raises(NotImplementedError, match="ReLU.*threshold"):
-        layers.ReLU(threshold=0.5)
+    assert layers.ReLU(threshold=-0.5).get_config()["threshold"] == -0.5
+
+
+def _general_relu(threshold, slope, top):
+    """Keras' ReLU, piecewise: slope * (x - threshold) up to the threshold, then x, capped to
+    [0, top] when there is a top."""
+    def f(z):
+        above = z if top is None else np.clip(z, 0, top)
+        return np.where(z > threshold, above, slope * (z - threshold))
+    return f
+
+
+@pytest.mark.parametrize("threshold,slope,top", [(0.5, 0.0, None), (-0.5, 0.1, 1.0), (0.0, 0.2, 6.0),
+                                                 (0.7, 0.3, None), (-0.5, 0.0, None)])
+def test_relu_with_a_threshold_or_a_capped_slope(rng, threshold, slope, top):
+    layer = layers.ReLU(max_value=top, negative_slope=slope, threshold=threshold)
+    layer.build((None, 3, 4))
+    x = rng.normal(size=(2, 3, 4)) * 2
+    for kink in (threshold, 0.0, top or 0.0):   # central differences away from the kinks
+        x[np.abs(x - kink) < 0.05] = kink + 0.3
+    x = x.astype(np.float32)
+    r = rng.normal(size=x.shape)
+    f = _general_relu(threshold, slope, top)
+    y = layer.forward(kernels.as_tensor(x))
+    np.testing.assert_allclose(np.asarray(y), f(ref.f64(x)), rtol=1e-6, atol=1e-6)
+    dx = np.asarray(layer.backward(kernels.as_tensor(r.astype(np.float32))))
+    np.testing.assert_allclose(dx, ref.numerical_grad(lambda v: float((f(v) * r).sum()), x), rtol=1e-4, atol=1e-5)
+    model = corenn.keras.Sequential([corenn.keras.Input((3, 4)), layers.ReLU(top, slope, threshold)])
+    np.testing.assert_allclose(np.asarray(model(x)), f(ref.f64(x)), rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match="ReLU.*negative_slope"):
         layers.ReLU(negative_slope=-1)
     with pytest.raises(ValueError, match="LeakyReLU.*negative_slope"):

@@ -38,12 +38,31 @@ def test_resizing_forward_backward(rng, interpolation, crop):
 def test_resizing_refuses_what_it_does_not_build():
     with pytest.raises(NotImplementedError, match="interpolation"):
         layers.Resizing(2, 2, interpolation="bicubic")
-    with pytest.raises(NotImplementedError, match="pad_to_aspect_ratio"):
-        layers.Resizing(2, 2, pad_to_aspect_ratio=True)
+    with pytest.raises(ValueError, match="only one of pad_to_aspect_ratio"):
+        layers.Resizing(2, 2, pad_to_aspect_ratio=True, crop_to_aspect_ratio=True)
     with pytest.raises(ValueError, match="height must be a positive int"):
         layers.Resizing(0, 2)
     with pytest.raises(ValueError, match=r"rank 4"):   # rank 3 is one image (Keras 3), rank 2 neither
         keras.Sequential([keras.Input((4,)), layers.Resizing(2, 2)])
+
+
+@pytest.mark.parametrize("size", [(9, 4), (4, 9), (9, 9), (12, 5), (5, 12)])
+def test_resizing_pads_to_the_aspect_ratio_then_resizes(rng, size):
+    """Keras' pad_to_aspect_ratio: fill_value margins, the same on both sides (half the
+    shortfall rounded down), then the resize; the gradient is the resize's, cut back out."""
+    x = images(rng, (2, 6, 5, 3))
+    layer = layers.Resizing(*size, pad_to_aspect_ratio=True, fill_value=7.0)
+    top, left = layer._margins(6, 5)
+    assert (top, left) == {(9, 4): (2, 0), (4, 9): (0, 4), (9, 9): (0, 0), (12, 5): (3, 0), (5, 12): (0, 4)}[size]
+    padded = np.pad(x, ((0, 0), (top, top), (left, left), (0, 0)), constant_values=7.0)
+    np.testing.assert_allclose(np.asarray(layer(x)), ref.resize2d(padded, size, "bilinear", None),
+                               rtol=1e-5, atol=1e-3)
+    dy = rng.normal(size=(2,) + size + (3,)).astype(np.float32)
+    layer.forward(corenn.Tensor.from_numpy(x))
+    dx = np.asarray(layer.backward(corenn.Tensor.from_numpy(dy)))
+    full = ref.resize2d_grad(dy, padded.shape, "bilinear", None)
+    np.testing.assert_allclose(dx, full[:, top:top + 6, left:left + 5], rtol=1e-5, atol=1e-5)
+    assert layers.Resizing.from_config(layer.get_config()).pad_to_aspect_ratio
 
 
 def test_center_crop_crops_the_centre_and_resizes_small_images(rng):

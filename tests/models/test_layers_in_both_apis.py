@@ -94,6 +94,9 @@ TABLE = {
     "Discretization": (lambda: layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.7]), (4,), False),
     "GroupNormalization": (lambda: layers.GroupNormalization(groups=2), (3, 3, 4), False),
     "UnitNormalization": (lambda: layers.UnitNormalization(), (4, 3), False),
+    "RMSNormalization": (lambda: layers.RMSNormalization(), (4, 3), False),
+    "MelSpectrogram": (lambda: layers.MelSpectrogram(fft_length=32, sequence_stride=8, num_mel_bins=6,
+                                                     sampling_rate=8000), (96,), False),
     "RandomFourierFeatures": (lambda: layers.RandomFourierFeatures(6, scale=2.0, trainable=True), (4,), False),
     "GaussianNoise": (lambda: layers.GaussianNoise(0.3, seed=1), (5,), False),
     "GaussianDropout": (lambda: layers.GaussianDropout(0.3, seed=1), (5,), False),
@@ -125,7 +128,7 @@ NOT_SINGLE_INPUT = {"Layer", "InputLayer", "Input", "Add", "Subtract", "Multiply
 # Layers on strings: they run on NumPy arrays of text before a model (tests/layers/test_preprocessing_more.py).
 NOT_SINGLE_INPUT |= {"StringLookup", "TextVectorization"}
 # RNN cells: one call takes (x_t, states) and returns (output, states); RNN(cell) is in TABLE.
-NOT_SINGLE_INPUT |= {"SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"}
+NOT_SINGLE_INPUT |= {"SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "AbstractRNNCell"}
 # Not layers one uses as is: InputSpec describes inputs; Wrapper is the base class of a user's wrapper
 # (tests/api/test_input_spec_wrapper_tree.py).
 NOT_SINGLE_INPUT |= {"InputSpec", "Wrapper"}

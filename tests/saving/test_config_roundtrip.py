@@ -91,11 +91,12 @@ _LAYER_MODULES = [importlib.import_module(f"corenn.layers.{m}") for m in
                   ("core", "convolutional", "pooling", "normalization", "regularization",
                    "reshaping", "base", "recurrent", "wrappers", "embedding", "activation", "merging",
                    "preprocessing", "attention", "image_preprocessing", "image_augmentation",
-                   "text_preprocessing", "rnn_cells", "discretization", "einsum_dense", "conv_lstm", "kernelized")
+                   "text_preprocessing", "rnn_cells", "discretization", "einsum_dense", "conv_lstm", "kernelized", "audio")
                   if importlib.util.find_spec(f"corenn.layers.{m}") is not None]
 LAYER_CLASSES = {name: cls for mod in _LAYER_MODULES for name, cls in vars(mod).items()
                  if isinstance(cls, type) and issubclass(cls, layers.Layer) and not name.startswith("_")
-                 and cls.__module__ == mod.__name__ and name not in ("Layer", "ActivatedLayer", "Lambda")}
+                 and cls.__module__ == mod.__name__
+                 and name not in ("Layer", "ActivatedLayer", "Lambda", "AbstractRNNCell")}   # abstract bases
 LAYER_ARGS.update({
     "Wrapper": dict(layer=lambda: layers.Dense(2, activation="relu")),
     "SpectralNormalization": dict(layer=lambda: layers.Dense(3), power_iterations=2),
@@ -161,6 +162,10 @@ LAYER_ARGS.update({
     "GroupNormalization": dict(groups=4, axis=1, epsilon=1e-5, center=False,
                                gamma_initializer="he_normal", gamma_regularizer="l2"),
     "UnitNormalization": dict(axis=[1, 2]),
+    "RMSNormalization": dict(axis=[1, 2], epsilon=1e-4),
+    "MelSpectrogram": dict(fft_length=64, sequence_stride=16, sequence_length=48, window="hamming",
+                           sampling_rate=8000, num_mel_bins=12, min_freq=30.0, max_freq=3000,
+                           power_to_db=False, top_db=60.0, mag_exp=1.0, min_power=1e-8, ref_power=2.0),
     "RandomFourierFeatures": dict(output_dim=5, kernel_initializer="laplacian", scale=2.0, trainable=True),
     "GaussianNoise": dict(stddev=0.25, seed=3),
     "GaussianDropout": dict(rate=0.2, seed=4),
@@ -199,7 +204,8 @@ def make_layer(name):
 def test_every_layer_has_arguments_here():
     assert sorted(n for n in LAYER_ARGS if n in LAYER_CLASSES) == sorted(LAYER_CLASSES)
     # Keras' short aliases (GlobalAvgPool2D, MaxPool2D ...) are the same classes under other names
-    exported = [n for n in layers.__all__ if isinstance(getattr(layers, n), type) and n not in ("Layer", "Lambda")
+    exported = [n for n in layers.__all__ if isinstance(getattr(layers, n), type)
+                and n not in ("Layer", "Lambda", "AbstractRNNCell")
                 and getattr(layers, n).__name__ == n and issubclass(getattr(layers, n), layers.Layer)]
     assert set(exported) <= set(LAYER_CLASSES)
 

@@ -44,17 +44,21 @@ def _number(layer, arg, value, low=None):
 
 
 class ReLU(_KernelActivation):
-    """Rectified linear unit, Keras' general form:
-        f(x) = max_value if x >= max_value; x if threshold <= x < max_value;
-               negative_slope * (x - threshold) otherwise.
-    Supported on the kernels: threshold = 0, and either a max_value (the relu6 kernel with that
-    ceiling: MobileNet's ReLU(6.)) or a negative_slope (the relu kernel, or leaky_relu's when
-    negative_slope > 0); other settings raise NotImplementedError naming the layer.
+    """Rectified linear unit, Keras' general form (keras.activations.relu):
+        a = x * [x > threshold]  (threshold != 0),  else max(x, 0)
+        a = min(max(a, 0), max_value)  when max_value is given
+        f(x) = a - negative_slope * max(threshold - x, 0)
+    i.e. x between threshold and max_value, max_value above, negative_slope * (x - threshold)
+    below the threshold. threshold = 0 runs on the kernels: with a max_value (the relu6 kernel
+    with that ceiling: MobileNet's ReLU(6.)) or a negative_slope (relu, or leaky_relu's when
+    negative_slope > 0). Other settings (a threshold, or a ceiling with a slope) compute the
+    formula above and its gradient in NumPy:
+        f'(x) = [x > threshold] * [0 < a < max_value] + negative_slope * [x < threshold].
 
     Args:
         max_value: None (no ceiling) or a number >= 0.
-        negative_slope: >= 0 (0 when max_value is given).
-        threshold: 0.
+        negative_slope: >= 0.
+        threshold: any number.
     """
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
@@ -62,16 +66,43 @@ class ReLU(_KernelActivation):
         self.max_value = None if max_value is None else _number(self, "max_value", max_value, 0.0)
         self.negative_slope = _number(self, "negative_slope", negative_slope, 0.0)
         self.threshold = _number(self, "threshold", threshold)
-        if self.threshold != 0.0:
-            raise NotImplementedError(f"ReLU '{self.name}': threshold != 0 is not supported, got {threshold!r}")
-        if self.max_value is not None and self.negative_slope:
-            raise NotImplementedError(f"ReLU '{self.name}': max_value together with negative_slope > 0 "
-                                      f"is not supported")
-        if self.max_value is not None:
+        if self.threshold != 0.0 or (self.max_value is not None and self.negative_slope):
+            self._kind = None   # the general formula (forward / backward below)
+        elif self.max_value is not None:
             self._kind, self._alpha = "relu6", self.max_value
         else:
             self._kind = "leaky_relu" if self.negative_slope else "relu"
             self._alpha = self.negative_slope
+
+    def _general(self, x):
+        """(f(x), f'(x)) of the general formula, float32."""
+        x = np.asarray(x)
+        a = x * (x > self.threshold) if self.threshold != 0.0 else np.maximum(x, 0)
+        slope = (x > self.threshold).astype(np.float32)
+        if self.max_value is not None:
+            slope *= (a > 0) & (a < self.max_value)
+            a = np.clip(a, 0, self.max_value)
+        if self.negative_slope:
+            a = a - self.negative_slope * np.maximum(self.threshold - x, 0)
+            slope += self.negative_slope * (x < self.threshold)
+        return a.astype(np.float32), slope
+
+    def forward(self, x, training=False):
+        if self._kind is not None:
+            return super().forward(x, training)
+        y, self._slope = self._general(x)
+        out = self._buffer("y", x.shape)
+        np.asarray(out)[...] = y
+        return out
+
+    def backward(self, dy):
+        if self._kind is not None:
+            return super().backward(dy)
+        if not self.needs_input_grad:
+            return None
+        dx = self._buffer("dx", dy.shape)
+        np.asarray(dx)[...] = np.asarray(dy) * self._slope
+        return dx
 
     def get_config(self):
         cfg = super().get_config()

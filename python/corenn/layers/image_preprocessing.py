@@ -151,8 +151,9 @@ class Resizing(_ResizeWindow):
         height, width: the output size.
         interpolation: 'bilinear' or 'nearest' (Keras' bicubic / lanczos / area are not built).
         crop_to_aspect_ratio: resize a centred window of the target's aspect ratio.
-        pad_to_aspect_ratio: not supported (must be False).
-        fill_mode, fill_value: accepted for Keras compatibility (used only with padding).
+        pad_to_aspect_ratio: first pad the image with ``fill_value`` to the target's aspect ratio
+            (the same margin on both sides, as Keras), then resize.
+        fill_mode, fill_value: 'constant' (the only mode, as in Keras) and the padding's value.
     """
 
     def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False,
@@ -165,12 +166,45 @@ class Resizing(_ResizeWindow):
             raise NotImplementedError(f"Resizing '{self.name}': interpolation must be one of "
                                       f"{', '.join(kernels.RESIZE_INTERPOLATIONS)}, got "
                                       f"{interpolation!r}")
-        if pad_to_aspect_ratio:
-            raise NotImplementedError(f"Resizing '{self.name}': pad_to_aspect_ratio is not supported")
+        if pad_to_aspect_ratio and crop_to_aspect_ratio:
+            raise ValueError(f"Resizing '{self.name}': only one of pad_to_aspect_ratio and "
+                             f"crop_to_aspect_ratio can be True")
+        if fill_mode != "constant":
+            raise ValueError(f"Resizing '{self.name}': fill_mode must be 'constant', got {fill_mode!r}")
         _channels_last(self, data_format)
         self.interpolation = interpolation
         self.crop_to_aspect_ratio = bool(crop_to_aspect_ratio)
+        self.pad_to_aspect_ratio = bool(pad_to_aspect_ratio)
         self.fill_mode, self.fill_value = fill_mode, float(fill_value)
+
+    def _margins(self, h, w):
+        """(rows, columns) of fill added on each side to reach the target's aspect ratio (Keras:
+        the same margin on both sides, half the shortfall rounded down)."""
+        pad_h = max(h, int(float(w * self.height) / self.width))
+        pad_w = max(w, int(float(h * self.width) / self.height))
+        return int(float(pad_h - h) / 2), int(float(pad_w - w) / 2)
+
+    def forward(self, x, training=False):
+        if not self.pad_to_aspect_ratio:
+            return super().forward(x, training)
+        _check_image_shape(self, tuple(x.shape))
+        n, h, w, c = x.shape
+        top, left = self._margins(h, w)
+        padded = self._buffer("padded", (n, h + 2 * top, w + 2 * left, c))
+        p = np.asarray(padded)
+        p[...] = self.fill_value
+        p[:, top:top + h, left:left + w] = np.asarray(x)
+        self._margin = (top, left, h, w)
+        return super().forward(padded, training)
+
+    def backward(self, dy):
+        dx = super().backward(dy)
+        if dx is None or not self.pad_to_aspect_ratio:
+            return dx
+        top, left, h, w = self._margin
+        out = self._buffer("dx_inner", (dx.shape[0], h, w, dx.shape[3]))
+        np.asarray(out)[...] = np.asarray(dx)[:, top:top + h, left:left + w]
+        return out
 
     def _window(self, h, w):
         if self.crop_to_aspect_ratio:
@@ -180,7 +214,7 @@ class Resizing(_ResizeWindow):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(height=self.height, width=self.width, interpolation=self.interpolation,
-                   crop_to_aspect_ratio=self.crop_to_aspect_ratio, pad_to_aspect_ratio=False,
+                   crop_to_aspect_ratio=self.crop_to_aspect_ratio, pad_to_aspect_ratio=self.pad_to_aspect_ratio,
                    fill_mode=self.fill_mode, fill_value=self.fill_value,
                    data_format="channels_last")
         return cfg

@@ -228,6 +228,11 @@ class LayerNormalization(_AffineNormalization):
             and g = dy * gamma:  dx = r * (g - x * r^2 * mean_j(g * x)),  dgamma = sum_r dy * x * r.
             Fused C++ kernels (csrc/ops/rms_norm.h): one pass per row each way, sums in double,
             dgamma reduced in a fixed chunk order (the same bits on any thread count).
+            Keras 3.15 deprecates this argument: its LayerNormalization(rms_scaling=True) divides
+            the uncentred x by the standard deviation, x * rsqrt(var_j x + epsilon) * gamma,
+            which Keras itself calls incorrect and replaces by ``RMSNormalization``. corenn
+            computes the root mean square, as RMSNormalization; weights trained in Keras with
+            rms_scaling=True therefore give different outputs here.
         beta_initializer, gamma_initializer, beta_regularizer, gamma_regularizer: see
             corenn.initializers / corenn.regularizers.
 

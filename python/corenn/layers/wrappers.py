@@ -211,6 +211,17 @@ class SpectralNormalization(Wrapper):
         self.vector_u = self.add_weight(name="vector_u", shape=(1, int(kernel.shape[-1])),
                                         initializer=_truncated_normal_002(), trainable=False)
 
+    def _all_params(self):
+        """Keras' order: the kernel first (Keras' build assigns it to the wrapper, which makes it
+        the wrapper's own first variable), then ``vector_u``, then the wrapped layer's others
+        (bias), so get_weights / set_weights line up with Keras'."""
+        params = super()._all_params()
+        kernel, u = self.__dict__.get("_kernel"), self.__dict__.get("vector_u")
+        if kernel is None or u is None:
+            return params
+        first = [p for p in params if p.value is kernel] + [p for p in params if p.value is u]
+        return first + [p for p in params if p.value is not kernel and p.value is not u]
+
     def normalized_weights(self):
         """(new u, W / sigma) from the current kernel and u, as NumPy arrays."""
         kernel = np.asarray(self._kernel)

@@ -229,6 +229,8 @@ def _kernel_activation(kind, alpha_attr=None):
         name = kind
         if kind == "softmax" and getattr(layer, "_perm", None) is not None:
             raise unsupported(layer, f"softmax over axis {layer.axis} (only the last axis is exported)")
+        if kind == "relu" and getattr(layer, "_kind", "relu") is None:
+            raise unsupported(layer, "ReLU with a threshold, or with both max_value and negative_slope")
         if kind == "relu" and layer.max_value is not None:
             name, alpha = "relu6", layer.max_value
         elif kind == "relu" and layer.negative_slope:
