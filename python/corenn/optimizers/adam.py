@@ -59,7 +59,7 @@ class Adam(Optimizer):
         kernels._adam_update(params, kernels._tensors(grads, "adam_update", "grads"),
                              state["momentums"], state["velocities"],
                              state.get("velocity_hats", []), float(lr), float(self.beta_1),
-                             float(self.beta_2), float(self.epsilon), int(self._iterations),
+                             float(self.beta_2), float(self.epsilon), self._update_count(),
                              self.amsgrad, **self._clip_kwargs())
 
     def get_config(self):

@@ -47,7 +47,7 @@ class Adamax(_TwoMoments):
 
     def _update(self, params, grads, state, lr):
         kernels.adamax_update(params, grads, state["momentums"], state["norms"], beta_1=self.beta_1,
-                              beta_2=self.beta_2, epsilon=self.epsilon, step=int(self._iterations),
+                              beta_2=self.beta_2, epsilon=self.epsilon, step=self._update_count(),
                               **self._common_kwargs(lr))
 
 
@@ -82,7 +82,7 @@ class Nadam(_TwoMoments):
         return product
 
     def _update(self, params, grads, state, lr):
-        t = int(self._iterations) + 1
+        t = self._update_count() + 1
         p_t = self._schedule_product(t)
         mu_t, mu_next = self._mu(t), self._mu(t + 1)
         kernels.nadam_update(params, grads, state["momentums"], state["velocities"], beta_1=self.beta_1,
@@ -219,7 +219,7 @@ class Lamb(_TwoMoments):
 
     def _update(self, params, grads, state, lr):
         kernels.lamb_update(params, grads, state["momentums"], state["velocities"], beta_1=self.beta_1,
-                            beta_2=self.beta_2, epsilon=self.epsilon, step=int(self._iterations),
+                            beta_2=self.beta_2, epsilon=self.epsilon, step=self._update_count(),
                             **self._common_kwargs(lr))
 
 
@@ -282,7 +282,7 @@ class Adafactor(Optimizer):
         kernels.adafactor_update(params, grads, state["rows"], state["cols"], state["velocities"],
                                  beta_2_decay=self.beta_2_decay, epsilon_1=self.epsilon_1,
                                  epsilon_2=self.epsilon_2, clip_threshold=self.clip_threshold,
-                                 step=int(self._iterations), **self._common_kwargs(lr))
+                                 step=self._update_count(), **self._common_kwargs(lr))
 
     def get_config(self):
         config = super().get_config()

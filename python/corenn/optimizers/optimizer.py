@@ -120,8 +120,9 @@ class Optimizer:
         loss_scale_factor: ``scale_loss(loss)`` multiplies the loss by it and ``apply`` divides
             the gradients by it (``fit`` computes unscaled gradients and skips both).
         gradient_accumulation_steps: n > 1 sums the gradients of n calls and updates the
-            variables with their mean on every n-th call (``iterations`` counts every call, as
-            in Keras 3).
+            variables with their mean on every n-th call; ``iterations`` counts the updates
+            (calls // n), and the updates' step count (Adam's bias correction, a schedule) is
+            that count, as in Keras 3.
         name: the optimizer's name.
 
     Subclasses declare ``_slots`` (state names in build order) and implement ``_update``.
@@ -218,21 +219,27 @@ class Optimizer:
     def _current_learning_rate(self) -> float:
         lr = self._learning_rate
         if callable(lr):
-            lr = lr(self._iterations) if self._lr_takes_step else lr()
+            lr = lr(self._update_count()) if self._lr_takes_step else lr()
         return float(lr)
+
+    def _update_count(self) -> int:
+        """Updates applied so far: the calls, or with gradient accumulation the calls // n (the
+        step count an update uses, as Keras 3's ``iterations``)."""
+        n = self.gradient_accumulation_steps
+        return self._iterations // n if n else self._iterations
 
     @property
     def iterations(self) -> int:
         """Number of updates applied so far (settable, e.g. when restoring a checkpoint); an int
         that also has Keras' variable reading ``optimizer.iterations.numpy()``."""
-        return StepCount(self._iterations)
+        return StepCount(self._update_count())
 
     @iterations.setter
     def iterations(self, value):
         value = int(value)
         if value < 0:
             raise ValueError(f"{type(self).__name__}: iterations must be >= 0, got {value}")
-        self._iterations = value
+        self._iterations = value * (self.gradient_accumulation_steps or 1)
 
     # ---- state -------------------------------------------------------------------------------
 
@@ -303,8 +310,11 @@ class Optimizer:
                 raise ValueError(f"{self.name}: variable {i} has shape {tuple(t.shape)} but the "
                                  f"stored value has shape {value.shape}")
             np.asarray(t)[...] = value
-        if "iterations" in store:
-            self.iterations = int(np.asarray(store["iterations"]))
+        if "iterations" in store:   # the call count, as saved (Keras' own variable too)
+            calls = int(np.asarray(store["iterations"]))
+            if calls < 0:
+                raise ValueError(f"{type(self).__name__}: iterations must be >= 0, got {calls}")
+            self._iterations = calls
 
     # ---- applying gradients ------------------------------------------------------------------
 
