@@ -179,8 +179,12 @@ class Loss:
         per = self.call(y_true, y_pred)
         if not isinstance(per, kernels.Tensor):
             per = ops.convert_to_tensor(per)
-        if per.ndim == 0:   # a call that already reduced: Keras weighs nothing further
-            return per
+        if per.ndim == 0:   # a call that already reduced (Dice, Tversky with axis=None)
+            if sample_weight is None:
+                return per
+            # Keras broadcasts the value to the weights, then reduces: value * mean(w) by default
+            w = np.asarray(sample_weight, np.float32)
+            per = ops.multiply(per, kernels.Tensor.from_numpy(np.ones(w.shape, np.float32)))
         return self._reduce(per, sample_weight)
 
     def _python_forward_backward(self, y_true, y_pred, grad, sample_weight, logits):
@@ -442,9 +446,10 @@ class BinaryCrossentropy(_SmoothedCrossentropy):
     kind = "binary_crossentropy"
     _binary = True
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, name="binary_crossentropy",
-                 reduction="sum_over_batch_size"):
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, name="binary_crossentropy",
+                 reduction="sum_over_batch_size", dtype=None):
         super().__init__(name, from_logits, reduction, label_smoothing)
+        _last_axis_only(type(self).__name__, axis)
 
     def _ops_per_sample(self, y_true, y_pred):
         from . import ops
@@ -459,15 +464,23 @@ class BinaryCrossentropy(_SmoothedCrossentropy):
 class CategoricalCrossentropy(_SmoothedCrossentropy):
     kind = "categorical_crossentropy"
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, name="categorical_crossentropy",
-                 reduction="sum_over_batch_size"):
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, name="categorical_crossentropy",
+                 reduction="sum_over_batch_size", dtype=None):
         super().__init__(name, from_logits, reduction, label_smoothing)
+        _last_axis_only(type(self).__name__, axis)
 
     def _ops_per_sample(self, y_true, y_pred):
         from . import ops
         if not self.from_logits:   # Keras scales probabilities to sum to one first
             y_pred = ops.divide(y_pred, ops.sum(y_pred, axis=-1, keepdims=True))
         return ops.categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
+
+
+def _last_axis_only(owner, axis):
+    """Keras' ``axis`` argument of the cross-entropies: the fused kernels reduce the last axis."""
+    if isinstance(axis, bool) or axis not in (-1,):
+        raise NotImplementedError(f"{owner}: only axis=-1 (the last axis) is supported, got {axis!r}; "
+                                  f"move the class axis last (ops.moveaxis) before the loss")
 
 
 def _focal_options(owner, alpha, gamma, axis):
@@ -703,8 +716,9 @@ class MeanAbsolutePercentageError(_Plain):
 
 def ctc(y_true, y_pred):
     """Keras 3's ``keras.losses.ctc``: per-sample CTC loss of logits y_pred (batch, time, classes)
-    for labels y_true (batch, max_label_length), every sample using all its steps and all its label
-    entries, class 0 the blank (keras.ops.ctc_loss with full lengths)."""
+    for labels y_true (batch, max_label_length) padded with 0, class 0 the blank: every sample uses
+    all its steps, and as many labels as it has non-zero entries (Keras 3.15: label_length =
+    sum(y_true != 0)), through keras.ops.ctc_loss."""
     from . import ops
     yt = np.asarray(y_true)
     shape = tuple(y_pred.shape)
@@ -713,8 +727,8 @@ def ctc(y_true, y_pred):
     if len(shape) != 3:
         raise ValueError(f"ctc: y_pred must be (batch, time, classes), got shape {shape}")
     batch = shape[0]
-    return ops.ctc_loss(yt, y_pred, np.full(batch, yt.shape[1], np.int64), np.full(batch, shape[1], np.int64),
-                        mask_index=0)
+    return ops.ctc_loss(yt, y_pred, np.count_nonzero(yt, axis=-1).astype(np.int64),
+                        np.full(batch, shape[1], np.int64), mask_index=0)
 
 
 class CTC(Loss):

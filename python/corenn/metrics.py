@@ -257,8 +257,11 @@ class _Counting(Metric):
         w = _row_weights(sample_weight, rows).astype(np.float64)
         if w.size != rows:
             raise ValueError(f"{type(self).__name__}: sample_weight has {w.size} values for {rows} predictions")
-        self.total += float(per @ w)
-        self.count += float(w.sum())
+        # the unweighted count is in the metric's own unit (BinaryAccuracy: elements, so a row
+        # of C predictions counts C); a weighted row counts the same, times its weight
+        per_row_n = self._n(y_pred) / rows if rows else 1.0
+        self.total += float(per @ w) * per_row_n
+        self.count += float(w.sum()) * per_row_n
 
     def _kwargs(self):
         return {}
@@ -343,14 +346,35 @@ class TopKCategoricalAccuracy(_Counting):
 
 
 class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
-    """Mean of [y_true is among the k highest scores of y_pred] (integer labels)."""
+    """Mean of [y_true is among the k highest scores of y_pred] (integer labels). With
+    ``from_sorted_ids=True`` (Keras 3) y_pred holds class ids already sorted by score, (N, >= k):
+    the sample counts when y_true is among its first k."""
 
     kind = "sparse_top_k"
 
-    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None):
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None, from_sorted_ids=False):
         super().__init__(k, name)
+        self.from_sorted_ids = bool(from_sorted_ids)
 
     _labels = SparseCategoricalAccuracy._labels
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if not self.from_sorted_ids:
+            return super().update_state(y_true, y_pred, sample_weight)
+        ids = np.asarray(y_pred)
+        labels = np.asarray(y_true).reshape(ids.shape[:-1])
+        hit = (ids[..., :self.k] == labels[..., None]).any(-1).reshape(-1).astype(np.float64)
+        w = np.ones(hit.size) if sample_weight is None else _row_weights(sample_weight, hit.size).astype(np.float64)
+        if w.size != hit.size:
+            raise ValueError(f"{type(self).__name__}: sample_weight has {w.size} values for {hit.size} predictions")
+        self.total += float(hit @ w)
+        self.count += float(w.sum())
+
+    def get_config(self):
+        cfg = super().get_config()
+        if self.from_sorted_ids:
+            cfg["from_sorted_ids"] = True
+        return cfg
 
 
 class Accuracy(Metric):

@@ -158,3 +158,18 @@ def test_dice_trains_a_segmentation_head(rng):
     model.compile(keras.optimizers.Adam(0.05), loss=keras.losses.Dice(axis=(1, 2, 3)))
     hist = model.fit(x, y, epochs=25, batch_size=16, verbose=0).history["loss"]
     assert hist[-1] < 0.5 * hist[0]
+
+
+@pytest.mark.parametrize("make", [lambda: losses.Dice(), lambda: losses.Tversky(alpha=0.3, beta=0.7)])
+def test_overlap_losses_over_every_axis_take_sample_weights_as_keras(make):
+    """With axis=None the call gives one value for the batch; Keras then broadcasts it to the
+    sample weights and averages: value * mean(w) (they were ignored before)."""
+    rng = np.random.default_rng(2)
+    y = (rng.random((8, 3)) > 0.5).astype(np.float32)
+    p = rng.random((8, 3)).astype(np.float32)
+    w = rng.random(8).astype(np.float32)
+    loss = make()
+    plain = float(loss(y, p))
+    np.testing.assert_allclose(float(loss(y, p, sample_weight=w)), plain * w.mean(), rtol=1e-6)
+    summed = type(loss).from_config({**loss.get_config(), "reduction": "sum"})
+    np.testing.assert_allclose(float(summed(y, p, sample_weight=w)), plain * w.sum(), rtol=1e-6)

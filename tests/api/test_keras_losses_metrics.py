@@ -483,3 +483,32 @@ def test_accuracy_metrics_take_sample_weights(rng):
     per_row = np.asarray(losses.cosine_similarity(pred, pred, axis=-1))   # Keras 3: per sample
     assert per_row.shape == pred.shape[:-1]
     np.testing.assert_allclose(per_row, -1.0, rtol=1e-6)
+
+
+def test_binary_accuracy_mixing_weighted_and_unweighted_batches_counts_in_one_unit():
+    """Keras: each sample's accuracy is the mean over its last axis, weighted by its sample
+    weight (weight 1 without one). Unweighted batches used to count elements and weighted ones
+    rows, so a mix of both came out wrong (0.556 where Keras gives 0.576 below)."""
+    rng = np.random.default_rng(9)
+    y = (rng.random((8, 3)) > 0.5).astype(np.float32)
+    p = rng.random((8, 3)).astype(np.float32)
+    w = rng.random(5).astype(np.float32)
+    m = corenn.metrics.BinaryAccuracy(threshold=0.3)
+    m.update_state(y, p)
+    m.update_state(y[:5], p[:5], sample_weight=w)
+    per_sample = ((p > 0.3) == (y > 0.5)).mean(-1)
+    weights = np.concatenate([np.ones(8), w])
+    want = (weights * np.concatenate([per_sample, per_sample[:5]])).sum() / weights.sum()
+    np.testing.assert_allclose(float(m.result()), want, rtol=1e-6)
+
+
+def test_sparse_top_k_from_sorted_ids_reads_ids_already_ranked():
+    """Keras 3: from_sorted_ids=True takes y_pred as class ids sorted by score (a retrieval
+    model's top-k output) and counts a sample when its label is among the first k."""
+    m = corenn.metrics.SparseTopKCategoricalAccuracy(k=2, from_sorted_ids=True)
+    m.update_state(np.array([1, 3, 0]), np.array([[1, 2, 0], [0, 2, 3], [3, 0, 1]]))
+    m.update_state(np.array([1, 3]), np.array([[1, 2, 0], [0, 3, 3]]), sample_weight=np.array([0.5, 2.0]))
+    # hits 1, 0, 1 (weight 1 each), then 1, 1 (weights 0.5, 2)
+    np.testing.assert_allclose(float(m.result()), (2 + 0.5 + 2.0) / (3 + 2.5))
+    again = corenn.metrics.SparseTopKCategoricalAccuracy.from_config(m.get_config())
+    assert again.from_sorted_ids and again.k == 2
