@@ -227,7 +227,7 @@ def test_custom_activity_regularizer_trains_with_its_gradient():
 
     def total(Wv):
         out = x @ Wv + b
-        return ((out - y) ** 2).mean() + penalty_ref(out, 2, 0.01)
+        return ((out - y) ** 2).mean() + penalty_ref(out, 2, 0.01) / len(out)   # Keras 3: / batch size
     expected = total(W)
     loss, grads = model.compute_gradients(x, y)
     np.testing.assert_allclose(float(loss), expected, rtol=1e-5)

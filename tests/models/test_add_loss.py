@@ -14,6 +14,12 @@ from graph_reference import arrays, assert_grads_close, dense, fd_grads, mse, so
 from reference import binary_crossentropy, l1l2_penalty, vae_kl
 
 
+def activity_penalty(t, l1=0.0, l2=0.0):
+    """Keras 3's activity regularization loss of an output t: the penalty divided by t's batch size."""
+    t = np.asarray(t)
+    return l1l2_penalty(t, l1, l2) / (t.shape[0] if t.ndim else 1)
+
+
 def _randomize(model, rng, scale=0.5):
     model.set_weights([rng.normal(0.0, scale, w.shape).astype(np.float32) for w in model.get_weights()])
 
@@ -151,7 +157,7 @@ def _classifier_loss(p, x, y, where):
     h = dense(x, p[0], p[1], "tanh")
     probs = softmax(dense(h, p[2], p[3]))
     data = float(np.mean(-np.sum(y * np.log(probs), axis=-1)))
-    return data + l1l2_penalty(h if where == "hidden" else probs, L1, L2)
+    return data + activity_penalty(h if where == "hidden" else probs, L1, L2)
 
 
 @pytest.mark.parametrize("where", ["hidden", "output"])
@@ -190,7 +196,7 @@ def test_activity_regularizer_on_conv_is_not_fused_away():
     def loss_of(p):
         c = np.maximum(conv2d_forward(x, p[0], p[1]), 0.0)
         pooled = max_pool2d(c, (2, 2), (2, 2), "valid")[0]
-        return mse(y, dense(pooled.reshape(3, -1), p[2], p[3])) + l1l2_penalty(c, 0.0, 0.05)
+        return mse(y, dense(pooled.reshape(3, -1), p[2], p[3])) + activity_penalty(c, 0.0, 0.05)
 
     p = [np.asarray(w, np.float64) for w in model.get_weights()]
     loss, grads = model.compute_gradients(x, y)
@@ -251,10 +257,10 @@ def test_activity_regularization_layer_eager_is_identity_with_penalty():
     y = layer(x)
     np.testing.assert_array_equal(np.asarray(y), x)
     assert len(layer.losses) == 1
-    np.testing.assert_allclose(float(np.asarray(layer.losses[0])), l1l2_penalty(x, 0.1, 0.3), rtol=1e-5)
+    np.testing.assert_allclose(float(np.asarray(layer.losses[0])), activity_penalty(x, 0.1, 0.3), rtol=1e-5)
     layer(2 * x)   # a new call replaces the losses of the last one
     assert len(layer.losses) == 1
-    np.testing.assert_allclose(float(np.asarray(layer.losses[0])), l1l2_penalty(2 * x, 0.1, 0.3), rtol=1e-5)
+    np.testing.assert_allclose(float(np.asarray(layer.losses[0])), activity_penalty(2 * x, 0.1, 0.3), rtol=1e-5)
     assert layer.get_config()["l1"] == 0.1 and layer.get_config()["l2"] == 0.3
     with pytest.raises(ValueError, match="l2"):
         layers.ActivityRegularization(l2=-1.0)
@@ -271,7 +277,7 @@ def test_activity_regularization_layer_in_a_model_trains_the_layer_before_it():
 
     def loss_of(p):
         h = dense(x, p[0], p[1], "tanh")
-        return mse(y, dense(h, p[2], p[3])) + l1l2_penalty(h, 0.02, 0.05)
+        return mse(y, dense(h, p[2], p[3])) + activity_penalty(h, 0.02, 0.05)
 
     p = [np.asarray(w, np.float64) for w in model.get_weights()]
     loss, grads = model.compute_gradients(x, y)
@@ -299,7 +305,7 @@ def test_model_losses_are_those_of_the_last_call():
         zm, zv = dense(hh, p[2], p[3]), dense(hh, p[4], p[5])
         zz = zm + np.exp(0.5 * zv) * eps
         # add_loss order: the sampling layer's KL, the activity penalty, then the weight penalty
-        return [vae_kl(zm, zv), l1l2_penalty(zz, 0.01), 0.1 * np.sum(p[0] ** 2)]
+        return [vae_kl(zm, zv), activity_penalty(zz, 0.01), 0.1 * np.sum(p[0] ** 2)]
 
     for xb in (x, 0.5 * x):
         model(xb)
@@ -323,7 +329,7 @@ def _tape_loss(p, x, eps):
     h = dense(x, p[0], p[1], "tanh")
     zm, zv = dense(h, p[2], p[3]), dense(h, p[4], p[5])
     out = dense(zm + np.exp(0.5 * zv) * eps, p[6], p[7])
-    return (mse(x, out) + vae_kl(zm, zv) + l1l2_penalty(h, l1=0.01)
+    return (mse(x, out) + vae_kl(zm, zv) + activity_penalty(h, l1=0.01)
             + 0.05 * np.sum(p[0] ** 2))
 
 
@@ -451,7 +457,7 @@ def test_losses_of_layers_called_inside_a_custom_layer_reach_the_graph():
         h = dense(x, p[0], p[1], "tanh")
         zm, zv = dense(h, p[2], p[3]), dense(h, p[4], p[5])
         out = dense(zm + np.exp(0.5 * zv) * eps, p[6], p[7])
-        return mse(x, out) + vae_kl(zm, zv) + l1l2_penalty(h, l2=0.02)
+        return mse(x, out) + vae_kl(zm, zv) + activity_penalty(h, l2=0.02)
 
     p = [np.asarray(w, np.float64) for w in model.get_weights()]
     loss, grads = model.compute_gradients(x, x)

@@ -918,11 +918,14 @@ class Layer:
         return y
 
     def add_activity_losses(self, outputs):
-        """Keras 3 adds ``activity_regularizer(output)`` for every output of a call, as it is: a
-        sum over the batch, not divided by the batch size (keras/src/layers/layer.py,
-        ``Layer.__call__``, "Record activity regularizer loss"; tf.keras 2 divided by it)."""
+        """Keras 3 adds ``activity_regularizer(output) / batch_size`` for every output of a call
+        (keras/src/layers/layer.py, ``Layer.__call__``, "Record activity regularizer loss": the
+        penalty is normalised by the output's first axis; a scalar output is not divided)."""
+        from .. import ops
         for t in outputs if isinstance(outputs, list) else [outputs]:
-            self.add_loss(self.activity_regularizer.tensor(t))
+            penalty = self.activity_regularizer.tensor(t)
+            shape = tuple(t.shape)
+            self.add_loss(ops.divide(penalty, float(shape[0])) if shape and shape[0] else penalty)
 
     # -- call contexts ---------------------------------------------------------------------------
 

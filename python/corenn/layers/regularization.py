@@ -279,8 +279,9 @@ class AlphaDropout(_NoiseLayer):
 
 
 class ActivityRegularization(Layer):
-    """y = x; adds ``l1 * sum|x| + l2 * sum x^2`` (over the whole batch, as Keras 3) to the
-    training loss: Keras' layer, an identity whose ``activity_regularizer`` is L1L2(l1, l2).
+    """y = x; adds ``(l1 * sum|x| + l2 * sum x^2) / batch_size`` (summed over the whole batch
+    and divided by its size, as Keras 3.15) to the training loss: Keras' layer, an identity
+    whose ``activity_regularizer`` is L1L2(l1, l2).
     In a model the penalty's gradient joins dy in backward (models/graph.py)."""
 
     supports_masking = True

@@ -449,8 +449,9 @@ class _ActivityRegularized:
         y = self.inner.forward(x, training=training)
         self._y = y
         reg = self.inner.activity_regularizer
-        # Keras 3 regularizes every output of the call (an RNN's return_state: y, h, c too)
-        total = sum(float(reg.penalty(t)) for t in (y if isinstance(y, list) else [y]))
+        # Keras 3 regularizes every output of the call (an RNN's return_state: y, h, c too),
+        # each penalty divided by that output's batch size
+        total = sum(float(reg.penalty(t)) / _batch_of(t) for t in (y if isinstance(y, list) else [y]))
         penalty = kernels.Tensor.from_numpy(np.asarray(total, np.float32))
         self.inner.add_loss(penalty)
         sink = getattr(_LOSS_SINK, "entries", None)
@@ -477,13 +478,21 @@ class _ActivityRegularized:
         if g is None or tuple(g.shape) != tuple(y.shape):
             g = kernels.empty(tuple(y.shape))
         np.copyto(np.asarray(g), np.asarray(dy))   # never into dy: it may be another layer's buffer
-        if seed == 1.0:
+        scale = seed / _batch_of(y)
+        if scale == 1.0:
             reg.penalty(y, g)
         else:
             extra = kernels.zeros(tuple(y.shape))
             reg.penalty(y, extra)
-            np.asarray(g)[...] += np.float32(seed) * np.asarray(extra)
+            np.asarray(g)[...] += np.float32(scale) * np.asarray(extra)
         return g
+
+
+def _batch_of(t):
+    """The batch size an activity penalty is divided by (Keras 3: the output's first axis; a
+    scalar output is not divided)."""
+    shape = tuple(t.shape)
+    return float(shape[0]) if shape and shape[0] else 1.0
 
 
 class _FixedTraining:
