@@ -473,3 +473,22 @@ def test_losses_of_layers_called_inside_a_custom_layer_reach_the_graph():
     grads = tape.gradient(loss, model.trainable_weights)
     np.testing.assert_allclose(float(np.asarray(loss)), loss_of(p), rtol=1e-4)
     assert_grads_close(arrays(grads), fd_grads(loss_of, p), rtol=2e-3, atol=2e-5)
+
+
+def test_train_on_batch_of_a_multi_output_model_reports_each_output_loss():
+    """Keras 3: train_on_batch(return_dict=True) holds loss, '<output>_loss' per output with a
+    loss, then the metrics; the list form keeps that order."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 4)).astype(np.float32)
+    inp = keras.Input((4,))
+    h = keras.layers.Dense(5, activation="tanh")(inp)
+    model = keras.Model(inp, {"a": keras.layers.Dense(2, name="a")(h), "b": keras.layers.Dense(1, name="b")(h)})
+    model.compile("sgd", loss={"a": "mse", "b": "mae"}, loss_weights={"a": 1.0, "b": 0.5}, metrics={"b": ["mse"]})
+    y = {"a": rng.normal(size=(16, 2)).astype(np.float32), "b": rng.normal(size=(16, 1)).astype(np.float32)}
+    pred = model.predict(x, verbose=0)
+    logs = model.train_on_batch(x, y, return_dict=True)
+    assert list(logs) == ["loss", "a_loss", "b_loss", "b_mse"]
+    np.testing.assert_allclose(logs["a_loss"], ((pred["a"] - y["a"]) ** 2).mean(), rtol=1e-5)
+    np.testing.assert_allclose(logs["b_loss"], np.abs(pred["b"] - y["b"]).mean(), rtol=1e-5)
+    np.testing.assert_allclose(logs["loss"], logs["a_loss"] + 0.5 * logs["b_loss"], rtol=1e-5)
+    assert len(model.train_on_batch(x, y)) == 4

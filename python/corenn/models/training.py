@@ -583,7 +583,11 @@ class TrainingLoops:
         self._step_lists = None
         self._mark_input_grads()
         loss = self._train_step(tensors(x), tensors(y), self._train_metrics, _data.tensor_or_none(sw))
-        result = {"loss": float(loss), **self._metric_logs(self._train_metrics)}
+        result = {"loss": float(loss)}
+        if len(self._losses) > 1 and not self._user_compute_loss():   # Keras' '<output>_loss', as fit logs
+            result.update({f"{name}_loss": float(v) for name, v, fn in
+                           zip(self.output_names, self._output_losses, self._losses) if fn is not None})
+        result.update(self._metric_logs(self._train_metrics))
         if return_dict:
             return result
         return result["loss"] if len(result) == 1 else list(result.values())
