@@ -180,13 +180,20 @@ def ones_like(input, dtype=None, name=None):  # noqa: A002
 
 
 def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001 - TensorFlow's name
-    """``tf.range``: int32 for integer arguments, float32 when one is a float."""
+    """``tf.range``: the arguments' dtype, as TensorFlow infers it: int32 for Python ints, the
+    dtype of integer tensors / arrays (int64 if one is int64), float32 when one is a float."""
     if limit is None:
         start, limit = 0, start
     if dtype is None:
-        ints = builtins.all(isinstance(v, (int, np.integer)) for v in (start, limit, delta))
-        dtype = "int32" if ints else "float32"
-    return Tensor.from_numpy(np.arange(start, limit, delta, dtype=_dtype_name(dtype)))
+        kinds = [np.asarray(v).dtype for v in (start, limit, delta)]
+        if builtins.all(k.kind in "iu" for k in kinds):
+            typed = [k for v, k in zip((start, limit, delta), kinds) if not isinstance(v, (int, np.integer))
+                     or isinstance(v, np.integer)]
+            dtype = "int64" if builtins.any(k == np.int64 for k in typed) else "int32"
+        else:
+            dtype = "float32"
+    values = [v.item() if np.ndim(v) == 0 else v for v in (np.asarray(start), np.asarray(limit), np.asarray(delta))]
+    return Tensor.from_numpy(np.arange(*values, dtype=_dtype_name(dtype)))
 
 
 def linspace(start, stop, num, name=None, axis=0):

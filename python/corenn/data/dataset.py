@@ -295,6 +295,61 @@ class Dataset:
         """Elements up to (not including) the first for which ``predicate`` is False."""
         return _TakeWhile(self, predicate)
 
+    def scan(self, initial_state, scan_func, name=None):
+        """A running state: ``new_state, output = scan_func(state, element)`` from
+        ``initial_state``; the outputs are the elements (tf.data's ``scan``)."""
+        return _Scan(self, initial_state, scan_func)
+
+    def unique(self, name=None):
+        """The elements in first-seen order without repeats; each must be one integer or string
+        scalar (as tf.data requires)."""
+        return _Unique(self)
+
+    def group_by_window(self, key_func, reduce_func, window_size=None, window_size_func=None, name=None):
+        """Elements grouped by ``key_func(element)`` (an integer); when a group holds
+        ``window_size`` elements (or ``window_size_func(key)``), ``reduce_func(key, window)``
+        gets them as a Dataset and its elements are emitted. At the end of the input the
+        groups still open are reduced, in increasing key order (tf.data's)."""
+        return _GroupByWindow(self, key_func, reduce_func, window_size, window_size_func)
+
+    def bucket_by_sequence_length(self, element_length_func, bucket_boundaries, bucket_batch_sizes,
+                                  padded_shapes=None, padding_values=None, pad_to_bucket_boundary=False,
+                                  no_padding=False, drop_remainder=False, name=None):
+        """Batches of elements of similar length: ``element_length_func(element)`` picks the
+        bucket (lengths < boundaries[0], then [boundaries[i-1], boundaries[i]), ..., >=
+        boundaries[-1]); each bucket emits a padded batch of ``bucket_batch_sizes[i]``
+        elements when full, and what is left at the end. ``pad_to_bucket_boundary`` pads to
+        the bucket's boundary - 1 instead of the longest element; ``no_padding`` batches as they
+        are."""
+        where = "Dataset.bucket_by_sequence_length"
+        bounds = [int(b) for b in bucket_boundaries]
+        sizes = [_int_arg(where, "bucket_batch_sizes", b, 1) for b in bucket_batch_sizes]
+        if len(sizes) != len(bounds) + 1:
+            raise ValueError(f"{where}: bucket_batch_sizes needs len(bucket_boundaries) + 1 = {len(bounds) + 1} "
+                             f"entries, got {len(sizes)}")
+        if any(b2 <= b1 for b1, b2 in zip(bounds, bounds[1:])):
+            raise ValueError(f"{where}: bucket_boundaries must increase, got {bounds}")
+        if pad_to_bucket_boundary and padded_shapes is not None:
+            raise ValueError(f"{where}: pad_to_bucket_boundary and padded_shapes cannot both be given")
+
+        def key(*element):
+            n = int(np.asarray(element_length_func(*element)))
+            return int(np.searchsorted(bounds, n, side="right"))
+
+        def reduce(bucket, window):
+            size = sizes[int(bucket)]
+            if no_padding:
+                return window.batch(size, drop_remainder=drop_remainder)
+            shapes = padded_shapes
+            if pad_to_bucket_boundary:
+                if int(bucket) == len(bounds):
+                    raise ValueError(f"{where}: with pad_to_bucket_boundary every length must be below the "
+                                     f"last boundary {bounds[-1]}")
+                shapes = [bounds[int(bucket)] - 1]
+            return window.padded_batch(size, padded_shapes=shapes, padding_values=padding_values,
+                                       drop_remainder=drop_remainder)
+        return self.group_by_window(key, reduce, window_size_func=lambda b: sizes[int(b)])
+
     def apply(self, transformation_func):
         """``transformation_func(self)``, which must return a Dataset."""
         out = transformation_func(self)
@@ -1201,6 +1256,107 @@ class _Interleave(_FlatMap):
                     open_count += 1
             else:
                 advance()
+
+
+class _ElementList(Dataset):
+    """The elements of a Python list (a group's window in group_by_window)."""
+
+    _batched = False
+
+    def __init__(self, elements):
+        self._items = list(elements)
+
+    def _elements(self):
+        return iter(self._items)
+
+    def _card(self):
+        return len(self._items)
+
+    def _make_spec(self):
+        return st.spec_of(self._items[0]) if self._items else None
+
+
+class _Scan(_Unary):
+    def __init__(self, input_dataset, initial_state, func):
+        super().__init__(input_dataset)
+        if not callable(func):
+            raise TypeError(f"Dataset.scan: scan_func must be callable, got {type(func).__name__}")
+        self._initial = st.to_element(initial_state, "Dataset.scan", lists_are_data=True)
+        self._func = func
+        self._batched = None
+
+    def _elements(self):
+        state = self._initial
+        for e in self._input._elements():
+            args = (st.as_eager(state),) + (st.as_eager(e) if type(e) is tuple else (st.as_eager(e),))
+            result = self._func(*args)
+            if not isinstance(result, (tuple, list)) or len(result) != 2:
+                raise ValueError("Dataset.scan: scan_func must return (new_state, output)")
+            state = st.to_element(result[0], "Dataset.scan", lists_are_data=False)
+            yield st.to_element(result[1], "Dataset.scan", lists_are_data=False)
+
+    def _make_spec(self):
+        first = next(iter(self._elements()), _END)
+        return None if first is _END else st.spec_of(first)
+
+
+class _Unique(_Unary):
+    def _elements(self):
+        seen = set()
+        for e in self._input._elements():
+            leaves = st.flatten(e)
+            if len(leaves) != 1 or np.ndim(leaves[0]) != 0 or np.asarray(leaves[0]).dtype.kind not in "iuSUO":
+                raise TypeError("Dataset.unique: each element must be one integer or string scalar, got "
+                                f"{st.spec_of(e)}")
+            key = np.asarray(leaves[0]).item()
+            if key not in seen:
+                seen.add(key)
+                yield e
+
+    def _card(self):
+        n = self._input._card()
+        return INFINITE_CARDINALITY if n == INFINITE_CARDINALITY else UNKNOWN_CARDINALITY
+
+
+class _GroupByWindow(_Unary):
+    def __init__(self, input_dataset, key_func, reduce_func, window_size, window_size_func):
+        super().__init__(input_dataset)
+        where = "Dataset.group_by_window"
+        if (window_size is None) == (window_size_func is None):
+            raise ValueError(f"{where}: give exactly one of window_size and window_size_func")
+        self._size = (lambda key, n=_int_arg(where, "window_size", window_size, 1): n) \
+            if window_size is not None else window_size_func
+        self._key, self._reduce = key_func, reduce_func
+        self._batched = None
+
+    def _reduced(self, key, window):
+        where = "Dataset.group_by_window"
+        out = self._reduce(np.asarray(key, np.int64).view(st.Array), _ElementList(window))
+        return _dataset_result(where, out)._elements()
+
+    def _elements(self):
+        where = "Dataset.group_by_window"
+        groups = {}
+        for e in self._input._elements():
+            key = np.asarray(_call(self._key, e))
+            if key.ndim != 0 or key.dtype.kind not in "iu":
+                raise TypeError(f"{where}: key_func must return an integer scalar, got {key!r}")
+            key = int(key)
+            group = groups.setdefault(key, [])
+            group.append(e)
+            if len(group) >= _int_arg(where, "window size", int(np.asarray(self._size(np.int64(key)))), 1):
+                del groups[key]
+                yield from self._reduced(key, group)
+        for key in sorted(groups):
+            yield from self._reduced(key, groups[key])
+
+    def _card(self):
+        n = self._input._card()
+        return INFINITE_CARDINALITY if n == INFINITE_CARDINALITY else UNKNOWN_CARDINALITY
+
+    def _make_spec(self):
+        first = next(iter(self._elements()), _END)
+        return None if first is _END else st.spec_of(first)
 
 
 class _Window(_Unary):
