@@ -377,10 +377,48 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     return [None if t is None else ops.multiply(ops.convert_to_tensor(t), scale) for t in t_list], use_norm
 
 
+def _batched_take(a, idx, axis, batch_dims):
+    """tf.gather on NumPy arrays: for each of the leading ``batch_dims`` positions, take
+    ``idx[b...]`` along ``axis`` of ``a[b...]``."""
+    if batch_dims == 0:
+        return np.take(a, idx, axis=axis)
+    return np.stack([_batched_take(a[i], idx[i], axis - 1, batch_dims - 1) for i in builtins.range(a.shape[0])]) \
+        if a.shape[0] else np.zeros((0,) + np.take(a[:1], idx[:1], axis=axis).shape[1:], a.dtype)
+
+
 def gather(params, indices, axis=None, batch_dims=0, name=None):
+    """``tf.gather``: slices of ``params`` along ``axis`` (default ``batch_dims``) at
+    ``indices``; with ``batch_dims`` = b the first b axes of params and indices are batch axes
+    taken together (output shape params.shape[:axis] + indices.shape[b:] + params.shape[axis+1:]).
+    Differentiable with respect to params (the gather's adjoint adds dy back)."""
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"tf.gather: indices must be integers, got dtype {idx.dtype}")
+    p_ndim = np.ndim(params) if _is_string(params) else len(ops.convert_to_tensor(params).shape) \
+        if not isinstance(params, Tensor) else params.ndim
+    b = int(batch_dims)
+    if b < 0:
+        b += idx.ndim
+    if not 0 <= b <= idx.ndim:
+        raise ValueError(f"tf.gather: batch_dims {batch_dims} is outside [-{idx.ndim}, {idx.ndim}] for indices of "
+                         f"shape {idx.shape}")
+    ax = b if axis is None else int(axis)
+    if ax < 0:
+        ax += p_ndim
+    if not b <= ax < p_ndim:
+        raise ValueError(f"tf.gather: axis {axis} must lie in [batch_dims={b}, {p_ndim}) for params of rank {p_ndim}")
     if _is_string(params):
-        return np.take(as_string_array(params), np.asarray(indices), axis=axis or 0)
-    return ops.take(params, indices, axis=0 if axis is None else axis)
+        return _batched_take(as_string_array(params), idx, ax, b)
+    if b == 0:
+        return ops.take(params, idx, axis=ax)
+    t = ops.convert_to_tensor(params)
+    if tuple(t.shape[:b]) != tuple(idx.shape[:b]):
+        raise ValueError(f"tf.gather: with batch_dims={b} params of shape {tuple(t.shape)} and indices of shape "
+                         f"{idx.shape} must share their first {b} dimensions")
+    if idx.size and (idx.min() < 0 or idx.max() >= t.shape[ax]):
+        raise ValueError(f"tf.gather: indices must lie in [0, {t.shape[ax]}) for axis {ax} of params of shape "
+                         f"{tuple(t.shape)}, got {int(idx.min())}..{int(idx.max())}")
+    return ops._gather("gather", t, lambda i: _batched_take(i, idx, ax, b))
 
 
 def tile(input, multiples, name=None):  # noqa: A002
@@ -388,14 +426,29 @@ def tile(input, multiples, name=None):  # noqa: A002
 
 
 def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
-    return ops.pad(tensor, np.asarray(paddings).tolist(), mode=str(mode).lower(),
-                   constant_values=constant_values)
+    """``tf.pad``: CONSTANT (with ``constant_values``), REFLECT or SYMMETRIC (case-insensitive)."""
+    mode = str(mode).lower()
+    if mode not in ("constant", "reflect", "symmetric"):
+        raise ValueError(f"tf.pad: mode must be CONSTANT, REFLECT or SYMMETRIC, got {mode!r}")
+    if mode != "constant":
+        return ops.pad(tensor, np.asarray(paddings).tolist(), mode=mode)
+    return ops.pad(tensor, np.asarray(paddings).tolist(), mode=mode, constant_values=constant_values)
 
 
 def split(value, num_or_size_splits, axis=0, num=None, name=None):
-    if isinstance(num_or_size_splits, int):
-        return ops.split(value, num_or_size_splits, axis=axis)
-    bounds = np.cumsum(list(num_or_size_splits))[:-1].tolist()
+    """``tf.split``: ``num_or_size_splits`` equal parts, or parts of the listed sizes, one of
+    which may be -1 (the rest of the axis)."""
+    if isinstance(num_or_size_splits, (int, np.integer)):
+        return ops.split(value, int(num_or_size_splits), axis=axis)
+    sizes = [int(v) for v in np.asarray(num_or_size_splits).reshape(-1)]
+    dim = int(np.shape(value)[axis])
+    if sizes.count(-1) > 1 or any(v < -1 for v in sizes):
+        raise ValueError(f"tf.split: size_splits may hold one -1 and otherwise sizes >= 0, got {sizes}")
+    if -1 in sizes:
+        sizes[sizes.index(-1)] = dim - (builtins.sum(sizes) + 1)
+    if builtins.sum(sizes) != dim or builtins.min(sizes) < 0:
+        raise ValueError(f"tf.split: sizes {list(num_or_size_splits)} do not add up to {dim}, the size of axis {axis}")
+    bounds = np.cumsum(sizes)[:-1].tolist()
     return ops.split(value, bounds, axis=axis)
 
 
@@ -445,7 +498,17 @@ def is_tensor(x):
 
 
 def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa: A002
-    return ops.norm(tensor, ord=None if ord == "euclidean" else ord, axis=axis,
+    """``tf.norm``: with axis=None the tensor is one vector (all its entries: ord 1 is the sum
+    of absolute values, not a matrix norm); an int axis gives vector norms, a pair of axes matrix
+    norms ('euclidean' is then the Frobenius norm)."""
+    ord_ = None if ord == "euclidean" else ord
+    if axis is None:
+        t = ops.convert_to_tensor(tensor)
+        out = ops.norm(ops.reshape(t, (-1,)), ord=ord_)
+        return ops.reshape(out, (1,) * t.ndim) if keepdims else out
+    if isinstance(axis, (list, tuple)) and len(axis) == 2 and ord_ is None:
+        ord_ = "fro"
+    return ops.norm(tensor, ord=ord_, axis=tuple(axis) if isinstance(axis, list) else axis,
                     keepdims=bool(keepdims))
 
 
@@ -454,9 +517,29 @@ def einsum(equation, *inputs, **kwargs):
 
 
 def boolean_mask(tensor, mask, axis=None, name=None):
-    a, m = np.asarray(tensor), np.asarray(mask).astype(bool)
-    out = a[m]
-    return as_string_array(out) if _is_string(tensor) else _tensor(out)
+    """``tf.boolean_mask``: the entries where ``mask`` (of the shape of tensor.shape[axis:axis +
+    mask.ndim], axis default 0) is True, those mask axes flattened into one. Differentiable with
+    respect to tensor."""
+    m = np.asarray(mask).astype(bool)
+    ax = 0 if axis is None else int(axis)
+    if _is_string(tensor):
+        a = as_string_array(tensor)
+    else:
+        a = ops.convert_to_tensor(tensor)
+    shape = tuple(np.shape(a))
+    if ax < 0:
+        ax += len(shape)
+    if m.ndim == 0 or tuple(shape[ax:ax + m.ndim]) != m.shape:
+        raise ValueError(f"tf.boolean_mask: a mask of shape {m.shape} must match dimensions {ax}.. of the "
+                         f"tensor's shape {shape}")
+    keep = np.flatnonzero(m.reshape(-1))
+
+    def select(arr):
+        flat = arr.reshape(arr.shape[:ax] + (-1,) + arr.shape[ax + m.ndim:])
+        return np.take(flat, keep, axis=ax)
+    if _is_string(tensor):
+        return as_string_array(select(a))
+    return ops._gather("boolean_mask", a, select)
 
 
 def print(*inputs, **kwargs):  # noqa: A001 - TensorFlow's name
@@ -542,22 +625,40 @@ class _Unique(tuple):
     idx = property(lambda self: self[1])
 
 
-def gather_nd(params, indices, batch_dims=0, name=None):
-    """params[tuple(index)] for each index row (the last axis of ``indices``)."""
+def _gather_nd(p, idx, batch_dims):
+    """tf.gather_nd on NumPy arrays (batch_dims leading axes taken together)."""
     if batch_dims:
-        raise NotImplementedError("tf.gather_nd: batch_dims is not supported")
-    p, idx = np.asarray(params), np.asarray(indices)
+        return np.stack([_gather_nd(p[i], idx[i], batch_dims - 1) for i in builtins.range(p.shape[0])])
+    k = idx.shape[-1]
+    flat = idx.reshape(-1, k)
+    return p[tuple(flat.T)].reshape(idx.shape[:-1] + p.shape[k:])
+
+
+def gather_nd(params, indices, batch_dims=0, name=None):
+    """params[tuple(index)] for each index row (the last axis of ``indices``); with
+    ``batch_dims`` = b the first b axes of params and indices are batch axes taken together.
+    Differentiable with respect to params."""
+    strings = _is_string(params)
+    p = as_string_array(params) if strings else None
+    t = None if strings else ops.convert_to_tensor(params)
+    shape = p.shape if strings else tuple(t.shape)
+    idx = np.asarray(indices)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"tf.gather_nd: indices must be integers, got dtype {idx.dtype}")
+    b = int(batch_dims)
+    if not 0 <= b < idx.ndim or b > len(shape) or tuple(shape[:b]) != idx.shape[:b]:
+        raise ValueError(f"tf.gather_nd: batch_dims={batch_dims} needs params ({shape}) and indices "
+                         f"({idx.shape}) to share their first batch_dims dimensions")
     k = idx.shape[-1]
-    if k > p.ndim:
-        raise ValueError(f"tf.gather_nd: index rows of {k} for params of rank {p.ndim}")
+    if b + k > len(shape):
+        raise ValueError(f"tf.gather_nd: index rows of {k} after {b} batch axes for params of rank {len(shape)}")
     flat = idx.reshape(-1, k)
     for axis in builtins.range(k):
-        if flat.size and (flat[:, axis].min() < 0 or flat[:, axis].max() >= p.shape[axis]):
-            raise ValueError(f"tf.gather_nd: an index on axis {axis} is outside [0, {p.shape[axis]})")
-    out = p[tuple(flat.T)].reshape(idx.shape[:-1] + p.shape[k:])
-    return _strings.wrap(out) if p.dtype == object else _tensor(np.ascontiguousarray(out))
+        if flat.size and (flat[:, axis].min() < 0 or flat[:, axis].max() >= shape[b + axis]):
+            raise ValueError(f"tf.gather_nd: an index on axis {b + axis} is outside [0, {shape[b + axis]})")
+    if strings:
+        return _strings.wrap(_gather_nd(p, idx, b))
+    return ops._gather("gather_nd", t, lambda i: _gather_nd(i, idx, b))
 
 
 def searchsorted(sorted_sequence, values, side="left", out_type="int32", name=None):

@@ -147,12 +147,26 @@ def unsorted_segment_sqrt_n(data, segment_ids, num_segments, name=None):
     return ops.multiply(total, _per_segment(1.0 / np.sqrt(np.maximum(counts, 1.0)), data))
 
 
+def _fill_empty(out, counts, value, data):
+    """TensorFlow fills an empty segment's max / min with the dtype's lowest / highest value."""
+    if not np.any(counts == 0):
+        return out
+    empty = _per_segment((counts == 0).astype(np.float64), data) > 0
+    return ops.where(np.broadcast_to(empty, tuple(out.shape)), np.float32(value), out)
+
+
 def unsorted_segment_max(data, segment_ids, num_segments, name=None):
-    return ops.segment_max(data, segment_ids, num_segments=num_segments)
+    """Per segment the maximum; an empty segment holds float32's lowest value, as TensorFlow."""
+    counts, _ = _counts("unsorted_segment_max", segment_ids, num_segments)
+    out = ops.segment_max(data, segment_ids, num_segments=num_segments)
+    return _fill_empty(out, counts, np.finfo(np.float32).min, data)
 
 
 def unsorted_segment_min(data, segment_ids, num_segments, name=None):
-    return ops.negative(ops.segment_max(ops.negative(data), segment_ids, num_segments=num_segments))
+    """Per segment the minimum; an empty segment holds float32's highest value, as TensorFlow."""
+    counts, _ = _counts("unsorted_segment_min", segment_ids, num_segments)
+    out = ops.negative(ops.segment_max(ops.negative(data), segment_ids, num_segments=num_segments))
+    return _fill_empty(out, counts, np.finfo(np.float32).max, data)
 
 
 def segment_sum(data, segment_ids, name=None):

@@ -30,4 +30,12 @@ def constant(pylist, dtype=None, ragged_rank=None, inner_shape=None, name=None, 
         if dtype is None:
             a = a.astype(np.float32) if a.dtype.kind == "f" else a.astype(np.int32) if a.dtype.kind in "iu" else a
         out[i] = a
+    # an empty row takes the others' dtype (NumPy makes [] float64, which would turn a ragged
+    # tensor of ints into floats when it is padded)
+    typed = [r for r in out if isinstance(r, np.ndarray) and r.size]
+    if typed:
+        common = np.result_type(*typed)
+        for i, r in enumerate(out):
+            if isinstance(r, np.ndarray) and not r.size:
+                out[i] = r.astype(common)
     return out.view(RaggedTensor)

@@ -63,6 +63,10 @@ def test_resizing_pads_to_the_aspect_ratio_then_resizes(rng, size):
     full = ref.resize2d_grad(dy, padded.shape, "bilinear", None)
     np.testing.assert_allclose(dx, full[:, top:top + 6, left:left + 5], rtol=1e-5, atol=1e-5)
     assert layers.Resizing.from_config(layer.get_config()).pad_to_aspect_ratio
+    one = layers.Resizing(*size, pad_to_aspect_ratio=True, fill_value=7.0)   # one image (H, W, C)
+    np.testing.assert_allclose(np.asarray(one(x[0])), np.asarray(layer(x))[0], rtol=1e-6)
+    one.forward(corenn.Tensor.from_numpy(x[0]))
+    np.testing.assert_allclose(np.asarray(one.backward(corenn.Tensor.from_numpy(dy[0]))), dx[0], rtol=1e-5, atol=1e-6)
 
 
 def test_center_crop_crops_the_centre_and_resizes_small_images(rng):

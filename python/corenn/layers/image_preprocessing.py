@@ -184,27 +184,34 @@ class Resizing(_ResizeWindow):
         pad_w = max(w, int(float(h * self.width) / self.height))
         return int(float(pad_h - h) / 2), int(float(pad_w - w) / 2)
 
+    # (not wrapped by _TakesOneImage: the parent's forward / backward are, and take one image)
     def forward(self, x, training=False):
         if not self.pad_to_aspect_ratio:
             return super().forward(x, training)
         _check_image_shape(self, tuple(x.shape))
-        n, h, w, c = x.shape
+        one = len(x.shape) == 3
+        n, h, w, c = (1,) + tuple(x.shape) if one else tuple(x.shape)
         top, left = self._margins(h, w)
         padded = self._buffer("padded", (n, h + 2 * top, w + 2 * left, c))
         p = np.asarray(padded)
         p[...] = self.fill_value
-        p[:, top:top + h, left:left + w] = np.asarray(x)
-        self._margin = (top, left, h, w)
-        return super().forward(padded, training)
+        p[:, top:top + h, left:left + w] = np.asarray(x).reshape(n, h, w, c)
+        self._margin = (top, left, h, w, one)
+        y = super().forward(padded, training)
+        return y.reshape(tuple(y.shape[1:])) if one else y
 
     def backward(self, dy):
-        dx = super().backward(dy)
-        if dx is None or not self.pad_to_aspect_ratio:
-            return dx
-        top, left, h, w = self._margin
+        if not self.pad_to_aspect_ratio:
+            return super().backward(dy)
+        top, left, h, w, one = self._margin
+        dx = super().backward(dy.reshape((1,) + tuple(dy.shape)) if one else dy)
+        if dx is None:
+            return None
         out = self._buffer("dx_inner", (dx.shape[0], h, w, dx.shape[3]))
         np.asarray(out)[...] = np.asarray(dx)[:, top:top + h, left:left + w]
-        return out
+        return out.reshape(tuple(out.shape[1:])) if one else out
+
+    forward._takes_one_image = backward._takes_one_image = True
 
     def _window(self, h, w):
         if self.crop_to_aspect_ratio:
