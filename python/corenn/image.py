@@ -20,7 +20,7 @@ import numpy as np
 from . import autodiff, kernels, ops
 from .kernels import Tensor
 
-__all__ = ["resize", "convert_image_dtype", "flip_left_right", "flip_up_down", "rot90",
+__all__ = ["adjust_hue", "adjust_gamma", "crop_and_resize", "resize", "convert_image_dtype", "flip_left_right", "flip_up_down", "rot90",
            "transpose", "rgb_to_grayscale", "grayscale_to_rgb", "adjust_brightness",
            "adjust_contrast", "per_image_standardization", "central_crop", "crop_to_bounding_box",
            "pad_to_bounding_box", "resize_with_crop_or_pad", "random_flip_left_right",
@@ -319,6 +319,72 @@ def adjust_saturation(image, saturation_factor, name=None):
     hsv = np.asarray(rgb_to_hsv(t), np.float64)
     hsv[..., 1] = np.clip(hsv[..., 1] * float(saturation_factor), 0.0, 1.0)
     return hsv_to_rgb(hsv)
+
+
+def adjust_hue(image, delta, name=None):
+    """Rotate the HSV hue by ``delta`` (in [-1, 1], a fraction of the colour circle); RGB
+    values in [0, 1]. Computed in NumPy (no gradient), as adjust_saturation."""
+    if not -1.0 <= float(delta) <= 1.0:
+        raise ValueError(f"tf.image.adjust_hue: delta must lie in [-1, 1], got {delta}")
+    t, _ = _image(image, "adjust_hue")
+    hsv = np.asarray(rgb_to_hsv(t), np.float64)
+    hsv[..., 0] = np.mod(hsv[..., 0] + float(delta), 1.0)
+    return hsv_to_rgb(hsv)
+
+
+def adjust_gamma(image, gamma=1, gain=1):
+    """gain * image ** gamma (float images; gamma >= 0), differentiable."""
+    if float(gamma) < 0:
+        raise ValueError(f"tf.image.adjust_gamma: gamma must be >= 0, got {gamma}")
+    t, _ = _image(image, "adjust_gamma")
+    return ops.multiply(np.float32(gain), ops.power(t, np.float32(gamma)))
+
+
+def crop_and_resize(image, boxes, box_indices, crop_size, method="bilinear", extrapolation_value=0.0, name=None):
+    """For each box [y1, x1, y2, x2] (normalised: 0 and 1 are the first and last pixel
+    centres) of image ``box_indices[i]`` of the (N, H, W, C) batch, a crop of ``crop_size``
+    (h, w) sampled at h x w evenly spaced points from y1 (H - 1) to y2 (H - 1) (one point: the
+    middle), bilinearly or at the nearest pixel; points outside the image take
+    ``extrapolation_value``. (num_boxes, h, w, C) float32, computed in NumPy (no gradient)."""
+    a = np.asarray(image, np.float64)
+    if a.ndim != 4:
+        raise ValueError(f"tf.image.crop_and_resize: image must be (batch, height, width, channels), got shape {a.shape}")
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    idx = np.asarray(box_indices).astype(np.int64).reshape(-1)
+    if len(idx) != len(b):
+        raise ValueError(f"tf.image.crop_and_resize: {len(b)} boxes but {len(idx)} box_indices")
+    if idx.size and (idx.min() < 0 or idx.max() >= a.shape[0]):
+        raise ValueError(f"tf.image.crop_and_resize: box_indices must lie in [0, {a.shape[0]})")
+    ch, cw = (int(v) for v in crop_size)
+    if ch < 1 or cw < 1:
+        raise ValueError(f"tf.image.crop_and_resize: crop_size must be positive, got {tuple(crop_size)}")
+    if method not in ("bilinear", "nearest"):
+        raise ValueError(f"tf.image.crop_and_resize: method must be 'bilinear' or 'nearest', got {method!r}")
+    _, h, w, c = a.shape
+
+    def points(lo, hi, n, size):
+        if n == 1:
+            return np.array([0.5 * (lo + hi) * (size - 1)])
+        return lo * (size - 1) + np.arange(n) * (hi - lo) * (size - 1) / (n - 1)
+    out = np.full((len(b), ch, cw, c), float(extrapolation_value))
+    for k, ((y1, x1, y2, x2), i) in enumerate(zip(b, idx)):
+        ys, xs = points(y1, y2, ch, h), points(x1, x2, cw, w)
+        yin, xin = (ys >= 0) & (ys <= h - 1), (xs >= 0) & (xs <= w - 1)
+        if method == "nearest":
+            yi, xi = np.clip(np.round(ys).astype(int), 0, h - 1), np.clip(np.round(xs).astype(int), 0, w - 1)
+            vals = a[i][yi][:, xi]
+        else:
+            y0 = np.clip(np.floor(ys).astype(int), 0, h - 1)
+            x0 = np.clip(np.floor(xs).astype(int), 0, w - 1)
+            y1i, x1i = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
+            dy, dx = (ys - y0)[:, None, None], (xs - x0)[None, :, None]
+            img = a[i]
+            top = img[y0][:, x0] * (1 - dx) + img[y0][:, x1i] * dx
+            bottom = img[y1i][:, x0] * (1 - dx) + img[y1i][:, x1i] * dx
+            vals = top * (1 - dy) + bottom * dy
+        inside = yin[:, None] & xin[None, :]
+        out[k][inside] = vals[inside]
+    return ops.convert_to_tensor(out.astype(np.float32))
 
 
 def random_saturation(image, lower, upper, seed=None):

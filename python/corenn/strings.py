@@ -19,7 +19,7 @@ import re
 
 import numpy as np
 
-__all__ = ["lower", "upper", "strip", "regex_replace", "regex_full_match", "split", "join",
+__all__ = ["to_hash_bucket_fast", "to_hash_bucket", "lower", "upper", "strip", "regex_replace", "regex_full_match", "split", "join",
            "reduce_join", "length", "substr", "as_string", "to_number", "unicode_split",
            "bytes_split", "is_string_array", "as_string_array", "StringTensor", "StringScalar",
            "RaggedTensor", "wrap"]
@@ -249,6 +249,24 @@ def reduce_join(inputs, axis=None, keepdims=False, separator="", name=None):
         return wrap(separator.join(a.reshape(-1)))
     out = np.apply_along_axis(lambda r: separator.join(r), axis, a).astype(object)
     return wrap(np.expand_dims(out, axis) if keepdims else out)
+
+
+def to_hash_bucket_fast(input, num_buckets, name=None):  # noqa: A002
+    """FarmHash Fingerprint64 of each string's UTF-8 bytes modulo ``num_buckets`` (int64), the
+    same buckets as TensorFlow (and as layers.Hashing)."""
+    from .layers._farmhash import fingerprint64
+    n = int(num_buckets)
+    if n < 1:
+        raise ValueError(f"tf.strings.to_hash_bucket_fast: num_buckets must be >= 1, got {num_buckets}")
+    out = _map(lambda s: fingerprint64(s.encode("utf-8")) % n, input, "to_hash_bucket_fast")
+    return np.int64(out) if isinstance(out, int) else np.asarray(out).astype(np.int64)
+
+
+def to_hash_bucket(input, num_buckets, name=None):  # noqa: A002
+    """Refused: TensorFlow's to_hash_bucket uses its legacy Hash64, which corenn does not have
+    (its buckets would differ silently); to_hash_bucket_fast is FarmHash, as TensorFlow's."""
+    raise NotImplementedError("tf.strings.to_hash_bucket (TensorFlow's legacy hash) is not available; use "
+                              "tf.strings.to_hash_bucket_fast, which gives TensorFlow's buckets for that function")
 
 
 def length(input, unit="BYTE", name=None):  # noqa: A002

@@ -100,3 +100,34 @@ def test_ragged_rows_with_an_empty_row_keep_their_integer_dtype():
     dense = np.asarray(r.to_tensor(default_value=-1))
     assert dense.dtype.kind == "i"
     np.testing.assert_array_equal(dense, [[1, 2], [3, -1], [-1, -1]])
+
+
+def test_to_hash_bucket_fast_gives_tensorflows_buckets():
+    # TensorFlow 2.21: tf.strings.to_hash_bucket_fast(['a', 'b', 'hello'], 100) -> [39, 22, 96]
+    np.testing.assert_array_equal(tf.strings.to_hash_bucket_fast(["a", "b", "hello"], 100), [39, 22, 96])
+    with pytest.raises(NotImplementedError, match="to_hash_bucket_fast"):
+        tf.strings.to_hash_bucket(["a"], 10)
+
+
+def test_crop_and_resize_samples_the_box_corners_and_extrapolates():
+    img = np.arange(9, dtype=np.float32).reshape(1, 3, 3, 1)
+    boxes = [[0, 0, 1, 1], [0, 0, 0.5, 0.5], [0, 0, 1, 1], [0.5, 0.5, 1.5, 1.5]]
+    out = np.asarray(tf.image.crop_and_resize(np.repeat(img, 2, 0), boxes[:2], [0, 1], [3, 3]))
+    np.testing.assert_allclose(out[0, ..., 0], img[0, ..., 0])                       # the whole image
+    np.testing.assert_allclose(out[1, ..., 0], [[0, 0.5, 1], [1.5, 2, 2.5], [3, 3.5, 4]])   # bilinear
+    one = np.asarray(tf.image.crop_and_resize(img, [boxes[2]], [0], [1, 1]))
+    assert one[0, 0, 0, 0] == 4.0                                                      # the centre
+    outside = np.asarray(tf.image.crop_and_resize(img, [boxes[3]], [0], [2, 2], extrapolation_value=-1.0))
+    np.testing.assert_allclose(outside[0, ..., 0], [[4, -1], [-1, -1]])
+    with pytest.raises(ValueError, match="box_indices"):
+        tf.image.crop_and_resize(img, boxes[:1], [1], [2, 2])
+
+
+def test_adjust_hue_and_gamma():
+    red = np.array([[[1.0, 0.0, 0.0]]], np.float32)
+    np.testing.assert_allclose(np.asarray(tf.image.adjust_hue(red, 1 / 3)), [[[0, 1, 0]]], atol=1e-6)   # red -> green
+    np.testing.assert_allclose(np.asarray(tf.image.adjust_hue(red, -1 / 3)), [[[0, 0, 1]]], atol=1e-6)  # red -> blue
+    x = np.random.default_rng(0).uniform(0, 1, (2, 3, 3)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(tf.image.adjust_gamma(x, 2.0, 0.5)), 0.5 * x ** 2, rtol=1e-6)
+    with pytest.raises(ValueError, match="delta"):
+        tf.image.adjust_hue(red, 2.0)
