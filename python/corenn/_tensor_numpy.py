@@ -96,6 +96,18 @@ _C_RESHAPE = Tensor.reshape
 
 def _assigner(name, combine):
     def method(self, value):
+        sliced = self.__dict__.get("_slice_of")
+        if sliced is not None:   # v[key].assign(value): TensorFlow writes into the variable's slice
+            variable, key = sliced
+            whole = np.asarray(variable)
+            try:
+                part = whole[key]
+                whole[key] = np.broadcast_to(combine(part, np.asarray(value)), np.shape(part))
+            except (ValueError, TypeError, IndexError) as exc:
+                raise type(exc)(f"Variable[{key!r}].{name}: cannot write a value of shape {np.shape(value)} "
+                                f"into a slice of shape {np.shape(part) if 'part' in locals() else '?'} ({exc})") from None
+            np.asarray(self)[...] = whole[key]
+            return variable
         target = np.asarray(self)
         try:
             new = np.asarray(value)
@@ -108,6 +120,27 @@ def _assigner(name, combine):
         return self
     method.__name__ = name
     method.__doc__ = f"Keras' ``variable.{name}(value)``: in place, returns the Tensor."
+    return method
+
+
+def _scatter_nd(name, combine):
+    def method(self, indices, updates, name=None):
+        """TensorFlow's ``variable.{name}(indices, updates)``: index rows (the last axis of
+        ``indices`` addresses the leading axes) written in place, in order; returns the variable."""
+        target = np.asarray(self)
+        idx = np.asarray(indices)
+        if idx.dtype.kind not in "iu" or idx.ndim < 1 or idx.shape[-1] > target.ndim:
+            raise ValueError(f"Variable.{method.__name__}: indices must be integer rows of at most {target.ndim} "
+                             f"entries, got shape {idx.shape}")
+        rows = idx.reshape(-1, idx.shape[-1])
+        upd = np.broadcast_to(np.asarray(updates, target.dtype), idx.shape[:-1] + target.shape[idx.shape[-1]:])
+        upd = upd.reshape((len(rows),) + target.shape[idx.shape[-1]:])
+        for r, u in zip(rows, upd):
+            if np.any(r < 0) or np.any(r >= target.shape[:len(r)]):
+                raise IndexError(f"Variable.{method.__name__}: index {r.tolist()} is outside the shape {target.shape}")
+            target[tuple(r)] = combine(target[tuple(r)], u)
+        return self
+    method.__name__ = name
     return method
 
 
@@ -156,6 +189,9 @@ def _install():
     T.assign = _assigner("assign", lambda old, new: new)
     T.assign_add = _assigner("assign_add", lambda old, new: old + new)
     T.assign_sub = _assigner("assign_sub", lambda old, new: old - new)
+    T.scatter_nd_update = _scatter_nd("scatter_nd_update", lambda old, new: new)
+    T.scatter_nd_add = _scatter_nd("scatter_nd_add", lambda old, new: old + new)
+    T.scatter_nd_sub = _scatter_nd("scatter_nd_sub", lambda old, new: old - new)
     T.value = property(lambda self: self, doc="Keras' ``variable.value``: the Tensor itself.")
     T.__int__ = lambda self: int(np.asarray(self).item()) if self.size == 1 else _one_element("int")
     T.__index__ = _index

@@ -348,6 +348,8 @@ class GradientTape:
                 result[i] = parts[0] if len(parts) == 1 and not copy else _sum(parts, copy=copy)
         if unconnected_gradients == "zero":
             result = [kernels.zeros(tuple(s.shape)) if g is None else g for s, g in zip(flat_sources, result)]
+        # an integer source has no gradient in TensorFlow (None, whatever unconnected_gradients says)
+        result = [None if s.dtype in ("int32", "int64") else g for s, g in zip(flat_sources, result)]
         if not recorded:   # (recorded: the outer tapes hold the ops that made these gradients)
             self._mark_second_order(targets, [g for g in result if g is not None], was_recording, why)
         if not self.persistent:

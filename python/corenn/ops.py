@@ -749,6 +749,8 @@ def _getitem(self, key):
     except IndexError as exc:
         raise IndexError(f"Tensor subscript {key!r} on a Tensor of shape {tuple(a.shape)}: {exc}") from None
     y = Tensor.from_numpy(_c_array(picked))
+    if x.__dict__.get("_is_variable"):   # TensorFlow's v[i, j].assign(value) writes into v
+        y.__dict__["_slice_of"] = (x, key)
     if x.dtype == "float32":
         def rule(dys):
             g = np.zeros(a.shape, np.float32)

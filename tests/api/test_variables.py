@@ -62,3 +62,38 @@ def test_layer_weights_have_names_and_paths():
     layer.build((None, 3))
     assert [v.name for v in layer.trainable_variables] == ["kernel", "bias"]
     assert [v.path for v in layer.trainable_variables] == ["head/kernel", "head/bias"]
+
+
+def test_assigning_to_a_slice_of_a_variable_writes_into_it():
+    """TensorFlow: v[0, 1].assign(7.0) and v[1:].assign_add(...) change v (they returned a copy
+    that was written, leaving v as it was); scatter_nd_update / add / sub write index rows."""
+    import corenn as tf
+    base = np.arange(12, dtype=np.float32).reshape(3, 4)
+    v = tf.Variable(base)
+    assert v[0, 1].assign(7.0) is v
+    v[1:].assign_add(np.ones((2, 4), np.float32))
+    v[:, 3].assign_sub(2.0)
+    want = base.copy()
+    want[0, 1] = 7.0
+    want[1:] += 1
+    want[:, 3] -= 2
+    np.testing.assert_array_equal(v.numpy(), want)
+    v.scatter_nd_update([[1, 1], [2, 0]], [9.0, 8.0])
+    v.scatter_nd_add([[0]], [np.ones(4, np.float32)])
+    want[1, 1], want[2, 0] = 9.0, 8.0
+    want[0] += 1
+    np.testing.assert_array_equal(v.numpy(), want)
+    with pytest.raises(IndexError, match="outside"):
+        v.scatter_nd_update([[5, 0]], [1.0])
+    plain = tf.constant(base)[0]
+    plain.assign(np.zeros(4, np.float32))   # a slice of a plain tensor is a copy, as before
+    assert np.asarray(tf.constant(base))[0, 1] == 1.0
+
+
+def test_gradient_with_respect_to_an_integer_tensor_is_none():
+    import corenn as tf
+    x = tf.constant([1, 2])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.cast(x, tf.float32) * 2.0
+    assert tape.gradient(y, x) is None
