@@ -3658,6 +3658,9 @@ __all__ += ["qr", "svd"]
 from ._ops_linalg_more import *  # noqa: E402,F401,F403 - pinv, lstsq, matrix_rank ... (keras.ops.linalg)
 from . import _ops_linalg_more  # noqa: E402
 __all__ += [n for n in _ops_linalg_more.__all__ if n not in __all__]
+from ._ops_numpy_more import *  # noqa: E402,F401,F403 - nan* reductions, rearrange, unique, views ...
+from . import _ops_numpy_more  # noqa: E402
+__all__ += [n for n in _ops_numpy_more.__all__ if n not in __all__]
 
 
 # Keras 3 also spells every op through its family's namespace: keras.ops.nn.sigmoid,

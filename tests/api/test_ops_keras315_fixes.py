@@ -112,8 +112,8 @@ INT_CASES = [
     ("relu", ops.relu, lambda a: np.maximum(a, 0)), ("relu6", ops.relu6, lambda a: np.clip(a, 0, 6)),
     ("sum", ops.sum, np.sum), ("max", ops.max, np.max), ("min", ops.min, np.min), ("prod", ops.prod, np.prod),
     ("cumsum", ops.cumsum, np.cumsum), ("cumprod", ops.cumprod, np.cumprod),
-    ("matmul", lambda v: ops.matmul(v, v), lambda a: a @ a),
-    ("trunc", ops.trunc, np.trunc),
+    ("matmul", lambda v: ops.matmul(v, v), lambda a: a @ a), ("fmax", lambda v: ops.fmax(v, 0), lambda a: np.fmax(a, 0)),
+    ("fmod", lambda v: ops.fmod(v, 2), lambda a: np.fmod(a, 2)), ("trunc", ops.trunc, np.trunc),
 ]
 
 
