@@ -171,14 +171,24 @@ def jvp(fun, primals, tangents, has_aux=False):
             flat = [_o._f32(o, "jvp") for o in flat]
             us = [Tensor.from_numpy(np.zeros(tuple(o.shape), np.float32)) for o in flat]
         outer.watch(us)
-        g = inner.gradient(flat, xs, output_gradients=us)
+        try:
+            g = inner.gradient(flat, xs, output_gradients=us)
+        except NotImplementedError as exc:
+            raise _jvp_refused(exc) from None
         pairing = [_o.sum(_o.multiply(gi, ti)) for gi, ti in zip(g, ts) if gi is not None]
         total = _o.sum(_o.stack(pairing)) if pairing else None
     if total is None:
         tangent_out = [_o.zeros_like(o) for o in flat]
     else:
-        tangent_out = outer.gradient(total, us)
+        try:
+            tangent_out = outer.gradient(total, us)
+        except NotImplementedError as exc:
+            raise _jvp_refused(exc) from None
         tangent_out = [_o.zeros_like(o) if d is None else d for o, d in zip(flat, tangent_out)]
     primal_out = out if isinstance(out, (list, tuple)) else flat[0]
     tan = type(out)(tangent_out) if isinstance(out, (list, tuple)) else tangent_out[0]
     return (primal_out, tan, aux) if has_aux else (primal_out, tan)
+
+
+def _jvp_refused(exc):
+    return NotImplementedError(f"ops.jvp: forward mode runs two reverse passes, the second through the first; {exc}")

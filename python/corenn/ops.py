@@ -2150,7 +2150,7 @@ def diag(x, k=0):
 def trace(x, offset=0, axis1=0, axis2=1):
     d = diagonal(x, offset, axis1, axis2)
     if not _is_float(d):
-        return _t(np.sum(np.asarray(d), axis=-1))
+        return _t(np.sum(np.asarray(d), axis=-1).astype(np.asarray(d).dtype))
     return sum(d, axis=-1)
 
 
@@ -2216,7 +2216,7 @@ def vstack(xs):
 
 
 def diff(a, n=1, axis=-1):
-    t = _f32(a)
+    t = _any(a, "diff") if _int_array(a) else _f32(a)   # integer data stays integer
     ax = _axis_arg("diff", axis, t.ndim, allow_none=False)
     for _ in range(int(n)):
         m = int(t.shape[ax])
@@ -2336,8 +2336,9 @@ def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """The 3-vector cross product along the last axis (broadcast over the others)."""
     if axis is not None:
         axisa = axisb = axisc = axis
-    a = moveaxis(_f32(x1), axisa, -1)
-    b = moveaxis(_f32(x2), axisb, -1)
+    ints = _int_array(x1) and _int_array(x2)             # integer vectors: an integer product
+    a = moveaxis(_any(x1, "cross") if ints else _f32(x1), axisa, -1)
+    b = moveaxis(_any(x2, "cross") if ints else _f32(x2), axisb, -1)
     if a.shape[-1] != 3 or b.shape[-1] != 3:
         raise ValueError(f"ops.cross: needs 3-vectors along the axis, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
     a0, a1, a2 = unstack(a, axis=-1)

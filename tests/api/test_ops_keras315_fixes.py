@@ -114,6 +114,9 @@ INT_CASES = [
     ("cumsum", ops.cumsum, np.cumsum), ("cumprod", ops.cumprod, np.cumprod),
     ("matmul", lambda v: ops.matmul(v, v), lambda a: a @ a), ("fmax", lambda v: ops.fmax(v, 0), lambda a: np.fmax(a, 0)),
     ("fmod", lambda v: ops.fmod(v, 2), lambda a: np.fmod(a, 2)), ("trunc", ops.trunc, np.trunc),
+    ("diff", ops.diff, np.diff), ("ptp", ops.ptp, np.ptp),
+    ("cross", lambda v: ops.cross(v[:3], v[2:]), lambda a: np.cross(a[:3], a[2:])),
+    ("trace", lambda v: ops.trace(ops.outer(v, v)), lambda a: np.trace(np.outer(a, a))),
 ]
 
 

@@ -236,6 +236,14 @@ def test_jvp_is_the_directional_derivative(rng):
     np.testing.assert_allclose(np.asarray(tangent), 2 * x * tx, rtol=1e-5)
     with pytest.raises(ValueError, match="ops.jvp: a tangent of shape"):
         ops.jvp(fun, [x, y], [tx, np.ones(2)])
+    # through a layer call (its fused backward is differentiable again on the tape)
+    dense = corenn.layers.Dense(4)
+    dense.build((None, 3))
+    k = np.asarray(dense.kernel, np.float64)
+    _, tangent = ops.jvp(lambda a: dense(a), [x[None]], [tx[None]])
+    np.testing.assert_allclose(np.asarray(tangent), tx[None] @ k, rtol=1e-5, atol=1e-6)
+    with pytest.raises(NotImplementedError, match="ops.jvp: forward mode runs two reverse passes"):
+        ops.jvp(ops.erf, [x], [tx])
 
 
 @pytest.mark.parametrize("pattern, kw, ref", [
