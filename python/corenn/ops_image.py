@@ -8,7 +8,7 @@ kernel of the augmentation layers (its backward recorded on the tape); ``gaussia
 ``sobel_edges`` and ``ssim`` are depthwise convolutions; ``map_coordinates`` (and the 'mirror'
 fill, ``elastic_transform``) sample in NumPy with a recorded scatter-back rule;
 ``extract_patches`` / ``extract_patches_3d`` are gathers whose gradient scatters back.
-All are differentiable in the images except rgb_to_hsv / hsv_to_rgb (corenn.image's NumPy).
+All are differentiable in the images.
 
 scale_and_translate (JAX's algorithm, which Keras 3 ports to each backend), per spatial axis:
     sample_f[j] = (j + 0.5 - t) / s - 0.5           the input point of output pixel j
@@ -243,21 +243,44 @@ def rgb_to_grayscale(images, data_format=None):
     return undo(_image.rgb_to_grayscale(x))
 
 
-def _colour(op, fn, images, data_format):
+def _rgb(op, images, data_format):
     x, undo = _nhwc(op, images, data_format)
     if x.shape[-1] != 3:
         raise ValueError(f"keras.ops.image.{op}: expected 3 channels, got images of shape {tuple(x.shape)}")
-    return undo(ops.convert_to_tensor(np.asarray(fn(np.asarray(x)), np.float32)))
+    return x, undo
 
 
 def rgb_to_hsv(images, data_format=None):
-    """RGB in [0, 1] -> HSV, hue in [0, 1) (TensorFlow's convention); no gradient."""
-    return _colour("rgb_to_hsv", _image.rgb_to_hsv, images, data_format)
+    """RGB in [0, 1] -> HSV with hue in [0, 1) (TensorFlow's convention): v = max(r, g, b),
+    s = (v - min) / v, h = ((g - b) / d, 2 + (b - r) / d or 4 + (r - g) / d by the largest
+    channel, d = v - min) / 6 mod 1; built from ops, so differentiable away from ties."""
+    x, undo = _rgb("rgb_to_hsv", images, data_format)
+    a = np.asarray(x)
+    r, g, b = ops.unstack(x, axis=-1)
+    mx, mn = ops.max(x, axis=-1), ops.min(x, axis=-1)
+    delta = ops.subtract(mx, mn)
+    va, da = a.max(-1), a.max(-1) - a.min(-1)
+    s = ops.where(va > 0, ops.divide(delta, ops.where(va > 0, mx, 1.0)), 0.0)
+    safe = ops.where(da > 0, delta, 1.0)
+    hr = ops.divide(ops.subtract(g, b), safe)
+    hg = ops.add(ops.divide(ops.subtract(b, r), safe), 2.0)
+    hb = ops.add(ops.divide(ops.subtract(r, g), safe), 4.0)
+    h = ops.where(va == a[..., 0], hr, ops.where(va == a[..., 1], hg, hb))
+    h = ops.where(da > 0, ops.mod(ops.divide(h, 6.0), 1.0), 0.0)
+    return undo(ops.stack([h, s, mx], axis=-1))
 
 
 def hsv_to_rgb(images, data_format=None):
-    """HSV (hue in [0, 1)) -> RGB; no gradient."""
-    return _colour("hsv_to_rgb", _image.hsv_to_rgb, images, data_format)
+    """HSV (hue in [0, 1)) -> RGB: channel n (r: 5, g: 3, b: 1) = v - v s clip(min(k, 4 - k), 0, 1)
+    with k = (n + 6 h) mod 6 (the piecewise-linear hue wheel); differentiable."""
+    x, undo = _rgb("hsv_to_rgb", images, data_format)
+    h, s, v = ops.unstack(x, axis=-1)
+    vs = ops.multiply(v, s)
+    out = []
+    for n in (5.0, 3.0, 1.0):
+        k = ops.mod(ops.add(ops.multiply(h, 6.0), n), 6.0)
+        out.append(ops.subtract(v, ops.multiply(vs, ops.clip(ops.minimum(k, ops.subtract(4.0, k)), 0.0, 1.0))))
+    return undo(ops.stack(out, axis=-1))
 
 
 # -- padding and cropping ---------------------------------------------------------------------------

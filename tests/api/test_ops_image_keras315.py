@@ -55,6 +55,12 @@ def test_hsv_round_trip_and_colorsys(rng):
     np.testing.assert_allclose(cf, want.transpose(0, 3, 1, 2), atol=1e-6)
     with pytest.raises(ValueError, match="image.rgb_to_hsv: expected 3 channels"):
         I.rgb_to_hsv(x[..., :2])
+    to_hsv = lambda v: np.array([colorsys.rgb_to_hsv(*p) for p in v.reshape(-1, 3)]).reshape(v.shape)   # noqa: E731
+    to_rgb = lambda v: np.array([colorsys.hsv_to_rgb(*p) for p in v.reshape(-1, 3)]).reshape(v.shape)   # noqa: E731
+    hsv_in = np.stack([x[..., 0] * 0.98 + 0.01, x[..., 1], x[..., 2]], -1)   # hue away from the wrap at 1
+    np.testing.assert_allclose(np.asarray(I.hsv_to_rgb(hsv_in)), to_rgb(hsv_in), atol=1e-6)
+    _grad_check(I.rgb_to_hsv, to_hsv, x[:1, :2], rng)
+    _grad_check(I.hsv_to_rgb, to_rgb, hsv_in[:1, :2], rng)
 
 
 def test_gaussian_blur_sobel_and_ssim(rng):
