@@ -127,13 +127,14 @@ def eig(x):
             _o.ComplexPair((_o._t(v.real), _o._t(v.imag))))
 
 
-def cdist(x1, x2, p=2.0):
-    """Pairwise p-norm distances: out[..., i, j] = (sum_k |x1[..., i, k] - x2[..., j, k]|^p)^(1/p)
-    for x1 (..., P, M), x2 (..., R, M) (torch.cdist; p=0 counts differing entries, p=inf the
-    largest difference). Differentiable (for p > 0 away from coincident points)."""
-    a, b = _o._f32(x1, "cdist"), _o._f32(x2, "cdist")
+def cdist(x, y, p=2.0):
+    """Pairwise p-norm distances: out[..., i, j] = (sum_k |x[..., i, k] - y[..., j, k]|^p)^(1/p)
+    for x (..., P, M), y (..., R, M): Keras' cdist is p = 2; other p as torch.cdist (0 counts
+    differing entries, inf the largest difference). Differentiable (p > 0, away from coincident
+    points)."""
+    a, b = _o._f32(x, "cdist"), _o._f32(y, "cdist")
     if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-1]:
-        raise ValueError(f"ops.cdist: needs x1 (..., P, M) and x2 (..., R, M) with one M, got {tuple(a.shape)} "
+        raise ValueError(f"ops.cdist: needs x (..., P, M) and y (..., R, M) with one M, got {tuple(a.shape)} "
                          f"and {tuple(b.shape)}")
     d = _o.subtract(_o.expand_dims(a, -2), _o.expand_dims(b, -3))    # (..., P, R, M)
     p = float(p)

@@ -316,19 +316,10 @@ def unique(x, sorted=True, return_index=False, return_inverse=False, return_coun
     if axis is None:
         inverse = inverse.reshape(a.shape)
     if size is not None:
-        size = int(size)
-        k = vals.shape[0 if axis is not None else 0]
-        ax = 0 if axis is None else int(axis) % a.ndim
-
-        def fit(v, fill):
-            cut = np.take(v, np.arange(min(k, size)), axis=ax if v is vals else 0)
-            if size <= k:
-                return cut
-            shape = list(cut.shape)
-            shape[ax if v is vals else 0] = size - k
-            return np.concatenate([cut, np.full(shape, fill, cut.dtype)], axis=ax if v is vals else 0)
+        ax = 0 if axis is None else int(axis) % a.ndim          # the axis the uniques run along
         fv = fill_value if fill_value is not None else (vals.min() if vals.size else 0)
-        vals, index, counts = fit(vals, fv), fit(index, 0), fit(counts, 0)
+        vals = _fit(vals, int(size), ax, fv)
+        index, counts = _fit(index, int(size), 0, 0), _fit(counts, int(size), 0, 0)
     out = [_o._t(vals)]
     if return_index:
         out.append(_o._t(index.astype(np.int32)))
@@ -337,6 +328,17 @@ def unique(x, sorted=True, return_index=False, return_inverse=False, return_coun
     if return_counts:
         out.append(_o._t(counts.astype(np.int32)))
     return out[0] if len(out) == 1 else tuple(out)
+
+
+def _fit(v, size, axis, fill):
+    """v cut to ``size`` entries along axis, or padded with fill up to it."""
+    k = v.shape[axis]
+    cut = np.take(v, np.arange(min(k, size)), axis=axis)
+    if size <= k:
+        return cut
+    shape = list(cut.shape)
+    shape[axis] = size - k
+    return np.concatenate([cut, np.full(shape, fill, cut.dtype)], axis=axis)
 
 
 # -- dtype views and the complex views ----------------------------------------------------------------

@@ -153,8 +153,11 @@ def test_small_names():
     np.testing.assert_array_equal(np.asarray(ops.segment_min(np.array([4, 2, 9]), [0, 0, 1])), [2, 9])
     with pytest.raises(ValueError, match=r"ops.dsplit: needs a tensor of rank >= 3"):
         ops.dsplit(np.ones((2, 2)), 2)
-    with pytest.raises(ValueError, match=r"ops.cdist: needs x1 \(..., P, M\)"):
+    with pytest.raises(ValueError, match=r"ops.cdist: needs x \(..., P, M\)"):
         ops.cdist(np.ones((2, 3)), np.ones((2, 4)))
+    b = np.array([[0.0, 0.0], [3.0, -1.0]])
+    for p, want in [(1, [0.0, 4.0]), (0, [0.0, 2.0]), (np.inf, [0.0, 3.0]), (3, [0.0, 28 ** (1 / 3)])]:
+        np.testing.assert_allclose(np.asarray(ops.cdist(b[:1], b, p=p))[0], want, rtol=1e-6)
     a = np.random.default_rng(0).normal(size=(2, 3, 4))
     np.testing.assert_allclose(np.asarray(ops.cdist(a, a[:, :2])),
                                np.sqrt(((a[:, :, None] - a[:, None, :2]) ** 2).sum(-1)), rtol=1e-5, atol=1e-6)
@@ -171,6 +174,8 @@ def test_unique():
     np.testing.assert_array_equal(np.asarray(ops.unique(x, size=2)), [1, 2])
     rows = np.array([[1.0, 2.0], [0.0, 1.0], [1.0, 2.0]])
     np.testing.assert_array_equal(np.asarray(ops.unique(rows, axis=0)), [[0, 1], [1, 2]])
+    cols = np.array([[1.0, 0.0, 1.0], [2.0, 1.0, 2.0]])
+    np.testing.assert_array_equal(np.asarray(ops.unique(cols, axis=1, size=3, fill_value=9)), [[0, 1, 9], [1, 2, 9]])
     with pytest.raises(NotImplementedError, match="ops.unique: sorted=False"):
         ops.unique(x, sorted=False)
 
