@@ -120,7 +120,16 @@ def size(x):
 # -- elementwise -----------------------------------------------------------------------------------
 
 _INT_BINARY = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply,
-               "maximum": np.maximum, "minimum": np.minimum}
+               "maximum": np.maximum, "minimum": np.minimum, "power": np.power}
+_INT_UNARY = {"negative": np.negative, "square": np.square, "abs": np.abs, "sign": np.sign}
+
+
+def _int_array(x):
+    """Whether x is integer data with a dtype of its own (an int Tensor or NumPy array), which
+    Keras keeps integer; Python ints are weakly typed and take the other operand's dtype."""
+    if isinstance(x, Tensor):
+        return x.dtype in ("int32", "int64")
+    return isinstance(x, (np.ndarray, np.integer)) and x.dtype.kind in "iu"
 
 
 def _is_int(x):
@@ -134,10 +143,13 @@ def _is_int(x):
 
 
 def _binary(kind, a, b):
-    if kind in _INT_BINARY and _is_int(a) and _is_int(b) and (isinstance(a, Tensor) or isinstance(b, Tensor)):
+    if kind in _INT_BINARY and _is_int(a) and _is_int(b) and (_int_array(a) or _int_array(b)):
         # integer tensors stay integer (Keras); no gradient flows through integers
         A, B = np.asarray(a), np.asarray(b)
         _broadcast_check(kind, A.shape, B.shape)
+        if kind == "power" and B.size and (B < 0).any():
+            raise ValueError(f"ops.power: integers to negative integer powers are not defined (base dtype "
+                             f"{A.dtype}, exponent {B.dtype}); cast the base to float")
         return _t(_INT_BINARY[kind](A, B).astype(_int_result_dtype(a, b)))
     a, b = _f32(a), _f32(b)
     y = kernels.binary_forward(kind, a, b)
@@ -154,7 +166,8 @@ def _binary(kind, a, b):
 def _int_result_dtype(*operands):
     """The dtype of an integer op's result: the Tensors' (a Python int takes the Tensor's dtype,
     as in Keras: int32 // 2 is int32), or NumPy's promotion when no operand is a Tensor."""
-    tensors = [v.dtype for v in operands if isinstance(v, Tensor)]
+    tensors = [np.dtype(str(v.dtype)) for v in operands if isinstance(v, (Tensor, np.ndarray, np.integer))
+               and np.dtype(str(v.dtype)).kind in "iu"]
     return np.result_type(*tensors) if tensors else np.result_type(*[np.asarray(v) for v in operands])
 
 
@@ -190,6 +203,9 @@ def minimum(x1, x2):
 
 
 def _unary(kind, x):
+    if kind in _INT_UNARY and _int_array(x):
+        a = np.asarray(x)      # integer data stays integer, of its dtype (Keras); no gradient
+        return _t(_INT_UNARY[kind](a).astype(a.dtype))
     x = _f32(x)
     y = kernels.unary_forward(kind, x)
     _record(lambda dys: [kernels.unary_backward(kind, x, y, dys[0])], [x], [y], ("unary", kind))
@@ -267,7 +283,9 @@ def cos(x):
 
 
 def sign(x):
-    """sign(x) (no gradient: it is 0 almost everywhere)."""
+    """sign(x) (no gradient: it is 0 almost everywhere); integer data keeps its dtype."""
+    if _int_array(x):
+        return _unary("sign", x)
     return Tensor.from_numpy(np.sign(np.asarray(_f32(x))).astype(np.float32))
 
 
@@ -294,6 +312,8 @@ def _activation(kind, x, alpha=0.0, axis=-1):
 
 
 def relu(x):
+    if _int_array(x):   # max(x, 0) of integers stays integer (Keras)
+        return maximum(x, 0)
     return _activation("relu", x)
 
 
@@ -356,7 +376,18 @@ def _reduce(kind, x, axis, keepdims):
     return y
 
 
+def _int_reduce(op, fn, x, axis, keepdims):
+    """An integer reduction in NumPy, keeping the input's integer dtype (Keras)."""
+    a = np.asarray(x)
+    axes = _axes_arg(op, axis, a.ndim)
+    if op != "sum" and a.size == 0:
+        raise ValueError(f"ops.{op}: cannot reduce an empty tensor of shape {a.shape}")
+    return _t(fn(a, axis=axes, keepdims=keepdims).astype(a.dtype))
+
+
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
+    if _int_array(x):
+        return _int_reduce("sum", np.sum, x, axis, keepdims)
     return _reduce("sum", x, axis, keepdims)
 
 
@@ -365,10 +396,14 @@ def mean(x, axis=None, keepdims=False):
 
 
 def max(x, axis=None, keepdims=False):  # noqa: A001
+    if _int_array(x):
+        return _int_reduce("max", np.max, x, axis, keepdims)
     return _reduce("max", x, axis, keepdims)
 
 
 def min(x, axis=None, keepdims=False):  # noqa: A001
+    if _int_array(x):
+        return _int_reduce("min", np.min, x, axis, keepdims)
     return _reduce("min", x, axis, keepdims)
 
 
@@ -383,8 +418,9 @@ def std(x, axis=None, keepdims=False):
 
 def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - Keras' name
     """np.linalg.norm: vector norms (ord None/2, 1, inf, -inf, 0, any p) over one axis (or all of
-    x when axis is None and ord is None or x is 1-D); matrix norms ('fro', 1, -1, inf, -inf)
-    over two axes (or a 2-D x with axis None)."""
+    x when axis is None and ord is None or x is 1-D); matrix norms over two axes (or a 2-D x
+    with axis None): 'fro' sqrt(sum x^2), 1 / -1 max / min column sum of |x|, inf / -inf the
+    same over rows, and from the singular values s: 2 max s, -2 min s, 'nuc' sum s."""
     x = _f32(x, "norm")
     axes = _axes_arg("norm", axis, x.ndim)
     matrix = (axes is not None and len(axes) == 2) or (axes is None and ord is not None and x.ndim == 2)
@@ -399,8 +435,14 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - Keras' name
             s = sum(abs(x), axis=inner_axis, keepdims=True)
             y = (max if ord in (1, np.inf) else min)(s, axis=outer_axis, keepdims=True)
             return y if keepdims else squeeze(y, axis=[rows, cols])
-        raise NotImplementedError(f"ops.norm: matrix ord={ord!r} (singular values) is not supported; "
-                                  "'fro', 1, -1, inf and -inf are")
+        if ord in (2, -2, "nuc"):
+            # the singular values s of each matrix (rows, cols moved last): max s, min s, sum s;
+            # their gradient through svd's is u_1 v_1^T (ord 2), u_n v_n^T (-2), U V^T (nuc)
+            s = svd(moveaxis(x, (rows, cols), (-2, -1)), compute_uv=False)
+            y = sum(s, axis=-1) if ord == "nuc" else (max if ord == 2 else min)(s, axis=-1)
+            return expand_dims(y, sorted((rows, cols))) if keepdims else y
+        raise ValueError(f"ops.norm: matrix ord={ord!r} is not a matrix norm; use 'fro', 'nuc', 1, -1, 2, -2, "
+                         "inf or -inf")
     if ord == "fro" or ord == "nuc":
         raise ValueError(f"ops.norm: ord={ord!r} is a matrix norm; it needs two axes")
     over = axes if axes is not None else None
@@ -554,7 +596,14 @@ def stack(xs, axis=0):
 # -- linear algebra --------------------------------------------------------------------------------
 
 def matmul(x1, x2):
-    """x1 @ x2: (..., M, K) @ (..., K, N); a 1-D operand is a vector as in NumPy."""
+    """x1 @ x2: (..., M, K) @ (..., K, N); a 1-D operand is a vector as in NumPy. Integer
+    operands give an integer product (Keras)."""
+    if _int_array(x1) and _int_array(x2):
+        A, B = np.asarray(x1), np.asarray(x2)
+        try:
+            return _t(np.matmul(A, B).astype(_int_result_dtype(x1, x2)))
+        except ValueError:
+            raise ValueError(f"ops.matmul: shapes {A.shape} and {B.shape} do not multiply") from None
     a, b = _f32(x1), _f32(x2)
     if a.ndim == 1 or b.ndim == 1:
         a2 = reshape(a, [1, -1]) if a.ndim == 1 else a
@@ -614,7 +663,7 @@ def where(condition, x1=None, x2=None):
     if _is_int(x1) and _is_int(x2):
         a, b = _any(x1, "where"), _any(x2, "where")
         _broadcast_check("where", c.shape, a.shape, b.shape)
-        return _t(np.where(c, np.asarray(a), np.asarray(b)))
+        return _t(np.where(c, np.asarray(a), np.asarray(b)).astype(_int_result_dtype(x1, x2)))
     a, b = _f32(x1, "where"), _f32(x2, "where")
     shape = _broadcast_check("where", c.shape, a.shape, b.shape)
     y = _t(np.where(c, np.asarray(a), np.asarray(b)))
@@ -1323,20 +1372,23 @@ def arctanh(x):
     return _unary_np("arctanh", x, np.arctanh, lambda a, y: 1.0 / (1.0 - a * a))
 
 
-def _int_preserving(op, x, f):
-    """f applied to x; an integer tensor stays integer (floor, ceil, round of ints are the ints)."""
+def _int_preserving(op, x, f, int_to_float=False):
+    """f applied to x; an integer tensor stays integer (trunc, round of ints are the ints), or
+    becomes float32 with int_to_float (floor, ceil: Keras 3 returns floats for them)."""
     t = _any(x, op)
+    if not _is_float(t) and int_to_float:
+        return _t(np.asarray(t).astype(np.float32))
     if not _is_float(t):
         return _t(np.asarray(t))
     return _unary_np(op, t, f)   # no derivative: a constant for the tape (TensorFlow: None)
 
 
 def floor(x):
-    return _int_preserving("floor", x, np.floor)
+    return _int_preserving("floor", x, np.floor, int_to_float=True)
 
 
 def ceil(x):
-    return _int_preserving("ceil", x, np.ceil)
+    return _int_preserving("ceil", x, np.ceil, int_to_float=True)
 
 
 def trunc(x):
@@ -1437,6 +1489,8 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
 # csrc/cpu/activation.cpp) with its tape rule from _activation.
 
 def relu6(x):
+    if _int_array(x):
+        return minimum(maximum(x, 0), 6)
     return _activation("relu6", x, alpha=6.0)
 
 
@@ -1567,7 +1621,7 @@ def prod(x, axis=None, keepdims=False, dtype=None):
         t = cast(t, dtype)
     a = np.asarray(t)
     if not _is_float(t):
-        return _t(np.prod(a, axis=axes, keepdims=keepdims))
+        return _t(np.prod(a, axis=axes, keepdims=keepdims).astype(a.dtype))
     y = _t(np.prod(_np64(a), axis=axes, keepdims=keepdims))
 
     def rule(dys):
@@ -1601,7 +1655,7 @@ def cumsum(x, axis=None, dtype=None):
         t = cast(t, dtype)
     a = np.asarray(t)
     if not _is_float(t):
-        return _t(np.cumsum(a, axis=ax))
+        return _t(np.cumsum(a, axis=ax).astype(a.dtype))
     y = _t(np.cumsum(_np64(a), axis=ax))
     # dx_i = sum_{j >= i} dy_j: a reversed cumulative sum
     _record(lambda dys: [_t(np.flip(np.cumsum(np.flip(_np64(dys[0]), ax), axis=ax), ax))], [t], [y])
@@ -1614,7 +1668,7 @@ def cumprod(x, axis=None, dtype=None):
         t = cast(t, dtype)
     a = np.asarray(t)
     if not _is_float(t):
-        return _t(np.cumprod(a, axis=ax))
+        return _t(np.cumprod(a, axis=ax).astype(a.dtype))
     y = _t(np.cumprod(_np64(a), axis=ax))
 
     def rule(dys):
@@ -2098,7 +2152,7 @@ def diag(x, k=0):
 def trace(x, offset=0, axis1=0, axis2=1):
     d = diagonal(x, offset, axis1, axis2)
     if not _is_float(d):
-        return _t(np.sum(np.asarray(d), axis=-1))
+        return _t(np.sum(np.asarray(d), axis=-1).astype(np.asarray(d).dtype))
     return sum(d, axis=-1)
 
 
@@ -2164,7 +2218,7 @@ def vstack(xs):
 
 
 def diff(a, n=1, axis=-1):
-    t = _f32(a)
+    t = _any(a, "diff") if _int_array(a) else _f32(a)   # integer data stays integer
     ax = _axis_arg("diff", axis, t.ndim, allow_none=False)
     for _ in range(int(n)):
         m = int(t.shape[ax])
@@ -2284,8 +2338,9 @@ def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """The 3-vector cross product along the last axis (broadcast over the others)."""
     if axis is not None:
         axisa = axisb = axisc = axis
-    a = moveaxis(_f32(x1), axisa, -1)
-    b = moveaxis(_f32(x2), axisb, -1)
+    ints = _int_array(x1) and _int_array(x2)             # integer vectors: an integer product
+    a = moveaxis(_any(x1, "cross") if ints else _f32(x1), axisa, -1)
+    b = moveaxis(_any(x2, "cross") if ints else _f32(x2), axisb, -1)
     if a.shape[-1] != 3 or b.shape[-1] != 3:
         raise ValueError(f"ops.cross: needs 3-vectors along the axis, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
     a0, a1, a2 = unstack(a, axis=-1)
@@ -3093,16 +3148,6 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     return undo(y)
 
 
-def lstsq(a, b, rcond=None):
-    """The least-squares solution of A X = B for A of full column rank: X = (A^T A)^-1 A^T B
-    (differentiable through solve and matmul)."""
-    A, B = _f32(a, "lstsq"), _f32(b, "lstsq")
-    if A.ndim != 2 or B.ndim not in (1, 2) or B.shape[0] != A.shape[0]:
-        raise ValueError(f"ops.lstsq: needs a (m, n) and b (m,) or (m, k), got {tuple(A.shape)} and {tuple(B.shape)}")
-    At = transpose(A)
-    return solve(matmul(At, A), matmul(At, B))
-
-
 # -- FFT (Keras' complex convention: a (real, imag) pair of float tensors) ------------------------
 
 def _complex_pair(op, x):
@@ -3241,29 +3286,87 @@ def ctc_loss(target, output, target_length, output_length, mask_index=0):
 
 def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1, merge_repeated=True,
                mask_index=0):
-    """Greedy CTC decoding (tf.nn.ctc_greedy_decoder): the best class per step, repeats merged,
-    blanks dropped. Returns (decoded (1, batch, max_length) padded with -1, scores (batch, 1) =
-    -sum over steps of the best input value). Beam search is not implemented."""
-    if strategy != "greedy":
-        raise NotImplementedError(f"ops.ctc_decode: strategy={strategy!r} is not supported (greedy is)")
+    """CTC decoding of inputs (batch, time, classes), as Keras 3. Returns (decoded, scores) with
+    decoded (paths, batch, time) int32, each sequence left-aligned and padded with -1 to the
+    input's time length.
+
+    greedy: the best class per step within each sequence length, repeats merged (when
+    merge_repeated), the blank ``mask_index`` dropped; paths = 1, scores (batch, 1) = -sum over
+    the steps of the best input value (tf.nn.ctc_greedy_decoder's convention).
+    beam_search: prefix beam search over log_softmax(inputs) keeping ``beam_width`` prefixes,
+    each with the log-probability of its paths ending in the blank and in a class,
+    log P(prefix) = logaddexp of the two; repeats are always merged (CTC's rule); returns the
+    ``top_paths`` best prefixes, scores (batch, top_paths) = their log-probabilities."""
     x = np.asarray(_f32(inputs, "ctc_decode"), np.float64)
     if x.ndim != 3:
         raise ValueError(f"ops.ctc_decode: inputs must be (batch, time, classes), got shape {x.shape}")
     lens = np.asarray(sequence_lengths).astype(np.int64).reshape(-1)
-    B, T, _ = x.shape
+    B, T, C = x.shape
+    if lens.shape != (B,):
+        raise ValueError(f"ops.ctc_decode: sequence_lengths must hold one length per batch entry ({B}), "
+                         f"got shape {np.shape(sequence_lengths)}")
+    blank = int(mask_index) % C if mask_index is not None else C - 1
+    if strategy == "greedy":
+        seqs, scores = _ctc_greedy(x, lens, merge_repeated, blank)
+        seqs = [[p] for p in seqs]
+    elif strategy == "beam_search":
+        if int(beam_width) < 1 or int(top_paths) < 1 or int(top_paths) > int(beam_width):
+            raise ValueError(f"ops.ctc_decode: needs 1 <= top_paths <= beam_width, got top_paths={top_paths}, "
+                             f"beam_width={beam_width}")
+        seqs, scores = _ctc_beam(x, lens, int(beam_width), int(top_paths), blank)
+    else:
+        raise ValueError(f"ops.ctc_decode: strategy must be 'greedy' or 'beam_search', got {strategy!r}")
+    decoded = np.full((len(seqs[0]) if B else 1, B, T), -1, np.int32)
+    for b, paths in enumerate(seqs):
+        for k, p in enumerate(paths):
+            decoded[k, b, :len(p)] = p
+    return _t(decoded), _t(scores)
+
+
+def _ctc_greedy(x, lens, merge_repeated, blank):
     best, top = x.argmax(-1), x.max(-1)
-    seqs, scores = [], np.zeros((B, 1))
-    for b in range(B):
+    seqs, scores = [], np.zeros((x.shape[0], 1))
+    for b in range(x.shape[0]):
         path = best[b, :lens[b]]
         scores[b, 0] = -top[b, :lens[b]].sum()
-        if merge_repeated:
-            path = path[np.concatenate([[True], path[1:] != path[:-1]])] if path.size else path
-        seqs.append(path[path != mask_index])
-    width = _py_max([len(p) for p in seqs], default=0)
-    decoded = np.full((1, B, width), -1, np.int64)
-    for b, p in enumerate(seqs):
-        decoded[0, b, :len(p)] = p
-    return _t(decoded), _t(scores)
+        if merge_repeated and path.size:
+            path = path[np.concatenate([[True], path[1:] != path[:-1]])]
+        seqs.append(path[path != blank])
+    return seqs, scores
+
+
+def _ctc_beam(x, lens, beam_width, top_paths, blank):
+    """Prefix beam search; a beam maps prefix -> (log P(ends in blank), log P(ends in a class))."""
+    z = x - x.max(-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    B, T, C = x.shape
+    lae = np.logaddexp
+    seqs, scores = [], np.full((B, top_paths), -np.inf)
+    for b in range(B):
+        beams = {(): (0.0, -np.inf)}
+        for t in range(_py_max(1, _py_min(T, int(lens[b])))):
+            row, nxt = logp[b, t], {}
+            for prefix, (pb, pnb) in beams.items():
+                total = lae(pb, pnb)
+                ob, onb = nxt.get(prefix, (-np.inf, -np.inf))
+                stay = lae(ob, total + row[blank])                       # a blank: same prefix, ends in blank
+                last = prefix[-1] if prefix else None
+                onb_same = onb if last is None else lae(onb, pnb + row[last])   # the last class repeated
+                nxt[prefix] = (stay, onb_same)
+                for c in range(C):
+                    if c == blank:
+                        continue
+                    new = prefix + (c,)
+                    # after a class c, only a path ending in blank extends the prefix with c again
+                    p_new = (pb if c == last else total) + row[c]
+                    nb, nnb = nxt.get(new, (-np.inf, -np.inf))
+                    nxt[new] = (nb, lae(nnb, p_new))
+            ranked = sorted(nxt.items(), key=lambda kv: -lae(*kv[1]))
+            beams = dict(ranked[:beam_width])
+        ranked = sorted(beams.items(), key=lambda kv: -lae(*kv[1]))[:top_paths]
+        seqs.append([np.array(p, np.int64) for p, _ in ranked] + [np.zeros(0, np.int64)] * (top_paths - len(ranked)))
+        scores[b, :len(ranked)] = [lae(*v) for _, v in ranked]
+    return seqs, scores
 
 
 __all__ += ["ctc_loss", "ctc_decode"]
@@ -3553,6 +3656,14 @@ def svd(x, full_matrices=True, compute_uv=True):
 
 
 __all__ += ["qr", "svd"]
+
+
+from ._ops_linalg_more import *  # noqa: E402,F401,F403 - pinv, lstsq, matrix_rank ... (keras.ops.linalg)
+from . import _ops_linalg_more  # noqa: E402
+__all__ += [n for n in _ops_linalg_more.__all__ if n not in __all__]
+from ._ops_numpy_more import *  # noqa: E402,F401,F403 - nan* reductions, rearrange, unique, views ...
+from . import _ops_numpy_more  # noqa: E402
+__all__ += [n for n in _ops_numpy_more.__all__ if n not in __all__]
 
 
 # Keras 3 also spells every op through its family's namespace: keras.ops.nn.sigmoid,

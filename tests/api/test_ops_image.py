@@ -49,8 +49,11 @@ def test_extract_patches_same_padding_and_one_image():
     np.testing.assert_allclose(got, _patches(padded[None], 4, 4, 4, 4)[0])
     with pytest.raises(ValueError, match="do not fit"):
         ops.image.extract_patches(IMG, 7)
-    with pytest.raises(NotImplementedError, match="channels_last"):
-        ops.image.extract_patches(IMG, 2, data_format="channels_first")
+    # channels_first: the same patches, channels moved first in and out
+    cf = np.asarray(ops.image.extract_patches(IMG.transpose(0, 3, 1, 2), 2, data_format="channels_first"))
+    np.testing.assert_allclose(cf, _patches(IMG, 2, 2, 2, 2).transpose(0, 3, 1, 2))
+    with pytest.raises(ValueError, match="data_format must be"):
+        ops.image.extract_patches(IMG, 2, data_format="nhwc")
 
 
 def test_resize_pad_and_crop():

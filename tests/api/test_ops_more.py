@@ -695,7 +695,7 @@ def test_integer_inputs_keep_integer_dtypes():
     for out, want in [(ops.cumsum(t, axis=0), np.cumsum(a, 0)), (ops.flip(a, axis=1), np.flip(a, 1)),
                       (ops.tile(a, (1, 2)), np.tile(a, (1, 2))), (ops.take(t, [2, 0], axis=0), a[[2, 0]]),
                       (ops.roll(t, 1), np.roll(a, 1)), (ops.sort(-a, axis=1), np.sort(-a, 1)),
-                      (ops.pad(t, 1), np.pad(a, 1)), (ops.triu(t), np.triu(a)), (ops.floor(t), a),
+                      (ops.pad(t, 1), np.pad(a, 1)), (ops.triu(t), np.triu(a)), (ops.trunc(t), a),
                       (ops.mod(t, 5), a % 5), (ops.floor_divide(t, 5), a // 5), (ops.prod(t + 1, axis=1),
                                                                                    np.prod(a + 1, 1)),
                       (ops.reshape(t, (4, 3)), a.reshape(4, 3)), (ops.transpose(t), a.T),
@@ -804,8 +804,8 @@ def test_bad_input_names_the_op_and_shapes(call, match):
 
 
 def test_unsupported_variants_say_so():
-    with pytest.raises(NotImplementedError, match=r"ops.norm: matrix ord='nuc'"):
-        ops.norm(np.ones((2, 3)), ord="nuc")
+    with pytest.raises(ValueError, match=r"ops.norm: matrix ord='max'"):
+        ops.norm(np.ones((2, 3)), ord="max")
     with pytest.raises(NotImplementedError, match=r"ops.quantile: one axis at a time"):
         ops.quantile(np.ones((2, 3)), 0.5, axis=(0, 1))
 
@@ -1016,10 +1016,9 @@ def test_ctc_decode_greedy_and_errors():
     for b, path in enumerate(steps):
         x[b, np.arange(8), path] = 2.0 + b
     decoded, scores = ops.ctc_decode(x, [8, 5])
-    np.testing.assert_array_equal(np.asarray(decoded), [[[1, 2, 2, 3], [3, 3, 1, -1]]])
+    # padded with -1 to the input's time length (Keras 3)
+    np.testing.assert_array_equal(np.asarray(decoded), [[[1, 2, 2, 3, -1, -1, -1, -1], [3, 3, 1, -1, -1, -1, -1, -1]]])
     np.testing.assert_allclose(np.asarray(scores), [[-16.0], [-15.0]])
-    with pytest.raises(NotImplementedError, match="ops.ctc_decode: strategy='beam_search'"):
-        ops.ctc_decode(x, [8, 5], strategy="beam_search")
     with pytest.raises(ValueError, match=r"ops.ctc_loss: needs output \(batch, time, classes\)"):
         ops.ctc_loss(CTC_LABELS, np.ones((2, 5)), CTC_LABEL_LEN, CTC_TIME_LEN)
 

@@ -255,8 +255,11 @@ def test_backend_ctc_batch_cost_and_decode_use_the_last_class_as_blank(rng):
     decoded, log_prob = keras.backend.ctc_decode(probs, input_length=np.array([6, 6]), greedy=True)
     np.testing.assert_array_equal(np.asarray(decoded[0]), [[0, 0, 1], [2, -1, -1]])
     np.testing.assert_allclose(np.asarray(log_prob)[:, 0], -6 * np.log(0.97 + 1e-7), rtol=1e-5)
-    with pytest.raises(NotImplementedError, match="beam search"):
-        keras.backend.ctc_decode(probs, input_length=np.array([6, 6]), greedy=False)
+    beams, log_probs = keras.backend.ctc_decode(probs, input_length=np.array([6, 6]), greedy=False, beam_width=4,
+                                                top_paths=2)
+    assert len(beams) == 2 and tuple(log_probs.shape) == (2, 2)
+    np.testing.assert_array_equal(np.asarray(beams[0]), [[0, 0, 1], [2, -1, -1]])   # the dominant paths
+    assert (np.asarray(log_probs)[:, 0] > np.asarray(log_probs)[:, 1]).all()
 
 
 def test_fit_on_a_dataset_of_inputs_alone_when_the_layers_add_the_loss(rng):

@@ -102,20 +102,24 @@ def ctc_batch_cost(y_true, y_pred, input_length, label_length):
 
 
 def ctc_decode(y_pred, input_length, greedy=True, beam_width=100, top_paths=1):
-    """tf.keras 2's CTC decoding of softmax outputs: ([decoded (samples, longest) padded with -1],
-    log_prob (samples, 1)), the last class the blank, repeats merged. Greedy only: beam search
-    raises NotImplementedError."""
+    """tf.keras 2's CTC decoding of softmax outputs, the last class the blank: greedy (repeats
+    merged) or beam search (ops.ctc_decode's prefix beam search over log(y_pred)). Returns
+    ([decoded (samples, longest) padded with -1] per path, log_prob (samples, top_paths)); each
+    decoded array is as wide as its longest sequence (tf.sparse.to_dense of the decoder's result)."""
     import numpy as np
     from .. import ops
-    if not greedy:
-        raise NotImplementedError("keras.backend.ctc_decode: greedy=False (beam search) is not supported")
     shape = tuple(y_pred.shape)
     if len(shape) != 3:
         raise ValueError(f"keras.backend.ctc_decode: y_pred must be (samples, time, classes), got {shape}")
     logp = ops.log(ops.add(y_pred, _EPSILON))
     decoded, scores = ops.ctc_decode(logp, _lengths(input_length, shape[0], "ctc_decode", "input_length"),
-                                     strategy="greedy", mask_index=shape[2] - 1)
-    return [decoded[0]], scores
+                                     strategy="greedy" if greedy else "beam_search", beam_width=beam_width,
+                                     top_paths=1 if greedy else top_paths, mask_index=shape[2] - 1)
+    paths = []
+    for d in np.asarray(decoded):
+        width = int((d >= 0).sum(axis=1).max(initial=0))
+        paths.append(ops.convert_to_tensor(np.ascontiguousarray(d[:, :width]).astype(np.int64)))
+    return paths, scores
 
 
 def dtype_policy():
