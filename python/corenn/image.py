@@ -20,7 +20,7 @@ import numpy as np
 from . import autodiff, kernels, ops
 from .kernels import Tensor
 
-__all__ = ["adjust_hue", "adjust_gamma", "crop_and_resize", "resize", "convert_image_dtype", "flip_left_right", "flip_up_down", "rot90",
+__all__ = ["sobel_edges", "ssim", "adjust_hue", "adjust_gamma", "crop_and_resize", "resize", "convert_image_dtype", "flip_left_right", "flip_up_down", "rot90",
            "transpose", "rgb_to_grayscale", "grayscale_to_rgb", "adjust_brightness",
            "adjust_contrast", "per_image_standardization", "central_crop", "crop_to_bounding_box",
            "pad_to_bounding_box", "resize_with_crop_or_pad", "random_flip_left_right",
@@ -60,8 +60,9 @@ def _hw_axes(batched):
 
 def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antialias=False, name=None):
     """Resize to ``size`` (height, width): 'bilinear' (float32 result) or 'nearest' (keeps the
-    dtype), half-pixel centres as TensorFlow 2. ``preserve_aspect_ratio`` fits the image inside
-    ``size``. Antialiasing (only differs when shrinking) is not implemented and raises."""
+    dtype) on the resize kernels, 'bicubic' / 'lanczos3' / 'lanczos5' and antialiased shrinking
+    through keras.ops.image.resize, 'area' as box averages; half-pixel centres as TensorFlow 2.
+    ``preserve_aspect_ratio`` fits the image inside ``size``."""
     method = str(method).lower()
     dtype = getattr(images, "dtype", None)
     if method == "nearest" and isinstance(images, np.ndarray) and dtype.kind in "iu" and \
@@ -71,16 +72,20 @@ def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antiali
     t, batched = _image(images, "resize")
     if method == "area":
         return _resize_area(t, batched, size, preserve_aspect_ratio)
-    if method not in ("bilinear", "nearest"):
-        raise NotImplementedError(f"tf.image.resize: method {method!r} is not supported; "
-                                  "use 'bilinear', 'nearest' or 'area'")
+    if method not in ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5"):
+        raise NotImplementedError(f"tf.image.resize: method {method!r} is not supported; use 'bilinear', "
+                                  "'nearest', 'bicubic', 'lanczos3', 'lanczos5' or 'area'")
     h, w = t.shape[1:3] if batched else t.shape[0:2]
     oh, ow = (int(v) for v in size)
-    if antialias and (oh < h or ow < w):
-        raise NotImplementedError("tf.image.resize: antialias=True when shrinking is not supported")
     if preserve_aspect_ratio:
         scale = min(oh / h, ow / w)
         oh, ow = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+    if method in ("bicubic", "lanczos3", "lanczos5") or (antialias and (oh < h or ow < w)):
+        # keras.ops.image.resize's separable kernels (Keys a = -0.5 cubic, Lanczos, and the
+        # kernel widened by the scale when antialiasing a shrink, as TensorFlow's scale_and_translate)
+        from . import ops_image
+        x = t if t.dtype == "float32" else ops.cast(t, "float32")
+        return ops_image.resize(x, (oh, ow), interpolation=method, antialias=bool(antialias))
     x4 = t if batched else ops.expand_dims(t, 0)
     keep_int = method == "nearest" and t.dtype != "float32"
     x = x4 if x4.dtype == "float32" else ops.cast(x4, "float32")
@@ -532,3 +537,19 @@ def extract_patches(images, sizes, strides, rates, padding, name=None):
         return v[1], v[2]
     return ops_image.extract_patches(images, pair(sizes, "sizes"), strides=pair(strides, "strides"),
                                      dilation_rate=pair(rates, "rates"), padding=str(padding).lower())
+
+
+def sobel_edges(image):
+    """(N, H, W, C, 2): the vertical (dy) then horizontal (dx) Sobel responses per channel,
+    edges padded by reflection, as TensorFlow's (keras.ops.image.sobel_edges' kernels)."""
+    from . import ops_image
+    t, batched = _image(image, "sobel_edges")
+    return ops_image.sobel_edges(t if batched else ops.expand_dims(t, 0))
+
+
+def ssim(img1, img2, max_val, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03):
+    """Structural similarity per image (mean over the valid Gaussian windows and channels), as
+    TensorFlow's (keras.ops.image.ssim)."""
+    from . import ops_image
+    return ops_image.ssim(img1, img2, max_val=max_val, filter_size=filter_size, filter_sigma=filter_sigma,
+                          k1=k1, k2=k2)

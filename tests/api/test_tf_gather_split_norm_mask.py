@@ -131,3 +131,22 @@ def test_adjust_hue_and_gamma():
     np.testing.assert_allclose(np.asarray(tf.image.adjust_gamma(x, 2.0, 0.5)), 0.5 * x ** 2, rtol=1e-6)
     with pytest.raises(ValueError, match="delta"):
         tf.image.adjust_hue(red, 2.0)
+
+
+def test_tf_image_resize_bicubic_antialias_and_sobel_ssim_go_through_keras_ops_image():
+    img = np.random.default_rng(3).uniform(0, 1, (2, 8, 8, 3)).astype(np.float32)
+    kops = tf.keras.ops.image
+    np.testing.assert_array_equal(np.asarray(tf.image.resize(img, [5, 11], method="bicubic")),
+                                  np.asarray(kops.resize(img, (5, 11), interpolation="bicubic")))
+    shrunk = np.asarray(tf.image.resize(img, [4, 4], antialias=True))
+    # halving with antialiasing: the triangle kernel stretched 2x, taps 1/8 3/8 3/8 1/8 around
+    # each output's centre, the taps outside the image dropped and the rest renormalised
+    w = np.zeros((4, 8))
+    for i in range(4):
+        for j, tap in zip(range(2 * i - 1, 2 * i + 3), (1, 3, 3, 1)):
+            if 0 <= j < 8:
+                w[i, j] = tap
+    w /= w.sum(1, keepdims=True)
+    np.testing.assert_allclose(shrunk, np.einsum("ih,jw,nhwc->nijc", w, w, img), rtol=1e-5, atol=1e-6)
+    assert np.asarray(tf.image.sobel_edges(img)).shape == (2, 8, 8, 3, 2)
+    np.testing.assert_allclose(np.asarray(tf.image.ssim(img, img, max_val=1.0, filter_size=3)), [1.0, 1.0], rtol=1e-5)
