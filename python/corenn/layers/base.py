@@ -138,6 +138,18 @@ class Param:
         return t
 
 
+def _first_sample(mask):
+    """A call's mask (a Tensor / array, or a list of them, None entries kept) cut to its first
+    sample; the same object when nothing has a batch larger than one."""
+    if isinstance(mask, (list, tuple)):
+        cut = [_first_sample(m) for m in mask]
+        return mask if all(c is m for c, m in zip(cut, mask)) else type(mask)(cut)
+    shape = getattr(mask, "shape", None)
+    if mask is None or shape is None or len(shape) == 0 or shape[0] == 1 or type(mask).__name__ == "KerasTensor":
+        return mask
+    return mask[:1]
+
+
 class Layer:
     """Base class of all layers.
 
@@ -171,7 +183,7 @@ class Layer:
         return "float32"
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
-                 batch_size=None, activity_regularizer=None, batch_input_shape=None, **kwargs):
+                 batch_size=None, activity_regularizer=None, batch_input_shape=None, weights=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
                             f"{', '.join(sorted(kwargs))}")
@@ -190,6 +202,9 @@ class Layer:
         self._buffers: dict = {}
         self.input_shape = None
         self.output_shape = None
+        # Keras' ``weights=[array, ...]`` (TF-Keras 2 on every layer, Keras 3 on Embedding): the
+        # initial values, set when the layer builds its weights (get_weights order)
+        self._initial_weights = None if weights is None else [np.asarray(w, dtype=np.float32) for w in weights]
         if batch_input_shape is not None:   # TF-Keras 2: (batch, ...) of the first layer
             if input_shape is not None or input_dim is not None:
                 raise ValueError(f"{self.name}: pass batch_input_shape or input_shape / input_dim, not both")
@@ -641,21 +656,49 @@ class Layer:
             # follow it are unknown too (a sequence layer keeps its time axis None)
             packed = isinstance(input_shape, list)
             shapes = input_shape if packed else [input_shape]
-            first = self._probe_call(shapes, packed, 1)
-            if any(d is None for sh in shapes for d in tuple(sh)[1:]):
-                second = self._probe_call(shapes, packed, 2)
-                first = [tuple(a if a == b else None for a, b in zip(s1, s2)) if len(s1) == len(s2) else s1
-                         for s1, s2 in zip(first, second)]
+            try:
+                first = self._probe_call(shapes, packed, 1)
+            except ValueError:
+                exact = self.__dict__.get("_eager_shapes")
+                if exact is None:
+                    raise
+                # an eager first call whose first axis is not a batch (an augmentation layer
+                # mapped over single images): probe with the call's own shapes
+                first = self._probe_call(shapes, packed, 1, exact=exact)
+                return (shapes[0][0],) + tuple(first[0]) if not self.__dict__.get("_probe_multi") else \
+                    [(shapes[0][0],) + tuple(sh) for sh in first]
+            unknown = [(i, a) for i, sh in enumerate(shapes) for a, d in enumerate(tuple(sh)) if a and d is None]
+            if unknown:
+                try:
+                    seconds = [self._probe_call(shapes, packed, 2)]
+                except ValueError:
+                    # some unknown axis must fit a known size (Keras: (None, None, None) plus a
+                    # (T, 16) embedding is (None, None, 16)): vary the unknown axes one at a
+                    # time; one the call cannot take at 2 keeps what the probe at 1 gave
+                    seconds = []
+                    for axis in unknown:
+                        try:
+                            seconds.append(self._probe_call(shapes, packed, 1, vary=axis))
+                        except ValueError:
+                            continue
+                for second in seconds:
+                    first = [tuple(a if a == b else None for a, b in zip(s1, s2)) if len(s1) == len(s2) else s1
+                             for s1, s2 in zip(first, second)]
             batch = shapes[0][0]
             outs = [(batch,) + tuple(sh) for sh in first]
             return outs if self.__dict__.get("_probe_multi") else outs[0]
         return tuple(input_shape) if not isinstance(input_shape, list) else tuple(input_shape[0])
 
-    def _probe_call(self, shapes, packed, unknown):
-        """The output shapes (without batch) of ``call`` on zeros, ``unknown`` for None axes."""
-        def probe(shape):
-            return kernels.zeros((1,) + tuple(unknown if d is None else d for d in shape[1:]))
-        xs = [probe(sh) for sh in shapes]
+    def _probe_call(self, shapes, packed, unknown, vary=None, exact=None):
+        """The output shapes (without batch) of ``call`` on zeros, ``unknown`` for None axes (2
+        for the axis ``vary`` = (input index, axis), when given); of these full shapes when
+        ``exact`` is given."""
+        def probe(i, shape):
+            if exact is not None:
+                return kernels.zeros(tuple(exact[i]))
+            return kernels.zeros((1,) + tuple((2 if (i, a) == vary else unknown) if d is None else d
+                                              for a, d in enumerate(shape) if a))
+        xs = [probe(i, sh) for i, sh in enumerate(shapes)]
         x = xs if packed else xs[0]
         probe_mask = None
         if self.consumes_mask and "_call_mask" not in self.__dict__:
@@ -663,6 +706,13 @@ class Layer:
             ones = [kernels.Tensor.from_numpy(np.ones(tuple(t.shape[:2]), np.float32)) if t.ndim >= 2 else None
                     for t in xs]
             probe_mask = ones if packed else ones[0]
+        given = self.__dict__.get("_call_mask")
+        if probe_mask is None and given is not None:
+            # the mask an eager first call was given (``decoder(x, enc, mask=m)``) is the batch's:
+            # the probe's batch of one reads its first sample
+            probe_mask = _first_sample(given)
+            if probe_mask is given:
+                probe_mask = None
         from ..autodiff import stop_recording
         owner = self.__dict__.get("_owner", self)
         kept = owner.__dict__.get("_added_losses")
@@ -681,6 +731,8 @@ class Layer:
         finally:   # a shape probe adds no loss
             if probe_mask is not None:
                 self.__dict__.pop("_call_mask", None)
+                if given is not None:
+                    self.__dict__["_call_mask"] = given
             _LOSS_SINK.entries, _LOSS_SINK.in_call = sink, in_call
             owner.__dict__.pop("_added_losses", None)
             if kept is not None:
@@ -688,6 +740,16 @@ class Layer:
         multi = isinstance(y, (list, tuple))
         self.__dict__["_probe_multi"] = multi
         return [tuple(t.shape[1:]) for t in (y if multi else [y])]
+
+    def _build_for_values(self, flat, packed):
+        """Build on the first eager call on the Tensors ``flat``; their own shapes serve the
+        output-shape probe when a batch of one does not fit the call."""
+        shapes = [(None,) + tuple(x.shape[1:]) for x in flat]
+        self.__dict__["_eager_shapes"] = [tuple(x.shape) for x in flat]
+        try:
+            self._maybe_build(shapes if packed else shapes[0])
+        finally:
+            self.__dict__.pop("_eager_shapes", None)
 
     def _maybe_build(self, input_shape):
         """Build on first use; a custom build need not call super().build (Keras 3 marks the layer
@@ -697,6 +759,13 @@ class Layer:
             if not self.built or self.input_shape is None:
                 self.input_shape = input_shape
                 self.built = True
+            initial = self.__dict__.pop("_initial_weights", None)
+            if initial is not None:
+                try:
+                    self.set_weights(initial)
+                except ValueError as exc:
+                    raise ValueError(f"layer '{self.name}' ({type(self).__name__}): the weights= it was given do "
+                                     f"not fit the weights it built: {exc}") from None
 
     def flops(self, input_shape) -> int:
         """Floating-point operations of one forward pass per sample for inputs of
@@ -897,6 +966,8 @@ class Layer:
                     self._maybe_build([tuple(x.shape) for x in flat])
                 finally:
                     self.__dict__.pop("_no_probe", None)
+            elif written:
+                self._build_for_values(flat, packed)
             else:
                 self._maybe_build(shapes if packed else shapes[0])
         if packed:
@@ -1240,8 +1311,25 @@ def _builtin_runner(cls):
     return runner
 
 
+_CALL_PARAMS: dict = {}
+
+
 def _call_params(fn):
-    """The parameter names of a ``call`` (None: it takes ``**kwargs``, or has no signature)."""
+    """The parameter names of a ``call`` (None: it takes ``**kwargs``, or has no signature);
+    cached per function (read on every call of a layer written with ``call``)."""
+    try:
+        return _CALL_PARAMS[fn]
+    except (KeyError, TypeError):
+        pass
+    found = _signature_params(fn)
+    try:
+        _CALL_PARAMS[fn] = found
+    except TypeError:
+        pass
+    return found
+
+
+def _signature_params(fn):
     import inspect
     try:
         params = inspect.signature(fn).parameters
