@@ -32,10 +32,19 @@ def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspe
     return _image.resize(x, size, method=interpolation, antialias=antialias)
 
 
-def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid", data_format=None):
+def extract_patches(images=None, size=None, strides=None, dilation_rate=1, padding="valid", data_format=None,
+                    image=None):
     """(N, H, W, C) -> (N, rows, cols, ph * pw * C): each patch flattened in (row, col, channel)
     order, as Keras 3 (and tf.image.extract_patches). ``size`` an int or (ph, pw); strides
-    default to the size (non-overlapping); padding 'valid' or 'same' (zeros)."""
+    default to the size (non-overlapping); padding 'valid' or 'same' (zeros). ``image=`` is
+    Keras 3.0's name of the first argument (programs written for it pass ``image=images``)."""
+    if image is not None:
+        if images is not None:
+            raise TypeError("keras.ops.image.extract_patches: pass images (or Keras 3.0's image=), not both")
+        images = image
+    if images is None or size is None:
+        raise TypeError("keras.ops.image.extract_patches: missing argument(s) "
+                        + ", ".join(n for n, v in (("images", images), ("size", size)) if v is None))
     _channels_last("extract_patches", data_format)
     ph, pw = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
     sh, sw = (ph, pw) if strides is None else ((strides, strides) if isinstance(strides, int)
