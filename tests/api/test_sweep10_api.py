@@ -38,3 +38,27 @@ def test_extract_patches_takes_keras_30_image_name():
         ops.image.extract_patches(x, 4, image=x)
     with pytest.raises(TypeError, match="size"):
         ops.image.extract_patches(x)
+
+
+def test_cast_to_complex64_and_fft2d_with_its_gradient():
+    rng = np.random.default_rng(1)
+    x0 = rng.normal(size=(2, 3, 4)).astype("float32")
+    w = rng.normal(size=(2, 3, 4))
+    x = tf.constant(x0)
+    c = tf.cast(x, tf.complex64)
+    assert isinstance(c, tuple) and c.dtype == "complex64" and tf.complex64.is_complex
+    np.testing.assert_allclose(np.asarray(tf.math.real(tf.signal.fft2d(c))), np.fft.fft2(x0).real, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(np.asarray(tf.cast(c, tf.float32)), x0)   # the imaginary part dropped
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(tf.math.real(tf.signal.fft2d(tf.cast(x, tf.complex64))) * w.astype("float32"))
+    g = np.asarray(tape.gradient(y, x))
+    eps = 1e-3
+    for idx in [(0, 0, 0), (1, 2, 3), (0, 1, 2)]:
+        hi, lo = x0.astype(np.float64), x0.astype(np.float64)
+        hi = hi.copy()
+        lo = lo.copy()
+        hi[idx] += eps
+        lo[idx] -= eps
+        fd = ((np.fft.fft2(hi).real * w).sum() - (np.fft.fft2(lo).real * w).sum()) / (2 * eps)
+        assert abs(fd - g[idx]) < 1e-3 * max(1.0, abs(fd))

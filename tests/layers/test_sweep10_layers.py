@@ -196,3 +196,45 @@ def test_adjust_and_random_hue():
     np.testing.assert_allclose(z.min(-1), x.min(-1), atol=1e-5)
     with pytest.raises(ValueError, match="max_delta"):
         keras.image.random_hue(x, 0.7)
+
+
+class _TwoInputs(layers.Layer):
+    def call(self, inputs, other, mask=None):
+        self.seen = mask
+        return inputs + ops.mean(other, axis=1, keepdims=True)
+
+
+class _TwoInputsKeras3(layers.Layer):
+    def call(self, inputs, other, inputs_mask=None, other_mask=None):
+        self.seen = (inputs_mask, other_mask)
+        return inputs + ops.mean(other, axis=1, keepdims=True)
+
+
+def _two_masked_inputs(layer):
+    a = keras.Input((None,), dtype="int64")
+    b = keras.Input((None,), dtype="int64")
+    ea = layers.Embedding(10, 4, mask_zero=True)(a)
+    eb = layers.Embedding(10, 4, mask_zero=True)(b)
+    return keras.Model([a, b], layer(ea, eb))
+
+
+def test_a_call_on_several_inputs_gets_the_first_inputs_mask_or_each_named_one():
+    ids_a, ids_b = np.array([[1, 2, 0]]), np.array([[3, 0, 0, 4]])
+    layer = _TwoInputs()
+    _two_masked_inputs(layer).predict([ids_a, ids_b], verbose=0)
+    # TF-Keras 2: ``mask`` is the first input's (a decoder's own padding)
+    assert np.asarray(layer.seen).astype(bool).tolist() == [[True, True, False]]
+    layer3 = _TwoInputsKeras3()
+    _two_masked_inputs(layer3).predict([ids_a, ids_b], verbose=0)
+    # Keras 3: ``<argument>_mask`` per input
+    assert np.asarray(layer3.seen[0]).astype(bool).tolist() == [[True, True, False]]
+    assert np.asarray(layer3.seen[1]).astype(bool).tolist() == [[True, False, False, True]]
+
+
+def test_text_vectorization_of_one_string_has_no_batch_axis():
+    vec = layers.TextVectorization(output_sequence_length=4)
+    vec.adapt(["a b c", "b c"])
+    one = vec("a b")
+    assert tuple(one.shape) == (4,)
+    np.testing.assert_array_equal(np.asarray(one), np.asarray(vec(["a b"]))[0])
+    assert tuple(vec(["a b", "c"]).shape) == (2, 4)

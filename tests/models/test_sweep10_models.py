@@ -168,3 +168,15 @@ def test_sequential_holds_a_functional_model_that_is_not_a_chain():
     assert len(model.trainable_weights) == 2
     with pytest.raises(ValueError, match="expects input"):
         keras.Sequential([keras.Input((5, 5, 2)), encoder])
+
+
+def test_an_output_made_by_a_nested_model_is_named_after_it():
+    x_in = keras.Input((3,), name="x")
+    inner_in = keras.Input((3,))
+    decoder = keras.Model(inner_in, layers.Dense(2)(layers.Dense(4)(inner_in)), name="outputs")
+    model = keras.Model(x_in, decoder(x_in))
+    assert model.output_names == ["outputs"]
+    model.compile("adam", "mse")
+    x = np.ones((4, 3), "float32")
+    hist = model.fit({"x": x}, {"outputs": np.zeros((4, 2), "float32")}, epochs=1, verbose=0)
+    assert "loss" in hist.history

@@ -565,6 +565,24 @@ class Layer:
         self._call_record = (tape, xs, ys if multi else y, isinstance(x, list), losses)
         return ys if multi else y
 
+    def _mask_arguments(self, x, params, kwargs):
+        """The masks ``call`` is given. With one input, ``mask`` is its mask. A call on several
+        positional tensors (``decoder(x, encoder_outputs)``) gets each input's mask as
+        ``<argument>_mask`` when it takes one (Keras 3) and the first input's as ``mask``
+        (TF-Keras 2, whose ``mask`` was the ``inputs`` argument's); a mask the caller gave
+        explicitly (``layer(a, b, mask=m)``) is passed as it is."""
+        m = self.__dict__.get("_call_mask")
+        if (isinstance(m, list) and self.__dict__.get("_positional_inputs") and isinstance(x, list)
+                and not self.__dict__.get("_explicit_mask")):
+            names = _call_positional_names(type(self).call)
+            for name, mk in zip(names, m):
+                if f"{name}_mask" in params:
+                    kwargs[f"{name}_mask"] = mk
+            if "mask" in params:
+                kwargs["mask"] = m[0] if m else None
+        elif "mask" in params:
+            kwargs["mask"] = m
+
     def _invoke_call(self, x, training):
         """``call`` with Keras' arguments: the inputs (several positional ones when the layer was
         called so), ``training`` and ``mask`` when its signature takes them, the extra options
@@ -573,8 +591,8 @@ class Layer:
         params = _call_params(type(self).call)
         if params is None or "training" in params:
             kwargs["training"] = training
-        if params is not None and "mask" in params:
-            kwargs["mask"] = self.__dict__.get("_call_mask")
+        if params is not None and ("mask" in params or self.consumes_mask):
+            self._mask_arguments(x, params, kwargs)
         outer = _CALL_TRAINING.stack
         if _CALL_TRAINING.pushed:   # an eager call already pushed its flag, unconverted
             _CALL_TRAINING.pushed = False
@@ -889,7 +907,7 @@ class Layer:
         # a Keras layer whose call takes ``mask`` reads its input's mask (Keras passes it)
         if "call" in cls.__dict__ and "consumes_mask" not in cls.__dict__:
             params = _call_params(cls.call)
-            if params is not None and "mask" in params:
+            if params is not None and ("mask" in params or any(p.endswith("_mask") for p in params)):
                 cls.consumes_mask = True
         if "call" in cls.__dict__ and "forward" not in cls.__dict__ and cls.forward is not Layer.forward:
             _call_replaces_builtin(cls)
@@ -907,10 +925,12 @@ class Layer:
         if not self.consumes_mask:
             return self._data_call(inputs, training)  # Keras: a layer that does not read masks ignores it
         self.__dict__["_call_mask"] = mask
+        self.__dict__["_explicit_mask"] = True
         try:
             return self._data_call(inputs, training)
         finally:
             self.__dict__.pop("_call_mask", None)
+            self.__dict__.pop("_explicit_mask", None)
 
     def _may_make_mask(self):
         # without an input mask the base compute_mask returns None: only an override can make one

@@ -249,7 +249,7 @@ class Model(TrainingLoops):
             return ["output_0"]
         if self._output_dict_keys is not None:
             return list(self._output_dict_keys)
-        return [t.node.layer.name for t in self.outputs]
+        return [_producer_name(t) for t in self.outputs]
 
     @property
     def input_shape(self):
@@ -1493,6 +1493,15 @@ class _VariableHolder(Layer):
                 return
         self._params.append(Param(attr, value, _k.zeros(tuple(value.shape)), None,
                                   value.__dict__.get("trainable", True)))
+
+
+def _producer_name(t) -> str:
+    """The name of what made output ``t``, as Keras names outputs: a nested model whose call
+    gave ``t`` (a decoder model named "outputs", whose inner layers were inlined), else the layer."""
+    group = t.node.group
+    if group is not None and any(o is t for o in group.outputs):
+        return group.model.name
+    return t.node.layer.name
 
 
 def _user_build(cls) -> bool:
