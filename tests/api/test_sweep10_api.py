@@ -62,3 +62,15 @@ def test_cast_to_complex64_and_fft2d_with_its_gradient():
         lo[idx] -= eps
         fd = ((np.fft.fft2(hi).real * w).sum() - (np.fft.fft2(lo).real * w).sum()) / (2 * eps)
         assert abs(fd - g[idx]) < 1e-3 * max(1.0, abs(fd))
+
+
+def test_keras_variable_written_after_import_corenn_as_keras():
+    import corenn as keras
+    index = np.arange(6).reshape(2, 3)
+    v = keras.Variable(initializer=index, shape=index.shape, dtype="int", trainable=False)
+    assert v.dtype == "int64" and tuple(v.shape) == (2, 3) and not v.trainable
+    np.testing.assert_array_equal(np.asarray(v), index)
+    w = keras.Variable(initializer="zeros", shape=(2,), dtype="float")
+    assert w.dtype == "float32" and w.trainable
+    with pytest.raises(ValueError, match="initial_value"):
+        keras.Variable()

@@ -238,3 +238,38 @@ def test_text_vectorization_of_one_string_has_no_batch_axis():
     assert tuple(one.shape) == (4,)
     np.testing.assert_array_equal(np.asarray(one), np.asarray(vec(["a b"]))[0])
     assert tuple(vec(["a b", "c"]).shape) == (2, 4)
+
+
+class _BranchOnMask(layers.Layer):
+    """Keras hands call mask=None when nothing is masked; a call may branch on it."""
+
+    def call(self, x, mask=None):
+        if mask is not None:
+            return x * ops.cast(ops.expand_dims(mask, -1), "float32") + 100.0
+        return x * 2.0
+
+
+def test_a_call_without_masks_gets_mask_none_in_its_probes_and_runs():
+    inp = keras.Input((3, 2))
+    model = keras.Model(inp, _BranchOnMask()(inp))
+    x = np.ones((2, 3, 2), "float32")
+    np.testing.assert_allclose(model.predict(x, verbose=0), 2.0)
+    np.testing.assert_allclose(np.asarray(_BranchOnMask()(x)), 2.0)
+    # with a mask upstream it is given one
+    ids = keras.Input((3,), dtype="int64")
+    masked = _BranchOnMask()(layers.Embedding(5, 2, mask_zero=True)(ids))
+    out = keras.Model(ids, masked).predict(np.array([[1, 0, 2]]), verbose=0)
+    assert np.all(out >= 99.0)
+
+
+def test_dropout_and_activations_take_any_shape_on_one_instance():
+    drop, act, relu = layers.Dropout(0.5), layers.Activation("tanh"), layers.ReLU()
+    for shape in [(2, 3, 4, 4), (2, 4, 16), (5, 7)]:
+        x = np.random.default_rng(9).normal(size=shape).astype("float32")
+        assert tuple(drop(x, training=True).shape) == shape
+        np.testing.assert_allclose(np.asarray(act(x)), np.tanh(x), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(relu(x)), np.maximum(x, 0))
+    noisy = layers.Dropout(0.5, noise_shape=(None, 1, 4))
+    noisy(np.ones((2, 3, 4), "float32"), training=True)
+    with pytest.raises(ValueError):
+        noisy(np.ones((2, 3), "float32"), training=True)

@@ -163,6 +163,10 @@ class Layer:
     """
 
     activity_regularizer = None   # a Regularizer of the outputs, added as a loss (Keras)
+    # an elementwise layer without weights (Dropout, Activation, ReLU ...) has no input spec in
+    # Keras: one instance takes tensors of any shape (a window attention's dropout on its
+    # scores and on its output)
+    accepts_any_shape = False
 
     @property
     def dtype_policy(self):
@@ -719,7 +723,7 @@ class Layer:
         xs = [probe(i, sh) for i, sh in enumerate(shapes)]
         x = xs if packed else xs[0]
         probe_mask = None
-        if self.consumes_mask and "_call_mask" not in self.__dict__:
+        if self.consumes_mask and "_call_mask" not in self.__dict__ and self.__dict__.get("_probe_has_mask", True):
             # a call that reads ``mask`` gets an all-ones one (a symbolic call has masks)
             ones = [kernels.Tensor.from_numpy(np.ones(tuple(t.shape[:2]), np.float32)) if t.ndim >= 2 else None
                     for t in xs]
@@ -764,10 +768,13 @@ class Layer:
         output-shape probe when a batch of one does not fit the call."""
         shapes = [(None,) + tuple(x.shape[1:]) for x in flat]
         self.__dict__["_eager_shapes"] = [tuple(x.shape) for x in flat]
+        # no all-ones probe mask for a call given none (``self.attn(x, mask=None)``)
+        self.__dict__.setdefault("_probe_has_mask", "_call_mask" in self.__dict__)
         try:
             self._maybe_build(shapes if packed else shapes[0])
         finally:
             self.__dict__.pop("_eager_shapes", None)
+            self.__dict__.pop("_probe_has_mask", None)
 
     def _maybe_build(self, input_shape):
         """Build on first use; a custom build need not call super().build (Keras 3 marks the layer
@@ -1081,7 +1088,7 @@ class Layer:
         """Raise a ValueError naming this layer when ``shape`` (with batch) does not fit. A Keras
         layer written with ``call`` has no input spec (as in Keras): what it calls checks."""
         expected = self.input_shape
-        if expected is None or type(self).call is not Layer.call:
+        if expected is None or type(self).call is not Layer.call or self.accepts_any_shape:
             return
         # Keras' input specs check the rank and the feature (last) axis: a layer built on one
         # sequence length or image size takes others (an Embedding / LSTM on shorter sequences)

@@ -247,7 +247,9 @@ class TrainingLoops:
 
     def _check_stream_args(self, op, x, y, batch_size, sample_weight, validation_split=0.0):
         where = f"{self.name}.{op}"
-        given = [name for name, v in (("y", y), ("batch_size", batch_size), ("sample_weight", sample_weight))
+        # batch_size is ignored, as Keras 3 ignores it: the batches are the data's own (the Swin
+        # example passes fit(dataset, batch_size=batch_size))
+        given = [name for name, v in (("y", y), ("sample_weight", sample_weight))
                  if v is not None] + (["validation_split"] if validation_split else [])
         if given:
             raise ValueError(f"{where}: x is {_data.source_kind(x)}, so {', '.join(given)} must not be "
