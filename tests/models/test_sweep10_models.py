@@ -180,3 +180,17 @@ def test_an_output_made_by_a_nested_model_is_named_after_it():
     x = np.ones((4, 3), "float32")
     hist = model.fit({"x": x}, {"outputs": np.zeros((4, 2), "float32")}, epochs=1, verbose=0)
     assert "loss" in hist.history
+
+
+def test_sequential_with_a_functional_entry_keeps_its_weights_and_refuses_a_model_file(tmp_path):
+    encoder = _resnet_like()
+    model = keras.Sequential([encoder, layers.Dense(3)])
+    path = str(tmp_path / "m.weights.npz")
+    model.save_weights(path)
+    x = np.random.default_rng(8).normal(size=(2, 4, 4, 2)).astype("float32")
+    expect = model.predict(x, verbose=0)
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+    model.load_weights(path)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expect, rtol=1e-6)
+    with pytest.raises(NotImplementedError, match="cannot be saved to a model file"):
+        model.save(str(tmp_path / "m.keras"))

@@ -256,6 +256,12 @@ class Sequential(Model):
 
     def get_config(self):
         from ..layers import serialize
+        entries = [e.name for e in self._layers if isinstance(e, Model)]
+        if entries:
+            raise NotImplementedError(f"{self.name}: a Sequential holding the functional model(s) "
+                                      f"{', '.join(map(repr, entries))} as one entry has no model config yet, so it "
+                                      "cannot be saved to a model file; save its weights (.weights.h5 / .npz) or "
+                                      "write the model with the functional API")
         return {"name": self.name, "input_shape": self._input_shape,
                 "layers": [serialize(layer) for layer in self._layers]}
 
