@@ -82,8 +82,8 @@ from .variables import UnconnectedGradients, Variable  # noqa: E402  (tf.Variabl
 from .module import Module  # noqa: E402  (tf.Module)
 from . import ops_image as _ops_image  # noqa: E402
 ops.image = _ops_image   # keras.ops.image (Keras 3's image ops)
-from .dtypes import (DType, as_dtype, bool, double, float16, float32, float64, half, int8,  # noqa: E402,A004
-                     int16, int32, int64, string, uint8, uint16, uint32, uint64)
+from .dtypes import (DType, as_dtype, bool, complex64, complex128, double, float16, float32, float64,  # noqa: E402,A004
+                     half, int8, int16, int32, int64, string, uint8, uint16, uint32, uint64)
 from ._tf_api import *  # noqa: E402,F401,F403
 from ._tf_api import __all__ as _tf_names  # noqa: E402
 from . import random  # noqa: E402  (keras.random, plus tf.random.set_seed)
@@ -104,7 +104,7 @@ __all__ = ["Model", "Input", "backend", "GradientTape", "function", "convert_to_
            "autodiff", "ops", "Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
            "initializers", "constraints", "regularizers", "callbacks", "utils", "datasets", "data", "TensorSpec", "Tensor", "TensorShape", "kernels", "cuda",
            "set_num_threads", "get_num_threads", "show_config", "__version__", "version", "config", "dtypes", "linalg", "math",
-           "nn", "image", "debugging", "errors", "distribute", "ragged", "signal", "sparse", "SparseTensor", "Variable", "UnconnectedGradients", "Module", "strings", "random", "DType", "as_dtype", "double", "float16", "float32",
+           "nn", "image", "debugging", "errors", "distribute", "ragged", "signal", "sparse", "SparseTensor", "Variable", "UnconnectedGradients", "Module", "strings", "random", "DType", "as_dtype", "double", "complex64", "complex128", "float16", "float32",
            "float64", "half", "int8", "int16", "int32", "int64", "string", "uint8", "uint16", "uint32",
            "uint64"] + [n for n in _tf_names if n not in ("newaxis", "convert_to_tensor")
                         # tf.range, tf.print, tf.bool ... stay attributes: `from corenn import *`

@@ -78,8 +78,15 @@ def _reshape(self, *shape, order="C"):
 
 def _arg(name):
     def method(self, axis=None, out=None, keepdims=False):
+        """Over one axis a Tensor of indices; over all (``np.argmax(t)``) a NumPy integer, as
+        NumPy's argmax gives and as ``np.argmax`` of a TensorFlow tensor does, so it works as a
+        key (``index_lookup[np.argmax(predictions[0, i, :])]``)."""
         r = getattr(np, name)(np.asarray(self), axis=axis, out=out, keepdims=keepdims)
-        return r if out is not None else Tensor.from_numpy(np.ascontiguousarray(r, np.int64))
+        if out is not None:
+            return r
+        if np.ndim(r) == 0:
+            return np.int64(r)
+        return Tensor.from_numpy(np.ascontiguousarray(r, np.int64))
     method.__name__ = name
     return method
 

@@ -102,6 +102,15 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
 def cast(x, dtype, name=None):
     if _dtypes.is_string_dtype(dtype):
         raise TypeError("tf.cast: cannot cast to string; use tf.strings.as_string")
+    if str(dtype) in ("complex64", "complex128"):
+        # corenn's complex tensor: the (real, imag) pair (FNet's tf.cast(x, tf.complex64) before
+        # tf.signal.fft2d); the real part keeps its gradient
+        if isinstance(x, ops.ComplexPair):
+            return x
+        re = ops.cast(x, "float32")
+        return ops.ComplexPair((re, ops.zeros_like(re)))
+    if isinstance(x, ops.ComplexPair):   # TensorFlow drops the imaginary part
+        x = x[0]
     _dtypes.storage_dtype(dtype, "tf.cast")   # names tf.cast when the dtype is not supported
     return ops.cast(x, _dtype_name(dtype))
 

@@ -20,6 +20,8 @@ Math (elementwise unless noted; softmax and log_softmax over the last axis):
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from . import kernels
@@ -34,6 +36,12 @@ __all__ = ["ActivationFunction", "PythonActivation", "get", "serialize", "deseri
 _DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0, "relu6": 6.0, "celu": 1.0, "soft_shrink": 0.5,
                   "hard_shrink": 0.5, "squareplus": 4.0}
 _ALIASES = {"silu": "swish", None: "linear", "none": "linear", "identity": "linear", "hard_swish": "hard_silu"}
+
+
+def _is_symbolic(x) -> bool:
+    """Whether ``x`` is a KerasTensor (the graph module is imported only when one could exist)."""
+    graph = sys.modules.get("corenn.models.graph")
+    return graph is not None and isinstance(x, graph.KerasTensor)
 
 
 class ActivationFunction:
@@ -70,7 +78,12 @@ class ActivationFunction:
         return kernels.activation_backward(self.name, x, y, dy, out, alpha=self.alpha)
 
     def __call__(self, x):
-        """Eager evaluation: NumPy in -> NumPy out (Tensor in -> new Tensor out)."""
+        """Eager evaluation: NumPy in -> NumPy out (Tensor in -> new Tensor out). On a symbolic
+        tensor (``keras.activations.swish(x)`` while a functional model is built, as Keras 3's
+        activations are ops) it records an ``Activation`` layer node."""
+        if _is_symbolic(x):
+            from .layers import Activation
+            return Activation(self)(x)
         if isinstance(x, kernels.Tensor):   # through ops: recorded on a GradientTape, as Keras'
             if self.is_linear:
                 return x
@@ -182,7 +195,7 @@ _log_softmax_last = _function("log_softmax", "log_softmax over the last axis")
 
 def _over_axis(last, op_name):
     def fn(x, axis=-1):
-        ndim = len(np.shape(x))
+        ndim = len(x.shape) if _is_symbolic(x) else len(np.shape(x))
         if axis in (-1, ndim - 1):
             return last(x)
         from . import ops   # another axis (Keras 3's ``axis=``): the differentiable op

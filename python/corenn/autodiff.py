@@ -217,8 +217,7 @@ class GradientTape:
         flat = [x if type(x) is kernels.Tensor else convert(x, layer.name)
                 for x in (inputs if packed else [inputs])]
         if not layer.built:
-            shapes = [(None,) + tuple(x.shape[1:]) for x in flat]
-            layer._maybe_build(shapes if packed else shapes[0])
+            layer._build_for_values(flat, packed)
         if not packed:
             layer.check_input_shape(tuple(flat[0].shape))
         ctx = layer._call_context(snapshot=True)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["DType", "as_dtype", "storage_dtype", "float16", "float32", "float64", "half", "double", "int8",
-           "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool", "string"]
+           "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool", "string", "complex64",
+           "complex128"]
 
 
 class DType(str):
@@ -35,6 +36,10 @@ class DType(str):
     @property
     def is_integer(self):
         return str(self) != "string" and np.dtype(str(self)).kind in "iu"
+
+    @property
+    def is_complex(self):
+        return str(self) in ("complex64", "complex128")
 
     @property
     def is_bool(self):
@@ -79,9 +84,12 @@ int8, int16, int32, int64 = DType("int8"), DType("int16"), DType("int32"), DType
 uint8, uint16, uint32, uint64 = DType("uint8"), DType("uint16"), DType("uint32"), DType("uint64")
 bool = DType("bool")  # noqa: A001 - TensorFlow's name
 string = DType("string")
+# complex tensors are (real, imag) pairs of float32 Tensors (ops.ComplexPair): tf.cast(x,
+# tf.complex64) makes one, tf.signal's FFTs take and give them
+complex64, complex128 = DType("complex64"), DType("complex128")
 
 _ALL = {str(d): d for d in (float16, float32, float64, int8, int16, int32, int64, uint8, uint16,
-                            uint32, uint64, bool, string)}
+                            uint32, uint64, bool, string, complex64, complex128)}
 
 
 def is_string_dtype(dtype) -> "bool":

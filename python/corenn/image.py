@@ -20,7 +20,7 @@ import numpy as np
 from . import autodiff, kernels, ops
 from .kernels import Tensor
 
-__all__ = ["sobel_edges", "ssim", "adjust_hue", "adjust_gamma", "crop_and_resize", "resize", "convert_image_dtype", "flip_left_right", "flip_up_down", "rot90",
+__all__ = ["sobel_edges", "ssim", "adjust_gamma", "crop_and_resize", "resize", "convert_image_dtype", "flip_left_right", "flip_up_down", "rot90",
            "transpose", "rgb_to_grayscale", "grayscale_to_rgb", "adjust_brightness",
            "adjust_contrast", "per_image_standardization", "central_crop", "crop_to_bounding_box",
            "pad_to_bounding_box", "resize_with_crop_or_pad", "random_flip_left_right",
@@ -29,7 +29,22 @@ __all__ = ["sobel_edges", "ssim", "adjust_hue", "adjust_gamma", "crop_and_resize
            "stateless_random_brightness", "stateless_random_contrast", "stateless_random_crop",
            "stateless_random_flip_left_right", "stateless_random_flip_up_down",
            "stateless_random_saturation", "rgb_to_yuv", "yuv_to_rgb", "psnr", "total_variation",
-           "image_gradients", "extract_patches"]
+           "image_gradients", "extract_patches", "ResizeMethod", "adjust_hue", "random_hue",
+           "stateless_random_hue"]
+
+
+class ResizeMethod:
+    """TensorFlow's ``tf.image.ResizeMethod`` names: the strings ``resize`` takes
+    (``method=tf.image.ResizeMethod.NEAREST_NEIGHBOR``). ``resize`` computes bilinear, nearest,
+    bicubic, lanczos3 / lanczos5 and area; gaussian and mitchellcubic raise there, naming the method."""
+    BILINEAR = "bilinear"
+    NEAREST_NEIGHBOR = "nearest"
+    BICUBIC = "bicubic"
+    AREA = "area"
+    LANCZOS3 = "lanczos3"
+    LANCZOS5 = "lanczos5"
+    GAUSSIAN = "gaussian"
+    MITCHELLCUBIC = "mitchellcubic"
 
 
 def _keeps_small_ints(fn):
@@ -326,17 +341,6 @@ def adjust_saturation(image, saturation_factor, name=None):
     return hsv_to_rgb(hsv)
 
 
-def adjust_hue(image, delta, name=None):
-    """Rotate the HSV hue by ``delta`` (in [-1, 1], a fraction of the colour circle); RGB
-    values in [0, 1]. Computed in NumPy (no gradient), as adjust_saturation."""
-    if not -1.0 <= float(delta) <= 1.0:
-        raise ValueError(f"tf.image.adjust_hue: delta must lie in [-1, 1], got {delta}")
-    t, _ = _image(image, "adjust_hue")
-    hsv = np.asarray(rgb_to_hsv(t), np.float64)
-    hsv[..., 0] = np.mod(hsv[..., 0] + float(delta), 1.0)
-    return hsv_to_rgb(hsv)
-
-
 def adjust_gamma(image, gamma=1, gain=1):
     """gain * image ** gamma (float images; gamma >= 0), differentiable."""
     if float(gamma) < 0:
@@ -396,6 +400,30 @@ def random_saturation(image, lower, upper, seed=None):
     if not 0 <= lower < upper:
         raise ValueError(f"tf.image.random_saturation: need 0 <= lower < upper, got {lower}, {upper}")
     return adjust_saturation(image, _rng(seed).uniform(lower, upper))
+
+
+def adjust_hue(image, delta, name=None):
+    """Rotate the HSV hue by ``delta`` (in [-1, 1], a fraction of the colour circle, wrapping);
+    RGB values in [0, 1]. Not differentiable (computed in NumPy), as adjust_saturation."""
+    if not -1.0 <= float(delta) <= 1.0:
+        raise ValueError(f"tf.image.adjust_hue: delta must be in [-1, 1], got {delta}")
+    t, _ = _image(image, "adjust_hue")
+    hsv = np.asarray(rgb_to_hsv(t), np.float64)
+    hsv[..., 0] = (hsv[..., 0] + float(delta)) % 1.0
+    return hsv_to_rgb(hsv)
+
+
+def random_hue(image, max_delta, seed=None):
+    """adjust_hue by a delta drawn uniformly from [-max_delta, max_delta], max_delta in [0, 0.5]."""
+    if not 0.0 <= float(max_delta) <= 0.5:
+        raise ValueError(f"tf.image.random_hue: max_delta must be in [0, 0.5], got {max_delta}")
+    return adjust_hue(image, _rng(seed).uniform(-float(max_delta), float(max_delta)))
+
+
+def stateless_random_hue(image, max_delta, seed):
+    if not 0.0 <= float(max_delta) <= 0.5:
+        raise ValueError(f"tf.image.stateless_random_hue: max_delta must be in [0, 0.5], got {max_delta}")
+    return adjust_hue(image, _stateless(seed, "stateless_random_hue").uniform(-float(max_delta), float(max_delta)))
 
 
 def _stateless(seed, op):

@@ -208,11 +208,20 @@ def _patches(op, x, size, strides, dilation_rate, padding):
     return ops._gather(op, x, index)
 
 
-def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid", data_format=None):
+def extract_patches(images=None, size=None, strides=None, dilation_rate=1, padding="valid", data_format=None,
+                    image=None):
     """(N, H, W, C) -> (N, rows, cols, ph * pw * C): each patch flattened in (row, col, channel)
     order, as Keras 3 (and tf.image.extract_patches). ``size`` an int or (ph, pw); strides
     default to the size (non-overlapping); dilation_rate spaces the taps; padding 'valid' or
-    'same' (zeros). Differentiable (a gather)."""
+    'same' (zeros). Differentiable (a gather). ``image=`` is Keras 3.0's name of the first
+    argument (programs written for it pass ``image=images``)."""
+    if image is not None:
+        if images is not None:
+            raise TypeError("keras.ops.image.extract_patches: pass images (or Keras 3.0's image=), not both")
+        images = image
+    if images is None or size is None:
+        raise TypeError("keras.ops.image.extract_patches: missing argument(s) "
+                        + ", ".join(n for n, v in (("images", images), ("size", size)) if v is None))
     x, undo = _nhwc("extract_patches", images, data_format)
     return undo(_patches("extract_patches", x, size, strides, dilation_rate, padding))
 

@@ -198,8 +198,11 @@ def _nested_groups(layer):
         return []
     out, seen = [], {id(layer)}
 
+    def is_layer(v):   # a model a layer holds (a Sequential feed-forward block) is one of its layers
+        return isinstance(v, Layer) or getattr(v, "_is_corenn_model", False)
+
     def flat(v, found):   # the order Layer._sublayers visits containers in
-        if isinstance(v, Layer):
+        if is_layer(v):
             if id(v) not in seen:
                 seen.add(id(v))
                 found.append(v)
@@ -212,7 +215,7 @@ def _nested_groups(layer):
     for attr, value in layer.__dict__.items():
         if attr.startswith("_"):
             continue
-        if isinstance(value, Layer):
+        if is_layer(value):
             if id(value) not in seen:
                 seen.add(id(value))
                 out.append((attr, value))

@@ -56,6 +56,11 @@ class Variable(metaclass=_VariableType):
     def __new__(cls, initial_value=None, trainable=None, validate_shape=True, caching_device=None, name=None,
                 variable_def=None, dtype=None, import_scope=None, constraint=None, synchronization=None,
                 aggregation=None, shape=None, **kwargs):
+        if initial_value is None and "initializer" in kwargs:
+            # Keras 3's keras.Variable(initializer=..., shape=..., dtype=...) written after
+            # ``import corenn as keras``, where keras.Variable is this class
+            return KerasVariable(kwargs.pop("initializer"), shape=shape, dtype=dtype,
+                                 trainable=True if trainable is None else trainable, name=name, **kwargs)
         if initial_value is None:
             raise ValueError("tf.Variable: initial_value is required")
         if callable(initial_value):
@@ -69,6 +74,10 @@ class Variable(metaclass=_VariableType):
         return t
 
 
+# Keras 3's short dtype names (keras.backend.standardize_dtype under TensorFlow)
+_KERAS_DTYPE_NAMES = {"int": "int64", "float": "float32"}
+
+
 class KerasVariable(metaclass=_VariableType):
     """``keras.Variable(initializer, shape=None, dtype=None, trainable=True, name=None)``: the
     initializer is a value, or an initializer (a name such as "zeros", an Initializer, or a
@@ -77,6 +86,7 @@ class KerasVariable(metaclass=_VariableType):
     def __new__(cls, initializer, shape=None, dtype=None, trainable=True, autocast=True, aggregation="none",
                 synchronization="auto", name=None, **kwargs):
         from . import initializers
+        dtype = _KERAS_DTYPE_NAMES.get(dtype, dtype) if isinstance(dtype, str) else dtype
         if isinstance(initializer, (str, initializers.Initializer)):
             if shape is None:
                 raise ValueError("keras.Variable: an initializer needs shape=")

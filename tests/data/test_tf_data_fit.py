@@ -249,8 +249,9 @@ def test_bad_dataset_input_names_the_problem():
     m = model()
     with pytest.raises(ValueError, match=r"fit: .*expects .*shape \(None, 6\), but x has shape \(16, 5\)"):
         m.fit(Dataset.from_tensor_slices((x[:, :5], y)).batch(16), epochs=1, verbose=0)
-    with pytest.raises(ValueError, match=r"fit: x is a Dataset, so batch_size must not be given"):
-        m.fit(Dataset.from_tensor_slices((x, y)).batch(16), batch_size=16, verbose=0)
+    # Keras 3 ignores batch_size for a Dataset: its batches are the Dataset's
+    hist = m.fit(Dataset.from_tensor_slices((x, y)).batch(16), batch_size=4, epochs=1, verbose=0)
+    assert len(hist.history["loss"]) == 1
     with pytest.raises(ValueError, match=r"fit: x is a Dataset, so y must not be given"):
         m.fit(Dataset.from_tensor_slices(x).batch(16), y, verbose=0)
     with pytest.raises(ValueError, match="infinite Dataset, so steps_per_epoch must be given"):

@@ -204,7 +204,6 @@ def test_bad_inputs_raise_value_errors_naming_fit():
         (dict(x=x, y=y, class_weight={"a": 1.0}), r"fit: class_weight keys must be integer"),
         (dict(x=x, y=y, class_weight={0: None}), r"fit: class_weight\[0\] must be a finite number"),
         (dict(x=_batches(x, y, 16), y=y), r"fit: x is a generator/iterable of batches, so y must not"),
-        (dict(x=_batches(x, y, 16), batch_size=8), r"fit: .*batch_size must not be given"),
         (dict(x=_batches(x, y, 16), sample_weight=np.ones(48)), r"fit: .*sample_weight must not"),
         # Keras 3: a batch that is not a tuple is x alone; the built-in step needs a y
         (dict(x=iter([x[:4]])), r"fit: batch 0 has no targets .* batches must be \(x, y\)"),

@@ -16,6 +16,8 @@ __all__ = ["ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU"]
 class _KernelActivation(Layer):
     """y = kernels.activation_forward(self._kind, x, alpha=self._alpha) and its gradient."""
 
+    accepts_any_shape = True   # elementwise, no weights: no input spec (Keras)
+
     _kind = "linear"
     _alpha = 0.0
 

@@ -703,6 +703,7 @@ class Attention(Layer):
         return int(next_seed())
 
     def forward(self, xs, training=False):
+        xs = self._broadcast_batch(list(xs))
         query, value = xs[0], xs[1]
         key = xs[2] if len(xs) > 2 else None
         k = value if key is None else key
@@ -741,7 +742,31 @@ class Attention(Layer):
             return [y, used.reshape([n, tq, tv])]
         return y
 
+    def _broadcast_batch(self, xs):
+        """Keras' attention is a batched matmul, whose batch axis broadcasts: a query of batch 1
+        (a Perceiver's latent array) attends to each of a batch of keys / values, or one key /
+        value set serves a batch of queries. Inputs of batch 1 among larger ones are repeated;
+        backward sums their gradients back (``_broadcast``)."""
+        sizes = [int(t.shape[0]) for t in xs]
+        n = max(sizes)
+        self._broadcast = [size == 1 and n > 1 for size in sizes]
+        if not any(self._broadcast):
+            return xs
+        if any(size not in (1, n) for size in sizes):
+            shapes = ", ".join(str(tuple(t.shape)) for t in xs)
+            raise ValueError(f"Attention '{self.name}': the inputs' batch sizes must be equal or 1, got {shapes}")
+        return [kernels.Tensor.from_numpy(np.ascontiguousarray(np.broadcast_to(np.asarray(t), (n,) + tuple(t.shape[1:]))))
+                if b else t for t, b in zip(xs, self._broadcast)]
+
     def backward(self, dy):
+        dxs = self._backward_full(dy)
+        flags = self.__dict__.get("_broadcast") or []
+        if dxs is None or not any(flags):
+            return dxs
+        return [kernels.reduce_forward("sum", g, axes=(0,), keepdims=True) if b and g is not None else g
+                for g, b in zip(dxs, flags)]
+
+    def _backward_full(self, dy):
         if isinstance(dy, list):  # [d output, d scores]: the scores are not differentiated
             dy = dy[0]
         query, value, key, raw, probs, dropped, qm, scale, rate = self._saved

@@ -138,6 +138,18 @@ class Param:
         return t
 
 
+def _first_sample(mask):
+    """A call's mask (a Tensor / array, or a list of them, None entries kept) cut to its first
+    sample; the same object when nothing has a batch larger than one."""
+    if isinstance(mask, (list, tuple)):
+        cut = [_first_sample(m) for m in mask]
+        return mask if all(c is m for c, m in zip(cut, mask)) else type(mask)(cut)
+    shape = getattr(mask, "shape", None)
+    if mask is None or shape is None or len(shape) == 0 or shape[0] == 1 or type(mask).__name__ == "KerasTensor":
+        return mask
+    return mask[:1]
+
+
 class Layer:
     """Base class of all layers.
 
@@ -151,6 +163,10 @@ class Layer:
     """
 
     activity_regularizer = None   # a Regularizer of the outputs, added as a loss (Keras)
+    # an elementwise layer without weights (Dropout, Activation, ReLU ...) has no input spec in
+    # Keras: one instance takes tensors of any shape (a window attention's dropout on its
+    # scores and on its output)
+    accepts_any_shape = False
 
     @property
     def dtype_policy(self):
@@ -171,7 +187,7 @@ class Layer:
         return "float32"
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
-                 batch_size=None, activity_regularizer=None, batch_input_shape=None, **kwargs):
+                 batch_size=None, activity_regularizer=None, batch_input_shape=None, weights=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
                             f"{', '.join(sorted(kwargs))}")
@@ -190,6 +206,9 @@ class Layer:
         self._buffers: dict = {}
         self.input_shape = None
         self.output_shape = None
+        # Keras' ``weights=[array, ...]`` (TF-Keras 2 on every layer, Keras 3 on Embedding): the
+        # initial values, set when the layer builds its weights (get_weights order)
+        self._initial_weights = None if weights is None else [np.asarray(w, dtype=np.float32) for w in weights]
         if batch_input_shape is not None:   # TF-Keras 2: (batch, ...) of the first layer
             if input_shape is not None or input_dim is not None:
                 raise ValueError(f"{self.name}: pass batch_input_shape or input_shape / input_dim, not both")
@@ -550,6 +569,24 @@ class Layer:
         self._call_record = (tape, xs, ys if multi else y, isinstance(x, list), losses)
         return ys if multi else y
 
+    def _mask_arguments(self, x, params, kwargs):
+        """The masks ``call`` is given. With one input, ``mask`` is its mask. A call on several
+        positional tensors (``decoder(x, encoder_outputs)``) gets each input's mask as
+        ``<argument>_mask`` when it takes one (Keras 3) and the first input's as ``mask``
+        (TF-Keras 2, whose ``mask`` was the ``inputs`` argument's); a mask the caller gave
+        explicitly (``layer(a, b, mask=m)``) is passed as it is."""
+        m = self.__dict__.get("_call_mask")
+        if (isinstance(m, list) and self.__dict__.get("_positional_inputs") and isinstance(x, list)
+                and not self.__dict__.get("_explicit_mask")):
+            names = _call_positional_names(type(self).call)
+            for name, mk in zip(names, m):
+                if f"{name}_mask" in params:
+                    kwargs[f"{name}_mask"] = mk
+            if "mask" in params:
+                kwargs["mask"] = m[0] if m else None
+        elif "mask" in params:
+            kwargs["mask"] = m
+
     def _invoke_call(self, x, training):
         """``call`` with Keras' arguments: the inputs (several positional ones when the layer was
         called so), ``training`` and ``mask`` when its signature takes them, the extra options
@@ -558,8 +595,8 @@ class Layer:
         params = _call_params(type(self).call)
         if params is None or "training" in params:
             kwargs["training"] = training
-        if params is not None and "mask" in params:
-            kwargs["mask"] = self.__dict__.get("_call_mask")
+        if params is not None and ("mask" in params or self.consumes_mask):
+            self._mask_arguments(x, params, kwargs)
         outer = _CALL_TRAINING.stack
         if _CALL_TRAINING.pushed:   # an eager call already pushed its flag, unconverted
             _CALL_TRAINING.pushed = False
@@ -641,28 +678,63 @@ class Layer:
             # follow it are unknown too (a sequence layer keeps its time axis None)
             packed = isinstance(input_shape, list)
             shapes = input_shape if packed else [input_shape]
-            first = self._probe_call(shapes, packed, 1)
-            if any(d is None for sh in shapes for d in tuple(sh)[1:]):
-                second = self._probe_call(shapes, packed, 2)
-                first = [tuple(a if a == b else None for a, b in zip(s1, s2)) if len(s1) == len(s2) else s1
-                         for s1, s2 in zip(first, second)]
+            try:
+                first = self._probe_call(shapes, packed, 1)
+            except ValueError:
+                exact = self.__dict__.get("_eager_shapes")
+                if exact is None:
+                    raise
+                # an eager first call whose first axis is not a batch (an augmentation layer
+                # mapped over single images): probe with the call's own shapes
+                first = self._probe_call(shapes, packed, 1, exact=exact)
+                return (shapes[0][0],) + tuple(first[0]) if not self.__dict__.get("_probe_multi") else \
+                    [(shapes[0][0],) + tuple(sh) for sh in first]
+            unknown = [(i, a) for i, sh in enumerate(shapes) for a, d in enumerate(tuple(sh)) if a and d is None]
+            if unknown:
+                try:
+                    seconds = [self._probe_call(shapes, packed, 2)]
+                except ValueError:
+                    # some unknown axis must fit a known size (Keras: (None, None, None) plus a
+                    # (T, 16) embedding is (None, None, 16)): vary the unknown axes one at a
+                    # time; one the call cannot take at 2 keeps what the probe at 1 gave
+                    seconds = []
+                    for axis in unknown:
+                        try:
+                            seconds.append(self._probe_call(shapes, packed, 1, vary=axis))
+                        except ValueError:
+                            continue
+                for second in seconds:
+                    first = [tuple(a if a == b else None for a, b in zip(s1, s2)) if len(s1) == len(s2) else s1
+                             for s1, s2 in zip(first, second)]
             batch = shapes[0][0]
             outs = [(batch,) + tuple(sh) for sh in first]
             return outs if self.__dict__.get("_probe_multi") else outs[0]
         return tuple(input_shape) if not isinstance(input_shape, list) else tuple(input_shape[0])
 
-    def _probe_call(self, shapes, packed, unknown):
-        """The output shapes (without batch) of ``call`` on zeros, ``unknown`` for None axes."""
-        def probe(shape):
-            return kernels.zeros((1,) + tuple(unknown if d is None else d for d in shape[1:]))
-        xs = [probe(sh) for sh in shapes]
+    def _probe_call(self, shapes, packed, unknown, vary=None, exact=None):
+        """The output shapes (without batch) of ``call`` on zeros, ``unknown`` for None axes (2
+        for the axis ``vary`` = (input index, axis), when given); of these full shapes when
+        ``exact`` is given."""
+        def probe(i, shape):
+            if exact is not None:
+                return kernels.zeros(tuple(exact[i]))
+            return kernels.zeros((1,) + tuple((2 if (i, a) == vary else unknown) if d is None else d
+                                              for a, d in enumerate(shape) if a))
+        xs = [probe(i, sh) for i, sh in enumerate(shapes)]
         x = xs if packed else xs[0]
         probe_mask = None
-        if self.consumes_mask and "_call_mask" not in self.__dict__:
+        if self.consumes_mask and "_call_mask" not in self.__dict__ and self.__dict__.get("_probe_has_mask", True):
             # a call that reads ``mask`` gets an all-ones one (a symbolic call has masks)
             ones = [kernels.Tensor.from_numpy(np.ones(tuple(t.shape[:2]), np.float32)) if t.ndim >= 2 else None
                     for t in xs]
             probe_mask = ones if packed else ones[0]
+        given = self.__dict__.get("_call_mask")
+        if probe_mask is None and given is not None:
+            # the mask an eager first call was given (``decoder(x, enc, mask=m)``) is the batch's:
+            # the probe's batch of one reads its first sample
+            probe_mask = _first_sample(given)
+            if probe_mask is given:
+                probe_mask = None
         from ..autodiff import stop_recording
         owner = self.__dict__.get("_owner", self)
         kept = owner.__dict__.get("_added_losses")
@@ -681,6 +753,8 @@ class Layer:
         finally:   # a shape probe adds no loss
             if probe_mask is not None:
                 self.__dict__.pop("_call_mask", None)
+                if given is not None:
+                    self.__dict__["_call_mask"] = given
             _LOSS_SINK.entries, _LOSS_SINK.in_call = sink, in_call
             owner.__dict__.pop("_added_losses", None)
             if kept is not None:
@@ -688,6 +762,19 @@ class Layer:
         multi = isinstance(y, (list, tuple))
         self.__dict__["_probe_multi"] = multi
         return [tuple(t.shape[1:]) for t in (y if multi else [y])]
+
+    def _build_for_values(self, flat, packed):
+        """Build on the first eager call on the Tensors ``flat``; their own shapes serve the
+        output-shape probe when a batch of one does not fit the call."""
+        shapes = [(None,) + tuple(x.shape[1:]) for x in flat]
+        self.__dict__["_eager_shapes"] = [tuple(x.shape) for x in flat]
+        # no all-ones probe mask for a call given none (``self.attn(x, mask=None)``)
+        self.__dict__.setdefault("_probe_has_mask", "_call_mask" in self.__dict__)
+        try:
+            self._maybe_build(shapes if packed else shapes[0])
+        finally:
+            self.__dict__.pop("_eager_shapes", None)
+            self.__dict__.pop("_probe_has_mask", None)
 
     def _maybe_build(self, input_shape):
         """Build on first use; a custom build need not call super().build (Keras 3 marks the layer
@@ -697,6 +784,13 @@ class Layer:
             if not self.built or self.input_shape is None:
                 self.input_shape = input_shape
                 self.built = True
+            initial = self.__dict__.pop("_initial_weights", None)
+            if initial is not None:
+                try:
+                    self.set_weights(initial)
+                except ValueError as exc:
+                    raise ValueError(f"layer '{self.name}' ({type(self).__name__}): the weights= it was given do "
+                                     f"not fit the weights it built: {exc}") from None
 
     def flops(self, input_shape) -> int:
         """Floating-point operations of one forward pass per sample for inputs of
@@ -820,7 +914,7 @@ class Layer:
         # a Keras layer whose call takes ``mask`` reads its input's mask (Keras passes it)
         if "call" in cls.__dict__ and "consumes_mask" not in cls.__dict__:
             params = _call_params(cls.call)
-            if params is not None and "mask" in params:
+            if params is not None and ("mask" in params or any(p.endswith("_mask") for p in params)):
                 cls.consumes_mask = True
         if "call" in cls.__dict__ and "forward" not in cls.__dict__ and cls.forward is not Layer.forward:
             _call_replaces_builtin(cls)
@@ -838,10 +932,12 @@ class Layer:
         if not self.consumes_mask:
             return self._data_call(inputs, training)  # Keras: a layer that does not read masks ignores it
         self.__dict__["_call_mask"] = mask
+        self.__dict__["_explicit_mask"] = True
         try:
             return self._data_call(inputs, training)
         finally:
             self.__dict__.pop("_call_mask", None)
+            self.__dict__.pop("_explicit_mask", None)
 
     def _may_make_mask(self):
         # without an input mask the base compute_mask returns None: only an override can make one
@@ -897,6 +993,8 @@ class Layer:
                     self._maybe_build([tuple(x.shape) for x in flat])
                 finally:
                     self.__dict__.pop("_no_probe", None)
+            elif written:
+                self._build_for_values(flat, packed)
             else:
                 self._maybe_build(shapes if packed else shapes[0])
         if packed:
@@ -993,7 +1091,7 @@ class Layer:
         """Raise a ValueError naming this layer when ``shape`` (with batch) does not fit. A Keras
         layer written with ``call`` has no input spec (as in Keras): what it calls checks."""
         expected = self.input_shape
-        if expected is None or type(self).call is not Layer.call:
+        if expected is None or type(self).call is not Layer.call or self.accepts_any_shape:
             return
         # Keras' input specs check the rank and the feature (last) axis: a layer built on one
         # sequence length or image size takes others (an Embedding / LSTM on shorter sequences)
@@ -1243,8 +1341,25 @@ def _builtin_runner(cls):
     return runner
 
 
+_CALL_PARAMS: dict = {}
+
+
 def _call_params(fn):
-    """The parameter names of a ``call`` (None: it takes ``**kwargs``, or has no signature)."""
+    """The parameter names of a ``call`` (None: it takes ``**kwargs``, or has no signature);
+    cached per function (read on every call of a layer written with ``call``)."""
+    try:
+        return _CALL_PARAMS[fn]
+    except (KeyError, TypeError):
+        pass
+    found = _signature_params(fn)
+    try:
+        _CALL_PARAMS[fn] = found
+    except TypeError:
+        pass
+    return found
+
+
+def _signature_params(fn):
     import inspect
     try:
         params = inspect.signature(fn).parameters

@@ -148,6 +148,7 @@ class Activation(Layer):
     """
 
     supports_masking = True
+    accepts_any_shape = True
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -293,12 +294,15 @@ class Dropout(Layer):
     """
 
     supports_masking = True
+    accepts_any_shape = True   # Keras' Dropout has no input spec (without a noise_shape)
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= float(rate) < 1.0:
             raise ValueError(f"Dropout '{self.name}': rate must be in [0, 1), got {rate!r}")
         self.noise_shape = check_noise_shape(self, noise_shape)
+        if self.noise_shape is not None:
+            self.accepts_any_shape = False
         self.rate = float(rate)
         self.seed = seed
         self._rng = None if seed is None else np.random.default_rng(seed)

@@ -9,8 +9,9 @@ Multi-input layer contract (what the graph engine calls):
                                         its own buffer (never dy itself, never shared)
 Per-call state lives on the layer under underscore names, as in the single-input layers.
 
-Elementwise merges follow Keras 3: the batch axes line up, the other axes broadcast NumPy-style
-from the right (a lower-rank input gets size-1 axes inserted after its batch axis), so
+Elementwise merges follow Keras 3: the batch axes line up (an input of batch 1 broadcasts, as
+Keras 3's ops.add does: a Perceiver adds its batch-1 latent array to a batch), the other axes
+broadcast NumPy-style from the right (a lower-rank input gets size-1 axes inserted after its batch axis), so
 (None, 4, 5) + (None, 5) is (None, 4, 5). y = x_0 (op) x_1 (op) ... left to right; the
 backward walks that chain in reverse with binary_backward, which sums each gradient back over the
 axes its operand was broadcast along. All math is in corenn.kernels.
@@ -36,6 +37,7 @@ class _Merge(Layer):
     _min_inputs = 1
     _max_inputs = None
     _same_batch = True  # Concatenate checks its axes itself (it may join along the batch axis)
+    _broadcast_batch = False  # elementwise merges: an input of batch 1 broadcasts against the others
 
     def _check_list(self, input_shapes):
         if not isinstance(input_shapes, (list, tuple)) or not input_shapes or \
@@ -52,6 +54,8 @@ class _Merge(Layer):
             raise ValueError(f"{type(self).__name__} '{self.name}': every input needs a batch axis, "
                              f"got shapes {_shapes_str(input_shapes)}")
         batches = {s[0] for s in input_shapes} - {None}
+        if self._broadcast_batch:   # a batch of 1 broadcasts, as Keras 3's ops.add does
+            batches -= {1} if len(batches) > 1 else set()
         if len(batches) > 1 and self._same_batch:
             raise ValueError(f"{type(self).__name__} '{self.name}': inputs have different batch "
                              f"sizes: {_shapes_str(input_shapes)}")
@@ -80,11 +84,12 @@ class _ElementwiseMerge(_Merge):
 
     _kind = None
     supports_masking = True  # Keras masks: the first input's passes on
+    _broadcast_batch = True
 
     def compute_output_shape(self, input_shapes):
         shapes = self._check_list(input_shapes)
         rank = max(len(s) for s in shapes)
-        out = [None if any(s[0] is None for s in shapes) else shapes[0][0]]
+        out = [None if any(s[0] is None for s in shapes) else max(s[0] for s in shapes)]
         for i in range(1, rank):  # non-batch axes, right-aligned
             dims = [s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 1]
             known = {d for d in dims if d is not None and d != 1}

@@ -821,8 +821,8 @@ class TextVectorization(Layer):
     # -- call ------------------------------------------------------------------------------
 
     def __call__(self, inputs, training=None, **kwargs):
-        """Strings (N,) or (N, 1) -> int64 (N, length) indices, or float32 (N, depth) vectors;
-        on an Input(dtype='string') a node of the model."""
+        """Strings (N,) or (N, 1) -> int64 (N, length) indices, or float32 (N, depth) vectors
+        (one string: (length,) / (depth,)); on an Input(dtype='string') a node of the model."""
         from ..models.graph import KerasTensor
         if isinstance(inputs, KerasTensor):
             _check_symbolic_dtype(self, inputs, "string")
@@ -830,6 +830,10 @@ class TextVectorization(Layer):
         if isinstance(inputs, kernels.Tensor):
             raise TypeError(f"TextVectorization '{self.name}': takes strings (an array of str), "
                             f"got a Tensor of {inputs.dtype}")
+        if np.ndim(inputs) == 0:
+            # one string (a Dataset.map over unbatched text): its vector without a batch axis, as
+            # TensorFlow gives for a scalar string
+            return self._vectorize(inputs)[0]
         return self._vectorize(inputs)
 
     def forward(self, x, training=False):   # a graph node: x is the batch's array of str

@@ -106,7 +106,9 @@ def class_sample_weights(where, y, table):
 
 
 def sample_weights(where, n, y, sample_weight=None, class_weight=None):
-    """The (n,) float32 weights for targets y, or None when neither argument is given."""
+    """The (n,) float32 weights for targets y, or None when neither argument is given. Keras 3's
+    temporal weights pass too: an (n, T, ...) array matching the targets' leading axes (a masked
+    language model weighs each token) weighs each step's loss."""
     if sample_weight is not None and class_weight is not None:
         raise ValueError(f"{where}: pass class_weight or sample_weight, not both (fold the class "
                          f"weights into sample_weight)")
@@ -121,6 +123,12 @@ def sample_weights(where, n, y, sample_weight=None, class_weight=None):
         raise TypeError(f"{where}: sample_weight must be numeric, got dtype {sw.dtype}")
     if sw.ndim == 2 and sw.shape[1] == 1:
         sw = sw[:, 0]
+    y_shape = tuple(np.shape(y)) if y is not None and hasattr(y, "shape") else None
+    if sw.ndim >= 2 and len(sw) == n and y_shape is not None and y_shape[:sw.ndim] == sw.shape:
+        sw = np.ascontiguousarray(sw, dtype=np.float32)   # per step (Keras 3's temporal weights)
+        if not np.all(np.isfinite(sw)):
+            raise ValueError(f"{where}: sample_weight contains NaN or infinite values")
+        return sw
     if sw.ndim != 1 or len(sw) != n:
         raise ValueError(f"{where}: sample_weight must have shape ({n},), one weight per sample, "
                          f"got shape {sw.shape}")
@@ -296,4 +304,10 @@ def row_weights(sample_weight, h):
     rows = math.prod(h.shape[:-1])
     if rows == n:
         return sample_weight
+    if len(sample_weight.shape) > 1:   # per step: (N, T) weights are the N*T rows' own
+        if math.prod(sample_weight.shape) == rows:
+            return sample_weight.reshape([rows])
+        raise ValueError(f"sample_weight of shape {tuple(sample_weight.shape)} does not fit an output of shape "
+                         f"{tuple(h.shape)}: per-step weights need one weight per step, "
+                         f"{tuple(h.shape[:-1])}")
     return np.repeat(np.asarray(sample_weight), rows // n)

@@ -205,6 +205,9 @@ def symbolic_call(layer: Layer, inputs, mask=None, training=None):
                             f"(keras.Input or a layer's output) when one is, got a {type(t).__name__}")
     shapes = [t.shape for t in flat]
     shape_arg = shapes if packed else shapes[0]
+    # a call that reads masks is probed with all-ones masks only when this call has masks (a
+    # layer whose call takes mask=None and branches on it sees None, as Keras gives it)
+    layer.__dict__["_probe_has_mask"] = mask is not None or any(t._keras_mask is not None for t in flat)
     try:
         if not layer.built:
             layer._maybe_build(shape_arg)
@@ -217,6 +220,8 @@ def symbolic_call(layer: Layer, inputs, mask=None, training=None):
         if layer.name not in msg:
             msg = f"layer '{layer.name}' ({type(layer).__name__}) cannot take input {got}: {msg}"
         raise ValueError(msg) from None
+    finally:
+        layer.__dict__.pop("_probe_has_mask", None)
     multi = isinstance(out, list)
     out_shapes = out if multi else [out]
     dtype = getattr(layer, "output_dtype", "float32")

@@ -249,7 +249,7 @@ class Model(TrainingLoops):
             return ["output_0"]
         if self._output_dict_keys is not None:
             return list(self._output_dict_keys)
-        return [t.node.layer.name for t in self.outputs]
+        return [_producer_name(t) for t in self.outputs]
 
     @property
     def input_shape(self):
@@ -304,6 +304,20 @@ class Model(TrainingLoops):
                     holder = d["_own_variables"] = _VariableHolder(name=f"{self.name}_variables")
                 holder.hold(name, value)
         object.__setattr__(self, name, value)
+
+    def add_weight(self, name=None, shape=None, initializer=None, regularizer=None, trainable=True,
+                   dtype=None, constraint=None):
+        """Keras 3: a model is a layer and may own weights (a Perceiver's latent array made in its
+        ``build``): ``add_weight(shape=..., initializer=..., trainable=...)`` as on a Layer; the
+        weight is one of the model's weights (trained by fit, saved) whether or not it is also
+        set as an attribute."""
+        d = self.__dict__
+        holder = d.get("_own_variables")
+        if holder is None:
+            holder = d["_own_variables"] = _VariableHolder(name=f"{self.name}_variables")
+        d["_attr_version"] = d.get("_attr_version", 0) + 1   # the weight lists change
+        return holder.add_weight(name=name, shape=shape, initializer=initializer, regularizer=regularizer,
+                                 trainable=trainable, dtype=dtype, constraint=constraint)
 
     def __delattr__(self, name):
         d = self.__dict__
@@ -793,6 +807,8 @@ class Model(TrainingLoops):
             flat = list(inputs.values()) if isinstance(inputs, dict) else (
                 list(inputs) if isinstance(inputs, (list, tuple)) else [inputs])
             self.__dict__["_build_input_shapes"] = [(None,) + tuple(np.shape(x)[1:]) for x in flat]
+        if not self.built and _user_build(type(self)) and not self.__dict__.get("_in_user_build"):
+            self._run_user_build(inputs)
         if _accepts_training(self.call):
             out = self.call(inputs, training=training, **options)
         else:
@@ -801,9 +817,34 @@ class Model(TrainingLoops):
             self.built = True
         return out
 
+    def _run_user_build(self, inputs):
+        """Keras 3: a subclassed model whose own ``build(input_shape)`` creates its layers and
+        weights (``self.latent = self.add_weight(...)``, ``self.encoder = ...``) gets it called
+        on its first call, with the inputs' shapes (batch None; a list / dict of shapes for
+        several inputs), before ``call`` runs."""
+        def shape(x):
+            return tuple(x.shape) if is_symbolic(x) else (None,) + tuple(np.shape(x)[1:])
+        if isinstance(inputs, dict):
+            shapes = {k: shape(v) for k, v in inputs.items()}
+        elif isinstance(inputs, (list, tuple)):
+            shapes = [shape(x) for x in inputs]
+        else:
+            shapes = shape(inputs)
+        self.__dict__["_in_user_build"] = True
+        try:
+            self.build(shapes)
+        finally:
+            self.__dict__.pop("_in_user_build", None)
+        self.built = True
+
     def build(self, input_shape=None):
         """Subclassed models: run ``call`` once on zeros of ``input_shape`` so the layers create
-        their weights (Keras' ``model.build((None, 784))``)."""
+        their weights (Keras' ``model.build((None, 784))``). Called as ``super().build(shape)``
+        from a model's own ``build`` on its first call, it only marks the model built (Keras 3:
+        the call that follows creates the layers' weights)."""
+        if self.__dict__.get("_in_user_build"):
+            self.built = True
+            return
         if self._graph is not None:
             return
         if input_shape is None:
@@ -922,7 +963,9 @@ class Model(TrainingLoops):
         flat = self._flatten_inputs(x, op)
         arrays = [self._check_x(_to_array(self, a, op), t, op) for a, t in zip(flat, self.inputs)]
         lengths = {len(a) for a in arrays}
-        if len(lengths) > 1:
+        if len(lengths) > 1 and not (op == "__call__" and len(lengths - {1}) == 1):
+            # (called directly, as Keras runs its ops, an input of batch 1 may broadcast against
+            # the others: a Perceiver's latent array; fit / predict split the samples in batches)
             raise ValueError(f"{self.name}.{op}: all inputs must have the same number of samples, got "
                              f"{', '.join(f'{t.name}: {len(a)}' for t, a in zip(self.inputs, arrays))}")
         return arrays
@@ -1244,7 +1287,10 @@ class Model(TrainingLoops):
 
     def _train_step(self, xb, yb, metrics, sample_weight=None):
         loss, h = self._loss_grad(xb, yb, sample_weight)
-        self._update_metrics(metrics, yb, h, sample_weight)
+        if metrics is None:   # an overridden compute_metrics updates the metrics (fit's loop)
+            self.__dict__["_last_y_pred"] = h
+        else:
+            self._update_metrics(metrics, yb, h, sample_weight)
         opt = self.optimizer
         # the gradients here are of the unscaled loss: a LossScaleOptimizer applies them as they are
         apply = opt.apply_unscaled if opt.__dict__.get("_scales_loss") else opt.apply
@@ -1272,9 +1318,30 @@ class Model(TrainingLoops):
     def test_step(self, data):
         x, y, sw = _unpack(data)
         h = self._forward(x, False)
-        self._loss_tracker.update_state(self._batch_loss(y, h, sw, x))
+        loss = self._batch_loss(y, h, sw, x)
+        if self._custom_step("compute_metrics"):   # Keras 3: the override updates and reports
+            return self.compute_metrics(x, y, h, sw)
+        self._loss_tracker.update_state(loss)
         self._update_metrics(self._eval_metrics or [], y, h, sw)
         return {m.name: m.result() for m in self.metrics}
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Keras 3: update the compiled metrics with one batch and return the results of
+        ``model.metrics`` by name. A model that overrides it (a masked language model reporting
+        its own loss tracker) has fit / evaluate log what it returns for each batch."""
+        self._update_metrics(self._train_metrics_for(y) if y is not None else [], y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def get_metrics_result(self):
+        """Keras 3: ``{name: result}`` of ``model.metrics`` (a metric giving a dict adds its keys)."""
+        out = {}
+        for m in self.metrics:
+            r = m.result()
+            if isinstance(r, dict):
+                out.update(r)
+            else:
+                out[m.name] = r
+        return out
 
     def predict_step(self, data):
         x, _, _ = _unpack(data)
@@ -1458,6 +1525,8 @@ class _VariableHolder(Layer):
     def hold(self, attr, value):
         from .. import kernels as _k
         from ..layers.base import Param
+        if any(p.value is value for p in self._params):   # made by the model's add_weight
+            return
         for i, p in enumerate(self._params):
             if p.name == attr:   # the attribute rebound to another variable
                 self._params[i] = Param(attr, value, _k.zeros(tuple(value.shape)), None,
@@ -1465,6 +1534,20 @@ class _VariableHolder(Layer):
                 return
         self._params.append(Param(attr, value, _k.zeros(tuple(value.shape)), None,
                                   value.__dict__.get("trainable", True)))
+
+
+def _producer_name(t) -> str:
+    """The name of what made output ``t``, as Keras names outputs: a nested model whose call
+    gave ``t`` (a decoder model named "outputs", whose inner layers were inlined), else the layer."""
+    group = t.node.group
+    if group is not None and any(o is t for o in group.outputs):
+        return group.model.name
+    return t.node.layer.name
+
+
+def _user_build(cls) -> bool:
+    """Whether a model class has a ``build`` of its user's own (not Model's or Sequential's)."""
+    return not getattr(cls.build, "__module__", "corenn").startswith("corenn.")
 
 
 def _unique(ws):

@@ -38,10 +38,13 @@ class Sequential(Model):
         return list(self._layers)
 
     def _weight_layers(self):
-        return self._layers
+        if not self.__dict__.get("_model_entries"):
+            return self._layers
+        # a functional model held as one entry (Keras: model.layers[0] is that model): its layers
+        return _flat_layers(self._layers)
 
     def _layers_by_first_call(self):
-        return list(self._layers)
+        return _flat_layers(self._layers) if self.__dict__.get("_model_entries") else list(self._layers)
 
     # -- structure -------------------------------------------------------------------------
 
@@ -74,13 +77,23 @@ class Sequential(Model):
                 shape = layer.input_shape
                 if isinstance(shape, tuple):
                     self._input_shape = shape[1:]
+            if not _is_chain(layer._graph):
+                # a functional model that is not a chain (a ResNet encoder with its skip
+                # connections): one entry of this Sequential, called on the previous output
+                if len(layer.inputs) != 1 or len(layer.outputs) != 1:
+                    raise ValueError(f"{self.name}.add: model '{layer.name}' has {len(layer.inputs)} inputs and "
+                                     f"{len(layer.outputs)} outputs; a Sequential entry needs one of each "
+                                     "(use the functional API)")
+                self.__dict__["_model_entries"] = True
+                self._add_layer(layer)
+                return
             for inner in layer._graph.layers:  # a model used as a layer: its layers, shared
                 self._add_layer(inner)
             return
         self._add_layer(layer)
 
     def _add_layer(self, layer):
-        if not self._layers and self._input_shape is None and layer._declared_input_shape is not None:
+        if not self._layers and self._input_shape is None and getattr(layer, "_declared_input_shape", None) is not None:
             self._input_shape = layer._declared_input_shape
             self.__dict__["_input_batch"] = layer.__dict__.get("_batch_size")   # batch_input_shape=
         self._layers.append(layer)
@@ -112,6 +125,9 @@ class Sequential(Model):
         batch = self.__dict__.get("_input_batch")
         shape = (batch,) + tuple(self._input_shape)
         for i, layer in enumerate(self._layers):
+            if isinstance(layer, Model):   # a functional model entry: its input must fit
+                shape = _model_entry_shape(self.name, i, layer, shape)
+                continue
             try:
                 if layer.built:
                     layer.check_input_shape(shape)
@@ -240,6 +256,12 @@ class Sequential(Model):
 
     def get_config(self):
         from ..layers import serialize
+        entries = [e.name for e in self._layers if isinstance(e, Model)]
+        if entries:
+            raise NotImplementedError(f"{self.name}: a Sequential holding the functional model(s) "
+                                      f"{', '.join(map(repr, entries))} as one entry has no model config yet, so it "
+                                      "cannot be saved to a model file; save its weights (.weights.h5 / .npz) or "
+                                      "write the model with the functional API")
         return {"name": self.name, "input_shape": self._input_shape,
                 "layers": [serialize(layer) for layer in self._layers]}
 
@@ -265,6 +287,9 @@ def _chain(layers, input_shape, dtype, name, batch_size=None):
     inp = InputLayer(shape=tuple(input_shape), dtype=dtype, name=f"{name}_input", batch_size=batch_size)
     x = inp.output
     for layer in layers:
+        if isinstance(layer, Model):   # its calls inlined, shown as the model (a nested model)
+            x = layer(x)
+            continue
         shape = layer.compute_output_shape(x.shape)
         multi = isinstance(shape, list)
         node = Node(layer, [x], [], False, multi)
@@ -274,3 +299,37 @@ def _chain(layers, input_shape, dtype, name, batch_size=None):
         x = node.outputs[0] if not multi else node.outputs
     outs = x if isinstance(x, list) else [x]
     return Graph([inp.output], outs, where=name)
+
+
+def _is_chain(graph) -> bool:
+    """Whether a functional model's graph is a chain (one input, each layer call on the previous
+    call's one output): a Sequential takes such a model's layers as its own."""
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        return False
+    x = graph.inputs[0]
+    for node in graph.nodes:
+        if isinstance(node.layer, InputLayer):
+            continue
+        if node.group is not None or len(node.inputs) != 1 or node.inputs[0] is not x or len(node.outputs) != 1:
+            return False
+        x = node.outputs[0]
+    return x is graph.outputs[0]
+
+
+def _flat_layers(entries):
+    out = []
+    for entry in entries:
+        for layer in (entry._weight_layers() if isinstance(entry, Model) else [entry]):
+            if not any(layer is seen for seen in out):
+                out.append(layer)
+    return out
+
+
+def _model_entry_shape(name, i, model, shape):
+    """The output shape of a functional model entry of a Sequential on inputs of ``shape``."""
+    expected = tuple(model.inputs[0].shape)
+    if len(expected) != len(shape) or any(e is not None and g is not None and e != g
+                                          for e, g in zip(expected[1:], tuple(shape)[1:])):
+        raise ValueError(f"{name}: layer {i} '{model.name}' (model) expects input of shape {shape_str(expected)}, "
+                         f"got {shape_str(shape)}")
+    return tuple(model.outputs[0].shape)

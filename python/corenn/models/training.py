@@ -141,7 +141,8 @@ class TrainingLoops:
             for _, m in self._metric_entries(metrics):
                 m.reset_state()
             custom = self._custom_step("train_step")
-            if custom:
+            own_metrics = not custom and self._custom_step("compute_metrics")
+            if custom or own_metrics:
                 for m in self.metrics:
                     m.reset_state()
             cbks.on_epoch_begin(epoch)
@@ -153,6 +154,9 @@ class TrainingLoops:
                     if custom:  # a train_step(data) written by the user, as in Keras 3
                         logs = _float_logs(self.train_step(
                             xb if yb is None else (xb, yb) if swb is None else (xb, yb, swb)))
+                    elif own_metrics:   # Keras 3: an overridden compute_metrics gives the step's logs
+                        self._train_step(xb, yb, None, swb)
+                        logs = _float_logs(self.compute_metrics(xb, yb, self.__dict__.pop("_last_y_pred"), swb))
                     else:
                         loss = self._train_step(xb, yb, metrics, swb)
                         total += loss * nb
@@ -243,7 +247,9 @@ class TrainingLoops:
 
     def _check_stream_args(self, op, x, y, batch_size, sample_weight, validation_split=0.0):
         where = f"{self.name}.{op}"
-        given = [name for name, v in (("y", y), ("batch_size", batch_size), ("sample_weight", sample_weight))
+        # batch_size is ignored, as Keras 3 ignores it: the batches are the data's own (the Swin
+        # example passes fit(dataset, batch_size=batch_size))
+        given = [name for name, v in (("y", y), ("sample_weight", sample_weight))
                  if v is not None] + (["validation_split"] if validation_split else [])
         if given:
             raise ValueError(f"{where}: x is {_data.source_kind(x)}, so {', '.join(given)} must not be "
@@ -417,7 +423,7 @@ class TrainingLoops:
         total, count, metrics = 0.0, 0, []
         if cbks is not None:
             cbks.on_test_begin()
-        if self._custom_step("test_step"):
+        if self._custom_step("test_step") or self._custom_step("compute_metrics"):
             return self._evaluate_custom(batches, cbks)
         outputs = [0.0] * len(self._losses) if len(self._losses) > 1 and not self._user_compute_loss() else None
         for step, (xb, yb, swb, nb) in enumerate(batches):
