@@ -386,6 +386,19 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     return [None if t is None else ops.multiply(ops.convert_to_tensor(t), scale) for t in t_list], use_norm
 
 
+def _index_array(op, indices):
+    """Integer indices as an int64 array. Whole-number floats are accepted: a model input that
+    holds ids reaches a layer as float32 in corenn (TensorFlow would keep it int64)."""
+    idx = np.asarray(indices)
+    if idx.dtype.kind == "f":
+        if not np.all(np.isfinite(idx)) or np.any(idx != np.round(idx)):
+            raise TypeError(f"{op}: indices must be integers, got non-integral {idx.dtype} values")
+        return idx.astype(np.int64)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be integers, got dtype {idx.dtype}")
+    return idx
+
+
 def _batched_take(a, idx, axis, batch_dims):
     """tf.gather on NumPy arrays: for each of the leading ``batch_dims`` positions, take
     ``idx[b...]`` along ``axis`` of ``a[b...]``."""
@@ -400,9 +413,7 @@ def gather(params, indices, axis=None, batch_dims=0, name=None):
     ``indices``; with ``batch_dims`` = b the first b axes of params and indices are batch axes
     taken together (output shape params.shape[:axis] + indices.shape[b:] + params.shape[axis+1:]).
     Differentiable with respect to params (the gather's adjoint adds dy back)."""
-    idx = np.asarray(indices)
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"tf.gather: indices must be integers, got dtype {idx.dtype}")
+    idx = _index_array("tf.gather", indices)
     p_ndim = np.ndim(params) if _is_string(params) else len(ops.convert_to_tensor(params).shape) \
         if not isinstance(params, Tensor) else params.ndim
     b = int(batch_dims)
@@ -651,9 +662,7 @@ def gather_nd(params, indices, batch_dims=0, name=None):
     p = as_string_array(params) if strings else None
     t = None if strings else ops.convert_to_tensor(params)
     shape = p.shape if strings else tuple(t.shape)
-    idx = np.asarray(indices)
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"tf.gather_nd: indices must be integers, got dtype {idx.dtype}")
+    idx = _index_array("tf.gather_nd", indices)
     b = int(batch_dims)
     if not 0 <= b < idx.ndim or b > len(shape) or tuple(shape[:b]) != idx.shape[:b]:
         raise ValueError(f"tf.gather_nd: batch_dims={batch_dims} needs params ({shape}) and indices "
