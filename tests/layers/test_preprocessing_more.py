@@ -282,8 +282,8 @@ def test_string_lookup_layout_adapt_invert_and_encodings():
     strict = layers.StringLookup(vocabulary=["a"], num_oov_indices=0)
     with pytest.raises(ValueError, match="'z' is not in the vocabulary"):
         strict(np.array(["a", "z"]))
-    with pytest.raises(NotImplementedError, match="num_oov_indices"):
-        layers.StringLookup(num_oov_indices=2)
+    with pytest.raises(ValueError, match="num_oov_indices"):
+        layers.StringLookup(num_oov_indices=1.5)
     with pytest.raises(ValueError, match="repeats 'a'"):
         layers.StringLookup(vocabulary=["a", "b", "a"])
 

@@ -208,3 +208,21 @@ def test_lookups_map_ragged_token_lists_and_back():
                                   [[1, 1], [1, 0]])
     with pytest.raises(ValueError, match="different lengths"):
         layers.StringLookup(vocabulary=["x"], output_mode="one_hot")(words)
+
+
+def test_lookups_with_several_oov_buckets_hash_as_keras():
+    """num_oov_indices = n > 1: an unknown string goes to OOV bucket FarmHash64(token) % n (the
+    buckets of tf.strings.to_hash_bucket_fast), an unknown integer to token % n; the vocabulary
+    lists n OOV tokens first (Keras 3.15 gave the same indices side by side)."""
+    from corenn.layers._farmhash import fingerprint64
+    s = layers.StringLookup(num_oov_indices=4, vocabulary=["a", "b"])
+    tokens = ["a", "x", "yy", "zzz", "b", "w"]
+    want = [4 if t == "a" else 5 if t == "b" else fingerprint64(t.encode()) % 4 for t in tokens]
+    assert np.asarray(s(np.array(tokens))).tolist() == want == [4, 2, 1, 0, 5, 3]
+    assert s.get_vocabulary() == ["[UNK]"] * 4 + ["a", "b"]
+    i = layers.IntegerLookup(num_oov_indices=3, vocabulary=[7, 3, 9])
+    assert np.asarray(i(np.array([3, 10, 11, 12, 9, -4]))).tolist() == [4, 10 % 3, 11 % 3, 12 % 3, 5, -4 % 3]
+    masked = layers.StringLookup(num_oov_indices=2, mask_token="", vocabulary=["c"])
+    assert np.asarray(masked(np.array(["c", "", "z"]))).tolist() == [3, 0, 1 + fingerprint64(b"z") % 2]
+    with pytest.raises(ValueError, match="num_oov_indices"):
+        layers.StringLookup(num_oov_indices=-1)

@@ -21,7 +21,7 @@ array in that input's slot, and their outputs are Tensors again. tf_idf: counts 
 log(1 + documents / (1 + documents holding the token)) learned by adapt (the OOV entry gets the
 mean weight), as Keras.
 
-Not built: num_oov_indices > 1 (Keras hashes OOV tokens into several buckets), Hashing's salt
+Not built: Hashing's salt
 (SipHash), sparse / ragged outputs.
 """
 from __future__ import annotations
@@ -366,10 +366,9 @@ class _IndexLookup(Layer):
         cls = f"{type(self).__name__} '{self.name}'"
         if max_tokens is not None and (isinstance(max_tokens, bool) or int(max_tokens) < 1):
             raise ValueError(f"{cls}: max_tokens must be None or a positive int, got {max_tokens!r}")
-        if num_oov_indices not in (0, 1):
-            raise NotImplementedError(f"{cls}: num_oov_indices must be 0 or 1 (Keras hashes "
-                                      f"several OOV buckets with FarmHash64, not built), got "
-                                      f"{num_oov_indices!r}")
+        if isinstance(num_oov_indices, bool) or not isinstance(num_oov_indices, (int, np.integer)) \
+                or num_oov_indices < 0:
+            raise ValueError(f"{cls}: num_oov_indices must be an int >= 0, got {num_oov_indices!r}")
         # Keras still takes the TF 2.x names of two modes (the structured-data example uses "binary")
         output_mode = {"binary": "multi_hot", "tf-idf": "tf_idf"}.get(output_mode, output_mode)
         if output_mode not in LOOKUP_MODES:
@@ -505,9 +504,18 @@ class _IndexLookup(Layer):
                 if self.num_oov_indices == 0:
                     raise ValueError(f"{type(self).__name__} '{self.name}': {t!r} is not in the "
                                      f"vocabulary and num_oov_indices=0")
-                j = oov
+                j = oov + self._oov_bucket(t) if self.num_oov_indices > 1 else oov
             out[i] = j
         return out.reshape(np.shape(tokens))
+
+    def _oov_bucket(self, token):
+        """Which of the num_oov_indices OOV buckets an unknown token takes, as Keras: FarmHash64
+        of a string's UTF-8 bytes (TensorFlow's to_hash_bucket_fast), an integer modulo n."""
+        n = self.num_oov_indices
+        if self._token_kind == "string":
+            from ._farmhash import fingerprint64
+            return fingerprint64(str(token).encode("utf-8")) % n
+        return int(token) % n
 
     def _invert(self, indices):
         vocab = self.get_vocabulary()
@@ -629,7 +637,8 @@ class StringLookup(_IndexLookup):
 
     Args:
         max_tokens: the most entries (mask and OOV included) adapt keeps; None: no limit.
-        num_oov_indices: 0 or 1 (0: an unknown token is an error).
+        num_oov_indices: how many OOV indices (0: an unknown token is an error; n > 1: an unknown
+            string goes to bucket FarmHash64(token) % n, an integer to token % n, as Keras).
         mask_token: a token mapped to index 0 (None: no mask).
         oov_token: the vocabulary entry of the OOV index (returned by invert).
         vocabulary: a list of strings (else learn one with adapt).
