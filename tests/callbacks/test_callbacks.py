@@ -108,8 +108,11 @@ def test_early_stopping_mode_auto_max_min_delta_and_baseline():
     hist = fit(FakeModel(), [es], [0.5, 0.48, 0.3])  # val_accuracy 0.5, 0.52 (< delta), ...
     assert hist.epoch == [0, 1]
     es = EarlyStopping(patience=1, baseline=0.1)
-    hist = fit(FakeModel(), [es], [0.5, 0.4, 0.3, 0.2])  # never beats baseline
-    assert hist.epoch == [0, 1]
+    hist = fit(FakeModel(), [es], [0.5, 0.4, 0.3, 0.2])  # improving, never beats baseline: Keras 3 runs on
+    assert hist.epoch == [0, 1, 2, 3]
+    es = EarlyStopping(patience=1, baseline=0.1)
+    hist = fit(FakeModel(), [es], [0.5, 0.4, 0.45, 0.2])  # a worse epoch with the count at patience stops
+    assert hist.epoch == [0, 1, 2]
 
 
 def test_early_stopping_start_from_epoch_and_bad_mode():

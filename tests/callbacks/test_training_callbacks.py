@@ -68,9 +68,14 @@ def test_early_stopping_start_from_epoch_ignores_warmup():
 
 
 def test_early_stopping_baseline():
+    # Keras 3.15: an epoch that improves never stops the run; one that does not stops it once
+    # `patience` epochs have passed without beating the baseline
     es = EarlyStopping(patience=2, baseline=0.2)  # improving, but never below the baseline
     _, hist = _fit([Script([0.9, 0.8, 0.7, 0.6, 0.5]), es], epochs=5)
-    assert hist.epoch == [0, 1] and es.stopped_epoch == 1
+    assert hist.epoch == [0, 1, 2, 3, 4] and es.stopped_epoch == 0
+    es = EarlyStopping(patience=2, baseline=0.2)
+    _, hist = _fit([Script([0.9, 0.8, 0.85, 0.86, 0.7]), es], epochs=5)
+    assert hist.epoch == [0, 1, 2] and es.stopped_epoch == 2
     es = EarlyStopping(patience=2, baseline=0.85)  # beaten at epoch 1: counting restarts there
     _, hist = _fit([Script([0.9, 0.8, 0.7, 0.72, 0.71, 0.9]), es], epochs=6)
     assert hist.epoch == [0, 1, 2, 3, 4] and es.best == 0.7

@@ -80,11 +80,12 @@ class EarlyStopping(Callback):
             self.best_epoch = epoch
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
-            # Reset the count only when the baseline is beaten too; otherwise the run still
-            # stops after `patience` epochs that never reach the baseline.
+            # Keras 3: the count restarts only when the baseline is beaten too, and an epoch
+            # that improves never stops the run (tf.keras 2 could stop on one that improved but
+            # stayed short of the baseline)
             if self.baseline is None or self._is_improvement(value, self.baseline):
                 self.wait = 0
-                return
+            return
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
