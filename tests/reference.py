@@ -1441,7 +1441,8 @@ def attention_allowed(n, tq, tk, attention_mask=None, query_mask=None, key_mask=
 
 def masked_softmax(scores, allowed, scale):
     """softmax(scale * scores) over the allowed keys (allowed (N, Tq, Tk), shared by the heads);
-    0 elsewhere and on rows with nothing allowed."""
+    0 elsewhere; a row with nothing allowed is uniform over all keys (Keras' -1e9 adder on every
+    score of the row leaves them equal)."""
     s = f64(scores) * scale
     ok = np.broadcast_to(allowed[:, None], s.shape)
     s = np.where(ok, s, -np.inf)
@@ -1449,7 +1450,7 @@ def masked_softmax(scores, allowed, scale):
     mx = np.where(np.isfinite(mx), mx, 0.0)
     e = np.where(ok, np.exp(s - mx), 0.0)
     tot = e.sum(-1, keepdims=True)
-    return np.where(tot > 0, e / np.where(tot > 0, tot, 1.0), 0.0)
+    return np.where(tot > 0, e / np.where(tot > 0, tot, 1.0), 1.0 / s.shape[-1])
 
 
 def masked_softmax_grad(p, dp, scale):

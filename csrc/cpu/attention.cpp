@@ -70,7 +70,9 @@ void masked_softmax_forward(const SoftmaxProblem& p, const float* scores, float*
         if (x > mx) mx = x;
       }
       if (!any) {
-        std::fill(out, out + tk, 0.0f);
+        // Keras adds -1e9 to every masked score: with all of them masked the row is uniform
+        // over all Tk keys (a padded query of MultiHeadAttention averages the values)
+        std::fill(out, out + tk, 1.0f / static_cast<float>(tk));
       } else {
         if (mx == kNegInf) mx = 0.0f;  // every allowed score is -inf or NaN: let exp decide
         row_fn(v, out, tk, mx);

@@ -8,7 +8,8 @@
 //   forward   allowed[b,h,i,j] = am[b,i,j] != 0 && qm[b,i] != 0 && km[b,j] != 0 && (!causal || j <= i)
 //             probs[r, j] = allowed ? exp(scale s[r,j] - m_r) / sum_{allowed k} exp(scale s[r,k] - m_r) : 0
 //             with m_r the max of scale s over the allowed j of the row. A row with nothing
-//             allowed is all zeros (Keras 3's Softmax multiplies by the mask after the softmax).
+//             allowed is uniform, 1 / Tk (Keras 3.15 adds -1e9 to every masked score, which leaves
+//             all the scores of such a row equal: a padded query averages the values).
 //             With dropout (rate > 0): dropped[r, j] = probs[r, j] * keep(seed, r*Tk + j) / (1 - rate)
 //             where keep = uniform01(seed, index) >= rate (core/rng.h), the probs that multiply V.
 //   backward  g[r, j] = dprobs[r, j] (dL/d dropped with dropout: g = dropped[r,j] != 0 ?

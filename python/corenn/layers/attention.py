@@ -598,8 +598,8 @@ class Attention(Layer):
     With return_attention_scores the call returns [out, P] (P after dropout, as Keras 3).
     score_mode="concat" replaces the scores by concat_score_weight * sum_d tanh(scale * (query + key))
     (the additive kernel of AdditiveAttention, csrc/ops/additive_attention.h; softmax unscaled).
-    Difference from Keras: a query row whose keys are all masked gets weights 0 (Keras: uniform
-    over the masked keys).
+    A query row whose keys are all masked gets uniform weights 1 / Tk, as Keras (its -1e9 adder
+    leaves such a row's scores equal); the query mask then zeroes its output.
 
     Args:
         use_scale: learn a scalar ``scale`` (initialised to 1) multiplying the scores.
