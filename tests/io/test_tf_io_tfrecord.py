@@ -161,3 +161,25 @@ def test_bad_example_and_spec_errors():
         tf.io.parse_single_example(data, {"f": tf.io.FixedLenFeature([2], tf.float32)})
     with pytest.raises(ValueError, match="no default_value"):
         tf.io.parse_single_example(data, {"g": tf.io.FixedLenFeature([], tf.float32)})
+
+
+def test_data_experimental_tfrecord_writer_and_tutorial_loop(tmp_path):
+    # the TFRecord tutorial: serialize examples in a dataset, write it, read and parse it back
+    def serialize(i):
+        return tf.train.Example(features=tf.train.Features(feature={
+            "x": tf.train.Feature(int64_list=tf.train.Int64List(value=[i])),
+            "t": tf.train.Feature(bytes_list=tf.train.BytesList(value=[tf.io.serialize_tensor(
+                np.full((2,), i, np.float32))]))})).SerializeToString()
+    ds = tf.data.Dataset.from_tensor_slices(np.array([serialize(i) for i in range(4)], dtype=object))
+    path = str(tmp_path / "w.tfrecord")
+    tf.data.experimental.TFRecordWriter(path).write(ds)
+    raw = tf.data.TFRecordDataset([path])
+    for raw_record in raw.take(1):
+        example = tf.train.Example()
+        example.ParseFromString(raw_record.numpy())
+        assert example.features.feature["x"].int64_list.value == [0]
+    spec = {"x": tf.io.FixedLenFeature([], tf.int64), "t": tf.io.FixedLenFeature([], tf.string)}
+    parsed = raw.map(lambda r: tf.io.parse_single_example(r, spec)).map(
+        lambda d: (d["x"], tf.io.parse_tensor(d["t"], out_type=tf.float32)))
+    got = list(parsed.as_numpy_iterator())
+    assert [int(x) for x, _ in got] == [0, 1, 2, 3] and got[3][1].tolist() == [3.0, 3.0]

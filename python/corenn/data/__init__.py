@@ -41,6 +41,22 @@ def TFRecordDataset(filenames, compression_type=None, buffer_size=None, num_para
     return names.flat_map(records)
 
 
+class _TFRecordDatasetWriter:
+    """``tf.data.experimental.TFRecordWriter(filename, compression_type=None)``: ``write(dataset)``
+    writes each element of a dataset of string scalars as one record."""
+
+    def __init__(self, filename, compression_type=None):
+        self._filename, self._kind = filename, compression_type
+
+    def write(self, dataset):
+        from ..io._tfrecord import TFRecordWriter
+        if not isinstance(dataset, Dataset):
+            raise TypeError(f"tf.data.experimental.TFRecordWriter.write: expected a Dataset, got {type(dataset).__name__}")
+        with TFRecordWriter(self._filename, self._kind) as w:
+            for element in dataset.as_numpy_iterator():
+                w.write(element)
+
+
 def _counter(start=0, step=1, dtype="int64", name=None):
     """``tf.data.experimental.Counter``: start, start + step, ... without end (a range of 2**62
     steps: its cardinality is that number, not INFINITE_CARDINALITY)."""
@@ -61,7 +77,8 @@ experimental = _Namespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE_CARDI
                           AutoShardPolicy=_Namespace(AUTO=0, FILE=1, DATA=2, HINT=3, OFF=-1),
                           sample_from_datasets=Dataset.sample_from_datasets,
                           choose_from_datasets=Dataset.choose_from_datasets, Counter=_counter,
-                          make_csv_dataset=make_csv_dataset, CsvDataset=CsvDataset)
+                          make_csv_dataset=make_csv_dataset, CsvDataset=CsvDataset,
+                          TFRecordWriter=_TFRecordDatasetWriter)
 
 __all__ = ["Dataset", "TextLineDataset", "TFRecordDataset", "TensorSpec", "Options", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY",
            "experimental"]
