@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import corenn as tf
-from corenn.io import _png
+from corenn.io import _image, _png
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures")
 REF = dict(np.load(os.path.join(FIX, "decoded.npz")))
@@ -22,7 +22,12 @@ def _read(name):
 
 @pytest.mark.parametrize("name", PNGS)
 @pytest.mark.parametrize("channels", [0, 1, 3, 4])
-def test_decode_png_matches_tensorflow(name, channels):
+@pytest.mark.parametrize("codec", ["own", "pillow"])
+def test_decode_png_matches_tensorflow(name, channels, codec, monkeypatch):
+    if codec == "pillow":
+        pytest.importorskip("PIL.Image")
+    else:
+        monkeypatch.setattr(_image, "_pil_if_installed", lambda: None)
     got = tf.io.decode_png(_read(name), channels=channels)
     want = REF[f"{name}:{channels}"]
     assert isinstance(got, np.ndarray) and got.dtype == np.uint8

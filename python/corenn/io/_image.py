@@ -2,7 +2,8 @@
 uint8 tensors (a corenn Tensor cannot hold uint8; ``tf.image`` keeps such arrays and
 ``tf.image.convert_image_dtype(image, tf.float32)`` scales them by 1/255).
 
-PNG goes through corenn's own codec (_png.py) and needs nothing else; JPEG, BMP and GIF are
+PNG goes through corenn's own codec (_png.py) and needs nothing else (with Pillow installed,
+the file is still validated by _png.py and Pillow's C code only undoes the row filters); JPEG, BMP and GIF are
 decoded, and JPEG encoded, with Pillow (the ``plot`` extra brings it); without it those raise an
 ImportError naming the extra. Channel conversions follow TensorFlow: 0 keeps the file's channels,
 1 is gray, 3 RGB, 4 RGBA. Checked value for value against TensorFlow 2.21's decode of the fixture
@@ -27,6 +28,15 @@ def _pil(op):
     except ImportError as exc:
         raise ImportError(f"tf.io.{op} decodes JPEG, BMP and GIF files with Pillow: pip install pillow "
                           '(it comes with matplotlib, pip install "corenn[plot]"); PNG needs no extra') from exc
+    return Image
+
+
+def _pil_if_installed():
+    """PIL.Image, or None without Pillow (PNG then decodes in corenn's own codec)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
     return Image
 
 
@@ -70,7 +80,7 @@ def decode_png(contents, channels=0, dtype="uint8", name=None):
     """The PNG ``contents`` (a bytes string) as an (H, W, C) uint8 array; ``channels`` 0 (the
     file's), 1, 3 or 4. Needs no Pillow."""
     _check_channels("decode_png", channels, (0, 1, 3, 4))
-    a, depth = _png.decode(as_bytes(contents, "decode_png"), with_depth=True)
+    a, depth = _png.decode(as_bytes(contents, "decode_png"), with_depth=True, pillow=_pil_if_installed())
     return _finish(_to_channels(a, channels, (1 << depth) - 1), dtype, "decode_png")
 
 
