@@ -27,6 +27,24 @@ def test_crc32c_known_values():
     assert _tfrecord.crc32c(b"123456789") == 0xE3069283
 
 
+@pytest.mark.parametrize("size", [4095, 4096, 4097, 9973, 65536 + 3])
+def test_crc32c_of_long_data_matches_the_byte_loop(size):
+    data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
+    assert _tfrecord.crc32c(data) == _tfrecord._register(0xFFFFFFFF, data) ^ 0xFFFFFFFF
+    assert _tfrecord.crc32c(data[1000:], _tfrecord.crc32c(data[:1000])) == _tfrecord.crc32c(data)
+
+
+def test_long_record_round_trip_and_damage(tmp_path):
+    path = str(tmp_path / "long.tfrecord")
+    big = np.random.default_rng(1).integers(0, 256, 50000, dtype=np.uint8).tobytes()
+    raw = bytearray(_write(path, [b"a", big]))
+    assert list(tf.data.TFRecordDataset(path).as_numpy_iterator()) == [b"a", big]
+    raw[17 + 12 + 30000] ^= 1          # a byte in the middle of the long record
+    _put(path, bytes(raw))
+    with pytest.raises(tf.errors.DataLossError, match="offset 17.*data's CRC"):
+        list(tf.data.TFRecordDataset(path))
+
+
 @pytest.mark.parametrize("fname, compression", [("examples.tfrecord", None), ("examples.gz.tfrecord", "GZIP")])
 def test_reads_tensorflow_files(fname, compression):
     records = list(tf.data.TFRecordDataset(os.path.join(FIX, fname), compression_type=compression))
