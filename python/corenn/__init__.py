@@ -95,6 +95,10 @@ from ._tf_control import *  # noqa: E402,F401,F403
 from ._tf_control import __all__ as _tf_control_names  # noqa: E402
 from . import train, summary, saved_model  # noqa: E402
 from . import io  # noqa: E402  (tf.io: files, image codecs, TFRecord, tf.train.Example parsing)
+for _name in ("decode_png", "decode_jpeg", "decode_bmp", "decode_gif", "decode_image", "encode_png", "encode_jpeg",
+              "is_jpeg", "decode_and_crop_jpeg"):
+    setattr(image, _name, getattr(io, _name))   # TensorFlow's tf.image aliases of the tf.io codecs
+del _name
 
 
 class version:

@@ -36,6 +36,16 @@ def test_read_file_inside_dataset_map(tmp_path):
     assert next(iter(ds.as_numpy_iterator())).tolist() == [ord("v")]
 
 
+def test_matching_files_and_tf_image_aliases(tmp_path):
+    for n in ("b.png", "a.png", "c.txt"):
+        (tmp_path / n).write_bytes(b"")
+    got = tf.io.matching_files(str(tmp_path / "*.png"))
+    assert [os.path.basename(p) for p in got.tolist()] == [b"a.png", b"b.png"]
+    img = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
+    assert np.array_equal(tf.image.decode_png(tf.image.encode_png(img)), img)
+    assert np.array_equal(tf.image.decode_image(tf.io.encode_png(img), channels=3), img)
+
+
 def test_gfile(tmp_path):
     g = tf.io.gfile
     d = str(tmp_path / "a" / "b")

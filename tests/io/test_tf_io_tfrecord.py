@@ -201,3 +201,14 @@ def test_data_experimental_tfrecord_writer_and_tutorial_loop(tmp_path):
         lambda d: (d["x"], tf.io.parse_tensor(d["t"], out_type=tf.float32)))
     got = list(parsed.as_numpy_iterator())
     assert [int(x) for x, _ in got] == [0, 1, 2, 3] and got[3][1].tolist() == [3.0, 3.0]
+
+
+def test_example_prints_in_protobuf_text_format():
+    ex = tf.train.Example(features=tf.train.Features(feature={
+        "b": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b'xy"', b"\x00\xff"])),
+        "f": tf.train.Feature(float_list=tf.train.FloatList(value=[1.5, 0.1, 3.0]))}))
+    # as TensorFlow 2.21 prints it (feature order aside: protobuf's map order is unspecified)
+    assert str(ex) == ('features {\n  feature {\n    key: "b"\n    value {\n      bytes_list {\n'
+                       '        value: "xy\\""\n        value: "\\000\\377"\n      }\n    }\n  }\n'
+                       '  feature {\n    key: "f"\n    value {\n      float_list {\n        value: 1.5\n'
+                       '        value: 0.1\n        value: 3\n      }\n    }\n  }\n}\n')

@@ -35,7 +35,7 @@ __all__ = ["read_file", "write_file", "gfile", "decode_png", "decode_jpeg", "dec
            "decode_image", "encode_png", "encode_jpeg", "decode_raw", "serialize_tensor", "parse_tensor",
            "decode_csv", "decode_base64", "encode_base64", "TFRecordWriter", "TFRecordOptions",
            "FixedLenFeature", "VarLenFeature", "FixedLenSequenceFeature", "parse_single_example",
-           "parse_example", "is_jpeg", "decode_and_crop_jpeg", "BytesScalar"]
+           "parse_example", "is_jpeg", "decode_and_crop_jpeg", "matching_files", "BytesScalar"]
 
 
 def read_file(filename, name=None):
@@ -47,6 +47,15 @@ def read_file(filename, name=None):
             return _wrap(f.read())
     except FileNotFoundError:
         raise NotFoundError(f"tf.io.read_file: {path}: no such file or directory") from None
+
+
+def matching_files(pattern, name=None):
+    """The sorted file names matching the glob ``pattern`` (or a list of them), as an array of bytes."""
+    names = gfile.glob(pattern if not isinstance(pattern, np.ndarray) else [
+        _as_path(p, "matching_files") for p in pattern.reshape(-1)])
+    out = np.empty(len(names), dtype=object)
+    out[:] = [n.encode() for n in names]
+    return out
 
 
 def write_file(filename, contents, name=None):

@@ -251,6 +251,47 @@ class Features:
         return out
 
 
+def _text_bytes(b):
+    """Protobuf text format's quoting of bytes: printable ASCII as is, the rest as octal escapes."""
+    out = []
+    for ch in b:
+        if ch in (0x22, 0x27, 0x5C):
+            out.append("\\" + chr(ch))
+        elif ch == 0x0A:
+            out.append("\\n")
+        elif 0x20 <= ch < 0x7F:
+            out.append(chr(ch))
+        else:
+            out.append(f"\\{ch:03o}")
+    return '"' + "".join(out) + '"'
+
+
+def _text_value(kind, v):
+    if kind == "bytes_list":
+        return _text_bytes(v)
+    if kind == "float_list":
+        if not np.isfinite(v):
+            return "nan" if v != v else ("inf" if v > 0 else "-inf")
+        text = str(np.float32(v))
+        return text[:-2] if text.endswith(".0") else text     # protobuf prints 3.0 as 3
+    return str(v)
+
+
+def _text(features):
+    """``print(example)``: protobuf's text format, as TensorFlow prints an Example."""
+    lines = ["features {"]
+    for key, f in features.feature.items():
+        lines += ["  feature {", f"    key: {_text_bytes(key.encode('utf-8'))}", "    value {"]
+        if f.WhichOneof("kind"):
+            kind = f.WhichOneof("kind")
+            lines.append(f"      {kind} {{")
+            lines += [f"        value: {_text_value(kind, v)}" for v in getattr(f, kind).value]
+            lines.append("      }")
+        lines += ["    }", "  }"]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 class Example:
     """``tf.train.Example(features=tf.train.Features(...))``; ``SerializeToString()`` gives the
     protobuf bytes TensorFlow writes, ``Example.FromString(b)`` reads them."""
@@ -285,3 +326,6 @@ class Example:
 
     def __repr__(self):
         return f"Example(features={self.features!r})"
+
+    def __str__(self):
+        return _text(self.features) if self.features.feature else ""
