@@ -31,6 +31,7 @@ def test_decode_png_matches_tensorflow(name, channels, codec, monkeypatch):
     got = tf.io.decode_png(_read(name), channels=channels)
     want = REF[f"{name}:{channels}"]
     assert isinstance(got, np.ndarray) and got.dtype == np.uint8
+    assert got.numpy().shape == want.shape and type(got.numpy()) is np.ndarray   # eager tensor's numpy()
     assert got.shape == want.shape
     np.testing.assert_array_equal(got, want)
 

@@ -76,7 +76,7 @@ def decode_and_crop_jpeg(contents, crop_window, channels=0, **kwargs):
     img = decode_jpeg(contents, channels)
     if y < 0 or x < 0 or h < 0 or w < 0 or y + h > img.shape[0] or x + w > img.shape[1]:
         raise ValueError(f"tf.io.decode_and_crop_jpeg: crop window {[y, x, h, w]} is outside the image {img.shape}")
-    return np.ascontiguousarray(img[y:y + h, x:x + w])
+    return np.ascontiguousarray(img[y:y + h, x:x + w]).view(type(img))
 
 
 # -- numbers from bytes ------------------------------------------------------------------------
@@ -92,8 +92,9 @@ def _np_dtype(dtype, op):
 
 def _numeric_out(a):
     """A Tensor for the dtypes a Tensor holds; other dtypes (uint8 ...) stay NumPy arrays."""
+    from ..data._structure import Array
     a = np.require(a, requirements="C")   # (ascontiguousarray would make a 0-d array 1-d)
-    return _kernels.as_tensor(a) if a.dtype in (np.float32, np.int32, np.int64) else a
+    return _kernels.as_tensor(a) if a.dtype in (np.float32, np.int32, np.int64) else a.view(Array)
 
 
 def decode_raw(input_bytes, out_type, little_endian=True, fixed_length=None, name=None):

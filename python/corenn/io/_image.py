@@ -69,9 +69,16 @@ def _to_channels(a, channels, alpha_max=255):
     return np.ascontiguousarray(np.concatenate([color, alpha], axis=2))
 
 
+def _eager(a):
+    """The uint8 array with TensorFlow's eager methods (``numpy()``, ``set_shape``), as Dataset
+    elements have them: ``plt.imshow(image.numpy())`` runs."""
+    from ..data._structure import Array
+    return np.ascontiguousarray(a).view(Array)
+
+
 def _finish(a, dtype, op):
     if dtype is None or np.dtype(str(dtype)) == np.uint8:
-        return a
+        return _eager(a)
     from .. import image
     return image.convert_image_dtype(a, dtype)
 
@@ -119,13 +126,13 @@ def decode_jpeg(contents, channels=0, ratio=1, fancy_upscaling=True, try_recover
         raise NotImplementedError("tf.io.decode_jpeg: ratio other than 1 is not supported")
     img = _open(as_bytes(contents, "decode_jpeg"), "decode_jpeg", "JPEG", gray=channels == 1)
     a = _pil_array(img)
-    return _to_channels(a[..., :3] if a.shape[2] == 4 else a, channels)
+    return _eager(_to_channels(a[..., :3] if a.shape[2] == 4 else a, channels))
 
 
 def decode_bmp(contents, channels=0, name=None):
     """The BMP ``contents`` as an (H, W, C) uint8 array (Pillow); ``channels`` 0, 1, 3 or 4."""
     _check_channels("decode_bmp", channels, (0, 1, 3, 4))
-    return _to_channels(_pil_array(_open(as_bytes(contents, "decode_bmp"), "decode_bmp", "BMP")), channels)
+    return _eager(_to_channels(_pil_array(_open(as_bytes(contents, "decode_bmp"), "decode_bmp", "BMP")), channels))
 
 
 def decode_gif(contents, name=None):
@@ -139,7 +146,7 @@ def decode_gif(contents, name=None):
     for i in range(n):
         img.seek(i)
         frames.append(np.asarray(img.convert("RGB"), np.uint8))
-    return np.ascontiguousarray(np.stack(frames))
+    return _eager(np.stack(frames))
 
 
 def _sniff(data):
