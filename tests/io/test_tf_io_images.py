@@ -82,6 +82,14 @@ def test_encode_jpeg_round_trip_and_other_formats(tmp_path):
     PIL.fromarray(img).save(tmp_path / "a.bmp")
     assert np.array_equal(tf.io.decode_bmp(tf.io.read_file(str(tmp_path / "a.bmp"))), img)
     assert tf.io.decode_image(tf.io.read_file(str(tmp_path / "a.bmp")), channels=4).shape == (16, 16, 4)
+    rgba = np.random.default_rng(3).integers(0, 256, (5, 7, 4), dtype=np.uint8)
+    PIL.fromarray(rgba).save(tmp_path / "b.bmp")         # 32-bit: TensorFlow reads the 4th byte as alpha
+    assert np.array_equal(tf.io.decode_bmp(tf.io.read_file(str(tmp_path / "b.bmp"))), rgba)
+    assert np.array_equal(tf.io.decode_bmp(tf.io.read_file(str(tmp_path / "b.bmp")), channels=3), rgba[..., :3])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        tf.io.decode_bmp(tf.io.read_file(str(tmp_path / "b.bmp")).numpy()[:-10])
+    with pytest.raises(ValueError, match="channels"):
+        tf.io.decode_bmp(tf.io.read_file(str(tmp_path / "b.bmp")), channels=1)
     frames = [PIL.fromarray(np.full((4, 5, 3), v, np.uint8)) for v in (0, 255)]
     frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
     gif = tf.io.read_file(str(tmp_path / "a.gif"))

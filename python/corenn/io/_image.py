@@ -129,10 +129,33 @@ def decode_jpeg(contents, channels=0, ratio=1, fancy_upscaling=True, try_recover
     return _eager(_to_channels(a[..., :3] if a.shape[2] == 4 else a, channels))
 
 
+def _bmp32(data):
+    """An uncompressed 32-bit BMP (BI_RGB) as (H, W, 4) BGRA -> RGBA: TensorFlow reads the
+    fourth byte as alpha, Pillow drops it. None for every other BMP."""
+    import struct
+    if len(data) < 54:
+        return None
+    offset, = struct.unpack_from("<I", data, 10)
+    header, w, h, _, bits, compression = struct.unpack_from("<IiiHHI", data, 14)
+    if bits != 32 or compression != 0 or header < 40 or w <= 0 or h == 0:
+        return None
+    rows = abs(h)
+    if w * rows > _MAX_PIXELS or offset + 4 * w * rows > len(data):
+        raise ValueError(f"tf.io.decode_bmp: a {w}x{rows} 32-bit BMP needs {4 * w * rows} bytes of pixels at "
+                         f"offset {offset}; the file has {len(data)} (truncated or corrupt)")
+    px = np.frombuffer(data, np.uint8, 4 * w * rows, offset).reshape(rows, w, 4)[..., [2, 1, 0, 3]]
+    return px[::-1] if h > 0 else px      # a positive height stores the bottom row first
+
+
 def decode_bmp(contents, channels=0, name=None):
-    """The BMP ``contents`` as an (H, W, C) uint8 array (Pillow); ``channels`` 0, 1, 3 or 4."""
-    _check_channels("decode_bmp", channels, (0, 1, 3, 4))
-    return _eager(_to_channels(_pil_array(_open(as_bytes(contents, "decode_bmp"), "decode_bmp", "BMP")), channels))
+    """The BMP ``contents`` as an (H, W, C) uint8 array (Pillow); ``channels`` 0, 3 or 4
+    (an uncompressed 32-bit BMP has 4: its fourth byte is alpha, as TensorFlow reads it)."""
+    _check_channels("decode_bmp", channels, (0, 3, 4))
+    data = as_bytes(contents, "decode_bmp")
+    a = _bmp32(data)
+    if a is None:
+        a = _pil_array(_open(data, "decode_bmp", "BMP"))
+    return _eager(_to_channels(a, channels))
 
 
 def decode_gif(contents, name=None):
