@@ -9,6 +9,8 @@ Files (tests/io/fixtures/ by default):
                             float and an int64 feature each (several values, negative and 64-bit
                             ints, an empty list, a feature missing from one example)
     examples.gz.tfrecord    the same records, GZIP compressed
+    sequence.tfrecord       one tf.train.SequenceExample (an int64 context feature, an int64 list of
+                            2 per step and a bytes list of 0..2 per step over 3 steps)
     gray.png gray_alpha.png rgb.png rgba.png   8-bit PNGs of each colour type (tf.io.encode_png)
     palette.png palette_trns.png gray1.png     palette (without / with tRNS) and 1-bit gray (Pillow)
     rgb16.png               a 16-bit PNG (corenn refuses it clearly)
@@ -47,6 +49,16 @@ for fname, options in (("examples.tfrecord", None), ("examples.gz.tfrecord", "GZ
     with tf.io.TFRecordWriter(os.path.join(out, fname), options) as w:
         for e in examples:
             w.write(tf.train.Example(features=tf.train.Features(feature=e)).SerializeToString())
+
+seq = tf.train.SequenceExample(
+    context=tf.train.Features(feature={"id": feature("int64", [42])}),
+    feature_lists=tf.train.FeatureLists(feature_list={
+        "tokens": tf.train.FeatureList(feature=[feature("int64", [3, 4]), feature("int64", [5, 6]),
+                                                feature("int64", [7, 8])]),
+        "words": tf.train.FeatureList(feature=[feature("bytes", [b"a"]), feature("bytes", []),
+                                               feature("bytes", [b"b", b"c"])])}))
+with tf.io.TFRecordWriter(os.path.join(out, "sequence.tfrecord")) as w:
+    w.write(seq.SerializeToString())
 
 images = {
     "gray.png": rng.integers(0, 256, (5, 7, 1), dtype=np.uint8),

@@ -212,3 +212,26 @@ def test_example_prints_in_protobuf_text_format():
                        '        value: "xy\\""\n        value: "\\000\\377"\n      }\n    }\n  }\n'
                        '  feature {\n    key: "f"\n    value {\n      float_list {\n        value: 1.5\n'
                        '        value: 0.1\n        value: 3\n      }\n    }\n  }\n}\n')
+
+
+def test_sequence_example_written_by_tensorflow():
+    record = next(iter(tf.data.TFRecordDataset(os.path.join(FIX, "sequence.tfrecord"))))
+    context, seq = tf.io.parse_single_sequence_example(
+        record,
+        context_features={"id": tf.io.FixedLenFeature([], tf.int64),
+                          "m": tf.io.FixedLenFeature([], tf.int64, default_value=1)},
+        sequence_features={"tokens": tf.io.FixedLenSequenceFeature([2], tf.int64),
+                           "words": tf.io.VarLenFeature(tf.string),
+                           "none": tf.io.FixedLenSequenceFeature([], tf.float32, allow_missing=True)})
+    # TensorFlow 2.21's answer on the same record
+    assert int(np.asarray(context["id"])) == 42 and int(np.asarray(context["m"])) == 1
+    assert np.asarray(seq["tokens"]).tolist() == [[3, 4], [5, 6], [7, 8]]
+    assert seq["words"].indices.tolist() == [[0, 0], [2, 0], [2, 1]]
+    assert seq["words"].values.tolist() == [b"a", b"b", b"c"] and seq["words"].shape == (3, 2)
+    assert np.asarray(seq["none"]).shape == (0,)
+    ex = tf.train.SequenceExample.FromString(record.numpy())
+    assert tf.train.SequenceExample.FromString(ex.SerializeToString()) == ex
+    assert len(ex.feature_lists.feature_list["words"].feature) == 3
+    with pytest.raises(ValueError, match="step 0 of 'tokens' has 2 values"):
+        tf.io.parse_single_sequence_example(record, sequence_features={
+            "tokens": tf.io.FixedLenSequenceFeature([3], tf.int64)})

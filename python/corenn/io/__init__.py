@@ -28,14 +28,14 @@ from ._bytes import BytesScalar, as_bytes as _as_bytes, as_path as _as_path, wra
 from ._image import (decode_bmp, decode_gif, decode_image, decode_jpeg, decode_png, encode_jpeg,  # noqa: F401
                      encode_png)
 from ._parse import (FixedLenFeature, FixedLenSequenceFeature, VarLenFeature, parse_example,  # noqa: F401
-                     parse_single_example)
+                     parse_single_example, parse_single_sequence_example)
 from ._tfrecord import TFRecordOptions, TFRecordWriter, tf_record_iterator  # noqa: F401
 
 __all__ = ["read_file", "write_file", "gfile", "decode_png", "decode_jpeg", "decode_bmp", "decode_gif",
            "decode_image", "encode_png", "encode_jpeg", "decode_raw", "serialize_tensor", "parse_tensor",
            "decode_csv", "decode_base64", "encode_base64", "TFRecordWriter", "TFRecordOptions",
            "FixedLenFeature", "VarLenFeature", "FixedLenSequenceFeature", "parse_single_example",
-           "parse_example", "is_jpeg", "decode_and_crop_jpeg", "matching_files", "BytesScalar"]
+           "parse_example", "parse_single_sequence_example", "is_jpeg", "decode_and_crop_jpeg", "matching_files", "BytesScalar"]
 
 
 def read_file(filename, name=None):

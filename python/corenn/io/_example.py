@@ -3,6 +3,8 @@
 The messages (tensorflow/core/example/{example,feature}.proto):
 
     Example   { Features features = 1; }
+    SequenceExample { Features context = 1; FeatureLists feature_lists = 2; }
+    FeatureLists { map<string, FeatureList> feature_list = 1; }    FeatureList { repeated Feature feature = 1; }
     Features  { map<string, Feature> feature = 1; }      entry: { string key = 1; Feature value = 2; }
     Feature   { oneof kind { BytesList bytes_list = 1; FloatList float_list = 2; Int64List int64_list = 3; } }
     BytesList { repeated bytes value = 1; }
@@ -329,3 +331,97 @@ class Example:
 
     def __str__(self):
         return _text(self.features) if self.features.feature else ""
+
+
+class FeatureList:
+    """``tf.train.FeatureList(feature=[Feature, ...])``: one Feature per time step."""
+
+    def __init__(self, feature=()):
+        self.feature = list(feature)
+
+    def __eq__(self, other):
+        return isinstance(other, FeatureList) and self.feature == other.feature
+
+    def __repr__(self):
+        return f"FeatureList(feature={self.feature!r})"
+
+    def _encode(self):
+        return b"".join(_field(1, f._encode()) for f in self.feature)
+
+    @classmethod
+    def _decode(cls, buf, start, stop):
+        return cls([Feature._decode(buf, *v) for n, t, v in _fields(buf, start, stop) if n == 1 and t == 2])
+
+
+class FeatureLists:
+    """``tf.train.FeatureLists(feature_list={name: FeatureList})``."""
+
+    def __init__(self, feature_list=None):
+        self.feature_list = dict(feature_list or {})
+
+    def __eq__(self, other):
+        return isinstance(other, FeatureLists) and self.feature_list == other.feature_list
+
+    def __repr__(self):
+        return f"FeatureLists(feature_list={self.feature_list!r})"
+
+    def _encode(self):
+        return b"".join(_field(1, _field(1, k.encode("utf-8")) + _field(2, v._encode()))
+                        for k, v in self.feature_list.items())
+
+    @classmethod
+    def _decode(cls, buf, start, stop):
+        out = cls()
+        for n, t, v in _fields(buf, start, stop):
+            if n != 1 or t != 2:
+                continue
+            key, value = b"", FeatureList()
+            for en, et, ev in _fields(buf, *v):
+                if en == 1 and et == 2:
+                    key = bytes(buf[ev[0]:ev[1]])
+                elif en == 2 and et == 2:
+                    value = FeatureList._decode(buf, *ev)
+            try:
+                out.feature_list[key.decode("utf-8")] = value
+            except UnicodeDecodeError:
+                raise _bad("a feature list name is not UTF-8") from None
+        return out
+
+
+class SequenceExample:
+    """``tf.train.SequenceExample(context=Features, feature_lists=FeatureLists)``."""
+
+    def __init__(self, context=None, feature_lists=None):
+        self.context = context if context is not None else Features()
+        self.feature_lists = feature_lists if feature_lists is not None else FeatureLists()
+
+    def SerializeToString(self, deterministic=None):
+        out = b""
+        if self.context.feature:
+            out += _field(1, self.context._encode())
+        if self.feature_lists.feature_list:
+            out += _field(2, self.feature_lists._encode())
+        return out
+
+    def ParseFromString(self, data):
+        buf = memoryview(bytes(data))
+        self.context, self.feature_lists = Features(), FeatureLists()
+        for n, t, v in _fields(buf):
+            if n == 1 and t == 2:
+                self.context.feature.update(Features._decode(buf, *v).feature)
+            elif n == 2 and t == 2:
+                self.feature_lists.feature_list.update(FeatureLists._decode(buf, *v).feature_list)
+        return len(buf)
+
+    @classmethod
+    def FromString(cls, data):
+        out = cls()
+        out.ParseFromString(data)
+        return out
+
+    def __eq__(self, other):
+        return isinstance(other, SequenceExample) and (self.context, self.feature_lists) == \
+            (other.context, other.feature_lists)
+
+    def __repr__(self):
+        return f"SequenceExample(context={self.context!r}, feature_lists={self.feature_lists!r})"

@@ -21,7 +21,7 @@ import numpy as np
 from .. import dtypes, kernels
 from ..sparse import SparseTensor
 from ._bytes import as_bytes, wrap_bytes
-from ._example import Example
+from ._example import Example, Features, SequenceExample
 
 FixedLenFeature = namedtuple("FixedLenFeature", ["shape", "dtype", "default_value"])
 FixedLenFeature.__new__.__defaults__ = (None,)
@@ -117,14 +117,7 @@ def _example(serialized):
 
 def parse_single_example(serialized, features, name=None, example_names=None):
     """A dict of the features of one serialized Example, by the spec ``features``."""
-    parsed = _parse_one(_example(serialized), features)
-    out = {}
-    for key, (how, a) in parsed.items():
-        if how == "var":
-            out[key] = SparseTensor(np.arange(len(a))[:, None], a, [len(a)])
-        else:
-            out[key] = _out(a)
-    return out
+    return parse_single_example_from(_example(serialized), features)
 
 
 def parse_example(serialized, features, name=None, example_names=None):
@@ -154,3 +147,47 @@ def parse_example(serialized, features, name=None, example_names=None):
             a = np.stack(parts) if parts else np.empty((0,) + _shape(spec), dtype)
             out[key] = _out(a.astype(dtype))
     return out
+
+
+def parse_single_sequence_example(serialized, context_features=None, sequence_features=None,
+                                  example_name=None, name=None):
+    """(context, sequences) of one serialized ``tf.train.SequenceExample``: the context by the
+    ``parse_single_example`` rules; each sequence feature is one Feature per step, a
+    ``FixedLenSequenceFeature`` giving (steps,) + shape and a ``VarLenFeature`` a SparseTensor
+    with indices [step, position]."""
+    seq = SequenceExample.FromString(as_bytes(serialized, "parse_single_sequence_example"))
+    context = parse_single_example_from(Example(seq.context), context_features or {})
+    out = {}
+    for key, spec in (sequence_features or {}).items():
+        kind = _kind(spec, key)
+        fl = seq.feature_lists.feature_list.get(key)
+        steps = [] if fl is None else [_values(Example(Features({key: f})), key, kind) for f in fl.feature]
+        steps = [np.empty(0, _LISTS[kind][1]) if v is None else v for v in steps]
+        if isinstance(spec, VarLenFeature):
+            idx = [(t, j) for t, v in enumerate(steps) for j in range(len(v))]
+            vals = np.concatenate(steps) if steps else np.empty(0, _LISTS[kind][1])
+            out[key] = SparseTensor(np.asarray(idx, np.int64).reshape(-1, 2), vals,
+                                    [len(steps), max((len(v) for v in steps), default=0)])
+        elif isinstance(spec, FixedLenSequenceFeature):
+            shape = _shape(spec)
+            if fl is None and not spec.allow_missing:
+                raise ValueError(f"tf.io.parse_single_sequence_example: sequence feature {key!r} is missing "
+                                 "(allow_missing=True allows that)")
+            size = int(np.prod(shape))
+            for t, v in enumerate(steps):
+                if len(v) != size:
+                    raise ValueError(f"tf.io.parse_single_sequence_example: step {t} of {key!r} has {len(v)} values; "
+                                     f"the shape {shape} needs {size}")
+            a = np.stack([v.reshape(shape) for v in steps]) if steps else np.empty((0,) + shape, _LISTS[kind][1])
+            out[key] = _out(a)
+        else:
+            raise TypeError(f"tf.io.parse_single_sequence_example: sequence feature {key!r} must be a "
+                            f"FixedLenSequenceFeature or VarLenFeature, got {type(spec).__name__}")
+    return context, out
+
+
+def parse_single_example_from(example, features):
+    """parse_single_example on an already decoded Example."""
+    parsed = _parse_one(example, features)
+    return {key: SparseTensor(np.arange(len(a))[:, None], a, [len(a)]) if how == "var" else _out(a)
+            for key, (how, a) in parsed.items()}
