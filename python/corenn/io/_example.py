@@ -110,8 +110,7 @@ class BytesList(_List):
     @classmethod
     def _decode(cls, buf, start, stop):
         out = cls()
-        out.value = [bytes(buf[a:b]) for n, t, (a, b) in ((n, t, v) for n, t, v in _fields(buf, start, stop))
-                     if n == 1 and t == 2]
+        out.value = [bytes(buf[v[0]:v[1]]) for n, t, v in _fields(buf, start, stop) if n == 1 and t == 2]
         return out
 
 
