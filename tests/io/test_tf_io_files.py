@@ -46,6 +46,19 @@ def test_matching_files_and_tf_image_aliases(tmp_path):
     assert np.array_equal(tf.image.decode_image(tf.io.encode_png(img), channels=3), img)
 
 
+def test_write_file_inside_dataset_map(tmp_path):
+    names = np.array([str(tmp_path / f"out{i}.bin").encode() for i in range(3)], dtype=object)
+    ds = tf.data.Dataset.from_tensor_slices((names, np.arange(3, dtype=np.int32)))
+
+    def write(path, i):
+        tf.io.write_file(path, tf.io.serialize_tensor(np.full((2,), i, np.int32)))
+        return path
+    written = list(ds.map(write).as_numpy_iterator())
+    assert written == names.tolist()
+    back = [np.asarray(tf.io.parse_tensor(tf.io.read_file(p), tf.int32)).tolist() for p in written]
+    assert back == [[0, 0], [1, 1], [2, 2]]
+
+
 def test_gfile(tmp_path):
     g = tf.io.gfile
     d = str(tmp_path / "a" / "b")
