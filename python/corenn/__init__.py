@@ -94,6 +94,11 @@ from . import random  # noqa: E402  (keras.random, plus tf.random.set_seed)
 from ._tf_control import *  # noqa: E402,F401,F403
 from ._tf_control import __all__ as _tf_control_names  # noqa: E402
 from . import train, summary, saved_model  # noqa: E402
+from . import io  # noqa: E402  (tf.io: files, image codecs, TFRecord, tf.train.Example parsing)
+for _name in ("decode_png", "decode_jpeg", "decode_bmp", "decode_gif", "decode_image", "encode_png", "encode_jpeg",
+              "is_jpeg", "decode_and_crop_jpeg"):
+    setattr(image, _name, getattr(io, _name))   # TensorFlow's tf.image aliases of the tf.io codecs
+del _name
 
 
 class version:
@@ -110,7 +115,7 @@ __all__ = ["Model", "Input", "backend", "GradientTape", "function", "convert_to_
                         # tf.range, tf.print, tf.bool ... stay attributes: `from corenn import *`
                         # must not shadow Python's builtins
                         and n not in dir(_builtins)]
-__all__ += ["train", "summary", "saved_model"] + [n for n in _tf_control_names if n not in dir(_builtins)]
+__all__ += ["train", "summary", "saved_model", "io"] + [n for n in _tf_control_names if n not in dir(_builtins)]
 
 # Last: the public ops of every op namespace record a graph node when called on KerasTensors
 # (``x = ops.expand_dims(inputs, -1)`` while a functional model is built; layers/op_layer.py).

@@ -71,6 +71,7 @@ def constant(value, dtype=None, shape=None, name=None):
     if isinstance(value, Tensor):
         value = np.asarray(value)
     a = np.asarray(value)
+    small = _small_int_name(dtype if dtype is not None else a.dtype)
     if dtype is not None:
         a = a.astype(_dtype_name(dtype)).astype(_dtypes.storage_dtype(dtype, "tf.constant"), copy=False)
     elif a.dtype == np.float64:
@@ -81,7 +82,20 @@ def constant(value, dtype=None, shape=None, name=None):
         a = a.astype(np.int32)   # Python ints are int32 in TensorFlow
     if shape is not None:
         a = np.broadcast_to(a, tuple(shape)).copy() if a.size == 1 else a.reshape(tuple(shape))
-    return _tensor(a)
+    t = _tensor(a)
+    if small:
+        t._tf_int_dtype = small   # tf.image.convert_image_dtype scales by this type's maximum
+    return t
+
+
+def _small_int_name(dtype):
+    """'uint8' ... for the integer types a Tensor stores as int32 (uint8, int8, int16, uint16),
+    else None."""
+    try:
+        d = np.dtype(str(dtype) if not isinstance(dtype, np.dtype) else dtype)
+    except TypeError:
+        return None
+    return d.name if d.kind in "iu" and d.itemsize < 4 else None
 
 
 def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
@@ -112,7 +126,13 @@ def cast(x, dtype, name=None):
     if isinstance(x, ops.ComplexPair):   # TensorFlow drops the imaginary part
         x = x[0]
     _dtypes.storage_dtype(dtype, "tf.cast")   # names tf.cast when the dtype is not supported
-    return ops.cast(x, _dtype_name(dtype))
+    out = ops.cast(x, _dtype_name(dtype))
+    small = _small_int_name(dtype)
+    if small and isinstance(out, Tensor):
+        if out is x:
+            out = ops.cast(ops.cast(x, "int64"), _dtype_name(dtype))
+        out._tf_int_dtype = small
+    return out
 
 
 def reshape(tensor, shape, name=None):

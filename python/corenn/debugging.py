@@ -9,11 +9,23 @@ import numpy as np
 
 __all__ = ["set_log_device_placement", "assert_equal", "assert_near", "assert_all_finite",
            "check_numerics", "assert_rank", "assert_non_negative", "assert_positive",
-           "InvalidArgumentError", "errors"]
+           "InvalidArgumentError", "NotFoundError", "AlreadyExistsError", "DataLossError", "errors"]
 
 
 class InvalidArgumentError(ValueError):
     """TensorFlow's error for a failed tf.debugging check (``tf.errors.InvalidArgumentError``)."""
+
+
+class NotFoundError(FileNotFoundError):
+    """``tf.errors.NotFoundError``: a file ``tf.io`` was asked for does not exist."""
+
+
+class AlreadyExistsError(FileExistsError):
+    """``tf.errors.AlreadyExistsError``: ``tf.io.gfile`` would overwrite a file it was told not to."""
+
+
+class DataLossError(ValueError):
+    """``tf.errors.DataLossError``: a corrupted or truncated record (``tf.data.TFRecordDataset``)."""
 
 
 _log_placement = [False]
@@ -80,4 +92,5 @@ def assert_positive(x, message=None, summarize=None, name=None):
         _fail(message, "Condition x > 0 did not hold element-wise")
 
 
-errors = SimpleNamespace(InvalidArgumentError=InvalidArgumentError)   # tf.errors
+errors = SimpleNamespace(InvalidArgumentError=InvalidArgumentError, NotFoundError=NotFoundError,
+                         AlreadyExistsError=AlreadyExistsError, DataLossError=DataLossError)   # tf.errors

@@ -8,7 +8,9 @@ except where TensorFlow keeps the dtype (flips, crops, nearest resize of integer
 Tensors). A Tensor cannot hold uint8 (nor int8 / int16 / uint16 / uint32 / uint64), so the
 functions that keep TensorFlow's dtype (flips, crops, pads, nearest resize) return a NumPy array
 of that dtype for such data: a decoded uint8 mask stays uint8 through them, and
-``convert_image_dtype`` then scales by 255 as TensorFlow does.
+``convert_image_dtype`` then scales by 255 as TensorFlow does. ``tf.constant(uint8 array)`` and
+``tf.cast(x, tf.uint8)`` give int32 Tensors marked with the uint8 they stand for, and
+``convert_image_dtype`` scales those by 255 too (not by int32's maximum).
 Random functions draw from corenn's generator (``tf.random.set_seed``) or ``seed=``.
 """
 from __future__ import annotations
@@ -121,6 +123,9 @@ def convert_image_dtype(image, dtype, saturate=False, name=None):
     from . import dtypes
     target = np.dtype(str(dtype))
     a = np.asarray(image)
+    if isinstance(image, Tensor) and getattr(image, "_tf_int_dtype", None):
+        # tf.constant(uint8 data) / tf.cast(x, tf.uint8): stored as int32, scaled as uint8
+        a = a.astype(image._tf_int_dtype)
     src_int, dst_int = a.dtype.kind in "iu", target.kind in "iu"
     if not src_int and not dst_int:
         return ops.cast(image, target.name)

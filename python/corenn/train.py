@@ -31,7 +31,13 @@ import numpy as np
 from . import saving
 from .kernels import Tensor
 
-__all__ = ["Checkpoint", "CheckpointManager", "latest_checkpoint", "CheckpointOptions", "get_checkpoint_state"]
+__all__ = ["Checkpoint", "CheckpointManager", "latest_checkpoint", "CheckpointOptions", "get_checkpoint_state",
+           "Example", "Features", "Feature", "BytesList", "FloatList", "Int64List", "SequenceExample",
+           "FeatureList", "FeatureLists"]
+
+# tf.train.Example and its parts: protobuf messages of TFRecord files (io/_example.py)
+from .io._example import (BytesList, Example, Feature, FeatureList, FeatureLists, Features,  # noqa: E402
+                          FloatList, Int64List, SequenceExample)
 
 SUFFIX = ".corenn-ckpt"
 _FORMAT = "corenn.checkpoint/1"
