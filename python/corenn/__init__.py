@@ -105,6 +105,10 @@ class version:
     """``tf.version.VERSION``."""
     VERSION = __version__
 
+
+from ._tf_compat import autograph, executing_eagerly, get_logger, sysconfig, test  # noqa: E402
+from . import _tf_compat as compat  # noqa: E402  (tf.compat.v1.logging.set_verbosity, ...; v2 set below)
+
 __all__ = ["Model", "Input", "backend", "GradientTape", "function", "convert_to_tensor", "newaxis", "keras",
            "autodiff", "ops", "Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
            "initializers", "constraints", "regularizers", "callbacks", "utils", "datasets", "data", "TensorSpec", "Tensor", "TensorShape", "kernels", "cuda",
@@ -115,7 +119,8 @@ __all__ = ["Model", "Input", "backend", "GradientTape", "function", "convert_to_
                         # tf.range, tf.print, tf.bool ... stay attributes: `from corenn import *`
                         # must not shadow Python's builtins
                         and n not in dir(_builtins)]
-__all__ += ["train", "summary", "saved_model", "io"] + [n for n in _tf_control_names if n not in dir(_builtins)]
+__all__ += ["train", "summary", "saved_model", "io", "compat", "test", "autograph", "sysconfig",
+            "executing_eagerly", "get_logger"] + [n for n in _tf_control_names if n not in dir(_builtins)]
 
 # Last: the public ops of every op namespace record a graph node when called on KerasTensors
 # (``x = ops.expand_dims(inputs, -1)`` while a functional model is built; layers/op_layer.py).
@@ -127,4 +132,5 @@ for _module, _prefix in ((ops, "ops"), (ops.nn, "ops.nn"), (ops.numpy, "ops.nump
                          (_sys.modules[__name__], "tf"), (math, "tf.math"), (nn, "tf.nn"), (linalg, "tf.linalg"),
                          (image, "tf.image"), (signal, "tf.signal")):
     _make_symbolic_aware(_module, _prefix)
+compat.v2 = _sys.modules[__name__]   # tf.compat.v2 is TensorFlow 2's API: corenn itself
 del _module, _prefix, _sys

@@ -30,3 +30,8 @@ from .ema import SwapEMAWeights
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "LambdaCallback",
            "EarlyStopping", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger",
            "TerminateOnNaN", "ModelCheckpoint", "BackupAndRestore", "TensorBoard", "SwapEMAWeights"]
+
+import types as _types  # noqa: E402
+
+experimental = _types.SimpleNamespace(BackupAndRestore=BackupAndRestore)   # tf.keras 2.3-2.7's path
+del _types

@@ -62,3 +62,14 @@ def _lookup(name):
     if cls is None:
         raise ValueError(f"Unknown optimizer: {name!r}; known: {sorted(_BY_NAME)}")
     return cls
+
+import types as _types  # noqa: E402
+
+# TensorFlow 2.11+ scripts name the same optimizers under tf.keras.optimizers.legacy (the pre-2.11
+# classes, kept for M1 Macs) and .experimental (the new ones while they were new): one set here
+legacy = _types.SimpleNamespace(**{n: globals()[n] for n in ("Optimizer", "SGD", "RMSprop", "Adam", "Adagrad",
+                                                             "Adadelta", "Adamax", "Nadam", "Ftrl")})
+experimental = _types.SimpleNamespace(**{n: globals()[n] for n in ("Optimizer", "SGD", "RMSprop", "Adam", "AdamW",
+                                                                   "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl",
+                                                                   "Lion", "Adafactor")})
+del _types
