@@ -224,6 +224,37 @@ void add_column_sums(const float* a, int64_t rows, int64_t cols, float* acc) {
     for (int64_t j = 0; j < cols; ++j) acc[j] += a[i * cols + j];
 }
 
+// [dW; dR; db] += [x^T; hprev^T; 1] dgates over m rows (LSTM, SimpleRNN: their dR multiplies the
+// same dgates as dW): one GEMM whose A stacks x^T (F rows), hprev^T (U rows) and a row of ones,
+// whose product is the column sums of dgates, i.e. db. dgates is packed once for all three (two
+// GEMMs and a column-sum pass read it three times). part holds dW (F, GU), dR (U, GU), db (GU)
+// back to back, the rows of the stacked A's product. x (m, F), hprev (m, U), dgates (m, GU).
+void add_weight_grads(const gemm::Kernel& kern, const float* x, const float* hprev,
+                      const float* dgates, int64_t m, int64_t F, int64_t U, int64_t GU, float* part) {
+  const gemm::PackAFn pack_t = kern.ctx->pack_a_t;
+  const int mr = kern.mr;
+  const auto at = [&](int64_t i, int64_t p) {  // element (i, p) of the stacked A
+    return i < F ? x[p * F + i] : i < F + U ? hprev[p * U + (i - F)] : 1.0f;
+  };
+  // Panels inside x^T or hprev^T go through the kernel set's transposing packer; the (at most
+  // two) panels across a boundary or holding the ones row are filled element by element.
+  const gemm::PackA pack_a = [&](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+    for (int64_t i = i0; i < i0 + mc; i += mr, dst += mr * kc) {
+      const int64_t rows = std::min<int64_t>(mr, i0 + mc - i);
+      if (i + rows <= F) {
+        pack_t(x, F, i, rows, p0, kc, dst);
+      } else if (i >= F && i + rows <= F + U) {
+        pack_t(hprev, U, i - F, rows, p0, kc, dst);
+      } else {
+        for (int64_t p = 0; p < kc; ++p)
+          for (int r = 0; r < mr; ++r) dst[p * mr + r] = r < rows ? at(i + r, p0 + p) : 0.0f;
+      }
+    }
+  };
+  gemm::gemm_packed(kern, F + U + 1, GU, m, pack_a, gemm::pack_b_matrix(kern, dgates, GU, false),
+                    1.0f, 1.0f, part, GU, nullptr, gemm::Activation::none);
+}
+
 // Rows per thread below which splitting the batch costs more than it saves.
 int64_t batch_grain(const RnnProblem& p) {
   const double flops_per_row = 2.0 * p.t * p.u * p.gu();
@@ -536,6 +567,7 @@ void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dg
                 dx && !rb ? pack_b(kern, tls_pack_bwd_w, p.w, GU, F, true) : nullptr,
                 dx};
   const bool gru = p.cell == RnnCell::gru && !rb;  // a recurrent-side dgates_rec and b1
+  const bool stacked = p.cell != RnnCell::gru;      // dW, dR, db in one GEMM (add_weight_grads)
   const float* dg_rec = gru ? dgates_rec : dgates;
   const auto none = gemm::Activation::none;
   const int64_t chunk = chunk_rows(p);
@@ -581,6 +613,10 @@ void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dg
         const float* dg = dgates + r0 * GU;
         if (dx && !bwd.wtp)
           gemm::sgemm(false, true, m, F, GU, 1.0f, dg, GU, p.w, GU, 0.0f, dx + r0 * F, F, nullptr, none);
+        if (stacked) {
+          if (weights) add_weight_grads(kern, p.x + r0 * F, p.hprev + r0 * U, dg, m, F, U, GU, pw);
+          continue;
+        }
         if (dw) gemm::sgemm(true, false, F, GU, m, 1.0f, p.x + r0 * F, F, dg, GU, 1.0f, pw, GU, nullptr, none);
         if (dr && rb) {  // dRz, dRr from h; dRh from r * h (stashed in cells)
           gemm::sgemm(true, false, U, 2 * U, m, 1.0f, p.hprev + r0 * U, U, dg, GU, 1.0f, pr, GU,
