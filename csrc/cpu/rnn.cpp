@@ -233,11 +233,9 @@ void add_weight_grads(const gemm::Kernel& kern, const float* x, const float* hpr
                       const float* dgates, int64_t m, int64_t F, int64_t U, int64_t GU, float* part) {
   const gemm::PackAFn pack_t = kern.ctx->pack_a_t;
   const int mr = kern.mr;
-  const auto at = [&](int64_t i, int64_t p) {  // element (i, p) of the stacked A
-    return i < F ? x[p * F + i] : i < F + U ? hprev[p * U + (i - F)] : 1.0f;
-  };
   // Panels inside x^T or hprev^T go through the kernel set's transposing packer; the (at most
-  // two) panels across a boundary or holding the ones row are filled element by element.
+  // two) panels across a boundary or holding the ones row are copied in runs: per depth step p,
+  // rows [0, nx) from x's row p, [nx, nxh) from hprev's, then the ones row (if here) and zeros.
   const gemm::PackA pack_a = [&](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
     for (int64_t i = i0; i < i0 + mc; i += mr, dst += mr * kc) {
       const int64_t rows = std::min<int64_t>(mr, i0 + mc - i);
@@ -246,8 +244,18 @@ void add_weight_grads(const gemm::Kernel& kern, const float* x, const float* hpr
       } else if (i >= F && i + rows <= F + U) {
         pack_t(hprev, U, i - F, rows, p0, kc, dst);
       } else {
-        for (int64_t p = 0; p < kc; ++p)
-          for (int r = 0; r < mr; ++r) dst[p * mr + r] = r < rows ? at(i + r, p0 + p) : 0.0f;
+        const int64_t nx = std::clamp<int64_t>(F - i, 0, rows);
+        const int64_t nxh = std::clamp<int64_t>(F + U - i, nx, rows);
+        const int64_t one = F + U - i;  // the ones row's index in this panel (may lie outside)
+        const int64_t h0 = i + nx - F;  // hprev column of row nx
+        for (int64_t p = 0; p < kc; ++p) {
+          float* d = dst + p * mr;
+          const float* xr = x + (p0 + p) * F + i;
+          const float* hr = hprev + (p0 + p) * U + h0;
+          for (int64_t r = 0; r < nx; ++r) d[r] = xr[r];
+          for (int64_t r = nx; r < nxh; ++r) d[r] = hr[r - nx];
+          for (int64_t r = nxh; r < mr; ++r) d[r] = r == one && r < rows ? 1.0f : 0.0f;
+        }
       }
     }
   };
