@@ -10,17 +10,20 @@
 // Threads: rows of the batch are independent through time, so the batch is split over threads
 // once per call (one parallel region, no barrier per step), and each thread works through its rows
 // in chunks of about 384 / T rows (chunk_rows), so what one phase writes the next reads from cache.
-// Forward, per chunk
-//   1. gates = x W (+ b) for the chunk's T*rows rows: one single-threaded GEMM.
-//   2. per block of kBlock (4 MR) rows, all T steps: micro-kernel calls on R, packed once per call, give h R
-//      (accumulated into the gates, or for the GRU into a small scratch, since its reset gate
-//      multiplies the recurrent part alone), then the gate math of those rows while in L1.
+// Forward, per block of kBlock (4 MR) rows, all T steps (W and R packed once per call):
+//   gates_t = x_t W + b (micro-kernel calls reading x_t in place), then += h R (for the GRU into
+//   a small scratch, since its reset gate multiplies the recurrent part alone), then the gate
+//   math of those rows while they are in L1. (Computing x W per step rather than as one GEMM per
+//   chunk saves packing x and rewriting / rereading the chunk's gates through L2.)
 // Backward, per chunk (steps in reverse)
-//   1. per block of kBlock rows, all T steps: gate-math gradients into dgates, then
-//      dh_prev = dgates R^T (R^T packed once too); the LSTM carries dc in a small row buffer.
-//   2. dx = dgates W^T for the chunk; dW += x^T dgates, dR += hprev^T dgates(_rec), db += column
+//   1. per block of kBlock rows, all T steps: gate-math gradients into dgates, dx_t = dgates_t W^T
+//      while those rows are in L1, then dh_prev = dgates R^T (R^T, W^T packed once per call); the
+//      LSTM carries dc in a small row buffer. The stash rows of the next step are prefetched
+//      during this step's product (they are T rows apart, a pattern the hardware does not follow).
+//   2. dW += x^T dgates, dR += hprev^T dgates(_rec), db += column
 //      sums into the thread's partial sums, which are reduced in thread order at the end (the
 //      weight gradients are long-K GEMMs over all N*T rows, split by K across threads).
+// GRU reset_after=false keeps the older order: x W per chunk in forward, dx per chunk in backward.
 // GRU reset_after=false: the reset gate multiplies h before Rh, so each step makes two recurrent
 // products, h [Rz Rr] then (r * h) Rh, with the gate math split around them (scalar; R is packed
 // as the two column blocks). Masked steps: after the gate math of a row whose sample skips the
@@ -195,7 +198,7 @@ float* pack_block(const gemm::Kernel& kern, AlignedBuffer& buf, const float* b, 
   return dst;
 }
 
-thread_local AlignedBuffer tls_pack_fwd2, tls_pack_bwd2;
+thread_local AlignedBuffer tls_pack_fwd2, tls_pack_bwd2, tls_pack_bwd_w, tls_pack_fwd_w;
 
 
 // Batch rows per chunk: the input projection and the weight-gradient GEMMs run on chunk * T rows
@@ -205,16 +208,70 @@ int64_t chunk_rows(const RnnProblem& p) {
   return std::max<int64_t>(kBlock, (rows + kBlock - 1) / kBlock * kBlock);
 }
 
+// Asks for the cache lines of a[0:n] (a hint: no fault, no effect on results); write: the caller
+// is about to overwrite them.
+inline void prefetch_floats(const float* a, int64_t n, bool write) {
+  constexpr int64_t kLine = 64 / sizeof(float);
+  for (int64_t i = 0; i < n; i += kLine) {
+    if (write) __builtin_prefetch(a + i, 1, 1);
+    else __builtin_prefetch(a + i, 0, 1);
+  }
+}
+
 // acc[j] += sum of column j of a (rows, cols).
 void add_column_sums(const float* a, int64_t rows, int64_t cols, float* acc) {
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) acc[j] += a[i * cols + j];
 }
 
-// Rows per thread below which splitting the batch costs more than it saves.
+// [dW; dR; db] += [x^T; hprev^T; 1] dgates over m rows (LSTM, SimpleRNN: their dR multiplies the
+// same dgates as dW): one GEMM whose A stacks x^T (F rows), hprev^T (U rows) and a row of ones,
+// whose product is the column sums of dgates, i.e. db. dgates is packed once for all three (two
+// GEMMs and a column-sum pass read it three times). part holds dW (F, GU), dR (U, GU), db (GU)
+// back to back, the rows of the stacked A's product. x (m, F), hprev (m, U), dgates (m, GU).
+void add_weight_grads(const gemm::Kernel& kern, const float* x, const float* hprev,
+                      const float* dgates, int64_t m, int64_t F, int64_t U, int64_t GU, float* part) {
+  const gemm::PackAFn pack_t = kern.ctx->pack_a_t;
+  const int mr = kern.mr;
+  // Panels inside x^T or hprev^T go through the kernel set's transposing packer; the (at most
+  // two) panels across a boundary or holding the ones row are copied in runs: per depth step p,
+  // rows [0, nx) from x's row p, [nx, nxh) from hprev's, then the ones row (if here) and zeros.
+  const gemm::PackA pack_a = [&](int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+    for (int64_t i = i0; i < i0 + mc; i += mr, dst += mr * kc) {
+      const int64_t rows = std::min<int64_t>(mr, i0 + mc - i);
+      if (i + rows <= F) {
+        pack_t(x, F, i, rows, p0, kc, dst);
+      } else if (i >= F && i + rows <= F + U) {
+        pack_t(hprev, U, i - F, rows, p0, kc, dst);
+      } else {
+        const int64_t nx = std::clamp<int64_t>(F - i, 0, rows);
+        const int64_t nxh = std::clamp<int64_t>(F + U - i, nx, rows);
+        const int64_t one = F + U - i;  // the ones row's index in this panel (may lie outside)
+        const int64_t h0 = i + nx - F;  // hprev column of row nx
+        for (int64_t p = 0; p < kc; ++p) {
+          float* d = dst + p * mr;
+          const float* xr = x + (p0 + p) * F + i;
+          const float* hr = hprev + (p0 + p) * U + h0;
+          for (int64_t r = 0; r < nx; ++r) d[r] = xr[r];
+          for (int64_t r = nx; r < nxh; ++r) d[r] = hr[r - nx];
+          for (int64_t r = nxh; r < mr; ++r) d[r] = r == one && r < rows ? 1.0f : 0.0f;
+        }
+      }
+    }
+  };
+  gemm::gemm_packed(kern, F + U + 1, GU, m, pack_a, gemm::pack_b_matrix(kern, dgates, GU, false),
+                    1.0f, 1.0f, part, GU, nullptr, gemm::Activation::none);
+}
+
+// Rows per chunk of the batch split (parallel_for, and backward's weight-gradient partials).
+// At least the rows below which splitting costs more than it saves; and when the batch gives every
+// thread two blocks or more, at least a block: the chunks then hold whole micro-tiles of rows
+// instead of ending in a few rows each (128 rows on 2 threads: 8 chunks of 16 rows, each a 12-row
+// tile and a 4-row one, became 4 of 32: two full blocks of tiles per thread and one short one).
 int64_t batch_grain(const RnnProblem& p) {
   const double flops_per_row = 2.0 * p.t * p.u * p.gu();
-  return std::max<int64_t>(1, static_cast<int64_t>(2e5 / std::max(flops_per_row, 1.0)));
+  const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(2e5 / std::max(flops_per_row, 1.0)));
+  return p.n >= 2 * kBlock * get_num_threads() ? std::max<int64_t>(grain, kBlock) : grain;
 }
 
 // ---- forward -----------------------------------------------------------------------------------
@@ -228,6 +285,7 @@ struct Fwd {
   float* y;
   float* h_n;
   float* c_n;
+  const float* wp;  // packed W (F, GU) when x W runs per step (else nullptr: per chunk)
 
   // After the gate math of one row: a sample that skips step t keeps h (and c); then the copies
   // into y and the final states.
@@ -300,6 +358,9 @@ struct Fwd {
     const float* hp0 = p.hprev + (n0 * T + t) * U;
     float* rec = scratch;                   // GRU (kBlock, GU)
     float* hlast = scratch + kBlock * GU;   // (kBlock, U): h of the last step
+    if (wp)  // the input projection of this step: gates_t = x_t W + b (GRU: b0)
+      rows_times_packed(kern, m, p.x + (n0 * T + t) * p.f, T * p.f, wp, p.f, GU, g0, T * GU, 0.0f,
+                        p.b);
     if (p.has_prev(s)) {
       if (p.cell == RnnCell::gru)
         rows_times_packed(kern, m, hp0, T * U, rp, U, GU, rec, GU, 0.0f, p.b ? p.b + GU : nullptr);
@@ -343,15 +404,16 @@ void rnn_forward(const RnnProblem& p, float* y, float* h_n, float* c_n) {
                 rb ? pack_block(kern, tls_pack_fwd, p.r, GU, U, 2 * U, false)
                    : kept_r ? kept_r->data() : pack_b(kern, tls_pack_fwd, p.r, U, GU, false),
                 rb ? pack_block(kern, tls_pack_fwd2, p.r + 2 * U, GU, U, U, false) : nullptr, y, h_n,
-                c_n};
+                c_n, rb ? nullptr : pack_b(kern, tls_pack_fwd_w, p.w, F, GU, false)};
   const int64_t chunk = chunk_rows(p);
   parallel_for(0, p.n, batch_grain(p), [&](int64_t lo, int64_t hi) {
     std::vector<float> scratch(static_cast<size_t>(kBlock * (GU + U)));
     for (int64_t c0 = lo; c0 < hi; c0 += chunk) {
       const int64_t rows = std::min(chunk, hi - c0);
       // The chunk's input projection, used right away while it is still in cache.
-      gemm::sgemm(false, false, rows * T, GU, F, 1.0f, p.x + c0 * T * F, F, p.w, GU, 0.0f,
-                  p.gates + c0 * T * GU, GU, b_in, gemm::Activation::none);
+      if (!fwd.wp)
+        gemm::sgemm(false, false, rows * T, GU, F, 1.0f, p.x + c0 * T * F, F, p.w, GU, 0.0f,
+                    p.gates + c0 * T * GU, GU, b_in, gemm::Activation::none);
       // The first step reads h_0 (zeros or the given h0); these rows of hprev are also what
       // backward's dR sees.
       for (int64_t n = c0; n < c0 + rows; ++n) {
@@ -380,6 +442,8 @@ struct Bwd {
   const float* dy;
   float* dgates;
   float* dgates_rec;
+  const float* wtp;  // packed W^T (GU, F) when dx is computed per step (else nullptr)
+  float* dx;
 
   // GRU reset_after=false, step s for rows [n0, n0 + m); scratch (kBlock, U) for d(r * h).
   void step_reset_before(int64_t s, int64_t n0, int m, float* dh, float* drh) const {
@@ -419,6 +483,28 @@ struct Bwd {
       }
     }
     rows_times_packed(kern, m, dgates + (n0 * T + t) * GU, T * GU, rtp, 2 * U, U, dh, U, 1.0f, nullptr);
+  }
+
+  // The stash rows step s reads and writes lie T rows apart (N, T, .), written by the forward
+  // long before: the hardware prefetchers do not follow that pattern, and the gate math of a step
+  // used to wait on each row in turn. step() asks for the next step's rows while its own product
+  // runs, so they arrive in the shadow of the FMAs.
+  void prefetch_step(int64_t s, int64_t n0, int m) const {
+    const int64_t T = p.t, U = p.u, GU = p.gu(), t = p.step_time(s);
+    for (int r = 0; r < m; ++r) {
+      const int64_t row = (n0 + r) * T + t;
+      prefetch_floats(p.gates + row * GU, GU, false);
+      prefetch_floats(dgates + row * GU, GU, true);
+      if (p.return_sequences) prefetch_floats(dy + ((n0 + r) * T + p.out_time(s)) * U, U, false);
+      if (p.cell == RnnCell::lstm) {
+        prefetch_floats(p.cells + row * U, U, false);
+        if (const float* cp = p.c_prev(s, n0 + r)) prefetch_floats(cp, U, false);
+      } else if (p.cell == RnnCell::gru) {
+        prefetch_floats(p.cells + row * U, U, false);
+        if (p.has_prev(s)) prefetch_floats(p.hprev + row * U, U, false);
+        if (dgates_rec) prefetch_floats(dgates_rec + row * GU, GU, true);
+      }
+    }
   }
 
   void add_dy(int64_t s, int64_t n, float* dhr) const {
@@ -461,7 +547,12 @@ struct Bwd {
         k.simple_bwd(g, dhr, dg, U, p.act);
       }
     }
+    // dx of this step while its dgates rows are in L1: dx_t = dgates_t W^T.
+    if (wtp)
+      rows_times_packed(kern, m, dgates + (n0 * T + t) * GU, T * GU, wtp, GU, p.f,
+                        dx + (n0 * T + t) * p.f, T * p.f, 0.0f, nullptr);
     if (!p.has_prev(s)) return;  // h_0 = 0 (no h0): nothing to pass the gradient to
+    if (s > 0) prefetch_step(s - 1, n0, m);
     if (p.cell == RnnCell::gru) {  // dh already holds the direct path dh * z
       rows_times_packed(kern, m, dgates_rec + (n0 * T + t) * GU, T * GU, rtp, GU, U, dh, U, 1.0f,
                         nullptr);
@@ -485,8 +576,11 @@ void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dg
                 rb ? pack_block(kern, tls_pack_bwd, p.r, GU, 2 * U, U, true)
                    : pack_b(kern, tls_pack_bwd, p.r, GU, U, true),
                 rb ? pack_block(kern, tls_pack_bwd2, p.r + 2 * U, GU, U, U, true) : nullptr, dy,
-                dgates, dgates_rec};
+                dgates, dgates_rec,
+                dx && !rb ? pack_b(kern, tls_pack_bwd_w, p.w, GU, F, true) : nullptr,
+                dx};
   const bool gru = p.cell == RnnCell::gru && !rb;  // a recurrent-side dgates_rec and b1
+  const bool stacked = p.cell != RnnCell::gru;      // dW, dR, db in one GEMM (add_weight_grads)
   const float* dg_rec = gru ? dgates_rec : dgates;
   const auto none = gemm::Activation::none;
   const int64_t chunk = chunk_rows(p);
@@ -530,7 +624,12 @@ void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dg
         }
         // The chunk's share of the all-timestep GEMMs, while its dgates are in cache.
         const float* dg = dgates + r0 * GU;
-        if (dx) gemm::sgemm(false, true, m, F, GU, 1.0f, dg, GU, p.w, GU, 0.0f, dx + r0 * F, F, nullptr, none);
+        if (dx && !bwd.wtp)
+          gemm::sgemm(false, true, m, F, GU, 1.0f, dg, GU, p.w, GU, 0.0f, dx + r0 * F, F, nullptr, none);
+        if (stacked) {
+          if (weights) add_weight_grads(kern, p.x + r0 * F, p.hprev + r0 * U, dg, m, F, U, GU, pw);
+          continue;
+        }
         if (dw) gemm::sgemm(true, false, F, GU, m, 1.0f, p.x + r0 * F, F, dg, GU, 1.0f, pw, GU, nullptr, none);
         if (dr && rb) {  // dRz, dRr from h; dRh from r * h (stashed in cells)
           gemm::sgemm(true, false, U, 2 * U, m, 1.0f, p.hprev + r0 * U, U, dg, GU, 1.0f, pr, GU,

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import corenn
 from corenn import kernels
 from reference import rnn_backward, rnn_forward
 
@@ -132,3 +133,49 @@ def test_states_optional(rng):
     y, h_n, c_n, _ = kernels.lstm_forward(x, w, r, b, states=False)
     assert h_n is None and c_n is None
     np.testing.assert_array_equal(np.asarray(y), np.asarray(kernels.lstm_forward(x, w, r, b)[1]))
+
+
+@pytest.fixture
+def two_threads():
+    old = corenn.get_num_threads()
+    corenn.set_num_threads(2)
+    yield
+    corenn.set_num_threads(old)
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_per_step_input_products(isa, rng, two_threads, cell, go_backwards):
+    """x_t W (forward) and dx_t = dgates_t W^T (backward) run per step on a block's rows, from W and
+    W^T packed once per call: 61 rows (several blocks, chunks and both threads, a partial tile),
+    F = 37 (a full and a partial 32-column panel of W^T), masked steps, against the float64
+    reference."""
+    x, w, r, b = make(rng, cell, 61, 9, 37, 20)
+    mask = (rng.random((61, 9)) > 0.25).astype(np.float32)
+    y, h_n, _, stash = kernels.rnn_forward(cell, x, w, r, b, return_sequences=True,
+                                           go_backwards=go_backwards, mask=mask)
+    ry, rh, _, _ = rnn_forward(cell, x, w, r, b, True, go_backwards, mask=mask)
+    close(y, ry)
+    close(h_n, rh)
+    dy = rng.standard_normal(ry.shape).astype(np.float32)
+    got = kernels.rnn_backward(cell, dy, x, w, r, stash, go_backwards=go_backwards, mask=mask)
+    for g_, w_ in zip(got, rnn_backward(cell, dy, x, w, r, b, go_backwards, mask=mask)):
+        close(g_, w_)
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
+def test_dx_matches_finite_differences(rng, cell):
+    """dx of the kernel against central differences of the float64 reference forward of
+    L = sum(y * dy) (independent of the reference's own backward)."""
+    x, w, r, b = make(rng, cell, 3, 4, 5, 6)
+    y, _, _, stash = kernels.rnn_forward(cell, x, w, r, b, return_sequences=True)
+    dy = rng.standard_normal(np.asarray(y).shape)
+    dx = np.asarray(kernels.rnn_backward(cell, dy.astype(np.float32), x, w, r, stash)[0])
+    x64, eps = x.astype(np.float64), 1e-6
+    for idx in [(0, 0, 0), (1, 2, 4), (2, 3, 1), (0, 3, 2), (2, 0, 3)]:
+        xp, xm = x64.copy(), x64.copy()
+        xp[idx] += eps
+        xm[idx] -= eps
+        fd = (np.sum(rnn_forward(cell, xp, w, r, b, True)[0] * dy)
+              - np.sum(rnn_forward(cell, xm, w, r, b, True)[0] * dy)) / (2 * eps)
+        assert abs(dx[idx] - fd) <= 1e-4 * max(1.0, abs(fd)), (idx, dx[idx], fd)
