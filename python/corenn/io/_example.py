@@ -18,7 +18,6 @@ ValueError, never a large allocation. Unknown fields are skipped, as protobuf do
 """
 from __future__ import annotations
 
-import struct
 
 import numpy as np
 
@@ -230,26 +229,36 @@ class Features:
         return f"Features(feature={self.feature!r})"
 
     def _encode(self):
-        return b"".join(_field(1, _field(1, k.encode("utf-8")) + _field(2, f._encode()))
-                        for k, f in self.feature.items())
+        return _encode_map(self.feature)
 
     @classmethod
     def _decode(cls, buf, start, stop):
-        out = cls()
-        for n, t, v in _fields(buf, start, stop):
-            if n != 1 or t != 2:
-                continue
-            key, value = b"", Feature()
-            for en, et, ev in _fields(buf, *v):
-                if en == 1 and et == 2:
-                    key = bytes(buf[ev[0]:ev[1]])
-                elif en == 2 and et == 2:
-                    value = Feature._decode(buf, *ev)
-            try:
-                out.feature[key.decode("utf-8")] = value
-            except UnicodeDecodeError:
-                raise _bad("a feature name is not UTF-8") from None
-        return out
+        return cls(_decode_map(buf, start, stop, Feature, "feature"))
+
+
+def _encode_map(entries):
+    """A protobuf ``map<string, Message>`` field 1: one (key = 1, value = 2) entry per item."""
+    return b"".join(_field(1, _field(1, k.encode("utf-8")) + _field(2, v._encode())) for k, v in entries.items())
+
+
+def _decode_map(buf, start, stop, value_cls, what):
+    """The entries of a ``map<string, value_cls>`` field 1 in buf[start:stop] (a missing value is
+    the message's default, as protobuf has it)."""
+    out = {}
+    for n, t, v in _fields(buf, start, stop):
+        if n != 1 or t != 2:
+            continue
+        key, value = b"", value_cls()
+        for en, et, ev in _fields(buf, *v):
+            if en == 1 and et == 2:
+                key = bytes(buf[ev[0]:ev[1]])
+            elif en == 2 and et == 2:
+                value = value_cls._decode(buf, *ev)
+        try:
+            out[key.decode("utf-8")] = value
+        except UnicodeDecodeError:
+            raise _bad(f"a {what} name is not UTF-8") from None
+    return out
 
 
 def _text_bytes(b):
@@ -365,26 +374,11 @@ class FeatureLists:
         return f"FeatureLists(feature_list={self.feature_list!r})"
 
     def _encode(self):
-        return b"".join(_field(1, _field(1, k.encode("utf-8")) + _field(2, v._encode()))
-                        for k, v in self.feature_list.items())
+        return _encode_map(self.feature_list)
 
     @classmethod
     def _decode(cls, buf, start, stop):
-        out = cls()
-        for n, t, v in _fields(buf, start, stop):
-            if n != 1 or t != 2:
-                continue
-            key, value = b"", FeatureList()
-            for en, et, ev in _fields(buf, *v):
-                if en == 1 and et == 2:
-                    key = bytes(buf[ev[0]:ev[1]])
-                elif en == 2 and et == 2:
-                    value = FeatureList._decode(buf, *ev)
-            try:
-                out.feature_list[key.decode("utf-8")] = value
-            except UnicodeDecodeError:
-                raise _bad("a feature list name is not UTF-8") from None
-        return out
+        return cls(_decode_map(buf, start, stop, FeatureList, "feature list"))
 
 
 class SequenceExample:
