@@ -581,11 +581,11 @@ class Model(TrainingLoops):
         from unmasked inputs); a subclassed model whose ``call`` takes ``mask`` is handed it."""
         if self._graph is None:
             import inspect
-            if mask is None and "mask" in inspect.signature(self.call).parameters:
-                flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-                masks = [getattr(x, "_keras_mask", None) for x in flat]
-                mask = masks if isinstance(inputs, (list, tuple)) else masks[0]
-            if mask is not None and "mask" in inspect.signature(self.call).parameters:
+            if "mask" in inspect.signature(self.call).parameters:
+                if mask is None:   # the inputs' own masks (one of them at least is set)
+                    masks = [getattr(x, "_keras_mask", None) for x in
+                             (inputs if isinstance(inputs, (list, tuple)) else [inputs])]
+                    mask = masks if isinstance(inputs, (list, tuple)) else masks[0]
                 options = dict(options, mask=mask)
             if options:
                 return self._call_with_options(inputs, training, options)
@@ -598,13 +598,10 @@ class Model(TrainingLoops):
             masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
             if len(masks) != len(flat):
                 raise ValueError(f"{self.name}: {len(flat)} input(s), {len(masks)} mask(s)")
-            masked = []
-            for x, m in zip(flat, masks):
-                t = kernels.Tensor.from_numpy(np.array(x, copy=True)) if m is not None else x
-                if m is not None:   # the caller's tensor keeps its own mask: the copy carries this one
-                    t._keras_mask = kernels.Tensor.from_numpy(np.asarray(m, np.float32))
-                masked.append(t)
-            flat = masked
+            for i, m in enumerate(masks):
+                if m is not None:   # a copy carries this mask: the caller's tensor keeps its own
+                    flat[i] = kernels.Tensor.from_numpy(np.array(flat[i], copy=True))
+                    flat[i]._keras_mask = kernels.Tensor.from_numpy(np.asarray(m, np.float32))
         self._clear_losses()
         keys = self.__dict__.get("_input_dict_keys") or [t.name for t in self.inputs]
         return self._replay(dict(zip(keys, flat)) if isinstance(inputs, dict)
