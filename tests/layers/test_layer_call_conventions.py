@@ -49,7 +49,7 @@ def test_keyword_inputs_in_a_functional_model():
     model = keras.Model([a, b], Mix()(x=a, context=b))
     xa, xb = RNG.normal(size=(2, 4)).astype(np.float32), RNG.normal(size=(2, 5)).astype(np.float32)
     want = np.asarray(model.layers[-1].dense(xa)) + xb.mean(axis=1, keepdims=True)
-    np.testing.assert_allclose(np.asarray(model([xa, xb])), want, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(model([xa, xb])), want, rtol=1e-5, atol=1e-7)   # float32 ops in another order
 
 
 def test_attributes_a_call_sets_are_the_layer_s_after_the_call():
