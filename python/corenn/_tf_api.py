@@ -434,8 +434,9 @@ def gather(params, indices, axis=None, batch_dims=0, name=None):
     taken together (output shape params.shape[:axis] + indices.shape[b:] + params.shape[axis+1:]).
     Differentiable with respect to params (the gather's adjoint adds dy back)."""
     idx = _index_array("tf.gather", indices)
-    p_ndim = np.ndim(params) if _is_string(params) else len(ops.convert_to_tensor(params).shape) \
-        if not isinstance(params, Tensor) else params.ndim
+    strings = _is_string(params)
+    p = as_string_array(params) if strings else ops.convert_to_tensor(params)
+    p_ndim = len(p.shape)
     b = int(batch_dims)
     if b < 0:
         b += idx.ndim
@@ -447,18 +448,17 @@ def gather(params, indices, axis=None, batch_dims=0, name=None):
         ax += p_ndim
     if not b <= ax < p_ndim:
         raise ValueError(f"tf.gather: axis {axis} must lie in [batch_dims={b}, {p_ndim}) for params of rank {p_ndim}")
-    if _is_string(params):
-        return _batched_take(as_string_array(params), idx, ax, b)
+    if strings:
+        return _batched_take(p, idx, ax, b)
     if b == 0:
-        return ops.take(params, idx, axis=ax)
-    t = ops.convert_to_tensor(params)
-    if tuple(t.shape[:b]) != tuple(idx.shape[:b]):
-        raise ValueError(f"tf.gather: with batch_dims={b} params of shape {tuple(t.shape)} and indices of shape "
+        return ops.take(p, idx, axis=ax)
+    if tuple(p.shape[:b]) != tuple(idx.shape[:b]):
+        raise ValueError(f"tf.gather: with batch_dims={b} params of shape {tuple(p.shape)} and indices of shape "
                          f"{idx.shape} must share their first {b} dimensions")
-    if idx.size and (idx.min() < 0 or idx.max() >= t.shape[ax]):
-        raise ValueError(f"tf.gather: indices must lie in [0, {t.shape[ax]}) for axis {ax} of params of shape "
-                         f"{tuple(t.shape)}, got {int(idx.min())}..{int(idx.max())}")
-    return ops._gather("gather", t, lambda i: _batched_take(i, idx, ax, b))
+    if idx.size and (idx.min() < 0 or idx.max() >= p.shape[ax]):
+        raise ValueError(f"tf.gather: indices must lie in [0, {p.shape[ax]}) for axis {ax} of params of shape "
+                         f"{tuple(p.shape)}, got {int(idx.min())}..{int(idx.max())}")
+    return ops._gather("gather", p, lambda i: _batched_take(i, idx, ax, b))
 
 
 def tile(input, multiples, name=None):  # noqa: A002
