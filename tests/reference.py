@@ -2040,8 +2040,8 @@ def loss_of_target(kind, y_true, y_pred, from_logits=False, sample_weight=None, 
 
 
 def rms_norm(x, gamma, norm_ndim=1, epsilon=1e-3):
-    """Keras 3 LayerNormalization(rms_scaling=True): x / sqrt(mean x^2 + eps) * gamma over the
-    last norm_ndim axes (no centering, no beta)."""
+    """Keras 3's RMSNormalization: x / sqrt(mean x^2 + eps) * gamma over the last norm_ndim axes
+    (no centering, no beta)."""
     x = f64(x)
     axes = tuple(range(x.ndim - norm_ndim, x.ndim))
     return x / np.sqrt((x * x).mean(axis=axes, keepdims=True) + epsilon) * f64(gamma)
@@ -2057,6 +2057,33 @@ def rms_norm_grads(dy, x, gamma, norm_ndim=1, epsilon=1e-3):
     s = (x2 * x2).mean(1, keepdims=True) + epsilon
     dx = g2 / np.sqrt(s) - x2 * (g2 * x2).sum(1, keepdims=True) / (d * s ** 1.5)
     dgamma = (dy2 * x2 / np.sqrt(s)).sum(0)
+    return dx.reshape(x.shape), dgamma.reshape(x.shape[x.ndim - norm_ndim:])
+
+
+def std_scaling_norm(x, gamma, norm_ndim=1, epsilon=1e-3):
+    """Keras 3.15's LayerNormalization(rms_scaling=True): the uncentred x divided by the standard
+    deviation, x / sqrt(var x + eps) * gamma over the last norm_ndim axes (no beta)."""
+    x = f64(x)
+    axes = tuple(range(x.ndim - norm_ndim, x.ndim))
+    return x / np.sqrt(x.var(axis=axes, keepdims=True) + epsilon) * f64(gamma)
+
+
+def std_scaling_norm_grads(dy, x, gamma, norm_ndim=1, epsilon=1e-3):
+    """(dx, dgamma) of std_scaling_norm from each row's full Jacobian: y_j = x_j g_j s with
+    s = (var + eps)^-1/2, ds/dx_k = -s^3 (x_k - mean) / D, so
+    dy_j/dx_k = g_j (s delta_jk + x_j ds/dx_k)."""
+    dy, x = f64(dy), f64(x)
+    d = int(np.prod(x.shape[x.ndim - norm_ndim:]))
+    x2, dy2, g = x.reshape(-1, d), dy.reshape(-1, d), f64(gamma).reshape(-1)
+    dx = np.empty_like(x2)
+    for r in range(x2.shape[0]):
+        row = x2[r]
+        s = 1.0 / np.sqrt(row.var() + epsilon)
+        ds = -s ** 3 * (row - row.mean()) / d
+        jac = g[:, None] * (s * np.eye(d) + row[:, None] * ds[None, :])
+        dx[r] = jac.T @ dy2[r]
+    s_rows = 1.0 / np.sqrt(x2.var(axis=1, keepdims=True) + epsilon)
+    dgamma = (dy2 * x2 * s_rows).sum(0)
     return dx.reshape(x.shape), dgamma.reshape(x.shape[x.ndim - norm_ndim:])
 
 

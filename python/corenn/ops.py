@@ -2855,9 +2855,18 @@ def sparsemax(x, axis=-1):
 
 
 def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
+    """Keras 3's ops.layer_normalization: (x - mean) * rsqrt(var + epsilon) * gamma + beta over
+    ``axis``; epsilon None is Keras' backend epsilon (1e-7). The deprecated ``rms_scaling=True``
+    is Keras 3.15's x * rsqrt(var + epsilon) * gamma (no centering, no beta)."""
+    rms_scaling = bool(kwargs.pop("rms_scaling", False))
+    if kwargs:
+        raise TypeError(f"ops.layer_normalization: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
     x = _f32(x)
-    eps = 1e-3 if epsilon is None else float(epsilon)
+    eps = 1e-7 if epsilon is None else float(epsilon)
     m, v = moments(x, axes=axis, keepdims=True)
+    if rms_scaling:
+        y = multiply(x, rsqrt(add(v, eps)))
+        return y if gamma is None else multiply(y, gamma)
     y = multiply(subtract(x, m), rsqrt(add(v, eps)))
     if gamma is not None:
         y = multiply(y, gamma)

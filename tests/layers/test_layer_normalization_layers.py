@@ -63,8 +63,8 @@ def _moved_reference(x, r, gamma, beta, axes, rms):
     xt, rt = np.transpose(x, perm), np.transpose(r, perm)
     k = len(axes)
     if rms:
-        y = ref.rms_norm(xt, gamma, k)
-        dx, dg = ref.rms_norm_grads(rt, xt, gamma, k)
+        y = ref.std_scaling_norm(xt, gamma, k)
+        dx, dg = ref.std_scaling_norm_grads(rt, xt, gamma, k)
         return np.transpose(y, back), np.transpose(dx, back), [dg]
     y = ref.layer_norm(xt, gamma, beta, k)[0]
     dx, dg, db = ref.layer_norm_grads(rt, xt, gamma, k)

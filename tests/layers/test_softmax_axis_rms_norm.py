@@ -1,5 +1,5 @@
-"""Softmax over any axis (or several together) and LayerNormalization(rms_scaling=True) (Keras 3's
-RMS normalization): forward and backward against the float64 reference, the reference against
+"""Softmax over any axis (or several together) and LayerNormalization(rms_scaling=True) (Keras 3.15's
+deprecated scaling by the standard deviation; RMSNormalization divides by the RMS): forward and backward against the float64 reference, the reference against
 finite differences, training, get_config and saving, and errors naming the layer."""
 import numpy as np
 import pytest
@@ -95,9 +95,9 @@ def test_rms_norm_forward_backward(rng, shape, axis):
     gamma = rng.uniform(0.5, 2.0, shape[len(shape) - k:]).astype(np.float32)
     layer.set_weights([gamma])
     y = np.asarray(layer.forward(kernels.as_tensor(x), training=True)).copy()
-    np.testing.assert_allclose(y, ref.rms_norm(x, gamma, k, 1e-5), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y, ref.std_scaling_norm(x, gamma, k, 1e-5), rtol=1e-5, atol=1e-5)
     dx = np.asarray(layer.backward(kernels.as_tensor(dy))).copy()
-    wdx, wdg = ref.rms_norm_grads(dy, x, gamma, k, 1e-5)
+    wdx, wdg = ref.std_scaling_norm_grads(dy, x, gamma, k, 1e-5)
     np.testing.assert_allclose(dx, wdx, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.asarray(layer.gradients[0]), wdg, rtol=1e-4, atol=1e-4)
 
@@ -215,3 +215,15 @@ def test_rms_normalization_layer_forward_backward_against_the_reference(rng, sha
 def test_rms_normalization_refuses_layer_norm_only_options():
     with pytest.raises(TypeError, match="center"):
         layers.RMSNormalization(center=True)
+
+
+def test_ops_layer_normalization_follows_keras_defaults_and_rms_scaling(rng):
+    x = (rng.normal(size=(3, 5)) * 1e-3).astype(np.float32)   # tiny variance: epsilon shows
+    g = rng.uniform(0.5, 2.0, 5).astype(np.float32)
+    x64 = x.astype(np.float64)
+    want = (x64 - x64.mean(1, keepdims=True)) / np.sqrt(x64.var(1, keepdims=True) + 1e-7)   # Keras: 1e-7
+    np.testing.assert_allclose(np.asarray(keras.ops.layer_normalization(x)), want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(keras.ops.layer_normalization(x, gamma=g, rms_scaling=True)),
+                               ref.std_scaling_norm(x, g, 1, 1e-7), rtol=1e-4, atol=1e-4)
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        keras.ops.layer_normalization(x, center=True)

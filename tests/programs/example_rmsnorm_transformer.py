@@ -2,7 +2,8 @@
 (LLaMA-style: x + Attention(RMSNorm(x)), x + FFN(RMSNorm(x)), a gated SiLU feed-forward), written
 the way keras.io's miniature-GPT example writes its model: token + position Embeddings,
 MultiHeadAttention(use_causal_mask=True), Dense layers, sparse cross-entropy over every position;
-RMSNorm is Keras 3's LayerNormalization(rms_scaling=True). Only the imports changed. The text is
+RMSNorm written as Keras 3's LayerNormalization(rms_scaling=True), as such scripts do (Keras 3.15
+computes it as x / std; keras.layers.RMSNormalization is the true RMS). Only the imports changed. The text is
 a synthetic language: each sequence counts upward from a random start in a random step (mod the
 vocabulary), so the next token follows from the previous two; the model must learn that from
 context. Also checks that the attention is causal and that the RMS layers have no beta."""

@@ -222,17 +222,15 @@ class LayerNormalization(_AffineNormalization):
             (batch, steps, features): each feature normalised over the steps).
         epsilon: added to the variance.
         center / scale: learn beta / gamma (off: beta = 0 / gamma = 1, no weight).
-        rms_scaling: RMS normalization (Keras 3; Zhang & Sennrich 2019): no centering and no beta,
-            y = x * rsqrt(mean_j x^2 + epsilon) * gamma; gamma is learnt even when scale=False
-            and center is ignored, as in Keras. Backward, with r = rsqrt(mean_j x^2 + epsilon)
-            and g = dy * gamma:  dx = r * (g - x * r^2 * mean_j(g * x)),  dgamma = sum_r dy * x * r.
-            Fused C++ kernels (csrc/ops/rms_norm.h): one pass per row each way, sums in double,
-            dgamma reduced in a fixed chunk order (the same bits on any thread count).
-            Keras 3.15 deprecates this argument: its LayerNormalization(rms_scaling=True) divides
-            the uncentred x by the standard deviation, x * rsqrt(var_j x + epsilon) * gamma,
-            which Keras itself calls incorrect and replaces by ``RMSNormalization``. corenn
-            computes the root mean square, as RMSNormalization; weights trained in Keras with
-            rms_scaling=True therefore give different outputs here.
+        rms_scaling: Keras 3's deprecated scaling without centering: no beta, gamma learnt even
+            when scale=False, center ignored, and, as Keras 3.15 computes it, the uncentred x
+            divided by the standard deviation: y = x * s * gamma, s = rsqrt(var_j x + epsilon)
+            (Keras' own warning calls this incorrect and points to ``RMSNormalization``, which
+            divides by the root mean square; corenn follows Keras here so that a model trained
+            or saved with this flag predicts the same). Forward reuses the layer-norm kernel
+            ((x - m) * s * gamma, plus m * s * gamma); backward, with u = dy * gamma:
+            dx = s * u - s^3 * (x - m) * mean_j(u * x),  dgamma = sum_rows dy * x * s (NumPy,
+            float64 sums).
         beta_initializer, gamma_initializer, beta_regularizer, gamma_regularizer: see
             corenn.initializers / corenn.regularizers.
 
@@ -245,6 +243,7 @@ class LayerNormalization(_AffineNormalization):
     supports_masking = True
     _to_trailing = None   # set by build when the normalised axes are not the trailing ones
     _rms_weight_name = "gamma"   # RMSNormalization's is "scale", as Keras names it
+    _keras_std_scaling = True    # rms_scaling divides by the std (Keras 3.15); RMSNormalization: by the RMS
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
@@ -334,9 +333,42 @@ class LayerNormalization(_AffineNormalization):
             dx=self._buffer("dx", x.shape) if self.needs_input_grad else None,
             dgamma=self._grad_of(self._rms_weight_name) if learn else None, need_dx=self.needs_input_grad)
 
+    def _std_forward(self, x):
+        """rms_scaling=True in LayerNormalization: Keras' x * rsqrt(var + eps) * gamma."""
+        n = int(np.prod(x.shape[x.ndim - self._norm_ndim:], dtype=np.int64))
+        rows = (int(np.prod(x.shape[:x.ndim - self._norm_ndim], dtype=np.int64)),)
+        y, mean, inv_std = kernels.layer_norm_forward(
+            x, self.gamma, None, norm_ndim=self._norm_ndim, epsilon=self.epsilon,
+            out=self._buffer("y", x.shape), mean=self._buffer("mean", rows),
+            inv_std=self._buffer("inv_std", rows))
+        ya = np.asarray(y).reshape(-1, n)
+        ya += (np.asarray(mean) * np.asarray(inv_std))[:, None] * np.asarray(self.gamma).reshape(1, n)
+        self._x, self._mean, self._inv_std = x, mean, inv_std
+        return y
+
+    def _std_backward(self, dy):
+        learn = self.trainable
+        if not self.needs_input_grad and not learn:
+            return None
+        n = int(np.prod(dy.shape[dy.ndim - self._norm_ndim:], dtype=np.int64))
+        x = np.asarray(self._x, np.float64).reshape(-1, n)
+        g = np.asarray(dy, np.float64).reshape(-1, n)
+        s = np.asarray(self._inv_std, np.float64)[:, None]
+        if learn:
+            np.copyto(np.asarray(self._grad_of(self._rms_weight_name)).reshape(n),
+                      (g * x * s).sum(axis=0), casting="same_kind")
+        if not self.needs_input_grad:
+            return None
+        u = g * np.asarray(self.gamma, np.float64).reshape(1, n)
+        m = np.asarray(self._mean, np.float64)[:, None]
+        dx = s * u - s ** 3 * (x - m) * (u * x).mean(axis=1, keepdims=True)
+        out = self._buffer("dx", dy.shape)
+        np.copyto(np.asarray(out).reshape(-1, n), dx, casting="same_kind")
+        return out
+
     def _trailing_forward(self, x):
         if self.rms_scaling:
-            return self._rms_forward(x)
+            return self._std_forward(x) if self._keras_std_scaling else self._rms_forward(x)
         rows = (int(np.prod(x.shape[:x.ndim - self._norm_ndim], dtype=np.int64)),)
         y, self._mean, self._inv_std = kernels.layer_norm_forward(
             x, self.gamma, self.beta, norm_ndim=self._norm_ndim, epsilon=self.epsilon,
@@ -347,7 +379,7 @@ class LayerNormalization(_AffineNormalization):
 
     def _trailing_backward(self, dy):
         if self.rms_scaling:
-            return self._rms_backward(dy)
+            return self._std_backward(dy) if self._keras_std_scaling else self._rms_backward(dy)
         dgamma, dbeta = self._affine_grads()
         if not self.needs_input_grad and dgamma is None and dbeta is None:
             return None
@@ -371,12 +403,16 @@ class LayerNormalization(_AffineNormalization):
 class RMSNormalization(LayerNormalization):
     """Keras 3's RMS normalization layer: y = x * rsqrt(mean_j x^2 + epsilon) * scale over the
     ``axis`` features, with one learnt ``scale`` per feature and no centering (Zhang & Sennrich,
-    "Root Mean Square Layer Normalization", 2019). The same fused kernels as
-    ``LayerNormalization(rms_scaling=True)``; it differs only in Keras' spelling: the weight is
-    called ``scale`` and ``layer.scale`` is that weight, epsilon defaults to 1e-6, and the config
-    holds only ``axis`` and ``epsilon``."""
+    "Root Mean Square Layer Normalization", 2019), on fused C++ kernels (csrc/ops/rms_norm.h:
+    one pass per row each way, sums in double, the scale gradient reduced in a fixed chunk order,
+    the same bits on any thread count). Backward, with r = rsqrt(mean_j x^2 + epsilon) and
+    g = dy * scale:  dx = r * (g - x * r^2 * mean_j(g * x)),  dscale = sum_rows dy * x * r.
+    The weight is called ``scale`` and ``layer.scale`` is that weight, epsilon defaults to 1e-6,
+    and the config holds only ``axis`` and ``epsilon``. (Keras' deprecated
+    ``LayerNormalization(rms_scaling=True)`` divides by the standard deviation instead.)"""
 
     _rms_weight_name = "scale"
+    _keras_std_scaling = False
 
     def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
         for option in ("center", "scale", "rms_scaling", "beta_initializer", "beta_regularizer",

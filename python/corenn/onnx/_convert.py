@@ -380,8 +380,8 @@ def convert_layer_norm(b, layer, xs, node):
 
 def _layer_norm_decomposed(b, layer, v):
     """ONNX's LayerNormalization takes trailing axes only and centres always: before opset 17,
-    for other axes and for RMS scaling, (x - mean) / sqrt(var + eps) * gamma + beta (RMS:
-    x / sqrt(mean x^2 + eps) * gamma) with ReduceMean over the ONNX positions of the normalised
+    for other axes and for RMS scaling, (x - mean) / sqrt(var + eps) * gamma + beta (RMSNormalization:
+    x / sqrt(mean x^2 + eps) * gamma; LayerNormalization(rms_scaling=True): x / sqrt(var + eps) * gamma) with ReduceMean over the ONNX positions of the normalised
     axes (any layout)."""
     base = layer.name
     axes = [v.axis(a) for a in layer._norm_axes] if v.fperm is None else [1]
@@ -390,7 +390,11 @@ def _layer_norm_decomposed(b, layer, v):
     eps = b.const(np.float32(layer.epsilon), f"{base}/epsilon")
     if layer.rms_scaling:
         x = v.name
-        ms = b.reduce("ReduceMean", b.op("Mul", [x, x], base), axes, True, base)
+        if layer._keras_std_scaling:   # LayerNormalization(rms_scaling=True): Keras' x / std
+            d = b.op("Sub", [x, b.reduce("ReduceMean", x, axes, True, base)], base)
+            ms = b.reduce("ReduceMean", b.op("Mul", [d, d], base), axes, True, base)
+        else:                          # RMSNormalization: x / rms
+            ms = b.reduce("ReduceMean", b.op("Mul", [x, x], base), axes, True, base)
         y = b.op("Div", [x, b.op("Sqrt", [b.op("Add", [ms, eps], base)], base)], base)
         y = b.op("Mul", [y, b.keras_const(_w(layer.gamma).reshape(spread), v, f"{base}/gamma")], base)
         return Value(y, v.shape, v.perm, v.fperm)
