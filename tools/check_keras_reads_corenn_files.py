@@ -38,13 +38,14 @@ def write(out_dir):
         except ValueError as exc:   # the Lambda fixture is refused on purpose
             print(f"{name}: refused by corenn ({str(exc).split(': ')[-1][:80]})")
             continue
-        try:
-            model.save(os.path.join(out_dir, name + ".h5"))
-            corenn.saving.save_model(model, os.path.join(out_dir, name + ".keras"), save_format="keras3")
-        except ValueError as exc:   # recorded ops and nested models are read, not written
-            print(f"{name}: not written by corenn ({str(exc).split(': ')[-1][:80]})")
-            continue
-        print(f"{name}: written")
+        for ext, save in ((".h5", lambda p: model.save(p)),
+                          (".keras", lambda p: corenn.saving.save_model(model, p, save_format="keras3"))):
+            try:
+                save(os.path.join(out_dir, name + ext))
+            except ValueError as exc:   # recorded ops, nested models; Keras 3-only options in .h5
+                print(f"{name}{ext}: not written by corenn ({str(exc).split(': ')[-1][:80]})")
+                continue
+            print(f"{name}{ext}: written")
 
 
 def check(out_dir, module):

@@ -212,7 +212,26 @@ def compiled(optimizer, k=keras):
 
 
 # written with a generator seeded by the name: adding one leaves the others' files as they are
+def attention():
+    """A Transformer-style block: MultiHeadAttention (causal, called with key=), GroupQueryAttention,
+    LayerNormalization(rms_scaling=True) (Keras' std scaling), SpectralNormalization, Discretization.
+    Keras keeps the attention projections in named sub-layers (query_dense, ... / _query_dense)."""
+    q = keras.Input((6, 8), name="q")
+    v = keras.Input((5, 8), name="v")
+    a = layers.MultiHeadAttention(num_heads=2, key_dim=4, name="mha")(q, v, key=v)
+    s = layers.MultiHeadAttention(num_heads=2, key_dim=3, value_dim=2, name="self_mha")(q, q, use_causal_mask=True)
+    g = layers.GroupQueryAttention(head_dim=4, num_query_heads=4, num_key_value_heads=2, name="gqa")(q, v)
+    h = layers.Add(name="sum")([q, a, s, g])
+    h = layers.LayerNormalization(rms_scaling=True, name="norm")(h)
+    h = layers.SpectralNormalization(layers.Dense(4), name="sn")(h)
+    out = layers.Concatenate(name="out")([h, layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.5],
+                                                                    name="bins")(h)])
+    return keras.Model([q, v], out, name="attention"), \
+        [RNG.normal(size=(3, 6, 8)), RNG.normal(size=(3, 5, 8))]
+
+
 NEW_MODELS = {"ops_model": (ops_model, ("keras",)), "nested": (nested, ("keras", "h5")),
+              "attention": (attention, ("keras", "weights")),
               "nested_sequential": (nested_sequential, ("keras", "h5")),
               **{f"compiled_{opt}": ((lambda opt=opt: compiled(opt)), ("keras",)) for opt in OPTIMIZERS}}
 
@@ -288,7 +307,24 @@ def tf_keras_main(out_dir):
         return tk.Model(a, tk.layers.Dense(2, name="head")(base(block(a))), name="tf_nested"), \
             [RNG.normal(size=(4, 6))]
 
-    models = {"tf_ops": tf_ops, "tf_nested": tf_nested,
+    def tf_layers():
+        """TF-Keras 2's configs of layers Keras 3 writes otherwise: MultiHeadAttention (query_shape,
+        its call's value as a keyword in the node), Conv2DTranspose (groups), SeparableConv1D (the
+        base Conv's kernel_* options)."""
+        q = tk.Input((6, 4), name="q")
+        img = tk.Input((5, 5, 2), name="img")
+        a = tk.layers.MultiHeadAttention(num_heads=2, key_dim=3, name="mha")(q, q)
+        sep = tk.layers.SeparableConv1D(3, 3, padding="same", name="sep")(a)
+        up = tk.layers.Flatten()(tk.layers.Conv2DTranspose(2, 3, strides=2, name="up")(img))
+        out = tk.layers.Concatenate()([tk.layers.Flatten()(sep), up])
+        return tk.Model([q, img], out, name="tf_layers"), [RNG.normal(size=(3, 6, 4)), RNG.normal(size=(3, 5, 5, 2))]
+
+    def tf_bins():
+        """Discretization, whose TF-Keras 2 config names its int64 output dtype."""
+        return tk.Sequential([tk.Input((5,)), tk.layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.5])],
+                             name="tf_bins"), [RNG.normal(size=(4, 5))]
+
+    models = {"tf_ops": tf_ops, "tf_nested": tf_nested, "tf_layers": tf_layers, "tf_bins": tf_bins,
               **{f"tf_compiled_{opt}": (lambda opt=opt: compiled(opt, tk)) for opt in OPTIMIZERS}}
     for name, make in models.items():
         RNG = np.random.default_rng(zlib.crc32(name.encode()))
@@ -297,9 +333,10 @@ def tf_keras_main(out_dir):
                            RNG.normal(0.0, 0.5, w.shape) for w in model.weights])
         step = train_and_step(model, tk) if name.startswith("tf_compiled_") else None
         inputs = [x.astype("float32") for x in inputs]
-        y = model(inputs[0], training=False).numpy()
+        y = model(inputs if len(inputs) > 1 else inputs[0], training=False).numpy()
         model.save(os.path.join(out_dir, name + ".h5"))
-        np.savez(os.path.join(out_dir, name + ".expected.npz"), y=y, x0=inputs[0], **(step() if step else {}))
+        np.savez(os.path.join(out_dir, name + ".expected.npz"), y=y, **{f"x{i}": x for i, x in enumerate(inputs)},
+                 **(step() if step else {}))
         print(name)
     print("tf_keras", tk.__version__, "tensorflow", tf.__version__)
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import re
 
@@ -76,13 +77,17 @@ def _h5py():
 # ================================================================================================
 
 class _Dataset:
-    """A checked HDF5 dataset: ``shape`` and ``member`` (its path), read with ``read()``."""
-    __slots__ = ("ds", "shape", "member")
+    """A checked HDF5 dataset: ``shape`` and ``member`` (its path), read with ``read()``;
+    ``aliases``: other paths holding the same weight (read once, counted as read)."""
+    __slots__ = ("ds", "shape", "member", "aliases")
 
     def __init__(self, ds):
         if ds.dtype.kind != "f":   # the tree holds integers too (an optimizer's step count)
             raise _Bad(f"{ds.name}: weight of type {ds.dtype} (weights are float arrays)")
-        self.ds, self.shape, self.member = ds, tuple(ds.shape), ds.name
+        self.ds, self.shape, self.member, self.aliases = ds, tuple(ds.shape), ds.name, ()
+
+    def paths(self):
+        return (self.member,) + self.aliases
 
     def read(self):
         out = np.empty(self.shape, self.ds.dtype)
@@ -169,11 +174,15 @@ def _snake_case(name):
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+# Keras 3 exports some classes under another name than the class's own, which names its groups
+_KERAS3_CLASS_OF_EXPORT = {"GroupQueryAttention": "GroupedQueryAttention"}
+
+
 def _keras3_paths(classes):
     """Keras 3's weight-group names for layers of these classes, in model order."""
     seen, paths = {}, []
     for cls in classes:
-        base = _snake_case(cls)
+        base = _snake_case(_KERAS3_CLASS_OF_EXPORT.get(cls, cls))
         n = seen.get(base, 0)
         paths.append(base if n == 0 else f"{base}_{n}")
         seen[base] = n + 1
@@ -181,6 +190,39 @@ def _keras3_paths(classes):
 
 
 _SUBGROUPS = ("cell", "forward_layer", "backward_layer", "layer")
+
+# Layers whose weights corenn holds itself but Keras 3 keeps in named sub-layers (its attention
+# layers' EinsumDense projections): the groups, in corenn's (= Keras' get_weights) order. Each
+# group's ``vars`` follow in order; none is written twice.
+_KERAS3_SUBLAYER_GROUPS = {
+    "MultiHeadAttention": ("query_dense", "key_dense", "value_dense", "output_dense"),
+    "GroupQueryAttention": ("_query_dense", "_key_dense", "_value_dense", "_output_dense"),
+    "GroupedQueryAttention": ("_query_dense", "_key_dense", "_value_dense", "_output_dense"),
+}
+# Keras 3's SpectralNormalization tracks the wrapped layer's kernel twice: its own vars/0 and
+# layer/vars/0 are the same variable (corenn: [kernel, vector_u, the wrapped layer's others]).
+_KERAS3_SHARED_KERNEL = ("SpectralNormalization",)
+
+
+def _sublayer_datasets(datasets, group_path, cls):
+    """The datasets of a _KERAS3_SUBLAYER_GROUPS layer's group, in corenn's order; every
+    dataset below the group must be one of them."""
+    prefix, found, used = group_path + "/", [], set()
+    for sub in _KERAS3_SUBLAYER_GROUPS[cls]:
+        own = {}
+        for path in datasets:
+            rest = path[len(prefix):].split("/") if path.startswith(prefix) else None
+            if rest is not None and len(rest) == 3 and rest[0] == sub and rest[1] == "vars":
+                own[rest[2]] = datasets[path]
+        if sorted(own) != sorted(str(i) for i in range(len(own))):
+            raise _Bad(f"{group_path}/{sub}/vars: datasets are not numbered 0..{len(own) - 1}")
+        found += [_Dataset(own[str(i)]) for i in range(len(own))]
+        used |= {f"{prefix}{sub}/vars/{i}" for i in range(len(own))}
+    extra = [p for p in datasets if p.startswith(prefix) and p not in used]
+    if extra:
+        raise _Bad(f"{extra[0]}: unexpected dataset in the weights group of a {cls} layer "
+                   f"(Keras' groups: {', '.join(_KERAS3_SUBLAYER_GROUPS[cls])})")
+    return found
 
 
 def _nested_groups(layer):
@@ -227,11 +269,40 @@ def _nested_groups(layer):
     return out
 
 
-def _keras3_layer_datasets(datasets, group_path, layer=None):
+def _shared_kernel_datasets(datasets, group_path, cls):
+    """A _KERAS3_SHARED_KERNEL layer's datasets in corenn's order: its own vars (vars/0 the
+    kernel, which layer/vars/0 repeats), then the wrapped layer's others (layer/vars/1..)."""
+    prefix, groups = group_path + "/", {"vars": {}, "layer/vars": {}}
+    for path, ds in datasets.items():
+        if not path.startswith(prefix):
+            continue
+        head, _, index = path[len(prefix):].rpartition("/")
+        if head not in groups:
+            raise _Bad(f"{path}: unexpected dataset in the weights group of a {cls} layer")
+        groups[head][index] = ds
+    for head, own in groups.items():
+        if sorted(own) != sorted(str(i) for i in range(len(own))) or not own:
+            raise _Bad(f"{group_path}/{head}: datasets are not numbered 0..{len(own) - 1}")
+    own, inner = groups["vars"], groups["layer/vars"]
+    if tuple(own["0"].shape) != tuple(inner["0"].shape):
+        raise _Bad(f"{group_path}: vars/0 and layer/vars/0 (the same kernel) differ in shape")
+    found = [_Dataset(own[str(i)]) for i in range(len(own))]
+    found[0].aliases = (inner["0"].name,)
+    return found + [_Dataset(inner[str(i)]) for i in range(1, len(inner))]
+
+
+def _keras3_layer_datasets(datasets, group_path, layer=None, cls=None):
     """The datasets of one layer group of a Keras 3 weights file, in Keras' order: its own
     ``vars/0..n-1``, then those of its wrapped parts (``cell``; ``forward_layer`` then
-    ``backward_layer``), or, given the layer, those of the layers it holds (_nested_groups)."""
+    ``backward_layer``), or, given the layer, those of the layers it holds (_nested_groups).
+    ``cls``: the layer's class name (else the layer's), for the layouts of
+    _KERAS3_SUBLAYER_GROUPS and _KERAS3_SHARED_KERNEL."""
     prefix = group_path + "/"
+    cls = cls or (type(layer).__name__ if layer is not None else None)
+    if cls in _KERAS3_SUBLAYER_GROUPS:
+        return _sublayer_datasets(datasets, group_path, cls)
+    if cls in _KERAS3_SHARED_KERNEL:
+        return _shared_kernel_datasets(datasets, group_path, cls)
     generic = _nested_groups(layer) if layer is not None else []
     if generic:
         own = {}
@@ -280,7 +351,7 @@ def _keras3_weights(datasets, paths, names, where, layers=None):
     for k, (path, name) in enumerate(zip(paths, names)):
         found = _keras3_layer_datasets(datasets, f"/layers/{path}", None if layers is None else layers[k])
         per_layer[name] = found
-        used |= {d.member for d in found}
+        used |= {p for d in found for p in d.paths()}
     _check_all_used(datasets, used, where)
     return per_layer
 
@@ -297,9 +368,9 @@ def _keras3_order_weights(datasets, order, group="/layers"):
     layers, numbered by class) below ``group``; a model used as a layer holds the datasets of
     its own layers, in their order, below ``<its group>/layers``."""
     per_layer = {}
-    for (name, _, inner), path in zip(order, _keras3_paths([cls for _, cls, _ in order])):
+    for (name, cls, inner), path in zip(order, _keras3_paths([cls for _, cls, _ in order])):
         if inner is None:
-            per_layer[name] = _keras3_layer_datasets(datasets, f"{group}/{path}")
+            per_layer[name] = _keras3_layer_datasets(datasets, f"{group}/{path}", cls=cls)
         else:
             per_layer[name] = [d for found in _keras3_order_weights(datasets, inner, f"{group}/{path}/layers").values()
                                for d in found]
@@ -362,7 +433,14 @@ def _checked_weights(inner_config, per_layer, legacy=False):
     model order). Nothing is read before every shape matched. A ``legacy`` file lists a model
     used as a layer's weights as Keras' ``trainable_weights + non_trainable_weights``."""
     inner = _saving._check_layer_classes(inner_config)
-    stand_in = _saving._stand_in_model(inner)
+    # a layer that runs its call while built (SpectralNormalization) gets real zero weights,
+    # bounded by what the file holds (a dataset under several paths counted once per path)
+    _saving._STAND_IN_BUDGET[0] = sum(math.prod(d.shape) * (1 + len(d.aliases))
+                                      for found in per_layer.values() for d in found)
+    try:
+        stand_in = _saving._stand_in_model(inner)
+    finally:
+        _saving._STAND_IN_BUDGET[0] = 0
     ordered = []
     for layer in stand_in.layers:
         if layer.weights:
@@ -555,7 +633,7 @@ def load_keras_archive(path, compile=True):
         with _open_h5_bytes(h5py, data) as h5:
             datasets = _check_h5_tree(h5py, h5)
             per_layer = _keras3_order_weights(datasets, order)
-            _check_all_used(datasets, {d.member for found in per_layer.values() for d in found},
+            _check_all_used(datasets, {p for found in per_layer.values() for d in found for p in d.paths()},
                             "model.weights.h5")
             _check_group_names(h5, _keras3_paths([c for _, c, _ in order]), [n for n, _, _ in order])
             values = _keras3_optimizer_values(datasets) if args is not None else []
@@ -717,6 +795,24 @@ def _write_vars(group, name, weights):
 
 
 def _write_layer(group, layer, where):
+    cls = type(layer).__name__
+    if cls in tuple(_KERAS3_SUBLAYER_GROUPS):   # Keras' sub-layers, each with its share of the weights
+        subs, weights = _KERAS3_SUBLAYER_GROUPS[cls], list(layer.weights)
+        per = len(weights) // len(subs)
+        if per * len(subs) != len(weights):
+            raise NotImplementedError(f"{where}: layer '{layer.name}' ({cls}) has {len(weights)} weights, "
+                                      f"not an equal share for each of Keras' {', '.join(subs)}")
+        _write_vars(group, layer.name, [])
+        for k, sub in enumerate(subs):
+            _write_vars(group.create_group(sub), sub, weights[k * per:(k + 1) * per])
+        for sub in ("_dropout_layer", "_softmax"):   # Keras' weightless sub-layers: empty groups
+            _write_vars(group.create_group(sub), sub, [])
+        return
+    if cls in _KERAS3_SHARED_KERNEL:   # [kernel, u, the wrapped layer's others]: Keras' layout
+        weights = list(layer.weights)
+        _write_vars(group, layer.name, weights[:2])
+        _write_vars(group.create_group("layer"), layer.layer.name, weights[:1] + weights[2:])
+        return
     own, nested = _own_and_nested(layer, where)
     if _lora(layer):
         own = layer.keras_variables()
@@ -750,7 +846,8 @@ def _keras3_weights_writer(model, where):
     layers = list(model.layers)
     paths = _keras3_paths([type(layer).__name__ for layer in layers])
     for layer in layers:
-        _own_and_nested(layer, where)
+        if type(layer).__name__ not in (*_KERAS3_SUBLAYER_GROUPS, *_KERAS3_SHARED_KERNEL):
+            _own_and_nested(layer, where)
 
     def write(f):
         with h5py.File(f, "w") as h5:

@@ -68,7 +68,21 @@ _NEUTRAL = {"kernel_constraint": (None,), "bias_constraint": (None,), "recurrent
             "renorm_momentum": None, "zero_output_for_mask": None, "implementation": None,
             "use_cudnn": None, "build_config": None, "groups": (1,), "virtual_batch_size": (None,),
             "adjustment": (None,), "fused": (None, True, False), "input_length": None,
-            "sparse_gradient": (False,)}
+            "sparse_gradient": (False,), "use_gate": (False,), "antialias": (False,),
+            "sliding_window": (None,), "query_shape": None, "key_shape": None, "value_shape": None,
+            "softmax_robust_masking": (False,)}
+# Keras config keys one class writes but does not use (TF-Keras 2's SeparableConv configs carry the
+# base Conv's kernel_* options, which the depthwise_* / pointwise_* ones replace): ignored there
+_UNUSED_IN = {"SeparableConv1D": ("kernel_initializer", "kernel_regularizer", "kernel_constraint"),
+              "SeparableConv2D": ("kernel_initializer", "kernel_regularizer", "kernel_constraint")}
+# Layers whose output is an index or count: the dtype Keras gives it is an integer type, which
+# corenn's float32 output holds exactly
+_INDEX_OUTPUT = ("Discretization", "Hashing", "IntegerLookup", "StringLookup", "TextVectorization",
+                 "HashedCrossing")
+# Layers whose config holds the serialized layer they wrap (read through the same translation)
+_WRAPPERS = ("Bidirectional", "TimeDistributed", "SpectralNormalization")
+# Keras 3 layers whose constructor takes no ``trainable`` (a fixed signature): not written to them
+_KERAS3_NO_TRAINABLE = ("Discretization", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D")
 # Options TF-Keras 2 names otherwise than corenn (and Keras 3): {(class, TF-Keras 2 name): corenn's
 # name}, renamed one way when reading and the other when writing.
 _KERAS2_NAMES = {("LeakyReLU", "alpha"): "negative_slope"}
@@ -185,14 +199,16 @@ def _layer_config(spec, where):
             dtype = _dtype_name(value, where)
             if name == "InputLayer":
                 out["dtype"] = dtype
-            elif dtype not in (None, "float32"):
+            elif dtype not in (None, "float32") and not (name in _INDEX_OUTPUT and dtype in ("int32", "int64")):
                 raise _BadConfig(f"{where}: dtype {dtype!r} is not supported (float32 only)")
             continue
-        if key in ("layer", "backward_layer") and name == "Bidirectional":
+        if key in ("layer", "backward_layer") and name in _WRAPPERS:
             out[key] = _layer_config(value, f"{where} {key!r}")
             continue
         if key == "axis" and name == "BatchNormalization" and isinstance(value, list) and len(value) == 1:
             value = value[0]   # TF-Keras 2 writes the axis as a list
+        if key in _UNUSED_IN.get(name, ()):
+            continue
         if key.endswith("_initializer"):
             value = _object_spec(value, "initializer", f"{where} {key}")
         elif key.endswith("_regularizer") and key != "activity_regularizer":
@@ -249,6 +265,48 @@ def _inbound_nodes(nodes, where):
             raise _BadConfig(f"{where}: bad inbound node {str(node)[:80]!r}")
         out.append({"args": [arg], "kwargs": {}})
     return out
+
+
+def _attention_nodes(nodes, where):
+    """An attention layer's calls, mha(query, value, key=..., attention_mask=...,
+    use_causal_mask=..., return_attention_scores=...), as corenn's one list of inputs, and the
+    options (key given, mask given, causal, scores) of its calls, which must all agree (corenn's
+    layer takes one set). TF-Keras 2 writes the call as [[query ref, ..., {"value": ref, ...}]]."""
+    out, options = [], None
+    for node in nodes if isinstance(nodes, list) else [None]:
+        if isinstance(node, dict):                             # Keras 3
+            args, kwargs = node.get("args"), dict(node.get("kwargs") or {})
+        elif isinstance(node, list) and len(node) == 1 and isinstance(node[0], list) and len(node[0]) == 4:
+            ref = node[0]                                      # TF-Keras 2: the kwargs in the query's ref
+            kwargs = dict(ref[3]) if isinstance(ref[3], dict) else {}
+            args = [ref[:3]]
+        else:
+            raise _BadConfig(f"{where}: bad inbound node {str(node)[:80]!r}")
+        if not isinstance(args, list) or not 1 <= len(args) <= 3 or not isinstance(kwargs, dict):
+            raise _BadConfig(f"{where}: an attention call with {str(args)[:80]} arguments is not supported")
+        names = ["query", "value", "key"]
+        given = dict(zip(names, args))
+        for k in names:
+            if k in kwargs:
+                given[k] = kwargs.pop(k)
+        mask = kwargs.pop("attention_mask", None)
+        causal = bool(kwargs.pop("use_causal_mask", False))
+        scores = bool(kwargs.pop("return_attention_scores", False))
+        kwargs.pop("training", None)
+        for k in ("query_mask", "value_mask", "key_mask"):
+            if kwargs.get(k) is None:
+                kwargs.pop(k, None)
+        if kwargs or "value" not in given:
+            raise _BadConfig(f"{where}: attention call arguments {str(sorted(kwargs) or 'without value')[:80]} "
+                             "are not supported")
+        items = [given["query"], given["value"]] + ([given["key"]] if given.get("key") is not None else []) + \
+                ([mask] if mask is not None else [])
+        node_options = [given.get("key") is not None, mask is not None, causal, scores]
+        if options is not None and node_options != options:
+            raise _BadConfig(f"{where}: the attention layer's calls differ in their inputs or options")
+        options = node_options
+        out.append({"args": [[_tensor_ref(r, where) for r in items]], "kwargs": {}})
+    return out, options or [False, False, False, False]
 
 
 def _layer_refs(refs, where):
@@ -352,7 +410,12 @@ def _translate_model(config, where, tf_keras2, nested=False):
         else:
             entry, inner_order = _layer_or_model(spec, at, tf_keras2)
             entry["name"] = lname
-            entry["inbound_nodes"] = _inbound_nodes(spec.get("inbound_nodes", []), at)
+            if entry["class_name"] in _ATTENTION_CALLS:
+                entry["inbound_nodes"], options = _attention_nodes(spec.get("inbound_nodes", []), at)
+                if any(options[1:]):
+                    entry["config"]["_call_options"] = options
+            else:
+                entry["inbound_nodes"] = _inbound_nodes(spec.get("inbound_nodes", []), at)
         order.append((lname, spec["class_name"], inner_order))
         layers.append(entry)
     out = {"class_name": "Functional",
@@ -543,20 +606,47 @@ _KERAS3_DTYPE = {"module": "keras", "class_name": "DTypePolicy", "config": {"nam
                  "registered_name": None}
 
 
+# corenn's MultiHeadAttention calls are one list [query, value(, key)(, attention_mask)] with the
+# options (key given, mask given, causal, scores) in the layer; Keras 3 writes mha(query, value,
+# key=..., attention_mask=..., use_causal_mask=True, return_attention_scores=True)
+_ATTENTION_CALLS = ("MultiHeadAttention", "GroupQueryAttention", "GroupedQueryAttention")
+# corenn classes Keras 3 exports under another name (keras.layers.<name> is what its loader finds)
+_KERAS3_EXPORT_NAMES = {"GroupedQueryAttention": "GroupQueryAttention"}
+
+
+def _keras3_attention_node(node, layer):
+    args, kwargs = list(node["args"]), dict(node.get("kwargs") or {})
+    items = args[0] if len(args) == 1 and isinstance(args[0], list) else args
+    has_key, has_mask, causal, scores = layer._options or (len(items) > 2, False, False, False)
+    rest = list(items[2:])
+    if has_key and rest:
+        kwargs["key"] = rest.pop(0)
+    if has_mask and rest:
+        kwargs["attention_mask"] = rest.pop(0)
+    if causal:
+        kwargs["use_causal_mask"] = True
+    if scores:
+        kwargs["return_attention_scores"] = True
+    return {"args": list(items[:2]), "kwargs": kwargs}
+
+
 def _keras3_layer_spec(spec, where):
     """corenn's {class_name, config} of one layer as Keras 3's serialized layer (corenn's
     options are Keras 3's, so only the wrapping and the dtype policy are added)."""
     name = spec["class_name"]
     where = f"{where} ({name})"
     _layer_class(name, where)
-    config = {key: value for key, value in spec["config"].items() if key != "input_shape"}
+    config = {key: value for key, value in spec["config"].items()
+              if key not in ("input_shape", "_call_options")   # corenn's record of a call: in the node
+              and not (key == "trainable" and name in _KERAS3_NO_TRAINABLE)}
     for key in ("layer", "backward_layer"):
-        if name == "Bidirectional" and key in config:
+        if name in _WRAPPERS and isinstance(config.get(key), dict):
             config[key] = _keras3_layer_spec(config[key], f"{where} {key!r}")
     if "activation" in config and not isinstance(config["activation"], str):
         raise _BadConfig(f"{where}: activation {str(config['activation'])[:60]!r} is not a Keras activation name")
     config["dtype"] = _KERAS3_DTYPE
-    return {"module": "keras.layers", "class_name": name, "config": config, "registered_name": None}
+    return {"module": "keras.layers", "class_name": _KERAS3_EXPORT_NAMES.get(name, name), "config": config,
+            "registered_name": None}
 
 
 def _keras3_input_layer(layer, where):
@@ -577,6 +667,9 @@ def keras3_model_config(model):
                            "layers": entries, "build_input_shape": entries[0]["config"]["batch_shape"]}}
     for entry, spec in zip(entries, config["layers"]):
         entry["inbound_nodes"] = spec["inbound_nodes"]   # corenn's nodes are in Keras 3's form
+        if entry["class_name"] in _ATTENTION_CALLS:      # ... but for the attention layers' calls
+            layer = model.get_layer(spec["name"])
+            entry["inbound_nodes"] = [_keras3_attention_node(node, layer) for node in spec["inbound_nodes"]]
     flat = lambda refs: refs[0] if len(refs) == 1 else refs   # noqa: E731 - Keras 3 writes one input flat
     return {"module": "keras.src.models.functional", "class_name": "Functional",
             "registered_name": "Functional",

@@ -404,7 +404,11 @@ class Conv2DTranspose(_Conv):
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
+                 kernel_constraint=None, bias_constraint=None, groups=1, **kwargs):
+        # TF-Keras 2 files write groups=1 for transposed convolutions (Keras 3 has no such argument)
+        if groups != 1:
+            raise NotImplementedError(f"{type(self).__name__}: groups={groups!r} is not supported "
+                                      "(grouped transposed convolutions: only groups=1)")
         super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate,
                          activation, use_bias, kernel_initializer, bias_initializer,
                          kernel_regularizer, bias_regularizer, activity_regularizer,

@@ -31,6 +31,13 @@ def _shapes_str(shapes):
     return ", ".join(shape_str(s) for s in shapes)
 
 
+
+def _as_float32(inputs):
+    """The inputs as float32 Tensors: an index output (Discretization, a lookup: int64) merged
+    with float features is promoted, as Keras' merges promote to the result dtype."""
+    return [x if getattr(x, "dtype", None) == "float32" else kernels.as_tensor(np.asarray(x, np.float32))
+            for x in inputs]
+
 class _Merge(Layer):
     """Base of the merge layers: list-of-inputs build / call / shape checks."""
 
@@ -106,7 +113,7 @@ class _ElementwiseMerge(_Merge):
                 x.reshape([x.shape[0]] + [1] * (rank - x.ndim) + list(x.shape[1:])) for x in xs]
 
     def forward(self, inputs, training=False):
-        xs = list(inputs)
+        xs = _as_float32(inputs)
         self.compute_output_shape([tuple(x.shape) for x in xs])
         self._in_shapes = [tuple(x.shape) for x in xs]
         xs = self._aligned(xs)
@@ -226,7 +233,7 @@ class Concatenate(_Merge):
         return tuple(out)
 
     def forward(self, inputs, training=False):
-        xs = list(inputs)
+        xs = _as_float32(inputs)
         shape = self.compute_output_shape([tuple(x.shape) for x in xs])
         self._in_shapes = [tuple(x.shape) for x in xs]
         return kernels.concat(xs, self.axis, out=self._buffer("y", shape))
@@ -294,7 +301,7 @@ class Dot(_Merge):
         return t, (axis == 1) if left else (axis == 2)
 
     def forward(self, inputs, training=False):
-        x1, x2 = inputs
+        x1, x2 = _as_float32(inputs)
         shapes, (a1, a2) = self._plan([tuple(x1.shape), tuple(x2.shape)])
         self._in_shapes, self._axes_used = shapes, (a1, a2)
         if self.normalize:

@@ -71,6 +71,13 @@ def _node_spec(entry, call, tensor):
     return {"args": args, "kwargs": kwargs}
 
 
+def _is_tensor_ref(v):
+    """A node argument that names a tensor (or a list of them), as Keras 3 writes it."""
+    if isinstance(v, list):
+        return bool(v) and all(_is_tensor_ref(x) for x in v)
+    return isinstance(v, dict) and v.get("class_name") == "__keras_tensor__"
+
+
 def _build_entry(entry, prepare_layer):
     """A layer, or an inner model (Functional / Sequential config), from a config entry."""
     from .. import layers as _layers
@@ -124,15 +131,17 @@ def model_from_graph_config(config, cls=None, prepare_layer=None, build_layer=No
         for layer, nodes, name in pending:
             while done[id(layer)] < len(nodes):
                 spec = nodes[done[id(layer)]]
+                kwargs = spec.get("kwargs") or {}
+                if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+                    raise ValueError(f"functional config: layer '{layer.name}' node kwargs must be a dict")
                 try:
                     args = [resolve(a) for a in spec.get("args", [])]
+                    # tensors passed by keyword (Keras' mha(query, value, key=k, attention_mask=m))
+                    kwargs = {k: resolve(v) if _is_tensor_ref(v) else v for k, v in kwargs.items()}
                 except KeyError:
                     break
                 if not args:
                     raise ValueError(f"functional config: layer '{layer.name}' node has no arguments")
-                kwargs = spec.get("kwargs") or {}
-                if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
-                    raise ValueError(f"functional config: layer '{layer.name}' node kwargs must be a dict")
                 out = layer(*args, **kwargs)
                 outputs[(name, done[id(layer)])] = out if isinstance(out, list) else [out]
                 done[id(layer)] += 1
