@@ -44,3 +44,22 @@ def test_errors(make, shape, match):
     with pytest.raises(ValueError, match=match):
         layer = make()
         layer(np.zeros(shape, np.float32), training=True)
+
+
+@pytest.mark.parametrize("data_format,axis", [("channels_last", 1), ("channels_first", 2)])
+def test_zero_padding1d_data_format_forward_backward_and_config(data_format, axis):
+    # Keras 3.15's ZeroPadding1D takes data_format: channels_first pads the last axis of (N, C, T)
+    x = np.random.default_rng(3).normal(size=(2, 4, 3)).astype(np.float32)
+    layer = layers.ZeroPadding1D((1, 2), data_format=data_format)
+    pads = [(0, 0)] * 3
+    pads[axis] = (1, 2)
+    np.testing.assert_array_equal(np.asarray(layer(x)), np.pad(x, pads))
+    assert layer.compute_output_shape((None, 4, 3)) == ((None, 7, 3) if axis == 1 else (None, 4, 6))
+    dy = np.random.default_rng(4).normal(size=np.pad(x, pads).shape).astype(np.float32)
+    layer.forward(kernels.as_tensor(x), training=True)
+    dx = np.asarray(layer.backward(kernels.as_tensor(dy)))
+    index = [slice(None)] * 3
+    index[axis] = slice(1, -2)
+    np.testing.assert_array_equal(dx, dy[tuple(index)])   # the padding's gradient is a crop
+    again = layers.ZeroPadding1D.from_config(layer.get_config())
+    assert again.data_format == data_format and again.padding == (1, 2)

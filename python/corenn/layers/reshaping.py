@@ -101,13 +101,16 @@ class ZeroPadding2D(ChannelsFirst, Layer):
 
 class ZeroPadding1D(Layer):
     """Pads sequences with zero steps: (N, T, C) -> (N, left + T + right, C), on ZeroPadding2D's
-    kernels (the sequence seen as (N, T, 1, C)).
+    kernels (the sequence seen as (N, T, 1, C); channels_first (N, C, T) as (N, C, T, 1) padded
+    on its second spatial axis).
 
     Args:
         padding: int (both ends) or (left, right).
+        data_format: 'channels_last' (default: the global image_data_format) or 'channels_first'
+            (Keras 3.15).
     """
 
-    def __init__(self, padding=1, **kwargs):
+    def __init__(self, padding=1, data_format=None, **kwargs):
         super().__init__(**kwargs)
         pad = (padding, padding) if isinstance(padding, (int, np.integer)) and not isinstance(padding, bool) else padding
         if (not isinstance(pad, (tuple, list)) or len(pad) != 2
@@ -115,33 +118,50 @@ class ZeroPadding1D(Layer):
             raise ValueError(f"ZeroPadding1D '{self.name}': padding must be a non-negative int or "
                              f"(left, right), got {padding!r}")
         self.padding = (int(pad[0]), int(pad[1]))
+        from ._channels_first import data_format_arg
+        self.data_format = data_format_arg(self, data_format)
 
     def build(self, input_shape):
         self.compute_output_shape(input_shape)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
-        _check_rank(self, input_shape, 3, "(batch, steps, channels)")
-        n, t, c = input_shape
-        return (n, None if t is None else t + sum(self.padding), c)
+        _check_rank(self, input_shape, 3, "(batch, steps, channels)" if self.data_format == "channels_last"
+                    else "(batch, channels, steps)")
+        n, a, b = input_shape
+        if self.data_format == "channels_first":
+            return (n, a, None if b is None else b + sum(self.padding))
+        return (n, None if a is None else a + sum(self.padding), b)
+
+    def _as_image(self, shape, t):
+        """(the 4-D NHWC view of a sequence of length t, the 2-D padding of that view)."""
+        n, a, b = shape
+        if self.data_format == "channels_first":
+            return [n, a, t, 1], ((0, 0), self.padding)
+        return [n, t, 1, b], (self.padding, (0, 0))
 
     def forward(self, x, training=False):
-        n, t, c = self._x_shape = tuple(x.shape)
-        out = self._buffer("y", (n, t + sum(self.padding), 1, c))
-        y = kernels.zero_pad2d_forward(x.reshape([n, t, 1, c]), (self.padding, (0, 0)), out=out)
-        return y.reshape([n, t + sum(self.padding), c])
+        self._x_shape = tuple(x.shape)
+        t = self._x_shape[2 if self.data_format == "channels_first" else 1]
+        out_shape = self.compute_output_shape(self._x_shape)
+        view, pads = self._as_image(self._x_shape, t)
+        out = self._buffer("y", self._as_image(out_shape, t + sum(self.padding))[0])
+        y = kernels.zero_pad2d_forward(x.reshape(view), pads, out=out)
+        return y.reshape(list(out_shape))
 
     def backward(self, dy):
         if not self.needs_input_grad:
             return None
-        n, t, c = self._x_shape
-        dx = self._buffer("dx", (n, t, 1, c))
-        kernels.zero_pad2d_backward(dy.reshape([n, t + sum(self.padding), 1, c]), (self.padding, (0, 0)), out=dx)
-        return dx.reshape([n, t, c])
+        t = self._x_shape[2 if self.data_format == "channels_first" else 1]
+        view, pads = self._as_image(self._x_shape, t)
+        dx = self._buffer("dx", view)
+        kernels.zero_pad2d_backward(dy.reshape(self._as_image(self._x_shape, t + sum(self.padding))[0]), pads,
+                                    out=dx)
+        return dx.reshape(list(self._x_shape))
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(padding=self.padding)
+        cfg.update(padding=self.padding, data_format=self.data_format)
         return cfg
 
 
