@@ -212,6 +212,48 @@ def compiled(optimizer, k=keras):
 
 
 # written with a generator seeded by the name: adding one leaves the others' files as they are
+@keras.saving.register_keras_serializable(package="CorennFixtures")
+class Scale(layers.Layer):
+    """A registered custom layer with a weight of its own (tests/interop defines the same class)."""
+
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+
+    def call(self, x):
+        return x * self.w * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+class Block(layers.Layer):
+    """An unregistered custom layer holding layers (Keras groups their weights by attribute)."""
+
+    def __init__(self, units=4, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.d1 = layers.Dense(units, activation="relu")
+        self.d2 = layers.Dense(3)
+        self.norm = layers.LayerNormalization()
+
+    def call(self, x):
+        return self.norm(self.d2(self.d1(x)) + x[..., :3])
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def custom_layers():
+    """Custom layer classes: the loading program provides them (registered / custom_objects)."""
+    inp = keras.Input((5,))
+    out = layers.Dense(2, name="head")(Block(6, name="block")(Scale(3.0, name="scale")(inp)))
+    return keras.Model(inp, out, name="custom_layers"), [RNG.normal(size=(4, 5))]
+
+
 def attention():
     """A Transformer-style block: MultiHeadAttention (causal, called with key=), GroupQueryAttention,
     LayerNormalization(rms_scaling=True) (Keras' std scaling), SpectralNormalization, Discretization.
@@ -232,6 +274,7 @@ def attention():
 
 NEW_MODELS = {"ops_model": (ops_model, ("keras",)), "nested": (nested, ("keras", "h5")),
               "attention": (attention, ("keras", "weights")),
+              "custom_layers": (custom_layers, ("keras",)),
               "nested_sequential": (nested_sequential, ("keras", "h5")),
               **{f"compiled_{opt}": ((lambda opt=opt: compiled(opt)), ("keras",)) for opt in OPTIMIZERS}}
 

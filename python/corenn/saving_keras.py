@@ -363,13 +363,38 @@ def _check_all_used(datasets, used, where):
         raise _Bad(f"{where} holds weights the model has no layer for: {', '.join(extra[:5])}")
 
 
+def _user_layer_class(name):
+    from .layers.base import Layer
+    from .saving import custom_class
+    cls = custom_class(name)
+    return cls if isinstance(cls, type) and issubclass(cls, Layer) else None
+
+
+class _Deferred:
+    """The weights group of a layer whose structure is known only once built (a class the
+    program provides): read with the built layer (_nested_groups) by _checked_weights."""
+
+    def __init__(self, datasets, group):
+        self.datasets, self.group = datasets, group
+
+    def size(self):
+        prefix = self.group + "/"
+        return sum(math.prod(d.shape) for p, d in self.datasets.items() if p.startswith(prefix))
+
+    def resolve(self, layer):
+        return _keras3_layer_datasets(self.datasets, self.group, layer)
+
+
 def _keras3_order_weights(datasets, order, group="/layers"):
     """{layer name: [_Dataset]} for the entries of translate_model_config's ``order`` (Keras'
     layers, numbered by class) below ``group``; a model used as a layer holds the datasets of
     its own layers, in their order, below ``<its group>/layers``."""
     per_layer = {}
     for (name, cls, inner), path in zip(order, _keras3_paths([cls for _, cls, _ in order])):
-        if inner is None:
+        if inner is None and _user_layer_class(cls) is not None:
+            # the program's own layer class: the layers it holds are known once it is built
+            per_layer[name] = _Deferred(datasets, f"{group}/{path}")
+        elif inner is None:
             per_layer[name] = _keras3_layer_datasets(datasets, f"{group}/{path}", cls=cls)
         else:
             per_layer[name] = [d for found in _keras3_order_weights(datasets, inner, f"{group}/{path}/layers").values()
@@ -427,7 +452,7 @@ def _read_archive(f):
     return config, data
 
 
-def _checked_weights(inner_config, per_layer, legacy=False):
+def _checked_weights(inner_config, per_layer, legacy=False, datasets=None):
     """Check the translated config like a corenn file's, compare the shapes its model builds
     (without storage) with the file's datasets, then read them: (checked config, arrays in
     model order). Nothing is read before every shape matched. A ``legacy`` file lists a model
@@ -435,14 +460,17 @@ def _checked_weights(inner_config, per_layer, legacy=False):
     inner = _saving._check_layer_classes(inner_config)
     # a layer that runs its call while built (SpectralNormalization) gets real zero weights,
     # bounded by what the file holds (a dataset under several paths counted once per path)
-    _saving._STAND_IN_BUDGET[0] = sum(math.prod(d.shape) * (1 + len(d.aliases))
-                                      for found in per_layer.values() for d in found)
+    _saving._STAND_IN_BUDGET[0] = sum(
+        found.size() if isinstance(found, _Deferred) else
+        sum(math.prod(d.shape) * (1 + len(d.aliases)) for d in found) for found in per_layer.values())
     try:
         stand_in = _saving._stand_in_model(inner)
     finally:
         _saving._STAND_IN_BUDGET[0] = 0
     ordered = []
     for layer in stand_in.layers:
+        if isinstance(per_layer.get(layer.name), _Deferred):
+            per_layer[layer.name] = per_layer[layer.name].resolve(layer)
         if layer.weights:
             found = per_layer.get(layer.name)
             if found is None:
@@ -453,6 +481,9 @@ def _checked_weights(inner_config, per_layer, legacy=False):
         elif per_layer.get(layer.name):
             raise _BadConfig(f"layer '{layer.name}' ({type(layer).__name__}) has no weights, but the "
                              f"file holds {len(per_layer[layer.name])} for it")
+    if datasets is not None:   # every dataset of the file belongs to a layer
+        _check_all_used(datasets, {p for found in per_layer.values() if not isinstance(found, _Deferred)
+                                   for d in found for p in d.paths()}, "model.weights.h5")
     _saving._compare_weight_shapes(stand_in, ordered)
     return inner, [d.read() for d in ordered]
 
@@ -633,11 +664,9 @@ def load_keras_archive(path, compile=True):
         with _open_h5_bytes(h5py, data) as h5:
             datasets = _check_h5_tree(h5py, h5)
             per_layer = _keras3_order_weights(datasets, order)
-            _check_all_used(datasets, {p for found in per_layer.values() for d in found for p in d.paths()},
-                            "model.weights.h5")
             _check_group_names(h5, _keras3_paths([c for _, c, _ in order]), [n for n, _, _ in order])
             values = _keras3_optimizer_values(datasets) if args is not None else []
-            inner, arrays = _checked_weights(corenn_config, per_layer)
+            inner, arrays = _checked_weights(corenn_config, per_layer, datasets=datasets)
             return _compiled(_build(inner, arrays, path), args, values, path)
 
 
@@ -981,11 +1010,17 @@ def save_keras3_archive(model, path):
     import zipfile
     from .saving_keras_config import keras3_model_config
     where = f"{model.name}.save"
+    from .saving_keras_config import _is_user_layer
+    # the model's own layer classes are known to this program: the read-back check may use them
+    users = {type(layer).__name__: type(layer) for layer in model.layers if _is_user_layer(layer)}
+    _saving._SCOPE.append(users)
     try:
         config = keras3_model_config(model)
         translate_model_config(config)   # what is written, corenn reads back
     except _BadConfig as exc:
         raise ValueError(f"{where}: {os.fspath(path)}: {exc}") from None
+    finally:
+        _saving._SCOPE.pop()   # the scope pushed above (the last one)
     weights = io.BytesIO()
     _keras3_weights_writer(model, where)(weights)
     members = [("metadata.json", _saving._to_json({"keras_version": _KERAS3_VERSION}, "metadata", path)),

@@ -45,15 +45,38 @@ def _refuse_code(obj, where="config.json"):
         for key in _CODE_KEYS & set(value):
             raise _BadConfig(f"{at}: refusing {key!r}: serialized Python code is never loaded")
         module = value.get("module")
-        if module is not None and not (isinstance(module, str)
-                                       and (module == "keras" or module.startswith("keras."))):
-            raise _BadConfig(f"{at}: refusing class {str(name)[:60]!r} from module "
-                             f"{str(module)[:80]!r}: only Keras' own classes are read")
         registered = value.get("registered_name")
-        if registered is not None and registered != name:
-            raise _BadConfig(f"{at}: refusing registered class {str(registered)[:80]!r}: a user's "
-                             f"custom class is not read from Keras files")
+        if _user_class(value) is None:
+            if module is not None and not (isinstance(module, str)
+                                           and (module == "keras" or module.startswith("keras."))):
+                raise _BadConfig(f"{at}: refusing class {str(name)[:60]!r} from module "
+                                 f"{str(module)[:80]!r}: only Keras' own classes are read, and the "
+                                 f"classes the program registers or passes in custom_objects")
+            if registered is not None and registered != name:
+                raise _BadConfig(f"{at}: refusing registered class {str(registered)[:80]!r}: a custom "
+                                 f"class is read only when the program defines it (register_keras_serializable "
+                                 f"or load_model(..., custom_objects={{{str(name)[:40]!r}: cls}}))")
         stack.extend((v, f"{at}.{k}") for k, v in value.items())
+
+
+def custom_class_name(spec):
+    """Whether a user class is found under the spec's registered name (else its class name)."""
+    from .saving import custom_class
+    return custom_class(spec.get("registered_name")) is not None
+
+
+def _user_class(spec):
+    """The class a serialized object names when the program itself provides it: registered with
+    register_keras_serializable (Keras' ``package>name``) or passed in load_model's custom_objects.
+    Its code is the program's, already imported: nothing from the file is run. None otherwise."""
+    from .saving import custom_class
+    if not isinstance(spec, dict):
+        return None
+    for key in (spec.get("registered_name"), spec.get("class_name")):
+        cls = custom_class(key)
+        if cls is not None:
+            return cls
+    return None
 
 
 # Keras config keys corenn's layers do not take, with the values that change nothing; any
@@ -175,7 +198,9 @@ def _layer_class(name, where):
     cls = getattr(corenn_layers, name, None)
     if name not in corenn_layers.__all__ or not (isinstance(cls, type) and issubclass(cls, Layer)) \
             or name in ("Layer", "Lambda"):
-        raise _BadConfig(f"{where}: Keras layer class {name!r} is not one corenn has")
+        raise _BadConfig(f"{where}: Keras layer class {name!r} is not one corenn has (a class of "
+                         f"your own: define it and pass load_model(..., custom_objects={{{name!r}: cls}}) "
+                         f"or register it with keras.saving.register_keras_serializable)")
     return cls
 
 
@@ -184,6 +209,18 @@ def _layer_config(spec, where):
     if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
         raise _BadConfig(f"{where}: bad layer entry {str(spec)[:100]!r}")
     name = spec["class_name"]
+    user = _user_class(spec)
+    if user is not None:   # the program's own layer: its config is its own get_config's, as written
+        config = spec.get("config")
+        if not isinstance(config, dict):
+            raise _BadConfig(f"{where} ({name}): 'config' is not a JSON object")
+        out = dict(config)
+        if "dtype" in out:
+            dtype = _dtype_name(out["dtype"], where)
+            if dtype not in (None, "float32"):
+                raise _BadConfig(f"{where}: dtype {dtype!r} is not supported (float32 only)")
+            out["dtype"] = dtype
+        return {"class_name": spec.get("registered_name") if custom_class_name(spec) else name, "config": out}
     cls = _layer_class(name, where)
     config = spec.get("config")
     if not isinstance(config, dict):
@@ -462,6 +499,9 @@ def _keras2_layer_spec(spec, where):
     """corenn's {class_name, config} of one layer as TF-Keras 2's."""
     name = spec["class_name"]
     where = f"{where} ({name})"
+    if "_user_class" in spec:
+        raise _BadConfig(f"{where}: a custom layer class is written to Keras 3 archives "
+                         f"(save_format='keras3'), not to TF-Keras 2 HDF5 files")
     _layer_class(name, where)
     keras2_names = {ours: theirs for (cls, theirs), ours in _KERAS2_NAMES.items() if cls == name}
     out = {}
@@ -578,9 +618,20 @@ def _layer_spec(layer, where, spec=None):
     if isinstance(layer, Model):
         raise _nested_model(name, where)
     if name not in corenn_layers.__all__ or getattr(corenn_layers, name, None) is not type(layer):
+        if _is_user_layer(layer):   # written to Keras 3 archives (the loading program provides the class)
+            return {"class_name": name, "config": layer.get_config(), "_user_class": type(layer)}
         raise _BadConfig(f"{where}: class {type(layer).__module__}.{name} is not one of corenn's "
                          f"Keras layers (custom classes and recorded ops are not written to Keras files)")
     return spec if spec is not None else corenn_layers.serialize(layer)
+
+
+def _is_user_layer(layer):
+    """A layer class the program defines (subclassing Layer with its own ``call``), not one of
+    corenn's classes or an op recorded on KerasTensors."""
+    from .layers.base import Layer
+    cls = type(layer)
+    return (isinstance(layer, Layer) and not cls.__module__.startswith("corenn.")
+            and cls.call is not Layer.call)
 
 
 def keras2_training_config(compile_config):
@@ -635,6 +686,12 @@ def _keras3_layer_spec(spec, where):
     options are Keras 3's, so only the wrapping and the dtype policy are added)."""
     name = spec["class_name"]
     where = f"{where} ({name})"
+    if "_user_class" in spec:   # Keras finds it by its registered name or its module, as Keras writes it
+        from .saving import get_registered_name
+        cls = spec["_user_class"]
+        config = dict(spec["config"], dtype=_KERAS3_DTYPE)
+        return {"module": cls.__module__, "class_name": name, "config": config,
+                "registered_name": get_registered_name(cls)}
     _layer_class(name, where)
     config = {key: value for key, value in spec["config"].items()
               if key not in ("input_shape", "_call_options")   # corenn's record of a call: in the node
