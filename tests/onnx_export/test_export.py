@@ -130,6 +130,11 @@ CASES = {
     "layer_norm_axes_1_3": (lambda: seq(L.Conv2D(3, 2), L.LayerNormalization(axis=[1, 3]), shape=(4, 4, 2)),
                             floats(4, 4, 2)),
     "rms_norm": (lambda: seq(L.Dense(6), L.LayerNormalization(rms_scaling=True), shape=(3, 4)), floats(3, 4)),
+    "rms_normalization": (lambda: seq(L.Dense(6), L.RMSNormalization(axis=[-2, -1]), shape=(3, 4)), floats(3, 4)),
+    "unit_norm": (lambda: seq(L.Conv2D(3, 2), L.UnitNormalization(axis=[1, 2]), shape=(4, 4, 2)), floats(4, 4, 2)),
+    "unit_norm_last": (lambda: seq(L.Dense(6), L.UnitNormalization(), shape=(5,)), floats(5)),
+    "noise_layers": (lambda: seq(L.GaussianNoise(0.3), L.Dense(4), L.GaussianDropout(0.2), L.AlphaDropout(0.1),
+                                 shape=(5,)), floats(5)),
     "layer_norm_2axes": (lambda: seq(L.Conv2D(3, 2), L.LayerNormalization(axis=[-2, -1]), shape=(4, 4, 2)),
                          floats(4, 4, 2)),
     "rescaling": (lambda: seq(L.Rescaling(1 / 255.0, offset=-0.5), shape=(3, 3, 2)), floats(3, 3, 2)),
@@ -338,10 +343,10 @@ def test_opset_dependent_spellings(opset, tmp_path):
 
 def test_unsupported_layer_names_it_and_writes_nothing(tmp_path):
     inp = L.Input(shape=(4, 8))
-    out = L.MultiHeadAttention(num_heads=2, key_dim=4, name="attn")(inp, inp)
+    out = L.AdditiveAttention(name="attn")([inp, inp])
     model = corenn.Model(inp, out)
     path = tmp_path / "bad.onnx"
-    with pytest.raises(NotImplementedError, match=r"'attn' \(MultiHeadAttention\)"):
+    with pytest.raises(NotImplementedError, match=r"'attn' \(AdditiveAttention\)"):
         corenn.onnx.export(model, str(path))
     assert os.listdir(tmp_path) == []
 
@@ -422,3 +427,45 @@ def test_rnn_of_a_cell_exports_and_stateful_is_refused(tmp_path):
     with pytest.raises(NotImplementedError, match=r"'st' \(LSTM\): stateful=True"):
         stateful.export(str(path), format="onnx")
     assert not path.exists()
+
+
+def _attention_model(kind):
+    q, v = corenn.Input((6, 8)), corenn.Input((5, 8))
+    if kind == "cross":
+        return corenn.Model([q, v], L.MultiHeadAttention(2, 4)(q, v)), [floats(6, 8), floats(5, 8)]
+    if kind == "causal_self":
+        return corenn.Model(q, L.MultiHeadAttention(2, 3, value_dim=5, output_shape=7)(q, q, use_causal_mask=True)), \
+            [floats(6, 8)]
+    if kind == "mask_key_scores":
+        m = corenn.Input((6, 5))
+        out = L.MultiHeadAttention(2, 4, use_bias=False)(q, v, key=v, attention_mask=m, return_attention_scores=True)
+
+        def mask(n, _rng=np.random.default_rng(5)):
+            a = (_rng.random((n, 6, 5)) > 0.4).astype(np.float32)
+            a[0, 1] = 0.0   # a fully masked query row: uniform attention, as corenn's kernel
+            return a
+        return corenn.Model([q, v, m], out), [floats(6, 8), floats(5, 8), mask]
+    if kind == "grouped":
+        return corenn.Model([q, v], L.GroupQueryAttention(head_dim=4, num_query_heads=4,
+                                                          num_key_value_heads=2)(q, v)), [floats(6, 8), floats(5, 8)]
+    # a Transformer encoder block: attention, residual, LayerNormalization, feed-forward
+    h = L.LayerNormalization()(L.Add()([q, L.MultiHeadAttention(2, 4, dropout=0.1)(q, q)]))
+    out = L.LayerNormalization()(L.Add()([h, L.Dense(8)(L.Dense(16, activation="relu")(h))]))
+    return corenn.Model(q, L.Dense(3)(L.GlobalAveragePooling1D()(out))), [floats(6, 8)]
+
+
+@pytest.mark.parametrize("kind", ["cross", "causal_self", "mask_key_scores", "grouped", "encoder_block"])
+def test_attention_exports(kind, tmp_path):
+    """MultiHeadAttention / GroupQueryAttention decomposed into MatMul / Softmax (masks added as
+    -1e9), a Transformer block with them, against predict at batch 1 and 64."""
+    model, makers = _attention_model(kind)
+    randomize(model, np.random.default_rng(11))
+    export_and_compare(model, lambda n: [make(n) for make in makers], tmp_path / "m.onnx")
+
+
+def test_attention_over_other_axes_is_refused_by_name(tmp_path):
+    x = corenn.Input((4, 5, 6))
+    model = corenn.Model(x, L.MultiHeadAttention(2, 3, attention_axes=(1, 2), name="axial")(x, x))
+    with pytest.raises(NotImplementedError, match=r"'axial'.*other axes"):
+        model.export(str(tmp_path / "m.onnx"), format="onnx")
+    assert not (tmp_path / "m.onnx").exists()

@@ -250,6 +250,17 @@ def convert_passthrough(b, layer, xs, node):
     return [xs[0]]
 
 
+def convert_unit_norm(b, layer, xs, node):
+    """UnitNormalization: x / sqrt(max(sum x^2, 1e-12)) over the layer's axes (any layout)."""
+    v = xs[0]
+    base = layer.name
+    keras_axes = layer.axis if isinstance(layer.axis, list) else [layer.axis]
+    axes = [v.axis(a) for a in keras_axes] if v.fperm is None else [1]
+    ss = b.reduce("ReduceSum", b.op("Mul", [v.name, v.name], base), axes, True, base)
+    norm = b.op("Sqrt", [b.op("Max", [ss, b.const(np.float32(1e-12), f"{base}/floor")], base)], base)
+    return [Value(b.op("Div", [v.name, norm], base), v.shape, v.perm, v.fperm)]
+
+
 def convert_flatten(b, layer, xs, node):
     v = xs[0]
     if v.rank == 2:
@@ -549,3 +560,66 @@ def convert_conv_transpose(b, layer, xs, node):
              base, kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
              dilations=list(layer.dilation_rate), pads=begin + end, output_padding=extra)
     return [_with_activation(b, layer, Value(y, _out(node), cf))]
+
+
+def convert_attention(b, layer, xs, node):
+    """MultiHeadAttention / GroupQueryAttention (rank-3 inputs over the steps axis), decomposed:
+    q = query Wq + bq as one MatMul to (N, T, H*K), viewed (N, T, H, K) and transposed to heads
+    first; likewise k and v (grouped-query heads repeated H / G times, consecutive as in corenn's
+    kernel); scores = q k^T / sqrt(K) by batched MatMul; an attention_mask input and the causal
+    mask become -1e9 added before Softmax (a fully masked row is then uniform, as corenn's
+    kernel makes it); ctx = P v back to (N, T, H*V); out = ctx Wo + bo. Dropout is inference's
+    identity. return_attention_scores adds P (N, H, Tq, Tv) as the second output."""
+    if layer._fold is not None:
+        raise unsupported(layer, "attention over other axes than the steps of rank-3 inputs")
+    has_key, has_mask, causal, scores_out = layer._options
+    query, value = xs[0], xs[1]
+    key = xs[2] if has_key else value
+    mask = xs[2 + has_key] if has_mask else None
+    base = layer.name
+    h, kd, vd = layer.num_heads, layer.key_dim, layer.value_dim
+    g = layer.key_kernel.shape[1]
+    tq, tv = query.shape[1], value.shape[1]
+
+    def heads(v, kernel, bias, n_heads, width, name):
+        """(N, T, D) -> (N, n_heads, T, width): the projection, then heads first."""
+        d = kernel.shape[0]
+        y = b.op("MatMul", [b.plain(v), b.const(_w(kernel).reshape(d, n_heads * width), f"{base}/{name}/kernel")],
+                 base)
+        if bias is not None:
+            y = b.op("Add", [y, b.const(_w(bias).reshape(n_heads * width), f"{base}/{name}/bias")], base)
+        y = b.op("Reshape", [y, b.ints([0, 0, n_heads, width], f"{base}/{name}/heads")], base)
+        y = b.op("Transpose", [y], base, perm=[0, 2, 1, 3])
+        if n_heads != h:   # grouped-query: each key / value head serves h // n_heads query heads in a row
+            r = h // n_heads
+            y = b.op("Reshape", [b.op("Tile", [b.unsqueeze(y, [2], base), b.ints([1, 1, r, 1, 1], f"{base}/{name}/r")],
+                                       base), b.ints([0, h, -1, width], f"{base}/{name}/shared")], base)
+        return y
+
+    q = heads(query, layer.query_kernel, layer.query_bias, h, kd, "query")
+    k = heads(key, layer.key_kernel, layer.key_bias, g, kd, "key")
+    v = heads(value, layer.value_kernel, layer.value_bias, g, vd, "value")
+    scores = b.op("MatMul", [q, b.op("Transpose", [k], base, perm=[0, 1, 3, 2])], base)
+    scores = b.op("Mul", [scores, b.const(np.float32(1.0 / np.sqrt(kd)), f"{base}/scale")], base)
+    if causal:
+        if tq is None or tv is None:
+            raise unsupported(layer, "a causal mask needs query and value lengths known at export")
+        # Keras' causal mask: query step i sees value steps j <= i (a lower-triangular (Tq, Tv))
+        blocked = np.where(np.arange(tv)[None, :] > np.arange(tq)[:, None], -1e9, 0.0).astype(np.float32)
+        scores = b.op("Add", [scores, b.const(blocked, f"{base}/causal")], base)
+    if mask is not None:   # (N, Tq, Tv) of 0 / 1: -1e9 where 0, for every head
+        m = b.unsqueeze(b.op("Cast", [b.plain(mask)], base, to=b.TensorProto.FLOAT), [1], base)
+        one = b.const(np.float32(1.0), f"{base}/one")
+        scores = b.op("Add", [scores, b.op("Mul", [b.op("Sub", [one, m], base),
+                                                   b.const(np.float32(-1e9), f"{base}/blocked")], base)], base)
+    probs = b.op("Softmax", [scores], base, axis=-1)
+    ctx = b.op("Transpose", [b.op("MatMul", [probs, v], base)], base, perm=[0, 2, 1, 3])
+    ctx = b.op("Reshape", [ctx, b.ints([0, 0, h * vd], f"{base}/merge")], base)
+    do = layer.output_kernel.shape[-1]
+    y = b.op("MatMul", [ctx, b.const(_w(layer.output_kernel).reshape(h * vd, do), f"{base}/output/kernel")], base)
+    if layer.output_bias is not None:
+        y = b.op("Add", [y, b.const(_w(layer.output_bias), f"{base}/output/bias")], base)
+    outs = [Value(y, _out(node))]
+    if scores_out:
+        outs.append(Value(probs, _out(node, 1)))
+    return outs

@@ -22,6 +22,9 @@ CONVERTERS = {
     "Dropout": c.convert_passthrough, "SpatialDropout1D": c.convert_passthrough,
     "SpatialDropout2D": c.convert_passthrough, "Identity": c.convert_passthrough,
     "ActivityRegularization": c.convert_passthrough,   # a training-time loss only
+    "GaussianNoise": c.convert_passthrough, "GaussianDropout": c.convert_passthrough,   # training only
+    "AlphaDropout": c.convert_passthrough,
+    "RMSNormalization": c.convert_layer_norm, "UnitNormalization": c.convert_unit_norm,
     "Flatten": c.convert_flatten, "Reshape": c.convert_reshape, "Permute": c.convert_permute,
     "RepeatVector": c.convert_repeat_vector,
     "ZeroPadding1D": c.convert_zero_padding, "ZeroPadding2D": c.convert_zero_padding,
@@ -41,5 +44,6 @@ CONVERTERS = {
     "RNN": r.convert_rnn,
     "Bidirectional": r.convert_bidirectional,
     "TimeDistributed": c.convert_time_distributed,
+    "MultiHeadAttention": c.convert_attention, "GroupedQueryAttention": c.convert_attention,
     "OpLayer": o.convert_op_layer,   # an op called on KerasTensors (x + table, ops.expand_dims, x[:, 0])
 }
