@@ -133,6 +133,12 @@ CASES = {
     "rms_normalization": (lambda: seq(L.Dense(6), L.RMSNormalization(axis=[-2, -1]), shape=(3, 4)), floats(3, 4)),
     "unit_norm": (lambda: seq(L.Conv2D(3, 2), L.UnitNormalization(axis=[1, 2]), shape=(4, 4, 2)), floats(4, 4, 2)),
     "unit_norm_last": (lambda: seq(L.Dense(6), L.UnitNormalization(), shape=(5,)), floats(5)),
+    "resizing_bilinear_down": (lambda: seq(L.Conv2D(2, 1), L.Resizing(4, 5), shape=(7, 9, 3)), floats(7, 9, 3)),
+    "resizing_bilinear_up": (lambda: seq(L.Resizing(14, 11), shape=(7, 9, 3)), floats(7, 9, 3)),
+    "resizing_nearest": (lambda: seq(L.Resizing(3, 20, interpolation="nearest"), L.Conv2D(2, 1), shape=(7, 9, 3)),
+                         floats(7, 9, 3)),
+    "spectral_norm": (lambda: seq(L.SpectralNormalization(L.Dense(4)), L.SpectralNormalization(L.Dense(2)),
+                                  shape=(5,)), floats(5)),
     "noise_layers": (lambda: seq(L.GaussianNoise(0.3), L.Dense(4), L.GaussianDropout(0.2), L.AlphaDropout(0.1),
                                  shape=(5,)), floats(5)),
     "layer_norm_2axes": (lambda: seq(L.Conv2D(3, 2), L.LayerNormalization(axis=[-2, -1]), shape=(4, 4, 2)),
@@ -467,5 +473,12 @@ def test_attention_over_other_axes_is_refused_by_name(tmp_path):
     x = corenn.Input((4, 5, 6))
     model = corenn.Model(x, L.MultiHeadAttention(2, 3, attention_axes=(1, 2), name="axial")(x, x))
     with pytest.raises(NotImplementedError, match=r"'axial'.*other axes"):
+        model.export(str(tmp_path / "m.onnx"), format="onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_resizing_with_an_aspect_ratio_window_is_refused_by_name(tmp_path):
+    model = seq(L.Resizing(4, 4, crop_to_aspect_ratio=True, name="crop"), shape=(6, 8, 3))
+    with pytest.raises(NotImplementedError, match=r"'crop'.*crop_to_aspect_ratio"):
         model.export(str(tmp_path / "m.onnx"), format="onnx")
     assert not (tmp_path / "m.onnx").exists()

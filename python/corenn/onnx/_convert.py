@@ -623,3 +623,39 @@ def convert_attention(b, layer, xs, node):
     if scores_out:
         outs.append(Value(probs, _out(node, 1)))
     return outs
+
+
+def convert_spectral_norm(b, layer, xs, node):
+    """SpectralNormalization at inference: the wrapped layer on its kernel as it stands (the
+    rescaling is a training-time assignment, in Keras as in corenn)."""
+    from ._registry import CONVERTERS
+    inner = layer.layer
+    convert = CONVERTERS.get(type(inner).__name__)
+    if convert is None:
+        raise unsupported(layer, f"the wrapped {type(inner).__name__} has no ONNX converter")
+    return convert(b, inner, xs, node)
+
+
+def convert_resizing(b, layer, xs, node):
+    """Resizing (bilinear / nearest, no aspect-ratio crop or pad): ONNX Resize on the NCHW
+    tensor, half-pixel centres as corenn's (TensorFlow's) resize: bilinear is Resize linear with
+    coordinate_transformation_mode half_pixel; nearest takes floor((o + 0.5) * in / out), which is
+    Resize nearest with half_pixel and nearest_mode round_prefer_ceil."""
+    if layer.crop_to_aspect_ratio or layer.pad_to_aspect_ratio:
+        raise unsupported(layer, "crop_to_aspect_ratio / pad_to_aspect_ratio")
+    v = xs[0]
+    if v.rank != 4:
+        raise unsupported(layer, f"a rank-{v.rank} input (images (N, H, W, C) are exported)")
+    base = layer.name
+    x = b.in_layout(v, channels_first(4))
+    out = _out(node)
+    sizes = b.op("Concat", [b.op("Slice", [b.op("Shape", [x], base), b.ints([0], f"{base}/s0"),
+                                           b.ints([2], f"{base}/s1")], base),
+                            b.ints([out[1], out[2]], f"{base}/hw")], base, axis=0)
+    if layer.interpolation == "bilinear":
+        attrs = dict(mode="linear", coordinate_transformation_mode="half_pixel")
+    else:
+        # floor((o + 0.5) s) == round_prefer_ceil((o + 0.5) s - 0.5): half_pixel's source coordinate
+        attrs = dict(mode="nearest", coordinate_transformation_mode="half_pixel", nearest_mode="round_prefer_ceil")
+    y = b.op("Resize", [x, "", "", sizes], base, **attrs)
+    return [Value(y, out, channels_first(4))]

@@ -24,7 +24,8 @@ CONVERTERS = {
     "ActivityRegularization": c.convert_passthrough,   # a training-time loss only
     "GaussianNoise": c.convert_passthrough, "GaussianDropout": c.convert_passthrough,   # training only
     "AlphaDropout": c.convert_passthrough,
-    "RMSNormalization": c.convert_layer_norm, "UnitNormalization": c.convert_unit_norm,
+    "RMSNormalization": c.convert_layer_norm, "SpectralNormalization": c.convert_spectral_norm,
+    "Resizing": c.convert_resizing, "UnitNormalization": c.convert_unit_norm,
     "Flatten": c.convert_flatten, "Reshape": c.convert_reshape, "Permute": c.convert_permute,
     "RepeatVector": c.convert_repeat_vector,
     "ZeroPadding1D": c.convert_zero_padding, "ZeroPadding2D": c.convert_zero_padding,
