@@ -128,9 +128,18 @@ def _build(onnx, graph, model_name, opset, dynamic_batch):
     for node in graph.nodes:
         layer = node.layer
         kind = type(layer).__name__
-        if any(m is not None for m in node.mask_inputs or ()):
-            raise NotImplementedError(f"ONNX export: layer '{layer.name}' ({kind}) reads a Keras mask "
-                                      "(from Embedding(mask_zero=True) or Masking); masks are not exported")
+        masks = [m for m in node.mask_inputs or () if m is not None]
+        b.masks = []   # the converter's Keras masks (N, T) as float Values (_masks.py)
+        if masks:
+            from ._masks import MASK_READERS
+            if kind not in MASK_READERS:
+                raise NotImplementedError(f"ONNX export: layer '{layer.name}' ({kind}) reads a Keras mask "
+                                          f"(from Embedding(mask_zero=True) or Masking); masks are exported "
+                                          f"for {', '.join(sorted(MASK_READERS))}")
+            if any(id(m) not in values for m in masks):
+                raise NotImplementedError(f"ONNX export: layer '{layer.name}' ({kind}) reads a Keras mask made "
+                                          "by a layer other than Embedding(mask_zero=True) or Masking")
+            b.masks = [values[id(m)] for m in masks]
         rank = len(node.inputs[0].shape) if node.inputs else 0
         if rank >= 3 and (getattr(layer, "data_format", None) == "channels_first" or (
                 kind == "BatchNormalization" and layer.axis in (1, 1 - rank))):
@@ -146,6 +155,9 @@ def _build(onnx, graph, model_name, opset, dynamic_batch):
         outs = convert(b, layer, [values[id(t)] for t in node.inputs], node)
         for t, v in zip(node.outputs, outs):
             values[id(t)] = v
+        if node.mask_output is not None:   # Embedding(mask_zero=True), Masking: the mask as a value
+            from ._masks import mask_value
+            values[id(node.mask_output)] = mask_value(b, layer, [values[id(t)] for t in node.inputs], node)
     outputs, seen = [], set()
     for t in graph.outputs:
         v = values[id(t)]

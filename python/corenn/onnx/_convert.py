@@ -459,6 +459,12 @@ def convert_pooling(b, layer, xs, node):
 
 def convert_global_pooling(b, layer, xs, node):
     v = xs[0]
+    if getattr(b, "masks", None):   # GlobalAveragePooling1D of a masked sequence: the real steps' mean
+        from ._masks import masked_average_pool
+        y = masked_average_pool(b, v, b.masks[0], layer.name)
+        if layer.keepdims:
+            y = b.unsqueeze(y, [1], layer.name)
+        return [Value(y, _out(node))]
     spatial = [v.axis(k) for k in range(1, v.rank - 1)]
     y = b.reduce("ReduceMax" if layer._max else "ReduceMean", v.name, spatial, layer.keepdims, layer.name)
     if layer.keepdims:

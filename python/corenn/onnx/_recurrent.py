@@ -74,7 +74,7 @@ def _activations(layer):
     return [_ACTIVATIONS[n] for n in names]
 
 
-def _rnn_node(b, layers, x, base, direction, initial=None):
+def _rnn_node(b, layers, x, base, direction, initial=None, lens=None):
     """One ONNX recurrent node over time-major ``x`` for one layer or a (forward, backward)
     pair, from ``initial`` ([initial_h] or [initial_h, initial_c] names, (D, N, U)) when given.
     Returns (Y, Y_h, Y_c or None)."""
@@ -90,8 +90,8 @@ def _rnn_node(b, layers, x, base, direction, initial=None):
         attrs["linear_before_reset"] = int(first._reset_after)
     n_out = 3 if first._kind == "lstm" else 2
     ins = [x, b.const(w, f"{base}/W"), b.const(r, f"{base}/R"), b.const(bias, f"{base}/B")]
-    if initial:
-        ins += [""] + list(initial)    # no sequence_lens: every sequence is T long
+    if initial or lens is not None:
+        ins += [lens or ""] + list(initial or [])   # no sequence_lens: every sequence is T long
     outs = b.op(op_type, ins, base, n_out=n_out, **attrs)
     return outs[0], outs[1], outs[2] if n_out == 3 else None
 
@@ -107,7 +107,31 @@ def _initial(b, per_direction, base):
     return out
 
 
+def _convert_masked_rnn(b, layer, xs, node):
+    """A recurrent layer reading a Keras mask: packed real steps, sequence_lens, unpacked
+    outputs (_masks.py)."""
+    from ._masks import Packed
+    base = layer.name
+    packed = Packed(b, xs[0], b.masks[0], base, reverse=layer.go_backwards)
+    y, h, c = _rnn_node(b, [layer], packed.x, base, "forward", _initial(b, [xs[1:]], base), packed.lens)
+    h = packed.final(h)
+    c = packed.final(c) if c is not None else None
+    shapes = [o.shape for o in node.outputs]
+    if layer.return_sequences:
+        out = Value(packed.unpack(b.squeeze(y, [1], base)), shapes[0])
+    else:
+        out = Value(b.squeeze(h, [0], base), shapes[0])
+    if not layer.return_state:
+        return [out]
+    states = [Value(b.squeeze(h, [0], f"{base}/h"), shapes[1])]
+    if c is not None:
+        states.append(Value(b.squeeze(c, [0], f"{base}/c"), shapes[2]))
+    return [out] + states
+
+
 def convert_rnn(b, layer, xs, node):
+    if getattr(b, "masks", None):
+        return _convert_masked_rnn(b, layer, xs, node)
     v = xs[0]
     base = layer.name
     x = b.in_layout(v, TIME_MAJOR)
@@ -136,7 +160,20 @@ def convert_bidirectional(b, layer, xs, node):
     base = layer.name
     n_f = len(xs[1:]) // 2
     initial = _initial(b, [xs[1:1 + n_f], xs[1 + n_f:]], base) if len(xs) > 1 else None
-    y, h, c = _rnn_node(b, [fwd, bwd], b.in_layout(v, TIME_MAJOR), base, "bidirectional", initial)
+    packed = None
+    if getattr(b, "masks", None):   # packed real steps (_masks.py); each direction unpacked apart
+        from ._masks import Packed
+        packed = Packed(b, v, b.masks[0], base)
+        y, h, c = _rnn_node(b, [fwd, bwd], packed.x, base, "bidirectional", initial, packed.lens)
+        h = packed.final(h)
+        c = packed.final(c) if c is not None else None
+        if layer.return_sequences:   # back to (T, 2, N, U) at the original steps, time-major
+            dirs = [packed.unpack(b.squeeze(b.slice(y, [k], [k + 1], [1], f"{base}/ydir{k}"), [1], f"{base}/ydir{k}"),
+                                  zero_masked=True) for k in (0, 1)]
+            y = b.op("Transpose", [b.op("Concat", [b.unsqueeze(d, [1], base) for d in dirs], base, axis=1)],
+                     base, perm=[2, 1, 0, 3])
+    else:
+        y, h, c = _rnn_node(b, [fwd, bwd], b.in_layout(v, TIME_MAJOR), base, "bidirectional", initial)
     u = _check(fwd).units
     if layer.return_sequences:     # Y (T, 2, N, U)
         both, dir_axis, perm = y, 1, TIME_MAJOR

@@ -3,6 +3,7 @@ to compute what its base class does, so it must be listed itself)."""
 from __future__ import annotations
 
 from . import _convert as c
+from . import _masks as m
 from . import _ops as o
 from . import _recurrent as r
 
@@ -25,7 +26,7 @@ CONVERTERS = {
     "GaussianNoise": c.convert_passthrough, "GaussianDropout": c.convert_passthrough,   # training only
     "AlphaDropout": c.convert_passthrough,
     "RMSNormalization": c.convert_layer_norm, "SpectralNormalization": c.convert_spectral_norm,
-    "Resizing": c.convert_resizing, "UnitNormalization": c.convert_unit_norm,
+    "Resizing": c.convert_resizing, "Masking": m.convert_masking, "UnitNormalization": c.convert_unit_norm,
     "Flatten": c.convert_flatten, "Reshape": c.convert_reshape, "Permute": c.convert_permute,
     "RepeatVector": c.convert_repeat_vector,
     "ZeroPadding1D": c.convert_zero_padding, "ZeroPadding2D": c.convert_zero_padding,
