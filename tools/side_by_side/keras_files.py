@@ -116,7 +116,6 @@ def main(which):
             except Exception as e:
                 print(f"tfkeras FAIL case {i} {cls}: {type(e).__name__}: {str(e)[:200]}")
     elif which in ("corenn", "corenn-h5"):
-        import corenn
         from corenn import keras
         prefix, ext = ("k", ".keras") if which == "corenn" else ("t", ".h5")
         for i, cls, cfg, x in cases():

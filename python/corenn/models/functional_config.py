@@ -92,7 +92,6 @@ def _build_entry(entry, prepare_layer):
 
 def model_from_graph_config(config, cls=None, prepare_layer=None, build_layer=None):
     """``build_layer(entry)``, when given, makes each layer instead of deserializing it."""
-    from .. import layers as _layers
     from .model import Model
     if not isinstance(config.get("layers"), list):
         raise ValueError("functional config: 'layers' must be a list")
