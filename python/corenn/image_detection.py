@@ -380,11 +380,13 @@ def yiq_to_rgb(images):
 
 def extract_glimpse(input, size, offsets, centered=True, normalized=True, noise="uniform",
                     name=None):
-    """Windows of ``size`` (gh, gw) from images (B, H, W, C), one per image around ``offsets``
-    (B, 2) (y, x): with ``centered`` and ``normalized`` an offset in [-1, 1] is the window's
-    centre relative to the image centre; ``normalized`` alone is relative to the top-left in
-    [0, 1]; neither: pixels from the top-left. Pixels outside the image are 0 (noise='zero'; TF
-    2's default 'uniform' is also filled with 0 here, the deterministic choice)."""
+    """Windows of ``size`` (gh, gw) from images (B, H, W, C), one per image at ``offsets``
+    (B, 2) (y, x), TensorFlow 2's placement: normalized and centered, the offset in [-1, 1] is
+    the window's centre relative to the image's (top = (y + 1) H / 2 - gh / 2); normalized
+    alone, the top-left corner as a fraction (top = y H); centered alone, the top-left corner in
+    pixels from the image centre (top = y + H / 2); neither, the top-left corner in pixels.
+    Corners are truncated toward zero. Pixels outside the image are 0 (TF's noise='zero'; its
+    default 'uniform' noise is also 0 here, the deterministic choice)."""
     x = np.asarray(input, np.float64)
     off = np.asarray(offsets, np.float64)
     if x.ndim != 4 or off.shape != (x.shape[0], 2):
@@ -397,10 +399,11 @@ def extract_glimpse(input, size, offsets, centered=True, normalized=True, noise=
         y, xx = off[i]
         if normalized:
             y, xx = y * h, xx * w
-        if centered:
-            y, xx = y / 2.0 + h / 2.0 if normalized else y + h / 2.0, \
-                xx / 2.0 + w / 2.0 if normalized else xx + w / 2.0
-        top, left = int(np.floor(y - gh / 2.0)), int(np.floor(xx - gw / 2.0))
+            if centered:
+                y, xx = y / 2.0 + h / 2.0 - gh / 2.0, xx / 2.0 + w / 2.0 - gw / 2.0
+        elif centered:
+            y, xx = y + h / 2.0, xx + w / 2.0
+        top, left = int(y), int(xx)   # truncation toward zero, as TensorFlow
         rs, re = max(top, 0), min(top + gh, h)
         cs, ce = max(left, 0), min(left + gw, w)
         if rs < re and cs < ce:
