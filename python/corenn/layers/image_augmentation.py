@@ -96,6 +96,7 @@ class _RandomResize(_RandomLayer):
         scale = 1.0 + self._generator().uniform(*self._range)
         size[self.axis - 1] = max(1, int(scale * size[self.axis - 1]))
         self._x_shape = tuple(x.shape)
+        self._note_geometry(("window", (0, 0, h, w), tuple(size), (0, 0)))
         return kernels.resize2d_forward(x, size, self.interpolation,
                                         out=self._buffer("y", (n, size[0], size[1], c)))
 
