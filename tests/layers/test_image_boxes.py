@@ -215,3 +215,12 @@ def test_config_and_errors():
             {"images": data()["images"], "bounding_boxes": {"boxes": BOXES}})
     with pytest.raises(NotImplementedError, match="keras.Input"):
         L.RandomFlip(bounding_box_format="xyxy")({"images": cn.Input((H, W, 3))})
+
+
+def test_pipeline_hands_the_dict_to_each_layer():
+    pipe = L.Pipeline([L.CenterCrop(12, 16, bounding_box_format="xyxy"), L.MaxNumBoundingBoxes(3)])
+    out = pipe(data(masks=False))
+    boxes = np.asarray(out["bounding_boxes"]["boxes"])
+    np.testing.assert_array_equal(boxes[0, :2], [[0, 0, 5, 6], [13, 8, 16, 12]])
+    assert np.all(boxes[:, 2] == -1)
+    np.testing.assert_array_equal(np.asarray(out["bounding_boxes"]["labels"]), [[1, 2, -1], [3, -1, -1]])

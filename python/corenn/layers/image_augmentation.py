@@ -893,6 +893,14 @@ class Pipeline(TrainingByDefault, Layer):
     def _sublayers(self):
         return list(self.layers)
 
+    def __call__(self, inputs, training=None, **kwargs):
+        if isinstance(inputs, dict):   # Keras' dict form (images, bounding_boxes, ...): each
+            training = True if training is None else training   # layer's own dict call in turn
+            for layer in self.layers:
+                inputs = layer(inputs, training=training, **kwargs)
+            return inputs
+        return super().__call__(inputs, training=training, **kwargs)
+
     def check_input_shape(self, shape):
         if self.layers:
             self.layers[0].check_input_shape(shape)
