@@ -95,7 +95,13 @@ def move_masks(layer, masks, geometry, one):
         raise ValueError(f"{type(layer).__name__} '{layer.name}': segmentation_masks must be "
                          f"{'(H, W, K)' if one else '(batch, H, W, K)'} as the images, got {m.shape}")
     x = np.ascontiguousarray((m[None] if one else m).astype(np.float32))
-    if geometry[0] == "window":
+    if geometry[0] == "elastic":   # the same random field (its seed), nearest taps
+        from ..ops_image import elastic_transform
+        seed, alpha, sigma, apply = geometry[1:]
+        warped = np.asarray(elastic_transform(x, alpha, sigma, "nearest", layer.fill_mode,
+                                              layer.fill_value, seed=seed))
+        y = np.where(apply[:, None, None, None], warped, x)
+    elif geometry[0] == "window":
         win, out_hw, (ptop, pleft) = geometry[1:]
         if ptop or pleft:
             n, h, w, c = x.shape
@@ -140,6 +146,10 @@ def call_on_dict(layer, data, training, kwargs, call):
     if "bounding_boxes" in data:
         fmt = layer.bounding_box_format.lower()
         boxes, labels = dense_boxes(layer, data["bounding_boxes"], not one)
+        if geometry is not None and geometry[0] == "elastic":
+            raise NotImplementedError(f"{type(layer).__name__} '{layer.name}': bounding boxes do "
+                                      "not follow an elastic warp (Keras neither); drop "
+                                      "'bounding_boxes' or use a geometric layer")
         if geometry is not None:
             xyxy = bbox.convert_xyxy(boxes, fmt, "xyxy", h, w, type(layer).__name__)
             moved, labels = move_boxes(xyxy, labels, geometry, out_hw)
