@@ -224,3 +224,51 @@ def test_pipeline_hands_the_dict_to_each_layer():
     np.testing.assert_array_equal(boxes[0, :2], [[0, 0, 5, 6], [13, 8, 16, 12]])
     assert np.all(boxes[:, 2] == -1)
     np.testing.assert_array_equal(np.asarray(out["bounding_boxes"]["labels"]), [[1, 2, -1], [3, -1, -1]])
+
+
+def test_rand_augment_boxes_follow_the_chain_of_transforms():
+    from corenn.layers.image_augmentation import compose_transforms
+    rng = np.random.default_rng(1)
+    t1, t2 = rng.normal(size=(3, 8)) * 0.1, rng.normal(size=(3, 8)) * 0.1
+    t1[:, [0, 4]] += 1
+    t2[:, [0, 4]] += 1
+    t1[:, 6:] = t2[:, 6:] = 0.001 * rng.normal(size=(3, 2))
+
+    def to_input(t, x, y):   # the kernel's convention: output pixel -> input point
+        k = t[6] * x + t[7] * y + 1
+        return (t[0] * x + t[1] * y + t[2]) / k, (t[3] * x + t[4] * y + t[5]) / k
+
+    composed = compose_transforms([("transform", t1, (H, W)), None, ("transform", t2, (H, W))], 3)
+    assert composed[0] == "transform" and composed[2] == (H, W)
+    for n in range(3):
+        x, y = 7.0, 3.0   # second op's output -> its input (the first op's output) -> the input
+        np.testing.assert_allclose(to_input(composed[1][n], x, y), to_input(t1[n], *to_input(t2[n], x, y)),
+                                   rtol=1e-10)
+    assert compose_transforms([None, None], 3) is None
+    layer = L.RandAugment(value_range=(0, 1), num_ops=3, factor=(0.3, 0.3), seed=4,
+                          bounding_box_format="xyxy")
+    moved = 0
+    for _ in range(6):
+        out = layer(data(masks=True))
+        boxes = np.asarray(out["bounding_boxes"]["boxes"])
+        assert np.asarray(out["segmentation_masks"]).shape == (2, H, W, 1)
+        assert np.all(boxes[..., 0::2] <= W) and np.all(boxes[..., 1::2] <= H) and np.all(boxes >= 0)
+        moved += not np.array_equal(boxes, BOXES)
+    assert moved   # some draws include a shear / translation / rotation
+
+
+def test_mixup_keeps_both_images_boxes_and_cutmix_refuses():
+    d = data(masks=False)
+    d["labels"] = np.eye(2, dtype=np.float32)
+    out = L.MixUp(seed=3, bounding_box_format="xyxy")(d)
+    boxes, labels = np.asarray(out["bounding_boxes"]["boxes"]), np.asarray(out["bounding_boxes"]["labels"])
+    assert boxes.shape == (2, 4, 4) and labels.shape == (2, 4)
+    np.testing.assert_array_equal(boxes[:, :2], BOXES)
+    mixed = np.asarray(out["labels"])   # the soft labels tell which image went into which
+    partner = [int(np.argmax(mixed[i] - np.eye(2)[i] * 2)) if not np.allclose(mixed[i], np.eye(2)[i])
+               else i for i in range(2)]
+    for i in range(2):
+        np.testing.assert_array_equal(boxes[i, 2:], BOXES[partner[i]])
+        np.testing.assert_array_equal(labels[i, 2:], LABELS[partner[i]])
+    with pytest.raises(NotImplementedError, match="bounding boxes"):
+        L.CutMix(bounding_box_format="xyxy")(d)
