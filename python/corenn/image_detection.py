@@ -3,11 +3,12 @@ combined), draw_bounding_boxes, sample_distorted_bounding_box, resize_with_pad, 
 space and extract_glimpse. Re-exported by ``corenn.image`` (``tf.image``).
 
 Boxes are TensorFlow's [y1, x1, y2, x2] (any two opposite corners: NMS orders them), scores one
-per box. NumPy float64 does the work on the host, as these run in input pipelines and on a
+per box. NumPy float64 does the rest on the host, as these run in input pipelines and on a
 detector's outputs, never under a gradient; indices come back as int32 Tensors, scores and
 boxes float32.
 
-Greedy NMS (TensorFlow's NonMaxSuppressionV5): candidates are the boxes with score >
+Greedy NMS (TensorFlow's NonMaxSuppressionV5; the loop is a C++ kernel, csrc/ops/nms.h, the
+sorting NumPy): candidates are the boxes with score >
 score_threshold, visited by score (ties: the lower index first); a candidate is kept unless its
 IoU with a box already kept exceeds iou_threshold (IoU 0 when either box has no area). With
 soft_nms_sigma > 0 (Bodla et al. 2017) nothing is removed by IoU: a candidate's score is
@@ -69,15 +70,18 @@ def _iou_one(b, i, others):
 
 
 def _greedy(b, s, k, iou_threshold, score_threshold, overlaps=None):
-    """Indices kept by hard NMS, in selection order. One vectorised IoU row per kept box."""
+    """Indices kept by hard NMS, in selection order: the C++ loop (csrc/ops/nms.h) on boxes, a
+    NumPy loop (one vectorised row per kept box) on a given overlap matrix."""
     cand = np.flatnonzero(s > score_threshold)
     cand = cand[np.lexsort((cand, -s[cand]))]          # score descending, then index ascending
+    if overlaps is None:
+        return kernels.nms_greedy(b, cand, k, iou_threshold).tolist()
     keep = []
     while cand.size and len(keep) < k:
         i = cand[0]
         keep.append(int(i))
         rest = cand[1:]
-        sim = overlaps[i, rest] if overlaps is not None else _iou_one(b, i, rest)
+        sim = overlaps[i, rest]
         cand = rest[~(sim > iou_threshold)]
     return keep
 

@@ -224,3 +224,22 @@ def test_extract_glimpse_hand_cases():
                 if 0 <= top + r < 6 and 0 <= left + c < 6:
                     want[r, c] = x[0, top + r, left + c, 0]
         np.testing.assert_array_equal(out, want, err_msg=str((size, off, centered, normalized)))
+
+
+def test_nms_kernel_entry_checks_and_degenerate_boxes():
+    from corenn import kernels
+    boxes = RNG.random((200, 4)).astype(np.float32) * 10
+    boxes[::7, 2] = boxes[::7, 0]   # some boxes without area: never suppress, never suppressed
+    scores = RNG.random(200)
+    order = np.lexsort((np.arange(200), -scores))
+    for thr in (0.0, 0.25, 0.9):
+        got = kernels.nms_greedy(boxes, order, 200, thr).tolist()
+        assert got == nms_reference(boxes, scores, 200, thr)
+    assert kernels.nms_greedy(boxes, order, 0, 0.5).tolist() == []
+    assert kernels.nms_greedy(boxes, order[:0], 5, 0.5).tolist() == []
+    with pytest.raises(ValueError, match=r"order\[1\] = 200 is not a box index"):
+        kernels.nms_greedy(boxes, np.array([0, 200]), 5, 0.5)
+    with pytest.raises(ValueError, match=r"boxes must be \(num_boxes, 4\)"):
+        kernels.nms_greedy(boxes[:, :3], order, 5, 0.5)
+    with pytest.raises(ValueError, match="max_output"):
+        kernels.nms_greedy(boxes, order, -1, 0.5)

@@ -272,3 +272,12 @@ def test_mixup_keeps_both_images_boxes_and_cutmix_refuses():
         np.testing.assert_array_equal(labels[i, 2:], LABELS[partner[i]])
     with pytest.raises(NotImplementedError, match="bounding boxes"):
         L.CutMix(bounding_box_format="xyxy")(d)
+
+
+def test_padding_slots_stay_empty():
+    d = data(masks=False)
+    padded = L.MaxNumBoundingBoxes(4)(d)
+    out = L.RandomRotation(0.3, seed=1, bounding_box_format="xyxy")(
+        {"images": d["images"], "bounding_boxes": padded["bounding_boxes"]})
+    boxes, labels = np.asarray(out["bounding_boxes"]["boxes"]), np.asarray(out["bounding_boxes"]["labels"])
+    assert np.all(boxes[:, 2:] == 0) and np.all(labels[:, 2:] == -1)

@@ -19,7 +19,7 @@ applied here to the rest:
                enclosing box taken (utils.bounding_boxes.transform_xyxy)
 
 then the boxes are clipped to the output image; a box left without area keeps its slot and
-gets label -1 (as Keras). Masks take the same window / transform with nearest sampling. Layers
+gets label -1 (as Keras); padding slots (boxes all -1 or all 0) come out as zeros, label -1. Masks take the same window / transform with nearest sampling. Layers
 that do not move pixels (colour) return the boxes as given. Classification "labels" pass
 through. Boxes are in the layer's ``bounding_box_format`` (the rel_ formats relative to the
 input image before, to the output image after). Ragged boxes (a list of (n_i, 4) per image)
@@ -151,8 +151,11 @@ def call_on_dict(layer, data, training, kwargs, call):
                                       "not follow an elastic warp (Keras neither); drop "
                                       "'bounding_boxes' or use a geometric layer")
         if geometry is not None:
+            # padding slots (all -1, as MaxNumBoundingBoxes fills, or all 0) stay empty: zeros
+            padding = np.all(boxes == -1, axis=-1) | np.all(boxes == 0, axis=-1)
             xyxy = bbox.convert_xyxy(boxes, fmt, "xyxy", h, w, type(layer).__name__)
             moved, labels = move_boxes(xyxy, labels, geometry, out_hw)
+            moved[padding] = 0.0
             boxes = bbox.convert_xyxy(moved, "xyxy", fmt, *out_hw, type(layer).__name__)
         result = dict(data["bounding_boxes"])
         result["boxes"] = kernels.as_tensor(np.ascontiguousarray(
