@@ -206,7 +206,9 @@ def test_config_and_errors():
     with pytest.raises(ValueError, match="no bounding_box_format"):
         L.RandomFlip()(data())
     with pytest.raises(ValueError, match="optionally 'bounding_boxes'"):
-        L.RandomFlip(bounding_box_format="xyxy")({"images": data()["images"], "boxes": BOXES})
+        L.RandomFlip(bounding_box_format="xyxy")({"boxes": BOXES})
+    other = L.RandomFlip(bounding_box_format="xyxy")({"images": data()["images"], "ids": [7, 8]})
+    assert other["ids"] == [7, 8]   # other keys pass through, as Keras
     with pytest.raises(ValueError, match=r"\(batch, N, 4\)"):
         L.RandomFlip(bounding_box_format="xyxy")(
             {"images": data()["images"], "bounding_boxes": {"boxes": BOXES[0], "labels": LABELS[0]}})

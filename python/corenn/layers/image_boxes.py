@@ -39,8 +39,8 @@ KEYS = ("images", "bounding_boxes", "labels", "segmentation_masks")
 
 
 def _check_keys(layer, data):
-    unknown = set(data) - set(KEYS)
-    if "images" not in data or unknown:
+    """Keras' dict form needs 'images'; keys other than KEYS pass through untouched (as Keras)."""
+    if "images" not in data:
         raise ValueError(f"{type(layer).__name__} '{layer.name}': a dict input holds 'images' and "
                          f"optionally 'bounding_boxes', 'labels', 'segmentation_masks'; got keys "
                          f"{sorted(data)}")
