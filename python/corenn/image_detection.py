@@ -264,6 +264,34 @@ def draw_bounding_boxes(images, boxes, colors=None, name=None):
     return _float32(img)
 
 
+def _random_crop_size(rng, h, w, min_area, max_area, ratio):
+    """A crop (height, width) of aspect ratio ~ ``ratio`` and area in [min_area, max_area], as
+    TensorFlow draws it: the height uniform among the integers between the areas' heights
+    (rounded), the width round(height * ratio), one step up or down to meet the area; None when
+    it cannot fit."""
+    height = int(np.rint(np.sqrt(min_area / ratio)))
+    max_height = int(np.rint(np.sqrt(max_area / ratio)))
+    if np.rint(max_height * ratio) > w:   # the largest height whose width still fits
+        max_height = int((w + 0.5 - 1e-7) / ratio)
+        if np.rint(max_height * ratio) > w:
+            max_height -= 1
+    max_height = min(max_height, h)
+    height = min(height, max_height)
+    if height < max_height:
+        height += int(rng.integers(0, max_height - height + 1))
+    width = int(np.rint(height * ratio))
+    if width * height < min_area:
+        height += 1
+        width = int(np.rint(height * ratio))
+    if width * height > max_area:
+        height -= 1
+        width = int(np.rint(height * ratio))
+    area = width * height
+    if area < min_area or area > max_area or width > w or height > h or width <= 0 or height <= 0:
+        return None
+    return height, width
+
+
 def _sample_crop(rng, image_size, bounding_boxes, min_object_covered, aspect_ratio_range,
                  area_range, max_attempts, use_image_if_no_bounding_boxes, op):
     size = np.asarray(image_size).reshape(-1)
@@ -278,21 +306,25 @@ def _sample_crop(rng, image_size, bounding_boxes, min_object_covered, aspect_rat
         bx = np.array([[0.0, 0.0, 1.0, 1.0]])
     lo_ar, hi_ar = (float(v) for v in aspect_ratio_range)
     lo_area, hi_area = (float(v) * h * w for v in area_range)
+    if not (0 < lo_ar <= hi_ar and 0 <= lo_area <= hi_area):
+        raise ValueError(f"tf.image.{op}: aspect_ratio_range and area_range must be (min, max) "
+                         f"with 0 < min <= max, got {aspect_ratio_range} and {area_range}")
     covered = float(min_object_covered)
+    # the boxes in pixels, as TensorFlow compares them (truncated to ints)
+    py = (bx[:, [0, 2]] * h).astype(np.int64)
+    px = (bx[:, [1, 3]] * w).astype(np.int64)
+    box_area = (py[:, 1] - py[:, 0]) * (px[:, 1] - px[:, 0])
     for _ in range(int(max_attempts)):
-        ar = rng.uniform(lo_ar, hi_ar)
-        area = rng.uniform(lo_area, hi_area)
-        ch = int(round(np.sqrt(area / ar)))
-        cw = int(round(ch * ar))
-        if not (0 < ch <= h and 0 < cw <= w):
+        crop = _random_crop_size(rng, h, w, lo_area, hi_area, rng.uniform(lo_ar, hi_ar))
+        if crop is None:
             continue
-        top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-        crop = np.array([top / h, left / w, (top + ch) / h, (left + cw) / w])
-        ih = np.maximum(np.minimum(crop[2], bx[:, 2]) - np.maximum(crop[0], bx[:, 0]), 0.0)
-        iw = np.maximum(np.minimum(crop[3], bx[:, 3]) - np.maximum(crop[1], bx[:, 1]), 0.0)
-        area_b = (bx[:, 2] - bx[:, 0]) * (bx[:, 3] - bx[:, 1])
-        frac = np.where(area_b > 0, ih * iw / np.where(area_b > 0, area_b, 1.0), 0.0)
-        if np.any(frac >= covered):
+        ch, cw = crop
+        top = int(rng.integers(0, h - ch)) if ch < h else 0
+        left = int(rng.integers(0, w - cw)) if cw < w else 0
+        ih = np.maximum(np.minimum(top + ch, py[:, 1]) - np.maximum(top, py[:, 0]), 0)
+        iw = np.maximum(np.minimum(left + cw, px[:, 1]) - np.maximum(left, px[:, 0]), 0)
+        ok = box_area >= 1
+        if np.any(ok & (ih * iw >= covered * np.where(ok, box_area, 1))):
             return top, left, ch, cw
     return 0, 0, h, w   # no crop fits: the whole image, as TensorFlow
 
@@ -308,10 +340,11 @@ def sample_distorted_bounding_box(image_size, bounding_boxes, seed=None, min_obj
                                   aspect_ratio_range=(0.75, 1.33), area_range=(0.05, 1.0),
                                   max_attempts=100, use_image_if_no_bounding_boxes=False,
                                   name=None):
-    """A random crop for augmentation (Inception's): up to max_attempts draws of an aspect ratio
-    and an area fraction (uniform in the ranges) give a crop of round(sqrt(area / ratio)) rows,
-    placed uniformly; the first that covers >= min_object_covered of some box (relative
-    [y1, x1, y2, x2], shape (..., 4)) wins, else the whole image. Returns (begin [top, left, 0],
+    """A random crop for augmentation (Inception's), TensorFlow's procedure: up to max_attempts
+    times an aspect ratio uniform in aspect_ratio_range, a height uniform among those whose
+    area (width = round(height * ratio)) lies in area_range (fractions of the image), an offset
+    uniform; the first crop that covers >= min_object_covered of some box (relative [y1, x1, y2,
+    x2], shape (..., 4), compared in whole pixels) wins, else the whole image. Returns (begin [top, left, 0],
     size [height, width, -1], bboxes (1, 1, 4)) as tf.slice takes them. The draws are corenn's
     (``seed`` or the global generator), not TensorFlow's."""
     from .image import _rng

@@ -197,6 +197,7 @@ def test_sample_distorted_bounding_box_properties(stateless):
         inter = max(0, min(y2, 0.5) - max(y1, 0.1)) * max(0, min(x2, 0.6) - max(x1, 0.2))
         covers = inter / (0.4 * 0.4) >= 0.5 - 1e-6
         assert covers or (h, w) == (100, 200)   # else the whole image, as TensorFlow
+        assert 0.1 - 1e-9 <= h * w / 20000 <= 1.0 and 0.5 * 0.9 <= w / h <= 2.0 * 1.1
     with pytest.raises(ValueError, match="no bounding boxes"):
         tf.image.sample_distorted_bounding_box((10, 10, 3), np.zeros((1, 0, 4)))
     _, size, _ = tf.image.sample_distorted_bounding_box((10, 10, 3), np.zeros((1, 0, 4)), seed=1,
