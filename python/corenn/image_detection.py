@@ -422,16 +422,29 @@ def extract_glimpse(input, size, offsets, centered=True, normalized=True, noise=
     the window's centre relative to the image's (top = (y + 1) H / 2 - gh / 2); normalized
     alone, the top-left corner as a fraction (top = y H); centered alone, the top-left corner in
     pixels from the image centre (top = y + H / 2); neither, the top-left corner in pixels.
-    Corners are truncated toward zero. Pixels outside the image are 0 (TF's noise='zero'; its
-    default 'uniform' noise is also 0 here, the deterministic choice)."""
+    Corners are truncated toward zero. Pixels outside the image are noise, per image and
+    channel as TensorFlow: 'uniform' in [min, max] of the image, 'gaussian' N(mean, std) clipped
+    to [min, max], 'zero' 0 (draws from corenn's generator)."""
     x = np.asarray(input, np.float64)
     off = np.asarray(offsets, np.float64)
     if x.ndim != 4 or off.shape != (x.shape[0], 2):
         raise ValueError(f"tf.image.extract_glimpse: input must be (batch, H, W, C) and offsets "
                          f"(batch, 2), got {x.shape} and {off.shape}")
+    if noise not in ("uniform", "gaussian", "zero"):
+        raise ValueError(f"tf.image.extract_glimpse: noise must be 'uniform', 'gaussian' or 'zero',"
+                         f" got {noise!r}")
     gh, gw = (int(v) for v in np.asarray(size).reshape(-1))
     n, h, w, c = x.shape
     out = np.zeros((n, gh, gw, c))
+    if noise != "zero" and x.size:
+        from .image import _rng
+        rng = _rng(None)
+        lo, hi = x.min(axis=(1, 2), keepdims=True), x.max(axis=(1, 2), keepdims=True)
+        if noise == "uniform":
+            out = lo + (hi - lo) * rng.random(out.shape)
+        else:
+            mean, std = x.mean(axis=(1, 2), keepdims=True), x.std(axis=(1, 2), keepdims=True)
+            out = np.clip(mean + std * rng.standard_normal(out.shape), lo, hi)
     for i in range(n):
         y, xx = off[i]
         if normalized:

@@ -244,3 +244,16 @@ def test_nms_kernel_entry_checks_and_degenerate_boxes():
         kernels.nms_greedy(boxes[:, :3], order, 5, 0.5)
     with pytest.raises(ValueError, match="max_output"):
         kernels.nms_greedy(boxes, order, -1, 0.5)
+
+
+def test_extract_glimpse_noise_outside_the_image():
+    x = np.random.default_rng(1).random((1, 50, 50, 2)).astype(np.float32) * 3 + 5
+    for noise in ("uniform", "gaussian"):
+        out = np.asarray(tf.image.extract_glimpse(x, (40, 40), [[-1.0, -1.0]], noise=noise))
+        outside = out[0, :20, :20]   # the window hangs 20 pixels over the top-left corner
+        for c in range(2):
+            assert x[0, :, :, c].min() <= outside[..., c].min() and outside[..., c].max() <= x[0, :, :, c].max()
+            assert abs(outside[..., c].mean() - x[0, :, :, c].mean()) < 0.3
+        np.testing.assert_array_equal(out[0, 20:, 20:], x[0, :20, :20])
+    with pytest.raises(ValueError, match="noise"):
+        tf.image.extract_glimpse(x, (4, 4), [[0.0, 0.0]], noise="salt")
