@@ -13,6 +13,10 @@ Two kernels do the geometry (csrc/ops/resize2d.h, csrc/ops/image_transform.h):
 Both have a backward (the transposed sampling), so every layer here is differentiable with
 respect to its input and can sit anywhere in a model.
 
+Every layer here (and in image_augmentation.py) also takes ``bounding_box_format=`` and Keras'
+dict {"images", "bounding_boxes", "labels", "segmentation_masks"}: the boxes and masks follow the
+images' geometry, from the same random draw (layers/image_boxes.py).
+
 The random layers are active only with ``training=True`` (their default when called directly,
 as Keras 3's; identity otherwise, as in Keras,
 except RandomCrop, which resizes at inference). Their parameters are drawn per sample from
