@@ -257,3 +257,16 @@ def test_extract_glimpse_noise_outside_the_image():
         np.testing.assert_array_equal(out[0, 20:, 20:], x[0, :20, :20])
     with pytest.raises(ValueError, match="noise"):
         tf.image.extract_glimpse(x, (4, 4), [[0.0, 0.0]], noise="salt")
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 25), st.floats(0.0, 1.0), st.integers(0, 30), st.integers(0, 2 ** 31 - 1))
+def test_nms_property_matches_reference(n, thr, k, seed):
+    rng = np.random.default_rng(seed)
+    boxes = (rng.integers(0, 6, (n, 4)) / 2).astype(np.float32)   # coarse grid: ties and repeats
+    scores = (rng.integers(0, 4, n) / 4).astype(np.float32)
+    out = tf.image.non_max_suppression(boxes, scores, k, thr, score_threshold=0.1)
+    assert np.asarray(out).tolist() == nms_reference(boxes, scores, k, thr, 0.1)
