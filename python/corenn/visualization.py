@@ -187,11 +187,12 @@ def plot_bounding_box_gallery(images, bounding_box_format, y_true=None, y_pred=N
                               rows=None, cols=None, data_format=None, **kwargs):
     """The ground-truth boxes (``y_true``, {"boxes", "labels"}) in true_color and the predicted
     ones in pred_color drawn on the images, then ``plot_image_gallery`` (its arguments through
-    kwargs); ``legend`` adds "Ground Truth" / "Prediction" patches."""
+    kwargs); ``legend`` adds "Ground Truth" / "Prediction" patches. Class names are not written
+    (font_scale, text_thickness and the mappings are accepted for Keras' signature)."""
     op = "plot_bounding_box_gallery"
     if legend and legend_handles is not None:
         raise ValueError(f"keras.visualization.{op}: give legend or legend_handles, not both")
-    plt = _pyplot(op)
+    _pyplot(op)   # without matplotlib, fail before drawing
     x = _images(images, op, data_format)
     lo, hi = (float(v) for v in value_range)
     drawn = np.clip((x.astype(np.float64) - lo) / (hi - lo) * 255.0, 0, 255).astype(np.uint8)
@@ -203,7 +204,7 @@ def plot_bounding_box_gallery(images, bounding_box_format, y_true=None, y_pred=N
         from matplotlib import patches
         legend_handles = [patches.Patch(color=np.array(true_color) / 255.0, label="Ground Truth"),
                           patches.Patch(color=np.array(pred_color) / 255.0, label="Prediction")]
-    del plt, font_scale, text_thickness, class_mapping, ground_truth_mapping, prediction_mapping
+    # font_scale, text_thickness and the class mappings are Keras' text options: no text here
     return plot_image_gallery(drawn, value_range=(0, 255), legend_handles=legend_handles,
                               rows=rows, cols=cols, **kwargs)
 
