@@ -20,6 +20,6 @@ void register_rnn(py::module_& m);          // SimpleRNN / LSTM / GRU forward an
 void register_layout(py::module_& m);       // transpose, repeat_vector, upsample2d
 void register_tensor_math(py::module_& m);  // binary / unary / reduce / concat / batched_matmul
 void register_attention(py::module_& m);     // fused masked softmax (MultiHeadAttention)
-void register_image(py::module_& m);         // resize2d, image_transform (preprocessing layers)
+void register_image(py::module_& m);         // resize2d, image_transform (preprocessing layers), nms_greedy
 
 }  // namespace corenn::bindings

@@ -1,7 +1,8 @@
-// _C bindings for the image preprocessing ops (wrapped by corenn.kernels): resize2d and
-// image_transform. Tensors are converted with the GIL held, kernels run without it.
+// _C bindings for the image preprocessing ops (wrapped by corenn.kernels): resize2d,
+// image_transform and the greedy NMS loop of tf.image.non_max_suppression. Tensors are converted with the GIL held, kernels run without it.
 #include "bindings/register.h"
 #include "ops/image_transform.h"
+#include "ops/nms.h"
 #include "ops/resize2d.h"
 
 namespace corenn::bindings {
@@ -21,6 +22,9 @@ void register_image(py::module_& m) {
   m.def("image_transform_backward", &corenn::image_transform_backward, py::arg("dy"),
         py::arg("transforms"), py::arg("dx"), py::arg("interpolation"), py::arg("fill_mode"),
         release(), "dx := gradient of image_transform_forward with respect to x, given dy.");
+  m.def("nms_greedy", &corenn::nms_greedy, py::arg("boxes"), py::arg("order"), py::arg("keep"),
+        py::arg("max_output"), py::arg("iou_threshold"), release(),
+        "keep[:count] := the candidates (order, best first) greedy NMS keeps; returns count.");
 }
 
 }  // namespace corenn::bindings

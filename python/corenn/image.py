@@ -34,6 +34,15 @@ __all__ = ["sobel_edges", "ssim", "adjust_gamma", "crop_and_resize", "resize", "
            "image_gradients", "extract_patches", "ResizeMethod", "adjust_hue", "random_hue",
            "stateless_random_hue"]
 
+# object detection: NMS, drawing boxes, sampled crops, resize_with_pad, YIQ, glimpses
+from .image_detection import (combined_non_max_suppression, draw_bounding_boxes,  # noqa: E402
+                              extract_glimpse, non_max_suppression, non_max_suppression_overlaps,
+                              non_max_suppression_padded, non_max_suppression_with_scores,
+                              resize_with_pad, rgb_to_yiq, sample_distorted_bounding_box,
+                              stateless_sample_distorted_bounding_box, yiq_to_rgb)
+from . import image_detection as _image_detection  # noqa: E402
+__all__ += _image_detection.__all__
+
 
 class ResizeMethod:
     """TensorFlow's ``tf.image.ResizeMethod`` names: the strings ``resize`` takes

@@ -2363,6 +2363,18 @@ def _transforms(transforms, n, op):
     return as_tensor(t, op, "transforms")
 
 
+def nms_greedy(boxes, order, max_output, iou_threshold):
+    """Indices (int64 NumPy) kept by greedy NMS (csrc/ops/nms.h): ``boxes`` (N, 4) float32,
+    ``order`` (K,) the candidate indices best first; a candidate is kept unless its IoU with a
+    kept box exceeds ``iou_threshold``; at most ``max_output``."""
+    b = np.ascontiguousarray(np.asarray(boxes, np.float32))
+    o = np.ascontiguousarray(np.asarray(order, np.int64))
+    keep = np.empty(o.shape, np.int64)
+    count = _C.nms_greedy(as_tensor(b, "nms_greedy", "boxes"), as_tensor(o, "nms_greedy", "order"),
+                          as_tensor(keep, "nms_greedy", "keep"), int(max_output), float(iou_threshold))
+    return keep[:count]
+
+
 def image_transform_forward(x, transforms, output_size=None, interpolation: str = "bilinear",
                             fill_mode: str = "constant", fill_value: float = 0.0, out=None):
     """y (N, OH, OW, C) = x (N, H, W, C) warped by one projective transform per sample

@@ -80,6 +80,9 @@ TABLE = {
     "Solarization": (lambda: layers.Solarization(0.2, 0.5, seed=1), (4, 5, 2), False),
     "AutoContrast": (lambda: layers.AutoContrast(), (4, 5, 2), False),
     "Equalization": (lambda: layers.Equalization(), (4, 5, 2), False),
+    "RandomElasticTransform": (lambda: layers.RandomElasticTransform(seed=1), (4, 5, 2), False),
+    "ContrastLimitedAdaptiveHistogramEqualization": (
+        lambda: layers.ContrastLimitedAdaptiveHistogramEqualization(tile_grid_size=(2, 2)), (4, 5, 2), False),
     "RandomErasing": (lambda: layers.RandomErasing(seed=1), (4, 5, 2), False),
     "RandomGaussianBlur": (lambda: layers.RandomGaussianBlur(seed=1), (4, 5, 2), False),
     "RandomColorJitter": (lambda: layers.RandomColorJitter(brightness_factor=0.2, seed=1), (4, 5, 3), False),
@@ -132,6 +135,8 @@ NOT_SINGLE_INPUT |= {"SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", 
 # Not layers one uses as is: InputSpec describes inputs; Wrapper is the base class of a user's wrapper
 # (tests/api/test_input_spec_wrapper_tree.py).
 NOT_SINGLE_INPUT |= {"InputSpec", "Wrapper"}
+# MaxNumBoundingBoxes takes Keras' dict {"images", "bounding_boxes"} only (tests/layers/test_image_boxes.py).
+NOT_SINGLE_INPUT |= {"MaxNumBoundingBoxes"}
 
 
 def test_the_table_covers_every_public_layer():

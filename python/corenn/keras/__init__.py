@@ -32,3 +32,6 @@ _sys.modules.setdefault(f"{__name__}.utils.np_utils", utils)   # keras.utils.np_
 for _name in applications.__all__:
     if isinstance(getattr(applications, _name), type(_sys)):
         _sys.modules.setdefault(f"{__name__}.applications.{_name}", getattr(applications, _name))
+
+from .. import visualization  # noqa: E402  keras.visualization (boxes, masks, galleries)
+_sys.modules.setdefault(f"{__name__}.visualization", visualization)

@@ -22,6 +22,8 @@ from .image_augmentation import (AugMix, AutoContrast, CutMix, Equalization, Mix
                                  RandomInvert, RandomPerspective, RandomPosterization,
                                  RandomSaturation, RandomSharpness, RandomShear, RandomWidth,
                                  Solarization)
+from .image_boxes import MaxNumBoundingBoxes
+from .image_enhance import ContrastLimitedAdaptiveHistogramEqualization, RandomElasticTransform
 from .text_preprocessing import (CategoryEncoding, Hashing, HashedCrossing, IntegerLookup, StringLookup,
                                  TextVectorization)
 from .discretization import Discretization
@@ -114,7 +116,8 @@ def deserialize(config, custom_objects=None, prepare_layer=None):
 
 get = deserialize
 __all__ += ["ActivityRegularization"]
-__all__ += ["RandomFourierFeatures"]   # tf.keras 2's kernel-approximation layer (Keras 3 has none)
+__all__ += ["RandomFourierFeatures"]
+__all__ += ["MaxNumBoundingBoxes", "RandomElasticTransform", "ContrastLimitedAdaptiveHistogramEqualization"]   # tf.keras 2's kernel-approximation layer (Keras 3 has none)
 
 # ops called on KerasTensors record one node each; not a Keras name, but configs name it
 from .op_layer import OpLayer  # noqa: E402,F401

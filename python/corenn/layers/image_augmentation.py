@@ -96,6 +96,7 @@ class _RandomResize(_RandomLayer):
         scale = 1.0 + self._generator().uniform(*self._range)
         size[self.axis - 1] = max(1, int(scale * size[self.axis - 1]))
         self._x_shape = tuple(x.shape)
+        self._note_geometry(("window", (0, 0, h, w), tuple(size), (0, 0)))
         return kernels.resize2d_forward(x, size, self.interpolation,
                                         out=self._buffer("y", (n, size[0], size[1], c)))
 
@@ -773,7 +774,10 @@ class RandomColorJitter(_NumpyAugmentation):
 class _Mixing(_NumpyAugmentation):
     """Mixes each image of a batch with another one (a random permutation). Called eagerly on a
     dict {"images": ..., "labels": ...} (Keras' form for a tf.data map) it mixes the labels with
-    the same weights and returns such a dict."""
+    the same weights and returns such a dict; MixUp also takes "bounding_boxes" (both images'
+    boxes kept)."""
+
+    mixes_boxes = False
 
     def _mix(self, rng, images):  # pragma: no cover - abstract
         """(mixed images, permutation, the weight of each image's own label)"""
@@ -790,10 +794,17 @@ class _Mixing(_NumpyAugmentation):
     def __call__(self, inputs, training=None, **kwargs):
         if not isinstance(inputs, dict):
             return super().__call__(inputs, training=training, **kwargs)
-        unknown = set(inputs) - {"images", "labels"}
+        unknown = set(inputs) - {"images", "labels", "bounding_boxes"}
         if "images" not in inputs or unknown:
             raise ValueError(f"{type(self).__name__} '{self.name}': a dict input holds 'images' and "
-                             f"optionally 'labels', got keys {sorted(inputs)}")
+                             f"optionally 'labels' (and 'bounding_boxes' for MixUp), got keys "
+                             f"{sorted(inputs)}")
+        if "bounding_boxes" in inputs and not self.mixes_boxes:
+            raise NotImplementedError(f"{type(self).__name__} '{self.name}': bounding boxes are "
+                                      "not supported (as Keras)")
+        if "bounding_boxes" in inputs and not self.bounding_box_format:
+            raise ValueError(f"{type(self).__name__} '{self.name}': the input has 'bounding_boxes' "
+                             "but the layer has no bounding_box_format")
         self._owner_dict()["_last_mix"] = None
         images = super().__call__(inputs["images"], training=training, **kwargs)
         out = {"images": images}
@@ -805,7 +816,26 @@ class _Mixing(_NumpyAugmentation):
                 w = weight.reshape((-1,) + (1,) * (labels.ndim - 1))
                 labels = w * labels + (1.0 - w) * labels[permutation]
             out["labels"] = kernels.as_tensor(np.ascontiguousarray(labels, np.float32))
+        if "bounding_boxes" in inputs:
+            out["bounding_boxes"] = self._mixed_boxes(inputs, mix)
         return out
+
+    def _mixed_boxes(self, inputs, mix):
+        """Keras' MixUp: each image's boxes followed by those of the image mixed into it
+        (boxes (B, 2N, 4), labels (B, 2N)); unchanged when nothing was mixed."""
+        from .image_boxes import dense_boxes
+        from ..utils.bounding_boxes import labels_result
+        one = len(np.shape(inputs["images"])) == 3
+        boxes, labels = dense_boxes(self, inputs["bounding_boxes"], not one)
+        if mix is not None and not one:
+            perm = mix[0]
+            boxes = np.concatenate([boxes, boxes[perm]], axis=1)
+            labels = np.concatenate([labels, labels[perm]], axis=1)
+        result = dict(inputs["bounding_boxes"])
+        result["boxes"] = kernels.as_tensor(np.ascontiguousarray(
+            (boxes[0] if one else boxes).astype(np.float32)))
+        result["labels"] = labels_result(labels[0] if one else labels)
+        return result
 
 
 class MixUp(_Mixing):
@@ -815,6 +845,8 @@ class MixUp(_Mixing):
     Args:
         alpha: the Beta distribution's parameter, > 0.
     """
+
+    mixes_boxes = True
 
     def __init__(self, alpha=0.2, data_format=None, seed=None, **kwargs):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
@@ -892,6 +924,14 @@ class Pipeline(TrainingByDefault, Layer):
     def _sublayers(self):
         return list(self.layers)
 
+    def __call__(self, inputs, training=None, **kwargs):
+        if isinstance(inputs, dict):   # Keras' dict form (images, bounding_boxes, ...): each
+            training = True if training is None else training   # layer's own dict call in turn
+            for layer in self.layers:
+                inputs = layer(inputs, training=training, **kwargs)
+            return inputs
+        return super().__call__(inputs, training=training, **kwargs)
+
     def check_input_shape(self, shape):
         if self.layers:
             self.layers[0].check_input_shape(shape)
@@ -956,14 +996,33 @@ def augmentation_ops(magnitude, value_range, interpolation, seed, colour=True):
     return ops
 
 
-def apply_ops(ops, images):
-    """images (N, H, W, C) float64 through the augmentation layers ``ops`` in turn (training)."""
+def apply_ops(ops, images, geometries=None):
+    """images (N, H, W, C) float64 through the augmentation layers ``ops`` in turn (training);
+    each op's recorded geometry (or None) is appended to ``geometries`` when given."""
     y = np.ascontiguousarray(images, np.float32)
     for op in ops:
+        op.__dict__.pop("_box_geometry", None)
         # a copy out of the op's output buffer: the same op drawn twice in a row would otherwise
         # read and write one buffer
         y = np.array(op.forward(kernels.as_tensor(y), training=True), np.float32)
+        if geometries is not None:
+            geometries.append(op.__dict__.pop("_box_geometry", None))
     return y.astype(np.float64)
+
+
+def compose_transforms(geometries, n):
+    """One ("transform", (N, 8), size) geometry for a chain of same-size projective transforms
+    (output -> input each, so the chain's matrix is M_1 M_2 ... M_k), or None when none moved."""
+    total, size = None, None
+    for g in geometries:
+        if g is None:
+            continue
+        m = np.concatenate([g[1], np.ones((n, 1))], axis=1).reshape(n, 3, 3)
+        total, size = (m if total is None else total @ m), g[2]
+    if total is None:
+        return None
+    total = total / total[:, 2:3, 2:3]
+    return ("transform", total.reshape(n, 9)[:, :8], size)
 
 
 class _MagnitudeAugmentation(_ValueRangeAugmentation):
@@ -1008,7 +1067,10 @@ class RandAugment(_MagnitudeAugmentation):
 
     def _augment(self, rng, images):
         choices = rng.integers(0, len(self._ops), self.num_ops)
-        return apply_ops([self._ops[i] for i in choices], images)
+        geometries = []
+        out = apply_ops([self._ops[i] for i in choices], images, geometries)
+        self._note_geometry(compose_transforms(geometries, len(images)))   # boxes follow the chain
+        return out
 
     def get_config(self):
         cfg = super().get_config()

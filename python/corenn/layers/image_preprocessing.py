@@ -13,6 +13,10 @@ Two kernels do the geometry (csrc/ops/resize2d.h, csrc/ops/image_transform.h):
 Both have a backward (the transposed sampling), so every layer here is differentiable with
 respect to its input and can sit anywhere in a model.
 
+Every layer here (and in image_augmentation.py) also takes ``bounding_box_format=`` and Keras'
+dict {"images", "bounding_boxes", "labels", "segmentation_masks"}: the boxes and masks follow the
+images' geometry, from the same random draw (layers/image_boxes.py).
+
 The random layers are active only with ``training=True`` (their default when called directly,
 as Keras 3's; identity otherwise, as in Keras,
 except RandomCrop, which resizes at inference). Their parameters are drawn per sample from
@@ -55,6 +59,35 @@ class _TakesOneImage:
     """Keras 3: an image layer also takes one unbatched image (H, W, C) (the data-augmentation
     tutorial calls the layers on a single image). It runs as a batch of one: the subclasses'
     forward / backward / compute_output_shape see rank 4, wrapped here once per class."""
+
+    def __init__(self, *args, bounding_box_format=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        from ..utils.bounding_boxes import SUPPORTED_FORMATS
+        if bounding_box_format is not None and (not isinstance(bounding_box_format, str) or
+                                                bounding_box_format.lower() not in SUPPORTED_FORMATS):
+            raise ValueError(f"{type(self).__name__}: bounding_box_format must be one of "
+                             f"{', '.join(SUPPORTED_FORMATS)} or None, got {bounding_box_format!r}")
+        self.bounding_box_format = bounding_box_format
+
+    def __call__(self, inputs, training=None, **kwargs):
+        # Keras' dict form {"images", "bounding_boxes", "labels", "segmentation_masks"}: the boxes
+        # and masks follow the images' geometry (layers/image_boxes.py)
+        if isinstance(inputs, dict):
+            from .image_boxes import call_on_dict
+            return call_on_dict(self, inputs, training, kwargs, super().__call__)
+        return super().__call__(inputs, training=training, **kwargs)
+
+    def _note_geometry(self, geometry):
+        """Record what this call did to the image plane, for the boxes of a dict call:
+        ("window", (top, left, height, width), (out_h, out_w), (pad_top, pad_left)) or
+        ("transform", (N, 8) float64 transforms, (out_h, out_w)); None: nothing moved."""
+        self.__dict__.get("_owner", self).__dict__["_box_geometry"] = geometry
+
+    def get_config(self):
+        cfg = super().get_config()
+        if self.__dict__.get("bounding_box_format") is not None:
+            cfg["bounding_box_format"] = self.bounding_box_format
+        return cfg
 
     def check_input_shape(self, shape):
         # these layers take any image size (and one image or a batch): only the rank is checked
@@ -129,6 +162,7 @@ class _ResizeWindow(_TakesOneImage, Layer):
         _check_image_shape(self, tuple(x.shape))
         n, h, w, c = x.shape
         self._x_shape, self._win = tuple(x.shape), self._window(h, w)
+        self._note_geometry(("window", self._win, (self.height, self.width), (0, 0)))
         y = self._buffer("y", (n, self.height, self.width, c))
         return kernels.resize2d_forward(x, (self.height, self.width), self.interpolation,
                                         window=self._win, out=y)
@@ -198,6 +232,7 @@ class Resizing(_ResizeWindow):
         p[:, top:top + h, left:left + w] = np.asarray(x).reshape(n, h, w, c)
         self._margin = (top, left, h, w, one)
         y = super().forward(padded, training)
+        self._note_geometry(("window", self._win, (self.height, self.width), (top, left)))
         return y.reshape(tuple(y.shape[1:])) if one else y
 
     def backward(self, dy):
@@ -348,6 +383,7 @@ class _RandomTransform(_RandomLayer):
 
     def forward(self, x, training=False):
         if not self._augments(x, training):
+            self._note_geometry(None)
             return x
         n, h, w, c = x.shape
         self._x_shape = tuple(x.shape)
@@ -356,6 +392,7 @@ class _RandomTransform(_RandomLayer):
             t = self._transforms(self._generator(), n, h, w)
         self._t = kernels.as_tensor(np.ascontiguousarray(t, dtype=np.float32))
         oh, ow = self._output_size(h, w)
+        self._note_geometry(("transform", np.asarray(t, np.float64), (oh, ow)))
         return kernels.image_transform_forward(x, self._t, (oh, ow), self.interpolation,
                                                self.fill_mode, self.fill_value,
                                                out=self._buffer("y", (n, oh, ow, c)))
@@ -581,6 +618,7 @@ class RandomCrop(_RandomTransform):
         if self._cropping:
             return super().forward(x, training=True)
         self._x_shape, self._win = tuple(x.shape), aspect_ratio_window(h, w, self.height, self.width)
+        self._note_geometry(("window", self._win, (self.height, self.width), (0, 0)))
         return kernels.resize2d_forward(x, (self.height, self.width), "bilinear", window=self._win,
                                         out=self._buffer("y", (n, self.height, self.width, c)))
 

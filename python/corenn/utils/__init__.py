@@ -1,4 +1,5 @@
 """Utilities: reproducibility, progress bars, label encoding, sequence padding, training plots."""
+from . import bounding_boxes
 from .file_utils import get_file, hash_file, validate_file
 from .data import array_to_img, img_to_array, load_img, normalize, save_img, to_categorical
 from .dataset_utils import (image_dataset_from_directory, split_dataset, text_dataset_from_directory,
@@ -11,7 +12,7 @@ from .progbar import (Progbar, disable_interactive_logging, enable_interactive_l
 from .random import get_generator, next_seed, set_random_seed
 from .sequence import pad_sequences
 
-__all__ = ["PyDataset", "Sequence", "image_dataset_from_directory", "split_dataset", "text_dataset_from_directory",
+__all__ = ["bounding_boxes", "PyDataset", "Sequence", "image_dataset_from_directory", "split_dataset", "text_dataset_from_directory",
            "timeseries_dataset_from_array", "Progbar", "get_generator", "next_seed", "normalize", "pad_sequences", "plot_history", "plot_model",
            "set_random_seed", "to_categorical", "img_to_array", "load_img", "array_to_img", "save_img",
            "FeatureSpace", "get_file", "hash_file", "validate_file", "disable_interactive_logging",
