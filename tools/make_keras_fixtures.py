@@ -254,6 +254,19 @@ def custom_layers():
     return keras.Model(inp, out, name="custom_layers"), [RNG.normal(size=(4, 5))]
 
 
+def dict_outputs():
+    """Named outputs (a dict), compiled with a loss, a loss weight and metrics per output."""
+    i = keras.Input((6,), name="inp")
+    h = layers.Dense(8, activation="relu", name="hidden")(i)
+    model = keras.Model(i, {"cls": layers.Dense(3, name="cls")(h), "reg": layers.Dense(1, name="reg")(h)},
+                        name="dict_outputs")
+    model.compile(optimizer="rmsprop", loss={"cls": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                                             "reg": "mse"},
+                  loss_weights={"cls": 1.0, "reg": 0.5},
+                  metrics={"cls": ["accuracy"], "reg": [keras.metrics.MeanAbsoluteError()]})
+    return model, [RNG.normal(size=(5, 6))]
+
+
 def attention():
     """A Transformer-style block: MultiHeadAttention (causal, called with key=), GroupQueryAttention,
     LayerNormalization(rms_scaling=True) (Keras' std scaling), SpectralNormalization, Discretization.
@@ -275,6 +288,7 @@ def attention():
 NEW_MODELS = {"ops_model": (ops_model, ("keras",)), "nested": (nested, ("keras", "h5")),
               "attention": (attention, ("keras", "weights")),
               "custom_layers": (custom_layers, ("keras",)),
+              "dict_outputs": (dict_outputs, ("keras",)),
               "nested_sequential": (nested_sequential, ("keras", "h5")),
               **{f"compiled_{opt}": ((lambda opt=opt: compiled(opt)), ("keras",)) for opt in OPTIMIZERS}}
 
@@ -306,12 +320,18 @@ def main(out_dir, only=None):
             continue
         randomize(model)
         step = train_and_step(model) if name.startswith("compiled_") else None
-        if model.compiled and step is None:   # a few Adam steps: optimizer state in the files, BN statistics moved
+        if name == "dict_outputs":   # targets per output name: a class and a value
+            model.fit(RNG.normal(size=(16, 6)).astype("float32"),
+                      {"cls": RNG.integers(0, 3, 16), "reg": RNG.normal(size=(16, 1)).astype("float32")},
+                      epochs=2, batch_size=8, verbose=0)
+        elif model.compiled and step is None:   # a few Adam steps: optimizer state in the files, BN statistics moved
             x = RNG.normal(size=(16,) + tuple(model.inputs[0].shape[1:])).astype("float32")
             model.fit(x, RNG.normal(size=(16,) + tuple(model.outputs[0].shape[1:])),
                       epochs=2, batch_size=8, verbose=0)
         inputs = [x if x.dtype.kind == "i" else x.astype("float32") for x in inputs]
-        y = keras.ops.convert_to_numpy(model(inputs if len(inputs) > 1 else inputs[0], training=False))
+        y = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+        outs = {f"y_{k}": keras.ops.convert_to_numpy(v) for k, v in y.items()} if isinstance(y, dict) else {}
+        y = keras.ops.convert_to_numpy(next(iter(y.values()))) if outs else keras.ops.convert_to_numpy(y)
         base = os.path.join(out_dir, name)
         if "keras" in kinds:
             model.save(base + ".keras")
@@ -319,7 +339,7 @@ def main(out_dir, only=None):
             model.save_weights(base + ".weights.h5")
         if "h5" in kinds:
             model.save(base + ".h5")   # Keras 3 writes the legacy (TF-Keras 2) HDF5 format
-        np.savez(base + ".expected.npz", y=np.asarray(y, "float32"),
+        np.savez(base + ".expected.npz", y=np.asarray(y, "float32"), **outs,
                  **{f"x{i}": x for i, x in enumerate(inputs)}, **(step() if step else {}))
         print(name, [f for f in sorted(os.listdir(out_dir)) if f.startswith(name + ".")])
     print("keras", keras.__version__, "backend", keras.backend.backend())

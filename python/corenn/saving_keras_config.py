@@ -457,8 +457,15 @@ def _translate_model(config, where, tf_keras2, nested=False):
         layers.append(entry)
     out = {"class_name": "Functional",
            "config": {"name": inner.get("name"), "trainable": inner.get("trainable", True) is not False,
-                      "layers": layers, "input_layers": _layer_refs(inner.get("input_layers"), f"{where}: input_layers"),
-                      "output_layers": _layer_refs(inner.get("output_layers"), f"{where}: output_layers")}}
+                      "layers": layers}}
+    for key, names_key in (("input_layers", "input_names"), ("output_layers", "output_names")):
+        refs = inner.get(key)
+        if isinstance(refs, dict):   # Keras 3: a model called on / returning a dict of tensors
+            if not refs or not all(isinstance(k, str) for k in refs):
+                raise _BadConfig(f"{where}: bad {key} {str(refs)[:100]}")
+            out["config"][names_key] = list(refs)
+            refs = [list(r) if isinstance(r, (list, tuple)) else r for r in refs.values()]
+        out["config"][key] = _layer_refs(refs, f"{where}: {key}")
     if tf_keras2:
         _skip_first_nodes(out["config"], {name for name, _, inner_order in order if inner_order is not None}, where)
     return out, order
@@ -551,7 +558,7 @@ def _check_sequential_input(model, where):
                          f"keras.Input, build it or call it first)")
 
 
-def _functional_config(model, where):
+def _functional_config(model, where, dicts=False):
     """corenn's config of a functional model, refused for a subclassed model (Python code) and
     dict inputs / outputs (which Keras' configs here do not hold)."""
     kind = type(model).__name__
@@ -559,12 +566,13 @@ def _functional_config(model, where):
         raise _BadConfig(f"{where}: a subclassed model ({kind}) holds Python code; only Sequential "
                          f"and functional models are written")
     config = model.get_config()
-    if "output_names" in config or "input_names" in config:
-        raise _BadConfig(f"{where}: inputs or outputs given as a dict are not written to Keras files")
+    if not dicts and ("output_names" in config or "input_names" in config):
+        raise _BadConfig(f"{where}: inputs or outputs given as a dict are not written to TF-Keras 2 files "
+                         f"(Keras 3 archives hold them: save_format='keras3')")
     return config
 
 
-def _written_layers(model, where, input_entry, layer_entry):
+def _written_layers(model, where, input_entry, layer_entry, dicts=False):
     """(corenn's functional config, or None for a Sequential; the layers as written entries: a
     Sequential's InputLayer then its layers, or the functional config's layers, named)."""
     if type(model).__name__ == "Sequential":
@@ -574,7 +582,7 @@ def _written_layers(model, where, input_entry, layer_entry):
             lwhere = f"{where}: layer '{layer.name}'"
             entries.append(layer_entry(_layer_spec(layer, lwhere), lwhere))
         return None, entries
-    config = _functional_config(model, where)
+    config = _functional_config(model, where, dicts)
     entries = []
     for spec in config["layers"]:
         lwhere = f"{where}: layer '{spec['name']}'"
@@ -717,7 +725,7 @@ def keras3_model_config(model):
     """``model`` as Keras 3's config.json (``serialize_keras_object`` of a Sequential or
     Functional model). Raises _BadConfig naming what cannot be written."""
     where = f"model '{model.name}'"
-    config, entries = _written_layers(model, where, _keras3_input_layer, _keras3_layer_spec)
+    config, entries = _written_layers(model, where, _keras3_input_layer, _keras3_layer_spec, dicts=True)
     if config is None:
         return {"module": "keras", "class_name": "Sequential", "registered_name": None,
                 "config": {"name": model.name, "trainable": model.trainable, "dtype": _KERAS3_DTYPE,
@@ -727,12 +735,16 @@ def keras3_model_config(model):
         if entry["class_name"] in _ATTENTION_CALLS:      # ... but for the attention layers' calls
             layer = model.get_layer(spec["name"])
             entry["inbound_nodes"] = [_keras3_attention_node(node, layer) for node in spec["inbound_nodes"]]
-    flat = lambda refs: refs[0] if len(refs) == 1 else refs   # noqa: E731 - Keras 3 writes one input flat
+    def refs(key, names_key):   # Keras 3 writes one flat, a dict as {name: ref}
+        found = config[key]
+        if config.get(names_key):
+            return dict(zip(config[names_key], found))
+        return found[0] if len(found) == 1 else found
     return {"module": "keras.src.models.functional", "class_name": "Functional",
             "registered_name": "Functional",
             "config": {"name": model.name, "trainable": model.trainable, "layers": entries,
-                       "input_layers": flat(config["input_layers"]),
-                       "output_layers": flat(config["output_layers"])}}
+                       "input_layers": refs("input_layers", "input_names"),
+                       "output_layers": refs("output_layers", "output_names")}}
 
 
 # ================================================================================================

@@ -130,3 +130,27 @@ def test_the_legacy_attention_call_keeps_value_and_predicts():
     xs, y = expected("tf_layers")
     np.testing.assert_allclose(predict(model, xs), y, rtol=1e-5, atol=1e-6)
     assert model.get_layer("mha")._options == (False, False, False, False)
+
+
+def test_dict_outputs_model_loads_compiled_and_round_trips(tmp_path):
+    """A functional model returning a dict (Keras 3 writes output_layers as {name: ref}), compiled
+    with a loss, a loss weight and metrics per output name."""
+    model = corenn.models.load_model(fixture("dict_outputs.keras"))
+    with np.load(fixture("dict_outputs.expected.npz")) as data:
+        x, want = data["x0"], {k: data[f"y_{k}"] for k in ("cls", "reg")}
+    got = model.predict(x, verbose=0)
+    assert set(got) == {"cls", "reg"}
+    for k in want:
+        np.testing.assert_allclose(np.asarray(got[k]), want[k], rtol=1e-5, atol=1e-6)
+    rng = np.random.default_rng(0)
+    logs = model.evaluate(x, {"cls": rng.integers(0, 3, len(x)), "reg": rng.normal(size=(len(x), 1))},
+                          verbose=0, return_dict=True)
+    assert {"loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mean_absolute_error"} <= set(logs)
+    np.testing.assert_allclose(logs["loss"], logs["cls_loss"] + 0.5 * logs["reg_loss"], rtol=1e-5)
+    path = tmp_path / "again.keras"
+    model.save(path, save_format="keras3")
+    config, _ = _archive(path)
+    assert set(config["config"]["output_layers"]) == {"cls", "reg"}
+    back = corenn.models.load_model(path).predict(x, verbose=0)
+    for k in want:
+        np.testing.assert_allclose(np.asarray(back[k]), want[k], rtol=1e-5, atol=1e-6)
