@@ -20,6 +20,13 @@ from corenn import layers as L  # noqa: E402
 RTOL = 1e-5
 
 
+def _apps_layers():
+    """keras.applications' own layers: EfficientNet's SampleDropout, ConvNeXt's LayerScale."""
+    from corenn.applications._builder import SampleDropout
+    from corenn.applications.convnext import LayerScale
+    return SampleDropout, LayerScale
+
+
 def randomize(model, rng):
     """Random weights everywhere (BatchNormalization: a positive variance), so a converter that
     drops or misorders a weight shows."""
@@ -139,6 +146,8 @@ CASES = {
                          floats(7, 9, 3)),
     "spectral_norm": (lambda: seq(L.SpectralNormalization(L.Dense(4)), L.SpectralNormalization(L.Dense(2)),
                                   shape=(5,)), floats(5)),
+    "applications_layers": (lambda: seq(L.Conv2D(4, 3), _apps_layers()[0](0.2), _apps_layers()[1](1e-1, 4),
+                                        shape=(6, 6, 2)), floats(6, 6, 2)),
     "noise_layers": (lambda: seq(L.GaussianNoise(0.3), L.Dense(4), L.GaussianDropout(0.2), L.AlphaDropout(0.1),
                                  shape=(5,)), floats(5)),
     "layer_norm_2axes": (lambda: seq(L.Conv2D(3, 2), L.LayerNormalization(axis=[-2, -1]), shape=(4, 4, 2)),

@@ -250,6 +250,13 @@ def convert_passthrough(b, layer, xs, node):
     return [xs[0]]
 
 
+def convert_layer_scale(b, layer, xs, node):
+    """keras.applications' LayerScale (ConvNeXt): x times the per-channel gamma."""
+    v = xs[0]
+    y = b.op("Mul", [v.name, b.keras_const(_w(layer.gamma), v, f"{layer.name}/gamma")], layer.name)
+    return [Value(y, v.shape, v.perm, v.fperm)]
+
+
 def convert_unit_norm(b, layer, xs, node):
     """UnitNormalization: x / sqrt(max(sum x^2, 1e-12)) over the layer's axes (any layout)."""
     v = xs[0]

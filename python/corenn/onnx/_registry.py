@@ -25,6 +25,8 @@ CONVERTERS = {
     "ActivityRegularization": c.convert_passthrough,   # a training-time loss only
     "GaussianNoise": c.convert_passthrough, "GaussianDropout": c.convert_passthrough,   # training only
     "AlphaDropout": c.convert_passthrough,
+    # keras.applications' own layers: EfficientNet's stochastic depth, ConvNeXt's layer scale
+    "SampleDropout": c.convert_passthrough, "LayerScale": c.convert_layer_scale,
     "RMSNormalization": c.convert_layer_norm, "SpectralNormalization": c.convert_spectral_norm,
     "Resizing": c.convert_resizing, "Masking": m.convert_masking, "UnitNormalization": c.convert_unit_norm,
     "Flatten": c.convert_flatten, "Reshape": c.convert_reshape, "Permute": c.convert_permute,
