@@ -254,6 +254,26 @@ def custom_layers():
     return keras.Model(inp, out, name="custom_layers"), [RNG.normal(size=(4, 5))]
 
 
+def applications_layers():
+    """What real keras.applications files hold: a shortcut convolution called before the main
+    branch (ResNet's block: Keras lists layers in another order than they are called), an adapted
+    Normalization (its count is an int32 weight: EfficientNet), and the applications' own layers
+    ConvNeXt LayerScale and InceptionResNetV2 CustomScaleLayer (module keras.src.applications)."""
+    from keras.src.applications.convnext import LayerScale
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+    i = keras.Input((6, 6, 3))
+    norm = layers.Normalization(name="norm")
+    norm.adapt(RNG.normal(2.0, 3.0, size=(32, 6, 6, 3)).astype("float32"))
+    x = norm(i)
+    shortcut = layers.Conv2D(8, 1, name="block_0_conv")(x)
+    h = layers.Conv2D(4, 1, name="block_1_conv")(x)
+    h = layers.Conv2D(8, 3, padding="same", name="block_2_conv")(h)
+    h = LayerScale(0.5, 8, name="layer_scale")(h)
+    x = CustomScaleLayer(0.17, name="scaled_sum")([shortcut, h])
+    out = layers.GlobalAveragePooling2D()(layers.Conv2D(5, 1, name="block_3_conv")(x))
+    return keras.Model(i, out, name="applications_layers"), [RNG.normal(size=(3, 6, 6, 3))]
+
+
 def dict_outputs():
     """Named outputs (a dict), compiled with a loss, a loss weight and metrics per output."""
     i = keras.Input((6,), name="inp")
@@ -289,6 +309,7 @@ NEW_MODELS = {"ops_model": (ops_model, ("keras",)), "nested": (nested, ("keras",
               "attention": (attention, ("keras", "weights")),
               "custom_layers": (custom_layers, ("keras",)),
               "dict_outputs": (dict_outputs, ("keras",)),
+              "applications_layers": (applications_layers, ("keras", "weights")),
               "nested_sequential": (nested_sequential, ("keras", "h5")),
               **{f"compiled_{opt}": ((lambda opt=opt: compiled(opt)), ("keras",)) for opt in OPTIMIZERS}}
 

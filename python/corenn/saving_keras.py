@@ -82,8 +82,10 @@ class _Dataset:
     __slots__ = ("ds", "shape", "member", "aliases")
 
     def __init__(self, ds):
-        if ds.dtype.kind != "f":   # the tree holds integers too (an optimizer's step count)
-            raise _Bad(f"{ds.name}: weight of type {ds.dtype} (weights are float arrays)")
+        # floats; an integer scalar too (Keras' Normalization keeps its sample count as an int32
+        # weight; read as float32, as corenn keeps it)
+        if ds.dtype.kind != "f" and not (ds.dtype.kind in "iu" and ds.shape == ()):
+            raise _Bad(f"{ds.name}: weight of type {ds.dtype} (weights are float arrays, or an integer count)")
         self.ds, self.shape, self.member, self.aliases = ds, tuple(ds.shape), ds.name, ()
 
     def paths(self):
@@ -484,7 +486,20 @@ def _checked_weights(inner_config, per_layer, legacy=False, datasets=None):
     if datasets is not None:   # every dataset of the file belongs to a layer
         _check_all_used(datasets, {p for found in per_layer.values() if not isinstance(found, _Deferred)
                                    for d in found for p in d.paths()}, "model.weights.h5")
-    _saving._compare_weight_shapes(stand_in, ordered)
+    # in model.layers order, as ``ordered`` was gathered and _build sets them (a model whose
+    # layers run in another order than Keras lists them, ResNet's shortcut convolutions, too)
+    pos = 0
+    for i, layer in enumerate(stand_in.layers):
+        shapes = [tuple(s) for s in _keras_weight_shapes(layer)]
+        got = [d.shape for d in ordered[pos:pos + len(shapes)]]
+        if got != shapes:
+            members = ", ".join(d.member for d in ordered[pos:pos + len(shapes)]) or "none"
+            raise _BadConfig(f"config.json: layer {i} '{layer.name}' ({type(layer).__name__}) builds weights "
+                             f"of shapes {shapes}, but the file holds {got} ({members}); the config does "
+                             f"not match the weights")
+        pos += len(shapes)
+    if pos != len(ordered):
+        raise _BadConfig(f"config.json builds {pos} weight arrays, but the file holds {len(ordered)}")
     return inner, [d.read() for d in ordered]
 
 

@@ -72,6 +72,9 @@ def _user_class(spec):
     from .saving import custom_class
     if not isinstance(spec, dict):
         return None
+    module = spec.get("module")
+    if isinstance(module, str) and module.startswith("keras.src.applications."):
+        from . import applications   # noqa: F401 - registers the applications' own layers
     for key in (spec.get("registered_name"), spec.get("class_name")):
         cls = custom_class(key)
         if cls is not None:
@@ -638,6 +641,8 @@ def _is_user_layer(layer):
     corenn's classes or an op recorded on KerasTensors."""
     from .layers.base import Layer
     cls = type(layer)
+    if "_keras_module" in cls.__dict__:   # keras.applications' own layers (applications/_builder.py)
+        return True
     return (isinstance(layer, Layer) and not cls.__module__.startswith("corenn.")
             and cls.call is not Layer.call)
 
@@ -698,8 +703,9 @@ def _keras3_layer_spec(spec, where):
         from .saving import get_registered_name
         cls = spec["_user_class"]
         config = dict(spec["config"], dtype=_KERAS3_DTYPE)
-        return {"module": cls.__module__, "class_name": name, "config": config,
-                "registered_name": get_registered_name(cls)}
+        keras_module = getattr(cls, "_keras_module", None)   # keras.applications' own layers
+        return {"module": keras_module or cls.__module__, "class_name": name, "config": config,
+                "registered_name": name if keras_module else get_registered_name(cls)}
     _layer_class(name, where)
     config = {key: value for key, value in spec["config"].items()
               if key not in ("input_shape", "_call_options")   # corenn's record of a call: in the node

@@ -154,3 +154,19 @@ def test_dict_outputs_model_loads_compiled_and_round_trips(tmp_path):
     back = corenn.models.load_model(path).predict(x, verbose=0)
     for k in want:
         np.testing.assert_allclose(np.asarray(back[k]), want[k], rtol=1e-5, atol=1e-6)
+
+
+def test_applications_layers_load_from_keras_files():
+    """A Keras file with what keras.applications models hold: a shortcut convolution called
+    before the main branch (Keras lists the layers in another order than they are called: its
+    weights groups follow the listing), an adapted Normalization whose count Keras stores as
+    int32, and the applications' own LayerScale and CustomScaleLayer (module keras.src.applications)."""
+    model = corenn.models.load_model(fixture("applications_layers.keras"))
+    assert [l.name for l in model.layers][2:5] == ["block_1_conv", "block_2_conv", "block_0_conv"]
+    assert type(model.get_layer("layer_scale")).__name__ == "LayerScale"
+    assert_matches_keras(model, "applications_layers")
+    with h5py.File(fixture("applications_layers.weights.h5"), "r") as h5:
+        count = h5["layers/normalization/vars/2"]
+        assert count.dtype == np.int32 and count.shape == ()
+        want = float(count[()])
+    assert float(np.asarray(model.get_layer("norm").get_weights()[2])) == want   # the int32 count, as a number

@@ -154,6 +154,20 @@ def finish(inputs, x, name, weights, imagenet_weights=None, input_tensor=None):
 __all__ = ["imagenet_utils"]
 
 
+def keras_application_layer(keras_module):
+    """Keras' applications define a few layers of their own (ConvNeXt's LayerScale,
+    InceptionResNetV2's CustomScaleLayer), which its files name by class and module: corenn's
+    equivalents are registered under the class name (model files find them, Keras' and corenn's)
+    and written with Keras' module, so that Keras finds its own class."""
+    from ..saving import CUSTOM_OBJECTS
+
+    def register(cls):
+        CUSTOM_OBJECTS.setdefault(cls.__name__, cls)
+        cls._keras_module = keras_module
+        return cls
+    return register
+
+
 class SampleDropout(layers.Layer):
     """Dropout of whole samples (Keras' ``Dropout(rate, noise_shape=(None, 1, 1, 1))``, the
     stochastic depth of EfficientNet's residual branches): in training each sample's branch is

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import initializers, layers
 from ..layers.base import Layer
+from ._builder import keras_application_layer
 from ..models import Sequential
 from . import _builder as B
 from . import imagenet_utils
@@ -34,6 +35,7 @@ MODEL_CONFIGS = {
 _LN_EPS = 1e-6
 
 
+@keras_application_layer("keras.src.applications.convnext")
 class LayerScale(Layer):
     """x times a learned per-channel vector ``gamma`` (initialized to ``init_values``)."""
 

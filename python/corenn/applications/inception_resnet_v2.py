@@ -2,6 +2,7 @@
 Keras' layer names (the named ones: mixed_5b, block35_1_conv, conv_7b, ...)."""
 from .. import layers
 from ..layers.base import Layer
+from ._builder import keras_application_layer
 from . import _builder as B
 from . import imagenet_utils
 
@@ -25,6 +26,7 @@ def conv2d_bn(x, filters, kernel_size, strides=1, padding="same", activation="re
     return x
 
 
+@keras_application_layer("keras.src.applications.inception_resnet_v2")
 class CustomScaleLayer(Layer):
     """``inputs[0] + inputs[1] * scale``: the scaled residual sum (Keras' layer of this name, one
     layer as in Keras, so ``model.layers`` counts as Keras' does)."""
