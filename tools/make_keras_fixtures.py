@@ -408,7 +408,20 @@ def tf_keras_main(out_dir):
         return tk.Sequential([tk.Input((5,)), tk.layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.5])],
                              name="tf_bins"), [RNG.normal(size=(4, 5))]
 
+    def tf_applications_layers():
+        """TF-Keras 2's applications layers: CustomScaleLayer (written 'Custom>CustomScaleLayer')
+        and ConvNeXt's LayerScale, after a shortcut convolution called before the main branch."""
+        from tf_keras.src.applications.convnext import LayerScale
+        from tf_keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+        i = tk.Input((5, 5, 3))
+        shortcut = tk.layers.Conv2D(6, 1, name="block_0_conv")(i)
+        h = tk.layers.Conv2D(6, 3, padding="same", name="block_1_conv")(i)
+        h = LayerScale(0.5, 6, name="layer_scale")(h)
+        out = tk.layers.GlobalAveragePooling2D()(CustomScaleLayer(0.17, name="scaled_sum")([shortcut, h]))
+        return tk.Model(i, out, name="tf_applications_layers"), [RNG.normal(size=(3, 5, 5, 3))]
+
     models = {"tf_ops": tf_ops, "tf_nested": tf_nested, "tf_layers": tf_layers, "tf_bins": tf_bins,
+              "tf_applications_layers": tf_applications_layers,
               **{f"tf_compiled_{opt}": (lambda opt=opt: compiled(opt, tk)) for opt in OPTIMIZERS}}
     for name, make in models.items():
         RNG = np.random.default_rng(zlib.crc32(name.encode()))

@@ -72,9 +72,9 @@ def _user_class(spec):
     from .saving import custom_class
     if not isinstance(spec, dict):
         return None
-    module = spec.get("module")
-    if isinstance(module, str) and module.startswith("keras.src.applications."):
-        from . import applications   # noqa: F401 - registers the applications' own layers
+    # keras.applications' own layers (module keras.src.applications.*, or TF-Keras 2's
+    # 'Custom>CustomScaleLayer') are registered when corenn's applications are imported
+    from . import applications   # noqa: F401
     for key in (spec.get("registered_name"), spec.get("class_name")):
         cls = custom_class(key)
         if cls is not None:

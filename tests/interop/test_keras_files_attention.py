@@ -26,7 +26,8 @@ from corenn import keras, layers  # noqa: E402
 from test_keras_files import assert_matches_keras, expected, fixture, predict  # noqa: E402
 
 
-@pytest.mark.parametrize("name,ext", [("attention", "keras"), ("tf_layers", "h5"), ("tf_bins", "h5")])
+@pytest.mark.parametrize("name,ext", [("attention", "keras"), ("tf_layers", "h5"), ("tf_bins", "h5"),
+                                      ("tf_applications_layers", "h5")])
 def test_attention_and_config_variants_predict_as_keras_did(name, ext):
     assert_matches_keras(corenn.models.load_model(fixture(f"{name}.{ext}")), name)
 

@@ -154,7 +154,7 @@ def finish(inputs, x, name, weights, imagenet_weights=None, input_tensor=None):
 __all__ = ["imagenet_utils"]
 
 
-def keras_application_layer(keras_module):
+def keras_application_layer(keras_module, aliases=()):
     """Keras' applications define a few layers of their own (ConvNeXt's LayerScale,
     InceptionResNetV2's CustomScaleLayer), which its files name by class and module: corenn's
     equivalents are registered under the class name (model files find them, Keras' and corenn's)
@@ -162,7 +162,8 @@ def keras_application_layer(keras_module):
     from ..saving import CUSTOM_OBJECTS
 
     def register(cls):
-        CUSTOM_OBJECTS.setdefault(cls.__name__, cls)
+        for name in (cls.__name__,) + tuple(aliases):   # aliases: the names TF-Keras 2 wrote
+            CUSTOM_OBJECTS.setdefault(name, cls)
         cls._keras_module = keras_module
         return cls
     return register

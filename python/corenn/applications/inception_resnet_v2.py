@@ -26,7 +26,7 @@ def conv2d_bn(x, filters, kernel_size, strides=1, padding="same", activation="re
     return x
 
 
-@keras_application_layer("keras.src.applications.inception_resnet_v2")
+@keras_application_layer("keras.src.applications.inception_resnet_v2", aliases=("Custom>CustomScaleLayer",))
 class CustomScaleLayer(Layer):
     """``inputs[0] + inputs[1] * scale``: the scaled residual sum (Keras' layer of this name, one
     layer as in Keras, so ``model.layers`` counts as Keras' does)."""
