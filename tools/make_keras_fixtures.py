@@ -274,6 +274,31 @@ def applications_layers():
     return keras.Model(i, out, name="applications_layers"), [RNG.normal(size=(3, 6, 6, 3))]
 
 
+def text_model():
+    """Adapted lookup layers (needs Keras' TensorFlow backend, whose TextVectorization /
+    StringLookup / IntegerLookup are built on tf): their vocabularies are assets of the archive
+    (assets/layers/<group>/vocabulary.txt), and the Embedding(mask_zero=True) mask reaches
+    GlobalAveragePooling1D as a NotEqual op and a mask= call argument in the config."""
+    texts = np.array(["the cat sat on the mat", "a dog barked", "the quick brown fox", "cats and dogs"])
+    tv = layers.TextVectorization(max_tokens=20, output_sequence_length=6, name="tv")
+    tv.adapt(texts)
+    words = keras.Input((1,), dtype="string", name="words")
+    tags = keras.Input((3,), dtype="string", name="tags")
+    ids = keras.Input((3,), dtype="int64", name="ids")
+    sl = layers.StringLookup(name="sl")
+    sl.adapt(np.array([["a", "b", "c"], ["c", "a", "a"]]))
+    il = layers.IntegerLookup(name="il")
+    il.adapt(np.array([[5, 7, 9], [9, 9, 5]], np.int64))
+    x = layers.GlobalAveragePooling1D()(layers.Embedding(20, 4, mask_zero=True)(tv(words)))
+    out = layers.Concatenate()([layers.Dense(2)(x),
+                                layers.CategoryEncoding(num_tokens=5, output_mode="multi_hot")(sl(tags)),
+                                layers.CategoryEncoding(num_tokens=5, output_mode="count")(il(ids))])
+    return keras.Model([words, tags, ids], out, name="text_model"), \
+        [np.array([["the cat barked"], ["unknown words here"], ["a quick fox"]]),
+         np.array([["a", "c", "z"], ["b", "b", "a"], ["c", "c", "c"]]),
+         np.array([[5, 9, 1], [7, 7, 7], [9, 5, 3]], np.int64)]
+
+
 def dict_outputs():
     """Named outputs (a dict), compiled with a loss, a loss weight and metrics per output."""
     i = keras.Input((6,), name="inp")
@@ -309,6 +334,7 @@ NEW_MODELS = {"ops_model": (ops_model, ("keras",)), "nested": (nested, ("keras",
               "attention": (attention, ("keras", "weights")),
               "custom_layers": (custom_layers, ("keras",)),
               "dict_outputs": (dict_outputs, ("keras",)),
+              "text_model": (text_model, ("keras",)),   # KERAS_BACKEND=tensorflow (tf lookup layers)
               "applications_layers": (applications_layers, ("keras", "weights")),
               "nested_sequential": (nested_sequential, ("keras", "h5")),
               **{f"compiled_{opt}": ((lambda opt=opt: compiled(opt)), ("keras",)) for opt in OPTIMIZERS}}
@@ -349,8 +375,12 @@ def main(out_dir, only=None):
             x = RNG.normal(size=(16,) + tuple(model.inputs[0].shape[1:])).astype("float32")
             model.fit(x, RNG.normal(size=(16,) + tuple(model.outputs[0].shape[1:])),
                       epochs=2, batch_size=8, verbose=0)
-        inputs = [x if x.dtype.kind == "i" else x.astype("float32") for x in inputs]
-        y = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+        inputs = [x if x.dtype.kind in "iU" else x.astype("float32") for x in inputs]
+        fed = inputs
+        if any(x.dtype.kind == "U" for x in inputs):   # string tensors: the TensorFlow backend's
+            import tensorflow as tf
+            fed = [tf.constant(x) for x in inputs]
+        y = model(fed if len(fed) > 1 else fed[0], training=False)
         outs = {f"y_{k}": keras.ops.convert_to_numpy(v) for k, v in y.items()} if isinstance(y, dict) else {}
         y = keras.ops.convert_to_numpy(next(iter(y.values()))) if outs else keras.ops.convert_to_numpy(y)
         base = os.path.join(out_dir, name)

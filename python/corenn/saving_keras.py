@@ -434,14 +434,32 @@ def _open_h5_bytes(h5py, data):
     return h5py.File(io.BytesIO(data), "r")
 
 
-def _read_archive(f):
-    """(config, weights.h5 bytes) of a Keras 3 archive, every member checked."""
+# A lookup layer's vocabulary file among an archive's assets: bounded, as everything read
+_MAX_ASSET_BYTES = 64 << 20
+_MAX_ASSETS = 4096
+_VOCABULARY_LAYERS = ("TextVectorization", "StringLookup", "IntegerLookup")
+
+
+def _read_archive(f, with_assets=False):
+    """(config, weights.h5 bytes) of a Keras 3 archive, every member checked; with
+    ``with_assets`` also {member: bytes} of its ``assets/`` (Keras' lookup layers keep their
+    vocabulary there: assets/layers/<group>/vocabulary.txt)."""
     archive = _saving._Archive(f)
     members = set(archive.infos)
     extra = sorted(m for m in members - KERAS_ARCHIVE_MEMBERS if not m.startswith("assets/"))
-    if extra or {m for m in members if m.startswith("assets/") and not m.endswith("/")}:
-        raise _Bad(f"unexpected member(s) {extra[:5] or sorted(members)[:5]} (a Keras archive corenn "
-                   f"reads holds only {', '.join(sorted(KERAS_ARCHIVE_MEMBERS))})")
+    if extra:
+        raise _Bad(f"unexpected member(s) {extra[:5]} (a Keras archive corenn reads holds only "
+                   f"{', '.join(sorted(KERAS_ARCHIVE_MEMBERS))} and assets/)")
+    asset_names = sorted(m for m in members if m.startswith("assets/") and not m.endswith("/"))
+    if len(asset_names) > _MAX_ASSETS:
+        raise _Bad(f"{len(asset_names)} assets (at most {_MAX_ASSETS} are read)")
+    assets, total = {}, 0
+    for name in asset_names if with_assets else ():
+        if not name.endswith("/vocabulary.txt"):
+            continue   # assets of other layers: nothing corenn reads
+        data = archive.read_bytes(name, _MAX_ASSET_BYTES - total)
+        total += len(data)
+        assets[name] = data
     missing = sorted(KERAS_ARCHIVE_MEMBERS - members)
     if missing:
         raise _Bad(f"member(s) {missing} missing")
@@ -451,7 +469,36 @@ def _read_archive(f):
         raise _Bad(f"metadata.json: keras_version {str(version)[:40]!r} (Keras 3 archives are read)")
     config = archive.read_json("config.json")
     data = archive.read_bytes("model.weights.h5", _MAX_H5_BYTES)
-    return config, data
+    return (config, data, assets) if with_assets else (config, data)
+
+
+def _load_vocabularies(model, order, assets):
+    """Keras' lookup layers (TextVectorization, StringLookup, IntegerLookup) adapted rather than
+    given a vocabulary keep it in assets/layers/<group>/vocabulary.txt, one token a line, the
+    mask and OOV tokens first (Keras' save_assets); set_vocabulary takes it as Keras' does."""
+    for (name, cls, inner), path in zip(order, _keras3_paths([c for _, c, _ in order])):
+        member = f"assets/layers/{path}/vocabulary.txt"
+        if inner is not None or cls not in _VOCABULARY_LAYERS or member not in assets:
+            continue
+        layer = model.get_layer(name)
+        if getattr(layer, "output_mode", None) == "tf_idf":
+            raise _Bad(f"{member}: layer '{name}' ({cls}) in tf_idf mode: its vocabulary asset is not read "
+                       f"(its idf weights are not in it)")
+        try:
+            lines = assets[member].decode("utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise _Bad(f"{member}: not UTF-8 text ({exc})") from None
+        while lines and lines[-1] == "":
+            lines.pop()
+        if cls == "IntegerLookup":
+            try:
+                lines = [int(t) for t in lines]
+            except ValueError as exc:
+                raise _Bad(f"{member}: an IntegerLookup vocabulary line is not an integer ({exc})") from None
+        try:
+            layer.set_vocabulary(lines)
+        except ValueError as exc:
+            raise _Bad(f"{member}: {exc}") from None
 
 
 def _checked_weights(inner_config, per_layer, legacy=False, datasets=None):
@@ -672,7 +719,7 @@ def load_keras_archive(path, compile=True):
     as its ``compile_config`` says, with the optimizer's state."""
     h5py = _h5py()
     with open(path, "rb") as f, _reading_h5(path, "Keras model file"):
-        config, data = _read_archive(f)
+        config, data, assets = _read_archive(f, with_assets=True)
         corenn_config, order = translate_model_config(config)
         compile_config = config.get("compile_config") if compile else None
         args = _compile_args(compile_config, False, path) if compile_config else None   # {}: not compiled
@@ -682,7 +729,9 @@ def load_keras_archive(path, compile=True):
             _check_group_names(h5, _keras3_paths([c for _, c, _ in order]), [n for n, _, _ in order])
             values = _keras3_optimizer_values(datasets) if args is not None else []
             inner, arrays = _checked_weights(corenn_config, per_layer, datasets=datasets)
-            return _compiled(_build(inner, arrays, path), args, values, path)
+            model = _build(inner, arrays, path)
+            _load_vocabularies(model, order, assets)
+            return _compiled(model, args, values, path)
 
 
 def _check_group_names(h5, paths, names):

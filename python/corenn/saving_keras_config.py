@@ -96,7 +96,7 @@ _NEUTRAL = {"kernel_constraint": (None,), "bias_constraint": (None,), "recurrent
             "adjustment": (None,), "fused": (None, True, False), "input_length": None,
             "sparse_gradient": (False,), "use_gate": (False,), "antialias": (False,),
             "sliding_window": (None,), "query_shape": None, "key_shape": None, "value_shape": None,
-            "softmax_robust_masking": (False,)}
+            "softmax_robust_masking": (False,), "vocabulary_size": None, "oov_method": ("floormod",), "salt": (None,)}
 # Keras config keys one class writes but does not use (TF-Keras 2's SeparableConv configs carry the
 # base Conv's kernel_* options, which the depthwise_* / pointwise_* ones replace): ignored there
 _UNUSED_IN = {"SeparableConv1D": ("kernel_initializer", "kernel_regularizer", "kernel_constraint"),
@@ -294,10 +294,18 @@ def _inbound_nodes(nodes, where):
             if not isinstance(args, list) or len(args) != 1:
                 raise _BadConfig(f"{where}: a call with {str(args)[:80]} arguments is not supported")
             if not isinstance(kwargs, dict) or any(v is not None for k, v in kwargs.items()
-                                                   if k not in ("training",)):
+                                                   if k not in ("training", "mask")):
                 raise _BadConfig(f"{where}: call arguments {str(kwargs)[:80]} are not supported")
             arg = args[0]
             arg = [_tensor_ref(a, where) for a in arg] if isinstance(arg, list) else _tensor_ref(arg, where)
+            mask = kwargs.get("mask")
+            # Keras 3 (TensorFlow backend) writes a propagated Keras mask as the call's mask=
+            # argument, computed by an op node (NotEqual of the token ids): an explicit mask here
+            if mask is not None:
+                mask = [None if m is None else _tensor_ref(m, where) for m in mask] \
+                    if isinstance(mask, list) else _tensor_ref(mask, where)
+                out.append({"args": [arg], "kwargs": {"mask": mask}})
+                continue
         elif isinstance(node, list) and node:               # TF-Keras 2: [[layer, node, tensor, kwargs], ...]
             refs = [_tensor_ref(r, where) for r in node]
             arg = refs[0] if len(refs) == 1 else refs

@@ -171,3 +171,28 @@ def test_applications_layers_load_from_keras_files():
         assert count.dtype == np.int32 and count.shape == ()
         want = float(count[()])
     assert float(np.asarray(model.get_layer("norm").get_weights()[2])) == want   # the int32 count, as a number
+
+
+
+def test_lookup_vocabularies_come_from_the_archive_assets():
+    """Adapted TextVectorization / StringLookup / IntegerLookup (Keras 3.15, TensorFlow backend):
+    the vocabularies are in assets/layers/<group>/vocabulary.txt, the Embedding mask reaches
+    GlobalAveragePooling1D as a NotEqual op and a mask= argument."""
+    model = corenn.models.load_model(fixture("text_model.keras"))
+    assert model.get_layer("tv").get_vocabulary()[:2] == ["", "[UNK]"]
+    assert "cat" in model.get_layer("tv").get_vocabulary()
+    assert sorted(model.get_layer("il").get_vocabulary()[1:]) == [5, 7, 9]
+    assert_matches_keras(model, "text_model")
+
+
+@pytest.mark.parametrize("vocabulary,message", [(b"\xff\xfe bad", "UTF-8"), (b"\n[UNK]\nthe\nthe", "repeats")])
+def test_a_bad_vocabulary_asset_is_refused(tmp_path, vocabulary, message):
+    bad = tmp_path / "bad.keras"
+    with zipfile.ZipFile(fixture("text_model.keras")) as src, zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "assets/layers/text_vectorization/vocabulary.txt":
+                data = vocabulary
+            dst.writestr(info.filename, data)
+    with pytest.raises(ValueError, match=message):
+        corenn.models.load_model(bad)
