@@ -33,7 +33,7 @@ from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .rnn_cells import RNN, AbstractRNNCell, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
-                             SpatialDropout2D)
+                             SpatialDropout2D, SpatialDropout3D)
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
                         UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
 from .wrappers import SpectralNormalization, TimeDistributed, Wrapper
@@ -75,6 +75,11 @@ __all__ += ["EinsumDense", "DepthwiseConv1D", "SeparableConv1D", "SeparableConvo
             "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
 __all__ += ["HashedCrossing", "RMSNormalization", "MelSpectrogram"]
 from .audio import MelSpectrogram  # noqa: E402
+from .adaptive_pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D,  # noqa: E402
+                               AdaptiveAveragePooling3D, AdaptiveMaxPooling1D, AdaptiveMaxPooling2D,
+                               AdaptiveMaxPooling3D)
+__all__ += ["AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
+            "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "SpatialDropout3D"]
 __all__ += ["Wrapper", "SpectralNormalization", "InputSpec", "Convolution1D", "Convolution2D", "Convolution1DTranspose",
             "Convolution2DTranspose", "SeparableConvolution2D"]
 
