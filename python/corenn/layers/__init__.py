@@ -74,13 +74,13 @@ __all__ += ["RandomHeight", "RandomWidth", "RandomShear", "RandomPerspective", "
 __all__ += ["EinsumDense", "DepthwiseConv1D", "SeparableConv1D", "SeparableConvolution1D",
             "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
 __all__ += ["HashedCrossing", "RMSNormalization", "MelSpectrogram"]
-from .audio import MelSpectrogram  # noqa: E402
+from .audio import MelSpectrogram, STFTSpectrogram  # noqa: E402
 from .adaptive_pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D,  # noqa: E402
                                AdaptiveAveragePooling3D, AdaptiveMaxPooling1D, AdaptiveMaxPooling2D,
                                AdaptiveMaxPooling3D)
 __all__ += ["AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
             "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "SpatialDropout3D",
-            "ReversibleEmbedding"]
+            "ReversibleEmbedding", "STFTSpectrogram"]
 __all__ += ["Wrapper", "SpectralNormalization", "InputSpec", "Convolution1D", "Convolution2D", "Convolution1DTranspose",
             "Convolution2DTranspose", "SeparableConvolution2D"]
 
