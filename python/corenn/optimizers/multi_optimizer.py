@@ -189,8 +189,8 @@ class MultiOptimizer(Optimizer):
         for k, opt in enumerate(self._inner_optimizers):
             opt.finalize_variable_values([v for v, o in zip(var_list, self._owner) if o == k])
 
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
+    def __repr__(self):
+        return f"<MultiOptimizer name={self.name!r} optimizers={[o.name for o in self._inner_optimizers]}>"
 
     def get_config(self):
         if not isinstance(self._optimizer_map, OptimizerMap):
