@@ -184,3 +184,26 @@ def test_optimizer_map_rules_and_errors():
         omap["inner"] = keras.optimizers.MultiOptimizer(keras.optimizers.OptimizerMap(b))
     with pytest.raises(ValueError, match="ns_steps"):
         keras.optimizers.Muon(ns_steps=-1)
+
+
+@pytest.mark.parametrize("make", [lambda: keras.optimizers.Muon(0.01), lambda: keras.optimizers.ScheduleFreeAdamW(0.01)])
+def test_keras_optimizer_state_reads_in_keras_order(tmp_path, make):
+    """A Keras file lists these optimizers' state per variable (momentum, then velocity where there
+    is one), after iterations and learning_rate; the reader hands it over one to one."""
+    h5py = pytest.importorskip("h5py")
+    from corenn import saving_keras
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(2)])
+    model.compile(make(), "mse")
+    opt = model.optimizer
+    opt.build(model.trainable_weights)
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal(np.shape(a)).astype(np.float32) for a in opt.variables]
+    with h5py.File(tmp_path / "state.h5", "w") as f:
+        values = [f.create_dataset("vars/0", data=np.int64(7)), f.create_dataset("vars/1", data=np.float32(0.02))]
+        values += [f.create_dataset(f"vars/{i + 2}", data=a) for i, a in enumerate(arrays)]
+        saving_keras._set_optimizer_state(model, values, "state.h5")
+        assert opt.iterations == 7 and abs(opt.learning_rate - 0.02) < 1e-9
+        for got, want in zip(opt.variables, arrays):
+            np.testing.assert_array_equal(np.asarray(got), want)
+        with pytest.raises(saving_keras._Bad, match="optimizer variable of shape"):
+            saving_keras._set_optimizer_state(model, values[:2] + values[3:] + values[2:3], "state.h5")

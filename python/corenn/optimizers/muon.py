@@ -41,6 +41,10 @@ __all__ = ["Muon", "ScheduleFreeAdamW"]
 class _NumpyStep(Optimizer):
     """The parts of a NumPy-level optimizer: clipping (Keras 3's rules) and decoupled decay."""
 
+    # ``variables`` lists the state as Keras' optimizer creates it (each variable's slots in turn),
+    # so a Keras file's optimizer state reads one to one (saving_keras)
+    _variables_in_keras_order = True
+
     def _clipped(self, grads):
         gs = [np.asarray(g, np.float32) for g in grads]
         if self.clipvalue:
@@ -200,9 +204,10 @@ class ScheduleFreeAdamW(_NumpyStep):
 
     @property
     def variables(self):
+        """Keras' order: each variable's z ("momentum") then v ("velocity")."""
         if not self.built:
             return []
-        return self._extra_variables() + list(self._momentums) + list(self._velocities)
+        return self._extra_variables() + [a for pair in zip(self._momentums, self._velocities) for a in pair]
 
     def _update(self, params, grads, state, lr):
         index = {id(t): i for i, t in enumerate(self._var_tensors)}
