@@ -237,11 +237,16 @@ def _inbound_nodes(nodes, where):
             args, kwargs = node.get("args"), node.get("kwargs") or {}
             if not isinstance(args, list) or len(args) != 1:
                 raise _BadConfig(f"{where}: a call with {str(args)[:80]} arguments is not supported")
-            if not isinstance(kwargs, dict) or any(v is not None for k, v in kwargs.items()
-                                                   if k not in ("training",)):
+            # plain option values (ReversibleEmbedding's reverse=True) are the call's; tensors
+            # and other objects passed by keyword are not supported
+            if not isinstance(kwargs, dict) or any(v is not None and not isinstance(v, (bool, int, float, str))
+                                                   for k, v in kwargs.items() if k != "training"):
                 raise _BadConfig(f"{where}: call arguments {str(kwargs)[:80]} are not supported")
+            options = {k: v for k, v in kwargs.items() if k != "training" and v is not None}
             arg = args[0]
             arg = [_tensor_ref(a, where) for a in arg] if isinstance(arg, list) else _tensor_ref(arg, where)
+            out.append({"args": [arg], "kwargs": options})
+            continue
         elif isinstance(node, list) and node:               # TF-Keras 2: [[layer, node, tensor, kwargs], ...]
             refs = [_tensor_ref(r, where) for r in node]
             arg = refs[0] if len(refs) == 1 else refs

@@ -90,3 +90,17 @@ def test_reversible_embedding_masks_and_errors():
         layer(np.ones((1, 3, 4), np.float32), reverse=True)
     with pytest.raises(ValueError, match="reverse_dtype"):
         keras.layers.ReversibleEmbedding(5, 3, reverse_dtype="float16")
+
+
+def test_a_tied_model_goes_through_keras_3s_file_format(tmp_path):
+    """Keras 3 writes the reverse call's reverse=True in the node's kwargs; the Keras-file reader
+    passes such plain options on to the call."""
+    pytest.importorskip("h5py")
+    emb = keras.layers.ReversibleEmbedding(20, 8, logit_soft_cap=5.0)
+    inputs = keras.Input((6,), dtype="int32")
+    model = keras.Model(inputs, emb(keras.layers.Dense(8, activation="tanh")(emb(inputs)), reverse=True))
+    model.save(tmp_path / "tied.keras", save_format="keras3")
+    again = keras.models.load_model(tmp_path / "tied.keras")
+    ids = np.random.default_rng(3).integers(0, 20, (4, 6))
+    assert again.output_shape == (None, 6, 20)
+    np.testing.assert_allclose(again.predict(ids, verbose=0), model.predict(ids, verbose=0), rtol=1e-6, atol=1e-7)
