@@ -120,3 +120,23 @@ def test_spatial_dropout3d_drops_whole_channels_and_scales_the_rest():
     assert keras.layers.SpatialDropout3D.from_config(layer.get_config()).rate == 0.5
     with pytest.raises(ValueError, match="5-D"):
         keras.layers.SpatialDropout3D(0.5)(np.ones((2, 3, 4, 5), np.float32), training=True)
+
+
+@pytest.mark.parametrize("cls, shape", [("SpatialDropout2D", (3, 6, 4, 5)), ("SpatialDropout3D", (3, 6, 2, 4, 5))])
+def test_spatial_dropout_channels_first_drops_axis_1(cls, shape):
+    x = np.random.default_rng(4).uniform(1, 2, shape).astype(np.float32)
+    layer = getattr(keras.layers, cls)(0.5, data_format="channels_first", seed=2)
+    y = np.asarray(layer(x, training=True))
+    kept = (y != 0).reshape(shape[0], shape[1], -1)
+    assert np.all(kept == kept[:, :, :1])                        # one draw per (sample, channel)
+    np.testing.assert_allclose(y, np.where(y != 0, 2 * x, 0), rtol=1e-6)
+    xt = keras.ops.convert_to_tensor(x)
+    with corenn.GradientTape() as tape:                          # dx = dy * the same mask
+        tape.watch(xt)
+        out = layer(xt, training=True)
+    mask = np.asarray(out) / x
+    np.testing.assert_allclose(np.asarray(tape.gradient(out, xt)), mask, rtol=1e-6)
+    assert layer.get_config()["data_format"] == "channels_first"
+    model = keras.Sequential([keras.Input(shape[1:]), layer])
+    assert model.output_shape == (None,) + shape[1:]
+    np.testing.assert_array_equal(model.predict(x, verbose=0), x)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
+from ._channels_first import ChannelsFirst, data_format_arg
 from .base import Layer, shape_str
 from .core import check_noise_shape, resolve_noise_shape
 
@@ -14,7 +15,7 @@ __all__ = ["SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Gaussian
            "ActivityRegularization"]
 
 
-class SpatialDropout2D(Layer):
+class SpatialDropout2D(ChannelsFirst, Layer):
     """Drops whole feature maps: one keep/drop draw per (sample, channel), active only in training.
 
     forward  mask[n, c] = [u(n, c) >= rate] / (1 - rate),  y[n, h, w, c] = x[n, h, w, c] * mask[n, c]
@@ -26,7 +27,7 @@ class SpatialDropout2D(Layer):
 
     Args:
         rate: fraction of channels dropped, in [0, 1).
-        data_format: 'channels_last' (or None); channels_first is not supported.
+        data_format: 'channels_last' (or None) or 'channels_first' (N, C, H, W).
         seed: fixes this layer's masks independently of the global seed
             (otherwise ``corenn.utils.set_random_seed`` makes them reproducible).
     """
@@ -36,8 +37,8 @@ class SpatialDropout2D(Layer):
         if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) \
                 or not 0.0 <= float(rate) < 1.0:
             raise ValueError(f"{type(self).__name__} '{self.name}': rate must be in [0, 1), got {rate!r}")
-        if data_format not in (None, "channels_last"):
-            raise NotImplementedError(f"{type(self).__name__} '{self.name}': only channels_last data is supported")
+        # channels_first: the same kernels between two transposes (ChannelsFirst)
+        self.data_format = data_format_arg(self, data_format)
         self.rate = float(rate)
         self.seed = seed
         self._rng = None if seed is None else np.random.default_rng(seed)
@@ -73,7 +74,7 @@ class SpatialDropout2D(Layer):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(rate=self.rate, data_format="channels_last", seed=self.seed)
+        cfg.update(rate=self.rate, data_format=self.data_format, seed=self.seed)
         return cfg
 
 
@@ -109,7 +110,7 @@ class SpatialDropout3D(SpatialDropout2D):
 
     Args:
         rate: fraction of channels dropped, in [0, 1).
-        data_format: 'channels_last' (or None); channels_first is not supported.
+        data_format: 'channels_last' (or None) or 'channels_first' (N, C, D, H, W).
         seed: fixes this layer's masks independently of the global seed.
     """
 
