@@ -126,9 +126,8 @@ class ReversibleEmbedding(Embedding):
     ``layer(ids)`` looks up rows as Embedding does; ``layer(h, reverse=True)`` returns
     ``h @ W^T`` (h (..., D) -> logits (..., V)) with W the embeddings, or ``h @ R`` with a separate
     trainable R (D, V) when ``tie_weights=False``. ``logit_soft_cap=c`` gives ``c tanh(logits / c)``.
-    The lookup is Embedding's (its C++ kernels, through ``super().call``), the reverse product
-    recorded ops (matmul, tanh); a model that calls the layer both ways accumulates the tied
-    table's gradient from both uses.
+    Both directions are recorded ops (take, matmul, tanh), so a model that calls the layer both
+    ways accumulates the tied table's gradient from both uses.
 
     Args:
         input_dim, output_dim, embeddings_initializer, embeddings_regularizer,
@@ -166,7 +165,7 @@ class ReversibleEmbedding(Embedding):
     def call(self, inputs, reverse=False):
         from .. import ops
         if not reverse:
-            return super().call(inputs)   # Embedding's lookup kernels
+            return ops.take(self.embeddings, ops.cast(inputs, "int32"), axis=0)
         if tuple(inputs.shape)[-1] != self.output_dim:
             raise ValueError(f"ReversibleEmbedding '{self.name}': reverse=True needs inputs whose last axis "
                              f"is output_dim={self.output_dim}, got shape {shape_str(tuple(inputs.shape))}")
