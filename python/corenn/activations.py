@@ -30,7 +30,8 @@ __all__ = ["ActivationFunction", "PythonActivation", "get", "serialize", "deseri
            "leaky_relu", "elu", "selu", "sigmoid", "tanh", "gelu", "swish", "silu", "softplus",
            "softmax", "log_softmax", "relu6", "hard_sigmoid", "hard_silu", "hard_swish", "mish", "softsign",
            "log_sigmoid", "hard_tanh", "celu", "exponential", "tanh_shrink", "soft_shrink", "hard_shrink",
-           "squareplus", "sparse_plus", "glu", "sparsemax", "threshold"]
+           "squareplus", "sparse_plus", "glu", "sparsemax", "threshold",
+           "sparse_sigmoid"]
 
 # The kernels' alpha, per kind: relu6's ceiling, celu's scale, the shrinks' threshold, squareplus' b
 _DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0, "relu6": 6.0, "celu": 1.0, "soft_shrink": 0.5,
@@ -279,11 +280,24 @@ def threshold(x, threshold, default_value):
     return ops.threshold(x, threshold, default_value)
 
 
+def sparse_sigmoid(x):
+    """sparse_sigmoid(x) = 0 if x <= -1, 1 if x >= 1, else (x + 1) / 2 (Keras 3.15; written with
+    corenn.ops: the gradient is 1/2 inside (-1, 1), 0 outside)."""
+    from . import ops
+    return ops.sparse_sigmoid(x)
+
+
+# activations written with corenn.ops that a layer may also name by string (activation="glu")
+_PYTHON_BY_NAME = {"glu": glu, "sparsemax": sparsemax, "sparse_sigmoid": sparse_sigmoid}
+
+
 def get(identifier) -> ActivationFunction:
     """Resolve None / a name / a config dict / a corenn.activations function / an
     ActivationFunction into an ActivationFunction."""
     if isinstance(identifier, ActivationFunction):
         return identifier
+    if isinstance(identifier, str) and identifier.lower() in _PYTHON_BY_NAME:
+        return PythonActivation(_PYTHON_BY_NAME[identifier.lower()])
     if isinstance(identifier, str) and _ALIASES.get(identifier.lower(), identifier.lower()) not in kernels.ACTIVATIONS:
         from . import saving   # a user function saved by name: registered or a custom object
         fn = saving.custom_class(identifier) or (saving.custom_class(identifier.split(">", 1)[1])

@@ -28,7 +28,7 @@ __all__ = ["Initializer", "VarianceScaling", "GlorotUniform", "GlorotNormal", "H
            "serialize", "deserialize", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
            "lecun_uniform", "lecun_normal", "random_normal", "random_uniform", "truncated_normal",
            "zeros", "ones", "constant", "orthogonal", "variance_scaling", "Identity", "IdentityInitializer",
-           "identity"]
+           "identity", "OrthogonalInitializer", "STFT", "STFTInitializer", "stft"]
 
 # std of a unit normal truncated to [-2, 2]: dividing by it restores the requested variance
 _TRUNCATED_STD = 0.87962566103423978
@@ -276,6 +276,96 @@ class Identity(Initializer):
 
 
 IdentityInitializer = Identity
+OrthogonalInitializer = Orthogonal   # Keras 3's long alias
+
+
+# scipy.signal.get_window's cosine-sum windows by name (coefficients of cos(2 pi k m / (M - 1)))
+_COSINE_WINDOWS = {"hann": (0.5, 0.5), "hanning": (0.5, 0.5), "hamming": (0.54, 0.46),
+                   "blackman": (0.42, 0.5, 0.08), "boxcar": (1.0,), "rectangular": (1.0,), "ones": (1.0,)}
+
+
+def get_window(window, length, periodic=False):
+    """A window of ``length`` samples by name, as scipy.signal.get_window(window, length,
+    fftbins=periodic): symmetric, or periodic (the symmetric window of length + 1 without its
+    last sample). Names: hann, hamming, blackman, boxcar (rectangular), bartlett (triang's
+    zero-ended form); corenn has no SciPy, so other names raise."""
+    name = str(window).lower()
+    if name not in _COSINE_WINDOWS and name not in ("bartlett", "triang"):
+        raise ValueError(f"window {window!r} is not supported: corenn knows "
+                         f"{', '.join(sorted(list(_COSINE_WINDOWS) + ['bartlett', 'triang']))}; pass the "
+                         "window's values as an array for any other")
+    if length == 1:
+        return np.ones(1)
+    m = length + 1 if periodic else length
+    k = np.arange(m, dtype=np.float64)
+    if name == "bartlett":
+        w = 1.0 - np.abs(2.0 * k / (m - 1) - 1.0)
+    elif name == "triang":
+        n = np.arange(1, (m + 1) // 2 + 1, dtype=np.float64)
+        half = 2 * n / (m + 1) if m % 2 else (2 * n - 1) / m
+        w = np.concatenate([half, half[::-1][m % 2:]])
+    else:
+        w = sum(((-1) ** i) * c * np.cos(2 * np.pi * i * k / (m - 1))
+                for i, c in enumerate(_COSINE_WINDOWS[name]))
+    return w[:length]
+
+
+class STFT(Initializer):
+    """Conv1D kernels (frame_length, 1, F) of a short-time Fourier transform (Keras 3.15's
+    STFTInitializer, used by layers.STFTSpectrogram): kernel[t, 0, f] = cos(-2 pi t f / n)
+    ("real") or sin(-2 pi t f / n) ("imag") with n = 2 (F - 1), times the window and divided by
+    its L2 norm (scaling "density") or L1 norm ("spectrum").
+
+    Args:
+        side: "real" or "imag".
+        window: a window name (``get_window``), an array of frame_length values, or None.
+        scaling: "density", "spectrum" or None.
+        periodic: a periodic window (the DFT-even form) rather than a symmetric one.
+    """
+
+    def __init__(self, side="real", window="hann", scaling="density", periodic=False):
+        super().__init__(None)
+        if side not in ("real", "imag"):
+            raise ValueError(f"STFT: side should be 'real' or 'imag', not {side!r}")
+        if isinstance(window, str):
+            get_window(window, 1)
+        if scaling not in (None, "density", "spectrum"):
+            raise ValueError(f"STFT: scaling must be None, 'density' or 'spectrum', got {scaling!r}")
+        self.side, self.window, self.scaling, self.periodic = side, window, scaling, bool(periodic)
+
+    def _rng(self):  # deterministic: never consumes the run-wide generator
+        return None
+
+    def _generate(self, shape, rng):
+        if len(shape) != 3:
+            raise ValueError(f"STFT: the kernel must be (frame_length, channels, bins), got shape {tuple(shape)}")
+        frame_length, _, bins = shape
+        n = 2 * (bins - 1)
+        t = np.arange(frame_length, dtype=np.float64)[:, None, None]
+        f = np.arange(bins, dtype=np.float64)[None, None, :]
+        angle = -2.0 * np.pi * t * f / n if n else np.zeros((frame_length, 1, bins))
+        kernel = np.cos(angle) if self.side == "real" else np.sin(angle)
+        if self.window is not None:
+            win = (get_window(self.window, frame_length, self.periodic) if isinstance(self.window, str)
+                   else np.asarray(self.window, np.float64))
+            if win.shape != (frame_length,):
+                raise ValueError(f"STFT: the window must have frame_length={frame_length} values, got shape "
+                                 f"{win.shape}")
+            scale = 1.0
+            if self.scaling == "density":
+                scale = np.sqrt(np.sum(win ** 2))
+            elif self.scaling == "spectrum":
+                scale = np.sum(np.abs(win))
+            kernel = kernel * win[:, None, None] / scale
+        return np.broadcast_to(kernel, shape)
+
+    def get_config(self):
+        window = self.window if self.window is None or isinstance(self.window, str) else \
+            np.asarray(self.window).tolist()
+        return {"side": self.side, "window": window, "periodic": self.periodic, "scaling": self.scaling}
+
+
+STFTInitializer = stft = STFT
 
 # Keras' lower-case names are the classes themselves: initializers.glorot_uniform(seed=1) is an
 # initializer, initializers.he_normal()(shape) its values.
@@ -293,7 +383,7 @@ _BY_NAME = {
     "random_normal": RandomNormal, "normal": RandomNormal, "random_uniform": RandomUniform,
     "uniform": RandomUniform, "truncated_normal": TruncatedNormal, "zeros": Zeros, "zero": Zeros,
     "ones": Ones, "one": Ones, "constant": Constant, "orthogonal": Orthogonal,
-    "variance_scaling": VarianceScaling, "identity": Identity,
+    "variance_scaling": VarianceScaling, "identity": Identity, "stft": STFT,
 }
 _CLASSES = {cls.__name__: cls for cls in set(_BY_NAME.values())}
 

@@ -50,7 +50,8 @@ __all__ = ["Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError
            "mean_squared_logarithmic_error", "msle", "MSLE", "mean_absolute_percentage_error", "mape",
            "MAPE", "MSE", "MAE", "CTC", "ctc", "get", "serialize", "deserialize", "BinaryFocalCrossentropy",
            "CategoricalFocalCrossentropy", "binary_focal_crossentropy", "categorical_focal_crossentropy",
-           "Dice", "Tversky", "dice", "tversky"]
+           "Dice", "Tversky", "dice", "tversky", "Circle", "circle", "CategoricalGeneralizedCrossEntropy",
+           "categorical_generalized_cross_entropy"]
 
 _REDUCTIONS = ("sum_over_batch_size", "auto", "sum", None, "none")
 
@@ -165,6 +166,14 @@ class Loss:
             else:   # per-sample weights of a per-step loss: broadcast over the trailing axes
                 w = w.reshape((-1,) + (1,) * (len(shape) - 1))
             per = ops.multiply(per, kernels.Tensor.from_numpy(np.ascontiguousarray(w)))
+        mask = getattr(per, "_keras_mask", None)
+        if mask is not None:
+            # Keras 3: a call's output mask weighs the values, and sum_over_batch_size averages
+            # over the unmasked ones (Circle masks its zero losses)
+            m = np.asarray(mask, np.float32)
+            if self.reduction == "sum_over_batch_size":
+                m = m * (m.size / (m.sum() + 1e-7))
+            per = ops.multiply(per, kernels.Tensor.from_numpy(np.ascontiguousarray(m, np.float32)))
         if self.reduction == "none":
             return per
         total = ops.sum(per)
@@ -802,6 +811,108 @@ def _as_float_tensor(v):
     return v if isinstance(v, kernels.Tensor) and v.dtype == "float32" else \
         kernels.Tensor.from_numpy(np.ascontiguousarray(np.asarray(v), np.float32))
 
+def _int_labels(y_true, name):
+    y = np.asarray(y_true)
+    if y.dtype.kind == "f" and (not np.all(np.isfinite(y)) or np.any(y != np.round(y))):
+        raise ValueError(f"{name}: labels must be integer class indices")
+    return y.astype(np.int64)
+
+
+def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True, gamma=80, margin=0.4):
+    """Circle loss (Sun et al., CVPR 2020, Keras 3.15's ``circle``) of L2-normalized embeddings
+    y_pred (N, D) with integer labels y_true (N,), against ref_embeddings (M, D) / ref_labels (M,)
+    (default: the batch itself). With d_ij = max(1 - y_pred_i . ref_j, 0), P the pairs of equal
+    labels (without i == j when remove_diagonal), Q the others:
+        loss_i = softplus(logsumexp_{j in P} -gamma max(m + d_ij, 0) (m - d_ij)
+                          + logsumexp_{j in Q} gamma max(1 + m - d_ij, 0) (1 - m - d_ij)).
+    A row with no positive pair has loss 0. The result carries Keras' mask loss > 0, so the
+    class's mean runs over the rows with a loss."""
+    from . import ops
+    y_pred = _as_float_tensor(y_pred)
+    if y_pred.ndim != 2:
+        raise ValueError(f"circle: y_pred must be embeddings (batch, dim), got shape {tuple(y_pred.shape)}")
+    labels = _int_labels(y_true, "circle").reshape(-1)
+    ref = y_pred if ref_embeddings is None else _as_float_tensor(ref_embeddings)
+    ref_lab = labels if ref_labels is None else _int_labels(ref_labels, "circle").reshape(-1)
+    if labels.shape[0] != y_pred.shape[0] or ref_lab.shape[0] != ref.shape[0]:
+        raise ValueError(f"circle: {labels.shape[0]} labels for {y_pred.shape[0]} embeddings, "
+                         f"{ref_lab.shape[0]} reference labels for {ref.shape[0]} reference embeddings")
+    positive = labels[:, None] == ref_lab[None, :]
+    negative = ~positive
+    if remove_diagonal:
+        positive = positive & ~np.eye(positive.shape[0], positive.shape[1], dtype=bool)
+    pos, neg = (kernels.Tensor.from_numpy(np.ascontiguousarray(m, np.float32)) for m in (positive, negative))
+    dist = ops.maximum(ops.subtract(1.0, ops.matmul(y_pred, ops.transpose(ref))), 0.0)
+    pos_w = ops.maximum(ops.multiply(ops.add(dist, margin), pos), 0.0)
+    neg_w = ops.maximum(ops.multiply(ops.subtract(1.0 + margin, dist), neg), 0.0)
+    pos_l = ops.multiply(-float(gamma), ops.multiply(pos_w, ops.subtract(margin, dist)))
+    neg_l = ops.multiply(float(gamma), ops.multiply(neg_w, ops.subtract(1.0 - margin, dist)))
+    # logsumexp over the pairs of each kind: the others at -1e30 weigh exp(-1e30 - max) = 0, and
+    # a row with none gives -1e30, whose softplus (and its gradient) is 0
+    def masked_lse(values, mask):
+        return ops.logsumexp(ops.add(ops.multiply(values, mask), ops.multiply(ops.subtract(mask, 1.0), 1e30)),
+                             axis=1)
+    has_pos = kernels.Tensor.from_numpy(positive.any(axis=1).astype(np.float32))
+    loss = ops.multiply(ops.softplus(ops.add(masked_lse(pos_l, pos), masked_lse(neg_l, neg))), has_pos)
+    # Keras' mask loss > 0 (softplus here stops at the smallest normal float, not at 0)
+    loss._keras_mask = kernels.Tensor.from_numpy((np.asarray(loss) > np.finfo(np.float32).tiny).astype(np.float32))
+    return loss
+
+
+class Circle(Loss):
+    """Keras 3.15's Circle loss (``circle``) for metric learning: y_true integer labels (batch,),
+    y_pred L2-normalized embeddings (batch, dim); the mean runs over the rows that have a loss."""
+
+    def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True, reduction="sum_over_batch_size",
+                 name="circle", dtype=None):
+        super().__init__(name, False, reduction)
+        self.gamma, self.margin, self.remove_diagonal = gamma, margin, bool(remove_diagonal)
+
+    def _kwargs(self):
+        return {"gamma": self.gamma, "margin": self.margin, "remove_diagonal": self.remove_diagonal}
+
+    def call(self, y_true, y_pred):
+        return circle(y_true, y_pred, remove_diagonal=self.remove_diagonal, gamma=self.gamma, margin=self.margin)
+
+
+def categorical_generalized_cross_entropy(y_true, y_pred, q):
+    """Generalized cross-entropy (Zhang & Sabuncu, NeurIPS 2018; Keras 3.15): (1 - p^q) / q with p
+    the predicted probability of the true class, y_true integer labels (batch,), y_pred
+    probabilities (batch, classes); q -> 0 is cross-entropy, q = 1 the mean absolute error."""
+    from . import ops
+    y_pred = _as_float_tensor(y_pred)
+    labels = _int_labels(y_true, "categorical_generalized_cross_entropy")
+    classes = int(y_pred.shape[-1])
+    if labels.shape != tuple(y_pred.shape[:-1]) and labels.shape != tuple(y_pred.shape[:-1]) + (1,):
+        raise ValueError(f"categorical_generalized_cross_entropy: labels of shape {labels.shape} do not match "
+                         f"predictions of shape {tuple(y_pred.shape)} (one class index per row)")
+    labels = labels.reshape(tuple(y_pred.shape[:-1]))
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"categorical_generalized_cross_entropy: labels must be in [0, {classes}), got "
+                         f"{labels.min()}..{labels.max()}")
+    one_hot = kernels.Tensor.from_numpy(np.ascontiguousarray(np.eye(classes, dtype=np.float32)[labels]))
+    p = ops.sum(ops.multiply(y_pred, one_hot), axis=-1)
+    return ops.divide(ops.subtract(1.0, ops.power(p, float(q))), float(q))
+
+
+class CategoricalGeneralizedCrossEntropy(Loss):
+    """Keras 3.15's generalized cross-entropy (``categorical_generalized_cross_entropy``), a
+    noise-robust loss for integer labels and predicted probabilities; q in (0, 1)."""
+
+    def __init__(self, q=0.5, reduction="sum_over_batch_size", name="categorical_generalized_cross_entropy",
+                 dtype=None):
+        if not 0 < q < 1:
+            raise ValueError(f"CategoricalGeneralizedCrossEntropy: q must be in the interval (0, 1), got {q!r}")
+        super().__init__(name, False, reduction)
+        self.q = q
+
+    def _kwargs(self):
+        return {"q": self.q}
+
+    def call(self, y_true, y_pred):
+        return categorical_generalized_cross_entropy(y_true, y_pred, self.q)
+
+
 _BY_NAME = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
@@ -817,7 +928,8 @@ _BY_NAME = {
     "ctc": CTC,
     "binary_focal_crossentropy": BinaryFocalCrossentropy,
     "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
-    "dice": Dice, "tversky": Tversky,
+    "dice": Dice, "tversky": Tversky, "circle": Circle,
+    "categorical_generalized_cross_entropy": CategoricalGeneralizedCrossEntropy,
 }
 _CLASSES = {c.__name__: c for c in set(_BY_NAME.values())}
 

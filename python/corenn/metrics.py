@@ -1598,3 +1598,28 @@ def resolve(identifier, loss=None, y_true_ndim=None, y_pred_shape=None) -> Metri
         # a fresh copy per use so training and validation keep separate totals
         return type(identifier).from_config(identifier.get_config())
     return get(identifier)
+
+
+# Keras 3's metrics module also exports these per-sample loss functions (keyword options as the
+# losses take them: delta=, alpha=, gamma=, from_logits=, ...)
+binary_focal_crossentropy = _losses.binary_focal_crossentropy
+categorical_focal_crossentropy = _losses.categorical_focal_crossentropy
+huber = _losses.huber
+
+
+def serialize(metric) -> dict:
+    """Keras' ``metrics.serialize``: {'class_name', 'config'} of a metric (a name or function
+    form is resolved first, as ``get`` does)."""
+    metric = get(metric)
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
+def deserialize(config, custom_objects=None) -> Metric:
+    """Keras' ``metrics.deserialize``: a metric from ``serialize``'s dict (or a name); classes
+    of the user's are found through ``custom_objects`` or the registry."""
+    from .saving import CustomObjectScope
+    with CustomObjectScope(custom_objects):
+        return get(config)
+
+
+__all__ += ["binary_focal_crossentropy", "categorical_focal_crossentropy", "huber", "serialize", "deserialize"]

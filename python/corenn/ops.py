@@ -3438,38 +3438,69 @@ def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
 
 
 def _adaptive_windows(size, out):
+    """Keras 3's (and torch's) bins: output i pools [floor(i L / o), ceil((i + 1) L / o))."""
     return [(int(np.floor(i * size / out)), int(np.ceil((i + 1) * size / out))) for i in range(out)]
 
 
+def _adaptive_args(op, inputs, output_size, data_format):
+    """inputs as channels-last (N, *spatial, C) for 1-, 2- or 3-D pooling, the output size per
+    spatial axis, and the function that puts a result back in the caller's layout."""
+    x = _f32(inputs, op)
+    if data_format not in (None, "channels_last", "channels_first"):
+        raise ValueError(f"ops.{op}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+    nd = x.ndim - 2
+    if nd not in (1, 2, 3):
+        raise ValueError(f"ops.{op}: supports 1-D, 2-D and 3-D inputs (rank 3, 4 or 5, batch and channels "
+                         f"included), got shape {tuple(x.shape)}")
+    sizes = tuple(output_size) if isinstance(output_size, (list, tuple)) else (output_size,) * nd
+    if len(sizes) != nd or _builtins.any(isinstance(o, bool) or not isinstance(o, (int, np.integer)) or o <= 0
+                               for o in sizes):
+        raise ValueError(f"ops.{op}: output_size must be a positive int or {nd} positive ints for a "
+                         f"{nd}-D input, got {output_size!r}")
+    first = data_format == "channels_first"
+    if first:
+        x = moveaxis(x, 1, -1)
+    return x, tuple(int(o) for o in sizes), (lambda y: moveaxis(y, -1, 1) if first else y)
+
+
 def adaptive_average_pool(inputs, output_size, data_format=None):
-    """Mean over windows [floor(i H / o), ceil((i + 1) H / o)) (torch's adaptive pooling)."""
-    x, undo, one_d = _spatial("adaptive_average_pool", inputs, data_format)
-    oh, ow = (1, int(output_size[0] if isinstance(output_size, (list, tuple)) else output_size)) if one_d else \
-        _two("adaptive_average_pool", output_size, "output_size")
-    mats = []
-    for size, out in ((int(x.shape[1]), oh), (int(x.shape[2]), ow)):
+    """Mean over the bins of _adaptive_windows along each spatial axis (1-, 2- or 3-D). A box's
+    mean is the mean of its per-axis means, so each axis is one product with an (o, L) matrix
+    of window weights (einsum, differentiable)."""
+    x, sizes, undo = _adaptive_args("adaptive_average_pool", inputs, output_size, data_format)
+    letters = "abcde"[:x.ndim]
+    for axis, out in enumerate(sizes, start=1):
+        size = int(x.shape[axis])
         m = np.zeros((out, size), np.float32)
         for i, (lo, hi) in enumerate(_adaptive_windows(size, out)):
             m[i, lo:hi] = 1.0 / (hi - lo)
-        mats.append(m)
-    return undo(einsum("oh,nhwc,pw->nopc", mats[0], x, mats[1]))
+        result = letters[:axis] + "z" + letters[axis + 1:]
+        x = einsum(f"z{letters[axis]},{letters}->{result}", m, x)
+    return undo(x)
 
 
 def adaptive_max_pool(inputs, output_size, data_format=None):
-    x, undo, one_d = _spatial("adaptive_max_pool", inputs, data_format)
-    oh, ow = (1, int(output_size[0] if isinstance(output_size, (list, tuple)) else output_size)) if one_d else \
-        _two("adaptive_max_pool", output_size, "output_size")
-    n, h, w, c = (int(d) for d in x.shape)
+    """Max over the bins of _adaptive_windows (1-, 2- or 3-D). The max of a box is found axis by
+    axis (a max of maxima), carrying the flat index of each running maximum, so the result is
+    one gather of x: its gradient goes to the box's maximum (the first one along each axis)."""
+    x, sizes, undo = _adaptive_args("adaptive_max_pool", inputs, output_size, data_format)
     a = np.asarray(x)
-    pick = np.zeros((n, oh, ow, c), np.int64)
-    base = np.arange(n)[:, None] * (h * w * c) + np.arange(c)[None, :]
-    for i, (h0, h1) in enumerate(_adaptive_windows(h, oh)):
-        for j, (w0, w1) in enumerate(_adaptive_windows(w, ow)):
-            win = a[:, h0:h1, w0:w1, :].reshape(n, -1, c)
-            k = win.argmax(axis=1)                                   # the first maximum, as TF
-            r, q = h0 + k // (w1 - w0), w0 + k % (w1 - w0)
-            pick[:, i, j, :] = base + (r * w + q) * c
-    return undo(_gather("adaptive_max_pool", x, lambda i: i.reshape(-1)[pick]))
+    idx = np.arange(a.size, dtype=np.int64).reshape(a.shape)
+    val = a
+    for axis, out in enumerate(sizes, start=1):
+        size = val.shape[axis]
+        wins = _adaptive_windows(size, out)
+        width = _builtins.max(hi - lo for lo, hi in wins)
+        # each bin's positions, its last one repeated up to the widest bin (a repeat changes no max)
+        pos = np.array([[_builtins.min(lo + k, hi - 1) for k in range(width)] for lo, hi in wins]).reshape(-1)
+        v = np.take(val, pos, axis=axis)
+        i = np.take(idx, pos, axis=axis)
+        shape = val.shape[:axis] + (out, width) + val.shape[axis + 1:]
+        v, i = v.reshape(shape), i.reshape(shape)
+        k = np.expand_dims(v.argmax(axis=axis + 1), axis + 1)          # the first maximum
+        val = np.take_along_axis(v, k, axis + 1).squeeze(axis + 1)
+        idx = np.take_along_axis(i, k, axis + 1).squeeze(axis + 1)
+    return undo(_gather("adaptive_max_pool", x, lambda i: i.reshape(-1)[idx]))
 
 
 def polar(abs_, angle):

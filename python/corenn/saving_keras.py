@@ -639,6 +639,9 @@ def _set_optimizer_state(model, values, path):
     import warnings
     opt = model.optimizer
     groups = _KERAS_SLOT_GROUPS.get(type(opt).__name__)
+    if getattr(opt, "_variables_in_keras_order", False) and not opt.use_ema \
+            and opt.gradient_accumulation_steps is None:
+        return _set_keras_ordered_state(model, opt, values)
     if groups is None or opt.use_ema or opt.gradient_accumulation_steps is not None:
         warnings.warn(f"{path}: the state of the {type(opt).__name__} optimizer (with these options) is not "
                       f"read; it starts afresh", stacklevel=3)
@@ -665,6 +668,31 @@ def _set_optimizer_state(model, values, path):
     store = {"iterations": np.int64(iterations)}
     for (slot, j), dataset in zip(layout, state):
         store[str(position[id(opt._state[slot][j])])] = _Dataset(dataset).read()
+    opt.load_own_variables(store)
+    if learning_rate is not None and not callable(opt.learning_rate):
+        opt.learning_rate = learning_rate
+
+
+def _set_keras_ordered_state(model, opt, values):
+    """The state of an optimizer whose ``variables`` list its arrays in Keras' own order (Muon,
+    ScheduleFreeAdamW: each variable's slots in turn): read one to one, shapes checked first."""
+    opt.build(model.trainable_weights)
+    state = opt.variables
+    leading = len(values) - len(state)
+    if leading not in (1, 2):
+        raise _Bad(f"the file holds {len(values)} optimizer variables; {type(opt).__name__} of this model has "
+                   f"{len(state)} and its step count (and learning rate)")
+    for array, dataset in zip(state, values[leading:]):
+        if dataset.dtype.kind != "f" or tuple(dataset.shape) != tuple(np.shape(array)):
+            raise _Bad(f"{dataset.name}: optimizer variable of shape {dataset.shape} ({dataset.dtype}) where "
+                       f"{type(opt).__name__} has one of shape {tuple(np.shape(array))}")
+    iterations = _scalar(values[0], "step count")
+    if int(iterations) != iterations:
+        raise _Bad(f"{values[0].name}: the step count {iterations} is not a whole number")
+    learning_rate = float(_scalar(values[1], "learning rate")) if leading == 2 else None
+    store = {"iterations": np.int64(iterations)}
+    for i, dataset in enumerate(values[leading:]):
+        store[str(i)] = _Dataset(dataset).read()
     opt.load_own_variables(store)
     if learning_rate is not None and not callable(opt.learning_rate):
         opt.learning_rate = learning_rate

@@ -293,19 +293,22 @@ def _inbound_nodes(nodes, where):
             args, kwargs = node.get("args"), node.get("kwargs") or {}
             if not isinstance(args, list) or len(args) != 1:
                 raise _BadConfig(f"{where}: a call with {str(args)[:80]} arguments is not supported")
-            if not isinstance(kwargs, dict) or any(v is not None for k, v in kwargs.items()
-                                                   if k not in ("training", "mask")):
+            # plain option values (ReversibleEmbedding's reverse=True) are the call's, and so is
+            # mask= (Keras 3's TensorFlow backend writes a propagated Keras mask as the call's mask=
+            # argument, computed by an op node: NotEqual of the token ids); other tensors and
+            # objects passed by keyword are not supported
+            if not isinstance(kwargs, dict) or any(v is not None and not isinstance(v, (bool, int, float, str))
+                                                   for k, v in kwargs.items() if k not in ("training", "mask")):
                 raise _BadConfig(f"{where}: call arguments {str(kwargs)[:80]} are not supported")
+            options = {k: v for k, v in kwargs.items() if k not in ("training", "mask") and v is not None}
             arg = args[0]
             arg = [_tensor_ref(a, where) for a in arg] if isinstance(arg, list) else _tensor_ref(arg, where)
             mask = kwargs.get("mask")
-            # Keras 3 (TensorFlow backend) writes a propagated Keras mask as the call's mask=
-            # argument, computed by an op node (NotEqual of the token ids): an explicit mask here
             if mask is not None:
-                mask = [None if m is None else _tensor_ref(m, where) for m in mask] \
+                options["mask"] = [None if m is None else _tensor_ref(m, where) for m in mask] \
                     if isinstance(mask, list) else _tensor_ref(mask, where)
-                out.append({"args": [arg], "kwargs": {"mask": mask}})
-                continue
+            out.append({"args": [arg], "kwargs": options})
+            continue
         elif isinstance(node, list) and node:               # TF-Keras 2: [[layer, node, tensor, kwargs], ...]
             refs = [_tensor_ref(r, where) for r in node]
             arg = refs[0] if len(refs) == 1 else refs

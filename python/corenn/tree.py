@@ -12,7 +12,12 @@ import collections.abc
 
 __all__ = ["is_nested", "flatten", "flatten_with_path", "pack_sequence_as", "map_structure",
            "map_structure_up_to", "assert_same_structure", "traverse", "lists_to_tuples",
-           "map_shape_structure"]
+           "map_shape_structure", "MAP_TO_NONE", "assert_same_paths"]
+
+
+class MAP_TO_NONE:
+    """Returned by a ``traverse`` function: the node becomes None (None itself means "keep
+    walking" top down and "keep the node" bottom up)."""
 
 
 def is_nested(structure):
@@ -94,6 +99,20 @@ def assert_same_structure(a, b, check_types=True):
     check(a, b, ())
 
 
+def assert_same_paths(a, b):
+    """Raise ValueError unless ``a`` and ``b`` have the same set of leaf paths (container types
+    may differ: a list and a tuple of two leaves have the same paths), naming the paths that
+    only one of them has."""
+    pa, pb = {p for p, _ in flatten_with_path(a)}, {p for p, _ in flatten_with_path(b)}
+    if pa != pb:
+        msg = "keras.tree.assert_same_paths: `a` and `b` don't have the same paths."
+        if pa - pb:
+            msg += f"\nPaths in `a` missing in `b`:\n{sorted(pa - pb, key=repr)}"
+        if pb - pa:
+            msg += f"\nPaths in `b` missing in `a`:\n{sorted(pb - pa, key=repr)}"
+        raise ValueError(msg)
+
+
 def map_structure(func, *structures, none_is_leaf=True):
     """``func`` applied to the leaves of one or more structures of the same nesting, in that
     nesting."""
@@ -127,6 +146,8 @@ def traverse(func, structure, top_down=True):
     rebuilt node; None keeps the node."""
     def down(s):
         out = func(s)
+        if out is MAP_TO_NONE:
+            return None
         if out is not None:
             return out
         return _rebuild(s, [down(c) for _, c in _children(s)]) if is_nested(s) else s
@@ -135,6 +156,8 @@ def traverse(func, structure, top_down=True):
         if is_nested(s):
             s = _rebuild(s, [up(c) for _, c in _children(s)])
         out = func(s)
+        if out is MAP_TO_NONE:
+            return None
         return s if out is None else out
     return down(structure) if top_down else up(structure)
 

@@ -5,10 +5,10 @@ import threading
 
 import pytest
 
-from corenn.datasets import boston_housing, cifar10, cifar100, imdb, reuters
+from corenn.datasets import boston_housing, california_housing, cifar10, cifar100, imdb, reuters
 
 SPECS = (cifar10.SPEC, cifar100.SPEC, imdb.SPEC, imdb.WORD_INDEX_SPEC, reuters.SPEC,
-         reuters.WORD_INDEX_SPEC, boston_housing.SPEC)
+         reuters.WORD_INDEX_SPEC, boston_housing.SPEC, california_housing.SPEC)
 
 
 @pytest.fixture

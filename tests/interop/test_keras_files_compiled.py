@@ -66,7 +66,8 @@ def edit_compile_config(edit):
 
 
 @pytest.mark.parametrize("edit,named", [
-    (lambda c: c["optimizer"].update(class_name="Muon", registered_name="Muon"), r"optimizer 'Muon'"),
+    (lambda c: c["optimizer"].update(class_name="FancyOptimizer", registered_name="FancyOptimizer"),
+     r"optimizer 'FancyOptimizer'"),
     (lambda c: c.update(loss={"module": "keras.losses", "class_name": "FancyLoss", "config": {},
                               "registered_name": None}), r"loss 'FancyLoss'"),
     (lambda c: c.update(metrics=["mae", "fancy_metric"]), r"metric 'fancy_metric'"),

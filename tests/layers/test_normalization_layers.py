@@ -237,8 +237,8 @@ def test_spatial_dropout_deterministic_under_global_seed(rng):
 def test_spatial_dropout_errors():
     with pytest.raises(ValueError, match="SpatialDropout2D.*rate"):
         SpatialDropout2D(1.0)
-    with pytest.raises(NotImplementedError, match="SpatialDropout2D.*channels_last"):
-        SpatialDropout2D(0.5, data_format="channels_first")
+    with pytest.raises(ValueError, match="SpatialDropout2D.*data_format"):
+        SpatialDropout2D(0.5, data_format="nchw")   # channels_first runs (test_adaptive_pooling.py)
     with pytest.raises(ValueError, match="SpatialDropout2D.*4-D"):
         SpatialDropout2D(0.5)(np.ones((2, 3), np.float32))
     layer = SpatialDropout2D(0.25, seed=5, name="sd_cfg")

@@ -121,6 +121,17 @@ TABLE = {
     "ConvLSTM2D": (lambda: layers.ConvLSTM2D(2, 3, padding="same"), (3, 4, 4, 2), False),
     "ConvLSTM1D": (lambda: layers.ConvLSTM1D(2, 3, return_sequences=True), (3, 5, 2), False),
     "ConvLSTM3D": (lambda: layers.ConvLSTM3D(2, 2, padding="same"), (2, 2, 3, 3, 1), False),
+    "AdaptiveAveragePooling1D": (lambda: layers.AdaptiveAveragePooling1D(3), (7, 2), False),
+    "AdaptiveAveragePooling2D": (lambda: layers.AdaptiveAveragePooling2D((2, 3)), (5, 7, 2), False),
+    "AdaptiveAveragePooling3D": (lambda: layers.AdaptiveAveragePooling3D(2), (3, 5, 4, 2), False),
+    "AdaptiveMaxPooling1D": (lambda: layers.AdaptiveMaxPooling1D(3), (7, 2), False),
+    "AdaptiveMaxPooling2D": (lambda: layers.AdaptiveMaxPooling2D((2, 3), data_format="channels_first"),
+                             (2, 5, 7), False),
+    "AdaptiveMaxPooling3D": (lambda: layers.AdaptiveMaxPooling3D((2, 1, 3)), (3, 5, 4, 2), False),
+    "SpatialDropout3D": (lambda: layers.SpatialDropout3D(0.5, seed=1), (2, 3, 2, 4), False),
+    "ReversibleEmbedding": (lambda: layers.ReversibleEmbedding(10, 3), (4,), True),
+    "STFTSpectrogram": (lambda: layers.STFTSpectrogram(mode="magnitude", frame_length=16, frame_step=8),
+                        (64, 2), False),
 }
 
 # Not single-input layers: the base class, the input declaration, and the merge layers (another

@@ -218,9 +218,14 @@ class ProgbarLogger(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         epochs = self.params.get("epochs", 1)
         if self._verbose() and epochs > 1:
-            stream = self.stream if self.stream is not None else sys.stdout
-            stream.write(f"Epoch {epoch + 1}/{epochs}\n")
-            stream.flush()
+            from ..utils.progbar import is_interactive_logging_enabled
+            if self.stream is None and not is_interactive_logging_enabled():
+                import logging   # Keras 3: to the logging module, not stdout
+                logging.getLogger("corenn").info(f"Epoch {epoch + 1}/{epochs}")
+            else:
+                stream = self.stream if self.stream is not None else sys.stdout
+                stream.write(f"Epoch {epoch + 1}/{epochs}\n")
+                stream.flush()
         self._new_bar(self.params.get("steps"))
 
     def _update(self, batch, logs):

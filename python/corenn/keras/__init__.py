@@ -7,15 +7,24 @@ from .. import mixed_precision
 from ..models import Input, Model, Sequential
 from . import backend
 from ..variables import KerasVariable as Variable   # keras.Variable(initializer, shape, ...)
-from . import backend as config   # Keras 3 has both names for these settings
+from . import config   # Keras 3's settings (backend's float/format ones, and its own)
 from .. import applications   # after backend: the applications read image_data_format from it
 from .. import tree
 from ..layers import InputSpec, Layer   # keras.Layer, keras.InputSpec: Keras 3's top-level names
 from ..models.graph import KerasTensor
+from . import dtype_policies
+from .dtype_policies import DTypePolicy, FloatDTypePolicy
+from ..initializers import Initializer
+from ..losses import Loss
+from ..metrics import Metric
+from ..optimizers import Optimizer
+from ..regularizers import Regularizer
 
 __all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "constraints", "datasets", "initializers",
            "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "utils", "saving",
-           "backend", "config", "mixed_precision", "tree", "Layer", "InputSpec", "KerasTensor", "applications"]
+           "backend", "config", "mixed_precision", "tree", "Layer", "InputSpec", "KerasTensor", "applications",
+           "dtype_policies", "DTypePolicy", "FloatDTypePolicy", "Initializer", "Loss", "Metric", "Optimizer",
+           "Regularizer"]
 
 # `from corenn.keras.layers import Dense` as TensorFlow scripts write `from tensorflow.keras.layers
 # import Dense`: the submodules are importable under this package's name too.

@@ -12,7 +12,7 @@ import builtins   # this module defines K.max, K.sum, ... (tf.keras 2's names) a
 __all__ = ["is_keras_tensor", "standardize_dtype", "result_type", "floatx", "set_floatx", "epsilon", "set_epsilon", "image_data_format",
            "set_image_data_format", "clear_session", "backend", "disable_traceback_filtering",
            "enable_traceback_filtering", "is_traceback_filtering_enabled", "ctc_batch_cost", "ctc_decode",
-           "dtype_policy", "set_dtype_policy"]
+           "dtype_policy", "set_dtype_policy", "get_uid", "is_float_dtype", "is_int_dtype"]
 
 _EPSILON = 1e-7
 
@@ -59,6 +59,7 @@ def clear_session(free_memory=True):
     from ..models import model
     base._NAME_COUNTS.clear()
     model._MODEL_COUNTS.clear()
+    _UIDS.clear()
 
 
 _traceback_filtering = [True]
@@ -153,11 +154,35 @@ def standardize_dtype(dtype):
     if hasattr(dtype, "name") and not isinstance(dtype, str):
         dtype = dtype.name
     dtype = {"float": "float32", "int": "int64", "double": "float64", "half": "float16"}.get(str(dtype), dtype)
+    if str(dtype) in ("bfloat16", "float8_e4m3fn", "float8_e5m2", "string"):   # Keras' names NumPy lacks
+        return str(dtype)
     import numpy as np
     try:
         return np.dtype(str(dtype)).name
     except TypeError:
         raise ValueError(f"standardize_dtype: invalid dtype {dtype!r}") from None
+
+
+_UIDS: dict = {}
+
+
+def get_uid(prefix=""):
+    """1, 2, 3, ... on successive calls with the same ``prefix`` (Keras' name counter; its own
+    counters, reset by clear_session)."""
+    _UIDS[prefix] = _UIDS.get(prefix, 0) + 1
+    return _UIDS[prefix]
+
+
+def is_float_dtype(dtype):
+    """Whether ``dtype`` (any form standardize_dtype reads) is a float or bfloat type."""
+    name = standardize_dtype(dtype)
+    return name.startswith("float") or name.startswith("bfloat")
+
+
+def is_int_dtype(dtype):
+    """Whether ``dtype`` is a signed or unsigned integer type."""
+    name = standardize_dtype(dtype)
+    return name.startswith("int") or name.startswith("uint")
 
 
 def result_type(*dtypes):

@@ -7,7 +7,7 @@ from .convolutional import (Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Co
                             SeparableConv2D)
 from .core import Activation, Dense, Dropout, Flatten, Identity, Lambda, Masking, Reshape
 from .einsum_dense import EinsumDense
-from .embedding import Embedding
+from .embedding import Embedding, ReversibleEmbedding
 from .kernelized import RandomFourierFeatures   # tf.keras 2's (layers.experimental in its scripts)
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add,
                       average, concatenate, dot, maximum, minimum, multiply, subtract)
@@ -35,7 +35,7 @@ from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .rnn_cells import RNN, AbstractRNNCell, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .regularization import (ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
-                             SpatialDropout2D)
+                             SpatialDropout2D, SpatialDropout3D)
 from .reshaping import (Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D,
                         UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)
 from .wrappers import SpectralNormalization, TimeDistributed, Wrapper
@@ -76,7 +76,13 @@ __all__ += ["RandomHeight", "RandomWidth", "RandomShear", "RandomPerspective", "
 __all__ += ["EinsumDense", "DepthwiseConv1D", "SeparableConv1D", "SeparableConvolution1D",
             "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
 __all__ += ["HashedCrossing", "RMSNormalization", "MelSpectrogram"]
-from .audio import MelSpectrogram  # noqa: E402
+from .audio import MelSpectrogram, STFTSpectrogram  # noqa: E402
+from .adaptive_pooling import (AdaptiveAveragePooling1D, AdaptiveAveragePooling2D,  # noqa: E402
+                               AdaptiveAveragePooling3D, AdaptiveMaxPooling1D, AdaptiveMaxPooling2D,
+                               AdaptiveMaxPooling3D)
+__all__ += ["AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
+            "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "SpatialDropout3D",
+            "ReversibleEmbedding", "STFTSpectrogram"]
 __all__ += ["Wrapper", "SpectralNormalization", "InputSpec", "Convolution1D", "Convolution2D", "Convolution1DTranspose",
             "Convolution2DTranspose", "SeparableConvolution2D"]
 

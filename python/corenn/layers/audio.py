@@ -1,4 +1,4 @@
-"""Audio preprocessing: Keras 3's ``MelSpectrogram``.
+"""Audio preprocessing: Keras 3's ``MelSpectrogram`` and ``STFTSpectrogram`` (its docstring has its math).
 
 Math, for a signal x of L samples (or a batch of them, shape (N, L)):
     frames   the STFT of ops.stft: x reflect-padded by fft_length // 2 on both sides, a frame of
@@ -114,7 +114,147 @@ class MelSpectrogram(Layer):
         return cfg
 
 
-def _positive_int(what, v):
+def _positive_int(what, v, layer="MelSpectrogram"):
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-        raise ValueError(f"MelSpectrogram: {what} must be a positive integer, got {v!r}")
+        raise ValueError(f"{layer}: {what} must be a positive integer, got {v!r}")
     return int(v)
+
+
+class STFTSpectrogram(Layer):
+    """Keras 3.15's STFTSpectrogram: the short-time Fourier transform of each channel of a
+    signal as a 1-D convolution with trainable kernels (initializers.STFT), as Keras computes it.
+
+    Math, for a channel x of T samples, frames every ``frame_step`` samples (padding "valid" or
+    "same", as Conv1D), n = fft_length, bins F = n // 2 + 1:
+        real[t, f] = sum_k x[t s + k] w[k] cos(-2 pi k f / n) / scale,  imag: sin instead,
+    with the window w over the frame_length samples, scale its L2 norm ("density"), L1 norm
+    ("spectrum") or 1. The weights are ``real_kernel`` (unless mode="imag") and ``imag_kernel``
+    (unless mode="real"), each (frame_length, 1, F), trainable as in Keras. Modes: "real",
+    "imag", "angle" arctan2(imag, real), "stft" [real, imag] along the frequency axis,
+    "magnitude" sqrt(max(p, eps)) with p = real^2 + imag^2, "log" its log (max eps), "psd" p with
+    the bins other than the first and last doubled.
+
+    Shapes: input (N, T, C) (channels_first: (N, C, T)); output (N, frames, C * F) with channel
+    c's bins at c * F ... (channels_first: (N, C * F, frames)); with expand_dims=True
+    (N, frames, F, C) (channels_first: (N, C, frames, F)). F doubles in mode "stft".
+
+    Args:
+        mode, frame_length (256), frame_step (frame_length // 2), fft_length (the next power of
+        two >= frame_length), window ("hann": a name for initializers.get_window, an array or
+        None), periodic, scaling ("density", "spectrum" or None), padding, expand_dims,
+        data_format.
+    """
+
+    _MODES = ("log", "magnitude", "psd", "real", "imag", "angle", "stft")
+
+    def __init__(self, mode="log", frame_length=256, frame_step=None, fft_length=None, window="hann",
+                 periodic=False, scaling="density", padding="valid", expand_dims=False, data_format=None,
+                 **kwargs):
+        from ..initializers import get_window
+        frame_length = _positive_int("frame_length", frame_length, "STFTSpectrogram")
+        if frame_step is not None and (frame_step > frame_length or frame_step < 1):
+            raise ValueError(f"STFTSpectrogram: frame_step should be a positive integer not greater than "
+                             f"frame_length, got frame_step={frame_step}, frame_length={frame_length}")
+        if fft_length is not None and fft_length < frame_length:
+            raise ValueError(f"STFTSpectrogram: fft_length should be not less than frame_length, got "
+                             f"fft_length={fft_length}, frame_length={frame_length}")
+        if mode not in self._MODES:
+            raise ValueError(f"STFTSpectrogram: mode must be one of {', '.join(self._MODES)}, got {mode!r}")
+        if scaling not in (None, "density", "spectrum"):
+            raise ValueError(f"STFTSpectrogram: scaling must be None, 'density' or 'spectrum', got {scaling!r}")
+        if padding not in ("valid", "same"):
+            raise ValueError(f"STFTSpectrogram: padding must be 'valid' or 'same', got {padding!r}")
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"STFTSpectrogram: data_format must be 'channels_last' or 'channels_first', "
+                             f"got {data_format!r}")
+        if isinstance(window, str):
+            get_window(window, 1)
+        super().__init__(**kwargs)
+        self.mode, self.frame_length, self.frame_step, self.fft_length = mode, frame_length, frame_step, fft_length
+        self._frame_step = frame_step or frame_length // 2
+        self._fft_length = fft_length or 2 ** int(np.ceil(np.log2(frame_length)))
+        self.window, self.periodic, self.scaling, self.padding = window, bool(periodic), scaling, padding
+        self.expand_dims = bool(expand_dims)
+        self.data_format = data_format or "channels_last"
+        self.real_kernel = self.imag_kernel = None
+
+    def build(self, input_shape):
+        from ..initializers import STFT
+        if len(tuple(input_shape)) != 3:
+            raise ValueError(f"STFTSpectrogram '{self.name}' needs 3-D inputs (batch, samples, channels) "
+                             f"(channels_first: (batch, channels, samples)), got {shape_str(tuple(input_shape))}")
+        shape = (self.frame_length, 1, self._fft_length // 2 + 1)
+        if self.mode != "imag":
+            self.real_kernel = self.add_weight("real_kernel", shape,
+                                               STFT("real", self.window, self.scaling, self.periodic))
+        if self.mode != "real":
+            self.imag_kernel = self.add_weight("imag_kernel", shape,
+                                               STFT("imag", self.window, self.scaling, self.periodic))
+        super().build(input_shape)
+
+    def _conv(self, x, kernel, channels):
+        """Each channel's frames through the kernel: (N*C, T, 1) -> (N, C, F, frames)."""
+        y = ops.conv(x, kernel, strides=self._frame_step, padding=self.padding)      # (N*C, frames, F)
+        frames, bins = int(y.shape[1]), int(y.shape[2])
+        return ops.reshape(ops.swapaxes(y, 1, 2), (-1, channels, bins, frames))
+
+    def _layout(self, y):
+        """(N, C, F, frames) to the layer's output layout."""
+        _, channels, bins, frames = (int(d) for d in y.shape)
+        if self.data_format == "channels_last":
+            if self.expand_dims:
+                return ops.transpose(y, (0, 3, 2, 1))
+            return ops.swapaxes(ops.reshape(y, (-1, channels * bins, frames)), 1, 2)
+        if self.expand_dims:
+            return ops.swapaxes(y, 2, 3)
+        return ops.reshape(y, (-1, channels * bins, frames))
+
+    def call(self, inputs):
+        from ..keras.backend import epsilon
+        x = ops.convert_to_tensor(inputs, "float32")
+        if self.data_format == "channels_last":
+            x = ops.swapaxes(x, 1, 2)                                           # (N, C, T)
+        channels, length = int(x.shape[1]), int(x.shape[2])
+        x = ops.reshape(x, (-1, length, 1))
+        real = self._conv(x, self.real_kernel, channels) if self.mode != "imag" else None
+        imag = self._conv(x, self.imag_kernel, channels) if self.mode != "real" else None
+        if self.mode == "real":
+            return self._layout(real)
+        if self.mode == "imag":
+            return self._layout(imag)
+        if self.mode == "angle":
+            return self._layout(ops.arctan2(imag, real))
+        if self.mode == "stft":
+            return self._layout(ops.concatenate([real, imag], axis=2))
+        power = ops.add(ops.square(real), ops.square(imag))
+        if self.mode == "psd":
+            inner = ops.pad(power[:, :, 1:-1, :], [[0, 0], [0, 0], [1, 1], [0, 0]])
+            return self._layout(ops.add(power, inner))
+        magnitude = self._layout(ops.sqrt(ops.maximum(power, epsilon())))
+        if self.mode == "magnitude":
+            return magnitude
+        return ops.log(ops.maximum(magnitude, epsilon()))
+
+    def compute_output_shape(self, input_shape):
+        n, a, b = tuple(input_shape)
+        length, channels = (a, b) if self.data_format == "channels_last" else (b, a)
+        bins = (self._fft_length // 2 + 1) * (2 if self.mode == "stft" else 1)
+        if length is None:
+            frames = None
+        elif self.padding == "same":
+            frames = -(-length // self._frame_step)
+        else:
+            frames = (length - self.frame_length) // self._frame_step + 1
+        if self.expand_dims:
+            return (n, frames, bins, channels) if self.data_format == "channels_last" else (n, channels, frames, bins)
+        width = None if channels is None else channels * bins
+        return (n, frames, width) if self.data_format == "channels_last" else (n, width, frames)
+
+    def get_config(self):
+        cfg = super().get_config()
+        window = self.window if self.window is None or isinstance(self.window, str) else \
+            np.asarray(self.window).tolist()
+        cfg.update(mode=self.mode, frame_length=self.frame_length, frame_step=self.frame_step,
+                   fft_length=self.fft_length, window=window, periodic=self.periodic, scaling=self.scaling,
+                   padding=self.padding, expand_dims=self.expand_dims, data_format=self.data_format)
+        return cfg

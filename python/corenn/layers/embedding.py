@@ -22,7 +22,7 @@ import numpy as np
 from .. import constraints, initializers, kernels, regularizers
 from .base import Layer, shape_str
 
-__all__ = ["Embedding"]
+__all__ = ["Embedding", "ReversibleEmbedding"]
 
 
 def _positive_int(layer_name, arg, value):
@@ -116,4 +116,86 @@ class Embedding(Layer):
                    mask_zero=self.mask_zero)
         if self.input_length is not None:
             cfg["input_length"] = self.input_length
+        return cfg
+
+
+class ReversibleEmbedding(Embedding):
+    """An Embedding that also maps hidden states back to vocabulary logits (Keras 3.15's
+    ``keras.layers.ReversibleEmbedding``, keras_hub's tied input / output embedding).
+
+    ``layer(ids)`` looks up rows as Embedding does; ``layer(h, reverse=True)`` returns
+    ``h @ W^T`` (h (..., D) -> logits (..., V)) with W the embeddings, or ``h @ R`` with a separate
+    trainable R (D, V) when ``tie_weights=False``. ``logit_soft_cap=c`` gives ``c tanh(logits / c)``.
+    Both directions are recorded ops (take, matmul, tanh), so a model that calls the layer both
+    ways accumulates the tied table's gradient from both uses.
+
+    Args:
+        input_dim, output_dim, embeddings_initializer, embeddings_regularizer,
+        embeddings_constraint, mask_zero: as Embedding.
+        tie_weights: reverse through the transposed embeddings (True) or a separate
+            "reverse_embeddings" weight (False, initialized as the embeddings).
+        reverse_dtype: the dtype of the reverse product; corenn computes in float32, so only None
+            or "float32" are accepted.
+        logit_soft_cap: None, or c > 0 capping the reverse logits to (-c, c).
+    """
+
+    def __init__(self, input_dim, output_dim, tie_weights=True, embeddings_initializer="uniform",
+                 embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False, reverse_dtype=None,
+                 logit_soft_cap=None, **kwargs):
+        super().__init__(input_dim, output_dim, embeddings_initializer=embeddings_initializer,
+                         embeddings_regularizer=embeddings_regularizer,
+                         embeddings_constraint=embeddings_constraint, mask_zero=mask_zero, **kwargs)
+        if reverse_dtype not in (None, "float32"):
+            raise ValueError(f"ReversibleEmbedding '{self.name}': reverse_dtype {reverse_dtype!r} is not "
+                             "supported: corenn computes in float32 (use None or 'float32')")
+        if logit_soft_cap is not None and not float(logit_soft_cap) > 0:
+            raise ValueError(f"ReversibleEmbedding '{self.name}': logit_soft_cap must be None or positive, "
+                             f"got {logit_soft_cap!r}")
+        self.tie_weights = bool(tie_weights)
+        self.reverse_dtype = reverse_dtype
+        self.logit_soft_cap = logit_soft_cap
+        self.reverse_embeddings = None
+
+    def build(self, input_shape=None):
+        super().build(tuple(input_shape) if input_shape is not None else (None,))
+        if not self.tie_weights:
+            self.reverse_embeddings = self.add_weight("reverse_embeddings", (self.output_dim, self.input_dim),
+                                                      self.embeddings_initializer)
+
+    def call(self, inputs, reverse=False):
+        from .. import ops
+        if not reverse:
+            return ops.take(self.embeddings, ops.cast(inputs, "int32"), axis=0)
+        if tuple(inputs.shape)[-1] != self.output_dim:
+            raise ValueError(f"ReversibleEmbedding '{self.name}': reverse=True needs inputs whose last axis "
+                             f"is output_dim={self.output_dim}, got shape {shape_str(tuple(inputs.shape))}")
+        kernel = ops.transpose(self.embeddings) if self.tie_weights else self.reverse_embeddings
+        logits = ops.matmul(inputs, kernel)
+        if self.logit_soft_cap is not None:
+            cap = float(self.logit_soft_cap)
+            logits = ops.multiply(ops.tanh(ops.divide(logits, cap)), cap)
+        return logits
+
+    def _reverse_call(self, reverse):
+        # a call's keyword options sit on the layer while it is called (a graph node's too)
+        return bool(reverse or (self.__dict__.get("_call_kwargs") or {}).get("reverse", False))
+
+    def compute_mask(self, inputs, mask=None):
+        """Embedding's mask (mask_zero) for a lookup; a reverse call makes none (Keras)."""
+        return None if self._reverse_call(False) else super().compute_mask(inputs, mask)
+
+    def output_mask_value(self):
+        # Embedding's forward keeps its mask in _mask; this class computes through call
+        return Layer.output_mask_value(self)
+
+    def compute_output_shape(self, input_shape, reverse=False):
+        input_shape = tuple(input_shape)
+        if self._reverse_call(reverse):
+            return input_shape[:-1] + (self.input_dim,)
+        return input_shape + (self.output_dim,)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(tie_weights=self.tie_weights, reverse_dtype=self.reverse_dtype,
+                   logit_soft_cap=self.logit_soft_cap)
         return cfg

@@ -7,14 +7,15 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
+from ._channels_first import ChannelsFirst, data_format_arg
 from .base import Layer, shape_str
 from .core import check_noise_shape, resolve_noise_shape
 
-__all__ = ["SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
+__all__ = ["SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
            "ActivityRegularization"]
 
 
-class SpatialDropout2D(Layer):
+class SpatialDropout2D(ChannelsFirst, Layer):
     """Drops whole feature maps: one keep/drop draw per (sample, channel), active only in training.
 
     forward  mask[n, c] = [u(n, c) >= rate] / (1 - rate),  y[n, h, w, c] = x[n, h, w, c] * mask[n, c]
@@ -26,7 +27,7 @@ class SpatialDropout2D(Layer):
 
     Args:
         rate: fraction of channels dropped, in [0, 1).
-        data_format: 'channels_last' (or None); channels_first is not supported.
+        data_format: 'channels_last' (or None) or 'channels_first' (N, C, H, W).
         seed: fixes this layer's masks independently of the global seed
             (otherwise ``corenn.utils.set_random_seed`` makes them reproducible).
     """
@@ -35,9 +36,9 @@ class SpatialDropout2D(Layer):
         super().__init__(**kwargs)
         if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) \
                 or not 0.0 <= float(rate) < 1.0:
-            raise ValueError(f"SpatialDropout2D '{self.name}': rate must be in [0, 1), got {rate!r}")
-        if data_format not in (None, "channels_last"):
-            raise NotImplementedError(f"SpatialDropout2D '{self.name}': only channels_last data is supported")
+            raise ValueError(f"{type(self).__name__} '{self.name}': rate must be in [0, 1), got {rate!r}")
+        # channels_first: the same kernels between two transposes (ChannelsFirst)
+        self.data_format = data_format_arg(self, data_format)
         self.rate = float(rate)
         self.seed = seed
         self._rng = None if seed is None else np.random.default_rng(seed)
@@ -73,7 +74,7 @@ class SpatialDropout2D(Layer):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(rate=self.rate, data_format="channels_last", seed=self.seed)
+        cfg.update(rate=self.rate, data_format=self.data_format, seed=self.seed)
         return cfg
 
 
@@ -100,6 +101,24 @@ class SpatialDropout1D(SpatialDropout2D):
         cfg = super().get_config()
         cfg.pop("data_format", None)
         return cfg
+
+
+class SpatialDropout3D(SpatialDropout2D):
+    """Drops whole feature volumes of (batch, depth, height, width, channels) data: one keep/drop
+    draw per (sample, channel), active only in training; the same kernels as SpatialDropout2D
+    (their channel mask broadcasts over every axis between batch and channels).
+
+    Args:
+        rate: fraction of channels dropped, in [0, 1).
+        data_format: 'channels_last' (or None) or 'channels_first' (N, C, D, H, W).
+        seed: fixes this layer's masks independently of the global seed.
+    """
+
+    def build(self, input_shape):
+        if len(tuple(input_shape)) != 5:
+            raise ValueError(f"SpatialDropout3D '{self.name}' needs 5-D inputs (batch, depth, height, width, "
+                             f"channels), got {shape_str(tuple(input_shape))}")
+        Layer.build(self, input_shape)
 
 
 def _number(value, layer, arg, low, high, high_open):

@@ -90,6 +90,8 @@ class TrainingLoops:
         """
         _loader_options("fit", loader_options)
         self._require_compiled("fit")
+        from ..keras.config import capped_fit_arguments   # keras.config.set_max_epochs / ..._per_epoch
+        epochs, steps_per_epoch = capped_fit_arguments(epochs, steps_per_epoch)
         with self._training_call("fit"):
             if _data_parallel is not None:
                 return _data_parallel.fit(self, self._fit, dict(

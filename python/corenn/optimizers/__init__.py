@@ -11,16 +11,20 @@ from .adagrad import Adagrad
 from .adam import Adam
 from .adamw import AdamW
 from .more import Adadelta, Adafactor, Adamax, Ftrl, Lamb, Lion, Nadam
+from .muon import Muon, ScheduleFreeAdamW
+from .multi_optimizer import MultiOptimizer, OptimizerMap
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "Adamax", "Nadam", "Lion",
-           "Adadelta", "Ftrl", "Lamb", "Adafactor", "schedules", "get",
+           "Adadelta", "Ftrl", "Lamb", "Adafactor", "Muon", "ScheduleFreeAdamW", "MultiOptimizer", "OptimizerMap",
+           "schedules", "get",
            "serialize", "deserialize"]
 
 _BY_NAME = {cls.__name__.lower(): cls for cls in (SGD, RMSprop, Adam, AdamW, Adagrad, Adamax, Nadam,
-                                                  Lion, Adadelta, Ftrl, Lamb, Adafactor)}
+                                                  Lion, Adadelta, Ftrl, Lamb, Adafactor, Muon,
+                                                  ScheduleFreeAdamW, MultiOptimizer)}
 
 
 def __getattr__(name):

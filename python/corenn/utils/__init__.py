@@ -11,6 +11,7 @@ from .progbar import (Progbar, disable_interactive_logging, enable_interactive_l
                       is_interactive_logging_enabled)
 from .random import get_generator, next_seed, set_random_seed
 from .sequence import pad_sequences
+from .config import Config
 
 __all__ = ["bounding_boxes", "PyDataset", "Sequence", "image_dataset_from_directory", "split_dataset", "text_dataset_from_directory",
            "timeseries_dataset_from_array", "Progbar", "get_generator", "next_seed", "normalize", "pad_sequences", "plot_history", "plot_model",
@@ -19,7 +20,8 @@ __all__ = ["bounding_boxes", "PyDataset", "Sequence", "image_dataset_from_direct
            "enable_interactive_logging", "is_interactive_logging_enabled", "pack_x_y_sample_weight", "unpack_x_y_sample_weight",
            "register_keras_serializable", "serialize_keras_object", "deserialize_keras_object",
            "get_custom_objects", "custom_object_scope", "CustomObjectScope", "get_registered_name",
-           "get_registered_object"]
+           "get_registered_object", "Config", "clear_session", "get_source_inputs", "is_keras_tensor",
+           "standardize_dtype"]
 
 # keras.utils keeps the serialization helpers under these names too (they live in corenn.saving)
 _FROM_SAVING = ("register_keras_serializable", "serialize_keras_object", "deserialize_keras_object",
@@ -64,3 +66,45 @@ def __getattr__(name):
         from .. import saving
         return getattr(saving, name)
     raise AttributeError(f"module 'corenn.utils' has no attribute {name!r}")
+
+
+# Keras 3.15's keras.utils names of backend functions (keras/backend.py; imported when called, since
+# corenn.keras imports this package)
+def clear_session(free_memory=True):
+    """Reset the counters behind default layer and model names (keras.backend.clear_session)."""
+    from ..keras.backend import clear_session as clear
+    clear(free_memory)
+
+
+def is_keras_tensor(x):
+    """Whether ``x`` is a symbolic KerasTensor (keras.Input or a layer called on one)."""
+    from ..keras.backend import is_keras_tensor as check
+    return check(x)
+
+
+def standardize_dtype(dtype):
+    """A dtype's canonical name ('float32', 'int64', ...), as Keras 3 spells it."""
+    from ..keras.backend import standardize_dtype as standardize
+    return standardize(dtype)
+
+
+def get_source_inputs(tensor):
+    """The input KerasTensors (keras.Input) that ``tensor`` is computed from, each once, in the
+    order the walk back through the layer calls meets them; anything not symbolic is returned as
+    it is (Keras 3)."""
+    from ..models.graph import KerasTensor
+    if not isinstance(tensor, KerasTensor):
+        return tensor
+    found, seen = [], set()
+
+    def walk(t):
+        node = getattr(t, "node", None)
+        if node is None or not node.inputs:   # keras.Input's node has no inputs
+            if id(t) not in seen:
+                seen.add(id(t))
+                found.append(t)
+            return
+        for parent in node.inputs:
+            walk(parent)
+    walk(tensor)
+    return found

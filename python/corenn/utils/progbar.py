@@ -9,6 +9,7 @@ lines instead: at most one per ~10% of the target or per 10 seconds, plus the fi
 verbose=2 writes only the final line. Values are averaged over the updates (weighted by steps),
 except names in `stateful_metrics`, which are shown as given.
 """
+import logging
 import math
 import sys
 import time
@@ -58,8 +59,9 @@ def enable_interactive_logging():
 
 
 def disable_interactive_logging():
-    """Progress bars write plain lines, as they do into a file or a pipe (Keras 3's switch for
-    logs collected by a job scheduler)."""
+    """Progress bars stop writing to stdout: their lines go to the ``logging`` module at INFO
+    (logger "corenn"), as Keras 3 sends them to absl logging; a bar made with its own ``stream``
+    writes plain lines there (Keras 3's switch for logs collected by a job scheduler)."""
     _INTERACTIVE[0] = False
 
 
@@ -226,6 +228,12 @@ class Progbar:
         self._write(f"{count} - {now - self._start:.0f}s - {per_unit}{self._value_text()}\n")
 
     def _write(self, text):
+        if not _INTERACTIVE[0] and self._stream is None:
+            # Keras 3: with interactive logging off, progress goes to the logging module (INFO),
+            # not to stdout; a bar given its own stream still writes plain lines there
+            if text.strip():
+                logging.getLogger("corenn").info(text.strip("\r\n"))
+            return
         stream = self.stream
         stream.write(text)
         stream.flush()

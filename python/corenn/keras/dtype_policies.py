@@ -1,0 +1,65 @@
+"""``keras.dtype_policies``: Keras 3's dtype-policy module over corenn's mixed_precision
+policies (corenn computes in float32: a float16 / bfloat16 policy is accepted and runs float32,
+saying so once; see mixed_precision.py). The quantized policies (int8, int4, float8, GPTQ, AWQ) and
+DTypePolicyMap belong to Keras' quantization, which corenn does not have."""
+from __future__ import annotations
+
+from ..mixed_precision import DTypePolicy, global_policy
+
+__all__ = ["DTypePolicy", "FloatDTypePolicy", "get", "serialize", "deserialize"]
+
+_QUANTIZED = ("int8", "int4", "float8", "gptq", "awq")
+
+
+class FloatDTypePolicy(DTypePolicy):
+    """Keras 3's older name of a float DTypePolicy (kept by Keras as a subclass)."""
+
+
+_CLASSES = {"DTypePolicy": DTypePolicy, "FloatDTypePolicy": FloatDTypePolicy}
+
+
+def serialize(dtype_policy):
+    """{'module', 'class_name', 'config', 'registered_name'}, as Keras' serialize_keras_object
+    writes a policy."""
+    if not isinstance(dtype_policy, DTypePolicy):
+        raise TypeError(f"dtype_policies.serialize: expected a DTypePolicy, got {dtype_policy!r}")
+    return {"module": "keras", "class_name": type(dtype_policy).__name__, "config": dtype_policy.get_config(),
+            "registered_name": None}
+
+
+def deserialize(config, custom_objects=None):
+    """A policy from ``serialize``'s dict (or a bare {'name': ...} config, or a name)."""
+    if isinstance(config, str):
+        return get(config)
+    if not isinstance(config, dict):
+        raise TypeError(f"dtype_policies.deserialize: expected a dict, got {config!r}")
+    if "class_name" not in config:
+        return DTypePolicy(**config)
+    cls = _CLASSES.get(config["class_name"]) or (custom_objects or {}).get(config["class_name"])
+    if cls is None:
+        raise ValueError(f"dtype_policies.deserialize: unknown policy class {config['class_name']!r}; corenn has "
+                         f"{', '.join(_CLASSES)} (no quantized policies)")
+    return cls.from_config(config.get("config") or {})
+
+
+def get(identifier):
+    """None: the global policy; a DTypePolicy: itself; a dict: deserialize; a name or dtype: a
+    DTypePolicy of it."""
+    if identifier is None:
+        return global_policy()
+    if isinstance(identifier, DTypePolicy):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        if identifier.startswith(_QUANTIZED):
+            raise ValueError(f"dtype_policies.get: {identifier!r} is a quantized policy; corenn has no "
+                             "quantization (keras.quantizers)")
+        return DTypePolicy(identifier)
+    from .backend import standardize_dtype
+    try:
+        name = standardize_dtype(identifier)
+    except ValueError:
+        raise ValueError(f"dtype_policies.get: cannot interpret {identifier!r} as a dtype policy; expected a "
+                         "name, a dict or a DTypePolicy") from None
+    return DTypePolicy(name)
