@@ -92,7 +92,7 @@ _LAYER_MODULES = [importlib.import_module(f"corenn.layers.{m}") for m in
                    "reshaping", "base", "recurrent", "wrappers", "embedding", "activation", "merging",
                    "preprocessing", "attention", "image_preprocessing", "image_augmentation",
                    "text_preprocessing", "rnn_cells", "discretization", "einsum_dense", "conv_lstm", "kernelized", "audio",
-                   "adaptive_pooling")
+                   "adaptive_pooling", "image_boxes", "image_enhance")
                   if importlib.util.find_spec(f"corenn.layers.{m}") is not None]
 LAYER_CLASSES = {name: cls for mod in _LAYER_MODULES for name, cls in vars(mod).items()
                  if isinstance(cls, type) and issubclass(cls, layers.Layer) and not name.startswith("_")
@@ -131,6 +131,10 @@ LAYER_ARGS.update({
     "RandomWidth": dict(factor=0.25, seed=4),
     "RandomShear": dict(x_factor=(0.1, 0.3), y_factor=0.2, fill_mode="wrap", fill_value=1.0, seed=5),
     "RandomPerspective": dict(factor=(0.2, 0.7), scale=0.4, interpolation="nearest", fill_value=3.0, seed=6),
+    "ContrastLimitedAdaptiveHistogramEqualization": dict(value_range=(0, 1), clip_limit=2.5, tile_grid_size=(4, 4)),
+    "MaxNumBoundingBoxes": dict(max_number=7, fill_value=-2, bounding_box_format="xyxy"),
+    "RandomElasticTransform": dict(factor=0.7, scale=0.5, interpolation="nearest", fill_mode="constant",
+                                   fill_value=2.0, value_range=(0, 1), seed=3),
     "RandomGrayscale": dict(factor=0.3, data_format="channels_first", seed=7),
     "RandomSaturation": dict(factor=(0.2, 0.8), value_range=(0, 1), seed=8),
     "RandomHue": dict(factor=0.4, value_range=(-1, 1), seed=9),
