@@ -225,3 +225,17 @@ def expm(input, name=None):  # noqa: A002
     for _ in range(squarings):
         total = ops.matmul(total, total)
     return total
+
+
+from ._linalg_more import matrix_square_root, sqrtm  # noqa: E402,F401
+
+__all__ += ["sqrtm", "matrix_square_root", "eig", "eigvals"]
+
+
+def eig(tensor, name=None):
+    """(eigenvalues, eigenvectors) of square matrices, as corenn's complex pairs (no gradient)."""
+    return ops.eig(tensor)
+
+
+def eigvals(tensor, name=None):
+    return ops.eig(tensor)[0]

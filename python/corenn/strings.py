@@ -285,12 +285,37 @@ def substr(input, pos, len, unit="BYTE", name=None):  # noqa: A002 - TensorFlow'
     return _map(lambda s: s[pos:pos + size], input, "substr")
 
 
-def as_string(input, precision=-1, name=None):  # noqa: A002
+def as_string(input, precision=-1, scientific=False, shortest=False, width=-1, fill="", name=None):  # noqa: A002
+    """Each number as a string, as TensorFlow formats it: floats fixed with 6 digits ("%f"),
+    ``precision`` digits, ``scientific`` ("%e"), ``shortest`` ("%g"); bools "true" / "false";
+    ``width`` pads on the left with ``fill`` (one character, " " by default)."""
     a = np.asarray(input)
-    fmt = (lambda v: f"{v:.{precision}f}") if precision >= 0 and a.dtype.kind == "f" else str
+    small = getattr(input, "_tf_int_dtype", None)
+    if len(fill) > 1:
+        raise ValueError(f"tf.strings.as_string: fill must be at most one character, got {fill!r}")
+    if scientific and shortest:
+        raise ValueError("tf.strings.as_string: cannot use both scientific and shortest")
+    if a.dtype.kind == "f":
+        code = "e" if scientific else "g" if shortest else "f"
+        prec = f".{precision}" if precision >= 0 else ""
+        # Python floats and lists are float32 in TensorFlow; a float64 NumPy array stays float64
+        typed = a if (a.dtype == np.float64 and isinstance(input, np.ndarray)) else a.astype(np.float32)
+        fmt = (lambda v: ("%" + prec + code) % v)
+        vals = typed
+    elif a.dtype.kind == "b":
+        fmt, vals = (lambda v: "true" if v else "false"), a
+    elif a.dtype.kind in "iu":
+        fmt, vals = str, a.astype(small) if small else a
+    else:
+        fmt, vals = str, a
     out = np.empty(a.shape, dtype=object)
     for idx in np.ndindex(a.shape):
-        out[idx] = fmt(a[idx].item())
+        text = fmt(vals[idx].item())
+        if width > len(text):
+            pad = fill or " "
+            text = (("-" + text[1:].rjust(width - 1, "0")) if pad == "0" and text.startswith("-")
+                    else text.rjust(width, pad))
+        out[idx] = text
     return out if a.ndim else out.item()
 
 
