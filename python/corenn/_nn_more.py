@@ -375,3 +375,93 @@ def approx_min_k(operand, k, reduction_dimension=-1, recall_target=0.95, reducti
                  aggregate_to_topk=True, name=None):
     from .math import approx_min_k as _f
     return _f(operand, k, reduction_dimension)
+
+
+# -- sampled losses (word2vec, large vocabularies) ----------------------------------------------------
+
+def compute_accidental_hits(true_classes, sampled_candidates, num_true, seed=None, name=None):
+    """(indices, ids, weights): for each sampled candidate equal to one of a row's true classes,
+    the row, the candidate's position and -FLT_MAX (the logit adjustment that removes it)."""
+    true = np.asarray(true_classes).astype(np.int64)
+    sampled = np.asarray(sampled_candidates).astype(np.int64).reshape(-1)
+    rows, ids = np.nonzero((true[:, :, None] == sampled[None, None, :]).any(axis=1))
+    from ._tf_api import constant
+    return (constant(rows.astype(np.int32)), constant(ids.astype(np.int64), dtype="int64"),
+            constant(np.full(rows.size, np.finfo(np.float32).min, np.float32)))
+
+
+def _sampled_logits(op, weights, biases, labels, inputs, num_sampled, num_classes, num_true, sampled_values,
+                    subtract_log_q, remove_accidental_hits, seed=None):
+    """(logits (batch, num_true + num_sampled), labels of the same shape) as TensorFlow builds
+    them: the true classes' and the sampled classes' logits, minus log(expected count)."""
+    from . import random as _random
+    from ._tf_api import gather
+    w = ops.concatenate([ops.convert_to_tensor(p) for p in weights], axis=0) \
+        if isinstance(weights, (list, tuple)) else ops.convert_to_tensor(weights)
+    b = ops.convert_to_tensor(biases)
+    x = ops.cast(ops.convert_to_tensor(inputs), "float32")
+    lab = np.asarray(labels).astype(np.int64).reshape(-1, int(num_true))
+    if x.ndim != 2 or int(x.shape[0]) != lab.shape[0] or int(w.shape[1]) != int(x.shape[1]):
+        raise ValueError(f"tf.nn.{op}: needs inputs (batch, dim), weights (num_classes, dim) and labels (batch, "
+                         f"num_true), got {tuple(x.shape)}, {tuple(w.shape)}, {np.shape(labels)}")
+    if sampled_values is None:
+        sampled_values = _random.log_uniform_candidate_sampler(lab, int(num_true), int(num_sampled), True,
+                                                                int(num_classes), seed=seed)
+    sampled, true_expected, sampled_expected = sampled_values
+    sampled = np.asarray(sampled).astype(np.int64).reshape(-1)
+    batch, dim = lab.shape[0], int(x.shape[1])
+    true_w = ops.reshape(gather(w, lab.reshape(-1)), [batch, int(num_true), dim])
+    true_logits = ops.add(ops.sum(ops.multiply(ops.expand_dims(x, 1), true_w), axis=-1),
+                          ops.reshape(gather(b, lab.reshape(-1)), [batch, int(num_true)]))
+    sampled_logits = ops.add(ops.matmul(x, ops.transpose(gather(w, sampled))), gather(b, sampled))
+    if remove_accidental_hits:
+        hit = (lab[:, :, None] == sampled[None, None, :]).any(axis=1)
+        sampled_logits = ops.add(sampled_logits, np.where(hit, np.finfo(np.float32).min, 0.0).astype(np.float32))
+    if subtract_log_q:
+        true_logits = ops.subtract(true_logits, np.log(np.asarray(true_expected, np.float64)).astype(np.float32))
+        sampled_logits = ops.subtract(sampled_logits,
+                                      np.log(np.asarray(sampled_expected, np.float64)).astype(np.float32))
+    logits = ops.concatenate([true_logits, sampled_logits], axis=1)
+    targets = np.concatenate([np.full((batch, int(num_true)), 1.0 / int(num_true)),
+                              np.zeros((batch, sampled.size))], axis=1).astype(np.float32)
+    return logits, targets
+
+
+def nce_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true=1, sampled_values=None,
+             remove_accidental_hits=False, name="nce_loss"):
+    """Noise-contrastive estimation loss (batch,): the sigmoid cross-entropy of the true classes
+    (target 1 / num_true) and ``num_sampled`` negative classes (target 0), on logits
+    w_c . x + b_c - log(expected count of c). Differentiable in weights, biases and inputs."""
+    from .nn import sigmoid_cross_entropy_with_logits
+    logits, targets = _sampled_logits("nce_loss", weights, biases, labels, inputs, num_sampled, num_classes,
+                                      num_true, sampled_values, True, remove_accidental_hits)
+    return ops.sum(sigmoid_cross_entropy_with_logits(labels=targets, logits=logits), axis=1)
+
+
+def sampled_softmax_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true=1, sampled_values=None,
+                         remove_accidental_hits=True, seed=None, name="sampled_softmax_loss"):
+    """The softmax cross-entropy (batch,) over the true classes and ``num_sampled`` sampled
+    classes (log-uniform by default), logits corrected by log(expected count)."""
+    from .nn import softmax_cross_entropy_with_logits
+    logits, targets = _sampled_logits("sampled_softmax_loss", weights, biases, labels, inputs, num_sampled,
+                                      num_classes, num_true, sampled_values, True, remove_accidental_hits, seed)
+    return softmax_cross_entropy_with_logits(targets, logits)
+
+
+def _sampler(name):
+    def fn(*args, **kwargs):
+        from . import random as _random
+        return getattr(_random, name)(*args, **kwargs)
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+
+uniform_candidate_sampler = _sampler("uniform_candidate_sampler")
+fixed_unigram_candidate_sampler = _sampler("fixed_unigram_candidate_sampler")
+learned_unigram_candidate_sampler = _sampler("learned_unigram_candidate_sampler")
+all_candidate_sampler = _sampler("all_candidate_sampler")
+log_uniform_candidate_sampler = _sampler("log_uniform_candidate_sampler")
+
+__all__ += ["compute_accidental_hits", "nce_loss", "sampled_softmax_loss", "uniform_candidate_sampler",
+            "fixed_unigram_candidate_sampler", "learned_unigram_candidate_sampler", "all_candidate_sampler",
+            "log_uniform_candidate_sampler"]
