@@ -326,3 +326,13 @@ def to_number(string_tensor, out_type="float32", name=None):
     out = np.asarray(_map(float, string_tensor, "to_number"), dtype=np.dtype(str(out_type)))
     kind = np.float32 if out.dtype.kind == "f" else np.int64 if out.dtype == np.int64 else np.int32
     return _tf_api.constant(out.astype(kind), dtype=np.dtype(kind).name)
+
+
+# to_hash_bucket_strong (SipHash), format, ngrams, the unicode family, unsorted_segment_join
+from ._strings_more import (format, ngrams, to_hash_bucket_strong, unicode_decode,  # noqa: E402,F401,A004
+                            unicode_decode_with_offsets, unicode_encode, unicode_script, unicode_split_with_offsets,
+                            unicode_transcode, unsorted_segment_join)
+
+__all__ += ["to_hash_bucket_strong", "format", "ngrams", "unicode_decode", "unicode_decode_with_offsets",
+            "unicode_encode", "unicode_transcode", "unicode_split_with_offsets", "unicode_script",
+            "unsorted_segment_join"]
