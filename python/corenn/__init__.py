@@ -95,6 +95,7 @@ from ._tf_control import *  # noqa: E402,F401,F403
 from ._tf_control import __all__ as _tf_control_names  # noqa: E402
 from ._tf_more import *  # noqa: E402,F401,F403  (Assert, space_to_batch, dynamic_stitch, IndexedSlices ...)
 from ._tf_more import __all__ as _tf_more_names  # noqa: E402
+from ._tf_more import tf_tuple as tuple  # noqa: E402,A001  (tf.tuple; not in __all__, as tf.range)
 from . import train, summary, saved_model  # noqa: E402
 from . import io  # noqa: E402  (tf.io: files, image codecs, TFRecord, tf.train.Example parsing)
 for _name in ("decode_png", "decode_jpeg", "decode_bmp", "decode_gif", "decode_image", "encode_png", "encode_jpeg",

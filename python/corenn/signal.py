@@ -320,3 +320,7 @@ from ._signal_more import (inverse_mdct, inverse_stft, inverse_stft_window_fn, i
 from ._signal_more import __all__ as _more  # noqa: E402
 
 __all__ += _more
+
+from ._tf_more import fftnd, ifftnd, irfftnd, rfftnd  # noqa: E402,F401
+
+__all__ += ["fftnd", "ifftnd", "rfftnd", "irfftnd"]

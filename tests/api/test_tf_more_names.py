@@ -1,0 +1,113 @@
+"""Smaller TensorFlow names: reverse_sequence, unravel_index, truncatediv / truncatemod,
+unique_with_counts, saturate_cast, required_space_to_batch_paddings, fftnd / rfftnd / irfftnd,
+and tf.nn's sufficient_statistics, isotonic_regression, ctc_unique_labels,
+embedding_lookup_sparse / safe_embedding_lookup_sparse, the depthwise backprop entry points.
+References are NumPy definitions (values compared with TensorFlow 2.21 while writing them)."""
+import numpy as np
+import pytest
+
+import corenn as tf
+from tests import reference as ref
+
+
+def test_reverse_sequence_and_its_gradient():
+    x = np.arange(24, dtype=np.float32).reshape(2, 4, 3)
+    out = np.asarray(tf.reverse_sequence(x, [2, 3], seq_axis=1, batch_axis=0))
+    want = x.copy()
+    want[0, :2] = x[0, :2][::-1]
+    want[1, :3] = x[1, :3][::-1]
+    np.testing.assert_array_equal(out, want)
+    v = tf.Variable(x)
+    r = np.random.default_rng(0).standard_normal(x.shape).astype(np.float32)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.reverse_sequence(v, [2, 3], seq_axis=1) * r)
+    g = r.copy()
+    g[0, :2] = r[0, :2][::-1]
+    g[1, :3] = r[1, :3][::-1]
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, v)), g)
+    with pytest.raises(ValueError, match="reverse_sequence"):
+        tf.reverse_sequence(x, [5, 1], seq_axis=1)
+
+
+def test_integer_and_shape_helpers():
+    np.testing.assert_array_equal(np.asarray(tf.unravel_index([5, 7], [3, 4])), [[1, 1], [1, 3]])
+    np.testing.assert_array_equal(np.asarray(tf.truncatediv(np.array([-7, 7]), np.array([2, 2]))), [-3, 3])
+    np.testing.assert_array_equal(np.asarray(tf.truncatemod(np.array([-7, 7]), np.array([2, -2]))), [-1, 1])
+    np.testing.assert_allclose(np.asarray(tf.truncatemod([-7.5], [2.0])), [-1.5])
+    y, i, c = tf.unique_with_counts([3, 1, 3, 2, 1, 3])
+    np.testing.assert_array_equal(np.asarray(y), [3, 1, 2])
+    np.testing.assert_array_equal(np.asarray(i), [0, 1, 0, 2, 1, 0])
+    np.testing.assert_array_equal(np.asarray(c), [3, 2, 1])
+    np.testing.assert_array_equal(np.asarray(tf.saturate_cast([300.0, -5.0], tf.uint8)), [255, 0])
+    pads, crops = tf.required_space_to_batch_paddings([5, 7], [2, 3], [[1, 0], [0, 0]])
+    np.testing.assert_array_equal(np.asarray(pads), [[1, 0], [0, 2]])
+    np.testing.assert_array_equal(np.asarray(crops), [[0, 0], [0, 2]])
+    assert [list(np.asarray(s)) for s in tf.shape_n([np.zeros((2, 3)), np.zeros(4)])] == [[2, 3], [4]]
+    assert tf.tuple([1, 2]) == [1, 2] and isinstance(tf.timestamp(), np.floating)
+    assert tf.is_symbolic_tensor(tf.keras.Input((3,))) and not tf.is_symbolic_tensor(tf.constant(1.0))
+    a = np.asarray(tf.random_index_shuffle(np.arange(10), [1, 2, 3], 9))
+    assert sorted(a.tolist()) == list(range(10))
+
+
+def test_fftnd_family_against_numpy():
+    z = np.random.default_rng(0).standard_normal((3, 4, 5)).astype(np.float32)
+    f = tf.signal.fftnd(z, axes=[0, 2])
+    want = np.fft.fftn(z, axes=(0, 2))
+    np.testing.assert_allclose(np.asarray(f[0]) + 1j * np.asarray(f[1]), want, rtol=1e-4, atol=1e-4)
+    back = tf.signal.ifftnd(f, axes=[0, 2])
+    np.testing.assert_allclose(np.asarray(back[0]), z, atol=1e-5)
+    r = tf.signal.rfftnd(z, fft_length=[4, 6], axes=[1, 2])
+    np.testing.assert_allclose(np.asarray(r[0]) + 1j * np.asarray(r[1]), np.fft.rfftn(z, s=(4, 6), axes=(1, 2)),
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(tf.irfftnd(r, fft_length=[4, 6], axes=[1, 2])),
+                               np.fft.irfftn(np.fft.rfftn(z, s=(4, 6), axes=(1, 2)), s=(4, 6), axes=(1, 2)), atol=1e-5)
+
+
+def test_statistics_and_isotonic_regression():
+    z = np.random.default_rng(1).standard_normal((3, 4, 5)).astype(np.float32)
+    cnt, m, v, _ = tf.nn.sufficient_statistics(z, [0, 1])
+    assert float(np.asarray(cnt)) == 12.0
+    np.testing.assert_allclose(np.asarray(m), z.sum((0, 1)), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(v), (z ** 2).sum((0, 1)), rtol=1e-5)
+    out, seg = tf.nn.isotonic_regression(np.array([[1.0, 3, 2, 4], [5, 1, 2, 0]], np.float32))
+    np.testing.assert_allclose(np.asarray(out), [[2.5, 2.5, 2.5, 2.5], [5, 1.5, 1.5, 0]])
+    np.testing.assert_array_equal(np.asarray(seg), [[0, 0, 0, 0], [0, 1, 1, 2]])
+    out, seg = tf.nn.isotonic_regression(np.array([[1.0, 3, 2, 4]], np.float32), decreasing=False)
+    np.testing.assert_allclose(np.asarray(out), [[1, 2.5, 2.5, 4]])
+    xv = tf.Variable(np.array([[1.0, 3, 2, 4]], np.float32))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.nn.isotonic_regression(xv, decreasing=False)[0] * np.array([[1.0, 2, 4, 8]], np.float32))
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, xv)), [[1, 3, 3, 8]])   # dy averaged per block
+    u, ix = tf.nn.ctc_unique_labels([[3, 4, 3, 0], [1, 1, 2, 2]])
+    np.testing.assert_array_equal(np.asarray(u), [[3, 4, 0, 0], [1, 2, 0, 0]])
+    np.testing.assert_array_equal(np.asarray(ix), [[0, 1, 0, 2], [0, 0, 1, 1]])
+
+
+def test_embedding_lookup_sparse():
+    p = np.arange(20, dtype=np.float32).reshape(5, 4)
+    ids = tf.SparseTensor([[0, 0], [0, 1], [2, 0]], np.array([1, 3, 4]), [3, 2])
+    w = tf.SparseTensor([[0, 0], [0, 1], [2, 0]], np.array([1.0, 2.0, 3.0], np.float32), [3, 2])
+    s = 1 * p[1] + 2 * p[3]
+    np.testing.assert_allclose(np.asarray(tf.nn.embedding_lookup_sparse(p, ids, w, combiner="sum")),
+                               [s, np.zeros(4), 3 * p[4]])
+    np.testing.assert_allclose(np.asarray(tf.nn.embedding_lookup_sparse(p, ids, w)), [s / 3, np.zeros(4), p[4]], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(tf.nn.embedding_lookup_sparse(p, ids, w, combiner="sqrtn")),
+                               [s / np.sqrt(5), np.zeros(4), p[4]], rtol=1e-6)
+    safe = np.asarray(tf.nn.safe_embedding_lookup_sparse(p, ids, w, default_id=4))
+    np.testing.assert_allclose(safe[1], p[4])
+    pv = tf.Variable(p)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.nn.embedding_lookup_sparse(pv, ids, w, combiner="sum"))
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, pv))[:, 0], [0, 1, 0, 2, 3])
+
+
+def test_depthwise_backprop_entry_points():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((1, 5, 5, 2)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 2, 2)).astype(np.float32)
+    dy = rng.standard_normal((1, 3, 3, 4)).astype(np.float32)
+    dx_ref, dw_ref, _ = ref.depthwise_conv2d_grads(x, w, dy, strides=(2, 2), padding="same")
+    np.testing.assert_allclose(np.asarray(tf.nn.depthwise_conv2d_backprop_input([1, 5, 5, 2], w, dy, [1, 2, 2, 1],
+                                                                                "SAME")), dx_ref, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(tf.nn.depthwise_conv2d_backprop_filter(x, [3, 3, 2, 2], dy, [1, 2, 2, 1],
+                                                                                 "SAME")), dw_ref, rtol=1e-4, atol=1e-4)
