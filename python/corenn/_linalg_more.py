@@ -257,3 +257,31 @@ def tensor_diag_part(input, name=None):  # noqa: A002
     shape = tuple(int(d) for d in t.shape[:t.ndim // 2])
     n = int(np.prod(shape)) if shape else 1
     return ops.reshape(ops._gather_flat(ops.reshape(t, [-1]), np.arange(n, dtype=np.int64) * (n + 1)), list(shape))
+
+
+__all__ += ["eigh_tridiagonal"]
+
+
+def eigh_tridiagonal(alpha, beta, eigvals_only=True, select="a", select_range=None, tol=None, name=None):
+    """Eigenvalues (ascending), and with eigvals_only=False eigenvectors (columns), of the
+    symmetric tridiagonal matrix of diagonal alpha (n,) and off-diagonal beta (n - 1,).
+    select 'a' all, 'v' those in the half-open range (lo, hi], 'i' the indices lo..hi. No
+    gradient (as TensorFlow)."""
+    a = np.asarray(alpha, np.float64).reshape(-1)
+    b = np.asarray(beta, np.float64).reshape(-1)
+    if b.size != max(a.size - 1, 0):
+        raise ValueError(f"tf.linalg.eigh_tridiagonal: beta must have {max(a.size - 1, 0)} entries, got {b.size}")
+    m = np.diag(a) + np.diag(b, 1) + np.diag(b, -1)
+    w, v = np.linalg.eigh(m)
+    if select == "v":
+        lo, hi = (float(x) for x in select_range)
+        keep = (w > lo) & (w <= hi)
+    elif select == "i":
+        lo, hi = (int(x) for x in select_range)
+        keep = (np.arange(w.size) >= lo) & (np.arange(w.size) <= hi)
+    elif select == "a":
+        keep = np.ones(w.size, bool)
+    else:
+        raise ValueError(f"tf.linalg.eigh_tridiagonal: select must be 'a', 'v' or 'i', got {select!r}")
+    wt = ops._t(w[keep])
+    return wt if eigvals_only else (wt, ops._t(v[:, keep]))

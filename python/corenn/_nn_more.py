@@ -658,3 +658,90 @@ def ctc_unique_labels(labels, name=None):
         uniq[b, :len(seen)] = list(seen)
     from ._tf_api import constant
     return constant(uniq, dtype="int64"), constant(idx.astype(np.int32))
+
+
+# -- fractional pooling (Graham, 2014) -----------------------------------------------------------------
+
+__all__ += ["fractional_max_pool", "fractional_avg_pool"]
+
+
+def _pooling_sequence(rng, n_in, ratio, pseudo_random):
+    """Boundaries 0 = s_0 < ... < s_out = n_in of out = floor(n_in / ratio) regions: random
+    interval lengths floor / ceil of alpha = n_in / out in random order, or (pseudo_random)
+    s_i = ceil(alpha (i + u)) - ceil(alpha u) for one uniform u."""
+    out = int(n_in // ratio)
+    if out < 1:
+        raise ValueError(f"tf.nn.fractional_*_pool: pooling_ratio {ratio} leaves no output for a size of {n_in}")
+    alpha = n_in / out
+    if pseudo_random:
+        u = rng.random()
+        s = np.ceil(alpha * (np.arange(out + 1) + u)) - np.ceil(alpha * u)
+        s[-1] = n_in
+        return s.astype(np.int64)
+    small, big = int(np.floor(alpha)), int(np.ceil(alpha))
+    n_big = n_in - small * out
+    lengths = np.array([big] * n_big + [small] * (out - n_big))
+    rng.shuffle(lengths)
+    return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+
+def _fractional_pool(kind, value, pooling_ratio, pseudo_random, overlapping, seed):
+    t = ops.cast(ops.convert_to_tensor(value), "float32")
+    if t.ndim != 4:
+        raise ValueError(f"tf.nn.fractional_{kind}_pool: value must be (batch, height, width, channels), got "
+                         f"{tuple(t.shape)}")
+    r = np.asarray(pooling_ratio, np.float64).reshape(-1)
+    r = np.array([1.0, r[0], r[0], 1.0]) if r.size == 1 else (np.array([1.0, r[0], r[1], 1.0]) if r.size == 2 else r)
+    if r.size != 4 or r[0] != 1 or r[3] != 1 or (r[1:3] < 1).any():
+        raise ValueError(f"tf.nn.fractional_{kind}_pool: pooling_ratio must be [1, >= 1, >= 1, 1], got "
+                         f"{np.asarray(pooling_ratio).tolist()}")
+    from .utils.random import get_generator
+    rng = np.random.default_rng(int(seed)) if seed else get_generator()
+    a = np.asarray(t, np.float64)
+    n, h, w, c = a.shape
+    rows = _pooling_sequence(rng, h, r[1], pseudo_random)
+    cols = _pooling_sequence(rng, w, r[2], pseudo_random)
+    oh, ow = rows.size - 1, cols.size - 1
+    out = np.empty((n, oh, ow, c))
+    src = np.zeros((n, oh, ow, c), np.int64)
+    cells = {}
+    for i in range(oh):
+        r0, r1 = rows[i], min(rows[i + 1] + (1 if overlapping else 0), h)
+        for j in range(ow):
+            c0, c1 = cols[j], min(cols[j + 1] + (1 if overlapping else 0), w)
+            win = a[:, r0:r1, c0:c1, :].reshape(n, -1, c)
+            if kind == "max":
+                k = win.argmax(axis=1)
+                out[:, i, j] = np.take_along_axis(win, k[:, None, :], axis=1)[:, 0]
+                yy, xx = r0 + k // (c1 - c0), c0 + k % (c1 - c0)
+                src[:, i, j] = ((np.arange(n)[:, None] * h + yy) * w + xx) * c + np.arange(c)
+            else:
+                out[:, i, j] = win.mean(axis=1)
+                cells[(i, j)] = (r0, r1, c0, c1)
+    y = ops._t(out)
+
+    def rule(dys):
+        g = np.asarray(dys[0], np.float64)
+        if kind == "max":
+            dx = np.bincount(src.reshape(-1), weights=g.reshape(-1), minlength=a.size).reshape(a.shape)
+        else:
+            dx = np.zeros_like(a)
+            for (i, j), (r0, r1, c0, c1) in cells.items():
+                dx[:, r0:r1, c0:c1, :] += g[:, i, j][:, None, None, :] / ((r1 - r0) * (c1 - c0))
+        return [ops._t(dx)]
+    ops._record(rule, [t], [y])
+    from ._tf_api import constant
+    return y, constant(rows, dtype="int64"), constant(cols, dtype="int64")
+
+
+def fractional_max_pool(value, pooling_ratio, pseudo_random=False, overlapping=False, seed=0, name=None):
+    """(output, row_pooling_sequence, col_pooling_sequence): max pooling over regions whose
+    boundaries are the sequences (random region sizes between floor and ceil of the ratio;
+    overlapping: each region also takes its right / bottom boundary cell). The draws come from
+    corenn's generator (or ``seed``), not TensorFlow's. Differentiable in value."""
+    return _fractional_pool("max", value, pooling_ratio, pseudo_random, overlapping, seed)
+
+
+def fractional_avg_pool(value, pooling_ratio, pseudo_random=False, overlapping=False, seed=0, name=None):
+    """As fractional_max_pool with the mean of each region."""
+    return _fractional_pool("avg", value, pooling_ratio, pseudo_random, overlapping, seed)

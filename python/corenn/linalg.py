@@ -227,7 +227,7 @@ def expm(input, name=None):  # noqa: A002
     return total
 
 
-from ._linalg_more import (banded_triangular_solve, logm, lu, lu_matrix_inverse, lu_reconstruct,  # noqa: E402,F401
+from ._linalg_more import (banded_triangular_solve, eigh_tridiagonal, logm, lu, lu_matrix_inverse, lu_reconstruct,  # noqa: E402,F401
                            lu_solve, matrix_square_root, sqrtm, tensor_diag, tensor_diag_part, tridiagonal_matmul,
                            tridiagonal_solve)
 from ._linalg_more import __all__ as _more  # noqa: E402

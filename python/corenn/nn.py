@@ -539,7 +539,8 @@ from ._nn_more import (all_candidate_sampler, compute_accidental_hits, fixed_uni
                        uniform_candidate_sampler)
 from ._nn_more import (atrous_conv2d_transpose, batch_norm_with_global_normalization, ctc_unique_labels,  # noqa: E402,F401
                        depthwise_conv2d_backprop_filter, depthwise_conv2d_backprop_input, embedding_lookup_sparse,
-                       isotonic_regression, safe_embedding_lookup_sparse, sufficient_statistics)
+                       fractional_avg_pool, fractional_max_pool, isotonic_regression, safe_embedding_lookup_sparse,
+                       sufficient_statistics)
 from ._nn_more import __all__ as _more  # noqa: E402
 
 __all__ += _more

@@ -111,3 +111,58 @@ def test_depthwise_backprop_entry_points():
                                                                                 "SAME")), dx_ref, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.asarray(tf.nn.depthwise_conv2d_backprop_filter(x, [3, 3, 2, 2], dy, [1, 2, 2, 1],
                                                                                  "SAME")), dw_ref, rtol=1e-4, atol=1e-4)
+
+
+def test_fractional_pools():
+    x = np.random.default_rng(3).standard_normal((2, 7, 9, 2)).astype(np.float32)
+    for pseudo in (False, True):
+        for overlapping in (False, True):
+            y, rows, cols = tf.nn.fractional_max_pool(x, [1, 1.5, 1.5, 1], pseudo_random=pseudo,
+                                                      overlapping=overlapping, seed=5)
+            rows, cols = np.asarray(rows), np.asarray(cols)
+            assert tuple(y.shape) == (2, 4, 6, 2) and rows[0] == 0 and rows[-1] == 7 and cols[-1] == 9
+            assert set(np.diff(rows)) <= {1, 2} and set(np.diff(cols)) <= {1, 2}
+            extra = 1 if overlapping else 0
+            want = np.stack([np.stack([x[:, rows[i]:min(rows[i + 1] + extra, 7), cols[j]:min(cols[j + 1] + extra, 9)]
+                                       .max(axis=(1, 2)) for j in range(6)], 1) for i in range(4)], 1)
+            np.testing.assert_allclose(np.asarray(y), want, rtol=1e-6)
+    y, rows, cols = tf.nn.fractional_avg_pool(x, [1, 2.0, 1.44, 1], seed=2)
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    np.testing.assert_allclose(np.asarray(y)[:, 0, 0], x[:, rows[0]:rows[1], cols[0]:cols[1]].mean(axis=(1, 2)), rtol=1e-5)
+    v = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.nn.fractional_avg_pool(v, [1, 2.0, 1.44, 1], seed=2)[0])
+    g = np.asarray(tape.gradient(loss, v))
+    covered = np.zeros((7, 9), bool)
+    covered[:rows[-1], :cols[-1]] = True
+    np.testing.assert_allclose(g[0, :, :, 0].sum(), (rows.size - 1) * (cols.size - 1), rtol=1e-5)   # each window's dy=1
+    assert (g[0, :, :, 0][covered] > 0).all()
+    with pytest.raises(ValueError, match="pooling_ratio"):
+        tf.nn.fractional_max_pool(x, [2, 1.5, 1.5, 1])
+
+
+def test_sparse_cross_sampled_addmm_and_eigh_tridiagonal():
+    sp = tf.SparseTensor([[0, 0], [0, 1], [1, 0]], np.array(["a", "b", "c"], object), [2, 2])
+    d = tf.constant([["d"], ["e"]])
+    c = tf.sparse.cross([sp, d])
+    assert np.asarray(c.indices).tolist() == [[0, 0], [0, 1], [1, 0]] and list(c.values) == ["a_X_d", "b_X_d", "c_X_e"]
+    # TensorFlow 2.21's buckets for the same crosses (the recipe HashedCrossing uses)
+    np.testing.assert_array_equal(np.asarray(tf.sparse.cross_hashed([sp, d], num_buckets=100).values), [82, 54, 41])
+    np.testing.assert_array_equal(np.asarray(tf.sparse.cross_hashed([sp, d]).values),
+                                  [1584069791037555375, 2292520902626215647, 1746051686049959641])
+    np.testing.assert_array_equal(np.asarray(tf.sparse.cross_hashed([np.array([[1], [2]]), d], num_buckets=1000,
+                                                                    hash_key=7).values), [192, 738])
+    m1 = np.arange(4.0, dtype=np.float32).reshape(2, 2)
+    m2 = np.random.default_rng(0).standard_normal((2, 2)).astype(np.float32)
+    _, vals, _ = tf.sparse.sampled_addmm(np.array([[0, 1], [1, 0]]), np.array([1.0, 2.0], np.float32), [2, 2], m1, m2,
+                                         beta=0.5, alpha=2.0)
+    prod = m1 @ m2
+    np.testing.assert_allclose(np.asarray(vals), [0.5 + 2 * prod[0, 1], 1.0 + 2 * prod[1, 0]], rtol=1e-6)
+    a, b = np.array([1.0, 2, 3]), np.array([0.5, 0.5])
+    w = np.linalg.eigvalsh(np.diag(a) + np.diag(b, 1) + np.diag(b, -1))
+    np.testing.assert_allclose(np.asarray(tf.linalg.eigh_tridiagonal(a, b)), w, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(tf.linalg.eigh_tridiagonal(a, b, select="i", select_range=[1, 2])), w[1:],
+                               rtol=1e-6)
+    vals, vecs = tf.linalg.eigh_tridiagonal(a, b, eigvals_only=False)
+    t = np.diag(a) + np.diag(b, 1) + np.diag(b, -1)
+    np.testing.assert_allclose(t @ np.asarray(vecs), np.asarray(vecs) * np.asarray(vals), atol=1e-5)
