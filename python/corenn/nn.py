@@ -534,13 +534,14 @@ from ._nn_more import (approx_max_k, approx_min_k, avg_pool3d, collapse_repeated
                        conv3d_transpose, conv_transpose, ctc_beam_search_decoder, ctc_greedy_decoder, ctc_loss,
                        dilation2d, erosion2d, in_top_k, max_pool3d, max_pool_with_argmax, space_to_batch,
                        weighted_moments, zero_fraction)
-from ._nn_more import (all_candidate_sampler, compute_accidental_hits, fixed_unigram_candidate_sampler,  # noqa: E402,F401
+from ._nn_extra import (all_candidate_sampler, compute_accidental_hits, fixed_unigram_candidate_sampler,  # noqa: E402,F401
                        learned_unigram_candidate_sampler, log_uniform_candidate_sampler, nce_loss, sampled_softmax_loss,
                        uniform_candidate_sampler)
-from ._nn_more import (atrous_conv2d_transpose, batch_norm_with_global_normalization, ctc_unique_labels,  # noqa: E402,F401
+from ._nn_extra import (atrous_conv2d_transpose, batch_norm_with_global_normalization, ctc_unique_labels,  # noqa: E402,F401
                        depthwise_conv2d_backprop_filter, depthwise_conv2d_backprop_input, embedding_lookup_sparse,
                        fractional_avg_pool, fractional_max_pool, isotonic_regression, safe_embedding_lookup_sparse,
                        sufficient_statistics)
+from ._nn_extra import __all__ as _extra  # noqa: E402
 from ._nn_more import __all__ as _more  # noqa: E402
 
-__all__ += _more
+__all__ += _more + _extra

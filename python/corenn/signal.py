@@ -321,6 +321,6 @@ from ._signal_more import __all__ as _more  # noqa: E402
 
 __all__ += _more
 
-from ._tf_more import fftnd, ifftnd, irfftnd, rfftnd  # noqa: E402,F401
+from ._tf_small import fftnd, ifftnd, irfftnd, rfftnd  # noqa: E402,F401
 
 __all__ += ["fftnd", "ifftnd", "rfftnd", "irfftnd"]

@@ -88,5 +88,6 @@ def from_dense(tensor, name=None):
 # reductions, sparse x dense products, add / concat / reshape / slice / transpose, softmax, ...
 from ._sparse_more import *  # noqa: E402,F401,F403
 from ._sparse_more import __all__ as _more  # noqa: E402
+from ._sparse_cross import cross, cross_hashed, sampled_addmm  # noqa: E402,F401
 
-__all__ += _more
+__all__ += _more + ["cross", "cross_hashed", "sampled_addmm"]
