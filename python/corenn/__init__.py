@@ -96,6 +96,7 @@ from ._tf_control import __all__ as _tf_control_names  # noqa: E402
 from ._tf_more import *  # noqa: E402,F401,F403  (Assert, space_to_batch, dynamic_stitch, IndexedSlices ...)
 from ._tf_more import __all__ as _tf_more_names  # noqa: E402
 from ._tf_small import *  # noqa: E402,F401,F403  (reverse_sequence, unravel_index, fftnd ...)
+from ._tf_lookup import bitwise, lookup, sets  # noqa: E402  (tf.lookup tables, tf.sets, tf.bitwise)
 from ._tf_small import __all__ as _tf_small_names  # noqa: E402
 from ._tf_small import tf_tuple as tuple  # noqa: E402,A001  (tf.tuple; not in __all__, as tf.range)
 from . import train, summary, saved_model  # noqa: E402
@@ -126,7 +127,7 @@ __all__ = ["Model", "Input", "backend", "GradientTape", "function", "convert_to_
                         and n not in dir(_builtins)]
 __all__ += ["train", "summary", "saved_model", "io", "compat", "test", "autograph", "sysconfig",
             "executing_eagerly", "get_logger"] + [n for n in _tf_control_names if n not in dir(_builtins)]
-__all__ += [n for n in _tf_more_names + _tf_small_names if n not in __all__]
+__all__ += [n for n in _tf_more_names + _tf_small_names if n not in __all__] + ["lookup", "sets", "bitwise"]
 
 # Last: the public ops of every op namespace record a graph node when called on KerasTensors
 # (``x = ops.expand_dims(inputs, -1)`` while a functional model is built; layers/op_layer.py).
