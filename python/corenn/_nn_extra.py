@@ -377,3 +377,38 @@ def fractional_max_pool(value, pooling_ratio, pseudo_random=False, overlapping=F
 def fractional_avg_pool(value, pooling_ratio, pseudo_random=False, overlapping=False, seed=0, name=None):
     """As fractional_max_pool with the mean of each region."""
     return _fractional_pool("avg", value, pooling_ratio, pseudo_random, overlapping, seed)
+
+
+__all__ += ["with_space_to_batch"]
+
+
+def with_space_to_batch(input, dilation_rate, padding, op, filter_shape=None, spatial_dims=None,  # noqa: A002
+                        data_format=None):
+    """``op(converted, num_spatial_dims, "VALID")`` run on the input rearranged by
+    space_to_batch_nd with block ``dilation_rate`` (padded for 'SAME' from ``filter_shape``, and
+    to a multiple of the block), then batch_to_space_nd back: a dilated operation written with
+    an undilated ``op``, as TensorFlow. Spatial axes 1..N (channels last)."""
+    from ._tf_more import batch_to_space, space_to_batch_nd
+    from ._tf_small import required_space_to_batch_paddings
+    rate = np.asarray(dilation_rate, np.int64).reshape(-1)
+    n = rate.size
+    if spatial_dims is not None and list(np.asarray(spatial_dims).reshape(-1)) != list(range(1, n + 1)):
+        raise ValueError("tf.nn.with_space_to_batch: only spatial_dims 1..N (channels last) are supported")
+    if data_format not in (None, "NWC", "NHWC", "NDHWC"):
+        raise ValueError(f"tf.nn.with_space_to_batch: data_format must be channels last, got {data_format!r}")
+    x = ops.convert_to_tensor(input)
+    pad = str(padding).upper()
+    if pad == "SAME":
+        if filter_shape is None:
+            raise ValueError("tf.nn.with_space_to_batch: padding 'SAME' needs filter_shape")
+        total = (np.asarray(filter_shape, np.int64).reshape(-1)[:n] - 1) * rate
+        base = np.stack([total // 2, total - total // 2], axis=1)
+    elif pad == "VALID":
+        base = np.zeros((n, 2), np.int64)
+    else:
+        raise ValueError(f"tf.nn.with_space_to_batch: padding must be 'SAME' or 'VALID', got {padding!r}")
+    if (rate == 1).all():
+        return op(x, n, pad)
+    paddings, crops = required_space_to_batch_paddings([int(d) for d in x.shape[1:n + 1]], rate, base)
+    y = op(space_to_batch_nd(x, rate, np.asarray(paddings)), n, "VALID")
+    return batch_to_space(y, rate, np.asarray(crops))

@@ -540,7 +540,7 @@ from ._nn_extra import (all_candidate_sampler, compute_accidental_hits, fixed_un
 from ._nn_extra import (atrous_conv2d_transpose, batch_norm_with_global_normalization, ctc_unique_labels,  # noqa: E402,F401
                        depthwise_conv2d_backprop_filter, depthwise_conv2d_backprop_input, embedding_lookup_sparse,
                        fractional_avg_pool, fractional_max_pool, isotonic_regression, safe_embedding_lookup_sparse,
-                       sufficient_statistics)
+                       sufficient_statistics, with_space_to_batch)
 from ._nn_extra import __all__ as _extra  # noqa: E402
 from ._nn_more import __all__ as _more  # noqa: E402
 

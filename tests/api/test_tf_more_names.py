@@ -166,3 +166,15 @@ def test_sparse_cross_sampled_addmm_and_eigh_tridiagonal():
     vals, vecs = tf.linalg.eigh_tridiagonal(a, b, eigvals_only=False)
     t = np.diag(a) + np.diag(b, 1) + np.diag(b, -1)
     np.testing.assert_allclose(t @ np.asarray(vecs), np.asarray(vecs) * np.asarray(vals), atol=1e-5)
+
+
+def test_with_space_to_batch_is_a_dilated_op():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 9, 10, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    for pad in ("SAME", "VALID"):
+        y = tf.nn.with_space_to_batch(x, [2, 3], pad, lambda inp, n, p: tf.nn.conv2d(inp, w, 1, p), filter_shape=[3, 3])
+        want = ref.conv2d_forward(x, w, padding=pad.lower(), dilation=(2, 3))
+        np.testing.assert_allclose(np.asarray(y), want, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="filter_shape"):
+        tf.nn.with_space_to_batch(x, [2, 2], "SAME", lambda inp, n, p: inp)
