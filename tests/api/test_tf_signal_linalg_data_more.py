@@ -185,3 +185,13 @@ def test_fixed_length_records_and_numpy_iterator(tmp_path):
     assert isinstance(it, tf.data.NumpyIterator)
     assert it.next() == 0 and list(it) == [1, 2]
     assert list(tf.data.NumpyIterator(tf.data.Dataset.range(2))) == [0, 1]
+
+
+def test_dataset_spec_and_threading_options():
+    ds = tf.data.Dataset.from_tensor_slices(np.zeros((4, 3), np.float32))
+    spec = tf.data.DatasetSpec.from_value(ds)
+    assert spec.is_compatible_with(ds) and spec == tf.data.DatasetSpec(ds.element_spec)
+    assert not spec.is_compatible_with(tf.data.Dataset.range(3))
+    t = tf.data.ThreadingOptions()
+    t.private_threadpool_size = 4
+    assert t.private_threadpool_size == 4

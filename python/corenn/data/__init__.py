@@ -80,7 +80,7 @@ experimental = _Namespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE_CARDI
                           make_csv_dataset=make_csv_dataset, CsvDataset=CsvDataset,
                           TFRecordWriter=_TFRecordDatasetWriter)
 
-from ._fixed_length import FixedLengthRecordDataset, NumpyIterator  # noqa: E402
+from ._fixed_length import DatasetSpec, FixedLengthRecordDataset, NumpyIterator, ThreadingOptions  # noqa: E402
 
 __all__ = ["Dataset", "TextLineDataset", "TFRecordDataset", "TensorSpec", "Options", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY",
-           "experimental", "FixedLengthRecordDataset", "NumpyIterator"]
+           "experimental", "FixedLengthRecordDataset", "NumpyIterator", "ThreadingOptions", "DatasetSpec"]

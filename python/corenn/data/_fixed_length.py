@@ -100,3 +100,38 @@ class NumpyIterator:
 
     def __repr__(self):
         return f"NumpyIterator(iterator={self._dataset!r})"
+
+
+class ThreadingOptions:
+    """``tf.data.ThreadingOptions``: accepted and stored (corenn's pipelines run in the calling
+    thread); ``Options().threading`` takes the same attributes."""
+
+    def __init__(self):
+        self.max_intra_op_parallelism = None
+        self.private_threadpool_size = None
+
+
+class DatasetSpec:
+    """``tf.data.DatasetSpec(element_spec, dataset_shape=())``: the type of a dataset, for
+    signatures; ``is_compatible_with`` compares element specs."""
+
+    def __init__(self, element_spec, dataset_shape=()):
+        self.element_spec, self.shape = element_spec, tuple(dataset_shape)
+
+    @classmethod
+    def from_value(cls, value):
+        return cls(value.element_spec)
+
+    def is_compatible_with(self, other):
+        spec = other.element_spec if isinstance(other, (Dataset, DatasetSpec)) else other
+        return repr(spec) == repr(self.element_spec)
+
+    def __eq__(self, other):
+        return isinstance(other, DatasetSpec) and repr(other.element_spec) == repr(self.element_spec) \
+            and other.shape == self.shape
+
+    def __hash__(self):
+        return hash(repr(self.element_spec))
+
+    def __repr__(self):
+        return f"DatasetSpec({self.element_spec!r}, TensorShape({list(self.shape)}))"
