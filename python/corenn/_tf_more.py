@@ -23,7 +23,9 @@ __all__ = ["Assert", "assert_equal", "assert_greater", "assert_less", "assert_ra
            "gradients", "grad_pass_through", "broadcast_dynamic_shape", "broadcast_static_shape", "bitcast",
            "fingerprint", "IndexedSlices", "VariableAggregation", "VariableSynchronization", "inside_function",
            "get_current_name_scope", "make_ndarray", "make_tensor_proto", "eig", "eigvals", "matrix_square_root",
-           "TensorProto"]
+           "TensorProto", "RaggedTensor"]
+
+from .strings import RaggedTensor  # noqa: E402  (tf.RaggedTensor: corenn's one-level ragged rows)
 
 
 def Assert(condition, data, summarize=None, name=None):  # noqa: N802 - TensorFlow's name

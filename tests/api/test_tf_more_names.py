@@ -178,3 +178,19 @@ def test_with_space_to_batch_is_a_dilated_op():
         np.testing.assert_allclose(np.asarray(y), want, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="filter_shape"):
         tf.nn.with_space_to_batch(x, [2, 2], "SAME", lambda inp, n, p: inp)
+
+
+def test_ragged_tensor_constructors():
+    R = tf.RaggedTensor
+    r = R.from_row_lengths([1, 2, 3, 4, 5], [2, 0, 3])
+    assert r.to_list() == [[1, 2], [], [3, 4, 5]]
+    assert np.asarray(r.row_splits).tolist() == [0, 2, 2, 5] and np.asarray(r.values).tolist() == [1, 2, 3, 4, 5]
+    assert int(np.asarray(r.nrows())) == 3 and np.asarray(r.value_rowids()).tolist() == [0, 0, 2, 2, 2]
+    assert R.from_row_splits([1.0, 2, 3], [0, 1, 3]).to_list() == [[1.0], [2.0, 3.0]]
+    assert R.from_value_rowids([7, 8, 9], [0, 0, 2], nrows=4).to_list() == [[7, 8], [], [9], []]
+    assert R.from_tensor([[1, 2, 0], [3, 0, 0]], padding=0).to_list() == [[1, 2], [3]]
+    assert R.from_tensor([[1, 2, 0], [3, 0, 0]], lengths=[1, 3]).to_list() == [[1], [3, 0, 0]]
+    assert R.from_row_lengths(["a", "b", "c"], [1, 2]).to_list() == [[b"a"], [b"b", b"c"]]
+    np.testing.assert_array_equal(np.asarray(r.to_tensor()), [[1, 2, 0], [0, 0, 0], [3, 4, 5]])
+    with pytest.raises(ValueError, match="row_splits"):
+        R.from_row_splits([1, 2], [0, 3])
