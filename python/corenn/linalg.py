@@ -242,3 +242,8 @@ def eig(tensor, name=None):
 
 def eigvals(tensor, name=None):
     return ops.eig(tensor)[0]
+
+from ._linalg_operators import *  # noqa: E402,F401,F403  (LinearOperator and its family)
+from ._linalg_operators import __all__ as _operators  # noqa: E402
+
+__all__ += _operators
