@@ -254,3 +254,120 @@ def irfftnd(input_tensor, fft_length=None, axes=None, norm=None, name=None):
         z = (ops.moveaxis(z[0], last, -1), ops.moveaxis(z[1], last, -1))
     out = ops.irfft(z, fft_length=None if n is None else n[-1])
     return ops.moveaxis(out, -1, last) if last != re.ndim - 1 else out
+
+
+__all__ += ["extract_volume_patches", "approx_top_k", "type_spec_from_value", "SparseTensorSpec", "TypeSpec",
+            "RaggedTensorSpec", "IndexedSlicesSpec"]
+
+
+def extract_volume_patches(input, ksizes, strides, padding, name=None):  # noqa: A002
+    """The (kd, kh, kw) patches of an NDHWC input, each flattened (kd, kh, kw, C) into the last
+    axis: (N, OD, OH, OW, kd*kh*kw*C); 'SAME' pads with zeros. Differentiable (a gather)."""
+    t = ops.convert_to_tensor(input)
+    if t.ndim != 5:
+        raise ValueError(f"tf.extract_volume_patches: input must be (N, D, H, W, C), got shape {tuple(t.shape)}")
+    k = [int(v) for v in np.asarray(ksizes).reshape(-1)]
+    s = [int(v) for v in np.asarray(strides).reshape(-1)]
+    if len(k) != 5 or len(s) != 5 or k[0] != 1 or k[4] != 1 or s[0] != 1 or s[4] != 1:
+        raise ValueError(f"tf.extract_volume_patches: ksizes and strides must be [1, d, h, w, 1], got {k} and {s}")
+    n, dims, c = int(t.shape[0]), [int(d) for d in t.shape[1:4]], int(t.shape[4])
+    if str(padding).upper() == "VALID":
+        out = [(dims[i] - k[1 + i]) // s[1 + i] + 1 for i in range(3)]
+        before = [0, 0, 0]
+    elif str(padding).upper() == "SAME":
+        out = [-(-dims[i] // s[1 + i]) for i in range(3)]
+        before = [max((out[i] - 1) * s[1 + i] + k[1 + i] - dims[i], 0) // 2 for i in range(3)]
+    else:
+        raise ValueError(f"tf.extract_volume_patches: padding must be 'SAME' or 'VALID', got {padding!r}")
+    if min(out) < 1:
+        raise ValueError(f"tf.extract_volume_patches: the patch {k[1:4]} does not fit the input {dims}")
+    coords = []
+    for i in range(3):   # (out_i, k_i) input coordinate along axis i
+        coords.append(np.arange(out[i])[:, None] * s[1 + i] - before[i] + np.arange(k[1 + i])[None, :])
+    dz = coords[0][:, None, None, :, None, None]
+    dy = coords[1][None, :, None, None, :, None]
+    dx = coords[2][None, None, :, None, None, :]
+    ok = (dz >= 0) & (dz < dims[0]) & (dy >= 0) & (dy < dims[1]) & (dx >= 0) & (dx < dims[2])
+    cell = (dz * dims[1] + dy) * dims[2] + dx                          # (OD, OH, OW, kd, kh, kw)
+    idx = (np.arange(n).reshape((-1,) + (1,) * 7) * int(np.prod(dims)) + cell[None, ..., None]) * c + np.arange(c)
+    idx = np.where(ok[None, ..., None], idx, -1)
+    flat = ops._gather_flat(ops.reshape(t, [-1]), idx.reshape(-1))
+    return ops.reshape(flat, [n] + out + [k[1] * k[2] * k[3] * c])
+
+
+def approx_top_k(input, k, reduction_dimension=-1, recall_target=0.95, is_max_k=True,  # noqa: A002
+                 reduction_input_size_override=-1, aggregate_to_topk=True, name=None):
+    """(values, indices) of the k largest (is_max_k) or smallest entries: exact top-k."""
+    from ._math_more import _approx_k
+    return _approx_k("approx_top_k", input, k, reduction_dimension, bool(is_max_k))
+
+
+class TypeSpec:
+    """The base of corenn's value specs (``tf.TypeSpec``)."""
+
+    def __init__(self, shape=None, dtype="float32", name=None):
+        self.shape = None if shape is None else builtins.tuple(None if d is None else int(d) for d in shape)
+        self.dtype, self.name = str(dtype), name
+
+    def is_compatible_with(self, other):
+        oshape = getattr(other, "shape", None)
+        if self.shape is None or oshape is None:
+            return True
+        oshape = builtins.tuple(oshape)
+        return len(oshape) == len(self.shape) and all(a is None or b is None or a == b
+                                                      for a, b in zip(self.shape, oshape))
+
+    def __eq__(self, other):
+        return type(other) is type(self) and (other.shape, other.dtype) == (self.shape, self.dtype)
+
+    def __hash__(self):
+        return hash((type(self).__name__, self.shape, self.dtype))
+
+    def __repr__(self):
+        return f"{type(self).__name__}(shape={self.shape}, dtype={self.dtype})"
+
+
+class SparseTensorSpec(TypeSpec):
+    """``tf.SparseTensorSpec(shape, dtype)``: the type of a SparseTensor."""
+
+    @classmethod
+    def from_value(cls, value):
+        return cls(value.shape, getattr(value.values, "dtype", "float32"))
+
+
+class RaggedTensorSpec(TypeSpec):
+    def __init__(self, shape=None, dtype="float32", ragged_rank=None, row_splits_dtype="int64", flat_values_spec=None):
+        super().__init__(shape, dtype)
+        self.ragged_rank, self.row_splits_dtype = ragged_rank, row_splits_dtype
+
+
+class IndexedSlicesSpec(TypeSpec):
+    def __init__(self, shape=None, dtype="float32", indices_dtype="int64", dense_shape_dtype=None,
+                 indices_shape=None):
+        super().__init__(shape, dtype)
+        self.indices_dtype = indices_dtype
+
+
+def type_spec_from_value(value):
+    """The spec of a value: TensorSpec for a Tensor / array, SparseTensorSpec, RaggedTensorSpec,
+    IndexedSlicesSpec, a Dataset's DatasetSpec."""
+    from .data import Dataset, DatasetSpec, TensorSpec
+    from .sparse import SparseTensor
+    from .strings import RaggedTensor
+    from ._tf_more import IndexedSlices
+    if isinstance(value, SparseTensor):
+        return SparseTensorSpec.from_value(value)
+    if isinstance(value, RaggedTensor):
+        return RaggedTensorSpec((len(value), None), "string" if any(
+            isinstance(v, str) for r in value for v in r) else "int64", ragged_rank=1)
+    if isinstance(value, IndexedSlices):
+        return IndexedSlicesSpec(value.dense_shape, str(value.dtype))
+    if isinstance(value, Dataset):
+        return DatasetSpec.from_value(value)
+    a = np.asarray(value)
+    if not isinstance(value, (Tensor, np.ndarray)) and a.dtype.kind not in "biufcOUS":
+        raise TypeError(f"tf.type_spec_from_value: no spec for {type(value).__name__}")
+    dtype = "string" if a.dtype.kind in "OUS" else str(getattr(value, "dtype", a.dtype))
+    if a.dtype == np.float64 and not isinstance(value, np.ndarray):
+        dtype = "float32"
+    return TensorSpec(a.shape, dtype)

@@ -194,3 +194,35 @@ def test_ragged_tensor_constructors():
     np.testing.assert_array_equal(np.asarray(r.to_tensor()), [[1, 2, 0], [0, 0, 0], [3, 4, 5]])
     with pytest.raises(ValueError, match="row_splits"):
         R.from_row_splits([1, 2], [0, 3])
+
+
+def _ref_volume_patches(x, k, s, same):
+    n, d, h, w, c = x.shape
+    if same:
+        out = [-(-v // st) for v, st in zip((d, h, w), s)]
+        pads = [max((o - 1) * st + kk - v, 0) for o, st, kk, v in zip(out, s, k, (d, h, w))]
+        x = np.pad(x, [(0, 0)] + [(p // 2, p - p // 2) for p in pads] + [(0, 0)])
+    else:
+        out = [(v - kk) // st + 1 for v, kk, st in zip((d, h, w), k, s)]
+    res = np.zeros((n, *out, k[0] * k[1] * k[2] * c))
+    for i, j, l in np.ndindex(*out):
+        res[:, i, j, l] = x[:, i * s[0]:i * s[0] + k[0], j * s[1]:j * s[1] + k[1], l * s[2]:l * s[2] + k[2]].reshape(n, -1)
+    return res
+
+
+def test_extract_volume_patches_approx_top_k_and_specs():
+    x = np.random.default_rng(4).standard_normal((2, 5, 4, 6, 3)).astype(np.float32)
+    for k, s, pad in (([2, 2, 2], [2, 2, 2], "VALID"), ([3, 2, 3], [2, 1, 2], "SAME")):
+        got = tf.extract_volume_patches(x, [1, *k, 1], [1, *s, 1], pad)
+        np.testing.assert_allclose(np.asarray(got), _ref_volume_patches(x, k, s, pad == "SAME"), rtol=1e-6)
+    v = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.extract_volume_patches(v, [1, 2, 2, 2, 1], [1, 1, 1, 1, 1], "VALID"))
+    g = np.asarray(tape.gradient(loss, v))
+    assert g[0, 0, 0, 0, 0] == 1 and g[0, 1, 1, 1, 0] == 8            # a corner in one patch, an inner cell in 8
+    vals, idx = tf.approx_top_k(tf.constant([[1.0, 5, 3]]), 2)
+    assert np.asarray(vals).tolist() == [[5, 3]] and np.asarray(idx).tolist() == [[1, 2]]
+    spec = tf.type_spec_from_value(tf.constant([1.0, 2.0]))
+    assert tuple(spec.shape) == (2,) and str(spec.dtype) == "float32"
+    sp = tf.type_spec_from_value(tf.SparseTensor([[0, 0]], [1.0], [2, 3]))
+    assert sp == tf.SparseTensorSpec([2, 3], "float32") and sp.is_compatible_with(tf.SparseTensor([[0, 1]], [2.0], [2, 3]))
