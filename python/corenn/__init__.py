@@ -137,7 +137,7 @@ from .layers.op_layer import make_symbolic_aware as _make_symbolic_aware  # noqa
 for _module, _prefix in ((ops, "ops"), (ops.nn, "ops.nn"), (ops.numpy, "ops.numpy"), (ops.math, "ops.math"),
                          (ops.linalg, "ops.linalg"), (ops.core, "ops.core"), (ops.image, "ops.image"),
                          (_sys.modules[__name__], "tf"), (math, "tf.math"), (nn, "tf.nn"), (linalg, "tf.linalg"),
-                         (image, "tf.image"), (signal, "tf.signal")):
+                         (image, "tf.image"), (signal, "tf.signal"), (math.special, "tf.math.special")):
     _make_symbolic_aware(_module, _prefix)
 compat.v2 = _sys.modules[__name__]   # tf.compat.v2 is TensorFlow 2's API: corenn itself
 del _module, _prefix, _sys

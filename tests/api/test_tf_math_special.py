@@ -221,3 +221,14 @@ def test_approx_max_min_k_are_exact_top_k():
     np.testing.assert_array_equal(g, (x == x.max(axis=1, keepdims=True)).astype(np.float32))
     with pytest.raises(ValueError, match="approx_max_k"):
         tf.math.approx_max_k(x, 2, reduction_dimension=3)
+
+
+def test_special_functions_build_functional_models():
+    inp = tf.keras.Input((3,))
+    out = tf.keras.layers.Dense(1)(tf.math.special.bessel_j0(inp) + tf.math.igamma(2.0, tf.math.abs(inp)))
+    model = tf.keras.Model(inp, out)
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    dense = model.layers[-1]
+    w, b = (np.asarray(v) for v in dense.get_weights())
+    want = (np.asarray(S.bessel_j0(x)) + np.asarray(tf.math.igamma(2.0, np.abs(x)))) @ w + b
+    np.testing.assert_allclose(np.asarray(model(x)), want, rtol=1e-5, atol=1e-6)
