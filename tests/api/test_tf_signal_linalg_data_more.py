@@ -195,3 +195,10 @@ def test_dataset_spec_and_threading_options():
     t = tf.data.ThreadingOptions()
     t.private_threadpool_size = 4
     assert t.private_threadpool_size == 4
+
+
+def test_iterator_type():
+    it = iter(tf.data.Dataset.range(3))
+    assert isinstance(it, tf.data.Iterator) and isinstance(tf.data.Dataset.range(2).as_numpy_iterator(), tf.data.Iterator)
+    assert not isinstance([1, 2], tf.data.Iterator)
+    assert repr(tf.data.IteratorSpec(tf.data.Dataset.range(2).element_spec)).startswith("IteratorSpec(")

@@ -1,6 +1,7 @@
 """``tf.data.FixedLengthRecordDataset`` and ``tf.data.NumpyIterator``."""
 from __future__ import annotations
 
+import abc
 import os
 import zlib
 
@@ -135,3 +136,31 @@ class DatasetSpec:
 
     def __repr__(self):
         return f"DatasetSpec({self.element_spec!r}, TensorShape({list(self.shape)}))"
+
+
+class Iterator(metaclass=abc.ABCMeta):
+    """``tf.data.Iterator``: the type of ``iter(dataset)`` for isinstance checks and
+    annotations (any object with ``__iter__`` and ``__next__`` is one, as collections.abc)."""
+
+    @classmethod
+    def __subclasshook__(cls, other):
+        if cls is Iterator:
+            return all(any(name in base.__dict__ for base in other.__mro__) for name in ("__iter__", "__next__"))
+        return NotImplemented
+
+    def get_next(self):
+        return next(self)
+
+    def get_next_as_optional(self):
+        raise NotImplementedError("tf.data.Iterator.get_next_as_optional: corenn has no Optional values; use "
+                                  "next(iterator, None)")
+
+
+class IteratorSpec:
+    """``tf.data.IteratorSpec(element_spec)``: the type of an iterator over such elements."""
+
+    def __init__(self, element_spec):
+        self.element_spec = element_spec
+
+    def __repr__(self):
+        return f"IteratorSpec({self.element_spec!r})"
