@@ -373,14 +373,14 @@ def igamma(a, x):
     cf = ok & (x > 0) & (x >= a + 1) & ~inf
     if ser.any():
         av, xv = a[ser], x[ser]
-        ap = av.copy()
         dl = 1.0 / av
         tot = dl.copy()
-        for _ in range(10000):
-            ap = ap + 1.0
-            dl = dl * xv / ap
-            tot += dl
-            if np.all(np.abs(dl) < np.abs(tot) * 1e-17):
+        live = np.arange(av.size)          # the entries still summing (a large a needs ~sqrt(a) terms)
+        for n in range(1, 1_000_000):
+            dl[live] = dl[live] * xv[live] / (av[live] + n)
+            tot[live] += dl[live]
+            live = live[np.abs(dl[live]) >= np.abs(tot[live]) * 1e-17]
+            if not live.size:
                 break
         val = tot * np.exp(-xv + av * np.log(xv) - _lgamma(av))
         p[ser], q[ser] = val, 1.0 - val
@@ -391,17 +391,19 @@ def igamma(a, x):
         c = np.full_like(xv, 1.0 / tiny)
         d = 1.0 / b
         hh = d.copy()
-        for i in range(1, 10000):
-            an = -i * (i - av)
-            b = b + 2.0
-            d = an * d + b
-            d = np.where(np.abs(d) < tiny, tiny, d)
-            c = b + an / c
-            c = np.where(np.abs(c) < tiny, tiny, c)
-            d = 1.0 / d
-            delta = d * c
-            hh *= delta
-            if np.all(np.abs(delta - 1.0) < 4e-16):
+        live = np.arange(av.size)
+        for i in range(1, 1_000_000):
+            an = -i * (i - av[live])
+            b[live] += 2.0
+            dd = an * d[live] + b[live]
+            dd = np.where(np.abs(dd) < tiny, tiny, dd)
+            cc = b[live] + an / c[live]
+            cc = np.where(np.abs(cc) < tiny, tiny, cc)
+            d[live], c[live] = 1.0 / dd, cc
+            delta = d[live] * cc
+            hh[live] *= delta
+            live = live[np.abs(delta - 1.0) >= 4e-16]
+            if not live.size:
                 break
         val = np.exp(-xv + av * np.log(xv) - _lgamma(av)) * hh
         q[cf], p[cf] = val, 1.0 - val
@@ -483,6 +485,9 @@ def zeta(s, q):
         with np.errstate(all="ignore"):
             # for q < 0 (s an integer) the sum over k with k + q < 0 is done term by term too
             start = np.where(qv < 0, np.ceil(-qv), 0.0)
+            if start.size and start.max() > 1e6:
+                raise ValueError(f"tf.math.zeta: q = {float(qv.min())} is too negative (more than a million terms "
+                                 "before k + q > 0)")
             tot = np.zeros_like(sv)
             kmax = int(start.max()) + n
             for k in range(kmax):

@@ -232,3 +232,17 @@ def test_special_functions_build_functional_models():
     w, b = (np.asarray(v) for v in dense.get_weights())
     want = (np.asarray(S.bessel_j0(x)) + np.asarray(tf.math.igamma(2.0, np.abs(x)))) @ w + b
     np.testing.assert_allclose(np.asarray(model(x)), want, rtol=1e-5, atol=1e-6)
+
+
+def test_igamma_large_a_against_wilson_hilferty():
+    # P(a, x) for a in the millions: the series / fraction run to convergence (~sqrt(a) terms);
+    # the Wilson-Hilferty normal approximation is accurate to ~1e-4 there
+    a = np.array([1e6, 1e8, 1e8])
+    x = np.array([1e6 - 500, 1e8 - 9000, 1e8 + 3000])
+    z = ((x / a) ** (1 / 3) - (1 - 1 / (9 * a))) / np.sqrt(1 / (9 * a))
+    from math import erf
+    want = [0.5 * (1 + erf(v / np.sqrt(2))) for v in z]
+    from corenn import _math_special as sp
+    np.testing.assert_allclose(sp.igamma(a, x)[0], want, atol=2e-4)
+    with pytest.raises(ValueError, match="too negative"):
+        tf.math.zeta(2.0, -2e6 - 0.5)
