@@ -93,6 +93,12 @@ from . import random  # noqa: E402  (keras.random, plus tf.random.set_seed)
 # (TensorBoard event files) and tf.saved_model (a clear error naming corenn's formats)
 from ._tf_control import *  # noqa: E402,F401,F403
 from ._tf_control import __all__ as _tf_control_names  # noqa: E402
+from ._tf_more import *  # noqa: E402,F401,F403  (Assert, space_to_batch, dynamic_stitch, IndexedSlices ...)
+from ._tf_more import __all__ as _tf_more_names  # noqa: E402
+from ._tf_small import *  # noqa: E402,F401,F403  (reverse_sequence, unravel_index, fftnd ...)
+from ._tf_lookup import bitwise, lookup, sets  # noqa: E402  (tf.lookup tables, tf.sets, tf.bitwise)
+from ._tf_small import __all__ as _tf_small_names  # noqa: E402
+from ._tf_small import tf_tuple as tuple  # noqa: E402,A001  (tf.tuple; not in __all__, as tf.range)
 from . import train, summary, saved_model  # noqa: E402
 from . import io  # noqa: E402  (tf.io: files, image codecs, TFRecord, tf.train.Example parsing)
 for _name in ("decode_png", "decode_jpeg", "decode_bmp", "decode_gif", "decode_image", "encode_png", "encode_jpeg",
@@ -121,6 +127,7 @@ __all__ = ["Model", "Input", "backend", "GradientTape", "function", "convert_to_
                         and n not in dir(_builtins)]
 __all__ += ["train", "summary", "saved_model", "io", "compat", "test", "autograph", "sysconfig",
             "executing_eagerly", "get_logger"] + [n for n in _tf_control_names if n not in dir(_builtins)]
+__all__ += [n for n in _tf_more_names + _tf_small_names if n not in __all__] + ["lookup", "sets", "bitwise"]
 
 # Last: the public ops of every op namespace record a graph node when called on KerasTensors
 # (``x = ops.expand_dims(inputs, -1)`` while a functional model is built; layers/op_layer.py).
@@ -130,7 +137,7 @@ from .layers.op_layer import make_symbolic_aware as _make_symbolic_aware  # noqa
 for _module, _prefix in ((ops, "ops"), (ops.nn, "ops.nn"), (ops.numpy, "ops.numpy"), (ops.math, "ops.math"),
                          (ops.linalg, "ops.linalg"), (ops.core, "ops.core"), (ops.image, "ops.image"),
                          (_sys.modules[__name__], "tf"), (math, "tf.math"), (nn, "tf.nn"), (linalg, "tf.linalg"),
-                         (image, "tf.image"), (signal, "tf.signal")):
+                         (image, "tf.image"), (signal, "tf.signal"), (math.special, "tf.math.special")):
     _make_symbolic_aware(_module, _prefix)
 compat.v2 = _sys.modules[__name__]   # tf.compat.v2 is TensorFlow 2's API: corenn itself
 del _module, _prefix, _sys

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import threading
 
 import numpy as np
 
@@ -566,8 +567,19 @@ class TensorArray:
 
 # -- graph-building scopes: no-ops when running eagerly ------------------------------------------------
 
+_SCOPES = threading.local()
+
+
+def _scope_stack():
+    """The names of this thread's open name_scope blocks (tf.get_current_name_scope)."""
+    if not hasattr(_SCOPES, "names"):
+        _SCOPES.names = []
+    return _SCOPES.names
+
+
 class name_scope:
-    """``with tf.name_scope("block"):``: names ops in a graph; eagerly it only holds the name."""
+    """``with tf.name_scope("block"):``: names ops in a graph; eagerly it only holds the name
+    (and the stack ``tf.get_current_name_scope`` reads)."""
 
     def __init__(self, name):
         if not isinstance(name, str):
@@ -575,9 +587,11 @@ class name_scope:
         self.name = name
 
     def __enter__(self):
+        _scope_stack().append(self.name.rstrip("/"))
         return self.name
 
     def __exit__(self, *exc):
+        _scope_stack().pop()
         return False
 
 

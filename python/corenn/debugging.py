@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 
 __all__ = ["set_log_device_placement", "assert_equal", "assert_near", "assert_all_finite",
-           "check_numerics", "assert_rank", "assert_non_negative", "assert_positive",
+           "check_numerics", "assert_rank", "assert_non_negative", "assert_positive", "assert_greater",
+           "assert_greater_equal", "assert_less", "assert_less_equal",
            "InvalidArgumentError", "NotFoundError", "AlreadyExistsError", "DataLossError", "errors"]
 
 
@@ -80,6 +81,32 @@ def check_numerics(tensor, message, name=None):
 def assert_rank(x, rank, message=None, name=None):
     if _array(x).ndim != int(rank):
         _fail(message, f"Tensor must have rank {int(rank)}, received rank {_array(x).ndim} (shape {_array(x).shape})")
+
+
+def _compare(op, sign, cmp, x, y, message):
+    a, b = _array(x), _array(y)
+    try:
+        ok = bool(np.all(cmp(a, b)))
+    except ValueError:
+        raise ValueError(f"tf.debugging.{op}: shapes {a.shape} and {b.shape} do not broadcast") from None
+    if not ok:
+        _fail(message, f"Condition x {sign} y did not hold element-wise: x = {a!r}, y = {b!r}")
+
+
+def assert_greater(x, y, message=None, summarize=None, name=None):
+    _compare("assert_greater", ">", np.greater, x, y, message)
+
+
+def assert_greater_equal(x, y, message=None, summarize=None, name=None):
+    _compare("assert_greater_equal", ">=", np.greater_equal, x, y, message)
+
+
+def assert_less(x, y, message=None, summarize=None, name=None):
+    _compare("assert_less", "<", np.less, x, y, message)
+
+
+def assert_less_equal(x, y, message=None, summarize=None, name=None):
+    _compare("assert_less_equal", "<=", np.less_equal, x, y, message)
 
 
 def assert_non_negative(x, message=None, summarize=None, name=None):

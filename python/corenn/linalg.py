@@ -225,3 +225,25 @@ def expm(input, name=None):  # noqa: A002
     for _ in range(squarings):
         total = ops.matmul(total, total)
     return total
+
+
+from ._linalg_more import (banded_triangular_solve, eigh_tridiagonal, logm, lu, lu_matrix_inverse, lu_reconstruct,  # noqa: E402,F401
+                           lu_solve, matrix_square_root, sqrtm, tensor_diag, tensor_diag_part, tridiagonal_matmul,
+                           tridiagonal_solve)
+from ._linalg_more import __all__ as _more  # noqa: E402
+
+__all__ += [n for n in _more if n not in __all__] + ["eig", "eigvals"]
+
+
+def eig(tensor, name=None):
+    """(eigenvalues, eigenvectors) of square matrices, as corenn's complex pairs (no gradient)."""
+    return ops.eig(tensor)
+
+
+def eigvals(tensor, name=None):
+    return ops.eig(tensor)[0]
+
+from ._linalg_operators import *  # noqa: E402,F401,F403  (LinearOperator and its family)
+from ._linalg_operators import __all__ as _operators  # noqa: E402
+
+__all__ += _operators

@@ -429,14 +429,6 @@ def nextafter(x1, x2, name=None):
     return ops.nextafter(x1, x2)
 
 
-def bessel_i0(x, name=None):
-    return ops._unary_np("bessel_i0", x, np.i0, None)
-
-
-def bessel_i0e(x, name=None):
-    return ops._unary_np("bessel_i0e", x, lambda a: np.i0(a) * np.exp(-np.abs(a)), None)
-
-
 def erfcinv(x, name=None):
     """The inverse of erfc: erfinv(1 - x)."""
     return ops.erfinv(ops.subtract(1.0, x))
@@ -477,3 +469,11 @@ def unsorted_segment_prod(data, segment_ids, num_segments, name=None):
 def segment_prod(data, segment_ids, name=None):
     _check_sorted("segment_prod", segment_ids)
     return unsorted_segment_prod(data, segment_ids, None)
+
+
+# the special functions (Bessel, incomplete gamma / beta, zeta, tf.math.special) and approx_max_k
+from ._math_more import (approx_max_k, approx_min_k, bessel_i0, bessel_i0e, bessel_i1, bessel_i1e,  # noqa: E402,F401
+                         betainc, igamma, igammac, polygamma, special, zeta)
+from ._math_more import __all__ as _more  # noqa: E402
+
+__all__ += _more

@@ -240,7 +240,11 @@ def convolution(input, filters, strides=None, padding="VALID", data_format=None,
         return conv1d(input, filters, 1 if strides is None else strides, padding, data_format or "NWC", dilations)
     if rank == 4:
         return conv2d(input, filters, 1 if strides is None else strides, padding, data_format or "NHWC", dilations)
-    raise ValueError(f"tf.nn.convolution: supports 1-D and 2-D inputs (rank 3 or 4), got shape {tuple(np.shape(input))}")
+    if rank == 5:
+        from ._nn_more import conv3d
+        return conv3d(input, filters, 1 if strides is None else strides, padding, data_format or "NDHWC", dilations)
+    raise ValueError(f"tf.nn.convolution: supports 1-D, 2-D and 3-D inputs (rank 3, 4 or 5), got shape "
+                     f"{tuple(np.shape(input))}")
 
 
 def atrous_conv2d(value, filters, rate, padding, name=None):
@@ -407,7 +411,11 @@ def _pool_nd(kind, input, ksize, strides, padding, data_format):  # noqa: A002
         return _pool1d(f"{kind}_pool1d", input, ksize, strides, padding, data_format or "NWC")
     if rank == 4:
         return _pool2d(f"{kind}_pool2d", input, ksize, strides, padding, data_format or "NHWC")
-    raise ValueError(f"tf.nn.{kind}_pool: supports 1-D and 2-D inputs (rank 3 or 4), got shape {tuple(np.shape(input))}")
+    if rank == 5:
+        from ._nn_more import _pool3d
+        return _pool3d(f"{kind}_pool3d", input, ksize, strides, padding, data_format or "NDHWC")
+    raise ValueError(f"tf.nn.{kind}_pool: supports 1-D, 2-D and 3-D inputs (rank 3, 4 or 5), got shape "
+                     f"{tuple(np.shape(input))}")
 
 
 def max_pool(input, ksize, strides, padding, data_format=None, name=None):  # noqa: A002
@@ -519,3 +527,21 @@ def local_response_normalization(input, depth_radius=5, bias=1.0, alpha=1.0, bet
 
 
 lrn = local_response_normalization
+
+
+# 3-D convolution and pooling, conv_transpose, max_pool_with_argmax, CTC, morphology ...
+from ._nn_more import (approx_max_k, approx_min_k, avg_pool3d, collapse_repeated, conv3d,  # noqa: E402,F401
+                       conv3d_transpose, conv_transpose, ctc_beam_search_decoder, ctc_greedy_decoder, ctc_loss,
+                       dilation2d, erosion2d, in_top_k, max_pool3d, max_pool_with_argmax, space_to_batch,
+                       weighted_moments, zero_fraction)
+from ._nn_extra import (all_candidate_sampler, compute_accidental_hits, fixed_unigram_candidate_sampler,  # noqa: E402,F401
+                       learned_unigram_candidate_sampler, log_uniform_candidate_sampler, nce_loss, sampled_softmax_loss,
+                       uniform_candidate_sampler)
+from ._nn_extra import (atrous_conv2d_transpose, batch_norm_with_global_normalization, ctc_unique_labels,  # noqa: E402,F401
+                       depthwise_conv2d_backprop_filter, depthwise_conv2d_backprop_input, embedding_lookup_sparse,
+                       fractional_avg_pool, fractional_max_pool, isotonic_regression, safe_embedding_lookup_sparse,
+                       sufficient_statistics, with_space_to_batch)
+from ._nn_extra import __all__ as _extra  # noqa: E402
+from ._nn_more import __all__ as _more  # noqa: E402
+
+__all__ += _more + _extra

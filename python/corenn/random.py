@@ -251,3 +251,10 @@ def log_uniform_candidate_sampler(true_classes, num_true, num_sampled, unique, r
         def expected(c):
             return _log_uniform_prob(c, r) * n
     return (Tensor.from_numpy(sampled), _out(expected(true)), _out(expected(sampled)))
+
+
+# TensorFlow's other stateless draws, poisson, fold_in, the global Generator, candidate samplers
+from ._random_tf import *  # noqa: E402,F401,F403
+from ._random_tf import __all__ as _tf_more  # noqa: E402
+
+__all__ += _tf_more

@@ -312,3 +312,15 @@ def mfccs_from_log_mel_spectrograms(log_mel_spectrograms, name=None):
         raise ValueError(f"tf.signal.mfccs_from_log_mel_spectrograms: needs a last axis of mel bins, got shape "
                          f"{tuple(t.shape)}")
     return ops.multiply(dct(t, type=2), np.float32(1.0 / np.sqrt(2.0 * bins)))
+
+
+# inverse_stft, the MDCT pair, Kaiser / KBD / Vorbis windows, rfft3d / irfft3d
+from ._signal_more import (inverse_mdct, inverse_stft, inverse_stft_window_fn, irfft3d,  # noqa: E402,F401
+                           kaiser_bessel_derived_window, kaiser_window, mdct, rfft3d, vorbis_window)
+from ._signal_more import __all__ as _more  # noqa: E402
+
+__all__ += _more
+
+from ._tf_small import fftnd, ifftnd, irfftnd, rfftnd  # noqa: E402,F401
+
+__all__ += ["fftnd", "ifftnd", "rfftnd", "irfftnd"]

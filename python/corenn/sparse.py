@@ -26,11 +26,14 @@ class SparseTensor:
         if idx.dtype.kind not in "iu" and idx.size:
             raise TypeError(f"SparseTensor: indices must be integers, got dtype {idx.dtype}")
         self.indices = idx.astype(np.int64).reshape(-1, len(self.dense_shape))
-        vals = np.asarray(values)
-        self.values = vals.astype(np.float32) if vals.dtype == np.float64 else vals
-        if self.values.ndim != 1 or len(self.values) != len(self.indices):
+        if isinstance(values, kernels.Tensor) and str(values.dtype).startswith("float"):
+            self.values = values          # kept as a Tensor: ops on the values stay differentiable
+        else:
+            vals = np.asarray(values)
+            self.values = vals.astype(np.float32) if vals.dtype == np.float64 else vals
+        if len(self.values.shape) != 1 or self.values.shape[0] != len(self.indices):
             raise ValueError(f"SparseTensor: values must be one per index row: {len(self.indices)} indices, "
-                             f"values of shape {self.values.shape}")
+                             f"values of shape {tuple(self.values.shape)}")
         bad = (self.indices < 0) | (self.indices >= self.dense_shape)
         if bad.any():
             row = int(np.nonzero(bad.any(axis=1))[0][0])
@@ -46,7 +49,7 @@ class SparseTensor:
         return self.values.dtype
 
     def __repr__(self):
-        return (f"SparseTensor(indices={self.indices.tolist()}, values={self.values.tolist()}, "
+        return (f"SparseTensor(indices={self.indices.tolist()}, values={np.asarray(self.values).tolist()}, "
                 f"dense_shape={self.dense_shape.tolist()})")
 
 
@@ -55,6 +58,20 @@ def to_dense(sp_input, default_value=None, validate_indices=True, name=None):
     repeated index keeps its last value."""
     if not isinstance(sp_input, SparseTensor):
         raise TypeError(f"tf.sparse.to_dense: expected a SparseTensor, got {type(sp_input).__name__}")
+    if isinstance(sp_input.values, kernels.Tensor):     # differentiable in the values
+        from . import ops
+        flat = np.ravel_multi_index(sp_input.indices.T, sp_input.shape) if len(sp_input.indices) else \
+            np.zeros(0, np.int64)
+        last = np.zeros(int(np.prod(sp_input.shape)), np.int64) - 1
+        last[flat] = np.arange(flat.size)                # a repeated index keeps its last value
+        keep = np.flatnonzero(last >= 0)
+        picked = ops.take(sp_input.values, last[keep], axis=0)
+        dense = ops.reshape(ops._scatter_flat(picked, keep.astype(np.int64), (last.size,)), list(sp_input.shape))
+        if default_value:
+            hole = np.ones(last.size, np.float32)
+            hole[keep] = 0
+            dense = ops.add(dense, (hole * float(default_value)).reshape(sp_input.shape))
+        return dense
     dense = np.full(sp_input.shape, 0 if default_value is None else default_value, dtype=sp_input.values.dtype)
     if len(sp_input.indices):
         dense[tuple(sp_input.indices.T)] = sp_input.values
@@ -66,3 +83,11 @@ def from_dense(tensor, name=None):
     a = np.asarray(tensor)
     idx = np.argwhere(a != 0)
     return SparseTensor(idx, a[tuple(idx.T)], a.shape)
+
+
+# reductions, sparse x dense products, add / concat / reshape / slice / transpose, softmax, ...
+from ._sparse_more import *  # noqa: E402,F401,F403
+from ._sparse_more import __all__ as _more  # noqa: E402
+from ._sparse_cross import cross, cross_hashed, sampled_addmm  # noqa: E402,F401
+
+__all__ += _more + ["cross", "cross_hashed", "sampled_addmm"]

@@ -119,6 +119,91 @@ class RaggedTensor(np.ndarray):
             out[i] = np.array([_encode(v) for v in r], dtype=object) if _row_is_text(r) else np.asarray(r)
         return out
 
+    # -- TensorFlow's constructors and row-partition views ------------------------------------
+    @classmethod
+    def _from_rows(cls, rows):
+        out = np.empty(len(rows), dtype=object)
+        for i, r in enumerate(rows):
+            out[i] = r
+        return out.view(cls)
+
+    @classmethod
+    def from_row_splits(cls, values, row_splits, name=None, validate=True):
+        """Rows values[row_splits[i]:row_splits[i + 1]] (row_splits starts at 0, ends at len)."""
+        v = values.numpy() if isinstance(values, StringTensor) else np.asarray(values)
+        s = np.asarray(row_splits).astype(np.int64).reshape(-1)
+        if validate and (s.size == 0 or s[0] != 0 or s[-1] != len(v) or np.any(np.diff(s) < 0)):
+            raise ValueError(f"tf.RaggedTensor.from_row_splits: row_splits must rise from 0 to {len(v)}, got "
+                             f"{s.tolist()[:10]}")
+        text = v.dtype == object
+        return cls._from_rows([[_text(t, "RaggedTensor") for t in v[a:b]] if text else v[a:b].copy()
+                               for a, b in zip(s[:-1], s[1:])])
+
+    @classmethod
+    def from_row_lengths(cls, values, row_lengths, name=None, validate=True):
+        lengths = np.asarray(row_lengths).astype(np.int64).reshape(-1)
+        if validate and (lengths < 0).any():
+            raise ValueError("tf.RaggedTensor.from_row_lengths: row_lengths must be >= 0")
+        return cls.from_row_splits(values, np.concatenate([[0], np.cumsum(lengths)]), validate=validate)
+
+    @classmethod
+    def from_value_rowids(cls, values, value_rowids, nrows=None, name=None, validate=True):
+        ids = np.asarray(value_rowids).astype(np.int64).reshape(-1)
+        if validate and np.any(np.diff(ids) < 0):
+            raise ValueError("tf.RaggedTensor.from_value_rowids: value_rowids must be sorted")
+        n = int(nrows) if nrows is not None else (int(ids[-1]) + 1 if ids.size else 0)
+        return cls.from_row_lengths(values, np.bincount(ids, minlength=n)[:n], validate=validate)
+
+    @classmethod
+    def from_tensor(cls, tensor, lengths=None, padding=None, ragged_rank=1, name=None, row_splits_dtype="int64"):
+        """The rows of a 2-D tensor, cut to ``lengths`` or before trailing ``padding``."""
+        a = tensor.numpy() if isinstance(tensor, StringTensor) else np.asarray(tensor)
+        if a.ndim != 2:
+            raise ValueError(f"tf.RaggedTensor.from_tensor: needs a 2-D tensor, got shape {a.shape}")
+        if lengths is not None:
+            ls = np.asarray(lengths).astype(np.int64).reshape(-1)
+        elif padding is not None:
+            pad = _encode(padding) if a.dtype == object else padding
+            keep = a != pad
+            ls = np.array([int(np.flatnonzero(r).max()) + 1 if r.any() else 0 for r in keep], np.int64)
+        else:
+            ls = np.full(a.shape[0], a.shape[1], np.int64)
+        return cls.from_row_lengths(np.concatenate([a[i, :n] for i, n in enumerate(ls)]) if len(a) else a.reshape(-1), ls)
+
+    @classmethod
+    def from_nested_row_splits(cls, flat_values, nested_row_splits, name=None, validate=True):
+        if len(nested_row_splits) != 1:
+            raise NotImplementedError("tf.RaggedTensor.from_nested_row_splits: corenn's ragged tensors have one "
+                                      "ragged level")
+        return cls.from_row_splits(flat_values, nested_row_splits[0], validate=validate)
+
+    @property
+    def values(self):
+        """All rows' values concatenated (a Tensor of numbers or a StringTensor)."""
+        rows = [np.asarray(r, dtype=object if _row_is_text(r) else None).reshape(-1) for r in np.asarray(self)]
+        if any(_row_is_text(r) for r in np.asarray(self)):
+            return wrap(np.concatenate(rows).astype(object) if rows else np.empty(0, object))
+        from . import _tf_api
+        flat = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        return _tf_api.constant(flat)
+
+    flat_values = values
+
+    @property
+    def row_splits(self):
+        from . import _tf_api
+        lengths = [len(r) for r in np.asarray(self)]
+        return _tf_api.constant(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), dtype="int64")
+
+    def nrows(self, out_type=None, name=None):
+        from . import _tf_api
+        return _tf_api.constant(np.int64(len(self)), dtype="int64")
+
+    def value_rowids(self, name=None):
+        from . import _tf_api
+        return _tf_api.constant(np.repeat(np.arange(len(self)), [len(r) for r in np.asarray(self)]).astype(np.int64),
+                                dtype="int64")
+
     def to_tensor(self, default_value=None, shape=None):
         """The rows padded at the end to the longest (or to ``shape``) with ``default_value``
         (0, or '' for strings): a Tensor of numbers or a StringTensor."""
@@ -285,12 +370,37 @@ def substr(input, pos, len, unit="BYTE", name=None):  # noqa: A002 - TensorFlow'
     return _map(lambda s: s[pos:pos + size], input, "substr")
 
 
-def as_string(input, precision=-1, name=None):  # noqa: A002
+def as_string(input, precision=-1, scientific=False, shortest=False, width=-1, fill="", name=None):  # noqa: A002
+    """Each number as a string, as TensorFlow formats it: floats fixed with 6 digits ("%f"),
+    ``precision`` digits, ``scientific`` ("%e"), ``shortest`` ("%g"); bools "true" / "false";
+    ``width`` pads on the left with ``fill`` (one character, " " by default)."""
     a = np.asarray(input)
-    fmt = (lambda v: f"{v:.{precision}f}") if precision >= 0 and a.dtype.kind == "f" else str
+    small = getattr(input, "_tf_int_dtype", None)
+    if len(fill) > 1:
+        raise ValueError(f"tf.strings.as_string: fill must be at most one character, got {fill!r}")
+    if scientific and shortest:
+        raise ValueError("tf.strings.as_string: cannot use both scientific and shortest")
+    if a.dtype.kind == "f":
+        code = "e" if scientific else "g" if shortest else "f"
+        prec = f".{precision}" if precision >= 0 else ""
+        # Python floats and lists are float32 in TensorFlow; a float64 NumPy array stays float64
+        typed = a if (a.dtype == np.float64 and isinstance(input, np.ndarray)) else a.astype(np.float32)
+        fmt = (lambda v: ("%" + prec + code) % v)
+        vals = typed
+    elif a.dtype.kind == "b":
+        fmt, vals = (lambda v: "true" if v else "false"), a
+    elif a.dtype.kind in "iu":
+        fmt, vals = str, a.astype(small) if small else a
+    else:
+        fmt, vals = str, a
     out = np.empty(a.shape, dtype=object)
     for idx in np.ndindex(a.shape):
-        out[idx] = fmt(a[idx].item())
+        text = fmt(vals[idx].item())
+        if width > len(text):
+            pad = fill or " "
+            text = (("-" + text[1:].rjust(width - 1, "0")) if pad == "0" and text.startswith("-")
+                    else text.rjust(width, pad))
+        out[idx] = text
     return out if a.ndim else out.item()
 
 
@@ -301,3 +411,13 @@ def to_number(string_tensor, out_type="float32", name=None):
     out = np.asarray(_map(float, string_tensor, "to_number"), dtype=np.dtype(str(out_type)))
     kind = np.float32 if out.dtype.kind == "f" else np.int64 if out.dtype == np.int64 else np.int32
     return _tf_api.constant(out.astype(kind), dtype=np.dtype(kind).name)
+
+
+# to_hash_bucket_strong (SipHash), format, ngrams, the unicode family, unsorted_segment_join
+from ._strings_more import (format, ngrams, to_hash_bucket_strong, unicode_decode,  # noqa: E402,F401,A004
+                            unicode_decode_with_offsets, unicode_encode, unicode_script, unicode_split_with_offsets,
+                            unicode_transcode, unsorted_segment_join)
+
+__all__ += ["to_hash_bucket_strong", "format", "ngrams", "unicode_decode", "unicode_decode_with_offsets",
+            "unicode_encode", "unicode_transcode", "unicode_split_with_offsets", "unicode_script",
+            "unsorted_segment_join"]

@@ -80,5 +80,9 @@ experimental = _Namespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE_CARDI
                           make_csv_dataset=make_csv_dataset, CsvDataset=CsvDataset,
                           TFRecordWriter=_TFRecordDatasetWriter)
 
+from ._fixed_length import (DatasetSpec, FixedLengthRecordDataset, Iterator, IteratorSpec, NumpyIterator,  # noqa: E402
+                            ThreadingOptions)
+
 __all__ = ["Dataset", "TextLineDataset", "TFRecordDataset", "TensorSpec", "Options", "AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY",
-           "experimental"]
+           "experimental", "FixedLengthRecordDataset", "NumpyIterator", "ThreadingOptions", "DatasetSpec",
+           "Iterator", "IteratorSpec"]

@@ -94,8 +94,10 @@ class Dataset:
         return (st.as_eager(e) for e in self._elements())
 
     def as_numpy_iterator(self):
-        """The elements as NumPy arrays (0-d components as NumPy scalars, strings as bytes)."""
-        return (st.as_numpy(e) for e in self._elements())
+        """The elements as NumPy arrays (0-d components as NumPy scalars, strings as bytes): a
+        ``tf.data.NumpyIterator``."""
+        from ._fixed_length import NumpyIterator
+        return NumpyIterator(self)
 
     @property
     def element_spec(self):

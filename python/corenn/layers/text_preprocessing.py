@@ -21,8 +21,8 @@ array in that input's slot, and their outputs are Tensors again. tf_idf: counts 
 log(1 + documents / (1 + documents holding the token)) learned by adapt (the OOV entry gets the
 mean weight), as Keras.
 
-Not built: Hashing's salt
-(SipHash), sparse / ragged outputs.
+Hashing's salt switches to SipHash-2-4 keyed by the salt (tf.strings.to_hash_bucket_strong), as
+Keras. Not built: sparse / ragged outputs.
 """
 from __future__ import annotations
 
@@ -140,7 +140,8 @@ class Hashing(Layer):
     Args:
         num_bins: number of bins (including the mask bin when mask_value is set).
         mask_value: a value mapped to bin 0, or None.
-        salt: not supported (Keras then switches to SipHash).
+        salt: None (FarmHash), or an int / a pair of ints: then SipHash-2-4 keyed by the pair
+            ([salt, salt] for an int), Keras' and tf.strings.to_hash_bucket_strong's hash.
         output_mode: 'int', 'one_hot', 'multi_hot' or 'count'.
     """
 
@@ -151,9 +152,17 @@ class Hashing(Layer):
                 or (mask_value is not None and num_bins < 2):
             raise ValueError(f"Hashing '{self.name}': num_bins must be a positive int (>= 2 with a "
                              f"mask_value), got {num_bins!r}")
-        if salt is not None or sparse:
-            raise NotImplementedError(f"Hashing '{self.name}': salt (SipHash) and sparse outputs "
-                                      "are not supported")
+        if sparse:
+            raise NotImplementedError(f"Hashing '{self.name}': sparse outputs are not supported")
+        if salt is not None:
+            if isinstance(salt, (int, np.integer)) and not isinstance(salt, bool):
+                salt = [int(salt), int(salt)]
+            elif isinstance(salt, (list, tuple)) and len(salt) == 2 and all(
+                    isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in salt):
+                salt = [int(v) for v in salt]
+            else:
+                raise ValueError(f"Hashing '{self.name}': salt must be an int or a pair of ints, got {salt!r}")
+        self.salt = salt
         if output_mode not in OUTPUT_MODES:
             raise ValueError(f"Hashing '{self.name}': output_mode must be one of "
                              f"{', '.join(OUTPUT_MODES)}, got {output_mode!r}")
@@ -176,6 +185,12 @@ class Hashing(Layer):
 
     def _bins(self, values):
         from ._farmhash import fingerprint64
+        if self.salt is not None:
+            from .._strings_more import siphash24
+            k0, k1 = self.salt
+
+            def fingerprint64(text):  # noqa: F811 - the salted hash replaces FarmHash
+                return siphash24(k0, k1, text)
         arr = np.asarray(values, dtype=object)
         out = np.empty(arr.shape, np.int64)
         mask = None if self.mask_value is None else self._text(self.mask_value)
@@ -212,7 +227,7 @@ class Hashing(Layer):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(num_bins=self.num_bins, mask_value=self.mask_value, salt=None,
+        cfg.update(num_bins=self.num_bins, mask_value=self.mask_value, salt=self.salt,
                    output_mode=self.output_mode, sparse=False)
         return cfg
 
@@ -242,7 +257,8 @@ class HashedCrossing(Layer):
     TensorFlow's recipe for tf.sparse.cross_hashed, which Keras calls: a string contributes its
     FarmHash Fingerprint64, an integer its own value (as uint64); starting from the key
     0xDECAFCAFFE, FingerprintCat64 folds them in order; the bin is the result modulo num_bins.
-    (The recipe is TensorFlow's sparse_cross_op; it is not checked against TensorFlow here.)
+    (The recipe is TensorFlow's sparse_cross_op; tf.sparse.cross_hashed, built on the same
+    functions, gives TensorFlow 2.21's buckets: tests/api/test_tf_more_names.py.)
 
     Args:
         num_bins: number of bins.
