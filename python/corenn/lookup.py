@@ -82,14 +82,13 @@ class _Table:
         self.key_dtype = initializer.key_dtype
 
     def _query(self, keys):
-        if isinstance(keys, (list, tuple)) or not hasattr(keys, "shape") or getattr(keys, "dtype", None) == object \
-                or is_string_array(keys):
-            if (self.key_dtype == "string") != is_string_array(keys):
-                raise TypeError(f"tf.lookup.{self._where}.lookup: keys of the table are {self.key_dtype}, "
-                                f"got {keys!r}"[:300])
-        a = as_string_array(keys) if self.key_dtype == "string" else np.asarray(keys)
-        if self.key_dtype != "string" and a.dtype.kind not in "iu":
-            raise TypeError(f"tf.lookup.{self._where}.lookup: keys of the table are {self.key_dtype}, got dtype "
+        strings = is_string_array(keys)
+        if (self.key_dtype == "string") != strings:
+            what = "strings" if strings else f"dtype {np.asarray(keys).dtype}"
+            raise TypeError(f"tf.lookup.{self._where}.lookup: the table's keys are {self.key_dtype}, got {what}")
+        a = as_string_array(keys) if strings else np.asarray(keys)
+        if not strings and a.dtype.kind not in "iu":
+            raise TypeError(f"tf.lookup.{self._where}.lookup: the table's keys are {self.key_dtype}, got dtype "
                             f"{a.dtype}")
         return a
 
