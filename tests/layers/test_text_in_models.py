@@ -226,3 +226,48 @@ def test_lookups_with_several_oov_buckets_hash_as_keras():
     assert np.asarray(masked(np.array(["c", "", "z"]))).tolist() == [3, 0, 1 + fingerprint64(b"z") % 2]
     with pytest.raises(ValueError, match="num_oov_indices"):
         layers.StringLookup(num_oov_indices=-1)
+
+
+class _QuotientRemainder(layers.Layer):
+    """keras.io's QREmbedding: a layer written with call that takes strings."""
+
+    def __init__(self, vocabulary, dim, buckets, **kwargs):
+        super().__init__(**kwargs)
+        self.buckets = buckets
+        self.lookup = layers.StringLookup(vocabulary=vocabulary, mask_token=None, num_oov_indices=0)
+        self.q = layers.Embedding(buckets, dim)
+        self.r = layers.Embedding(buckets, dim)
+
+    def call(self, inputs):
+        i = self.lookup(inputs)
+        return self.q(keras.ops.floor_divide(i, self.buckets)) * self.r(keras.ops.mod(i, self.buckets))
+
+
+def test_a_layer_written_with_call_takes_strings_eagerly_symbolically_and_in_fit():
+    import corenn as tf
+    keras.utils.set_random_seed(2)
+    vocab = [f"id{k}" for k in range(10)]
+    qr = _QuotientRemainder(vocab, 3, 4)
+    ids = np.array(["id0", "id9", "id6"])
+    for given in (ids, tf.constant(ids), list(ids)):
+        got = np.asarray(qr(given))
+        q, r = qr.q.get_weights()[0], qr.r.get_weights()[0]
+        np.testing.assert_allclose(got, np.stack([q[k // 4] * r[k % 4] for k in (0, 9, 6)]), rtol=1e-6)
+    # under a tape the embeddings it called get their gradients: d sum(q * r) / dq = r
+    with tf.GradientTape() as tape:
+        out = tf.reduce_sum(qr(ids))
+    gq, gr = tape.gradient(out, [qr.q.embeddings, qr.r.embeddings])
+    want_q = np.zeros((4, 3), np.float32)
+    for k in (0, 9, 6):
+        want_q[k // 4] += r[k % 4]
+    np.testing.assert_allclose(np.asarray(gq), want_q, rtol=1e-6)
+    # a functional model on a string Input: built by a probe with placeholder strings, then fit
+    inp = keras.Input(shape=(), dtype="string")
+    model = keras.Model(inp, layers.Dense(1)(_QuotientRemainder(vocab, 4, 4)(inp)))
+    assert tuple(model.output.shape) == (None, 1)
+    x = np.array(vocab * 20)
+    y = (np.arange(len(x)) % 10 >= 5).astype(np.float32)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    hist = model.fit(x, y, epochs=15, batch_size=40, verbose=0)
+    assert hist.history["loss"][-1] < 0.2 * hist.history["loss"][0]
+    np.testing.assert_allclose(model.predict(np.array(["id1", "id8"]), verbose=0)[:, 0], [0.0, 1.0], atol=0.25)
