@@ -614,6 +614,10 @@ class Layer:
             _CALL_TRAINING.pushed = False
         else:   # a graph node or a wrapper's inner run: the run's flag
             _CALL_TRAINING.stack = outer + (training,)   # what sublayer calls without training= inherit
+        keys = self.__dict__.get("_dict_input_keys") or self.__dict__.get("_owner", self).__dict__.get(
+            "_dict_input_keys")
+        if keys is not None and isinstance(x, list) and len(x) == len(keys):
+            x = dict(zip(keys, x))
         try:
             if self.__dict__.get("_positional_inputs") and isinstance(x, list):
                 return self.call(*x, **kwargs)
@@ -830,6 +834,11 @@ class Layer:
         if not args:
             raise TypeError(f"layer '{self.name}' ({type(self).__name__}) was called without inputs")
         inputs, args = args[0], args[1:]
+        if isinstance(inputs, dict) and type(self).call is not Layer.call:
+            # a layer written with call on a dict of tensors (keras.io's VariableSelection): its
+            # values are the call's inputs, in the dict's order; call gets the dict back
+            self.__dict__.get("_owner", self).__dict__["_dict_input_keys"] = list(inputs)
+            inputs = list(inputs.values())
         if isinstance(inputs, list) and inputs and isinstance(inputs[0], list) and _python_numbers(inputs):
             # nested Python lists of numbers are one input's data (layer([[2.0, 2.0, 2.0]])),
             # as TensorFlow converts them, not a list of inputs
