@@ -149,9 +149,14 @@ class Loss:
     # once per class, as every step asks
     _written_in_python = False
 
+    # a subclass that overrides __call__ itself (keras.io's SupervisedContrastiveLoss computes its
+    # value there from the labels and the whole batch's features): fit calls it as it is
+    _own_dunder_call = False
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls._written_in_python = cls.call is not Loss.call
+        cls._own_dunder_call = cls.__call__ is not Loss.__call__
+        cls._written_in_python = cls.call is not Loss.call or cls._own_dunder_call
 
     def _reduce(self, per, sample_weight):
         """Keras' reduction of a call's per-sample values: weighted, then summed or averaged over
@@ -196,7 +201,13 @@ class Loss:
             np.ascontiguousarray(y_pred, np.float32))
         with GradientTape() as tape:
             tape.watch(pred)
-            value = self._python_call(y_true, pred, sample_weight)
+            if self._own_dunder_call:
+                value = self(y_true, pred) if sample_weight is None else self(y_true, pred, sample_weight)
+                if not isinstance(value, kernels.Tensor):
+                    from . import ops
+                    value = ops.convert_to_tensor(value)
+            else:
+                value = self._python_call(y_true, pred, sample_weight)
         if grad is not None:
             g = tape.gradient(value, pred)
             np.copyto(np.asarray(grad), 0.0 if g is None else np.asarray(g))
