@@ -192,12 +192,47 @@ def strip(input, name=None):  # noqa: A002
     return _map(str.strip, input, "strip")
 
 
+def _re2_rewrite(rewrite, compiled, op):
+    """RE2's rewrite string as a function of a match: ``\\0`` the whole match, ``\\1`` ..
+    ``\\9`` a group, ``\\\\`` a backslash, everything else literal (Python's templates read
+    ``\\0`` as a NUL character and ``\\n`` as a newline, so they are not used)."""
+    parts, i, literal = [], 0, []
+    while i < len(rewrite):
+        c = rewrite[i]
+        if c != "\\":
+            literal.append(c)
+            i += 1
+            continue
+        nxt = rewrite[i + 1] if i + 1 < len(rewrite) else ""
+        if nxt == "\\":
+            literal.append("\\")
+        elif nxt.isdigit():
+            group = int(nxt)
+            if group > compiled.groups:
+                raise ValueError(f"tf.strings.{op}: rewrite {rewrite!r} refers to group {group}, but the pattern "
+                                 f"has {compiled.groups} group(s)")
+            parts.append("".join(literal))
+            literal = []
+            parts.append(group)
+        else:
+            raise ValueError(f"tf.strings.{op}: invalid rewrite pattern {rewrite!r}: a backslash must be followed "
+                             "by a digit (a group) or another backslash")
+        i += 2
+    parts.append("".join(literal))
+    if len(parts) == 1:
+        text = parts[0]
+        return lambda m: text
+    return lambda m: "".join(p if isinstance(p, str) else (m.group(p) or "") for p in parts)
+
+
 def regex_replace(input, pattern, rewrite, replace_global=True, name=None):  # noqa: A002
-    """Replace matches of ``pattern`` by ``rewrite`` (``\\1`` refers to a group), every match or
-    only the first (replace_global=False)."""
+    """Replace matches of ``pattern`` by ``rewrite`` in RE2's syntax (``\\0`` the match,
+    ``\\1`` a group: the NMT tutorial's ``r' \\0 '``), every match or only the first
+    (replace_global=False)."""
     compiled = re.compile(pattern)
     count = 0 if replace_global else 1
-    return _map(lambda s: compiled.sub(rewrite, s, count=count), input, "regex_replace")
+    repl = _re2_rewrite(str(rewrite), compiled, "regex_replace")
+    return _map(lambda s: compiled.sub(repl, s, count=count), input, "regex_replace")
 
 
 def regex_full_match(input, pattern, name=None):  # noqa: A002

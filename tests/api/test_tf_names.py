@@ -236,3 +236,16 @@ def test_star_import_does_not_shadow_builtins():
     assert not [n for n in tf.__all__ if n in dir(builtins)]
     assert all(hasattr(tf, n) for n in tf.__all__)
     assert tf.range(3).numpy().tolist() == [0, 1, 2] and tf.bool == "bool"
+
+
+def test_regex_replace_reads_re2_rewrites():
+    # TensorFlow 2.21 (RE2): \0 is the whole match, \\ a backslash, other characters literal
+    got = tf.strings.regex_replace("¿Todavía está en casa?", "[.?!,¿]", r" \0 ")
+    assert got == " ¿ Todavía está en casa ? "
+    assert tf.strings.regex_replace("a.b", "[.]", r"<\0\\>") == "a<.\\>b"
+    assert tf.strings.regex_replace("ab", "a", "x\n") == "x\nb"
+    assert list(tf.strings.regex_replace(["x,y", "z"], "(,)", r"[\1]").numpy()) == [b"x[,]y", b"z"]
+    with pytest.raises(ValueError, match="regex_replace"):
+        tf.strings.regex_replace("ab", "a", r"\q")
+    with pytest.raises(ValueError, match="group 3"):
+        tf.strings.regex_replace("ab", "(a)", r"\3")
