@@ -271,3 +271,16 @@ def test_a_layer_written_with_call_takes_strings_eagerly_symbolically_and_in_fit
     hist = model.fit(x, y, epochs=15, batch_size=40, verbose=0)
     assert hist.history["loss"][-1] < 0.2 * hist.history["loss"][0]
     np.testing.assert_allclose(model.predict(np.array(["id1", "id8"]), verbose=0)[:, 0], [0.0, 1.0], atol=0.25)
+
+
+def test_text_vectorization_ragged_gives_unpadded_rows_of_ids():
+    tv = layers.TextVectorization(ragged=True)
+    tv.adapt(np.array(["a b c", "b c", "c"]))
+    vocab = tv.get_vocabulary()
+    rows = tv(np.array(["a b c", "c b", "zz"]))
+    want = [[vocab.index(w) for w in "a b c".split()], [vocab.index("c"), vocab.index("b")], [1]]
+    assert rows.to_list() == want
+    np.testing.assert_array_equal(np.asarray(rows.to_tensor()), [want[0], want[1] + [0], [1, 0, 0]])
+    assert tv.get_config()["ragged"] is True
+    with pytest.raises(ValueError, match="ragged"):
+        layers.TextVectorization(ragged=True, output_sequence_length=4)

@@ -739,9 +739,12 @@ class TextVectorization(Layer):
         if not (split is None or callable(split) or split in SPLIT):
             raise ValueError(f"{cls}: split must be None, a callable or one of {', '.join(SPLIT)}, "
                              f"got {split!r}")
-        if ragged or encoding != "utf-8":
-            raise NotImplementedError(f"{cls}: ragged outputs and encodings other than utf-8 are "
-                                      "not supported")
+        if encoding != "utf-8":
+            raise NotImplementedError(f"{cls}: encodings other than utf-8 are not supported")
+        if ragged and (output_mode != "int" or output_sequence_length is not None):
+            raise ValueError(f"{cls}: ragged=True needs output_mode='int' and no output_sequence_length "
+                             f"(got output_mode={output_mode!r}, output_sequence_length={output_sequence_length!r})")
+        self.ragged = bool(ragged)
         if output_mode not in ("int", "multi_hot", "count", "tf_idf", "one_hot"):
             raise ValueError(f"{cls}: output_mode must be 'int', 'multi_hot', 'count' or 'tf_idf', "
                              f"got {output_mode!r}")
@@ -867,6 +870,12 @@ class TextVectorization(Layer):
     def _vectorize(self, inputs):
         rows = self._tokens(inputs)
         lookup = self._lookup
+        if self.output_mode == "int" and self.ragged:   # one row of ids per string, unpadded
+            from ..strings import RaggedTensor
+            out = np.empty(len(rows), dtype=object)
+            for i, r in enumerate(rows):
+                out[i] = lookup._lookup(np.asarray(r + [None], dtype=object)[:-1]).astype(np.int64)
+            return out.view(RaggedTensor)
         if self.output_mode == "int":
             length = self.output_sequence_length or max([len(r) for r in rows] + [0])
             out = np.zeros((len(rows), length), np.int64)  # 0 pads: the mask index
@@ -903,7 +912,7 @@ class TextVectorization(Layer):
                    output_sequence_length=self.output_sequence_length,
                    pad_to_max_tokens=self._lookup.pad_to_max_tokens,
                    vocabulary=list(self._lookup._tokens) or None,
-                   idf_weights=self._lookup._idf_config(), sparse=False, ragged=False,
+                   idf_weights=self._lookup._idf_config(), sparse=False, ragged=self.ragged,
                    encoding="utf-8")
         return cfg
 
