@@ -284,3 +284,11 @@ def test_text_vectorization_ragged_gives_unpadded_rows_of_ids():
     assert tv.get_config()["ragged"] is True
     with pytest.raises(ValueError, match="ragged"):
         layers.TextVectorization(ragged=True, output_sequence_length=4)
+
+
+def test_string_lookup_of_one_string_is_a_scalar():
+    # TensorFlow 2.21: StringLookup(...)('b') -> int64 tensor of shape () (the NMT tutorial's
+    # start / end tokens); a list of one keeps its axis
+    lk = layers.StringLookup(vocabulary=["a", "b"], mask_token="", oov_token="[UNK]")
+    assert tuple(lk("b").shape) == () and int(lk("b")) == 3
+    assert tuple(lk(["b"]).shape) == (1,)

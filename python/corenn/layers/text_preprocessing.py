@@ -582,8 +582,8 @@ class _IndexLookup(Layer):
         if self.invert:
             return self._invert(inputs)
         indices = self._lookup(inputs)
-        if self.output_mode == "int":
-            return kernels.as_tensor(np.ascontiguousarray(indices))
+        if self.output_mode == "int":   # (one string gives a 0-d index, as TensorFlow's)
+            return kernels.as_tensor(np.ascontiguousarray(indices).reshape(np.shape(indices)))
         if self.output_mode == "tf_idf":
             return kernels.as_tensor(_encode(indices, self._depth(), "count", self.name) * self._idf())
         return kernels.as_tensor(_encode(indices, self._depth(), self.output_mode, self.name))
