@@ -353,3 +353,26 @@ def test_a_loss_that_overrides_dunder_call_is_what_fit_minimizes():
     model.compile(optimizer=K.optimizers.SGD(0.05), loss=BatchSpread())
     hist = model.fit(x, y, batch_size=32, epochs=40, verbose=0)
     assert hist.history["loss"][-1] < 0.05 * hist.history["loss"][0]
+
+
+def test_a_builtin_loss_whose_dunder_call_wraps_super_is_not_fused_nor_reentered():
+    """A subclass of a built-in loss whose __call__ scales super().__call__: called directly, in
+    evaluate and in fit the value is 2 x the cross-entropy (not fused with the softmax, and the
+    built-in call inside does not call the subclass again)."""
+    from corenn import keras as K
+
+    class Double(K.losses.SparseCategoricalCrossentropy):
+        def __call__(self, y_true, y_pred, sample_weight=None):
+            return super().__call__(y_true, y_pred, sample_weight) * 2.0
+
+    K.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(64, 5)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = K.Sequential([K.Input((5,)), K.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss=Double())
+    p = model.predict(x, verbose=0).astype(np.float64)
+    want = 2.0 * float(np.mean(-np.log(p[np.arange(64), y])))
+    assert float(Double()(y, p.astype(np.float32))) == pytest.approx(want, rel=1e-5)
+    assert model.evaluate(x, y, batch_size=64, verbose=0) == pytest.approx(want, rel=1e-5)
+    hist = model.fit(x, y, batch_size=64, epochs=1, verbose=0)
+    assert hist.history["loss"][0] == pytest.approx(want, rel=1e-5)
