@@ -292,3 +292,12 @@ def test_string_lookup_of_one_string_is_a_scalar():
     lk = layers.StringLookup(vocabulary=["a", "b"], mask_token="", oov_token="[UNK]")
     assert tuple(lk("b").shape) == () and int(lk("b")) == 3
     assert tuple(lk(["b"]).shape) == (1,)
+
+
+def test_lookup_of_one_split_string_stays_ragged():
+    # the text-generation tutorial: ids_from_chars(tf.strings.unicode_split(['ROMEO:'], 'UTF-8')).to_tensor()
+    import corenn as tf
+    lk = layers.StringLookup(vocabulary=list("ROME:"), mask_token=None)
+    ids = lk(tf.strings.unicode_split(tf.constant(["ROMEO:"]), "UTF-8"))
+    np.testing.assert_array_equal(np.asarray(ids.to_tensor()), [[1, 2, 3, 4, 2, 5]])
+    assert [row.numpy().tolist() for row in ids] == [[1, 2, 3, 4, 2, 5]]

@@ -334,7 +334,7 @@ def _ragged_rows(inputs):
         return None
     if isinstance(inputs, np.ndarray) and (inputs.dtype != object or inputs.ndim != 1):
         return None
-    items = list(inputs)
+    items = list(np.asarray(inputs)) if isinstance(inputs, np.ndarray) else list(inputs)   # raw rows
     if items and all(isinstance(r, (list, tuple, np.ndarray)) for r in items) and \
             len({len(r) for r in items}) > 1:
         return items
