@@ -75,7 +75,7 @@ __version__ = "0.1.0"
 # TensorFlow's names on `tf` (tf.constant, tf.reduce_mean, tf.float32, tf.nn, tf.math, tf.strings,
 # ...), so tutorials written for `import tensorflow as tf` run after `import corenn as tf`.
 import builtins as _builtins  # noqa: E402
-from . import config, debugging, distribute, dtypes, image, linalg, math, nn, ragged, sparse, strings  # noqa: E402
+from . import config, debugging, distribute, dtypes, image, linalg, lookup, math, nn, ragged, sparse, strings  # noqa: E402
 from .debugging import errors  # noqa: E402  (tf.errors.InvalidArgumentError)
 from .sparse import SparseTensor  # noqa: E402
 from .variables import UnconnectedGradients, Variable  # noqa: E402  (tf.Variable)
@@ -119,7 +119,7 @@ __all__ = ["Model", "Input", "backend", "GradientTape", "function", "convert_to_
            "autodiff", "ops", "Sequential", "models", "layers", "losses", "metrics", "optimizers", "activations",
            "initializers", "constraints", "regularizers", "callbacks", "utils", "datasets", "data", "TensorSpec", "Tensor", "TensorShape", "kernels", "cuda",
            "set_num_threads", "get_num_threads", "show_config", "__version__", "version", "config", "dtypes", "linalg", "math",
-           "nn", "image", "debugging", "errors", "distribute", "ragged", "signal", "sparse", "SparseTensor", "Variable", "UnconnectedGradients", "Module", "strings", "random", "DType", "as_dtype", "double", "complex64", "complex128", "float16", "float32",
+           "nn", "image", "debugging", "errors", "distribute", "ragged", "lookup", "signal", "sparse", "SparseTensor", "Variable", "UnconnectedGradients", "Module", "strings", "random", "DType", "as_dtype", "double", "complex64", "complex128", "float16", "float32",
            "float64", "half", "int8", "int16", "int32", "int64", "string", "uint8", "uint16", "uint32",
            "uint64"] + [n for n in _tf_names if n not in ("newaxis", "convert_to_tensor")
                         # tf.range, tf.print, tf.bool ... stay attributes: `from corenn import *`

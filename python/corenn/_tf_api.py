@@ -448,8 +448,8 @@ def gather(params, indices, axis=None, batch_dims=0, name=None):
         ax += p_ndim
     if not b <= ax < p_ndim:
         raise ValueError(f"tf.gather: axis {axis} must lie in [batch_dims={b}, {p_ndim}) for params of rank {p_ndim}")
-    if strings:
-        return _batched_take(p, idx, ax, b)
+    if strings:   # a string tensor, as tf.constant of strings gives (its items have numpy())
+        return _strings.wrap(_batched_take(p, idx, ax, b))
     if b == 0:
         return ops.take(p, idx, axis=ax)
     if tuple(p.shape[:b]) != tuple(idx.shape[:b]):

@@ -78,7 +78,7 @@ class Loss:
         """Labels as a contiguous NumPy array of the dtype the kernel takes."""
         if type(y_true) is not np.ndarray and isinstance(y_true, kernels.Tensor):
             return y_true
-        if self._written_in_python:   # Keras casts the labels to y_pred's dtype for call
+        if self._has_own_call:   # Keras casts the labels to y_pred's dtype for call
             return np.ascontiguousarray(y_true, dtype=np.float32)
         y = np.asarray(y_true)
         if self.sparse:
@@ -97,7 +97,7 @@ class Loss:
         """The reduced loss ('sum' sums over the rows, anything else is the mean); when ``grad`` is
         given it also receives d(loss)/d(y_pred) (fused). ``logits=True``: y_pred holds the logits
         of a softmax/sigmoid output (the model's fused output + cross-entropy step)."""
-        if self._written_in_python:
+        if self._has_own_call or (self._own_dunder_call and not self.__dict__.get("_in_own_dunder_call")):
             return self._python_forward_backward(y_true, y_pred, grad, sample_weight, logits)
         if y_pred.shape[-1] == 1 and y_true.shape[-1] != 1 and self.kind in _ELEMENTWISE \
                 and len(y_true.shape) == len(y_pred.shape):
@@ -149,10 +149,17 @@ class Loss:
     # whether the class writes the loss in Python (a Keras Loss subclass with call): decided
     # once per class, as every step asks
     _written_in_python = False
+    _has_own_call = False
+
+    # a subclass that overrides __call__ itself (keras.io's SupervisedContrastiveLoss computes its
+    # value there from the labels and the whole batch's features): fit calls it as it is
+    _own_dunder_call = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls._written_in_python = cls.call is not Loss.call
+        cls._own_dunder_call = cls.__call__ is not Loss.__call__
+        cls._has_own_call = cls.call is not Loss.call
+        cls._written_in_python = cls._has_own_call or cls._own_dunder_call
 
     def _reduce(self, per, sample_weight):
         """Keras' reduction of a call's per-sample values: weighted, then summed or averaged over
@@ -205,7 +212,17 @@ class Loss:
             np.ascontiguousarray(y_pred, np.float32))
         with GradientTape() as tape:
             tape.watch(pred)
-            value = self._python_call(y_true, pred, sample_weight)
+            if self._own_dunder_call:   # (a super().__call__ inside it runs the built-in loss)
+                self.__dict__["_in_own_dunder_call"] = True
+                try:
+                    value = self(y_true, pred) if sample_weight is None else self(y_true, pred, sample_weight)
+                finally:
+                    self.__dict__.pop("_in_own_dunder_call", None)
+                if not isinstance(value, kernels.Tensor):
+                    from . import ops
+                    value = ops.convert_to_tensor(value)
+            else:
+                value = self._python_call(y_true, pred, sample_weight)
         if grad is not None:
             g = tape.gradient(value, pred)
             np.copyto(np.asarray(grad), 0.0 if g is None else np.asarray(g))
@@ -215,8 +232,15 @@ class Loss:
         """The mean loss as a scalar Tensor (``float(loss)`` or ``loss.numpy()`` reads it). Under
         a GradientTape whose sources ``y_pred`` depends on, the call is recorded: its gradient
         comes from the same fused kernel pass that computed the value."""
-        if self._written_in_python:   # recorded op by op on an active tape
+        if self._has_own_call:   # recorded op by op on an active tape
             return self._python_call(y_true, y_pred, sample_weight)
+        if self._own_dunder_call and not self.__dict__.get("_in_own_dunder_call"):
+            # reached by super().__call__ from a subclass's own __call__: the built-in loss
+            self.__dict__["_in_own_dunder_call"] = True
+            try:
+                return Loss.__call__(self, y_true, y_pred, sample_weight)
+            finally:
+                self.__dict__.pop("_in_own_dunder_call", None)
         tensor = kernels.Tensor
         tape = autodiff.recording_tape()
         # Keras differentiates both arguments: a target that is itself a tracked Tensor (an

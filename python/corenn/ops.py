@@ -692,16 +692,27 @@ def one_hot(x, num_classes, axis=-1, dtype="float32"):
     return Tensor.from_numpy(_c_array(out))
 
 
+def _filled_dtype(dtype, op):
+    """The dtype a filled Tensor is stored in: bool as float32 0 / 1 (corenn's comparisons give
+    that; the NMT tutorial's ``tf.zeros([n, 1], dtype=tf.bool)`` done flags), a small integer
+    type as int32; others as asked."""
+    d = np.dtype(str(dtype))
+    if d == np.bool_ or (d.kind in "iu" and d not in (np.int32, np.int64)):
+        from .dtypes import storage_dtype
+        return storage_dtype(d, op)
+    return d
+
+
 def zeros(shape, dtype="float32"):
-    return Tensor.from_numpy(np.zeros(shape, dtype))
+    return Tensor.from_numpy(np.zeros(shape, _filled_dtype(dtype, "zeros")))
 
 
 def ones(shape, dtype="float32"):
-    return Tensor.from_numpy(np.ones(shape, dtype))
+    return Tensor.from_numpy(np.ones(shape, _filled_dtype(dtype, "ones")))
 
 
 def full(shape, fill_value, dtype="float32"):
-    return Tensor.from_numpy(np.full(shape, fill_value, dtype))
+    return Tensor.from_numpy(np.full(shape, fill_value, _filled_dtype(dtype, "full")))
 
 
 def zeros_like(x, dtype=None):

@@ -10,7 +10,7 @@ import numpy as np
 from .kernels import Tensor
 from .utils.random import get_generator
 
-__all__ = ["set_seed", "SeedGenerator", "Generator", "split", "stateless_uniform", "stateless_normal",
+__all__ = ["set_seed", "SeedGenerator", "Generator", "get_global_generator", "set_global_generator", "split", "stateless_uniform", "stateless_normal",
            "normal", "uniform", "truncated_normal", "randint", "categorical",
            "shuffle", "dropout", "gamma", "beta", "binomial", "log_uniform_candidate_sampler"]
 
@@ -47,7 +47,8 @@ def _shape(shape, op):
 
 
 def _out(a, dtype="float32"):
-    return Tensor.from_numpy(np.ascontiguousarray(a, dtype=np.dtype(dtype or "float32")))
+    # (np.array, not np.ascontiguousarray: a draw of shape [] stays 0-d, as TensorFlow's)
+    return Tensor.from_numpy(np.array(a, dtype=np.dtype(dtype or "float32"), order="C"))
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
@@ -201,8 +202,54 @@ class Generator:
             return _out(self._rng.integers(int(minval), int(maxval), dims), str(dtype))
         return _out(self._rng.uniform(minval, 1.0 if maxval is None else maxval, dims), dtype)
 
+    def truncated_normal(self, shape, mean=0.0, stddev=1.0, dtype="float32"):
+        """Normal draws within two standard deviations of the mean (redrawn outside)."""
+        dims = _shape(shape, "Generator.truncated_normal")
+        z = self._rng.standard_normal(dims)
+        bad = np.abs(z) > 2.0
+        while bad.any():
+            z[bad] = self._rng.standard_normal(int(bad.sum()))
+            bad = np.abs(z) > 2.0
+        return _out(mean + stddev * z, dtype)
+
     def split(self, count=1):
         return [Generator(self._rng.integers(0, 2 ** 63 - 1)) for _ in range(int(count))]
+
+
+class _GlobalGenerator(Generator):
+    """tf.random's global generator: it draws from corenn's process-wide generator (so
+    ``tf.random.set_seed`` makes it reproducible, as it does every other draw) until
+    ``reset_from_seed`` gives it a stream of its own."""
+
+    def __init__(self):
+        self.__dict__["_own"] = None
+
+    @property
+    def _rng(self):
+        own = self.__dict__["_own"]
+        return own if own is not None else get_generator()
+
+    @_rng.setter
+    def _rng(self, value):
+        self.__dict__["_own"] = value
+
+
+_GLOBAL_GENERATOR = [None]
+
+
+def get_global_generator():
+    """``tf.random.get_global_generator()``: the process's Generator (made on first use)."""
+    if _GLOBAL_GENERATOR[0] is None:
+        _GLOBAL_GENERATOR[0] = _GlobalGenerator()
+    return _GLOBAL_GENERATOR[0]
+
+
+def set_global_generator(generator):
+    """``tf.random.set_global_generator(g)``: ``g`` is returned by get_global_generator from now on."""
+    if not isinstance(generator, Generator):
+        raise TypeError(f"tf.random.set_global_generator: expected a tf.random.Generator, got "
+                        f"{type(generator).__name__}")
+    _GLOBAL_GENERATOR[0] = generator
 
 
 def _log_uniform_prob(classes, range_max):

@@ -105,6 +105,29 @@ class RaggedTensor(np.ndarray):
                            dtype=object if _row_is_text(r) else None)
                 for r in np.asarray(self)]
 
+    def __getitem__(self, key):
+        """TensorFlow's indexing: ``r[i]`` is row i (a tensor with ``numpy()``), ``r[a:b]``
+        rows a..b, ``r[rows, cols]`` each selected row sliced by ``cols`` (``target[:, :-1]``:
+        every row without its last token; the NMT tutorial's teacher forcing)."""
+        if isinstance(key, tuple) and len(key) == 2:
+            rows, cols = key
+            picked = self[rows]
+            if not isinstance(picked, RaggedTensor):   # one row: an ordinary index into it
+                return picked[cols]
+            if not isinstance(cols, slice):
+                raise TypeError(f"RaggedTensor: the ragged axis takes a slice, got {cols!r}")
+            out = np.empty(len(picked), dtype=object)
+            for i, r in enumerate(np.asarray(picked)):
+                out[i] = r[cols]
+            return out.view(RaggedTensor)
+        item = super().__getitem__(key)
+        if isinstance(key, (int, np.integer)):
+            return _row_tensor(item)
+        return item
+
+    def __iter__(self):
+        return (_row_tensor(r) for r in np.asarray(self))
+
     def row_lengths(self):
         from . import _tf_api
         return _tf_api.constant(np.array([len(r) for r in np.asarray(self)], np.int64), dtype="int64")
@@ -230,6 +253,15 @@ class RaggedTensor(np.ndarray):
         return _tf_api.constant(out, dtype=str(out.dtype))
 
 
+def _row_tensor(row):
+    """One row of a RaggedTensor as a tensor: strings a StringTensor, numbers an array with
+    ``numpy()`` (as tf.data's elements)."""
+    if _row_is_text(row):
+        return as_string_array(row).view(StringTensor)
+    from .data._structure import Array
+    return np.asarray(row).view(Array)
+
+
 def _row_is_text(row):
     first = next(iter(np.asarray(row, dtype=object).reshape(-1)), None)
     return isinstance(first, (str, bytes))
@@ -277,12 +309,47 @@ def strip(input, name=None):  # noqa: A002
     return _map(str.strip, input, "strip")
 
 
+def _re2_rewrite(rewrite, compiled, op):
+    """RE2's rewrite string as a function of a match: ``\\0`` the whole match, ``\\1`` ..
+    ``\\9`` a group, ``\\\\`` a backslash, everything else literal (Python's templates read
+    ``\\0`` as a NUL character and ``\\n`` as a newline, so they are not used)."""
+    parts, i, literal = [], 0, []
+    while i < len(rewrite):
+        c = rewrite[i]
+        if c != "\\":
+            literal.append(c)
+            i += 1
+            continue
+        nxt = rewrite[i + 1] if i + 1 < len(rewrite) else ""
+        if nxt == "\\":
+            literal.append("\\")
+        elif nxt.isdigit():
+            group = int(nxt)
+            if group > compiled.groups:
+                raise ValueError(f"tf.strings.{op}: rewrite {rewrite!r} refers to group {group}, but the pattern "
+                                 f"has {compiled.groups} group(s)")
+            parts.append("".join(literal))
+            literal = []
+            parts.append(group)
+        else:
+            raise ValueError(f"tf.strings.{op}: invalid rewrite pattern {rewrite!r}: a backslash must be followed "
+                             "by a digit (a group) or another backslash")
+        i += 2
+    parts.append("".join(literal))
+    if len(parts) == 1:
+        text = parts[0]
+        return lambda m: text
+    return lambda m: "".join(p if isinstance(p, str) else (m.group(p) or "") for p in parts)
+
+
 def regex_replace(input, pattern, rewrite, replace_global=True, name=None):  # noqa: A002
-    """Replace matches of ``pattern`` by ``rewrite`` (``\\1`` refers to a group), every match or
-    only the first (replace_global=False)."""
+    """Replace matches of ``pattern`` by ``rewrite`` in RE2's syntax (``\\0`` the match,
+    ``\\1`` a group: the NMT tutorial's ``r' \\0 '``), every match or only the first
+    (replace_global=False)."""
     compiled = re.compile(pattern)
     count = 0 if replace_global else 1
-    return _map(lambda s: compiled.sub(rewrite, s, count=count), input, "regex_replace")
+    repl = _re2_rewrite(str(rewrite), compiled, "regex_replace")
+    return _map(lambda s: compiled.sub(repl, s, count=count), input, "regex_replace")
 
 
 def regex_full_match(input, pattern, name=None):  # noqa: A002
@@ -332,8 +399,14 @@ def reduce_join(inputs, axis=None, keepdims=False, separator="", name=None):
     a = as_string_array(inputs, "reduce_join")
     if axis is None:
         return wrap(separator.join(a.reshape(-1)))
-    out = np.apply_along_axis(lambda r: separator.join(r), axis, a).astype(object)
-    return wrap(np.expand_dims(out, axis) if keepdims else out)
+    # (not np.apply_along_axis: it sizes a fixed-width result by the first join and cuts the
+    # longer ones, the NMT tutorial's translations lost their ends)
+    ax = int(axis) % a.ndim if a.ndim else 0
+    moved = np.moveaxis(a, ax, -1)
+    out = np.empty(moved.shape[:-1], dtype=object)
+    for idx in np.ndindex(out.shape):
+        out[idx] = separator.join(moved[idx])
+    return wrap(np.expand_dims(out, ax) if keepdims else out)
 
 
 def to_hash_bucket_fast(input, num_buckets, name=None):  # noqa: A002

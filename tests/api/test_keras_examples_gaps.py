@@ -312,3 +312,67 @@ def test_elementwise_losses_broadcast_targets_against_a_single_output(rng, kind)
     cce.compile("sgd", loss="categorical_crossentropy")
     with pytest.raises(ValueError, match="expects targets of shape"):
         cce.fit(x, y, epochs=1, verbose=0)
+
+
+def test_utils_normalize_of_a_tensor_is_differentiable_and_of_an_array_stays_numpy():
+    from corenn import keras as K
+    import corenn as tf
+    x = np.random.default_rng(5).normal(size=(4, 3)).astype(np.float32)
+    out = K.utils.normalize(x, axis=1, order=2)
+    assert type(out) is np.ndarray
+    np.testing.assert_allclose(out, x / np.linalg.norm(x, axis=1, keepdims=True), rtol=1e-6)
+    v = tf.Variable(x)
+    c = np.random.default_rng(6).normal(size=(4, 3)).astype(np.float32)
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(K.utils.normalize(v, axis=1, order=2) * c)
+    g = np.asarray(tape.gradient(y, v))
+    x64, c64 = x.astype(np.float64), c.astype(np.float64)
+    n = np.linalg.norm(x64, axis=1, keepdims=True)
+    want = c64 / n - x64 * (c64 * x64).sum(1, keepdims=True) / n ** 3   # d/dx of c . x / |x|
+    np.testing.assert_allclose(g, want, rtol=1e-4, atol=1e-6)
+
+
+def test_a_loss_that_overrides_dunder_call_is_what_fit_minimizes():
+    """keras.io's SupervisedContrastiveLoss overrides __call__ (not call): fit's loss is its
+    value on the whole batch, and its gradient trains the model."""
+    from corenn import keras as K
+
+    class BatchSpread(K.losses.Loss):
+        def __call__(self, y_true, y_pred, sample_weight=None):
+            # the batch's predictions pulled towards the batch mean of the targets
+            return K.ops.mean(K.ops.square(y_pred - K.ops.mean(y_true)))
+
+    K.utils.set_random_seed(3)
+    x = np.random.default_rng(1).normal(size=(32, 4)).astype(np.float32)
+    y = np.random.default_rng(2).normal(3.0, 1.0, size=(32, 1)).astype(np.float32)
+    model = K.Sequential([K.Input((4,)), K.layers.Dense(1)])
+    model.compile(optimizer=K.optimizers.SGD(0.0), loss=BatchSpread())
+    first = model.evaluate(x, y, batch_size=32, verbose=0)
+    pred = model.predict(x, verbose=0).astype(np.float64)
+    assert first == pytest.approx(float(np.mean((pred - y.astype(np.float64).mean()) ** 2)), rel=1e-5)
+    model.compile(optimizer=K.optimizers.SGD(0.05), loss=BatchSpread())
+    hist = model.fit(x, y, batch_size=32, epochs=40, verbose=0)
+    assert hist.history["loss"][-1] < 0.05 * hist.history["loss"][0]
+
+
+def test_a_builtin_loss_whose_dunder_call_wraps_super_is_not_fused_nor_reentered():
+    """A subclass of a built-in loss whose __call__ scales super().__call__: called directly, in
+    evaluate and in fit the value is 2 x the cross-entropy (not fused with the softmax, and the
+    built-in call inside does not call the subclass again)."""
+    from corenn import keras as K
+
+    class Double(K.losses.SparseCategoricalCrossentropy):
+        def __call__(self, y_true, y_pred, sample_weight=None):
+            return super().__call__(y_true, y_pred, sample_weight) * 2.0
+
+    K.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(64, 5)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = K.Sequential([K.Input((5,)), K.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss=Double())
+    p = model.predict(x, verbose=0).astype(np.float64)
+    want = 2.0 * float(np.mean(-np.log(p[np.arange(64), y])))
+    assert float(Double()(y, p.astype(np.float32))) == pytest.approx(want, rel=1e-5)
+    assert model.evaluate(x, y, batch_size=64, verbose=0) == pytest.approx(want, rel=1e-5)
+    hist = model.fit(x, y, batch_size=64, epochs=1, verbose=0)
+    assert hist.history["loss"][0] == pytest.approx(want, rel=1e-5)

@@ -150,3 +150,12 @@ def test_tf_image_resize_bicubic_antialias_and_sobel_ssim_go_through_keras_ops_i
     np.testing.assert_allclose(shrunk, np.einsum("ih,jw,nhwc->nijc", w, w, img), rtol=1e-5, atol=1e-6)
     assert np.asarray(tf.image.sobel_edges(img)).shape == (2, 8, 8, 3, 2)
     np.testing.assert_allclose(np.asarray(tf.image.ssim(img, img, max_val=1.0, filter_size=3)), [1.0, 1.0], rtol=1e-5)
+
+
+def test_gather_of_strings_is_a_string_tensor_whose_items_have_numpy():
+    # TensorFlow 2.21: tf.gather(["csharp", "java", "python"], [2, 0]) -> a tf.string tensor;
+    # its items are scalar tensors whose numpy() is bytes (the "Load text" tutorial's labels)
+    got = tf.gather(["csharp", "java", "python"], np.array([2, 0]))
+    assert [label.numpy() for label in got] == [b"python", b"csharp"]
+    assert list(got.numpy()) == [b"python", b"csharp"]
+    assert tf.gather([["a", "b"], ["c", "d"]], [1], axis=1).numpy().tolist() == [[b"b"], [b"d"]]

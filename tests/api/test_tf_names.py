@@ -156,7 +156,7 @@ def test_strings_map_over_arrays_and_single_strings():
     assert tf.strings.regex_replace("aaa", "a", "b", replace_global=False) == "baa"
     assert tf.strings.regex_replace("ab", r"(a)(b)", r"\2\1") == "ba"
     parts = tf.strings.split(cleaned)
-    assert parts.shape == (2,) and parts[0] == ["hello", "world", "bye"] and tf.strings.split("a-b", "-") == ["a", "b"]
+    assert parts.shape == (2,) and list(parts[0]) == ["hello", "world", "bye"] and tf.strings.split("a-b", "-") == ["a", "b"]
     assert tf.strings.length(np.array(["é", "ab"]), unit="UTF8_CHAR").tolist() == [1, 2]
     assert tf.strings.length("é").item() == 2
     assert tf.strings.join([np.array(["a", "b"]), "x"], separator="-").tolist() == ["a-x", "b-x"]
@@ -236,3 +236,43 @@ def test_star_import_does_not_shadow_builtins():
     assert not [n for n in tf.__all__ if n in dir(builtins)]
     assert all(hasattr(tf, n) for n in tf.__all__)
     assert tf.range(3).numpy().tolist() == [0, 1, 2] and tf.bool == "bool"
+
+
+def test_regex_replace_reads_re2_rewrites():
+    # TensorFlow 2.21 (RE2): \0 is the whole match, \\ a backslash, other characters literal
+    got = tf.strings.regex_replace("¿Todavía está en casa?", "[.?!,¿]", r" \0 ")
+    assert got == " ¿ Todavía está en casa ? "
+    assert tf.strings.regex_replace("a.b", "[.]", r"<\0\\>") == "a<.\\>b"
+    assert tf.strings.regex_replace("ab", "a", "x\n") == "x\nb"
+    assert list(tf.strings.regex_replace(["x,y", "z"], "(,)", r"[\1]").numpy()) == [b"x[,]y", b"z"]
+    with pytest.raises(ValueError, match="regex_replace"):
+        tf.strings.regex_replace("ab", "a", r"\q")
+    with pytest.raises(ValueError, match="group 3"):
+        tf.strings.regex_replace("ab", "(a)", r"\3")
+
+
+def test_reduce_join_keeps_long_rows_whole():
+    # TensorFlow 2.21: ['a b', 'longer words here x'] (a join sized by its first row cut the rest)
+    w = tf.constant([["a", "b"], ["longer words here", "x"]])
+    assert list(tf.strings.reduce_join(w, axis=-1, separator=" ").numpy()) == [b"a b", b"longer words here x"]
+    assert list(tf.strings.reduce_join(w, axis=0, separator="|").numpy()) == [b"a|longer words here", b"b|x"]
+    assert tf.strings.reduce_join(w, axis=1, keepdims=True).numpy().tolist() == [[b"ab"], [b"longer words herex"]]
+
+
+def test_bool_and_small_integer_fills_use_corenn_storage():
+    # tf.zeros([n, 1], dtype=tf.bool): done flags, stored as float32 0 / 1 like comparisons
+    done = tf.zeros([3, 1], dtype=tf.bool)
+    assert done.dtype == "float32" and not np.asarray(done).any()
+    flags = done | (tf.constant([[1], [2], [3]]) == 2)
+    np.testing.assert_array_equal(np.asarray(flags), [[0.0], [1.0], [0.0]])
+    assert tf.ones([2], "uint8").dtype == "int32" and np.asarray(tf.keras.ops.full((2,), True, dtype="bool")).tolist() == [1.0, 1.0]
+
+
+def test_ragged_rows_index_and_slice_as_tensorflow():
+    r = tf.ragged.constant([[4, 3, 2], [2, 3], [1]])
+    assert r[0].numpy().tolist() == [4, 3, 2]
+    assert [row.numpy().tolist() for row in r] == [[4, 3, 2], [2, 3], [1]]
+    assert r[:, :-1].to_list() == [[4, 3], [2], []]          # each row without its last item
+    assert r[1:, 1:].to_list() == [[3], []]
+    np.testing.assert_array_equal(np.asarray(r[:2, :-1].to_tensor()), [[4, 3], [2, 0]])
+    assert int(r[0, 1]) == 3

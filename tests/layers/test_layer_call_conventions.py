@@ -163,3 +163,39 @@ def test_a_subclassed_model_whose_call_takes_mask_is_handed_the_input_mask():
     tokens, e = _masked_batch()
     Pool()(e)
     np.testing.assert_array_equal(np.asarray(seen["mask"]) != 0, tokens != 0)
+
+
+class _WeightedSum(keras.layers.Layer):
+    """keras.io's VariableSelection pattern: call takes a dict of features by name."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.proj = {"a": keras.layers.Dense(3, name="pa"), "b": keras.layers.Dense(3, name="pb")}
+
+    def call(self, inputs):
+        assert isinstance(inputs, dict) and list(inputs) == ["a", "b"]
+        return self.proj["a"](inputs["a"]) + 2.0 * self.proj["b"](inputs["b"])
+
+
+def test_a_layer_written_with_call_takes_a_dict_of_inputs():
+    keras.utils.set_random_seed(4)
+    rng = np.random.default_rng(4)
+    xa, xb = rng.normal(size=(5, 2)).astype(np.float32), rng.normal(size=(5, 4)).astype(np.float32)
+    layer = _WeightedSum()
+    got = np.asarray(layer({"a": xa, "b": xb}))
+    (wa, ba), (wb, bb) = layer.proj["a"].get_weights(), layer.proj["b"].get_weights()
+    want = xa @ wa + ba + 2.0 * (xb @ wb + bb)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    # symbolic: a model of named inputs; the output equals the eager call, and fit trains it
+    inputs = {"a": keras.Input((2,), name="a"), "b": keras.Input((4,), name="b")}
+    summed = _WeightedSum()
+    model = keras.Model(inputs, keras.layers.Dense(1)(summed(inputs)))
+    assert tuple(model.output.shape) == (None, 1)
+    y = (xa[:, :1] - xb[:, 1:2]).astype(np.float32)
+    pred = np.asarray(model({"a": xa, "b": xb}))
+    (wa, ba), (wb, bb) = summed.proj["a"].get_weights(), summed.proj["b"].get_weights()
+    wd, bd = model.layers[-1].get_weights()
+    np.testing.assert_allclose(pred, (xa @ wa + ba + 2.0 * (xb @ wb + bb)) @ wd + bd, rtol=1e-5, atol=1e-6)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    hist = model.fit({"a": xa, "b": xb}, y, epochs=30, batch_size=5, verbose=0)
+    assert hist.history["loss"][-1] < 0.1 * hist.history["loss"][0]

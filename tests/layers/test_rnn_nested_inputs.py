@@ -109,6 +109,11 @@ def test_initial_state_of_any_shape_and_get_initial_state():
     a, b = _data(seed=5)
     zeros = rnn.get_initial_state(4)
     assert [tuple(np.asarray(z).shape) for z in zeros] == [(4, U1), (4, U2, U3)]
+    # the batch size as a 0-d tensor (the NMT tutorial's tf.shape(context)[0])
+    import corenn as tf
+    zeros = rnn.get_initial_state(tf.shape(np.zeros((3, 7)))[0])
+    assert [tuple(np.asarray(z).shape) for z in zeros] == [(3, U1), (3, U2, U3)]
+    assert not any(np.asarray(z).any() for z in zeros)
     h1 = np.ones((4, U1), np.float32)
     h2 = np.full((4, U2, U3), 2.0, np.float32)
     _, _, s1, s2 = rnn((a, b), initial_state=[h1, h2])

@@ -226,3 +226,78 @@ def test_lookups_with_several_oov_buckets_hash_as_keras():
     assert np.asarray(masked(np.array(["c", "", "z"]))).tolist() == [3, 0, 1 + fingerprint64(b"z") % 2]
     with pytest.raises(ValueError, match="num_oov_indices"):
         layers.StringLookup(num_oov_indices=-1)
+
+
+class _QuotientRemainder(layers.Layer):
+    """keras.io's QREmbedding: a layer written with call that takes strings."""
+
+    def __init__(self, vocabulary, dim, buckets, **kwargs):
+        super().__init__(**kwargs)
+        self.buckets = buckets
+        self.lookup = layers.StringLookup(vocabulary=vocabulary, mask_token=None, num_oov_indices=0)
+        self.q = layers.Embedding(buckets, dim)
+        self.r = layers.Embedding(buckets, dim)
+
+    def call(self, inputs):
+        i = self.lookup(inputs)
+        return self.q(keras.ops.floor_divide(i, self.buckets)) * self.r(keras.ops.mod(i, self.buckets))
+
+
+def test_a_layer_written_with_call_takes_strings_eagerly_symbolically_and_in_fit():
+    import corenn as tf
+    keras.utils.set_random_seed(2)
+    vocab = [f"id{k}" for k in range(10)]
+    qr = _QuotientRemainder(vocab, 3, 4)
+    ids = np.array(["id0", "id9", "id6"])
+    for given in (ids, tf.constant(ids), list(ids)):
+        got = np.asarray(qr(given))
+        q, r = qr.q.get_weights()[0], qr.r.get_weights()[0]
+        np.testing.assert_allclose(got, np.stack([q[k // 4] * r[k % 4] for k in (0, 9, 6)]), rtol=1e-6)
+    # under a tape the embeddings it called get their gradients: d sum(q * r) / dq = r
+    with tf.GradientTape() as tape:
+        out = tf.reduce_sum(qr(ids))
+    gq, gr = tape.gradient(out, [qr.q.embeddings, qr.r.embeddings])
+    want_q = np.zeros((4, 3), np.float32)
+    for k in (0, 9, 6):
+        want_q[k // 4] += r[k % 4]
+    np.testing.assert_allclose(np.asarray(gq), want_q, rtol=1e-6)
+    # a functional model on a string Input: built by a probe with placeholder strings, then fit
+    inp = keras.Input(shape=(), dtype="string")
+    model = keras.Model(inp, layers.Dense(1)(_QuotientRemainder(vocab, 4, 4)(inp)))
+    assert tuple(model.output.shape) == (None, 1)
+    x = np.array(vocab * 20)
+    y = (np.arange(len(x)) % 10 >= 5).astype(np.float32)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    hist = model.fit(x, y, epochs=15, batch_size=40, verbose=0)
+    assert hist.history["loss"][-1] < 0.2 * hist.history["loss"][0]
+    np.testing.assert_allclose(model.predict(np.array(["id1", "id8"]), verbose=0)[:, 0], [0.0, 1.0], atol=0.25)
+
+
+def test_text_vectorization_ragged_gives_unpadded_rows_of_ids():
+    tv = layers.TextVectorization(ragged=True)
+    tv.adapt(np.array(["a b c", "b c", "c"]))
+    vocab = tv.get_vocabulary()
+    rows = tv(np.array(["a b c", "c b", "zz"]))
+    want = [[vocab.index(w) for w in "a b c".split()], [vocab.index("c"), vocab.index("b")], [1]]
+    assert rows.to_list() == want
+    np.testing.assert_array_equal(np.asarray(rows.to_tensor()), [want[0], want[1] + [0], [1, 0, 0]])
+    assert tv.get_config()["ragged"] is True
+    with pytest.raises(ValueError, match="ragged"):
+        layers.TextVectorization(ragged=True, output_sequence_length=4)
+
+
+def test_string_lookup_of_one_string_is_a_scalar():
+    # TensorFlow 2.21: StringLookup(...)('b') -> int64 tensor of shape () (the NMT tutorial's
+    # start / end tokens); a list of one keeps its axis
+    lk = layers.StringLookup(vocabulary=["a", "b"], mask_token="", oov_token="[UNK]")
+    assert tuple(lk("b").shape) == () and int(lk("b")) == 3
+    assert tuple(lk(["b"]).shape) == (1,)
+
+
+def test_lookup_of_one_split_string_stays_ragged():
+    # the text-generation tutorial: ids_from_chars(tf.strings.unicode_split(['ROMEO:'], 'UTF-8')).to_tensor()
+    import corenn as tf
+    lk = layers.StringLookup(vocabulary=list("ROME:"), mask_token=None)
+    ids = lk(tf.strings.unicode_split(tf.constant(["ROMEO:"]), "UTF-8"))
+    np.testing.assert_array_equal(np.asarray(ids.to_tensor()), [[1, 2, 3, 4, 2, 5]])
+    assert [row.numpy().tolist() for row in ids] == [[1, 2, 3, 4, 2, 5]]

@@ -147,3 +147,53 @@ def test_a_layer_it_cannot_differentiate_twice_is_named():
     assert g is not None and tuple(g.shape) == (4, 4)
     with pytest.raises(NotImplementedError, match="BatchNormalization"):
         tape.gradient(loss, model.trainable_variables)
+
+
+def _softplus_silu_softmax_penalty(w, x, c):
+    """NumPy float64: the squared input gradient of sum(c * model(x)) for
+    Dense(5, silu) -> Dense(4, softplus) -> Dense(3, softmax), by hand."""
+    sig = lambda z: 1.0 / (1.0 + np.exp(-z))
+    z1 = x @ w[0] + w[1]
+    h1 = z1 * sig(z1)
+    z2 = h1 @ w[2] + w[3]
+    h2 = np.log1p(np.exp(z2))
+    z3 = h2 @ w[4] + w[5]
+    e = np.exp(z3 - z3.max(-1, keepdims=True))
+    y = e / e.sum(-1, keepdims=True)
+    dz3 = y * (c - (c * y).sum(-1, keepdims=True))
+    dz2 = (dz3 @ w[4].T) * sig(z2)
+    s1 = sig(z1)
+    dz1 = (dz2 @ w[2].T) * (s1 + z1 * s1 * (1 - s1))
+    g = dz1 @ w[0].T
+    return np.sum(g ** 2)
+
+
+def test_softmax_softplus_silu_activations_differentiate_twice_against_finite_differences():
+    keras.utils.set_random_seed(8)
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(5, activation="silu"),
+                              layers.Dense(4, activation="softplus"), layers.Dense(3, activation="softmax")])
+    x = np.random.default_rng(1).normal(size=(6, 4)).astype(np.float32)
+    c = np.random.default_rng(2).normal(size=(6, 3)).astype(np.float32)
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        with tf.GradientTape() as inner:
+            inner.watch(xt)
+            pred = model(xt)
+            out = tf.reduce_sum(pred * c)
+        g = inner.gradient(out, xt)
+        penalty = tf.reduce_sum(tf.square(g))
+    got = tape.gradient(penalty, model.trainable_variables)
+    w = [np.asarray(v, np.float64) for v in model.get_weights()]
+    x64, c64 = x.astype(np.float64), c.astype(np.float64)
+    assert float(penalty) == pytest.approx(_softplus_silu_softmax_penalty(w, x64, c64), rel=1e-4)
+    eps = 1e-6
+    for k in range(len(w)):
+        fd = np.zeros_like(w[k])
+        for idx in np.ndindex(w[k].shape):
+            up = [a.copy() for a in w]
+            down = [a.copy() for a in w]
+            up[k][idx] += eps
+            down[k][idx] -= eps
+            fd[idx] = (_softplus_silu_softmax_penalty(up, x64, c64)
+                       - _softplus_silu_softmax_penalty(down, x64, c64)) / (2 * eps)
+        np.testing.assert_allclose(np.asarray(got[k]), fd, rtol=2e-3, atol=1e-4 * max(1.0, np.abs(fd).max()))

@@ -223,6 +223,18 @@ class Array(np.ndarray):
         plain = self.view(np.ndarray)
         return plain[()] if plain.ndim == 0 else plain
 
+    def __getitem__(self, key):
+        # an element of a batch is a tensor too in tf.data (``text_batch[0].numpy()``, the
+        # "Load text" tutorial): a number comes back as a 0-d Array, a string as ElementBytes
+        item = super().__getitem__(key)
+        if self.ndim == 0:   # a[()] of a scalar is its value, as NumPy's
+            return item
+        if isinstance(item, bytes):
+            return ElementBytes(item)
+        if isinstance(item, np.generic):
+            return np.asarray(item).view(Array)
+        return item
+
     def set_shape(self, shape):
         """TensorFlow's ``t.set_shape(shape)`` (a map function's slices, the time-series
         tutorial): checks ``shape`` (None = any size) against the array's; changes nothing."""
@@ -232,6 +244,17 @@ class Array(np.ndarray):
 
     def get_shape(self):
         return self.shape
+
+
+class ElementBytes(bytes):
+    """One string of a Dataset element's batch (``batch[0]``): bytes with TensorFlow's
+    ``numpy()``, which gives the bytes."""
+
+    shape = ()
+    ndim = 0
+
+    def numpy(self):
+        return bytes(self)
 
 
 def as_eager(element):

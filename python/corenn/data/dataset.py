@@ -23,9 +23,11 @@ tensors in TensorFlow); ``as_numpy_iterator`` yields plain arrays and NumPy scal
 """
 from __future__ import annotations
 
+import builtins
 import itertools
 import numbers
 import os
+import types
 
 import numpy as np
 
@@ -63,6 +65,62 @@ class Options:
         value = Options()
         object.__setattr__(self, name, value)
         return value
+
+
+
+def _global_names(code):
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
+
+
+class _LiveAfter(dict):
+    """A snapshot of a module's globals that reads a name it lacks from the module itself."""
+
+    def __init__(self, live):
+        super().__init__()
+        self._live = live
+
+    def __missing__(self, name):
+        return self._live[name]
+
+
+def bound_now(fn):
+    """``fn`` reading the values its free variables and globals have now. tf.data traces a
+    function when the dataset is made, so the Python values it reads are those of that moment:
+    the "Load text" tutorial labels each file's lines in a loop with
+    ``lines.map(lambda ex: labeler(ex, i))``, and each map keeps its own ``i``. corenn calls the
+    function later, so it gets a copy whose closure cells and the globals it names are a
+    snapshot (the objects themselves are shared: a layer it calls is the same layer); a global
+    defined only later is read when called. Functions of corenn itself and other callables run
+    as given."""
+    if not isinstance(fn, types.FunctionType) or (fn.__module__ or "").startswith("corenn"):
+        return fn
+    g = fn.__globals__
+    snapshot = _LiveAfter(g)
+    for name in _global_names(fn.__code__):   # co_names holds attribute names too: skipped
+        if name in g:
+            snapshot[name] = g[name]
+    snapshot["__builtins__"] = g.get("__builtins__", builtins)
+    snapshot["__name__"] = g.get("__name__")
+    closure = fn.__closure__
+    if closure is not None:
+        cells = []
+        for cell in closure:
+            try:
+                cells.append(types.CellType(cell.cell_contents))
+            except ValueError:   # not assigned yet
+                cells.append(cell)
+        closure = tuple(cells)
+    copy = types.FunctionType(fn.__code__, snapshot, fn.__name__, fn.__defaults__, closure)
+    copy.__kwdefaults__ = fn.__kwdefaults__
+    copy.__dict__.update(fn.__dict__)
+    copy.__qualname__ = fn.__qualname__
+    copy.__module__ = fn.__module__
+    copy.__doc__ = fn.__doc__
+    return copy
 
 
 class Dataset:
@@ -235,11 +293,11 @@ class Dataset:
         """``map_func`` applied to each element (a tuple element is passed as arguments, as
         tf.data does); it may return arrays, numbers, corenn Tensors, tuples or dicts.
         ``num_parallel_calls`` is accepted (AUTOTUNE) and the calls run in order."""
-        return _Map(self, map_func)
+        return _Map(self, bound_now(map_func))
 
     def filter(self, predicate, name=None):
         """The elements for which ``predicate`` (called as in ``map``) returns True."""
-        return _Filter(self, predicate)
+        return _Filter(self, bound_now(predicate))
 
     def repeat(self, count=None, name=None):
         """The dataset ``count`` times over (None or -1: forever); each pass reruns the pipeline."""
@@ -279,13 +337,13 @@ class Dataset:
 
     def flat_map(self, map_func, name=None):
         """The elements of the Datasets ``map_func`` returns for each element, in order."""
-        return _FlatMap(self, map_func)
+        return _FlatMap(self, bound_now(map_func))
 
     def interleave(self, map_func, cycle_length=None, block_length=None, num_parallel_calls=None,
                    deterministic=None, name=None):
         """Elements of the Datasets ``map_func`` returns, ``block_length`` at a time from each
         of ``cycle_length`` open datasets in turn (tf.data's deterministic order)."""
-        return _Interleave(self, map_func, cycle_length, block_length)
+        return _Interleave(self, bound_now(map_func), cycle_length, block_length)
 
     def window(self, size, shift=None, stride=1, drop_remainder=False, name=None):
         """Windows of ``size`` consecutive elements, starting every ``shift`` elements (default

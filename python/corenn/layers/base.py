@@ -150,6 +150,18 @@ def _first_sample(mask):
     return mask[:1]
 
 
+
+def _string_list(x):
+    """A Python list (of lists) of str / bytes: one string input, not a list of inputs."""
+    return isinstance(x, (list, tuple)) and is_string_array(x) and not any(isinstance(v, np.ndarray) for v in x)
+
+
+def _string_data(inputs):
+    """Whether a call's inputs (one, or a list of them) hold string data."""
+    if isinstance(inputs, (list, tuple)) and not _string_list(inputs):
+        return any(is_string_array(v) for v in inputs)
+    return is_string_array(inputs)
+
 class Layer:
     """Base class of all layers.
 
@@ -602,6 +614,10 @@ class Layer:
             _CALL_TRAINING.pushed = False
         else:   # a graph node or a wrapper's inner run: the run's flag
             _CALL_TRAINING.stack = outer + (training,)   # what sublayer calls without training= inherit
+        keys = self.__dict__.get("_dict_input_keys") or self.__dict__.get("_owner", self).__dict__.get(
+            "_dict_input_keys")
+        if keys is not None and isinstance(x, list) and len(x) == len(keys):
+            x = dict(zip(keys, x))
         try:
             if self.__dict__.get("_positional_inputs") and isinstance(x, list):
                 return self.call(*x, **kwargs)
@@ -715,11 +731,15 @@ class Layer:
         """The output shapes (without batch) of ``call`` on zeros, ``unknown`` for None axes (2
         for the axis ``vary`` = (input index, axis), when given); of these full shapes when
         ``exact`` is given."""
+        dtypes = self.__dict__.get("_probe_dtypes") or ()
+
         def probe(i, shape):
-            if exact is not None:
-                return kernels.zeros(tuple(exact[i]))
-            return kernels.zeros((1,) + tuple((2 if (i, a) == vary else unknown) if d is None else d
-                                              for a, d in enumerate(shape) if a))
+            full = tuple(exact[i]) if exact is not None else (1,) + tuple(
+                (2 if (i, a) == vary else unknown) if d is None else d for a, d in enumerate(shape) if a)
+            if i < len(dtypes) and str(dtypes[i]) == "string":   # a string input: empty strings
+                from .. import strings
+                return strings.wrap(np.full(full, "", dtype=object))
+            return kernels.zeros(full)
         xs = [probe(i, sh) for i, sh in enumerate(shapes)]
         x = xs if packed else xs[0]
         probe_mask = None
@@ -814,6 +834,11 @@ class Layer:
         if not args:
             raise TypeError(f"layer '{self.name}' ({type(self).__name__}) was called without inputs")
         inputs, args = args[0], args[1:]
+        if isinstance(inputs, dict) and type(self).call is not Layer.call:
+            # a layer written with call on a dict of tensors (keras.io's VariableSelection): its
+            # values are the call's inputs, in the dict's order; call gets the dict back
+            self.__dict__.get("_owner", self).__dict__["_dict_input_keys"] = list(inputs)
+            inputs = list(inputs.values())
         if isinstance(inputs, list) and inputs and isinstance(inputs[0], list) and _python_numbers(inputs):
             # nested Python lists of numbers are one input's data (layer([[2.0, 2.0, 2.0]])),
             # as TensorFlow converts them, not a list of inputs
@@ -850,7 +875,9 @@ class Layer:
         try:
             if mask is None:   # Keras: the mask an earlier eager call attached to its output
                 mask = _carried_mask(inputs)
-            if mask is not None:
+            if written and _string_data(inputs):
+                y = self._string_call(inputs, training)
+            elif mask is not None:
                 y = self._masked_call(inputs, training, mask)
             else:
                 tape = autodiff.recording_tape()
@@ -861,6 +888,23 @@ class Layer:
         if mask is not None or self._may_make_mask():
             self._attach_output_mask(inputs, mask, y)
         return y
+
+    def _string_call(self, inputs, training):
+        """A layer written with ``call`` called on strings (its StringLookup / TextVectorization
+        turn them into numbers, keras.io's QREmbedding): ``call`` runs as written on string
+        tensors; the layers it calls are recorded as they run, as in any eager call."""
+        from .. import strings
+        convert = lambda x: strings.wrap(strings.as_string_array(x)) if is_string_array(x) else x  # noqa: E731
+        packed = isinstance(inputs, (list, tuple)) and not isinstance(inputs, str) and not _string_list(inputs)
+        x = [convert(v) for v in inputs] if packed else convert(inputs)
+        if not self.built:
+            shape = lambda v: (None,) + tuple(np.shape(v))[1:]  # noqa: E731
+            shapes = [shape(v) for v in x] if packed else shape(x)
+            if type(self).build is Layer.build:   # no probe with numbers: built by running call
+                self.input_shape, self.built = shapes, True
+            else:
+                self._maybe_build(shapes)
+        return self._invoke_call(x, training)
 
     def _keyword_inputs(self, args, kwargs):
         """Keras binds a call's tensors by name too: the keyword arguments that fill ``call``'s

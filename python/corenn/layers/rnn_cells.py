@@ -721,6 +721,8 @@ class RNN(Layer):
             return [_ZeroState(shape)(batch_size) for shape in shapes]
         if not isinstance(batch_size, (int, np.integer)):
             shape = np.shape(batch_size)
+            if not shape and np.asarray(batch_size).dtype.kind in "iu":   # tf.shape(x)[0]: a 0-d tensor
+                shape = (int(np.asarray(batch_size)),)
             if not shape:
                 raise ValueError(f"{type(self).__name__} '{self.name}'.get_initial_state: pass the batch size "
                                  f"or the inputs, got {batch_size!r}"[:200])

@@ -350,7 +350,7 @@ def _ragged_rows(inputs):
         return None
     if isinstance(inputs, np.ndarray) and (inputs.dtype != object or inputs.ndim != 1):
         return None
-    items = list(inputs)
+    items = list(np.asarray(inputs)) if isinstance(inputs, np.ndarray) else list(inputs)   # raw rows
     if items and all(isinstance(r, (list, tuple, np.ndarray)) for r in items) and \
             len({len(r) for r in items}) > 1:
         return items
@@ -518,6 +518,10 @@ class _IndexLookup(Layer):
             j = self._index.get(t)
             if j is None:
                 if self.num_oov_indices == 0:
+                    from .. import ops
+                    if ops.SHAPE_PROBE.depth:   # a shape probe's placeholder strings: any index
+                        out[i] = 0
+                        continue
                     raise ValueError(f"{type(self).__name__} '{self.name}': {t!r} is not in the "
                                      f"vocabulary and num_oov_indices=0")
                 j = oov + self._oov_bucket(t) if self.num_oov_indices > 1 else oov
@@ -594,8 +598,8 @@ class _IndexLookup(Layer):
         if self.invert:
             return self._invert(inputs)
         indices = self._lookup(inputs)
-        if self.output_mode == "int":
-            return kernels.as_tensor(np.ascontiguousarray(indices))
+        if self.output_mode == "int":   # (one string gives a 0-d index, as TensorFlow's)
+            return kernels.as_tensor(np.ascontiguousarray(indices).reshape(np.shape(indices)))
         if self.output_mode == "tf_idf":
             return kernels.as_tensor(_encode(indices, self._depth(), "count", self.name) * self._idf())
         return kernels.as_tensor(_encode(indices, self._depth(), self.output_mode, self.name))
@@ -751,9 +755,12 @@ class TextVectorization(Layer):
         if not (split is None or callable(split) or split in SPLIT):
             raise ValueError(f"{cls}: split must be None, a callable or one of {', '.join(SPLIT)}, "
                              f"got {split!r}")
-        if ragged or encoding != "utf-8":
-            raise NotImplementedError(f"{cls}: ragged outputs and encodings other than utf-8 are "
-                                      "not supported")
+        if encoding != "utf-8":
+            raise NotImplementedError(f"{cls}: encodings other than utf-8 are not supported")
+        if ragged and (output_mode != "int" or output_sequence_length is not None):
+            raise ValueError(f"{cls}: ragged=True needs output_mode='int' and no output_sequence_length "
+                             f"(got output_mode={output_mode!r}, output_sequence_length={output_sequence_length!r})")
+        self.ragged = bool(ragged)
         if output_mode not in ("int", "multi_hot", "count", "tf_idf", "one_hot"):
             raise ValueError(f"{cls}: output_mode must be 'int', 'multi_hot', 'count' or 'tf_idf', "
                              f"got {output_mode!r}")
@@ -879,6 +886,12 @@ class TextVectorization(Layer):
     def _vectorize(self, inputs):
         rows = self._tokens(inputs)
         lookup = self._lookup
+        if self.output_mode == "int" and self.ragged:   # one row of ids per string, unpadded
+            from ..strings import RaggedTensor
+            out = np.empty(len(rows), dtype=object)
+            for i, r in enumerate(rows):
+                out[i] = lookup._lookup(np.asarray(r + [None], dtype=object)[:-1]).astype(np.int64)
+            return out.view(RaggedTensor)
         if self.output_mode == "int":
             length = self.output_sequence_length or max([len(r) for r in rows] + [0])
             out = np.zeros((len(rows), length), np.int64)  # 0 pads: the mask index
@@ -915,7 +928,7 @@ class TextVectorization(Layer):
                    output_sequence_length=self.output_sequence_length,
                    pad_to_max_tokens=self._lookup.pad_to_max_tokens,
                    vocabulary=list(self._lookup._tokens) or None,
-                   idf_weights=self._lookup._idf_config(), sparse=False, ragged=False,
+                   idf_weights=self._lookup._idf_config(), sparse=False, ragged=self.ragged,
                    encoding="utf-8")
         return cfg
 

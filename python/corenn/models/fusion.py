@@ -181,7 +181,8 @@ def fused_losses(graph, losses):
     steps = graph.steps
     fused = set()
     for k, (slot, loss) in enumerate(zip(graph.output_slots, losses)):
-        if loss is None or loss.from_logits or graph.consumers[slot] or graph.output_slots.count(slot) > 1:
+        if loss is None or loss.from_logits or graph.consumers[slot] or graph.output_slots.count(slot) > 1 \
+                or getattr(loss, "_written_in_python", False):   # (its own __call__ sees probabilities)
             continue
         step = steps[graph.producer[slot]] if slot in graph.producer else None
         if step is None or step.multi_out or not hasattr(step.ctx, "backward_from_preactivation"):

@@ -208,6 +208,8 @@ def symbolic_call(layer: Layer, inputs, mask=None, training=None):
     # a call that reads masks is probed with all-ones masks only when this call has masks (a
     # layer whose call takes mask=None and branches on it sees None, as Keras gives it)
     layer.__dict__["_probe_has_mask"] = mask is not None or any(t._keras_mask is not None for t in flat)
+    if any(str(t.dtype) == "string" for t in flat):   # probed with strings (a layer written on them)
+        layer.__dict__["_probe_dtypes"] = [t.dtype for t in flat]
     try:
         if not layer.built:
             layer._maybe_build(shape_arg)
@@ -222,6 +224,7 @@ def symbolic_call(layer: Layer, inputs, mask=None, training=None):
         raise ValueError(msg) from None
     finally:
         layer.__dict__.pop("_probe_has_mask", None)
+        layer.__dict__.pop("_probe_dtypes", None)
     multi = isinstance(out, list)
     out_shapes = out if multi else [out]
     dtype = getattr(layer, "output_dtype", "float32")

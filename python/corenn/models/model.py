@@ -538,7 +538,7 @@ class Model(TrainingLoops):
         if kwargs:
             return self._call_with_options(inputs, training, kwargs)
         tape = autodiff.recording_tape()
-        if tape is not None and type(inputs) in _ARRAYS:
+        if tape is not None and type(inputs) in _ARRAYS and not is_string_array(inputs):
             # a GradientTape loop's step (one array or Tensor in): the captured graph, directly
             self.__dict__.pop("_added_losses", None)   # a new call: forget the last one's losses
             graph = self._captured_graph([inputs], training, tape)
@@ -723,7 +723,9 @@ class Model(TrainingLoops):
         signature and training flag on symbolic inputs (like tf.function); a call that cannot be
         traced (ops on values, data-dependent Python) runs eagerly, layer by layer, from then on.
         A graph still in use by a tape (the model called twice before ``gradient``) gets a copy
-        with contexts of its own."""
+        with contexts of its own. String inputs (a StringLookup first) run layer by layer."""
+        if any(is_string_array(x) for x in xs):
+            return None
         d = self.__dict__
         if self._graph is not None:
             base = self._graph

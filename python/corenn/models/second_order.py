@@ -16,7 +16,7 @@ then differentiates the penalty through those ops into the weights.
               weights) = the linear part's weight gradient of dz, sum of dz (ops)
 
 Covered: Dense, Conv1D / Conv2D (groups 1) with the activations linear / relu / leaky_relu / tanh /
-sigmoid / elu, ReLU, LeakyReLU, Activation, Flatten, Reshape, ZeroPadding1D/2D, Dropout (the
+sigmoid / elu / softplus / silu (swish) / softmax (last axis), ReLU, LeakyReLU, Activation, Flatten, Reshape, ZeroPadding1D/2D, Dropout (the
 mask its forward drew), Add, GlobalAveragePooling1D/2D, LayerNormalization (WGAN-GP critics use
 layer rather than batch normalization), each w.r.t. its inputs and its weights. Any other layer
 raises NotImplementedError naming it: a wrong second-order gradient is never returned. The ops
@@ -47,8 +47,12 @@ def _activate(name, alpha, z):
         return ops.relu(z)
     if name == "leaky_relu":
         return ops.leaky_relu(z, alpha)
-    if name in ("tanh", "sigmoid", "elu"):
+    if name in ("tanh", "sigmoid", "elu", "softplus", "silu"):
         return getattr(ops, name)(z)
+    if name == "swish":
+        return ops.silu(z)
+    if name == "softmax":   # over the last axis, as Keras' activation applies it
+        return ops.softmax(z, axis=-1)
     raise NotImplementedError(name)
 
 
@@ -67,10 +71,17 @@ def _activation_grad(name, alpha, z, y, dy):
         return ops.multiply(dy, ops.multiply(y, ops.subtract(1.0, y)))
     if name == "elu":   # z > 0: 1; else exp(z) = y + 1
         return ops.multiply(dy, ops.where(z_np > 0, 1.0, ops.add(y, 1.0)))
+    if name == "softplus":   # sigmoid(z)
+        return ops.multiply(dy, ops.sigmoid(z))
+    if name in ("silu", "swish"):   # s + z s (1 - s), s = sigmoid(z)
+        s = ops.sigmoid(z)
+        return ops.multiply(dy, ops.add(s, ops.multiply(z, ops.multiply(s, ops.subtract(1.0, s)))))
+    if name == "softmax":   # the Jacobian-vector product y * (dy - sum(dy * y))
+        return ops.multiply(y, ops.subtract(dy, ops.sum(ops.multiply(dy, y), axis=-1, keepdims=True)))
     raise NotImplementedError(name)
 
 
-_ACTIVATIONS = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "elu")
+_ACTIVATIONS = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "elu", "softplus", "silu", "swish", "softmax")
 
 
 def _activation_of(layer):

@@ -40,7 +40,13 @@ def to_categorical(y, num_classes=None, dtype="float32"):
 
 
 def normalize(x, axis=-1, order=2):
-    """Scale `x` to unit `order`-norm along `axis` (zero vectors stay zero), as Keras."""
+    """Scale `x` to unit `order`-norm along `axis` (zero vectors stay zero), as Keras. A NumPy
+    array gives a NumPy array; a tensor goes through ``ops.normalize`` (Keras 3 does the same),
+    so a loss written with it is differentiable (keras.io's supervised contrastive loss)."""
+    from ..kernels import Tensor
+    if isinstance(x, Tensor):
+        from .. import ops
+        return ops.normalize(x, axis=axis, order=order)
     x = np.asarray(x)
     norm = np.linalg.norm(x, ord=order, axis=axis, keepdims=True)
     return x / np.where(norm == 0, 1, norm)
