@@ -96,7 +96,7 @@ from ._tf_control import __all__ as _tf_control_names  # noqa: E402
 from ._tf_more import *  # noqa: E402,F401,F403  (Assert, space_to_batch, dynamic_stitch, IndexedSlices ...)
 from ._tf_more import __all__ as _tf_more_names  # noqa: E402
 from ._tf_small import *  # noqa: E402,F401,F403  (reverse_sequence, unravel_index, fftnd ...)
-from ._tf_lookup import bitwise, lookup, sets  # noqa: E402  (tf.lookup tables, tf.sets, tf.bitwise)
+from ._tf_lookup import bitwise, sets  # noqa: E402  (tf.sets, tf.bitwise; tf.lookup is lookup.py)
 from ._tf_small import __all__ as _tf_small_names  # noqa: E402
 from ._tf_small import tf_tuple as tuple  # noqa: E402,A001  (tf.tuple; not in __all__, as tf.range)
 from . import train, summary, saved_model  # noqa: E402

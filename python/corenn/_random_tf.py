@@ -11,11 +11,11 @@ import enum
 import numpy as np
 
 from .kernels import Tensor
-from .random import Generator, _out, _rng, _shape, stateless_rng
+from .random import Generator, _out, _rng, _shape, get_global_generator, set_global_generator, stateless_rng
 
 __all__ = ["stateless_truncated_normal", "stateless_parameterized_truncated_normal", "stateless_categorical",
            "stateless_gamma", "stateless_poisson", "stateless_binomial", "poisson", "fold_in", "create_rng_state",
-           "Algorithm", "get_global_generator", "set_global_generator", "uniform_candidate_sampler",
+           "Algorithm", "uniform_candidate_sampler",
            "fixed_unigram_candidate_sampler", "learned_unigram_candidate_sampler", "all_candidate_sampler",
            "experimental"]
 
@@ -124,24 +124,6 @@ def create_rng_state(seed, alg):
     state = np.zeros(n, np.int64)
     state[0] = np.int64(np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF).astype(np.int64))
     return state
-
-
-_GLOBAL = [None]
-
-
-def get_global_generator():
-    """The process-wide Generator (made on first use from corenn's seeded generator, so
-    ``tf.random.set_seed`` makes it reproducible)."""
-    if _GLOBAL[0] is None:
-        _GLOBAL[0] = Generator(int(_rng(None, "get_global_generator").integers(0, 2 ** 63 - 1)))
-    return _GLOBAL[0]
-
-
-def set_global_generator(generator):
-    if not isinstance(generator, Generator):
-        raise TypeError(f"tf.random.set_global_generator: expected a tf.random.Generator, got "
-                        f"{type(generator).__name__}")
-    _GLOBAL[0] = generator
 
 
 # -- candidate samplers ----------------------------------------------------------------------------

@@ -19,7 +19,8 @@ import numpy as np
 from . import strings as _strings
 from .strings import as_string_array, is_string_array
 
-__all__ = ["KeyValueTensorInitializer", "StaticHashTable", "StaticVocabularyTable"]
+__all__ = ["KeyValueTensorInitializer", "TextFileIndex", "TextFileInitializer", "StaticHashTable",
+           "StaticVocabularyTable", "MutableHashTable", "experimental"]
 
 
 def _as_keys(x, where):
@@ -59,6 +60,44 @@ class KeyValueTensorInitializer:
         if self._keys.ndim != 1 or self._values.ndim != 1 or len(self._keys) != len(self._values):
             raise ValueError(f"tf.lookup.KeyValueTensorInitializer: keys and values must be 1-D and of the same "
                              f"length, got shapes {self._keys.shape} and {self._values.shape}")
+
+
+class TextFileIndex:
+    WHOLE_LINE = -2
+    LINE_NUMBER = -1
+
+
+class TextFileInitializer(KeyValueTensorInitializer):
+    """Keys and values read from a text file: column ``key_index`` / ``value_index`` of each
+    line split by ``delimiter`` (TextFileIndex.WHOLE_LINE: the line, LINE_NUMBER: its number),
+    the first ``vocab_size`` lines."""
+
+    def __init__(self, filename, key_dtype, key_index, value_dtype, value_index, vocab_size=None,
+                 delimiter="\t", name=None, value_index_offset=0):
+        def kind(dtype):
+            n = str(getattr(dtype, "name", dtype))
+            return "string" if "string" in n else n
+
+        def field(line, number, index, dtype):
+            if index == TextFileIndex.LINE_NUMBER:
+                return number + int(value_index_offset)
+            parts = line.split(delimiter)
+            if index != TextFileIndex.WHOLE_LINE and not 0 <= index < len(parts):
+                raise ValueError(f"tf.lookup.TextFileInitializer: line {number + 1} of {filename} has "
+                                 f"{len(parts)} fields, no field {index}")
+            text = line if index == TextFileIndex.WHOLE_LINE else parts[index]
+            return text if kind(dtype) == "string" else (int(text) if "int" in kind(dtype) else float(text))
+        with open(filename, encoding="utf-8") as fh:
+            lines = [ln.rstrip("\r\n") for ln in fh]
+        if vocab_size is not None:
+            lines = lines[:int(vocab_size)]
+        keys = [field(ln, i, int(key_index), key_dtype) for i, ln in enumerate(lines)]
+        values = [field(ln, i, int(value_index), value_dtype) for i, ln in enumerate(lines)]
+        key_kind, value_kind = kind(key_dtype), kind(value_dtype)
+        super().__init__(np.array(keys, dtype=object) if key_kind == "string" else np.asarray(keys, key_kind),
+                         np.array(values, dtype=object) if value_kind == "string" else np.asarray(values, value_kind),
+                         key_dtype=None if key_kind == "string" else key_kind,
+                         value_dtype=None if value_kind == "string" else value_kind)
 
 
 def _key(v):
@@ -175,3 +214,44 @@ class StaticVocabularyTable(_Table):
                 v = n + fingerprint64(str(k).encode("utf-8")) % self.num_oov_buckets
             out[i] = v
         return self._result(out.reshape(a.shape), "int64")
+
+
+class MutableHashTable(StaticHashTable):
+    """A table that ``insert`` / ``remove`` change (``tf.lookup.experimental.MutableHashTable``);
+    ``lookup`` as StaticHashTable's."""
+
+    def __init__(self, key_dtype, value_dtype, default_value, name="MutableHashTable", checkpoint=True,
+                 experimental_is_anonymous=False):
+        def kind(dtype):
+            n = str(getattr(dtype, "name", dtype))
+            return "string" if "string" in n else n
+        init = KeyValueTensorInitializer.__new__(KeyValueTensorInitializer)   # empty, of the given dtypes
+        init.key_dtype, init.value_dtype = kind(key_dtype), kind(value_dtype)
+        init._keys = np.array([], dtype=object if init.key_dtype == "string" else init.key_dtype)
+        init._values = np.array([], dtype=object if init.value_dtype == "string" else init.value_dtype)
+        super().__init__(init, default_value)
+        self._where = "MutableHashTable"
+
+    def insert(self, keys, values, name=None):
+        k = self._query(keys).reshape(-1)
+        v = as_string_array(values) if self.value_dtype == "string" else np.asarray(values).astype(self.value_dtype)
+        v = np.asarray(v).reshape(-1)
+        if k.size != v.size:
+            raise ValueError(f"tf.lookup.MutableHashTable.insert: {k.size} keys and {v.size} values")
+        for key, value in zip(k, v):
+            self._map[_key(key)] = value
+
+    def remove(self, keys, name=None):
+        for key in self._query(keys).reshape(-1):
+            self._map.pop(_key(key), None)
+
+    def export(self, name=None):
+        keys = list(self._map)
+        kd = object if self.key_dtype == "string" else self.key_dtype
+        vd = object if self.value_dtype == "string" else self.value_dtype
+        return (self._result(np.array(keys, dtype=kd), self.key_dtype),
+                self._result(np.array([self._map[k] for k in keys], dtype=vd), self.value_dtype))
+
+
+class experimental:   # noqa: N801 - tf.lookup.experimental
+    MutableHashTable = MutableHashTable
