@@ -347,3 +347,26 @@ def test_reading_weights_keeps_the_packed_copy():
     np.asarray(kernel).sum()                  # a view, even one only read, may have written
     gc.collect()
     assert kernel._version > version
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("m,k,n", [(256, 784, 512), (37, 53, 70), (200, 9, 33), (13, 300, 64), (601, 40, 100)])
+def test_kept_weights_read_the_activations_in_place_with_the_same_bits(isa, m, k, n):
+    """With the kernel packed beforehand the GEMM reads the activations where they lie (no
+    packing of A): predict must give the bits of the first, unkept call, and the reference."""
+    prev = corenn._C.get_isa()
+    corenn._C.set_isa(isa)
+    try:
+        corenn.utils.set_random_seed(m + n)
+        model = corenn.Sequential([L.Input(shape=(k,)), L.Dense(n)])
+        x = np.random.default_rng(k).normal(size=(m, k)).astype(np.float32)
+        first = np.asarray(model.predict_on_batch(x)).copy()    # first sight: nothing kept yet
+        model.predict_on_batch(x)                                # the second packs the kernel
+        before = _stats()
+        again = np.asarray(model.predict_on_batch(x))           # the third reads it, A in place
+        assert _stats()["hits"] > before["hits"]
+        np.testing.assert_array_equal(again, first)
+        w, b = model.layers[0].get_weights()
+        np.testing.assert_allclose(again, ref.gemm(x.astype(np.float64), w, bias=b), rtol=1e-4, atol=1e-4)
+    finally:
+        corenn._C.set_isa(prev)
