@@ -1245,10 +1245,13 @@ def _stand_in_model(inner):
     return model
 
 
-def _compare_weight_shapes(model, weights):
-    """Every layer's weight shapes (in ``model._layers_by_first_call()`` order) against the file's arrays
-    (objects with ``shape`` and ``member``, in the same order)."""
-    expected = [(layer, [tuple(w.shape) for w in layer.weights]) for layer in model._layers_by_first_call()]
+def _compare_weight_shapes(model, weights, layers=None, shapes_of=None):
+    """Every layer's weight shapes (in ``model._layers_by_first_call()`` order, or ``layers``'
+    order; ``shapes_of(layer)`` for the shapes a file lists) against the file's arrays (objects
+    with ``shape`` and ``member``, in the same order)."""
+    layers = model._layers_by_first_call() if layers is None else layers
+    shapes_of = shapes_of or (lambda layer: [w.shape for w in layer.weights])
+    expected = [(layer, [tuple(s) for s in shapes_of(layer)]) for layer in layers]
     pos = 0
     for i, (layer, shapes) in enumerate(expected):
         got = [h.shape for h in weights[pos:pos + len(shapes)]]

@@ -535,18 +535,7 @@ def _checked_weights(inner_config, per_layer, legacy=False, datasets=None):
                                    for d in found for p in d.paths()}, "model.weights.h5")
     # in model.layers order, as ``ordered`` was gathered and _build sets them (a model whose
     # layers run in another order than Keras lists them, ResNet's shortcut convolutions, too)
-    pos = 0
-    for i, layer in enumerate(stand_in.layers):
-        shapes = [tuple(s) for s in _keras_weight_shapes(layer)]
-        got = [d.shape for d in ordered[pos:pos + len(shapes)]]
-        if got != shapes:
-            members = ", ".join(d.member for d in ordered[pos:pos + len(shapes)]) or "none"
-            raise _BadConfig(f"config.json: layer {i} '{layer.name}' ({type(layer).__name__}) builds weights "
-                             f"of shapes {shapes}, but the file holds {got} ({members}); the config does "
-                             f"not match the weights")
-        pos += len(shapes)
-    if pos != len(ordered):
-        raise _BadConfig(f"config.json builds {pos} weight arrays, but the file holds {len(ordered)}")
+    _saving._compare_weight_shapes(stand_in, ordered, stand_in.layers, _keras_weight_shapes)
     return inner, [d.read() for d in ordered]
 
 
