@@ -177,7 +177,8 @@ def _snake_case(name):
 
 
 # Keras 3 exports some classes under another name than the class's own, which names its groups
-_KERAS3_CLASS_OF_EXPORT = {"GroupQueryAttention": "GroupedQueryAttention"}
+_KERAS3_CLASS_OF_EXPORT = {"GroupQueryAttention": "GroupedQueryAttention",
+                           "Model": "Functional"}   # corenn's functional model class is Model
 
 
 def _keras3_paths(classes):

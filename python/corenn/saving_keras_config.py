@@ -523,6 +523,8 @@ def _keras2_layer_spec(spec, where):
     if "_user_class" in spec:
         raise _BadConfig(f"{where}: a custom layer class is written to Keras 3 archives "
                          f"(save_format='keras3'), not to TF-Keras 2 HDF5 files")
+    if "_model" in spec:
+        raise _nested_model(name, where)
     _layer_class(name, where)
     keras2_names = {ours: theirs for (cls, theirs), ours in _KERAS2_NAMES.items() if cls == name}
     out = {}
@@ -638,6 +640,8 @@ def _layer_spec(layer, where, spec=None):
         raise _BadConfig(f"{where} ({name}): it holds Python code, which is never written to a model "
                          f"file (TF-Keras 2 would have to unpickle it); rewrite it as a layer corenn has")
     if isinstance(layer, Model):
+        if type(layer).__name__ in ("Sequential", "Model", "Functional") and getattr(layer, "_graph", None) is not None:
+            return {"class_name": name, "config": {}, "_model": layer}   # Keras 3 archives nest it (below)
         raise _nested_model(name, where)
     if name not in corenn_layers.__all__ or getattr(corenn_layers, name, None) is not type(layer):
         if _is_user_layer(layer):   # written to Keras 3 archives (the loading program provides the class)
@@ -710,6 +714,11 @@ def _keras3_layer_spec(spec, where):
     options are Keras 3's, so only the wrapping and the dtype policy are added)."""
     name = spec["class_name"]
     where = f"{where} ({name})"
+    if "_model" in spec:   # a model used as a layer: its own Keras 3 config, nested (as Keras writes it)
+        inner = keras3_model_config(spec["_model"])
+        shapes = [list(t.shape) for t in spec["_model"].inputs]
+        inner["build_config"] = {"input_shape": shapes[0] if len(shapes) == 1 else shapes}
+        return inner
     if "_user_class" in spec:   # Keras finds it by its registered name or its module, as Keras writes it
         from .saving import get_registered_name
         cls = spec["_user_class"]

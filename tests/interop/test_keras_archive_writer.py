@@ -17,7 +17,8 @@ from corenn import layers
 h5py = pytest.importorskip("h5py")
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "keras_fixtures")
-# recorded ops and nested models are read from Keras files, not written to them
+# recorded ops are read from Keras files, not written to them; nested models (read back as functional
+# chains), custom classes and vocabularies have tests of their own
 NAMES = sorted(os.path.basename(p)[:-len(".keras")] for p in glob.glob(os.path.join(FIXTURES, "*.keras"))
                if not os.path.basename(p).startswith(("lambda_model", "ops_model", "nested", "custom", "text_model")))
 

