@@ -57,7 +57,8 @@ def check(out_dir, module):
         try:
             model = keras.models.load_model(path, compile=False)
             xs, y = expected(name)
-            got = np.asarray(model.predict(xs if len(xs) > 1 else xs[0], verbose=0))
+            got = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+            got = np.asarray(next(iter(got.values())) if isinstance(got, dict) else got)   # y: the first output
             diff = float(np.max(np.abs(got - y) / (np.abs(y) + 1e-6)))
             ok = diff <= 1e-5
             print(f"{os.path.basename(path)}: {'ok' if ok else 'DIFFERS'} (max relative difference {diff:.2e})")
