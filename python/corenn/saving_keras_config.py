@@ -96,7 +96,8 @@ _NEUTRAL = {"kernel_constraint": (None,), "bias_constraint": (None,), "recurrent
             "adjustment": (None,), "fused": (None, True, False), "input_length": None,
             "sparse_gradient": (False,), "use_gate": (False,), "antialias": (False,),
             "sliding_window": (None,), "query_shape": None, "key_shape": None, "value_shape": None,
-            "softmax_robust_masking": (False,), "vocabulary_size": None, "oov_method": ("floormod",), "salt": (None,)}
+            "softmax_robust_masking": (False,), "vocabulary_size": None, "oov_method": ("floormod",), "salt": (None,),
+            "noise_shape": (None,)}
 # Keras config keys one class writes but does not use (TF-Keras 2's SeparableConv configs carry the
 # base Conv's kernel_* options, which the depthwise_* / pointwise_* ones replace): ignored there
 _UNUSED_IN = {"SeparableConv1D": ("kernel_initializer", "kernel_regularizer", "kernel_constraint"),
@@ -207,7 +208,13 @@ def _layer_class(name, where):
     return cls
 
 
-def _layer_config(spec, where):
+# TF-Keras 2's hard_sigmoid is clip(0.2 x + 0.5, 0, 1); Keras 3's (and corenn's) is
+# relu6(x + 3) / 6, slope 1/6: a TF-Keras 2 file naming it would load and predict differently
+_TF2_ONLY_ACTIVATIONS = {"hard_sigmoid": "clip(0.2 x + 0.5, 0, 1) in TF-Keras 2, relu6(x + 3) / 6 in Keras 3 "
+                                         "and corenn"}
+
+
+def _layer_config(spec, where, tf_keras2=False):
     """A Keras layer spec ({class_name, config, ...}) as corenn's {class_name, config}."""
     if not isinstance(spec, dict) or not isinstance(spec.get("class_name"), str):
         raise _BadConfig(f"{where}: bad layer entry {str(spec)[:100]!r}")
@@ -231,6 +238,11 @@ def _layer_config(spec, where):
     where = f"{where} ({name} {str(config.get('name'))[:60]!r})"
     accepted = _accepted_keys(cls)
     out = {}
+    for key in ("activation", "recurrent_activation"):
+        if tf_keras2 and config.get(key) in _TF2_ONLY_ACTIVATIONS:
+            raise _BadConfig(f"{where}: {key} {config[key]!r} of a TF-Keras 2 file is "
+                             f"{_TF2_ONLY_ACTIVATIONS[config[key]]}; loading it would change the "
+                             f"model's outputs, so it is refused")
     for key, value in config.items():
         key = _KERAS2_NAMES.get((name, key), key)
         if key == "batch_input_shape":   # TF-Keras 2: the input shape, read by the model's translation
@@ -243,7 +255,7 @@ def _layer_config(spec, where):
                 raise _BadConfig(f"{where}: dtype {dtype!r} is not supported (float32 only)")
             continue
         if key in ("layer", "backward_layer") and name in _WRAPPERS:
-            out[key] = _layer_config(value, f"{where} {key!r}")
+            out[key] = _layer_config(value, f"{where} {key!r}", tf_keras2)
             continue
         if key == "axis" and name == "BatchNormalization" and isinstance(value, list) and len(value) == 1:
             value = value[0]   # TF-Keras 2 writes the axis as a list
@@ -374,7 +386,7 @@ def _layer_or_model(spec, where, tf_keras2):
     name = spec.get("class_name") if isinstance(spec, dict) else None
     if name in _MODEL_CLASSES:   # its own config, translated alike
         return _translate_model(spec, f"{where} ({name})", tf_keras2, nested=True)
-    return _layer_config(spec, where), None
+    return _layer_config(spec, where, tf_keras2), None
 
 
 def _chain(name, trainable, input_shape, layers, where):
@@ -525,6 +537,10 @@ def _keras2_layer_spec(spec, where):
                          f"(save_format='keras3'), not to TF-Keras 2 HDF5 files")
     if "_model" in spec:
         raise _nested_model(name, where)
+    for key in ("activation", "recurrent_activation"):
+        if spec["config"].get(key) in _TF2_ONLY_ACTIVATIONS:
+            raise _BadConfig(f"{where}: {key} {spec['config'][key]!r} is {_TF2_ONLY_ACTIVATIONS[spec['config'][key]]}: "
+                             f"TF-Keras 2 would compute another model (Keras 3 archives hold it: save_format='keras3')")
     _layer_class(name, where)
     keras2_names = {ours: theirs for (cls, theirs), ours in _KERAS2_NAMES.items() if cls == name}
     out = {}

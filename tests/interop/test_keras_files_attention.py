@@ -196,3 +196,37 @@ def test_a_bad_vocabulary_asset_is_refused(tmp_path, vocabulary, message):
             dst.writestr(info.filename, data)
     with pytest.raises(ValueError, match=message):
         corenn.models.load_model(bad)
+
+
+def test_tf_keras2_hard_sigmoid_is_refused_both_ways(tmp_path):
+    """TF-Keras 2's hard_sigmoid has slope 0.2, Keras 3's (corenn's) 1/6: a TF-Keras 2 .h5 naming
+    it would load as another model (found side by side: an LSTM's outputs moved by 0.04), so
+    reading refuses it, and writing one for TF-Keras 2 refuses too; Keras 3 archives keep it."""
+    model = corenn.Sequential([layers.Input((5, 3)), layers.LSTM(2, recurrent_activation="hard_sigmoid")])
+    with pytest.raises(ValueError, match="hard_sigmoid.*slope|0.2 x"):
+        model.save(tmp_path / "m.h5")
+    assert not (tmp_path / "m.h5").exists()
+    model.save(tmp_path / "m.keras", save_format="keras3")
+    assert isinstance(corenn.models.load_model(tmp_path / "m.keras").layers[0], layers.LSTM)
+    # a TF-Keras 2 file: tf_layers.h5 with its SeparableConv1D's activation edited to hard_sigmoid
+    bad = tmp_path / "tf2.h5"
+    shutil.copyfile(fixture("tf_layers.h5"), bad)
+    with h5py.File(bad, "r+") as h5:
+        config = json.loads(h5.attrs["model_config"])
+        for spec in config["config"]["layers"]:
+            if spec["class_name"] == "SeparableConv1D":
+                spec["config"]["activation"] = "hard_sigmoid"
+        h5.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(ValueError, match="TF-Keras 2 file"):
+        corenn.models.load_model(bad)
+
+
+def test_tf_keras2_spatial_dropout_noise_shape_none_is_read():
+    from corenn.saving_keras_config import translate_model_config
+    config = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 4, 3], "dtype": "float32", "name": "in"}},
+        {"class_name": "SpatialDropout1D", "config": {"name": "sd", "rate": 0.2, "noise_shape": None, "seed": None,
+                                                      "trainable": True, "dtype": "float32"}}]}}
+    translated, _ = translate_model_config(config, tf_keras2=True)
+    entry = translated["config"]["layers"][-1]
+    assert entry["class_name"] == "SpatialDropout1D" and "noise_shape" not in entry["config"]

@@ -100,4 +100,12 @@ CASES = [
  ("Minimum", dict(), [X3, X3 * 0.5]),
  ("Subtract", dict(), [X3, X3 * 0.5]),
  ("LayerNormalization", dict(center=False), X3),
+ ("TimeDistributed", dict(layer={"class_name": "Conv2D", "config": {"filters": 2, "kernel_size": 2}}), X5),
+ ("MultiHeadAttention", dict(num_heads=2, key_dim=2, attention_axes=(1, 2)), (X4, X4)),
+ ("EinsumDense", dict(equation="abc,cd->abd", output_shape=(None, 4), bias_axes="d", activation="relu"), X3),
+ ("Conv2D", dict(filters=4, kernel_size=3, dilation_rate=2, padding="same", activation="selu"), X4),
+ ("GRU", dict(units=3, return_sequences=True, return_state=True, go_backwards=True), X3),
+ ("SeparableConv2D", dict(filters=3, kernel_size=2, strides=2, padding="same"), X4),
+ ("Conv3D", dict(filters=2, kernel_size=(1, 2, 2), strides=(1, 2, 1), padding="valid", groups=2), X5),
+ ("LSTM", dict(units=3, unroll=True, recurrent_activation="hard_sigmoid"), X3),
 ]
