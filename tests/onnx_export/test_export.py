@@ -358,10 +358,10 @@ def test_opset_dependent_spellings(opset, tmp_path):
 
 def test_unsupported_layer_names_it_and_writes_nothing(tmp_path):
     inp = L.Input(shape=(4, 8))
-    out = L.AdditiveAttention(name="attn")([inp, inp])
+    out = L.Discretization(bin_boundaries=[0.0], name="bins")(inp)
     model = corenn.Model(inp, out)
     path = tmp_path / "bad.onnx"
-    with pytest.raises(NotImplementedError, match=r"'attn' \(AdditiveAttention\)"):
+    with pytest.raises(NotImplementedError, match=r"'bins' \(Discretization\)"):
         corenn.onnx.export(model, str(path))
     assert os.listdir(tmp_path) == []
 
@@ -543,3 +543,25 @@ def test_masking_layer_exports(tmp_path):
         x[-1, 5] = 0.0
         return x
     export_and_compare(model, make, tmp_path / "m.onnx", batches=(1, 5))
+
+
+
+_DOT_ATTENTION = {
+    "dot": lambda q, v, k: L.Attention()([q, v]),
+    "dot_scale_key": lambda q, v, k: L.Attention(use_scale=True)([q, v, k]),
+    "concat": lambda q, v, k: L.Attention(score_mode="concat", use_scale=True)([q, v]),
+    "additive": lambda q, v, k: L.AdditiveAttention()([q, v, k]),
+    "additive_no_scale": lambda q, v, k: L.AdditiveAttention(use_scale=False)([q, v]),
+    "causal_with_scores": lambda q, v, k: L.Attention()([v, v], use_causal_mask=True, return_attention_scores=True),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_DOT_ATTENTION))
+def test_dot_and_additive_attention_export(kind, tmp_path):
+    """Attention (dot / concat, learned scale, key given or not, causal, scores) and
+    AdditiveAttention as MatMul / Tanh / ReduceSum / Softmax."""
+    q, v, k = corenn.Input((5, 4)), corenn.Input((6, 4)), corenn.Input((6, 4))
+    model = corenn.Model([q, v, k], _DOT_ATTENTION[kind](q, v, k))
+    ws = model.get_weights()
+    model.set_weights([np.random.default_rng(2).normal(size=w.shape).astype(np.float32) + 1.0 for w in ws])
+    export_and_compare(model, lambda n: [floats(5, 4)(n), floats(6, 4)(n), floats(6, 4)(n)], tmp_path / "m.onnx")

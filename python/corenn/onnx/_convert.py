@@ -672,3 +672,43 @@ def convert_resizing(b, layer, xs, node):
         attrs = dict(mode="nearest", coordinate_transformation_mode="half_pixel", nearest_mode="round_prefer_ceil")
     y = b.op("Resize", [x, "", "", sizes], base, **attrs)
     return [Value(y, out, channels_first(4))]
+
+
+def convert_dot_attention(b, layer, xs, node):
+    """Attention (score_mode dot / concat) and AdditiveAttention on [query, value(, key)], no
+    Keras masks (a node reading one is refused before): scores = q k^T (times the learned scalar
+    with use_scale); concat: concat_score_weight * sum_d tanh(scale (q + k)); additive:
+    sum_d scale[d] tanh(q + k); the causal mask as -1e9 before Softmax; out = P value, and P as
+    the second output with return_attention_scores. Dropout is inference's identity."""
+    causal, scores_out = layer._options or (False, False)
+    base = layer.name
+    q, v = b.plain(xs[0]), b.plain(xs[1])
+    k = b.plain(xs[2]) if len(xs) > 2 else v
+    tq, tv = xs[0].shape[1], xs[1].shape[1]
+    if layer.score_mode == "dot":
+        scores = b.op("MatMul", [q, b.op("Transpose", [k], base, perm=[0, 2, 1])], base)
+        if layer.use_scale:
+            scores = b.op("Mul", [scores, b.const(_w(layer.scale).reshape(()), f"{base}/scale")], base)
+    else:
+        pair = b.op("Add", [b.unsqueeze(q, [2], base), b.unsqueeze(k, [1], base)], base)   # (N, Tq, Tv, D)
+        if layer.score_mode == "concat":
+            if layer.use_scale:
+                pair = b.op("Mul", [pair, b.const(_w(layer.scale).reshape(()), f"{base}/scale")], base)
+            scores = b.reduce("ReduceSum", b.op("Tanh", [pair], base), [3], False, base)
+            scores = b.op("Mul", [scores, b.const(_w(layer.concat_score_weight).reshape(()), f"{base}/weight")],
+                          base)
+        else:   # additive
+            d = xs[0].shape[-1]
+            scale = _w(layer.scale).reshape(d) if layer.use_scale else np.ones(d, np.float32)
+            scores = b.reduce("ReduceSum", b.op("Mul", [b.op("Tanh", [pair], base), b.const(scale, f"{base}/scale")],
+                                                base), [3], False, base)
+    if causal:
+        if tq is None or tv is None:
+            raise unsupported(layer, "a causal mask needs query and value lengths known at export")
+        blocked = np.where(np.arange(tv)[None, :] > np.arange(tq)[:, None], -1e9, 0.0).astype(np.float32)
+        scores = b.op("Add", [scores, b.const(blocked, f"{base}/causal")], base)
+    probs = b.op("Softmax", [scores], base, axis=-1)
+    outs = [Value(b.op("MatMul", [probs, v], base), _out(node))]
+    if scores_out:
+        outs.append(Value(probs, _out(node, 1)))
+    return outs

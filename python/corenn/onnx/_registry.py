@@ -49,5 +49,6 @@ CONVERTERS = {
     "Bidirectional": r.convert_bidirectional,
     "TimeDistributed": c.convert_time_distributed,
     "MultiHeadAttention": c.convert_attention, "GroupedQueryAttention": c.convert_attention,
+    "Attention": c.convert_dot_attention, "AdditiveAttention": c.convert_dot_attention,
     "OpLayer": o.convert_op_layer,   # an op called on KerasTensors (x + table, ops.expand_dims, x[:, 0])
 }
