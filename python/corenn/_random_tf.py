@@ -11,7 +11,8 @@ import enum
 import numpy as np
 
 from .kernels import Tensor
-from .random import Generator, _out, _rng, _shape, get_global_generator, set_global_generator, stateless_rng
+from .random import (Generator, _distinct_draws, _out, _rng, _shape, get_global_generator, set_global_generator,
+                     stateless_rng)
 
 __all__ = ["stateless_truncated_normal", "stateless_parameterized_truncated_normal", "stateless_categorical",
            "stateless_gamma", "stateless_poisson", "stateless_binomial", "poisson", "fold_in", "create_rng_state",
@@ -146,16 +147,7 @@ def _sample(op, true_classes, num_true, num_sampled, unique, range_max, probs, s
     def draw(m):
         return np.minimum(np.searchsorted(cdf, rng.random(m), side="right"), r - 1).astype(np.int64)
     if unique:
-        picked, seen, tries = [], set(), 0
-        while len(picked) < n:
-            for c in draw(max(n - len(picked), 1)):
-                tries += 1
-                if c not in seen:
-                    seen.add(c)
-                    picked.append(c)
-                    if len(picked) == n:
-                        break
-        sampled = np.array(picked, np.int64)
+        sampled, tries = _distinct_draws(draw, n)
 
         def expected(c):
             return -np.expm1(tries * np.log1p(-np.minimum(probs[c], 1 - 1e-12)))

@@ -252,6 +252,21 @@ def set_global_generator(generator):
     _GLOBAL_GENERATOR[0] = generator
 
 
+def _distinct_draws(draw, n):
+    """``n`` distinct classes by rejection from ``draw(m)`` (m classes at a time), in the order
+    first drawn, and the number of draws it took (the candidate samplers' ``unique=True``)."""
+    picked, seen, tries = [], set(), 0
+    while len(picked) < n:
+        for c in draw(max(n - len(picked), 1)):
+            tries += 1
+            if c not in seen:
+                seen.add(c)
+                picked.append(c)
+                if len(picked) == n:
+                    break
+    return np.array(picked, np.int64), tries
+
+
 def _log_uniform_prob(classes, range_max):
     # Zipf-like: P(k) = log((k + 2) / (k + 1)) / log(range_max + 1), for k in [0, range_max)
     k = np.asarray(classes, np.float64)
@@ -279,16 +294,7 @@ def log_uniform_candidate_sampler(true_classes, num_true, num_sampled, unique, r
         return np.clip((np.exp(rng.random(m) * np.log(r + 1.0)) - 1.0).astype(np.int64), 0, r - 1)
 
     if unique:
-        picked, seen, tries = [], set(), 0
-        while len(picked) < n:
-            for c in draw(max(n - len(picked), 1)):
-                tries += 1
-                if c not in seen:
-                    seen.add(c)
-                    picked.append(c)
-                    if len(picked) == n:
-                        break
-        sampled = np.array(picked, np.int64)
+        sampled, tries = _distinct_draws(draw, n)
 
         def expected(c):   # P(c drawn at least once in `tries` draws)
             return -np.expm1(tries * np.log1p(-_log_uniform_prob(c, r)))
