@@ -62,6 +62,12 @@ class KeyValueTensorInitializer:
                              f"length, got shapes {self._keys.shape} and {self._values.shape}")
 
 
+def _dtype_kind(dtype):
+    """A tf dtype (or its name) as the tables name it: "string", or the NumPy name."""
+    n = str(getattr(dtype, "name", dtype))
+    return "string" if "string" in n else n
+
+
 class TextFileIndex:
     WHOLE_LINE = -2
     LINE_NUMBER = -1
@@ -74,9 +80,6 @@ class TextFileInitializer(KeyValueTensorInitializer):
 
     def __init__(self, filename, key_dtype, key_index, value_dtype, value_index, vocab_size=None,
                  delimiter="\t", name=None, value_index_offset=0):
-        def kind(dtype):
-            n = str(getattr(dtype, "name", dtype))
-            return "string" if "string" in n else n
 
         def field(line, number, index, dtype):
             if index == TextFileIndex.LINE_NUMBER:
@@ -86,14 +89,14 @@ class TextFileInitializer(KeyValueTensorInitializer):
                 raise ValueError(f"tf.lookup.TextFileInitializer: line {number + 1} of {filename} has "
                                  f"{len(parts)} fields, no field {index}")
             text = line if index == TextFileIndex.WHOLE_LINE else parts[index]
-            return text if kind(dtype) == "string" else (int(text) if "int" in kind(dtype) else float(text))
+            return text if _dtype_kind(dtype) == "string" else (int(text) if "int" in _dtype_kind(dtype) else float(text))
         with open(filename, encoding="utf-8") as fh:
             lines = [ln.rstrip("\r\n") for ln in fh]
         if vocab_size is not None:
             lines = lines[:int(vocab_size)]
         keys = [field(ln, i, int(key_index), key_dtype) for i, ln in enumerate(lines)]
         values = [field(ln, i, int(value_index), value_dtype) for i, ln in enumerate(lines)]
-        key_kind, value_kind = kind(key_dtype), kind(value_dtype)
+        key_kind, value_kind = _dtype_kind(key_dtype), _dtype_kind(value_dtype)
         super().__init__(np.array(keys, dtype=object) if key_kind == "string" else np.asarray(keys, key_kind),
                          np.array(values, dtype=object) if value_kind == "string" else np.asarray(values, value_kind),
                          key_dtype=None if key_kind == "string" else key_kind,
@@ -222,11 +225,8 @@ class MutableHashTable(StaticHashTable):
 
     def __init__(self, key_dtype, value_dtype, default_value, name="MutableHashTable", checkpoint=True,
                  experimental_is_anonymous=False):
-        def kind(dtype):
-            n = str(getattr(dtype, "name", dtype))
-            return "string" if "string" in n else n
         init = KeyValueTensorInitializer.__new__(KeyValueTensorInitializer)   # empty, of the given dtypes
-        init.key_dtype, init.value_dtype = kind(key_dtype), kind(value_dtype)
+        init.key_dtype, init.value_dtype = _dtype_kind(key_dtype), _dtype_kind(value_dtype)
         init._keys = np.array([], dtype=object if init.key_dtype == "string" else init.key_dtype)
         init._values = np.array([], dtype=object if init.value_dtype == "string" else init.value_dtype)
         super().__init__(init, default_value)

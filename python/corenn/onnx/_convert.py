@@ -575,6 +575,15 @@ def convert_conv_transpose(b, layer, xs, node):
     return [_with_activation(b, layer, Value(y, _out(node), cf))]
 
 
+def _add_causal_mask(b, layer, scores, tq, tv):
+    """Keras' causal mask on (..., Tq, Tv) scores: query step i sees value steps j <= i (a
+    lower-triangular (Tq, Tv)); the others get -1e9 before Softmax."""
+    if tq is None or tv is None:
+        raise unsupported(layer, "a causal mask needs query and value lengths known at export")
+    blocked = np.where(np.arange(tv)[None, :] > np.arange(tq)[:, None], -1e9, 0.0).astype(np.float32)
+    return b.op("Add", [scores, b.const(blocked, f"{layer.name}/causal")], layer.name)
+
+
 def convert_attention(b, layer, xs, node):
     """MultiHeadAttention / GroupQueryAttention (rank-3 inputs over the steps axis), decomposed:
     q = query Wq + bq as one MatMul to (N, T, H*K), viewed (N, T, H, K) and transposed to heads
@@ -615,11 +624,7 @@ def convert_attention(b, layer, xs, node):
     scores = b.op("MatMul", [q, b.op("Transpose", [k], base, perm=[0, 1, 3, 2])], base)
     scores = b.op("Mul", [scores, b.const(np.float32(1.0 / np.sqrt(kd)), f"{base}/scale")], base)
     if causal:
-        if tq is None or tv is None:
-            raise unsupported(layer, "a causal mask needs query and value lengths known at export")
-        # Keras' causal mask: query step i sees value steps j <= i (a lower-triangular (Tq, Tv))
-        blocked = np.where(np.arange(tv)[None, :] > np.arange(tq)[:, None], -1e9, 0.0).astype(np.float32)
-        scores = b.op("Add", [scores, b.const(blocked, f"{base}/causal")], base)
+        scores = _add_causal_mask(b, layer, scores, tq, tv)
     if mask is not None:   # (N, Tq, Tv) of 0 / 1: -1e9 where 0, for every head
         m = b.unsqueeze(b.op("Cast", [b.plain(mask)], base, to=b.TensorProto.FLOAT), [1], base)
         one = b.const(np.float32(1.0), f"{base}/one")
@@ -703,10 +708,7 @@ def convert_dot_attention(b, layer, xs, node):
             scores = b.reduce("ReduceSum", b.op("Mul", [b.op("Tanh", [pair], base), b.const(scale, f"{base}/scale")],
                                                 base), [3], False, base)
     if causal:
-        if tq is None or tv is None:
-            raise unsupported(layer, "a causal mask needs query and value lengths known at export")
-        blocked = np.where(np.arange(tv)[None, :] > np.arange(tq)[:, None], -1e9, 0.0).astype(np.float32)
-        scores = b.op("Add", [scores, b.const(blocked, f"{base}/causal")], base)
+        scores = _add_causal_mask(b, layer, scores, tq, tv)
     probs = b.op("Softmax", [scores], base, axis=-1)
     outs = [Value(b.op("MatMul", [probs, v], base), _out(node))]
     if scores_out:
