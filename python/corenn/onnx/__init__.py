@@ -117,6 +117,7 @@ def _build(onnx, graph, model_name, opset, dynamic_batch):
     from ._registry import CONVERTERS
     b = Builder(onnx.helper, onnx.numpy_helper, onnx.TensorProto, opset)
     b.folded, b.fused_bn = _plan_bn_folding(graph)
+    b.made_masks = {}   # node id -> the mask Value its converter made (onnx/_masks.py)
     values, inputs = {}, []
     for t in graph.inputs:
         batch = "batch" if dynamic_batch else (t.shape[0] or 1)
@@ -157,7 +158,9 @@ def _build(onnx, graph, model_name, opset, dynamic_batch):
             values[id(t)] = v
         if node.mask_output is not None:   # Embedding(mask_zero=True), Masking: the mask as a value
             from ._masks import mask_value
-            values[id(node.mask_output)] = mask_value(b, layer, [values[id(t)] for t in node.inputs], node)
+            made = b.made_masks.pop(id(node), None)   # Masking's converter made it already
+            values[id(node.mask_output)] = made if made is not None else \
+                mask_value(b, layer, [values[id(t)] for t in node.inputs], node)
     outputs, seen = [], set()
     for t in graph.outputs:
         v = values[id(t)]

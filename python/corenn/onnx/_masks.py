@@ -107,6 +107,7 @@ def convert_masking(b, layer, xs, node):
     """Masking: x with its masked steps zeroed (Keras multiplies by the mask it makes)."""
     v = xs[0]
     m = mask_value(b, layer, xs, node)
+    b.made_masks[id(node)] = m   # the node's mask output: _build takes it instead of making it again
     axes = list(range(2, v.rank))
     y = b.op("Mul", [b.plain(v), b.unsqueeze(m.name, axes, f"{layer.name}/steps")], layer.name)
     return [Value(y, node.outputs[0].shape)]
