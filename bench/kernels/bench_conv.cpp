@@ -3,12 +3,15 @@
 //   bench_conv [--threads T] [--isa auto|ref|avx2|avx512] [--peak GFLOPS] [--time SECONDS] [--only TEXT]
 //              [--clock wall|cpu]
 //
-// Conv cases (NHWC, 3x3 kernels, stride 1), each in its three training directions (the weight
+// Conv cases (NHWC, 3x3 kernels, stride 1, batch 64 unless said), each in its three training directions (the weight
 // gradient includes the bias gradient, computed in the same pass):
 //   conv1  28x28x1  -> 26x26x32  valid   (the tiny-Cin direct path)
 //   conv2  13x13x32 -> 11x11x64  valid
 //   conv3   5x5x64  ->  3x3x64   valid
 //   cifar  32x32x3  -> 32x32x32  same    (a 3-channel image layer)
+//   res1   28x28x1  -> 28x28x32  same    (the residual CNN of bench/residual_cnn.py)
+//   res2   28x28x32 -> 28x28x32  same    (its second conv, the Winograd case)
+//   small  the same conv at batch 4       (cache-resident: the Winograd kernels' compute alone)
 // The first layers (Cin <= 3) also time conv + relu + 2x2 max pool as two passes and as the fused
 // pass a Sequential uses (conv2d_relu_max_pool2d; GFLOP/s count the conv alone).
 // FLOPs per direction = 2 * N*OH*OW * Cout * KH*KW*Cin (forward, data gradient and weight
@@ -115,7 +118,10 @@ int main(int argc, char** argv) {
   const ConvCase convs[] = {{"conv1 28x28x1->32", 64, 28, 28, 1, 32, 3, false},
                             {"conv2 13x13x32->64", 64, 13, 13, 32, 64, 3, false},
                             {"conv3 5x5x64->64", 64, 5, 5, 64, 64, 3, false},
-                            {"cifar 32x32x3->32 same", 64, 32, 32, 3, 32, 3, true}};
+                            {"cifar 32x32x3->32 same", 64, 32, 32, 3, 32, 3, true},
+                            {"res1 28x28x1->32 same", 64, 28, 28, 1, 32, 3, true},
+                            {"res2 28x28x32->32 same", 64, 28, 28, 32, 32, 3, true},
+                            {"small 28x28x32->32 same", 4, 28, 28, 32, 32, 3, true}};
   // GFLOP/s counts the direct convolution's 2*KH*KW*Cin multiply-adds per output, whatever the
   // algorithm: for Winograd it is an effective rate and may pass the FMA peak.
   std::printf("%-24s %-9s %10s %9s %7s  %s\n", "conv (batch 64)", "direction", "time(us)", "GFLOP/s",

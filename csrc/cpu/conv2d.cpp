@@ -64,6 +64,10 @@ constexpr ConvKernels kRefConvKernels{};
 CORENN_REGISTER_KERNEL(conv2d_kernels_stub, Slot::cpu_ref, &kRefConvKernels);
 
 const ConvKernels& kernels() { return *conv2d_kernels_stub.cpu(); }
+bool use_winograd4(const Conv2dGeometry& g) {
+  return kernels().winograd4_forward && winograd4_shape_ok(g);
+}
+
 bool use_winograd(const Conv2dGeometry& g) {
   return kernels().winograd_forward && winograd_shape_ok(g);
 }
@@ -1097,6 +1101,7 @@ const int64_t* direct_tap_offsets(const Conv2dGeometry& g) {
 ConvAlgo conv2d_forward_algo(const Conv2dGeometry& g) {
   if (g.groups > 1) return ConvAlgo::implicit_gemm;
   if (is_pointwise(g)) return ConvAlgo::pointwise_gemm;
+  if (use_winograd4(g)) return ConvAlgo::winograd4;
   if (use_winograd(g)) return ConvAlgo::winograd;
   if (use_direct_dw(g)) return ConvAlgo::direct;
   return ConvAlgo::implicit_gemm;
@@ -1104,6 +1109,7 @@ ConvAlgo conv2d_forward_algo(const Conv2dGeometry& g) {
 
 ConvAlgo conv2d_weights_algo(const Conv2dGeometry& g) {
   if (g.groups > 1) return ConvAlgo::implicit_gemm;
+  if (use_winograd4(g)) return ConvAlgo::winograd4;
   if (use_winograd(g)) return ConvAlgo::winograd;
   if (use_direct_dw(g)) return ConvAlgo::direct;
   return ConvAlgo::implicit_gemm;
@@ -1146,6 +1152,7 @@ const char* conv_algo_name(ConvAlgo algo) {
   switch (algo) {
     case ConvAlgo::pointwise_gemm: return "pointwise_gemm";
     case ConvAlgo::winograd: return "winograd_f2x2_3x3";
+    case ConvAlgo::winograd4: return "winograd_f4x4_3x3";
     case ConvAlgo::direct: return "direct";
     case ConvAlgo::implicit_gemm: return "implicit_gemm";
     case ConvAlgo::flipped_forward: return "flipped_forward";
@@ -1165,6 +1172,7 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
       return gemm::sgemm(false, false, g.pixels(), g.cout, g.cin, 1.0f, x, g.cin, w, g.cout, 0.0f,
                          y, g.cout, bias, act);
     case ConvAlgo::winograd: return kernels().winograd_forward(g, x, w, bias, y, relu);
+    case ConvAlgo::winograd4: return kernels().winograd4_forward(g, x, w, bias, y, relu);
     case ConvAlgo::direct: return kernels().direct_forward(g, x, w, bias, y, relu);
     default: break;
   }
@@ -1281,6 +1289,10 @@ void weights_gradient(const Conv2dGeometry& g, const float* x, const float* dy, 
   switch (conv2d_weights_algo(g)) {
     case ConvAlgo::winograd:
       kernels().winograd_backward_weights(g, x, dy, dw, db_from_x ? nullptr : db);
+      if (db && db_from_x) bias_grad(x, db, db_rows, db_cols);
+      return;
+    case ConvAlgo::winograd4:
+      kernels().winograd4_backward_weights(g, x, dy, dw, db_from_x ? nullptr : db);
       if (db && db_from_x) bias_grad(x, db, db_rows, db_cols);
       return;
     case ConvAlgo::direct:

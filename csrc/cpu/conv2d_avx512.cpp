@@ -564,7 +564,9 @@ extern const ConvKernels kConvKernels{gemm::pack_a_rows_avx512,
                                       weights_gemm_part,
                                       col2im,
                                       gemm::pack_a_rows_avx2,
-                                      gemm::kMR};
+                                      gemm::kMR,
+                                      winograd4_forward_avx512,
+                                      winograd4_backward_weights_avx512};
 }  // namespace avx512
 
 }  // namespace corenn::cpu

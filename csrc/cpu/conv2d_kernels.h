@@ -52,6 +52,12 @@ struct ConvKernels {
   // mr in pack_a_rows_narrow_mr); null where the set's GEMM has one tile.
   void (*pack_a_rows_narrow)(const float* const* src, int64_t len, float* dst) = nullptr;
   int pack_a_rows_narrow_mr = 0;
+  // Winograd F(4x4, 3x3) (winograd4_shape_ok; null where the ISA has no such kernel, so the
+  // choice falls back to F(2x2, 3x3)).
+  void (*winograd4_forward)(const Conv2dGeometry& g, const float* x, const float* w,
+                            const float* bias, float* y, bool relu) = nullptr;
+  void (*winograd4_backward_weights)(const Conv2dGeometry& g, const float* x, const float* dy,
+                                     float* dw, float* db) = nullptr;
 };
 using ConvKernelsRef = const ConvKernels*;
 CORENN_DECLARE_DISPATCH(ConvKernelsRef, conv2d_kernels_stub);

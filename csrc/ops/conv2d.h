@@ -88,9 +88,8 @@ void conv2d_relu_max_pool2d_forward(const Tensor& x, const Tensor& w,
                                     int64_t pad_top, int64_t pad_left);
 
 // The algorithms the CPU kernels pick for a geometry: {forward, backward_data, backward_weights}
-// by name ("winograd_f2x2_3x3", "implicit_gemm", "direct", "pointwise_gemm", "col2im_gemm",
-// "subpixel_gemm", and
-// "flipped_forward/<forward algorithm of the flipped conv>" for a stride-1 data gradient). For
+// by name ("winograd_f2x2_3x3", "winograd_f4x4_3x3", "implicit_gemm", "direct", "pointwise_gemm",
+// "col2im_gemm", "subpixel_gemm", and "flipped_forward/<forward algorithm of the flipped conv>" for a stride-1 data gradient). For
 // tests and for users who want to know why a layer is slow; nothing is computed.
 std::vector<std::string> conv2d_algorithms(const Conv2dGeometry& g);
 
@@ -107,6 +106,7 @@ namespace cpu {
 enum class ConvAlgo : int8_t {
   pointwise_gemm,   // 1x1, stride 1, no padding: a plain GEMM on x
   winograd,         // F(2x2, 3x3), cpu/conv2d_winograd.h
+  winograd4,        // F(4x4, 3x3), the same file (AVX-512)
   direct,           // small-Cin loops (no GEMM)
   implicit_gemm,    // the GEMM engine with a patch-gathering packer
   flipped_forward,  // data gradient only: the forward conv of dy with the flipped kernel

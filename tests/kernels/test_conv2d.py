@@ -93,7 +93,17 @@ def test_conv2d_matches_reference(shape, strides, padding, dilation, isa, rng):
     _close(np.asarray(db), want_db)
 
 
-# shape, padding, the algorithms AVX2 picks (forward, backward_data, backward_weights)
+def _winograd(isa, oh, ow):
+    """The Winograd kernel a 3x3 stride-1 conv with an OH x OW output runs on this ISA
+    (cpu/conv2d_winograd.h): F(4x4, 3x3) on AVX-512 where its 4x4 tiles cover at most 1.1x the
+    area of the 2x2 ones, F(2x2, 3x3) otherwise."""
+    tiles2 = -(-oh // 2) * 2 * (-(-ow // 2) * 2)
+    tiles4 = -(-oh // 4) * 4 * (-(-ow // 4) * 4)
+    return "winograd_f4x4_3x3" if isa == "avx512" and 10 * tiles4 <= 11 * tiles2 else "winograd_f2x2_3x3"
+
+
+# shape, padding, the algorithms AVX2 picks (forward, backward_data, backward_weights); AVX-512
+# picks the same but for the Winograd tile size (_winograd)
 LARGE_CASES = [
     ((4, 12, 11, 60, 3, 2, 61), "same", ("implicit_gemm", "flipped_forward/implicit_gemm", "implicit_gemm")),
     ((3, 13, 13, 32, 2, 2, 64), "valid", ("implicit_gemm", "col2im_gemm", "implicit_gemm")),
@@ -112,9 +122,14 @@ def test_conv2d_large_enough_for_threads_and_blocking(shape, padding, algorithms
     n, h, w, cin, kh, kw, cout = shape
     chosen = kernels.conv2d_algorithms((n, h, w, cin), (kh, kw, cin, cout), padding=padding)
     if isa in ("avx2", "avx512"):
-        assert chosen["forward"] == algorithms[0]
-        assert chosen["backward_data"].endswith(algorithms[1].split("/")[-1])
-        assert chosen["backward_weights"] == algorithms[2]
+        oh, ow = (h, w) if padding == "same" else (h - kh + 1, w - kw + 1)
+        tile = {"winograd_f2x2_3x3": _winograd(isa, oh, ow)}
+        assert chosen["forward"] == tile.get(algorithms[0], algorithms[0])
+        if "winograd" in algorithms[1]:   # the flipped conv's output is this conv's input
+            assert chosen["backward_data"] == "flipped_forward/" + _winograd(isa, h, w)
+        else:
+            assert chosen["backward_data"].endswith(algorithms[1].split("/")[-1])
+        assert chosen["backward_weights"] == tile.get(algorithms[2], algorithms[2])
     else:  # the portable ISA has neither the direct nor the Winograd kernels
         assert "winograd" not in str(chosen) and chosen["forward"] != "direct"
     x, k, b = _data(rng, shape)
@@ -123,7 +138,9 @@ def test_conv2d_large_enough_for_threads_and_blocking(shape, padding, algorithms
 
 # (N, H, W, Cin, Cout), padding: 3x3 stride-1 convs on the Winograd kernels (AVX2): channel counts
 # off the 8 / 16 vector and panel widths, odd outputs (partial tiles at the bottom / right), batch 1,
-# 'same' (padding 1 on every side) and 'valid' (the data gradient then pads dy by 2).
+# 'same' (padding 1 on every side) and 'valid' (the data gradient then pads dy by 2). On AVX-512
+# each pass takes F(4x4, 3x3) or F(2x2, 3x3) by its output's shape (_winograd): both tile sizes
+# run here, F(4x4) with 1-3 rows or columns of partial tiles.
 WINOGRAD_CASES = [
     ((2, 12, 11, 20, 17), "same"),
     ((1, 10, 8, 17, 33), "valid"),
@@ -139,6 +156,9 @@ WINOGRAD_CASES = [
     ((1, 4, 4, 16, 80), "same"),    # 4 tiles: one partial 12-tile depth loop
     ((2, 11, 10, 47, 16), "same"),
     ((1, 12, 12, 65, 47), "valid"),
+    ((2, 14, 14, 32, 32), "same"),  # 14x14: F(2x2) on AVX-512 too (4x4 tiles would cover 1.31x)
+    ((3, 28, 28, 32, 32), "same"),  # the residual CNN's conv: F(4x4) on every pass, whole tiles
+    ((2, 13, 9, 20, 36), "valid"),  # 11x7: F(4x4) with partial tiles, F(2x2) data gradient
 ]
 
 
@@ -147,8 +167,9 @@ def test_conv2d_winograd_matches_reference(shape, padding, isa, rng):
     n, h, w, cin, cout = shape
     chosen = kernels.conv2d_algorithms((n, h, w, cin), (3, 3, cin, cout), padding=padding)
     if isa in ("avx2", "avx512"):
-        assert chosen == {"forward": "winograd_f2x2_3x3", "backward_weights": "winograd_f2x2_3x3",
-                          "backward_data": "flipped_forward/winograd_f2x2_3x3"}
+        oh, ow = (h, w) if padding == "same" else (h - 2, w - 2)
+        assert chosen == {"forward": _winograd(isa, oh, ow), "backward_weights": _winograd(isa, oh, ow),
+                          "backward_data": "flipped_forward/" + _winograd(isa, h, w)}
     x, k, b = _data(rng, (n, h, w, cin, 3, 3, cout))
     x *= 10.0  # large inputs: the transforms' sums and differences must not lose precision
     dy, want_dw = _check_stride1_passes(rng, x, k, b, padding)
