@@ -646,6 +646,19 @@ def batch_norm_train_grads(dy, x, gamma=None, epsilon=1e-3):
     return dx.reshape(x.shape), dgamma, dbeta
 
 
+def batch_norm_add_relu_train(x, r, gamma=None, beta=None, epsilon=1e-3):
+    """relu(batch_norm_train(x) + r), a residual block's tail: (y, batch mean, biased variance)."""
+    y, mean, var = batch_norm_train(x, gamma, beta, epsilon)
+    return np.maximum(y + f64(r), 0.0), mean, var
+
+
+def batch_norm_add_relu_train_grads(dy, x, y, gamma=None, epsilon=1e-3):
+    """(dr, dx, dgamma, dbeta) of batch_norm_add_relu_train given its output y: dr = dy where
+    y > 0 (the residual's gradient), then batch_norm_train_grads of dr."""
+    dr = f64(dy) * (f64(y) > 0)
+    return (dr,) + batch_norm_train_grads(dr, x, gamma, epsilon)
+
+
 def moving_average(moving, batch, momentum):
     """Keras 3's update of BatchNormalization's moving statistics."""
     return f64(moving) * momentum + f64(batch) * (1.0 - momentum)

@@ -74,6 +74,41 @@ CORENN_INLINE void apply_rows(const float* x, float* y, int64_t lo, int64_t hi, 
   }
 }
 
+// y = relu((x - mean) * scale + shift + r), relu written as the activation kernels' (x < 0 ? 0 : x:
+// a NaN passes through).
+CORENN_INLINE void apply_add_relu_rows(const float* x, const float* res, float* y, int64_t lo,
+                                       int64_t hi, int64_t cols, const float* mean,
+                                       const float* scale, const float* shift) {
+  for (int64_t r = lo; r < hi; ++r) {
+    const float* xr = x + r * cols;
+    const float* rr = res + r * cols;
+    float* yr = y + r * cols;
+    for (int64_t c = 0; c < cols; ++c) {
+      const float v = (xr[c] - mean[c]) * scale[c] + shift[c] + rr[c];
+      yr[c] = v < 0.0f ? 0.0f : v;
+    }
+  }
+}
+
+// dr = dy * relu'(y) (y > 0 ? dy : dy * y, as the relu backward kernel: NaN kept), written over
+// rows [r0, r1) of a w-channel slice, and s += dr, sx += dr * xhat.
+CORENN_INLINE void relu_grad_tile(const float* dy, const float* y, const float* x, float* dr,
+                                  const float* m, const float* is, int64_t r0, int64_t r1,
+                                  int64_t w, int64_t cols, double* s, double* sx) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* gr = dy + r * cols;
+    const float* yr = y + r * cols;
+    const float* xr = x + r * cols;
+    float* dd = dr + r * cols;
+    for (int64_t j = 0; j < w; ++j) {
+      const float g = yr[j] > 0.0f ? gr[j] : gr[j] * yr[j];
+      dd[j] = g;
+      s[j] += g;
+      sx[j] += static_cast<double>(g * ((xr[j] - m[j]) * is[j]));
+    }
+  }
+}
+
 CORENN_INLINE void input_grad_rows(const float* dy, const float* x, float* dx, int64_t lo, int64_t hi,
                                    int64_t cols, const float* mean, const float* inv_std,
                                    const float* scale, const float* mean_dy, const float* mean_dyxhat) {
@@ -97,6 +132,10 @@ struct Loops {
                 const float*);
   void (*input_grad)(const float*, const float*, float*, int64_t, int64_t, int64_t, const float*,
                      const float*, const float*, const float*, const float*);
+  void (*apply_add_relu)(const float*, const float*, float*, int64_t, int64_t, int64_t,
+                         const float*, const float*, const float*);
+  void (*relu_grad)(const float*, const float*, const float*, float*, const float*, const float*,
+                    int64_t, int64_t, int64_t, int64_t, double*, double*);
 };
 
 #define CORENN_BN_VARIANT(SUFFIX, ATTR)                                                            \
@@ -116,21 +155,34 @@ struct Loops {
                                 int64_t cols, const float* mean, const float* inv_std,             \
                                 const float* scale, const float* mdy, const float* mdx) {           \
     input_grad_rows(dy, x, dx, lo, hi, cols, mean, inv_std, scale, mdy, mdx);                       \
+  }                                                                                                 \
+  ATTR void apply_add_relu_##SUFFIX(const float* x, const float* r, float* y, int64_t lo,          \
+                                    int64_t hi, int64_t cols, const float* mean,                   \
+                                    const float* scale, const float* shift) {                      \
+    apply_add_relu_rows(x, r, y, lo, hi, cols, mean, scale, shift);                                 \
+  }                                                                                                 \
+  ATTR void relu_grad_##SUFFIX(const float* dy, const float* y, const float* x, float* dr,         \
+                               const float* m, const float* is, int64_t r0, int64_t r1, int64_t w, \
+                               int64_t cols, double* s, double* sx) {                              \
+    relu_grad_tile(dy, y, x, dr, m, is, r0, r1, w, cols, s, sx);                                    \
   }
 
 CORENN_BN_VARIANT(ref, )
-constexpr Loops kRefLoops{stats_ref, grad_ref, apply_ref, input_grad_ref};
+constexpr Loops kRefLoops{stats_ref, grad_ref, apply_ref, input_grad_ref,
+                                apply_add_relu_ref, relu_grad_ref};
 CORENN_DEFINE_DISPATCH(const Loops*, loops_stub, "batch_norm.loops");
 CORENN_REGISTER_KERNEL(loops_stub, Slot::cpu_ref, &kRefLoops);
 // The same loops compiled for AVX2 + FMA (a target attribute: this file is baseline x86-64).
 #if defined(CORENN_X86_64) && defined(__GNUC__)
 CORENN_BN_VARIANT(avx2, __attribute__((target("avx2,fma"))))
-constexpr Loops kAvx2Loops{stats_avx2, grad_avx2, apply_avx2, input_grad_avx2};
+constexpr Loops kAvx2Loops{stats_avx2, grad_avx2, apply_avx2, input_grad_avx2,
+                                apply_add_relu_avx2, relu_grad_avx2};
 CORENN_REGISTER_KERNEL(loops_stub, Slot::avx2, &kAvx2Loops);
 // And for AVX-512 (512-bit vectors; the tails are left to GCC's vectorizer).
 CORENN_BN_VARIANT(avx512, __attribute__((target(
     "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512"))))
-constexpr Loops kAvx512Loops{stats_avx512, grad_avx512, apply_avx512, input_grad_avx512};
+constexpr Loops kAvx512Loops{stats_avx512, grad_avx512, apply_avx512, input_grad_avx512,
+                                apply_add_relu_avx512, relu_grad_avx512};
 CORENN_REGISTER_KERNEL(loops_stub, Slot::avx512, &kAvx512Loops);
 #endif
 #undef CORENN_BN_VARIANT
@@ -205,6 +257,24 @@ void batch_norm_grad_sums(const float* dy, const float* x, int64_t rows, int64_t
   });
 }
 
+void batch_norm_apply_add_relu(const float* x, const float* r, float* y, int64_t rows, int64_t cols,
+                               const float* mean, const float* scale, const float* shift) {
+  const auto apply = loops().apply_add_relu;
+  parallel_for(0, rows, row_grain(cols), [=](int64_t lo, int64_t hi) {
+    apply(x, r, y, lo, hi, cols, mean, scale, shift);
+  });
+}
+
+void batch_norm_relu_grad_sums(const float* dy, const float* y, const float* x, float* dr,
+                               int64_t rows, int64_t cols, const float* mean,
+                               const float* inv_std, double* sum_dr, double* sum_drxhat) {
+  const auto grad = loops().relu_grad;
+  reduce_columns2(rows, cols, sum_dr, sum_drxhat,
+                  [=](int64_t r0, int64_t r1, int64_t c0, int64_t c1, double* s, double* sx) {
+    grad(dy + c0, y + c0, x + c0, dr + c0, mean + c0, inv_std + c0, r0, r1, c1 - c0, cols, s, sx);
+  });
+}
+
 void batch_norm_input_grad(const float* dy, const float* x, float* dx, int64_t rows, int64_t cols,
                            const float* mean, const float* inv_std, const float* scale,
                            const float* mean_dy, const float* mean_dyxhat) {
@@ -234,11 +304,14 @@ void affine(int64_t cols, const float* gamma, const float* beta, const float* in
   }
 }
 
-void forward_train(const Tensor& x, const std::optional<Tensor>& gamma,
-                   const std::optional<Tensor>& beta, const Tensor& y, const Tensor& mean,
-                   const Tensor& inv_std, const std::optional<Tensor>& moving_mean,
-                   const std::optional<Tensor>& moving_var, double momentum, double epsilon) {
-
+// Training mode around the normalizing pass `apply(mean, scale, shift)`: the batch statistics of
+// x into mean / inv_std, then the pass, then the moving statistics (after the pass: its output may
+// be x, whose statistics are taken by then).
+template <class Apply>
+void train_around(const Tensor& x, const std::optional<Tensor>& gamma,
+                  const std::optional<Tensor>& beta, const Tensor& mean, const Tensor& inv_std,
+                  const std::optional<Tensor>& moving_mean, const std::optional<Tensor>& moving_var,
+                  double momentum, double epsilon, const Apply& apply) {
   const int64_t rows = x.rows(), cols = x.cols();
   std::vector<double> m(cols), v(cols);
   batch_norm_stats(x.data<float>(), rows, cols, m.data(), v.data());
@@ -250,9 +323,8 @@ void forward_train(const Tensor& x, const std::optional<Tensor>& gamma,
   }
   std::vector<float> scale, shift;
   affine(cols, ptr(gamma), ptr(beta), inv_p, scale, shift);
-  batch_norm_apply(x.data<float>(), y.data<float>(), rows, cols, mean_p, scale.data(),
-                        shift.data());
-  if (moving_mean) {  // after y: x may be y, the statistics are already taken
+  apply(mean_p, scale.data(), shift.data());
+  if (moving_mean) {
     float* mm = moving_mean->data<float>();
     float* mv = moving_var->data<float>();
     const float keep = static_cast<float>(momentum), take = static_cast<float>(1.0 - momentum);
@@ -261,6 +333,29 @@ void forward_train(const Tensor& x, const std::optional<Tensor>& gamma,
       mv[c] = mv[c] * keep + static_cast<float>(v[c]) * take;
     }
   }
+}
+
+void forward_train(const Tensor& x, const std::optional<Tensor>& gamma,
+                   const std::optional<Tensor>& beta, const Tensor& y, const Tensor& mean,
+                   const Tensor& inv_std, const std::optional<Tensor>& moving_mean,
+                   const std::optional<Tensor>& moving_var, double momentum, double epsilon) {
+  train_around(x, gamma, beta, mean, inv_std, moving_mean, moving_var, momentum, epsilon,
+               [&](const float* mean_p, const float* scale, const float* shift) {
+                 batch_norm_apply(x.data<float>(), y.data<float>(), x.rows(), x.cols(), mean_p,
+                                  scale, shift);
+               });
+}
+
+void forward_add_relu(const Tensor& x, const std::optional<Tensor>& gamma,
+                      const std::optional<Tensor>& beta, const Tensor& r, const Tensor& y,
+                      const Tensor& mean, const Tensor& inv_std,
+                      const std::optional<Tensor>& moving_mean,
+                      const std::optional<Tensor>& moving_var, double momentum, double epsilon) {
+  train_around(x, gamma, beta, mean, inv_std, moving_mean, moving_var, momentum, epsilon,
+               [&](const float* mean_p, const float* scale, const float* shift) {
+                 batch_norm_apply_add_relu(x.data<float>(), r.data<float>(), y.data<float>(),
+                                           x.rows(), x.cols(), mean_p, scale, shift);
+               });
 }
 
 void forward_infer(const Tensor& x, const std::optional<Tensor>& gamma,
@@ -281,18 +376,13 @@ void forward_infer(const Tensor& x, const std::optional<Tensor>& gamma,
                         scale.data(), shift.data());
 }
 
-void backward(const Tensor& dy, const Tensor& x, const std::optional<Tensor>& gamma,
-              const Tensor& mean, const Tensor& inv_std, const std::optional<Tensor>& dx,
-              const std::optional<Tensor>& dgamma, const std::optional<Tensor>& dbeta,
-              bool training) {
-
+// dx, dgamma, dbeta from the column sums of dy and dy * xhat (training: with the mean terms).
+void finish_backward(const Tensor& dy, const Tensor& x, const std::optional<Tensor>& gamma,
+                     const Tensor& mean, const Tensor& inv_std, const std::optional<Tensor>& dx,
+                     const std::optional<Tensor>& dgamma, const std::optional<Tensor>& dbeta,
+                     bool training, const std::vector<double>& sum_dy,
+                     const std::vector<double>& sum_dyxhat) {
   const int64_t rows = x.rows(), cols = x.cols();
-  const bool need_sums = dgamma || dbeta || (dx && training);
-  std::vector<double> sum_dy(cols, 0.0), sum_dyxhat(cols, 0.0);
-  if (need_sums) {
-    batch_norm_grad_sums(dy.data<float>(), x.data<float>(), rows, cols, mean.data<float>(),
-                              inv_std.data<float>(), sum_dy.data(), sum_dyxhat.data());
-  }
   if (dx) {
     const float* g = ptr(gamma);
     const float* inv = inv_std.data<float>();
@@ -315,10 +405,37 @@ void backward(const Tensor& dy, const Tensor& x, const std::optional<Tensor>& ga
   }
 }
 
+void backward(const Tensor& dy, const Tensor& x, const std::optional<Tensor>& gamma,
+              const Tensor& mean, const Tensor& inv_std, const std::optional<Tensor>& dx,
+              const std::optional<Tensor>& dgamma, const std::optional<Tensor>& dbeta,
+              bool training) {
+  const int64_t rows = x.rows(), cols = x.cols();
+  const bool need_sums = dgamma || dbeta || (dx && training);
+  std::vector<double> sum_dy(cols, 0.0), sum_dyxhat(cols, 0.0);
+  if (need_sums) {
+    batch_norm_grad_sums(dy.data<float>(), x.data<float>(), rows, cols, mean.data<float>(),
+                              inv_std.data<float>(), sum_dy.data(), sum_dyxhat.data());
+  }
+  finish_backward(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta, training, sum_dy, sum_dyxhat);
+}
+
+void backward_add_relu(const Tensor& dy, const Tensor& x, const Tensor& y,
+                       const std::optional<Tensor>& gamma, const Tensor& mean,
+                       const Tensor& inv_std, const Tensor& dr, const std::optional<Tensor>& dx,
+                       const std::optional<Tensor>& dgamma, const std::optional<Tensor>& dbeta) {
+  const int64_t cols = x.cols();
+  std::vector<double> sum_dr(cols, 0.0), sum_drxhat(cols, 0.0);
+  batch_norm_relu_grad_sums(dy.data<float>(), y.data<float>(), x.data<float>(), dr.data<float>(),
+                            x.rows(), cols, mean.data<float>(), inv_std.data<float>(),
+                            sum_dr.data(), sum_drxhat.data());
+  finish_backward(dr, x, gamma, mean, inv_std, dx, dgamma, dbeta, true, sum_dr, sum_drxhat);
+}
 }  // namespace
 
 CORENN_REGISTER_KERNEL(batch_norm_forward_train_stub, Slot::cpu_ref, forward_train);
 CORENN_REGISTER_KERNEL(batch_norm_forward_infer_stub, Slot::cpu_ref, forward_infer);
 CORENN_REGISTER_KERNEL(batch_norm_backward_stub, Slot::cpu_ref, backward);
+CORENN_REGISTER_KERNEL(batch_norm_add_relu_forward_stub, Slot::cpu_ref, forward_add_relu);
+CORENN_REGISTER_KERNEL(batch_norm_add_relu_backward_stub, Slot::cpu_ref, backward_add_relu);
 
 }  // namespace corenn::cpu

@@ -13,6 +13,10 @@ CORENN_DEFINE_DISPATCH(BatchNormForwardTrainFn, batch_norm_forward_train_stub,
 CORENN_DEFINE_DISPATCH(BatchNormForwardInferFn, batch_norm_forward_infer_stub,
                        "batch_norm_forward_infer");
 CORENN_DEFINE_DISPATCH(BatchNormBackwardFn, batch_norm_backward_stub, "batch_norm_backward");
+CORENN_DEFINE_DISPATCH(BatchNormAddReluForwardFn, batch_norm_add_relu_forward_stub,
+                       "batch_norm_add_relu_forward");
+CORENN_DEFINE_DISPATCH(BatchNormAddReluBackwardFn, batch_norm_add_relu_backward_stub,
+                       "batch_norm_add_relu_backward");
 
 namespace {
 
@@ -38,13 +42,13 @@ void check_epsilon(const char* op, double epsilon) {
   CORENN_CHECK(std::isfinite(epsilon) && epsilon > 0.0, op, ": epsilon must be > 0, got ", epsilon);
 }
 
-}  // namespace
-
-void batch_norm_forward_train(const Tensor& x, const std::optional<Tensor>& gamma,
-                              const std::optional<Tensor>& beta, const Tensor& y, const Tensor& mean,
-                              const Tensor& inv_std, const std::optional<Tensor>& moving_mean,
-                              const std::optional<Tensor>& moving_var, double momentum, double epsilon) {
-  const char* op = "batch_norm_forward_train";
+// The checks of a training-mode forward (both ops): x -> y, the per-channel vectors, the moving
+// statistics and their arguments.
+void check_forward_train(const char* op, const Tensor& x, const std::optional<Tensor>& gamma,
+                         const std::optional<Tensor>& beta, const Tensor& y, const Tensor& mean,
+                         const Tensor& inv_std, const std::optional<Tensor>& moving_mean,
+                         const std::optional<Tensor>& moving_var, double momentum,
+                         double epsilon) {
   check_input(op, x);
   check_float32(op, "y", y);
   check_same_shape(op, "x", x, "y", y);
@@ -71,8 +75,37 @@ void batch_norm_forward_train(const Tensor& x, const std::optional<Tensor>& gamm
   check_no_alias(op, "y", y, "inv_std", inv_std);
   check_no_alias(op, "x", x, "mean", mean);
   check_no_alias(op, "x", x, "inv_std", inv_std);
+}
+
+}  // namespace
+
+void batch_norm_forward_train(const Tensor& x, const std::optional<Tensor>& gamma,
+                              const std::optional<Tensor>& beta, const Tensor& y, const Tensor& mean,
+                              const Tensor& inv_std, const std::optional<Tensor>& moving_mean,
+                              const std::optional<Tensor>& moving_var, double momentum, double epsilon) {
+  check_forward_train("batch_norm_forward_train", x, gamma, beta, y, mean, inv_std, moving_mean,
+                      moving_var, momentum, epsilon);
   batch_norm_forward_train_stub(x.device())(x, gamma, beta, y, mean, inv_std, moving_mean,
                                             moving_var, momentum, epsilon);
+}
+
+void batch_norm_add_relu_forward(const Tensor& x, const std::optional<Tensor>& gamma,
+                                 const std::optional<Tensor>& beta, const Tensor& r,
+                                 const Tensor& y, const Tensor& mean, const Tensor& inv_std,
+                                 const std::optional<Tensor>& moving_mean,
+                                 const std::optional<Tensor>& moving_var, double momentum,
+                                 double epsilon) {
+  const char* op = "batch_norm_add_relu_forward";
+  check_forward_train(op, x, gamma, beta, y, mean, inv_std, moving_mean, moving_var, momentum,
+                      epsilon);
+  check_float32(op, "r", r);
+  check_same_shape(op, "x", x, "r", r);
+  check_same_device(op, "x", x, "r", r);
+  check_same_or_disjoint(op, "r", r, "y", y);
+  check_no_alias(op, "r", r, "mean", mean);
+  check_no_alias(op, "r", r, "inv_std", inv_std);
+  batch_norm_add_relu_forward_stub(x.device())(x, gamma, beta, r, y, mean, inv_std, moving_mean,
+                                               moving_var, momentum, epsilon);
 }
 
 void batch_norm_forward_infer(const Tensor& x, const std::optional<Tensor>& gamma,
@@ -121,6 +154,50 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<
   }
   if (dgamma && dbeta) check_no_alias(op, "dgamma", *dgamma, "dbeta", *dbeta);
   batch_norm_backward_stub(x.device())(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta, training);
+}
+
+void batch_norm_add_relu_backward(const Tensor& dy, const Tensor& x, const Tensor& y,
+                                  const std::optional<Tensor>& gamma, const Tensor& mean,
+                                  const Tensor& inv_std, const Tensor& dr,
+                                  const std::optional<Tensor>& dx,
+                                  const std::optional<Tensor>& dgamma,
+                                  const std::optional<Tensor>& dbeta) {
+  const char* op = "batch_norm_add_relu_backward";
+  check_input(op, x);
+  for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"dy", &dy}, {"y", &y},
+                                {"dr", &dr}}) {
+    check_float32(op, name, *t);
+    check_same_shape(op, "x", x, name, *t);
+    check_same_device(op, "x", x, name, *t);
+  }
+  check_optional_channels(op, "gamma", gamma, x);
+  check_channels(op, "mean", mean, x);
+  check_channels(op, "inv_std", inv_std, x);
+  check_optional_channels(op, "dgamma", dgamma, x);
+  check_optional_channels(op, "dbeta", dbeta, x);
+  check_writable(op, "dr", dr);
+  // pass 1 reads dy, y, x and writes dr element by element; pass 2 reads dr and x, writes dx
+  check_same_or_disjoint(op, "dy", dy, "dr", dr);
+  check_same_or_disjoint(op, "y", y, "dr", dr);
+  check_no_alias(op, "x", x, "dr", dr);
+  for (const Tensor* t : {&mean, &inv_std}) check_no_alias(op, "dr", dr, "mean / inv_std", *t);
+  if (dgamma) check_writable(op, "dgamma", *dgamma);
+  if (dbeta) check_writable(op, "dbeta", *dbeta);
+  if (dx) {
+    check_float32(op, "dx", *dx);
+    check_writable(op, "dx", *dx);
+    check_same_shape(op, "x", x, "dx", *dx);
+    check_same_device(op, "x", x, "dx", *dx);
+    check_no_alias(op, "x", x, "dx", *dx);
+    check_no_alias(op, "dr", dr, "dx", *dx);   // dr is the residual's gradient, returned too
+    check_no_alias(op, "dx", *dx, "mean", mean);
+    check_no_alias(op, "dx", *dx, "inv_std", inv_std);
+  }
+  if (dgamma && dbeta) check_no_alias(op, "dgamma", *dgamma, "dbeta", *dbeta);
+  for (const auto* t : {&dgamma, &dbeta})
+    if (*t) check_no_alias(op, "dr", dr, "dgamma / dbeta", **t);
+  batch_norm_add_relu_backward_stub(x.device())(dy, x, y, gamma, mean, inv_std, dr, dx, dgamma,
+                                                dbeta);
 }
 
 }  // namespace corenn

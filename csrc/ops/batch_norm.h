@@ -11,6 +11,16 @@
 //              inference: dx = gamma * inv_std * dy   (mean and inv_std are constants there)
 // gamma and beta are optional (scale=False / center=False: gamma = 1, beta = 0); so are the moving
 // statistics in training (no update) and dx / dgamma / dbeta in backward (not computed).
+//
+// The tail of a residual block, BatchNormalization -> Add(skip) -> ReLU, as one op (the graph's
+// fusion pass runs it: python/corenn/models/fusion.py), training mode:
+//   forward    y = relu(gamma * xhat + beta + r)      statistics and moving updates as above;
+//              the normalized x and the sum are never stored (2 passes over x, 1 over r and y,
+//              where the three layers make 8)
+//   backward   dr = dy * relu'(y)  (relu' from y as the activation kernels: dy where y > 0,
+//              dy * y elsewhere, so a NaN in y or dy reaches dr), the residual's gradient;
+//              then dx, dgamma, dbeta as the backward above with dy = dr; the sums are taken in
+//              the pass that writes dr.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +48,22 @@ using BatchNormBackwardFn = void (*)(const Tensor& dy, const Tensor& x,
                                      const Tensor& inv_std, const std::optional<Tensor>& dx,
                                      const std::optional<Tensor>& dgamma,
                                      const std::optional<Tensor>& dbeta, bool training);
+using BatchNormAddReluForwardFn = void (*)(const Tensor& x, const std::optional<Tensor>& gamma,
+                                           const std::optional<Tensor>& beta, const Tensor& r,
+                                           const Tensor& y, const Tensor& mean,
+                                           const Tensor& inv_std,
+                                           const std::optional<Tensor>& moving_mean,
+                                           const std::optional<Tensor>& moving_var,
+                                           double momentum, double epsilon);
+using BatchNormAddReluBackwardFn = void (*)(const Tensor& dy, const Tensor& x, const Tensor& y,
+                                            const std::optional<Tensor>& gamma, const Tensor& mean,
+                                            const Tensor& inv_std, const Tensor& dr,
+                                            const std::optional<Tensor>& dx,
+                                            const std::optional<Tensor>& dgamma,
+                                            const std::optional<Tensor>& dbeta);
 CORENN_DECLARE_DISPATCH(BatchNormForwardTrainFn, batch_norm_forward_train_stub);
+CORENN_DECLARE_DISPATCH(BatchNormAddReluForwardFn, batch_norm_add_relu_forward_stub);
+CORENN_DECLARE_DISPATCH(BatchNormAddReluBackwardFn, batch_norm_add_relu_backward_stub);
 CORENN_DECLARE_DISPATCH(BatchNormForwardInferFn, batch_norm_forward_infer_stub);
 CORENN_DECLARE_DISPATCH(BatchNormBackwardFn, batch_norm_backward_stub);
 
@@ -56,6 +81,20 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<
                          const std::optional<Tensor>& dgamma, const std::optional<Tensor>& dbeta,
                          bool training);
 
+// x, r, y, dy, dr, dx (..., C), one shape; the vectors as above. y may be x or r, dr may be dy.
+void batch_norm_add_relu_forward(const Tensor& x, const std::optional<Tensor>& gamma,
+                                 const std::optional<Tensor>& beta, const Tensor& r,
+                                 const Tensor& y, const Tensor& mean, const Tensor& inv_std,
+                                 const std::optional<Tensor>& moving_mean,
+                                 const std::optional<Tensor>& moving_var, double momentum,
+                                 double epsilon);
+void batch_norm_add_relu_backward(const Tensor& dy, const Tensor& x, const Tensor& y,
+                                  const std::optional<Tensor>& gamma, const Tensor& mean,
+                                  const Tensor& inv_std, const Tensor& dr,
+                                  const std::optional<Tensor>& dx,
+                                  const std::optional<Tensor>& dgamma,
+                                  const std::optional<Tensor>& dbeta);
+
 namespace cpu {
 // Per-channel mean and biased variance of x (rows, C), in double.
 void batch_norm_stats(const float* x, int64_t rows, int64_t cols, double* mean, double* var);
@@ -65,6 +104,13 @@ void batch_norm_apply(const float* x, float* y, int64_t rows, int64_t cols, cons
 // sum_dy[c] = sum_r dy, sum_dyxhat[c] = sum_r dy * (x - mean) * inv_std, in double.
 void batch_norm_grad_sums(const float* dy, const float* x, int64_t rows, int64_t cols,
                           const float* mean, const float* inv_std, double* sum_dy, double* sum_dyxhat);
+// y = relu((x - mean) * scale + shift + r) per channel.
+void batch_norm_apply_add_relu(const float* x, const float* r, float* y, int64_t rows, int64_t cols,
+                               const float* mean, const float* scale, const float* shift);
+// dr = dy * relu'(y), and the sums of batch_norm_grad_sums with dr for dy, in one pass.
+void batch_norm_relu_grad_sums(const float* dy, const float* y, const float* x, float* dr,
+                               int64_t rows, int64_t cols, const float* mean,
+                               const float* inv_std, double* sum_dr, double* sum_drxhat);
 // dx = scale * (dy - mean_dy - (x - mean) * inv_std * mean_dyxhat) per channel.
 void batch_norm_input_grad(const float* dy, const float* x, float* dx, int64_t rows, int64_t cols,
                            const float* mean, const float* inv_std, const float* scale,

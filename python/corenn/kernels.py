@@ -605,6 +605,43 @@ def batch_norm_backward(dy, x, gamma, mean, inv_std, *, dx=None, dgamma=None, db
     return dx
 
 
+def batch_norm_add_relu_forward(x, gamma, beta, r, *, moving_mean=None, moving_variance=None,
+                                momentum: float = 0.99, epsilon: float = 1e-3, out=None, mean=None,
+                                inv_std=None):
+    """A residual block's tail in one op: y = relu(batch_norm(x) + r), training-mode statistics
+    and moving updates as ``batch_norm_forward_train`` (r: the skip branch, x's shape).
+    Returns (y, mean, inv_std)."""
+    op = "batch_norm_add_relu_forward"
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
+    r = r if type(r) is Tensor else as_tensor(r, op, "r")
+    c = x.shape[-1:] if x.ndim else [0]
+    y = out if type(out) is Tensor else _out(out, x.shape, op, device=x.device)
+    mean = mean if type(mean) is Tensor else _out(mean, c, op, device=x.device)
+    inv_std = inv_std if type(inv_std) is Tensor else _out(inv_std, c, op, device=x.device)
+    _C.batch_norm_add_relu_forward(x, _opt(gamma, op, "gamma"), _opt(beta, op, "beta"), r, y, mean,
+                                   inv_std, _opt(moving_mean, op, "moving_mean"),
+                                   _opt(moving_variance, op, "moving_variance"), float(momentum),
+                                   float(epsilon))
+    return y, mean, inv_std
+
+
+def batch_norm_add_relu_backward(dy, x, y, gamma, mean, inv_std, *, dr=None, dx=None, dgamma=None,
+                                 dbeta=None):
+    """Backward of ``batch_norm_add_relu_forward``: dr = dy * relu'(y) (the residual's gradient),
+    then dx (when ``dx`` is given), dgamma, dbeta (when given) of the batch normalization from dr.
+    Returns (dr, dx)."""
+    op = "batch_norm_add_relu_backward"
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
+    y = y if type(y) is Tensor else as_tensor(y, op, "y")
+    dr = dr if type(dr) is Tensor else _out(dr, dy.shape, op, device=dy.device)
+    _C.batch_norm_add_relu_backward(dy, x, y, _opt(gamma, op, "gamma"), as_tensor(mean, op, "mean"),
+                                    as_tensor(inv_std, op, "inv_std"), dr,
+                                    None if dx is None else _out(dx, dy.shape, op, device=dy.device),
+                                    _opt(dgamma, op, "dgamma"), _opt(dbeta, op, "dbeta"))
+    return dr, dx
+
+
 def spatial_dropout_forward(x, rate: float, seed: int, out=None, mask=None):
     """Channel dropout: mask[n, c] = (u(seed, n*C + c) >= rate) / (1 - rate) (as dropout_forward
     on an (N, C) array), y[n, ..., c] = x[n, ..., c] * mask[n, c]. Returns (y, mask)."""

@@ -145,3 +145,84 @@ def test_bad_inputs_raise():
         kernels.batch_norm_backward(np.ones((5, 3), np.float32), x, None, c3, c3)
     with pytest.raises(ValueError, match="batch_norm_backward.*dgamma"):
         kernels.batch_norm_backward(x, x, None, c3, c3, dgamma=c2)
+
+
+# ---- batch_norm_add_relu: BatchNormalization -> Add -> ReLU as one op (the fusion pass's rule 4)
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("center,scale", [(True, True), (False, False)])
+def test_add_relu_forward_and_backward_match_reference(shape, center, scale, isa, rng):
+    from reference import batch_norm_add_relu_train, batch_norm_add_relu_train_grads
+    x = (rng.normal(size=shape) * 3 + 2).astype(np.float32)
+    r = rng.normal(size=shape).astype(np.float32)
+    gamma, beta = _params(rng, shape[-1], center, scale)
+    mm = rng.normal(size=shape[-1]).astype(np.float32)
+    mv = rng.uniform(0.5, 2, shape[-1]).astype(np.float32)
+    want_mm = moving_average(mm, x.reshape(-1, shape[-1]).mean(0), 0.9)
+    y, mean, inv_std = kernels.batch_norm_add_relu_forward(x, gamma, beta, r, moving_mean=mm,
+                                                           moving_variance=mv, momentum=0.9)
+    y_ref, m_ref, v_ref = batch_norm_add_relu_train(x, r, gamma, beta)
+    np.testing.assert_allclose(np.asarray(y), y_ref, rtol=1e-4, atol=1e-4)
+    assert (np.asarray(y) >= 0).all()
+    if x.size > 20:   # both sides of the relu are exercised
+        assert (np.asarray(y) == 0).any() and (np.asarray(y) > 0).any()
+    np.testing.assert_allclose(np.asarray(inv_std), 1 / np.sqrt(v_ref + 1e-3), rtol=1e-5)
+    np.testing.assert_allclose(mm, want_mm, rtol=1e-5, atol=1e-6)
+    dy = rng.normal(size=shape).astype(np.float32)
+    dgamma = np.zeros(shape[-1], np.float32) if scale else None
+    dbeta = np.zeros(shape[-1], np.float32) if center else None
+    dr, dx = kernels.batch_norm_add_relu_backward(dy, x, y, gamma, mean, inv_std, dx=np.empty_like(x),
+                                                  dgamma=dgamma, dbeta=dbeta)
+    want_dr, want_dx, want_dgamma, want_dbeta = batch_norm_add_relu_train_grads(dy, x, y, gamma)
+    np.testing.assert_allclose(np.asarray(dr), want_dr, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(dx), want_dx, rtol=1e-3, atol=1e-4)
+    if scale:
+        np.testing.assert_allclose(dgamma, want_dgamma, rtol=1e-4, atol=1e-4)
+    if center:
+        np.testing.assert_allclose(dbeta, want_dbeta, rtol=1e-4, atol=1e-4)
+
+
+def test_add_relu_gradients_match_finite_differences(rng):
+    """L = sum(w * relu(bn(x) + r)) in float64 central differences, for x, r and gamma / beta."""
+    from reference import batch_norm_add_relu_train
+    shape = (6, 5)
+    x = rng.normal(size=shape).astype(np.float32)
+    r = rng.normal(size=shape).astype(np.float32)
+    gamma, beta = _params(rng, 5, True, True)
+    w = rng.normal(size=shape)
+
+    def loss(x_, r_, g_, b_):
+        return float((w * batch_norm_add_relu_train(x_, r_, g_, b_)[0]).sum())
+
+    y, mean, inv_std = kernels.batch_norm_add_relu_forward(x, gamma, beta, r)
+    dgamma, dbeta = np.zeros(5, np.float32), np.zeros(5, np.float32)
+    dr, dx = kernels.batch_norm_add_relu_backward(w.astype(np.float32), x, y, gamma, mean, inv_std,
+                                                  dx=np.empty_like(x), dgamma=dgamma, dbeta=dbeta)
+    args = [x.astype(np.float64), r.astype(np.float64), gamma.astype(np.float64), beta.astype(np.float64)]
+    for k, got in enumerate([np.asarray(dx), np.asarray(dr), dgamma, dbeta]):
+        fd = np.zeros_like(args[k])
+        for i in np.ndindex(args[k].shape):
+            hi, lo = [a.copy() for a in args], [a.copy() for a in args]
+            hi[k][i] += 1e-6
+            lo[k][i] -= 1e-6
+            fd[i] = (loss(*hi) - loss(*lo)) / 2e-6
+        np.testing.assert_allclose(got, fd, rtol=1e-3, atol=1e-3)
+
+
+def test_add_relu_keeps_nan_and_checks_its_arguments(rng):
+    x = rng.normal(size=(4, 3)).astype(np.float32)
+    r = rng.normal(size=(4, 3)).astype(np.float32)
+    r[1, 2] = np.nan
+    y, mean, inv_std = kernels.batch_norm_add_relu_forward(x, None, None, r)
+    assert np.isnan(np.asarray(y)[1, 2]) and np.isfinite(np.delete(np.asarray(y).ravel(), 5)).all()
+    dr, _ = kernels.batch_norm_add_relu_backward(np.ones((4, 3), np.float32), x, y, None, mean, inv_std)
+    assert np.isnan(np.asarray(dr)[1, 2])   # relu' from y: dy * y where y is not > 0
+    with pytest.raises(ValueError, match="batch_norm_add_relu_forward.*r"):
+        kernels.batch_norm_add_relu_forward(x, None, None, r[:, :2])
+    with pytest.raises(ValueError, match="batch_norm_add_relu_backward"):
+        buf = np.empty((4, 3), np.float32)
+        kernels.batch_norm_add_relu_backward(np.ones((4, 3), np.float32), x, y, None, mean, inv_std,
+                                             dr=buf, dx=buf)
+    with pytest.raises(ValueError, match="batch_norm_add_relu_backward.*y"):
+        kernels.batch_norm_add_relu_backward(np.ones((4, 3), np.float32), x, np.ones((4, 2), np.float32),
+                                             None, mean, inv_std)

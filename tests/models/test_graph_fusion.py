@@ -180,3 +180,99 @@ def test_softmax_output_fused_with_the_loss_matches_finite_differences(rng):
         return sparse_categorical_crossentropy(y, dense(dense(x, p[0], p[1], "tanh"), p[2], p[3], "softmax"))
     assert loss == pytest.approx(loss_np(w), rel=1e-5)
     assert_grads_close(arrays(grads), fd_grads(loss_np, w))
+
+
+# ---- rule 4: BatchNormalization -> Add -> ReLU ------------------------------------------------
+
+def _residual(relu_layer=None, skip_first=False, bn_twice=False, broadcast=False):
+    """The graph-models issue's residual block (Conv -> [Conv -> BN] + skip -> ReLU -> GAP -> Dense)."""
+    inp = keras.Input((6, 6, 2))
+    a = layers.Conv2D(4, 3, padding="same", activation="relu")(inp)
+    b = layers.BatchNormalization(name="bn")(layers.Conv2D(4, 3, padding="same")(a))
+    skip = layers.GlobalAveragePooling2D(keepdims=True)(a) if broadcast else a
+    s = layers.Add(name="add")([skip, b] if skip_first else [b, skip])
+    h = (relu_layer or layers.Activation("relu", name="relu"))(s)
+    outs = [layers.Dense(3)(layers.GlobalAveragePooling2D()(h))]
+    if bn_twice:   # the normalization's output is read by a second head: no fusion
+        outs.append(layers.Dense(1)(layers.Flatten()(b)))
+    return keras.Model(inp, outs if bn_twice else outs[0])
+
+
+def _fused_blocks(model):
+    from corenn.models.fusion import BatchNormAddRelu
+    return [s.ctx for s in model._graph.run if isinstance(s.ctx, BatchNormAddRelu)]
+
+
+@pytest.mark.parametrize("relu_layer,skip_first", [(None, False), ("ReLU", True)])
+def test_batch_norm_add_relu_fuses_and_matches_the_unfused_tape(rng, relu_layer, skip_first):
+    tf.utils.set_random_seed(3)
+    model = _residual(layers.ReLU() if relu_layer else None, skip_first)
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = rng.standard_normal((5, 6, 6, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 5)
+    bn = model.get_layer("bn")
+    before = [np.array(w) for w in bn.get_weights()]
+    loss, grads = model.compute_gradients(x, y)
+    blocks = _fused_blocks(model)
+    assert len(blocks) == 1 and blocks[0].bn is bn
+    fused_stats = [np.array(w) for w in bn.get_weights()[2:]]
+    bn.set_weights(before)   # the tape run updates the moving statistics from the same values
+    tape_loss, tape_grads = _tape_gradients(model, x, y)
+    assert loss == pytest.approx(tape_loss, rel=1e-6)
+    for a, b in zip(arrays(grads), tape_grads):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    for a, b in zip(fused_stats, bn.get_weights()[2:]):   # moving mean / variance as unfused
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert all(np.abs(g).sum() > 0 for g in arrays(grads))
+    # inference runs the three layers (moving statistics): the eager call is the oracle
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.asarray(model(x, training=False)),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_batch_norm_add_relu_gradients_match_finite_differences(rng):
+    tf.utils.set_random_seed(5)
+    model = _residual()
+    model.compile("sgd", "mse")
+    x = rng.standard_normal((4, 6, 6, 2)).astype(np.float32)
+    y = rng.standard_normal((4, 3)).astype(np.float32)
+    _, grads = model.compute_gradients(x, y)
+    assert len(_fused_blocks(model)) == 1
+    w = [np.array(v, np.float64) for v in model.get_weights()]
+
+    def loss_np(p):   # conv -> relu -> conv -> bn (batch statistics) + skip -> relu -> gap -> dense
+        a = np.maximum(ref.conv2d_forward(x, p[0], p[1], padding="same"), 0.0)
+        z = ref.conv2d_forward(a, p[2], p[3], padding="same")
+        h = ref.batch_norm_add_relu_train(z, a, p[4], p[5])[0]
+        return mse(y, dense(h.mean(axis=(1, 2)), p[8], p[9]))
+    trainable = [0, 1, 2, 3, 4, 5, 8, 9]   # not the moving statistics (6, 7)
+    fd = fd_grads(lambda q: loss_np([q[trainable.index(i)] if i in trainable else w[i]
+                                     for i in range(len(w))]), [w[i] for i in trainable])
+    assert_grads_close(arrays(grads), fd, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("case", ["bn_twice", "broadcast", "frozen"])
+def test_batch_norm_add_relu_not_fused_or_falls_back_where_it_cannot_apply(rng, case):
+    """A second reader of the normalization's output: no fused step. A broadcasting Add or a frozen
+    normalization (inference statistics): the fused step runs the three layers. Either way the
+    gradients are the unfused tape's."""
+    tf.utils.set_random_seed(7)
+    model = _residual(bn_twice=case == "bn_twice", broadcast=case == "broadcast")
+    if case == "frozen":
+        model.get_layer("bn").trainable = False
+    loss_fn = keras.losses.MeanSquaredError()
+    model.compile("sgd", [loss_fn, loss_fn] if case == "bn_twice" else loss_fn)
+    x = rng.standard_normal((3, 6, 6, 2)).astype(np.float32)
+    ys = [rng.standard_normal((3, 3)).astype(np.float32)] + \
+        ([rng.standard_normal((3, 1)).astype(np.float32)] if case == "bn_twice" else [])
+    loss, grads = model.compute_gradients(x, ys if case == "bn_twice" else ys[0])
+    assert len(_fused_blocks(model)) == (0 if case == "bn_twice" else 1)
+    if case != "bn_twice":
+        assert not _fused_blocks(model)[0]._fused   # ran the layers one by one
+    with tf.GradientTape() as tape:
+        outs = model(x, training=True)
+        outs = outs if isinstance(outs, list) else [outs]
+        total = sum(loss_fn(t, o) for t, o in zip(ys, outs))
+    tape_grads = arrays(tape.gradient(total, model.trainable_variables))
+    assert loss == pytest.approx(float(np.asarray(total)), rel=1e-5)
+    for a, b in zip(arrays(grads), tape_grads):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

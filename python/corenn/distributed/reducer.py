@@ -235,7 +235,7 @@ def gradient_ready_nodes(graph):
     node k's backward: layers called once in the graph (a shared layer's gradient is summed over
     its calls after the walk), not regularized (the penalty's gradient is added after the walk),
     on the layer's own gradient Tensors (no per-call contexts)."""
-    from ..models.fusion import ConvReluMaxPool
+    from ..models.fusion import weights_context
     if graph.own_contexts:
         return {}
     calls = {}
@@ -246,7 +246,7 @@ def gradient_ready_nodes(graph):
         owner = s.owner
         if calls[id(owner)] != 1 or not owner.trainable or getattr(owner, "_sublayer_attrs", None):
             continue
-        ctx = s.ctx.conv if isinstance(s.ctx, ConvReluMaxPool) else s.ctx
+        ctx = weights_context(s.ctx)
         if ctx is not graph.accumulator.get(id(owner)) or not hasattr(ctx, "_all_params"):
             continue
         for p in ctx._all_params():

@@ -14,6 +14,13 @@ decides, for a graph (Sequential or functional alike), which call contexts take 
    layer knows about the other: the node calls their public parts.
 3. softmax/sigmoid output + cross-entropy: the loss is computed from the logits in one kernel and
    the output call's backward starts from dL/dz (returned as the set of output indices).
+4. a residual block's tail, BatchNormalization -> Add(skip) -> ReLU, where the normalization's
+   output feeds only the Add and the sum only the ReLU: one step, a ``BatchNormAddRelu`` node,
+   from (the normalization's input, the skip) to the ReLU's output. In training it runs
+   ``batch_norm_add_relu_forward`` (the normalized tensor and the sum are never stored: 4 passes
+   over memory instead of 8) and its backward (the skip's gradient is written in the pass that
+   takes the normalization's gradient sums); otherwise (inference, frozen statistics,
+   channels-first, a broadcasting Add, a non-CPU device) it calls the three layers in turn.
 
 Rules set flags on the call contexts of one graph or replace steps of that graph's run list
 (``graph.run``), so a layer shared elsewhere is unaffected; they are cleared before they are
@@ -29,7 +36,8 @@ from __future__ import annotations
 
 from .. import kernels
 
-__all__ = ["plan", "prepare", "reset", "is_planned", "fused_pairs", "ConvReluMaxPool"]
+__all__ = ["plan", "prepare", "reset", "is_planned", "fused_pairs", "weights_context",
+           "ConvReluMaxPool", "BatchNormAddRelu"]
 
 # bumped by every mark_input_grads / plan / reset of any graph (see prepare)
 _SERIAL = [0]
@@ -101,6 +109,120 @@ class ConvReluMaxPool:
         return f"<ConvReluMaxPool {self.conv.name} + {self.pool.name}>"
 
 
+class BatchNormAddRelu:
+    """One graph step for BatchNormalization -> Add -> ReLU (rule 4), inputs (z, skip):
+
+    forward   y = relu(bn(z) + skip)          batch_norm_add_relu_forward (training)
+    backward  dskip = dy * relu'(y); dz, dgamma, dbeta = the normalization's backward of dskip
+              (batch_norm_add_relu_backward); returns [dz, dskip]
+    Outside training on the CPU with equal shapes, the three layers' own forward / backward run in
+    turn (the same results as the unfused graph). The node keeps its per-call state on itself
+    and writes the normalization's gradients into that call's gradient Tensors.
+    """
+
+    packed, multi_out = True, False   # what the executor reads off a step's node
+
+    def __init__(self, bn, add, relu, bn_index):
+        self.bn, self.add, self.relu, self._bn_index = bn, add, relu, bn_index
+
+    @property
+    def needs_input_grad(self):
+        return self.bn.needs_input_grad or self.add.needs_input_grad
+
+    @property
+    def trainable_weights(self):
+        return self.bn.trainable_weights
+
+    @property
+    def gradients(self):
+        return self.bn.gradients
+
+    def _fusable(self, z, skip, training):
+        bn = self.bn
+        return (training and bn.trainable and z.device == "cpu" and skip.device == "cpu"
+                and z.dtype == "float32" and skip.dtype == "float32"
+                and tuple(z.shape) == tuple(skip.shape) and z.ndim >= 2
+                and not bn._channels_first(z.ndim))
+
+    def forward(self, xs, training=False):
+        z, skip = xs
+        self._fused = self._fusable(z, skip, training)
+        if not self._fused:
+            b = self.bn.forward(z, training=training)
+            pair = [b, skip] if self._bn_index == 0 else [skip, b]
+            return self.relu.forward(self.add.forward(pair, training=training), training=training)
+        bn, c = self.bn, (z.shape[-1],)
+        y, mean, inv_std = kernels.batch_norm_add_relu_forward(
+            z, bn.gamma, bn.beta, skip, moving_mean=bn.moving_mean, moving_variance=bn.moving_variance,
+            momentum=bn.momentum, epsilon=bn.epsilon, out=self.relu._buffer("y", z.shape),
+            mean=bn._buffer("mean", c), inv_std=bn._buffer("inv_std", c))
+        self._z, self._y, self._mean, self._inv_std = z, y, mean, inv_std
+        return y
+
+    def backward(self, dy):
+        if not self._fused:
+            d = self.relu.backward(dy)
+            grads = self.add.backward(d)
+            dz = self.bn.backward(grads[self._bn_index])
+            return [dz, grads[1 - self._bn_index]]
+        bn = self.bn
+        learn = bn.trainable
+        dr, dz = kernels.batch_norm_add_relu_backward(
+            dy, self._z, self._y, bn.gamma, self._mean, self._inv_std,
+            dr=self.add._buffer("dskip", dy.shape),
+            dx=bn._buffer("dx", dy.shape) if bn.needs_input_grad else None,
+            dgamma=bn._grad_of("gamma") if learn and bn.scale else None,
+            dbeta=bn._grad_of("beta") if learn and bn.center else None)
+        return [dz, dr]
+
+    def __repr__(self):
+        return f"<BatchNormAddRelu {self.bn.name} + {self.add.name} + {self.relu.name}>"
+
+
+def _is_plain_relu(layer):
+    """An Activation('relu') or a ReLU() with Keras' defaults (no ceiling, slope or threshold)."""
+    from ..layers.activation import ReLU
+    from ..layers.core import Activation
+    if type(layer) is Activation:
+        return getattr(layer.activation, "name", None) == "relu"
+    return type(layer) is ReLU and layer._kind == "relu" and layer._alpha == 0.0
+
+
+def _bn_add_relu_steps(steps, consumer_of, outputs):
+    """Rule 4's matches: (bn step index, add step index, relu step index, the normalization's
+    place among the Add's two inputs)."""
+    from ..layers.merging import Add
+    from ..layers.normalization import BatchNormalization
+
+    def only_user(step):
+        users = consumer_of.get(step.outs[0], [])
+        return users[0] if len(users) == 1 and step.outs[0] not in outputs else None
+
+    found = []
+    for k, s in enumerate(steps):
+        if type(s.ctx) is not BatchNormalization or s.packed or s.multi_out:
+            continue
+        a = only_user(s)
+        if a is None or type(steps[a].ctx) is not Add or not steps[a].packed \
+                or steps[a].multi_out or len(steps[a].ins) != 2:
+            continue
+        r = only_user(steps[a])
+        if r is None or not _is_plain_relu(steps[r].ctx) or steps[r].packed or steps[r].multi_out:
+            continue
+        found.append((k, a, r, steps[a].ins.index(s.outs[0])))
+    return found
+
+
+def weights_context(ctx):
+    """The call context holding the weights of a run step's context: the conv of a
+    ConvReluMaxPool, the normalization of a BatchNormAddRelu, else the context itself."""
+    if isinstance(ctx, ConvReluMaxPool):
+        return ctx.conv
+    if isinstance(ctx, BatchNormAddRelu):
+        return ctx.bn
+    return ctx
+
+
 def fused_pairs(graph):
     """The (conv, pool) call contexts that rule 2 runs as one step in ``graph``."""
     return [(s.ctx.conv, s.ctx.pool) for s in graph.run if isinstance(s.ctx, ConvReluMaxPool)]
@@ -144,6 +266,7 @@ def plan(graph, losses=()):
     """Apply the rules to ``graph``; returns the output indices whose loss is fused (rule 3)."""
     from ..layers.base import ActivatedLayer
     from ..layers.pooling import MaxPooling1D, MaxPooling2D
+    from .graph import _Step
     steps = graph.steps
     for s in steps:
         reset(s.ctx)
@@ -170,6 +293,15 @@ def plan(graph, losses=()):
                 and isinstance(b, (MaxPooling2D, MaxPooling1D)) and b.needs_input_grad):
             a.relu_grad_by_next = b.masks_relu_input = True
     skipped = {pool for _, pool in replaced.values()}
+    for b, a, r, bn_index in _bn_add_relu_steps(steps, consumer_of, outputs):            # rule 4
+        if {b, a, r} & (skipped | set(replaced)):
+            continue
+        bn, add = steps[b], steps[a]
+        skip = add.ins[1 - bn_index]
+        node = BatchNormAddRelu(bn.ctx, add.ctx, steps[r].ctx, bn_index)
+        # at the ReLU's place: both inputs (the skip may be made after the normalization) are ready
+        replaced[r] = (_Step(node, node, [bn.ins[0], skip], steps[r].outs, bn.owner), None)
+        skipped |= {b, a}
     graph.run = [replaced[k][0] if k in replaced else s for k, s in enumerate(steps) if k not in skipped]
     graph.ran = [False] * len(graph.run)
     _SERIAL[0] += 1

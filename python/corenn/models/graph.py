@@ -27,7 +27,7 @@ import numpy as np
 from .. import kernels
 from ..layers.base import _LOSS_SINK, InputLayer, Layer, shape_str, unique_name, user_mask_maker
 from .fusion import _SERIAL as _fusion_serial
-from .fusion import ConvReluMaxPool
+from .fusion import weights_context
 
 __all__ = ["KerasTensor", "Node", "Graph", "Input", "is_symbolic"]
 
@@ -979,7 +979,7 @@ class Graph:
         if self.shared or self.own_contexts or not all_ran:
             per_layer = {}
             for k, s in enumerate(run):
-                ctx = s.ctx.conv if isinstance(s.ctx, ConvReluMaxPool) else s.ctx
+                ctx = weights_context(s.ctx)
                 per_layer.setdefault(id(s.owner), []).append((ctx, ran[k]))
             for layer in self.layers:
                 if not layer.trainable_weights or id(layer) not in per_layer:
