@@ -33,6 +33,7 @@ void register_tensor_math(py::module_& m) {
         arg("axes"), arg("keepdims"), arg("dx"), release());
   m.def("sum_n", &corenn::sum_n, arg("xs"), arg("y"), release());
   m.def("scale", &corenn::scale, arg("x"), arg("alpha"), arg("y"), release());
+  m.def("sum_n_relu_grad", &corenn::sum_n_relu_grad, arg("dys"), arg("y"), arg("dz"), release());
   m.def("concat", &corenn::concat, arg("xs"), arg("axis"), arg("y"), release());
   m.def("split", &corenn::split, arg("x"), arg("axis"), arg("ys"), release());
   m.def("batched_matmul_output_shape", &corenn::batched_matmul_output_shape, arg("a"), arg("b"),

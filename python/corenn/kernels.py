@@ -1534,6 +1534,19 @@ def sum_n(tensors, out=None):
     return y
 
 
+def sum_n_relu_grad(dys, y, out=None):
+    """dz = (dys[0] + dys[1] + ...) * relu'(y), summed in list order and masked in one pass:
+    relu' from the relu's output y (dy where y > 0, dy * y elsewhere, as activation_backward)."""
+    op = "sum_n_relu_grad"
+    xs = _tensor_list(dys, op, "dys")
+    if not xs:
+        raise ValueError(f"{op}: needs at least one gradient to sum, got an empty list")
+    y = y if type(y) is Tensor else as_tensor(y, op, "y")
+    dz = out if type(out) is Tensor else _out(out, xs[0].shape, op, device=xs[0].device)
+    _C.sum_n_relu_grad(xs, y, dz)
+    return dz
+
+
 def scale(x, alpha: float, out=None):
     """y = alpha * x (``out`` may be x)."""
     op = "scale"

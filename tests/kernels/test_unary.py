@@ -104,6 +104,35 @@ def test_sum_n_and_scale_bad_calls_name_the_op():
         kernels.scale(np.ones(2, np.float32), 2.0, out=kernels.empty((3,)))
 
 
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_sum_n_relu_grad_is_the_relu_gradient_of_the_sum(n, rng):
+    """dz = (dy_0 + ... ) * relu'(y), bitwise the sum_n then relu backward it replaces; a NaN in y
+    or a gradient reaches dz; dz may be one of the gradients."""
+    shape = (7, 300)   # several 1024-element blocks and a tail
+    dys = [rng.normal(size=shape).astype(np.float32) for _ in range(n)]
+    y = np.maximum(rng.normal(size=shape), 0).astype(np.float32)
+    y[0, 0], dys[0][1, 1] = np.nan, np.nan
+    want = kernels.activation_backward("relu", y, y, kernels.sum_n(dys))
+    got = kernels.sum_n_relu_grad(dys, y)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    assert np.isnan(np.asarray(got)[0, 0]) and np.isnan(np.asarray(got)[1, 1])
+    ref_dz = np.sum([ref.f64(d) for d in dys], axis=0) * (ref.f64(y) > 0)
+    finite = np.isfinite(ref_dz) & ~np.isnan(y)
+    np.testing.assert_allclose(np.asarray(got)[finite], ref_dz[finite], rtol=1e-5, atol=1e-6)
+    ts = [kernels.as_tensor(d.copy()) for d in dys]
+    assert kernels.sum_n_relu_grad(ts, y, out=ts[0]) is ts[0]
+    np.testing.assert_array_equal(np.asarray(ts[0]), np.asarray(want))
+
+
+def test_sum_n_relu_grad_bad_calls_name_the_op():
+    with pytest.raises(ValueError, match="sum_n_relu_grad: needs at least one"):
+        kernels.sum_n_relu_grad([], np.ones(2, np.float32))
+    with pytest.raises(ValueError, match=r"sum_n_relu_grad.*y"):
+        kernels.sum_n_relu_grad([np.ones(2, np.float32)], np.ones(3, np.float32))
+    with pytest.raises(ValueError, match=r"sum_n_relu_grad.*tensors\[1\]"):
+        kernels.sum_n_relu_grad([np.ones(2, np.float32), np.ones(3, np.float32)], np.ones(2, np.float32))
+
+
 def test_scale(rng):
     x = rng.normal(size=(3, 4)).astype(np.float32)
     np.testing.assert_allclose(np.asarray(kernels.scale(x, -0.25)), -0.25 * ref.f64(x), rtol=1e-6)

@@ -276,3 +276,38 @@ def test_batch_norm_add_relu_not_fused_or_falls_back_where_it_cannot_apply(rng, 
     assert loss == pytest.approx(float(np.asarray(total)), rel=1e-5)
     for a, b in zip(arrays(grads), tape_grads):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+# ---- rule 5: a relu output's gradients summed by its producer -----------------------------------
+
+def test_relu_output_read_twice_sums_its_gradients_in_the_producer(rng):
+    """The residual block's first conv output feeds the second conv and the skip; a Dense(relu)
+    output is both a model output and read by a second head: the graph keeps the gradients apart
+    and the producer sums them with relu' (parts_slots). Gradients as the unfused tape's."""
+    tf.utils.set_random_seed(9)
+    inp = keras.Input((6, 6, 2))
+    a = layers.Conv2D(4, 3, padding="same", activation="relu", name="c1")(inp)
+    b = layers.BatchNormalization()(layers.Conv2D(4, 3, padding="same")(a))
+    h = layers.Activation("relu")(layers.Add()([a, b]))
+    feat = layers.Dense(5, activation="relu", name="feat")(layers.GlobalAveragePooling2D()(h))
+    head = layers.Dense(3, name="head")(feat)
+    model = keras.Model(inp, [feat, head])
+    loss_fn = keras.losses.MeanSquaredError()
+    model.compile("sgd", [loss_fn, loss_fn])
+    x = rng.standard_normal((4, 6, 6, 2)).astype(np.float32)
+    ys = [rng.standard_normal((4, 5)).astype(np.float32), rng.standard_normal((4, 3)).astype(np.float32)]
+    bn = [l for l in model.layers if isinstance(l, layers.BatchNormalization)][0]
+    before = [np.array(w) for w in bn.get_weights()]
+    loss, grads = model.compute_gradients(x, ys)
+    graph = model._graph
+    producers = {s.outs[0]: s.ctx.name for s in graph.run if not s.multi_out and hasattr(s.ctx, "name")}
+    assert sorted(producers[slot] for slot in graph.parts_slots) == ["c1", "feat"]
+    bn.set_weights(before)
+    with tf.GradientTape() as tape:
+        outs = model(x, training=True)
+        total = loss_fn(ys[0], outs[0]) + loss_fn(ys[1], outs[1])
+    tape_grads = arrays(tape.gradient(total, model.trainable_variables))
+    assert loss == pytest.approx(float(np.asarray(total)), rel=1e-5)
+    for g, t in zip(arrays(grads), tape_grads):
+        np.testing.assert_allclose(g, t, rtol=1e-5, atol=1e-6)
+    assert np.abs(arrays(grads)[0]).sum() > 0

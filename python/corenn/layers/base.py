@@ -1214,6 +1214,16 @@ class ActivatedLayer(Layer):
             dz = self.activation.backward(self._z, self._y, dy, self._buffer("dz", dy.shape))
         return self.backward_from_preactivation(dz)
 
+    def backward_parts(self, parts):
+        """backward of the sum of ``parts`` (the gradients this call's output received from its
+        consumers, left unsummed by the graph: fusion rule 5). With relu in the epilogue the sum
+        and relu' are one pass (sum_n_relu_grad); otherwise they are summed, then backward."""
+        if self._fused and self.activation.name == "relu" and not self.relu_grad_by_next:
+            dz = self._buffer("dz", parts[0].shape)
+            kernels.sum_n_relu_grad(parts, self._y, out=dz)
+            return self.backward_from_preactivation(dz)
+        return self.backward(kernels.sum_n(parts, out=self._buffer("dy_sum", parts[0].shape)))
+
     def backward_from_preactivation(self, dz):  # pragma: no cover - abstract
         raise NotImplementedError
 

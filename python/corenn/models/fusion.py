@@ -21,6 +21,10 @@ decides, for a graph (Sequential or functional alike), which call contexts take 
    over memory instead of 8) and its backward (the skip's gradient is written in the pass that
    takes the normalization's gradient sums); otherwise (inference, frozen statistics,
    channels-first, a broadcasting Add, a non-CPU device) it calls the three layers in turn.
+5. the gradient of a relu output read by several nodes (a residual block's input: the skip and
+   the next conv): the graph keeps the gradients it receives apart (``graph.parts_slots``) and the
+   producing Dense/Conv (relu in its epilogue) sums them and applies relu' in one pass
+   (``backward_parts``: sum_n_relu_grad), instead of a sum pass and then a relu' pass.
 
 Rules set flags on the call contexts of one graph or replace steps of that graph's run list
 (``graph.run``), so a layer shared elsewhere is unaffected; they are cleared before they are
@@ -213,6 +217,23 @@ def _bn_add_relu_steps(steps, consumer_of, outputs):
     return found
 
 
+def _relu_sum_slots(graph, consumer_of, outputs):
+    """Rule 5: the output slots of run steps whose context applies relu in its epilogue (Dense,
+    Conv*: ActivatedLayer) and whose gradient comes from two or more places."""
+    from ..layers.base import ActivatedLayer
+    slots = []
+    for s in graph.run:
+        ctx = s.ctx
+        if s.packed or s.multi_out or not isinstance(ctx, ActivatedLayer) \
+                or not getattr(ctx, "_fused", False) or ctx.activation.name != "relu" \
+                or ctx.relu_grad_by_next:
+            continue
+        slot = s.outs[0]
+        if len(consumer_of.get(slot, ())) + (slot in outputs) >= 2:
+            slots.append(slot)
+    return slots
+
+
 def weights_context(ctx):
     """The call context holding the weights of a run step's context: the conv of a
     ConvReluMaxPool, the normalization of a BatchNormAddRelu, else the context itself."""
@@ -304,6 +325,7 @@ def plan(graph, losses=()):
         skipped |= {b, a}
     graph.run = [replaced[k][0] if k in replaced else s for k, s in enumerate(steps) if k not in skipped]
     graph.ran = [False] * len(graph.run)
+    graph.parts_slots = frozenset(_relu_sum_slots(graph, consumer_of, outputs))       # rule 5
     _SERIAL[0] += 1
     return fused_losses(graph, losses)
 

@@ -568,6 +568,15 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, sparse=None, batch
 
 # -- the executor -----------------------------------------------------------------------------
 
+class _Parts(list):
+    """The gradients one slot received, not yet summed: its producer sums them (fusion rule 5)."""
+
+    __slots__ = ()
+
+    def __add__(self, other):
+        return _Parts(list.__add__(self, other))
+
+
 class _Step:
     """One node as the executor runs it: its call context and the slots it reads and writes."""
 
@@ -722,6 +731,7 @@ class Graph:
                                     if isinstance(getattr(a, "_params", None), list)]
         self.own_contexts = own_contexts
         self.run = list(self.steps)   # what forward/backward execute: the steps, or fused ones (fusion.plan)
+        self.parts_slots = frozenset()   # slots whose gradients stay unsummed for their producer (rule 5)
         self.trainable_layers = [l for l in self.layers if l.weights]
         consumers = [0] * self.n_slots
         for s in self.steps:
@@ -845,7 +855,9 @@ class Graph:
                     ran[k] = False
                     continue
             ran[k] = True
-            if not s.multi_out and s.outs[0] in from_z:
+            if type(dy) is _Parts:   # fusion rule 5: the producer sums them in its own pass
+                dx = s.ctx.backward_parts(dy)
+            elif not s.multi_out and s.outs[0] in from_z:
                 dx = s.ctx.backward_from_preactivation(dy)
             else:
                 dx = s.ctx.backward(dy)
@@ -861,7 +873,7 @@ class Graph:
         self.finish_weight_grads()
         if slot_grads is not None:   # the tape asks for intermediate outputs' gradients (Grad-CAM)
             for slot in slot_grads:
-                g = grads[slot]
+                g = self._summed(grads, slot)
                 slot_grads[slot] = None if g is None else kernels.Tensor.from_numpy(np.array(g, copy=True))
         return [grads[i] for i in self.input_slots]
 
@@ -910,6 +922,9 @@ class Graph:
         if have is None:
             grads[slot] = g
             return
+        if slot in self.parts_slots:   # kept apart for the producer's backward_parts (rule 5)
+            grads[slot] = have + [g] if type(have) is _Parts else _Parts([have, g])
+            return
         shape = tuple(g.shape)
         buf = self._sum_buffers.get(slot)
         if have is not buf:
@@ -919,6 +934,16 @@ class Graph:
             grads[slot] = buf
         else:
             _add(buf, g, buf)
+
+    def _summed(self, grads, slot):
+        """grads[slot] as one Tensor (the sum of rule 5's parts, into this graph's buffer)."""
+        g = grads[slot]
+        if type(g) is not _Parts:
+            return g
+        buf = self._sum_buffers.get(slot)
+        if buf is None or tuple(buf.shape) != tuple(g[0].shape):
+            buf = self._sum_buffers[slot] = kernels.empty(tuple(g[0].shape))
+        return kernels.sum_n(g, out=buf)
 
     def weight_params(self):
         """(the Params whose gradients ``weight_grads`` reads, their weights' ids) for the usual
