@@ -29,14 +29,14 @@ void register_norm(py::module_& m) {
   m.def("batch_norm_add_relu_forward", &corenn::batch_norm_add_relu_forward, py::arg("x"),
         py::arg("gamma"), py::arg("beta"), py::arg("r"), py::arg("y"), py::arg("mean"),
         py::arg("inv_std"), py::arg("moving_mean"), py::arg("moving_var"), py::arg("momentum"),
-        py::arg("epsilon"), release(),
+        py::arg("epsilon"), py::arg("pooled"), release(),
         "y = relu(gamma * (x - mean) * inv_std + beta + r) with batch statistics (a residual "
-        "block's BatchNormalization -> Add -> ReLU)");
+        "block's BatchNormalization -> Add -> ReLU); pooled: y's per-image mean too");
   m.def("batch_norm_add_relu_backward", &corenn::batch_norm_add_relu_backward, py::arg("dy"),
         py::arg("x"), py::arg("y"), py::arg("gamma"), py::arg("mean"), py::arg("inv_std"),
         py::arg("dr"), py::arg("dx"), py::arg("dgamma"), py::arg("dbeta"), release(),
         "dr = dy * relu'(y) (the residual's gradient), then dx, dgamma, dbeta of the batch "
-        "normalization from dr");
+        "normalization from dr; dy (N, C) is the gradient of y's per-image mean");
   m.def("layer_norm_forward", &corenn::layer_norm_forward, py::arg("x"), py::arg("gamma"),
         py::arg("beta"), py::arg("y"), py::arg("mean"), py::arg("inv_std"), py::arg("norm_ndim"),
         py::arg("epsilon"), release(),

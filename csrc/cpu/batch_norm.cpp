@@ -76,9 +76,10 @@ CORENN_INLINE void apply_rows(const float* x, float* y, int64_t lo, int64_t hi, 
 
 // y = relu((x - mean) * scale + shift + r), relu written as the activation kernels' (x < 0 ? 0 : x:
 // a NaN passes through).
+// With `sum` (cols floats) not null, the rows' outputs are also added into it, row by row.
 CORENN_INLINE void apply_add_relu_rows(const float* x, const float* res, float* y, int64_t lo,
                                        int64_t hi, int64_t cols, const float* mean,
-                                       const float* scale, const float* shift) {
+                                       const float* scale, const float* shift, float* sum) {
   for (int64_t r = lo; r < hi; ++r) {
     const float* xr = x + r * cols;
     const float* rr = res + r * cols;
@@ -87,21 +88,26 @@ CORENN_INLINE void apply_add_relu_rows(const float* x, const float* res, float* 
       const float v = (xr[c] - mean[c]) * scale[c] + shift[c] + rr[c];
       yr[c] = v < 0.0f ? 0.0f : v;
     }
+    if (sum)
+      for (int64_t c = 0; c < cols; ++c) sum[c] += yr[c];
   }
 }
 
 // dr = dy * relu'(y) (y > 0 ? dy : dy * y, as the relu backward kernel: NaN kept), written over
 // rows [r0, r1) of a w-channel slice, and s += dr, sx += dr * xhat.
+// hw > 0: dy holds one row per hw rows (a pooled gradient), row r reads dy[r / hw] * (1 / hw).
 CORENN_INLINE void relu_grad_tile(const float* dy, const float* y, const float* x, float* dr,
                                   const float* m, const float* is, int64_t r0, int64_t r1,
-                                  int64_t w, int64_t cols, double* s, double* sx) {
+                                  int64_t w, int64_t cols, double* s, double* sx, int64_t hw) {
+  const float inv_hw = hw > 0 ? 1.0f / static_cast<float>(hw) : 1.0f;
   for (int64_t r = r0; r < r1; ++r) {
-    const float* gr = dy + r * cols;
+    const float* gr = hw > 0 ? dy + r / hw * cols : dy + r * cols;
     const float* yr = y + r * cols;
     const float* xr = x + r * cols;
     float* dd = dr + r * cols;
     for (int64_t j = 0; j < w; ++j) {
-      const float g = yr[j] > 0.0f ? gr[j] : gr[j] * yr[j];
+      const float gj = gr[j] * inv_hw;
+      const float g = yr[j] > 0.0f ? gj : gj * yr[j];
       dd[j] = g;
       s[j] += g;
       sx[j] += static_cast<double>(g * ((xr[j] - m[j]) * is[j]));
@@ -133,9 +139,9 @@ struct Loops {
   void (*input_grad)(const float*, const float*, float*, int64_t, int64_t, int64_t, const float*,
                      const float*, const float*, const float*, const float*);
   void (*apply_add_relu)(const float*, const float*, float*, int64_t, int64_t, int64_t,
-                         const float*, const float*, const float*);
+                         const float*, const float*, const float*, float*);
   void (*relu_grad)(const float*, const float*, const float*, float*, const float*, const float*,
-                    int64_t, int64_t, int64_t, int64_t, double*, double*);
+                    int64_t, int64_t, int64_t, int64_t, double*, double*, int64_t);
 };
 
 #define CORENN_BN_VARIANT(SUFFIX, ATTR)                                                            \
@@ -158,13 +164,13 @@ struct Loops {
   }                                                                                                 \
   ATTR void apply_add_relu_##SUFFIX(const float* x, const float* r, float* y, int64_t lo,          \
                                     int64_t hi, int64_t cols, const float* mean,                   \
-                                    const float* scale, const float* shift) {                      \
-    apply_add_relu_rows(x, r, y, lo, hi, cols, mean, scale, shift);                                 \
+                                    const float* scale, const float* shift, float* sum) {          \
+    apply_add_relu_rows(x, r, y, lo, hi, cols, mean, scale, shift, sum);                            \
   }                                                                                                 \
   ATTR void relu_grad_##SUFFIX(const float* dy, const float* y, const float* x, float* dr,         \
                                const float* m, const float* is, int64_t r0, int64_t r1, int64_t w, \
-                               int64_t cols, double* s, double* sx) {                              \
-    relu_grad_tile(dy, y, x, dr, m, is, r0, r1, w, cols, s, sx);                                    \
+                               int64_t cols, double* s, double* sx, int64_t hw) {                  \
+    relu_grad_tile(dy, y, x, dr, m, is, r0, r1, w, cols, s, sx, hw);                                \
   }
 
 CORENN_BN_VARIANT(ref, )
@@ -258,20 +264,38 @@ void batch_norm_grad_sums(const float* dy, const float* x, int64_t rows, int64_t
 }
 
 void batch_norm_apply_add_relu(const float* x, const float* r, float* y, int64_t rows, int64_t cols,
-                               const float* mean, const float* scale, const float* shift) {
+                               const float* mean, const float* scale, const float* shift,
+                               float* pooled, int64_t images) {
   const auto apply = loops().apply_add_relu;
-  parallel_for(0, rows, row_grain(cols), [=](int64_t lo, int64_t hi) {
-    apply(x, r, y, lo, hi, cols, mean, scale, shift);
+  if (!pooled) {
+    parallel_for(0, rows, row_grain(cols), [=](int64_t lo, int64_t hi) {
+      apply(x, r, y, lo, hi, cols, mean, scale, shift, nullptr);
+    });
+    return;
+  }
+  // Whole images per task: image n's sum is its rows in order, whatever the thread count.
+  const int64_t hw = rows / images;
+  parallel_for(0, images, std::max<int64_t>(1, row_grain(cols) / std::max<int64_t>(hw, 1)),
+               [=](int64_t lo, int64_t hi) {
+    const float inv_hw = 1.0f / static_cast<float>(hw);
+    for (int64_t n = lo; n < hi; ++n) {
+      float* sum = pooled + n * cols;
+      std::fill(sum, sum + cols, 0.0f);
+      apply(x, r, y, n * hw, (n + 1) * hw, cols, mean, scale, shift, sum);
+      for (int64_t c = 0; c < cols; ++c) sum[c] *= inv_hw;
+    }
   });
 }
 
 void batch_norm_relu_grad_sums(const float* dy, const float* y, const float* x, float* dr,
                                int64_t rows, int64_t cols, const float* mean,
-                               const float* inv_std, double* sum_dr, double* sum_drxhat) {
+                               const float* inv_std, double* sum_dr, double* sum_drxhat,
+                               int64_t hw) {
   const auto grad = loops().relu_grad;
   reduce_columns2(rows, cols, sum_dr, sum_drxhat,
                   [=](int64_t r0, int64_t r1, int64_t c0, int64_t c1, double* s, double* sx) {
-    grad(dy + c0, y + c0, x + c0, dr + c0, mean + c0, inv_std + c0, r0, r1, c1 - c0, cols, s, sx);
+    grad(dy + c0, y + c0, x + c0, dr + c0, mean + c0, inv_std + c0, r0, r1, c1 - c0, cols, s, sx,
+         hw);
   });
 }
 
@@ -350,11 +374,14 @@ void forward_add_relu(const Tensor& x, const std::optional<Tensor>& gamma,
                       const std::optional<Tensor>& beta, const Tensor& r, const Tensor& y,
                       const Tensor& mean, const Tensor& inv_std,
                       const std::optional<Tensor>& moving_mean,
-                      const std::optional<Tensor>& moving_var, double momentum, double epsilon) {
+                      const std::optional<Tensor>& moving_var, double momentum, double epsilon,
+                      const std::optional<Tensor>& pooled) {
   train_around(x, gamma, beta, mean, inv_std, moving_mean, moving_var, momentum, epsilon,
                [&](const float* mean_p, const float* scale, const float* shift) {
                  batch_norm_apply_add_relu(x.data<float>(), r.data<float>(), y.data<float>(),
-                                           x.rows(), x.cols(), mean_p, scale, shift);
+                                           x.rows(), x.cols(), mean_p, scale, shift,
+                                           pooled ? pooled->data<float>() : nullptr,
+                                           pooled ? pooled->size(0) : 0);
                });
 }
 
@@ -425,9 +452,11 @@ void backward_add_relu(const Tensor& dy, const Tensor& x, const Tensor& y,
                        const std::optional<Tensor>& dgamma, const std::optional<Tensor>& dbeta) {
   const int64_t cols = x.cols();
   std::vector<double> sum_dr(cols, 0.0), sum_drxhat(cols, 0.0);
+  // dy of y's shape, or (N, C): the gradient of y's per-image mean
+  const int64_t hw = dy.numel() == x.numel() ? 0 : x.rows() / dy.size(0);
   batch_norm_relu_grad_sums(dy.data<float>(), y.data<float>(), x.data<float>(), dr.data<float>(),
                             x.rows(), cols, mean.data<float>(), inv_std.data<float>(),
-                            sum_dr.data(), sum_drxhat.data());
+                            sum_dr.data(), sum_drxhat.data(), hw);
   finish_backward(dr, x, gamma, mean, inv_std, dx, dgamma, dbeta, true, sum_dr, sum_drxhat);
 }
 }  // namespace

@@ -38,6 +38,15 @@ void check_input(const char* op, const Tensor& x) {
   check_nonempty(op, "x", x);
 }
 
+// A per-image (N, C) array for x (N, ..., C): N = x's first axis, C its last.
+void check_pooled(const char* op, const char* arg, const Tensor& t, const Tensor& x) {
+  check_float32(op, arg, t);
+  CORENN_CHECK(x.dim() >= 3 && t.dim() == 2 && t.size(0) == x.size(0) && t.size(1) == x.size(-1),
+               op, ": ", arg, " must have shape (", x.size(0), ", ", x.size(-1),
+               ") (per image and channel of x ", x.shape_str(), "), got ", t.shape_str());
+  check_same_device(op, "x", x, arg, t);
+}
+
 void check_epsilon(const char* op, double epsilon) {
   CORENN_CHECK(std::isfinite(epsilon) && epsilon > 0.0, op, ": epsilon must be > 0, got ", epsilon);
 }
@@ -94,7 +103,7 @@ void batch_norm_add_relu_forward(const Tensor& x, const std::optional<Tensor>& g
                                  const Tensor& y, const Tensor& mean, const Tensor& inv_std,
                                  const std::optional<Tensor>& moving_mean,
                                  const std::optional<Tensor>& moving_var, double momentum,
-                                 double epsilon) {
+                                 double epsilon, const std::optional<Tensor>& pooled) {
   const char* op = "batch_norm_add_relu_forward";
   check_forward_train(op, x, gamma, beta, y, mean, inv_std, moving_mean, moving_var, momentum,
                       epsilon);
@@ -104,8 +113,14 @@ void batch_norm_add_relu_forward(const Tensor& x, const std::optional<Tensor>& g
   check_same_or_disjoint(op, "r", r, "y", y);
   check_no_alias(op, "r", r, "mean", mean);
   check_no_alias(op, "r", r, "inv_std", inv_std);
+  if (pooled) {
+    check_pooled(op, "pooled", *pooled, x);
+    check_writable(op, "pooled", *pooled);
+    for (const Tensor* t : {&x, &r, &y, &mean, &inv_std})
+      check_no_alias(op, "pooled", *pooled, "x / r / y / mean / inv_std", *t);
+  }
   batch_norm_add_relu_forward_stub(x.device())(x, gamma, beta, r, y, mean, inv_std, moving_mean,
-                                               moving_var, momentum, epsilon);
+                                               moving_var, momentum, epsilon, pooled);
 }
 
 void batch_norm_forward_infer(const Tensor& x, const std::optional<Tensor>& gamma,
@@ -164,8 +179,14 @@ void batch_norm_add_relu_backward(const Tensor& dy, const Tensor& x, const Tenso
                                   const std::optional<Tensor>& dbeta) {
   const char* op = "batch_norm_add_relu_backward";
   check_input(op, x);
-  for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"dy", &dy}, {"y", &y},
-                                {"dr", &dr}}) {
+  if (dy.dim() == 2 && x.dim() > 2) {   // the gradient of y's per-image mean (the pooled forward)
+    check_pooled(op, "dy", dy, x);
+  } else {
+    check_float32(op, "dy", dy);
+    check_same_shape(op, "x", x, "dy", dy);
+    check_same_device(op, "x", x, "dy", dy);
+  }
+  for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"y", &y}, {"dr", &dr}}) {
     check_float32(op, name, *t);
     check_same_shape(op, "x", x, name, *t);
     check_same_device(op, "x", x, name, *t);

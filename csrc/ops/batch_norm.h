@@ -21,6 +21,11 @@
 //              dy * y elsewhere, so a NaN in y or dy reaches dr), the residual's gradient;
 //              then dx, dgamma, dbeta as the backward above with dy = dr; the sums are taken in
 //              the pass that writes dr.
+// With a GlobalAveragePooling2D after the ReLU (a network's last block), the op also pools:
+//   forward    pooled[n, c] = mean of y over image n's rows (x viewed as (N, HW, C)), summed in
+//              the pass that writes y;
+//   backward   dy is then pooled's gradient (N, C): the ReLU output's gradient is its broadcast
+//              dy[n, c] / HW, read from the small array instead of a full-size tensor.
 #pragma once
 
 #include <cstdint>
@@ -54,7 +59,8 @@ using BatchNormAddReluForwardFn = void (*)(const Tensor& x, const std::optional<
                                            const Tensor& inv_std,
                                            const std::optional<Tensor>& moving_mean,
                                            const std::optional<Tensor>& moving_var,
-                                           double momentum, double epsilon);
+                                           double momentum, double epsilon,
+                                           const std::optional<Tensor>& pooled);
 using BatchNormAddReluBackwardFn = void (*)(const Tensor& dy, const Tensor& x, const Tensor& y,
                                             const std::optional<Tensor>& gamma, const Tensor& mean,
                                             const Tensor& inv_std, const Tensor& dr,
@@ -82,12 +88,14 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<
                          bool training);
 
 // x, r, y, dy, dr, dx (..., C), one shape; the vectors as above. y may be x or r, dr may be dy.
+// pooled (N, C), optional: also the per-image mean of y (x is then (N, ..., C)); dy (N, C) in
+// backward says y's gradient is that mean's.
 void batch_norm_add_relu_forward(const Tensor& x, const std::optional<Tensor>& gamma,
                                  const std::optional<Tensor>& beta, const Tensor& r,
                                  const Tensor& y, const Tensor& mean, const Tensor& inv_std,
                                  const std::optional<Tensor>& moving_mean,
                                  const std::optional<Tensor>& moving_var, double momentum,
-                                 double epsilon);
+                                 double epsilon, const std::optional<Tensor>& pooled);
 void batch_norm_add_relu_backward(const Tensor& dy, const Tensor& x, const Tensor& y,
                                   const std::optional<Tensor>& gamma, const Tensor& mean,
                                   const Tensor& inv_std, const Tensor& dr,
@@ -104,13 +112,17 @@ void batch_norm_apply(const float* x, float* y, int64_t rows, int64_t cols, cons
 // sum_dy[c] = sum_r dy, sum_dyxhat[c] = sum_r dy * (x - mean) * inv_std, in double.
 void batch_norm_grad_sums(const float* dy, const float* x, int64_t rows, int64_t cols,
                           const float* mean, const float* inv_std, double* sum_dy, double* sum_dyxhat);
-// y = relu((x - mean) * scale + shift + r) per channel.
+// y = relu((x - mean) * scale + shift + r) per channel; pooled (images, cols) when not null: the
+// mean of y over each image's rows / images rows.
 void batch_norm_apply_add_relu(const float* x, const float* r, float* y, int64_t rows, int64_t cols,
-                               const float* mean, const float* scale, const float* shift);
-// dr = dy * relu'(y), and the sums of batch_norm_grad_sums with dr for dy, in one pass.
+                               const float* mean, const float* scale, const float* shift,
+                               float* pooled, int64_t images);
+// dr = dy * relu'(y), and the sums of batch_norm_grad_sums with dr for dy, in one pass. hw > 0:
+// dy is (rows / hw, cols), and row r's gradient is dy[r / hw] / hw.
 void batch_norm_relu_grad_sums(const float* dy, const float* y, const float* x, float* dr,
                                int64_t rows, int64_t cols, const float* mean,
-                               const float* inv_std, double* sum_dr, double* sum_drxhat);
+                               const float* inv_std, double* sum_dr, double* sum_drxhat,
+                               int64_t hw);
 // dx = scale * (dy - mean_dy - (x - mean) * inv_std * mean_dyxhat) per channel.
 void batch_norm_input_grad(const float* dy, const float* x, float* dx, int64_t rows, int64_t cols,
                            const float* mean, const float* inv_std, const float* scale,

@@ -607,10 +607,11 @@ def batch_norm_backward(dy, x, gamma, mean, inv_std, *, dx=None, dgamma=None, db
 
 def batch_norm_add_relu_forward(x, gamma, beta, r, *, moving_mean=None, moving_variance=None,
                                 momentum: float = 0.99, epsilon: float = 1e-3, out=None, mean=None,
-                                inv_std=None):
+                                inv_std=None, pooled=None):
     """A residual block's tail in one op: y = relu(batch_norm(x) + r), training-mode statistics
     and moving updates as ``batch_norm_forward_train`` (r: the skip branch, x's shape).
-    Returns (y, mean, inv_std)."""
+    ``pooled`` (N, C), for x (N, ..., C): also y's per-image mean (a GlobalAveragePooling2D after
+    the block), in the same pass. Returns (y, mean, inv_std)."""
     op = "batch_norm_add_relu_forward"
     x = x if type(x) is Tensor else as_tensor(x, op, "x")
     r = r if type(r) is Tensor else as_tensor(r, op, "r")
@@ -621,7 +622,7 @@ def batch_norm_add_relu_forward(x, gamma, beta, r, *, moving_mean=None, moving_v
     _C.batch_norm_add_relu_forward(x, _opt(gamma, op, "gamma"), _opt(beta, op, "beta"), r, y, mean,
                                    inv_std, _opt(moving_mean, op, "moving_mean"),
                                    _opt(moving_variance, op, "moving_variance"), float(momentum),
-                                   float(epsilon))
+                                   float(epsilon), _opt(pooled, op, "pooled"))
     return y, mean, inv_std
 
 
@@ -629,15 +630,16 @@ def batch_norm_add_relu_backward(dy, x, y, gamma, mean, inv_std, *, dr=None, dx=
                                  dbeta=None):
     """Backward of ``batch_norm_add_relu_forward``: dr = dy * relu'(y) (the residual's gradient),
     then dx (when ``dx`` is given), dgamma, dbeta (when given) of the batch normalization from dr.
-    Returns (dr, dx)."""
+    ``dy`` of shape (N, C) for x (N, ..., C) is the gradient of the forward's ``pooled`` (y's
+    gradient is then its broadcast divided by the pixels per image). Returns (dr, dx)."""
     op = "batch_norm_add_relu_backward"
     dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
     x = x if type(x) is Tensor else as_tensor(x, op, "x")
     y = y if type(y) is Tensor else as_tensor(y, op, "y")
-    dr = dr if type(dr) is Tensor else _out(dr, dy.shape, op, device=dy.device)
+    dr = dr if type(dr) is Tensor else _out(dr, x.shape, op, device=x.device)
     _C.batch_norm_add_relu_backward(dy, x, y, _opt(gamma, op, "gamma"), as_tensor(mean, op, "mean"),
                                     as_tensor(inv_std, op, "inv_std"), dr,
-                                    None if dx is None else _out(dx, dy.shape, op, device=dy.device),
+                                    None if dx is None else _out(dx, x.shape, op, device=x.device),
                                     _opt(dgamma, op, "dgamma"), _opt(dbeta, op, "dbeta"))
     return dr, dx
 

@@ -226,3 +226,34 @@ def test_add_relu_keeps_nan_and_checks_its_arguments(rng):
     with pytest.raises(ValueError, match="batch_norm_add_relu_backward.*y"):
         kernels.batch_norm_add_relu_backward(np.ones((4, 3), np.float32), x, np.ones((4, 2), np.float32),
                                              None, mean, inv_std)
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 5, 7), (2, 7, 7, 33)])
+def test_add_relu_pooled_forward_and_backward(shape, isa, rng):
+    """pooled = y's per-image mean in the same pass; a (N, C) dy is that mean's gradient: the same
+    dr / dx / dgamma / dbeta as the full-size broadcast dy / HW."""
+    from reference import batch_norm_add_relu_train
+    x = rng.normal(size=shape).astype(np.float32)
+    r = rng.normal(size=shape).astype(np.float32)
+    gamma, beta = _params(rng, shape[-1], True, True)
+    pooled = np.full((shape[0], shape[-1]), np.nan, np.float32)
+    y, mean, inv_std = kernels.batch_norm_add_relu_forward(x, gamma, beta, r, pooled=pooled)
+    y_ref = batch_norm_add_relu_train(x, r, gamma, beta)[0]
+    np.testing.assert_allclose(pooled, y_ref.mean(axis=(1, 2)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(y), y_ref, rtol=1e-4, atol=1e-4)
+    g = rng.normal(size=pooled.shape).astype(np.float32)
+    hw = shape[1] * shape[2]
+    full = np.broadcast_to((g / hw)[:, None, None, :], shape).astype(np.float32).copy()
+    results = []
+    for dy in (g, full):
+        dgamma, dbeta = np.zeros(shape[-1], np.float32), np.zeros(shape[-1], np.float32)
+        dr, dx = kernels.batch_norm_add_relu_backward(dy, x, y, gamma, mean, inv_std,
+                                                      dx=np.empty_like(x), dgamma=dgamma, dbeta=dbeta)
+        results.append([np.asarray(dr), np.asarray(dx), dgamma, dbeta])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="batch_norm_add_relu_forward.*pooled.*shape"):
+        kernels.batch_norm_add_relu_forward(x, gamma, beta, r, pooled=np.empty((shape[0], 2), np.float32))
+    with pytest.raises(ValueError, match="batch_norm_add_relu_backward.*dy"):
+        kernels.batch_norm_add_relu_backward(np.ones((shape[0] + 1, shape[-1]), np.float32), x, y, gamma,
+                                             mean, inv_std)

@@ -184,7 +184,7 @@ def test_softmax_output_fused_with_the_loss_matches_finite_differences(rng):
 
 # ---- rule 4: BatchNormalization -> Add -> ReLU ------------------------------------------------
 
-def _residual(relu_layer=None, skip_first=False, bn_twice=False, broadcast=False):
+def _residual(relu_layer=None, skip_first=False, bn_twice=False, broadcast=False, keepdims=False):
     """The graph-models issue's residual block (Conv -> [Conv -> BN] + skip -> ReLU -> GAP -> Dense)."""
     inp = keras.Input((6, 6, 2))
     a = layers.Conv2D(4, 3, padding="same", activation="relu")(inp)
@@ -192,7 +192,8 @@ def _residual(relu_layer=None, skip_first=False, bn_twice=False, broadcast=False
     skip = layers.GlobalAveragePooling2D(keepdims=True)(a) if broadcast else a
     s = layers.Add(name="add")([skip, b] if skip_first else [b, skip])
     h = (relu_layer or layers.Activation("relu", name="relu"))(s)
-    outs = [layers.Dense(3)(layers.GlobalAveragePooling2D()(h))]
+    pooled = layers.GlobalAveragePooling2D(keepdims=keepdims)(h)
+    outs = [layers.Dense(3)(layers.Flatten()(pooled) if keepdims else pooled)]
     if bn_twice:   # the normalization's output is read by a second head: no fusion
         outs.append(layers.Dense(1)(layers.Flatten()(b)))
     return keras.Model(inp, outs if bn_twice else outs[0])
@@ -203,10 +204,13 @@ def _fused_blocks(model):
     return [s.ctx for s in model._graph.run if isinstance(s.ctx, BatchNormAddRelu)]
 
 
-@pytest.mark.parametrize("relu_layer,skip_first", [(None, False), ("ReLU", True)])
-def test_batch_norm_add_relu_fuses_and_matches_the_unfused_tape(rng, relu_layer, skip_first):
+@pytest.mark.parametrize("relu_layer,skip_first,keepdims", [(None, False, False), ("ReLU", True, False),
+                                                             (None, False, True)])
+def test_batch_norm_add_relu_fuses_and_matches_the_unfused_tape(rng, relu_layer, skip_first, keepdims):
+    """The block fuses, with the GlobalAveragePooling2D after it (keepdims=False) or without it
+    (keepdims=True: that pooling runs on its own)."""
     tf.utils.set_random_seed(3)
-    model = _residual(layers.ReLU() if relu_layer else None, skip_first)
+    model = _residual(layers.ReLU() if relu_layer else None, skip_first, keepdims=keepdims)
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x = rng.standard_normal((5, 6, 6, 2)).astype(np.float32)
     y = rng.integers(0, 3, 5)
@@ -215,6 +219,7 @@ def test_batch_norm_add_relu_fuses_and_matches_the_unfused_tape(rng, relu_layer,
     loss, grads = model.compute_gradients(x, y)
     blocks = _fused_blocks(model)
     assert len(blocks) == 1 and blocks[0].bn is bn
+    assert (blocks[0].pool is None) == keepdims
     fused_stats = [np.array(w) for w in bn.get_weights()[2:]]
     bn.set_weights(before)   # the tape run updates the moving statistics from the same values
     tape_loss, tape_grads = _tape_gradients(model, x, y)

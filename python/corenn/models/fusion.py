@@ -21,6 +21,9 @@ decides, for a graph (Sequential or functional alike), which call contexts take 
    over memory instead of 8) and its backward (the skip's gradient is written in the pass that
    takes the normalization's gradient sums); otherwise (inference, frozen statistics,
    channels-first, a broadcasting Add, a non-CPU device) it calls the three layers in turn.
+   When the ReLU's output feeds only a GlobalAveragePooling2D (a network's last block), the step
+   takes the pooling too: the per-image means are summed in the pass that writes the ReLU output,
+   and backward reads the pooled (N, C) gradient instead of its full-size broadcast.
 5. the gradient of a relu output read by several nodes (a residual block's input: the skip and
    the next conv): the graph keeps the gradients it receives apart (``graph.parts_slots``) and the
    producing Dense/Conv (relu in its epilogue) sums them and applies relu' in one pass
@@ -114,11 +117,14 @@ class ConvReluMaxPool:
 
 
 class BatchNormAddRelu:
-    """One graph step for BatchNormalization -> Add -> ReLU (rule 4), inputs (z, skip):
+    """One graph step for BatchNormalization -> Add -> ReLU (rule 4), inputs (z, skip), and the
+    GlobalAveragePooling2D after it when ``pool`` is given (its output is then the step's):
 
     forward   y = relu(bn(z) + skip)          batch_norm_add_relu_forward (training)
+              (pooled = mean of y per image, in the same pass)
     backward  dskip = dy * relu'(y); dz, dgamma, dbeta = the normalization's backward of dskip
-              (batch_norm_add_relu_backward); returns [dz, dskip]
+              (batch_norm_add_relu_backward; with the pooling, dy is the (N, C) gradient of the
+              means); returns [dz, dskip]
     Outside training on the CPU with equal shapes, the three layers' own forward / backward run in
     turn (the same results as the unfused graph). The node keeps its per-call state on itself
     and writes the normalization's gradients into that call's gradient Tensors.
@@ -126,8 +132,8 @@ class BatchNormAddRelu:
 
     packed, multi_out = True, False   # what the executor reads off a step's node
 
-    def __init__(self, bn, add, relu, bn_index):
-        self.bn, self.add, self.relu, self._bn_index = bn, add, relu, bn_index
+    def __init__(self, bn, add, relu, bn_index, pool=None):
+        self.bn, self.add, self.relu, self._bn_index, self.pool = bn, add, relu, bn_index, pool
 
     @property
     def needs_input_grad(self):
@@ -146,7 +152,7 @@ class BatchNormAddRelu:
         return (training and bn.trainable and z.device == "cpu" and skip.device == "cpu"
                 and z.dtype == "float32" and skip.dtype == "float32"
                 and tuple(z.shape) == tuple(skip.shape) and z.ndim >= 2
-                and not bn._channels_first(z.ndim))
+                and not bn._channels_first(z.ndim) and (self.pool is None or z.ndim == 4))
 
     def forward(self, xs, training=False):
         z, skip = xs
@@ -154,33 +160,36 @@ class BatchNormAddRelu:
         if not self._fused:
             b = self.bn.forward(z, training=training)
             pair = [b, skip] if self._bn_index == 0 else [skip, b]
-            return self.relu.forward(self.add.forward(pair, training=training), training=training)
+            y = self.relu.forward(self.add.forward(pair, training=training), training=training)
+            return y if self.pool is None else self.pool.forward(y, training=training)
         bn, c = self.bn, (z.shape[-1],)
+        pooled = None if self.pool is None else self.pool._buffer("y", (z.shape[0], z.shape[-1]))
         y, mean, inv_std = kernels.batch_norm_add_relu_forward(
             z, bn.gamma, bn.beta, skip, moving_mean=bn.moving_mean, moving_variance=bn.moving_variance,
             momentum=bn.momentum, epsilon=bn.epsilon, out=self.relu._buffer("y", z.shape),
-            mean=bn._buffer("mean", c), inv_std=bn._buffer("inv_std", c))
+            mean=bn._buffer("mean", c), inv_std=bn._buffer("inv_std", c), pooled=pooled)
         self._z, self._y, self._mean, self._inv_std = z, y, mean, inv_std
-        return y
+        return y if pooled is None else pooled
 
     def backward(self, dy):
         if not self._fused:
-            d = self.relu.backward(dy)
+            d = self.relu.backward(dy if self.pool is None else self.pool.backward(dy))
             grads = self.add.backward(d)
             dz = self.bn.backward(grads[self._bn_index])
             return [dz, grads[1 - self._bn_index]]
-        bn = self.bn
+        bn, shape = self.bn, tuple(self._z.shape)
         learn = bn.trainable
         dr, dz = kernels.batch_norm_add_relu_backward(
             dy, self._z, self._y, bn.gamma, self._mean, self._inv_std,
-            dr=self.add._buffer("dskip", dy.shape),
-            dx=bn._buffer("dx", dy.shape) if bn.needs_input_grad else None,
+            dr=self.add._buffer("dskip", shape),
+            dx=bn._buffer("dx", shape) if bn.needs_input_grad else None,
             dgamma=bn._grad_of("gamma") if learn and bn.scale else None,
             dbeta=bn._grad_of("beta") if learn and bn.center else None)
         return [dz, dr]
 
     def __repr__(self):
-        return f"<BatchNormAddRelu {self.bn.name} + {self.add.name} + {self.relu.name}>"
+        pool = "" if self.pool is None else f" + {self.pool.name}"
+        return f"<BatchNormAddRelu {self.bn.name} + {self.add.name} + {self.relu.name}{pool}>"
 
 
 def _is_plain_relu(layer):
@@ -194,9 +203,11 @@ def _is_plain_relu(layer):
 
 def _bn_add_relu_steps(steps, consumer_of, outputs):
     """Rule 4's matches: (bn step index, add step index, relu step index, the normalization's
-    place among the Add's two inputs)."""
+    place among the Add's two inputs, the index of the GlobalAveragePooling2D step the ReLU
+    feeds alone or None)."""
     from ..layers.merging import Add
     from ..layers.normalization import BatchNormalization
+    from ..layers.pooling import GlobalAveragePooling2D
 
     def only_user(step):
         users = consumer_of.get(step.outs[0], [])
@@ -213,7 +224,12 @@ def _bn_add_relu_steps(steps, consumer_of, outputs):
         r = only_user(steps[a])
         if r is None or not _is_plain_relu(steps[r].ctx) or steps[r].packed or steps[r].multi_out:
             continue
-        found.append((k, a, r, steps[a].ins.index(s.outs[0])))
+        p = only_user(steps[r])
+        pool = steps[p].ctx if p is not None else None
+        if not (type(pool) is GlobalAveragePooling2D and not pool.keepdims and not steps[p].packed
+                and not steps[p].multi_out and not pool._channels_first(4)):
+            p = None
+        found.append((k, a, r, steps[a].ins.index(s.outs[0]), p))
     return found
 
 
@@ -314,15 +330,18 @@ def plan(graph, losses=()):
                 and isinstance(b, (MaxPooling2D, MaxPooling1D)) and b.needs_input_grad):
             a.relu_grad_by_next = b.masks_relu_input = True
     skipped = {pool for _, pool in replaced.values()}
-    for b, a, r, bn_index in _bn_add_relu_steps(steps, consumer_of, outputs):            # rule 4
+    for b, a, r, bn_index, p in _bn_add_relu_steps(steps, consumer_of, outputs):     # rule 4
         if {b, a, r} & (skipped | set(replaced)):
             continue
         bn, add = steps[b], steps[a]
         skip = add.ins[1 - bn_index]
-        node = BatchNormAddRelu(bn.ctx, add.ctx, steps[r].ctx, bn_index)
-        # at the ReLU's place: both inputs (the skip may be made after the normalization) are ready
-        replaced[r] = (_Step(node, node, [bn.ins[0], skip], steps[r].outs, bn.owner), None)
-        skipped |= {b, a}
+        last = r if p is None else p
+        node = BatchNormAddRelu(bn.ctx, add.ctx, steps[r].ctx, bn_index,
+                                None if p is None else steps[p].ctx)
+        # at the last call's place: both inputs (the skip may be made after the normalization)
+        # are ready, and nothing between reads the calls' outputs (each has this one reader)
+        replaced[last] = (_Step(node, node, [bn.ins[0], skip], steps[last].outs, bn.owner), None)
+        skipped |= {b, a, r} - {last}
     graph.run = [replaced[k][0] if k in replaced else s for k, s in enumerate(steps) if k not in skipped]
     graph.ran = [False] * len(graph.run)
     graph.parts_slots = frozenset(_relu_sum_slots(graph, consumer_of, outputs))       # rule 5
