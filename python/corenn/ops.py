@@ -15,6 +15,7 @@ needs indices); results are new Tensors (nothing is reused, so a result stays va
 """
 from __future__ import annotations
 
+import functools
 import threading
 
 import numpy as np
@@ -263,8 +264,77 @@ class ComplexPair(tuple):
     def __abs__(self):
         return abs(self)
 
+    @property
+    def ndim(self):
+        return len(self[0].shape)
+
+    def __getitem__(self, key):
+        """``z[0]`` / ``z[1]`` are the parts (Keras' (real, imag) pairs); any other key (a slice, a
+        tuple of them, an index array) indexes the complex tensor, as TensorFlow's ``z[:, :n]``."""
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            return tuple.__getitem__(self, key)
+        return ComplexPair((self[0][key], self[1][key]))
+
+    def numpy(self):
+        return (np.asarray(self[0], np.float32) + 1j * np.asarray(self[1], np.float32)).astype(np.complex64)
+
     def __repr__(self):
         return f"ComplexPair(shape={tuple(self.shape)}, real={self[0]!r}, imag={self[1]!r})"
+
+
+# ops that only move, select or copy elements act on a complex tensor part by part (TensorFlow's
+# tf.expand_dims / tf.gather / z[:, :n] of complex64 data); the list ones promote real members
+_COMPLEX_PARTWISE = frozenset(("expand_dims", "squeeze", "reshape", "transpose", "moveaxis", "swapaxes", "gather",
+                               "take", "take_along_axis", "slice", "strided_slice", "tile", "repeat", "roll",
+                               "reverse", "flip", "broadcast_to", "identity", "gather_nd", "boolean_mask", "split",
+                               "unstack", "array_split", "ravel", "flatten"))
+_COMPLEX_LISTWISE = frozenset(("concat", "concatenate", "stack", "hstack", "vstack"))
+_FIRST_ARG_NAMES = ("x", "input", "tensor", "params", "value", "values", "a", "arr", "xs")
+
+
+def complex_partwise(fn, name):
+    """``fn`` (the public op ``name``), applied to the real and imaginary parts separately when
+    its tensor argument is a ComplexPair; ``fn`` itself for ops that compute (they see a
+    ComplexPair as they always did)."""
+    listwise = name in _COMPLEX_LISTWISE
+    if not listwise and name not in _COMPLEX_PARTWISE:
+        return fn
+
+    def is_complex(v):
+        if listwise:
+            if not isinstance(v, (list, tuple)) or type(v) is ComplexPair:
+                return False
+            for e in v:   # (ops.any is this module's)
+                if type(e) is ComplexPair:
+                    return True
+            return False
+        return type(v) is ComplexPair
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        key = None
+        if args:
+            key = 0 if is_complex(args[0]) else None
+        else:
+            key = next((k for k in _FIRST_ARG_NAMES if k in kwargs and is_complex(kwargs[k])), None)
+        if key is None:
+            return fn(*args, **kwargs)
+        z = args[0] if key == 0 else kwargs[key]
+        if listwise:
+            pairs = [e if type(e) is ComplexPair else ComplexPair((e, zeros_like(e))) for e in z]
+            parts = [[p[0] for p in pairs], [p[1] for p in pairs]]
+        else:
+            parts = [z[0], z[1]]
+        out = []
+        for part in parts:
+            if key == 0:
+                out.append(fn(part, *args[1:], **kwargs))
+            else:
+                out.append(fn(*args, **{**kwargs, key: part}))
+        if isinstance(out[0], (list, tuple)):   # split / unstack: one pair per piece
+            return [ComplexPair((r, i)) for r, i in zip(out[0], out[1])]
+        return ComplexPair((out[0], out[1]))
+    return op
 
 
 absolute = abs
