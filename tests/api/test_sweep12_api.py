@@ -53,3 +53,55 @@ def test_real_tensors_are_unchanged_by_the_complex_dispatch():
     assert isinstance(tf.expand_dims(x, -1), tf.Tensor)
     assert tf.concat([x, x], axis=0).shape == (4, 3)
     assert [p.shape for p in tf.split(x, 3, axis=1)] == [(2, 1)] * 3
+
+
+def test_elementwise_losses_broadcast_targets_and_outputs_as_keras():
+    # Keras' MSE takes (n, 1, F) targets for an (n, T, F) output (the traffic example) and
+    # (n, T, F) targets for an (n, 1, F) output; the value is the mean over the broadcast shape
+    rng = np.random.default_rng(0)
+    loss = tf.keras.losses.MeanSquaredError()
+    for tshape, pshape in [((4, 1, 5), (4, 3, 5)), ((4, 3, 5), (4, 1, 5)), ((4, 3, 1), (4, 3, 5)), ((4, 3, 5), (4, 3, 1))]:
+        yt = rng.normal(size=tshape).astype("float32")
+        yp = rng.normal(size=pshape).astype("float32")
+        grad = tf.kernels.empty(pshape)
+        value = loss.forward_backward(tf.constant(yt), tf.constant(yp), grad)
+        diff = np.broadcast_to(yp, np.broadcast_shapes(tshape, pshape)).astype(np.float64) - yt
+        np.testing.assert_allclose(value, np.mean(diff ** 2), rtol=1e-5)
+        spread_axes = tuple(a for a, (p, t) in enumerate(zip(pshape, diff.shape)) if p != t)
+        expect = (2 * diff / diff.size).sum(axis=spread_axes, keepdims=True)
+        np.testing.assert_allclose(np.asarray(grad), expect, rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(float(loss(yt, yp)), np.mean(diff ** 2), rtol=1e-5)
+
+
+def test_fit_takes_broadcasting_targets_and_refuses_others():
+    model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(30), tf.keras.layers.Reshape((3, 10))])
+    model.compile("sgd", "mse")
+    x = np.random.default_rng(1).random((8, 4)).astype("float32")
+    y = np.random.default_rng(2).random((8, 1, 10)).astype("float32")
+    pred = model.predict(x, verbose=0)
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0), np.mean((pred - y) ** 2), rtol=1e-5)
+    model.fit(x, y, epochs=1, verbose=0)
+    import pytest
+    with pytest.raises(ValueError, match="targets of shape"):
+        model.evaluate(x, np.zeros((8, 2, 10), "float32"), verbose=0)
+
+
+def test_written_layer_whose_first_axis_is_not_a_batch_builds_from_its_eager_shapes():
+    # the traffic example's GraphConv: called inside another layer on (nodes, batch, T, F) with
+    # tf.gather over the nodes axis, so a probe with a batch of one on axis 0 raises IndexError
+    class Gather(tf.keras.layers.Layer):
+        def call(self, x):
+            return tf.gather(x, [4, 0, 2])
+
+    class Outer(tf.keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.inner = Gather()
+
+        def call(self, x):
+            return tf.transpose(self.inner(tf.transpose(x, [1, 0, 2])), [1, 0, 2])
+
+    out = Outer()(tf.keras.Input((5, 3)))
+    assert tuple(out.shape) == (None, 3, 3)
+    x = np.arange(2 * 5 * 3, dtype="float32").reshape(2, 5, 3)
+    np.testing.assert_array_equal(np.asarray(Outer()(x)), x[:, [4, 0, 2]])

@@ -1051,10 +1051,11 @@ class Model(TrainingLoops):
             y = y.reshape(y.shape[:-1])   # (n, 1) targets for an (n,) output (Keras 3 squeezes)
         # a loss written in Python reads y itself, as Keras hands any target to a custom loss
         # (the NER example's masked loss takes (n, T) labels for (n, T, C) outputs); an
-        # elementwise loss broadcasts (n, ..., C) targets against an (n, ..., 1) output
+        # elementwise loss broadcasts targets against the output (axes equal or 1), as Keras
         if out is not None and not loss._written_in_python and not (
-                loss.kind in _losses._ELEMENTWISE and out[-1] == 1 and y.ndim == len(out) and all(
-                    o is None or o == d for o, d in zip(out[1:-1], y.shape[1:-1]))) and (y.ndim != len(out) or any(
+                loss.kind in _losses._ELEMENTWISE and y.ndim == len(out) and all(
+                    o is None or o == d or o == 1 or d == 1 for o, d in zip(out[1:], y.shape[1:]))) and (
+                y.ndim != len(out) or any(
                 o is not None and o != d for o, d in zip(out[1:], y.shape[1:]))):   # None: any length (Input((None, F)))
             hint = ""
             if loss.kind == "categorical_crossentropy" and y.ndim == 1:
