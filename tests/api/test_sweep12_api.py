@@ -105,3 +105,47 @@ def test_written_layer_whose_first_axis_is_not_a_batch_builds_from_its_eager_sha
     assert tuple(out.shape) == (None, 3, 3)
     x = np.arange(2 * 5 * 3, dtype="float32").reshape(2, 5, 3)
     np.testing.assert_array_equal(np.asarray(Outer()(x)), x[:, [4, 0, 2]])
+
+
+class _BatchSized(tf.keras.Model):
+    """The neural-decision-forest example's tree: a model owning a weight made in __init__ whose
+    call builds a tensor of the batch size (ops.ones([ops.shape(x)[0], ...]))."""
+
+    def __init__(self):
+        super().__init__()
+        self.pi = self.add_weight(initializer="ones", shape=[3, 2], dtype="float32", trainable=True)
+        self.dense = tf.keras.layers.Dense(3)
+
+    def call(self, x):
+        batch = ops.shape(x)[0]
+        mu = ops.ones([batch, 1]) * self.dense(x)
+        return ops.matmul(mu, self.pi)
+
+
+def test_subclassed_model_reading_the_batch_size_is_one_node_of_a_functional_model():
+    inner = _BatchSized()
+    inputs = tf.keras.Input((4,))
+    outputs = inner(inputs)
+    assert tuple(outputs.shape) == (None, 2)
+    model = tf.keras.Model(inputs, outputs)
+    # the inner model's weights, its add_weight one included, are the outer model's and train
+    assert len(model.trainable_weights) == 3
+    assert model.layers[-1].pi is inner.pi   # the node's layer stands for the model
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(16, 2)).astype("float32")
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.asarray(inner(x)), rtol=1e-6)
+    before = inner.pi.numpy().copy()
+    model.compile(tf.keras.optimizers.SGD(0.1), "mse")
+    losses = model.fit(x, y, epochs=5, verbose=0).history["loss"]
+    assert losses[-1] < losses[0]
+    assert not np.allclose(inner.pi.numpy(), before)
+
+
+def test_other_symbolic_call_errors_of_a_subclassed_model_still_raise():
+    class Bad(tf.keras.Model):
+        def call(self, x):
+            raise ValueError("a real mistake in call")
+
+    import pytest
+    with pytest.raises(ValueError, match="a real mistake"):
+        Bad()(tf.keras.Input((3,)))

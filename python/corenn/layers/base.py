@@ -326,6 +326,8 @@ class Layer:
                     seen.add(id(v))
                     for sub in v.layers:
                         visit(sub)
+                    # the model's own weights (its add_weight, variables set as attributes)
+                    visit(v.__dict__.get("_own_variables"))
             elif isinstance(v, (list, tuple)):
                 for item in v:
                     visit(item)
