@@ -61,8 +61,8 @@ for dirname in sorted(os.listdir(data_dir)):
     print("Processing %s, %d files found" % (dirname, len(fnames)))
     for fname in fnames:
         fpath = os.path.join(dirpath, fname)
-        f = open(fpath, encoding="latin-1")
-        content = f.read()
+        with open(fpath, encoding="latin-1") as f:   # (the example leaves it open)
+            content = f.read()
         lines = content.split("\n")
         lines = lines[10:]
         content = "\n".join(lines)

@@ -214,7 +214,8 @@ image_labels = {
 }
 
 # This is an example, just using the cat image.
-image_string = open(cat_in_snow, 'rb').read()
+with open(cat_in_snow, 'rb') as f:   # (the tutorial leaves the file to the garbage collector)
+    image_string = f.read()
 
 label = image_labels[cat_in_snow]
 
@@ -244,7 +245,8 @@ print('...')
 record_file = 'images.tfrecords'
 with tf.io.TFRecordWriter(record_file) as writer:
     for filename, label in image_labels.items():
-        image_string = open(filename, 'rb').read()
+        with open(filename, 'rb') as f:
+            image_string = f.read()
         tf_example = image_example(image_string, label)
         writer.write(tf_example.SerializeToString())
 
