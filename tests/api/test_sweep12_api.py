@@ -149,3 +149,25 @@ def test_other_symbolic_call_errors_of_a_subclassed_model_still_raise():
     import pytest
     with pytest.raises(ValueError, match="a real mistake"):
         Bad()(tf.keras.Input((3,)))
+
+
+def test_complex_arithmetic_and_refused_math():
+    zr, wr = _complex((3, 4), seed=5), _complex((3, 4), seed=6)
+    z, w = _pair(zr), _pair(wr)
+    real = np.random.default_rng(7).normal(size=(3, 4)).astype("float32")
+    cases = [(z * w, zr * wr), (z + w, zr + wr), (z - w, zr - wr), (z / w, zr / wr), (-z, -zr),
+             (z * 2, zr * 2), (2 * z, 2 * zr), (1 - z, 1 - zr), (2 / z, 2 / zr), (z * 1j, zr * 1j),
+             (tf.constant(real) * z, real * zr), (real * z, real * zr), (tf.constant(real) - z, real - zr),
+             (tf.multiply(z, w), zr * wr), (tf.add(z, real), zr + real), (tf.math.negative(z), -zr)]
+    for got, want in cases:
+        assert type(got).__name__ == "ComplexPair"
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5)
+    # the parts' gradients through complex arithmetic: d|a z|/da = |z|
+    a = tf.Variable(np.ones((3, 4), "float32"))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.abs(tf.complex(a, a * 0.0) * z))
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, a)), np.abs(zr), rtol=1e-5)
+    import pytest
+    for op in (tf.exp, tf.square, tf.reduce_sum, ops.sum, tf.math.sigmoid):
+        with pytest.raises(TypeError, match="complex tensors"):
+            op(z)
