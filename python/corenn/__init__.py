@@ -101,6 +101,7 @@ from ._tf_small import __all__ as _tf_small_names  # noqa: E402
 from ._tf_small import tf_tuple as tuple  # noqa: E402,A001  (tf.tuple; not in __all__, as tf.range)
 from . import train, summary, saved_model  # noqa: E402
 from . import io  # noqa: E402  (tf.io: files, image codecs, TFRecord, tf.train.Example parsing)
+from . import audio  # noqa: E402  (tf.audio: decode_wav / encode_wav)
 for _name in ("decode_png", "decode_jpeg", "decode_bmp", "decode_gif", "decode_image", "encode_png", "encode_jpeg",
               "is_jpeg", "decode_and_crop_jpeg"):
     setattr(image, _name, getattr(io, _name))   # TensorFlow's tf.image aliases of the tf.io codecs
@@ -125,7 +126,7 @@ __all__ = ["Model", "Input", "backend", "GradientTape", "function", "convert_to_
                         # tf.range, tf.print, tf.bool ... stay attributes: `from corenn import *`
                         # must not shadow Python's builtins
                         and n not in dir(_builtins)]
-__all__ += ["train", "summary", "saved_model", "io", "compat", "test", "autograph", "sysconfig",
+__all__ += ["train", "summary", "saved_model", "io", "audio", "compat", "test", "autograph", "sysconfig",
             "executing_eagerly", "get_logger"] + [n for n in _tf_control_names if n not in dir(_builtins)]
 __all__ += [n for n in _tf_more_names + _tf_small_names if n not in __all__] + ["lookup", "sets", "bitwise"]
 

@@ -136,6 +136,15 @@ def cast(x, dtype, name=None):
 
 
 def reshape(tensor, shape, name=None):
+    if isinstance(tensor, bytes):
+        # a binary string (a serialized proto from tf.py_function): kept as bytes, not decoded
+        a = np.empty((), dtype=object)
+        a[()] = bytes(tensor)
+        out = a.reshape(tuple(shape) if not isinstance(shape, int) else (shape,))
+        if out.ndim == 0:
+            from .io._bytes import wrap_bytes
+            return wrap_bytes(out.item())
+        return out
     if _is_string(tensor):
         return as_string_array(tensor).reshape(tuple(shape))
     return ops.reshape(tensor, list(shape) if not isinstance(shape, int) else [shape])

@@ -99,8 +99,8 @@ class Loss:
         of a softmax/sigmoid output (the model's fused output + cross-entropy step)."""
         if self._has_own_call or (self._own_dunder_call and not self.__dict__.get("_in_own_dunder_call")):
             return self._python_forward_backward(y_true, y_pred, grad, sample_weight, logits)
-        if y_pred.shape[-1] == 1 and y_true.shape[-1] != 1 and self.kind in _ELEMENTWISE \
-                and len(y_true.shape) == len(y_pred.shape):
+        if self.kind in _ELEMENTWISE and len(y_true.shape) == len(y_pred.shape) \
+                and tuple(y_true.shape) != tuple(y_pred.shape):
             return self._broadcast_forward_backward(y_true, y_pred, grad, sample_weight, logits)
         if self.reduction == "sum":  # sum_i l_i = mean_i (rows * w_i) l_i: the same kernel pass
             rows = _rows(y_pred)
@@ -116,20 +116,30 @@ class Loss:
         return self._kwargs()
 
     def _broadcast_forward_backward(self, y_true, y_pred, grad, sample_weight, logits):
-        """(n, ..., C) targets against an (n, ..., 1) output, which Keras' elementwise losses
-        broadcast (the saving guide fits a Dense(1) on (8, 10) targets): the loss of the output
-        spread over the C targets, and its gradient summed back over them (the chain rule of the
-        broadcast)."""
-        lead = tuple(y_pred.shape[:-1])
-        if tuple(y_true.shape[:-1]) != lead:
-            raise ValueError(f"{self.name}: targets of shape {tuple(y_true.shape)} do not broadcast against "
-                             f"predictions of shape {tuple(y_pred.shape)}")
-        shape = lead + (int(y_true.shape[-1]),)
+        """Targets and predictions of the same rank whose shapes differ but broadcast, which
+        Keras' elementwise losses accept: (n, ..., C) targets for an (n, ..., 1) output (the
+        saving guide fits a Dense(1) on (8, 10) targets), (n, 1, F) targets for an (n, T, F)
+        output (the traffic-forecasting example). The loss is taken over the broadcast shape;
+        where the output is the one broadcast, its gradient is summed back over the axes it was
+        spread along (the chain rule of the broadcast)."""
+        tshape, pshape = tuple(y_true.shape), tuple(y_pred.shape)
+        try:
+            shape = np.broadcast_shapes(tshape, pshape)
+        except ValueError:
+            raise ValueError(f"{self.name}: targets of shape {tshape} do not broadcast against "
+                             f"predictions of shape {pshape}") from None
+        if shape[0] != pshape[0]:
+            raise ValueError(f"{self.name}: {tshape[0]} targets for {pshape[0]} predictions")
+        if tshape != shape:
+            y_true = kernels.as_tensor(np.ascontiguousarray(np.broadcast_to(np.asarray(y_true), shape)))
+        if pshape == shape:
+            return self.forward_backward(y_true, y_pred, grad, sample_weight, logits)
         spread = kernels.as_tensor(np.ascontiguousarray(np.broadcast_to(np.asarray(y_pred), shape)))
         g = None if grad is None else kernels.empty(shape)
         value = self.forward_backward(y_true, spread, g, sample_weight, logits)
         if grad is not None:
-            np.copyto(np.asarray(grad), np.asarray(g).sum(axis=-1, keepdims=True))
+            axes = tuple(a for a, (p, d) in enumerate(zip(pshape, shape)) if p != d)
+            np.copyto(np.asarray(grad), np.asarray(g).sum(axis=axes, keepdims=True))
         return value
 
     def _ops_per_sample(self, y_true, y_pred):

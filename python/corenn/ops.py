@@ -15,6 +15,7 @@ needs indices); results are new Tensors (nothing is reused, so a result stays va
 """
 from __future__ import annotations
 
+import functools
 import threading
 
 import numpy as np
@@ -263,8 +264,156 @@ class ComplexPair(tuple):
     def __abs__(self):
         return abs(self)
 
+    @property
+    def ndim(self):
+        return len(self[0].shape)
+
+    def __getitem__(self, key):
+        """``z[0]`` / ``z[1]`` are the parts (Keras' (real, imag) pairs); any other key (a slice, a
+        tuple of them, an index array) indexes the complex tensor, as TensorFlow's ``z[:, :n]``."""
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            return tuple.__getitem__(self, key)
+        return ComplexPair((self[0][key], self[1][key]))
+
+    def numpy(self):
+        return (np.asarray(self[0], np.float32) + 1j * np.asarray(self[1], np.float32)).astype(np.complex64)
+
+    __array_ufunc__ = None   # ndarray * z: NumPy defers to the operators below
+
+    # complex arithmetic with recorded ops (a tuple would repeat or concatenate): the other
+    # operand a ComplexPair, a real tensor / number, or a Python complex
+    def __add__(self, other):
+        o = _complex_parts(other)
+        return ComplexPair((add(self[0], o[0]), add(self[1], o[1])))
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        o = _complex_parts(other)
+        return ComplexPair((subtract(self[0], o[0]), subtract(self[1], o[1])))
+
+    def __rsub__(self, other):
+        o = _complex_parts(other)
+        return ComplexPair((subtract(o[0], self[0]), subtract(o[1], self[1])))
+
+    def __mul__(self, other):
+        a, b = self
+        c, d = _complex_parts(other)
+        return ComplexPair((subtract(multiply(a, c), multiply(b, d)), add(multiply(a, d), multiply(b, c))))
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        c, d = _complex_parts(other)
+        den = add(multiply(c, c), multiply(d, d))
+        return self.__mul__(ComplexPair((divide(c, den), negative(divide(d, den)))))
+
+    def __rtruediv__(self, other):
+        return ComplexPair(_complex_parts(other)).__truediv__(self)
+
+    def __neg__(self):
+        return ComplexPair((negative(self[0]), negative(self[1])))
+
     def __repr__(self):
         return f"ComplexPair(shape={tuple(self.shape)}, real={self[0]!r}, imag={self[1]!r})"
+
+
+def _complex_parts(v):
+    """(real, imag) of a ComplexPair, a Python / NumPy complex, or a real tensor or number."""
+    if type(v) is ComplexPair:
+        return v[0], v[1]
+    if isinstance(v, (complex, np.complexfloating)) or (isinstance(v, np.ndarray) and v.dtype.kind == "c"):
+        a = np.asarray(v)
+        return a.real.astype(np.float32), a.imag.astype(np.float32)
+    return v, 0.0
+
+
+# ops that only move, select or copy elements act on a complex tensor part by part (TensorFlow's
+# tf.expand_dims / tf.gather / z[:, :n] of complex64 data); the list ones promote real members
+_COMPLEX_PARTWISE = frozenset(("expand_dims", "squeeze", "reshape", "transpose", "moveaxis", "swapaxes", "gather",
+                               "take", "take_along_axis", "slice", "strided_slice", "tile", "repeat", "roll",
+                               "reverse", "flip", "broadcast_to", "identity", "gather_nd", "boolean_mask", "split",
+                               "unstack", "array_split", "ravel", "flatten"))
+_COMPLEX_LISTWISE = frozenset(("concat", "concatenate", "stack", "hstack", "vstack"))
+_FIRST_ARG_NAMES = ("x", "input", "tensor", "params", "value", "values", "a", "arr", "xs")
+
+
+# complex arithmetic through the ops' names (tf.multiply(z, w)): ComplexPair's operators
+_COMPLEX_ARITH = {"add": lambda a, b: a + b, "subtract": lambda a, b: a - b, "multiply": lambda a, b: a * b,
+                  "divide": lambda a, b: a / b, "true_divide": lambda a, b: a / b}
+# math that would silently run on the stacked (real, imag) values: refused by name instead
+_COMPLEX_REFUSED = frozenset((
+    "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "square", "sin", "cos", "tan", "tanh", "sinh", "cosh",
+    "sigmoid", "relu", "softmax", "log_softmax", "power", "pow", "reciprocal", "sign", "round", "floor", "ceil",
+    "reduce_sum", "sum", "reduce_mean", "mean", "reduce_max", "max", "reduce_min", "min", "reduce_prod", "prod",
+    "reduce_std", "std", "reduce_variance", "var", "matmul", "einsum", "tensordot", "dot", "maximum", "minimum",
+    "clip", "clip_by_value", "norm", "l2_normalize", "sort", "argmax", "argmin", "cumsum", "cumprod", "greater",
+    "less", "greater_equal", "less_equal", "logsumexp", "reduce_logsumexp", "negative"))
+
+
+def _complex_guard(fn, name):
+    arith = _COMPLEX_ARITH.get(name)
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if args and (type(args[0]) is ComplexPair or len(args) > 1 and type(args[1]) is ComplexPair):
+            if arith is not None and len(args) == 2 and not kwargs:
+                return arith(args[0], args[1])
+            if name == "negative" and len(args) == 1:
+                return -args[0]
+            raise TypeError(f"{name}: complex tensors (corenn's ComplexPair of real and imaginary parts) are "
+                            f"not supported by this op; use its parts z.real / z.imag (or tf.abs, tf.math.real, "
+                            f"the + - * / operators)")
+        return fn(*args, **kwargs)
+    return op
+
+
+def complex_partwise(fn, name):
+    """``fn`` (the public op ``name``), applied to the real and imaginary parts separately when
+    its tensor argument is a ComplexPair; complex arithmetic for add / subtract / multiply /
+    divide; a TypeError for math that would run on the stacked parts; ``fn`` itself for the
+    other ops (the complex-aware ones: abs, real, fft, cast ... see a ComplexPair as before)."""
+    if name in _COMPLEX_ARITH or name in _COMPLEX_REFUSED:
+        return _complex_guard(fn, name)
+    listwise = name in _COMPLEX_LISTWISE
+    if not listwise and name not in _COMPLEX_PARTWISE:
+        return fn
+
+    def is_complex(v):
+        if listwise:
+            if not isinstance(v, (list, tuple)) or type(v) is ComplexPair:
+                return False
+            for e in v:   # (ops.any is this module's)
+                if type(e) is ComplexPair:
+                    return True
+            return False
+        return type(v) is ComplexPair
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        key = None
+        if args:
+            key = 0 if is_complex(args[0]) else None
+        else:
+            key = next((k for k in _FIRST_ARG_NAMES if k in kwargs and is_complex(kwargs[k])), None)
+        if key is None:
+            return fn(*args, **kwargs)
+        z = args[0] if key == 0 else kwargs[key]
+        if listwise:
+            pairs = [e if type(e) is ComplexPair else ComplexPair((e, zeros_like(e))) for e in z]
+            parts = [[p[0] for p in pairs], [p[1] for p in pairs]]
+        else:
+            parts = [z[0], z[1]]
+        out = []
+        for part in parts:
+            if key == 0:
+                out.append(fn(part, *args[1:], **kwargs))
+            else:
+                out.append(fn(*args, **{**kwargs, key: part}))
+        if isinstance(out[0], (list, tuple)):   # split / unstack: one pair per piece
+            return [ComplexPair((r, i)) for r, i in zip(out[0], out[1])]
+        return ComplexPair((out[0], out[1]))
+    return op
 
 
 absolute = abs
@@ -826,13 +975,14 @@ def _logical_or_bitwise(logical, bitwise, a, b):
 
 def _install_operators():
     T = Tensor
-    T.__add__ = lambda a, b: add(a, b)
+    # a complex operand (a ComplexPair, which is a tuple) is left to its own reflected operator
+    T.__add__ = lambda a, b: NotImplemented if type(b) is ComplexPair else add(a, b)
     T.__radd__ = lambda a, b: add(b, a)
-    T.__sub__ = lambda a, b: subtract(a, b)
+    T.__sub__ = lambda a, b: NotImplemented if type(b) is ComplexPair else subtract(a, b)
     T.__rsub__ = lambda a, b: subtract(b, a)
-    T.__mul__ = lambda a, b: multiply(a, b)
+    T.__mul__ = lambda a, b: NotImplemented if type(b) is ComplexPair else multiply(a, b)
     T.__rmul__ = lambda a, b: multiply(b, a)
-    T.__truediv__ = lambda a, b: divide(a, b)
+    T.__truediv__ = lambda a, b: NotImplemented if type(b) is ComplexPair else divide(a, b)
     T.__rtruediv__ = lambda a, b: divide(b, a)
     T.__floordiv__ = lambda a, b: floor_divide(a, b)
     T.__rfloordiv__ = lambda a, b: floor_divide(b, a)

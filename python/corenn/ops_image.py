@@ -168,6 +168,8 @@ def scale_and_translate(images, output_shape, scale, translation, spatial_dims, 
 
 def _ints(op, v, n, what):
     v = (v,) * n if isinstance(v, (int, np.integer)) else tuple(int(a) for a in v)
+    if len(v) == n + 2 and v[0] == v[-1] == 1 and what != "size":
+        v = v[1:-1]   # TensorFlow's [1, sh, sw, 1] (Keras' TensorFlow backend takes it: tf.nn.convolution)
     if len(v) != n or min(v) <= 0:
         raise ValueError(f"keras.ops.image.{op}: {what} must be a positive int or {n} of them, got {v!r}")
     return v
@@ -181,6 +183,7 @@ def _patches(op, x, size, strides, dilation_rate, padding):
     strides = size if strides is None else _ints(op, strides, nd, "strides")
     rate = _ints(op, dilation_rate, nd, "dilation_rate")
     span = [(k - 1) * r + 1 for k, r in zip(size, rate)]
+    padding = padding.lower() if isinstance(padding, str) else padding   # "VALID" as TensorFlow writes it
     if padding == "same":
         sp = x.shape[1:-1]
         outs = [-(-n // s) for n, s in zip(sp, strides)]

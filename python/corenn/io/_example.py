@@ -83,8 +83,36 @@ def _fields(buf, pos=0, end=None):
 
 # -- the messages ------------------------------------------------------------------------------
 
-class _List:
+class _Message:
+    """The protobuf message methods programs call on any of these (``feature.SerializeToString()``
+    in the TFRecord tutorial): the wire bytes are the class's ``_encode``, parsing its ``_decode``."""
+
+    def SerializeToString(self, deterministic=None):
+        return self._encode()
+
+    def ParseFromString(self, data):
+        buf = memoryview(bytes(data))
+        self.__dict__.update(type(self)._decode(buf, 0, len(buf)).__dict__)
+        return len(buf)
+
+    @classmethod
+    def FromString(cls, data):
+        out = cls()
+        out.ParseFromString(data)
+        return out
+
+    def ByteSize(self):
+        return len(self._encode())
+
+    def __str__(self):
+        return "".join(line + "\n" for line in self._text_lines())
+
+
+class _List(_Message):
     _kind = None
+
+    def _text_lines(self):
+        return [f"value: {_text_value(self._kind, v)}" for v in self.value]
 
     def __init__(self, value=()):
         self.value = list(value)
@@ -96,12 +124,29 @@ class _List:
         return f"{type(self).__name__}(value={self.value!r})"
 
 
+def _bytes_value(v):
+    """One BytesList value: bytes as given, str as UTF-8; a 0-d array (a tf.data element of a
+    fixed-width bytes array) or a tensor by its item, without NumPy's NUL padding."""
+    if isinstance(v, np.ndarray):
+        if v.size != 1:
+            raise TypeError(f"tf.train.BytesList: a value must be one string, got an array of shape {v.shape}")
+        v = v.reshape(-1)[0]
+    elif not isinstance(v, (bytes, str)) and hasattr(v, "numpy"):
+        return _bytes_value(np.asarray(v.numpy(), dtype=object))
+    if isinstance(v, str):
+        return v.encode("utf-8")
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v)
+    raise TypeError(f"tf.train.BytesList: expected bytes or str values, got {type(v).__name__}")
+
+
 class BytesList(_List):
     """``tf.train.BytesList(value=[b'...', ...])`` (str values are stored as UTF-8)."""
 
+    _kind = "bytes_list"
+
     def __init__(self, value=()):
-        super().__init__(v.encode("utf-8") if isinstance(v, str) else bytes(v)
-                         for v in np.asarray(value, dtype=object).reshape(-1))
+        super().__init__(_bytes_value(v) for v in np.asarray(value, dtype=object).reshape(-1))
 
     def _encode(self):
         return b"".join(_field(1, v) for v in self.value)
@@ -115,6 +160,8 @@ class BytesList(_List):
 
 class FloatList(_List):
     """``tf.train.FloatList(value=[...])``: float32 values."""
+
+    _kind = "float_list"
 
     def __init__(self, value=()):
         super().__init__(float(v) for v in np.asarray(value, np.float32).reshape(-1))
@@ -141,6 +188,8 @@ class FloatList(_List):
 
 class Int64List(_List):
     """``tf.train.Int64List(value=[...])``: int64 values."""
+
+    _kind = "int64_list"
 
     def __init__(self, value=()):
         super().__init__(int(v) for v in np.asarray(value, np.int64).reshape(-1))
@@ -169,8 +218,14 @@ class Int64List(_List):
 _KINDS = (("bytes_list", BytesList, 1), ("float_list", FloatList, 2), ("int64_list", Int64List, 3))
 
 
-class Feature:
-    """``tf.train.Feature(bytes_list=... | float_list=... | int64_list=...)``: one of the three."""
+class Feature(_Message):
+    """``tf.train.Feature(bytes_list=... | float_list=... | int64_list=...)``: one of the three;
+    ``print(feature)`` is protobuf's text format, as TensorFlow prints it."""
+
+    def _text_lines(self):
+        if not self._kind:
+            return []
+        return [f"{self._kind} {{"] + ["  " + line for line in self._list._text_lines()] + ["}"]
 
     def __init__(self, bytes_list=None, float_list=None, int64_list=None):
         given = [(k, v) for k, v in (("bytes_list", bytes_list), ("float_list", float_list),
@@ -213,8 +268,11 @@ class Feature:
         return out
 
 
-class Features:
+class Features(_Message):
     """``tf.train.Features(feature={name: Feature})``."""
+
+    def _text_lines(self):
+        return [line[2:] for line in _text(self).splitlines()[1:-1]]   # without the "features {" wrapper
 
     def __init__(self, feature=None):
         self.feature = dict(feature or {})
@@ -341,8 +399,14 @@ class Example:
         return _text(self.features) if self.features.feature else ""
 
 
-class FeatureList:
+class FeatureList(_Message):
     """``tf.train.FeatureList(feature=[Feature, ...])``: one Feature per time step."""
+
+    def _text_lines(self):
+        out = []
+        for f in self.feature:
+            out += ["feature {"] + ["  " + line for line in f._text_lines()] + ["}"]
+        return out
 
     def __init__(self, feature=()):
         self.feature = list(feature)
@@ -361,8 +425,15 @@ class FeatureList:
         return cls([Feature._decode(buf, *v) for n, t, v in _fields(buf, start, stop) if n == 1 and t == 2])
 
 
-class FeatureLists:
+class FeatureLists(_Message):
     """``tf.train.FeatureLists(feature_list={name: FeatureList})``."""
+
+    def _text_lines(self):
+        out = []
+        for key, fl in self.feature_list.items():
+            out += ["feature_list {", f"  key: {_text_bytes(key.encode('utf-8'))}", "  value {"]
+            out += ["    " + line for line in fl._text_lines()] + ["  }", "}"]
+        return out
 
     def __init__(self, feature_list=None):
         self.feature_list = dict(feature_list or {})

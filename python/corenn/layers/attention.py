@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from .. import constraints, initializers, kernels, regularizers
+from .. import autodiff, constraints, initializers, kernels, regularizers
 from .base import Layer, shape_str
 
 __all__ = ["MultiHeadAttention", "GroupQueryAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention"]
@@ -103,6 +103,104 @@ class MultiHeadAttention(Layer):
         # (key given, attention_mask given, use_causal_mask, return_attention_scores)
         self._options = None
 
+    def __init_subclass__(cls, **kwargs):
+        # Keras' hook: a subclass overriding _compute_attention (the locality self-attention of
+        # "ViT on small datasets") runs the attention written with keras.ops (_ops_call) through
+        # Layer.forward / backward, the private tape, instead of the fused kernels
+        if "_compute_attention" in cls.__dict__ and "call" not in cls.__dict__ \
+                and "forward" not in cls.__dict__:
+            cls.call = MultiHeadAttention._ops_call
+        super().__init_subclass__(**kwargs)
+
+    # -- Keras' private attributes that _compute_attention overrides read ----------------------
+    # (the einsum equations are those Keras builds for (batch, steps, features) inputs)
+    _dot_product_equation = "aecd,abcd->acbe"   # key (N, S, H, K), query (N, T, H, K) -> (N, H, T, S)
+    _combine_equation = "acbe,aecd->abcd"       # scores (N, H, T, S), value (N, S, H, V) -> (N, T, H, V)
+
+    @property
+    def _num_heads(self):
+        return self.num_heads
+
+    @property
+    def _key_dim(self):
+        return self.key_dim
+
+    @property
+    def _value_dim(self):
+        return self.value_dim
+
+    @property
+    def _inverse_sqrt_key_dim(self):
+        return 1.0 / math.sqrt(float(self.key_dim))
+
+    @property
+    def _dropout_layer(self):
+        layer = self.__dict__.get("_dropout_layer_obj")
+        if layer is None:
+            from .core import Dropout
+            layer = self.__dict__["_dropout_layer_obj"] = Dropout(self.dropout, seed=self.seed,
+                                                                  name=f"{self.name}_attention_dropout")
+        return layer
+
+    def _masked_softmax(self, attention_scores, attention_mask=None):
+        """Softmax over the value steps of (N, H, T, S) scores; a (N, T, S) mask (nonzero = attend)
+        gets the heads axis and sends masked scores to a large negative number, as Keras."""
+        from .. import ops
+        if attention_mask is not None:
+            m = ops.expand_dims(ops.cast(attention_mask, "float32"), -3)
+            attention_scores = attention_scores + (1.0 - m) * -1e9
+        return ops.softmax(attention_scores, axis=-1)
+
+    def _compute_attention(self, query, key, value, attention_mask=None, training=None):
+        """Keras' attention core on projected (N, T, H, K) query, (N, S, H, K) key, (N, S, H, V)
+        value: scaled dot products, masked softmax, dropout, weighted sum of the values; returns
+        (output (N, T, H, V), scores (N, H, T, S)). Written with keras.ops for subclasses to call
+        or replace; the layer itself runs the fused kernels."""
+        from .. import ops
+        query = ops.multiply(query, self._inverse_sqrt_key_dim)
+        attention_scores = ops.einsum(self._dot_product_equation, key, query)
+        attention_scores = self._masked_softmax(attention_scores, attention_mask)
+        dropped = self._dropout_layer(attention_scores, training=training) if self.dropout > 0 else attention_scores
+        attention_output = ops.einsum(self._combine_equation, dropped, value)
+        return attention_output, attention_scores
+
+    def _ops_call(self, inputs, training=None, mask=None):
+        """The whole layer with keras.ops around ``self._compute_attention``: the query / key /
+        value projections, the combined attention mask (attention_mask, padding masks, causal),
+        the hook, the output projection."""
+        from .. import ops
+        if self._fold is not None:
+            raise NotImplementedError(f"MultiHeadAttention '{self.name}': a subclass overriding "
+                                      "_compute_attention takes inputs of shape (batch, steps, features) only")
+        query, value, key, am = self._split(inputs)
+        key = value if key is None else key
+
+        def project(x, w, b):
+            y = ops.einsum("abc,cde->abde", x, w)
+            return y if b is None else y + b
+        q = project(query, self.query_kernel, self.query_bias)
+        k = project(key, self.key_kernel, self.key_bias)
+        v = project(value, self.value_kernel, self.value_bias)
+        n, tq, tv = query.shape[0], query.shape[1], value.shape[1]
+        full = None if am is None else np.broadcast_to(np.asarray(am, np.float32), (n, tq, tv))
+        masks = list(mask) if isinstance(mask, (list, tuple)) else ([mask] if mask is not None else [])
+        masks += [None] * 3
+        qm, vm, km = masks[0], masks[1], masks[2]
+        for m, axis in ((qm, 2), (vm, 1), (km, 1)):
+            if m is not None:
+                part = np.expand_dims(np.asarray(m, np.float32), axis)
+                full = part if full is None else full * part
+        if self._options[2]:
+            causal = np.tril(np.ones((tq, tv), np.float32))[None]
+            full = causal if full is None else full * causal
+        if full is not None:
+            full = kernels.as_tensor(np.ascontiguousarray(np.broadcast_to(full, (n, tq, tv))))
+        out, scores = self._compute_attention(q, k, v, attention_mask=full, training=training)
+        y = ops.einsum("abcd,cde->abe", out, self.output_kernel)
+        if self.output_bias is not None:
+            y = y + self.output_bias
+        return [y, scores] if self._options[3] else y
+
     # -- calling -----------------------------------------------------------------------------
 
     def __call__(self, query, value=None, key=None, query_mask=None, value_mask=None, key_mask=None,
@@ -127,6 +225,15 @@ class MultiHeadAttention(Layer):
         options = (key is not None, attention_mask is not None, bool(use_causal_mask),
                    bool(return_attention_scores))
         from ..models.graph import is_symbolic
+        if attention_mask is not None and not is_symbolic(attention_mask) and \
+                is_symbolic([query, value] + ([key] if key is not None else [])):
+            # a constant mask in a symbolic call (ViT-on-small-datasets' diagonal mask, (1, T, T)):
+            # the layer keeps it, as Keras keeps a constant argument of the node, and the node's
+            # inputs are the tensors only
+            self._constant_mask = np.asarray(attention_mask.numpy() if hasattr(attention_mask, "numpy")
+                                             else attention_mask, np.float32)
+            attention_mask = None
+            options = (key is not None, False, bool(use_causal_mask), bool(return_attention_scores))
         inputs = [query, value] + ([key] if key is not None else []) + \
                  ([attention_mask] if attention_mask is not None else [])
         if is_symbolic(inputs):
@@ -142,13 +249,28 @@ class MultiHeadAttention(Layer):
                                 "key_mask or mask=, not both")
             mask = [query_mask, value_mask] + ([key_mask] if key is not None else [])
         self._options = options
-        return super().__call__(inputs, training=training, mask=mask, **kwargs)
+        if is_symbolic(inputs):
+            self._graph_options = options   # what the model's node passes: its config keeps these
+            return super().__call__(inputs, training=training, mask=mask, **kwargs)
+        graph_options = self.__dict__.get("_graph_options")
+        # an eager call uses the mask it is given, not the one a model's node keeps
+        kept, self._constant_mask = self._constant_mask, None
+        try:
+            return super().__call__(inputs, training=training, mask=mask, **kwargs)
+        finally:
+            self._constant_mask = kept
+            if graph_options is not None and autodiff.recording_tape() is None:
+                # the model's node reads the options of its own call again (a taped eager call
+                # keeps its own until its gradient is taken)
+                self._options = graph_options
+
+    _constant_mask = None   # an attention mask given as a constant in a symbolic call
 
     def _split(self, xs):
         has_key, has_mask = self._options[0], self._options[1]
         query, value = xs[0], xs[1]
         key = xs[2] if has_key else None
-        am = xs[2 + has_key] if has_mask else None
+        am = xs[2 + has_key] if has_mask else self._constant_mask
         return query, value, key, am
 
     # -- weights ---------------------------------------------------------------------------
@@ -198,6 +320,8 @@ class MultiHeadAttention(Layer):
                              f"{', key' if self._options[0] else ''}"
                              f"{', attention_mask' if self._options[1] else ''}), got {len(shapes)}")
         q, v, k, am = self._split(shapes)
+        if am is not None and am is self._constant_mask:
+            am = tuple(am.shape)
         k = v if k is None else k
         fold = self._folding(q, v, k)
         if self.built:
@@ -512,18 +636,31 @@ class MultiHeadAttention(Layer):
                    activity_regularizer=None,
                    kernel_constraint=constraints.serialize(self.kernel_constraint),
                    bias_constraint=constraints.serialize(self.bias_constraint), seed=self.seed)
-        if self._options is not None and any(self._options[1:]):
+        options = self.__dict__.get("_graph_options") or self._options
+        if options is not None and any(options[1:]):
             # not a Keras argument: how a graph model calls it (attention_mask given, causal, scores)
-            cfg["_call_options"] = list(self._options)
+            cfg["_call_options"] = list(options)
+        if self._constant_mask is not None:
+            if self._constant_mask.size > 65536:
+                raise ValueError(f"MultiHeadAttention '{self.name}': its constant attention_mask of shape "
+                                 f"{self._constant_mask.shape} is too large for a config; pass it as an Input")
+            cfg["_constant_attention_mask"] = self._constant_mask.tolist()
         return cfg
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         options = config.pop("_call_options", None)
+        constant = config.pop("_constant_attention_mask", None)
         layer = cls(**config)
         if options is not None:
             layer._options = tuple(bool(o) for o in options)
+        if constant is not None:
+            a = np.asarray(constant, np.float32)
+            if a.ndim != 3 or a.size > 65536:
+                raise ValueError(f"MultiHeadAttention: _constant_attention_mask must be a (batch or 1, "
+                                 f"query steps, value steps) array, got shape {a.shape}")
+            layer._constant_mask = a
         return layer
 
 

@@ -326,6 +326,8 @@ class Layer:
                     seen.add(id(v))
                     for sub in v.layers:
                         visit(sub)
+                    # the model's own weights (its add_weight, variables set as attributes)
+                    visit(v.__dict__.get("_own_variables"))
             elif isinstance(v, (list, tuple)):
                 for item in v:
                     visit(item)
@@ -696,7 +698,7 @@ class Layer:
             shapes = input_shape if packed else [input_shape]
             try:
                 first = self._probe_call(shapes, packed, 1)
-            except ValueError:
+            except (ValueError, IndexError):   # IndexError: a gather whose indices need the axis
                 exact = self.__dict__.get("_eager_shapes")
                 if exact is None:
                     raise
@@ -709,7 +711,7 @@ class Layer:
             if unknown:
                 try:
                     seconds = [self._probe_call(shapes, packed, 2)]
-                except ValueError:
+                except (ValueError, IndexError):
                     # some unknown axis must fit a known size (Keras: (None, None, None) plus a
                     # (T, 16) embedding is (None, None, 16)): vary the unknown axes one at a
                     # time; one the call cannot take at 2 keeps what the probe at 1 gave
@@ -717,7 +719,7 @@ class Layer:
                     for axis in unknown:
                         try:
                             seconds.append(self._probe_call(shapes, packed, 1, vary=axis))
-                        except ValueError:
+                        except (ValueError, IndexError):
                             continue
                 for second in seconds:
                     first = [tuple(a if a == b else None for a, b in zip(s1, s2)) if len(s1) == len(s2) else s1

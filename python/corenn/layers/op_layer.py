@@ -104,13 +104,16 @@ def _symbolic_aware(fn, public_name):
         shape.__op_function__ = fn
         return shape
 
+    from ..ops import complex_partwise
+    eager = complex_partwise(fn, public_name.rsplit(".", 1)[-1])   # tf.expand_dims(complex) part by part
+
     @functools.wraps(fn)
     def op(*args, **kwargs):
         if _has_symbolic(args) or (kwargs and _has_symbolic(kwargs.values())):
             return _record(public_name, fn, args, kwargs)
         if TRACING.depth and _has_variable(args, kwargs):
             check_traceable(f"{public_name} on a weight")
-        return fn(*args, **kwargs)
+        return eager(*args, **kwargs)
     op.__op_function__ = fn
     return op
 

@@ -691,10 +691,21 @@ class Model(TrainingLoops):
             _g.FIXED_TRAINING.append(bool(training))
         try:
             out = self._replay(inputs, None) if self._graph is not None else self._call_user(inputs, training)
+        except (TypeError, ValueError, IndexError) as exc:
+            if self._graph is not None or not _untraceable_call(exc):
+                raise
+            out = None
         finally:
             _g.GROUPS.pop()
             if fixed:
                 _g.FIXED_TRAINING.pop()
+        if out is None:
+            # a call that cannot run on KerasTensors (ops.ones([ops.shape(x)[0], ...]): Keras traces
+            # it with a concrete batch) is one node, a layer running the model eagerly
+            node_layer = self.__dict__.get("_as_node")
+            if node_layer is None:
+                node_layer = self.__dict__["_as_node"] = _ModelNode(self)
+            return node_layer(inputs, training=training) if training is not None else node_layer(inputs)
         call.outputs = list(out.values()) if isinstance(out, dict) else (
             list(out) if isinstance(out, (list, tuple)) else [out])
         return out
@@ -1051,10 +1062,11 @@ class Model(TrainingLoops):
             y = y.reshape(y.shape[:-1])   # (n, 1) targets for an (n,) output (Keras 3 squeezes)
         # a loss written in Python reads y itself, as Keras hands any target to a custom loss
         # (the NER example's masked loss takes (n, T) labels for (n, T, C) outputs); an
-        # elementwise loss broadcasts (n, ..., C) targets against an (n, ..., 1) output
+        # elementwise loss broadcasts targets against the output (axes equal or 1), as Keras
         if out is not None and not loss._written_in_python and not (
-                loss.kind in _losses._ELEMENTWISE and out[-1] == 1 and y.ndim == len(out) and all(
-                    o is None or o == d for o, d in zip(out[1:-1], y.shape[1:-1]))) and (y.ndim != len(out) or any(
+                loss.kind in _losses._ELEMENTWISE and y.ndim == len(out) and all(
+                    o is None or o == d or o == 1 or d == 1 for o, d in zip(out[1:], y.shape[1:]))) and (
+                y.ndim != len(out) or any(
                 o is not None and o != d for o, d in zip(out[1:], y.shape[1:]))):   # None: any length (Input((None, F)))
             hint = ""
             if loss.kind == "categorical_crossentropy" and y.ndim == 1:
@@ -1511,6 +1523,42 @@ def _signature(x):
     if hasattr(x, "shape"):
         return tuple(x.shape[1:]), str(x.dtype)
     return np.shape(x)[1:], ""
+
+
+def _untraceable_call(exc):
+    """Whether ``exc`` is a symbolic call's failure on an unknown size (a None batch axis used as
+    a number), which the same call on values would not have."""
+    text = str(exc)
+    return "NoneType" in text or "None" in text and ("shape" in text or "integer" in text)
+
+
+class _ModelNode(Layer):
+    """A subclassed model whose ``call`` cannot run on KerasTensors (it makes tensors of the
+    batch size ``ops.shape(x)[0]``), called inside a functional model: one node whose ``call``
+    runs the model on values. The model's weights are this layer's (a layer holding a model), so
+    the outer model trains them; the probe call on a batch of one gives the output shape, as a
+    written layer's."""
+
+    def __init__(self, model):
+        super().__init__(name=model.name)
+        self.model = model
+
+    def call(self, inputs, training=None):
+        return self.model(inputs, training=training)
+
+    def __getattr__(self, name):
+        # ``outer.layers[-1].ensemble``: Keras lists the model itself there
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            model = self.__dict__.get("model")
+            if model is None or name.startswith("__"):
+                raise
+            return getattr(model, name)
+
+    def get_config(self):
+        raise NotImplementedError(f"model '{self.model.name}': its call runs on values only (it reads the "
+                                  "batch size), so a functional model calling it has no config")
 
 
 class _VariableHolder(Layer):
