@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import _convert as c
 from . import _masks as m
 from . import _ops as o
+from . import _preprocessing as p
 from . import _recurrent as r
 
 CONVERTERS = {
@@ -50,5 +51,7 @@ CONVERTERS = {
     "TimeDistributed": c.convert_time_distributed,
     "MultiHeadAttention": c.convert_attention, "GroupedQueryAttention": c.convert_attention,
     "Attention": c.convert_dot_attention, "AdditiveAttention": c.convert_dot_attention,
+    "Discretization": p.convert_discretization, "CategoryEncoding": p.convert_category_encoding,
+    "IntegerLookup": p.convert_lookup, "StringLookup": p.convert_lookup,
     "OpLayer": o.convert_op_layer,   # an op called on KerasTensors (x + table, ops.expand_dims, x[:, 0])
 }
