@@ -133,6 +133,7 @@ def _build(onnx, graph, model_name, opset, dynamic_batch):
         kind = type(layer).__name__
         masks = [m for m in node.mask_inputs or () if m is not None]
         b.masks = []   # the converter's Keras masks (N, T) as float Values (_masks.py)
+        b.mask_slots = []   # the same by input position (None: that input carries none)
         if masks:
             from ._masks import MASK_READERS
             if kind not in MASK_READERS:
@@ -143,6 +144,7 @@ def _build(onnx, graph, model_name, opset, dynamic_batch):
                 raise NotImplementedError(f"ONNX export: layer '{layer.name}' ({kind}) reads a Keras mask made "
                                           "by a layer other than Embedding(mask_zero=True) or Masking")
             b.masks = [values[id(m)] for m in masks]
+            b.mask_slots = [None if m is None else values[id(m)] for m in node.mask_inputs]
         rank = len(node.inputs[0].shape) if node.inputs else 0
         if rank >= 3 and (getattr(layer, "data_format", None) == "channels_first" or (
                 kind == "BatchNormalization" and layer.axis in (1, 1 - rank))):
