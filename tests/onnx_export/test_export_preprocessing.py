@@ -101,7 +101,8 @@ _WORDS = np.array([["a", "b", "zz"], ["", "c", "a"], ["[UNK]", "d", "b"]], dtype
 
 
 @pytest.mark.parametrize("kwargs", [dict(), dict(mask_token=""), dict(output_mode="one_hot"),
-                                    dict(num_oov_indices=0, oov_token="?", vocabulary=["a", "b", "c", "d", "zz", "", "[UNK]"])],
+                                    dict(num_oov_indices=0, oov_token="?",
+                                         vocabulary=["a", "b", "c", "d", "zz", "", "[UNK]"])],
                          ids=["plain", "mask", "one_hot", "no_oov"])
 def test_string_lookup(kwargs, tmp_path):
     kwargs = {"vocabulary": ["a", "b", "c", "d"], **kwargs}
