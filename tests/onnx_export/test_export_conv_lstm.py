@@ -55,3 +55,10 @@ def test_stateful_conv_lstm_is_refused_by_name(tmp_path):
     with pytest.raises(NotImplementedError, match=r"'st' \(ConvLSTM2D\): stateful=True"):
         model.export(str(tmp_path / "m.onnx"), format="onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_masked_conv_lstm_is_refused_by_name(tmp_path):
+    x = corenn.Input((3, 4, 4, 2))
+    model = corenn.Model(x, L.ConvLSTM2D(2, 3, name="masked")(L.Masking(0.0)(x)))
+    with pytest.raises(NotImplementedError, match=r"'masked' \(ConvLSTM2D\) reads a Keras mask"):
+        model.export(str(tmp_path / "m.onnx"), format="onnx")

@@ -133,3 +133,13 @@ def test_string_lookup_with_hashed_oov_buckets_is_refused_by_name(tmp_path):
     with pytest.raises(NotImplementedError, match=r"'words' \(StringLookup\).*FarmHash"):
         model.export(str(tmp_path / "m.onnx"), format="onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_lookup_then_embedding_and_discretized_embedding(tmp_path):
+    """Indices made in the graph feed an Embedding: IntegerLookup's int64 ids, and
+    Discretization's buckets beside them."""
+    ids, x = corenn.Input((3,), dtype="int64"), corenn.Input((3,))
+    a = L.Embedding(6, 4)(L.IntegerLookup(vocabulary=[12, 36, 1138, 42], mask_token=0)(ids))
+    b = L.Embedding(4, 4)(L.Discretization(bin_boundaries=[-0.5, 0.0, 0.5])(x))
+    model = corenn.Model([ids, x], L.Dense(2)(L.Flatten()(L.Concatenate()([a, b]))))
+    export_and_compare(model, lambda n: [_tokens(n), _floats(n)[:, :3]], tmp_path / "m.onnx", batches=(1, 8))
