@@ -143,3 +143,26 @@ def test_lookup_then_embedding_and_discretized_embedding(tmp_path):
     b = L.Embedding(4, 4)(L.Discretization(bin_boundaries=[-0.5, 0.0, 0.5])(x))
     model = corenn.Model([ids, x], L.Dense(2)(L.Flatten()(L.Concatenate()([a, b]))))
     export_and_compare(model, lambda n: [_tokens(n), _floats(n)[:, :3]], tmp_path / "m.onnx", batches=(1, 8))
+
+
+@pytest.mark.parametrize("opset", [13, 18])
+def test_new_converters_at_other_opsets(opset, tmp_path):
+    """Reduce* axes as attributes (13) or inputs (18): Discretization's sum, multi_hot's max, a
+    masked attention and a ConvLSTM give the same results as at the default opset."""
+    ids, x, v = corenn.Input((9,), dtype="int32"), corenn.Input((4,)), corenn.Input((3, 5, 5, 2))
+    e = L.Embedding(20, 4, mask_zero=True)(ids)
+    outs = [L.Discretization(bin_boundaries=[-1.0, 0.0, 1.0], output_mode="multi_hot")(x),
+            L.GlobalAveragePooling1D()(L.MultiHeadAttention(2, 2)(e, e)),
+            L.Flatten()(L.ConvLSTM2D(2, 3)(v))]
+    model = corenn.Model([ids, x, v], L.Concatenate()(outs))
+    path = tmp_path / "o.onnx"
+    corenn.onnx.export(model, str(path), opset=opset)
+    assert onnx.load(str(path)).opset_import[0].version == opset
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(opset)
+    xs = [rng.integers(0, 20, (5, 9)).astype(np.int32), _floats(5),
+          rng.normal(size=(5, 3, 5, 5, 2)).astype(np.float32)]
+    xs[0][0, 4:] = 0
+    ref = model.predict(xs, verbose=0)
+    got = sess.run(None, {i.name: a for i, a in zip(sess.get_inputs(), xs)})[0]
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5 * max(1.0, float(np.abs(ref).max())))
