@@ -57,8 +57,42 @@ def test_stateful_conv_lstm_is_refused_by_name(tmp_path):
     assert not (tmp_path / "m.onnx").exists()
 
 
-def test_masked_conv_lstm_is_refused_by_name(tmp_path):
-    x = corenn.Input((3, 4, 4, 2))
-    model = corenn.Model(x, L.ConvLSTM2D(2, 3, name="masked")(L.Masking(0.0)(x)))
-    with pytest.raises(NotImplementedError, match=r"'masked' \(ConvLSTM2D\) reads a Keras mask"):
-        model.export(str(tmp_path / "m.onnx"), format="onnx")
+def _masked_frames(n, _rng=np.random.default_rng(34)):
+    """Frames with masked (all-zero) steps: pre, post, inside, and a sample with none real."""
+    x = _rng.normal(size=(n, 5, 4, 4, 2)).astype(np.float32)
+    x[0, :2] = 0.0
+    if n > 1:
+        x[1, 4] = 0.0
+    if n > 2:
+        x[2, [1, 3]] = 0.0
+    if n > 3:
+        x[3] = 0.0
+    return x
+
+
+_MASKED = {
+    "last": dict(),
+    "sequences": dict(return_sequences=True),
+    "backwards_sequences": dict(return_sequences=True, go_backwards=True),
+    "backwards_last_state": dict(go_backwards=True, return_state=True),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_MASKED))
+def test_masked_conv_lstm_exports(kind, tmp_path):
+    """Masking into ConvLSTM2D: masked steps keep the states and repeat the last output (zeros
+    before the first real step), as corenn's layer; padding anywhere and a fully masked sample."""
+    x = corenn.Input((5, 4, 4, 2))
+    out = L.ConvLSTM2D(3, 3, padding="same", **_MASKED[kind])(L.Masking(0.0)(x))
+    model = corenn.Model(x, out)
+    randomize(model, np.random.default_rng(35))
+    export_and_compare(model, _masked_frames, tmp_path / "m.onnx", batches=(1, 5))
+
+
+def test_masked_conv_lstm_from_initial_states(tmp_path):
+    x, h0, c0 = corenn.Input((5, 4, 4, 2)), corenn.Input((2, 2, 3)), corenn.Input((2, 2, 3))
+    y, h, c = L.ConvLSTM2D(3, 3, return_sequences=True, return_state=True)(L.Masking(0.0)(x), initial_state=[h0, c0])
+    model = corenn.Model([x, h0, c0], [y, h, c])
+    randomize(model, np.random.default_rng(36))
+    export_and_compare(model, lambda n: [_masked_frames(n), floats(2, 2, 3)(n), floats(2, 2, 3)(n)],
+                       tmp_path / "m.onnx", batches=(1, 5))

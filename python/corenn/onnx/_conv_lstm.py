@@ -10,8 +10,10 @@ computes it (layers/conv_lstm.py), channels-first inside:
         c' = f c + i g,  h' = o act(c')
 return_sequences stacks the h of the steps in processing order (reversed with go_backwards, as
 Keras returns them); return_state adds the last h and c; initial_state (the node's extra inputs
-[h0, c0]) seeds the first step. Refused by name: stateful=True (states kept between predict
-calls), a Keras mask (handled by the generic mask check), channels_first (likewise).
+[h0, c0]) seeds the first step. A Keras mask (from Masking) is corenn's RNN masking: at a masked
+step a sample keeps its h and c (Where on the step's mask) and repeats its previous output (zeros
+before its first real step, even from a given h0). Refused by name: stateful=True (states kept
+between predict calls), channels_first (the generic check).
 """
 from __future__ import annotations
 
@@ -60,7 +62,11 @@ def convert_conv_lstm(b, layer, xs, node):
         return activation(b, name, 0.0, Value(t, state_shape, cf), f"{base}/{what}", layer).name
 
     ract, cact = layer.recurrent_activation.name, layer.activation.name
-    hs = []
+    keep = None
+    if b.mask_slots and b.mask_slots[0] is not None:   # a Keras mask (N, T) on x: bool, per step below
+        keep = b.op("Cast", [b.plain(b.mask_slots[0])], f"{base}/mask", to=b.TensorProto.BOOL)
+        zero = b.const(np.float32(0.0), f"{base}/zero")
+    hs, y_prev = [], None
     for s in range(steps):
         t = steps - 1 - s if layer.go_backwards else s
         z = b.op("Gather", [z_all, b.ints([t], f"{base}/t{t}")], base, axis=1)
@@ -71,14 +77,24 @@ def convert_conv_lstm(b, layer, xs, node):
         zi, zf, zg, zo = b.op("Split", [z, split], base, n_out=4, axis=1)
         i, g, o = act(ract, zi, "i"), act(cact, zg, "g"), act(ract, zo, "o")
         ig = b.op("Mul", [i, g], base)
-        c_state = ig if c_state is None else b.op("Add", [b.op("Mul", [act(ract, zf, "f"), c_state], base), ig], base)
-        h = b.op("Mul", [o, act(cact, c_state, "c")], base)
-        hs.append(h)
+        c_new = ig if c_state is None else b.op("Add", [b.op("Mul", [act(ract, zf, "f"), c_state], base), ig], base)
+        h_new = b.op("Mul", [o, act(cact, c_new, "c")], base)
+        if keep is None:
+            h, c_state = h_new, c_new
+            hs.append(h)
+            continue
+        # masked samples keep their states; their output repeats the last one (zeros before the first)
+        k = b.unsqueeze(b.op("Gather", [keep, b.ints([t], f"{base}/m{t}")], base, axis=1), list(range(2, ns + 2)),
+                        base)                                                    # (N, 1, 1, ...)
+        h = b.op("Where", [k, h_new, zero if h is None else h], base)
+        c_state = b.op("Where", [k, c_new, zero if c_state is None else c_state], base)
+        y_prev = b.op("Where", [k, h_new, zero if y_prev is None else y_prev], base)
+        hs.append(y_prev)
     if layer.return_sequences:
         y = b.op("Concat", [b.unsqueeze(hh, [1], base) for hh in hs], base, axis=1)   # (N, T, F, *OS)
         out = Value(y, node.outputs[0].shape, (0, 1, rank - 1) + tuple(range(2, rank - 1)))
     else:
-        out = Value(h, node.outputs[0].shape, cf)
+        out = Value(hs[-1], node.outputs[0].shape, cf)
     if layer.return_state:
         return [out, Value(h, node.outputs[1].shape, cf), Value(c_state, node.outputs[2].shape, cf)]
     return [out]

@@ -25,7 +25,8 @@ import numpy as np
 from ._builder import Value
 
 MASK_READERS = ("SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional", "GlobalAveragePooling1D",
-                "MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention")
+                "MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention",
+                "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
 
 
 def mask_value(b, layer, xs, node):
