@@ -614,7 +614,8 @@ def convert_attention(b, layer, xs, node):
     kernel); scores = q k^T / sqrt(K) by batched MatMul; an attention_mask input, the causal
     mask and Keras padding masks (query rows; value and key steps) block scores before Softmax
     (_masked_softmax: a fully masked row is uniform, as corenn's kernel makes it); ctx = P v back
-    to (N, T, H*V); out = ctx Wo + bo. Dropout is inference's identity. return_attention_scores adds P (N, H, Tq, Tv) as the second output."""
+    to (N, T, H*V); out = ctx Wo + bo. Dropout is inference's identity. return_attention_scores
+    adds P (N, H, Tq, Tv) as the second output."""
     if layer._fold is not None:
         raise unsupported(layer, "attention over other axes than the steps of rank-3 inputs")
     has_key, has_mask, causal, scores_out = layer._options
