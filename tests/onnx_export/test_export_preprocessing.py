@@ -166,3 +166,28 @@ def test_new_converters_at_other_opsets(opset, tmp_path):
     ref = model.predict(xs, verbose=0)
     got = sess.run(None, {i.name: a for i, a in zip(sess.get_inputs(), xs)})[0]
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5 * max(1.0, float(np.abs(ref).max())))
+
+
+@pytest.mark.parametrize("make,what", [
+    (lambda: L.Discretization(num_bins=3, name="late"), "no bin_boundaries yet"),
+    (lambda: L.IntegerLookup(name="late"), "no vocabulary yet"),
+    (lambda: L.Hashing(num_bins=4, name="late"), "no ONNX converter"),
+], ids=["discretization_not_adapted", "lookup_without_vocabulary", "hashing"])
+def test_unexportable_preprocessing_is_refused_by_name(make, what, tmp_path):
+    inp = corenn.Input((3,), dtype="int64")
+    model = corenn.Model(inp, make()(inp))
+    with pytest.raises(NotImplementedError, match=rf"'late' \(\w+\).*{what}"):
+        model.export(str(tmp_path / "m.onnx"), format="onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_unknown_token_without_oov_index_is_minus_one(tmp_path):
+    """corenn raises on a token outside the vocabulary with num_oov_indices=0; a graph cannot
+    raise, so the exported lookup gives -1 there (and the known tokens their indices)."""
+    inp = corenn.Input((3,), dtype="int64")
+    model = corenn.Model(inp, L.IntegerLookup(vocabulary=[5, 6], num_oov_indices=0)(inp))
+    model.export(str(tmp_path / "m.onnx"), format="onnx")
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: np.array([[5, 6, 7]], np.int64)})[0]
+    np.testing.assert_array_equal(got, [[0, 1, -1]])
+    np.testing.assert_array_equal(model.predict(np.array([[5, 6, 5]], np.int64), verbose=0), [[0, 1, 0]])
