@@ -6,7 +6,7 @@ import pytest
 
 import corenn
 from corenn import layers
-from layer_checks import check_against_reference, check_saving, close as _close
+from layer_checks import check_against_reference, check_onnx_export, check_saving, close as _close
 import reference as ref
 
 
@@ -120,8 +120,6 @@ def test_under_gradient_tape(rng):
     _close(np.asarray(grads[2]), fd, 1e-3)
 
 
-def test_onnx_export_refuses_it_by_name_as_the_other_conv_lstms():
-    pytest.importorskip("onnx")
+def test_onnx_export_matches_onnxruntime(tmp_path, rng):
     model = corenn.Sequential([corenn.Input((2, 2, 3, 3, 1)), layers.ConvLSTM3D(2, 2, name="clstm")])
-    with pytest.raises(NotImplementedError, match=r"'clstm' \(ConvLSTM3D\) has no ONNX converter"):
-        corenn.onnx.export(model, "unused.onnx")
+    check_onnx_export(model, rng.normal(size=(3, 2, 2, 3, 3, 1)).astype(np.float32), tmp_path, rng)

@@ -358,10 +358,10 @@ def test_opset_dependent_spellings(opset, tmp_path):
 
 def test_unsupported_layer_names_it_and_writes_nothing(tmp_path):
     inp = L.Input(shape=(4, 8))
-    out = L.Discretization(bin_boundaries=[0.0], name="bins")(inp)
+    out = L.Hashing(num_bins=3, name="bins")(inp)   # FarmHash64: no ONNX op computes it
     model = corenn.Model(inp, out)
     path = tmp_path / "bad.onnx"
-    with pytest.raises(NotImplementedError, match=r"'bins' \(Discretization\)"):
+    with pytest.raises(NotImplementedError, match=r"'bins' \(Hashing\)"):
         corenn.onnx.export(model, str(path))
     assert os.listdir(tmp_path) == []
 
@@ -371,7 +371,7 @@ def test_failed_export_keeps_existing_file(tmp_path):
     path.write_bytes(b"old")
     ids = corenn.Input((4,), dtype="int32")
     e = L.Embedding(5, 4, mask_zero=True)(ids)
-    model = corenn.Model(ids, L.MultiHeadAttention(2, 2)(e, e))   # attention does not export masks
+    model = corenn.Model(ids, L.Softmax()(e))   # Softmax's reading of a mask is not exported
     with pytest.raises(NotImplementedError, match="mask"):
         model.export(str(path), format="onnx")
     assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["keep.onnx"]
@@ -473,8 +473,8 @@ def _attention_model(kind):
 
 @pytest.mark.parametrize("kind", ["cross", "causal_self", "mask_key_scores", "grouped", "encoder_block"])
 def test_attention_exports(kind, tmp_path):
-    """MultiHeadAttention / GroupQueryAttention decomposed into MatMul / Softmax (masks added as
-    -1e9), a Transformer block with them, against predict at batch 1 and 64."""
+    """MultiHeadAttention / GroupQueryAttention decomposed into MatMul / Softmax (masked scores
+    set to -1e9), a Transformer block with them, against predict at batch 1 and 64."""
     model, makers = _attention_model(kind)
     randomize(model, np.random.default_rng(11))
     export_and_compare(model, lambda n: [make(n) for make in makers], tmp_path / "m.onnx")
@@ -565,3 +565,59 @@ def test_dot_and_additive_attention_export(kind, tmp_path):
     ws = model.get_weights()
     model.set_weights([np.random.default_rng(2).normal(size=w.shape).astype(np.float32) + 1.0 for w in ws])
     export_and_compare(model, lambda n: [floats(5, 4)(n), floats(6, 4)(n), floats(6, 4)(n)], tmp_path / "m.onnx")
+
+
+def _masked_attention(kind, ids, ids2):
+    """Attention layers reading Keras padding masks: self-attention over one masked sequence,
+    cross-attention between two (query and value masks differ), causal + padding, the scores,
+    a Masking-made mask, and a pooled classifier head that reads the output's (query) mask."""
+    e = L.Embedding(20, 8, mask_zero=True)
+    x, y = e(ids), L.Embedding(20, 8, mask_zero=True)(ids2)
+    if kind == "mha_self":
+        return L.MultiHeadAttention(2, 4)(x, x)
+    if kind == "mha_cross_key":
+        return L.MultiHeadAttention(2, 3, value_dim=5)(x, y, key=y)
+    if kind == "mha_causal_scores":
+        return L.MultiHeadAttention(2, 4)(x, x, use_causal_mask=True, return_attention_scores=True)
+    if kind == "mha_pooled":
+        return L.Dense(3)(L.GlobalAveragePooling1D()(L.MultiHeadAttention(2, 4)(x, x)))
+    if kind == "gqa":
+        return L.GroupQueryAttention(head_dim=4, num_query_heads=4, num_key_value_heads=2)(x, y)
+    if kind == "dot_cross":
+        return L.Attention(use_scale=True)([x, y])
+    if kind == "dot_causal_scores":
+        return L.Attention()([x, x], use_causal_mask=True, return_attention_scores=True)
+    if kind == "additive":
+        return L.AdditiveAttention()([x, y, y])
+    raise KeyError(kind)
+
+
+_MASKED_ATTENTION = ["additive", "dot_causal_scores", "dot_cross", "gqa", "mha_causal_scores", "mha_cross_key",
+                     "mha_pooled", "mha_self"]
+
+
+@pytest.mark.parametrize("kind", _MASKED_ATTENTION)
+def test_masked_attention_exports(kind, tmp_path):
+    """Embedding(mask_zero=True) masks into MultiHeadAttention / GroupQueryAttention (query rows
+    and value / key steps blocked; a fully masked row uniform) and Attention / AdditiveAttention
+    (value steps blocked, masked query outputs 0), for pre-, post- and inner padding and a
+    sample with no real step."""
+    ids, ids2 = corenn.Input((9,), dtype="int32"), corenn.Input((9,), dtype="int32")
+    model = corenn.Model([ids, ids2], _masked_attention(kind, ids, ids2))
+    randomize(model, np.random.default_rng(21))
+    export_and_compare(model, lambda n: [_token_ids(n), _token_ids(n)[::-1].copy()], tmp_path / "m.onnx",
+                       batches=(1, 6))
+
+
+def test_masking_into_attention_exports(tmp_path):
+    x = corenn.Input((7, 3))
+    m = L.Masking(0.0)(x)
+    model = corenn.Model(x, L.MultiHeadAttention(2, 3)(m, m))
+    randomize(model, np.random.default_rng(22))
+
+    def make(n, _rng=np.random.default_rng(23)):
+        a = _rng.normal(size=(n, 7, 3)).astype(np.float32)
+        a[0, :3] = 0.0
+        a[-1, 5:] = 0.0
+        return a
+    export_and_compare(model, make, tmp_path / "m.onnx", batches=(1, 5))

@@ -109,7 +109,8 @@ def _plan_bn_folding(graph):
 
 def _elem_type(onnx, dtype):
     return {"float32": onnx.TensorProto.FLOAT, "int32": onnx.TensorProto.INT32,
-            "int64": onnx.TensorProto.INT64}.get(str(dtype), onnx.TensorProto.FLOAT)
+            "int64": onnx.TensorProto.INT64, "string": onnx.TensorProto.STRING}.get(str(dtype),
+                                                                                    onnx.TensorProto.FLOAT)
 
 
 def _build(onnx, graph, model_name, opset, dynamic_batch):
@@ -118,11 +119,12 @@ def _build(onnx, graph, model_name, opset, dynamic_batch):
     b = Builder(onnx.helper, onnx.numpy_helper, onnx.TensorProto, opset)
     b.folded, b.fused_bn = _plan_bn_folding(graph)
     b.made_masks = {}   # node id -> the mask Value its converter made (onnx/_masks.py)
+    b.domains = {}      # other operator domains a converter used -> their opset (ai.onnx.ml)
     values, inputs = {}, []
     for t in graph.inputs:
         batch = "batch" if dynamic_batch else (t.shape[0] or 1)
         name = b.fresh(t.name or "input")
-        dtype = t.dtype if t.dtype in ("int32", "int64") else "float32"
+        dtype = t.dtype if t.dtype in ("int32", "int64", "string") else "float32"
         inputs.append(onnx.helper.make_tensor_value_info(name, _elem_type(onnx, dtype),
                                                          [batch] + list(t.shape[1:])))
         values[id(t)] = Value(name, t.shape, dtype=dtype)
@@ -131,6 +133,7 @@ def _build(onnx, graph, model_name, opset, dynamic_batch):
         kind = type(layer).__name__
         masks = [m for m in node.mask_inputs or () if m is not None]
         b.masks = []   # the converter's Keras masks (N, T) as float Values (_masks.py)
+        b.mask_slots = []   # the same by input position (None: that input carries none)
         if masks:
             from ._masks import MASK_READERS
             if kind not in MASK_READERS:
@@ -141,6 +144,7 @@ def _build(onnx, graph, model_name, opset, dynamic_batch):
                 raise NotImplementedError(f"ONNX export: layer '{layer.name}' ({kind}) reads a Keras mask made "
                                           "by a layer other than Embedding(mask_zero=True) or Masking")
             b.masks = [values[id(m)] for m in masks]
+            b.mask_slots = [None if m is None else values[id(m)] for m in node.mask_inputs]
         rank = len(node.inputs[0].shape) if node.inputs else 0
         if rank >= 3 and (getattr(layer, "data_format", None) == "channels_first" or (
                 kind == "BatchNormalization" and layer.axis in (1, 1 - rank))):
@@ -168,11 +172,12 @@ def _build(onnx, graph, model_name, opset, dynamic_batch):
         seen.add(t.name)
         b.nodes.append(onnx.helper.make_node("Identity", [b.plain(v)], [name], name=b.fresh(f"{name}/output")))
         batch = "batch" if dynamic_batch else (t.shape[0] or 1)
-        outputs.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT,
+        outputs.append(onnx.helper.make_tensor_value_info(name, _elem_type(onnx, v.dtype),
                                                           [batch] + list(t.shape[1:])))
     g = onnx.helper.make_graph(b.nodes, model_name, inputs, outputs, initializer=b.initializers)
     model = onnx.helper.make_model(g, producer_name="corenn",
-                                   opset_imports=[onnx.helper.make_opsetid("", opset)])
+                                   opset_imports=[onnx.helper.make_opsetid("", opset)] + [
+                                       onnx.helper.make_opsetid(d, v) for d, v in sorted(b.domains.items())])
     model.ir_version = min(model.ir_version, _max_ir_version(onnx, opset))
     return model
 

@@ -575,23 +575,47 @@ def convert_conv_transpose(b, layer, xs, node):
     return [_with_activation(b, layer, Value(y, _out(node), cf))]
 
 
-def _add_causal_mask(b, layer, scores, tq, tv):
+def _masked_softmax(b, layer, scores, allowed):
+    """Softmax over the last axis of ``scores`` restricted to the keys ``allowed`` (bool tensors
+    that broadcast against the scores, combined with And), as corenn's masked softmax kernel:
+    a blocked score becomes -1e9 (exp underflows to exactly 0 next to any allowed score), so a
+    row with no allowed key is uniform over all keys, as in corenn and Keras."""
+    base = layer.name
+    if allowed:
+        ok = allowed[0]
+        for a in allowed[1:]:
+            ok = b.op("And", [ok, a], base)
+        scores = b.op("Where", [ok, scores, b.const(np.float32(-1e9), f"{base}/blocked")], base)
+    return b.op("Softmax", [scores], base, axis=-1)
+
+
+def _causal_allowed(b, layer, tq, tv):
     """Keras' causal mask on (..., Tq, Tv) scores: query step i sees value steps j <= i (a
-    lower-triangular (Tq, Tv)); the others get -1e9 before Softmax."""
+    lower-triangular bool (Tq, Tv) constant)."""
     if tq is None or tv is None:
         raise unsupported(layer, "a causal mask needs query and value lengths known at export")
-    blocked = np.where(np.arange(tv)[None, :] > np.arange(tq)[:, None], -1e9, 0.0).astype(np.float32)
-    return b.op("Add", [scores, b.const(blocked, f"{layer.name}/causal")], layer.name)
+    return b.const(np.arange(tv)[None, :] <= np.arange(tq)[:, None], f"{layer.name}/causal", np.bool_)
+
+
+def _mask_bool(b, mask, axes, base):
+    """A Keras mask (N, T) float Value as bool with size-1 axes inserted at ``axes``."""
+    return b.unsqueeze(b.op("Cast", [b.plain(mask)], base, to=b.TensorProto.BOOL), axes, base)
+
+
+def _slot(b, i):
+    slots = getattr(b, "mask_slots", None) or []
+    return slots[i] if i < len(slots) else None
 
 
 def convert_attention(b, layer, xs, node):
     """MultiHeadAttention / GroupQueryAttention (rank-3 inputs over the steps axis), decomposed:
     q = query Wq + bq as one MatMul to (N, T, H*K), viewed (N, T, H, K) and transposed to heads
     first; likewise k and v (grouped-query heads repeated H / G times, consecutive as in corenn's
-    kernel); scores = q k^T / sqrt(K) by batched MatMul; an attention_mask input and the causal
-    mask become -1e9 added before Softmax (a fully masked row is then uniform, as corenn's
-    kernel makes it); ctx = P v back to (N, T, H*V); out = ctx Wo + bo. Dropout is inference's
-    identity. return_attention_scores adds P (N, H, Tq, Tv) as the second output."""
+    kernel); scores = q k^T / sqrt(K) by batched MatMul; an attention_mask input, the causal
+    mask and Keras padding masks (query rows; value and key steps) block scores before Softmax
+    (_masked_softmax: a fully masked row is uniform, as corenn's kernel makes it); ctx = P v back
+    to (N, T, H*V); out = ctx Wo + bo. Dropout is inference's identity. return_attention_scores
+    adds P (N, H, Tq, Tv) as the second output."""
     if layer._fold is not None:
         raise unsupported(layer, "attention over other axes than the steps of rank-3 inputs")
     has_key, has_mask, causal, scores_out = layer._options
@@ -623,14 +647,19 @@ def convert_attention(b, layer, xs, node):
     v = heads(value, layer.value_kernel, layer.value_bias, g, vd, "value")
     scores = b.op("MatMul", [q, b.op("Transpose", [k], base, perm=[0, 1, 3, 2])], base)
     scores = b.op("Mul", [scores, b.const(np.float32(1.0 / np.sqrt(kd)), f"{base}/scale")], base)
+    allowed = []
     if causal:
-        scores = _add_causal_mask(b, layer, scores, tq, tv)
-    if mask is not None:   # (N, Tq, Tv) of 0 / 1: -1e9 where 0, for every head
-        m = b.unsqueeze(b.op("Cast", [b.plain(mask)], base, to=b.TensorProto.FLOAT), [1], base)
-        one = b.const(np.float32(1.0), f"{base}/one")
-        scores = b.op("Add", [scores, b.op("Mul", [b.op("Sub", [one, m], base),
-                                                   b.const(np.float32(-1e9), f"{base}/blocked")], base)], base)
-    probs = b.op("Softmax", [scores], base, axis=-1)
+        allowed.append(_causal_allowed(b, layer, tq, tv))
+    if mask is not None:   # (N, Tq, Tv) (or broadcasting): nonzero = attend, for every head
+        allowed.append(b.unsqueeze(b.op("Cast", [b.plain(mask)], base, to=b.TensorProto.BOOL), [1], base))
+    # Keras padding masks (Embedding(mask_zero=True), Masking): query rows, value and key steps
+    qm, vm, km = _slot(b, 0), _slot(b, 1), _slot(b, 2) if has_key else None
+    if qm is not None:
+        allowed.append(_mask_bool(b, qm, [1, 3], f"{base}/query_mask"))
+    for m, what in ((vm, "value_mask"), (km, "key_mask")):
+        if m is not None:
+            allowed.append(_mask_bool(b, m, [1, 2], f"{base}/{what}"))
+    probs = _masked_softmax(b, layer, scores, allowed)
     ctx = b.op("Transpose", [b.op("MatMul", [probs, v], base)], base, perm=[0, 2, 1, 3])
     ctx = b.op("Reshape", [ctx, b.ints([0, 0, h * vd], f"{base}/merge")], base)
     do = layer.output_kernel.shape[-1]
@@ -680,8 +709,9 @@ def convert_resizing(b, layer, xs, node):
 
 
 def convert_dot_attention(b, layer, xs, node):
-    """Attention (score_mode dot / concat) and AdditiveAttention on [query, value(, key)], no
-    Keras masks (a node reading one is refused before): scores = q k^T (times the learned scalar
+    """Attention (score_mode dot / concat) and AdditiveAttention on [query, value(, key)], with
+    Keras' padding masks as corenn reads them (value mask on the keys, query mask multiplied into
+    the output): scores = q k^T (times the learned scalar
     with use_scale); concat: concat_score_weight * sum_d tanh(scale (q + k)); additive:
     sum_d scale[d] tanh(q + k); the causal mask as -1e9 before Softmax; out = P value, and P as
     the second output with return_attention_scores. Dropout is inference's identity."""
@@ -707,10 +737,15 @@ def convert_dot_attention(b, layer, xs, node):
             scale = _w(layer.scale).reshape(d) if layer.use_scale else np.ones(d, np.float32)
             scores = b.reduce("ReduceSum", b.op("Mul", [b.op("Tanh", [pair], base), b.const(scale, f"{base}/scale")],
                                                 base), [3], False, base)
-    if causal:
-        scores = _add_causal_mask(b, layer, scores, tq, tv)
-    probs = b.op("Softmax", [scores], base, axis=-1)
-    outs = [Value(b.op("MatMul", [probs, v], base), _out(node))]
+    allowed = [_causal_allowed(b, layer, tq, tv)] if causal else []
+    qm, vm = _slot(b, 0), _slot(b, 1)   # Keras padding masks: value steps as keys; query rows after
+    if vm is not None:
+        allowed.append(_mask_bool(b, vm, [1], f"{base}/value_mask"))
+    probs = _masked_softmax(b, layer, scores, allowed)
+    y = b.op("MatMul", [probs, v], base)
+    if qm is not None:   # a masked query step gives 0 (its returned scores are not zeroed)
+        y = b.op("Mul", [y, b.unsqueeze(b.plain(qm), [2], f"{base}/query_mask")], base)
+    outs = [Value(y, _out(node))]
     if scores_out:
         outs.append(Value(probs, _out(node, 1)))
     return outs

@@ -1,5 +1,6 @@
 """Keras masks in the ONNX graph: Embedding(mask_zero=True) and Masking make one, recurrent
-layers and GlobalAveragePooling1D read it.
+layers, GlobalAveragePooling1D and the attention layers read it (the attention converters in
+_convert block masked query rows / key steps before their Softmax, as corenn's masked softmax).
 
 A mask is a float (N, T) tensor, 1 for a real step, as in corenn's graph (models/graph.py).
 Made from the producer's input: Embedding ``ids != 0``; Masking ``any(x != mask_value)`` over the
@@ -23,7 +24,9 @@ import numpy as np
 
 from ._builder import Value
 
-MASK_READERS = ("SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional", "GlobalAveragePooling1D")
+MASK_READERS = ("SimpleRNN", "LSTM", "GRU", "RNN", "Bidirectional", "GlobalAveragePooling1D",
+                "MultiHeadAttention", "GroupedQueryAttention", "Attention", "AdditiveAttention",
+                "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
 
 
 def mask_value(b, layer, xs, node):

@@ -2,9 +2,11 @@
 to compute what its base class does, so it must be listed itself)."""
 from __future__ import annotations
 
+from . import _conv_lstm as cl
 from . import _convert as c
 from . import _masks as m
 from . import _ops as o
+from . import _preprocessing as p
 from . import _recurrent as r
 
 CONVERTERS = {
@@ -47,8 +49,11 @@ CONVERTERS = {
     "SimpleRNN": r.convert_rnn, "LSTM": r.convert_rnn, "GRU": r.convert_rnn,
     "RNN": r.convert_rnn,
     "Bidirectional": r.convert_bidirectional,
+    "ConvLSTM1D": cl.convert_conv_lstm, "ConvLSTM2D": cl.convert_conv_lstm, "ConvLSTM3D": cl.convert_conv_lstm,
     "TimeDistributed": c.convert_time_distributed,
     "MultiHeadAttention": c.convert_attention, "GroupedQueryAttention": c.convert_attention,
     "Attention": c.convert_dot_attention, "AdditiveAttention": c.convert_dot_attention,
+    "Discretization": p.convert_discretization, "CategoryEncoding": p.convert_category_encoding,
+    "IntegerLookup": p.convert_lookup, "StringLookup": p.convert_lookup,
     "OpLayer": o.convert_op_layer,   # an op called on KerasTensors (x + table, ops.expand_dims, x[:, 0])
 }
