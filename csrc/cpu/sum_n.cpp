@@ -13,9 +13,11 @@ namespace corenn::cpu {
 
 namespace {
 constexpr int64_t kBlock = 1024;
-}  // namespace
 
-void sum_n(const std::vector<const float*>& xs, float* y, int64_t n) {
+// y = xs[0] + xs[1] + ... block by block, `finish(i0, block, m)` applied to each block's sums
+// before they are stored.
+template <class Finish>
+void sum_blocks(const std::vector<const float*>& xs, float* y, int64_t n, const Finish& finish) {
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   parallel_for(0, blocks, std::max<int64_t>(1, 16384 / kBlock), [&](int64_t lo, int64_t hi) {
     float acc[kBlock];
@@ -26,26 +28,22 @@ void sum_n(const std::vector<const float*>& xs, float* y, int64_t n) {
         const float* x = xs[k] + i0;
         for (int64_t j = 0; j < m; ++j) acc[j] += x[j];
       }
+      finish(i0, acc, m);
       std::copy(acc, acc + m, y + i0);
     }
   });
 }
 
+}  // namespace
+
+void sum_n(const std::vector<const float*>& xs, float* y, int64_t n) {
+  sum_blocks(xs, y, n, [](int64_t, float*, int64_t) {});
+}
+
 void sum_n_relu_grad(const std::vector<const float*>& dys, const float* y, float* dz, int64_t n) {
-  const int64_t blocks = (n + kBlock - 1) / kBlock;
-  parallel_for(0, blocks, std::max<int64_t>(1, 16384 / kBlock), [&](int64_t lo, int64_t hi) {
-    float acc[kBlock];
-    for (int64_t blk = lo; blk < hi; ++blk) {
-      const int64_t i0 = blk * kBlock, m = std::min(n, i0 + kBlock) - i0;
-      std::copy(dys[0] + i0, dys[0] + i0 + m, acc);
-      for (size_t k = 1; k < dys.size(); ++k) {
-        const float* x = dys[k] + i0;
-        for (int64_t j = 0; j < m; ++j) acc[j] += x[j];
-      }
-      const float* yb = y + i0;
-      for (int64_t j = 0; j < m; ++j) acc[j] = yb[j] > 0.0f ? acc[j] : acc[j] * yb[j];
-      std::copy(acc, acc + m, dz + i0);
-    }
+  sum_blocks(dys, dz, n, [y](int64_t i0, float* acc, int64_t m) {
+    const float* yb = y + i0;
+    for (int64_t j = 0; j < m; ++j) acc[j] = yb[j] > 0.0f ? acc[j] : acc[j] * yb[j];
   });
 }
 

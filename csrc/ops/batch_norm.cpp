@@ -47,6 +47,31 @@ void check_pooled(const char* op, const char* arg, const Tensor& t, const Tensor
   check_same_device(op, "x", x, arg, t);
 }
 
+// The checks both backward entries share: the per-channel vectors, dgamma / dbeta, and dx (x's
+// shape, writable, not x, mean or inv_std: pass 2 reads them after pass 1).
+void check_backward_outputs(const char* op, const Tensor& x, const std::optional<Tensor>& gamma,
+                            const Tensor& mean, const Tensor& inv_std,
+                            const std::optional<Tensor>& dx, const std::optional<Tensor>& dgamma,
+                            const std::optional<Tensor>& dbeta) {
+  check_optional_channels(op, "gamma", gamma, x);
+  check_channels(op, "mean", mean, x);
+  check_channels(op, "inv_std", inv_std, x);
+  check_optional_channels(op, "dgamma", dgamma, x);
+  check_optional_channels(op, "dbeta", dbeta, x);
+  if (dgamma) check_writable(op, "dgamma", *dgamma);
+  if (dbeta) check_writable(op, "dbeta", *dbeta);
+  if (dx) {
+    check_float32(op, "dx", *dx);
+    check_writable(op, "dx", *dx);
+    check_same_shape(op, "x", x, "dx", *dx);
+    check_same_device(op, "x", x, "dx", *dx);
+    check_no_alias(op, "x", x, "dx", *dx);
+    check_no_alias(op, "dx", *dx, "mean", mean);
+    check_no_alias(op, "dx", *dx, "inv_std", inv_std);
+  }
+  if (dgamma && dbeta) check_no_alias(op, "dgamma", *dgamma, "dbeta", *dbeta);
+}
+
 void check_epsilon(const char* op, double epsilon) {
   CORENN_CHECK(std::isfinite(epsilon) && epsilon > 0.0, op, ": epsilon must be > 0, got ", epsilon);
 }
@@ -150,24 +175,8 @@ void batch_norm_backward(const Tensor& dy, const Tensor& x, const std::optional<
   check_float32(op, "dy", dy);
   check_same_shape(op, "x", x, "dy", dy);
   check_same_device(op, "x", x, "dy", dy);
-  check_optional_channels(op, "gamma", gamma, x);
-  check_channels(op, "mean", mean, x);
-  check_channels(op, "inv_std", inv_std, x);
-  check_optional_channels(op, "dgamma", dgamma, x);
-  check_optional_channels(op, "dbeta", dbeta, x);
-  if (dgamma) check_writable(op, "dgamma", *dgamma);
-  if (dbeta) check_writable(op, "dbeta", *dbeta);
-  if (dx) {
-    check_float32(op, "dx", *dx);
-    check_writable(op, "dx", *dx);
-    check_same_shape(op, "x", x, "dx", *dx);
-    check_same_device(op, "x", x, "dx", *dx);
-    check_no_alias(op, "x", x, "dx", *dx);  // pass 2 reads x after pass 1; dx may be dy only
-    check_same_or_disjoint(op, "dy", dy, "dx", *dx);
-    check_no_alias(op, "dx", *dx, "mean", mean);
-    check_no_alias(op, "dx", *dx, "inv_std", inv_std);
-  }
-  if (dgamma && dbeta) check_no_alias(op, "dgamma", *dgamma, "dbeta", *dbeta);
+  check_backward_outputs(op, x, gamma, mean, inv_std, dx, dgamma, dbeta);
+  if (dx) check_same_or_disjoint(op, "dy", dy, "dx", *dx);  // dx may be dy only
   batch_norm_backward_stub(x.device())(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta, training);
 }
 
@@ -191,30 +200,14 @@ void batch_norm_add_relu_backward(const Tensor& dy, const Tensor& x, const Tenso
     check_same_shape(op, "x", x, name, *t);
     check_same_device(op, "x", x, name, *t);
   }
-  check_optional_channels(op, "gamma", gamma, x);
-  check_channels(op, "mean", mean, x);
-  check_channels(op, "inv_std", inv_std, x);
-  check_optional_channels(op, "dgamma", dgamma, x);
-  check_optional_channels(op, "dbeta", dbeta, x);
+  check_backward_outputs(op, x, gamma, mean, inv_std, dx, dgamma, dbeta);
   check_writable(op, "dr", dr);
   // pass 1 reads dy, y, x and writes dr element by element; pass 2 reads dr and x, writes dx
   check_same_or_disjoint(op, "dy", dy, "dr", dr);
   check_same_or_disjoint(op, "y", y, "dr", dr);
   check_no_alias(op, "x", x, "dr", dr);
   for (const Tensor* t : {&mean, &inv_std}) check_no_alias(op, "dr", dr, "mean / inv_std", *t);
-  if (dgamma) check_writable(op, "dgamma", *dgamma);
-  if (dbeta) check_writable(op, "dbeta", *dbeta);
-  if (dx) {
-    check_float32(op, "dx", *dx);
-    check_writable(op, "dx", *dx);
-    check_same_shape(op, "x", x, "dx", *dx);
-    check_same_device(op, "x", x, "dx", *dx);
-    check_no_alias(op, "x", x, "dx", *dx);
-    check_no_alias(op, "dr", dr, "dx", *dx);   // dr is the residual's gradient, returned too
-    check_no_alias(op, "dx", *dx, "mean", mean);
-    check_no_alias(op, "dx", *dx, "inv_std", inv_std);
-  }
-  if (dgamma && dbeta) check_no_alias(op, "dgamma", *dgamma, "dbeta", *dbeta);
+  if (dx) check_no_alias(op, "dr", dr, "dx", *dx);   // dr is the residual's gradient, returned too
   for (const auto* t : {&dgamma, &dbeta})
     if (*t) check_no_alias(op, "dr", dr, "dgamma / dbeta", **t);
   batch_norm_add_relu_backward_stub(x.device())(dy, x, y, gamma, mean, inv_std, dr, dx, dgamma,
