@@ -12,7 +12,7 @@ import numpy as np
 from .. import activations as _activations
 from .. import constraints, initializers, kernels, regularizers
 from ._channels_first import ChannelsFirst, data_format_arg
-from .base import ActivatedLayer, Layer, activation_flops, sample_size, shape_str
+from .base import ASSIGNED_WEIGHT_LAYERS, ActivatedLayer, Layer, activation_flops, sample_size, shape_str
 from .lora import LoRA
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout", "Identity", "Masking", "Lambda"]
@@ -94,6 +94,35 @@ class Dense(LoRA, ActivatedLayer):
             # training step, which changes it, never packs into the cache)
             kernels._gemm(x2, self.kernel, z2, False, False, 1.0, 0.0, self.bias, act, True)
         return self._activate(x, z, out_shape)
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name in ("kernel", "bias") and "_params" in self.__dict__:
+            # kernel / bias set to tensors that are not this layer's weights (the "Introduction to
+            # Keras for researchers" hypernetwork assigns another model's predictions)
+            assigned = any(t is not None and not any(t is p.value for p in self._params)
+                           for t in (self.__dict__.get("kernel"), self.__dict__.get("bias")))
+            if assigned:
+                ASSIGNED_WEIGHT_LAYERS.add(self)
+            else:
+                ASSIGNED_WEIGHT_LAYERS.discard(self)
+
+    def _assigned_weights(self):
+        return self in ASSIGNED_WEIGHT_LAYERS and not self.lora_enabled
+
+    def _call_with_assigned_weights(self, x):
+        """act(x @ kernel + bias) in differentiable ops, so a GradientTape carries the loss into
+        whatever computed the assigned tensors (the fused kernel writes gradients only into the
+        layer's own weights)."""
+        from .. import ops
+        k = self.kernel
+        if tuple(k.shape) != (x.shape[-1], self.units):
+            raise ValueError(f"Dense '{self.name}': the kernel assigned to it has shape {tuple(k.shape)}, "
+                             f"but inputs of shape {tuple(x.shape)} need ({x.shape[-1]}, {self.units})")
+        z = ops.matmul(x, k)
+        if self.use_bias and self.bias is not None:
+            z = ops.add(z, self.bias)
+        return self.activation(z)
 
     def flops(self, input_shape):
         """2*D*U per row (multiply-adds), + U for the bias, + the activation."""
