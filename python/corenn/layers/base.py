@@ -884,7 +884,7 @@ class Layer:
                 y = self._string_call(inputs, training)
             elif mask is not None:
                 y = self._masked_call(inputs, training, mask)
-            elif self._assigned_weights():
+            elif ASSIGNED_WEIGHT_LAYERS and self._assigned_weights():
                 y = self._call_with_assigned_weights(inputs)
             else:
                 tape = autodiff.recording_tape()

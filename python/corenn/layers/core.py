@@ -18,6 +18,27 @@ from .lora import LoRA
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout", "Identity", "Masking", "Lambda"]
 
 
+class _WeightSlot:
+    """Dense's ``kernel`` / ``bias``: reads are plain instance-dict lookups (a descriptor with
+    ``__set__`` and no ``__get__`` yields to the instance dict), writes note whether the value is
+    a tensor the layer does not own (the "Introduction to Keras for researchers" hypernetwork
+    assigns another model's predictions): such layers go in ASSIGNED_WEIGHT_LAYERS."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __set__(self, layer, value):
+        d = layer.__dict__
+        d[self.name] = value
+        params = d.get("_params")
+        if params is None:
+            return
+        if any(t is not None and not any(t is p.value for p in params) for t in (d.get("kernel"), d.get("bias"))):
+            ASSIGNED_WEIGHT_LAYERS.add(layer)
+        else:
+            ASSIGNED_WEIGHT_LAYERS.discard(layer)
+
+
 class Dense(LoRA, ActivatedLayer):
     supports_masking = True  # on a sequence (N, T, D) the steps' mask passes through (Keras)
 
@@ -37,6 +58,9 @@ class Dense(LoRA, ActivatedLayer):
         lora_rank, lora_alpha: LoRA (layers/lora.py): the kernel frozen, W + (alpha / rank) A @ B
             learned instead; also ``enable_lora(rank)`` on a built layer.
     """
+
+    kernel = _WeightSlot()
+    bias = _WeightSlot()
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -94,18 +118,6 @@ class Dense(LoRA, ActivatedLayer):
             # training step, which changes it, never packs into the cache)
             kernels._gemm(x2, self.kernel, z2, False, False, 1.0, 0.0, self.bias, act, True)
         return self._activate(x, z, out_shape)
-
-    def __setattr__(self, name, value):
-        super().__setattr__(name, value)
-        if name in ("kernel", "bias") and "_params" in self.__dict__:
-            # kernel / bias set to tensors that are not this layer's weights (the "Introduction to
-            # Keras for researchers" hypernetwork assigns another model's predictions)
-            assigned = any(t is not None and not any(t is p.value for p in self._params)
-                           for t in (self.__dict__.get("kernel"), self.__dict__.get("bias")))
-            if assigned:
-                ASSIGNED_WEIGHT_LAYERS.add(self)
-            else:
-                ASSIGNED_WEIGHT_LAYERS.discard(self)
 
     def _assigned_weights(self):
         return self in ASSIGNED_WEIGHT_LAYERS and not self.lora_enabled
