@@ -356,3 +356,16 @@ def test_text_line_dataset_and_list_files(tmp_path):
     assert sorted(items(Dataset.list_files(str(tmp_path / "*.txt"), seed=3))) == items(files)
     with pytest.raises(ValueError, match="list_files: no files match"):
         Dataset.list_files(str(tmp_path / "*.csv"))
+
+
+def test_tensor_spec_shape_is_a_tensor_shape():
+    """element_spec[i].shape.as_list(), as the tf.data guide reads a from_generator spec."""
+    import corenn as tf
+    ds = tf.data.Dataset.from_generator(
+        lambda: iter([(np.arange(3, dtype=np.int32), np.int32(1))]),
+        output_signature=(tf.TensorSpec(shape=(None,), dtype=tf.int32), tf.TensorSpec(shape=(), dtype=tf.int32)))
+    spec = ds.element_spec[0]
+    assert spec.shape.as_list() == [None] and spec.shape.rank == 1
+    assert ds.element_spec[1].shape.as_list() == []
+    assert tf.TensorSpec((2, 3)).shape == (2, 3) and tf.TensorSpec((2, 3)).shape.num_elements() == 6
+    assert tf.TensorSpec(None).shape is None

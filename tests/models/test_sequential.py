@@ -214,3 +214,23 @@ def test_no_input_gradient_is_computed_before_the_first_trainable_layer():
     model.layers[1].trainable = False
     model.compute_gradients(x, y)
     assert [layer.needs_input_grad for layer in model.layers] == [False, False, False]
+
+
+def test_sequential_built_by_fit_takes_other_padded_lengths():
+    """A Sequential with no declared input starting with an Embedding is built by fit's first
+    batch; later batches of another padded length (bucket_by_sequence_length) run too, as in
+    Keras, and a wrong feature count into Dense is still refused."""
+    set_random_seed(0)
+    m = Sequential([layers.Embedding(10, 4, mask_zero=True), layers.GRU(3), layers.Dense(1)])
+    m.compile("adam", "mse")
+
+    def batches():
+        for n in (5, 9, 12):
+            yield np.ones((4, n), np.int32), np.zeros((4, 1), np.float32)
+    m.fit(batches(), epochs=1, verbose=0)
+    assert m.predict(np.ones((2, 17), np.int32), verbose=0).shape == (2, 1)
+    d = Sequential([layers.Dense(2)])
+    d.compile("sgd", "mse")
+    d.fit(np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32), verbose=0)
+    with pytest.raises(ValueError, match="expects input of shape"):
+        d.fit(np.ones((4, 5), np.float32), np.zeros((4, 2), np.float32), verbose=0)

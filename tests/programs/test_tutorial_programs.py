@@ -19,12 +19,17 @@ def test_every_program_is_collected():
 # programs that write or read image files need Pillow, corenn's optional image reader (the
 # 'plot' extra), as tests/data/test_tf_data_utils.py's image test does
 NEEDS_PILLOW = {"example_image_classification_from_scratch.py", "example_dcgan.py", "tutorial_tfrecord.py"}
+# programs that export ONNX and serve it with onnxruntime (the optional onnx extra)
+NEEDS_ONNX = {"keras_guide_export_onnx_serving.py"}
 
 
 @pytest.mark.parametrize("name", PROGRAMS)
 def test_program(name, tmp_path, monkeypatch, capsys):
     if name in NEEDS_PILLOW:
         pytest.importorskip("PIL.Image", reason="Pillow (with matplotlib, the 'plot' extra) reads image files")
+    if name in NEEDS_ONNX:
+        pytest.importorskip("onnx", reason="model.export(format='onnx') needs the onnx package")
+        pytest.importorskip("onnxruntime", reason="the program serves the exported model with onnxruntime")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(HERE))   # the programs' shared synthetic data (_text_data)
     runpy.run_path(str(HERE / name), run_name="__main__")

@@ -42,13 +42,14 @@ def _dtype_name(dtype):
 class TensorSpec:
     """The shape and dtype of one component of a dataset element (``tf.TensorSpec``).
 
-    ``shape`` is a tuple whose entries are ints or None (unknown); ``shape=None`` means that even
-    the rank is unknown. Used by ``Dataset.element_spec`` and ``from_generator(output_signature=...)``.
+    ``shape`` is a TensorShape (a tuple with TensorFlow's ``as_list()`` / ``rank``) whose entries
+    are ints or None (unknown); ``shape=None`` means that even the rank is unknown. Used by ``Dataset.element_spec`` and ``from_generator(output_signature=...)``.
     """
 
     def __init__(self, shape, dtype="float32", name=None):
-        self.shape = None if shape is None else tuple(None if d is None or d == -1 else int(d)
-                                                      for d in _as_shape(shape))
+        from ..kernels import TensorShape   # lazily: kernels loads the compiled module
+        self.shape = None if shape is None else TensorShape(None if d is None or d == -1 else int(d)
+                                                            for d in _as_shape(shape))
         self.dtype = _dtype_of(dtype)
         self.name = name
 

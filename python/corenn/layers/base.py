@@ -21,6 +21,7 @@ import functools
 import re
 import sys
 import threading
+import weakref
 
 import numpy as np
 
@@ -33,6 +34,8 @@ __all__ = ["Layer", "InputLayer", "Input"]
 
 _NAME_COUNTS: collections.Counter = collections.Counter()
 _BUFFERS_PER_LAYER = 12  # shapes seen by a layer: train batch, last batch, eval/predict sizes
+# layers whose weights a script replaced by tensors they do not own (Layer._assigned_weights)
+ASSIGNED_WEIGHT_LAYERS = weakref.WeakSet()
 
 # Where Layer.add_loss also puts a loss, so that someone backpropagates it: ``in_call`` (a list)
 # while a layer written with ``call`` runs (its private tape differentiates them: Layer.forward),
@@ -881,6 +884,8 @@ class Layer:
                 y = self._string_call(inputs, training)
             elif mask is not None:
                 y = self._masked_call(inputs, training, mask)
+            elif ASSIGNED_WEIGHT_LAYERS and self._assigned_weights():
+                y = self._call_with_assigned_weights(inputs)
             else:
                 tape = autodiff.recording_tape()
                 y = tape.call_layer(self, inputs, training) if tape is not None else self._eager_call(inputs, training)
@@ -890,6 +895,13 @@ class Layer:
         if mask is not None or self._may_make_mask():
             self._attach_output_mask(inputs, mask, y)
         return y
+
+    def _assigned_weights(self):
+        """Whether a script set this layer's weights to tensors it does not own (tf.keras 2's
+        hypernetwork guide: ``dense.kernel = predicted``); only layers that define
+        ``_call_with_assigned_weights`` (Dense) compute with such tensors, and they are listed in
+        ASSIGNED_WEIGHT_LAYERS (a model holding one runs layer by layer under a tape)."""
+        return False
 
     def _string_call(self, inputs, training):
         """A layer written with ``call`` called on strings (its StringLookup / TextVectorization

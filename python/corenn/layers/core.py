@@ -12,10 +12,31 @@ import numpy as np
 from .. import activations as _activations
 from .. import constraints, initializers, kernels, regularizers
 from ._channels_first import ChannelsFirst, data_format_arg
-from .base import ActivatedLayer, Layer, activation_flops, sample_size, shape_str
+from .base import ASSIGNED_WEIGHT_LAYERS, ActivatedLayer, Layer, activation_flops, sample_size, shape_str
 from .lora import LoRA
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout", "Identity", "Masking", "Lambda"]
+
+
+class _WeightSlot:
+    """Dense's ``kernel`` / ``bias``: reads are plain instance-dict lookups (a descriptor with
+    ``__set__`` and no ``__get__`` yields to the instance dict), writes note whether the value is
+    a tensor the layer does not own (the "Introduction to Keras for researchers" hypernetwork
+    assigns another model's predictions): such layers go in ASSIGNED_WEIGHT_LAYERS."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __set__(self, layer, value):
+        d = layer.__dict__
+        d[self.name] = value
+        params = d.get("_params")
+        if params is None:
+            return
+        if any(t is not None and not any(t is p.value for p in params) for t in (d.get("kernel"), d.get("bias"))):
+            ASSIGNED_WEIGHT_LAYERS.add(layer)
+        else:
+            ASSIGNED_WEIGHT_LAYERS.discard(layer)
 
 
 class Dense(LoRA, ActivatedLayer):
@@ -37,6 +58,9 @@ class Dense(LoRA, ActivatedLayer):
         lora_rank, lora_alpha: LoRA (layers/lora.py): the kernel frozen, W + (alpha / rank) A @ B
             learned instead; also ``enable_lora(rank)`` on a built layer.
     """
+
+    kernel = _WeightSlot()
+    bias = _WeightSlot()
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -94,6 +118,23 @@ class Dense(LoRA, ActivatedLayer):
             # training step, which changes it, never packs into the cache)
             kernels._gemm(x2, self.kernel, z2, False, False, 1.0, 0.0, self.bias, act, True)
         return self._activate(x, z, out_shape)
+
+    def _assigned_weights(self):
+        return self in ASSIGNED_WEIGHT_LAYERS and not self.lora_enabled
+
+    def _call_with_assigned_weights(self, x):
+        """act(x @ kernel + bias) in differentiable ops, so a GradientTape carries the loss into
+        whatever computed the assigned tensors (the fused kernel writes gradients only into the
+        layer's own weights)."""
+        from .. import ops
+        k = self.kernel
+        if tuple(k.shape) != (x.shape[-1], self.units):
+            raise ValueError(f"Dense '{self.name}': the kernel assigned to it has shape {tuple(k.shape)}, "
+                             f"but inputs of shape {tuple(x.shape)} need ({x.shape[-1]}, {self.units})")
+        z = ops.matmul(x, k)
+        if self.use_bias and self.bias is not None:
+            z = ops.add(z, self.bias)
+        return self.activation(z)
 
     def flops(self, input_shape):
         """2*D*U per row (multiply-adds), + U for the bias, + the activation."""

@@ -28,7 +28,7 @@ import numpy as np
 from .. import autodiff, kernels
 from .. import losses as _losses
 from .. import metrics as _metrics
-from ..layers.base import TRACING, InputLayer, Layer, check_traceable, shape_str
+from ..layers.base import ASSIGNED_WEIGHT_LAYERS, TRACING, InputLayer, Layer, check_traceable, shape_str
 from ..strings import as_string_array, is_string_array
 from . import _data, fusion
 from . import graph as _graph_mod
@@ -56,6 +56,22 @@ def _as_list(x):
         return list(x.values())
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
+
+
+def _holds_assigned_weights(model):
+    """Whether a layer of the model (nested models too) computes with tensors a script assigned
+    as its weights (Layer._assigned_weights): the model then runs layer by layer under a tape."""
+    stack, seen = list(model.layers), set()
+    while stack:
+        layer = stack.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        if layer in ASSIGNED_WEIGHT_LAYERS:
+            return True
+        if getattr(layer, "_is_corenn_model", False):
+            stack.extend(layer.layers)
+    return False
 
 class Model(TrainingLoops):
     """A model: ``Model(inputs, outputs)`` (functional) or a subclass defining ``call``.
@@ -737,6 +753,8 @@ class Model(TrainingLoops):
         with contexts of its own. String inputs (a StringLookup first) run layer by layer."""
         if any(is_string_array(x) for x in xs):
             return None
+        if ASSIGNED_WEIGHT_LAYERS and _holds_assigned_weights(self):
+            return None   # a layer computing with assigned tensors runs as ops, layer by layer
         d = self.__dict__
         if self._graph is not None:
             base = self._graph

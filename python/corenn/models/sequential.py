@@ -213,6 +213,9 @@ class Sequential(Model):
                 self._input_shape = tuple(a.shape[1:])
                 # raw text into a first TextVectorization / StringLookup: a string input
                 self._input_dtype = "string" if a.dtype == object else self._input_dtype
+                # built by fit's first batch, not declared: later batches may differ in length
+                # (a padded_batch / bucket_by_sequence_length pipeline), as in Keras
+                self.__dict__["_shape_from_call"] = True
             self.build()
         return super()._prepare_x(x, op)
 
@@ -220,11 +223,13 @@ class Sequential(Model):
         from .model import adjust_input_rank
         x = adjust_input_rank(self, x, spec, op)
         expected = tuple(self._input_shape)
-        if (self.__dict__.get("_shape_from_call") and len(expected) == x.ndim - 1 and len(expected) > 1
-                and expected[-1] == x.shape[-1] and expected != tuple(x.shape[1:]) and not is_symbolic(x)):
+        if (self.__dict__.get("_shape_from_call") and len(expected) == x.ndim - 1
+                and expected != tuple(x.shape[1:]) and not is_symbolic(x)
+                and ((len(expected) > 1 and expected[-1] == x.shape[-1]) or self._takes_token_ids())):
             # built by its first call, not declared: as in Keras, it runs on other lengths too (a
-            # Transformer's feed-forward Sequential on a longer sequence); its layers check the
-            # features, the chain is rebuilt for the new shape
+            # Transformer's feed-forward Sequential on a longer sequence, token ids of another
+            # padded length into a first Embedding); its layers check the features, the chain is
+            # rebuilt for the new shape
             self.build((None,) + tuple(x.shape[1:]))
             return x
         if len(expected) != x.ndim - 1 or any(e is not None and e != g for e, g in zip(expected, x.shape[1:])):
@@ -241,6 +246,11 @@ class Sequential(Model):
                              f"input of shape {shape_str((None,) + tuple(expected))}, but x has shape "
                              f"{tuple(x.shape)}{hint}")
         return x
+
+    def _takes_token_ids(self):
+        """Whether the first layer reads token ids, whose last axis is a sequence length."""
+        from ..layers import Embedding
+        return bool(self._layers) and isinstance(self._layers[0], Embedding)
 
     def summary(self, *args, **kwargs):
         if not self.built:
