@@ -360,14 +360,15 @@ def _text(features):
     return "\n".join(lines) + "\n"
 
 
-class Example:
+class Example(_Message):
     """``tf.train.Example(features=tf.train.Features(...))``; ``SerializeToString()`` gives the
-    protobuf bytes TensorFlow writes, ``Example.FromString(b)`` reads them."""
+    protobuf bytes TensorFlow writes, ``Example.FromString(b)`` reads them (_Message's methods
+    around this class's ``_encode`` and ``ParseFromString``)."""
 
     def __init__(self, features=None):
         self.features = features if features is not None else Features()
 
-    def SerializeToString(self, deterministic=None):
+    def _encode(self):
         body = self.features._encode()
         return _field(1, body) if self.features.feature else b""
 
@@ -379,15 +380,6 @@ class Example:
                 parsed = Features._decode(buf, *v)
                 self.features.feature.update(parsed.feature)   # repeated message fields merge
         return len(buf)
-
-    @classmethod
-    def FromString(cls, data):
-        out = cls()
-        out.ParseFromString(data)
-        return out
-
-    def ByteSize(self):
-        return len(self.SerializeToString())
 
     def __eq__(self, other):
         return isinstance(other, Example) and self.features == other.features
@@ -452,14 +444,14 @@ class FeatureLists(_Message):
         return cls(_decode_map(buf, start, stop, FeatureList, "feature list"))
 
 
-class SequenceExample:
+class SequenceExample(_Message):
     """``tf.train.SequenceExample(context=Features, feature_lists=FeatureLists)``."""
 
     def __init__(self, context=None, feature_lists=None):
         self.context = context if context is not None else Features()
         self.feature_lists = feature_lists if feature_lists is not None else FeatureLists()
 
-    def SerializeToString(self, deterministic=None):
+    def _encode(self):
         out = b""
         if self.context.feature:
             out += _field(1, self.context._encode())
@@ -477,15 +469,11 @@ class SequenceExample:
                 self.feature_lists.feature_list.update(FeatureLists._decode(buf, *v).feature_list)
         return len(buf)
 
-    @classmethod
-    def FromString(cls, data):
-        out = cls()
-        out.ParseFromString(data)
-        return out
-
     def __eq__(self, other):
         return isinstance(other, SequenceExample) and (self.context, self.feature_lists) == \
             (other.context, other.feature_lists)
 
     def __repr__(self):
         return f"SequenceExample(context={self.context!r}, feature_lists={self.feature_lists!r})"
+
+    __str__ = __repr__   # (no text format of its own; _Message's needs _text_lines)
