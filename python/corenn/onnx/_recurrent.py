@@ -121,6 +121,11 @@ def _convert_masked_rnn(b, layer, xs, node):
         out = Value(packed.unpack(b.squeeze(y, [1], base)), shapes[0])
     else:
         out = Value(b.squeeze(h, [0], base), shapes[0])
+    return _with_states(b, layer, out, h, c, shapes, base)
+
+
+def _with_states(b, layer, out, h, c, shapes, base):
+    """[out], plus the final h (and c) squeezed to (batch, units) when the layer returns states."""
     if not layer.return_state:
         return [out]
     states = [Value(b.squeeze(h, [0], f"{base}/h"), shapes[1])]
@@ -143,12 +148,7 @@ def convert_rnn(b, layer, xs, node):
         out = Value(b.squeeze(y, [1], base), shapes[0], TIME_MAJOR)
     else:
         out = Value(b.squeeze(h, [0], base), shapes[0])
-    if not layer.return_state:
-        return [out]
-    states = [Value(b.squeeze(h, [0], f"{base}/h"), shapes[1])]
-    if c is not None:
-        states.append(Value(b.squeeze(c, [0], f"{base}/c"), shapes[2]))
-    return [out] + states
+    return _with_states(b, layer, out, h, c, shapes, base)
 
 
 def convert_bidirectional(b, layer, xs, node):
