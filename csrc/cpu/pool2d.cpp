@@ -22,9 +22,6 @@
 // Backward is a gather, not a scatter: each thread owns whole input rows (n, h) of dx and sums the
 // windows that cover them, so overlapping windows (stride < pool) need no atomics and the result
 // does not depend on the thread count.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-trapping-math")  // let GCC if-convert the compare-and-select loops
-#endif
 
 #include <algorithm>
 #include <atomic>
