@@ -337,7 +337,12 @@ void winograd_forward_avx2(const Conv2dGeometry& g, const float* x, const float*
       for (int64_t t0 = tg.total * part / parts; t0 < t_hi; t0 += block) {
         const int64_t nt = std::min(block, t_hi - t0);
         transform_input(g, tg, x, t0, nt, cin8, VLayout{v, block * cin8, cin8, kNR});
+        // the next block's x and y, a share per position (conv2d_winograd.h: BlockPrefetch)
+        BlockPrefetch next(TileRange{tg.per_image, tg.tw, 2, t0 + nt, std::min(block, t_hi - t0 - nt)});
+        next.add(x, g.h, g.w * g.cin, g.pt, 4);
+        next.add(y, g.oh, g.ow * g.cout, 0, 2);
         for (int p = 0; p < kPositions; ++p) {
+          next.step(kPositions - p);
           const float* vp = v + p * block * cin8;
           const float* up = u + p * cout16 * cin8;
           float* mp = m + p * block * cout16;
@@ -374,7 +379,11 @@ void winograd_backward_weights_avx2(const Conv2dGeometry& g, const float* x, con
         // V as B panels of 16 channels: panel (p, c / 16), row t.
         transform_input(g, tg, x, t0, nt, cin16, VLayout{v, cin16 * block, kNR, block * kNR});
         transform_dy(g, tg, dy, t0, nt, block, cout8, z, s + s_len);
+        BlockPrefetch next(TileRange{tg.per_image, tg.tw, 2, t0 + nt, std::min(block, t_hi - t0 - nt)});
+        next.add(x, g.h, g.w * g.cin, g.pt, 4);
+        next.add(dy, g.oh, g.ow * g.cout, 0, 2);
         for (int p = 0; p < kPositions; ++p) {
+          next.step(kPositions - p);
           // Z[p] is (nt, Cout8) row-major: Z[p]^T (Cout, nt) is column-major with stride Cout8.
           const float* zp = z + p * block * cout8;
           float* sp = s + p * g.cout * cin16;

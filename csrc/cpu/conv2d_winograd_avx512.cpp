@@ -366,7 +366,12 @@ void forward(const Conv2dGeometry& g, const float* x, const float* w, const floa
       for (int64_t t0 = tg.total * part / parts; t0 < t_hi; t0 += block) {
         const int64_t nt = std::min(block, t_hi - t0);
         transform_input<M>(g, tg, x, t0, nt, cin16, VLayout{v, block * cin16, cin16, kLanes});
+        // the next block's x and y, a share per position (conv2d_winograd.h: BlockPrefetch)
+        BlockPrefetch next(TileRange{tg.per_image, tg.tw, M, t0 + nt, std::min(block, t_hi - t0 - nt)});
+        next.add(x, g.h, g.w * g.cin, g.pt, kA);
+        next.add(y, g.oh, g.ow * g.cout, 0, M);
         for (int p = 0; p < kP; ++p) {
+          next.step(kP - p);
           const float* vp = v + p * block * cin16;
           const float* up = u + p * cout16 * cin16;
           float* mp = m + p * block * cout16;
@@ -412,7 +417,11 @@ void backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, 
         // V as B panels of 16 channels: panel (p, c / 16), row t.
         transform_input<M>(g, tg, x, t0, nt, cin16, VLayout{v, cin16 * block, kLanes, block * kLanes});
         transform_dy<M>(g, tg, dy, t0, nt, block, cout16, z, s + stride - cout16);
+        BlockPrefetch next(TileRange{tg.per_image, tg.tw, M, t0 + nt, std::min(block, t_hi - t0 - nt)});
+        next.add(x, g.h, g.w * g.cin, g.pt, kA);
+        next.add(dy, g.oh, g.ow * g.cout, 0, M);
         for (int p = 0; p < kP; ++p) {
+          next.step(kP - p);
           // Z[p] is (nt, Cout16) row-major: Z[p]^T (Cout, nt) is column-major with stride Cout16.
           const float* zp = z + p * block * cout16;
           float* sp = s + p * g.cout * cin16;
