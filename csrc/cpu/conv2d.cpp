@@ -805,6 +805,7 @@ __attribute__((target("avx2,fma"))) void dw_direct_taps(const Conv2dGeometry& g,
   const int64_t block = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, g.ow * g.cout));
   for (int64_t rb = r_lo; rb < r_hi; rb += block) {
     const int64_t re = std::min(r_hi, rb + block);
+    prefetch_rows(dy, g.ow * g.cout, std::min(r_hi, rb + 2 * block), std::min(r_hi, rb + 3 * block));
     for (int64_t c0 = 0; c0 < g.cout; c0 += 8) {
       __m256 acc[NT], acc_bias = _mm256_setzero_ps();
       for (int t = 0; t < NT; ++t)

@@ -77,6 +77,17 @@ void direct_dw_run(const Conv2dGeometry& g, int64_t rows, int64_t work, int max_
 // _avx512 file is a weak symbol the linker may pick for every other file too.
 const int64_t* direct_tap_offsets(const Conv2dGeometry& g);
 
+// Prefetches rows [lo, hi) of a row-major tensor (row_floats floats per row) into L2. The direct
+// weight-gradient loops ask for dy's rows two blocks ahead of the block they work on: inside a
+// training step dy comes from DRAM, and a block takes less time to compute than to load. Measured
+// on the 2-core Zen 5 (AVX-512), 64x28x28x1 -> 32 3x3 'same' with dy not in cache, fresh
+// processes alternated: 0.71-1.10 ms without, 0.39-0.60 ms with (0.20-0.30 ms with dy in cache).
+inline void prefetch_rows(const float* base, int64_t row_floats, int64_t lo, int64_t hi) {
+  const char* p = reinterpret_cast<const char*>(base + lo * row_floats);
+  const char* end = reinterpret_cast<const char*>(base + hi * row_floats);
+  for (; p < end; p += 64) __builtin_prefetch(p, 0, 2);  // T1: into L2
+}
+
 // The weight gradient's A^T panels (mr consecutive patch positions k, one panel per mr): the
 // positions of one panel, for one pixel whose patch is inside the image, are `count` runs of
 // consecutive floats of x; run j fills the panel rows whose bits are set in mask[j] from
