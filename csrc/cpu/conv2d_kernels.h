@@ -82,7 +82,8 @@ const int64_t* direct_tap_offsets(const Conv2dGeometry& g);
 // training step dy comes from DRAM, and a block takes less time to compute than to load. Measured
 // on the 2-core Zen 5 (AVX-512), 64x28x28x1 -> 32 3x3 'same' with dy not in cache, fresh
 // processes alternated: 0.71-1.10 ms without, 0.39-0.60 ms with (0.20-0.30 ms with dy in cache).
-inline void prefetch_rows(const float* base, int64_t row_floats, int64_t lo, int64_t hi) {
+// Static: included by the AVX2 and AVX-512 files, so no weak symbol (the COMDAT rule).
+static inline void prefetch_rows(const float* base, int64_t row_floats, int64_t lo, int64_t hi) {
   const char* p = reinterpret_cast<const char*>(base + lo * row_floats);
   const char* end = reinterpret_cast<const char*>(base + hi * row_floats);
   for (; p < end; p += 64) __builtin_prefetch(p, 0, 2);  // T1: into L2

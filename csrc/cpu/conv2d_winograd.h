@@ -75,6 +75,11 @@ inline bool winograd4_shape_ok(const Conv2dGeometry& g) {
 
 #ifdef CORENN_X86_64  // the *_avx2 / *_avx512 files are compiled only on x86-64
 
+// Internal linkage: this header is compiled into the AVX2 and the AVX-512 files, and an inline
+// function left out of line would be one weak symbol the linker picks for both (ARCHITECTURE.md,
+// the COMDAT rule); here each object keeps its own copy.
+namespace {
+
 // Tiles [t0, t0 + count) of a grid of m x m output tiles, tiles_per_row per tile row and
 // per_image per image, numbered row-major image after image.
 struct TileRange {
@@ -129,6 +134,8 @@ class BlockPrefetch {
   Range ranges_[2];
   int count_ = 0;
 };
+
+}  // namespace
 
 // y := act(conv(x, w) + bias) for a geometry with winograd_shape_ok; bias may be nullptr.
 void winograd_forward_avx2(const Conv2dGeometry& g, const float* x, const float* w,
