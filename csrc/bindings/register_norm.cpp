@@ -34,9 +34,10 @@ void register_norm(py::module_& m) {
         "block's BatchNormalization -> Add -> ReLU); pooled: y's per-image mean too");
   m.def("batch_norm_add_relu_backward", &corenn::batch_norm_add_relu_backward, py::arg("dy"),
         py::arg("x"), py::arg("y"), py::arg("gamma"), py::arg("mean"), py::arg("inv_std"),
-        py::arg("dr"), py::arg("dx"), py::arg("dgamma"), py::arg("dbeta"), release(),
-        "dr = dy * relu'(y) (the residual's gradient), then dx, dgamma, dbeta of the batch "
-        "normalization from dr; dy (N, C) is the gradient of y's per-image mean");
+        py::arg("dr"), py::arg("dx"), py::arg("dgamma"), py::arg("dbeta"),
+        py::arg("dy2") = std::nullopt, release(),
+        "dr = (dy [+ dy2]) * relu'(y) (the residual's gradient), then dx, dgamma, dbeta of the "
+        "batch normalization from dr; dy (N, C) is the gradient of y's per-image mean");
   m.def("layer_norm_forward", &corenn::layer_norm_forward, py::arg("x"), py::arg("gamma"),
         py::arg("beta"), py::arg("y"), py::arg("mean"), py::arg("inv_std"), py::arg("norm_ndim"),
         py::arg("epsilon"), release(),

@@ -96,17 +96,21 @@ CORENN_INLINE void apply_add_relu_rows(const float* x, const float* res, float* 
 // dr = dy * relu'(y) (y > 0 ? dy : dy * y, as the relu backward kernel: NaN kept), written over
 // rows [r0, r1) of a w-channel slice, and s += dr, sx += dr * xhat.
 // hw > 0: dy holds one row per hw rows (a pooled gradient), row r reads dy[r / hw] * (1 / hw).
-CORENN_INLINE void relu_grad_tile(const float* dy, const float* y, const float* x, float* dr,
-                                  const float* m, const float* is, int64_t r0, int64_t r1,
-                                  int64_t w, int64_t cols, double* s, double* sx, int64_t hw) {
+// dy2 not null (hw == 0): y's gradient is dy + dy2, two consumers' parts summed here (fusion
+// rule 5) instead of in a pass of their own.
+CORENN_INLINE void relu_grad_tile(const float* dy, const float* dy2, const float* y, const float* x,
+                                  float* dr, const float* m, const float* is, int64_t r0,
+                                  int64_t r1, int64_t w, int64_t cols, double* s, double* sx,
+                                  int64_t hw) {
   const float inv_hw = hw > 0 ? 1.0f / static_cast<float>(hw) : 1.0f;
   for (int64_t r = r0; r < r1; ++r) {
     const float* gr = hw > 0 ? dy + r / hw * cols : dy + r * cols;
+    const float* g2 = dy2 ? dy2 + r * cols : nullptr;
     const float* yr = y + r * cols;
     const float* xr = x + r * cols;
     float* dd = dr + r * cols;
     for (int64_t j = 0; j < w; ++j) {
-      const float gj = gr[j] * inv_hw;
+      const float gj = g2 ? gr[j] + g2[j] : gr[j] * inv_hw;
       const float g = yr[j] > 0.0f ? gj : gj * yr[j];
       dd[j] = g;
       s[j] += g;
@@ -140,8 +144,8 @@ struct Loops {
                      const float*, const float*, const float*, const float*);
   void (*apply_add_relu)(const float*, const float*, float*, int64_t, int64_t, int64_t,
                          const float*, const float*, const float*, float*);
-  void (*relu_grad)(const float*, const float*, const float*, float*, const float*, const float*,
-                    int64_t, int64_t, int64_t, int64_t, double*, double*, int64_t);
+  void (*relu_grad)(const float*, const float*, const float*, const float*, float*, const float*,
+                    const float*, int64_t, int64_t, int64_t, int64_t, double*, double*, int64_t);
 };
 
 #define CORENN_BN_VARIANT(SUFFIX, ATTR)                                                            \
@@ -167,10 +171,10 @@ struct Loops {
                                     const float* scale, const float* shift, float* sum) {          \
     apply_add_relu_rows(x, r, y, lo, hi, cols, mean, scale, shift, sum);                            \
   }                                                                                                 \
-  ATTR void relu_grad_##SUFFIX(const float* dy, const float* y, const float* x, float* dr,         \
-                               const float* m, const float* is, int64_t r0, int64_t r1, int64_t w, \
-                               int64_t cols, double* s, double* sx, int64_t hw) {                  \
-    relu_grad_tile(dy, y, x, dr, m, is, r0, r1, w, cols, s, sx, hw);                                \
+  ATTR void relu_grad_##SUFFIX(const float* dy, const float* dy2, const float* y, const float* x, \
+                               float* dr, const float* m, const float* is, int64_t r0, int64_t r1, \
+                               int64_t w, int64_t cols, double* s, double* sx, int64_t hw) {       \
+    relu_grad_tile(dy, dy2, y, x, dr, m, is, r0, r1, w, cols, s, sx, hw);                           \
   }
 
 CORENN_BN_VARIANT(ref, )
@@ -287,15 +291,15 @@ void batch_norm_apply_add_relu(const float* x, const float* r, float* y, int64_t
   });
 }
 
-void batch_norm_relu_grad_sums(const float* dy, const float* y, const float* x, float* dr,
-                               int64_t rows, int64_t cols, const float* mean,
+void batch_norm_relu_grad_sums(const float* dy, const float* dy2, const float* y, const float* x,
+                               float* dr, int64_t rows, int64_t cols, const float* mean,
                                const float* inv_std, double* sum_dr, double* sum_drxhat,
                                int64_t hw) {
   const auto grad = loops().relu_grad;
   reduce_columns2(rows, cols, sum_dr, sum_drxhat,
                   [=](int64_t r0, int64_t r1, int64_t c0, int64_t c1, double* s, double* sx) {
-    grad(dy + c0, y + c0, x + c0, dr + c0, mean + c0, inv_std + c0, r0, r1, c1 - c0, cols, s, sx,
-         hw);
+    grad(dy + c0, dy2 ? dy2 + c0 : nullptr, y + c0, x + c0, dr + c0, mean + c0, inv_std + c0, r0,
+         r1, c1 - c0, cols, s, sx, hw);
   });
 }
 
@@ -446,15 +450,16 @@ void backward(const Tensor& dy, const Tensor& x, const std::optional<Tensor>& ga
   finish_backward(dy, x, gamma, mean, inv_std, dx, dgamma, dbeta, training, sum_dy, sum_dyxhat);
 }
 
-void backward_add_relu(const Tensor& dy, const Tensor& x, const Tensor& y,
-                       const std::optional<Tensor>& gamma, const Tensor& mean,
+void backward_add_relu(const Tensor& dy, const std::optional<Tensor>& dy2, const Tensor& x,
+                       const Tensor& y, const std::optional<Tensor>& gamma, const Tensor& mean,
                        const Tensor& inv_std, const Tensor& dr, const std::optional<Tensor>& dx,
                        const std::optional<Tensor>& dgamma, const std::optional<Tensor>& dbeta) {
   const int64_t cols = x.cols();
   std::vector<double> sum_dr(cols, 0.0), sum_drxhat(cols, 0.0);
   // dy of y's shape, or (N, C): the gradient of y's per-image mean
   const int64_t hw = dy.numel() == x.numel() ? 0 : x.rows() / dy.size(0);
-  batch_norm_relu_grad_sums(dy.data<float>(), y.data<float>(), x.data<float>(), dr.data<float>(),
+  batch_norm_relu_grad_sums(dy.data<float>(), dy2 ? dy2->data<float>() : nullptr, y.data<float>(),
+                            x.data<float>(), dr.data<float>(),
                             x.rows(), cols, mean.data<float>(), inv_std.data<float>(),
                             sum_dr.data(), sum_drxhat.data(), hw);
   finish_backward(dr, x, gamma, mean, inv_std, dx, dgamma, dbeta, true, sum_dr, sum_drxhat);

@@ -185,10 +185,13 @@ void batch_norm_add_relu_backward(const Tensor& dy, const Tensor& x, const Tenso
                                   const Tensor& inv_std, const Tensor& dr,
                                   const std::optional<Tensor>& dx,
                                   const std::optional<Tensor>& dgamma,
-                                  const std::optional<Tensor>& dbeta) {
+                                  const std::optional<Tensor>& dbeta,
+                                  const std::optional<Tensor>& dy2) {
   const char* op = "batch_norm_add_relu_backward";
   check_input(op, x);
   if (dy.dim() == 2 && x.dim() > 2) {   // the gradient of y's per-image mean (the pooled forward)
+    CORENN_CHECK(!dy2, op, ": dy2 (a second part of y's gradient) needs dy of y's shape ",
+                 x.shape_str(), ", got a pooled dy of shape ", dy.shape_str());
     check_pooled(op, "dy", dy, x);
   } else {
     check_float32(op, "dy", dy);
@@ -202,7 +205,13 @@ void batch_norm_add_relu_backward(const Tensor& dy, const Tensor& x, const Tenso
   }
   check_backward_outputs(op, x, gamma, mean, inv_std, dx, dgamma, dbeta);
   check_writable(op, "dr", dr);
-  // pass 1 reads dy, y, x and writes dr element by element; pass 2 reads dr and x, writes dx
+  if (dy2) {
+    check_float32(op, "dy2", *dy2);
+    check_same_shape(op, "x", x, "dy2", *dy2);
+    check_same_device(op, "x", x, "dy2", *dy2);
+    check_same_or_disjoint(op, "dy2", *dy2, "dr", dr);
+  }
+  // pass 1 reads dy (+ dy2), y, x and writes dr element by element; pass 2 reads dr and x, writes dx
   check_same_or_disjoint(op, "dy", dy, "dr", dr);
   check_same_or_disjoint(op, "y", y, "dr", dr);
   check_no_alias(op, "x", x, "dr", dr);
@@ -210,8 +219,8 @@ void batch_norm_add_relu_backward(const Tensor& dy, const Tensor& x, const Tenso
   if (dx) check_no_alias(op, "dr", dr, "dx", *dx);   // dr is the residual's gradient, returned too
   for (const auto* t : {&dgamma, &dbeta})
     if (*t) check_no_alias(op, "dr", dr, "dgamma / dbeta", **t);
-  batch_norm_add_relu_backward_stub(x.device())(dy, x, y, gamma, mean, inv_std, dr, dx, dgamma,
-                                                dbeta);
+  batch_norm_add_relu_backward_stub(x.device())(dy, dy2, x, y, gamma, mean, inv_std, dr, dx,
+                                                dgamma, dbeta);
 }
 
 }  // namespace corenn

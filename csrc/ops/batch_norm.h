@@ -61,7 +61,8 @@ using BatchNormAddReluForwardFn = void (*)(const Tensor& x, const std::optional<
                                            const std::optional<Tensor>& moving_var,
                                            double momentum, double epsilon,
                                            const std::optional<Tensor>& pooled);
-using BatchNormAddReluBackwardFn = void (*)(const Tensor& dy, const Tensor& x, const Tensor& y,
+using BatchNormAddReluBackwardFn = void (*)(const Tensor& dy, const std::optional<Tensor>& dy2,
+                                            const Tensor& x, const Tensor& y,
                                             const std::optional<Tensor>& gamma, const Tensor& mean,
                                             const Tensor& inv_std, const Tensor& dr,
                                             const std::optional<Tensor>& dx,
@@ -101,7 +102,8 @@ void batch_norm_add_relu_backward(const Tensor& dy, const Tensor& x, const Tenso
                                   const Tensor& inv_std, const Tensor& dr,
                                   const std::optional<Tensor>& dx,
                                   const std::optional<Tensor>& dgamma,
-                                  const std::optional<Tensor>& dbeta);
+                                  const std::optional<Tensor>& dbeta,
+                                  const std::optional<Tensor>& dy2 = std::nullopt);
 
 namespace cpu {
 // Per-channel mean and biased variance of x (rows, C), in double.
@@ -118,8 +120,10 @@ void batch_norm_apply_add_relu(const float* x, const float* r, float* y, int64_t
                                const float* mean, const float* scale, const float* shift,
                                float* pooled, int64_t images);
 // dr = dy * relu'(y), and the sums of batch_norm_grad_sums with dr for dy, in one pass. hw > 0:
-// dy is (rows / hw, cols), and row r's gradient is dy[r / hw] / hw.
-void batch_norm_relu_grad_sums(const float* dy, const float* y, const float* x, float* dr,
+// dy is (rows / hw, cols), and row r's gradient is dy[r / hw] / hw. dy2 not null (hw == 0): y's
+// gradient is dy + dy2.
+void batch_norm_relu_grad_sums(const float* dy, const float* dy2, const float* y, const float* x,
+                               float* dr,
                                int64_t rows, int64_t cols, const float* mean,
                                const float* inv_std, double* sum_dr, double* sum_drxhat,
                                int64_t hw);

@@ -627,20 +627,23 @@ def batch_norm_add_relu_forward(x, gamma, beta, r, *, moving_mean=None, moving_v
 
 
 def batch_norm_add_relu_backward(dy, x, y, gamma, mean, inv_std, *, dr=None, dx=None, dgamma=None,
-                                 dbeta=None):
+                                 dbeta=None, dy2=None):
     """Backward of ``batch_norm_add_relu_forward``: dr = dy * relu'(y) (the residual's gradient),
     then dx (when ``dx`` is given), dgamma, dbeta (when given) of the batch normalization from dr.
     ``dy`` of shape (N, C) for x (N, ..., C) is the gradient of the forward's ``pooled`` (y's
-    gradient is then its broadcast divided by the pixels per image). Returns (dr, dx)."""
+    gradient is then its broadcast divided by the pixels per image). ``dy2`` (y's shape): a second
+    part of y's gradient, dr = (dy + dy2) * relu'(y) in the same pass. Returns (dr, dx)."""
     op = "batch_norm_add_relu_backward"
     dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
+    if dy2 is not None:
+        dy2 = dy2 if type(dy2) is Tensor else as_tensor(dy2, op, "dy2")
     x = x if type(x) is Tensor else as_tensor(x, op, "x")
     y = y if type(y) is Tensor else as_tensor(y, op, "y")
     dr = dr if type(dr) is Tensor else _out(dr, x.shape, op, device=x.device)
     _C.batch_norm_add_relu_backward(dy, x, y, _opt(gamma, op, "gamma"), as_tensor(mean, op, "mean"),
                                     as_tensor(inv_std, op, "inv_std"), dr,
                                     None if dx is None else _out(dx, x.shape, op, device=x.device),
-                                    _opt(dgamma, op, "dgamma"), _opt(dbeta, op, "dbeta"))
+                                    _opt(dgamma, op, "dgamma"), _opt(dbeta, op, "dbeta"), dy2)
     return dr, dx
 
 

@@ -257,3 +257,36 @@ def test_add_relu_pooled_forward_and_backward(shape, isa, rng):
     with pytest.raises(ValueError, match="batch_norm_add_relu_backward.*dy"):
         kernels.batch_norm_add_relu_backward(np.ones((shape[0] + 1, shape[-1]), np.float32), x, y, gamma,
                                              mean, inv_std)
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (2, 6, 6, 33)])
+def test_add_relu_backward_sums_a_second_gradient_part(shape, isa, rng):
+    """dy2: y's gradient is dy + dy2 (two consumers' parts, fusion rule 5), added in the relu'
+    pass: bitwise what the op gives for the float32 sum dy + dy2, and against the float64
+    reference; a pooled dy cannot take a part, a part of another shape is refused."""
+    from reference import batch_norm_add_relu_train_grads
+    x = (rng.normal(size=shape) * 2 + 1).astype(np.float32)
+    r = rng.normal(size=shape).astype(np.float32)
+    gamma, beta = _params(rng, shape[-1], True, True)
+    y, mean, inv_std = kernels.batch_norm_add_relu_forward(x, gamma, beta, r)
+    d1, d2 = rng.normal(size=shape).astype(np.float32), rng.normal(size=shape).astype(np.float32)
+    got, want = [], []
+    for dy, dy2, out in ((d1, d2, got), (d1 + d2, None, want)):
+        dgamma, dbeta = np.zeros(shape[-1], np.float32), np.zeros(shape[-1], np.float32)
+        dr, dx = kernels.batch_norm_add_relu_backward(dy, x, y, gamma, mean, inv_std, dx=np.empty_like(x),
+                                                      dgamma=dgamma, dbeta=dbeta, dy2=dy2)
+        out += [np.asarray(dr), np.asarray(dx), dgamma, dbeta]
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    ref_dr, ref_dx, ref_dgamma, ref_dbeta = batch_norm_add_relu_train_grads(
+        d1.astype(np.float64) + d2, x, y, gamma)
+    np.testing.assert_allclose(got[0], ref_dr, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got[1], ref_dx, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(got[2], ref_dgamma, rtol=1e-4, atol=1e-4)
+    assert (got[0] != 0).any() and (got[0] == 0).any()   # both sides of the relu
+    with pytest.raises(ValueError, match="batch_norm_add_relu_backward.*dy2"):
+        kernels.batch_norm_add_relu_backward(d1, x, y, gamma, mean, inv_std, dy2=d2[..., :-1])
+    if len(shape) == 4:
+        pooled = np.ones((shape[0], shape[-1]), np.float32)
+        with pytest.raises(ValueError, match="batch_norm_add_relu_backward.*dy2.*pooled"):
+            kernels.batch_norm_add_relu_backward(pooled, x, y, gamma, mean, inv_std, dy2=d2)

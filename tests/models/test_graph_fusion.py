@@ -328,3 +328,64 @@ def test_relu_output_read_twice_sums_its_gradients_in_the_producer(rng):
     for g, t in zip(arrays(grads), tape_grads):
         np.testing.assert_allclose(g, t, rtol=1e-5, atol=1e-6)
     assert np.abs(arrays(grads)[0]).sum() > 0
+
+
+@pytest.mark.parametrize("consumers", [2, 3])
+def test_residual_stream_gradients_summed_in_the_block_tails_backward(rng, consumers):
+    """A block tail's output (BN -> Add -> ReLU, fused) read by the next block's conv and Add (and,
+    with three consumers, a side head): the graph keeps the parts apart and the fused backward
+    adds them in its relu' pass (batch_norm_add_relu_backward's dy2). Gradients and loss as the
+    layers called eagerly under a tape; and finite differences in float64 for the two-block model."""
+    tf.utils.set_random_seed(11)
+    inp = keras.Input((5, 5, 2))
+    a = layers.Conv2D(3, 3, padding="same", activation="relu")(inp)
+
+    def block(x, name):
+        b = layers.BatchNormalization(name=f"bn_{name}")(layers.Conv2D(3, 3, padding="same")(x))
+        return layers.Activation("relu", name=f"relu_{name}")(layers.Add()([b, x]))
+
+    h1 = block(a, "one")
+    h2 = block(h1, "two")
+    outs = [layers.Dense(2)(layers.GlobalAveragePooling2D()(h2))]
+    if consumers == 3:
+        outs.append(layers.Dense(1)(layers.Flatten()(h1)))
+    model = keras.Model(inp, outs if consumers == 3 else outs[0])
+    loss_fn = keras.losses.MeanSquaredError()
+    model.compile("sgd", [loss_fn] * len(outs) if consumers == 3 else loss_fn)
+    x = rng.standard_normal((4, 5, 5, 2)).astype(np.float32)
+    ys = [rng.standard_normal((4, 2)).astype(np.float32), rng.standard_normal((4, 1)).astype(np.float32)]
+    bns = [model.get_layer("bn_one"), model.get_layer("bn_two")]
+    before = [[np.array(w) for w in bn.get_weights()] for bn in bns]
+    loss, grads = model.compute_gradients(x, ys[:len(outs)] if consumers == 3 else ys[0])
+    blocks = _fused_blocks(model)
+    assert len(blocks) == 2 and all(b._fused for b in blocks)
+    graph = model._graph
+    tails = {s.outs[0] for s in graph.run if s.ctx is blocks[0]}
+    assert tails <= graph.parts_slots   # h1's gradient stays in parts for its producer
+    for bn, w in zip(bns, before):
+        bn.set_weights(w)
+    with tf.GradientTape() as tape:
+        eager = _eager_outputs(model, x)
+        total = sum(loss_fn(t, o) for t, o in zip(ys, eager))
+    tape_grads = arrays(tape.gradient(total, model.trainable_variables))
+    assert loss == pytest.approx(float(np.asarray(total)), rel=1e-5)
+    for g, t in zip(arrays(grads), tape_grads):
+        np.testing.assert_allclose(g, t, rtol=1e-5, atol=1e-6)
+    assert all(np.abs(g).sum() > 0 for g in arrays(grads))
+    if consumers == 3:
+        return
+    w = [np.array(v, np.float64) for v in model.get_weights()]
+
+    def loss_np(p):   # weights: c0 (k, b), block one (conv k, b, bn g, b, mm, mv), two (same), dense
+        h = np.maximum(ref.conv2d_forward(x, p[0], p[1], padding="same"), 0.0)
+        for o in (2, 8):
+            z = ref.conv2d_forward(h, p[o], p[o + 1], padding="same")
+            h = ref.batch_norm_add_relu_train(z, h, p[o + 2], p[o + 3])[0]
+        return mse(ys[0], dense(h.mean(axis=(1, 2)), p[14], p[15]))
+    trainable = [0, 1, 2, 3, 4, 5, 8, 9, 10, 11, 14, 15]
+    fd = fd_grads(lambda q: loss_np([q[trainable.index(i)] if i in trainable else w[i]
+                                     for i in range(len(w))]), [w[i] for i in trainable])
+    for bn, wb in zip(bns, before):
+        bn.set_weights(wb)
+    _, grads = model.compute_gradients(x, ys[0])
+    assert_grads_close(arrays(grads), fd, rtol=1e-3, atol=1e-4)

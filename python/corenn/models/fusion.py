@@ -27,7 +27,10 @@ decides, for a graph (Sequential or functional alike), which call contexts take 
 5. the gradient of a relu output read by several nodes (a residual block's input: the skip and
    the next conv): the graph keeps the gradients it receives apart (``graph.parts_slots``) and the
    producing Dense/Conv (relu in its epilogue) sums them and applies relu' in one pass
-   (``backward_parts``: sum_n_relu_grad), instead of a sum pass and then a relu' pass.
+   (``backward_parts``: sum_n_relu_grad), instead of a sum pass and then a relu' pass. A
+   BatchNormAddRelu producer (the residual stream between two blocks: the next block's conv and
+   Add read it) adds the last part in its backward's relu' pass (batch_norm_add_relu_backward's
+   dy2).
 
 Rules set flags on the call contexts of one graph or replace steps of that graph's run list
 (``graph.run``), so a layer shared elsewhere is unaffected; they are cleared before they are
@@ -177,6 +180,9 @@ class BatchNormAddRelu:
             grads = self.add.backward(d)
             dz = self.bn.backward(grads[self._bn_index])
             return [dz, grads[1 - self._bn_index]]
+        return self._backward_fused(dy, None)
+
+    def _backward_fused(self, dy, dy2):
         bn, shape = self.bn, tuple(self._z.shape)
         learn = bn.trainable
         dr, dz = kernels.batch_norm_add_relu_backward(
@@ -184,8 +190,20 @@ class BatchNormAddRelu:
             dr=self.add._buffer("dskip", shape),
             dx=bn._buffer("dx", shape) if bn.needs_input_grad else None,
             dgamma=bn._grad_of("gamma") if learn and bn.scale else None,
-            dbeta=bn._grad_of("beta") if learn and bn.center else None)
+            dbeta=bn._grad_of("beta") if learn and bn.center else None, dy2=dy2)
         return [dz, dr]
+
+    def backward_parts(self, parts):
+        """backward of the sum of ``parts``, the gradients the ReLU's output received from its
+        consumers (rule 5: a residual stream read by the next block's conv and its Add). The
+        fused kernel adds the last part in its relu' pass (``dy2``); two parts cost no pass of
+        their own, more are first summed in list order, so the order of the additions is the
+        graph's (p0 + p1) + p2 ... either way."""
+        if not self._fused or self.pool is not None:
+            return self.backward(kernels.sum_n(parts, out=self.add._buffer("dy_sum", parts[0].shape)))
+        head = parts[0] if len(parts) == 2 else kernels.sum_n(
+            parts[:-1], out=self.add._buffer("dy_sum", parts[0].shape))
+        return self._backward_fused(head, parts[-1])
 
     def __repr__(self):
         pool = "" if self.pool is None else f" + {self.pool.name}"
@@ -235,14 +253,17 @@ def _bn_add_relu_steps(steps, consumer_of, outputs):
 
 def _relu_sum_slots(graph, consumer_of, outputs):
     """Rule 5: the output slots of run steps whose context applies relu in its epilogue (Dense,
-    Conv*: ActivatedLayer) and whose gradient comes from two or more places."""
+    Conv*: ActivatedLayer; a residual block's tail: BatchNormAddRelu without the pooling) and
+    whose gradient comes from two or more places."""
     from ..layers.base import ActivatedLayer
     slots = []
     for s in graph.run:
         ctx = s.ctx
-        if s.packed or s.multi_out or not isinstance(ctx, ActivatedLayer) \
-                or not getattr(ctx, "_fused", False) or ctx.activation.name != "relu" \
-                or ctx.relu_grad_by_next:
+        tail = isinstance(ctx, BatchNormAddRelu) and ctx.pool is None
+        if (s.packed and not tail) or s.multi_out or not (tail or isinstance(ctx, ActivatedLayer)
+                                                          and getattr(ctx, "_fused", False)
+                                                          and ctx.activation.name == "relu"
+                                                          and not ctx.relu_grad_by_next):
             continue
         slot = s.outs[0]
         if len(consumer_of.get(slot, ())) + (slot in outputs) >= 2:
