@@ -1392,6 +1392,12 @@ class Model(TrainingLoops):
     def metrics(self):
         """The loss tracker and the compiled metrics (Keras 3's ``model.metrics``); a subclass
         may override it to list its own trackers, which fit resets every epoch."""
+        if self._train_metrics is None and any(self.__dict__.get("_metric_specs") or []) \
+                or self._train_metrics is None and any(self.__dict__.get("_weighted_metric_specs") or []):
+            # compiled metrics not made yet (they are picked from the first labels): Keras 3's
+            # CompileMetrics stand-in, which a custom train_step's ``for metric in self.metrics:
+            # metric.update_state(y, y_pred)`` builds (the MAE example)
+            return [self._loss_tracker, _CompileMetrics(self)]
         return [self._loss_tracker] + [m for _, m in self._metric_entries(self._train_metrics or [])]
 
     @property
@@ -1726,3 +1732,30 @@ def _label_shape_fits(given, lead):
     if len(given) == len(lead) + 1 and given[-1] == 1:
         given = given[:-1]
     return len(given) == len(lead) and all(l is None or l == g for g, l in zip(given, lead))
+
+
+class _CompileMetrics:
+    """The compiled metrics as one entry of ``model.metrics`` before the first labels have
+    resolved them (Keras 3's ``compile_metrics``): ``update_state(y, y_pred)`` resolves and
+    updates them, ``result()`` is a dict of their results (flattened into the step's logs)."""
+
+    name = "compile_metrics"
+
+    def __init__(self, model):
+        self._model = model
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        m = self._model
+        m._update_metrics(m._train_metrics_for(y_true), y_true, y_pred, sample_weight)
+
+    def result(self):
+        return {name: metric.result() for name, metric in self._model._metric_entries(self._model._train_metrics or [])}
+
+    def reset_state(self):
+        for _, metric in self._model._metric_entries(self._model._train_metrics or []):
+            metric.reset_state()
+
+    @property
+    def variables(self):
+        return []
+

@@ -1,0 +1,99 @@
+"""Gaps found by sweep 14's programs (keras.io examples ported with their imports changed)."""
+import numpy as np
+
+import corenn as tf
+
+
+def test_tape_gradient_takes_nested_sources():
+    # the MAE example: tape.gradient(loss, [model_a.trainable_variables, model_b...]) and
+    # zips the nested result back with the nested variables
+    a, b, c = tf.Variable([1.0, 2.0]), tf.Variable(3.0), tf.Variable([[0.5]])
+    with tf.GradientTape(persistent=True) as tape:
+        y = tf.reduce_sum(a * a) * b + tf.reduce_sum(c * c)
+    g = tape.gradient(y, [[a, b], [], (c,), {"k": [a]}])
+    assert isinstance(g, list) and isinstance(g[2], tuple) and g[1] == [] and list(g[3]) == ["k"]
+    np.testing.assert_allclose(np.asarray(g[0][0]), 2 * np.array([1.0, 2.0]) * 3.0)
+    np.testing.assert_allclose(float(g[0][1]), 5.0)
+    np.testing.assert_allclose(np.asarray(g[2][0]), [[1.0]])
+    np.testing.assert_allclose(np.asarray(g[3]["k"][0]), np.asarray(g[0][0]))
+    d = tape.gradient(y, {"x": a, "y": (b, [c])})
+    np.testing.assert_allclose(float(d["y"][0]), 5.0)
+    np.testing.assert_allclose(np.asarray(d["y"][1][0]), [[1.0]])
+
+
+def test_tape_gradient_nested_model_variables_train():
+    from corenn import keras
+    m1, m2 = keras.layers.Dense(3), keras.layers.Dense(1)
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+    opt = keras.optimizers.SGD(0.1)
+    losses = []
+    for _ in range(5):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(m2(m1(x)) - 1.0))
+        train_vars = [m1.trainable_variables, m2.trainable_variables]
+        grads = tape.gradient(loss, train_vars)
+        assert [len(g) for g in grads] == [2, 2]
+        opt.apply_gradients([(g, v) for gs, vs in zip(grads, train_vars) for g, v in zip(gs, vs)])
+        losses.append(float(loss))
+    assert losses[-1] < losses[0]
+
+
+def _custom_step_model(step_returns):
+    from corenn import keras
+
+    class M(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.d(x)
+
+        def train_step(self, data):
+            x, y = data
+            with tf.GradientTape() as tape:
+                y_pred = self(x)
+                loss = self.compute_loss(y=y, y_pred=y_pred)
+            grads = tape.gradient(loss, self.trainable_variables)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+            return step_returns(self, x, y, y_pred, loss)
+    return M()
+
+
+def test_custom_train_step_metrics_before_compiled_metrics_exist():
+    # Keras 3: model.metrics holds a compile_metrics entry that a custom step's
+    # ``metric.update_state(y, y_pred)`` builds; its results land in the logs by their own names
+    def step(model, x, y, y_pred, loss):
+        out = {}
+        for metric in model.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred)
+            out[metric.name] = metric.result()
+        return out
+    model = _custom_step_model(step)
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    assert [m.name for m in model.metrics] == ["loss", "compile_metrics"]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 3)).astype("float32")
+    y = (x @ np.array([[1.0], [-2.0], [0.5]], "float32")).astype("float32")
+    h = model.fit(x, y, batch_size=8, epochs=3, verbose=0)
+    assert list(h.history) == ["loss", "mae"]
+    assert [m.name for m in model.metrics] == ["loss", "mae"]
+    pred = model.predict(x, verbose=0)
+    # the last epoch's mae is the mean over its batches (metrics reset each epoch), so it lies
+    # near the final model's error
+    assert abs(h.history["mae"][-1] - float(np.mean(np.abs(pred - y)))) < 0.5 * h.history["mae"][-1] + 0.05
+
+
+def test_custom_train_step_logs_keep_non_scalar_values():
+    # NNCLR logs its per-sample loss vector; Keras keeps it as an array, nested dicts flatten
+    def step(model, x, y, y_pred, loss):
+        return {"vec": tf.reduce_sum(tf.square(y_pred - y), axis=1), "inner": {"loss": loss}}
+    model = _custom_step_model(step)
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.ones((8, 3), "float32")
+    h = model.fit(x, np.zeros((8, 1), "float32"), batch_size=4, epochs=2, verbose=0)
+    assert set(h.history) == {"vec", "loss"}
+    assert np.shape(h.history["vec"][0]) == (4,) and isinstance(h.history["loss"][0], float)
