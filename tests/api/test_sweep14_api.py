@@ -97,3 +97,73 @@ def test_custom_train_step_logs_keep_non_scalar_values():
     h = model.fit(x, np.zeros((8, 1), "float32"), batch_size=4, epochs=2, verbose=0)
     assert set(h.history) == {"vec", "loss"}
     assert np.shape(h.history["vec"][0]) == (4,) and isinstance(h.history["loss"][0], float)
+
+
+class _PatchEmbed(tf.keras.layers.Layer):
+    """keras.io focal modulation's PatchEmbed: a tensor and Python ints from one call."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.proj = tf.keras.layers.Conv2D(4, 2, strides=2)
+
+    def call(self, x):
+        x = self.proj(x)
+        h, w, c = x.shape[1], x.shape[2], x.shape[3]
+        return tf.reshape(x, (-1, h * w, c)), h, w, c
+
+
+def test_call_returning_python_values_next_to_tensors():
+    layer = _PatchEmbed()
+    x = np.random.default_rng(0).normal(size=(2, 6, 6, 3)).astype("float32")
+    out = layer(x)
+    assert isinstance(out, tuple) and len(out) == 4 and out[1:] == (3, 3, 4)
+    assert tuple(out[0].shape) == (2, 9, 4)
+    # under a tape: the tensor is differentiated, the ints pass through
+    with tf.GradientTape() as tape:
+        y, h, w, c = layer(x)
+        loss = tf.reduce_sum(y * y)
+    grads = tape.gradient(loss, layer.trainable_variables)
+    assert (h, w, c) == (3, 3, 4) and all(g is not None for g in grads)
+    # finite difference on the bias of the conv
+    b = layer.proj.bias
+    eps = 1e-2
+    base = np.asarray(b).copy()
+    fd = []
+    for sign in (1, -1):
+        b.assign(base + sign * eps * np.eye(4, dtype="float32")[0])
+        fd.append(float(np.sum(np.asarray(layer(x)[0], np.float64) ** 2)))
+    b.assign(base)
+    np.testing.assert_allclose(float(np.asarray(grads[1])[0]), (fd[0] - fd[1]) / (2 * eps), rtol=2e-3)
+
+
+def test_call_returning_python_values_inside_a_subclassed_model_trains():
+    from corenn import keras
+
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.embed = _PatchEmbed()
+            self.head = keras.layers.Dense(2)
+
+        def call(self, x):
+            x, h, w, c = self.embed(x)
+            return self.head(tf.reshape(x, (-1, h * w * c)))
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(32, 6, 6, 3)).astype("float32")
+    y = (x.mean(axis=(1, 2, 3)) > 0).astype("int32")
+    m = Net()
+    m.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    h = m.fit(x, y, epochs=5, batch_size=8, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+
+
+def test_upsampling_takes_any_channel_count_and_checks_rank():
+    import pytest
+    from corenn import layers
+    up = layers.UpSampling2D(size=(2, 2), interpolation="bilinear")
+    a = np.random.default_rng(0).normal(size=(1, 2, 2, 3)).astype("float32")
+    b = np.random.default_rng(1).normal(size=(1, 2, 2, 5)).astype("float32")
+    assert tuple(up(a).shape) == (1, 4, 4, 3)
+    np.testing.assert_allclose(np.asarray(up(b))[..., 4], np.asarray(up(b[..., 4:]))[..., 0], rtol=1e-6)
+    with pytest.raises(ValueError, match="rank 4"):
+        up(np.ones((1, 2, 2), "float32"))
