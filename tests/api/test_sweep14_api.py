@@ -167,3 +167,47 @@ def test_upsampling_takes_any_channel_count_and_checks_rank():
     np.testing.assert_allclose(np.asarray(up(b))[..., 4], np.asarray(up(b[..., 4:]))[..., 0], rtol=1e-6)
     with pytest.raises(ValueError, match="rank 4"):
         up(np.ones((1, 2, 2), "float32"))
+
+
+def test_accuracy_resolved_from_custom_step_predictions():
+    # keras.io consistency training: compile(metrics=["accuracy"]) without a loss, labels (n, 1),
+    # compiled_metrics.update_state(y, softmax(logits)) with 4 classes -> sparse accuracy (Keras 3)
+    from corenn import keras
+
+    class Student(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = keras.layers.Dense(4)
+
+        def call(self, x):
+            return self.d(x)
+
+        def train_step(self, data):
+            x, y = data
+            loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            with tf.GradientTape() as tape:
+                logits = self(x, training=True)
+                loss = loss_fn(y, logits)
+            grads = tape.gradient(loss, self.trainable_variables)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+            self.compiled_metrics.update_state(y, tf.nn.softmax(logits, axis=1))
+            return {m.name: m.result() for m in self.metrics}
+
+    model = Student()
+    model.compile(optimizer=keras.optimizers.Adam(0.05), metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype("float32")
+    y = np.argmax(x @ rng.normal(size=(3, 4)), axis=1).reshape(-1, 1)
+    h = model.fit(x, y, batch_size=16, epochs=20, verbose=0)
+    acc = [m for m in model.metrics if m.name == "accuracy"][0]
+    assert type(acc).__name__ == "SparseCategoricalAccuracy"
+    ref = float(np.mean(np.argmax(model.predict(x, verbose=0), axis=1) == y[:, 0]))
+    assert abs(h.history["accuracy"][-1] - ref) < 0.2
+    assert ref > 0.5
+
+
+def test_resolve_accuracy_keras3_rule():
+    from corenn import metrics
+    assert type(metrics.resolve("accuracy", None, 2, (None, 4), 1)).__name__ == "SparseCategoricalAccuracy"
+    assert type(metrics.resolve("accuracy", None, 2, (None, 4), 4)).__name__ == "CategoricalAccuracy"
+    assert type(metrics.resolve("accuracy", None, 2, (None, 1), 1)).__name__ == "BinaryAccuracy"
