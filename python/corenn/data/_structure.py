@@ -259,7 +259,9 @@ class ElementBytes(bytes):
 
 
 def as_eager(element):
-    return map_structure(lambda a: a.view(Array) if isinstance(a, np.ndarray) else a, element)
+    # a RaggedTensor (ragged_batch) keeps its own class and methods
+    return map_structure(lambda a: a.view(Array) if isinstance(a, np.ndarray) and type(a).__name__ != "RaggedTensor"
+                         else a, element)
 
 
 def as_numpy(element):
