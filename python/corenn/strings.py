@@ -85,6 +85,16 @@ class StringScalar(str):
     def numpy(self):
         return to_bytes(self)
 
+    def __str__(self):
+        # bytes that are not UTF-8 (held as lone surrogates) cannot be written to a text stream:
+        # shown as TensorFlow shows a string tensor's bytes
+        text = str.__str__(self)
+        return repr(to_bytes(text)) if _has_surrogates(text) else text
+
+
+def _has_surrogates(text):
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
+
 
 class StringTensor(np.ndarray):
     """An array of ``str`` (dtype object) with TensorFlow's ``numpy()``: an object array of
@@ -431,7 +441,7 @@ def join(inputs, separator="", name=None):
     """Elementwise concatenation of several strings / string arrays."""
     arrays = [as_string_array(v, "join") for v in inputs]
     if all(a.ndim == 0 for a in arrays):
-        return wrap(separator.join(str(a) for a in arrays))
+        return wrap(separator.join(a[()] for a in arrays))
     b = np.broadcast_arrays(*arrays)
     out = np.empty(b[0].shape, dtype=object)
     for idx in np.ndindex(out.shape):

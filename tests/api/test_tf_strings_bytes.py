@@ -70,3 +70,10 @@ def test_ragged_to_sparse_and_back():
 def test_unicode_script_of_a_ragged_batch():
     r = tf.strings.unicode_decode(["Бa", "芸 1"], "UTF-8")
     assert tf.strings.unicode_script(r).to_list() == [[8, 25], [17, 0, 0]]
+
+
+def test_printing_a_non_utf8_string_shows_its_bytes():
+    t = tf.constant("语".encode("UTF-16-BE"))
+    assert str(t) == repr("语".encode("UTF-16-BE"))
+    assert str(tf.constant("é ok")) == "é ok"
+    assert tf.strings.join([tf.constant("a"), tf.constant(b"\xff")], "-").numpy() == b"a-\xff"
