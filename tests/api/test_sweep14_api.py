@@ -211,3 +211,13 @@ def test_resolve_accuracy_keras3_rule():
     assert type(metrics.resolve("accuracy", None, 2, (None, 4), 1)).__name__ == "SparseCategoricalAccuracy"
     assert type(metrics.resolve("accuracy", None, 2, (None, 4), 4)).__name__ == "CategoricalAccuracy"
     assert type(metrics.resolve("accuracy", None, 2, (None, 1), 1)).__name__ == "BinaryAccuracy"
+
+
+def test_top_k_is_a_named_tuple():
+    x = np.array([[0.1, 0.9, 0.5], [0.7, 0.2, 0.3]], "float32")
+    r = tf.math.top_k(x, k=2)
+    np.testing.assert_array_equal(r.indices.numpy(), np.argsort(-x, axis=1)[:, :2])
+    np.testing.assert_allclose(r.values.numpy(), -np.sort(-x, axis=1)[:, :2])
+    values, indices = tf.nn.top_k(x, 1)
+    np.testing.assert_array_equal(np.asarray(indices)[:, 0], [1, 0])
+    assert type(r).__name__ == "TopKV2" and r[0] is r.values
