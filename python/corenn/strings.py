@@ -193,6 +193,19 @@ class RaggedTensor(np.ndarray):
         return cls.from_row_splits(values, np.concatenate([[0], np.cumsum(lengths)]), validate=validate)
 
     @classmethod
+    def from_row_starts(cls, values, row_starts, name=None, validate=True):
+        """Rows starting at ``row_starts`` (the last runs to the end of ``values``)."""
+        starts = np.asarray(row_starts).astype(np.int64).reshape(-1)
+        n = len(values.numpy() if isinstance(values, StringTensor) else np.asarray(values))
+        return cls.from_row_splits(values, np.concatenate([starts, [n]]), validate=validate)
+
+    @classmethod
+    def from_row_limits(cls, values, row_limits, name=None, validate=True):
+        """Rows ending (exclusively) at ``row_limits``; the first starts at 0."""
+        limits = np.asarray(row_limits).astype(np.int64).reshape(-1)
+        return cls.from_row_splits(values, np.concatenate([[0], limits]), validate=validate)
+
+    @classmethod
     def from_value_rowids(cls, values, value_rowids, nrows=None, name=None, validate=True):
         ids = np.asarray(value_rowids).astype(np.int64).reshape(-1)
         if validate and np.any(np.diff(ids) < 0):

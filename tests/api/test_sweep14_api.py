@@ -221,3 +221,14 @@ def test_top_k_is_a_named_tuple():
     values, indices = tf.nn.top_k(x, 1)
     np.testing.assert_array_equal(np.asarray(indices)[:, 0], [1, 0])
     assert type(r).__name__ == "TopKV2" and r[0] is r.values
+
+
+def test_ragged_from_row_starts_and_limits():
+    import pytest
+    v = [3, 1, 4, 1, 5, 9, 2]
+    assert tf.RaggedTensor.from_row_starts(values=v, row_starts=[0, 4, 4, 6]).to_list() == [[3, 1, 4, 1], [], [5, 9], [2]]
+    assert tf.RaggedTensor.from_row_limits(values=v, row_limits=[4, 4, 6, 7]).to_list() == [[3, 1, 4, 1], [], [5, 9], [2]]
+    words = tf.RaggedTensor.from_row_starts(values=tf.constant(["a", "b", "c"]), row_starts=[0, 2])
+    assert words.to_list() == [[b"a", b"b"], [b"c"]]
+    with pytest.raises(ValueError, match="row_splits must rise"):
+        tf.RaggedTensor.from_row_starts(values=[1, 2], row_starts=[1])
