@@ -325,7 +325,7 @@ def unicode_encode(input, output_encoding, errors="replace", replacement_char=65
     bytes, see ``strings.from_bytes``)."""
     codec = _codec("unicode_encode", output_encoding)
     if isinstance(input, np.ndarray) and input.dtype == object and input.ndim == 1:
-        rows = list(input)
+        rows = list(np.asarray(input))   # the stored rows (a RaggedTensor's iteration converts them)
     else:
         a = np.asarray(input)
         if a.ndim <= 1:
@@ -334,7 +334,12 @@ def unicode_encode(input, output_encoding, errors="replace", replacement_char=65
         rows = list(a.reshape(-1, a.shape[-1]))
     out = np.empty(len(rows), dtype=object)
     for i, r in enumerate(rows):
+        if isinstance(r, RaggedTensor):   # two ragged levels: a row of code-point rows
+            out[i] = np.asarray(unicode_encode(r, output_encoding, errors, replacement_char))
+            continue
         out[i] = _encode_one(np.asarray(r).reshape(-1), codec, errors, replacement_char)
+    if any(isinstance(r, RaggedTensor) for r in rows):
+        return out.view(RaggedTensor)
     return wrap(out)
 
 

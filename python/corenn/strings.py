@@ -156,7 +156,8 @@ class RaggedTensor(np.ndarray):
         return _tf_api.constant(np.array([len(r) for r in np.asarray(self)], np.int64), dtype="int64")
 
     def to_list(self):
-        return [[_encode(v) for v in np.asarray(r, dtype=object).reshape(-1)] if _row_is_text(r)
+        return [r.to_list() if isinstance(r, RaggedTensor)
+                else [_encode(v) for v in np.asarray(r, dtype=object).reshape(-1)] if _row_is_text(r)
                 else np.asarray(r).tolist() for r in np.asarray(self)]
 
     def numpy(self):
@@ -175,7 +176,14 @@ class RaggedTensor(np.ndarray):
 
     @classmethod
     def from_row_splits(cls, values, row_splits, name=None, validate=True):
-        """Rows values[row_splits[i]:row_splits[i + 1]] (row_splits starts at 0, ends at len)."""
+        """Rows values[row_splits[i]:row_splits[i + 1]] (row_splits starts at 0, ends at len).
+        ``values`` may itself be a RaggedTensor: rows of rows (two ragged levels)."""
+        if isinstance(values, RaggedTensor):
+            s = np.asarray(row_splits).astype(np.int64).reshape(-1)
+            if validate and (s.size == 0 or s[0] != 0 or s[-1] != len(values) or np.any(np.diff(s) < 0)):
+                raise ValueError(f"tf.RaggedTensor.from_row_splits: row_splits must rise from 0 to {len(values)}, "
+                                 f"got {s.tolist()[:10]}")
+            return cls._from_rows([np.asarray(values)[a:b].view(RaggedTensor) for a, b in zip(s[:-1], s[1:])])
         v = values.numpy() if isinstance(values, StringTensor) else np.asarray(values)
         s = np.asarray(row_splits).astype(np.int64).reshape(-1)
         if validate and (s.size == 0 or s[0] != 0 or s[-1] != len(v) or np.any(np.diff(s) < 0)):
@@ -320,7 +328,9 @@ class RaggedTensor(np.ndarray):
 
 def _row_tensor(row):
     """One row of a RaggedTensor as a tensor: strings a StringTensor, numbers an array with
-    ``numpy()`` (as tf.data's elements)."""
+    ``numpy()`` (as tf.data's elements); a row of rows stays a RaggedTensor."""
+    if isinstance(row, RaggedTensor):
+        return row
     if _row_is_text(row):
         return as_string_array(row).view(StringTensor)
     from .data._structure import Array

@@ -1,9 +1,8 @@
 """TensorFlow tutorial "Unicode strings" (text/guide/unicode), imports changed only: string
 scalars and vectors, unicode_decode / encode / transcode, unicode_split, byte and character
-lengths, substr in UTF8_CHAR units, unicode_decode_with_offsets and unicode_script. The
-tutorial's last section (word segmentation) is left out: it needs elementwise ops on ragged
-tensors (tf.not_equal / tf.concat of RaggedTensors) and two ragged levels, which corenn's
-one-level RaggedTensor does not have."""
+lengths, substr in UTF8_CHAR units, unicode_decode_with_offsets, unicode_script, and the
+word-segmentation example built from ragged operations (tf.not_equal / tf.concat / tf.cast /
+tf.reduce_sum on RaggedTensors, from_row_starts, two ragged levels)."""
 import numpy as np
 
 import corenn as tf
@@ -93,3 +92,31 @@ print(uscript.numpy())  # [17, 8] == [USCRIPT_HAN, USCRIPT_CYRILLIC]
 np.testing.assert_array_equal(uscript.numpy(), [17, 8])
 print(tf.strings.unicode_script(batch_chars_ragged))
 assert tf.strings.unicode_script(batch_chars_ragged).to_list()[1][:4] == [25, 25, 25, 25]  # Latin
+
+# -- Example: simple segmentation -----------------------------------------------------------------
+# dtype: string; shape: [num_sentences]
+sentence_texts = [u'Hello, world.', u'世界こんにちは']
+sentence_char_codepoint = tf.strings.unicode_decode(sentence_texts, 'UTF-8')
+sentence_char_script = tf.strings.unicode_script(sentence_char_codepoint)
+sentence_char_starts_word = tf.concat(
+    [tf.fill([sentence_char_script.nrows(), 1], True),
+     tf.not_equal(sentence_char_script[:, 1:], sentence_char_script[:, :-1])],
+    axis=1)
+word_starts = tf.squeeze(tf.where(sentence_char_starts_word.values), axis=1)
+print(word_starts)
+word_char_codepoint = tf.RaggedTensor.from_row_starts(
+    values=sentence_char_codepoint.values,
+    row_starts=word_starts)
+print(word_char_codepoint)
+sentence_num_words = tf.reduce_sum(
+    tf.cast(sentence_char_starts_word, tf.int64),
+    axis=1)
+sentence_word_char_codepoint = tf.RaggedTensor.from_row_lengths(
+    values=word_char_codepoint,
+    row_lengths=sentence_num_words)
+print(sentence_word_char_codepoint)
+words = tf.strings.unicode_encode(sentence_word_char_codepoint, 'UTF-8').to_list()
+print(words)
+assert words == [[b'Hello', b', ', b'world', b'.'],
+                 [b'\xe4\xb8\x96\xe7\x95\x8c',
+                  b'\xe3\x81\x93\xe3\x82\x93\xe3\x81\xab\xe3\x81\xa1\xe3\x81\xaf']]
