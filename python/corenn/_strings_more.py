@@ -9,7 +9,7 @@ import unicodedata
 
 import numpy as np
 
-from .strings import RaggedTensor, _map, _text, as_string_array, is_string_array, wrap
+from .strings import RaggedTensor, _map, _text, as_string_array, is_string_array, from_bytes, to_bytes, wrap
 
 __all__ = ["to_hash_bucket_strong", "format", "ngrams", "unicode_decode", "unicode_decode_with_offsets",
            "unicode_encode", "unicode_transcode", "unicode_split_with_offsets", "unicode_script",
@@ -68,7 +68,7 @@ def to_hash_bucket_strong(input, num_buckets, key, name=None):  # noqa: A002
         raise ValueError(f"tf.strings.to_hash_bucket_strong: num_buckets must be >= 1, got {num_buckets}")
     if len(k) != 2:
         raise ValueError(f"tf.strings.to_hash_bucket_strong: key must be a list of two integers, got {key!r}")
-    out = _map(lambda s: siphash24(k[0], k[1], s.encode("utf-8")) % n, input, "to_hash_bucket_strong")
+    out = _map(lambda s: siphash24(k[0], k[1], to_bytes(s)) % n, input, "to_hash_bucket_strong")
     return np.int64(out) if isinstance(out, int) else np.asarray(out).astype(np.int64)
 
 
@@ -191,8 +191,19 @@ _ENC = {"UTF-8": "utf-8", "UTF-16-BE": "utf-16-be", "UTF-32-BE": "utf-32-be", "U
         "ISO-8859-1": "latin-1"}
 
 
+# ICU's spellings of the same converters (TensorFlow hands the name to ICU, which ignores case,
+# '-', '_' and spaces: the unicode tutorial writes 'UTF8')
+_ENC_ALIASES = {"UTF8": "utf-8", "UTF16BE": "utf-16-be", "UTF16LE": "utf-16-le", "UTF32BE": "utf-32-be",
+                "UTF32LE": "utf-32-le", "USASCII": "ascii", "ASCII": "ascii", "ISO88591": "latin-1",
+                "LATIN1": "latin-1"}
+
+
 def _codec(op, enc):
     name = _ENC.get(str(enc).upper())
+    if name is None:
+        name = _ENC_ALIASES.get("".join(ch for ch in str(enc).upper() if ch not in "-_ "))
+        if name in ("utf-16-le", "utf-32-le") and op == "unicode_encode":
+            name = None   # TensorFlow's unicode_encode writes UTF-8, UTF-16-BE or UTF-32-BE only
     if name is None:
         raise ValueError(f"tf.strings.{op}: encoding must be one of {sorted(_ENC)}, got {enc!r}")
     return name
@@ -202,7 +213,7 @@ def _bytes_of(v, op):
     if isinstance(v, bytes):
         return v
     if isinstance(v, str):
-        return v.encode("utf-8")
+        return to_bytes(v)
     raise TypeError(f"tf.strings.{op}: expected strings, got {type(v).__name__}")
 
 
@@ -235,7 +246,7 @@ def _decode_one(raw, codec, errors, replacement_char, replace_control):
             i += size
         return cps, offs
     text = raw.decode(codec, errors="strict" if errors == "strict" else errors)
-    width = {"utf-16-be": None, "utf-32-be": 4, "ascii": 1, "latin-1": 1}[codec]
+    width = {"utf-16-be": None, "utf-16-le": None, "utf-32-be": 4, "utf-32-le": 4, "ascii": 1, "latin-1": 1}[codec]
     pos = 0
     for ch in text:
         cps.append(ord(ch))
@@ -301,25 +312,35 @@ def _encode_one(cps, codec, errors, replacement_char):
         elif errors == "strict":
             raise ValueError(f"tf.strings.unicode_encode: invalid code point {c}")
     text = "".join(chars)
-    return text if codec == "utf-8" else text.encode(codec, errors="replace" if errors != "strict" else "strict")
+    if codec == "utf-8":
+        return text
+    # other encodings are bytes held as a string element (to_bytes gives them back exactly), so
+    # the result is a string tensor like any other, as TensorFlow's
+    return from_bytes(text.encode(codec, errors="replace" if errors != "strict" else "strict"))
 
 
 def unicode_encode(input, output_encoding, errors="replace", replacement_char=65533, name=None):  # noqa: A002
     """Strings from code points: one string from a 1-D sequence, one per row of a 2-D array or
-    RaggedTensor. UTF-8 gives str; other encodings give bytes."""
+    RaggedTensor; ``numpy()`` gives the encoded bytes (other encodings than UTF-8 are held as their
+    bytes, see ``strings.from_bytes``)."""
     codec = _codec("unicode_encode", output_encoding)
     if isinstance(input, np.ndarray) and input.dtype == object and input.ndim == 1:
-        rows = list(input)
+        rows = list(np.asarray(input))   # the stored rows (a RaggedTensor's iteration converts them)
     else:
         a = np.asarray(input)
         if a.ndim <= 1:
             one = _encode_one(a.reshape(-1), codec, errors, replacement_char)
-            return wrap(one) if codec == "utf-8" else one
+            return wrap(one)
         rows = list(a.reshape(-1, a.shape[-1]))
     out = np.empty(len(rows), dtype=object)
     for i, r in enumerate(rows):
+        if isinstance(r, RaggedTensor):   # two ragged levels: a row of code-point rows
+            out[i] = np.asarray(unicode_encode(r, output_encoding, errors, replacement_char))
+            continue
         out[i] = _encode_one(np.asarray(r).reshape(-1), codec, errors, replacement_char)
-    return wrap(out) if codec == "utf-8" else out
+    if any(isinstance(r, RaggedTensor) for r in rows):
+        return out.view(RaggedTensor)
+    return wrap(out)
 
 
 def unicode_transcode(input, input_encoding, output_encoding, errors="replace", replacement_char=65533,  # noqa: A002
@@ -332,12 +353,12 @@ def unicode_transcode(input, input_encoding, output_encoding, errors="replace", 
                              replace_control_characters)
         return _encode_one(cps, cout, errors, replacement_char)
     if isinstance(input, (str, bytes)):
-        return wrap(one(input)) if cout == "utf-8" else one(input)
+        return wrap(one(input))
     a = np.asarray(input, dtype=object)
     out = np.empty(a.shape, dtype=object)
     for idx in np.ndindex(a.shape):
         out[idx] = one(a[idx])
-    return wrap(out) if cout == "utf-8" else out
+    return wrap(out)
 
 
 # ICU script codes (UScriptCode) of the major scripts, by code point range; other letters are
@@ -386,6 +407,9 @@ def unicode_script(input, name=None):  # noqa: A002
     -1 outside Unicode. Scripts are assigned by Unicode block for the major scripts (letters of
     rarer scripts are Unknown here)."""
     from ._tf_api import constant
+    if isinstance(input, RaggedTensor):   # code points of a batch of strings: one row each
+        return RaggedTensor._from_rows([np.vectorize(_script, otypes=[np.int32])(np.asarray(r, np.int64))
+                                        if len(r) else np.zeros(0, np.int32) for r in np.asarray(input)])
     a = np.asarray(input).astype(np.int64)
     return constant(np.vectorize(_script, otypes=[np.int32])(a) if a.size else a.astype(np.int32), dtype="int32")
 

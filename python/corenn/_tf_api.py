@@ -114,6 +114,9 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
 
 
 def cast(x, dtype, name=None):
+    if isinstance(x, _strings.RaggedTensor):
+        from . import _ragged_ops
+        return _ragged_ops.cast(x, _dtype_name(dtype))
     if _dtypes.is_string_dtype(dtype):
         raise TypeError("tf.cast: cannot cast to string; use tf.strings.as_string")
     if str(dtype) in ("complex64", "complex128"):
@@ -163,6 +166,9 @@ def squeeze(input, axis=None, name=None):  # noqa: A002
 
 
 def concat(values, axis, name=None):
+    if builtins.any(isinstance(v, _strings.RaggedTensor) for v in values):
+        from . import _ragged_ops
+        return _ragged_ops.concat(values, axis)
     if builtins.any(_is_string(v) for v in values):
         return np.concatenate([as_string_array(v, "concat") for v in values], axis=axis)
     return ops.concatenate(list(values), axis=axis)
@@ -277,6 +283,9 @@ def _reduction(name, op, int_fn):
     their dtype (NumPy), as in TensorFlow."""
     def reduce(input_tensor, axis=None, keepdims=False, name=None):
         x = input_tensor
+        if isinstance(x, _strings.RaggedTensor):
+            from . import _ragged_ops
+            return _ragged_ops.reduce(fn_name, int_fn, x, axis, keepdims)
         if type(x) in (list, tuple) and ops._holds_tensors(x):
             x = ops.stack(list(x))   # a list of tensors (tf.reduce_sum(losses)): their stack, differentiable
         if not isinstance(x, Tensor):
@@ -286,6 +295,7 @@ def _reduction(name, op, int_fn):
             a = np.asarray(x)
             return _tensor(np.asarray(out, dtype=a.dtype if a.dtype != np.bool_ else np.int64))
         return op(x, axis=_axis(axis), keepdims=keepdims)
+    fn_name = name
     reduce.__name__ = reduce.__qualname__ = name
     reduce.__doc__ = f"``tf.{name}``: {op.__name__} over ``axis`` (None: all axes)."
     return reduce
@@ -336,7 +346,12 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
 
 
 def _binary(name, op):
+    tf_name = name
+
     def fn(x, y, name=None):
+        if isinstance(x, _strings.RaggedTensor) or isinstance(y, _strings.RaggedTensor):
+            from . import _ragged_ops
+            return _ragged_ops.binary(tf_name, x, y)
         return op(x, y)
     fn.__name__ = fn.__qualname__ = name
     return fn

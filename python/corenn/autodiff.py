@@ -856,10 +856,37 @@ def scaled(t, s):
 
 
 def _flatten(sources):
+    """The Tensors of ``sources`` in order, and a function building the same structure from a
+    flat list of results. Lists, tuples and dicts nest, as TensorFlow's nested sources (the MAE
+    example asks for ``[model_a.trainable_variables, model_b.trainable_variables, ...]``)."""
     if isinstance(sources, dict):
         keys = list(sources)
-        return [sources[k] for k in keys], lambda r: dict(zip(keys, r))
+        parts = [_flatten(sources[k]) for k in keys]
+        if all(rebuild is _one for _, rebuild in parts):   # the flat case, kept cheap
+            return [flat[0] for flat, _ in parts], lambda r: dict(zip(keys, r))
+        return _nest(parts, lambda vals: dict(zip(keys, vals)))
     if isinstance(sources, (list, tuple)):
         kind = type(sources)
-        return list(sources), (lambda r: list(r)) if kind is list else (lambda r: tuple(r))
-    return [sources], lambda r: r[0]
+        if not any(isinstance(s, (list, tuple, dict)) for s in sources):
+            return list(sources), (lambda r: list(r)) if kind is list else (lambda r: tuple(r))
+        return _nest([_flatten(s) for s in sources], list if kind is list else tuple)
+    return [sources], _one
+
+
+def _one(r):
+    return r[0]
+
+
+def _nest(parts, make):
+    flat, sizes = [], []
+    for f, _ in parts:
+        flat.extend(f)
+        sizes.append(len(f))
+
+    def rebuild(r):
+        out, at = [], 0
+        for (_, sub), n in zip(parts, sizes):
+            out.append(sub(r[at:at + n]))
+            at += n
+        return make(out)
+    return flat, rebuild

@@ -3,6 +3,8 @@ The reductions, argmax and elementwise functions are the ones ``tf.*`` also expo
 (``corenn._tf_api``)."""
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 
 from . import ops
@@ -62,9 +64,13 @@ def squared_difference(x, y, name=None):
     return ops.square(ops.subtract(x, y))
 
 
+TopKV2 = collections.namedtuple("TopKV2", ["values", "indices"])
+
+
 def top_k(input, k=1, sorted=True, name=None):  # noqa: A002 - TensorFlow's names
-    """(values, indices) of the k largest entries of the last axis."""
-    return ops.top_k(input, k, sorted=sorted)
+    """(values, indices) of the k largest entries of the last axis, as TensorFlow's named
+    tuple (``tf.math.top_k(x, k).indices``)."""
+    return TopKV2(*ops.top_k(input, k, sorted=sorted))
 
 
 def in_top_k(targets, predictions, k, name=None):

@@ -1582,14 +1582,16 @@ def by_name(spec):
     return spec
 
 
-def resolve(identifier, loss=None, y_true_ndim=None, y_pred_shape=None) -> Metric:
-    """compile()'s resolution of a metric spec, given the loss and the label/output shapes."""
+def resolve(identifier, loss=None, y_true_ndim=None, y_pred_shape=None, y_true_last_dim=None) -> Metric:
+    """compile()'s resolution of a metric spec, given the loss and the label/output shapes
+    (Keras 3's rule for 'accuracy': labels of one column against several outputs are sparse)."""
     if isinstance(identifier, str) and identifier in ("accuracy", "acc"):
         kind = getattr(loss, "kind", "")
         if kind == "binary_crossentropy" or (y_pred_shape is not None and y_pred_shape[-1] == 1):
             cls = BinaryAccuracy
         elif kind == "sparse_categorical_crossentropy" or (
-                y_true_ndim is not None and y_pred_shape is not None and y_true_ndim < len(y_pred_shape)):
+                y_true_ndim is not None and y_pred_shape is not None and y_true_ndim < len(y_pred_shape)) or (
+                y_true_last_dim == 1 and y_pred_shape is not None and (y_pred_shape[-1] or 0) > 1):
             cls = SparseCategoricalAccuracy
         else:
             cls = CategoricalAccuracy

@@ -506,7 +506,8 @@ def crelu(features, axis=-1, name=None):
 
 
 def top_k(input, k=1, sorted=True, name=None):  # noqa: A002
-    return ops.top_k(input, k, sorted=sorted)
+    from .math import top_k as _top_k
+    return _top_k(input, k, sorted=sorted)
 
 
 def local_response_normalization(input, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5, name=None):  # noqa: A002

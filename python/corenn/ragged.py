@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .strings import RaggedTensor
+from .strings import RaggedTensor, from_bytes
 
 __all__ = ["constant", "RaggedTensor"]
 
@@ -24,7 +24,7 @@ def constant(pylist, dtype=None, ragged_rank=None, inner_shape=None, name=None, 
     out = np.empty(len(rows), dtype=object)
     for i, row in enumerate(rows):
         if row and isinstance(row[0], (str, bytes)):
-            out[i] = [v.decode("utf-8") if isinstance(v, bytes) else v for v in row]
+            out[i] = [from_bytes(v) if isinstance(v, bytes) else v for v in row]
             continue
         a = np.asarray(row, dtype=None if dtype is None else str(dtype))
         if dtype is None:

@@ -39,6 +39,12 @@ class SparseTensor:
             row = int(np.nonzero(bad.any(axis=1))[0][0])
             raise ValueError(f"SparseTensor: index {self.indices[row].tolist()} is outside dense_shape "
                              f"{self.dense_shape.tolist()}")
+        # the parts as tf.data's arrays: NumPy arrays that also have TensorFlow's .numpy()
+        # (``st.dense_shape.numpy()``, the unicode tutorial)
+        from .data._structure import Array
+        self.indices, self.dense_shape = self.indices.view(Array), self.dense_shape.view(Array)
+        if isinstance(self.values, np.ndarray):
+            self.values = self.values.view(Array)
 
     @property
     def shape(self):

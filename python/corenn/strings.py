@@ -25,9 +25,22 @@ __all__ = ["to_hash_bucket_fast", "to_hash_bucket", "lower", "upper", "strip", "
            "RaggedTensor", "wrap"]
 
 
+def to_bytes(s):
+    """The bytes of one string element: UTF-8, with the bytes that were not valid UTF-8 when it
+    came in (kept as lone surrogates, Python's 'surrogateescape') given back unchanged."""
+    return s.encode("utf-8", "surrogateescape")
+
+
+def from_bytes(b):
+    """A ``str`` element from bytes: UTF-8 decoded; bytes that are not UTF-8 (a UTF-16 string,
+    a byte slice through a character) kept as lone surrogates so that ``to_bytes`` restores
+    them exactly, as TensorFlow's byte strings hold any bytes."""
+    return b.decode("utf-8", "surrogateescape")
+
+
 def _text(v, op):
     if isinstance(v, bytes):
-        return v.decode("utf-8")
+        return from_bytes(v)
     if isinstance(v, str):
         return v
     raise TypeError(f"tf.strings.{op}: expected strings, got {type(v).__name__} {v!r}"[:200])
@@ -60,7 +73,7 @@ def as_string_array(x, op="strings"):
 
 
 def _encode(v):
-    return v.encode("utf-8") if isinstance(v, str) else v
+    return to_bytes(v) if isinstance(v, str) else v
 
 
 class StringScalar(str):
@@ -70,7 +83,17 @@ class StringScalar(str):
     ndim = 0
 
     def numpy(self):
-        return self.encode("utf-8")
+        return to_bytes(self)
+
+    def __str__(self):
+        # bytes that are not UTF-8 (held as lone surrogates) cannot be written to a text stream:
+        # shown as TensorFlow shows a string tensor's bytes
+        text = str.__str__(self)
+        return repr(to_bytes(text)) if _has_surrogates(text) else text
+
+
+def _has_surrogates(text):
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
 class StringTensor(np.ndarray):
@@ -133,7 +156,8 @@ class RaggedTensor(np.ndarray):
         return _tf_api.constant(np.array([len(r) for r in np.asarray(self)], np.int64), dtype="int64")
 
     def to_list(self):
-        return [[_encode(v) for v in np.asarray(r, dtype=object).reshape(-1)] if _row_is_text(r)
+        return [r.to_list() if isinstance(r, RaggedTensor)
+                else [_encode(v) for v in np.asarray(r, dtype=object).reshape(-1)] if _row_is_text(r)
                 else np.asarray(r).tolist() for r in np.asarray(self)]
 
     def numpy(self):
@@ -152,7 +176,14 @@ class RaggedTensor(np.ndarray):
 
     @classmethod
     def from_row_splits(cls, values, row_splits, name=None, validate=True):
-        """Rows values[row_splits[i]:row_splits[i + 1]] (row_splits starts at 0, ends at len)."""
+        """Rows values[row_splits[i]:row_splits[i + 1]] (row_splits starts at 0, ends at len).
+        ``values`` may itself be a RaggedTensor: rows of rows (two ragged levels)."""
+        if isinstance(values, RaggedTensor):
+            s = np.asarray(row_splits).astype(np.int64).reshape(-1)
+            if validate and (s.size == 0 or s[0] != 0 or s[-1] != len(values) or np.any(np.diff(s) < 0)):
+                raise ValueError(f"tf.RaggedTensor.from_row_splits: row_splits must rise from 0 to {len(values)}, "
+                                 f"got {s.tolist()[:10]}")
+            return cls._from_rows([np.asarray(values)[a:b].view(RaggedTensor) for a, b in zip(s[:-1], s[1:])])
         v = values.numpy() if isinstance(values, StringTensor) else np.asarray(values)
         s = np.asarray(row_splits).astype(np.int64).reshape(-1)
         if validate and (s.size == 0 or s[0] != 0 or s[-1] != len(v) or np.any(np.diff(s) < 0)):
@@ -168,6 +199,19 @@ class RaggedTensor(np.ndarray):
         if validate and (lengths < 0).any():
             raise ValueError("tf.RaggedTensor.from_row_lengths: row_lengths must be >= 0")
         return cls.from_row_splits(values, np.concatenate([[0], np.cumsum(lengths)]), validate=validate)
+
+    @classmethod
+    def from_row_starts(cls, values, row_starts, name=None, validate=True):
+        """Rows starting at ``row_starts`` (the last runs to the end of ``values``)."""
+        starts = np.asarray(row_starts).astype(np.int64).reshape(-1)
+        n = len(values.numpy() if isinstance(values, StringTensor) else np.asarray(values))
+        return cls.from_row_splits(values, np.concatenate([starts, [n]]), validate=validate)
+
+    @classmethod
+    def from_row_limits(cls, values, row_limits, name=None, validate=True):
+        """Rows ending (exclusively) at ``row_limits``; the first starts at 0."""
+        limits = np.asarray(row_limits).astype(np.int64).reshape(-1)
+        return cls.from_row_splits(values, np.concatenate([[0], limits]), validate=validate)
 
     @classmethod
     def from_value_rowids(cls, values, value_rowids, nrows=None, name=None, validate=True):
@@ -212,6 +256,35 @@ class RaggedTensor(np.ndarray):
 
     flat_values = values
 
+    def to_sparse(self, name=None):
+        """A ``tf.SparseTensor`` holding each value at (row, position in row); dense_shape
+        (nrows, longest row)."""
+        from .sparse import SparseTensor
+        rows = list(np.asarray(self))
+        idx = [(i, j) for i, r in enumerate(rows) for j in range(len(r))]
+        width = max((len(r) for r in rows), default=0)
+        vals = np.asarray(self.values)
+        if vals.dtype == object:
+            vals = np.array([_encode(v) for v in vals], dtype=object)
+        return SparseTensor(np.array(idx, np.int64).reshape(-1, 2), vals, [len(rows), width])
+
+    @classmethod
+    def from_sparse(cls, st_input, name=None, row_splits_dtype="int64"):
+        """The rows of a 2-D SparseTensor whose indices are in row-major order and dense within
+        each row (what ``to_sparse`` gives): row i holds the values listed for row i."""
+        shape = [int(d) for d in np.asarray(st_input.dense_shape).reshape(-1)]
+        if len(shape) != 2:
+            raise ValueError(f"tf.RaggedTensor.from_sparse: needs a 2-D SparseTensor, got dense_shape {shape}")
+        idx = np.asarray(st_input.indices).reshape(-1, 2)
+        order = np.lexsort((idx[:, 1], idx[:, 0]))
+        if not np.array_equal(order, np.arange(len(idx))):
+            raise ValueError("tf.RaggedTensor.from_sparse: the SparseTensor's indices must be in row-major order")
+        lengths = np.bincount(idx[:, 0], minlength=shape[0])[:shape[0]] if len(idx) else np.zeros(shape[0], np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if shape[0] else lengths
+        if len(idx) and not np.array_equal(idx[:, 1], np.arange(len(idx)) - np.repeat(starts, lengths)):
+            raise ValueError("tf.RaggedTensor.from_sparse: each row's columns must run 0, 1, 2, ... without gaps")
+        return cls.from_row_lengths(np.asarray(st_input.values), lengths)
+
     @property
     def row_splits(self):
         from . import _tf_api
@@ -255,7 +328,9 @@ class RaggedTensor(np.ndarray):
 
 def _row_tensor(row):
     """One row of a RaggedTensor as a tensor: strings a StringTensor, numbers an array with
-    ``numpy()`` (as tf.data's elements)."""
+    ``numpy()`` (as tf.data's elements); a row of rows stays a RaggedTensor."""
+    if isinstance(row, RaggedTensor):
+        return row
     if _row_is_text(row):
         return as_string_array(row).view(StringTensor)
     from .data._structure import Array
@@ -271,7 +346,7 @@ def wrap(x):
     """``x`` as a user should receive it: str -> StringScalar, an object array of str ->
     StringTensor, an object array of rows -> RaggedTensor; anything else unchanged."""
     if isinstance(x, bytes):
-        x = x.decode("utf-8")
+        x = from_bytes(x)
     if isinstance(x, str):
         return x if isinstance(x, StringScalar) else StringScalar(x)
     if isinstance(x, np.ndarray) and not isinstance(x, (StringTensor, RaggedTensor)) and x.dtype == object:
@@ -368,18 +443,28 @@ def split(input, sep=None, maxsplit=-1, name=None):  # noqa: A002
 
 
 def unicode_split(input, input_encoding="UTF-8", errors="replace", name=None):  # noqa: A002
-    """One list of characters per string."""
-    return _map(list, input, "unicode_split")
+    """The characters of each string: a 1-D string tensor for one string, one list per string
+    (a RaggedTensor) for a batch."""
+    return _split_each(list, input, "unicode_split")
 
 
-bytes_split = unicode_split
+def _split_each(fn, input, op):  # noqa: A002
+    out = _map(fn, input, op)
+    if isinstance(out, list):   # one string: its pieces as a 1-D string tensor, as TensorFlow's
+        return wrap(np.array(out, dtype=object) if out else np.empty(0, dtype=object))
+    return out
+
+
+def bytes_split(input, name=None):  # noqa: A002
+    """The single bytes of each string (a multi-byte character gives several elements)."""
+    return _split_each(lambda s: [from_bytes(bytes([b])) for b in to_bytes(s)], input, "bytes_split")
 
 
 def join(inputs, separator="", name=None):
     """Elementwise concatenation of several strings / string arrays."""
     arrays = [as_string_array(v, "join") for v in inputs]
     if all(a.ndim == 0 for a in arrays):
-        return wrap(separator.join(str(a) for a in arrays))
+        return wrap(separator.join(a[()] for a in arrays))
     b = np.broadcast_arrays(*arrays)
     out = np.empty(b[0].shape, dtype=object)
     for idx in np.ndindex(out.shape):
@@ -416,7 +501,7 @@ def to_hash_bucket_fast(input, num_buckets, name=None):  # noqa: A002
     n = int(num_buckets)
     if n < 1:
         raise ValueError(f"tf.strings.to_hash_bucket_fast: num_buckets must be >= 1, got {num_buckets}")
-    out = _map(lambda s: fingerprint64(s.encode("utf-8")) % n, input, "to_hash_bucket_fast")
+    out = _map(lambda s: fingerprint64(to_bytes(s)) % n, input, "to_hash_bucket_fast")
     return np.int64(out) if isinstance(out, int) else np.asarray(out).astype(np.int64)
 
 
@@ -431,15 +516,16 @@ def length(input, unit="BYTE", name=None):  # noqa: A002
     """Lengths in bytes (UTF-8) or, with unit='UTF8_CHAR', in characters; int32."""
     if unit not in ("BYTE", "UTF8_CHAR"):
         raise ValueError(f"tf.strings.length: unit must be 'BYTE' or 'UTF8_CHAR', got {unit!r}")
-    fn = (lambda s: len(s.encode("utf-8"))) if unit == "BYTE" else len
+    fn = (lambda s: len(to_bytes(s))) if unit == "BYTE" else len
     out = _map(fn, input, "length")
-    return np.int32(out) if isinstance(out, int) else out.astype(np.int32)
+    from .data._structure import Array   # NumPy ints with TensorFlow's .numpy()
+    return np.asarray(out, dtype=np.int32).view(Array)
 
 
 def substr(input, pos, len, unit="BYTE", name=None):  # noqa: A002 - TensorFlow's names
     size = len
     if unit == "BYTE":
-        return _map(lambda s: s.encode("utf-8")[pos:pos + size].decode("utf-8", "ignore"), input, "substr")
+        return _map(lambda s: from_bytes(to_bytes(s)[pos:pos + size]), input, "substr")
     return _map(lambda s: s[pos:pos + size], input, "substr")
 
 

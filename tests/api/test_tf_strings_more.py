@@ -84,8 +84,8 @@ def test_unicode_family():
     chars, offs = S.unicode_split_with_offsets(["hé€"], "UTF-8")
     assert chars.to_list() == [[b"h", "é".encode(), "€".encode()]] and offs.to_list() == [[0, 1, 3]]
     assert list(S.unicode_encode(_ragged([[104, 233], [8364]]), "UTF-8")) == ["hé", "€"]
-    assert S.unicode_encode([104, 233], "UTF-16-BE") == "hé".encode("utf-16-be")
-    assert list(S.unicode_transcode(["héllo"], "UTF-8", "UTF-16-BE")) == ["héllo".encode("utf-16-be")]
+    assert S.unicode_encode([104, 233], "UTF-16-BE").numpy() == "hé".encode("utf-16-be")
+    assert list(S.unicode_transcode(["héllo"], "UTF-8", "UTF-16-BE").numpy()) == ["héllo".encode("utf-16-be")]
     assert S.unicode_transcode("héllo", "UTF-8", "UTF-8") == "héllo"
     # malformed UTF-8: one replacement per bad byte, or skipped
     np.testing.assert_array_equal(np.asarray(S.unicode_decode(b"\xffab", "UTF-8")), [65533, 97, 98])

@@ -171,7 +171,7 @@ def to_array(value, where):
     if hasattr(value, "__array__") and not isinstance(value, (list, tuple)):
         return np.asarray(value)   # pandas Series, torch tensors, ...
     if isinstance(value, str):
-        return np.asarray(value.encode("utf-8"), dtype=object)
+        return np.asarray(value.encode("utf-8", "surrogateescape"), dtype=object)
     if isinstance(value, bytes):
         return np.asarray(value, dtype=object)
     try:
@@ -184,7 +184,7 @@ def to_array(value, where):
     elif a.dtype == np.float64:
         a = a.astype(np.float32)
     elif a.dtype.kind == "U":
-        a = np.vectorize(lambda s: s.encode("utf-8"), otypes=[object])(a) if a.size else a.astype(object)
+        a = np.vectorize(lambda s: s.encode("utf-8", "surrogateescape"), otypes=[object])(a) if a.size else a.astype(object)
     elif a.dtype.kind == "S":   # fixed-width bytes would cut longer strings assigned later
         a = a.astype(object)
     elif a.dtype.kind == "O":
@@ -259,7 +259,9 @@ class ElementBytes(bytes):
 
 
 def as_eager(element):
-    return map_structure(lambda a: a.view(Array) if isinstance(a, np.ndarray) else a, element)
+    # a RaggedTensor (ragged_batch) keeps its own class and methods
+    return map_structure(lambda a: a.view(Array) if isinstance(a, np.ndarray) and type(a).__name__ != "RaggedTensor"
+                         else a, element)
 
 
 def as_numpy(element):

@@ -360,6 +360,19 @@ class Dataset:
         ``initial_state``; the outputs are the elements (tf.data's ``scan``)."""
         return _Scan(self, initial_state, scan_func)
 
+    def ragged_batch(self, batch_size, drop_remainder=False, row_splits_dtype="int64", name=None):
+        """Batches whose elements may differ in length: each component with an axis becomes a
+        RaggedTensor (one row per element), scalars a 1-D array."""
+        return _RaggedBatch(self, _int_arg("Dataset.ragged_batch", "batch_size", batch_size, 1),
+                            bool(drop_remainder))
+
+    def rejection_resample(self, class_func, target_dist, initial_dist=None, seed=None, name=None):
+        """Elements ``(class, element)`` drawn so that the classes follow ``target_dist``:
+        each element of class c (``class_func(element)``, an integer) is kept with probability
+        (target[c] / initial[c]) / max_j(target[j] / initial[j]). Without ``initial_dist`` the
+        class fractions are estimated from the elements seen so far, as tf.data does."""
+        return _RejectionResample(self, class_func, target_dist, initial_dist, seed)
+
     def unique(self, name=None):
         """The elements in first-seen order without repeats; each must be one integer or string
         scalar (as tf.data requires)."""
@@ -422,8 +435,7 @@ class Dataset:
         ``initial_state``; returns the final state (as arrays)."""
         state = st.to_element(initial_state, "Dataset.reduce", lists_are_data=True)
         for e in self._elements():
-            args = (state,) + (e if type(e) is tuple else (e,))
-            state = st.to_element(reduce_func(*args), "Dataset.reduce", lists_are_data=False)
+            state = st.to_element(_call_with_state(reduce_func, state, e), "Dataset.reduce", lists_are_data=False)
         return st.as_eager(state)
 
     def get_single_element(self, name=None):
@@ -1336,6 +1348,28 @@ class _ElementList(Dataset):
         return st.spec_of(self._items[0]) if self._items else None
 
 
+def _call_with_state(func, state, element):
+    """``func(state, element)`` as tf.data calls reduce / scan functions: a tuple element is one
+    argument (the data guide's ``count(counts, batch)`` with ``features, labels = batch``). A
+    function that takes more positional arguments (``lambda s, x, y: ...``) gets the tuple's
+    items, as corenn allowed before (TensorFlow refuses it)."""
+    if type(element) is tuple and _positional_arity(func) != 2:
+        return func(state, *element)
+    return func(state, element)
+
+
+def _positional_arity(func):
+    import inspect
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return 2
+    kinds = [p.kind for p in params]
+    if inspect.Parameter.VAR_POSITIONAL in kinds:
+        return 2
+    return sum(k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) for k in kinds)
+
+
 class _Scan(_Unary):
     def __init__(self, input_dataset, initial_state, func):
         super().__init__(input_dataset)
@@ -1348,8 +1382,7 @@ class _Scan(_Unary):
     def _elements(self):
         state = self._initial
         for e in self._input._elements():
-            args = (st.as_eager(state),) + (st.as_eager(e) if type(e) is tuple else (st.as_eager(e),))
-            result = self._func(*args)
+            result = _call_with_state(self._func, st.as_eager(state), st.as_eager(e))
             if not isinstance(result, (tuple, list)) or len(result) != 2:
                 raise ValueError("Dataset.scan: scan_func must return (new_state, output)")
             state = st.to_element(result[0], "Dataset.scan", lists_are_data=False)
@@ -1358,6 +1391,89 @@ class _Scan(_Unary):
     def _make_spec(self):
         first = next(iter(self._elements()), _END)
         return None if first is _END else st.spec_of(first)
+
+
+class _RaggedBatch(_Unary):
+    def __init__(self, input_dataset, batch_size, drop_remainder):
+        super().__init__(input_dataset)
+        self._size, self._drop = batch_size, drop_remainder
+
+    @staticmethod
+    def _component(values):
+        from ..strings import RaggedTensor
+        arrays = [np.asarray(v) for v in values]
+        if all(a.ndim == 0 for a in arrays):
+            return np.stack(arrays)
+        if any(a.ndim == 0 for a in arrays):
+            raise ValueError("Dataset.ragged_batch: a component is a scalar in some elements and not in others")
+        return RaggedTensor._from_rows([a.copy() for a in arrays])
+
+    def _elements(self):
+        group = []
+        for e in self._input._elements():
+            group.append(e)
+            if len(group) == self._size:
+                yield self._batch(group)
+                group = []
+        if group and not self._drop:
+            yield self._batch(group)
+
+    def _batch(self, group):
+        leaves = [st.flatten(e) for e in group]
+        return st.pack_as(group[0], [self._component([lv[i] for lv in leaves]) for i in range(len(leaves[0]))])
+
+    def _card(self):
+        n = self._input._card()
+        if n < 0:
+            return n
+        return n // self._size if self._drop else -(-n // self._size)
+
+
+class _RejectionResample(_Unary):
+    def __init__(self, input_dataset, class_func, target_dist, initial_dist, seed):
+        super().__init__(input_dataset)
+        where = "Dataset.rejection_resample"
+        if not callable(class_func):
+            raise TypeError(f"{where}: class_func must be callable, got {type(class_func).__name__}")
+        target = np.asarray(target_dist, np.float64).reshape(-1)
+        if target.size == 0 or (target < 0).any() or not np.isclose(target.sum(), 1.0, atol=1e-5):
+            raise ValueError(f"{where}: target_dist must be probabilities summing to 1, got {target.tolist()}")
+        initial = None
+        if initial_dist is not None:
+            initial = np.asarray(initial_dist, np.float64).reshape(-1)
+            if initial.shape != target.shape or (initial < 0).any() or not np.isclose(initial.sum(), 1.0, atol=1e-5):
+                raise ValueError(f"{where}: initial_dist must be {target.size} probabilities summing to 1 "
+                                 f"(as target_dist), got {initial.tolist()}")
+        self._class_func, self._target, self._initial = class_func, target, initial
+        self._seeds = None if seed is None else np.random.default_rng(_int_arg(where, "seed", seed, 0))
+
+    def _elements(self):
+        rng = np.random.default_rng(self._seeds.integers(2**63) if self._seeds is not None else _global_seed())
+        target, n_classes = self._target, self._target.size
+        counts = np.zeros(n_classes, np.float64)
+        for e in self._input._elements():
+            c = _call(self._class_func, e)
+            c_arr = np.asarray(c)
+            if c_arr.ndim != 0 or c_arr.dtype.kind not in "iu":
+                raise TypeError(f"Dataset.rejection_resample: class_func must return one integer, got {c!r}"[:200])
+            k = int(c_arr)
+            if not 0 <= k < n_classes:
+                raise ValueError(f"Dataset.rejection_resample: class {k} is outside target_dist's "
+                                 f"{n_classes} classes")
+            if self._initial is not None:
+                initial = self._initial
+            else:   # the fractions seen so far, this element included
+                counts[k] += 1
+                initial = counts / counts.sum()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(initial > 0, target / initial, 0.0)
+            top = ratio.max()
+            if top > 0 and rng.uniform() < ratio[k] / top:
+                yield (np.asarray(k, c_arr.dtype if c_arr.dtype.kind in "iu" else np.int64), e)
+
+    def _card(self):
+        n = self._input._card()
+        return INFINITE_CARDINALITY if n == INFINITE_CARDINALITY else UNKNOWN_CARDINALITY
 
 
 class _Unique(_Unary):

@@ -60,6 +60,21 @@ class _CallTraining(threading.local):
 _CALL_TRAINING = _CallTraining()
 
 
+# A layer written with ``call`` may return Python values next to its tensors (keras.io's focal
+# modulation PatchEmbed returns ``x, height, width, channels``). Only the tensors go through the
+# call's record (gradients, graph); ``forward`` leaves the values in ``box`` (one per eager call,
+# set by ``_call_with``), which puts them back in their places in the result.
+class _StaticOutputs(threading.local):
+    box = None
+
+
+_STATIC_OUTPUTS = _StaticOutputs()
+
+
+def _static_leaf(v):
+    return v is None or isinstance(v, (bool, int, float)) and not isinstance(v, np.generic)
+
+
 # A subclassed model's ``call`` traced on KerasTensors (Model._trace) must compute everything
 # from its inputs: a layer run on values there (``self.ffn(self.node_features)``), or an op on a
 # weight (``ops.transpose(self.embedding.embeddings)``), would become a constant of the captured
@@ -578,6 +593,15 @@ class Layer:
                     sink.extend((self, v) for v in losses)
         multi = isinstance(y, (list, tuple))   # a call returning several tensors (Keras allows it)
         ys = list(y) if multi else [y]
+        if multi and any(_static_leaf(t) for t in ys) and not all(_static_leaf(t) for t in ys):
+            box = _STATIC_OUTPUTS.box
+            if box is None:
+                raise TypeError(f"layer '{self.name}' ({type(self).__name__}).call returned Python values next to "
+                                f"its tensors ({', '.join(type(t).__name__ for t in ys)}); corenn passes them "
+                                "through an eager call only, not a symbolic (functional) one")
+            box.append((type(y), [(i, t) for i, t in enumerate(ys) if _static_leaf(t)], len(ys)))
+            ys = [t for t in ys if not _static_leaf(t)]
+            y = ys
         # string arrays pass through (an op moving a string column: ops.expand_dims before StringLookup)
         if not ys or not all(isinstance(t, kernels.Tensor) or is_string_array(t) for t in ys):
             raise TypeError(f"layer '{self.name}' ({type(self).__name__}).call must return a corenn Tensor or a "
@@ -888,7 +912,17 @@ class Layer:
                 y = self._call_with_assigned_weights(inputs)
             else:
                 tape = autodiff.recording_tape()
-                y = tape.call_layer(self, inputs, training) if tape is not None else self._eager_call(inputs, training)
+                outer_box = _STATIC_OUTPUTS.box
+                _STATIC_OUTPUTS.box = box = []
+                try:
+                    y = tape.call_layer(self, inputs, training) if tape is not None else self._eager_call(inputs, training)
+                finally:
+                    _STATIC_OUTPUTS.box = outer_box
+                if box:   # Python values the call returned next to its tensors, back in place
+                    kind, values, n = box[-1]
+                    tensors = iter(y if isinstance(y, list) else [y])
+                    fixed = dict(values)
+                    return kind(fixed[i] if i in fixed else next(tensors) for i in range(n))
         finally:
             if written:
                 _CALL_TRAINING.stack, _CALL_TRAINING.pushed = stack, False

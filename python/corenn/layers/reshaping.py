@@ -270,6 +270,10 @@ class UpSampling2D(ChannelsFirst, Layer):
         interpolation: 'nearest' or 'bilinear'.
     """
 
+    # Keras' input spec is the rank only: one layer upsamples inputs of any channel count (the
+    # focal modulation example's monitor runs one UpSampling2D on gates and modulators)
+    accepts_any_shape = True
+
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(**kwargs)
         _channels_last(self, data_format)
@@ -318,6 +322,10 @@ class UpSampling1D(Layer):
     Args:
         size: positive int.
     """
+
+    # Keras' input spec is the rank only: one layer upsamples inputs of any channel count (the
+    # focal modulation example's monitor runs one UpSampling2D on gates and modulators)
+    accepts_any_shape = True
 
     def __init__(self, size=2, **kwargs):
         super().__init__(**kwargs)
@@ -583,6 +591,10 @@ class UpSampling3D(ChannelsFirst, Layer):
         size: int or (sd, sh, sw), positive.
         data_format: None, 'channels_last' or 'channels_first'.
     """
+
+    # Keras' input spec is the rank only: one layer upsamples inputs of any channel count (the
+    # focal modulation example's monitor runs one UpSampling2D on gates and modulators)
+    accepts_any_shape = True
 
     def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
         super().__init__(**kwargs)

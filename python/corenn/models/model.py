@@ -1123,17 +1123,23 @@ class Model(TrainingLoops):
         if not self.compiled:
             raise RuntimeError(f"{self.name}.{op}: call compile(optimizer, loss, metrics) first")
 
-    def _resolve_metrics(self, y):
+    def _resolve_metrics(self, y, y_pred=None):
         if self._train_metrics is not None:
             return
         ys = y if isinstance(y, list) else [y]
         shapes = self._output_shapes()
+        if y_pred is not None and all(sh is None for sh in shapes):
+            # a custom train_step's update_state(y, y_pred) before any output shape is known
+            # (a subclassed model that was never probed): the predictions' shapes
+            preds = y_pred if isinstance(y_pred, (list, tuple)) else [y_pred]
+            shapes = [None if p is None else (None,) + tuple(np.shape(p))[1:] for p in preds]
 
         weighted_specs = self.__dict__.get("_weighted_metric_specs") or [[] for _ in ys]
 
         def resolve(s, k):
             return _metrics.resolve(s, self._losses[k], None if ys[k] is None else ys[k].ndim,
-                                    shapes[k] if shapes[k] is not None else (None, 2))
+                                    shapes[k] if shapes[k] is not None else (None, 2),
+                                    None if ys[k] is None or not ys[k].ndim else ys[k].shape[-1])
 
         def make():
             per_output = []
@@ -1376,9 +1382,9 @@ class Model(TrainingLoops):
         x, _, _ = _unpack(data)
         return self(x, training=False)
 
-    def _train_metrics_for(self, y):
+    def _train_metrics_for(self, y, y_pred=None):
         if self._train_metrics is None:
-            self._resolve_metrics([np.asarray(t) for t in y] if isinstance(y, list) else np.asarray(y))
+            self._resolve_metrics([np.asarray(t) for t in y] if isinstance(y, list) else np.asarray(y), y_pred)
         return self._train_metrics
 
     @property
@@ -1392,6 +1398,12 @@ class Model(TrainingLoops):
     def metrics(self):
         """The loss tracker and the compiled metrics (Keras 3's ``model.metrics``); a subclass
         may override it to list its own trackers, which fit resets every epoch."""
+        if self._train_metrics is None and any(self.__dict__.get("_metric_specs") or []) \
+                or self._train_metrics is None and any(self.__dict__.get("_weighted_metric_specs") or []):
+            # compiled metrics not made yet (they are picked from the first labels): Keras 3's
+            # CompileMetrics stand-in, which a custom train_step's ``for metric in self.metrics:
+            # metric.update_state(y, y_pred)`` builds (the MAE example)
+            return [self._loss_tracker, _CompileMetrics(self)]
         return [self._loss_tracker] + [m for _, m in self._metric_entries(self._train_metrics or [])]
 
     @property
@@ -1406,7 +1418,7 @@ class Model(TrainingLoops):
 
         class _Compiled:
             def update_state(self, y, y_pred, sample_weight=None):
-                model._update_metrics(model._train_metrics_for(y), y, y_pred, sample_weight)
+                model._update_metrics(model._train_metrics_for(y, y_pred), y, y_pred, sample_weight)
         return _Compiled()
 
     def _update_metrics(self, metrics, yb, h, sample_weight=None):
@@ -1726,3 +1738,30 @@ def _label_shape_fits(given, lead):
     if len(given) == len(lead) + 1 and given[-1] == 1:
         given = given[:-1]
     return len(given) == len(lead) and all(l is None or l == g for g, l in zip(given, lead))
+
+
+class _CompileMetrics:
+    """The compiled metrics as one entry of ``model.metrics`` before the first labels have
+    resolved them (Keras 3's ``compile_metrics``): ``update_state(y, y_pred)`` resolves and
+    updates them, ``result()`` is a dict of their results (flattened into the step's logs)."""
+
+    name = "compile_metrics"
+
+    def __init__(self, model):
+        self._model = model
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        m = self._model
+        m._update_metrics(m._train_metrics_for(y_true, y_pred), y_true, y_pred, sample_weight)
+
+    def result(self):
+        return {name: metric.result() for name, metric in self._model._metric_entries(self._model._train_metrics or [])}
+
+    def reset_state(self):
+        for _, metric in self._model._metric_entries(self._model._train_metrics or []):
+            metric.reset_state()
+
+    @property
+    def variables(self):
+        return []
+

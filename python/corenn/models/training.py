@@ -648,10 +648,21 @@ def _log_value(v):
 
 
 def _float_logs(logs):
-    """A user train_step's logs as floats (values may be scalar Tensors)."""
+    """A user train_step's logs as Keras 3 hands them to callbacks: floats where a value is one
+    number (values may be scalar Tensors), other values as NumPy arrays (NNCLR's train_step logs
+    its per-sample contrastive loss vector), nested dicts flattened into the one dict."""
     if not isinstance(logs, dict):
         raise TypeError(f"train_step/test_step must return a dict of logs, got {type(logs).__name__}")
-    return {k: float(v) for k, v in logs.items()}
+    out = {}
+    for k, v in logs.items():
+        if isinstance(v, dict):
+            out.update(_float_logs(v))
+            continue
+        try:
+            out[k] = float(v)
+        except (TypeError, ValueError):
+            out[k] = np.array(v)
+    return out
 
 
 def data_len(x):
