@@ -15,6 +15,12 @@ void register_conv(py::module_& m) {
         py::arg("pad_left"), py::arg("dil_h"), py::arg("dil_w"), py::arg("activation"),
         py::arg("groups") = 1, py::call_guard<py::gil_scoped_release>(),
         "y := act(conv2d(x, w) + bias), NHWC, w (KH, KW, Cin / groups, Cout); in place on y.");
+  m.def("conv2d_backward_data_relu_sum", &corenn::conv2d_backward_data_relu_sum, py::arg("dy"),
+        py::arg("w"), py::arg("dx"), py::arg("add"), py::arg("relu_of"), py::arg("stride_h"),
+        py::arg("stride_w"), py::arg("pad_top"), py::arg("pad_left"), py::arg("dil_h"),
+        py::arg("dil_w"), py::arg("groups") = 1, py::call_guard<py::gil_scoped_release>(),
+        "dx := (dL/dx of conv2d given dy + add) * relu'(relu_of) (add, relu_of optional): a relu "
+        "output's gradient summed over its readers and taken through the relu, fusion rule 5");
   m.def("conv2d_backward_data", &corenn::conv2d_backward_data, py::arg("dy"), py::arg("w"),
         py::arg("dx"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
         py::arg("pad_left"), py::arg("dil_h"), py::arg("dil_w"), py::arg("groups") = 1,

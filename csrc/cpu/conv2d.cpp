@@ -47,6 +47,7 @@
 #include "ops/bias_grad.h"
 #include "ops/conv2d.h"
 #include "ops/pool2d.h"
+#include "ops/sum_n.h"
 
 namespace corenn::cpu {
 
@@ -1172,8 +1173,8 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
     case ConvAlgo::pointwise_gemm:
       return gemm::sgemm(false, false, g.pixels(), g.cout, g.cin, 1.0f, x, g.cin, w, g.cout, 0.0f,
                          y, g.cout, bias, act);
-    case ConvAlgo::winograd: return kernels().winograd_forward(g, x, w, bias, y, relu);
-    case ConvAlgo::winograd4: return kernels().winograd4_forward(g, x, w, bias, y, relu);
+    case ConvAlgo::winograd: return kernels().winograd_forward(g, x, w, bias, y, {relu});
+    case ConvAlgo::winograd4: return kernels().winograd4_forward(g, x, w, bias, y, {relu});
     case ConvAlgo::direct: return kernels().direct_forward(g, x, w, bias, y, relu);
     default: break;
   }
@@ -1366,6 +1367,37 @@ void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const floa
   weights_gradient(g, x, dy, dw, db, false);
 }
 
+// Stride 1: dx is a forward conv of dy with the kernel flipped in space and its channel axes
+// swapped, padded so that dx[ih] gathers dy[ih + pt - kh*dh]: the forward's own algorithm
+// (Winograd or implicit GEMM), no col2im. The flipped kernel, in this thread's scratch.
+static const float* flipped_kernel(const Conv2dGeometry& g, const float* w) {
+  float* wt = scratch(1, g.depth() * g.cout);
+  for (int64_t kh = 0; kh < g.kh; ++kh)
+    for (int64_t kw = 0; kw < g.kw; ++kw)
+      for (int64_t ci = 0; ci < g.cin; ++ci)
+        for (int64_t co = 0; co < g.cout; ++co)
+          wt[(((g.kh - 1 - kh) * g.kw + (g.kw - 1 - kw)) * g.cout + co) * g.cin + ci] =
+              w[((kh * g.kw + kw) * g.cin + ci) * g.cout + co];
+  return wt;
+}
+
+void conv2d_backward_data_relu_sum(const Conv2dGeometry& g, const float* dy, const float* w,
+                                   float* dx, const float* add, const float* relu_of) {
+  if (conv2d_data_algo(g) == ConvAlgo::flipped_forward) {
+    const Conv2dGeometry f = flipped_geometry(g);
+    const WinogradEpilogue ep{false, add, relu_of};
+    if (use_winograd4(f)) return kernels().winograd4_forward(f, dy, flipped_kernel(g, w), nullptr, dx, ep);
+    if (use_winograd(f)) return kernels().winograd_forward(f, dy, flipped_kernel(g, w), nullptr, dx, ep);
+  }
+  // the other algorithms: the data gradient, then the sum and relu' in one pass over it
+  conv2d_backward_data(g, dy, w, dx);
+  if (!add && !relu_of) return;
+  const int64_t n = g.n * g.h * g.w * g.cin;
+  if (!relu_of) return sum_n(std::vector<const float*>{dx, add}, dx, n);
+  sum_n_relu_grad(add ? std::vector<const float*>{dx, add} : std::vector<const float*>{dx},
+                  relu_of, dx, n);
+}
+
 void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
   const int64_t depth = g.depth(), pix = g.oh * g.ow;
   const ConvAlgo algo = conv2d_data_algo(g);
@@ -1375,17 +1407,7 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
     return;
   }
   if (algo == ConvAlgo::flipped_forward) {
-    // Stride 1: dx is a forward conv of dy with the kernel flipped in space and its channel axes
-    // swapped, padded so that dx[ih] gathers dy[ih + pt - kh*dh]: the forward's own algorithm
-    // (Winograd or implicit GEMM), no col2im.
-    float* wt = scratch(1, depth * g.cout);
-    for (int64_t kh = 0; kh < g.kh; ++kh)
-      for (int64_t kw = 0; kw < g.kw; ++kw)
-        for (int64_t ci = 0; ci < g.cin; ++ci)
-          for (int64_t co = 0; co < g.cout; ++co)
-            wt[(((g.kh - 1 - kh) * g.kw + (g.kw - 1 - kw)) * g.cout + co) * g.cin + ci] =
-                w[((kh * g.kw + kw) * g.cin + ci) * g.cout + co];
-    conv2d_forward(flipped_geometry(g), dy, wt, nullptr, dx, false);
+    conv2d_forward(flipped_geometry(g), dy, flipped_kernel(g, w), nullptr, dx, false);
     return;
   }
   if (algo == ConvAlgo::subpixel_gemm) return subpixel_backward_data(g, dy, w, nullptr, dx);
@@ -1448,6 +1470,11 @@ CORENN_REGISTER_KERNEL(conv2d_forward_stub, Slot::cpu_ref,
 CORENN_REGISTER_KERNEL(conv2d_backward_data_stub, Slot::cpu_ref,
                        +[](const Tensor&, const Conv2dGeometry& g, const float* dy,
                            const float* w, float* dx) { conv2d_backward_data(g, dy, w, dx); });
+CORENN_REGISTER_KERNEL(conv2d_backward_data_relu_sum_stub, Slot::cpu_ref,
+                       +[](const Tensor&, const Conv2dGeometry& g, const float* dy,
+                           const float* w, float* dx, const float* add, const float* relu_of) {
+                         conv2d_backward_data_relu_sum(g, dy, w, dx, add, relu_of);
+                       });
 CORENN_REGISTER_KERNEL(conv2d_backward_weights_stub, Slot::cpu_ref,
                        +[](const Tensor&, const Conv2dGeometry& g, const float* x,
                            const float* dy, float* dw, float* db) {

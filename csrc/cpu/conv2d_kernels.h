@@ -12,6 +12,7 @@
 #include <functional>
 
 #include "core/dispatch.h"
+#include "cpu/conv2d_winograd.h"
 #include "cpu/gemm/gemm.h"
 #include "ops/conv2d.h"
 
@@ -25,7 +26,7 @@ struct ConvKernels {
   int pack_a_rows_mr;
   // Winograd F(2x2, 3x3) for geometries with winograd_shape_ok (conv2d_winograd.h).
   void (*winograd_forward)(const Conv2dGeometry& g, const float* x, const float* w,
-                           const float* bias, float* y, bool relu);
+                           const float* bias, float* y, const WinogradEpilogue& ep);
   void (*winograd_backward_weights)(const Conv2dGeometry& g, const float* x, const float* dy,
                                     float* dw, float* db);
   // Direct loops for short patches (small Cin), taken where direct_ok(g).
@@ -55,7 +56,7 @@ struct ConvKernels {
   // Winograd F(4x4, 3x3) (winograd4_shape_ok; null where the ISA has no such kernel, so the
   // choice falls back to F(2x2, 3x3)).
   void (*winograd4_forward)(const Conv2dGeometry& g, const float* x, const float* w,
-                            const float* bias, float* y, bool relu) = nullptr;
+                            const float* bias, float* y, const WinogradEpilogue& ep) = nullptr;
   void (*winograd4_backward_weights)(const Conv2dGeometry& g, const float* x, const float* dy,
                                      float* dw, float* db) = nullptr;
 };

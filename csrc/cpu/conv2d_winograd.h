@@ -73,6 +73,16 @@ inline bool winograd4_shape_ok(const Conv2dGeometry& g) {
   return 10 * tiled4 <= 11 * tiled2;
 }
 
+// What the output transform does to each value v after the bias: relu (a forward with a fused
+// activation); or, for a data gradient that is a relu output's last gradient part (fusion rule 5,
+// conv2d_backward_data_relu_sum), v += add[i] and then relu's gradient from that output,
+// v = relu_of[i] > 0 ? v : v * relu_of[i] (add and relu_of laid out as y; either may be null).
+struct WinogradEpilogue {
+  bool relu = false;
+  const float* add = nullptr;
+  const float* relu_of = nullptr;
+};
+
 #ifdef CORENN_X86_64  // the *_avx2 / *_avx512 files are compiled only on x86-64
 
 // Internal linkage: this header is compiled into the AVX2 and the AVX-512 files, and an inline
@@ -139,7 +149,7 @@ class BlockPrefetch {
 
 // y := act(conv(x, w) + bias) for a geometry with winograd_shape_ok; bias may be nullptr.
 void winograd_forward_avx2(const Conv2dGeometry& g, const float* x, const float* w,
-                           const float* bias, float* y, bool relu);
+                           const float* bias, float* y, const WinogradEpilogue& ep);
 
 // dw := dL/dw (Keras layout), db := column sums of dy when not nullptr; winograd_shape_ok(g).
 void winograd_backward_weights_avx2(const Conv2dGeometry& g, const float* x, const float* dy,
@@ -147,12 +157,12 @@ void winograd_backward_weights_avx2(const Conv2dGeometry& g, const float* x, con
 // The same two on AVX-512 (conv2d_winograd_avx512.cpp): 16 channels per vector, masked tails,
 // 12 x 32 depth loops.
 void winograd_forward_avx512(const Conv2dGeometry& g, const float* x, const float* w,
-                             const float* bias, float* y, bool relu);
+                             const float* bias, float* y, const WinogradEpilogue& ep);
 void winograd_backward_weights_avx512(const Conv2dGeometry& g, const float* x, const float* dy,
                                       float* dw, float* db);
 // F(4x4, 3x3) on AVX-512, for geometries with winograd4_shape_ok.
 void winograd4_forward_avx512(const Conv2dGeometry& g, const float* x, const float* w,
-                              const float* bias, float* y, bool relu);
+                              const float* bias, float* y, const WinogradEpilogue& ep);
 void winograd4_backward_weights_avx512(const Conv2dGeometry& g, const float* x, const float* dy,
                                        float* dw, float* db);
 #endif

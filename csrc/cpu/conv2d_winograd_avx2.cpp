@@ -200,14 +200,15 @@ void transform_kernel(const Conv2dGeometry& g, const float* w, int64_t cin8, int
 // y for tiles [t0, t0 + nt) from M (position p of tile t at m + (p * block + t) * cout16):
 // A^T m A, + bias, relu, stored where the tile's pixels fall inside y.
 void transform_output(const Conv2dGeometry& g, const TileGrid& tg, const float* m, int64_t block,
-                      int64_t cout16, const float* bias, bool relu, int64_t t0, int64_t nt,
-                      float* y) {
+                      int64_t cout16, const float* bias, const WinogradEpilogue& ep, int64_t t0,
+                      int64_t nt, float* y) {
   const __m256 zero = _mm256_setzero_ps();
   for (int64_t t = 0; t < nt; ++t) {
     const int64_t tile = t0 + t, n = tile / tg.per_image, r = tile % tg.per_image;
     const int64_t oy0 = r / tg.tw * 2, ox0 = r % tg.tw * 2;
     const bool two_rows = oy0 + 1 < g.oh, two_cols = ox0 + 1 < g.ow;
-    float* out = y + ((n * g.oh + oy0) * g.ow + ox0) * g.cout;
+    const int64_t at = ((n * g.oh + oy0) * g.ow + ox0) * g.cout;
+    float* out = y + at;
     const float* mt = m + t * cout16;
     for (int64_t co = 0; co < g.cout; co += 8) {
       __m256 v[16], s[8];
@@ -226,9 +227,18 @@ void transform_output(const Conv2dGeometry& g, const TileGrid& tg, const float* 
       const __m256 b = !bias ? zero : full ? _mm256_loadu_ps(bias + co) : _mm256_maskload_ps(bias + co, mask);
       for (int k = 0; k < 4; ++k) {
         if ((k >= 2 && !two_rows) || ((k & 1) && !two_cols)) continue;
+        const int64_t off = ((k >> 1) * g.ow + (k & 1)) * g.cout + co;
+        const auto load = [&](const float* src) {
+          return full ? _mm256_loadu_ps(src + at + off) : _mm256_maskload_ps(src + at + off, mask);
+        };
         __m256 val = _mm256_add_ps(o[k], b);
-        if (relu) val = _mm256_max_ps(zero, val);  // zero first: MAXPS keeps a NaN val
-        float* dst = out + ((k >> 1) * g.ow + (k & 1)) * g.cout + co;
+        if (ep.add) val = _mm256_add_ps(val, load(ep.add));
+        if (ep.relu_of) {  // as sum_n_relu_grad: y > 0 ? v : v * y (a NaN y gives NaN)
+          const __m256 yv = load(ep.relu_of);
+          val = _mm256_blendv_ps(val, _mm256_mul_ps(val, yv), _mm256_cmp_ps(yv, zero, _CMP_NGT_UQ));
+        }
+        if (ep.relu) val = _mm256_max_ps(zero, val);  // zero first: MAXPS keeps a NaN val
+        float* dst = out + off;
         if (full)
           _mm256_storeu_ps(dst, val);
         else
@@ -321,7 +331,7 @@ inline void add_tile(const gemm::Acc& acc, float* c, int64_t ldc, int m) {
 }  // namespace
 
 void winograd_forward_avx2(const Conv2dGeometry& g, const float* x, const float* w,
-                           const float* bias, float* y, bool relu) {
+                           const float* bias, float* y, const WinogradEpilogue& ep) {
   const TileGrid tg(g);
   const int64_t cin8 = round_up(g.cin, 8), cout16 = round_up(g.cout, kNR);
   float* u = scratch(0, kPositions * cin8 * cout16);
@@ -351,7 +361,7 @@ void winograd_forward_avx2(const Conv2dGeometry& g, const float* x, const float*
               store_tile(gemm::depth_loop_rows(cin8, vp + i * cin8, cin8, up + j * cin8),
                          mp + i * cout16 + j, cout16, static_cast<int>(std::min<int64_t>(kMR, nt - i)));
         }
-        transform_output(g, tg, m, block, cout16, bias, relu, t0, nt, y);
+        transform_output(g, tg, m, block, cout16, bias, ep, t0, nt, y);
       }
     }
   });

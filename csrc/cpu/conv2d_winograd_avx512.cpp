@@ -226,8 +226,8 @@ void transform_kernel(const Conv2dGeometry& g, const float* w, int64_t cin16, in
 // AT m AT^T, + bias, relu, stored where the tile's pixels fall inside y.
 template <int M>
 void transform_output(const Conv2dGeometry& g, const TileGrid& tg, const float* m, int64_t block,
-                      int64_t cout16, const float* bias, bool relu, int64_t t0, int64_t nt,
-                      float* y) {
+                      int64_t cout16, const float* bias, const WinogradEpilogue& ep, int64_t t0,
+                      int64_t nt, float* y) {
   constexpr int kA = Tile<M>::kAlpha, kP = kA * kA;
   const __m512 zero = _mm512_setzero_ps();
   for (int64_t t = 0; t < nt; ++t) {
@@ -235,7 +235,8 @@ void transform_output(const Conv2dGeometry& g, const TileGrid& tg, const float* 
     const int64_t oy0 = r / tg.tw * M, ox0 = r % tg.tw * M;
     const int rows = static_cast<int>(std::min<int64_t>(M, g.oh - oy0));
     const int cols = static_cast<int>(std::min<int64_t>(M, g.ow - ox0));
-    float* out = y + ((n * g.oh + oy0) * g.ow + ox0) * g.cout;
+    const int64_t at = ((n * g.oh + oy0) * g.ow + ox0) * g.cout;
+    float* out = y + at;
     const float* mt = m + t * cout16;
     for (int64_t co = 0; co < g.cout; co += kLanes) {
       __m512 v[kP], o[M * M];
@@ -245,9 +246,15 @@ void transform_output(const Conv2dGeometry& g, const TileGrid& tg, const float* 
       const __m512 b = bias ? _mm512_maskz_loadu_ps(mask, bias + co) : zero;
       for (int i = 0; i < rows; ++i)
         for (int j = 0; j < cols; ++j) {
+          const int64_t off = (i * g.ow + j) * g.cout + co;
           __m512 val = _mm512_add_ps(o[i * M + j], b);
-          if (relu) val = _mm512_max_ps(zero, val);  // zero first: MAXPS keeps a NaN val
-          _mm512_mask_storeu_ps(out + (i * g.ow + j) * g.cout + co, mask, val);
+          if (ep.add) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(mask, ep.add + at + off));
+          if (ep.relu_of) {  // as sum_n_relu_grad: y > 0 ? v : v * y (a NaN y gives NaN)
+            const __m512 yv = _mm512_maskz_loadu_ps(mask, ep.relu_of + at + off);
+            val = _mm512_mask_mul_ps(val, _mm512_cmp_ps_mask(yv, zero, _CMP_NGT_UQ), val, yv);
+          }
+          if (ep.relu) val = _mm512_max_ps(zero, val);  // zero first: MAXPS keeps a NaN val
+          _mm512_mask_storeu_ps(out + off, mask, val);
         }
     }
   }
@@ -348,7 +355,7 @@ namespace {
 
 template <int M>
 void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y,
-             bool relu) {
+             const WinogradEpilogue& ep) {
   constexpr int kA = Tile<M>::kAlpha, kP = kA * kA;
   const TileGrid tg(g, M);
   const int64_t cin16 = round_up(g.cin, kLanes), cout16 = round_up(g.cout, kLanes);
@@ -387,7 +394,7 @@ void forward(const Conv2dGeometry& g, const float* x, const float* w, const floa
                                           mp + i * cout16 + j, cout16,
                                           static_cast<int>(std::min<int64_t>(kRows, nt - i)));
         }
-        transform_output<M>(g, tg, m, block, cout16, bias, relu, t0, nt, y);
+        transform_output<M>(g, tg, m, block, cout16, bias, ep, t0, nt, y);
       }
     }
   });
@@ -451,8 +458,8 @@ void backward_weights(const Conv2dGeometry& g, const float* x, const float* dy, 
 }  // namespace
 
 void winograd_forward_avx512(const Conv2dGeometry& g, const float* x, const float* w,
-                             const float* bias, float* y, bool relu) {
-  forward<2>(g, x, w, bias, y, relu);
+                             const float* bias, float* y, const WinogradEpilogue& ep) {
+  forward<2>(g, x, w, bias, y, ep);
 }
 
 void winograd_backward_weights_avx512(const Conv2dGeometry& g, const float* x, const float* dy,
@@ -461,8 +468,8 @@ void winograd_backward_weights_avx512(const Conv2dGeometry& g, const float* x, c
 }
 
 void winograd4_forward_avx512(const Conv2dGeometry& g, const float* x, const float* w,
-                              const float* bias, float* y, bool relu) {
-  forward<4>(g, x, w, bias, y, relu);
+                              const float* bias, float* y, const WinogradEpilogue& ep) {
+  forward<4>(g, x, w, bias, y, ep);
 }
 
 void winograd4_backward_weights_avx512(const Conv2dGeometry& g, const float* x, const float* dy,

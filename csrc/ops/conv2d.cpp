@@ -14,6 +14,8 @@ namespace corenn {
 
 CORENN_DEFINE_DISPATCH(Conv2dForwardFn, conv2d_forward_stub, "conv2d_forward");
 CORENN_DEFINE_DISPATCH(Conv2dBackwardDataFn, conv2d_backward_data_stub, "conv2d_backward_data");
+CORENN_DEFINE_DISPATCH(Conv2dBackwardDataReluSumFn, conv2d_backward_data_relu_sum_stub,
+                       "conv2d_backward_data_relu_sum");
 CORENN_DEFINE_DISPATCH(Conv2dBackwardWeightsFn, conv2d_backward_weights_stub,
                        "conv2d_backward_weights");
 CORENN_DEFINE_DISPATCH(Conv2dReluMaxPoolForwardFn, conv2d_relu_max_pool2d_forward_stub,
@@ -216,6 +218,31 @@ void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, i
   check_no_alias(op, "dx", dx, "w", w);
   conv2d_backward_data_stub(dx.device())(dx, g, dy.data<float>(), w.data<float>(),
                                         dx.data<float>());
+}
+
+void conv2d_backward_data_relu_sum(const Tensor& dy, const Tensor& w, const Tensor& dx,
+                                   const std::optional<Tensor>& add,
+                                   const std::optional<Tensor>& relu_of, int64_t stride_h,
+                                   int64_t stride_w, int64_t pad_top, int64_t pad_left,
+                                   int64_t dil_h, int64_t dil_w, int64_t groups) {
+  constexpr const char* op = "conv2d_backward_data_relu_sum";
+  const Conv2dGeometry g = make_geometry(op, "dx", dx, w, "dy", dy, stride_h, stride_w, pad_top,
+                                         pad_left, dil_h, dil_w, groups);
+  check_writable(op, "dx", dx);
+  check_no_alias(op, "dx", dx, "dy", dy);
+  check_no_alias(op, "dx", dx, "w", w);
+  // dx is written before (the other algorithms) or while (Winograd) these are read: no overlap
+  for (const auto& [name, t] : {std::pair<const char*, const std::optional<Tensor>*>{"add", &add},
+                                {"relu_of", &relu_of}}) {
+    if (!*t) continue;
+    check_float32(op, name, **t);
+    check_same_shape(op, "dx", dx, name, **t);
+    check_same_device(op, "dx", dx, name, **t);
+    check_no_alias(op, "dx", dx, name, **t);
+  }
+  conv2d_backward_data_relu_sum_stub(dx.device())(dx, g, dy.data<float>(), w.data<float>(),
+                                                  dx.data<float>(), add ? add->data<float>() : nullptr,
+                                                  relu_of ? relu_of->data<float>() : nullptr);
 }
 
 void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw,

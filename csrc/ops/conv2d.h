@@ -48,6 +48,17 @@ void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, i
                           int64_t stride_w, int64_t pad_top, int64_t pad_left, int64_t dil_h,
                           int64_t dil_w, int64_t groups = 1);
 
+// dx := (dL/dx + add) * relu'(relu_of), relu' taken from a relu's output as sum_n_relu_grad does
+// (relu_of > 0 ? v : v * relu_of); add / relu_of of dx's shape, either may be absent. For x that
+// is a relu's output read by this conv and others (fusion rule 5): `add` holds the other readers'
+// gradient, and dx comes out as the gradient of the relu's input, in the pass that stores the
+// data gradient (the Winograd output transform) or, on the other algorithms, one pass after it.
+void conv2d_backward_data_relu_sum(const Tensor& dy, const Tensor& w, const Tensor& dx,
+                                   const std::optional<Tensor>& add,
+                                   const std::optional<Tensor>& relu_of, int64_t stride_h,
+                                   int64_t stride_w, int64_t pad_top, int64_t pad_left,
+                                   int64_t dil_h, int64_t dil_w, int64_t groups = 1);
+
 // dw := dL/dw, and db := column sums of dy when given (both overwritten).
 void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw,
                              const std::optional<Tensor>& db, int64_t stride_h, int64_t stride_w,
@@ -130,6 +141,9 @@ bool conv2d_relu_max_pool2d_backward_weights(const Conv2dGeometry& g, const floa
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
                     float* y, bool relu);
 void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx);
+// conv2d_backward_data_relu_sum above: add / relu_of may be nullptr.
+void conv2d_backward_data_relu_sum(const Conv2dGeometry& g, const float* dy, const float* w,
+                                   float* dx, const float* add, const float* relu_of);
 // y (rows, cols) += bias (cols,) on every row (Conv2DTranspose's bias after the data gradient).
 void add_bias_rows(float* y, const float* bias, int64_t rows, int64_t cols);
 // db (Cout,) = column sums of dy, computed in the same pass when not nullptr.
@@ -145,6 +159,9 @@ using Conv2dForwardFn = void (*)(const Tensor& like, const Conv2dGeometry& g, co
                                  const float* w, const float* bias, float* y, bool relu);
 using Conv2dBackwardDataFn = void (*)(const Tensor& like, const Conv2dGeometry& g, const float* dy,
                                       const float* w, float* dx);
+using Conv2dBackwardDataReluSumFn = void (*)(const Tensor& like, const Conv2dGeometry& g,
+                                             const float* dy, const float* w, float* dx,
+                                             const float* add, const float* relu_of);
 using Conv2dBackwardWeightsFn = void (*)(const Tensor& like, const Conv2dGeometry& g,
                                          const float* x, const float* dy, float* dw, float* db);
 using Conv2dReluMaxPoolForwardFn = void (*)(const Tensor& like, const Conv2dGeometry& g,
@@ -156,6 +173,7 @@ using Conv2dReluMaxPoolBackwardWeightsFn = bool (*)(const Tensor& like, const Co
                                                     float* dw, float* db);
 CORENN_DECLARE_DISPATCH(Conv2dForwardFn, conv2d_forward_stub);
 CORENN_DECLARE_DISPATCH(Conv2dBackwardDataFn, conv2d_backward_data_stub);
+CORENN_DECLARE_DISPATCH(Conv2dBackwardDataReluSumFn, conv2d_backward_data_relu_sum_stub);  // CPU
 CORENN_DECLARE_DISPATCH(Conv2dBackwardWeightsFn, conv2d_backward_weights_stub);
 CORENN_DECLARE_DISPATCH(Conv2dReluMaxPoolForwardFn, conv2d_relu_max_pool2d_forward_stub);
 CORENN_DECLARE_DISPATCH(Conv2dReluMaxPoolBackwardWeightsFn,

@@ -863,18 +863,26 @@ def conv2d(x, w, bias=None, out=None, *, strides=1, padding="valid", dilation_ra
 
 
 def conv2d_backward_data(dy, w, input_shape, out=None, *, strides=1, padding="valid",
-                         dilation_rate=1, groups=1):
-    """dx = dL/dx of :func:`conv2d` for an input of shape ``input_shape``, given dy."""
-    dy = dy if type(dy) is Tensor else as_tensor(dy, "conv2d_backward_data", "dy")
-    w = w if type(w) is Tensor else as_tensor(w, "conv2d_backward_data", "w")
+                         dilation_rate=1, groups=1, add=None, relu_of=None):
+    """dx = dL/dx of :func:`conv2d` for an input of shape ``input_shape``, given dy. With ``add``
+    and / or ``relu_of`` (arrays of dx's shape): dx = (dL/dx + add) * relu'(relu_of), relu' from a
+    relu's output (relu_of > 0 ? v : v * relu_of, as :func:`sum_n_relu_grad`), in the pass that
+    stores dx where the algorithm allows (CPU only)."""
+    op = "conv2d_backward_data" if add is None and relu_of is None else "conv2d_backward_data_relu_sum"
+    dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
+    w = w if type(w) is Tensor else as_tensor(w, op, "w")
     if w.ndim != 4:
-        raise ValueError(f"conv2d_backward_data: w must be 4-D, got shape {tuple(w.shape)}")
+        raise ValueError(f"{op}: w must be 4-D, got shape {tuple(w.shape)}")
     _, (pt, pl) = conv2d_output_shape(tuple(input_shape), tuple(w.shape[:2]), w.shape[3], strides,
                                       padding, dilation_rate)
-    dx = _out(out, input_shape, "conv2d_backward_data", device=dy.device, check_shape=True)
+    dx = _out(out, input_shape, op, device=dy.device, check_shape=True)
     (sh, sw), (dh, dw) = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
-    _C.conv2d_backward_data(dy, w, dx, sh, sw, pt, pl, dh, dw,
-                            _int(groups, "conv2d_backward_data", "groups"))
+    groups = _int(groups, op, "groups")
+    if add is None and relu_of is None:
+        _C.conv2d_backward_data(dy, w, dx, sh, sw, pt, pl, dh, dw, groups)
+    else:
+        _C.conv2d_backward_data_relu_sum(dy, w, dx, _opt(add, op, "add"), _opt(relu_of, op, "relu_of"),
+                                         sh, sw, pt, pl, dh, dw, groups)
     return dx
 
 
@@ -2658,6 +2666,7 @@ _adam_update = _C.adam_update   # params, grads, m, v, vhat, lr, beta_1, beta_2,
                                 # weight_decay=, clipnorm=, clipvalue=, global_clipnorm=
 _conv2d_forward = _C.conv2d_forward               # x, w, bias, y, sh, sw, pt, pl, dh, dw, act
 _conv2d_backward_data = _C.conv2d_backward_data   # dy, w, dx, sh, sw, pt, pl, dh, dw
+_conv2d_backward_data_relu_sum = _C.conv2d_backward_data_relu_sum   # dy, w, dx, add, relu_of, sh, sw, pt, pl, dh, dw, groups
 _conv2d_backward_weights = _C.conv2d_backward_weights   # x, dy, dw, db, sh, sw, pt, pl, dh, dw
 _conv3d_forward = _C.conv3d_forward               # x, w, bias, y, strides, pads, dilations, groups (triples)
 _conv3d_backward_data = _C.conv3d_backward_data   # dy, w, dx, strides, pads, dilations, groups

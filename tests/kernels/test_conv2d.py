@@ -389,3 +389,57 @@ def test_conv2d_relu_max_pool2d_weight_gradient_matches_reference(shape, padding
     want_dw, want_db = ref_bwd_weights(x, dz, k.shape, (1, 1), padding, (1, 1))
     _close(np.asarray(dw), want_dw)
     _close(np.asarray(db), want_db)
+
+
+# ---- conv2d_backward_data_relu_sum: the data gradient + the other readers' part, through relu' --
+
+@pytest.mark.parametrize("case", [
+    ((2, 8, 8, 16, 3, 3, 16), (1, 1), "same"),     # Winograd F(4x4) on AVX-512 (8x8), F(2x2) on AVX2
+    ((2, 7, 9, 20, 3, 3, 18), (1, 1), "same"),     # partial tiles, channel tails
+    ((2, 9, 9, 32, 3, 3, 16), (1, 1), "valid"),    # flipped forward with the border tiles
+    ((2, 9, 8, 5, 3, 3, 7), (2, 2), "same"),       # strided: col2im, the epilogue one pass after
+    ((1, 6, 6, 8, 1, 1, 12), (1, 1), "valid"),     # pointwise
+])
+@pytest.mark.parametrize("parts", ["add+relu", "relu", "add"])
+def test_backward_data_relu_sum_matches_reference(isa, case, parts, rng):
+    """dx = (dL/dx + add) * relu'(relu_of), against the float64 data gradient with the sum and
+    the relu' taken in float64; a NaN in relu_of gives NaN there; the arguments are checked."""
+    (n, h, w, cin, kh, kw, cout), strides, padding = case
+    x_shape = (n, h, w, cin)
+    wt = (rng.standard_normal((kh, kw, cin, cout)) * 0.3).astype(np.float32)
+    oh, ow = kernels.conv2d_output_shape(x_shape, (kh, kw), cout, strides, padding)[0][1:3]
+    dy = rng.standard_normal((n, oh, ow, cout)).astype(np.float32)
+    add = rng.standard_normal(x_shape).astype(np.float32) if "add" in parts else None
+    relu_of = np.maximum(rng.standard_normal(x_shape), 0).astype(np.float32) if "relu" in parts else None
+    if relu_of is not None:
+        relu_of.flat[3] = np.nan
+    got = np.asarray(kernels.conv2d_backward_data(dy, wt, x_shape, strides=strides, padding=padding,
+                                                  add=add, relu_of=relu_of))
+    want = ref_bwd_data(dy, wt, x_shape, strides, padding)
+    if add is not None:
+        want = want + add
+    if relu_of is not None:
+        want = np.where(relu_of > 0, want, want * relu_of)
+        assert np.isnan(got.flat[3])
+        keep = ~np.isnan(want)
+        np.testing.assert_allclose(got[keep], want[keep], rtol=1e-4, atol=1e-4)
+        assert (got[relu_of == 0] == 0).all() and (got[relu_of > 0] != 0).any()
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    # the plain data gradient and sum_n_relu_grad give the same bits outside Winograd's rounding
+    plain = np.asarray(kernels.conv2d_backward_data(dy, wt, x_shape, strides=strides, padding=padding))
+    if add is not None and relu_of is not None:
+        two = np.asarray(kernels.sum_n_relu_grad([plain, add], relu_of))
+        np.testing.assert_allclose(got, two, rtol=1e-5, atol=1e-5)
+
+
+def test_backward_data_relu_sum_checks_its_arguments(rng):
+    x_shape, wt = (1, 6, 6, 4), np.ones((3, 3, 4, 4), np.float32)
+    dy = np.ones((1, 6, 6, 4), np.float32)
+    with pytest.raises(ValueError, match="conv2d_backward_data_relu_sum.*add"):
+        kernels.conv2d_backward_data(dy, wt, x_shape, padding="same", add=np.ones((1, 6, 6, 3), np.float32))
+    with pytest.raises(ValueError, match="conv2d_backward_data_relu_sum.*relu_of"):
+        kernels.conv2d_backward_data(dy, wt, x_shape, padding="same", relu_of=np.ones((1, 5, 6, 4), np.float32))
+    buf = np.zeros(x_shape, np.float32)
+    with pytest.raises(ValueError, match="conv2d_backward_data_relu_sum.*(add|overlap|alias)"):
+        kernels.conv2d_backward_data(dy, wt, x_shape, buf, padding="same", add=buf)

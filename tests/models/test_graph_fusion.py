@@ -389,3 +389,51 @@ def test_residual_stream_gradients_summed_in_the_block_tails_backward(rng, consu
         bn.set_weights(wb)
     _, grads = model.compute_gradients(x, ys[0])
     assert_grads_close(arrays(grads), fd, rtol=1e-3, atol=1e-4)
+
+
+def _finishers(model):
+    graph = model._graph
+    return {graph.run[k].ctx.name: producer.name for k, (slot, producer) in graph.relu_sum_finishers.items()}
+
+
+def test_relu_output_last_reader_conv_takes_the_parts_and_relu_grad(rng):
+    """The residual block's first conv output is read by the second conv and the skip: the second
+    conv's backward runs last, so it adds the skip's gradient and applies c1's relu' in its data
+    gradient (conv2d_backward_data_relu_sum); c1 then starts from dL/dz. Gradients as the eager
+    tape and as float64 finite differences; an intermediate gradient asked of the tape (Grad-CAM)
+    is dL/da, not the finished dL/dz."""
+    tf.utils.set_random_seed(13)
+    model = _residual()
+    model.compile("sgd", "mse")
+    x = rng.standard_normal((3, 6, 6, 2)).astype(np.float32)
+    y = rng.standard_normal((3, 3)).astype(np.float32)
+    bn = model.get_layer("bn")
+    before = [np.array(w) for w in bn.get_weights()]
+    _, grads = model.compute_gradients(x, y)
+    convs = [l for l in model.layers if isinstance(l, layers.Conv2D)]
+    assert _finishers(model) == {convs[1].name: convs[0].name}
+    bn.set_weights(before)
+    loss_fn = keras.losses.MeanSquaredError()
+    with tf.GradientTape() as tape:
+        total = loss_fn(y, _eager_outputs(model, x)[0])
+    for g, t in zip(arrays(grads), arrays(tape.gradient(total, model.trainable_variables))):
+        np.testing.assert_allclose(g, t, rtol=1e-5, atol=1e-6)
+    # the intermediate output's gradient through the planned graph: a model with `a` as an output
+    bn.set_weights(before)
+    a = convs[0].output
+    grad_model = keras.Model(model.inputs, [a, model.outputs[0]])
+    with tf.GradientTape() as tape:
+        a_val, out = grad_model(x, training=True)
+        loss = loss_fn(y, out)
+    da = np.asarray(tape.gradient(loss, a_val))
+    # oracle for dL/da in float64: finite differences through the rest of the block
+    w = [np.array(v, np.float64) for v in model.get_weights()]
+    a0 = np.asarray(a_val, np.float64)
+
+    def rest(a_):
+        z = ref.conv2d_forward(a_, w[2], w[3], padding="same")
+        h = ref.batch_norm_add_relu_train(z, a_, w[4], w[5])[0]
+        return mse(y, dense(h.mean(axis=(1, 2)), w[8], w[9]))
+    fd = fd_grads(lambda q: rest(q[0]), [a0])[0]
+    np.testing.assert_allclose(da, fd, rtol=1e-3, atol=1e-4)
+    assert np.abs(da[a0 <= 0]).sum() > 0   # dL/da, not relu'-masked dL/dz

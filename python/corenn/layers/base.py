@@ -1250,17 +1250,19 @@ class ActivatedLayer(Layer):
         return y
 
     def backward(self, dy):
+        return self.backward_from_preactivation(self._preactivation_grad(dy))
+
+    def _preactivation_grad(self, dy):
+        """dL/dz from dL/dy through this call's activation."""
         if self._fused and self.relu_grad_by_next:
-            return self.backward_from_preactivation(dy)  # the next layer already applied relu'
+            return dy  # the next layer already applied relu'
         if self._fused:
             if self.activation.name == "linear":
-                dz = dy
-            else:   # relu' from y (y > 0 <=> z > 0), the bound kernel entry
-                dz = self._buffer("dz", dy.shape)
-                kernels._activation_backward("relu", self._y, self._y, dy, dz, 0.0)
-        else:
-            dz = self.activation.backward(self._z, self._y, dy, self._buffer("dz", dy.shape))
-        return self.backward_from_preactivation(dz)
+                return dy
+            dz = self._buffer("dz", dy.shape)   # relu' from y (y > 0 <=> z > 0), the bound kernel entry
+            kernels._activation_backward("relu", self._y, self._y, dy, dz, 0.0)
+            return dz
+        return self.activation.backward(self._z, self._y, dy, self._buffer("dz", dy.shape))
 
     def backward_parts(self, parts):
         """backward of the sum of ``parts`` (the gradients this call's output received from its

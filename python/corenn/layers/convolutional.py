@@ -295,8 +295,9 @@ class _Conv(ChannelsFirst, _HeightOneViews, ActivatedLayer):
                 and self.dilation_rate == (1, 1) and type(pool) is MaxPooling2D
                 and pool.pool_size == (2, 2) and pool.strides == (2, 2) and pool.padding == "valid")
 
-    def backward_from_preactivation(self, dz):
-        """backward given dL/dz directly."""
+    def backward_from_preactivation(self, dz, add=None, relu_of=None):
+        """backward given dL/dz directly. With ``add`` / ``relu_of`` (finishes_relu_sum):
+        dx = (dL/dx + add) * relu'(relu_of), in the data gradient's own pass."""
         if self._custom_convolution():
             return self._backward_custom(dz)
         x4, dz4, k4 = self._view4(self._x), self._view4(dz), self._kernel4(self.kernel)
@@ -308,8 +309,34 @@ class _Conv(ChannelsFirst, _HeightOneViews, ActivatedLayer):
         if not self.needs_input_grad:
             return None
         dx = self._buffer("dx", self._x.shape)
-        kernels._conv2d_backward_data(dz4, k4, self._view4(dx), *args, self.groups)
+        if relu_of is None and add is None:
+            kernels._conv2d_backward_data(dz4, k4, self._view4(dx), *args, self.groups)
+        else:
+            kernels._conv2d_backward_data_relu_sum(dz4, k4, self._view4(dx), add, relu_of, *args,
+                                                   self.groups)
         return dx
+
+    def finishes_relu_sum(self) -> bool:
+        """Whether this conv can be the last reader of a relu output read by several layers
+        (fusion rule 5): take the other readers' gradient and the relu' into its data gradient
+        (backward_relu_sum). A plain channels-last Conv2D (Conv1D's views are 4-D too)."""
+        return (not self._custom_convolution() and self.data_format == "channels_last"
+                and self.needs_input_grad)
+
+    def backward_relu_sum(self, dy, others, relu_of):
+        """backward, returning dL/d(the producer's z) for an input that is relu_of = relu(z):
+        dx = (dL/dx + others) * relu'(relu_of), ``others`` the other readers' gradient (a Tensor,
+        a list of them summed first in order, or None). None when it cannot run here (another
+        device, or shapes the views do not match): the caller then takes the plain backward."""
+        x = self._x
+        if not self.needs_input_grad or self._custom_convolution() or x.device != "cpu" \
+                or relu_of.device != "cpu" or tuple(relu_of.shape) != tuple(x.shape):
+            return None   # before any work: the caller runs the plain backward instead
+        if isinstance(others, list):
+            others = kernels.sum_n(others, out=self._buffer("dx_others", tuple(x.shape)))
+        relu4 = self._view4(relu_of)
+        return self.backward_from_preactivation(self._preactivation_grad(dy),
+                                                None if others is None else self._view4(others), relu4)
 
     def get_config(self):
         cfg = super().get_config()

@@ -30,7 +30,9 @@ decides, for a graph (Sequential or functional alike), which call contexts take 
    (``backward_parts``: sum_n_relu_grad), instead of a sum pass and then a relu' pass. A
    BatchNormAddRelu producer (the residual stream between two blocks: the next block's conv and
    Add read it) adds the last part in its backward's relu' pass (batch_norm_add_relu_backward's
-   dy2).
+   dy2). A Conv2D reader whose backward runs last finishes a Dense/Conv producer's slot
+   (``graph.relu_sum_finishers``): its data gradient adds the parts the others left and applies
+   relu' as it stores dx (conv2d_backward_data_relu_sum), and the producer starts from dL/dz.
 
 Rules set flags on the call contexts of one graph or replace steps of that graph's run list
 (``graph.run``), so a layer shared elsewhere is unaffected; they are cleared before they are
@@ -271,6 +273,30 @@ def _relu_sum_slots(graph, consumer_of, outputs):
     return slots
 
 
+def _relu_sum_finishers(graph):
+    """Rule 5, the last reader: for a parts slot made by a Dense/Conv with relu in its epilogue,
+    the reader whose backward runs last (the earliest in run order) when it is a conv that can
+    take the other parts and relu' into its data gradient's store (``finishes_relu_sum``). Then
+    no part of the slot is written and re-read: {run index: (slot, producer context)}."""
+    from ..layers.base import ActivatedLayer
+    producer = {s.outs[0]: s.ctx for s in graph.run if not s.multi_out}
+    finishers = {}
+    for slot in graph.parts_slots:
+        made_by = producer.get(slot)
+        if not isinstance(made_by, ActivatedLayer):
+            continue
+        readers = [k for k, s in enumerate(graph.run) if slot in s.ins]
+        if not readers:
+            continue
+        k = min(readers)
+        s = graph.run[k]
+        if s.packed or s.multi_out or s.ins.count(slot) != 1 \
+                or not getattr(s.ctx, "finishes_relu_sum", lambda: False)():
+            continue
+        finishers[k] = (slot, made_by)
+    return finishers
+
+
 def weights_context(ctx):
     """The call context holding the weights of a run step's context: the conv of a
     ConvReluMaxPool, the normalization of a BatchNormAddRelu, else the context itself."""
@@ -366,6 +392,7 @@ def plan(graph, losses=()):
     graph.run = [replaced[k][0] if k in replaced else s for k, s in enumerate(steps) if k not in skipped]
     graph.ran = [False] * len(graph.run)
     graph.parts_slots = frozenset(_relu_sum_slots(graph, consumer_of, outputs))       # rule 5
+    graph.relu_sum_finishers = _relu_sum_finishers(graph)
     _SERIAL[0] += 1
     return fused_losses(graph, losses)
 

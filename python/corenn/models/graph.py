@@ -732,6 +732,7 @@ class Graph:
         self.own_contexts = own_contexts
         self.run = list(self.steps)   # what forward/backward execute: the steps, or fused ones (fusion.plan)
         self.parts_slots = frozenset()   # slots whose gradients stay unsummed for their producer (rule 5)
+        self.relu_sum_finishers = {}     # run index -> (slot, producer): the slot's last reader (rule 5)
         self.trainable_layers = [l for l in self.layers if l.weights]
         consumers = [0] * self.n_slots
         for s in self.steps:
@@ -855,6 +856,19 @@ class Graph:
                     ran[k] = False
                     continue
             ran[k] = True
+            finisher = self.relu_sum_finishers.get(k)
+            if finisher is not None and type(dy) is not _Parts and s.outs[0] not in from_z \
+                    and finisher[0] not in from_z and not (slot_grads and finisher[0] in slot_grads):
+                # fusion rule 5: the slot's last reader takes the other parts and the producer's
+                # relu' into its own data gradient; the producer then starts from dL/dz
+                slot, producer = finisher
+                dx = s.ctx.backward_relu_sum(dy, grads[slot], producer._y)
+                if dx is not None:
+                    grads[slot] = dx
+                    from_z.add(slot)
+                    if after is not None:
+                        after(k)
+                    continue
             if type(dy) is _Parts:   # fusion rule 5: the producer sums them in its own pass
                 dx = s.ctx.backward_parts(dy)
             elif not s.multi_out and s.outs[0] in from_z:
