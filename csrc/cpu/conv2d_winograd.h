@@ -114,7 +114,7 @@ class BlockPrefetch {
   // The rows of an NHWC tensor (height rows per image, row_floats floats per row) that the tiles
   // read: windows of `span` rows starting `pad` rows above each tile row.
   void add(const float* base, int64_t height, int64_t row_floats, int64_t pad, int span) {
-    if (tiles_.count <= 0 || count_ == 2) return;
+    if (!base || tiles_.count <= 0 || count_ == kMaxRanges) return;
     const int64_t first = tiles_.t0, last = tiles_.t0 + tiles_.count - 1;
     const auto tile_row = [&](int64_t t) { return t % tiles_.per_image / tiles_.tiles_per_row; };
     const int64_t lo = first / tiles_.per_image * height + std::max<int64_t>(tile_row(first) * tiles_.m - pad, 0);
@@ -140,8 +140,9 @@ class BlockPrefetch {
     const char* next;
     const char* end;
   };
+  static constexpr int kMaxRanges = 4;  // x, y and the epilogue's add and relu_of
   TileRange tiles_;
-  Range ranges_[2];
+  Range ranges_[kMaxRanges];
   int count_ = 0;
 };
 

@@ -351,6 +351,8 @@ void winograd_forward_avx2(const Conv2dGeometry& g, const float* x, const float*
         BlockPrefetch next(TileRange{tg.per_image, tg.tw, 2, t0 + nt, std::min(block, t_hi - t0 - nt)});
         next.add(x, g.h, g.w * g.cin, g.pt, 4);
         next.add(y, g.oh, g.ow * g.cout, 0, 2);
+        next.add(ep.add, g.oh, g.ow * g.cout, 0, 2);
+        next.add(ep.relu_of, g.oh, g.ow * g.cout, 0, 2);
         for (int p = 0; p < kPositions; ++p) {
           next.step(kPositions - p);
           const float* vp = v + p * block * cin8;

@@ -377,6 +377,8 @@ void forward(const Conv2dGeometry& g, const float* x, const float* w, const floa
         BlockPrefetch next(TileRange{tg.per_image, tg.tw, M, t0 + nt, std::min(block, t_hi - t0 - nt)});
         next.add(x, g.h, g.w * g.cin, g.pt, kA);
         next.add(y, g.oh, g.ow * g.cout, 0, M);
+        next.add(ep.add, g.oh, g.ow * g.cout, 0, M);
+        next.add(ep.relu_of, g.oh, g.ow * g.cout, 0, M);
         for (int p = 0; p < kP; ++p) {
           next.step(kP - p);
           const float* vp = v + p * block * cin16;
