@@ -443,3 +443,17 @@ def test_backward_data_relu_sum_checks_its_arguments(rng):
     buf = np.zeros(x_shape, np.float32)
     with pytest.raises(ValueError, match="conv2d_backward_data_relu_sum.*(add|overlap|alias)"):
         kernels.conv2d_backward_data(dy, wt, x_shape, buf, padding="same", add=buf)
+
+
+def test_backward_data_relu_sum_grouped(rng):
+    """A grouped conv's data gradient (col2im per group) with the epilogue one pass after it."""
+    x_shape, wt = (2, 6, 6, 8), (rng.standard_normal((3, 3, 4, 6)) * 0.3).astype(np.float32)
+    dy = rng.standard_normal((2, 6, 6, 6)).astype(np.float32)
+    add = rng.standard_normal(x_shape).astype(np.float32)
+    relu_of = np.maximum(rng.standard_normal(x_shape), 0).astype(np.float32)
+    got = np.asarray(kernels.conv2d_backward_data(dy, wt, x_shape, padding="same", groups=2,
+                                                  add=add, relu_of=relu_of))
+    plain = np.asarray(kernels.conv2d_backward_data(dy, wt, x_shape, padding="same", groups=2))
+    want = np.where(relu_of > 0, plain + add, (plain + add) * relu_of)
+    np.testing.assert_array_equal(got, want.astype(np.float32))
+    assert (got != 0).any()

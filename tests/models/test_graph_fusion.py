@@ -437,3 +437,41 @@ def test_relu_output_last_reader_conv_takes_the_parts_and_relu_grad(rng):
     fd = fd_grads(lambda q: rest(q[0]), [a0])[0]
     np.testing.assert_allclose(da, fd, rtol=1e-3, atol=1e-4)
     assert np.abs(da[a0 <= 0]).sum() > 0   # dL/da, not relu'-masked dL/dz
+
+
+@pytest.mark.parametrize("reader", ["conv1d", "conv2d_transpose", "conv2d_strided", "channels_first"])
+def test_relu_output_last_reader_of_other_kinds(rng, reader):
+    """The last reader of a relu output read twice is a Conv1D (finishes through its 4-D views),
+    a strided Conv2D (finishes one pass after col2im), or a layer that cannot finish it
+    (Conv2DTranspose, a channels-first Conv2D: the producer sums the parts). Gradients as the
+    layers called eagerly under a tape, either way."""
+    tf.utils.set_random_seed(17)
+    if reader == "conv1d":
+        inp = keras.Input((9, 3))
+        a = layers.Conv1D(4, 3, padding="same", activation="relu", name="p")(inp)
+        b = layers.Conv1D(4, 3, padding="same", name="r")(a)
+    else:
+        inp = keras.Input((6, 6, 3))
+        a = layers.Conv2D(4, 3, padding="same", activation="relu", name="p")(inp)
+        if reader == "conv2d_transpose":
+            b = layers.Conv2DTranspose(4, 3, padding="same", name="r")(a)
+        elif reader == "conv2d_strided":
+            b = layers.UpSampling2D(2)(layers.Conv2D(4, 3, strides=2, padding="same", name="r")(a))
+        else:
+            b = layers.Conv2D(6, 3, padding="same", data_format="channels_first", name="r")(a)   # (C=6, 6, 4)
+    h = layers.Add()([b, a])
+    out = layers.Dense(2)(layers.Flatten()(h))
+    model = keras.Model(inp, out)
+    model.compile("sgd", "mse")
+    x = rng.standard_normal((3,) + tuple(inp.shape[1:])).astype(np.float32)
+    y = rng.standard_normal((3, 2)).astype(np.float32)
+    loss, grads = model.compute_gradients(x, y)
+    finishing = reader in ("conv1d", "conv2d_strided")
+    assert _finishers(model) == ({"r": "p"} if finishing else {})
+    loss_fn = keras.losses.MeanSquaredError()
+    with tf.GradientTape() as tape:
+        total = loss_fn(y, _eager_outputs(model, x)[0])
+    assert loss == pytest.approx(float(np.asarray(total)), rel=1e-5)
+    for g, t in zip(arrays(grads), arrays(tape.gradient(total, model.trainable_variables))):
+        np.testing.assert_allclose(g, t, rtol=1e-5, atol=1e-6)
+    assert np.abs(arrays(grads)[0]).sum() > 0

@@ -319,8 +319,10 @@ class _Conv(ChannelsFirst, _HeightOneViews, ActivatedLayer):
     def finishes_relu_sum(self) -> bool:
         """Whether this conv can be the last reader of a relu output read by several layers
         (fusion rule 5): take the other readers' gradient and the relu' into its data gradient
-        (backward_relu_sum). A plain channels-last Conv2D (Conv1D's views are 4-D too)."""
-        return (not self._custom_convolution() and self.data_format == "channels_last"
+        (backward_relu_sum). A plain channels-last Conv2D or Conv1D (its views are 4-D too); not
+        the subclasses with a backward of their own (transposed, 3-D)."""
+        return (type(self).backward_from_preactivation is _Conv.backward_from_preactivation
+                and not self._custom_convolution() and self.data_format == "channels_last"
                 and self.needs_input_grad)
 
     def backward_relu_sum(self, dy, others, relu_of):
@@ -329,7 +331,7 @@ class _Conv(ChannelsFirst, _HeightOneViews, ActivatedLayer):
         a list of them summed first in order, or None). None when it cannot run here (another
         device, or shapes the views do not match): the caller then takes the plain backward."""
         x = self._x
-        if not self.needs_input_grad or self._custom_convolution() or x.device != "cpu" \
+        if not self.finishes_relu_sum() or x.device != "cpu" \
                 or relu_of.device != "cpu" or tuple(relu_of.shape) != tuple(x.shape):
             return None   # before any work: the caller runs the plain backward instead
         if isinstance(others, list):
