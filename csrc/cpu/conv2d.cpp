@@ -1329,12 +1329,17 @@ void weights_gradient(const Conv2dGeometry& g, const float* x, const float* dy, 
         if (db) bias_part(t, t == 0 ? db : part + size);
       }
     });
-    for (int t = 1; t < parts; ++t) {
-      const float* part = partial + (t - 1) * stride;
-      for (int64_t i = 0; i < size; ++i) dw[i] += part[i];
-      if (db)
-        for (int64_t c = 0; c < db_cols; ++c) db[c] += part[size + c];
-    }
+    // Each element is summed in part order whoever adds it, so splitting the elements over the
+    // threads keeps the bits (a 1024 x 128 dw: ~40 us on one thread, a few % of the pass).
+    parallel_for(0, size, 16384, [&](int64_t lo, int64_t hi) {
+      for (int t = 1; t < parts; ++t) {
+        const float* part = partial + (t - 1) * stride;
+        for (int64_t i = lo; i < hi; ++i) dw[i] += part[i];
+      }
+    });
+    if (db)
+      for (int t = 1; t < parts; ++t)
+        for (int64_t c = 0; c < db_cols; ++c) db[c] += partial[(t - 1) * stride + size + c];
     return;
   }
   const int64_t stride = size + db_cols;
