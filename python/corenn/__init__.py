@@ -100,6 +100,7 @@ from ._tf_lookup import bitwise, sets  # noqa: E402  (tf.sets, tf.bitwise; tf.lo
 from ._tf_small import __all__ as _tf_small_names  # noqa: E402
 from ._tf_small import tf_tuple as tuple  # noqa: E402,A001  (tf.tuple; not in __all__, as tf.range)
 from . import train, summary, saved_model  # noqa: E402
+from . import experimental  # noqa: E402  (tf.experimental.numpy)
 from . import io  # noqa: E402  (tf.io: files, image codecs, TFRecord, tf.train.Example parsing)
 from . import audio  # noqa: E402  (tf.audio: decode_wav / encode_wav)
 for _name in ("decode_png", "decode_jpeg", "decode_bmp", "decode_gif", "decode_image", "encode_png", "encode_jpeg",

@@ -1,0 +1,83 @@
+"""Sweep 15: tf.experimental.numpy (tnp), NumPy dtypes comparing equal to Tensor dtypes, and
+Keras models on SparseTensor inputs (keras.Input(sparse=True))."""
+import numpy as np
+import pytest
+
+import corenn as tf
+import corenn.experimental.numpy as tnp
+from corenn import _tensor_numpy
+
+
+@pytest.fixture
+def numpy_behavior(monkeypatch):
+    monkeypatch.setitem(_tensor_numpy.NUMPY_BEHAVIOR, "enabled", False)
+    tnp.experimental_enable_numpy_behavior()
+    yield
+
+
+def test_tnp_functions_match_numpy():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(3, 4)), rng.normal(size=(4, 2))
+    np.testing.assert_allclose(np.asarray(tnp.matmul(a, b)), a @ b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(tnp.einsum("ij,jk->ik", a, b)), a @ b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(tnp.sqrt(7)), np.sqrt(7.0), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(tnp.cumsum(a, axis=1)), np.cumsum(a, axis=1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(tnp.arange(2, 11, 3)), np.arange(2, 11, 3))
+    assert tnp.arange(3).dtype == "int64" and tnp.arange(0.5, 3).dtype == "float32"
+    assert tnp.asarray(1).dtype == tnp.int64 and tnp.asarray(1.0).dtype == tnp.float32
+    assert tnp.ones([2, 3], dtype=tnp.int32).dtype == "int32"
+    assert isinstance(tnp.zeros(3), tnp.ndarray)
+    assert tnp.size(a) == 12 and tnp.shape(a) == (3, 4) and tnp.ndim(a) == 2
+
+
+def test_tnp_random_seeded_and_shaped():
+    tnp.random.seed(3)
+    x = tnp.random.randn(5, 2)
+    tnp.random.seed(3)
+    np.testing.assert_array_equal(np.asarray(tnp.random.randn(5, 2)), np.asarray(x))
+    assert x.shape == (5, 2) and x.dtype == "float32"
+    r = tnp.random.randint(0, 4, size=(100,))
+    assert r.dtype == "int64" and 0 <= int(np.min(np.asarray(r))) and int(np.max(np.asarray(r))) < 4
+
+
+def test_tnp_asarray_rejects_strings():
+    with pytest.raises(TypeError, match="tnp.asarray"):
+        tnp.asarray(np.array(["a"], dtype=object))
+    with pytest.raises(TypeError, match="complex"):
+        tnp.ones([2], dtype=tnp.complex64)
+
+
+def test_astype_is_a_tensor_cast_with_numpy_behavior(numpy_behavior):
+    w = tf.Variable(np.array([1.5, -2.0], np.float32))
+    with tf.GradientTape() as tape:
+        y = tnp.sum(tnp.square(w.astype(tnp.float32)) * 3)
+    assert isinstance(w.astype(tnp.int32), tf.Tensor)
+    np.testing.assert_array_equal(np.asarray(w.astype(tnp.int32)), [1, -2])
+    np.testing.assert_allclose(np.asarray(tape.gradient(y, w)), [9.0, -12.0])
+
+
+def test_astype_is_numpy_without_numpy_behavior(monkeypatch):
+    monkeypatch.setitem(_tensor_numpy.NUMPY_BEHAVIOR, "enabled", False)
+    out = tf.constant([1.0, 2.0]).astype("float64")
+    assert type(out) is np.ndarray and out.dtype == np.float64
+
+
+def test_tensor_dtype_equals_numpy_dtype():
+    t = tf.constant([1.0])
+    assert t.dtype == np.float32 and t.dtype == np.dtype("float32") and t.dtype == "float32"
+    assert t.dtype != np.int32 and not (t.dtype != np.float32)
+    assert {t.dtype: 1}["float32"] == 1
+
+
+def test_model_on_sparse_input_equals_dense():
+    inp = tf.keras.Input(shape=(5,), sparse=True)
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(3)(inp))
+    dense = np.zeros((4, 5), np.float32)
+    dense[0, 1], dense[2, 4], dense[3, 0] = 1.0, -2.0, 0.5
+    sp = tf.sparse.from_dense(dense)
+    w, b = (np.asarray(v, np.float64) for v in model.get_weights())
+    np.testing.assert_allclose(np.asarray(model(sp)), dense @ w + b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict(sp, verbose=0), dense @ w + b, rtol=1e-5, atol=1e-6)
+    seq = tf.keras.Sequential([tf.keras.Input(shape=(5,)), tf.keras.layers.Dense(1)])
+    seq.compile(optimizer="sgd", loss="mse")
+    assert np.isfinite(seq.evaluate(sp, np.ones(4), verbose=0))
