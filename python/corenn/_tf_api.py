@@ -528,17 +528,17 @@ def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None):
 
 
 def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
-    if exclusive or reverse:
-        a = np.asarray(x)
-        if reverse:
-            a = np.flip(a, axis)
-        out = np.cumsum(a, axis=axis)
-        if exclusive:
-            out = out - a
-        if reverse:
-            out = np.flip(out, axis)
-        return Tensor.from_numpy(np.ascontiguousarray(out))
-    return ops.cumsum(x, axis=axis)
+    """``tf.math.cumsum``: exclusive / reverse built from recorded ops (flip, cumsum, subtract),
+    so they are differentiable and take Python lists (float64 data becomes float32)."""
+    t = ops.convert_to_tensor(x)
+    if not (exclusive or reverse):
+        return ops.cumsum(t, axis=axis)
+    if reverse:
+        t = ops.flip(t, axis=axis)
+    out = ops.cumsum(t, axis=axis)
+    if exclusive:
+        out = ops.subtract(out, t)
+    return ops.flip(out, axis=axis) if reverse else out
 
 
 def reverse(tensor, axis, name=None):

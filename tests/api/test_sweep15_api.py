@@ -81,3 +81,41 @@ def test_model_on_sparse_input_equals_dense():
     seq = tf.keras.Sequential([tf.keras.Input(shape=(5,)), tf.keras.layers.Dense(1)])
     seq.compile(optimizer="sgd", loss="mse")
     assert np.isfinite(seq.evaluate(sp, np.ones(4), verbose=0))
+
+
+def test_complex_tensor_to_numpy_is_complex():
+    x = np.sin(np.arange(16.0)).astype(np.float32)
+    z = tf.signal.rfft(x)
+    got = np.asarray(z)
+    assert got.dtype == np.complex64 and got.shape == (9,)
+    np.testing.assert_allclose(got, np.fft.rfft(x.astype(np.float64)), rtol=1e-4, atol=1e-5)
+    re, im = z   # the Keras (real, imag) unpacking still holds
+    np.testing.assert_allclose(np.asarray(re), got.real, rtol=1e-6)
+
+
+def test_cumsum_exclusive_reverse_lists_and_gradient():
+    np.testing.assert_allclose(np.asarray(tf.math.cumsum([1., 2., 3.], reverse=True)), [6., 5., 3.])
+    np.testing.assert_allclose(np.asarray(tf.math.cumsum([1., 2., 3.], exclusive=True)), [0., 1., 3.])
+    a = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(np.asarray(tf.cumsum(a, axis=1, exclusive=True, reverse=True)),
+                               np.flip(np.cumsum(np.flip(a, 1), 1), 1) - a)
+    v = tf.Variable(np.array([1.0, 2.0, 3.0], np.float32))
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(tf.math.cumsum(v, exclusive=True, reverse=True) * tf.constant([1.0, 10.0, 100.0]))
+    # d/dv_j of sum_i w_i * sum_{k>i} v_k = sum_{i<j} w_i
+    np.testing.assert_allclose(np.asarray(tape.gradient(y, v)), [0.0, 1.0, 11.0])
+
+
+def test_function_get_concrete_function():
+    @tf.function
+    def double(a):
+        return a + a
+
+    concrete = double.get_concrete_function(tf.constant(1))
+    assert int(concrete(tf.constant(4))) == 8 and concrete.python_function is double
+    assert concrete.structured_input_signature[0][0][1] == "int32"
+
+    @tf.function(input_signature=(tf.TensorSpec(shape=[None], dtype=tf.int32),))
+    def f(x):
+        return x * 3
+    np.testing.assert_array_equal(np.asarray(f.get_concrete_function(tf.constant([1]))(tf.constant([2, 3]))), [6, 9])
