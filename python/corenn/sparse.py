@@ -78,6 +78,13 @@ def to_dense(sp_input, default_value=None, validate_indices=True, name=None):
             hole[keep] = 0
             dense = ops.add(dense, (hole * float(default_value)).reshape(sp_input.shape))
         return dense
+    if np.dtype(sp_input.values.dtype).kind in "OUS":   # strings (a RaggedTensor's to_sparse): a string array
+        from . import strings
+        dense = np.full(sp_input.shape, "" if default_value is None else default_value, dtype=object)
+        if len(sp_input.indices):
+            dense[tuple(sp_input.indices.T)] = [strings.from_bytes(v) if isinstance(v, bytes) else v
+                                                for v in sp_input.values]
+        return strings.wrap(dense)
     dense = np.full(sp_input.shape, 0 if default_value is None else default_value, dtype=sp_input.values.dtype)
     if len(sp_input.indices):
         dense[tuple(sp_input.indices.T)] = sp_input.values

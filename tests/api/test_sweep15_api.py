@@ -119,3 +119,69 @@ def test_function_get_concrete_function():
     def f(x):
         return x * 3
     np.testing.assert_array_equal(np.asarray(f.get_concrete_function(tf.constant([1]))(tf.constant([2, 3]))), [6, 9])
+
+
+# -- ragged tensors (the TF ragged guide) -----------------------------------------------------
+
+def test_ragged_reduce_mean_tile_reverse_map_fn():
+    digits = tf.ragged.constant([[3, 1, 4, 1], [], [5, 9, 2], [6], []])
+    np.testing.assert_allclose(np.asarray(tf.reduce_mean(digits, axis=1)), [2.25, np.nan, 16 / 3, 6.0, np.nan],
+                               rtol=1e-6)
+    np.testing.assert_allclose(float(tf.reduce_mean(digits)), np.mean([3, 1, 4, 1, 5, 9, 2, 6]), rtol=1e-6)
+    assert tf.tile(digits, [2, 2]).to_list() == [[3, 1, 4, 1, 3, 1, 4, 1], [], [5, 9, 2, 5, 9, 2], [6, 6], []] * 2
+    r = tf.ragged.constant([[1, 2], [3], [4, 5, 6]])
+    assert tf.reverse(r, [0]).to_list() == [[4, 5, 6], [3], [1, 2]]
+    assert tf.reverse(r, [1]).to_list() == [[2, 1], [3], [6, 5, 4]]
+    assert tf.map_fn(tf.math.square, digits).to_list() == [[9, 1, 16, 1], [], [25, 81, 4], [36], []]
+    with pytest.raises(NotImplementedError, match="axis"):
+        tf.reduce_mean(digits, axis=0)
+
+
+def test_ragged_map_flat_values_and_range():
+    digits = tf.ragged.constant([[3, 1], [], [5]])
+    assert tf.ragged.map_flat_values(lambda x: x * 2 + 1, digits).to_list() == [[7, 3], [], [11]]
+    assert tf.ragged.map_flat_values(tf.add, digits, digits).to_list() == [[6, 2], [], [10]]
+    with pytest.raises(ValueError, match="keep"):
+        tf.ragged.map_flat_values(lambda x: x[:1], digits)
+    assert tf.ragged.range([3, 0, 2]).to_list() == [[0, 1, 2], [], [0, 1]]
+    assert tf.ragged.range([1, 2], [4, 8], [1, 3]).to_list() == [[1, 2, 3], [2, 5]]
+    assert tf.ragged.range(2).to_list() == [[0, 1]]
+    with pytest.raises(ValueError, match="deltas"):
+        tf.ragged.range([1], [3], [0])
+
+
+def test_ragged_three_levels_and_partitions():
+    rt = tf.ragged.constant([[[1, 2, 3], [4]], [[5], [], [6]], [[7]], [[8, 9], [10]]])
+    assert rt.to_list()[1] == [[5], [], [6]]
+    np.testing.assert_array_equal(np.asarray(rt[3, 0]), [8, 9])
+    assert rt[:, -1:].to_list() == [[[4]], [[6]], [[7]], [[10]]]
+    flat = tf.RaggedTensor.from_row_splits(values=[3, 1, 4, 1, 5, 9, 2], row_splits=[0, 4, 4, 6, 7])
+    assert tf.RaggedTensor.from_uniform_row_length(flat, 2).to_list() == [[[3, 1, 4, 1], []], [[5, 9], [2]]]
+    with pytest.raises(ValueError, match="rows of 3"):
+        tf.RaggedTensor.from_uniform_row_length(flat, 3)
+    np.testing.assert_array_equal(np.asarray(flat.row_starts()), [0, 4, 4, 6])
+    np.testing.assert_array_equal(np.asarray(flat.row_limits()), [4, 4, 6, 7])
+    assert repr(flat) == "<tf.RaggedTensor [[3, 1, 4, 1], [], [5, 9], [2]]>"
+
+
+def test_ragged_strings_hash_join_embedding_lookup():
+    from corenn.layers._farmhash import fingerprint64
+    q = tf.ragged.constant([["Who", "is"], ["Pause"], []])
+    buckets = tf.strings.to_hash_bucket_fast(q, 1024)
+    assert buckets.to_list() == [[fingerprint64(b"Who") % 1024, fingerprint64(b"is") % 1024],
+                                 [fingerprint64(b"Pause") % 1024], []]
+    assert tf.strings.join([q, q], separator="+").to_list() == [[b"Who+Who", b"is+is"], [b"Pause+Pause"], []]
+    assert tf.strings.length(q).to_list() == [[3, 2], [5], []]
+    assert tf.strings.upper(q).to_list() == [[b"WHO", b"IS"], [b"PAUSE"], []]
+    table = np.arange(2048, dtype=np.float32).reshape(1024, 2)
+    emb = tf.nn.embedding_lookup(table, buckets)
+    np.testing.assert_array_equal(np.asarray(emb[0]), table[buckets.to_list()[0]])
+    mean = tf.reduce_mean(tf.concat([emb, emb], axis=1), axis=1)
+    np.testing.assert_allclose(np.asarray(mean)[0], table[buckets.to_list()[0]].mean(0))
+    assert np.isnan(np.asarray(mean)[2]).all()
+
+
+def test_sparse_strings_to_dense():
+    st = tf.SparseTensor(indices=[[0, 0], [1, 2]], values=["a", "b"], dense_shape=[2, 3])
+    assert np.asarray(tf.sparse.to_dense(st, "")).tolist() == [["a", "", ""], ["", "", "b"]]
+    assert np.asarray(tf.sparse.to_dense(st, "?")).tolist()[0] == ["a", "?", "?"]
