@@ -185,3 +185,43 @@ def test_sparse_strings_to_dense():
     st = tf.SparseTensor(indices=[[0, 0], [1, 2]], values=["a", "b"], dense_shape=[2, 3])
     assert np.asarray(tf.sparse.to_dense(st, "")).tolist() == [["a", "", ""], ["", "", "b"]]
     assert np.asarray(tf.sparse.to_dense(st, "?")).tolist()[0] == ["a", "?", "?"]
+
+
+# -- tf.autodiff.ForwardAccumulator ---------------------------------------------------------
+
+def test_forward_accumulator_matches_finite_differences():
+    rng = np.random.default_rng(0)
+    x0 = rng.normal(size=(2, 3)).astype(np.float32)
+    t = rng.normal(size=(2, 3)).astype(np.float32)
+
+    def f(x):
+        return tf.reduce_sum(tf.tanh(x) * x, axis=1) + tf.reduce_mean(x)
+    x = tf.constant(x0)
+    with tf.autodiff.ForwardAccumulator(x, tf.constant(t)) as acc:
+        y = f(x)
+    jvp = np.asarray(acc.jvp(y), np.float64)
+    eps = 1e-3
+    xd = x0.astype(np.float64)
+
+    def f64(a):
+        return (np.tanh(a) * a).sum(1) + a.mean()
+    fd = (f64(xd + eps * t) - f64(xd - eps * t)) / (2 * eps)
+    np.testing.assert_allclose(jvp, fd, rtol=1e-4, atol=1e-5)
+    assert acc.jvp(y).shape == (2,)
+
+
+def test_forward_accumulator_hvp_structure_and_errors():
+    v = tf.Variable([1.0, 2.0])
+    with tf.autodiff.ForwardAccumulator(v, tf.constant([1.0, 3.0])) as acc:
+        with tf.GradientTape() as tape:
+            y = tf.reduce_sum(v ** 3.0)
+        g = tape.gradient(y, v)
+    np.testing.assert_allclose(np.asarray(acc.jvp(g)), [6.0, 36.0])   # H v = 6 v * t
+    out = acc.jvp({"g": g, "y": y})
+    np.testing.assert_allclose(float(out["y"]), 3 * 1 + 12 * 3)
+    with pytest.raises(ValueError, match="shape"):
+        tf.autodiff.ForwardAccumulator(v, tf.constant([1.0]))
+    with pytest.raises(ValueError, match="2 primals but 1 tangents"):
+        tf.autodiff.ForwardAccumulator([v, v], [tf.constant([1.0, 0.0])])
+    with pytest.raises(TypeError, match="primals"):
+        tf.autodiff.ForwardAccumulator(np.ones(2), np.ones(2))
