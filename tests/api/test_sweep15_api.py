@@ -225,3 +225,24 @@ def test_forward_accumulator_hvp_structure_and_errors():
         tf.autodiff.ForwardAccumulator([v, v], [tf.constant([1.0, 0.0])])
     with pytest.raises(TypeError, match="primals"):
         tf.autodiff.ForwardAccumulator(np.ones(2), np.ones(2))
+
+
+def test_dataset_of_sparse_tensor_rows_batch_unbatch():
+    dense = np.zeros((5, 3), np.float32)
+    dense[0, 1], dense[2, 0], dense[2, 2], dense[4, 1] = 1.0, 2.0, 3.0, 4.0
+    sp = tf.sparse.from_dense(dense)
+    ds = tf.data.Dataset.from_tensor_slices((sp, np.arange(5)))
+    rows = list(ds)
+    assert all(isinstance(r, tf.SparseTensor) and r.shape == (3,) for r, _ in rows)
+    np.testing.assert_array_equal(np.stack([np.asarray(tf.sparse.to_dense(r)) for r, _ in rows]), dense)
+    batches = list(ds.batch(2))
+    assert [b.shape for b, _ in batches] == [(2, 3), (2, 3), (1, 3)]
+    np.testing.assert_array_equal(np.concatenate([np.asarray(tf.sparse.to_dense(b)) for b, _ in batches]), dense)
+    back = [np.asarray(tf.sparse.to_dense(r)) for r, _ in ds.batch(2).unbatch()]
+    np.testing.assert_array_equal(np.stack(back), dense)
+    picked = sp[np.array([4, 0])]
+    np.testing.assert_array_equal(np.asarray(tf.sparse.to_dense(picked)), dense[[4, 0]])
+    np.testing.assert_array_equal(np.asarray(tf.sparse.to_dense(sp[1:3])), dense[1:3])
+    shuffled = [(np.asarray(tf.sparse.to_dense(r)), int(i)) for r, i in ds.shuffle(5, seed=3)]
+    for row, i in shuffled:
+        np.testing.assert_array_equal(row, dense[i])
