@@ -1,7 +1,8 @@
 """``tf.ragged``: the part of it corenn has. A RaggedTensor here is what ``tf.strings.split`` gives
 (``corenn.strings.RaggedTensor``: a 1-D object array of rows, with ``to_tensor``, ``to_list``,
 ``row_lengths``), for data outside a model; layers and ops take dense Tensors. ``constant``
-makes one from rows of numbers or strings; ragged tensors nested deeper than that raise."""
+makes one from rows of numbers or strings, or rows of such rows (a RaggedTensor whose rows are
+RaggedTensors); ``map_flat_values`` and ``range`` as TensorFlow's."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,13 +21,13 @@ def constant(pylist, dtype=None, ragged_rank=None, inner_shape=None, name=None, 
             raise ValueError(f"tf.ragged.constant: expected a list of rows, row {i} is {type(row).__name__}")
     if rows and all(isinstance(v, (list, tuple, np.ndarray)) for row in rows for v in row) \
             and any(len(row) for row in rows):
-        # three levels (rows of rows of scalars): the inner rows, partitioned by each row's count
+        # rows of rows (three levels or more): the inner rows, partitioned by each row's count
         inner = constant([v for row in rows for v in row], dtype=dtype)
         return RaggedTensor.from_row_lengths(inner, [len(row) for row in rows])
     for i, row in enumerate(rows):
         if any(isinstance(v, (list, tuple, np.ndarray)) for v in row):
-            raise NotImplementedError("tf.ragged.constant: rows of rows must be nested to the same depth "
-                                      "everywhere; deeper than three levels is not supported")
+            raise ValueError("tf.ragged.constant: every value must be nested to the same depth, got a row "
+                             f"mixing scalars and lists: row {i}")
     out = np.empty(len(rows), dtype=object)
     for i, row in enumerate(rows):
         if row and isinstance(row[0], (str, bytes)):

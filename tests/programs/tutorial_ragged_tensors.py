@@ -9,6 +9,8 @@ to_tensor / from_tensor / to_sparse / from_sparse and the row-partition views, e
 import numpy as np
 import corenn as tf
 
+tf.keras.utils.set_random_seed(0)
+
 digits = tf.ragged.constant([[3, 1, 4, 1], [], [5, 9, 2], [6], []])
 words = tf.ragged.constant([["So", "long"], ["thanks", "for", "all", "the", "fish"]])
 print(tf.add(digits, 3))
@@ -89,7 +91,9 @@ keras_model = tf.keras.Sequential([
     tf.keras.layers.Activation(tf.nn.relu),
     tf.keras.layers.Dense(1)
 ])
-keras_model.compile(loss='binary_crossentropy', optimizer='rmsprop')
+# the guide compiles loss='binary_crossentropy' on the linear Dense(1): outputs below 0 clip and
+# stop learning, so the logits are marked as such here
+keras_model.compile(loss=tf.keras.losses.BinaryCrossentropy(from_logits=True), optimizer='rmsprop')
 history = keras_model.fit(hashed_words.to_tensor(), is_question, epochs=5)
 assert history.history['loss'][-1] < history.history['loss'][0]
 print(keras_model.predict(hashed_words.to_tensor()))
