@@ -19,11 +19,37 @@ from .autodiff import GradientTape, convert as _convert
 newaxis = None
 
 
+class _ConcreteFunction:
+    """What ``f.get_concrete_function(*args)`` returns: corenn runs ``f`` eagerly, so this is ``f``
+    itself with the example arguments' specs recorded (``structured_input_signature``)."""
+
+    def __init__(self, func, args, kwargs):
+        self.python_function = func
+        spec = lambda a: (tuple(a.shape), str(a.dtype)) if hasattr(a, "shape") and hasattr(a, "dtype") else a
+        self.structured_input_signature = (tuple(spec(a) for a in args), {k: spec(v) for k, v in kwargs.items()})
+
+    def __call__(self, *args, **kwargs):
+        return self.python_function(*args, **kwargs)
+
+    def __repr__(self):
+        return f"ConcreteFunction({getattr(self.python_function, '__name__', 'f')}, inputs={self.structured_input_signature})"
+
+
 def function(func=None, **kwargs):
     """``@corenn.function`` / ``@tf.function(...)``: accepted so TensorFlow scripts run; the
-    function runs eagerly (corenn has no graph capture; its layers are fused kernels already)."""
+    function runs eagerly (corenn has no graph capture; its layers are fused kernels already).
+    The function is returned as is, given TensorFlow's ``get_concrete_function`` (an eager
+    callable of the same arguments; for a plain function, not a method) and ``python_function``."""
     if func is None:
-        return lambda f: f
+        return lambda f: function(f, **kwargs)
+    try:
+        if not hasattr(func, "get_concrete_function"):
+            def get_concrete_function(*args, **kw):
+                return _ConcreteFunction(func, args, kw)
+            func.get_concrete_function = get_concrete_function
+            func.python_function = func
+    except (AttributeError, TypeError):   # a callable without a __dict__ (a builtin): as is
+        pass
     return func
 
 
@@ -100,6 +126,7 @@ from ._tf_lookup import bitwise, sets  # noqa: E402  (tf.sets, tf.bitwise; tf.lo
 from ._tf_small import __all__ as _tf_small_names  # noqa: E402
 from ._tf_small import tf_tuple as tuple  # noqa: E402,A001  (tf.tuple; not in __all__, as tf.range)
 from . import train, summary, saved_model  # noqa: E402
+from . import experimental  # noqa: E402  (tf.experimental.numpy)
 from . import io  # noqa: E402  (tf.io: files, image codecs, TFRecord, tf.train.Example parsing)
 from . import audio  # noqa: E402  (tf.audio: decode_wav / encode_wav)
 for _name in ("decode_png", "decode_jpeg", "decode_bmp", "decode_gif", "decode_image", "encode_png", "encode_jpeg",

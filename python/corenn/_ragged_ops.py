@@ -91,5 +91,29 @@ def concat(values, axis):
     if any(len(p) != n for p in parts):
         raise ValueError(f"tf.concat: along axis 1 every value needs the same number of rows, got "
                          f"{[len(p) for p in parts]}")
-    return RaggedTensor._from_rows([np.concatenate([np.asarray(p[i]).reshape(-1) for p in parts])
-                                    for i in range(n)])
+    # rows of scalars join as vectors; rows of vectors (embedding_lookup's) along their first axis
+    piece = lambda r: np.asarray(r).reshape(-1) if np.asarray(r).ndim < 2 else np.asarray(r)
+    return RaggedTensor._from_rows([np.concatenate([piece(p[i]) for p in parts]) for i in range(n)])
+
+
+def tile(x, multiples):
+    """``tf.tile`` of a RaggedTensor (two axes): each row repeated ``multiples[1]`` times end to
+    end, then the rows ``multiples[0]`` times."""
+    if len(multiples) != 2 or min(multiples) < 0:
+        raise ValueError(f"tf.tile: a RaggedTensor takes two non-negative multiples, got {multiples}")
+    rows = [np.tile(r, multiples[1]) if len(r) else r for r in _rows(x)]
+    return RaggedTensor._from_rows(rows * multiples[0])
+
+
+def reverse(x, axes):
+    """``tf.reverse`` of a RaggedTensor: axis 0 reverses the order of the rows, axis 1 (or -1)
+    each row's values."""
+    rows = _rows(x)
+    for ax in axes:
+        if ax == 0:
+            rows = rows[::-1]
+        elif ax in (1, -1):
+            rows = [r[::-1] for r in rows]
+        else:
+            raise NotImplementedError(f"tf.reverse: a RaggedTensor reverses along axis 0 or 1, got axis={ax}")
+    return RaggedTensor._from_rows(rows)

@@ -175,6 +175,19 @@ def _numpy(self):
     return _C_NUMPY(self)
 
 
+# tf.experimental.numpy.experimental_enable_numpy_behavior() turns this on: then ``t.astype``
+# returns a Tensor (a differentiable cast) as TensorFlow's tensors do; otherwise a NumPy array
+NUMPY_BEHAVIOR = {"enabled": False}
+
+
+def _astype(self, dtype, copy=True):
+    if NUMPY_BEHAVIOR["enabled"]:
+        d = np.dtype(getattr(dtype, "as_numpy_dtype", dtype))
+        if d.kind in "biuf":    # float64 is computed as float32 (prefer_float32, corenn's float type)
+            return ops.cast(self, "float32" if d.kind == "f" else d.name)
+    return np.asarray(self).astype(dtype, copy=True)
+
+
 def _install():
     T = Tensor
     T.numpy = _numpy
@@ -187,7 +200,7 @@ def _install():
     T.argmax, T.argmin = _arg("argmax"), _arg("argmin")
     T.any, T.all = _truth("any"), _truth("all")
     T.reshape = _reshape
-    T.astype = lambda self, dtype, copy=True: np.asarray(self).astype(dtype, copy=True)
+    T.astype = _astype
     T.tolist = lambda self: np.asarray(self).tolist()
     T.flatten = lambda self: ops.reshape(self, (-1,))
     T.T = property(lambda self: ops.transpose(self))

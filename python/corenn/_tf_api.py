@@ -308,7 +308,20 @@ reduce_prod = _reduction("reduce_prod", ops.prod, np.prod)
 
 
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
-    """Mean over ``axis``; an integer tensor's mean is integer (truncated), as in TensorFlow."""
+    """Mean over ``axis``; an integer tensor's mean is integer (truncated), as in TensorFlow. A
+    RaggedTensor's rows (axis 1) give float32 means, NaN for an empty row, as TensorFlow's."""
+    if isinstance(input_tensor, _strings.RaggedTensor):
+        # rows of scalars, or rows of vectors (embedding_lookup's): the mean along each row
+        rows = [np.asarray(r, np.float64) for r in np.asarray(input_tensor)]
+        if axis is None:
+            flat = np.concatenate([r.reshape(-1) for r in rows]) if rows else np.zeros(0)
+            return constant(np.float32(flat.mean() if flat.size else np.nan))
+        if _axis(axis) != 1 and not (_axis(axis) == -1 and all(r.ndim == 1 for r in rows)):
+            raise NotImplementedError(f"tf.reduce_mean: a RaggedTensor reduces over axis 1 (each row) or all of it, "
+                                      f"got axis={axis}")
+        inner = next((r.shape[1:] for r in rows if r.ndim > 1), ())
+        out = np.array([r.mean(axis=0) if len(r) else np.full(inner, np.nan) for r in rows], np.float32)
+        return constant(out[:, None] if keepdims else out)
     x = input_tensor if isinstance(input_tensor, Tensor) else np.asarray(input_tensor)
     if np.dtype(x.dtype).kind in "iu":
         a = np.asarray(x)
@@ -486,6 +499,9 @@ def gather(params, indices, axis=None, batch_dims=0, name=None):
 
 
 def tile(input, multiples, name=None):  # noqa: A002
+    if isinstance(input, _strings.RaggedTensor):
+        from . import _ragged_ops
+        return _ragged_ops.tile(input, [int(m) for m in np.asarray(multiples).reshape(-1)])
     return ops.tile(input, list(np.asarray(multiples).reshape(-1)))
 
 
@@ -528,20 +544,23 @@ def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None):
 
 
 def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
-    if exclusive or reverse:
-        a = np.asarray(x)
-        if reverse:
-            a = np.flip(a, axis)
-        out = np.cumsum(a, axis=axis)
-        if exclusive:
-            out = out - a
-        if reverse:
-            out = np.flip(out, axis)
-        return Tensor.from_numpy(np.ascontiguousarray(out))
-    return ops.cumsum(x, axis=axis)
+    """``tf.math.cumsum``: exclusive / reverse built from recorded ops (flip, cumsum, subtract),
+    so they are differentiable and take Python lists (float64 data becomes float32)."""
+    t = ops.convert_to_tensor(x)
+    if not (exclusive or reverse):
+        return ops.cumsum(t, axis=axis)
+    if reverse:
+        t = ops.flip(t, axis=axis)
+    out = ops.cumsum(t, axis=axis)
+    if exclusive:
+        out = ops.subtract(out, t)
+    return ops.flip(out, axis=axis) if reverse else out
 
 
 def reverse(tensor, axis, name=None):
+    if isinstance(tensor, _strings.RaggedTensor):
+        from . import _ragged_ops
+        return _ragged_ops.reverse(tensor, [int(a) for a in np.asarray(axis).reshape(-1)])
     return ops.flip(tensor, axis=tuple(axis))
 
 

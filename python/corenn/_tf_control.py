@@ -355,6 +355,16 @@ def map_fn(fn, elems, dtype=None, parallel_iterations=None, back_prop=True, swap
            infer_shape=True, name=None, fn_output_signature=None):
     """fn applied to each slice along axis 0 of elems (a tensor or a structure of tensors),
     the results stacked (a structure of results stacks field by field)."""
+    from .strings import RaggedTensor
+    if isinstance(elems, RaggedTensor):
+        # fn on each row (a 1-D tensor); results of different lengths make a RaggedTensor
+        outs = [fn(row) for row in elems]
+        arrays = [np.asarray(o) for o in outs]
+        if arrays and all(a.ndim == 1 for a in arrays) and len({a.shape for a in arrays}) > 1:
+            return RaggedTensor._from_rows(arrays)
+        if not outs:
+            return RaggedTensor._from_rows([])
+        return _stack_structure("map_fn", outs)
     flat, n = _elements("map_fn", elems)
     results = []
     for i in builtins.range(n):

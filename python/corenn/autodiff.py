@@ -30,8 +30,8 @@ import numpy as np
 
 from . import kernels
 
-__all__ = ["GradientTape", "recording_tape", "watch_variable", "is_variable", "record_op",
-           "stop_recording"]
+__all__ = ["GradientTape", "ForwardAccumulator", "recording_tape", "watch_variable", "is_variable",
+           "record_op", "stop_recording"]
 
 _local = threading.local()
 # id(weight Tensor) -> a weak reference to it: the trainable variables a tape watches
@@ -853,6 +853,69 @@ def scaled(t, s):
     if k == 1.0:
         return t
     return kernels.Tensor.from_numpy(np.asarray(t) * np.float32(k))
+
+
+class ForwardAccumulator:
+    """``tf.autodiff.ForwardAccumulator(primals, tangents)``: Jacobian-vector products of what
+    the ``with`` block computes from ``primals``, ``acc.jvp(y)`` = (dy/dprimals) . tangents,
+    summed over the primals. corenn has no forward-mode kernels: the block is recorded on a
+    persistent GradientTape watching the primals, and ``jvp`` contracts the reverse-mode Jacobian
+    (one backward pass per element of ``y``) with the tangents. Exact, meant for the small
+    cases the autodiff guides show; ``y`` may be a gradient an inner tape computed in the block
+    (forward-over-backward Hessian-vector products) where corenn differentiates that gradient."""
+
+    def __init__(self, primals, tangents):
+        self._primals, _ = _flatten(primals)
+        flat_tangents, _ = _flatten(tangents)
+        if len(flat_tangents) != len(self._primals):
+            raise ValueError(f"ForwardAccumulator: {len(self._primals)} primals but {len(flat_tangents)} tangents")
+        self._tangents = []
+        for p, t in zip(self._primals, flat_tangents):
+            if not isinstance(p, kernels.Tensor):
+                raise TypeError(f"ForwardAccumulator: primals must be Tensors or Variables, got {type(p).__name__}")
+            t = np.asarray(t, np.float32)
+            if t.shape != tuple(p.shape):
+                raise ValueError(f"ForwardAccumulator: a tangent's shape {t.shape} differs from its primal's "
+                                 f"{tuple(p.shape)}")
+            self._tangents.append(t)
+        self._tape = GradientTape(persistent=True, watch_accessed_variables=False)
+
+    def __enter__(self):
+        self._tape.__enter__()
+        self._tape.watch(self._primals)
+        return self
+
+    def __exit__(self, *exc):
+        return self._tape.__exit__(*exc)
+
+    def jvp(self, primals, unconnected_gradients="none"):
+        """The JVP of each Tensor in ``primals`` (a Tensor or a structure of them): a Tensor of
+        its shape; None where it does not depend on the accumulator's primals (zeros with
+        ``unconnected_gradients='zero'``)."""
+        if unconnected_gradients not in ("none", "zero", None):
+            raise ValueError(f"ForwardAccumulator.jvp: unconnected_gradients must be 'none' or 'zero', "
+                             f"got {unconnected_gradients!r}")
+        targets, rebuild = _flatten(primals)
+        out = []
+        for y in targets:
+            y = convert(y, "ForwardAccumulator.jvp")
+            with self._tape.stop_recording():
+                jac = self._tape.jacobian(y, list(self._primals), unconnected_gradients="none")
+            total = None
+            for j, t in zip(jac, self._tangents):
+                if j is None:
+                    continue
+                part = np.tensordot(np.asarray(j, np.float64), t.astype(np.float64), axes=t.ndim) \
+                    if t.ndim else np.asarray(j, np.float64) * float(t)
+                total = part if total is None else total + part
+            if total is None:
+                out.append(None if unconnected_gradients in ("none", None)
+                           else kernels.Tensor.from_numpy(np.zeros(tuple(y.shape), np.float32)))
+            else:
+                # (np.array, not ascontiguousarray: that makes a 0-d result 1-d)
+                out.append(kernels.Tensor.from_numpy(np.array(
+                    np.asarray(total, np.float32).reshape(tuple(y.shape)), order="C")))
+        return rebuild(out)
 
 
 def _flatten(sources):

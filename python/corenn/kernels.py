@@ -79,6 +79,19 @@ class DTypeName(str):
     def __reduce__(self):
         return (str, (str(self),))
 
+    # equal to NumPy's dtype of the same name too (``t.dtype == np.float32``, as TensorFlow's
+    # DType compares; tf.experimental.numpy's dtypes are NumPy's)
+    def __eq__(self, other):
+        if isinstance(other, np.dtype) or (isinstance(other, type) and issubclass(other, np.generic)):
+            return str(self) == np.dtype(other).name
+        return str.__eq__(self, other)
+
+    def __ne__(self, other):
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = str.__hash__
+
 
 if hasattr(_C, "_set_shape_class"):
     _C._set_shape_class(TensorShape)

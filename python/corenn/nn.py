@@ -67,6 +67,12 @@ def bias_add(value, bias, data_format=None, name=None):
 
 
 def embedding_lookup(params, ids, max_norm=None, name=None):
+    """``params[ids]`` along axis 0. A RaggedTensor of ids gives a RaggedTensor whose rows are
+    (row length, dim) arrays of the embeddings (data: no gradient flows through ragged rows)."""
+    from .strings import RaggedTensor
+    if isinstance(ids, RaggedTensor):
+        table = np.asarray(params)
+        return RaggedTensor._from_rows([table[np.asarray(r, np.int64).reshape(-1)] for r in np.asarray(ids)])
     return ops.take(params, ids, axis=0)
 
 

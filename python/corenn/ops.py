@@ -278,6 +278,12 @@ class ComplexPair(tuple):
     def numpy(self):
         return (np.asarray(self[0], np.float32) + 1j * np.asarray(self[1], np.float32)).astype(np.complex64)
 
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(z)``: the complex64 array (TensorFlow's complex tensor), not the two
+        parts stacked as a plain tuple would give."""
+        out = self.numpy()
+        return out if dtype is None else out.astype(dtype)
+
     __array_ufunc__ = None   # ndarray * z: NumPy defers to the operators below
 
     # complex arithmetic with recorded ops (a tuple would repeat or concatenate): the other

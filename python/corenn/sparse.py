@@ -54,6 +54,34 @@ class SparseTensor:
     def dtype(self):
         return self.values.dtype
 
+    @property
+    def ndim(self):
+        return len(self.dense_shape)
+
+    def __len__(self):
+        if not len(self.dense_shape):
+            raise TypeError("len() of a scalar SparseTensor")
+        return int(self.dense_shape[0])
+
+    def __getitem__(self, key):
+        """Rows along axis 0, as tf.data slices a SparseTensor: ``st[i]`` (or ``st[i, ...]``) is
+        row i, a SparseTensor one rank lower; a slice or an index array gives those rows."""
+        if isinstance(key, tuple) and len(key) == 2 and key[1] is Ellipsis:
+            key = key[0]
+        if not self.ndim:
+            raise TypeError("SparseTensor: a scalar SparseTensor has no rows to index")
+        rows = np.arange(int(self.dense_shape[0]))[key]
+        values = np.asarray(self.values)
+        if np.ndim(rows) == 0:
+            keep = self.indices[:, 0] == int(rows)
+            return SparseTensor(np.asarray(self.indices)[keep][:, 1:], values[keep], self.dense_shape[1:])
+        rows = np.asarray(rows).reshape(-1)
+        parts = [(np.flatnonzero(self.indices[:, 0] == r), k) for k, r in enumerate(rows)]
+        picked = np.concatenate([p for p, _ in parts]) if parts else np.zeros(0, np.int64)
+        idx = np.asarray(self.indices)[picked].copy()
+        idx[:, 0] = np.concatenate([np.full(len(p), k) for p, k in parts]) if parts else idx[:, 0]
+        return SparseTensor(idx, values[picked], [len(rows)] + list(self.dense_shape[1:]))
+
     def __repr__(self):
         return (f"SparseTensor(indices={self.indices.tolist()}, values={np.asarray(self.values).tolist()}, "
                 f"dense_shape={self.dense_shape.tolist()})")
@@ -78,6 +106,13 @@ def to_dense(sp_input, default_value=None, validate_indices=True, name=None):
             hole[keep] = 0
             dense = ops.add(dense, (hole * float(default_value)).reshape(sp_input.shape))
         return dense
+    if np.dtype(sp_input.values.dtype).kind in "OUS":   # strings (a RaggedTensor's to_sparse): a string array
+        from . import strings
+        dense = np.full(sp_input.shape, "" if default_value is None else default_value, dtype=object)
+        if len(sp_input.indices):
+            dense[tuple(sp_input.indices.T)] = [strings.from_bytes(v) if isinstance(v, bytes) else v
+                                                for v in sp_input.values]
+        return strings.wrap(dense)
     dense = np.full(sp_input.shape, 0 if default_value is None else default_value, dtype=sp_input.values.dtype)
     if len(sp_input.indices):
         dense[tuple(sp_input.indices.T)] = sp_input.values
@@ -97,3 +132,18 @@ from ._sparse_more import __all__ as _more  # noqa: E402
 from ._sparse_cross import cross, cross_hashed, sampled_addmm  # noqa: E402,F401
 
 __all__ += _more + ["cross", "cross_hashed", "sampled_addmm"]
+
+
+def _stack_rows(parts):
+    """The SparseTensors ``parts`` (one dense_shape) stacked along a new axis 0 (tf.data's batch
+    of SparseTensor elements)."""
+    shape = list(parts[0].dense_shape)
+    for p in parts:
+        if list(p.dense_shape) != shape:
+            raise ValueError(f"batching SparseTensors: dense_shapes differ, {shape} and {list(p.dense_shape)}")
+    idx = [np.concatenate([np.full((len(p.indices), 1), k, np.int64),
+                           np.asarray(p.indices).reshape(len(p.indices), len(shape))], axis=1)
+           for k, p in enumerate(parts)]
+    vals = [np.asarray(p.values) for p in parts]
+    return SparseTensor(np.concatenate(idx).reshape(-1, len(shape) + 1), np.concatenate(vals),
+                        [len(parts)] + shape)

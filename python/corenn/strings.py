@@ -135,8 +135,8 @@ class RaggedTensor(np.ndarray):
         if isinstance(key, tuple) and len(key) == 2:
             rows, cols = key
             picked = self[rows]
-            if not isinstance(picked, RaggedTensor):   # one row: an ordinary index into it
-                return picked[cols]
+            if not isinstance(picked, RaggedTensor) or isinstance(rows, (int, np.integer)):
+                return picked[cols]   # one row (of values, or of rows): an ordinary index into it
             if not isinstance(cols, slice):
                 raise TypeError(f"RaggedTensor: the ragged axis takes a slice, got {cols!r}")
             out = np.empty(len(picked), dtype=object)
@@ -151,9 +151,26 @@ class RaggedTensor(np.ndarray):
     def __iter__(self):
         return (_row_tensor(r) for r in np.asarray(self))
 
+    def __repr__(self):
+        """TensorFlow's form: ``<tf.RaggedTensor [[3, 1, 4, 1], [], [5, 9, 2]]>``."""
+        return f"<tf.RaggedTensor {self.to_list()}>"
+
+    __str__ = __repr__
+
     def row_lengths(self):
         from . import _tf_api
         return _tf_api.constant(np.array([len(r) for r in np.asarray(self)], np.int64), dtype="int64")
+
+    def row_starts(self):
+        """Where each row starts in ``values`` (row_splits without its last entry), int64."""
+        from . import _tf_api
+        lengths = np.array([len(r) for r in np.asarray(self)], np.int64)
+        return _tf_api.constant(np.cumsum(lengths) - lengths, dtype="int64")
+
+    def row_limits(self):
+        """Where each row ends in ``values`` (row_splits without its first entry), int64."""
+        from . import _tf_api
+        return _tf_api.constant(np.cumsum([len(r) for r in np.asarray(self)]).astype(np.int64), dtype="int64")
 
     def to_list(self):
         return [r.to_list() if isinstance(r, RaggedTensor)
@@ -192,6 +209,16 @@ class RaggedTensor(np.ndarray):
         text = v.dtype == object
         return cls._from_rows([[_text(t, "RaggedTensor") for t in v[a:b]] if text else v[a:b].copy()
                                for a, b in zip(s[:-1], s[1:])])
+
+    @classmethod
+    def from_uniform_row_length(cls, values, uniform_row_length, nrows=None, validate=True, name=None):
+        """Rows of ``uniform_row_length`` values each (``values`` a RaggedTensor: rows of rows)."""
+        n, total = int(uniform_row_length), len(values)
+        if n < 0 or (n == 0 and total) or (n and total % n):
+            raise ValueError(f"tf.RaggedTensor.from_uniform_row_length: {total} values do not split into rows "
+                             f"of {uniform_row_length}")
+        count = (total // n if n else int(nrows or 0))
+        return cls.from_row_lengths(values, [n] * count, validate=validate)
 
     @classmethod
     def from_row_lengths(cls, values, row_lengths, name=None, validate=True):
@@ -359,7 +386,16 @@ def wrap(x):
     return x
 
 
+def _per_row(x, fn, empty_dtype):
+    """A string op applied to each row of a RaggedTensor of strings: a RaggedTensor of the
+    results, row lengths kept (an empty row stays empty)."""
+    return RaggedTensor._from_rows([np.asarray(fn(list(np.asarray(r, dtype=object).reshape(-1))))
+                                    if len(r) else np.empty(0, empty_dtype) for r in np.asarray(x)])
+
+
 def _map(fn, x, op):
+    if isinstance(x, RaggedTensor):
+        return _per_row(x, lambda row: _map(fn, row, op), object)
     if isinstance(x, (str, bytes)):
         return wrap(fn(_text(x, op)))
     a = as_string_array(x, op)
@@ -461,7 +497,19 @@ def bytes_split(input, name=None):  # noqa: A002
 
 
 def join(inputs, separator="", name=None):
-    """Elementwise concatenation of several strings / string arrays."""
+    """Elementwise concatenation of several strings / string arrays; RaggedTensors of strings
+    join row by row (their rows of the same lengths; a string is repeated along each row)."""
+    ragged = [v for v in inputs if isinstance(v, RaggedTensor)]
+    if ragged:
+        lengths = [len(r) for r in np.asarray(ragged[0])]
+        if any([len(r) for r in np.asarray(v)] != lengths for v in ragged):
+            raise ValueError("tf.strings.join: the RaggedTensors' rows differ in length")
+        rows = []
+        for i, n in enumerate(lengths):
+            parts = [list(np.asarray(v)[i]) if isinstance(v, RaggedTensor) else [_text(v, "join")] * n for v in inputs]
+            rows.append(np.array([separator.join(_text(t, "join") for t in ts) for ts in zip(*parts)], dtype=object)
+                        if n else np.empty(0, object))
+        return RaggedTensor._from_rows(rows)
     arrays = [as_string_array(v, "join") for v in inputs]
     if all(a.ndim == 0 for a in arrays):
         return wrap(separator.join(a[()] for a in arrays))
@@ -501,6 +549,8 @@ def to_hash_bucket_fast(input, num_buckets, name=None):  # noqa: A002
     n = int(num_buckets)
     if n < 1:
         raise ValueError(f"tf.strings.to_hash_bucket_fast: num_buckets must be >= 1, got {num_buckets}")
+    if isinstance(input, RaggedTensor):   # the rows' buckets: an int64 RaggedTensor
+        return _per_row(input, lambda row: to_hash_bucket_fast(row, n), np.int64)
     out = _map(lambda s: fingerprint64(to_bytes(s)) % n, input, "to_hash_bucket_fast")
     return np.int64(out) if isinstance(out, int) else np.asarray(out).astype(np.int64)
 
@@ -517,6 +567,8 @@ def length(input, unit="BYTE", name=None):  # noqa: A002
     if unit not in ("BYTE", "UTF8_CHAR"):
         raise ValueError(f"tf.strings.length: unit must be 'BYTE' or 'UTF8_CHAR', got {unit!r}")
     fn = (lambda s: len(to_bytes(s))) if unit == "BYTE" else len
+    if isinstance(input, RaggedTensor):
+        return _per_row(input, lambda row: length(row, unit), np.int32)
     out = _map(fn, input, "length")
     from .data._structure import Array   # NumPy ints with TensorFlow's .numpy()
     return np.asarray(out, dtype=np.int32).view(Array)

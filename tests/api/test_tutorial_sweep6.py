@@ -425,8 +425,10 @@ def test_small_tf_names():
                                   [6.0])
     r = tf.ragged.constant([[1, 2, 3], [4]])
     assert r.to_list() == [[1, 2, 3], [4]] and r.to_tensor().dtype == tf.int32
-    with pytest.raises(NotImplementedError, match="two levels"):
-        tf.ragged.constant([[[1]], [[2, 3]]])
+    assert tf.ragged.constant([[[1]], [[2, 3]]]).to_list() == [[[1]], [[2, 3]]]   # three levels (sweep 15)
+    assert tf.ragged.constant([[[[1]]], [[[2, 3]], [[4]]]]).to_list() == [[[[1]]], [[[2, 3]], [[4]]]]
+    with pytest.raises(ValueError, match="same depth"):
+        tf.ragged.constant([[1, [2]], [3]])
     assert tf.convert_to_tensor([1, 2]).dtype == tf.int32 and tf.Variable(1).dtype == tf.int32
     assert tf.convert_to_tensor(np.array([1, 2])).dtype == tf.int64   # NumPy's int64 stays
     assert tf.strings.to_number(np.array(["1.5"])).numpy()[0] == 1.5

@@ -30,6 +30,9 @@ def test_program(name, tmp_path, monkeypatch, capsys):
     if name in NEEDS_ONNX:
         pytest.importorskip("onnx", reason="model.export(format='onnx') needs the onnx package")
         pytest.importorskip("onnxruntime", reason="the program serves the exported model with onnxruntime")
+    from corenn import _tensor_numpy
+    # tnp.experimental_enable_numpy_behavior() is process-wide: undo it after the program
+    monkeypatch.setitem(_tensor_numpy.NUMPY_BEHAVIOR, "enabled", False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(HERE))   # the programs' shared synthetic data (_text_data)
     runpy.run_path(str(HERE / name), run_name="__main__")

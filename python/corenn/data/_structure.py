@@ -162,7 +162,8 @@ def to_array(value, where):
     """One leaf as a NumPy array. Python data (numbers, lists) takes TensorFlow's default dtypes
     (int32, float32); arrays keep theirs; Tensors (corenn's) are copied out."""
     from .. import kernels
-    if isinstance(value, np.ndarray):
+    from ..sparse import SparseTensor
+    if isinstance(value, (np.ndarray, SparseTensor)):   # a SparseTensor stays one (sliced by rows)
         return value
     if isinstance(value, kernels.Tensor):
         return np.array(value)   # a copy: a layer's output Tensor may be a buffer it reuses

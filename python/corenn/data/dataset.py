@@ -490,6 +490,9 @@ class _TensorSlices(Dataset):
         self._n = sizes[0]
 
     def _row_source(self):
+        from ..sparse import SparseTensor
+        if any(isinstance(a, SparseTensor) for a in self._leaves):
+            return None   # SparseTensor rows: the element path (batch stacks them as SparseTensors)
         return self._structure, self._leaves, None
 
     def _elements(self):
@@ -774,11 +777,15 @@ class _PassThrough(_Unary):
 
 def _stack(where, elements):
     """One batch from a list of elements of one structure; equal shapes per component."""
+    from ..sparse import SparseTensor, _stack_rows
     structure = elements[0]
     flats = [st.flatten(e) for e in elements]
     out = []
     for j, first in enumerate(flats[0]):
         parts = [f[j] for f in flats]
+        if isinstance(first, SparseTensor):
+            out.append(_stack_rows(parts))
+            continue
         for k, p in enumerate(parts):
             if p.shape != first.shape:
                 raise ValueError(f"{where}: cannot batch elements of different shapes: in component {j} "

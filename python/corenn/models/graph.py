@@ -556,8 +556,8 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, sparse=None, batch
     ``dtype`` 'float32' (default) or an integer type (token ids for an Embedding).
     ``Sequential([Input(shape=(784,)), Dense(10)])`` also takes it as the declared input.
     """
-    if sparse:
-        raise NotImplementedError("keras.Input: sparse inputs are not supported")
+    # sparse=True: the model takes tf.sparse.SparseTensor batches, densified as they enter
+    # (corenn's kernels are dense; models/model.py _densify_sparse), so the flag needs nothing here
     if tensor is not None or optional:
         raise NotImplementedError("keras.Input: tensor= and optional= are not supported")
     if batch_shape is not None:

@@ -548,6 +548,7 @@ class Model(TrainingLoops):
     # -- calling -------------------------------------------------------------------------------
 
     def __call__(self, inputs, training=None, mask=None, **kwargs):
+        inputs = _densify_sparse(inputs)
         if mask is not None or _carries_mask(inputs):
             if not is_symbolic(inputs):
                 return self._call_masked(inputs, training, mask, kwargs)
@@ -961,6 +962,7 @@ class Model(TrainingLoops):
     def _prepare_x(self, x, op):
         """The model inputs of fit/evaluate/predict as float32 arrays: one array for a one-input
         model, a list in input order otherwise (from a list or a dict keyed by input name)."""
+        x = _densify_sparse(x)
         if self._graph is None:
             x = _prepare_free_x(self, x, op)
             if self.__dict__.get("_free_output_shapes") is None:
@@ -1697,6 +1699,20 @@ def adjust_input_rank(model, x, spec, op):
         what = "strings" if wants_text else f"numeric data ({spec.dtype})"
         got = "strings" if x.dtype == object else f"numeric data ({x.dtype})"
         raise TypeError(f"{model.name}.{op}: input '{spec.name}' takes {what}, but x holds {got}")
+    return x
+
+
+def _densify_sparse(x):
+    """A tf.sparse.SparseTensor model input (``keras.Input(sparse=True)``) as its dense Tensor:
+    corenn's kernels are dense, so a sparse batch enters the model densified (the outputs are
+    Keras's); lists, tuples and dicts of inputs are looked into."""
+    from ..sparse import SparseTensor, to_dense
+    if isinstance(x, SparseTensor):
+        return to_dense(x)
+    if type(x) in (list, tuple) and any(isinstance(v, SparseTensor) for v in x):
+        return type(x)(_densify_sparse(v) for v in x)
+    if type(x) is dict and any(isinstance(v, SparseTensor) for v in x.values()):
+        return {k: _densify_sparse(v) for k, v in x.items()}
     return x
 
 

@@ -205,6 +205,8 @@ class Sequential(Model):
         return [t.shape for t in self.outputs] if self.built else [None]
 
     def _prepare_x(self, x, op):
+        from .model import _densify_sparse
+        x = _densify_sparse(x)
         if not self.built:
             from .model import _to_array
             a = _to_array(self, x[0] if isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape")

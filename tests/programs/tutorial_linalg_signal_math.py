@@ -1,0 +1,56 @@
+"""tf.linalg / tf.signal / tf.math snippets from the TensorFlow API guides, imports changed: a
+least-squares fit with lstsq, solve / cholesky_solve / inv / det / slogdet, eigh and svd
+reconstructions, qr, matrix_band_part, tf.signal.fft / rfft / irfft / stft / inverse_stft
+round trip, segment sums, cumulative products, top_k and bincount, each against NumPy float64."""
+import numpy as np
+import corenn as tf
+
+rng = np.random.default_rng(0)
+A = rng.normal(size=(6, 3)).astype("float32"); b = rng.normal(size=(6, 1)).astype("float32")
+x = tf.linalg.lstsq(A, b)
+np.testing.assert_allclose(np.asarray(x), np.linalg.lstsq(A.astype(float), b, rcond=None)[0], rtol=1e-3, atol=1e-4)
+S = (A.T @ A + np.eye(3)).astype("float32")
+np.testing.assert_allclose(np.asarray(tf.linalg.solve(S, b[:3])), np.linalg.solve(S.astype(float), b[:3]), rtol=1e-4, atol=1e-5)
+L = tf.linalg.cholesky(S)
+np.testing.assert_allclose(np.asarray(tf.linalg.cholesky_solve(L, b[:3])), np.linalg.solve(S.astype(float), b[:3]), rtol=1e-4, atol=1e-5)
+np.testing.assert_allclose(np.asarray(tf.linalg.inv(S)), np.linalg.inv(S.astype(float)), rtol=1e-4, atol=1e-5)
+np.testing.assert_allclose(float(tf.linalg.det(S)), np.linalg.det(S.astype(float)), rtol=1e-4)
+sign, logdet = tf.linalg.slogdet(S)
+np.testing.assert_allclose(float(logdet), np.linalg.slogdet(S.astype(float))[1], rtol=1e-4)
+e, v = tf.linalg.eigh(S)
+np.testing.assert_allclose(np.asarray(v) @ np.diag(np.asarray(e)) @ np.asarray(v).T, S, rtol=1e-4, atol=1e-4)
+s, u, vv = tf.linalg.svd(A)
+np.testing.assert_allclose(np.asarray(u) @ np.diag(np.asarray(s)) @ np.asarray(vv).T, A, rtol=1e-4, atol=1e-4)
+q, r = tf.linalg.qr(A)
+np.testing.assert_allclose(np.asarray(q) @ np.asarray(r), A, rtol=1e-4, atol=1e-4)
+band = tf.linalg.band_part(tf.ones([4, 4]), 1, 0)
+np.testing.assert_array_equal(np.asarray(band), np.tril(np.ones((4, 4))) - np.tril(np.ones((4, 4)), -2))
+print(tf.linalg.trace(S), tf.linalg.norm(A), tf.linalg.matmul(A, A, transpose_a=True).shape)
+np.testing.assert_allclose(float(tf.linalg.trace(S)), np.trace(S), rtol=1e-5)
+
+sig = np.sin(np.linspace(0, 20, 256)).astype("float32") + 0.1 * rng.normal(size=256).astype("float32")
+F = tf.signal.rfft(sig)
+np.testing.assert_allclose(np.abs(np.asarray(F)), np.abs(np.fft.rfft(sig.astype(float))), rtol=1e-3, atol=1e-3)
+np.testing.assert_allclose(np.asarray(tf.signal.irfft(F)), sig, atol=1e-4)
+C = tf.signal.fft(tf.complex(sig, tf.zeros_like(sig)))
+np.testing.assert_allclose(np.asarray(C), np.fft.fft(sig.astype(float)), rtol=1e-3, atol=1e-3)
+stft = tf.signal.stft(sig, frame_length=64, frame_step=16)
+back = tf.signal.inverse_stft(stft, frame_length=64, frame_step=16,
+                              window_fn=tf.signal.inverse_stft_window_fn(16))
+np.testing.assert_allclose(np.asarray(back)[64:-64], sig[64:len(np.asarray(back)) - 64], atol=1e-3)
+mel = tf.signal.linear_to_mel_weight_matrix(8, stft.shape[-1], 8000, 20.0, 4000.0)
+print("mel", mel.shape, tf.signal.frame(sig, 32, 16).shape)
+assert tuple(tf.signal.frame(sig, 32, 16).shape) == (15, 32)
+
+d = tf.constant([[1, 2, 3, 4], [4, 3, 2, 1], [5, 6, 7, 8]])
+np.testing.assert_array_equal(np.asarray(tf.math.segment_sum(d, tf.constant([0, 0, 1]))), [[5, 5, 5, 5], [5, 6, 7, 8]])
+np.testing.assert_array_equal(np.asarray(tf.math.unsorted_segment_max(d, tf.constant([1, 0, 1]), 2)), [[4, 3, 2, 1], [5, 6, 7, 8]])
+np.testing.assert_allclose(np.asarray(tf.math.cumprod([1., 2., 3.], exclusive=True)), [1., 1., 2.])
+np.testing.assert_allclose(np.asarray(tf.math.cumsum([1., 2., 3.], reverse=True)), [6., 5., 3.])
+vals, idx = tf.math.top_k([1., 9., 3., 7.], k=2)
+np.testing.assert_array_equal(np.asarray(idx), [1, 3])
+np.testing.assert_array_equal(np.asarray(tf.math.bincount(tf.constant([1, 1, 4]))), [0, 2, 0, 0, 1])
+np.testing.assert_allclose(float(tf.math.reduce_logsumexp([1., 2., 3.])), np.log(np.exp([1, 2, 3]).sum()), rtol=1e-6)
+np.testing.assert_allclose(np.asarray(tf.math.polyval([1., 2., 3.], tf.constant(2.))), 11.)
+print(tf.math.confusion_matrix([0, 1, 2, 1], [0, 2, 2, 1]))
+np.testing.assert_array_equal(np.asarray(tf.math.confusion_matrix([0, 1, 2, 1], [0, 2, 2, 1])), [[1, 0, 0], [0, 1, 1], [0, 0, 1]])
