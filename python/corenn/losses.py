@@ -13,7 +13,7 @@ Per-sample losses (then averaged over the batch, weighted by sample_weight when 
     categorical_ce        -sum_j y_j log p_j
     sparse_categorical_ce -log p_label
     kl_divergence         sum_j t log(t / p),  t, p clipped to [1e-7, 1]
-    cosine_similarity     -(t . p) / (max(|t|, 1e-7) max(|p|, 1e-7))
+    cosine_similarity     -(t . p) / (max(|t|, 1e-7) max(|p|, 1e-7))  (along `axis`, default the last)
     hinge                 mean_j max(1 - t p, 0)     (0/1 labels become -1/1, as in Keras)
     squared_hinge         mean_j max(1 - t p, 0)^2
     categorical_hinge     max(max_j (1 - t_j) p_j - sum_j t_j p_j + 1, 0)
@@ -706,20 +706,43 @@ class KLDivergence(_Plain):
 
 
 class CosineSimilarity(Loss):
-    """-(l2_normalize(t) . l2_normalize(p)) along the last axis (in [-1, 1]; -1 is best)."""
+    """-(l2_normalize(t) . l2_normalize(p)) along ``axis`` (in [-1, 1]; -1 is best). The last axis
+    (axis=-1) runs the fused kernel; any other axis (Keras' documented ``axis=1``, or ``axis=0``
+    across the batch) is written with corenn.ops in ``call`` and yields the inputs' shape without
+    that axis."""
     kind = "cosine_similarity"
 
     def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None):
         super().__init__(name, False, reduction)
-        if axis != -1:
-            raise NotImplementedError(f"CosineSimilarity: only axis=-1 (the last axis) is supported, got {axis}")
-        self.axis = -1
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"CosineSimilarity: axis must be an int, got {axis!r}")
+        self.axis = int(axis)
+        if self.axis != -1:   # this instance takes the Python path (call), not the kernel's
+            self._has_own_call = self._written_in_python = True
+
+    def call(self, y_true, y_pred):
+        from . import ops
+        if not -y_pred.ndim <= self.axis < y_pred.ndim:
+            raise ValueError(f"CosineSimilarity: axis {self.axis} is out of range for y_pred of shape "
+                             f"{tuple(y_pred.shape)}")
+        if tuple(y_true.shape) != tuple(y_pred.shape):
+            raise ValueError(f"CosineSimilarity: y_true shape {tuple(y_true.shape)} differs from y_pred "
+                             f"shape {tuple(y_pred.shape)}")
+
+        def unit(v):   # v / max(|v|, 1e-7), as the kernel's
+            norm = ops.sqrt(ops.maximum(ops.sum(ops.square(v), axis=self.axis, keepdims=True), 1e-14))
+            return ops.divide(v, norm)
+        return ops.negative(ops.sum(ops.multiply(unit(y_true), unit(y_pred)), axis=self.axis))
 
     def _kwargs(self):
         return {"axis": self.axis}
 
     def _kernel_kwargs(self):
         return {}
+
+
+# the last axis runs the fused kernel; only an instance with another axis takes call (its __init__)
+CosineSimilarity._has_own_call = CosineSimilarity._written_in_python = False
 
 
 class Hinge(_Plain):
