@@ -566,16 +566,38 @@ class Sum(Mean):
 
 
 class CosineSimilarity(_LossMean):
-    """Mean cosine similarity t.p / (|t| |p|) over the last axis (the loss with its sign flipped)."""
+    """Mean cosine similarity t.p / (|t| |p|) along ``axis`` (the loss with its sign flipped): one
+    value per position of the other axes, sample weights broadcast to those values as Keras'."""
 
     kind = "cosine_similarity"
     sign = -1.0
 
     def __init__(self, name="cosine_similarity", dtype=None, axis=-1):
-        if axis != -1:
-            raise NotImplementedError(f"CosineSimilarity: only axis=-1 is supported, got {axis}")
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"CosineSimilarity: axis must be an int, got {axis!r}")
         super().__init__(name)
-        self.axis = -1
+        self.axis = int(axis)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if self.axis == -1:
+            return super().update_state(y_true, y_pred, sample_weight)
+        # another axis: move it last, so each value is one row of the kernel's
+        pred, true = np.asarray(y_pred, np.float32), np.asarray(y_true, np.float32)
+        if not -pred.ndim <= self.axis < pred.ndim:
+            raise ValueError(f"CosineSimilarity: axis {self.axis} is out of range for y_pred of shape {pred.shape}")
+        if true.shape != pred.shape:
+            raise ValueError(f"CosineSimilarity: y_true shape {true.shape} differs from y_pred shape {pred.shape}")
+        pred = np.ascontiguousarray(np.moveaxis(pred, self.axis, -1))
+        true = np.ascontiguousarray(np.moveaxis(true, self.axis, -1))
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, np.float32)
+            try:
+                w = np.broadcast_to(w.reshape(w.shape + (1,) * max(0, pred.ndim - 1 - w.ndim)), pred.shape[:-1])
+            except ValueError:
+                raise ValueError(f"CosineSimilarity: sample_weight of shape {w.shape} does not broadcast to the "
+                                 f"values' shape {pred.shape[:-1]}") from None
+            sample_weight = np.ascontiguousarray(w.reshape(-1))
+        return super().update_state(true, pred, sample_weight)
 
     def get_config(self):
         return {"name": self.name, "axis": self.axis}

@@ -74,3 +74,31 @@ def test_bad_axis_is_a_clear_error():
         losses.CosineSimilarity(axis=0.5)
     with pytest.raises(ValueError, match="out of range"):
         losses.CosineSimilarity(axis=3)(np.ones((2, 3)), np.ones((2, 3)))
+
+
+def test_metric_documented_values_and_other_axes():
+    from corenn import metrics
+    m = metrics.CosineSimilarity(axis=1)
+    m.update_state([[0.0, 1.0], [1.0, 1.0]], [[1.0, 0.0], [1.0, 1.0]])
+    assert float(m.result()) == pytest.approx(0.5, rel=1e-5)
+    m.reset_state()
+    m.update_state([[0.0, 1.0], [1.0, 1.0]], [[1.0, 0.0], [1.0, 1.0]], sample_weight=[0.3, 0.7])
+    assert float(m.result()) == pytest.approx(0.7, rel=1e-5)
+    rng = np.random.default_rng(4)
+    t, p = rng.normal(size=(3, 4, 5)), rng.normal(size=(3, 4, 5))
+    for axis in (0, 1):
+        m = metrics.CosineSimilarity(axis=axis)
+        m.update_state(t[:2], p[:2]) if axis == 1 else m.update_state(t, p)
+        if axis == 1:
+            m.update_state(t[2:], p[2:])
+        values = -_reference(t, p, axis)
+        assert float(m.result()) == pytest.approx(values.mean(), rel=1e-5)
+    w = rng.uniform(size=3)
+    m = metrics.CosineSimilarity(axis=1)
+    m.update_state(t, p, sample_weight=w)
+    values = -_reference(t, p, 1)
+    wb = np.broadcast_to(w[:, None], values.shape)
+    assert float(m.result()) == pytest.approx((values * wb).sum() / wb.sum(), rel=1e-5)
+    assert metrics.CosineSimilarity.from_config(m.get_config()).axis == 1
+    with pytest.raises(ValueError, match="out of range"):
+        metrics.CosineSimilarity(axis=5).update_state(t, p)
