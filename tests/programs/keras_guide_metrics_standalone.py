@@ -100,6 +100,13 @@ m = keras.metrics.RecallAtPrecision(0.8)
 m.update_state([0, 0, 1, 1], [0, 0.5, 0.3, 0.9])
 close(m.result(), 0.5)
 
+m = keras.metrics.CosineSimilarity(axis=1)
+m.update_state([[0.0, 1.0], [1.0, 1.0]], [[1.0, 0.0], [1.0, 1.0]])
+close(m.result(), 0.49999997)
+m.reset_state()
+m.update_state([[0.0, 1.0], [1.0, 1.0]], [[1.0, 0.0], [1.0, 1.0]], sample_weight=[0.3, 0.7])
+close(m.result(), 0.6999999)
+
 # the metrics' own results accumulate over batches, and a config rebuilds an equal metric
 m = keras.metrics.AUC(num_thresholds=50, curve="PR")
 rng = np.random.default_rng(0)
