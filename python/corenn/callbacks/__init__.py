@@ -26,10 +26,11 @@ from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from .stopping import EarlyStopping, TerminateOnNaN
 from .tensorboard import TensorBoard
 from .ema import SwapEMAWeights
+from .remote import RemoteMonitor
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "LambdaCallback",
            "EarlyStopping", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger",
-           "TerminateOnNaN", "ModelCheckpoint", "BackupAndRestore", "TensorBoard", "SwapEMAWeights"]
+           "TerminateOnNaN", "ModelCheckpoint", "BackupAndRestore", "TensorBoard", "SwapEMAWeights", "RemoteMonitor"]
 
 import types as _types  # noqa: E402
 
