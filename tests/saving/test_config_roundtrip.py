@@ -425,7 +425,9 @@ def plain_callbacks(tmp_path):
                                       save_best_only=True, save_weights_only=True, save_freq=3),
             callbacks.BackupAndRestore(str(tmp_path), delete_checkpoint=False),
             callbacks.TensorBoard(str(tmp_path / "tb"), update_freq=5),
-            callbacks.SwapEMAWeights(swap_on_epoch=True)]
+            callbacks.SwapEMAWeights(swap_on_epoch=True),
+            callbacks.RemoteMonitor(root="http://localhost:9", path="/p/", field="f",
+                                    headers={"X-Run": "1"}, send_as_json=True, timeout=2.0)]
 
 
 def test_every_callback_is_listed(tmp_path):
