@@ -1396,11 +1396,13 @@ void conv2d_backward_data_relu_sum(const Conv2dGeometry& g, const float* dy, con
   }
   // the other algorithms: the data gradient, then the sum and relu' in one pass over it
   conv2d_backward_data(g, dy, w, dx);
-  if (!add && !relu_of) return;
+  std::vector<const float*> parts{dx};
+  if (add) parts.push_back(add);
   const int64_t n = g.n * g.h * g.w * g.cin;
-  if (!relu_of) return sum_n(std::vector<const float*>{dx, add}, dx, n);
-  sum_n_relu_grad(add ? std::vector<const float*>{dx, add} : std::vector<const float*>{dx},
-                  relu_of, dx, n);
+  if (relu_of)
+    sum_n_relu_grad(parts, relu_of, dx, n);
+  else if (add)
+    sum_n(parts, dx, n);
 }
 
 void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
