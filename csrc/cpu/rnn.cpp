@@ -23,6 +23,10 @@
 //   2. dW += x^T dgates, dR += hprev^T dgates(_rec), db += column
 //      sums into the thread's partial sums, which are reduced in thread order at the end (the
 //      weight gradients are long-K GEMMs over all N*T rows, split by K across threads).
+//   dgates (and the GRU's dgates_rec) exist for one chunk at a time, in a buffer each thread keeps
+//   across calls: written in 1, read in 2, then overwritten by the next chunk while in L2. Inside
+//   fit, a whole (N, T, GU) array made backward 25% slower than timed alone: its lines were
+//   fetched from memory for ownership, then written back, every call.
 // GRU reset_after=false keeps the older order: x W per chunk in forward, dx per chunk in backward.
 // GRU reset_after=false: the reset gate multiplies h before Rh, so each step makes two recurrent
 // products, h [Rz Rr] then (r * h) Rh, with the gate math split around them (scalar; R is packed
@@ -199,6 +203,7 @@ float* pack_block(const gemm::Kernel& kern, AlignedBuffer& buf, const float* b, 
 }
 
 thread_local AlignedBuffer tls_pack_fwd2, tls_pack_bwd2, tls_pack_bwd_w, tls_pack_fwd_w;
+thread_local AlignedBuffer tls_dgates;  // backward's per-chunk dgates (and GRU dgates_rec)
 
 
 // Batch rows per chunk: the input projection and the weight-gradient GEMMs run on chunk * T rows
@@ -440,10 +445,15 @@ struct Bwd {
   const float* rtp;  // packed R^T (GU, U) (GRU reset_after=false: [Rz Rr]^T (2U, U))
   const float* rtp2; // GRU reset_after=false: packed Rh^T (U, U)
   const float* dy;
+  // dL/d(pre-activations) of the chunk being worked on (rows row0 .. of the (N*T) row space):
+  // a per-thread chunk buffer (dgates_rec: GRU reset_after's recurrent side, else null).
   float* dgates;
   float* dgates_rec;
+  float* dg_row(int64_t row) const { return dgates + (row - row0) * p.gu(); }
+  float* dgr_row(int64_t row) const { return dgates_rec + (row - row0) * p.gu(); }
   const float* wtp;  // packed W^T (GU, F) when dx is computed per step (else nullptr)
   float* dx;
+  int64_t row0 = 0;  // the (N*T) row that dgates / dgates_rec start at
 
   // GRU reset_after=false, step s for rows [n0, n0 + m); scratch (kBlock, U) for d(r * h).
   void step_reset_before(int64_t s, int64_t n0, int m, float* dh, float* drh) const {
@@ -452,7 +462,7 @@ struct Bwd {
       const int64_t row = (n0 + r) * T;
       float* dhr = dh + r * U;
       add_dy(s, n0 + r, dhr);
-      float* dg = dgates + (row + t) * GU;
+      float* dg = dg_row(row + t);
       if (!p.takes(n0 + r, t)) {
         std::fill(dg, dg + GU, 0.0f);
         continue;
@@ -468,21 +478,21 @@ struct Bwd {
       }
     }
     if (!p.has_prev(s)) return;  // h_0 = 0: the reset gate had nothing to act on
-    rows_times_packed(kern, m, dgates + (n0 * T + t) * GU + 2 * U, T * GU, rtp2, U, U, drh, U, 0.0f,
+    rows_times_packed(kern, m, dg_row(n0 * T + t) + 2 * U, T * GU, rtp2, U, U, drh, U, 0.0f,
                       nullptr);
     for (int r = 0; r < m; ++r) {
       if (!p.takes(n0 + r, t)) continue;
       const int64_t row = (n0 + r) * T;
       const float* g = p.gates + (row + t) * GU;
       const float* hp = p.hprev + (row + t) * U;
-      float* dg = dgates + (row + t) * GU;
+      float* dg = dg_row(row + t);
       for (int64_t j = 0; j < U; ++j) {
         const float d = drh[r * U + j];
         dg[U + j] = d * hp[j] * dact_f(p.ract, g[U + j]);
         dh[r * U + j] += d * g[U + j];
       }
     }
-    rows_times_packed(kern, m, dgates + (n0 * T + t) * GU, T * GU, rtp, 2 * U, U, dh, U, 1.0f, nullptr);
+    rows_times_packed(kern, m, dg_row(n0 * T + t), T * GU, rtp, 2 * U, U, dh, U, 1.0f, nullptr);
   }
 
   // The stash rows step s reads and writes lie T rows apart (N, T, .), written by the forward
@@ -494,7 +504,7 @@ struct Bwd {
     for (int r = 0; r < m; ++r) {
       const int64_t row = (n0 + r) * T + t;
       prefetch_floats(p.gates + row * GU, GU, false);
-      prefetch_floats(dgates + row * GU, GU, true);
+      prefetch_floats(dg_row(row), GU, true);
       if (p.return_sequences) prefetch_floats(dy + ((n0 + r) * T + p.out_time(s)) * U, U, false);
       if (p.cell == RnnCell::lstm) {
         prefetch_floats(p.cells + row * U, U, false);
@@ -502,7 +512,7 @@ struct Bwd {
       } else if (p.cell == RnnCell::gru) {
         prefetch_floats(p.cells + row * U, U, false);
         if (p.has_prev(s)) prefetch_floats(p.hprev + row * U, U, false);
-        if (dgates_rec) prefetch_floats(dgates_rec + row * GU, GU, true);
+        if (dgates_rec) prefetch_floats(dgr_row(row), GU, true);
       }
     }
   }
@@ -528,10 +538,10 @@ struct Bwd {
       float* dhr = dh + r * U;
       add_dy(s, n0 + r, dhr);
       const float* g = p.gates + (row + t) * GU;
-      float* dg = dgates + (row + t) * GU;
+      float* dg = dg_row(row + t);
       if (!p.takes(n0 + r, t)) {  // a skipped step: no gradient; dh (and dc) pass through it
         std::fill(dg, dg + GU, 0.0f);
-        if (p.cell == RnnCell::gru) std::fill(dgates_rec + (row + t) * GU, dgates_rec + (row + t + 1) * GU, 0.0f);
+        if (p.cell == RnnCell::gru) std::fill(dgr_row(row + t), dgr_row(row + t + 1), 0.0f);
         if (p.has_prev(s) && p.cell != RnnCell::gru) std::memcpy(saved + r * U, dhr, sizeof(float) * U);
         any_skipped = true;
         continue;
@@ -541,7 +551,7 @@ struct Bwd {
         k.lstm_bwd(g, p.cells + (row + t) * U, cp, dhr, dc + r * U, dg, U, p.act, p.ract);
       } else if (p.cell == RnnCell::gru) {
         const float* hp = p.has_prev(s) ? p.hprev + (row + t) * U : nullptr;
-        k.gru_bwd(g, p.cells + (row + t) * U, hp, dhr, dg, dgates_rec + (row + t) * GU, U, p.act,
+        k.gru_bwd(g, p.cells + (row + t) * U, hp, dhr, dg, dgr_row(row + t), U, p.act,
                   p.ract);
       } else {
         k.simple_bwd(g, dhr, dg, U, p.act);
@@ -549,16 +559,16 @@ struct Bwd {
     }
     // dx of this step while its dgates rows are in L1: dx_t = dgates_t W^T.
     if (wtp)
-      rows_times_packed(kern, m, dgates + (n0 * T + t) * GU, T * GU, wtp, GU, p.f,
+      rows_times_packed(kern, m, dg_row(n0 * T + t), T * GU, wtp, GU, p.f,
                         dx + (n0 * T + t) * p.f, T * p.f, 0.0f, nullptr);
     if (!p.has_prev(s)) return;  // h_0 = 0 (no h0): nothing to pass the gradient to
     if (s > 0) prefetch_step(s - 1, n0, m);
     if (p.cell == RnnCell::gru) {  // dh already holds the direct path dh * z
-      rows_times_packed(kern, m, dgates_rec + (n0 * T + t) * GU, T * GU, rtp, GU, U, dh, U, 1.0f,
+      rows_times_packed(kern, m, dgr_row(n0 * T + t), T * GU, rtp, GU, U, dh, U, 1.0f,
                         nullptr);
       return;
     }
-    rows_times_packed(kern, m, dgates + (n0 * T + t) * GU, T * GU, rtp, GU, U, dh, U, 0.0f, nullptr);
+    rows_times_packed(kern, m, dg_row(n0 * T + t), T * GU, rtp, GU, U, dh, U, 0.0f, nullptr);
     if (any_skipped)  // the product overwrote dh: put back the rows that skipped the step
       for (int r = 0; r < m; ++r)
         if (!p.takes(n0 + r, t)) std::memcpy(dh + r * U, saved + r * U, sizeof(float) * U);
@@ -567,8 +577,8 @@ struct Bwd {
 
 }  // namespace
 
-void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dgates_rec, float* dx,
-                  float* dw, float* dr, float* db, float* dh0, float* dc0, const float* dc_n) {
+void rnn_backward(const RnnProblem& p, const float* dy, float* dx, float* dw, float* dr, float* db,
+                  float* dh0, float* dc0, const float* dc_n) {
   const int64_t T = p.t, F = p.f, U = p.u, GU = p.gu();
   const bool rb = p.gru_reset_before();
   const gemm::Kernel kern = gemm::packed_kernel();
@@ -576,12 +586,11 @@ void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dg
                 rb ? pack_block(kern, tls_pack_bwd, p.r, GU, 2 * U, U, true)
                    : pack_b(kern, tls_pack_bwd, p.r, GU, U, true),
                 rb ? pack_block(kern, tls_pack_bwd2, p.r + 2 * U, GU, U, U, true) : nullptr, dy,
-                dgates, dgates_rec,
+                nullptr, nullptr,
                 dx && !rb ? pack_b(kern, tls_pack_bwd_w, p.w, GU, F, true) : nullptr,
                 dx};
   const bool gru = p.cell == RnnCell::gru && !rb;  // a recurrent-side dgates_rec and b1
   const bool stacked = p.cell != RnnCell::gru;      // dW, dR, db in one GEMM (add_weight_grads)
-  const float* dg_rec = gru ? dgates_rec : dgates;
   const auto none = gemm::Activation::none;
   const int64_t chunk = chunk_rows(p);
   // Weight gradients are sums over all rows: the batch is cut into `nparts` fixed slices (a
@@ -608,8 +617,17 @@ void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dg
       std::vector<float> saved(static_cast<size_t>(kBlock * U));
       float* dh = state.data();
       float* dc = dh + kBlock * U;
+      // dgates of one chunk at a time, in a buffer this thread keeps: written by the steps, read
+      // by the chunk's weight-gradient GEMMs, then reused by the next chunk while still in L2.
+      // (A whole (N, T, GU) buffer would be written back to memory and fetched again for
+      // ownership on the next call: two passes over the largest array of the step.)
+      Bwd cb = bwd;
+      const size_t chunk_floats = static_cast<size_t>(chunk * T * GU);
+      cb.dgates = tls_dgates.get(chunk_floats * (gru ? 2 : 1));
+      cb.dgates_rec = gru ? cb.dgates + chunk_floats : nullptr;
       for (int64_t c0 = lo; c0 < hi; c0 += chunk) {
         const int64_t rows = std::min(chunk, hi - c0), m = rows * T, r0 = c0 * T;
+        cb.row0 = r0;
         // Each block of rows runs its own whole backward sequence: its state stays in L1.
         for (int64_t n0 = c0; n0 < c0 + rows; n0 += kBlock) {
           std::fill(state.begin(), state.end(), 0.0f);
@@ -617,13 +635,14 @@ void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dg
           const size_t row_bytes = sizeof(float) * static_cast<size_t>(U);
           if (dc_n)  // dL/d(final c) enters the LSTM's c chain at the last step
             std::memcpy(dc, dc_n + n0 * U, row_bytes * static_cast<size_t>(mb));
-          for (int64_t s = T - 1; s >= 0; --s) bwd.step(s, n0, mb, dh, dc, saved.data());
+          for (int64_t s = T - 1; s >= 0; --s) cb.step(s, n0, mb, dh, dc, saved.data());
           // After step 0, dh / dc hold the gradients of the states it started from.
           if (dh0) std::memcpy(dh0 + n0 * U, dh, row_bytes * static_cast<size_t>(mb));
           if (dc0) std::memcpy(dc0 + n0 * U, dc, row_bytes * static_cast<size_t>(mb));
         }
         // The chunk's share of the all-timestep GEMMs, while its dgates are in cache.
-        const float* dg = dgates + r0 * GU;
+        const float* dg = cb.dgates;
+        const float* dg_rec = gru ? cb.dgates_rec : dg;
         if (dx && !bwd.wtp)
           gemm::sgemm(false, true, m, F, GU, 1.0f, dg, GU, p.w, GU, 0.0f, dx + r0 * F, F, nullptr, none);
         if (stacked) {
@@ -637,12 +656,12 @@ void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dg
           gemm::sgemm(true, false, U, U, m, 1.0f, p.cells + r0 * U, U, dg + 2 * U, GU, 1.0f, pr + 2 * U,
                       GU, nullptr, none);
         } else if (dr) {
-          gemm::sgemm(true, false, U, GU, m, 1.0f, p.hprev + r0 * U, U, dg_rec + r0 * GU, GU, 1.0f, pr,
+          gemm::sgemm(true, false, U, GU, m, 1.0f, p.hprev + r0 * U, U, dg_rec, GU, 1.0f, pr,
                       GU, nullptr, none);
         }
         if (db) {
           add_column_sums(dg, m, GU, pb);
-          if (gru) add_column_sums(dgates_rec + r0 * GU, m, GU, pb + GU);
+          if (gru) add_column_sums(cb.dgates_rec, m, GU, pb + GU);
         }
       }
     }

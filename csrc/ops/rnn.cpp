@@ -169,8 +169,7 @@ void rnn_forward(RnnCell cell, const Tensor& x, const Tensor& kernel, const Tens
 
 void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor& kernel,
                   const Tensor& recurrent_kernel, const Tensor& gates, const Tensor& hprev,
-                  const std::optional<Tensor>& cells, const Tensor& dgates,
-                  const std::optional<Tensor>& dgates_rec, const std::optional<Tensor>& dx,
+                  const std::optional<Tensor>& cells, const std::optional<Tensor>& dx,
                   const std::optional<Tensor>& dkernel,
                   const std::optional<Tensor>& drecurrent_kernel,
                   const std::optional<Tensor>& dbias, const RnnOptions& opt,
@@ -181,12 +180,6 @@ void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor&
   rnn_backward_stub.check_device(x.device());
   check_tensor(op, "dy", dy, output_shape(p), x);
   check_stash(cell, op, x, p, gates, hprev, cells, false);
-  check_out(op, "dgates", dgates, {p.n, p.t, p.gu()}, x);
-  if (cell == RnnCell::gru && p.reset_after) {
-    CORENN_CHECK(dgates_rec.has_value(), op, ": dgates_rec (", p.n, ", ", p.t, ", ", p.gu(),
-                 ") is required");
-    check_out(op, "dgates_rec", *dgates_rec, {p.n, p.t, p.gu()}, x);
-  }
   check_opt_out(op, "dx", dx, {p.n, p.t, p.f}, x);
   check_opt_out(op, "dkernel", dkernel, {p.f, p.gu()}, x);
   check_opt_out(op, "drecurrent_kernel", drecurrent_kernel, {p.u, p.gu()}, x);
@@ -198,11 +191,10 @@ void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor&
   CORENN_CHECK(!dc_n || cell == RnnCell::lstm, op, ": dc_n is for LSTM only");
   check_opt(op, "dc_n", dc_n, {p.n, p.u}, x);
   const Tensor* cells_p = cell == RnnCell::simple ? nullptr : ptr_of(cells);
-  const Tensor* dgr_p = cell == RnnCell::gru && p.reset_after ? ptr_of(dgates_rec) : nullptr;
   check_disjoint(op, {{"dy", &dy}, {"x", &x}, {"kernel", &kernel},
                         {"recurrent_kernel", &recurrent_kernel}, {"gates", &gates},
-                        {"hprev", &hprev}, {"cells", cells_p}, {"dgates", &dgates},
-                        {"dgates_rec", dgr_p}, {"dx", ptr_of(dx)}, {"dkernel", ptr_of(dkernel)},
+                        {"hprev", &hprev}, {"cells", cells_p},
+                        {"dx", ptr_of(dx)}, {"dkernel", ptr_of(dkernel)},
                         {"drecurrent_kernel", ptr_of(drecurrent_kernel)}, {"dbias", ptr_of(dbias)},
                         {"h0", ptr_of(opt.h0)}, {"c0", ptr_of(opt.c0)}, {"dh0", ptr_of(dh0)},
                         {"dc0", ptr_of(dc0)}, {"dc_n", ptr_of(dc_n)}});
@@ -211,8 +203,7 @@ void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor&
   p.hprev = hprev.data<float>();
   p.cells = cells_p ? cells_p->data<float>() : nullptr;
   auto out = [](const std::optional<Tensor>& t) { return t ? t->data<float>() : nullptr; };
-  rnn_backward_stub(x.device())(p, dy.data<float>(), dgates.data<float>(),
-                                dgr_p ? dgr_p->data<float>() : nullptr, out(dx), out(dkernel),
+  rnn_backward_stub(x.device())(p, dy.data<float>(), out(dx), out(dkernel),
                                 out(drecurrent_kernel), out(dbias), out(dh0), out(dc0),
                                 dc_n ? dc_n->data<float>() : nullptr);
 }

@@ -59,17 +59,14 @@ void rnn_forward(RnnCell cell, const Tensor& x, const Tensor& kernel, const Tens
                  const Tensor& gates, const Tensor& hprev, const std::optional<Tensor>& cells,
                  const RnnOptions& opt);
 
-// dy is shaped like forward's y. dgates (N, T, G*U) is scratch (dL/d pre-activations, input
-// side); dgates_rec (N, T, 3U) is GRU-only scratch (the recurrent side; unused, may be absent,
-// with reset_after=false). Every output is optional:
+// dy is shaped like forward's y. Every output is optional:
 // dx (N, T, F), dkernel (F, GU), drecurrent_kernel (U, GU), dbias like bias; dh0 / dc0 (N, U)
 // the gradients of opt.h0 / opt.c0 (each only when that initial state was given). dc_n (N, U),
 // LSTM only, optional input: dL/d(final c), seeded into the last step (dL/d(final h) is part of
 // dy: the last output is the final h).
 void rnn_backward(RnnCell cell, const Tensor& dy, const Tensor& x, const Tensor& kernel,
                   const Tensor& recurrent_kernel, const Tensor& gates, const Tensor& hprev,
-                  const std::optional<Tensor>& cells, const Tensor& dgates,
-                  const std::optional<Tensor>& dgates_rec, const std::optional<Tensor>& dx,
+                  const std::optional<Tensor>& cells, const std::optional<Tensor>& dx,
                   const std::optional<Tensor>& dkernel,
                   const std::optional<Tensor>& drecurrent_kernel,
                   const std::optional<Tensor>& dbias, const RnnOptions& opt,
@@ -133,9 +130,10 @@ struct RnnProblem {
 
 void rnn_forward(const RnnProblem& p, float* y, float* h_n, float* c_n);
 // dh0 / dc0 (N, U) or nullptr: the initial states' gradients; dc_n (N, U) or nullptr: see above.
-void rnn_backward(const RnnProblem& p, const float* dy, float* dgates, float* dgates_rec,
-                  float* dx, float* dw, float* dr, float* db, float* dh0 = nullptr,
-                  float* dc0 = nullptr, const float* dc_n = nullptr);
+// dL/d(pre-activations) lives in a per-thread buffer of one chunk of rows (cpu/rnn.cpp).
+void rnn_backward(const RnnProblem& p, const float* dy, float* dx, float* dw, float* dr,
+                  float* db, float* dh0 = nullptr, float* dc0 = nullptr,
+                  const float* dc_n = nullptr);
 
 // The gate math of one batch row of one step, u units (cpu/rnn.cpp: any activations; the avx2
 // namespace, cpu/rnn_avx2.cpp: act = tanh, ract = sigmoid only). Pointers are rows of the stash

@@ -1369,13 +1369,12 @@ def _initial_states(op, h0, c0, **more):
 def rnn_backward(cell, dy, x, kernel, recurrent_kernel, stash, *, go_backwards=False,
                  activation="tanh", recurrent_activation="sigmoid", output_in_input_order=False,
                  dx=None, dkernel=None, drecurrent_kernel=None, dbias=None, input_grad=True,
-                 weight_grads=True, use_bias=True, workspace=None, reset_after=True, mask=None,
+                 weight_grads=True, use_bias=True, reset_after=True, mask=None,
                  h0=None, c0=None, dh0=None, dc0=None, dc_n=None):
     """Backpropagation through time of rnn_forward (same options; return_sequences is read from
     dy's rank). Returns ``(dx, dkernel, drecurrent_kernel, dbias)``: dx is None without
     ``input_grad``, the weight gradients None without ``weight_grads`` (dbias also without
-    ``use_bias``). ``workspace`` = (dgates, dgates_rec) scratch, each (N, T, G*U) (dgates_rec
-    for GRU with reset_after only), allocated when None. ``reset_after`` / ``mask`` as forward.
+    ``use_bias``). ``reset_after`` / ``mask`` as forward.
     ``h0`` / ``c0``: the initial states forward ran from; ``dh0`` / ``dc0`` (N, U) Tensors, when
     given, receive their gradients. ``dc_n`` (N, U), LSTM: dL/d(final c), seeded into the last
     step (dL/d(final h) belongs in dy: the last output is the final h).
@@ -1386,9 +1385,6 @@ def rnn_backward(cell, dy, x, kernel, recurrent_kernel, stash, *, go_backwards=F
         recurrent_kernel = as_tensor(recurrent_kernel, op, "recurrent_kernel")
     dy = dy if type(dy) is Tensor else as_tensor(dy, op, "dy")
     n, t, u, gu = _rnn_dims(cell, x, kernel, op)
-    if workspace is None:
-        workspace = (empty((n, t, gu)), empty((n, t, gu)) if cell == "gru" and reset_after else None)
-    dgates, dgates_rec = (_opt(t, op, name) for t, name in zip(workspace, ("dgates", "dgates_rec")))
     if input_grad:
         dx = dx if type(dx) is Tensor else _out(dx, x.shape, op, device=x.device)
     else:
@@ -1402,7 +1398,7 @@ def rnn_backward(cell, dy, x, kernel, recurrent_kernel, stash, *, go_backwards=F
     else:
         dkernel = drecurrent_kernel = dbias = None
     gates, hprev, cells = (_opt(t, op, name) for t, name in zip(stash, ("gates", "hprev", "cells")))
-    getattr(_C, op)(dy, x, kernel, recurrent_kernel, gates, hprev, cells, dgates, dgates_rec, dx,
+    getattr(_C, op)(dy, x, kernel, recurrent_kernel, gates, hprev, cells, dx,
                     dkernel, drecurrent_kernel, dbias, activation, recurrent_activation,
                     bool(go_backwards), dy.ndim == 3, bool(output_in_input_order), bool(reset_after),
                     _mask_tensor(mask, op, "mask"), **_initial_states(op, h0, c0, dh0=dh0, dc0=dc0, dc_n=dc_n))

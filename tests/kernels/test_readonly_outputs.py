@@ -66,17 +66,9 @@ def _rnn_backward(cell, ro, which):
     g = {"simple_rnn": 1, "lstm": 4, "gru": 3}[cell]
     x, k, r = f32(n, t, f), f32(f, g * u), f32(u, g * u)
     _, _, _, stash = kernels.rnn_forward(cell, x, k, r, None)
-    kwargs = {}
-    workspace = [w(n, t, g * u), w(n, t, g * u) if cell == "gru" else None]
-    if which == "dgates":
-        workspace[0] = ro((n, t, g * u))
-    elif which == "dgates_rec":
-        workspace[1] = ro((n, t, g * u))
-    else:
-        shape = {"dx": (n, t, f), "dkernel": (f, g * u), "drecurrent_kernel": (u, g * u),
-                 "dbias": (2, g * u) if cell == "gru" else (g * u,)}[which]
-        kwargs[which] = ro(shape)
-    kernels.rnn_backward(cell, f32(n, u), x, k, r, stash, workspace=tuple(workspace), **kwargs)
+    shape = {"dx": (n, t, f), "dkernel": (f, g * u), "drecurrent_kernel": (u, g * u),
+             "dbias": (2, g * u) if cell == "gru" else (g * u,)}[which]
+    kernels.rnn_backward(cell, f32(n, u), x, k, r, stash, **{which: ro(shape)})
 
 
 X4 = f32(2, 6, 6, 3)           # conv / pool input (N, H, W, C)
@@ -211,9 +203,9 @@ CASES = [
 ] + [
     (f"{cell}_backward.{which}", f"{cell}_backward", which,
      lambda ro, cell=cell, which=which: _rnn_backward(cell, ro, which))
-    for cell, outs in [("simple_rnn", ["dx", "dkernel", "drecurrent_kernel", "dbias", "dgates"]),
-                       ("lstm", ["dx", "dgates"]),
-                       ("gru", ["dbias", "dgates", "dgates_rec"])]
+    for cell, outs in [("simple_rnn", ["dx", "dkernel", "drecurrent_kernel", "dbias"]),
+                       ("lstm", ["dx", "dkernel", "drecurrent_kernel"]),
+                       ("gru", ["dx", "dbias"])]
     for which in outs
 ]
 

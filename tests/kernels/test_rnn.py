@@ -163,6 +163,25 @@ def test_per_step_input_products(isa, rng, two_threads, cell, go_backwards):
         close(g_, w_)
 
 
+@pytest.mark.parametrize("cell, reset_after", [("simple_rnn", True), ("lstm", True), ("gru", True),
+                                               ("gru", False)])
+def test_backward_over_several_chunks_per_thread(isa, rng, two_threads, cell, reset_after):
+    """Backward keeps dL/d(pre-activations) in one chunk-sized buffer per thread, reused chunk
+    after chunk: 130 rows of 40 steps make chunks of 24 rows, so each thread's share runs through
+    several full chunks and a partial one, with masked steps; every gradient against float64."""
+    x, w, r, b = make(rng, cell, 130, 40, 7, 12)
+    if not reset_after:
+        b = b[0]
+    mask = (rng.random((130, 40)) > 0.2).astype(np.float32)
+    kw = dict(mask=mask, reset_after=reset_after)
+    _, _, _, stash = kernels.rnn_forward(cell, x, w, r, b, return_sequences=True, **kw)
+    dy = rng.standard_normal((130, 40, 12)).astype(np.float32)
+    got = kernels.rnn_backward(cell, dy, x, w, r, stash, **kw)
+    want = rnn_backward(cell, dy, x, w, r, b, **kw)
+    for g_, w_ in zip(got, want):
+        close(g_, w_)
+
+
 @pytest.mark.parametrize("cell", ["simple_rnn", "lstm", "gru"])
 def test_dx_matches_finite_differences(rng, cell):
     """dx of the kernel against central differences of the float64 reference forward of

@@ -877,9 +877,6 @@ class RNN(Layer):
             dy = kernels.Tensor.from_numpy(dy)
         cell, x = self.cell, self._x
         n, t, _ = x.shape
-        gu = cell._gates * cell.units
-        workspace = (self._buffer("dgates", (n, t, gu)),
-                     self._buffer("dgates_rec", (n, t, gu)) if cell._kind == "gru" and cell._reset_after else None)
         grads = self.gradients if self.trainable else []
         # initial states given as inputs get gradients; a stateful layer's carried ones do not
         u, want_states = cell.units, self._packed and self.needs_input_grad and self._h0 is not None
@@ -891,7 +888,7 @@ class RNN(Layer):
             drecurrent_kernel=grads[1] if grads else None,
             dbias=grads[2] if grads and cell.use_bias else None,
             input_grad=self.needs_input_grad, weight_grads=bool(grads), use_bias=cell.use_bias,
-            workspace=workspace, h0=self._h0, c0=self._c0, dh0=dh0, dc0=dc0, dc_n=dc_n,
+            h0=self._h0, c0=self._c0, dh0=dh0, dc0=dc0, dc_n=dc_n,
             **self._fused_options(self._mask_steps))
         if dx is None:
             return None
