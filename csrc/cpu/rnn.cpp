@@ -354,9 +354,27 @@ struct Fwd {
     }
   }
 
+  // The stash rows step s writes (gates, cells, the next h, y) and the x rows it reads lie T rows
+  // apart (N, T, .): fresh lines the hardware prefetchers do not see coming, each write a read
+  // for ownership from memory inside fit. step() asks for the next step's rows before its own
+  // products, so they arrive while the FMAs run.
+  void prefetch_step(int64_t s, int64_t n0, int m) const {
+    const int64_t T = p.t, U = p.u, GU = p.gu(), t = p.step_time(s);
+    const int64_t t_next = s + 1 < T ? p.step_time(s + 1) : -1;
+    for (int r = 0; r < m; ++r) {
+      const int64_t row = (n0 + r) * T;
+      prefetch_floats(p.gates + (row + t) * GU, GU, true);
+      if (wp) prefetch_floats(p.x + (row + t) * p.f, p.f, false);
+      if (p.cells) prefetch_floats(p.cells + (row + t) * U, U, true);
+      if (t_next >= 0) prefetch_floats(p.hprev + (row + t_next) * U, U, true);
+      if (p.return_sequences) prefetch_floats(y + (row + p.out_time(s)) * U, U, true);
+    }
+  }
+
   // One step s for batch rows [n0, n0 + m), m <= kBlock.
   void step(int64_t s, int64_t n0, int m, float* scratch) const {
     if (p.gru_reset_before()) return step_reset_before(s, n0, m, scratch);
+    if (s + 1 < p.t) prefetch_step(s + 1, n0, m);
     const int64_t T = p.t, U = p.u, GU = p.gu(), t = p.step_time(s);
     const int64_t t_next = s + 1 < T ? p.step_time(s + 1) : -1;
     float* g0 = p.gates + (n0 * T + t) * GU;

@@ -59,3 +59,34 @@ def test_bad_inputs_name_the_op_and_shapes():
                                    np.zeros((3, 2), np.float32))
     with pytest.raises((TypeError, ValueError), match=r"lstm_cell_forward.*float32"):
         kernels.lstm_cell_forward(np.zeros((3, 8), np.int32), None)
+
+
+def test_gate_math_accuracy_range_and_nan(isa):
+    """The default cells' sigmoid and tanh (simd/vec_math.h fast_sigmoid / fast_tanh: a rational
+    tanh, no exp or divide) over a dense sweep of inputs: within 4e-7 of float64 absolutely,
+    sigmoid in [0, 1] and tanh in [-1, 1] even at +-1e30 and +-inf (exactly 0 / +-1 there), and a
+    NaN input stays NaN. With c_prev = 0 the gates are z activated and c = i g, h = o tanh(c)."""
+    xs = np.concatenate([np.linspace(-30, 30, 48001), np.geomspace(1e-30, 1e-3, 64),
+                         -np.geomspace(1e-30, 1e-3, 64)]).astype(np.float32)
+    u = xs.size
+    z = np.tile(xs, 4)[None, :]
+    gates = kernels.as_tensor(z.copy())
+    c, h = kernels.lstm_cell_forward(gates, None)
+    g = np.asarray(gates)[0]
+    x64 = xs.astype(np.float64)
+    sig, th = 1.0 / (1.0 + np.exp(-x64)), np.tanh(x64)
+    np.testing.assert_allclose(g[:u], sig, rtol=0, atol=4e-7)
+    np.testing.assert_allclose(g[2 * u:3 * u], th, rtol=0, atol=4e-7)
+    small = np.abs(x64) < 1e-3   # tanh stays relatively accurate near 0
+    np.testing.assert_allclose(g[2 * u:3 * u][small], th[small], rtol=1e-6, atol=0)
+    want_c = g[:u].astype(np.float64) * g[2 * u:3 * u]
+    np.testing.assert_allclose(np.asarray(c)[0], want_c, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(np.asarray(h)[0], g[3 * u:] * np.tanh(want_c), rtol=0, atol=4e-7)
+    assert g[:u].min() >= 0.0 and g[:u].max() <= 1.0
+    assert g[2 * u:3 * u].min() >= -1.0 and g[2 * u:3 * u].max() <= 1.0
+    edge = np.array([1e30, -1e30, np.inf, -np.inf, np.nan], np.float32)
+    ze = kernels.as_tensor(np.tile(edge, 4)[None, :].copy())
+    kernels.lstm_cell_forward(ze, None)
+    ge = np.asarray(ze)[0]
+    np.testing.assert_array_equal(ge[:5], [1.0, 0.0, 1.0, 0.0, np.nan])
+    np.testing.assert_array_equal(ge[10:15], [1.0, -1.0, 1.0, -1.0, np.nan])

@@ -7,7 +7,7 @@
 // Each function walks the u units of one sample in V::lanes blocks; the last u % lanes units run
 // through the same code under a lane mask (zero-filled loads, masked stores), so there is no
 // scalar tail and no access past a row. A null c_prev / h_prev (the first step without initial
-// states) reads as zeros. sigmoid / tanh from simd/vec_math.h.
+// states) reads as zeros. fast_sigmoid / fast_tanh from simd/vec_math.h (no divide).
 #pragma once
 
 #include <cstdint>
@@ -23,15 +23,18 @@ struct RnnCells {
   using reg = typename V::reg;
 
   // LSTM, gates i, f, g, o in z (4u): c = f c_prev + i g, h = o tanh(c); z keeps the activated gates.
+  // Two passes over the row: the gates and c of every block, then h = o tanh(c). Within a block
+  // h waits on a chain of two tanh; split, the blocks' chains are independent and overlap.
   static void lstm_fwd(float* z, const float* c_prev, float* c, float* h, int64_t u, RnnAct, RnnAct) {
     for_each_block<V>(u, [&](const auto& l) {
       const auto ld = [&](const float* p) { return p ? l.load(p) : V::zero(); };
-      const reg i = sigmoid<V>(ld(z)), f = sigmoid<V>(ld(z + u));
-      const reg g = tanh<V>(ld(z + 2 * u)), o = sigmoid<V>(ld(z + 3 * u));
-      const reg cj = V::fmadd(f, ld(c_prev), V::mul(i, g));
+      const reg i = fast_sigmoid<V>(ld(z)), f = fast_sigmoid<V>(ld(z + u));
+      const reg g = fast_tanh<V>(ld(z + 2 * u)), o = fast_sigmoid<V>(ld(z + 3 * u));
       l.store(z, i), l.store(z + u, f), l.store(z + 2 * u, g), l.store(z + 3 * u, o);
-      l.store(c, cj);
-      l.store(h, V::mul(o, tanh<V>(cj)));
+      l.store(c, V::fmadd(f, ld(c_prev), V::mul(i, g)));
+    });
+    for_each_block<V>(u, [&](const auto& l) {
+      l.store(h, V::mul(l.load(z + 3 * u), fast_tanh<V>(l.load(c))));
     });
   }
 
@@ -41,7 +44,7 @@ struct RnnCells {
     for_each_block<V>(u, [&](const auto& l) {
       const auto ld = [&](const float* p) { return p ? l.load(p) : V::zero(); };
       const reg i = ld(z), f = ld(z + u), g = ld(z + 2 * u), o = ld(z + 3 * u);
-      const reg tc = tanh<V>(ld(c)), d = ld(dh);
+      const reg tc = fast_tanh<V>(ld(c)), d = ld(dh);
       const reg dcj = V::fmadd(V::mul(d, o), dtanh_from_y<V>(tc), ld(dc));
       l.store(dz, V::mul(V::mul(dcj, g), dsigmoid_from_y<V>(i)));
       l.store(dz + u, V::mul(V::mul(dcj, ld(c_prev)), dsigmoid_from_y<V>(f)));
@@ -57,10 +60,10 @@ struct RnnCells {
                       RnnAct, RnnAct) {
     for_each_block<V>(u, [&](const auto& l) {
       const auto ld = [&](const float* p) { return p ? l.load(p) : V::zero(); };
-      const reg z = sigmoid<V>(V::add(ld(xg), ld(rec)));
-      const reg r = sigmoid<V>(V::add(ld(xg + u), ld(rec + u)));
+      const reg z = fast_sigmoid<V>(V::add(ld(xg), ld(rec)));
+      const reg r = fast_sigmoid<V>(V::add(ld(xg + u), ld(rec + u)));
       const reg rhj = ld(rec + 2 * u);
-      const reg hh = tanh<V>(V::fmadd(r, rhj, ld(xg + 2 * u)));
+      const reg hh = fast_tanh<V>(V::fmadd(r, rhj, ld(xg + 2 * u)));
       const reg hp = ld(h_prev);
       l.store(xg, z), l.store(xg + u, r), l.store(xg + 2 * u, hh);
       l.store(rh, rhj);
@@ -87,7 +90,7 @@ struct RnnCells {
   // SimpleRNN: h = tanh(a), written over a and into h.
   static void simple_fwd(float* a, float* h, int64_t u, RnnAct) {
     for_each_block<V>(u, [&](const auto& l) {
-      const reg v = tanh<V>(l.load(a));
+      const reg v = fast_tanh<V>(l.load(a));
       l.store(a, v), l.store(h, v);
     });
   }

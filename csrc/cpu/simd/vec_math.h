@@ -44,6 +44,18 @@ inline typename V::reg sigmoid(typename V::reg x) {
   return V::div(one, V::add(one, exp<V>(V::sub(V::zero(), x))));
 }
 
+// tanh for |x| < 0.625: x + x z Q(z), z = x^2.
+template <class V>
+inline typename V::reg tanh_near_zero(typename V::reg x) {
+  const typename V::reg z = V::mul(x, x);
+  typename V::reg p = V::set1(-6.0913367111e-03f);
+  p = V::fmadd(p, z, V::set1(2.0992938210e-02f));
+  p = V::fmadd(p, z, V::set1(-5.3849858306e-02f));
+  p = V::fmadd(p, z, V::set1(1.3332761289e-01f));
+  p = V::fmadd(p, z, V::set1(-3.3333328832e-01f));
+  return V::fmadd(V::mul(p, z), x, x);
+}
+
 template <class V>
 inline typename V::reg tanh(typename V::reg x) {
   const typename V::reg sign = V::set1(-0.0f);
@@ -53,15 +65,43 @@ inline typename V::reg tanh(typename V::reg x) {
   const typename V::reg e = exp<V>(V::add(ax, ax));
   typename V::reg big = V::sub(one, V::div(V::set1(2.0f), V::add(e, one)));
   big = V::or_(big, V::and_(sign, x));
-  // small |x|: x + x z P(z), z = x^2
-  const typename V::reg z = V::mul(x, x);
-  typename V::reg p = V::set1(-6.0913367111e-03f);
-  p = V::fmadd(p, z, V::set1(2.0992938210e-02f));
-  p = V::fmadd(p, z, V::set1(-5.3849858306e-02f));
-  p = V::fmadd(p, z, V::set1(1.3332761289e-01f));
-  p = V::fmadd(p, z, V::set1(-3.3333328832e-01f));
-  const typename V::reg small = V::fmadd(V::mul(p, z), x, x);
+  const typename V::reg small = tanh_near_zero<V>(x);
   return V::select_lt(ax, V::set1(0.625f), small, big);
+}
+
+// tanh and sigmoid for the recurrent cells, without exp or a divide: their gate math (five of
+// these per unit and step, on data already in L1) was bound by the latency of the chain
+// exp -> divide -> tanh(c) -> h, a quarter of an LSTM forward.
+// fast_tanh(x) = x P(s) / Q(s), s = x^2, x clamped to [-9, 9] (tanh(9) rounds to 1): P of degree 6
+// and Q of degree 4, a weighted least-squares fit to tanh's relative error on [0, 9] made for
+// corenn (9e-11 in exact arithmetic; ~6 ulp as evaluated here, where float rounding of P and Q
+// dominates), 1/Q by V::recip (Q >= 1). The result is clamped to [-1, 1]. fast_sigmoid(x) =
+// 1/2 + tanh(x/2)/2: within 2e-7 of sigmoid absolutely (not relatively: below ~1e-7 it reads 0),
+// always in [0, 1]. The clamps take x second, so a NaN lane stays NaN (see exp above).
+template <class V>
+inline typename V::reg fast_tanh(typename V::reg x) {
+  const typename V::reg xc = V::min(V::set1(9.0f), V::max(V::set1(-9.0f), x));
+  const typename V::reg s = V::mul(xc, xc);
+  typename V::reg p = V::set1(2.5808500131e-14f);
+  p = V::fmadd(p, s, V::set1(-3.1761120592e-11f));
+  p = V::fmadd(p, s, V::set1(4.5746631392e-08f));
+  p = V::fmadd(p, s, V::set1(3.3006913900e-05f));
+  p = V::fmadd(p, s, V::set1(4.0944122558e-03f));
+  p = V::fmadd(p, s, V::set1(1.3856020907e-01f));
+  p = V::fmadd(p, s, V::set1(1.0f));
+  typename V::reg q = V::set1(1.6702391479e-06f);
+  q = V::fmadd(q, s, V::set1(4.3509659497e-04f));
+  q = V::fmadd(q, s, V::set1(2.8058927770e-02f));
+  q = V::fmadd(q, s, V::set1(4.7189354146e-01f));
+  q = V::fmadd(q, s, V::set1(1.0f));
+  const typename V::reg y = V::mul(V::mul(xc, p), V::recip(q));
+  return V::min(V::set1(1.0f), V::max(V::set1(-1.0f), y));
+}
+
+template <class V>
+inline typename V::reg fast_sigmoid(typename V::reg x) {
+  const typename V::reg half = V::set1(0.5f);
+  return V::fmadd(half, fast_tanh<V>(V::mul(half, x)), half);
 }
 
 // Derivatives from the activation's output y: sigmoid' = y (1 - y), tanh' = 1 - y^2.
