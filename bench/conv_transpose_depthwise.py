@@ -22,6 +22,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
+RUN_S = 0.1  # seconds of timed steps per run (see timed)
+
+
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
@@ -69,12 +72,18 @@ TINY_DEPTHWISE = [("6x6x16 k3 s1", (6, 6, 16), 1, 3, 1, "same"), ("6x6x8 k3 s2 d
 
 
 def timed(step, inner):
+    """A run: a step that wakes the thread pools after the pause (bench/_common.PAUSE_S), then
+    ``inner`` timed steps, at least as many as fill RUN_S seconds: the first steps after a pause
+    are slower than the rest (caches, thread wake-ups; 4.5 then 3.6, 3.5, 3.3 ms for corenn's
+    k4 s2 Conv2DTranspose step), and five of them made a run read up to 20% slow."""
     def run():
-        step()  # wakes the thread pools after the pause (see bench/_common.PAUSE_S)
         t0 = time.perf_counter()
-        for _ in range(inner):
+        step()
+        n = max(inner, int(RUN_S / max(time.perf_counter() - t0, 1e-6)))
+        t0 = time.perf_counter()
+        for _ in range(n):
             step()
-        return (time.perf_counter() - t0) / inner
+        return (time.perf_counter() - t0) / n
     return run
 
 
