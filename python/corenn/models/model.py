@@ -1706,6 +1706,8 @@ def _densify_sparse(x):
     """A tf.sparse.SparseTensor model input (``keras.Input(sparse=True)``) as its dense Tensor:
     corenn's kernels are dense, so a sparse batch enters the model densified (the outputs are
     Keras's); lists, tuples and dicts of inputs are looked into."""
+    if type(x) in _ARRAYS:   # the usual call: no import on every step
+        return x
     from ..sparse import SparseTensor, to_dense
     if isinstance(x, SparseTensor):
         return to_dense(x)
