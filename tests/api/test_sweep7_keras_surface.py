@@ -228,7 +228,7 @@ def test_keras_losses_ctc_counts_the_non_zero_labels_and_uses_class_zero_as_blan
     np.testing.assert_allclose(np.asarray(keras.losses.ctc(y, x)), per_sample, rtol=1e-5)
     np.testing.assert_allclose(float(keras.losses.CTC()(y, x)), per_sample.mean(), rtol=1e-5)
     np.testing.assert_allclose(float(keras.losses.CTC(reduction="sum")(y, x)), per_sample.sum(), rtol=1e-5)
-    assert keras.losses.get("ctc").name == "ctc"
+    assert keras.losses.get("ctc") is keras.losses.ctc and keras.losses.get("CTC").name == "ctc"
     assert keras.losses.CTC().get_config() == {"name": "ctc", "reduction": "sum_over_batch_size"}
     with pytest.raises(ValueError, match=r"ctc: y_pred must be \(batch, time, classes\)"):
         keras.losses.ctc(y, x[0])

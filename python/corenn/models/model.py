@@ -897,7 +897,7 @@ class Model(TrainingLoops):
         # function forms (metrics.mae) are kept by name, so a saved model records them as Keras does
         self._metric_arg, self._loss_weight_arg = _metrics.by_name(metrics), loss_weights
         names = self.output_names
-        self._losses = [None if spec is None else _losses.get(spec)
+        self._losses = [None if spec is None else _losses._to_loss(spec)
                         for spec in self._per_output("loss", loss, names, allow_none=True)]
         if loss is not None and all(l is None for l in self._losses):
             raise ValueError(f"{self.name}.compile: every output's loss is None; give at least one output a loss")
