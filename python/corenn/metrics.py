@@ -97,8 +97,12 @@ class Metric:
             Metric.reset_state(self)
 
     def reset_state(self):
-        self.total = 0.0
-        self.count = 0.0
+        # a user's metric may keep its own state variables under these names (add_weight
+        # into self.total, as Keras' guides write): those are reset below, not replaced
+        mine = {id(value) for value, _ in self.__dict__.get("_variables", ())}
+        for attr in ("total", "count"):
+            if id(self.__dict__.get(attr)) not in mine:
+                setattr(self, attr, 0.0)
         for value, initial in self.__dict__.get("_variables", ()):
             np.copyto(np.asarray(value), initial)
 
