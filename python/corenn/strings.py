@@ -157,6 +157,28 @@ class RaggedTensor(np.ndarray):
 
     __str__ = __repr__
 
+    @property
+    def shape(self):
+        """TensorFlow's static shape: (nrows, None, ...) -- None for each ragged dimension (even
+        when the rows happen to be of one length), then the inner dimensions the rows share
+        (``tf.ragged.constant([[1, 2], [3]]).shape`` is (2, None))."""
+        from .kernels import TensorShape
+        inner = None
+        for r in np.asarray(self):
+            dims = tuple(r.shape[1:]) if isinstance(r, np.ndarray) else ()
+            inner = dims if inner is None else tuple(
+                a if a == b else None for a, b in zip(inner, dims)) if len(inner) == len(dims) else inner
+        return TensorShape((len(self), None) + (inner or ()))
+
+    def get_shape(self):
+        return self.shape
+
+    @property
+    def ragged_rank(self):
+        """How many dimensions are ragged (1, or 2 for rows of RaggedTensor rows, ...)."""
+        rows = [r for r in np.asarray(self) if isinstance(r, RaggedTensor)]
+        return 1 + (max(r.ragged_rank for r in rows) if rows else 0)
+
     def row_lengths(self):
         from . import _tf_api
         return _tf_api.constant(np.array([len(r) for r in np.asarray(self)], np.int64), dtype="int64")
@@ -273,15 +295,27 @@ class RaggedTensor(np.ndarray):
 
     @property
     def values(self):
-        """All rows' values concatenated (a Tensor of numbers or a StringTensor)."""
-        rows = [np.asarray(r, dtype=object if _row_is_text(r) else None).reshape(-1) for r in np.asarray(self)]
-        if any(_row_is_text(r) for r in np.asarray(self)):
+        """All rows' values concatenated (a Tensor of numbers or a StringTensor); rows of
+        RaggedTensor rows give the RaggedTensor of all inner rows, rows with uniform inner
+        dimensions (``ragged_constant(..., ragged_rank=1)``) a (total, ...) Tensor."""
+        raw = list(np.asarray(self))
+        if raw and any(isinstance(r, RaggedTensor) for r in raw):
+            return RaggedTensor._from_rows([inner for r in raw for inner in np.asarray(r)])
+        if any(_row_is_text(r) for r in raw):
+            rows = [np.asarray(r, dtype=object).reshape(-1) for r in raw]
             return wrap(np.concatenate(rows).astype(object) if rows else np.empty(0, object))
         from . import _tf_api
+        rows = [np.asarray(r) for r in raw]
+        inner = max((r.shape[1:] for r in rows if r.size), key=len, default=())
+        rows = [r.reshape((0,) + inner) if not r.size else r for r in rows]
         flat = np.concatenate(rows) if rows else np.zeros(0, np.int64)
         return _tf_api.constant(flat)
 
-    flat_values = values
+    @property
+    def flat_values(self):
+        """The innermost values, every ragged level removed (a Tensor or a StringTensor)."""
+        values = self.values
+        return values.flat_values if isinstance(values, RaggedTensor) else values
 
     def to_sparse(self, name=None):
         """A ``tf.SparseTensor`` holding each value at (row, position in row); dense_shape
@@ -330,9 +364,12 @@ class RaggedTensor(np.ndarray):
     def to_tensor(self, default_value=None, shape=None):
         """The rows padded at the end to the longest (or to ``shape``) with ``default_value``
         (0, or '' for strings): a Tensor of numbers or a StringTensor."""
+        text = any(_row_is_text(r) for r in np.asarray(self))
+        nested = any(isinstance(r, RaggedTensor) for r in np.asarray(self))
+        if not text and (nested or any(np.ndim(r) > 1 for r in np.asarray(self))):
+            return self._to_dense_nd(default_value, shape)
         rows = [np.asarray(r, dtype=object).reshape(-1) if _row_is_text(r) else np.asarray(r).reshape(-1)
                 for r in np.asarray(self)]
-        text = any(_row_is_text(r) for r in np.asarray(self))
         width = max((len(r) for r in rows), default=0)
         height = len(rows)
         if shape is not None:
@@ -351,6 +388,34 @@ class RaggedTensor(np.ndarray):
             return out.view(StringTensor)
         from . import _tf_api
         return _tf_api.constant(out, dtype=str(out.dtype))
+
+
+def _dense_nd(self, default_value, shape):
+    """to_tensor of numeric rows of rank > 1 (rows of RaggedTensor rows, padded inside first,
+    or rows with inner dimensions): every dimension padded to its largest size, or to ``shape``."""
+    rows = [np.asarray(r.to_tensor(default_value)) if isinstance(r, RaggedTensor) else np.asarray(r)
+            for r in np.asarray(self)]
+    rank = max(r.ndim for r in rows)
+    full = [r for r in rows if r.ndim == rank]
+    dims = [len(rows)] + [max(r.shape[k] for r in full) for k in range(rank)]
+    if shape is not None:
+        shape = list(shape)
+        if len(shape) != len(dims):
+            raise ValueError(f"RaggedTensor.to_tensor: shape {shape} has {len(shape)} dimensions, the ragged "
+                             f"tensor {len(dims)}")
+        dims = [d if s is None else int(s) for d, s in zip(dims, shape)]
+    kind = np.result_type(*[r.dtype for r in full])
+    out = np.full(dims, 0 if default_value is None else default_value, dtype=kind)
+    for i, r in enumerate(rows[:dims[0]]):
+        if r.ndim != rank:   # an empty row
+            continue
+        cut = tuple(slice(0, min(n, d)) for n, d in zip(r.shape, dims[1:]))
+        out[(i,) + cut] = r[cut]
+    from . import _tf_api
+    return _tf_api.constant(out, dtype=str(out.dtype))
+
+
+RaggedTensor._to_dense_nd = _dense_nd
 
 
 def _row_tensor(row):

@@ -1,0 +1,44 @@
+"""Sweep 17: gaps found in the Keras / TensorFlow surface -- RaggedTensor's static shape
+(None for each ragged dimension, as TensorFlow), ``ragged_rank=1`` constants with uniform inner
+dimensions, SparseTensor's int64 indices and dense_shape. Expected values are TensorFlow 2.21's,
+written out by hand from its documented behaviour."""
+import numpy as np
+import pytest
+
+import corenn as tf
+
+
+def test_ragged_shape_has_none_for_the_ragged_dimension():
+    r = tf.ragged.constant([[1, 2], [3]])
+    assert r.shape == (2, None) and r.shape.as_list() == [2, None] and r.shape.rank == 2
+    assert r.get_shape() == (2, None) and r.ragged_rank == 1
+    # rows of one length are still a ragged dimension
+    assert tf.ragged.constant([[1, 2], [3, 4]]).shape == (2, None)
+    assert tf.RaggedTensor.from_row_lengths([1, 2, 3, 4], [2, 0, 2]).shape == (3, None)
+    assert tf.RaggedTensor.from_uniform_row_length([1, 2, 3, 4], 2).shape == (2, None)
+    assert tf.ragged.constant([["a", "b"], ["c"]]).shape == (2, None)
+    assert tf.strings.split(["a b", "c"]).shape == (2, None)
+    assert r[:1].shape == (1, None) and len(r) == 2
+    nested = tf.ragged.constant([[[1, 2], [3]], [[5, 6]]])
+    assert nested.shape == (2, None, None) and nested.ragged_rank == 2
+
+
+def test_ragged_rank_one_keeps_uniform_inner_dimensions():
+    r = tf.ragged.constant([[[1, 2], [3, 4]], [[5, 6]]], ragged_rank=1)
+    assert r.shape == (2, None, 2) and r.ragged_rank == 1
+    assert r.to_list() == [[[1, 2], [3, 4]], [[5, 6]]]
+    np.testing.assert_array_equal(np.asarray(r.values), [[1, 2], [3, 4], [5, 6]])
+    dense = np.asarray(r.to_tensor())
+    np.testing.assert_array_equal(dense, [[[1, 2], [3, 4]], [[5, 6], [0, 0]]])
+    np.testing.assert_array_equal(np.asarray(r.to_tensor(shape=[3, 1, 2])), [[[1, 2]], [[5, 6]], [[0, 0]]])
+    with pytest.raises(ValueError, match="ragged_rank=1"):
+        tf.ragged.constant([[[1, 2], [3]], [[5, 6]]], ragged_rank=1)
+
+
+def test_nested_ragged_values_flat_values_and_to_tensor():
+    nested = tf.ragged.constant([[[1, 2], [3]], [[5, 6]]])
+    assert nested.values.to_list() == [[1, 2], [3], [5, 6]]
+    np.testing.assert_array_equal(np.asarray(nested.flat_values), [1, 2, 3, 5, 6])
+    np.testing.assert_array_equal(np.asarray(nested.to_tensor()), [[[1, 2], [3, 0]], [[5, 6], [0, 0]]])
+    np.testing.assert_array_equal(np.asarray(nested.to_tensor(default_value=-1)),
+                                  [[[1, 2], [3, -1]], [[5, 6], [-1, -1]]])
