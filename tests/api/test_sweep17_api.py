@@ -42,3 +42,17 @@ def test_nested_ragged_values_flat_values_and_to_tensor():
     np.testing.assert_array_equal(np.asarray(nested.to_tensor()), [[[1, 2], [3, 0]], [[5, 6], [0, 0]]])
     np.testing.assert_array_equal(np.asarray(nested.to_tensor(default_value=-1)),
                                   [[[1, 2], [3, -1]], [[5, 6], [-1, -1]]])
+
+
+def test_sparse_tensor_parts_take_tensorflows_dtypes():
+    st = tf.sparse.SparseTensor(indices=[[0, 0]], values=[1.0], dense_shape=[3, 4])
+    assert st.indices.dtype == tf.int64 and st.dense_shape.dtype == tf.int64 and st.values.dtype == tf.float32
+    assert st.shape == (3, 4) and st.get_shape().as_list() == [3, 4]
+    # Python ints are int32 values (as tf.constant), int64 indices whatever they are given as
+    ints = tf.sparse.SparseTensor(indices=np.array([[0, 0], [1, 2]], np.int32), values=[1, 2], dense_shape=[3, 4])
+    assert ints.values.dtype == tf.int32 and ints.indices.dtype == tf.int64 and ints.dense_shape.dtype == tf.int64
+    np.testing.assert_array_equal(np.asarray(tf.sparse.to_dense(ints)), [[1, 0, 0, 0], [0, 0, 2, 0], [0, 0, 0, 0]])
+    assert tf.sparse.SparseTensor([[0]], [2 ** 40], [1]).values.dtype == tf.int64   # too big for int32
+    assert tf.sparse.SparseTensor([[0]], np.array([3], np.int64), [1]).values.dtype == tf.int64
+    with pytest.raises(TypeError, match="indices must be integers"):
+        tf.sparse.SparseTensor(indices=[[0.5, 0]], values=[1.0], dense_shape=[3, 4])
