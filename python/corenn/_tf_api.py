@@ -350,12 +350,26 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     return ops.logsumexp(input_tensor, axis=_axis(axis), keepdims=keepdims)
 
 
-def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
-    if transpose_a:
+def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False, a_is_sparse=False,
+           b_is_sparse=False, output_type=None, grad_a=False, grad_b=False, name=None):
+    """TensorFlow's ``tf.matmul`` / ``tf.linalg.matmul``: ``adjoint_a`` / ``adjoint_b`` are the
+    conjugate transposes (the transposes for real tensors; complex NumPy operands are multiplied
+    by NumPy); the ``*_is_sparse`` and ``grad_*`` hints change nothing; ``output_type`` casts."""
+    if (transpose_a and adjoint_a) or (transpose_b and adjoint_b):
+        raise ValueError("tf.matmul: only one of transpose_a and adjoint_a (transpose_b and adjoint_b) can be True")
+    if np.iscomplexobj(a) or np.iscomplexobj(b):
+        A, B = np.asarray(a), np.asarray(b)
+        if transpose_a or adjoint_a:
+            A = np.swapaxes(A.conj() if adjoint_a else A, -1, -2)
+        if transpose_b or adjoint_b:
+            B = np.swapaxes(B.conj() if adjoint_b else B, -1, -2)
+        return np.matmul(A, B)
+    if transpose_a or adjoint_a:
         a = ops.swapaxes(a, -1, -2)
-    if transpose_b:
+    if transpose_b or adjoint_b:
         b = ops.swapaxes(b, -1, -2)
-    return ops.matmul(a, b)
+    out = ops.matmul(a, b)
+    return out if output_type is None else ops.cast(out, _dtype_name(output_type))
 
 
 def _binary(name, op):

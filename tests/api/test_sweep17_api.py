@@ -56,3 +56,21 @@ def test_sparse_tensor_parts_take_tensorflows_dtypes():
     assert tf.sparse.SparseTensor([[0]], np.array([3], np.int64), [1]).values.dtype == tf.int64
     with pytest.raises(TypeError, match="indices must be integers"):
         tf.sparse.SparseTensor(indices=[[0.5, 0]], values=[1.0], dense_shape=[3, 4])
+
+
+def test_matmul_adjoint_and_hints_as_tensorflow():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, 4, 3)).astype("float32"), rng.normal(size=(2, 5, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(tf.matmul(a, b, adjoint_b=True)), a @ b.transpose(0, 2, 1), rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(np.asarray(tf.linalg.matmul(a, a, adjoint_a=True, b_is_sparse=True)),
+                               a.transpose(0, 2, 1) @ a, rtol=1e-5, atol=1e-6)
+    c = (rng.normal(size=(3, 3)) + 1j * rng.normal(size=(3, 3))).astype("complex64")
+    np.testing.assert_allclose(np.asarray(tf.matmul(c, c, adjoint_a=True)), c.conj().T @ c, rtol=1e-5)
+    with pytest.raises(ValueError, match="only one of transpose_a and adjoint_a"):
+        tf.matmul(a, b, transpose_a=True, adjoint_a=True)
+    # the gradient flows through the adjoint as through the transpose
+    x = tf.Variable(a[0])
+    with tf.GradientTape() as tape:
+        y = tf.reduce_sum(tf.matmul(x, b[0], adjoint_b=True))
+    np.testing.assert_allclose(np.asarray(tape.gradient(y, x)), np.tile(b[0].sum(0), (4, 1)), rtol=1e-5)
