@@ -36,7 +36,7 @@ def constant(pylist, dtype=None, ragged_rank=None, inner_shape=None, name=None, 
                              f"mixing scalars and lists: row {i}")
     out = np.empty(len(rows), dtype=object)
     for i, row in enumerate(rows):
-        if row and isinstance(row[0], (str, bytes)):
+        if len(row) and isinstance(row[0], (str, bytes)):
             out[i] = [from_bytes(v) if isinstance(v, bytes) else v for v in row]
             continue
         a = np.asarray(row, dtype=None if dtype is None else str(dtype))

@@ -179,6 +179,33 @@ class RaggedTensor(np.ndarray):
         rows = [r for r in np.asarray(self) if isinstance(r, RaggedTensor)]
         return 1 + (max(r.ragged_rank for r in rows) if rows else 0)
 
+    def merge_dims(self, outer_axis, inner_axis):
+        """TensorFlow's ``merge_dims``: dimensions outer_axis..inner_axis become one. Merging
+        from axis 0 drops ragged levels (``(B, None, None)`` merged over 0..1 is the
+        ``(total, None)`` RaggedTensor of all inner rows; ``(B, None)`` over 0..1 the flat
+        values); from a later axis each row is merged."""
+        rank = len(self.shape)
+        o, i = int(outer_axis), int(inner_axis)
+        o, i = o + rank if o < 0 else o, i + rank if i < 0 else i
+        if not 0 <= o <= i < rank:
+            raise ValueError(f"RaggedTensor.merge_dims: need 0 <= outer_axis <= inner_axis < rank {rank}, got "
+                             f"outer_axis={outer_axis}, inner_axis={inner_axis}")
+        if o == i:
+            return self
+        if o > 0:   # merge inside every row: the row's axes are one lower
+            rows = [r.merge_dims(o - 1, i - 1) if isinstance(r, RaggedTensor)
+                    else np.asarray(r).reshape(np.asarray(r).shape[:o - 1] + (-1,) + np.asarray(r).shape[i:])
+                    for r in np.asarray(self)]
+            return RaggedTensor._from_rows(rows)
+        out = self
+        for _ in range(i):
+            if isinstance(out, RaggedTensor):
+                out = out.values
+            else:   # dense values below the ragged levels: (n, d, ...) -> (n * d, ...)
+                from . import ops
+                out = ops.reshape(out, (-1,) + tuple(out.shape[2:]))
+        return out
+
     def row_lengths(self):
         from . import _tf_api
         return _tf_api.constant(np.array([len(r) for r in np.asarray(self)], np.int64), dtype="int64")
@@ -684,6 +711,9 @@ def to_number(string_tensor, out_type="float32", name=None):
     """The numbers the strings spell, as a Tensor of ``out_type`` (float32 by default), as
     TensorFlow returns (a float64 / small-int ``out_type`` keeps corenn's float32 / int32)."""
     from . import _tf_api
+    if isinstance(string_tensor, RaggedTensor):   # row by row: a RaggedTensor of numbers, as TensorFlow
+        return RaggedTensor._from_rows([np.asarray(to_number(r, out_type)) if not isinstance(r, RaggedTensor)
+                                        else to_number(r, out_type) for r in np.asarray(string_tensor)])
     out = np.asarray(_map(float, string_tensor, "to_number"), dtype=np.dtype(str(out_type)))
     kind = np.float32 if out.dtype.kind == "f" else np.int64 if out.dtype == np.int64 else np.int32
     return _tf_api.constant(out.astype(kind), dtype=np.dtype(kind).name)
