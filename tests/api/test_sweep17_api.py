@@ -74,3 +74,113 @@ def test_matmul_adjoint_and_hints_as_tensorflow():
     with tf.GradientTape() as tape:
         y = tf.reduce_sum(tf.matmul(x, b[0], adjoint_b=True))
     np.testing.assert_allclose(np.asarray(tape.gradient(y, x)), np.tile(b[0].sum(0), (4, 1)), rtol=1e-5)
+
+
+def test_ragged_constant_of_arrays_and_merge_dims_as_tensorflow():
+    # per-molecule (atoms, features) arrays, as keras.io's MPNN example builds its inputs
+    r = tf.ragged.constant([np.ones((2, 3)), np.zeros((1, 3))], dtype=tf.float32)
+    assert r.shape == (2, None, None) and r.ragged_rank == 2
+    np.testing.assert_array_equal(np.asarray(r.merge_dims(0, 1).to_tensor()), [[1, 1, 1], [1, 1, 1], [0, 0, 0]])
+    p = tf.ragged.constant([[[0, 1], [1, 0]], [[0, 1]]], dtype=tf.int64)
+    merged = p.merge_dims(outer_axis=0, inner_axis=1)
+    assert merged.shape == (3, None)
+    np.testing.assert_array_equal(np.asarray(merged.to_tensor()), [[0, 1], [1, 0], [0, 1]])
+    np.testing.assert_array_equal(np.asarray(p.merge_dims(0, 2)), [0, 1, 1, 0, 0, 1])
+    assert p.merge_dims(1, 2).to_list() == [[0, 1, 1, 0], [0, 1]] and p.merge_dims(1, 2).shape == (2, None)
+    q = tf.ragged.constant([[1, 2], [3]])
+    np.testing.assert_array_equal(np.asarray(q.merge_dims(0, -1)), [1, 2, 3])
+    u = tf.ragged.constant([[[1, 2], [3, 4]], [[5, 6]]], ragged_rank=1)
+    np.testing.assert_array_equal(np.asarray(u.merge_dims(0, 1)), [[1, 2], [3, 4], [5, 6]])
+    assert u.merge_dims(1, 2).to_list() == [[1, 2, 3, 4], [5, 6]]
+    with pytest.raises(ValueError, match="outer_axis <= inner_axis"):
+        p.merge_dims(2, 1)
+
+
+def test_add_weight_takes_a_bare_int_shape_as_tf_keras_2():
+    class Bias(tf.keras.layers.Layer):
+        def build(self, input_shape):
+            self.b = self.add_weight(shape=(input_shape[-1]), initializer="ones", name="b")   # (n) is an int
+
+        def call(self, x):
+            return x + self.b
+
+    layer = Bias()
+    np.testing.assert_array_equal(np.asarray(layer(np.zeros((2, 4), "float32"))), np.ones((2, 4)))
+    assert tuple(layer.b.shape) == (4,)
+
+
+def test_multi_head_attention_takes_a_4d_mask_shared_by_the_heads():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 5, 8)).astype("float32")
+    keep = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
+    mha = tf.keras.layers.MultiHeadAttention(2, 4)
+    three = np.asarray(mha(x, x, attention_mask=keep[:, None, :]))
+    four = np.asarray(mha(x, x, attention_mask=keep[:, None, None, :]))   # keras.io's MPNN readout
+    np.testing.assert_allclose(four, three, rtol=1e-6, atol=1e-6)
+    # the masked steps change nothing: the same as attending over the first three steps only
+    short = np.asarray(mha(x[:1], x[:1, :3]))
+    np.testing.assert_allclose(three[:1], short, rtol=1e-5, atol=1e-5)
+    # a symbolic call takes it too
+    inp = tf.keras.Input((5, 8))
+    mask = tf.keras.Input((1, 1, 5))
+    assert tf.keras.layers.MultiHeadAttention(2, 4)(inp, inp, attention_mask=mask).shape == (None, 5, 8)
+    per_head = np.stack([keep, ~keep], 1)[:, :, None, :]
+    with pytest.raises(NotImplementedError, match="differs between heads"):
+        mha(x, x, attention_mask=per_head)
+
+
+def test_fit_on_batches_whose_inputs_differ_in_length():
+    """A batch of graphs: item features (n_items, 3) and each item's sample index (n_items,),
+    summed per sample inside the model; y has one row per sample (4), as Keras passes such
+    dataset batches on without checking their lengths."""
+    class SegmentSum(tf.keras.layers.Layer):
+        def call(self, inputs):
+            items, owner = inputs
+            return tf.math.unsorted_segment_sum(items, tf.cast(owner, "int32"), num_segments=4)
+
+    items_in = tf.keras.Input((3,))
+    owner_in = tf.keras.Input(())
+    out = tf.keras.layers.Dense(1)(SegmentSum()([items_in, owner_in]))
+    model = tf.keras.Model([items_in, owner_in], out)
+    model.compile("sgd", "mse")
+    rng = np.random.default_rng(0)
+
+    def batches():
+        for _ in range(6):
+            sizes = rng.integers(1, 4, 4)
+            owner = np.repeat(np.arange(4), sizes).astype("float32")
+            items = rng.normal(size=(len(owner), 3)).astype("float32")
+            target = np.add.reduceat(items.sum(1), np.concatenate([[0], np.cumsum(sizes)[:-1]]))
+            yield (items, owner), target[:, None].astype("float32")
+
+    history = model.fit(batches(), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    (items, owner), target = next(batches())
+    pred = model.predict_on_batch([items, owner])
+    w, b = model.layers[-1].get_weights()
+    sums = np.stack([items[owner == k].sum(0) for k in range(4)])
+    np.testing.assert_allclose(pred, sums @ w + b, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="same number of samples"):   # arrays are still checked
+        model.fit([items, owner[:2]], target, verbose=0)
+
+
+def test_strings_to_number_of_a_ragged_tensor_and_dataset_strings_as_bytes(tmp_path):
+    r = tf.strings.to_number(tf.strings.split(np.array(["1,2.5", "3"]), ","), tf.float32)
+    assert r.shape == (2, None) and r.to_list() == [[1.0, 2.5], [3.0]]
+    np.testing.assert_array_equal(np.asarray(r.to_tensor()), [[1.0, 2.5], [3.0, 0.0]])
+    ints = tf.strings.to_number(tf.strings.split(np.array(["1,2", "3"]), ","), tf.int32)
+    assert ints.to_list() == [[1, 2], [3]] and ints.values.dtype == tf.int32
+    # a CSV column and a map function's strings come out of the dataset as TensorFlow's bytes
+    path = tmp_path / "d.csv"
+    path.write_text("u1|a,b,c\nu2|d,e,f\n")
+
+    def process(features):
+        ids = tf.strings.split(features["ids"], ",").to_tensor()
+        features["ids"] = ids[:, :-1]
+        return features
+
+    ds = tf.data.experimental.make_csv_dataset(str(path), batch_size=2, column_names=["user", "ids"], header=False,
+                                               field_delim="|", shuffle=False, num_epochs=1).map(process)
+    batch = next(iter(ds))
+    assert batch["user"].numpy().tolist() == [b"u1", b"u2"]
+    assert batch["ids"].numpy().tolist() == [[b"a", b"b"], [b"d", b"e"]]
