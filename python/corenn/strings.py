@@ -82,6 +82,12 @@ class StringScalar(str):
     shape = ()
     ndim = 0
 
+    @property
+    def dtype(self):
+        """tf.string (``x.dtype == tf.string``, as a TensorFlow string scalar answers)."""
+        from .dtypes import string
+        return string
+
     def numpy(self):
         return to_bytes(self)
 
