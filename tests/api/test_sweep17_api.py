@@ -184,3 +184,62 @@ def test_strings_to_number_of_a_ragged_tensor_and_dataset_strings_as_bytes(tmp_p
     batch = next(iter(ds))
     assert batch["user"].numpy().tolist() == [b"u1", b"u2"]
     assert batch["ids"].numpy().tolist() == [[b"a", b"b"], [b"d", b"e"]]
+
+
+def _write_wav(path, samples, rate=8000, channels=1):
+    import wave
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(channels)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes(np.asarray(samples, "<i2").tobytes())
+
+
+def test_audio_dataset_from_directory(tmp_path):
+    rng = np.random.default_rng(0)
+    clips = {}
+    for word, lengths in (("no", (5, 3)), ("yes", (4, 6, 2))):
+        (tmp_path / word).mkdir()
+        for i, n in enumerate(lengths):
+            pcm = rng.integers(-32768, 32767, n)
+            _write_wav(tmp_path / word / f"{i}.wav", pcm)
+            clips[(word, i)] = pcm / 32768.0
+    (tmp_path / "yes" / "notes.txt").write_text("not audio")
+    ds = tf.keras.utils.audio_dataset_from_directory(str(tmp_path), batch_size=8, shuffle=False, verbose=False)
+    assert ds.class_names == ["no", "yes"]
+    audio, labels = next(iter(ds))
+    # files in sorted order, each batch zero-padded to its longest clip, (samples, channels)
+    assert tuple(audio.shape) == (5, 6, 1) and np.asarray(labels).tolist() == [0, 0, 1, 1, 1]
+    assert labels.dtype == tf.int32 and audio.dtype == tf.float32
+    for k, key in enumerate([("no", 0), ("no", 1), ("yes", 0), ("yes", 1), ("yes", 2)]):
+        want = clips[key]
+        np.testing.assert_allclose(np.asarray(audio)[k, :len(want), 0], want, atol=1e-7)
+        assert not np.asarray(audio)[k, len(want):].any()
+    fixed = tf.keras.utils.audio_dataset_from_directory(str(tmp_path), batch_size=2, shuffle=False,
+                                                        output_sequence_length=4, label_mode="categorical",
+                                                        verbose=False)
+    shapes = [tuple(a.shape) for a, _ in fixed]
+    assert shapes == [(2, 4, 1), (2, 4, 1), (1, 4, 1)]
+    first_audio, first_labels = next(iter(fixed))
+    np.testing.assert_allclose(np.asarray(first_audio)[0, :, 0], clips[("no", 0)][:4], atol=1e-7)
+    np.testing.assert_array_equal(np.asarray(first_labels), [[1, 0], [1, 0]])
+    train, val = tf.keras.utils.audio_dataset_from_directory(str(tmp_path), batch_size=4, validation_split=0.4,
+                                                             subset="both", seed=1, verbose=False)
+    assert sum(len(np.asarray(l)) for _, l in train) == 3 and sum(len(np.asarray(l)) for _, l in val) == 2
+    with pytest.raises(ValueError, match="does not resample"):
+        next(iter(tf.keras.utils.audio_dataset_from_directory(str(tmp_path), sampling_rate=16000, verbose=False)))
+    with pytest.raises(ValueError, match="both ragged=True and output_sequence_length"):
+        tf.keras.utils.audio_dataset_from_directory(str(tmp_path), ragged=True, output_sequence_length=4)
+
+
+def test_fit_takes_one_callback_and_string_scalars_answer_dtype():
+    model = tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    seen = []
+    callback = tf.keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch))
+    model.fit(np.ones((4, 2), "float32"), np.ones((4, 1), "float32"), epochs=2, verbose=0, callbacks=callback)
+    assert seen == [0, 1]
+    s = tf.constant("file.wav")
+    assert s.dtype == tf.string and tf.string == s.dtype
+    assert tf.string == tf.constant(["a", "b"]).dtype and tf.string != tf.constant([1.0]).dtype
+    assert tf.float32 != tf.string
