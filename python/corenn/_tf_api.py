@@ -161,7 +161,7 @@ def expand_dims(input, axis, name=None):  # noqa: A002 - TensorFlow's name
 
 def squeeze(input, axis=None, name=None):  # noqa: A002
     if _is_string(input):
-        return np.squeeze(as_string_array(input, "squeeze"), axis=axis)
+        return _strings.wrap(np.squeeze(as_string_array(input, "squeeze"), axis=axis))
     return ops.squeeze(input, axis)
 
 
@@ -169,14 +169,14 @@ def concat(values, axis, name=None):
     if builtins.any(isinstance(v, _strings.RaggedTensor) for v in values):
         from . import _ragged_ops
         return _ragged_ops.concat(values, axis)
-    if builtins.any(_is_string(v) for v in values):
-        return np.concatenate([as_string_array(v, "concat") for v in values], axis=axis)
+    if builtins.any(_is_string(v) for v in values):   # a string tensor, with numpy() giving bytes
+        return _strings.wrap(np.concatenate([as_string_array(v, "concat") for v in values], axis=axis))
     return ops.concatenate(list(values), axis=axis)
 
 
 def stack(values, axis=0, name=None):
     if builtins.any(_is_string(v) for v in values):
-        return np.stack([as_string_array(v, "stack") for v in values], axis=axis)
+        return _strings.wrap(np.stack([as_string_array(v, "stack") for v in values], axis=axis))
     return ops.stack(list(values), axis=axis)
 
 
@@ -206,6 +206,9 @@ def fill(dims, value, name=None):
 
 
 def zeros(shape, dtype="float32", name=None):
+    if str(dtype) == "string":   # TensorFlow's zero string is b"": an empty accumulator (tf.zeros([0, 1], tf.string))
+        dims = tuple(int(d) for d in np.asarray(shape).reshape(-1)) if not isinstance(shape, int) else (shape,)
+        return _strings.wrap(np.full(dims, "", dtype=object))
     return ops.zeros(tuple(np.asarray(shape).reshape(-1)) if not isinstance(shape, int) else (shape,),
                      _dtype_name(dtype))
 
@@ -516,6 +519,12 @@ def tile(input, multiples, name=None):  # noqa: A002
     if isinstance(input, _strings.RaggedTensor):
         from . import _ragged_ops
         return _ragged_ops.tile(input, [int(m) for m in np.asarray(multiples).reshape(-1)])
+    if _is_string(input):   # strings repeat as NumPy tiles them (data, no gradient)
+        a = as_string_array(input, "tile")
+        reps = [int(m) for m in np.asarray(multiples).reshape(-1)]
+        if len(reps) != a.ndim:
+            raise ValueError(f"tf.tile: multiples has {len(reps)} entries for a rank-{a.ndim} input")
+        return _strings.wrap(np.tile(a, reps))
     return ops.tile(input, list(np.asarray(multiples).reshape(-1)))
 
 
