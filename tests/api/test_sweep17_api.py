@@ -243,3 +243,36 @@ def test_fit_takes_one_callback_and_string_scalars_answer_dtype():
     assert s.dtype == tf.string and tf.string == s.dtype
     assert tf.string == tf.constant(["a", "b"]).dtype and tf.string != tf.constant([1.0]).dtype
     assert tf.float32 != tf.string
+
+
+def test_string_tensors_from_zeros_concat_stack_and_tile_as_tensorflow():
+    empty = tf.zeros([0, 1], dtype=tf.string)
+    assert empty.shape == (0, 1) and tf.zeros([2], tf.string).numpy().tolist() == [b"", b""]
+    steps = tf.concat((empty, [["Open"], ["Read"]]), axis=0)
+    steps = tf.concat((steps, [["Train"]]), axis=0)
+    assert steps.numpy().tolist() == [[b"Open"], [b"Read"], [b"Train"]]
+    assert tf.stack([tf.constant(["a"]), tf.constant(["b"])]).numpy().tolist() == [[b"a"], [b"b"]]
+    assert tf.squeeze(tf.constant([["a"], ["b"]]), axis=-1).numpy().tolist() == [b"a", b"b"]
+    tiled = tf.tile([[["1st map"]]], [3, 1, 1])
+    assert tiled.shape == (3, 1, 1) and tiled.numpy().reshape(-1).tolist() == [b"1st map"] * 3
+    with pytest.raises(ValueError, match="multiples has 3 entries for a rank-2 input"):
+        tf.tile([["a"]], [2, 1, 1])
+
+
+def test_from_generator_takes_a_tuple_for_one_tensor_spec():
+    """The tf.data performance guide yields (sample_idx,) against TensorSpec(shape=(1,)):
+    TensorFlow converts the tuple to one array."""
+    def gen(n):
+        for i in range(n):
+            yield (i,)
+
+    ds = tf.data.Dataset.from_generator(gen, output_signature=tf.TensorSpec(shape=(1,), dtype=tf.int64),
+                                        args=(3,))
+    assert [x.numpy().tolist() for x in ds] == [[0], [1], [2]]
+
+    def ragged_tuple():
+        yield ([1, 2], [3])
+
+    with pytest.raises(TypeError, match="tuple that is not one array"):
+        list(tf.data.Dataset.from_generator(ragged_tuple, output_signature=tf.TensorSpec(shape=(None,),
+                                                                                          dtype=tf.int64)))
