@@ -276,3 +276,24 @@ def test_from_generator_takes_a_tuple_for_one_tensor_spec():
     with pytest.raises(TypeError, match="tuple that is not one array"):
         list(tf.data.Dataset.from_generator(ragged_tuple, output_signature=tf.TensorSpec(shape=(None,),
                                                                                           dtype=tf.int64)))
+
+
+def test_compile_still_runs_the_fused_loss_classes_for_names_and_functions():
+    """losses.get('mse') is now the per-sample function (Keras 3); compile maps it, the name and the
+    class name to the same fused MeanSquaredError, so fit runs the C++ loss kernel either way."""
+    losses = tf.keras.losses
+    model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(2)])
+    for spec in ("mse", "mean_squared_error", "MeanSquaredError", losses.get("mse"), losses.mean_squared_error):
+        model.compile("sgd", spec)
+        assert type(model._losses[0]) is losses.MeanSquaredError
+    for spec, cls in (("binary_crossentropy", losses.BinaryCrossentropy), ("mae", losses.MeanAbsoluteError),
+                      (losses.get("categorical_crossentropy"), losses.CategoricalCrossentropy),
+                      (losses.get("sparse_categorical_crossentropy"), losses.SparseCategoricalCrossentropy)):
+        model.compile("sgd", spec)
+        assert type(model._losses[0]) is cls
+    # metric names in the logs: the string given, or the function's name (as Keras 3)
+    x, y = np.ones((4, 3), "float32"), np.zeros((4, 2), "float32")
+    model.compile("sgd", "mse", metrics=["mae", tf.keras.metrics.mean_absolute_error, tf.keras.metrics.get("mse")])
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "mae", "mean_absolute_error", "mean_squared_error"}
+    assert logs["mae"] == pytest.approx(logs["mean_absolute_error"])
