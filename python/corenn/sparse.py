@@ -31,7 +31,8 @@ class SparseTensor:
         else:
             vals = np.asarray(values)
             self.values = vals.astype(np.float32) if vals.dtype == np.float64 else vals
-            if vals.dtype == np.int64 and isinstance(values, (list, tuple, int)) and (not vals.size or np.abs(vals).max() < 2 ** 31):
+            if vals.dtype == np.int64 and isinstance(values, (list, tuple, int)) and (
+                    not vals.size or np.abs(vals).max() < 2 ** 31):
                 # Python ints are int32 values, as tf.constant makes them (the indices and
                 # dense_shape are int64 whatever they are given as)
                 self.values = vals.astype(np.int32)

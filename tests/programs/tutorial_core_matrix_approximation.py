@@ -55,7 +55,8 @@ for r in (15, 5):
 # -- image compression: a (h, w, 3) image, channels first for a batch of SVDs ------------------
 h, w = 48, 64
 yy, xx = np.mgrid[0:h, 0:w] / np.array([h, w])[:, None, None]
-img = np.stack([1 / (1 + 40 * (xx - yy) ** 2), np.sin(6 * xx * yy), np.exp(-((xx - 0.5) ** 2 + (yy - 0.5) ** 2) * 8)], -1)
+img = np.stack([1 / (1 + 40 * (xx - yy) ** 2), np.sin(6 * xx * yy),
+                np.exp(-((xx - 0.5) ** 2 + (yy - 0.5) ** 2) * 8)], -1)
 img = ((img - img.min()) / (img.max() - img.min())).astype("float32")
 I = tf.convert_to_tensor(img)
 print(f"Image shape: {I.shape}")

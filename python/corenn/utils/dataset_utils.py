@@ -1,6 +1,6 @@
 """Keras' dataset helpers over corenn.data.Dataset: timeseries_dataset_from_array,
-text_dataset_from_directory, image_dataset_from_directory, audio_dataset_from_directory, split_dataset (Keras 3's arguments,
-order and defaults). Images are decoded with Pillow (installed with matplotlib, the ``plot``
+text_dataset_from_directory, image_dataset_from_directory, audio_dataset_from_directory,
+split_dataset (Keras 3's arguments, order and defaults). Images are decoded with Pillow (installed with matplotlib, the ``plot``
 extra; imported only when images are read) and resized by the Resizing layer's kernel (TF's
 half-pixel rule, as Keras resizes them).
 
