@@ -1,8 +1,9 @@
 """Keras' dataset helpers over corenn.data.Dataset: timeseries_dataset_from_array,
 text_dataset_from_directory, image_dataset_from_directory, audio_dataset_from_directory,
-split_dataset (Keras 3's arguments, order and defaults). Images are decoded with Pillow (installed with matplotlib, the ``plot``
-extra; imported only when images are read) and resized by the Resizing layer's kernel (TF's
-half-pixel rule, as Keras resizes them).
+split_dataset (Keras 3's arguments, order and defaults). Images are decoded with Pillow
+(installed with matplotlib, the ``plot`` extra; imported only when images are read) and resized
+by the Resizing layer's kernel (TF's half-pixel rule, as Keras resizes them); WAV files with
+``tf.audio.decode_wav``.
 
 Where Keras draws a random seed (shuffling without ``seed=``), corenn draws it from its own
 generator, so ``utils.set_random_seed`` makes the result reproducible.
