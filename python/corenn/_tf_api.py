@@ -189,7 +189,10 @@ def transpose(a, perm=None, conjugate=False, name=None):
 
 
 def shape(input, out_type="int32", name=None):  # noqa: A002
-    """The shape as an int32 Tensor (``tf.shape(x)[0]`` is the batch size)."""
+    """The shape as an int32 Tensor (``tf.shape(x)[0]`` is the batch size); of a RaggedTensor a
+    DynamicRaggedShape, as TensorFlow gives."""
+    if isinstance(input, _strings.RaggedTensor):
+        return _strings.DynamicRaggedShape(input)
     return Tensor.from_numpy(np.asarray(np.shape(input), dtype=_dtype_name(out_type)))
 
 
@@ -198,6 +201,9 @@ def rank(input, name=None):  # noqa: A002
 
 
 def size(input, out_type="int32", name=None):  # noqa: A002
+    if isinstance(input, _strings.RaggedTensor):   # the values it holds, as TensorFlow counts
+        return Tensor.from_numpy(np.asarray(int(np.prod(np.shape(np.asarray(input.flat_values)))),
+                                            _dtype_name(out_type)))
     return Tensor.from_numpy(np.asarray(int(np.prod(np.shape(input))), _dtype_name(out_type)))
 
 

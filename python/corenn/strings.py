@@ -423,6 +423,47 @@ class RaggedTensor(np.ndarray):
         return _tf_api.constant(out, dtype=str(out.dtype))
 
 
+class DynamicRaggedShape:
+    """What ``tf.shape`` gives for a RaggedTensor: the number of rows, each ragged level's row
+    lengths, then the uniform inner sizes. Indexing a uniform dimension gives its size (an int32
+    scalar Tensor); a ragged one raises, as TensorFlow's."""
+
+    def __init__(self, ragged):
+        self._static = tuple(ragged.shape)
+        levels, rows = [], list(np.asarray(ragged))
+        while rows and any(isinstance(r, RaggedTensor) for r in rows):
+            levels.append(tuple(len(r) for r in rows))
+            rows = [inner for r in rows for inner in np.asarray(r)]
+        levels.append(tuple(len(r) for r in rows))
+        self._lengths = [len(ragged)] + levels + list(self._static[1 + len(levels):])
+        self.num_row_partitions = len(levels)
+
+    @property
+    def rank(self):
+        return len(self._static)
+
+    def static_lengths(self):
+        return list(self._static)
+
+    def __len__(self):
+        return self.rank
+
+    def __getitem__(self, index):
+        from . import _tf_api
+        i = int(index)
+        i = i + self.rank if i < 0 else i
+        if not 0 <= i < self.rank:
+            raise IndexError(f"DynamicRaggedShape: index {index} is out of range for rank {self.rank}")
+        if 1 <= i <= self.num_row_partitions:
+            raise ValueError(f"Index {index} is not uniform")
+        return _tf_api.constant(np.int32(self._lengths[i]), dtype="int32")
+
+    def __repr__(self):
+        shown = [str(v) if isinstance(v, int) else "(" + ", ".join(str(n) for n in v) + (",)" if len(v) == 1 else ")")
+                 for v in self._lengths]
+        return f"<DynamicRaggedShape lengths=[{', '.join(shown)}] num_row_partitions={self.num_row_partitions}>"
+
+
 def _dense_nd(self, default_value, shape):
     """to_tensor of numeric rows of rank > 1 (rows of RaggedTensor rows, padded inside first,
     or rows with inner dimensions): every dimension padded to its largest size, or to ``shape``."""

@@ -297,3 +297,18 @@ def test_compile_still_runs_the_fused_loss_classes_for_names_and_functions():
     logs = model.evaluate(x, y, verbose=0, return_dict=True)
     assert set(logs) == {"loss", "mae", "mean_absolute_error", "mean_squared_error"}
     assert logs["mae"] == pytest.approx(logs["mean_absolute_error"])
+
+
+def test_shape_and_size_of_a_ragged_tensor_as_tensorflow():
+    r = tf.ragged.constant([[1, 2], [3]])
+    s = tf.shape(r)
+    assert repr(s) == "<DynamicRaggedShape lengths=[2, (2, 1)] num_row_partitions=1>"
+    assert int(s[0]) == 2 and s.rank == 2 and s.num_row_partitions == 1
+    with pytest.raises(ValueError, match="Index 1 is not uniform"):
+        s[1]
+    assert int(tf.size(r)) == 3 and int(tf.rank(r)) == 2
+    uniform = tf.shape(tf.ragged.constant([[[1, 2], [3, 4]], [[5, 6]]], ragged_rank=1))
+    assert repr(uniform) == "<DynamicRaggedShape lengths=[2, (2, 1), 2] num_row_partitions=1>" and int(uniform[2]) == 2
+    nested = tf.ragged.constant([[[1, 2], [3]], [[5, 6]]])
+    assert repr(tf.shape(nested)) == "<DynamicRaggedShape lengths=[2, (2, 1), (2, 1, 2)] num_row_partitions=2>"
+    assert int(tf.size(nested)) == 5 and int(tf.size(tf.strings.split(["a b", "c"]))) == 3
