@@ -161,7 +161,7 @@ def expand_dims(input, axis, name=None):  # noqa: A002 - TensorFlow's name
 
 def squeeze(input, axis=None, name=None):  # noqa: A002
     if _is_string(input):
-        return np.squeeze(as_string_array(input, "squeeze"), axis=axis)
+        return _strings.wrap(np.squeeze(as_string_array(input, "squeeze"), axis=axis))
     return ops.squeeze(input, axis)
 
 
@@ -169,14 +169,14 @@ def concat(values, axis, name=None):
     if builtins.any(isinstance(v, _strings.RaggedTensor) for v in values):
         from . import _ragged_ops
         return _ragged_ops.concat(values, axis)
-    if builtins.any(_is_string(v) for v in values):
-        return np.concatenate([as_string_array(v, "concat") for v in values], axis=axis)
+    if builtins.any(_is_string(v) for v in values):   # a string tensor, with numpy() giving bytes
+        return _strings.wrap(np.concatenate([as_string_array(v, "concat") for v in values], axis=axis))
     return ops.concatenate(list(values), axis=axis)
 
 
 def stack(values, axis=0, name=None):
     if builtins.any(_is_string(v) for v in values):
-        return np.stack([as_string_array(v, "stack") for v in values], axis=axis)
+        return _strings.wrap(np.stack([as_string_array(v, "stack") for v in values], axis=axis))
     return ops.stack(list(values), axis=axis)
 
 
@@ -189,7 +189,10 @@ def transpose(a, perm=None, conjugate=False, name=None):
 
 
 def shape(input, out_type="int32", name=None):  # noqa: A002
-    """The shape as an int32 Tensor (``tf.shape(x)[0]`` is the batch size)."""
+    """The shape as an int32 Tensor (``tf.shape(x)[0]`` is the batch size); of a RaggedTensor a
+    DynamicRaggedShape, as TensorFlow gives."""
+    if isinstance(input, _strings.RaggedTensor):
+        return _strings.DynamicRaggedShape(input)
     return Tensor.from_numpy(np.asarray(np.shape(input), dtype=_dtype_name(out_type)))
 
 
@@ -198,6 +201,9 @@ def rank(input, name=None):  # noqa: A002
 
 
 def size(input, out_type="int32", name=None):  # noqa: A002
+    if isinstance(input, _strings.RaggedTensor):   # the values it holds, as TensorFlow counts
+        return Tensor.from_numpy(np.asarray(int(np.prod(np.shape(np.asarray(input.flat_values)))),
+                                            _dtype_name(out_type)))
     return Tensor.from_numpy(np.asarray(int(np.prod(np.shape(input))), _dtype_name(out_type)))
 
 
@@ -206,6 +212,9 @@ def fill(dims, value, name=None):
 
 
 def zeros(shape, dtype="float32", name=None):
+    if str(dtype) == "string":   # TensorFlow's zero string is b"": an empty accumulator (tf.zeros([0, 1], tf.string))
+        dims = tuple(int(d) for d in np.asarray(shape).reshape(-1)) if not isinstance(shape, int) else (shape,)
+        return _strings.wrap(np.full(dims, "", dtype=object))
     return ops.zeros(tuple(np.asarray(shape).reshape(-1)) if not isinstance(shape, int) else (shape,),
                      _dtype_name(dtype))
 
@@ -350,12 +359,26 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     return ops.logsumexp(input_tensor, axis=_axis(axis), keepdims=keepdims)
 
 
-def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
-    if transpose_a:
+def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False, a_is_sparse=False,
+           b_is_sparse=False, output_type=None, grad_a=False, grad_b=False, name=None):
+    """TensorFlow's ``tf.matmul`` / ``tf.linalg.matmul``: ``adjoint_a`` / ``adjoint_b`` are the
+    conjugate transposes (the transposes for real tensors; complex NumPy operands are multiplied
+    by NumPy); the ``*_is_sparse`` and ``grad_*`` hints change nothing; ``output_type`` casts."""
+    if (transpose_a and adjoint_a) or (transpose_b and adjoint_b):
+        raise ValueError("tf.matmul: only one of transpose_a and adjoint_a (transpose_b and adjoint_b) can be True")
+    if np.iscomplexobj(a) or np.iscomplexobj(b):
+        A, B = np.asarray(a), np.asarray(b)
+        if transpose_a or adjoint_a:
+            A = np.swapaxes(A.conj() if adjoint_a else A, -1, -2)
+        if transpose_b or adjoint_b:
+            B = np.swapaxes(B.conj() if adjoint_b else B, -1, -2)
+        return np.matmul(A, B)
+    if transpose_a or adjoint_a:
         a = ops.swapaxes(a, -1, -2)
-    if transpose_b:
+    if transpose_b or adjoint_b:
         b = ops.swapaxes(b, -1, -2)
-    return ops.matmul(a, b)
+    out = ops.matmul(a, b)
+    return out if output_type is None else ops.cast(out, _dtype_name(output_type))
 
 
 def _binary(name, op):
@@ -502,6 +525,12 @@ def tile(input, multiples, name=None):  # noqa: A002
     if isinstance(input, _strings.RaggedTensor):
         from . import _ragged_ops
         return _ragged_ops.tile(input, [int(m) for m in np.asarray(multiples).reshape(-1)])
+    if _is_string(input):   # strings repeat as NumPy tiles them (data, no gradient)
+        a = as_string_array(input, "tile")
+        reps = [int(m) for m in np.asarray(multiples).reshape(-1)]
+        if len(reps) != a.ndim:
+            raise ValueError(f"tf.tile: multiples has {len(reps)} entries for a rank-{a.ndim} input")
+        return _strings.wrap(np.tile(a, reps))
     return ops.tile(input, list(np.asarray(multiples).reshape(-1)))
 
 

@@ -58,7 +58,9 @@ class DType(str):
         if isinstance(other, str):
             return name == str(other) or (name == "string" and other in ("str", "object"))
         try:
-            return name != "string" and np.dtype(name) == np.dtype(other)
+            if name == "string":   # a string array's NumPy dtype: object (corenn's strings) or str / bytes
+                return np.dtype(other).kind in "OUS"
+            return np.dtype(name) == np.dtype(other)
         except TypeError:
             return False
 

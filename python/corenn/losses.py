@@ -991,8 +991,53 @@ _BY_NAME = {
 _CLASSES = {c.__name__: c for c in set(_BY_NAME.values())}
 
 
-def get(identifier) -> Loss:
-    """A name or alias ('mse'), class name, config dict, class, corenn.losses function or Loss."""
+def _function_named(name):
+    """The per-sample function a lower-case loss name or alias stands for ('mse' -> mean_squared_error)."""
+    key = name.lower()
+    if key not in _BY_NAME:
+        return None
+    key = _FUNCTION_ALIASES.get(key, key)
+    return globals()[key]
+
+
+# aliases whose function has another module-level name
+_FUNCTION_ALIASES = {"huber_loss": "huber", "bce": "binary_crossentropy", "cce": "categorical_crossentropy",
+                     "kullback_leibler_divergence": "kl_divergence"}
+
+
+def get(identifier):
+    """Keras 3's ``losses.get``: a function name or alias ('mse', 'binary_crossentropy') gives the
+    per-sample function (``losses.mean_squared_error``), a class name ('MeanSquaredError'), a
+    Loss class or a ``{class_name, config}`` dict gives a Loss instance; a Loss instance or any
+    other callable comes back as it is; None gives None.
+
+    ``compile(loss=...)`` does not go through this: it maps every form to a Loss object with
+    :func:`_to_loss` (a name or one of these functions becomes its class, so the fused C++ loss
+    kernels run)."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, str):
+        if identifier in _CLASSES:
+            return _CLASSES[identifier]()
+        fn = _function_named(identifier)
+        if fn is None:
+            raise ValueError(f"losses.get: unknown loss {identifier!r}; expected one of "
+                             f"{', '.join(sorted(_BY_NAME))} or a class name")
+        return fn
+    if isinstance(identifier, dict) and identifier.get("class_name") == "function":
+        return get(identifier.get("config"))   # Keras' serialized form of a loss function
+    if isinstance(identifier, (dict, type)):
+        return _to_loss(identifier)
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"losses.get: cannot interpret {identifier!r} as a loss")
+
+
+def _to_loss(identifier) -> Loss:
+    """What ``compile(loss=...)`` uses: any loss form as a Loss object. A name, alias or class
+    name becomes its class (so 'mse' runs the fused C++ kernel), so does one of corenn's
+    per-sample functions (``losses.mean_squared_error``); a user's function is wrapped in
+    LossFunctionWrapper and differentiated by the tape."""
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Loss):
@@ -1003,6 +1048,8 @@ def get(identifier) -> Loss:
             raise ValueError(f"losses.get: unknown loss {identifier!r}; expected one of "
                              f"{', '.join(sorted(_BY_NAME))}")
         return cls()
+    if isinstance(identifier, dict) and identifier.get("class_name") == "function":
+        return _to_loss(identifier.get("config"))
     if isinstance(identifier, dict) and "class_name" in identifier:
         cls = _CLASSES.get(identifier["class_name"])
         if cls is None and identifier["class_name"] == "LossFunctionWrapper":
@@ -1047,8 +1094,18 @@ class LossFunctionWrapper(Loss):
 
 
 def serialize(loss) -> dict:
-    loss = get(loss)
+    """{'class_name', 'config'} of a loss; a name or one of corenn's functions is serialized as
+    its class (what ``compile`` runs)."""
+    loss = _to_loss(loss)
     return {"class_name": type(loss).__name__, "config": loss.get_config()}
 
 
-deserialize = get
+def deserialize(config, custom_objects=None):
+    """Keras' ``losses.deserialize``: as :func:`get` (a function name gives the function, a
+    ``{class_name, config}`` dict a Loss); the user's classes through ``custom_objects`` or the
+    registry."""
+    if custom_objects:
+        from .saving import CustomObjectScope
+        with CustomObjectScope(custom_objects):
+            return get(config)
+    return get(config)

@@ -97,8 +97,12 @@ class Metric:
             Metric.reset_state(self)
 
     def reset_state(self):
-        self.total = 0.0
-        self.count = 0.0
+        # a user's metric may keep its own state variables under these names (add_weight
+        # into self.total, as Keras' guides write): those are reset below, not replaced
+        mine = {id(value) for value, _ in self.__dict__.get("_variables", ())}
+        for attr in ("total", "count"):
+            if id(self.__dict__.get(attr)) not in mine:
+                setattr(self, attr, 0.0)
         for value, initial in self.__dict__.get("_variables", ()):
             np.copyto(np.asarray(value), initial)
 
@@ -1551,12 +1555,39 @@ _CLASSES = {c.__name__: c for c in list(_BY_NAME.values()) + [
     ConcordanceCorrelation]}
 
 
-def get(identifier) -> Metric:
-    """A metric name ('mae', 'binary_accuracy'), class name, class or instance -> Metric.
+def get(identifier):
+    """Keras 3's ``metrics.get``: a metric name or alias ('mae', 'binary_accuracy', 'auc'), class
+    name, class or ``{class_name, config}`` dict gives a Metric instance under its own default
+    name; a Metric instance or a function (``metrics.mean_squared_error``, a user's fn) comes
+    back as it is; None gives None. ``compile(metrics=[...])`` resolves its entries with
+    :func:`resolve` instead, which names each metric after the string it was given and turns
+    function forms into stateful metrics."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, str):
+        if identifier in ("accuracy", "acc"):
+            return Accuracy()
+        cls = _BY_NAME.get(identifier.lower()) or _CLASSES.get(identifier)
+        if cls is None:
+            raise ValueError(f"metrics.get: unknown metric {identifier!r}; expected 'accuracy', "
+                             f"'acc' or one of {', '.join(sorted(_BY_NAME))}")
+        return cls()
+    if isinstance(identifier, dict) and identifier.get("class_name") == "function":
+        fn = globals().get(str(identifier.get("config")))   # Keras' serialized form of a metric function
+        if callable(fn) and not isinstance(fn, type):
+            return fn
+        raise ValueError(f"metrics.get: unknown metric function {identifier.get('config')!r}")
+    if isinstance(identifier, (dict, type)):
+        return _to_metric(identifier)
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"metrics.get: cannot interpret {identifier!r} as a metric")
 
-    'accuracy' / 'acc' without shape information return the plain Accuracy; inside compile
-    they are resolved by :func:`resolve` instead.
-    """
+
+def _to_metric(identifier) -> Metric:
+    """A compile() metric entry as a Metric: names keep the string as the metric's name (its key
+    in the logs), function forms become their stateful metric, a user's function a
+    MeanMetricWrapper, as Keras' compile does."""
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Metric):
@@ -1571,6 +1602,8 @@ def get(identifier) -> Metric:
         m = cls()
         m.name = identifier
         return m
+    if isinstance(identifier, dict) and identifier.get("class_name") == "function":
+        return _to_metric(identifier.get("config"))
     if isinstance(identifier, dict) and "class_name" in identifier:
         cls = _CLASSES.get(identifier["class_name"])
         if cls is None:   # a user's Metric class, registered or passed as a custom object
@@ -1621,7 +1654,7 @@ def resolve(identifier, loss=None, y_true_ndim=None, y_pred_shape=None, y_true_l
     if isinstance(identifier, Metric):
         # a fresh copy per use so training and validation keep separate totals
         return type(identifier).from_config(identifier.get_config())
-    return get(identifier)
+    return _to_metric(identifier)
 
 
 # Keras 3's metrics module also exports these per-sample loss functions (keyword options as the
@@ -1634,7 +1667,7 @@ huber = _losses.huber
 def serialize(metric) -> dict:
     """Keras' ``metrics.serialize``: {'class_name', 'config'} of a metric (a name or function
     form is resolved first, as ``get`` does)."""
-    metric = get(metric)
+    metric = _to_metric(metric)
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
 
 

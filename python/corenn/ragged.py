@@ -19,10 +19,16 @@ def constant(pylist, dtype=None, ragged_rank=None, inner_shape=None, name=None, 
     for i, row in enumerate(rows):
         if not isinstance(row, (list, tuple, np.ndarray)):
             raise ValueError(f"tf.ragged.constant: expected a list of rows, row {i} is {type(row).__name__}")
+    if ragged_rank is not None and int(ragged_rank) < 1:
+        raise ValueError(f"tf.ragged.constant: ragged_rank must be at least 1, got {ragged_rank}")
     if rows and all(isinstance(v, (list, tuple, np.ndarray)) for row in rows for v in row) \
             and any(len(row) for row in rows):
+        if ragged_rank is not None and int(ragged_rank) == 1:
+            # ragged_rank=1: only the rows are ragged; each row is a dense (length, ...) array
+            return RaggedTensor._from_rows([_dense_row(row, dtype, i) for i, row in enumerate(rows)])
         # rows of rows (three levels or more): the inner rows, partitioned by each row's count
-        inner = constant([v for row in rows for v in row], dtype=dtype)
+        inner = constant([v for row in rows for v in row], dtype=dtype,
+                         ragged_rank=None if ragged_rank is None else int(ragged_rank) - 1)
         return RaggedTensor.from_row_lengths(inner, [len(row) for row in rows])
     for i, row in enumerate(rows):
         if any(isinstance(v, (list, tuple, np.ndarray)) for v in row):
@@ -30,7 +36,7 @@ def constant(pylist, dtype=None, ragged_rank=None, inner_shape=None, name=None, 
                              f"mixing scalars and lists: row {i}")
     out = np.empty(len(rows), dtype=object)
     for i, row in enumerate(rows):
-        if row and isinstance(row[0], (str, bytes)):
+        if len(row) and isinstance(row[0], (str, bytes)):
             out[i] = [from_bytes(v) if isinstance(v, bytes) else v for v in row]
             continue
         a = np.asarray(row, dtype=None if dtype is None else str(dtype))
@@ -46,6 +52,20 @@ def constant(pylist, dtype=None, ragged_rank=None, inner_shape=None, name=None, 
             if isinstance(r, np.ndarray) and not r.size:
                 out[i] = r.astype(common)
     return out.view(RaggedTensor)
+
+
+def _dense_row(row, dtype, i):
+    """One row of a ``ragged_rank=1`` constant: its inner lists must be rectangular."""
+    try:
+        a = np.asarray(row, dtype=None if dtype is None else str(dtype))
+    except ValueError:
+        a = None
+    if a is None or a.dtype == object:
+        raise ValueError(f"tf.ragged.constant: with ragged_rank=1 the inner lists must all have one length; "
+                         f"row {i} does not")
+    if dtype is None:
+        a = a.astype(np.float32) if a.dtype.kind == "f" else a.astype(np.int32) if a.dtype.kind in "iu" else a
+    return a
 
 
 def map_flat_values(op, *args, **kwargs):

@@ -1325,11 +1325,11 @@ def _compile_args(compile_cfg):
         specs = compile_cfg.get("metrics") or []
         if not isinstance(specs, (list, dict)):
             raise TypeError("'metrics' must be a list or a dict")
-        specs = _nested_specs(specs, metrics.get)
+        specs = _nested_specs(specs, metrics._to_metric)
         weighted = compile_cfg.get("weighted_metrics")
         if weighted is not None and not isinstance(weighted, (list, dict)):
             raise TypeError("'weighted_metrics' must be a list or a dict")
-        weighted = _nested_specs(weighted, metrics.get)
+        weighted = _nested_specs(weighted, metrics._to_metric)
         loss_weights = compile_cfg.get("loss_weights")
     except _BUILD_ERRORS as exc:
         raise _BadConfig(f"compile.json is not a valid compile config: "

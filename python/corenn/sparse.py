@@ -31,6 +31,11 @@ class SparseTensor:
         else:
             vals = np.asarray(values)
             self.values = vals.astype(np.float32) if vals.dtype == np.float64 else vals
+            if vals.dtype == np.int64 and isinstance(values, (list, tuple, int)) and (
+                    not vals.size or np.abs(vals).max() < 2 ** 31):
+                # Python ints are int32 values, as tf.constant makes them (the indices and
+                # dense_shape are int64 whatever they are given as)
+                self.values = vals.astype(np.int32)
         if len(self.values.shape) != 1 or self.values.shape[0] != len(self.indices):
             raise ValueError(f"SparseTensor: values must be one per index row: {len(self.indices)} indices, "
                              f"values of shape {tuple(self.values.shape)}")
@@ -48,7 +53,11 @@ class SparseTensor:
 
     @property
     def shape(self):
-        return tuple(int(d) for d in self.dense_shape)
+        from .kernels import TensorShape
+        return TensorShape(int(d) for d in self.dense_shape)
+
+    def get_shape(self):
+        return self.shape
 
     @property
     def dtype(self):

@@ -82,6 +82,12 @@ class StringScalar(str):
     shape = ()
     ndim = 0
 
+    @property
+    def dtype(self):
+        """tf.string (``x.dtype == tf.string``, as a TensorFlow string scalar answers)."""
+        from .dtypes import string
+        return string
+
     def numpy(self):
         return to_bytes(self)
 
@@ -156,6 +162,55 @@ class RaggedTensor(np.ndarray):
         return f"<tf.RaggedTensor {self.to_list()}>"
 
     __str__ = __repr__
+
+    @property
+    def shape(self):
+        """TensorFlow's static shape: (nrows, None, ...) -- None for each ragged dimension (even
+        when the rows happen to be of one length), then the inner dimensions the rows share
+        (``tf.ragged.constant([[1, 2], [3]]).shape`` is (2, None))."""
+        from .kernels import TensorShape
+        inner = None
+        for r in np.asarray(self):
+            dims = tuple(r.shape[1:]) if isinstance(r, np.ndarray) else ()
+            inner = dims if inner is None else tuple(
+                a if a == b else None for a, b in zip(inner, dims)) if len(inner) == len(dims) else inner
+        return TensorShape((len(self), None) + (inner or ()))
+
+    def get_shape(self):
+        return self.shape
+
+    @property
+    def ragged_rank(self):
+        """How many dimensions are ragged (1, or 2 for rows of RaggedTensor rows, ...)."""
+        rows = [r for r in np.asarray(self) if isinstance(r, RaggedTensor)]
+        return 1 + (max(r.ragged_rank for r in rows) if rows else 0)
+
+    def merge_dims(self, outer_axis, inner_axis):
+        """TensorFlow's ``merge_dims``: dimensions outer_axis..inner_axis become one. Merging
+        from axis 0 drops ragged levels (``(B, None, None)`` merged over 0..1 is the
+        ``(total, None)`` RaggedTensor of all inner rows; ``(B, None)`` over 0..1 the flat
+        values); from a later axis each row is merged."""
+        rank = len(self.shape)
+        o, i = int(outer_axis), int(inner_axis)
+        o, i = o + rank if o < 0 else o, i + rank if i < 0 else i
+        if not 0 <= o <= i < rank:
+            raise ValueError(f"RaggedTensor.merge_dims: need 0 <= outer_axis <= inner_axis < rank {rank}, got "
+                             f"outer_axis={outer_axis}, inner_axis={inner_axis}")
+        if o == i:
+            return self
+        if o > 0:   # merge inside every row: the row's axes are one lower
+            rows = [r.merge_dims(o - 1, i - 1) if isinstance(r, RaggedTensor)
+                    else np.asarray(r).reshape(np.asarray(r).shape[:o - 1] + (-1,) + np.asarray(r).shape[i:])
+                    for r in np.asarray(self)]
+            return RaggedTensor._from_rows(rows)
+        out = self
+        for _ in range(i):
+            if isinstance(out, RaggedTensor):
+                out = out.values
+            else:   # dense values below the ragged levels: (n, d, ...) -> (n * d, ...)
+                from . import ops
+                out = ops.reshape(out, (-1,) + tuple(out.shape[2:]))
+        return out
 
     def row_lengths(self):
         from . import _tf_api
@@ -273,15 +328,27 @@ class RaggedTensor(np.ndarray):
 
     @property
     def values(self):
-        """All rows' values concatenated (a Tensor of numbers or a StringTensor)."""
-        rows = [np.asarray(r, dtype=object if _row_is_text(r) else None).reshape(-1) for r in np.asarray(self)]
-        if any(_row_is_text(r) for r in np.asarray(self)):
+        """All rows' values concatenated (a Tensor of numbers or a StringTensor); rows of
+        RaggedTensor rows give the RaggedTensor of all inner rows, rows with uniform inner
+        dimensions (``ragged_constant(..., ragged_rank=1)``) a (total, ...) Tensor."""
+        raw = list(np.asarray(self))
+        if raw and any(isinstance(r, RaggedTensor) for r in raw):
+            return RaggedTensor._from_rows([inner for r in raw for inner in np.asarray(r)])
+        if any(_row_is_text(r) for r in raw):
+            rows = [np.asarray(r, dtype=object).reshape(-1) for r in raw]
             return wrap(np.concatenate(rows).astype(object) if rows else np.empty(0, object))
         from . import _tf_api
+        rows = [np.asarray(r) for r in raw]
+        inner = max((r.shape[1:] for r in rows if r.size), key=len, default=())
+        rows = [r.reshape((0,) + inner) if not r.size else r for r in rows]
         flat = np.concatenate(rows) if rows else np.zeros(0, np.int64)
         return _tf_api.constant(flat)
 
-    flat_values = values
+    @property
+    def flat_values(self):
+        """The innermost values, every ragged level removed (a Tensor or a StringTensor)."""
+        values = self.values
+        return values.flat_values if isinstance(values, RaggedTensor) else values
 
     def to_sparse(self, name=None):
         """A ``tf.SparseTensor`` holding each value at (row, position in row); dense_shape
@@ -330,9 +397,12 @@ class RaggedTensor(np.ndarray):
     def to_tensor(self, default_value=None, shape=None):
         """The rows padded at the end to the longest (or to ``shape``) with ``default_value``
         (0, or '' for strings): a Tensor of numbers or a StringTensor."""
+        text = any(_row_is_text(r) for r in np.asarray(self))
+        nested = any(isinstance(r, RaggedTensor) for r in np.asarray(self))
+        if not text and (nested or any(np.ndim(r) > 1 for r in np.asarray(self))):
+            return self._to_dense_nd(default_value, shape)
         rows = [np.asarray(r, dtype=object).reshape(-1) if _row_is_text(r) else np.asarray(r).reshape(-1)
                 for r in np.asarray(self)]
-        text = any(_row_is_text(r) for r in np.asarray(self))
         width = max((len(r) for r in rows), default=0)
         height = len(rows)
         if shape is not None:
@@ -351,6 +421,75 @@ class RaggedTensor(np.ndarray):
             return out.view(StringTensor)
         from . import _tf_api
         return _tf_api.constant(out, dtype=str(out.dtype))
+
+
+class DynamicRaggedShape:
+    """What ``tf.shape`` gives for a RaggedTensor: the number of rows, each ragged level's row
+    lengths, then the uniform inner sizes. Indexing a uniform dimension gives its size (an int32
+    scalar Tensor); a ragged one raises, as TensorFlow's."""
+
+    def __init__(self, ragged):
+        self._static = tuple(ragged.shape)
+        levels, rows = [], list(np.asarray(ragged))
+        while rows and any(isinstance(r, RaggedTensor) for r in rows):
+            levels.append(tuple(len(r) for r in rows))
+            rows = [inner for r in rows for inner in np.asarray(r)]
+        levels.append(tuple(len(r) for r in rows))
+        self._lengths = [len(ragged)] + levels + list(self._static[1 + len(levels):])
+        self.num_row_partitions = len(levels)
+
+    @property
+    def rank(self):
+        return len(self._static)
+
+    def static_lengths(self):
+        return list(self._static)
+
+    def __len__(self):
+        return self.rank
+
+    def __getitem__(self, index):
+        from . import _tf_api
+        i = int(index)
+        i = i + self.rank if i < 0 else i
+        if not 0 <= i < self.rank:
+            raise IndexError(f"DynamicRaggedShape: index {index} is out of range for rank {self.rank}")
+        if 1 <= i <= self.num_row_partitions:
+            raise ValueError(f"Index {index} is not uniform")
+        return _tf_api.constant(np.int32(self._lengths[i]), dtype="int32")
+
+    def __repr__(self):
+        shown = [str(v) if isinstance(v, int) else "(" + ", ".join(str(n) for n in v) + (",)" if len(v) == 1 else ")")
+                 for v in self._lengths]
+        return f"<DynamicRaggedShape lengths=[{', '.join(shown)}] num_row_partitions={self.num_row_partitions}>"
+
+
+def _dense_nd(self, default_value, shape):
+    """to_tensor of numeric rows of rank > 1 (rows of RaggedTensor rows, padded inside first,
+    or rows with inner dimensions): every dimension padded to its largest size, or to ``shape``."""
+    rows = [np.asarray(r.to_tensor(default_value)) if isinstance(r, RaggedTensor) else np.asarray(r)
+            for r in np.asarray(self)]
+    rank = max(r.ndim for r in rows)
+    full = [r for r in rows if r.ndim == rank]
+    dims = [len(rows)] + [max(r.shape[k] for r in full) for k in range(rank)]
+    if shape is not None:
+        shape = list(shape)
+        if len(shape) != len(dims):
+            raise ValueError(f"RaggedTensor.to_tensor: shape {shape} has {len(shape)} dimensions, the ragged "
+                             f"tensor {len(dims)}")
+        dims = [d if s is None else int(s) for d, s in zip(dims, shape)]
+    kind = np.result_type(*[r.dtype for r in full])
+    out = np.full(dims, 0 if default_value is None else default_value, dtype=kind)
+    for i, r in enumerate(rows[:dims[0]]):
+        if r.ndim != rank:   # an empty row
+            continue
+        cut = tuple(slice(0, min(n, d)) for n, d in zip(r.shape, dims[1:]))
+        out[(i,) + cut] = r[cut]
+    from . import _tf_api
+    return _tf_api.constant(out, dtype=str(out.dtype))
+
+
+RaggedTensor._to_dense_nd = _dense_nd
 
 
 def _row_tensor(row):
@@ -619,6 +758,9 @@ def to_number(string_tensor, out_type="float32", name=None):
     """The numbers the strings spell, as a Tensor of ``out_type`` (float32 by default), as
     TensorFlow returns (a float64 / small-int ``out_type`` keeps corenn's float32 / int32)."""
     from . import _tf_api
+    if isinstance(string_tensor, RaggedTensor):   # row by row: a RaggedTensor of numbers, as TensorFlow
+        return RaggedTensor._from_rows([np.asarray(to_number(r, out_type)) if not isinstance(r, RaggedTensor)
+                                        else to_number(r, out_type) for r in np.asarray(string_tensor)])
     out = np.asarray(_map(float, string_tensor, "to_number"), dtype=np.dtype(str(out_type)))
     kind = np.float32 if out.dtype.kind == "f" else np.int64 if out.dtype == np.int64 else np.int32
     return _tf_api.constant(out.astype(kind), dtype=np.dtype(kind).name)

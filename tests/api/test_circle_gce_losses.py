@@ -108,7 +108,8 @@ def test_generalized_cross_entropy_matches_numpy_and_finite_differences(q):
         value = loss(labels, p)
     np.testing.assert_allclose(np.asarray(tape.gradient(value, p)),
                                numerical_grad(lambda v: _gce(labels, v, q).mean(), probs), rtol=1e-3, atol=1e-6)
-    assert keras.losses.get("categorical_generalized_cross_entropy").q == 0.5
+    assert keras.losses.get("CategoricalGeneralizedCrossEntropy").q == 0.5
+    assert keras.losses._to_loss("categorical_generalized_cross_entropy").q == 0.5   # compile's default
     assert keras.losses.CategoricalGeneralizedCrossEntropy.from_config(loss.get_config()).q == q
 
 

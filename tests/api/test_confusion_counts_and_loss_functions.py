@@ -77,7 +77,8 @@ def test_loss_functions_return_one_value_per_sample(name, rng):
     np.testing.assert_allclose(got.numpy(), ref.loss_per_sample(name, ref.f64(p), ref.f64(y)),
                                rtol=1e-5, atol=1e-6)
     # the class's batch mean is the mean of the per-sample values
-    assert float(losses.get(name)(y, p)) == pytest.approx(float(np.mean(got.numpy())), rel=1e-5)
+    assert losses.get(name) is getattr(losses, name)
+    assert float(losses._to_loss(name)(y, p)) == pytest.approx(float(np.mean(got.numpy())), rel=1e-5)
 
 
 def test_loss_function_aliases_and_sparse_labels(rng):

@@ -115,7 +115,8 @@ def test_focal_losses_train_and_round_trip(rng):
                  losses.Dice(axis=(1, 2)), losses.Tversky(alpha=0.7, beta=0.3)):
         again = losses.deserialize(losses.serialize(loss))
         assert type(again) is type(loss) and again.get_config() == loss.get_config()
-    assert isinstance(losses.get("binary_focal_crossentropy"), losses.BinaryFocalCrossentropy)
+    assert losses.get("binary_focal_crossentropy") is losses.binary_focal_crossentropy   # Keras 3: the function
+    assert isinstance(losses.get("BinaryFocalCrossentropy"), losses.BinaryFocalCrossentropy)
     with pytest.raises(ValueError, match="gamma"):
         losses.BinaryFocalCrossentropy(gamma=-1.0)
 

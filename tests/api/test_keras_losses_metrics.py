@@ -66,9 +66,10 @@ def test_loss_class_function_and_string_agree_with_reference(kind, rng):
         per_sample = np.asarray(getattr(losses, name)(true, pred))   # Keras 3: one value per sample
         assert per_sample.shape == (6,)
         assert float(per_sample.mean()) == pytest.approx(want, rel=1e-5, abs=1e-6)
-        assert type(losses.get(name)) is cls
+        assert losses.get(name) is getattr(losses, FUNCTIONS[kind][0])   # Keras 3: the function
+        assert type(losses._to_loss(name)) is cls                          # compile: the class
     assert type(losses.get(cls.__name__)) is cls
-    assert type(losses.get(getattr(losses, FUNCTIONS[kind][0]))) is cls
+    assert type(losses._to_loss(getattr(losses, FUNCTIONS[kind][0]))) is cls
     # config round trip, with a non-default name and reduction
     custom = cls(reduction="sum", name="my_loss")
     config = custom.get_config()

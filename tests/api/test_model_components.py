@@ -10,7 +10,9 @@ def test_losses_match_numpy(rng):
     yt = rng.normal(size=(6, 3))
     yp = rng.normal(size=(6, 3))
     assert losses.MeanSquaredError()(yt, yp) == pytest.approx(((yt - yp) ** 2).mean(), rel=1e-5)
-    assert losses.get("mae")(yt, yp) == pytest.approx(np.abs(yt - yp).mean(), rel=1e-5)
+    # Keras 3: get("mae") is the per-sample function, get("MeanAbsoluteError") the batch-mean class
+    np.testing.assert_allclose(losses.get("mae")(yt, yp), np.abs(yt - yp).mean(axis=-1), rtol=1e-5)
+    assert losses.get("MeanAbsoluteError")(yt, yp) == pytest.approx(np.abs(yt - yp).mean(), rel=1e-5)
     e = np.abs(yt - yp)
     hub = np.where(e <= 0.5, 0.5 * e ** 2, 0.5 * (e - 0.25)).mean()
     assert losses.Huber(delta=0.5)(yt, yp) == pytest.approx(hub, rel=1e-5)
@@ -26,12 +28,20 @@ def test_losses_match_numpy(rng):
 
 
 def test_loss_resolution_and_errors():
-    assert isinstance(losses.get("mse"), losses.MeanSquaredError)
-    assert isinstance(losses.get(losses.sparse_categorical_crossentropy), losses.SparseCategoricalCrossentropy)
+    # Keras 3: names of functions give the function, class names an instance, callables stay
+    assert losses.get("mse") is losses.mean_squared_error and losses.get("MSE") is losses.mean_squared_error
+    assert isinstance(losses.get("MeanSquaredError"), losses.MeanSquaredError)
+    assert losses.get(losses.sparse_categorical_crossentropy) is losses.sparse_categorical_crossentropy
+    assert losses.get(None) is None
     with pytest.raises(ValueError, match="unknown loss"):
         losses.get("nope")
-    # a function of (y_true, y_pred) is a loss written in Python (Keras' compile(loss=fn))
-    assert isinstance(losses.get(lambda a, b: 0), losses.LossFunctionWrapper)
+    # compile's resolution: a name or corenn function is its class (the fused kernel), a
+    # function of (y_true, y_pred) is a loss written in Python (Keras' compile(loss=fn))
+    assert isinstance(losses._to_loss("mse"), losses.MeanSquaredError)
+    assert isinstance(losses._to_loss(losses.sparse_categorical_crossentropy), losses.SparseCategoricalCrossentropy)
+    fn = lambda a, b: 0   # noqa: E731
+    assert losses.get(fn) is fn
+    assert isinstance(losses._to_loss(fn), losses.LossFunctionWrapper)
     with pytest.raises(TypeError, match="cannot interpret"):
         losses.get(3)
     with pytest.raises(ValueError, match="integer class indices"):
@@ -45,7 +55,10 @@ def test_metric_resolution_like_keras():
     assert isinstance(metrics.resolve("accuracy", sce, 1, (None, 10)), metrics.SparseCategoricalAccuracy)
     m = metrics.resolve("acc", cce, 2, (None, 10))
     assert isinstance(m, metrics.CategoricalAccuracy) and m.name == "acc"
-    assert metrics.get("mae").name == "mae"
+    # Keras 3: get gives the metric under its default name; compile names it after the string
+    assert metrics.get("mae").name == "mean_absolute_error" and metrics.resolve("mae").name == "mae"
+    assert metrics.get(metrics.mean_absolute_error) is metrics.mean_absolute_error
+    assert isinstance(metrics.resolve(metrics.mean_absolute_error), metrics.MeanAbsoluteError)
     with pytest.raises(ValueError, match="unknown metric"):
         metrics.get("f7")
 

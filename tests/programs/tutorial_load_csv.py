@@ -168,8 +168,8 @@ simple_titanic = tf.data.experimental.CsvDataset(titanic_file_path, record_defau
 for example in simple_titanic.take(1):
   print([e.numpy() for e in example])
 first = [e.numpy() for e in next(iter(simple_titanic))]
-# a string field is a str (corenn's string data; TensorFlow's numpy() gives bytes)
-assert first[0] == survived[0] and first[1] == sex[0] and abs(first[2] - age[0]) < 1e-5
+# a string field's numpy() gives bytes, as TensorFlow's does
+assert first[0] == survived[0] and first[1] == sex[0].encode() and abs(first[2] - age[0]) < 1e-5
 
 ages_only = tf.data.experimental.CsvDataset(titanic_file_path, record_defaults=[tf.float32], header=True,
                                             select_cols=[2])

@@ -271,7 +271,7 @@ def _halved_mse(y_true, y_pred):
 def test_loss_function_wrapper_round_trip():
     from corenn import saving
     registered = saving.register_keras_serializable(package="roundtrip")(_halved_mse)
-    loss = losses.get(registered)
+    loss = losses._to_loss(registered)
     cfg = via_json(loss.get_config())
     assert cfg["fn"] == "roundtrip>_halved_mse"
     again = losses.LossFunctionWrapper.from_config(cfg)

@@ -156,3 +156,39 @@ def test_epoch_stopped_early_shows_the_steps_done(monkeypatch):
     text = _fit_output(monkeypatch, io.StringIO(), verbose=1, epochs=2, callbacks=[stop])
     finals = [ln for ln in text.splitlines() if "/step" in ln]
     assert len(finals) == 1 and finals[0].startswith("3/6 [") and "ETA" not in finals[0]
+
+
+def test_array_values_print_as_their_mean_as_keras():
+    """Keras' Progbar shows np.mean of an array-valued log (a metric returning a vector, a
+    per-sample loss) as one number: 'a: 1.5000' for [1, 2]; then averaged over steps."""
+    import numpy as np
+    out = FakeTTY()
+    bar = Progbar(3, width=10, interval=0, stream=out)
+    bar.update(1, [("a", np.array([1.0, 2.0]))])
+    assert out.getvalue().split("\r")[-1].endswith(" - a: 1.5000")
+    bar.update(3, [("a", np.array([3.0, 4.0]))])   # 1 step of mean 1.5, 2 steps of mean 3.5
+    assert out.getvalue().split("\r")[-1].rstrip("\n").endswith(f" - a: {(1.5 + 2 * 3.5) / 3:.4f}")
+
+
+def test_fit_prints_a_vector_metric_as_one_number_and_keeps_it_in_history(capsys):
+    import numpy as np
+    from corenn import keras
+
+    class VectorMetric(keras.metrics.Metric):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.total = self.add_weight(shape=(3,), initializer="zeros", name="total")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.total.assign_add(keras.ops.mean(keras.ops.abs(y_true - y_pred), axis=0))
+
+        def result(self):
+            return self.total
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    model.compile("sgd", "mse", metrics=[VectorMetric(name="vec")])
+    history = model.fit(np.ones((8, 4), "float32"), np.zeros((8, 3), "float32"), batch_size=4, verbose=1)
+    shown = re.findall(r"vec: (\S+)", capsys.readouterr().out)
+    vec = np.asarray(history.history["vec"][0])
+    assert vec.shape == (3,)
+    assert shown and shown[-1] == f"{vec.mean():.4f}"   # the epoch's final line

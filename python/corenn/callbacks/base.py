@@ -88,6 +88,8 @@ class CallbackList:
 
     def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None,
                  **params):
+        if isinstance(callbacks, Callback):   # fit(callbacks=EarlyStopping(...)): one, not a list (Keras flattens)
+            callbacks = [callbacks]
         self.callbacks = list(callbacks or [])
         for cb in self.callbacks:
             if not isinstance(cb, Callback):

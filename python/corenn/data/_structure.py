@@ -223,6 +223,12 @@ class Array(np.ndarray):
 
     def numpy(self):
         plain = self.view(np.ndarray)
+        if plain.dtype.kind == "U" or (plain.dtype == object and plain.size
+                                        and isinstance(plain.reshape(-1)[0], str)):
+            # strings (a CSV column, a map function's StringTensor): TensorFlow's bytes, as
+            # StringTensor.numpy() gives them
+            from ..strings import StringTensor
+            return plain.astype(object).view(StringTensor).numpy()
         return plain[()] if plain.ndim == 0 else plain
 
     def __getitem__(self, key):

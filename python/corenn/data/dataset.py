@@ -613,9 +613,19 @@ def _conform(where, value, signature, index):
     """A generated element converted to the signature's dtypes, checked against its structure,
     dtypes and shapes."""
     if isinstance(signature, TensorSpec):
-        if isinstance(value, (tuple, dict)):
-            raise TypeError(f"{where}: element {index} is a {type(value).__name__}, but output_signature "
-                            f"expects a single array {signature}")
+        if isinstance(value, dict):
+            raise TypeError(f"{where}: element {index} is a dict, but output_signature expects a single "
+                            f"array {signature}")
+        if isinstance(value, tuple):
+            # a tuple against one TensorSpec is one array, as TensorFlow converts it (the
+            # tf.data performance guide yields (sample_idx,) for a TensorSpec of shape (1,))
+            try:
+                value = np.asarray(value)
+            except ValueError:
+                value = None
+            if value is None or value.dtype == object:
+                raise TypeError(f"{where}: element {index} is a tuple that is not one array, but output_signature "
+                                f"expects a single array {signature}")
         a = st.to_array(value, where)
         want = signature.dtype
         if want.kind == "O":

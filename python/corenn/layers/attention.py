@@ -353,6 +353,8 @@ class MultiHeadAttention(Layer):
             # Keras broadcasts the mask against the (batch, query, value) scores: a (batch, 1, value)
             # padding mask (the translation example's mask[:, None, :]) is one row for all queries
             want = (q[1], v[1])
+            if len(am) == 4 and am[1] in (1, None, self.num_heads):   # (batch, heads or 1, query, value)
+                am = (am[0],) + tuple(am[2:])
             if len(am) != 3 or any(a is not None and w is not None and a != w and a != 1
                                    for a, w in zip(am[1:], want)):
                 raise ValueError(f"MultiHeadAttention '{self.name}': attention_mask must have shape (batch, "
@@ -503,6 +505,12 @@ class MultiHeadAttention(Layer):
         """A mask of shape (batch or 1, query steps or 1, value steps or 1) spread over the scores'
         (batch, query steps, value steps), as Keras' masked softmax broadcasts it."""
         a = np.asarray(am)
+        if a.ndim == 4:   # (batch, heads, query, value), as Keras takes it: one mask for every head
+            if a.shape[1] != 1 and not (a == a[:, :1]).all():
+                raise NotImplementedError(f"MultiHeadAttention '{self.name}': an attention_mask that differs "
+                                          f"between heads (shape {tuple(a.shape)}) is not supported; give one "
+                                          f"(batch, 1, query steps, value steps) mask for all heads")
+            a = a[:, 0]
         if a.ndim != 3 or any(g not in (1, w) for g, w in zip(a.shape, (n, tq, tv))):
             raise ValueError(f"MultiHeadAttention '{self.name}': attention_mask must have shape ({n}, {tq}, "
                              f"{tv}) (batch, query steps, value steps) or one that broadcasts to it, got "

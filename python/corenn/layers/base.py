@@ -270,6 +270,8 @@ class Layer:
             name, shape, initializer = None, name, shape if initializer is None else initializer
         if shape is None:
             raise TypeError(f"layer '{self.name}'.add_weight: pass shape=, e.g. add_weight(shape=(4, 8))")
+        if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+            shape = (int(shape),)   # shape=(n) is an int: TF-Keras 2 takes it as (n,) (Keras 3 raises)
         if dtype not in (None, "float32", np.float32):
             raise TypeError(f"layer '{self.name}'.add_weight: only float32 weights are supported, got dtype={dtype!r}")
         if name is None:
@@ -725,10 +727,18 @@ class Layer:
             shapes = input_shape if packed else [input_shape]
             try:
                 first = self._probe_call(shapes, packed, 1)
-            except (ValueError, IndexError):   # IndexError: a gather whose indices need the axis
+            except (ValueError, IndexError) as exc:   # IndexError: a gather whose indices need the axis
                 exact = self.__dict__.get("_eager_shapes")
                 if exact is None:
-                    raise
+                    # a call that drops rows by their values (the MPNN readout removes all-zero
+                    # molecules) has nothing left of a zero batch: probe once more with ones
+                    try:
+                        first = self._probe_call(shapes, packed, 1, fill=1.0)
+                    except (ValueError, IndexError):
+                        raise exc from None
+                    batch = shapes[0][0]
+                    outs = [(batch,) + tuple(sh) for sh in first]
+                    return outs if self.__dict__.get("_probe_multi") else outs[0]
                 # an eager first call whose first axis is not a batch (an augmentation layer
                 # mapped over single images): probe with the call's own shapes
                 first = self._probe_call(shapes, packed, 1, exact=exact)
@@ -756,8 +766,8 @@ class Layer:
             return outs if self.__dict__.get("_probe_multi") else outs[0]
         return tuple(input_shape) if not isinstance(input_shape, list) else tuple(input_shape[0])
 
-    def _probe_call(self, shapes, packed, unknown, vary=None, exact=None):
-        """The output shapes (without batch) of ``call`` on zeros, ``unknown`` for None axes (2
+    def _probe_call(self, shapes, packed, unknown, vary=None, exact=None, fill=0.0):
+        """The output shapes (without batch) of ``call`` on zeros (or ``fill``), ``unknown`` for None axes (2
         for the axis ``vary`` = (input index, axis), when given); of these full shapes when
         ``exact`` is given."""
         dtypes = self.__dict__.get("_probe_dtypes") or ()
@@ -768,7 +778,7 @@ class Layer:
             if i < len(dtypes) and str(dtypes[i]) == "string":   # a string input: empty strings
                 from .. import strings
                 return strings.wrap(np.full(full, "", dtype=object))
-            return kernels.zeros(full)
+            return kernels.zeros(full) if not fill else kernels.as_tensor(np.full(full, fill, np.float32))
         xs = [probe(i, sh) for i, sh in enumerate(shapes)]
         x = xs if packed else xs[0]
         probe_mask = None

@@ -897,7 +897,7 @@ class Model(TrainingLoops):
         # function forms (metrics.mae) are kept by name, so a saved model records them as Keras does
         self._metric_arg, self._loss_weight_arg = _metrics.by_name(metrics), loss_weights
         names = self.output_names
-        self._losses = [None if spec is None else _losses.get(spec)
+        self._losses = [None if spec is None else _losses._to_loss(spec)
                         for spec in self._per_output("loss", loss, names, allow_none=True)]
         if loss is not None and all(l is None for l in self._losses):
             raise ValueError(f"{self.name}.compile: every output's loss is None; give at least one output a loss")
@@ -959,9 +959,11 @@ class Model(TrainingLoops):
 
     # -- data ----------------------------------------------------------------------------------
 
-    def _prepare_x(self, x, op):
+    def _prepare_x(self, x, op, batched=False):
         """The model inputs of fit/evaluate/predict as float32 arrays: one array for a one-input
-        model, a list in input order otherwise (from a list or a dict keyed by input name)."""
+        model, a list in input order otherwise (from a list or a dict keyed by input name).
+        ``batched``: x is one batch a dataset or generator gave; its inputs need not share a first
+        axis (a batch of graphs: atoms, bonds, pair indices), as Keras passes such batches on."""
         x = _densify_sparse(x)
         if self._graph is None:
             x = _prepare_free_x(self, x, op)
@@ -993,7 +995,7 @@ class Model(TrainingLoops):
         flat = self._flatten_inputs(x, op)
         arrays = [self._check_x(_to_array(self, a, op), t, op) for a, t in zip(flat, self.inputs)]
         lengths = {len(a) for a in arrays}
-        if len(lengths) > 1 and not (op == "__call__" and len(lengths - {1}) == 1):
+        if len(lengths) > 1 and not batched and not (op == "__call__" and len(lengths - {1}) == 1):
             # (called directly, as Keras runs its ops, an input of batch 1 may broadcast against
             # the others: a Perceiver's latent array; fit / predict split the samples in batches)
             raise ValueError(f"{self.name}.{op}: all inputs must have the same number of samples, got "

@@ -204,7 +204,7 @@ class Sequential(Model):
     def _output_shapes(self):
         return [t.shape for t in self.outputs] if self.built else [None]
 
-    def _prepare_x(self, x, op):
+    def _prepare_x(self, x, op, batched=False):   # batched: see Model._prepare_x (one input here)
         from .model import _densify_sparse
         x = _densify_sparse(x)
         if not self.built:
@@ -219,7 +219,7 @@ class Sequential(Model):
                 # (a padded_batch / bucket_by_sequence_length pipeline), as in Keras
                 self.__dict__["_shape_from_call"] = True
             self.build()
-        return super()._prepare_x(x, op)
+        return super()._prepare_x(x, op, batched)
 
     def _check_x(self, x, spec, op):
         from .model import adjust_input_rank

@@ -318,7 +318,7 @@ class TrainingLoops:
                     data_len(bx))
 
     def _checked_batch(self, where, op, bx, by, bsw, index, class_weight, custom):
-        x = self._prepare_x(bx, op)
+        x = self._prepare_x(bx, op, batched=True)
         if by is None and (custom or self._losses_all_added()):
             # the user's step takes x alone; or the model was compiled without a loss and its
             # layers add theirs (keras.io's OCR CTCLayer reads the labels as an input), as on arrays
@@ -329,6 +329,11 @@ class TrainingLoops:
                              "is overridden to take x")
         try:
             n = data_len(x)
+            if isinstance(x, list) and len(x) > 1:
+                # several inputs from a dataset batch need not be as long as y (a batch of graphs:
+                # atoms, bonds and each atom's molecule, one label per molecule): Keras checks
+                # nothing there; the batch is as long as y
+                n = data_len(list(by) if isinstance(by, tuple) else by)
             y = self._prepare_y(by, n, op)
         except (ValueError, TypeError):
             if not custom:
@@ -485,7 +490,7 @@ class TrainingLoops:
             if batch_size is not None:
                 raise ValueError(f"{where}: x is {_data.source_kind(x)}, so batch_size must not be given")
             source = _data.BatchStream(x, _data.positive_or_none(where, "steps", steps), where, "steps")
-            batches = (self._prepare_x(_data.split_batch(where, b, i, targets=False)[0], "predict")
+            batches = (self._prepare_x(_data.split_batch(where, b, i, targets=False)[0], "predict", batched=True)
                        for i, b in enumerate(source.epoch()))
             n_steps = source.known_steps
         else:

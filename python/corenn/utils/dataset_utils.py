@@ -1,8 +1,9 @@
 """Keras' dataset helpers over corenn.data.Dataset: timeseries_dataset_from_array,
-text_dataset_from_directory, image_dataset_from_directory, split_dataset (Keras 3's arguments,
-order and defaults). Images are decoded with Pillow (installed with matplotlib, the ``plot``
-extra; imported only when images are read) and resized by the Resizing layer's kernel (TF's
-half-pixel rule, as Keras resizes them).
+text_dataset_from_directory, image_dataset_from_directory, audio_dataset_from_directory,
+split_dataset (Keras 3's arguments, order and defaults). Images are decoded with Pillow
+(installed with matplotlib, the ``plot`` extra; imported only when images are read) and resized
+by the Resizing layer's kernel (TF's half-pixel rule, as Keras resizes them); WAV files with
+``tf.audio.decode_wav``.
 
 Where Keras draws a random seed (shuffling without ``seed=``), corenn draws it from its own
 generator, so ``utils.set_random_seed`` makes the result reproducible.
@@ -16,7 +17,7 @@ import random as _py_random
 import numpy as np
 
 __all__ = ["timeseries_dataset_from_array", "text_dataset_from_directory", "image_dataset_from_directory",
-           "split_dataset"]
+           "audio_dataset_from_directory", "split_dataset"]
 
 
 def _draw_seed():
@@ -204,6 +205,67 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
                           validation_split, subset, verbose)
 
 
+# -- audio files --------------------------------------------------------------------------------
+
+def audio_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None, batch_size=32,
+                                 sampling_rate=None, output_sequence_length=None, ragged=False, shuffle=True,
+                                 seed=None, validation_split=None, subset=None, follow_links=False, verbose=True):
+    """A Dataset of (audio, labels) batches from the 16-bit PCM ``.wav`` files under
+    ``directory``, found and labelled as ``text_dataset_from_directory`` does. Each clip is
+    float32 (samples, channels) in [-1, 1) (``tf.audio.decode_wav``); ``output_sequence_length``
+    cuts or zero-pads every clip to that many samples, otherwise a batch is zero-padded to its
+    longest clip (``ragged=True``: a RaggedTensor batch instead). ``sampling_rate`` is checked
+    against the files' rate: corenn does not resample (Keras needs tensorflow-io for that). The
+    result has ``class_names`` and ``file_paths``; ``subset='both'`` gives [training, validation]."""
+    from .. import audio
+    where = "audio_dataset_from_directory"
+    if labels not in ("inferred", None) and not isinstance(labels, (list, tuple, np.ndarray)):
+        raise ValueError(f"{where}: labels must be 'inferred', None, or a list of integer labels, got {labels!r}")
+    if label_mode not in ("int", "categorical", "binary", None):
+        raise ValueError(f"{where}: label_mode must be 'int', 'categorical', 'binary' or None, got {label_mode!r}")
+    if ragged and output_sequence_length is not None:
+        raise ValueError(f"{where}: cannot set both ragged=True and output_sequence_length")
+    if labels is None:
+        label_mode = None
+    if batch_size is not None:
+        batch_size = _count_arg(where, "batch_size", batch_size, 1)
+    if output_sequence_length is not None:
+        output_sequence_length = _count_arg(where, "output_sequence_length", output_sequence_length, 1)
+    if sampling_rate is not None:
+        sampling_rate = _count_arg(where, "sampling_rate", sampling_rate, 1)
+    _check_split(where, validation_split, subset, shuffle, seed)
+    if shuffle and seed is None:
+        seed = _draw_seed()
+    paths, int_labels, class_names = _index_directory(where, directory, labels, (".wav",), class_names,
+                                                      shuffle, seed, follow_links)
+    if not paths:
+        raise ValueError(f"{where}: no .wav files found in {directory!r}")
+    if verbose:
+        print(f"Found {len(paths)} files" + ("." if int_labels is None else
+                                             f" belonging to {len(class_names)} classes."))
+    encoded = None if label_mode is None else _encode_labels(where, int_labels, label_mode, len(class_names))
+
+    def load(path, *label):
+        name = path.item() if isinstance(path, np.ndarray) else path
+        with open(name, "rb") as f:
+            decoded = audio.decode_wav(f.read())
+        rate = int(np.asarray(decoded.sample_rate))
+        if sampling_rate is not None and rate != sampling_rate:
+            raise ValueError(f"{where}: {name!r} is sampled at {rate} Hz, not sampling_rate={sampling_rate}; "
+                             f"corenn does not resample audio")
+        clip = np.asarray(decoded.audio)
+        if output_sequence_length is not None:
+            clip = clip[:output_sequence_length]
+            if len(clip) < output_sequence_length:
+                clip = np.concatenate([clip, np.zeros((output_sequence_length - len(clip), clip.shape[1]),
+                                                      np.float32)])
+        return (clip,) + label if label else clip
+
+    batching = "ragged" if ragged else "fixed" if output_sequence_length is not None else "padded"
+    return _file_datasets(where, paths, encoded, class_names, load, batch_size, shuffle, seed,
+                          validation_split, subset, verbose, batching=batching)
+
+
 # -- image files --------------------------------------------------------------------------------
 
 _IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -278,7 +340,7 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
 
 
 def _file_datasets(where, paths, encoded, class_names, decode, batch_size, shuffle, seed,
-                   validation_split, subset, verbose):
+                   validation_split, subset, verbose, batching="fixed"):
     """The Dataset(s) of the *_dataset_from_directory utilities: file paths (and encoded labels),
     shuffled by path, decoded by ``decode`` as they are read, batched; split off the last
     ``validation_split`` of the files as Keras does."""
@@ -293,7 +355,9 @@ def _file_datasets(where, paths, encoded, class_names, decode, batch_size, shuff
             ds = ds.shuffle(batch_size * 8 if batch_size else 1024, seed=seed)
         ds = ds.map(decode)
         if batch_size is not None:
-            ds = ds.batch(batch_size)
+            # clips of different lengths: padded to the batch's longest, or ragged rows
+            ds = (ds.padded_batch(batch_size) if batching == "padded" else
+                  ds.ragged_batch(batch_size) if batching == "ragged" else ds.batch(batch_size))
         ds.class_names = class_names
         ds.file_paths = list(paths[lo:hi])
         return ds

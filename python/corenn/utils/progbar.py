@@ -43,10 +43,11 @@ def format_step_time(seconds, unit_name="step"):
 
 
 def format_value(value):
-    """Four decimals, or scientific notation for tiny values (as Keras); an array (a per-class
-    metric) element by element."""
+    """Four decimals, or scientific notation for tiny values (as Keras). An array (a per-class
+    metric such as F1Score(average=None)) prints as the mean of its elements, one number, as
+    Keras' progress bar does; the History keeps the whole array."""
     if np.ndim(value) > 0:
-        return "[" + " ".join(format_value(float(v)) for v in np.ravel(value)) + "]"
+        value = float(np.mean(value))
     return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
 
 
