@@ -1071,7 +1071,6 @@ const DwPanelRuns* dw_panel_runs(const Conv2dGeometry& g, int mr) {
       const int64_t k = k0 + row;
       r.tap_h[row] = row < rows ? static_cast<int32_t>(k / g.cin / g.kw * g.dh) : INT32_MIN / 2;
       r.tap_w[row] = row < rows ? static_cast<int32_t>(k / g.cin % g.kw * g.dw) : 0;
-      r.ci[row] = row < rows ? static_cast<int32_t>(k % g.cin) : 0;
     }
     for (int s = 0; s < rows;) {  // a run: rows [s, e) whose taps are consecutive floats of x
       int e = s + 1;

@@ -13,6 +13,7 @@
 // Compiled with -mavx512f/vl/bw/dq (file name carries _avx512); no std::vector or other library
 // template is instantiated here (see direct_tap_offsets in conv2d_kernels.h).
 #include <immintrin.h>
+#include <cstdint>
 
 #include <algorithm>
 #include <atomic>
@@ -409,8 +410,8 @@ bool direct_relu_pool_weights(const Conv2dGeometry& g, const float* x, const flo
 // dw (K, Cout) = A^T (K, P) @ dy (P, Cout), as conv2d.cpp's dw_gemm_avx2 (which says why this
 // form), on the AVX-512 kernel: A^T panels of 12 positions x kc pixels, packed per pixel by one
 // masked load per run of consecutive floats (dw_panel_runs: 1 or 2 runs for Cin >= 12, more for
-// smaller Cin, never a scalar loop) when the pixel's patch is inside the image; dy panels of 32
-// columns (masked at the Cout tail, zero-filled).
+// smaller Cin, never a scalar loop; at a border pixel each run's mask also drops the rows whose
+// tap lies outside the image); dy panels of 32 columns (masked at the Cout tail, zero-filled).
 constexpr int kMR = gemm::kMR512;
 constexpr int kNR = gemm::kNR512;
 constexpr int64_t kDwKc = 256;  // pixels per block: the dy panel (32 KB) streams from L1/L2
@@ -430,8 +431,6 @@ void weights_gemm_part(const Conv2dGeometry& g, const float* x, const float* dy,
   const float* base[kDwKc];  // per pixel of the block: its patch origin when inside, else nullptr
   int64_t img_off[kDwKc], ih0[kDwKc], iw0[kDwKc];
   const int64_t span_h = (g.kh - 1) * g.dh, span_w = (g.kw - 1) * g.dw;
-  // border pixels gather with int32 offsets from their image's start
-  const bool gather_ok = g.h * g.w * g.cin < (int64_t{1} << 31);
   for (int64_t p0 = p_lo; p0 < p_hi; p0 += kDwKc) {
     const int64_t kc = std::min(kDwKc, p_hi - p0);
     const gemm::UkrArgs args{1.0f, p0 == p_lo ? 0.0f : 1.0f, nullptr, gemm::Activation::none};
@@ -464,17 +463,12 @@ void weights_gemm_part(const Conv2dGeometry& g, const float* x, const float* dy,
             _mm512_mask_storeu_ps(o, lanes(kMR), v);
             continue;
           }
-          if (!gather_ok) {  // border pixel of an image too large for int32 offsets
-            for (int r = 0; r < kMR; ++r) {
-              float v = 0.0f;
-              const int64_t hh = ih0[p] + pr.tap_h[r], ww = iw0[p] + pr.tap_w[r];
-              if (hh >= 0 && hh < g.h && ww >= 0 && ww < g.w)
-                v = x[img_off[p] + (hh * g.w + ww) * g.cin + pr.ci[r]];
-              o[r] = v;
-            }
-            continue;
-          }
-          // border pixel: each row's tap bounds-checked in its lane, the inside ones gathered
+          // border pixel: each row's tap bounds-checked in its lane (ok), then the runs loaded as
+          // for an inside pixel, each under its run mask and ok. A masked-off lane is never read
+          // (AVX-512 masked loads do not fault on them), so a run's address may lie outside the
+          // image for its outside rows; it is formed as an integer for that reason. (A 12-lane
+          // gather with its index arithmetic made the packing 29% of this pass: half the pixels
+          // of a 7x7 output are border pixels.)
           const __m512i hh = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(ih0[p])),
                                               _mm512_maskz_loadu_epi32(lanes(kMR), pr.tap_h));
           const __m512i ww = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(iw0[p])),
@@ -484,12 +478,19 @@ void weights_gemm_part(const Conv2dGeometry& g, const float* x, const float* dy,
           ok = _mm512_mask_cmplt_epi32_mask(ok, hh, _mm512_set1_epi32(static_cast<int32_t>(g.h)));
           ok = _mm512_mask_cmpge_epi32_mask(ok, ww, _mm512_setzero_si512());
           ok = _mm512_mask_cmplt_epi32_mask(ok, ww, _mm512_set1_epi32(static_cast<int32_t>(g.w)));
-          const __m512i idx = _mm512_add_epi32(
-              _mm512_mullo_epi32(_mm512_add_epi32(_mm512_mullo_epi32(hh, _mm512_set1_epi32(static_cast<int32_t>(g.w))), ww),
-                                 _mm512_set1_epi32(static_cast<int32_t>(g.cin))),
-              _mm512_maskz_loadu_epi32(lanes(kMR), pr.ci));
-          _mm512_mask_storeu_ps(o, lanes(kMR),
-                                _mm512_mask_i32gather_ps(_mm512_setzero_ps(), ok, idx, x + img_off[p], 4));
+          const intptr_t origin = reinterpret_cast<intptr_t>(x + img_off[p]) +
+                                  static_cast<intptr_t>((ih0[p] * g.w + iw0[p]) * g.cin) *
+                                      static_cast<intptr_t>(sizeof(float));
+          __m512 v = _mm512_setzero_ps();
+          for (int r = 0; r < pr.count; ++r) {
+            const __mmask16 m = static_cast<__mmask16>(pr.mask[r]) & ok;
+            if (m)
+              v = _mm512_mask_loadu_ps(
+                  v, m, reinterpret_cast<const float*>(
+                            origin + static_cast<intptr_t>(pr.shifted_off[r]) *
+                                         static_cast<intptr_t>(sizeof(float))));
+          }
+          _mm512_mask_storeu_ps(o, lanes(kMR), v);
         }
       }
       for (int64_t j = 0; j < g.cout; j += kNR) {

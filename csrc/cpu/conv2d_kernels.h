@@ -99,11 +99,10 @@ struct DwPanelRuns {
   uint32_t mask[gemm::kMaxMR] = {};
   int64_t shifted_off[gemm::kMaxMR] = {};
   // Per row of the panel (a position past the depth: tap_h = INT32_MIN / 2, never inside): its
-  // tap's kh * dh, kw * dw and channel, for border pixels, whose rows are bounds-checked lane by
-  // lane and gathered instead of loaded as runs.
+  // tap's kh * dh and kw * dw, for border pixels, whose rows are bounds-checked lane by lane and
+  // then loaded as the same runs under that mask.
   int32_t tap_h[gemm::kMaxMR] = {};
   int32_t tap_w[gemm::kMaxMR] = {};
-  int32_t ci[gemm::kMaxMR] = {};
 };
 const DwPanelRuns* dw_panel_runs(const Conv2dGeometry& g, int mr);
 #endif
