@@ -584,22 +584,39 @@ __attribute__((target("avx2,fma"))) void pack_dw_a(const Conv2dGeometry& g, cons
     float* o = dst + ir * kc;
     for (int64_t p = 0; p < kc; ++p, o += kMR) {
       const float* b = po.base[p];
-      if (b && split == kMR) {
-        _mm256_storeu_ps(o, _mm256_maskload_ps(b + off1, first));
-      } else if (b && split > 0) {
-        _mm256_storeu_ps(o, _mm256_or_ps(_mm256_maskload_ps(b + off1, first),
-                                         _mm256_maskload_ps(b + off2, second)));
-      } else if (b) {
-        for (int r = 0; r < kMR; ++r) o[r] = r < rows ? b[d.off[k + r]] : 0.0f;
-      } else if (d.gather_ok) {  // border pixel: each row's tap bounds-checked in its lane, gathered
-        const __m256i hh = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(po.ih0[p])),
-                                            _mm256_maskload_epi32(d.row_h.data() + k, six));
-        const __m256i ww = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(po.iw0[p])),
-                                            _mm256_maskload_epi32(d.row_w.data() + k, six));
-        const __m256i ok = _mm256_and_si256(
-            _mm256_and_si256(six, _mm256_cmpgt_epi32(hh, minus_one)),
-            _mm256_and_si256(_mm256_cmpgt_epi32(height, hh),
-                             _mm256_and_si256(_mm256_cmpgt_epi32(ww, minus_one), _mm256_cmpgt_epi32(width, ww))));
+      if (b) {  // the whole patch inside the image
+        if (split == kMR)
+          _mm256_storeu_ps(o, _mm256_maskload_ps(b + off1, first));
+        else if (split > 0)
+          _mm256_storeu_ps(o, _mm256_or_ps(_mm256_maskload_ps(b + off1, first),
+                                           _mm256_maskload_ps(b + off2, second)));
+        else
+          for (int r = 0; r < kMR; ++r) o[r] = r < rows ? b[d.off[k + r]] : 0.0f;
+        continue;
+      }
+      // border pixel: each row's tap bounds-checked in its lane
+      const __m256i hh = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(po.ih0[p])),
+                                          _mm256_maskload_epi32(d.row_h.data() + k, six));
+      const __m256i ww = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(po.iw0[p])),
+                                          _mm256_maskload_epi32(d.row_w.data() + k, six));
+      const __m256i ok = _mm256_and_si256(
+          _mm256_and_si256(six, _mm256_cmpgt_epi32(hh, minus_one)),
+          _mm256_and_si256(_mm256_cmpgt_epi32(height, hh),
+                           _mm256_and_si256(_mm256_cmpgt_epi32(ww, minus_one), _mm256_cmpgt_epi32(width, ww))));
+      if (split > 0) {
+        // the panel's runs, as for an inside pixel, each under its lanes and ok (maskload neither
+        // reads nor faults on a masked lane, so a run may start outside the image: its address
+        // is formed as an integer); a gather with its index arithmetic cost far more
+        const intptr_t origin =
+            reinterpret_cast<intptr_t>(x + po.n[p] * g.h * g.w * g.cin) +
+            static_cast<intptr_t>((po.ih0[p] * g.w + po.iw0[p]) * g.cin) * static_cast<intptr_t>(sizeof(float));
+        const auto at = [&](int64_t off) {
+          return reinterpret_cast<const float*>(origin + static_cast<intptr_t>(off) * static_cast<intptr_t>(sizeof(float)));
+        };
+        __m256 v = _mm256_maskload_ps(at(off1), _mm256_and_si256(first, ok));
+        if (split < kMR) v = _mm256_or_ps(v, _mm256_maskload_ps(at(off2), _mm256_and_si256(second, ok)));
+        _mm256_storeu_ps(o, v);
+      } else if (d.gather_ok) {  // no run structure (tiny Cin, the last panel): gathered
         const __m256i idx = _mm256_add_epi32(
             _mm256_mullo_epi32(_mm256_add_epi32(_mm256_mullo_epi32(hh, width), ww), channels),
             _mm256_maskload_epi32(d.row_ci.data() + k, six));
