@@ -163,6 +163,33 @@ def _encode_labels(where, labels, label_mode, num_classes):
     return labels.astype(np.float32)[:, None]
 
 
+def _labelled_files(where, directory, exts, labels, label_mode, class_names, batch_size, shuffle,
+                    seed, validation_split, subset, follow_links, verbose):
+    """What text_ and audio_dataset_from_directory share: their arguments checked, the files with
+    extensions ``exts`` found and labelled (``_index_directory``), the labels encoded for
+    ``label_mode``. Returns (paths, encoded labels or None, class_names, batch_size, seed)."""
+    if labels not in ("inferred", None) and not isinstance(labels, (list, tuple, np.ndarray)):
+        raise ValueError(f"{where}: labels must be 'inferred', None, or a list of integer labels, got {labels!r}")
+    if label_mode not in ("int", "categorical", "binary", None):
+        raise ValueError(f"{where}: label_mode must be 'int', 'categorical', 'binary' or None, got {label_mode!r}")
+    if labels is None:
+        label_mode = None
+    if batch_size is not None:
+        batch_size = _count_arg(where, "batch_size", batch_size, 1)
+    _check_split(where, validation_split, subset, shuffle, seed)
+    if shuffle and seed is None:
+        seed = _draw_seed()
+    paths, int_labels, class_names = _index_directory(where, directory, labels, exts, class_names,
+                                                      shuffle, seed, follow_links)
+    if not paths:
+        raise ValueError(f"{where}: no {'/'.join(exts)} files found in {directory!r}")
+    if verbose:
+        print(f"Found {len(paths)} files" + ("." if int_labels is None else
+                                             f" belonging to {len(class_names)} classes."))
+    encoded = None if label_mode is None else _encode_labels(where, int_labels, label_mode, len(class_names))
+    return paths, encoded, class_names, batch_size, seed
+
+
 def text_dataset_from_directory(directory, labels="inferred", label_mode="int", class_names=None,
                                 batch_size=32, max_length=None, shuffle=True, seed=None, validation_split=None,
                                 subset=None, follow_links=False, verbose=True):
@@ -173,27 +200,11 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
     (int32), 'categorical' (one-hot float32), 'binary' (float32 (n, 1)) or None. The result has
     ``class_names``. ``subset='both'`` returns [training, validation]."""
     where = "text_dataset_from_directory"
-    if labels not in ("inferred", None) and not isinstance(labels, (list, tuple, np.ndarray)):
-        raise ValueError(f"{where}: labels must be 'inferred', None, or a list of integer labels, got {labels!r}")
-    if label_mode not in ("int", "categorical", "binary", None):
-        raise ValueError(f"{where}: label_mode must be 'int', 'categorical', 'binary' or None, got {label_mode!r}")
-    if labels is None:
-        label_mode = None
-    if batch_size is not None:
-        batch_size = _count_arg(where, "batch_size", batch_size, 1)
     if max_length is not None:
         max_length = _count_arg(where, "max_length", max_length, 1)
-    _check_split(where, validation_split, subset, shuffle, seed)
-    if shuffle and seed is None:
-        seed = _draw_seed()
-    paths, int_labels, class_names = _index_directory(where, directory, labels, (".txt",), class_names,
-                                                      shuffle, seed, follow_links)
-    if not paths:
-        raise ValueError(f"{where}: no .txt files found in {directory!r}")
-    if verbose:
-        print(f"Found {len(paths)} files" + ("." if int_labels is None else
-                                             f" belonging to {len(class_names)} classes."))
-    encoded = None if label_mode is None else _encode_labels(where, int_labels, label_mode, len(class_names))
+    paths, encoded, class_names, batch_size, seed = _labelled_files(
+        where, directory, (".txt",), labels, label_mode, class_names, batch_size, shuffle, seed,
+        validation_split, subset, follow_links, verbose)
 
     def read(path, *label):
         with open(path.item() if isinstance(path, np.ndarray) else path, "rb") as f:
@@ -219,31 +230,15 @@ def audio_dataset_from_directory(directory, labels="inferred", label_mode="int",
     result has ``class_names`` and ``file_paths``; ``subset='both'`` gives [training, validation]."""
     from .. import audio
     where = "audio_dataset_from_directory"
-    if labels not in ("inferred", None) and not isinstance(labels, (list, tuple, np.ndarray)):
-        raise ValueError(f"{where}: labels must be 'inferred', None, or a list of integer labels, got {labels!r}")
-    if label_mode not in ("int", "categorical", "binary", None):
-        raise ValueError(f"{where}: label_mode must be 'int', 'categorical', 'binary' or None, got {label_mode!r}")
     if ragged and output_sequence_length is not None:
         raise ValueError(f"{where}: cannot set both ragged=True and output_sequence_length")
-    if labels is None:
-        label_mode = None
-    if batch_size is not None:
-        batch_size = _count_arg(where, "batch_size", batch_size, 1)
     if output_sequence_length is not None:
         output_sequence_length = _count_arg(where, "output_sequence_length", output_sequence_length, 1)
     if sampling_rate is not None:
         sampling_rate = _count_arg(where, "sampling_rate", sampling_rate, 1)
-    _check_split(where, validation_split, subset, shuffle, seed)
-    if shuffle and seed is None:
-        seed = _draw_seed()
-    paths, int_labels, class_names = _index_directory(where, directory, labels, (".wav",), class_names,
-                                                      shuffle, seed, follow_links)
-    if not paths:
-        raise ValueError(f"{where}: no .wav files found in {directory!r}")
-    if verbose:
-        print(f"Found {len(paths)} files" + ("." if int_labels is None else
-                                             f" belonging to {len(class_names)} classes."))
-    encoded = None if label_mode is None else _encode_labels(where, int_labels, label_mode, len(class_names))
+    paths, encoded, class_names, batch_size, seed = _labelled_files(
+        where, directory, (".wav",), labels, label_mode, class_names, batch_size, shuffle, seed,
+        validation_split, subset, follow_links, verbose)
 
     def load(path, *label):
         name = path.item() if isinstance(path, np.ndarray) else path
