@@ -1,4 +1,5 @@
-"""GEMM edges of every micro-tile (6 x 16 for ref / avx2, 12 x 32 for avx512) under every ISA.
+"""GEMM edges of every micro-tile (6 x 16 for ref / avx2, 12 x 32 for avx512, and avx512's narrow
+12 x 16 for N <= 16) under every ISA.
 
 Each size straddles a tile boundary of one of the kernels: M around 6 and 12 (the row tiles and
 the small-M in-place path, m <= 12), N around 16, 32 and 64 (the column tiles, masked tails, and
@@ -89,3 +90,41 @@ def test_gemm_beta_zero_ignores_nan_in_c_on_edges(isa, rng):
     kernels.gemm(a, b, c, beta=0.0)
     _close(c, ref_gemm(a, b), 20)
 
+
+
+@pytest.mark.parametrize("n", list(range(1, 17)))
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_gemm_narrow_n(isa, rng, n, ta, tb):
+    """N <= 16 (a Dense(10) head; avx512 runs its 12 x 16 set): row tails, in-place A (forward) and
+    transposed A (the weight gradient), past MC and KC, with beta, bias and relu."""
+    for m, k in ((1, 7), (12, 16), (13, 300), (257, 256), (700, 40), (40, 800)):
+        a, b = _operands(rng, m, n, k, ta, tb)
+        c0 = rng.standard_normal((m, n)).astype(np.float32)
+        bias = rng.standard_normal(n).astype(np.float32)
+        c = c0.copy()
+        kernels.gemm(a, b, c, trans_a=ta, trans_b=tb, alpha=1.25, beta=0.5, bias=bias,
+                     activation="relu")
+        _close(c, ref_gemm(a, b, c0, trans_a=ta, trans_b=tb, alpha=1.25, beta=0.5, bias=bias,
+                           activation="relu"), k)
+        _close(kernels.gemm(a, b, trans_a=ta, trans_b=tb).numpy(),
+               ref_gemm(a, b, trans_a=ta, trans_b=tb), k)
+
+
+@pytest.mark.parametrize("n", [3, 10, 16])
+def test_gemm_narrow_n_same_bits_threads_and_kept_b(isa, rng, n):
+    """The narrow set gives the same bits on 1 and 2 threads and with B kept packed (a Dense
+    kernel between predict calls) or packed per call."""
+    a, b = _operands(rng, 300, n, 520, False, False)
+    bt = kernels.Tensor.from_numpy(b)
+    outs = []
+    try:
+        for threads in (1, 2):
+            corenn.set_num_threads(threads)
+            outs.append(kernels.gemm(a, bt).numpy())
+            outs.append(kernels.gemm(a, bt, keep_b_packed=True).numpy())
+            outs.append(kernels.gemm(a, bt, keep_b_packed=True).numpy())   # the kept panels
+    finally:
+        corenn.set_num_threads(0)
+    for o in outs[1:]:
+        np.testing.assert_array_equal(o, outs[0])
+    _close(outs[0], ref_gemm(a, b), 520)

@@ -107,6 +107,9 @@ struct GemmContext {
   BlockSizes (*block_sizes)();
   PackAFn pack_a_n, pack_a_t;
   PackBFn pack_b_n, pack_b_t;
+  // sgemm with N <= 16 runs this set instead, where the ISA has one (avx512: 12 x 16); null: the
+  // next lower ISA's set (config.cpp, context_for).
+  const GemmContext* narrow = nullptr;
 };
 using GemmContextRef = const GemmContext*;
 // The kernel set of gemm_packed (caller-supplied packers: conv, rnn): cpu_ref = gemm_ukr_ref.cpp,

@@ -1,4 +1,5 @@
-// AVX-512 GEMM micro-kernel: one MR x NR = 12 x 32 tile of C (kMR512 x kNR512, gemm.h).
+// AVX-512 GEMM micro-kernels: one MR x NR = 12 x 32 tile of C (kMR512 x kNR512, gemm.h), and the
+// same kernel one vector wide, 12 x 16, for sgemm's narrow problems (N <= 16, config.cpp).
 //
 // Same contract as every gemm_ukr_* kernel (see gemm_ukr_avx2_f32_6x16.cpp), with its own tile:
 //   a: A tile, element (r, p) at a[r*rs_a + p*cs_a]: a packed 12-row panel (rs_a = 1, cs_a = 12,
@@ -33,9 +34,10 @@ namespace {
 constexpr int MR = kMR512;
 constexpr int NR = kNR512;
 
-// acc = A (ROWS x kc) @ B (kc x 32), then the epilogue and the (masked) store of rows < m.
+// acc = A (ROWS x kc) @ B (kc x 16 NV), then the epilogue and the (masked) store of rows < m.
+// NV: 16-lane vectors per row (2: the 12 x 32 tile, 1: the narrow 12 x 16 one).
 // PACKED: A is a packed panel and B a packed panel (compile-time strides).
-template <int ROWS, bool PACKED>
+template <int ROWS, int NV, bool PACKED>
 __attribute__((always_inline)) inline void tile(int64_t kc, const float* a, int64_t rs_a,
                                                 int64_t cs_a, const float* b, int64_t ldb,
                                                 float* c, int64_t ldc, int m, int n,
@@ -43,56 +45,80 @@ __attribute__((always_inline)) inline void tile(int64_t kc, const float* a, int6
   if constexpr (PACKED) {
     rs_a = 1;
     cs_a = MR;
-    ldb = NR;
+    ldb = 16 * NV;
   }
-  __m512 acc[ROWS][2];
+  __m512 acc[ROWS][NV];
 #pragma GCC unroll 12
-  for (int r = 0; r < ROWS; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int r = 0; r < ROWS; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
 #pragma GCC unroll 4
   for (int64_t p = 0; p < kc; ++p) {
-    const __m512 b0 = _mm512_loadu_ps(b);
-    const __m512 b1 = _mm512_loadu_ps(b + 16);
+    __m512 bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
     if constexpr (PACKED) _mm_prefetch(reinterpret_cast<const char*>(a + 8 * MR), _MM_HINT_T0);
 #pragma GCC unroll 12
     for (int r = 0; r < ROWS; ++r) {
       const __m512 ar = _mm512_set1_ps(a[r * rs_a]);
-      acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(ar, bv[v], acc[r][v]);
     }
     a += cs_a;
     b += ldb;
   }
   // Epilogue while the tile is in registers. Lanes past n are masked off in every C and bias
   // access (maskz loads read nothing there), so edge tiles need no scalar path.
-  const __mmask16 k0 = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
-  const __mmask16 k1 = n >= 32 ? __mmask16(0xFFFF) : n > 16 ? __mmask16((1u << (n - 16)) - 1)
-                                                            : __mmask16(0);
+  __mmask16 k[NV];
+  for (int v = 0; v < NV; ++v) {
+    const int live = n - 16 * v;
+    k[v] = live >= 16 ? __mmask16(0xFFFF) : live > 0 ? __mmask16((1u << live) - 1) : __mmask16(0);
+  }
   const __m512 alpha = _mm512_set1_ps(args.alpha);
   const __m512 beta = _mm512_set1_ps(args.beta);
   const __m512 zero = _mm512_setzero_ps();
-  __m512 bias0 = zero, bias1 = zero;
-  if (args.bias) {
-    bias0 = _mm512_maskz_loadu_ps(k0, args.bias);
-    bias1 = _mm512_maskz_loadu_ps(k1, args.bias + 16);
-  }
+  __m512 bias[NV];
+  for (int v = 0; v < NV; ++v)
+    bias[v] = args.bias ? _mm512_maskz_loadu_ps(k[v], args.bias + 16 * v) : zero;
 #pragma GCC unroll 12
   for (int r = 0; r < ROWS; ++r) {
     if (r >= m) break;
     float* cr = c + r * ldc;
-    __m512 v0 = _mm512_mul_ps(acc[r][0], alpha);
-    __m512 v1 = _mm512_mul_ps(acc[r][1], alpha);
-    if (args.beta != 0.0f) {
-      v0 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(k0, cr), v0);
-      v1 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(k1, cr + 16), v1);
+    for (int v = 0; v < NV; ++v) {
+      __m512 x = _mm512_mul_ps(acc[r][v], alpha);
+      if (args.beta != 0.0f) x = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(k[v], cr + 16 * v), x);
+      x = _mm512_add_ps(x, bias[v]);
+      // MAXPS returns its 2nd operand on NaN: zero first keeps NaN
+      if (args.act == Activation::relu) x = _mm512_max_ps(zero, x);
+      _mm512_mask_storeu_ps(cr + 16 * v, k[v], x);
     }
-    v0 = _mm512_add_ps(v0, bias0);
-    v1 = _mm512_add_ps(v1, bias1);
-    if (args.act == Activation::relu) {  // MAXPS returns its 2nd operand on NaN: zero first keeps NaN
-      v0 = _mm512_max_ps(zero, v0);
-      v1 = _mm512_max_ps(zero, v1);
-    }
-    _mm512_mask_storeu_ps(cr, k0, v0);
-    _mm512_mask_storeu_ps(cr + 16, k1, v1);
+  }
+}
+
+// The tile for m rows of A (any m <= 12): the packed panel at full height, or A in place with
+// only its live rows computed.
+template <int NV>
+void run_tile(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a, const float* b, int64_t ldb,
+              float* c, int64_t ldc, int m, int n, const UkrArgs& args) {
+  // The C tile is needed only after the depth loop: start fetching its rows now (NV lines each).
+  for (int r = 0; r < m; ++r) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+    if constexpr (NV == 2) _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 31), _MM_HINT_T0);
+  }
+  if (rs_a == 1 && cs_a == MR && ldb == 16 * NV) {
+    tile<MR, NV, true>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args);
+    return;
+  }
+  switch (m) {
+    case 1: tile<1, NV, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 2: tile<2, NV, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 3: tile<3, NV, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 4: tile<4, NV, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 5: tile<5, NV, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 6: tile<6, NV, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 7: tile<7, NV, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 8: tile<8, NV, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 9: tile<9, NV, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 10: tile<10, NV, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    case 11: tile<11, NV, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
+    default: tile<12, NV, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
   }
 }
 
@@ -101,29 +127,13 @@ __attribute__((always_inline)) inline void tile(int64_t kc, const float* a, int6
 void gemm_ukr_avx512_f32_12x32(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
                                const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
                                const UkrArgs& args) {
-  // The C tile is needed only after the depth loop: start fetching its rows now (2 lines each).
-  for (int r = 0; r < m; ++r) {
-    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + NR - 1), _MM_HINT_T0);
-  }
-  if (rs_a == 1 && cs_a == MR && ldb == NR) {
-    tile<MR, true>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args);
-    return;
-  }
-  switch (m) {
-    case 1: tile<1, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
-    case 2: tile<2, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
-    case 3: tile<3, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
-    case 4: tile<4, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
-    case 5: tile<5, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
-    case 6: tile<6, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
-    case 7: tile<7, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
-    case 8: tile<8, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
-    case 9: tile<9, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
-    case 10: tile<10, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
-    case 11: tile<11, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
-    default: tile<12, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args); break;
-  }
+  run_tile<2>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args);
+}
+
+void gemm_ukr_avx512_f32_12x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
+                               const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
+                               const UkrArgs& args) {
+  run_tile<1>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args);
 }
 
 }  // namespace corenn::cpu::gemm
@@ -136,6 +146,15 @@ namespace {
 constexpr GemmContext kAvx512Context{gemm_ukr_avx512_f32_12x32, kMR512, kNR512, block_sizes_avx512,
                                      pack_a_n_avx512, pack_a_t_avx512, pack_b_n_avx512,
                                      pack_b_t_avx512};
+// sgemm's narrow set (N <= 16): the 12-row A panels of the set above, 16-column B panels (the
+// AVX2 set's format and packers). On N = 10 the 32-wide tile would do 10 useful columns in 32;
+// this one does 10 in 16 at the same rate per FMA, twice the AVX2 tile's 8-lane FMAs.
+constexpr GemmContext kAvx512NarrowContext{gemm_ukr_avx512_f32_12x16, kMR512, 16, block_sizes_avx512,
+                                           pack_a_n_avx512, pack_a_t_avx512, pack_b_n_ref,
+                                           pack_b_t_avx2};
+constexpr GemmContext kAvx512SgemmContext{gemm_ukr_avx512_f32_12x32, kMR512, kNR512,
+                                          block_sizes_avx512, pack_a_n_avx512, pack_a_t_avx512,
+                                          pack_b_n_avx512, pack_b_t_avx512, &kAvx512NarrowContext};
 }  // namespace
 }  // namespace corenn::cpu::gemm
 
@@ -143,4 +162,5 @@ namespace corenn::cpu::avx512 {
 // Constant-initialized; cpu/isa_registry.cpp puts it in the slots of gemm's two stubs
 // (cpu/isa_kernels.h says why not here).
 extern const gemm::GemmContext kGemmContext = gemm::kAvx512Context;
+extern const gemm::GemmContext kSgemmContext = gemm::kAvx512SgemmContext;
 }  // namespace corenn::cpu::avx512
