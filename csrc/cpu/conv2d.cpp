@@ -120,9 +120,7 @@ RowPacker row_packer(int64_t run, int mr) {
   thread_local std::vector<float> zeros;
   if (static_cast<int64_t>(zeros.size()) < run + 16) zeros.assign(static_cast<size_t>(run + 16), 0.0f);
   const ConvKernels& k = kernels();
-  return {zeros.data(), k.pack_a_rows_mr == mr          ? k.pack_a_rows
-                        : k.pack_a_rows_narrow_mr == mr ? k.pack_a_rows_narrow
-                                                        : nullptr};
+  return {zeros.data(), k.pack_a_rows_mr == mr ? k.pack_a_rows : nullptr};
 }
 
 // Packs A rows (pixels) [i0, i0 + mc) x depth [p0, p0 + kc) into mr-row panels (see gemm.h; mr

@@ -549,9 +549,9 @@ bool direct_shape_ok(const Conv2dGeometry& g) { return g.cin <= 4 && g.cout % 8 
 
 }  // namespace
 
-// The avx512 set: every member its own, except the narrow tile's packer, which is the 6 x 16
-// kernel's (gemm::packed_kernel(n) picks that tile for few output channels). Constant-initialized;
-// cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
+// The avx512 set (its GEMM's narrow 12 x 16 set packs the same 12-row panels, so one packer
+// serves both). Constant-initialized; cpu/isa_registry.cpp puts it in its slot
+// (cpu/isa_kernels.h says why not here).
 namespace avx512 {
 extern const ConvKernels kConvKernels{gemm::pack_a_rows_avx512,
                                       gemm::kMR512,
@@ -565,8 +565,6 @@ extern const ConvKernels kConvKernels{gemm::pack_a_rows_avx512,
                                       dw_workspace_floats,
                                       weights_gemm_part,
                                       col2im,
-                                      gemm::pack_a_rows_avx2,
-                                      gemm::kMR,
                                       winograd4_forward_avx512,
                                       winograd4_backward_weights_avx512};
 }  // namespace avx512

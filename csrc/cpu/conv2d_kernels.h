@@ -49,10 +49,6 @@ struct ConvKernels {
                             int64_t p_hi, float* dw_part, float* ws);
   // The data gradient's scatter (conv2d.cpp's col2im has the contract); null: that portable loop.
   void (*col2im)(const Conv2dGeometry& g, const float* dcols, int64_t images, float* dx);
-  // pack_a_rows for the narrower tile gemm::packed_kernel(n) picks for few output channels (its
-  // mr in pack_a_rows_narrow_mr); null where the set's GEMM has one tile.
-  void (*pack_a_rows_narrow)(const float* const* src, int64_t len, float* dst) = nullptr;
-  int pack_a_rows_narrow_mr = 0;
   // Winograd F(4x4, 3x3) (winograd4_shape_ok; null where the ISA has no such kernel, so the
   // choice falls back to F(2x2, 3x3)).
   void (*winograd4_forward)(const Conv2dGeometry& g, const float* x, const float* w,

@@ -55,7 +55,6 @@ extern const AvgPoolCells kAvgPoolCells;                // pool2d_avx512.cpp
 extern const RmsNormRows kRmsNormRows;                  // rms_norm_avx512.cpp
 extern const CellKernels kRnnCells;                     // rnn_avx512.cpp
 extern const gemm::GemmContext kGemmContext;            // gemm/ukernels/gemm_ukr_avx512_f32_12x32.cpp
-extern const gemm::GemmContext kSgemmContext;           // the same, with the narrow 12 x 16 set
 }  // namespace corenn::cpu::avx512
 
 #endif  // CORENN_X86_64

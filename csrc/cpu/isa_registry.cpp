@@ -36,7 +36,7 @@ void install_isa_kernels() {
   avg_pool2d_cells_stub.install(Slot::avx512, &avx512::kAvgPoolCells);
   rms_norm_rows_stub.install(Slot::avx512, &avx512::kRmsNormRows);
   rnn_default_cells_stub.install(Slot::avx512, &avx512::kRnnCells);
-  gemm::sgemm_context_stub.install(Slot::avx512, &avx512::kSgemmContext);
+  gemm::sgemm_context_stub.install(Slot::avx512, &avx512::kGemmContext);
   gemm::gemm_packed_context_stub.install(Slot::avx512, &avx512::kGemmContext);
 }
 

@@ -88,26 +88,23 @@ Kernel sgemm_kernel() { return kernel_of(*sgemm_context_stub.cpu()); }
 
 namespace {
 // A tile wider than the problem wastes its lanes: on N = 3 columns (a conv with 3 output
-// channels, a Dense(3) head) the 32-wide AVX-512 tile does 3 useful columns in 32, the 16-wide
-// AVX2 set 3 in 16, twice the useful work per FMA (lane arithmetic; not timed on its own). So
-// when N rounded up to 16 is narrower than the active set's tile, sgemm runs the set's own
-// narrow set (avx512: 12 x 16, full-width FMAs), and gemm_packed, whose callers pack for the
-// AVX2 format (conv2d's pack_a_rows_narrow), the next lower ISA's set (this CPU has it: AVX-512
-// implies AVX2). Measured on Zen 5 (kept B, best of 7 x 200 calls), 256x256x10: the AVX2 set
-// 18.0 us on one thread, 16.2 on two; the 12 x 16 set 11.0 and 7.6.
-GemmContextRef context_for(const DispatchStub<GemmContextRef>& stub, int64_t n, bool own_narrow) {
+// channels, a Dense(3) head) the 32-wide AVX-512 tile does 3 useful columns in 32, a 16-wide
+// tile 3 in 16, twice the useful work per FMA. So when N rounded up to 16 is narrower than the
+// active set's tile, its narrow set runs (avx512: 12 x 16, full-width FMAs; before it, the AVX2
+// 6 x 16 set ran there). Measured on Zen 5 (kept B, best of 7 x 200 calls), 256x256x10: the AVX2
+// set 18.0 us on one thread, 16.2 on two; the 12 x 16 set 11.0 and 7.6. A Conv2D 32 -> 3
+// channels, 64x28x28, forward and both gradients: 7.24 -> 6.37 ms.
+GemmContextRef context_for(const DispatchStub<GemmContextRef>& stub, int64_t n) {
   const GemmContextRef ctx = stub.cpu();
-  if (n <= 0 || ctx->nr <= (n + 15) / 16 * 16 || active_isa() != Isa::avx512) return ctx;
-  if (own_narrow && ctx->narrow) return ctx->narrow;
-  const int slot = stub.cpu_slot(Isa::avx2);
-  const GemmContextRef narrow = slot >= 0 ? stub.at(static_cast<Slot>(slot)) : nullptr;
-  return narrow && narrow->nr < ctx->nr ? narrow : ctx;
+  if (n > 0 && ctx->narrow && ctx->narrow->nr < ctx->nr && (n + 15) / 16 * 16 <= ctx->narrow->nr)
+    return ctx->narrow;
+  return ctx;
 }
 }  // namespace
 
-Kernel packed_kernel(int64_t n) { return kernel_of(*context_for(gemm_packed_context_stub, n, false)); }
+Kernel packed_kernel(int64_t n) { return kernel_of(*context_for(gemm_packed_context_stub, n)); }
 
-const GemmContext& sgemm_context(int64_t n) { return *context_for(sgemm_context_stub, n, true); }
+const GemmContext& sgemm_context(int64_t n) { return *context_for(sgemm_context_stub, n); }
 
 std::vector<std::pair<std::string, Kernel>> kernel_configs() {
   // The sgemm contexts this CPU can run, each under the slot it is registered in.

@@ -143,18 +143,15 @@ void gemm_ukr_avx512_f32_12x16(int64_t kc, const float* a, int64_t rs_a, int64_t
 // rnn.cpp's recurrent weights through pack_b_matrix).
 namespace corenn::cpu::gemm {
 namespace {
-constexpr GemmContext kAvx512Context{gemm_ukr_avx512_f32_12x32, kMR512, kNR512, block_sizes_avx512,
-                                     pack_a_n_avx512, pack_a_t_avx512, pack_b_n_avx512,
-                                     pack_b_t_avx512};
-// sgemm's narrow set (N <= 16): the 12-row A panels of the set above, 16-column B panels (the
-// AVX2 set's format and packers). On N = 10 the 32-wide tile would do 10 useful columns in 32;
-// this one does 10 in 16 at the same rate per FMA, twice the AVX2 tile's 8-lane FMAs.
+// The narrow set (N <= 16, config.cpp): the 12-row A panels of the set below, 16-column B panels
+// (the AVX2 set's format and packers). On N = 10 the 32-wide tile would do 10 useful columns in
+// 32; this one does 10 in 16 at the same rate per FMA, twice the AVX2 tile's 8-lane FMAs.
 constexpr GemmContext kAvx512NarrowContext{gemm_ukr_avx512_f32_12x16, kMR512, 16, block_sizes_avx512,
                                            pack_a_n_avx512, pack_a_t_avx512, pack_b_n_ref,
                                            pack_b_t_avx2};
-constexpr GemmContext kAvx512SgemmContext{gemm_ukr_avx512_f32_12x32, kMR512, kNR512,
-                                          block_sizes_avx512, pack_a_n_avx512, pack_a_t_avx512,
-                                          pack_b_n_avx512, pack_b_t_avx512, &kAvx512NarrowContext};
+constexpr GemmContext kAvx512Context{gemm_ukr_avx512_f32_12x32, kMR512, kNR512, block_sizes_avx512,
+                                     pack_a_n_avx512, pack_a_t_avx512, pack_b_n_avx512,
+                                     pack_b_t_avx512, &kAvx512NarrowContext};
 }  // namespace
 }  // namespace corenn::cpu::gemm
 
@@ -162,5 +159,4 @@ namespace corenn::cpu::avx512 {
 // Constant-initialized; cpu/isa_registry.cpp puts it in the slots of gemm's two stubs
 // (cpu/isa_kernels.h says why not here).
 extern const gemm::GemmContext kGemmContext = gemm::kAvx512Context;
-extern const gemm::GemmContext kSgemmContext = gemm::kAvx512SgemmContext;
 }  // namespace corenn::cpu::avx512
