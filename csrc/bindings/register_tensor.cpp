@@ -620,6 +620,11 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
       b["mc"] = k.bs.mc;
       b["kc"] = k.bs.kc;
       b["nc"] = k.bs.nc;
+      // the tile sgemm / conv run for N <= 16 (GemmContext::narrow), or None
+      if (k.ctx && k.ctx->narrow)
+        b["narrow"] = py::make_tuple(k.ctx->narrow->mr, k.ctx->narrow->nr);
+      else
+        b["narrow"] = py::none();
       blocks[py::str(name)] = b;
     }
     d["gemm"] = blocks;

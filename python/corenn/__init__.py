@@ -84,7 +84,8 @@ def show_config(print_out=True):
         print(f"  threads:  {cfg['threads']}")
         for name, g in cfg["gemm"].items():
             mark = "*" if name == cfg["isa"] else " "
-            print(f"  gemm {name:6s}{mark} tile {g['mr']}x{g['nr']}, "
+            narrow = f" (N <= 16: {g['narrow'][0]}x{g['narrow'][1]})" if g.get("narrow") else ""
+            print(f"  gemm {name:6s}{mark} tile {g['mr']}x{g['nr']}{narrow}, "
                   f"MC {g['mc']}, KC {g['kc']}, NC {g['nc']}")
         print("  kernels (op: the CPU kernel that runs, why; the slots registered):")
         width = max((len(op) for op in cfg["dispatch"]), default=0)

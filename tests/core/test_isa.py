@@ -113,6 +113,10 @@ def test_show_config_reports_the_choice_and_why(capsys):
         {"avx512"} if HAS_AVX512 else set())
     for g in cfg["gemm"].values():
         assert g["mc"] % g["mr"] == 0 and g["nc"] % g["nr"] == 0 and g["kc"] > 0
+    if HAS_AVX512:   # N <= 16 runs a 16-wide tile of the same height (its A panels are shared)
+        assert cfg["gemm"]["avx512"]["narrow"] == (cfg["gemm"]["avx512"]["mr"], 16)
+        assert "tile 12x32 (N <= 16: 12x16)" in out
+    assert cfg["gemm"]["ref"]["narrow"] is None
     old = _C.get_isa()
     try:
         _C.set_isa("ref")
