@@ -1453,11 +1453,11 @@ def attention_allowed(n, tq, tk, attention_mask=None, query_mask=None, key_mask=
 
 
 def masked_softmax(scores, allowed, scale):
-    """softmax(scale * scores) over the allowed keys (allowed (N, Tq, Tk), shared by the heads);
-    0 elsewhere; a row with nothing allowed is uniform over all keys (Keras' -1e9 adder on every
-    score of the row leaves them equal)."""
+    """softmax(scale * scores) over the allowed keys (allowed (N, Tq, Tk), shared by the heads,
+    or (N, H, Tq, Tk), one per head); 0 elsewhere; a row with nothing allowed is uniform over all
+    keys (Keras' -1e9 adder on every score of the row leaves them equal)."""
     s = f64(scores) * scale
-    ok = np.broadcast_to(allowed[:, None], s.shape)
+    ok = np.broadcast_to(allowed if allowed.ndim == 4 else allowed[:, None], s.shape)
     s = np.where(ok, s, -np.inf)
     mx = np.max(s, axis=-1, keepdims=True)
     mx = np.where(np.isfinite(mx), mx, 0.0)
@@ -1473,7 +1473,8 @@ def masked_softmax_grad(p, dp, scale):
 
 def mha_forward(query, value, key, weights, allowed, keep=None):
     """Keras 3 MultiHeadAttention. weights = [Wq (Dq,H,K), bq (H,K), Wk, bk, Wv (Dv,H,V), bv,
-    Wo (H,V,Do), bo (Do,)]; allowed (N, Tq, Tk); keep: dropout multipliers on the probs.
+    Wo (H,V,Do), bo (Do,)]; allowed (N, Tq, Tk) or per head (N, H, Tq, Tk); keep: dropout
+    multipliers on the probs.
     Returns (out, probs, cache)."""
     q_in, v_in = f64(query), f64(value)
     k_in = v_in if key is None else f64(key)

@@ -56,7 +56,7 @@ void masked_softmax_forward(const SoftmaxProblem& p, const float* scores, float*
       const float* s = scores + r * tk;
       float* out = probs + r * tk;
       const bool row_on = !p.qm || p.qm[b * tq + i] != 0.0f;
-      const float* am = p.am ? p.am + (b * tq + i) * tk : nullptr;
+      const float* am = p.am ? p.am + (p.am_per_head ? r : b * tq + i) * tk : nullptr;
       const float* km = p.km ? p.km + b * tk : nullptr;
       const int64_t jmax = p.causal ? std::min(tk, i + 1) : tk;  // causal: j <= i
       float mx = kNegInf;

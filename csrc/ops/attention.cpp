@@ -53,7 +53,10 @@ void masked_softmax_forward(const Tensor& scores, const Tensor& probs,
   check_writable(op, "probs", probs);
   check_same_or_disjoint(op, "scores", scores, "probs", probs);
   const int64_t b = scores.size(0), tq = scores.size(2), tk = scores.size(3);
-  check_mask(masked_softmax_forward_stub, op, "attention_mask", attention_mask, {b, tq, tk});
+  const bool am_per_head = attention_mask && attention_mask->dim() == 4;
+  check_mask(masked_softmax_forward_stub, op, "attention_mask", attention_mask,
+             am_per_head ? std::vector<int64_t>{b, scores.size(1), tq, tk}
+                         : std::vector<int64_t>{b, tq, tk});
   check_mask(masked_softmax_forward_stub, op, "query_mask", query_mask, {b, tq});
   check_mask(masked_softmax_forward_stub, op, "key_mask", key_mask, {b, tk});
   CORENN_CHECK(std::isfinite(scale), op, ": scale must be finite, got ", scale);
@@ -71,6 +74,7 @@ void masked_softmax_forward(const Tensor& scores, const Tensor& probs,
     if (*m) check_no_alias(op, "probs", probs, "mask", **m);
   cpu::SoftmaxProblem p = problem(scores, scale);
   p.am = attention_mask ? attention_mask->data<float>() : nullptr;
+  p.am_per_head = am_per_head;
   p.qm = query_mask ? query_mask->data<float>() : nullptr;
   p.km = key_mask ? key_mask->data<float>() : nullptr;
   p.causal = causal;

@@ -2,10 +2,12 @@
 //
 // Shapes: B batch, H heads, Tq query steps, Tk key steps; a row is one (b, h, i).
 //   scores, probs, dropped, dprobs, dscores   (B, H, Tq, Tk)
-//   attention_mask (B, Tq, Tk), query_mask (B, Tq), key_mask (B, Tk): float32, nonzero = attend;
-//   each optional, shared by every head (Keras' attention_mask, the query / key padding masks).
+//   attention_mask (B, Tq, Tk) shared by every head, or (B, H, Tq, Tk) one per head (Keras 3 takes
+//   both: its masked softmax expands a mask only up to the scores' rank); query_mask (B, Tq),
+//   key_mask (B, Tk): float32, nonzero = attend; each optional (Keras' attention_mask, the query /
+//   key padding masks).
 //
-//   forward   allowed[b,h,i,j] = am[b,i,j] != 0 && qm[b,i] != 0 && km[b,j] != 0 && (!causal || j <= i)
+//   forward   allowed[b,h,i,j] = am[b,(h,)i,j] != 0 && qm[b,i] != 0 && km[b,j] != 0 && (!causal || j <= i)
 //             probs[r, j] = allowed ? exp(scale s[r,j] - m_r) / sum_{allowed k} exp(scale s[r,k] - m_r) : 0
 //             with m_r the max of scale s over the allowed j of the row. A row with nothing
 //             allowed is uniform, 1 / Tk (Keras 3.15 adds -1e9 to every masked score, which leaves
@@ -41,11 +43,12 @@ namespace cpu {
 
 struct SoftmaxProblem {
   int64_t b, h, tq, tk;
-  const float* am;  // (B, Tq, Tk) or nullptr
+  const float* am;  // (B, Tq, Tk), (B, H, Tq, Tk) with am_per_head, or nullptr
   const float* qm;  // (B, Tq) or nullptr
   const float* km;  // (B, Tk) or nullptr
   bool causal;
   float scale;
+  bool am_per_head = false;  // am has a row per (b, h, i): the scores' own row index
 };
 
 void masked_softmax_forward(const SoftmaxProblem& p, const float* scores, float* probs,

@@ -1815,8 +1815,9 @@ def masked_softmax_forward(scores, *, attention_mask=None, query_mask=None, key_
                            causal=False, scale=1.0, dropout_rate=0.0, seed=0, out=None,
                            dropped=None):
     """probs (B, H, Tq, Tk) = softmax over the last axis of ``scale * scores`` restricted to the
-    allowed keys (attention_mask (B, Tq, Tk), query_mask (B, Tq), key_mask (B, Tk): nonzero =
-    attend; ``causal``: key j <= query i), 0 elsewhere (a row with no allowed key is all 0).
+    allowed keys (attention_mask (B, Tq, Tk) for every head or (B, H, Tq, Tk) per head,
+    query_mask (B, Tq), key_mask (B, Tk): nonzero = attend; ``causal``: key j <= query i), 0
+    elsewhere (a row with no allowed key is uniform, as Keras 3.15).
     Returns ``(probs, dropped)``: dropped = probs after dropout (a new Tensor, or ``dropped=``)
     when ``dropout_rate`` > 0, else None."""
     op = "masked_softmax_forward"

@@ -52,6 +52,28 @@ def test_masked_softmax_matches_reference(isa, kind, tk):
     np.testing.assert_allclose(np.asarray(ds), ref.masked_softmax_grad(want, dp, 0.7), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("kind", ["attention", "padding", "causal", "all"])
+@pytest.mark.parametrize("tk", [3, 16, 17])
+def test_masked_softmax_per_head_attention_mask(isa, kind, tk):
+    """A (B, H, Tq, Tk) attention_mask masks each head its own way, combined with the padding
+    masks and causality as the (B, Tq, Tk) one is."""
+    rng = np.random.default_rng(4)
+    s = rand(rng, N, H, TQ, tk) * 3
+    _, qm, km, causal = masks(rng, kind, tv=tk)
+    am = (rng.random((N, H, TQ, tk)) > 0.4).astype(np.float32)
+    am[0, 1] = 0.0   # one head of one sample attends nowhere: its rows are uniform
+    p, _ = kernels.masked_softmax_forward(s, attention_mask=am, query_mask=qm, key_mask=km,
+                                          causal=causal, scale=0.7)
+    allowed = (am != 0) & ref.attention_allowed(N, TQ, tk, None, qm, km, causal)[:, None]
+    want = ref.masked_softmax(s, allowed, 0.7)
+    np.testing.assert_allclose(np.asarray(p), want, rtol=1e-5, atol=1e-6)
+    assert np.all(np.asarray(p)[0, 1] == np.float32(1.0 / tk))
+    # the heads differ: a head-shared reading of the same mask gives other probabilities
+    assert not np.allclose(want, ref.masked_softmax(s, allowed[:, 0], 0.7))
+    with pytest.raises(ValueError, match="masked_softmax_forward.*attention_mask"):
+        kernels.masked_softmax_forward(s, attention_mask=am[:, :2])
+
+
 def test_masked_softmax_fully_masked_row_is_uniform_and_in_place():
     """Keras 3.15 adds -1e9 to masked scores: a row with every key masked is uniform (side by
     side with Keras, a padded query of MultiHeadAttention averages the values)."""
@@ -135,6 +157,33 @@ def test_mha_forward_backward_match_reference(kind, separate_key):
     assert len(grads) == len(want_grads)
     for g, w in zip(grads, want_grads):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("separate_key", [False, True])
+def test_mha_per_head_attention_mask_matches_reference(separate_key):
+    """Keras 3 takes a (batch, heads, query, value) attention_mask and masks each head with its
+    own slice; forward and every gradient against the float64 reference."""
+    rng = np.random.default_rng(5)
+    mha, q, v, k, weights = make_layer(rng, separate_key)
+    am = rng.random((N, H, TQ, TV)) > 0.35
+    dy = rand(rng, N, TQ, D)
+    out, grads = tape_grads(mha, q, v, k, dy, attention_mask=am, use_causal_mask=True)
+    allowed = am & ref.attention_allowed(N, TQ, TV, causal=True)[:, None]
+    want, _, _ = ref.mha_forward(q, v, k, weights, allowed)
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(out, ref.mha_forward(q, v, k, weights, allowed[:, 0])[0], atol=1e-3)
+    dq, dv, dk, dws = ref.mha_backward(dy, q, v, k, weights, allowed)
+    for g, w in zip(grads, [dq, dv] + ([dk] if separate_key else []) + dws):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+    # (batch, 1, query, value) and (1, heads, 1, value) broadcast as Keras broadcasts them
+    heads_only = rng.random((1, H, 1, TV)) > 0.3
+    out2 = np.asarray(mha(q, v, key=k, attention_mask=heads_only))
+    allowed2 = np.broadcast_to(heads_only, (N, H, TQ, TV))
+    np.testing.assert_allclose(out2, ref.mha_forward(q, v, k, weights, allowed2)[0], rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match=r"attention_mask must have shape .*\(batch, 3, 5, 6\).*got \(None, 4, 5, 6\)"):
+        mha(q, v, key=k, attention_mask=np.ones((N, H + 1, TQ, TV), bool))
+    with pytest.raises(ValueError, match=r"4-D attention_mask must have shape \(2, 3, 5, 6\).*got \(2, 3, 5, 4\)"):
+        mha._broadcast_attention_mask(np.ones((N, H, TQ, 4), bool), N, TQ, TV)
 
 
 def test_mha_explicit_query_and_value_masks_as_keras_3():

@@ -462,6 +462,15 @@ def _attention_model(kind):
             a[0, 1] = 0.0   # a fully masked query row: uniform attention, as corenn's kernel
             return a
         return corenn.Model([q, v, m], out), [floats(6, 8), floats(5, 8), mask]
+    if kind == "mask_per_head":   # a (batch, heads, query, value) mask: each head its own
+        m = corenn.Input((2, 6, 5))
+        out = L.MultiHeadAttention(2, 4)(q, v, attention_mask=m)
+
+        def mask(n, _rng=np.random.default_rng(6)):
+            a = (_rng.random((n, 2, 6, 5)) > 0.4).astype(np.float32)
+            a[0, 1, 2] = 0.0   # one head's query row fully masked: uniform, as corenn's kernel
+            return a
+        return corenn.Model([q, v, m], out), [floats(6, 8), floats(5, 8), mask]
     if kind == "grouped":
         return corenn.Model([q, v], L.GroupQueryAttention(head_dim=4, num_query_heads=4,
                                                           num_key_value_heads=2)(q, v)), [floats(6, 8), floats(5, 8)]
@@ -471,7 +480,8 @@ def _attention_model(kind):
     return corenn.Model(q, L.Dense(3)(L.GlobalAveragePooling1D()(out))), [floats(6, 8)]
 
 
-@pytest.mark.parametrize("kind", ["cross", "causal_self", "mask_key_scores", "grouped", "encoder_block"])
+@pytest.mark.parametrize("kind", ["cross", "causal_self", "mask_key_scores", "mask_per_head", "grouped",
+                                  "encoder_block"])
 def test_attention_exports(kind, tmp_path):
     """MultiHeadAttention / GroupQueryAttention decomposed into MatMul / Softmax (masked scores
     set to -1e9), a Transformer block with them, against predict at batch 1 and 64."""

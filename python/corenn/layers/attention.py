@@ -353,12 +353,14 @@ class MultiHeadAttention(Layer):
             # Keras broadcasts the mask against the (batch, query, value) scores: a (batch, 1, value)
             # padding mask (the translation example's mask[:, None, :]) is one row for all queries
             want = (q[1], v[1])
+            given = am
             if len(am) == 4 and am[1] in (1, None, self.num_heads):   # (batch, heads or 1, query, value)
                 am = (am[0],) + tuple(am[2:])
             if len(am) != 3 or any(a is not None and w is not None and a != w and a != 1
                                    for a, w in zip(am[1:], want)):
                 raise ValueError(f"MultiHeadAttention '{self.name}': attention_mask must have shape (batch, "
-                                 f"{q[1]}, {v[1]}) (batch, query steps, value steps), got {shape_str(am)}")
+                                 f"{q[1]}, {v[1]}) (batch, query steps, value steps) or (batch, "
+                                 f"{self.num_heads}, {q[1]}, {v[1]}) (one per head), got {shape_str(given)}")
         out = (q[0], q[1], do)
         if self._options[3]:
             return [out, (q[0], self.num_heads, q[1], v[1])]
@@ -503,13 +505,20 @@ class MultiHeadAttention(Layer):
 
     def _broadcast_attention_mask(self, am, n, tq, tv):
         """A mask of shape (batch or 1, query steps or 1, value steps or 1) spread over the scores'
-        (batch, query steps, value steps), as Keras' masked softmax broadcasts it."""
+        (batch, query steps, value steps), as Keras' masked softmax broadcasts it; or, 4-D,
+        (batch or 1, heads or 1, query steps or 1, value steps or 1): spread over (batch, heads,
+        query steps, value steps) when it differs between heads (Keras 3 expands a mask only up
+        to the scores' rank, so such a mask masks each head its own way)."""
         a = np.asarray(am)
-        if a.ndim == 4:   # (batch, heads, query, value), as Keras takes it: one mask for every head
-            if a.shape[1] != 1 and not (a == a[:, :1]).all():
-                raise NotImplementedError(f"MultiHeadAttention '{self.name}': an attention_mask that differs "
-                                          f"between heads (shape {tuple(a.shape)}) is not supported; give one "
-                                          f"(batch, 1, query steps, value steps) mask for all heads")
+        h = self.num_heads
+        if a.ndim == 4:   # (batch, heads, query, value), as Keras takes it
+            if any(g not in (1, w) for g, w in zip(a.shape, (n, h, tq, tv))):
+                raise ValueError(f"MultiHeadAttention '{self.name}': a 4-D attention_mask must have shape "
+                                 f"({n}, {h}, {tq}, {tv}) (batch, heads, query steps, value steps) or one "
+                                 f"that broadcasts to it, got {tuple(a.shape)}")
+            if a.shape[1] != 1 and not (a == a[:, :1]).all():   # one mask per head
+                return kernels.as_tensor(np.ascontiguousarray(np.broadcast_to(a, (n, h, tq, tv)),
+                                                              dtype=np.float32))
             a = a[:, 0]
         if a.ndim != 3 or any(g not in (1, w) for g, w in zip(a.shape, (n, tq, tv))):
             raise ValueError(f"MultiHeadAttention '{self.name}': attention_mask must have shape ({n}, {tq}, "

@@ -650,8 +650,10 @@ def convert_attention(b, layer, xs, node):
     allowed = []
     if causal:
         allowed.append(_causal_allowed(b, layer, tq, tv))
-    if mask is not None:   # (N, Tq, Tv) (or broadcasting): nonzero = attend, for every head
-        allowed.append(b.unsqueeze(b.op("Cast", [b.plain(mask)], base, to=b.TensorProto.BOOL), [1], base))
+    if mask is not None:   # (N, Tq, Tv) (or broadcasting): nonzero = attend, for every head;
+        # (N, H or 1, Tq, Tv): one per head, already the scores' rank
+        allowed_mask = b.op("Cast", [b.plain(mask)], base, to=b.TensorProto.BOOL)
+        allowed.append(allowed_mask if mask.rank == 4 else b.unsqueeze(allowed_mask, [1], base))
     # Keras padding masks (Embedding(mask_zero=True), Masking): query rows, value and key steps
     qm, vm, km = _slot(b, 0), _slot(b, 1), _slot(b, 2) if has_key else None
     if qm is not None:
