@@ -5,7 +5,8 @@
 The MLP, CNN and stacked LSTM of bench/compare.py (random Keras-initialised weights; the same
 weights exported to ONNX and copied into PyTorch modules), at batch 1 (latency: ms per call) and
 batch 256 (throughput: samples/s). Contenders, alternated A B C D ... each round after a short
-pause, best of --rounds rounds of a fixed number of calls:
+pause, best of --rounds rounds; a round is one call (waking the threads), then at least 0.1 s of
+timed calls:
     corenn predict            model.predict(x, batch_size=n, verbose=0)
     corenn predict_on_batch   (batch 1 only) model.predict_on_batch(x)
     onnxruntime               InferenceSession(CPUExecutionProvider, intra_op_num_threads=threads,
@@ -147,12 +148,23 @@ MODELS = {"mlp": (mlp, torch_mlp, (28, 28)), "cnn": (cnn, torch_cnn, (28, 28, 1)
 
 # -- timing -------------------------------------------------------------------------------------
 
+RUN_S = 0.1  # seconds of timed calls per run (see timed)
+
+
 def timed(fn, calls):
+    """A run: one call that wakes the thread pools after the pause, then ``calls`` timed calls, at
+    least as many as fill RUN_S seconds. With a fixed 10 calls at batch 256 (6-7 ms) the first
+    calls after the pause weighed on each run (corenn's first MLP call after 0.3 s: 1.3 ms
+    against 0.69 ms for the next ones; ONNX Runtime's 1.1 ms against 0.64), and the MLP's ratio
+    read 0.76-0.99 in three runs a few minutes apart."""
     def run():
         t0 = time.perf_counter()
-        for _ in range(calls):
+        fn()
+        n = calls if ARGS.smoke else max(calls, int(RUN_S / max(time.perf_counter() - t0, 1e-6)))
+        t0 = time.perf_counter()
+        for _ in range(n):
             fn()
-        return (time.perf_counter() - t0) / calls
+        return (time.perf_counter() - t0) / n
     return run
 
 
