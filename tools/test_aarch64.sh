@@ -40,7 +40,13 @@ for p in qemu-user-static debootstrap binfmt-support; do
 done
 if [ "$MODE" = cross ]; then
   for p in g++-aarch64-linux-gnu binutils-aarch64-linux-gnu cmake make file; do
-    dpkg -s "$p" >/dev/null 2>&1 || command -v "${p%%-*}" >/dev/null 2>&1 || need+=("$p")
+    # the cross packages by dpkg alone (the host's own g++ is not the cross compiler); cmake,
+    # make and file may also come from elsewhere (pip's cmake), so a command on PATH will do
+    if [ "$p" != "${p%-aarch64-linux-gnu}" ]; then
+      dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+    else
+      dpkg -s "$p" >/dev/null 2>&1 || command -v "$p" >/dev/null 2>&1 || need+=("$p")
+    fi
   done
 fi
 if [ ${#need[@]} -gt 0 ]; then
