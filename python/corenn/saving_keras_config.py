@@ -164,6 +164,17 @@ def _dtype_name(value, where):
     return value
 
 
+def _quantized_dtype(name, value, where):
+    """Keras' QuantizedDTypePolicy of a layer that ``quantize`` converted, as corenn's policy name:
+    int8 from float32 on Dense / Embedding (layers/quantization.py); anything else refused."""
+    config = value.get("config") or {}
+    mode, source = config.get("mode"), config.get("source_name", "float32")
+    if name not in ("Dense", "Embedding") or mode != "int8" or source != "float32":
+        raise _BadConfig(f"{where}: quantized dtype policy {str(mode)[:20]!r} from {str(source)[:30]!r} is not "
+                         "supported; corenn reads int8 quantization from float32 of Dense and Embedding")
+    return "int8_from_float32"
+
+
 def _object_spec(value, kind, where):
     """A Keras initializer / regularizer ({module, class_name, config}) as corenn's spec."""
     if value is None or isinstance(value, str):
@@ -246,6 +257,9 @@ def _layer_config(spec, where, tf_keras2=False):
     for key, value in config.items():
         key = _KERAS2_NAMES.get((name, key), key)
         if key == "batch_input_shape":   # TF-Keras 2: the input shape, read by the model's translation
+            continue
+        if key == "dtype" and isinstance(value, dict) and value.get("class_name") == "QuantizedDTypePolicy":
+            out["dtype"] = _quantized_dtype(name, value, where)
             continue
         if key == "dtype":
             dtype = _dtype_name(value, where)
