@@ -904,7 +904,9 @@ def _write_vars(group, name, weights):
     vars_ = group.create_group("vars")
     vars_.attrs["name"] = name   # Keras writes the object's name on each vars group
     for i, w in enumerate(weights):
-        vars_.create_dataset(str(i), data=np.array(w, dtype=np.float32, copy=True))
+        # an int8-quantized layer's kernel / table (layers/quantization.py): int8, as Keras keeps it
+        dtype = np.int8 if getattr(w, "__dict__", {}).get("_int8") else np.float32
+        vars_.create_dataset(str(i), data=np.array(w, dtype=dtype, copy=True))
 
 
 def _write_layer(group, layer, where):

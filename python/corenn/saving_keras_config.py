@@ -551,6 +551,10 @@ def _keras2_layer_spec(spec, where):
                          f"(save_format='keras3'), not to TF-Keras 2 HDF5 files")
     if "_model" in spec:
         raise _nested_model(name, where)
+    dtype = spec["config"].get("dtype")
+    if isinstance(dtype, dict) and dtype.get("class_name") == "QuantizedDTypePolicy":
+        raise _BadConfig(f"{where}: an int8-quantized layer has no TF-Keras 2 form; Keras 3 archives hold "
+                         "it (save_format='keras3')")
     for key in ("activation", "recurrent_activation"):
         if spec["config"].get(key) in _TF2_ONLY_ACTIVATIONS:
             raise _BadConfig(f"{where}: {key} {spec['config'][key]!r} is {_TF2_ONLY_ACTIVATIONS[spec['config'][key]]}: "
@@ -765,7 +769,8 @@ def _keras3_layer_spec(spec, where):
             config[key] = _keras3_layer_spec(config[key], f"{where} {key!r}")
     if "activation" in config and not isinstance(config["activation"], str):
         raise _BadConfig(f"{where}: activation {str(config['activation'])[:60]!r} is not a Keras activation name")
-    config["dtype"] = _KERAS3_DTYPE
+    quantized = isinstance(config.get("dtype"), dict) and config["dtype"].get("class_name") == "QuantizedDTypePolicy"
+    config["dtype"] = config["dtype"] if quantized else _KERAS3_DTYPE   # an int8 layer keeps its policy
     return {"module": "keras.layers", "class_name": _KERAS3_EXPORT_NAMES.get(name, name), "config": config,
             "registered_name": None}
 

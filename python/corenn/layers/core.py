@@ -103,7 +103,7 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
             self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
                                           self.kernel_regularizer, constraint=self.kernel_constraint)
         else:   # the int8 form (a quantized layer read back): zeros until its weights are loaded
-            self._params.append(self._frozen_weight("kernel", np.zeros((input_shape[-1], self.units))))
+            self._params.append(self._frozen_weight("kernel", np.zeros((input_shape[-1], self.units)), int8=True))
             self.kernel = self._params[-1].value
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
@@ -206,7 +206,7 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
     def _quantize_int8(self):
         """kernel -> int8 values per output column (axis 0) and kernel_scale (U,); frozen."""
         q, scale = abs_max_quantize(self.kernel._copy_array(), axis=0)
-        kp, sp = self._frozen_weight("kernel", q), self._frozen_weight("kernel_scale", scale[0])
+        kp, sp = self._frozen_weight("kernel", q, int8=True), self._frozen_weight("kernel_scale", scale[0])
         self._params = [kp] + [p for p in self._params if p.value is not self.kernel] + [sp]
         self.kernel, self.kernel_scale = kp.value, sp.value
 

@@ -86,7 +86,7 @@ class Embedding(Int8Quantizable, Layer):
                                               self.embeddings_initializer, self.embeddings_regularizer,
                                               constraint=self.embeddings_constraint)
         else:   # the int8 form (a quantized layer read back): set when its weights are loaded
-            self._params = [self._frozen_weight("embeddings", np.zeros((self.input_dim, self.output_dim))),
+            self._params = [self._frozen_weight("embeddings", np.zeros((self.input_dim, self.output_dim)), int8=True),
                             self._frozen_weight("embeddings_scale", np.ones(self.input_dim))]
             self.embeddings, self.embeddings_scale = (p.value for p in self._params)
         super().build(input_shape)
@@ -128,7 +128,7 @@ class Embedding(Int8Quantizable, Layer):
     def _quantize_int8(self):
         """embeddings -> int8 values per row (axis -1) and embeddings_scale (V,); frozen."""
         q, scale = abs_max_quantize(self.embeddings._copy_array(), axis=-1)
-        self._params = [self._frozen_weight("embeddings", q), self._frozen_weight("embeddings_scale", scale[:, 0])]
+        self._params = [self._frozen_weight("embeddings", q, int8=True), self._frozen_weight("embeddings_scale", scale[:, 0])]
         self.embeddings, self.embeddings_scale = (p.value for p in self._params)
 
     def get_config(self):

@@ -103,10 +103,11 @@ class Int8Quantizable:
         self._dtype_policy = QuantizedDTypePolicy("int8", self.dtype_policy.name)
         self._buffers.clear()
 
-    def _frozen_weight(self, name, values):
-        """A non-trainable weight holding ``values`` (float32), appended to the layer's params."""
+    def _frozen_weight(self, name, values, int8=False):
+        """A non-trainable weight (a Param) holding ``values`` as float32; ``int8``: it holds the
+        int8 values (Keras' int8 variable; its Keras files store it as int8)."""
         t = kernels.Tensor.from_numpy(np.ascontiguousarray(values, np.float32))
-        t.__dict__.update(name=name, path=f"{self.name}/{name}", trainable=False, _is_variable=True)
+        t.__dict__.update(name=name, path=f"{self.name}/{name}", trainable=False, _is_variable=True, _int8=int8)
         return Param(name, t, kernels.zeros(tuple(t.shape)), None, False)
 
     def _quantized_config(self, cfg):
@@ -174,6 +175,7 @@ def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
             return any(re.search(f, layer.name) for f in filters)
         return bool(filters(layer))
 
+    changed = False
     for layer in model.submodules:
         if getattr(layer, "_is_corenn_model", False) or not hasattr(layer, "quantize") or layer._sublayers():
             continue
@@ -181,5 +183,11 @@ def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
             continue
         try:
             layer.quantize(mode, config=config)
+            changed = True
         except NotImplementedError as exc:
             warnings.warn(str(exc), stacklevel=3)
+    # a built optimizer held state for the float kernels, which are gone: its state is made
+    # afresh for the weights that still train (the biases), so fit and save see one list
+    opt = getattr(model, "optimizer", None)
+    if changed and opt is not None and getattr(opt, "built", False):
+        opt.build(model.trainable_weights)
