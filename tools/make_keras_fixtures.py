@@ -331,12 +331,13 @@ def attention():
 
 
 def quantized():
-    """Post-training int8 quantization (model.quantize("int8"), after randomize): Embedding and
-    Dense in their int8 form, int8 datasets in the archive, QuantizedDTypePolicy in the config;
+    """Post-training int8 quantization (model.quantize("int8"), after randomize): Embedding,
+    EinsumDense and Dense in their int8 form, int8 datasets in the archive, QuantizedDTypePolicy in the config;
     LayerNormalization, which Keras does not quantize, stays float."""
     x = RNG.integers(0, 12, size=(6, 5))
-    return keras.Sequential([keras.Input((5,), dtype="int32"), layers.Embedding(12, 8), layers.Flatten(),
-                             layers.Dense(16, activation="relu"), layers.LayerNormalization(),
+    return keras.Sequential([keras.Input((5,), dtype="int32"), layers.Embedding(12, 8),
+                             layers.EinsumDense("abc,cd->abd", (5, 6), bias_axes="d", activation="relu"),
+                             layers.Flatten(), layers.Dense(16, activation="relu"), layers.LayerNormalization(),
                              layers.Dense(4, activation="softmax")], name="quantized"), [x.astype("int32")]
 
 

@@ -166,12 +166,12 @@ def _dtype_name(value, where):
 
 def _quantized_dtype(name, value, where):
     """Keras' QuantizedDTypePolicy of a layer that ``quantize`` converted, as corenn's policy name:
-    int8 from float32 on Dense / Embedding (layers/quantization.py); anything else refused."""
+    int8 from float32 on Dense / EinsumDense / Embedding (layers/quantization.py); anything else refused."""
     config = value.get("config") or {}
     mode, source = config.get("mode"), config.get("source_name", "float32")
-    if name not in ("Dense", "Embedding") or mode != "int8" or source != "float32":
+    if name not in ("Dense", "EinsumDense", "Embedding") or mode != "int8" or source != "float32":
         raise _BadConfig(f"{where}: quantized dtype policy {str(mode)[:20]!r} from {str(source)[:30]!r} is not "
-                         "supported; corenn reads int8 quantization from float32 of Dense and Embedding")
+                         "supported; corenn reads int8 quantization from float32 of Dense, EinsumDense and Embedding")
     return "int8_from_float32"
 
 

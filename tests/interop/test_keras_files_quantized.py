@@ -1,7 +1,8 @@
 """A model that real Keras 3 quantized (``model.quantize("int8")``) and saved as .keras
 (tests/interop/keras_fixtures/quantized.keras, written by tools/make_keras_fixtures.py --only
 quantized): corenn reads the QuantizedDTypePolicy and the int8 datasets, builds the int8 form of
-Embedding and Dense, leaves LayerNormalization float, and predicts as Keras did (1e-5 relative)."""
+Embedding, EinsumDense and Dense, leaves LayerNormalization float, and predicts as Keras did (1e-5
+relative)."""
 import os
 
 import numpy as np
@@ -21,7 +22,8 @@ def test_keras_quantized_model_loads_and_predicts_as_keras(tmp_path):
     got = np.asarray(model.predict(x, verbose=0))
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     policies = {type(layer).__name__: layer.dtype_policy.name for layer in model.layers}
-    assert policies == {"Embedding": "int8_from_float32", "Flatten": "float32", "Dense": "int8_from_float32",
+    assert policies == {"Embedding": "int8_from_float32", "EinsumDense": "int8_from_float32", "Flatten": "float32",
+                        "Dense": "int8_from_float32",
                         "LayerNormalization": "float32"}
     dense = [layer for layer in model.layers if type(layer).__name__ == "Dense"]
     for layer in dense:

@@ -207,3 +207,67 @@ def test_quantized_dense_input_gradient_uses_the_dequantized_kernel(rng):
         loss = corenn.ops.sum(y)
     dx = np.asarray(tape.gradient(loss, x))
     np.testing.assert_allclose(dx, np.ones((3, 5)) @ (k / s).T, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("equation,output_shape,bias_axes,x_shape", [
+    ("ab,bc->ac", 6, "c", (3, 5)),
+    ("abc,cde->abde", (3, 2, 7), "de", (4, 3, 5)),
+    ("abc,bcd->ad", (6,), "d", (4, 3, 5)),
+    ("abcd,cde->abe", (3, 6), None, (4, 3, 2, 5)),
+    ("abc,dc->adb", (4, 3), "d", (2, 3, 5)),     # transposed kernel, permuted output
+])
+def test_quantized_einsum_dense_matches_numpy(rng, equation, output_shape, bias_axes, x_shape):
+    layer = layers.EinsumDense(equation, output_shape=output_shape, bias_axes=bias_axes, activation="relu")
+    layer.build((None,) + x_shape[1:])
+    layer.set_weights([rng.standard_normal(tuple(w.shape)).astype(np.float32) for w in layer.weights])
+    float_weights = layer.get_weights()
+    layer.quantize("int8")
+    ins, ws, outs = equation.replace("->", ",").split(",")
+    depth = [c for c in ins if c in ws and c not in outs]
+    kernel = float_weights[0]
+    q, s = _quantize_ref(kernel, tuple(ws.index(c) for c in depth))
+    got = layer.get_weights()
+    np.testing.assert_array_equal(got[0], q)
+    # Keras' kernel_scale layout: the output's rank, the kernel's sizes at its labels, 1 elsewhere
+    scale_shape = tuple(kernel.shape[ws.index(c)] if c in ws else 1 for c in outs)
+    assert got[-1].shape == scale_shape
+    s_out = np.einsum(f"{ws}->{''.join(c for c in outs if c in ws)}", np.broadcast_to(s, kernel.shape)).reshape(scale_shape) \
+        / np.prod([kernel.shape[ws.index(c)] for c in depth])
+    np.testing.assert_allclose(got[-1], s_out, rtol=1e-6)
+    x = (rng.standard_normal(x_shape) * 2).astype(np.float32)
+    # the reference: x quantized over its contracted labels, the integer einsum, dequantized
+    keep = tuple(ins.index(c) for c in depth)
+    qx, sx = _quantize_ref(x, keep)
+    acc = np.einsum(equation, qx.astype(np.int64), q.astype(np.int64))
+    sx_out = np.einsum(f"{ins}->{''.join(c for c in outs if c in ins)}",
+                       np.broadcast_to(sx, x.shape).astype(np.float64)) / np.prod([x.shape[a] for a in keep])
+    sx_out = sx_out.reshape(tuple(x.shape[ins.index(c)] if c in ins else 1 for c in outs))
+    z = acc / (sx_out * got[-1].astype(np.float64))
+    if bias_axes is not None:
+        z = z + got[1]
+    np.testing.assert_allclose(np.asarray(layer(x)), np.maximum(z, 0), rtol=1e-5, atol=1e-6)
+    # the input gradient goes through the dequantized kernel (Keras' custom gradient)
+    xv = corenn.Variable(x)
+    with corenn.GradientTape() as tape:
+        loss = corenn.ops.sum(layer(xv))
+    dz = (z > 0).astype(np.float64)
+    want = np.einsum(f"{outs},{ws}->{ins}", dz, got[0] / np.broadcast_to(s, kernel.shape))
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, xv)), want, rtol=1e-5, atol=1e-5)
+
+
+def test_quantized_einsum_dense_round_trip_and_batch_labels(rng, tmp_path):
+    model = corenn.Sequential([corenn.Input((3, 5)), layers.EinsumDense("abc,cde->abde", (3, 2, 4), bias_axes="de"),
+                               layers.Flatten(), layers.Dense(2)])
+    model.quantize("int8")
+    x = rng.standard_normal((4, 3, 5)).astype(np.float32)
+    model.save(tmp_path / "e.keras")
+    again = corenn.models.load_model(tmp_path / "e.keras")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert again.layers[0].dtype_policy.name == "int8_from_float32"
+    # an equation with a batch label (in the input, the kernel and the output) stays float
+    batched = corenn.Sequential([corenn.Input((3, 5)), layers.EinsumDense("abc,bcd->abd", (3, 4))])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        batched.quantize("int8")
+    assert any("batch labels" in str(w.message) for w in caught)
+    assert batched.layers[0].dtype_policy.name == "float32"

@@ -99,7 +99,7 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(f"Dense '{self.name}' needs inputs of shape (batch, ..., features) with a "
                              f"known last axis, got {shape_str(input_shape)}")
-        if self.quantization_mode is None:
+        if self._quantized is None:
             self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
                                           self.kernel_regularizer, constraint=self.kernel_constraint)
         else:   # the int8 form (a quantized layer read back): zeros until its weights are loaded
@@ -108,7 +108,7 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
                                         constraint=self.bias_constraint)
-        if self.quantization_mode is not None:
+        if self._quantized is not None:
             self._params.append(self._frozen_weight("kernel_scale", np.ones(self.units)))
             self.kernel_scale = self._params[-1].value
         super().build(input_shape)
@@ -124,7 +124,7 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
         x2 = x if len(shape) == 2 else kernels._reshape(x, [-1, shape[-1]])
         z2 = z if len(shape) == 2 else kernels._reshape(z, [-1, self.units])
         act = "relu" if self.activation.name == "relu" else "none"
-        if self.quantization_mode is not None:
+        if self._quantized is not None:
             # int8 x int8 -> int32 product of the row-quantized x and the int8 kernel, dequantized
             # with the bias in the same pass (layers/quantization.py); relu after it, in place
             kernels.quantized_matmul(x2, self.kernel, self.kernel_scale, self.bias, out=z2)
@@ -169,7 +169,7 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
         x = self._x
         flat = x.ndim == 2
         dz2 = dz if flat else kernels._reshape(dz, [-1, self.units])
-        if self.quantization_mode is not None:
+        if self._quantized is not None:
             return self._quantized_backward(x, dz2, flat)
         if self.lora_enabled:
             rows = (lambda t: t) if flat else (lambda t: kernels._reshape(t, [-1, x.shape[-1]]))

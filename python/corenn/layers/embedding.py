@@ -81,7 +81,7 @@ class Embedding(Int8Quantizable, Layer):
         if len(input_shape) < 1:
             raise ValueError(f"Embedding '{self.name}' needs inputs of shape (batch, ...), got "
                              f"{shape_str(input_shape)}")
-        if self.quantization_mode is None:
+        if self._quantized is None:
             self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
                                               self.embeddings_initializer, self.embeddings_regularizer,
                                               constraint=self.embeddings_constraint)
@@ -110,7 +110,7 @@ class Embedding(Int8Quantizable, Layer):
     def forward(self, x, training=False):
         y = self._buffer("y", tuple(x.shape) + (self.output_dim,))
         kernels.embedding_forward(x, self.embeddings, out=y)
-        if self.quantization_mode is not None:   # y = q[i] / s[i]
+        if self._quantized is not None:   # y = q[i] / s[i]
             s = kernels.embedding_forward(x, kernels._reshape(self.embeddings_scale, [-1, 1]),
                                           out=self._buffer("scale", tuple(x.shape) + (1,)))
             kernels.binary_forward("divide", y, s, out=y)
@@ -121,7 +121,7 @@ class Embedding(Int8Quantizable, Layer):
         return y
 
     def backward(self, dy):
-        if self.trainable and self.quantization_mode is None:   # the int8 table is frozen
+        if self.trainable and self._quantized is None:   # the int8 table is frozen
             kernels.embedding_backward(self._x, dy, out=self.gradients[0])
         return None  # indices have no gradient
 

@@ -70,6 +70,7 @@ class Int8Quantizable:
     ``quantization_mode`` is set, and implements ``_quantize_int8()`` (convert a built layer)."""
 
     _quantizes = None   # the one class whose instances quantize (Keras refuses subclasses)
+    _quantized = None   # "int8" once quantized: a plain attribute, read by every forward
 
     def _pop_quantized_dtype(self, kwargs, quantization_config):
         policy = quantized_policy(kwargs.get("dtype"))
@@ -85,6 +86,7 @@ class Int8Quantizable:
     def _set_quantized_dtype(self, policy):
         if policy is not None:
             self._dtype_policy = policy
+            self._quantized = policy.quantization_mode
 
     @property
     def quantization_mode(self):
@@ -101,6 +103,7 @@ class Int8Quantizable:
                              "in corenn; quantize before enabling LoRA or merge it first")
         self._quantize_int8()
         self._dtype_policy = QuantizedDTypePolicy("int8", self.dtype_policy.name)
+        self._quantized = "int8"
         self._buffers.clear()
 
     def _frozen_weight(self, name, values, int8=False):
