@@ -230,6 +230,8 @@ ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "selu", "sigmoid", "tanh",
 
 # ---- int8 (Keras 3's post-training int8 quantization; csrc/ops/int8_gemm.h)
 
+__all__ += ["int8_gemm", "quantized_matmul"]
+
 def _int8_operand(x, op, arg):
     """An integer array / Tensor whose values fit int8, as an int32 Tensor (Tensors hold no int8)."""
     if isinstance(x, Tensor):
