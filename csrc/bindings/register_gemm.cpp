@@ -4,6 +4,7 @@
 #include "bindings/register.h"
 #include "core/tensor.h"
 #include "cpu/gemm/gemm.h"
+#include "cpu/isa_kernels.h"
 #include "ops/gemm.h"
 #include "ops/int8_gemm.h"
 
@@ -24,6 +25,11 @@ void register_gemm(py::module_& m) {
         py::arg("kernel_scale"), py::arg("bias"), py::arg("y"), py::call_guard<py::gil_scoped_release>(),
         "y = (q(x) @ kernel) / (s_x * kernel_scale) + bias: x's rows abs-max quantized to int8, "
         "kernel the float32 integers of an int8-quantized kernel (ops/int8_gemm.h).");
+#ifdef CORENN_X86_64
+  m.def("_set_int8_gemm_vnni", &cpu::set_int8_gemm_vnni, py::arg("on"),
+        "Test hook: the avx512 int8 tiles with VPDPWSSD (on, where the CPU has VNNI) or VPMADDWD; "
+        "returns whether VNNI is in use.");
+#endif
   // Test hooks of the packed-weight cache (cpu/gemm/packed_b_cache.cpp).
   m.def("_packed_b_stats", [] {
     const cpu::gemm::PackedBStats s = cpu::gemm::packed_b_stats();

@@ -32,6 +32,8 @@ void install_isa_kernels() {
   dropout_forward_stub.install(Slot::avx512, avx512::kDropoutForward);
   dropout_backward_stub.install(Slot::avx512, avx512::kDropoutBackward);
   int8_gemm_rows_stub.install(Slot::avx512, &avx512::kInt8GemmRows);
+  // a second install replaces the first: VPDPWSSD where cpuid reports AVX512_VNNI
+  if (cpu_has_avx512_vnni()) int8_gemm_rows_stub.install(Slot::avx512, &avx512::kInt8GemmRowsVnni);
   layer_norm_rows_stub.install(Slot::avx512, &avx512::kLayerNormRows);
   loss_rows_stub.install(Slot::avx512, &avx512::kLossRows);
   max_pool2d_cells_stub.install(Slot::avx512, &avx512::kMaxPoolCells);
@@ -45,6 +47,12 @@ void install_isa_kernels() {
 [[maybe_unused]] const bool isa_kernels_installed = (install_isa_kernels(), true);
 
 }  // namespace
+
+bool set_int8_gemm_vnni(bool on) {
+  const bool vnni = on && cpu_has_avx512_vnni();
+  int8_gemm_rows_stub.install(Slot::avx512, vnni ? &avx512::kInt8GemmRowsVnni : &avx512::kInt8GemmRows);
+  return vnni;
+}
 }  // namespace corenn::cpu
 
 #endif  // CORENN_X86_64

@@ -145,3 +145,19 @@ def test_quantized_matmul_rejects_bad_input():
         kernels.quantized_matmul(x, q, ks, np.ones(5, np.float32))
     with pytest.raises(TypeError, match="quantized_matmul.*x"):
         kernels.quantized_matmul(kernels.Tensor.from_numpy(np.ones((2, 3), np.int32)), q, ks)
+
+
+@pytest.mark.skipif("avx512" not in ISAS or not hasattr(_C, "_set_int8_gemm_vnni"), reason="no AVX-512")
+def test_avx512_tiles_with_and_without_vnni_are_exact(rng):
+    """A VNNI CPU runs the VPDPWSSD tiles; the VPMADDWD ones (CPUs without VNNI) are tested too."""
+    old = _C.get_isa()
+    try:
+        _C.set_isa("avx512")
+        for vnni in (False, True):
+            _C._set_int8_gemm_vnni(vnni)
+            for m, k, n in SHAPES + [(37, 211, 77)]:
+                a, b = _int8(rng, (m, k)), _int8(rng, (k, n))
+                np.testing.assert_array_equal(np.asarray(kernels.int8_gemm(a, b)), _ref(a, b))
+    finally:
+        _C._set_int8_gemm_vnni(True)
+        _C.set_isa(old)
