@@ -5,10 +5,10 @@
 //   y (m, n) float32 row-major.
 //
 // The drivers split the rows of A (of x) into blocks run in parallel and hand each block to the
-// inner kernel of the active ISA (stub "int8_gemm.rows"). The reference rows kernel is the plain
-// triple loop in int32 (k innermost per output, so no partial sums are stored); the AVX2 /
-// AVX-512 kernels (int8_gemm_avx2.cpp / _avx512.cpp) multiply 16-bit pairs with VPMADDWD, so
-// their products and sums are the same integers and the results the same bits.
+// inner kernel of the active ISA (stub "int8_gemm.rows"), with A's rows and B packed as 16-bit
+// pairs when it wants them. The reference rows kernel is the plain triple loop in int32; the AVX2
+// / AVX-512 kernels (int8_gemm_avx2.cpp / _avx512*.cpp) multiply 16-bit pairs with VPMADDWD or
+// VPDPWSSD, so their products and sums are the same integers and the results the same bits.
 //
 // quantized_matmul quantizes a block of rows of x into a local int8 buffer (Keras' abs-max
 // quantizer in float32, in its order of operations), runs the rows kernel into a local int32
@@ -26,8 +26,8 @@ namespace corenn::cpu {
 
 namespace {
 
-void int8_rows_ref(const int8_t* a, const int8_t* b, const int32_t* /*pairs*/, int32_t* c, int64_t m,
-                   int64_t k, int64_t n) {
+void int8_rows_ref(const int8_t* a, const int32_t* /*a_pairs*/, const int8_t* b, const int32_t* /*b_pairs*/,
+                   int32_t* c, int64_t m, int64_t k, int64_t n) {
   for (int64_t i = 0; i < m; ++i) {
     const int8_t* ai = a + i * k;
     int32_t* ci = c + i * n;
@@ -40,7 +40,7 @@ void int8_rows_ref(const int8_t* a, const int8_t* b, const int32_t* /*pairs*/, i
   }
 }
 
-const Int8GemmRows kRowsRef{false, int8_rows_ref};
+const Int8GemmRows kRowsRef{0, int8_rows_ref};
 
 // Rows per parallel task: about 2^16 multiply-adds each, at least one row.
 int64_t row_grain(int64_t k, int64_t n) {
@@ -71,24 +71,41 @@ float quantize_row(const float* x, int8_t* q, int64_t k) {
 
 const Int8GemmRows* active_rows(const int8_t* b, int64_t k, int64_t n, std::vector<int32_t>& pairs) {
   const Int8GemmRows* rows = int8_gemm_rows_stub.cpu();
-  if (rows->wants_pairs) {
-    pairs.resize(static_cast<size_t>((k + 1) / 2 * n));
-    int8_pack_pairs(b, pairs.data(), k, n);
+  if (rows->nr > 0) {
+    pairs.resize(static_cast<size_t>((n + rows->nr - 1) / rows->nr * rows->nr * ((k + 1) / 2)));
+    int8_pack_pairs(b, pairs.data(), k, n, rows->nr);
   }
   return rows;
 }
 
 }  // namespace
 
-void int8_pack_pairs(const int8_t* b, int32_t* pairs, int64_t k, int64_t n) {
-  for (int64_t p = 0; p < (k + 1) / 2; ++p) {
-    const int8_t* lo = b + 2 * p * n;
-    const int8_t* hi = 2 * p + 1 < k ? lo + n : nullptr;
-    int32_t* out = pairs + p * n;
-    for (int64_t j = 0; j < n; ++j) {
-      const uint32_t l = static_cast<uint16_t>(static_cast<int16_t>(lo[j]));
-      const uint32_t h = hi ? static_cast<uint16_t>(static_cast<int16_t>(hi[j])) : 0u;
-      out[j] = static_cast<int32_t>(l | (h << 16));
+inline int32_t pair_word(int8_t lo, int8_t hi) {
+  return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(static_cast<int16_t>(lo))) |
+                              (static_cast<uint32_t>(static_cast<uint16_t>(static_cast<int16_t>(hi))) << 16));
+}
+
+void int8_pack_row_pairs(const int8_t* a, int32_t* pairs, int64_t m, int64_t k) {
+  const int64_t kp = (k + 1) / 2;
+  for (int64_t i = 0; i < m; ++i) {
+    const int8_t* ai = a + i * k;
+    int32_t* out = pairs + i * kp;
+    for (int64_t p = 0; p < k / 2; ++p) out[p] = pair_word(ai[2 * p], ai[2 * p + 1]);
+    if (k % 2) out[kp - 1] = pair_word(ai[k - 1], 0);
+  }
+}
+
+void int8_pack_pairs(const int8_t* b, int32_t* pairs, int64_t k, int64_t n, int64_t nr) {
+  const int64_t kp = (k + 1) / 2;
+  for (int64_t j0 = 0; j0 < n; j0 += nr) {
+    int32_t* panel = pairs + (j0 / nr) * kp * nr;
+    const int64_t w = std::min(nr, n - j0);
+    for (int64_t p = 0; p < kp; ++p) {
+      const int8_t* lo = b + 2 * p * n + j0;
+      const int8_t* hi = 2 * p + 1 < k ? lo + n : nullptr;
+      int32_t* out = panel + p * nr;
+      for (int64_t j = 0; j < w; ++j) out[j] = pair_word(lo[j], hi ? hi[j] : int8_t{0});
+      std::fill(out + w, out + nr, 0);
     }
   }
 }
@@ -100,7 +117,9 @@ void int8_gemm(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int64_t 
   const Int8GemmRows* rows = active_rows(b, k, n, pairs);
   const int32_t* pw = pairs.empty() ? nullptr : pairs.data();
   parallel_for(0, m, row_grain(k, n), [&](int64_t lo, int64_t hi) {
-    rows->rows(a + lo * k, b, pw, c + lo * n, hi - lo, k, n);
+    std::vector<int32_t> apairs(rows->nr > 0 ? static_cast<size_t>((hi - lo) * ((k + 1) / 2)) : 0);
+    if (rows->nr > 0) int8_pack_row_pairs(a + lo * k, apairs.data(), hi - lo, k);
+    rows->rows(a + lo * k, apairs.data(), b, pw, c + lo * n, hi - lo, k, n);
   });
 }
 
@@ -114,11 +133,13 @@ void quantized_matmul(const float* x, const int8_t* kernel, const float* kernel_
   parallel_for(0, blocks, std::max<int64_t>(1, row_grain(k, n) / kBlock), [&](int64_t blo, int64_t bhi) {
     std::vector<int8_t> q(static_cast<size_t>(kBlock * k));
     std::vector<int32_t> acc(static_cast<size_t>(kBlock * n));
+    std::vector<int32_t> qpairs(rows->nr > 0 ? static_cast<size_t>(kBlock * ((k + 1) / 2)) : 0);
     float sx[kBlock];
     for (int64_t blk = blo; blk < bhi; ++blk) {
       const int64_t i0 = blk * kBlock, mb = std::min(m, i0 + kBlock) - i0;
       for (int64_t i = 0; i < mb; ++i) sx[i] = quantize_row(x + (i0 + i) * k, q.data() + i * k, k);
-      rows->rows(q.data(), kernel, pw, acc.data(), mb, k, n);
+      if (rows->nr > 0) int8_pack_row_pairs(q.data(), qpairs.data(), mb, k);
+      rows->rows(q.data(), qpairs.data(), kernel, pw, acc.data(), mb, k, n);
       for (int64_t i = 0; i < mb; ++i) {
         float* yi = y + (i0 + i) * n;
         const int32_t* ai = acc.data() + i * n;

@@ -30,22 +30,27 @@ void quantized_matmul(const Tensor& x, const Tensor& kernel, const Tensor& kerne
                       const std::optional<Tensor>& bias, const Tensor& y);
 
 // The inner per-ISA kernel (dispatch stub "int8_gemm.rows"): C (m, n) = A (m, k) B for a block of
-// rows. B comes as given (b, row-major (k, n)) and, when `wants_pairs`, also as `pairs`: a
-// (ceil(k / 2), n) array of int32 words, word (p, j) holding b[2p, j] in its low int16 and
-// b[2p + 1, j] (0 past the end) in its high int16: the operand of a 16-bit multiply-add pair
-// instruction (VPMADDWD), which is exact where the 8-bit one (VPMADDUBSW) saturates.
+// rows. A and B come as given (row-major (m, k) and (k, n)) and, when `wants_pairs`, also as
+// 16-bit pairs of depth steps in int32 words, the operands of a 16-bit multiply-add pair
+// instruction (VPMADDWD / VPDPWSSD), which is exact where the 8-bit one (VPMADDUBSW) saturates:
+//   b_pairs in panels of `nr` columns (ceil(n / nr), ceil(k / 2), nr): word (s, p, j) holds
+//           b[2p, s nr + j] in its low int16 and b[2p + 1, s nr + j] in its high int16 (0 past
+//           the end of k or n), so a kernel reads each panel front to back;
+//   a_pairs (m, ceil(k / 2)): word (i, p) = a[i, 2p] | a[i, 2p + 1] << 16, likewise.
+// nr == 0: the kernel wants neither (the reference).
 struct Int8GemmRows {
-  bool wants_pairs;
-  void (*rows)(const int8_t* a, const int8_t* b, const int32_t* pairs, int32_t* c, int64_t m,
-               int64_t k, int64_t n);
+  int nr;
+  void (*rows)(const int8_t* a, const int32_t* a_pairs, const int8_t* b, const int32_t* b_pairs,
+               int32_t* c, int64_t m, int64_t k, int64_t n);
 };
 
 namespace cpu {
 void int8_gemm(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int64_t k, int64_t n);
 void quantized_matmul(const float* x, const int8_t* kernel, const float* kernel_scale,
                       const float* bias, float* y, int64_t m, int64_t k, int64_t n);
-// b (k, n) as Int8GemmRows' pairs (ceil(k / 2) * n words)
-void int8_pack_pairs(const int8_t* b, int32_t* pairs, int64_t k, int64_t n);
+// b (k, n) as Int8GemmRows' b_pairs in panels of nr columns; a (m, k) as its a_pairs
+void int8_pack_pairs(const int8_t* b, int32_t* pairs, int64_t k, int64_t n, int64_t nr);
+void int8_pack_row_pairs(const int8_t* a, int32_t* pairs, int64_t m, int64_t k);
 }  // namespace cpu
 
 using Int8GemmFn = decltype(&cpu::int8_gemm);
