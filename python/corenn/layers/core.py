@@ -49,6 +49,9 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
         forward   z = x W + b, y = act(z)          one GEMM, bias (and relu) in its epilogue
         backward  dz = dy * act'(z)                (relu: from y, since y > 0 <=> z > 0)
                   dW = x^T dz,  db = sum_rows dz,  dx = dz W^T
+    int8 (after ``quantize("int8")``, layers/quantization.py): W holds the integers q of the
+        kernel, s its per-column scale; z = (q(x) W) / (s_x s) + b with x's rows quantized at
+        call time (kernels.quantized_matmul), dx = dz (W / s)^T, W not trained.
 
     Args:
         units: U, the output size.

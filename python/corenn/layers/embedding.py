@@ -7,6 +7,8 @@ Math (W is (V, D)):
     forward   y[n, ..., :] = W[x[n, ...], :]                 x (N, ...) -> y (N, ..., D)
     backward  dW = 0, dW[x[i], :] += dy[i, :] for every position i (repeated indices add up)
 The input is indices, not a differentiable value: backward returns None (no dL/dx).
+int8 (after ``quantize("int8")``, layers/quantization.py): W holds the integers q of each row and
+s (V,) the rows' scales; y[n, ..., :] = q[x] / s[x]; nothing is trained.
 
 Indices may be int32/int64 or float32 holding whole numbers (Sequential hands every layer float32
 x; Keras casts an Embedding's input to int). A non-integer, negative or >= input_dim index raises
