@@ -109,7 +109,9 @@ class Int8Quantizable:
     def _frozen_weight(self, name, values, int8=False):
         """A non-trainable weight (a Param) holding ``values`` as float32; ``int8``: it holds the
         int8 values (Keras' int8 variable; its Keras files store it as int8)."""
-        t = kernels.Tensor.from_numpy(np.ascontiguousarray(values, np.float32))
+        values = np.asarray(values, np.float32)
+        t = kernels.empty(values.shape)   # owned memory, as add_weight's weights
+        np.asarray(t)[...] = values
         t.__dict__.update(name=name, path=f"{self.name}/{name}", trainable=False, _is_variable=True, _int8=int8)
         return Param(name, t, kernels.zeros(tuple(t.shape)), None, False)
 
