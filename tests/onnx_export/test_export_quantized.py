@@ -1,6 +1,6 @@
 """ONNX export of int8-quantized models (layers/quantization.py): Dense as Keras' row quantization,
 the integer product in float64 and the dequantization, the same float32 arithmetic as corenn's
-kernel; Embedding as its dequantized table; EinsumDense refused by name."""
+kernel; EinsumDense the same around an Einsum; Embedding as its dequantized table."""
 import numpy as np
 import pytest
 
@@ -43,8 +43,17 @@ def test_quantized_dense_is_not_batch_norm_folded(rng, tmp_path):
                                rtol=1e-4, atol=1e-5)
 
 
-def test_quantized_einsum_dense_is_refused(tmp_path):
-    model = corenn.Sequential([corenn.Input((3,)), layers.EinsumDense("ab,bc->ac", 2)])
+@pytest.mark.parametrize("equation,output_shape,bias_axes,x_shape", [
+    ("ab,bc->ac", 6, "c", (4, 5)), ("abc,cde->abde", (3, 2, 4), "de", (4, 3, 5)),
+    ("abc,bcd->ad", (6,), "d", (4, 3, 5)), ("abc,dc->adb", (4, 3), None, (2, 3, 5)),
+    ("...b,bc->...c", (4,), "c", (2, 3, 5))])
+def test_quantized_einsum_dense_exports_exactly(rng, tmp_path, equation, output_shape, bias_axes, x_shape):
+    model = corenn.Sequential([corenn.Input(x_shape[1:]), layers.EinsumDense(
+        equation, output_shape=output_shape, bias_axes=bias_axes, activation="relu")])
+    model.set_weights([rng.standard_normal(tuple(w.shape)).astype(np.float32) for w in model.weights])
     model.quantize("int8")
-    with pytest.raises(NotImplementedError, match="int8-quantized EinsumDense"):
-        model.export(tmp_path / "q.onnx", verbose=False)
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    model.export(tmp_path / "e.onnx", verbose=False)
+    sess = ort.InferenceSession(str(tmp_path / "e.onnx"))
+    got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    np.testing.assert_array_equal(got, model.predict(x, verbose=0))

@@ -141,6 +141,28 @@ def _quantized_rows_product(b, x, w, kernel_scale, base):
     return b.op("Div", [acc, b.op("Mul", [sx, b.const(kernel_scale, f"{base}/kernel_scale")], base)], base)
 
 
+def _quantized_einsum(b, layer, x, rank, base):
+    """The int8 EinsumDense product (layers/einsum_dense.py) as _quantized_rows_product does it for
+    Dense: x quantized over its contracted labels, the integer einsum in float64 (exact), cast to
+    float32, divided by s_x (moved to the output's labels by a one-term Einsum, exact) times the
+    kernel_scale, which Keras already lays out against the output."""
+    plan = layer._plan(rank)
+    f32 = lambda value, name: b.const(np.float32(value), f"{base}/{name}")
+    amax = b.reduce("ReduceMax", b.op("Abs", [x], base), [plan.inp.index(c) for c in plan.depth], True, base)
+    sx = b.op("Div", [f32(127.0, "127"), b.op("Add", [amax, f32(1e-7, "epsilon")], base)], base)
+    q = b.op("Clip", [b.op("Round", [b.op("Mul", [x, sx], base)], base), f32(-127.0, "q_min"),
+                      f32(127.0, "q_max")], base)
+    acc = b.op("Einsum", [b.op("Cast", [q], base, to=b.TensorProto.DOUBLE),
+                          b.const(_w(layer.kernel), f"{base}/kernel", np.float64)], base,
+               equation=f"{plan.inp},{plan.w}->{plan.out}")
+    acc = b.op("Cast", [acc], base, to=b.TensorProto.FLOAT)
+    rows = "".join(c for c in plan.out if c in plan.inp)
+    sx = b.op("Einsum", [sx], base, equation=f"{plan.inp}->{rows}")   # the size-1 K axes summed away
+    sx = b.unsqueeze(sx, [i for i, c in enumerate(plan.out) if c not in plan.inp], base)
+    return b.op("Div", [acc, b.op("Mul", [sx, b.const(_w(layer.kernel_scale), f"{base}/kernel_scale")], base)],
+                base)
+
+
 def convert_dense(b, layer, xs, node):
     v = xs[0]
     if getattr(layer, "_quantized", None):   # int8 (never BatchNormalization-folded)
@@ -175,7 +197,10 @@ def convert_einsum_dense(b, layer, xs, node):
     v = xs[0]
     base = layer.name
     if getattr(layer, "_quantized", None):
-        raise unsupported(layer, "an int8-quantized EinsumDense is not exported yet (Dense and Embedding are)")
+        y = _quantized_einsum(b, layer, b.plain(v), v.rank, base)
+        if layer.bias is not None:
+            y = b.op("Add", [y, b.const(_w(layer.bias), f"{base}/bias")], base)
+        return [_with_activation(b, layer, Value(y, _out(node)))]
     y = b.op("Einsum", [b.plain(v), b.const(layer.merged_kernel(), f"{base}/kernel")], base,
              equation=layer.equation.replace(" ", ""))
     if layer.bias is not None:
