@@ -42,7 +42,8 @@ std::vector<int8_t> narrow_float(const char* op, const char* arg, const Tensor& 
   std::vector<int8_t> out(static_cast<size_t>(t.numel()));
   for (int64_t i = 0; i < t.numel(); ++i) {
     const float f = v[i];
-    CORENN_CHECK(f >= -127.0f && f <= 127.0f && f == std::nearbyint(f), op, ": ", arg,
+    // the range test first (NaN fails it), so the conversion to int is defined
+    CORENN_CHECK(f >= -127.0f && f <= 127.0f && static_cast<float>(static_cast<int>(f)) == f, op, ": ", arg,
                  " must hold the integers -127..127 of an int8-quantized kernel, got ", f,
                  " at flat index ", i);
     out[i] = static_cast<int8_t>(f);
