@@ -4,7 +4,9 @@
 #include "bindings/register.h"
 #include "core/tensor.h"
 #include "cpu/gemm/gemm.h"
+#include "cpu/isa_kernels.h"
 #include "ops/gemm.h"
+#include "ops/int8_gemm.h"
 
 namespace corenn::bindings {
 
@@ -16,6 +18,18 @@ void register_gemm(py::module_& m) {
         "C := act(alpha * op(A) @ op(B) + beta * C + bias), in place on c. keep_b_packed: b is a "
         "weight multiplied again by later calls; its packed panels are kept on it, keyed by its "
         "write version (the result is the same).");
+  m.def("int8_gemm", &corenn::int8_gemm, py::arg("a"), py::arg("b"), py::arg("c"),
+        py::call_guard<py::gil_scoped_release>(),
+        "c = a @ b exactly: a (M, K), b (K, N) int32 tensors of int8 values, c (M, N) int32.");
+  m.def("quantized_matmul", &corenn::quantized_matmul, py::arg("x"), py::arg("kernel"),
+        py::arg("kernel_scale"), py::arg("bias"), py::arg("y"), py::call_guard<py::gil_scoped_release>(),
+        "y = (q(x) @ kernel) / (s_x * kernel_scale) + bias: x's rows abs-max quantized to int8, "
+        "kernel the float32 integers of an int8-quantized kernel (ops/int8_gemm.h).");
+#ifdef CORENN_X86_64
+  m.def("_set_int8_gemm_vnni", &cpu::set_int8_gemm_vnni, py::arg("on"),
+        "Test hook: the avx512 int8 tiles with VPDPWSSD (on, where the CPU has VNNI) or VPMADDWD; "
+        "returns whether VNNI is in use.");
+#endif
   // Test hooks of the packed-weight cache (cpu/gemm/packed_b_cache.cpp).
   m.def("_packed_b_stats", [] {
     const cpu::gemm::PackedBStats s = cpu::gemm::packed_b_stats();

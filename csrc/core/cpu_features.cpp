@@ -76,6 +76,8 @@ bool cpu_has_avx512() {
   return cpu_has_avx2_fma() && f.avx512f && f.avx512vl && f.avx512bw && f.avx512dq && f.os_zmm;
 }
 
+bool cpu_has_avx512_vnni() { return cpu_has_avx512() && features().avx512vnni; }
+
 std::string cpu_model_name() {
 #ifdef CORENN_HAVE_CPUID
   unsigned regs[12] = {};

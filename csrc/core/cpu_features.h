@@ -28,6 +28,7 @@ enum class Isa { ref = 0, avx2 = 1, avx512 = 2 };
 
 bool cpu_has_avx2_fma();  // false on every non-x86 build
 bool cpu_has_avx512();    // AVX512F+VL+BW+DQ with OS ZMM support; false on every non-x86 build
+bool cpu_has_avx512_vnni();  // cpu_has_avx512() and AVX512_VNNI (int8_gemm's VPDPWSSD tiles)
 Isa active_isa();
 void set_isa(const std::string& name);  // "ref" | "avx2" | "avx512" | "auto"; unsupported throws
 const char* isa_name(Isa isa);

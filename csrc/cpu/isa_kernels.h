@@ -21,6 +21,7 @@
 #include "ops/activation.h"
 #include "ops/attention.h"
 #include "ops/dropout.h"
+#include "ops/int8_gemm.h"
 #include "ops/layer_norm.h"
 #include "ops/loss.h"
 #include "ops/pool2d.h"
@@ -33,6 +34,7 @@ extern const ActivationBackwardFn kActivationBackward;  // activation_avx2.cpp
 extern const SoftmaxRowKernels kSoftmaxRows;            // attention_avx2.cpp
 extern const DepthwiseRows kDepthwiseRows;              // depthwise_conv2d_avx2.cpp
 extern const DropoutForwardFn kDropoutForward;          // dropout_avx2.cpp
+extern const Int8GemmRows kInt8GemmRows;                // int8_gemm_avx2.cpp
 extern const LayerNormRows kLayerNormRows;              // layer_norm_avx2.cpp
 extern const MaxPoolCells kMaxPoolCells;                // pool2d_avx2.cpp
 extern const RmsNormRows kRmsNormRows;                  // rms_norm_avx2.cpp
@@ -48,6 +50,8 @@ extern const ConvKernels kConvKernels;                  // conv2d_avx512.cpp
 extern const DepthwiseRows kDepthwiseRows;              // depthwise_conv2d_avx512.cpp
 extern const DropoutForwardFn kDropoutForward;          // dropout_avx512.cpp
 extern const DropoutBackwardFn kDropoutBackward;        // dropout_avx512.cpp
+extern const Int8GemmRows kInt8GemmRows;                // int8_gemm_avx512.cpp
+extern const Int8GemmRows kInt8GemmRowsVnni;            // int8_gemm_avx512_vnni.cpp (installed with VNNI)
 extern const LayerNormRows kLayerNormRows;              // layer_norm_avx512.cpp
 extern const LossRows kLossRows;                        // loss_avx512.cpp
 extern const MaxPoolCells kMaxPoolCells;                // pool2d_avx512.cpp
@@ -56,5 +60,12 @@ extern const RmsNormRows kRmsNormRows;                  // rms_norm_avx512.cpp
 extern const CellKernels kRnnCells;                     // rnn_avx512.cpp
 extern const gemm::GemmContext kGemmContext;            // gemm/ukernels/gemm_ukr_avx512_f32_12x32.cpp
 }  // namespace corenn::cpu::avx512
+
+namespace corenn::cpu {
+// Test hook (_C._set_int8_gemm_vnni): the avx512 slot of int8_gemm.rows gets the VPDPWSSD tiles
+// (on, where cpuid reports VNNI) or the VPMADDWD ones, so a VNNI machine tests both. Returns
+// whether the VNNI tiles are installed now.
+bool set_int8_gemm_vnni(bool on);
+}  // namespace corenn::cpu
 
 #endif  // CORENN_X86_64

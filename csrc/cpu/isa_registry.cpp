@@ -16,6 +16,7 @@ void install_isa_kernels() {
   attention_softmax_rows_stub.install(Slot::avx2, &avx2::kSoftmaxRows);
   depthwise_rows_stub.install(Slot::avx2, &avx2::kDepthwiseRows);
   dropout_forward_stub.install(Slot::avx2, avx2::kDropoutForward);
+  int8_gemm_rows_stub.install(Slot::avx2, &avx2::kInt8GemmRows);
   layer_norm_rows_stub.install(Slot::avx2, &avx2::kLayerNormRows);
   max_pool2d_cells_stub.install(Slot::avx2, &avx2::kMaxPoolCells);
   rms_norm_rows_stub.install(Slot::avx2, &avx2::kRmsNormRows);
@@ -30,6 +31,9 @@ void install_isa_kernels() {
   depthwise_rows_stub.install(Slot::avx512, &avx512::kDepthwiseRows);
   dropout_forward_stub.install(Slot::avx512, avx512::kDropoutForward);
   dropout_backward_stub.install(Slot::avx512, avx512::kDropoutBackward);
+  int8_gemm_rows_stub.install(Slot::avx512, &avx512::kInt8GemmRows);
+  // a second install replaces the first: VPDPWSSD where cpuid reports AVX512_VNNI
+  if (cpu_has_avx512_vnni()) int8_gemm_rows_stub.install(Slot::avx512, &avx512::kInt8GemmRowsVnni);
   layer_norm_rows_stub.install(Slot::avx512, &avx512::kLayerNormRows);
   loss_rows_stub.install(Slot::avx512, &avx512::kLossRows);
   max_pool2d_cells_stub.install(Slot::avx512, &avx512::kMaxPoolCells);
@@ -43,6 +47,12 @@ void install_isa_kernels() {
 [[maybe_unused]] const bool isa_kernels_installed = (install_isa_kernels(), true);
 
 }  // namespace
+
+bool set_int8_gemm_vnni(bool on) {
+  const bool vnni = on && cpu_has_avx512_vnni();
+  int8_gemm_rows_stub.install(Slot::avx512, vnni ? &avx512::kInt8GemmRowsVnni : &avx512::kInt8GemmRows);
+  return vnni;
+}
 }  // namespace corenn::cpu
 
 #endif  // CORENN_X86_64

@@ -228,6 +228,57 @@ ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "selu", "sigmoid", "tanh",
                "soft_shrink", "hard_shrink", "squareplus", "sparse_plus")
 
 
+# ---- int8 (Keras 3's post-training int8 quantization; csrc/ops/int8_gemm.h)
+
+__all__ += ["int8_gemm", "quantized_matmul"]
+
+def _int8_operand(x, op, arg):
+    """An integer array / Tensor whose values fit int8, as an int32 Tensor (Tensors hold no int8)."""
+    if isinstance(x, Tensor):
+        if x.dtype != "int32":
+            raise TypeError(f"{op}: {arg} must hold int8 values (an int8 array or an int32 Tensor), "
+                            f"got a {x.dtype} Tensor")
+        return x
+    a = np.asarray(x)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{op}: {arg} must be an int8 array, got dtype {a.dtype}")
+    if a.size and (a.min() < -128 or a.max() > 127):
+        raise ValueError(f"{op}: {arg} holds values outside int8's -128..127 "
+                         f"(min {a.min()}, max {a.max()})")
+    return Tensor.from_numpy(np.ascontiguousarray(a, dtype=np.int32))
+
+
+def int8_gemm(a, b, out=None):
+    """C = A @ B exactly in int32: A (M, K) and B (K, N) int8 arrays (or int32 Tensors of int8
+    values), C (M, N) int32 (``out`` when given). Every ISA's kernel gives the same integers."""
+    op = "int8_gemm"
+    a, b = _int8_operand(a, op, "a"), _int8_operand(b, op, "b")
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"{op}: a and b must be matrices, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    c = _out(out, (a.shape[0], b.shape[1]), op, dtype="int32", device=a.device)
+    _C.int8_gemm(a, b, c)
+    return c
+
+
+def quantized_matmul(x, kernel, kernel_scale, bias=None, out=None):
+    """Keras 3's int8 Dense product: y = (q(x) @ kernel) / (s_x * kernel_scale) + bias, with x
+    (M, K) float32 quantized per row (s_x = 127 / (max|x| + 1e-7), q = clip(round(x s_x), -127,
+    127)), ``kernel`` (K, N) float32 holding the integers -127..127 of the int8 kernel,
+    ``kernel_scale`` (N,), ``bias`` (N,) or None; y (M, N) float32."""
+    op = "quantized_matmul"
+    x = x if type(x) is Tensor else as_tensor(x, op, "x")
+    kernel = kernel if type(kernel) is Tensor else as_tensor(kernel, op, "kernel")
+    kernel_scale = kernel_scale if type(kernel_scale) is Tensor else as_tensor(kernel_scale, op, "kernel_scale")
+    if bias is not None:
+        bias = bias if type(bias) is Tensor else as_tensor(bias, op, "bias")
+    if x.ndim != 2 or kernel.ndim != 2:
+        raise ValueError(f"{op}: x and kernel must be matrices, got shapes {tuple(x.shape)} and "
+                         f"{tuple(kernel.shape)}")
+    y = _out(out, (x.shape[0], kernel.shape[1]), op, device=x.device)
+    _C.quantized_matmul(x, kernel, kernel_scale, bias, y)
+    return y
+
+
 def _known_kind(kind, kinds, op, what):
     """``kind`` when it is one of ``kinds``; the kind names the op in later messages, so an
     unknown one is refused first."""

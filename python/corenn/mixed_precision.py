@@ -22,8 +22,8 @@ import weakref
 
 import numpy as np
 
-__all__ = ["DTypePolicy", "Policy", "set_global_policy", "global_policy", "dtype_policy",
-           "set_dtype_policy", "LossScaleOptimizer"]
+__all__ = ["DTypePolicy", "QuantizedDTypePolicy", "Policy", "set_global_policy", "global_policy",
+           "dtype_policy", "set_dtype_policy", "LossScaleOptimizer"]
 
 _FLOAT32_RUNS = {"mixed_float16", "mixed_bfloat16", "float16", "bfloat16"}
 _warned = False
@@ -69,6 +69,10 @@ class DTypePolicy:
     def variable_dtype(self):
         return "float32"
 
+    @property
+    def quantization_mode(self):
+        return None   # a QuantizedDTypePolicy's is its mode
+
     def get_config(self):
         return {"name": self._name}
 
@@ -85,6 +89,51 @@ class DTypePolicy:
     def __repr__(self):
         runs = "" if self._name == "float32" else " (runs float32)"
         return f'<DTypePolicy "{self._name}"{runs}>'
+
+
+# Keras 3's quantization modes; corenn implements the first (layers/quantization.py)
+QUANTIZATION_MODES = ("int8", "float8", "int4", "gptq", "awq")
+SUPPORTED_QUANTIZATION_MODES = ("int8",)
+
+
+class QuantizedDTypePolicy(DTypePolicy):
+    """The policy of a layer that ``quantize("int8")`` converted (Keras 3's class): name
+    ``"int8_from_float32"``, ``quantization_mode`` "int8"; the layer still computes in float32
+    around its int8 product."""
+
+    def __init__(self, mode="int8", source_name="float32"):
+        source_name = str(getattr(source_name, "name", source_name) or "float32")
+        if mode not in SUPPORTED_QUANTIZATION_MODES:
+            raise ValueError(f"QuantizedDTypePolicy: quantization mode {mode!r} is not supported; corenn "
+                             f"supports {', '.join(map(repr, SUPPORTED_QUANTIZATION_MODES))}")
+        if source_name != "float32" and source_name not in _FLOAT32_RUNS:
+            raise ValueError(f"QuantizedDTypePolicy: source policy {source_name!r} is not supported "
+                             "(corenn layers compute in float32)")
+        self._mode, self._source = mode, source_name
+        self._name = f"{mode}_from_{source_name}"
+
+    @property
+    def quantization_mode(self):
+        return self._mode
+
+    def get_config(self):
+        return {"mode": self._mode, "source_name": self._source}
+
+    def __repr__(self):
+        return f'<QuantizedDTypePolicy "{self._name}">'
+
+
+def quantized_policy(dtype):
+    """The QuantizedDTypePolicy ``dtype`` names (a name such as "int8_from_float32", Keras'
+    serialized dict, or the policy), else None."""
+    if isinstance(dtype, QuantizedDTypePolicy):
+        return dtype
+    if isinstance(dtype, dict) and dtype.get("class_name") == "QuantizedDTypePolicy":
+        return QuantizedDTypePolicy(**(dtype.get("config") or {}))
+    if isinstance(dtype, str) and dtype.startswith(tuple(m + "_from_" for m in QUANTIZATION_MODES)):
+        mode, _, source = dtype.partition("_from_")
+        return QuantizedDTypePolicy(mode, source)
+    return None
 
 
 Policy = DTypePolicy   # tf.keras.mixed_precision.Policy

@@ -83,9 +83,11 @@ class _Dataset:
 
     def __init__(self, ds):
         # floats; an integer scalar too (Keras' Normalization keeps its sample count as an int32
-        # weight; read as float32, as corenn keeps it)
-        if ds.dtype.kind != "f" and not (ds.dtype.kind in "iu" and ds.shape == ()):
-            raise _Bad(f"{ds.name}: weight of type {ds.dtype} (weights are float arrays, or an integer count)")
+        # weight; read as float32, as corenn keeps it); int8 arrays: the kernels / tables of
+        # int8-quantized layers, which corenn keeps as float32 integers (layers/quantization.py)
+        if ds.dtype.kind != "f" and not (ds.dtype.kind in "iu" and ds.shape == ()) and ds.dtype != np.int8:
+            raise _Bad(f"{ds.name}: weight of type {ds.dtype} (weights are float arrays, int8 arrays of "
+                       "quantized layers, or an integer count)")
         self.ds, self.shape, self.member, self.aliases = ds, tuple(ds.shape), ds.name, ()
 
     def paths(self):
@@ -902,7 +904,9 @@ def _write_vars(group, name, weights):
     vars_ = group.create_group("vars")
     vars_.attrs["name"] = name   # Keras writes the object's name on each vars group
     for i, w in enumerate(weights):
-        vars_.create_dataset(str(i), data=np.array(w, dtype=np.float32, copy=True))
+        # an int8-quantized layer's kernel / table (layers/quantization.py): int8, as Keras keeps it
+        dtype = np.int8 if getattr(w, "__dict__", {}).get("_int8") else np.float32
+        vars_.create_dataset(str(i), data=np.array(w, dtype=dtype, copy=True))
 
 
 def _write_layer(group, layer, where):

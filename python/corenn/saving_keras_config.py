@@ -164,6 +164,17 @@ def _dtype_name(value, where):
     return value
 
 
+def _quantized_dtype(name, value, where):
+    """Keras' QuantizedDTypePolicy of a layer that ``quantize`` converted, as corenn's policy name:
+    int8 from float32 on Dense / EinsumDense / Embedding (layers/quantization.py); anything else refused."""
+    config = value.get("config") or {}
+    mode, source = config.get("mode"), config.get("source_name", "float32")
+    if name not in ("Dense", "EinsumDense", "Embedding") or mode != "int8" or source != "float32":
+        raise _BadConfig(f"{where}: quantized dtype policy {str(mode)[:20]!r} from {str(source)[:30]!r} is not "
+                         "supported; corenn reads int8 quantization from float32 of Dense, EinsumDense and Embedding")
+    return "int8_from_float32"
+
+
 def _object_spec(value, kind, where):
     """A Keras initializer / regularizer ({module, class_name, config}) as corenn's spec."""
     if value is None or isinstance(value, str):
@@ -246,6 +257,9 @@ def _layer_config(spec, where, tf_keras2=False):
     for key, value in config.items():
         key = _KERAS2_NAMES.get((name, key), key)
         if key == "batch_input_shape":   # TF-Keras 2: the input shape, read by the model's translation
+            continue
+        if key == "dtype" and isinstance(value, dict) and value.get("class_name") == "QuantizedDTypePolicy":
+            out["dtype"] = _quantized_dtype(name, value, where)
             continue
         if key == "dtype":
             dtype = _dtype_name(value, where)
@@ -537,6 +551,10 @@ def _keras2_layer_spec(spec, where):
                          f"(save_format='keras3'), not to TF-Keras 2 HDF5 files")
     if "_model" in spec:
         raise _nested_model(name, where)
+    dtype = spec["config"].get("dtype")
+    if isinstance(dtype, dict) and dtype.get("class_name") == "QuantizedDTypePolicy":
+        raise _BadConfig(f"{where}: an int8-quantized layer has no TF-Keras 2 form; Keras 3 archives hold "
+                         "it (save_format='keras3')")
     for key in ("activation", "recurrent_activation"):
         if spec["config"].get(key) in _TF2_ONLY_ACTIVATIONS:
             raise _BadConfig(f"{where}: {key} {spec['config'][key]!r} is {_TF2_ONLY_ACTIVATIONS[spec['config'][key]]}: "
@@ -751,7 +769,8 @@ def _keras3_layer_spec(spec, where):
             config[key] = _keras3_layer_spec(config[key], f"{where} {key!r}")
     if "activation" in config and not isinstance(config["activation"], str):
         raise _BadConfig(f"{where}: activation {str(config['activation'])[:60]!r} is not a Keras activation name")
-    config["dtype"] = _KERAS3_DTYPE
+    quantized = isinstance(config.get("dtype"), dict) and config["dtype"].get("class_name") == "QuantizedDTypePolicy"
+    config["dtype"] = config["dtype"] if quantized else _KERAS3_DTYPE   # an int8 layer keeps its policy
     return {"module": "keras.layers", "class_name": _KERAS3_EXPORT_NAMES.get(name, name), "config": config,
             "registered_name": None}
 

@@ -153,8 +153,10 @@ def test_dtype_policies_module():
         import corenn.mixed_precision as mp
         mp._warned = False
         assert keras.dtype_policies.get("mixed_bfloat16").compute_dtype == "float32"
-    with pytest.raises(ValueError, match="quantiz"):
-        keras.dtype_policies.get("int8_from_float32")
+    # int8 is corenn's one quantization mode (layers/quantization.py); the others are refused
+    assert keras.dtype_policies.get("int8_from_float32").quantization_mode == "int8"
+    with pytest.raises(ValueError, match="'int4' is not supported"):
+        keras.dtype_policies.get("int4_from_float32")
     with pytest.raises(TypeError, match="float64"):
         keras.dtype_policies.get("float64")
     assert keras.Loss is keras.losses.Loss and keras.Optimizer is keras.optimizers.Optimizer

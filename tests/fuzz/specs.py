@@ -1428,3 +1428,7 @@ SPECS.update(layers_a_specs())
 from .specs_volumes import volume_specs  # noqa: E402
 
 SPECS.update(volume_specs())
+# The int8 kernels (int8_gemm, quantized_matmul): specs_int8.py.
+from .specs_int8 import int8_specs  # noqa: E402
+
+SPECS.update(int8_specs())

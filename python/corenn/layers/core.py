@@ -14,6 +14,7 @@ from .. import constraints, initializers, kernels, regularizers
 from ._channels_first import ChannelsFirst, data_format_arg
 from .base import ASSIGNED_WEIGHT_LAYERS, ActivatedLayer, Layer, activation_flops, sample_size, shape_str
 from .lora import LoRA
+from .quantization import Int8Quantizable, abs_max_quantize
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout", "Identity", "Masking", "Lambda"]
 
@@ -39,7 +40,7 @@ class _WeightSlot:
             ASSIGNED_WEIGHT_LAYERS.discard(layer)
 
 
-class Dense(LoRA, ActivatedLayer):
+class Dense(Int8Quantizable, LoRA, ActivatedLayer):
     supports_masking = True  # on a sequence (N, T, D) the steps' mask passes through (Keras)
 
     """Fully connected layer: y = act(x @ W + b).
@@ -48,6 +49,9 @@ class Dense(LoRA, ActivatedLayer):
         forward   z = x W + b, y = act(z)          one GEMM, bias (and relu) in its epilogue
         backward  dz = dy * act'(z)                (relu: from y, since y > 0 <=> z > 0)
                   dW = x^T dz,  db = sum_rows dz,  dx = dz W^T
+    int8 (after ``quantize("int8")``, layers/quantization.py): W holds the integers q of the
+        kernel, s its per-column scale; z = (q(x) W) / (s_x s) + b with x's rows quantized at
+        call time (kernels.quantized_matmul), dx = dz (W / s)^T, W not trained.
 
     Args:
         units: U, the output size.
@@ -57,6 +61,8 @@ class Dense(LoRA, ActivatedLayer):
         kernel_regularizer / bias_regularizer: see corenn.regularizers.
         lora_rank, lora_alpha: LoRA (layers/lora.py): the kernel frozen, W + (alpha / rank) A @ B
             learned instead; also ``enable_lora(rank)`` on a built layer.
+        quantization_config: None (Keras' default int8 quantizers). ``quantize("int8")`` converts a
+            built layer to int8 (layers/quantization.py): weights [kernel, bias, kernel_scale].
     """
 
     kernel = _WeightSlot()
@@ -65,8 +71,13 @@ class Dense(LoRA, ActivatedLayer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, lora_rank=None,
-                 lora_alpha=None, **kwargs):
+                 lora_alpha=None, quantization_config=None, **kwargs):
+        policy = self._pop_quantized_dtype(kwargs, quantization_config)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self._set_quantized_dtype(policy)
+        if policy is not None and (type(self) is not Dense or lora_rank):
+            raise ValueError(f"{type(self).__name__} '{self.name}': an int8 dtype policy is supported on Dense "
+                             "without LoRA only")
         if isinstance(units, (np.ndarray, kernels.Tensor)) and np.ndim(units) == 0 and \
                 np.asarray(units).dtype.kind in "iu":
             units = int(np.asarray(units))   # tf.math.reduce_prod(shape).numpy(): a 0-d integer array
@@ -91,11 +102,18 @@ class Dense(LoRA, ActivatedLayer):
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(f"Dense '{self.name}' needs inputs of shape (batch, ..., features) with a "
                              f"known last axis, got {shape_str(input_shape)}")
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
-                                      self.kernel_regularizer, constraint=self.kernel_constraint)
+        if self._quantized is None:
+            self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
+                                          self.kernel_regularizer, constraint=self.kernel_constraint)
+        else:   # the int8 form (a quantized layer read back): zeros until its weights are loaded
+            self._params.append(self._frozen_weight("kernel", np.zeros((input_shape[-1], self.units)), int8=True))
+            self.kernel = self._params[-1].value
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
                                         constraint=self.bias_constraint)
+        if self._quantized is not None:
+            self._params.append(self._frozen_weight("kernel_scale", np.ones(self.units)))
+            self.kernel_scale = self._params[-1].value
         super().build(input_shape)
         self._lora_build()
 
@@ -109,7 +127,13 @@ class Dense(LoRA, ActivatedLayer):
         x2 = x if len(shape) == 2 else kernels._reshape(x, [-1, shape[-1]])
         z2 = z if len(shape) == 2 else kernels._reshape(z, [-1, self.units])
         act = "relu" if self.activation.name == "relu" else "none"
-        if self.lora_enabled:
+        if self._quantized is not None:
+            # int8 x int8 -> int32 product of the row-quantized x and the int8 kernel, dequantized
+            # with the bias in the same pass (layers/quantization.py); relu after it, in place
+            kernels.quantized_matmul(x2, self.kernel, self.kernel_scale, self.bias, out=z2)
+            if act == "relu":
+                kernels.activation_forward("relu", z, out=z)
+        elif self.lora_enabled:
             self._lora_factored_forward(x2, z2, act)
         else:
             # the bound GEMM entry (kernels._gemm): x, the weights and z are Tensors already, and
@@ -148,6 +172,8 @@ class Dense(LoRA, ActivatedLayer):
         x = self._x
         flat = x.ndim == 2
         dz2 = dz if flat else kernels._reshape(dz, [-1, self.units])
+        if self._quantized is not None:
+            return self._quantized_backward(x, dz2, flat)
         if self.lora_enabled:
             rows = (lambda t: t) if flat else (lambda t: kernels._reshape(t, [-1, x.shape[-1]]))
             dx = self._buffer("dx", x.shape) if self.needs_input_grad else None
@@ -176,7 +202,33 @@ class Dense(LoRA, ActivatedLayer):
                    bias_regularizer=regularizers.serialize(self.bias_regularizer),
                    kernel_constraint=constraints.serialize(self.kernel_constraint),
                    bias_constraint=constraints.serialize(self.bias_constraint))
-        return self._lora_config(cfg)
+        return self._quantized_config(self._lora_config(cfg))
+
+    # -- int8 (layers/quantization.py) --------------------------------------------------------
+
+    def _quantize_int8(self):
+        """kernel -> int8 values per output column (axis 0) and kernel_scale (U,); frozen."""
+        q, scale = abs_max_quantize(self.kernel._copy_array(), axis=0)
+        kp, sp = self._frozen_weight("kernel", q, int8=True), self._frozen_weight("kernel_scale", scale[0])
+        self._params = [kp] + [p for p in self._params if p.value is not self.kernel] + [sp]
+        self.kernel, self.kernel_scale = kp.value, sp.value
+
+    def _quantized_backward(self, x, dz2, flat):
+        """Keras' custom gradient of the int8 product: dx = dz (q / s)^T; the bias learns, the
+        int8 kernel does not."""
+        if self.trainable and self.use_bias:
+            kernels._bias_grad(dz2, self.gradients[0])
+        if not self.needs_input_grad:
+            return None
+        w = kernels.binary_forward("divide", self.kernel, self.kernel_scale,
+                                   out=self._buffer("dequantized", tuple(self.kernel.shape)))
+        dx = self._buffer("dx", x.shape)
+        kernels._gemm(dz2, w, dx if flat else kernels._reshape(dx, [-1, x.shape[-1]]), False, True,
+                      1.0, 0.0, None, "none")
+        return dx
+
+
+Dense._quantizes = Dense   # Keras quantizes Dense itself, not its subclasses
 
 
 class Activation(Layer):

@@ -34,6 +34,7 @@ from .. import activations as _activations
 from .. import constraints, initializers, kernels, regularizers
 from .base import ActivatedLayer, activation_flops, shape_str
 from .lora import LoRA
+from .quantization import Int8Quantizable, abs_max_quantize
 
 __all__ = ["EinsumDense"]
 
@@ -121,7 +122,7 @@ class _Plan:
         return perm == list(range(len(perm)))
 
 
-class EinsumDense(LoRA, ActivatedLayer):
+class EinsumDense(Int8Quantizable, LoRA, ActivatedLayer):
     """A layer computing ``act(einsum(equation, x, kernel) + bias)`` on corenn's GEMM kernels.
 
     Args:
@@ -135,15 +136,26 @@ class EinsumDense(LoRA, ActivatedLayer):
         activity_regularizer, kernel_constraint, bias_constraint: as in Dense.
         lora_rank, lora_alpha: LoRA (layers/lora.py): the kernel (*P, N) frozen, W + (alpha / rank)
             A @ B learned instead, A (*P, rank), B (rank, N); also ``enable_lora(rank)``.
-    Weights, Keras order: kernel (its spec's sizes), bias (, lora_kernel_a, lora_kernel_b).
+        quantization_config: None (Keras' default). ``quantize("int8")`` (layers/quantization.py)
+            quantizes the kernel per N column over its contracted (K) labels and x per row over
+            the same labels: z = (q(x') q(W')) / (s_x s_k) + bias, one quantized_matmul; equations
+            with batch labels (B) are not quantized.
+    Weights, Keras order: kernel (its spec's sizes), bias (, lora_kernel_a, lora_kernel_b);
+    int8: kernel, bias, kernel_scale (1 along the output labels not in the kernel, the N sizes
+    along the others: Keras' layout, which broadcasts against the output).
     """
 
     def __init__(self, equation, output_shape, activation=None, bias_axes=None,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, lora_rank=None, lora_alpha=None,
-                 **kwargs):
+                 quantization_config=None, **kwargs):
+        policy = self._pop_quantized_dtype(kwargs, quantization_config)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self._set_quantized_dtype(policy)
+        if policy is not None and (type(self) is not EinsumDense or lora_rank):
+            raise ValueError(f"{type(self).__name__} '{self.name}': an int8 dtype policy is supported on "
+                             "EinsumDense without LoRA only")
         self.equation = equation
         self._specs = _split_equation(self, equation)
         shape = (output_shape,) if isinstance(output_shape, (int, np.integer)) else output_shape
@@ -226,8 +238,13 @@ class EinsumDense(LoRA, ActivatedLayer):
             raise ValueError(f"EinsumDense '{self.name}': the kernel {plan.w!r} of {self.equation!r} has "
                              f"unknown sizes {kernel_shape} for inputs {shape_str(input_shape)}; give "
                              f"them in output_shape or the input shape")
-        self.kernel = self.add_weight("kernel", kernel_shape, self.kernel_initializer,
-                                      self.kernel_regularizer, constraint=self.kernel_constraint)
+        if self._quantized is None:
+            self.kernel = self.add_weight("kernel", kernel_shape, self.kernel_initializer,
+                                          self.kernel_regularizer, constraint=self.kernel_constraint)
+        else:   # the int8 form (a quantized layer read back): set when its weights are loaded
+            self._check_quantizable(plan)
+            self._params.append(self._frozen_weight("kernel", np.zeros(kernel_shape), int8=True))
+            self.kernel = self._params[-1].value
         if self.bias_axes is not None:
             bias_shape = tuple(sizes[c] if c in self.bias_axes else 1 for c in plan.bias_labels)
             if any(d is None for d in bias_shape):
@@ -235,6 +252,9 @@ class EinsumDense(LoRA, ActivatedLayer):
                                  f"sizes {bias_shape}; give them in output_shape")
             self.bias = self.add_weight("bias", bias_shape, self.bias_initializer, self.bias_regularizer,
                                         constraint=self.bias_constraint)
+        if self._quantized is not None:
+            self._params.append(self._frozen_weight("kernel_scale", np.ones(self._scale_shape(plan, sizes))))
+            self.kernel_scale = self._params[-1].value
         # relu rides in the epilogue when one GEMM writes z whole (bias fused or absent)
         self._fused = self.activation.is_linear or (
             self.activation.name == "relu" and not plan.batch and _Plan.identity(plan.out_perm)
@@ -256,11 +276,17 @@ class EinsumDense(LoRA, ActivatedLayer):
         dims = lambda labels: math.prod(sizes[c] for c in labels)
         b, m, k, n = dims(plan.batch), dims(plan.rows), dims(plan.depth), dims(plan.cols)
         x_t = self._permuted(x, plan.x_perm, "x_t")
-        w_t = self._permuted(self._effective_kernel(), plan.w_perm, "w_t")
+        w_t = self._permuted(self.kernel if self._quantized else self._effective_kernel(), plan.w_perm, "w_t")
         z = self._buffer("z", out_shape)
         direct = _Plan.identity(plan.out_perm)
         product = z if direct else self._buffer("product", [out_shape[i] for i in plan.product_order])
-        if plan.batch:
+        if self._quantized is not None:   # plan.batch is empty (_check_quantizable)
+            fused_bias = self.bias.reshape([n]) if plan.bias_in_gemm else None
+            kernels.quantized_matmul(x_t.reshape([m, k]), w_t.reshape([k, n]), self.kernel_scale.reshape([n]),
+                                     fused_bias, out=product.reshape([m, n]))
+            if self._fused and self.activation.name == "relu":   # _activate expects the epilogue's relu
+                kernels.activation_forward("relu", product, out=product)
+        elif plan.batch:
             kernels.batched_matmul(x_t.reshape([b, m, k]), w_t.reshape([b, k, n]),
                                    out=product.reshape([b, m, n]))
         else:
@@ -279,6 +305,8 @@ class EinsumDense(LoRA, ActivatedLayer):
         plan = self._plan(self._x.ndim)
         b, m, k, n = self._dims
         dz_t = self._permuted(dz, plan.product_order, "dz_t")
+        if self._quantized is not None:
+            return self._quantized_backward(plan, dz, dz_t)
         if self.trainable:
             grads = self.gradients
             # LoRA: the frozen kernel's gradient is dW', and the bias's comes first
@@ -338,4 +366,54 @@ class EinsumDense(LoRA, ActivatedLayer):
                    bias_regularizer=regularizers.serialize(self.bias_regularizer),
                    kernel_constraint=constraints.serialize(self.kernel_constraint),
                    bias_constraint=constraints.serialize(self.bias_constraint))
-        return self._lora_config(cfg)
+        return self._quantized_config(self._lora_config(cfg))
+
+    # -- int8 (layers/quantization.py) ---------------------------------------------------------
+
+    def _check_quantizable(self, plan):
+        if plan.batch:
+            raise NotImplementedError(f"EinsumDense '{self.name}': equation {self.equation!r} has batch labels "
+                                      f"{''.join(plan.batch)!r} (in the input, the kernel and the output); "
+                                      "corenn quantizes EinsumDense without them only")
+
+    @staticmethod
+    def _scale_shape(plan, sizes):
+        """Keras' kernel_scale layout: the output's rank, N sizes at their labels, 1 elsewhere."""
+        return tuple(sizes[c] if c in plan.w else 1 for c in plan.out)
+
+    def _quantize_int8(self):
+        """kernel -> int8 per N column (abs-max over the K labels) and kernel_scale; frozen."""
+        plan = self._plan(len(self.input_shape))
+        self._check_quantizable(plan)
+        w = self.kernel._copy_array()
+        q, scale = abs_max_quantize(w, axis=tuple(plan.w.index(c) for c in plan.depth))
+        n_in_w = [c for c in plan.w if c in plan.cols]   # the scale's N axes in kernel order
+        scale = np.transpose(scale.reshape([w.shape[plan.w.index(c)] for c in n_in_w]),
+                             [n_in_w.index(c) for c in plan.cols])
+        sizes = dict(zip(plan.w, w.shape))
+        kp = self._frozen_weight("kernel", q, int8=True)
+        sp = self._frozen_weight("kernel_scale", scale.reshape(self._scale_shape(plan, sizes)))
+        self._params = [kp] + [p for p in self._params if p.value is not self.kernel] + [sp]
+        self.kernel, self.kernel_scale = kp.value, sp.value
+
+    def _quantized_backward(self, plan, dz, dz_t):
+        """Keras' custom gradient: dx = dz (q / s)^T with the dequantized kernel; the bias
+        learns, the int8 kernel does not."""
+        b, m, k, n = self._dims
+        if self.trainable and self.bias is not None:
+            self._bias_grad(plan, dz, self.gradients[0])
+        if not self.needs_input_grad:
+            return None
+        w = kernels.binary_forward("divide", self._w_t.reshape([k, n]), self.kernel_scale.reshape([n]),
+                                   out=self._buffer("dequantized", [k, n]))
+        x = self._x
+        direct = _Plan.identity(plan.x_perm)
+        dx = self._buffer("dx", x.shape)
+        dx_t = dx if direct else self._buffer("dx_t", self._x_t.shape)
+        kernels._gemm(dz_t.reshape([m, n]), w, dx_t.reshape([m, k]), False, True, 1.0, 0.0, None, "none")
+        if not direct:
+            kernels.transpose(dx_t, plan.x_back, out=dx)
+        return dx
+
+
+EinsumDense._quantizes = EinsumDense   # Keras quantizes EinsumDense itself, not its subclasses

@@ -7,6 +7,8 @@ Math (W is (V, D)):
     forward   y[n, ..., :] = W[x[n, ...], :]                 x (N, ...) -> y (N, ..., D)
     backward  dW = 0, dW[x[i], :] += dy[i, :] for every position i (repeated indices add up)
 The input is indices, not a differentiable value: backward returns None (no dL/dx).
+int8 (after ``quantize("int8")``, layers/quantization.py): W holds the integers q of each row and
+s (V,) the rows' scales; y[n, ..., :] = q[x] / s[x]; nothing is trained.
 
 Indices may be int32/int64 or float32 holding whole numbers (Sequential hands every layer float32
 x; Keras casts an Embedding's input to int). A non-integer, negative or >= input_dim index raises
@@ -21,6 +23,7 @@ import numpy as np
 
 from .. import constraints, initializers, kernels, regularizers
 from .base import Layer, shape_str
+from .quantization import Int8Quantizable, abs_max_quantize
 
 __all__ = ["Embedding", "ReversibleEmbedding"]
 
@@ -34,7 +37,7 @@ def _positive_int(layer_name, arg, value):
     return int(value)
 
 
-class Embedding(Layer):
+class Embedding(Int8Quantizable, Layer):
     """Maps indices in [0, input_dim) to rows of a trainable (input_dim, output_dim) table.
 
     Args:
@@ -48,15 +51,23 @@ class Embedding(Layer):
             row 0 (as Keras), so input_dim counts it.
         input_length: Keras 2's fixed sequence length; sets input_shape=(input_length,) when
             input_shape is not given.
+        quantization_config: None (Keras' default). ``quantize("int8")`` converts a built layer to
+            an int8 table with a scale per row (layers/quantization.py): weights [embeddings,
+            embeddings_scale], both frozen; y = q[i] / s[i].
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, activity_regularizer=None, embeddings_constraint=None,
-                 mask_zero=False, input_length=None, **kwargs):
+                 mask_zero=False, input_length=None, quantization_config=None, **kwargs):
         if input_length is not None and kwargs.get("input_shape") is None:
             length = input_length if isinstance(input_length, (tuple, list)) else (input_length,)
             kwargs["input_shape"] = tuple(length)
+        policy = self._pop_quantized_dtype(kwargs, quantization_config)
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self._set_quantized_dtype(policy)
+        if policy is not None and type(self) is not Embedding:
+            raise ValueError(f"{type(self).__name__} '{self.name}': an int8 dtype policy is supported on "
+                             "Embedding itself only")
         self.input_dim = _positive_int(self.name, "input_dim", input_dim)
         self.output_dim = _positive_int(self.name, "output_dim", output_dim)
         self.mask_zero = bool(mask_zero)
@@ -72,9 +83,14 @@ class Embedding(Layer):
         if len(input_shape) < 1:
             raise ValueError(f"Embedding '{self.name}' needs inputs of shape (batch, ...), got "
                              f"{shape_str(input_shape)}")
-        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                                          self.embeddings_initializer, self.embeddings_regularizer,
-                                          constraint=self.embeddings_constraint)
+        if self._quantized is None:
+            self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
+                                              self.embeddings_initializer, self.embeddings_regularizer,
+                                              constraint=self.embeddings_constraint)
+        else:   # the int8 form (a quantized layer read back): set when its weights are loaded
+            self._params = [self._frozen_weight("embeddings", np.zeros((self.input_dim, self.output_dim)), int8=True),
+                            self._frozen_weight("embeddings_scale", np.ones(self.input_dim))]
+            self.embeddings, self.embeddings_scale = (p.value for p in self._params)
         super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -96,6 +112,10 @@ class Embedding(Layer):
     def forward(self, x, training=False):
         y = self._buffer("y", tuple(x.shape) + (self.output_dim,))
         kernels.embedding_forward(x, self.embeddings, out=y)
+        if self._quantized is not None:   # y = q[i] / s[i]
+            s = kernels.embedding_forward(x, kernels._reshape(self.embeddings_scale, [-1, 1]),
+                                          out=self._buffer("scale", tuple(x.shape) + (1,)))
+            kernels.binary_forward("divide", y, s, out=y)
         self._x = x
         if self.mask_zero:  # N*T flags: bookkeeping, not math
             self._mask = self._buffer("mask", tuple(x.shape))
@@ -103,9 +123,15 @@ class Embedding(Layer):
         return y
 
     def backward(self, dy):
-        if self.trainable:
+        if self.trainable and self._quantized is None:   # the int8 table is frozen
             kernels.embedding_backward(self._x, dy, out=self.gradients[0])
         return None  # indices have no gradient
+
+    def _quantize_int8(self):
+        """embeddings -> int8 values per row (axis -1) and embeddings_scale (V,); frozen."""
+        q, scale = abs_max_quantize(self.embeddings._copy_array(), axis=-1)
+        self._params = [self._frozen_weight("embeddings", q, int8=True), self._frozen_weight("embeddings_scale", scale[:, 0])]
+        self.embeddings, self.embeddings_scale = (p.value for p in self._params)
 
     def get_config(self):
         cfg = super().get_config()
@@ -116,7 +142,10 @@ class Embedding(Layer):
                    mask_zero=self.mask_zero)
         if self.input_length is not None:
             cfg["input_length"] = self.input_length
-        return cfg
+        return self._quantized_config(cfg)
+
+
+Embedding._quantizes = Embedding   # Keras quantizes Embedding itself, not its subclasses
 
 
 class ReversibleEmbedding(Embedding):

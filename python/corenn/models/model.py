@@ -535,6 +535,14 @@ class Model(TrainingLoops):
             raise FileExistsError(f"{self.name}.save: {os.fspath(filepath)} exists and overwrite=False")
         saving.save_model(self, filepath, include_optimizer=include_optimizer, save_format=save_format)
 
+    def quantize(self, mode=None, config=None, filters=None, **kwargs):
+        """Keras 3's post-training quantization of the built model's Dense and Embedding layers:
+        ``mode="int8"`` (the one mode corenn has; others raise ValueError naming it);
+        ``filters``: a regex on layer names, a list of them, or a callable. See
+        layers/quantization.py."""
+        from ..layers.quantization import quantize_model
+        quantize_model(self, mode, config, filters, **kwargs)
+
     def export(self, filepath, format="onnx", verbose=True, **kwargs):
         """Keras 3's ``model.export``: ``format="onnx"`` writes an ONNX file through
         ``corenn.onnx.export(self, filepath, opset=None, dynamic_batch=True)`` (``verbose`` is

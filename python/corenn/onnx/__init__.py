@@ -97,7 +97,8 @@ def _plan_bn_folding(graph):
             continue
         t = node.inputs[0]
         prod = t.node
-        if prod is None or type(prod.layer).__name__ not in ("Dense", "Conv1D", "Conv2D", "Conv3D"):
+        if prod is None or type(prod.layer).__name__ not in ("Dense", "Conv1D", "Conv2D", "Conv3D") \
+                or getattr(prod.layer, "_quantized", None):   # an int8 kernel takes no folded scale
             continue
         if consumers.get(id(t)) != 1 or id(t) in outputs or prod.layer.activation.name != "linear" \
                 or id(prod) in folded:

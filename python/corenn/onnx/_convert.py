@@ -125,8 +125,57 @@ def bn_scale_shift(bn):
     return scale, beta - mean * scale
 
 
+def _quantized_rows_product(b, x, w, kernel_scale, base):
+    """Keras' int8 Dense product in ONNX ops, the same float32 arithmetic as the C++ kernel
+    (layers/quantization.py): rows of x abs-max quantized (Round is half to even), the integer
+    product in float64 (exact: every partial sum is an integer below 2^53), cast to float32, then
+    divided by s_x * s_k."""
+    f32 = lambda value, name: b.const(np.float32(value), f"{base}/{name}")
+    amax = b.reduce("ReduceMax", b.op("Abs", [x], base), [-1], True, base)
+    sx = b.op("Div", [f32(127.0, "127"), b.op("Add", [amax, f32(1e-7, "epsilon")], base)], base)
+    q = b.op("Clip", [b.op("Round", [b.op("Mul", [x, sx], base)], base), f32(-127.0, "q_min"),
+                      f32(127.0, "q_max")], base)
+    acc = b.op("MatMul", [b.op("Cast", [q], base, to=b.TensorProto.DOUBLE), b.const(w, f"{base}/kernel", np.float64)],
+               base)
+    acc = b.op("Cast", [acc], base, to=b.TensorProto.FLOAT)
+    return b.op("Div", [acc, b.op("Mul", [sx, b.const(kernel_scale, f"{base}/kernel_scale")], base)], base)
+
+
+def _quantized_einsum(b, layer, x, rank, base):
+    """The int8 EinsumDense product (layers/einsum_dense.py) as _quantized_rows_product does it for
+    Dense: x quantized over its contracted labels, the integer einsum in float64 (exact), cast to
+    float32, divided by s_x (moved to the output's labels by a one-term Einsum, exact) times the
+    kernel_scale, which Keras already lays out against the output."""
+    plan = layer._plan(rank)
+    f32 = lambda value, name: b.const(np.float32(value), f"{base}/{name}")
+    amax = b.reduce("ReduceMax", b.op("Abs", [x], base), [plan.inp.index(c) for c in plan.depth], True, base)
+    sx = b.op("Div", [f32(127.0, "127"), b.op("Add", [amax, f32(1e-7, "epsilon")], base)], base)
+    q = b.op("Clip", [b.op("Round", [b.op("Mul", [x, sx], base)], base), f32(-127.0, "q_min"),
+                      f32(127.0, "q_max")], base)
+    acc = b.op("Einsum", [b.op("Cast", [q], base, to=b.TensorProto.DOUBLE),
+                          b.const(_w(layer.kernel), f"{base}/kernel", np.float64)], base,
+               equation=f"{plan.inp},{plan.w}->{plan.out}")
+    acc = b.op("Cast", [acc], base, to=b.TensorProto.FLOAT)
+    rows = "".join(c for c in plan.out if c in plan.inp)
+    sx = b.op("Einsum", [sx], base, equation=f"{plan.inp}->{rows}")   # the size-1 K axes summed away
+    sx = b.unsqueeze(sx, [i for i, c in enumerate(plan.out) if c not in plan.inp], base)
+    return b.op("Div", [acc, b.op("Mul", [sx, b.const(_w(layer.kernel_scale), f"{base}/kernel_scale")], base)],
+                base)
+
+
 def convert_dense(b, layer, xs, node):
     v = xs[0]
+    if getattr(layer, "_quantized", None):   # int8 (never BatchNormalization-folded)
+        w = _w(layer.kernel)
+        if v.fperm is not None:
+            w = w[v.fperm]
+            v = Value(v.name, v.shape)
+        if v.perm[-1] != v.rank - 1:
+            v = Value(b.plain(v), v.shape)
+        y = _quantized_rows_product(b, v.name, w, _w(layer.kernel_scale), layer.name)
+        if layer.use_bias:
+            y = b.op("Add", [y, b.const(_w(layer.bias), f"{layer.name}/bias")], layer.name)
+        return [_with_activation(b, layer, Value(y, _out(node), v.perm))]
     w, bias = _affine_params(layer, node, b)
     if v.fperm is not None:           # the Flatten before left columns permuted: permute rows
         w = w[v.fperm]
@@ -147,6 +196,11 @@ def convert_einsum_dense(b, layer, xs, node):
     broadcasts against the trailing axes in both."""
     v = xs[0]
     base = layer.name
+    if getattr(layer, "_quantized", None):
+        y = _quantized_einsum(b, layer, b.plain(v), v.rank, base)
+        if layer.bias is not None:
+            y = b.op("Add", [y, b.const(_w(layer.bias), f"{base}/bias")], base)
+        return [_with_activation(b, layer, Value(y, _out(node)))]
     y = b.op("Einsum", [b.plain(v), b.const(layer.merged_kernel(), f"{base}/kernel")], base,
              equation=layer.equation.replace(" ", ""))
     if layer.bias is not None:
@@ -361,7 +415,10 @@ def convert_embedding(b, layer, xs, node):
     ids = b.plain(v)
     if v.dtype != "int64":      # float or int32 ids (a traced subclassed model feeds floats)
         ids = b.op("Cast", [ids], layer.name, to=b.TensorProto.INT64)
-    y = b.op("Gather", [b.const(_w(layer.embeddings), f"{layer.name}/embeddings"), ids], layer.name, axis=0)
+    table = _w(layer.embeddings)
+    if getattr(layer, "_quantized", None):   # int8: q[i] / s[i] is the same float32 division per row
+        table = table / _w(layer.embeddings_scale)[:, None]
+    y = b.op("Gather", [b.const(table, f"{layer.name}/embeddings"), ids], layer.name, axis=0)
     return [Value(y, _out(node))]
 
 

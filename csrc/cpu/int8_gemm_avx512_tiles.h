@@ -1,0 +1,75 @@
+// The AVX-512 tiles of int8_gemm_rows_stub (ops/int8_gemm.h), included by int8_gemm_avx512.cpp
+// (VPMADDWD + VPADDD) and int8_gemm_avx512_vnni.cpp (VPDPWSSD, the two fused), each instance
+// inside that file's anonymous namespace (internal linkage: no COMDAT copies across ISA levels).
+//
+// C (m, n) int32 = A (m, k) int8 B, with A and B as 16-bit pairs (Int8GemmRows: B in 32-column
+// panels, word (p, j) = b[2p, j] | b[2p + 1, j] << 16; A's word (i, p) = a[i, 2p] | a[i, 2p + 1]
+// << 16): one multiply-add of 16-bit pairs handles two depth steps of 16 columns against A's
+// word, broadcast from memory. 16-bit operands give exact 32-bit
+// products (|a b| <= 2^14) and pair sums, unlike the 8-bit VPMADDUBSW / VPDPBUSD whose operands
+// would need the +128 offset (and VPMADDUBSW's 16-bit sums saturate), so the result is the
+// reference's integers. Tiles of up to 6 rows x 32 columns (12 accumulators); the last columns
+// stored under a __mmask16 (the panel is zero-padded, so its loads are whole), the last rows by a smaller
+// instance of the same tile, an odd k by pairs whose high halves are 0.
+//
+// No includes and no namespace here: the including file includes <immintrin.h> and <cstdint>
+// first, then includes this inside its anonymous namespace.
+#pragma once
+
+constexpr int kMR = 6;
+
+inline __mmask16 lane_mask(int64_t lanes) {
+  return lanes >= 16 ? static_cast<__mmask16>(0xFFFF)
+                     : lanes <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << lanes) - 1u);
+}
+
+// Rows [0, MR) of A (as pair words, kp per row) by one 32-column panel of B (kp x 32 words, read
+// front to back; zero past n), into C's columns [j0, j0 + 32) (masks m0 / m1 for the two halves).
+template <int MR, bool kVnni>
+void tile(const int32_t* aw, const int32_t* panel, int32_t* c, int64_t kp, int64_t n, int64_t j0,
+          __mmask16 m0, __mmask16 m1) {
+  __m512i acc0[MR], acc1[MR];
+  for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm512_setzero_si512();
+  for (int64_t p = 0; p < kp; ++p) {
+    const __m512i b0 = _mm512_loadu_si512(panel + p * 32);
+    const __m512i b1 = _mm512_loadu_si512(panel + p * 32 + 16);
+    for (int r = 0; r < MR; ++r) {
+      const __m512i av = _mm512_set1_epi32(aw[r * kp + p]);
+      if constexpr (kVnni) {   // VPDPWSSD: the same pair products and sums, added in one instruction
+        acc0[r] = _mm512_dpwssd_epi32(acc0[r], av, b0);
+        acc1[r] = _mm512_dpwssd_epi32(acc1[r], av, b1);
+      } else {
+        acc0[r] = _mm512_add_epi32(acc0[r], _mm512_madd_epi16(av, b0));
+        acc1[r] = _mm512_add_epi32(acc1[r], _mm512_madd_epi16(av, b1));
+      }
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    _mm512_mask_storeu_epi32(c + r * n + j0, m0, acc0[r]);
+    _mm512_mask_storeu_epi32(c + r * n + j0 + 16, m1, acc1[r]);
+  }
+}
+
+// Panels outside, row tiles inside: a panel of B (kp x 32 words) comes from memory once and then
+// from cache for every row tile of the block.
+template <bool kVnni>
+void rows(const int8_t* /*a*/, const int32_t* a_pairs, const int8_t* /*b*/, const int32_t* pairs, int32_t* c,
+          int64_t m, int64_t k, int64_t n) {
+  const int64_t kp = (k + 1) / 2;
+  for (int64_t j0 = 0; j0 < n; j0 += 32) {
+    const int32_t* panel = pairs + (j0 / 32) * kp * 32;
+    const __mmask16 m0 = lane_mask(n - j0), m1 = lane_mask(n - j0 - 16);
+    int64_t i = 0;
+    for (; i + kMR <= m; i += kMR) tile<kMR, kVnni>(a_pairs + i * kp, panel, c + i * n, kp, n, j0, m0, m1);
+    const int32_t* aw = a_pairs + i * kp;
+    int32_t* ci = c + i * n;
+    switch (m - i) {
+      case 5: tile<5, kVnni>(aw, panel, ci, kp, n, j0, m0, m1); break;
+      case 4: tile<4, kVnni>(aw, panel, ci, kp, n, j0, m0, m1); break;
+      case 3: tile<3, kVnni>(aw, panel, ci, kp, n, j0, m0, m1); break;
+      case 2: tile<2, kVnni>(aw, panel, ci, kp, n, j0, m0, m1); break;
+      case 1: tile<1, kVnni>(aw, panel, ci, kp, n, j0, m0, m1); break;
+      default: break;
+    }
+  }
+}

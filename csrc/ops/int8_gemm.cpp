@@ -1,0 +1,108 @@
+// Entries of int8_gemm and quantized_matmul: dtypes, shapes, devices, int8 ranges; the int8
+// operands are narrowed to int8 buffers here (see int8_gemm.h), then the stub runs.
+#include "ops/int8_gemm.h"
+
+#include <cmath>
+#include <vector>
+
+#include "core/check.h"
+#include "ops/elementwise_common.h"
+
+namespace corenn {
+
+CORENN_DEFINE_DISPATCH(Int8GemmFn, int8_gemm_stub, "int8_gemm");
+CORENN_DEFINE_DISPATCH(QuantizedMatmulFn, quantized_matmul_stub, "quantized_matmul");
+CORENN_DEFINE_DISPATCH(const Int8GemmRows*, int8_gemm_rows_stub, "int8_gemm.rows");
+
+namespace {
+
+// Every |a * b| <= 128 * 128 = 2^14, so K * 2^14 < 2^31 keeps the int32 sums exact.
+constexpr int64_t kMaxDepth = (int64_t{1} << 17) - 1;
+
+void check_depth(const char* op, int64_t k) {
+  CORENN_CHECK(k <= kMaxDepth, op, ": the contracted size K = ", k, " exceeds ", kMaxDepth,
+               " (int32 sums of int8 products could overflow)");
+}
+
+// t's int32 values as int8; ValueError naming the first value outside [-128, 127].
+std::vector<int8_t> narrow_int32(const char* op, const char* arg, const Tensor& t) {
+  const int32_t* v = t.data<int32_t>();
+  std::vector<int8_t> out(static_cast<size_t>(t.numel()));
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    CORENN_CHECK(v[i] >= -128 && v[i] <= 127, op, ": ", arg, " must hold int8 values (-128..127), got ",
+                 v[i], " at flat index ", i);
+    out[i] = static_cast<int8_t>(v[i]);
+  }
+  return out;
+}
+
+// A float32 tensor of integers in [-127, 127] (an int8-quantized kernel) as int8.
+std::vector<int8_t> narrow_float(const char* op, const char* arg, const Tensor& t) {
+  const float* v = t.data<float>();
+  std::vector<int8_t> out(static_cast<size_t>(t.numel()));
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const float f = v[i];
+    // the range test first (NaN fails it), so the conversion to int is defined
+    CORENN_CHECK(f >= -127.0f && f <= 127.0f && static_cast<float>(static_cast<int>(f)) == f, op, ": ", arg,
+                 " must hold the integers -127..127 of an int8-quantized kernel, got ", f,
+                 " at flat index ", i);
+    out[i] = static_cast<int8_t>(f);
+  }
+  return out;
+}
+
+}  // namespace
+
+void int8_gemm(const Tensor& a, const Tensor& b, const Tensor& c) {
+  const char* op = "int8_gemm";
+  for (const auto& [name, t] : {std::pair<const char*, const Tensor&>{"a", a}, {"b", b}, {"c", c}}) {
+    check_dtype(op, name, t, DType::int32);
+    check_dim(op, name, t, 2);
+    int8_gemm_stub.check_device(t.device());
+  }
+  check_writable(op, "c", c);
+  const int64_t m = a.shape()[0], k = a.shape()[1], n = b.shape()[1];
+  CORENN_CHECK(b.shape()[0] == k, op, ": a ", a.shape_str(), " and b ", b.shape_str(),
+               " do not chain (a's columns must equal b's rows)");
+  check_shape(op, "c", c, {m, n});
+  check_no_alias(op, "c", c, "a", a);
+  check_no_alias(op, "c", c, "b", b);
+  check_depth(op, k);
+  const std::vector<int8_t> a8 = narrow_int32(op, "a", a), b8 = narrow_int32(op, "b", b);
+  if (c.numel() == 0) return;
+  int8_gemm_stub(c.device())(a8.data(), b8.data(), c.data<int32_t>(), m, k, n);
+}
+
+void quantized_matmul(const Tensor& x, const Tensor& kernel, const Tensor& kernel_scale,
+                      const std::optional<Tensor>& bias, const Tensor& y) {
+  const char* op = "quantized_matmul";
+  check_float32(op, "x", x);
+  check_float32(op, "kernel", kernel);
+  check_float32(op, "kernel_scale", kernel_scale);
+  check_float32(op, "y", y);
+  for (const Tensor* t : {&x, &kernel, &kernel_scale, &y}) quantized_matmul_stub.check_device(t->device());
+  check_writable(op, "y", y);
+  check_dim(op, "x", x, 2);
+  check_dim(op, "kernel", kernel, 2);
+  const int64_t m = x.shape()[0], k = x.shape()[1], n = kernel.shape()[1];
+  CORENN_CHECK(kernel.shape()[0] == k, op, ": x ", x.shape_str(), " and kernel ", kernel.shape_str(),
+               " do not chain (x's features must equal the kernel's rows)");
+  check_shape(op, "kernel_scale", kernel_scale, {n});
+  check_shape(op, "y", y, {m, n});
+  if (bias) {
+    check_float32(op, "bias", *bias);
+    quantized_matmul_stub.check_device(bias->device());
+    check_shape(op, "bias", *bias, {n});
+    check_no_alias(op, "y", y, "bias", *bias);
+  }
+  check_no_alias(op, "y", y, "x", x);
+  check_no_alias(op, "y", y, "kernel", kernel);
+  check_no_alias(op, "y", y, "kernel_scale", kernel_scale);
+  check_depth(op, k);
+  const std::vector<int8_t> k8 = narrow_float(op, "kernel", kernel);
+  if (y.numel() == 0) return;
+  quantized_matmul_stub(y.device())(x.data<float>(), k8.data(), kernel_scale.data<float>(),
+                                    bias ? bias->data<float>() : nullptr, y.data<float>(), m, k, n);
+}
+
+}  // namespace corenn

@@ -1,0 +1,163 @@
+"""int8_gemm (exact int8 x int8 -> int32) and quantized_matmul (Keras 3's int8 Dense product) on
+every ISA: the integer results must equal a NumPy int64 product bit for bit on every ISA, and the
+dequantized ones a float64 NumPy computation of the same quantization math."""
+import numpy as np
+import pytest
+
+from corenn import _C, kernels
+
+from conftest import ISAS
+
+# shapes around the kernels' tiles (AVX-512: 6 rows x 32 columns, AVX2: 4 x 16, k in pairs)
+SHAPES = [(1, 1, 1), (1, 2, 16), (5, 3, 17), (7, 17, 33), (6, 64, 32), (13, 65, 47), (4, 1, 15),
+          (3, 130, 5), (31, 9, 64)]
+
+
+def _int8(rng, shape, lo=-128, hi=127):
+    return rng.integers(lo, hi + 1, size=shape).astype(np.int8)
+
+
+def _ref(a, b):
+    return a.astype(np.int64) @ b.astype(np.int64)
+
+
+@pytest.mark.parametrize("m,k,n", SHAPES)
+def test_int8_gemm_is_exact_on_every_isa(isa, rng, m, k, n):
+    a, b = _int8(rng, (m, k)), _int8(rng, (k, n))
+    c = np.asarray(kernels.int8_gemm(a, b))
+    assert c.dtype == np.int32
+    np.testing.assert_array_equal(c, _ref(a, b))
+
+
+def test_int8_gemm_extreme_values_do_not_saturate(isa):
+    # every product -128 * -128 = 2^14: an 8-bit pair multiply-add (VPMADDUBSW) would saturate
+    for m, k, n in [(7, 1001, 35), (2, 3, 3)]:
+        a = np.full((m, k), -128, np.int8)
+        b = np.full((k, n), -128, np.int8)
+        b[:, ::2] = 127
+        np.testing.assert_array_equal(np.asarray(kernels.int8_gemm(a, b)), _ref(a, b))
+    a = np.array([[127, -127, -128, 127]], np.int8)
+    b = np.array([[127], [-127], [-128], [-128]], np.int8)
+    assert int(np.asarray(kernels.int8_gemm(a, b))[0, 0]) == 127 * 127 * 2 + 128 * 128 - 127 * 128
+
+
+def test_int8_gemm_isas_agree_bitwise(rng):
+    a, b = _int8(rng, (37, 211)), _int8(rng, (211, 77))
+    old, outs = _C.get_isa(), []
+    try:
+        for isa in ISAS:
+            _C.set_isa(isa)
+            outs.append(np.asarray(kernels.int8_gemm(a, b)).copy())
+    finally:
+        _C.set_isa(old)
+    for o in outs[1:]:
+        np.testing.assert_array_equal(o, outs[0])
+
+
+def test_int8_gemm_empty_and_int32_tensor_operands():
+    c = kernels.int8_gemm(np.zeros((3, 0), np.int8), np.zeros((0, 4), np.int8))
+    np.testing.assert_array_equal(np.asarray(c), np.zeros((3, 4), np.int32))
+    a = kernels.Tensor.from_numpy(np.array([[1, -2]], np.int32))
+    np.testing.assert_array_equal(np.asarray(kernels.int8_gemm(a, np.array([[3], [4]], np.int8))), [[-5]])
+
+
+def test_int8_gemm_rejects_bad_input():
+    a8 = np.ones((2, 3), np.int8)
+    with pytest.raises(TypeError, match="int8_gemm.*a must be an int8 array"):
+        kernels.int8_gemm(np.ones((2, 3), np.float32), a8.T)
+    with pytest.raises(ValueError, match="int8_gemm.*outside int8"):
+        kernels.int8_gemm(np.full((2, 3), 200, np.int32), a8.T)
+    with pytest.raises(ValueError, match=r"int8_gemm.*\(2, 3\).*\(2, 3\).*do not chain"):
+        kernels.int8_gemm(a8, a8)
+    with pytest.raises(ValueError, match="int8_gemm.*matrices"):
+        kernels.int8_gemm(np.ones(3, np.int8), a8)
+    with pytest.raises(TypeError, match="int8_gemm.*float32 Tensor"):
+        kernels.int8_gemm(kernels.Tensor.from_numpy(np.ones((2, 3), np.float32)), a8.T)
+    big = kernels.Tensor.from_numpy(np.array([[300, 0, 0]], np.int32))   # reaches the C++ check
+    with pytest.raises(ValueError, match="int8_gemm: a must hold int8 values.*300"):
+        kernels.int8_gemm(big, a8.T)
+    with pytest.raises(ValueError, match="int8_gemm.*exceeds 131071"):
+        kernels.int8_gemm(np.zeros((1, 131072), np.int8), np.zeros((131072, 1), np.int8))
+
+
+# ---- quantized_matmul ------------------------------------------------------------------------
+
+def _quantized_ref(x, q, ks, bias):
+    """float64 of the same math: x's row quantization in float32 (its definition), then the exact
+    integer product and a float64 dequantization."""
+    x = np.asarray(x, np.float32)
+    sx = np.float32(127) / (np.max(np.abs(x), axis=-1, keepdims=True) + np.float32(1e-7))
+    qx = np.clip(np.round(x * sx), -127, 127)
+    acc = qx.astype(np.int64) @ q.astype(np.int64)
+    y = acc / (ks.astype(np.float64) * sx.astype(np.float64))
+    return y if bias is None else y + bias
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (5, 3, 17), (33, 65, 47), (70, 20, 8)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_quantized_matmul_matches_float64_reference(isa, rng, m, k, n, with_bias):
+    x = rng.standard_normal((m, k)).astype(np.float32) * 3
+    q = rng.integers(-127, 128, size=(k, n)).astype(np.float32)
+    ks = rng.uniform(10, 200, size=n).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32) if with_bias else None
+    y = np.asarray(kernels.quantized_matmul(x, q, ks, bias))
+    np.testing.assert_allclose(y, _quantized_ref(x, q, ks, bias), rtol=2e-6, atol=1e-6)
+
+
+def test_quantized_matmul_isas_agree_bitwise(rng):
+    x = rng.standard_normal((29, 50)).astype(np.float32)
+    q = rng.integers(-127, 128, size=(50, 19)).astype(np.float32)
+    ks = rng.uniform(10, 200, size=19).astype(np.float32)
+    old, outs = _C.get_isa(), []
+    try:
+        for isa in ISAS:
+            _C.set_isa(isa)
+            outs.append(np.asarray(kernels.quantized_matmul(x, q, ks)).copy())
+    finally:
+        _C.set_isa(old)
+    for o in outs[1:]:
+        assert o.tobytes() == outs[0].tobytes()
+
+
+def test_quantized_matmul_zero_and_non_finite_rows():
+    q = np.array([[1, -2], [3, 4]], np.float32)
+    ks = np.array([2, 4], np.float32)
+    x = np.array([[0, 0], [np.nan, 1], [np.inf, 1], [1, 2]], np.float32)
+    y = np.asarray(kernels.quantized_matmul(x, q, ks, np.array([1, 2], np.float32)))
+    np.testing.assert_array_equal(y[0], [1, 2])          # a zero row: just the bias
+    assert np.isnan(y[1]).all() and np.isnan(y[2]).all()  # NaN / inf rows give NaN
+    np.testing.assert_allclose(y[3], _quantized_ref(x[3:], q, ks, np.array([1, 2]))[0], rtol=1e-6)
+
+
+def test_quantized_matmul_rejects_bad_input():
+    x = np.ones((2, 3), np.float32)
+    q = np.ones((3, 4), np.float32)
+    ks = np.ones(4, np.float32)
+    with pytest.raises(ValueError, match="quantized_matmul: kernel must hold the integers -127..127.*0.5"):
+        kernels.quantized_matmul(x, np.full((3, 4), 0.5, np.float32), ks)
+    with pytest.raises(ValueError, match="quantized_matmul: kernel must hold.*128"):
+        kernels.quantized_matmul(x, np.full((3, 4), 128, np.float32), ks)
+    with pytest.raises(ValueError, match=r"quantized_matmul.*\(2, 3\).*\(4, 4\).*do not chain"):
+        kernels.quantized_matmul(x, np.ones((4, 4), np.float32), ks)
+    with pytest.raises(ValueError, match="quantized_matmul.*kernel_scale"):
+        kernels.quantized_matmul(x, q, np.ones(3, np.float32))
+    with pytest.raises(ValueError, match="quantized_matmul.*bias"):
+        kernels.quantized_matmul(x, q, ks, np.ones(5, np.float32))
+    with pytest.raises(TypeError, match="quantized_matmul.*x"):
+        kernels.quantized_matmul(kernels.Tensor.from_numpy(np.ones((2, 3), np.int32)), q, ks)
+
+
+@pytest.mark.skipif("avx512" not in ISAS or not hasattr(_C, "_set_int8_gemm_vnni"), reason="no AVX-512")
+def test_avx512_tiles_with_and_without_vnni_are_exact(rng):
+    """A VNNI CPU runs the VPDPWSSD tiles; the VPMADDWD ones (CPUs without VNNI) are tested too."""
+    old = _C.get_isa()
+    try:
+        _C.set_isa("avx512")
+        for vnni in (False, True):
+            _C._set_int8_gemm_vnni(vnni)
+            for m, k, n in SHAPES + [(37, 211, 77)]:
+                a, b = _int8(rng, (m, k)), _int8(rng, (k, n))
+                np.testing.assert_array_equal(np.asarray(kernels.int8_gemm(a, b)), _ref(a, b))
+    finally:
+        _C._set_int8_gemm_vnni(True)
+        _C.set_isa(old)
