@@ -125,7 +125,7 @@ if [ "$MODE" = cross ]; then
   cp -a "$ROOT/usr/include/aarch64-linux-gnu/python$PYVER" "$INC/aarch64-linux-gnu/"
   cmake -S "$REPO" -B "$BUILD/cmake" -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR=aarch64 \
-    -DCMAKE_CXX_COMPILER=aarch64-linux-gnu-g++ \
+    -DCMAKE_CXX_COMPILER=aarch64-linux-gnu-g++ -DCMAKE_STRIP="$(command -v aarch64-linux-gnu-strip)" \
     -DCMAKE_FIND_ROOT_PATH_MODE_PACKAGE=NEVER \
     -DPython_EXECUTABLE="$TOOLS/bin/python" -DPython_INCLUDE_DIR="$INC/python$PYVER" \
     -DCMAKE_CXX_FLAGS="-idirafter $INC" \
