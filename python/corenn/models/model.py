@@ -1225,7 +1225,7 @@ class Model(TrainingLoops):
                 if len(self._grad_buffers) > 8:
                     self._grad_buffers.clear()
                 g = self._grad_buffers[key] = kernels.empty(key[1])
-            rw = self._row_weights(sample_weight, out, self._loss_weights[k])
+            rw = self._row_weights(_output_weight(sample_weight, k), out, self._loss_weights[k])
             if self._graph.output_mask_slots[k] is not None:   # Keras masks weigh the steps
                 rw = _graph_mod.masked_row_weights(self._graph, k, out, rw)
             if k in self._preactivation:
@@ -1311,10 +1311,10 @@ class Model(TrainingLoops):
         outs = y_pred if isinstance(y_pred, (list, tuple)) else [y_pred]
         ys = y if isinstance(y, (list, tuple)) and len(outs) > 1 else [y]
         total = None
-        for out, yk, loss, w in zip(outs, ys, self._losses, self._loss_weights):
+        for k, (out, yk, loss, w) in enumerate(zip(outs, ys, self._losses, self._loss_weights)):
             if loss is None:
                 continue
-            value = loss(yk, out, sample_weight=sample_weight)
+            value = loss(yk, out, sample_weight=_output_weight(sample_weight, k))
             if w != 1.0:
                 value = value * w
             total = value if total is None else total + value
@@ -1454,7 +1454,7 @@ class Model(TrainingLoops):
         for k, (out, y, loss, w) in enumerate(zip(outs, ys, self._losses, self._loss_weights)):
             value = 0.0
             if loss is not None and y is not None:
-                rw = _data.row_weights(swb, out)
+                rw = _data.row_weights(_output_weight(swb, k), out)
                 if self._graph is not None and self._graph.output_mask_slots[k] is not None:
                     rw = _graph_mod.masked_row_weights(self._graph, k, out, rw)
                 value = loss.forward_backward(y, out, None, rw)
@@ -1470,8 +1470,7 @@ class Model(TrainingLoops):
             x = self._prepare_x(x, "compute_gradients")
             n = _data_len(x)
             y = self._prepare_y(y, n, "compute_gradients")
-            sw = _data.sample_weights(f"{self.name}.compute_gradients", n, y if not isinstance(y, list) else y[0],
-                                      sample_weight)
+            sw = self._sample_weights(f"{self.name}.compute_gradients", n, y, sample_weight)
             self._mark_input_grads()
             loss, _ = self._loss_grad(_tensors(x), _tensors(y), _data.tensor_or_none(sw))
             grads = self._tape_grads if self._graph is None or self._user_compute_loss() else self._gradients()
@@ -1489,14 +1488,18 @@ class Model(TrainingLoops):
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
         """Print the Keras table (with a "Connected to" column for graph models), FLOPs per sample
-        and, once trained, the measured forward / backward ms per step of each layer."""
+        and, once trained, the measured forward / backward ms per step of each layer.
+        ``expand_nested`` lists an inner model's layers under its row (names prefixed "| " per
+        level); ``layer_range=(first, last)`` (fnmatch patterns of names) prints only that span;
+        ``show_trainable`` adds the Trainable column; ``positions`` is accepted and ignored."""
         from .summary import format_summary
         if not self.built:
             from .summary import format_unbuilt_summary
             for line in format_unbuilt_summary(self, self.layers, line_length):
                 (print_fn or print)(line)
             return
-        for line in format_summary(self, line_length=line_length, show_trainable=show_trainable):
+        for line in format_summary(self, line_length=line_length, show_trainable=show_trainable,
+                                   expand_nested=expand_nested, layer_range=layer_range):
             (print_fn or print)(line)
 
     def get_config(self):
@@ -1543,6 +1546,11 @@ def _unpack(data):
         items = list(data) + [None] * (3 - len(data))
         return items[0], items[1], items[2]
     return data, None, None
+
+
+def _output_weight(sample_weight, k):
+    """Output k's sample weights: a per-output list's entry, or the one array all outputs share."""
+    return sample_weight[k] if isinstance(sample_weight, list) else sample_weight
 
 
 def _snake(name):
