@@ -22,7 +22,7 @@ import weakref
 
 import numpy as np
 
-__all__ = ["DTypePolicy", "Policy", "set_global_policy", "global_policy", "dtype_policy",
+__all__ = ["DTypePolicy", "QuantizedDTypePolicy", "Policy", "set_global_policy", "global_policy", "dtype_policy",
            "set_dtype_policy", "LossScaleOptimizer"]
 
 _FLOAT32_RUNS = {"mixed_float16", "mixed_bfloat16", "float16", "bfloat16"}
@@ -66,6 +66,10 @@ class DTypePolicy:
         return "float32"   # what the kernels run, whatever the name asked for
 
     @property
+    def quantization_mode(self):
+        return None   # QuantizedDTypePolicy's is its mode
+
+    @property
     def variable_dtype(self):
         return "float32"
 
@@ -85,6 +89,40 @@ class DTypePolicy:
     def __repr__(self):
         runs = "" if self._name == "float32" else " (runs float32)"
         return f'<DTypePolicy "{self._name}"{runs}>'
+
+
+class QuantizedDTypePolicy(DTypePolicy):
+    """Keras 3's policy of a quantized layer (``layer.quantize("int8")``): named
+    ``"<mode>_from_<source>"``, e.g. "int8_from_float32"; computes in float32 (layers/quantization.py
+    says how the int8 weights are kept)."""
+
+    def __init__(self, mode, source_name=None):
+        from .layers.quantization import check_mode
+        check_mode("QuantizedDTypePolicy", mode)
+        source = DTypePolicy("float32" if source_name is None else source_name)
+        if source.name != "float32" and source.name not in _FLOAT32_RUNS:
+            raise ValueError(f"QuantizedDTypePolicy: unknown source policy {source_name!r}")
+        self._mode, self._source_name = mode, source.name
+        self._name = f"{mode}_from_{source.name}"
+
+    @property
+    def quantization_mode(self):
+        return self._mode
+
+    def get_config(self):
+        return {"mode": self._mode, "source_name": self._source_name}
+
+    def __repr__(self):
+        return f'<QuantizedDTypePolicy "{self._name}">'
+
+
+def _quantized_policy(name):
+    """The QuantizedDTypePolicy a name like "int8_from_float32" (or "int8") stands for, or None."""
+    mode, _, source = name.partition("_from_")
+    from .layers.quantization import QUANTIZATION_MODES
+    if mode in QUANTIZATION_MODES and (source or name == mode):
+        return QuantizedDTypePolicy(mode, source or None)
+    return None
 
 
 Policy = DTypePolicy   # tf.keras.mixed_precision.Policy
@@ -114,7 +152,15 @@ def layer_policy(dtype, who):
         return global_policy()
     if isinstance(dtype, DTypePolicy):
         return dtype
+    if isinstance(dtype, dict) and dtype.get("class_name") in ("DTypePolicy", "QuantizedDTypePolicy"):
+        cfg = dtype.get("config") or {}   # Keras 3's serialized policy
+        return (QuantizedDTypePolicy(**cfg) if dtype["class_name"] == "QuantizedDTypePolicy"
+                else layer_policy(cfg.get("name"), who))
     name = str(getattr(dtype, "name", None) or np.dtype(dtype).name if not isinstance(dtype, str) else dtype)
+    if "_from_" in name:
+        quantized = _quantized_policy(name)
+        if quantized is not None:
+            return quantized
     if name != "float32" and name not in _FLOAT32_RUNS:
         raise TypeError(f"{who}: dtype={dtype!r} is not supported: corenn layers compute in float32 (Keras 3's "
                         "default compute dtype; float64 inputs are cast to it)")

@@ -948,9 +948,20 @@ def save_h5_weights(model, path):
                          mode="w+b")   # h5py reads back what it writes
 
 
+def _refuse_quantized(model, where):
+    """Keras keeps an int8 layer's weight as int8 values; corenn keeps the dequantized floats
+    (layers/quantization.py): Keras' layouts of quantized layers are not written."""
+    for layer in getattr(model, "submodules", []):
+        if getattr(layer, "quantization_mode", None) is not None:
+            raise NotImplementedError(f"{where}: layer '{layer.name}' is quantized ({layer.dtype_policy.name}); "
+                                      "Keras' file layouts of quantized layers are not written: save it as "
+                                      "corenn's own .keras file (model.save('m.keras'))")
+
+
 def _keras3_weights_writer(model, where):
     """A function writing ``model``'s Keras 3 weights file to an open binary file; what cannot
     be written is refused now, before anything is."""
+    _refuse_quantized(model, where)
     h5py = _h5py()
     # a functional model lists its InputLayers (Keras writes an empty group for each); they
     # do not shift the numbering of the other classes' groups
@@ -1038,6 +1049,7 @@ def save_legacy_h5(model, path, include_optimizer=True):
     from .saving_keras_config import keras2_model_config, keras2_training_config
     h5py = _h5py()
     where = f"{model.name}.save"
+    _refuse_quantized(model, where)
     try:
         config, order = keras2_model_config(model)
         training = keras2_training_config(_saving._compile_config(model)) \
@@ -1092,6 +1104,7 @@ def save_keras3_archive(model, path):
     import zipfile
     from .saving_keras_config import keras3_model_config
     where = f"{model.name}.save"
+    _refuse_quantized(model, where)
     from .saving_keras_config import _is_user_layer
     # the model's own layer classes are known to this program: the read-back check may use them
     users = {type(layer).__name__: type(layer) for layer in model.layers if _is_user_layer(layer)}

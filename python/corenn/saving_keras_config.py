@@ -155,6 +155,9 @@ def _accepted_keys(cls):
 
 def _dtype_name(value, where):
     """A Keras dtype or DTypePolicy as a dtype name; float32 only for computing layers."""
+    if isinstance(value, dict) and str(value.get("class_name", "")).startswith(("Quantized", "GPTQ", "AWQ")):
+        raise _BadConfig(f"{where}: the layer is quantized ({value.get('class_name')}); Keras' int8 "
+                         "layouts are not read (quantize the float model in corenn instead)")
     if isinstance(value, dict):
         value = (value.get("config") or {}).get("name")
     if value is None:

@@ -153,8 +153,11 @@ def test_dtype_policies_module():
         import corenn.mixed_precision as mp
         mp._warned = False
         assert keras.dtype_policies.get("mixed_bfloat16").compute_dtype == "float32"
+    int8 = keras.dtype_policies.get("int8_from_float32")   # layer.quantize("int8")'s policy
+    assert isinstance(int8, keras.dtype_policies.QuantizedDTypePolicy) and int8.quantization_mode == "int8"
+    assert keras.dtype_policies.deserialize(keras.dtype_policies.serialize(int8)).name == "int8_from_float32"
     with pytest.raises(ValueError, match="quantiz"):
-        keras.dtype_policies.get("int8_from_float32")
+        keras.dtype_policies.get("int4_from_float32")
     with pytest.raises(TypeError, match="float64"):
         keras.dtype_policies.get("float64")
     assert keras.Loss is keras.losses.Loss and keras.Optimizer is keras.optimizers.Optimizer

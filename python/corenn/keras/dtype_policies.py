@@ -1,12 +1,13 @@
 """``keras.dtype_policies``: Keras 3's dtype-policy module over corenn's mixed_precision
 policies (corenn computes in float32: a float16 / bfloat16 policy is accepted and runs float32,
-saying so once; see mixed_precision.py). The quantized policies (int8, int4, float8, GPTQ, AWQ) and
-DTypePolicyMap belong to Keras' quantization, which corenn does not have."""
+saying so once; see mixed_precision.py). Of Keras' quantized policies corenn has int8's
+(QuantizedDTypePolicy "int8_from_<source>", what ``layer.quantize("int8")`` sets; see
+layers/quantization.py); int4, float8, GPTQ, AWQ and DTypePolicyMap are not implemented."""
 from __future__ import annotations
 
-from ..mixed_precision import DTypePolicy, global_policy
+from ..mixed_precision import DTypePolicy, QuantizedDTypePolicy, _quantized_policy, global_policy
 
-__all__ = ["DTypePolicy", "FloatDTypePolicy", "get", "serialize", "deserialize"]
+__all__ = ["DTypePolicy", "FloatDTypePolicy", "QuantizedDTypePolicy", "get", "serialize", "deserialize"]
 
 _QUANTIZED = ("int8", "int4", "float8", "gptq", "awq")
 
@@ -15,7 +16,8 @@ class FloatDTypePolicy(DTypePolicy):
     """Keras 3's older name of a float DTypePolicy (kept by Keras as a subclass)."""
 
 
-_CLASSES = {"DTypePolicy": DTypePolicy, "FloatDTypePolicy": FloatDTypePolicy}
+_CLASSES = {"DTypePolicy": DTypePolicy, "FloatDTypePolicy": FloatDTypePolicy,
+            "QuantizedDTypePolicy": QuantizedDTypePolicy}
 
 
 def serialize(dtype_policy):
@@ -38,7 +40,7 @@ def deserialize(config, custom_objects=None):
     cls = _CLASSES.get(config["class_name"]) or (custom_objects or {}).get(config["class_name"])
     if cls is None:
         raise ValueError(f"dtype_policies.deserialize: unknown policy class {config['class_name']!r}; corenn has "
-                         f"{', '.join(_CLASSES)} (no quantized policies)")
+                         f"{', '.join(_CLASSES)}")
     return cls.from_config(config.get("config") or {})
 
 
@@ -53,8 +55,11 @@ def get(identifier):
         return deserialize(identifier)
     if isinstance(identifier, str):
         if identifier.startswith(_QUANTIZED):
-            raise ValueError(f"dtype_policies.get: {identifier!r} is a quantized policy; corenn has no "
-                             "quantization (keras.quantizers)")
+            quantized = _quantized_policy(identifier) if "_from_" in identifier else None
+            if quantized is None:
+                raise ValueError(f"dtype_policies.get: {identifier!r} is a quantized policy corenn does not "
+                                 "implement; it has int8's ('int8_from_float32')")
+            return quantized
         return DTypePolicy(identifier)
     from .backend import standardize_dtype
     try:

@@ -14,6 +14,7 @@ from .. import constraints, initializers, kernels, regularizers
 from ._channels_first import ChannelsFirst, data_format_arg
 from .base import ASSIGNED_WEIGHT_LAYERS, ActivatedLayer, Layer, activation_flops, sample_size, shape_str
 from .lora import LoRA
+from .quantization import Quantizable
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout", "Identity", "Masking", "Lambda"]
 
@@ -39,7 +40,7 @@ class _WeightSlot:
             ASSIGNED_WEIGHT_LAYERS.discard(layer)
 
 
-class Dense(LoRA, ActivatedLayer):
+class Dense(Quantizable, LoRA, ActivatedLayer):
     supports_masking = True  # on a sequence (N, T, D) the steps' mask passes through (Keras)
 
     """Fully connected layer: y = act(x @ W + b).
@@ -57,7 +58,11 @@ class Dense(LoRA, ActivatedLayer):
         kernel_regularizer / bias_regularizer: see corenn.regularizers.
         lora_rank, lora_alpha: LoRA (layers/lora.py): the kernel frozen, W + (alpha / rank) A @ B
             learned instead; also ``enable_lora(rank)`` on a built layer.
+        ``quantize("int8")`` (layers/quantization.py): the kernel frozen at its int8 values with a
+            per-unit ``kernel_scale``, the inputs quantized per row on each call.
     """
+
+    _quantize_inputs = True   # Keras' int8 Dense quantizes its inputs per row too
 
     kernel = _WeightSlot()
     bias = _WeightSlot()
@@ -97,12 +102,14 @@ class Dense(LoRA, ActivatedLayer):
             self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
                                         constraint=self.bias_constraint)
         super().build(input_shape)
+        self._quantized_build()   # a layer made with dtype="int8_from_float32" (a loaded model)
         self._lora_build()
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def forward(self, x, training=False):
+        x = self._quantize_rows(x)
         shape = x.shape
         out_shape = shape[:-1] + (self.units,)
         z = self._buffer("z", out_shape)
@@ -153,7 +160,10 @@ class Dense(LoRA, ActivatedLayer):
             dx = self._buffer("dx", x.shape) if self.needs_input_grad else None
             self._lora_factored_backward(rows(x), dz2, None if dx is None else rows(dx))
             return dx
-        if self.trainable:
+        if self.trainable and self.__dict__.get("_quantized_layout"):
+            if self.use_bias:   # the quantized kernel is frozen: only the bias trains
+                kernels._bias_grad(dz2, self._grad_of("bias"))
+        elif self.trainable:
             grads = self.gradients
             kernels._gemm(x if flat else kernels._reshape(x, [-1, x.shape[-1]]), dz2, grads[0], True, False,
                           1.0, 0.0, None, "none")
@@ -176,7 +186,7 @@ class Dense(LoRA, ActivatedLayer):
                    bias_regularizer=regularizers.serialize(self.bias_regularizer),
                    kernel_constraint=constraints.serialize(self.kernel_constraint),
                    bias_constraint=constraints.serialize(self.bias_constraint))
-        return self._lora_config(cfg)
+        return self._quantized_config(self._lora_config(cfg))
 
 
 class Activation(Layer):

@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import constraints, initializers, kernels, regularizers
 from .base import Layer, shape_str
+from .quantization import Quantizable
 
 __all__ = ["Embedding", "ReversibleEmbedding"]
 
@@ -34,8 +35,10 @@ def _positive_int(layer_name, arg, value):
     return int(value)
 
 
-class Embedding(Layer):
+class Embedding(Quantizable, Layer):
     """Maps indices in [0, input_dim) to rows of a trainable (input_dim, output_dim) table.
+    ``quantize("int8")`` (layers/quantization.py) freezes the table at its int8 values with a
+    per-row ``embeddings_scale``.
 
     Args:
         input_dim: V, the vocabulary size (largest index + 1).
@@ -49,6 +52,8 @@ class Embedding(Layer):
         input_length: Keras 2's fixed sequence length; sets input_shape=(input_length,) when
             input_shape is not given.
     """
+
+    _quantized_weight, _quantize_axis = "embeddings", -1   # int8: one scale per row
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, activity_regularizer=None, embeddings_constraint=None,
@@ -76,6 +81,7 @@ class Embedding(Layer):
                                           self.embeddings_initializer, self.embeddings_regularizer,
                                           constraint=self.embeddings_constraint)
         super().build(input_shape)
+        self._quantized_build()   # a layer made with dtype="int8_from_float32" (a loaded model)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
@@ -103,7 +109,7 @@ class Embedding(Layer):
         return y
 
     def backward(self, dy):
-        if self.trainable:
+        if self.trainable and not self.__dict__.get("_quantized_layout"):   # a quantized table is frozen
             kernels.embedding_backward(self._x, dy, out=self.gradients[0])
         return None  # indices have no gradient
 
@@ -116,7 +122,7 @@ class Embedding(Layer):
                    mask_zero=self.mask_zero)
         if self.input_length is not None:
             cfg["input_length"] = self.input_length
-        return cfg
+        return self._quantized_config(cfg)
 
 
 class ReversibleEmbedding(Embedding):

@@ -1502,6 +1502,26 @@ class Model(TrainingLoops):
                                    expand_nested=expand_nested, layer_range=layer_range):
             (print_fn or print)(line)
 
+    def quantize(self, mode, config=None, **kwargs):
+        """Keras 3's ``model.quantize("int8")``: quantize every Dense and Embedding inside the
+        model (nested models and layers held by layers included) in place; see
+        layers/quantization.py. Layers already quantized are left as they are."""
+        from ..layers.quantization import check_mode
+        check_mode(f"{self.name}.quantize", mode)
+        if not self.built:
+            raise ValueError(f"{self.name}.quantize: the model is not built yet; build or call it first")
+        for layer in self.submodules:
+            if isinstance(layer, Model) or not hasattr(layer, "_quantized_build"):
+                continue
+            if layer.built and layer.quantization_mode is None:
+                layer.quantize(mode)
+        self._step_lists = None   # the trainable weights changed (fit resets it too)
+        opt = getattr(self, "optimizer", None)
+        if opt is not None and getattr(opt, "built", False):
+            # its state was for the float kernels: rebuilt (zeroed) for the weights that still
+            # train, so a saved file's optimizer state fits the quantized model
+            opt.build(self.trainable_weights)
+
     def get_config(self):
         if self._graph is None:
             return {"name": self.name, "trainable": self.trainable}
