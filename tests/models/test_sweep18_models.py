@@ -163,3 +163,51 @@ def test_summary_layer_range_prints_only_that_span():
         model.summary(layer_range=("nothing", "head"))
     with pytest.raises(ValueError, match="pair of layer names"):
         model.summary(layer_range="head")
+
+
+class _Flow(keras.Model):
+    """A subclassed model whose call defaults to training=True and returns a tuple."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = layers.Dense(2, activation="tanh")
+        self.seen = []
+
+    def call(self, x, training=True):
+        self.seen.append(training)
+        keep = np.array([1.0, 0.0], "float32")
+        s = self.scale(x * keep)   # from the component the layer keeps: invertible
+        direction = -1.0 if training else 1.0
+        from corenn.keras import ops
+        y = x * keep + (1 - keep) * x * ops.exp(direction * s)
+        return y, ops.sum(direction * s * (1 - keep), axis=1)
+
+
+def test_a_subclassed_model_called_without_training_uses_its_call_default():
+    flow = _Flow()
+    x = np.random.default_rng(0).normal(size=(6, 2)).astype("float32")
+    z, logdet = flow(x)
+    assert flow.seen[-1] is True
+    back = flow(z, training=False)[0]
+    np.testing.assert_allclose(np.asarray(back), x, rtol=1e-5, atol=1e-6)
+    # predict runs training=False and returns both outputs of the tuple, one batch or several
+    for batch_size in (6, 4):
+        out = flow.predict(np.asarray(z), batch_size=batch_size, verbose=0)
+        assert len(out) == 2 and out[0].shape == (6, 2) and out[1].shape == (6,)
+        np.testing.assert_allclose(out[0], x, rtol=1e-5, atol=1e-6)
+
+
+def test_a_subclassed_model_without_a_training_default_still_gets_none():
+    class Plain(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = layers.Dense(1)
+            self.seen = []
+
+        def call(self, x, training=None):
+            self.seen.append(training)
+            return self.d(x)
+
+    m = Plain()
+    m(np.ones((2, 3), "float32"))
+    assert m.seen[-1] is None

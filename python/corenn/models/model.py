@@ -549,6 +549,8 @@ class Model(TrainingLoops):
 
     def __call__(self, inputs, training=None, mask=None, **kwargs):
         inputs = _densify_sparse(inputs)
+        if training is None and self._graph is None and not is_symbolic(inputs):
+            training = _resolved_training(self)
         if mask is not None or _carries_mask(inputs):
             if not is_symbolic(inputs):
                 return self._call_masked(inputs, training, mask, kwargs)
@@ -1180,7 +1182,10 @@ class Model(TrainingLoops):
                 return self._call_eager(xs if len(xs) > 1 else xs[0], training)
             graph = self._captured_graph(xs, False)
             if graph is None:
-                return self._call_user(xs if len(xs) > 1 else xs[0], training)
+                out = self._call_user(xs if len(xs) > 1 else xs[0], training)
+                # several outputs as a tuple (Real NVP's (y, log_det)): a list, as the captured
+                # graph returns them
+                return list(out) if isinstance(out, tuple) else out
             outs = graph.forward([t if isinstance(t, kernels.Tensor) else _data.as_input(t) for t in xs], False)
             return outs if self._returns_list else outs[0]
         timings = self._timings() if training and self.profile else None
@@ -1566,6 +1571,23 @@ def _unpack(data):
         items = list(data) + [None] * (3 - len(data))
         return items[0], items[1], items[2]
     return data, None, None
+
+
+_TRAINING_DEFAULTS: dict = {}
+
+
+def _resolved_training(model):
+    """Keras 3's flag for a subclassed model called without ``training=``: the enclosing call's
+    flag, else the default of its ``call`` signature (Real NVP's ``call(x, training=True)``
+    runs its training direction when called as ``model(x)``), else None."""
+    from ..layers.base import _CALL_TRAINING, _call_training_default
+    stack = _CALL_TRAINING.stack
+    if stack and stack[-1] is not None:
+        return stack[-1]
+    cls = type(model)
+    if cls not in _TRAINING_DEFAULTS:
+        _TRAINING_DEFAULTS[cls] = _call_training_default(cls.call)
+    return _TRAINING_DEFAULTS[cls]
 
 
 def _output_weight(sample_weight, k):
