@@ -211,3 +211,20 @@ def test_a_subclassed_model_without_a_training_default_still_gets_none():
     m = Plain()
     m(np.ones((2, 3), "float32"))
     assert m.seen[-1] is None
+
+
+def test_per_output_losses_are_logged_only_when_several_outputs_have_a_loss():
+    keras.utils.set_random_seed(0)
+    a = keras.Input((3,))
+    h = layers.Dense(2, name="h")(a)
+    model = keras.Model(a, [layers.Dense(1, name="y")(h), h])
+    model.compile("sgd", loss=["mse", None])
+    x = np.ones((8, 3), "float32")
+    hist = model.fit(x, np.ones((8, 1), "float32"), validation_split=0.25, verbose=0)
+    assert sorted(hist.history) == ["loss", "val_loss"]
+    assert sorted(model.evaluate(x, np.ones((8, 1)), verbose=0, return_dict=True)) == ["loss"]
+    assert sorted(model.train_on_batch(x, np.ones((8, 1)), return_dict=True)) == ["loss"]
+    # two losses: each output's is logged too (Keras' '<output>_loss')
+    model.compile("sgd", loss=["mse", "mae"])
+    hist = model.fit(x, [np.ones((8, 1)), np.zeros((8, 2))], verbose=0)
+    assert sorted(hist.history) == ["h_loss", "loss", "y_loss"]

@@ -149,7 +149,7 @@ class TrainingLoops:
                     m.reset_state()
             cbks.on_epoch_begin(epoch)
             total, count, logs = 0.0, 0, {}
-            outputs = [0.0] * len(self._losses) if len(self._losses) > 1 and not self._user_compute_loss() else None
+            outputs = [0.0] * len(self._losses) if self._logs_output_losses() else None
             for step, (xb, yb, swb, nb) in enumerate(batches):
                 cbks.on_train_batch_begin(step)
                 with self._step_lock:
@@ -237,6 +237,12 @@ class TrainingLoops:
         if steps_per_epoch is not None:
             steps = min(steps, _data.positive_or_none(where, "steps_per_epoch", steps_per_epoch))
         return (x, y, sw), steps, batch_size, validation_data
+
+    def _logs_output_losses(self):
+        """Whether logs carry Keras' '<output>_loss' entries: only when more than one output has a
+        loss (Keras 3 tracks a Mean per loss when it has several; loss=['mse', None] logs 'loss'
+        alone) and compute_loss is not overridden."""
+        return sum(loss is not None for loss in self._losses) > 1 and not self._user_compute_loss()
 
     def _sample_weights(self, where, n, y, sample_weight, class_weight=None):
         """The batch's sample weights: one (n,) array (or None) for every output, as
@@ -461,7 +467,7 @@ class TrainingLoops:
             cbks.on_test_begin()
         if self._custom_step("test_step") or self._custom_step("compute_metrics"):
             return self._evaluate_custom(batches, cbks)
-        outputs = [0.0] * len(self._losses) if len(self._losses) > 1 and not self._user_compute_loss() else None
+        outputs = [0.0] * len(self._losses) if self._logs_output_losses() else None
         for step, (xb, yb, swb, nb) in enumerate(batches):
             if step == 0:  # a stream resolves the metrics with its first batch
                 metrics = self._eval_metrics
@@ -635,7 +641,7 @@ class TrainingLoops:
         self._mark_input_grads()
         loss = self._train_step(tensors(x), tensors(y), self._train_metrics, _data.tensor_or_none(sw))
         result = {"loss": float(loss)}
-        if len(self._losses) > 1 and not self._user_compute_loss():   # Keras' '<output>_loss', as fit logs
+        if self._logs_output_losses():   # Keras' '<output>_loss', as fit logs
             result.update({f"{name}_loss": float(v) for name, v, fn in
                            zip(self.output_names, self._output_losses, self._losses) if fn is not None})
         result.update(self._metric_logs(self._train_metrics))
