@@ -1584,6 +1584,15 @@ def get(identifier):
     raise TypeError(f"metrics.get: cannot interpret {identifier!r} as a metric")
 
 
+def _function_metric_name(fn):
+    """Keras 3's name of a compiled metric function: its __name__ without non-word characters,
+    in snake case (``PSNR`` -> ``psnr``, ``myMetric`` -> ``my_metric``, a lambda -> ``lambda``)."""
+    import re
+    from .layers.base import snake_case
+    name = getattr(fn, "__name__", None)
+    return None if name is None else snake_case(re.sub(r"\W+", "", name))
+
+
 def _to_metric(identifier) -> Metric:
     """A compile() metric entry as a Metric: names keep the string as the metric's name (its key
     in the logs), function forms become their stateful metric, a user's function a
@@ -1620,8 +1629,8 @@ def _to_metric(identifier) -> Metric:
         return m
     if callable(identifier) and not isinstance(identifier, type):
         # a function fn(y_true, y_pred) -> per-sample values (compile(metrics=[my_fn])): Keras
-        # wraps it in a MeanMetricWrapper named after it
-        return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", None))
+        # wraps it in a MeanMetricWrapper named after it, in snake case (PSNR -> psnr)
+        return MeanMetricWrapper(identifier, name=_function_metric_name(identifier))
     raise TypeError(f"metrics.get: cannot interpret {identifier!r} as a metric")
 
 

@@ -228,3 +228,19 @@ def test_per_output_losses_are_logged_only_when_several_outputs_have_a_loss():
     model.compile("sgd", loss=["mse", "mae"])
     hist = model.fit(x, [np.ones((8, 1)), np.zeros((8, 2))], verbose=0)
     assert sorted(hist.history) == ["h_loss", "loss", "y_loss"]
+
+
+def test_compiled_metric_functions_are_named_in_snake_case():
+    def PSNR(y_true, y_pred):
+        return -corenn.reduce_mean((y_true - y_pred) ** 2, axis=-1)
+
+    def meanAbsGap(y_true, y_pred):
+        return corenn.reduce_mean(abs(y_true - y_pred), axis=-1)
+
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2)])
+    model.compile("sgd", "mse", metrics=[PSNR, meanAbsGap, lambda t, p: corenn.reduce_mean(p, axis=-1)])
+    x = np.ones((4, 3), "float32")
+    hist = model.fit(x, np.zeros((4, 2), "float32"), validation_data=(x, np.zeros((4, 2), "float32")), verbose=0)
+    assert sorted(hist.history) == ["lambda", "loss", "mean_abs_gap", "psnr",
+                                    "val_lambda", "val_loss", "val_mean_abs_gap", "val_psnr"]
+    np.testing.assert_allclose(hist.history["val_psnr"][0], -hist.history["val_loss"][0], rtol=1e-5)
