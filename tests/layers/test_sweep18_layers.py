@@ -35,3 +35,15 @@ def test_rescaling_a_batch_of_scalars(offset):
     got = np.asarray(layers.Rescaling(0.5, offset=offset)(x))
     assert got.shape == (5,)
     np.testing.assert_allclose(got, x * 0.5 + offset)
+
+
+def test_tf_keras_losses_reduction_constants():
+    from corenn import losses
+    R = keras.losses.Reduction
+    assert R.all() == ("auto", "none", "sum", "sum_over_batch_size")
+    y, p = np.array([[1.0, 2.0], [0.0, 0.0]], "float32"), np.zeros((2, 2), "float32")
+    per_sample = np.asarray(losses.MeanSquaredError(reduction=R.NONE)(y, p))
+    np.testing.assert_allclose(per_sample, [2.5, 0.0])
+    np.testing.assert_allclose(float(losses.MeanSquaredError(reduction=R.SUM)(y, p)), 2.5)
+    with pytest.raises(ValueError, match="Invalid Reduction Key"):
+        R.validate("mean-ish")
