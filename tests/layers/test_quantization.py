@@ -171,3 +171,45 @@ def test_keras_file_layouts_of_quantized_layers_are_refused(tmp_path):
     with pytest.raises(_BadConfig, match="quantized"):
         _dtype_name({"class_name": "QuantizedDTypePolicy", "config": {"mode": "int8", "source_name": "float32"}},
                     "layer 1")
+
+
+@pytest.mark.parametrize("equation, out_shape, x_shape, k_axes, x_axes", [
+    ("abc,cde->abde", (None, 3, 5), (2, 4, 6), (0,), (-1,)),
+    ("abcd,cde->abe", (None, 5), (2, 4, 3, 6), (0, 1), (2, 3)),
+    ("abc,cd->abd", (None, 7), (3, 2, 5), (0,), (-1,)),
+])
+def test_einsum_dense_int8_scales_over_the_contracted_axes(equation, out_shape, x_shape, k_axes, x_axes):
+    rng = np.random.default_rng(6)
+    layer = layers.EinsumDense(equation, output_shape=out_shape, bias_axes=equation[-1])
+    x = rng.normal(size=x_shape).astype("float32")
+    layer(x)
+    kernel = layer.get_weights()[0].copy()
+    bias = rng.normal(size=layer.get_weights()[1].shape).astype("float32")
+    layer.set_weights([kernel, bias])
+    layer.quantize("int8")
+    kq, ks = quant(kernel, k_axes)
+    xq, xs = quant(x, x_axes)
+    spec = equation.split("->")[0].split(",")
+    want = np.einsum(f"{spec[0]},{spec[1]}->{equation.split('->')[1]}", xq / xs, kq / ks) + bias
+    np.testing.assert_allclose(np.asarray(layer(x)), want, rtol=1e-5, atol=1e-5)
+    assert [w.name for w in layer.trainable_weights] == ["bias"]
+    clone = layers.EinsumDense.from_config(layer.get_config())
+    clone.build(x_shape)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_allclose(np.asarray(clone(x)), np.asarray(layer(x)), rtol=1e-6)
+    # training after quantization moves the bias only
+    frozen = layer.get_weights()[0].copy()
+    model = keras.Sequential([keras.Input(x_shape[1:]), layer])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    model.fit(x, np.zeros((x_shape[0],) + tuple(layer.compute_output_shape(x_shape)[1:]), "float32"), verbose=0)
+    np.testing.assert_array_equal(layer.get_weights()[0], frozen)
+    assert not np.array_equal(layer.get_weights()[1], bias)
+
+
+def test_model_quantize_warns_that_attention_stays_float():
+    inp = keras.Input((4, 6))
+    out = layers.Dense(2)(layers.MultiHeadAttention(2, 3, name="att")(inp, inp))
+    m = keras.Model(inp, out)
+    with pytest.warns(UserWarning, match="att keep their float32 projections"):
+        m.quantize("int8")
+    assert m.layers[-1].quantization_mode == "int8"

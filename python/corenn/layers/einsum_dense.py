@@ -34,6 +34,7 @@ from .. import activations as _activations
 from .. import constraints, initializers, kernels, regularizers
 from .base import ActivatedLayer, activation_flops, shape_str
 from .lora import LoRA
+from .quantization import Quantizable
 
 __all__ = ["EinsumDense"]
 
@@ -121,7 +122,7 @@ class _Plan:
         return perm == list(range(len(perm)))
 
 
-class EinsumDense(LoRA, ActivatedLayer):
+class EinsumDense(Quantizable, LoRA, ActivatedLayer):
     """A layer computing ``act(einsum(equation, x, kernel) + bias)`` on corenn's GEMM kernels.
 
     Args:
@@ -240,7 +241,15 @@ class EinsumDense(LoRA, ActivatedLayer):
             self.activation.name == "relu" and not plan.batch and _Plan.identity(plan.out_perm)
             and (self.bias_axes is None or plan.bias_in_gemm))
         super().build(input_shape)
+        self._quantized_build()   # a layer made with dtype="int8_from_float32" (a loaded model)
         self._lora_build()
+
+    # int8 (layers/quantization.py): scales over the contracted labels of kernel and input
+    _quantize_inputs = True
+
+    def _weight_quant_axes(self):
+        _, w_spec, out_spec, _ = self._specs
+        return tuple(i for i, c in enumerate(w_spec) if c not in out_spec)
 
     # -- computation -----------------------------------------------------------------------------
 
@@ -252,6 +261,8 @@ class EinsumDense(LoRA, ActivatedLayer):
 
     def forward(self, x, training=False):
         plan = self._plan(x.ndim)
+        if self.__dict__.get("_quantized_layout"):
+            x = self._quantize_rows(x, tuple(plan.inp.index(c) for c in plan.depth))
         sizes, out_shape = self._sizes(plan, tuple(x.shape))
         dims = lambda labels: math.prod(sizes[c] for c in labels)
         b, m, k, n = dims(plan.batch), dims(plan.rows), dims(plan.depth), dims(plan.cols)
@@ -282,7 +293,9 @@ class EinsumDense(LoRA, ActivatedLayer):
         if self.trainable:
             grads = self.gradients
             # LoRA: the frozen kernel's gradient is dW', and the bias's comes first
-            dkernel, dbias = (self._kernel_grad(), grads[:1]) if self.lora_enabled else (grads[0], grads[1:2])
+            # (quantized: the kernel is frozen too; its dW is formed and not applied)
+            frozen = self.lora_enabled or self.__dict__.get("_quantized_layout")
+            dkernel, dbias = (self._kernel_grad(), grads[:1]) if frozen else (grads[0], grads[1:2])
             direct = _Plan.identity(plan.w_perm)
             dw_t = dkernel if direct else self._buffer("dw_t", self._w_t.shape)
             if plan.batch:
@@ -338,4 +351,4 @@ class EinsumDense(LoRA, ActivatedLayer):
                    bias_regularizer=regularizers.serialize(self.bias_regularizer),
                    kernel_constraint=constraints.serialize(self.kernel_constraint),
                    bias_constraint=constraints.serialize(self.bias_constraint))
-        return self._lora_config(cfg)
+        return self._quantized_config(self._lora_config(cfg))

@@ -1,16 +1,18 @@
 """int8 post-training quantization (Keras 3's ``layer.quantize("int8")`` / ``model.quantize``)
-for Dense and Embedding.
+for Dense, EinsumDense and Embedding.
 
 What Keras 3 computes, and what corenn computes:
   - The weight is quantized symmetrically with an abs-max scale per output unit (Dense: per
-    column of the (D, U) kernel; Embedding: per row of the (V, D) table):
+    column of the (D, U) kernel; EinsumDense: over the kernel's contracted axes; Embedding: per
+    row of the (V, D) table):
         s = 127 / (max |W| + 1e-7),   q = clip(round(W * s), -127, 127)
     Keras stores q as an int8 variable and s as ``kernel_scale`` / ``embeddings_scale``. corenn's
     GEMM and gather kernels are float32, so the layer keeps the weight as the dequantized values
     q / s (exactly the values the int8 weight stands for) plus the scale as a non-trainable
     weight ``kernel_scale`` / ``embeddings_scale`` of the same shape as Keras'.
-  - Dense also quantizes its inputs on each call, per row (abs-max over the last axis), as Keras'
-    int8 Dense does; x is replaced by its fake-quantized value round(x * s_x) / s_x, so
+  - Dense and EinsumDense also quantize their inputs on each call (abs-max over the contracted
+    axes: a Dense row), as Keras' int8 layers do; x is replaced by its fake-quantized value
+    round(x * s_x) / s_x; both scales are constant along the contracted axes, so
     act((x_q / s_x) (q / s) + b) equals Keras' dequantized int8 product up to float32 rounding.
     This runs in NumPy (inference-time rounding, no kernel of its own); the GEMM is the usual one.
   - The quantized weight is frozen (not trainable, no regularizer or constraint, as Keras' int8
@@ -53,8 +55,9 @@ def check_mode(who, mode):
 
 class Quantizable:
     """Mixin for a layer with one weight to quantize; the class sets ``_quantized_weight`` (the
-    attribute name) and ``_quantize_axis`` (the axis the scale reduces: 0 for a kernel's input
-    axis, -1 for an embedding row), and calls ``_quantized_build()`` at the end of build."""
+    attribute name) and ``_quantize_axis`` (the axes the scale reduces: 0 for a Dense kernel's
+    input axis, -1 for an embedding row; EinsumDense overrides ``_weight_quant_axes``), and calls
+    ``_quantized_build()`` at the end of build."""
 
     _quantized_weight = "kernel"
     _quantize_axis = 0
@@ -76,12 +79,18 @@ class Quantizable:
             raise ValueError(f"{who}: LoRA is enabled; quantize before enable_lora (the adapters then "
                              f"train on the frozen quantized weight)")
         weight = getattr(self, self._quantized_weight)
-        q, scale = abs_max_quantize(np.asarray(weight), self._quantize_axis)
+        q, scale = abs_max_quantize(np.asarray(weight), self._weight_quant_axes())
         self._set_quantized_policy(mode)
         self._quantized_build()
         target = np.asarray(weight)
         target[...] = q / scale
-        np.asarray(getattr(self, self._scale_name()))[...] = scale.reshape(-1)
+        scale_weight = np.asarray(getattr(self, self._scale_name()))
+        scale_weight[...] = scale.reshape(scale_weight.shape)
+
+    def _weight_quant_axes(self):
+        """The weight's axes one scale covers (the contracted ones for a kernel)."""
+        axis = self._quantize_axis
+        return tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
 
     def _scale_name(self):
         return f"{self._quantized_weight}_scale"
@@ -105,15 +114,16 @@ class Quantizable:
             marks["trainable"] = False
             marks.pop("constraint", None)
         shape = tuple(weight.shape)
-        n = shape[-1] if self._quantize_axis == 0 else shape[0]
-        setattr(self, self._scale_name(), self.add_weight(self._scale_name(), (n,), "ones", trainable=False))
+        reduced = {a % len(shape) for a in self._weight_quant_axes()}
+        scale_shape = tuple(d for i, d in enumerate(shape) if i not in reduced) or (1,)
+        setattr(self, self._scale_name(), self.add_weight(self._scale_name(), scale_shape, "ones", trainable=False))
         self.__dict__["_quantized_layout"] = True
 
-    def _quantize_rows(self, x):
-        """Dense's int8 inputs: x fake-quantized per row (abs-max over the last axis)."""
+    def _quantize_rows(self, x, axes=(-1,)):
+        """The int8 inputs: x fake-quantized with abs-max over ``axes`` (a Dense row: the last)."""
         if not (self._quantize_inputs and self.__dict__.get("_quantized_layout")):
             return x
-        q, scale = abs_max_quantize(np.asarray(x), -1)
+        q, scale = abs_max_quantize(np.asarray(x), tuple(axes))
         return kernels.as_tensor(np.ascontiguousarray(q / scale))
 
     def _quantized_config(self, cfg):

@@ -1515,11 +1515,20 @@ class Model(TrainingLoops):
         check_mode(f"{self.name}.quantize", mode)
         if not self.built:
             raise ValueError(f"{self.name}.quantize: the model is not built yet; build or call it first")
+        float_attention = []
         for layer in self.submodules:
+            if type(layer).__name__ in ("MultiHeadAttention", "GroupQueryAttention", "GroupedQueryAttention"):
+                float_attention.append(layer.name)
             if isinstance(layer, Model) or not hasattr(layer, "_quantized_build"):
                 continue
             if layer.built and layer.quantization_mode is None:
                 layer.quantize(mode)
+        if float_attention:
+            import warnings
+            warnings.warn(f"{self.name}.quantize: the attention layers {', '.join(float_attention)} keep their "
+                          f"float32 projections (Keras quantizes their inner EinsumDense layers; corenn's fused "
+                          f"attention has none), so their outputs differ from Keras' int8 ones", UserWarning,
+                          stacklevel=2)
         self._step_lists = None   # the trainable weights changed (fit resets it too)
         opt = getattr(self, "optimizer", None)
         if opt is not None and getattr(opt, "built", False):
