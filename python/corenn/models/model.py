@@ -525,11 +525,15 @@ class Model(TrainingLoops):
                                           "are matched by position and must all fit")
         saving.load_weights(self, filepath)
 
-    def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None):
+    def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None, zipped=None):
         """``m.keras``: corenn's zip; ``m.h5`` (or ``save_format="h5"``): TF-Keras 2's HDF5
-        model file, which TF-Keras 2 and Keras 3's ``load_model`` read (needs h5py)."""
+        model file, which TF-Keras 2 and Keras 3's ``load_model`` read (needs h5py).
+        ``zipped=False``: the zip's members as files of a directory (Keras 3's option)."""
         import os
         from .. import saving
+        if zipped is False:
+            return saving.save_model(self, filepath, include_optimizer=include_optimizer, overwrite=overwrite,
+                                     zipped=False)
         filepath = saving.check_model_path(filepath, f"{self.name}.save", save_format)
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{self.name}.save: {os.fspath(filepath)} exists and overwrite=False")
