@@ -430,6 +430,24 @@ class _LossMean(Metric):
         self.count += w
 
 
+def _element_weights(sample_weight, y_pred, owner):
+    """Keras broadcasts sample_weight to y_pred's shape: weights with more values than rows of
+    predictions (one per label of a multi-label batch, (N, C)) as a float32 array of y_pred's
+    shape; None for per-sample weights (one per row, or per sample of (N, T, C))."""
+    w = np.asarray(sample_weight, dtype=np.float32)
+    shape = tuple(y_pred.shape)
+    rows = _rows(y_pred)
+    if w.size <= rows or w.size == 0:
+        return None
+    if w.ndim < len(shape):
+        w = w.reshape(w.shape + (1,) * (len(shape) - w.ndim))
+    try:
+        return np.ascontiguousarray(np.broadcast_to(w, shape))
+    except ValueError:
+        raise ValueError(f"{owner}: sample_weight of shape {np.shape(sample_weight)} does not broadcast to "
+                         f"predictions of shape {shape}") from None
+
+
 def _row_weights(sample_weight, rows):
     """(N,) sample weights as one weight per row: (N, T, C) predictions repeat each T times."""
     w = np.ascontiguousarray(np.asarray(sample_weight, dtype=np.float32).reshape(-1))
@@ -636,7 +654,13 @@ class _Confusion(Metric):
         y_true = y_true if isinstance(y_true, kernels.Tensor) else np.asarray(y_true)
         y_true, y_pred = self._preprocess(y_true, y_pred)
         if sample_weight is not None:
-            sample_weight = _row_weights(sample_weight, _rows(y_pred))
+            elements = _element_weights(sample_weight, y_pred, type(self).__name__)
+            if elements is None:
+                sample_weight = _row_weights(sample_weight, _rows(y_pred))
+            else:   # one weight per prediction: each prediction its own row
+                yp = np.asarray(y_pred, np.float32)
+                y_true = np.ascontiguousarray(np.broadcast_to(np.asarray(y_true, np.float32), yp.shape).reshape(-1, 1))
+                y_pred, sample_weight = np.ascontiguousarray(yp.reshape(-1, 1)), elements.reshape(-1)
         c = kernels.confusion_counts(y_pred, y_true, self._sorted, soft_labels=self.soft_labels,
                                      sample_weight=sample_weight)
         self.true_positives += c[:, 0]
@@ -854,9 +878,14 @@ class AUC(_Confusion):
         labels = yp.shape[-1]
         yt2, yp2 = yt.reshape(-1, labels), yp.reshape(-1, labels)
         rows = yp2.shape[0]
-        w = np.ones(rows, np.float32) if sample_weight is None else _row_weights(sample_weight, rows)
-        if w.size != rows:
-            raise ValueError(f"AUC: sample_weight has {w.size} values for {rows} rows of predictions")
+        elements = None if sample_weight is None else _element_weights(sample_weight, yp, "AUC")
+        if elements is not None:   # one weight per label of each row
+            w2 = elements.reshape(-1, labels)
+        else:
+            w = np.ones(rows, np.float32) if sample_weight is None else _row_weights(sample_weight, rows)
+            if w.size != rows:
+                raise ValueError(f"AUC: sample_weight has {w.size} values for {rows} rows of predictions")
+            w2 = np.broadcast_to(w[:, None], (rows, labels))
         if self.label_weights is not None and self.label_weights.size != labels:
             raise ValueError(f"AUC: {self.label_weights.size} label_weights for predictions of {labels} labels")
         if self.multi_label:
@@ -867,11 +896,12 @@ class AUC(_Confusion):
                 raise ValueError(f"AUC: expected {self.num_labels} labels, got predictions of shape {yp.shape}")
             for j in range(labels):
                 c = kernels.confusion_counts(np.ascontiguousarray(yp2[:, j]), np.ascontiguousarray(yt2[:, j]),
-                                             self._sorted, soft_labels=True, sample_weight=w)
+                                             self._sorted, soft_labels=True,
+                                             sample_weight=np.ascontiguousarray(w2[:, j]))
                 self._add_counts(c, j)
             return
         # one pool of counts, each element weighted by its row's weight times its label's
-        ew = np.ascontiguousarray((w[:, None] * self.label_weights[None, :].astype(np.float32)).reshape(-1))
+        ew = np.ascontiguousarray((w2 * self.label_weights[None, :].astype(np.float32)).reshape(-1))
         c = kernels.confusion_counts(np.ascontiguousarray(yp2.reshape(-1)), np.ascontiguousarray(yt2.reshape(-1)),
                                      self._sorted, soft_labels=True, sample_weight=ew)
         self._add_counts(c, None)
