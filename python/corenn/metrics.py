@@ -252,6 +252,12 @@ class _Counting(Metric):
             self.count += self._n(y_pred)
             return
         # weighted: the kernel's per-row scores, then sum_i w_i score_i / sum_i w_i
+        elements = _element_weights(sample_weight, y_pred, type(self).__name__) if self.kind == "binary" else None
+        if elements is not None:   # BinaryAccuracy is elementwise: Keras weighs each prediction
+            y_true = np.broadcast_to(np.asarray(y_true, np.float32), elements.shape)
+            y_pred = np.ascontiguousarray(np.asarray(y_pred, np.float32).reshape(-1, 1))
+            y_true = np.ascontiguousarray(y_true.reshape(-1, 1))
+            sample_weight = elements.reshape(-1)
         if len(y_pred.shape) == 1:  # (N,) binary predictions: one sample per element
             y_pred = np.ascontiguousarray(np.asarray(y_pred).reshape(-1, 1))
             y_true = np.ascontiguousarray(np.asarray(y_true).reshape(-1, 1))

@@ -54,3 +54,13 @@ def test_per_row_weights_still_work_and_bad_shapes_are_named():
                                result(M.Precision(), y, p, sample_weight=np.tile(rows[:, None], (1, 3))), rtol=1e-6)
     with pytest.raises(ValueError, match="does not broadcast"):
         M.Precision().update_state(y, p, sample_weight=np.ones((40, 5), "float32"))
+
+
+def test_binary_accuracy_weighs_each_prediction():
+    y = np.array([[1, 0, 1], [0, 0, 1]], "float32")
+    p = np.array([[0.9, 0.6, 0.2], [0.1, 0.3, 0.8]], "float32")
+    w = np.array([[1, 2, 3], [4, 5, 6]], "float32")
+    m = M.BinaryAccuracy()
+    np.testing.assert_allclose(result(m, y, p, sample_weight=w), 16 / 21, rtol=1e-6)   # Keras 3.15: 0.7619048
+    # then per-sample weights on the same metric (Keras 3.15: 0.7666667)
+    np.testing.assert_allclose(result(m, y, p, sample_weight=np.array([1.0, 2.0])), 0.7666667, rtol=1e-6)
