@@ -244,3 +244,15 @@ def test_compiled_metric_functions_are_named_in_snake_case():
     assert sorted(hist.history) == ["lambda", "loss", "mean_abs_gap", "psnr",
                                     "val_lambda", "val_loss", "val_mean_abs_gap", "val_psnr"]
     np.testing.assert_allclose(hist.history["val_psnr"][0], -hist.history["val_loss"][0], rtol=1e-5)
+
+
+def test_plot_model_to_an_image_name_writes_an_image(tmp_path):
+    pytest.importorskip("matplotlib")
+    model = nested()
+    text = keras.utils.plot_model(model, str(tmp_path / "model.png"), show_shapes=True, dpi=72)
+    assert (tmp_path / "model.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "head (Dense)" in text
+    keras.utils.plot_model(model, str(tmp_path / "model.svg"))
+    assert b"<svg" in (tmp_path / "model.svg").read_bytes()[:400]
+    assert keras.utils.plot_model(model, str(tmp_path / "model.txt"), show_shapes=True) == text
+    assert (tmp_path / "model.txt").read_text() == text
