@@ -308,6 +308,8 @@ def get(identifier) -> ActivationFunction:
         return ActivationFunction(identifier.lower() if isinstance(identifier, str) else None)
     if isinstance(identifier, dict):
         cfg = identifier.get("config", identifier)
+        if isinstance(cfg, str):   # Keras 3's {"class_name": "function", "config": name} form
+            return get(cfg)
         return ActivationFunction(cfg["name"], cfg.get("alpha"))
     name = getattr(identifier, "_corenn_activation", None)
     if name is not None:

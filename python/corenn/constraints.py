@@ -155,7 +155,8 @@ def serialize(constraint):
     if not isinstance(constraint, Constraint):
         raise ValueError(f"constraints.serialize: {constraint!r} is a plain function; subclass "
                          f"keras.constraints.Constraint (with get_config) to save it")
-    return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
+    from .saving import serialize_keras_object   # with registered_name, which get() resolves
+    return serialize_keras_object(constraint)
 
 
 deserialize = get

@@ -51,9 +51,28 @@ __all__ = ["Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError
            "MAPE", "MSE", "MAE", "CTC", "ctc", "get", "serialize", "deserialize", "BinaryFocalCrossentropy",
            "CategoricalFocalCrossentropy", "binary_focal_crossentropy", "categorical_focal_crossentropy",
            "Dice", "Tversky", "dice", "tversky", "Circle", "circle", "CategoricalGeneralizedCrossEntropy",
-           "categorical_generalized_cross_entropy"]
+           "categorical_generalized_cross_entropy", "Reduction"]
 
 _REDUCTIONS = ("sum_over_batch_size", "auto", "sum", None, "none")
+
+
+class Reduction:
+    """``tf.keras.losses.Reduction``: TF-Keras 2's reduction names as constants (TensorFlow 2.21
+    still exports them), e.g. ``MeanSquaredError(reduction=tf.keras.losses.Reduction.NONE)``."""
+
+    AUTO = "auto"
+    NONE = "none"
+    SUM = "sum"
+    SUM_OVER_BATCH_SIZE = "sum_over_batch_size"
+
+    @classmethod
+    def all(cls):
+        return (cls.AUTO, cls.NONE, cls.SUM, cls.SUM_OVER_BATCH_SIZE)
+
+    @classmethod
+    def validate(cls, key):
+        if key not in cls.all():
+            raise ValueError(f'Invalid Reduction Key: {key}. Expected keys are "{cls.all()}"')
 
 
 class Loss:

@@ -252,6 +252,12 @@ class _Counting(Metric):
             self.count += self._n(y_pred)
             return
         # weighted: the kernel's per-row scores, then sum_i w_i score_i / sum_i w_i
+        elements = _element_weights(sample_weight, y_pred, type(self).__name__) if self.kind == "binary" else None
+        if elements is not None:   # BinaryAccuracy is elementwise: Keras weighs each prediction
+            y_true = np.broadcast_to(np.asarray(y_true, np.float32), elements.shape)
+            y_pred = np.ascontiguousarray(np.asarray(y_pred, np.float32).reshape(-1, 1))
+            y_true = np.ascontiguousarray(y_true.reshape(-1, 1))
+            sample_weight = elements.reshape(-1)
         if len(y_pred.shape) == 1:  # (N,) binary predictions: one sample per element
             y_pred = np.ascontiguousarray(np.asarray(y_pred).reshape(-1, 1))
             y_true = np.ascontiguousarray(np.asarray(y_true).reshape(-1, 1))
@@ -428,6 +434,24 @@ class _LossMean(Metric):
         self.total += self.sign * kernels.loss_forward(self.kind, y_pred, y_true, None,
                                                        sample_weight=sample_weight) * n
         self.count += w
+
+
+def _element_weights(sample_weight, y_pred, owner):
+    """Keras broadcasts sample_weight to y_pred's shape: weights with more values than rows of
+    predictions (one per label of a multi-label batch, (N, C)) as a float32 array of y_pred's
+    shape; None for per-sample weights (one per row, or per sample of (N, T, C))."""
+    w = np.asarray(sample_weight, dtype=np.float32)
+    shape = tuple(y_pred.shape)
+    rows = _rows(y_pred)
+    if w.size <= rows or w.size == 0:
+        return None
+    if w.ndim < len(shape):
+        w = w.reshape(w.shape + (1,) * (len(shape) - w.ndim))
+    try:
+        return np.ascontiguousarray(np.broadcast_to(w, shape))
+    except ValueError:
+        raise ValueError(f"{owner}: sample_weight of shape {np.shape(sample_weight)} does not broadcast to "
+                         f"predictions of shape {shape}") from None
 
 
 def _row_weights(sample_weight, rows):
@@ -636,7 +660,13 @@ class _Confusion(Metric):
         y_true = y_true if isinstance(y_true, kernels.Tensor) else np.asarray(y_true)
         y_true, y_pred = self._preprocess(y_true, y_pred)
         if sample_weight is not None:
-            sample_weight = _row_weights(sample_weight, _rows(y_pred))
+            elements = _element_weights(sample_weight, y_pred, type(self).__name__)
+            if elements is None:
+                sample_weight = _row_weights(sample_weight, _rows(y_pred))
+            else:   # one weight per prediction: each prediction its own row
+                yp = np.asarray(y_pred, np.float32)
+                y_true = np.ascontiguousarray(np.broadcast_to(np.asarray(y_true, np.float32), yp.shape).reshape(-1, 1))
+                y_pred, sample_weight = np.ascontiguousarray(yp.reshape(-1, 1)), elements.reshape(-1)
         c = kernels.confusion_counts(y_pred, y_true, self._sorted, soft_labels=self.soft_labels,
                                      sample_weight=sample_weight)
         self.true_positives += c[:, 0]
@@ -854,9 +884,14 @@ class AUC(_Confusion):
         labels = yp.shape[-1]
         yt2, yp2 = yt.reshape(-1, labels), yp.reshape(-1, labels)
         rows = yp2.shape[0]
-        w = np.ones(rows, np.float32) if sample_weight is None else _row_weights(sample_weight, rows)
-        if w.size != rows:
-            raise ValueError(f"AUC: sample_weight has {w.size} values for {rows} rows of predictions")
+        elements = None if sample_weight is None else _element_weights(sample_weight, yp, "AUC")
+        if elements is not None:   # one weight per label of each row
+            w2 = elements.reshape(-1, labels)
+        else:
+            w = np.ones(rows, np.float32) if sample_weight is None else _row_weights(sample_weight, rows)
+            if w.size != rows:
+                raise ValueError(f"AUC: sample_weight has {w.size} values for {rows} rows of predictions")
+            w2 = np.broadcast_to(w[:, None], (rows, labels))
         if self.label_weights is not None and self.label_weights.size != labels:
             raise ValueError(f"AUC: {self.label_weights.size} label_weights for predictions of {labels} labels")
         if self.multi_label:
@@ -867,11 +902,12 @@ class AUC(_Confusion):
                 raise ValueError(f"AUC: expected {self.num_labels} labels, got predictions of shape {yp.shape}")
             for j in range(labels):
                 c = kernels.confusion_counts(np.ascontiguousarray(yp2[:, j]), np.ascontiguousarray(yt2[:, j]),
-                                             self._sorted, soft_labels=True, sample_weight=w)
+                                             self._sorted, soft_labels=True,
+                                             sample_weight=np.ascontiguousarray(w2[:, j]))
                 self._add_counts(c, j)
             return
         # one pool of counts, each element weighted by its row's weight times its label's
-        ew = np.ascontiguousarray((w[:, None] * self.label_weights[None, :].astype(np.float32)).reshape(-1))
+        ew = np.ascontiguousarray((w2 * self.label_weights[None, :].astype(np.float32)).reshape(-1))
         c = kernels.confusion_counts(np.ascontiguousarray(yp2.reshape(-1)), np.ascontiguousarray(yt2.reshape(-1)),
                                      self._sorted, soft_labels=True, sample_weight=ew)
         self._add_counts(c, None)
@@ -1584,6 +1620,15 @@ def get(identifier):
     raise TypeError(f"metrics.get: cannot interpret {identifier!r} as a metric")
 
 
+def _function_metric_name(fn):
+    """Keras 3's name of a compiled metric function: its __name__ without non-word characters,
+    in snake case (``PSNR`` -> ``psnr``, ``myMetric`` -> ``my_metric``, a lambda -> ``lambda``)."""
+    import re
+    from .layers.base import snake_case
+    name = getattr(fn, "__name__", None)
+    return None if name is None else snake_case(re.sub(r"\W+", "", name))
+
+
 def _to_metric(identifier) -> Metric:
     """A compile() metric entry as a Metric: names keep the string as the metric's name (its key
     in the logs), function forms become their stateful metric, a user's function a
@@ -1620,8 +1665,8 @@ def _to_metric(identifier) -> Metric:
         return m
     if callable(identifier) and not isinstance(identifier, type):
         # a function fn(y_true, y_pred) -> per-sample values (compile(metrics=[my_fn])): Keras
-        # wraps it in a MeanMetricWrapper named after it
-        return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", None))
+        # wraps it in a MeanMetricWrapper named after it, in snake case (PSNR -> psnr)
+        return MeanMetricWrapper(identifier, name=_function_metric_name(identifier))
     raise TypeError(f"metrics.get: cannot interpret {identifier!r} as a metric")
 
 

@@ -181,24 +181,39 @@ def get(identifier):
     if isinstance(identifier, type) and issubclass(identifier, Regularizer):
         return identifier()
     if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier.lower()) or _CLASSES.get(identifier)
+        cls = _BY_NAME.get(identifier.lower()) or _CLASSES.get(identifier) or _custom(identifier)
         if cls is None:
             raise ValueError(f"regularizers.get: unknown regularizer {identifier!r}; expected l1, l2 or l1_l2")
         return cls()
     if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = _CLASSES.get(identifier["class_name"]) or _BY_NAME.get(identifier["class_name"])
+        name = identifier["class_name"]
+        cls = (_CLASSES.get(name) or _BY_NAME.get(name) or _custom(identifier.get("registered_name"))
+               or _custom(name))
         if cls is None:
-            raise ValueError(f"regularizers.get: unknown regularizer class {identifier['class_name']!r}")
-        return cls.from_config(identifier.get("config", {}))
+            raise ValueError(f"regularizers.get: unknown regularizer class {name!r} (register a custom "
+                             f"Regularizer with keras.saving.register_keras_serializable)")
+        return cls.from_config(identifier.get("config") or {})
     if callable(identifier) and not isinstance(identifier, type):
         return _FunctionRegularizer(identifier)
     raise TypeError(f"regularizers.get: cannot interpret {identifier!r} as a regularizer")
 
 
+def _custom(name):
+    """A Regularizer subclass registered (``package>Name``) or in custom_objects, or None."""
+    from . import saving
+    cls = saving.custom_class(name)
+    return cls if isinstance(cls, type) and issubclass(cls, Regularizer) else None
+
+
 def serialize(regularizer):
+    """Keras 3's dict: class_name and config, plus module and registered_name (``package>Name``
+    for a class registered with keras.saving.register_keras_serializable, which get() finds)."""
     if regularizer is None:
         return None
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    from .saving import serialize_keras_object
+    if isinstance(regularizer, _FunctionRegularizer):   # saved as the function, by name
+        return serialize_keras_object(regularizer.fn)
+    return serialize_keras_object(regularizer)
 
 
 deserialize = get

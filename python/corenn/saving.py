@@ -731,13 +731,16 @@ def _model_config(model):
 
 
 def save_model(model, path, include_optimizer=True, training_state=None, save_format=None,
-               overwrite=True) -> None:
+               overwrite=True, zipped=None) -> None:
     """Write ``model`` (architecture, compile config, weights, optimizer state) to one ZIP
     file, atomically; see the module docstring for the format. A ``.h5`` name (or
     ``save_format="h5"``) writes TF-Keras 2's HDF5 model file instead
     (saving_keras.save_legacy_h5; no training state), ``save_format="keras3"`` Keras 3's own
-    ``.keras`` archive (saving_keras.save_keras3_archive; uncompiled)."""
+    ``.keras`` archive (saving_keras.save_keras3_archive; uncompiled). ``zipped=False`` (Keras
+    3's option) writes the same members into a directory instead (_save_unzipped)."""
     from . import __version__
+    if zipped is False:
+        return _save_unzipped(model, path, include_optimizer, overwrite)
     path = check_model_path(path, save_format=save_format)
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"save: {path} exists and overwrite=False")
@@ -778,6 +781,60 @@ def save_model(model, path, include_optimizer=True, training_state=None, save_fo
         zf.close()
 
     atomic_write(path, write)
+
+
+def _save_unzipped(model, path, include_optimizer, overwrite):
+    """``save(path, zipped=False)``: the members of the .keras zip as files of directory
+    ``path`` (which must not end in .keras, as Keras 3 requires), written into a temporary
+    directory next to it and renamed into place; an existing model directory is replaced."""
+    import shutil
+    import tempfile
+    path = os.fspath(path)
+    if path.lower().endswith((".keras",) + _HDF5):
+        raise ValueError(f"save: with zipped=False the path names a directory and must not end in "
+                         f".keras or .h5, got {path!r}")
+    if os.path.exists(path):
+        if not overwrite:
+            raise FileExistsError(f"save: {path} exists and overwrite=False")
+        if not (os.path.isdir(path) and os.path.isfile(os.path.join(path, "metadata.json"))):
+            raise FileExistsError(f"save: {path} exists and is not a model directory; not replaced")
+    parent = os.path.dirname(os.path.abspath(path))
+    staging = tempfile.mkdtemp(prefix=".tmp-corenn-", dir=parent)
+    try:
+        archive = os.path.join(staging, "model.keras")
+        save_model(model, archive, include_optimizer=include_optimizer)
+        target = os.path.join(staging, "model")
+        with zipfile.ZipFile(archive) as zf:
+            for name in zf.namelist():   # our own members: relative names, no "..", no links
+                dest = os.path.join(target, *name.split("/"))
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                with zf.open(name) as src, open(dest, "wb") as out:
+                    shutil.copyfileobj(src, out)
+        if os.path.exists(path):
+            shutil.rmtree(path)
+        os.replace(target, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _zip_model_dir(path, staging):
+    """A model directory (``save(zipped=False)``) zipped into ``staging``/<name>.keras for the
+    reader; only regular files are taken (links and anything else are refused)."""
+    archive = os.path.join(staging, (os.path.basename(os.path.normpath(path)) or "model") + ".keras")
+    with zipfile.ZipFile(archive, "w") as zf:
+        for root, dirs, files in os.walk(path, followlinks=False):
+            for d in dirs:
+                if os.path.islink(os.path.join(root, d)):
+                    raise ValueError(f"{path}: not a valid corenn model directory: {d!r} is a link")
+            for name in sorted(files):
+                full = os.path.join(root, name)
+                if not stat.S_ISREG(os.lstat(full).st_mode):
+                    raise ValueError(f"{path}: not a valid corenn model directory: {name!r} is not a "
+                                     f"regular file")
+                member = os.path.relpath(full, path).replace(os.sep, "/")
+                with open(full, "rb") as f:
+                    zf.writestr(_zip_info(member, not member.endswith(".npy")), f.read())
+    return archive
 
 
 # ================================================================================================
@@ -1383,6 +1440,14 @@ def load_model(path, compile=True, custom_objects=None, safe_mode=True):
     models the file may use (or register them with register_keras_serializable)."""
     _SCOPE.append(dict(custom_objects or {}))
     try:
+        if os.path.isdir(os.fspath(path)):   # written with save(path, zipped=False)
+            import shutil
+            import tempfile
+            staging = tempfile.mkdtemp(prefix="corenn-model-dir-")
+            try:
+                return _load_model(_zip_model_dir(os.fspath(path), staging), compile)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
         return _load_model(path, compile)
     finally:
         _SCOPE.pop()

@@ -18,7 +18,10 @@ _EPSILON = 1e-7  # keras.backend.epsilon(): the floor of Normalization's standar
 
 
 def _as_float32(t):
-    return np.ascontiguousarray(np.asarray(t, dtype=np.float32))
+    # keeps a scalar 0-d (np.ascontiguousarray would make it (1,), which then no longer
+    # broadcasts against rank-1 inputs: a batch of scalars, shape (None,))
+    a = np.asarray(t, dtype=np.float32)
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
 class _Affine(Layer):

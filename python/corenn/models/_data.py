@@ -293,6 +293,9 @@ _from_numpy = kernels.Tensor.from_numpy
 
 
 def tensor_or_none(a):
+    """None, or a Tensor; a list (per-output sample weights) keeps its Nones."""
+    if isinstance(a, list):
+        return [tensor_or_none(b) for b in a]
     return None if a is None else kernels.as_tensor(a)
 
 

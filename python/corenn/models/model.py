@@ -525,11 +525,15 @@ class Model(TrainingLoops):
                                           "are matched by position and must all fit")
         saving.load_weights(self, filepath)
 
-    def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None):
+    def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None, zipped=None):
         """``m.keras``: corenn's zip; ``m.h5`` (or ``save_format="h5"``): TF-Keras 2's HDF5
-        model file, which TF-Keras 2 and Keras 3's ``load_model`` read (needs h5py)."""
+        model file, which TF-Keras 2 and Keras 3's ``load_model`` read (needs h5py).
+        ``zipped=False``: the zip's members as files of a directory (Keras 3's option)."""
         import os
         from .. import saving
+        if zipped is False:
+            return saving.save_model(self, filepath, include_optimizer=include_optimizer, overwrite=overwrite,
+                                     zipped=False)
         filepath = saving.check_model_path(filepath, f"{self.name}.save", save_format)
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{self.name}.save: {os.fspath(filepath)} exists and overwrite=False")
@@ -557,6 +561,8 @@ class Model(TrainingLoops):
 
     def __call__(self, inputs, training=None, mask=None, **kwargs):
         inputs = _densify_sparse(inputs)
+        if training is None and self._graph is None and not is_symbolic(inputs):
+            training = _resolved_training(self)
         if mask is not None or _carries_mask(inputs):
             if not is_symbolic(inputs):
                 return self._call_masked(inputs, training, mask, kwargs)
@@ -1188,7 +1194,10 @@ class Model(TrainingLoops):
                 return self._call_eager(xs if len(xs) > 1 else xs[0], training)
             graph = self._captured_graph(xs, False)
             if graph is None:
-                return self._call_user(xs if len(xs) > 1 else xs[0], training)
+                out = self._call_user(xs if len(xs) > 1 else xs[0], training)
+                # several outputs as a tuple (Real NVP's (y, log_det)): a list, as the captured
+                # graph returns them
+                return list(out) if isinstance(out, tuple) else out
             outs = graph.forward([t if isinstance(t, kernels.Tensor) else _data.as_input(t) for t in xs], False)
             return outs if self._returns_list else outs[0]
         timings = self._timings() if training and self.profile else None
@@ -1233,7 +1242,7 @@ class Model(TrainingLoops):
                 if len(self._grad_buffers) > 8:
                     self._grad_buffers.clear()
                 g = self._grad_buffers[key] = kernels.empty(key[1])
-            rw = self._row_weights(sample_weight, out, self._loss_weights[k])
+            rw = self._row_weights(_output_weight(sample_weight, k), out, self._loss_weights[k])
             if self._graph.output_mask_slots[k] is not None:   # Keras masks weigh the steps
                 rw = _graph_mod.masked_row_weights(self._graph, k, out, rw)
             if k in self._preactivation:
@@ -1319,10 +1328,10 @@ class Model(TrainingLoops):
         outs = y_pred if isinstance(y_pred, (list, tuple)) else [y_pred]
         ys = y if isinstance(y, (list, tuple)) and len(outs) > 1 else [y]
         total = None
-        for out, yk, loss, w in zip(outs, ys, self._losses, self._loss_weights):
+        for k, (out, yk, loss, w) in enumerate(zip(outs, ys, self._losses, self._loss_weights)):
             if loss is None:
                 continue
-            value = loss(yk, out, sample_weight=sample_weight)
+            value = loss(yk, out, sample_weight=_output_weight(sample_weight, k))
             if w != 1.0:
                 value = value * w
             total = value if total is None else total + value
@@ -1462,7 +1471,7 @@ class Model(TrainingLoops):
         for k, (out, y, loss, w) in enumerate(zip(outs, ys, self._losses, self._loss_weights)):
             value = 0.0
             if loss is not None and y is not None:
-                rw = _data.row_weights(swb, out)
+                rw = _data.row_weights(_output_weight(swb, k), out)
                 if self._graph is not None and self._graph.output_mask_slots[k] is not None:
                     rw = _graph_mod.masked_row_weights(self._graph, k, out, rw)
                 value = loss.forward_backward(y, out, None, rw)
@@ -1478,8 +1487,7 @@ class Model(TrainingLoops):
             x = self._prepare_x(x, "compute_gradients")
             n = _data_len(x)
             y = self._prepare_y(y, n, "compute_gradients")
-            sw = _data.sample_weights(f"{self.name}.compute_gradients", n, y if not isinstance(y, list) else y[0],
-                                      sample_weight)
+            sw = self._sample_weights(f"{self.name}.compute_gradients", n, y, sample_weight)
             self._mark_input_grads()
             loss, _ = self._loss_grad(_tensors(x), _tensors(y), _data.tensor_or_none(sw))
             grads = self._tape_grads if self._graph is None or self._user_compute_loss() else self._gradients()
@@ -1497,14 +1505,18 @@ class Model(TrainingLoops):
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
         """Print the Keras table (with a "Connected to" column for graph models), FLOPs per sample
-        and, once trained, the measured forward / backward ms per step of each layer."""
+        and, once trained, the measured forward / backward ms per step of each layer.
+        ``expand_nested`` lists an inner model's layers under its row (names prefixed "| " per
+        level); ``layer_range=(first, last)`` (fnmatch patterns of names) prints only that span;
+        ``show_trainable`` adds the Trainable column; ``positions`` is accepted and ignored."""
         from .summary import format_summary
         if not self.built:
             from .summary import format_unbuilt_summary
             for line in format_unbuilt_summary(self, self.layers, line_length):
                 (print_fn or print)(line)
             return
-        for line in format_summary(self, line_length=line_length, show_trainable=show_trainable):
+        for line in format_summary(self, line_length=line_length, show_trainable=show_trainable,
+                                   expand_nested=expand_nested, layer_range=layer_range):
             (print_fn or print)(line)
 
     def get_config(self):
@@ -1551,6 +1563,28 @@ def _unpack(data):
         items = list(data) + [None] * (3 - len(data))
         return items[0], items[1], items[2]
     return data, None, None
+
+
+_TRAINING_DEFAULTS: dict = {}
+
+
+def _resolved_training(model):
+    """Keras 3's flag for a subclassed model called without ``training=``: the enclosing call's
+    flag, else the default of its ``call`` signature (Real NVP's ``call(x, training=True)``
+    runs its training direction when called as ``model(x)``), else None."""
+    from ..layers.base import _CALL_TRAINING, _call_training_default
+    stack = _CALL_TRAINING.stack
+    if stack and stack[-1] is not None:
+        return stack[-1]
+    cls = type(model)
+    if cls not in _TRAINING_DEFAULTS:
+        _TRAINING_DEFAULTS[cls] = _call_training_default(cls.call)
+    return _TRAINING_DEFAULTS[cls]
+
+
+def _output_weight(sample_weight, k):
+    """Output k's sample weights: a per-output list's entry, or the one array all outputs share."""
+    return sample_weight[k] if isinstance(sample_weight, list) else sample_weight
 
 
 def _snake(name):

@@ -59,10 +59,19 @@ def _entries(model, graph):
     return [(layer, nodes.get(id(layer), [])) for layer in model.layers]
 
 
-def _rows(model, timings, show_trainable=False):
-    """One row per layer: name (type), output shape, params, FLOPs[, Connected to][, times]."""
+def _is_nested_model(entry, model):
+    from .model import Model
+    return isinstance(entry, Model) and entry is not model and entry.built
+
+
+def _rows(model, timings, show_trainable=False, expand_nested=False, connected=None, depth=0):
+    """One row per layer: name (type), output shape, params, FLOPs[, Connected to][, times].
+    ``expand_nested``: an inner model's row is followed by its own layers' rows (recursively),
+    their names prefixed by one "| " per level; the FLOPs total counts the inner model's row only.
+    ``connected`` (the outer table's choice) says whether rows carry a "Connected to" cell."""
     graph = getattr(model, "_graph", None)
-    connected = graph is not None and type(model).__name__ != "Sequential"
+    if connected is None:
+        connected = graph is not None and type(model).__name__ != "Sequential"
     entries = _entries(model, graph)
     call_index, label = {}, {}
     for entry, calls in entries:
@@ -76,6 +85,7 @@ def _rows(model, timings, show_trainable=False):
             f, b = ms.get(id(layer), (0, 0))
             ms[id(layer)] = (f + timings.forward[k], b + timings.backward[k])
     rows, total = [], 0
+    prefix = "| " * depth
     for entry, calls in entries:
         inner = entry._graph.layers if getattr(entry, "_graph", None) is not None and entry is not model else [entry]
         if calls:
@@ -93,7 +103,7 @@ def _rows(model, timings, show_trainable=False):
         total += flops
         kind = type(entry).__name__
         kind = "Functional" if kind == "Model" else kind   # Keras' name for a graph model
-        row = [f"{entry.name} ({kind})", out_text, f"{entry.count_params():,}", _human(flops)]
+        row = [f"{prefix}{entry.name} ({kind})", out_text, f"{entry.count_params():,}", _human(flops)]
         if connected:
             links = [label.get(id(t), t.name or "?") for call in calls for t in call.inputs]
             row.append(", ".join(links) if links else "-")
@@ -104,7 +114,29 @@ def _rows(model, timings, show_trainable=False):
             b = sum(ms.get(id(l), (0, 0))[1] for l in inner)
             row += [f"{timings.ms_per_step(f):.3f}", f"{timings.ms_per_step(b):.3f}"]
         rows.append(row)
+        if expand_nested and _is_nested_model(entry, model):
+            nested, _ = _rows(entry, None, show_trainable, True, connected, depth + 1)
+            if timings is not None:   # per-step times are kept for the outer model's rows only
+                nested = [r + ["", ""] for r in nested]
+            rows += nested
     return rows, total
+
+
+def _layer_range(rows, layer_range):
+    """Keras' ``layer_range=(first, last)``: the rows from the first top-level layer whose name
+    matches ``first`` (fnmatch pattern) through the last matching ``last``."""
+    import fnmatch
+    if layer_range is None:
+        return rows
+    if not (isinstance(layer_range, (list, tuple)) and len(layer_range) == 2
+            and all(isinstance(v, str) for v in layer_range)):
+        raise ValueError(f"summary: layer_range must be a pair of layer names, got {layer_range!r}")
+    names = [r[0].split(" (")[0] for r in rows]
+    starts = [i for i, n in enumerate(names) if fnmatch.fnmatch(n, layer_range[0])]
+    ends = [i for i, n in enumerate(names) if fnmatch.fnmatch(n, layer_range[1])]
+    if not starts or not ends:
+        raise ValueError(f"summary: layer_range {tuple(layer_range)} names no layer of {names}")
+    return rows[starts[0]:ends[-1] + 1]
 
 
 def _widths(headers, rows, line_length):
@@ -120,7 +152,8 @@ def _fit(text, width, right):
     return text.rjust(width - 1) + " " if right else text.ljust(width)
 
 
-def format_summary(model, line_length=None, show_trainable=False) -> list[str]:
+def format_summary(model, line_length=None, show_trainable=False, expand_nested=False,
+                   layer_range=None) -> list[str]:
     """The lines of ``model.summary()``."""
     t = model.__dict__.get("_layer_timings")
     graph = getattr(model, "_graph", None)
@@ -133,7 +166,8 @@ def format_summary(model, line_length=None, show_trainable=False) -> list[str]:
         headers.append("Trainable")
     if timings is not None:
         headers += ["Fwd ms", "Bwd ms"]
-    rows, flops = _rows(model, timings, show_trainable)
+    rows, flops = _rows(model, timings, show_trainable, expand_nested)
+    rows = _layer_range(rows, layer_range)
     widths = _widths(headers, rows, line_length)
     right = [False, False] + [h not in ("Connected to", "Trainable") for h in headers[2:]]
 

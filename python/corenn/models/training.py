@@ -149,7 +149,7 @@ class TrainingLoops:
                     m.reset_state()
             cbks.on_epoch_begin(epoch)
             total, count, logs = 0.0, 0, {}
-            outputs = [0.0] * len(self._losses) if len(self._losses) > 1 and not self._user_compute_loss() else None
+            outputs = [0.0] * len(self._losses) if self._logs_output_losses() else None
             for step, (xb, yb, swb, nb) in enumerate(batches):
                 cbks.on_train_batch_begin(step)
                 with self._step_lock:
@@ -224,19 +224,53 @@ class TrainingLoops:
                 math.ceil(n / batch_size), _data.positive_or_none(where, "steps_per_epoch", steps_per_epoch)), \
                 batch_size, validation_data
         y = self._prepare_y(y, n, "fit")
-        raw_sw = None if sample_weight is None else _data.sample_weights(where, n, first(y), sample_weight)
+        raw_sw = None if sample_weight is None else self._sample_weights(where, n, y, sample_weight)
         if validation_data is None and validation_split:
             split = self._split_index(n, validation_split)
-            validation_data = (rows(x, split, n), rows(y, split, n)) + (() if raw_sw is None else (raw_sw[split:],))
+            validation_data = (rows(x, split, n), rows(y, split, n)) + (() if raw_sw is None else (rows(raw_sw, split, n),))
             x, y = rows(x, 0, split), rows(y, 0, split)
-            raw_sw = None if raw_sw is None else raw_sw[:split]
+            raw_sw = None if raw_sw is None else rows(raw_sw, 0, split)
             n = split
-        sw = _data.sample_weights(where, n, first(y), raw_sw, class_weight)  # class weights: training only
+        sw = self._sample_weights(where, n, y, raw_sw, class_weight)  # class weights: training only
         self._resolve_metrics(y)
         steps = math.ceil(n / batch_size)
         if steps_per_epoch is not None:
             steps = min(steps, _data.positive_or_none(where, "steps_per_epoch", steps_per_epoch))
         return (x, y, sw), steps, batch_size, validation_data
+
+    def _logs_output_losses(self):
+        """Whether logs carry Keras' '<output>_loss' entries: only when more than one output has a
+        loss (Keras 3 tracks a Mean per loss when it has several; loss=['mse', None] logs 'loss'
+        alone) and compute_loss is not overridden."""
+        return sum(loss is not None for loss in self._losses) > 1 and not self._user_compute_loss()
+
+    def _sample_weights(self, where, n, y, sample_weight, class_weight=None):
+        """The batch's sample weights: one (n,) array (or None) for every output, as
+        _data.sample_weights checks it; or, for Keras' per-output form (a dict keyed by output
+        name, or a list / tuple with one entry per output of a several-output model), a list with
+        one checked array or None per output (the outputs' order), None when all are None."""
+        names = getattr(self, "output_names", None) or []
+        per = None
+        if isinstance(sample_weight, dict):
+            unknown = [k for k in sample_weight if k not in names]
+            if unknown:
+                raise ValueError(f"{where}: sample_weight has key(s) {', '.join(map(repr, unknown))} that "
+                                 f"name no output; the outputs are {', '.join(names)}")
+            per = [sample_weight.get(k) for k in names]
+        elif (isinstance(sample_weight, (list, tuple)) and len(names) > 1 and len(sample_weight) == len(names)
+              and all(w is None or np.ndim(w) >= 1 for w in sample_weight)):
+            per = list(sample_weight)
+        if per is None:
+            return _data.sample_weights(where, n, first(y), sample_weight, class_weight)
+        if class_weight is not None and any(w is not None for w in per):
+            raise ValueError(f"{where}: pass class_weight or sample_weight, not both (fold the class "
+                             f"weights into sample_weight)")
+        if len(per) == 1:   # a one-output model: its one array
+            return _data.sample_weights(where, n, first(y), per[0], class_weight)
+        ys = y if isinstance(y, list) else [y] * len(per)
+        out = [None if w is None else _data.sample_weights(f"{where} (output '{name}')", n, ys[k], w)
+               for k, (name, w) in enumerate(zip(names, per))]
+        return None if all(w is None for w in out) else out
 
     def _split_index(self, n, validation_split):
         if not 0.0 < validation_split < 1.0:
@@ -271,7 +305,7 @@ class TrainingLoops:
         if data[1] is None and self._losses_all_added():
             return vx, None, None
         vy = self._prepare_y(data[1], data_len(vx), op)
-        vsw = _data.sample_weights(f"{self.name}.{op}", data_len(vx), first(vy), data[2] if len(data) == 3 else None)
+        vsw = self._sample_weights(f"{self.name}.{op}", data_len(vx), vy, data[2] if len(data) == 3 else None)
         return vx, vy, vsw
 
     def _fit_batches(self, train, batch_size, steps, shuffle, buffers, class_weight):
@@ -343,7 +377,7 @@ class TrainingLoops:
             # passes it; its leaves become Tensors
             raw = _raw_structure(bx), _raw_structure(by), _raw_structure(bsw)
             return raw + (_leading_rows(raw[0]),)
-        sw = _data.sample_weights(f"{where} (batch {index})", n, first(y), bsw, class_weight)
+        sw = self._sample_weights(f"{where} (batch {index})", n, y, bsw, class_weight)
         self._resolve_metrics(y)
         return tensors(x), tensors(y), _data.tensor_or_none(sw), n
 
@@ -391,7 +425,7 @@ class TrainingLoops:
                 source = (x, None, None)
             else:
                 y = self._prepare_y(y, n, "evaluate")
-                source = (x, y, _data.sample_weights(where, n, first(y), sample_weight))
+                source = (x, y, self._sample_weights(where, n, y, sample_weight))
                 self._resolve_metrics(y)
             n_steps = math.ceil(n / batch_size)
             if steps is not None:
@@ -423,7 +457,8 @@ class TrainingLoops:
             n = data_len(x)
             batches = ((tensors(rows(x, lo, lo + batch_size)),
                         None if y is None else tensors(rows(y, lo, lo + batch_size)),
-                        None if sw is None else kernels.as_tensor(sw[lo:lo + batch_size]), min(n, lo + batch_size) - lo)
+                        _data.tensor_or_none(None if sw is None else rows(sw, lo, lo + batch_size)),
+                        min(n, lo + batch_size) - lo)
                        for lo in range(0, n, batch_size))
         self._mark_input_grads()  # this graph's fusion plan (see predict)
         reg = self.regularization()
@@ -432,7 +467,7 @@ class TrainingLoops:
             cbks.on_test_begin()
         if self._custom_step("test_step") or self._custom_step("compute_metrics"):
             return self._evaluate_custom(batches, cbks)
-        outputs = [0.0] * len(self._losses) if len(self._losses) > 1 and not self._user_compute_loss() else None
+        outputs = [0.0] * len(self._losses) if self._logs_output_losses() else None
         for step, (xb, yb, swb, nb) in enumerate(batches):
             if step == 0:  # a stream resolves the metrics with its first batch
                 metrics = self._eval_metrics
@@ -598,7 +633,7 @@ class TrainingLoops:
         y = self._prepare_y(y, n, "train_on_batch")
         if class_weight is not None:
             class_weight = _data.check_class_weight(where, class_weight)
-        sw = _data.sample_weights(where, n, first(y), sample_weight, class_weight)
+        sw = self._sample_weights(where, n, y, sample_weight, class_weight)
         self._resolve_metrics(y)
         for _, m in self._metric_entries(self._train_metrics):
             m.reset_state()
@@ -606,7 +641,7 @@ class TrainingLoops:
         self._mark_input_grads()
         loss = self._train_step(tensors(x), tensors(y), self._train_metrics, _data.tensor_or_none(sw))
         result = {"loss": float(loss)}
-        if len(self._losses) > 1 and not self._user_compute_loss():   # Keras' '<output>_loss', as fit logs
+        if self._logs_output_losses():   # Keras' '<output>_loss', as fit logs
             result.update({f"{name}_loss": float(v) for name, v, fn in
                            zip(self.output_names, self._output_losses, self._losses) if fn is not None})
         result.update(self._metric_logs(self._train_metrics))

@@ -3,9 +3,14 @@
 Keras draws an image with pydot and graphviz; corenn needs neither: the diagram is text, one box
 per layer call in topological order, each naming the calls it reads from when that is not simply
 the box above (branches, merges, shared layers). ``to_file='m.dot'`` writes the graph in DOT,
-which ``dot -Tpng m.dot -o m.png`` renders where graphviz is installed.
+which ``dot -Tpng m.dot -o m.png`` renders where graphviz is installed. An image name (``.png``,
+``.jpg``, ``.pdf``, ``.svg``, as Keras' guides write ``plot_model(model, "model.png")``) gets the
+text diagram drawn by matplotlib (the optional 'plot' extra) in that format; without matplotlib
+the text is written under that name and a warning says so.
 """
 from __future__ import annotations
+
+import os
 
 __all__ = ["plot_model"]
 
@@ -87,6 +92,37 @@ def plot_model(model, to_file=None, show_shapes=True, show_layer_names=True, **k
     diagram = _text(entries)
     if to_file is not None:
         import os
-        content = _dot(model, entries) if os.fspath(to_file).endswith(".dot") else diagram
+        name = os.fspath(to_file)
+        if name.lower().endswith(_IMAGE_FORMATS) and _draw_image(diagram, name, kwargs.get("dpi") or 96):
+            return diagram
+        content = _dot(model, entries) if name.endswith(".dot") else diagram
         atomic_write(to_file, lambda f: f.write(content), mode="w")
     return diagram
+
+
+_IMAGE_FORMATS = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
+
+
+def _draw_image(diagram, path, dpi):
+    """The text diagram drawn in a monospace font into an image file (its format from the
+    name), written atomically; False (after a warning) when matplotlib is not installed."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg", force=False)
+        from matplotlib.figure import Figure
+    except ImportError:
+        import warnings
+        warnings.warn(f"plot_model: matplotlib is not installed, so {path} holds the text diagram, not an "
+                      "image (install corenn's 'plot' extra, or name the file .txt / .dot)", UserWarning,
+                      stacklevel=3)
+        return False
+    from ..saving import atomic_write
+    lines = diagram.rstrip("\n").split("\n")
+    width = max(len(line) for line in lines)
+    fig = Figure(figsize=(max(2.0, 0.09 * width + 0.4), max(1.0, 0.17 * len(lines) + 0.4)))
+    fig.text(0.5, 0.5, "\n".join(lines), family="monospace", fontsize=9, ha="center", va="center",
+             multialignment="left")   # the lines keep their columns
+    fmt = os.path.splitext(path)[1][1:].lower()
+    fmt = "jpeg" if fmt == "jpg" else fmt
+    atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi))
+    return True
