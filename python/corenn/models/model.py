@@ -33,7 +33,7 @@ from ..strings import as_string_array, is_string_array
 from . import _data, fusion
 from . import graph as _graph_mod
 from .graph import Graph, KerasTensor, is_symbolic, keras_layer_order, replay_from
-from .training import TrainingLoops
+from .training import TrainingLoops, by_output_name
 
 __all__ = ["Model"]
 
@@ -1042,11 +1042,7 @@ class Model(TrainingLoops):
 
     def _y_list(self, y, names, op):
         if isinstance(y, dict):
-            unknown = [k for k in y if k not in names]
-            if unknown:
-                raise ValueError(f"{self.name}.{op}: y has key(s) {', '.join(map(repr, unknown))} that name no "
-                                 f"output; the outputs are {', '.join(names)}")
-            ys = [y.get(k) for k in names]
+            ys = by_output_name(y, names, f"{self.name}.{op}", "y")
         elif isinstance(y, (list, tuple)) and not (len(names) > 1 and hasattr(y, "shape")):
             ys = list(y)
             if len(ys) != len(names):

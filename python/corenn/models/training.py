@@ -252,11 +252,7 @@ class TrainingLoops:
         names = getattr(self, "output_names", None) or []
         per = None
         if isinstance(sample_weight, dict):
-            unknown = [k for k in sample_weight if k not in names]
-            if unknown:
-                raise ValueError(f"{where}: sample_weight has key(s) {', '.join(map(repr, unknown))} that "
-                                 f"name no output; the outputs are {', '.join(names)}")
-            per = [sample_weight.get(k) for k in names]
+            per = by_output_name(sample_weight, names, where, "sample_weight")
         elif (isinstance(sample_weight, (list, tuple)) and len(names) > 1 and len(sample_weight) == len(names)
               and all(w is None or np.ndim(w) >= 1 for w in sample_weight)):
             per = list(sample_weight)
@@ -703,6 +699,16 @@ def _float_logs(logs):
         except (TypeError, ValueError):
             out[k] = np.array(v)
     return out
+
+
+def by_output_name(values, names, where, what):
+    """A dict keyed by output name as a list in the outputs' order (None where a name is
+    missing); a key that names no output raises, naming the outputs."""
+    unknown = [k for k in values if k not in names]
+    if unknown:
+        raise ValueError(f"{where}: {what} has key(s) {', '.join(map(repr, unknown))} that name no "
+                         f"output; the outputs are {', '.join(names)}")
+    return [values.get(k) for k in names]
 
 
 def data_len(x):
