@@ -107,8 +107,8 @@ struct GemmContext {
   BlockSizes (*block_sizes)();
   PackAFn pack_a_n, pack_a_t;
   PackBFn pack_b_n, pack_b_t;
-  // sgemm with N <= 16 runs this set instead, where the ISA has one (avx512: 12 x 16); null: the
-  // next lower ISA's set (config.cpp, context_for).
+  // Problems with N <= 16 (sgemm_context(n), packed_kernel(n)) run this set instead, where the
+  // ISA has one (avx512: 12 x 16, the same mr); null: this set runs them (config.cpp).
   const GemmContext* narrow = nullptr;
 };
 using GemmContextRef = const GemmContext*;

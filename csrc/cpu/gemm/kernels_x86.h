@@ -16,8 +16,8 @@ void gemm_ukr_avx2_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs
 void gemm_ukr_avx512_f32_12x32(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
                                const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
                                const UkrArgs& args);
-// m <= 12, n <= 16: the same kernel one 16-lane vector wide, for sgemm's narrow problems (N <= 16:
-// a Dense(10) head); packed panels have rs_a = 1, cs_a = 12, ldb = 16.
+// m <= 12, n <= 16: the same kernel one 16-lane vector wide, for narrow problems (N <= 16: a
+// Dense(10) head, a conv to a few channels); packed panels have rs_a = 1, cs_a = 12, ldb = 16.
 void gemm_ukr_avx512_f32_12x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
                                const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
                                const UkrArgs& args);

@@ -1,5 +1,5 @@
 // AVX-512 GEMM micro-kernels: one MR x NR = 12 x 32 tile of C (kMR512 x kNR512, gemm.h), and the
-// same kernel one vector wide, 12 x 16, for sgemm's narrow problems (N <= 16, config.cpp).
+// same kernel one vector wide, 12 x 16, for narrow problems (N <= 16, config.cpp).
 //
 // Same contract as every gemm_ukr_* kernel (see gemm_ukr_avx2_f32_6x16.cpp), with its own tile:
 //   a: A tile, element (r, p) at a[r*rs_a + p*cs_a]: a packed 12-row panel (rs_a = 1, cs_a = 12,
@@ -32,7 +32,6 @@ namespace corenn::cpu::gemm {
 namespace {
 
 constexpr int MR = kMR512;
-constexpr int NR = kNR512;
 
 // acc = A (ROWS x kc) @ B (kc x 16 NV), then the epilogue and the (masked) store of rows < m.
 // NV: 16-lane vectors per row (2: the 12 x 32 tile, 1: the narrow 12 x 16 one).
