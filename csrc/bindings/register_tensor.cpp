@@ -460,6 +460,14 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
              return out;
            },
            "A new NumPy array holding a copy of the values (no view is exported).")
+      .def("clone",
+           [](const Tensor& t) {
+             Tensor out = Tensor::empty(t.shape(), t.dtype(), t.device(), "Tensor.clone");
+             copy_bytes(out.raw_data(), out.device(), t.raw_data(), t.device(), t.nbytes());
+             return out;
+           },
+           "A new tensor on the same device holding a copy of the values (one call: the graph "
+           "executor hands out copies of its reused output buffers this way).")
       .def("__array__",
            [](py::object self, py::object dtype, py::object copy) {
              // NumPy tries the buffer protocol first (CPU tensors never get here); for a CUDA

@@ -258,8 +258,7 @@ class GradientTape:
             inner = graph._inner_outputs = tuple(k for k, slot in enumerate(graph.output_slots) if consumers[slot])
         (_FUSION or _fusion()).prepare(graph, watched, watched_outputs=inner)
         outs = graph.forward(xs, training=bool(training))
-        from_numpy = kernels.Tensor.from_numpy
-        outs = [from_numpy(np.array(o, copy=True)) for o in outs]
+        outs = [o.clone() for o in outs]
         if graph.added_losses:
             # the losses its layers added (layer.losses / model.losses hold these Tensors) are
             # outputs of the record too: their gradients become the graph's loss seeds
@@ -738,13 +737,20 @@ class stop_recording:
 # -- helpers --------------------------------------------------------------------------------------
 
 def _input_tensor(x):
-    """A model input as a Tensor: a C-contiguous float32 array is wrapped as it is (the common
-    batch), everything else goes through ``convert``."""
-    if type(x) is kernels.Tensor:
-        return x
+    """A model input as the float32 Tensor that fit and predict hand the captured graph
+    (models/model.py _to_array): a C-contiguous float32 array is wrapped as it is (the common
+    batch), a float32 Tensor passes (a watched input keeps its identity), and numbers of any
+    other dtype are cast (integer pixels or ids into a Dense or an Embedding model)."""
+    if type(x) is kernels.Tensor or isinstance(x, kernels.Tensor):
+        if x.dtype == "float32":
+            return x
+        x = np.asarray(x)
     if type(x) is np.ndarray and x.dtype is _FLOAT32 and x.flags.c_contiguous:
         return kernels.Tensor.from_numpy(x)
-    return convert(x, "model input")
+    a = np.asarray(x)
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"model input: expected numeric data, got dtype {a.dtype}")
+    return kernels.Tensor.from_numpy(np.array(a, dtype=np.float32, order="C"))   # (keeps 0-d)
 
 
 _FLOAT32 = np.dtype(np.float32)
@@ -837,14 +843,16 @@ def _unhold_weight_grads(graph):
     still holds (last step's gradients, kept) is replaced by a new one, never overwritten."""
     refcount = sys.getrefcount
     for acc in graph.weight_accumulators:
+        replaced = False
         for p in acc._params:
             g = p.grad
             if g is not None and (refcount(g) > 3 or g._storage_refs > 1):  # slot, g, argument
                 # a spare nobody holds (double buffering across steps); the backward overwrites
                 # it whole, and finish_weight_grads zeroes the gradient of a layer no call reached
                 p.grad = p.spare_grad()
-                owner = acc.__dict__.get("_owner", acc)   # not getattr: a Layer's miss is slow
-                owner.__dict__.pop("_step_lists", None)
+                replaced = True
+        if replaced:   # fit's cached step lists of its gradients are stale
+            acc.__dict__.get("_owner", acc).__dict__.pop("_step_lists", None)   # (a Layer's getattr miss is slow)
 
 
 def scaled(t, s):

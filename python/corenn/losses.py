@@ -35,6 +35,7 @@ the class with ``reduction=None``), so ``ops.mean(losses.mse(y, p))`` is the bat
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
@@ -300,7 +301,7 @@ class Loss:
         if self.reduction == "none":
             return self._per_sample(y_true, y_pred, sample_weight, _rows(y_pred) if rows is None else rows,
                                     tape if sources else None, sources, record_pred)
-        grad = tensor.empty(y_pred.shape) if sources else None
+        grad = self._grad_buffer(y_pred.shape) if sources else None
         value = tensor.from_numpy(np.array(self.forward_backward(y_true, y_pred, grad, sample_weight), np.float32))
         if sources:
             if true_tensor is None:
@@ -316,6 +317,16 @@ class Loss:
                     return ([g] if record_pred else []) + [gt]
                 tape.record(rule, sources, [value])
         return value
+
+    def _grad_buffer(self, shape):
+        """The Tensor a recorded call's fused kernel writes d(loss)/d(y_pred) into: the last
+        call's again when nothing holds it any more (its tape differentiated and let go of it:
+        a training loop's every step), else a new one."""
+        g = self.__dict__.get("_last_grad")
+        if g is not None and sys.getrefcount(g) == 3 and g._storage_refs == 1 and g.shape == shape:
+            return g   # (held by this object, g and the argument only; no view or export)
+        g = self.__dict__["_last_grad"] = kernels.Tensor.empty(shape)
+        return g
 
     def _target_grad(self, y_true, y_pred, pred_grad, row_weights):
         """d(loss)/d(y_true) for a y_true the tape differentiates (Keras differentiates both

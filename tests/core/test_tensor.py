@@ -163,3 +163,24 @@ def test_set_num_threads_round_trip():
     finally:
         corenn.set_num_threads(0)
     assert corenn.get_num_threads() == old
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.int64])
+def test_clone_copies_values_into_new_storage(dtype):
+    a = np.arange(12, dtype=dtype).reshape(3, 4)
+    t = Tensor.from_numpy(a)
+    c = t.clone()
+    assert c.shape == t.shape and c.dtype == t.dtype
+    np.testing.assert_array_equal(np.asarray(c), a)
+    assert c.data_ptr != t.data_ptr and c._storage_refs == 1
+    np.asarray(c)[0, 0] = 7   # the clone is writable and independent of the source
+    assert a[0, 0] == 0
+
+
+def test_clone_of_a_read_only_tensor_is_writable():
+    a = np.ones((2, 2), np.float32)
+    a.setflags(write=False)
+    c = Tensor.from_numpy(a).clone()
+    assert not c.read_only
+    np.asarray(c)[...] = 3.0
+    assert a.sum() == 4.0

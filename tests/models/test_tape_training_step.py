@@ -162,3 +162,42 @@ def test_a_non_persistent_tape_still_refuses_a_second_gradient(rng):
     tape.gradient(loss, model.trainable_variables)
     with pytest.raises(RuntimeError, match="non-persistent"):
         tape.gradient(loss, model.trainable_variables)
+
+
+def test_loss_gradient_buffer_is_reused_only_when_nobody_holds_it(rng):
+    """A built-in loss reuses its last d(loss)/d(y_pred) Tensor for the next recorded call, but
+    never one a caller still holds: gradients asked for the predictions keep their values."""
+    loss_fn = keras.losses.CategoricalCrossentropy(from_logits=True)
+    preds = [tf.convert_to_tensor(rng.standard_normal((5, 4)).astype(np.float32)) for _ in range(3)]
+    targets = [np.eye(4, dtype=np.float32)[rng.integers(0, 4, 5)] for _ in range(3)]
+    held, expected = [], []
+    for p, t in zip(preds, targets):
+        with tf.GradientTape() as tape:
+            tape.watch(p)
+            loss = loss_fn(t, p)
+        g = tape.gradient(loss, p)
+        held.append(g)
+        z = np.asarray(p, np.float64)
+        s = np.exp(z - z.max(1, keepdims=True))
+        expected.append((s / s.sum(1, keepdims=True) - t) / len(t))   # softmax - target, mean
+    for g, e in zip(held, expected):
+        np.testing.assert_allclose(np.asarray(g), e, rtol=1e-5, atol=1e-7)
+    assert len({g.data_ptr for g in held}) == 3
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.bool_])
+def test_array_inputs_of_every_numeric_dtype_take_the_tape_path(rng, dtype):
+    """model(x) under a tape on a plain NumPy array of any numeric dtype records the captured
+    graph and differentiates as the same call on the float32 Tensor."""
+    x = (rng.random((6, 4, 2)) * 3).astype(dtype)
+    model = Mlp()
+    model(x.astype(np.float32))
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    y = rng.integers(0, 3, 6)
+    grads = []
+    for inputs in (x, tf.convert_to_tensor(x.astype(np.float32))):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(inputs, training=True))
+        grads.append([np.array(g) for g in tape.gradient(loss, model.trainable_variables)])
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)

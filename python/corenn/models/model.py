@@ -560,6 +560,14 @@ class Model(TrainingLoops):
     # -- calling -------------------------------------------------------------------------------
 
     def __call__(self, inputs, training=None, mask=None, **kwargs):
+        if type(inputs) is np.ndarray and mask is None and not kwargs and inputs.dtype.kind in "fiub":
+            # a GradientTape loop's step on a batch array (numeric: no strings; a plain ndarray
+            # carries no Keras mask and is not sparse): the checks below, answered by the type
+            tape = autodiff.recording_tape()
+            if tape is not None:
+                if training is None and self._graph is None:
+                    training = _resolved_training(self)
+                return self._call_on_tape(inputs, training, tape)
         inputs = _densify_sparse(inputs)
         if training is None and self._graph is None and not is_symbolic(inputs):
             training = _resolved_training(self)
@@ -570,17 +578,7 @@ class Model(TrainingLoops):
             return self._call_with_options(inputs, training, kwargs)
         tape = autodiff.recording_tape()
         if tape is not None and type(inputs) in _ARRAYS and not is_string_array(inputs):
-            # a GradientTape loop's step (one array or Tensor in): the captured graph, directly
-            self.__dict__.pop("_added_losses", None)   # a new call: forget the last one's losses
-            graph = self._captured_graph([inputs], training, tape)
-            if graph is not None:
-                outs = tape.call_graph(graph, [inputs], training)
-                if len(outs) == 1 and not self._returns_list:
-                    return outs[0]
-                # a model built with a dict of outputs returns a dict (a feature extractor by name)
-                keys = self.__dict__.get("_output_dict_keys") if self._graph is not None else None
-                return dict(zip(keys, outs)) if keys is not None else self._nested_outputs(outs)
-            return self._replay(inputs, training) if self._graph is not None else self._call_user(inputs, training)
+            return self._call_on_tape(inputs, training, tape)
         if is_symbolic(inputs):
             return self._call_symbolic(inputs, training)
         if TRACING.depth:
@@ -603,6 +601,20 @@ class Model(TrainingLoops):
             if m is not None:
                 t._keras_mask = kernels.Tensor.from_numpy(m)
         return self._structure_outputs(outs)
+
+    def _call_on_tape(self, inputs, training, tape):
+        """``model(x)`` under a recording tape, one array or Tensor in (not string data): the
+        captured graph run as one record of the tape, or the layers one by one."""
+        self.__dict__.pop("_added_losses", None)   # a new call: forget the last one's losses
+        graph = self._captured_graph([inputs], training, tape, strings_checked=True)
+        if graph is not None:
+            outs = tape.call_graph(graph, [inputs], training)
+            if len(outs) == 1 and not self._returns_list:
+                return outs[0]
+            # a model built with a dict of outputs returns a dict (a feature extractor by name)
+            keys = self.__dict__.get("_output_dict_keys") if self._graph is not None else None
+            return dict(zip(keys, outs)) if keys is not None else self._nested_outputs(outs)
+        return self._replay(inputs, training) if self._graph is not None else self._call_user(inputs, training)
 
     def _call_masked(self, inputs, training, mask, options):
         """``model(x)`` on values with a Keras mask (``x._keras_mask``, an Embedding(mask_zero)
@@ -758,7 +770,7 @@ class Model(TrainingLoops):
 
     # -- graph capture under a GradientTape ------------------------------------------------------
 
-    def _captured_graph(self, xs, training, tape=None):
+    def _captured_graph(self, xs, training, tape=None, strings_checked=False):
         """A free graph of this model's call for inputs like ``xs``, or None (run eagerly).
 
         A graph model has one already. A subclassed model's ``call`` is traced once per input
@@ -766,9 +778,9 @@ class Model(TrainingLoops):
         traced (ops on values, data-dependent Python) runs eagerly, layer by layer, from then on.
         A graph still in use by a tape (the model called twice before ``gradient``) gets a copy
         with contexts of its own. String inputs (a StringLookup first) run layer by layer."""
-        if any(is_string_array(x) for x in xs):
+        if not strings_checked and any(is_string_array(x) for x in xs):
             return None
-        if ASSIGNED_WEIGHT_LAYERS and _holds_assigned_weights(self):
+        if ASSIGNED_WEIGHT_LAYERS.data and _holds_assigned_weights(self):   # (.data: no Python __len__)
             return None   # a layer computing with assigned tensors runs as ops, layer by layer
         d = self.__dict__
         if self._graph is not None:
