@@ -36,6 +36,7 @@ extern const DepthwiseRows kDepthwiseRows;              // depthwise_conv2d_avx2
 extern const DropoutForwardFn kDropoutForward;          // dropout_avx2.cpp
 extern const Int8GemmRows kInt8GemmRows;                // int8_gemm_avx2.cpp
 extern const LayerNormRows kLayerNormRows;              // layer_norm_avx2.cpp
+extern const LossRows kLossRows;                        // loss_avx2.cpp
 extern const MaxPoolCells kMaxPoolCells;                // pool2d_avx2.cpp
 extern const RmsNormRows kRmsNormRows;                  // rms_norm_avx2.cpp
 extern const CellKernels kRnnCells;                     // rnn_avx2.cpp

@@ -18,6 +18,7 @@ void install_isa_kernels() {
   dropout_forward_stub.install(Slot::avx2, avx2::kDropoutForward);
   int8_gemm_rows_stub.install(Slot::avx2, &avx2::kInt8GemmRows);
   layer_norm_rows_stub.install(Slot::avx2, &avx2::kLayerNormRows);
+  loss_rows_stub.install(Slot::avx2, &avx2::kLossRows);
   max_pool2d_cells_stub.install(Slot::avx2, &avx2::kMaxPoolCells);
   rms_norm_rows_stub.install(Slot::avx2, &avx2::kRmsNormRows);
   rnn_default_cells_stub.install(Slot::avx2, &avx2::kRnnCells);
