@@ -1098,7 +1098,8 @@ def save_keras3_archive(model, path):
     where = f"{model.name}.save"
     from .saving_keras_config import _is_user_layer
     # the model's own layer classes are known to this program: the read-back check may use them
-    users = {type(layer).__name__: type(layer) for layer in model.layers if _is_user_layer(layer)}
+    users = {type(layer).__name__: type(layer) for layer in [*model.layers, *model._weight_layers()]
+             if _is_user_layer(layer)}   # (inside nested models too)
     _saving._SCOPE.append(users)
     try:
         config = keras3_model_config(model)

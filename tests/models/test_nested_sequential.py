@@ -181,10 +181,17 @@ def test_summary_shows_the_nested_model_as_one_row():
     assert "| d1 (Dense)" in text and "| f2 (Dense)" in text and "Total params: 117" in text
 
 
-def test_masks_pass_through_a_nested_sequential():
-    enc = keras.Sequential([layers.Embedding(10, 4, mask_zero=True, name="emb")], name="enc")
-    model = keras.Sequential([keras.Input((5,), dtype="int32"), enc, layers.LSTM(3, name="lstm"),
-                              layers.Dense(1, name="out")])
+@pytest.mark.parametrize("lstm_inside", [False, True])
+def test_masks_pass_through_a_nested_sequential(lstm_inside):
+    if lstm_inside:   # the mask made and read inside the nested model, declared input first
+        enc = keras.Sequential([keras.Input((5,), dtype="int32"), layers.Embedding(10, 4, mask_zero=True),
+                                layers.LSTM(3)], name="enc")
+        model = keras.Sequential([enc, layers.Dense(1, name="out")])
+    else:             # made inside, read by the outer LSTM
+        enc = keras.Sequential([layers.Embedding(10, 4, mask_zero=True, name="emb")], name="enc")
+        model = keras.Sequential([keras.Input((5,), dtype="int32"), enc, layers.LSTM(3, name="lstm"),
+                                  layers.Dense(1, name="out")])
+    assert len(model.layers) == 2 + (not lstm_inside)
     flat = keras.Sequential([keras.Input((5,), dtype="int32"), layers.Embedding(10, 4, mask_zero=True),
                              layers.LSTM(3), layers.Dense(1)])
     flat.set_weights(model.get_weights())
@@ -196,6 +203,12 @@ def test_masks_pass_through_a_nested_sequential():
                                  layers.Dense(1)])
     unmasked.set_weights(model.get_weights())
     assert np.abs(unmasked.predict(x, verbose=0)[:2] - got[:2]).max() > 1e-4
+    # and it trains as the flat chain does (the mask reaches the LSTM's backward too)
+    for m in (model, flat):
+        m.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        m.fit(x, np.ones((3, 1), "float32"), epochs=2, batch_size=3, verbose=0)
+    for a, b in zip(model.get_weights(), flat.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_config_json_and_model_file_round_trips(tmp_path):

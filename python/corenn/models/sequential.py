@@ -84,8 +84,8 @@ class Sequential(Model):
                 shape = layer.input_shape
                 if isinstance(shape, tuple):
                     self._input_shape = shape[1:]
-                    if isinstance(layer, Sequential):
-                        self._input_dtype = layer._input_dtype
+                    self._input_dtype = (layer._input_dtype if isinstance(layer, Sequential)
+                                         else layer.inputs[0].dtype)   # token ids stay integers
         self._add_layer(layer)
 
     def _add_layer(self, layer):
