@@ -527,8 +527,12 @@ def _keras2_layer_spec(spec, where):
     if "_user_class" in spec:
         raise _BadConfig(f"{where}: a custom layer class is written to Keras 3 archives "
                          f"(save_format='keras3'), not to TF-Keras 2 HDF5 files")
-    if "_model" in spec:
-        raise _nested_model(name, where)
+    if "_model" in spec:   # a model held by a Sequential: its own TF-Keras 2 config, nested
+        inner = spec["_model"]
+        nested, _ = keras2_model_config(inner)
+        if not inner.trainable:
+            nested["config"]["trainable"] = False
+        return nested
     dtype = spec["config"].get("dtype")
     if isinstance(dtype, dict) and dtype.get("class_name") == "QuantizedDTypePolicy":
         raise _BadConfig(f"{where}: an int8-quantized layer has no TF-Keras 2 form; Keras 3 archives hold "
@@ -625,6 +629,12 @@ def keras2_model_config(model):
     """``model`` as TF-Keras 2's model_config: (config, layer names in Keras' order, which the
     legacy HDF5 file's ``layer_names`` follow). Raises _BadConfig naming what cannot be written."""
     where = f"model '{model.name}'"
+    if type(model).__name__ != "Sequential":
+        # a model called in a functional graph: TF-Keras 2 numbers its calls from 1, which the
+        # node references here do not (a Sequential's entries have none)
+        for layer in model.layers:
+            if getattr(layer, "_is_corenn_model", False):
+                raise _nested_model(type(layer).__name__, f"{where}: layer '{layer.name}'")
     config, entries = _written_layers(model, where, _keras2_input_layer, _keras2_layer_spec)
     if config is None:
         return ({"class_name": "Sequential", "config": {"name": model.name, "layers": entries}},

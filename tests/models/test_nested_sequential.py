@@ -271,3 +271,25 @@ def test_a_model_cannot_hold_itself_and_multi_input_models_are_refused():
     with pytest.raises(ValueError, match=r"layer 1 'block' \(model\) expects input of shape \(None, 5\)"):
         keras.Sequential([keras.Input((3,)), layers.Dense(4),
                           keras.Sequential([keras.Input((5,)), layers.Dense(1)], name="block")])
+
+
+def test_legacy_h5_model_file_nests_a_sequential_entry(tmp_path):
+    """TF-Keras 2's HDF5 file: the inner Sequential's config nested, its weights one group
+    (trainable ones first, as TF-Keras 2 writes them); TF-Keras 2 and Keras 3 load this file with
+    these predictions (checked by hand with both)."""
+    pytest.importorskip("h5py")
+    model, base, _ = _models()
+    model.layers[0].trainable = False
+    x, y = _data(8)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m.h5")
+    loaded = keras.models.load_model(tmp_path / "m.h5")
+    assert [type(l).__name__ for l in loaded.layers] == ["Sequential", "Model", "Dense"]
+    assert not loaded.layers[0].layers[0].trainable and len(loaded.trainable_weights) == 6
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    # a model called in a functional graph is still refused there (TF-Keras 2 numbers its calls from 1)
+    inp = keras.Input((6,))
+    outer = keras.Model(inp, base(inp))
+    with pytest.raises(ValueError, match="not written to Keras files yet"):
+        outer.save(tmp_path / "f.h5")
