@@ -330,13 +330,16 @@ def _model_entry_shape(name, i, model, shape):
     """The output shape of a model entry of a Sequential on inputs of ``shape``. A nested
     Sequential not built yet is built for them (Keras builds it on the outer model's input); one
     built by its first data, not declared, is rebuilt for them when they differ."""
-    if isinstance(model, Sequential) and (model._graph is None or (
-            model.__dict__.get("_shape_from_call") and tuple(model.inputs[0].shape[1:]) != tuple(shape[1:]))):
-        if any(d is None for d in tuple(shape)[1:]) and model._graph is not None:
-            pass   # a variable axis: the built chain checks the features it knows
-        else:
+    if isinstance(model, Sequential):
+        given = tuple(shape[1:])
+        if model._graph is None:
+            rebuild = True
+        else:   # built by data, not declared: for another fixed shape (a variable axis is checked below)
+            rebuild = (model.__dict__.get("_shape_from_call") and None not in given
+                       and tuple(model.inputs[0].shape[1:]) != given)
+        if rebuild:
             try:
-                model.build((None,) + tuple(shape[1:]))
+                model.build((None,) + given)
             except ValueError as exc:
                 raise ValueError(f"{name}: layer {i} '{model.name}' (model) cannot take input "
                                  f"{shape_str(shape)}: {exc}") from None
