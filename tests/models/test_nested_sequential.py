@@ -293,3 +293,20 @@ def test_legacy_h5_model_file_nests_a_sequential_entry(tmp_path):
     outer = keras.Model(inp, base(inp))
     with pytest.raises(ValueError, match="not written to Keras files yet"):
         outer.save(tmp_path / "f.h5")
+
+
+def test_a_data_built_sequential_still_runs_alone_after_a_model_holds_it():
+    """The TF data-augmentation tutorial: a preprocessing Sequential first called on one
+    unbatched image, then the first layer of a model called on batches, then mapped over
+    unbatched images again (Keras calls its layers again each time)."""
+    prep = keras.Sequential([layers.Resizing(8, 8), layers.Rescaling(1.0 / 255)])
+    image = np.full((10, 10, 3), 255.0, "float32")
+    assert prep(image).shape == (8, 8, 3)
+    model = keras.Sequential([prep, layers.Conv2D(2, 3, padding="same"), layers.MaxPooling2D()])
+    assert [type(l).__name__ for l in model.layers] == ["Sequential", "Conv2D", "MaxPooling2D"]
+    assert model(image[None]).shape == (1, 4, 4, 2)
+    out = prep(image)
+    assert out.shape == (8, 8, 3) and np.allclose(np.asarray(out), 1.0)
+    assert model(image[None]).shape == (1, 4, 4, 2)
+    with pytest.raises(ValueError):   # what its layers cannot take is still refused
+        prep(np.ones((3,), "float32"))

@@ -230,6 +230,17 @@ class Sequential(Model):
             # rebuilt for the new shape
             self.build((None,) + tuple(x.shape[1:]))
             return x
+        if (self.__dict__.get("_rebuilt_by_outer") and not is_symbolic(x)
+                and (len(expected) != x.ndim - 1 or expected != tuple(x.shape[1:]))):
+            # built by its first data, then rebuilt for the input of a model that holds it
+            # (_model_entry_shape): its own calls still take what its layers take, as in Keras,
+            # where the layers are simply called again (an unbatched image into a preprocessing
+            # Sequential that is also a model's first layer)
+            try:
+                self.build((None,) + tuple(x.shape[1:]))
+                return x
+            except ValueError:
+                self.build((None,) + expected)   # as it was; the error below names the input
         if len(expected) != x.ndim - 1 or any(e is not None and e != g for e, g in zip(expected, x.shape[1:])):
             import math
             first = self._layers[0]
@@ -337,6 +348,8 @@ def _model_entry_shape(name, i, model, shape):
         else:   # built by data, not declared: for another fixed shape (a variable axis is checked below)
             rebuild = (model.__dict__.get("_shape_from_call") and None not in given
                        and tuple(model.inputs[0].shape[1:]) != given)
+            if rebuild:
+                model.__dict__["_rebuilt_by_outer"] = True   # its own calls may still differ (_check_x)
         if rebuild:
             try:
                 model.build((None,) + given)
