@@ -329,6 +329,8 @@ def _chain(layers, input_shape, dtype, name, batch_size=None):
 
 
 def _flat_layers(entries):
+    """The leaf layers of a Sequential's entries, a model entry's (recursively) in its place,
+    each once (Keras' ``model.weights`` order)."""
     out = []
     for entry in entries:
         for layer in (entry._weight_layers() if isinstance(entry, Model) else [entry]):
