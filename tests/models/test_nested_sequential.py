@@ -165,6 +165,13 @@ def test_pop_returns_the_nested_model_as_keras_does():
     assert model.pop() is inner and [l.name for l in model.layers] == ["first"]
     assert model.output_shape == (None, 4) and len(model.weights) == 2
     assert inner.predict(np.ones((2, 4), "float32"), verbose=0).shape == (2, 3)   # still a model alone
+    model.add(layers.Dense(1, name="new_head"))   # a new head trains where the nested model was
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    x = np.random.default_rng(5).normal(size=(32, 5)).astype("float32")
+    y = x[:, :1] * 2.0
+    before = model.evaluate(x, y, verbose=0)
+    model.fit(x, y, epochs=10, batch_size=8, verbose=0)
+    assert model.evaluate(x, y, verbose=0) < 0.5 * before
 
 
 def test_summary_shows_the_nested_model_as_one_row():

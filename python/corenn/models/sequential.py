@@ -99,7 +99,8 @@ class Sequential(Model):
 
     def pop(self):
         layer = self._layers.pop()
-        fusion.reset(layer)  # no longer fused with a neighbour
+        for leaf in (layer._weight_layers() if isinstance(layer, Model) else [layer]):
+            fusion.reset(leaf)  # no longer fused with a neighbour (a model entry: its layers)
         self.built = False
         self._graph = None
         if self._layers and self._input_shape is not None:
