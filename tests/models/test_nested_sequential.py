@@ -146,6 +146,11 @@ def test_an_unbuilt_nested_sequential_is_built_with_the_outer_model():
     model.compile(optimizer="sgd", loss="mse")
     model.fit(np.ones((4, 5), "float32"), np.ones((4, 1), "float32"), verbose=0)
     assert inner.built and [tuple(w.shape) for w in model.weights] == [(5, 4), (4,), (4, 3), (3,), (3, 1), (1,)]
+    # built by the outer model's first call on data
+    inner2 = keras.Sequential([layers.Dense(3)], name="unb2")
+    called = keras.Sequential([inner2, layers.Dense(1)])
+    assert called(np.ones((2, 6), "float32")).shape == (2, 1)
+    assert inner2.built and inner2.input_shape == (None, 6) and len(called.weights) == 4
     # added to a model whose input is known: built at once
     late = keras.Sequential([layers.Dense(2, name="late1")], name="late")
     declared = keras.Sequential([keras.Input((7,)), layers.Dense(4)])
