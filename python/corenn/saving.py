@@ -1209,9 +1209,11 @@ def _check_layer_classes(config):
             isinstance(inner["input_shape"], list) and len(inner["input_shape"]) <= _MAX_RANK
             and all(d is None or (type(d) is int and d > 0) for d in inner["input_shape"])):
         raise _BadConfig(f"config.json: bad input_shape {str(inner['input_shape'])[:100]}")
-    known = _known_layer_classes()
+    known = _known_layer_classes() | set(MODEL_CLASSES)
     for i, spec in enumerate(inner["layers"]):
         _check_layer_spec(spec, f"layer {i}", known)
+        if spec.get("class_name") in MODEL_CLASSES:   # a nested model (Keras 3's nesting): its layers too
+            _check_layer_classes({"class_name": spec["class_name"], "config": spec.get("config")})
     return inner
 
 
@@ -1281,7 +1283,6 @@ def _check_architecture(inner, weights):
 
 def _stand_in_model(inner):
     """The model of a checked config (``_check_layer_classes``), its weights without storage."""
-    from .layers import deserialize
     try:
         if "__subclass__" in inner:  # the user's own class: built for real (its code, not the file's)
             model = _build_subclassed(inner)
@@ -1291,11 +1292,9 @@ def _stand_in_model(inner):
             cfg = {k: v for k, v in inner.items() if k != "__class_name__"}
             model = cls.from_config(dict(cfg, name=cfg.get("name") or "stand_in"), prepare_layer=_without_storage)
         else:
-            model = MODEL_CLASSES["Sequential"](name=inner.get("name") or "stand_in")
-            if inner.get("input_shape") is not None:
-                model._input_shape = tuple(inner["input_shape"])
-            for spec in inner["layers"]:
-                model.add(deserialize(spec, prepare_layer=_without_storage))
+            # (a nested model entry too, by its own from_config)
+            model = MODEL_CLASSES["Sequential"].from_config(dict(inner, name=inner.get("name") or "stand_in"),
+                                                            prepare_layer=_without_storage)
     except _BUILD_ERRORS as exc:
         raise _BadConfig(f"config.json does not describe a valid corenn model: "
                    f"{type(exc).__name__}: {exc}") from None

@@ -987,6 +987,15 @@ def _legacy_layer_weights(layer, scope, where):
     """[(TF-Keras 2 weight name, Tensor)] of one layer in ``layer.weights`` order, named as
     TF-Keras 2 names them: ``dense/kernel:0``, ``lstm/lstm_cell/kernel:0``,
     ``bidirectional/forward_lstm/lstm_cell/kernel:0`` (its loaders read them by position)."""
+    if getattr(layer, "_is_corenn_model", False) and getattr(layer, "_graph", None) is not None:
+        # a model held by a Sequential: its layers' weights under their own names, trainable
+        # ones first, as TF-Keras 2 lists a nested model's (the reader puts them back in order)
+        found = [item for leaf in layer._weight_layers() for item in _legacy_layer_weights(leaf, leaf.name, where)]
+        if [id(w) for _, w in found] != [id(w) for w in layer.weights]:
+            raise NotImplementedError(f"{where}: model '{layer.name}' cannot be written to a legacy HDF5 file: "
+                                      "its weights are not its layers' in order")
+        trainable = {id(w) for w in layer.trainable_weights}
+        return [f for f in found if id(f[1]) in trainable] + [f for f in found if id(f[1]) not in trainable]
     own, nested = _own_and_nested(layer, where)
     names = {id(p.value): p.name for p in layer.__dict__.get("_params", ())}
     cell = _CELL_NAMES.get(type(layer).__name__)
@@ -1098,7 +1107,8 @@ def save_keras3_archive(model, path):
     where = f"{model.name}.save"
     from .saving_keras_config import _is_user_layer
     # the model's own layer classes are known to this program: the read-back check may use them
-    users = {type(layer).__name__: type(layer) for layer in model.layers if _is_user_layer(layer)}
+    users = {type(layer).__name__: type(layer) for layer in [*model.layers, *model._weight_layers()]
+             if _is_user_layer(layer)}   # (inside nested models too)
     _saving._SCOPE.append(users)
     try:
         config = keras3_model_config(model)

@@ -403,32 +403,11 @@ def _layer_or_model(spec, where, tf_keras2):
     return _layer_config(spec, where, tf_keras2), None
 
 
-def _chain(name, trainable, input_shape, layers, where):
-    """A Sequential model's layers as the functional config of the same chain of calls."""
-    if input_shape is None:
-        raise _BadConfig(f"{where}: a Sequential model holding a model must have an input shape")
-    input_name = f"{name}_input"
-    previous = input_name
-    entries = [{"class_name": "InputLayer", "name": input_name, "inbound_nodes": [],
-                "config": {"name": input_name, "batch_shape": [None, *input_shape]}}]
-    for entry in layers:
-        lname = entry["config"].get("name")
-        if not isinstance(lname, str) or lname == input_name:
-            raise _BadConfig(f"{where}: bad layer name {str(lname)[:60]!r}")
-        ref = {"class_name": "__keras_tensor__", "config": {"keras_history": [previous, 0, 0]}}
-        entries.append(dict(entry, name=lname, inbound_nodes=[{"args": [ref], "kwargs": {}}]))
-        previous = lname
-    return {"class_name": "Functional",
-            "config": {"name": name, "trainable": trainable, "layers": entries,
-                       "input_layers": [[input_name, 0, 0]], "output_layers": [[previous, 0, 0]]}}
-
-
 def translate_model_config(config, tf_keras2=False):
     """Keras' model config -> (corenn's model config, [(keras layer name, class name, inner)] in
     Keras' layer order, which numbers the weight groups of Keras 3 files; ``inner`` is the same
-    list for a model used as a layer, None for other layers). A Sequential model holding a model
-    becomes the functional model of the same chain, in which the inner model stays one layer
-    (corenn's Sequential would take the inner model's layers apart)."""
+    list for a model used as a layer, None for other layers). A model held by a Sequential model
+    stays one entry of it, as in Keras."""
     if not isinstance(config, dict):
         raise _BadConfig("config.json is not a JSON object")
     config = _without_object_ids(config)
@@ -439,8 +418,7 @@ def translate_model_config(config, tf_keras2=False):
 
 def _translate_model(config, where, tf_keras2, nested=False):
     """translate_model_config of a checked config, or of a model nested in one (``where``
-    names it; a nested Sequential becomes a functional chain too, which keeps its
-    ``trainable``). ``tf_keras2``: the file is TF-Keras 2's, whose node indices count a
+    names it). ``tf_keras2``: the file is TF-Keras 2's, whose node indices count a
     nested model's own first node (see _skip_first_nodes)."""
     kind, inner = config.get("class_name"), config.get("config")
     if kind not in _MODEL_CLASSES or not isinstance(inner, dict):
@@ -468,10 +446,10 @@ def _translate_model(config, where, tf_keras2, nested=False):
             if isinstance(first.get("batch_input_shape"), list):
                 input_shape = first["batch_input_shape"][1:]
         name, trainable = inner.get("name"), inner.get("trainable", True) is not False
-        if nested or any(inner_order is not None for _, _, inner_order in order):
-            return _chain(name, trainable, input_shape, layers, where), order
+        # a model among the layers stays one entry (corenn's Sequential nests it as Keras does)
         return {"class_name": "Sequential",
-                "config": {"name": name, "input_shape": input_shape, "layers": layers}}, order
+                "config": {"name": name, "input_shape": input_shape, "layers": layers,
+                           **({"trainable": False} if not trainable else {})}}, order
     layers = []
     for i, spec in enumerate(specs):
         at = f"{where}: layer {i}"
@@ -549,8 +527,12 @@ def _keras2_layer_spec(spec, where):
     if "_user_class" in spec:
         raise _BadConfig(f"{where}: a custom layer class is written to Keras 3 archives "
                          f"(save_format='keras3'), not to TF-Keras 2 HDF5 files")
-    if "_model" in spec:
-        raise _nested_model(name, where)
+    if "_model" in spec:   # a model held by a Sequential: its own TF-Keras 2 config, nested
+        inner = spec["_model"]
+        nested, _ = keras2_model_config(inner)
+        if not inner.trainable:
+            nested["config"]["trainable"] = False
+        return nested
     dtype = spec["config"].get("dtype")
     if isinstance(dtype, dict) and dtype.get("class_name") == "QuantizedDTypePolicy":
         raise _BadConfig(f"{where}: an int8-quantized layer has no TF-Keras 2 form; Keras 3 archives hold "
@@ -647,6 +629,12 @@ def keras2_model_config(model):
     """``model`` as TF-Keras 2's model_config: (config, layer names in Keras' order, which the
     legacy HDF5 file's ``layer_names`` follow). Raises _BadConfig naming what cannot be written."""
     where = f"model '{model.name}'"
+    if type(model).__name__ != "Sequential":
+        # a model called in a functional graph: TF-Keras 2 numbers its calls from 1, which the
+        # node references here do not (a Sequential's entries have none)
+        for layer in model.layers:
+            if getattr(layer, "_is_corenn_model", False):
+                raise _nested_model(type(layer).__name__, f"{where}: layer '{layer.name}'")
     config, entries = _written_layers(model, where, _keras2_input_layer, _keras2_layer_spec)
     if config is None:
         return ({"class_name": "Sequential", "config": {"name": model.name, "layers": entries}},

@@ -182,7 +182,7 @@ def test_an_output_made_by_a_nested_model_is_named_after_it():
     assert "loss" in hist.history
 
 
-def test_sequential_with_a_functional_entry_keeps_its_weights_and_refuses_a_model_file(tmp_path):
+def test_sequential_with_a_functional_entry_keeps_its_weights_and_saves_a_model_file(tmp_path):
     encoder = _resnet_like()
     model = keras.Sequential([encoder, layers.Dense(3)])
     path = str(tmp_path / "m.weights.npz")
@@ -192,5 +192,7 @@ def test_sequential_with_a_functional_entry_keeps_its_weights_and_refuses_a_mode
     model.set_weights([np.zeros_like(w) for w in model.get_weights()])
     model.load_weights(path)
     np.testing.assert_allclose(model.predict(x, verbose=0), expect, rtol=1e-6)
-    with pytest.raises(NotImplementedError, match="cannot be saved to a model file"):
-        model.save(str(tmp_path / "m.keras"))
+    model.save(str(tmp_path / "m.keras"))   # the config nests the encoder's, as Keras writes it
+    loaded = keras.models.load_model(str(tmp_path / "m.keras"))
+    assert [type(e).__name__ for e in loaded.layers] == ["Model", "Dense"]
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), expect, rtol=1e-6)

@@ -87,6 +87,7 @@ def _build_entry(entry, prepare_layer):
         cls = MODEL_CLASSES[name]
         return cls.from_config(dict(entry.get("config", {})), prepare_layer=prepare_layer)
     return _layers.deserialize({"class_name": name, "config": entry.get("config", {}),
+                                "registered_name": entry.get("registered_name"),
                                 "build_config": entry.get("build_config")}, prepare_layer=prepare_layer)
 
 

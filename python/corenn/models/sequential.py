@@ -21,7 +21,8 @@ class Sequential(Model):
 
     Args:
         layers: list of layers (``keras.Input(shape=...)`` or an ``InputLayer`` first fixes the
-            input); a Model in the list is inlined (its layers are called in its place).
+            input); a Model in the list is one entry (``layers`` lists it, as Keras does), its
+            calls inlined into the chain when the chain is built.
         name: model name.
     """
 
@@ -38,13 +39,19 @@ class Sequential(Model):
         return list(self._layers)
 
     def _weight_layers(self):
-        if not self.__dict__.get("_model_entries"):
+        """The leaf layers: a model entry's layers in its place (the weights, the optimizer
+        state and corenn's files number them so; a nested model before Keras' own entries)."""
+        if not any(isinstance(e, Model) for e in self._layers):
             return self._layers
-        # a functional model held as one entry (Keras: model.layers[0] is that model): its layers
-        return _flat_layers(self._layers)
+        key = [(id(e), len(e._weight_layers()) if isinstance(e, Model) else 0) for e in self._layers]
+        cached = self.__dict__.get("_leaf_cache")
+        if cached is None or cached[0] != key:
+            # the same list object while nothing changed (trainable_weights' cache is keyed by it)
+            cached = self.__dict__["_leaf_cache"] = (key, _flat_layers(self._layers))
+        return cached[1]
 
     def _layers_by_first_call(self):
-        return _flat_layers(self._layers) if self.__dict__.get("_model_entries") else list(self._layers)
+        return list(self._weight_layers())
 
     # -- structure -------------------------------------------------------------------------
 
@@ -61,35 +68,24 @@ class Sequential(Model):
         if not isinstance(layer, (Layer, Model)):
             raise TypeError(f"{self.name}.add: expected a corenn layer, got {type(layer).__name__}")
         if isinstance(layer, Model):
-            # remembered so that setting this model's trainable sets the inner model's flag too
-            self.__dict__.setdefault("_inner_models", []).append(layer)
-            if layer._graph is None and isinstance(layer, Sequential):
-                # not built yet (no input shape): its layers join this chain, shared with it
-                if not self._layers and self._input_shape is None and layer._input_shape is not None:
-                    self._input_shape = layer._input_shape
-                for inner in layer._layers:
-                    self._add_layer(inner)
-                return
-            if layer._graph is None:
+            # a model is one entry, as in Keras 3 (``layers[0]`` is it: freezing, get_layer,
+            # summary and the config see the model); its calls are inlined when the chain is
+            # built (``_chain``), its layers shared with it
+            if layer._graph is None and not isinstance(layer, Sequential):
                 raise TypeError(f"{self.name}.add: a subclassed model cannot be a Sequential layer; "
                                 "use its layers or a functional model")
+            if layer is self:
+                raise ValueError(f"{self.name}.add: a model cannot be a layer of itself")
+            if layer._graph is not None and (len(layer.inputs) != 1 or len(layer.outputs) != 1):
+                raise ValueError(f"{self.name}.add: model '{layer.name}' has {len(layer.inputs)} inputs and "
+                                 f"{len(layer.outputs)} outputs; a Sequential entry needs one of each "
+                                 "(use the functional API)")
             if not self._layers and self._input_shape is None and not layer.__dict__.get("_shape_from_call"):
                 shape = layer.input_shape
                 if isinstance(shape, tuple):
                     self._input_shape = shape[1:]
-            if not _is_chain(layer._graph):
-                # a functional model that is not a chain (a ResNet encoder with its skip
-                # connections): one entry of this Sequential, called on the previous output
-                if len(layer.inputs) != 1 or len(layer.outputs) != 1:
-                    raise ValueError(f"{self.name}.add: model '{layer.name}' has {len(layer.inputs)} inputs and "
-                                     f"{len(layer.outputs)} outputs; a Sequential entry needs one of each "
-                                     "(use the functional API)")
-                self.__dict__["_model_entries"] = True
-                self._add_layer(layer)
-                return
-            for inner in layer._graph.layers:  # a model used as a layer: its layers, shared
-                self._add_layer(inner)
-            return
+                    self._input_dtype = (layer._input_dtype if isinstance(layer, Sequential)
+                                         else layer.inputs[0].dtype)   # token ids stay integers
         self._add_layer(layer)
 
     def _add_layer(self, layer):
@@ -103,7 +99,8 @@ class Sequential(Model):
 
     def pop(self):
         layer = self._layers.pop()
-        fusion.reset(layer)  # no longer fused with a neighbour
+        for leaf in (layer._weight_layers() if isinstance(layer, Model) else [layer]):
+            fusion.reset(leaf)  # no longer fused with a neighbour (a model entry: its layers)
         self.built = False
         self._graph = None
         if self._layers and self._input_shape is not None:
@@ -125,7 +122,7 @@ class Sequential(Model):
         batch = self.__dict__.get("_input_batch")
         shape = (batch,) + tuple(self._input_shape)
         for i, layer in enumerate(self._layers):
-            if isinstance(layer, Model):   # a functional model entry: its input must fit
+            if isinstance(layer, Model):   # a model entry: its input must fit
                 shape = _model_entry_shape(self.name, i, layer, shape)
                 continue
             try:
@@ -234,6 +231,17 @@ class Sequential(Model):
             # rebuilt for the new shape
             self.build((None,) + tuple(x.shape[1:]))
             return x
+        if (self.__dict__.get("_rebuilt_by_outer") and not is_symbolic(x)
+                and (len(expected) != x.ndim - 1 or expected != tuple(x.shape[1:]))):
+            # built by its first data, then rebuilt for the input of a model that holds it
+            # (_model_entry_shape): its own calls still take what its layers take, as in Keras,
+            # where the layers are simply called again (an unbatched image into a preprocessing
+            # Sequential that is also a model's first layer)
+            try:
+                self.build((None,) + tuple(x.shape[1:]))
+                return x
+            except ValueError:
+                self.build((None,) + expected)   # as it was; the error below names the input
         if len(expected) != x.ndim - 1 or any(e is not None and e != g for e, g in zip(expected, x.shape[1:])):
             import math
             first = self._layers[0]
@@ -252,7 +260,8 @@ class Sequential(Model):
     def _takes_token_ids(self):
         """Whether the first layer reads token ids, whose last axis is a sequence length."""
         from ..layers import Embedding
-        return bool(self._layers) and isinstance(self._layers[0], Embedding)
+        leaves = self._weight_layers()   # a nested model's first layer when a model comes first
+        return bool(leaves) and isinstance(leaves[0], Embedding)
 
     def summary(self, *args, **kwargs):
         if not self.built:
@@ -267,19 +276,23 @@ class Sequential(Model):
     # -- config ----------------------------------------------------------------------------
 
     def get_config(self):
+        """Keras 3's Sequential config: a model entry is nested whole (its class, e.g.
+        ``Sequential`` or ``Functional``, and its own config), as Keras writes it."""
         from ..layers import serialize
-        entries = [e.name for e in self._layers if isinstance(e, Model)]
-        if entries:
-            raise NotImplementedError(f"{self.name}: a Sequential holding the functional model(s) "
-                                      f"{', '.join(map(repr, entries))} as one entry has no model config yet, so it "
-                                      "cannot be saved to a model file; save its weights (.weights.h5 / .npz) or "
-                                      "write the model with the functional API")
+        from .functional_config import _MODEL_CLASS_NAMES
+
+        def entry(e):
+            if isinstance(e, Model):
+                cls = type(e).__name__
+                return {"class_name": _MODEL_CLASS_NAMES.get(cls, cls), "config": e.get_config()}
+            return serialize(e)
         return {"name": self.name, "input_shape": self._input_shape,
-                "layers": [serialize(layer) for layer in self._layers]}
+                **({"trainable": False} if not self.trainable else {}),
+                "layers": [entry(layer) for layer in self._layers]}
 
     @classmethod
     def from_config(cls, config, custom_objects=None, prepare_layer=None):
-        from ..layers import deserialize
+        from .functional_config import _build_entry
         if custom_objects:
             from ..saving import CustomObjectScope
             with CustomObjectScope(custom_objects):
@@ -288,8 +301,11 @@ class Sequential(Model):
         if config.get("input_shape") is not None:
             model._input_shape = tuple(config["input_shape"])
         for layer_cfg in config["layers"]:
-            layer = deserialize(layer_cfg, prepare_layer=prepare_layer)   # (saving's storage-less check)
+            # a layer, or a nested model (Sequential / Functional config), built whole
+            layer = _build_entry(layer_cfg, prepare_layer)   # (saving's storage-less check)
             model.add(layer)
+        if config.get("trainable", True) is False:
+            model.trainable = False
         return model
 
 
@@ -313,22 +329,9 @@ def _chain(layers, input_shape, dtype, name, batch_size=None):
     return Graph([inp.output], outs, where=name)
 
 
-def _is_chain(graph) -> bool:
-    """Whether a functional model's graph is a chain (one input, each layer call on the previous
-    call's one output): a Sequential takes such a model's layers as its own."""
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        return False
-    x = graph.inputs[0]
-    for node in graph.nodes:
-        if isinstance(node.layer, InputLayer):
-            continue
-        if node.group is not None or len(node.inputs) != 1 or node.inputs[0] is not x or len(node.outputs) != 1:
-            return False
-        x = node.outputs[0]
-    return x is graph.outputs[0]
-
-
 def _flat_layers(entries):
+    """The leaf layers of a Sequential's entries, a model entry's (recursively) in its place,
+    each once (Keras' ``model.weights`` order)."""
     out = []
     for entry in entries:
         for layer in (entry._weight_layers() if isinstance(entry, Model) else [entry]):
@@ -338,7 +341,25 @@ def _flat_layers(entries):
 
 
 def _model_entry_shape(name, i, model, shape):
-    """The output shape of a functional model entry of a Sequential on inputs of ``shape``."""
+    """The output shape of a model entry of a Sequential on inputs of ``shape``. A nested
+    Sequential not built yet is built for them (Keras builds it on the outer model's input); one
+    built by its first data, not declared, is rebuilt for them when they differ."""
+    if isinstance(model, Sequential):
+        given = tuple(shape[1:])
+        if model._graph is None:
+            rebuild = True
+        else:   # built by data, not declared: for another fixed shape (a variable axis is checked below)
+            rebuild = (model.__dict__.get("_shape_from_call") and None not in given
+                       and tuple(model.inputs[0].shape[1:]) != given)
+            if rebuild:
+                model.__dict__["_rebuilt_by_outer"] = True   # its own calls may still differ (_check_x)
+        if rebuild:
+            try:
+                model.build((None,) + given)
+            except ValueError as exc:
+                raise ValueError(f"{name}: layer {i} '{model.name}' (model) cannot take input "
+                                 f"{shape_str(shape)}: {exc}") from None
+            model.__dict__["_shape_from_call"] = True   # built by the outer model: its input is the outer one's
     expected = tuple(model.inputs[0].shape)
     if len(expected) != len(shape) or any(e is not None and g is not None and e != g
                                           for e, g in zip(expected[1:], tuple(shape)[1:])):

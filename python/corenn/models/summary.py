@@ -54,8 +54,11 @@ def _entries(model, graph):
         return model._layer_rows()
     nodes = {}
     if graph is not None:
-        for node in graph.nodes:
-            nodes.setdefault(id(node.layer), []).append(node)
+        for node in graph.nodes:   # a nested model's inlined nodes: its call (one row, as Keras)
+            owner, item = (node.group.model, node.group) if node.group is not None else (node.layer, node)
+            calls = nodes.setdefault(id(owner), [])
+            if not any(c is item for c in calls):
+                calls.append(item)
     return [(layer, nodes.get(id(layer), [])) for layer in model.layers]
 
 
