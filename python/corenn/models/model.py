@@ -354,8 +354,9 @@ class Model(TrainingLoops):
         if self.__dict__.get("_graph") is not None or "_layers" in self.__dict__ or self.__dict__.get("_tracking"):
             for layer in self._weight_layers():
                 layer.trainable = bool(value)
-            # inner models too (their layers are inlined): their own flag reads as Keras' does
-            inner = list(self.__dict__.get("_layers", ())) + list(self.__dict__.get("_inner_models", ()))
+            # the models it holds too (a Sequential's model entries, a functional model's nested
+            # calls): their own flag reads as Keras' does
+            inner = list(self.__dict__.get("_layers", ()))
             if self.__dict__.get("_graph") is not None and "_layers" not in self.__dict__:
                 inner += [entry for entry, _ in self._layer_entries()]
             for entry in inner:
