@@ -1,8 +1,10 @@
 // Entries of int8_gemm and quantized_matmul: dtypes, shapes, devices, int8 ranges; the int8
-// operands are narrowed to int8 buffers here (see int8_gemm.h), then the stub runs.
+// operands are narrowed to int8 buffers here (see int8_gemm.h) and made into the B operand of the
+// active rows kernel (or a kept one is taken: cpu/int8_kept_kernel.cpp), then the stub runs.
 #include "ops/int8_gemm.h"
 
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "core/check.h"
@@ -68,13 +70,15 @@ void int8_gemm(const Tensor& a, const Tensor& b, const Tensor& c) {
   check_no_alias(op, "c", c, "a", a);
   check_no_alias(op, "c", c, "b", b);
   check_depth(op, k);
-  const std::vector<int8_t> a8 = narrow_int32(op, "a", a), b8 = narrow_int32(op, "b", b);
+  const std::vector<int8_t> a8 = narrow_int32(op, "a", a);
+  Int8Operand b8;
+  cpu::int8_make_operand(b8, narrow_int32(op, "b", b), k, n, int8_gemm_rows_stub.cpu());
   if (c.numel() == 0) return;
-  int8_gemm_stub(c.device())(a8.data(), b8.data(), c.data<int32_t>(), m, k, n);
+  int8_gemm_stub(c.device())(a8.data(), b8, c.data<int32_t>(), m);
 }
 
 void quantized_matmul(const Tensor& x, const Tensor& kernel, const Tensor& kernel_scale,
-                      const std::optional<Tensor>& bias, const Tensor& y) {
+                      const std::optional<Tensor>& bias, const Tensor& y, bool keep) {
   const char* op = "quantized_matmul";
   check_float32(op, "x", x);
   check_float32(op, "kernel", kernel);
@@ -99,10 +103,19 @@ void quantized_matmul(const Tensor& x, const Tensor& kernel, const Tensor& kerne
   check_no_alias(op, "y", y, "kernel", kernel);
   check_no_alias(op, "y", y, "kernel_scale", kernel_scale);
   check_depth(op, k);
-  const std::vector<int8_t> k8 = narrow_float(op, "kernel", kernel);
+  // The rows kernel is read once: the operand is made for it and the driver runs it (an ISA
+  // switch meanwhile cannot mix formats).
+  const Int8GemmRows* rows = int8_gemm_rows_stub.cpu();
+  const auto make = [&] {
+    auto made = std::make_shared<Int8Operand>();
+    cpu::int8_make_operand(*made, narrow_float(op, "kernel", kernel), k, n, rows);
+    return made;
+  };
+  const std::shared_ptr<const Int8Operand> kq =
+      keep && kernel.storage() ? cpu::kept_int8_operand(*kernel.storage(), rows, k, n, make) : make();
   if (y.numel() == 0) return;
-  quantized_matmul_stub(y.device())(x.data<float>(), k8.data(), kernel_scale.data<float>(),
-                                    bias ? bias->data<float>() : nullptr, y.data<float>(), m, k, n);
+  quantized_matmul_stub(y.device())(x.data<float>(), *kq, kernel_scale.data<float>(),
+                                    bias ? bias->data<float>() : nullptr, y.data<float>(), m);
 }
 
 }  // namespace corenn
