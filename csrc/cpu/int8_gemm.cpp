@@ -8,7 +8,7 @@
 // reads: int8 for the reference, 16-bit pair panels for the AVX2 / AVX-512 kernels
 // (int8_gemm_avx2.cpp / _avx512*.cpp, VPMADDWD or VPDPWSSD), so their products and sums are the
 // same integers as the reference's and the results the same bits. A layer's kernel operand is
-// kept between calls (cpu/int8_kept_kernel.cpp); a per-call one is made by int8_make_operand.
+// kept between calls (cpu/int8_kept_kernel.cpp), else made for the call (make_operand).
 //
 // The drivers first make A's rows into the kernel's form (quantized_matmul: Keras' abs-max
 // quantizer on each row of x, float32 in its order of operations; quantize_row below, or the ISA
@@ -20,8 +20,10 @@
 // epilogue elementwise, so any split, any thread count gives the same bits.
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
 
+#include "core/check.h"
 #include "core/parallel.h"
 #include "ops/int8_gemm.h"
 
@@ -171,23 +173,40 @@ void int8_pack_pairs(const int8_t* b, int32_t* pairs, int64_t k, int64_t n, int6
   }
 }
 
-void int8_make_operand(Int8Operand& out, std::vector<int8_t> b8, int64_t k, int64_t n, const Int8GemmRows* rows) {
-  out.rows = rows;
-  out.k = k;
-  out.n = n;
-  out.b.clear();
-  out.pairs.clear();
-  if (rows->nr > 0) {
-    out.pairs.resize(static_cast<size_t>((n + rows->nr - 1) / rows->nr * rows->nr * ((k + 1) / 2)));
-    int8_pack_pairs(b8.data(), out.pairs.data(), k, n, rows->nr);
-  } else {
-    out.b = std::move(b8);
-  }
-}
-
 // ---- drivers ----------------------------------------------------------------------------------
 
 namespace {
+
+// b8 (k, n) int8 as the operand of `rows`: moved in (the reference), or packed into pair panels
+// and dropped.
+std::shared_ptr<Int8Operand> make_operand(std::vector<int8_t> b8, int64_t k, int64_t n, const Int8GemmRows* rows) {
+  auto out = std::make_shared<Int8Operand>();
+  out->rows = rows;
+  out->k = k;
+  out->n = n;
+  if (rows->nr > 0) {
+    out->pairs.resize(static_cast<size_t>((n + rows->nr - 1) / rows->nr * rows->nr * ((k + 1) / 2)));
+    int8_pack_pairs(b8.data(), out->pairs.data(), k, n, rows->nr);
+  } else {
+    out->b = std::move(b8);
+  }
+  return out;
+}
+
+// A float32 kernel of integers in [-127, 127] (an int8-quantized kernel) as int8; ValueError
+// naming quantized_matmul and the first value that is not such an integer.
+std::vector<int8_t> narrow_kernel(const float* v, int64_t count) {
+  std::vector<int8_t> out(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) {
+    const float f = v[i];
+    // the range test first (NaN fails it), so the conversion to int is defined
+    CORENN_CHECK(f >= -127.0f && f <= 127.0f && static_cast<float>(static_cast<int>(f)) == f,
+                 "quantized_matmul: kernel must hold the integers -127..127 of an int8-quantized kernel, got ",
+                 f, " at flat index ", i);
+    out[i] = static_cast<int8_t>(f);
+  }
+  return out;
+}
 
 // The rows kernel on rows [i0, i0 + mb) of A (a: int8 rows, ap: their pair words) and columns
 // [j0, j0 + nb) of B, into c (mb, nb) with rows ldc apart.
@@ -204,8 +223,11 @@ void run_rows(const Int8Operand& b, const int8_t* a, const int32_t* ap, int32_t*
 
 }  // namespace
 
-void int8_gemm(const int8_t* a, const Int8Operand& b, int32_t* c, int64_t m) {
-  const int64_t k = b.k, n = b.n, kp = (k + 1) / 2;
+void int8_gemm(const int8_t* a, const int8_t* b8, int32_t* c, int64_t m, int64_t k, int64_t n) {
+  const std::shared_ptr<const Int8Operand> operand =
+      make_operand(std::vector<int8_t>(b8, b8 + k * n), k, n, int8_gemm_rows_stub.cpu());
+  const Int8Operand& b = *operand;
+  const int64_t kp = (k + 1) / 2;
   std::vector<int32_t> ap;
   if (b.rows->nr > 0) {
     ap.resize(static_cast<size_t>(m * kp));
@@ -218,9 +240,16 @@ void int8_gemm(const int8_t* a, const Int8Operand& b, int32_t* c, int64_t m) {
   });
 }
 
-void quantized_matmul(const float* x, const Int8Operand& kernel, const float* kernel_scale,
-                      const float* bias, float* y, int64_t m) {
-  const int64_t k = kernel.k, n = kernel.n, kp = (k + 1) / 2;
+void quantized_matmul(const float* x, const float* kernel_f, const Storage* keep, const float* kernel_scale,
+                      const float* bias, float* y, int64_t m, int64_t k, int64_t n) {
+  // The rows kernel is read once: the operand is made for it and it runs it (an ISA switch
+  // meanwhile cannot mix formats).
+  const Int8GemmRows* rows = int8_gemm_rows_stub.cpu();
+  const auto make = [&] { return make_operand(narrow_kernel(kernel_f, k * n), k, n, rows); };
+  const std::shared_ptr<const Int8Operand> operand = keep ? kept_int8_operand(*keep, rows, k, n, make) : make();
+  if (m == 0 || n == 0) return;
+  const Int8Operand& kernel = *operand;
+  const int64_t kp = (k + 1) / 2;
   const bool pairs = kernel.rows->nr > 0;
   // x's rows quantized once (s_x per row), as int8 rows (reference) or pair words
   std::vector<int8_t> q(pairs ? 0 : static_cast<size_t>(m * k));

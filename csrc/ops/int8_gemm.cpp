@@ -1,10 +1,10 @@
-// Entries of int8_gemm and quantized_matmul: dtypes, shapes, devices, int8 ranges; the int8
-// operands are narrowed to int8 buffers here (see int8_gemm.h) and made into the B operand of the
-// active rows kernel (or a kept one is taken: cpu/int8_kept_kernel.cpp), then the stub runs.
+// Entries of int8_gemm and quantized_matmul: dtypes, shapes, devices, int8 ranges; int8_gemm's
+// operands are narrowed to int8 buffers here (see int8_gemm.h), then the stub runs;
+// quantized_matmul's kernel is checked and narrowed by its driver where it makes the kernel's int8
+// operand, which it may keep on the kernel's storage (cpu/int8_kept_kernel.cpp).
 #include "ops/int8_gemm.h"
 
 #include <cmath>
-#include <memory>
 #include <vector>
 
 #include "core/check.h"
@@ -38,21 +38,6 @@ std::vector<int8_t> narrow_int32(const char* op, const char* arg, const Tensor& 
   return out;
 }
 
-// A float32 tensor of integers in [-127, 127] (an int8-quantized kernel) as int8.
-std::vector<int8_t> narrow_float(const char* op, const char* arg, const Tensor& t) {
-  const float* v = t.data<float>();
-  std::vector<int8_t> out(static_cast<size_t>(t.numel()));
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    const float f = v[i];
-    // the range test first (NaN fails it), so the conversion to int is defined
-    CORENN_CHECK(f >= -127.0f && f <= 127.0f && static_cast<float>(static_cast<int>(f)) == f, op, ": ", arg,
-                 " must hold the integers -127..127 of an int8-quantized kernel, got ", f,
-                 " at flat index ", i);
-    out[i] = static_cast<int8_t>(f);
-  }
-  return out;
-}
-
 }  // namespace
 
 void int8_gemm(const Tensor& a, const Tensor& b, const Tensor& c) {
@@ -70,11 +55,9 @@ void int8_gemm(const Tensor& a, const Tensor& b, const Tensor& c) {
   check_no_alias(op, "c", c, "a", a);
   check_no_alias(op, "c", c, "b", b);
   check_depth(op, k);
-  const std::vector<int8_t> a8 = narrow_int32(op, "a", a);
-  Int8Operand b8;
-  cpu::int8_make_operand(b8, narrow_int32(op, "b", b), k, n, int8_gemm_rows_stub.cpu());
+  const std::vector<int8_t> a8 = narrow_int32(op, "a", a), b8 = narrow_int32(op, "b", b);
   if (c.numel() == 0) return;
-  int8_gemm_stub(c.device())(a8.data(), b8, c.data<int32_t>(), m);
+  int8_gemm_stub(c.device())(a8.data(), b8.data(), c.data<int32_t>(), m, k, n);
 }
 
 void quantized_matmul(const Tensor& x, const Tensor& kernel, const Tensor& kernel_scale,
@@ -103,19 +86,12 @@ void quantized_matmul(const Tensor& x, const Tensor& kernel, const Tensor& kerne
   check_no_alias(op, "y", y, "kernel", kernel);
   check_no_alias(op, "y", y, "kernel_scale", kernel_scale);
   check_depth(op, k);
-  // The rows kernel is read once: the operand is made for it and the driver runs it (an ISA
-  // switch meanwhile cannot mix formats).
-  const Int8GemmRows* rows = int8_gemm_rows_stub.cpu();
-  const auto make = [&] {
-    auto made = std::make_shared<Int8Operand>();
-    cpu::int8_make_operand(*made, narrow_float(op, "kernel", kernel), k, n, rows);
-    return made;
-  };
-  const std::shared_ptr<const Int8Operand> kq =
-      keep && kernel.storage() ? cpu::kept_int8_operand(*kernel.storage(), rows, k, n, make) : make();
-  if (y.numel() == 0) return;
-  quantized_matmul_stub(y.device())(x.data<float>(), *kq, kernel_scale.data<float>(),
-                                    bias ? bias->data<float>() : nullptr, y.data<float>(), m);
+  // The kernel's values are checked, and it is narrowed, where the driver makes its int8 operand
+  // (see cpu::quantized_matmul): each call, or once while a kept one stands (keep). So the driver
+  // runs for an empty y too, and a bad kernel is refused whatever x's batch.
+  quantized_matmul_stub(y.device())(x.data<float>(), kernel.data<float>(), keep ? kernel.storage().get() : nullptr,
+                                    kernel_scale.data<float>(), bias ? bias->data<float>() : nullptr,
+                                    y.data<float>(), m, k, n);
 }
 
 }  // namespace corenn

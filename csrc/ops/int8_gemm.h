@@ -59,7 +59,7 @@ struct Int8GemmRows {
 };
 
 // An int8 B operand (k, n) in the form one rows kernel reads: b when rows->nr == 0, else only
-// its pair panels (the int8 values themselves are then not kept). Made per call from a Tensor, or
+// its pair panels (the int8 values themselves are then not kept). Made per call by the driver, or
 // kept on a weight's storage (version: the storage's write version it was made from).
 struct Int8Operand {
   const Int8GemmRows* rows = nullptr;
@@ -71,11 +71,13 @@ struct Int8Operand {
 };
 
 namespace cpu {
-void int8_gemm(const int8_t* a, const Int8Operand& b, int32_t* c, int64_t m);
-void quantized_matmul(const float* x, const Int8Operand& kernel, const float* kernel_scale,
-                      const float* bias, float* y, int64_t m);
-// b8 (k, n) int8 as the operand of `rows` (moved in, or packed into pairs and dropped)
-void int8_make_operand(Int8Operand& out, std::vector<int8_t> b8, int64_t k, int64_t n, const Int8GemmRows* rows);
+void int8_gemm(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int64_t k, int64_t n);
+// keep: the kernel's Storage when the caller asks for its int8 form to be kept on it
+// (cpu/int8_kept_kernel.cpp), else nullptr. The kernel's values are checked where its operand is
+// made (ValueError naming quantized_matmul and the first value that is not an integer in
+// -127..127), so a kept operand, checked when it was made, is not checked again.
+void quantized_matmul(const float* x, const float* kernel, const Storage* keep, const float* kernel_scale,
+                      const float* bias, float* y, int64_t m, int64_t k, int64_t n);
 // b (k, n) as Int8GemmRows' b_pairs in panels of nr columns; a (m, k) as its a_pairs
 void int8_pack_pairs(const int8_t* b, int32_t* pairs, int64_t k, int64_t n, int64_t nr);
 void int8_pack_row_pairs(const int8_t* a, int32_t* pairs, int64_t m, int64_t k);
