@@ -70,9 +70,10 @@ inline float round_half_even(float v) {
 
 // Keras' AbsMaxQuantizer on one row, float32: s = 127 / (max |x| + 1e-7), q = clip(round(x s)).
 // Returns s, or NaN for a row with a NaN or an infinity (its outputs are NaN).
-// Written so that the compiler vectorizes it at the baseline ISA: eight independent lanes for the
-// maximum and the finiteness test (x - x is 0 for a finite x, NaN otherwise; no reassociation
-// needed), and round_half_even (|x s| <= 127). Same values as before, so the same bits.
+// The portable quantizer (the reference kernel's; the ISA kernels bring their own quantize_pairs,
+// which give the same values). Eight independent lanes for the maximum and the finiteness test
+// (x - x is 0 for a finite x, NaN otherwise; no reassociation needed); the quantizing loop, with
+// round_half_even (|x s| <= 127), is vectorized by the compiler at the baseline ISA.
 float quantize_row(const float* x, int8_t* q, int64_t k) {
   constexpr int L = 8;
   float amax8[L] = {}, nan8[L] = {};
