@@ -222,6 +222,17 @@ void run_rows(const Int8Operand& b, const int8_t* a, const int32_t* ap, int32_t*
   }
 }
 
+// A grow-only buffer of this thread's, one per Tag: quantized_matmul's per-call buffers (x's
+// quantized rows, a task's int32 block) are reused from call to call rather than allocated: a
+// batch of 256 x 784 is 400 KB of pair words, which malloc maps afresh, page faults and all, on
+// every call. Each holds the largest size its thread has needed, until the thread ends.
+template <class T, int Tag>
+T* thread_scratch(int64_t count) {
+  thread_local std::vector<T> buffer;
+  if (buffer.size() < static_cast<size_t>(count)) buffer.resize(static_cast<size_t>(count));
+  return buffer.data();
+}
+
 }  // namespace
 
 void int8_gemm(const int8_t* a, const int8_t* b8, int32_t* c, int64_t m, int64_t k, int64_t n) {
@@ -252,30 +263,31 @@ void quantized_matmul(const float* x, const float* kernel_f, const Storage* keep
   const Int8Operand& kernel = *operand;
   const int64_t kp = (k + 1) / 2;
   const bool pairs = kernel.rows->nr > 0;
-  // x's rows quantized once (s_x per row), as int8 rows (reference) or pair words
-  std::vector<int8_t> q(pairs ? 0 : static_cast<size_t>(m * k));
-  std::vector<int32_t> qp(pairs ? static_cast<size_t>(m * kp) : 0);
-  std::vector<float> sx(static_cast<size_t>(m));
+  // x's rows quantized once (s_x per row), as int8 rows (reference) or pair words, in this
+  // thread's scratch (the pool's threads read it; each task's block is in its own thread's)
+  int8_t* q = pairs ? nullptr : thread_scratch<int8_t, 0>(m * k);
+  int32_t* qp = pairs ? thread_scratch<int32_t, 1>(m * kp) : nullptr;
+  float* sx = thread_scratch<float, 2>(m);
   parallel_for(0, m, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, k)), [&](int64_t lo, int64_t hi) {
     if (pairs && kernel.rows->quantize_pairs) {
-      for (int64_t i = lo; i < hi; ++i) sx[i] = kernel.rows->quantize_pairs(x + i * k, qp.data() + i * kp, k);
+      for (int64_t i = lo; i < hi; ++i) sx[i] = kernel.rows->quantize_pairs(x + i * k, qp + i * kp, k);
     } else if (pairs) {
       std::vector<int8_t> row(static_cast<size_t>(k));
       for (int64_t i = lo; i < hi; ++i) {
         sx[i] = quantize_row(x + i * k, row.data(), k);
-        int8_pack_row_pairs(row.data(), qp.data() + i * kp, 1, k);
+        int8_pack_row_pairs(row.data(), qp + i * kp, 1, k);
       }
     } else {
-      for (int64_t i = lo; i < hi; ++i) sx[i] = quantize_row(x + i * k, q.data() + i * k, k);
+      for (int64_t i = lo; i < hi; ++i) sx[i] = quantize_row(x + i * k, q + i * k, k);
     }
   });
   const Tasks t = plan_tasks(m, k, n, kernel.rows->nr);
   run_tasks(t, m, k, n, [&](int64_t i0, int64_t mb, int64_t j0, int64_t nb) {
-    std::vector<int32_t> acc(static_cast<size_t>(mb * nb));
-    run_rows(kernel, q.data(), qp.data(), acc.data(), nb, i0, mb, j0, nb);
+    int32_t* acc = thread_scratch<int32_t, 3>(mb * nb);
+    run_rows(kernel, q, qp, acc, nb, i0, mb, j0, nb);
     for (int64_t i = 0; i < mb; ++i) {
       float* yi = y + (i0 + i) * n + j0;
-      const int32_t* ai = acc.data() + i * nb;
+      const int32_t* ai = acc + i * nb;
       const float* sk = kernel_scale + j0;
       const float s = sx[i0 + i];
       if (bias) {
