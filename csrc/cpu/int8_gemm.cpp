@@ -195,16 +195,28 @@ std::shared_ptr<Int8Operand> make_operand(std::vector<int8_t> b8, int64_t k, int
 }
 
 // A float32 kernel of integers in [-127, 127] (an int8-quantized kernel) as int8; ValueError
-// naming quantized_matmul and the first value that is not such an integer.
+// naming quantized_matmul and the first value that is not such an integer. One branch-free pass
+// the compiler vectorizes (a value is clamped, NaN to -127, rounded by adding and subtracting
+// 1.5 * 2^23, and must equal what it was), then, only when that failed, a scan for the message.
 std::vector<int8_t> narrow_kernel(const float* v, int64_t count) {
   std::vector<int8_t> out(static_cast<size_t>(count));
+  constexpr float kRound = 12582912.0f;   // 1.5 * 2^23: |clamped| <= 127, so the sum's unit is 1
+  int ok = 1;
   for (int64_t i = 0; i < count; ++i) {
     const float f = v[i];
-    // the range test first (NaN fails it), so the conversion to int is defined
-    CORENN_CHECK(f >= -127.0f && f <= 127.0f && static_cast<float>(static_cast<int>(f)) == f,
-                 "quantized_matmul: kernel must hold the integers -127..127 of an int8-quantized kernel, got ",
-                 f, " at flat index ", i);
-    out[i] = static_cast<int8_t>(f);
+    const float g = f >= -127.0f ? (f <= 127.0f ? f : 127.0f) : -127.0f;
+    const float r = (g + kRound) - kRound;
+    ok &= r == f;
+    out[i] = static_cast<int8_t>(static_cast<int32_t>(r));
+  }
+  if (!ok) {
+    for (int64_t i = 0; i < count; ++i) {
+      const float f = v[i];
+      // the range test first (NaN fails it), so the conversion to int is defined
+      CORENN_CHECK(f >= -127.0f && f <= 127.0f && static_cast<float>(static_cast<int>(f)) == f,
+                   "quantized_matmul: kernel must hold the integers -127..127 of an int8-quantized kernel, got ",
+                   f, " at flat index ", i);
+    }
   }
   return out;
 }

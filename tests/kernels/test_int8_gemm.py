@@ -208,3 +208,16 @@ def test_non_finite_values_anywhere_in_a_row_give_nan_on_every_isa(isa):
             x[1, pos] = bad
             y = np.asarray(kernels.quantized_matmul(x, q, np.ones(3, np.float32)))
             assert np.isnan(y[1]).all() and np.isfinite(y[0]).all(), (pos, bad)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, -128.0, 127.5, -1e30, 1e-30])
+def test_quantized_matmul_kernel_check_names_the_first_bad_value(bad):
+    """The kernel is checked in one vectorized pass, then scanned for the message: every kind of
+    bad value is refused, with its flat index; -0.0 is the integer 0."""
+    k = np.ones((3, 40), np.float32)
+    k[2, 17] = bad
+    with pytest.raises(ValueError, match="quantized_matmul: kernel must hold the integers.* at flat index 97"):
+        kernels.quantized_matmul(np.ones((2, 3), np.float32), k, np.ones(40, np.float32))
+    y = kernels.quantized_matmul(np.ones((2, 3), np.float32), np.full((3, 40), -0.0, np.float32),
+                                 np.ones(40, np.float32))
+    np.testing.assert_array_equal(np.asarray(y), np.zeros((2, 40), np.float32))
