@@ -22,9 +22,12 @@ void register_gemm(py::module_& m) {
         py::call_guard<py::gil_scoped_release>(),
         "c = a @ b exactly: a (M, K), b (K, N) int32 tensors of int8 values, c (M, N) int32.");
   m.def("quantized_matmul", &corenn::quantized_matmul, py::arg("x"), py::arg("kernel"),
-        py::arg("kernel_scale"), py::arg("bias"), py::arg("y"), py::call_guard<py::gil_scoped_release>(),
+        py::arg("kernel_scale"), py::arg("bias"), py::arg("y"), py::arg("keep") = false,
+        py::call_guard<py::gil_scoped_release>(),
         "y = (q(x) @ kernel) / (s_x * kernel_scale) + bias: x's rows abs-max quantized to int8, "
-        "kernel the float32 integers of an int8-quantized kernel (ops/int8_gemm.h).");
+        "kernel the float32 integers of an int8-quantized kernel (ops/int8_gemm.h). keep: kernel "
+        "is a weight read again by later calls; its int8 form is kept on it, keyed by its write "
+        "version (the result is the same).");
 #ifdef CORENN_X86_64
   m.def("_set_int8_gemm_vnni", &cpu::set_int8_gemm_vnni, py::arg("on"),
         "Test hook: the avx512 int8 tiles with VPDPWSSD (on, where the CPU has VNNI) or VPMADDWD; "
@@ -43,6 +46,18 @@ void register_gemm(py::module_& m) {
   m.def("_packed_b_bytes",
         [](const Tensor& t) { return t.storage() ? cpu::gemm::packed_b_bytes(*t.storage()) : 0; },
         py::arg("tensor"), "Bytes of the packed copy kept on this tensor's storage (0: none).");
+  // ... and of the kept int8 kernels (cpu/int8_kept_kernel.cpp).
+  m.def("_int8_kept_stats", [] {
+    const cpu::Int8KeptStats s = cpu::int8_kept_stats();
+    py::dict d;
+    d["hits"] = s.hits;
+    d["makes"] = s.makes;
+    d["untrusted"] = s.untrusted;
+    return d;
+  });
+  m.def("_int8_kept_bytes",
+        [](const Tensor& t) { return t.storage() ? cpu::int8_kept_bytes(*t.storage()) : 0; },
+        py::arg("tensor"), "Bytes of the int8 kernel kept on this tensor's storage (0: none).");
 }
 
 }  // namespace corenn::bindings

@@ -80,18 +80,26 @@ class Storage {
   int live_exports() const { return live_exports_.load(std::memory_order_acquire); }
   bool borrowed() const { return borrowed_; }
   bool versions_trusted() const { return !borrowed_ && live_exports() == 0; }
-  // One slot for data derived from the contents, freed with the storage. Its one user is the
-  // GEMM's packed copy of a weight (cpu/gemm/packed_b_cache.cpp), which keys it by version();
-  // a second user would need a slot of its own (the slot's type is not recorded).
-  std::shared_ptr<void> derived() const {
+  // Data derived from the contents, freed with the storage: one slot per kind of derived data
+  // (DerivedSlot), each owned by one file that alone knows the slot's type and keys what it keeps
+  // by version(). Keyed slots, not one: a weight may be read by two such users (a float kernel
+  // packed for the GEMM, the same storage read as an int8 kernel), and an untyped shared slot
+  // would hand one user the other's object.
+  enum class DerivedSlot : int {
+    gemm_packed_b = 0,  // cpu/gemm/packed_b_cache.cpp: op(B) packed for the float GEMM
+    int8_kernel = 1,    // cpu/int8_kept_kernel.cpp: an int8 kernel narrowed and packed for int8_gemm.rows
+  };
+  static constexpr int kDerivedSlots = 2;
+  std::shared_ptr<void> derived(DerivedSlot which) const {
     std::lock_guard<std::mutex> lock(derived_mu_);
-    return derived_;
+    return derived_[static_cast<int>(which)];
   }
   template <class Make>
-  std::shared_ptr<void> derived_or_make(Make make) const {
+  std::shared_ptr<void> derived_or_make(DerivedSlot which, Make make) const {
     std::lock_guard<std::mutex> lock(derived_mu_);
-    if (!derived_) derived_ = make();
-    return derived_;
+    std::shared_ptr<void>& slot = derived_[static_cast<int>(which)];
+    if (!slot) slot = make();
+    return slot;
   }
 
  private:
@@ -106,7 +114,7 @@ class Storage {
   mutable std::atomic<uint64_t> version_{0};
   mutable std::atomic<int> live_exports_{0};
   mutable std::mutex derived_mu_;
-  mutable std::shared_ptr<void> derived_;
+  mutable std::shared_ptr<void> derived_[kDerivedSlots];
 };
 
 class Tensor {

@@ -4,19 +4,26 @@
 //   a (m, k) int8 row-major, b (k, n) int8 row-major, c (m, n) int32 row-major; x (m, k) and
 //   y (m, n) float32 row-major.
 //
-// The drivers split the rows of A (of x) into blocks run in parallel and hand each block to the
-// inner kernel of the active ISA (stub "int8_gemm.rows"), with A's rows and B packed as 16-bit
-// pairs when it wants them. The reference rows kernel is the plain triple loop in int32; the AVX2
-// / AVX-512 kernels (int8_gemm_avx2.cpp / _avx512*.cpp) multiply 16-bit pairs with VPMADDWD or
-// VPDPWSSD, so their products and sums are the same integers and the results the same bits.
+// B arrives as an Int8Operand, already in the form the active rows kernel (stub "int8_gemm.rows")
+// reads: int8 for the reference, 16-bit pair panels for the AVX2 / AVX-512 kernels
+// (int8_gemm_avx2.cpp / _avx512*.cpp, VPMADDWD or VPDPWSSD), so their products and sums are the
+// same integers as the reference's and the results the same bits. A layer's kernel operand is
+// kept between calls (cpu/int8_kept_kernel.cpp), else made for the call (make_operand).
 //
-// quantized_matmul quantizes a block of rows of x into a local int8 buffer (Keras' abs-max
-// quantizer in float32, in its order of operations), runs the rows kernel into a local int32
-// buffer, then dequantizes: y = float(acc) / (s_k[j] * s_x[i]) (+ bias[j]).
+// The drivers first make A's rows into the kernel's form (quantized_matmul: Keras' abs-max
+// quantizer on each row of x, float32 in its order of operations; quantize_row below, or the ISA
+// kernel's own quantize_pairs, which gives the same values), then run tasks of
+// kRowBlock rows x a range of columns in parallel: the rows kernel into a local int32 block, and
+// for quantized_matmul the dequantizing epilogue y = float(acc) / (s_k[j] * s_x[i]) (+ bias[j]).
+// The columns are split only when there are too few row blocks to keep the threads busy (batch
+// 1..100), so a small batch uses every thread too. Every element's integer sum is exact and its
+// epilogue elementwise, so any split, any thread count gives the same bits.
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
 
+#include "core/check.h"
 #include "core/parallel.h"
 #include "ops/int8_gemm.h"
 
@@ -26,56 +33,113 @@ namespace corenn::cpu {
 
 namespace {
 
-void int8_rows_ref(const int8_t* a, const int32_t* /*a_pairs*/, const int8_t* b, const int32_t* /*b_pairs*/,
-                   int32_t* c, int64_t m, int64_t k, int64_t n) {
+void int8_rows_ref(const int8_t* a, const int32_t* /*a_pairs*/, const int8_t* b, int64_t ldb,
+                   const int32_t* /*b_pairs*/, int32_t* c, int64_t ldc, int64_t m, int64_t k, int64_t n) {
   for (int64_t i = 0; i < m; ++i) {
     const int8_t* ai = a + i * k;
-    int32_t* ci = c + i * n;
+    int32_t* ci = c + i * ldc;
     std::fill(ci, ci + n, 0);
     for (int64_t p = 0; p < k; ++p) {
       const int32_t av = ai[p];
-      const int8_t* bp = b + p * n;
+      const int8_t* bp = b + p * ldb;
       for (int64_t j = 0; j < n; ++j) ci[j] += av * static_cast<int32_t>(bp[j]);
     }
   }
 }
 
-const Int8GemmRows kRowsRef{0, int8_rows_ref};
+const Int8GemmRows kRowsRef{0, int8_rows_ref, nullptr};
 
-// Rows per parallel task: about 2^16 multiply-adds each, at least one row.
-int64_t row_grain(int64_t k, int64_t n) {
-  return std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, k * n));
+// Rows per task: a multiple of every rows kernel's tile height (4 for AVX2, 6 for AVX-512).
+constexpr int64_t kRowBlock = 48;
+// Multiply-adds below which a task is not worth a thread.
+constexpr int64_t kMinTaskWork = int64_t{1} << 17;
+
+// v rounded to the nearest integer, ties to even, for |v| < 2^22. Below SSE4.1 (the x86 baseline)
+// std::nearbyint is a library call that keeps the quantizer's loop from vectorizing; adding and
+// subtracting 1.5 * 2^23 rounds the same way (the sum's unit is 1; the default rounding mode).
+// That ISA level has no FMA, so the multiply before it is never contracted into one (which would
+// round x s only once, and differently); elsewhere nearbyint is one instruction.
+inline float round_half_even(float v) {
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__SSE4_1__)
+  constexpr float kRound = 12582912.0f;
+  return (v + kRound) - kRound;
+#else
+  return std::nearbyint(v);
+#endif
 }
 
 // Keras' AbsMaxQuantizer on one row, float32: s = 127 / (max |x| + 1e-7), q = clip(round(x s)).
 // Returns s, or NaN for a row with a NaN or an infinity (its outputs are NaN).
+// The portable quantizer (the reference kernel's; the ISA kernels bring their own quantize_pairs,
+// which give the same values). Eight independent lanes for the maximum and the finiteness test
+// (x - x is 0 for a finite x, NaN otherwise; no reassociation needed); the quantizing loop, with
+// round_half_even (|x s| <= 127), is vectorized by the compiler at the baseline ISA.
 float quantize_row(const float* x, int8_t* q, int64_t k) {
-  float amax = 0.0f;
-  bool finite = true;
-  for (int64_t j = 0; j < k; ++j) {
-    const float v = std::fabs(x[j]);
-    finite = finite && std::isfinite(v);
-    amax = v > amax ? v : amax;
+  constexpr int L = 8;
+  float amax8[L] = {}, nan8[L] = {};
+  int64_t j = 0;
+  for (; j + L <= k; j += L) {
+    for (int l = 0; l < L; ++l) {
+      const float v = std::fabs(x[j + l]);
+      amax8[l] = v > amax8[l] ? v : amax8[l];
+      nan8[l] += x[j + l] - x[j + l];
+    }
   }
-  if (!finite) {
+  float amax = 0.0f, nan = 0.0f;
+  for (; j < k; ++j) {
+    const float v = std::fabs(x[j]);
+    amax = v > amax ? v : amax;
+    nan += x[j] - x[j];
+  }
+  for (int l = 0; l < L; ++l) {
+    amax = amax8[l] > amax ? amax8[l] : amax;
+    nan += nan8[l];
+  }
+  if (nan != 0.0f || !(amax <= 3.4028235e38f)) {   // nan is 0 unless a value was NaN or infinite
     std::fill(q, q + k, int8_t{0});
     return NAN;
   }
   const float s = 127.0f / (amax + 1e-7f);
-  for (int64_t j = 0; j < k; ++j) {
-    const float r = std::nearbyint(x[j] * s);   // the default rounding mode: half to even
-    q[j] = static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, r)));
+  for (int64_t i = 0; i < k; ++i) {
+    float r = round_half_even(x[i] * s);
+    r = r < -127.0f ? -127.0f : r;
+    r = r > 127.0f ? 127.0f : r;
+    q[i] = static_cast<int8_t>(static_cast<int32_t>(r));
   }
   return s;
 }
 
-const Int8GemmRows* active_rows(const int8_t* b, int64_t k, int64_t n, std::vector<int32_t>& pairs) {
-  const Int8GemmRows* rows = int8_gemm_rows_stub.cpu();
-  if (rows->nr > 0) {
-    pairs.resize(static_cast<size_t>((n + rows->nr - 1) / rows->nr * rows->nr * ((k + 1) / 2)));
-    int8_pack_pairs(b, pairs.data(), k, n, rows->nr);
+// Tasks: row blocks x column ranges of `w` columns (a multiple of the kernel's panel width), w = n
+// unless the row blocks alone are too few for the threads.
+struct Tasks {
+  int64_t row_blocks, col_groups, w;
+};
+
+Tasks plan_tasks(int64_t m, int64_t k, int64_t n, int nr) {
+  const int64_t unit = nr > 0 ? nr : 16;
+  const int64_t row_blocks = (m + kRowBlock - 1) / kRowBlock;
+  const int64_t want = int64_t{kChunksPerThread} * get_num_threads();
+  int64_t groups = 1;
+  if (row_blocks < want && n > unit) {
+    const int64_t per_block = std::min<int64_t>(m, kRowBlock) * k * n;   // work of one row block
+    groups = std::min({(want + row_blocks - 1) / row_blocks, (n + unit - 1) / unit,
+                       std::max<int64_t>(1, per_block / kMinTaskWork)});
   }
-  return rows;
+  const int64_t w = ((n + groups - 1) / groups + unit - 1) / unit * unit;
+  return Tasks{row_blocks, (n + w - 1) / w, w};
+}
+
+// Run body(i0, mb, j0, nb) over the tasks in parallel; grain: enough tasks for kMinTaskWork.
+template <class Body>
+void run_tasks(const Tasks& t, int64_t m, int64_t k, int64_t n, const Body& body) {
+  const int64_t task_work = std::max<int64_t>(1, std::min<int64_t>(m, kRowBlock) * std::min(n, t.w) * k);
+  const int64_t grain = std::max<int64_t>(1, kMinTaskWork / task_work);
+  parallel_for(0, t.row_blocks * t.col_groups, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t task = lo; task < hi; ++task) {
+      const int64_t i0 = task / t.col_groups * kRowBlock, j0 = task % t.col_groups * t.w;
+      body(i0, std::min(kRowBlock, m - i0), j0, std::min(t.w, n - j0));
+    }
+  });
 }
 
 }  // namespace
@@ -112,41 +176,137 @@ void int8_pack_pairs(const int8_t* b, int32_t* pairs, int64_t k, int64_t n, int6
 
 // ---- drivers ----------------------------------------------------------------------------------
 
-void int8_gemm(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int64_t k, int64_t n) {
-  std::vector<int32_t> pairs;
-  const Int8GemmRows* rows = active_rows(b, k, n, pairs);
-  const int32_t* pw = pairs.empty() ? nullptr : pairs.data();
-  parallel_for(0, m, row_grain(k, n), [&](int64_t lo, int64_t hi) {
-    std::vector<int32_t> apairs(rows->nr > 0 ? static_cast<size_t>((hi - lo) * ((k + 1) / 2)) : 0);
-    if (rows->nr > 0) int8_pack_row_pairs(a + lo * k, apairs.data(), hi - lo, k);
-    rows->rows(a + lo * k, apairs.data(), b, pw, c + lo * n, hi - lo, k, n);
+namespace {
+
+// b8 (k, n) int8 as the operand of `rows`: moved in (the reference), or packed into pair panels
+// and dropped.
+std::shared_ptr<Int8Operand> make_operand(std::vector<int8_t> b8, int64_t k, int64_t n, const Int8GemmRows* rows) {
+  auto out = std::make_shared<Int8Operand>();
+  out->rows = rows;
+  out->k = k;
+  out->n = n;
+  if (rows->nr > 0) {
+    out->pairs.resize(static_cast<size_t>((n + rows->nr - 1) / rows->nr * rows->nr * ((k + 1) / 2)));
+    int8_pack_pairs(b8.data(), out->pairs.data(), k, n, rows->nr);
+  } else {
+    out->b = std::move(b8);
+  }
+  return out;
+}
+
+// A float32 kernel of integers in [-127, 127] (an int8-quantized kernel) as int8; ValueError
+// naming quantized_matmul and the first value that is not such an integer. One branch-free pass
+// the compiler vectorizes (a value is clamped, NaN to -127, rounded by adding and subtracting
+// 1.5 * 2^23, and must equal what it was), then, only when that failed, a scan for the message.
+std::vector<int8_t> narrow_kernel(const float* v, int64_t count) {
+  std::vector<int8_t> out(static_cast<size_t>(count));
+  constexpr float kRound = 12582912.0f;   // 1.5 * 2^23: |clamped| <= 127, so the sum's unit is 1
+  int ok = 1;
+  for (int64_t i = 0; i < count; ++i) {
+    const float f = v[i];
+    const float g = f >= -127.0f ? (f <= 127.0f ? f : 127.0f) : -127.0f;
+    const float r = (g + kRound) - kRound;
+    ok &= r == f;
+    out[i] = static_cast<int8_t>(static_cast<int32_t>(r));
+  }
+  if (!ok) {
+    for (int64_t i = 0; i < count; ++i) {
+      const float f = v[i];
+      // the range test first (NaN fails it), so the conversion to int is defined
+      CORENN_CHECK(f >= -127.0f && f <= 127.0f && static_cast<float>(static_cast<int>(f)) == f,
+                   "quantized_matmul: kernel must hold the integers -127..127 of an int8-quantized kernel, got ",
+                   f, " at flat index ", i);
+    }
+  }
+  return out;
+}
+
+// The rows kernel on rows [i0, i0 + mb) of A (a: int8 rows, ap: their pair words) and columns
+// [j0, j0 + nb) of B, into c (mb, nb) with rows ldc apart.
+void run_rows(const Int8Operand& b, const int8_t* a, const int32_t* ap, int32_t* c, int64_t ldc, int64_t i0,
+              int64_t mb, int64_t j0, int64_t nb) {
+  const Int8GemmRows& rows = *b.rows;
+  const int64_t k = b.k, kp = (k + 1) / 2;
+  if (rows.nr > 0) {
+    rows.rows(nullptr, ap + i0 * kp, nullptr, b.n, b.pairs.data() + j0 * kp, c, ldc, mb, k, nb);
+  } else {
+    rows.rows(a + i0 * k, nullptr, b.b.data() + j0, b.n, nullptr, c, ldc, mb, k, nb);
+  }
+}
+
+// A grow-only buffer of this thread's, one per Tag: quantized_matmul's per-call buffers (x's
+// quantized rows, a task's int32 block) are reused from call to call rather than allocated: a
+// batch of 256 x 784 is 400 KB of pair words, which malloc maps afresh, page faults and all, on
+// every call. Each holds the largest size its thread has needed, until the thread ends.
+template <class T, int Tag>
+T* thread_scratch(int64_t count) {
+  thread_local std::vector<T> buffer;
+  if (buffer.size() < static_cast<size_t>(count)) buffer.resize(static_cast<size_t>(count));
+  return buffer.data();
+}
+
+}  // namespace
+
+void int8_gemm(const int8_t* a, const int8_t* b8, int32_t* c, int64_t m, int64_t k, int64_t n) {
+  const std::shared_ptr<const Int8Operand> operand =
+      make_operand(std::vector<int8_t>(b8, b8 + k * n), k, n, int8_gemm_rows_stub.cpu());
+  const Int8Operand& b = *operand;
+  const int64_t kp = (k + 1) / 2;
+  std::vector<int32_t> ap;
+  if (b.rows->nr > 0) {
+    ap.resize(static_cast<size_t>(m * kp));
+    parallel_for(0, m, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, k)),
+                 [&](int64_t lo, int64_t hi) { int8_pack_row_pairs(a + lo * k, ap.data() + lo * kp, hi - lo, k); });
+  }
+  const Tasks t = plan_tasks(m, k, n, b.rows->nr);
+  run_tasks(t, m, k, n, [&](int64_t i0, int64_t mb, int64_t j0, int64_t nb) {
+    run_rows(b, a, ap.data(), c + i0 * n + j0, n, i0, mb, j0, nb);
   });
 }
 
-void quantized_matmul(const float* x, const int8_t* kernel, const float* kernel_scale,
+void quantized_matmul(const float* x, const float* kernel_f, const Storage* keep, const float* kernel_scale,
                       const float* bias, float* y, int64_t m, int64_t k, int64_t n) {
-  std::vector<int32_t> pairs;
-  const Int8GemmRows* rows = active_rows(kernel, k, n, pairs);
-  const int32_t* pw = pairs.empty() ? nullptr : pairs.data();
-  constexpr int64_t kBlock = 32;   // rows quantized and multiplied per step
-  const int64_t blocks = (m + kBlock - 1) / kBlock;
-  parallel_for(0, blocks, std::max<int64_t>(1, row_grain(k, n) / kBlock), [&](int64_t blo, int64_t bhi) {
-    std::vector<int8_t> q(static_cast<size_t>(kBlock * k));
-    std::vector<int32_t> acc(static_cast<size_t>(kBlock * n));
-    std::vector<int32_t> qpairs(rows->nr > 0 ? static_cast<size_t>(kBlock * ((k + 1) / 2)) : 0);
-    float sx[kBlock];
-    for (int64_t blk = blo; blk < bhi; ++blk) {
-      const int64_t i0 = blk * kBlock, mb = std::min(m, i0 + kBlock) - i0;
-      for (int64_t i = 0; i < mb; ++i) sx[i] = quantize_row(x + (i0 + i) * k, q.data() + i * k, k);
-      if (rows->nr > 0) int8_pack_row_pairs(q.data(), qpairs.data(), mb, k);
-      rows->rows(q.data(), qpairs.data(), kernel, pw, acc.data(), mb, k, n);
-      for (int64_t i = 0; i < mb; ++i) {
-        float* yi = y + (i0 + i) * n;
-        const int32_t* ai = acc.data() + i * n;
-        for (int64_t j = 0; j < n; ++j) {
-          const float v = static_cast<float>(ai[j]) / (kernel_scale[j] * sx[i]);
-          yi[j] = bias ? v + bias[j] : v;
-        }
+  // The rows kernel is read once: the operand is made for it and it runs it (an ISA switch
+  // meanwhile cannot mix formats).
+  const Int8GemmRows* rows = int8_gemm_rows_stub.cpu();
+  const auto make = [&] { return make_operand(narrow_kernel(kernel_f, k * n), k, n, rows); };
+  const std::shared_ptr<const Int8Operand> operand = keep ? kept_int8_operand(*keep, rows, k, n, make) : make();
+  if (m == 0 || n == 0) return;
+  const Int8Operand& kernel = *operand;
+  const int64_t kp = (k + 1) / 2;
+  const bool pairs = kernel.rows->nr > 0;
+  // x's rows quantized once (s_x per row), as int8 rows (reference) or pair words, in this
+  // thread's scratch (the pool's threads read it; each task's block is in its own thread's)
+  int8_t* q = pairs ? nullptr : thread_scratch<int8_t, 0>(m * k);
+  int32_t* qp = pairs ? thread_scratch<int32_t, 1>(m * kp) : nullptr;
+  float* sx = thread_scratch<float, 2>(m);
+  parallel_for(0, m, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, k)), [&](int64_t lo, int64_t hi) {
+    if (pairs && kernel.rows->quantize_pairs) {
+      for (int64_t i = lo; i < hi; ++i) sx[i] = kernel.rows->quantize_pairs(x + i * k, qp + i * kp, k);
+    } else if (pairs) {
+      std::vector<int8_t> row(static_cast<size_t>(k));
+      for (int64_t i = lo; i < hi; ++i) {
+        sx[i] = quantize_row(x + i * k, row.data(), k);
+        int8_pack_row_pairs(row.data(), qp + i * kp, 1, k);
+      }
+    } else {
+      for (int64_t i = lo; i < hi; ++i) sx[i] = quantize_row(x + i * k, q + i * k, k);
+    }
+  });
+  const Tasks t = plan_tasks(m, k, n, kernel.rows->nr);
+  run_tasks(t, m, k, n, [&](int64_t i0, int64_t mb, int64_t j0, int64_t nb) {
+    int32_t* acc = thread_scratch<int32_t, 3>(mb * nb);
+    run_rows(kernel, q, qp, acc, nb, i0, mb, j0, nb);
+    for (int64_t i = 0; i < mb; ++i) {
+      float* yi = y + (i0 + i) * n + j0;
+      const int32_t* ai = acc + i * nb;
+      const float* sk = kernel_scale + j0;
+      const float s = sx[i0 + i];
+      if (bias) {
+        const float* bi = bias + j0;
+        for (int64_t j = 0; j < nb; ++j) yi[j] = static_cast<float>(ai[j]) / (sk[j] * s) + bi[j];
+      } else {
+        for (int64_t j = 0; j < nb; ++j) yi[j] = static_cast<float>(ai[j]) / (sk[j] * s);
       }
     }
   });

@@ -26,7 +26,7 @@ inline __mmask16 lane_mask(int64_t lanes) {
 // Rows [0, MR) of A (as pair words, kp per row) by one 32-column panel of B (kp x 32 words, read
 // front to back; zero past n), into C's columns [j0, j0 + 32) (masks m0 / m1 for the two halves).
 template <int MR, bool kVnni>
-void tile(const int32_t* aw, const int32_t* panel, int32_t* c, int64_t kp, int64_t n, int64_t j0,
+void tile(const int32_t* aw, const int32_t* panel, int32_t* c, int64_t kp, int64_t ldc, int64_t j0,
           __mmask16 m0, __mmask16 m1) {
   __m512i acc0[MR], acc1[MR];
   for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm512_setzero_si512();
@@ -45,31 +45,65 @@ void tile(const int32_t* aw, const int32_t* panel, int32_t* c, int64_t kp, int64
     }
   }
   for (int r = 0; r < MR; ++r) {
-    _mm512_mask_storeu_epi32(c + r * n + j0, m0, acc0[r]);
-    _mm512_mask_storeu_epi32(c + r * n + j0 + 16, m1, acc1[r]);
+    _mm512_mask_storeu_epi32(c + r * ldc + j0, m0, acc0[r]);
+    _mm512_mask_storeu_epi32(c + r * ldc + j0 + 16, m1, acc1[r]);
   }
 }
 
 // Panels outside, row tiles inside: a panel of B (kp x 32 words) comes from memory once and then
 // from cache for every row tile of the block.
 template <bool kVnni>
-void rows(const int8_t* /*a*/, const int32_t* a_pairs, const int8_t* /*b*/, const int32_t* pairs, int32_t* c,
-          int64_t m, int64_t k, int64_t n) {
+void rows(const int8_t* /*a*/, const int32_t* a_pairs, const int8_t* /*b*/, int64_t /*ldb*/, const int32_t* pairs,
+          int32_t* c, int64_t ldc, int64_t m, int64_t k, int64_t n) {
   const int64_t kp = (k + 1) / 2;
   for (int64_t j0 = 0; j0 < n; j0 += 32) {
     const int32_t* panel = pairs + (j0 / 32) * kp * 32;
     const __mmask16 m0 = lane_mask(n - j0), m1 = lane_mask(n - j0 - 16);
     int64_t i = 0;
-    for (; i + kMR <= m; i += kMR) tile<kMR, kVnni>(a_pairs + i * kp, panel, c + i * n, kp, n, j0, m0, m1);
+    for (; i + kMR <= m; i += kMR) tile<kMR, kVnni>(a_pairs + i * kp, panel, c + i * ldc, kp, ldc, j0, m0, m1);
     const int32_t* aw = a_pairs + i * kp;
-    int32_t* ci = c + i * n;
+    int32_t* ci = c + i * ldc;
     switch (m - i) {
-      case 5: tile<5, kVnni>(aw, panel, ci, kp, n, j0, m0, m1); break;
-      case 4: tile<4, kVnni>(aw, panel, ci, kp, n, j0, m0, m1); break;
-      case 3: tile<3, kVnni>(aw, panel, ci, kp, n, j0, m0, m1); break;
-      case 2: tile<2, kVnni>(aw, panel, ci, kp, n, j0, m0, m1); break;
-      case 1: tile<1, kVnni>(aw, panel, ci, kp, n, j0, m0, m1); break;
+      case 5: tile<5, kVnni>(aw, panel, ci, kp, ldc, j0, m0, m1); break;
+      case 4: tile<4, kVnni>(aw, panel, ci, kp, ldc, j0, m0, m1); break;
+      case 3: tile<3, kVnni>(aw, panel, ci, kp, ldc, j0, m0, m1); break;
+      case 2: tile<2, kVnni>(aw, panel, ci, kp, ldc, j0, m0, m1); break;
+      case 1: tile<1, kVnni>(aw, panel, ci, kp, ldc, j0, m0, m1); break;
       default: break;
     }
   }
+}
+
+// Int8GemmRows::quantize_pairs: Keras' abs-max quantizer on one row, 16 floats a step. The pair
+// words of a row are its int16 values in order (word p = q[2p] | q[2p + 1] << 16, little-endian),
+// so the quantized values are narrowed to int16 (VPMOVDW) and stored as they are; the masked
+// loads of the last step read 0 past k, which is the high half an odd k needs. Same float32
+// operations as the portable quantizer (x s by itself, rounded half to even, clipped), so the
+// same values.
+inline float quantize_pairs(const float* x, int32_t* words, int64_t k) {
+  const __m512 inf = _mm512_set1_ps(__builtin_inff());
+  __m512 vmax = _mm512_setzero_ps();
+  __mmask16 bad = 0;
+  for (int64_t j = 0; j < k; j += 16) {
+    const __m512 v = _mm512_abs_ps(_mm512_maskz_loadu_ps(lane_mask(k - j), x + j));
+    bad |= _mm512_cmp_ps_mask(v, inf, _CMP_NLT_UQ);   // infinite or NaN
+    vmax = _mm512_max_ps(vmax, v);
+  }
+  int16_t* q = reinterpret_cast<int16_t*>(words);
+  const int64_t kp = (k + 1) / 2;
+  if (bad) {
+    for (int64_t p = 0; p < kp; ++p) words[p] = 0;
+    return __builtin_nanf("");
+  }
+  const float s = 127.0f / (_mm512_reduce_max_ps(vmax) + 1e-7f);
+  const __m512 vs = _mm512_set1_ps(s), lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+  for (int64_t j = 0; j < 2 * kp; j += 16) {
+    const __mmask16 m = lane_mask(k - j);
+    __m512 r = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + j), vs),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);
+    const __m256i q16 = _mm512_cvtepi32_epi16(_mm512_cvtps_epi32(r));
+    _mm256_mask_storeu_epi16(q + j, lane_mask(2 * kp - j), q16);
+  }
+  return s;
 }

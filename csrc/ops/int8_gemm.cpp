@@ -1,5 +1,7 @@
-// Entries of int8_gemm and quantized_matmul: dtypes, shapes, devices, int8 ranges; the int8
-// operands are narrowed to int8 buffers here (see int8_gemm.h), then the stub runs.
+// Entries of int8_gemm and quantized_matmul: dtypes, shapes, devices, int8 ranges; int8_gemm's
+// operands are narrowed to int8 buffers here (see int8_gemm.h), then the stub runs;
+// quantized_matmul's kernel is checked and narrowed by its driver where it makes the kernel's int8
+// operand, which it may keep on the kernel's storage (cpu/int8_kept_kernel.cpp).
 #include "ops/int8_gemm.h"
 
 #include <cmath>
@@ -36,21 +38,6 @@ std::vector<int8_t> narrow_int32(const char* op, const char* arg, const Tensor& 
   return out;
 }
 
-// A float32 tensor of integers in [-127, 127] (an int8-quantized kernel) as int8.
-std::vector<int8_t> narrow_float(const char* op, const char* arg, const Tensor& t) {
-  const float* v = t.data<float>();
-  std::vector<int8_t> out(static_cast<size_t>(t.numel()));
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    const float f = v[i];
-    // the range test first (NaN fails it), so the conversion to int is defined
-    CORENN_CHECK(f >= -127.0f && f <= 127.0f && static_cast<float>(static_cast<int>(f)) == f, op, ": ", arg,
-                 " must hold the integers -127..127 of an int8-quantized kernel, got ", f,
-                 " at flat index ", i);
-    out[i] = static_cast<int8_t>(f);
-  }
-  return out;
-}
-
 }  // namespace
 
 void int8_gemm(const Tensor& a, const Tensor& b, const Tensor& c) {
@@ -74,7 +61,7 @@ void int8_gemm(const Tensor& a, const Tensor& b, const Tensor& c) {
 }
 
 void quantized_matmul(const Tensor& x, const Tensor& kernel, const Tensor& kernel_scale,
-                      const std::optional<Tensor>& bias, const Tensor& y) {
+                      const std::optional<Tensor>& bias, const Tensor& y, bool keep) {
   const char* op = "quantized_matmul";
   check_float32(op, "x", x);
   check_float32(op, "kernel", kernel);
@@ -99,10 +86,12 @@ void quantized_matmul(const Tensor& x, const Tensor& kernel, const Tensor& kerne
   check_no_alias(op, "y", y, "kernel", kernel);
   check_no_alias(op, "y", y, "kernel_scale", kernel_scale);
   check_depth(op, k);
-  const std::vector<int8_t> k8 = narrow_float(op, "kernel", kernel);
-  if (y.numel() == 0) return;
-  quantized_matmul_stub(y.device())(x.data<float>(), k8.data(), kernel_scale.data<float>(),
-                                    bias ? bias->data<float>() : nullptr, y.data<float>(), m, k, n);
+  // The kernel's values are checked, and it is narrowed, where the driver makes its int8 operand
+  // (see cpu::quantized_matmul): each call, or once while a kept one stands (keep). So the driver
+  // runs for an empty y too, and a bad kernel is refused whatever x's batch.
+  quantized_matmul_stub(y.device())(x.data<float>(), kernel.data<float>(), keep ? kernel.storage().get() : nullptr,
+                                    kernel_scale.data<float>(), bias ? bias->data<float>() : nullptr,
+                                    y.data<float>(), m, k, n);
 }
 
 }  // namespace corenn

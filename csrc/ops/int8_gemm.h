@@ -14,11 +14,16 @@
 // Tensors hold no int8 (core/tensor.h): the int8 operands arrive as int32 Tensors (int8_gemm's
 // A and B, test and tool use) or as a float32 Tensor of integers (quantized_matmul's kernel,
 // which is a layer weight and lives with the float32 weights); the entries check that every value
-// fits int8 and narrow them to int8 buffers before the kernel runs.
+// fits int8 and narrow them to int8 buffers before the kernel runs. quantized_matmul(keep=true)
+// (Dense's and EinsumDense's forward) keeps the kernel's narrowed, packed form on the kernel's
+// storage, keyed by its write version, instead of making it every call (cpu/int8_kept_kernel.cpp).
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
+#include <vector>
 
 #include "core/dispatch.h"
 #include "core/tensor.h"
@@ -26,31 +31,70 @@
 namespace corenn {
 
 void int8_gemm(const Tensor& a, const Tensor& b, const Tensor& c);
+// keep: `kernel` is a weight read by many calls (a layer's int8 kernel); its int8 form is kept on
+// its storage while its write version stands (cpu/int8_kept_kernel.cpp). Same bits either way.
 void quantized_matmul(const Tensor& x, const Tensor& kernel, const Tensor& kernel_scale,
-                      const std::optional<Tensor>& bias, const Tensor& y);
+                      const std::optional<Tensor>& bias, const Tensor& y, bool keep = false);
 
 // The inner per-ISA kernel (dispatch stub "int8_gemm.rows"): C (m, n) = A (m, k) B for a block of
-// rows. A and B come as given (row-major (m, k) and (k, n)) and, when `wants_pairs`, also as
+// rows and a range of columns. A comes as given (row-major (m, k)) and, when `nr` > 0, also as
 // 16-bit pairs of depth steps in int32 words, the operands of a 16-bit multiply-add pair
 // instruction (VPMADDWD / VPDPWSSD), which is exact where the 8-bit one (VPMADDUBSW) saturates:
-//   b_pairs in panels of `nr` columns (ceil(n / nr), ceil(k / 2), nr): word (s, p, j) holds
+//   a_pairs (m, ceil(k / 2)): word (i, p) = a[i, 2p] | a[i, 2p + 1] << 16 (0 past the end of k);
+//   b_pairs B in panels of `nr` columns (ceil(n / nr), ceil(k / 2), nr): word (s, p, j) holds
 //           b[2p, s nr + j] in its low int16 and b[2p + 1, s nr + j] in its high int16 (0 past
-//           the end of k or n), so a kernel reads each panel front to back;
-//   a_pairs (m, ceil(k / 2)): word (i, p) = a[i, 2p] | a[i, 2p + 1] << 16, likewise.
-// nr == 0: the kernel wants neither (the reference).
+//           the end of k or n), so a kernel reads each panel front to back; a column range
+//           starting at a multiple of nr is the panels from its first on.
+// nr == 0: the kernel reads neither pair form but b (k, n) int8 with row stride ldb (the
+// reference); nr > 0: it never reads a or b. C's rows are ldc apart.
+// quantize_pairs (nr > 0): one row x (k,) of quantized_matmul's input through Keras' abs-max
+// quantizer (see quantized_matmul above) into its a_pairs row (ceil(k / 2) words); returns s_x, or
+// NaN for a row with a NaN or an infinity (words 0). Each ISA's gives the portable one's values;
+// nullptr: the driver's portable quantizer, then int8_pack_row_pairs.
 struct Int8GemmRows {
   int nr;
-  void (*rows)(const int8_t* a, const int32_t* a_pairs, const int8_t* b, const int32_t* b_pairs,
-               int32_t* c, int64_t m, int64_t k, int64_t n);
+  void (*rows)(const int8_t* a, const int32_t* a_pairs, const int8_t* b, int64_t ldb, const int32_t* b_pairs,
+               int32_t* c, int64_t ldc, int64_t m, int64_t k, int64_t n);
+  float (*quantize_pairs)(const float* x, int32_t* words, int64_t k);
+};
+
+// An int8 B operand (k, n) in the form one rows kernel reads: b when rows->nr == 0, else only
+// its pair panels (the int8 values themselves are then not kept). Made per call by the driver, or
+// kept on a weight's storage (version: the storage's write version it was made from).
+struct Int8Operand {
+  const Int8GemmRows* rows = nullptr;
+  int64_t k = 0, n = 0;
+  std::vector<int8_t> b;        // (k, n) row-major, rows->nr == 0
+  std::vector<int32_t> pairs;   // b_pairs above, rows->nr > 0
+  uint64_t version = 0;
+  size_t bytes() const { return b.size() + pairs.size() * sizeof(int32_t); }
 };
 
 namespace cpu {
 void int8_gemm(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int64_t k, int64_t n);
-void quantized_matmul(const float* x, const int8_t* kernel, const float* kernel_scale,
+// keep: the kernel's Storage when the caller asks for its int8 form to be kept on it
+// (cpu/int8_kept_kernel.cpp), else nullptr. The kernel's values are checked where its operand is
+// made (ValueError naming quantized_matmul and the first value that is not an integer in
+// -127..127), so a kept operand, checked when it was made, is not checked again.
+void quantized_matmul(const float* x, const float* kernel, const Storage* keep, const float* kernel_scale,
                       const float* bias, float* y, int64_t m, int64_t k, int64_t n);
 // b (k, n) as Int8GemmRows' b_pairs in panels of nr columns; a (m, k) as its a_pairs
 void int8_pack_pairs(const int8_t* b, int32_t* pairs, int64_t k, int64_t n, int64_t nr);
 void int8_pack_row_pairs(const int8_t* a, int32_t* pairs, int64_t m, int64_t k);
+
+// The kept int8 kernel (cpu/int8_kept_kernel.cpp): the operand of `rows` made from `storage`'s
+// contents at its current write version, made by `make` when there is none (then kept); make's
+// exception (a value that is not an int8 integer) propagates and nothing is kept. While the
+// storage's versions cannot vouch for its contents (a live writable export, borrowed memory)
+// nothing is kept and every call makes its own.
+std::shared_ptr<const Int8Operand> kept_int8_operand(const Storage& storage, const Int8GemmRows* rows,
+                                                     int64_t k, int64_t n,
+                                                     const std::function<std::shared_ptr<Int8Operand>()>& make);
+struct Int8KeptStats {
+  uint64_t hits, makes, untrusted;
+};
+Int8KeptStats int8_kept_stats();
+size_t int8_kept_bytes(const Storage& storage);   // 0 when nothing is kept
 }  // namespace cpu
 
 using Int8GemmFn = decltype(&cpu::int8_gemm);

@@ -260,11 +260,13 @@ def int8_gemm(a, b, out=None):
     return c
 
 
-def quantized_matmul(x, kernel, kernel_scale, bias=None, out=None):
+def quantized_matmul(x, kernel, kernel_scale, bias=None, out=None, keep=False):
     """Keras 3's int8 Dense product: y = (q(x) @ kernel) / (s_x * kernel_scale) + bias, with x
     (M, K) float32 quantized per row (s_x = 127 / (max|x| + 1e-7), q = clip(round(x s_x), -127,
     127)), ``kernel`` (K, N) float32 holding the integers -127..127 of the int8 kernel,
-    ``kernel_scale`` (N,), ``bias`` (N,) or None; y (M, N) float32."""
+    ``kernel_scale`` (N,), ``bias`` (N,) or None; y (M, N) float32. ``keep``: the kernel is a
+    weight that later calls read again (a layer's); its int8 form is kept on it while its write
+    version stands (cpu/int8_kept_kernel.cpp), which gives the same bits faster."""
     op = "quantized_matmul"
     x = x if type(x) is Tensor else as_tensor(x, op, "x")
     kernel = kernel if type(kernel) is Tensor else as_tensor(kernel, op, "kernel")
@@ -275,7 +277,7 @@ def quantized_matmul(x, kernel, kernel_scale, bias=None, out=None):
         raise ValueError(f"{op}: x and kernel must be matrices, got shapes {tuple(x.shape)} and "
                          f"{tuple(kernel.shape)}")
     y = _out(out, (x.shape[0], kernel.shape[1]), op, device=x.device)
-    _C.quantized_matmul(x, kernel, kernel_scale, bias, y)
+    _C.quantized_matmul(x, kernel, kernel_scale, bias, y, bool(keep))
     return y
 
 
@@ -2719,6 +2721,8 @@ del _name, _LAYERS_A
 _gemm = _C.gemm                                   # a, b, c, trans_a, trans_b, alpha, beta, bias, act[, keep_b_packed]
 _packed_b_stats = _C._packed_b_stats               # the packed-weight cache's counters (tests)
 _packed_b_bytes = _C._packed_b_bytes               # bytes kept packed on a Tensor's storage
+_int8_kept_stats = _C._int8_kept_stats             # the kept int8 kernels' counters (tests)
+_int8_kept_bytes = _C._int8_kept_bytes             # bytes of the int8 kernel kept on a Tensor's storage
 _bias_grad = _C.bias_grad                         # dy, db
 _activation_backward = _C.activation_backward     # kind, x, y, dy, dx, alpha
 _reshape = Tensor.reshape   # t, [dims] (-1: the rest): the C++ view, before _tensor_numpy gives

@@ -161,3 +161,63 @@ def test_avx512_tiles_with_and_without_vnni_are_exact(rng):
     finally:
         _C._set_int8_gemm_vnni(True)
         _C.set_isa(old)
+
+
+# ---- the drivers' tasks (row blocks x column ranges) and the ISA quantizers --------------------
+
+@pytest.mark.parametrize("m,k,n", [(1, 300, 500), (3, 784, 256), (50, 129, 97), (200, 64, 33), (97, 31, 300)])
+def test_column_split_and_thread_counts_give_the_same_bits(isa, rng, m, k, n):
+    """Few rows: the driver splits the columns over the threads (panel-aligned ranges); any split
+    gives the exact integers, and quantized_matmul the same bits at 1 and 2 threads."""
+    import corenn
+    a, b = _int8(rng, (m, k)), _int8(rng, (k, n))
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    q = rng.integers(-127, 128, size=(k, n)).astype(np.float32)
+    ks = rng.uniform(10, 200, size=n).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    old, outs = corenn.get_num_threads(), []
+    try:
+        for threads in (1, 2):
+            corenn.set_num_threads(threads)
+            np.testing.assert_array_equal(np.asarray(kernels.int8_gemm(a, b)), _ref(a, b))
+            outs.append(np.asarray(kernels.quantized_matmul(x, q, ks, bias)).copy())
+    finally:
+        corenn.set_num_threads(old)
+    assert outs[0].tobytes() == outs[1].tobytes()
+    np.testing.assert_allclose(outs[0], _quantized_ref(x, q, ks, bias), rtol=2e-6, atol=1e-6)
+
+
+def test_quantizer_rounds_half_to_even_and_clips_on_every_isa(isa):
+    """With max |x| = 127 the row scale is exactly 1 (127 + 1e-7 rounds to 127 in float32), so
+    through an identity kernel of scale 1 the output is q(x) itself: ties go to even, every row
+    length (the ISA quantizers' 16- and 8-wide steps and their tails) and odd k included."""
+    ties = np.array([2.5, -2.5, 3.5, 0.5, -0.5, 1.5, -126.5, 126.5, 0.49999997, 7.0], np.float32)
+    for k in range(1, 41):
+        x = np.resize(ties, k).astype(np.float32)
+        x[k // 2] = 127.0 if k % 3 else -127.0
+        y = np.asarray(kernels.quantized_matmul(x[None], np.eye(k, dtype=np.float32), np.ones(k, np.float32)))
+        np.testing.assert_array_equal(y[0], np.rint(x), err_msg=f"k={k}")
+
+
+def test_non_finite_values_anywhere_in_a_row_give_nan_on_every_isa(isa):
+    k = 37
+    q = np.eye(k, 3, dtype=np.float32)
+    for pos in (0, 3, 15, 16, 31, 33, 36):
+        for bad in (np.nan, np.inf, -np.inf):
+            x = np.ones((2, k), np.float32)
+            x[1, pos] = bad
+            y = np.asarray(kernels.quantized_matmul(x, q, np.ones(3, np.float32)))
+            assert np.isnan(y[1]).all() and np.isfinite(y[0]).all(), (pos, bad)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, -128.0, 127.5, -1e30, 1e-30])
+def test_quantized_matmul_kernel_check_names_the_first_bad_value(bad):
+    """The kernel is checked in one vectorized pass, then scanned for the message: every kind of
+    bad value is refused, with its flat index; -0.0 is the integer 0."""
+    k = np.ones((3, 40), np.float32)
+    k[2, 17] = bad
+    with pytest.raises(ValueError, match="quantized_matmul: kernel must hold the integers.* at flat index 97"):
+        kernels.quantized_matmul(np.ones((2, 3), np.float32), k, np.ones(40, np.float32))
+    y = kernels.quantized_matmul(np.ones((2, 3), np.float32), np.full((3, 40), -0.0, np.float32),
+                                 np.ones(40, np.float32))
+    np.testing.assert_array_equal(np.asarray(y), np.zeros((2, 40), np.float32))

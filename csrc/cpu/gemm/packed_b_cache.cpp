@@ -5,7 +5,7 @@
 // the session is made. A caller that knows B is such a weight (gemm(..., keep_b_packed=true))
 // gets the packing done once and reused for as long as the weight is unchanged.
 //
-// Never stale: an entry is keyed by the storage (it lives in the storage's derived slot, so it
+// Never stale: an entry is keyed by the storage (it lives in the storage's gemm_packed_b derived slot, so it
 // is freed with the weight), the storage's write version (Storage::version: every op entry that
 // writes the storage bumps it in check_writable, and so does the end of every writable NumPy or
 // DLPack export) and the kernel set, depth step, shape, leading dimension and transpose it was
@@ -40,9 +40,9 @@ struct Slot {
 std::atomic<uint64_t> n_hits{0}, n_packs{0}, n_first_sights{0}, n_untrusted{0};
 
 std::shared_ptr<Slot> slot_of(const Storage& storage, bool create) {
-  std::shared_ptr<void> slot = storage.derived();
+  std::shared_ptr<void> slot = storage.derived(Storage::DerivedSlot::gemm_packed_b);
   if (!slot && create) {
-    slot = storage.derived_or_make([] { return std::make_shared<Slot>(); });
+    slot = storage.derived_or_make(Storage::DerivedSlot::gemm_packed_b, [] { return std::make_shared<Slot>(); });
   }
   return std::static_pointer_cast<Slot>(slot);
 }

@@ -282,8 +282,10 @@ class EinsumDense(Int8Quantizable, LoRA, ActivatedLayer):
         product = z if direct else self._buffer("product", [out_shape[i] for i in plan.product_order])
         if self._quantized is not None:   # plan.batch is empty (_check_quantizable)
             fused_bias = self.bias.reshape([n]) if plan.bias_in_gemm else None
+            # keep: w_t is the kernel itself (not a buffer transposed into this call), so its int8
+            # form can be kept on it while its write version stands
             kernels.quantized_matmul(x_t.reshape([m, k]), w_t.reshape([k, n]), self.kernel_scale.reshape([n]),
-                                     fused_bias, out=product.reshape([m, n]))
+                                     fused_bias, out=product.reshape([m, n]), keep=w_t is self.kernel)
             if self._fused and self.activation.name == "relu":   # _activate expects the epilogue's relu
                 kernels.activation_forward("relu", product, out=product)
         elif plan.batch:
