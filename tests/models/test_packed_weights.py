@@ -370,3 +370,27 @@ def test_kept_weights_read_the_activations_in_place_with_the_same_bits(isa, m, k
         np.testing.assert_allclose(again, ref.gemm(x.astype(np.float64), w, bias=b), rtol=1e-4, atol=1e-4)
     finally:
         corenn._C.set_isa(prev)
+
+
+def test_einsum_dense_keeps_its_kernel_packed_and_never_stale():
+    """EinsumDense (MultiHeadAttention's projections) keeps its kernel packed between predicts
+    when the equation needs no transpose of it, and computes with new values after a write."""
+    corenn.utils.set_random_seed(3)
+    inp = L.Input(shape=(6, 8))
+    layer = L.EinsumDense("abc,cde->abde", output_shape=(None, 2, 5), bias_axes="de")
+    model = corenn.Model(inp, layer(inp))
+    x = np.random.default_rng(2).standard_normal((4, 6, 8)).astype(np.float32)
+
+    def want():
+        w, b = (np.asarray(v, np.float64) for v in layer.get_weights())
+        return np.einsum("abc,cde->abde", x.astype(np.float64), w) + b
+
+    for _ in range(3):
+        np.testing.assert_allclose(model.predict(x, verbose=0), want(), rtol=1e-5, atol=1e-5)
+    assert kernels._packed_b_bytes(layer.kernel) > 0
+    hits = _stats()["hits"]
+    model.predict(x, verbose=0)
+    assert _stats()["hits"] > hits
+    w, b = layer.get_weights()
+    layer.set_weights([w * -2.0, b])
+    np.testing.assert_allclose(model.predict(x, verbose=0), want(), rtol=1e-5, atol=1e-5)

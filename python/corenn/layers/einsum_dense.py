@@ -294,8 +294,11 @@ class EinsumDense(Int8Quantizable, LoRA, ActivatedLayer):
         else:
             fused_bias = self.bias.reshape([n]) if plan.bias_in_gemm else None
             act = "relu" if self._fused and self.activation.name == "relu" else "none"
+            # keep_b_packed when w_t is the kernel itself (no transpose into a buffer, no LoRA
+            # sum): its packed panels are kept on its storage while its write version stands, as
+            # Dense's are (a MultiHeadAttention's projections at predict)
             kernels._gemm(x_t.reshape([m, k]), w_t.reshape([k, n]), product.reshape([m, n]), False, False,
-                          1.0, 0.0, fused_bias, act)
+                          1.0, 0.0, fused_bias, act, w_t is self.kernel)
         if not direct:
             kernels.transpose(product, plan.out_perm, out=z)
         if self.bias is not None and not plan.bias_in_gemm:
