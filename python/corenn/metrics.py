@@ -1698,7 +1698,16 @@ def resolve(identifier, loss=None, y_true_ndim=None, y_pred_shape=None, y_true_l
         return cls(name=identifier)
     if isinstance(identifier, Metric):
         # a fresh copy per use so training and validation keep separate totals
-        return type(identifier).from_config(identifier.get_config())
+        try:
+            config = identifier.get_config()
+        except (ValueError, TypeError, NotImplementedError):
+            # a metric that cannot be saved (a MeanMetricWrapper of an unregistered function) still
+            # compiles, as in Keras: an emptied copy of the instance
+            import copy
+            fresh = copy.deepcopy(identifier)
+            fresh.reset_state()
+            return fresh
+        return type(identifier).from_config(config)
     return _to_metric(identifier)
 
 
