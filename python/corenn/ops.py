@@ -99,6 +99,10 @@ def stop_gradient(x):
 def cast(x, dtype):
     from .dtypes import storage_dtype
     store = storage_dtype(dtype, "ops.cast")
+    if type(x).__name__ == "SparseTensor":
+        from .sparse import SparseTensor
+        if isinstance(x, SparseTensor):   # Keras (and tf.cast): the values cast, the sparsity kept
+            return SparseTensor(x.indices, cast(x.values, dtype), x.dense_shape)
     a = np.asarray(x).astype(np.dtype(str(dtype))).astype(store, copy=False)   # the values of dtype
     out = Tensor.from_numpy(_c_array(a))
     if a.dtype == np.float32 and isinstance(x, Tensor):
