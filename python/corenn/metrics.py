@@ -247,6 +247,12 @@ class _Counting(Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = _as_pred(y_pred)
         y_true = self._labels(y_true)
+        if self.kind == "binary" and np.size(y_true) < y_pred.size:
+            # a label that broadcasts (the GAN examples' update_state(1.0, predictions)), as in Keras
+            try:
+                y_true = np.ascontiguousarray(np.broadcast_to(np.asarray(y_true, np.float32), tuple(y_pred.shape)))
+            except ValueError:
+                pass   # the kernel names the shapes
         if sample_weight is None:
             self.total += kernels.accuracy_count(self.kind, y_pred, y_true, **self._kwargs())
             self.count += self._n(y_pred)

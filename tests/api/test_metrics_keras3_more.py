@@ -388,3 +388,21 @@ def test_mean_metric_wrapper_of_an_unregistered_function_compiles_and_fits(rng):
     np.testing.assert_allclose(result["max_abs"], np.abs(pred - y).max(1).mean(), rtol=1e-5)
     history = model.fit(x, y, batch_size=8, epochs=2, validation_data=(x, y), verbose=0)
     assert "val_max_abs" in history.history and np.isfinite(history.history["max_abs"]).all()
+
+
+def test_binary_accuracy_broadcasts_a_scalar_label(rng):
+    """BinaryAccuracy().update_state(1.0, predictions) (the GAN examples' real/fake accuracies):
+    the label broadcasts over the predictions, as in Keras; weighted and unweighted, against a
+    float64 count."""
+    pred = rng.uniform(size=(12, 1)).astype(np.float32)
+    m = metrics.BinaryAccuracy()
+    m.update_state(1.0, pred)
+    m.update_state(np.zeros((1,), np.float32), pred)
+    ref = ((pred > 0.5).sum() + (pred <= 0.5).sum()) / 24.0
+    np.testing.assert_allclose(float(m.result()), ref, rtol=1e-6)
+    w = rng.uniform(size=12).astype(np.float32)
+    m = metrics.BinaryAccuracy()
+    m.update_state(1.0, pred, sample_weight=w)
+    np.testing.assert_allclose(float(m.result()), float(((pred[:, 0] > 0.5) * w).sum() / w.sum()), rtol=1e-5)
+    with pytest.raises(ValueError, match="shape"):
+        metrics.BinaryAccuracy().update_state(np.ones(5, np.float32), pred)
