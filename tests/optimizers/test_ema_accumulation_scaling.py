@@ -191,7 +191,8 @@ def test_exclude_from_weight_decay_matches_keras_sgd_numbers():
     """SGD(0.1, weight_decay=0.5) with a zero gradient: the decayed variable shrinks by
     lr * wd, the excluded one stays (Keras 3's numbers)."""
     from corenn import keras
-    decayed, kept = keras.Variable(np.ones(3, np.float32), name="kernel"), keras.Variable(np.ones(3, np.float32), name="bias")
+    decayed = keras.Variable(np.ones(3, np.float32), name="kernel")
+    kept = keras.Variable(np.ones(3, np.float32), name="bias")
     opt = optimizers.SGD(0.1, weight_decay=0.5)
     opt.exclude_from_weight_decay(var_names=["bias"])
     opt.apply_gradients([(np.zeros(3, np.float32), decayed), (np.zeros(3, np.float32), kept)])
