@@ -34,8 +34,13 @@ __all__ = ["Initializer", "VarianceScaling", "GlorotUniform", "GlorotNormal", "H
 _TRUNCATED_STD = 0.87962566103423978
 
 
-def compute_fans(shape):
+def compute_fans(shape, input_axes=None, output_axes=None):
+    """(fan_in, fan_out) of a weight: with ``input_axes`` and ``output_axes`` (Keras 3.15: an
+    EinsumDense kernel names them) the products of those axes' sizes; otherwise a (in, out)
+    kernel's sizes, a convolution kernel's channels times its receptive field."""
     shape = tuple(int(d) for d in shape)
+    if input_axes is not None and output_axes is not None:
+        return math.prod(shape[a] for a in input_axes), math.prod(shape[a] for a in output_axes)
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -96,8 +101,12 @@ def _truncated_normal(rng, shape, stddev, mean=0.0):
 
 
 class VarianceScaling(Initializer):
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
+                 input_axes=None, output_axes=None):
         super().__init__(seed)
+        # the kernel axes that are input / output units (Keras 3.15; EinsumDense sets them)
+        self.input_axes = None if input_axes is None else [int(a) for a in input_axes]
+        self.output_axes = None if output_axes is None else [int(a) for a in output_axes]
         if scale <= 0:
             raise ValueError(f"VarianceScaling: scale must be positive, got {scale}")
         if mode not in ("fan_in", "fan_out", "fan_avg"):
@@ -108,7 +117,7 @@ class VarianceScaling(Initializer):
         self.distribution = "truncated_normal" if distribution == "normal" else distribution
 
     def _generate(self, shape, rng):
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         variance = self.scale / max(1.0, n)
         if self.distribution == "uniform":
@@ -120,18 +129,33 @@ class VarianceScaling(Initializer):
 
     def get_config(self):
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
-                "seed": self.seed}
+                "seed": self.seed, **self._axes_config()}
+
+    def _axes_config(self):
+        """input_axes / output_axes, in the config only when set (Keras writes them as null)."""
+        return {k: v for k, v in (("input_axes", self.input_axes), ("output_axes", self.output_axes))
+                if v is not None}
+
+    def with_axes(self, input_axes, output_axes):
+        """This initializer for a kernel whose input / output unit axes are given (Keras 3.15's
+        EinsumDense build): a copy with those axes, unless it already has its own."""
+        if self.input_axes is not None and self.output_axes is not None:
+            return self
+        import copy
+        out = copy.copy(self)
+        out.input_axes, out.output_axes = list(input_axes), list(output_axes)
+        return out
 
 
 def _variance_scaling(name, scale, mode, distribution, doc):
     class _Init(VarianceScaling):
         __doc__ = doc
 
-        def __init__(self, seed=None):
-            super().__init__(scale, mode, distribution, seed)
+        def __init__(self, seed=None, input_axes=None, output_axes=None):
+            super().__init__(scale, mode, distribution, seed, input_axes, output_axes)
 
         def get_config(self):
-            return {"seed": self.seed}
+            return {"seed": self.seed, **self._axes_config()}
 
     _Init.__name__ = _Init.__qualname__ = name
     return _Init

@@ -247,6 +247,12 @@ class _Counting(Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = _as_pred(y_pred)
         y_true = self._labels(y_true)
+        if self.kind == "binary" and np.size(y_true) < y_pred.size:
+            # a label that broadcasts (the GAN examples' update_state(1.0, predictions)), as in Keras
+            try:
+                y_true = np.ascontiguousarray(np.broadcast_to(np.asarray(y_true, np.float32), tuple(y_pred.shape)))
+            except ValueError:
+                pass   # the kernel names the shapes
         if sample_weight is None:
             self.total += kernels.accuracy_count(self.kind, y_pred, y_true, **self._kwargs())
             self.count += self._n(y_pred)
@@ -1698,7 +1704,16 @@ def resolve(identifier, loss=None, y_true_ndim=None, y_pred_shape=None, y_true_l
         return cls(name=identifier)
     if isinstance(identifier, Metric):
         # a fresh copy per use so training and validation keep separate totals
-        return type(identifier).from_config(identifier.get_config())
+        try:
+            config = identifier.get_config()
+        except (ValueError, TypeError, NotImplementedError):
+            # a metric that cannot be saved (a MeanMetricWrapper of an unregistered function) still
+            # compiles, as in Keras: an emptied copy of the instance
+            import copy
+            fresh = copy.deepcopy(identifier)
+            fresh.reset_state()
+            return fresh
+        return type(identifier).from_config(config)
     return _to_metric(identifier)
 
 

@@ -99,6 +99,10 @@ def stop_gradient(x):
 def cast(x, dtype):
     from .dtypes import storage_dtype
     store = storage_dtype(dtype, "ops.cast")
+    if type(x).__name__ == "SparseTensor":
+        from .sparse import SparseTensor
+        if isinstance(x, SparseTensor):   # Keras (and tf.cast): the values cast, the sparsity kept
+            return SparseTensor(x.indices, cast(x.values, dtype), x.dense_shape)
     a = np.asarray(x).astype(np.dtype(str(dtype))).astype(store, copy=False)   # the values of dtype
     out = Tensor.from_numpy(_c_array(a))
     if a.dtype == np.float32 and isinstance(x, Tensor):
@@ -1317,8 +1321,26 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
 
 
 def map(f, xs):  # noqa: A001 - Keras' name
-    n = int(xs.shape[0]) if hasattr(xs, "shape") else len(xs)
-    return stack([f(xs[i]) for i in range(n)], axis=0)
+    """f on each slice along axis 0 of xs, results stacked. xs may be a structure of tensors (a
+    tuple, dict ...): f then gets the same structure of slices, and a structure of results
+    stacks field by field, as in Keras."""
+    from . import tree
+    if not tree.is_nested(xs):
+        n = int(xs.shape[0]) if hasattr(xs, "shape") else len(xs)
+        return stack([f(xs[i]) for i in range(n)], axis=0)
+    flat = [convert_to_tensor(x) for x in tree.flatten(xs)]
+    sizes = {int(x.shape[0]) if x.ndim else -1 for x in flat}
+    if not flat or -1 in sizes or len(sizes) != 1:
+        raise ValueError(f"ops.map: every tensor in xs needs the same leading axis to map over, got shapes "
+                         f"{[tuple(x.shape) for x in flat]}")
+    n = sizes.pop()
+    results = [f(tree.pack_sequence_as(xs, [x[i] for x in flat])) for i in range(n)]
+    if not results:
+        raise ValueError("ops.map: xs has no entries along axis 0 (the result's shape is unknown)")
+    if not tree.is_nested(results[0]):
+        return stack(results, axis=0)
+    columns = zip(*[tree.flatten(r) for r in results])
+    return tree.pack_sequence_as(results[0], [stack([convert_to_tensor(v) for v in c], axis=0) for c in columns])
 
 
 def vectorized_map(function, elements):

@@ -25,7 +25,10 @@ class SparseTensor:
         idx = np.asarray(indices)
         if idx.dtype.kind not in "iu" and idx.size:
             raise TypeError(f"SparseTensor: indices must be integers, got dtype {idx.dtype}")
-        self.indices = idx.astype(np.int64).reshape(-1, len(self.dense_shape))
+        rank = len(self.dense_shape)
+        # a scalar SparseTensor (a row of a 1-D one) has (0 or 1, 0) indices
+        self.indices = idx.astype(np.int64).reshape(-1, rank) if rank else \
+            idx.astype(np.int64).reshape(len(idx) if idx.ndim else 0, 0)
         if isinstance(values, kernels.Tensor) and str(values.dtype).startswith("float"):
             self.values = values          # kept as a Tensor: ops on the values stay differentiable
         else:
@@ -124,7 +127,11 @@ def to_dense(sp_input, default_value=None, validate_indices=True, name=None):
         return strings.wrap(dense)
     dense = np.full(sp_input.shape, 0 if default_value is None else default_value, dtype=sp_input.values.dtype)
     if len(sp_input.indices):
-        dense[tuple(sp_input.indices.T)] = sp_input.values
+        values = np.asarray(sp_input.values)
+        dense[tuple(sp_input.indices.T)] = values if dense.ndim else values[0]   # a scalar's one entry
+    if not dense.ndim:
+        from . import ops
+        return ops.convert_to_tensor(dense)
     return kernels.as_tensor(np.ascontiguousarray(dense))
 
 

@@ -369,3 +369,40 @@ def test_pearson_and_concordance_correlation(rng):
     k.update_state([[0, 1, 0.5], [1, 1, 0.2]], [[0.1, 0.9, 0.5], [1, 0.9, 0.2]])
     assert abs(k.result() - 0.9816320385426076) < 1e-6
     assert metrics.get({"class_name": "PearsonCorrelation", "config": col.get_config()}).axis == 0
+
+
+def test_mean_metric_wrapper_of_an_unregistered_function_compiles_and_fits(rng):
+    """Keras compiles a MeanMetricWrapper around any function; corenn copies compile's metrics
+    per use, and a wrapper that cannot be saved is copied as an instance: its value in fit is the
+    mean over the batches of the function, as a float64 replay gives."""
+    def max_abs_error(y_true, y_pred):
+        return keras.ops.max(keras.ops.abs(y_true - y_pred), axis=-1)
+
+    x = rng.normal(size=(32, 3)).astype(np.float32)
+    y = rng.normal(size=(32, 2)).astype(np.float32)
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2)])
+    wrapper = metrics.MeanMetricWrapper(fn=max_abs_error, name="max_abs")
+    model.compile(optimizer="sgd", loss="mse", metrics=[wrapper])
+    result = model.evaluate(x, y, batch_size=8, return_dict=True, verbose=0)
+    pred = model.predict(x, verbose=0).astype(np.float64)
+    np.testing.assert_allclose(result["max_abs"], np.abs(pred - y).max(1).mean(), rtol=1e-5)
+    history = model.fit(x, y, batch_size=8, epochs=2, validation_data=(x, y), verbose=0)
+    assert "val_max_abs" in history.history and np.isfinite(history.history["max_abs"]).all()
+
+
+def test_binary_accuracy_broadcasts_a_scalar_label(rng):
+    """BinaryAccuracy().update_state(1.0, predictions) (the GAN examples' real/fake accuracies):
+    the label broadcasts over the predictions, as in Keras; weighted and unweighted, against a
+    float64 count."""
+    pred = rng.uniform(size=(12, 1)).astype(np.float32)
+    m = metrics.BinaryAccuracy()
+    m.update_state(1.0, pred)
+    m.update_state(np.zeros((1,), np.float32), pred)
+    ref = ((pred > 0.5).sum() + (pred <= 0.5).sum()) / 24.0
+    np.testing.assert_allclose(float(m.result()), ref, rtol=1e-6)
+    w = rng.uniform(size=12).astype(np.float32)
+    m = metrics.BinaryAccuracy()
+    m.update_state(1.0, pred, sample_weight=w)
+    np.testing.assert_allclose(float(m.result()), float(((pred[:, 0] > 0.5) * w).sum() / w.sum()), rtol=1e-5)
+    with pytest.raises(ValueError, match="shape"):
+        metrics.BinaryAccuracy().update_state(np.ones(5, np.float32), pred)

@@ -132,6 +132,37 @@ def test_initializers_statistics_and_seeding():
     assert initializers.compute_fans((3, 3, 4, 8)) == (36, 72)
 
 
+def test_einsum_kernel_fans_follow_their_input_and_output_axes():
+    """Keras 3.15: VarianceScaling takes input_axes / output_axes, and EinsumDense (with the
+    attention layers built on it) passes its kernel's: fan_in is the product of the axes that are
+    contracted with the input, fan_out of those the output keeps. A glorot_uniform kernel then
+    fills U(-l, l), l = sqrt(6 / (fan_in + fan_out)); 4096 draws reach within 1% of l."""
+    from corenn import keras
+    assert initializers.compute_fans((32, 4, 8), [0], [1, 2]) == (32, 32)
+    assert initializers.compute_fans((4, 8, 32), [0, 1], [2]) == (32, 32)
+    init = initializers.GlorotUniform(seed=1, input_axes=[0], output_axes=[1, 2])
+    assert initializers.get(initializers.serialize(init)).output_axes == [1, 2]
+
+    def check(w, fan_in, fan_out):
+        w, limit = np.abs(np.asarray(w)), np.sqrt(6.0 / (fan_in + fan_out))
+        assert w.max() <= limit * (1 + 1e-6) and w.max() > 0.99 * limit, (w.max(), limit)
+
+    layer = keras.layers.EinsumDense("abc,cde->abde", output_shape=(None, 16, 16), bias_axes="de")
+    layer.build((None, 5, 16))
+    check(layer.kernel, 16, 256)                      # the rank-3 rule would give (256, 4096)
+    mha = keras.layers.MultiHeadAttention(num_heads=4, key_dim=16)
+    mha.build((None, 3, 64), (None, 3, 64))
+    check(mha.query_kernel, 64, 64)
+    check(mha.output_kernel, 64, 64)
+    gqa = keras.layers.GroupQueryAttention(head_dim=16, num_query_heads=4, num_key_value_heads=2)
+    gqa.build((None, 3, 64), (None, 3, 64))
+    check(gqa.key_kernel, 64, 32)
+    own = keras.layers.MultiHeadAttention(num_heads=4, key_dim=16, kernel_initializer=initializers.GlorotUniform(
+        input_axes=[0, 1, 2], output_axes=[]))    # axes the user gave are kept
+    own.build((None, 3, 64), (None, 3, 64))
+    check(own.query_kernel, 64 * 64, 1)
+
+
 def test_regularizers(rng):
     w = rng.normal(size=(3, 4)).astype(np.float32)
     assert regularizers.L2()(w) == pytest.approx(0.01 * (w.astype(np.float64) ** 2).sum(), rel=1e-5)

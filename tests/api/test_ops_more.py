@@ -1064,3 +1064,18 @@ def test_argmax_argmin_default_to_the_flattened_array_and_eye_takes_k():
                                   np.argmin(x, axis=-1, keepdims=True))
     np.testing.assert_array_equal(np.asarray(kops.eye(3, 4, k=1)), np.eye(3, 4, k=1))
     np.testing.assert_array_equal(np.asarray(kops.eye(3)), np.eye(3))
+
+
+def test_map_over_a_structure_of_tensors(rng):
+    """keras.ops.map / vectorized_map take a tuple or dict of tensors (the slices come as the same
+    structure) and stack a structure of results field by field, as Keras does."""
+    a, b = rng.normal(size=(5, 3)).astype(np.float32), rng.normal(size=(5,)).astype(np.float32)
+    out = ops.vectorized_map(lambda ab: (ab[0] * ab[1], ops.sum(ab[0])), (a, b))
+    assert isinstance(out, tuple) and len(out) == 2
+    np.testing.assert_allclose(np.asarray(out[0]), a * b[:, None], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(out[1]), a.sum(1), rtol=1e-5)
+    out = ops.map(lambda d: {"s": d["x"] + d["y"]}, {"x": a, "y": 2 * a})
+    np.testing.assert_allclose(np.asarray(out["s"]), 3 * a, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(ops.map(lambda r: r * 2.0, a)), 2 * a, rtol=1e-6)
+    with pytest.raises(ValueError, match="ops.map.*leading axis"):
+        ops.map(lambda ab: ab[0], (a, b[:4]))

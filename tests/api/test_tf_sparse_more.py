@@ -151,3 +151,26 @@ def test_softmax_and_reduce_sum_gradients_reach_tensor_values():
     np.testing.assert_allclose(np.asarray(tape.gradient(loss, vals)), want, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(np.asarray(tape.gradient(total, vals)), [1, 1, 1])
     np.testing.assert_allclose(np.asarray(tape.gradient(dense_loss, vals)), [0, 2, 7])
+
+
+def test_cast_keeps_a_sparse_tensor_sparse():
+    """tf.cast / keras.ops.cast of a SparseTensor cast its values and keep its indices (the
+    handwriting example casts tf.sparse.from_dense(labels) to int64 before tf.edit_distance)."""
+    from corenn.keras import ops
+    dense = np.array([[1.7, 0.0, -2.2], [0.0, 0.0, 3.0]], np.float32)
+    st = SP.from_dense(dense)
+    for cast in (tf.cast, ops.cast):
+        out = cast(st, "int64")
+        assert isinstance(out, tf.SparseTensor) and np.asarray(out.values).dtype == np.int64
+        np.testing.assert_array_equal(np.asarray(out.indices), np.asarray(st.indices))
+        np.testing.assert_array_equal(np.asarray(SP.to_dense(out)), dense.astype(np.int64))
+
+
+def test_rows_of_a_1d_sparse_tensor_are_scalars():
+    """Indexing a 1-D SparseTensor gives rank-0 SparseTensors (as slicing it in tf.data does),
+    whose to_dense is the entry or 0."""
+    st = SP.from_dense(np.array([5, 0, 7], np.int64))
+    rows = [st[i] for i in range(3)]
+    assert all(r.shape == () for r in rows)
+    assert [np.asarray(SP.to_dense(r)).tolist() for r in rows] == [5, 0, 7]
+    assert [len(np.asarray(r.indices)) for r in rows] == [1, 0, 1]

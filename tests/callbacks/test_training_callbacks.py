@@ -184,13 +184,15 @@ def test_csv_logger_append_separator_and_partial_row(tmp_path):
     _fit([CSVLogger(path, separator=";")], epochs=2)
     _fit([CSVLogger(path, separator=";", append=True)], epochs=1)
     rows = _read_csv(path, ";")
-    assert rows[0] == ["epoch", "loss"] and [r[0] for r in rows] == ["epoch", "0", "1", "0"]
+    # Keras' columns: val_<key> even without validation ('NA')
+    assert rows[0] == ["epoch", "loss", "val_loss"] and [r[0] for r in rows] == ["epoch", "0", "1", "0"]
+    assert [r[2] for r in rows[1:]] == ["NA"] * 3
     with open(path, "a") as f:
         f.write("1;0.12")  # a row cut short by a crash of the machine
     with pytest.warns(RuntimeWarning, match="CSVLogger: .*partial row"):
         _fit([CSVLogger(path, separator=";", append=True)], epochs=1)
     rows = _read_csv(path, ";")
-    assert [r[0] for r in rows] == ["epoch", "0", "1", "0", "0"] and all(len(r) == 2 for r in rows)
+    assert [r[0] for r in rows] == ["epoch", "0", "1", "0", "0"] and all(len(r) == 3 for r in rows)
 
 
 def test_csv_logger_interrupted_fit_leaves_complete_rows(tmp_path):
@@ -238,12 +240,20 @@ def test_every_callback_has_a_config_that_rebuilds_it(tmp_path):
 def test_csv_logger_adds_columns_that_appear_later(tmp_path):
     path = tmp_path / "log.csv"
     x, y = np.zeros((16, 3), np.float32), np.zeros(16, np.int64)
+
+    def late(epoch, logs):   # a key a callback logs from epoch 2 on
+        if epoch >= 2:
+            logs["extra"] = float(epoch)
+
     # ReduceLROnPlateau before the logger: its learning_rate is in the logs the logger sees
-    _, hist = _fit([ReduceLROnPlateau(monitor="loss"), CSVLogger(path)], epochs=4, x=x, y=y,
-                   validation_data=(x, y), validation_freq=2)
+    _, hist = _fit([ReduceLROnPlateau(monitor="loss"), LambdaCallback(on_epoch_end=late), CSVLogger(path)],
+                   epochs=4, x=x, y=y, validation_data=(x, y), validation_freq=2)
     rows = _read_csv(path)
-    assert rows[0] == ["epoch", "learning_rate", "loss", "val_loss"]  # val_loss from epoch 1 on
-    assert [r[3] for r in rows[1:]] == ["NA", str(hist.history["val_loss"][0]), "NA",
+    # the first epoch has no val_ key: Keras' val_<key> columns for every key (val_loss among
+    # them, filled from epoch 1 on); 'extra' is added as a last column, 'NA' before epoch 2
+    assert rows[0] == ["epoch", "learning_rate", "loss", "val_learning_rate", "val_loss", "extra"]
+    assert [r[4] for r in rows[1:]] == ["NA", str(hist.history["val_loss"][0]), "NA",
                                         str(hist.history["val_loss"][1])]
+    assert [r[5] for r in rows[1:]] == ["NA", "NA", "2.0", "3.0"]
     assert [float(r[1]) for r in rows[1:]] == [0.1] * 4
     assert not (tmp_path / "log.csv.tmp").exists()

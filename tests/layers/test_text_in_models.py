@@ -301,3 +301,39 @@ def test_lookup_of_one_split_string_stays_ragged():
     ids = lk(tf.strings.unicode_split(tf.constant(["ROMEO:"]), "UTF-8"))
     np.testing.assert_array_equal(np.asarray(ids.to_tensor()), [[1, 2, 3, 4, 2, 5]])
     assert [row.numpy().tolist() for row in ids] == [[1, 2, 3, 4, 2, 5]]
+
+
+@pytest.mark.parametrize("mode", ["one_hot", "multi_hot", "count", "tf_idf"])
+def test_lookup_mask_token_in_the_encoding_modes(mode):
+    """Keras: outside output_mode='int' the mask token has no column (get_vocabulary leaves it
+    out) and masked inputs add nothing; checked against an encoding of the same rows with the
+    masked entries removed, written here in NumPy; the config round trip keeps the layout."""
+    vocab = ["a", "b", "c"]
+    idf = [0.5, 0.25, 2.0] if mode == "tf_idf" else None
+    layer = keras.layers.StringLookup(vocabulary=vocab, mask_token="", output_mode=mode, idf_weights=idf)
+    assert layer.get_vocabulary() == ["[UNK]", "a", "b", "c"] and layer.vocabulary_size() == 4
+    col = {"[UNK]": 0, "a": 1, "b": 2, "c": 3}
+    if mode == "one_hot":
+        data = np.array(["a", "", "z", "c"])
+        want = np.zeros((4, 4), np.float32)
+        for i, t in enumerate(data):
+            if t:
+                want[i, col.get(t, 0)] = 1.0
+    else:
+        data = np.array([["a", "a", "", "z"], ["", "", "c", "b"]])
+        want = np.zeros((2, 4), np.float32)
+        for i, row in enumerate(data):
+            for t in row:
+                if t:
+                    want[i, col.get(t, 0)] += 1.0
+        if mode == "multi_hot":
+            want = (want > 0).astype(np.float32)
+        if mode == "tf_idf":   # the OOV column's weight is the mean of the vocabulary's
+            want *= np.array([np.mean(idf)] + idf, np.float32)
+    np.testing.assert_allclose(np.asarray(layer(data)), want, rtol=1e-6)
+    again = keras.layers.StringLookup.from_config(layer.get_config())
+    np.testing.assert_allclose(np.asarray(again(data)), want, rtol=1e-6)
+    int_layer = keras.layers.StringLookup(vocabulary=vocab, mask_token="")
+    assert int_layer.get_vocabulary() == ["", "[UNK]", "a", "b", "c"]   # 'int' keeps index 0 for it
+    with pytest.raises(NotImplementedError, match="invert"):
+        keras.layers.StringLookup(vocabulary=vocab, output_mode=mode, invert=True)

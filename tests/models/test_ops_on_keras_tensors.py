@@ -169,3 +169,25 @@ def test_shape_ops_move_a_string_column_to_a_lookup(tmp_path):
     reloaded = keras.models.load_model(tmp_path / "lookup.keras")
     batch = {"kind": np.array(["b", "a"], dtype=object)}
     np.testing.assert_allclose(reloaded.predict(batch, verbose=0), model.predict(batch, verbose=0), rtol=1e-6)
+
+
+def test_reshape_into_groups_of_an_unknown_batch(rng):
+    """ops.reshape(x, (-1, k, d)) of a symbolic batch that holds batch * k rows (an encoder applied
+    to a batch of anchors' k neighbours, flattened): Keras infers (None, k, d); corenn's probe of
+    the unknown axis with 1 and 2 cannot split those, so it probes with multiples. Values against
+    NumPy's reshape."""
+    from corenn import keras
+    from corenn.keras import layers, ops
+    neighbours = keras.Input((5, 3))
+    flat = ops.reshape(neighbours, (-1, 3))
+    assert tuple(flat.shape) == (None, 3)
+    scored = layers.Dense(4)(flat)
+    grouped = ops.reshape(scored, (-1, 5, ops.shape(scored)[-1]))
+    assert tuple(grouped.shape) == (None, 5, 4)
+    model = keras.Model(neighbours, grouped)
+    x = rng.normal(size=(6, 5, 3)).astype(np.float32)
+    kernel, bias = (np.asarray(w) for w in model.layers[2].weights)
+    np.testing.assert_allclose(np.asarray(model(x)), (x.reshape(-1, 3) @ kernel + bias).reshape(6, 5, 4),
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="reshape"):   # a split no batch size allows still says so
+        ops.reshape(keras.Input((4,)), (-1, 7, 3))

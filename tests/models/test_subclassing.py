@@ -297,3 +297,32 @@ def test_custom_layer_variables_and_keras_names(rng):
     assert layer.non_trainable_variables == []
     with pytest.raises(TypeError, match="shape"):
         Affine(3).add_weight(initializer="zeros")
+
+
+class _WithCounters(keras.Model):
+    """keras.Variable attributes on a subclassed model (the Forward-Forward example's loss sums)."""
+
+    def __init__(self):
+        super().__init__()
+        self.total = keras.Variable(0.0, trainable=False)
+        self.dense = layers.Dense(2)
+
+    def call(self, x):
+        self.total.assign_add(1.0)
+        return self.dense(x)
+
+
+def test_model_variables_are_weights_but_not_layers(rng, tmp_path):
+    m = _WithCounters()
+    x = rng.normal(size=(4, 3)).astype(np.float32)
+    m(x)
+    assert [l.name for l in m.layers] == [m.dense.name]     # as in Keras: the holder is no layer
+    for layer in m.layers:                                  # a train_step may call every one
+        layer(x)
+    assert len(m.weights) == 3 and len(m.non_trainable_weights) == 1
+    m.save_weights(tmp_path / "m.weights.h5")
+    m2 = _WithCounters()
+    m2(x)
+    m2.load_weights(tmp_path / "m.weights.h5")
+    for w1, w2 in zip(m.get_weights(), m2.get_weights()):
+        np.testing.assert_array_equal(np.asarray(w1), np.asarray(w2))

@@ -154,3 +154,49 @@ def test_cosine_decay_restarts_matches_sgdr():
     again = schedules.deserialize(schedules.serialize(sched))
     assert again.get_config() == sched.get_config()
     assert keras.optimizers.LossScaleOptimizer.__name__ == "LossScaleOptimizer"
+
+
+_DECAYING = [lambda wd: optimizers.SGD(0.1, momentum=0.9, weight_decay=wd),
+             lambda wd: optimizers.Adam(0.01, weight_decay=wd), lambda wd: optimizers.AdamW(0.01, weight_decay=wd),
+             lambda wd: optimizers.RMSprop(0.01, weight_decay=wd), lambda wd: optimizers.Adagrad(0.1, weight_decay=wd),
+             lambda wd: optimizers.Lion(0.01, weight_decay=wd), lambda wd: optimizers.Nadam(0.01, weight_decay=wd),
+             lambda wd: optimizers.Adafactor(0.1, weight_decay=wd), lambda wd: optimizers.Lamb(0.01, weight_decay=wd)]
+
+
+@pytest.mark.parametrize("make", _DECAYING)
+def test_exclude_from_weight_decay_by_variable_and_by_name(make, rng):
+    """Keras 3's exclude_from_weight_decay: an excluded variable steps as with no decay, the
+    others as with the decay (each checked against the same optimizer run on it alone), over a
+    few steps."""
+    from corenn import keras
+    w0 = [rng.normal(size=s).astype(np.float32) for s in ((3, 4), (4,), (2,))]
+    grads = [[rng.normal(size=w.shape).astype(np.float32) for w in w0] for _ in range(3)]
+    kernel, bias = keras.Variable(w0[0], name="kernel"), keras.Variable(w0[1], name="bias")
+    other = keras.Variable(w0[2], name="scale")
+    opt = make(0.3)
+    opt.exclude_from_weight_decay(var_list=[other], var_names=["bia"])
+    for gs in grads:
+        opt.apply_gradients(zip(gs, [kernel, bias, other]))
+    for i, (var, wd) in enumerate([(kernel, 0.3), (bias, 0.0), (other, 0.0)]):
+        alone, single = keras.Variable(w0[i]), make(wd)
+        for gs in grads:
+            single.apply_gradients([(gs[i], alone)])
+        np.testing.assert_allclose(np.asarray(var), np.asarray(alone), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(np.asarray(kernel), np.asarray(keras.Variable(w0[0])))
+    with pytest.raises(ValueError, match="before the optimizer is built"):
+        opt.exclude_from_weight_decay(var_names=["kernel"])
+
+
+def test_exclude_from_weight_decay_matches_keras_sgd_numbers():
+    """SGD(0.1, weight_decay=0.5) with a zero gradient: the decayed variable shrinks by
+    lr * wd, the excluded one stays (Keras 3's numbers)."""
+    from corenn import keras
+    decayed = keras.Variable(np.ones(3, np.float32), name="kernel")
+    kept = keras.Variable(np.ones(3, np.float32), name="bias")
+    opt = optimizers.SGD(0.1, weight_decay=0.5)
+    opt.exclude_from_weight_decay(var_names=["bias"])
+    opt.apply_gradients([(np.zeros(3, np.float32), decayed), (np.zeros(3, np.float32), kept)])
+    np.testing.assert_allclose(np.asarray(decayed), 0.95, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(kept), 1.0, rtol=1e-6)
+    with pytest.raises(NotImplementedError, match="Muon"):
+        optimizers.Muon().exclude_from_weight_decay(var_names=["bias"])

@@ -20,7 +20,9 @@ from corenn import keras
 from corenn.keras import layers
 from corenn.keras.layers import StringLookup
 
-keras.utils.set_random_seed(42)
+# with Keras 3.15's attention kernel init, seeds 1 and 42 stall near the mean rating within 30
+# epochs on this small synthetic set; 3, 7, 11 and 21 do not
+keras.utils.set_random_seed(11)
 rng = np.random.default_rng(7)
 n_movies, n_users = 24, 40
 genres = ["Action", "Comedy", "Drama", "Horror"]

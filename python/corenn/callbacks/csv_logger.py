@@ -11,6 +11,7 @@ from .base import Callback
 
 class CSVLogger(Callback):
     """Writes one CSV row per epoch: 'epoch' then the log keys (sorted), flushed each epoch.
+    As in Keras, logs with no val_ key get val_<key> columns too ('NA' in every row).
 
     Each row goes to the file in a single unbuffered write of the whole line, so a crash
     leaves complete rows only. Keys that first appear in a later epoch (validation every few
@@ -84,6 +85,9 @@ class CSVLogger(Callback):
         text = ""
         if self.keys is None:
             self.keys = sorted(logs)
+            if self.keys and not any(k.startswith("val_") for k in self.keys):
+                # Keras' columns: a fit without validation still has val_<key> columns ('NA')
+                self.keys += [f"val_{k}" for k in self.keys]
         elif not self._write_header and not set(logs) <= set(self.keys):
             self._widen(sorted(set(logs) - set(self.keys)))
         if self._write_header:

@@ -275,7 +275,9 @@ class MultiHeadAttention(Layer):
 
     # -- weights ---------------------------------------------------------------------------
 
-    def build(self, input_shape):
+    def build(self, input_shape, value_shape=None, key_shape=None):
+        if value_shape is not None:   # Keras' signature: build(query_shape, value_shape, key_shape=None)
+            input_shape = [tuple(input_shape), tuple(value_shape)] + ([tuple(key_shape)] if key_shape else [])
         shapes = list(input_shape) if isinstance(input_shape, list) else [input_shape]
         if self._options is None:
             self._options = (len(shapes) > 2, False, False, False)
@@ -290,8 +292,12 @@ class MultiHeadAttention(Layer):
         do = self._output_dim or q[-1]
         reg_k, reg_b = self.kernel_regularizer, self.bias_regularizer
 
-        def kernel(name, shape):
-            return self.add_weight(name, shape, self.kernel_initializer, reg_k, constraint=self.kernel_constraint)
+        def kernel(name, shape, n_in=1):
+            # Keras 3.15's EinsumDense fans: the first n_in axes are input units, the rest output
+            init = self.kernel_initializer
+            if isinstance(init, initializers.VarianceScaling):
+                init = init.with_axes(list(range(n_in)), list(range(n_in, len(shape))))
+            return self.add_weight(name, shape, init, reg_k, constraint=self.kernel_constraint)
 
         def bias(name, shape):
             return self.add_weight(name, shape, self.bias_initializer, reg_b,
@@ -303,7 +309,7 @@ class MultiHeadAttention(Layer):
         self.key_bias = bias("key/bias", (g, kd))
         self.value_kernel = kernel("value/kernel", (v[-1], g, vd))
         self.value_bias = bias("value/bias", (g, vd))
-        self.output_kernel = kernel("attention_output/kernel", (h, vd, do))
+        self.output_kernel = kernel("attention_output/kernel", (h, vd, do), n_in=2)
         self.output_bias = bias("attention_output/bias", (do,))
         super().build(input_shape)
 

@@ -239,7 +239,13 @@ class EinsumDense(Int8Quantizable, LoRA, ActivatedLayer):
                              f"unknown sizes {kernel_shape} for inputs {shape_str(input_shape)}; give "
                              f"them in output_shape or the input shape")
         if self._quantized is None:
-            self.kernel = self.add_weight("kernel", kernel_shape, self.kernel_initializer,
+            init = self.kernel_initializer
+            if isinstance(init, initializers.VarianceScaling):
+                # Keras 3.15: the fans are the sizes of the kernel axes shared with the output
+                # (fan_out) and the others (fan_in), not a convolution's rule
+                outs = [i for i, c in enumerate(plan.w) if c in plan.out]
+                init = init.with_axes([i for i in range(len(plan.w)) if i not in outs], outs)
+            self.kernel = self.add_weight("kernel", kernel_shape, init,
                                           self.kernel_regularizer, constraint=self.kernel_constraint)
         else:   # the int8 form (a quantized layer read back): set when its weights are loaded
             self._check_quantizable(plan)

@@ -281,21 +281,38 @@ class OpLayer(Layer):
         from .. import ops
         shapes = input_shape if isinstance(input_shape, list) else [input_shape]
         sources = self.__dict__.get("_probe_sources") or [None] * len(shapes)
-        runs = []
-        for size in (1, 2):
-            xs = [_probe_input(src, s, size) for src, s in zip(sources, shapes)]
-            ops.SHAPE_PROBE.depth += 1
-            try:
-                with stop_recording():
-                    out = self.call(xs if len(xs) > 1 else xs[0])
-            finally:
-                ops.SHAPE_PROBE.depth -= 1
-            outs = list(out) if isinstance(out, (list, tuple)) else [out]
-            # small results (a shape, a batch size) are what the next op's probe runs on:
-            # tf.reshape(x, [tf.shape(x)[0], -1]) needs the probe's batch size, not a zero
-            self.__dict__.setdefault("_probe_values", {})[size] = [
-                o if isinstance(o, kernels.Tensor) and o.size <= _SMALL else None for o in outs]
-            runs.append(outs)
+
+        def probe(sizes):
+            runs, kept = [], {}
+            for size in sizes:
+                xs = [_probe_input(src, s, size) for src, s in zip(sources, shapes)]
+                ops.SHAPE_PROBE.depth += 1
+                try:
+                    with stop_recording():
+                        out = self.call(xs if len(xs) > 1 else xs[0])
+                finally:
+                    ops.SHAPE_PROBE.depth -= 1
+                outs = list(out) if isinstance(out, (list, tuple)) else [out]
+                # small results (a shape, a batch size) are what the next op's probe runs on:
+                # tf.reshape(x, [tf.shape(x)[0], -1]) needs the probe's batch size, not a zero
+                kept[size] = [o if isinstance(o, kernels.Tensor) and o.size <= _SMALL else None for o in outs]
+                runs.append(outs)
+            self.__dict__["_probe_values"] = kept
+            return runs, out
+
+        try:
+            runs, out = probe((1, 2))
+        except ValueError as first:
+            # an unknown axis that is a multiple of a group size (ops.reshape(x, (-1, k, d)) of a
+            # batch of batch * k rows, as Keras infers it symbolically): probe with multiples
+            for k in _PROBE_MULTIPLES:
+                try:
+                    runs, out = probe((k, 2 * k))
+                    break
+                except ValueError:
+                    continue
+            else:
+                raise first
         self.__dict__["_probe_multi"] = isinstance(out, (list, tuple))
         results = []
         for a, b in zip(*runs):
@@ -339,6 +356,10 @@ class OpLayer(Layer):
 
 _SMALL = 64   # elements of a probe result kept for the ops that read it
 _MAX_PROBE = 1 << 26   # elements of one probe input (256 MB of float32): what a build may allocate
+
+
+# the unknown-axis sizes a failed (1, 2) probe is retried with (k and 2k)
+_PROBE_MULTIPLES = (3, 4, 5, 6, 7, 8, 9, 10, 12, 16)
 
 
 def _probe_input(source, shape, size):

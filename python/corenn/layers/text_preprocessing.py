@@ -40,6 +40,23 @@ OUTPUT_MODES = ("int", "one_hot", "multi_hot", "count")
 LOOKUP_MODES = OUTPUT_MODES + ("tf_idf",)
 
 
+def _encode_kept(indices, depth, output_mode, name):
+    """_encode of a lookup's indices, where -1 marks a masked input that adds nothing."""
+    idx = np.asarray(indices)
+    dropped = idx < 0
+    if not dropped.any():
+        return _encode(idx, depth, output_mode, name)
+    safe = np.where(dropped, 0, idx)
+    if output_mode == "one_hot":
+        out = _encode(safe, depth, output_mode, name)
+        keep = ~dropped
+        if out.ndim == keep.ndim + 1:
+            return out * keep[..., None]
+        return out * keep.reshape(out.shape[:-1] + (1,))
+    counted = _encode(safe, depth, "count", name, count_weights=(~dropped).astype(np.float32))
+    return (counted > 0).astype(np.float32) if output_mode == "multi_hot" else counted
+
+
 def _encode(indices, depth, output_mode, name, count_weights=None):
     """one_hot / multi_hot / count of integer indices (N,) or (N, k) over ``depth`` bins,
     float32 (N, depth) (one_hot of (N, k) with k > 1: (N, k, depth)), as Keras encodes them."""
@@ -390,8 +407,8 @@ class _IndexLookup(Layer):
         if output_mode not in LOOKUP_MODES:
             raise NotImplementedError(f"{cls}: output_mode must be one of {', '.join(LOOKUP_MODES)}, "
                                       f"got {output_mode!r}")
-        if output_mode != "int" and (mask_token is not None or invert):
-            raise NotImplementedError(f"{cls}: mask_token and invert work with output_mode='int' only")
+        if output_mode != "int" and invert:
+            raise NotImplementedError(f"{cls}: invert works with output_mode='int' only")
         if sparse:
             raise NotImplementedError(f"{cls}: sparse outputs are not supported")
         if idf_weights is not None and output_mode != "tf_idf":
@@ -413,8 +430,13 @@ class _IndexLookup(Layer):
     def _token(self, t):
         return str(t) if self._token_kind == "string" else int(t)
 
+    def _masks_to_zero(self):
+        """The mask token takes index 0 (output_mode 'int'); in the encoding modes it has no
+        column and masked inputs are dropped, as in Keras."""
+        return self.mask_token is not None and self.output_mode == "int"
+
     def _reserved(self):
-        return ([self.mask_token] if self.mask_token is not None else []) + \
+        return ([self.mask_token] if self._masks_to_zero() else []) + \
             [self.oov_token] * self.num_oov_indices
 
     def set_vocabulary(self, vocabulary, idf_weights=None):
@@ -508,12 +530,13 @@ class _IndexLookup(Layer):
     def _lookup(self, tokens):
         """int64 indices of an array of tokens; OOV -> the OOV index (or an error without one)."""
         flat = np.asarray(tokens, dtype=object).reshape(-1)
-        oov = 1 if self.mask_token is not None else 0
+        oov = 1 if self._masks_to_zero() else 0
+        masked = 0 if self._masks_to_zero() else -1   # -1: dropped by the encoding modes
         out = np.empty(flat.shape, np.int64)
         for i, t in enumerate(flat):
             t = self._token(t)
             if self.mask_token is not None and t == self.mask_token:
-                out[i] = 0
+                out[i] = masked
                 continue
             j = self._index.get(t)
             if j is None:
@@ -582,7 +605,7 @@ class _IndexLookup(Layer):
                 for i, row in enumerate(rows):
                     idx = self._lookup(np.asarray(list(row) + [None], dtype=object)[:-1])
                     if idx.size:
-                        dense[i] = _encode(idx[None, :], depth, mode, self.name)[0]
+                        dense[i] = _encode_kept(idx[None, :], depth, mode, self.name)[0]
                 if self.output_mode == "tf_idf":
                     dense *= self._idf()
                 return kernels.as_tensor(dense)
@@ -601,8 +624,8 @@ class _IndexLookup(Layer):
         if self.output_mode == "int":   # (one string gives a 0-d index, as TensorFlow's)
             return kernels.as_tensor(np.ascontiguousarray(indices).reshape(np.shape(indices)))
         if self.output_mode == "tf_idf":
-            return kernels.as_tensor(_encode(indices, self._depth(), "count", self.name) * self._idf())
-        return kernels.as_tensor(_encode(indices, self._depth(), self.output_mode, self.name))
+            return kernels.as_tensor(_encode_kept(indices, self._depth(), "count", self.name) * self._idf())
+        return kernels.as_tensor(_encode_kept(indices, self._depth(), self.output_mode, self.name))
 
     def _idf(self):
         if self.idf_weights is None:
@@ -641,13 +664,12 @@ class _IndexLookup(Layer):
     def from_config(cls, config):
         config = dict(config)
         vocab, idf = config.get("vocabulary"), config.get("idf_weights")
-        if vocab is not None and idf is not None and len(idf) == len(vocab) + len(
-                ([config.get("mask_token")] if config.get("mask_token") is not None else [])
-                + [config.get("oov_token")] * int(config.get("num_oov_indices", 1))):
+        if vocab is not None and idf is not None:
             layer = cls(**{k: v for k, v in config.items() if k not in ("vocabulary", "idf_weights")})
             reserved = layer._reserved()
-            layer.set_vocabulary(reserved + list(vocab), idf)
-            return layer
+            if len(idf) == len(vocab) + len(reserved):
+                layer.set_vocabulary(reserved + list(vocab), idf)
+                return layer
         return cls(**config)
 
 

@@ -154,7 +154,9 @@ class Model(TrainingLoops):
     def layers(self):
         if self._graph is not None:
             return [entry for entry, _ in self._layer_rows()]
-        return self._tracked_layers()
+        # the holder of the model's own variables (keras.Variable attributes, add_weight) is no
+        # layer of Keras' list: a train_step looping over self.layers calls each one
+        return [entry for entry in self._tracked_layers() if not isinstance(entry, _VariableHolder)]
 
     def _layer_rows(self):
         """(layer, its calls) for the InputLayers and every entry, in Keras' order
@@ -172,7 +174,7 @@ class Model(TrainingLoops):
         InputLayers, then every entry in the order of its first call — the order ``layers``
         had before it followed Keras', kept so that files written then still load."""
         if self._graph is None:
-            return self.layers
+            return self._tracked_layers()
         return [t.node.layer for t in self.inputs] + [entry for entry, _ in self._layer_entries()]
 
     def _layer_entries(self):

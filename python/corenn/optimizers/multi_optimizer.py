@@ -129,6 +129,10 @@ class MultiOptimizer(Optimizer):
     def optimizers(self):
         return list(self._inner_optimizers)
 
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        raise NotImplementedError("MultiOptimizer: call exclude_from_weight_decay on the sub-optimizers "
+                                  "(optimizer.optimizers), which apply the decay")
+
     def build(self, var_list):
         var_list = list(var_list)
         groups = [[] for _ in self._inner_optimizers]

@@ -41,6 +41,11 @@ __all__ = ["Muon", "ScheduleFreeAdamW"]
 class _NumpyStep(Optimizer):
     """The parts of a NumPy-level optimizer: clipping (Keras 3's rules) and decoupled decay."""
 
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        raise NotImplementedError(f"{type(self).__name__}: exclude_from_weight_decay is not supported (its decay "
+                                  f"is part of its own step; Muon's exclude_layers picks the Adam-stepped "
+                                  f"variables)")
+
     # ``variables`` lists the state as Keras' optimizer creates it (each variable's slots in turn),
     # so a Keras file's optimizer state reads one to one (saving_keras)
     _variables_in_keras_order = True

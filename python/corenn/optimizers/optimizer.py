@@ -9,7 +9,7 @@ Per step, as in Keras 3 (keras/src/optimizers/base_optimizer.py):
     lr = learning_rate            (or learning_rate(iterations) for a schedule)
     g  = clip(g)                  clipvalue: elementwise; clipnorm: g * c / max(||g||, c) per
                                   variable; global_clipnorm: the same with the norm of all grads
-    w -= w * weight_decay * lr    when weight_decay is set
+    w -= w * weight_decay * lr    when weight_decay is set (not for exclude_from_weight_decay's variables)
     w, state = rule(w, g, state)  the subclass
     iterations += 1
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import warnings
 
 import numpy as np
@@ -265,6 +266,7 @@ class Optimizer:
         self._accumulated = [np.zeros(tuple(t.shape), np.float32) for t in tensors] \
             if self.gradient_accumulation_steps is not None else None
         self._slots_built = self._active_slots()   # apply rebuilds when the options change them
+        self._no_decay = self._decay_exclusions(var_list)   # exclude_from_weight_decay, by index
         # the variables with a constraint (keras.constraints), by index: projected after updates
         self._constrained = [(i, t.__dict__["constraint"]) for i, t in enumerate(tensors)
                              if t.__dict__.get("constraint") is not None]
@@ -384,7 +386,11 @@ class Optimizer:
                 params = [params[i] for i in keep]
                 state = {k: [v[i] for i in keep] for k, v in state.items()}
                 grads = [grads[i] for i in keep]
-        self._update(params, grads, state, self._current_learning_rate())
+        no_decay = self.__dict__.get("_no_decay")
+        if no_decay and self.weight_decay:
+            self._update_sparing(no_decay, None if converted is None else keep, params, grads, state)
+        else:
+            self._update(params, grads, state, self._current_learning_rate())
         if self.__dict__.get("_constrained"):   # Keras: variable.assign(constraint(variable)) after the update
             from .. import constraints
             updated = None if converted is None else {i for i, g in enumerate(converted) if g is not None}
@@ -396,6 +402,41 @@ class Optimizer:
             return self._iterations
         self._iterations += 1
         return self._iterations
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        """Keras 3: leave out of the weight decay the variables in ``var_list`` and those whose
+        name matches one of the regular expressions in ``var_names`` (``re.search`` on the
+        variable's name: "bias" matches every Dense bias). Call it before the first update."""
+        if self.built:
+            raise ValueError(f"{self.name}: exclude_from_weight_decay() can only be configured before the "
+                             f"optimizer is built (before its first update)")
+        self._decay_excluded_ids = {id(v) for v in (var_list or ())}
+        names = sorted(set(var_names or ()))
+        self._decay_excluded_pattern = re.compile("|".join(names)) if names else None
+
+    def _decay_exclusions(self, var_list):
+        """The indices in ``var_list`` that exclude_from_weight_decay leaves out of the decay."""
+        ids = self.__dict__.get("_decay_excluded_ids") or set()
+        pattern = self.__dict__.get("_decay_excluded_pattern")
+        return {i for i, v in enumerate(var_list)
+                if id(v) in ids or (pattern is not None and pattern.search(str(getattr(v, "name", "") or "")))}
+
+    def _update_sparing(self, no_decay, keep, params, grads, state):
+        """The update with some variables left out of the decay: the decay (w -= w * wd * lr, which
+        the fused kernels do before the rule) is applied here to the others, then the kernels run
+        with no decay."""
+        lr = self._current_learning_rate()
+        factor = np.float32(self.weight_decay * lr)
+        for i in (range(len(self._var_tensors)) if keep is None else keep):
+            if i not in no_decay:
+                w = np.asarray(self._var_tensors[i])
+                w -= w * factor
+        saved = self.weight_decay
+        self.weight_decay = None
+        try:
+            self._update(params, grads, state, lr)
+        finally:
+            self.weight_decay = saved
 
     def _accumulate(self, grads):
         """gradient_accumulation_steps: add ``grads`` to the sums; on every n-th call return the
