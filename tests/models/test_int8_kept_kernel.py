@@ -17,6 +17,7 @@ import corenn
 from corenn import Tensor, kernels, layers as L
 
 from conftest import ISAS
+from weight_write_paths import WRITES
 
 
 def _int8_ref(x, kq, sk, bias=None, relu=False):
@@ -178,53 +179,6 @@ def test_einsum_dense_keeps_its_kernel_and_stays_correct(rng):
 
 def _new_kernel(layer, seed):
     return np.random.default_rng(seed).integers(-127, 128, tuple(layer.kernel.shape)).astype(np.float32)
-
-
-def _write_set_weights(model, layer, v):
-    kq, b, sk = layer.get_weights()
-    layer.set_weights([v, b, sk])
-
-
-def _write_model_set_weights(model, layer, v):
-    ws = model.get_weights()
-    ws[[id(p) for p in model.weights].index(id(layer.kernel))] = v
-    model.set_weights(ws)
-
-
-def _write_assign(model, layer, v):
-    layer.kernel.assign(v)
-
-
-def _write_assign_add(model, layer, v):
-    layer.kernel.assign_add(v - layer.get_weights()[0])
-
-
-def _write_numpy_view(model, layer, v):
-    view = np.asarray(layer.kernel)
-    view[...] = v
-
-
-def _write_copy(model, layer, v):
-    layer.kernel.copy_(Tensor.from_numpy(v))
-
-
-def _write_dlpack(model, layer, v):
-    alias = Tensor.from_dlpack(layer.kernel)
-    alias.copy_(Tensor.from_numpy(v))
-
-
-def _write_op_output(model, layer, v):
-    kernels.activation_forward("linear", v, out=layer.kernel)
-
-
-def _write_optimizer(model, layer, v):
-    opt = corenn.optimizers.SGD(learning_rate=1.0)
-    grad = layer.get_weights()[0] - v          # w - 1.0 * (w - v) = v
-    opt.apply_gradients([(Tensor.from_numpy(grad), layer.kernel)])
-
-
-WRITES = [_write_set_weights, _write_model_set_weights, _write_assign, _write_assign_add,
-          _write_numpy_view, _write_copy, _write_dlpack, _write_op_output, _write_optimizer]
 
 
 @pytest.mark.parametrize("write", WRITES, ids=[w.__name__[7:] for w in WRITES])

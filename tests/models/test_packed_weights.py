@@ -15,6 +15,7 @@ import corenn
 from corenn import Tensor, kernels, layers as L
 
 import reference as ref
+from weight_write_paths import WRITES
 
 ISAS = ["ref"] + (["avx2"] if corenn._C.cpu_has_avx2_fma() else []) + \
     (["avx512"] if corenn._C.cpu_has_avx512() else [])
@@ -120,70 +121,6 @@ def test_frozen_layer_is_cached_during_fit_and_stays_correct():
 
 def _new_kernel(layer, seed):
     return np.random.default_rng(seed).standard_normal(tuple(layer.kernel.shape)).astype(np.float32)
-
-
-def _write_set_weights(model, layer, v):
-    layer.set_weights([v, layer.get_weights()[1]])
-
-
-def _write_model_set_weights(model, layer, v):
-    ws = model.get_weights()
-    ws[[id(p) for p in model.weights].index(id(layer.kernel))] = v
-    model.set_weights(ws)
-
-
-def _write_assign(model, layer, v):
-    layer.kernel.assign(v)
-
-
-def _write_assign_add(model, layer, v):
-    layer.kernel.assign_add(v - layer.get_weights()[0])
-
-
-def _write_assign_sub(model, layer, v):
-    layer.kernel.assign_sub(layer.get_weights()[0] - v)
-
-
-def _write_numpy_view(model, layer, v):
-    view = np.asarray(layer.kernel)
-    view[...] = v
-
-
-def _write_memoryview(model, layer, v):
-    mv = memoryview(layer.kernel)
-    np.frombuffer(mv, np.float32)[:] = v.ravel()
-    mv.release()
-
-
-def _write_dlpack(model, layer, v):
-    # a consumer that writes (NumPy imports DLPack read-only): a Tensor borrowing the capsule
-    alias = Tensor.from_dlpack(layer.kernel)
-    alias.copy_(Tensor.from_numpy(v))
-
-
-def _write_copy(model, layer, v):
-    layer.kernel.copy_(Tensor.from_numpy(v))
-
-
-def _write_borrowed_alias(model, layer, v):
-    # a Tensor borrowing the weight's memory through a NumPy view, written by an op entry
-    alias = Tensor.from_numpy(np.asarray(layer.kernel))
-    kernels.gemm(v, np.eye(v.shape[1], dtype=np.float32), alias)
-
-
-def _write_op_output(model, layer, v):
-    kernels.activation_forward("linear", v, out=layer.kernel)
-
-
-def _write_optimizer(model, layer, v):
-    opt = corenn.optimizers.SGD(learning_rate=1.0)
-    grad = layer.get_weights()[0] - v          # w - 1.0 * (w - v) = v
-    opt.apply_gradients([(Tensor.from_numpy(grad), layer.kernel)])
-
-
-WRITES = [_write_set_weights, _write_model_set_weights, _write_assign, _write_assign_add,
-          _write_assign_sub, _write_numpy_view, _write_memoryview, _write_dlpack, _write_copy,
-          _write_borrowed_alias, _write_op_output, _write_optimizer]
 
 
 @pytest.mark.parametrize("write", WRITES, ids=[w.__name__[7:] for w in WRITES])

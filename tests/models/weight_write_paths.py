@@ -1,0 +1,73 @@
+"""Every way a script can write a layer's kernel in place, for the tests that a weight kept in a
+derived form (the GEMM's packed B, the int8 kernel) is never used stale: each writer takes the
+model, the layer and the new kernel values ``v`` and leaves ``layer.kernel`` equal to ``v``."""
+import numpy as np
+
+import corenn
+from corenn import Tensor, kernels
+
+
+def _write_set_weights(model, layer, v):
+    weights = layer.get_weights()   # (kernel, bias), or an int8 layer's (kernel, bias, kernel_scale)
+    weights[0] = v
+    layer.set_weights(weights)
+
+
+def _write_model_set_weights(model, layer, v):
+    ws = model.get_weights()
+    ws[[id(p) for p in model.weights].index(id(layer.kernel))] = v
+    model.set_weights(ws)
+
+
+def _write_assign(model, layer, v):
+    layer.kernel.assign(v)
+
+
+def _write_assign_add(model, layer, v):
+    layer.kernel.assign_add(v - layer.get_weights()[0])
+
+
+def _write_assign_sub(model, layer, v):
+    layer.kernel.assign_sub(layer.get_weights()[0] - v)
+
+
+def _write_numpy_view(model, layer, v):
+    view = np.asarray(layer.kernel)
+    view[...] = v
+
+
+def _write_memoryview(model, layer, v):
+    mv = memoryview(layer.kernel)
+    np.frombuffer(mv, np.float32)[:] = v.ravel()
+    mv.release()
+
+
+def _write_dlpack(model, layer, v):
+    # a consumer that writes (NumPy imports DLPack read-only): a Tensor borrowing the capsule
+    alias = Tensor.from_dlpack(layer.kernel)
+    alias.copy_(Tensor.from_numpy(v))
+
+
+def _write_copy(model, layer, v):
+    layer.kernel.copy_(Tensor.from_numpy(v))
+
+
+def _write_borrowed_alias(model, layer, v):
+    # a Tensor borrowing the weight's memory through a NumPy view, written by an op entry
+    alias = Tensor.from_numpy(np.asarray(layer.kernel))
+    kernels.gemm(v, np.eye(v.shape[1], dtype=np.float32), alias)
+
+
+def _write_op_output(model, layer, v):
+    kernels.activation_forward("linear", v, out=layer.kernel)
+
+
+def _write_optimizer(model, layer, v):
+    opt = corenn.optimizers.SGD(learning_rate=1.0)
+    grad = layer.get_weights()[0] - v          # w - 1.0 * (w - v) = v
+    opt.apply_gradients([(Tensor.from_numpy(grad), layer.kernel)])
+
+
+WRITES = [_write_set_weights, _write_model_set_weights, _write_assign, _write_assign_add,
+          _write_assign_sub, _write_numpy_view, _write_memoryview, _write_dlpack, _write_copy,
+          _write_borrowed_alias, _write_op_output, _write_optimizer]
