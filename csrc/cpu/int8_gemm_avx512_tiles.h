@@ -107,3 +107,23 @@ inline float quantize_pairs(const float* x, int32_t* words, int64_t k) {
   }
   return s;
 }
+
+// Int8GemmRows::dequantize: the driver's portable epilogue (cpu/int8_gemm.cpp, dequantize_row)
+// 16 columns a step: VCVTDQ2PS (exact rounding as static_cast), s_k[j] * s, the division, the bias
+// added, then relu as MAX(0, z) (0 > z ? 0 : z: NaN and -0 kept, as the relu op). Separate
+// multiply, divide and add, never fused: the same float32 operations in the same order, so the
+// same bits. The last columns under a mask (nothing read or written past n).
+inline void dequantize(const int32_t* acc, const float* sk, float s, const float* bias, bool relu, float* y,
+                       int64_t n) {
+  const __m512 vs = _mm512_set1_ps(s), zero = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = lane_mask(n - j);
+    const __m512 a = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + j));
+    // masked-off lanes divide 0 by 1 * s: no stray exception flags matter (-fno-trapping-math)
+    const __m512 d = _mm512_mul_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, sk + j), vs);
+    __m512 z = _mm512_div_ps(a, d);
+    if (bias) z = _mm512_add_ps(z, _mm512_maskz_loadu_ps(m, bias + j));
+    if (relu) z = _mm512_max_ps(zero, z);
+    _mm512_mask_storeu_ps(y + j, m, z);
+  }
+}
