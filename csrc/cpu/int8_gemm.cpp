@@ -14,7 +14,8 @@
 // quantizer on each row of x, float32 in its order of operations; quantize_row below, or the ISA
 // kernel's own quantize_pairs, which gives the same values), then run tasks of
 // kRowBlock rows x a range of columns in parallel: the rows kernel into a local int32 block, and
-// for quantized_matmul the dequantizing epilogue y = float(acc) / (s_k[j] * s_x[i]) (+ bias[j]).
+// for quantized_matmul the dequantizing epilogue y = float(acc) / (s_k[j] * s_x[i]) (+ bias[j])
+// (then relu when asked): the rows kernel's vector `dequantize`, or dequantize_row (same bits).
 // The columns are split only when there are too few row blocks to keep the threads busy (batch
 // 1..100), so a small batch uses every thread too. Every element's integer sum is exact and its
 // epilogue elementwise, so any split, any thread count gives the same bits.
