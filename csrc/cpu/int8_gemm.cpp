@@ -14,7 +14,8 @@
 // quantizer on each row of x, float32 in its order of operations; quantize_row below, or the ISA
 // kernel's own quantize_pairs, which gives the same values), then run tasks of
 // kRowBlock rows x a range of columns in parallel: the rows kernel into a local int32 block, and
-// for quantized_matmul the dequantizing epilogue y = float(acc) / (s_k[j] * s_x[i]) (+ bias[j]).
+// for quantized_matmul the dequantizing epilogue y = float(acc) / (s_k[j] * s_x[i]) (+ bias[j])
+// (then relu when asked): the rows kernel's vector `dequantize`, or dequantize_row (same bits).
 // The columns are split only when there are too few row blocks to keep the threads busy (batch
 // 1..100), so a small batch uses every thread too. Every element's integer sum is exact and its
 // epilogue elementwise, so any split, any thread count gives the same bits.
@@ -47,7 +48,7 @@ void int8_rows_ref(const int8_t* a, const int32_t* /*a_pairs*/, const int8_t* b,
   }
 }
 
-const Int8GemmRows kRowsRef{0, int8_rows_ref, nullptr};
+const Int8GemmRows kRowsRef{0, int8_rows_ref, nullptr, nullptr};
 
 // Rows per task: a multiple of every rows kernel's tile height (4 for AVX2, 6 for AVX-512).
 constexpr int64_t kRowBlock = 48;
@@ -107,6 +108,18 @@ float quantize_row(const float* x, int8_t* q, int64_t k) {
     q[i] = static_cast<int8_t>(static_cast<int32_t>(r));
   }
   return s;
+}
+
+// quantized_matmul's epilogue on one row (Int8GemmRows::dequantize; the reference, and every
+// ISA's order of operations): z = float(acc) / (s_k[j] * s) (+ bias[j]), relu as the relu op's
+// `z < 0 ? 0 : z` (NaN and -0 kept). The ISA kernels bring vector forms of the same operations.
+void dequantize_row(const int32_t* acc, const float* sk, float s, const float* bias, bool relu, float* y,
+                    int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    float z = static_cast<float>(acc[j]) / (sk[j] * s);
+    if (bias) z = z + bias[j];
+    y[j] = relu && z < 0.0f ? 0.0f : z;
+  }
 }
 
 // Tasks: row blocks x column ranges of `w` columns (a multiple of the kernel's panel width), w = n
@@ -265,7 +278,7 @@ void int8_gemm(const int8_t* a, const int8_t* b8, int32_t* c, int64_t m, int64_t
 }
 
 void quantized_matmul(const float* x, const float* kernel_f, const Storage* keep, const float* kernel_scale,
-                      const float* bias, float* y, int64_t m, int64_t k, int64_t n) {
+                      const float* bias, bool relu, float* y, int64_t m, int64_t k, int64_t n) {
   // The rows kernel is read once: the operand is made for it and it runs it (an ISA switch
   // meanwhile cannot mix formats).
   const Int8GemmRows* rows = int8_gemm_rows_stub.cpu();
@@ -297,17 +310,10 @@ void quantized_matmul(const float* x, const float* kernel_f, const Storage* keep
   run_tasks(t, m, k, n, [&](int64_t i0, int64_t mb, int64_t j0, int64_t nb) {
     int32_t* acc = thread_scratch<int32_t, 3>(mb * nb);
     run_rows(kernel, q, qp, acc, nb, i0, mb, j0, nb);
+    const auto dequantize = kernel.rows->dequantize ? kernel.rows->dequantize : dequantize_row;
     for (int64_t i = 0; i < mb; ++i) {
-      float* yi = y + (i0 + i) * n + j0;
-      const int32_t* ai = acc + i * nb;
-      const float* sk = kernel_scale + j0;
-      const float s = sx[i0 + i];
-      if (bias) {
-        const float* bi = bias + j0;
-        for (int64_t j = 0; j < nb; ++j) yi[j] = static_cast<float>(ai[j]) / (sk[j] * s) + bi[j];
-      } else {
-        for (int64_t j = 0; j < nb; ++j) yi[j] = static_cast<float>(ai[j]) / (sk[j] * s);
-      }
+      dequantize(acc + i * nb, kernel_scale + j0, sx[i0 + i], bias ? bias + j0 : nullptr, relu,
+                 y + (i0 + i) * n + j0, nb);
     }
   });
 }

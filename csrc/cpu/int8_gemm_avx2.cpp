@@ -123,9 +123,36 @@ float quantize_pairs(const float* x, int32_t* words, int64_t k) {
   return s;
 }
 
+// Int8GemmRows::dequantize: the driver's portable epilogue (cpu/int8_gemm.cpp, dequantize_row)
+// 8 columns a step: VCVTDQ2PS, s_k[j] * s, the division, the bias added, relu as MAX(0, z)
+// (0 > z ? 0 : z: NaN and -0 kept, as the relu op). Separate multiply, divide and add, never
+// fused: the same float32 operations in the same order, so the same bits. The last columns under
+// a lane mask (VMASKMOV: nothing read or written past n; masked-off lanes read 0, s_k's 1).
+void dequantize(const int32_t* acc, const float* sk, float s, const float* bias, bool relu, float* y, int64_t n) {
+  const __m256 vs = _mm256_set1_ps(s), zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+  int64_t j = 0;
+  auto step = [&](__m256 a, __m256 d, __m256 b) {
+    __m256 z = _mm256_div_ps(a, _mm256_mul_ps(d, vs));
+    if (bias) z = _mm256_add_ps(z, b);
+    return relu ? _mm256_max_ps(zero, z) : z;
+  };
+  for (; j + 8 <= n; j += 8) {
+    const __m256 a = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + j)));
+    const __m256 b = bias ? _mm256_loadu_ps(bias + j) : zero;
+    _mm256_storeu_ps(y + j, step(a, _mm256_loadu_ps(sk + j), b));
+  }
+  if (j < n) {
+    const __m256i m = lane_mask(n - j);
+    const __m256 a = _mm256_cvtepi32_ps(_mm256_maskload_epi32(acc + j, m));
+    const __m256 d = _mm256_blendv_ps(one, _mm256_maskload_ps(sk + j, m), _mm256_castsi256_ps(m));
+    const __m256 b = bias ? _mm256_maskload_ps(bias + j, m) : zero;
+    _mm256_maskstore_ps(y + j, m, step(a, d, b));
+  }
+}
+
 }  // namespace
 
 // Constant-initialized; cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
-extern const Int8GemmRows kInt8GemmRows{16, rows, quantize_pairs};
+extern const Int8GemmRows kInt8GemmRows{16, rows, quantize_pairs, dequantize};
 
 }  // namespace corenn::cpu::avx2

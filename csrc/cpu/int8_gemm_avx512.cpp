@@ -15,6 +15,6 @@ namespace {
 }  // namespace
 
 // Constant-initialized; cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
-extern const Int8GemmRows kInt8GemmRows{32, rows<false>, quantize_pairs};
+extern const Int8GemmRows kInt8GemmRows{32, rows<false>, quantize_pairs, dequantize};
 
 }  // namespace corenn::cpu::avx512

@@ -23,31 +23,51 @@ inline __mmask16 lane_mask(int64_t lanes) {
                      : lanes <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << lanes) - 1u);
 }
 
+// acc += the pair products of a and b (VPDPWSSD, or VPMADDWD + VPADDD: the same exact integers).
+// VPDPWSSD as inline asm with the accumulator tied ("+v"): GCC 12 compiles _mm512_dpwssd_epi32
+// with two register copies per instruction (24 moves a depth step in the 6-row tile), which held
+// the tile to about 40% of the VNNI rate.
+template <bool kVnni>
+inline __attribute__((always_inline)) void pair_madd(__m512i& acc, __m512i a, __m512i b) {
+  if constexpr (kVnni) {
+    asm("vpdpwssd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+  } else {
+    acc = _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
+  }
+}
+
 // Rows [0, MR) of A (as pair words, kp per row) by one 32-column panel of B (kp x 32 words, read
 // front to back; zero past n), into C's columns [j0, j0 + 32) (masks m0 / m1 for the two halves).
+// The 2 MR accumulators are named variables, not an array, so that they stay in registers around
+// the asm (an array indexed in the unrolled loop went through the stack).
 template <int MR, bool kVnni>
 void tile(const int32_t* aw, const int32_t* panel, int32_t* c, int64_t kp, int64_t ldc, int64_t j0,
           __mmask16 m0, __mmask16 m1) {
-  __m512i acc0[MR], acc1[MR];
-  for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm512_setzero_si512();
+  static_assert(MR >= 1 && MR <= 6, "tile: 1..6 rows");
+  const __m512i z = _mm512_setzero_si512();
+  __m512i c00 = z, c01 = z, c02 = z, c03 = z, c04 = z, c05 = z;
+  __m512i c10 = z, c11 = z, c12 = z, c13 = z, c14 = z, c15 = z;
   for (int64_t p = 0; p < kp; ++p) {
     const __m512i b0 = _mm512_loadu_si512(panel + p * 32);
     const __m512i b1 = _mm512_loadu_si512(panel + p * 32 + 16);
-    for (int r = 0; r < MR; ++r) {
-      const __m512i av = _mm512_set1_epi32(aw[r * kp + p]);
-      if constexpr (kVnni) {   // VPDPWSSD: the same pair products and sums, added in one instruction
-        acc0[r] = _mm512_dpwssd_epi32(acc0[r], av, b0);
-        acc1[r] = _mm512_dpwssd_epi32(acc1[r], av, b1);
-      } else {
-        acc0[r] = _mm512_add_epi32(acc0[r], _mm512_madd_epi16(av, b0));
-        acc1[r] = _mm512_add_epi32(acc1[r], _mm512_madd_epi16(av, b1));
-      }
+#define CORENN_INT8_ROW(r)                                        \
+    if constexpr (MR > r) {                                       \
+      const __m512i av = _mm512_set1_epi32(aw[r * kp + p]);       \
+      pair_madd<kVnni>(c0##r, av, b0);                            \
+      pair_madd<kVnni>(c1##r, av, b1);                            \
     }
+    CORENN_INT8_ROW(0) CORENN_INT8_ROW(1) CORENN_INT8_ROW(2) CORENN_INT8_ROW(3) CORENN_INT8_ROW(4)
+    CORENN_INT8_ROW(5)
+#undef CORENN_INT8_ROW
   }
-  for (int r = 0; r < MR; ++r) {
-    _mm512_mask_storeu_epi32(c + r * ldc + j0, m0, acc0[r]);
-    _mm512_mask_storeu_epi32(c + r * ldc + j0 + 16, m1, acc1[r]);
+#define CORENN_INT8_STORE(r)                                       \
+  if constexpr (MR > r) {                                          \
+    _mm512_mask_storeu_epi32(c + r * ldc + j0, m0, c0##r);         \
+    _mm512_mask_storeu_epi32(c + r * ldc + j0 + 16, m1, c1##r);    \
   }
+  CORENN_INT8_STORE(0) CORENN_INT8_STORE(1) CORENN_INT8_STORE(2) CORENN_INT8_STORE(3) CORENN_INT8_STORE(4)
+  CORENN_INT8_STORE(5)
+#undef CORENN_INT8_STORE
 }
 
 // Panels outside, row tiles inside: a panel of B (kp x 32 words) comes from memory once and then
@@ -106,4 +126,24 @@ inline float quantize_pairs(const float* x, int32_t* words, int64_t k) {
     _mm256_mask_storeu_epi16(q + j, lane_mask(2 * kp - j), q16);
   }
   return s;
+}
+
+// Int8GemmRows::dequantize: the driver's portable epilogue (cpu/int8_gemm.cpp, dequantize_row)
+// 16 columns a step: VCVTDQ2PS (exact rounding as static_cast), s_k[j] * s, the division, the bias
+// added, then relu as MAX(0, z) (0 > z ? 0 : z: NaN and -0 kept, as the relu op). Separate
+// multiply, divide and add, never fused: the same float32 operations in the same order, so the
+// same bits. The last columns under a mask (nothing read or written past n).
+inline void dequantize(const int32_t* acc, const float* sk, float s, const float* bias, bool relu, float* y,
+                       int64_t n) {
+  const __m512 vs = _mm512_set1_ps(s), zero = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = lane_mask(n - j);
+    const __m512 a = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + j));
+    // masked-off lanes divide 0 by 1 * s: no stray exception flags matter (-fno-trapping-math)
+    const __m512 d = _mm512_mul_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, sk + j), vs);
+    __m512 z = _mm512_div_ps(a, d);
+    if (bias) z = _mm512_add_ps(z, _mm512_maskz_loadu_ps(m, bias + j));
+    if (relu) z = _mm512_max_ps(zero, z);
+    _mm512_mask_storeu_ps(y + j, m, z);
+  }
 }

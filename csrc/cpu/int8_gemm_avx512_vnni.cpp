@@ -19,6 +19,6 @@ namespace {
 }  // namespace
 
 // Constant-initialized; cpu/isa_registry.cpp puts it in its slot (cpu/isa_kernels.h says why not here).
-extern const Int8GemmRows kInt8GemmRowsVnni{32, rows<true>, quantize_pairs};
+extern const Int8GemmRows kInt8GemmRowsVnni{32, rows<true>, quantize_pairs, dequantize};
 
 }  // namespace corenn::cpu::avx512

@@ -61,7 +61,7 @@ void int8_gemm(const Tensor& a, const Tensor& b, const Tensor& c) {
 }
 
 void quantized_matmul(const Tensor& x, const Tensor& kernel, const Tensor& kernel_scale,
-                      const std::optional<Tensor>& bias, const Tensor& y, bool keep) {
+                      const std::optional<Tensor>& bias, const Tensor& y, bool keep, bool relu) {
   const char* op = "quantized_matmul";
   check_float32(op, "x", x);
   check_float32(op, "kernel", kernel);
@@ -90,7 +90,7 @@ void quantized_matmul(const Tensor& x, const Tensor& kernel, const Tensor& kerne
   // (see cpu::quantized_matmul): each call, or once while a kept one stands (keep). So the driver
   // runs for an empty y too, and a bad kernel is refused whatever x's batch.
   quantized_matmul_stub(y.device())(x.data<float>(), kernel.data<float>(), keep ? kernel.storage().get() : nullptr,
-                                    kernel_scale.data<float>(), bias ? bias->data<float>() : nullptr,
+                                    kernel_scale.data<float>(), bias ? bias->data<float>() : nullptr, relu,
                                     y.data<float>(), m, k, n);
 }
 

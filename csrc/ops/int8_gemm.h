@@ -34,7 +34,7 @@ void int8_gemm(const Tensor& a, const Tensor& b, const Tensor& c);
 // keep: `kernel` is a weight read by many calls (a layer's int8 kernel); its int8 form is kept on
 // its storage while its write version stands (cpu/int8_kept_kernel.cpp). Same bits either way.
 void quantized_matmul(const Tensor& x, const Tensor& kernel, const Tensor& kernel_scale,
-                      const std::optional<Tensor>& bias, const Tensor& y, bool keep = false);
+                      const std::optional<Tensor>& bias, const Tensor& y, bool keep = false, bool relu = false);
 
 // The inner per-ISA kernel (dispatch stub "int8_gemm.rows"): C (m, n) = A (m, k) B for a block of
 // rows and a range of columns. A comes as given (row-major (m, k)) and, when `nr` > 0, also as
@@ -56,6 +56,12 @@ struct Int8GemmRows {
   void (*rows)(const int8_t* a, const int32_t* a_pairs, const int8_t* b, int64_t ldb, const int32_t* b_pairs,
                int32_t* c, int64_t ldc, int64_t m, int64_t k, int64_t n);
   float (*quantize_pairs)(const float* x, int32_t* words, int64_t k);
+  // dequantize (quantized_matmul's epilogue) on one row of n: y[j] = float(acc[j]) / (s_k[j] * s)
+  // (+ bias[j] when bias), then relu as `v < 0 ? 0 : v` (NaN and -0 kept) when relu; the same
+  // float32 operations per element in the same order as the driver's portable loop, so the same
+  // bits. nullptr: the driver's portable loop.
+  void (*dequantize)(const int32_t* acc, const float* s_k, float s, const float* bias, bool relu, float* y,
+                     int64_t n);
 };
 
 // An int8 B operand (k, n) in the form one rows kernel reads: b when rows->nr == 0, else only
@@ -76,8 +82,9 @@ void int8_gemm(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int64_t 
 // (cpu/int8_kept_kernel.cpp), else nullptr. The kernel's values are checked where its operand is
 // made (ValueError naming quantized_matmul and the first value that is not an integer in
 // -127..127), so a kept operand, checked when it was made, is not checked again.
+// relu: y = max(y, 0) fused into the epilogue (as the relu op: NaN and -0 kept).
 void quantized_matmul(const float* x, const float* kernel, const Storage* keep, const float* kernel_scale,
-                      const float* bias, float* y, int64_t m, int64_t k, int64_t n);
+                      const float* bias, bool relu, float* y, int64_t m, int64_t k, int64_t n);
 // b (k, n) as Int8GemmRows' b_pairs in panels of nr columns; a (m, k) as its a_pairs
 void int8_pack_pairs(const int8_t* b, int32_t* pairs, int64_t k, int64_t n, int64_t nr);
 void int8_pack_row_pairs(const int8_t* a, int32_t* pairs, int64_t m, int64_t k);

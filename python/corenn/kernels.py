@@ -260,13 +260,14 @@ def int8_gemm(a, b, out=None):
     return c
 
 
-def quantized_matmul(x, kernel, kernel_scale, bias=None, out=None, keep=False):
+def quantized_matmul(x, kernel, kernel_scale, bias=None, out=None, keep=False, relu=False):
     """Keras 3's int8 Dense product: y = (q(x) @ kernel) / (s_x * kernel_scale) + bias, with x
     (M, K) float32 quantized per row (s_x = 127 / (max|x| + 1e-7), q = clip(round(x s_x), -127,
     127)), ``kernel`` (K, N) float32 holding the integers -127..127 of the int8 kernel,
     ``kernel_scale`` (N,), ``bias`` (N,) or None; y (M, N) float32. ``keep``: the kernel is a
     weight that later calls read again (a layer's); its int8 form is kept on it while its write
-    version stands (cpu/int8_kept_kernel.cpp), which gives the same bits faster."""
+    version stands (cpu/int8_kept_kernel.cpp), which gives the same bits faster. ``relu``: y =
+    relu(y) in the same pass (the bits of ``activation_forward("relu", y)`` after it)."""
     op = "quantized_matmul"
     x = x if type(x) is Tensor else as_tensor(x, op, "x")
     kernel = kernel if type(kernel) is Tensor else as_tensor(kernel, op, "kernel")
@@ -277,7 +278,7 @@ def quantized_matmul(x, kernel, kernel_scale, bias=None, out=None, keep=False):
         raise ValueError(f"{op}: x and kernel must be matrices, got shapes {tuple(x.shape)} and "
                          f"{tuple(kernel.shape)}")
     y = _out(out, (x.shape[0], kernel.shape[1]), op, device=x.device)
-    _C.quantized_matmul(x, kernel, kernel_scale, bias, y, bool(keep))
+    _C.quantized_matmul(x, kernel, kernel_scale, bias, y, bool(keep), bool(relu))
     return y
 
 

@@ -221,3 +221,73 @@ def test_quantized_matmul_kernel_check_names_the_first_bad_value(bad):
     y = kernels.quantized_matmul(np.ones((2, 3), np.float32), np.full((3, 40), -0.0, np.float32),
                                  np.ones(40, np.float32))
     np.testing.assert_array_equal(np.asarray(y), np.zeros((2, 40), np.float32))
+
+
+# ---- the dequantizing epilogue (Int8GemmRows::dequantize, per ISA) -----------------------------
+
+def _epilogue_bits(x, q, ks, bias, relu):
+    """The epilogue's exact float32 operations in NumPy (IEEE, correctly rounded like the kernels):
+    s_x and q(x) as the quantizer, the exact integer product, then per element
+    float32(acc) / (ks[j] * s_x) (+ bias[j]), relu as `z < 0 ? 0 : z` (NaN and -0 kept)."""
+    bad = ~np.isfinite(x).all(axis=-1)
+    x = np.where(bad[:, None], np.float32(0), np.asarray(x, np.float32))   # their rows: NaN below
+    ax = np.max(np.abs(x), axis=-1, keepdims=True)
+    sx = (np.float32(127) / (ax + np.float32(1e-7))).astype(np.float32)
+    qx = np.clip(np.round(x * sx), -127, 127)
+    acc = (qx.astype(np.int64) @ q.astype(np.int64)).astype(np.int32).astype(np.float32)
+    with np.errstate(all="ignore"):
+        z = acc / (ks[None, :].astype(np.float32) * sx)
+        if bias is not None:
+            z = z + bias.astype(np.float32)
+    z = z.astype(np.float32)
+    if relu:
+        z = np.where(z < 0, np.float32(0), z)
+    z[bad] = np.nan
+    return z
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+@pytest.mark.parametrize("relu", [True, False])
+def test_epilogue_is_bit_identical_to_the_portable_one_for_every_tail(isa, rng, with_bias, relu):
+    """Every ISA's vector epilogue gives the portable loop's bits (a NumPy float32 emulation of
+    it): column tails 1..40 and row tails 1..40 around the tiles, negative scales (-0 results,
+    kept by relu), a NaN row, a deep k (float32(acc) rounds)."""
+    for t in range(1, 41):
+        for m, k, n in ((t, 9, t), (41, 5, t), (t, 3, 40)):
+            x = rng.standard_normal((m, k)).astype(np.float32)
+            if m > 2:
+                x[1] = 0.0      # acc 0: +-0 before the bias
+                x[2, 0] = np.nan
+            q = rng.integers(-127, 128, size=(k, n)).astype(np.float32)
+            ks = rng.uniform(10, 200, size=n).astype(np.float32) * rng.choice([-1, 1], size=n).astype(np.float32)
+            bias = rng.standard_normal(n).astype(np.float32) if with_bias else None
+            y = np.asarray(kernels.quantized_matmul(x, q, ks, bias, relu=relu))
+            assert y.tobytes() == _epilogue_bits(x, q, ks, bias, relu).tobytes(), (m, k, n)
+    x = rng.standard_normal((13, 1500)).astype(np.float32)
+    q = rng.integers(-127, 128, size=(1500, 37)).astype(np.float32)
+    ks = rng.uniform(10, 200, size=37).astype(np.float32)
+    bias = rng.standard_normal(37).astype(np.float32) if with_bias else None
+    y = np.asarray(kernels.quantized_matmul(x, q, ks, bias, relu=relu))
+    assert y.tobytes() == _epilogue_bits(x, q, ks, bias, relu).tobytes()
+
+
+def test_fused_relu_gives_the_relu_ops_bits_at_1_and_2_threads(isa, rng):
+    import corenn
+    x = rng.standard_normal((70, 200)).astype(np.float32)
+    x[3] = 0.0
+    x[5, 7] = np.inf
+    q = rng.integers(-127, 128, size=(200, 75)).astype(np.float32)
+    ks = rng.uniform(10, 200, size=75).astype(np.float32) * rng.choice([-1, 1], size=75).astype(np.float32)
+    bias = rng.standard_normal(75).astype(np.float32)
+    old, outs = corenn.get_num_threads(), []
+    try:
+        for threads in (1, 2):
+            corenn.set_num_threads(threads)
+            outs.append(np.asarray(kernels.quantized_matmul(x, q, ks, bias, relu=True)).copy())
+            z = kernels.quantized_matmul(x, q, ks, bias)
+            outs.append(np.asarray(kernels.activation_forward("relu", z, out=z)).copy())
+    finally:
+        corenn.set_num_threads(old)
+    assert (outs[0] < 0).sum() == 0 and np.isnan(outs[0][5]).all()
+    for o in outs[1:]:
+        assert o.tobytes() == outs[0].tobytes()

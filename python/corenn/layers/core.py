@@ -129,11 +129,10 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
         act = "relu" if self.activation.name == "relu" else "none"
         if self._quantized is not None:
             # int8 x int8 -> int32 product of the row-quantized x and the int8 kernel, dequantized
-            # with the bias in the same pass (layers/quantization.py); relu after it, in place.
+            # with the bias and relu in the same pass (layers/quantization.py).
             # keep: the kernel's int8 form is kept on it while its write version stands
-            kernels.quantized_matmul(x2, self.kernel, self.kernel_scale, self.bias, out=z2, keep=True)
-            if act == "relu":
-                kernels.activation_forward("relu", z, out=z)
+            kernels.quantized_matmul(x2, self.kernel, self.kernel_scale, self.bias, out=z2, keep=True,
+                                     relu=act == "relu")
         elif self.lora_enabled:
             self._lora_factored_forward(x2, z2, act)
         else:

@@ -291,9 +291,8 @@ class EinsumDense(Int8Quantizable, LoRA, ActivatedLayer):
             # keep: w_t is the kernel itself (not a buffer transposed into this call), so its int8
             # form can be kept on it while its write version stands
             kernels.quantized_matmul(x_t.reshape([m, k]), w_t.reshape([k, n]), self.kernel_scale.reshape([n]),
-                                     fused_bias, out=product.reshape([m, n]), keep=w_t is self.kernel)
-            if self._fused and self.activation.name == "relu":   # _activate expects the epilogue's relu
-                kernels.activation_forward("relu", product, out=product)
+                                     fused_bias, out=product.reshape([m, n]), keep=w_t is self.kernel,
+                                     relu=self._fused and self.activation.name == "relu")   # as _activate expects
         elif plan.batch:
             kernels.batched_matmul(x_t.reshape([b, m, k]), w_t.reshape([b, k, n]),
                                    out=product.reshape([b, m, n]))
