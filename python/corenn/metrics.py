@@ -4,7 +4,8 @@ A metric accumulates ``update_state(y_true, y_pred)`` calls and reports ``result
 resets it at the start of each epoch, so logged values are means over the epoch so far.
 
 Counting is done by the kernels (``kernels.accuracy_count``, ``kernels.loss_forward``); the metric only
-keeps two Python scalars (total, count).
+keeps two Python scalars (total, count), read back as MetricResult floats so that
+``m.count.numpy()`` works as on Keras' state variables.
 
 ``compile(metrics=['accuracy'])`` resolves 'accuracy' / 'acc' the way Keras does, once the
 label and prediction shapes are known: binary when the loss is binary cross-entropy or the
