@@ -4,7 +4,8 @@ A metric accumulates ``update_state(y_true, y_pred)`` calls and reports ``result
 resets it at the start of each epoch, so logged values are means over the epoch so far.
 
 Counting is done by the kernels (``kernels.accuracy_count``, ``kernels.loss_forward``); the metric only
-keeps two Python scalars (total, count).
+keeps two Python scalars (total, count), read back as MetricResult floats so that
+``m.count.numpy()`` works as on Keras' state variables.
 
 ``compile(metrics=['accuracy'])`` resolves 'accuracy' / 'acc' the way Keras does, once the
 label and prediction shapes are known: binary when the loss is binary cross-entropy or the
@@ -80,8 +81,24 @@ def _numpy_result(fn):
     return result
 
 
+def _state_scalar(attr):
+    """``total`` / ``count`` of a metric: kept as a Python float (or whatever a subclass stores
+    there), read back as a MetricResult so that ``m.count.numpy()`` works as on Keras' state
+    variables. The value lives in the instance ``__dict__`` under the same name."""
+    def get(self):
+        value = self.__dict__.get(attr, 0.0)
+        return MetricResult(value) if type(value) is float else value
+
+    def set(self, value):
+        self.__dict__[attr] = value
+    return property(get, set)
+
+
 class Metric:
     """Base class: ``total / count`` of what ``update_state`` adds."""
+
+    total = _state_scalar("total")
+    count = _state_scalar("count")
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
