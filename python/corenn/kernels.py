@@ -269,6 +269,9 @@ def quantized_matmul(x, kernel, kernel_scale, bias=None, out=None, keep=False, r
     version stands (cpu/int8_kept_kernel.cpp), which gives the same bits faster. ``relu``: y =
     relu(y) in the same pass (the bits of ``activation_forward("relu", y)`` after it)."""
     op = "quantized_matmul"
+    for name, flag in (("keep", keep), ("relu", relu)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{op}: {name} must be True or False, got {flag!r}")
     x = x if type(x) is Tensor else as_tensor(x, op, "x")
     kernel = kernel if type(kernel) is Tensor else as_tensor(kernel, op, "kernel")
     kernel_scale = kernel_scale if type(kernel_scale) is Tensor else as_tensor(kernel_scale, op, "kernel_scale")

@@ -34,6 +34,7 @@ def quantized_matmul(r):
     q = r.integers(-127, 128, size=(k, n)).astype(np.float32)
     scale = (np.abs(f32(r, n)) + 1).astype(np.float32)
     bias = f32(r, n) if r.random() < 0.6 else None
+    relu = bool(r.random() < 0.3)
 
     def check(y, kw):
         if any(np.shape(kw[name]) != v.shape for name, v in (("x", x), ("kernel", q), ("kernel_scale", scale))):
@@ -46,8 +47,10 @@ def quantized_matmul(r):
         want = (qx @ np.asarray(kw["kernel"], np.float64)) / (sx.astype(np.float64) * np.asarray(kw["kernel_scale"], np.float64))
         if kw.get("bias") is not None:
             want = want + np.asarray(kw["bias"], np.float64)
+        if kw.get("relu") is True:
+            want = np.maximum(want, 0.0)
         return _close(np.asarray(y), want, "quantized_matmul", 1e-5, 1e-5)
-    return Call(kernels.quantized_matmul, dict(x=x, kernel=q, kernel_scale=scale, bias=bias, out=None),
+    return Call(kernels.quantized_matmul, dict(x=x, kernel=q, kernel_scale=scale, bias=bias, out=None, relu=relu),
                 dict(x="in", kernel="target", kernel_scale="in", bias="in", out="out"),
                 ("quantized_matmul",), check)
 
