@@ -128,3 +128,31 @@ def test_gemm_narrow_n_same_bits_threads_and_kept_b(isa, rng, n):
     for o in outs[1:]:
         np.testing.assert_array_equal(o, outs[0])
     _close(outs[0], ref_gemm(a, b), 520)
+
+
+@pytest.mark.parametrize("m", [1, 2])
+@pytest.mark.parametrize("n", [64, 100, 128, 160, 256, 300, 512])
+@pytest.mark.parametrize("ta", [False, True])
+def test_gemm_one_or_two_rows_wide_tile_same_bits(isa, rng, m, n, ta):
+    """m <= 2 rows (batch-1 inference) run the wide tile (128 columns on avx512, 64 on avx2) over
+    whole groups and the regular tile over the rest. Each row must equal, bit for bit, the same
+    row computed in a 3- or 4-row call (the regular in-place tile), on 1 and 2 threads, with
+    beta, bias and relu, and match the float64 reference."""
+    k = 300
+    a, b = _operands(rng, m + 2, n, k, ta, False)
+    c0 = rng.standard_normal((m + 2, n)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    few = np.ascontiguousarray(a[:, :m] if ta else a[:m])
+    for threads in (1, 2):
+        corenn.set_num_threads(threads)
+        try:
+            for beta, bi, act in ((0.0, None, "none"), (0.5, bias, "relu")):
+                more = kernels.gemm(a, b, c0.copy(), trans_a=ta, beta=beta, bias=bi,
+                                    activation=act).numpy()
+                got = kernels.gemm(few, b, c0[:m].copy(), trans_a=ta, beta=beta, bias=bi,
+                                   activation=act).numpy()
+                np.testing.assert_array_equal(got, more[:m])
+                _close(got, ref_gemm(few, b, c0[:m], trans_a=ta, beta=beta, bias=bi,
+                                     activation=act), k)
+        finally:
+            corenn.set_num_threads(0)

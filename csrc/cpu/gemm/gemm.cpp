@@ -23,7 +23,8 @@
 //   small N:      with n <= 2*NR the micro-kernel reads A in place (packing would cost about as
 //                 much as the multiply); so it does with a kept B (below) and A not transposed.
 //   small M:      with m <= 12 and B not transposed nothing is packed: the kernel streams A and B
-//                 in place (GEMV-like inference calls); column panels are split over threads.
+//                 in place (GEMV-like inference calls); column panels are split over threads. For
+//                 m <= 2 a context's wide tile (wide_nr columns) keeps 8 FMA chains per row busy.
 //   kept B:       sgemm's caller may name the Storage of a B it multiplies by again (a layer's
 //                 weight); packed_b_cache.cpp then hands back all of op(B) packed (PackedB), and
 //                 the loops read its blocks where packing would have written them: no packing
@@ -423,18 +424,35 @@ namespace {
 // Few rows (inference on a handful of samples) and B (K, N) row-major: each B element is used by
 // at most two row panels, so packing B would cost more than the multiply saves; the micro-kernel
 // streams A and B in place over the whole depth. Full NR-column panels only (cols [0, n_full)).
-void small_m_in_place(const Problem& pb, const float* b, int64_t ldb, int64_t n_full) {
+// With m <= kWideRows and a wide tile in the context, the panels go in groups of wide_nr columns
+// (the wide tile: 8 chains per row where a 1-row NR tile has 2); a short last group runs the NR
+// tile per panel. The same bits either way (GemmContext::wide_ukr).
+void small_m_in_place(const GemmContext& ctx, const Problem& pb, const float* b, int64_t ldb,
+                      int64_t n_full) {
   const int64_t panels = n_full / pb.nr;
+  const bool wide = ctx.wide_ukr && pb.m <= kWideRows;
+  const int64_t group = wide ? ctx.wide_nr / pb.nr : 1;  // panels per unit of work
+  const int64_t units = (panels + group - 1) / group;
   const double flops = 2.0 * pb.m * n_full * pb.k;
-  const int64_t grain = flops < kMinParallelFlops ? panels : 1;
-  parallel_for(0, panels, grain, [&](int64_t lo, int64_t hi) {
-    for (int64_t q = lo; q < hi; ++q) {
-      const int64_t j = q * pb.nr;
-      const UkrArgs args{pb.alpha, pb.beta, pb.bias ? pb.bias + j : nullptr, pb.act};
-      for (int64_t i = 0; i < pb.m; i += pb.mr) {
-        const int m = static_cast<int>(std::min<int64_t>(pb.mr, pb.m - i));
-        pb.ukr(pb.k, pb.a_plain + i * pb.rs_a, pb.rs_a, pb.cs_a, b + j, ldb, pb.c + i * pb.ldc + j,
-               pb.ldc, m, pb.nr, args);
+  const int64_t grain = flops < kMinParallelFlops ? units : 1;
+  parallel_for(0, units, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t u = lo; u < hi; ++u) {
+      const int64_t q0 = u * group, q1 = std::min(panels, q0 + group);
+      if (wide && q1 - q0 == group) {
+        const int64_t j = q0 * pb.nr;
+        const UkrArgs args{pb.alpha, pb.beta, pb.bias ? pb.bias + j : nullptr, pb.act};
+        ctx.wide_ukr(pb.k, pb.a_plain, pb.rs_a, pb.cs_a, b + j, ldb, pb.c + j, pb.ldc,
+                     static_cast<int>(pb.m), ctx.wide_nr, args);
+        continue;
+      }
+      for (int64_t q = q0; q < q1; ++q) {
+        const int64_t j = q * pb.nr;
+        const UkrArgs args{pb.alpha, pb.beta, pb.bias ? pb.bias + j : nullptr, pb.act};
+        for (int64_t i = 0; i < pb.m; i += pb.mr) {
+          const int m = static_cast<int>(std::min<int64_t>(pb.mr, pb.m - i));
+          pb.ukr(pb.k, pb.a_plain + i * pb.rs_a, pb.rs_a, pb.cs_a, b + j, ldb,
+                 pb.c + i * pb.ldc + j, pb.ldc, m, pb.nr, args);
+        }
       }
     }
   });
@@ -455,7 +473,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   if (m > 0 && m <= kSmallM && k > 0 && !trans_b && n >= pb.nr) {
     pb.a_plain = a;
     const int64_t n_full = n / pb.nr * pb.nr;
-    small_m_in_place(pb, b, ldb, n_full);
+    small_m_in_place(ctx, pb, b, ldb, n_full);
     if (n_full == n) return;
     // The last partial panel takes the regular path on its columns.
     const PackB pack_rest = pack_b_for(ctx, b + n_full, ldb, false);

@@ -110,7 +110,16 @@ struct GemmContext {
   // Problems with N <= 16 (sgemm_context(n), packed_kernel(n)) run this set instead, where the
   // ISA has one (avx512: 12 x 16, the same mr); null: this set runs them (config.cpp).
   const GemmContext* narrow = nullptr;
+  // The small-M path's tile for m <= kWideRows rows: A and B read in place (the ukr contract),
+  // wide_nr columns (a multiple of nr, full width only), the same arithmetic per C element as ukr
+  // (one chain over the whole depth, the same epilogue), so the same bits. Why: a 1-row MR x NR
+  // tile has NR / lanes accumulator chains (2), each waiting out the FMA latency (4 cycles) on
+  // every depth step; batch-1 inference (a GEMV) then ran at a quarter of the FMA rate. wide_nr
+  // columns give 8 chains per row. Null: ukr runs those rows too.
+  UkrFn wide_ukr = nullptr;
+  int wide_nr = 0;
 };
+constexpr int kWideRows = 2;
 using GemmContextRef = const GemmContext*;
 // The kernel set of gemm_packed (caller-supplied packers: conv, rnn): cpu_ref = gemm_ukr_ref.cpp,
 // avx2 = gemm_ukr_avx2_f32_6x16.cpp (6 x 16), avx512 = gemm_ukr_avx512_f32_12x32.cpp (12 x 32).

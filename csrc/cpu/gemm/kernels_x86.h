@@ -21,6 +21,15 @@ void gemm_ukr_avx512_f32_12x32(int64_t kc, const float* a, int64_t rs_a, int64_t
 void gemm_ukr_avx512_f32_12x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
                                const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
                                const UkrArgs& args);
+// The small-M path's wide tiles (GemmContext::wide_ukr): m <= 2 rows of A and B both read in
+// place, n = 64 (avx2: 8 ymm chains per row) or 128 (avx512: 8 zmm) columns, per-element
+// arithmetic identical to the 6 x 16 / 12 x 32 tile of the same ISA.
+void gemm_ukr_avx2_f32_2x64(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
+                            const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
+                            const UkrArgs& args);
+void gemm_ukr_avx512_f32_2x128(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
+                               const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
+                               const UkrArgs& args);
 
 // AVX2 versions of three 6 x 16 packers (pack_avx2.cpp). pack_a_*_avx2 may write 16 floats past
 // the block: size buffers with kPackSlack.

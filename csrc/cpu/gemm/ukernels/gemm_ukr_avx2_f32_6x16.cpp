@@ -131,6 +131,45 @@ void gemm_ukr_avx2_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs
   }
 }
 
+
+// The small-M path's wide tile (GemmContext::wide_ukr): m <= 2 rows, 64 columns, full width. Each
+// column sums its depth in order in one chain, as depth_loop_strided does, and each 16 columns go
+// through store_row: the 6 x 16 tile's bits, with 8 chains per row instead of 2.
+void gemm_ukr_avx2_f32_2x64(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
+                            const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
+                            const UkrArgs& args) {
+  (void)n;  // always 64: the driver hands only full groups
+  constexpr int kRows = 2, kVecs = 8;
+  for (int r = 0; r < m; ++r)
+    for (int v = 0; v < kVecs; v += 2)
+      _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 8 * v), _MM_HINT_T0);
+  __m256 acc[kRows][kVecs];
+  for (int r = 0; r < kRows; ++r)
+    for (int v = 0; v < kVecs; ++v) acc[r][v] = _mm256_setzero_ps();
+  if (m == 1) {
+    for (int64_t p = 0; p < kc; ++p, a += cs_a, b += ldb) {
+      const __m256 ar = _mm256_broadcast_ss(a);
+      for (int v = 0; v < kVecs; ++v) acc[0][v] = _mm256_fmadd_ps(ar, _mm256_loadu_ps(b + 8 * v), acc[0][v]);
+    }
+  } else {
+    for (int64_t p = 0; p < kc; ++p, a += cs_a, b += ldb) {
+      const __m256 a0 = _mm256_broadcast_ss(a), a1 = _mm256_broadcast_ss(a + rs_a);
+      for (int v = 0; v < kVecs; ++v) {
+        const __m256 bv = _mm256_loadu_ps(b + 8 * v);
+        acc[0][v] = _mm256_fmadd_ps(a0, bv, acc[0][v]);
+        acc[1][v] = _mm256_fmadd_ps(a1, bv, acc[1][v]);
+      }
+    }
+  }
+  const __m256i all = _mm256_set1_epi32(-1);
+  for (int r = 0; r < m; ++r)
+    for (int v = 0; v < kVecs; v += 2) {
+      UkrArgs part = args;
+      if (args.bias) part.bias = args.bias + 8 * v;
+      store_row(c + r * ldc + 8 * v, acc[r][v], acc[r][v + 1], part, true, all, all);
+    }
+}
+
 }  // namespace corenn::cpu::gemm
 
 // The avx2 context of both stubs (gemm.h); AVX-512 CPUs run it for the 6 x 16 format too. B not
@@ -138,7 +177,8 @@ void gemm_ukr_avx2_f32_6x16(int64_t kc, const float* a, int64_t rs_a, int64_t cs
 namespace corenn::cpu::gemm {
 namespace {
 constexpr GemmContext kAvx2Context{gemm_ukr_avx2_f32_6x16, kMR, kNR, block_sizes,
-                                   pack_a_n_avx2, pack_a_t_avx2, pack_b_n_ref, pack_b_t_avx2};
+                                   pack_a_n_avx2, pack_a_t_avx2, pack_b_n_ref, pack_b_t_avx2,
+                                   nullptr, gemm_ukr_avx2_f32_2x64, 64};
 }  // namespace
 }  // namespace corenn::cpu::gemm
 

@@ -135,6 +135,19 @@ void gemm_ukr_avx512_f32_12x16(int64_t kc, const float* a, int64_t rs_a, int64_t
   run_tile<1>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args);
 }
 
+// The small-M path's wide tile (GemmContext::wide_ukr): m <= 2 rows of A and B in place, 128
+// columns, 8 accumulator chains per row; tile<> with 8 vectors, so the arithmetic per element is
+// the 12 x 32 tile's.
+void gemm_ukr_avx512_f32_2x128(int64_t kc, const float* a, int64_t rs_a, int64_t cs_a,
+                               const float* b, int64_t ldb, float* c, int64_t ldc, int m, int n,
+                               const UkrArgs& args) {
+  for (int r = 0; r < m; ++r)
+    for (int v = 0; v < 8; ++v)
+      _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 16 * v), _MM_HINT_T0);
+  if (m == 1) tile<1, 8, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args);
+  else tile<2, 8, false>(kc, a, rs_a, cs_a, b, ldb, c, ldc, m, n, args);
+}
+
 }  // namespace corenn::cpu::gemm
 
 // The avx512 context of both stubs: sgemm (plain matrices, its own 12 x 32 packers, its own block
@@ -150,7 +163,8 @@ constexpr GemmContext kAvx512NarrowContext{gemm_ukr_avx512_f32_12x16, kMR512, 16
                                            pack_b_t_avx2};
 constexpr GemmContext kAvx512Context{gemm_ukr_avx512_f32_12x32, kMR512, kNR512, block_sizes_avx512,
                                      pack_a_n_avx512, pack_a_t_avx512, pack_b_n_avx512,
-                                     pack_b_t_avx512, &kAvx512NarrowContext};
+                                     pack_b_t_avx512, &kAvx512NarrowContext,
+                                     gemm_ukr_avx512_f32_2x128, 128};
 }  // namespace
 }  // namespace corenn::cpu::gemm
 
