@@ -356,6 +356,10 @@ class Model(TrainingLoops):
         if self.__dict__.get("_graph") is not None or "_layers" in self.__dict__ or self.__dict__.get("_tracking"):
             for layer in self._weight_layers():
                 layer.trainable = bool(value)
+            if self.__dict__.get("_graph") is not None:   # its InputLayers too, as Keras sets them
+                for t in self.__dict__.get("inputs") or ():
+                    if isinstance(t.node.layer, InputLayer):
+                        t.node.layer.trainable = bool(value)
             # the models it holds too (a Sequential's model entries, a functional model's nested
             # calls): their own flag reads as Keras' does
             inner = list(self.__dict__.get("_layers", ()))
@@ -369,9 +373,26 @@ class Model(TrainingLoops):
     def weights(self):
         return _unique(w for layer in self._weight_layers() for w in layer.weights)
 
+    def _weights_by_flag(self, trainable):
+        """The weights whose own flags say ``trainable`` (or not), whatever this model's flag: a
+        model that holds this one lists these (Keras 3: a frozen model hides its weights from its
+        own ``trainable_weights`` only; an inner layer set back to trainable trains in the model
+        around it)."""
+        out = []
+        for layer in self._weight_layers():
+            if isinstance(layer, Model):
+                out += layer._weights_by_flag(trainable)
+            else:
+                out += layer.trainable_weights if trainable else layer.non_trainable_weights
+        return _unique(out)
+
     @property
     def trainable_weights(self):
+        if not self.trainable:   # Keras 3: none, even of an inner layer set back to trainable
+            return []
         layers = self._weight_layers()
+        if any(isinstance(layer, Model) for layer in layers):   # inner flags the cache cannot key
+            return self._weights_by_flag(True)
         # what the list depends on: which layers (the same list, as long: Sequential.add appends
         # to it), their trainable flags and their weights (a layer builds them on its first
         # call): a Layer's Param list, the same list object and as long as before; an inner
@@ -396,7 +417,9 @@ class Model(TrainingLoops):
 
     @property
     def non_trainable_weights(self):
-        return _unique(w for layer in self._weight_layers() for w in layer.non_trainable_weights)
+        if not self.trainable:   # Keras 3: all of them
+            return self.weights
+        return self._weights_by_flag(False)
 
     non_trainable_variables = non_trainable_weights
 
@@ -405,6 +428,8 @@ class Model(TrainingLoops):
         return self.weights
 
     def _gradients(self):
+        if not self.trainable:   # aligned with trainable_weights
+            return []
         seen, out = set(), []
         for layer in self._weight_layers():
             for w, g in zip(layer.trainable_weights, layer.gradients):
