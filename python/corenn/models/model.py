@@ -28,7 +28,7 @@ import numpy as np
 from .. import autodiff, kernels
 from .. import losses as _losses
 from .. import metrics as _metrics
-from ..layers.base import ASSIGNED_WEIGHT_LAYERS, TRACING, InputLayer, Layer, check_traceable, shape_str
+from ..layers.base import ASSIGNED_WEIGHT_LAYERS, TRACING, InputLayer, Layer, check_traceable, shape_str, user_mask
 from ..strings import as_string_array, is_string_array
 from . import _data, fusion
 from . import graph as _graph_mod
@@ -627,7 +627,7 @@ class Model(TrainingLoops):
         outs = [kernels.Tensor.from_numpy(o) for o in outs]   # Tensors, as Keras returns
         for t, m in zip(outs, masks):   # an output's Keras mask (Embedding(mask_zero) upstream)
             if m is not None:
-                t._keras_mask = kernels.Tensor.from_numpy(m)
+                t._keras_mask = user_mask(m)
         return self._structure_outputs(outs)
 
     def _call_on_tape(self, inputs, training, tape):
@@ -672,7 +672,7 @@ class Model(TrainingLoops):
             for i, m in enumerate(masks):
                 if m is not None:   # a copy carries this mask: the caller's tensor keeps its own
                     flat[i] = kernels.Tensor.from_numpy(np.array(flat[i], copy=True))
-                    flat[i]._keras_mask = kernels.Tensor.from_numpy(np.asarray(m, np.float32))
+                    flat[i]._keras_mask = user_mask(m)
         self._clear_losses()
         keys = self.__dict__.get("_input_dict_keys") or [t.name for t in self.inputs]
         return self._replay(dict(zip(keys, flat)) if isinstance(inputs, dict)
