@@ -942,7 +942,8 @@ def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal
     has_pos = kernels.Tensor.from_numpy(positive.any(axis=1).astype(np.float32))
     loss = ops.multiply(ops.softplus(ops.add(masked_lse(pos_l, pos), masked_lse(neg_l, neg))), has_pos)
     # Keras' mask loss > 0 (softplus here stops at the smallest normal float, not at 0)
-    loss._keras_mask = kernels.Tensor.from_numpy((np.asarray(loss) > np.finfo(np.float32).tiny).astype(np.float32))
+    from .layers.base import user_mask
+    loss._keras_mask = user_mask(np.asarray(loss) > np.finfo(np.float32).tiny)
     return loss
 
 

@@ -1540,7 +1540,7 @@ def _load_optimizer_state(model, reader):
     state = [reader.optimizer[k] for k in range(len(reader.optimizer) - 1)]
     if state:
         opt.build(model.trainable_weights)
-        variables = opt.variables
+        variables = opt._state_variables
         expected = [tuple(t.shape) for t in variables]
         if expected != [h.shape for h in state]:
             raise _Bad(f"the optimizer state does not fit the model: {type(opt).__name__} has "

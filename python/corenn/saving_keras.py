@@ -656,7 +656,7 @@ def _set_optimizer_state(model, values, path):
         raise _Bad(f"{values[0].name}: the step count {iterations} is not a whole number")
     learning_rate = float(_scalar(values[1], "learning rate")) if leading == 2 else None
     opt.build(variables)
-    position = {id(t): i for i, t in enumerate(opt.variables)}   # corenn's order of the same state
+    position = {id(t): i for i, t in enumerate(opt._state_variables)}   # corenn's order of the same state
     store = {"iterations": np.int64(iterations)}
     for (slot, j), dataset in zip(layout, state):
         store[str(position[id(opt._state[slot][j])])] = _Dataset(dataset).read()
@@ -669,7 +669,7 @@ def _set_keras_ordered_state(model, opt, values):
     """The state of an optimizer whose ``variables`` list its arrays in Keras' own order (Muon,
     ScheduleFreeAdamW: each variable's slots in turn): read one to one, shapes checked first."""
     opt.build(model.trainable_weights)
-    state = opt.variables
+    state = opt._state_variables
     leading = len(values) - len(state)
     if leading not in (1, 2):
         raise _Bad(f"the file holds {len(values)} optimizer variables; {type(opt).__name__} of this model has "

@@ -284,7 +284,7 @@ class Checkpoint:
                 if any(k not in values for k in slot_keys):
                     raise ValueError(f"tf.train.Checkpoint.restore: {path} lacks slots of optimizer {name}")
                 if n:
-                    own = opt.variables if opt.built else None
+                    own = opt._state_variables if opt.built else None
                     if own is None or len(own) != n:
                         raise ValueError(f"tf.train.Checkpoint.restore: optimizer {name} has "
                                          f"{0 if own is None else len(own)} slot variables here but {n} in {path}")

@@ -170,3 +170,19 @@ def test_a_legacy_h5_corenn_writes_goes_on_training_where_it_stopped(tmp_path, o
     loaded.train_on_batch(x, y)
     for got, want in zip(loaded.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["compiled_adam", "compiled_sgd", "compiled_rmsprop", "compiled_adamw"])
+def test_optimizer_variables_are_the_files_in_keras_order(name):
+    """Keras 3 stores optimizer/vars/<i> in the order of its ``optimizer.variables``
+    (iteration, learning_rate, the slots): corenn's list, after loading, is the same one to one."""
+    model = corenn.models.load_model(fixture(f"{name}.keras"))
+    with zipfile.ZipFile(fixture(f"{name}.keras")) as z, \
+            h5py.File(io.BytesIO(z.read("model.weights.h5")), "r") as f:
+        group = f["optimizer/vars"]
+        stored = [np.asarray(group[str(i)]) for i in range(len(group))]
+    got = model.optimizer.variables
+    assert [v.name for v in got[:2]] == ["iteration", "learning_rate"]
+    assert len(got) == len(stored)
+    for v, want in zip(got, stored, strict=True):
+        np.testing.assert_allclose(np.asarray(v, np.float64), want, rtol=1e-6)

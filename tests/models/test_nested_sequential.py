@@ -117,6 +117,10 @@ def test_outer_training_matches_the_same_layers_in_one_flat_chain():
 
 
 def test_gradient_tape_over_the_outer_model():
+    # a fixed init: the central difference below (eps 1e-2, through BatchNormalization's batch
+    # statistics) is off by up to ~8% for some draws (seed 168: 0.00483 vs the 0.00528 the
+    # tape gives and smaller steps approach), and the draw otherwise depends on the tests before
+    corenn.utils.set_random_seed(0)
     model, base, func = _models()
     x, y = _data(8)
     with corenn.GradientTape() as tape:

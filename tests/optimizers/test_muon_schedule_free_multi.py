@@ -74,7 +74,7 @@ def test_muon_steps_match_the_float64_rule(options, reference):
     want = _muon_reference(w0, grads, **reference)
     for k in SHAPES:
         np.testing.assert_allclose(np.asarray(tensors[k]), want[k], rtol=1e-5, atol=2e-6, err_msg=k)
-    assert len(opt.variables) == 5 + (1 if options.get("exclude_embeddings", True) else 0) + \
+    assert len(opt._state_variables) == 5 + (1 if options.get("exclude_embeddings", True) else 0) + \
         (1 if "wide" in options.get("exclude_layers", []) else 0)
 
 
@@ -197,13 +197,13 @@ def test_keras_optimizer_state_reads_in_keras_order(tmp_path, make):
     opt = model.optimizer
     opt.build(model.trainable_weights)
     rng = np.random.default_rng(5)
-    arrays = [rng.standard_normal(np.shape(a)).astype(np.float32) for a in opt.variables]
+    arrays = [rng.standard_normal(np.shape(a)).astype(np.float32) for a in opt._state_variables]
     with h5py.File(tmp_path / "state.h5", "w") as f:
         values = [f.create_dataset("vars/0", data=np.int64(7)), f.create_dataset("vars/1", data=np.float32(0.02))]
         values += [f.create_dataset(f"vars/{i + 2}", data=a) for i, a in enumerate(arrays)]
         saving_keras._set_optimizer_state(model, values, "state.h5")
         assert opt.iterations == 7 and abs(opt.learning_rate - 0.02) < 1e-9
-        for got, want in zip(opt.variables, arrays):
+        for got, want in zip(opt._state_variables, arrays):
             np.testing.assert_array_equal(np.asarray(got), want)
         with pytest.raises(saving_keras._Bad, match="optimizer variable of shape"):
             saving_keras._set_optimizer_state(model, values[:2] + values[3:] + values[2:3], "state.h5")

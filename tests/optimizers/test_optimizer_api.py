@@ -53,7 +53,7 @@ def test_adam_amsgrad_clipnorm_matches_reference(rng):
         opt.apply(g, tensors)
         ref, *state = adam_step(ref, g, *state, 0.01, 0.9, 0.999, 1e-7, step, True, clipnorm=0.5)
     assert_vars(tensors, ref)
-    assert len(opt.variables) == 3 * len(SHAPES)
+    assert len(opt.variables[2:]) == 3 * len(SHAPES)
 
 
 def test_adamw_default_weight_decay_matches_reference(rng):
@@ -86,7 +86,7 @@ def test_adagrad_global_clipnorm_matches_reference(rng):
         opt.apply(g, tensors)
         ref, acc = adagrad_step(ref, g, acc, 0.1, global_clipnorm=1.0)
     assert_vars(tensors, ref)
-    np.testing.assert_allclose(np.asarray(opt.variables[0]), acc[0], rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(opt.variables[2]), acc[0], rtol=1e-5)
 
 
 def test_adam_matches_torch(rng):
@@ -160,25 +160,25 @@ def test_rebuilds_when_variables_change(rng):
     opt = Adam()
     a, b = kernels.zeros([2]), kernels.zeros([3])
     opt.apply([np.ones(2, np.float32)], [a])
-    assert len(opt.variables) == 2
-    state_a = opt.variables
+    assert len(opt.variables[2:]) == 2
+    state_a = opt.variables[2:]
     opt.apply([np.ones(2, np.float32)], [a])
-    assert all(x is y for x, y in zip(opt.variables, state_a))  # same list: no rebuild
+    assert all(x is y for x, y in zip(opt.variables[2:], state_a))  # same list: no rebuild
     opt.apply([np.ones(2, np.float32), np.ones(3, np.float32)], [a, b])
-    assert [tuple(t.shape) for t in opt.variables] == [(2,), (2,), (3,), (3,)]
+    assert [tuple(t.shape) for t in opt.variables[2:]] == [(2,), (2,), (3,), (3,)]
     # fresh zero state: one step from m = 0 gives (1 - beta_1) * g (not ~0.27 after 3 steps)
-    np.testing.assert_allclose(np.asarray(opt.variables[0]), 0.1, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(opt.variables[2]), 0.1, rtol=1e-5)
 
 
 def test_build_creates_state_in_keras_order():
     a, b = kernels.zeros([2]), kernels.zeros([5])
     opt = RMSprop(momentum=0.9, centered=True)
     opt.build([a, b])
-    assert [tuple(t.shape) for t in opt.variables] == [(2,), (5,)] * 3
+    assert [tuple(t.shape) for t in opt.variables[2:]] == [(2,), (5,)] * 3
     opt = Adagrad(initial_accumulator_value=0.3)
     opt.build([a])
-    np.testing.assert_allclose(np.asarray(opt.variables[0]), 0.3)
-    assert SGD().variables == [] and SGD(momentum=0.0).apply([np.ones(2, np.float32)], [a]) == 1
+    np.testing.assert_allclose(np.asarray(opt.variables[2]), 0.3)
+    assert len(SGD().variables) == 2 and SGD(momentum=0.0).apply([np.ones(2, np.float32)], [a]) == 1
 
 
 def test_save_and_load_own_variables(rng):
@@ -192,7 +192,7 @@ def test_save_and_load_own_variables(rng):
     other.build(tensors)
     other.load_own_variables(store)
     assert other.iterations == 2
-    for x, y in zip(opt.variables, other.variables):
+    for x, y in zip(opt.variables[2:], other.variables[2:]):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 

@@ -107,7 +107,7 @@ def broadcast_weights(model, root=0):
         return
     if not optimizer.built:
         optimizer.build(model.trainable_weights)
-    variables = [np.asarray(t) for t in optimizer.variables]
+    variables = [np.asarray(t) for t in optimizer._state_variables]
     shapes = _mpi.allgather_json([list(v.shape) for v in variables], "broadcast_weights (optimizer shapes)")
     if any(s != shapes[root] for s in shapes):
         raise ValueError(f"broadcast_weights: the optimizer state differs between ranks (shapes per rank: "

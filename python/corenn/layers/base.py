@@ -624,11 +624,11 @@ class Layer:
             names = _call_positional_names(type(self).call)
             for name, mk in zip(names, m):
                 if f"{name}_mask" in params:
-                    kwargs[f"{name}_mask"] = mk
+                    kwargs[f"{name}_mask"] = user_mask(mk)
             if "mask" in params:
-                kwargs["mask"] = m[0] if m else None
+                kwargs["mask"] = user_mask(m[0]) if m else None
         elif "mask" in params:
-            kwargs["mask"] = m
+            kwargs["mask"] = user_mask(m)
 
     def _invoke_call(self, x, training):
         """``call`` with Keras' arguments: the inputs (several positional ones when the layer was
@@ -1056,7 +1056,7 @@ class Layer:
         masks = list(m) if isinstance(m, (list, tuple)) else [m] * len(outs)
         for t, mt in zip(outs, masks):
             if isinstance(t, kernels.Tensor):
-                t._keras_mask = mt
+                t._keras_mask = user_mask(mt)
         return y
 
     def output_mask_value(self):
@@ -1071,7 +1071,7 @@ class Layer:
                 np.ones(tuple(y.shape[:2]), np.float32))
         from ..autodiff import stop_recording
         with stop_recording():
-            m = self.compute_mask(xs if packed else xs[0], self.__dict__.get("_last_call_mask"))
+            m = self.compute_mask(xs if packed else xs[0], user_mask(self.__dict__.get("_last_call_mask")))
         if isinstance(m, (list, tuple)):   # one mask per output
             return [_as_mask(v, self.name) for v in m]
         return _as_mask(m, self.name)
@@ -1399,6 +1399,27 @@ def _python_numbers(v, depth=0):
     return depth > 0 and isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+class BoolMask(np.ndarray):
+    """A Keras mask as scripts see it (``compute_mask``, ``output._keras_mask``, the ``mask`` a
+    ``call`` is given): bool (N, T), True = a real step, as Keras' masks are. corenn's Tensors
+    hold float32 / int32 / int64 (comparisons give float32 0 / 1), so it is a NumPy bool array,
+    with Keras tensors' ``numpy()``; every corenn op takes it. Inside a graph the masks stay
+    the float32 values the kernels read (``_as_mask``): only what a script sees is converted."""
+
+    def numpy(self):
+        return np.asarray(self)
+
+
+def user_mask(m):
+    """A mask (float32 / bool Tensor or array, or a list of them) as a script sees it: BoolMask."""
+    if m is None or type(m) is BoolMask:
+        return m
+    if isinstance(m, (list, tuple)):
+        return [user_mask(v) for v in m]
+    a = np.asarray(m)
+    return (a if a.dtype == np.bool_ else np.not_equal(a, 0)).view(BoolMask)
+
+
 def _as_mask(m, name):
     """A mask as the kernels read it: float32, 1 = a real step."""
     if m is None or isinstance(m, kernels.Tensor) and m.dtype == "float32":
@@ -1495,7 +1516,7 @@ def _carry_call_masks(xs, masks):
     for t, m in zip(xs, masks):
         if m is not None:
             carried.append((t, getattr(t, "_keras_mask", None)))
-            t._keras_mask = m
+            t._keras_mask = user_mask(m)
     return carried
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from .. import activations as _activations
 from .. import constraints, initializers, kernels, regularizers
 from ._channels_first import ChannelsFirst, data_format_arg
-from .base import ASSIGNED_WEIGHT_LAYERS, ActivatedLayer, Layer, activation_flops, sample_size, shape_str
+from .base import ASSIGNED_WEIGHT_LAYERS, ActivatedLayer, Layer, activation_flops, sample_size, shape_str, user_mask
 from .lora import LoRA
 from .quantization import Int8Quantizable, abs_max_quantize
 
@@ -477,9 +477,9 @@ class Masking(Layer):
         super().build(input_shape)
 
     def compute_mask(self, inputs, mask=None):
-        """The mask of data ``inputs`` (a Tensor or array (N, T, ...)): float32 (N, T)."""
+        """The mask of data ``inputs`` (a Tensor or array (N, T, ...)): bool (N, T), as Keras."""
         x = np.asarray(inputs)
-        return kernels.as_tensor(np.any(x != self.mask_value, axis=tuple(range(2, x.ndim))).astype(np.float32))
+        return user_mask(np.any(x != self.mask_value, axis=tuple(range(2, x.ndim))))
 
     def output_mask_value(self):
         return self._mask

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import constraints, initializers, kernels, regularizers
-from .base import Layer, shape_str
+from .base import Layer, shape_str, user_mask
 from .quantization import Int8Quantizable, abs_max_quantize
 
 __all__ = ["Embedding", "ReversibleEmbedding"]
@@ -101,10 +101,12 @@ class Embedding(Int8Quantizable, Layer):
         input spec; the word-embeddings tutorial calls one layer on (3,) and then (2, 3))."""
 
     def compute_mask(self, inputs, mask=None):
-        """With mask_zero, the mask of data ``inputs``: float32, 1 where the index is not 0."""
+        """With mask_zero, the mask of data ``inputs``: bool (as Keras), True where the index is
+        not 0 (the graph's own mask value, ``output_mask_value``, is the float32 one the kernels
+        read)."""
         if not self.mask_zero:
             return None
-        return kernels.as_tensor((np.asarray(inputs) != 0).astype(np.float32))
+        return user_mask(np.asarray(inputs) != 0)
 
     def output_mask_value(self):
         return self._mask

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..layers.base import _LOSS_SINK, InputLayer, Layer, shape_str, unique_name, user_mask_maker
+from ..layers.base import _LOSS_SINK, InputLayer, Layer, shape_str, unique_name, user_mask, user_mask_maker
 from .fusion import _SERIAL as _fusion_serial
 from .fusion import weights_context
 
@@ -275,7 +275,7 @@ def attach_masks(node, explicit=None):
         passes_inner_mask = _inner_mask_probe(node, masks)
     if user_mask_maker(layer) or getattr(layer, "produces_mask", False) or passes_inner_mask:
         t = node.outputs[0]
-        m = KerasTensor(t.shape[:2], "float32", name=f"{layer.name}_mask", node=node,
+        m = KerasTensor(t.shape[:2], "bool", name=f"{layer.name}_mask", node=node,
                         index=len(node.outputs))
         node.mask_output = t._keras_mask = m
         return
@@ -300,7 +300,7 @@ def _attach_output_masks(node, probe):
         if m is None or len(t.shape) < 2:
             made.append(None)
             continue
-        kt = KerasTensor(t.shape[:2], "float32", name=f"{t.name}_mask", node=node,
+        kt = KerasTensor(t.shape[:2], "bool", name=f"{t.name}_mask", node=node,
                          index=len(node.outputs) + sum(x is not None for x in made))
         t._keras_mask = kt
         made.append(kt)
@@ -332,8 +332,7 @@ def _inner_mask_probe(node, masks):
     xs = [_probe_zeros(t) for t in node.inputs]
     for x, m in zip(xs, masks):
         if m is not None:
-            x._keras_mask = kernels.Tensor.from_numpy(np.ones((1,) + tuple(1 if d is None else d for d in m.shape[1:]),
-                                                              np.float32))
+            x._keras_mask = user_mask(np.ones((1,) + tuple(1 if d is None else d for d in m.shape[1:]), bool))
     try:
         with stop_recording():
             y = layer._invoke_call(xs if node.packed else xs[0], False)
@@ -355,8 +354,8 @@ def _user_mask_probe(node, masks):
     layer = node.layer
 
     xs = [_probe_zeros(t) for t in node.inputs]
-    ms = [None if m is None else kernels.Tensor.from_numpy(np.ones((1,) + tuple(
-        1 if d is None else d for d in m.shape[1:]), np.float32)) for m in masks]
+    ms = [None if m is None else user_mask(np.ones((1,) + tuple(
+        1 if d is None else d for d in m.shape[1:]), bool)) for m in masks]
     with stop_recording():
         out = layer.compute_mask(xs if node.packed else xs[0], ms if node.packed else ms[0])
     if isinstance(out, (list, tuple)) and all(m is None for m in out):

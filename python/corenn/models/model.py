@@ -28,7 +28,7 @@ import numpy as np
 from .. import autodiff, kernels
 from .. import losses as _losses
 from .. import metrics as _metrics
-from ..layers.base import ASSIGNED_WEIGHT_LAYERS, TRACING, InputLayer, Layer, check_traceable, shape_str
+from ..layers.base import ASSIGNED_WEIGHT_LAYERS, TRACING, InputLayer, Layer, check_traceable, shape_str, user_mask
 from ..strings import as_string_array, is_string_array
 from . import _data, fusion
 from . import graph as _graph_mod
@@ -356,6 +356,10 @@ class Model(TrainingLoops):
         if self.__dict__.get("_graph") is not None or "_layers" in self.__dict__ or self.__dict__.get("_tracking"):
             for layer in self._weight_layers():
                 layer.trainable = bool(value)
+            if self.__dict__.get("_graph") is not None:   # its InputLayers too, as Keras sets them
+                for t in self.__dict__.get("inputs") or ():
+                    if isinstance(t.node.layer, InputLayer):
+                        t.node.layer.trainable = bool(value)
             # the models it holds too (a Sequential's model entries, a functional model's nested
             # calls): their own flag reads as Keras' does
             inner = list(self.__dict__.get("_layers", ()))
@@ -369,9 +373,26 @@ class Model(TrainingLoops):
     def weights(self):
         return _unique(w for layer in self._weight_layers() for w in layer.weights)
 
+    def _weights_by_flag(self, trainable):
+        """The weights whose own flags say ``trainable`` (or not), whatever this model's flag: a
+        model that holds this one lists these (Keras 3: a frozen model hides its weights from its
+        own ``trainable_weights`` only; an inner layer set back to trainable trains in the model
+        around it)."""
+        out = []
+        for layer in self._weight_layers():
+            if isinstance(layer, Model):
+                out += layer._weights_by_flag(trainable)
+            else:
+                out += layer.trainable_weights if trainable else layer.non_trainable_weights
+        return _unique(out)
+
     @property
     def trainable_weights(self):
+        if not self.trainable:   # Keras 3: none, even of an inner layer set back to trainable
+            return []
         layers = self._weight_layers()
+        if any(isinstance(layer, Model) for layer in layers):   # inner flags the cache cannot key
+            return self._weights_by_flag(True)
         # what the list depends on: which layers (the same list, as long: Sequential.add appends
         # to it), their trainable flags and their weights (a layer builds them on its first
         # call): a Layer's Param list, the same list object and as long as before; an inner
@@ -396,7 +417,9 @@ class Model(TrainingLoops):
 
     @property
     def non_trainable_weights(self):
-        return _unique(w for layer in self._weight_layers() for w in layer.non_trainable_weights)
+        if not self.trainable:   # Keras 3: all of them
+            return self.weights
+        return self._weights_by_flag(False)
 
     non_trainable_variables = non_trainable_weights
 
@@ -405,6 +428,8 @@ class Model(TrainingLoops):
         return self.weights
 
     def _gradients(self):
+        if not self.trainable:   # aligned with trainable_weights
+            return []
         seen, out = set(), []
         for layer in self._weight_layers():
             for w, g in zip(layer.trainable_weights, layer.gradients):
@@ -602,7 +627,7 @@ class Model(TrainingLoops):
         outs = [kernels.Tensor.from_numpy(o) for o in outs]   # Tensors, as Keras returns
         for t, m in zip(outs, masks):   # an output's Keras mask (Embedding(mask_zero) upstream)
             if m is not None:
-                t._keras_mask = kernels.Tensor.from_numpy(m)
+                t._keras_mask = user_mask(m)
         return self._structure_outputs(outs)
 
     def _call_on_tape(self, inputs, training, tape):
@@ -647,7 +672,7 @@ class Model(TrainingLoops):
             for i, m in enumerate(masks):
                 if m is not None:   # a copy carries this mask: the caller's tensor keeps its own
                     flat[i] = kernels.Tensor.from_numpy(np.array(flat[i], copy=True))
-                    flat[i]._keras_mask = kernels.Tensor.from_numpy(np.asarray(m, np.float32))
+                    flat[i]._keras_mask = user_mask(m)
         self._clear_losses()
         keys = self.__dict__.get("_input_dict_keys") or [t.name for t in self.inputs]
         return self._replay(dict(zip(keys, flat)) if isinstance(inputs, dict)

@@ -45,7 +45,7 @@ class Adam(Optimizer):
         return slots + ("velocity_hats",) if self.amsgrad else slots
 
     @property
-    def variables(self):
+    def _state_variables(self):
         # Keras' order: momentum and velocity interleaved per variable, then the AMSGrad maxima.
         s = self._state
         if not s:

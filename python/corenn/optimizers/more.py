@@ -20,7 +20,7 @@ class _TwoMoments(Optimizer):
         self.epsilon = check_hyperparameter(owner, "epsilon", epsilon)
 
     @property
-    def variables(self):
+    def _state_variables(self):
         s = self._state
         if not s:
             return []
@@ -177,7 +177,7 @@ class Ftrl(Optimizer):
         return state
 
     @property
-    def variables(self):
+    def _state_variables(self):
         s = self._state   # Keras' order: accumulator and linear interleaved per variable
         if not s:
             return []
@@ -269,7 +269,7 @@ class Adafactor(Optimizer):
         return kernels.zeros(shape, "float32", var.device)
 
     @property
-    def variables(self):
+    def _state_variables(self):
         s = self._state
         if not s:
             return []

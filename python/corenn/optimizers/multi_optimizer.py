@@ -154,6 +154,10 @@ class MultiOptimizer(Optimizer):
         self._ema = self._accumulated = None
 
     @property
+    def _state_variables(self):
+        return [v for opt in self._inner_optimizers for v in opt._state_variables]
+
+    @property
     def variables(self):
         return [v for opt in self._inner_optimizers for v in opt.variables]
 

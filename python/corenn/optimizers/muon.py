@@ -122,7 +122,7 @@ class Muon(_NumpyStep):
                             zip(self._var_tensors, self._adam)]
 
     @property
-    def variables(self):
+    def _state_variables(self):
         """Keras' order: each variable's momentum, then its velocity where it takes Adam steps."""
         if not self.built:
             return []
@@ -208,7 +208,7 @@ class ScheduleFreeAdamW(_NumpyStep):
         self._velocities = [np.zeros(tuple(t.shape), np.float32) for t in self._var_tensors]
 
     @property
-    def variables(self):
+    def _state_variables(self):
         """Keras' order: each variable's z ("momentum") then v ("velocity")."""
         if not self.built:
             return []

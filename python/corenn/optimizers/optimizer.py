@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 
 from .. import kernels
+from ..layers.base import snake_case, unique_name
 from . import schedules
 
 Tensor = kernels.Tensor
@@ -95,6 +96,14 @@ class LearningRate(float):
     def assign(self, value):
         self._optimizer.learning_rate = float(np.asarray(value))
         return self._optimizer.learning_rate
+
+    # Keras 3's variable attributes ('adam/learning_rate', a scalar, not trained)
+    shape, trainable = (), False
+    name = "learning_rate"
+
+    @property
+    def path(self):
+        return f"{self._optimizer._path_prefix}/learning_rate"
 
     def __reduce__(self):   # pickles / deep-copies as the plain number it is
         return (float, (float(self),))
@@ -171,6 +180,10 @@ class Optimizer:
             raise ValueError(f"{owner}: only one of `clipnorm`, `clipvalue` and `global_clipnorm` "
                              f"can be set, got {', '.join(set_clips)}")
         self.name = name or type(self).__name__.lower()
+        # the first part of its variables' paths: Keras' own name ('adam', 'adam_w', 'rm_sprop',
+        # 'sgd_1' for the second SGD), which corenn's ``name`` (kept for configs) is not
+        cls = type(self).__name__
+        self._path_prefix = unique_name(snake_case(cls)) if name in (None, cls, cls.lower()) else name
         self.learning_rate = learning_rate
         self._iterations = 0
         self._vars = None         # the variables passed to build, by identity
@@ -233,7 +246,7 @@ class Optimizer:
     def iterations(self) -> int:
         """Number of updates applied so far (settable, e.g. when restoring a checkpoint); an int
         that also has Keras' variable reading ``optimizer.iterations.numpy()``."""
-        return StepCount(self._update_count())
+        return StepCount(self._update_count(), self)
 
     @iterations.setter
     def iterations(self, value):
@@ -280,10 +293,45 @@ class Optimizer:
         return state
 
     @property
-    def variables(self) -> list:
-        """The state, in Keras 3's build order (stable; for saving): the moving averages
-        (use_ema), the gradient sums (gradient_accumulation_steps), then the slots."""
+    def _state_variables(self) -> list:
+        """The state arrays, in Keras 3's build order (stable; what files store): the moving
+        averages (use_ema), the gradient sums (gradient_accumulation_steps), then the slots."""
         return self._extra_variables() + [t for slot in self._active_slots() for t in self._state.get(slot, [])]
+
+    @property
+    def variables(self) -> list:
+        """Keras 3's list: ``iterations`` and (for a plain-number rate) ``learning_rate``, then
+        the state (``_state_variables``), each with Keras' ``path`` and ``name``
+        ('adam/iteration', 'adam/learning_rate', 'adam/dense_kernel_momentum': the weight's
+        path with '/' made '_', then the slot). The counters are read when the list is made;
+        the state arrays are the optimizer's own (writing into them changes the state)."""
+        head = [self.iterations]
+        if not callable(self._learning_rate):
+            head.append(self.learning_rate)
+        return head + self._named_state()
+
+    def _named_state(self):
+        """The state arrays as Tensors (NumPy state wrapped without a copy) named as Keras names
+        its optimizer variables."""
+        labels = {}
+        refs = self._var_tensors or []
+        for slot, arrays in self._state.items():
+            for a, ref in zip(arrays, refs):
+                labels[id(a)] = (_singular(slot), ref)
+        for attr, label in (("_ema", "average"), ("_accumulated", "gradient_accumulator"),
+                            ("_momentums", "momentum"), ("_velocities", "velocity")):
+            for a, ref in zip(self.__dict__.get(attr) or (), refs):
+                labels.setdefault(id(a), (label, ref))
+        out = []
+        for i, a in enumerate(self._state_variables):
+            label, ref = labels.get(id(a), ("variable", None))
+            t = a if isinstance(a, Tensor) else Tensor.from_numpy(a)
+            d = getattr(ref, "__dict__", None) or {}
+            stem = str(d.get("path") or d.get("name") or f"variable_{i}").replace("/", "_").replace(":", "_")
+            name = f"{stem}_{label}"
+            t.__dict__.update(name=name, path=f"{self._path_prefix}/{name}", trainable=False)
+            out.append(t)
+        return out
 
     def _extra_variables(self) -> list:
         """The state every optimizer has before its own slots (a subclass that orders its
@@ -293,12 +341,12 @@ class Optimizer:
     def save_own_variables(self, store: dict) -> None:
         """Write ``iterations`` and the state tensors (as NumPy copies) into ``store``."""
         store["iterations"] = np.asarray(self._iterations, dtype=np.int64)
-        for i, t in enumerate(self.variables):
+        for i, t in enumerate(self._state_variables):
             store[str(i)] = np.array(t, copy=True)
 
     def load_own_variables(self, store: dict) -> None:
         """Inverse of ``save_own_variables``; the optimizer must be built for the same model."""
-        variables = self.variables
+        variables = self._state_variables
         if not self.built:
             raise ValueError(f"{self.name}: call build(model.trainable_weights) before loading "
                              f"optimizer variables")
@@ -553,8 +601,45 @@ def _as_float32(g):
 
 
 class StepCount(int):
-    """An optimizer's step count: a plain int with ``.numpy()`` (Keras 3 keeps it in a
-    variable, and tutorials print ``optimizer.iterations.numpy()``)."""
+    """An optimizer's step count: a plain int with what scripts use of Keras 3's variable
+    ``optimizer.iterations``: ``numpy()``, ``value``, ``assign(n)`` (sets the optimizer's
+    count), ``path`` ('adam/iteration'), ``name``, ``shape``, ``dtype``."""
+
+    shape, trainable, dtype = (), False, "int32"
+    name = "iteration"
+
+    def __new__(cls, value, optimizer=None):
+        self = super().__new__(cls, value)
+        self._optimizer = optimizer
+        return self
 
     def numpy(self):
         return np.int64(self)
+
+    @property
+    def value(self):
+        return int(self)
+
+    @property
+    def path(self):
+        prefix = getattr(self._optimizer, "_path_prefix", None)
+        return "iteration" if prefix is None else f"{prefix}/iteration"
+
+    def assign(self, value):
+        if self._optimizer is None:
+            raise ValueError("iterations.assign: this step count belongs to no optimizer")
+        self._optimizer.iterations = int(np.asarray(value))
+        return self._optimizer.iterations
+
+    def assign_add(self, value):
+        return self.assign(int(self._optimizer.iterations) + int(np.asarray(value)))
+
+    def __reduce__(self):   # pickles / deep-copies as the plain number it is
+        return (int, (int(self),))
+
+
+def _singular(slot):
+    """Keras' name of a slot ('momentums' -> 'momentum', 'velocities' -> 'velocity')."""
+    if slot.endswith("ies"):
+        return slot[:-3] + "y"
+    return slot[:-1] if slot.endswith("s") else slot
