@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from .base import Layer, shape_str
+from .base import Layer, shape_str, user_mask
 
 __all__ = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
@@ -38,8 +38,27 @@ def _as_float32(inputs):
     return [x if getattr(x, "dtype", None) == "float32" else kernels.as_tensor(np.asarray(x, np.float32))
             for x in inputs]
 
+# The mask of a merge (Keras 3): an elementwise merge has one only when every input has one, the
+# OR of theirs (base_merge.compute_mask); Concatenate along the features joins the masks of the
+# inputs that have one with all-True for the others and keeps a step where any is True (so with
+# an unmasked input no step is masked: corenn then carries no mask), and along the time (or batch)
+# axis concatenates them. In a graph, ``_graph_mask`` decides it while the graph is built: no
+# mask, the one mask slot every input shares (passed on as is), or MERGED: the node makes a new
+# mask at run time (``output_mask_value`` from the masks the call was given, float32 as the kernels
+# read them). ``compute_mask`` is the same rule on concrete masks (an eager call).
+MERGED = "merged"
+
+
 class _Merge(Layer):
     """Base of the merge layers: list-of-inputs build / call / shape checks."""
+
+    def _graph_mask(self, inputs, masks):
+        return None   # Dot (and a merge without masking): Keras gives no mask
+
+    def output_mask_value(self):
+        masks = self.__dict__.get("_call_mask")
+        masks = list(masks) if isinstance(masks, (list, tuple)) else [masks]
+        return kernels.Tensor.from_numpy(np.ascontiguousarray(self._merge_masks(masks), np.float32))
 
     _min_inputs = 1
     _max_inputs = None
@@ -90,8 +109,27 @@ class _ElementwiseMerge(_Merge):
     """y = x_0 (kind) x_1 (kind) ... with Keras' broadcasting (see the module docstring)."""
 
     _kind = None
-    supports_masking = True  # Keras masks: the first input's passes on
+    supports_masking = True  # Keras masks: the OR of the inputs' when every input has one
     _broadcast_batch = True
+
+    def _graph_mask(self, inputs, masks):
+        if any(m is None for m in masks):
+            return None
+        return masks[0] if all(m is masks[0] for m in masks) else MERGED
+
+    def _merge_masks(self, masks):
+        out = np.asarray(masks[0]) != 0
+        for m in masks[1:]:
+            out = out | (np.asarray(m) != 0)
+        return out
+
+    def compute_mask(self, inputs, mask=None):
+        if mask is None:
+            return None
+        masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+        if any(m is None for m in masks):
+            return None
+        return user_mask(self._merge_masks(masks))
 
     def compute_output_shape(self, input_shapes):
         shapes = self._check_list(input_shapes)
@@ -205,6 +243,43 @@ class Concatenate(_Merge):
     """
 
     _same_batch = False
+    supports_masking = True  # Keras masks: see MERGED above
+
+    def _mask_axis(self, rank):
+        ax = self.axis % rank
+        return ax if ax < 2 else None   # None: along the features (the masks are OR-ed)
+
+    def _graph_mask(self, inputs, masks):
+        if all(m is None for m in masks):
+            return None
+        if self._mask_axis(len(inputs[0].shape)) is None:
+            if any(m is None for m in masks):
+                return None   # an unmasked input: every step is kept (Keras' all-True mask)
+            if all(m is masks[0] for m in masks):
+                return masks[0]
+        return MERGED
+
+    def _merge_masks(self, masks, shapes=None):
+        shapes = shapes or self._in_shapes
+        ax = self._mask_axis(len(shapes[0]))
+        full = [np.ones(s[:2], bool) if m is None else np.asarray(m) != 0 for m, s in zip(masks, shapes)]
+        if ax is not None:
+            return np.concatenate(full, axis=ax)
+        out = full[0]
+        for m in full[1:]:
+            out = out | m
+        return out
+
+    def compute_mask(self, inputs, mask=None):
+        if mask is None:
+            return None
+        masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+        if all(m is None for m in masks):
+            return None
+        shapes = [tuple(np.shape(x)) for x in inputs]
+        if self._mask_axis(len(shapes[0])) is None and any(m is None for m in masks):
+            return user_mask(np.ones(shapes[0][:2], bool))   # Keras: all True
+        return user_mask(self._merge_masks(masks, shapes))
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

@@ -281,6 +281,18 @@ def attach_masks(node, explicit=None):
         return
     if not any(m is not None for m in masks):
         return
+    graph_mask = getattr(layer, "_graph_mask", None)
+    if graph_mask is not None and node.packed:   # a merge (layers/merging.py: its mask rule)
+        out = graph_mask(flat, masks)
+        if out == "merged":   # a new mask, made from the inputs' at run time
+            node.mask_inputs = masks
+            t = node.outputs[0]
+            node.mask_output = t._keras_mask = KerasTensor(t.shape[:2], "bool", name=f"{layer.name}_mask",
+                                                           node=node, index=len(node.outputs))
+        elif out is not None:
+            for t in node.outputs:
+                t._keras_mask = out
+        return
     out = layer.compute_mask(flat if node.packed else flat[0], masks if node.packed else masks[0])
     if out is not None:
         for t in node.outputs:
@@ -399,14 +411,15 @@ class _MaskedCall:
                 masks[p] = m
             inner.__dict__["_call_mask"] = masks if self.packed_data else masks[0]
         y = inner.forward(data if self.packed_data else data[0], training=training)
-        inner.__dict__.pop("_call_mask", None)  # never seen by a later call without masks
         if not self.makes_mask:
+            inner.__dict__.pop("_call_mask", None)  # never seen by a later call without masks
             return y
         if self.mask_out_pos is not None:
             made = inner.output_mask_value()
             masks = [made[j] for j in self.mask_out_pos]
         else:
-            masks = [inner.output_mask_value()]
+            masks = [inner.output_mask_value()]   # a merge reads the _call_mask it was given
+        inner.__dict__.pop("_call_mask", None)
         return (list(y) if self.multi_data else [y]) + masks
 
     def backward(self, dy):
