@@ -14,6 +14,9 @@ from ..layers import InputSpec, Layer   # keras.Layer, keras.InputSpec: Keras 3'
 from ..models.graph import KerasTensor
 from . import dtype_policies
 from . import distribution   # keras.distribution: DataParallel over corenn.distributed's ranks
+from . import quantizers
+from .quantizers import Quantizer
+from . import export   # ExportArchive refused by name (SavedModel); model.export(format="onnx")
 from .dtype_policies import DTypePolicy, FloatDTypePolicy
 from ..initializers import Initializer
 from ..losses import Loss
@@ -24,7 +27,7 @@ from ..regularizers import Regularizer
 __all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "constraints", "datasets", "initializers",
            "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "utils", "saving",
            "backend", "config", "mixed_precision", "tree", "Layer", "InputSpec", "KerasTensor", "applications",
-           "dtype_policies", "distribution", "DTypePolicy", "FloatDTypePolicy",
+           "dtype_policies", "distribution", "quantizers", "Quantizer", "export", "DTypePolicy", "FloatDTypePolicy",
            "Initializer", "Loss", "Metric", "Optimizer", "Regularizer"]
 
 # `from corenn.keras.layers import Dense` as TensorFlow scripts write `from tensorflow.keras.layers
