@@ -139,11 +139,14 @@ def _round_to_format(x, mantissa_bits, min_exponent):
 
 def quantize_and_dequantize(inputs, scale, quantized_dtype, compute_dtype):
     """``inputs / scale`` clipped to the largest finite value of ``quantized_dtype`` ('float8_e4m3fn',
-    'float8_e5m2', 'float16', 'bfloat16'), rounded to that format, times ``scale``."""
+    'float8_e5m2', 'float16', 'bfloat16'), rounded to that format, times ``scale``. The arithmetic
+    is float32 whatever ``compute_dtype`` (a float dtype) says, as corenn computes under a
+    float16 / bfloat16 policy."""
     if quantized_dtype not in _FLOAT_FORMATS:
         raise ValueError(f"quantize_and_dequantize: quantized_dtype must be one of {sorted(_FLOAT_FORMATS)}, got "
                          f"{quantized_dtype!r}")
-    if str(compute_dtype) not in ("float32", "float16", "bfloat16"):
+    from .backend import standardize_dtype
+    if standardize_dtype(compute_dtype) not in ("float32", "float16", "bfloat16", "float64"):
         raise ValueError(f"quantize_and_dequantize: compute_dtype must be a float dtype, got {compute_dtype!r}")
     mantissa_bits, min_exponent, largest = _FLOAT_FORMATS[quantized_dtype]
     s = _f32(scale)
@@ -237,10 +240,6 @@ def fake_quant_with_min_max_vars(inputs, min_vals, max_vals, num_bits=8, narrow_
 
 # -- int4 packing --------------------------------------------------------------------------------
 
-def _dtype_name(a):
-    return str(np.asarray(a).dtype) if not isinstance(a, kernels.Tensor) else str(np.asarray(a).dtype)
-
-
 def pack_int4(arr, axis=0, dtype="int8"):
     """(packed, packed_shape, orig_len): pairs of int4 values (int8 in [-8, 7], or uint8) along
     ``axis`` in one byte each, the first of the pair in the low nibble; an odd length is padded
@@ -260,8 +259,7 @@ def pack_int4(arr, axis=0, dtype="int8"):
     np_dtype = np.dtype(dtype)
     low = a[::2].astype(np.uint8) & np.uint8(0x0F)
     high = a[1::2].astype(np.uint8) & np.uint8(0x0F)
-    packed = np.moveaxis((low | (high << np.uint8(4))).view(np.uint8).astype(np.uint8).view(np_dtype), 0, axis)
-    packed = np.ascontiguousarray(packed)
+    packed = np.ascontiguousarray(np.moveaxis((low | (high << np.uint8(4))).view(np_dtype), 0, axis))
     return packed, tuple(packed.shape), n
 
 

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_keras_distribution_worker.py")
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_keras_distribution_mpi_worker.py")
 
 
 def _arrays(path):

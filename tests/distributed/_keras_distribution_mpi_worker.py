@@ -1,7 +1,7 @@
-"""Run under mpiexec by test_keras_distribution.py: keras.distribution.set_distribution(DataParallel())
+"""Run under mpiexec by test_keras_distribution_mpi.py: keras.distribution.set_distribution(DataParallel())
 against corenn.distributed.DataParallel on the same model and data; results into OUT_DIR.
 
-    mpiexec -n 2 python tests/distributed/_keras_distribution_worker.py <out_dir>
+    mpiexec -n 2 python tests/distributed/_keras_distribution_mpi_worker.py <out_dir>
 """
 import json
 import os
