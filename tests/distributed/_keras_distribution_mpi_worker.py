@@ -27,8 +27,9 @@ def main(out):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((300, 20)).astype(np.float32)
     y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 1).astype(np.int64)
-    rank = dist.rank()
+    # before any corenn.distributed call: the devices come from the launcher's environment
     info = {"devices": keras.distribution.list_devices(), "count": keras.distribution.get_device_count()}
+    rank = dist.rank()
 
     ref = mlp()                                   # corenn.distributed's own data-parallel fit
     with dist.DataParallel():
