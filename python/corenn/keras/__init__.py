@@ -13,6 +13,10 @@ from .. import tree
 from ..layers import InputSpec, Layer   # keras.Layer, keras.InputSpec: Keras 3's top-level names
 from ..models.graph import KerasTensor
 from . import dtype_policies
+from . import distribution   # keras.distribution: DataParallel over corenn.distributed's ranks
+from . import quantizers
+from .quantizers import Quantizer
+from . import export   # ExportArchive refused by name (SavedModel); model.export(format="onnx")
 from .dtype_policies import DTypePolicy, FloatDTypePolicy
 from ..initializers import Initializer
 from ..losses import Loss
@@ -23,8 +27,8 @@ from ..regularizers import Regularizer
 __all__ = ["Input", "Model", "Sequential", "activations", "callbacks", "constraints", "datasets", "initializers",
            "layers", "losses", "metrics", "models", "ops", "optimizers", "preprocessing", "random", "regularizers", "utils", "saving",
            "backend", "config", "mixed_precision", "tree", "Layer", "InputSpec", "KerasTensor", "applications",
-           "dtype_policies", "DTypePolicy", "FloatDTypePolicy", "Initializer", "Loss", "Metric", "Optimizer",
-           "Regularizer"]
+           "dtype_policies", "distribution", "quantizers", "Quantizer", "export", "DTypePolicy", "FloatDTypePolicy",
+           "Initializer", "Loss", "Metric", "Optimizer", "Regularizer"]
 
 # `from corenn.keras.layers import Dense` as TensorFlow scripts write `from tensorflow.keras.layers
 # import Dense`: the submodules are importable under this package's name too.

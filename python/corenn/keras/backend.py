@@ -60,6 +60,8 @@ def clear_session(free_memory=True):
     base._NAME_COUNTS.clear()
     model._MODEL_COUNTS.clear()
     _UIDS.clear()
+    from .distribution import set_distribution
+    set_distribution(None)   # Keras' global state holds the distribution too
 
 
 _traceback_filtering = [True]
