@@ -1,0 +1,40 @@
+"""Sweep 21 of issue 13 (keras.io examples and TensorFlow tutorials run with only their imports
+changed): what the programs in tests/programs/ added in sweep 21 found missing."""
+import numpy as np
+import pytest
+
+import corenn as tf
+from corenn import keras, ops
+
+
+def test_comparison_results_index_as_bool_masks():
+    # the TF Core MLP guide's per-digit breakdown: test_classes[y_test == label]
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(6, 4)).astype("float32")
+    labels = np.array([2, 0, 2, 1, 0, 2], "int64")
+    x, y = tf.constant(a), tf.constant(labels)
+    np.testing.assert_array_equal(x[y == 2].numpy(), a[labels == 2])
+    np.testing.assert_array_equal(x[:, x[0] > 0].numpy(), a[:, a[0] > 0])
+    np.testing.assert_array_equal(x[~(y == 0)].numpy(), a[labels != 0])
+    np.testing.assert_array_equal(x[tf.logical_and(y > 0, y < 2)].numpy(), a[(labels > 0) & (labels < 2)])
+    np.testing.assert_array_equal(x[tf.cast([1, 0, 0, 1, 1, 0], tf.bool)].numpy(), a[[0, 3, 4]])
+    np.testing.assert_array_equal(x[ops.isfinite(x[:, 0])].numpy(), a)
+    np.testing.assert_array_equal(y[keras.ops.not_equal(y, 2)].numpy(), labels[labels != 2])
+    # the values are still float32 0 / 1, as before
+    assert (y == 2).dtype == "float32"
+    np.testing.assert_array_equal((y == 2).numpy(), (labels == 2).astype("float32"))
+
+
+def test_bool_mask_index_gradient_scatters_back():
+    a = np.arange(-3.0, 3.0, dtype="float32").reshape(2, 3)
+    v = tf.Variable(a)
+    with tf.GradientTape() as tape:
+        s = tf.reduce_sum(v[v > 0.0] ** 2)
+    np.testing.assert_allclose(tape.gradient(s, v).numpy(), np.where(a > 0, 2 * a, 0.0))
+
+
+def test_float_tensor_index_still_refused():
+    # a float tensor that is not a comparison's result is no mask: an error names the subscript
+    x = tf.constant(np.zeros((3, 2), "float32"))
+    with pytest.raises(IndexError, match="Tensor subscript"):
+        x[tf.constant([1.0, 0.0, 1.0])]
