@@ -38,3 +38,16 @@ def test_float_tensor_index_still_refused():
     x = tf.constant(np.zeros((3, 2), "float32"))
     with pytest.raises(IndexError, match="Tensor subscript"):
         x[tf.constant([1.0, 0.0, 1.0])]
+
+
+def test_scalar_numpy_is_a_numpy_scalar():
+    # TensorFlow's t.numpy() of a 0-d tensor is a NumPy scalar (hashable: a dict key)
+    acc = tf.reduce_mean(tf.cast(tf.equal(tf.constant([1, 2, 3]), tf.constant([1, 0, 3])), tf.float32))
+    v = acc.numpy()
+    assert isinstance(v, np.float32) and abs(v - 2 / 3) < 1e-6
+    assert {v: "digit"}[v] == "digit"
+    n = tf.constant(7).numpy()
+    assert isinstance(n, np.integer) and n == 7
+    # higher ranks stay zero-copy arrays
+    t = tf.constant(np.arange(3.0, dtype="float32"))
+    assert isinstance(t.numpy(), np.ndarray) and t.numpy().shape == (3,)
