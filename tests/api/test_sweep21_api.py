@@ -51,3 +51,23 @@ def test_scalar_numpy_is_a_numpy_scalar():
     # higher ranks stay zero-copy arrays
     t = tf.constant(np.arange(3.0, dtype="float32"))
     assert isinstance(t.numpy(), np.ndarray) and t.numpy().shape == (3,)
+
+
+@pytest.mark.parametrize("draw", [
+    lambda: tf.random.uniform([2, 3], -0.001, 0.001, dtype=tf.float64),   # PointNet's jitter
+    lambda: tf.random.normal([2], dtype="float64"),
+    lambda: keras.random.uniform((2,), dtype="float64"),
+    lambda: tf.random.stateless_uniform([2], seed=[1, 2], dtype=tf.float64),
+])
+def test_float64_random_draws_raise_the_dtype_policy_error_naming_the_draw(draw):
+    # corenn holds no float64 tensors (README, dtype policy): the error names the function
+    with pytest.raises(TypeError, match=r"random\.\w+: dtype float64 is not supported"):
+        draw()
+
+
+def test_random_draws_keep_their_dtypes():
+    assert tf.random.uniform([2], maxval=5, dtype=tf.int32).dtype == "int32"
+    assert tf.random.uniform([2], maxval=5, dtype=tf.int64).dtype == "int64"
+    assert keras.random.randint((3,), 0, 4).dtype == "int32"
+    u = tf.random.uniform([], dtype=tf.float32)
+    assert u.dtype == "float32" and u.shape == ()
