@@ -71,3 +71,15 @@ def test_random_draws_keep_their_dtypes():
     assert keras.random.randint((3,), 0, 4).dtype == "int32"
     u = tf.random.uniform([], dtype=tf.float32)
     assert u.dtype == "float32" and u.shape == ()
+
+
+def test_tf_concat_of_one_tensor_or_array_gives_it_back():
+    # TF's concat wraps a value that is not a list: tf.concat(model.predict(ds), axis=0)
+    a = np.arange(6.0, dtype="float32").reshape(2, 3)
+    for value in (a, tf.constant(a)):
+        for axis in (0, 1):
+            out = tf.concat(value, axis=axis)
+            assert tuple(out.shape) == (2, 3)
+            np.testing.assert_array_equal(np.asarray(out), a)
+    np.testing.assert_array_equal(np.asarray(tf.concat([a, a], axis=0)), np.concatenate([a, a]))
+    np.testing.assert_array_equal(np.asarray(tf.concat((a, a), 1)), np.concatenate([a, a], 1))
