@@ -83,3 +83,28 @@ def test_tf_concat_of_one_tensor_or_array_gives_it_back():
             np.testing.assert_array_equal(np.asarray(out), a)
     np.testing.assert_array_equal(np.asarray(tf.concat([a, a], axis=0)), np.concatenate([a, a]))
     np.testing.assert_array_equal(np.asarray(tf.concat((a, a), 1)), np.concatenate([a, a], 1))
+
+
+def test_warmstart_embedding_matrix_copies_shared_terms():
+    # TF-Keras 2's keras.utils.warmstart_embedding_matrix (TF tutorial "Warm-start embedding
+    # layer matrix"); values checked against tf_keras 2.21
+    base = np.arange(8.0, dtype="float32").reshape(4, 2)
+    out = keras.utils.warmstart_embedding_matrix(["", "[UNK]", "the", "a"], ["", "[UNK]", "a", "new", "the"],
+                                                 tf.constant(base))
+    out = np.asarray(out)
+    assert out.shape == (5, 2)
+    np.testing.assert_array_equal(out[[0, 1, 2, 4]], base[[0, 1, 3, 2]])
+    assert np.all(np.abs(out[3]) <= 0.05)   # "uniform": U(-0.05, 0.05) for the new term
+    # a repeated base term takes its last row; another initializer for the new rows
+    out = keras.utils.warmstart_embedding_matrix(["a", "b", "a"], ["a", "c"], np.arange(6.0).reshape(3, 2),
+                                                 new_embeddings_initializer=keras.initializers.Constant(9.0))
+    np.testing.assert_array_equal(np.asarray(out), [[4.0, 5.0], [9.0, 9.0]])
+
+
+def test_warmstart_embedding_matrix_reads_vocabulary_files_and_checks_rows(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("x\ny\n", encoding="utf-8")
+    out = keras.utils.warmstart_embedding_matrix(str(path), ["y", "x"], np.eye(2, dtype="float32"))
+    np.testing.assert_array_equal(np.asarray(out), [[0.0, 1.0], [1.0, 0.0]])
+    with pytest.raises(ValueError, match="warmstart_embedding_matrix: base_embeddings"):
+        keras.utils.warmstart_embedding_matrix(["x", "y", "z"], ["x"], np.eye(2, dtype="float32"))
