@@ -167,12 +167,14 @@ _C_NUMPY = Tensor.numpy
 def _numpy(self):
     """``t.numpy()``: a zero-copy view of a Tensor; for a variable (``tf.Variable``, a layer
     weight) a snapshot, as TensorFlow's ``Variable.numpy()``, so a history collected with
-    ``weights.append(v.numpy())`` keeps each value after ``assign_sub`` (a scalar variable gives
-    a NumPy scalar)."""
+    ``weights.append(v.numpy())`` keeps each value after ``assign_sub``. A 0-d Tensor or variable
+    gives a NumPy scalar, as TensorFlow's ``numpy()`` does (hashable: the TF Core MLP guide keys a
+    dict by ``accuracy.numpy()``)."""
     if self.__dict__.get("_is_variable"):
         a = self._copy_array()   # a snapshot made without exporting a view: the version stays
         return a[()] if a.ndim == 0 else a
-    return _C_NUMPY(self)
+    a = _C_NUMPY(self)
+    return a[()] if a.ndim == 0 else a
 
 
 # tf.experimental.numpy.experimental_enable_numpy_behavior() turns this on: then ``t.astype``

@@ -166,6 +166,10 @@ def squeeze(input, axis=None, name=None):  # noqa: A002
 
 
 def concat(values, axis, name=None):
+    if not isinstance(values, (list, tuple)):
+        # one tensor or array: TensorFlow concatenates the list [values], i.e. gives it back (the
+        # video tutorial's tf.concat(model.predict(ds), axis=0)), not the rows of the array
+        values = [values]
     if builtins.any(isinstance(v, _strings.RaggedTensor) for v in values):
         from . import _ragged_ops
         return _ragged_ops.concat(values, axis)

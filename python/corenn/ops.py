@@ -104,6 +104,8 @@ def cast(x, dtype):
         if isinstance(x, SparseTensor):   # Keras (and tf.cast): the values cast, the sparsity kept
             return SparseTensor(x.indices, cast(x.values, dtype), x.dense_shape)
     a = np.asarray(x).astype(np.dtype(str(dtype))).astype(store, copy=False)   # the values of dtype
+    if np.dtype(str(dtype)) == np.bool_:
+        return _truth(a)
     out = Tensor.from_numpy(_c_array(a))
     if a.dtype == np.float32 and isinstance(x, Tensor):
         _record(lambda dys: [dys[0]], [x], [out], ("identity",))
@@ -896,8 +898,26 @@ def arange(start, stop=None, step=1, dtype=None):
     return Tensor.from_numpy(np.arange(start, stop, step, dtype=dtype))
 
 
+def _truth(a):
+    """Truth values (a comparison's, a logical op's, a cast to bool) as corenn holds them: float32
+    0 / 1, since its tensors hold no bools, marked so that indexing with them selects as a bool
+    tensor does (``x[y == 3]``, ``x[:, m > 0]``) instead of failing as a float index."""
+    t = Tensor.from_numpy(_c_array(np.asarray(a).astype(np.float32)))
+    t.__dict__["_truth"] = True
+    return t
+
+
+def _truth_key(key):
+    """An index with its truth-value Tensors made NumPy bool arrays (a tuple's items too)."""
+    if isinstance(key, Tensor) and key.__dict__.get("_truth"):
+        return np.asarray(key).astype(bool)
+    if isinstance(key, tuple):
+        return tuple(_truth_key(k) for k in key)
+    return key
+
+
 def _compare(fn, a, b):
-    return Tensor.from_numpy(_c_array(fn(np.asarray(a), np.asarray(b)).astype(np.float32)))
+    return _truth(fn(np.asarray(a), np.asarray(b)))
 
 
 def equal(x1, x2):
@@ -933,7 +953,7 @@ def logical_or(x1, x2):
 
 
 def logical_not(x):
-    return Tensor.from_numpy(np.logical_not(np.asarray(x)).astype(np.float32))
+    return _truth(np.logical_not(np.asarray(x)))
 
 
 # -- losses as ops (Keras 3's keras.ops.*_crossentropy: per-sample values) ------------------------
@@ -963,6 +983,7 @@ def _getitem(self, key):
     """Indexing returns a copy (as a Keras tensor would); the gradient scatters back."""
     x = self
     a = np.asarray(x)
+    key = _truth_key(key)
     try:
         picked = a[key]
     except IndexError as exc:
@@ -1639,7 +1660,7 @@ def _predicate(op, fn, *xs):
     if len(arrays) > 1:
         _broadcast_check(op, *[a.shape for a in arrays])
     with np.errstate(all="ignore"):
-        return _t(np.asarray(fn(*arrays)).astype(np.float32))
+        return _truth(np.asarray(fn(*arrays)))
 
 
 def isnan(x):

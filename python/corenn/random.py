@@ -5,6 +5,8 @@ Every function draws from a NumPy generator: with ``seed=None`` corenn's process
 (the same draw each call, as Keras' stateless int seeds), or with a ``SeedGenerator`` its own
 stream. The results are float32 (int32 for ``randint``) Tensors, constants to a GradientTape.
 """
+import sys
+
 import numpy as np
 
 from .kernels import Tensor
@@ -47,8 +49,12 @@ def _shape(shape, op):
 
 
 def _out(a, dtype="float32"):
-    # (np.array, not np.ascontiguousarray: a draw of shape [] stays 0-d, as TensorFlow's)
-    return Tensor.from_numpy(np.array(a, dtype=np.dtype(dtype or "float32"), order="C"))
+    # (np.array, not np.ascontiguousarray: a draw of shape [] stays 0-d, as TensorFlow's). The
+    # dtype policy's TypeError (float64 draws are not made as float32 behind the caller's back)
+    # names the drawing function: tf.random.uniform(..., dtype=tf.float64) -> "random.uniform".
+    from .dtypes import storage_dtype
+    store = storage_dtype(dtype or "float32", f"random.{sys._getframe(1).f_code.co_name}")
+    return Tensor.from_numpy(np.array(a, dtype=store, order="C"))
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):

@@ -46,3 +46,51 @@ def test_builtin_step_needs_targets():
     ds = tf.data.Dataset.from_tensor_slices(np.zeros((4, 3), np.float32)).batch(2)
     with pytest.raises(ValueError, match="batch 0 has no targets"):
         model.fit(ds, epochs=1, verbose=0)
+
+
+class SourceTarget(keras.Model):
+    """keras.io's speech Transformer: call takes [source, target] (inputs[0], inputs[1]); the
+    dataset gives {"source", "target"} dicts that its own train_step / test_step unpack."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = keras.layers.Dense(4)
+        self.out = keras.layers.Dense(1)
+        self.tracker = keras.metrics.Mean(name="loss")
+
+    def call(self, inputs):
+        return self.out(self.enc(inputs[0]) + inputs[1])
+
+    @property
+    def metrics(self):
+        return [self.tracker]
+
+    def _loss(self, batch):
+        pred = self([batch["source"], batch["target"]])
+        return keras.ops.mean(keras.ops.square(pred - 1.0))
+
+    def train_step(self, batch):
+        with tf.GradientTape() as tape:
+            loss = self._loss(batch)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        self.tracker.update_state(loss)
+        return {"loss": self.tracker.result()}
+
+    def test_step(self, batch):
+        self.tracker.update_state(self._loss(batch))
+        return {"loss": self.tracker.result()}
+
+
+def test_dict_batches_reach_a_custom_step_whose_call_indexes_a_list():
+    # fit used to probe call(batch) first and died on inputs[0] (KeyError 0 on the dict)
+    rng = np.random.default_rng(0)
+    source = rng.normal(size=(32, 3)).astype("float32")
+    target = rng.normal(size=(32, 4)).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices({"source": source, "target": target}).batch(8)
+    model = SourceTarget()
+    model.compile(optimizer=keras.optimizers.Adam(0.05))
+    history = model.fit(ds, validation_data=ds, epochs=5, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert "val_loss" in history.history
+    assert model.predict([source[:2], target[:2]], verbose=0).shape == (2, 1)

@@ -127,7 +127,7 @@ def test_every_optimizer_evaluates_the_schedule_each_step(cls, monkeypatch):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="PiecewiseConstantDecay"):
         schedules.PiecewiseConstantDecay([1, 2], [1.0, 2.0])
-    with pytest.raises(ValueError, match="PiecewiseConstantDecay: boundaries must increase"):
+    with pytest.raises(ValueError, match="PiecewiseConstantDecay: boundaries must not decrease"):
         schedules.PiecewiseConstantDecay([5, 2], [1.0, 2.0, 3.0])
     for cls in (schedules.CosineDecay, schedules.PolynomialDecay):
         with pytest.raises(ValueError, match=f"{cls.__name__}: decay_steps"):
@@ -136,3 +136,12 @@ def test_bad_arguments():
         schedules.InverseTimeDecay(0.1, -1, 0.5)
     with pytest.raises(ValueError, match="Unknown learning rate schedule"):
         schedules.deserialize({"class_name": "Nope", "config": {}})
+
+
+def test_piecewise_constant_takes_a_repeated_boundary_as_keras():
+    # keras.io's PointNet segmentation writes boundaries=[steps * 15, steps * 15]: the middle
+    # value is never used; Keras 3's formula gives values[0] up to the boundary, values[-1] after
+    s = schedules.PiecewiseConstantDecay([35, 35], [1e-3, 5e-4, 2.5e-4])
+    assert [s(k) for k in (0, 35, 36, 500)] == pytest.approx([1e-3, 1e-3, 2.5e-4, 2.5e-4])
+    s = schedules.PiecewiseConstantDecay([10, 10, 20], [4.0, 3.0, 2.0, 1.0])
+    assert [s(k) for k in (10, 11, 20, 21)] == pytest.approx([4.0, 2.0, 2.0, 1.0])

@@ -354,7 +354,14 @@ class Layer:
             elif isinstance(v, dict):
                 for item in v.values():
                     visit(item)
-        for k, v in self.__dict__.items():
+        d = self.__dict__
+        owner = d.get("_owner")
+        # a call context reads the layer's attributes through __getattr__ unless it copied them
+        # (a snapshot): its sublayers are the layer's, with any the context holds itself first.
+        # Without this, the context of a custom layer holding a Sequential (the TF (2+1)D video
+        # tutorial's Conv2Plus1D inside ResidualMain's Sequential) had no weights, and fit gave
+        # its Conv3D kernels zero gradients from the second step on
+        for k, v in (d.items() if owner is None else {**owner.__dict__, **d}.items()):
             if not k.startswith("_"):
                 visit(v)
         return found

@@ -332,7 +332,10 @@ class TrainingLoops:
         custom = self._custom_step("train_step" if op == "fit" else "test_step")
         try:
             return self._checked_batch(where, op, bx, by, bsw, index, class_weight, custom)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, LookupError):
+            # LookupError: probing a subclassed model's call on a batch its own train_step unpacks
+            # (keras.io's speech Transformer: call reads inputs[0], the batch is {"source",
+            # "target"}) fails with a KeyError / IndexError; Keras 3 never probes there
             if not custom:
                 raise
             if by is not None:   # not (x, y): the batch goes to the user's step as it is

@@ -75,7 +75,8 @@ class PiecewiseConstantDecay(LearningRateSchedule):
     boundaries[i-1] < step <= boundaries[i], values[-1] for step > boundaries[-1].
 
     Args:
-        boundaries: increasing step counts.
+        boundaries: non-decreasing step counts (a repeated boundary, as keras.io's PointNet
+            segmentation writes, leaves the value between the two copies unused, as in Keras).
         values: one more rate than boundaries.
         name: kept in the config.
     """
@@ -86,8 +87,8 @@ class PiecewiseConstantDecay(LearningRateSchedule):
             raise ValueError(f"PiecewiseConstantDecay: values needs one more entry than "
                              f"boundaries, got {len(boundaries)} boundaries and "
                              f"{len(values)} values")
-        if any(not a < b for a, b in zip(boundaries, boundaries[1:])):
-            raise ValueError(f"PiecewiseConstantDecay: boundaries must increase, got {boundaries}")
+        if any(not a <= b for a, b in zip(boundaries, boundaries[1:])):
+            raise ValueError(f"PiecewiseConstantDecay: boundaries must not decrease, got {boundaries}")
         self.boundaries = boundaries
         self.values = values
         self.name = name

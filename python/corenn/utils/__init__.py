@@ -1,4 +1,6 @@
 """Utilities: reproducibility, progress bars, label encoding, sequence padding, training plots."""
+import numpy as np
+
 from . import bounding_boxes
 from .file_utils import get_file, hash_file, validate_file
 from .data import array_to_img, img_to_array, load_img, normalize, save_img, to_categorical
@@ -21,12 +23,52 @@ __all__ = ["bounding_boxes", "PyDataset", "Sequence", "audio_dataset_from_direct
            "register_keras_serializable", "serialize_keras_object", "deserialize_keras_object",
            "get_custom_objects", "custom_object_scope", "CustomObjectScope", "get_registered_name",
            "get_registered_object", "Config", "clear_session", "get_source_inputs", "is_keras_tensor",
-           "standardize_dtype"]
+           "standardize_dtype", "warmstart_embedding_matrix"]
 
 # keras.utils keeps the serialization helpers under these names too (they live in corenn.saving)
 _FROM_SAVING = ("register_keras_serializable", "serialize_keras_object", "deserialize_keras_object",
                 "get_custom_objects", "custom_object_scope", "CustomObjectScope", "get_registered_name",
                 "get_registered_object")
+
+
+def _vocabulary_list(vocabulary, what):
+    """Terms as a list of str: from a list / array / string Tensor, or a vocabulary file path
+    (one term a line)."""
+    import os
+    if isinstance(vocabulary, (str, bytes, os.PathLike)):
+        with open(vocabulary, encoding="utf-8") as f:
+            return [line.rstrip("\n") for line in f]
+    from ..strings import as_string_array
+    try:
+        terms = as_string_array(vocabulary, "warmstart_embedding_matrix").reshape(-1).tolist()
+    except (TypeError, ValueError):
+        terms = list(vocabulary)
+    return [t.decode("utf-8") if isinstance(t, bytes) else t for t in terms]
+
+
+def warmstart_embedding_matrix(base_vocabulary, new_vocabulary, base_embeddings,
+                               new_embeddings_initializer="uniform"):
+    """TF-Keras 2's ``keras.utils.warmstart_embedding_matrix`` (the TensorFlow tutorial
+    "Warm-start embedding layer matrix"): the (len(new_vocabulary), dim) embedding matrix for a
+    new vocabulary, whose rows for terms also in ``base_vocabulary`` are those terms' rows of
+    ``base_embeddings`` and whose other rows are drawn from ``new_embeddings_initializer``
+    (default "uniform": U(-0.05, 0.05)). A term listed twice in the base vocabulary takes its
+    last row. Vocabularies: lists, arrays or string Tensors of terms, or vocabulary files."""
+    from .. import initializers, kernels
+    base = _vocabulary_list(base_vocabulary, "base_vocabulary")
+    new = _vocabulary_list(new_vocabulary, "new_vocabulary")
+    emb = np.asarray(base_embeddings, dtype=np.float32)
+    if emb.ndim != 2 or emb.shape[0] != len(base):
+        raise ValueError(f"warmstart_embedding_matrix: base_embeddings must be (len(base_vocabulary), dim) = "
+                         f"({len(base)}, dim), got shape {emb.shape}")
+    init = initializers.get(new_embeddings_initializer or "uniform")
+    out = np.array(init(shape=(len(new), emb.shape[1])), dtype=np.float32)
+    row_of = dict(zip(base, range(len(base))))
+    for j, term in enumerate(new):
+        i = row_of.get(term)
+        if i is not None:
+            out[j] = emb[i]
+    return kernels.Tensor.from_numpy(out)
 
 
 def pack_x_y_sample_weight(x, y=None, sample_weight=None):
