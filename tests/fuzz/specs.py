@@ -102,10 +102,11 @@ def _tensor_invariants(t, shape, dtype, zeros=False):
         bad.append(f"size/nbytes overflow: size {t.size} nbytes {t.nbytes} for shape "
                    f"{tuple(want)} (true size {n})")
     if not bad and t.nbytes <= 1 << 26:
-        a = t.numpy()
+        a = np.asarray(t.numpy())   # a 0-d Tensor's numpy() is a NumPy scalar (TensorFlow's)
         if zeros and a.size and a.any():
             bad.append("zeros() returned non-zero memory")
         t.fill_(1)
+        a = np.asarray(t.numpy())
         if a.size and not (a == 1).all():
             bad.append("fill_(1) did not reach every element")
     return bad
