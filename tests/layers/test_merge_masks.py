@@ -94,3 +94,33 @@ def test_fit_through_a_merged_mask_trains_and_ignores_padding():
     pad = np.zeros((64, 3), t1.dtype)
     np.testing.assert_allclose(model.predict([np.hstack([t1, pad]), np.hstack([t2, pad])], verbose=0),
                                model.predict([t1, t2], verbose=0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["add_two", "add_unmasked", "concat_two", "concat_unmasked"])
+def test_merged_mask_in_a_subclassed_call(kind):
+    """Inside a subclassed model's call (eager calls and predict) the merge hands the pooling the
+    same mask as in a functional graph."""
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.e1 = layers.Embedding(10, 3, mask_zero=True)
+            self.e2 = layers.Embedding(10, 3, mask_zero=True)
+            self.e3 = layers.Embedding(10, 3)
+            self.merge = layers.Concatenate() if kind.startswith("concat") else layers.Multiply() \
+                if kind == "add_two" else layers.Add()
+            self.pool = layers.GlobalAveragePooling1D()
+
+        def call(self, inputs):
+            a, b = inputs
+            other = self.e3(a) if kind.endswith("unmasked") else self.e2(b)
+            return self.pool(self.merge([self.e1(a), other]))
+
+    net = Net()
+    net.e1(TOK), net.e2(TOK2), net.e3(TOK)
+    rng = np.random.default_rng(1)
+    tables = [rng.standard_normal((10, 3)).astype(np.float32) for _ in range(3)]
+    for e, t in zip((net.e1, net.e2, net.e3), tables):
+        e.set_weights([t])
+    want = _expected(kind, tables)
+    np.testing.assert_allclose(np.asarray(net([TOK, TOK2])), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(net.predict([TOK, TOK2], verbose=0), want, rtol=1e-5, atol=1e-6)
