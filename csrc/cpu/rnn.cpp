@@ -273,10 +273,17 @@ void add_weight_grads(const gemm::Kernel& kern, const float* x, const float* hpr
 // thread two blocks or more, at least a block: the chunks then hold whole micro-tiles of rows
 // instead of ending in a few rows each (128 rows on 2 threads: 8 chunks of 16 rows, each a 12-row
 // tile and a 4-row one, became 4 of 32: two full blocks of tiles per thread and one short one).
+// And at least 4 rows while the threads still get a chunk each: a step's products run one tile per
+// block of rows, and a 1-row tile has 2 accumulator chains that wait out the FMA latency on every
+// depth step (a quarter of the FMA rate); 4 rows give 8 (batch-8 inference: 8 chunks of 1 row
+// became 2 of 4).
 int64_t batch_grain(const RnnProblem& p) {
   const double flops_per_row = 2.0 * p.t * p.u * p.gu();
-  const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(2e5 / std::max(flops_per_row, 1.0)));
-  return p.n >= 2 * kBlock * get_num_threads() ? std::max<int64_t>(grain, kBlock) : grain;
+  const int threads = get_num_threads();
+  const int64_t per_thread = (p.n + threads - 1) / std::max(threads, 1);
+  const int64_t grain = std::max<int64_t>({1, static_cast<int64_t>(2e5 / std::max(flops_per_row, 1.0)),
+                                           std::min<int64_t>(4, per_thread)});
+  return p.n >= 2 * kBlock * threads ? std::max<int64_t>(grain, kBlock) : grain;
 }
 
 // ---- forward -----------------------------------------------------------------------------------
