@@ -379,11 +379,19 @@ def test_failed_export_keeps_existing_file(tmp_path):
 
 def test_bad_format_and_opset(tmp_path):
     model = mlp()
-    with pytest.raises(ValueError, match="supported formats: 'onnx'"):
-        model.export(str(tmp_path / "m"), format="tf_saved_model")
+    for fmt in ("tf_saved_model", "openvino", "litert", "torch"):   # Keras' formats corenn lacks
+        with pytest.raises(NotImplementedError, match="format='onnx'"):
+            model.export(str(tmp_path / "m"), format=fmt)
+    with pytest.raises(ValueError, match="unrecognized format='tflite'"):
+        model.export(str(tmp_path / "m"), format="tflite")
+    # Keras' default format is a SavedModel: a plain path is refused, not written as ONNX
+    with pytest.raises(NotImplementedError, match="tf_saved_model"):
+        model.export(str(tmp_path / "exported_model"))
     with pytest.raises(ValueError, match="opset"):
         corenn.onnx.export(model, str(tmp_path / "m.onnx"), opset=7)
     assert os.listdir(tmp_path) == []
+    model.export(str(tmp_path / "m.onnx"))   # no format, an .onnx path: ONNX
+    assert os.listdir(tmp_path) == ["m.onnx"]
 
 
 def test_file_mode_follows_umask(tmp_path):

@@ -575,13 +575,25 @@ class Model(TrainingLoops):
         from ..layers.quantization import quantize_model
         quantize_model(self, mode, config, filters, **kwargs)
 
-    def export(self, filepath, format="onnx", verbose=True, **kwargs):
+    def export(self, filepath, format=None, verbose=True, **kwargs):
         """Keras 3's ``model.export``: ``format="onnx"`` writes an ONNX file through
         ``corenn.onnx.export(self, filepath, opset=None, dynamic_batch=True)`` (``verbose`` is
-        accepted for Keras' signature; the exporter prints nothing)."""
+        accepted for Keras' signature; the exporter prints nothing). Keras' default format is a
+        TensorFlow SavedModel, which corenn cannot write: without ``format`` a path ending in
+        ``.onnx`` is exported to ONNX, any other path raises NotImplementedError (rather than an
+        ONNX file under a name the script will open as a SavedModel). Keras' other formats
+        ('tf_saved_model', 'openvino', 'litert', 'torch') raise NotImplementedError too."""
+        if format is None:
+            format = "onnx" if str(filepath).lower().endswith(".onnx") else "tf_saved_model"
+        if format in ("tf_saved_model", "openvino", "litert", "torch"):
+            raise NotImplementedError(
+                f"{self.name}.export: corenn cannot write format={format!r} (Keras' default is "
+                f"'tf_saved_model'); export to ONNX with model.export('model.onnx', format='onnx') "
+                f"and serve it with ONNX Runtime, or keep the model with model.save('model.keras')")
         if format != "onnx":
-            raise ValueError(f"{self.name}.export: format {format!r} is not supported; supported "
-                             "formats: 'onnx'")
+            raise ValueError(f"{self.name}.export: unrecognized format={format!r}; Keras' formats are "
+                             "'tf_saved_model', 'onnx', 'openvino', 'litert', 'torch', of which corenn "
+                             "writes 'onnx'")
         from .. import onnx as _onnx
         return _onnx.export(self, filepath, **kwargs)
 
