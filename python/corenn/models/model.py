@@ -1461,7 +1461,23 @@ class Model(TrainingLoops):
             # CompileMetrics stand-in, which a custom train_step's ``for metric in self.metrics:
             # metric.update_state(y, y_pred)`` builds (the MAE example)
             return [self._loss_tracker, _CompileMetrics(self)]
-        return [self._loss_tracker] + [m for _, m in self._metric_entries(self._train_metrics or [])]
+        return [self._loss_tracker] + [m for _, m in self._metric_entries(self._train_metrics or [])] \
+            + self._attribute_metrics()
+
+    def _attribute_metrics(self):
+        """Metrics a subclass holds as attributes (the WGAN-GP graph example's compile sets
+        ``self.metric_generator = keras.metrics.Mean(name="loss_gen")``): Keras 3 tracks them
+        and lists them in ``model.metrics`` after the compiled ones, so a train_step's
+        ``{m.name: m.result() for m in self.metrics}`` logs them and fit resets them each epoch."""
+        found = []
+        for name, value in self.__dict__.items():
+            if name.startswith("_"):
+                continue
+            items = value if isinstance(value, (list, tuple)) else [value]
+            for m in items:
+                if isinstance(m, _metrics.Metric) and all(m is not f for f in found):
+                    found.append(m)
+        return found
 
     @property
     def compiled_loss(self):
