@@ -1389,8 +1389,13 @@ class Model(TrainingLoops):
         if self._graph is None or self._user_compute_loss():
             apply(self._tape_grads, self.trainable_weights)
             return loss
-        if self._step_lists is None:  # built once per fit: a step makes no new lists
+        from ..autodiff import GRADS_REPLACED
+        # built once per fit: a step makes no new lists, unless a graph inside a custom layer
+        # (keras.io FNet's feed-forward Sequential) gave its weights new gradient Tensors in this
+        # step's backward -- the cached ones are then last step's (fit applied stale gradients)
+        if self._step_lists is None or self.__dict__.get("_step_lists_version") != GRADS_REPLACED[0]:
             self._step_lists = (self._gradients(), self.trainable_weights)
+            self.__dict__["_step_lists_version"] = GRADS_REPLACED[0]
         apply(*self._step_lists)
         return loss
 
