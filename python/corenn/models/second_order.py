@@ -18,8 +18,9 @@ then differentiates the penalty through those ops into the weights.
 Covered: Dense, Conv1D / Conv2D (groups 1) with the activations linear / relu / leaky_relu / tanh /
 sigmoid / elu / softplus / silu (swish) / softmax (last axis), ReLU, LeakyReLU, Activation, Flatten, Reshape, ZeroPadding1D/2D, Dropout (the
 mask its forward drew), Add, GlobalAveragePooling1D/2D, LayerNormalization (WGAN-GP critics use
-layer rather than batch normalization), each w.r.t. its inputs and its weights. Any other layer
-raises NotImplementedError naming it: a wrong second-order gradient is never returned. The ops
+layer rather than batch normalization), each w.r.t. its inputs and its weights, and any layer
+written with ``call`` (``_custom``: its call again under a tape whose gradient is recorded). Any other
+layer raises NotImplementedError naming it: a wrong second-order gradient is never returned. The ops
 all of this is written with have their own gradients written with ops (op_gradients.py), so
 the result can be differentiated again (third order: a PINN's u_xx trained w.r.t. the weights).
 """
