@@ -838,6 +838,11 @@ def _fusion():
 _FUSION = None
 
 
+# how many times _unhold_weight_grads gave a Param a new gradient Tensor: a model's cached step
+# lists (fit's gradients, models/model.py _train_step) built before a change are stale
+GRADS_REPLACED = [0]
+
+
 def _unhold_weight_grads(graph):
     """Before a captured graph writes its weight gradients: a gradient Tensor that the caller
     still holds (last step's gradients, kept) is replaced by a new one, never overwritten."""
@@ -853,6 +858,7 @@ def _unhold_weight_grads(graph):
                 replaced = True
         if replaced:   # fit's cached step lists of its gradients are stale
             acc.__dict__.get("_owner", acc).__dict__.pop("_step_lists", None)   # (a Layer's getattr miss is slow)
+            GRADS_REPLACED[0] += 1   # (a graph inside a custom layer: the model holding it is not acc's owner)
 
 
 def scaled(t, s):

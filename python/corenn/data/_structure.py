@@ -243,6 +243,32 @@ class Array(np.ndarray):
             return np.asarray(item).view(Array)
         return item
 
+    def _is_text(self):
+        plain = self.view(np.ndarray)
+        return plain.dtype == object and plain.size and isinstance(plain.reshape(-1)[0], (bytes, str))
+
+    def _concat(self, other, reverse):
+        """``path + file_name`` of a string element: TensorFlow's string ``+`` (tf.strings.join
+        of two), bytes joined elementwise with broadcasting; a str operand is UTF-8 encoded."""
+        def as_bytes(v):
+            return v.encode("utf-8") if isinstance(v, str) else bytes(v)
+        a = self.view(np.ndarray)
+        b = np.asarray(other, dtype=object)
+        left, right = (b, a) if reverse else (a, b)
+        out = np.frompyfunc(lambda x, y: as_bytes(x) + as_bytes(y), 2, 1)(left, right)
+        return np.asarray(out, dtype=object).view(Array)
+
+    def __add__(self, other):
+        if self._is_text() and (isinstance(other, (str, bytes)) or (
+                isinstance(other, np.ndarray) and Array._is_text(other.view(Array)))):
+            return self._concat(other, False)
+        return super().__add__(other)
+
+    def __radd__(self, other):
+        if self._is_text() and isinstance(other, (str, bytes)):
+            return self._concat(other, True)
+        return super().__radd__(other)
+
     def set_shape(self, shape):
         """TensorFlow's ``t.set_shape(shape)`` (a map function's slices, the time-series
         tutorial): checks ``shape`` (None = any size) against the array's; changes nothing."""

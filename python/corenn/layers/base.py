@@ -100,6 +100,23 @@ def check_traceable(what):
             raise NotTraceable(f"{what} during the trace of a model's call")
 
 
+def _variable_values(layer):
+    """(variable, copy of its value) for the variables a layer holds, its sublayers' too."""
+    try:
+        weights = layer.weights
+    except Exception:   # a layer whose weights cannot be listed before its first call
+        return []
+    return [(w, np.array(w, copy=True)) for w in weights if isinstance(w, kernels.Tensor)]
+
+
+def _restore_variable_values(saved):
+    """Put back what _variable_values copied where a shape probe's call changed it."""
+    for w, value in saved:
+        current = np.asarray(w)
+        if current.shape == value.shape and not np.array_equal(current, value):
+            w.assign(value)
+
+
 @functools.lru_cache(maxsize=None)
 def _call_training_default(fn):
     """The default value of ``training`` in a ``call`` signature (None when absent)."""
@@ -810,12 +827,16 @@ class Layer:
             if probe_mask is not None:
                 self.__dict__["_call_mask"] = probe_mask
             from .. import ops
+            # a call that updates a variable (keras.io's MoE counts expert use with
+            # ``self.count.assign(...)``) must not count the probe: Keras runs call once
+            saved = _variable_values(self)
             ops.SHAPE_PROBE.depth += 1
             try:
                 with stop_recording():
                     y = self._invoke_call(x, False)
             finally:
                 ops.SHAPE_PROBE.depth -= 1
+                _restore_variable_values(saved)
         finally:   # a shape probe adds no loss
             if probe_mask is not None:
                 self.__dict__.pop("_call_mask", None)

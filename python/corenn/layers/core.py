@@ -324,7 +324,10 @@ class Reshape(Layer):
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]
         features = None if any(d is None for d in rest) else math.prod(rest)
-        return (input_shape[0],) + _resolve_target(self.name, features, self.target_shape)
+        target = _resolve_target(self.name, features, self.target_shape)
+        # an input of unknown size (a spectrogram of any length): Keras' output shape holds None
+        # where the target has -1 (a -1 is no size: Conv2D after Reshape((-1, F, 1)) needs None)
+        return (input_shape[0],) + tuple(None if d == -1 else d for d in target)
 
     def forward(self, x, training=False):
         self._in_shape = list(x.shape)

@@ -563,10 +563,10 @@ class _IndexLookup(Layer):
     def _invert(self, indices):
         vocab = self.get_vocabulary()
         idx = _whole_numbers(indices, self.name)
-        if idx.size and (idx.min() < 0 or idx.max() >= len(vocab)):
-            raise ValueError(f"{type(self).__name__} '{self.name}': index outside [0, {len(vocab)})")
-        table = np.asarray(vocab, dtype=object if self._token_kind == "string" else np.int64)
-        return table[idx]
+        # an index outside the vocabulary gives the OOV token, as Keras' inverse table's default
+        # (ctc_decode pads its results with -1: num_to_char of them gives "")
+        table = np.asarray(list(vocab) + [self.oov_token], dtype=object if self._token_kind == "string" else np.int64)
+        return table[np.where((idx < 0) | (idx >= len(vocab)), len(vocab), idx)]
 
     def _depth(self):
         return self.max_tokens if self.pad_to_max_tokens else self.vocabulary_size()

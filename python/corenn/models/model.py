@@ -1401,8 +1401,13 @@ class Model(TrainingLoops):
         if self._graph is None or self._user_compute_loss():
             apply(self._tape_grads, self.trainable_weights)
             return loss
-        if self._step_lists is None:  # built once per fit: a step makes no new lists
+        from ..autodiff import GRADS_REPLACED
+        # built once per fit: a step makes no new lists, unless a graph inside a custom layer
+        # (keras.io FNet's feed-forward Sequential) gave its weights new gradient Tensors in this
+        # step's backward -- the cached ones are then last step's (fit applied stale gradients)
+        if self._step_lists is None or self.__dict__.get("_step_lists_version") != GRADS_REPLACED[0]:
             self._step_lists = (self._gradients(), self.trainable_weights)
+            self.__dict__["_step_lists_version"] = GRADS_REPLACED[0]
         apply(*self._step_lists)
         return loss
 
@@ -1473,7 +1478,23 @@ class Model(TrainingLoops):
             # CompileMetrics stand-in, which a custom train_step's ``for metric in self.metrics:
             # metric.update_state(y, y_pred)`` builds (the MAE example)
             return [self._loss_tracker, _CompileMetrics(self)]
-        return [self._loss_tracker] + [m for _, m in self._metric_entries(self._train_metrics or [])]
+        return [self._loss_tracker] + [m for _, m in self._metric_entries(self._train_metrics or [])] \
+            + self._attribute_metrics()
+
+    def _attribute_metrics(self):
+        """Metrics a subclass holds as attributes (the WGAN-GP graph example's compile sets
+        ``self.metric_generator = keras.metrics.Mean(name="loss_gen")``): Keras 3 tracks them
+        and lists them in ``model.metrics`` after the compiled ones, so a train_step's
+        ``{m.name: m.result() for m in self.metrics}`` logs them and fit resets them each epoch."""
+        found = []
+        for name, value in self.__dict__.items():
+            if name.startswith("_"):
+                continue
+            items = value if isinstance(value, (list, tuple)) else [value]
+            for m in items:
+                if isinstance(m, _metrics.Metric) and all(m is not f for f in found):
+                    found.append(m)
+        return found
 
     @property
     def compiled_loss(self):

@@ -18,8 +18,9 @@ then differentiates the penalty through those ops into the weights.
 Covered: Dense, Conv1D / Conv2D (groups 1) with the activations linear / relu / leaky_relu / tanh /
 sigmoid / elu / softplus / silu (swish) / softmax (last axis), ReLU, LeakyReLU, Activation, Flatten, Reshape, ZeroPadding1D/2D, Dropout (the
 mask its forward drew), Add, GlobalAveragePooling1D/2D, LayerNormalization (WGAN-GP critics use
-layer rather than batch normalization), each w.r.t. its inputs and its weights. Any other layer
-raises NotImplementedError naming it: a wrong second-order gradient is never returned. The ops
+layer rather than batch normalization), each w.r.t. its inputs and its weights, and any layer
+written with ``call`` (``_custom``: its call again under a tape whose gradient is recorded). Any other
+layer raises NotImplementedError naming it: a wrong second-order gradient is never returned. The ops
 all of this is written with have their own gradients written with ops (op_gradients.py), so
 the result can be differentiated again (third order: a PINN's u_xx trained w.r.t. the weights).
 """
@@ -278,12 +279,49 @@ _LAYERS = {"Dense": _dense, "Conv2D": _conv, "Conv1D": _conv, "LeakyReLU": _acti
            "LayerNormalization": _layer_norm}
 
 
+def _written(layer):
+    from ..layers.base import Layer
+    return type(layer).call is not Layer.call and getattr(type(layer), "_builtin_parts", None) is None
+
+
+def _custom(layer, ctx, xs):
+    """A layer written with ``call`` (keras.io's RelationalGraphConvLayer in a WGAN-GP critic):
+    its call runs again on ops under a tape of its own (the outer tapes record those ops too);
+    its input and weight gradients are that tape's gradient, which is itself computed with
+    recorded ops (the outer tapes track the call's output), so it can be differentiated again.
+    The call must give what the forward being differentiated gave (a call that draws random
+    numbers would not): otherwise NotImplementedError."""
+    from ..autodiff import GradientTape
+    packed = len(xs) > 1
+    record = ctx.__dict__.get("_call_record")
+    tape = GradientTape(persistent=True)
+    with tape:
+        for x in xs:
+            tape.watch(x)
+        y = layer._invoke_call(list(xs) if packed else xs[0], False)
+    if isinstance(y, (list, tuple)):
+        raise NotImplementedError(f"GradientTape.gradient: a second-order gradient through layer "
+                                  f"'{layer.name}', which returns several tensors")
+    if record is not None and not np.allclose(np.asarray(y), np.asarray(record[2]), rtol=1e-4, atol=1e-5):
+        raise NotImplementedError(f"GradientTape.gradient: a second-order gradient through layer '{layer.name}' "
+                                  f"({type(layer).__name__}), whose call gave another result when run again "
+                                  f"(random numbers, or a training-only branch)")
+
+    def back(dy, weights):
+        ws = list(layer.trainable_weights) if weights else []
+        grads = tape.gradient(y, list(xs) + ws, output_gradients=dy)
+        return list(grads[:len(xs)]), [(w, g) for w, g in zip(ws, grads[len(xs):]) if g is not None]
+    return y, back
+
+
 def supports(layer) -> bool:
-    return type(layer).__name__ in _LAYERS
+    return type(layer).__name__ in _LAYERS or _written(layer)
 
 
 def _run(layer, ctx, xs):
     fn = _LAYERS.get(type(layer).__name__)
+    if fn is None and _written(layer):
+        return _custom(layer, ctx, xs)
     if fn is None:
         raise NotImplementedError(
             f"GradientTape.gradient: a gradient taken inside another tape's block (a second-order "

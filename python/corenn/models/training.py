@@ -439,8 +439,22 @@ class TrainingLoops:
             raise ValueError(f"{where}: the data iterable yielded no batches")
         if return_dict:
             return result
-        values = list(result.values())
+        values = self._logs_in_order(result)
         return values[0] if len(values) == 1 else values
+
+    def _logs_in_order(self, result):
+        """evaluate's / *_on_batch's list: the model's own logs (loss, output losses, compiled
+        metrics) first in their order, then what a custom train_step / test_step added, sorted
+        by name (Keras 3's _flatten_metrics_in_order: MoE's {"loss", "moe_loss", **metrics}
+        gives [loss, accuracy, moe_loss])."""
+        try:
+            known = set(self.metrics_names)
+            known.update(f"{name}_loss" for name in (self.output_names or []))
+            known.update(getattr(m, "name", None) for m in self.metrics)
+        except Exception:   # a model whose metrics cannot be listed: the logs' own order
+            return list(result.values())
+        own = [v for k, v in result.items() if k in known]
+        return own + [result[k] for k in sorted(k for k in result if k not in known)]
 
     def _evaluate_source(self, source, batch_size, op, cbks=None):
         """The result dict over arrays (x, y, sw) or a BatchStream; None if it yields nothing.
@@ -646,7 +660,7 @@ class TrainingLoops:
         result.update(self._metric_logs(self._train_metrics))
         if return_dict:
             return result
-        return result["loss"] if len(result) == 1 else list(result.values())
+        return result["loss"] if len(result) == 1 else self._logs_in_order(result)
 
     def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
         return self.evaluate(x, y, batch_size=max(1, data_len(self._prepare_x(x, "test_on_batch"))), verbose=0,
