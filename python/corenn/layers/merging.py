@@ -49,6 +49,14 @@ def _as_float32(inputs):
 MERGED = "merged"
 
 
+def _or_masks(masks):
+    """The steps any of ``masks`` keeps (bool; a mask is bool or float32 0 / 1)."""
+    out = np.asarray(masks[0]) != 0
+    for m in masks[1:]:
+        out = out | (np.asarray(m) != 0)
+    return out
+
+
 class _Merge(Layer):
     """Base of the merge layers: list-of-inputs build / call / shape checks."""
 
@@ -118,10 +126,7 @@ class _ElementwiseMerge(_Merge):
         return masks[0] if all(m is masks[0] for m in masks) else MERGED
 
     def _merge_masks(self, masks):
-        out = np.asarray(masks[0]) != 0
-        for m in masks[1:]:
-            out = out | (np.asarray(m) != 0)
-        return out
+        return _or_masks(masks)
 
     def compute_mask(self, inputs, mask=None):
         if mask is None:
@@ -129,7 +134,7 @@ class _ElementwiseMerge(_Merge):
         masks = list(mask) if isinstance(mask, (list, tuple)) else [mask]
         if any(m is None for m in masks):
             return None
-        return user_mask(self._merge_masks(masks))
+        return user_mask(_or_masks(masks))
 
     def compute_output_shape(self, input_shapes):
         shapes = self._check_list(input_shapes)
@@ -263,12 +268,7 @@ class Concatenate(_Merge):
         shapes = shapes or self._in_shapes
         ax = self._mask_axis(len(shapes[0]))
         full = [np.ones(s[:2], bool) if m is None else np.asarray(m) != 0 for m, s in zip(masks, shapes)]
-        if ax is not None:
-            return np.concatenate(full, axis=ax)
-        out = full[0]
-        for m in full[1:]:
-            out = out | m
-        return out
+        return np.concatenate(full, axis=ax) if ax is not None else _or_masks(full)
 
     def compute_mask(self, inputs, mask=None):
         if mask is None:

@@ -283,8 +283,9 @@ def attach_masks(node, explicit=None):
         return
     graph_mask = getattr(layer, "_graph_mask", None)
     if graph_mask is not None and node.packed:   # a merge (layers/merging.py: its mask rule)
+        from ..layers.merging import MERGED
         out = graph_mask(flat, masks)
-        if out == "merged":   # a new mask, made from the inputs' at run time
+        if out is MERGED:   # a new mask, made from the inputs' at run time
             node.mask_inputs = masks
             t = node.outputs[0]
             node.mask_output = t._keras_mask = KerasTensor(t.shape[:2], "bool", name=f"{layer.name}_mask",
