@@ -1,0 +1,153 @@
+"""Issue 13 (the Keras surface), leftovers of session 23: variable paths, ``trainable`` on a custom
+layer, the default names of metrics, and Concatenate's mask with an unmasked input. Every expected
+value below is what Keras 3.15 (torch backend) gives for the same program."""
+import contextlib
+import io
+
+import numpy as np
+import pytest
+
+import corenn.keras as keras
+from corenn.keras import layers
+
+
+def _paths(model):
+    return [w.path for w in model.weights]
+
+
+# -- variable paths -----------------------------------------------------------------------------
+
+def test_sequential_paths_nest_under_the_model_name():
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2, name="d1"), layers.Dense(1, name="d2")],
+                             name="seq")
+    assert _paths(model) == ["seq/d1/kernel", "seq/d1/bias", "seq/d2/kernel", "seq/d2/bias"]
+    assert [w.name for w in model.weights] == ["kernel", "bias", "kernel", "bias"]
+    assert [layer.path for layer in model.layers] == ["seq/d1", "seq/d2"]
+    # built by fit (no declared input): the same, and a layer added later too
+    lazy = keras.Sequential([layers.Dense(2, name="l1")], name="lazy")
+    lazy.compile("sgd", "mse")
+    lazy.fit(np.zeros((4, 3), np.float32), np.zeros((4, 2), np.float32), verbose=0)
+    assert _paths(lazy) == ["lazy/l1/kernel", "lazy/l1/bias"]
+    lazy.add(layers.Dense(1, name="l2"))
+    assert _paths(lazy)[2:] == ["lazy/l2/kernel", "lazy/l2/bias"]
+    # a layer built before it joined keeps the path it was built with
+    pre = layers.Dense(2, name="pre")
+    pre.build((None, 3))
+    joined = keras.Sequential([keras.Input((3,)), pre, layers.Dense(1, name="post")], name="joined")
+    assert _paths(joined) == ["pre/kernel", "pre/bias", "joined/post/kernel", "joined/post/bias"]
+
+
+def test_functional_paths_are_the_layers_and_a_nested_sequential_nests():
+    inp = keras.Input((3,))
+    block = keras.Sequential([layers.Dense(4, name="b1"), layers.BatchNormalization(name="bn")], name="block")
+    out = layers.Dense(1, name="head")(block(inp))
+    model = keras.Model(inp, out, name="func")
+    # Keras 3 builds a functional model's layers when they are called on KerasTensors, outside
+    # any model's scope: no 'func/' prefix; the Sequential builds its layers in its own
+    assert _paths(model) == ["block/b1/kernel", "block/b1/bias", "block/bn/gamma", "block/bn/beta",
+                             "block/bn/moving_mean", "block/bn/moving_variance", "head/kernel", "head/bias"]
+    assert model.path == "func" and block.path == "block"
+
+
+class _Inner(layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.first = layers.Dense(2, name="first")
+        self.stack = [layers.Dense(2, name="s0"), layers.Dense(3, name="s1")]
+        self.scale = self.add_weight(shape=(2,), name="scale", initializer="ones")
+
+    def call(self, x):
+        return self.stack[1](self.stack[0](self.first(x) * self.scale))
+
+
+class _Sub(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = _Inner(name="inner")
+        self.block = keras.Sequential([layers.Dense(3, name="q")], name="qseq")
+        self.out = layers.Dense(1, name="o")
+
+    def build(self, input_shape):
+        self.latent = self.add_weight(shape=(3,), name="latent", initializer="ones")
+
+    def call(self, x):
+        return self.out(self.block(self.inner(x * self.latent)))
+
+
+def test_subclassed_model_and_custom_layer_paths():
+    model = _Sub(name="sub")
+    model.compile("sgd", "mse")
+    model.fit(np.ones((4, 3), np.float32), np.zeros((4, 1), np.float32), verbose=0)
+    paths = {w.path for w in model.weights}
+    # the weight made in _Inner.__init__ is in _Inner's scope only (no model call is running);
+    # the Dense layers are built by the model's call, inside both scopes
+    assert paths == {"sub/latent", "inner/scale", "sub/inner/first/kernel", "sub/inner/first/bias",
+                     "sub/inner/s0/kernel", "sub/inner/s0/bias", "sub/inner/s1/kernel", "sub/inner/s1/bias",
+                     "sub/qseq/q/kernel", "sub/qseq/q/bias", "sub/o/kernel", "sub/o/bias"}
+    assert model.inner.stack[1].path == "sub/inner/s1" and model.block.layers[0].path == "sub/qseq/q"
+    # a standalone custom layer: its own name first
+    alone = _Inner(name="alone")
+    alone(np.ones((1, 3), np.float32))
+    assert _paths(alone) == ["alone/scale", "alone/first/kernel", "alone/first/bias", "alone/s0/kernel",
+                             "alone/s0/bias", "alone/s1/kernel", "alone/s1/bias"]
+    # keras.Variable made in a build has the layer's path, in __init__ its name only
+    holder = _VariableLayer(name="vl")
+    holder(np.ones((1, 3), np.float32))
+    assert [(w.name, w.path) for w in holder.weights] == [("in_init", "in_init"), ("in_build", "vl/in_build")]
+
+
+class _VariableLayer(layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.a = keras.Variable(np.zeros(3, np.float32), name="in_init")
+
+    def build(self, input_shape):
+        self.b = keras.Variable(np.zeros(3, np.float32), name="in_build")
+
+    def call(self, x):
+        return x + self.a + self.b
+
+
+def test_rnn_wrapper_and_attention_paths_and_names():
+    model = keras.Sequential([keras.Input((4, 3)), layers.Bidirectional(layers.LSTM(2, name="rnn"), name="bi"),
+                              layers.Dense(1, name="d")], name="seq")
+    assert _paths(model) == [
+        "seq/bi/forward_rnn/lstm_cell/kernel", "seq/bi/forward_rnn/lstm_cell/recurrent_kernel",
+        "seq/bi/forward_rnn/lstm_cell/bias", "seq/bi/backward_rnn/lstm_cell/kernel",
+        "seq/bi/backward_rnn/lstm_cell/recurrent_kernel", "seq/bi/backward_rnn/lstm_cell/bias",
+        "seq/d/kernel", "seq/d/bias"]
+    att = layers.MultiHeadAttention(2, 4, name="att")
+    q = np.zeros((2, 3, 8), np.float32)
+    att(q, q)
+    assert [(w.name, w.path) for w in att.weights[:3]] == [
+        ("kernel", "att/query/kernel"), ("bias", "att/query/bias"), ("kernel", "att/key/kernel")]
+    # the optimizer's slot variables are named after the paths, as Keras names them
+    model.compile(keras.optimizers.Adam(), "mse")
+    model.fit(np.zeros((4, 4, 3), np.float32), np.zeros((4, 1), np.float32), verbose=0)
+    names = [v.name for v in model.optimizer.variables]
+    assert names[:4] == ["iteration", "learning_rate", "seq_bi_forward_rnn_lstm_cell_kernel_momentum",
+                         "seq_bi_forward_rnn_lstm_cell_kernel_velocity"]
+
+
+def test_weights_added_after_the_build_keep_the_layers_path():
+    # Keras 3 enters a built layer's scope under the path it was built at, wherever from
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(4, name="d"), layers.Dense(2, name="e")], name="seq")
+    model.layers[0].enable_lora(2)
+    assert _paths(model) == ["seq/d/kernel", "seq/d/bias", "seq/d/lora_kernel_a", "seq/d/lora_kernel_b",
+                             "seq/e/kernel", "seq/e/bias"]
+    quantized = keras.Sequential([keras.Input((3,)), layers.Dense(4, name="qd")], name="qs")
+    quantized.quantize("int8")
+    assert sorted(_paths(quantized)) == ["qs/qd/bias", "qs/qd/kernel", "qs/qd/kernel_scale"]
+
+
+def test_files_round_trip_with_the_new_paths(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(4, name="a"), layers.Dense(2, name="b")], name="rt")
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    want = model.predict(x, verbose=0)
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(again.predict(x, verbose=0), want, rtol=1e-6)
+    model.save_weights(tmp_path / "w.weights.h5")
+    other = keras.Sequential([keras.Input((3,)), layers.Dense(4), layers.Dense(2)], name="other")
+    other.load_weights(tmp_path / "w.weights.h5")
+    np.testing.assert_allclose(other.predict(x, verbose=0), want, rtol=1e-6)
