@@ -151,3 +151,84 @@ def test_files_round_trip_with_the_new_paths(tmp_path):
     other = keras.Sequential([keras.Input((3,)), layers.Dense(4), layers.Dense(2)], name="other")
     other.load_weights(tmp_path / "w.weights.h5")
     np.testing.assert_allclose(other.predict(x, verbose=0), want, rtol=1e-6)
+
+
+# -- trainable on a custom layer ----------------------------------------------------------------
+
+class _Holder(layers.Layer):
+    """A Dense, a list of Dense layers and a Sequential, and a weight of its own."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.a = layers.Dense(4)
+        self.stack = [layers.Dense(4), layers.Dense(4)]
+        self.seq = keras.Sequential([layers.Dense(4), layers.Dense(4)])
+        self.v = self.add_weight(shape=(4,), name="v", initializer="ones")
+
+    def call(self, x):
+        h = self.a(x)
+        for layer in self.stack:
+            h = layer(h)
+        return self.seq(h) * self.v
+
+
+def _summary_counts(model):
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        model.summary()
+    return [line.split("(")[0].strip() for line in buf.getvalue().splitlines()
+            if line.startswith(("Total params", "Trainable params", "Non-trainable params", "Optimizer params"))]
+
+
+def _frozen_model():
+    holder = _Holder(name="holder")
+    inp = keras.Input((3,))
+    model = keras.Model(inp, layers.Dense(1, name="head")(holder(inp)))
+    return holder, model
+
+
+def test_freezing_a_custom_layer_freezes_what_it_holds():
+    holder, model = _frozen_model()
+    holder.trainable = False
+    # Keras 3: the flag is set on every layer and model the layer holds
+    assert not holder.a.trainable and not any(l.trainable for l in holder.stack)
+    assert not holder.seq.trainable and not any(l.trainable for l in holder.seq.layers)
+    assert [len(l.trainable_weights) for l in (holder.a, holder.stack[0], holder.seq)] == [0, 0, 0]
+    assert len(holder.trainable_weights) == 0 and len(holder.non_trainable_weights) == 11
+    assert len(model.trainable_weights) == 2 and len(model.non_trainable_weights) == 11
+    assert not holder.v.trainable and not holder.a.kernel.trainable   # the variables' flags too
+    assert _summary_counts(model) == ["Total params: 105", "Trainable params: 5", "Non-trainable params: 100"]
+    holder.trainable = True
+    assert holder.a.trainable and all(l.trainable for l in holder.stack + holder.seq.layers)
+    assert holder.seq.trainable and holder.v.trainable
+    assert len(model.trainable_weights) == 13 and len(model.non_trainable_weights) == 0
+    assert _summary_counts(model) == ["Total params: 105", "Trainable params: 105", "Non-trainable params: 0"]
+
+
+def test_fit_keeps_a_frozen_custom_layer_and_trains_it_again_when_unfrozen():
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, 3), np.float32), rng.random((16, 1), np.float32)
+    holder, model = _frozen_model()
+    holder.trainable = False
+    model.compile("sgd", "mse")
+    before = [np.array(w) for w in holder.weights]
+    head = np.array(model.get_layer("head").kernel)
+    model.fit(x, y, epochs=2, verbose=0)
+    assert all(np.array_equal(a, np.array(w)) for a, w in zip(before, holder.weights))
+    assert not np.array_equal(head, np.array(model.get_layer("head").kernel))
+    holder.trainable = True
+    model.compile("sgd", "mse")
+    model.fit(x, y, epochs=2, verbose=0)
+    changed = [not np.array_equal(a, np.array(w)) for a, w in zip(before, holder.weights)]
+    assert all(changed), changed
+    # once the optimizer has made its variables (SGD: iteration, learning_rate) Keras 3's summary
+    # counts them in the total and on a line of their own
+    assert _summary_counts(model) == ["Total params: 107", "Trainable params: 105", "Non-trainable params: 0",
+                                      "Optimizer params: 2"]
+
+
+def test_wrapper_given_trainable_false_freezes_its_layer():
+    inner = layers.Dense(2)
+    wrapped = layers.TimeDistributed(inner, trainable=False)
+    wrapped.build((None, 4, 3))
+    assert not inner.trainable and wrapped.trainable_weights == []

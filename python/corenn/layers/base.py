@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import operator
 import re
 import sys
 import threading
@@ -317,7 +318,10 @@ class Layer:
             self._dtype_policy = _mixed_precision.layer_policy(
                 dtype, f"{type(self).__name__}{'' if name is None else f' {name!r}'}")
         self.name = name or unique_name(snake_case(type(self).__name__))
-        self.trainable = bool(trainable)
+        if type(self).trainable is Layer.trainable:
+            self.__dict__["_trainable"] = bool(trainable)   # its own flag only: no sublayers yet
+        else:   # a class's own setter (a wrapper passes the flag on to the layer it wraps)
+            self.trainable = bool(trainable)
         self.built = False
         self.needs_input_grad = True   # the model turns it off for the first layer
         # relu' folded into the next layer's backward (relu -> max pooling); set by the model
@@ -384,6 +388,46 @@ class Layer:
         from ..autodiff import watch_variable
         watch_variable(value)  # a GradientTape differentiates for it without tape.watch
         return value
+
+    def _set_trainable(self, value):
+        """Keras 3: the flag of the layer, of the variables it made trainable and of every layer
+        and model it holds (a frozen custom block freezes the Dense layers, lists of layers and
+        Sequentials inside it; setting it back to True unfreezes them all)."""
+        value = bool(value)
+        d = self.__dict__
+        d["_trainable"] = value
+        for p in d.get("_params", ()):
+            attrs = getattr(p.value, "__dict__", None)   # (a loader may hold plain arrays)
+            if p.trainable and attrs is not None:
+                attrs["trainable"] = value
+        for sub in self._held_layers():
+            sub.trainable = value
+
+    # read on every step: a C getter (no Python frame); a call context, which holds no
+    # _trainable, finds its layer's through __getattr__
+    trainable = property(operator.attrgetter("_trainable"), _set_trainable,
+                         doc="Whether fit and the optimizer update this layer's weights (Keras 3).")
+
+    def _held_layers(self):
+        """The layers and models held as attributes (also in lists, tuples and dicts), not
+        looking inside them (their own trainable setters do)."""
+        found, seen = [], {id(self)}
+
+        def visit(v):
+            if isinstance(v, Layer) or getattr(v, "_is_corenn_model", False):
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    found.append(v)
+            elif isinstance(v, (list, tuple)):
+                for item in v:
+                    visit(item)
+            elif isinstance(v, dict):
+                for item in v.values():
+                    visit(item)
+        for k, v in list(self.__dict__.items()):
+            if not k.startswith("_"):
+                visit(v)
+        return found
 
     def _live_params(self, trainable):
         return [p for p in self._all_params() if (p.trainable and self.trainable) == trainable]
