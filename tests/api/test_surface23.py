@@ -232,3 +232,50 @@ def test_wrapper_given_trainable_false_freezes_its_layer():
     wrapped = layers.TimeDistributed(inner, trainable=False)
     wrapped.build((None, 4, 3))
     assert not inner.trainable and wrapped.trainable_weights == []
+
+
+# -- metric names -------------------------------------------------------------------------------
+
+def test_metrics_without_a_name_get_unique_names():
+    keras.backend.clear_session()
+    m = keras.metrics
+    assert [m.Precision().name for _ in range(3)] == ["precision", "precision_1", "precision_2"]
+    assert [m.AUC().name, m.AUC().name] == ["auc", "auc_1"]
+    for cls, base in ((m.Recall, "recall"), (m.TruePositives, "true_positives"),
+                      (m.FalseNegatives, "false_negatives"), (m.TrueNegatives, "true_negatives"),
+                      (m.FalsePositives, "false_positives")):
+        assert [cls().name, cls().name] == [base, base + "_1"]
+    assert [m.PrecisionAtRecall(0.5).name, m.PrecisionAtRecall(0.5).name] == [
+        "precision_at_recall", "precision_at_recall_1"]
+    assert [m.MeanIoU(2).name, m.MeanIoU(2).name] == ["mean_io_u", "mean_io_u_1"]
+    assert [m.BinaryIoU().name, m.BinaryIoU().name] == ["binary_io_u", "binary_io_u_1"]
+    # metrics with a fixed default name keep it, as in Keras
+    assert [m.Mean().name, m.Mean().name] == ["mean", "mean"]
+    assert [m.BinaryAccuracy().name, m.BinaryAccuracy().name] == ["binary_accuracy"] * 2
+    assert m.Precision(name="p").name == "p"
+
+
+def test_compile_logs_keep_repeated_metrics_apart():
+    keras.backend.clear_session()
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 3), np.float32), (rng.random((32, 1)) > 0.5).astype(np.float32)
+
+    def keys(metrics):
+        model = keras.Sequential([keras.Input((3,)), layers.Dense(1, activation="sigmoid")])
+        model.compile("sgd", "binary_crossentropy", metrics=metrics)
+        history = model.fit(x, y, validation_data=(x, y), epochs=1, verbose=0)
+        return sorted(history.history), sorted(model.evaluate(x, y, verbose=0, return_dict=True))
+
+    m = keras.metrics
+    hist, ev = keys([m.Precision(), m.Precision(), m.Recall(), m.AUC()])
+    assert hist == ["auc", "loss", "precision", "precision_1", "recall", "val_auc", "val_loss",
+                    "val_precision", "val_precision_1", "val_recall"]
+    assert ev == ["auc", "loss", "precision", "precision_1", "recall"]
+    # a string keeps its name (and takes a number of the counter, as in Keras)
+    hist, _ = keys(["precision", "auc"])
+    assert hist == ["auc", "loss", "precision", "val_auc", "val_loss", "val_precision"]
+    hist, _ = keys([m.Precision(name="p"), m.Precision(thresholds=0.7)])
+    assert hist == ["loss", "p", "precision_3", "val_loss", "val_p", "val_precision_3"]
+    hist, _ = keys([m.TruePositives(), m.TruePositives()])
+    assert hist == ["loss", "true_positives", "true_positives_1", "val_loss", "val_true_positives",
+                    "val_true_positives_1"]

@@ -1017,7 +1017,7 @@ class Model(TrainingLoops):
         for specs, loss_obj in zip(self._metric_specs + self._weighted_metric_specs,
                                    self._losses * 2):  # fail early on unknown names
             for spec in specs:
-                _metrics.resolve(spec, loss_obj, 1, (1, 2))
+                _metrics.resolve(spec, loss_obj, 1, (1, 2), count_name=True)
         self._train_metrics = self._eval_metrics = None
         self.compiled = True
         self._loss_obj = self._losses[0]
