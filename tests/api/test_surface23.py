@@ -279,3 +279,36 @@ def test_compile_logs_keep_repeated_metrics_apart():
     hist, _ = keys([m.TruePositives(), m.TruePositives()])
     assert hist == ["loss", "true_positives", "true_positives_1", "val_loss", "val_true_positives",
                     "val_true_positives_1"]
+
+
+# -- Concatenate with one masked and one unmasked input ------------------------------------------
+
+class _MaskProbe(layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.seen = "not called"
+
+    def call(self, x, mask=None):
+        self.seen = None if mask is None else np.asarray(mask).astype(bool)
+        return x
+
+
+def test_concatenate_of_a_masked_and_an_unmasked_input_has_an_all_true_mask():
+    tok = np.array([[1, 2, 0, 0], [3, 0, 0, 0]], np.int32)
+    dense = np.random.default_rng(0).random((2, 4, 3), np.float32)
+    ti, di = keras.Input((4,), dtype="int32"), keras.Input((4, 3))
+    merged = layers.Concatenate()([layers.Embedding(5, 3, mask_zero=True)(ti), di])
+    assert merged._keras_mask is not None
+    probe = _MaskProbe()
+    model = keras.Model([ti, di], probe(merged))
+    out = model([tok, dense])
+    np.testing.assert_array_equal(probe.seen, np.ones((2, 4), bool))
+    np.testing.assert_array_equal(np.asarray(out._keras_mask).astype(bool), np.ones((2, 4), bool))
+    # along the steps: the unmasked input's part is all True, the masked one's kept
+    emb = layers.Embedding(5, 3, mask_zero=True)
+    e = emb(tok)
+    time = layers.Concatenate(axis=1)
+    np.testing.assert_array_equal(np.asarray(time.compute_mask([dense, e], [None, e._keras_mask])).astype(int),
+                                  [[1, 1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 0, 0, 0]])
+    assert layers.Concatenate().compute_mask([dense, dense], [None, None]) is None
