@@ -234,7 +234,7 @@ class MeanMetricWrapper(Mean):
     def __init__(self, fn, name=None, dtype=None, **kwargs):
         if not callable(fn):
             raise TypeError(f"MeanMetricWrapper: fn must be callable, got {fn!r}")
-        super().__init__(name or getattr(fn, "__name__", "mean_metric_wrapper"))
+        super().__init__(name)   # unnamed: Keras 3's 'mean_metric_wrapper', numbered as other metrics
         self._fn, self._fn_kwargs = fn, kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):

@@ -253,6 +253,9 @@ def test_metrics_without_a_name_get_unique_names():
     assert [m.Mean().name, m.Mean().name] == ["mean", "mean"]
     assert [m.BinaryAccuracy().name, m.BinaryAccuracy().name] == ["binary_accuracy"] * 2
     assert m.Precision(name="p").name == "p"
+    # a MeanMetricWrapper made without a name is 'mean_metric_wrapper', not its function's name
+    assert [m.MeanMetricWrapper(m.mean_squared_error).name for _ in range(2)] == [
+        "mean_metric_wrapper", "mean_metric_wrapper_1"]
 
 
 def test_compile_logs_keep_repeated_metrics_apart():
