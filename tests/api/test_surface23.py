@@ -227,6 +227,25 @@ def test_fit_keeps_a_frozen_custom_layer_and_trains_it_again_when_unfrozen():
                                       "Optimizer params: 2"]
 
 
+def test_freezing_one_layer_inside_a_custom_layer_after_a_model_read_its_weights():
+    """The model's cached weight lists saw only its own layers' flags: freezing a Dense inside a
+    custom layer left model.trainable_weights stale, and fit stopped with 'got 4 gradients for 6
+    variables'."""
+    holder = _Holder(name="holder")
+    inp = keras.Input((3,))
+    model = keras.Model(inp, layers.Dense(1, name="head")(holder(inp)))
+    assert len(model.trainable_weights) == 13
+    holder.a.trainable = False
+    assert len(model.trainable_weights) == 11 and len(model.non_trainable_weights) == 2
+    rng = np.random.default_rng(1)
+    x, y = rng.random((8, 3), np.float32), rng.random((8, 1), np.float32)
+    model.compile("sgd", "mse")
+    frozen, other = np.array(holder.a.kernel), np.array(holder.stack[0].kernel)
+    model.fit(x, y, epochs=1, verbose=0)
+    assert np.array_equal(frozen, np.array(holder.a.kernel))
+    assert not np.array_equal(other, np.array(holder.stack[0].kernel))
+
+
 def test_wrapper_given_trainable_false_freezes_its_layer():
     inner = layers.Dense(2)
     wrapped = layers.TimeDistributed(inner, trainable=False)

@@ -115,6 +115,12 @@ class name_scope:
         return False
 
 
+# Bumped by every trainable setter: caches of weight lists (Model.trainable_weights, the graph's
+# weight entries) key on it, since a flag set on a layer inside a custom layer is not among the
+# top-level flags they also compare.
+TRAINABLE_VERSION = [0]
+
+
 def current_path() -> str:
     """The open name scopes joined by '/' ('' outside every layer)."""
     parts = []
@@ -396,6 +402,7 @@ class Layer:
         value = bool(value)
         d = self.__dict__
         d["_trainable"] = value
+        TRAINABLE_VERSION[0] += 1
         for p in d.get("_params", ()):
             attrs = getattr(p.value, "__dict__", None)   # (a loader may hold plain arrays)
             if p.trainable and attrs is not None:

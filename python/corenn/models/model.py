@@ -28,8 +28,8 @@ import numpy as np
 from .. import autodiff, kernels
 from .. import losses as _losses
 from .. import metrics as _metrics
-from ..layers.base import (_NAME_SCOPES, ASSIGNED_WEIGHT_LAYERS, TRACING, InputLayer, Layer, check_traceable,
-                           current_path, name_scope, scoped_build, shape_str, user_mask)
+from ..layers.base import (_NAME_SCOPES, ASSIGNED_WEIGHT_LAYERS, TRACING, TRAINABLE_VERSION, InputLayer, Layer,
+                           check_traceable, current_path, name_scope, scoped_build, shape_str, user_mask)
 from ..strings import as_string_array, is_string_array
 from . import _data, fusion
 from . import graph as _graph_mod
@@ -416,7 +416,8 @@ class Model(TrainingLoops):
         # call): a Layer's Param list, the same list object and as long as before; an inner
         # model's weight count
         cached = self.__dict__.get("_trainable_cache")
-        if cached is not None and cached[0] is layers and len(layers) == len(cached[1]):
+        if cached is not None and cached[0] is layers and len(layers) == len(cached[1]) \
+                and cached[3] == TRAINABLE_VERSION[0]:
             for layer, flag, params, count in cached[1]:
                 if layer.trainable != flag or (
                         len(layer.weights) != count if params is None else
@@ -428,7 +429,7 @@ class Model(TrainingLoops):
                   len(layer._params) if isinstance(layer, Layer) else len(layer.weights))
                  for layer in layers]
         weights = _unique(w for layer in layers for w in layer.trainable_weights)
-        self.__dict__["_trainable_cache"] = (layers, state, weights)
+        self.__dict__["_trainable_cache"] = (layers, state, weights, TRAINABLE_VERSION[0])
         return list(weights)
 
     trainable_variables = trainable_weights
