@@ -106,7 +106,10 @@ class Metric:
             cls.result = _numpy_result(cls.__dict__["result"])
 
     def __init__(self, name=None, dtype=None):
-        self.name = name or _snake(type(self).__name__)
+        # Keras 3: a metric made without a name gets its class's name made unique, as layers
+        # get theirs (a second Precision() is 'precision_1', which keeps the two apart in fit's
+        # logs); metrics whose class has a fixed default name (Mean: 'mean') keep it
+        self.name = name or _auto_name(type(self).__name__)
         self._variables = []   # (Tensor, its initial values): add_variable, reset by reset_state
         if type(self).reset_state.__module__ == __name__:
             self.reset_state()
@@ -174,6 +177,13 @@ class Metric:
         return f"<{type(self).__name__} name={self.name!r} result={float(self.result()):.4g}>"
 
 
+def _auto_name(class_name):
+    """'precision', 'precision_1', ...: Keras 3's ``auto_name``, on the same counter as layer
+    names (``backend.clear_session`` resets both)."""
+    from .layers.base import snake_case, unique_name
+    return unique_name(snake_case(class_name))
+
+
 def _snake(name):
     out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
     return out
@@ -224,7 +234,7 @@ class MeanMetricWrapper(Mean):
     def __init__(self, fn, name=None, dtype=None, **kwargs):
         if not callable(fn):
             raise TypeError(f"MeanMetricWrapper: fn must be callable, got {fn!r}")
-        super().__init__(name or getattr(fn, "__name__", "mean_metric_wrapper"))
+        super().__init__(name)   # unnamed: Keras 3's 'mean_metric_wrapper', numbered as other metrics
         self._fn, self._fn_kwargs = fn, kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -766,7 +776,7 @@ class _PrecisionRecall(_Confusion):
 class Precision(_PrecisionRecall):
     """tp / (tp + fp) with y_pred > threshold as the positive prediction (0 before any positive)."""
 
-    def __init__(self, thresholds=None, top_k=None, class_id=None, name="precision", dtype=None):
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         super().__init__(thresholds, top_k, class_id, name)
 
     def result(self):
@@ -776,7 +786,7 @@ class Precision(_PrecisionRecall):
 class Recall(_PrecisionRecall):
     """tp / (tp + fn) with y_pred > threshold as the positive prediction."""
 
-    def __init__(self, thresholds=None, top_k=None, class_id=None, name="recall", dtype=None):
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         super().__init__(thresholds, top_k, class_id, name)
 
     def result(self):
@@ -844,7 +854,7 @@ class AUC(_Confusion):
 
     soft_labels = True
 
-    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name="auc",
+    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None,
                  dtype=None, thresholds=None, multi_label=False, num_labels=None, label_weights=None,
                  from_logits=False):
         curve = str(curve).upper()
@@ -1110,7 +1120,7 @@ class _AtConstraint(_Confusion):
         n = self.num_thresholds
         self.thresholds = [0.5] if n == 1 else [0.0] + [(i + 1) / (n - 1) for i in range(n - 2)] + [1.0]
         self._sorted = np.asarray(self.thresholds, np.float32)
-        super().__init__(name or _snake(kind))
+        super().__init__(name)
 
     _preprocess = _PrecisionRecall._preprocess
     top_k = None
@@ -1218,7 +1228,7 @@ class IoU(Metric):
         self.ignore_class = None if ignore_class is None else int(ignore_class)
         self.sparse_y_true, self.sparse_y_pred = bool(sparse_y_true), bool(sparse_y_pred)
         self.axis = int(axis)
-        super().__init__(name or _snake(kind))
+        super().__init__(name)
 
     def reset_state(self):
         self.total_cm = np.zeros((self.num_classes, self.num_classes))
@@ -1301,7 +1311,7 @@ class BinaryIoU(IoU):
     """IoU of classes 0 / 1 with predictions y_pred >= threshold as class 1 (Keras' BinaryIoU)."""
 
     def __init__(self, target_class_ids=(0, 1), threshold=0.5, name=None, dtype=None):
-        super().__init__(2, target_class_ids, name or "binary_io_u", dtype)
+        super().__init__(2, target_class_ids, name, dtype)
         self.threshold = float(threshold)
 
     def _predictions(self, y_pred):
@@ -1652,10 +1662,12 @@ def _function_metric_name(fn):
     return None if name is None else snake_case(re.sub(r"\W+", "", name))
 
 
-def _to_metric(identifier) -> Metric:
+def _to_metric(identifier, count_name=False) -> Metric:
     """A compile() metric entry as a Metric: names keep the string as the metric's name (its key
     in the logs), function forms become their stateful metric, a user's function a
-    MeanMetricWrapper, as Keras' compile does."""
+    MeanMetricWrapper, as Keras' compile does. ``count_name``: a metric class that names itself
+    ('auc' -> AUC) takes a number of its name's counter, as Keras' compile makes the metric
+    unnamed and then renames it (compile asks once per entry; fit's fresh copies do not)."""
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Metric):
@@ -1667,6 +1679,11 @@ def _to_metric(identifier) -> Metric:
         if cls is None:
             raise ValueError(f"metrics.get: unknown metric {identifier!r}; expected 'accuracy', "
                              f"'acc' or one of {', '.join(sorted(_BY_NAME))}")
+        if not count_name:
+            try:
+                return cls(name=identifier)
+            except TypeError:   # a class without a name argument
+                pass
         m = cls()
         m.name = identifier
         return m
@@ -1705,9 +1722,11 @@ def by_name(spec):
     return spec
 
 
-def resolve(identifier, loss=None, y_true_ndim=None, y_pred_shape=None, y_true_last_dim=None) -> Metric:
+def resolve(identifier, loss=None, y_true_ndim=None, y_pred_shape=None, y_true_last_dim=None,
+            count_name=False) -> Metric:
     """compile()'s resolution of a metric spec, given the loss and the label/output shapes
-    (Keras 3's rule for 'accuracy': labels of one column against several outputs are sparse)."""
+    (Keras 3's rule for 'accuracy': labels of one column against several outputs are sparse);
+    ``count_name``: see _to_metric."""
     if isinstance(identifier, str) and identifier in ("accuracy", "acc"):
         kind = getattr(loss, "kind", "")
         if kind == "binary_crossentropy" or (y_pred_shape is not None and y_pred_shape[-1] == 1):
@@ -1731,7 +1750,7 @@ def resolve(identifier, loss=None, y_true_ndim=None, y_pred_shape=None, y_true_l
             fresh.reset_state()
             return fresh
         return type(identifier).from_config(config)
-    return _to_metric(identifier)
+    return _to_metric(identifier, count_name)
 
 
 # Keras 3's metrics module also exports these per-sample loss functions (keyword options as the

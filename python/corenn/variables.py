@@ -36,6 +36,10 @@ def _make(value, trainable, name, dtype, where, tf_name):
     base = name or "Variable"   # eager TensorFlow and Keras 3 do not number repeated names
     d = t.__dict__
     d["name"] = f"{base}:0" if tf_name else base
+    # Keras 3's Variable.path: the name under the layer scopes open now ('my_layer/w' for one
+    # made in a layer's build); a tf.Variable answers it too, as corenn's layers hold either
+    from .layers.base import variable_path
+    d["path"] = variable_path(base)
     d["trainable"] = bool(trainable)
     d["_is_variable"] = True
     if trainable:

@@ -211,6 +211,7 @@ def test_iou_errors_and_config():
 
 
 def test_mean_iou_in_a_segmentation_fit(rng):
+    keras.backend.clear_session()   # the metric's default name unnumbered (Keras numbers repeats)
     keras.utils.set_random_seed(1)   # initial weights independent of earlier tests
     x = rng.random((32, 8, 8, 1)).astype(np.float32)
     y = (x[..., 0] > 0.5).astype(np.int64)

@@ -1,6 +1,7 @@
 """The masks of merge layers follow Keras 3 (layers/merging.py, MERGED): an elementwise merge has
 one only when every input has one (their OR); Concatenate along the features ORs the inputs' masks
-(an unmasked input keeps every step), along time concatenates them (an unmasked input: all True).
+(an unmasked input keeps every step: an all-True mask), along time concatenates them (an unmasked
+input: all True).
 Checked through what the masks change: a masked GlobalAveragePooling1D after the merge, against
 NumPy, in a graph (predict, fit, a saved and reloaded model) and eagerly (compute_mask)."""
 import numpy as np
@@ -54,7 +55,9 @@ def test_merged_mask_in_a_graph(kind, tmp_path):
     model, merged, tables = _model(kind)
     want = _expected(kind, tables)
     np.testing.assert_allclose(model.predict([TOK, TOK2], verbose=0), want, rtol=1e-5, atol=1e-6)
-    assert (merged._keras_mask is None) == (kind in ("add_unmasked", "concat_unmasked"))
+    # Keras 3: an elementwise merge with an unmasked input has no mask; Concatenate gives the
+    # unmasked input's part an all-True mask, so its output has one (all True here)
+    assert (merged._keras_mask is None) == (kind == "add_unmasked")
     path = str(tmp_path / "m.keras")
     model.save(path)
     again = keras.models.load_model(path)

@@ -142,9 +142,11 @@ def test_multi_optimizer_routes_variables_by_path_and_saves(tmp_path):
     rng = np.random.default_rng(3)
     x, y = _regression(rng)
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, name="encoder"),
-                              keras.layers.Dense(1, name="head")])
+                              keras.layers.Dense(1, name="head")], name="net")
     sgd, adam = keras.optimizers.SGD(0.01), keras.optimizers.Adam(0.01)
-    omap = keras.optimizers.OptimizerMap(sgd, {"encoder/.*": adam})
+    # the patterns fullmatch the variables' paths, which a Sequential's layers have under its
+    # name (net/encoder/kernel), as in Keras 3
+    omap = keras.optimizers.OptimizerMap(sgd, {"net/encoder/.*": adam})
     opt = keras.optimizers.MultiOptimizer(omap)
     model.compile(opt, "mse")
     w0 = [np.array(w) for w in model.trainable_weights]

@@ -35,4 +35,8 @@ def test_program(name, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(_tensor_numpy.NUMPY_BEHAVIOR, "enabled", False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(HERE))   # the programs' shared synthetic data (_text_data)
+    # as in a fresh process: default names unnumbered (a program's second AUC() is 'auc_1' in
+    # Keras 3, its first 'auc' whatever ran before it in this pytest process)
+    from corenn import keras
+    keras.backend.clear_session()
     runpy.run_path(str(HERE / name), run_name="__main__")

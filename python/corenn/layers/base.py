@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import operator
 import re
 import sys
 import threading
@@ -69,6 +70,86 @@ class _StaticOutputs(threading.local):
 
 
 _STATIC_OUTPUTS = _StaticOutputs()
+
+
+# Keras 3's name scopes: a variable's ``path`` is the names of the layers (and models) whose
+# call, build or add_weight is running when it is made, then its own name: a Dense that a
+# Sequential builds makes 'sequential/dense/kernel', one built by its own call on a functional
+# model's KerasTensors 'dense/kernel', a Dense a subclassed model's call builds
+# 'my_model/dense/kernel'. A layer enters its own scope once (a build that calls add_weight, a
+# build called by the layer's own call, does not repeat its name). The first call or build of a
+# layer records the path around it (``_parent_path``); its scope is under that path from then on,
+# wherever it is entered (a LoRA weight added later to a Sequential's Dense is
+# 'sequential/dense/lora_kernel_a'), as Keras' scopes are.
+class _NameScopes(threading.local):
+    stack = ()   # ((name, layer, parent path or None), ...) from the outermost
+
+
+_NAME_SCOPES = _NameScopes()
+
+
+class name_scope:
+    """``with name_scope(layer):`` the scope of ``layer`` (see _NameScopes); ``record``: this
+    is the layer's call or build, whose first one fixes its parent path. ``transparent`` layers
+    (the holder of a subclassed model's own variables) add no name of their own."""
+
+    __slots__ = ("layer", "record", "saved")
+
+    def __init__(self, layer, record=False):
+        self.layer, self.record = layer, record
+
+    def __enter__(self):
+        stack = self.saved = _NAME_SCOPES.stack
+        layer = self.layer
+        layer = layer.__dict__.get("_owner", layer)   # a call context is its layer's scope
+        if (not stack or stack[-1][1] is not layer) and not getattr(layer, "_transparent_scope", False):
+            d = layer.__dict__
+            parent = d.get("_parent_path")
+            if parent is None and self.record:
+                parent = d["_parent_path"] = current_path()
+            _NAME_SCOPES.stack = stack + ((layer.name, layer, parent),)
+        return self
+
+    def __exit__(self, *exc):
+        _NAME_SCOPES.stack = self.saved
+        return False
+
+
+# Bumped by every trainable setter: caches of weight lists (Model.trainable_weights, the graph's
+# weight entries) key on it, since a flag set on a layer inside a custom layer is not among the
+# top-level flags they also compare.
+TRAINABLE_VERSION = [0]
+
+
+def current_path() -> str:
+    """The open name scopes joined by '/' ('' outside every layer)."""
+    parts = []
+    for name, _, parent in _NAME_SCOPES.stack:
+        if parent is not None:   # the path the layer's first call or build was made under
+            parts = [p for p in parent.split("/") if p]
+        parts.append(name)
+    return "/".join(parts)
+
+
+def variable_path(name: str) -> str:
+    """The path of a variable called ``name`` made now (Keras 3's ``Variable.path``)."""
+    prefix = current_path()
+    return f"{prefix}/{name}" if prefix else name
+
+
+def scoped_build(fn):
+    """``build`` run inside its layer's (or model's) name scope, as Keras wraps every build; the
+    path of the layer is recorded then (Keras' ``layer.path``)."""
+    if getattr(fn, "_name_scoped", False):
+        return fn
+
+    @functools.wraps(fn)
+    def build(self, *args, **kwargs):
+        with name_scope(self, record=True):
+            self.__dict__.setdefault("_path", current_path())
+            return fn(self, *args, **kwargs)
+    build._name_scoped = True
+    return build
 
 
 def _static_leaf(v):
@@ -243,7 +324,10 @@ class Layer:
             self._dtype_policy = _mixed_precision.layer_policy(
                 dtype, f"{type(self).__name__}{'' if name is None else f' {name!r}'}")
         self.name = name or unique_name(snake_case(type(self).__name__))
-        self.trainable = bool(trainable)
+        if type(self).trainable is Layer.trainable:
+            self.__dict__["_trainable"] = bool(trainable)   # its own flag only: no sublayers yet
+        else:   # a class's own setter (a wrapper passes the flag on to the layer it wraps)
+            self.trainable = bool(trainable)
         self.built = False
         self.needs_input_grad = True   # the model turns it off for the first layer
         # relu' folded into the next layer's backward (relu -> max pooling); set by the model
@@ -298,14 +382,59 @@ class Layer:
         initializers.get(initializer).fill(value)
         grad = kernels.zeros(shape)
         self._params.append(Param(name, value, grad, regularizers.get(regularizer), trainable))
-        # Keras 3's variable attributes (``for v in layer.trainable_variables: v.name``)
-        value.__dict__.update(name=name, path=f"{self.name}/{name}", trainable=bool(trainable), _is_variable=True)
+        # Keras 3's variable attributes (``for v in layer.trainable_variables: v.name``): the
+        # path names the scopes open now (this layer's, inside those of the layers building it);
+        # a name with '/' (MultiHeadAttention's 'query/kernel') is a path, its last part the name
+        with name_scope(self):
+            path = variable_path(name)
+        value.__dict__.update(name=name.rsplit("/", 1)[-1], path=path, trainable=bool(trainable), _is_variable=True)
         if constraint is not None:   # Keras' variable.constraint: the optimizer projects after each update
             from .. import constraints
             value.__dict__["constraint"] = constraints.get(constraint)
         from ..autodiff import watch_variable
         watch_variable(value)  # a GradientTape differentiates for it without tape.watch
         return value
+
+    def _set_trainable(self, value):
+        """Keras 3: the flag of the layer, of the variables it made trainable and of every layer
+        and model it holds (a frozen custom block freezes the Dense layers, lists of layers and
+        Sequentials inside it; setting it back to True unfreezes them all)."""
+        value = bool(value)
+        d = self.__dict__
+        d["_trainable"] = value
+        TRAINABLE_VERSION[0] += 1
+        for p in d.get("_params", ()):
+            attrs = getattr(p.value, "__dict__", None)   # (a loader may hold plain arrays)
+            if p.trainable and attrs is not None:
+                attrs["trainable"] = value
+        for sub in self._held_layers():
+            sub.trainable = value
+
+    # read on every step: a C getter (no Python frame); a call context, which holds no
+    # _trainable, finds its layer's through __getattr__
+    trainable = property(operator.attrgetter("_trainable"), _set_trainable,
+                         doc="Whether fit and the optimizer update this layer's weights (Keras 3).")
+
+    def _held_layers(self):
+        """The layers and models held as attributes (also in lists, tuples and dicts), not
+        looking inside them (their own trainable setters do)."""
+        found, seen = [], {id(self)}
+
+        def visit(v):
+            if isinstance(v, Layer) or getattr(v, "_is_corenn_model", False):
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    found.append(v)
+            elif isinstance(v, (list, tuple)):
+                for item in v:
+                    visit(item)
+            elif isinstance(v, dict):
+                for item in v.values():
+                    visit(item)
+        for k, v in list(self.__dict__.items()):
+            if not k.startswith("_"):
+                visit(v)
+        return found
 
     def _live_params(self, trainable):
         return [p for p in self._all_params() if (p.trainable and self.trainable) == trainable]
@@ -382,6 +511,19 @@ class Layer:
             if not k.startswith("_"):
                 visit(v)
         return found
+
+    @property
+    def path(self):
+        """Keras 3: the names of the scopes the layer was built in, its own last
+        ('sequential/dense'); None before it is built."""
+        path = self.__dict__.get("_path")
+        if path is None and "_owner" in self.__dict__:
+            path = self._owner.__dict__.get("_path")
+        return path
+
+    @path.setter
+    def path(self, value):   # a layer of a script may keep a path of its own (a file's)
+        self.__dict__["_path"] = value
 
     @property
     def weights(self):
@@ -867,7 +1009,9 @@ class Layer:
         """Build on first use; a custom build need not call super().build (Keras 3 marks the layer
         built itself)."""
         if not self.built:
-            self.build(input_shape)
+            with name_scope(self, record=True):
+                self.__dict__.setdefault("_path", current_path())
+                self.build(input_shape)
             if not self.built or self.input_shape is None:
                 self.input_shape = input_shape
                 self.built = True
@@ -912,15 +1056,26 @@ class Layer:
             inputs = np.asarray(inputs, dtype=np.float32)
         if args or kwargs:
             inputs = self._extra_call_arguments(inputs, args, kwargs)
-        if not kwargs:
-            return self._call_with(inputs, training, mask)
-        # options of this call only (a graph node keeps its own: Node.call_kwargs)
+        # the layers this call builds make their weights under its name (name_scope, inlined:
+        # a layer call is on the eager step's path)
+        saved = _NAME_SCOPES.stack
         owner = self.__dict__.get("_owner", self)
-        owner.__dict__["_call_kwargs"] = dict(kwargs)
+        if not saved or saved[-1][1] is not owner:
+            parent = owner.__dict__.get("_parent_path")
+            if parent is None:   # its first call: the path it is called under is its parent's
+                parent = owner.__dict__["_parent_path"] = current_path()
+            _NAME_SCOPES.stack = saved + ((owner.name, owner, parent),)
         try:
-            return self._call_with(inputs, training, mask)
+            if not kwargs:
+                return self._call_with(inputs, training, mask)
+            # options of this call only (a graph node keeps its own: Node.call_kwargs)
+            owner.__dict__["_call_kwargs"] = dict(kwargs)
+            try:
+                return self._call_with(inputs, training, mask)
+            finally:
+                owner.__dict__.pop("_call_kwargs", None)
         finally:
-            owner.__dict__.pop("_call_kwargs", None)
+            _NAME_SCOPES.stack = saved
 
     def _call_with(self, inputs, training, mask):
         graph, autodiff = _graph_modules()
@@ -1041,6 +1196,8 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "build" in cls.__dict__:   # a build called directly (layer.build(shape)) is scoped too
+            cls.build = scoped_build(cls.__dict__["build"])
         # a Keras layer whose call takes ``mask`` reads its input's mask (Keras passes it)
         if "call" in cls.__dict__ and "consumes_mask" not in cls.__dict__:
             params = _call_params(cls.call)

@@ -257,18 +257,20 @@ class Concatenate(_Merge):
     def _graph_mask(self, inputs, masks):
         if all(m is None for m in masks):
             return None
-        if self._mask_axis(len(inputs[0].shape)) is None:
-            if any(m is None for m in masks):
-                return None   # an unmasked input: every step is kept (Keras' all-True mask)
-            if all(m is masks[0] for m in masks):
-                return masks[0]
+        if self._mask_axis(len(inputs[0].shape)) is None and all(m is masks[0] for m in masks):
+            return masks[0]
+        # along the steps the masks join; along the features an unmasked input keeps every step,
+        # so the output has Keras' all-True mask (not none: a layer after it sees a mask)
         return MERGED
 
     def _merge_masks(self, masks, shapes=None):
         shapes = shapes or self._in_shapes
         ax = self._mask_axis(len(shapes[0]))
+        if ax is None:   # along the features: the OR of the masks, an unmasked input all True
+            given = [np.asarray(m) != 0 for m in masks if m is not None]
+            return given[0] | True if len(given) < len(masks) else _or_masks(given)
         full = [np.ones(s[:2], bool) if m is None else np.asarray(m) != 0 for m, s in zip(masks, shapes)]
-        return np.concatenate(full, axis=ax) if ax is not None else _or_masks(full)
+        return np.concatenate(full, axis=ax)
 
     def compute_mask(self, inputs, mask=None):
         if mask is None:

@@ -112,7 +112,11 @@ class Int8Quantizable:
         values = np.asarray(values, np.float32)
         t = kernels.empty(values.shape)   # owned memory, as add_weight's weights
         np.asarray(t)[...] = values
-        t.__dict__.update(name=name, path=f"{self.name}/{name}", trainable=False, _is_variable=True, _int8=int8)
+        # made after the build, under the path the layer was built at (Keras' add_weight here)
+        from .base import name_scope, variable_path
+        with name_scope(self):
+            path = variable_path(name)
+        t.__dict__.update(name=name, path=path, trainable=False, _is_variable=True, _int8=int8)
         return Param(name, t, kernels.zeros(tuple(t.shape)), None, False)
 
     def _quantized_config(self, cfg):

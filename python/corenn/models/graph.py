@@ -25,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..layers.base import _LOSS_SINK, InputLayer, Layer, shape_str, unique_name, user_mask, user_mask_maker
+from ..layers.base import (_LOSS_SINK, TRAINABLE_VERSION, InputLayer, Layer, shape_str, unique_name, user_mask,
+                           user_mask_maker)
 from .fusion import _SERIAL as _fusion_serial
 from .fusion import weights_context
 
@@ -996,7 +997,7 @@ class Graph:
 
     def _weight_entries(self):
         """(trainable flags, entries, ids or None), kept while the layers' trainable flags stay."""
-        key = [layer.trainable for layer in self.trainable_layers]
+        key = [TRAINABLE_VERSION[0]] + [layer.trainable for layer in self.trainable_layers]
         cached = self.__dict__.get("_weight_params")
         if cached is None or cached[0] != key:
             # per layer: its Params (read p.grad each time: a held gradient may be replaced), or

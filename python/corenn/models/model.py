@@ -28,7 +28,8 @@ import numpy as np
 from .. import autodiff, kernels
 from .. import losses as _losses
 from .. import metrics as _metrics
-from ..layers.base import ASSIGNED_WEIGHT_LAYERS, TRACING, InputLayer, Layer, check_traceable, shape_str, user_mask
+from ..layers.base import (_NAME_SCOPES, ASSIGNED_WEIGHT_LAYERS, TRACING, TRAINABLE_VERSION, InputLayer, Layer,
+                           check_traceable, current_path, name_scope, scoped_build, shape_str, user_mask)
 from ..strings import as_string_array, is_string_array
 from . import _data, fusion
 from . import graph as _graph_mod
@@ -83,6 +84,20 @@ class Model(TrainingLoops):
 
     def __new__(cls, *args, **kwargs):
         return object.__new__(cls)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "build" in cls.__dict__:   # Keras builds a model inside its name scope (layers/base.py)
+            cls.build = scoped_build(cls.__dict__["build"])
+
+    @property
+    def path(self):
+        """Keras 3: the names of the scopes the model was built in, its own last; None before."""
+        return self.__dict__.get("_path")
+
+    @path.setter
+    def path(self, value):
+        self.__dict__["_path"] = value
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         unknown = [k for k in kwargs if k not in ("dtype",)]
@@ -149,6 +164,8 @@ class Model(TrainingLoops):
         self._graph = Graph(ins, outs, where=self.name)
         self.inputs, self.outputs = ins, outs
         self.built = True
+        with name_scope(self):   # Keras 3: a functional model is built where it is made
+            self.__dict__.setdefault("_path", current_path())
 
     @property
     def layers(self):
@@ -334,8 +351,9 @@ class Model(TrainingLoops):
         if holder is None:
             holder = d["_own_variables"] = _VariableHolder(name=f"{self.name}_variables")
         d["_attr_version"] = d.get("_attr_version", 0) + 1   # the weight lists change
-        return holder.add_weight(name=name, shape=shape, initializer=initializer, regularizer=regularizer,
-                                 trainable=trainable, dtype=dtype, constraint=constraint)
+        with name_scope(self):   # the weight's path is the model's ('my_model/latent'), as in Keras
+            return holder.add_weight(name=name, shape=shape, initializer=initializer, regularizer=regularizer,
+                                     trainable=trainable, dtype=dtype, constraint=constraint)
 
     def __delattr__(self, name):
         d = self.__dict__
@@ -398,7 +416,8 @@ class Model(TrainingLoops):
         # call): a Layer's Param list, the same list object and as long as before; an inner
         # model's weight count
         cached = self.__dict__.get("_trainable_cache")
-        if cached is not None and cached[0] is layers and len(layers) == len(cached[1]):
+        if cached is not None and cached[0] is layers and len(layers) == len(cached[1]) \
+                and cached[3] == TRAINABLE_VERSION[0]:
             for layer, flag, params, count in cached[1]:
                 if layer.trainable != flag or (
                         len(layer.weights) != count if params is None else
@@ -410,7 +429,7 @@ class Model(TrainingLoops):
                   len(layer._params) if isinstance(layer, Layer) else len(layer.weights))
                  for layer in layers]
         weights = _unique(w for layer in layers for w in layer.trainable_weights)
-        self.__dict__["_trainable_cache"] = (layers, state, weights)
+        self.__dict__["_trainable_cache"] = (layers, state, weights, TRAINABLE_VERSION[0])
         return list(weights)
 
     trainable_variables = trainable_weights
@@ -600,47 +619,58 @@ class Model(TrainingLoops):
     # -- calling -------------------------------------------------------------------------------
 
     def __call__(self, inputs, training=None, mask=None, **kwargs):
-        if type(inputs) is np.ndarray and mask is None and not kwargs and inputs.dtype.kind in "fiub":
-            # a GradientTape loop's step on a batch array (numeric: no strings; a plain ndarray
-            # carries no Keras mask and is not sparse): the checks below, answered by the type
+        # the layers this call builds make their weights under its name (name_scope, inlined:
+        # model(x) is a latency path)
+        saved = _NAME_SCOPES.stack
+        if not saved or saved[-1][1] is not self:
+            parent = self.__dict__.get("_parent_path")
+            if parent is None:   # its first call: the path it is called under is its parent's
+                parent = self.__dict__["_parent_path"] = current_path()
+            _NAME_SCOPES.stack = saved + ((self.name, self, parent),)
+        try:
+            if type(inputs) is np.ndarray and mask is None and not kwargs and inputs.dtype.kind in "fiub":
+                # a GradientTape loop's step on a batch array (numeric: no strings; a plain ndarray
+                # carries no Keras mask and is not sparse): the checks below, answered by the type
+                tape = autodiff.recording_tape()
+                if tape is not None:
+                    if training is None and self._graph is None:
+                        training = _resolved_training(self)
+                    return self._call_on_tape(inputs, training, tape)
+            inputs = _densify_sparse(inputs)
+            if training is None and self._graph is None and not is_symbolic(inputs):
+                training = _resolved_training(self)
+            if mask is not None or _carries_mask(inputs):
+                if not is_symbolic(inputs):
+                    return self._call_masked(inputs, training, mask, kwargs)
+            if kwargs:
+                return self._call_with_options(inputs, training, kwargs)
             tape = autodiff.recording_tape()
-            if tape is not None:
-                if training is None and self._graph is None:
-                    training = _resolved_training(self)
+            if tape is not None and type(inputs) in _ARRAYS and not is_string_array(inputs):
                 return self._call_on_tape(inputs, training, tape)
-        inputs = _densify_sparse(inputs)
-        if training is None and self._graph is None and not is_symbolic(inputs):
-            training = _resolved_training(self)
-        if mask is not None or _carries_mask(inputs):
-            if not is_symbolic(inputs):
-                return self._call_masked(inputs, training, mask, kwargs)
-        if kwargs:
-            return self._call_with_options(inputs, training, kwargs)
-        tape = autodiff.recording_tape()
-        if tape is not None and type(inputs) in _ARRAYS and not is_string_array(inputs):
-            return self._call_on_tape(inputs, training, tape)
-        if is_symbolic(inputs):
-            return self._call_symbolic(inputs, training)
-        if TRACING.depth:
-            check_traceable(f"model '{self.name}' called on values")
-        self._clear_losses()   # a new call: the losses of the last one are forgotten
-        if tape is not None or self._graph is None or training or (
-                training is None and self._has_default_training_layers()):
-            # layer by layer: each layer resolves training=None itself (an augmentation layer
-            # augments, as in Keras 3)
-            return self._call_eager(inputs, training)
-        xs = self._prepare_x(inputs, "__call__")
-        with self._step_lock:   # one forward pass on the whole input; the outputs copied out of the buffers
-            self._mark_input_grads()
-            outs = self._forward(_tensors(xs), False)
-            outs = [np.array(o, copy=True) for o in (outs if isinstance(outs, list) else [outs])]
-            graph = self._graph
-            masks = [None if k is None else np.array(graph.values[k], copy=True) for k in graph.output_mask_slots]
-        outs = [kernels.Tensor.from_numpy(o) for o in outs]   # Tensors, as Keras returns
-        for t, m in zip(outs, masks):   # an output's Keras mask (Embedding(mask_zero) upstream)
-            if m is not None:
-                t._keras_mask = user_mask(m)
-        return self._structure_outputs(outs)
+            if is_symbolic(inputs):
+                return self._call_symbolic(inputs, training)
+            if TRACING.depth:
+                check_traceable(f"model '{self.name}' called on values")
+            self._clear_losses()   # a new call: the losses of the last one are forgotten
+            if tape is not None or self._graph is None or training or (
+                    training is None and self._has_default_training_layers()):
+                # layer by layer: each layer resolves training=None itself (an augmentation layer
+                # augments, as in Keras 3)
+                return self._call_eager(inputs, training)
+            xs = self._prepare_x(inputs, "__call__")
+            with self._step_lock:   # one forward pass on the whole input; the outputs copied out of the buffers
+                self._mark_input_grads()
+                outs = self._forward(_tensors(xs), False)
+                outs = [np.array(o, copy=True) for o in (outs if isinstance(outs, list) else [outs])]
+                graph = self._graph
+                masks = [None if k is None else np.array(graph.values[k], copy=True) for k in graph.output_mask_slots]
+            outs = [kernels.Tensor.from_numpy(o) for o in outs]   # Tensors, as Keras returns
+            for t, m in zip(outs, masks):   # an output's Keras mask (Embedding(mask_zero) upstream)
+                if m is not None:
+                    t._keras_mask = user_mask(m)
+            return self._structure_outputs(outs)
+        finally:
+            _NAME_SCOPES.stack = saved
 
     def _call_on_tape(self, inputs, training, tape):
         """``model(x)`` under a recording tape, one array or Tensor in (not string data): the
@@ -895,6 +925,11 @@ class Model(TrainingLoops):
         return graph
 
     def _call_user(self, inputs, training, options=None):
+        # fit, build and the trace run call without __call__: its layers are built in this scope
+        with name_scope(self, record=True):
+            return self._call_user_in_scope(inputs, training, options)
+
+    def _call_user_in_scope(self, inputs, training, options=None):
         options = options or {}
         if not is_symbolic(inputs):
             self._clear_losses()   # a new call: the losses its call adds replace the last ones
@@ -932,6 +967,7 @@ class Model(TrainingLoops):
             self.__dict__.pop("_in_user_build", None)
         self.built = True
 
+    @scoped_build
     def build(self, input_shape=None):
         """Subclassed models: run ``call`` once on zeros of ``input_shape`` so the layers create
         their weights (Keras' ``model.build((None, 784))``). Called as ``super().build(shape)``
@@ -982,7 +1018,7 @@ class Model(TrainingLoops):
         for specs, loss_obj in zip(self._metric_specs + self._weighted_metric_specs,
                                    self._losses * 2):  # fail early on unknown names
             for spec in specs:
-                _metrics.resolve(spec, loss_obj, 1, (1, 2))
+                _metrics.resolve(spec, loss_obj, 1, (1, 2), count_name=True)
         self._train_metrics = self._eval_metrics = None
         self.compiled = True
         self._loss_obj = self._losses[0]
@@ -1709,6 +1745,8 @@ class _ModelNode(Layer):
 class _VariableHolder(Layer):
     """The variables set as attributes of a subclassed Model, as one weight-owning layer (it
     computes nothing; the model's ``call`` reads the variables directly)."""
+
+    _transparent_scope = True   # no layer of Keras': its weights' paths are the model's
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -13,6 +13,8 @@ by default; only toy models with steps under ~0.3 ms pay more than 1%: set
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..layers.base import shape_str
 
 __all__ = ["LayerTimings", "format_summary"]
@@ -177,16 +179,21 @@ def format_summary(model, line_length=None, show_trainable=False, expand_nested=
     def line(cells):
         return "".join(_fit(c, w, r) for c, w, r in zip(cells, widths, right)).rstrip()
 
-    total = model.count_params()
+    weights = model.count_params()
     trainable = sum(int(w.size) for w in model.trainable_weights)
+    optimizer = _optimizer_counts(model)
+    total = weights + (optimizer[0] if optimizer else 0)
+    total_bytes = 4 * weights + (optimizer[1] if optimizer else 0)
 
     out = [f'Model: "{model.name}"', "_" * sum(widths), line(headers), "=" * sum(widths)]
     out += [line(r) for r in rows]
     out += ["=" * sum(widths),
-            f"Total params: {total:,} ({_bytes(4 * total)})",
+            f"Total params: {total:,} ({_bytes(total_bytes)})",
             f"Trainable params: {trainable:,} ({_bytes(4 * trainable)})",
-            f"Non-trainable params: {total - trainable:,} ({_bytes(4 * (total - trainable))})",
-            f"Forward FLOPs per sample: {_human(flops)} (a multiply-add counts 2)"]
+            f"Non-trainable params: {weights - trainable:,} ({_bytes(4 * (weights - trainable))})"]
+    if optimizer:
+        out.append(f"Optimizer params: {optimizer[0]:,} ({_bytes(optimizer[1])})")
+    out.append(f"Forward FLOPs per sample: {_human(flops)} (a multiply-add counts 2)")
     if timings is not None:
         ms = timings.ms_per_step
         out.append(f"Time per training step (mean of {timings.steps}): forward "
@@ -194,6 +201,20 @@ def format_summary(model, line_length=None, show_trainable=False, expand_nested=
                    f"{ms(sum(timings.backward)):.3f} ms")
     out.append("_" * sum(widths))
     return out
+
+
+def _optimizer_counts(model):
+    """(values, bytes) of the optimizer's variables once it has made them (its first update), as
+    Keras 3's summary counts them in the total and on an 'Optimizer params' line; else None."""
+    opt = getattr(model, "optimizer", None)
+    if not getattr(model, "compiled", False) or opt is None or not getattr(opt, "built", False):
+        return None
+    count = size = 0
+    for v in opt.variables:
+        n = int(np.prod(np.shape(v)))
+        count += n
+        size += n * np.dtype(str(getattr(v, "dtype", "float32"))).itemsize
+    return count, size
 
 
 def format_unbuilt_summary(model, layers, line_length=None) -> list[str]:
