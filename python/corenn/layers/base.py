@@ -233,6 +233,12 @@ class Layer:
     def variable_dtype(self):
         return "float32"
 
+    @property
+    def dtype(self):
+        """The dtype of the layer's weights, as Keras 3's ``Layer.dtype`` (its variable dtype):
+        custom layers pass ``dtype=self.dtype`` to add_weight."""
+        return self.variable_dtype
+
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  batch_size=None, activity_regularizer=None, batch_input_shape=None, weights=None, **kwargs):
         if kwargs:
