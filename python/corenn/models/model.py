@@ -556,6 +556,13 @@ class Model(TrainingLoops):
         if by_name:
             raise NotImplementedError(f"{self.name}.load_weights: by_name=True is not supported; weights "
                                       "are matched by position")
+        if not self.built and any(not getattr(layer, "built", True) for layer in self.layers):
+            # Keras 3: a model that was never called has no weights to load into (a subclassed
+            # model sharing built layers has only theirs: weights by position would land in the
+            # wrong layers). One whose weights all exist (variables made in __init__) loads.
+            raise ValueError(f"{self.name}.load_weights: you are loading weights into a model that has not "
+                             "yet been built. Try building the model first by calling it on some data or "
+                             "by using `build()`.")
         saving.load_weights(self, filepath, skip_mismatch=bool(skip_mismatch))
 
     def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None, zipped=None):
