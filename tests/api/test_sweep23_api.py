@@ -266,3 +266,42 @@ def test_rnn_lists_and_trains_the_weights_its_cell_makes_on_its_first_step():
     history = model.fit(x, y, epochs=15, batch_size=32, verbose=0)
     assert not np.allclose(np.asarray(cell.mix.kernel), before)
     assert history.history["loss"][-1] < 0.8 * history.history["loss"][0]
+
+
+def test_functional_model_calling_a_custom_layer_twice_sums_both_calls_gradients():
+    # the graph's sum over a shared layer's calls read each call's gradients from the buffers
+    # of the layer's Dense, which the other call had overwritten
+    class Block(keras.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.d = keras.layers.Dense(3, name="d")
+
+        def call(self, x):
+            return ops.tanh(self.d(x))
+
+    block = Block()
+    inp = keras.Input((3,))
+    model = keras.Model(inp, block(block(inp)))
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(5, 3)).astype("float32")
+    y = rng.normal(size=(5, 3)).astype("float32")
+    model(x)
+    w, b = (np.asarray(t, np.float64) for t in block.d.weights)
+
+    def loss_np(w, b):
+        h = np.tanh(np.tanh(x @ w + b) @ w + b)
+        return ((h - y) ** 2).mean()
+
+    num = []
+    for i, p in enumerate((w, b)):
+        g = np.zeros_like(p)
+        for j in range(p.size):
+            args_p, args_m = [w.copy(), b.copy()], [w.copy(), b.copy()]
+            args_p[i].flat[j] += 1e-6
+            args_m[i].flat[j] -= 1e-6
+            g.flat[j] = (loss_np(*args_p) - loss_np(*args_m)) / 2e-6
+        num.append(g)
+    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+    model.train_on_batch(x, y)   # one SGD step of rate 1: the new weights are w - dL/dw
+    np.testing.assert_allclose(np.asarray(block.d.kernel), w - num[0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(block.d.bias), b - num[1], rtol=1e-4, atol=1e-5)
