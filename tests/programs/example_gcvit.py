@@ -11,7 +11,10 @@ save_weights of the 1000-class model, loaded into the rebuilt 5-class model with
 skip_mismatch=True as the example loads its ImageNet weights; decode_predictions needs the
 ImageNet class-index download, so the sanity check prints the top-5 class ids instead.
 skimage's chelsea() and tfds' tf_flowers become synthetic images; the model is cut to 64x64
-inputs, embed_dim 16 and windows of 2-4 tokens a side."""
+inputs, embed_dim 16 and windows of 2-4 tokens a side. The page's ops.reshape(x,
+new_shape=[...]) calls pass the shape positionally here: Keras renamed the argument newshape
+(keras-team/keras#19097) and keras-io#1744 dropped the keyword from the examples; Keras 3.15
+raises TypeError on new_shape=, as corenn does."""
 import warnings
 
 import numpy as np
