@@ -305,3 +305,41 @@ def test_functional_model_calling_a_custom_layer_twice_sums_both_calls_gradients
     model.train_on_batch(x, y)   # one SGD step of rate 1: the new weights are w - dL/dw
     np.testing.assert_allclose(np.asarray(block.d.kernel), w - num[0], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.asarray(block.d.bias), b - num[1], rtol=1e-4, atol=1e-5)
+
+
+def test_rnn_over_a_stack_of_custom_cells_trains_their_layers():
+    # RNN([cell, cell]) of cells holding a Dense built on first call: the stack's weights were
+    # gathered when it was built, before the Dense layers had any
+    class Cell(keras.layers.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.state_size = units
+            self.d = keras.layers.Dense(units)
+
+        def build(self, input_shape):
+            self.built = True
+
+        def call(self, x, states):
+            h = ops.tanh(self.d(ops.concatenate([x, states[0]], axis=-1)))
+            return h, [h]
+
+    keras.utils.set_random_seed(5)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(64, 5, 3)).astype("float32")
+    y = (x[:, :, 0].sum(axis=1) > 0).astype("float32")
+    cells = [Cell(4), Cell(4)]
+    inp = keras.Input((5, 3))
+    rnn = keras.layers.RNN(cells)
+    model = keras.Model(inp, keras.layers.Dense(1, activation="sigmoid")(rnn(inp)))
+    assert len(rnn.trainable_weights) == 4 and len(model.trainable_weights) == 6
+    # the stack's forward, in NumPy: cell 2 reads cell 1's output
+    (w1, b1), (w2, b2) = ([np.asarray(t, np.float64) for t in c.d.weights] for c in cells)
+    h1 = h2 = np.zeros((64, 4))
+    for t in range(5):
+        h1 = np.tanh(np.concatenate([x[:, t], h1], axis=-1) @ w1 + b1)
+        h2 = np.tanh(np.concatenate([h1, h2], axis=-1) @ w2 + b2)
+    probe = keras.Model(inp, rnn.output)
+    np.testing.assert_allclose(probe.predict(x, verbose=0), h2, rtol=1e-5, atol=1e-6)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
+    history = model.fit(x, y, epochs=10, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]

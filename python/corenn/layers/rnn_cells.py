@@ -574,7 +574,7 @@ class RNN(Layer):
         step on zeros, unrecorded, makes their weights now, so that the model lists and trains
         them from its first step (a graph takes its layers' weights when it is built)."""
         cell = self.cell
-        if all(getattr(layer, "built", True) for layer in cell._sublayers()):
+        if not _holds_unbuilt_layers(cell):
             return
         from .. import ops as _ops
         from ..autodiff import stop_recording
@@ -589,6 +589,8 @@ class RNN(Layer):
         finally:
             _ops.SHAPE_PROBE.depth -= 1
             _restore_variable_values(saved)
+        if isinstance(cell, StackedRNNCells):   # its weight list was gathered at its build
+            cell._params = [p for c in cell.cells for p in c._all_params()]
 
     def _all_params(self):
         """The cell's weights. A cell written with ``call`` may make them on its first step (the
@@ -658,7 +660,7 @@ class RNN(Layer):
         if not self.cell.built:
             self.cell.build((x_shape[0],) + tuple(x_shape[2:]))
             self.cell.built = True
-        if not builtin:
+        if not isinstance(self.cell, _Cell):   # a user cell, or a stack holding one
             self._build_cell_layers([tuple(x_shape[2:])])
         self._params = self.cell._all_params()
         if self.stateful and x_shape[0] is not None and self._owner_dict().get("_stateful_batch") is None:
@@ -1094,6 +1096,19 @@ class RNN(Layer):
         if nested > 1:
             layer._n_inputs = nested
         return layer
+
+
+def _holds_unbuilt_layers(layer, seen=None):
+    """Whether a layer written with ``call`` (or a stack of cells) holds a layer, at any depth,
+    that has not built its weights yet."""
+    seen = {id(layer)} if seen is None else seen
+    for sub in (layer.cells if isinstance(layer, StackedRNNCells) else layer._sublayers()):
+        if isinstance(sub, _Cell) or id(sub) in seen:
+            continue
+        seen.add(id(sub))
+        if not getattr(sub, "built", True) or _holds_unbuilt_layers(sub, seen):
+            return True
+    return False
 
 
 def _draw_dropout_masks(cell, n, features):
