@@ -584,7 +584,10 @@ class GradientTape:
                 else:
                     dy = dys[0]
                 dx = ctx.backward(dy)
-                if ctx.__dict__.get("_params") is not None and not ctx._sublayer_attrs:
+                parts = ctx.__dict__.pop("_weight_grad_parts", None)
+                if parts is not None:   # this call's own gradient Tensors (Layer.backward)
+                    pairs = parts
+                elif ctx.__dict__.get("_params") is not None and not ctx._sublayer_attrs:
                     pairs = [(p.value, p.grad) for p in ctx._all_params() if p.trainable] if ctx.trainable else []
                 else:
                     pairs = zip(ctx.trainable_weights, ctx.gradients)

@@ -557,18 +557,24 @@ def _check_weight_shapes(model, got, path, op):
                          f"weights have shapes {expected}")
 
 
-def load_weights(model, path) -> None:
+def load_weights(model, path, skip_mismatch=False) -> None:
     """Load weights saved by :func:`save_weights` (or the weights of a model file) into
     ``model``. Never unpickles anything; every member and header is checked and the shapes are
     compared with the model's before any array data is read; the model is left untouched when
-    the file is bad (ValueError naming it)."""
+    the file is bad (ValueError naming it). ``skip_mismatch`` (Keras' files, whose groups name
+    each layer's own variables): what does not fit is skipped with a warning."""
     path = os.fspath(path)
     if path.lower().endswith(_HDF5):   # Keras' .weights.h5, or a legacy HDF5 file
         from . import saving_keras
-        return saving_keras.load_h5_weights(model, path)
+        return saving_keras.load_h5_weights(model, path, skip_mismatch)
     if path.endswith(".keras") and _is_keras_archive(path):
         from . import saving_keras
-        return saving_keras.load_keras_archive_weights(model, path)
+        return saving_keras.load_keras_archive_weights(model, path, skip_mismatch)
+    if skip_mismatch:
+        # corenn's own files list the weights by position only: nothing says which layer a
+        # weight that does not fit belongs to
+        raise NotImplementedError(f"load_weights: skip_mismatch=True needs a Keras weights file "
+                                  f"(.weights.h5 or a Keras .keras archive); {path} is corenn's own format")
     if path.endswith(".keras"):
         with open(path, "rb") as f:
             with _reading(path, "corenn model file"):

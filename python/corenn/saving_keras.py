@@ -46,6 +46,7 @@ import json
 import math
 import os
 import re
+import warnings
 
 import numpy as np
 
@@ -800,23 +801,51 @@ def load_legacy_h5(path, compile=True):
             return _compiled(_build(inner, arrays, path), args, values, path)
 
 
-def _into_model(model, per_layer_in_order, path):
-    """Weights matched to ``model``'s layers with weights, in order; shapes checked first."""
+def _into_model(model, per_layer_in_order, path, skip_mismatch=False):
+    """Weights matched to ``model``'s layers with weights, in order; shapes checked first.
+    ``skip_mismatch``: as Keras 3, an object (a layer's own variables: one HDF5 group's
+    ``vars``) whose saved shapes do not fit keeps its values, with a warning, and the rest load
+    (a new classifier head on a pretrained body)."""
     layers = [layer for layer in model.layers if layer.weights]
     if len(per_layer_in_order) != len(layers):
         raise ValueError(f"load_weights: {path} holds weights for {len(per_layer_in_order)} layers, "
                          f"the model has {len(layers)} layers with weights")
-    for layer, found in zip(layers, per_layer_in_order):
+    keep = {}   # layer index -> positions that keep their current values
+    for i, (layer, found) in enumerate(zip(layers, per_layer_in_order)):
         want = _keras_weight_shapes(layer)
         got = [d.shape for d in found]
-        if want != got:
-            raise ValueError(f"load_weights: {path}: layer '{layer.name}' ({type(layer).__name__}) has "
-                             f"weights of shapes {want}, the file holds {got} "
-                             f"({', '.join(d.member for d in found) or 'none'})")
+        if want == got:
+            continue
+        message = (f"load_weights: {path}: layer '{layer.name}' ({type(layer).__name__}) has "
+                   f"weights of shapes {want}, the file holds {got} "
+                   f"({', '.join(d.member for d in found) or 'none'})")
+        if not skip_mismatch:
+            raise ValueError(message)
+        keep[i] = _mismatched_objects(want, found)
+        skipped = sorted({found[j].member.rsplit("/vars/", 1)[0] for j in keep[i] if j < len(found)}) \
+            or [layer.name]
+        warnings.warn(f"load_weights(skip_mismatch=True): skipping {', '.join(skipped)}: {message}",
+                      stacklevel=5)
     with _reading_h5(path, "Keras weights file"):
-        values = [[d.read() for d in found] for found in per_layer_in_order]
-    for layer, vals in zip(layers, values):
+        values = [[None if j in keep.get(i, ()) else d.read() for j, d in enumerate(found)]
+                  for i, found in enumerate(per_layer_in_order)]
+    for i, (layer, vals) in enumerate(zip(layers, values)):
+        if i in keep:
+            if len(vals) != len(_keras_weight_shapes(layer)):
+                continue   # nothing lines up: the whole layer keeps its values
+            current = layer.keras_variables() if _lora(layer) else layer.get_weights()
+            vals = [np.asarray(c) if v is None else v for v, c in zip(vals, current)]
         _set_keras_weights(layer, vals)
+
+
+def _mismatched_objects(want, found):
+    """Positions of the saved weights to skip: every weight of each object (its HDF5 group
+    holding ``vars/<i>``) with a shape that does not fit; all of them when the counts differ."""
+    if len(want) != len(found):
+        return set(range(max(len(want), len(found))))
+    group = [d.member.rsplit("/vars/", 1)[0] for d in found]
+    bad = {group[j] for j, d in enumerate(found) if tuple(d.shape) != tuple(want[j])}
+    return {j for j, g in enumerate(group) if g in bad}
 
 
 def _keras3_into_model(h5py, h5, model, path, where):
@@ -831,7 +860,7 @@ def _keras3_into_model(h5py, h5, model, path, where):
             if layer.weights and type(layer).__name__ != "InputLayer"]
 
 
-def load_h5_weights(model, path):
+def load_h5_weights(model, path, skip_mismatch=False):
     """``model.load_weights`` of a Keras 3 ``.weights.h5`` file (layers matched by Keras'
     group names: class names numbered in layer order) or a legacy HDF5 file (a weights-only
     file or a full model file; layers with weights matched in order, as Keras does)."""
@@ -847,10 +876,10 @@ def load_h5_weights(model, path):
                 datasets = _check_h5_tree(h5py, h5)
                 root = h5["model_weights"] if "model_weights" in h5 else h5
                 found = [v for v in _legacy_weights(h5py, root, datasets).values() if v]
-        _into_model(model, found, path)
+        _into_model(model, found, path, skip_mismatch)
 
 
-def load_keras_archive_weights(model, path):
+def load_keras_archive_weights(model, path, skip_mismatch=False):
     """``model.load_weights`` of a Keras 3 ``.keras`` archive: its model.weights.h5."""
     h5py = _h5py()
     with open(path, "rb") as f, _reading_h5(path, "Keras model file"):
@@ -859,7 +888,7 @@ def load_keras_archive_weights(model, path):
     with h5:
         with _reading_h5(path, "Keras model file"):
             found = _keras3_into_model(h5py, h5, model, path, "model.weights.h5")
-        _into_model(model, found, path)
+        _into_model(model, found, path, skip_mismatch)
 
 
 # ================================================================================================

@@ -314,6 +314,12 @@ class Layer:
     def variable_dtype(self):
         return "float32"
 
+    @property
+    def dtype(self):
+        """The dtype of the layer's weights, as Keras 3's ``Layer.dtype`` (its variable dtype):
+        custom layers pass ``dtype=self.dtype`` to add_weight."""
+        return self.variable_dtype
+
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  batch_size=None, activity_regularizer=None, batch_input_shape=None, weights=None, **kwargs):
         if kwargs:
@@ -847,8 +853,18 @@ class Layer:
                 np.asarray(dst)[...] = 0.0
             else:
                 np.copyto(np.asarray(dst), np.asarray(g))
+        _keep_weight_grad_parts(self, weights, grads[len(float_xs):])
         it = iter(grads[:len(float_xs)])
         dxs = [next(it) if x.dtype == "float32" else None for x in xs]
+        if packed and len({id(x) for x in xs}) < len(xs):
+            # one tensor passed as two inputs (key=x, value=x): the private tape's gradient of
+            # it is already the sum over its uses, so only its first position carries it (the
+            # caller adds the positions' gradients up)
+            seen = set()
+            for i, x in enumerate(xs):
+                if id(x) in seen and dxs[i] is not None:
+                    dxs[i] = kernels.zeros(tuple(x.shape))
+                seen.add(id(x))
         return dxs if packed else dxs[0]
 
     def call(self, inputs, training=None):
@@ -1714,6 +1730,16 @@ def _with_mask_of(source, t):
 
 # a call context's own bookkeeping, never the user's state
 _CONTEXT_STATE = frozenset({"needs_input_grad", "relu_grad_by_next", "masks_relu_input"})
+
+
+def _keep_weight_grad_parts(ctx, weights, grads):
+    """The weight gradients of this call, as the fresh Tensors the call's tape made, for the
+    outer tape (autodiff). The gradient buffers a layer written with ``call`` writes are its
+    sublayers' own, shared by every call of it: a layer called twice on one tape (an attention
+    block run on the fast stream, then on the slow one) overwrote the first call's gradients
+    with the second's before the outer tape summed them."""
+    ctx.__dict__["_weight_grad_parts"] = [
+        (w, kernels.zeros(tuple(w.shape)) if g is None else g) for w, g in zip(weights, grads)]
 
 
 def _publish_call_attributes(ctx, owner, before):

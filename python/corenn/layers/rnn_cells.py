@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import activations as _activations
 from .. import constraints, initializers, kernels, ops, regularizers
-from .base import Layer, shape_str
+from .base import Layer, _keep_weight_grad_parts, shape_str
 
 __all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "RNN"]
 
@@ -568,6 +568,39 @@ class RNN(Layer):
         ctx._params = ctx.cell._all_params()
         return ctx
 
+    def _build_cell_layers(self, step_shapes):
+        """A cell written with ``call`` whose layers build on their first call (a Keras cell
+        holding Dense / MultiHeadAttention layers, its own build only setting ``built``): one
+        step on zeros, unrecorded, makes their weights now, so that the model lists and trains
+        them from its first step (a graph takes its layers' weights when it is built)."""
+        cell = self.cell
+        if not _holds_unbuilt_layers(cell):
+            return
+        from .. import ops as _ops
+        from ..autodiff import stop_recording
+        from .base import _restore_variable_values, _variable_values
+        xs = [kernels.zeros((1,) + tuple(shape)) for shape in step_shapes]
+        states = [kernels.zeros((1,) + shape) for shape in _state_shapes(cell)]
+        saved = _variable_values(cell)   # a step that updates a variable must not count
+        _ops.SHAPE_PROBE.depth += 1
+        try:
+            with stop_recording():
+                _step(cell, xs[0] if len(xs) == 1 else tuple(xs), states, False)
+        finally:
+            _ops.SHAPE_PROBE.depth -= 1
+            _restore_variable_values(saved)
+        if isinstance(cell, StackedRNNCells):   # its weight list was gathered at its build
+            cell._params = [p for c in cell.cells for p in c._all_params()]
+
+    def _all_params(self):
+        """The cell's weights. A cell written with ``call`` may make them on its first step (the
+        layers it holds build when first called): read them from the cell each time (in a call
+        context, from the context's cell), as Keras tracks them, not as they were at build."""
+        cell = self.__dict__.get("cell")
+        if cell is None or isinstance(cell, (_Cell, StackedRNNCells)) or self.__dict__.get("_params") is None:
+            return self._params
+        return cell._all_params()
+
     def compute_mask(self, inputs, mask=None):
         """Keras: a sequence output keeps the input's mask; the last output and states have none
         (the graph gives a mask only to the outputs shaped like the sequence)."""
@@ -613,15 +646,22 @@ class RNN(Layer):
             if not self.cell.built:
                 self.cell.build([(shp[0],) + tuple(shp[2:]) for shp in x_shape])
                 self.cell.built = True
+            self._build_cell_layers([tuple(shp[2:]) for shp in x_shape])
             self._params = self.cell._all_params()
             super().build(input_shape)
             return
-        if len(x_shape) != 3 or x_shape[-1] is None:
+        # Keras 3: a custom cell may take steps of any shape, (batch, timesteps, *step_shape)
+        # (a chunk of tokens per step); the built-in cells read (batch, features) steps
+        builtin = isinstance(self.cell, (_Cell, StackedRNNCells))
+        if len(x_shape) < 3 or any(d is None for d in x_shape[2:]) or (builtin and len(x_shape) != 3):
             raise ValueError(f"{type(self).__name__} '{self.name}' needs inputs of shape (batch, timesteps, "
-                             f"features) with known features, got {shape_str(x_shape)}")
+                             f"features){'' if builtin else ' (or (batch, timesteps, ...) for a custom cell)'} "
+                             f"with known features, got {shape_str(x_shape)}")
         if not self.cell.built:
-            self.cell.build((x_shape[0], x_shape[2]))
+            self.cell.build((x_shape[0],) + tuple(x_shape[2:]))
             self.cell.built = True
+        if not isinstance(self.cell, _Cell):   # a user cell, or a stack holding one
+            self._build_cell_layers([tuple(x_shape[2:])])
         self._params = self.cell._all_params()
         if self.stateful and x_shape[0] is not None and self._owner_dict().get("_stateful_batch") is None:
             # Keras: Input(batch_shape=(B, T, F)) fixes how many sequences a stateful RNN carries
@@ -648,11 +688,11 @@ class RNN(Layer):
         return y
 
     def check_input_shape(self, shape):
-        features = None if self.input_shape is None else self._split_shapes(self.input_shape)[0][-1]
-        if len(shape) != 3 or (features is not None and shape[2] != features):
+        step = None if self.input_shape is None else tuple(self._split_shapes(self.input_shape)[0][2:])
+        if len(shape) < 3 or (step is not None and tuple(shape[2:]) != step):
+            want = "features" if step is None else ", ".join(str(d) for d in step)
             raise ValueError(f"layer '{self.name}' ({type(self).__name__}) expects input of shape (batch, "
-                             f"timesteps, {'features' if features is None else features}), got "
-                             f"{shape_str(shape)}")
+                             f"timesteps, {want}), got {shape_str(shape)}")
 
     def flops(self, input_shape):
         """The fused cells' count: per step the input and recurrent GEMMs (2*(D+U)*G*U), the bias
@@ -744,7 +784,7 @@ class RNN(Layer):
         mask = self.__dict__.get("_call_mask")
         if isinstance(mask, (list, tuple)):
             mask = mask[0] if mask else None
-        n, t, _ = x.shape
+        n, t = x.shape[0], x.shape[1]
         if mask is not None and tuple(mask.shape) != (n, t):
             raise ValueError(f"{type(self).__name__} '{self.name}': mask must have shape ({n}, {t}) for "
                              f"inputs {tuple(x.shape)}, got {tuple(mask.shape)}")
@@ -903,7 +943,7 @@ class RNN(Layer):
     def _step_forward(self, x, states, mask, training):
         from ..autodiff import GradientTape
         cell = self.cell
-        n, t, f = x.shape
+        n, t, f = x.shape[0], x.shape[1], x.shape[-1]   # a custom cell's steps may be (n, ...)
         sizes = _state_sizes(cell)
         tape = GradientTape(persistent=True)
         sources = [x] + list(states)
@@ -937,7 +977,21 @@ class RNN(Layer):
             y = ops.stack(outputs, axis=1) if self.return_sequences else outputs[-1]
         results = [y] + list(states) if self.return_state else [y]
         self._record = (tape, sources, results)
+        self._track_cell_weights()
         return (results if self.return_state else y), list(states)
+
+    def _track_cell_weights(self):
+        """A cell written with ``call`` may make its weights on its first step (layers it holds,
+        built when first called; Keras 3 tracks them when they appear): the RNN's weights are
+        the cell's as they are now, or fit would not train them (nor the model list them)."""
+        if isinstance(self.cell, _Cell):
+            return
+        owner = self.__dict__.get("_owner", self)
+        if len(owner.cell._all_params()) != len(owner.__dict__.get("_params", ())):
+            # a new list: a model's cached weight list sees the change
+            owner.__dict__["_params"] = owner.cell._all_params()
+        if self is not owner and len(self.cell._all_params()) != len(self.__dict__.get("_params", ())):
+            self.__dict__["_params"] = self.cell._all_params()   # a call context: its cell's
 
     def _nested_forward(self, xs, states, training):
         """Nested inputs (a tuple of sequences): the cell's call per step on the tuple of step
@@ -995,6 +1049,7 @@ class RNN(Layer):
                   for j in range(len(steps[-1]))]
         results = ys + list(states) if self.return_state else ys
         self._record = (tape, sources, results)
+        self._track_cell_weights()
         if self.stateful:
             self._keep_states(states)
         return results if len(results) > 1 else results[0]
@@ -1011,6 +1066,7 @@ class RNN(Layer):
                 np.asarray(dst)[...] = 0.0
             else:
                 np.copyto(np.asarray(dst), np.asarray(g))
+        _keep_weight_grad_parts(self, weights, grads[len(sources):])   # shared buffers: base.py
         if not self._packed:
             return grads[0] if grads[0] is not None else kernels.zeros(tuple(sources[0].shape))
         return [g if g is not None else kernels.zeros(tuple(s.shape))
@@ -1040,6 +1096,19 @@ class RNN(Layer):
         if nested > 1:
             layer._n_inputs = nested
         return layer
+
+
+def _holds_unbuilt_layers(layer, seen=None):
+    """Whether a layer written with ``call`` (or a stack of cells) holds a layer, at any depth,
+    that has not built its weights yet."""
+    seen = {id(layer)} if seen is None else seen
+    for sub in (layer.cells if isinstance(layer, StackedRNNCells) else layer._sublayers()):
+        if isinstance(sub, _Cell) or id(sub) in seen:
+            continue
+        seen.add(id(sub))
+        if not getattr(sub, "built", True) or _holds_unbuilt_layers(sub, seen):
+            return True
+    return False
 
 
 def _draw_dropout_masks(cell, n, features):

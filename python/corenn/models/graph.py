@@ -1045,12 +1045,19 @@ class Graph:
                     for g in owner_grads:
                         np.asarray(g)[...] = 0.0
                     continue
-                first = ctxs[0]
-                if first is not acc:
-                    for g, v in zip(owner_grads, first.gradients):
+                # a layer written with call writes its sublayers' gradient buffers, which all
+                # its calls share (the second call overwrote the first's): each call's own
+                # gradients are the Tensors its backward kept (Layer.backward)
+                parts = [c.__dict__.get("_weight_grad_parts") for c in ctxs]
+                if all(p is not None and len(p) == len(owner_grads) for p in parts):
+                    per_call = [[g for _, g in p] for p in parts]
+                else:
+                    per_call = [c.gradients for c in ctxs]
+                for g, v in zip(owner_grads, per_call[0]):
+                    if v is not g:   # the accumulator's own gradients are the sum's buffers
                         np.copyto(np.asarray(g), np.asarray(v))
-                for c in ctxs[1:]:
-                    for g, v in zip(owner_grads, c.gradients):
+                for vs in per_call[1:]:
+                    for g, v in zip(owner_grads, vs):
                         _add(g, v, g)
 
 

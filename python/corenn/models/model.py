@@ -82,6 +82,10 @@ class Model(TrainingLoops):
 
     _is_corenn_model = True   # a layer holding a model tracks its layers (layers/base.py)
 
+    # Keras 3's Model is a Layer: its dtype (the variables' dtype) and compute dtype, which
+    # corenn's kernels fix at float32 whatever ``dtype=`` named (layers/base.py)
+    dtype = compute_dtype = variable_dtype = property(lambda self: "float32")
+
     def __new__(cls, *args, **kwargs):
         return object.__new__(cls)
 
@@ -563,14 +567,22 @@ class Model(TrainingLoops):
         saving.save_weights(self, filepath)
 
     def load_weights(self, filepath, skip_mismatch=False, by_name=False, options=None):
-        """Weights by position, as Keras 3 reads a .weights.h5; tf.keras 2's ``by_name`` /
-        ``options`` are taken at their defaults (``options`` is TensorFlow's checkpoint option)."""
+        """Weights by position, as Keras 3 reads a .weights.h5; ``skip_mismatch=True`` leaves
+        each layer's own variables that do not fit as they are, with a warning (Keras 3; Keras'
+        weight files only). tf.keras 2's ``by_name`` / ``options`` are taken at their defaults
+        (``options`` is TensorFlow's checkpoint option)."""
         from .. import saving
-        for flag, value in (("skip_mismatch", skip_mismatch), ("by_name", by_name)):
-            if value:
-                raise NotImplementedError(f"{self.name}.load_weights: {flag}=True is not supported; weights "
-                                          "are matched by position and must all fit")
-        saving.load_weights(self, filepath)
+        if by_name:
+            raise NotImplementedError(f"{self.name}.load_weights: by_name=True is not supported; weights "
+                                      "are matched by position")
+        if not self.built and any(not getattr(layer, "built", True) for layer in self.layers):
+            # Keras 3: a model that was never called has no weights to load into (a subclassed
+            # model sharing built layers has only theirs: weights by position would land in the
+            # wrong layers). One whose weights all exist (variables made in __init__) loads.
+            raise ValueError(f"{self.name}.load_weights: you are loading weights into a model that has not "
+                             "yet been built. Try building the model first by calling it on some data or "
+                             "by using `build()`.")
+        saving.load_weights(self, filepath, skip_mismatch=bool(skip_mismatch))
 
     def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None, zipped=None):
         """``m.keras``: corenn's zip; ``m.h5`` (or ``save_format="h5"``): TF-Keras 2's HDF5
