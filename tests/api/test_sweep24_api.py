@@ -33,3 +33,62 @@ def test_random_flip_integer_mask_follows_image_with_shared_seed():
     flipped = [np.array_equal(np.asarray(out_img)[i], img[i, :, ::-1]) for i in range(8)]
     kept = [np.array_equal(np.asarray(out_img)[i], img[i]) for i in range(8)]
     assert all(f or k for f, k in zip(flipped, kept))
+
+
+class _FaqModel(tf.keras.Model):
+    """The Keras FAQ's custom train_step / test_step (tf.keras 2 style compiled_loss)."""
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compiled_loss(y, y_pred, regularization_losses=self.losses)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        self.compiled_metrics.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        x, y = data
+        y_pred = self(x, training=False)
+        self.compiled_loss(y, y_pred, regularization_losses=self.losses)
+        self.compiled_metrics.update_state(y, y_pred)
+        return {m.name: m.result() for m in self.metrics}
+
+
+def _faq_model():
+    inputs = tf.keras.Input(shape=(3,))
+    model = _FaqModel(inputs, tf.keras.layers.Dense(1)(inputs))
+    # lr 0: the weights stay put, so every batch's loss is the NumPy MSE of the same predictions
+    model.compile(optimizer=tf.keras.optimizers.SGD(0.0), loss="mse", metrics=["mae"])
+    return model
+
+
+def test_compiled_loss_feeds_the_loss_tracker_batch_weighted():
+    # tf.keras 2: compiled_loss records the loss in the "loss" Mean (weighted by batch size), so
+    # the FAQ's step logs the real loss; it used to log 0. Batches of 4, 4, 2: the batch-weighted
+    # mean is the MSE over all 10 samples (an unweighted mean of batch losses differs).
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(10, 3)).astype("float32")
+    y = rng.normal(size=(10, 1)).astype("float32")
+    model = _faq_model()
+    pred = model.predict(x, verbose=0)
+    want = float(np.mean((pred - y) ** 2))
+    per_batch = [np.mean((pred[s] - y[s]) ** 2) for s in (slice(0, 4), slice(4, 8), slice(8, 10))]
+    assert abs(np.mean(per_batch) - want) > 1e-3   # the two means differ for this data
+    hist = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    np.testing.assert_allclose(hist.history["loss"], [want, want], rtol=1e-5)
+    np.testing.assert_allclose(hist.history["mae"][-1], np.mean(np.abs(pred - y)), rtol=1e-5)
+    res = model.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
+    np.testing.assert_allclose(res["loss"], want, rtol=1e-5)
+
+
+def test_compiled_loss_returns_the_compiled_loss_value():
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=(6, 1)).astype("float32")
+    p = rng.normal(size=(6, 1)).astype("float32")
+    model = _faq_model()
+    sw = np.array([1, 0, 2, 1, 0, 1], "float32")
+    got = float(np.asarray(model.compiled_loss(tf.constant(y), tf.constant(p), sample_weight=sw)))
+    # Keras' sum_over_batch_size: the weighted squared errors over the batch size
+    np.testing.assert_allclose(got, np.sum(sw * (p - y)[:, 0] ** 2) / 6, rtol=1e-5)
