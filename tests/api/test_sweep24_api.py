@@ -92,3 +92,46 @@ def test_compiled_loss_returns_the_compiled_loss_value():
     got = float(np.asarray(model.compiled_loss(tf.constant(y), tf.constant(p), sample_weight=sw)))
     # Keras' sum_over_batch_size: the weighted squared errors over the batch size
     np.testing.assert_allclose(got, np.sum(sw * (p - y)[:, 0] ** 2) / 6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("fn, data, want", [
+    (tf.reduce_sum, [1, 2, 3], 6), (tf.reduce_max, (1, 5), 5), (tf.reduce_min, [4, -2], -2),
+    (tf.reduce_prod, [2, 3], 6), (tf.reduce_mean, [1, 2, 4], 2), (tf.reduce_sum, 7, 7),
+])
+def test_reductions_of_python_ints_are_int32(fn, data, want):
+    # tf.reduce_sum([1, 2, 3]) is tf.Tensor(6, dtype=int32) (Python ints convert to int32); NumPy
+    # would have picked int64. The integer mean truncates, as TensorFlow's.
+    out = fn(data)
+    assert out.dtype == "int32" and int(out) == want
+
+
+def test_reductions_keep_numpy_and_wide_int_dtypes():
+    assert tf.reduce_sum(np.array([1, 2], "int64")).dtype == "int64"   # an array keeps its dtype
+    assert int(tf.reduce_sum([2**40, 1])) == 2**40 + 1                  # past int32: stays exact
+    assert tf.reduce_sum([1.0, 2.5]).dtype == "float32"
+
+
+def test_plain_function_as_initializer():
+    # Keras 3 accepts any callable(shape, dtype=...) as an initializer (the basics guide's
+    # Dense(kernel_initializer=tf.random.normal)); it is called with the weight's shape
+    calls = []
+
+    def init(shape, dtype=None):
+        calls.append((tuple(shape), dtype))
+        return np.arange(np.prod(shape), dtype="float32").reshape(shape)
+
+    layer = tf.keras.layers.Dense(2, kernel_initializer=init)
+    layer.build((None, 3))
+    assert calls == [((3, 2), "float32")]
+    np.testing.assert_array_equal(np.asarray(layer.kernel), np.arange(6).reshape(3, 2))
+    tf.random.set_seed(0)
+    dense = tf.keras.layers.Dense(1, kernel_initializer=tf.random.normal)
+    dense.build((None, 400))
+    k = np.asarray(dense.kernel)
+    assert k.shape == (400, 1) and abs(k.mean()) < 0.2 and 0.8 < k.std() < 1.2   # N(0, 1) draws
+
+
+def test_function_initializer_with_wrong_shape_names_the_problem():
+    layer = tf.keras.layers.Dense(2, kernel_initializer=lambda shape, dtype=None: np.zeros((5,), "float32"))
+    with pytest.raises(ValueError, match="returned shape"):
+        layer.build((None, 3))
