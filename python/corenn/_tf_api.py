@@ -291,6 +291,17 @@ def _axis(axis):
     return tuple(axis) if isinstance(axis, (list, tuple)) else int(axis)
 
 
+def _python_data(x):
+    """A reduction's non-Tensor input as an array. Python ints (a list, a tuple, a number) are
+    int32, as tf.convert_to_tensor makes them (the basics guide's tf.reduce_sum([1, 2, 3]) is an
+    int32 6), where NumPy would pick int64; values past int32's range keep int64."""
+    a = np.asarray(x)
+    if isinstance(x, (int, list, tuple)) and not isinstance(x, builtins.bool) and a.dtype == np.int64 \
+            and (a.size == 0 or (a.min() >= -2**31 and a.max() < 2**31)):
+        return a.astype(np.int32)
+    return a
+
+
 def _reduction(name, op, int_fn):
     """A tf.reduce_* over the Keras op (float data, differentiable); integer and boolean data keep
     their dtype (NumPy), as in TensorFlow."""
@@ -302,7 +313,7 @@ def _reduction(name, op, int_fn):
         if type(x) in (list, tuple) and ops._holds_tensors(x):
             x = ops.stack(list(x))   # a list of tensors (tf.reduce_sum(losses)): their stack, differentiable
         if not isinstance(x, Tensor):
-            x = np.asarray(x)
+            x = _python_data(x)
         if np.dtype(x.dtype).kind in "iub":
             out = int_fn(np.asarray(x), axis=_axis(axis), keepdims=keepdims)
             a = np.asarray(x)
@@ -335,7 +346,7 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
         inner = next((r.shape[1:] for r in rows if r.ndim > 1), ())
         out = np.array([r.mean(axis=0) if len(r) else np.full(inner, np.nan) for r in rows], np.float32)
         return constant(out[:, None] if keepdims else out)
-    x = input_tensor if isinstance(input_tensor, Tensor) else np.asarray(input_tensor)
+    x = input_tensor if isinstance(input_tensor, Tensor) else _python_data(input_tensor)
     if np.dtype(x.dtype).kind in "iu":
         a = np.asarray(x)
         out = np.mean(a, axis=_axis(axis), keepdims=keepdims)

@@ -434,7 +434,33 @@ def get(identifier) -> Initializer:
         if cls is None:
             raise ValueError(f"initializers.get: unknown initializer class {identifier['class_name']!r}")
         return cls.from_config(identifier.get("config", {}))
+    if callable(identifier):
+        # Keras 3 takes any callable(shape, dtype=...) as an initializer: the TF basics guide
+        # passes Dense(kernel_initializer=tf.random.normal)
+        return _FunctionInitializer(identifier)
     raise TypeError(f"initializers.get: cannot interpret {identifier!r} as an initializer")
+
+
+class _FunctionInitializer(Initializer):
+    """A plain function used as an initializer, called as Keras 3 calls one: fn(shape,
+    dtype="float32"). Its result must have the weight's shape."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def _rng(self):   # the function draws from its own source (tf.random's generator)
+        return None
+
+    def _generate(self, shape, rng):
+        value = np.asarray(self.fn(shape, dtype="float32"))
+        if value.shape != tuple(shape):
+            raise ValueError(f"initializer function {getattr(self.fn, '__name__', self.fn)!r} returned shape "
+                             f"{value.shape} for a weight of shape {tuple(shape)}")
+        return value
+
+    def get_config(self):
+        return {}
 
 
 def serialize(initializer) -> dict:

@@ -75,7 +75,7 @@ class _TakesOneImage:
         if isinstance(inputs, dict):
             from .image_boxes import call_on_dict
             return call_on_dict(self, inputs, training, kwargs, super().__call__)
-        return super().__call__(inputs, training=training, **kwargs)
+        return super().__call__(_float_images(inputs), training=training, **kwargs)
 
     def _note_geometry(self, geometry):
         """Record what this call did to the image plane, for the boxes of a dict call:
@@ -100,6 +100,18 @@ class _TakesOneImage:
             fn = cls.__dict__.get(name)
             if fn is not None and not getattr(fn, "_takes_one_image", False):
                 setattr(cls, name, wrap(fn))
+
+
+def _float_images(inputs):
+    """Keras 3 casts the images to the layer's compute dtype before transforming them, so an
+    integer mask (the segmentation tutorial flips its uint8 labels with a RandomFlip) comes out
+    float32. NumPy input already arrives as float32; an integer Tensor would reach the float32-only
+    kernels, so it is cast here. Symbolic inputs (model building) are left alone."""
+    from .._C import Tensor
+    if isinstance(inputs, Tensor) and inputs.dtype not in ("float32", "float16", "bfloat16", "float64"):
+        from ..ops import cast
+        return cast(inputs, "float32")
+    return inputs
 
 
 def _one_image_forward(fn):

@@ -1546,9 +1546,20 @@ class Model(TrainingLoops):
 
     @property
     def compiled_loss(self):
-        """tf.keras 2's ``self.compiled_loss(y, y_pred)``: the compiled loss as a callable."""
-        return lambda y, y_pred, sample_weight=None, regularization_losses=None: self.compute_loss(
-            y=y, y_pred=y_pred, sample_weight=sample_weight)
+        """tf.keras 2's ``self.compiled_loss(y, y_pred)``: the compiled loss as a callable. As in
+        tf.keras 2 (whose LossesContainer owns the "loss" Mean), each call also records the value
+        in the loss tracker, weighted by the batch size, so the Keras FAQ's custom train_step /
+        test_step returning ``{m.name: m.result() for m in self.metrics}`` logs the real loss
+        (it logged 0). ``regularization_losses`` is accepted and not added again: compute_loss
+        already adds the losses of the last call (add_loss, activity regularizers)."""
+        def call(y, y_pred, sample_weight=None, regularization_losses=None):
+            loss = self.compute_loss(y=y, y_pred=y_pred, sample_weight=sample_weight)
+            if loss is not None:
+                first = y_pred[0] if isinstance(y_pred, (list, tuple)) else y_pred
+                batch = first.shape[0] if len(getattr(first, "shape", ())) else 1
+                self._loss_tracker.update_state(float(np.asarray(loss)), sample_weight=batch)
+            return loss
+        return call
 
     @property
     def compiled_metrics(self):
