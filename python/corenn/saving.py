@@ -733,6 +733,9 @@ def _model_config(model):
             raise ValueError(f"save: {model.name} is a subclassed model that has not been called yet; call it "
                              "on data (or model.build(input_shape)) so its weights exist")
         entry["build_config"] = {"input_shape": [list(s) for s in shapes] if len(shapes) > 1 else list(shapes[0])}
+    registered = type(model).__dict__.get("_registered_name")
+    if registered is not None:   # Keras' key: the class is found by it before its short name
+        entry["registered_name"] = registered
     return entry
 
 
@@ -1174,13 +1177,15 @@ def register_model_class(name, cls):
 
 def _check_layer_classes(config):
     """The model config, if it names only corenn's concrete layer classes (wrapped ones too)."""
-    user = custom_class(config.get("class_name")) if isinstance(config, dict) else None
+    user = ((custom_class(config.get("registered_name")) or custom_class(config.get("class_name")))
+            if isinstance(config, dict) else None)
     if user is not None and isinstance(config.get("config"), dict):
         # a subclassed model the user registered: its own from_config, built from build_config
         shape = (config.get("build_config") or {}).get("input_shape")
         if shape is not None and not _valid_build_shape(shape):
             raise _BadConfig(f"config.json: bad build_config input_shape {str(shape)[:100]}")
-        return dict(config["config"], __subclass__=config["class_name"], __build_shape__=shape)
+        key = config["class_name"] if custom_class(config.get("registered_name")) is None else config["registered_name"]
+        return dict(config["config"], __subclass__=key, __build_shape__=shape)
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str) \
             or config["class_name"] not in MODEL_CLASSES:
         got = config.get("class_name") if isinstance(config, dict) else config
