@@ -38,3 +38,39 @@ def test_same_short_name_registered_in_two_packages_stays_apart(tmp_path):
     assert type(keras.layers.deserialize(spec)) is first
     # the later registration of a registered name wins, as in Keras
     assert keras.saving.get_registered_object("H24B>Twin") is Twin
+
+
+class _OwnWeights(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.d = keras.layers.Dense(2, name="d")
+        self.s = self.add_weight(shape=(2,), name="s", initializer="ones")
+        self.n = self.add_weight(shape=(1,), name="n", trainable=False, initializer="zeros")
+
+    def call(self, x):
+        return self.d(x) * self.s + self.n
+
+
+def test_subclassed_model_lists_its_own_weights_first(tmp_path):
+    # Keras 3 (torch): weights [sub/s, sub/n, sub/d/kernel, sub/d/bias], trainable
+    # [sub/s, sub/d/kernel, sub/d/bias], get_weights shapes [(2,), (1,), (3, 2), (2,)]
+    m = _OwnWeights(name="sub")
+    m(np.ones((1, 3), "float32"))
+    assert [w.path for w in m.weights] == ["sub/s", "sub/n", "sub/d/kernel", "sub/d/bias"]
+    assert [w.path for w in m.trainable_weights] == ["sub/s", "sub/d/kernel", "sub/d/bias"]
+    assert [w.path for w in m.non_trainable_weights] == ["sub/n"]
+    assert [a.shape for a in m.get_weights()] == [(2,), (1,), (3, 2), (2,)]
+    new = [np.full((2,), 3.0, "float32"), np.full((1,), 0.5, "float32"),
+           np.arange(6, dtype="float32").reshape(3, 2), np.array([1.0, -1.0], "float32")]
+    m.set_weights(new)
+    x = np.array([[1.0, 2.0, 3.0]], "float32")
+    np.testing.assert_allclose(np.asarray(m(x)), (x @ new[2] + new[3]) * new[0] + new[1], rtol=1e-6)
+    m.compile(optimizer="adam", loss="mse")
+    m.fit(x, np.ones((1, 2), "float32"), epochs=1, verbose=0)
+    trained = m.get_weights()
+    m.save(tmp_path / "m.keras")   # corenn's own model file round-trips in the new order
+    other = keras.models.load_model(tmp_path / "m.keras", custom_objects={"_OwnWeights": _OwnWeights})
+    assert [w.path for w in other.weights] == ["sub/s", "sub/n", "sub/d/kernel", "sub/d/bias"]
+    for a, b in zip(other.get_weights(), trained):
+        np.testing.assert_array_equal(a, b)
+
