@@ -881,7 +881,7 @@ class _ModelReader:
         self.compile = archive.read_json("compile.json")
         self.training_state = (archive.read_json("training_state.json")
                                if "training_state.json" in infos else None)
-        weights, opt = {}, {}
+        weights, opt, names = {}, {}, {}
         self.stores = {}
         for entry in entries:
             member = entry["member"]
@@ -897,7 +897,10 @@ class _ModelReader:
                            f"{'int64' if key == 'iterations' else 'float32'}")
             (weights if folder == "weights" else opt)[key] = archive.npy_header(
                 member, _DESCRS[entry["dtype"]], entry["shape"])
-        self.weights = _numbered(weights, "weights")
+            if folder == "weights":
+                names[key] = (entry.get("layer"), entry.get("weight"))
+        self.weights = _old_int8_order(_numbered(weights, "weights"),
+                                       [names.get(str(i)) for i in range(len(weights))])
         self.optimizer = None
         if opt:
             iterations = opt.pop("iterations", None)
@@ -1420,6 +1423,19 @@ def _nested_specs(obj, build):
 
 
 # ---- building -----------------------------------------------------------------------------------
+
+def _old_int8_order(headers, names):
+    """Files written before int8 Dense / EinsumDense layers took Keras 3's weight order list
+    one layer's [kernel, bias, kernel_scale]; now [bias, kernel, kernel_scale] (metadata.json
+    names each array's layer and weight, so such a run is recognized and reordered)."""
+    headers = list(headers)
+    for i in range(len(headers) - 2):
+        run = names[i:i + 3]
+        if all(n is not None for n in run) and run[0][0] == run[1][0] == run[2][0] \
+                and [n[1] for n in run] == ["kernel", "bias", "kernel_scale"]:
+            headers[i], headers[i + 1] = headers[i + 1], headers[i]
+    return headers
+
 
 def _set_weights_by_layer(model, reader):
     """Read each layer's arrays and hand them over, one layer at a time (peak memory: the

@@ -88,3 +88,38 @@ def test_sequential_from_a_config_or_file_builds_its_layers_outside_it(tmp_path)
     loaded = keras.models.load_model(tmp_path / "s.keras")
     x = np.arange(6, dtype="float32").reshape(2, 3)
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(seq(x)), rtol=1e-6)
+
+
+def test_int8_dense_and_einsum_dense_list_the_bias_first(tmp_path):
+    # Keras 3 (torch): quantize("int8") makes the int8 kernel again after the bias, so weights
+    # are [bias, kernel, kernel_scale] (also when built int8 from a config); its .weights.h5
+    # still stores vars 0, 1, 2 = kernel, bias, kernel_scale
+    h5py = __import__("pytest").importorskip("h5py")
+    d = keras.layers.Dense(4, name="qd")
+    d.build((None, 3))
+    d.set_weights([np.arange(12, dtype="float32").reshape(3, 4) / 7, np.full((4,), 0.25, "float32")])
+    d.quantize("int8")
+    assert [w.path for w in d.weights] == ["qd/bias", "qd/kernel", "qd/kernel_scale"]
+    assert [w.path for w in d.trainable_weights] == ["qd/bias"]
+    bias, kq, scale = d.get_weights()
+    np.testing.assert_array_equal(bias, np.full((4,), 0.25))
+    assert kq.shape == (3, 4) and np.abs(kq).max() == 127 and scale.shape == (4,)
+    clone = keras.layers.Dense.from_config(d.get_config())
+    clone.build((None, 3))
+    assert [w.name for w in clone.weights] == ["bias", "kernel", "kernel_scale"]
+    e = keras.layers.EinsumDense("ab,bc->ac", output_shape=2, bias_axes="c", name="qe")
+    e.build((None, 3))
+    e.quantize("int8")
+    assert [w.path for w in e.weights] == ["qe/bias", "qe/kernel", "qe/kernel_scale"]
+    model = keras.Sequential([keras.Input((3,)), clone])
+    clone.set_weights(d.get_weights())
+    model.save_weights(tmp_path / "q.weights.h5")
+    with h5py.File(tmp_path / "q.weights.h5", "r") as f:
+        group = f["layers/dense/vars"]
+        assert group["0"].dtype == np.int8 and group["0"].shape == (3, 4)   # the kernel first
+        np.testing.assert_array_equal(group["1"][()], bias)
+        np.testing.assert_array_equal(group["2"][()], scale)
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense.from_config(d.get_config())])
+    other.load_weights(tmp_path / "q.weights.h5")
+    for a, b in zip(other.get_weights(), d.get_weights()):
+        np.testing.assert_array_equal(a, b)
