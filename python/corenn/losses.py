@@ -1087,7 +1087,7 @@ def _to_loss(identifier) -> Loss:
             cls = LossFunctionWrapper
         if cls is None:   # a user's Loss class, registered or passed as a custom object
             from .saving import custom_class
-            found = custom_class(identifier["class_name"])
+            found = custom_class(identifier.get("registered_name")) or custom_class(identifier["class_name"])
             cls = found if isinstance(found, type) and issubclass(found, Loss) else None
         if cls is None:
             raise ValueError(f"losses.get: unknown loss class {identifier['class_name']!r}")

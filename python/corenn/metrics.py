@@ -1693,7 +1693,7 @@ def _to_metric(identifier, count_name=False) -> Metric:
         cls = _CLASSES.get(identifier["class_name"])
         if cls is None:   # a user's Metric class, registered or passed as a custom object
             from .saving import custom_class
-            found = custom_class(identifier["class_name"])
+            found = custom_class(identifier.get("registered_name")) or custom_class(identifier["class_name"])
             cls = found if isinstance(found, type) and issubclass(found, Metric) else None
         if cls is None:
             raise ValueError(f"metrics.get: unknown metric class {identifier['class_name']!r}")

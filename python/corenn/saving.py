@@ -733,6 +733,9 @@ def _model_config(model):
             raise ValueError(f"save: {model.name} is a subclassed model that has not been called yet; call it "
                              "on data (or model.build(input_shape)) so its weights exist")
         entry["build_config"] = {"input_shape": [list(s) for s in shapes] if len(shapes) > 1 else list(shapes[0])}
+    registered = type(model).__dict__.get("_registered_name")
+    if registered is not None:   # Keras' key: the class is found by it before its short name
+        entry["registered_name"] = registered
     return entry
 
 
@@ -878,7 +881,7 @@ class _ModelReader:
         self.compile = archive.read_json("compile.json")
         self.training_state = (archive.read_json("training_state.json")
                                if "training_state.json" in infos else None)
-        weights, opt = {}, {}
+        weights, opt, names = {}, {}, {}
         self.stores = {}
         for entry in entries:
             member = entry["member"]
@@ -894,7 +897,10 @@ class _ModelReader:
                            f"{'int64' if key == 'iterations' else 'float32'}")
             (weights if folder == "weights" else opt)[key] = archive.npy_header(
                 member, _DESCRS[entry["dtype"]], entry["shape"])
-        self.weights = _numbered(weights, "weights")
+            if folder == "weights":
+                names[key] = (entry.get("layer"), entry.get("weight"))
+        self.weights = _old_int8_order(_numbered(weights, "weights"),
+                                       [names.get(str(i)) for i in range(len(weights))])
         self.optimizer = None
         if opt:
             iterations = opt.pop("iterations", None)
@@ -1174,13 +1180,15 @@ def register_model_class(name, cls):
 
 def _check_layer_classes(config):
     """The model config, if it names only corenn's concrete layer classes (wrapped ones too)."""
-    user = custom_class(config.get("class_name")) if isinstance(config, dict) else None
+    user = ((custom_class(config.get("registered_name")) or custom_class(config.get("class_name")))
+            if isinstance(config, dict) else None)
     if user is not None and isinstance(config.get("config"), dict):
         # a subclassed model the user registered: its own from_config, built from build_config
         shape = (config.get("build_config") or {}).get("input_shape")
         if shape is not None and not _valid_build_shape(shape):
             raise _BadConfig(f"config.json: bad build_config input_shape {str(shape)[:100]}")
-        return dict(config["config"], __subclass__=config["class_name"], __build_shape__=shape)
+        key = config["class_name"] if custom_class(config.get("registered_name")) is None else config["registered_name"]
+        return dict(config["config"], __subclass__=key, __build_shape__=shape)
     if not isinstance(config, dict) or not isinstance(config.get("class_name"), str) \
             or config["class_name"] not in MODEL_CLASSES:
         got = config.get("class_name") if isinstance(config, dict) else config
@@ -1415,6 +1423,19 @@ def _nested_specs(obj, build):
 
 
 # ---- building -----------------------------------------------------------------------------------
+
+def _old_int8_order(headers, names):
+    """Files written before int8 Dense / EinsumDense layers took Keras 3's weight order list
+    one layer's [kernel, bias, kernel_scale]; now [bias, kernel, kernel_scale] (metadata.json
+    names each array's layer and weight, so such a run is recognized and reordered)."""
+    headers = list(headers)
+    for i in range(len(headers) - 2):
+        run = names[i:i + 3]
+        if all(n is not None for n in run) and run[0][0] == run[1][0] == run[2][0] \
+                and [n[1] for n in run] == ["kernel", "bias", "kernel_scale"]:
+            headers[i], headers[i + 1] = headers[i + 1], headers[i]
+    return headers
+
 
 def _set_weights_by_layer(model, reader):
     """Read each layer's arrays and hand them over, one layer at a time (peak memory: the

@@ -547,14 +547,43 @@ def _lora(layer):
     return getattr(layer, "lora_enabled", False)
 
 
+# Keras 3's save_own_variables of an int8 layer writes [kernel, bias, kernel_scale], while its
+# weights list the bias first (quantize() makes the int8 kernel again after it)
+_FILE_RANK = {"kernel": 0, "embeddings": 0, "bias": 1, "kernel_scale": 2, "embeddings_scale": 2}
+
+
+def _file_order(layer):
+    """Positions in ``layer.weights`` in Keras' file order (the identity but for int8 layers)."""
+    weights = layer.weights
+    if getattr(layer, "_quantized", None) is None:
+        return list(range(len(weights)))
+    return sorted(range(len(weights)), key=lambda i: _FILE_RANK.get(getattr(weights[i], "name", ""), 1))
+
+
+def _keras_variables(layer):
+    """What Keras 3 saves for ``layer``, in its file's order: its weights (an int8 layer's kernel
+    before its bias), or for a LoRA layer the merged kernel and no LoRA pair (layers/lora.py)."""
+    if _lora(layer):
+        return layer.keras_variables()
+    weights = layer.weights
+    return [weights[i] for i in _file_order(layer)]
+
+
 def _keras_weight_shapes(layer):
-    """The shapes of what Keras 3 saves for ``layer``: its weights, or for a LoRA layer the
-    merged kernel and no LoRA pair (layers/lora.py)."""
-    return [tuple(np.shape(w)) for w in (layer.keras_variables() if _lora(layer) else layer.weights)]
+    return [tuple(np.shape(w)) for w in _keras_variables(layer)]
 
 
 def _set_keras_weights(layer, arrays):
-    (layer.set_keras_variables if _lora(layer) else layer.set_weights)(arrays)
+    if _lora(layer):
+        layer.set_keras_variables(arrays)
+        return
+    arrays, order = list(arrays), _file_order(layer)
+    if len(arrays) == len(order):
+        in_weights_order = [None] * len(order)
+        for array, i in zip(arrays, order):
+            in_weights_order[i] = array
+        arrays = in_weights_order
+    layer.set_weights(arrays)   # (a count that differs: set_weights names the mismatch)
 
 
 def _in_weights_order(model, found):
@@ -833,8 +862,8 @@ def _into_model(model, per_layer_in_order, path, skip_mismatch=False):
         if i in keep:
             if len(vals) != len(_keras_weight_shapes(layer)):
                 continue   # nothing lines up: the whole layer keeps its values
-            current = layer.keras_variables() if _lora(layer) else layer.get_weights()
-            vals = [np.asarray(c) if v is None else v for v, c in zip(vals, current)]
+            current = _keras_variables(layer)
+            vals = [np.array(c, np.float32, copy=True) if v is None else v for v, c in zip(vals, current)]
         _set_keras_weights(layer, vals)
 
 
@@ -958,8 +987,8 @@ def _write_layer(group, layer, where):
         _write_vars(group.create_group("layer"), layer.layer.name, weights[:1] + weights[2:])
         return
     own, nested = _own_and_nested(layer, where)
-    if _lora(layer):
-        own = layer.keras_variables()
+    if _lora(layer) or getattr(layer, "_quantized", None) is not None:
+        own = _keras_variables(layer)
     cell = _CELL_NAMES.get(type(layer).__name__)
     if cell is not None and not nested:
         _write_vars(group, layer.name, [])

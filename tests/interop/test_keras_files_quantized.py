@@ -27,7 +27,7 @@ def test_keras_quantized_model_loads_and_predicts_as_keras(tmp_path):
                         "LayerNormalization": "float32"}
     dense = [layer for layer in model.layers if type(layer).__name__ == "Dense"]
     for layer in dense:
-        k = layer.get_weights()[0]
+        k = layer.get_weights()[1]   # Keras 3: [bias, kernel, kernel_scale]
         assert np.array_equal(k, np.round(k)) and np.abs(k).max() <= 127
         assert [w.name for w in layer.trainable_weights] == ["bias"]
     # saved again by corenn, it reads back to the same predictions

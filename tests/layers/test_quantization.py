@@ -48,7 +48,7 @@ def test_quantized_dense_matches_numpy(rng, activation, shape):
     kernel, bias = layer.get_weights()
     layer.quantize("int8")
     qk, sk = _quantize_ref(kernel, 0)
-    got_k, got_b, got_s = layer.get_weights()
+    got_b, got_k, got_s = layer.get_weights()   # Keras 3: [bias, kernel, kernel_scale]
     np.testing.assert_array_equal(got_k, qk)
     np.testing.assert_array_equal(got_s, sk[0])
     np.testing.assert_array_equal(got_b, bias)
@@ -127,12 +127,12 @@ def test_trained_classifier_keeps_accuracy_after_quantize(rng, tmp_path):
     assert [lay.dtype_policy.name for lay in loaded.layers] == ["int8_from_float32"] * 3
     assert len(loaded.trainable_weights) == 3   # the biases
     # fit after quantize trains the biases only, as Keras (the int8 kernels are frozen)
-    kernels_before = [lay.get_weights()[0] for lay in model.layers]
-    bias_before = model.layers[0].get_weights()[1]
+    kernels_before = [lay.get_weights()[1] for lay in model.layers]   # [bias, kernel, kernel_scale]
+    bias_before = model.layers[0].get_weights()[0]
     model.fit(x[:128], y[:128], epochs=1, batch_size=64, verbose=0)
     for lay, k in zip(model.layers, kernels_before):
-        np.testing.assert_array_equal(lay.get_weights()[0], k)
-    assert not np.array_equal(model.layers[0].get_weights()[1], bias_before)
+        np.testing.assert_array_equal(lay.get_weights()[1], k)
+    assert not np.array_equal(model.layers[0].get_weights()[0], bias_before)
 
 
 def test_get_config_round_trip_builds_the_int8_form(rng):
@@ -145,7 +145,7 @@ def test_get_config_round_trip_builds_the_int8_form(rng):
     clone = layers.Dense.from_config(cfg)
     assert clone.dtype_policy.name == "int8_from_float32"
     clone.build((None, 7))
-    assert [w.name for w in clone.weights] == ["kernel", "bias", "kernel_scale"]
+    assert [w.name for w in clone.weights] == ["bias", "kernel", "kernel_scale"]   # Keras 3's order
     clone.set_weights(layer.get_weights())
     x = rng.standard_normal((3, 7)).astype(np.float32)
     np.testing.assert_array_equal(np.asarray(clone(x)), np.asarray(layer(x)))
@@ -200,7 +200,7 @@ def test_quantize_refusals(rng):
 def test_quantized_dense_input_gradient_uses_the_dequantized_kernel(rng):
     layer = _dense(rng)
     layer.quantize("int8")
-    k, _, s = layer.get_weights()
+    _, k, s = layer.get_weights()
     x = corenn.Variable(rng.standard_normal((3, 7)).astype(np.float32))
     with corenn.GradientTape() as tape:
         y = layer(x)
@@ -226,8 +226,8 @@ def test_quantized_einsum_dense_matches_numpy(rng, equation, output_shape, bias_
     depth = [c for c in ins if c in ws and c not in outs]
     kernel = float_weights[0]
     q, s = _quantize_ref(kernel, tuple(ws.index(c) for c in depth))
-    got = layer.get_weights()
-    np.testing.assert_array_equal(got[0], q)
+    got = layer.get_weights()   # Keras 3: [bias, kernel, kernel_scale] (no bias: [kernel, kernel_scale])
+    np.testing.assert_array_equal(got[-2], q)
     # Keras' kernel_scale layout: the output's rank, the kernel's sizes at its labels, 1 elsewhere
     scale_shape = tuple(kernel.shape[ws.index(c)] if c in ws else 1 for c in outs)
     assert got[-1].shape == scale_shape
@@ -244,14 +244,14 @@ def test_quantized_einsum_dense_matches_numpy(rng, equation, output_shape, bias_
     sx_out = sx_out.reshape(tuple(x.shape[ins.index(c)] if c in ins else 1 for c in outs))
     z = acc / (sx_out * got[-1].astype(np.float64))
     if bias_axes is not None:
-        z = z + got[1]
+        z = z + got[0]   # the bias, first in Keras 3's order
     np.testing.assert_allclose(np.asarray(layer(x)), np.maximum(z, 0), rtol=1e-5, atol=1e-6)
     # the input gradient goes through the dequantized kernel (Keras' custom gradient)
     xv = corenn.Variable(x)
     with corenn.GradientTape() as tape:
         loss = corenn.ops.sum(layer(xv))
     dz = (z > 0).astype(np.float64)
-    want = np.einsum(f"{outs},{ws}->{ins}", dz, got[0] / np.broadcast_to(s, kernel.shape))
+    want = np.einsum(f"{outs},{ws}->{ins}", dz, got[-2] / np.broadcast_to(s, kernel.shape))
     np.testing.assert_allclose(np.asarray(tape.gradient(loss, xv)), want, rtol=1e-5, atol=1e-5)
 
 

@@ -50,7 +50,7 @@ def _reference(model, x):
     h = np.asarray(x, np.float32)
     dense = _dense_layers(model)
     for i, layer in enumerate(dense):
-        kq, b, sk = layer.get_weights()
+        b, kq, sk = layer.get_weights()   # Keras 3's order: bias first
         h = _int8_ref(h, kq, sk, b, relu=i < len(dense) - 1)
     return h
 
@@ -167,10 +167,10 @@ def test_einsum_dense_keeps_its_kernel_and_stays_correct(rng):
     x = _x()
     first = model.predict_on_batch(x).copy()
     assert kernels._int8_kept_bytes(layer.kernel) == _kept_size(20, 24)
-    kq, b, sk = layer.get_weights()
+    b, kq, sk = layer.get_weights()   # Keras 3's order: bias first
     np.testing.assert_allclose(first, _int8_ref(x, kq, sk.reshape(-1), b), rtol=2e-6, atol=1e-6)
     new = rng.integers(-127, 128, kq.shape).astype(np.float32)
-    layer.set_weights([new, b, sk])
+    layer.set_weights([b, new, sk])
     np.testing.assert_allclose(model.predict_on_batch(x), _int8_ref(x, new, sk.reshape(-1), b),
                                rtol=2e-6, atol=1e-6)
 
@@ -191,7 +191,7 @@ def test_every_write_path_reaches_the_next_call(write, which):
     v = _new_kernel(layer, 7)
     write(model, layer, v)
     gc.collect()
-    np.testing.assert_array_equal(layer.get_weights()[0], v)
+    np.testing.assert_array_equal(layer.get_weights()[1], v)   # [bias, kernel, scale]
     after = _check(model, x)
     assert np.abs(after - before).max() > 1e-3        # the new kernel changed the output
     with _PerCall():
@@ -263,10 +263,10 @@ def test_fit_trains_the_bias_and_keeps_the_frozen_int8_kernel():
     model, x = _mlp(), _x()
     model.compile(optimizer="sgd", loss="mse")
     y = np.ones((len(x), 3), np.float32)
-    kernels_before = [layer.get_weights()[0] for layer in _dense_layers(model)]
+    kernels_before = [layer.get_weights()[1] for layer in _dense_layers(model)]   # [bias, kernel, scale]
     model.fit(x, y, batch_size=16, epochs=2, verbose=0)
     for layer, kq in zip(_dense_layers(model), kernels_before):
-        np.testing.assert_array_equal(layer.get_weights()[0], kq)
+        np.testing.assert_array_equal(layer.get_weights()[1], kq)
         assert kernels._int8_kept_bytes(layer.kernel) > 0
     _check(model, x)
 

@@ -7,9 +7,15 @@ import corenn
 from corenn import Tensor, kernels
 
 
+def _kernel_index(layer):
+    """Where the kernel is in ``layer.weights``: (kernel, bias), or an int8 layer's Keras 3 order
+    (bias, kernel, kernel_scale)."""
+    return [id(w) for w in layer.weights].index(id(layer.kernel))
+
+
 def _write_set_weights(model, layer, v):
-    weights = layer.get_weights()   # (kernel, bias), or an int8 layer's (kernel, bias, kernel_scale)
-    weights[0] = v
+    weights = layer.get_weights()
+    weights[_kernel_index(layer)] = v
     layer.set_weights(weights)
 
 
@@ -24,11 +30,11 @@ def _write_assign(model, layer, v):
 
 
 def _write_assign_add(model, layer, v):
-    layer.kernel.assign_add(v - layer.get_weights()[0])
+    layer.kernel.assign_add(v - layer.get_weights()[_kernel_index(layer)])
 
 
 def _write_assign_sub(model, layer, v):
-    layer.kernel.assign_sub(layer.get_weights()[0] - v)
+    layer.kernel.assign_sub(layer.get_weights()[_kernel_index(layer)] - v)
 
 
 def _write_numpy_view(model, layer, v):
@@ -64,7 +70,7 @@ def _write_op_output(model, layer, v):
 
 def _write_optimizer(model, layer, v):
     opt = corenn.optimizers.SGD(learning_rate=1.0)
-    grad = layer.get_weights()[0] - v          # w - 1.0 * (w - v) = v
+    grad = layer.get_weights()[_kernel_index(layer)] - v          # w - 1.0 * (w - v) = v
     opt.apply_gradients([(Tensor.from_numpy(grad), layer.kernel)])
 
 

@@ -89,6 +89,9 @@ __all__ += ["Wrapper", "SpectralNormalization", "InputSpec", "Convolution1D", "C
 
 def serialize(layer) -> dict:
     spec = {"class_name": type(layer).__name__, "config": layer.get_config()}
+    registered = type(layer).__dict__.get("_registered_name")
+    if registered is not None:   # Keras' key for a registered class: deserialize looks it up first
+        spec["registered_name"] = registered
     # a class with its own get_build_config / build_from_config (Keras 3's build customization:
     # a build that takes more than the input shape) is rebuilt from what it records
     cls = type(layer)
@@ -108,7 +111,9 @@ def deserialize(config, custom_objects=None, prepare_layer=None):
     cls = globals().get(config["class_name"])
     if cls is None:
         with CustomObjectScope(custom_objects):
-            cls = custom_class(config["class_name"]) or custom_class(config.get("registered_name"))
+            # the registered name first, as Keras 3: two classes of one short name registered
+            # under different packages stay apart (the short name holds the later one)
+            cls = custom_class(config.get("registered_name")) or custom_class(config["class_name"])
     if not (isinstance(cls, type) and issubclass(cls, Layer)):
         raise ValueError(f"layers.deserialize: unknown layer class {config['class_name']!r}")
     with CustomObjectScope(custom_objects):

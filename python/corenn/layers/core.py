@@ -105,13 +105,14 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
         if self._quantized is None:
             self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
                                           self.kernel_regularizer, constraint=self.kernel_constraint)
-        else:   # the int8 form (a quantized layer read back): zeros until its weights are loaded
-            self._params.append(self._frozen_weight("kernel", np.zeros((input_shape[-1], self.units)), int8=True))
-            self.kernel = self._params[-1].value
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
                                         constraint=self.bias_constraint)
         if self._quantized is not None:
+            # the int8 form (a quantized layer read back): zeros until its weights are loaded;
+            # after the bias, Keras 3's order ([bias, kernel, kernel_scale])
+            self._params.append(self._frozen_weight("kernel", np.zeros((input_shape[-1], self.units)), int8=True))
+            self.kernel = self._params[-1].value
             self._params.append(self._frozen_weight("kernel_scale", np.ones(self.units)))
             self.kernel_scale = self._params[-1].value
         super().build(input_shape)
@@ -210,7 +211,8 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
         """kernel -> int8 values per output column (axis 0) and kernel_scale (U,); frozen."""
         q, scale = abs_max_quantize(self.kernel._copy_array(), axis=0)
         kp, sp = self._frozen_weight("kernel", q, int8=True), self._frozen_weight("kernel_scale", scale[0])
-        self._params = [kp] + [p for p in self._params if p.value is not self.kernel] + [sp]
+        # Keras 3 makes the int8 kernel again after the bias: weights [bias, kernel, kernel_scale]
+        self._params = [p for p in self._params if p.value is not self.kernel] + [kp, sp]
         self.kernel, self.kernel_scale = kp.value, sp.value
 
     def _quantized_backward(self, x, dz2, flat):

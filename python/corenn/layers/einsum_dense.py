@@ -249,8 +249,6 @@ class EinsumDense(Int8Quantizable, LoRA, ActivatedLayer):
                                           self.kernel_regularizer, constraint=self.kernel_constraint)
         else:   # the int8 form (a quantized layer read back): set when its weights are loaded
             self._check_quantizable(plan)
-            self._params.append(self._frozen_weight("kernel", np.zeros(kernel_shape), int8=True))
-            self.kernel = self._params[-1].value
         if self.bias_axes is not None:
             bias_shape = tuple(sizes[c] if c in self.bias_axes else 1 for c in plan.bias_labels)
             if any(d is None for d in bias_shape):
@@ -259,6 +257,9 @@ class EinsumDense(Int8Quantizable, LoRA, ActivatedLayer):
             self.bias = self.add_weight("bias", bias_shape, self.bias_initializer, self.bias_regularizer,
                                         constraint=self.bias_constraint)
         if self._quantized is not None:
+            # after the bias, Keras 3's order ([bias, kernel, kernel_scale])
+            self._params.append(self._frozen_weight("kernel", np.zeros(kernel_shape), int8=True))
+            self.kernel = self._params[-1].value
             self._params.append(self._frozen_weight("kernel_scale", np.ones(self._scale_shape(plan, sizes))))
             self.kernel_scale = self._params[-1].value
         # relu rides in the epilogue when one GEMM writes z whole (bias fused or absent)
@@ -403,7 +404,8 @@ class EinsumDense(Int8Quantizable, LoRA, ActivatedLayer):
         sizes = dict(zip(plan.w, w.shape))
         kp = self._frozen_weight("kernel", q, int8=True)
         sp = self._frozen_weight("kernel_scale", scale.reshape(self._scale_shape(plan, sizes)))
-        self._params = [kp] + [p for p in self._params if p.value is not self.kernel] + [sp]
+        # Keras 3 makes the int8 kernel again after the bias: weights [bias, kernel, kernel_scale]
+        self._params = [p for p in self._params if p.value is not self.kernel] + [kp, sp]
         self.kernel, self.kernel_scale = kp.value, sp.value
 
     def _quantized_backward(self, plan, dz, dz_t):

@@ -249,8 +249,12 @@ class Model(TrainingLoops):
             elif isinstance(v, dict):
                 for item in v.values():
                     visit(item)
+        # the model's own weights (add_weight, a Variable attribute) first: Keras 3 lists a
+        # layer's own variables before its sublayers', in weights, trainable_weights and files
+        if "_own_variables" in self.__dict__:
+            visit(self.__dict__["_own_variables"])
         for k, v in self.__dict__.items():
-            if not k.startswith("_") or k in ("_layers", "_own_variables"):
+            if not k.startswith("_") or k == "_layers":
                 visit(v)
         return found
 
