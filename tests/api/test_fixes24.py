@@ -75,21 +75,6 @@ def test_subclassed_model_lists_its_own_weights_first(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_sequential_from_a_config_or_file_builds_its_layers_outside_it(tmp_path):
-    # Keras 3 (torch): a fresh Sequential's weights are 'seq/d1/kernel'; one made by
-    # from_config or load_model builds each layer before adding it: 'd1/kernel', path 'd1'
-    seq = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d1"),
-                            keras.layers.Dense(1, name="d2")], name="seq")
-    assert [w.path for w in seq.weights] == ["seq/d1/kernel", "seq/d1/bias", "seq/d2/kernel", "seq/d2/bias"]
-    seq.save(tmp_path / "s.keras")
-    for copy in (keras.Sequential.from_config(seq.get_config()), keras.models.load_model(tmp_path / "s.keras")):
-        assert [w.path for w in copy.weights] == ["d1/kernel", "d1/bias", "d2/kernel", "d2/bias"]
-        assert copy.path == "seq" and copy.layers[0].path == "d1"
-    loaded = keras.models.load_model(tmp_path / "s.keras")
-    x = np.arange(6, dtype="float32").reshape(2, 3)
-    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(seq(x)), rtol=1e-6)
-
-
 def test_int8_dense_and_einsum_dense_list_the_bias_first(tmp_path):
     # Keras 3 (torch): quantize("int8") makes the int8 kernel again after the bias, so weights
     # are [bias, kernel, kernel_scale] (also when built int8 from a config); its .weights.h5

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..layers.base import InputLayer, Layer, shape_str, variable_path
+from ..layers.base import InputLayer, Layer, shape_str
 from . import fusion
 from .graph import Graph, KerasTensor, Node, attach_masks, is_symbolic
 from .model import Model
@@ -300,19 +300,10 @@ class Sequential(Model):
         model = cls(name=config.get("name"))
         if config.get("input_shape") is not None:
             model._input_shape = tuple(config["input_shape"])
-        # Keras 3 builds each deserialized layer (from its build_config) before adding it, so
-        # its weights' paths are its own ('d1/kernel', not 'seq/d1/kernel'): the layers are
-        # built here with this model's name scope left out
-        d = model.__dict__
-        d.setdefault("_path", variable_path(model.name))
-        d["_transparent_scope"] = True
-        try:
-            for layer_cfg in config["layers"]:
-                # a layer, or a nested model (Sequential / Functional config), built whole
-                layer = _build_entry(layer_cfg, prepare_layer)   # (saving's storage-less check)
-                model.add(layer)
-        finally:
-            d.pop("_transparent_scope", None)
+        for layer_cfg in config["layers"]:
+            # a layer, or a nested model (Sequential / Functional config), built whole
+            layer = _build_entry(layer_cfg, prepare_layer)   # (saving's storage-less check)
+            model.add(layer)
         if config.get("trainable", True) is False:
             model.trainable = False
         return model
