@@ -392,9 +392,16 @@ void run(Problem& pb) {
   if (split_rows) {
     run_row_split(pb, threads);
   } else {
-    // Few rows: split columns (whole NR panels, at least 4 = 64 columns a chunk unless that leaves
-    // a thread idle, so repacking A per chunk stays cheap); each chunk is an independent GEMM.
-    const int64_t grain = std::min<int64_t>(4, std::max<int64_t>(1, n_panels / threads));
+    // Few rows: split columns (whole NR panels); each chunk is an independent GEMM over all rows,
+    // which packs all of A again, so a chunk is wide enough to amortise that: at 4 panels
+    // (64 columns on avx2) 256x512x512 ran as 8 chunks that packed A 8 times, 16.8 M instructions
+    // a call against 14.6 M at 16 panels (callgrind; the first wave's OpenMP split packed it once
+    // per thread); measured best of 4 alternated rounds on Zen 3 (avx2, 2 threads), 256 rows by
+    // 512-784 by 256-512 ran 2-5% faster. With fewer rows (64x784x512: 150 vs 145 GFLOP/s) the
+    // narrow chunks' balance wins over the repacking, and where A is read in place (pb.a_plain)
+    // a chunk costs nothing extra: those keep 4 panels.
+    const int64_t max_grain = pb.a_plain || m_panels < 32 ? 4 : 16;
+    const int64_t grain = std::min<int64_t>(max_grain, std::max<int64_t>(1, n_panels / threads));
     parallel_for(0, n_panels, grain, [&](int64_t lo, int64_t hi) {
       Workspace& ws = tls_workspace;
       blocked_loops(pb, 0, m, lo * pb.nr, std::min(n, hi * pb.nr), ws.a_block(pb.bs),
