@@ -152,6 +152,28 @@ def scoped_build(fn):
     return build
 
 
+def held_layers(values, exclude=None):
+    """The layers and models among ``values`` and inside the lists, tuples and dicts there, each
+    once, in the order met, without looking inside them (``exclude``: one object to leave out,
+    the holder itself)."""
+    found, seen = [], {id(exclude)}
+
+    def visit(v):
+        if isinstance(v, Layer) or getattr(v, "_is_corenn_model", False):
+            if id(v) not in seen:
+                seen.add(id(v))
+                found.append(v)
+        elif isinstance(v, (list, tuple)):
+            for item in v:
+                visit(item)
+        elif isinstance(v, dict):
+            for item in v.values():
+                visit(item)
+    for v in values:
+        visit(v)
+    return found
+
+
 def _static_leaf(v):
     return v is None or isinstance(v, (bool, int, float)) and not isinstance(v, np.generic)
 
@@ -424,23 +446,7 @@ class Layer:
     def _held_layers(self):
         """The layers and models held as attributes (also in lists, tuples and dicts), not
         looking inside them (their own trainable setters do)."""
-        found, seen = [], {id(self)}
-
-        def visit(v):
-            if isinstance(v, Layer) or getattr(v, "_is_corenn_model", False):
-                if id(v) not in seen:
-                    seen.add(id(v))
-                    found.append(v)
-            elif isinstance(v, (list, tuple)):
-                for item in v:
-                    visit(item)
-            elif isinstance(v, dict):
-                for item in v.values():
-                    visit(item)
-        for k, v in list(self.__dict__.items()):
-            if not k.startswith("_"):
-                visit(v)
-        return found
+        return held_layers([v for k, v in list(self.__dict__.items()) if not k.startswith("_")], exclude=self)
 
     def _live_params(self, trainable):
         return [p for p in self._all_params() if (p.trainable and self.trainable) == trainable]

@@ -29,7 +29,7 @@ from .. import autodiff, kernels
 from .. import losses as _losses
 from .. import metrics as _metrics
 from ..layers.base import (_NAME_SCOPES, ASSIGNED_WEIGHT_LAYERS, TRACING, TRAINABLE_VERSION, InputLayer, Layer,
-                           check_traceable, current_path, name_scope, scoped_build, shape_str, user_mask)
+                           check_traceable, current_path, held_layers, name_scope, scoped_build, shape_str, user_mask)
 from ..strings import as_string_array, is_string_array
 from . import _data, fusion
 from . import graph as _graph_mod
@@ -236,27 +236,11 @@ class Model(TrainingLoops):
         return found
 
     def _scan_layers(self):
-        found, seen = [], set()
-
-        def visit(v):
-            if isinstance(v, (Layer, Model)):
-                if id(v) not in seen:
-                    seen.add(id(v))
-                    found.append(v)
-            elif isinstance(v, (list, tuple)):
-                for item in v:
-                    visit(item)
-            elif isinstance(v, dict):
-                for item in v.values():
-                    visit(item)
+        d = self.__dict__
         # the model's own weights (add_weight, a Variable attribute) first: Keras 3 lists a
         # layer's own variables before its sublayers', in weights, trainable_weights and files
-        if "_own_variables" in self.__dict__:
-            visit(self.__dict__["_own_variables"])
-        for k, v in self.__dict__.items():
-            if not k.startswith("_") or k == "_layers":
-                visit(v)
-        return found
+        own = [d["_own_variables"]] if "_own_variables" in d else []
+        return held_layers(own + [v for k, v in d.items() if not k.startswith("_") or k == "_layers"])
 
     def _weight_layers(self):
         """The layers whose weights are this model's (InputLayers have none)."""
