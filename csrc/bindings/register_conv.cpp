@@ -10,11 +10,23 @@
 namespace corenn::bindings {
 
 void register_conv(py::module_& m) {
+  // Test hook of the Winograd kernels kept on conv weights (cpu/conv2d.cpp, core/kept_derived.h).
+  m.def("_winograd_kernel_stats", [] {
+    const KeptStats s = cpu::winograd_kernel_stats();
+    py::dict d;
+    d["hits"] = s.hits;
+    d["makes"] = s.makes;
+    d["first_sights"] = s.first_sights;
+    d["untrusted"] = s.untrusted;
+    return d;
+  });
   m.def("conv2d_forward", &corenn::conv2d_forward, py::arg("x"), py::arg("w"), py::arg("bias"),
         py::arg("y"), py::arg("stride_h"), py::arg("stride_w"), py::arg("pad_top"),
         py::arg("pad_left"), py::arg("dil_h"), py::arg("dil_w"), py::arg("activation"),
-        py::arg("groups") = 1, py::call_guard<py::gil_scoped_release>(),
-        "y := act(conv2d(x, w) + bias), NHWC, w (KH, KW, Cin / groups, Cout); in place on y.");
+        py::arg("groups") = 1, py::arg("keep_w") = false, py::call_guard<py::gil_scoped_release>(),
+        "y := act(conv2d(x, w) + bias), NHWC, w (KH, KW, Cin / groups, Cout); in place on y. "
+        "keep_w: w is a weight later calls apply again; what the kernel derives from it (packed "
+        "panels, a Winograd transform) is kept on it while its write version stands.");
   m.def("conv2d_backward_data_relu_sum", &corenn::conv2d_backward_data_relu_sum, py::arg("dy"),
         py::arg("w"), py::arg("dx"), py::arg("add"), py::arg("relu_of"), py::arg("stride_h"),
         py::arg("stride_w"), py::arg("pad_top"), py::arg("pad_left"), py::arg("dil_h"),
@@ -47,9 +59,10 @@ void register_conv(py::module_& m) {
         "dw := dL/dw of conv2d_transpose, db := column sums of dy (when given); in place.");
   m.def("conv2d_relu_max_pool2d_forward", &corenn::conv2d_relu_max_pool2d_forward, py::arg("x"),
         py::arg("w"), py::arg("bias"), py::arg("y"), py::arg("argmax"), py::arg("conv_oh"),
-        py::arg("conv_ow"), py::arg("pad_top"), py::arg("pad_left"),
+        py::arg("conv_ow"), py::arg("pad_top"), py::arg("pad_left"), py::arg("keep_w") = false,
         py::call_guard<py::gil_scoped_release>(),
-        "y, argmax := max_pool_2x2(relu(conv2d(x, w) + bias)), stride 1; in place.");
+        "y, argmax := max_pool_2x2(relu(conv2d(x, w) + bias)), stride 1; in place (keep_w: as "
+        "conv2d_forward).");
   m.def("conv2d_relu_max_pool2d_backward_weights", &corenn::conv2d_relu_max_pool2d_backward_weights,
         py::arg("x"), py::arg("dy"), py::arg("y"), py::arg("argmax"), py::arg("dw"), py::arg("db"),
         py::arg("conv_oh"), py::arg("conv_ow"), py::arg("pad_top"), py::arg("pad_left"),

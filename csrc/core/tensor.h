@@ -88,8 +88,9 @@ class Storage {
   enum class DerivedSlot : int {
     gemm_packed_b = 0,  // cpu/gemm/packed_b_cache.cpp: op(B) packed for the float GEMM
     int8_kernel = 1,    // cpu/int8_kept_kernel.cpp: an int8 kernel narrowed and packed for int8_gemm.rows
+    winograd_kernel = 2,  // cpu/conv2d.cpp: a conv kernel's Winograd transform G w G^T
   };
-  static constexpr int kDerivedSlots = 2;
+  static constexpr int kDerivedSlots = 3;
   std::shared_ptr<void> derived(DerivedSlot which) const {
     std::lock_guard<std::mutex> lock(derived_mu_);
     return derived_[static_cast<int>(which)];

@@ -40,6 +40,7 @@
 #endif
 
 #include "core/aligned_buffer.h"
+#include "core/kept_derived.h"
 #include "core/parallel.h"
 #include "cpu/conv2d_kernels.h"
 #include "cpu/conv2d_winograd.h"
@@ -1046,7 +1047,12 @@ constexpr ConvKernels kAvx2ConvKernels{gemm::pack_a_rows_avx2,
                                        direct_relu_pool_weights,
                                        dw_workspace_floats,
                                        weights_gemm_part_avx2,
-                                       nullptr};
+                                       nullptr,
+                                       nullptr,
+                                       nullptr,
+                                       winograd_kernel_floats_avx2,
+                                       winograd_transform_kernel_avx2,
+                                       winograd_forward_transformed_avx2};
 CORENN_REGISTER_KERNEL(conv2d_kernels_stub, Slot::avx2, &kAvx2ConvKernels);
 
 #endif  // CORENN_X86_64
@@ -1178,16 +1184,67 @@ const char* conv_algo_name(ConvAlgo algo) {
   return "?";
 }
 
+// ---- what inference keeps on a conv's weight (core/kept_derived.h) -----------------------------
+//
+// At batch 1 the work that depends only on the weight is a large share of a conv's forward: the
+// implicit GEMM packs all of w (5x5x64 -> 64: 147 KB) for 9 output pixels, Winograd transforms
+// it (G w G^T, 16 / 9 of w's size) for 36 tiles. With keep_w (a layer's forward) that work is
+// done once per weight version: the implicit GEMM's and the 1x1 conv's panels are the GEMM's
+// kept packed B (packed_b_cache.cpp), the Winograd kernel is kept below. Both on the second sight
+// of a (key, version), so a training step, whose weights change every step, never pays for it.
+
+namespace {
+
+struct WinogradKey {
+  const ConvKernels* kernels = nullptr;  // the ISA's layout of U
+  const float* w = nullptr;
+  int64_t cin = 0, cout = 0;
+  bool operator==(const WinogradKey& o) const {
+    return kernels == o.kernels && w == o.w && cin == o.cin && cout == o.cout;
+  }
+};
+struct WinogradKernel {
+  AlignedBuffer buf;
+  const float* u = nullptr;
+};
+
+KeptDerived<WinogradKey, WinogradKernel>& winograd_kernel_cache() {
+  static KeptDerived<WinogradKey, WinogradKernel> c(Storage::DerivedSlot::winograd_kernel,
+                                                    KeepWhen::second_sight);
+  return c;
+}
+
+void winograd_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
+                      float* y, bool relu, const Storage* keep_w) {
+  const ConvKernels& k = kernels();
+  if (keep_w && k.winograd_forward_transformed) {
+    const std::shared_ptr<const WinogradKernel> kept =
+        winograd_kernel_cache().get(*keep_w, WinogradKey{&k, w, g.cin, g.cout}, [&] {
+          auto made = std::make_shared<WinogradKernel>();
+          float* u = made->buf.get(static_cast<size_t>(k.winograd_kernel_floats(g)));
+          k.winograd_transform_kernel(g, w, u);
+          made->u = u;
+          return made;
+        });
+    if (kept) return k.winograd_forward_transformed(g, x, kept->u, bias, y, {relu});
+  }
+  k.winograd_forward(g, x, w, bias, y, {relu});
+}
+
+}  // namespace
+
+KeptStats winograd_kernel_stats() { return winograd_kernel_cache().stats(); }
+
 // ---- entries (the reference path is the same code on the GEMM's portable micro-kernel) -------
 
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
-                    float* y, bool relu) {
+                    float* y, bool relu, const Storage* keep_w) {
   const gemm::Activation act = relu ? gemm::Activation::relu : gemm::Activation::none;
   switch (conv2d_forward_algo(g)) {
     case ConvAlgo::pointwise_gemm:
       return gemm::sgemm(false, false, g.pixels(), g.cout, g.cin, 1.0f, x, g.cin, w, g.cout, 0.0f,
-                         y, g.cout, bias, act);
-    case ConvAlgo::winograd: return kernels().winograd_forward(g, x, w, bias, y, {relu});
+                         y, g.cout, bias, act, keep_w);
+    case ConvAlgo::winograd: return winograd_forward(g, x, w, bias, y, relu, keep_w);
     case ConvAlgo::winograd4: return kernels().winograd4_forward(g, x, w, bias, y, {relu});
     case ConvAlgo::direct: return kernels().direct_forward(g, x, w, bias, y, relu);
     default: break;
@@ -1196,6 +1253,14 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
   // channel run of x), its column block of w (ldb = Cout) into its column block of y (ldc = Cout).
   const Conv2dGeometry gg = g.groups > 1 ? group_geometry(g) : g;
   const gemm::Kernel kern = gemm::packed_kernel(gg.cout);
+  if (g.groups == 1) {  // (a grouped conv's column blocks would take turns in the one kept slot)
+    const gemm::PackA pack_a = [&g, x, mr = kern.mr](int64_t i0, int64_t mc, int64_t p0,
+                                                     int64_t kc, float* dst) {
+      pack_patches(g, x, mr, i0, mc, p0, kc, dst);
+    };
+    return gemm::gemm_packed_kept_b(kern, g.pixels(), g.cout, g.depth(), pack_a, w, g.cout,
+                                    keep_w, 1.0f, 0.0f, y, g.cout, bias, act);
+  }
   for (int64_t gi = 0; gi < g.groups; ++gi) {
     const float* xg = x + gi * gg.cin;
     const gemm::PackA pack_a = [&gg, xg, mr = kern.mr](int64_t i0, int64_t mc, int64_t p0,
@@ -1209,13 +1274,14 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
 }
 
 void conv2d_relu_max_pool2d_forward(const Conv2dGeometry& g, const float* x, const float* w,
-                                    const float* bias, float* y, int32_t* argmax) {
+                                    const float* bias, float* y, int32_t* argmax,
+                                    const Storage* keep_w) {
   const int64_t ph_n = g.oh / 2, pw_n = g.ow / 2;
   if (use_direct_dw(g) && g.cout % 16 == 0 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1)
     return kernels().direct_relu_pool_forward(g, x, w, bias, y, argmax);
   // Any other case (portable ISA, wide inputs): the conv into a scratch map, then the pooling.
   float* z = scratch(1, g.pixels() * g.cout);
-  conv2d_forward(g, x, w, bias, z, true);
+  conv2d_forward(g, x, w, bias, z, true, keep_w);
   const Pool2dGeom pg{g.n, g.oh, g.ow, g.cout, ph_n, pw_n, 2, 2, 2, 2, 0, 0};
   max_pool2d_forward(pg, z, y, argmax);
 }
@@ -1485,8 +1551,8 @@ void add_bias_rows(float* y, const float* bias, int64_t rows, int64_t cols) {
 namespace corenn::cpu {
 CORENN_REGISTER_KERNEL(conv2d_forward_stub, Slot::cpu_ref,
                        +[](const Tensor&, const Conv2dGeometry& g, const float* x, const float* w,
-                           const float* bias, float* y, bool relu) {
-                         conv2d_forward(g, x, w, bias, y, relu);
+                           const float* bias, float* y, bool relu, const Storage* keep_w) {
+                         conv2d_forward(g, x, w, bias, y, relu, keep_w);
                        });
 CORENN_REGISTER_KERNEL(conv2d_backward_data_stub, Slot::cpu_ref,
                        +[](const Tensor&, const Conv2dGeometry& g, const float* dy,
@@ -1503,8 +1569,9 @@ CORENN_REGISTER_KERNEL(conv2d_backward_weights_stub, Slot::cpu_ref,
                        });
 CORENN_REGISTER_KERNEL(conv2d_relu_max_pool2d_forward_stub, Slot::cpu_ref,
                        +[](const Tensor&, const Conv2dGeometry& g, const float* x, const float* w,
-                           const float* bias, float* y, int32_t* argmax) {
-                         conv2d_relu_max_pool2d_forward(g, x, w, bias, y, argmax);
+                           const float* bias, float* y, int32_t* argmax,
+                           const Storage* keep_w) {
+                         conv2d_relu_max_pool2d_forward(g, x, w, bias, y, argmax, keep_w);
                        });
 CORENN_REGISTER_KERNEL(conv2d_relu_max_pool2d_backward_weights_stub, Slot::cpu_ref,
                        +[](const Tensor&, const Conv2dGeometry& g, const float* x,

@@ -55,6 +55,16 @@ struct ConvKernels {
                             const float* bias, float* y, const WinogradEpilogue& ep) = nullptr;
   void (*winograd4_backward_weights)(const Conv2dGeometry& g, const float* x, const float* dy,
                                      float* dw, float* db) = nullptr;
+  // winograd_forward in two halves (null where the ISA does not split it: its winograd_forward
+  // then transforms the kernel on every call): the transformed kernel U of
+  // winograd_kernel_floats(g) floats from w, and the forward from U. Inference keeps U on the
+  // weight (conv2d.cpp, core/kept_derived.h). avx2 only so far: the avx512 kernels (F(2x2) and
+  // F(4x4)) could not be run on the machine where the split was made.
+  int64_t (*winograd_kernel_floats)(const Conv2dGeometry& g) = nullptr;
+  void (*winograd_transform_kernel)(const Conv2dGeometry& g, const float* w, float* u) = nullptr;
+  void (*winograd_forward_transformed)(const Conv2dGeometry& g, const float* x, const float* u,
+                                       const float* bias, float* y,
+                                       const WinogradEpilogue& ep) = nullptr;
 };
 using ConvKernelsRef = const ConvKernels*;
 CORENN_DECLARE_DISPATCH(ConvKernelsRef, conv2d_kernels_stub);

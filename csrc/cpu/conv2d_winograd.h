@@ -151,6 +151,13 @@ class BlockPrefetch {
 // y := act(conv(x, w) + bias) for a geometry with winograd_shape_ok; bias may be nullptr.
 void winograd_forward_avx2(const Conv2dGeometry& g, const float* x, const float* w,
                            const float* bias, float* y, const WinogradEpilogue& ep);
+// The same in two halves: U = G w G^T (winograd_kernel_floats_avx2(g) floats, the layout the
+// multiply stage reads), then the forward from U. winograd_forward_avx2 runs both on every call;
+// at inference conv2d.cpp keeps U on the weight (core/kept_derived.h) and runs only the second.
+int64_t winograd_kernel_floats_avx2(const Conv2dGeometry& g);
+void winograd_transform_kernel_avx2(const Conv2dGeometry& g, const float* w, float* u);
+void winograd_forward_transformed_avx2(const Conv2dGeometry& g, const float* x, const float* u,
+                                       const float* bias, float* y, const WinogradEpilogue& ep);
 
 // dw := dL/dw (Keras layout), db := column sums of dy when not nullptr; winograd_shape_ok(g).
 void winograd_backward_weights_avx2(const Conv2dGeometry& g, const float* x, const float* dy,

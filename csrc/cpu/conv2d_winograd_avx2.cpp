@@ -330,12 +330,25 @@ inline void add_tile(const gemm::Acc& acc, float* c, int64_t ldc, int m) {
 
 }  // namespace
 
+int64_t winograd_kernel_floats_avx2(const Conv2dGeometry& g) {
+  return kPositions * round_up(g.cin, 8) * round_up(g.cout, kNR);
+}
+
+void winograd_transform_kernel_avx2(const Conv2dGeometry& g, const float* w, float* u) {
+  transform_kernel(g, w, round_up(g.cin, 8), round_up(g.cout, kNR), u);
+}
+
 void winograd_forward_avx2(const Conv2dGeometry& g, const float* x, const float* w,
                            const float* bias, float* y, const WinogradEpilogue& ep) {
+  float* u = scratch(0, winograd_kernel_floats_avx2(g));
+  winograd_transform_kernel_avx2(g, w, u);
+  winograd_forward_transformed_avx2(g, x, u, bias, y, ep);
+}
+
+void winograd_forward_transformed_avx2(const Conv2dGeometry& g, const float* x, const float* u,
+                                       const float* bias, float* y, const WinogradEpilogue& ep) {
   const TileGrid tg(g);
   const int64_t cin8 = round_up(g.cin, 8), cout16 = round_up(g.cout, kNR);
-  float* u = scratch(0, kPositions * cin8 * cout16);
-  transform_kernel(g, w, cin8, cout16, u);
   const int64_t block = block_tiles(kPositions * (cin8 + cout16), kPositions * cin8 * cout16);
   const int parts = tile_parts(tg.total);
   parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {

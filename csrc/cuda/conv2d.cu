@@ -76,8 +76,10 @@ struct WeightRowsB {  // backward_data: B = R, R[k', ci] = w[kh, kw, ci, co], co
 
 }  // namespace
 
+// keep_w (what the CPU kernels derive from a weight and keep) has no use here: the tiled GEMM
+// reads w as it lies.
 void conv2d_forward(const Tensor& like, const Conv2dGeometry& g, const float* x, const float* w,
-                    const float* bias, float* y, bool relu) {
+                    const float* bias, float* y, bool relu, const Storage* /*keep_w*/) {
   check_ungrouped("conv2d_forward", g);
   DeviceGuard guard(like);
   tiled::Epilogue ep;
@@ -108,11 +110,12 @@ void conv2d_backward_weights(const Tensor& like, const Conv2dGeometry& g, const 
 }
 
 void conv2d_relu_max_pool2d_forward(const Tensor& like, const Conv2dGeometry& g, const float* x,
-                                    const float* w, const float* bias, float* y, int32_t* argmax) {
+                                    const float* w, const float* bias, float* y, int32_t* argmax,
+                                    const Storage* /*keep_w*/) {
   // Two launches for now (conv with relu into a scratch tensor, then the pool); fusing the pool
   // into the GEMM epilogue is the CPU's trick and would save the round trip through memory.
   Tensor conv = Tensor::empty({g.n, g.oh, g.ow, g.cout}, DType::float32, like.device());
-  conv2d_forward(like, g, x, w, bias, conv.data<float>(), true);
+  conv2d_forward(like, g, x, w, bias, conv.data<float>(), true, nullptr);
   const Pool2dGeom pg{g.n, g.oh, g.ow, g.cout, g.oh / 2, g.ow / 2, 2, 2, 2, 2, 0, 0};
   max_pool2d_forward(like, pg, conv.data<float>(), y, argmax);
 }

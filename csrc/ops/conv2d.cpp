@@ -187,7 +187,7 @@ Conv2dGeometry pooled_conv_geometry(const char* op, const Tensor& x, const char*
 void conv2d_forward(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bias,
                     const Tensor& y, int64_t stride_h, int64_t stride_w, int64_t pad_top,
                     int64_t pad_left, int64_t dil_h, int64_t dil_w, const std::string& activation,
-                    int64_t groups) {
+                    int64_t groups, bool keep_w) {
   constexpr const char* op = "conv2d_forward";
   CORENN_CHECK(activation == "none" || activation == "linear" || activation == "relu", op,
                ": unknown activation '", activation, "'; the fused epilogue supports 'none' and 'relu'");
@@ -204,7 +204,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const std::optional<Tensor
   check_no_alias(op, "y", y, "w", w);
   conv2d_forward_stub(x.device())(x, g, x.data<float>(), w.data<float>(),
                                   bias ? bias->data<float>() : nullptr, y.data<float>(),
-                                  activation == "relu");
+                                  activation == "relu", keep_w ? w.storage().get() : nullptr);
 }
 
 void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, int64_t stride_h,
@@ -269,7 +269,7 @@ void conv2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& dw
 void conv2d_relu_max_pool2d_forward(const Tensor& x, const Tensor& w,
                                     const std::optional<Tensor>& bias, const Tensor& y,
                                     const Tensor& argmax, int64_t conv_oh, int64_t conv_ow,
-                                    int64_t pad_top, int64_t pad_left) {
+                                    int64_t pad_top, int64_t pad_left, bool keep_w) {
   constexpr const char* op = "conv2d_relu_max_pool2d_forward";
   std::vector<int64_t> pooled;
   const Conv2dGeometry g =
@@ -291,7 +291,8 @@ void conv2d_relu_max_pool2d_forward(const Tensor& x, const Tensor& w,
   check_no_alias(op, "y", y, "w", w);
   conv2d_relu_max_pool2d_forward_stub(x.device())(x, g, x.data<float>(), w.data<float>(),
                                                   bias ? bias->data<float>() : nullptr,
-                                                  y.data<float>(), argmax.data<int32_t>());
+                                                  y.data<float>(), argmax.data<int32_t>(),
+                                                  keep_w ? w.storage().get() : nullptr);
 }
 
 void conv2d_relu_max_pool2d_backward_weights(const Tensor& x, const Tensor& dy, const Tensor& y,

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/dispatch.h"
+#include "core/kept_derived.h"
 #include "core/tensor.h"
 
 namespace corenn {
@@ -38,10 +39,13 @@ struct Conv2dGeometry {
 };
 
 // y := act(conv(x, w) + bias); activation "none" | "relu" (fused in the GEMM epilogue).
+// keep_w: w is a layer's weight that later calls apply again (inference); the CPU kernels keep
+// what they derive from it (the implicit GEMM's packed panels, Winograd's transformed kernel) on
+// its storage while its write version stands (core/kept_derived.h). The same bits either way.
 void conv2d_forward(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bias,
                     const Tensor& y, int64_t stride_h, int64_t stride_w, int64_t pad_top,
                     int64_t pad_left, int64_t dil_h, int64_t dil_w, const std::string& activation,
-                    int64_t groups = 1);
+                    int64_t groups = 1, bool keep_w = false);
 
 // dx := dL/dx given dy = dL/dy (dx is overwritten).
 void conv2d_backward_data(const Tensor& dy, const Tensor& w, const Tensor& dx, int64_t stride_h,
@@ -96,7 +100,7 @@ void conv2d_transpose_backward_weights(const Tensor& x, const Tensor& dy, const 
 void conv2d_relu_max_pool2d_forward(const Tensor& x, const Tensor& w,
                                     const std::optional<Tensor>& bias, const Tensor& y,
                                     const Tensor& argmax, int64_t conv_oh, int64_t conv_ow,
-                                    int64_t pad_top, int64_t pad_left);
+                                    int64_t pad_top, int64_t pad_left, bool keep_w = false);
 
 // The algorithms the CPU kernels pick for a geometry: {forward, backward_data, backward_weights}
 // by name ("winograd_f2x2_3x3", "winograd_f4x4_3x3", "implicit_gemm", "direct", "pointwise_gemm",
@@ -133,17 +137,21 @@ Conv2dGeometry group_geometry(const Conv2dGeometry& g);
 const char* conv_algo_name(ConvAlgo algo);
 
 void conv2d_relu_max_pool2d_forward(const Conv2dGeometry& g, const float* x, const float* w,
-                                    const float* bias, float* y, int32_t* argmax);
+                                    const float* bias, float* y, int32_t* argmax,
+                                    const Storage* keep_w = nullptr);
 // False when some argmax entry is not a cell of its window (its gradient was dropped).
 bool conv2d_relu_max_pool2d_backward_weights(const Conv2dGeometry& g, const float* x,
                                              const float* dy, const float* y,
                                              const int32_t* argmax, float* dw, float* db);
+// keep_w: the storage of w when what is derived from it may be kept there (ops entry above).
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
-                    float* y, bool relu);
+                    float* y, bool relu, const Storage* keep_w = nullptr);
 void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx);
 // conv2d_backward_data_relu_sum above: add / relu_of may be nullptr.
 void conv2d_backward_data_relu_sum(const Conv2dGeometry& g, const float* dy, const float* w,
                                    float* dx, const float* add, const float* relu_of);
+// Counters of the Winograd kernels kept on conv weights (conv2d.cpp), for tests.
+KeptStats winograd_kernel_stats();
 // y (rows, cols) += bias (cols,) on every row (Conv2DTranspose's bias after the data gradient).
 void add_bias_rows(float* y, const float* bias, int64_t rows, int64_t cols);
 // db (Cout,) = column sums of dy, computed in the same pass when not nullptr.
@@ -156,7 +164,8 @@ void conv2d_backward_weights(const Conv2dGeometry& g, const float* x, const floa
 // conv2d_isa_kernels_stub), cuda/conv2d.cu (cuda). Arguments as in cpu:: above; `like` names the
 // device. The Conv2DTranspose kernels are the conv kernels with x and y swapped.
 using Conv2dForwardFn = void (*)(const Tensor& like, const Conv2dGeometry& g, const float* x,
-                                 const float* w, const float* bias, float* y, bool relu);
+                                 const float* w, const float* bias, float* y, bool relu,
+                                 const Storage* keep_w);
 using Conv2dBackwardDataFn = void (*)(const Tensor& like, const Conv2dGeometry& g, const float* dy,
                                       const float* w, float* dx);
 using Conv2dBackwardDataReluSumFn = void (*)(const Tensor& like, const Conv2dGeometry& g,
@@ -166,7 +175,7 @@ using Conv2dBackwardWeightsFn = void (*)(const Tensor& like, const Conv2dGeometr
                                          const float* x, const float* dy, float* dw, float* db);
 using Conv2dReluMaxPoolForwardFn = void (*)(const Tensor& like, const Conv2dGeometry& g,
                                             const float* x, const float* w, const float* bias,
-                                            float* y, int32_t* argmax);
+                                            float* y, int32_t* argmax, const Storage* keep_w);
 using Conv2dReluMaxPoolBackwardWeightsFn = bool (*)(const Tensor& like, const Conv2dGeometry& g,
                                                     const float* x, const float* dy,
                                                     const float* y, const int32_t* argmax,

@@ -66,13 +66,12 @@ struct Int8GemmRows {
 
 // An int8 B operand (k, n) in the form one rows kernel reads: b when rows->nr == 0, else only
 // its pair panels (the int8 values themselves are then not kept). Made per call by the driver, or
-// kept on a weight's storage (version: the storage's write version it was made from).
+// kept on a weight's storage (cpu/int8_kept_kernel.cpp).
 struct Int8Operand {
   const Int8GemmRows* rows = nullptr;
   int64_t k = 0, n = 0;
   std::vector<int8_t> b;        // (k, n) row-major, rows->nr == 0
   std::vector<int32_t> pairs;   // b_pairs above, rows->nr > 0
-  uint64_t version = 0;
   size_t bytes() const { return b.size() + pairs.size() * sizeof(int32_t); }
 };
 

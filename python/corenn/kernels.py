@@ -910,13 +910,15 @@ def conv2d_algorithms(input_shape, kernel_shape, strides=1, padding="valid", dil
 
 
 def conv2d(x, w, bias=None, out=None, *, strides=1, padding="valid", dilation_rate=1,
-           activation="none", groups=1):
+           activation="none", groups=1, keep_w=False):
     """y = act(conv2d(x, w) + bias): x (N, H, W, Cin), w (KH, KW, Cin / groups, Cout) ->
     (N, OH, OW, Cout).
 
     ``padding`` is 'valid' or 'same' (TensorFlow's asymmetric rule, the extra row/column after);
     ``activation`` 'none' or 'relu' (fused); ``groups`` G splits Cin and Cout in G groups, group i's
-    outputs reading only its inputs (Keras' grouped convolution). Returns ``out``.
+    outputs reading only its inputs (Keras' grouped convolution). ``keep_w``: w is a weight that
+    later calls apply again; what the CPU kernel derives from it (packed panels, a Winograd
+    transform) is kept on it while its write version stands, with the same results. Returns ``out``.
     """
     x = x if type(x) is Tensor else as_tensor(x, "conv2d_forward", "x")
     w = w if type(w) is Tensor else as_tensor(w, "conv2d_forward", "w")
@@ -928,7 +930,8 @@ def conv2d(x, w, bias=None, out=None, *, strides=1, padding="valid", dilation_ra
     if bias is not None:
         bias = bias if type(bias) is Tensor else as_tensor(bias, "conv2d_forward", "bias")
     (sh, sw), (dh, dw) = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
-    _C.conv2d_forward(x, w, bias, y, sh, sw, pt, pl, dh, dw, activation, _int(groups, "conv2d_forward", "groups"))
+    _C.conv2d_forward(x, w, bias, y, sh, sw, pt, pl, dh, dw, activation, _int(groups, "conv2d_forward", "groups"),
+                      bool(keep_w))
     return y
 
 
@@ -976,10 +979,11 @@ def conv2d_backward_weights(x, dy, kernel_shape, out=None, bias_out=None, *, str
     return (dw, db) if want_bias else dw
 
 
-def conv2d_relu_max_pool2d(x, w, bias=None, out=None, argmax=None, *, padding="valid"):
+def conv2d_relu_max_pool2d(x, w, bias=None, out=None, argmax=None, *, padding="valid", keep_w=False):
     """(y, argmax) = max_pool2d(relu(conv2d(x, w) + bias), 2, 2) in one pass, stride 1: the conv
     output is never stored. argmax equals what :func:`max_pool2d_forward` returns on the conv
-    output, so :func:`max_pool2d_backward` gives the conv output's gradient."""
+    output, so :func:`max_pool2d_backward` gives the conv output's gradient. ``keep_w`` as
+    :func:`conv2d`."""
     op = "conv2d_relu_max_pool2d_forward"
     x = x if type(x) is Tensor else as_tensor(x, op, "x")
     w = w if type(w) is Tensor else as_tensor(w, op, "w")
@@ -992,7 +996,7 @@ def conv2d_relu_max_pool2d(x, w, bias=None, out=None, argmax=None, *, padding="v
     am = argmax if type(argmax) is Tensor else _out(argmax, shape, op, dtype="int32", device=x.device)
     if bias is not None:
         bias = bias if type(bias) is Tensor else as_tensor(bias, op, "bias")
-    _C.conv2d_relu_max_pool2d_forward(x, w, bias, y, am, oh, ow, pt, pl)
+    _C.conv2d_relu_max_pool2d_forward(x, w, bias, y, am, oh, ow, pt, pl, bool(keep_w))
     return y, am
 
 
@@ -2724,6 +2728,7 @@ del _name, _LAYERS_A
 
 _gemm = _C.gemm                                   # a, b, c, trans_a, trans_b, alpha, beta, bias, act[, keep_b_packed]
 _packed_b_stats = _C._packed_b_stats               # the packed-weight cache's counters (tests)
+_winograd_kernel_stats = _C._winograd_kernel_stats   # ... and the kept Winograd kernels' (tests)
 _packed_b_bytes = _C._packed_b_bytes               # bytes kept packed on a Tensor's storage
 _int8_kept_stats = _C._int8_kept_stats             # the kept int8 kernels' counters (tests)
 _int8_kept_bytes = _C._int8_kept_bytes             # bytes of the int8 kernel kept on a Tensor's storage
@@ -2733,13 +2738,13 @@ _reshape = Tensor.reshape   # t, [dims] (-1: the rest): the C++ view, before _te
                             # Tensor.reshape NumPy's spelling (corenn imports this module first)
 _adam_update = _C.adam_update   # params, grads, m, v, vhat, lr, beta_1, beta_2, eps, step, amsgrad,
                                 # weight_decay=, clipnorm=, clipvalue=, global_clipnorm=
-_conv2d_forward = _C.conv2d_forward               # x, w, bias, y, sh, sw, pt, pl, dh, dw, act
+_conv2d_forward = _C.conv2d_forward               # x, w, bias, y, sh, sw, pt, pl, dh, dw, act, groups[, keep_w]
 _conv2d_backward_data = _C.conv2d_backward_data   # dy, w, dx, sh, sw, pt, pl, dh, dw
 _conv2d_backward_data_relu_sum = _C.conv2d_backward_data_relu_sum   # dy, w, dx, add, relu_of, sh, sw, pt, pl, dh, dw, groups
 _conv2d_backward_weights = _C.conv2d_backward_weights   # x, dy, dw, db, sh, sw, pt, pl, dh, dw
 _conv3d_forward = _C.conv3d_forward               # x, w, bias, y, strides, pads, dilations, groups (triples)
 _conv3d_backward_data = _C.conv3d_backward_data   # dy, w, dx, strides, pads, dilations, groups
 _conv3d_backward_weights = _C.conv3d_backward_weights   # x, dy, dw, db, strides, pads, dilations, groups
-_conv2d_relu_max_pool2d_forward = _C.conv2d_relu_max_pool2d_forward   # x, w, bias, y, am, oh, ow, pt, pl
+_conv2d_relu_max_pool2d_forward = _C.conv2d_relu_max_pool2d_forward   # x, w, bias, y, am, oh, ow, pt, pl[, keep_w]
 _conv2d_relu_max_pool2d_backward_weights = _C.conv2d_relu_max_pool2d_backward_weights
 _rnn_forward = {cell: getattr(_C, f"{cell}_forward") for cell in _RNN_GATES}   # see rnn_forward

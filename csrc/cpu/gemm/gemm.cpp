@@ -426,6 +426,22 @@ void gemm_packed(const Kernel& kern, int64_t m, int64_t n, int64_t k, const Pack
   run(pb);
 }
 
+void gemm_packed_kept_b(const Kernel& kern, int64_t m, int64_t n, int64_t k, const PackA& pack_a,
+                        const float* b, int64_t ldb, const Storage* keep_b, float alpha,
+                        float beta, float* c, int64_t ldc, const float* bias, Activation act) {
+  const PackB pack_b = pack_b_for(*kern.ctx, b, ldb, false);
+  Problem pb = make_problem(kern, m, n, k, &pack_a, &pack_b, alpha, beta, c, ldc, bias, act);
+  std::shared_ptr<const PackedB> kept;  // held until the multiply is done
+  if (keep_b && m > 0 && n > 0 && k > 0) {
+    kept = kept_packed_b(*keep_b, PackedBKey{kern.ctx, depth_step(k, pb.bs.kc), k, n, ldb, b, false});
+    if (kept) {
+      pb.packed_b = kept->data();
+      pb.packed_np = kept->np;
+    }
+  }
+  run(pb);
+}
+
 namespace {
 
 // Few rows (inference on a handful of samples) and B (K, N) row-major: each B element is used by

@@ -193,6 +193,13 @@ PackB pack_b_matrix(const Kernel& kern, const float* b, int64_t ldb, bool trans_
 void gemm_packed(const Kernel& kern, int64_t m, int64_t n, int64_t k, const PackA& pack_a,
                  const PackB& pack_b, float alpha, float beta, float* c, int64_t ldc,
                  const float* bias, Activation act);
+// gemm_packed whose op(B) is the plain row-major (K, N) matrix b (leading dimension ldb) of a
+// weight: its panels come from the copy kept on keep_b (packed_b_cache.cpp) where there is one,
+// else are packed per call (keep_b nullptr: always). The same bits either way. An implicit-GEMM
+// conv's kernel at inference.
+void gemm_packed_kept_b(const Kernel& kern, int64_t m, int64_t n, int64_t k, const PackA& pack_a,
+                        const float* b, int64_t ldb, const Storage* keep_b, float alpha,
+                        float beta, float* c, int64_t ldc, const float* bias, Activation act);
 
 // Plain row-major matrices: A is (M, K) or (K, M) when trans_a, B is (K, N) or (N, K).
 // keep_b: the Storage that b lives in when the caller asks for op(B) to be packed once and kept
@@ -220,7 +227,6 @@ struct PackedBKey {
 };
 struct PackedB {
   PackedBKey key;
-  uint64_t version = 0;  // the storage's write version when packed
   int64_t np = 0;
   AlignedBuffer buf;
   const float* data() const { return data_; }

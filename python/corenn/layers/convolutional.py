@@ -268,14 +268,17 @@ class _Conv(ChannelsFirst, _HeightOneViews, ActivatedLayer):
         if self.rank == 2:
             out_shape, args = self._geometry(x.shape)
             z = self._buffer("z", out_shape)
-            kernels._conv2d_forward(x, self.kernel, self.bias, z, *args, act, self.groups)
+            # keep_w: what the kernel derives from the weight (packed panels, a Winograd
+            # transform) is kept on it while its write version stands (core/kept_derived.h):
+            # predict prepares it once; a training step, which changes it, never does
+            kernels._conv2d_forward(x, self.kernel, self.bias, z, *args, act, self.groups, True)
         else:
             x4 = self._view4(x)
             out4, args = self._geometry(x4.shape)
             out_shape = (out4[0],) + out4[2:]
             z = self._buffer("z", out_shape)
             kernels._conv2d_forward(x4, self._kernel4(self.kernel), self.bias, self._view4(z), *args, act,
-                                    self.groups)
+                                    self.groups, True)
         return self._activate(x, z, out_shape)
 
     def flops(self, input_shape):

@@ -97,7 +97,7 @@ class ConvReluMaxPool:
         (n, oh, ow, c), (_, _, pt, pl, _, _) = conv._geometry(x.shape)
         shape = (n, oh // 2, ow // 2, c)
         y, argmax = conv._buffer("pooled", shape), conv._buffer("pooled_argmax", shape, "int32")
-        kernels._conv2d_relu_max_pool2d_forward(x, conv.kernel, conv.bias, y, argmax, oh, ow, pt, pl)
+        kernels._conv2d_relu_max_pool2d_forward(x, conv.kernel, conv.bias, y, argmax, oh, ow, pt, pl, True)
         conv._x = x   # what the conv's own backward reads
         self._y, self._argmax, self._conv_shape = y, argmax, (n, oh, ow, c)
         return y
