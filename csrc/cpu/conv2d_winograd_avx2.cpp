@@ -351,15 +351,32 @@ void winograd_forward_transformed_avx2(const Conv2dGeometry& g, const float* x, 
   const int64_t cin8 = round_up(g.cin, 8), cout16 = round_up(g.cout, kNR);
   const int64_t block = block_tiles(kPositions * (cin8 + cout16), kPositions * cin8 * cout16);
   const int parts = tile_parts(tg.total);
-  parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t part = lo; part < hi; ++part) {
-      // block is a multiple of MR: the depth loop's 6 rows stay inside v past the last tile.
-      float* v = scratch(1, kPositions * block * cin8);
-      float* m = scratch(2, kPositions * block * cout16);
-      const int64_t t_hi = tg.total * (part + 1) / parts;
-      for (int64_t t0 = tg.total * part / parts; t0 < t_hi; t0 += block) {
-        const int64_t nt = std::min(block, t_hi - t0);
-        transform_input(g, tg, x, t0, nt, cin8, VLayout{v, block * cin8, cin8, kNR});
+  // Too few tiles for every thread to have its own (batch 1: 36 tiles of an 11x11 output): one
+  // part, whose 16 position GEMMs (most of the work) are shared among the threads instead. The
+  // same products either way, so the same bits.
+  const bool share_positions = parts == 1 && get_num_threads() > 1 && tg.total >= 2 * kMR;
+  const auto run_part = [&](int64_t part) {
+    // block is a multiple of MR: the depth loop's 6 rows stay inside v past the last tile.
+    float* v = scratch(1, kPositions * block * cin8);
+    float* m = scratch(2, kPositions * block * cout16);
+    const int64_t t_hi = tg.total * (part + 1) / parts;
+    for (int64_t t0 = tg.total * part / parts; t0 < t_hi; t0 += block) {
+      const int64_t nt = std::min(block, t_hi - t0);
+      transform_input(g, tg, x, t0, nt, cin8, VLayout{v, block * cin8, cin8, kNR});
+      const auto multiply = [&](int64_t p) {
+        const float* vp = v + p * block * cin8;
+        const float* up = u + p * cout16 * cin8;
+        float* mp = m + p * block * cout16;
+        for (int64_t j = 0; j < cout16; j += kNR)
+          for (int64_t i = 0; i < nt; i += kMR)
+            store_tile(gemm::depth_loop_rows(cin8, vp + i * cin8, cin8, up + j * cin8),
+                       mp + i * cout16 + j, cout16, static_cast<int>(std::min<int64_t>(kMR, nt - i)));
+      };
+      if (share_positions) {
+        parallel_for(0, kPositions, 1, [&](int64_t lo, int64_t hi) {
+          for (int64_t p = lo; p < hi; ++p) multiply(p);
+        });
+      } else {
         // the next block's x and y, a share per position (conv2d_winograd.h: BlockPrefetch)
         BlockPrefetch next(TileRange{tg.per_image, tg.tw, 2, t0 + nt, std::min(block, t_hi - t0 - nt)});
         next.add(x, g.h, g.w * g.cin, g.pt, 4);
@@ -368,17 +385,15 @@ void winograd_forward_transformed_avx2(const Conv2dGeometry& g, const float* x, 
         next.add(ep.relu_of, g.oh, g.ow * g.cout, 0, 2);
         for (int p = 0; p < kPositions; ++p) {
           next.step(kPositions - p);
-          const float* vp = v + p * block * cin8;
-          const float* up = u + p * cout16 * cin8;
-          float* mp = m + p * block * cout16;
-          for (int64_t j = 0; j < cout16; j += kNR)
-            for (int64_t i = 0; i < nt; i += kMR)
-              store_tile(gemm::depth_loop_rows(cin8, vp + i * cin8, cin8, up + j * cin8),
-                         mp + i * cout16 + j, cout16, static_cast<int>(std::min<int64_t>(kMR, nt - i)));
+          multiply(p);
         }
-        transform_output(g, tg, m, block, cout16, bias, ep, t0, nt, y);
       }
+      transform_output(g, tg, m, block, cout16, bias, ep, t0, nt, y);
     }
+  };
+  if (parts == 1) return run_part(0);
+  parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t part = lo; part < hi; ++part) run_part(part);
   });
 }
 
