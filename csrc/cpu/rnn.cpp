@@ -10,7 +10,8 @@
 // Threads: rows of the batch are independent through time, so the batch is split over threads
 // once per call (one parallel region, no barrier per step), and each thread works through its rows
 // in chunks of about 384 / T rows (chunk_rows), so what one phase writes the next reads from cache.
-// Forward, per block of kBlock (4 MR) rows, all T steps (W and R packed once per call):
+// Forward, per block of kBlock (4 MR) rows, all T steps (W and R packed once per call; at batch
+// 1-2 read in place through the GEMM's wide small-M tile instead, rows_times_in_place):
 //   gates_t = x_t W + b (micro-kernel calls reading x_t in place), then += h R (for the GRU into
 //   a small scratch, since its reset gate multiplies the recurrent part alone), then the gate
 //   math of those rows while they are in L1. (Computing x W per step rather than as one GEMM per
@@ -193,6 +194,26 @@ void rows_times_packed(const gemm::Kernel& kern, int m, const float* a, int64_t 
   }
 }
 
+// The same for m <= gemm::kWideRows rows with B (k, n) row-major read in place (leading dimension
+// ldb, n a multiple of NR): the context's wide tile on each full group of wide_nr columns, the
+// micro-kernel on each NR panel after them. Both sum each element's depth in order in one chain
+// with the same epilogue, as on packed panels: the same bits. Why: at batch 1 a step's products
+// are GEMVs; packing W and R costs more than a whole sequence of them, and a 1-row 6 x 16 tile
+// keeps 2 of its FMA chains busy where the wide tile keeps 8.
+void rows_times_in_place(const gemm::Kernel& kern, int m, const float* a, int64_t lda,
+                         const float* b, int64_t ldb, int64_t k, int64_t n, float* c, int64_t ldc,
+                         float beta, const float* bias) {
+  const gemm::GemmContext& ctx = *kern.ctx;
+  int64_t j = 0;
+  if (ctx.wide_ukr)
+    for (; j + ctx.wide_nr <= n; j += ctx.wide_nr)
+      ctx.wide_ukr(k, a, lda, 1, b + j, ldb, c + j, ldc, m, ctx.wide_nr,
+                   gemm::UkrArgs{1.0f, beta, bias ? bias + j : nullptr, gemm::Activation::none});
+  for (; j < n; j += kern.nr)
+    kern.ukr(k, a, lda, 1, b + j, ldb, c + j, ldc, m, kern.nr,
+             gemm::UkrArgs{1.0f, beta, bias ? bias + j : nullptr, gemm::Activation::none});
+}
+
 // op(B) (k, n) of a column block of a row-major matrix with leading dimension ld: b points at the
 // block's first element; trans: op(B) = B^T with B stored (n, k).
 float* pack_block(const gemm::Kernel& kern, AlignedBuffer& buf, const float* b, int64_t ld,
@@ -298,6 +319,17 @@ struct Fwd {
   float* h_n;
   float* c_n;
   const float* wp;  // packed W (F, GU) when x W runs per step (else nullptr: per chunk)
+  // W and R are the plain row-major matrices (wp = W, rp = R), read in place: every block has at
+  // most gemm::kWideRows rows (rows_times_in_place).
+  bool in_place = false;
+
+  // gates-like (m, GU) := beta C + a b (+ bias), b being wp or rp with depth k.
+  void product(int m, const float* a, int64_t lda, const float* b, int64_t k, float* c,
+               int64_t ldc, float beta, const float* bias) const {
+    const int64_t GU = p.gu();
+    if (in_place) rows_times_in_place(kern, m, a, lda, b, GU, k, GU, c, ldc, beta, bias);
+    else rows_times_packed(kern, m, a, lda, b, k, GU, c, ldc, beta, bias);
+  }
 
   // After the gate math of one row: a sample that skips step t keeps h (and c); then the copies
   // into y and the final states.
@@ -389,13 +421,12 @@ struct Fwd {
     float* rec = scratch;                   // GRU (kBlock, GU)
     float* hlast = scratch + kBlock * GU;   // (kBlock, U): h of the last step
     if (wp)  // the input projection of this step: gates_t = x_t W + b (GRU: b0)
-      rows_times_packed(kern, m, p.x + (n0 * T + t) * p.f, T * p.f, wp, p.f, GU, g0, T * GU, 0.0f,
-                        p.b);
+      product(m, p.x + (n0 * T + t) * p.f, T * p.f, wp, p.f, g0, T * GU, 0.0f, p.b);
     if (p.has_prev(s)) {
       if (p.cell == RnnCell::gru)
-        rows_times_packed(kern, m, hp0, T * U, rp, U, GU, rec, GU, 0.0f, p.b ? p.b + GU : nullptr);
+        product(m, hp0, T * U, rp, U, rec, GU, 0.0f, p.b ? p.b + GU : nullptr);
       else
-        rows_times_packed(kern, m, hp0, T * U, rp, U, GU, g0, T * GU, 1.0f, nullptr);
+        product(m, hp0, T * U, rp, U, g0, T * GU, 1.0f, nullptr);
     } else if (p.cell == RnnCell::gru) {  // h_0 = 0: the recurrent part is just b1
       for (int r = 0; r < m; ++r)
         for (int64_t j = 0; j < GU; ++j) rec[r * GU + j] = p.b ? p.b[GU + j] : 0.0f;
@@ -427,14 +458,18 @@ void rnn_forward(const RnnProblem& p, float* y, float* h_n, float* c_n) {
   const gemm::Kernel kern = gemm::packed_kernel();
   // R in one depth step of nr-column panels is PackedB's layout with kc_step = U, so a kept copy
   // (predict: R unchanged between calls) stands in for pack_b's.
+  // One or two sequences (inference on one sample): W and R in place (rows_times_in_place).
+  const bool in_place = !rb && p.n <= gemm::kWideRows && GU % kern.nr == 0;
   std::shared_ptr<const gemm::PackedB> kept_r;
-  if (!rb && p.keep_r)
+  if (!rb && !in_place && p.keep_r)
     kept_r = gemm::kept_packed_b(*p.keep_r, gemm::PackedBKey{kern.ctx, U, U, GU, GU, p.r, false});
   const Fwd fwd{p, pick_cells(p), kern,
                 rb ? pack_block(kern, tls_pack_fwd, p.r, GU, U, 2 * U, false)
+                   : in_place ? p.r
                    : kept_r ? kept_r->data() : pack_b(kern, tls_pack_fwd, p.r, U, GU, false),
                 rb ? pack_block(kern, tls_pack_fwd2, p.r + 2 * U, GU, U, U, false) : nullptr, y, h_n,
-                c_n, rb ? nullptr : pack_b(kern, tls_pack_fwd_w, p.w, F, GU, false)};
+                c_n, rb ? nullptr : in_place ? p.w : pack_b(kern, tls_pack_fwd_w, p.w, F, GU, false),
+                in_place};
   const int64_t chunk = chunk_rows(p);
   parallel_for(0, p.n, batch_grain(p), [&](int64_t lo, int64_t hi) {
     std::vector<float> scratch(static_cast<size_t>(kBlock * (GU + U)));

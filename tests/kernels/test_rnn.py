@@ -216,3 +216,25 @@ def test_rows_do_not_depend_on_how_the_batch_is_split(isa, rng, two_threads, cel
         if cell == "lstm":
             np.testing.assert_array_equal(ci.numpy(), c.numpy()[i:i + 1])
     close(y, rnn_forward(cell, x, w, r, b, True)[0])
+
+
+@pytest.mark.parametrize("cell, u", [("simple_rnn", 64), ("lstm", 16), ("lstm", 24), ("gru", 32),
+                                     ("gru", 48)])
+@pytest.mark.parametrize("n", [1, 2])
+def test_one_or_two_sequences_read_the_weights_in_place(isa, rng, cell, u, n):
+    """At batch 1-2 the forward reads W and R in place (the GEMM's wide small-M tile, then NR
+    panels: G*U = 64, 96, 144 columns cover a whole wide group, a group and panels, panels only):
+    the float64 reference, masked steps, and the same bits as those sequences inside a batch of 9,
+    which runs on packed W and R."""
+    x, w, r, b = make(rng, cell, 9, 7, 20, u)
+    mask = (rng.random((9, 7)) > 0.25).astype(np.float32)
+    for go_backwards in (False, True):
+        kw = dict(return_sequences=True, go_backwards=go_backwards, mask=mask[:n])
+        y, h_n, _, _ = kernels.rnn_forward(cell, x[:n], w, r, b, **kw)
+        ry, rh, _, _ = rnn_forward(cell, x[:n], w, r, b, True, go_backwards, mask=mask[:n])
+        close(y, ry)
+        close(h_n, rh)
+        kw["mask"] = mask
+        y9, h9, _, _ = kernels.rnn_forward(cell, x, w, r, b, **kw)
+        np.testing.assert_array_equal(np.asarray(y), np.asarray(y9)[:n])
+        np.testing.assert_array_equal(np.asarray(h_n), np.asarray(h9)[:n])
