@@ -458,7 +458,9 @@ void rnn_forward(const RnnProblem& p, float* y, float* h_n, float* c_n) {
   const gemm::Kernel kern = gemm::packed_kernel();
   // R in one depth step of nr-column panels is PackedB's layout with kc_step = U, so a kept copy
   // (predict: R unchanged between calls) stands in for pack_b's.
-  // One or two sequences (inference on one sample): W and R in place (rows_times_in_place).
+  // One or two sequences (inference on one sample): R in place (rows_times_in_place), and x W as
+  // one GEMM over all T steps, so W is read once per call rather than once per step (at batch 1
+  // each step's products stream W and R from L2: 92 KB a step for LSTM(64) on 28 features).
   const bool in_place = !rb && p.n <= gemm::kWideRows && GU % kern.nr == 0;
   std::shared_ptr<const gemm::PackedB> kept_r;
   if (!rb && !in_place && p.keep_r)
@@ -468,7 +470,7 @@ void rnn_forward(const RnnProblem& p, float* y, float* h_n, float* c_n) {
                    : in_place ? p.r
                    : kept_r ? kept_r->data() : pack_b(kern, tls_pack_fwd, p.r, U, GU, false),
                 rb ? pack_block(kern, tls_pack_fwd2, p.r + 2 * U, GU, U, U, false) : nullptr, y, h_n,
-                c_n, rb ? nullptr : in_place ? p.w : pack_b(kern, tls_pack_fwd_w, p.w, F, GU, false),
+                c_n, rb || in_place ? nullptr : pack_b(kern, tls_pack_fwd_w, p.w, F, GU, false),
                 in_place};
   const int64_t chunk = chunk_rows(p);
   parallel_for(0, p.n, batch_grain(p), [&](int64_t lo, int64_t hi) {
