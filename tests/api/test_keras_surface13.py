@@ -1,0 +1,105 @@
+"""The Keras surface (issue 13): gaps found by comparing corenn with Keras 3 (torch backend) and
+TF 2.21, each value below checked against them when the test was written:
+
+1. ``metric.result()`` is a Tensor (Keras 3 returns a backend tensor), while fit / evaluate /
+   callbacks' logs and History hold Python floats (Keras 3 converts them).
+"""
+import numpy as np
+import pytest
+
+import corenn
+from corenn import keras
+from corenn.keras import layers, metrics
+
+
+# -- 1. metric.result() is a Tensor ------------------------------------------------------------
+
+def test_metric_result_is_a_tensor_like_keras():
+    m = metrics.Mean()
+    m.update_state([1.0, 2.0, 4.0])
+    r = m.result()
+    assert isinstance(r, corenn.Tensor)          # the class model(x) returns
+    assert tuple(r.shape) == () and str(r.dtype) == "float32"
+    assert float(r) == pytest.approx(7 / 3, rel=1e-6)
+    assert r.numpy() == pytest.approx(7 / 3, rel=1e-6)
+    assert f"{r:.3f}" == "2.333"
+    assert f"{r}" == "2.3333333"                 # TF and torch format a scalar tensor as its value
+    assert "2.333" in str(r) and "Tensor" in str(r)   # printing shows a tensor, as Keras'
+
+
+@pytest.mark.parametrize("make, y, p, expected", [
+    (metrics.BinaryAccuracy, [[1.0], [0.0], [1.0], [1.0]], [[0.9], [0.2], [0.3], [0.6]], 0.75),
+    (metrics.RootMeanSquaredError, [[1.0], [2.0]], [[2.0], [4.0]], np.sqrt(2.5)),
+    (metrics.AUC, [[1.0], [0.0], [1.0], [0.0]], [[0.9], [0.2], [0.8], [0.1]], 1.0),
+    (metrics.Sum, [1.0, 2.0, 3.5], None, 6.5),
+])
+def test_builtin_metric_results_are_scalar_tensors(make, y, p, expected):
+    m = make()
+    m.update_state(np.array(y, np.float32)) if p is None else \
+        m.update_state(np.array(y, np.float32), np.array(p, np.float32))
+    r = m.result()
+    assert isinstance(r, corenn.Tensor) and tuple(r.shape) == ()
+    assert float(r) == pytest.approx(expected, rel=1e-5)
+
+
+def test_per_threshold_results_are_tensors_and_one_threshold_in_a_list_is_a_scalar():
+    y = np.array([[1.0], [0.0]], np.float32)
+    p = np.array([[0.7], [0.6]], np.float32)
+    # Keras 3: Precision(thresholds=[0.5]) -> tensor(0.5); TruePositives([0.3, 0.5]) -> [1., 1.]
+    one = metrics.Precision(thresholds=[0.5])
+    one.update_state(y, p)
+    assert isinstance(one.result(), corenn.Tensor) and tuple(one.result().shape) == ()
+    assert float(one.result()) == pytest.approx(0.5)
+    two = metrics.TruePositives(thresholds=[0.3, 0.5])
+    two.update_state(y, p)
+    assert isinstance(two.result(), corenn.Tensor)
+    np.testing.assert_array_equal(two.result().numpy(), [1.0, 1.0])
+
+
+def test_a_users_metric_result_is_kept_as_the_user_returns_it():
+    class Last(metrics.Metric):
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.last = float(np.asarray(y_pred).sum())
+
+        def result(self):
+            return self.last
+
+    m = Last()
+    m.update_state(None, [1.0, 2.0])
+    assert isinstance(m.result(), float) and m.result() == 3.0   # Keras returns the user's float
+
+
+def _mlp():
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy", "sparse_categorical_crossentropy"])
+    return model
+
+
+def test_logs_history_and_evaluate_hold_python_floats():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(10, 3)).astype(np.float32), rng.integers(0, 2, 10)
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(dict(logs))
+
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(dict(logs))
+
+        def on_test_end(self, logs=None):
+            seen.append(dict(logs))
+
+    model = _mlp()
+    history = model.fit(x, y, batch_size=4, epochs=2, validation_data=(x, y), callbacks=[Record()], verbose=0)
+    assert seen and all(type(v) is float for logs in seen for v in logs.values()), seen
+    assert all(type(v) is float for values in history.history.values() for v in values)
+    result = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert all(type(v) is float for v in result.values())
+    acc = float(np.mean(np.argmax(np.asarray(model.predict(x, verbose=0)), 1) == y))
+    assert result["accuracy"] == pytest.approx(acc)   # the logged value is the metric's
+    assert all(type(v) is float for v in model.evaluate(x, y, verbose=0))
+    assert all(type(v) is float for v in model.train_on_batch(x, y))
+    # model.metrics' results are Tensors, their dict from get_metrics_result too (Keras 3)
+    assert isinstance(model.metrics[0].result(), corenn.Tensor)
+    assert all(isinstance(v, corenn.Tensor) for v in model.get_metrics_result().values())
