@@ -3,6 +3,9 @@ TF 2.21, each value below checked against them when the test was written:
 
 1. ``metric.result()`` is a Tensor (Keras 3 returns a backend tensor), while fit / evaluate /
    callbacks' logs and History hold Python floats (Keras 3 converts them).
+2. The loss tracker is weighted by the batch size (Keras 3's train_step / test_step call
+   ``update_state(loss, sample_weight=batch_size)``): an epoch with a short last batch reports
+   the mean over samples, also through ``super().train_step`` and an overridden compute_metrics.
 """
 import numpy as np
 import pytest
@@ -103,3 +106,53 @@ def test_logs_history_and_evaluate_hold_python_floats():
     # model.metrics' results are Tensors, their dict from get_metrics_result too (Keras 3)
     assert isinstance(model.metrics[0].result(), corenn.Tensor)
     assert all(isinstance(v, corenn.Tensor) for v in model.get_metrics_result().values())
+
+
+# -- 2. the loss tracker is weighted by the batch size ----------------------------------------
+
+# five samples in batches of 2: the last batch holds one. With a frozen model (SGD at rate 0) the
+# per-sample squared errors are fixed: 0.81, 2.25, 4.41, 7.29, 68.89; Keras 3 (torch) reports
+# their mean 16.73 for fit and evaluate, however the data is shuffled, and 17.73 with the
+# kernel's L2(0.5) penalty (0.5 * (1 + 1)); the mean over batches would be 25.42.
+_X = np.arange(10, dtype=np.float32).reshape(5, 2) / 10
+_Y = np.array([[1.0], [2.0], [3.0], [4.0], [10.0]], np.float32)
+
+
+def _expected(l2=0.0):
+    per_sample = ((_X.sum(1) - _Y[:, 0]) ** 2).astype(np.float64)
+    return per_sample.mean() + l2 * 2.0   # kernel of ones, shape (2, 1)
+
+
+class _SuperSteps(keras.Model):
+    def train_step(self, data):
+        return super().train_step(data)
+
+    def test_step(self, data):
+        return super().test_step(data)
+
+
+class _OwnComputeMetrics(keras.Model):
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        return super().compute_metrics(x, y, y_pred, sample_weight)
+
+
+@pytest.mark.parametrize("cls", [keras.Model, _SuperSteps, _OwnComputeMetrics])
+@pytest.mark.parametrize("l2", [0.0, 0.5])
+def test_epoch_loss_is_the_mean_over_samples_with_a_short_last_batch(cls, l2):
+    inp = keras.Input((2,))
+    reg = keras.regularizers.L2(l2) if l2 else None
+    out = layers.Dense(1, kernel_initializer="ones", bias_initializer="zeros", kernel_regularizer=reg)(inp)
+    model = cls(inp, out)
+    model.compile(keras.optimizers.SGD(0.0), "mse")
+    history = model.fit(_X, _Y, batch_size=2, epochs=2, shuffle=True, verbose=0)
+    np.testing.assert_allclose(history.history["loss"], [_expected(l2)] * 2, rtol=1e-6)
+    assert model.evaluate(_X, _Y, batch_size=2, verbose=0) == pytest.approx(_expected(l2), rel=1e-6)
+
+
+def test_train_step_called_directly_weights_the_tracker_by_batch_size():
+    inp = keras.Input((2,))
+    model = keras.Model(inp, layers.Dense(1, kernel_initializer="ones", bias_initializer="zeros")(inp))
+    model.compile(keras.optimizers.SGD(0.0), "mse")
+    model.train_step((_X[:4], _Y[:4]))
+    logs = model.train_step((_X[4:], _Y[4:]))
+    assert float(logs["loss"]) == pytest.approx(_expected(), rel=1e-6)

@@ -1455,20 +1455,32 @@ class Model(TrainingLoops):
     def train_step(self, data):
         """One training step on ``data`` = (x, y) or (x, y, sample_weight); returns the logs.
         Override it (with a GradientTape, ``compute_loss``, ``optimizer.apply``) as in Keras 3."""
-        x, y, sw = _unpack(data)
+        x, y, sw = _step_arrays(_unpack(data))
+        if self._custom_step("compute_metrics"):   # Keras 3: the override updates and reports
+            loss = self._train_step(x, y, None, sw)
+            self._track_loss(loss, x)
+            return self.compute_metrics(x, y, self.__dict__.pop("_last_y_pred"), sw)
         loss = self._train_step(x, y, self._train_metrics_for(y), sw)
-        self._loss_tracker.update_state(loss)
+        self._track_loss(loss, x)
         return {m.name: m.result() for m in self.metrics}
 
     def test_step(self, data):
-        x, y, sw = _unpack(data)
+        x, y, sw = _step_arrays(_unpack(data))
         h = self._forward(x, False)
-        loss = self._batch_loss(y, h, sw, x)
+        # with the weights' regularization penalties, as evaluate's own loop and Keras 3's
+        # compute_loss (self.losses) add them
+        loss = self._batch_loss(y, h, sw, x) + self.regularization()
+        self._track_loss(loss, x)
         if self._custom_step("compute_metrics"):   # Keras 3: the override updates and reports
             return self.compute_metrics(x, y, h, sw)
-        self._loss_tracker.update_state(loss)
         self._update_metrics(self._eval_metrics or [], y, h, sw)
         return {m.name: m.result() for m in self.metrics}
+
+    def _track_loss(self, loss, x):
+        """The step's loss into the "loss" tracker weighted by the batch's size, as Keras 3's
+        train_step / test_step do: an epoch whose last batch is short reports the mean over
+        samples, not over batches."""
+        self._loss_tracker.update_state(float(np.asarray(loss)), sample_weight=_batch_rows(x))
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Keras 3: update the compiled metrics with one batch and return the results of
@@ -1671,6 +1683,29 @@ class Model(TrainingLoops):
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+def _batch_rows(x):
+    """The batch size Keras 3 weights the loss tracker by: the first axis of the first array
+    in ``x`` (x may be a dict or list of inputs); 1 when x holds no array."""
+    from .. import tree
+    for item in tree.flatten(x):
+        shape = getattr(item, "shape", None)
+        if shape is not None and len(shape):
+            return int(shape[0])
+    return 1
+
+
+def _step_arrays(a):
+    """NumPy arrays in a batch (x, y, sample_weight) handed to train_step / test_step directly
+    as Tensors, as fit hands them (Keras 3's steps take NumPy batches too); other values kept."""
+    if isinstance(a, np.ndarray) and a.dtype != object:
+        return _data.as_input(a)
+    if isinstance(a, (list, tuple)):
+        return type(a)(_step_arrays(b) for b in a)
+    if isinstance(a, dict):
+        return {k: _step_arrays(b) for k, b in a.items()}
+    return a
+
 
 def _unpack(data):
     """(x, y, sample_weight) from a batch tuple (x), (x, y) or (x, y, sample_weight)."""
