@@ -6,6 +6,9 @@ TF 2.21, each value below checked against them when the test was written:
 2. The loss tracker is weighted by the batch size (Keras 3's train_step / test_step call
    ``update_state(loss, sample_weight=batch_size)``): an epoch with a short last batch reports
    the mean over samples, also through ``super().train_step`` and an overridden compute_metrics.
+3. ``tf.convert_to_tensor`` / ``tf.constant`` infer TF's dtypes: Python / NumPy bools give bool
+   (corenn's Tensors hold no bools: the bool array scripts see, as Keras masks are), Python ints
+   int32 unless a value needs int64.
 """
 import numpy as np
 import pytest
@@ -156,3 +159,54 @@ def test_train_step_called_directly_weights_the_tracker_by_batch_size():
     model.train_step((_X[:4], _Y[:4]))
     logs = model.train_step((_X[4:], _Y[4:]))
     assert float(logs["loss"]) == pytest.approx(_expected(), rel=1e-6)
+
+
+# -- 3. tf.convert_to_tensor / tf.constant dtypes -------------------------------------------------
+
+# (value, TF 2.21's dtype, its values): checked with tensorflow 2.21 when written
+_TF_DTYPES = [
+    ([True], "bool", [True]),
+    (True, "bool", True),
+    ([[True, False]], "bool", [[True, False]]),
+    (np.array([True, False]), "bool", [True, False]),
+    ([1, 2], "int32", [1, 2]),
+    (3, "int32", 3),
+    ([[1], [2]], "int32", [[1], [2]]),
+    (2 ** 40, "int64", 2 ** 40),                  # too big for int32: TF makes it int64
+    ([1, 2 ** 40], "int64", [1, 2 ** 40]),
+    (np.array([1, 2]), "int64", [1, 2]),          # NumPy arrays keep their dtype
+    (np.int64(3), "int64", 3),
+    ([np.int64(3)], "int32", [3]),
+    (1.5, "float32", 1.5),
+    ([1, 2.5], "float32", [1.0, 2.5]),
+    (np.float64(1.5), "float32", 1.5),           # corenn's floats are float32 (TF: float64)
+]
+
+
+@pytest.mark.parametrize("fn", ["convert_to_tensor", "constant"])
+@pytest.mark.parametrize("value, dtype, values", _TF_DTYPES)
+def test_tf_conversion_infers_tensorflows_dtype(fn, value, dtype, values):
+    tf = corenn
+    t = getattr(tf, fn)(value)
+    assert t.dtype == getattr(tf, dtype) and str(t.dtype) == dtype
+    got = t.numpy()
+    assert got.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got, np.array(values, dtype=dtype))
+
+
+def test_tf_bool_tensors_work_as_tf_bools():
+    tf = corenn
+    x = tf.constant([1.0, 2.0, 3.0])
+    m = tf.convert_to_tensor([True, False, True])
+    assert tf.is_tensor(m)
+    np.testing.assert_array_equal(np.asarray(tf.boolean_mask(x, m)), [1.0, 3.0])
+    np.testing.assert_array_equal(np.asarray(tf.where(m, x, -x)), [1.0, -2.0, 3.0])
+    np.testing.assert_array_equal(np.asarray(tf.cast(m, tf.float32)), [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(np.asarray(tf.logical_not(m)), [0.0, 1.0, 0.0])
+    assert bool(tf.reduce_any(m)) and not bool(tf.reduce_all(m))
+    assert bool(tf.convert_to_tensor(True)) and not bool(tf.constant(False))
+    # dtype=tf.bool from numbers: nonzero is True, as tf.constant([1, 0, 2], tf.bool)
+    np.testing.assert_array_equal(tf.constant([1, 0, 2], dtype=tf.bool).numpy(), [True, False, True])
+    assert tf.constant([1, 0], dtype=tf.bool).dtype == tf.bool
+    # a bool constant of a given shape
+    np.testing.assert_array_equal(tf.constant(True, shape=(2, 2)).numpy(), np.ones((2, 2), bool))
