@@ -9,7 +9,16 @@ TF 2.21, each value below checked against them when the test was written:
 3. ``tf.convert_to_tensor`` / ``tf.constant`` infer TF's dtypes: Python / NumPy bools give bool
    (corenn's Tensors hold no bools: the bool array scripts see, as Keras masks are), Python ints
    int32 unless a value needs int64.
+4. ``save_weights("x.weights.h5")`` of a subclassed model writes Keras 3's layout (its own
+   add_weight variables under ``vars``, its layers by attribute name), which Keras loads; corenn
+   loads Keras' file, and its own files of the layout before the fix (or names what they lack).
 """
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
 import numpy as np
 import pytest
 
@@ -210,3 +219,253 @@ def test_tf_bool_tensors_work_as_tf_bools():
     assert tf.constant([1, 0], dtype=tf.bool).dtype == tf.bool
     # a bool constant of a given shape
     np.testing.assert_array_equal(tf.constant(True, shape=(2, 2)).numpy(), np.ones((2, 2), bool))
+
+
+# -- 4. a subclassed model's .weights.h5 is Keras 3's layout --------------------------------------
+
+h5py = pytest.importorskip("h5py")
+
+# The same source runs with corenn here and with Keras 3 in the cross check below.
+MODEL_SRC = """
+class Block(keras.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = keras.layers.Dense(3)
+        self.drop = keras.layers.Dropout(0.5)
+
+    def build(self, input_shape):
+        self.gain = self.add_weight(name="gain", shape=(3,), initializer="ones")
+
+    def call(self, x, training=None):
+        return self.drop(self.inner(x), training=training) * self.gain
+
+
+class Net(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.offset = self.add_weight(name="offset", shape=(), initializer="zeros", trainable=False)
+        self.dense1 = keras.layers.Dense(4, activation="relu")
+        self.block = Block()
+        self.heads = [keras.layers.Dense(2), keras.layers.Dense(2)]
+        self.bn = keras.layers.BatchNormalization()
+        self.zeta = keras.layers.Dense(2)
+        self.seq = keras.Sequential([keras.layers.Dense(2)])
+        self.scale = self.add_weight(name="scale", shape=(2,), initializer="ones")
+
+    def call(self, x, training=None):
+        h = self.block(self.bn(self.dense1(x), training=training), training=training)
+        h = self.heads[0](h) + self.heads[1](h)
+        return self.seq(self.zeta(h)) * self.scale + self.offset
+
+
+def make():
+    model = Net()
+    model(np.zeros((1, 5), "float32"))
+    return model
+"""
+
+# What Keras 3.15 (torch backend) writes for Net after clear_session: {group: name attribute of its
+# vars} and {dataset: shape}. Keras' saving walk: the model's own variables (trainable first:
+# scale, then offset) in vars; its attributes and its `layers` list in sorted name order, each
+# layer once -- block, bn, dense1, heads (a list: items by class, numbered) come before
+# 'layers', so zeta (the fourth Dense of model.layers) and seq are reached through it.
+KERAS3_VARS_GROUPS = {
+    "vars": "net", "block/vars": "block", "block/inner/vars": "dense_1", "block/drop/vars": "dropout",
+    "bn/vars": "batch_normalization", "dense1/vars": "dense", "heads/dense/vars": "dense_2",
+    "heads/dense_1/vars": "dense_3", "layers/dense_3/vars": "dense_4", "layers/sequential/vars": "sequential",
+    "layers/sequential/layers/dense/vars": "dense_5",
+}
+KERAS3_DATASETS = {
+    "vars/0": (2,), "vars/1": (),
+    "block/vars/0": (3,), "block/inner/vars/0": (4, 3), "block/inner/vars/1": (3,),
+    "bn/vars/0": (4,), "bn/vars/1": (4,), "bn/vars/2": (4,), "bn/vars/3": (4,),
+    "dense1/vars/0": (5, 4), "dense1/vars/1": (4,),
+    "heads/dense/vars/0": (3, 2), "heads/dense/vars/1": (2,),
+    "heads/dense_1/vars/0": (3, 2), "heads/dense_1/vars/1": (2,),
+    "layers/dense_3/vars/0": (2, 2), "layers/dense_3/vars/1": (2,),
+    "layers/sequential/layers/dense/vars/0": (2, 2), "layers/sequential/layers/dense/vars/1": (2,),
+}
+
+
+def _corenn_net():
+    keras.backend.clear_session()   # the layers' names, as in Keras' file
+    ns = {"keras": keras, "np": np}
+    exec(MODEL_SRC, ns)
+    model = ns["make"]()
+    rng = np.random.default_rng(7)
+    # positive values: the moving variance must be one
+    model.set_weights([rng.uniform(0.5, 1.5, size=tuple(w.shape)).astype(np.float32) for w in model.weights])
+    return model
+
+
+def _dataset_values(model):
+    """Each dataset of KERAS3_DATASETS: the corenn weight it must hold."""
+    heads = model.heads
+    per_layer = {"dense1": model.dense1, "block/inner": model.block.inner, "bn": model.bn,
+                 "heads/dense": heads[0], "heads/dense_1": heads[1], "layers/dense_3": model.zeta,
+                 "layers/sequential/layers/dense": model.seq.layers[0]}
+    out = {"vars/0": model.scale, "vars/1": model.offset, "block/vars/0": model.block.gain}
+    for group, layer in per_layer.items():
+        for i, w in enumerate(layer.weights):
+            out[f"{group}/vars/{i}"] = w
+    return out
+
+
+def _h5_tree(path):
+    groups, datasets = {}, {}
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            datasets[name] = np.array(obj)
+        elif name == "vars" or name.endswith("/vars"):
+            groups[name] = obj.attrs.get("name")
+    with h5py.File(path, "r") as f:
+        f.visititems(visit)
+        if "vars" in f:
+            groups["vars"] = f["vars"].attrs.get("name")
+    return groups, datasets
+
+
+def _x():
+    return np.random.default_rng(3).normal(size=(4, 5)).astype(np.float32)
+
+
+def test_subclassed_model_weights_file_has_keras3_layout(tmp_path):
+    model = _corenn_net()
+    path = str(tmp_path / "net.weights.h5")
+    model.save_weights(path)
+    groups, datasets = _h5_tree(path)
+    assert groups == KERAS3_VARS_GROUPS
+    assert {k: v.shape for k, v in datasets.items()} == KERAS3_DATASETS
+    for key, weight in _dataset_values(model).items():   # each dataset holds its weight
+        np.testing.assert_array_equal(datasets[key], np.asarray(weight), err_msg=key)
+    # and it loads back into a fresh model: the same outputs
+    fresh = _corenn_net()
+    for w in fresh.weights:
+        w.assign(np.zeros(tuple(w.shape), np.float32))
+    fresh.load_weights(path)
+    np.testing.assert_array_equal(np.asarray(fresh(_x(), training=False)), np.asarray(model(_x(), training=False)))
+    assert float(np.asarray(fresh.offset)) == float(np.asarray(model.offset)) != 0.0
+
+
+def _old_layout_file(path, model, with_own=False):
+    """The file corenn wrote for a subclassed model before issue 13: layers/<class numbered over
+    model.layers>/vars/<i> (a custom layer's own variables, then its layers by attribute), an
+    empty root vars group: the model's own variables left out."""
+    with h5py.File(path, "w") as f:
+        f.create_group("vars").attrs["name"] = model.name
+        seen = {}
+        for layer in model.layers:
+            base = {"Dense": "dense", "BatchNormalization": "batch_normalization", "Block": "block",
+                    "Sequential": "sequential"}[type(layer).__name__]
+            n = seen.get(base, 0)
+            seen[base] = n + 1
+            group = f"layers/{base}" if n == 0 else f"layers/{base}_{n}"
+            if type(layer).__name__ == "Block":
+                f.create_dataset(f"{group}/vars/0", data=np.asarray(layer.gain))
+                for i, w in enumerate(layer.inner.weights):
+                    f.create_dataset(f"{group}/inner/vars/{i}", data=np.asarray(w))
+                f.create_group(f"{group}/drop/vars")
+            elif type(layer).__name__ == "Sequential":
+                for i, w in enumerate(layer.layers[0].weights):
+                    f.create_dataset(f"{group}/layers/dense/vars/{i}", data=np.asarray(w))
+            else:
+                for i, w in enumerate(layer.weights):
+                    f.create_dataset(f"{group}/vars/{i}", data=np.asarray(w))
+
+
+def test_a_file_of_the_old_layout_loads_or_names_the_missing_own_variables(tmp_path):
+    model = _corenn_net()
+    path = str(tmp_path / "old.weights.h5")
+    _old_layout_file(path, model)
+    fresh = _corenn_net()
+    for w in fresh.weights:
+        w.assign(np.zeros(tuple(w.shape), np.float32))
+    # the model's own scale and offset are not in the file: never loaded silently
+    with pytest.raises(ValueError, match=r"before issue 13.*net/scale, net/offset are not in the file"):
+        fresh.load_weights(path)
+    assert not np.asarray(fresh.dense1.kernel).any()   # nothing was loaded
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fresh.load_weights(path, skip_mismatch=True)
+    assert any("issue 13" in str(w.message) for w in caught)
+    for mine, theirs in zip(fresh.layers, model.layers):   # every layer's weights loaded
+        for a, b in zip(mine.weights, theirs.weights):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert not np.asarray(fresh.scale).any()   # kept its value
+
+
+def test_a_file_of_the_old_layout_loads_when_the_model_has_no_own_variables(tmp_path):
+    keras.backend.clear_session()
+
+    class Plain(keras.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense1 = keras.layers.Dense(4)
+            self.out = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.out(self.dense1(x))
+
+    model = Plain()
+    model(_x())
+    path = str(tmp_path / "old.weights.h5")
+    with h5py.File(path, "w") as f:   # what corenn wrote before: layers/dense, layers/dense_1
+        f.create_group("vars").attrs["name"] = model.name
+        for group, layer in (("layers/dense", model.dense1), ("layers/dense_1", model.out)):
+            for i, w in enumerate(layer.weights):
+                f.create_dataset(f"{group}/vars/{i}", data=np.asarray(w) + 1.0)
+    model.load_weights(path)
+    with h5py.File(path, "r") as f:
+        np.testing.assert_array_equal(np.asarray(model.out.kernel), f["layers/dense_1/vars/0"][()])
+        np.testing.assert_array_equal(np.asarray(model.dense1.bias), f["layers/dense/vars/1"][()])
+    # a file of neither layout is refused, naming what is left over
+    with h5py.File(path, "a") as f:
+        f.create_dataset("stray/vars/0", data=np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="stray"):
+        model.load_weights(path)
+
+
+def _keras_python():
+    """An interpreter with Keras 3 for the cross check: CORENN_KERAS_PYTHON, or this one if it
+    imports keras; None skips the check (Keras is no dependency of corenn)."""
+    exe = os.environ.get("CORENN_KERAS_PYTHON")
+    if exe:
+        return exe
+    import importlib.util
+    return sys.executable if importlib.util.find_spec("keras") is not None else None
+
+
+def test_keras3_loads_corenns_file_and_corenn_loads_keras3s(tmp_path):
+    exe = _keras_python()
+    if exe is None:
+        pytest.skip("no Keras 3 to cross-check with (set CORENN_KERAS_PYTHON to an interpreter that has it)")
+    model = _corenn_net()
+    mine, theirs = str(tmp_path / "corenn.weights.h5"), str(tmp_path / "keras.weights.h5")
+    model.save_weights(mine)
+    np.save(str(tmp_path / "x.npy"), _x())
+    script = textwrap.dedent("""
+        import sys, numpy as np
+        import keras
+        ns = {"keras": keras, "np": np}
+        exec(sys.argv[1], ns)
+        x = np.load(sys.argv[2] + "/x.npy")
+        model = ns["make"]()
+        model.load_weights(sys.argv[2] + "/corenn.weights.h5")
+        np.save(sys.argv[2] + "/keras_on_corenn.npy", keras.ops.convert_to_numpy(model(x, training=False)))
+        keras.utils.set_random_seed(1)
+        other = ns["make"]()
+        other.set_weights([np.abs(w) + 0.5 for w in other.get_weights()])
+        other.save_weights(sys.argv[2] + "/keras.weights.h5")
+        np.save(sys.argv[2] + "/keras_own.npy", keras.ops.convert_to_numpy(other(x, training=False)))
+    """)
+    env = dict(os.environ, KERAS_BACKEND=os.environ.get("KERAS_BACKEND", "torch"))
+    done = subprocess.run([exe, "-c", script, MODEL_SRC, str(tmp_path)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    np.testing.assert_allclose(np.load(str(tmp_path / "keras_on_corenn.npy")),
+                               np.asarray(model(_x(), training=False)), rtol=1e-5, atol=1e-6)
+    fresh = _corenn_net()
+    fresh.load_weights(theirs)
+    np.testing.assert_allclose(np.asarray(fresh(_x(), training=False)), np.load(str(tmp_path / "keras_own.npy")),
+                               rtol=1e-5, atol=1e-6)
