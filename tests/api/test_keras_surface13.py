@@ -12,6 +12,8 @@ TF 2.21, each value below checked against them when the test was written:
 4. ``save_weights("x.weights.h5")`` of a subclassed model writes Keras 3's layout (its own
    add_weight variables under ``vars``, its layers by attribute name), which Keras loads; corenn
    loads Keras' file, and its own files of the layout before the fix (or names what they lack).
+5. An inner layer set back to trainable in a frozen custom layer trains (Keras 3's variable
+   flags: ``outer.trainable = False; outer.inner.trainable = True``).
 """
 import os
 import subprocess
@@ -469,3 +471,85 @@ def test_keras3_loads_corenns_file_and_corenn_loads_keras3s(tmp_path):
     fresh.load_weights(theirs)
     np.testing.assert_allclose(np.asarray(fresh(_x(), training=False)), np.load(str(tmp_path / "keras_own.npy")),
                                rtol=1e-5, atol=1e-6)
+
+
+# -- 5. an inner layer set back to trainable inside a frozen custom layer trains ------------------
+
+class _Outer(keras.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = layers.Dense(3)
+        self.other = layers.Dense(3)
+
+    def build(self, input_shape):
+        self.w = self.add_weight(name="w", shape=(3,), initializer="ones")
+
+    def call(self, x):
+        return self.other(self.inner(x)) * self.w
+
+
+def _frozen_outer_model():
+    inp = keras.Input((4,))
+    outer, head = _Outer(), layers.Dense(1)
+    model = keras.Model(inp, head(outer(inp)))
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(size=tuple(w.shape)).astype(np.float32) for w in model.weights])
+    outer.trainable = False
+    outer.inner.trainable = True
+    x, y = rng.normal(size=(8, 4)).astype(np.float32), rng.normal(size=(8, 1)).astype(np.float32)
+    return model, outer, head, x, y
+
+
+def _one_sgd_step_reference(outer, head, x, y, lr):
+    """The weights after one SGD step on mean squared error, in float64, with only the inner
+    Dense and the head trained (what Keras 3 does: its variables are the trainable ones)."""
+    a = lambda t: np.asarray(t, np.float64)   # noqa: E731
+    wi, bi, wo, bo = a(outer.inner.kernel), a(outer.inner.bias), a(outer.other.kernel), a(outer.other.bias)
+    w, wh, bh = a(outer.w), a(head.kernel), a(head.bias)
+    h1 = x @ wi + bi
+    h3 = (h1 @ wo + bo) * w
+    dyp = 2.0 * (h3 @ wh + bh - y) / y.size
+    dh1 = ((dyp @ wh.T) * w) @ wo.T
+    return {"inner_kernel": wi - lr * x.T @ dh1, "inner_bias": bi - lr * dh1.sum(0),
+            "head_kernel": wh - lr * h3.T @ dyp, "head_bias": bh - lr * dyp.sum(0)}
+
+
+def _check_step(model, outer, head, before, expected):
+    np.testing.assert_allclose(np.asarray(outer.inner.kernel), expected["inner_kernel"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(outer.inner.bias), expected["inner_bias"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(head.kernel), expected["head_kernel"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(head.bias), expected["head_bias"], rtol=1e-5, atol=1e-6)
+    for name in ("w", "other_kernel", "other_bias"):   # frozen: unchanged
+        now = {"w": outer.w, "other_kernel": outer.other.kernel, "other_bias": outer.other.bias}[name]
+        np.testing.assert_array_equal(np.asarray(now), before[name], err_msg=name)
+
+
+def test_inner_layer_set_back_to_trainable_trains_in_a_frozen_custom_layer():
+    model, outer, head, x, y = _frozen_outer_model()
+    # Keras 3.15: the frozen layer lists none, the model its inner layer's and the head's
+    assert outer.trainable_weights == [] and outer.inner.trainable and not outer.other.trainable
+    ids = lambda ws: [id(w) for w in ws]   # noqa: E731
+    assert ids(model.trainable_weights) == ids([outer.inner.kernel, outer.inner.bias, head.kernel, head.bias])
+    assert ids(model.non_trainable_weights) == ids([outer.w, outer.other.kernel, outer.other.bias])
+    before = {"w": np.array(outer.w), "other_kernel": np.array(outer.other.kernel),
+              "other_bias": np.array(outer.other.bias)}
+    expected = _one_sgd_step_reference(outer, head, x, y, 0.1)
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    _check_step(model, outer, head, before, expected)
+    # and all of it trains again once the outer layer is unfrozen (Keras sets every flag inside)
+    outer.trainable = True
+    assert len(model.trainable_weights) == len(model.weights)
+
+
+def test_inner_layer_set_back_to_trainable_trains_under_a_gradient_tape():
+    model, outer, head, x, y = _frozen_outer_model()
+    before = {"w": np.array(outer.w), "other_kernel": np.array(outer.other.kernel),
+              "other_bias": np.array(outer.other.bias)}
+    expected = _one_sgd_step_reference(outer, head, x, y, 0.1)
+    with corenn.GradientTape() as tape:
+        loss = keras.losses.MeanSquaredError()(y, model(x, training=True))
+    grads = tape.gradient(loss, model.trainable_weights)
+    assert all(g is not None for g in grads)
+    keras.optimizers.SGD(0.1).apply_gradients(zip(grads, model.trainable_weights))
+    _check_step(model, outer, head, before, expected)

@@ -29,7 +29,8 @@ from .. import autodiff, kernels
 from .. import losses as _losses
 from .. import metrics as _metrics
 from ..layers.base import (_NAME_SCOPES, ASSIGNED_WEIGHT_LAYERS, TRACING, TRAINABLE_VERSION, InputLayer, Layer,
-                           check_traceable, current_path, held_layers, name_scope, scoped_build, shape_str, user_mask)
+                           check_traceable, current_path, held_layers, name_scope, scoped_build, shape_str, trained,
+                           user_mask)
 from ..strings import as_string_array, is_string_array
 from . import _data, fusion
 from . import graph as _graph_mod
@@ -393,7 +394,7 @@ class Model(TrainingLoops):
             if isinstance(layer, Model):
                 out += layer._weights_by_flag(trainable)
             else:
-                out += layer.trainable_weights if trainable else layer.non_trainable_weights
+                out += _layer_weights_by_flag(layer, trainable)
         return _unique(out)
 
     @property
@@ -420,7 +421,7 @@ class Model(TrainingLoops):
         state = [(layer, layer.trainable, layer._params if isinstance(layer, Layer) else None,
                   len(layer._params) if isinstance(layer, Layer) else len(layer.weights))
                  for layer in layers]
-        weights = _unique(w for layer in layers for w in layer.trainable_weights)
+        weights = _unique(w for layer in layers for w in _layer_weights_by_flag(layer, True))
         self.__dict__["_trainable_cache"] = (layers, state, weights, TRAINABLE_VERSION[0])
         return list(weights)
 
@@ -443,7 +444,25 @@ class Model(TrainingLoops):
             return []
         seen, out = set(), []
         for layer in self._weight_layers():
-            for w, g in zip(layer.trainable_weights, layer.gradients):
+            if isinstance(layer, Model):
+                pairs = zip(layer._weights_by_flag(True), layer._gradients_by_flag())
+            else:
+                pairs = zip(*trained(layer))
+            for w, g in pairs:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(g)
+        return out
+
+    def _gradients_by_flag(self):
+        """Gradients aligned with ``_weights_by_flag(True)`` (a held model's, whatever its flag)."""
+        seen, out = set(), []
+        for layer in self._weight_layers():
+            if isinstance(layer, Model):
+                pairs = zip(layer._weights_by_flag(True), layer._gradients_by_flag())
+            else:
+                pairs = zip(*trained(layer))
+            for w, g in pairs:
                 if id(w) not in seen:
                     seen.add(id(w))
                     out.append(g)
@@ -1683,6 +1702,20 @@ class Model(TrainingLoops):
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+def _layer_weights_by_flag(layer, trainable):
+    """A layer's weights by Keras 3's variable-level flags (Layer._flagged_params): a frozen
+    custom layer's own weights are not trainable, an inner layer of it set back to trainable
+    has trainable weights, which the model around trains (Keras 3's model.trainable_weights is
+    ``[v for v in weights if v.trainable]``, whatever the flags of the layers between)."""
+    if layer.trainable:   # the usual case, as before (wrappers list their inner layer's)
+        return layer.trainable_weights if trainable else layer.non_trainable_weights
+    weights = trained(layer)[0]
+    if trainable:
+        return weights
+    ids = {id(w) for w in weights}
+    return [w for w in layer.weights if id(w) not in ids]
+
 
 def _batch_rows(x):
     """The batch size Keras 3 weights the loss tracker by: the first axis of the first array
