@@ -88,7 +88,8 @@ def test_a_users_metric_result_is_kept_as_the_user_returns_it():
 
 def _mlp():
     model = keras.Sequential([keras.Input((3,)), layers.Dense(2, activation="softmax")])
-    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy", "sparse_categorical_crossentropy"])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy", "sparse_categorical_crossentropy"])
     return model
 
 

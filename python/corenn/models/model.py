@@ -1733,9 +1733,9 @@ def _step_arrays(a):
     as Tensors, as fit hands them (Keras 3's steps take NumPy batches too); other values kept."""
     if isinstance(a, np.ndarray) and a.dtype != object:
         return _data.as_input(a)
-    if isinstance(a, (list, tuple)):
+    if type(a) in (list, tuple):   # (a namedtuple or other container is kept as it is)
         return type(a)(_step_arrays(b) for b in a)
-    if isinstance(a, dict):
+    if type(a) is dict:
         return {k: _step_arrays(b) for k, b in a.items()}
     return a
 
