@@ -71,6 +71,10 @@ def constant(value, dtype=None, shape=None, name=None):
     if isinstance(value, Tensor):
         value = np.asarray(value)
     a = np.asarray(value)
+    if a.dtype == object and _python_ints(value):
+        raise ValueError(f"tf.constant: {value!r} does not fit in int64")
+    if dtype is None and a.dtype == np.bool_ or dtype is not None and _dtype_name(dtype) == "bool":
+        return _bool_tensor(a, shape)
     small = _small_int_name(dtype if dtype is not None else a.dtype)
     if dtype is not None:
         a = a.astype(_dtype_name(dtype)).astype(_dtypes.storage_dtype(dtype, "tf.constant"), copy=False)
@@ -78,14 +82,37 @@ def constant(value, dtype=None, shape=None, name=None):
         a = a.astype(np.float32)
     elif a.dtype.kind in "iu" and a.dtype != np.int64:
         a = a.astype(np.int32)
-    elif a.dtype == np.int64 and isinstance(value, (int, list, tuple)):
-        a = a.astype(np.int32)   # Python ints are int32 in TensorFlow
+    elif a.dtype == np.int64 and isinstance(value, (int, list, tuple)) and _fits_int32(a):
+        a = a.astype(np.int32)   # Python ints are int32 in TensorFlow, int64 where one needs it
     if shape is not None:
         a = np.broadcast_to(a, tuple(shape)).copy() if a.size == 1 else a.reshape(tuple(shape))
     t = _tensor(a)
     if small:
         t._tf_int_dtype = small   # tf.image.convert_image_dtype scales by this type's maximum
     return t
+
+
+def _fits_int32(a):
+    return a.size == 0 or (int(a.min()) >= -2 ** 31 and int(a.max()) < 2 ** 31)
+
+
+def _python_ints(value):
+    """Whether ``value`` is a Python int or a (nested) list / tuple of them (bools excluded)."""
+    if isinstance(value, (list, tuple)):
+        return builtins.all(_python_ints(v) for v in value)
+    return isinstance(value, int) and not isinstance(value, builtins.bool)
+
+
+def _bool_tensor(a, shape=None):
+    """TF's bool tensor (``tf.constant([True])``, ``dtype=tf.bool``): corenn's Tensors hold no
+    bools (comparisons give float32 0 / 1), so it is the NumPy bool array with ``numpy()`` that
+    Keras masks are as scripts see them (``layers.base.BoolMask``; every corenn op takes it).
+    Numbers become ``value != 0``, as tf.constant's cast to bool."""
+    from .layers.base import BoolMask
+    b = np.array(a if a.dtype == np.bool_ else np.not_equal(a, 0), dtype=np.bool_)
+    if shape is not None:
+        b = np.broadcast_to(b, tuple(shape)).copy() if b.size == 1 else b.reshape(tuple(shape))
+    return b.view(BoolMask)
 
 
 def _small_int_name(dtype):
@@ -108,8 +135,11 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
     if dtype is not None:
         return constant(value, dtype=dtype)
     if isinstance(value, (int, list, tuple)) and not isinstance(value, builtins.bool) \
-            and np.asarray(value).dtype == np.int64:
+            and np.asarray(value).dtype in (np.int64, object):
         return constant(value)   # Python ints are int32 in TensorFlow, as tf.constant makes them
+    if isinstance(value, (builtins.bool, np.bool_, list, tuple, np.ndarray)) and not isinstance(value, Tensor) \
+            and np.asarray(value).dtype == np.bool_:
+        return _bool_tensor(np.asarray(value))   # bools are bool in TensorFlow, not float32
     return ops.convert_to_tensor(value)
 
 
@@ -621,7 +651,8 @@ def identity(input, name=None):  # noqa: A002
 
 
 def is_tensor(x):
-    return isinstance(x, Tensor)
+    from .layers.base import BoolMask
+    return isinstance(x, (Tensor, BoolMask))   # a bool tensor is a NumPy bool array (_bool_tensor)
 
 
 def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa: A002

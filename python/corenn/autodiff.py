@@ -222,7 +222,8 @@ class GradientTape:
             layer.check_input_shape(tuple(flat[0].shape))
         ctx = layer._call_context(snapshot=True)
         ctx.needs_input_grad = any(self.needs_grad(x) for x in flat)
-        weights = layer.trainable_weights
+        from .layers.base import trained
+        weights = trained(layer)[0]   # (an inner layer trained in a frozen one: Keras 3)
         trainable = bool(weights) and (
             self.watch_accessed_variables or any(id(w) in self._watched for w in weights))
         layer._clear_losses()
@@ -590,7 +591,8 @@ class GradientTape:
                 elif ctx.__dict__.get("_params") is not None and not ctx._sublayer_attrs:
                     pairs = [(p.value, p.grad) for p in ctx._all_params() if p.trainable] if ctx.trainable else []
                 else:
-                    pairs = zip(ctx.trainable_weights, ctx.gradients)
+                    from .layers.base import trained
+                    pairs = zip(*trained(ctx))
                 for w, g in pairs:
                     _add_part(weight_grads, id(w), g)
                 dxs = (dx if rec.packed else [dx]) if dx is not None else []

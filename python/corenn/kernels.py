@@ -110,7 +110,10 @@ def _scalar(t):
 Tensor.__float__ = lambda self: float(_scalar(self))
 Tensor.__int__ = lambda self: int(_scalar(self))
 Tensor.item = _scalar
-Tensor.__format__ = lambda self, spec: format(_scalar(self), spec) if spec else repr(self)
+# f"{t}" of a scalar Tensor is its value as NumPy prints it ('0.75', not the float64 digits), as
+# TF's and torch's tensors print (f"acc: {m.result()}")
+Tensor.__format__ = lambda self, spec: format(_scalar(self), spec) if spec else \
+    str(np.asarray(self).reshape(())[()]) if not len(self.shape) else repr(self)
 
 __all__ = [
     "Tensor", "as_tensor", "empty", "zeros", "empty_like",

@@ -5,7 +5,9 @@ resets it at the start of each epoch, so logged values are means over the epoch 
 
 Counting is done by the kernels (``kernels.accuracy_count``, ``kernels.loss_forward``); the metric only
 keeps two Python scalars (total, count), read back as MetricResult floats so that
-``m.count.numpy()`` works as on Keras' state variables.
+``m.count.numpy()`` works as on Keras' state variables. ``result()`` of a built-in metric is a
+float32 Tensor, as Keras 3's (a scalar; one value per threshold or class where there are several);
+fit, evaluate and the callbacks' logs hold Python floats made from it, as Keras' logs do.
 
 ``compile(metrics=['accuracy'])`` resolves 'accuracy' / 'acc' the way Keras does, once the
 label and prediction shapes are known: binary when the loss is binary cross-entropy or the
@@ -74,10 +76,28 @@ class MetricResult(float):
 
 
 def _numpy_result(fn):
+    """A user's ``result()``: a float it returns also answers ``numpy()`` (what it returns
+    otherwise is kept as it is, as Keras keeps it)."""
     @functools.wraps(fn)
     def result(self):
         value = fn(self)
         return MetricResult(value) if type(value) is float else value
+    return result
+
+
+def _result_tensor(value):
+    """A built-in metric's value as the float32 Tensor Keras 3 returns from ``result()`` (a
+    scalar, or one value per threshold / class): ``m.result().numpy()``, ``float(m.result())``
+    and printing work as on Keras' tensor. A dict (CompileMetrics) or a Tensor is kept."""
+    if isinstance(value, (kernels.Tensor, dict)):
+        return value
+    return kernels.as_tensor(np.array(value, dtype=np.float32))
+
+
+def _tensor_result(fn):
+    @functools.wraps(fn)
+    def result(self):
+        return _result_tensor(fn(self))
     return result
 
 
@@ -102,8 +122,11 @@ class Metric:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if "result" in cls.__dict__:   # every metric's float result answers numpy() too
-            cls.result = _numpy_result(cls.__dict__["result"])
+        if "result" in cls.__dict__:
+            # corenn's own metrics return a Tensor as Keras 3's do; a user's result() keeps what
+            # it returns (a float of theirs answers numpy() too). fit converts to floats for logs.
+            own = cls.__module__.split(".")[0] == __name__.split(".")[0]
+            cls.result = (_tensor_result if own else _numpy_result)(cls.__dict__["result"])
 
     def __init__(self, name=None, dtype=None):
         # Keras 3: a metric made without a name gets its class's name made unique, as layers
@@ -157,8 +180,8 @@ class Metric:
     def update_state(self, y_true, y_pred, sample_weight=None):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def result(self) -> float:
-        return MetricResult(self.total / self.count if self.count else 0.0)
+    def result(self):
+        return _result_tensor(self.total / self.count if self.count else 0.0)
 
     def __call__(self, *args, **kwargs):
         """``metric(y_true, y_pred)`` / ``mean(values)``: update_state, then the running result
@@ -747,7 +770,7 @@ class _PrecisionRecall(_Confusion):
         thr = np.asarray(thr, np.float32).reshape(-1)
         if thr.size == 0 or not np.all(np.isfinite(thr)):
             raise ValueError(f"{type(self).__name__}: thresholds must be finite numbers, got {thresholds!r}")
-        self._single = thresholds is None or np.isscalar(thresholds)
+        self._single = thr.size == 1   # Keras: one threshold, given alone or in a list, is a scalar result
         self._order = np.argsort(thr, kind="stable")
         self._sorted = thr[self._order]
         super().__init__(name)
@@ -806,7 +829,7 @@ class _ConfusionCount(_Confusion):
         thr = np.asarray(thr, np.float32).reshape(-1)
         if thr.size == 0 or not np.all(np.isfinite(thr)):
             raise ValueError(f"{type(self).__name__}: thresholds must be finite numbers, got {thresholds!r}")
-        self._single = thresholds is None or np.isscalar(thresholds)
+        self._single = thr.size == 1   # Keras: one threshold, given alone or in a list, is a scalar result
         self._order = np.argsort(thr, kind="stable")
         self._sorted = thr[self._order]
         super().__init__(name)

@@ -14,6 +14,8 @@ Keras 3 weights (``model.weights.h5`` and ``.weights.h5`` files)
     snake_case, numbered within the model in layer order (``dense``, ``dense_1``, ...: not the
     layer's name, which the ``vars`` group's ``name`` attribute holds). Wrappers nest:
     ``lstm/cell/vars``, ``bidirectional/forward_layer/cell/vars``, then ``backward_layer``.
+    A subclassed model is saved as a layer: ``vars`` its own variables, then its layers by
+    attribute name (``_subclassed_groups``).
 Legacy HDF5 (``.h5``)
     Attribute ``model_config`` (JSON), group ``model_weights`` with attribute ``layer_names``;
     each ``model_weights/<layer>`` group lists its datasets in attribute ``weight_names``.
@@ -272,6 +274,78 @@ def _nested_groups(layer):
             flat(value, items)
             out += [(f"{attr}/{path}", item)
                     for path, item in zip(_keras3_paths([type(i).__name__ for i in items]), items)]
+    return out
+
+
+def _is_subclassed(model):
+    """A subclassed model (``class Net(keras.Model)`` with its own ``call``, no graph): Keras 3
+    saves it as a layer, by its attributes, not by ``layers/<class numbered>``."""
+    from .models.sequential import Sequential
+    return getattr(model, "_is_corenn_model", False) and getattr(model, "_graph", None) is None \
+        and not isinstance(model, Sequential)
+
+
+def _own_keras_order(holder):
+    """A subclassed model's own variables (its add_weight, Variable attributes: the holder's)
+    in Keras 3's file order: the trainable ones, then the others (Layer.save_own_variables)."""
+    if holder is None:
+        return []
+    params = list(holder.__dict__.get("_params", ()))
+    return [p.value for p in params if p.trainable] + [p.value for p in params if not p.trainable]
+
+
+def _unique_group_name(name, used):
+    """Keras 3's _get_unique_name: 'dense', 'dense_1', ... within one container."""
+    if name in used:
+        used[name] += 1
+        return f"{name}_{used[name]}"
+    used[name] = 0
+    return name
+
+
+def _subclassed_groups(model):
+    """[(group path, layer)] of a subclassed model, as Keras 3's saving walks it (saving_lib
+    ``_save_state``): the model's public attributes and its ``layers`` list in sorted name
+    order, each object once (the first path that reaches it; later ones write nothing). A layer
+    attribute is a group of that name (``dense1``); a list, tuple or dict attribute a group of
+    its items named by class in snake case, numbered within it (``heads/dense``,
+    ``heads/dense_1``; a nested list is ``container``); ``layers`` (every layer the model
+    tracks, in order) is such a list, so a layer reached first through it -- its attribute
+    sorts after 'layers', or it is only in a list -- is ``layers/<class numbered>``. Private
+    attributes are not walked: corenn tracks no layer kept there (Keras walks them last)."""
+    from .layers.base import Layer
+
+    def is_layer(v):
+        return isinstance(v, Layer) or getattr(v, "_is_corenn_model", False)
+
+    holder = model.__dict__.get("_own_variables")
+    attrs = sorted([(k, v) for k, v in model.__dict__.items() if not k.startswith("_")]
+                   + [("layers", list(model.layers))], key=lambda kv: kv[0])
+    visited, out = {id(model), id(holder)}, []
+
+    def save(obj, path):
+        if id(obj) not in visited:
+            visited.add(id(obj))
+            out.append((path, obj))
+
+    def container(items, path, seen):
+        if id(items) in seen:
+            return
+        seen.add(id(items))
+        used = {}
+        for item in (list(items.values()) if isinstance(items, dict) else items):
+            if is_layer(item):
+                cls = type(item).__name__
+                if getattr(item, "_graph", None) is not None:
+                    cls = _KERAS3_CLASS_OF_EXPORT.get(cls, cls)   # a functional model: 'functional'
+                save(item, f"{path}/{_unique_group_name(_snake_case(cls), used)}")
+            elif isinstance(item, (list, tuple, dict)):
+                container(item, f"{path}/{_unique_group_name('container', used)}", seen)
+    for name, value in attrs:
+        if is_layer(value):
+            save(value, name)
+        elif isinstance(value, (list, tuple, dict)):
+            container(value, name, set())
     return out
 
 
@@ -830,12 +904,13 @@ def load_legacy_h5(path, compile=True):
             return _compiled(_build(inner, arrays, path), args, values, path)
 
 
-def _into_model(model, per_layer_in_order, path, skip_mismatch=False):
-    """Weights matched to ``model``'s layers with weights, in order; shapes checked first.
+def _into_model(model, per_layer_in_order, path, skip_mismatch=False, layers=None):
+    """Weights matched to ``model``'s layers with weights (or to ``layers``, a subclassed
+    model's, its holder of own variables first), in order; shapes checked first.
     ``skip_mismatch``: as Keras 3, an object (a layer's own variables: one HDF5 group's
     ``vars``) whose saved shapes do not fit keeps its values, with a warning, and the rest load
     (a new classifier head on a pretrained body)."""
-    layers = [layer for layer in model.layers if layer.weights]
+    layers = [layer for layer in model.layers if layer.weights] if layers is None else layers
     if len(per_layer_in_order) != len(layers):
         raise ValueError(f"load_weights: {path} holds weights for {len(per_layer_in_order)} layers, "
                          f"the model has {len(layers)} layers with weights")
@@ -889,6 +964,96 @@ def _keras3_into_model(h5py, h5, model, path, where):
             if layer.weights and type(layer).__name__ != "InputLayer"]
 
 
+def _own_datasets(datasets, group_path):
+    """The datasets ``<group>/vars/0..n-1`` in order (none: [])."""
+    prefix, own = group_path + "/vars/", {}
+    for p, ds in datasets.items():
+        if p.startswith(prefix) and "/" not in p[len(prefix):]:
+            own[p[len(prefix):]] = ds
+    if sorted(own, key=lambda k: int(k) if k.isdigit() else -1) != [str(i) for i in range(len(own))]:
+        raise _Bad(f"{group_path}/vars: datasets are not numbered 0..{len(own) - 1}")
+    return [_Dataset(own[str(i)]) for i in range(len(own))]
+
+
+def _subclassed_found(datasets, group_path, model):
+    """[(layer, [_Dataset] in its weights order)] of a subclassed model's Keras 3 layout
+    (_write_subclassed): the holder of its own variables first (the file lists them trainable
+    first), then each layer of _subclassed_groups, a subclassed one by the same walk."""
+    found = []
+    holder = model.__dict__.get("_own_variables")
+    own = _own_datasets(datasets, group_path)
+    if holder is not None:
+        params = list(holder.__dict__.get("_params", ()))
+        file_order = [i for i, p in enumerate(params) if p.trainable] + \
+            [i for i, p in enumerate(params) if not p.trainable]
+        if len(own) == len(params):   # else the shape check names the count that differs
+            in_weights_order = [None] * len(own)
+            for ds, i in zip(own, file_order):
+                in_weights_order[i] = ds
+            own = in_weights_order
+        found.append((holder, own))
+    elif own:
+        raise _Bad(f"{group_path or '/'}vars: {len(own)} variables of model '{model.name}', which has none of its own")
+    for path, layer in _subclassed_groups(model):
+        if _is_subclassed(layer):
+            found += _subclassed_found(datasets, f"{group_path}/{path}", layer)
+        else:
+            found.append((layer, _keras3_layer_datasets(datasets, f"{group_path}/{path}", layer)))
+    return found
+
+
+def _fits(pairs):
+    return all(_keras_weight_shapes(layer) == [d.shape for d in found] for layer, found in pairs)
+
+
+def _subclassed_into_model(h5py, h5, model, path, where, skip_mismatch):
+    """A subclassed model's weights from a Keras 3 file (Keras' layout, _subclassed_found), or
+    from a file corenn wrote before issue 13: ``layers/<class numbered>`` over ``model.layers``
+    and none of the model's own variables. Such a file loads when it is that layout exactly
+    (every dataset used, every shape right) and the model has no variables of its own; with
+    some, they are not in the file: a ValueError names them (skip_mismatch=True loads the rest
+    and warns). Never a guess between the two: a file that is neither is refused, as before."""
+    datasets = _check_h5_tree(h5py, h5)
+    error = None
+    try:
+        pairs = _subclassed_found(datasets, "", model)
+        _check_all_used(datasets, {p for _, f in pairs for d in f for p in d.paths()}, where)
+        if _fits(pairs) or skip_mismatch:
+            return pairs, None
+    except _Bad as exc:
+        error = exc
+        pairs = None
+    if "layers" in h5:   # corenn's layout before issue 13?
+        try:
+            old = _keras3_into_model(h5py, h5, model, path, where)
+        except _Bad:
+            old = None
+        layers = [layer for layer in model.layers if layer.weights and type(layer).__name__ != "InputLayer"]
+        if old is not None and _fits(list(zip(layers, old))):
+            own = _own_keras_order(model.__dict__.get("_own_variables"))
+            missing = None
+            if own:
+                names = ", ".join(getattr(w, "path", None) or getattr(w, "name", "?") for w in own)
+                missing = (f"load_weights: {path} has the layout corenn wrote for subclassed models before "
+                           f"issue 13 (layers/<class>), which left out the model's own variables: "
+                           f"{names} are not in the file")
+            return list(zip(layers, old)), missing
+    if error is not None:
+        raise error
+    return pairs, None   # the shape check of _into_model names what differs
+
+
+def _subclassed_load(h5py, h5, model, path, where, skip_mismatch, what):
+    with _reading_h5(path, what):
+        pairs, missing = _subclassed_into_model(h5py, h5, model, path, where, skip_mismatch)
+    if missing is not None:
+        if not skip_mismatch:
+            raise ValueError(missing + "; load_weights(..., skip_mismatch=True) loads the rest and keeps "
+                             "their values, and save_weights writes them now")
+        warnings.warn(missing + "; they keep their values", stacklevel=4)
+    _into_model(model, [f for _, f in pairs], path, skip_mismatch, [layer for layer, _ in pairs])
+
+
 def load_h5_weights(model, path, skip_mismatch=False):
     """``model.load_weights`` of a Keras 3 ``.weights.h5`` file (layers matched by Keras'
     group names: class names numbered in layer order) or a legacy HDF5 file (a weights-only
@@ -898,6 +1063,10 @@ def load_h5_weights(model, path, skip_mismatch=False):
     with _reading_h5(path, "Keras HDF5 weights file"):
         h5 = h5py.File(path, "r")
     with h5:
+        if _is_subclassed(model) and "layer_names" not in h5.attrs:
+            _subclassed_load(h5py, h5, model, path, os.path.basename(path), skip_mismatch,
+                             "Keras HDF5 weights file")
+            return
         with _reading_h5(path, "Keras HDF5 weights file"):
             if "layers" in h5 and "layer_names" not in h5.attrs:
                 found = _keras3_into_model(h5py, h5, model, path, os.path.basename(path))
@@ -915,6 +1084,9 @@ def load_keras_archive_weights(model, path, skip_mismatch=False):
         _, data = _read_archive(f)
         h5 = _open_h5_bytes(h5py, data)
     with h5:
+        if _is_subclassed(model):
+            _subclassed_load(h5py, h5, model, path, "model.weights.h5", skip_mismatch, "Keras model file")
+            return
         with _reading_h5(path, "Keras model file"):
             found = _keras3_into_model(h5py, h5, model, path, "model.weights.h5")
         _into_model(model, found, path, skip_mismatch)
@@ -1014,6 +1186,13 @@ def _keras3_weights_writer(model, where):
     """A function writing ``model``'s Keras 3 weights file to an open binary file; what cannot
     be written is refused now, before anything is."""
     h5py = _h5py()
+    if _is_subclassed(model):
+        _check_subclassed(model, where)
+
+        def write_subclassed(f):
+            with h5py.File(f, "w") as h5:
+                _write_subclassed(h5, model, where)
+        return write_subclassed
     # a functional model lists its InputLayers (Keras writes an empty group for each); they
     # do not shift the numbering of the other classes' groups
     layers = list(model.layers)
@@ -1029,6 +1208,46 @@ def _keras3_weights_writer(model, where):
             for layer, name in zip(layers, paths):
                 _write_layer(group.create_group(name), layer, where)
     return write
+
+
+def _subclassed_written(model, where):
+    """The weights a subclassed model's file holds, in the order written (its own, then each
+    group's, depth first); checks each layer can be written, before anything is."""
+    written = list(_own_keras_order(model.__dict__.get("_own_variables")))
+    for _, layer in _subclassed_groups(model):
+        if _is_subclassed(layer):
+            written += _subclassed_written(layer, where)
+            continue
+        if type(layer).__name__ not in (*_KERAS3_SUBLAYER_GROUPS, *_KERAS3_SHARED_KERNEL):
+            _own_and_nested(layer, where)
+        written += list(layer.weights)
+    return written
+
+
+def _check_subclassed(model, where):
+    """Refuse, before writing, a subclassed model with a weight the walk does not reach (one
+    of a layer kept where Keras' walk does not look): its file would lose it, as files before
+    issue 13 lost the model's own add_weight variables. (A weight two layers share is written
+    with each, as Keras writes it.)"""
+    written = {id(w) for w in _subclassed_written(model, where)}
+    lost = [w for w in model.weights if id(w) not in written]
+    if lost:
+        names = ", ".join(getattr(w, "path", None) or getattr(w, "name", "?") for w in lost[:5])
+        raise NotImplementedError(f"{where}: model '{model.name}' ({type(model).__name__}) has weights that Keras "
+                                  "3's layout of a subclassed model (its own variables, then its layers by "
+                                  f"attribute) does not reach: {names}; use a .weights.npz name")
+
+
+def _write_subclassed(group, model, where):
+    """Keras 3's layout of a subclassed model (or one used inside it): ``vars`` its own
+    variables (trainable first), then each layer's group at its _subclassed_groups path."""
+    _write_vars(group, model.name, _own_keras_order(model.__dict__.get("_own_variables")))
+    for path, layer in _subclassed_groups(model):
+        sub = group.create_group(path)   # h5py makes the intermediate groups ('heads')
+        if _is_subclassed(layer):
+            _write_subclassed(sub, layer, where)
+        else:
+            _write_layer(sub, layer, where)
 
 
 # ================================================================================================

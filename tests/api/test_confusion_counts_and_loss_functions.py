@@ -41,7 +41,7 @@ def test_confusion_counts_match_the_definition(key, rng):
     assert m.result() == pytest.approx(_counts(y, p, 0.5, w)[key], rel=1e-6)
     several = CLASSES[key](thresholds=[0.7, 0.2])
     several.update_state(y, p)
-    assert several.result() == [_counts(y, p, 0.7)[key], _counts(y, p, 0.2)[key]]
+    np.testing.assert_array_equal(several.result().numpy(), [_counts(y, p, 0.7)[key], _counts(y, p, 0.2)[key]])
     assert CLASSES[key](thresholds=0.3).get_config()["thresholds"] == 0.3
     # Keras 3 numbers the default name of each further one (true_positives_1, ...)
     base = {"tp": "true_positives", "fp": "false_positives", "tn": "true_negatives", "fn": "false_negatives"}[key]

@@ -174,6 +174,17 @@ def held_layers(values, exclude=None):
     return found
 
 
+def trained(layer):
+    """(weights, gradient Tensors) that training updates for ``layer``, by Keras 3's variable
+    flags: its trainable_weights / gradients, or for a frozen layer holding layers, the weights
+    of an inner layer set back to trainable (Layer._flagged_params; Keras 3 trains them)."""
+    flagged = getattr(layer, "_flagged_params", None)
+    if flagged is None or getattr(layer, "trainable", True):
+        return layer.trainable_weights, layer.gradients
+    params = [p for p in flagged() if p.trainable]
+    return [p.value for p in params], [p.grad for p in params]
+
+
 def _static_leaf(v):
     return v is None or isinstance(v, (bool, int, float)) and not isinstance(v, np.generic)
 
@@ -485,9 +496,29 @@ class Layer:
             return own
         out = list(own)
         for sub in subs:
+            # Keras 3's variable flags: a weight trains when it was made trainable and the layer
+            # that owns it is trainable now (setting `trainable` on a layer sets it on every
+            # layer inside; the last setting wins). So the sublayer's own weights take its flag;
+            # deeper ones already carry their owner's, and an inner layer set back to trainable
+            # inside a frozen one trains.
+            mine = sub._own_param_ids()
             out += [Param(p.name, p.value, p.grad, p.regularizer, p.trainable and sub.trainable)
-                    for p in sub._all_params()]
+                    if id(p) in mine else p for p in sub._all_params()]
         return out
+
+    def _own_param_ids(self):
+        d = self.__dict__
+        return {id(q) for q in d.get("_params", ())} | {id(q) for q in (d.get("_var_params") or {}).values()}
+
+    def _flagged_params(self):
+        """_all_params with this layer's own weights flagged by its ``trainable`` too: Keras 3's
+        variable-level flags, which a model reads (``[v for v in weights if v.trainable]``), so
+        an inner layer set back to trainable trains in a frozen custom layer."""
+        if self.trainable:
+            return self._all_params()
+        mine = self._own_param_ids()
+        return [Param(p.name, p.value, p.grad, p.regularizer, False) if id(p) in mine else p
+                for p in self._all_params()]
 
     def _sublayers(self):
         found, seen = [], {id(self)}
@@ -602,9 +633,9 @@ class Layer:
         """Sum of the weights' regularization penalties; with ``add_grads`` their gradients are
         added into the weights' gradient Tensors (call after ``backward``)."""
         total = 0.0
-        for p in self._all_params():
+        for p in self._flagged_params():   # Keras' variable flags: an inner layer set back to trainable
             if p.regularizer is not None:
-                grad = p.grad if add_grads and p.trainable and self.trainable else None
+                grad = p.grad if add_grads and p.trainable else None
                 total += p.regularizer.penalty(p.value, grad)
         return total
 
@@ -842,7 +873,10 @@ class Layer:
         if isinstance(y, list):   # several outputs: the gradient of each (zeros where none came)
             dy = [kernels.zeros(tuple(t.shape)) if g is None else g
                   for t, g in zip(y, dy if isinstance(dy, (list, tuple)) else [dy])]
-        weights = self.trainable_weights
+        # the weights Keras 3 trains (variable flags): a frozen layer's own are not, an inner
+        # layer of it set back to trainable is (Layer._flagged_params)
+        trained = [p for p in self._flagged_params() if p.trainable]
+        weights = [p.value for p in trained]
         float_xs = [x for x in xs if x.dtype == "float32"]
         # the losses this call added, each seeded with its weight in the total loss (the graph
         # sets _loss_seeds when it backpropagates them: models/graph.py)
@@ -854,7 +888,7 @@ class Layer:
             grads = tape.gradient(targets, float_xs + weights, output_gradients=dys)
         else:
             grads = tape.gradient(y, float_xs + weights, output_gradients=dy)
-        for g, dst in zip(grads[len(float_xs):], self.gradients):
+        for g, dst in zip(grads[len(float_xs):], [p.grad for p in trained]):
             if g is None:
                 np.asarray(dst)[...] = 0.0
             else:

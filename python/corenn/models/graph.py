@@ -25,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..layers.base import (_LOSS_SINK, TRAINABLE_VERSION, InputLayer, Layer, shape_str, unique_name, user_mask,
-                           user_mask_maker)
+from ..layers.base import (_LOSS_SINK, TRAINABLE_VERSION, InputLayer, Layer, shape_str, trained, unique_name,
+                           user_mask, user_mask_maker)
 from .fusion import _SERIAL as _fusion_serial
 from .fusion import weights_context
 
@@ -775,7 +775,7 @@ class Graph:
             upstream = any(needs[i] for i in s.ins)
             s.ctx.needs_input_grad = upstream
             s.ctx._planned_by = None   # a graph that planned this context must plan it again
-            produces = upstream or bool(s.owner.trainable_weights)
+            produces = upstream or bool(trained(s.owner)[0])   # (an inner layer trained in a frozen one)
             for o in s.outs:
                 needs[o] = produces
             if watched_outputs:   # a model output another node reads, differentiated under a tape
@@ -988,7 +988,7 @@ class Graph:
             return cached[2], [p.grad for p in cached[1]]
         ids, grads, seen = [], [], set()
         for e in cached[1]:
-            for w, g in (zip(e[0].trainable_weights, e[1].gradients) if isinstance(e, tuple) else [(e.value, e.grad)]):
+            for w, g in (zip(trained(e[0])[0], trained(e[1])[1]) if isinstance(e, tuple) else [(e.value, e.grad)]):
                 if id(w) not in seen:
                     seen.add(id(w))
                     ids.append(id(w))
@@ -1008,7 +1008,9 @@ class Graph:
                 if layer._sublayer_attrs:
                     entries.append((layer, acc))
                 else:
-                    entries += [p for p in acc._all_params() if p.trainable and layer.trainable]
+                    # Keras 3's variable flags (Layer._flagged_params): the layer's own weights
+                    # train with it, an inner layer's with that layer
+                    entries += [p for p in acc._flagged_params() if p.trainable]
             # the usual graph: Params only, each weight once; its ids are fixed (a Param keeps
             # its weight Tensor), so only the gradients are read per step
             simple = all(type(e) is not tuple for e in entries) and \
@@ -1035,12 +1037,12 @@ class Graph:
                 ctx = weights_context(s.ctx)
                 per_layer.setdefault(id(s.owner), []).append((ctx, ran[k]))
             for layer in self.layers:
-                if not layer.trainable_weights or id(layer) not in per_layer:
+                if not trained(layer)[0] or id(layer) not in per_layer:
                     continue
                 calls = per_layer[id(layer)]
                 ctxs = [c for c, r in calls if r]
                 acc = self.accumulator[id(layer)]
-                owner_grads = acc.gradients
+                owner_grads = trained(acc)[1]
                 if not ctxs:
                     for g in owner_grads:
                         np.asarray(g)[...] = 0.0
@@ -1052,7 +1054,7 @@ class Graph:
                 if all(p is not None and len(p) == len(owner_grads) for p in parts):
                     per_call = [[g for _, g in p] for p in parts]
                 else:
-                    per_call = [c.gradients for c in ctxs]
+                    per_call = [trained(c)[1] for c in ctxs]
                 for g, v in zip(owner_grads, per_call[0]):
                     if v is not g:   # the accumulator's own gradients are the sum's buffers
                         np.copyto(np.asarray(g), np.asarray(v))

@@ -29,7 +29,8 @@ from .. import autodiff, kernels
 from .. import losses as _losses
 from .. import metrics as _metrics
 from ..layers.base import (_NAME_SCOPES, ASSIGNED_WEIGHT_LAYERS, TRACING, TRAINABLE_VERSION, InputLayer, Layer,
-                           check_traceable, current_path, held_layers, name_scope, scoped_build, shape_str, user_mask)
+                           check_traceable, current_path, held_layers, name_scope, scoped_build, shape_str, trained,
+                           user_mask)
 from ..strings import as_string_array, is_string_array
 from . import _data, fusion
 from . import graph as _graph_mod
@@ -393,7 +394,7 @@ class Model(TrainingLoops):
             if isinstance(layer, Model):
                 out += layer._weights_by_flag(trainable)
             else:
-                out += layer.trainable_weights if trainable else layer.non_trainable_weights
+                out += _layer_weights_by_flag(layer, trainable)
         return _unique(out)
 
     @property
@@ -420,7 +421,7 @@ class Model(TrainingLoops):
         state = [(layer, layer.trainable, layer._params if isinstance(layer, Layer) else None,
                   len(layer._params) if isinstance(layer, Layer) else len(layer.weights))
                  for layer in layers]
-        weights = _unique(w for layer in layers for w in layer.trainable_weights)
+        weights = _unique(w for layer in layers for w in _layer_weights_by_flag(layer, True))
         self.__dict__["_trainable_cache"] = (layers, state, weights, TRAINABLE_VERSION[0])
         return list(weights)
 
@@ -443,7 +444,25 @@ class Model(TrainingLoops):
             return []
         seen, out = set(), []
         for layer in self._weight_layers():
-            for w, g in zip(layer.trainable_weights, layer.gradients):
+            if isinstance(layer, Model):
+                pairs = zip(layer._weights_by_flag(True), layer._gradients_by_flag())
+            else:
+                pairs = zip(*trained(layer))
+            for w, g in pairs:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(g)
+        return out
+
+    def _gradients_by_flag(self):
+        """Gradients aligned with ``_weights_by_flag(True)`` (a held model's, whatever its flag)."""
+        seen, out = set(), []
+        for layer in self._weight_layers():
+            if isinstance(layer, Model):
+                pairs = zip(layer._weights_by_flag(True), layer._gradients_by_flag())
+            else:
+                pairs = zip(*trained(layer))
+            for w, g in pairs:
                 if id(w) not in seen:
                     seen.add(id(w))
                     out.append(g)
@@ -1455,20 +1474,32 @@ class Model(TrainingLoops):
     def train_step(self, data):
         """One training step on ``data`` = (x, y) or (x, y, sample_weight); returns the logs.
         Override it (with a GradientTape, ``compute_loss``, ``optimizer.apply``) as in Keras 3."""
-        x, y, sw = _unpack(data)
+        x, y, sw = _step_arrays(_unpack(data))
+        if self._custom_step("compute_metrics"):   # Keras 3: the override updates and reports
+            loss = self._train_step(x, y, None, sw)
+            self._track_loss(loss, x)
+            return self.compute_metrics(x, y, self.__dict__.pop("_last_y_pred"), sw)
         loss = self._train_step(x, y, self._train_metrics_for(y), sw)
-        self._loss_tracker.update_state(loss)
+        self._track_loss(loss, x)
         return {m.name: m.result() for m in self.metrics}
 
     def test_step(self, data):
-        x, y, sw = _unpack(data)
+        x, y, sw = _step_arrays(_unpack(data))
         h = self._forward(x, False)
-        loss = self._batch_loss(y, h, sw, x)
+        # with the weights' regularization penalties, as evaluate's own loop and Keras 3's
+        # compute_loss (self.losses) add them
+        loss = self._batch_loss(y, h, sw, x) + self.regularization()
+        self._track_loss(loss, x)
         if self._custom_step("compute_metrics"):   # Keras 3: the override updates and reports
             return self.compute_metrics(x, y, h, sw)
-        self._loss_tracker.update_state(loss)
         self._update_metrics(self._eval_metrics or [], y, h, sw)
         return {m.name: m.result() for m in self.metrics}
+
+    def _track_loss(self, loss, x):
+        """The step's loss into the "loss" tracker weighted by the batch's size, as Keras 3's
+        train_step / test_step do: an epoch whose last batch is short reports the mean over
+        samples, not over batches."""
+        self._loss_tracker.update_state(float(np.asarray(loss)), sample_weight=_batch_rows(x))
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Keras 3: update the compiled metrics with one batch and return the results of
@@ -1671,6 +1702,43 @@ class Model(TrainingLoops):
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+def _layer_weights_by_flag(layer, trainable):
+    """A layer's weights by Keras 3's variable-level flags (Layer._flagged_params): a frozen
+    custom layer's own weights are not trainable, an inner layer of it set back to trainable
+    has trainable weights, which the model around trains (Keras 3's model.trainable_weights is
+    ``[v for v in weights if v.trainable]``, whatever the flags of the layers between)."""
+    if layer.trainable:   # the usual case, as before (wrappers list their inner layer's)
+        return layer.trainable_weights if trainable else layer.non_trainable_weights
+    weights = trained(layer)[0]
+    if trainable:
+        return weights
+    ids = {id(w) for w in weights}
+    return [w for w in layer.weights if id(w) not in ids]
+
+
+def _batch_rows(x):
+    """The batch size Keras 3 weights the loss tracker by: the first axis of the first array
+    in ``x`` (x may be a dict or list of inputs); 1 when x holds no array."""
+    from .. import tree
+    for item in tree.flatten(x):
+        shape = getattr(item, "shape", None)
+        if shape is not None and len(shape):
+            return int(shape[0])
+    return 1
+
+
+def _step_arrays(a):
+    """NumPy arrays in a batch (x, y, sample_weight) handed to train_step / test_step directly
+    as Tensors, as fit hands them (Keras 3's steps take NumPy batches too); other values kept."""
+    if isinstance(a, np.ndarray) and a.dtype != object:
+        return _data.as_input(a)
+    if type(a) in (list, tuple):   # (a namedtuple or other container is kept as it is)
+        return type(a)(_step_arrays(b) for b in a)
+    if type(a) is dict:
+        return {k: _step_arrays(b) for k, b in a.items()}
+    return a
+
 
 def _unpack(data):
     """(x, y, sample_weight) from a batch tuple (x), (x, y) or (x, y, sample_weight)."""

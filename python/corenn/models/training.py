@@ -157,7 +157,7 @@ class TrainingLoops:
                         logs = _float_logs(self.train_step(
                             xb if yb is None else (xb, yb) if swb is None else (xb, yb, swb)))
                     elif own_metrics:   # Keras 3: an overridden compute_metrics gives the step's logs
-                        self._train_step(xb, yb, None, swb)
+                        self._track_loss(self._train_step(xb, yb, None, swb), xb)   # as train_step
                         logs = _float_logs(self.compute_metrics(xb, yb, self.__dict__.pop("_last_y_pred"), swb))
                     else:
                         loss = self._train_step(xb, yb, metrics, swb)
