@@ -262,9 +262,10 @@ def _nested_groups(layer):
         elif isinstance(v, dict):
             for item in v.values():
                 flat(item, found)
-    for attr, value in layer.__dict__.items():
-        if attr.startswith("_"):
-            continue
+    from .layers.base import tracked_items
+    # in the order the layer's weights list them (Layer._sublayers); a user's private
+    # ``self._proj`` is tracked as Keras 3 tracks it, under its attribute's name
+    for attr, value in tracked_items(layer):
         if is_layer(value):
             if id(value) not in seen:
                 seen.add(id(value))
@@ -312,15 +313,17 @@ def _subclassed_groups(model):
     ``heads/dense_1``; a nested list is ``container``); ``layers`` (every layer the model
     tracks, in order) is such a list, so a layer reached first through it -- its attribute
     sorts after 'layers', or it is only in a list -- is ``layers/<class numbered>``. Private
-    attributes are not walked: corenn tracks no layer kept there (Keras walks them last)."""
-    from .layers.base import Layer
+    attributes of a user's model come after all the others, as Keras 3 walks them
+    (saving_lib._name_key sorts ``_block`` as ``~_block``), so a layer also in ``layers`` is
+    saved there."""
+    from .layers.base import Layer, tracked_items
 
     def is_layer(v):
         return isinstance(v, Layer) or getattr(v, "_is_corenn_model", False)
 
     holder = model.__dict__.get("_own_variables")
-    attrs = sorted([(k, v) for k, v in model.__dict__.items() if not k.startswith("_")]
-                   + [("layers", list(model.layers))], key=lambda kv: kv[0])
+    attrs = sorted(tracked_items(model) + [("layers", list(model.layers))],
+                   key=lambda kv: "~" + kv[0] if kv[0].startswith("_") else kv[0])
     visited, out = {id(model), id(holder)}, []
 
     def save(obj, path):

@@ -152,6 +152,38 @@ def scoped_build(fn):
     return build
 
 
+# Private attributes corenn's own machinery keeps on layers and models that refer to layers or
+# models without those being sublayers: a call context's layer, the caches of the tracked lists,
+# a model's node in an enclosing graph, the holder of a model's own variables (listed first, by
+# the model itself) and a model's layer list (read by name where it counts).
+NOT_SUBLAYERS = frozenset({"_owner", "_tracked_cache", "_trainable_cache", "_as_node", "_own_variables",
+                           "_layers"})
+
+
+def tracks_private(obj):
+    """Whether ``obj``'s private attributes are tracked. Keras 3 tracks every attribute a layer is
+    given, ``self._proj = layers.Dense(4)`` as much as ``self.proj``: it trains, lists and saves
+    it. corenn's own classes keep private state that is never a sublayer (their weights are
+    listed explicitly), so private attributes are read on the classes users write."""
+    return not type(obj).__module__.startswith("corenn.")
+
+
+def tracked_items(obj, items=None):
+    """The (name, value) attributes of ``obj`` that may hold its sublayers, variables and
+    metrics, as Keras 3 tracks them (``items``: the attributes to filter, default obj's own).
+    A model, on which corenn's training code sets private state of every kind (compiled
+    metrics, step caches), tracks only the private attributes its user's code set
+    (Model.__setattr__ records them)."""
+    private = tracks_private(obj)
+    if private and getattr(obj, "_is_corenn_model", False):
+        chosen = obj.__dict__.get("_user_private", ())
+        keep = lambda k: k in chosen   # noqa: E731
+    else:
+        keep = lambda k: private and k not in NOT_SUBLAYERS   # noqa: E731
+    items = list(obj.__dict__.items()) if items is None else items
+    return [(k, v) for k, v in items if not k.startswith("_") or keep(k)]
+
+
 def held_layers(values, exclude=None):
     """The layers and models among ``values`` and inside the lists, tuples and dicts there, each
     once, in the order met, without looking inside them (``exclude``: one object to leave out,
@@ -457,7 +489,7 @@ class Layer:
     def _held_layers(self):
         """The layers and models held as attributes (also in lists, tuples and dicts), not
         looking inside them (their own trainable setters do)."""
-        return held_layers([v for k, v in list(self.__dict__.items()) if not k.startswith("_")], exclude=self)
+        return held_layers([v for _, v in tracked_items(self)], exclude=self)
 
     def _live_params(self, trainable):
         return [p for p in self._all_params() if (p.trainable and self.trainable) == trainable]
@@ -469,9 +501,8 @@ class Layer:
         cache = self.__dict__.get("_var_params")
         out = []
         own = {id(p.value) for p in self._params}   # add_weight's weights held as attributes too
-        for k, v in list(self.__dict__.items()):
-            if k.startswith("_") or not isinstance(v, kernels.Tensor) or not v.__dict__.get("_is_variable") \
-                    or id(v) in own:
+        for k, v in tracked_items(self):
+            if not isinstance(v, kernels.Tensor) or not v.__dict__.get("_is_variable") or id(v) in own:
                 continue
             if cache is None:
                 cache = self.__dict__["_var_params"] = {}
@@ -491,7 +522,7 @@ class Layer:
         subs = self._sublayers()
         own = self._params + self._variable_params() if self.__dict__.get("_var_params") is not None or any(
             isinstance(v, kernels.Tensor) and v.__dict__.get("_is_variable") and not any(v is p.value for p in self._params)
-            for k, v in self.__dict__.items() if not k.startswith("_")) else self._params
+            for _, v in tracked_items(self)) else self._params
         if not subs:
             return own
         out = list(own)
@@ -550,9 +581,8 @@ class Layer:
         # Without this, the context of a custom layer holding a Sequential (the TF (2+1)D video
         # tutorial's Conv2Plus1D inside ResidualMain's Sequential) had no weights, and fit gave
         # its Conv3D kernels zero gradients from the second step on
-        for k, v in (d.items() if owner is None else {**owner.__dict__, **d}.items()):
-            if not k.startswith("_"):
-                visit(v)
+        for _, v in tracked_items(self, list(d.items() if owner is None else {**owner.__dict__, **d}.items())):
+            visit(v)
         return found
 
     @property

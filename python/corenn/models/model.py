@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import sys
 import time
 import weakref
 
@@ -29,7 +30,8 @@ from .. import autodiff, kernels
 from .. import losses as _losses
 from .. import metrics as _metrics
 from ..layers.base import (_NAME_SCOPES, ASSIGNED_WEIGHT_LAYERS, TRACING, TRAINABLE_VERSION, InputLayer, Layer,
-                           check_traceable, current_path, held_layers, name_scope, scoped_build, shape_str, trained,
+                           check_traceable, current_path, held_layers, name_scope, NOT_SUBLAYERS, scoped_build,
+                           shape_str, trained, tracked_items, tracks_private,
                            user_mask)
 from ..strings import as_string_array, is_string_array
 from . import _data, fusion
@@ -231,8 +233,8 @@ class Model(TrainingLoops):
             else:
                 return cached[2]
         found = self._scan_layers()
-        containers = [(v, len(v)) for k, v in self.__dict__.items()
-                      if isinstance(v, (list, dict)) and (not k.startswith("_") or k == "_layers")]
+        containers = [(v, len(v)) for _, v in tracked_items(self) + [("_layers", self.__dict__.get("_layers"))]
+                      if isinstance(v, (list, dict))]
         self.__dict__["_tracked_cache"] = (self.__dict__.get("_attr_version"), containers, found)
         return found
 
@@ -241,7 +243,9 @@ class Model(TrainingLoops):
         # the model's own weights (add_weight, a Variable attribute) first: Keras 3 lists a
         # layer's own variables before its sublayers', in weights, trainable_weights and files
         own = [d["_own_variables"]] if "_own_variables" in d else []
-        return held_layers(own + [v for k, v in d.items() if not k.startswith("_") or k == "_layers"])
+        # the attributes in the order they were set, "_layers" (a model's list) among them
+        keep = {k for k, _ in tracked_items(self)} | {"_layers"}
+        return held_layers(own + [v for k, v in d.items() if k in keep])
 
     def _weight_layers(self):
         """The layers whose weights are this model's (InputLayers have none)."""
@@ -321,7 +325,13 @@ class Model(TrainingLoops):
         # Subclassed models: a layer or model set as an attribute becomes part of the model
         # (found again by _tracked_layers, also inside lists and dicts); the version tells its
         # cache that the attributes changed.
-        if not name.startswith("_") or name == "_layers":   # what _scan_layers looks at
+        if name.startswith("_") and name not in NOT_SUBLAYERS and tracks_private(self) and \
+                not sys._getframe(1).f_globals.get("__name__", "").startswith("corenn."):
+            # a private attribute the user's code set (``self._block = Block()``): Keras 3
+            # tracks it like any other (layers.base.tracked_items); corenn's own private state,
+            # set from corenn's modules, is not
+            self.__dict__.setdefault("_user_private", set()).add(name)
+        if not name.startswith("_") or name == "_layers" or name in self.__dict__.get("_user_private", ()):
             d = self.__dict__
             d["_attr_version"] = d.get("_attr_version", 0) + 1
             if isinstance(value, kernels.Tensor) and value.__dict__.get("_is_variable"):
@@ -1554,9 +1564,7 @@ class Model(TrainingLoops):
         and lists them in ``model.metrics`` after the compiled ones, so a train_step's
         ``{m.name: m.result() for m in self.metrics}`` logs them and fit resets them each epoch."""
         found = []
-        for name, value in self.__dict__.items():
-            if name.startswith("_"):
-                continue
+        for name, value in tracked_items(self):
             items = value if isinstance(value, (list, tuple)) else [value]
             for m in items:
                 if isinstance(m, _metrics.Metric) and all(m is not f for f in found):
