@@ -31,8 +31,11 @@ def test_program(name, tmp_path, monkeypatch, capsys):
         pytest.importorskip("onnx", reason="model.export(format='onnx') needs the onnx package")
         pytest.importorskip("onnxruntime", reason="the program serves the exported model with onnxruntime")
     from corenn import _tensor_numpy
+    from corenn.keras import backend
     # tnp.experimental_enable_numpy_behavior() is process-wide: undo it after the program
     monkeypatch.setitem(_tensor_numpy.NUMPY_BEHAVIOR, "enabled", False)
+    # so is keras.config.set_image_data_format (the SSVEPFormer program sets channels_first)
+    monkeypatch.setitem(backend._IMAGE_DATA_FORMAT, 0, "channels_last")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(HERE))   # the programs' shared synthetic data (_text_data)
     # as in a fresh process: default names unnumbered (a program's second AUC() is 'auc_1' in

@@ -1,0 +1,87 @@
+"""Sweep 25: what the programs added to tests/programs in sweep 25 found missing, each checked on
+its own against NumPy references or Keras 3's behaviour (values printed by Keras 3.15, torch
+backend, where noted)."""
+import numpy as np
+import pytest
+
+import corenn as tf
+from corenn import keras
+from corenn.keras import backend
+
+
+@pytest.fixture
+def channels_first():
+    keras.config.set_image_data_format("channels_first")
+    try:
+        yield
+    finally:
+        keras.config.set_image_data_format("channels_last")
+
+
+# ---- SSVEPFormer (example_eeg_bci_ssvepformer.py): K.set_image_data_format("channels_first") ----
+
+def test_set_image_data_format_channels_first_reaches_layers_made_after_it(channels_first):
+    assert keras.config.image_data_format() == backend.image_data_format() == "channels_first"
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 10)).astype("float32")            # (batch, channels, steps)
+    conv = keras.layers.Conv1D(4, 3, padding="same")
+    conv.build((None, 3, 10))
+    w = rng.normal(size=(3, 3, 4)).astype("float32")
+    b = rng.normal(size=4).astype("float32")
+    conv.set_weights([w, b])
+    assert conv.data_format == "channels_first"
+    y = np.asarray(conv(x))
+    # NumPy: the same convolution on channels-last data, moved back to channels-first
+    xl = np.pad(x.transpose(0, 2, 1), ((0, 0), (1, 1), (0, 0)))
+    ref = np.stack([np.einsum("nkc,kcf->nf", xl[:, t:t + 3], w) for t in range(10)], 1) + b
+    np.testing.assert_allclose(y, ref.transpose(0, 2, 1), rtol=1e-5, atol=1e-5)
+    # Flatten with the global channels_first flattens in channels-last order (Keras 3: it moves
+    # the channels last first, so weights keep their order across layouts)
+    flat = keras.layers.Flatten()
+    assert flat.data_format == "channels_first"
+    np.testing.assert_allclose(np.asarray(flat(y)), y.transpose(0, 2, 1).reshape(2, -1), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(keras.layers.GlobalAveragePooling1D()(y)), y.mean(-1),
+                               rtol=1e-5, atol=1e-6)
+    x4 = rng.normal(size=(2, 3, 6, 6)).astype("float32")
+    assert keras.layers.UpSampling2D(2)(x4).shape == (2, 3, 12, 12)
+    np.testing.assert_allclose(np.asarray(keras.layers.MaxPooling2D(2)(x4)),
+                               x4.reshape(2, 3, 3, 2, 3, 2).max((3, 5)), rtol=1e-6)
+    assert keras.layers.BatchNormalization().axis == -1      # Keras' default whatever the layout
+
+
+def test_layers_with_an_explicit_data_format_ignore_the_global_one(channels_first):
+    conv = keras.layers.Conv2D(2, 3, data_format="channels_last")
+    assert conv.data_format == "channels_last"
+    assert conv(np.zeros((1, 5, 5, 3), "float32")).shape == (1, 3, 3, 2)
+    keras.config.set_image_data_format("channels_last")
+    assert keras.layers.Conv2D(2, 3).data_format == "channels_last"
+
+
+def test_channels_last_only_layers_refuse_the_global_channels_first(channels_first):
+    # corenn's geometric preprocessing kernels have no channels-first path: refuse by name, not
+    # resize the wrong axes
+    with pytest.raises(NotImplementedError, match="Resizing .*image_data_format\\(\\) is 'channels_first'"):
+        keras.layers.Resizing(4, 4)
+    resize = keras.layers.Resizing(4, 4, data_format="channels_last")   # asked for by name: fine
+    assert resize(np.zeros((1, 8, 8, 3), "float32")).shape == (1, 4, 4, 3)
+
+
+def test_set_image_data_format_rejects_unknown_layouts():
+    with pytest.raises(ValueError, match="set_image_data_format.*'channels_first', 'channels_last'"):
+        keras.config.set_image_data_format("NCHW")
+    assert keras.config.image_data_format() == "channels_last"
+
+
+def test_sequential_of_channels_first_conv1d_trains(channels_first):
+    # the SSVEPFormer's path end to end: Input (channels, steps) -> Conv1D -> LayerNorm -> Flatten
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(64, 4, 16)).astype("float32")
+    y = (x[:, 0].mean(-1) > 0).astype("int32")
+    model = keras.Sequential([keras.Input((4, 16)), keras.layers.Conv1D(8, 3, padding="same"),
+                              keras.layers.LayerNormalization(), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax")])
+    assert model.layers[0].output.shape == (None, 8, 16)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    hist = model.fit(x, y, epochs=40, verbose=0)
+    assert hist.history["loss"][-1] < 0.5 * hist.history["loss"][0], hist.history   # Keras 3: 1.31 -> 0.46
