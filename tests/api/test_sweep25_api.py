@@ -85,3 +85,88 @@ def test_sequential_of_channels_first_conv1d_trains(channels_first):
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     hist = model.fit(x, y, epochs=40, verbose=0)
     assert hist.history["loss"][-1] < 0.5 * hist.history["loss"][0], hist.history   # Keras 3: 1.31 -> 0.46
+
+
+# ---- vocal track separation (example_vocal_track_separation.py) -------------------------------
+
+class _Scaled(keras.layers.Layer):
+    """A user's layer with no get_config that makes its sublayer in build(self, *_)."""
+
+    def __init__(self, units, factor=2.0, scale=(2, 2), **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.factor, self.scale = units, factor, scale
+
+    def build(self, *_):
+        self.dense = keras.layers.Dense(self.units)
+
+    def call(self, x):
+        return self.dense(x) * self.factor
+
+
+def test_layer_without_get_config_has_keras_auto_config():
+    # Keras 3.15 prints factor 0.5, name 'sc', scale (2, 2), trainable True, units 3 (and dtype)
+    layer = _Scaled(3, factor=0.5, name="sc")
+    cfg = layer.get_config()
+    assert {k: cfg[k] for k in ("units", "factor", "scale", "name", "trainable")} == \
+        {"units": 3, "factor": 0.5, "scale": (2, 2), "name": "sc", "trainable": True}
+    again = _Scaled.from_config(cfg)
+    assert (again.units, again.factor, again.scale, again.name) == (3, 0.5, (2, 2), "sc")
+
+    class NoKwargs(keras.layers.Layer):
+        def __init__(self, units):
+            super().__init__()
+            self.units = units
+    # an __init__ without **kwargs gets only what it can take back
+    assert NoKwargs(4).get_config() == {"units": 4}
+    assert NoKwargs.from_config(NoKwargs(4).get_config()).units == 4
+    # builtin layers keep their own configs (no constructor echo)
+    assert "_auto_config" not in keras.layers.Dense(2).get_config()
+    assert set(keras.layers.Dense(2).get_config()) >= {"units", "activation", "use_bias"}
+
+
+def test_layer_with_non_json_arguments_gets_no_auto_config():
+    class Holder(keras.layers.Layer):
+        def __init__(self, inner, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = inner
+    # Keras 3 raises NotImplementedError here; corenn keeps the base config (see README)
+    cfg = Holder(keras.layers.Dense(2), name="h").get_config()
+    assert "inner" not in cfg and cfg["name"] == "h"
+
+
+def test_model_of_unconfigured_layers_and_function_metric_saves_and_loads(tmp_path):
+    @keras.saving.register_keras_serializable(package="Sweep25")
+    class Unconfigured(_Scaled):
+        pass
+
+    @keras.saving.register_keras_serializable(package="Sweep25")
+    def half_mae(y_true, y_pred):
+        return 0.5 * keras.ops.mean(keras.ops.abs(y_true - y_pred), axis=-1)
+
+    inputs = keras.Input((4,))
+    outputs = Unconfigured(2, factor=0.5)(inputs)
+    model = keras.Model(inputs, outputs)
+    model.compile("adam", "mse", metrics=[half_mae])
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(16, 2)).astype("float32")
+    model.fit(x, y, epochs=1, verbose=0)
+    path = str(tmp_path / "m.keras")
+    model.save(path)                      # the function metric was refused here before
+    loaded = keras.saving.load_model(path)
+    layer = loaded.layers[-1]
+    assert type(layer) is Unconfigured and (layer.units, layer.factor) == (2, 0.5)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    ref = 0.5 * np.abs(y - model.predict(x, verbose=0)).mean(-1).mean()
+    logs = loaded.evaluate(x, y, verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "half_mae"}
+    np.testing.assert_allclose(logs["half_mae"], ref, rtol=1e-5)
+
+
+def test_unregistered_function_metric_is_refused_by_name_when_saving(tmp_path):
+    def local_metric(y_true, y_pred):
+        return keras.ops.mean(y_pred, axis=-1)
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse", metrics=[local_metric])
+    with pytest.raises(ValueError, match="register_keras_serializable"):
+        model.save(str(tmp_path / "m.keras"))
