@@ -170,3 +170,26 @@ def test_unregistered_function_metric_is_refused_by_name_when_saving(tmp_path):
     model.compile("sgd", "mse", metrics=[local_metric])
     with pytest.raises(ValueError, match="register_keras_serializable"):
         model.save(str(tmp_path / "m.keras"))
+
+
+# ---- AdaMatch (example_adamatch.py) -----------------------------------------------------------
+
+def test_categorical_crossentropy_from_logits_gradient_with_unnormalised_labels():
+    # AdaMatch's pseudo labels are l2-normalised, not summing to 1. The gradient is the loss's
+    # own, softmax(z) * sum(y) - y, as Keras 3 on torch gives ([0.5626, -0.8324, 0.4912, 0.3254,
+    # -0.5468] for row 0 here); TensorFlow's fused kernel gives softmax(z) - y instead
+    rng = np.random.default_rng(0)
+    z0 = rng.normal(size=(4, 5)).astype("float32")
+    y = np.abs(rng.normal(size=(4, 5))).astype("float32")
+    p = np.exp(z0) / np.exp(z0).sum(1, keepdims=True)
+    ref = p * y.sum(1, keepdims=True) - y
+    z = tf.Variable(z0)
+    with tf.GradientTape() as tape:
+        s = tf.reduce_sum(keras.losses.categorical_crossentropy(y, z, from_logits=True))
+    np.testing.assert_allclose(np.asarray(tape.gradient(s, z)), ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ref[0], [0.5626, -0.8324, 0.4912, 0.3254, -0.5468], atol=1e-4)
+    with tf.GradientTape() as tape:
+        loss = keras.losses.CategoricalCrossentropy(from_logits=True, reduction="none")(y, z)
+        s = tf.reduce_mean(loss * tf.constant([1.0, 0.0, 1.0, 1.0]))
+    mask = np.array([1.0, 0.0, 1.0, 1.0])[:, None]
+    np.testing.assert_allclose(np.asarray(tape.gradient(s, z)), ref * mask / 4, rtol=1e-5, atol=1e-6)
