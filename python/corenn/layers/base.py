@@ -823,6 +823,10 @@ class Layer:
             box.append((type(y), [(i, t) for i, t in enumerate(ys) if _static_leaf(t)], len(ys)))
             ys = [t for t in ys if not _static_leaf(t)]
             y = ys
+        elif multi and hasattr(type(y), "_fields") and _STATIC_OUTPUTS.box is not None:
+            # a namedtuple of tensors (tf.image.combined_non_max_suppression's): the eager call
+            # gives it back as that namedtuple, as Keras does
+            _STATIC_OUTPUTS.box.append((type(y), [], len(ys)))
         # string arrays pass through (an op moving a string column: ops.expand_dims before StringLookup)
         if not ys or not all(isinstance(t, kernels.Tensor) or is_string_array(t) for t in ys):
             raise TypeError(f"layer '{self.name}' ({type(self).__name__}).call must return a corenn Tensor or a "
@@ -1056,6 +1060,9 @@ class Layer:
                 owner.__dict__["_added_losses"] = kept
         multi = isinstance(y, (list, tuple))
         self.__dict__["_probe_multi"] = multi
+        # a call returning a namedtuple (tf.image.combined_non_max_suppression's result): its
+        # symbolic outputs come back as the same namedtuple, as in Keras
+        self.__dict__["_probe_namedtuple"] = type(y) if multi and hasattr(type(y), "_fields") else None
         return [tuple(t.shape[1:]) for t in (y if multi else [y])]
 
     def _build_for_values(self, flat, packed):
@@ -1181,7 +1188,8 @@ class Layer:
                     kind, values, n = box[-1]
                     tensors = iter(y if isinstance(y, list) else [y])
                     fixed = dict(values)
-                    return kind(fixed[i] if i in fixed else next(tensors) for i in range(n))
+                    items = [fixed[i] if i in fixed else next(tensors) for i in range(n)]
+                    return kind(*items) if hasattr(kind, "_fields") else kind(items)
         finally:
             if written:
                 _CALL_TRAINING.stack, _CALL_TRAINING.pushed = stack, False

@@ -75,6 +75,13 @@ def _holds_assigned_weights(model):
             stack.extend(layer.layers)
     return False
 
+def _flat_tensors(structure):
+    """The leaves of nested lists / tuples, in order."""
+    if isinstance(structure, (list, tuple)):
+        return [t for item in structure for t in _flat_tensors(item)]
+    return [structure]
+
+
 class Model(TrainingLoops):
     """A model: ``Model(inputs, outputs)`` (functional) or a subclass defining ``call``.
 
@@ -148,12 +155,21 @@ class Model(TrainingLoops):
             self._input_dict_keys = list(inputs)
         if isinstance(outputs, dict):
             self._output_dict_keys = list(outputs)
-        if isinstance(outputs, (list, tuple)) and any(isinstance(o, (list, tuple)) for o in outputs):
+        if isinstance(outputs, tuple) and hasattr(type(outputs), "_fields"):
+            # outputs=a namedtuple of KerasTensors (a layer's namedtuple result): calls and
+            # predict return that namedtuple, as Keras does
+            self._output_nesting = (type(outputs), [None] * len(outputs))
+            outputs = list(outputs)
+        elif isinstance(outputs, (list, tuple)) and any(isinstance(o, (list, tuple)) for o in outputs):
             # outputs=[layer.output, ...] with a multi-output layer's list among them (Keras): the
             # graph has the flat outputs; calls and predict return them grouped the same way
             self._output_nesting = (type(outputs), [(type(o), len(o)) if isinstance(o, (list, tuple)) else None
                                                     for o in outputs])
             outputs = [t for o in outputs for t in (o if isinstance(o, (list, tuple)) else [o])]
+        if isinstance(inputs, (list, tuple)) and any(isinstance(i, (list, tuple)) for i in inputs):
+            # inputs=[backbone.inputs] (a list holding a model's input list; tf.keras and Keras 3
+            # flatten it): the model's inputs are the flat tensors
+            inputs = _flat_tensors(inputs)
         self._single_input = isinstance(inputs, KerasTensor)
         self._single_output = isinstance(outputs, KerasTensor)
         ins, outs = _as_list(inputs), _as_list(outputs)
@@ -564,10 +580,19 @@ class Model(TrainingLoops):
         """Keras 3's ``save_weights``; tf.keras 2's ``save_format`` / ``options`` are taken (the
         Zero-DCE example forwards them) when they name the HDF5 file the name already asks for."""
         import os
-        from .. import saving
+        from .. import saving, train
+        if save_format == "tf" and train.is_weights_prefix(filepath):
+            save_format = None   # tf.keras 2 asked for what the name already gives
         if save_format not in (None, "h5"):
             raise ValueError(f"{self.name}.save_weights: save_format={save_format!r} (TensorFlow's checkpoint "
-                             "format) is not supported; weights files are Keras 3's .weights.h5")
+                             "format) is not supported for a file name; weights files are Keras 3's "
+                             ".weights.h5, and a name without an extension is a checkpoint prefix")
+        if save_format is None and train.is_weights_prefix(filepath):
+            # tf.keras 2: a name that is no weights file is TensorFlow's checkpoint format
+            if not overwrite and os.path.exists(os.fspath(filepath) + train.SUFFIX):
+                raise FileExistsError(f"{self.name}.save_weights: {filepath} exists and overwrite=False")
+            train.save_weights_prefix(self, filepath)
+            return
         filepath = saving.check_weights_path(filepath, f"{self.name}.save_weights")
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{self.name}.save_weights: {filepath} exists and overwrite=False")
@@ -589,6 +614,10 @@ class Model(TrainingLoops):
             raise ValueError(f"{self.name}.load_weights: you are loading weights into a model that has not "
                              "yet been built. Try building the model first by calling it on some data or "
                              "by using `build()`.")
+        from .. import train
+        if train.is_weights_prefix(filepath):   # what save_weights wrote to a checkpoint prefix
+            train.load_weights_prefix(self, filepath)
+            return
         saving.load_weights(self, filepath, skip_mismatch=bool(skip_mismatch))
 
     def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None, zipped=None):
