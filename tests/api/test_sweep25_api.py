@@ -193,3 +193,172 @@ def test_categorical_crossentropy_from_logits_gradient_with_unnormalised_labels(
         s = tf.reduce_mean(loss * tf.constant([1.0, 0.0, 1.0, 1.0]))
     mask = np.array([1.0, 0.0, 1.0, 1.0])[:, None]
     np.testing.assert_allclose(np.asarray(tape.gradient(s, z)), ref * mask / 4, rtol=1e-5, atol=1e-6)
+
+
+# ---- RetinaNet (example_retinanet.py) ---------------------------------------------------------
+
+def test_model_inputs_given_as_a_list_holding_a_model_input_list():
+    # get_backbone's keras.Model(inputs=[backbone.inputs], ...): tf.keras 2 and Keras 3 flatten it
+    a = keras.Input((3,))
+    base = keras.Model(a, keras.layers.Dense(2)(a))
+    m = keras.Model(inputs=[base.inputs], outputs=[base.output])
+    assert len(m.inputs) == 1 and m.inputs[0] is a
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_allclose(np.asarray(m.predict(x, verbose=0)), np.asarray(base.predict(x, verbose=0)))
+
+
+def test_save_weights_to_a_prefix_is_a_checkpoint_latest_checkpoint_finds(tmp_path):
+    # tf.keras 2: a weights name that is not an HDF5 / Keras file is TensorFlow's checkpoint format,
+    # and the directory's 'checkpoint' file names it (tf.train.latest_checkpoint)
+    def make():
+        return keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model, other = make(), make()
+    prefix = str(tmp_path / "ckpt" / "weights_epoch_3")
+    model.save_weights(prefix)
+    assert tf.train.latest_checkpoint(str(tmp_path / "ckpt")) == prefix
+    other.load_weights(tf.train.latest_checkpoint(str(tmp_path / "ckpt")))
+    for a, b in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(FileExistsError):
+        model.save_weights(prefix, overwrite=False)
+    model.save_weights(str(tmp_path / "p2"), save_format="tf")   # tf.keras 2's explicit format
+    wrong = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4)])
+    with pytest.raises(ValueError, match="shape"):
+        wrong.load_weights(prefix)
+    # ModelCheckpoint(save_weights_only=True) to such a prefix, as RetinaNet's callback
+    cb = keras.callbacks.ModelCheckpoint(str(tmp_path / "run" / "w_{epoch}"), save_weights_only=True)
+    model.compile("sgd", "mse")
+    model.fit(np.ones((4, 3), "float32"), np.ones((4, 2), "float32"), epochs=2, verbose=0, callbacks=[cb])
+    assert tf.train.latest_checkpoint(str(tmp_path / "run")) == str(tmp_path / "run" / "w_2")
+
+
+def test_dataset_ignore_errors_skips_elements_a_map_fails_on():
+    def f(x):
+        if int(x) % 3 == 1:
+            raise ValueError("bad element")
+        return x * 10
+    ds = tf.data.Dataset.range(7).map(f)
+    got = [int(v) for v in ds.apply(tf.data.experimental.ignore_errors()).prefetch(2)]
+    assert got == [0, 20, 30, 50, 60]     # 1 and 4 are skipped, as tf.data does
+    assert [int(v) for v in ds.prefetch(1).ignore_errors()] == [0, 20, 30, 50, 60]
+    with pytest.raises(ValueError, match="bad element"):
+        list(ds)
+
+
+def test_layer_whose_inputs_unknown_axes_are_tied_is_probed_through_the_graph():
+    # DecodePredictions: anchors made from the image's size must match the predictions' count;
+    # a probe of each unknown axis at 1 or 2 cannot satisfy both, a run from the Inputs can
+    class TwoPerPixel(keras.layers.Layer):
+        def call(self, image):
+            n = tf.shape(image)[0]
+            return tf.reshape(image[..., :2], [n, -1, 1]) * 2.0       # (N, 2*H*W, 1)
+
+    class Join(keras.layers.Layer):
+        def call(self, image, per_pixel):
+            n, hw = tf.shape(image)[0], tf.shape(image)[1] * tf.shape(image)[2]
+            anchors = tf.reshape(tf.range(tf.cast(2 * hw, tf.float32)), [1, -1, 1])
+            return tf.concat([per_pixel, tf.tile(anchors, [n, 1, 1])], axis=-1)
+
+    image = keras.Input((None, None, 3))
+    per_pixel = TwoPerPixel()(image)
+    assert per_pixel.shape == (None, None, 1)
+    out = Join()(image, per_pixel)       # ValueError: concat of 2 and 1 rows before
+    assert out.shape == (None, None, 2)
+    model = keras.Model(image, out)
+    x = np.random.default_rng(0).normal(size=(2, 3, 5, 3)).astype("float32")
+    ref = np.concatenate([x[..., :2].reshape(2, -1, 1) * 2.0,
+                          np.tile(np.arange(30, dtype=np.float32).reshape(1, -1, 1), (2, 1, 1))], -1)
+    np.testing.assert_allclose(model.predict(x, verbose=0), ref, rtol=1e-6)
+
+
+def test_combined_non_max_suppression_result_is_a_namedtuple_through_layers_and_models():
+    boxes = np.array([[[0, 0, 1, 1]], [[0, 0, 1.01, 1]], [[2, 2, 3, 3]]], "float32")[None]   # (1, 3, 1, 4)
+    scores = np.array([[[0.9, 0.1], [0.8, 0.2], [0.1, 0.7]]], "float32")
+    r = tf.image.combined_non_max_suppression(boxes, scores, 5, 5, 0.5, 0.3, clip_boxes=False)
+    assert type(r).__name__ == "CombinedNonMaxSuppression"
+    assert r._fields == ("nmsed_boxes", "nmsed_scores", "nmsed_classes", "valid_detections")
+    assert int(r.valid_detections[0]) == 2      # the overlapping class-0 box is suppressed
+    np.testing.assert_allclose(np.asarray(r.nmsed_scores)[0, :2], [0.9, 0.7])
+    np.testing.assert_allclose(np.asarray(r.nmsed_classes)[0, :2], [0, 1])
+
+    class Decode(keras.layers.Layer):
+        def call(self, b, s):
+            return tf.image.combined_non_max_suppression(b, s, 5, 5, 0.5, 0.3, clip_boxes=False)
+
+    eager = Decode()(boxes, scores)            # Keras: the namedtuple from an eager call too
+    assert int(eager.valid_detections[0]) == 2
+    bi, si = keras.Input((3, 1, 4)), keras.Input((3, 2))
+    sym = Decode()(bi, si)
+    assert type(sym).__name__ == "CombinedNonMaxSuppression" and sym.nmsed_boxes.shape == (None, 5, 4)
+    model = keras.Model([bi, si], sym)
+    out = model.predict([boxes, scores], verbose=0)
+    assert type(out).__name__ == "CombinedNonMaxSuppression"
+    # predict keeps an integer output's dtype (Keras): usable as a slice bound
+    assert out.valid_detections.dtype == np.int32 and out.nmsed_boxes.dtype == np.float32
+    assert out.nmsed_boxes[0][:out.valid_detections[0]].shape == (2, 4)
+
+
+# ---- BASNet (example_basnet_segmentation.py) --------------------------------------------------
+
+def test_model_input_and_output_keep_the_structure_they_were_given():
+    # Keras 3.15: Model([x], [y]).input / .output are lists; Model(x, y)'s are the tensors
+    x = keras.Input((3,))
+    y = keras.layers.Dense(2)(x)
+    assert isinstance(keras.Model([x], [y]).input, list) and isinstance(keras.Model([x], [y]).output, list)
+    assert keras.Model([x], [y]).input[0] is x
+    m = keras.Model(x, y)
+    assert m.input is x and m.output is y
+    assert isinstance(keras.Model([x], y).input, list) and not isinstance(keras.Model([x], y).output, list)
+
+
+class _ThreeHeads(keras.Model):
+    """A functional model made in a subclass whose compute_loss names its arguments its own way
+    and returns one loss per sample (BASNet's)."""
+
+    def __init__(self):
+        x = keras.Input((3,))
+        outs = [keras.layers.Dense(2, kernel_initializer="ones", name=f"head{i}")(x) for i in range(3)]
+        super().__init__(inputs=x, outputs=outs)
+
+    def compute_loss(self, x, y_true, y_pred, sample_weight=None, training=False):
+        total = 0.0
+        for p in y_pred:
+            total += keras.ops.mean(keras.ops.square(y_true - p), axis=-1)   # (batch,)
+        return total
+
+
+def test_subclass_of_a_functional_model_with_its_own_compute_loss():
+    model = _ThreeHeads()
+    assert "three_heads" in model.name     # Keras: named after the class, not "functional"
+    model.compile(keras.optimizers.SGD(0.1), metrics=[keras.metrics.MeanAbsoluteError(name="mae")
+                                                      for _ in model.outputs])
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 3)).astype("float32")
+    y = rng.normal(size=(4, 2)).astype("float32")
+    w0 = [w.copy() for w in model.get_weights()]
+    preds = [x @ w0[2 * i] + w0[2 * i + 1] for i in range(3)]
+    per_sample = sum(((y - p) ** 2).mean(-1) for p in preds)
+    # one y for three outputs goes to compute_loss as it is (Keras 3); the logged loss is the mean
+    # of the per-sample losses and the step follows the gradient of their sum (TensorFlow's tape)
+    hist = model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert sorted(hist.history) == ["head0_mae", "loss"]          # Keras 3.15's keys here
+    np.testing.assert_allclose(hist.history["loss"][0], per_sample.mean(), rtol=1e-5)
+    np.testing.assert_allclose(hist.history["head0_mae"][0], np.abs(y - preds[0]).mean(), rtol=1e-5)
+    for i in range(3):
+        dk = x.T @ (-(y - preds[i]))           # d/dW of sum over rows of mean over 2 columns
+        np.testing.assert_allclose(model.get_weights()[2 * i], w0[2 * i] - 0.1 * dk, rtol=1e-4, atol=1e-6)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "head0_mae"}
+
+
+def test_tf_image_ssim_broadcasts_batch_axes_and_takes_a_list():
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(size=(2, 16, 16, 1)).astype("float32")
+    preds = [rng.uniform(size=(2, 16, 16, 1)).astype("float32") for _ in range(3)]
+    out = np.asarray(tf.image.ssim(truth, preds, max_val=1))          # (3, 2), as TensorFlow's
+    assert out.shape == (3, 2)
+    for k in range(3):
+        np.testing.assert_allclose(out[k], np.asarray(tf.image.ssim(truth, preds[k], max_val=1)), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(tf.image.ssim(preds[0], preds[0], max_val=1)), [1.0, 1.0], rtol=1e-6)
+    with pytest.raises(ValueError, match="last three axes"):
+        tf.image.ssim(truth, np.zeros((2, 8, 8, 1), "float32"), max_val=1)
