@@ -10,7 +10,7 @@ The Nakanishi et al. recordings (a download of .mat files read by scipy.io.loadm
 synthetic SSVEPs: each of the 12 targets is a sine at its stimulation frequency (9.25-14.75 Hz,
 the dataset's) and phase plus its second harmonic and noise, 8 electrodes at 256 Hz; scipy's
 Butterworth `filtfilt` becomes the same band limit applied in the frequency domain with NumPy
-(scipy is not a dependency of corenn). Sizes are cut (4 subjects, 3 blocks, 3 leave-one-out
+(scipy is not a dependency of corenn). Sizes are cut (4 subjects, 3 blocks, 2 leave-one-out
 folds, a few epochs, BATCH_SIZE 32, LR 0.01); plotting is dropped."""
 import os
 
@@ -300,7 +300,7 @@ def create_ssvepformer(
 
 # Training settings (the paper's: BATCH_SIZE 128, EPOCHS 100, LR 0.001; cut for the CPU test)
 BATCH_SIZE = 32
-EPOCHS = 8
+EPOCHS = 5
 LR = 0.01  # learning rate
 WD = 0.001  # weight decay
 MOMENTUM = 0.9
@@ -378,7 +378,7 @@ model.summary()
 assert model.layers[1].output.shape == (None, 2 * channels, 2 * 225), model.layers[1].output.shape
 assert model.output.shape == (None, n_classes)
 
-N_FOLDS = 3
+N_FOLDS = 2
 accs = np.zeros(N_FOLDS)
 
 for subject in range(N_FOLDS):

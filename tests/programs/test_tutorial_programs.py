@@ -36,7 +36,7 @@ def test_program(name, tmp_path, monkeypatch, capsys):
     # tnp.experimental_enable_numpy_behavior() is process-wide: undo it after the program
     monkeypatch.setitem(_tensor_numpy.NUMPY_BEHAVIOR, "enabled", False)
     # so is keras.config.set_image_data_format (the SSVEPFormer program sets channels_first)
-    monkeypatch.setitem(backend._IMAGE_DATA_FORMAT, 0, "channels_last")
+    monkeypatch.setattr(backend, "_IMAGE_DATA_FORMAT", ["channels_last"])
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(HERE))   # the programs' shared synthetic data (_text_data)
     # as in a fresh process: default names unnumbered (a program's second AUC() is 'auc_1' in
