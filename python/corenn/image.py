@@ -593,5 +593,20 @@ def ssim(img1, img2, max_val, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03
     """Structural similarity per image (mean over the valid Gaussian windows and channels), as
     TensorFlow's (keras.ops.image.ssim)."""
     from . import ops_image
-    return ops_image.ssim(img1, img2, max_val=max_val, filter_size=filter_size, filter_sigma=filter_sigma,
-                          k1=k1, k2=k2)
+    kw = dict(max_val=max_val, filter_size=filter_size, filter_sigma=filter_sigma, k1=k1, k2=k2)
+    a, b = (ops.stack(list(v)) if isinstance(v, (list, tuple)) else ops.convert_to_tensor(v) for v in (img1, img2))
+    if a.ndim <= 4 and tuple(a.shape) == tuple(b.shape):
+        return ops_image.ssim(a, b, **kw)
+    # TensorFlow: the last three axes are (height, width, channels), the ones before them batch
+    # axes that broadcast (BASNet compares one mask batch with a list of 8 predicted batches)
+    if a.ndim < 3 or b.ndim < 3 or tuple(a.shape[-3:]) != tuple(b.shape[-3:]):
+        raise ValueError(f"tf.image.ssim: the images' last three axes (height, width, channels) must agree, "
+                         f"got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    try:
+        lead = tuple(np.broadcast_shapes(tuple(a.shape[:-3]), tuple(b.shape[:-3])))
+    except ValueError:
+        raise ValueError(f"tf.image.ssim: the batch axes of shapes {tuple(a.shape)} and {tuple(b.shape)} do not "
+                         "broadcast") from None
+    hwc = tuple(a.shape[-3:])
+    a, b = (ops.reshape(ops.broadcast_to(v, lead + hwc), (-1,) + hwc) for v in (a, b))
+    return ops.reshape(ops_image.ssim(a, b, **kw), lead)

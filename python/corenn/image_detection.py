@@ -17,6 +17,8 @@ back into the queue (when still > score_threshold), else it is kept.
 """
 from __future__ import annotations
 
+import collections
+
 import heapq
 
 import numpy as np
@@ -171,6 +173,11 @@ def non_max_suppression_padded(boxes, scores, max_output_size, iou_threshold=0.5
             _int32(np.asarray(valid).reshape(b.shape[:-2])))
 
 
+# TensorFlow's result type: the fields by name (detections.valid_detections) or by position
+CombinedNonMaxSuppression = collections.namedtuple(
+    "CombinedNonMaxSuppression", ["nmsed_boxes", "nmsed_scores", "nmsed_classes", "valid_detections"])
+
+
 def combined_non_max_suppression(boxes, scores, max_output_size_per_class, max_total_size,
                                  iou_threshold=0.5, score_threshold=float("-inf"),
                                  pad_per_class=False, clip_boxes=True, name=None):
@@ -212,7 +219,7 @@ def combined_non_max_suppression(boxes, scores, max_output_size_per_class, max_t
             out_s[n, j], out_c[n, j] = score, c
     if clip_boxes:
         out_b = np.clip(out_b, 0.0, 1.0)
-    return _float32(out_b), _float32(out_s), _float32(out_c), _int32(valid)
+    return CombinedNonMaxSuppression(_float32(out_b), _float32(out_s), _float32(out_c), _int32(valid))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -622,7 +622,11 @@ def _compile_config(model):
     from . import losses, metrics, optimizers
     if not model.compiled:
         return None
-    metric = lambda m: {"class_name": type(m).__name__, "config": m.get_config()}
+    def metric(m):
+        # a function (compile(metrics=[my_fn])) is saved as the MeanMetricWrapper compile made of
+        # it: by its registered name, which loading resolves through the registry
+        m = metrics._to_metric(m)
+        return {"class_name": type(m).__name__, "config": m.get_config()}
     return {"optimizer": optimizers.serialize(model.optimizer),
             "loss": _nested(model.loss, lambda x: _spec(x, losses.serialize)),
             "metrics": _nested(model._metric_arg or [], lambda x: _spec(x, metric)),

@@ -444,6 +444,35 @@ def latest_checkpoint(checkpoint_dir, latest_filename=None):
     return state[0]
 
 
+# ---- tf.keras 2's TF-format weights: model.save_weights("dir/prefix") ---------------------------
+
+_FILE_WEIGHT_NAMES = (".npz", ".h5", ".hdf5", ".keras")
+
+
+def is_weights_prefix(path):
+    """tf.keras 2 writes weights in TensorFlow's checkpoint format to any name that is not an
+    HDF5 / Keras file; corenn does the same for names without its own weights extensions
+    (.npz, .weights.h5): a prefix written as this module's checkpoint."""
+    return not os.fspath(path).lower().endswith(_FILE_WEIGHT_NAMES)
+
+
+def save_weights_prefix(model, prefix):
+    """``model.save_weights(prefix)``: the weights as a checkpoint at ``prefix``, recorded as its
+    directory's latest (tf.keras 2 updates the ``checkpoint`` state file, so
+    ``tf.train.latest_checkpoint(dir)`` finds it)."""
+    prefix = os.fspath(prefix)
+    directory = os.path.dirname(os.path.abspath(prefix))
+    os.makedirs(directory, exist_ok=True)
+    Checkpoint(model=model).write(prefix)
+    _write_state(directory, os.path.abspath(prefix), [os.path.abspath(prefix)])
+
+
+def load_weights_prefix(model, prefix):
+    """``model.load_weights(prefix)`` of what save_weights_prefix wrote (every weight matched,
+    by position, with its shape checked)."""
+    Checkpoint(model=model).restore(prefix).assert_existing_objects_matched()
+
+
 class CheckpointManager:
     """``tf.train.CheckpointManager(checkpoint, directory, max_to_keep)``: numbered saves
     ``<directory>/<checkpoint_name>-<n>``, the newest ``max_to_keep`` kept (None keeps all),

@@ -18,7 +18,8 @@ def test_every_program_is_collected():
 
 # programs that write or read image files need Pillow, corenn's optional image reader (the
 # 'plot' extra), as tests/data/test_tf_data_utils.py's image test does
-NEEDS_PILLOW = {"example_image_classification_from_scratch.py", "example_dcgan.py", "tutorial_tfrecord.py"}
+NEEDS_PILLOW = {"example_image_classification_from_scratch.py", "example_dcgan.py", "tutorial_tfrecord.py",
+                "example_basnet_segmentation.py"}
 # programs that export ONNX and serve it with onnxruntime (the optional onnx extra)
 NEEDS_ONNX = {"keras_guide_export_onnx_serving.py"}
 
@@ -31,8 +32,11 @@ def test_program(name, tmp_path, monkeypatch, capsys):
         pytest.importorskip("onnx", reason="model.export(format='onnx') needs the onnx package")
         pytest.importorskip("onnxruntime", reason="the program serves the exported model with onnxruntime")
     from corenn import _tensor_numpy
+    from corenn.keras import backend
     # tnp.experimental_enable_numpy_behavior() is process-wide: undo it after the program
     monkeypatch.setitem(_tensor_numpy.NUMPY_BEHAVIOR, "enabled", False)
+    # so is keras.config.set_image_data_format (the SSVEPFormer program sets channels_first)
+    monkeypatch.setattr(backend, "_IMAGE_DATA_FORMAT", ["channels_last"])
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(HERE))   # the programs' shared synthetic data (_text_data)
     # as in a fresh process: default names unnumbered (a program's second AUC() is 'auc_1' in

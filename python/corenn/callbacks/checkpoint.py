@@ -37,7 +37,9 @@ class ModelCheckpoint(Callback):
         self.filepath = os.fspath(filepath)
         # Keras checks the name up front, not at the first save an epoch later
         if save_weights_only:
-            saving.check_weights_path(self.filepath, "ModelCheckpoint")
+            from .. import train
+            if not train.is_weights_prefix(self.filepath):   # a prefix: tf.keras 2's checkpoint format
+                saving.check_weights_path(self.filepath, "ModelCheckpoint")
         else:
             saving.check_model_path(self.filepath, "ModelCheckpoint")
         self.monitor = monitor

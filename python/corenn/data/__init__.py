@@ -65,6 +65,11 @@ def _counter(start=0, step=1, dtype="int64", name=None):
     return Dataset.range(start, start + step * 2 ** 62, step, output_type=dtype)
 
 
+def _ignore_errors(log_warning=False):
+    """``tf.data.experimental.ignore_errors()``: for ``ds.apply``, ``ds.ignore_errors()``."""
+    return lambda dataset: dataset.ignore_errors(log_warning)
+
+
 def _cardinality(dataset):
     """``tf.data.experimental.cardinality(ds)``: the same as ``ds.cardinality()``."""
     return dataset.cardinality()
@@ -78,7 +83,7 @@ experimental = _Namespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE_CARDI
                           sample_from_datasets=Dataset.sample_from_datasets,
                           choose_from_datasets=Dataset.choose_from_datasets, Counter=_counter,
                           make_csv_dataset=make_csv_dataset, CsvDataset=CsvDataset,
-                          TFRecordWriter=_TFRecordDatasetWriter)
+                          TFRecordWriter=_TFRecordDatasetWriter, ignore_errors=_ignore_errors)
 
 from ._fixed_length import (DatasetSpec, FixedLengthRecordDataset, Iterator, IteratorSpec, NumpyIterator,  # noqa: E402
                             ThreadingOptions)

@@ -423,6 +423,13 @@ class Dataset:
                                        drop_remainder=drop_remainder)
         return self.group_by_window(key, reduce, window_size_func=lambda b: sizes[int(b)])
 
+    def ignore_errors(self, log_warning=False, name=None):
+        """The elements without those whose computation raised (tf.data's ``ignore_errors``).
+        An element the nearest ``map`` fails on is skipped and the next one is computed; an
+        error raised further upstream ends the dataset there (a Python generator cannot go on
+        after raising), with a warning when ``log_warning``."""
+        return _IgnoreErrors(self, bool(log_warning))
+
     def apply(self, transformation_func):
         """``transformation_func(self)``, which must return a Dataset."""
         out = transformation_func(self)
@@ -1103,6 +1110,48 @@ def _predicate_value(where, value):
         raise ValueError(f"{where}: the predicate must return a scalar boolean, got "
                          f"{'dtype ' + str(a.dtype) if a.shape == () else 'shape ' + str(a.shape)}")
     return bool(a)
+
+
+class _IgnoreErrors(_Unary):
+    def __init__(self, input_dataset, log_warning):
+        super().__init__(input_dataset)
+        self._log = log_warning
+
+    def _warn(self, exc):
+        if self._log:
+            import warnings
+            warnings.warn(f"Dataset.ignore_errors: skipped an element: {type(exc).__name__}: {exc}",
+                          stacklevel=3)
+
+    def _elements(self):
+        source = self._input
+        while isinstance(source, _PassThrough):   # prefetch and the like: the same elements
+            source = source._input
+        if isinstance(source, _Map):
+            # the map's function runs here, one element at a time, so a failing element is
+            # skipped and the map's input goes on
+            for e in source._input._elements():
+                try:
+                    out = source._apply(e)
+                except Exception as exc:   # tf.data skips any error of an element's computation
+                    self._warn(exc)
+                    continue
+                yield out
+            return
+        it = iter(source._elements())
+        while True:
+            try:
+                e = next(it)
+            except StopIteration:
+                return
+            except Exception as exc:
+                self._warn(exc)
+                return
+            yield e
+
+    def _card(self):
+        n = self._input._card()
+        return INFINITE_CARDINALITY if n == INFINITE_CARDINALITY else UNKNOWN_CARDINALITY
 
 
 class _Filter(_Unary):

@@ -1,6 +1,7 @@
 """``keras.backend`` / ``keras.config``: the global settings Keras scripts read and set.
 
-corenn computes in float32, channels-last, with the fuzz factor 1e-7 compiled into its loss
+corenn computes in float32 (channels-last by default; set_image_data_format('channels_first')
+makes layers built after it take channels-first data), with the fuzz factor 1e-7 compiled into its loss
 kernels. Reading them works as in Keras; setting them to what corenn already does is accepted;
 setting anything else raises by name rather than being ignored (a script that asks for float64
 must not run in float32 believing otherwise).
@@ -41,15 +42,22 @@ def set_epsilon(value):
                                   f"factor {_EPSILON} (Keras' default); {value!r} is not supported")
 
 
+# Keras' global image layout: what a layer made with data_format=None takes (read when the layer is
+# made, as Keras' standardize_data_format does). channels_first is the boundary transposes of
+# layers/_channels_first.py; layers whose kernels have no channels-first path raise by name.
+_IMAGE_DATA_FORMAT = ["channels_last"]
+
+
 def image_data_format():
-    return "channels_last"
+    return _IMAGE_DATA_FORMAT[0]
 
 
 def set_image_data_format(data_format):
-    if data_format != "channels_last":
-        raise NotImplementedError(f"keras.config.set_image_data_format: only 'channels_last' (NHWC, Keras' "
-                                  f"default) is supported globally, got {data_format!r}; layers take "
-                                  "data_format= where they support channels_first")
+    value = str(data_format).lower()
+    if value not in ("channels_last", "channels_first"):
+        raise ValueError("keras.config.set_image_data_format: the data_format must be one of "
+                         f"{{'channels_first', 'channels_last'}}, got {data_format!r}")
+    _IMAGE_DATA_FORMAT[0] = value
 
 
 def clear_session(free_memory=True):

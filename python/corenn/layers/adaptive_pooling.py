@@ -40,7 +40,10 @@ class _AdaptivePooling(Layer):
         if any(isinstance(o, bool) or not isinstance(o, (int, np.integer)) or o <= 0 for o in size):
             raise ValueError(f"{name}: output_size must hold positive integers, got {output_size!r}")
         self.output_size = tuple(int(o) for o in size)
-        self.data_format = data_format or "channels_last"
+        if data_format is None:   # the global keras.config.image_data_format(), as in Keras
+            from ..keras.backend import image_data_format
+            data_format = image_data_format()
+        self.data_format = data_format
         if self.data_format not in ("channels_last", "channels_first"):
             raise ValueError(f"{name}: invalid data_format {data_format!r}; expected 'channels_first' or "
                              "'channels_last'")

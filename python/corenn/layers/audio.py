@@ -175,7 +175,10 @@ class STFTSpectrogram(Layer):
         self._fft_length = fft_length or 2 ** int(np.ceil(np.log2(frame_length)))
         self.window, self.periodic, self.scaling, self.padding = window, bool(periodic), scaling, padding
         self.expand_dims = bool(expand_dims)
-        self.data_format = data_format or "channels_last"
+        if data_format is None:   # the global keras.config.image_data_format(), as in Keras
+            from ..keras.backend import image_data_format
+            data_format = image_data_format()
+        self.data_format = data_format
         self.real_kernel = self.imag_kernel = None
 
     def build(self, input_shape):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import inspect
 import operator
 import re
 import sys
@@ -384,6 +385,15 @@ class Layer:
         """The dtype of the layer's weights, as Keras 3's ``Layer.dtype`` (its variable dtype):
         custom layers pass ``dtype=self.dtype`` to add_weight."""
         return self.variable_dtype
+
+    def __new__(cls, *args, **kwargs):
+        # Keras 3's auto-config: the constructor's arguments, kept when every value is a plain
+        # JSON value, are the config of a user's layer that writes no get_config (so a model
+        # of such layers saves and loads, as in Keras; see get_config)
+        instance = super().__new__(cls)
+        given = _init_arguments(cls, args, kwargs)
+        instance.__dict__["_auto_config"] = given if given is not None and _plain_json(given) else None
+        return instance
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  batch_size=None, activity_regularizer=None, batch_input_shape=None, weights=None, **kwargs):
@@ -843,6 +853,10 @@ class Layer:
             box.append((type(y), [(i, t) for i, t in enumerate(ys) if _static_leaf(t)], len(ys)))
             ys = [t for t in ys if not _static_leaf(t)]
             y = ys
+        elif multi and hasattr(type(y), "_fields") and _STATIC_OUTPUTS.box is not None:
+            # a namedtuple of tensors (tf.image.combined_non_max_suppression's): the eager call
+            # gives it back as that namedtuple, as Keras does
+            _STATIC_OUTPUTS.box.append((type(y), [], len(ys)))
         # string arrays pass through (an op moving a string column: ops.expand_dims before StringLookup)
         if not ys or not all(isinstance(t, kernels.Tensor) or is_string_array(t) for t in ys):
             raise TypeError(f"layer '{self.name}' ({type(self).__name__}).call must return a corenn Tensor or a "
@@ -1076,6 +1090,9 @@ class Layer:
                 owner.__dict__["_added_losses"] = kept
         multi = isinstance(y, (list, tuple))
         self.__dict__["_probe_multi"] = multi
+        # a call returning a namedtuple (tf.image.combined_non_max_suppression's result): its
+        # symbolic outputs come back as the same namedtuple, as in Keras
+        self.__dict__["_probe_namedtuple"] = type(y) if multi and hasattr(type(y), "_fields") else None
         return [tuple(t.shape[1:]) for t in (y if multi else [y])]
 
     def _build_for_values(self, flat, packed):
@@ -1201,7 +1218,8 @@ class Layer:
                     kind, values, n = box[-1]
                     tensors = iter(y if isinstance(y, list) else [y])
                     fixed = dict(values)
-                    return kind(fixed[i] if i in fixed else next(tensors) for i in range(n))
+                    items = [fixed[i] if i in fixed else next(tensors) for i in range(n)]
+                    return kind(*items) if hasattr(kind, "_fields") else kind(items)
         finally:
             if written:
                 _CALL_TRAINING.stack, _CALL_TRAINING.pushed = stack, False
@@ -1482,6 +1500,17 @@ class Layer:
         if self.activity_regularizer is not None:
             from .. import regularizers
             cfg["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        auto = self.__dict__.get("_auto_config")
+        if auto is not None and type(self).__init__ is not Layer.__init__ \
+                and _writes_no_get_config(type(self)):
+            # a user's layer without get_config: its constructor arguments (Keras 3's
+            # auto-config) beside the live name / trainable; keys its __init__ cannot take
+            # are dropped, so from_config can pass the config back
+            base_keys = set(cfg)
+            cfg = {**auto, **cfg}
+            if inspect.getfullargspec(type(self).__init__).varkw is None:
+                for key in base_keys - set(_init_arg_names(type(self))) - set(auto):
+                    cfg.pop(key, None)
         return cfg
 
     @classmethod
@@ -1490,6 +1519,70 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+_INIT_ARGS: dict = {}
+
+
+def _init_arg_names(cls):
+    """The positional parameter names of ``cls.__init__`` after self (cached per class)."""
+    names = _INIT_ARGS.get(cls)
+    if names is None:
+        try:
+            names = inspect.getfullargspec(cls.__init__).args[1:]
+        except TypeError:
+            names = []
+        _INIT_ARGS[cls] = names
+    return names
+
+
+def _init_arguments(cls, args, kwargs):
+    """{name: value} of a constructor call with the defaults filled in and **kwargs spread, as
+    Keras 3's auto-config records it; None when the call does not bind (__init__ will raise)."""
+    try:
+        sig = _SIGNATURES.get(cls) or _SIGNATURES.setdefault(cls, inspect.signature(cls.__init__))
+        bound = sig.bind_partial(None, *args, **kwargs)
+    except (TypeError, ValueError):
+        return None
+    bound.apply_defaults()
+    out = {}
+    for i, (name, value) in enumerate(bound.arguments.items()):
+        kind = sig.parameters[name].kind
+        if i == 0 or kind is inspect.Parameter.VAR_POSITIONAL:
+            continue   # self; *args have no names to be passed back by
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            out.update(value)
+        else:
+            out[name] = value
+    return out
+
+
+_SIGNATURES: dict = {}
+
+
+def _plain_json(value):
+    """Whether value is made of str / int / float / bool / None in lists, tuples and str-keyed
+    dicts (the values Keras 3 trusts its auto-config with)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_json(v) for k, v in value.items())
+    return False
+
+
+def _writes_no_get_config(cls):
+    """True when ``cls`` is a user's layer (not one of corenn's, whose configs are their own)
+    and no class between it and Layer defines get_config."""
+    if cls.__module__ == "corenn" or cls.__module__.startswith("corenn."):
+        return False
+    for klass in cls.__mro__:
+        if klass is Layer:
+            return True
+        if "get_config" in klass.__dict__:
+            return False
+    return False
 
 
 _PLAIN_CLASS_ATTRS: dict = {}

@@ -43,7 +43,13 @@ def _positive_int(layer, what, v):
 
 
 def _channels_last(layer, data_format):
-    if data_format not in (None, "channels_last"):
+    if data_format is None:   # the global keras.config.image_data_format(), as in Keras
+        from ..keras.backend import image_data_format
+        if image_data_format() != "channels_last":
+            raise NotImplementedError(f"{type(layer).__name__} '{layer.name}': only channels_last images "
+                                      "are supported, and keras.config.image_data_format() is "
+                                      f"{image_data_format()!r}; pass data_format='channels_last'")
+    elif data_format != "channels_last":
         raise NotImplementedError(f"{type(layer).__name__} '{layer.name}': only channels_last "
                                   "images are supported")
 

@@ -211,18 +211,31 @@ def symbolic_call(layer: Layer, inputs, mask=None, training=None):
     layer.__dict__["_probe_has_mask"] = mask is not None or any(t._keras_mask is not None for t in flat)
     if any(str(t.dtype) == "string" for t in flat):   # probed with strings (a layer written on them)
         layer.__dict__["_probe_dtypes"] = [t.dtype for t in flat]
+    refused = False   # a built layer's input check failed: a real mismatch, reported as it is
     try:
         if not layer.built:
             layer._maybe_build(shape_arg)
         elif not packed:
-            layer.check_input_shape(shape_arg)
+            try:
+                layer.check_input_shape(shape_arg)
+            except ValueError:
+                refused = True
+                raise
         out = layer.compute_output_shape(shape_arg)
     except ValueError as exc:
-        got = ", ".join(shape_str(s) for s in shapes)
-        msg = str(exc)
-        if layer.name not in msg:
-            msg = f"layer '{layer.name}' ({type(layer).__name__}) cannot take input {got}: {msg}"
-        raise ValueError(msg) from None
+        # a call whose inputs' unknown axes are tied to each other (RetinaNet's DecodePredictions
+        # makes anchors from the image's size that must match the predictions' count): probe it
+        # with inputs computed from the model's inputs, as Keras' symbolic trace keeps them tied
+        written = type(layer).call is not Layer.call
+        out = _probe_from_upstream(layer, flat, packed) if written and not refused else None
+        if out is not None and not layer.built:   # its build ran; only the shape probe failed
+            layer.input_shape, layer.built = shape_arg, True
+        if out is None:
+            got = ", ".join(shape_str(s) for s in shapes)
+            msg = str(exc)
+            if layer.name not in msg:
+                msg = f"layer '{layer.name}' ({type(layer).__name__}) cannot take input {got}: {msg}"
+            raise ValueError(msg) from None
     finally:
         layer.__dict__.pop("_probe_has_mask", None)
         layer.__dict__.pop("_probe_dtypes", None)
@@ -234,7 +247,54 @@ def symbolic_call(layer: Layer, inputs, mask=None, training=None):
     node.outputs = [KerasTensor(s, dtype, name=layer.name if len(out_shapes) == 1 else f"{layer.name}_{i}",
                                 node=node, index=i) for i, s in enumerate(out_shapes)]
     attach_masks(node, mask)
-    return node.outputs if multi else node.outputs[0]
+    if not multi:
+        return node.outputs[0]
+    named = layer.__dict__.get("_probe_namedtuple")
+    return named(*node.outputs) if named is not None and len(named._fields) == len(node.outputs) else node.outputs
+
+
+# sizes given to the unknown axes of the keras.Inputs when a call is probed through the graph
+# before it: multiples of 128 (RetinaNet's largest stride), so strided feature maps line up
+_UPSTREAM_PROBE_SIZES = (128, 256)
+
+
+def _probe_from_upstream(layer, flat, packed):
+    """The output shape(s) of ``layer`` on the KerasTensors ``flat``, found by running the graph
+    from their keras.Inputs (unknown axes at two sizes) and the layer on what that gives: output
+    axes that differ between the two runs are unknown. None when that cannot be done (inputs
+    that are not float / int tensors of known rank, a graph that does not run)."""
+    sources, seen, stack = [], set(), list(flat)
+    while stack:
+        t = stack.pop()
+        node = t.node
+        if node is None or id(t) in seen:
+            continue
+        seen.add(id(t))
+        if isinstance(node.layer, InputLayer):
+            sources.append(t)
+            continue
+        stack.extend(node.inputs)
+    if not sources or any(str(t.dtype) not in ("float32", "int32", "int64") for t in sources):
+        return None
+    sources.sort(key=lambda t: t.node.layer.name)
+    runs = []
+    try:
+        for size in _UPSTREAM_PROBE_SIZES:
+            xs = [kernels.as_tensor(np.zeros((1,) + tuple(size if d is None else d for d in t.shape[1:]),
+                                             np.float32 if str(t.dtype) == "float32" else np.int32))
+                  for t in sources]
+            values = Graph(sources, list(flat), where=layer.name).forward(xs, training=False)
+            runs.append(layer._probe_call([tuple(v.shape) for v in values], packed, 1,
+                                          exact=[tuple(v.shape) for v in values]))
+    except (ValueError, IndexError, TypeError, NotImplementedError):
+        return None
+    first = runs[0]
+    for second in runs[1:]:
+        first = [tuple(a if a == b else None for a, b in zip(s1, s2)) if len(s1) == len(s2) else s1
+                 for s1, s2 in zip(first, second)]
+    batch = flat[0].shape[0]
+    outs = [(batch,) + tuple(sh) for sh in first]
+    return outs if layer.__dict__.get("_probe_multi") else outs[0]
 
 
 # -- Keras masks ------------------------------------------------------------------------------

@@ -77,6 +77,21 @@ def _holds_assigned_weights(model):
             stack.extend(layer.layers)
     return False
 
+def _loss_value(loss):
+    """The logged value of what an overridden compute_loss returned: a scalar as it is; a
+    per-sample vector (BASNet's hybrid loss) its mean, as Keras' loss tracker (a Mean) logs it
+    on TensorFlow, where the tape differentiates its sum."""
+    value = np.asarray(loss, dtype=np.float64)
+    return float(value) if value.ndim == 0 else float(value.mean())
+
+
+def _flat_tensors(structure):
+    """The leaves of nested lists / tuples, in order."""
+    if isinstance(structure, (list, tuple)):
+        return [t for item in structure for t in _flat_tensors(item)]
+    return [structure]
+
+
 class Model(TrainingLoops):
     """A model: ``Model(inputs, outputs)`` (functional) or a subclass defining ``call``.
 
@@ -114,7 +129,10 @@ class Model(TrainingLoops):
             # `super().__init__(self)`: the TF text-generation tutorial's subclass idiom, which
             # tf.keras 2 accepted (the extra argument was ignored); it names no graph
             inputs = None
-        base = "functional" if inputs is not None else _snake(type(self).__name__)
+        # Keras 3: a functional model is 'functional'; a subclass calling super().__init__(inputs,
+        # outputs) keeps its class's name (BASNet's model is 'bas_net')
+        base = "functional" if inputs is not None and type(self).__module__.startswith("corenn.") \
+            else _snake(type(self).__name__)
         object.__setattr__(self, "_tracking", False)
         self.name = name or _model_name(base)
         self.trainable = bool(trainable)
@@ -146,16 +164,27 @@ class Model(TrainingLoops):
     # -- structure -----------------------------------------------------------------------------
 
     def _init_graph(self, inputs, outputs):
+        self.__dict__["_inputs_given_as_list"] = isinstance(inputs, (list, tuple))
+        self.__dict__["_outputs_given_as_list"] = isinstance(outputs, (list, tuple))
         if isinstance(inputs, dict):
             self._input_dict_keys = list(inputs)
         if isinstance(outputs, dict):
             self._output_dict_keys = list(outputs)
-        if isinstance(outputs, (list, tuple)) and any(isinstance(o, (list, tuple)) for o in outputs):
+        if isinstance(outputs, tuple) and hasattr(type(outputs), "_fields"):
+            # outputs=a namedtuple of KerasTensors (a layer's namedtuple result): calls and
+            # predict return that namedtuple, as Keras does
+            self._output_nesting = (type(outputs), [None] * len(outputs))
+            outputs = list(outputs)
+        elif isinstance(outputs, (list, tuple)) and any(isinstance(o, (list, tuple)) for o in outputs):
             # outputs=[layer.output, ...] with a multi-output layer's list among them (Keras): the
             # graph has the flat outputs; calls and predict return them grouped the same way
             self._output_nesting = (type(outputs), [(type(o), len(o)) if isinstance(o, (list, tuple)) else None
                                                     for o in outputs])
             outputs = [t for o in outputs for t in (o if isinstance(o, (list, tuple)) else [o])]
+        if isinstance(inputs, (list, tuple)) and any(isinstance(i, (list, tuple)) for i in inputs):
+            # inputs=[backbone.inputs] (a list holding a model's input list; tf.keras and Keras 3
+            # flatten it): the model's inputs are the flat tensors
+            inputs = _flat_tensors(inputs)
         self._single_input = isinstance(inputs, KerasTensor)
         self._single_output = isinstance(outputs, KerasTensor)
         ins, outs = _as_list(inputs), _as_list(outputs)
@@ -299,11 +328,16 @@ class Model(TrainingLoops):
 
     @property
     def input(self):
-        return self.inputs[0] if len(self.inputs) == 1 else list(self.inputs)
+        # Keras 3: the structure given as inputs= (Model(inputs=[x], ...).input is [x])
+        if len(self.inputs) == 1 and not self.__dict__.get("_inputs_given_as_list"):
+            return self.inputs[0]
+        return list(self.inputs)
 
     @property
     def output(self):
-        return self.outputs[0] if len(self.outputs) == 1 else list(self.outputs)
+        if len(self.outputs) == 1 and not self.__dict__.get("_outputs_given_as_list"):
+            return self.outputs[0]
+        return list(self.outputs)
 
     def get_layer(self, name=None, index=None):
         """The layer called ``name`` (or at ``index`` of ``layers``)."""
@@ -574,10 +608,19 @@ class Model(TrainingLoops):
         """Keras 3's ``save_weights``; tf.keras 2's ``save_format`` / ``options`` are taken (the
         Zero-DCE example forwards them) when they name the HDF5 file the name already asks for."""
         import os
-        from .. import saving
+        from .. import saving, train
+        if save_format == "tf" and train.is_weights_prefix(filepath):
+            save_format = None   # tf.keras 2 asked for what the name already gives
         if save_format not in (None, "h5"):
             raise ValueError(f"{self.name}.save_weights: save_format={save_format!r} (TensorFlow's checkpoint "
-                             "format) is not supported; weights files are Keras 3's .weights.h5")
+                             "format) is not supported for a file name; weights files are Keras 3's "
+                             ".weights.h5, and a name without an extension is a checkpoint prefix")
+        if save_format is None and train.is_weights_prefix(filepath):
+            # tf.keras 2: a name that is no weights file is TensorFlow's checkpoint format
+            if not overwrite and os.path.exists(os.fspath(filepath) + train.SUFFIX):
+                raise FileExistsError(f"{self.name}.save_weights: {filepath} exists and overwrite=False")
+            train.save_weights_prefix(self, filepath)
+            return
         filepath = saving.check_weights_path(filepath, f"{self.name}.save_weights")
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{self.name}.save_weights: {filepath} exists and overwrite=False")
@@ -599,6 +642,10 @@ class Model(TrainingLoops):
             raise ValueError(f"{self.name}.load_weights: you are loading weights into a model that has not "
                              "yet been built. Try building the model first by calling it on some data or "
                              "by using `build()`.")
+        from .. import train
+        if train.is_weights_prefix(filepath):   # what save_weights wrote to a checkpoint prefix
+            train.load_weights_prefix(self, filepath)
+            return
         saving.load_weights(self, filepath, skip_mismatch=bool(skip_mismatch))
 
     def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None, zipped=None):
@@ -1153,6 +1200,12 @@ class Model(TrainingLoops):
             elif isinstance(y, (list, tuple)) and len(y) == 1 and hasattr(y[0], "shape"):
                 y = y[0]
             return self._prepare_one_y(y, n, op, 0)
+        if hasattr(y, "shape") and not isinstance(y, (list, tuple, dict)) and self._user_compute_loss() \
+                and all(loss is None for loss in self._losses):
+            # Keras 3 hands y to an overridden compute_loss as it came (BASNet's one mask for its
+            # eight side outputs); the compiled metrics read it against the first output
+            return np.ascontiguousarray(np.asarray(y), dtype=np.float32) if np.asarray(y).dtype.kind in "fiub" \
+                else np.asarray(y)
         ys = self._y_list(y, names, op)
         return [None if self._losses[k] is None and ys[k] is None else self._prepare_one_y(ys[k], n, op, k)
                 for k in range(len(names))]
@@ -1407,7 +1460,7 @@ class Model(TrainingLoops):
         reg = self.regularization(add_grads=False)
         if reg:
             self._add_regularization_grads(weights, self._tape_grads)
-        return float(np.asarray(loss)) + reg, h
+        return _loss_value(loss) + reg, h
 
     def _add_regularization_grads(self, weights, grads):
         by_id = {id(w): g for w, g in zip(weights, grads)}
@@ -1430,9 +1483,11 @@ class Model(TrainingLoops):
             params = inspect.signature(self.compute_loss).parameters
             takes = _COMPUTE_LOSS_TAKES_TRAINING[cls] = "training" in params or any(
                 p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        # positionally, as Keras 3's trainer passes them: an override may name them its own way
+        # (BASNet's compute_loss(self, x, y_true, y_pred, sample_weight=None, training=False))
         if takes:
-            return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
-        return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+            return self.compute_loss(x, y, y_pred, sample_weight, training=training)
+        return self.compute_loss(x, y, y_pred, sample_weight)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The compiled loss of ``y_pred`` against ``y`` (weighted sum over outputs), as a scalar
@@ -1618,7 +1673,7 @@ class Model(TrainingLoops):
         """Evaluation loss of one batch (no gradient)."""
         if self._user_compute_loss():   # Keras 3's test_step evaluates the overridden compute_loss
             self._output_losses = [0.0] * len(self._losses)
-            return float(np.asarray(self._compute_loss_call(xb, yb, h, swb, training=False)))
+            return _loss_value(self._compute_loss_call(xb, yb, h, swb, training=False))
         outs = h if isinstance(h, list) else [h]
         ys = yb if isinstance(yb, list) else [yb]
         total = 0.0

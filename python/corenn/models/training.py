@@ -577,7 +577,7 @@ class TrainingLoops:
                     parts.append(hs)
                 else:
                     if out is None:
-                        out = [np.empty((n,) + a.shape[1:], np.float32) for a in hs]
+                        out = [np.empty((n,) + a.shape[1:], _predict_dtype(a)) for a in hs]
                     for o, a in zip(out, hs):
                         o[lo:lo + len(a)] = a
                     hs = [o[lo:lo + len(a)] for o, a in zip(out, hs)]
@@ -630,7 +630,7 @@ class TrainingLoops:
         with self._step_lock:   # the output is the last layer's reused buffer: copy it out first
             self._mark_input_grads()
             hs = self._forward(tensors(x), False)
-            outs = [np.array(t, dtype=np.float32) for t in (hs if isinstance(hs, list) else [hs])]
+            outs = [np.array(t, dtype=_predict_dtype(t)) for t in (hs if isinstance(hs, list) else [hs])]
         return self._structure_outputs(outs)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
@@ -686,10 +686,17 @@ class TrainingLoops:
         grouped, flat = [], iter(outs)
         for item in items:
             grouped.append(next(flat) if item is None else item[0](next(flat) for _ in range(item[1])))
-        return outer(grouped)
+        return outer(*grouped) if hasattr(outer, "_fields") else outer(grouped)
 
 
 # -- arrays or lists of arrays (one per model input / output) --------------------------------------
+
+def _predict_dtype(t):
+    """predict's array dtype for an output: float32, but an integer or boolean output (a
+    detection count, a class index a layer returns) keeps its dtype, as Keras' predict does."""
+    kind = np.dtype(str(getattr(t, "dtype", "float32"))).kind if str(getattr(t, "dtype", "float32")) != "string" else "O"
+    return np.dtype(str(t.dtype)) if kind in "iub" else np.float32
+
 
 def _log_value(v):
     """A metric result as a log value: a float, or for a metric with one value per class or
