@@ -269,4 +269,6 @@ def test_nms_property_matches_reference(n, thr, k, seed):
     boxes = (rng.integers(0, 6, (n, 4)) / 2).astype(np.float32)   # coarse grid: ties and repeats
     scores = (rng.integers(0, 4, n) / 4).astype(np.float32)
     out = tf.image.non_max_suppression(boxes, scores, k, thr, score_threshold=0.1)
-    assert np.asarray(out).tolist() == nms_reference(boxes, scores, k, thr, 0.1)
+    # the threshold is a float32, as TensorFlow's op takes it (hypothesis found 1 - 1e-16, which
+    # rounds to 1.0: identical boxes, IoU 1, are then not suppressed, in TF as here)
+    assert np.asarray(out).tolist() == nms_reference(boxes, scores, k, float(np.float32(thr)), 0.1)
