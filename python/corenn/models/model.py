@@ -484,19 +484,8 @@ class Model(TrainingLoops):
         return self.weights
 
     def _gradients(self):
-        if not self.trainable:   # aligned with trainable_weights
-            return []
-        seen, out = set(), []
-        for layer in self._weight_layers():
-            if isinstance(layer, Model):
-                pairs = zip(layer._weights_by_flag(True), layer._gradients_by_flag())
-            else:
-                pairs = zip(*trained(layer))
-            for w, g in pairs:
-                if id(w) not in seen:
-                    seen.add(id(w))
-                    out.append(g)
-        return out
+        # aligned with trainable_weights: none for a frozen model
+        return self._gradients_by_flag() if self.trainable else []
 
     def _gradients_by_flag(self):
         """Gradients aligned with ``_weights_by_flag(True)`` (a held model's, whatever its flag)."""
