@@ -156,3 +156,31 @@ def test_gemm_one_or_two_rows_wide_tile_same_bits(isa, rng, m, n, ta):
                                      activation=act), k)
         finally:
             corenn.set_num_threads(0)
+
+
+@pytest.mark.parametrize("n", [512, 700])
+def test_gemm_rows_same_bits_at_every_batch_size_kept_or_not(isa, rng, n):
+    """A row of op(A) @ B has the same bits whether it is multiplied alone (the wide tile), among
+    2-12 rows (B in place, or a kept B when B is larger than L2: kept_b_beats_in_place) or among
+    40 (packed blocks), kept or packed per call, on 1 and 2 threads: every path sums the same
+    depth steps (K = 784 > KC: two of them) in the same order. So `predict` gives a sample the
+    same output at any batch size, on its first call and on later ones. 784 x 700 floats is
+    2.2 MB, past the L2 of the CPUs we know; 784 x 512 is past Zen 3's 512 KiB."""
+    k = 784
+    a, b = _operands(rng, 40, n, k, False, False)
+    bias = rng.standard_normal(n).astype(np.float32)
+    c0 = rng.standard_normal((40, n)).astype(np.float32)
+    bt = kernels.Tensor.from_numpy(b)
+    want = ref_gemm(a, b, c0, beta=0.5, bias=bias, activation="relu")
+    for threads in (1, 2):
+        corenn.set_num_threads(threads)
+        try:
+            full = kernels.gemm(a, bt, c0.copy(), beta=0.5, bias=bias, activation="relu").numpy()
+            _close(full, want, k)
+            for m in (1, 2, 3, 6, 8, 12, 13):
+                for keep in (False, True, True):   # the second keep serves the kept panels
+                    got = kernels.gemm(np.ascontiguousarray(a[:m]), bt, c0[:m].copy(), beta=0.5,
+                                       bias=bias, activation="relu", keep_b_packed=keep).numpy()
+                    np.testing.assert_array_equal(got, full[:m], err_msg=f"m={m} keep={keep}")
+        finally:
+            corenn.set_num_threads(0)

@@ -29,15 +29,18 @@
 
 namespace corenn::cpu::gemm {
 
-namespace {
-
 int64_t l2_bytes() {
+  static const int64_t bytes = [] {
 #ifdef _SC_LEVEL2_CACHE_SIZE
-  const long v = sysconf(_SC_LEVEL2_CACHE_SIZE);
-  if (v > 0) return v;
+    const long v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    if (v > 0) return static_cast<int64_t>(v);
 #endif
-  return 256 * 1024;
+    return int64_t{256 * 1024};
+  }();
+  return bytes;
 }
+
+namespace {
 
 int64_t env_or(const char* name, int64_t fallback, int64_t multiple) {
   const char* v = std::getenv(name);

@@ -23,8 +23,10 @@
 //   small N:      with n <= 2*NR the micro-kernel reads A in place (packing would cost about as
 //                 much as the multiply); so it does with a kept B (below) and A not transposed.
 //   small M:      with m <= 12 and B not transposed nothing is packed: the kernel streams A and B
-//                 in place (GEMV-like inference calls); column panels are split over threads. For
-//                 m <= 2 a context's wide tile (wide_nr columns) keeps 8 FMA chains per row busy.
+//                 in place (GEMV-like inference calls), in the same depth steps as the other
+//                 paths; column panels are split over threads. For m <= 2 a context's wide tile
+//                 (wide_nr columns) keeps 8 FMA chains per row busy. A kept B larger than L2
+//                 serves 2 to 12 rows better than B in place (kept_b_beats_in_place).
 //   kept B:       sgemm's caller may name the Storage of a B it multiplies by again (a layer's
 //                 weight); packed_b_cache.cpp then hands back all of op(B) packed (PackedB), and
 //                 the loops read its blocks where packing would have written them: no packing
@@ -446,7 +448,9 @@ namespace {
 
 // Few rows (inference on a handful of samples) and B (K, N) row-major: each B element is used by
 // at most two row panels, so packing B would cost more than the multiply saves; the micro-kernel
-// streams A and B in place over the whole depth. Full NR-column panels only (cols [0, n_full)).
+// streams A and B in place. Full NR-column panels only (cols [0, n_full)). The depth goes in the
+// driver's steps (depth_step), C accumulating between them as in blocked_loops, so each C element
+// has the same bits as on the packed and kept-B paths, whatever the batch size.
 // With m <= kWideRows and a wide tile in the context, the panels go in groups of wide_nr columns
 // (the wide tile: 8 chains per row where a 1-row NR tile has 2); a short last group runs the NR
 // tile per panel. The same bits either way (GemmContext::wide_ukr).
@@ -456,29 +460,51 @@ void small_m_in_place(const GemmContext& ctx, const Problem& pb, const float* b,
   const bool wide = ctx.wide_ukr && pb.m <= kWideRows;
   const int64_t group = wide ? ctx.wide_nr / pb.nr : 1;  // panels per unit of work
   const int64_t units = (panels + group - 1) / group;
+  const int64_t kc_step = depth_step(pb);
   const double flops = 2.0 * pb.m * n_full * pb.k;
   const int64_t grain = flops < kMinParallelFlops ? units : 1;
   parallel_for(0, units, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t u = lo; u < hi; ++u) {
       const int64_t q0 = u * group, q1 = std::min(panels, q0 + group);
-      if (wide && q1 - q0 == group) {
-        const int64_t j = q0 * pb.nr;
-        const UkrArgs args{pb.alpha, pb.beta, pb.bias ? pb.bias + j : nullptr, pb.act};
-        ctx.wide_ukr(pb.k, pb.a_plain, pb.rs_a, pb.cs_a, b + j, ldb, pb.c + j, pb.ldc,
-                     static_cast<int>(pb.m), ctx.wide_nr, args);
-        continue;
-      }
-      for (int64_t q = q0; q < q1; ++q) {
-        const int64_t j = q * pb.nr;
-        const UkrArgs args{pb.alpha, pb.beta, pb.bias ? pb.bias + j : nullptr, pb.act};
-        for (int64_t i = 0; i < pb.m; i += pb.mr) {
-          const int m = static_cast<int>(std::min<int64_t>(pb.mr, pb.m - i));
-          pb.ukr(pb.k, pb.a_plain + i * pb.rs_a, pb.rs_a, pb.cs_a, b + j, ldb,
-                 pb.c + i * pb.ldc + j, pb.ldc, m, pb.nr, args);
+      for (int64_t pc = 0; pc < pb.k; pc += kc_step) {
+        const int64_t kc = std::min(kc_step, pb.k - pc);
+        const bool last = pc + kc == pb.k;
+        const float* a = pb.a_plain + pc * pb.cs_a;
+        const float* bk = b + pc * ldb;
+        const auto args_at = [&](int64_t j) {
+          return UkrArgs{pb.alpha, pc == 0 ? pb.beta : 1.0f, last && pb.bias ? pb.bias + j : nullptr,
+                         last ? pb.act : Activation::none};
+        };
+        if (wide && q1 - q0 == group) {
+          const int64_t j = q0 * pb.nr;
+          ctx.wide_ukr(kc, a, pb.rs_a, pb.cs_a, bk + j, ldb, pb.c + j, pb.ldc,
+                       static_cast<int>(pb.m), ctx.wide_nr, args_at(j));
+          continue;
+        }
+        for (int64_t q = q0; q < q1; ++q) {
+          const int64_t j = q * pb.nr;
+          const UkrArgs args = args_at(j);
+          for (int64_t i = 0; i < pb.m; i += pb.mr) {
+            const int m = static_cast<int>(std::min<int64_t>(pb.mr, pb.m - i));
+            pb.ukr(kc, a + i * pb.rs_a, pb.rs_a, pb.cs_a, bk + j, ldb, pb.c + i * pb.ldc + j,
+                   pb.ldc, m, pb.nr, args);
+          }
         }
       }
     }
   });
+}
+
+// Whether a kept B serves better than the small-M path's B in place. In place, a panel is NR
+// columns strided by ldb over the whole depth: one cache line per row, a new page every few rows,
+// and read again by each MR-row tile. Kept, it is contiguous KC x NR blocks that stay in L1 across
+// the row tiles and stream with the prefetcher. While B fits in L2 the strided reads cost little;
+// past it the kept panels win from 2 rows up. Measured on Zen 3 (avx2, 1 thread, a Dense layer
+// with its kernel kept, best of 7 x 300 calls): 784 x 512 at 2 / 4 / 8 / 12 rows 83 / 85 / 143 /
+// 168 us in place, 54 / 57 / 104 / 121 kept; 128 x 1024 at 8 rows 64 -> 49 us; 256 x 256 (in L2)
+// and 1 row (a GEMV, already streaming on the wide tile) no better kept, so they stay in place.
+bool kept_b_beats_in_place(int64_t m, int64_t n, int64_t k) {
+  return m >= 2 && k * n * static_cast<int64_t>(sizeof(float)) >= l2_bytes();
 }
 
 }  // namespace
@@ -493,7 +519,11 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   Problem pb = make_problem(kern, m, n, k, &pack_a, &pack_b, alpha, beta, c, ldc, bias, act);
   pb.rs_a = trans_a ? 1 : lda;
   pb.cs_a = trans_a ? lda : 1;
-  if (m > 0 && m <= kSmallM && k > 0 && !trans_b && n >= pb.nr) {
+  const bool small_m = m > 0 && m <= kSmallM && k > 0 && !trans_b && n >= pb.nr;
+  std::shared_ptr<const PackedB> kept;  // held until the multiply is done
+  if (keep_b && k > 0 && (!small_m || kept_b_beats_in_place(m, n, k)))
+    kept = kept_packed_b(*keep_b, PackedBKey{&ctx, depth_step(k, pb.bs.kc), k, n, ldb, b, trans_b});
+  if (small_m && !kept) {
     pb.a_plain = a;
     const int64_t n_full = n / pb.nr * pb.nr;
     small_m_in_place(ctx, pb, b, ldb, n_full);
@@ -511,18 +541,14 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   // With few B panels each A block is used only a few times: packing it costs about as much as
   // the multiply, so the micro-kernel reads A where it lies.
   if ((n + pb.nr - 1) / pb.nr <= kDirectAMaxPanels) pb.a_plain = a;
-  std::shared_ptr<const PackedB> kept;  // held until the multiply is done
-  if (keep_b && k > 0) {
-    kept = kept_packed_b(*keep_b, PackedBKey{&ctx, depth_step(k, pb.bs.kc), k, n, ldb, b, trans_b});
-    if (kept) {
-      pb.packed_b = kept->data();
-      pb.packed_np = kept->np;
-      // With B packed beforehand, A (the activations, row-major) is read where it lies, as for
-      // small N: packing it would be the call's only copy. Measured on Zen 5 (avx512, 2 threads,
-      // kept B, same bits): 256x784x512 8% faster, 256x512x256 3%, 2048x256x256 3.5%, 1024^3 and
-      // 256x2048x512 within 1% (the pack's cost amortised over more columns).
-      if (!trans_a) pb.a_plain = a;
-    }
+  if (kept) {
+    pb.packed_b = kept->data();
+    pb.packed_np = kept->np;
+    // With B packed beforehand, A (the activations, row-major) is read where it lies, as for
+    // small N: packing it would be the call's only copy. Measured on Zen 5 (avx512, 2 threads,
+    // kept B, same bits): 256x784x512 8% faster, 256x512x256 3%, 2048x256x256 3.5%, 1024^3 and
+    // 256x2048x512 within 1% (the pack's cost amortised over more columns).
+    if (!trans_a) pb.a_plain = a;
   }
   run(pb);
 }

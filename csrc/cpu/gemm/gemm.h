@@ -65,6 +65,7 @@ struct BlockSizes {
 };
 BlockSizes block_sizes();         // for the 6 x 16 kernels (ref, avx2)
 BlockSizes block_sizes_avx512();  // for the 12 x 32 kernel
+int64_t l2_bytes();               // one core's L2 (sysconf; 256 KiB where it is not known)
 
 // Packs rows [i0, i0 + mc) x depth [p0, p0 + kc) of op(A) into the A panel format above.
 // Called concurrently from several threads on disjoint row ranges: it must be thread-safe.
