@@ -513,6 +513,14 @@ def test_resizing_with_an_aspect_ratio_window_is_refused_by_name(tmp_path):
     assert not (tmp_path / "m.onnx").exists()
 
 
+def test_resizing_bicubic_is_refused_by_name(tmp_path):
+    # ONNX Resize's cubic mode resamples at the borders otherwise than keras.ops.image.resize
+    model = seq(L.Resizing(4, 4, interpolation="bicubic", name="cubic"), shape=(6, 8, 3))
+    with pytest.raises(NotImplementedError, match=r"'cubic'.*'bicubic'"):
+        model.export(str(tmp_path / "m.onnx"), format="onnx")
+    assert not (tmp_path / "m.onnx").exists()
+
+
 
 def _token_ids(n, _rng=np.random.default_rng(9)):
     """Token ids with every padding pattern: pre, post, holes, none real, none padded."""

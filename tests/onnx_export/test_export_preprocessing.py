@@ -35,7 +35,7 @@ def test_discretization(mode, tmp_path):
         make = _floats
     proto = export_and_compare(model, make, tmp_path / "m.onnx", batches=(1, 7))
     if mode == "int":
-        assert proto.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
+        assert proto.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.INT32
 
 
 def test_discretization_adapted_then_dense(tmp_path):

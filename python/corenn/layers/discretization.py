@@ -62,7 +62,7 @@ class Discretization(Layer):
         bin_boundaries: sorted boundaries, or None to learn ``num_bins - 1`` of them by ``adapt``.
         num_bins: the number of buckets ``adapt`` makes.
         epsilon: the error tolerance of adapt's quantile summary (Keras' default 0.01).
-        output_mode: 'int' (int64 bucket indices, the input's shape), 'one_hot', 'multi_hot'
+        output_mode: 'int' (int32 bucket indices, the input's shape, as Keras 3.15), 'one_hot', 'multi_hot'
             or 'count' (float32 over the buckets).
     """
 
@@ -95,7 +95,7 @@ class Discretization(Layer):
 
     @property
     def output_dtype(self):
-        return "int64" if self.output_mode == "int" else "float32"
+        return "int32" if self.output_mode == "int" else "float32"
 
     def _depth(self):
         return len(self.bin_boundaries) + 1 if self.bin_boundaries is not None else (self.num_bins or 1)
@@ -137,9 +137,9 @@ class Discretization(Layer):
         a = np.asarray(x)
         if a.dtype.kind not in "fiub":
             raise TypeError(f"Discretization '{self.name}': inputs must be numbers, got dtype {a.dtype}")
-        idx = np.digitize(a.astype(np.float64), np.asarray(self.bin_boundaries, np.float64)).astype(np.int64)
+        idx = np.digitize(a.astype(np.float64), np.asarray(self.bin_boundaries, np.float64))
         if self.output_mode == "int":
-            return kernels.as_tensor(np.ascontiguousarray(idx))
+            return kernels.as_tensor(np.ascontiguousarray(idx, dtype=np.int32))
         return kernels.as_tensor(_encode(idx, self._depth(), self.output_mode, f"Discretization '{self.name}'"))
 
     def forward(self, x, training=False):

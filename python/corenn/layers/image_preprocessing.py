@@ -159,6 +159,11 @@ def aspect_ratio_window(h, w, target_h, target_w):
     return int(float(h - crop_h) / 2), int(float(w - crop_w) / 2), crop_h, crop_w
 
 
+# Resizing's interpolations that run keras.ops.image.resize's resampling (kernels.resize2d has
+# RESIZE_INTERPOLATIONS).
+RESAMPLED_INTERPOLATIONS = ("bicubic", "lanczos3", "lanczos5")
+
+
 class _ResizeWindow(_TakesOneImage, Layer):
     """A layer whose output is one window of the input resized to (height, width); subclasses
     choose the window (_window) and the interpolation."""
@@ -201,7 +206,9 @@ class Resizing(_ResizeWindow):
 
     Args:
         height, width: the output size.
-        interpolation: 'bilinear' or 'nearest' (Keras' bicubic / lanczos / area are not built).
+        interpolation: 'bilinear' or 'nearest' (the resize kernel), or 'bicubic', 'lanczos3',
+            'lanczos5' (resampled as ``keras.ops.image.resize`` does, Keys' cubic with a = -0.5
+            as TensorFlow and JAX; backward through the op's gradient). Keras' 'area' is not built.
         crop_to_aspect_ratio: resize a centred window of the target's aspect ratio.
         pad_to_aspect_ratio: first pad the image with ``fill_value`` to the target's aspect ratio
             (the same margin on both sides, as Keras), then resize.
@@ -214,10 +221,10 @@ class Resizing(_ResizeWindow):
         super().__init__(**kwargs)
         self.height = _positive_int(self, "height", height)
         self.width = _positive_int(self, "width", width)
-        if interpolation not in kernels.RESIZE_INTERPOLATIONS:
+        if interpolation not in kernels.RESIZE_INTERPOLATIONS + RESAMPLED_INTERPOLATIONS:
             raise NotImplementedError(f"Resizing '{self.name}': interpolation must be one of "
-                                      f"{', '.join(kernels.RESIZE_INTERPOLATIONS)}, got "
-                                      f"{interpolation!r}")
+                                      f"{', '.join(kernels.RESIZE_INTERPOLATIONS + RESAMPLED_INTERPOLATIONS)}, "
+                                      f"got {interpolation!r}")
         if pad_to_aspect_ratio and crop_to_aspect_ratio:
             raise ValueError(f"Resizing '{self.name}': only one of pad_to_aspect_ratio and "
                              f"crop_to_aspect_ratio can be True")
@@ -238,6 +245,8 @@ class Resizing(_ResizeWindow):
 
     # (not wrapped by _TakesOneImage: the parent's forward / backward are, and take one image)
     def forward(self, x, training=False):
+        if self.interpolation in RESAMPLED_INTERPOLATIONS:
+            return self._resampled_forward(x)
         if not self.pad_to_aspect_ratio:
             return super().forward(x, training)
         _check_image_shape(self, tuple(x.shape))
@@ -254,6 +263,8 @@ class Resizing(_ResizeWindow):
         return y.reshape(tuple(y.shape[1:])) if one else y
 
     def backward(self, dy):
+        if self.interpolation in RESAMPLED_INTERPOLATIONS:
+            return self._resampled_backward(dy)
         if not self.pad_to_aspect_ratio:
             return super().backward(dy)
         top, left, h, w, one = self._margin
@@ -265,6 +276,44 @@ class Resizing(_ResizeWindow):
         return out.reshape(tuple(out.shape[1:])) if one else out
 
     forward._takes_one_image = backward._takes_one_image = True
+
+    # 'bicubic' and the Lanczos kernels: keras.ops.image.resize's resampling (a separable
+    # scale_and_translate), which a tape differentiates; the crop or padding is the op's own.
+    def _resample(self, x):
+        from .. import ops_image
+        return ops_image.resize(x, (self.height, self.width), interpolation=self.interpolation,
+                                crop_to_aspect_ratio=self.crop_to_aspect_ratio,
+                                pad_to_aspect_ratio=self.pad_to_aspect_ratio, fill_value=self.fill_value)
+
+    def _resampled_forward(self, x):
+        from ..autodiff import stop_recording
+        _check_image_shape(self, tuple(x.shape))
+        h, w = tuple(x.shape)[-3:-1]
+        self._x_in = x
+        with stop_recording():   # the layer's call is what a tape records
+            y = self._resample(x)
+        if self.pad_to_aspect_ratio:
+            top, left = self._margins(h, w)
+            self._note_geometry(("window", (0, 0, h + 2 * top, w + 2 * left), (self.height, self.width),
+                                 (top, left)))
+        else:
+            self._note_geometry(("window", self._window(h, w), (self.height, self.width), (0, 0)))
+        out = self._buffer("y", tuple(y.shape))
+        np.copyto(np.asarray(out), np.asarray(y))
+        return out
+
+    def _resampled_backward(self, dy):
+        if not self.needs_input_grad:
+            return None
+        from ..autodiff import GradientTape
+        x = self._x_in
+        with GradientTape() as tape:
+            tape.watch(x)
+            y = self._resample(x)
+        g = tape.gradient(y, x, output_gradients=dy)
+        dx = self._buffer("dx", tuple(x.shape))
+        np.copyto(np.asarray(dx), 0.0 if g is None else np.asarray(g))
+        return dx
 
     def _window(self, h, w):
         if self.crop_to_aspect_ratio:

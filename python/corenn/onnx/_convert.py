@@ -749,6 +749,8 @@ def convert_resizing(b, layer, xs, node):
     Resize nearest with half_pixel and nearest_mode round_prefer_ceil."""
     if layer.crop_to_aspect_ratio or layer.pad_to_aspect_ratio:
         raise unsupported(layer, "crop_to_aspect_ratio / pad_to_aspect_ratio")
+    if layer.interpolation not in ("bilinear", "nearest"):
+        raise unsupported(layer, f"interpolation {layer.interpolation!r} (bilinear and nearest are exported)")
     v = xs[0]
     if v.rank != 4:
         raise unsupported(layer, f"a rank-{v.rank} input (images (N, H, W, C) are exported)")

@@ -2,7 +2,7 @@
 StringLookup, as standard ONNX ops plus ai.onnx.ml's LabelEncoder (a table lookup ONNX Runtime
 runs; the only op outside the default domain, imported at version 2).
 
-    Discretization  x -> sum_i (boundary_i <= x): the bucket index, int64, as np.digitize. The
+    Discretization  x -> sum_i (boundary_i <= x): the bucket index (int32 out, as the layer), as np.digitize. The
                     comparison runs in float64 (x cast to DOUBLE), as corenn compares, so a value
                     on a boundary lands where corenn puts it.
     encodings       one_hot / multi_hot / count of int64 indices over ``depth`` bins: Equal of
@@ -78,6 +78,8 @@ def convert_discretization(b, layer, xs, node):
     else:   # one bucket: every index is 0
         idx = b.op("ConstantOfShape", [b.op("Shape", [x], base)], base,
                    value=b.numpy_helper.from_array(np.zeros(1, np.int64)))
+    if layer.output_mode == "int":   # int32 indices, as the layer (Keras 3.15) gives them
+        return [Value(b.op("Cast", [idx], base, to=b.TensorProto.INT32), _out(node), dtype="int32")]
     return _encoded(b, layer, idx, v.shape, layer._depth(), layer.output_mode, node)
 
 
