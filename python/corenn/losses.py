@@ -195,6 +195,7 @@ class Loss:
         """Keras' reduction of a call's per-sample values: weighted, then summed or averaged over
         every value (sum_over_batch_size divides by their number, not by the sum of weights)."""
         from . import ops
+        mask = getattr(per, "_keras_mask", None)   # before weighting: the product has none
         if sample_weight is not None:
             w = np.asarray(sample_weight, np.float32)
             shape = tuple(per.shape)
@@ -203,7 +204,6 @@ class Loss:
             else:   # per-sample weights of a per-step loss: broadcast over the trailing axes
                 w = w.reshape((-1,) + (1,) * (len(shape) - 1))
             per = ops.multiply(per, kernels.Tensor.from_numpy(np.ascontiguousarray(w)))
-        mask = getattr(per, "_keras_mask", None)
         if mask is not None:
             # Keras 3: a call's output mask weighs the values, and sum_over_batch_size averages
             # over the unmasked ones (Circle masks its zero losses)

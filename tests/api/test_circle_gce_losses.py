@@ -55,6 +55,10 @@ def test_circle_matches_the_float64_reference(gamma, margin, remove_diagonal):
     loss = keras.losses.Circle(gamma=gamma, margin=margin, remove_diagonal=remove_diagonal)
     # Keras masks the rows without a loss: the mean runs over the others
     np.testing.assert_allclose(float(loss(LABELS, emb)), want.sum() / (want > 0).sum(), rtol=2e-5)
+    # with sample weights the mask still counts: sum(w * loss) over the rows that have a loss
+    w = np.linspace(0.2, 1.6, 8).astype(np.float32)
+    np.testing.assert_allclose(float(loss(LABELS, emb, sample_weight=w)), (w * want).sum() / (want > 0).sum(),
+                               rtol=2e-5)
     summed = keras.losses.Circle(gamma=gamma, margin=margin, remove_diagonal=remove_diagonal, reduction="sum")
     np.testing.assert_allclose(float(summed(LABELS, emb)), want.sum(), rtol=2e-5)
     cfg = loss.get_config()
