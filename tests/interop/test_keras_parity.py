@@ -1,0 +1,139 @@
+"""corenn against what Keras 3 itself computes (tests/interop/keras_fixtures/parity.npz, written
+by tools/make_keras_parity_fixture.py with Keras on the torch backend), for the cases of
+keras_parity_cases.py:
+
+- 184 layer configurations: Keras' weights set into corenn's layer, then the outputs and the
+  gradients with respect to the inputs and the trainable weights;
+- 25 optimizer set-ups fitting the same classifier: the loss history and the final weights;
+- 27 losses with and without sample weights (value and gradient) and 43 metrics;
+- 9 models fit from Keras' initial weights (batch norm, masking, bidirectional GRU per step, a
+  Transformer block, multiple inputs and outputs with loss weights, regularizers, ConvLSTM2D):
+  the logs of every epoch, evaluate, and the final weights.
+"""
+import os
+
+import numpy as np
+import pytest
+
+import corenn
+from corenn import keras
+
+import keras_parity_cases as cases
+
+FIXTURE = np.load(os.path.join(os.path.dirname(__file__), "keras_fixtures", "parity.npz"))
+KEYS = set(FIXTURE.files)
+
+
+def _arrays(prefix, letter):
+    out, j = [], 0
+    while f"{prefix}/{letter}{j}" in KEYS:
+        out.append(FIXTURE[f"{prefix}/{letter}{j}"])
+        j += 1
+    return out
+
+
+def _close(got, want, what, rtol=1e-4, atol=1e-5):
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape, f"{what}: shape {got.shape}, Keras {want.shape}"
+    np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), rtol=rtol, atol=atol, err_msg=what)
+
+
+LAYER_CASES = [c for c in cases.LAYER_CASES if f"layer/{c['name']}/y0" in KEYS]
+
+
+def test_the_fixture_holds_every_case():
+    # a case Keras could not run is left out of the file by the generator: none is
+    assert len(LAYER_CASES) == len(cases.LAYER_CASES) == 184
+    assert all(f"opt/{n}/loss" in KEYS for n in cases.optimizers(keras))
+    assert all(f"metric/{n}" in KEYS for n in cases.METRICS)
+
+
+@pytest.mark.parametrize("case", LAYER_CASES, ids=[c["name"] for c in LAYER_CASES])
+def test_layer_outputs_and_gradients_match_keras(case):
+    key = f"layer/{case['name']}"
+    layer = cases.make_layer(keras, case)
+    xs = _arrays(key, "x")
+    cases.call_layer(layer, case, xs)   # builds it
+    weights = _arrays(key, "w")
+    assert [tuple(w.shape) for w in layer.get_weights()] == [tuple(w.shape) for w in weights], "weights differ from Keras'"
+    layer.set_weights(weights)
+    ys = cases.call_layer(layer, case, xs)
+    ys = ys if isinstance(ys, list) else [ys]
+    want = _arrays(key, "y")
+    assert len(ys) == len(want)
+    for j, (y, w) in enumerate(zip(ys, want)):
+        y = np.asarray(y)
+        assert y.dtype == w.dtype or (y.dtype.kind == w.dtype.kind == "f"), f"output {j}: dtype {y.dtype}, Keras {w.dtype}"
+        _close(y, w, f"output {j}")
+    if f"{key}/gx0" not in KEYS and f"{key}/gw0" not in KEYS:
+        return
+    txs = [corenn.constant(x) for x in xs]
+    r = np.random.default_rng(1000 + cases.LAYER_CASES.index(case)).standard_normal(want[0].shape).astype("float32")
+    with corenn.GradientTape() as tape:
+        for t in txs:
+            tape.watch(t)
+        loss = corenn.reduce_sum(cases.call_layer(layer, case, txs) * r)
+    trainable = list(layer.trainable_weights)
+    grads = tape.gradient(loss, txs + trainable)
+    for j, g in enumerate(grads):
+        name = f"gx{j}" if j < len(txs) else f"gw{j - len(txs)}"
+        if f"{key}/{name}" in KEYS:
+            want_g = FIXTURE[f"{key}/{name}"]
+            _close(np.zeros_like(want_g) if g is None else g, want_g, f"gradient {name}", rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", list(cases.optimizers(keras)))
+def test_optimizer_fit_matches_keras(name):
+    x, y, w0 = cases.optimizer_problem()
+    model = cases.optimizer_model(keras, w0)
+    model.compile(cases.optimizers(keras)[name](), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    hist = model.fit(x, y, batch_size=16, epochs=5, shuffle=False, verbose=0).history["loss"]
+    _close(hist, FIXTURE[f"opt/{name}/loss"], "loss history", atol=1e-5)
+    for j, (w, want) in enumerate(zip(model.get_weights(), _arrays(f"opt/{name}", "w"))):
+        _close(w, want, f"weight {j}", atol=1e-5)
+
+
+@pytest.mark.parametrize("name", list(cases.LOSSES))
+def test_loss_values_and_gradients_match_keras(name):
+    cls, kw, yt, yp = cases.LOSSES[name]
+    t = cases.TARGETS
+    loss = getattr(keras.losses, cls)(**kw)
+    for tag, w in (("plain", None), ("weighted", t["weights"])):
+        pred = corenn.constant(t[yp])
+        with corenn.GradientTape() as tape:
+            tape.watch(pred)
+            value = loss(t[yt], pred, sample_weight=w)
+            total = corenn.reduce_sum(value)
+        _close(value, FIXTURE[f"loss/{name}/{tag}/value"], f"{tag} value")
+        _close(tape.gradient(total, pred), FIXTURE[f"loss/{name}/{tag}/grad"], f"{tag} gradient")
+
+
+@pytest.mark.parametrize("name", list(cases.METRICS))
+def test_metric_results_match_keras(name):
+    cls, kw, yt, yp = cases.METRICS[name]
+    t = cases.TARGETS
+    m = getattr(keras.metrics, cls)(**kw)
+    m.update_state(t[yt], t[yp])
+    m.update_state(t[yt][:4], t[yp][:4], sample_weight=t["weights"][:4])
+    _close(m.result(), FIXTURE[f"metric/{name}"], "result")
+
+
+FITS = cases.fit_models(keras)
+
+
+@pytest.mark.parametrize("name", list(FITS))
+def test_model_fit_matches_keras(name):
+    model, loss, x, y, extra, sw = FITS[name]()
+    model.set_weights(_arrays(f"fit/{name}", "init"))
+    model.compile(keras.optimizers.Adam(0.01), loss, **extra)
+    hist = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, sample_weight=sw).history
+    want_keys = {k.split("/")[3] for k in KEYS if k.startswith(f"fit/{name}/hist/")}
+    assert set(hist) == want_keys
+    for k in hist:
+        _close(hist[k], FIXTURE[f"fit/{name}/hist/{k}"], f"logs {k}", rtol=1e-3, atol=1e-4)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert set(logs) == {k.split("/")[3] for k in KEYS if k.startswith(f"fit/{name}/eval/")}
+    for k, v in logs.items():
+        _close(v, FIXTURE[f"fit/{name}/eval/{k}"], f"evaluate {k}", rtol=1e-3, atol=1e-4)
+    for j, (w, want) in enumerate(zip(model.get_weights(), _arrays(f"fit/{name}", "w"))):
+        _close(w, want, f"weight {j}", rtol=1e-3, atol=1e-3)
