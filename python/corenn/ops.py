@@ -3158,13 +3158,13 @@ def extract_sequences(x, sequence_length, sequence_stride):
 
 
 def saturate_cast(x, dtype):
-    """cast, clipping to the target dtype's range first (no wraparound)."""
+    """cast, clipping to the target dtype's range first (no wraparound); floats to integers
+    truncate toward zero after the clip, as Keras' cast(clip(x)) and tf.dtypes.saturate_cast."""
     dt = np.dtype(dtype)
     t = _any(x, "saturate_cast")
     if dt.kind in "iu":
         info = np.iinfo(dt)
-        a = np.clip(np.nan_to_num(np.asarray(t, np.float64)), info.min, info.max)
-        return _t(np.round(a).astype(dt) if _is_float(t) else a.astype(dt))
+        return _t(np.clip(np.nan_to_num(np.asarray(t, np.float64)), info.min, info.max).astype(dt))
     return cast(t, dtype)
 
 

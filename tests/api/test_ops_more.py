@@ -944,8 +944,11 @@ def test_integer_only_ops_and_casts():
     rows, cols = ops.unravel_index([0, 5, 7], (2, 4))
     np.testing.assert_array_equal(np.asarray(rows), [0, 1, 1])
     np.testing.assert_array_equal(np.asarray(cols), [0, 1, 3])
-    np.testing.assert_array_equal(np.asarray(ops.saturate_cast(np.array([-1e10, 3.6, 1e10]), "int32")),
-                                  [np.iinfo(np.int32).min, 4, np.iinfo(np.int32).max])
+    # clipped, then truncated toward zero as Keras' cast(clip(x)) and tf.dtypes.saturate_cast
+    np.testing.assert_array_equal(np.asarray(ops.saturate_cast(np.array([-1e10, 3.6, -3.6, 1e10]), "int32")),
+                                  [np.iinfo(np.int32).min, 3, -3, np.iinfo(np.int32).max])
+    np.testing.assert_array_equal(np.asarray(ops.saturate_cast(np.array([-3.7, 0.6, 1.5, 254.6, 300.2]), "uint8")),
+                                  [0, 0, 1, 254, 255])
     counts, edges = ops.histogram(np.array([0.1, 0.2, 0.9, 0.5]), bins=2, range=(0.0, 1.0))
     np.testing.assert_array_equal(np.asarray(counts), [2, 2])
     np.testing.assert_allclose(np.asarray(edges), [0.0, 0.5, 1.0])
