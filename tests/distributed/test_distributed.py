@@ -69,6 +69,15 @@ def test_every_sample_exactly_once_per_epoch(n, batch, size):
         assert {s[step][2] for s in per_rank} == {len(rows)}
 
 
+def test_shards_from_a_later_step_of_the_pass():
+    # steps_per_epoch short of a pass: an epoch starts at the global step where the last stopped
+    whole = [global_batch_shards(100, 7, 3, r) for r in range(3)]
+    for r in range(3):
+        assert global_batch_shards(100, 7, 3, r, steps=4, first=0) == whole[r][:4]
+        assert global_batch_shards(100, 7, 3, r, steps=4, first=4) == whole[r][4:8]
+        assert global_batch_shards(100, 7, 3, r, steps=9, first=12) == whole[r][12:]
+
+
 def test_batch_smaller_than_ranks_is_an_error():
     with pytest.raises(ValueError, match="global batch_size"):
         global_batch_shards(100, 2, 3, 0)

@@ -172,6 +172,23 @@ def test_steps_per_epoch_continues_a_generator_across_epochs():
     _same_weights(a, b)
 
 
+def test_steps_per_epoch_short_of_a_pass_over_arrays_runs_on_across_epochs():
+    # Keras 3.15 (torch and TensorFlow backends): 60 rows in 6 batches of 10, 4 steps per epoch:
+    # epoch 1 takes batches 0-3, epoch 2 batches 4-5 (the pass ends there), epoch 3 a new pass.
+    # With y = x and a zero kernel the MAE loss is the mean of the rows seen: 19.5 / 49.5.
+    x = np.arange(60, dtype=np.float32).reshape(60, 1)
+    m = corenn.Sequential([corenn.Input((1,)), layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    m.compile(corenn.optimizers.SGD(0.0), "mae")
+    with pytest.warns(UserWarning, match=r"steps_per_epoch=4 does not divide the 6 batches"):
+        h = m.fit(x, x, batch_size=10, epochs=4, steps_per_epoch=4, shuffle=False, verbose=0)
+    np.testing.assert_allclose(h.history["loss"], [19.5, 49.5, 19.5, 49.5])
+    # shuffled, a pass still sees every row once: two epochs of 3 steps cover all 60 rows
+    m2 = corenn.Sequential([corenn.Input((1,)), layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    m2.compile(corenn.optimizers.SGD(0.0), "mae")
+    h2 = m2.fit(x, x, batch_size=10, epochs=2, steps_per_epoch=3, shuffle=True, verbose=0)
+    np.testing.assert_allclose(np.sum(h2.history["loss"]) * 30, x.sum(), rtol=1e-5)
+
+
 def test_exhausted_generator_ends_training_with_a_warning():
     x, y = _data()
     m = _model()

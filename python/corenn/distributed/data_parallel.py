@@ -109,14 +109,15 @@ class _FitRun:
         self.seen = 0         # samples this rank trained on this epoch (weights its logs)
         self.val_seen = 0     # validation samples of this rank
 
-    def shard_batches(self, model, train, order, steps, batch_size, buffers):
-        """This rank's part of each global batch of the epoch: (x, y, sw, n) as fit expects."""
+    def shard_batches(self, model, train, order, steps, batch_size, buffers, first=0):
+        """This rank's part of each global batch of the epoch, global steps [first, first +
+        steps): (x, y, sw, n) as fit expects."""
         from ..models.training import data_len
         n = data_len(train[0])
         if order is not None:   # rank 0's order on every rank
             order = np.ascontiguousarray(order, np.int64)
             _mpi.wait([self.world.Ibcast(order, root=0)], "the epoch's shuffled order")
-        shards = global_batch_shards(n, batch_size, self.size, self.rank, steps)
+        shards = global_batch_shards(n, batch_size, self.size, self.rank, steps, first)
         if len(shards) < steps and self.rank == 0:
             warnings.warn(f"{model.name}.fit: the last global batch has fewer samples than the {self.size} "
                           "ranks and is skipped each epoch", UserWarning, stacklevel=3)

@@ -22,17 +22,18 @@ def shard_range(n, size, rank):
     return lo, lo + base + (1 if rank < extra else 0)
 
 
-def global_batch_shards(n, batch_size, size, rank, steps=None):
-    """This rank's [lo, hi) positions in the epoch order for each global step, with the global
-    batch's size: [(lo, hi, global_size)]. ``steps`` caps the steps (steps_per_epoch)."""
+def global_batch_shards(n, batch_size, size, rank, steps=None, first=0):
+    """This rank's [lo, hi) positions in the epoch order for each global step from ``first``,
+    with the global batch's size: [(lo, hi, global_size)]. ``steps`` caps the steps
+    (steps_per_epoch)."""
     if batch_size < size:
         raise ValueError(f"DataParallel: the global batch_size ({batch_size}) must be at least the number "
                          f"of ranks ({size}); batch_size is the global batch, split over the ranks")
     n_steps = -(-n // batch_size)
     if steps is not None:
-        n_steps = min(n_steps, steps)
+        n_steps = min(n_steps, first + steps)
     out = []
-    for step in range(n_steps):
+    for step in range(first, n_steps):
         g_lo, g_hi = step * batch_size, min(n, (step + 1) * batch_size)
         if g_hi - g_lo < size:
             break

@@ -312,11 +312,25 @@ class TrainingLoops:
             return
         from ..utils.random import get_generator
         n = data_len(train[0])
-        order = get_generator().permutation(n) if shuffle else None
+        # Keras 3: with steps_per_epoch short of a pass, a pass over the arrays runs on across
+        # epochs (epoch 2 takes the batches after epoch 1's); an epoch that reaches the pass's end
+        # stops there, and the next starts a new pass (a new shuffle). buffers["pass"]: where the
+        # pass stands and its order.
+        per_pass = -(-n // batch_size)
+        first, order = buffers.get("pass", (0, None))
+        if first == 0:
+            order = get_generator().permutation(n) if shuffle else None
+        count = min(steps, per_pass - first)
+        buffers["pass"] = ((first + count) % per_pass, order)
+        if count < steps and first > 0 and not buffers.get("pass_warned"):   # an epoch cut short
+            buffers["pass_warned"] = True
+            warnings.warn(f"{self.name}.fit: steps_per_epoch={steps} does not divide the {per_pass} batches of a pass "
+                          f"over the data: an epoch that reaches the end of a pass stops there ({count} steps) and "
+                          "the next epoch starts a new pass, as in Keras 3", UserWarning, stacklevel=4)
         if self._data_parallel is not None:   # this rank's shard of each global batch
-            yield from self._data_parallel.shard_batches(self, train, order, steps, batch_size, buffers)
+            yield from self._data_parallel.shard_batches(self, train, order, count, batch_size, buffers, first)
             return
-        for step in range(steps):
+        for step in range(first, first + count):
             lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
             yield self._batch(train, order, lo, hi, buffers) + (hi - lo,)
 
