@@ -41,6 +41,13 @@ __all__ = [
 # -- conversion ------------------------------------------------------------------------------------
 
 def convert_to_tensor(x, dtype=None):
+    return _to_tensor(x, dtype)
+
+
+def _to_tensor(x, dtype=None):
+    """A Tensor for ``x`` as corenn's own code takes it: Tensors pass through, bools become
+    float32 0 / 1, Python ints int64, float data float32; ``dtype`` casts (float64 refused by
+    name). Strings stay corenn's string array."""
     from . import strings as _strings
     if not isinstance(x, Tensor) and (dtype is None or str(dtype) == "string") and _strings.is_string_array(x):
         # strings stay corenn's string array (a Tensor holds numbers), as tf.convert_to_tensor
@@ -1273,7 +1280,7 @@ def dtype(x):
 
 
 def array(x, dtype=None):
-    return convert_to_tensor(x, dtype=dtype)
+    return _to_tensor(x, dtype=dtype)
 
 
 def copy(x):
@@ -1349,7 +1356,7 @@ def map(f, xs):  # noqa: A001 - Keras' name
     if not tree.is_nested(xs):
         n = int(xs.shape[0]) if hasattr(xs, "shape") else len(xs)
         return stack([f(xs[i]) for i in range(n)], axis=0)
-    flat = [convert_to_tensor(x) for x in tree.flatten(xs)]
+    flat = [_to_tensor(x) for x in tree.flatten(xs)]
     sizes = {int(x.shape[0]) if x.ndim else -1 for x in flat}
     if not flat or -1 in sizes or len(sizes) != 1:
         raise ValueError(f"ops.map: every tensor in xs needs the same leading axis to map over, got shapes "
@@ -1361,7 +1368,7 @@ def map(f, xs):  # noqa: A001 - Keras' name
     if not tree.is_nested(results[0]):
         return stack(results, axis=0)
     columns = zip(*[tree.flatten(r) for r in results])
-    return tree.pack_sequence_as(results[0], [stack([convert_to_tensor(v) for v in c], axis=0) for c in columns])
+    return tree.pack_sequence_as(results[0], [stack([_to_tensor(v) for v in c], axis=0) for c in columns])
 
 
 def vectorized_map(function, elements):
