@@ -674,10 +674,21 @@ def _run_order(layer):
         while owner is not None and j < len(weights) and flags.get(id(weights[j]), (None,))[0] == owner:
             j += 1
         run = range(i, j)
-        order += [k for k in run if flags.get(id(weights[k]), (None, True))[1]] + \
-            [k for k in run if not flags.get(id(weights[k]), (None, True))[1]]
+        for trainable in (True, False):
+            part = [k for k in run if flags.get(id(weights[k]), (None, True))[1] is trainable]
+            order += [part[n] for n in _made_order([weights[k] for k in part])]
         i = j
     return order
+
+
+def _made_order(weights):
+    """Positions of ``weights`` in the order they were made (add_weight and keras.Variable
+    stamp ``_made``): a layer whose ``self.a = keras.Variable(...)`` in __init__ comes before
+    its build's add_weight lists ``a`` first, as Keras 3 does; as they are when one has no stamp."""
+    made = [getattr(w, "__dict__", {}).get("_made") for w in weights]
+    if any(m is None for m in made):
+        return list(range(len(weights)))
+    return sorted(range(len(weights)), key=made.__getitem__)
 
 
 def _own_in_keras_order(layer, own):
@@ -685,7 +696,11 @@ def _own_in_keras_order(layer, own):
     d = layer.__dict__
     made = {id(p.value): bool(p.trainable)
             for p in list(d.get("_params", ())) + list((d.get("_var_params") or {}).values())}
-    return [w for w in own if made.get(id(w), True)] + [w for w in own if not made.get(id(w), True)]
+    out = []
+    for trainable in (True, False):
+        part = [w for w in own if made.get(id(w), True) is trainable]
+        out += [part[n] for n in _made_order(part)]
+    return out
 
 
 def _keras_variables(layer, visited=None):
@@ -1210,7 +1225,9 @@ def _own_and_nested(layer, where):
               if isinstance(layer.__dict__.get(sub), Layer)]
     # a wrapper may list its parts' weights as its own too (Bidirectional, RNN): those are theirs
     theirs = {id(w) for _, sublayer in nested for w in sublayer.weights}
-    own = [p.value for p in layer.__dict__.get("_params", ()) if id(p.value) not in theirs]
+    layer.weights   # (caches the Params of variables held as attributes, _var_params)
+    own = [p.value for p in list(layer.__dict__.get("_params", ())) +
+           list((layer.__dict__.get("_var_params") or {}).values()) if id(p.value) not in theirs]
     count = len(own) + sum(len(s.weights) for _, s in nested)
     if count != len(layer.weights) or getattr(layer, "_graph", None) is not None:
         raise NotImplementedError(f"{where}: layer '{layer.name}' ({type(layer).__name__}) cannot be written to a "

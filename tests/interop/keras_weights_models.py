@@ -4,7 +4,7 @@ writes the fixtures with it) or corenn's (tests/interop/test_keras_weights_layou
 class code is the same and only the import differs.
 
 - own_variables: custom layers that make their own variables (add_weight in build and in
-  __init__), non-trainable ones before trainable ones, a layer mixing its own variables with
+  __init__, keras.Variable attributes), non-trainable ones before trainable ones, a layer mixing its own variables with
   layers it holds, and such layers nested in another (Keras writes each layer's own variables
   trainable first: ``_trainable_variables + _non_trainable_variables``).
 - own_variables_subclassed: a subclassed model with variables of its own (a non-trainable one
@@ -42,6 +42,20 @@ def builders(keras):
 
         def call(self, x):
             return x * self.scale + self.shift
+
+    class VariableAttributes(layers.Layer):
+        """keras.Variable attributes made in __init__ (a non-trainable one among them) and an
+        add_weight in build: Keras lists the trainable ones in the order made, a before b."""
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.a = keras.Variable(np.full((3,), 2.0, "float32"), trainable=True, name="a")
+            self.c = keras.Variable(np.full((3,), 5.0, "float32"), trainable=False, name="c")
+
+        def build(self, input_shape):
+            self.b = self.add_weight(shape=(3,), initializer="ones", name="b")
+
+        def call(self, x):
+            return x * self.a + self.b + self.c
 
     class Mixed(layers.Layer):
         def __init__(self, **kwargs):
@@ -86,7 +100,7 @@ def builders(keras):
         h = NonTrainableFirst()(inp)
         h = InitVariables(3)(h)
         h = Mixed()(h)
-        return keras.Model(inp, Outer()(h), name="own_variables")
+        return keras.Model(inp, VariableAttributes()(Outer()(h)), name="own_variables")
 
     def own_variables_subclassed():
         model = Net(name="own_variables_subclassed")
