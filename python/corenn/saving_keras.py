@@ -1382,7 +1382,8 @@ _KERAS2_BACKEND = "tensorflow"
 
 
 def _legacy_layer_weights(layer, scope, where):
-    """[(TF-Keras 2 weight name, Tensor)] of one layer in ``layer.weights`` order, named as
+    """[(TF-Keras 2 weight name, Tensor)] of one layer in Keras' order (_keras_variables: a
+    layer's own trainable weights first, as TF-Keras 2's ``weights`` lists them), named as
     TF-Keras 2 names them: ``dense/kernel:0``, ``lstm/lstm_cell/kernel:0``,
     ``bidirectional/forward_lstm/lstm_cell/kernel:0`` (its loaders read them by position)."""
     if getattr(layer, "_is_corenn_model", False) and getattr(layer, "_graph", None) is not None:
@@ -1395,6 +1396,9 @@ def _legacy_layer_weights(layer, scope, where):
         trainable = {id(w) for w in layer.trainable_weights}
         return [f for f in found if id(f[1]) in trainable] + [f for f in found if id(f[1]) not in trainable]
     own, nested = _own_and_nested(layer, where)
+    keras_order = _keras_variables(layer)
+    rank = {id(w): k for k, w in enumerate(keras_order)}
+    own = sorted(own, key=lambda w: rank.get(id(w), len(rank)))   # (RandomFourierFeatures' scale first)
     names = {id(p.value): p.name for p in layer.__dict__.get("_params", ())}
     cell = _CELL_NAMES.get(type(layer).__name__)
     own_scope = f"{scope}/{cell}" if cell is not None and not nested else scope
@@ -1402,7 +1406,7 @@ def _legacy_layer_weights(layer, scope, where):
     for sub, sublayer in nested:
         sub_scope = scope if sub == "layer" else f"{scope}/{sublayer.name}"   # TimeDistributed: its own
         found += _legacy_layer_weights(sublayer, sub_scope, where)
-    if [id(w) for _, w in found] != [id(w) for w in layer.weights] or \
+    if [id(w) for _, w in found] != [id(w) for w in keras_order] or \
             len({n for n, _ in found}) != len(found):
         raise NotImplementedError(f"{where}: layer '{layer.name}' ({type(layer).__name__}) cannot be written "
                                   "to a legacy HDF5 file: its weights are not its own followed by those of "

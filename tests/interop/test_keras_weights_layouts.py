@@ -125,3 +125,28 @@ def test_blocks_cut_out_of_a_branching_backbone_are_written_by_their_layers(tmp_
         np.testing.assert_array_equal(a, b)
     x = rng.normal(size=(2, 8, 8, 3)).astype(np.float32)
     np.testing.assert_array_equal(_predict(fresh, x), _predict(model, x))
+
+
+def test_a_built_in_layer_making_non_trainable_weights_first_writes_trainable_first(tmp_path):
+    # tf.keras 2's RandomFourierFeatures makes unscaled_kernel and bias (not trainable) before
+    # kernel_scale; TF-Keras 2's weights (trainable_weights + non_trainable_weights) and Keras 3's
+    # files list kernel_scale first. corenn's legacy .h5 and .weights.h5 do too, and read back.
+    inp = keras.Input((4,))
+    rff = keras.layers.experimental.RandomFourierFeatures(8, name="rff")
+    model = keras.Model(inp, keras.layers.Dense(2)(rff(inp)))
+    rff.kernel_scale.assign(np.array([3.0], np.float32))
+    x = np.random.default_rng(0).normal(size=(2, 4)).astype(np.float32)
+    y = _predict(model, x)
+    legacy, weights = str(tmp_path / "m.h5"), str(tmp_path / "m.weights.h5")
+    model.save(legacy)
+    model.save_weights(weights)
+    with h5py.File(legacy, "r") as f:
+        assert [n.decode() if isinstance(n, bytes) else n for n in f["model_weights/rff"].attrs["weight_names"]] == \
+            ["rff/kernel_scale:0", "rff/unscaled_kernel:0", "rff/bias:0"]
+    with h5py.File(weights, "r") as f:
+        np.testing.assert_array_equal(f["layers/random_fourier_features/vars/0"], [3.0])
+        assert f["layers/random_fourier_features/vars/1"].shape == (4, 8)
+    np.testing.assert_array_equal(_predict(keras.models.load_model(legacy), x), y)
+    twin = keras.Model(inp, keras.layers.Dense(2)(keras.layers.experimental.RandomFourierFeatures(8)(inp)))
+    twin.load_weights(weights)
+    np.testing.assert_array_equal(_predict(twin, x), y)
