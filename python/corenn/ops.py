@@ -1331,7 +1331,9 @@ def dtype(x):
 
 
 def array(x, dtype=None):
-    return _to_tensor(x, dtype=dtype)
+    """Keras 3's ``ops.array``: convert_to_tensor's dtypes (``array([True])`` is bool, Python
+    ints int32)."""
+    return convert_to_tensor(x, dtype=dtype)
 
 
 def copy(x):

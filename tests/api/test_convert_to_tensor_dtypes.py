@@ -108,3 +108,14 @@ def test_corenns_own_conversion_keeps_float_bools_and_int64_ints():
     assert _dtype(ops._to_tensor([1, 2])) == "int64"
     # an op given Python bools computes on them as numbers
     np.testing.assert_array_equal(np.asarray(corenn.math.reduce_sum(ops._to_tensor([True, True, False]))), 2.0)
+
+
+def test_ops_array_takes_the_same_dtypes():
+    # Keras 3.15: ops.array([True]) bool, ops.array([1, 2]) int32, ops.array([1, 2.5]) float32
+    b = ops.array([True, False])
+    assert _dtype(b) == "bool" and np.asarray(b).tolist() == [True, False]
+    i = ops.array([1, 2])
+    assert _dtype(i) == "int32" and np.asarray(i).tolist() == [1, 2]
+    f = ops.array([1, 2.5])
+    assert _dtype(f) == "float32" and np.asarray(f).tolist() == [1.0, 2.5]
+    assert _dtype(ops.array([1, 2], dtype="float32")) == "float32"
