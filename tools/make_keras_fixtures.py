@@ -341,6 +341,18 @@ def quantized():
                              layers.Dense(4, activation="softmax")], name="quantized"), [x.astype("int32")]
 
 
+def weights_layout(name):
+    """A model of tests/interop/keras_weights_models.py (custom layers' own variables, models
+    cut out of a backbone), built from the same class code the test builds with corenn: only
+    its weights file (<name>.weights.h5) and expected.npz are written."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "interop"))
+    import keras_weights_models
+    make, sample = keras_weights_models.builders(keras)[name]
+    return make(), [RNG.normal(size=(3,) + sample)]
+
+
+WEIGHTS_LAYOUTS = ("own_variables", "own_variables_subclassed", "backbone_cuts", "backbone_blocks")
+
 NEW_MODELS = {"ops_model": (ops_model, ("keras",)), "nested": (nested, ("keras", "h5")),
               "attention": (attention, ("keras", "weights")),
               "custom_layers": (custom_layers, ("keras",)),
@@ -349,7 +361,8 @@ NEW_MODELS = {"ops_model": (ops_model, ("keras",)), "nested": (nested, ("keras",
               "applications_layers": (applications_layers, ("keras", "weights")),
               "nested_sequential": (nested_sequential, ("keras", "h5")),
               "quantized": (quantized, ("keras",)),
-              **{f"compiled_{opt}": ((lambda opt=opt: compiled(opt)), ("keras",)) for opt in OPTIMIZERS}}
+              **{f"compiled_{opt}": ((lambda opt=opt: compiled(opt)), ("keras",)) for opt in OPTIMIZERS},
+              **{name: ((lambda name=name: weights_layout(name)), ("weights",)) for name in WEIGHTS_LAYOUTS}}
 
 
 def train_and_step(model, k=keras):

@@ -82,7 +82,7 @@ def lu(input, output_idx_type="int32", name=None):  # noqa: A002
 
 def _unpack(lower_upper):
     """(L with a unit diagonal, U) as recorded ops of lower_upper."""
-    t = ops.convert_to_tensor(lower_upper)
+    t = ops._to_tensor(lower_upper)
     n = int(t.shape[-1])
     low = np.tril(np.ones((n, n), np.float32), -1)
     L = ops.add(ops.multiply(t, low), np.eye(n, dtype=np.float32))
@@ -114,14 +114,14 @@ def lu_solve(lower_upper, perm, rhs, validate_args=False, name=None):
     """X with A X = rhs from A's LU: two triangular solves of the permuted rhs (differentiable
     in lower_upper and rhs)."""
     L, U = _unpack(lower_upper)
-    b = ops.convert_to_tensor(rhs)
+    b = ops._to_tensor(rhs)
     y = ops.solve_triangular(L, _rows(b, perm), lower=True)
     return ops.solve_triangular(U, y, lower=False)
 
 
 def lu_matrix_inverse(lower_upper, perm, validate_args=False, name=None):
-    n = int(ops.convert_to_tensor(lower_upper).shape[-1])
-    shape = tuple(ops.convert_to_tensor(lower_upper).shape)
+    n = int(ops._to_tensor(lower_upper).shape[-1])
+    shape = tuple(ops._to_tensor(lower_upper).shape)
     return lu_solve(lower_upper, perm, np.broadcast_to(np.eye(n, dtype=np.float32), shape).copy())
 
 
@@ -171,12 +171,12 @@ def _sqrtm64(a):
 def _tridiagonal_dense(op, diagonals, diagonals_format):
     """The (..., M, M) matrix of the diagonals, built with a recorded scatter (differentiable)."""
     if diagonals_format == "matrix":
-        return ops.convert_to_tensor(diagonals)
+        return ops._to_tensor(diagonals)
     if diagonals_format == "sequence":
-        sup, diag, sub = (ops.cast(ops.convert_to_tensor(d), "float32") for d in diagonals)
+        sup, diag, sub = (ops.cast(ops._to_tensor(d), "float32") for d in diagonals)
         three = ops.stack([sup, diag, sub], axis=-2)
     elif diagonals_format == "compact":
-        three = ops.cast(ops.convert_to_tensor(diagonals), "float32")
+        three = ops.cast(ops._to_tensor(diagonals), "float32")
     else:
         raise ValueError(f"tf.linalg.{op}: diagonals_format must be 'compact', 'sequence' or 'matrix', got "
                          f"{diagonals_format!r}")
@@ -202,7 +202,7 @@ def tridiagonal_solve(diagonals, rhs, diagonals_format="compact", transpose_rhs=
     'sequence' (three (..., M) tensors) or 'matrix'; rhs (..., M, K), or (..., M) as a vector,
     or (..., K, M) with transpose_rhs. Differentiable in the diagonals and rhs."""
     a = _tridiagonal_dense("tridiagonal_solve", diagonals, diagonals_format)
-    b = ops.convert_to_tensor(rhs)
+    b = ops._to_tensor(rhs)
     if transpose_rhs:
         b = ops.swapaxes(b, -1, -2)
     x = ops.solve(a, b)
@@ -211,7 +211,7 @@ def tridiagonal_solve(diagonals, rhs, diagonals_format="compact", transpose_rhs=
 
 def tridiagonal_matmul(diagonals, rhs, diagonals_format="compact", name=None):
     """A @ rhs for tridiagonal A (the formats of tridiagonal_solve). Differentiable."""
-    return ops.matmul(_tridiagonal_dense("tridiagonal_matmul", diagonals, diagonals_format), ops.convert_to_tensor(rhs))
+    return ops.matmul(_tridiagonal_dense("tridiagonal_matmul", diagonals, diagonals_format), ops._to_tensor(rhs))
 
 
 def banded_triangular_solve(bands, rhs, lower=True, adjoint=False, name=None):
@@ -219,7 +219,7 @@ def banded_triangular_solve(bands, rhs, lower=True, adjoint=False, name=None):
     the k-th subdiagonal, left-padded (A[i, i - k] = bands[k, i]); upper: the bottom row the
     diagonal, row K - 1 - k the k-th superdiagonal, right-padded (A[i, i + k] = bands[K-1-k, i]).
     adjoint solves with A^T. Differentiable."""
-    t = ops.cast(ops.convert_to_tensor(bands), "float32")
+    t = ops.cast(ops._to_tensor(bands), "float32")
     if t.ndim < 2:
         raise ValueError(f"tf.linalg.banded_triangular_solve: bands must be (..., K, M), got {tuple(t.shape)}")
     k_count, m = int(t.shape[-2]), int(t.shape[-1])
@@ -242,7 +242,7 @@ def banded_triangular_solve(bands, rhs, lower=True, adjoint=False, name=None):
 
 def tensor_diag(diagonal, name=None):
     """out[i1..ik, i1..ik] = diagonal[i1..ik], zeros elsewhere: shape diagonal.shape * 2."""
-    t = ops.convert_to_tensor(diagonal)
+    t = ops._to_tensor(diagonal)
     shape = tuple(int(d) for d in t.shape)
     n = int(np.prod(shape)) if shape else 1
     dense = ops._scatter_flat(ops.reshape(t, [-1]), np.arange(n, dtype=np.int64) * (n + 1), (n * n,))
@@ -251,7 +251,7 @@ def tensor_diag(diagonal, name=None):
 
 def tensor_diag_part(input, name=None):  # noqa: A002
     """The inverse of tensor_diag: input of shape s + s -> its diagonal of shape s."""
-    t = ops.convert_to_tensor(input)
+    t = ops._to_tensor(input)
     if t.ndim % 2 or tuple(t.shape[:t.ndim // 2]) != tuple(t.shape[t.ndim // 2:]):
         raise ValueError(f"tf.linalg.tensor_diag_part: input must have shape s + s, got {tuple(t.shape)}")
     shape = tuple(int(d) for d in t.shape[:t.ndim // 2])

@@ -18,7 +18,7 @@ __all__ = ["LinearOperator", "LinearOperatorFullMatrix", "LinearOperatorDiag", "
 
 
 def _t(x):
-    t = ops.convert_to_tensor(x)
+    t = ops._to_tensor(x)
     return t if t.dtype == "float32" else ops.cast(t, "float32")
 
 
@@ -172,7 +172,7 @@ class LinearOperatorIdentity(LinearOperator):
         self._n, self._batch = int(num_rows), tuple(int(d) for d in (batch_shape or ()))
 
     def _dense(self):
-        return ops.convert_to_tensor(np.broadcast_to(np.eye(self._n, dtype=np.float32), self._batch + (self._n,) * 2)
+        return ops._to_tensor(np.broadcast_to(np.eye(self._n, dtype=np.float32), self._batch + (self._n,) * 2)
                                      .copy())
 
 
@@ -329,7 +329,7 @@ class LinearOperatorPermutation(LinearOperator):
 
     def _dense(self):
         n = self.perm.shape[-1]
-        return ops.convert_to_tensor((self.perm[..., :, None] == np.arange(n)).astype(np.float32))
+        return ops._to_tensor((self.perm[..., :, None] == np.arange(n)).astype(np.float32))
 
 
 class LinearOperatorToeplitz(LinearOperator):

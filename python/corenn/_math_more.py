@@ -136,7 +136,7 @@ def betainc(a, b, x, name=None):
 
 
 def _approx_k(op, operand, k, reduction_dimension, largest):
-    t = ops.convert_to_tensor(operand)
+    t = ops._to_tensor(operand)
     if t.ndim == 0:
         raise ValueError(f"tf.math.{op}: operand must have at least one axis, got a scalar")
     ax = int(reduction_dimension)
@@ -149,7 +149,7 @@ def _approx_k(op, operand, k, reduction_dimension, largest):
         vals = ops.negative(vals)
     if ax != t.ndim - 1:
         vals = ops.moveaxis(vals, -1, ax)
-        idx = ops.convert_to_tensor(np.ascontiguousarray(np.moveaxis(np.asarray(idx), -1, ax)))
+        idx = ops._to_tensor(np.ascontiguousarray(np.moveaxis(np.asarray(idx), -1, ax)))
     return vals, idx
 
 

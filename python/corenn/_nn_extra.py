@@ -28,10 +28,10 @@ def _sampled_logits(op, weights, biases, labels, inputs, num_sampled, num_classe
     them: the true classes' and the sampled classes' logits, minus log(expected count)."""
     from . import random as _random
     from ._tf_api import gather
-    w = ops.concatenate([ops.convert_to_tensor(p) for p in weights], axis=0) \
-        if isinstance(weights, (list, tuple)) else ops.convert_to_tensor(weights)
-    b = ops.convert_to_tensor(biases)
-    x = ops.cast(ops.convert_to_tensor(inputs), "float32")
+    w = ops.concatenate([ops._to_tensor(p) for p in weights], axis=0) \
+        if isinstance(weights, (list, tuple)) else ops._to_tensor(weights)
+    b = ops._to_tensor(biases)
+    x = ops.cast(ops._to_tensor(inputs), "float32")
     lab = np.asarray(labels).astype(np.int64).reshape(-1, int(num_true))
     if x.ndim != 2 or int(x.shape[0]) != lab.shape[0] or int(w.shape[1]) != int(x.shape[1]):
         raise ValueError(f"tf.nn.{op}: needs inputs (batch, dim), weights (num_classes, dim) and labels (batch, "
@@ -109,14 +109,14 @@ __all__ += ["sufficient_statistics", "batch_norm_with_global_normalization", "at
 def sufficient_statistics(x, axes, shift=None, keepdims=False, name=None):
     """(count, sum(x - shift), sum((x - shift)^2), shift) over axes (normalize_moments' inputs)."""
     from ._tf_api import _axis
-    t = ops.cast(ops.convert_to_tensor(x), "float32")
+    t = ops.cast(ops._to_tensor(x), "float32")
     ax = _axis(axes)
     axs = [a % t.ndim for a in (ax if isinstance(ax, (list, tuple)) else [ax])]
     count = float(np.prod([int(t.shape[a]) for a in axs]))
     d = t if shift is None else ops.subtract(t, shift)
     m = ops.sum(d, axis=ax, keepdims=keepdims)
     v = ops.sum(ops.square(d), axis=ax, keepdims=keepdims)
-    return ops.convert_to_tensor(np.float32(count)), m, v, shift
+    return ops._to_tensor(np.float32(count)), m, v, shift
 
 
 def batch_norm_with_global_normalization(t=None, m=None, v=None, beta=None, gamma=None, variance_epsilon=None,
@@ -148,7 +148,7 @@ def depthwise_conv2d_backprop_input(input_sizes, filter, out_backprop, strides, 
     pad, pads = _tf_padding("depthwise_conv2d_backprop_input", padding, 2, "NHWC")
     if pads:
         raise ValueError("tf.nn.depthwise_conv2d_backprop_input: explicit padding is not supported")
-    dy = ops.cast(ops.convert_to_tensor(out_backprop), "float32")
+    dy = ops.cast(ops._to_tensor(out_backprop), "float32")
     w = _filters("depthwise_conv2d_backprop_input", filter, 4)
     return kernels.depthwise_conv2d_backward_data(dy, w, tuple(int(v) for v in np.asarray(input_sizes).reshape(-1)),
                                                   strides=s, padding=pad, dilation_rate=d)
@@ -165,8 +165,8 @@ def depthwise_conv2d_backprop_filter(input, filter_sizes, out_backprop, strides,
     pad, pads = _tf_padding("depthwise_conv2d_backprop_filter", padding, 2, "NHWC")
     if pads:
         raise ValueError("tf.nn.depthwise_conv2d_backprop_filter: explicit padding is not supported")
-    x = ops.cast(ops.convert_to_tensor(input), "float32")
-    dy = ops.cast(ops.convert_to_tensor(out_backprop), "float32")
+    x = ops.cast(ops._to_tensor(input), "float32")
+    dy = ops.cast(ops._to_tensor(out_backprop), "float32")
     return kernels.depthwise_conv2d_backward_weights(x, dy, tuple(int(v) for v in np.asarray(filter_sizes).reshape(-1)),
                                                      strides=s, padding=pad, dilation_rate=d)
 
@@ -182,8 +182,8 @@ def embedding_lookup_sparse(params, sp_ids, sp_weights, combiner="mean", max_nor
         raise ValueError(f"tf.nn.embedding_lookup_sparse: combiner must be 'sum', 'mean' or 'sqrtn', got {combiner!r}")
     if not isinstance(sp_ids, SparseTensor):
         raise TypeError("tf.nn.embedding_lookup_sparse: sp_ids must be a SparseTensor")
-    p = ops.convert_to_tensor(params) if not isinstance(params, (list, tuple)) else \
-        ops.concatenate([ops.convert_to_tensor(q) for q in params], axis=0)
+    p = ops._to_tensor(params) if not isinstance(params, (list, tuple)) else \
+        ops.concatenate([ops._to_tensor(q) for q in params], axis=0)
     ids = np.asarray(sp_ids.values).astype(np.int64)
     rows = sp_ids.indices[:, 0].astype(np.int64)
     n = sp_ids.shape[0]
@@ -192,10 +192,10 @@ def embedding_lookup_sparse(params, sp_ids, sp_weights, combiner="mean", max_nor
         norms = ops.sqrt(ops.sum(ops.square(emb), axis=-1, keepdims=True))
         emb = ops.multiply(emb, ops.minimum(1.0, ops.divide(float(max_norm), ops.maximum(norms, 1e-12))))
     if sp_weights is None:
-        w = ops.convert_to_tensor(np.ones(ids.size, np.float32))
+        w = ops._to_tensor(np.ones(ids.size, np.float32))
     else:
         w = sp_weights.values if isinstance(sp_weights, SparseTensor) else sp_weights
-        w = ops.cast(ops.convert_to_tensor(w), "float32")
+        w = ops.cast(ops._to_tensor(w), "float32")
     total = ops.segment_sum(ops.multiply(emb, ops.expand_dims(w, -1)), rows, num_segments=n)
     if combiner == "sum":
         return total
@@ -225,8 +225,8 @@ def safe_embedding_lookup_sparse(embedding_weights, sparse_ids, sparse_weights=N
     empty = np.ones(sp.shape[0], bool)
     empty[sp.indices[:, 0]] = False
     if empty.any():
-        p = ops.convert_to_tensor(embedding_weights) if not isinstance(embedding_weights, (list, tuple)) else \
-            ops.concatenate([ops.convert_to_tensor(q) for q in embedding_weights], axis=0)
+        p = ops._to_tensor(embedding_weights) if not isinstance(embedding_weights, (list, tuple)) else \
+            ops.concatenate([ops._to_tensor(q) for q in embedding_weights], axis=0)
         fill = ops.zeros((sp.shape[0], int(p.shape[1]))) if default_id is None else \
             ops.multiply(ops.ones((sp.shape[0], 1)), ops.take(p, np.array([int(default_id)], np.int64), axis=0))
         out = ops.where(np.broadcast_to(empty[:, None], tuple(out.shape)), fill, out)
@@ -237,7 +237,7 @@ def isotonic_regression(inputs, decreasing=True, axis=-1, name=None):
     """(output, segments): the least-squares fit of each vector along ``axis`` that is
     non-increasing (decreasing=True) or non-decreasing, by pool-adjacent-violators; segments
     numbers each entry's pooled block. Differentiable: the gradient averages dy over each block."""
-    t = ops.cast(ops.convert_to_tensor(inputs), "float32")
+    t = ops.cast(ops._to_tensor(inputs), "float32")
     ax = int(axis) % t.ndim
     a = np.moveaxis(np.asarray(t, np.float64), ax, -1)
     flat = a.reshape(-1, a.shape[-1])
@@ -318,7 +318,7 @@ def _pooling_sequence(rng, n_in, ratio, pseudo_random):
 
 
 def _fractional_pool(kind, value, pooling_ratio, pseudo_random, overlapping, seed):
-    t = ops.cast(ops.convert_to_tensor(value), "float32")
+    t = ops.cast(ops._to_tensor(value), "float32")
     if t.ndim != 4:
         raise ValueError(f"tf.nn.fractional_{kind}_pool: value must be (batch, height, width, channels), got "
                          f"{tuple(t.shape)}")
@@ -396,7 +396,7 @@ def with_space_to_batch(input, dilation_rate, padding, op, filter_shape=None, sp
         raise ValueError("tf.nn.with_space_to_batch: only spatial_dims 1..N (channels last) are supported")
     if data_format not in (None, "NWC", "NHWC", "NDHWC"):
         raise ValueError(f"tf.nn.with_space_to_batch: data_format must be channels last, got {data_format!r}")
-    x = ops.convert_to_tensor(input)
+    x = ops._to_tensor(input)
     pad = str(padding).upper()
     if pad == "SAME":
         if filter_shape is None:

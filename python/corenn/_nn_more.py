@@ -16,7 +16,7 @@ __all__ = ["conv3d", "conv3d_transpose", "conv_transpose", "max_pool3d", "avg_po
 
 
 def _input5(op, input, data_format):  # noqa: A002
-    x = ops.convert_to_tensor(input)
+    x = ops._to_tensor(input)
     if x.dtype != "float32":
         x = ops.cast(x, "float32")
     if x.ndim != 5:
@@ -146,7 +146,7 @@ def max_pool_with_argmax(input, ksize, strides, padding, data_format="NHWC", out
     if not isinstance(padding, str):
         raise ValueError("tf.nn.max_pool_with_argmax: padding must be 'SAME' or 'VALID'")
     out = max_pool2d(input, ksize, strides, padding)
-    a = np.asarray(ops.convert_to_tensor(input), np.float64)
+    a = np.asarray(ops._to_tensor(input), np.float64)
     n, h, w, c = a.shape
     k = _tf_ints("max_pool_with_argmax", "ksize", ksize, 2, "NHWC")
     s = _tf_ints("max_pool_with_argmax", "strides", strides, 2, "NHWC")
@@ -186,8 +186,8 @@ def weighted_moments(x, axes, frequency_weights, keepdims=False, name=None):
     """(mean, variance) of x over axes with frequency weights broadcast against x:
     mean = sum(w x) / sum(w), variance = sum(w (x - mean)^2) / sum(w). Differentiable."""
     from ._tf_api import _axis
-    t = ops.cast(ops.convert_to_tensor(x), "float32")
-    w = ops.multiply(ops.ones_like(t), ops.cast(ops.convert_to_tensor(frequency_weights), "float32"))
+    t = ops.cast(ops._to_tensor(x), "float32")
+    w = ops.multiply(ops.ones_like(t), ops.cast(ops._to_tensor(frequency_weights), "float32"))
     ax = _axis(axes)
     total = ops.sum(w, axis=ax, keepdims=True)
     mean = ops.divide(ops.sum(ops.multiply(w, t), axis=ax, keepdims=True), total)
@@ -218,7 +218,7 @@ def ctc_loss(labels, logits, label_length, logit_length, logits_time_major=True,
     dense (batch, max_label_length) with ``label_length``, or a SparseTensor (label_length may
     be None). ``blank_index`` defaults to 0; a negative one counts from num_classes.
     Differentiable in the logits."""
-    t = ops.cast(ops.convert_to_tensor(logits), "float32")
+    t = ops.cast(ops._to_tensor(logits), "float32")
     if t.ndim != 3:
         raise ValueError(f"tf.nn.ctc_loss: logits must be (frames, batch, classes), got shape {tuple(t.shape)}")
     if logits_time_major:
@@ -247,7 +247,7 @@ def _sparse_paths(decoded, batch):
 def ctc_greedy_decoder(inputs, sequence_length, merge_repeated=True, blank_index=None):
     """([SparseTensor of the best paths], neg_sum_logits (batch, 1)) of time-major logits
     (max_time, batch, classes); blank = num_classes - 1 unless ``blank_index``."""
-    x = ops.convert_to_tensor(inputs)
+    x = ops._to_tensor(inputs)
     if x.ndim != 3:
         raise ValueError(f"tf.nn.ctc_greedy_decoder: inputs must be (max_time, batch, classes), got {tuple(x.shape)}")
     classes = int(x.shape[2])
@@ -260,7 +260,7 @@ def ctc_greedy_decoder(inputs, sequence_length, merge_repeated=True, blank_index
 def ctc_beam_search_decoder(inputs, sequence_length, beam_width=100, top_paths=1):
     """([top_paths SparseTensors], log_probabilities (batch, top_paths)) by prefix beam search
     over time-major logits (max_time, batch, classes); blank = num_classes - 1."""
-    x = ops.convert_to_tensor(inputs)
+    x = ops._to_tensor(inputs)
     if x.ndim != 3:
         raise ValueError(f"tf.nn.ctc_beam_search_decoder: inputs must be (max_time, batch, classes), got "
                          f"{tuple(x.shape)}")
@@ -300,7 +300,7 @@ def space_to_batch(input, block_shape, paddings, name=None):  # noqa: A002
 def _morph(op, x, filters, strides, rates, padding, sign):
     """out[b, i, j, c] = max over (di, dj) of x[b, i s + di r, j s + dj r, c] + f[di, dj, c]
     (erosion: the min of x - f, mirrored); gradient to each maximum's input and filter cell."""
-    t = ops.cast(ops.convert_to_tensor(x), "float32")
+    t = ops.cast(ops._to_tensor(x), "float32")
     f = _filters(op, filters, 3)
     if t.ndim != 4 or int(f.shape[2]) != int(t.shape[3]):
         raise ValueError(f"tf.nn.{op}: needs input (N, H, W, C) and filters (KH, KW, C), got {tuple(t.shape)} and "

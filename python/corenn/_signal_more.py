@@ -24,10 +24,10 @@ def kaiser_window(window_length, beta=12.0, dtype="float32", name=None):
     """I0(beta sqrt(1 - (2n / (N - 1) - 1)^2)) / I0(beta), n = 0..N-1 (symmetric)."""
     n = _length("kaiser_window", window_length)
     if n == 1:
-        return ops.convert_to_tensor(np.ones(1, np.float32))
+        return ops._to_tensor(np.ones(1, np.float32))
     t = 2.0 * np.arange(n) / max(n - 1, 1) - 1.0
     w = np.i0(float(beta) * np.sqrt(np.clip(1.0 - t * t, 0.0, None))) / np.i0(float(beta))
-    return ops.convert_to_tensor(w.astype(np.float32))
+    return ops._to_tensor(w.astype(np.float32))
 
 
 def kaiser_bessel_derived_window(window_length, beta=12.0, dtype="float32", name=None):
@@ -37,14 +37,14 @@ def kaiser_bessel_derived_window(window_length, beta=12.0, dtype="float32", name
     k = np.asarray(kaiser_window(half + 1, beta), np.float64)
     c = np.cumsum(k[:half]) / k.sum()
     w = np.sqrt(np.concatenate([c, c[::-1]]))
-    return ops.convert_to_tensor(w.astype(np.float32))
+    return ops._to_tensor(w.astype(np.float32))
 
 
 def vorbis_window(window_length, dtype="float32", name=None):
     """sin(pi / 2 sin^2(pi (n + 1/2) / N))."""
     n = _length("vorbis_window", window_length)
     w = np.sin(np.pi / 2 * np.sin(np.pi * (np.arange(n) + 0.5) / max(n, 1)) ** 2)
-    return ops.convert_to_tensor(w.astype(np.float32))
+    return ops._to_tensor(w.astype(np.float32))
 
 
 def inverse_stft_window_fn(frame_step, forward_window_fn=None, name=None):
@@ -61,7 +61,7 @@ def inverse_stft_window_fn(frame_step, forward_window_fn=None, name=None):
         sq = np.zeros(rows * step)
         sq[:L] = w * w
         denom = np.tile(sq.reshape(rows, step).sum(axis=0), rows)[:L]
-        return ops.convert_to_tensor((w / denom).astype(np.float32))
+        return ops._to_tensor((w / denom).astype(np.float32))
     return window_fn
 
 
@@ -74,11 +74,11 @@ def inverse_stft(stfts, frame_length, frame_step, fft_length=None, window_fn=Non
         raise TypeError("tf.signal.inverse_stft: stfts must be complex (a (real, imag) pair such as stft returns)")
     L = int(frame_length)
     n = 2 ** int(np.ceil(np.log2(L))) if fft_length is None else int(fft_length)
-    re = ops.convert_to_tensor(stfts[0])
+    re = ops._to_tensor(stfts[0])
     if int(re.shape[-1]) != n // 2 + 1:
         raise ValueError(f"tf.signal.inverse_stft: stfts have {int(re.shape[-1])} bins, fft_length {n} needs "
                          f"{n // 2 + 1}")
-    frames = ops.irfft((re, ops.convert_to_tensor(stfts[1])), fft_length=n)
+    frames = ops.irfft((re, ops._to_tensor(stfts[1])), fft_length=n)
     frames = ops.slice(frames, [0] * frames.ndim, list(frames.shape[:-1]) + [L]) if n > L else frames
     if n < L:
         pad = [(0, 0)] * frames.ndim
@@ -122,7 +122,7 @@ def inverse_mdct(mdcts, window_fn=None, norm=None, name=None):
     a Princen-Bradley window (Vorbis, KBD) it reconstructs mdct's input away from the ends."""
     from .signal import overlap_and_add
     _check_norm("inverse_mdct", norm)
-    x = ops.cast(ops.convert_to_tensor(mdcts), "float32")
+    x = ops.cast(ops._to_tensor(mdcts), "float32")
     half = int(x.shape[-1])
     L = 2 * half
     scale = 1.0 / half if norm is None else np.sqrt(2.0 / half)
@@ -135,7 +135,7 @@ def inverse_mdct(mdcts, window_fn=None, norm=None, name=None):
 def rfft3d(input_tensor, fft_length=None, name=None):  # noqa: A002
     """The 3-D FFT of a real signal over its last three axes (the last halved to n // 2 + 1)."""
     from .signal import _along, _fit
-    t = ops.cast(ops.convert_to_tensor(input_tensor), "float32")
+    t = ops.cast(ops._to_tensor(input_tensor), "float32")
     if t.ndim < 3:
         raise ValueError(f"tf.signal.rfft3d: needs at least 3 axes, got shape {tuple(t.shape)}")
     if fft_length is not None:

@@ -96,14 +96,14 @@ def sampled_addmm(indices, values, dense_shape, mat1, mat2, beta=1.0, alpha=1.0,
     Differentiable in values, mat1 and mat2."""
     idx = np.asarray(indices).astype(np.int64)
     shape = np.asarray(dense_shape).astype(np.int64).reshape(-1)
-    prod = ops.matmul(ops.cast(ops.convert_to_tensor(mat1), "float32"), ops.cast(ops.convert_to_tensor(mat2), "float32"))
+    prod = ops.matmul(ops.cast(ops._to_tensor(mat1), "float32"), ops.cast(ops._to_tensor(mat2), "float32"))
     if tuple(int(d) for d in prod.shape) != tuple(int(d) for d in shape):
         raise ValueError(f"tf.sparse.sampled_addmm: mat1 @ mat2 has shape {tuple(prod.shape)}, dense_shape is "
                          f"{shape.tolist()}")
     flat = np.ravel_multi_index(idx.reshape(-1, len(shape)).T, tuple(int(d) for d in shape)) if idx.size else \
         np.zeros(0, np.int64)
     picked = ops._gather_flat(ops.reshape(prod, [-1]), flat.astype(np.int64))
-    vals = ops.add(ops.multiply(float(beta), ops.cast(ops.convert_to_tensor(values), "float32")),
+    vals = ops.add(ops.multiply(float(beta), ops.cast(ops._to_tensor(values), "float32")),
                    ops.multiply(float(alpha), ops.reshape(picked, list(np.asarray(values).shape) or [-1])))
     from ._tf_api import constant
     return constant(idx, dtype="int64"), vals, constant(shape, dtype="int64")

@@ -129,12 +129,12 @@ def sparse_dense_matmul(sp_a, b, adjoint_a=False, adjoint_b=False, name=None):
     and in the sparse values."""
     if not isinstance(sp_a, SparseTensor) and isinstance(b, SparseTensor):
         # a @ sp = (sp^T @ a^T)^T
-        return ops.transpose(sparse_dense_matmul(b, ops.convert_to_tensor(sp_a), adjoint_a=not adjoint_b,
+        return ops.transpose(sparse_dense_matmul(b, ops._to_tensor(sp_a), adjoint_a=not adjoint_b,
                                                  adjoint_b=not adjoint_a))
     sp = _check("sparse_dense_matmul", sp_a)
     if len(sp.shape) != 2:
         raise ValueError(f"tf.sparse.sparse_dense_matmul: the SparseTensor must be 2-D, got shape {sp.shape}")
-    dense = ops.cast(ops.convert_to_tensor(b), "float32")
+    dense = ops.cast(ops._to_tensor(b), "float32")
     if dense.ndim != 2:
         raise ValueError(f"tf.sparse.sparse_dense_matmul: b must be a matrix, got shape {tuple(dense.shape)}")
     if adjoint_b:
@@ -145,7 +145,7 @@ def sparse_dense_matmul(sp_a, b, adjoint_a=False, adjoint_b=False, name=None):
         rows, cols, m, k = cols, rows, k, m
     if int(dense.shape[0]) != k:
         raise ValueError(f"tf.sparse.sparse_dense_matmul: shapes {(m, k)} and {tuple(dense.shape)} do not multiply")
-    vals = sp.values if _is_t(sp.values) else ops.convert_to_tensor(_np(sp.values).astype(np.float32))
+    vals = sp.values if _is_t(sp.values) else ops._to_tensor(_np(sp.values).astype(np.float32))
     terms = ops.multiply(ops.take(dense, cols.astype(np.int64), axis=0), ops.expand_dims(ops.cast(vals, "float32"), -1))
     return ops.segment_sum(terms, rows.astype(np.int64), num_segments=m)
 
@@ -173,7 +173,7 @@ def add(a, b, threshold=0, name=None):
         raise TypeError("tf.sparse.add: at least one argument must be a SparseTensor")
     if not isinstance(a, SparseTensor):
         from .sparse import to_dense
-        dense = ops.convert_to_tensor(a)
+        dense = ops._to_tensor(a)
         if tuple(dense.shape) != b.shape:
             raise ValueError(f"tf.sparse.add: shapes differ: {tuple(dense.shape)} and {b.shape}")
         if _is_t(b.values):
@@ -184,8 +184,8 @@ def add(a, b, threshold=0, name=None):
     keys, shape, ka, kb = _combine("add", a, b, None)
     pos_a, pos_b = np.searchsorted(keys, ka), np.searchsorted(keys, kb)
     if _is_t(a.values) or _is_t(b.values):
-        va = ops._scatter_flat(ops.cast(ops.convert_to_tensor(a.values), "float32"), pos_a, (keys.size,))
-        vb = ops._scatter_flat(ops.cast(ops.convert_to_tensor(b.values), "float32"), pos_b, (keys.size,))
+        va = ops._scatter_flat(ops.cast(ops._to_tensor(a.values), "float32"), pos_a, (keys.size,))
+        vb = ops._scatter_flat(ops.cast(ops._to_tensor(b.values), "float32"), pos_b, (keys.size,))
         vals = ops.add(va, vb)
         sums = np.asarray(vals)
     else:
@@ -240,7 +240,7 @@ def concat(axis, sp_inputs, expand_nonconcat_dims=False, name=None, concat_dim=N
         vals.append(s.values)
     all_idx = np.concatenate(idx) if idx else np.zeros((0, rank), np.int64)
     if any(_is_t(v) for v in vals):
-        all_vals = ops.concatenate([ops.convert_to_tensor(v) for v in vals], axis=0)
+        all_vals = ops.concatenate([ops._to_tensor(v) for v in vals], axis=0)
     else:
         all_vals = np.concatenate([_np(v) for v in vals])
     p = _order(all_idx, tuple(out_shape))
@@ -316,7 +316,7 @@ def fill_empty_rows(sp_input, default_value, name=None):
     extra[:, 0] = np.flatnonzero(empty)
     idx = np.concatenate([sp.indices, extra])
     if _is_t(sp.values):
-        fill = ops.convert_to_tensor(np.full(len(extra), default_value, np.float32))
+        fill = ops._to_tensor(np.full(len(extra), default_value, np.float32))
         vals = ops.concatenate([ops.cast(sp.values, "float32"), fill], axis=0)
     else:
         vals = np.concatenate([_np(sp.values), np.full(len(extra), default_value, dtype=_np(sp.values).dtype)])
@@ -367,7 +367,7 @@ def softmax(sp_input, name=None):
     rows = sp.indices[:, :-1]
     seg = np.unique(rows, axis=0, return_inverse=True)[1].reshape(-1) if len(rows) else np.zeros(0, np.int64)
     n = int(seg.max()) + 1 if seg.size else 0
-    v = ops.cast(ops.convert_to_tensor(sp.values), "float32")
+    v = ops.cast(ops._to_tensor(sp.values), "float32")
     top = np.full(n, -np.inf)
     np.maximum.at(top, seg, np.asarray(v, np.float64))
     e = ops.exp(ops.subtract(v, top[seg].astype(np.float32)))
@@ -411,7 +411,7 @@ def bincount(values, weights=None, axis=0, minlength=None, maxlength=None, binar
 
 
 def _sparse_segment(op, data, indices, segment_ids, num_segments, scale):
-    x = ops.cast(ops.convert_to_tensor(data), "float32")
+    x = ops.cast(ops._to_tensor(data), "float32")
     idx = np.asarray(indices).astype(np.int64).reshape(-1)
     seg = np.asarray(segment_ids).astype(np.int64).reshape(-1)
     if idx.size != seg.size:

@@ -140,7 +140,7 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
     if isinstance(value, (builtins.bool, np.bool_, list, tuple, np.ndarray)) and not isinstance(value, Tensor) \
             and np.asarray(value).dtype == np.bool_:
         return _bool_tensor(np.asarray(value))   # bools are bool in TensorFlow, not float32
-    return ops.convert_to_tensor(value)
+    return ops._to_tensor(value)
 
 
 def cast(x, dtype, name=None):
@@ -485,7 +485,7 @@ def add_n(inputs, name=None):
     inputs = list(inputs)
     if not inputs:
         raise ValueError("tf.add_n: needs at least one tensor")
-    total = ops.convert_to_tensor(inputs[0]) if not isinstance(inputs[0], Tensor) else inputs[0]
+    total = ops._to_tensor(inputs[0]) if not isinstance(inputs[0], Tensor) else inputs[0]
     for t in inputs[1:]:
         total = ops.add(total, t)
     return total
@@ -494,7 +494,7 @@ def add_n(inputs, name=None):
 def clip_by_norm(t, clip_norm, axes=None, name=None):
     """``t * clip_norm / max(l2norm(t, axes), clip_norm)``: rescaled so its L2 norm (over ``axes``,
     default all) is at most ``clip_norm``; differentiable, as TensorFlow's."""
-    t = ops.convert_to_tensor(t)
+    t = ops._to_tensor(t)
     sq = ops.sum(ops.square(t), axis=None if axes is None else list(np.atleast_1d(axes)), keepdims=True)
     l2 = ops.sqrt(sq)
     return ops.divide(ops.multiply(t, clip_norm), ops.maximum(l2, clip_norm))
@@ -503,12 +503,12 @@ def clip_by_norm(t, clip_norm, axes=None, name=None):
 def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
     """(the tensors scaled by ``clip_norm / max(global_norm, clip_norm)``, the global norm): the
     optimizer-side clipping TensorFlow's custom loops write; ``None`` entries stay ``None``."""
-    present = [ops.convert_to_tensor(t) for t in t_list if t is not None]
+    present = [ops._to_tensor(t) for t in t_list if t is not None]
     if use_norm is None:
-        use_norm = ops.sqrt(builtins.sum(ops.sum(ops.square(t)) for t in present)) if present else ops.convert_to_tensor(0.0)
-    use_norm = ops.convert_to_tensor(use_norm)
+        use_norm = ops.sqrt(builtins.sum(ops.sum(ops.square(t)) for t in present)) if present else ops._to_tensor(0.0)
+    use_norm = ops._to_tensor(use_norm)
     scale = ops.divide(clip_norm, ops.maximum(use_norm, clip_norm))
-    return [None if t is None else ops.multiply(ops.convert_to_tensor(t), scale) for t in t_list], use_norm
+    return [None if t is None else ops.multiply(ops._to_tensor(t), scale) for t in t_list], use_norm
 
 
 def _index_array(op, indices):
@@ -540,7 +540,7 @@ def gather(params, indices, axis=None, batch_dims=0, name=None):
     Differentiable with respect to params (the gather's adjoint adds dy back)."""
     idx = _index_array("tf.gather", indices)
     strings = _is_string(params)
-    p = as_string_array(params) if strings else ops.convert_to_tensor(params)
+    p = as_string_array(params) if strings else ops._to_tensor(params)
     p_ndim = len(p.shape)
     b = int(batch_dims)
     if b < 0:
@@ -620,7 +620,7 @@ def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None):
 def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
     """``tf.math.cumsum``: exclusive / reverse built from recorded ops (flip, cumsum, subtract),
     so they are differentiable and take Python lists (float64 data becomes float32)."""
-    t = ops.convert_to_tensor(x)
+    t = ops._to_tensor(x)
     if not (exclusive or reverse):
         return ops.cumsum(t, axis=axis)
     if reverse:
@@ -647,7 +647,7 @@ def broadcast_to(input, shape, name=None):  # noqa: A002
 
 
 def identity(input, name=None):  # noqa: A002
-    return as_string_array(input) if _is_string(input) else ops.convert_to_tensor(input)
+    return as_string_array(input) if _is_string(input) else ops._to_tensor(input)
 
 
 def is_tensor(x):
@@ -661,7 +661,7 @@ def norm(tensor, ord="euclidean", axis=None, keepdims=None, name=None):  # noqa:
     norms ('euclidean' is then the Frobenius norm)."""
     ord_ = None if ord == "euclidean" else ord
     if axis is None:
-        t = ops.convert_to_tensor(tensor)
+        t = ops._to_tensor(tensor)
         out = ops.norm(ops.reshape(t, (-1,)), ord=ord_)
         return ops.reshape(out, (1,) * t.ndim) if keepdims else out
     if isinstance(axis, (list, tuple)) and len(axis) == 2 and ord_ is None:
@@ -683,7 +683,7 @@ def boolean_mask(tensor, mask, axis=None, name=None):
     if _is_string(tensor):
         a = as_string_array(tensor)
     else:
-        a = ops.convert_to_tensor(tensor)
+        a = ops._to_tensor(tensor)
     shape = tuple(np.shape(a))
     if ax < 0:
         ax += len(shape)
@@ -798,7 +798,7 @@ def gather_nd(params, indices, batch_dims=0, name=None):
     Differentiable with respect to params."""
     strings = _is_string(params)
     p = as_string_array(params) if strings else None
-    t = None if strings else ops.convert_to_tensor(params)
+    t = None if strings else ops._to_tensor(params)
     shape = p.shape if strings else tuple(t.shape)
     idx = _index_array("tf.gather_nd", indices)
     b = int(batch_dims)

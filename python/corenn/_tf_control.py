@@ -104,8 +104,8 @@ def scatter_nd(indices, updates, shape, name=None):
 
 
 def _scatter_parts(op, tensor, indices, updates):
-    x = ops.convert_to_tensor(tensor)
-    u = ops.convert_to_tensor(updates)
+    x = ops._to_tensor(tensor)
+    u = ops._to_tensor(updates)
     if u.dtype != x.dtype:
         u = ops.cast(u, x.dtype)
     idx = np.asarray(indices)
@@ -177,7 +177,7 @@ def tensor_scatter_nd_min(tensor, indices, updates, name=None):
 
 def slice(input_, begin, size, name=None):  # noqa: A001 - TensorFlow's name
     """input_[begin : begin + size] on every axis; a size of -1 takes the rest of that axis."""
-    x = ops.convert_to_tensor(input_)
+    x = ops._to_tensor(input_)
     b = [int(v) for v in np.asarray(begin).reshape(-1)]
     s = [int(v) for v in np.asarray(size).reshape(-1)]
     if len(b) != x.ndim or len(s) != x.ndim:
@@ -212,7 +212,7 @@ def strided_slice(input_, begin, end, strides=None, begin_mask=0, end_mask=0, el
             key.append(b[i])
         else:
             key.append(builtins.slice(None if begin_mask & bit else b[i], None if end_mask & bit else e[i], st[i]))
-    x = ops.convert_to_tensor(input_)
+    x = ops._to_tensor(input_)
     try:
         return x[tuple(key)]
     except IndexError as exc:
@@ -233,7 +233,7 @@ def histogram_fixed_width(values, value_range, nbins=100, dtype="int32", name=No
 
 def complex(real, imag, name=None):  # noqa: A001 - TensorFlow's name
     """tf.complex: the (real, imag) pair that is corenn's complex tensor (see corenn.signal)."""
-    re, im = ops.convert_to_tensor(real), ops.convert_to_tensor(imag)
+    re, im = ops._to_tensor(real), ops._to_tensor(imag)
     if tuple(re.shape) != tuple(im.shape):
         raise ValueError(f"tf.complex: real {tuple(re.shape)} and imag {tuple(im.shape)} must have one shape")
     return ops.ComplexPair((re, im))
@@ -329,7 +329,7 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
 def _elements(op, elems):
     """(flat list of tensors, their structure, leading size)."""
     flat = [e if isinstance(e, Tensor) or isinstance(e, np.ndarray) and e.dtype.kind in "OUS"
-            else ops.convert_to_tensor(e) for e in nest.flatten(elems)]
+            else ops._to_tensor(e) for e in nest.flatten(elems)]
     if not flat:
         raise ValueError(f"tf.{op}: elems is empty")
     sizes = {int(np.shape(e)[0]) if np.ndim(e) else -1 for e in flat}
@@ -347,7 +347,7 @@ def _stack_structure(op, results):
     flats = [nest.flatten(r) for r in results]
     if len({len(f) for f in flats}) != 1:
         raise ValueError(f"tf.{op}: fn returned structures of different sizes")
-    stacked = [ops.stack([ops.convert_to_tensor(v) for v in column], axis=0) for column in zip(*flats)]
+    stacked = [ops.stack([ops._to_tensor(v) for v in column], axis=0) for column in zip(*flats)]
     return nest.pack_sequence_as(results[0], stacked)
 
 
@@ -472,7 +472,7 @@ class TensorArray:
         return i
 
     def _value(self, value):
-        t = value if isinstance(value, Tensor) else ops.convert_to_tensor(np.asarray(value))
+        t = value if isinstance(value, Tensor) else ops._to_tensor(np.asarray(value))
         if str(t.dtype) != self._dtype:
             if np.dtype(str(t.dtype)).kind != np.dtype(self._dtype).kind:
                 raise TypeError(f"tf.TensorArray: the array holds {self._dtype}, a value of dtype {t.dtype} was "
@@ -533,7 +533,7 @@ class TensorArray:
         return ops.concatenate(items, axis=0)
 
     def unstack(self, value, name=None):
-        t = ops.convert_to_tensor(value)
+        t = ops._to_tensor(value)
         if t.ndim == 0:
             raise ValueError("tf.TensorArray.unstack: the value must have a leading axis")
         n = int(t.shape[0])
@@ -546,7 +546,7 @@ class TensorArray:
         return self
 
     def scatter(self, indices, value, name=None):
-        t = ops.convert_to_tensor(value)
+        t = ops._to_tensor(value)
         idx = [int(i) for i in np.asarray(indices).reshape(-1)]
         if len(idx) != int(t.shape[0]):
             raise ValueError(f"tf.TensorArray.scatter: {len(idx)} indices for {int(t.shape[0])} rows")
@@ -555,7 +555,7 @@ class TensorArray:
         return self
 
     def split(self, value, lengths, name=None):
-        t = ops.convert_to_tensor(value)
+        t = ops._to_tensor(value)
         bounds = np.cumsum([int(v) for v in np.asarray(lengths).reshape(-1)]).tolist()
         if not bounds or bounds[-1] != int(t.shape[0]):
             raise ValueError(f"tf.TensorArray.split: lengths {list(np.asarray(lengths).reshape(-1))} do not add up "

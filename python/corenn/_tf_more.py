@@ -41,7 +41,7 @@ def as_string(input, precision=-1, scientific=False, shortest=False, width=-1, f
 
 
 def _block_args(op, x, block_shape, pairs, pairs_name):
-    t = ops.convert_to_tensor(x)
+    t = ops._to_tensor(x)
     block = np.asarray(block_shape, np.int64).reshape(-1)
     m = block.size
     pr = np.asarray(pairs, np.int64).reshape(m, 2) if m else np.zeros((0, 2), np.int64)
@@ -112,7 +112,7 @@ def batch_to_space(input, block_shape, crops, name=None):  # noqa: A002
 def dynamic_partition(data, partitions, num_partitions, name=None):
     """[data[partitions == i] for i in range(num_partitions)]; partitions' shape is a prefix of
     data's. Differentiable (each piece is a gather of data's rows)."""
-    t = ops.convert_to_tensor(data)
+    t = ops._to_tensor(data)
     p = np.asarray(partitions).astype(np.int64)
     if tuple(t.shape[:p.ndim]) != p.shape:
         raise ValueError(f"tf.dynamic_partition: partitions of shape {p.shape} must be a prefix of data's shape "
@@ -130,7 +130,7 @@ def dynamic_stitch(indices, data, name=None):
     """merged[indices[m][i]] = data[m][i]; where an index repeats the later (m, i) wins; rows no
     index names are zeros. Differentiable with respect to every data."""
     idx = [np.asarray(i).astype(np.int64) for i in indices]
-    ts = [ops.convert_to_tensor(d) for d in data]
+    ts = [ops._to_tensor(d) for d in data]
     if len(idx) != len(ts) or not idx:
         raise ValueError(f"tf.dynamic_stitch: needs as many indices as data (>= 1), got {len(idx)} and {len(ts)}")
     inner = None
@@ -238,8 +238,8 @@ def grad_pass_through(f):
     """``grad_pass_through(f)(x)`` is f(x) forward with the identity as its gradient (the
     straight-through estimator): x + stop_gradient(f(x) - x)."""
     def wrapped(x, *args, **kwargs):
-        t = ops.convert_to_tensor(x)
-        y = ops.convert_to_tensor(f(t, *args, **kwargs))
+        t = ops._to_tensor(x)
+        y = ops._to_tensor(f(t, *args, **kwargs))
         return ops.add(t, ops.stop_gradient(ops.subtract(y, t)))
     return wrapped
 
@@ -326,7 +326,7 @@ class IndexedSlices:
     ``tf.convert_to_tensor``, optimizers)."""
 
     def __init__(self, values, indices, dense_shape=None):
-        self.values = ops.convert_to_tensor(values)
+        self.values = ops._to_tensor(values)
         self.indices = np.asarray(indices).astype(np.int64).reshape(-1)
         if self.values.ndim == 0 or int(self.values.shape[0]) != self.indices.size:
             raise ValueError(f"IndexedSlices: values of shape {tuple(self.values.shape)} need one row per index "

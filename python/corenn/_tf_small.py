@@ -22,7 +22,7 @@ __all__ = ["reverse_sequence", "unravel_index", "truncatediv", "truncatemod", "s
 def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=0, name=None):  # noqa: A002
     """For each batch entry b, its first seq_lengths[b] slices along seq_axis reversed, the rest
     kept. Differentiable (a gather)."""
-    t = ops.convert_to_tensor(input)
+    t = ops._to_tensor(input)
     if seq_axis is None:
         raise ValueError("tf.reverse_sequence: seq_axis is required")
     sa, ba = int(seq_axis) % t.ndim, int(batch_axis) % t.ndim
@@ -108,7 +108,7 @@ def unique_with_counts(x, out_idx="int32", name=None):
 
 
 def parallel_stack(values, name="parallel_stack"):
-    return ops.stack([ops.convert_to_tensor(v) for v in values], axis=0)
+    return ops.stack([ops._to_tensor(v) for v in values], axis=0)
 
 
 def saturate_cast(value, dtype, name=None):
@@ -117,8 +117,8 @@ def saturate_cast(value, dtype, name=None):
     to = np.dtype(str(dtype))
     if to.kind in "iu":
         info = np.iinfo(to)
-        return cast(ops.clip(ops.cast(ops.convert_to_tensor(value), "float32") if np.asarray(value).dtype.kind == "f"
-                             else ops.convert_to_tensor(value), float(info.min), float(info.max)), dtype)
+        return cast(ops.clip(ops.cast(ops._to_tensor(value), "float32") if np.asarray(value).dtype.kind == "f"
+                             else ops._to_tensor(value), float(info.min), float(info.max)), dtype)
     return cast(value, dtype)
 
 
@@ -221,7 +221,7 @@ def rfftnd(input_tensor, fft_length=None, axes=None, norm=None, name=None):
     """The FFT of a real signal over ``axes``, the last one halved (n // 2 + 1)."""
     from .signal import _along, _fit
     _check_norm("rfftnd", norm)
-    t = ops.cast(ops.convert_to_tensor(input_tensor), "float32")
+    t = ops.cast(ops._to_tensor(input_tensor), "float32")
     ax, n = _nd_axes("rfftnd", t, fft_length, axes)
     if n is not None:
         for a, m in zip(ax, n):
@@ -263,7 +263,7 @@ __all__ += ["extract_volume_patches", "approx_top_k", "type_spec_from_value", "S
 def extract_volume_patches(input, ksizes, strides, padding, name=None):  # noqa: A002
     """The (kd, kh, kw) patches of an NDHWC input, each flattened (kd, kh, kw, C) into the last
     axis: (N, OD, OH, OW, kd*kh*kw*C); 'SAME' pads with zeros. Differentiable (a gather)."""
-    t = ops.convert_to_tensor(input)
+    t = ops._to_tensor(input)
     if t.ndim != 5:
         raise ValueError(f"tf.extract_volume_patches: input must be (N, D, H, W, C), got shape {tuple(t.shape)}")
     k = [int(v) for v in np.asarray(ksizes).reshape(-1)]

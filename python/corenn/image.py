@@ -73,7 +73,7 @@ def _keeps_small_ints(fn):
 
 def _image(x, op):
     """(tensor, batched): ``x`` as a Tensor of rank 3 or 4."""
-    t = x if isinstance(x, Tensor) else ops.convert_to_tensor(np.asarray(x))
+    t = x if isinstance(x, Tensor) else ops._to_tensor(np.asarray(x))
     if len(t.shape) not in (3, 4):
         raise ValueError(f"tf.image.{op}: expected an image (height, width, channels) or a batch "
                          f"(batch, height, width, channels), got shape {tuple(t.shape)}")
@@ -140,7 +140,7 @@ def convert_image_dtype(image, dtype, saturate=False, name=None):
         return ops.cast(image, target.name)
     if src_int and dst_int:
         if a.dtype == target:
-            return image if isinstance(image, (Tensor, np.ndarray)) else ops.convert_to_tensor(a)
+            return image if isinstance(image, (Tensor, np.ndarray)) else ops._to_tensor(a)
         shift = np.iinfo(a.dtype).max / np.iinfo(target).max
         return ops.cast(np.round(a / shift) if shift > 1 else a * (1 / shift), target.name)
     if src_int:
@@ -304,7 +304,7 @@ def random_contrast(image, lower, upper, seed=None):
 @_keeps_small_ints
 def random_crop(value, size, seed=None, name=None):
     """A crop of ``size`` (the full shape of the result) at a random offset."""
-    t = value if isinstance(value, Tensor) else ops.convert_to_tensor(np.asarray(value))
+    t = value if isinstance(value, Tensor) else ops._to_tensor(np.asarray(value))
     size = tuple(int(s) for s in size)
     if len(size) != len(t.shape) or any(s > d or s < 0 for s, d in zip(size, t.shape)):
         raise ValueError(f"tf.image.random_crop: size {size} does not fit a value of shape {tuple(t.shape)}")
@@ -327,7 +327,7 @@ def rgb_to_hsv(images, name=None):
     safe = np.where(delta > 0, delta, 1)
     h = np.where(mx == r, (g - b) / safe, np.where(mx == g, 2 + (b - r) / safe, 4 + (r - g) / safe))
     h = np.where(delta > 0, (h / 6.0) % 1.0, 0.0)
-    return ops.convert_to_tensor(np.stack([h, s, mx], -1).astype(np.float32))
+    return ops._to_tensor(np.stack([h, s, mx], -1).astype(np.float32))
 
 
 def hsv_to_rgb(images, name=None):
@@ -343,7 +343,7 @@ def hsv_to_rgb(images, name=None):
         out[..., 0] = np.where(sel, r, out[..., 0])
         out[..., 1] = np.where(sel, g, out[..., 1])
         out[..., 2] = np.where(sel, b, out[..., 2])
-    return ops.convert_to_tensor(out.astype(np.float32))
+    return ops._to_tensor(out.astype(np.float32))
 
 
 def adjust_saturation(image, saturation_factor, name=None):
@@ -407,7 +407,7 @@ def crop_and_resize(image, boxes, box_indices, crop_size, method="bilinear", ext
             vals = top * (1 - dy) + bottom * dy
         inside = yin[:, None] & xin[None, :]
         out[k][inside] = vals[inside]
-    return ops.convert_to_tensor(out.astype(np.float32))
+    return ops._to_tensor(out.astype(np.float32))
 
 
 def random_saturation(image, lower, upper, seed=None):
@@ -594,7 +594,7 @@ def ssim(img1, img2, max_val, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03
     TensorFlow's (keras.ops.image.ssim)."""
     from . import ops_image
     kw = dict(max_val=max_val, filter_size=filter_size, filter_sigma=filter_sigma, k1=k1, k2=k2)
-    a, b = (ops.stack(list(v)) if isinstance(v, (list, tuple)) else ops.convert_to_tensor(v) for v in (img1, img2))
+    a, b = (ops.stack(list(v)) if isinstance(v, (list, tuple)) else ops._to_tensor(v) for v in (img1, img2))
     if a.ndim <= 4 and tuple(a.shape) == tuple(b.shape):
         return ops_image.ssim(a, b, **kw)
     # TensorFlow: the last three axes are (height, width, channels), the ones before them batch

@@ -406,7 +406,7 @@ _YIQ_TO_RGB = np.array([[1, 1, 1], [0.95598634, -0.27201283, -1.10674021],
 def _colour_matrix(images, matrix, op):
     from . import ops
     from .kernels import Tensor
-    t = images if isinstance(images, Tensor) else ops.convert_to_tensor(np.asarray(images, np.float32))
+    t = images if isinstance(images, Tensor) else ops._to_tensor(np.asarray(images, np.float32))
     if t.shape[-1] != 3:
         raise ValueError(f"tf.image.{op}: expected 3 channels in the last axis, got shape {tuple(t.shape)}")
     return ops.matmul(t if t.dtype == "float32" else ops.cast(t, "float32"), matrix.astype(np.float32))

@@ -82,7 +82,7 @@ def normalize(tensor, ord="euclidean", axis=None, name=None):  # noqa: A002 - Te
     """(tensor / norm, norm): TensorFlow's tf.linalg.normalize; the norm keeps its axes (size 1),
     both differentiable. ord: 'euclidean' / 2, 1, np.inf or any p > 0, over the whole tensor
     (axis=None) or the given axis."""
-    t = ops.convert_to_tensor(tensor)
+    t = ops._to_tensor(tensor)
     if ord in ("euclidean", "fro", 2, 2.0):
         norm = ops.sqrt(ops.sum(ops.square(t), axis=axis, keepdims=True))
     elif ord in (1, 1.0):
@@ -116,7 +116,7 @@ def adjoint(matrix, name=None):
 def diag(diagonal, name=None, k=0, num_rows=-1, num_cols=-1, padding_value=0, align="RIGHT_LEFT"):
     """Matrices with ``diagonal``'s last axis on their k-th diagonal (batched over the leading
     axes; differentiable)."""
-    d = ops.convert_to_tensor(diagonal)
+    d = ops._to_tensor(diagonal)
     if d.ndim < 1:
         raise ValueError(f"tf.linalg.diag: diagonal must have at least 1 axis, got shape {tuple(d.shape)}")
     if padding_value != 0 or int(num_rows) not in (-1,) or int(num_cols) not in (-1,):
@@ -136,7 +136,7 @@ def set_diag(input, diagonal, name=None, k=0, align="RIGHT_LEFT"):  # noqa: A002
     """input with its main diagonal replaced by ``diagonal`` (differentiable in both)."""
     if int(k) != 0:
         raise ValueError("tf.linalg.set_diag: only k=0 is supported")
-    x, d = ops.convert_to_tensor(input), ops.convert_to_tensor(diagonal)
+    x, d = ops._to_tensor(input), ops._to_tensor(diagonal)
     m, n = int(x.shape[-2]), int(x.shape[-1])
     if tuple(d.shape) != tuple(x.shape[:-2]) + (min(m, n),):
         raise ValueError(f"tf.linalg.set_diag: diagonal of shape {tuple(d.shape)} does not fit matrices of shape "
@@ -166,9 +166,9 @@ def matvec(a, b, transpose_a=False, adjoint_a=False, a_is_sparse=False, b_is_spa
 
 def global_norm(t_list, name=None):
     """sqrt of the sum of squares of every entry of every tensor (None entries skipped)."""
-    present = [ops.convert_to_tensor(t) for t in t_list if t is not None]
+    present = [ops._to_tensor(t) for t in t_list if t is not None]
     if not present:
-        return ops.convert_to_tensor(np.float32(0.0))
+        return ops._to_tensor(np.float32(0.0))
     total = ops.sum(ops.square(present[0]))
     for t in present[1:]:
         total = ops.add(total, ops.sum(ops.square(t)))
@@ -182,7 +182,7 @@ def cross(a, b, name=None):
 def pinv(a, rcond=None, validate_args=False, name=None):
     """The Moore-Penrose pseudo-inverse through the SVD; singular values below
     rcond * max(s) (default 10 * max(m, n) * eps) count as 0."""
-    t = ops.convert_to_tensor(a)
+    t = ops._to_tensor(a)
     m, n = int(t.shape[-2]), int(t.shape[-1])
     u, s, vh = ops.svd(t, full_matrices=False)
     cut = (10.0 * max(m, n) * np.finfo(np.float32).eps if rcond is None else float(rcond)) * \
@@ -212,13 +212,13 @@ def cholesky_solve(chol, rhs, name=None):
 
 def expm(input, name=None):  # noqa: A002
     """The matrix exponential by scaling and squaring with a Taylor series (differentiable)."""
-    x = ops.convert_to_tensor(input)
+    x = ops._to_tensor(input)
     n = int(x.shape[-1])
     norm = float(np.max(np.abs(np.asarray(x)).sum(axis=-1))) if np.asarray(x).size else 0.0
     squarings = max(0, int(np.ceil(np.log2(norm))) + 1) if norm > 0.5 else 0
     a = ops.multiply(x, 1.0 / (2 ** squarings))
     eye_ = np.broadcast_to(np.eye(n, dtype=np.float32), tuple(x.shape)).copy()
-    term, total = ops.convert_to_tensor(eye_), ops.convert_to_tensor(eye_)
+    term, total = ops._to_tensor(eye_), ops._to_tensor(eye_)
     for k in range(1, 19):
         term = ops.divide(ops.matmul(term, a), float(k))
         total = ops.add(total, term)

@@ -224,7 +224,7 @@ class Loss:
             y_pred = kernels.Tensor.from_numpy(np.ascontiguousarray(y_pred, np.float32))
         per = self.call(y_true, y_pred)
         if not isinstance(per, kernels.Tensor):
-            per = ops.convert_to_tensor(per)
+            per = ops._to_tensor(per)
         if per.ndim == 0:   # a call that already reduced (Dice, Tversky with axis=None)
             if sample_weight is None:
                 return per
@@ -250,7 +250,7 @@ class Loss:
                     self.__dict__.pop("_in_own_dunder_call", None)
                 if not isinstance(value, kernels.Tensor):
                     from . import ops
-                    value = ops.convert_to_tensor(value)
+                    value = ops._to_tensor(value)
             else:
                 value = self._python_call(y_true, pred, sample_weight)
         if grad is not None:

@@ -128,7 +128,7 @@ def _counts(op, segment_ids, num_segments):
 
 def _per_segment(scale, data):
     # (num_segments,) -> broadcast over data's trailing axes
-    return scale.reshape((-1,) + (1,) * (ops.convert_to_tensor(data).ndim - 1)).astype(np.float32)
+    return scale.reshape((-1,) + (1,) * (ops._to_tensor(data).ndim - 1)).astype(np.float32)
 
 
 def _check_sorted(op, segment_ids):
@@ -197,7 +197,7 @@ def segment_min(data, segment_ids, name=None):
 
 def real(input, name=None):  # noqa: A002 - TensorFlow's names
     """The real part: of a (real, imag) pair (tf.signal's results), or a real tensor itself."""
-    return input[0] if isinstance(input, tuple) else ops.convert_to_tensor(input)
+    return input[0] if isinstance(input, tuple) else ops._to_tensor(input)
 
 
 def imag(input, name=None):  # noqa: A002
@@ -292,7 +292,7 @@ def lbeta(x, name=None):
 
 
 def _cumulative(op, fn, x, axis, exclusive, reverse, identity):
-    t = ops.convert_to_tensor(x)
+    t = ops._to_tensor(x)
     ax = int(axis) % max(t.ndim, 1)
     if reverse:
         t = ops.flip(t, axis=ax)
@@ -362,7 +362,7 @@ def ndtri(x, name=None):
 
 
 def reciprocal_no_nan(x, name=None):
-    x = ops.convert_to_tensor(x)
+    x = ops._to_tensor(x)
     return ops.divide_no_nan(ops.ones_like(x), x)
 
 
@@ -385,8 +385,8 @@ def polyval(coeffs, x, name=None):
     """coeffs[0] x^(n-1) + ... + coeffs[n-1] by Horner's rule (differentiable in both)."""
     coeffs = list(coeffs)
     if not coeffs:
-        return ops.zeros_like(ops.convert_to_tensor(x))
-    acc = ops.convert_to_tensor(coeffs[0])
+        return ops.zeros_like(ops._to_tensor(x))
+    acc = ops._to_tensor(coeffs[0])
     for c in coeffs[1:]:
         acc = ops.add(ops.multiply(acc, x), c)
     return acc
@@ -420,7 +420,7 @@ def angle(input, name=None):  # noqa: A002
     """The argument of a complex (real, imag) pair; 0 or pi for a real tensor."""
     if isinstance(input, tuple):
         return ops.arctan2(input[1], input[0])
-    x = ops.convert_to_tensor(input)
+    x = ops._to_tensor(input)
     return ops.arctan2(ops.zeros_like(x), x)
 
 
@@ -428,7 +428,7 @@ def conj(x, name=None):
     """The complex conjugate of a (real, imag) pair; a real tensor unchanged."""
     if isinstance(x, tuple):
         return ops.ComplexPair((x[0], ops.negative(x[1])))
-    return ops.convert_to_tensor(x)
+    return ops._to_tensor(x)
 
 
 def nextafter(x1, x2, name=None):
@@ -444,7 +444,7 @@ def unsorted_segment_prod(data, segment_ids, num_segments, name=None):
     """The product of data's rows per segment (1 for an empty segment); the gradient of each
     entry is the product of the other entries of its segment (exact with zeros)."""
     counts, n = _counts("unsorted_segment_prod", segment_ids, num_segments)
-    x = ops.convert_to_tensor(data)
+    x = ops._to_tensor(data)
     if x.dtype != "float32":
         x = ops.cast(x, "float32")
     ids = np.asarray(segment_ids).astype(np.int64).reshape(-1)

@@ -84,13 +84,13 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
 
 def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
     """Elementwise max(z, 0) - z y + log(1 + exp(-|z|)), stable for any logit z."""
-    z, y = ops.convert_to_tensor(logits), ops.convert_to_tensor(np.asarray(labels, np.float32))
+    z, y = ops._to_tensor(logits), ops._to_tensor(np.asarray(labels, np.float32))
     return ops.add(ops.subtract(ops.relu(z), ops.multiply(z, y)), ops.log1p(ops.exp(ops.negative(ops.abs(z)))))
 
 
 def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
     """Per row: -sum(labels * log_softmax(logits))."""
-    y = ops.convert_to_tensor(np.asarray(labels, np.float32))
+    y = ops._to_tensor(np.asarray(labels, np.float32))
     return ops.negative(ops.sum(ops.multiply(y, ops.log_softmax(logits, axis=axis)), axis=axis))
 
 
@@ -148,7 +148,7 @@ def _tf_ints(op, arg, value, n, data_format=None):
 
 
 def _tf_input(op, input, rank, data_format):  # noqa: A002
-    x = ops.convert_to_tensor(input)
+    x = ops._to_tensor(input)
     if x.dtype != "float32":
         x = ops.cast(x, "float32")
     if x.ndim != rank:
@@ -197,7 +197,7 @@ def _pad_spatial(x, pads, value=0.0):
 
 
 def _filters(op, filters, rank):
-    w = ops.convert_to_tensor(filters)
+    w = ops._to_tensor(filters)
     if w.dtype != "float32":
         w = ops.cast(w, "float32")
     if w.ndim != rank:
@@ -226,7 +226,7 @@ def conv1d(input, filters, stride, padding, data_format="NWC", dilations=None, n
     fmt = {"NWC": "NHWC", "NCW": "NCHW", None: "NHWC"}.get(data_format)
     if fmt is None:
         raise ValueError(f"tf.nn.conv1d: data_format must be 'NWC' or 'NCW', got {data_format!r}")
-    x = ops.convert_to_tensor(input)
+    x = ops._to_tensor(input)
     if x.ndim != 3:
         raise ValueError(f"tf.nn.conv1d: input must have rank 3 (batch, width, channels), got shape {tuple(x.shape)}")
     w = _filters("conv1d", filters, 3)
@@ -340,7 +340,7 @@ def conv1d_transpose(input, filters, output_shape, strides, padding="SAME", data
     d = _tf_ints("conv1d_transpose", "dilations", 1 if dilations is None else dilations, 1, data_format)[0]
     ax = 2 if first else 1
     out4 = out[:ax] + [1] + out[ax:]
-    y = conv2d_transpose(ops.expand_dims(ops.convert_to_tensor(input), ax), ops.expand_dims(_filters(
+    y = conv2d_transpose(ops.expand_dims(ops._to_tensor(input), ax), ops.expand_dims(_filters(
         "conv1d_transpose", filters, 3), 0), out4, [1, s], padding, "NCHW" if first else "NHWC", [1, d])
     return ops.squeeze(y, axis=ax)
 
@@ -391,7 +391,7 @@ def _pool1d(op, input, ksize, strides, padding, data_format):  # noqa: A002
     first = data_format == "NCW"
     if data_format not in (None, "NWC", "NCW"):
         raise ValueError(f"tf.nn.{op}: data_format must be 'NWC' or 'NCW', got {data_format!r}")
-    x = ops.convert_to_tensor(input)
+    x = ops._to_tensor(input)
     if x.ndim != 3:
         raise ValueError(f"tf.nn.{op}: input must have rank 3 (batch, width, channels), got shape {tuple(x.shape)}")
     k = _tf_ints(op, "ksize", ksize, 1, data_format)[0]
@@ -445,9 +445,9 @@ def pool(input, window_shape, pooling_type, strides=None, padding="VALID", data_
 def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size=None):
     """sum(per_example_loss * sample_weight) / global_batch_size (default: the batch size times
     the number of replicas, 1 here): the loss scaling of TF's custom training loops."""
-    loss = ops.convert_to_tensor(per_example_loss)
+    loss = ops._to_tensor(per_example_loss)
     if sample_weight is not None:
-        loss = ops.multiply(loss, ops.convert_to_tensor(np.asarray(sample_weight, np.float32)))
+        loss = ops.multiply(loss, ops._to_tensor(np.asarray(sample_weight, np.float32)))
     if global_batch_size is None:
         global_batch_size = int(loss.shape[0]) if loss.ndim else 1
     if int(global_batch_size) <= 0:
@@ -458,7 +458,7 @@ def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size
 def scale_regularization_loss(regularization_loss):
     """The regularization loss divided by the number of replicas (1 here)."""
     losses = regularization_loss if isinstance(regularization_loss, (list, tuple)) else [regularization_loss]
-    total = ops.convert_to_tensor(losses[0])
+    total = ops._to_tensor(losses[0])
     for t in losses[1:]:
         total = ops.add(total, t)
     return ops.sum(total)
@@ -489,7 +489,7 @@ def normalize_moments(counts, mean_ss, variance_ss, shift, name=None):
 
 def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
     """(1 - z) x + (1 + (q - 1) z) log(1 + exp(-x)), written stably as TensorFlow does."""
-    x, z = ops.convert_to_tensor(logits), ops.convert_to_tensor(np.asarray(labels, np.float32))
+    x, z = ops._to_tensor(logits), ops._to_tensor(np.asarray(labels, np.float32))
     lw = ops.add(1.0, ops.multiply(ops.subtract(pos_weight, 1.0), z))
     soft = ops.add(ops.log1p(ops.exp(ops.negative(ops.abs(x)))), ops.relu(ops.negative(x)))
     return ops.add(ops.multiply(ops.subtract(1.0, z), x), ops.multiply(lw, soft))
@@ -497,7 +497,7 @@ def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
 
 def log_poisson_loss(targets, log_input, compute_full_loss=False, name=None):
     """exp(log_input) - targets * log_input (+ Stirling's term for targets > 1 when asked)."""
-    c = ops.convert_to_tensor(log_input)
+    c = ops._to_tensor(log_input)
     z = np.asarray(targets, np.float32)
     loss = ops.subtract(ops.exp(c), ops.multiply(z, c))
     if compute_full_loss:
@@ -519,7 +519,7 @@ def top_k(input, k=1, sorted=True, name=None):  # noqa: A002
 def local_response_normalization(input, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5, name=None):  # noqa: A002
     """x / (bias + alpha * sum of x^2 over the channels within depth_radius) ** beta (NHWC;
     differentiable)."""
-    x = ops.convert_to_tensor(input)
+    x = ops._to_tensor(input)
     if x.ndim != 4:
         raise ValueError(f"tf.nn.local_response_normalization: input must be 4-D (NHWC), got shape {tuple(x.shape)}")
     r = int(depth_radius)

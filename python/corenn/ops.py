@@ -40,7 +40,65 @@ __all__ = [
 
 # -- conversion ------------------------------------------------------------------------------------
 
-def convert_to_tensor(x, dtype=None):
+def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
+    """Keras 3's ``keras.ops.convert_to_tensor``, with Keras' dtypes where corenn has them: bool
+    data (``[True]``, NumPy bool arrays, ``dtype="bool"``: numbers become ``x != 0``) gives a bool
+    tensor, which for corenn is the NumPy bool array Keras masks are (``layers.base.BoolMask``,
+    with ``numpy()``; every corenn op takes it: its Tensors hold float32, int32 and int64);
+    Python ints give int32, int64 where a value needs it (``2**40``); a Python list of ints and
+    floats gives float32. NumPy arrays keep their dtype where a Tensor can hold it (float64 and
+    float16 data become float32; int8 / uint8 ... int64). corenn's own code calls
+    ``_to_tensor``, which keeps bools as float32 0 / 1 and Python ints as int64, as its kernels
+    take them."""
+    from . import strings as _strings
+    from .layers.base import BoolMask
+    if isinstance(x, Tensor) and dtype is None:
+        return x
+    if type(x) is BoolMask and (dtype is None or _dtype_name(dtype) == "bool"):
+        return x
+    if not isinstance(x, Tensor) and (dtype is None or str(dtype) == "string") and _strings.is_string_array(x):
+        return _to_tensor(x, dtype)
+    if not isinstance(x, Tensor) and not (type(x) in (list, tuple) and _holds_tensors(x)):
+        a = np.asarray(x)
+        if dtype is not None and _dtype_name(dtype) == "bool" or dtype is None and a.dtype == np.bool_:
+            if a.dtype.kind not in "fiub":
+                raise TypeError(f"ops.convert_to_tensor: expected numeric or bool data, got dtype {a.dtype}")
+            return np.array(a if a.dtype == np.bool_ else np.not_equal(a, 0), dtype=np.bool_).view(BoolMask)
+        if dtype is None and a.dtype == np.int64 and _python_ints(x):
+            fits = a.size == 0 or (int(a.min()) >= -2 ** 31 and int(a.max()) < 2 ** 31)
+            return Tensor.from_numpy(_c_array(a.astype(np.int32 if fits else np.int64)))
+        if dtype is not None and a.dtype == np.int64 and a.size and _python_ints(x) \
+                and np.dtype(_dtype_name(dtype)).kind in "iu":
+            info = np.iinfo(np.dtype(_dtype_name(dtype)))
+            if int(a.min()) < info.min or int(a.max()) > info.max:
+                # Keras raises for Python values a cast would wrap (300 as uint8 is not 44)
+                bad = int(a.max()) if int(a.max()) > info.max else int(a.min())
+                raise ValueError(f"ops.convert_to_tensor: {bad} does not fit in {info.dtype.name} "
+                                 f"({info.min}..{info.max})")
+    elif dtype is not None and _dtype_name(dtype) == "bool":
+        return np.not_equal(np.asarray(x), 0).view(BoolMask)   # a Tensor cast to bool
+    return _to_tensor(x, dtype)
+
+
+def _dtype_name(dtype):
+    try:
+        return np.dtype(str(dtype)).name
+    except TypeError:
+        return str(dtype)
+
+
+def _python_ints(x):
+    """A Python int or a (nested) list / tuple of them (bools among ints count as ints, as in
+    Keras' ``[True, 2]``): what Keras makes int32."""
+    if type(x) in (list, tuple):
+        return _builtins.all(_python_ints(v) for v in x)
+    return isinstance(x, int)
+
+
+def _to_tensor(x, dtype=None):
+    """A Tensor for ``x`` as corenn's own code takes it: Tensors pass through, bools become
+    float32 0 / 1, Python ints int64, float data float32; ``dtype`` casts (float64 refused by
+    name). Strings stay corenn's string array."""
     from . import strings as _strings
     if not isinstance(x, Tensor) and (dtype is None or str(dtype) == "string") and _strings.is_string_array(x):
         # strings stay corenn's string array (a Tensor holds numbers), as tf.convert_to_tensor
@@ -1273,6 +1331,8 @@ def dtype(x):
 
 
 def array(x, dtype=None):
+    """Keras 3's ``ops.array``: convert_to_tensor's dtypes (``array([True])`` is bool, Python
+    ints int32)."""
     return convert_to_tensor(x, dtype=dtype)
 
 
@@ -1349,7 +1409,7 @@ def map(f, xs):  # noqa: A001 - Keras' name
     if not tree.is_nested(xs):
         n = int(xs.shape[0]) if hasattr(xs, "shape") else len(xs)
         return stack([f(xs[i]) for i in range(n)], axis=0)
-    flat = [convert_to_tensor(x) for x in tree.flatten(xs)]
+    flat = [_to_tensor(x) for x in tree.flatten(xs)]
     sizes = {int(x.shape[0]) if x.ndim else -1 for x in flat}
     if not flat or -1 in sizes or len(sizes) != 1:
         raise ValueError(f"ops.map: every tensor in xs needs the same leading axis to map over, got shapes "
@@ -1361,7 +1421,7 @@ def map(f, xs):  # noqa: A001 - Keras' name
     if not tree.is_nested(results[0]):
         return stack(results, axis=0)
     columns = zip(*[tree.flatten(r) for r in results])
-    return tree.pack_sequence_as(results[0], [stack([convert_to_tensor(v) for v in c], axis=0) for c in columns])
+    return tree.pack_sequence_as(results[0], [stack([_to_tensor(v) for v in c], axis=0) for c in columns])
 
 
 def vectorized_map(function, elements):

@@ -38,7 +38,7 @@ def _data_format(op, data_format):
 
 
 def _as_tensor(x):
-    return x if isinstance(x, ops.Tensor) else ops.convert_to_tensor(np.asarray(x, np.float32))
+    return x if isinstance(x, ops.Tensor) else ops._to_tensor(np.asarray(x, np.float32))
 
 
 def _nhwc(op, images, data_format, ranks=(3, 4)):

@@ -138,7 +138,7 @@ _CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2, "Regularizer": Regularizer, "Ortho
 
 def _as_scalar_tensor(value, who):
     from . import ops
-    t = value if isinstance(value, kernels.Tensor) else ops.convert_to_tensor(np.asarray(value, np.float32))
+    t = value if isinstance(value, kernels.Tensor) else ops._to_tensor(np.asarray(value, np.float32))
     if t.size != 1:
         raise ValueError(f"regularizer {who}: must return a scalar penalty, got shape {tuple(t.shape)}")
     return ops.reshape(t, ()) if t.ndim else t

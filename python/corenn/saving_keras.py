@@ -289,10 +289,7 @@ def _is_subclassed(model):
 def _own_keras_order(holder):
     """A subclassed model's own variables (its add_weight, Variable attributes: the holder's)
     in Keras 3's file order: the trainable ones, then the others (Layer.save_own_variables)."""
-    if holder is None:
-        return []
-    params = list(holder.__dict__.get("_params", ()))
-    return [p.value for p in params if p.trainable] + [p.value for p in params if not p.trainable]
+    return [] if holder is None else _keras_variables(holder)
 
 
 def _unique_group_name(name, used):
@@ -374,13 +371,18 @@ def _shared_kernel_datasets(datasets, group_path, cls):
     return found + [_Dataset(inner[str(i)]) for i in range(1, len(inner))]
 
 
-def _keras3_layer_datasets(datasets, group_path, layer=None, cls=None):
+def _keras3_layer_datasets(datasets, group_path, layer=None, cls=None, visited=None):
     """The datasets of one layer group of a Keras 3 weights file, in Keras' order: its own
     ``vars/0..n-1``, then those of its wrapped parts (``cell``; ``forward_layer`` then
     ``backward_layer``), or, given the layer, those of the layers it holds (_nested_groups).
     ``cls``: the layer's class name (else the layer's), for the layouts of
-    _KERAS3_SUBLAYER_GROUPS and _KERAS3_SHARED_KERNEL."""
+    _KERAS3_SUBLAYER_GROUPS and _KERAS3_SHARED_KERNEL. ``visited``: as _keras_variables (a
+    layer the walk reached before has no group here: [])."""
     prefix = group_path + "/"
+    if layer is not None and visited is not None:
+        if id(layer) in visited:
+            return []
+        visited.add(id(layer))
     cls = cls or (type(layer).__name__ if layer is not None else None)
     if cls in _KERAS3_SUBLAYER_GROUPS:
         return _sublayer_datasets(datasets, group_path, cls)
@@ -388,6 +390,7 @@ def _keras3_layer_datasets(datasets, group_path, layer=None, cls=None):
         return _shared_kernel_datasets(datasets, group_path, cls)
     generic = _nested_groups(layer) if layer is not None else []
     if generic:
+        visited = {id(layer)} if visited is None else visited
         own = {}
         inner = [prefix + sub + "/" for sub, _ in generic]
         for path in datasets:
@@ -402,7 +405,7 @@ def _keras3_layer_datasets(datasets, group_path, layer=None, cls=None):
             raise _Bad(f"{group_path}/vars: datasets are not numbered 0..{len(own) - 1}")
         found = [_Dataset(own[str(i)]) for i in range(len(own))]
         for sub, sublayer in generic:
-            found += _keras3_layer_datasets(datasets, f"{group_path}/{sub}", sublayer)
+            found += _keras3_layer_datasets(datasets, f"{group_path}/{sub}", sublayer, visited=visited)
         return found
     own = {}
     nested = {}
@@ -430,9 +433,10 @@ def _keras3_weights(datasets, paths, names, where, layers=None):
     (group path, layer name) pairs given (and the layers, when a model reads into its own layers:
     models and Keras layers nested in them are read by their structure); every dataset of the
     file must belong to one."""
-    per_layer, used = {}, set()
+    per_layer, used, visited = {}, set(), set()
     for k, (path, name) in enumerate(zip(paths, names)):
-        found = _keras3_layer_datasets(datasets, f"/layers/{path}", None if layers is None else layers[k])
+        found = _keras3_layer_datasets(datasets, f"/layers/{path}", None if layers is None else layers[k],
+                                       visited=visited)
         per_layer[name] = found
         used |= {p for d in found for p in d.paths()}
     _check_all_used(datasets, used, where)
@@ -629,44 +633,147 @@ def _lora(layer):
 _FILE_RANK = {"kernel": 0, "embeddings": 0, "bias": 1, "kernel_scale": 2, "embeddings_scale": 2}
 
 
-def _file_order(layer):
-    """Positions in ``layer.weights`` in Keras' file order (the identity but for int8 layers)."""
+def _creation_flags(layer):
+    """{id(weight Tensor): (id of the layer that made it, trainable when made)} over ``layer``
+    and every layer (and model) it holds. The flag is the one the weight was made with
+    (add_weight's ``trainable=``, a variable's when assigned): freezing a layer later does not
+    move its weights in Keras' lists."""
+    found, seen = {}, set()
+
+    def visit(obj):
+        if obj is None or id(obj) in seen:
+            return
+        seen.add(id(obj))
+        d = obj.__dict__
+        for p in list(d.get("_params", ())) + list((d.get("_var_params") or {}).values()):
+            found.setdefault(id(p.value), (id(obj), bool(p.trainable)))
+        if getattr(obj, "_is_corenn_model", False):
+            visit(d.get("_own_variables"))
+            for sub in getattr(obj, "layers", ()):
+                visit(sub)
+        elif hasattr(obj, "_sublayers"):
+            for sub in obj._sublayers():
+                visit(sub)
+    visit(layer)
+    return found
+
+
+def _run_order(layer):
+    """Positions in ``layer.weights`` in Keras' order for a layer that holds no layers by
+    attribute (a built-in layer; a wrapper's parts are runs of their own). Keras 3 keeps a
+    layer's own variables in two lists, the trainable ones then the others (Layer.weights and
+    save_own_variables: ``_trainable_variables + _non_trainable_variables``), each in the order
+    made; corenn lists them as made. So each layer's own run of weights is split, trainable
+    first."""
     weights = layer.weights
-    if getattr(layer, "_quantized", None) is None:
+    flags = _creation_flags(layer)
+    order, i = [], 0
+    while i < len(weights):
+        owner = flags.get(id(weights[i]), (None, True))[0]
+        j = i + 1
+        while owner is not None and j < len(weights) and flags.get(id(weights[j]), (None,))[0] == owner:
+            j += 1
+        run = range(i, j)
+        for trainable in (True, False):
+            part = [k for k in run if flags.get(id(weights[k]), (None, True))[1] is trainable]
+            order += [part[n] for n in _made_order([weights[k] for k in part])]
+        i = j
+    return order
+
+
+def _made_order(weights):
+    """Positions of ``weights`` in the order they were made (add_weight and keras.Variable
+    stamp ``_made``): a layer whose ``self.a = keras.Variable(...)`` in __init__ comes before
+    its build's add_weight lists ``a`` first, as Keras 3 does; as they are when one has no stamp."""
+    made = [getattr(w, "__dict__", {}).get("_made") for w in weights]
+    if any(m is None for m in made):
         return list(range(len(weights)))
-    return sorted(range(len(weights)), key=lambda i: _FILE_RANK.get(getattr(weights[i], "name", ""), 1))
+    return sorted(range(len(weights)), key=made.__getitem__)
 
 
-def _keras_variables(layer):
-    """What Keras 3 saves for ``layer``, in its file's order: its weights (an int8 layer's kernel
-    before its bias), or for a LoRA layer the merged kernel and no LoRA pair (layers/lora.py)."""
+def _own_in_keras_order(layer, own):
+    """A layer's own weights, trainable (as made) first: Keras' ``vars`` of the layer."""
+    d = layer.__dict__
+    made = {id(p.value): bool(p.trainable)
+            for p in list(d.get("_params", ())) + list((d.get("_var_params") or {}).values())}
+    out = []
+    for trainable in (True, False):
+        part = [w for w in own if made.get(id(w), True) is trainable]
+        out += [part[n] for n in _made_order(part)]
+    return out
+
+
+def _keras_variables(layer, visited=None):
+    """What Keras 3 saves for ``layer``, in its file's order: its own variables (trainable
+    first, _run_order; an int8 layer's kernel before its bias; for a LoRA layer the merged
+    kernel and no LoRA pair, layers/lora.py), then those of the layers it holds, group by group
+    as _nested_groups walks them (a model used as a layer: by its ``layers``, which is not the
+    order its weights run in when it branches, ResNet's shortcut convolutions).
+    ``visited``: ids of the layers the walk has reached. Keras' saving writes each object once,
+    at the first path that reaches it (saving_lib's visited set): a layer already in it gives
+    [], and a layer two models share (two sub-models cut out of one backbone) is written with
+    the first only. The layers walked here are added to it."""
+    if visited is not None:
+        if id(layer) in visited:
+            return []
+        visited.add(id(layer))
     if _lora(layer):
         return layer.keras_variables()
     weights = layer.weights
-    return [weights[i] for i in _file_order(layer)]
+    if getattr(layer, "_quantized", None) is not None:
+        return sorted(weights, key=lambda w: _FILE_RANK.get(getattr(w, "name", ""), 1))
+    if type(layer).__name__ in (*_KERAS3_SUBLAYER_GROUPS, *_KERAS3_SHARED_KERNEL):
+        return list(weights)   # their own layouts, in corenn's order (_write_layer)
+    generic = _nested_groups(layer)
+    if not generic:
+        return [weights[i] for i in _run_order(layer)]
+    visited = {id(layer)} if visited is None else visited
+    theirs = {id(w) for _, sub in generic for w in sub.weights}
+    own = [] if getattr(layer, "_graph", None) is not None else [w for w in weights if id(w) not in theirs]
+    out = _own_in_keras_order(layer, own)
+    for _, sub in generic:
+        out += _keras_variables(sub, visited)
+    return out
 
 
-def _keras_weight_shapes(layer):
-    return [tuple(np.shape(w)) for w in _keras_variables(layer)]
+def _keras_weight_shapes(layer, visited=None):
+    return [tuple(np.shape(w)) for w in _keras_variables(layer, visited)]
 
 
-def _set_keras_weights(layer, arrays):
+def _set_keras_weights(layer, arrays, variables=None):
+    """Set ``layer``'s weights from arrays in Keras' file order (``variables``: the
+    _keras_variables they are for; those of the whole layer when None)."""
     if _lora(layer):
         layer.set_keras_variables(arrays)
         return
-    arrays, order = list(arrays), _file_order(layer)
-    if len(arrays) == len(order):
-        in_weights_order = [None] * len(order)
-        for array, i in zip(arrays, order):
-            in_weights_order[i] = array
-        arrays = in_weights_order
-    layer.set_weights(arrays)   # (a count that differs: set_weights names the mismatch)
+    arrays = list(arrays)
+    variables = _keras_variables(layer) if variables is None else variables
+    weights = layer.weights
+    position = {id(w): i for i, w in enumerate(weights)}
+    if len(arrays) == len(variables) == len(weights) and \
+            sorted(position.get(id(v), -1) for v in variables) == list(range(len(weights))):
+        in_weights_order = [None] * len(weights)
+        for array, v in zip(arrays, variables):
+            in_weights_order[position[id(v)]] = array
+        layer.set_weights(in_weights_order)
+        return
+    if len(arrays) != len(variables) or not all(id(v) in position for v in variables):
+        layer.set_weights(arrays)   # (a count that differs: set_weights names the mismatch)
+        return
+    # a part of the layer's weights (the rest were read with a layer that shares them), or a
+    # weight two of its layers share, read with each: one by one
+    for array, v in zip(arrays, variables):
+        array = np.asarray(array)
+        if tuple(array.shape) != tuple(v.shape):
+            raise ValueError(f"{layer.name}: weight '{getattr(v, 'path', None) or getattr(v, 'name', '?')}' has "
+                             f"shape {tuple(v.shape)}, got an array of shape {tuple(array.shape)}")
+        np.asarray(v)[...] = array
 
 
 def _in_weights_order(model, found):
     """A legacy file's datasets of a model used as a layer (trainable ones first, as Keras'
-    legacy writer lists them) in ``model.weights`` order."""
-    weights = model.weights
+    legacy writer lists them) in _keras_variables order."""
+    weights = _keras_variables(model)   # (by its layers, as Keras lists them)
     trainable = {id(w) for w in model.trainable_weights}
     keras_order = [i for i, w in enumerate(weights) if id(w) in trainable] + \
         [i for i, w in enumerate(weights) if id(w) not in trainable]
@@ -918,8 +1025,10 @@ def _into_model(model, per_layer_in_order, path, skip_mismatch=False, layers=Non
         raise ValueError(f"load_weights: {path} holds weights for {len(per_layer_in_order)} layers, "
                          f"the model has {len(layers)} layers with weights")
     keep = {}   # layer index -> positions that keep their current values
+    visited = set()   # each layer once, as the file holds it (_keras_variables)
+    variables = [_keras_variables(layer, visited) for layer in layers]
     for i, (layer, found) in enumerate(zip(layers, per_layer_in_order)):
-        want = _keras_weight_shapes(layer)
+        want = [tuple(np.shape(w)) for w in variables[i]]
         got = [d.shape for d in found]
         if want == got:
             continue
@@ -938,11 +1047,10 @@ def _into_model(model, per_layer_in_order, path, skip_mismatch=False, layers=Non
                   for i, found in enumerate(per_layer_in_order)]
     for i, (layer, vals) in enumerate(zip(layers, values)):
         if i in keep:
-            if len(vals) != len(_keras_weight_shapes(layer)):
+            if len(vals) != len(variables[i]):
                 continue   # nothing lines up: the whole layer keeps its values
-            current = _keras_variables(layer)
-            vals = [np.array(c, np.float32, copy=True) if v is None else v for v, c in zip(vals, current)]
-        _set_keras_weights(layer, vals)
+            vals = [np.array(c, np.float32, copy=True) if v is None else v for v, c in zip(vals, variables[i])]
+        _set_keras_weights(layer, vals, variables[i])
 
 
 def _mismatched_objects(want, found):
@@ -978,35 +1086,30 @@ def _own_datasets(datasets, group_path):
     return [_Dataset(own[str(i)]) for i in range(len(own))]
 
 
-def _subclassed_found(datasets, group_path, model):
-    """[(layer, [_Dataset] in its weights order)] of a subclassed model's Keras 3 layout
-    (_write_subclassed): the holder of its own variables first (the file lists them trainable
-    first), then each layer of _subclassed_groups, a subclassed one by the same walk."""
-    found = []
+def _subclassed_found(datasets, group_path, model, visited=None):
+    """[(layer, [_Dataset] in Keras' file order, _keras_variables)] of a subclassed model's
+    Keras 3 layout (_write_subclassed): the holder of its own variables first (the file lists
+    them trainable first), then each layer of _subclassed_groups, a subclassed one by the same
+    walk."""
+    found, visited = [], set() if visited is None else visited
     holder = model.__dict__.get("_own_variables")
     own = _own_datasets(datasets, group_path)
     if holder is not None:
-        params = list(holder.__dict__.get("_params", ()))
-        file_order = [i for i, p in enumerate(params) if p.trainable] + \
-            [i for i, p in enumerate(params) if not p.trainable]
-        if len(own) == len(params):   # else the shape check names the count that differs
-            in_weights_order = [None] * len(own)
-            for ds, i in zip(own, file_order):
-                in_weights_order[i] = ds
-            own = in_weights_order
         found.append((holder, own))
     elif own:
         raise _Bad(f"{group_path or '/'}vars: {len(own)} variables of model '{model.name}', which has none of its own")
     for path, layer in _subclassed_groups(model):
         if _is_subclassed(layer):
-            found += _subclassed_found(datasets, f"{group_path}/{path}", layer)
+            found += _subclassed_found(datasets, f"{group_path}/{path}", layer, visited)
         else:
-            found.append((layer, _keras3_layer_datasets(datasets, f"{group_path}/{path}", layer)))
+            found.append((layer, _keras3_layer_datasets(datasets, f"{group_path}/{path}", layer,
+                                                        visited=visited)))
     return found
 
 
 def _fits(pairs):
-    return all(_keras_weight_shapes(layer) == [d.shape for d in found] for layer, found in pairs)
+    visited = set()
+    return all(_keras_weight_shapes(layer, visited) == [d.shape for d in found] for layer, found in pairs)
 
 
 def _subclassed_into_model(h5py, h5, model, path, where, skip_mismatch):
@@ -1100,26 +1203,31 @@ def load_keras_archive_weights(model, path, skip_mismatch=False):
 # ================================================================================================
 
 def _own_and_nested(layer, where):
-    """(own weight Tensors, [(subgroup, sublayer)]) of a layer, in get_weights order, as the
-    reader above groups them (``vars`` then ``cell`` / ``forward_layer`` / ``backward_layer`` /
-    ``layer``)."""
+    """(own weight Tensors in Keras' order, [(subgroup, sublayer)]) of a layer, as the reader
+    above groups them (``vars`` then the layers it holds, _nested_groups, or ``cell`` /
+    ``forward_layer`` / ``backward_layer`` / ``layer``)."""
     from .layers.base import Layer
     generic = _nested_groups(layer)
     if generic:   # a model used as a layer, or a Keras layer holding layers: by their structure
         theirs = {id(w) for _, sublayer in generic for w in sublayer.weights}
         own = [] if getattr(layer, "_graph", None) is not None else \
             [w for w in layer.weights if id(w) not in theirs]
-        order = [id(w) for w in own] + [id(w) for _, sublayer in generic for w in sublayer.weights]
-        if order == [id(w) for w in layer.weights]:
-            return own, generic
+        # the walk's order need not be the weights' (a block cut out of a ResNet lists its
+        # shortcut convolution where it runs, Keras' file where the block's layers list it):
+        # every weight must be reached, once its own or through a layer it holds
+        if {id(w) for w in _keras_variables(layer)} == {id(w) for w in layer.weights}:
+            return _own_in_keras_order(layer, own), generic
         raise NotImplementedError(f"{where}: layer '{layer.name}' ({type(layer).__name__}) cannot be written to a "
-                                  "Keras weights file: its weights are not its own followed by those of the "
-                                  "layers it holds; use a .weights.npz name")
+                                  "Keras weights file: some of its weights are neither its own nor those of "
+                                  "the layers it holds (Keras' saving would not reach them); use a "
+                                  ".weights.npz name")
     nested = [(sub, layer.__dict__[sub]) for sub in _SUBGROUPS
               if isinstance(layer.__dict__.get(sub), Layer)]
     # a wrapper may list its parts' weights as its own too (Bidirectional, RNN): those are theirs
     theirs = {id(w) for _, sublayer in nested for w in sublayer.weights}
-    own = [p.value for p in layer.__dict__.get("_params", ()) if id(p.value) not in theirs]
+    layer.weights   # (caches the Params of variables held as attributes, _var_params)
+    own = [p.value for p in list(layer.__dict__.get("_params", ())) +
+           list((layer.__dict__.get("_var_params") or {}).values()) if id(p.value) not in theirs]
     count = len(own) + sum(len(s.weights) for _, s in nested)
     if count != len(layer.weights) or getattr(layer, "_graph", None) is not None:
         raise NotImplementedError(f"{where}: layer '{layer.name}' ({type(layer).__name__}) cannot be written to a "
@@ -1142,7 +1250,14 @@ def _write_vars(group, name, weights):
         vars_.create_dataset(str(i), data=np.array(w, dtype=dtype, copy=True))
 
 
-def _write_layer(group, layer, where):
+def _write_layer(parent, name, layer, where, visited):
+    """``layer``'s group ``name`` below ``parent``, unless the walk wrote it before
+    (``visited``: Keras writes each object once, at the first path that reaches it, and makes
+    no group for it elsewhere, _keras_variables)."""
+    if id(layer) in visited:
+        return
+    visited.add(id(layer))
+    group = parent.create_group(name)   # (h5py makes the intermediate groups: 'layers/dense')
     cls = type(layer).__name__
     if cls in tuple(_KERAS3_SUBLAYER_GROUPS):   # Keras' sub-layers, each with its share of the weights
         subs, weights = _KERAS3_SUBLAYER_GROUPS[cls], list(layer.weights)
@@ -1164,6 +1279,10 @@ def _write_layer(group, layer, where):
     own, nested = _own_and_nested(layer, where)
     if _lora(layer) or getattr(layer, "_quantized", None) is not None:
         own = _keras_variables(layer)
+    elif not _nested_groups(layer):   # (else _own_and_nested ordered them)
+        # its own variables in Keras' order: the trainable ones first (_run_order)
+        rank = {id(w): k for k, w in enumerate(_keras_variables(layer))}
+        own = sorted(own, key=lambda w: rank.get(id(w), len(rank)))
     cell = _CELL_NAMES.get(type(layer).__name__)
     if cell is not None and not nested:
         _write_vars(group, layer.name, [])
@@ -1171,7 +1290,7 @@ def _write_layer(group, layer, where):
         return
     _write_vars(group, layer.name, own)
     for sub, sublayer in nested:
-        _write_layer(group.create_group(sub), sublayer, where)
+        _write_layer(group, sub, sublayer, where, visited)
 
 
 def save_h5_weights(model, path):
@@ -1194,7 +1313,7 @@ def _keras3_weights_writer(model, where):
 
         def write_subclassed(f):
             with h5py.File(f, "w") as h5:
-                _write_subclassed(h5, model, where)
+                _write_subclassed(h5, model, where, set())
         return write_subclassed
     # a functional model lists its InputLayers (Keras writes an empty group for each); they
     # do not shift the numbering of the other classes' groups
@@ -1207,9 +1326,9 @@ def _keras3_weights_writer(model, where):
     def write(f):
         with h5py.File(f, "w") as h5:
             _write_vars(h5, model.name, [])
-            group = h5.create_group("layers")
+            group, visited = h5.create_group("layers"), set()
             for layer, name in zip(layers, paths):
-                _write_layer(group.create_group(name), layer, where)
+                _write_layer(group, name, layer, where, visited)
     return write
 
 
@@ -1241,16 +1360,15 @@ def _check_subclassed(model, where):
                                   f"attribute) does not reach: {names}; use a .weights.npz name")
 
 
-def _write_subclassed(group, model, where):
+def _write_subclassed(group, model, where, visited):
     """Keras 3's layout of a subclassed model (or one used inside it): ``vars`` its own
     variables (trainable first), then each layer's group at its _subclassed_groups path."""
     _write_vars(group, model.name, _own_keras_order(model.__dict__.get("_own_variables")))
     for path, layer in _subclassed_groups(model):
-        sub = group.create_group(path)   # h5py makes the intermediate groups ('heads')
         if _is_subclassed(layer):
-            _write_subclassed(sub, layer, where)
+            _write_subclassed(group.create_group(path), layer, where, visited)   # ('heads/net')
         else:
-            _write_layer(sub, layer, where)
+            _write_layer(group, path, layer, where, visited)
 
 
 # ================================================================================================
@@ -1264,7 +1382,8 @@ _KERAS2_BACKEND = "tensorflow"
 
 
 def _legacy_layer_weights(layer, scope, where):
-    """[(TF-Keras 2 weight name, Tensor)] of one layer in ``layer.weights`` order, named as
+    """[(TF-Keras 2 weight name, Tensor)] of one layer in Keras' order (_keras_variables: a
+    layer's own trainable weights first, as TF-Keras 2's ``weights`` lists them), named as
     TF-Keras 2 names them: ``dense/kernel:0``, ``lstm/lstm_cell/kernel:0``,
     ``bidirectional/forward_lstm/lstm_cell/kernel:0`` (its loaders read them by position)."""
     if getattr(layer, "_is_corenn_model", False) and getattr(layer, "_graph", None) is not None:
@@ -1277,6 +1396,9 @@ def _legacy_layer_weights(layer, scope, where):
         trainable = {id(w) for w in layer.trainable_weights}
         return [f for f in found if id(f[1]) in trainable] + [f for f in found if id(f[1]) not in trainable]
     own, nested = _own_and_nested(layer, where)
+    keras_order = _keras_variables(layer)
+    rank = {id(w): k for k, w in enumerate(keras_order)}
+    own = sorted(own, key=lambda w: rank.get(id(w), len(rank)))   # (RandomFourierFeatures' scale first)
     names = {id(p.value): p.name for p in layer.__dict__.get("_params", ())}
     cell = _CELL_NAMES.get(type(layer).__name__)
     own_scope = f"{scope}/{cell}" if cell is not None and not nested else scope
@@ -1284,7 +1406,7 @@ def _legacy_layer_weights(layer, scope, where):
     for sub, sublayer in nested:
         sub_scope = scope if sub == "layer" else f"{scope}/{sublayer.name}"   # TimeDistributed: its own
         found += _legacy_layer_weights(sublayer, sub_scope, where)
-    if [id(w) for _, w in found] != [id(w) for w in layer.weights] or \
+    if [id(w) for _, w in found] != [id(w) for w in keras_order] or \
             len({n for n, _ in found}) != len(found):
         raise NotImplementedError(f"{where}: layer '{layer.name}' ({type(layer).__name__}) cannot be written "
                                   "to a legacy HDF5 file: its weights are not its own followed by those of "

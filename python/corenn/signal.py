@@ -22,7 +22,7 @@ def _window(name, length, periodic, a0):
         return ops.ones((1,))
     denom = n if periodic else n - 1
     w = a0 - (1.0 - a0) * np.cos(2.0 * np.pi * np.arange(n) / max(denom, 1))
-    return ops.convert_to_tensor(w.astype(np.float32))
+    return ops._to_tensor(w.astype(np.float32))
 
 
 def hann_window(window_length, periodic=True, dtype="float32", name=None):
@@ -40,7 +40,7 @@ def frame(signal, frame_length, frame_step, pad_end=False, pad_value=0, axis=-1,
     frames)."""
     if axis not in (-1,):
         raise ValueError(f"tf.signal.frame: only axis=-1 is supported, got {axis}")
-    t = ops.convert_to_tensor(signal)
+    t = ops._to_tensor(signal)
     n, L, s = int(t.shape[-1]), int(frame_length), int(frame_step)
     if L <= 0 or s <= 0:
         raise ValueError(f"tf.signal.frame: frame_length {L} and frame_step {s} must be positive")
@@ -85,9 +85,9 @@ def _pair(op, x):
     if isinstance(x, tuple):
         if len(x) != 2:
             raise ValueError(f"tf.signal.{op}: a complex value is a (real, imag) pair, got {len(x)} parts")
-        re, im = ops.convert_to_tensor(x[0]), ops.convert_to_tensor(x[1])
+        re, im = ops._to_tensor(x[0]), ops._to_tensor(x[1])
     else:
-        re = ops.convert_to_tensor(x)
+        re = ops._to_tensor(x)
         if re.dtype != "float32":
             re = ops.cast(re, "float32")
         im = ops.zeros_like(re)
@@ -162,7 +162,7 @@ def _fit(t, axis, n):
 
 def rfft2d(input_tensor, fft_length=None, name=None):  # noqa: A002
     """The 2-D FFT of a real signal over its last two axes, the last one halved (n // 2 + 1)."""
-    t = ops.convert_to_tensor(input_tensor)
+    t = ops._to_tensor(input_tensor)
     if t.ndim < 2:
         raise ValueError(f"tf.signal.rfft2d: needs at least 2 axes, got shape {tuple(t.shape)}")
     if fft_length is not None:
@@ -193,8 +193,8 @@ def _shift(op, x, axes, sign):
             t = ops.roll(t, sign * (n // 2) if sign > 0 else -(n // 2), axis=a)
         return t
     if isinstance(x, tuple):
-        return ComplexPair((roll(ops.convert_to_tensor(x[0])), roll(ops.convert_to_tensor(x[1]))))
-    return roll(ops.convert_to_tensor(x))
+        return ComplexPair((roll(ops._to_tensor(x[0])), roll(ops._to_tensor(x[1]))))
+    return roll(ops._to_tensor(x))
 
 
 def fftshift(x, axes=None, name=None):
@@ -209,7 +209,7 @@ def ifftshift(x, axes=None, name=None):
 def overlap_and_add(signal, frame_step, name=None):
     """(..., frames, frame_length) -> (..., (frames - 1) * frame_step + frame_length): each frame
     added in at frame * frame_step (differentiable)."""
-    t = ops.convert_to_tensor(signal)
+    t = ops._to_tensor(signal)
     if t.ndim < 2:
         raise ValueError(f"tf.signal.overlap_and_add: needs (..., frames, frame_length), got shape {tuple(t.shape)}")
     step = int(frame_step)
@@ -254,7 +254,7 @@ def linear_to_mel_weight_matrix(num_mel_bins=20, num_spectrogram_bins=129, sampl
     falling = (right - bin_mel) / (right - center)
     weights = np.maximum(0.0, np.minimum(rising, falling))
     out = np.concatenate([np.zeros((1, mels)), weights], axis=0)
-    return ops.convert_to_tensor(out.astype(np.float32))
+    return ops._to_tensor(out.astype(np.float32))
 
 
 def _dct_matrix(op, n, kind, norm):
@@ -284,7 +284,7 @@ def dct(input, type=2, n=None, axis=-1, norm=None, name=None):  # noqa: A002 - T
         raise ValueError(f"tf.signal.dct: only axis=-1 is supported, got {axis}")
     if norm not in (None, "ortho"):
         raise ValueError(f"tf.signal.dct: norm must be None or 'ortho', got {norm!r}")
-    t = ops.convert_to_tensor(input)
+    t = ops._to_tensor(input)
     if t.dtype != "float32":
         t = ops.cast(t, "float32")
     if n is not None:
@@ -306,7 +306,7 @@ def idct(input, type=2, n=None, axis=-1, norm=None, name=None):  # noqa: A002
 def mfccs_from_log_mel_spectrograms(log_mel_spectrograms, name=None):
     """MFCCs: the DCT-II of the log mel spectrogram scaled by 1 / sqrt(2 num_mel_bins) (HTK's
     scaling, as TensorFlow's)."""
-    t = ops.convert_to_tensor(log_mel_spectrograms)
+    t = ops._to_tensor(log_mel_spectrograms)
     bins = int(t.shape[-1]) if t.ndim else 0
     if bins < 1:
         raise ValueError(f"tf.signal.mfccs_from_log_mel_spectrograms: needs a last axis of mel bins, got shape "

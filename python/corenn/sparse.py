@@ -131,7 +131,7 @@ def to_dense(sp_input, default_value=None, validate_indices=True, name=None):
         dense[tuple(sp_input.indices.T)] = values if dense.ndim else values[0]   # a scalar's one entry
     if not dense.ndim:
         from . import ops
-        return ops.convert_to_tensor(dense)
+        return ops._to_tensor(dense)
     return kernels.as_tensor(np.ascontiguousarray(dense))
 
 

@@ -38,10 +38,11 @@ def _make(value, trainable, name, dtype, where, tf_name):
     d["name"] = f"{base}:0" if tf_name else base
     # Keras 3's Variable.path: the name under the layer scopes open now ('my_layer/w' for one
     # made in a layer's build); a tf.Variable answers it too, as corenn's layers hold either
-    from .layers.base import variable_path
+    from .layers.base import VARIABLES_MADE, variable_path
     d["path"] = variable_path(base)
     d["trainable"] = bool(trainable)
     d["_is_variable"] = True
+    d["_made"] = next(VARIABLES_MADE)
     if trainable:
         autodiff.watch_variable(t)
     return t

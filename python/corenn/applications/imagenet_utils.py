@@ -81,7 +81,7 @@ def _preprocess_symbolic(x, data_format, mode):
 def _preprocess_tensor(x, data_format, mode):
     """An eager Tensor: the NumPy computation on a copy, returned as a Tensor."""
     from .. import ops
-    return ops.convert_to_tensor(_preprocess_numpy(np.array(x, dtype=np.float32), data_format, mode))
+    return ops._to_tensor(_preprocess_numpy(np.array(x, dtype=np.float32), data_format, mode))
 
 
 def preprocess_input(x, data_format=None, mode="caffe"):

@@ -59,7 +59,7 @@ def asarray(a, dtype=None):
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"tnp.asarray: cannot make a Tensor of dtype {arr.dtype} from {type(a).__name__}")
         want = "float32" if arr.dtype.kind == "f" else arr.dtype.name
-    return _ops.convert_to_tensor(a, dtype=want)
+    return _ops._to_tensor(a, dtype=want)
 
 
 def array(object, dtype=None, copy=True, ndmin=0):  # noqa: A002 - NumPy's name

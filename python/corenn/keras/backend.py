@@ -129,7 +129,7 @@ def ctc_decode(y_pred, input_length, greedy=True, beam_width=100, top_paths=1):
     paths = []
     for d in np.asarray(decoded):
         width = int((d >= 0).sum(axis=1).max(initial=0))
-        paths.append(ops.convert_to_tensor(np.ascontiguousarray(d[:, :width]).astype(np.int64)))
+        paths.append(ops._to_tensor(np.ascontiguousarray(d[:, :width]).astype(np.int64)))
     return paths, scores
 
 

@@ -214,7 +214,7 @@ class STFTSpectrogram(Layer):
 
     def call(self, inputs):
         from ..keras.backend import epsilon
-        x = ops.convert_to_tensor(inputs, "float32")
+        x = ops._to_tensor(inputs, "float32")
         if self.data_format == "channels_last":
             x = ops.swapaxes(x, 1, 2)                                           # (N, C, T)
         channels, length = int(x.shape[1]), int(x.shape[2])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import functools
 import inspect
+import itertools
 import operator
 import re
 import sys
@@ -130,6 +131,12 @@ def current_path() -> str:
             parts = [p for p in parent.split("/") if p]
         parts.append(name)
     return "/".join(parts)
+
+
+# the order variables were made in, over add_weight and keras.Variable / tf.Variable: Keras 3
+# lists a layer's own variables in that order (its _trainable_variables /
+# _non_trainable_variables), however corenn holds them (saving_keras._own_in_keras_order)
+VARIABLES_MADE = itertools.count()
 
 
 def variable_path(name: str) -> str:
@@ -468,7 +475,8 @@ class Layer:
         # a name with '/' (MultiHeadAttention's 'query/kernel') is a path, its last part the name
         with name_scope(self):
             path = variable_path(name)
-        value.__dict__.update(name=name.rsplit("/", 1)[-1], path=path, trainable=bool(trainable), _is_variable=True)
+        value.__dict__.update(name=name.rsplit("/", 1)[-1], path=path, trainable=bool(trainable), _is_variable=True,
+                              _made=next(VARIABLES_MADE))
         if constraint is not None:   # Keras' variable.constraint: the optimizer projects after each update
             from .. import constraints
             value.__dict__["constraint"] = constraints.get(constraint)

@@ -248,7 +248,7 @@ class _Cell(Layer):
         if graph.is_symbolic(inputs):
             raise NotImplementedError(f"{type(self).__name__} '{self.name}': a cell cannot be called on "
                                       f"symbolic inputs; wrap it in layers.RNN(cell)")
-        x = ops.convert_to_tensor(inputs)
+        x = ops._to_tensor(inputs)
         if x.ndim != 2:
             raise ValueError(f"{type(self).__name__} '{self.name}': inputs must be (batch, features), "
                              f"got shape {tuple(x.shape)}")
@@ -259,7 +259,7 @@ class _Cell(Layer):
         states = _as_state_list(states)
         if states is None:
             states = [kernels.zeros((n, s)) for s in sizes]
-        states = [ops.convert_to_tensor(s) for s in states]
+        states = [ops._to_tensor(s) for s in states]
         if len(states) != len(sizes) or any(tuple(s.shape) != (n, size) for s, size in zip(states, sizes)):
             raise ValueError(f"{type(self).__name__} '{self.name}': states must be {len(sizes)} tensor(s) of "
                              f"shape {[(n, s) for s in sizes]} for inputs {tuple(x.shape)}, got "
