@@ -14,6 +14,8 @@ The file holds plain arrays (np.savez_compressed, read without pickle), under ke
     loss/<name>/<plain|weighted>/value, grad        the loss and its gradient in y_pred
     metric/<name>                                   result after two updates
     fit/<name>/init<j>, w<j>, hist/<key>, eval/<key>  Keras' initial and final weights, logs
+    ops/value/<k>, ops/grad/<k>/<array>             OPS_VALUES[k]'s value (the first item of a
+                                                    tuple); OPS_GRADS[k]'s gradients
 A case Keras fails on is left out and named on stdout.
 """
 import os
@@ -98,6 +100,27 @@ def fits(out):
         out.update({f"fit/{name}/w{j}": np.asarray(w) for j, w in enumerate(model.get_weights())})
 
 
+def ops(out):
+    env = cases.ops_env()
+    names = cases.ops_namespace(keras)
+    for k, expr in enumerate(cases.OPS_VALUES):
+        try:
+            got = _np(eval(expr, dict(names, **env)))   # noqa: S307 - the module's own expressions
+            out[f"ops/value/{k}"] = np.asarray(got[0] if isinstance(got, list) else got)
+        except Exception as e:   # noqa: BLE001
+            print(f"left out ops value {expr!r}: {type(e).__name__}: {str(e)[:120]}")
+    for k, expr in enumerate(cases.OPS_GRADS):
+        try:
+            tens = {n: torch.tensor(env[n], requires_grad=True) for n in cases.names_in(expr)}
+            y = eval(expr, {**names, **env, **tens})   # noqa: S307
+            r = torch.tensor(np.random.default_rng(k).standard_normal(tuple(y.shape)).astype("float32"))
+            (y * r).sum().backward()
+            out.update({f"ops/grad/{k}/{n}": (t.grad.numpy() if t.grad is not None else np.zeros_like(env[n]))
+                        for n, t in tens.items()})
+        except Exception as e:   # noqa: BLE001
+            print(f"left out ops gradient {expr!r}: {type(e).__name__}: {str(e)[:120]}")
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(__file__), os.pardir, "tests", "interop", "keras_fixtures", "parity.npz")
@@ -107,6 +130,7 @@ def main():
     optimizers(out)
     losses_and_metrics(out)
     fits(out)
+    ops(out)
     np.savez_compressed(path, **out)
     print(f"wrote {len(out)} arrays to {path}")
 

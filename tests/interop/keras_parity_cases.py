@@ -13,12 +13,21 @@ framework's ``keras`` module.
 - FIT_MODELS: small functional and Sequential models (conv + batch norm, masked LSTM, per-step
   bidirectional GRU, a Transformer block, multi-input multi-output with loss weights, an
   autoencoder, regularizers, ConvLSTM2D) fit 2 epochs from Keras' initial weights.
+- OPS_VALUES / OPS_GRADS: keras.ops expressions over the arrays of ops_env(); their values
+  (compared as numbers: corenn's dtypes differ from Keras' where its Tensors cannot hold one, see
+  the README: comparisons give float32 0 / 1, indices int64, float64 and float16 are refused) and
+  the gradients of sum(out * r) with respect to every float input the expression names.
 
 Left out, each for a reason: Activation('sparsemax'), asymmetric 'same' AveragePooling2D and
 bicubic Resizing (Keras' torch backend differs from TensorFlow there, and corenn follows
 TensorFlow; their own tests check them), Hashing / HashedCrossing / IntegerLookup (Keras runs them on TensorFlow only),
 Activation('glu') and Masking of rank-2 inputs (not taken by corenn's layers), OneHotMeanIoU /
-MeanIoU with fractional weights (Keras 3.15 truncates them: 0.0 on its own docstring example).
+MeanIoU with fractional weights (Keras 3.15 truncates them: 0.0 on its own docstring example);
+among the ops, pad(mode='reflect') with a scalar width and where(condition) alone (the torch
+backend's shapes differ from NumPy's, which corenn follows), argpartition (the order within a
+part is unspecified), sparsemax (Keras' torch backend is wrong: 0 for [0.5, 1.2, -0.3, 1.0]),
+and the gradients of pad(mode='symmetric') and of the cross-entropies of probabilities (Keras'
+torch backend differs; corenn's match finite differences of the values both compute).
 """
 import numpy as np
 
@@ -407,3 +416,151 @@ def fit_models(keras):
                     causal_conv1d=causal_conv1d, multi_io=multi_io, autoencoder=autoencoder, regularized=regularized,
                     conv_lstm=conv_lstm)
     return {name: (lambda b=b, k=k: b(np.random.default_rng(100 + k))) for k, (name, b) in enumerate(builders.items())}
+
+
+def ops_env():
+    """The named arrays the ops expressions read (float32 unless said)."""
+    rng = np.random.default_rng(0)
+    f = lambda *shape: rng.standard_normal(shape).astype("float32")   # noqa: E731
+    e = dict(x=f(3, 4), y=f(3, 4), i=rng.integers(0, 5, (3, 4)).astype("int32"), b=rng.random((3, 4)) > 0.5,
+             c=rng.random((3, 4)) > 0.5, v=f(4), m=f(4, 4), u=(rng.random((3, 4)) * 2 - 1).astype("float32"),
+             p=(rng.random((3, 4)) + 0.1).astype("float32"), z=np.array([[0, 1, 0, 2]] * 3, "float32"), t3=f(2, 3, 4),
+             a3=f(2, 3), b3=f(2, 3), iv=np.array([0, 2, 1, 3, 3]), iidx=rng.integers(0, 4, (3, 2)))
+    e.update(sv=np.sort(e["v"]), iv2=np.array([[0, 2], [1, 4]]), bt=(rng.random((3, 4)) > 0.5).astype("float32"),
+             sg=(1 / (1 + np.exp(-e["x"]))).astype("float32"), oh=np.eye(4, dtype="float32")[[0, 3, 1]],
+             iv3=np.array([0, 3, 1]), img=f(2, 6, 6, 3), ker=f(3, 3, 3, 2), dker=f(3, 3, 3, 2), pker=f(1, 1, 6, 4),
+             tker=f(2, 2, 5, 3), p4=(rng.random(4) + 0.5).astype("float32"), sid=np.array([0, 0, 1]), v8=f(8), v16=f(16))
+    e["sm"] = (np.exp(e["x"]) / np.exp(e["x"]).sum(1, keepdims=True)).astype("float32")
+    a = rng.standard_normal((4, 4))
+    e.update(spd=(a @ a.T + 4 * np.eye(4)).astype("float32"), idx2=np.array([[1], [3]]), vals2=np.ones((2, 2), "float32"),
+             pt2=np.array([[1, 0], [2, 3]]), q4=f(2, 3, 2, 4), k4=f(2, 3, 2, 4),
+             tr=np.array([[1.1, 0.1, 0.5, -0.1, 0.9, 0.2, 0.0, 0.0]] * 2, "float32"))
+    return e
+
+
+# float inputs an expression may be differentiated in (OPS_GRADS)
+DIFFERENTIABLE = ("x", "y", "v", "m", "u", "p", "t3", "img", "ker", "dker", "pker", "tker", "spd", "q4", "k4",
+                  "a3", "b3", "sg", "sm", "p4")
+
+
+def ops_namespace(keras):
+    """keras.ops' names (and those of its submodules) for evaluating the expressions."""
+    ops = keras.ops
+    names = {k: getattr(ops, k) for k in dir(ops) if not k.startswith("_")}
+    for sub in ("nn", "linalg", "math", "numpy", "core"):
+        mod = getattr(ops, sub, None)
+        for k in dir(mod) if mod is not None else ():
+            if not k.startswith("_"):
+                names.setdefault(k, getattr(mod, k))
+    names["image"] = ops.image
+    return names
+
+
+def names_in(expr):
+    """The DIFFERENTIABLE arrays an expression reads."""
+    import re
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expr))
+    return [k for k in DIFFERENTIABLE if k in words]
+
+
+OPS_VALUES = [
+    'abs(x)', 'absolute(i)', 'add(x, y)', 'add(i, 1.5)', 'add(i, x)', 'all(b)', 'all(b, axis=1)',
+    'any(b, axis=0, keepdims=True)', 'amax(x, axis=1)', 'amin(x)', 'append(x, y, axis=0)', 'arange(5)',
+    'arange(1, 7, 2)', 'arange(0.5, 3.0, 0.5)', 'arccos(u)', 'arccosh(p + 1)', 'arcsin(u)', 'arcsinh(x)',
+    'arctan(x)', 'arctan2(x, y)', 'arctanh(u * 0.9)', 'argmax(x)', 'argmax(x, axis=1)', 'argmin(x, axis=0)',
+    'argsort(x, axis=-1)', 'argsort(v)', 'array([[1, 2], [3, 4]])', 'average(x, axis=1, weights=v)',
+    'bincount(iv)', 'bitwise_and(i, 3)', 'broadcast_to(v, (3, 4))', 'ceil(x)', 'clip(x, -0.5, 0.5)',
+    'concatenate([x, y], axis=1)', 'conj(x)', 'copy(x)', 'cos(x)', 'cosh(x)', 'count_nonzero(i)',
+    'count_nonzero(i, axis=1)', 'cross(a3, b3)', 'cumprod(x, axis=1)', 'cumsum(i, axis=0)', 'diag(v)',
+    'diagonal(m)', 'diff(x, axis=1)', 'digitize(v, [0.0, 0.5])', 'divide(x, p)', 'divide(i, 2)',
+    'divide_no_nan(x, z)', 'dot(x, m)', 'einsum("ij,jk->ik", x, m)', 'equal(i, 2)', 'exp(x)',
+    'expand_dims(x, 1)', 'expm1(x)', 'eye(3)', 'eye(3, 4, k=1)', 'flip(x, axis=1)', 'floor(x)',
+    'floor_divide(i, 3)', 'floor_divide(x, 0.7)', 'full((2, 2), 3)', 'full_like(x, 2.5)', 'full_like(i, 7)',
+    'greater(x, y)', 'greater_equal(i, 2)', 'hstack([x, y])', 'identity(3)', 'isclose(x, x + 1e-9)',
+    'isfinite(x)', 'isinf(x / z)', 'isnan(x)', 'less(x, 0.1)', 'linspace(0, 1, 5)', 'log(p)', 'log10(p)',
+    'log1p(p)', 'log2(p)', 'logaddexp(x, y)', 'logical_and(b, c)', 'logical_not(b)', 'logical_or(b, c)',
+    'logical_xor(b, c)', 'logspace(0, 2, 3)', 'matmul(x, m)', 'max(x, axis=0)', 'maximum(x, y)',
+    'maximum(i, 2)', 'mean(x)', 'mean(x, axis=1, keepdims=True)', 'mean(i)', 'median(x, axis=1)',
+    'meshgrid(v, v)[0]', 'min(i, axis=1)', 'minimum(x, 0.0)', 'mod(i, 3)', 'mod(x, 0.5)',
+    'moveaxis(t3, 0, -1)', 'multiply(x, i)', 'nan_to_num(x / z)', 'ndim(x)', 'negative(i)', 'nonzero(b)[0]',
+    'not_equal(x, y)', 'ones((2, 3))', 'ones_like(i)', 'outer(v, v)', 'pad(x, ((1, 0), (0, 2)))',
+    'power(p, 2.5)', 'power(i, 2)', 'prod(x, axis=1)', 'quantile(x, 0.3, axis=1)', 'ravel(x)', 'real(x)',
+    'reciprocal(p)', 'repeat(x, 2, axis=0)', 'reshape(x, (4, 3))', 'reshape(x, (-1,))', 'roll(x, 1, axis=1)',
+    'round(x * 10)', 'round(x, 2)', 'sign(x)', 'sin(x)', 'sinh(x)', 'size(x)', 'sort(x, axis=0)',
+    'split(x, 2, axis=1)[1]', 'sqrt(p)', 'square(i)', 'squeeze(x[:1])', 'stack([x, y], axis=1)',
+    'std(x, axis=0)', 'subtract(i, x)', 'sum(x, axis=(0, 1))', 'sum(b)', 'swapaxes(t3, 0, 2)',
+    'take(x, [0, 2], axis=1)', 'take_along_axis(x, iidx, axis=1)', 'tan(u)', 'tanh(x)',
+    'tensordot(x, m, axes=1)', 'tile(v, (2, 1))', 'trace(m)', 'transpose(t3, (2, 0, 1))', 'tri(3)',
+    'tril(m)', 'triu(m, k=1)', 'true_divide(x, p)', 'var(x)', 'vdot(v, v)', 'vstack([x, y])',
+    'where(b, x, y)', 'zeros((2,))', 'zeros_like(i)', 'cbrt(x)', 'deg2rad(x)', 'rad2deg(x)',
+    'heaviside(x, 0.5)', 'hypot(x, y)', 'kron(m[:2, :2], m[:2, :2])', 'lcm(i + 1, 4)', 'gcd(i, 4)',
+    'left_shift(i, 1)', 'right_shift(i, 1)', 'logical_and(i, b)', 'correlate(v, v, mode="full")',
+    'histogram(v, bins=3)[0]', 'isin(i, [1, 2])', 'searchsorted(sv, v)', 'unravel_index(iv, (2, 3))[0]',
+    'vectorize(lambda a: a * 2)(x)', 'trunc(x)', 'signbit(x)', 'slogdet(m)[1]', 'exp2(x)', 'inner(v, v)',
+    'sum(x)', 'rot90(x)', 'relu(x)', 'relu6(x * 10)', 'sigmoid(x)', 'softplus(x)', 'softsign(x)', 'silu(x)',
+    'swish(x)', 'log_sigmoid(x)', 'leaky_relu(x, 0.2)', 'hard_sigmoid(x)', 'hard_silu(x)', 'elu(x, 0.5)',
+    'selu(x)', 'gelu(x)', 'gelu(x, approximate=False)', 'softmax(x)', 'softmax(x, axis=0)',
+    'log_softmax(x, axis=-1)', 'celu(x)', 'glu(x)', 'tanh_shrink(x)', 'hard_tanh(x)', 'soft_shrink(x)',
+    'hard_shrink(x)', 'squareplus(x)', 'sparse_plus(x)', 'one_hot(iv, 4)', 'multi_hot(iv2, 5)',
+    'binary_crossentropy(bt, sg)', 'categorical_crossentropy(oh, sm)',
+    'sparse_categorical_crossentropy(iv3, sm)', 'binary_crossentropy(bt, x, from_logits=True)',
+    'moments(x, axes=[0])[1]', 'normalize(x, axis=1)', 'normalize(x, order=1)', 'conv(img, ker)',
+    'conv(img, ker, strides=2, padding="same")', 'depthwise_conv(img, dker)', 'max_pool(img, 2)',
+    'average_pool(img, 2, padding="same")', 'conv_transpose(img, tker, strides=2)',
+    'separable_conv(img, dker, pker)',
+    'batch_normalization(x, v, p4, axis=-1, offset=v, scale=p4, epsilon=1e-3)', 'one_hot(iv, 4, axis=0)',
+    'logsumexp(x, axis=1)', 'top_k(v, 2)[0]', 'top_k(x, 2)[1]', 'in_top_k(iv3, sm, 2)',
+    'segment_sum(x, sid)', 'segment_max(x, sid)', 'extract_sequences(v8, 3, 2)', 'rsqrt(p)', 'erf(x)',
+    'erfinv(u * 0.9)', 'qr(m)[1].shape', 'det(m)', 'inv(spd)', 'solve(spd, v)', 'norm(x)',
+    'norm(x, axis=1, ord=1)', 'eigh(spd)[0]', 'cholesky(spd)', 'svd(m)[1]', 'logdet(spd)', 'fft((x, y))[0]',
+    'rfft(v8)[0]', 'stft(v16, 8, 4, 8)[0]', 'rfft(v8)[1]', 'cast(x, "int32")', 'convert_to_tensor([1, 2])',
+    'convert_to_tensor([1.5, 2])', 'shape(x)', 'is_tensor(x)', 'cast(b, "float32")',
+    'cond(True, lambda: x, lambda: y)', 'fori_loop(0, 3, lambda k, a: a + k, x)', 'slice(x, (1, 0), (2, 2))',
+    'slice_update(x, (0, 0), ones((1, 2)))', 'scatter(idx2, vals2, (4, 2))',
+    'unstack(convert_to_tensor(x))[1]', 'while_loop(lambda a: sum(a) < 100, lambda a: (a * 2,), (p,))[0]',
+    'map(lambda r: r * 2, x)', 'associative_scan(lambda a, b: a + b, v)',
+    'scan(lambda c, r: (c + r, c), zeros((4,)), x)[0]', 'switch(1, [lambda a: a, lambda a: -a], x)',
+    'saturate_cast(x * 300, "uint8")', 'searchsorted(sv, v, side="right")',
+]
+
+OPS_GRADS = [
+    'abs(x)', 'arccos(u)', 'arcsinh(x)', 'arctan2(x, y)', 'arctanh(u * 0.9)',
+    'average(x, axis=1, weights=v)', 'clip(x, -0.5, 0.5)', 'concatenate([x, y], axis=1)', 'cos(x)',
+    'cosh(x)', 'cumprod(x, axis=1)', 'cumsum(x, axis=0)', 'diag(v)', 'diagonal(m)', 'diff(x, axis=1)',
+    'divide(x, p)', 'dot(x, m)', 'einsum("ij,jk->ik", x, m)', 'einsum("ij,ij->i", x, y)', 'exp(x)',
+    'expand_dims(x, 1)', 'expm1(x)', 'flip(x, axis=1)', 'hstack([x, y])', 'log(p)', 'log1p(p)',
+    'logaddexp(x, y)', 'matmul(x, m)', 'max(x, axis=0)', 'maximum(x, y)', 'mean(x, axis=1, keepdims=True)',
+    'median(x, axis=1)', 'minimum(x, 0.0)', 'moveaxis(t3, 0, -1)', 'multiply(x, y)', 'outer(v, v)',
+    'pad(x, ((1, 0), (0, 2)))', 'power(p, 2.5)', 'power(p, y)', 'prod(x, axis=1)',
+    'quantile(x, 0.3, axis=1)', 'reciprocal(p)', 'repeat(x, 2, axis=0)', 'reshape(x, (4, 3))',
+    'roll(x, 1, axis=1)', 'sin(x)', 'sinh(x)', 'sort(x, axis=0)', 'split(x, 2, axis=1)[1]', 'sqrt(p)',
+    'square(x)', 'stack([x, y], axis=1)', 'std(x, axis=0)', 'subtract(x, y)', 'sum(x, axis=(0, 1))',
+    'swapaxes(t3, 0, 2)', 'take(x, [0, 2, 2], axis=1)', 'take_along_axis(x, iidx, axis=1)', 'tan(u)',
+    'tanh(x)', 'tensordot(x, m, axes=1)', 'tile(v, (2, 1))', 'trace(m)', 'transpose(t3, (2, 0, 1))',
+    'tril(m)', 'triu(m, k=1)', 'var(x)', 'vdot(v, v)', 'vstack([x, y])', 'where(b, x, y)', 'cbrt(p)',
+    'hypot(x, y)', 'kron(m[:2, :2], m[:2, :2])', 'trunc(x) * 0 + x', 'inner(v, v)', 'rot90(x)', 'norm(x)',
+    'norm(x, axis=1, ord=1)', 'norm(m, ord="fro")', 'norm(m, ord="nuc")', 'relu(x)', 'relu6(x * 10)',
+    'sigmoid(x)', 'softplus(x)', 'softsign(x)', 'silu(x)', 'log_sigmoid(x)', 'leaky_relu(x, 0.2)',
+    'hard_sigmoid(x)', 'hard_silu(x)', 'elu(x, 0.5)', 'selu(x)', 'gelu(x)', 'gelu(x, approximate=False)',
+    'softmax(x)', 'softmax(x, axis=0)', 'log_softmax(x, axis=-1)', 'celu(x)', 'glu(x)', 'tanh_shrink(x)',
+    'hard_tanh(x)', 'soft_shrink(x)', 'hard_shrink(x)', 'squareplus(x)', 'sparse_plus(x)',
+    'binary_crossentropy(bt, sg)', 'binary_crossentropy(bt, x, from_logits=True)',
+    'categorical_crossentropy(oh, x, from_logits=True)', 'moments(x, axes=[0])[1]', 'normalize(x, axis=1)',
+    'normalize(x, order=1)', 'conv(img, ker)', 'conv(img, ker, strides=2, padding="same")',
+    'depthwise_conv(img, dker)', 'max_pool(img, 2)', 'average_pool(img, 2, padding="same")',
+    'conv_transpose(img, tker, strides=2)', 'separable_conv(img, dker, pker)',
+    'batch_normalization(x, v, p4, axis=-1, offset=v, scale=p4, epsilon=1e-3)', 'logsumexp(x, axis=1)',
+    'top_k(v, 2)[0]', 'segment_sum(x, sid)', 'segment_max(x, sid)', 'rsqrt(p)', 'erf(x)', 'erfinv(u * 0.9)',
+    'det(m)', 'inv(m + 4 * eye(4))', 'solve(m + 4 * eye(4), v)', 'eigh(m + transpose(m))[0]',
+    'cholesky(spd)', 'svd(m)[1]', 'logdet(spd)', 'slogdet(m)[1]', 'qr(m)[1]', 'solve(spd, m)',
+    'dot_product_attention(q4, k4, k4)', 'dot_product_attention(q4, k4, k4, is_causal=True)',
+    'rms_normalization(x)', 'layer_normalization(x)', 'sum(x)', 'cross(a3, b3)', 'image.resize(img, (4, 9))',
+    'image.affine_transform(img, tr)', 'image.extract_patches(img, 2)', 'image.rgb_to_grayscale(img)',
+    'slice_update(x, (0, 0), y[:1, :2])', 'scatter_update(x, pt2, y[0, :2])', 'unstack(x)[1]',
+    'associative_scan(lambda a, bb: a + bb, v)', 'scan(lambda c, r: (c + r, c * r), zeros((4,)), x)[1]',
+    'fori_loop(0, 3, lambda k, a: a * x, x)', 'map(lambda r: r * r, x)',
+    'cond(True, lambda: x * 2, lambda: y)',
+    'while_loop(lambda a: sum(a) < 100, lambda a: (a * 2,), (p,))[0]', 'nan_to_num(x)',
+    'signbit(x) * 0 + x * x', 'deg2rad(x)', 'rad2deg(x)', 'amax(x, axis=1)', 'amin(x)',
+    'append(x, y, axis=0)', 'round(x) * 0 + x', 'floor(x) * 0 + x * 3', 'sum(x * y)',
+]

@@ -8,7 +8,8 @@ keras_parity_cases.py:
 - 27 losses with and without sample weights (value and gradient) and 43 metrics;
 - 9 models fit from Keras' initial weights (batch norm, masking, bidirectional GRU per step, a
   Transformer block, multiple inputs and outputs with loss weights, regularizers, ConvLSTM2D):
-  the logs of every epoch, evaluate, and the final weights.
+  the logs of every epoch, evaluate, and the final weights;
+- 266 keras.ops expressions (values) and 165 (gradients in every float input they read).
 """
 import os
 
@@ -137,3 +138,39 @@ def test_model_fit_matches_keras(name):
         _close(v, FIXTURE[f"fit/{name}/eval/{k}"], f"evaluate {k}", rtol=1e-3, atol=1e-4)
     for j, (w, want) in enumerate(zip(model.get_weights(), _arrays(f"fit/{name}", "w"))):
         _close(w, want, f"weight {j}", rtol=1e-3, atol=1e-3)
+
+
+OPS_ENV = cases.ops_env()
+OPS_NAMES = cases.ops_namespace(keras)
+
+
+def test_the_fixture_holds_every_ops_expression():
+    assert all(f"ops/value/{k}" in KEYS for k in range(len(cases.OPS_VALUES)))
+    assert all(any(key.startswith(f"ops/grad/{k}/") for key in KEYS) for k in range(len(cases.OPS_GRADS)))
+
+
+@pytest.mark.parametrize("k", range(len(cases.OPS_VALUES)), ids=cases.OPS_VALUES)
+def test_ops_values_match_keras(k):
+    with np.errstate(all="ignore"):   # x / z divides NumPy arrays by zero on purpose (isinf, nan_to_num)
+        got = eval(cases.OPS_VALUES[k], dict(OPS_NAMES, **OPS_ENV))   # noqa: S307 - the cases module's expressions
+    got = np.asarray(got[0] if isinstance(got, (list, tuple)) else got)
+    want = FIXTURE[f"ops/value/{k}"]
+    assert got.shape == want.shape, f"shape {got.shape}, Keras {want.shape}"
+    kind = np.complex128 if "c" in (got.dtype.kind, want.dtype.kind) else np.float64
+    np.testing.assert_allclose(got.astype(kind), want.astype(kind), rtol=1e-4, atol=1e-5, equal_nan=True)
+
+
+@pytest.mark.parametrize("k", range(len(cases.OPS_GRADS)), ids=cases.OPS_GRADS)
+def test_ops_gradients_match_keras(k):
+    expr = cases.OPS_GRADS[k]
+    names = cases.names_in(expr)
+    tens = {n: corenn.constant(OPS_ENV[n]) for n in names}
+    with corenn.GradientTape() as tape:
+        for t in tens.values():
+            tape.watch(t)
+        y = eval(expr, {**OPS_NAMES, **OPS_ENV, **tens})   # noqa: S307
+        r = np.random.default_rng(k).standard_normal(tuple(np.asarray(y).shape)).astype("float32")
+        total = corenn.reduce_sum(y * r)
+    for n, g in zip(names, tape.gradient(total, list(tens.values()))):
+        want = FIXTURE[f"ops/grad/{k}/{n}"]
+        _close(np.zeros_like(want) if g is None else g, want, f"gradient in {n}", rtol=1e-3, atol=1e-4)
