@@ -169,3 +169,113 @@ def test_fit_with_a_train_step_of_its_own_runs_a_call_that_takes_a_dict_of_optio
     assert hist.history["d"][-1] < hist.history["d"][0]
     out = gan({"z": np.ones((2, 3), "float32")})
     assert tuple(out.shape) == (2, 1)
+
+
+# ---- MelGAN (example_melgan_spectrogram_inversion.py) -----------------------------------------
+
+@pytest.mark.parametrize("stride, padding", [(1, "SAME"), (2, "SAME"), (3, "VALID")])
+def test_tf_nn_conv1d_with_fewer_filter_input_channels_is_a_grouped_convolution(stride, padding):
+    # TensorFlow: filters (K, Cin / G, Cout) on Cin channels convolve G groups (checked against
+    # TF 2.21: equal to the per-group convolutions concatenated)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 11, 8)).astype("float32")
+    w = rng.normal(size=(3, 2, 12)).astype("float32")   # 4 groups of 2 inputs -> 3 outputs each
+    got = np.asarray(tf.nn.conv1d(x, w, stride=stride, padding=padding))
+    parts = [np.asarray(tf.nn.conv1d(x[..., 2 * g:2 * g + 2], w[..., 3 * g:3 * g + 3], stride=stride,
+                                     padding=padding)) for g in range(4)]
+    np.testing.assert_allclose(got, np.concatenate(parts, -1), rtol=1e-5, atol=1e-5)
+    xt, wt = tf.Variable(x), tf.Variable(w)   # and its gradients are the per-group ones
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.nn.conv1d(xt, wt, stride=stride, padding=padding) ** 2)
+    gx, gw = tape.gradient(loss, [xt, wt])
+    num = numerical_grad(lambda v: float(np.sum(np.asarray(tf.nn.conv1d(v.astype("float32"), w, stride=stride,
+                                                                         padding=padding), np.float64) ** 2)),
+                         x, eps=1e-2)
+    np.testing.assert_allclose(gx.numpy(), num, rtol=2e-2, atol=2e-2)
+    assert tuple(gw.shape) == w.shape
+
+
+def test_tf_nn_conv2d_refuses_filters_that_do_not_group_the_input():
+    x = np.ones((1, 4, 4, 6), "float32")
+    with pytest.raises(ValueError, match="not divisible by the filters' input depth 4"):
+        tf.nn.conv2d(x, np.ones((1, 1, 4, 8), "float32"), 1, "SAME")
+    with pytest.raises(ValueError, match="output depth 5 is not divisible by the number of groups 3"):
+        tf.nn.conv2d(x, np.ones((1, 1, 2, 5), "float32"), 1, "SAME")
+
+
+class _TrainsByDefault(layers.Layer):
+    """MelSpec's pattern: training=True by default, a different output in training"""
+
+    def call(self, x, training=True):
+        return ops.concatenate([x, x], -1) if training else x
+
+
+def test_a_call_with_training_true_by_default_gets_it_when_no_flag_is_given():
+    # Keras 3.15 (torch backend) prints for this model: symbolic (None, None, 2), model(x)
+    # (1, 3, 2), model(x, training=True) (1, 3, 2), predict (1, 3, 1)
+    inp = keras.Input((None, 1))
+    out = _TrainsByDefault()(inp)
+    assert tuple(out.shape) == (None, None, 2)
+    model = keras.Model(inp, out)
+    x = np.ones((1, 3, 1), "float32")
+    assert tuple(model(x).shape) == (1, 3, 2)
+    assert tuple(model(x, training=False).shape) == (1, 3, 1)
+    assert model.predict(x, verbose=0).shape == (1, 3, 1)
+    # a flag given where the layer is called in the model holds (the probe uses it too)
+    fixed = keras.Model(inp, _TrainsByDefault()(inp, training=False))
+    assert tuple(fixed.output.shape) == (None, None, 1) and tuple(fixed(x).shape) == (1, 3, 1)
+
+
+@pytest.mark.parametrize("cls", [keras.losses.MeanAbsoluteError, keras.losses.MeanSquaredError,
+                                 keras.losses.Huber, keras.losses.LogCosh])
+@pytest.mark.parametrize("true_shape, pred_shape", [((2, 4, 3), (2, 1, 3)), ((2, 1, 3), (2, 4, 3))])
+def test_a_broadcast_target_is_differentiated_too(cls, true_shape, pred_shape):
+    # MelGAN's feature-matching MAE between a real clip's maps and a generated clip's of another
+    # length, both computed under the tape; Keras (torch backend) gives both gradients
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=true_shape), rng.normal(size=pred_shape)
+    diff = {"mean_absolute_error": np.abs, "mean_squared_error": np.square,
+            "huber": lambda d: np.where(np.abs(d) <= 1, 0.5 * d * d, np.abs(d) - 0.5),
+            "log_cosh": lambda d: d + np.log1p(np.exp(-2 * d)) - np.log(2.0)}
+    loss_fn = cls()
+    ref = diff[loss_fn.kind] if hasattr(loss_fn, "kind") else None
+
+    def value(t, p):
+        return float(np.mean(ref(np.broadcast_to(t, np.broadcast_shapes(t.shape, p.shape)) - p)))
+    x, y = tf.Variable(a.astype("float32")), tf.Variable(b.astype("float32"))
+    with tf.GradientTape() as tape:
+        loss = loss_fn(x, y)
+    gx, gy = tape.gradient(loss, [x, y])
+    assert float(loss) == pytest.approx(value(a, b), rel=1e-5)
+    np.testing.assert_allclose(gx.numpy(), numerical_grad(lambda t: value(t, b), a), rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(gy.numpy(), numerical_grad(lambda p: value(a, p), b), rtol=1e-3, atol=1e-6)
+
+
+def test_a_weighted_broadcast_target_gradient_raises_by_name():
+    x, y = tf.Variable(np.ones((2, 4, 3), "float32")), tf.Variable(np.zeros((2, 1, 3), "float32"))
+    with tf.GradientTape() as tape:
+        loss = keras.losses.MeanSquaredError(reduction="sum")(x, y)
+    with pytest.raises(NotImplementedError, match="broadcast against y_pred"):
+        tape.gradient(loss, [x, y])
+
+
+def test_an_input_with_a_last_axis_of_one_takes_other_last_axes_as_keras_does():
+    # Keras 3 (allow_last_axis_squeeze): Input((None, 1)) takes (2, 5, 3); Input((4, 1)) refuses
+    # (2, 5, 3) (the 4 is checked)
+    inp = keras.Input((None, 1))
+    model = keras.Model(inp, layers.Activation("relu")(inp))
+    assert model.predict(np.ones((2, 5, 3), "float32"), verbose=0).shape == (2, 5, 3)
+    inp4 = keras.Input((4, 1))
+    model4 = keras.Model(inp4, layers.Activation("relu")(inp4))
+    with pytest.raises(ValueError, match="expects shape"):
+        model4.predict(np.ones((2, 5, 3), "float32"), verbose=0)
+    assert model4.predict(np.ones((2, 4, 3), "float32"), verbose=0).shape == (2, 4, 3)
+
+
+def test_model_output_keeps_the_nesting_of_outputs_and_outputs_is_flat():
+    inp = keras.Input((3,))
+    a, b, c = layers.Dense(1)(inp), layers.Dense(2)(inp), layers.Dense(4)(inp)
+    model = keras.Model(inp, [[a, b], c])
+    assert [tuple(t.shape) for t in model.outputs] == [(None, 1), (None, 2), (None, 4)]
+    out = model.output
+    assert isinstance(out, list) and len(out) == 2 and out[0][0] is a and out[0][1] is b and out[1] is c

@@ -92,6 +92,19 @@ def _flat_tensors(structure):
     return [structure]
 
 
+def _trains_by_default(layer):
+    """Whether ``layer`` called without ``training=`` (and outside any call that sets it) runs in
+    training mode: an augmentation layer, a layer written with ``def call(self, x,
+    training=True)`` (Keras 3 then passes call's own default: keras.io's MelGAN computes its
+    spectrogram so), or a graph model holding one."""
+    if getattr(layer, "default_training", False):
+        return True
+    if isinstance(layer, Model) and layer._graph is not None:
+        return layer._has_default_training_layers()
+    from ..layers.base import _call_training_default
+    return type(layer).call is not Layer.call and bool(_call_training_default(type(layer).call))
+
+
 class Model(TrainingLoops):
     """A model: ``Model(inputs, outputs)`` (functional) or a subclass defining ``call``.
 
@@ -337,7 +350,9 @@ class Model(TrainingLoops):
     def output(self):
         if len(self.outputs) == 1 and not self.__dict__.get("_outputs_given_as_list"):
             return self.outputs[0]
-        return list(self.outputs)
+        # nested as ``outputs=`` gave them (keras.io's MelGAN: three lists of seven feature
+        # maps), as Keras 3's ``output``; ``outputs`` stays the flat list
+        return self._nested_outputs(list(self.outputs))
 
     def get_layer(self, name=None, index=None):
         """The layer called ``name`` (or at ``index`` of ``layers``)."""
@@ -810,7 +825,7 @@ class Model(TrainingLoops):
         graph = self._graph
         found = graph.__dict__.get("_default_training")   # a graph's layers are fixed: asked once
         if found is None:
-            found = graph._default_training = any(getattr(l, "default_training", False) for l in graph.layers)
+            found = graph._default_training = any(_trains_by_default(l) for l in graph.layers)
         return found
 
     def call(self, inputs, training=None, mask=None):
@@ -1172,6 +1187,11 @@ class Model(TrainingLoops):
     def _check_x(self, x, spec, op):
         x = adjust_input_rank(self, x, spec, op)
         expected = spec.shape[1:]
+        if expected and expected[-1] == 1 and len(expected) == x.ndim - 1:
+            # Keras 3's input check drops a last axis of 1 from the Input's shape
+            # (allow_last_axis_squeeze): keras.io's MelGAN builds its generator on audio of shape
+            # (None, 1) and predicts on spectrograms of shape (50, 80)
+            expected = expected[:-1] + (None,)
         if len(expected) != x.ndim - 1 or any(e is not None and e != g for e, g in zip(expected, x.shape[1:])):
             hint = ""
             if x.ndim > 2 and len(expected) == 1 and math.prod(x.shape[1:]) == expected[0]:
