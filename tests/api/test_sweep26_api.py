@@ -279,3 +279,80 @@ def test_model_output_keeps_the_nesting_of_outputs_and_outputs_is_flat():
     assert [tuple(t.shape) for t in model.outputs] == [(None, 1), (None, 2), (None, 4)]
     out = model.output
     assert isinstance(out, list) and len(out) == 2 and out[0][0] is a and out[0][1] is b and out[1] is c
+
+
+# ---- feature engineering (example_feature_engineering_lambda.py / _custom_layer.py) -----------
+
+def _dict_model():
+    """string and float Inputs feeding Lambdas, where the string input's layers come first"""
+    ins = {"thal": keras.Input(shape=(1,), name="thal", dtype="string"),
+           "age": keras.Input(shape=(1,), name="age"), "sex": keras.Input(shape=(1,), name="sex")}
+    fixed = layers.Lambda(lambda x: tf.cast(x == "fixed", tf.float32), name="is_fixed")(ins["thal"])
+    old = layers.Lambda(lambda x: tf.cast(tf.math.logical_and(x[0] > 50, x[1] == 1), tf.float32),
+                        name="old_male")((ins["age"], ins["sex"]))
+    out = layers.Dense(1, name="target")(layers.concatenate([fixed, old, ins["age"]]))
+    return ins, keras.Model(ins, out)
+
+
+_ROW = {"thal": np.array([["fixed"]], dtype=object), "age": np.array([[63.0]], "float32"),
+        "sex": np.array([[1.0]], "float32")}
+
+
+def test_clone_model_finds_the_inputs_wherever_the_config_lists_them():
+    # the config lists layers in graph order: the Lambda on 'thal' comes before the 'age' input
+    _, model = _dict_model()
+
+    def clone_layer(layer):
+        if isinstance(layer, layers.Lambda):
+            return layers.Lambda(layer.function, name=layer.name)
+        return layer.__class__.from_config(layer.get_config())
+    clone = keras.models.clone_model(model, clone_function=clone_layer)
+    clone.set_weights(model.get_weights())
+    assert [t.name for t in clone.inputs] == [t.name for t in model.inputs]
+    np.testing.assert_allclose(np.asarray(clone(_ROW)), np.asarray(model(_ROW)), rtol=1e-6)
+    assert clone.get_layer("target") is not model.get_layer("target")
+
+
+def test_a_model_returning_its_string_input_gives_a_string_tensor():
+    ins, _ = _dict_model()
+    echo = keras.Model(ins, ins)(_ROW)
+    assert echo["thal"].dtype == tf.string and np.asarray(echo["thal"]).ravel()[0] == "fixed"
+    assert float(np.asarray(echo["age"])[0, 0]) == 63.0
+
+
+def test_metrics_names_before_the_metrics_are_resolved_are_keras_3s():
+    # Keras 3.15: ['loss', 'compile_metrics'] before evaluate, so dict(zip(metrics_names,
+    # evaluate(...))) maps 'compile_metrics' to the first metric
+    inp = keras.Input((3,))
+    model = keras.Model(inp, layers.Dense(1, activation="sigmoid")(inp))
+    model.compile(loss="binary_crossentropy", metrics=[keras.metrics.BinaryAccuracy(name="accuracy"),
+                                                       keras.metrics.AUC(name="auc")])
+    assert model.metrics_names == ["loss", "compile_metrics"]
+    x = np.random.default_rng(0).random((8, 3)).astype("float32")
+    y = (x[:, :1] > 0.5).astype("float32")
+    scores = dict(zip(model.metrics_names, model.evaluate(x, y, verbose=0)))
+    assert set(scores) == {"loss", "compile_metrics"}
+    acc = float(np.mean((model.predict(x, verbose=0) > 0.5) == y))
+    assert scores["compile_metrics"] == pytest.approx(acc)
+    uncompiled = keras.Model(inp, layers.Dense(1)(inp))
+    uncompiled.compile(loss="mse")
+    assert uncompiled.metrics_names == ["loss"]
+
+
+class _FeatureLayer(layers.Layer):
+    def call(self, inputs):
+        return layers.concatenate([inputs["a"] * 2.0, tf.cast(inputs["s"] == "x", tf.float32)])
+
+
+def test_a_layer_called_on_a_dict_saves_its_call_as_a_dict_and_loads(tmp_path):
+    # Keras 3 writes the node's args as {"a": <tensor>, "s": <tensor>}; the loaded layer's call
+    # gets the dict back
+    ins = {"a": keras.Input(shape=(1,), name="a"), "s": keras.Input(shape=(1,), name="s", dtype="string")}
+    model = keras.Model(ins, layers.Dense(1)(_FeatureLayer(name="f")(ins)))
+    node = [e for e in model.get_config()["layers"] if e["name"] == "f"][0]["inbound_nodes"][0]
+    assert set(node["args"][0]) == {"a", "s"}
+    assert node["args"][0]["s"]["config"]["keras_history"] == ["s", 0, 0]
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras", custom_objects={"_FeatureLayer": _FeatureLayer})
+    row = {"a": np.array([[1.5]], "float32"), "s": np.array([["x"]], dtype=object)}
+    np.testing.assert_allclose(np.asarray(loaded(row)), np.asarray(model(row)), rtol=1e-6)

@@ -34,6 +34,7 @@ from ..layers.base import (_NAME_SCOPES, ASSIGNED_WEIGHT_LAYERS, TRACING, TRAINA
                            shape_str, trained, tracked_items, tracks_private,
                            user_mask)
 from ..strings import as_string_array, is_string_array
+from ..strings import wrap as wrap_strings
 from . import _data, fusion
 from . import graph as _graph_mod
 from .graph import Graph, KerasTensor, is_symbolic, keras_layer_order, replay_from
@@ -744,7 +745,9 @@ class Model(TrainingLoops):
                 outs = [np.array(o, copy=True) for o in (outs if isinstance(outs, list) else [outs])]
                 graph = self._graph
                 masks = [None if k is None else np.array(graph.values[k], copy=True) for k in graph.output_mask_slots]
-            outs = [kernels.Tensor.from_numpy(o) for o in outs]   # Tensors, as Keras returns
+            # Tensors, as Keras returns; a string output (a model whose outputs are its inputs,
+            # a string column among them: keras.io's feature engineering) a string tensor
+            outs = [wrap_strings(o) if o.dtype == object else kernels.Tensor.from_numpy(o) for o in outs]
             for t, m in zip(outs, masks):   # an output's Keras mask (Embedding(mask_zero) upstream)
                 if m is not None:
                     t._keras_mask = user_mask(m)
@@ -1137,6 +1140,12 @@ class Model(TrainingLoops):
 
     @property
     def metrics_names(self):
+        if self._train_metrics is None and (any(self.__dict__.get("_metric_specs") or [])
+                                            or any(self.__dict__.get("_weighted_metric_specs") or [])):
+            # compiled metrics not resolved yet (no labels seen): Keras 3's names of
+            # ``model.metrics`` then, so ``dict(zip(model.metrics_names, model.evaluate(...)))``
+            # (evaluated after the names are read) keeps the first metric, as in Keras 3
+            return ["loss", "compile_metrics"]
         return ["loss"] + [name for name, _ in self._metric_entries(self._train_metrics or [])]
 
     # -- data ----------------------------------------------------------------------------------
