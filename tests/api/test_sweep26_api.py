@@ -356,3 +356,28 @@ def test_a_layer_called_on_a_dict_saves_its_call_as_a_dict_and_loads(tmp_path):
     loaded = keras.models.load_model(tmp_path / "m.keras", custom_objects={"_FeatureLayer": _FeatureLayer})
     row = {"a": np.array([[1.5]], "float32"), "s": np.array([["x"]], dtype=object)}
     np.testing.assert_allclose(np.asarray(loaded(row)), np.asarray(model(row)), rtol=1e-6)
+
+
+# ---- DANA (example_dimension_adaptive_pooling.py) ---------------------------------------------
+
+def test_tensorflow_python_framework_tensor_shape_path():
+    # keras-spp / keras.io's DAP layer: from tensorflow.python.framework import tensor_shape
+    from corenn.python.framework import tensor_shape
+    shape = tensor_shape.TensorShape((None, 7, 3)).as_list()
+    assert shape == [None, 7, 3]
+    assert tensor_shape.as_shape([2, None]).as_list() == [2, None]
+    assert tensor_shape.unknown_shape(rank=2).as_list() == [None, None]
+    assert tensor_shape.dimension_value(4) == 4 and tensor_shape.dimension_value(None) is None
+
+    class Pool(layers.Layer):   # a layer whose compute_output_shape answers a TensorShape
+        def call(self, x):
+            return tf.reshape(tf.math.reduce_max(x, axis=(1, 2)), (tf.shape(x)[0], 2, -1))
+
+        def compute_output_shape(self, input_shape):
+            input_shape = tensor_shape.TensorShape(input_shape).as_list()
+            return tensor_shape.TensorShape([input_shape[0], 2, input_shape[3] // 2])
+    inp = keras.Input((None, None, 4))
+    out = Pool()(inp)
+    assert tuple(out.shape) == (None, 2, 2)
+    x = np.random.default_rng(0).normal(size=(3, 5, 2, 4)).astype("float32")
+    np.testing.assert_allclose(np.asarray(keras.Model(inp, out)(x)), x.max(axis=(1, 2)).reshape(3, 2, 2))
