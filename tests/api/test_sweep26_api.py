@@ -381,3 +381,31 @@ def test_tensorflow_python_framework_tensor_shape_path():
     assert tuple(out.shape) == (None, 2, 2)
     x = np.random.default_rng(0).normal(size=(3, 5, 2, 4)).astype("float32")
     np.testing.assert_allclose(np.asarray(keras.Model(inp, out)(x)), x.max(axis=(1, 2)).reshape(3, 2, 2))
+
+
+def test_a_functional_block_inside_a_subclassed_model_inherits_the_models_flag():
+    # keras.io's DeiT: transformer blocks (functional models holding a StochasticDepth whose call
+    # defaults to training=True) called without a flag inside the model's call. Keras 3.15: the
+    # enclosing call's flag wins (no drops at inference); a flagless top-level call of the block
+    # uses the layer's default
+    class Drop(layers.Layer):
+        def call(self, x, training=True):
+            return x * 0.0 if training else x
+
+    inp = keras.Input((3,))
+    block = keras.Model(inp, Drop()(layers.Dense(3, kernel_initializer="ones")(inp)))
+
+    class Outer(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.block = block
+
+        def call(self, x, training=False):
+            return self.block(x)
+
+    x = np.ones((2, 3), "float32")
+    outer = Outer()
+    np.testing.assert_allclose(np.asarray(outer(x, training=False)), 3.0)
+    np.testing.assert_allclose(np.asarray(outer(x)), 3.0)        # call's own default: False
+    np.testing.assert_allclose(np.asarray(outer(x, training=True)), 0.0)
+    np.testing.assert_allclose(np.asarray(block(x)), 0.0)        # the Drop layer's default

@@ -714,12 +714,14 @@ class Model(TrainingLoops):
                 # carries no Keras mask and is not sparse): the checks below, answered by the type
                 tape = autodiff.recording_tape()
                 if tape is not None:
-                    if training is None and self._graph is None:
-                        training = _resolved_training(self)
+                    if training is None:
+                        training = _resolved_training(self) if self._graph is None else _enclosing_training()
                     return self._call_on_tape(inputs, training, tape)
             inputs = _densify_sparse(inputs)
-            if training is None and self._graph is None and not is_symbolic(inputs):
-                training = _resolved_training(self)
+            if training is None and not is_symbolic(inputs):
+                # a subclassed model: the enclosing call's flag, else its call's default; a graph
+                # model: the enclosing call's flag (else None: its layers resolve their own)
+                training = _resolved_training(self) if self._graph is None else _enclosing_training()
             if mask is not None or _carries_mask(inputs):
                 if not is_symbolic(inputs):
                     return self._call_masked(inputs, training, mask, kwargs)
@@ -1022,10 +1024,19 @@ class Model(TrainingLoops):
             self.__dict__["_build_input_shapes"] = [(None,) + tuple(np.shape(x)[1:]) for x in flat]
         if not self.built and _user_build(type(self)) and not self.__dict__.get("_in_user_build"):
             self._run_user_build(inputs)
-        if _accepts_training(self.call):
-            out = self.call(inputs, training=training, **options)
-        else:
-            out = self.call(inputs, **options)
+        # the flag the layers and models its call calls without ``training=`` inherit (Keras 3's
+        # call context: a functional block inside keras.io's DeiT runs its StochasticDepth, whose
+        # call defaults to training=True, in inference when the model is called so)
+        from ..layers.base import _CALL_TRAINING
+        outer = _CALL_TRAINING.stack
+        _CALL_TRAINING.stack = outer + (training,)
+        try:
+            if _accepts_training(self.call):
+                out = self.call(inputs, training=training, **options)
+            else:
+                out = self.call(inputs, **options)
+        finally:
+            _CALL_TRAINING.stack = outer
         if not self.built:
             self.built = True
         return out
@@ -1831,6 +1842,13 @@ def _unpack(data):
 
 
 _TRAINING_DEFAULTS: dict = {}
+
+
+def _enclosing_training():
+    """The training flag of the layer or model call this call happens inside, or None."""
+    from ..layers.base import _CALL_TRAINING
+    stack = _CALL_TRAINING.stack
+    return stack[-1] if stack else None
 
 
 def _resolved_training(model):
