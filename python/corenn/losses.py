@@ -313,7 +313,10 @@ class Loss:
 
                 def rule(dys):
                     g = autodiff.scaled(grad, dys[0])
-                    gt = self._target_grad(y_true, y_pred, g, w * float(np.asarray(dys[0])))
+                    if tuple(y_true.shape) != tuple(y_pred.shape):
+                        gt = autodiff.scaled(self._broadcast_target_grad(y_true, y_pred, sample_weight), dys[0])
+                    else:
+                        gt = self._target_grad(y_true, y_pred, g, w * float(np.asarray(dys[0])))
                     return ([g] if record_pred else []) + [gt]
                 tape.record(rule, sources, [value])
         return value
@@ -326,6 +329,26 @@ class Loss:
         if g is not None and sys.getrefcount(g) == 3 and g._storage_refs == 1 and g.shape == shape:
             return g   # (held by this object, g and the argument only; no view or export)
         g = self.__dict__["_last_grad"] = kernels.Tensor.empty(shape)
+        return g
+
+    def _broadcast_target_grad(self, y_true, y_pred, sample_weight):
+        """d(loss)/d(y_true) for a y_true the tape differentiates whose shape differs from
+        y_pred's but broadcasts against it (keras.io's MelGAN matches the discriminator's feature
+        maps of a real and a generated clip of different lengths, both computed under the
+        tape). The losses of y_true - y_pred are even functions of the difference, so the loss
+        is the same with the two swapped, and y_true's gradient is the prediction gradient of
+        the swapped call: taken over the broadcast shape and summed back over the axes y_true
+        was spread along (_broadcast_forward_backward)."""
+        if self.kind not in _DIFFERENCE or sample_weight is not None or self.reduction == "sum":
+            raise NotImplementedError(
+                f"{self.name}: the gradient with respect to a y_true of shape {tuple(y_true.shape)} "
+                f"broadcast against y_pred of shape {tuple(y_pred.shape)} is computed for the unweighted mean "
+                "of mean_squared_error, mean_absolute_error, huber and log_cosh; pass tf.stop_gradient(y_true) "
+                "if the target is a constant")
+        swapped_true = kernels.as_tensor(np.ascontiguousarray(np.asarray(y_pred), np.float32))
+        swapped_pred = kernels.as_tensor(np.ascontiguousarray(np.asarray(y_true), np.float32))
+        g = kernels.empty(tuple(swapped_pred.shape))
+        self.forward_backward(swapped_true, swapped_pred, g, None)
         return g
 
     def _target_grad(self, y_true, y_pred, pred_grad, row_weights):

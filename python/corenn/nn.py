@@ -206,12 +206,17 @@ def _filters(op, filters, rank):
 
 
 def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None, name=None):  # noqa: A002
-    """TF's conv2d: input (N, H, W, Cin), filters (KH, KW, Cin, Cout)."""
+    """TF's conv2d: input (N, H, W, Cin), filters (KH, KW, Cin, Cout). As TensorFlow, filters with
+    fewer input channels that divide the input's, (KH, KW, Cin / G, Cout), are a grouped
+    convolution with G groups (Cout divisible by G); keras.io's MelGAN calls conv1d so."""
     x = _tf_input("conv2d", input, 4, data_format)
     w = _filters("conv2d", filters, 4)
-    if int(w.shape[2]) != int(x.shape[3]):
-        raise ValueError(f"tf.nn.conv2d: filters of shape {tuple(w.shape)} expect {int(w.shape[2])} input channels, "
-                         f"the input has {int(x.shape[3])} (shape {tuple(np.shape(input))}, {data_format})")
+    cin, win, wout = int(x.shape[3]), int(w.shape[2]), int(w.shape[3])
+    if win == 0 or cin % win or wout % (cin // win):
+        why = (f"input depth {cin} is not divisible by the filters' input depth {win}" if win == 0 or cin % win else
+               f"output depth {wout} is not divisible by the number of groups {cin // win}")
+        raise ValueError(f"tf.nn.conv2d: filters of shape {tuple(w.shape)} do not fit the input of shape "
+                         f"{tuple(np.shape(input))} ({data_format}): {why}")
     s = _tf_ints("conv2d", "strides", strides, 2, data_format)
     d = _tf_ints("conv2d", "dilations", 1 if dilations is None else dilations, 2, data_format)
     if max(s) > 1 and max(d) > 1:

@@ -23,6 +23,8 @@ rule here is built only from ops that have a rule here, so any order of differen
     gather (indexing)      dy scattered back; its own rule is the gather again (both linear)
     conv2d, its data and   each other (below, _conv)
     weight gradients
+    average pooling and    each other (both linear; one is the other's adjoint)
+    its input gradient
 
 Constant masks (relu's x > 0, max's winners) are piecewise constants: their derivative is zero
 where it exists, as in TensorFlow and PyTorch.
@@ -229,4 +231,8 @@ def vjp(op, inputs, outputs, dys):
         return [ops._gather_flat(dy, args[0])]
     if name in ("conv2d", "conv2d_data", "conv2d_weights"):
         return _conv(name, args[0], inputs, dy)
+    if name == "avg_pool2d":   # y = pool(x): dx = pool's input gradient of dy (linear in dy)
+        return [ops._average_pool2d_gradient(dy, tuple(inputs[0].shape), *args)]
+    if name == "avg_pool2d_data":   # y = pool's input gradient of x: its adjoint, the pooling
+        return [ops._average_pool2d(dy, *args)]
     raise NotImplementedError(name)

@@ -179,6 +179,8 @@ def ndim(x):
 
 
 def size(x):
+    if not hasattr(x, "shape"):   # a shape tuple or a nested list: NumPy's size, as TF / JAX's
+        return int(np.size(np.asarray(x)))
     return int(np.prod(x.shape, dtype=np.int64))
 
 
@@ -586,9 +588,21 @@ def leaky_relu(x, negative_slope=0.2):
 
 # -- reductions ------------------------------------------------------------------------------------
 
+def _static_axis(op, axis):
+    """An axis given as a Tensor or NumPy array (TensorFlow's reductions take one:
+    `reduce_sum(x, axis=tf.range(1, tf.rank(x)))`, keras.io's StyleGAN `ops.arange(1, ...)`) as
+    the Python int or tuple of ints the kernels take; other axes are passed on unchanged."""
+    if not isinstance(axis, (Tensor, np.ndarray)):
+        return axis
+    a = np.asarray(axis)
+    if a.ndim > 1 or a.size and not np.all(a == np.round(a)):
+        raise TypeError(f"ops.{op}: axis must be an integer or a 1-D tensor of integers, got {a!r}")
+    return int(a) if a.ndim == 0 else tuple(int(v) for v in a)
+
+
 def _reduce(kind, x, axis, keepdims):
     x = _f32(x)
-    axes = None if axis is None else axis
+    axes = None if axis is None else _static_axis(kind, axis)
     y = kernels.reduce_forward(kind, x, axes, keepdims)
     _record(lambda dys: [kernels.reduce_backward(kind, x, y, dys[0], axes, keepdims)], [x], [y],
             ("reduce", kind, axes))
@@ -598,7 +612,7 @@ def _reduce(kind, x, axis, keepdims):
 def _int_reduce(op, fn, x, axis, keepdims):
     """An integer reduction in NumPy, keeping the input's integer dtype (Keras)."""
     a = np.asarray(x)
-    axes = _axes_arg(op, axis, a.ndim)
+    axes = _axes_arg(op, _static_axis(op, axis), a.ndim)
     if op != "sum" and a.size == 0:
         raise ValueError(f"ops.{op}: cannot reduce an empty tensor of shape {a.shape}")
     return _t(fn(a, axis=axes, keepdims=keepdims).astype(a.dtype))
@@ -2781,10 +2795,29 @@ def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None)
 def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
     """Mean over each window's real cells ('same' padding does not count the padding, as Keras)."""
     x, undo, size, stride = _pool("average_pool", inputs, pool_size, strides, padding, data_format)
+    return undo(_average_pool2d(x, size, stride, padding))
+
+
+def _average_pool2d(x, size, stride, padding):
+    """average pooling of NHWC x, recorded with its descriptor, so that a gradient of it can
+    itself be differentiated (op_gradients: its rule is _average_pool2d_gradient)."""
     y = kernels.avg_pool2d_forward(x, size, stride, padding)
     shape = tuple(x.shape)
-    _record(lambda dys: [kernels.avg_pool2d_backward(dys[0], shape, size, stride, padding)], [x], [y])
-    return undo(y)
+    _record(lambda dys: [kernels.avg_pool2d_backward(dys[0], shape, size, stride, padding)], [x], [y],
+            ("avg_pool2d", size, stride, padding))
+    return y
+
+
+def _average_pool2d_gradient(dy, x_shape, size, stride, padding):
+    """average pooling's input gradient for an output gradient dy (NHWC), recorded as an op of
+    its own. It is linear in dy and its adjoint is the pooling forward (each input cell gets
+    dy / n from each window holding it; the forward sums a window's cells / n), so its rule is
+    _average_pool2d: a second-order gradient through AveragePooling (models/second_order.py)."""
+    dy = _f32(dy, "average_pool")
+    dx = kernels.avg_pool2d_backward(dy, tuple(x_shape), size, stride, padding)
+    _record(lambda dys: [kernels.avg_pool2d_forward(dys[0], size, stride, padding)], [dy], [dx],
+            ("avg_pool2d_data", size, stride, padding))
+    return dx
 
 
 __all__ += ["conv", "depthwise_conv", "separable_conv", "max_pool", "average_pool"]

@@ -1083,7 +1083,7 @@ class Layer:
             ops.SHAPE_PROBE.depth += 1
             try:
                 with stop_recording():
-                    y = self._invoke_call(x, False)
+                    y = self._invoke_call(x, self._probe_training())
             finally:
                 ops.SHAPE_PROBE.depth -= 1
                 _restore_variable_values(saved)
@@ -1102,6 +1102,19 @@ class Layer:
         # symbolic outputs come back as the same namedtuple, as in Keras
         self.__dict__["_probe_namedtuple"] = type(y) if multi and hasattr(type(y), "_fields") else None
         return [tuple(t.shape[1:]) for t in (y if multi else [y])]
+
+    def _probe_training(self):
+        """The training flag the shape probe calls ``call`` with: the one the symbolic call gave
+        (``layer(x, training=False)`` in a functional model), else the default of call's own
+        signature, as Keras 3's symbolic call passes it (keras.io's MelGAN: ``def call(self,
+        audio, training=True)`` computes a spectrogram, whose 80 bands the next Conv1D is built
+        for), else False."""
+        given = self.__dict__.get("_probe_training_given")
+        if given is not None:
+            return bool(given)
+        if type(self).call is Layer.call:
+            return False
+        return bool(_call_training_default(type(self).call))
 
     def _build_for_values(self, flat, packed):
         """Build on the first eager call on the Tensors ``flat``; their own shapes serve the

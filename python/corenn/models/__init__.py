@@ -76,10 +76,13 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
         return {"class_name": "__clone__", "config": {"index": len(originals) - 1}}
     config = graph_config(model, layer_spec=token)
     n_inputs = len(model._graph.inputs)
+    input_layers = [t.node.layer for t in model._graph.inputs]
 
     def build(entry):
         layer = originals[entry["config"]["index"]]
-        if entry["config"]["index"] < n_inputs:   # an Input: a fresh InputLayer of the same spec
+        if layer in input_layers:   # an Input: a fresh InputLayer of the same spec (the config
+            # lists the layers in graph order, so a model's inputs need not come first: keras.io's
+            # feature-engineering model has Lambdas on its 'thal' input before its 'trestbps' input)
             return type(layer).from_config(layer.get_config())
         made = clone_one(layer)
         if call_function is not None:

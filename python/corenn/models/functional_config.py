@@ -61,8 +61,13 @@ def _node_spec(entry, call, tensor):
     """One call's ``{"args", "kwargs"}``: a layer called with several tensors (``layer(a, b)``)
     has one argument each, others one (a tensor, or a merge layer's list); kwargs hold a fixed
     ``training`` flag and the options a Keras layer's call was given."""
+    keys = entry.__dict__.get("_dict_input_keys")
     if entry.__dict__.get("_positional_inputs"):
         args = [tensor(t) for t in call.inputs]
+    elif keys is not None and call.packed and len(keys) == len(call.inputs):
+        # a layer written with call on a dict of tensors: the dict, as Keras 3 writes it, so the
+        # call gets its keys back when the model is loaded (keras.io's feature-engineering layer)
+        args = [{k: tensor(t) for k, t in zip(keys, call.inputs)}]
     else:
         args = [[tensor(t) for t in call.inputs]] if call.packed else [tensor(call.inputs[0])]
     kwargs = dict(getattr(call, "call_kwargs", None) or {})
@@ -75,6 +80,8 @@ def _is_tensor_ref(v):
     """A node argument that names a tensor (or a list of them), as Keras 3 writes it."""
     if isinstance(v, list):
         return bool(v) and all(_is_tensor_ref(x) for x in v)
+    if isinstance(v, dict) and "class_name" not in v:   # a dict of tensors, by key
+        return bool(v) and all(isinstance(k, str) and _is_tensor_ref(x) for k, x in v.items())
     return isinstance(v, dict) and v.get("class_name") == "__keras_tensor__"
 
 
@@ -116,6 +123,8 @@ def model_from_graph_config(config, cls=None, prepare_layer=None, build_layer=No
     def resolve(arg):
         if isinstance(arg, list):
             return [resolve(a) for a in arg]
+        if isinstance(arg, dict) and "class_name" not in arg and arg and all(isinstance(k, str) for k in arg):
+            return {k: resolve(v) for k, v in arg.items()}   # a dict of tensors (Keras 3 writes it so)
         if not isinstance(arg, dict) or arg.get("class_name") != "__keras_tensor__":
             raise ValueError(f"functional config: a node argument must be a tensor reference, got {str(arg)[:100]!r}")
         layer_name, node, index = arg["config"]["keras_history"]

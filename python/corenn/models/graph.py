@@ -209,6 +209,8 @@ def symbolic_call(layer: Layer, inputs, mask=None, training=None):
     # a call that reads masks is probed with all-ones masks only when this call has masks (a
     # layer whose call takes mask=None and branches on it sees None, as Keras gives it)
     layer.__dict__["_probe_has_mask"] = mask is not None or any(t._keras_mask is not None for t in flat)
+    if training is not None:   # the flag the shape probe runs call with (else call's default)
+        layer.__dict__["_probe_training_given"] = bool(training)
     if any(str(t.dtype) == "string" for t in flat):   # probed with strings (a layer written on them)
         layer.__dict__["_probe_dtypes"] = [t.dtype for t in flat]
     refused = False   # a built layer's input check failed: a real mismatch, reported as it is
@@ -239,6 +241,7 @@ def symbolic_call(layer: Layer, inputs, mask=None, training=None):
     finally:
         layer.__dict__.pop("_probe_has_mask", None)
         layer.__dict__.pop("_probe_dtypes", None)
+        layer.__dict__.pop("_probe_training_given", None)
     multi = isinstance(out, list)
     out_shapes = out if multi else [out]
     dtype = getattr(layer, "output_dtype", "float32")

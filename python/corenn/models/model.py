@@ -34,6 +34,7 @@ from ..layers.base import (_NAME_SCOPES, ASSIGNED_WEIGHT_LAYERS, TRACING, TRAINA
                            shape_str, trained, tracked_items, tracks_private,
                            user_mask)
 from ..strings import as_string_array, is_string_array
+from ..strings import wrap as wrap_strings
 from . import _data, fusion
 from . import graph as _graph_mod
 from .graph import Graph, KerasTensor, is_symbolic, keras_layer_order, replay_from
@@ -90,6 +91,19 @@ def _flat_tensors(structure):
     if isinstance(structure, (list, tuple)):
         return [t for item in structure for t in _flat_tensors(item)]
     return [structure]
+
+
+def _trains_by_default(layer):
+    """Whether ``layer`` called without ``training=`` (and outside any call that sets it) runs in
+    training mode: an augmentation layer, a layer written with ``def call(self, x,
+    training=True)`` (Keras 3 then passes call's own default: keras.io's MelGAN computes its
+    spectrogram so), or a graph model holding one."""
+    if getattr(layer, "default_training", False):
+        return True
+    if isinstance(layer, Model) and layer._graph is not None:
+        return layer._has_default_training_layers()
+    from ..layers.base import _call_training_default
+    return type(layer).call is not Layer.call and bool(_call_training_default(type(layer).call))
 
 
 class Model(TrainingLoops):
@@ -337,7 +351,9 @@ class Model(TrainingLoops):
     def output(self):
         if len(self.outputs) == 1 and not self.__dict__.get("_outputs_given_as_list"):
             return self.outputs[0]
-        return list(self.outputs)
+        # nested as ``outputs=`` gave them (keras.io's MelGAN: three lists of seven feature
+        # maps), as Keras 3's ``output``; ``outputs`` stays the flat list
+        return self._nested_outputs(list(self.outputs))
 
     def get_layer(self, name=None, index=None):
         """The layer called ``name`` (or at ``index`` of ``layers``)."""
@@ -698,12 +714,14 @@ class Model(TrainingLoops):
                 # carries no Keras mask and is not sparse): the checks below, answered by the type
                 tape = autodiff.recording_tape()
                 if tape is not None:
-                    if training is None and self._graph is None:
-                        training = _resolved_training(self)
+                    if training is None:
+                        training = _resolved_training(self) if self._graph is None else _enclosing_training()
                     return self._call_on_tape(inputs, training, tape)
             inputs = _densify_sparse(inputs)
-            if training is None and self._graph is None and not is_symbolic(inputs):
-                training = _resolved_training(self)
+            if training is None and not is_symbolic(inputs):
+                # a subclassed model: the enclosing call's flag, else its call's default; a graph
+                # model: the enclosing call's flag (else None: its layers resolve their own)
+                training = _resolved_training(self) if self._graph is None else _enclosing_training()
             if mask is not None or _carries_mask(inputs):
                 if not is_symbolic(inputs):
                     return self._call_masked(inputs, training, mask, kwargs)
@@ -729,7 +747,9 @@ class Model(TrainingLoops):
                 outs = [np.array(o, copy=True) for o in (outs if isinstance(outs, list) else [outs])]
                 graph = self._graph
                 masks = [None if k is None else np.array(graph.values[k], copy=True) for k in graph.output_mask_slots]
-            outs = [kernels.Tensor.from_numpy(o) for o in outs]   # Tensors, as Keras returns
+            # Tensors, as Keras returns; a string output (a model whose outputs are its inputs,
+            # a string column among them: keras.io's feature engineering) a string tensor
+            outs = [wrap_strings(o) if o.dtype == object else kernels.Tensor.from_numpy(o) for o in outs]
             for t, m in zip(outs, masks):   # an output's Keras mask (Embedding(mask_zero) upstream)
                 if m is not None:
                     t._keras_mask = user_mask(m)
@@ -810,7 +830,7 @@ class Model(TrainingLoops):
         graph = self._graph
         found = graph.__dict__.get("_default_training")   # a graph's layers are fixed: asked once
         if found is None:
-            found = graph._default_training = any(getattr(l, "default_training", False) for l in graph.layers)
+            found = graph._default_training = any(_trains_by_default(l) for l in graph.layers)
         return found
 
     def call(self, inputs, training=None, mask=None):
@@ -1004,10 +1024,19 @@ class Model(TrainingLoops):
             self.__dict__["_build_input_shapes"] = [(None,) + tuple(np.shape(x)[1:]) for x in flat]
         if not self.built and _user_build(type(self)) and not self.__dict__.get("_in_user_build"):
             self._run_user_build(inputs)
-        if _accepts_training(self.call):
-            out = self.call(inputs, training=training, **options)
-        else:
-            out = self.call(inputs, **options)
+        # the flag the layers and models its call calls without ``training=`` inherit (Keras 3's
+        # call context: a functional block inside keras.io's DeiT runs its StochasticDepth, whose
+        # call defaults to training=True, in inference when the model is called so)
+        from ..layers.base import _CALL_TRAINING
+        outer = _CALL_TRAINING.stack
+        _CALL_TRAINING.stack = outer + (training,)
+        try:
+            if _accepts_training(self.call):
+                out = self.call(inputs, training=training, **options)
+            else:
+                out = self.call(inputs, **options)
+        finally:
+            _CALL_TRAINING.stack = outer
         if not self.built:
             self.built = True
         return out
@@ -1122,6 +1151,12 @@ class Model(TrainingLoops):
 
     @property
     def metrics_names(self):
+        if self._train_metrics is None and (any(self.__dict__.get("_metric_specs") or [])
+                                            or any(self.__dict__.get("_weighted_metric_specs") or [])):
+            # compiled metrics not resolved yet (no labels seen): Keras 3's names of
+            # ``model.metrics`` then, so ``dict(zip(model.metrics_names, model.evaluate(...)))``
+            # (evaluated after the names are read) keeps the first metric, as in Keras 3
+            return ["loss", "compile_metrics"]
         return ["loss"] + [name for name, _ in self._metric_entries(self._train_metrics or [])]
 
     # -- data ----------------------------------------------------------------------------------
@@ -1172,6 +1207,11 @@ class Model(TrainingLoops):
     def _check_x(self, x, spec, op):
         x = adjust_input_rank(self, x, spec, op)
         expected = spec.shape[1:]
+        if expected and expected[-1] == 1 and len(expected) == x.ndim - 1:
+            # Keras 3's input check drops a last axis of 1 from the Input's shape
+            # (allow_last_axis_squeeze): keras.io's MelGAN builds its generator on audio of shape
+            # (None, 1) and predicts on spectrograms of shape (50, 80)
+            expected = expected[:-1] + (None,)
         if len(expected) != x.ndim - 1 or any(e is not None and e != g for e, g in zip(expected, x.shape[1:])):
             hint = ""
             if x.ndim > 2 and len(expected) == 1 and math.prod(x.shape[1:]) == expected[0]:
@@ -1802,6 +1842,13 @@ def _unpack(data):
 
 
 _TRAINING_DEFAULTS: dict = {}
+
+
+def _enclosing_training():
+    """The training flag of the layer or model call this call happens inside, or None."""
+    from ..layers.base import _CALL_TRAINING
+    stack = _CALL_TRAINING.stack
+    return stack[-1] if stack else None
 
 
 def _resolved_training(model):

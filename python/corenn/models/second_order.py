@@ -17,7 +17,8 @@ then differentiates the penalty through those ops into the weights.
 
 Covered: Dense, Conv1D / Conv2D (groups 1) with the activations linear / relu / leaky_relu / tanh /
 sigmoid / elu / softplus / silu (swish) / softmax (last axis), ReLU, LeakyReLU, Activation, Flatten, Reshape, ZeroPadding1D/2D, Dropout (the
-mask its forward drew), Add, GlobalAveragePooling1D/2D, LayerNormalization (WGAN-GP critics use
+mask its forward drew), Add, GlobalAveragePooling1D/2D, AveragePooling1D/2D (StyleGAN's critic
+downsamples with them), LayerNormalization (WGAN-GP critics use
 layer rather than batch normalization), each w.r.t. its inputs and its weights, and any layer
 written with ``call`` (``_custom``: its call again under a tape whose gradient is recorded). Any other
 layer raises NotImplementedError naming it: a wrong second-order gradient is never returned. The ops
@@ -228,6 +229,28 @@ def _global_average(layer, ctx, xs):
     return y, back
 
 
+def _average_pooling(layer, ctx, xs):
+    """AveragePooling1D / 2D (channels last): the pooling as a recorded op, and its input
+    gradient as a recorded op whose own rule is the pooling again (ops._average_pool2d_gradient);
+    a 1-D input is pooled as (N, 1, W, C), as the layer does."""
+    ops = _ops()
+    x = xs[0]
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        raise NotImplementedError(f"layer '{layer.name}': a second-order gradient through channels-first pooling")
+    one_d = x.ndim == 3
+    size, stride = tuple(layer.pool_size), tuple(layer.strides)
+    if one_d:
+        size, stride = (1, int(size[-1])), (1, int(stride[-1]))
+    x4 = ops.expand_dims(x, 1) if one_d else x
+    y4 = ops._average_pool2d(x4, size, stride, layer.padding)
+
+    def back(dy, weights):
+        dy4 = ops.expand_dims(dy, 1) if one_d else dy
+        dx4 = ops._average_pool2d_gradient(dy4, tuple(x4.shape), size, stride, layer.padding)
+        return [ops.squeeze(dx4, axis=1) if one_d else dx4], []
+    return (ops.squeeze(y4, axis=1) if one_d else y4), back
+
+
 def _layer_norm(layer, ctx, xs):
     """LayerNormalization with ops: its forward, and dx = (g - mean g - xhat mean(g xhat)) / s with
     g = dy * gamma, s = sqrt(var + epsilon), over the normalised axes."""
@@ -276,7 +299,8 @@ _LAYERS = {"Dense": _dense, "Conv2D": _conv, "Conv1D": _conv, "LeakyReLU": _acti
            "Reshape": _reshaping, "ZeroPadding2D": _zero_padding, "ZeroPadding1D": _zero_padding,
            "Dropout": _dropout, "SpatialDropout1D": _dropout, "SpatialDropout2D": _dropout, "Add": _add,
            "GlobalAveragePooling1D": _global_average, "GlobalAveragePooling2D": _global_average,
-           "LayerNormalization": _layer_norm}
+           "LayerNormalization": _layer_norm, "AveragePooling1D": _average_pooling,
+           "AveragePooling2D": _average_pooling}
 
 
 def _written(layer):

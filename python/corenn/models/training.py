@@ -346,10 +346,12 @@ class TrainingLoops:
         custom = self._custom_step("train_step" if op == "fit" else "test_step")
         try:
             return self._checked_batch(where, op, bx, by, bsw, index, class_weight, custom)
-        except (ValueError, TypeError, LookupError):
+        except (ValueError, TypeError, LookupError, AttributeError):
             # LookupError: probing a subclassed model's call on a batch its own train_step unpacks
             # (keras.io's speech Transformer: call reads inputs[0], the batch is {"source",
-            # "target"}) fails with a KeyError / IndexError; Keras 3 never probes there
+            # "target"}) fails with a KeyError / IndexError; AttributeError: a call that takes a
+            # dict of options the step never passes it (keras.io's StyleGAN: inputs.get("z") on
+            # the image batch). Keras 3 probes only a model it finds unbuilt, and raises there
             if not custom:
                 raise
             if by is not None:   # not (x, y): the batch goes to the user's step as it is

@@ -1,0 +1,1 @@
+"""``tensorflow.python.framework``: see corenn/python/__init__.py."""
