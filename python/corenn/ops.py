@@ -170,16 +170,27 @@ def cast(x, dtype):
     return out
 
 
+def _shape_any(x):
+    """x's shape without converting it: a Tensor's or array's own, else NumPy's reading of a
+    number or nested list (Keras 3 takes those too); None is refused by name."""
+    s = getattr(x, "shape", None)
+    if s is not None:
+        return tuple(s)
+    if x is None:
+        raise TypeError("ops.shape: expected a tensor, array, number or list, got None")
+    return np.shape(x)
+
+
 def shape(x):
-    return tuple(x.shape)
+    return _shape_any(x)
 
 
 def ndim(x):
-    return len(x.shape)
+    return len(_shape_any(x))
 
 
 def size(x):
-    return int(np.prod(x.shape, dtype=np.int64))
+    return int(np.prod(_shape_any(x), dtype=np.int64))
 
 
 # -- elementwise -----------------------------------------------------------------------------------
@@ -509,7 +520,17 @@ def sign(x):
 
 
 def _activation(kind, x, alpha=0.0, axis=-1):
-    x = _f32(x)
+    x = _f32(x, kind)
+    if kind in ("softmax", "log_softmax"):
+        # checked here: an out-of-range axis would index the permutation below (IndexError
+        # naming no op), a float or a repeated axis would be taken silently; None is every axis
+        # (Keras 3's torch and jax backends)
+        if axis is None:
+            axis = list(range(x.ndim)) if x.ndim > 1 else -1
+        elif isinstance(axis, (list, tuple)):
+            _axes_arg(kind, axis, _builtins.max(x.ndim, 1))
+        else:
+            _axis_arg(kind, axis, _builtins.max(x.ndim, 1), allow_none=False)
     if kind in ("softmax", "log_softmax") and isinstance(axis, (list, tuple)):
         axes = sorted({int(a) % x.ndim for a in axis})
         if len(axes) == 1:
@@ -934,12 +955,22 @@ def full(shape, fill_value, dtype="float32"):
     return Tensor.from_numpy(np.full(shape, fill_value, _filled_dtype(dtype, "full")))
 
 
+def _like_dtype(x, dtype):
+    """Keras 3: a *_like result has x's dtype unless one is given (ints stay ints)."""
+    if dtype is not None:
+        return dtype
+    d = getattr(x, "dtype", None)
+    if d is None:
+        return "float32"
+    return "bool" if str(d) == "bool" else str(d) if np.dtype(str(d)).kind in "iu" else "float32"
+
+
 def zeros_like(x, dtype=None):
-    return zeros(tuple(x.shape), dtype or "float32")
+    return zeros(_shape_any(x), _like_dtype(x, dtype))
 
 
 def ones_like(x, dtype=None):
-    return ones(tuple(x.shape), dtype or "float32")
+    return ones(_shape_any(x), _like_dtype(x, dtype))
 
 
 def eye(N, M=None, k=0, dtype="float32"):
@@ -1016,16 +1047,40 @@ def logical_not(x):
 
 # -- losses as ops (Keras 3's keras.ops.*_crossentropy: per-sample values) ------------------------
 
+def _log_probabilities(op, output, from_logits, axis):
+    """log p along ``axis``: log_softmax of logits, or the log of probabilities scaled to sum to 1
+    and clipped (Keras 3 divides by the sum first, so unnormalized or negative scores give the
+    same per-sample values as keras.losses; clipping alone would not)."""
+    x = _f32(output, op)
+    if x.ndim == 0:
+        raise ValueError(f"ops.{op}: output must have a class axis, got a scalar")
+    axis = _axis_arg(op, axis, x.ndim, allow_none=False)
+    if from_logits:
+        return log_softmax(x, axis=axis), axis
+    p = divide(x, sum(x, axis=axis, keepdims=True))
+    return log(clip(p, 1e-7, 1.0 - 1e-7)), axis
+
+
 def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     """Per-sample -log p[target] (output: logits or probabilities over the last axis)."""
-    logp = log_softmax(output) if from_logits else log(clip(output, 1e-7, 1.0 - 1e-7))
-    labels = np.asarray(target).reshape(tuple(logp.shape[:-1]))
-    return negative(sum(multiply(one_hot(labels, logp.shape[-1]), logp), axis=-1))
+    logp, axis = _log_probabilities("sparse_categorical_crossentropy", output, from_logits, axis)
+    if axis != logp.ndim - 1:   # as Keras 3: the classes are the last axis
+        raise ValueError(f"ops.sparse_categorical_crossentropy: only axis=-1 is supported, got {axis}")
+    labels = np.asarray(target)
+    rows = tuple(logp.shape[:-1])
+    if labels.size != int(np.prod(rows, dtype=np.int64)):   # (N, T) or (N, T, 1) or flat labels
+        raise ValueError(f"ops.sparse_categorical_crossentropy: target of shape {labels.shape} does not match "
+                         f"output of shape {tuple(logp.shape)} (expected {rows})")
+    return negative(sum(multiply(one_hot(labels.reshape(rows), logp.shape[-1]), logp), axis=-1))
 
 
 def categorical_crossentropy(target, output, from_logits=False, axis=-1):
-    logp = log_softmax(output) if from_logits else log(clip(output, 1e-7, 1.0 - 1e-7))
-    return negative(sum(multiply(target, logp), axis=-1))
+    logp, axis = _log_probabilities("categorical_crossentropy", output, from_logits, axis)
+    t = _f32(target, "categorical_crossentropy")
+    if tuple(t.shape) != tuple(logp.shape):
+        raise ValueError(f"ops.categorical_crossentropy: target and output must have the same shape, got "
+                         f"{tuple(t.shape)} and {tuple(logp.shape)}")
+    return negative(sum(multiply(t, logp), axis=axis))
 
 
 def binary_crossentropy(target, output, from_logits=False):
@@ -3085,12 +3140,14 @@ def correlate(x1, x2, mode="valid"):
 def corrcoef(x):
     """Pearson correlation of the rows of x (np.corrcoef)."""
     t = _f32(x, "corrcoef")
-    if t.ndim == 1:
+    one_row = t.ndim == 1
+    if one_row:
         t = reshape(t, [1, -1])
     c = subtract(t, mean(t, axis=1, keepdims=True))
     cov = matmul(c, transpose(c))
     d = sqrt(diagonal(cov))
-    return divide(divide(cov, expand_dims(d, 1)), expand_dims(d, 0))
+    r = divide(divide(cov, expand_dims(d, 1)), expand_dims(d, 0))
+    return reshape(r, ()) if one_row else r   # np.corrcoef and Keras 3: one variable gives a scalar
 
 
 # -- more nn and math ----------------------------------------------------------------------------------
@@ -3730,22 +3787,22 @@ def _adaptive_args(op, inputs, output_size, data_format):
     first = data_format == "channels_first"
     if first:
         x = moveaxis(x, 1, -1)
+    if 0 in tuple(x.shape[1:-1]):   # an empty bin has no mean and no maximum (was a ZeroDivisionError)
+        raise ValueError(f"ops.{op}: every spatial size must be positive, got input shape {tuple(x.shape)}"
+                         f"{' (channels_last view)' if first else ''}")
     return x, tuple(int(o) for o in sizes), (lambda y: moveaxis(y, -1, 1) if first else y)
 
 
 def adaptive_average_pool(inputs, output_size, data_format=None):
     """Mean over the bins of _adaptive_windows along each spatial axis (1-, 2- or 3-D). A box's
-    mean is the mean of its per-axis means, so each axis is one product with an (o, L) matrix
-    of window weights (einsum, differentiable)."""
+    mean is the mean of its per-axis means, so each axis is one mean per bin (take + mean,
+    differentiable). Not a product with an (o, L) matrix of window weights: its zero weights
+    would carry a NaN or inf of one bin into every other bin along that axis (0 * NaN = NaN)."""
     x, sizes, undo = _adaptive_args("adaptive_average_pool", inputs, output_size, data_format)
-    letters = "abcde"[:x.ndim]
     for axis, out in enumerate(sizes, start=1):
         size = int(x.shape[axis])
-        m = np.zeros((out, size), np.float32)
-        for i, (lo, hi) in enumerate(_adaptive_windows(size, out)):
-            m[i, lo:hi] = 1.0 / (hi - lo)
-        result = letters[:axis] + "z" + letters[axis + 1:]
-        x = einsum(f"z{letters[axis]},{letters}->{result}", m, x)
+        x = concatenate([mean(take(x, np.arange(lo, hi), axis=axis), axis=axis, keepdims=True)
+                         for lo, hi in _adaptive_windows(size, out)], axis=axis)
     return undo(x)
 
 
