@@ -3162,6 +3162,8 @@ def sparsemax(x, axis=-1):
     y = max(x - tau, 0); dy/dx on the support S: dx = (dy - mean_S(dy)) on S, 0 off it."""
     t = _f32(x, "sparsemax")
     ax = _axis_arg("sparsemax", axis, t.ndim, allow_none=False)
+    if t.size == 0:   # nothing to project (the support count below would index position -1)
+        return _t(np.zeros(tuple(t.shape)))
     a = np.moveaxis(_np64(t), ax, -1)
     z = -np.sort(-a, axis=-1)
     k = np.arange(1, a.shape[-1] + 1)
@@ -3266,6 +3268,8 @@ def logdet(x):
 def extract_sequences(x, sequence_length, sequence_stride):
     """Frames of the last axis: (..., n) -> (..., frames, sequence_length)."""
     t = _any(x, "extract_sequences")
+    if t.ndim == 0:
+        raise ValueError("ops.extract_sequences: x must have a last axis to frame, got a scalar")
     n, L, s = int(t.shape[-1]), int(sequence_length), int(sequence_stride)
     if L > n or L <= 0 or s <= 0:
         raise ValueError(f"ops.extract_sequences: sequence_length {L} and stride {s} do not fit length {n}")
@@ -3387,6 +3391,8 @@ def slogdet(x):
 def solve(a, b):
     """X with A X = B (B (..., n, k), or (..., n) as a vector); dB = A^-T dX, dA = -dB X^T."""
     A, B = _square_matrices("solve", a), _f32(b, "solve")
+    if B.ndim == 0:
+        raise ValueError(f"ops.solve: b must be a vector or a matrix, got a scalar (a has shape {tuple(A.shape)})")
     vec = B.ndim == A.ndim - 1
     Bm = _np64(B)[..., None] if vec else _np64(B)
     if Bm.shape[-2] != A.shape[-1]:
@@ -3537,7 +3543,11 @@ def ifft2(x):
 def rfft(x, fft_length=None):
     """The non-negative-frequency half of the FFT of real x (last axis); (real, imag)."""
     t = _f32(x, "rfft")
+    if t.ndim == 0:
+        raise ValueError("ops.rfft: x must have a last axis (the signal), got a scalar")
     n = int(t.shape[-1]) if fft_length is None else int(fft_length)
+    if n <= 0:
+        raise ValueError(f"ops.rfft: fft_length must be positive, got {fft_length}")
     z = np.fft.rfft(_np64(t), n=n)
     yr, yi = _t(z.real), _t(z.imag)
     m = int(t.shape[-1])
@@ -4031,6 +4041,68 @@ __all__ += [n for n in _ops_linalg_more.__all__ if n not in __all__]
 from ._ops_numpy_more import *  # noqa: E402,F401,F403 - nan* reductions, rearrange, unique, views ...
 from . import _ops_numpy_more  # noqa: E402
 __all__ += [n for n in _ops_numpy_more.__all__ if n not in __all__]
+
+
+# Every public op's errors name it (as corenn.kernels' do, ARCHITECTURE "Trust"). Many ops
+# compute with NumPy, whose errors on odd input name no op ("axis 5 is out of bounds for array
+# of dimension 2", "tuple index out of range", "ufunc 'greater' did not contain a loop"), and
+# some reach Python's internal types (AttributeError from x.shape on a number, ZeroDivisionError
+# from an empty window). One wrapper at this boundary puts "ops.<name>: " in front of a message
+# that does not name its op yet, and turns KeyError / ZeroDivisionError into ValueError and
+# AttributeError into TypeError. Ops that call a function of the caller's (map, scan, cond,
+# vectorize ...) are left alone: the caller's own exceptions must reach them as raised.
+# convert_to_tensor is another module's boundary (saving and conversion; see its docstring).
+_OPS_RENAMED_ERRORS = {KeyError: ValueError, ZeroDivisionError: ValueError, AttributeError: TypeError}
+_OPS_NAMED_ERRORS = (TypeError, ValueError, OverflowError, IndexError, NotImplementedError, RuntimeError)
+_OPS_CALLBACK_ARGS = {"f", "fn", "func", "function", "pyfunc", "body", "cond", "branches", "true_fn", "false_fn",
+                      "loop_fn", "predicate", "body_fun", "fun"}
+
+
+def _ops_names_its_errors(fn, op):
+    import re
+    opens_with_op = re.compile(r"[A-Za-z_][\w.]*: ")   # "ops.take: ...", "binary_forward: ..."
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (*_OPS_NAMED_ERRORS, *_OPS_RENAMED_ERRORS) as exc:
+            message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+            kind = next((new for old, new in _OPS_RENAMED_ERRORS.items() if isinstance(exc, old)), None)
+            if kind is None and (op in message or opens_with_op.match(message)):
+                raise
+            named = message if op in message else f"{op}: {message}"
+            if kind is None and type(exc) not in _OPS_NAMED_ERRORS:
+                # a subclass (np.exceptions.AxisError, a tf.errors class ...) keeps its type when
+                # its message can be replaced; else the builtin type it is an instance of
+                exc.args = (named,)
+                if str(exc) == named:
+                    raise
+                kind = next(t for t in _OPS_NAMED_ERRORS if isinstance(exc, t))
+            raise (kind or type(exc))(named) from exc
+    call._corenn_names_errors = True
+    return call
+
+
+def _name_ops_errors():
+    import inspect
+    import types
+
+    for op in __all__:
+        fn = globals().get(op)
+        if not isinstance(fn, types.FunctionType) or op == "convert_to_tensor" \
+                or getattr(fn, "_corenn_names_errors", False):
+            continue
+        try:
+            params = set(inspect.signature(fn).parameters)
+        except (TypeError, ValueError):
+            continue
+        if params & _OPS_CALLBACK_ARGS:
+            continue
+        globals()[op] = _ops_names_its_errors(fn, f"ops.{op}")
+
+
+_name_ops_errors()
 
 
 # Keras 3 also spells every op through its family's namespace: keras.ops.nn.sigmoid,

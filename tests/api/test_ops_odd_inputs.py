@@ -177,3 +177,39 @@ def test_corrcoef_of_one_variable_is_a_scalar():
     assert float(np.asarray(r)) == pytest.approx(1.0)
     x = np.array([[1, 2, 3], [3, 1, 0.5]], np.float32)
     np.testing.assert_allclose(_np(ops.corrcoef(x)), np.corrcoef(x.astype(np.float64)), rtol=1e-5)
+
+
+# -- scalars where an op needs an axis, and empty inputs -------------------------------------------
+
+@pytest.mark.parametrize("call", [lambda: ops.rfft(np.float32(1.0)), lambda: ops.extract_sequences(np.float32(1.0), 2, 1),
+                                  lambda: ops.solve(np.eye(3, dtype=np.float32), np.float32(1.0)),
+                                  lambda: ops.solve_triangular(np.eye(3, dtype=np.float32), 1.0),
+                                  lambda: ops.rfft(np.ones(4, np.float32), fft_length=0)])
+def test_scalar_where_an_axis_is_needed_is_named(call):
+    # each was an IndexError "tuple index out of range" from inside the op
+    with pytest.raises(ValueError, match=r"ops\.(rfft|extract_sequences|solve|solve_triangular): "):
+        call()
+
+
+def test_sparsemax_of_empty_input_is_empty():
+    # was an IndexError (the support count indexed position -1 of an empty axis)
+    for shape in [(3, 0), (0, 4)]:
+        y = ops.sparsemax(np.zeros(shape, np.float32))
+        assert tuple(y.shape) == shape and y.dtype == "float32"
+    x = np.array([[0.1, 1.2, -0.3]], np.float32)
+    np.testing.assert_allclose(np.asarray(ops.sparsemax(x)), [[0.0, 1.0, 0.0]], atol=1e-6)
+
+
+def test_numpy_errors_inside_ops_name_the_op():
+    # ops computing with NumPy passed its messages on bare ("axis 5 is out of bounds ...")
+    with pytest.raises(ValueError, match=r"^ops\.argmax: .*axis 5"):
+        ops.argmax(np.ones((2, 3), np.float32), axis=5)
+    with pytest.raises(TypeError, match=r"^ops\.greater: "):
+        ops.greater("a", np.ones(2, np.float32))
+    with pytest.raises(TypeError, match=r"^ops\.reshape: "):   # was AttributeError
+        ops.reshape("abc", (1,))
+    # a function of the caller's keeps its own exception (map is not wrapped)
+    def f(v):
+        raise KeyError("mine")
+    with pytest.raises(KeyError, match="mine"):
+        ops.map(f, np.ones((2, 2), np.float32))
