@@ -2287,9 +2287,15 @@ def quantile(x, q, axis=None, method="linear", keepdims=False):
             raise NotImplementedError("ops.quantile: one axis at a time (or None)")
         flat, ax = t, axes[0]
     s = sort(flat, axis=ax)
+    # NaN sorts last, so the picks below would skip it; NumPy's (and Keras') quantile of a slice
+    # holding a NaN is NaN (nanquantile is the one that ignores them)
+    nan_rows = np.isnan(np.asarray(s)).any(axis=ax)
+    poison = np.where(nan_rows, np.float32(np.nan), np.float32(0.0)) if nan_rows.any() else None
     picks = []
     for lo, hi, wl, wh in _quantile_weights("quantile", s, q_arr.reshape(-1), ax, method):
         v = add(multiply(take(s, lo, axis=ax), wl), multiply(take(s, hi, axis=ax), wh))
+        if poison is not None:
+            v = add(v, poison)
         if keepdims:
             v = expand_dims(v, ax) if axis is not None else reshape(v, [1] * t.ndim)
         picks.append(v)

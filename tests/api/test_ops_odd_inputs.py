@@ -213,3 +213,19 @@ def test_numpy_errors_inside_ops_name_the_op():
         raise KeyError("mine")
     with pytest.raises(KeyError, match="mine"):
         ops.map(f, np.ones((2, 2), np.float32))
+
+
+# -- quantile / median of data holding NaN -----------------------------------------------------------
+
+def test_median_and_quantile_of_a_slice_with_nan_is_nan():
+    # the sort put NaN last and the pick skipped it: median([1, nan, 3, 4]) was 3.5 (NumPy: nan)
+    x = np.array([[1, np.nan, 3, 4], [4, 5, 6, 7]], np.float32)
+    for axis in (None, 1, 0):
+        np.testing.assert_array_equal(np.isnan(np.asarray(ops.median(x, axis=axis))),
+                                      np.isnan(np.median(x.astype(np.float64), axis=axis)))
+        np.testing.assert_allclose(np.asarray(ops.quantile(x, [0.25, 0.9], axis=axis, keepdims=True)),
+                                   np.quantile(x.astype(np.float64), [0.25, 0.9], axis=axis, keepdims=True),
+                                   rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(ops.percentile(x, 50, axis=1)), [np.nan, 5.5])
+    # nanmedian still ignores them
+    np.testing.assert_allclose(np.asarray(ops.nanmedian(x, axis=1)), [3.0, 5.5])
