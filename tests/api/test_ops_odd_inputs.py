@@ -229,3 +229,13 @@ def test_median_and_quantile_of_a_slice_with_nan_is_nan():
     np.testing.assert_allclose(np.asarray(ops.percentile(x, 50, axis=1)), [np.nan, 5.5])
     # nanmedian still ignores them
     np.testing.assert_allclose(np.asarray(ops.nanmedian(x, axis=1)), [3.0, 5.5])
+
+
+def test_view_of_a_scalar_stays_a_scalar():
+    # np.ascontiguousarray turned the 0-d input into shape (1,)
+    x = np.array(1.5, np.float32)
+    v = ops.view(x, "int32")
+    assert tuple(v.shape) == () and int(np.asarray(v)) == int(x.view(np.int32))
+    assert tuple(ops.view(x).shape) == ()
+    with pytest.raises(ValueError, match="ops.view: a scalar"):
+        ops.view(np.array(1, np.int64), "int32")
