@@ -4066,7 +4066,14 @@ _OPS_CALLBACK_ARGS = {"f", "fn", "func", "function", "pyfunc", "body", "cond", "
 
 def _ops_names_its_errors(fn, op):
     import re
-    opens_with_op = re.compile(r"[A-Za-z_][\w.]*: ")   # "ops.take: ...", "binary_forward: ..."
+    # named already: "ops.take: ...", or a kernel entry's "binary_forward: ..." / "gemm: ...";
+    # not NumPy's "destination: axis 5 is out of bounds ..."
+    opens = re.compile(r"([A-Za-z_][\w.]*): ")
+    kernel_names = frozenset(kernels.__all__) | {"corenn", "Tensor"}
+
+    def opens_with_op(message):
+        m = opens.match(message)
+        return m is not None and (m.group(1).startswith(("ops.", "Tensor.")) or m.group(1) in kernel_names)
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
@@ -4075,7 +4082,7 @@ def _ops_names_its_errors(fn, op):
         except (*_OPS_NAMED_ERRORS, *_OPS_RENAMED_ERRORS) as exc:
             message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
             kind = next((new for old, new in _OPS_RENAMED_ERRORS.items() if isinstance(exc, old)), None)
-            if kind is None and (op in message or opens_with_op.match(message)):
+            if kind is None and (op in message or opens_with_op(message)):
                 raise
             named = message if op in message else f"{op}: {message}"
             if kind is None and type(exc) not in _OPS_NAMED_ERRORS:

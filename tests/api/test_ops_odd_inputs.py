@@ -204,6 +204,9 @@ def test_numpy_errors_inside_ops_name_the_op():
     # ops computing with NumPy passed its messages on bare ("axis 5 is out of bounds ...")
     with pytest.raises(ValueError, match=r"^ops\.argmax: .*axis 5"):
         ops.argmax(np.ones((2, 3), np.float32), axis=5)
+    # a NumPy message opening with a word and a colon is not an op's name
+    with pytest.raises(ValueError, match=r"^ops\.linspace: destination: axis -7"):
+        ops.linspace(0.0, 1.0, 5, axis=-7)
     with pytest.raises(TypeError, match=r"^ops\.greater: "):
         ops.greater("a", np.ones(2, np.float32))
     with pytest.raises(TypeError, match=r"^ops\.reshape: "):   # was AttributeError
