@@ -161,7 +161,7 @@ def cast(x, dtype):
         from .sparse import SparseTensor
         if isinstance(x, SparseTensor):   # Keras (and tf.cast): the values cast, the sparsity kept
             return SparseTensor(x.indices, cast(x.values, dtype), x.dense_shape)
-    a = np.asarray(x).astype(np.dtype(str(dtype))).astype(store, copy=False)   # the values of dtype
+    a = _no_none("cast", x).astype(np.dtype(str(dtype))).astype(store, copy=False)   # the values of dtype
     if np.dtype(str(dtype)) == np.bool_:
         return _truth(a)
     out = Tensor.from_numpy(_c_array(a))
@@ -703,13 +703,13 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - Keras' name
 def argmax(x, axis=None, keepdims=False):
     """Index of the largest entry along ``axis``; with axis=None (Keras 3's default) the index
     into the flattened array."""
-    return Tensor.from_numpy(_c_array(np.argmax(np.asarray(x), axis=axis, keepdims=keepdims)
+    return Tensor.from_numpy(_c_array(np.argmax(_no_none("argmax", x), axis=axis, keepdims=keepdims)
                                                   .astype(np.int64)))
 
 
 def argmin(x, axis=None, keepdims=False):
     """Index of the smallest entry along ``axis`` (axis=None: into the flattened array)."""
-    return Tensor.from_numpy(_c_array(np.argmin(np.asarray(x), axis=axis, keepdims=keepdims)
+    return Tensor.from_numpy(_c_array(np.argmin(_no_none("argmin", x), axis=axis, keepdims=keepdims)
                                                   .astype(np.int64)))
 
 
@@ -777,6 +777,8 @@ def expand_dims(x, axis):
     x = text if text is not None else _any(x, "expand_dims")
     s = list(x.shape)
     axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    if _builtins.any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
+        raise TypeError(f"ops.expand_dims: axis must be an integer or a tuple of integers, got {axis!r}")
     rank = len(s) + len(axes)
     if not _builtins.all(-rank <= int(a) < rank for a in axes):
         raise ValueError(f"ops.expand_dims: axis {axis!r} is out of range for a result of rank {rank} "
@@ -952,7 +954,7 @@ def ones(shape, dtype="float32"):
 
 
 def full(shape, fill_value, dtype="float32"):
-    return Tensor.from_numpy(np.full(shape, fill_value, _filled_dtype(dtype, "full")))
+    return Tensor.from_numpy(np.full(shape, _no_none("full", fill_value), _filled_dtype(dtype, "full")))
 
 
 def _like_dtype(x, dtype):
@@ -1005,8 +1007,19 @@ def _truth_key(key):
     return key
 
 
+def _no_none(op, a):
+    """np.asarray(a), refusing None (alone or inside an object array): NumPy turns it into NaN
+    under a float cast and into False / True under a comparison, an answer from no data."""
+    arr = np.asarray(a)
+    if arr.dtype == object and _builtins.any(v is None for v in arr.flat):
+        raise TypeError(f"ops.{op}: expected a tensor, array or number, got None"
+                        f"{'' if arr.ndim == 0 else f' inside an array of shape {arr.shape}'}")
+    return arr
+
+
 def _compare(fn, a, b):
-    return _truth(fn(np.asarray(a), np.asarray(b)))
+    op = fn.__name__
+    return _truth(fn(_no_none(op, a), _no_none(op, b)))
 
 
 def equal(x1, x2):
@@ -1042,7 +1055,7 @@ def logical_or(x1, x2):
 
 
 def logical_not(x):
-    return _truth(np.logical_not(np.asarray(x)))
+    return _truth(np.logical_not(_no_none("logical_not", x)))
 
 
 # -- losses as ops (Keras 3's keras.ops.*_crossentropy: per-sample values) ------------------------
@@ -2490,7 +2503,7 @@ def trace(x, offset=0, axis1=0, axis2=1):
 def full_like(x, fill_value, dtype=None):
     a = np.asarray(x) if not isinstance(x, Tensor) else None
     dt = dtype or (x.dtype if isinstance(x, Tensor) else ("float32" if a.dtype.kind in "fb" else a.dtype))
-    return _t(np.full(tuple(x.shape) if isinstance(x, Tensor) else a.shape, fill_value, dtype=dt))
+    return _t(np.full(tuple(x.shape) if isinstance(x, Tensor) else a.shape, _no_none("full_like", fill_value), dtype=dt))
 
 
 def empty(shape, dtype="float32"):
@@ -4084,6 +4097,8 @@ def _ops_names_its_errors(fn, op):
             kind = next((new for old, new in _OPS_RENAMED_ERRORS.items() if isinstance(exc, old)), None)
             if kind is None and (op in message or opens_with_op(message)):
                 raise
+            if message.startswith("ops: "):   # a helper's generic "ops: expected numeric data ..."
+                message = message[len("ops: "):]
             named = message if op in message else f"{op}: {message}"
             if kind is None and type(exc) not in _OPS_NAMED_ERRORS:
                 # a subclass (np.exceptions.AxisError, a tf.errors class ...) keeps its type when

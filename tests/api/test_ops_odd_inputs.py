@@ -242,3 +242,37 @@ def test_view_of_a_scalar_stays_a_scalar():
     assert tuple(ops.view(x).shape) == ()
     with pytest.raises(ValueError, match="ops.view: a scalar"):
         ops.view(np.array(1, np.int64), "int32")
+
+
+# -- None where data is expected ---------------------------------------------------------------------
+
+X34 = np.ones((3, 4), np.float32)
+
+
+@pytest.mark.parametrize("name, call", [
+    ("equal", lambda: ops.equal(X34, None)), ("not_equal", lambda: ops.not_equal(None, X34)),
+    ("less", lambda: ops.less(X34, np.array([[None] * 4] * 3))), ("logical_and", lambda: ops.logical_and(X34, None)),
+    ("logical_not", lambda: ops.logical_not(None)), ("argmax", lambda: ops.argmax(None)),
+    ("argmin", lambda: ops.argmin(None)), ("cast", lambda: ops.cast(None, "float32")),
+    ("full", lambda: ops.full((2,), None)), ("full_like", lambda: ops.full_like(X34, None))])
+def test_none_as_data_is_refused(name, call):
+    # each answered from no data: equal(x, None) all False, logical_and(x, None) NaN, full NaN,
+    # cast(None) NaN, argmax(None) 0
+    with pytest.raises(TypeError, match=rf"^ops\.{name}: expected a tensor, array or number, got None"):
+        call()
+
+
+def test_comparisons_of_object_strings_still_work():
+    a = np.array(["a", "b"], dtype=object)
+    np.testing.assert_array_equal(np.asarray(ops.equal(a, "a")), [1.0, 0.0])
+
+
+def test_expand_dims_float_axis_refused():
+    with pytest.raises(TypeError, match="ops.expand_dims: axis"):   # int(1.5) was taken as 1
+        ops.expand_dims(X34, 1.5)
+    assert tuple(ops.expand_dims(X34, np.int64(1)).shape) == (3, 1, 4)
+
+
+def test_generic_ops_prefix_not_doubled():
+    with pytest.raises(TypeError, match=r"^ops\.add: expected numeric data"):
+        ops.add(X34, None)
