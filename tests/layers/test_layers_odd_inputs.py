@@ -27,3 +27,35 @@ def test_adaptive_average_pooling_nan_stays_in_its_bin():
     y = np.asarray(layers.AdaptiveAveragePooling1D(4)(x)).ravel()
     assert np.isnan(y[0])
     np.testing.assert_allclose(y[1:], [2.5, 4.5, 6.5])   # was NaN in every bin
+
+
+@pytest.mark.parametrize("make", [lambda: layers.Dense(3), lambda: layers.Flatten(), lambda: layers.Dropout(0.5),
+                                  lambda: layers.LayerNormalization()])
+def test_complex_input_refused_not_truncated(make):
+    # the float32 cast dropped the imaginary part silently (Dense(3) of 1+5j gave Dense of 1)
+    layer = make()
+    with pytest.raises(TypeError, match=rf"{type(layer).__name__} .*complex input"):
+        layer(np.full((2, 4), 1 + 5j, np.complex64))
+
+
+def test_string_input_named():
+    with pytest.raises(ValueError, match=r"Dense .*expected numeric input"):
+        layers.Dense(3)(np.array([["a", "b"]]))
+
+
+def test_integer_and_bool_inputs_still_computed_in_float32():
+    w = [np.arange(8, dtype=np.float32).reshape(4, 2), np.zeros(2, np.float32)]
+    d = layers.Dense(2)
+    d.build((None, 4))
+    d.set_weights(w)
+    x = np.array([[1, 2, 3, 4]], np.int32)
+    np.testing.assert_allclose(np.asarray(d(x)), x.astype(np.float64) @ w[0], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(d(x > 2)), (x > 2).astype(np.float64) @ w[0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("make", [lambda: layers.ELU(), lambda: layers.Flatten(), lambda: layers.Dense(2)])
+def test_none_input_refused_not_nan(make):
+    # np.asarray(None, float32) is NaN: the layer returned NaN from no data
+    layer = make()
+    with pytest.raises(TypeError, match=rf"{type(layer).__name__} .*got None"):
+        layer(None)
