@@ -59,3 +59,24 @@ def test_none_input_refused_not_nan(make):
     layer = make()
     with pytest.raises(TypeError, match=rf"{type(layer).__name__} .*got None"):
         layer(None)
+
+
+def _equalize_ref(channel):
+    """Keras' equalization of one channel on the 0..255 scale with 256 bins, NaN pixels left out."""
+    ok = ~np.isnan(channel)
+    idx = np.clip(np.where(ok, channel, 0), 0, 255).astype(int)
+    cdf = np.cumsum(np.bincount(idx[ok], minlength=256))
+    cdf_min = cdf[np.flatnonzero(cdf)[0]]
+    lut = np.clip(np.round((cdf - cdf_min) * 255.0 / (cdf[-1] - cdf_min)), 0, 255)
+    return np.where(ok, lut[idx], np.nan)
+
+
+def test_equalization_nan_pixel_stays_nan_and_out_of_the_histogram():
+    # a NaN pixel was cast to a huge negative bin: np.bincount raised a message naming no layer
+    x = np.arange(2 * 4 * 4 * 3, dtype=np.float32).reshape(2, 4, 4, 3) * 2.5
+    x[0, 0, 0, 0] = np.nan
+    y = np.asarray(layers.Equalization()(x, training=True))
+    for b in range(2):
+        for ch in range(3):
+            np.testing.assert_allclose(y[b, :, :, ch], _equalize_ref(x[b, :, :, ch].astype(np.float64)), atol=1e-4)
+    assert np.isnan(y).sum() == 1
