@@ -4085,8 +4085,10 @@ def _ops_names_its_errors(fn, op):
     kernel_names = frozenset(kernels.__all__) | {"corenn", "Tensor"}
 
     def opens_with_op(message):
+        # another op's "ops.take_along_axis: ..." raised inside this one is not named yet: the
+        # caller is told the op they called first ("ops.nanmedian: ops.take_along_axis: ...")
         m = opens.match(message)
-        return m is not None and (m.group(1).startswith(("ops.", "Tensor.")) or m.group(1) in kernel_names)
+        return m is not None and (m.group(1) == op or m.group(1).startswith("Tensor.") or m.group(1) in kernel_names)
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
@@ -4095,11 +4097,11 @@ def _ops_names_its_errors(fn, op):
         except (*_OPS_NAMED_ERRORS, *_OPS_RENAMED_ERRORS) as exc:
             message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
             kind = next((new for old, new in _OPS_RENAMED_ERRORS.items() if isinstance(exc, old)), None)
-            if kind is None and (op in message or opens_with_op(message)):
+            if kind is None and opens_with_op(message):
                 raise
             if message.startswith("ops: "):   # a helper's generic "ops: expected numeric data ..."
                 message = message[len("ops: "):]
-            named = message if op in message else f"{op}: {message}"
+            named = message if opens_with_op(message) else f"{op}: {message}"
             if kind is None and type(exc) not in _OPS_NAMED_ERRORS:
                 # a subclass (np.exceptions.AxisError, a tf.errors class ...) keeps its type when
                 # its message can be replaced; else the builtin type it is an instance of

@@ -273,6 +273,14 @@ def test_expand_dims_float_axis_refused():
     assert tuple(ops.expand_dims(X34, np.int64(1)).shape) == (3, 1, 4)
 
 
+def test_an_inner_ops_error_names_the_called_op_first():
+    # nanmedian of an empty axis failed inside take_along_axis, whose name alone was reported
+    with pytest.raises(IndexError, match=r"^ops\.nanmedian: ops\.take_along_axis: "):
+        ops.nanmedian(np.zeros((0, 3), np.float32))
+    with pytest.raises(TypeError, match=r"^ops\.expand_dims: ops\.reshape: "):
+        ops.expand_dims("abc", 0)
+
+
 def test_generic_ops_prefix_not_doubled():
     with pytest.raises(TypeError, match=r"^ops\.add: expected numeric data"):
         ops.add(X34, None)
