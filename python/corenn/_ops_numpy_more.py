@@ -347,7 +347,7 @@ def view(x, dtype=None):
     """x's bytes read as ``dtype`` (NumPy's ndarray.view): the last axis scales by the ratio of
     the item sizes. corenn holds float32, int32 and int64, so those are the dtypes a view can
     land on; no gradient."""
-    a = np.ascontiguousarray(np.asarray(_o._any(x, "view")))
+    a = np.asarray(np.asarray(_o._any(x, "view")), order="C")   # ascontiguousarray would make a scalar (1,)
     if dtype is None:
         return _o._t(a)
     dt = np.dtype(str(dtype))

@@ -161,7 +161,7 @@ def cast(x, dtype):
         from .sparse import SparseTensor
         if isinstance(x, SparseTensor):   # Keras (and tf.cast): the values cast, the sparsity kept
             return SparseTensor(x.indices, cast(x.values, dtype), x.dense_shape)
-    a = np.asarray(x).astype(np.dtype(str(dtype))).astype(store, copy=False)   # the values of dtype
+    a = _no_none("cast", x).astype(np.dtype(str(dtype))).astype(store, copy=False)   # the values of dtype
     if np.dtype(str(dtype)) == np.bool_:
         return _truth(a)
     out = Tensor.from_numpy(_c_array(a))
@@ -170,18 +170,28 @@ def cast(x, dtype):
     return out
 
 
+def _shape_any(x):
+    """x's shape without converting it: a Tensor's or array's own, else NumPy's reading of a
+    number or nested list (Keras 3 takes those too); None is refused by name."""
+    s = getattr(x, "shape", None)
+    if s is not None:
+        return tuple(s)
+    if x is None:
+        raise TypeError("ops.shape: expected a tensor, array, number or list, got None")
+    return np.shape(x)
+
+
 def shape(x):
-    return tuple(x.shape)
+    return _shape_any(x)
 
 
 def ndim(x):
-    return len(x.shape)
+    return len(_shape_any(x))
 
 
 def size(x):
-    if not hasattr(x, "shape"):   # a shape tuple or a nested list: NumPy's size, as TF / JAX's
-        return int(np.size(np.asarray(x)))
-    return int(np.prod(x.shape, dtype=np.int64))
+    # a shape tuple or a nested list counts its entries (NumPy's size, as TF / JAX's)
+    return int(np.prod(_shape_any(x), dtype=np.int64))
 
 
 # -- elementwise -----------------------------------------------------------------------------------
@@ -511,7 +521,17 @@ def sign(x):
 
 
 def _activation(kind, x, alpha=0.0, axis=-1):
-    x = _f32(x)
+    x = _f32(x, kind)
+    if kind in ("softmax", "log_softmax"):
+        # checked here: an out-of-range axis would index the permutation below (IndexError
+        # naming no op), a float or a repeated axis would be taken silently; None is every axis
+        # (Keras 3's torch and jax backends)
+        if axis is None:
+            axis = list(range(x.ndim)) if x.ndim > 1 else -1
+        elif isinstance(axis, (list, tuple)):
+            _axes_arg(kind, axis, _builtins.max(x.ndim, 1))
+        else:
+            _axis_arg(kind, axis, _builtins.max(x.ndim, 1), allow_none=False)
     if kind in ("softmax", "log_softmax") and isinstance(axis, (list, tuple)):
         axes = sorted({int(a) % x.ndim for a in axis})
         if len(axes) == 1:
@@ -696,13 +716,13 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - Keras' name
 def argmax(x, axis=None, keepdims=False):
     """Index of the largest entry along ``axis``; with axis=None (Keras 3's default) the index
     into the flattened array."""
-    return Tensor.from_numpy(_c_array(np.argmax(np.asarray(x), axis=axis, keepdims=keepdims)
+    return Tensor.from_numpy(_c_array(np.argmax(_no_none("argmax", x), axis=axis, keepdims=keepdims)
                                                   .astype(np.int64)))
 
 
 def argmin(x, axis=None, keepdims=False):
     """Index of the smallest entry along ``axis`` (axis=None: into the flattened array)."""
-    return Tensor.from_numpy(_c_array(np.argmin(np.asarray(x), axis=axis, keepdims=keepdims)
+    return Tensor.from_numpy(_c_array(np.argmin(_no_none("argmin", x), axis=axis, keepdims=keepdims)
                                                   .astype(np.int64)))
 
 
@@ -770,6 +790,8 @@ def expand_dims(x, axis):
     x = text if text is not None else _any(x, "expand_dims")
     s = list(x.shape)
     axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    if _builtins.any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
+        raise TypeError(f"ops.expand_dims: axis must be an integer or a tuple of integers, got {axis!r}")
     rank = len(s) + len(axes)
     if not _builtins.all(-rank <= int(a) < rank for a in axes):
         raise ValueError(f"ops.expand_dims: axis {axis!r} is out of range for a result of rank {rank} "
@@ -945,15 +967,25 @@ def ones(shape, dtype="float32"):
 
 
 def full(shape, fill_value, dtype="float32"):
-    return Tensor.from_numpy(np.full(shape, fill_value, _filled_dtype(dtype, "full")))
+    return Tensor.from_numpy(np.full(shape, _no_none("full", fill_value), _filled_dtype(dtype, "full")))
+
+
+def _like_dtype(x, dtype):
+    """Keras 3: a *_like result has x's dtype unless one is given (ints stay ints)."""
+    if dtype is not None:
+        return dtype
+    d = getattr(x, "dtype", None)
+    if d is None:
+        return "float32"
+    return "bool" if str(d) == "bool" else str(d) if np.dtype(str(d)).kind in "iu" else "float32"
 
 
 def zeros_like(x, dtype=None):
-    return zeros(tuple(x.shape), dtype or "float32")
+    return zeros(_shape_any(x), _like_dtype(x, dtype))
 
 
 def ones_like(x, dtype=None):
-    return ones(tuple(x.shape), dtype or "float32")
+    return ones(_shape_any(x), _like_dtype(x, dtype))
 
 
 def eye(N, M=None, k=0, dtype="float32"):
@@ -988,8 +1020,19 @@ def _truth_key(key):
     return key
 
 
+def _no_none(op, a):
+    """np.asarray(a), refusing None (alone or inside an object array): NumPy turns it into NaN
+    under a float cast and into False / True under a comparison, an answer from no data."""
+    arr = np.asarray(a)
+    if arr.dtype == object and _builtins.any(v is None for v in arr.flat):
+        raise TypeError(f"ops.{op}: expected a tensor, array or number, got None"
+                        f"{'' if arr.ndim == 0 else f' inside an array of shape {arr.shape}'}")
+    return arr
+
+
 def _compare(fn, a, b):
-    return _truth(fn(np.asarray(a), np.asarray(b)))
+    op = fn.__name__
+    return _truth(fn(_no_none(op, a), _no_none(op, b)))
 
 
 def equal(x1, x2):
@@ -1025,21 +1068,45 @@ def logical_or(x1, x2):
 
 
 def logical_not(x):
-    return _truth(np.logical_not(np.asarray(x)))
+    return _truth(np.logical_not(_no_none("logical_not", x)))
 
 
 # -- losses as ops (Keras 3's keras.ops.*_crossentropy: per-sample values) ------------------------
 
+def _log_probabilities(op, output, from_logits, axis):
+    """log p along ``axis``: log_softmax of logits, or the log of probabilities scaled to sum to 1
+    and clipped (Keras 3 divides by the sum first, so unnormalized or negative scores give the
+    same per-sample values as keras.losses; clipping alone would not)."""
+    x = _f32(output, op)
+    if x.ndim == 0:
+        raise ValueError(f"ops.{op}: output must have a class axis, got a scalar")
+    axis = _axis_arg(op, axis, x.ndim, allow_none=False)
+    if from_logits:
+        return log_softmax(x, axis=axis), axis
+    p = divide(x, sum(x, axis=axis, keepdims=True))
+    return log(clip(p, 1e-7, 1.0 - 1e-7)), axis
+
+
 def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     """Per-sample -log p[target] (output: logits or probabilities over the last axis)."""
-    logp = log_softmax(output) if from_logits else log(clip(output, 1e-7, 1.0 - 1e-7))
-    labels = np.asarray(target).reshape(tuple(logp.shape[:-1]))
-    return negative(sum(multiply(one_hot(labels, logp.shape[-1]), logp), axis=-1))
+    logp, axis = _log_probabilities("sparse_categorical_crossentropy", output, from_logits, axis)
+    if axis != logp.ndim - 1:   # as Keras 3: the classes are the last axis
+        raise ValueError(f"ops.sparse_categorical_crossentropy: only axis=-1 is supported, got {axis}")
+    labels = np.asarray(target)
+    rows = tuple(logp.shape[:-1])
+    if labels.size != int(np.prod(rows, dtype=np.int64)):   # (N, T) or (N, T, 1) or flat labels
+        raise ValueError(f"ops.sparse_categorical_crossentropy: target of shape {labels.shape} does not match "
+                         f"output of shape {tuple(logp.shape)} (expected {rows})")
+    return negative(sum(multiply(one_hot(labels.reshape(rows), logp.shape[-1]), logp), axis=-1))
 
 
 def categorical_crossentropy(target, output, from_logits=False, axis=-1):
-    logp = log_softmax(output) if from_logits else log(clip(output, 1e-7, 1.0 - 1e-7))
-    return negative(sum(multiply(target, logp), axis=-1))
+    logp, axis = _log_probabilities("categorical_crossentropy", output, from_logits, axis)
+    t = _f32(target, "categorical_crossentropy")
+    if tuple(t.shape) != tuple(logp.shape):
+        raise ValueError(f"ops.categorical_crossentropy: target and output must have the same shape, got "
+                         f"{tuple(t.shape)} and {tuple(logp.shape)}")
+    return negative(sum(multiply(t, logp), axis=axis))
 
 
 def binary_crossentropy(target, output, from_logits=False):
@@ -2246,9 +2313,15 @@ def quantile(x, q, axis=None, method="linear", keepdims=False):
             raise NotImplementedError("ops.quantile: one axis at a time (or None)")
         flat, ax = t, axes[0]
     s = sort(flat, axis=ax)
+    # NaN sorts last, so the picks below would skip it; NumPy's (and Keras') quantile of a slice
+    # holding a NaN is NaN (nanquantile is the one that ignores them)
+    nan_rows = np.isnan(np.asarray(s)).any(axis=ax)
+    poison = np.where(nan_rows, np.float32(np.nan), np.float32(0.0)) if nan_rows.any() else None
     picks = []
     for lo, hi, wl, wh in _quantile_weights("quantile", s, q_arr.reshape(-1), ax, method):
         v = add(multiply(take(s, lo, axis=ax), wl), multiply(take(s, hi, axis=ax), wh))
+        if poison is not None:
+            v = add(v, poison)
         if keepdims:
             v = expand_dims(v, ax) if axis is not None else reshape(v, [1] * t.ndim)
         picks.append(v)
@@ -2443,7 +2516,7 @@ def trace(x, offset=0, axis1=0, axis2=1):
 def full_like(x, fill_value, dtype=None):
     a = np.asarray(x) if not isinstance(x, Tensor) else None
     dt = dtype or (x.dtype if isinstance(x, Tensor) else ("float32" if a.dtype.kind in "fb" else a.dtype))
-    return _t(np.full(tuple(x.shape) if isinstance(x, Tensor) else a.shape, fill_value, dtype=dt))
+    return _t(np.full(tuple(x.shape) if isinstance(x, Tensor) else a.shape, _no_none("full_like", fill_value), dtype=dt))
 
 
 def empty(shape, dtype="float32"):
@@ -3118,12 +3191,14 @@ def correlate(x1, x2, mode="valid"):
 def corrcoef(x):
     """Pearson correlation of the rows of x (np.corrcoef)."""
     t = _f32(x, "corrcoef")
-    if t.ndim == 1:
+    one_row = t.ndim == 1
+    if one_row:
         t = reshape(t, [1, -1])
     c = subtract(t, mean(t, axis=1, keepdims=True))
     cov = matmul(c, transpose(c))
     d = sqrt(diagonal(cov))
-    return divide(divide(cov, expand_dims(d, 1)), expand_dims(d, 0))
+    r = divide(divide(cov, expand_dims(d, 1)), expand_dims(d, 0))
+    return reshape(r, ()) if one_row else r   # np.corrcoef and Keras 3: one variable gives a scalar
 
 
 # -- more nn and math ----------------------------------------------------------------------------------
@@ -3138,6 +3213,8 @@ def sparsemax(x, axis=-1):
     y = max(x - tau, 0); dy/dx on the support S: dx = (dy - mean_S(dy)) on S, 0 off it."""
     t = _f32(x, "sparsemax")
     ax = _axis_arg("sparsemax", axis, t.ndim, allow_none=False)
+    if t.size == 0:   # nothing to project (the support count below would index position -1)
+        return _t(np.zeros(tuple(t.shape)))
     a = np.moveaxis(_np64(t), ax, -1)
     z = -np.sort(-a, axis=-1)
     k = np.arange(1, a.shape[-1] + 1)
@@ -3242,6 +3319,8 @@ def logdet(x):
 def extract_sequences(x, sequence_length, sequence_stride):
     """Frames of the last axis: (..., n) -> (..., frames, sequence_length)."""
     t = _any(x, "extract_sequences")
+    if t.ndim == 0:
+        raise ValueError("ops.extract_sequences: x must have a last axis to frame, got a scalar")
     n, L, s = int(t.shape[-1]), int(sequence_length), int(sequence_stride)
     if L > n or L <= 0 or s <= 0:
         raise ValueError(f"ops.extract_sequences: sequence_length {L} and stride {s} do not fit length {n}")
@@ -3363,6 +3442,8 @@ def slogdet(x):
 def solve(a, b):
     """X with A X = B (B (..., n, k), or (..., n) as a vector); dB = A^-T dX, dA = -dB X^T."""
     A, B = _square_matrices("solve", a), _f32(b, "solve")
+    if B.ndim == 0:
+        raise ValueError(f"ops.solve: b must be a vector or a matrix, got a scalar (a has shape {tuple(A.shape)})")
     vec = B.ndim == A.ndim - 1
     Bm = _np64(B)[..., None] if vec else _np64(B)
     if Bm.shape[-2] != A.shape[-1]:
@@ -3513,7 +3594,11 @@ def ifft2(x):
 def rfft(x, fft_length=None):
     """The non-negative-frequency half of the FFT of real x (last axis); (real, imag)."""
     t = _f32(x, "rfft")
+    if t.ndim == 0:
+        raise ValueError("ops.rfft: x must have a last axis (the signal), got a scalar")
     n = int(t.shape[-1]) if fft_length is None else int(fft_length)
+    if n <= 0:
+        raise ValueError(f"ops.rfft: fft_length must be positive, got {fft_length}")
     z = np.fft.rfft(_np64(t), n=n)
     yr, yi = _t(z.real), _t(z.imag)
     m = int(t.shape[-1])
@@ -3763,22 +3848,22 @@ def _adaptive_args(op, inputs, output_size, data_format):
     first = data_format == "channels_first"
     if first:
         x = moveaxis(x, 1, -1)
+    if 0 in tuple(x.shape[1:-1]):   # an empty bin has no mean and no maximum (was a ZeroDivisionError)
+        raise ValueError(f"ops.{op}: every spatial size must be positive, got input shape {tuple(x.shape)}"
+                         f"{' (channels_last view)' if first else ''}")
     return x, tuple(int(o) for o in sizes), (lambda y: moveaxis(y, -1, 1) if first else y)
 
 
 def adaptive_average_pool(inputs, output_size, data_format=None):
     """Mean over the bins of _adaptive_windows along each spatial axis (1-, 2- or 3-D). A box's
-    mean is the mean of its per-axis means, so each axis is one product with an (o, L) matrix
-    of window weights (einsum, differentiable)."""
+    mean is the mean of its per-axis means, so each axis is one mean per bin (take + mean,
+    differentiable). Not a product with an (o, L) matrix of window weights: its zero weights
+    would carry a NaN or inf of one bin into every other bin along that axis (0 * NaN = NaN)."""
     x, sizes, undo = _adaptive_args("adaptive_average_pool", inputs, output_size, data_format)
-    letters = "abcde"[:x.ndim]
     for axis, out in enumerate(sizes, start=1):
         size = int(x.shape[axis])
-        m = np.zeros((out, size), np.float32)
-        for i, (lo, hi) in enumerate(_adaptive_windows(size, out)):
-            m[i, lo:hi] = 1.0 / (hi - lo)
-        result = letters[:axis] + "z" + letters[axis + 1:]
-        x = einsum(f"z{letters[axis]},{letters}->{result}", m, x)
+        x = concatenate([mean(take(x, np.arange(lo, hi), axis=axis), axis=axis, keepdims=True)
+                         for lo, hi in _adaptive_windows(size, out)], axis=axis)
     return undo(x)
 
 
@@ -4007,6 +4092,79 @@ __all__ += [n for n in _ops_linalg_more.__all__ if n not in __all__]
 from ._ops_numpy_more import *  # noqa: E402,F401,F403 - nan* reductions, rearrange, unique, views ...
 from . import _ops_numpy_more  # noqa: E402
 __all__ += [n for n in _ops_numpy_more.__all__ if n not in __all__]
+
+
+# Every public op's errors name it (as corenn.kernels' do, ARCHITECTURE "Trust"). Many ops
+# compute with NumPy, whose errors on odd input name no op ("axis 5 is out of bounds for array
+# of dimension 2", "tuple index out of range", "ufunc 'greater' did not contain a loop"), and
+# some reach Python's internal types (AttributeError from x.shape on a number, ZeroDivisionError
+# from an empty window). One wrapper at this boundary puts "ops.<name>: " in front of a message
+# that does not name its op yet, and turns KeyError / ZeroDivisionError into ValueError and
+# AttributeError into TypeError. Ops that call a function of the caller's (map, scan, cond,
+# vectorize ...) are left alone: the caller's own exceptions must reach them as raised.
+# convert_to_tensor is another module's boundary (saving and conversion; see its docstring).
+_OPS_RENAMED_ERRORS = {KeyError: ValueError, ZeroDivisionError: ValueError, AttributeError: TypeError}
+_OPS_NAMED_ERRORS = (TypeError, ValueError, OverflowError, IndexError, NotImplementedError, RuntimeError)
+_OPS_CALLBACK_ARGS = {"f", "fn", "func", "function", "pyfunc", "body", "cond", "branches", "true_fn", "false_fn",
+                      "loop_fn", "predicate", "body_fun", "fun"}
+
+
+def _ops_names_its_errors(fn, op):
+    import re
+    # named already: "ops.take: ...", or a kernel entry's "binary_forward: ..." / "gemm: ...";
+    # not NumPy's "destination: axis 5 is out of bounds ..."
+    opens = re.compile(r"([A-Za-z_][\w.]*): ")
+    kernel_names = frozenset(kernels.__all__) | {"corenn", "Tensor"}
+
+    def opens_with_op(message):
+        # another op's "ops.take_along_axis: ..." raised inside this one is not named yet: the
+        # caller is told the op they called first ("ops.nanmedian: ops.take_along_axis: ...")
+        m = opens.match(message)
+        return m is not None and (m.group(1) == op or m.group(1).startswith("Tensor.") or m.group(1) in kernel_names)
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (*_OPS_NAMED_ERRORS, *_OPS_RENAMED_ERRORS) as exc:
+            message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+            kind = next((new for old, new in _OPS_RENAMED_ERRORS.items() if isinstance(exc, old)), None)
+            if kind is None and opens_with_op(message):
+                raise
+            if message.startswith("ops: "):   # a helper's generic "ops: expected numeric data ..."
+                message = message[len("ops: "):]
+            named = message if opens_with_op(message) else f"{op}: {message}"
+            if kind is None and type(exc) not in _OPS_NAMED_ERRORS:
+                # a subclass (np.exceptions.AxisError, a tf.errors class ...) keeps its type when
+                # its message can be replaced; else the builtin type it is an instance of
+                exc.args = (named,)
+                if str(exc) == named:
+                    raise
+                kind = next(t for t in _OPS_NAMED_ERRORS if isinstance(exc, t))
+            raise (kind or type(exc))(named) from exc
+    call._corenn_names_errors = True
+    return call
+
+
+def _name_ops_errors():
+    import inspect
+    import types
+
+    for op in __all__:
+        fn = globals().get(op)
+        if not isinstance(fn, types.FunctionType) or op == "convert_to_tensor" \
+                or getattr(fn, "_corenn_names_errors", False):
+            continue
+        try:
+            params = set(inspect.signature(fn).parameters)
+        except (TypeError, ValueError):
+            continue
+        if params & _OPS_CALLBACK_ARGS:
+            continue
+        globals()[op] = _ops_names_its_errors(fn, f"ops.{op}")
+
+
+_name_ops_errors()
 
 
 # Keras 3 also spells every op through its family's namespace: keras.ops.nn.sigmoid,

@@ -969,7 +969,7 @@ class Layer:
             raise NotImplementedError(f"{type(self).__name__}.call")
         from .. import autodiff
         packed = isinstance(inputs, (list, tuple))
-        flat = [x if isinstance(x, kernels.Tensor) else kernels.as_tensor(np.asarray(x, np.float32), self.name)
+        flat = [x if isinstance(x, kernels.Tensor) else kernels.as_tensor(_float_input(x, self), self.name)
                 for x in (inputs if packed else [inputs])]
         owner = self.__dict__.get("_owner", self)
         ctx = owner._call_context()
@@ -1393,7 +1393,7 @@ class Layer:
         # a layer written with call keeps integer arrays integer (a GNN's edge list, token ids)
         flat = [x if isinstance(x, kernels.Tensor)
                 else np.ascontiguousarray(x, dtype=np.int64) if written and np.asarray(x).dtype.kind in "iu"
-                else np.ascontiguousarray(x, dtype=np.float32) for x in flat]
+                else _float_input(x, self) for x in flat]
         shapes = [(None,) + tuple(x.shape[1:]) for x in flat]
         if not self.built:
             if written and packed:
@@ -1803,6 +1803,24 @@ def user_mask(m):
         return [user_mask(v) for v in m]
     a = np.asarray(m)
     return (a if a.dtype == np.bool_ else np.not_equal(a, 0)).view(BoolMask)
+
+
+def _float_input(x, layer):
+    """An input array as the float32 the layers compute in. Complex data is refused: the cast
+    would drop the imaginary part without a word (NumPy only warns); data that is not numbers
+    (strings) is refused naming the layer rather than with NumPy's bare message."""
+    a = np.asarray(x)
+    who = f"{type(layer).__name__} '{layer.name}'"
+    if a.dtype == object and any(v is None for v in a.flat):   # the float cast makes None a NaN
+        raise TypeError(f"{who}: expected a tensor or array as input, got None"
+                        f"{'' if a.ndim == 0 else f' inside an array of shape {a.shape}'}")
+    if a.dtype.kind == "c":
+        raise TypeError(f"{who}: complex input (dtype {a.dtype}) is not supported; layers compute in float32 and "
+                        f"would drop the imaginary part (pass the real part, or real and imaginary as channels)")
+    try:
+        return np.ascontiguousarray(a, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{who}: expected numeric input, got dtype {a.dtype}: {exc}") from None
 
 
 def _as_mask(m, name):

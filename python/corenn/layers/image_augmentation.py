@@ -585,18 +585,21 @@ class Equalization(_ValueRangeAugmentation):
         scaled = self._to_unit(images, 255.0)
         out = scaled.copy()
         bins = self.bins
-        index = np.clip(scaled * ((bins - 1) / 255.0), 0, bins - 1).astype(np.int64)
+        # a NaN pixel has no bin: it stays NaN and stays out of the histogram (cast to int it was
+        # a huge negative bin index, and np.bincount's error named no layer)
+        nan = np.isnan(scaled)
+        index = np.clip(np.where(nan, 0.0, scaled) * ((bins - 1) / 255.0), 0, bins - 1).astype(np.int64)
         n, _, _, c = images.shape
         for b in range(n):
             for ch in range(c):
                 idx = index[b, :, :, ch]
-                hist = np.bincount(idx.ravel(), minlength=bins)
+                hist = np.bincount(idx[~nan[b, :, :, ch]].ravel(), minlength=bins)
                 if np.count_nonzero(hist) <= 1:
                     continue
                 cdf = np.cumsum(hist)
                 cdf_min = cdf[np.flatnonzero(cdf)[0]]
                 lut = np.clip(np.round((cdf - cdf_min) * 255.0 / (cdf[-1] - cdf_min)), 0, 255)
-                out[b, :, :, ch] = lut[idx]
+                out[b, :, :, ch] = np.where(nan[b, :, :, ch], np.nan, lut[idx])
         return self._from_unit(out, 255.0)
 
     def get_config(self):

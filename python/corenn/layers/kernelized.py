@@ -70,9 +70,10 @@ class RandomFourierFeatures(Layer):
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
-        if len(input_shape) != 2 or input_shape[1] is None:
+        if len(input_shape) != 2 or input_shape[1] is None or int(input_shape[1]) <= 0:
+            # zero features would give the Gaussian default scale sqrt(0 / 2) = 0 and divide by it
             raise ValueError(f"RandomFourierFeatures '{self.name}' needs inputs of shape (batch, features) "
-                             f"with the features known, got {shape_str(input_shape)}")
+                             f"with a known, positive number of features, got {shape_str(input_shape)}")
         input_dim = int(input_shape[1])
         self.unscaled_kernel = self.add_weight("unscaled_kernel", (input_dim, self.output_dim),
                                                self._random_features_initializer(), trainable=False)
