@@ -316,11 +316,13 @@ int64_t batch_grain(const RnnProblem& p) {
 // at batch 288, whose 12 chunks of 24 split evenly).
 struct RowParts {
   int64_t n, mr, tiles, parts;
-  RowParts(int64_t n_, int64_t mr_, int64_t grain_rows, bool split)
+  // One part where the call runs on one thread (a single thread, or inside a parallel region).
+  RowParts(int64_t n_, int64_t mr_, int64_t grain_rows)
       : n(n_), mr(mr_), tiles((n_ + mr_ - 1) / mr_),
-        parts(split ? std::max<int64_t>(1, parallel_chunks(tiles, (grain_rows + mr_ - 1) / mr_,
-                                                           get_num_threads()))
-                    : 1) {}
+        parts(get_num_threads() > 1 && !in_parallel_region()
+                  ? std::max<int64_t>(1, parallel_chunks(tiles, (grain_rows + mr_ - 1) / mr_,
+                                                         get_num_threads()))
+                  : 1) {}
   int64_t lo(int64_t k) const { return std::min(n, tiles * k / parts * mr); }
   int64_t hi(int64_t k) const { return lo(k + 1); }
 };
@@ -503,7 +505,7 @@ void rnn_forward(const RnnProblem& p, float* y, float* h_n, float* c_n) {
                 c_n, rb || in_place ? nullptr : pack_b(kern, tls_pack_fwd_w, p.w, F, GU, false),
                 in_place};
   const int64_t chunk = chunk_rows(p);
-  const RowParts split(p.n, kern.mr, batch_grain(p), !in_parallel_region());
+  const RowParts split(p.n, kern.mr, batch_grain(p));
   parallel_for(0, split.parts, 1, [&](int64_t k_lo, int64_t k_hi) {
     const int64_t lo = split.lo(k_lo), hi = split.hi(k_hi - 1);
     std::vector<float> scratch(static_cast<size_t>(kBlock * (GU + U)));
@@ -692,7 +694,7 @@ void rnn_backward(const RnnProblem& p, const float* dy, float* dx, float* dw, fl
   // own partial (dW, dR, db, GRU db1 back to back), and the partials are reduced in slice order:
   // the same bits whichever thread ran which slice.
   const int64_t part_size = (F + U + 2) * GU;
-  const RowParts split(p.n, kern.mr, batch_grain(p), get_num_threads() > 1 && !in_parallel_region());
+  const RowParts split(p.n, kern.mr, batch_grain(p));
   const int64_t nparts = split.parts;
   std::vector<std::vector<float>> parts(static_cast<size_t>(nparts));
   const bool weights = dw || dr || db;
