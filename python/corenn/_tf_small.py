@@ -371,3 +371,7 @@ def type_spec_from_value(value):
     if a.dtype == np.float64 and not isinstance(value, np.ndarray):
         dtype = "float32"
     return TensorSpec(a.shape, dtype)
+
+
+# a bool tensor stays bool, as through ops' shape ops (ops._BOOL_KEEPING)
+reverse_sequence = ops._keeps_bool(reverse_sequence)

@@ -948,26 +948,29 @@ def one_hot(x, num_classes, axis=-1, dtype="float32"):
 
 
 def _filled_dtype(dtype, op):
-    """The dtype a filled Tensor is stored in: bool as float32 0 / 1 (corenn's comparisons give
-    that; the NMT tutorial's ``tf.zeros([n, 1], dtype=tf.bool)`` done flags), a small integer
-    type as int32; others as asked."""
+    """The dtype a filled Tensor is stored in: a small integer type as int32; others as asked
+    (bool: a bool tensor, the NMT tutorial's ``tf.zeros([n, 1], dtype=tf.bool)`` done flags)."""
     d = np.dtype(str(dtype))
-    if d == np.bool_ or (d.kind in "iu" and d not in (np.int32, np.int64)):
+    if d.kind in "iu" and d not in (np.int32, np.int64):
         from .dtypes import storage_dtype
         return storage_dtype(d, op)
     return d
 
 
+def _filled(a):
+    return _truth(a) if a.dtype == np.bool_ else Tensor.from_numpy(a)
+
+
 def zeros(shape, dtype="float32"):
-    return Tensor.from_numpy(np.zeros(shape, _filled_dtype(dtype, "zeros")))
+    return _filled(np.zeros(shape, _filled_dtype(dtype, "zeros")))
 
 
 def ones(shape, dtype="float32"):
-    return Tensor.from_numpy(np.ones(shape, _filled_dtype(dtype, "ones")))
+    return _filled(np.ones(shape, _filled_dtype(dtype, "ones")))
 
 
 def full(shape, fill_value, dtype="float32"):
-    return Tensor.from_numpy(np.full(shape, _no_none("full", fill_value), _filled_dtype(dtype, "full")))
+    return _filled(np.full(shape, _no_none("full", fill_value), _filled_dtype(dtype, "full")))
 
 
 def _like_dtype(x, dtype):
@@ -1003,18 +1006,18 @@ def arange(start, stop=None, step=1, dtype=None):
 
 
 def _truth(a):
-    """Truth values (a comparison's, a logical op's, a cast to bool) as corenn holds them: float32
-    0 / 1, since its tensors hold no bools, marked so that indexing with them selects as a bool
-    tensor does (``x[y == 3]``, ``x[:, m > 0]``) instead of failing as a float index."""
-    t = Tensor.from_numpy(_c_array(np.asarray(a).astype(np.float32)))
-    t.__dict__["_truth"] = True
-    return t
+    """Truth values (a comparison's, a logical op's, a cast to bool) as Keras gives them: a bool
+    tensor, which for corenn is the NumPy bool array Keras masks are (``layers.base.BoolMask``:
+    ``numpy()``, ``dtype`` bool, indexing selects, arithmetic gives float32 Tensors); always a
+    new array, so it never shares memory with an input."""
+    from .layers.base import BoolMask
+    return np.array(a, dtype=np.bool_, order="C", copy=True).view(BoolMask)
 
 
 def _truth_key(key):
-    """An index with its truth-value Tensors made NumPy bool arrays (a tuple's items too)."""
-    if isinstance(key, Tensor) and key.__dict__.get("_truth"):
-        return np.asarray(key).astype(bool)
+    """An index with its bool tensors made NumPy bool arrays (a tuple's items too)."""
+    if isinstance(key, np.ndarray) and key.dtype == np.bool_:
+        return np.asarray(key)
     if isinstance(key, tuple):
         return tuple(_truth_key(k) for k in key)
     return key
@@ -1239,10 +1242,12 @@ def _any(x, op):
 
 
 def _t(a):
-    """A new Tensor holding array ``a`` (float -> float32, bool -> float32 mask, other ints ->
+    """A new Tensor holding array ``a`` (float -> float32, bool -> a bool tensor, other ints ->
     int64); always a copy, so a result never shares memory with an input."""
     a = np.asarray(a)
-    if a.dtype.kind == "f" or a.dtype.kind == "b":
+    if a.dtype.kind == "b":
+        return _truth(a)
+    if a.dtype.kind == "f":
         dt = np.float32
     elif a.dtype in (np.int32, np.int64):
         dt = a.dtype
@@ -2042,12 +2047,12 @@ def cumprod(x, axis=None, dtype=None):
 
 def any(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
     t = _any(x, "any")
-    return _t(np.any(np.asarray(t), axis=_axes_arg("any", axis, t.ndim), keepdims=keepdims))
+    return _truth(np.any(np.asarray(t), axis=_axes_arg("any", axis, t.ndim), keepdims=keepdims))
 
 
 def all(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
     t = _any(x, "all")
-    return _t(np.all(np.asarray(t), axis=_axes_arg("all", axis, t.ndim), keepdims=keepdims))
+    return _truth(np.all(np.asarray(t), axis=_axes_arg("all", axis, t.ndim), keepdims=keepdims))
 
 
 def count_nonzero(x, axis=None):
@@ -2161,7 +2166,7 @@ def top_k(x, k, sorted=True):  # noqa: A002 - Keras' name
 
 
 def in_top_k(targets, predictions, k):
-    """1.0 where the target class is among the k highest predictions (ties count in its favour:
+    """True where the target class is among the k highest predictions (ties count in its favour:
     fewer than k classes score strictly higher)."""
     p = np.asarray(_any(predictions, "in_top_k"))
     tgt = np.asarray(targets).astype(np.int64).reshape(-1)
@@ -2171,7 +2176,7 @@ def in_top_k(targets, predictions, k):
     if tgt.size and (tgt.min() < 0 or tgt.max() >= p.shape[1]):
         raise ValueError(f"ops.in_top_k: targets must lie in [0, {p.shape[1]})")
     mine = p[np.arange(len(tgt)), tgt][:, None]
-    return _t((np.sum(p > mine, axis=1) < int(k)).astype(np.float32))
+    return _truth(np.sum(p > mine, axis=1) < int(k))
 
 
 def _segments(op, data, segment_ids, num_segments):
@@ -4144,6 +4149,41 @@ def _ops_names_its_errors(fn, op):
             raise (kind or type(exc))(named) from exc
     call._corenn_names_errors = True
     return call
+
+
+# Shape and selection ops move a bool tensor's values without computing on them, so a bool tensor
+# stays bool through them (``ops.expand_dims(mask, -1)``, ``ops.concatenate([m1, m2])``), as in
+# Keras; the ops themselves hold float32 0 / 1 in between (corenn's Tensors hold no bools).
+_BOOL_KEEPING = ("reshape", "flatten", "expand_dims", "squeeze", "transpose", "concatenate", "stack",
+                 "copy", "ravel", "unstack", "split", "array_split", "slice", "take", "take_along_axis",
+                 "flip", "roll", "swapaxes", "moveaxis", "broadcast_to", "tile", "repeat", "triu", "tril",
+                 "diagonal", "diag", "hstack", "vstack", "rot90")
+
+
+def _is_bool_data(x):
+    return isinstance(x, (bool, np.bool_)) or isinstance(x, np.ndarray) and x.dtype == np.bool_
+
+
+def _as_bools(r):
+    if isinstance(r, (list, tuple)):
+        return type(r)(_as_bools(v) for v in r)
+    return _truth(np.not_equal(np.asarray(r), 0)) if isinstance(r, Tensor) else r
+
+
+def _keeps_bool(fn):
+    import functools
+
+    @functools.wraps(fn)
+    def op(x, *args, **kwargs):
+        data = x if isinstance(x, (list, tuple)) else (x,)
+        if data and _builtins.all(_is_bool_data(v) for v in data):
+            return _as_bools(fn(x, *args, **kwargs))
+        return fn(x, *args, **kwargs)
+    return op
+
+
+for _name in _BOOL_KEEPING:
+    globals()[_name] = _keeps_bool(globals()[_name])
 
 
 def _name_ops_errors():

@@ -260,12 +260,15 @@ def test_reduce_join_keeps_long_rows_whole():
 
 
 def test_bool_and_small_integer_fills_use_corenn_storage():
-    # tf.zeros([n, 1], dtype=tf.bool): done flags, stored as float32 0 / 1 like comparisons
+    # tf.zeros([n, 1], dtype=tf.bool): done flags, bool tensors as comparisons give
     done = tf.zeros([3, 1], dtype=tf.bool)
-    assert done.dtype == "float32" and not np.asarray(done).any()
+    assert done.dtype == tf.bool and not np.asarray(done).any()
     flags = done | (tf.constant([[1], [2], [3]]) == 2)
-    np.testing.assert_array_equal(np.asarray(flags), [[0.0], [1.0], [0.0]])
-    assert tf.ones([2], "uint8").dtype == "int32" and np.asarray(tf.keras.ops.full((2,), True, dtype="bool")).tolist() == [1.0, 1.0]
+    assert flags.dtype == tf.bool
+    np.testing.assert_array_equal(np.asarray(flags), [[False], [True], [False]])
+    assert tf.ones([2], "uint8").dtype == "int32"
+    assert np.asarray(tf.keras.ops.full((2,), True, dtype="bool")).tolist() == [True, True]
+    assert tf.keras.ops.zeros_like(done).dtype == tf.bool
 
 
 def test_ragged_rows_index_and_slice_as_tensorflow():

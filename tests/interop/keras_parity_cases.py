@@ -14,8 +14,8 @@ framework's ``keras`` module.
   bidirectional GRU, a Transformer block, multi-input multi-output with loss weights, an
   autoencoder, regularizers, ConvLSTM2D) fit 2 epochs from Keras' initial weights.
 - OPS_VALUES / OPS_GRADS: keras.ops expressions over the arrays of ops_env(); their values
-  (compared as numbers: corenn's dtypes differ from Keras' where its Tensors cannot hold one, see
-  the README: comparisons give float32 0 / 1, indices int64, float64 and float16 are refused) and
+  (compared as numbers, and truth values as bools: corenn's other dtypes differ from Keras' where
+  its Tensors cannot hold one, see the README: float64 and float16 are refused) and
   the gradients of sum(out * r) with respect to every float input the expression names.
 
 Left out, each for a reason: Activation('sparsemax'), asymmetric 'same' AveragePooling2D and

@@ -156,6 +156,8 @@ def test_ops_values_match_keras(k):
     got = np.asarray(got[0] if isinstance(got, (list, tuple)) else got)
     want = FIXTURE[f"ops/value/{k}"]
     assert got.shape == want.shape, f"shape {got.shape}, Keras {want.shape}"
+    # truth values are bool on both sides (comparisons, logical ops, predicates)
+    assert (got.dtype == np.bool_) == (want.dtype == np.bool_), f"dtype {got.dtype}, Keras {want.dtype}"
     kind = np.complex128 if "c" in (got.dtype.kind, want.dtype.kind) else np.float64
     np.testing.assert_allclose(got.astype(kind), want.astype(kind), rtol=1e-4, atol=1e-5, equal_nan=True)
 

@@ -866,7 +866,7 @@ class Layer:
             # gives it back as that namedtuple, as Keras does
             _STATIC_OUTPUTS.box.append((type(y), [], len(ys)))
         # string arrays pass through (an op moving a string column: ops.expand_dims before StringLookup)
-        if not ys or not all(isinstance(t, kernels.Tensor) or is_string_array(t) for t in ys):
+        if not ys or not all(isinstance(t, (kernels.Tensor, BoolMask)) or is_string_array(t) for t in ys):
             raise TypeError(f"layer '{self.name}' ({type(self).__name__}).call must return a corenn Tensor or a "
                             f"tuple/list of them (computed with corenn.ops), got "
                             f"{type(y).__name__}" + (f" of {', '.join(type(t).__name__ for t in ys)}" if multi else ""))
@@ -1786,13 +1786,43 @@ def _python_numbers(v, depth=0):
 
 class BoolMask(np.ndarray):
     """A Keras mask as scripts see it (``compute_mask``, ``output._keras_mask``, the ``mask`` a
-    ``call`` is given): bool (N, T), True = a real step, as Keras' masks are. corenn's Tensors
-    hold float32 / int32 / int64 (comparisons give float32 0 / 1), so it is a NumPy bool array,
-    with Keras tensors' ``numpy()``; every corenn op takes it. Inside a graph the masks stay
-    the float32 values the kernels read (``_as_mask``): only what a script sees is converted."""
+    ``call`` is given): bool (N, T), True = a real step, as Keras' masks are; and every other
+    bool tensor (comparisons, logical ops, casts to bool). corenn's Tensors hold float32 / int32 /
+    int64, so it is a NumPy bool array, with Keras tensors' ``numpy()``; every corenn op takes
+    it. Inside a graph the masks stay the float32 values the kernels read (``_as_mask``): only
+    what a script sees is converted."""
 
     def numpy(self):
         return np.asarray(self)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """Arithmetic mixing a bool tensor with numbers gives float32 Tensors, as Keras' bool
+        tensors promote (``mask * x``, ``1.0 - mask``: through corenn.ops, so the tape sees the
+        other operand); bool with bool, comparisons, logical ops and reductions run in NumPy, a
+        bool result staying a bool tensor."""
+        from .._tensor_numpy import _UFUNC_OPS
+        fn = _UFUNC_OPS.get(ufunc)
+        if fn is not None and method == "__call__" and not kwargs and \
+                not all(isinstance(x, (bool, np.bool_)) or getattr(x, "dtype", None) == np.bool_ for x in inputs):
+            return fn(*inputs)
+        plain = tuple(np.asarray(x) if isinstance(x, (np.ndarray, kernels.Tensor)) else x for x in inputs)
+        if "out" in kwargs:
+            kwargs["out"] = tuple(np.asarray(x) if isinstance(x, np.ndarray) else x for x in kwargs["out"])
+        result = getattr(ufunc, method)(*plain, **kwargs)
+        if isinstance(result, np.ndarray) and result.dtype == np.bool_ and "out" not in kwargs:
+            return result.view(BoolMask)
+        return result
+
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        """A NumPy array of ``dtype`` (a bool tensor's ``astype`` as a Tensor's: NumPy's)."""
+        return np.asarray(self).astype(dtype, order=order, casting=casting, copy=copy)
+
+    def __repr__(self):
+        values = np.array2string(np.asarray(self), separator=" ", threshold=60, prefix="Tensor(")
+        return f"Tensor({values}, shape={self.shape}, dtype=bool)"
+
+    __str__ = __repr__
+    __hash__ = object.__hash__   # as Tensors (and Keras tensors): by identity
 
 
 def user_mask(m):
