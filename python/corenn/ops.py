@@ -3014,7 +3014,11 @@ def _int_only(op, fn, *xs):
         if a.dtype.kind not in "iu":
             raise TypeError(f"ops.{op}: needs integer tensors, got {a.dtype}")
     _broadcast_check(op, *[a.shape for a in arrays])
-    return _t(fn(*arrays))
+    # Keras 3's dtype: the tensors' (a Python int takes theirs: int32 & 3 is int32), int32 when
+    # every operand is a Python int or list
+    held = [np.dtype(str(x.dtype)) for x in xs if isinstance(x, (Tensor, np.ndarray, np.integer))]
+    dtype = np.result_type(*held) if held else np.int32
+    return _t(fn(*arrays).astype(dtype))
 
 
 def bitwise_and(x, y):
