@@ -15,8 +15,10 @@ framework's ``keras`` module.
   autoencoder, regularizers, ConvLSTM2D) fit 2 epochs from Keras' initial weights.
 - OPS_VALUES / OPS_GRADS: keras.ops expressions over the arrays of ops_env(); their values
   (compared as numbers: corenn's dtypes differ from Keras' where its Tensors cannot hold one, see
-  the README: comparisons give float32 0 / 1, indices int64, float64 and float16 are refused) and
-  the gradients of sum(out * r) with respect to every float input the expression names.
+  the README: comparisons give float32 0 / 1, float64 and float16 are refused; integer results
+  must also have Keras' dtype, int32 indices and counts, but for the few cases
+  test_keras_parity.INT_DTYPE_DIFFERS names) and the gradients of sum(out * r) with respect to
+  every float input the expression names.
 
 Left out, each for a reason: Activation('sparsemax'), asymmetric 'same' AveragePooling2D and
 bicubic Resizing (Keras' torch backend differs from TensorFlow there, and corenn follows
