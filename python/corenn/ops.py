@@ -722,7 +722,8 @@ def _index(a):
 
 def _keras_int_dtype(x):
     """The integer dtype Keras 3 holds ``x`` in: int64 for int64 (and wider unsigned) arrays and
-    Tensors, int32 for int32 data, Python ints and lists of them (its convert_to_tensor's)."""
+    Tensors, int32 for int32 data, Python ints and lists of them (its convert_to_tensor's, and
+    TensorFlow's)."""
     dt = getattr(x, "dtype", None)
     if dt is not None and not isinstance(x, (list, tuple)):
         d = np.dtype(str(dt))

@@ -188,6 +188,13 @@ def test_tf_spellings_keep_tensorflows_dtypes():
     _check(tf.unravel_index(np.array([1, 5, 7], np.int32), np.array([2, 4], np.int32)), "int32",
            np.stack(np.unravel_index([1, 5, 7], (2, 4))))
     _check(tf.unique(IDS).idx, "int32", [0, 1, 2, 3, 1, 2, 4])         # in order of first appearance
+    for values, dtype in [(IDS, "int32"), (IDS.astype(np.int64), "int64"), (IDS.tolist(), "int32")]:
+        counts = tf.sparse.bincount(values)                                # the values' dtype
+        assert counts.dtype == dtype and np.asarray(counts.values).dtype == dtype
+        np.testing.assert_array_equal(np.asarray(tf.sparse.to_dense(counts)), np.bincount(IDS))
+    weighted = tf.sparse.bincount(IDS, weights=np.full(7, 0.5, np.float32))
+    assert weighted.dtype == "float32"
+    np.testing.assert_array_equal(np.asarray(weighted.values), [1.0, 1.0, 0.5, 0.5, 0.5])
     _check(tf.bitwise.bitwise_and(tf.constant(IDS), 3), "int32", IDS & 3)
     _check(tf.bitwise.left_shift(tf.constant(IDS.astype(np.int64)), 1), "int64", IDS << 1)
 
