@@ -714,9 +714,14 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - Keras' name
 
 
 def _index(a):
-    """A new int32 Tensor of index or count values: the dtype Keras 3 gives them on every backend
-    (argmax, argsort, nonzero, searchsorted, bincount, count_nonzero ...). tf.argmax / tf.where keep
-    TensorFlow's int64 in _tf_api.py, NumPy-style methods (``t.argmax()``) NumPy's int64."""
+    """A new int32 Tensor of index or count values: the dtype Keras 3 gives them (argmax, argsort,
+    nonzero, searchsorted, bincount, count_nonzero ...). tf.argmax / tf.where keep TensorFlow's
+    int64 (_tf_api.py), the NumPy-style methods (``t.argmax()``) and tf.experimental.numpy
+    NumPy's int64. Keras' cast would wrap an index past 2**31 - 1; here it is an error."""
+    a = np.asarray(a)
+    if a.size and a.dtype.itemsize > 4 and int(a.max()) > np.iinfo(np.int32).max:
+        raise OverflowError(f"an index or count of {int(a.max())} does not fit int32, the dtype Keras 3 gives "
+                            "indices (the tf.* spellings give int64)")
     return Tensor.from_numpy(np.array(a, dtype=np.int32, order="C", copy=True))
 
 

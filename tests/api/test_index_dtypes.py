@@ -124,6 +124,15 @@ def test_integer_weighted_bincount_sums_exactly():
         ops.bincount(IDS, weights=np.ones(3, np.float32))
 
 
+def test_an_index_past_int32_is_an_error_not_a_wrapped_value():
+    # reaching 2**31 through an op needs an 8 GiB tensor; the one helper every int32 result goes
+    # through is checked instead (Keras' cast would wrap to a negative index)
+    from corenn import ops as corenn_ops
+    with pytest.raises(OverflowError, match="2147483648 does not fit int32"):
+        corenn_ops._index(np.array([0, 2**31], np.int64))
+    _check(corenn_ops._index(np.array([-1, 2**31 - 1], np.int64)), "int32", [-1, 2**31 - 1])
+
+
 def test_size_shape_and_ndim_are_python_ints():
     # Keras' TensorFlow backend gives a tensor for size, its JAX and NumPy backends (and every
     # backend for shape and ndim) Python ints, which corenn gives
