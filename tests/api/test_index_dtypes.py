@@ -208,6 +208,14 @@ def test_tf_spellings_keep_tensorflows_dtypes():
     _check(tf.bitwise.left_shift(tf.constant(IDS.astype(np.int64)), 1), "int64", IDS << 1)
 
 
+def test_tf_keras_2_backend_argmax_is_tf_argmax():
+    # tf.keras 2's K.argmax / K.argmin (Keras 3 keeps them as keras.backend's legacy functions):
+    # tf.argmax over the last axis by default, int64
+    from corenn.keras import backend as K
+    _check(K.argmax(X), "int64", np.argmax(X, -1))
+    _check(K.argmin(X, axis=0), "int64", np.argmin(X, 0))
+
+
 def test_numpy_spellings_keep_numpys_int64():
     _check(tnp.argmax(X, axis=1), "int64", np.argmax(X, 1))
     _check(tnp.argmin(X), "int64", np.argmin(X))
