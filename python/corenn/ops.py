@@ -713,17 +713,39 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - Keras' name
     return power(sum(power(abs(x), p), axis=over, keepdims=keepdims), 1.0 / p)
 
 
+def _index(a):
+    """A new int32 Tensor of index or count values: the dtype Keras 3 gives them (argmax, argsort,
+    nonzero, searchsorted, bincount, count_nonzero ...). tf.argmax / tf.where keep TensorFlow's
+    int64 (_tf_api.py), the NumPy-style methods (``t.argmax()``) and tf.experimental.numpy
+    NumPy's int64. Keras' cast would wrap an index past 2**31 - 1; here it is an error."""
+    a = np.asarray(a)
+    if a.size and a.dtype.itemsize > 4 and int(a.max()) > np.iinfo(np.int32).max:
+        raise OverflowError(f"an index or count of {int(a.max())} does not fit int32, the dtype Keras 3 gives "
+                            "indices (the tf.* spellings give int64)")
+    return Tensor.from_numpy(np.array(a, dtype=np.int32, order="C", copy=True))
+
+
+def _keras_int_dtype(x):
+    """The integer dtype Keras 3 holds ``x`` in: int64 for int64 (and wider unsigned) arrays and
+    Tensors, int32 for int32 data, Python ints and lists of them (its convert_to_tensor's, and
+    TensorFlow's)."""
+    dt = getattr(x, "dtype", None)
+    if dt is not None and not isinstance(x, (list, tuple)):
+        d = np.dtype(str(dt))
+        if d.kind in "iu" and d.itemsize >= (8 if d.kind == "i" else 4):
+            return np.dtype(np.int64)
+    return np.dtype(np.int32)
+
+
 def argmax(x, axis=None, keepdims=False):
     """Index of the largest entry along ``axis``; with axis=None (Keras 3's default) the index
-    into the flattened array."""
-    return Tensor.from_numpy(_c_array(np.argmax(_no_none("argmax", x), axis=axis, keepdims=keepdims)
-                                                  .astype(np.int64)))
+    into the flattened array. int32, as Keras 3 (tf.argmax gives int64)."""
+    return _index(np.argmax(_no_none("argmax", x), axis=axis, keepdims=keepdims))
 
 
 def argmin(x, axis=None, keepdims=False):
-    """Index of the smallest entry along ``axis`` (axis=None: into the flattened array)."""
-    return Tensor.from_numpy(_c_array(np.argmin(_no_none("argmin", x), axis=axis, keepdims=keepdims)
-                                                  .astype(np.int64)))
+    """Index of the smallest entry along ``axis`` (axis=None: into the flattened array); int32."""
+    return _index(np.argmin(_no_none("argmin", x), axis=axis, keepdims=keepdims))
 
 
 # -- shapes ----------------------------------------------------------------------------------------
@@ -2057,8 +2079,7 @@ def all(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
 
 def count_nonzero(x, axis=None):
     t = _any(x, "count_nonzero")
-    return _t(np.asarray(np.count_nonzero(np.asarray(t), axis=_axes_arg("count_nonzero", axis, t.ndim)),
-                         np.int64))
+    return _index(np.count_nonzero(np.asarray(t), axis=_axes_arg("count_nonzero", axis, t.ndim)))
 
 
 def average(x, axis=None, weights=None):
@@ -2236,14 +2257,14 @@ def sort(x, axis=-1):
 def argsort(x, axis=-1):
     t = _any(x, "argsort")
     if axis is None:
-        return _t(np.argsort(np.asarray(t).reshape(-1), kind="stable"))
+        return _index(np.argsort(np.asarray(t).reshape(-1), kind="stable"))
     ax = _axis_arg("argsort", axis, t.ndim, allow_none=False)
-    return _t(np.argsort(np.asarray(t), axis=ax, kind="stable"))
+    return _index(np.argsort(np.asarray(t), axis=ax, kind="stable"))
 
 
 def argpartition(x, kth, axis=-1):
     t = _any(x, "argpartition")
-    return _t(np.argpartition(np.asarray(t), kth, axis=_axis_arg("argpartition", axis, t.ndim)))
+    return _index(np.argpartition(np.asarray(t), kth, axis=_axis_arg("argpartition", axis, t.ndim)))
 
 
 def searchsorted(sorted_sequence, values, side="left"):
@@ -2252,30 +2273,50 @@ def searchsorted(sorted_sequence, values, side="left"):
         raise ValueError(f"ops.searchsorted: sorted_sequence must be 1-D, got shape {s.shape}")
     if side not in ("left", "right"):
         raise ValueError(f"ops.searchsorted: side must be 'left' or 'right', got {side!r}")
-    return _t(np.searchsorted(s, np.asarray(_any(values, "searchsorted")), side=side).astype(np.int64))
+    return _index(np.searchsorted(s, np.asarray(_any(values, "searchsorted")), side=side))
 
 
 def digitize(x, bins):
     b = np.asarray(bins)
     if b.ndim != 1:
         raise ValueError(f"ops.digitize: bins must be 1-D, got shape {b.shape}")
-    return _t(np.digitize(np.asarray(_any(x, "digitize")), b).astype(np.int64))
+    return _index(np.digitize(np.asarray(_any(x, "digitize")), b))
 
 
 def nonzero(x):
-    return tuple(_t(i.astype(np.int64)) for i in np.nonzero(np.asarray(_any(x, "nonzero"))))
+    """One int32 index tensor per axis (NumPy's and Keras' TensorFlow backend's layout; its torch
+    backend stacks them into one (ndim, n) tensor)."""
+    return tuple(_index(i) for i in np.nonzero(np.asarray(_any(x, "nonzero"))))
 
 
 def bincount(x, weights=None, minlength=0, sparse=False):
     idx = np.asarray(_any(x, "bincount"))
     if idx.dtype.kind not in "iu" or idx.ndim not in (1, 2) or (idx.size and idx.min() < 0):
         raise ValueError(f"ops.bincount: x must be 1-D or 2-D non-negative integers, got {idx.dtype} {idx.shape}")
-    w = None if weights is None else np.asarray(weights, np.float64)
+    # Keras 3's dtypes: int32 counts; with weights, x's and the weights' type promoted (int32 or
+    # int64 weights sum exactly in that integer type; float weights give float32, corenn's float)
+    w = None if weights is None else np.asarray(weights)
+    if w is None:
+        dtype = np.int32
+    elif w.dtype.kind in "biu":
+        dtype = np.int64 if np.int64 in (_keras_int_dtype(x), _keras_int_dtype(weights)) else np.int32
+    else:
+        dtype = np.float32
+    if w is not None and w.shape != idx.shape:
+        raise ValueError(f"ops.bincount: weights must have x's shape {idx.shape}, got {w.shape}")
+
+    def count(row, wrow, n):
+        if wrow is None or dtype == np.float32:
+            return np.bincount(row, None if wrow is None else wrow.astype(np.float64), minlength=n)
+        out = np.zeros(_py_max(n, int(row.max()) + 1 if row.size else 0), np.int64)
+        np.add.at(out, row, wrow.astype(np.int64))   # exact (float64 sums would round past 2**53)
+        return out
+
     if idx.ndim == 2:
         n = _py_max(int(minlength), int(idx.max()) + 1 if idx.size else 0)
-        rows = [np.bincount(r, None if w is None else w[i], minlength=n) for i, r in enumerate(idx)]
-        return _t(np.stack(rows) if rows else np.zeros((0, n)))
-    return _t(np.bincount(idx, w, minlength=int(minlength)))
+        rows = [count(r, None if w is None else w[i], n) for i, r in enumerate(idx)]
+        return _t((np.stack(rows) if rows else np.zeros((0, n))).astype(dtype))
+    return _t(count(idx, w, int(minlength)).astype(dtype))
 
 
 def _quantile_weights(op, a, qs, axis, method):
@@ -2984,7 +3025,11 @@ def _int_only(op, fn, *xs):
         if a.dtype.kind not in "iu":
             raise TypeError(f"ops.{op}: needs integer tensors, got {a.dtype}")
     _broadcast_check(op, *[a.shape for a in arrays])
-    return _t(fn(*arrays))
+    # Keras 3's dtype: the tensors' (a Python int takes theirs: int32 & 3 is int32), int32 when
+    # every operand is a Python int or list
+    held = [np.dtype(str(x.dtype)) for x in xs if isinstance(x, (Tensor, np.ndarray, np.integer))]
+    dtype = np.result_type(*held) if held else np.int32
+    return _t(fn(*arrays).astype(dtype))
 
 
 def bitwise_and(x, y):
@@ -3032,13 +3077,18 @@ def unravel_index(indices, shape):
     size = int(np.prod(shape, dtype=np.int64))
     if idx.size and (idx.min() < 0 or idx.max() >= size):
         raise ValueError(f"ops.unravel_index: indices must lie in [0, {size}) for shape {shape}")
-    return tuple(_t(i) for i in np.unravel_index(idx, shape))
+    # the coordinates take the indices' dtype (Keras 3's TensorFlow and NumPy backends): int64
+    # for int64 indices, int32 for int32 ones and for Python ints
+    dtype = _keras_int_dtype(indices)
+    return tuple(_t(i.astype(dtype)) for i in np.unravel_index(idx, shape))
 
 
 def histogram(x, bins=10, range=None):  # noqa: A002 - Keras' name
-    """(counts, bin_edges) as np.histogram (no gradient)."""
+    """(counts, bin_edges) as np.histogram (no gradient). The counts are float32 for float data,
+    as Keras 3 gives them (its backends count in x's dtype); integer data counts in its own int
+    dtype (Keras' TensorFlow backend; its edges are truncated to ints there, float32 here)."""
     counts, edges = np.histogram(np.asarray(_f32(x, "histogram"), np.float64).reshape(-1), bins=bins, range=range)
-    return _t(counts.astype(np.int64)), _t(edges)
+    return _t(counts.astype(np.float32 if not _is_int(x) else _keras_int_dtype(x))), _t(edges)
 
 
 def _window(op, fn, x):

@@ -14,9 +14,11 @@ framework's ``keras`` module.
   bidirectional GRU, a Transformer block, multi-input multi-output with loss weights, an
   autoencoder, regularizers, ConvLSTM2D) fit 2 epochs from Keras' initial weights.
 - OPS_VALUES / OPS_GRADS: keras.ops expressions over the arrays of ops_env(); their values
-  (compared as numbers, and truth values as bools: corenn's other dtypes differ from Keras' where
-  its Tensors cannot hold one, see the README: float64 and float16 are refused) and
-  the gradients of sum(out * r) with respect to every float input the expression names.
+  (compared as numbers; truth values must be bools on both sides, and integer results must have
+  Keras' dtype, int32 indices and counts, but for the few cases test_keras_parity.INT_DTYPE_DIFFERS
+  names; corenn's other dtypes differ from Keras' where its Tensors cannot hold one, see the
+  README: float64 and float16 are refused) and the gradients of sum(out * r) with respect to
+  every float input the expression names.
 
 Left out, each for a reason: Activation('sparsemax'), asymmetric 'same' AveragePooling2D and
 bicubic Resizing (Keras' torch backend differs from TensorFlow there, and corenn follows

@@ -245,9 +245,13 @@ def symbolic_call(layer: Layer, inputs, mask=None, training=None):
     multi = isinstance(out, list)
     out_shapes = out if multi else [out]
     dtype = getattr(layer, "output_dtype", "float32")
+    # an op layer knows each output's dtype (ops.top_k: float32 values, int32 indices)
+    dtypes = layer.__dict__.get("_output_dtypes")
+    if not dtypes or len(dtypes) != len(out_shapes):
+        dtypes = [dtype] * len(out_shapes)
     node = Node(layer, flat, [], packed, multi, None if training is None else bool(training))
     layer.__dict__.setdefault("_inbound_nodes", []).append(node)
-    node.outputs = [KerasTensor(s, dtype, name=layer.name if len(out_shapes) == 1 else f"{layer.name}_{i}",
+    node.outputs = [KerasTensor(s, dtypes[i], name=layer.name if len(out_shapes) == 1 else f"{layer.name}_{i}",
                                 node=node, index=i) for i, s in enumerate(out_shapes)]
     attach_masks(node, mask)
     if not multi:
