@@ -28,3 +28,123 @@ def test_rms_normalization_errors_name_rms_normalization(kwargs, shape):
 def test_layer_normalization_errors_still_name_layer_normalization():
     with pytest.raises(ValueError, match=r"^LayerNormalization 'layer_normalization\w*': axis 3"):
         layers.LayerNormalization(axis=3)(np.ones((2, 3), np.float32))
+
+
+# -- 3. Activation('glu') and the other activation names of Keras 3.15 ---------------------------
+
+def _glu_ref(x, axis=-1):
+    a, b = np.split(np.asarray(x, np.float64), 2, axis=axis)
+    return a / (1.0 + np.exp(-b))
+
+
+def _fd_grad(f, x, r, eps=1e-6):
+    """d/dx sum(f(x) * r) by central differences in float64."""
+    x = np.asarray(x, np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        d = np.zeros_like(x)
+        d[i] = eps
+        g[i] = ((f(x + d) * r).sum() - (f(x - d) * r).sum()) / (2 * eps)
+    return g
+
+
+def test_activation_glu_values_and_shape():
+    x = np.random.default_rng(0).normal(size=(3, 5, 6)).astype(np.float32)
+    layer = layers.Activation("glu")
+    y = np.asarray(layer(x))
+    assert y.shape == (3, 5, 3)
+    np.testing.assert_allclose(y, _glu_ref(x), rtol=1e-5, atol=1e-6)
+    # Keras 3.15 (torch backend): Activation('glu')(arange(8).reshape(2, 4) / 4 - 1)
+    x2 = (np.arange(8, dtype=np.float32).reshape(2, 4) / 4 - 1)
+    np.testing.assert_allclose(np.asarray(layers.Activation("glu")(x2)),
+                               [[-0.3775407, -0.3283676], [0.0, 0.1697947]], atol=1e-6)
+    assert layer.compute_output_shape((None, 7, 6)) == (None, 7, 3)
+    assert layer.compute_output_shape((None, 7, None)) == (None, 7, None)
+
+
+def test_activation_glu_gradient_on_tape_matches_finite_differences():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 3, 4))
+    r = rng.normal(size=(2, 3, 2))
+    xt = corenn.ops.convert_to_tensor(x.astype(np.float32))
+    with corenn.GradientTape() as tape:
+        tape.watch(xt)
+        loss = corenn.ops.sum(layers.Activation("glu")(xt) * corenn.ops.convert_to_tensor(r.astype(np.float32)))
+    got = np.asarray(tape.gradient(loss, xt))
+    np.testing.assert_allclose(got, _fd_grad(_glu_ref, x, r), rtol=1e-4, atol=1e-5)
+
+
+def test_activation_glu_in_a_model_trains_and_round_trips(tmp_path):
+    """In a functional model the symbolic shape is the halved one (Keras 3.15 keeps the input's on
+    the KerasTensor, so a Dense after it is built for the wrong width there), the layer's own
+    backward matches finite differences, and the model saves and loads."""
+    rng = np.random.default_rng(2)
+    inp = corenn.keras.Input((6,))
+    act = layers.Activation("glu")
+    out = act(inp)
+    assert tuple(out.shape) == (None, 3)
+    model = corenn.keras.Model(inp, layers.Dense(2)(out))
+    x = rng.normal(size=(4, 6)).astype(np.float32)
+    assert model.predict(x, verbose=0).shape == (4, 2)
+    # the layer's backward (what fit runs; a layer of its own, as the model's first layer is
+    # not asked for an input gradient): dx of sum(glu(x) * r)
+    r = rng.normal(size=(4, 3))
+    act = layers.Activation("glu")
+    act(x)
+    act.forward(corenn.kernels.as_tensor(x), training=True)
+    dx = np.asarray(act.backward(corenn.kernels.as_tensor(r.astype(np.float32))))
+    np.testing.assert_allclose(dx, _fd_grad(_glu_ref, x, r), rtol=1e-4, atol=1e-5)
+    model.compile("sgd", "mse")
+    model.fit(x, rng.normal(size=(4, 2)).astype(np.float32), epochs=1, verbose=0)
+    act = model.layers[1]
+    assert act.get_config()["activation"] == "glu"
+    again = layers.Activation.from_config(act.get_config())
+    np.testing.assert_allclose(np.asarray(again(x)), _glu_ref(x), rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "glu.keras")
+    loaded = corenn.keras.models.load_model(tmp_path / "glu.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_activation_glu_odd_axis_is_refused_by_name():
+    with pytest.raises(ValueError, match="glu.*even size"):
+        layers.Activation("glu")(np.ones((2, 5), np.float32))
+    with pytest.raises(ValueError, match="glu.*even size"):
+        layers.Activation("glu")(corenn.keras.Input((5,)))
+
+
+def test_activations_glu_function_and_get():
+    x = np.random.default_rng(3).normal(size=(2, 4, 6)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(corenn.activations.glu(x, axis=1)), _glu_ref(x, axis=1),
+                               rtol=1e-5, atol=1e-6)
+    fn = corenn.keras.activations.get("glu")
+    np.testing.assert_allclose(np.asarray(fn(x)), _glu_ref(x), rtol=1e-5, atol=1e-6)
+    assert corenn.activations.serialize(fn) == "glu"
+
+
+# keras.activations' names in Keras 3.15.1 (sorted(keras.src.activations.ALL_OBJECTS_DICT), torch backend)
+KERAS_315_ACTIVATIONS = [
+    "celu", "elu", "exponential", "gelu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu", "hard_swish",
+    "hard_tanh", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish", "relu", "relu6", "selu",
+    "sigmoid", "silu", "soft_shrink", "softmax", "softplus", "softsign", "sparse_plus", "sparse_sigmoid",
+    "sparsemax", "squareplus", "swish", "tanh", "tanh_shrink", "threshold"]
+
+
+@pytest.mark.parametrize("name", KERAS_315_ACTIVATIONS)
+def test_every_keras_activation_name_resolves(name):
+    assert callable(getattr(corenn.activations, name))
+    layer = layers.Activation(name)
+    # Keras 3.15 writes the aliases by their canonical names: swish -> silu, hard_swish -> hard_silu
+    want = {"swish": "silu", "hard_swish": "hard_silu"}.get(name, name)
+    assert layer.get_config()["activation"] == want
+    assert layers.Activation.from_config(layer.get_config()).get_config()["activation"] == want
+    if name == "threshold":   # Keras: get('threshold') is the function; called with x alone it raises
+        with pytest.raises(TypeError, match="threshold"):
+            layer(np.ones((2, 4), np.float32))
+        return
+    y = np.asarray(layer(np.linspace(-2, 2, 8, dtype=np.float32).reshape(2, 4)))
+    assert y.shape == ((2, 2) if name == "glu" else (2, 4)) and np.all(np.isfinite(y))
+
+
+def test_glu_in_a_layer_that_keeps_its_shape_is_refused_clearly():
+    with pytest.raises(ValueError, match="'glu'.*only the Activation layer"):
+        layers.Dense(4, activation="glu")(np.ones((2, 3), np.float32))

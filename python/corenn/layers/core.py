@@ -234,7 +234,8 @@ Dense._quantizes = Dense   # Keras quantizes Dense itself, not its subclasses
 
 
 class Activation(Layer):
-    """Applies an activation elementwise (softmax/log_softmax: over the last axis).
+    """Applies an activation elementwise (softmax/log_softmax: over the last axis; 'glu' halves
+    the last axis: y = a * sigmoid(b) of its two halves, differentiated by the tape).
 
     forward y = f(x); backward dx = dy * f'(x) (the kernel uses x or y, whichever is cheaper).
 
@@ -250,14 +251,18 @@ class Activation(Layer):
         self.activation = _activations.get(activation)
 
     def forward(self, x, training=False):
-        y = self.activation.forward(x, self._buffer("y", x.shape))
+        y = self.activation.forward(x, self._buffer("y", self.activation.output_shape(tuple(x.shape))))
         self._x, self._y = x, y
         return y
 
     def backward(self, dy):
         if not self.needs_input_grad:
             return None
-        return self.activation.backward(self._x, self._y, dy, self._buffer("dx", dy.shape))
+        return self.activation.backward(self._x, self._y, dy, self._buffer("dx", self._x.shape))
+
+    def compute_output_shape(self, input_shape):
+        # 'glu' halves its axis; the rest keep the shape
+        return self.activation.output_shape(tuple(input_shape))
 
     def flops(self, input_shape):
         return activation_flops(self.activation, sample_size(input_shape))
