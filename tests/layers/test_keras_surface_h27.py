@@ -148,3 +148,73 @@ def test_every_keras_activation_name_resolves(name):
 def test_glu_in_a_layer_that_keeps_its_shape_is_refused_clearly():
     with pytest.raises(ValueError, match="'glu'.*only the Activation layer"):
         layers.Dense(4, activation="glu")(np.ones((2, 3), np.float32))
+
+
+# -- 2. Masking of rank-2 inputs (batch, features): one flag per sample, as Keras 3 -------------
+
+X2 = np.array([[0, 0, 0], [1, 0, 2], [0, -1, 0], [0.5, 0.5, 0.5]], np.float32)
+
+
+def _masking_ref(x, value):
+    keep = np.any(x != value, axis=-1)
+    return x * keep[:, None], keep
+
+
+@pytest.mark.parametrize("value", [0.0, 0.5])
+def test_masking_rank_2_eager(value):
+    layer = layers.Masking(value)
+    y = layer(X2)
+    want, keep = _masking_ref(X2, value)
+    np.testing.assert_array_equal(np.asarray(y), want)
+    np.testing.assert_array_equal(np.asarray(y._keras_mask), keep)
+    assert np.asarray(layer.compute_mask(X2)).shape == (4,)
+    np.testing.assert_array_equal(np.asarray(layer.compute_mask(X2)), keep)
+    # a mask-passing layer after it carries the (N,) mask on, as Keras' Dense does
+    np.testing.assert_array_equal(np.asarray(layers.Dense(2)(y)._keras_mask), keep)
+
+
+def test_masking_rank_2_gradient_on_tape():
+    xt = corenn.ops.convert_to_tensor(X2)
+    r = np.random.default_rng(4).normal(size=X2.shape).astype(np.float32)
+    with corenn.GradientTape() as tape:
+        tape.watch(xt)
+        loss = corenn.ops.sum(layers.Masking()(xt) * corenn.ops.convert_to_tensor(r))
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, xt)), r * _masking_ref(X2, 0.0)[1][:, None])
+
+
+def _rank2_models():
+    inp = corenn.keras.Input((3,))
+    masked = layers.Masking()(inp)
+    assert tuple(masked._keras_mask.shape) == (None,)   # Keras 3.15: KerasTensor mask of shape (None,)
+    functional = corenn.keras.Model(inp, layers.Dense(2, kernel_initializer="ones")(masked))
+    sequential = corenn.Sequential([corenn.keras.Input((3,)), layers.Masking(),
+                                    layers.Dense(2, kernel_initializer="ones")])
+    return functional, sequential
+
+
+def test_masking_rank_2_in_models_masks_the_loss():
+    """Keras 3 weighs an output's loss by the mask it carries (mean over the unmasked samples).
+    Rows of X2[:3] after Dense(2, ones): [0, 0] (masked), [3, 3], [-1, -1]; MSE against ones:
+    (4 + 4) / 2 = 4.0, not the unmasked (1 + 4 + 4) / 3 = 3.0 (Keras 3.15 torch: evaluate 4.0).
+    One SGD(0.1) step on the batch: dW = 2/(2*2) * sum over the two real rows of x^T (y - 1),
+    (the masked row gives nothing), the weights Keras 3.15 gives: [[.9, .9], [.9, .9], [.8, .8]]."""
+    x, t = X2[:3], np.ones((3, 2), np.float32)
+    for model in _rank2_models():
+        y = model(x)
+        np.testing.assert_array_equal(np.asarray(y), [[0, 0], [3, 3], [-1, -1]])
+        np.testing.assert_array_equal(np.asarray(y._keras_mask), [False, True, True])
+        np.testing.assert_array_equal(model.predict(x, verbose=0), [[0, 0], [3, 3], [-1, -1]])
+        model.compile(corenn.optimizers.SGD(0.1), "mse")
+        assert model.evaluate(x, t, verbose=0) == pytest.approx(4.0, rel=1e-6)
+        w0 = model.get_weights()[0]
+        real = x[1:]
+        err = real @ w0 - 1.0
+        want = w0 - 0.1 * (2.0 / (2 * 2)) * real.T @ err
+        model.fit(x, t, epochs=1, batch_size=3, shuffle=False, verbose=0)
+        np.testing.assert_allclose(model.get_weights()[0], want, rtol=1e-6)
+        np.testing.assert_allclose(want, [[0.9, 0.9], [0.9, 0.9], [0.8, 0.8]], rtol=1e-6)
+
+
+def test_masking_needs_a_batch_and_features():
+    with pytest.raises(ValueError, match="Masking 'masking\\w*' needs inputs of shape"):
+        layers.Masking()(corenn.keras.Input(batch_shape=(None,)))

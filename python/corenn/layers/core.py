@@ -472,6 +472,10 @@ class Masking(Layer):
     x (N, T, F): mask[n, t] = any_f(x[n, t, f] != mask_value) (float32 1 / 0), y = x * mask
     (masked steps become 0), backward dx = dy * mask. The mask goes on to the next layers
     (RNNs skip those steps; GlobalAveragePooling1D and MultiHeadAttention leave them out).
+    x (N, F), as Keras 3 takes it: the same over the last axis, one flag per sample (mask (N,):
+    a sample whose features all equal mask_value becomes 0, and a loss on an output that
+    carries the mask leaves it out). Inputs of rank > 3 reduce over every axis after T (one
+    flag per step, what the RNN and ConvLSTM layers read; Keras reduces over the last only).
     """
 
     produces_mask = True
@@ -481,26 +485,33 @@ class Masking(Layer):
         self.mask_value = float(mask_value)
 
     def build(self, input_shape):
-        if len(input_shape) < 3:
-            raise ValueError(f"Masking '{self.name}' needs inputs of shape (batch, timesteps, features), "
-                             f"got {shape_str(input_shape)}")
+        if len(input_shape) < 2:
+            raise ValueError(f"Masking '{self.name}' needs inputs of shape (batch, features) or (batch, "
+                             f"timesteps, features, ...), got {shape_str(input_shape)}")
         super().build(input_shape)
 
+    @staticmethod
+    def _kept(ndim):
+        """How many leading axes the mask keeps: the batch, and the steps when there are any."""
+        return 1 if ndim == 2 else 2
+
     def compute_mask(self, inputs, mask=None):
-        """The mask of data ``inputs`` (a Tensor or array (N, T, ...)): bool (N, T), as Keras."""
+        """The mask of data ``inputs`` (a Tensor or array (N, T, ...) or (N, F)): bool (N, T) or
+        (N,), as Keras."""
         x = np.asarray(inputs)
-        return user_mask(np.any(x != self.mask_value, axis=tuple(range(2, x.ndim))))
+        return user_mask(np.any(x != self.mask_value, axis=tuple(range(self._kept(x.ndim), x.ndim))))
 
     def output_mask_value(self):
         return self._mask
 
     def forward(self, x, training=False):
-        n, t = x.shape[0], x.shape[1]
-        mask = self._buffer("mask", (n, t))
+        kept = self._kept(x.ndim)
+        lead = list(x.shape[:kept])
+        mask = self._buffer("mask", lead)
         # bookkeeping on N*T flags; the multiply is a kernel
-        np.copyto(np.asarray(mask), np.any(np.asarray(x) != self.mask_value, axis=tuple(range(2, x.ndim))))
+        np.copyto(np.asarray(mask), np.any(np.asarray(x) != self.mask_value, axis=tuple(range(kept, x.ndim))))
         self._mask = mask
-        self._mask_b = mask.reshape([n, t] + [1] * (x.ndim - 2))
+        self._mask_b = mask.reshape(lead + [1] * (x.ndim - kept))
         return kernels.binary_forward("multiply", x, self._mask_b, out=self._buffer("y", x.shape))
 
     def backward(self, dy):
