@@ -218,3 +218,36 @@ def test_masking_rank_2_in_models_masks_the_loss():
 def test_masking_needs_a_batch_and_features():
     with pytest.raises(ValueError, match="Masking 'masking\\w*' needs inputs of shape"):
         layers.Masking()(corenn.keras.Input(batch_shape=(None,)))
+
+
+# -- 4. EinsumDense's symbolic output shape keeps output_shape's None --------------------------
+
+# (equation, output_shape, input batch_shape, KerasTensor shape): Keras 3.15.1's
+# EinsumDense(eq, output_shape)(keras.Input(batch_shape=...)).shape, torch and TensorFlow
+# backends alike (its docstring's (None, 32, 64) for "abc,cd->abd" is not what it computes)
+EINSUM_SHAPES = [
+    ("ab,bc->ac", 6, (None, 8), (None, 6)),
+    ("ab,bc->ac", 6, (3, 8), (3, 6)),
+    ("abc,cd->abd", (None, 4), (None, 5, 3), (None, None, 4)),
+    ("abc,cd->abd", (5, 4), (None, 5, 3), (None, 5, 4)),
+    ("abc,cd->abd", (None, 4), (2, 5, 3), (2, None, 4)),
+    ("abc,cde->abde", (None, 3, 4), (None, 5, 8), (None, None, 3, 4)),
+    ("...b,bc->...c", 4, (None, 5, 3), (None, 5, 4)),
+    ("...b,bc->...c", 4, (None, None, 3), (None, None, 4)),
+    ("...ab,bc->...ac", (None, 4), (None, 7, 5, 3), (None, 7, None, 4)),
+    ("...ab,bc->...ac", (5, 4), (None, 7, 5, 3), (None, 7, 5, 4)),
+    ("ab...,bc->ac...", 4, (None, 3, 5), (None, 4, 5)),
+    ("abcd,cde->abe", (None, 4), (None, 5, 3, 2), (None, None, 4)),
+]
+
+
+@pytest.mark.parametrize("equation, output_shape, batch_shape, want", EINSUM_SHAPES)
+def test_einsum_dense_symbolic_shape_matches_keras(equation, output_shape, batch_shape, want):
+    layer = layers.EinsumDense(equation, output_shape=output_shape)
+    assert layer.compute_output_shape(batch_shape) == want
+    assert tuple(layers.EinsumDense(equation, output_shape=output_shape)(
+        corenn.keras.Input(batch_shape=batch_shape)).shape) == want
+    # an eager call still gives the sizes the input fixes
+    x = np.ones(tuple(2 if d is None else d for d in batch_shape), np.float32)
+    got = np.asarray(layers.EinsumDense(equation, output_shape=output_shape)(x)).shape
+    assert all(w is None or g == w for g, w in zip(got[1:], want[1:])) and len(got) == len(want)
