@@ -251,3 +251,94 @@ def test_einsum_dense_symbolic_shape_matches_keras(equation, output_shape, batch
     x = np.ones(tuple(2 if d is None else d for d in batch_shape), np.float32)
     got = np.asarray(layers.EinsumDense(equation, output_shape=output_shape)(x)).shape
     assert all(w is None or g == w for g, w in zip(got[1:], want[1:])) and len(got) == len(want)
+
+
+# -- 5. Layers called on a 0-d (scalar) input ---------------------------------------------------
+
+def _sigmoid(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+# elementwise layers: a 0-d input gives a 0-d output, as Keras 3.15 (torch and TensorFlow
+# backends) computes it; the value is the elementwise function's (NumPy here)
+SCALAR_ELEMENTWISE = [
+    ("relu", lambda: layers.Activation("relu"), lambda v: max(v, 0.0)),
+    ("sigmoid", lambda: layers.Activation("sigmoid"), _sigmoid),
+    ("silu", lambda: layers.Activation("silu"), lambda v: v * _sigmoid(v)),
+    ("ReLU", lambda: layers.ReLU(), lambda v: max(v, 0.0)),
+    ("LeakyReLU", lambda: layers.LeakyReLU(0.3), lambda v: v if v > 0 else 0.3 * v),
+    ("ELU", lambda: layers.ELU(), lambda v: v if v > 0 else np.expm1(v)),
+    ("PReLU", lambda: layers.PReLU(alpha_initializer=corenn.initializers.Constant(0.25)),
+     lambda v: v if v > 0 else 0.25 * v),
+    ("Dropout", lambda: layers.Dropout(0.5), lambda v: v),          # inference: the identity
+    ("GaussianNoise", lambda: layers.GaussianNoise(0.3), lambda v: v),
+    ("GaussianDropout", lambda: layers.GaussianDropout(0.3), lambda v: v),
+    ("AlphaDropout", lambda: layers.AlphaDropout(0.3), lambda v: v),
+    ("Rescaling", lambda: layers.Rescaling(2.0, 1.0), lambda v: 2 * v + 1),
+    ("Identity", lambda: layers.Identity(), lambda v: v),
+    ("ActivityRegularization", lambda: layers.ActivityRegularization(l1=0.1), lambda v: v),
+    ("Discretization", lambda: layers.Discretization(bin_boundaries=[0.0, 1.0]),
+     lambda v: float(np.digitize(v, [0.0, 1.0]))),
+]
+
+
+@pytest.mark.parametrize("value", [0.7, -1.3])
+@pytest.mark.parametrize("name, make, fn", SCALAR_ELEMENTWISE, ids=[c[0] for c in SCALAR_ELEMENTWISE])
+def test_elementwise_layers_keep_a_0d_input_0d(name, make, fn, value):
+    for x in (np.float32(value), np.array(value, np.float32), corenn.ops.convert_to_tensor(np.array(value, np.float32))):
+        y = make()(x)
+        assert tuple(np.shape(y)) == (), (name, np.shape(y))
+        np.testing.assert_allclose(float(np.asarray(y)), fn(float(np.float32(value))), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name, make, fn", SCALAR_ELEMENTWISE[:7], ids=[c[0] for c in SCALAR_ELEMENTWISE[:7]])
+def test_elementwise_layer_gradient_reaches_a_0d_input(name, make, fn):
+    value = -0.6
+    x = corenn.ops.convert_to_tensor(np.array(value, np.float32))
+    layer = make()
+    with corenn.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+    g = tape.gradient(y, x)
+    assert tuple(g.shape) == ()
+    eps = 1e-5
+    want = (fn(value + eps) - fn(value - eps)) / (2 * eps)
+    np.testing.assert_allclose(float(np.asarray(g)), want, rtol=1e-3, atol=1e-5)
+
+
+def test_dropout_in_training_on_a_0d_input_keeps_or_scales_it():
+    y = float(np.asarray(layers.Dropout(0.5)(np.float32(0.7), training=True)))
+    assert y == 0.0 or abs(y - 1.4) < 1e-6
+
+
+def test_embedding_of_a_0d_id_is_its_vector():
+    """Keras 3.15: Embedding(5, 2)(np.array(2)) has shape (2,) (the id's row)."""
+    layer = layers.Embedding(5, 2)
+    y = np.asarray(layer(np.array(2, np.int32)))
+    assert y.shape == (2,)
+    np.testing.assert_array_equal(y, np.asarray(layer.embeddings)[2])
+
+
+def test_lambda_gets_a_0d_input_as_it_is():
+    y = layers.Lambda(lambda t: t * 2.0)(np.array(0.7, np.float32))
+    assert tuple(np.shape(y)) == ()
+    np.testing.assert_allclose(float(np.asarray(y)), 1.4, rtol=1e-6)
+
+
+# Keras 3.15 raises on these (both backends; softmax / log_softmax / Softmax / Masking: the
+# TensorFlow backend raises, the torch one returns the value, and corenn follows TensorFlow)
+SCALAR_REFUSED = [
+    ("Activation", lambda: layers.Activation("softmax")), ("Activation", lambda: layers.Activation("log_softmax")),
+    ("Activation", lambda: layers.Activation("glu")), ("Activation", lambda: layers.Activation("sparsemax")),
+    ("Softmax", layers.Softmax), ("Masking", layers.Masking), ("LayerNormalization", layers.LayerNormalization),
+    ("RMSNormalization", layers.RMSNormalization), ("BatchNormalization", layers.BatchNormalization),
+    ("Dense", lambda: layers.Dense(2)), ("Flatten", layers.Flatten), ("Reshape", lambda: layers.Reshape((1,))),
+    ("RepeatVector", lambda: layers.RepeatVector(2)), ("SpatialDropout1D", lambda: layers.SpatialDropout1D(0.5)),
+    ("Normalization", lambda: layers.Normalization(mean=1.0, variance=4.0)),
+]
+
+
+@pytest.mark.parametrize("cls_name, make", SCALAR_REFUSED, ids=[f"{i}_{c[0]}" for i, c in enumerate(SCALAR_REFUSED)])
+def test_layers_that_need_an_axis_refuse_a_0d_input_by_name(cls_name, make):
+    with pytest.raises(ValueError, match=rf"^{cls_name} '\w+' needs an input with at least one axis, got a 0-d"):
+        make()(np.float32(0.7))

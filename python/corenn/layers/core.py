@@ -41,6 +41,7 @@ class _WeightSlot:
 
 
 class Dense(Int8Quantizable, LoRA, ActivatedLayer):
+    scalar_input = "refuse"  # Keras raises
     supports_masking = True  # on a sequence (N, T, D) the steps' mask passes through (Keras)
 
     """Fully connected layer: y = act(x @ W + b).
@@ -233,6 +234,9 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
 Dense._quantizes = Dense   # Keras quantizes Dense itself, not its subclasses
 
 
+_AXIS_ACTIVATIONS = ("softmax", "log_softmax", "glu", "sparsemax")
+
+
 class Activation(Layer):
     """Applies an activation elementwise (softmax/log_softmax: over the last axis; 'glu' halves
     the last axis: y = a * sigmoid(b) of its two halves, differentiated by the tape).
@@ -249,6 +253,13 @@ class Activation(Layer):
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = _activations.get(activation)
+
+    @property
+    def scalar_input(self):
+        """A 0-d input: elementwise activations give a 0-d output (Keras 3); those over an axis
+        (softmax, log_softmax: Keras' TensorFlow backend raises; glu, sparsemax: both raise)
+        refuse it by name."""
+        return "refuse" if self.activation.name in _AXIS_ACTIVATIONS else "batch"
 
     def forward(self, x, training=False):
         y = self.activation.forward(x, self._buffer("y", self.activation.output_shape(tuple(x.shape))))
@@ -300,6 +311,8 @@ class Flatten(ChannelsFirst, Layer):
     gives (that is what the argument is for: porting weights between layouts). The default
     (channels_last) is a plain reshape: an NCHW tensor flattens in C, H, W order."""
 
+    scalar_input = "refuse"  # Keras raises
+
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.data_format = data_format_arg(self, data_format)
@@ -323,6 +336,8 @@ class Flatten(ChannelsFirst, Layer):
 
 class Reshape(Layer):
     """(N, ...) -> (N, *target_shape), a zero-copy view; one entry of target_shape may be -1."""
+
+    scalar_input = "refuse"  # Keras raises
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
@@ -396,6 +411,8 @@ class Dropout(Layer):
         seed: fixes this layer's masks independently of the global seed.
     """
 
+    scalar_input = "batch"  # elementwise: a 0-d input gives a 0-d output, as in Keras 3
+
     supports_masking = True
     accepts_any_shape = True   # Keras' Dropout has no input spec (without a noise_shape)
 
@@ -457,6 +474,8 @@ class Dropout(Layer):
 class Identity(Layer):
     """y = x (no copy); backward dx = dy. A placeholder layer, as in Keras."""
 
+    scalar_input = "batch"  # elementwise: a 0-d input gives a 0-d output, as in Keras 3
+
     supports_masking = True
 
     def forward(self, x, training=False):
@@ -477,6 +496,8 @@ class Masking(Layer):
     carries the mask leaves it out). Inputs of rank > 3 reduce over every axis after T (one
     flag per step, what the RNN and ConvLSTM layers read; Keras reduces over the last only).
     """
+
+    scalar_input = "refuse"  # Keras' TensorFlow backend raises (no feature axis)
 
     produces_mask = True
 

@@ -46,6 +46,8 @@ class BatchNormalization(ChannelsFirst, Layer):
     Reducing Internal Covariate Shift", ICML 2015.
     """
 
+    scalar_input = "refuse"  # Keras raises
+
     supports_masking = True
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
@@ -239,6 +241,8 @@ class LayerNormalization(_AffineNormalization):
 
     Reference: Ba, Kiros & Hinton, "Layer Normalization", arXiv:1607.06450, 2016.
     """
+
+    scalar_input = "refuse"  # Keras raises
 
     supports_masking = True
     _to_trailing = None   # set by build when the normalised axes are not the trailing ones
