@@ -571,6 +571,14 @@ def test_masking_layer_exports(tmp_path):
     export_and_compare(model, make, tmp_path / "m.onnx", batches=(1, 5))
 
 
+@pytest.mark.parametrize("shape", [(6,), (3, 4)])
+def test_activation_glu_exports(shape, tmp_path):
+    """Activation('glu') halves the last axis: two Slices, Sigmoid, Mul."""
+    model = seq(L.Dense(shape[-1]), L.Activation("glu"), L.Dense(2), shape=shape)
+    randomize(model, np.random.default_rng(17))
+    export_and_compare(model, floats(*shape), tmp_path / "m.onnx", batches=(1, 5))
+
+
 def test_masking_of_rank_2_inputs_exports(tmp_path):
     """Masking of (N, F) (Keras 3 takes it: one flag per sample) zeroes whole samples."""
     model = seq(L.Masking(0.5), L.Dense(4), shape=(3,))
