@@ -352,6 +352,10 @@ def get(identifier) -> ActivationFunction:
     name = getattr(identifier, "_corenn_activation", None)
     if name is not None:
         return ActivationFunction(name)
+    from . import ops
+    for key, fn in _PYTHON_BY_NAME.items():   # ops.glu is activations.glu (its halved shape too)
+        if identifier is getattr(ops, key, None):
+            return PythonActivation(fn)
     if callable(identifier):   # written with corenn.ops: differentiated by the tape
         return PythonActivation(identifier)
     raise TypeError(f"activations.get: cannot interpret {identifier!r} as an activation")

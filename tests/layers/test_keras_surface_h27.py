@@ -145,6 +145,14 @@ def test_every_keras_activation_name_resolves(name):
     assert y.shape == ((2, 2) if name == "glu" else (2, 4)) and np.all(np.isfinite(y))
 
 
+def test_activation_given_the_glu_function_or_op():
+    x = np.random.default_rng(5).normal(size=(3, 4)).astype(np.float32)
+    for fn in (corenn.activations.glu, corenn.ops.glu, corenn.keras.activations.glu):
+        layer = layers.Activation(fn)
+        np.testing.assert_allclose(np.asarray(layer(x)), _glu_ref(x), rtol=1e-5, atol=1e-6)
+        assert layer.get_config()["activation"] == "glu"
+
+
 def test_glu_in_a_layer_that_keeps_its_shape_is_refused_clearly():
     with pytest.raises(ValueError, match="'glu'.*only the Activation layer"):
         layers.Dense(4, activation="glu")(np.ones((2, 3), np.float32))
