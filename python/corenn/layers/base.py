@@ -368,6 +368,12 @@ class Layer:
     # Keras: one instance takes tensors of any shape (a window attention's dropout on its
     # scores and on its output)
     accepts_any_shape = False
+    # A 0-d (scalar) input, as Keras 3 treats it: "batch" (elementwise layers, Embedding: Keras
+    # returns a 0-d result, or the scalar's embedding) runs the layer on a batch of one and drops
+    # that axis from its outputs; "refuse" (layers that need an axis: Dense, Flatten, Softmax,
+    # the normalizations ...; Keras raises) is a ValueError naming the layer; None leaves the
+    # input as it comes (a layer written with call gets it as it is, as Keras' call does).
+    scalar_input = None
 
     @property
     def dtype_policy(self):
@@ -1208,6 +1214,8 @@ class Layer:
             assert_input_compatibility(spec, inputs, self.name)
         if graph.is_symbolic(inputs):
             return graph.symbolic_call(self, inputs, mask, training)
+        if self.scalar_input is not None and _is_scalar(inputs):
+            return self._scalar_call(inputs, training)
         if TRACING.depth:
             check_traceable(f"layer '{self.name}' called on values")
         written = type(self).call is not Layer.call
@@ -1247,6 +1255,16 @@ class Layer:
         if mask is not None or self._may_make_mask():
             self._attach_output_mask(inputs, mask, y)
         return y
+
+    def _scalar_call(self, inputs, training):
+        """This layer called on a 0-d input (see ``scalar_input``)."""
+        if self.scalar_input == "refuse":
+            raise ValueError(f"{type(self).__name__} '{self.name}' needs an input with at least one axis, "
+                             f"got a 0-d (scalar) input")
+        from .. import ops   # reshapes a tape records: the gradient reaches the 0-d input
+        y = self._call_with(ops.reshape(inputs, (1,)), training, None)
+        drop = lambda t: ops.reshape(t, tuple(t.shape[1:]))  # noqa: E731
+        return [drop(t) for t in y] if isinstance(y, list) else drop(y)
 
     def _assigned_weights(self):
         """Whether a script set this layer's weights to tensors it does not own (tf.keras 2's
@@ -1394,6 +1412,9 @@ class Layer:
         flat = [x if isinstance(x, kernels.Tensor)
                 else np.ascontiguousarray(x, dtype=np.int64) if written and np.asarray(x).dtype.kind in "iu"
                 else _float_input(x, self) for x in flat]
+        if written:   # a 0-d input reaches call as it came (ascontiguousarray makes it 1-d), as Keras'
+            flat = [x.reshape(()) if isinstance(x, np.ndarray) and x.shape == (1,) and np.ndim(y) == 0 else x
+                    for x, y in zip(flat, inputs if packed else [inputs])]
         shapes = [(None,) + tuple(x.shape[1:]) for x in flat]
         if not self.built:
             if written and packed:
@@ -1833,6 +1854,14 @@ def user_mask(m):
         return [user_mask(v) for v in m]
     a = np.asarray(m)
     return (a if a.dtype == np.bool_ else np.not_equal(a, 0)).view(BoolMask)
+
+
+def _is_scalar(x):
+    """Whether ``x`` is one 0-d input (a NumPy / Python scalar, a 0-d array or Tensor)."""
+    if isinstance(x, (list, tuple, dict, str, bytes)) or x is None:
+        return False
+    shape = getattr(x, "shape", None)
+    return (len(shape) == 0) if shape is not None else isinstance(x, (int, float, np.number, np.bool_))
 
 
 def _float_input(x, layer):
