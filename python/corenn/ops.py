@@ -641,6 +641,8 @@ def _int_reduce(op, fn, x, axis, keepdims):
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
     if _int_array(x):
         return _int_reduce("sum", np.sum, x, axis, keepdims)
+    if isinstance(x, np.ndarray) and x.dtype == np.bool_:   # a count of the True entries: int32, as Keras
+        return _int_reduce("sum", np.sum, np.asarray(x).astype(np.int32), axis, keepdims)
     return _reduce("sum", x, axis, keepdims)
 
 

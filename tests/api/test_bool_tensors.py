@@ -185,3 +185,10 @@ def test_the_guides_binary_true_positives_metric():
     m.update_state(yt, yp, sample_weight=np.array([[0.5], [1.0], [1.0], [2.0]], "float32"))
     # true positives: rows 0 and 3; weighted the second time 0.5 + 2.0
     assert float(m.result()) == pytest.approx(2.0 + 2.5)
+
+
+def test_the_sum_of_a_bool_tensor_is_an_int32_count():
+    m = ops.convert_to_tensor(A) > 0
+    total, per_row = ops.sum(m), ops.sum(m, axis=1, keepdims=True)
+    assert total.dtype == "int32" and int(total) == int(np.sum(A > 0))
+    assert per_row.dtype == "int32" and per_row.numpy().tolist() == np.sum(A > 0, axis=1, keepdims=True).tolist()

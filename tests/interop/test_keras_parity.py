@@ -150,7 +150,6 @@ INT_DTYPE_DIFFERS = {
     "top_k(x, 2)[1]": "int32 on TensorFlow (tf.math.top_k); torch's topk gives int64",
     "unravel_index(iv, (2, 3))[0]": "the indices' int64 on TensorFlow and NumPy; the torch backend casts to int32",
     "saturate_cast(x * 300, \"uint8\")": "corenn Tensors hold no uint8",
-    "sum(b)": "corenn sums a bool array as float32 0 / 1 (ARCHITECTURE 'Bools'); Keras gives int32",
 }
 
 
