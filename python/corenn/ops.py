@@ -653,12 +653,16 @@ def mean(x, axis=None, keepdims=False):
 def max(x, axis=None, keepdims=False):  # noqa: A001
     if _int_array(x):
         return _int_reduce("max", np.max, x, axis, keepdims)
+    if isinstance(x, np.ndarray) and x.dtype == np.bool_:   # any / all, a bool tensor as Keras gives
+        return _truth(np.asarray(_int_reduce("max", np.max, np.asarray(x).astype(np.int32), axis, keepdims)) != 0)
     return _reduce("max", x, axis, keepdims)
 
 
 def min(x, axis=None, keepdims=False):  # noqa: A001
     if _int_array(x):
         return _int_reduce("min", np.min, x, axis, keepdims)
+    if isinstance(x, np.ndarray) and x.dtype == np.bool_:   # any / all, a bool tensor as Keras gives
+        return _truth(np.asarray(_int_reduce("min", np.min, np.asarray(x).astype(np.int32), axis, keepdims)) != 0)
     return _reduce("min", x, axis, keepdims)
 
 
@@ -939,6 +943,10 @@ def where(condition, x1=None, x2=None):
     if x1 is None or x2 is None:
         raise ValueError("ops.where: give both x1 and x2, or neither (then the indices of the nonzero entries)")
     c = c != 0
+    if _is_bool_data(x1) and _is_bool_data(x2):   # bools choosing between bools stay bool (Keras)
+        a, b = np.asarray(x1), np.asarray(x2)
+        _broadcast_check("where", c.shape, a.shape, b.shape)
+        return _truth(np.where(c, a, b))
     if _is_int(x1) and _is_int(x2):
         a, b = _any(x1, "where"), _any(x2, "where")
         _broadcast_check("where", c.shape, a.shape, b.shape)

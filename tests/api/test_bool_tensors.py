@@ -192,3 +192,13 @@ def test_the_sum_of_a_bool_tensor_is_an_int32_count():
     total, per_row = ops.sum(m), ops.sum(m, axis=1, keepdims=True)
     assert total.dtype == "int32" and int(total) == int(np.sum(A > 0))
     assert per_row.dtype == "int32" and per_row.numpy().tolist() == np.sum(A > 0, axis=1, keepdims=True).tolist()
+
+
+def test_where_max_and_min_of_bools_stay_bool():
+    m = ops.convert_to_tensor(A) > 0
+    w = ops.where(m[0], True, m[1])
+    assert _is_bool_tensor(w) and w.numpy().tolist() == np.where(A[0] > 0, True, A[1] > 0).tolist()
+    hi, lo = ops.max(m, axis=1), ops.min(m)
+    assert _is_bool_tensor(hi) and hi.numpy().tolist() == np.max(A > 0, axis=1).tolist()
+    assert _is_bool_tensor(lo) and bool(lo) is False
+    assert ops.where(m[0], 1.0, 0.0).dtype == "float32"   # numbers chosen by a bool stay numbers
