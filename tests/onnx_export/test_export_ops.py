@@ -25,6 +25,12 @@ MODELS = {
     "new_axis": lambda x: x[:, None, 0] * 1.0,
     "softmax_clip": lambda x: ops.clip(ops.softmax(x, axis=1), 0.1, 0.5),
     "with_layers": lambda x: layers.Dense(3)(ops.mean(layers.Dense(6)(x), axis=1) + 0.5),
+    # truth values (bool tensors) and what they choose
+    "comparisons": lambda x: ops.where(ops.logical_and(x > -0.5, ops.less_equal(x, 0.7)), x, 0.0)
+    + ops.cast(ops.logical_or(ops.equal(x, 0.0), ops.not_equal(x, x)), "float32")
+    + ops.cast(ops.logical_not(ops.greater_equal(x, 0.2)), "float32") * 2.0,
+    "any_all": lambda x: ops.cast(ops.any(x > 0.9, axis=1, keepdims=True), "float32")
+    - ops.cast(ops.all(x > -0.9, axis=-1, keepdims=True), "float32"),
 }
 
 
@@ -43,3 +49,21 @@ def test_an_op_without_a_converter_names_the_layer_and_nothing_is_written(tmp_pa
     with pytest.raises(NotImplementedError, match="layer 'cumsum.*ops.cumsum is not exported"):
         model.export(str(path), format="onnx")
     assert not path.exists()
+
+
+def test_a_bool_output_and_integer_comparisons_export(tmp_path):
+    """A padding mask made from token ids (int64 compared with an int constant, as ONNX does not
+    promote) used in the model and returned as a bool output."""
+    ids = keras.Input((6,), dtype="int64")
+    keep = ops.not_equal(ids, 0)
+    vectors = layers.Embedding(10, 3)(ids) * ops.expand_dims(ops.cast(keep, "float32"), -1)
+    model = keras.Model(ids, [ops.sum(vectors, axis=1), keep])
+    rng = np.random.default_rng(4)
+
+    def make(n):
+        x = rng.integers(0, 10, size=(n, 6)).astype(np.int64)
+        x[:, -2:] = 0   # padding
+        return x
+    proto = export_and_compare(model, make, tmp_path / "mask.onnx")
+    assert proto.graph.output[1].type.tensor_type.elem_type == 9   # BOOL
+    assert model.predict(make(2), verbose=0)[1].dtype == np.bool_

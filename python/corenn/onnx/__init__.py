@@ -110,7 +110,8 @@ def _plan_bn_folding(graph):
 
 def _elem_type(onnx, dtype):
     return {"float32": onnx.TensorProto.FLOAT, "int32": onnx.TensorProto.INT32,
-            "int64": onnx.TensorProto.INT64, "string": onnx.TensorProto.STRING}.get(str(dtype),
+            "int64": onnx.TensorProto.INT64, "string": onnx.TensorProto.STRING,
+            "bool": onnx.TensorProto.BOOL}.get(str(dtype),
                                                                                     onnx.TensorProto.FLOAT)
 
 

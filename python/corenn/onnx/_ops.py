@@ -35,11 +35,64 @@ def convert_op_layer(b, layer, xs, node):
     return [Value(y, out.shape, dtype="float32" if str(out.dtype).startswith("float") else str(out.dtype))]
 
 
-def _operand(b, x, base):
-    """An argument as an ONNX tensor name: a Value's, or a float32 constant of a number / array."""
+def _operand(b, x, base, like=None):
+    """An argument as an ONNX tensor name: a Value's, or a constant of a number / array, in the
+    dtype of the Value it meets (``like``: ``ids > 0`` compares int64 with int64; ONNX does not
+    promote), else float32."""
     if isinstance(x, Value):
         return x.name
-    return b.const(np.asarray(x, np.float32), f"{base}/const")
+    dtype = {"int32": np.int32, "int64": np.int64, "bool": np.bool_}.get(str(getattr(like, "dtype", "")), np.float32)
+    return b.const(np.asarray(x, dtype), f"{base}/const", dtype)
+
+
+def _compare(op_type):
+    """A comparison, a bool result (ONNX has Greater, Less, GreaterOrEqual, LessOrEqual and
+    Equal; not_equal is Not(Equal))."""
+    def build(b, layer, args, base):
+        x, y = args[0], args[1]
+        like = x if isinstance(x, Value) else y
+        return b.op(op_type, [_operand(b, x, base, like), _operand(b, y, base, like)], base)
+    return build
+
+
+def _not_equal(b, layer, args, base):
+    return b.op("Not", [_compare("Equal")(b, layer, args, base)], base)
+
+
+def _as_bool(b, x, base):
+    """A logical op's operand as ONNX bool: a bool Value as it is, numbers != 0."""
+    if isinstance(x, Value):
+        return x.name if str(x.dtype) == "bool" else b.op("Cast", [x.name], base, to=b.TensorProto.BOOL)
+    return b.const(np.asarray(x) != 0, f"{base}/const", np.bool_)
+
+
+def _logical(op_type):
+    def build(b, layer, args, base):
+        return b.op(op_type, [_as_bool(b, args[0], base), _as_bool(b, args[1], base)], base)
+    return build
+
+
+def _logical_not(b, layer, args, base):
+    return b.op("Not", [_as_bool(b, args[0], base)], base)
+
+
+def _any_all(op_type):
+    """any / all over axes: the truth values as 0 / 1, ReduceMax / ReduceMin, back to bool (ONNX
+    reductions take no bools before opset 20)."""
+    def build(b, layer, args, base):
+        x, axis, keepdims = args[0], args[1], bool(args[2])
+        ones = b.op("Cast", [_as_bool(b, x, base)], base, to=b.TensorProto.FLOAT)
+        reduced = b.reduce(op_type, ones, _axes(axis, x.rank), keepdims, base)
+        return b.op("Cast", [reduced], base, to=b.TensorProto.BOOL)
+    return build
+
+
+def _where(b, layer, args, base):
+    cond, x, y = args[0], args[1], args[2]
+    if x is None or y is None:
+        raise unsupported(layer, "ops.where(condition) alone (the indices) is not exported")
+    like = x if isinstance(x, Value) else y
+    return b.op("Where", [_as_bool(b, cond, base), _operand(b, x, base, like), _operand(b, y, base, like)], base)
 
 
 def _rank(x):
@@ -122,7 +175,7 @@ def _clip(b, layer, args, base):
 
 def _cast(b, layer, args, base):
     x, dtype = args[0], str(args[1])
-    to = {"float32": 1, "float16": 1, "float64": 1, "int32": 6, "int64": 7}.get(dtype)
+    to = {"float32": 1, "float16": 1, "float64": 1, "int32": 6, "int64": 7, "bool": 9}.get(dtype)
     if to is None:
         raise unsupported(layer, f"a cast to {dtype} is not exported")
     return b.op("Cast", [x.name], base, to=to)
@@ -193,4 +246,10 @@ _TABLE = {
     # the tf.* functions of their own, whose arguments come in the same order
     "reduce_sum": _reduce("ReduceSum"), "reduce_mean": _reduce("ReduceMean"), "reduce_max": _reduce("ReduceMax"),
     "reduce_min": _reduce("ReduceMin"), "concat": _concatenate, "clip_by_value": _clip,
+    # truth values (bool tensors, as the ops give them) and the choice between tensors they make
+    "greater": _compare("Greater"), "less": _compare("Less"), "greater_equal": _compare("GreaterOrEqual"),
+    "less_equal": _compare("LessOrEqual"), "equal": _compare("Equal"), "not_equal": _not_equal,
+    "logical_and": _logical("And"), "logical_or": _logical("Or"), "logical_xor": _logical("Xor"),
+    "logical_not": _logical_not, "where": _where, "any": _any_all("ReduceMax"), "all": _any_all("ReduceMin"),
+    "reduce_any": _any_all("ReduceMax"), "reduce_all": _any_all("ReduceMin"),
 }
