@@ -1,0 +1,57 @@
+"""Sweep 27: what the programs added to tests/programs in sweep 27 found missing, each checked on
+its own against NumPy references, finite differences, or TensorFlow's documented behaviour."""
+import numpy as np
+import pytest
+
+import corenn as tf
+from corenn.kernels import Tensor
+
+
+# ---- TF actor-critic tutorial (tutorial_actor_critic_cartpole.py): tf.numpy_function's outputs ----
+
+def test_numpy_function_gives_tensors_of_its_declared_dtypes():
+    # the tutorial's env step: state.set_shape(...) on the first result, tf.cast(done, tf.bool)
+    def env_step(action):
+        assert isinstance(action, np.ndarray) and action.dtype == np.int64
+        return (np.full(4, float(action), np.float32), np.array(1, np.int32), np.array(action == 1, np.int32))
+
+    state, reward, done = tf.numpy_function(env_step, [tf.constant(1, dtype=tf.int64)],
+                                            [tf.float32, tf.int32, tf.int32])
+    assert all(isinstance(t, Tensor) for t in (state, reward, done))
+    state.set_shape([4])
+    np.testing.assert_array_equal(np.asarray(state), np.ones(4, np.float32))
+    assert state.dtype == "float32" and reward.dtype == "int32" and int(reward) == 1
+    assert bool(tf.cast(done, tf.bool))
+    # one dtype (not a list): one Tensor; an empty list: nothing
+    one = tf.numpy_function(np.sinh, [np.array([0.5], np.float32)], tf.float32)
+    assert isinstance(one, Tensor)
+    np.testing.assert_allclose(np.asarray(one), np.sinh(np.float32([0.5])), rtol=1e-6)
+    assert tf.numpy_function(lambda: None, [], []) is None
+
+
+def test_numpy_function_refuses_a_result_of_another_dtype_as_tensorflow_does():
+    # TensorFlow: "0-th value returned by pyfunc_0 is double, but expects float"
+    with pytest.raises(TypeError, match=r"numpy_function: value 0 .* float64, but Tout declares float32"):
+        tf.numpy_function(lambda x: x * 2.0, [np.array([1.0])], tf.float32)
+    with pytest.raises(ValueError, match="returned 1 value"):
+        tf.numpy_function(lambda x: x, [np.array([1.0], np.float32)], [tf.float32, tf.int32])
+
+
+def test_numpy_function_inputs_are_converted_as_tensorflow_converts_them():
+    # Python numbers become TensorFlow's default dtypes first; NumPy arrays keep theirs
+    dts = tf.numpy_function(lambda a, b, c, d: np.array([str(x.dtype) for x in (a, b, c, d)]),
+                            [1, 2.0, True, np.zeros(2)], tf.string)
+    assert list(dts) == ["int32", "float32", "bool", "float64"]
+
+
+def test_py_function_converts_results_to_tout_and_keeps_tensors_differentiable():
+    x = tf.Variable([1.0, 2.0])
+    with tf.GradientTape() as tape:
+        y = tf.py_function(lambda v: v * v, [x], tf.float32)
+        loss = tf.reduce_sum(y)
+    np.testing.assert_allclose(np.asarray(tape.gradient(loss, x)), [2.0, 4.0])
+    # Python and NumPy results are converted (float64 values to a float32 Tensor), lists give lists
+    a, b = tf.py_function(lambda: (np.arange(3.0), 7), [], [tf.float32, tf.int32])
+    assert isinstance(a, Tensor) and a.dtype == "float32" and b.dtype == "int32" and int(b) == 7
+    with pytest.raises(TypeError, match="py_function: value 0 .* int32 Tensor, but Tout declares float32"):
+        tf.py_function(lambda: tf.constant([1, 2]), [], tf.float32)
