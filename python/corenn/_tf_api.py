@@ -376,6 +376,10 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
         inner = next((r.shape[1:] for r in rows if r.ndim > 1), ())
         out = np.array([r.mean(axis=0) if len(r) else np.full(inner, np.nan) for r in rows], np.float32)
         return constant(out[:, None] if keepdims else out)
+    if type(input_tensor) in (list, tuple) and ops._holds_tensors(input_tensor):
+        # a list of loss Tensors (IIC's tf.reduce_mean([loss_fn(x, y) for ...])): their stack,
+        # recorded on the tape as tf.reduce_sum's is
+        input_tensor = ops.stack(list(input_tensor))
     x = input_tensor if isinstance(input_tensor, Tensor) else _python_data(input_tensor)
     if np.dtype(x.dtype).kind in "iu":
         a = np.asarray(x)

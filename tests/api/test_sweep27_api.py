@@ -55,3 +55,18 @@ def test_py_function_converts_results_to_tout_and_keeps_tensors_differentiable()
     assert isinstance(a, Tensor) and a.dtype == "float32" and b.dtype == "int32" and int(b) == 7
     with pytest.raises(TypeError, match="py_function: value 0 .* int32 Tensor, but Tout declares float32"):
         tf.py_function(lambda: tf.constant([1, 2]), [], tf.float32)
+
+
+# ---- IIC clustering (example_iic_clustering.py): tf.reduce_mean of a list, legacy .h5 weights ----
+
+def test_reduce_mean_of_a_list_of_tensors_is_differentiable():
+    # IIC's train_step: tf.reduce_mean([self.loss_fn(x, y) for (x, y) in zip(m1, m2)]); the list
+    # lost the tape (every gradient None: "no gradients provided for any variable")
+    v = tf.Variable(2.0)
+    with tf.GradientTape() as tape:
+        m = tf.reduce_mean([v * v, v * 3.0, tf.constant(1.0)])
+    assert float(m) == pytest.approx((4.0 + 6.0 + 1.0) / 3)
+    assert float(tape.gradient(m, v)) == pytest.approx((2 * 2.0 + 3.0) / 3)   # d/dv (v^2 + 3v + 1)/3
+    # a list of plain numbers still reduces as TensorFlow converts it (int32 stays integer)
+    assert int(tf.reduce_mean([1, 2, 4])) == 2 and tf.reduce_mean([1, 2, 4]).dtype == "int32"
+
