@@ -491,27 +491,31 @@ def check_model_path(path, op="save", save_format=None) -> str:
 
 
 def check_weights_path(path, op="save_weights") -> str:
-    """A weights file's path must end in ``.npz`` (corenn's weights format; ``.weights.npz`` by
-    convention); Keras' ``.weights.h5`` (HDF5) is refused with the formats that are supported."""
+    """A weights file's path must end in ``.weights.h5`` (Keras 3's HDF5 layout), another
+    ``.h5`` / ``.hdf5`` name (TF-Keras 2's legacy weights file, which tf.keras programs write) or
+    ``.npz`` (corenn's NumPy archive; ``.weights.npz`` by convention)."""
     path = os.fspath(path)
     name = path.lower()
-    if name.endswith(".npz") or name.endswith(".weights.h5"):
+    if name.endswith(".npz") or name.endswith(_HDF5):
         return path
-    if name.endswith(_HDF5):
-        raise ValueError(f"{op}: {path!r}: corenn writes Keras 3 weights files, whose names end in "
-                         ".weights.h5 (not legacy .h5 files); or use a .weights.npz name (a NumPy archive), "
-                         "or model.save('....keras') for the whole model")
     raise ValueError(f"{op}: {path!r}: a weights file's name must end in .weights.h5 (Keras 3's HDF5 "
-                     "layout, needs h5py) or .npz (e.g. model.save_weights('model.weights.npz'))")
+                     "layout, needs h5py), .h5 (TF-Keras 2's legacy HDF5 weights) or .npz "
+                     "(e.g. model.save_weights('model.weights.npz'))")
 
 
 def save_weights(model, path) -> None:
     """Write every layer's weights (in Keras order) to an ``.npz`` file, atomically; a
-    ``.weights.h5`` name writes Keras 3's HDF5 layout instead (saving_keras.save_h5_weights)."""
+    ``.weights.h5`` name writes Keras 3's HDF5 layout instead (saving_keras.save_h5_weights),
+    another ``.h5`` / ``.hdf5`` name TF-Keras 2's legacy one (saving_keras.save_legacy_h5_weights:
+    tf.keras 2 wrote that for such a name, where Keras 3 refuses it)."""
     path = check_weights_path(path)
     if path.lower().endswith(".weights.h5"):
         from . import saving_keras
         saving_keras.save_h5_weights(model, path)
+        return
+    if path.lower().endswith(_HDF5):
+        from . import saving_keras
+        saving_keras.save_legacy_h5_weights(model, path)
         return
     weights = model.get_weights()
     names = _weight_names(model)

@@ -70,3 +70,105 @@ def test_reduce_mean_of_a_list_of_tensors_is_differentiable():
     # a list of plain numbers still reduces as TensorFlow converts it (int32 stays integer)
     assert int(tf.reduce_mean([1, 2, 4])) == 2 and tf.reduce_mean([1, 2, 4]).dtype == "int32"
 
+
+def _autoencoder():
+    from corenn import keras
+    from corenn.keras import layers
+    inp = keras.Input((6,))
+    enc = keras.Model(inp, layers.Dense(2, name="code")(inp), name="encoder")
+    dec_in = keras.Input((2,))
+    dec = keras.Model(dec_in, layers.Dense(6, name="out")(layers.BatchNormalization(name="bn")(dec_in)),
+                      name="decoder")
+    x = keras.Input((6,))
+    return keras.Model(x, dec(enc(x)), name="ae")
+
+
+def test_save_weights_to_a_legacy_h5_name_writes_tf_keras_2_weights(tmp_path):
+    # tf.keras 2 wrote TF-Keras 2's HDF5 weights for save_weights('w.h5') (Keras 3 refuses the
+    # name); the layout is the model file's `model_weights` group (checked against Keras' files in
+    # tests/interop/test_keras_h5_writer.py) at the file's root
+    h5py = pytest.importorskip("h5py")
+    from corenn import keras
+    from corenn.keras import layers
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(3, name="d1"), layers.BatchNormalization(name="bn"),
+                              layers.Dense(2, name="d2")])
+    model.save_weights(tmp_path / "w.h5")
+    model.save(tmp_path / "m.h5")
+    with h5py.File(tmp_path / "w.h5", "r") as w, h5py.File(tmp_path / "m.h5", "r") as m:
+        ref = m["model_weights"]
+        assert list(w.attrs["layer_names"]) == list(ref.attrs["layer_names"])
+        for name in ref.attrs["layer_names"]:
+            name = name.decode() if isinstance(name, bytes) else name
+            assert list(w[name].attrs["weight_names"]) == list(ref[name].attrs["weight_names"])
+            for wname in ref[name].attrs["weight_names"]:
+                wname = wname.decode() if isinstance(wname, bytes) else wname
+                np.testing.assert_array_equal(w[name][wname][()], ref[name][wname][()])
+        assert [n.decode() if isinstance(n, bytes) else n for n in w["bn"].attrs["weight_names"]] == \
+            ["bn/gamma:0", "bn/beta:0", "bn/moving_mean:0", "bn/moving_variance:0"]
+    other = keras.Sequential([keras.Input((4,)), layers.Dense(3), layers.BatchNormalization(), layers.Dense(2)])
+    other.load_weights(tmp_path / "w.h5")
+    for a, b in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_legacy_h5_weights_of_nested_models_and_a_checkpoint_read_back(tmp_path):
+    pytest.importorskip("h5py")
+    from corenn import callbacks
+    model = _autoencoder()
+    model.save_weights(tmp_path / "ae.hdf5")
+    other = _autoencoder()
+    other.load_weights(tmp_path / "ae.hdf5")
+    x = np.random.default_rng(0).normal(size=(5, 6)).astype("float32")
+    np.testing.assert_allclose(other.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    # ModelCheckpoint(save_weights_only=True) with a .h5 name, as tf.keras 2 programs write it
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, x, epochs=2, verbose=0,
+              callbacks=[callbacks.ModelCheckpoint(str(tmp_path / "ck-{epoch}.h5"), save_weights_only=True)])
+    other.load_weights(tmp_path / "ck-2.h5")
+    for a, b in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_legacy_h5_weights_refuse_a_model_weight_outside_its_layers(tmp_path):
+    pytest.importorskip("h5py")
+    from corenn import keras
+    from corenn.keras import layers
+
+    class Scaled(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(2)
+            self.scale = self.add_weight(shape=(), initializer="ones", name="scale")
+
+        def call(self, x):
+            return self.dense(x) * self.scale
+
+    model = Scaled()
+    model(np.ones((1, 3), "float32"))
+    with pytest.raises(NotImplementedError, match=r"belong to no layer.*'\.weights\.h5'"):
+        model.save_weights(tmp_path / "s.h5")
+    model.save_weights(tmp_path / "s.weights.h5")   # Keras 3's layout holds them
+
+
+def test_legacy_h5_weights_of_a_nested_model_keep_each_statistic_in_its_place(tmp_path):
+    # a nested model's weights are listed trainable first in a legacy file (TF-Keras 2's
+    # writer); load_weights once put them back by position, so two BatchNormalizations of one
+    # size swapped gamma/beta with moving mean/variance without a shape error
+    pytest.importorskip("h5py")
+    from corenn import keras
+    from corenn.keras import layers
+
+    def build():
+        inner = keras.Sequential([keras.Input((3,)), layers.BatchNormalization(name="bn1"),
+                                  layers.BatchNormalization(name="bn2")], name="inner")
+        x = keras.Input((3,))
+        return keras.Model(x, layers.Dense(2, name="head")(inner(x)))
+
+    model = build()
+    rng = np.random.default_rng(1)
+    model.set_weights([rng.normal(size=w.shape).astype("float32") + 5 * i for i, w in enumerate(model.get_weights())])
+    model.save_weights(tmp_path / "bn.h5")
+    other = build()
+    other.load_weights(tmp_path / "bn.h5")
+    for a, b in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)
