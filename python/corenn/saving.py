@@ -747,16 +747,31 @@ def _model_config(model):
     return entry
 
 
-def save_model(model, path, include_optimizer=True, training_state=None, save_format=None,
-               overwrite=True, zipped=None) -> None:
+def is_model_directory_name(path, save_format=None) -> bool:
+    """True for what TF-Keras 2 saved as a SavedModel directory: a name with no extension
+    (``model.save('my_model')``, ``save_model(model, filepath='model')``), or
+    ``save_format='tf'`` for a name that is not a ``.keras`` / ``.h5`` file. corenn writes its own
+    model directory there (the ``zipped=False`` layout), which load_model reads back; TensorFlow
+    cannot read it (corenn has no TensorFlow graph to write: saved_model.py)."""
+    name = os.path.basename(os.fspath(path).rstrip("/\\")).lower()
+    if save_format == "tf":
+        return not name.endswith((".keras",) + _HDF5)
+    return save_format is None and bool(name) and not os.path.splitext(name)[1]
+
+
+def save_model(model, filepath, overwrite=True, include_optimizer=True, save_format=None,
+               zipped=None, training_state=None) -> None:
     """Write ``model`` (architecture, compile config, weights, optimizer state) to one ZIP
     file, atomically; see the module docstring for the format. A ``.h5`` name (or
     ``save_format="h5"``) writes TF-Keras 2's HDF5 model file instead
     (saving_keras.save_legacy_h5; no training state), ``save_format="keras3"`` Keras 3's own
     ``.keras`` archive (saving_keras.save_keras3_archive; uncompiled). ``zipped=False`` (Keras
-    3's option) writes the same members into a directory instead (_save_unzipped)."""
+    3's option) writes the same members into a directory instead (_save_unzipped), and so does a
+    name without an extension (TF-Keras 2's SavedModel directory: is_model_directory_name).
+    Keras' parameter names and order (``save_model(model=..., filepath=...)``)."""
     from . import __version__
-    if zipped is False:
+    path = filepath
+    if zipped is False or zipped is None and training_state is None and is_model_directory_name(path, save_format):
         return _save_unzipped(model, path, include_optimizer, overwrite)
     path = check_model_path(path, save_format=save_format)
     if not overwrite and os.path.exists(path):
@@ -1469,9 +1484,13 @@ def _restore_optimizer(model, store, path):
         raise ValueError(f"{path}: the optimizer state does not fit the model: {exc}") from None
 
 
-def load_model(path, compile=True, custom_objects=None, safe_mode=True):
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """See _load_model; ``custom_objects`` {name: class} names the custom layers and subclassed
-    models the file may use (or register them with register_keras_serializable)."""
+    models the file may use (or register them with register_keras_serializable). Keras' (and
+    TF-Keras 2's) parameter order: ``load_model(path, {"Custom": Custom})`` passes custom
+    objects. A directory is a model written with ``zipped=False`` or to a name without an
+    extension."""
+    path = filepath
     _SCOPE.append(dict(custom_objects or {}))
     try:
         if os.path.isdir(os.fspath(path)):   # written with save(path, zipped=False)

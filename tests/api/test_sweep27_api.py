@@ -172,3 +172,60 @@ def test_legacy_h5_weights_of_a_nested_model_keep_each_statistic_in_its_place(tm
     other.load_weights(tmp_path / "bn.h5")
     for a, b in zip(model.get_weights(), other.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+# ---- feature preprocessor example (keras.io structured_data/feature_preprocessing_layer) ----
+
+def _small_compiled():
+    from corenn import keras
+    from corenn.keras import layers
+    x = keras.Input((3,))
+    model = keras.Model(x, layers.Dense(2, name="d")(x))
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def test_save_model_and_load_model_take_keras_parameter_names_and_order(tmp_path):
+    # Keras / TF-Keras 2: save_model(model, filepath, overwrite=True, ...) and
+    # load_model(filepath, custom_objects=None, compile=True, ...): the page calls
+    # save_model(model=..., filepath=...), and load_model(path, {"Name": cls}) passes custom objects
+    from corenn import keras
+    from corenn.keras import layers
+
+    class Doubler(layers.Layer):
+        def call(self, x):
+            return 2.0 * x
+
+    x = keras.Input((3,))
+    model = keras.Model(x, Doubler(name="doubler")(layers.Dense(2, name="d")(x)))
+    keras.models.save_model(model=model, filepath=str(tmp_path / "m.keras"))
+    back = keras.models.load_model(str(tmp_path / "m.keras"), {"Doubler": Doubler})
+    assert type(back.get_layer("doubler")) is Doubler
+    data = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
+    np.testing.assert_allclose(back.predict(data, verbose=0), model.predict(data, verbose=0), rtol=1e-6)
+    assert tf.keras.saving.load_model(filepath=str(tmp_path / "m.keras"), custom_objects={"Doubler": Doubler},
+                                      compile=False) is not None
+
+
+@pytest.mark.parametrize("how", ["model.save", "save_model", "save_format_tf"])
+def test_a_name_without_an_extension_is_a_model_directory(tmp_path, how):
+    # TF-Keras 2 wrote a SavedModel directory for model.save("model"); corenn writes its own model
+    # directory there (Keras 3's zipped=False layout), which load_model reads back
+    from corenn import keras
+    model = _small_compiled()
+    data = np.random.default_rng(1).normal(size=(5, 3)).astype("float32")
+    model.fit(data, data[:, :2], epochs=1, verbose=0)
+    target = tmp_path / ("dir.tf" if how == "save_format_tf" else "model")
+    if how == "model.save":
+        model.save(str(target))
+    elif how == "save_model":
+        keras.models.save_model(model, str(target))
+    else:
+        model.save(str(target), save_format="tf")
+    assert target.is_dir() and (target / "config.json").is_file()
+    back = keras.models.load_model(str(target))
+    np.testing.assert_allclose(back.predict(data, verbose=0), model.predict(data, verbose=0), rtol=1e-6)
+    assert back.optimizer is not None and back.compiled
+    # a file name with another extension is still refused, naming the formats
+    with pytest.raises(ValueError, match=r"must end in \.keras"):
+        model.save(str(tmp_path / "m.zip"))

@@ -656,10 +656,13 @@ class Model(TrainingLoops):
     def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None, zipped=None):
         """``m.keras``: corenn's zip; ``m.h5`` (or ``save_format="h5"``): TF-Keras 2's HDF5
         model file, which TF-Keras 2 and Keras 3's ``load_model`` read (needs h5py).
-        ``zipped=False``: the zip's members as files of a directory (Keras 3's option)."""
+        ``zipped=False``: the zip's members as files of a directory (Keras 3's option); a name
+        without an extension (TF-Keras 2's SavedModel directory) writes that directory too."""
         import os
         from .. import saving
-        if zipped is False:
+        if zipped is False or zipped is None and saving.is_model_directory_name(filepath, save_format):
+            # TF-Keras 2 wrote a SavedModel directory for a name without an extension (or
+            # save_format="tf"); corenn writes its own model directory there, read by load_model
             return saving.save_model(self, filepath, include_optimizer=include_optimizer, overwrite=overwrite,
                                      zipped=False)
         filepath = saving.check_model_path(filepath, f"{self.name}.save", save_format)
