@@ -229,3 +229,75 @@ def test_a_name_without_an_extension_is_a_model_directory(tmp_path, how):
     # a file name with another extension is still refused, naming the formats
     with pytest.raises(ValueError, match=r"must end in \.keras"):
         model.save(str(tmp_path / "m.zip"))
+
+
+# ---- AOD-Net (example_aodnet_dehazing.py): decoders across formats, integer rescaling, free shapes ----
+
+def _encoded(fmt, a):
+    import io
+    Image = pytest.importorskip("PIL.Image")
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    return buf.getvalue()
+
+
+def test_decode_png_and_decode_jpeg_take_each_others_files_as_tensorflow_documents():
+    # TF: decode_png "also supports decoding JPEGs and non-animated GIFs since the interface is the
+    # same" and decode_jpeg PNGs and GIFs; AOD-Net reads its .jpg files with decode_png
+    a = np.random.default_rng(0).integers(0, 256, (8, 10, 3)).astype(np.uint8)
+    jpeg, png, gif = _encoded("JPEG", a), _encoded("PNG", a), _encoded("GIF", a)
+    np.testing.assert_array_equal(tf.io.decode_png(jpeg, channels=3), tf.io.decode_jpeg(jpeg, channels=3))
+    assert tf.image.decode_png(jpeg, channels=1).shape == (8, 10, 1)
+    np.testing.assert_array_equal(tf.io.decode_jpeg(png), a)
+    np.testing.assert_array_equal(tf.io.decode_png(gif), tf.io.decode_gif(gif)[0])
+    np.testing.assert_array_equal(tf.io.decode_jpeg(gif), tf.io.decode_gif(gif)[0])
+    with pytest.raises(ValueError, match="JPEG does not support 4 channels"):
+        tf.io.decode_png(jpeg, channels=4)
+    # uint16: libpng repeats an 8-bit PNG's byte (x 257); a JPEG is rescaled (x 256), as TF 2.21
+    np.testing.assert_array_equal(np.asarray(tf.io.decode_png(png, dtype=tf.uint16)), a.astype(np.uint16) * 257)
+    np.testing.assert_array_equal(np.asarray(tf.io.decode_png(jpeg, dtype=tf.uint16)),
+                                  np.asarray(tf.io.decode_jpeg(jpeg)).astype(np.int64) * 256)
+
+
+@pytest.mark.parametrize("values, src, dst, want", [
+    # TensorFlow 2.21's values: integer rescaling by the power-of-two ratio of the ranges
+    ([0, 255, 256, 300, 420, 511, 65535], "uint16", "uint8", [0, 0, 1, 1, 1, 1, 255]),
+    ([0, 1, 128, 255], "uint8", "uint16", [0, 256, 32768, 65280]),
+    ([0, 2**23, 2**31 - 1, -5], "int32", "uint8", [0, 1, 255, 255]),
+    ([0, 1, 255], "uint8", "int32", [0, 8388608, 2139095040]),
+    ([0, 128, 32767, -300], "int16", "uint8", [0, 1, 255, 253]),
+    ([0, 1, 255, 128], "uint8", "int8", [0, 0, 127, 64]),
+])
+def test_convert_image_dtype_between_integer_types_as_tensorflow(values, src, dst, want):
+    out = tf.image.convert_image_dtype(np.array(values, src), getattr(tf, dst))
+    np.testing.assert_array_equal(np.asarray(out).astype(np.int64), want)
+
+
+def test_a_subclassed_conv_model_evaluates_on_another_image_size_than_it_trained_on():
+    # AOD-Net trains on 32x32 crops and is evaluated on 64x64 images: the output shape probed on
+    # the first batch (32x32) refused the 64x64 targets
+    from corenn import keras
+    from corenn.keras import layers
+
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.conv = layers.Conv2D(3, 3, padding="same")
+
+        def call(self, x):
+            return self.conv(x)
+
+    model = Net()
+    model.compile(optimizer="adam", loss="mse")
+    rng = np.random.default_rng(0)
+    small = rng.normal(size=(4, 8, 8, 3)).astype("float32")
+    model.fit(small, small, epochs=1, verbose=0)
+    big = rng.normal(size=(2, 16, 16, 3)).astype("float32")
+    loss = model.evaluate(big, big, verbose=0)
+    np.testing.assert_allclose(loss, np.mean((model.predict(big, verbose=0) - big) ** 2), rtol=1e-5)
+    model.fit(big, big, epochs=1, verbose=0)   # and trains on them
+    # the sizes that changed between the probes are unknown now; targets that do not fit the
+    # predictions are still refused, by the loss, naming both shapes
+    with pytest.raises(ValueError, match=r"targets of shape \(2, 8, 16, 3\) do not broadcast against "
+                                         r"predictions of shape \(2, 16, 16, 3\)"):
+        model.evaluate(big, big[:, :8], verbose=0)

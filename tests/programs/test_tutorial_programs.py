@@ -19,6 +19,7 @@ def test_every_program_is_collected():
 # programs that write or read image files need Pillow, corenn's optional image reader (the
 # 'plot' extra), as tests/data/test_tf_data_utils.py's image test does
 NEEDS_PILLOW = {"example_image_classification_from_scratch.py", "example_dcgan.py", "tutorial_tfrecord.py",
+                "example_aodnet_dehazing.py", "example_iic_clustering.py",
                 "example_basnet_segmentation.py"}
 # programs that export ONNX and serve it with onnxruntime (the optional onnx extra)
 NEEDS_ONNX = {"keras_guide_export_onnx_serving.py"}

@@ -1178,6 +1178,8 @@ class Model(TrainingLoops):
                     self._free_output_shapes = [None]
                 else:
                     self._probe_outputs(x)
+            elif self.__dict__.get("_free_probed_for") not in (None, _sample_shapes(x)):
+                self._reprobe_outputs(x)
             return x
         if type(x) is np.ndarray:
             # A batch shaped like one these checks passed as it was (float32, C-contiguous, same
@@ -1326,6 +1328,26 @@ class Model(TrainingLoops):
                                   {k: _data.as_input(a) for k, a in first.items()}, False)
         outs = out if isinstance(out, (list, tuple)) else [out]
         self._free_output_shapes = [(None,) + tuple(o.shape[1:]) for o in outs]
+        self.__dict__["_free_probed_for"] = _sample_shapes(x)
+        self.__dict__["_free_probes"] = 1
+
+    def _reprobe_outputs(self, x):
+        """Inputs of another sample shape than the probe's (a fully convolutional model trained on
+        crops and evaluated on whole images): probe again and keep as known only the output axes
+        that came out the same, so targets are checked against what the call gives for these
+        inputs (the first probe's 32x32 outputs refused 64x64 targets). After a few sample shapes
+        the outputs are taken as unknown, not probed on every batch of variable-length data."""
+        before = self._free_output_shapes
+        if self.__dict__.get("_free_probes", 1) >= 4:
+            self._free_output_shapes, self.__dict__["_free_probed_for"] = [None], None
+            return
+        self._probe_outputs(x)
+        self.__dict__["_free_probes"] = self.__dict__.get("_free_probes", 1) + 1
+        now = self._free_output_shapes
+        if before is None or len(before) != len(now) or any(b is None for b in before):
+            return
+        self._free_output_shapes = [
+            o if len(o) != len(b) else tuple(d if d == e else None for d, e in zip(o, b)) for o, b in zip(now, before)]
 
     def _label_error(self, y, out, what, k=0):
         where = self.name if len(self.output_names) == 1 else f"{self.name} output '{self.output_names[k]}'"
@@ -2032,6 +2054,15 @@ def adjust_input_rank(model, x, spec, op):
         got = "strings" if x.dtype == object else f"numeric data ({x.dtype})"
         raise TypeError(f"{model.name}.{op}: input '{spec.name}' takes {what}, but x holds {got}")
     return x
+
+
+def _sample_shapes(x):
+    """The per-sample shapes of a free model's prepared inputs (what its output probe ran on)."""
+    if isinstance(x, dict):
+        return tuple((k, tuple(np.shape(v)[1:])) for k, v in sorted(x.items()))
+    if isinstance(x, list):
+        return tuple(tuple(np.shape(a)[1:]) for a in x)
+    return (tuple(np.shape(x)[1:]),)
 
 
 def _densify_sparse(x):
