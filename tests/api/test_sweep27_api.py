@@ -301,3 +301,20 @@ def test_a_subclassed_conv_model_evaluates_on_another_image_size_than_it_trained
     with pytest.raises(ValueError, match=r"targets of shape \(2, 8, 16, 3\) do not broadcast against "
                                          r"predictions of shape \(2, 16, 16, 3\)"):
         model.evaluate(big, big[:, :8], verbose=0)
+
+
+def test_model_checkpoint_to_a_name_without_an_extension_writes_a_model_directory(tmp_path):
+    # TF-Keras 2 tutorials: ModelCheckpoint("best_model", save_best_only=True), then
+    # load_model("best_model") (a SavedModel there; corenn's model directory here)
+    from corenn import callbacks, keras
+    model = _small_compiled()
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(16, 3)).astype("float32"), rng.normal(size=(16, 2)).astype("float32")
+    target = tmp_path / "best_model"
+    model.fit(x, y, epochs=3, verbose=0, validation_data=(x, y),
+              callbacks=[callbacks.ModelCheckpoint(str(target), monitor="val_loss", save_best_only=True)])
+    assert target.is_dir()
+    back = keras.models.load_model(str(target))
+    np.testing.assert_allclose(back.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"ModelCheckpoint.*\.keras"):
+        callbacks.ModelCheckpoint(str(tmp_path / "m.{epoch:02d}-{val_loss:.2f}"))
