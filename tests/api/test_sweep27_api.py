@@ -318,3 +318,40 @@ def test_model_checkpoint_to_a_name_without_an_extension_writes_a_model_director
     np.testing.assert_allclose(back.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
     with pytest.raises(ValueError, match=r"ModelCheckpoint.*\.keras"):
         callbacks.ModelCheckpoint(str(tmp_path / "m.{epoch:02d}-{val_loss:.2f}"))
+
+
+# ---- distributed input (tutorial_distribute_input.py): iterators, Optional, ValueContext ----
+
+def test_dataset_iterators_have_get_next_optional_and_element_spec():
+    ds = tf.data.Dataset.range(5).batch(2)
+    it = iter(ds)
+    assert iter(it) is it and repr(it.element_spec) == repr(ds.element_spec)
+    np.testing.assert_array_equal(np.asarray(it.get_next()), [0, 1])
+    np.testing.assert_array_equal(np.asarray(next(it)), [2, 3])
+    opt = it.get_next_as_optional()
+    assert isinstance(opt, tf.experimental.Optional) and bool(opt.has_value())
+    np.testing.assert_array_equal(np.asarray(opt.get_value()), [4])
+    empty = it.get_next_as_optional()   # the end: an empty Optional, no exception
+    assert not empty.has_value() and empty.has_value().dtype == "bool"
+    with pytest.raises(ValueError, match="has no value"):
+        empty.get_value()
+    with pytest.raises(tf.errors.OutOfRangeError, match="End of sequence"):
+        it.get_next()
+    with pytest.raises(StopIteration):
+        next(it)
+    assert [int(np.asarray(x)[0]) for x in ds] == [0, 2, 4]   # for-loops unchanged
+    made = tf.experimental.Optional.from_value(tf.constant([1.0, 2.0]))
+    assert made.has_value() and made.element_spec.shape == (2,)
+
+
+def test_distribute_values_from_function_gives_each_replica_its_context():
+    strategy = tf.distribute.MirroredStrategy()
+    seen = []
+
+    def value_fn(ctx):
+        seen.append((ctx.replica_id_in_sync_group, ctx.num_replicas_in_sync))
+        return tf.constant(ctx.replica_id_in_sync_group)
+
+    values = strategy.experimental_distribute_values_from_function(value_fn)
+    assert seen == [(0, 1)] and int(strategy.run(lambda x: x, args=(values,))) == 0
+    assert tf.distribute.experimental.ValueContext is tf.distribute.ValueContext
