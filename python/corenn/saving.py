@@ -828,7 +828,9 @@ def _save_unzipped(model, path, include_optimizer, overwrite):
     if os.path.exists(path):
         if not overwrite:
             raise FileExistsError(f"save: {path} exists and overwrite=False")
-        if not (os.path.isdir(path) and os.path.isfile(os.path.join(path, "metadata.json"))):
+        # an empty directory is taken too (TF-Keras 2's ModelCheckpoint(filepath=tempfile.mkdtemp()))
+        if not (os.path.isdir(path) and (os.path.isfile(os.path.join(path, "metadata.json"))
+                                         or not os.listdir(path))):
             raise FileExistsError(f"save: {path} exists and is not a model directory; not replaced")
     parent = os.path.dirname(os.path.abspath(path))
     staging = tempfile.mkdtemp(prefix=".tmp-corenn-", dir=parent)

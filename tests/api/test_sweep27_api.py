@@ -355,3 +355,22 @@ def test_distribute_values_from_function_gives_each_replica_its_context():
     values = strategy.experimental_distribute_values_from_function(value_fn)
     assert seen == [(0, 1)] and int(strategy.run(lambda x: x, args=(values,))) == 0
     assert tf.distribute.experimental.ValueContext is tf.distribute.ValueContext
+
+
+def test_a_model_directory_may_be_an_existing_empty_directory(tmp_path):
+    # TF guide "Migrate checkpoint saving": ModelCheckpoint(filepath=tempfile.mkdtemp()), an
+    # empty directory made beforehand; one holding other files is still not replaced
+    from corenn import callbacks, keras
+    model = _small_compiled()
+    x = np.random.default_rng(3).normal(size=(8, 3)).astype("float32")
+    empty = tmp_path / "made_by_mkdtemp"
+    empty.mkdir()
+    model.fit(x, x[:, :2], epochs=1, verbose=0, callbacks=[callbacks.ModelCheckpoint(filepath=str(empty))])
+    np.testing.assert_allclose(keras.models.load_model(str(empty)).predict(x, verbose=0),
+                               model.predict(x, verbose=0), rtol=1e-6)
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "keep.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not a model directory"):
+        model.save(str(other))
+    assert (other / "keep.txt").read_text() == "keep me"
