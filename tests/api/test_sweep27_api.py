@@ -374,3 +374,25 @@ def test_a_model_directory_may_be_an_existing_empty_directory(tmp_path):
     with pytest.raises(FileExistsError, match="not a model directory"):
         model.save(str(other))
     assert (other / "keep.txt").read_text() == "keep me"
+
+
+def test_load_checkpoint_reads_a_checkpoint_by_name(tmp_path):
+    # TF guide "Migrate the fault tolerance mechanism": tf.train.load_checkpoint(save_path) each
+    # epoch; list_variables / load_variable beside it (a directory means its latest checkpoint)
+    v = tf.Variable([1.0, 2.0, 3.0])
+    step = tf.Variable(7, dtype=tf.int64)
+    ckpt = tf.train.Checkpoint(v=v, step=step)
+    manager = tf.train.CheckpointManager(ckpt, str(tmp_path), max_to_keep=2)
+    first = manager.save()
+    v.assign([4.0, 5.0, 6.0])
+    second = manager.save()
+    reader = tf.train.load_checkpoint(first)
+    np.testing.assert_array_equal(reader.get_tensor("v"), [1.0, 2.0, 3.0])
+    assert reader.get_variable_to_shape_map()["v"] == [3] and reader.has_tensor("step")
+    assert reader.get_variable_to_dtype_map()["step"] == tf.int64
+    np.testing.assert_array_equal(tf.train.load_variable(str(tmp_path), "v"), [4.0, 5.0, 6.0])   # the latest
+    assert [n for n, _ in tf.train.list_variables(second)] == ["save_counter", "step", "v"]
+    with pytest.raises(KeyError, match="'w' is not in"):
+        reader.get_tensor("w")
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        tf.train.load_checkpoint(str(tmp_path / "nothing"))
