@@ -42,6 +42,10 @@ def test_program(name, tmp_path, monkeypatch, capsys):
     # so is keras.config.set_image_data_format (the SSVEPFormer program sets channels_first)
     monkeypatch.setattr(backend, "_IMAGE_DATA_FORMAT", ["channels_last"])
     monkeypatch.chdir(tmp_path)
+    # tempfile.mkdtemp() (the migration guides' checkpoint directories) inside this test's
+    # directory, so runs leave nothing behind in the system's temp directory
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.syspath_prepend(str(HERE))   # the programs' shared synthetic data (_text_data)
     # as in a fresh process: default names unnumbered (a program's second AUC() is 'auc_1' in
     # Keras 3, its first 'auc' whatever ran before it in this pytest process)
