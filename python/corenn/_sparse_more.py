@@ -406,7 +406,10 @@ def bincount(values, weights=None, axis=0, minlength=None, maxlength=None, binar
     nz = np.flatnonzero(present)
     shape = (nrows, bins) if per_row else (bins,)
     idx = np.stack(np.unravel_index(nz, shape), axis=1) if nz.size else np.zeros((0, len(shape)), np.int64)
-    dt = np.float32 if (w is not None and not binary_output) else np.int64
+    # TensorFlow's dtype: the weights' float32, else the values' integer dtype (int32 for int32
+    # values and Python ints, int64 for int64 values)
+    source = values.values if isinstance(values, SparseTensor) else values
+    dt = np.float32 if (w is not None and not binary_output) else ops._keras_int_dtype(source)
     return _make(idx, counts[nz].astype(dt), shape)
 
 

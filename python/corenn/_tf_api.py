@@ -44,11 +44,11 @@ def _is_string(x):
 
 
 def _tensor(a):
-    """A Tensor of ``a``; booleans become float32 0/1, as corenn's comparisons give them (a
-    Tensor holds float32, int32 or int64)."""
+    """A Tensor of ``a``; booleans a bool tensor, as corenn's comparisons give them (a Tensor
+    holds float32, int32 or int64; a bool tensor is ``_bool_tensor``'s NumPy bool array)."""
     a = np.asarray(a)
     if a.dtype == np.bool_:
-        a = a.astype(np.float32)
+        return _bool_tensor(a)
     return Tensor.from_numpy(np.array(a, order="C"))
 
 
@@ -104,8 +104,8 @@ def _python_ints(value):
 
 
 def _bool_tensor(a, shape=None):
-    """TF's bool tensor (``tf.constant([True])``, ``dtype=tf.bool``): corenn's Tensors hold no
-    bools (comparisons give float32 0 / 1), so it is the NumPy bool array with ``numpy()`` that
+    """TF's bool tensor (``tf.constant([True])``, ``dtype=tf.bool``, comparisons): corenn's
+    Tensors hold no bools, so it is the NumPy bool array with ``numpy()`` that
     Keras masks are as scripts see them (``layers.base.BoolMask``; every corenn op takes it).
     Numbers become ``value != 0``, as tf.constant's cast to bool."""
     from .layers.base import BoolMask
@@ -751,7 +751,7 @@ def ensure_shape(x, shape, name=None):
 
 
 def sequence_mask(lengths, maxlen=None, dtype="bool", name=None):
-    """mask[..., j] = j < lengths[...]: float32 1 / 0 (corenn's booleans), or ``dtype``."""
+    """mask[..., j] = j < lengths[...]: a bool tensor, or ``dtype``."""
     n = np.asarray(lengths)
     if n.dtype.kind not in "iu" or (n.size and n.min() < 0):
         raise ValueError(f"tf.sequence_mask: lengths must be non-negative integers, got {lengths!r}"[:200])
@@ -935,3 +935,8 @@ class nest:
 
 
 _END = object()
+
+
+# TensorFlow's shape and selection ops keep a bool tensor bool, as ops' do (ops._BOOL_KEEPING)
+for _name in ("gather", "gather_nd", "boolean_mask", "pad", "identity"):
+    globals()[_name] = ops._keeps_bool(globals()[_name])

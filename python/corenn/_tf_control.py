@@ -650,3 +650,8 @@ ones_initializer = _initializer("ones_initializer", "Ones")
 constant_initializer = _initializer("constant_initializer", "Constant")
 random_normal_initializer = _initializer("random_normal_initializer", "RandomNormal")
 random_uniform_initializer = _initializer("random_uniform_initializer", "RandomUniform")
+
+
+# a bool tensor stays bool through these, as through ops' shape ops (ops._BOOL_KEEPING)
+for _name in ("slice", "strided_slice", "tensor_scatter_nd_update"):
+    globals()[_name] = ops._keeps_bool(globals()[_name])

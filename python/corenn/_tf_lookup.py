@@ -93,7 +93,10 @@ def _bit(op, fn):
     def f(x, y, name=None):
         from ._tf_api import constant
         a, b = _int_pair(op, x, y)
-        return constant(fn(a, b))
+        # TensorFlow's dtype: the tensors' (a Python int takes theirs: int32 & 3 is int32; NumPy
+        # would promote it to int64), int32 for two Python ints
+        held = [np.dtype(str(v.dtype)) for v in (x, y) if hasattr(v, "dtype") and not isinstance(v, (list, tuple))]
+        return constant(fn(a, b).astype(np.result_type(*held) if held else np.int32))
     f.__name__ = f.__qualname__ = op
     return f
 

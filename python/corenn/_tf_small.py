@@ -4,6 +4,7 @@ unravel_index, truncatediv / truncatemod, unique_with_counts, saturate_cast, the
 from __future__ import annotations
 
 import builtins
+import collections
 
 import numpy as np
 
@@ -104,7 +105,11 @@ def unique_with_counts(x, out_idx="int32", name=None):
     rank[order] = np.arange(order.size)
     from ._tf_api import constant
     y = constant(vals[order]) if a.dtype.kind != "O" else vals[order]
-    return y, constant(rank[inv].astype(str(out_idx))), constant(counts[order].astype(str(out_idx)))
+    return UniqueWithCounts(y, constant(rank[inv].astype(str(out_idx))), constant(counts[order].astype(str(out_idx))))
+
+
+# TensorFlow's result type: a (y, idx, count) tuple that answers .y, .idx and .count
+UniqueWithCounts = collections.namedtuple("UniqueWithCounts", ["y", "idx", "count"])
 
 
 def parallel_stack(values, name="parallel_stack"):
@@ -371,3 +376,7 @@ def type_spec_from_value(value):
     if a.dtype == np.float64 and not isinstance(value, np.ndarray):
         dtype = "float32"
     return TensorSpec(a.shape, dtype)
+
+
+# a bool tensor stays bool, as through ops' shape ops (ops._BOOL_KEEPING)
+reverse_sequence = ops._keeps_bool(reverse_sequence)

@@ -66,6 +66,11 @@ class ActivationFunction:
     def is_linear(self) -> bool:
         return self.name == "linear"
 
+    def output_shape(self, input_shape):
+        """The shape f gives an input of ``input_shape`` (None for an unknown size): elementwise
+        and softmax-like activations keep it; glu halves its axis."""
+        return tuple(input_shape)
+
     def forward(self, x, out=None):
         """y = f(x); ``out`` is a preallocated buffer of x's shape (linear returns x itself)."""
         if self.is_linear:
@@ -122,6 +127,11 @@ class PythonActivation(ActivationFunction):
         self.fn = fn
         self.name = saving.function_name(fn)
         self.alpha = 0.0
+        # glu halves its axis; any other function here must keep its input's shape
+        self._shape_fn = getattr(fn, "_corenn_output_shape", None)
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape) if self._shape_fn is None else self._shape_fn(tuple(input_shape))
 
     @property
     def is_linear(self) -> bool:
@@ -135,11 +145,18 @@ class PythonActivation(ActivationFunction):
         from .autodiff import stop_recording
         with stop_recording():   # the layer's call is what a tape records
             y = self._run(x)
-        if tuple(y.shape) != tuple(x.shape):
-            raise ValueError(f"activation {self.name!r} must keep its input's shape {tuple(x.shape)}, "
-                             f"returned {tuple(y.shape)}")
+        want = self.output_shape(tuple(x.shape))
+        if tuple(y.shape) != want:
+            if self._shape_fn is None:
+                raise ValueError(f"activation {self.name!r} must keep its input's shape {tuple(x.shape)}, "
+                                 f"returned {tuple(y.shape)}")
+            raise ValueError(f"activation {self.name!r} of an input of shape {tuple(x.shape)} returned "
+                             f"{tuple(y.shape)}, expected {want}")
         if out is None:
             return y
+        if tuple(out.shape) != want:   # a layer that sizes its output as its input (Dense, Conv)
+            raise ValueError(f"activation {self.name!r} turns an input of shape {tuple(x.shape)} into "
+                             f"{want}; only the Activation layer takes an activation that changes the shape")
         np.copyto(np.asarray(out), np.asarray(y))
         return out
 
@@ -267,6 +284,25 @@ def glu(x, axis=-1):
     return ops.glu(x, axis=axis)
 
 
+def _glu_output_shape(input_shape, axis=-1):
+    """glu's output shape: its axis halved (None stays None); an odd size is refused here so that
+    a symbolic call fails where an eager one would (Keras 3.15 keeps the input's shape on a
+    KerasTensor, which is not what its call returns)."""
+    shape = list(input_shape)
+    if not shape:
+        raise ValueError("activation 'glu' needs an input of rank >= 1 (it halves an axis), got a 0-d one")
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(f"activation 'glu': axis {axis} is out of range for an input of shape {tuple(shape)}")
+    d = shape[axis]
+    if d is not None and d % 2:
+        raise ValueError(f"activation 'glu': axis {axis} of shape {tuple(shape)} must have an even size")
+    shape[axis] = None if d is None else d // 2
+    return tuple(shape)
+
+
+glu._corenn_output_shape = _glu_output_shape
+
+
 def sparsemax(x, axis=-1):
     """sparsemax (Martins & Astudillo 2016): the Euclidean projection of x onto the probability
     simplex along ``axis`` (written with corenn.ops)."""
@@ -288,7 +324,9 @@ def sparse_sigmoid(x):
 
 
 # activations written with corenn.ops that a layer may also name by string (activation="glu")
-_PYTHON_BY_NAME = {"glu": glu, "sparsemax": sparsemax, "sparse_sigmoid": sparse_sigmoid}
+# (threshold too, as Keras' get('threshold') returns it: called with x alone, its missing
+# threshold / default_value are a TypeError at the call, as in Keras)
+_PYTHON_BY_NAME = {"glu": glu, "sparsemax": sparsemax, "sparse_sigmoid": sparse_sigmoid, "threshold": threshold}
 
 
 def get(identifier) -> ActivationFunction:
@@ -314,6 +352,10 @@ def get(identifier) -> ActivationFunction:
     name = getattr(identifier, "_corenn_activation", None)
     if name is not None:
         return ActivationFunction(name)
+    from . import ops
+    for key, fn in _PYTHON_BY_NAME.items():   # ops.glu is activations.glu (its halved shape too)
+        if identifier is getattr(ops, key, None):
+            return PythonActivation(fn)
     if callable(identifier):   # written with corenn.ops: differentiated by the tape
         return PythonActivation(identifier)
     raise TypeError(f"activations.get: cannot interpret {identifier!r} as an activation")
@@ -325,7 +367,8 @@ def serialize(activation) -> str | dict:
         return act.name
     if act.alpha != _DEFAULT_ALPHA.get(act.name, 0.0):
         return act.get_config()
-    return act.name
+    # Keras 3.15 writes swish (and silu) as 'silu'; corenn's kernel is named swish
+    return "silu" if act.name == "swish" else act.name
 
 
 deserialize = get

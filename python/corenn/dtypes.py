@@ -129,8 +129,9 @@ def storage_dtype(dtype, op):
     corenn's Tensors hold float32, int32 and int64 and its kernels compute in float32, which is
     also Keras 3's default compute dtype (layers cast their inputs to it). So a cast to a float
     type other than float32 (float64, float16, ...) is refused by name rather than handed back
-    as float32 values that are not what was asked for; bool becomes float32 0 / 1 (corenn's
-    comparisons give that); a smaller integer type keeps the values cast to it, stored as int32
+    as float32 values that are not what was asked for; bool is stored as float32 0 / 1 where a
+    Tensor must hold it (a bool Variable; a bool *tensor* is a NumPy bool array, ``ops._truth``);
+    a smaller integer type keeps the values cast to it, stored as int32
     (uint32 / uint64 as int64)."""
     try:
         d = np.dtype(str(dtype) if isinstance(dtype, DType) else dtype)

@@ -74,6 +74,9 @@ def _iou_one(b, i, others):
 def _greedy(b, s, k, iou_threshold, score_threshold, overlaps=None):
     """Indices kept by hard NMS, in selection order: the C++ loop (csrc/ops/nms.h) on boxes, a
     NumPy loop (one vectorised row per kept box) on a given overlap matrix."""
+    # TensorFlow's op takes both thresholds as float32 tensors: 1 - 1e-16 is 1.0 there, so two
+    # identical boxes (IoU exactly 1) are both kept; compared in double it suppressed one
+    iou_threshold, score_threshold = float(np.float32(iou_threshold)), float(np.float32(score_threshold))
     cand = np.flatnonzero(s > score_threshold)
     cand = cand[np.lexsort((cand, -s[cand]))]          # score descending, then index ascending
     if overlaps is None:
@@ -91,6 +94,7 @@ def _greedy(b, s, k, iou_threshold, score_threshold, overlaps=None):
 def _soft(b, s, k, iou_threshold, score_threshold, sigma):
     """Soft-NMS with a Gaussian penalty, TensorFlow's queue (see the module docstring)."""
     scale = -0.5 / sigma
+    iou_threshold, score_threshold = float(np.float32(iou_threshold)), float(np.float32(score_threshold))
     heap = [(-s[i], i, 0) for i in np.flatnonzero(s > score_threshold)]   # (-score, index, seen)
     heapq.heapify(heap)
     keep, kept_scores = [], []

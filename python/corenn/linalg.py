@@ -2,6 +2,8 @@
 Keras op is)."""
 from __future__ import annotations
 
+import collections
+
 import numpy as np
 
 from . import ops
@@ -36,8 +38,11 @@ def cholesky(input, name=None):  # noqa: A002
     return ops.cholesky(input)
 
 
+Qr = collections.namedtuple("Qr", ["q", "r"])   # TensorFlow's result type: .q and .r
+
+
 def qr(input, full_matrices=False, name=None):  # noqa: A002
-    return ops.qr(input, mode="complete" if full_matrices else "reduced")
+    return Qr(*ops.qr(input, mode="complete" if full_matrices else "reduced"))
 
 
 def eigh(tensor, name=None):

@@ -133,11 +133,18 @@ class Metric:
         # get theirs (a second Precision() is 'precision_1', which keeps the two apart in fit's
         # logs); metrics whose class has a fixed default name (Mean: 'mean') keep it
         self.name = name or _auto_name(type(self).__name__)
+        self._dtype = "float32" if dtype is None else str(getattr(dtype, "name", dtype))
         self._variables = []   # (Tensor, its initial values): add_variable, reset by reset_state
         if type(self).reset_state.__module__ == __name__:
             self.reset_state()
         else:   # a user's reset_state reads the variables its __init__ has not made yet (Keras)
             Metric.reset_state(self)
+
+    @property
+    def dtype(self):
+        """The dtype the metric computes in (Keras 3: float32 unless given; a custom metric's
+        ``update_state`` casts to ``self.dtype``)."""
+        return self.__dict__.get("_dtype", "float32")
 
     def reset_state(self):
         # a user's metric may keep its own state variables under these names (add_weight

@@ -641,6 +641,8 @@ def _int_reduce(op, fn, x, axis, keepdims):
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
     if _int_array(x):
         return _int_reduce("sum", np.sum, x, axis, keepdims)
+    if isinstance(x, np.ndarray) and x.dtype == np.bool_:   # a count of the True entries: int32, as Keras
+        return _int_reduce("sum", np.sum, np.asarray(x).astype(np.int32), axis, keepdims)
     return _reduce("sum", x, axis, keepdims)
 
 
@@ -651,12 +653,16 @@ def mean(x, axis=None, keepdims=False):
 def max(x, axis=None, keepdims=False):  # noqa: A001
     if _int_array(x):
         return _int_reduce("max", np.max, x, axis, keepdims)
+    if isinstance(x, np.ndarray) and x.dtype == np.bool_:   # any / all, a bool tensor as Keras gives
+        return _truth(np.asarray(_int_reduce("max", np.max, np.asarray(x).astype(np.int32), axis, keepdims)) != 0)
     return _reduce("max", x, axis, keepdims)
 
 
 def min(x, axis=None, keepdims=False):  # noqa: A001
     if _int_array(x):
         return _int_reduce("min", np.min, x, axis, keepdims)
+    if isinstance(x, np.ndarray) and x.dtype == np.bool_:   # any / all, a bool tensor as Keras gives
+        return _truth(np.asarray(_int_reduce("min", np.min, np.asarray(x).astype(np.int32), axis, keepdims)) != 0)
     return _reduce("min", x, axis, keepdims)
 
 
@@ -713,17 +719,39 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - Keras' name
     return power(sum(power(abs(x), p), axis=over, keepdims=keepdims), 1.0 / p)
 
 
+def _index(a):
+    """A new int32 Tensor of index or count values: the dtype Keras 3 gives them (argmax, argsort,
+    nonzero, searchsorted, bincount, count_nonzero ...). tf.argmax / tf.where keep TensorFlow's
+    int64 (_tf_api.py), the NumPy-style methods (``t.argmax()``) and tf.experimental.numpy
+    NumPy's int64. Keras' cast would wrap an index past 2**31 - 1; here it is an error."""
+    a = np.asarray(a)
+    if a.size and a.dtype.itemsize > 4 and int(a.max()) > np.iinfo(np.int32).max:
+        raise OverflowError(f"an index or count of {int(a.max())} does not fit int32, the dtype Keras 3 gives "
+                            "indices (the tf.* spellings give int64)")
+    return Tensor.from_numpy(np.array(a, dtype=np.int32, order="C", copy=True))
+
+
+def _keras_int_dtype(x):
+    """The integer dtype Keras 3 holds ``x`` in: int64 for int64 (and wider unsigned) arrays and
+    Tensors, int32 for int32 data, Python ints and lists of them (its convert_to_tensor's, and
+    TensorFlow's)."""
+    dt = getattr(x, "dtype", None)
+    if dt is not None and not isinstance(x, (list, tuple)):
+        d = np.dtype(str(dt))
+        if d.kind in "iu" and d.itemsize >= (8 if d.kind == "i" else 4):
+            return np.dtype(np.int64)
+    return np.dtype(np.int32)
+
+
 def argmax(x, axis=None, keepdims=False):
     """Index of the largest entry along ``axis``; with axis=None (Keras 3's default) the index
-    into the flattened array."""
-    return Tensor.from_numpy(_c_array(np.argmax(_no_none("argmax", x), axis=axis, keepdims=keepdims)
-                                                  .astype(np.int64)))
+    into the flattened array. int32, as Keras 3 (tf.argmax gives int64)."""
+    return _index(np.argmax(_no_none("argmax", x), axis=axis, keepdims=keepdims))
 
 
 def argmin(x, axis=None, keepdims=False):
-    """Index of the smallest entry along ``axis`` (axis=None: into the flattened array)."""
-    return Tensor.from_numpy(_c_array(np.argmin(_no_none("argmin", x), axis=axis, keepdims=keepdims)
-                                                  .astype(np.int64)))
+    """Index of the smallest entry along ``axis`` (axis=None: into the flattened array); int32."""
+    return _index(np.argmin(_no_none("argmin", x), axis=axis, keepdims=keepdims))
 
 
 # -- shapes ----------------------------------------------------------------------------------------
@@ -915,6 +943,10 @@ def where(condition, x1=None, x2=None):
     if x1 is None or x2 is None:
         raise ValueError("ops.where: give both x1 and x2, or neither (then the indices of the nonzero entries)")
     c = c != 0
+    if _is_bool_data(x1) and _is_bool_data(x2):   # bools choosing between bools stay bool (Keras)
+        a, b = np.asarray(x1), np.asarray(x2)
+        _broadcast_check("where", c.shape, a.shape, b.shape)
+        return _truth(np.where(c, a, b))
     if _is_int(x1) and _is_int(x2):
         a, b = _any(x1, "where"), _any(x2, "where")
         _broadcast_check("where", c.shape, a.shape, b.shape)
@@ -948,26 +980,29 @@ def one_hot(x, num_classes, axis=-1, dtype="float32"):
 
 
 def _filled_dtype(dtype, op):
-    """The dtype a filled Tensor is stored in: bool as float32 0 / 1 (corenn's comparisons give
-    that; the NMT tutorial's ``tf.zeros([n, 1], dtype=tf.bool)`` done flags), a small integer
-    type as int32; others as asked."""
+    """The dtype a filled Tensor is stored in: a small integer type as int32; others as asked
+    (bool: a bool tensor, the NMT tutorial's ``tf.zeros([n, 1], dtype=tf.bool)`` done flags)."""
     d = np.dtype(str(dtype))
-    if d == np.bool_ or (d.kind in "iu" and d not in (np.int32, np.int64)):
+    if d.kind in "iu" and d not in (np.int32, np.int64):
         from .dtypes import storage_dtype
         return storage_dtype(d, op)
     return d
 
 
+def _filled(a):
+    return _truth(a) if a.dtype == np.bool_ else Tensor.from_numpy(a)
+
+
 def zeros(shape, dtype="float32"):
-    return Tensor.from_numpy(np.zeros(shape, _filled_dtype(dtype, "zeros")))
+    return _filled(np.zeros(shape, _filled_dtype(dtype, "zeros")))
 
 
 def ones(shape, dtype="float32"):
-    return Tensor.from_numpy(np.ones(shape, _filled_dtype(dtype, "ones")))
+    return _filled(np.ones(shape, _filled_dtype(dtype, "ones")))
 
 
 def full(shape, fill_value, dtype="float32"):
-    return Tensor.from_numpy(np.full(shape, _no_none("full", fill_value), _filled_dtype(dtype, "full")))
+    return _filled(np.full(shape, _no_none("full", fill_value), _filled_dtype(dtype, "full")))
 
 
 def _like_dtype(x, dtype):
@@ -1003,18 +1038,18 @@ def arange(start, stop=None, step=1, dtype=None):
 
 
 def _truth(a):
-    """Truth values (a comparison's, a logical op's, a cast to bool) as corenn holds them: float32
-    0 / 1, since its tensors hold no bools, marked so that indexing with them selects as a bool
-    tensor does (``x[y == 3]``, ``x[:, m > 0]``) instead of failing as a float index."""
-    t = Tensor.from_numpy(_c_array(np.asarray(a).astype(np.float32)))
-    t.__dict__["_truth"] = True
-    return t
+    """Truth values (a comparison's, a logical op's, a cast to bool) as Keras gives them: a bool
+    tensor, which for corenn is the NumPy bool array Keras masks are (``layers.base.BoolMask``:
+    ``numpy()``, ``dtype`` bool, indexing selects, arithmetic gives float32 Tensors); always a
+    new array, so it never shares memory with an input."""
+    from .layers.base import BoolMask
+    return np.array(a, dtype=np.bool_, order="C", copy=True).view(BoolMask)
 
 
 def _truth_key(key):
-    """An index with its truth-value Tensors made NumPy bool arrays (a tuple's items too)."""
-    if isinstance(key, Tensor) and key.__dict__.get("_truth"):
-        return np.asarray(key).astype(bool)
+    """An index with its bool tensors made NumPy bool arrays (a tuple's items too)."""
+    if isinstance(key, np.ndarray) and key.dtype == np.bool_:
+        return np.asarray(key)
     if isinstance(key, tuple):
         return tuple(_truth_key(k) for k in key)
     return key
@@ -1239,10 +1274,12 @@ def _any(x, op):
 
 
 def _t(a):
-    """A new Tensor holding array ``a`` (float -> float32, bool -> float32 mask, other ints ->
+    """A new Tensor holding array ``a`` (float -> float32, bool -> a bool tensor, other ints ->
     int64); always a copy, so a result never shares memory with an input."""
     a = np.asarray(a)
-    if a.dtype.kind == "f" or a.dtype.kind == "b":
+    if a.dtype.kind == "b":
+        return _truth(a)
+    if a.dtype.kind == "f":
         dt = np.float32
     elif a.dtype in (np.int32, np.int64):
         dt = a.dtype
@@ -2042,18 +2079,17 @@ def cumprod(x, axis=None, dtype=None):
 
 def any(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
     t = _any(x, "any")
-    return _t(np.any(np.asarray(t), axis=_axes_arg("any", axis, t.ndim), keepdims=keepdims))
+    return _truth(np.any(np.asarray(t), axis=_axes_arg("any", axis, t.ndim), keepdims=keepdims))
 
 
 def all(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
     t = _any(x, "all")
-    return _t(np.all(np.asarray(t), axis=_axes_arg("all", axis, t.ndim), keepdims=keepdims))
+    return _truth(np.all(np.asarray(t), axis=_axes_arg("all", axis, t.ndim), keepdims=keepdims))
 
 
 def count_nonzero(x, axis=None):
     t = _any(x, "count_nonzero")
-    return _t(np.asarray(np.count_nonzero(np.asarray(t), axis=_axes_arg("count_nonzero", axis, t.ndim)),
-                         np.int64))
+    return _index(np.count_nonzero(np.asarray(t), axis=_axes_arg("count_nonzero", axis, t.ndim)))
 
 
 def average(x, axis=None, weights=None):
@@ -2161,7 +2197,7 @@ def top_k(x, k, sorted=True):  # noqa: A002 - Keras' name
 
 
 def in_top_k(targets, predictions, k):
-    """1.0 where the target class is among the k highest predictions (ties count in its favour:
+    """True where the target class is among the k highest predictions (ties count in its favour:
     fewer than k classes score strictly higher)."""
     p = np.asarray(_any(predictions, "in_top_k"))
     tgt = np.asarray(targets).astype(np.int64).reshape(-1)
@@ -2171,7 +2207,7 @@ def in_top_k(targets, predictions, k):
     if tgt.size and (tgt.min() < 0 or tgt.max() >= p.shape[1]):
         raise ValueError(f"ops.in_top_k: targets must lie in [0, {p.shape[1]})")
     mine = p[np.arange(len(tgt)), tgt][:, None]
-    return _t((np.sum(p > mine, axis=1) < int(k)).astype(np.float32))
+    return _truth(np.sum(p > mine, axis=1) < int(k))
 
 
 def _segments(op, data, segment_ids, num_segments):
@@ -2231,14 +2267,14 @@ def sort(x, axis=-1):
 def argsort(x, axis=-1):
     t = _any(x, "argsort")
     if axis is None:
-        return _t(np.argsort(np.asarray(t).reshape(-1), kind="stable"))
+        return _index(np.argsort(np.asarray(t).reshape(-1), kind="stable"))
     ax = _axis_arg("argsort", axis, t.ndim, allow_none=False)
-    return _t(np.argsort(np.asarray(t), axis=ax, kind="stable"))
+    return _index(np.argsort(np.asarray(t), axis=ax, kind="stable"))
 
 
 def argpartition(x, kth, axis=-1):
     t = _any(x, "argpartition")
-    return _t(np.argpartition(np.asarray(t), kth, axis=_axis_arg("argpartition", axis, t.ndim)))
+    return _index(np.argpartition(np.asarray(t), kth, axis=_axis_arg("argpartition", axis, t.ndim)))
 
 
 def searchsorted(sorted_sequence, values, side="left"):
@@ -2247,30 +2283,50 @@ def searchsorted(sorted_sequence, values, side="left"):
         raise ValueError(f"ops.searchsorted: sorted_sequence must be 1-D, got shape {s.shape}")
     if side not in ("left", "right"):
         raise ValueError(f"ops.searchsorted: side must be 'left' or 'right', got {side!r}")
-    return _t(np.searchsorted(s, np.asarray(_any(values, "searchsorted")), side=side).astype(np.int64))
+    return _index(np.searchsorted(s, np.asarray(_any(values, "searchsorted")), side=side))
 
 
 def digitize(x, bins):
     b = np.asarray(bins)
     if b.ndim != 1:
         raise ValueError(f"ops.digitize: bins must be 1-D, got shape {b.shape}")
-    return _t(np.digitize(np.asarray(_any(x, "digitize")), b).astype(np.int64))
+    return _index(np.digitize(np.asarray(_any(x, "digitize")), b))
 
 
 def nonzero(x):
-    return tuple(_t(i.astype(np.int64)) for i in np.nonzero(np.asarray(_any(x, "nonzero"))))
+    """One int32 index tensor per axis (NumPy's and Keras' TensorFlow backend's layout; its torch
+    backend stacks them into one (ndim, n) tensor)."""
+    return tuple(_index(i) for i in np.nonzero(np.asarray(_any(x, "nonzero"))))
 
 
 def bincount(x, weights=None, minlength=0, sparse=False):
     idx = np.asarray(_any(x, "bincount"))
     if idx.dtype.kind not in "iu" or idx.ndim not in (1, 2) or (idx.size and idx.min() < 0):
         raise ValueError(f"ops.bincount: x must be 1-D or 2-D non-negative integers, got {idx.dtype} {idx.shape}")
-    w = None if weights is None else np.asarray(weights, np.float64)
+    # Keras 3's dtypes: int32 counts; with weights, x's and the weights' type promoted (int32 or
+    # int64 weights sum exactly in that integer type; float weights give float32, corenn's float)
+    w = None if weights is None else np.asarray(weights)
+    if w is None:
+        dtype = np.int32
+    elif w.dtype.kind in "biu":
+        dtype = np.int64 if np.int64 in (_keras_int_dtype(x), _keras_int_dtype(weights)) else np.int32
+    else:
+        dtype = np.float32
+    if w is not None and w.shape != idx.shape:
+        raise ValueError(f"ops.bincount: weights must have x's shape {idx.shape}, got {w.shape}")
+
+    def count(row, wrow, n):
+        if wrow is None or dtype == np.float32:
+            return np.bincount(row, None if wrow is None else wrow.astype(np.float64), minlength=n)
+        out = np.zeros(_py_max(n, int(row.max()) + 1 if row.size else 0), np.int64)
+        np.add.at(out, row, wrow.astype(np.int64))   # exact (float64 sums would round past 2**53)
+        return out
+
     if idx.ndim == 2:
         n = _py_max(int(minlength), int(idx.max()) + 1 if idx.size else 0)
-        rows = [np.bincount(r, None if w is None else w[i], minlength=n) for i, r in enumerate(idx)]
-        return _t(np.stack(rows) if rows else np.zeros((0, n)))
-    return _t(np.bincount(idx, w, minlength=int(minlength)))
+        rows = [count(r, None if w is None else w[i], n) for i, r in enumerate(idx)]
+        return _t((np.stack(rows) if rows else np.zeros((0, n))).astype(dtype))
+    return _t(count(idx, w, int(minlength)).astype(dtype))
 
 
 def _quantile_weights(op, a, qs, axis, method):
@@ -2979,7 +3035,11 @@ def _int_only(op, fn, *xs):
         if a.dtype.kind not in "iu":
             raise TypeError(f"ops.{op}: needs integer tensors, got {a.dtype}")
     _broadcast_check(op, *[a.shape for a in arrays])
-    return _t(fn(*arrays))
+    # Keras 3's dtype: the tensors' (a Python int takes theirs: int32 & 3 is int32), int32 when
+    # every operand is a Python int or list
+    held = [np.dtype(str(x.dtype)) for x in xs if isinstance(x, (Tensor, np.ndarray, np.integer))]
+    dtype = np.result_type(*held) if held else np.int32
+    return _t(fn(*arrays).astype(dtype))
 
 
 def bitwise_and(x, y):
@@ -3027,13 +3087,18 @@ def unravel_index(indices, shape):
     size = int(np.prod(shape, dtype=np.int64))
     if idx.size and (idx.min() < 0 or idx.max() >= size):
         raise ValueError(f"ops.unravel_index: indices must lie in [0, {size}) for shape {shape}")
-    return tuple(_t(i) for i in np.unravel_index(idx, shape))
+    # the coordinates take the indices' dtype (Keras 3's TensorFlow and NumPy backends): int64
+    # for int64 indices, int32 for int32 ones and for Python ints
+    dtype = _keras_int_dtype(indices)
+    return tuple(_t(i.astype(dtype)) for i in np.unravel_index(idx, shape))
 
 
 def histogram(x, bins=10, range=None):  # noqa: A002 - Keras' name
-    """(counts, bin_edges) as np.histogram (no gradient)."""
+    """(counts, bin_edges) as np.histogram (no gradient). The counts are float32 for float data,
+    as Keras 3 gives them (its backends count in x's dtype); integer data counts in its own int
+    dtype (Keras' TensorFlow backend; its edges are truncated to ints there, float32 here)."""
     counts, edges = np.histogram(np.asarray(_f32(x, "histogram"), np.float64).reshape(-1), bins=bins, range=range)
-    return _t(counts.astype(np.int64)), _t(edges)
+    return _t(counts.astype(np.float32 if not _is_int(x) else _keras_int_dtype(x))), _t(edges)
 
 
 def _window(op, fn, x):
@@ -4144,6 +4209,41 @@ def _ops_names_its_errors(fn, op):
             raise (kind or type(exc))(named) from exc
     call._corenn_names_errors = True
     return call
+
+
+# Shape and selection ops move a bool tensor's values without computing on them, so a bool tensor
+# stays bool through them (``ops.expand_dims(mask, -1)``, ``ops.concatenate([m1, m2])``), as in
+# Keras; the ops themselves hold float32 0 / 1 in between (corenn's Tensors hold no bools).
+_BOOL_KEEPING = ("reshape", "flatten", "expand_dims", "squeeze", "transpose", "concatenate", "stack",
+                 "copy", "ravel", "unstack", "split", "array_split", "slice", "take", "take_along_axis",
+                 "flip", "roll", "swapaxes", "moveaxis", "broadcast_to", "tile", "repeat", "triu", "tril",
+                 "diagonal", "diag", "hstack", "vstack", "rot90")
+
+
+def _is_bool_data(x):
+    return isinstance(x, (bool, np.bool_)) or isinstance(x, np.ndarray) and x.dtype == np.bool_
+
+
+def _as_bools(r):
+    if isinstance(r, (list, tuple)):
+        return type(r)(_as_bools(v) for v in r)
+    return _truth(np.not_equal(np.asarray(r), 0)) if isinstance(r, Tensor) else r
+
+
+def _keeps_bool(fn):
+    import functools
+
+    @functools.wraps(fn)
+    def op(x, *args, **kwargs):
+        data = x if isinstance(x, (list, tuple)) else (x,)
+        if data and _builtins.all(_is_bool_data(v) for v in data):
+            return _as_bools(fn(x, *args, **kwargs))
+        return fn(x, *args, **kwargs)
+    return op
+
+
+for _name in _BOOL_KEEPING:
+    globals()[_name] = _keeps_bool(globals()[_name])
 
 
 def _name_ops_errors():

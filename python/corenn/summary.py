@@ -246,6 +246,8 @@ def image(name, data, step=None, max_outputs=3, description=None):
         raise ValueError(f"tf.summary.image: data must be (k, h, w, c) with c = 1, 3 or 4, got shape {a.shape}")
     if a.dtype.kind == "f":
         a = (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    elif a.dtype.kind in "iu" and a.size and 0 <= int(a.min()) and int(a.max()) <= 255:
+        a = a.astype(np.uint8)   # a uint8 tensor, which corenn stores as int32
     elif a.dtype != np.uint8:
         raise ValueError(f"tf.summary.image: data must be float (in [0, 1]) or uint8, got {a.dtype}")
     w, s = _writer_for("image", step)

@@ -15,6 +15,7 @@ import pytest
 import corenn
 from corenn import layers, ops
 from corenn.kernels import Tensor
+from corenn.layers.base import BoolMask
 import reference as R
 from reference import f64, numerical_grad
 
@@ -584,7 +585,7 @@ def _scan_ref(x):
 
 
 def _in_top_k_ref(t, p, k):
-    return np.array([t_i in np.argsort(-row)[:k] for t_i, row in zip(t, p)], np.float64)
+    return np.array([t_i in np.argsort(-row)[:k] for t_i, row in zip(t, p)], bool)   # Keras: a bool tensor
 
 
 def _sparsemax_ref(z):
@@ -644,8 +645,11 @@ def test_forward_matches_numpy(case, as_tensor, rng):
     want = _flat(ref(*xs))
     assert len(got) == len(want)
     for g, w in zip(got, want):
-        assert isinstance(g, Tensor), f"{name} returned {type(g).__name__}"
-        assert g.dtype in ("float32", "int64", "int32")
+        if np.asarray(w).dtype == np.bool_:   # predicates give bool tensors, as Keras
+            assert isinstance(g, BoolMask), f"{name} returned {type(g).__name__}"
+        else:
+            assert isinstance(g, Tensor), f"{name} returned {type(g).__name__}"
+            assert g.dtype in ("float32", "int64", "int32")
         g = np.asarray(g)
         assert g.shape == np.shape(w), name
         np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-6, err_msg=name)
@@ -706,7 +710,7 @@ def test_integer_inputs_keep_integer_dtypes():
                                                                         np.broadcast_to(a, (2, 3, 4)))]:
         assert out.dtype in ("int32", "int64"), out.dtype
         np.testing.assert_array_equal(np.asarray(out), want)
-    assert ops.argsort(t).dtype == "int64" and ops.top_k(t, 2)[1].dtype == "int32"
+    assert ops.argsort(t).dtype == "int32" and ops.top_k(t, 2)[1].dtype == "int32"
     assert ops.log1p(t).dtype == "float32"
     assert ops.dtype(t) == "int32" and ops.dtype(1.0) == "float32" and ops.dtype(np.zeros(2, np.int64)) == "int64"
     assert ops.is_tensor(t) and not ops.is_tensor(a)

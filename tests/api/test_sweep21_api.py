@@ -20,9 +20,9 @@ def test_comparison_results_index_as_bool_masks():
     np.testing.assert_array_equal(x[tf.cast([1, 0, 0, 1, 1, 0], tf.bool)].numpy(), a[[0, 3, 4]])
     np.testing.assert_array_equal(x[ops.isfinite(x[:, 0])].numpy(), a)
     np.testing.assert_array_equal(y[keras.ops.not_equal(y, 2)].numpy(), labels[labels != 2])
-    # the values are still float32 0 / 1, as before
-    assert (y == 2).dtype == "float32"
-    np.testing.assert_array_equal((y == 2).numpy(), (labels == 2).astype("float32"))
+    # a comparison is a bool tensor, as Keras'
+    assert (y == 2).dtype == "bool" and (y == 2).dtype == tf.bool
+    np.testing.assert_array_equal((y == 2).numpy(), labels == 2)
 
 
 def test_bool_mask_index_gradient_scatters_back():

@@ -272,3 +272,13 @@ def test_nms_property_matches_reference(n, thr, k, seed):
     # the threshold is a float32, as TensorFlow's op takes it (hypothesis found 1 - 1e-16, which
     # rounds to 1.0: identical boxes, IoU 1, are then not suppressed, in TF as here)
     assert np.asarray(out).tolist() == nms_reference(boxes, scores, k, float(np.float32(thr)), 0.1)
+
+
+def test_nms_thresholds_are_float32_as_in_tensorflow():
+    # hypothesis found it: n=18, thr=1 - 1e-16, seed=1. In float32 the threshold is 1.0, so two
+    # identical boxes (IoU exactly 1, not > 1) are both kept, as TensorFlow keeps them
+    same = np.array([[0, 0, 1, 1], [0, 0, 1, 1]], np.float32)
+    out = tf.image.non_max_suppression(same, [0.9, 0.8], 5, 0.9999999999999999)
+    assert np.asarray(out).tolist() == [0, 1]
+    out = tf.image.non_max_suppression(same, [0.9, 0.8], 5, 0.99)
+    assert np.asarray(out).tolist() == [0]

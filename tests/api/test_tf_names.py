@@ -260,12 +260,15 @@ def test_reduce_join_keeps_long_rows_whole():
 
 
 def test_bool_and_small_integer_fills_use_corenn_storage():
-    # tf.zeros([n, 1], dtype=tf.bool): done flags, stored as float32 0 / 1 like comparisons
+    # tf.zeros([n, 1], dtype=tf.bool): done flags, bool tensors as comparisons give
     done = tf.zeros([3, 1], dtype=tf.bool)
-    assert done.dtype == "float32" and not np.asarray(done).any()
+    assert done.dtype == tf.bool and not np.asarray(done).any()
     flags = done | (tf.constant([[1], [2], [3]]) == 2)
-    np.testing.assert_array_equal(np.asarray(flags), [[0.0], [1.0], [0.0]])
-    assert tf.ones([2], "uint8").dtype == "int32" and np.asarray(tf.keras.ops.full((2,), True, dtype="bool")).tolist() == [1.0, 1.0]
+    assert flags.dtype == tf.bool
+    np.testing.assert_array_equal(np.asarray(flags), [[False], [True], [False]])
+    assert tf.ones([2], "uint8").dtype == "int32"
+    assert np.asarray(tf.keras.ops.full((2,), True, dtype="bool")).tolist() == [True, True]
+    assert tf.keras.ops.zeros_like(done).dtype == tf.bool
 
 
 def test_ragged_rows_index_and_slice_as_tensorflow():
@@ -276,3 +279,17 @@ def test_ragged_rows_index_and_slice_as_tensorflow():
     assert r[1:, 1:].to_list() == [[3], []]
     np.testing.assert_array_equal(np.asarray(r[:2, :-1].to_tensor()), [[4, 3], [2, 0]])
     assert int(r[0, 1]) == 3
+
+
+def test_unique_with_counts_and_qr_answer_tensorflows_field_names():
+    u = tf.unique_with_counts([4, 1, 4, 2, 1, 4])
+    assert type(u).__name__ == "UniqueWithCounts"
+    assert u.y.numpy().tolist() == [4, 1, 2] and u.idx.numpy().tolist() == [0, 1, 0, 2, 1, 0]
+    assert u.count.numpy().tolist() == [3, 2, 1]
+    y, idx, count = u   # still a 3-tuple
+    assert count is u.count
+    m = np.array([[2.0, 1.0], [1.0, 3.0], [0.0, 1.0]], np.float32)
+    q, r = tf.linalg.qr(m)
+    res = tf.linalg.qr(m)
+    np.testing.assert_allclose(np.asarray(res.q) @ np.asarray(res.r), m, atol=1e-5)
+    assert np.asarray(q).shape == (3, 2) and np.allclose(np.tril(np.asarray(r), -1), 0)

@@ -14,15 +14,16 @@ framework's ``keras`` module.
   bidirectional GRU, a Transformer block, multi-input multi-output with loss weights, an
   autoencoder, regularizers, ConvLSTM2D) fit 2 epochs from Keras' initial weights.
 - OPS_VALUES / OPS_GRADS: keras.ops expressions over the arrays of ops_env(); their values
-  (compared as numbers: corenn's dtypes differ from Keras' where its Tensors cannot hold one, see
-  the README: comparisons give float32 0 / 1, indices int64, float64 and float16 are refused) and
-  the gradients of sum(out * r) with respect to every float input the expression names.
+  (compared as numbers; truth values must be bools on both sides, and integer results must have
+  Keras' dtype, int32 indices and counts, but for the few cases test_keras_parity.INT_DTYPE_DIFFERS
+  names; corenn's other dtypes differ from Keras' where its Tensors cannot hold one, see the
+  README: float64 and float16 are refused) and the gradients of sum(out * r) with respect to
+  every float input the expression names.
 
 Left out, each for a reason: Activation('sparsemax'), asymmetric 'same' AveragePooling2D and
 bicubic Resizing (Keras' torch backend differs from TensorFlow there, and corenn follows
-TensorFlow; their own tests check them), Hashing / HashedCrossing / IntegerLookup (Keras runs them on TensorFlow only),
-Activation('glu') and Masking of rank-2 inputs (not taken by corenn's layers), OneHotMeanIoU /
-MeanIoU with fractional weights (Keras 3.15 truncates them: 0.0 on its own docstring example);
+TensorFlow; their own tests check them), Hashing / HashedCrossing / IntegerLookup (Keras runs them on
+TensorFlow only), OneHotMeanIoU / MeanIoU with fractional weights (Keras 3.15 truncates them: 0.0 on its own docstring example);
 among the ops, pad(mode='reflect') with a scalar width and where(condition) alone (the torch
 backend's shapes differ from NumPy's, which corenn follows), argpartition (the order within a
 part is unspecified), sparsemax (Keras' torch backend is wrong: 0 for [0.5, 1.2, -0.3, 1.0]),
@@ -34,9 +35,10 @@ import numpy as np
 LAYER_CASES = []
 
 
-def c(cls, kw=None, shape=(4, 8), name=None, call=None, dtype="float32", integer=None):
+def c(cls, kw=None, shape=(4, 8), name=None, call=None, dtype="float32", integer=None, fill_rows=None):
+    """``fill_rows``: (rows, value): those rows of the first input set to value (Masking's masked samples)."""
     LAYER_CASES.append(dict(name=name or f"{len(LAYER_CASES):03d}_{cls}", cls=cls, kw=kw or {}, shape=shape,
-                            call=call or {}, dtype=dtype, integer=integer))
+                            call=call or {}, dtype=dtype, integer=integer, fill_rows=fill_rows))
 
 
 # core
@@ -178,6 +180,9 @@ c("TimeDistributed", dict(layer=("Conv2D", dict(filters=2, kernel_size=3))), sha
 c("RepeatVector", dict(n=1), shape=(2, 5))
 c("SpatialDropout2D", dict(rate=0.5), shape=(2, 4, 4, 3))
 c("RandomFlip", dict(mode="horizontal"), shape=(2, 4, 4, 3), call=dict(training=False))
+# eighteenth session: glu halves the last axis; Masking of (batch, features) masks whole samples
+c("Activation", dict(activation="glu")); c("Activation", dict(activation="glu"), shape=(2, 3, 6))
+c("Masking", dict(mask_value=0.5), fill_rows=((0, 2), 0.5))
 
 
 # Layers whose call takes the data only (no training flag), as Keras' preprocessing layers.
@@ -197,7 +202,11 @@ def layer_inputs(case, seed):
     shapes = case["shape"] if isinstance(case["shape"], list) else [case["shape"]]
     if case["integer"]:
         return [rng.integers(0, case["integer"], s).astype("int32") for s in shapes]
-    return [rng.standard_normal(s).astype("float32") for s in shapes]
+    xs = [rng.standard_normal(s).astype("float32") for s in shapes]
+    if case.get("fill_rows"):
+        rows, value = case["fill_rows"]
+        xs[0][list(rows)] = value
+    return xs
 
 
 def _call_kwargs(case):

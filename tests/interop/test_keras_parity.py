@@ -44,7 +44,7 @@ LAYER_CASES = [c for c in cases.LAYER_CASES if f"layer/{c['name']}/y0" in KEYS]
 
 def test_the_fixture_holds_every_case():
     # a case Keras could not run is left out of the file by the generator: none is
-    assert len(LAYER_CASES) == len(cases.LAYER_CASES) == 184
+    assert len(LAYER_CASES) == len(cases.LAYER_CASES) == 187
     assert all(f"opt/{n}/loss" in KEYS for n in cases.optimizers(keras))
     assert all(f"metric/{n}" in KEYS for n in cases.METRICS)
 
@@ -143,6 +143,15 @@ def test_model_fit_matches_keras(name):
 OPS_ENV = cases.ops_env()
 OPS_NAMES = cases.ops_namespace(keras)
 
+# Integer results must have Keras' dtype too (int32 indices and counts, int32 & 3 int32 ...),
+# except where the fixture's torch backend differs from Keras' TensorFlow backend, which corenn
+# follows, or where a corenn Tensor cannot hold Keras' dtype
+INT_DTYPE_DIFFERS = {
+    "top_k(x, 2)[1]": "int32 on TensorFlow (tf.math.top_k); torch's topk gives int64",
+    "unravel_index(iv, (2, 3))[0]": "the indices' int64 on TensorFlow and NumPy; the torch backend casts to int32",
+    "saturate_cast(x * 300, \"uint8\")": "corenn Tensors hold no uint8",
+}
+
 
 def test_the_fixture_holds_every_ops_expression():
     assert all(f"ops/value/{k}" in KEYS for k in range(len(cases.OPS_VALUES)))
@@ -153,9 +162,15 @@ def test_the_fixture_holds_every_ops_expression():
 def test_ops_values_match_keras(k):
     with np.errstate(all="ignore"):   # x / z divides NumPy arrays by zero on purpose (isinf, nan_to_num)
         got = eval(cases.OPS_VALUES[k], dict(OPS_NAMES, **OPS_ENV))   # noqa: S307 - the cases module's expressions
-    got = np.asarray(got[0] if isinstance(got, (list, tuple)) else got)
+    got = got[0] if isinstance(got, (list, tuple)) else got
     want = FIXTURE[f"ops/value/{k}"]
+    if isinstance(got, corenn.Tensor) and want.dtype.kind in "iu" and cases.OPS_VALUES[k] not in INT_DTYPE_DIFFERS:
+        # (shape / ndim / size give Python ints, as Keras' TensorFlow, JAX and NumPy backends do)
+        assert got.dtype == want.dtype, f"dtype {got.dtype}, Keras {want.dtype}"
+    got = np.asarray(got)
     assert got.shape == want.shape, f"shape {got.shape}, Keras {want.shape}"
+    # truth values are bool on both sides (comparisons, logical ops, predicates)
+    assert (got.dtype == np.bool_) == (want.dtype == np.bool_), f"dtype {got.dtype}, Keras {want.dtype}"
     kind = np.complex128 if "c" in (got.dtype.kind, want.dtype.kind) else np.float64
     np.testing.assert_allclose(got.astype(kind), want.astype(kind), rtol=1e-4, atol=1e-5, equal_nan=True)
 

@@ -571,6 +571,27 @@ def test_masking_layer_exports(tmp_path):
     export_and_compare(model, make, tmp_path / "m.onnx", batches=(1, 5))
 
 
+@pytest.mark.parametrize("shape", [(6,), (3, 4)])
+def test_activation_glu_exports(shape, tmp_path):
+    """Activation('glu') halves the last axis: two Slices, Sigmoid, Mul."""
+    model = seq(L.Dense(shape[-1]), L.Activation("glu"), L.Dense(2), shape=shape)
+    randomize(model, np.random.default_rng(17))
+    export_and_compare(model, floats(*shape), tmp_path / "m.onnx", batches=(1, 5))
+
+
+def test_masking_of_rank_2_inputs_exports(tmp_path):
+    """Masking of (N, F) (Keras 3 takes it: one flag per sample) zeroes whole samples."""
+    model = seq(L.Masking(0.5), L.Dense(4), shape=(3,))
+    randomize(model, np.random.default_rng(15))
+
+    def make(n, _rng=np.random.default_rng(16)):
+        x = _rng.normal(size=(n, 3)).astype(np.float32)
+        x[0] = 0.5
+        x[-1, 1] = 0.5   # one feature at mask_value: the sample stays
+        return x
+    export_and_compare(model, make, tmp_path / "m.onnx", batches=(1, 5))
+
+
 
 _DOT_ATTENTION = {
     "dot": lambda q, v, k: L.Attention()([q, v]),

@@ -126,6 +126,29 @@ for _name in _SAME:
     if hasattr(_ops, _name):
         globals()[_name] = getattr(_ops, _name)
 sqrt = _sqrt
+
+
+def _int64_indices(fn, name, when=lambda *args, **kwargs: True):
+    """``fn`` whose int32 index / count results become int64: NumPy's dtype, which tnp keeps
+    (tnp.argmax, tnp.nonzero, tnp.count_nonzero are int64 in TensorFlow), where the Keras op of
+    the same name gives Keras 3's int32. ``when`` says which calls give indices (tnp.where with
+    one argument, not a selection of int32 values)."""
+    def call(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        if not when(*args, **kwargs):
+            return out
+        widen = lambda t: _ops.cast(t, "int64") if isinstance(t, ndarray) and t.dtype == "int32" else t  # noqa: E731
+        return tuple(widen(t) for t in out) if isinstance(out, tuple) else widen(out)
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = fn.__doc__
+    return call
+
+
+for _name in ("argmax", "argmin", "argsort", "nonzero", "count_nonzero"):
+    globals()[_name] = _int64_indices(getattr(_ops, _name), _name)
+where = _int64_indices(_ops.where, "where", lambda *args, **kwargs: len(args) + len(kwargs) == 1)
+bincount = _int64_indices(_ops.bincount, "bincount",
+                          lambda *args, **kwargs: (args[1:2] or [kwargs.get("weights")])[0] is None)
 for _name in ("ones", "zeros", "full", "eye", "identity", "linspace", "empty"):
     if hasattr(_ops, _name):
         globals()[_name] = _with_dtype(getattr(_ops, _name), _name)

@@ -238,15 +238,28 @@ def decode_image(contents, channels=None, dtype="uint8", name=None, expand_anima
     return _finish(a, dtype, "decode_image")
 
 
+def uint8_pixels(image, op):
+    """``image`` as uint8 pixels. corenn stores a uint8 tensor (``tf.cast(x, tf.uint8)``,
+    ``tf.image.convert_image_dtype(x, tf.uint8)``) as int32, so integer data whose values all lie
+    in 0..255 is taken as uint8; other integer data is refused by name rather than wrapped."""
+    a = np.asarray(image)
+    if a.dtype == np.uint8 or a.dtype.kind not in "iu":
+        return a
+    if a.size and (int(a.min()) < 0 or int(a.max()) > 255):
+        raise ValueError(f"tf.io.{op}: integer pixels must lie in 0..255 for an 8-bit image, got "
+                         f"{int(a.min())}..{int(a.max())} ({a.dtype})")
+    return a.astype(np.uint8)
+
+
 def encode_png(image, compression=-1, name=None):
     """PNG bytes of an (H, W, C) uint8 image (C 1..4). Needs no Pillow."""
-    return wrap_bytes(_png.encode(np.asarray(image), compression))
+    return wrap_bytes(_png.encode(uint8_pixels(image, "encode_png"), compression))
 
 
 def encode_jpeg(image, format="", quality=95, progressive=False, optimize_size=False, chroma_downsampling=True,
                 density_unit="in", x_density=300, y_density=300, xmp_metadata="", name=None):
     """JPEG bytes of an (H, W, 1 or 3) uint8 image (Pillow), ``quality`` 0..100."""
-    a = np.asarray(image)
+    a = uint8_pixels(image, "encode_jpeg")
     if a.ndim != 3 or a.shape[2] not in (1, 3) or a.dtype != np.uint8:
         raise ValueError(f"tf.io.encode_jpeg: expected a uint8 image (height, width, 1 or 3), got "
                          f"{a.dtype} of shape {a.shape}")

@@ -62,14 +62,25 @@ def _same(name):
 
 
 (square, sqrt, abs, exp, log, clip, concatenate, reshape, expand_dims, squeeze, transpose, cast,
- zeros_like, ones_like, argmax, argmin, equal, not_equal, greater, greater_equal, less, less_equal,
+ zeros_like, ones_like, equal, not_equal, greater, greater_equal, less, less_equal,
  maximum, minimum, sign, round, relu, sigmoid, hard_sigmoid, tanh, softplus, softsign, stack, tile,
  one_hot, cumsum, cumprod, stop_gradient, sin, cos, is_tensor) = (_same(n) for n in (
     "square", "sqrt", "abs", "exp", "log", "clip", "concatenate", "reshape", "expand_dims", "squeeze",
-    "transpose", "cast", "zeros_like", "ones_like", "argmax", "argmin", "equal", "not_equal", "greater",
+    "transpose", "cast", "zeros_like", "ones_like", "equal", "not_equal", "greater",
     "greater_equal", "less", "less_equal", "maximum", "minimum", "sign", "round", "relu", "sigmoid",
     "hard_sigmoid", "tanh", "softplus", "softsign", "stack", "tile", "one_hot", "cumsum", "cumprod",
     "stop_gradient", "sin", "cos", "is_tensor"))
+
+
+def argmax(x, axis=-1):
+    """tf.keras 2's K.argmax: tf.argmax over the last axis by default, so int64 (keras.ops.argmax
+    flattens by default and gives Keras 3's int32)."""
+    return _ops().cast(_ops().argmax(x, axis=axis), "int64")
+
+
+def argmin(x, axis=-1):
+    """tf.keras 2's K.argmin: tf.argmin over the last axis by default (int64)."""
+    return _ops().cast(_ops().argmin(x, axis=axis), "int64")
 
 
 def pow(x, a):

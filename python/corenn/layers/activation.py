@@ -16,6 +16,8 @@ __all__ = ["ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU"]
 class _KernelActivation(Layer):
     """y = kernels.activation_forward(self._kind, x, alpha=self._alpha) and its gradient."""
 
+    scalar_input = "batch"  # elementwise: a 0-d input gives a 0-d output, as in Keras 3
+
     accepts_any_shape = True   # elementwise, no weights: no input spec (Keras)
 
     _kind = "linear"
@@ -170,6 +172,8 @@ class Softmax(_KernelActivation):
     same way and passed on.
     """
 
+    scalar_input = "refuse"  # Keras' TensorFlow backend raises (no axis to normalise)
+
     _kind = "softmax"
     supports_masking = True
     consumes_mask = True
@@ -283,6 +287,8 @@ class PReLU(Layer):
     Weights: alpha, of the input's shape without the batch axis, with 1 on the shared axes.
     """
 
+    scalar_input = "batch"  # elementwise: a 0-d input gives a 0-d output, as in Keras 3
+
     def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None,
                  shared_axes=None, **kwargs):
         super().__init__(**kwargs)
@@ -307,15 +313,25 @@ class PReLU(Layer):
                 raise ValueError(f"PReLU '{self.name}': shared_axes {self.shared_axes} must lie in "
                                  f"[1, {rank - 1}] for inputs of shape {shape_str(input_shape)}")
             param_shape[a - 1] = 1
-        if rank < 2 or any(d is None for d in param_shape):
+        if rank < 1 or any(d is None for d in param_shape):   # (batch,): one alpha of shape ()
             raise ValueError(f"PReLU '{self.name}' needs every non-shared axis known, got inputs "
                              f"{shape_str(input_shape)} with shared_axes={self.shared_axes}")
         self.alpha = self.add_weight("alpha", tuple(param_shape), self.alpha_initializer,
                                      self.alpha_regularizer, constraint=self.alpha_constraint)
         super().build(input_shape)
 
+    @staticmethod
+    def _col(t):
+        """(batch,) inputs (a 0-d input is run as a batch of one) and their () alpha as the kernel's
+        (batch, 1) and (1,) views: the kernels take a feature axis."""
+        return None if t is None else t.reshape(list(t.shape) + [1] if len(t.shape) == 1 else [1])
+
     def forward(self, x, training=False):
-        y = kernels.prelu_forward(x, self.alpha, out=self._buffer("y", x.shape))
+        y = self._buffer("y", x.shape)
+        if len(x.shape) == 1:
+            kernels.prelu_forward(self._col(x), self._col(self.alpha), out=self._col(y))
+        else:
+            kernels.prelu_forward(x, self.alpha, out=y)
         self._x = x
         return y
 
@@ -323,11 +339,11 @@ class PReLU(Layer):
         learn = self.trainable
         if not self.needs_input_grad and not learn:
             return None
-        dx, _ = kernels.prelu_backward(
-            self._x, self.alpha, dy,
-            dx_out=self._buffer("dx", dy.shape) if self.needs_input_grad else None,
-            dalpha_out=self._grad_of("alpha") if learn else None,
-            need_dx=self.needs_input_grad, need_dalpha=learn)
+        dx = self._buffer("dx", dy.shape) if self.needs_input_grad else None
+        da = self._grad_of("alpha") if learn else None
+        view = self._col if len(dy.shape) == 1 else (lambda t: t)
+        kernels.prelu_backward(view(self._x), view(self.alpha), view(dy), dx_out=view(dx), dalpha_out=view(da),
+                               need_dx=self.needs_input_grad, need_dalpha=learn)
         return dx
 
     def flops(self, input_shape):

@@ -368,6 +368,12 @@ class Layer:
     # Keras: one instance takes tensors of any shape (a window attention's dropout on its
     # scores and on its output)
     accepts_any_shape = False
+    # A 0-d (scalar) input, as Keras 3 treats it: "batch" (elementwise layers, Embedding: Keras
+    # returns a 0-d result, or the scalar's embedding) runs the layer on a batch of one and drops
+    # that axis from its outputs; "refuse" (layers that need an axis: Dense, Flatten, Softmax,
+    # the normalizations ...; Keras raises) is a ValueError naming the layer; None leaves the
+    # input as it comes (a layer written with call gets it as it is, as Keras' call does).
+    scalar_input = None
 
     @property
     def dtype_policy(self):
@@ -866,7 +872,7 @@ class Layer:
             # gives it back as that namedtuple, as Keras does
             _STATIC_OUTPUTS.box.append((type(y), [], len(ys)))
         # string arrays pass through (an op moving a string column: ops.expand_dims before StringLookup)
-        if not ys or not all(isinstance(t, kernels.Tensor) or is_string_array(t) for t in ys):
+        if not ys or not all(isinstance(t, (kernels.Tensor, BoolMask)) or is_string_array(t) for t in ys):
             raise TypeError(f"layer '{self.name}' ({type(self).__name__}).call must return a corenn Tensor or a "
                             f"tuple/list of them (computed with corenn.ops), got "
                             f"{type(y).__name__}" + (f" of {', '.join(type(t).__name__ for t in ys)}" if multi else ""))
@@ -1208,6 +1214,8 @@ class Layer:
             assert_input_compatibility(spec, inputs, self.name)
         if graph.is_symbolic(inputs):
             return graph.symbolic_call(self, inputs, mask, training)
+        if self.scalar_input is not None and _is_scalar(inputs):
+            return self._scalar_call(inputs, training)
         if TRACING.depth:
             check_traceable(f"layer '{self.name}' called on values")
         written = type(self).call is not Layer.call
@@ -1247,6 +1255,16 @@ class Layer:
         if mask is not None or self._may_make_mask():
             self._attach_output_mask(inputs, mask, y)
         return y
+
+    def _scalar_call(self, inputs, training):
+        """This layer called on a 0-d input (see ``scalar_input``)."""
+        if self.scalar_input == "refuse":
+            raise ValueError(f"{type(self).__name__} '{self.name}' needs an input with at least one axis, "
+                             f"got a 0-d (scalar) input")
+        from .. import ops   # reshapes a tape records: the gradient reaches the 0-d input
+        y = self._call_with(ops.reshape(inputs, (1,)), training, None)
+        drop = lambda t: ops.reshape(t, tuple(t.shape[1:]))  # noqa: E731
+        return [drop(t) for t in y] if isinstance(y, list) else drop(y)
 
     def _assigned_weights(self):
         """Whether a script set this layer's weights to tensors it does not own (tf.keras 2's
@@ -1394,6 +1412,9 @@ class Layer:
         flat = [x if isinstance(x, kernels.Tensor)
                 else np.ascontiguousarray(x, dtype=np.int64) if written and np.asarray(x).dtype.kind in "iu"
                 else _float_input(x, self) for x in flat]
+        if written:   # a 0-d input reaches call as it came (ascontiguousarray makes it 1-d), as Keras'
+            flat = [x.reshape(()) if isinstance(x, np.ndarray) and x.shape == (1,) and np.ndim(y) == 0 else x
+                    for x, y in zip(flat, inputs if packed else [inputs])]
         shapes = [(None,) + tuple(x.shape[1:]) for x in flat]
         if not self.built:
             if written and packed:
@@ -1786,13 +1807,43 @@ def _python_numbers(v, depth=0):
 
 class BoolMask(np.ndarray):
     """A Keras mask as scripts see it (``compute_mask``, ``output._keras_mask``, the ``mask`` a
-    ``call`` is given): bool (N, T), True = a real step, as Keras' masks are. corenn's Tensors
-    hold float32 / int32 / int64 (comparisons give float32 0 / 1), so it is a NumPy bool array,
-    with Keras tensors' ``numpy()``; every corenn op takes it. Inside a graph the masks stay
-    the float32 values the kernels read (``_as_mask``): only what a script sees is converted."""
+    ``call`` is given): bool (N, T), True = a real step, as Keras' masks are; and every other
+    bool tensor (comparisons, logical ops, casts to bool). corenn's Tensors hold float32 / int32 /
+    int64, so it is a NumPy bool array, with Keras tensors' ``numpy()``; every corenn op takes
+    it. Inside a graph the masks stay the float32 values the kernels read (``_as_mask``): only
+    what a script sees is converted."""
 
     def numpy(self):
         return np.asarray(self)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """Arithmetic mixing a bool tensor with numbers gives float32 Tensors, as Keras' bool
+        tensors promote (``mask * x``, ``1.0 - mask``: through corenn.ops, so the tape sees the
+        other operand); bool with bool, comparisons, logical ops and reductions run in NumPy, a
+        bool result staying a bool tensor."""
+        from .._tensor_numpy import _UFUNC_OPS
+        fn = _UFUNC_OPS.get(ufunc)
+        if fn is not None and method == "__call__" and not kwargs and \
+                not all(isinstance(x, (bool, np.bool_)) or getattr(x, "dtype", None) == np.bool_ for x in inputs):
+            return fn(*inputs)
+        plain = tuple(np.asarray(x) if isinstance(x, (np.ndarray, kernels.Tensor)) else x for x in inputs)
+        if "out" in kwargs:
+            kwargs["out"] = tuple(np.asarray(x) if isinstance(x, np.ndarray) else x for x in kwargs["out"])
+        result = getattr(ufunc, method)(*plain, **kwargs)
+        if isinstance(result, np.ndarray) and result.dtype == np.bool_ and "out" not in kwargs:
+            return result.view(BoolMask)
+        return result
+
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        """A NumPy array of ``dtype`` (a bool tensor's ``astype`` as a Tensor's: NumPy's)."""
+        return np.asarray(self).astype(dtype, order=order, casting=casting, copy=copy)
+
+    def __repr__(self):
+        values = np.array2string(np.asarray(self), separator=" ", threshold=60, prefix="Tensor(")
+        return f"Tensor({values}, shape={self.shape}, dtype=bool)"
+
+    __str__ = __repr__
+    __hash__ = object.__hash__   # as Tensors (and Keras tensors): by identity
 
 
 def user_mask(m):
@@ -1803,6 +1854,14 @@ def user_mask(m):
         return [user_mask(v) for v in m]
     a = np.asarray(m)
     return (a if a.dtype == np.bool_ else np.not_equal(a, 0)).view(BoolMask)
+
+
+def _is_scalar(x):
+    """Whether ``x`` is one 0-d input (a NumPy / Python scalar, a 0-d array or Tensor)."""
+    if isinstance(x, (list, tuple, dict, str, bytes)) or x is None:
+        return False
+    shape = getattr(x, "shape", None)
+    return (len(shape) == 0) if shape is not None else isinstance(x, (int, float, np.number, np.bool_))
 
 
 def _float_input(x, layer):

@@ -41,6 +41,7 @@ class _WeightSlot:
 
 
 class Dense(Int8Quantizable, LoRA, ActivatedLayer):
+    scalar_input = "refuse"  # Keras raises
     supports_masking = True  # on a sequence (N, T, D) the steps' mask passes through (Keras)
 
     """Fully connected layer: y = act(x @ W + b).
@@ -233,8 +234,12 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
 Dense._quantizes = Dense   # Keras quantizes Dense itself, not its subclasses
 
 
+_AXIS_ACTIVATIONS = ("softmax", "log_softmax", "glu", "sparsemax")
+
+
 class Activation(Layer):
-    """Applies an activation elementwise (softmax/log_softmax: over the last axis).
+    """Applies an activation elementwise (softmax/log_softmax: over the last axis; 'glu' halves
+    the last axis: y = a * sigmoid(b) of its two halves, differentiated by the tape).
 
     forward y = f(x); backward dx = dy * f'(x) (the kernel uses x or y, whichever is cheaper).
 
@@ -249,15 +254,26 @@ class Activation(Layer):
         super().__init__(**kwargs)
         self.activation = _activations.get(activation)
 
+    @property
+    def scalar_input(self):
+        """A 0-d input: elementwise activations give a 0-d output (Keras 3); those over an axis
+        (softmax, log_softmax: Keras' TensorFlow backend raises; glu, sparsemax: both raise)
+        refuse it by name."""
+        return "refuse" if self.activation.name in _AXIS_ACTIVATIONS else "batch"
+
     def forward(self, x, training=False):
-        y = self.activation.forward(x, self._buffer("y", x.shape))
+        y = self.activation.forward(x, self._buffer("y", self.activation.output_shape(tuple(x.shape))))
         self._x, self._y = x, y
         return y
 
     def backward(self, dy):
         if not self.needs_input_grad:
             return None
-        return self.activation.backward(self._x, self._y, dy, self._buffer("dx", dy.shape))
+        return self.activation.backward(self._x, self._y, dy, self._buffer("dx", self._x.shape))
+
+    def compute_output_shape(self, input_shape):
+        # 'glu' halves its axis; the rest keep the shape
+        return self.activation.output_shape(tuple(input_shape))
 
     def flops(self, input_shape):
         return activation_flops(self.activation, sample_size(input_shape))
@@ -295,6 +311,8 @@ class Flatten(ChannelsFirst, Layer):
     gives (that is what the argument is for: porting weights between layouts). The default
     (channels_last) is a plain reshape: an NCHW tensor flattens in C, H, W order."""
 
+    scalar_input = "refuse"  # Keras raises
+
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.data_format = data_format_arg(self, data_format)
@@ -318,6 +336,8 @@ class Flatten(ChannelsFirst, Layer):
 
 class Reshape(Layer):
     """(N, ...) -> (N, *target_shape), a zero-copy view; one entry of target_shape may be -1."""
+
+    scalar_input = "refuse"  # Keras raises
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
@@ -391,6 +411,8 @@ class Dropout(Layer):
         seed: fixes this layer's masks independently of the global seed.
     """
 
+    scalar_input = "batch"  # elementwise: a 0-d input gives a 0-d output, as in Keras 3
+
     supports_masking = True
     accepts_any_shape = True   # Keras' Dropout has no input spec (without a noise_shape)
 
@@ -452,6 +474,8 @@ class Dropout(Layer):
 class Identity(Layer):
     """y = x (no copy); backward dx = dy. A placeholder layer, as in Keras."""
 
+    scalar_input = "batch"  # elementwise: a 0-d input gives a 0-d output, as in Keras 3
+
     supports_masking = True
 
     def forward(self, x, training=False):
@@ -467,7 +491,13 @@ class Masking(Layer):
     x (N, T, F): mask[n, t] = any_f(x[n, t, f] != mask_value) (float32 1 / 0), y = x * mask
     (masked steps become 0), backward dx = dy * mask. The mask goes on to the next layers
     (RNNs skip those steps; GlobalAveragePooling1D and MultiHeadAttention leave them out).
+    x (N, F), as Keras 3 takes it: the same over the last axis, one flag per sample (mask (N,):
+    a sample whose features all equal mask_value becomes 0, and a loss on an output that
+    carries the mask leaves it out). Inputs of rank > 3 reduce over every axis after T (one
+    flag per step, what the RNN and ConvLSTM layers read; Keras reduces over the last only).
     """
+
+    scalar_input = "refuse"  # Keras' TensorFlow backend raises (no feature axis)
 
     produces_mask = True
 
@@ -476,26 +506,33 @@ class Masking(Layer):
         self.mask_value = float(mask_value)
 
     def build(self, input_shape):
-        if len(input_shape) < 3:
-            raise ValueError(f"Masking '{self.name}' needs inputs of shape (batch, timesteps, features), "
-                             f"got {shape_str(input_shape)}")
+        if len(input_shape) < 2:
+            raise ValueError(f"Masking '{self.name}' needs inputs of shape (batch, features) or (batch, "
+                             f"timesteps, features, ...), got {shape_str(input_shape)}")
         super().build(input_shape)
 
+    @staticmethod
+    def _kept(ndim):
+        """How many leading axes the mask keeps: the batch, and the steps when there are any."""
+        return 1 if ndim == 2 else 2
+
     def compute_mask(self, inputs, mask=None):
-        """The mask of data ``inputs`` (a Tensor or array (N, T, ...)): bool (N, T), as Keras."""
+        """The mask of data ``inputs`` (a Tensor or array (N, T, ...) or (N, F)): bool (N, T) or
+        (N,), as Keras."""
         x = np.asarray(inputs)
-        return user_mask(np.any(x != self.mask_value, axis=tuple(range(2, x.ndim))))
+        return user_mask(np.any(x != self.mask_value, axis=tuple(range(self._kept(x.ndim), x.ndim))))
 
     def output_mask_value(self):
         return self._mask
 
     def forward(self, x, training=False):
-        n, t = x.shape[0], x.shape[1]
-        mask = self._buffer("mask", (n, t))
+        kept = self._kept(x.ndim)
+        lead = list(x.shape[:kept])
+        mask = self._buffer("mask", lead)
         # bookkeeping on N*T flags; the multiply is a kernel
-        np.copyto(np.asarray(mask), np.any(np.asarray(x) != self.mask_value, axis=tuple(range(2, x.ndim))))
+        np.copyto(np.asarray(mask), np.any(np.asarray(x) != self.mask_value, axis=tuple(range(kept, x.ndim))))
         self._mask = mask
-        self._mask_b = mask.reshape([n, t] + [1] * (x.ndim - 2))
+        self._mask_b = mask.reshape(lead + [1] * (x.ndim - kept))
         return kernels.binary_forward("multiply", x, self._mask_b, out=self._buffer("y", x.shape))
 
     def backward(self, dy):

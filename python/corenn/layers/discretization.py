@@ -66,6 +66,8 @@ class Discretization(Layer):
             or 'count' (float32 over the buckets).
     """
 
+    scalar_input = "batch"  # elementwise: a 0-d input gives a 0-d output, as in Keras 3
+
     def __init__(self, bin_boundaries=None, num_bins=None, epsilon=0.01, output_mode="int",
                  sparse=False, dtype=None, **kwargs):
         super().__init__(**kwargs)

@@ -226,8 +226,19 @@ class EinsumDense(Int8Quantizable, LoRA, ActivatedLayer):
         return sizes, out
 
     def compute_output_shape(self, input_shape):
+        """Keras 3.15's symbolic shape: the batch and elided axes as the input's, every other axis
+        as ``output_shape`` gives it, None kept even where the input fixes the size (the kernel
+        and the eager output use that size; a symbolic shape promises only what output_shape
+        says). An axis where the batch label moves (``abc,cd->bad``, which Keras cannot build)
+        keeps the input's size."""
         input_shape = tuple(input_shape)
-        return self._full_output(self._plan(len(input_shape)), input_shape)
+        plan = self._plan(len(input_shape))
+        out = list(self._full_output(plan, input_shape))
+        start = plan.elided if plan.side == "left" else 1
+        for j, d in enumerate(self.partial_output_shape):
+            if d is None and plan.out[start + j] != plan.inp[0]:
+                out[start + j] = None
+        return tuple(out)
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)

@@ -56,6 +56,8 @@ class Embedding(Int8Quantizable, Layer):
             embeddings_scale], both frozen; y = q[i] / s[i].
     """
 
+    scalar_input = "batch"  # a 0-d id gives its (output_dim,) vector, as in Keras 3
+
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, activity_regularizer=None, embeddings_constraint=None,
                  mask_zero=False, input_length=None, quantization_config=None, **kwargs):

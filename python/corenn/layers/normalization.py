@@ -46,6 +46,8 @@ class BatchNormalization(ChannelsFirst, Layer):
     Reducing Internal Covariate Shift", ICML 2015.
     """
 
+    scalar_input = "refuse"  # Keras raises
+
     supports_masking = True
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
@@ -240,6 +242,8 @@ class LayerNormalization(_AffineNormalization):
     Reference: Ba, Kiros & Hinton, "Layer Normalization", arXiv:1607.06450, 2016.
     """
 
+    scalar_input = "refuse"  # Keras raises
+
     supports_masking = True
     _to_trailing = None   # set by build when the normalised axes are not the trailing ones
     _rms_weight_name = "gamma"   # RMSNormalization's is "scale", as Keras names it
@@ -251,7 +255,7 @@ class LayerNormalization(_AffineNormalization):
         super().__init__(**kwargs)
         axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
         if not axes or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
-            raise TypeError(f"LayerNormalization '{self.name}': axis must be an int or a list of "
+            raise TypeError(f"{type(self).__name__} '{self.name}': axis must be an int or a list of "
                             f"ints, got {axis!r}")
         self._set_affine_options(epsilon, center, scale, beta_initializer, gamma_initializer,
                                  beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint)
@@ -264,26 +268,26 @@ class LayerNormalization(_AffineNormalization):
         rank = len(input_shape)
         axes = self.axis if isinstance(self.axis, list) else [self.axis]
         if any(not -rank <= a < rank for a in axes):
-            raise ValueError(f"LayerNormalization '{self.name}': axis {self.axis} is out of range "
+            raise ValueError(f"{type(self).__name__} '{self.name}': axis {self.axis} is out of range "
                              f"for inputs of shape {shape_str(input_shape)}")
         pos = sorted({a % rank for a in axes})
         if len(pos) != len(axes):
-            raise ValueError(f"LayerNormalization '{self.name}': axis {self.axis} repeats an axis")
+            raise ValueError(f"{type(self).__name__} '{self.name}': axis {self.axis} repeats an axis")
         if 0 in pos:
-            raise ValueError(f"LayerNormalization '{self.name}': axis {self.axis} names the batch "
+            raise ValueError(f"{type(self).__name__} '{self.name}': axis {self.axis} names the batch "
                              f"axis of inputs of shape {shape_str(input_shape)}")
         return pos
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
         if len(input_shape) < 2:
-            raise ValueError(f"LayerNormalization '{self.name}' needs inputs of shape (batch, ...), "
+            raise ValueError(f"{type(self).__name__} '{self.name}' needs inputs of shape (batch, ...), "
                              f"got {shape_str(input_shape)}")
         rank = len(input_shape)
         axes = self._normalized_axes(input_shape)
         shape = tuple(input_shape[a] for a in axes)
         if any(d is None for d in shape):
-            raise ValueError(f"LayerNormalization '{self.name}': the normalised axes of "
+            raise ValueError(f"{type(self).__name__} '{self.name}': the normalised axes of "
                              f"{shape_str(input_shape)} must have known sizes")
         self._norm_axes, self._norm_ndim = axes, len(axes)
         # axes other than the trailing ones (Keras' axis=1 of (batch, steps, features)): the

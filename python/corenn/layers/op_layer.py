@@ -318,7 +318,10 @@ class OpLayer(Layer):
         for a, b in zip(*runs):
             sa, sb = tuple(np.shape(a)), tuple(np.shape(b))
             results.append(tuple(d if d == e else None for d, e in zip(sa, sb)) if len(sa) == len(sb) else sa)
-        self.output_dtype = "string" if is_string_array(runs[0][0]) else str(getattr(runs[0][0], "dtype", "float32"))
+        dtypes = ["string" if is_string_array(o) else str(getattr(o, "dtype", "float32")) for o in runs[0]]
+        self.output_dtype = dtypes[0]
+        # each output's own (ops.top_k(x, k): float32 values, int32 indices); the graph reads it
+        self.__dict__["_output_dtypes"] = dtypes
         return results if self.__dict__["_probe_multi"] else results[0]
 
     def __call__(self, inputs, *args, **kwargs):

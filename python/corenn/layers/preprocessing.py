@@ -61,6 +61,8 @@ class Rescaling(_Affine):
         offset: a float or such an array (default 0).
     """
 
+    scalar_input = "batch"  # elementwise: a 0-d input gives a 0-d output, as in Keras 3
+
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
         for arg, value in (("scale", scale), ("offset", offset)):
@@ -122,6 +124,8 @@ class Normalization(_Affine):
     generator, a list of arrays is an array) whose items are arrays or (x, y[, w]) tuples, as fit
     accepts them; batches are combined exactly (Chan et al.'s parallel update, in float64).
     """
+
+    scalar_input = "refuse"  # Keras raises
 
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
         super().__init__(**kwargs)

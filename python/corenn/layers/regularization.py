@@ -32,6 +32,8 @@ class SpatialDropout2D(ChannelsFirst, Layer):
             (otherwise ``corenn.utils.set_random_seed`` makes them reproducible).
     """
 
+    scalar_input = "refuse"  # Keras raises
+
     def __init__(self, rate, data_format=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) \
@@ -185,6 +187,8 @@ class GaussianNoise(_NoiseLayer):
         seed: fixes this layer's noise independently of the global seed.
     """
 
+    scalar_input = "batch"  # elementwise: a 0-d input gives a 0-d output, as in Keras 3
+
     def __init__(self, stddev, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self.stddev = _number(stddev, self, "stddev", 0.0, 1.0, high_open=False)
@@ -218,6 +222,8 @@ class GaussianDropout(_NoiseLayer):
     Reference: Srivastava et al., "Dropout: A Simple Way to Prevent Neural Networks from
     Overfitting", JMLR 2014.
     """
+
+    scalar_input = "batch"  # elementwise: a 0-d input gives a 0-d output, as in Keras 3
 
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
@@ -258,6 +264,8 @@ class AlphaDropout(_NoiseLayer):
 
     Reference: Klambauer et al., "Self-Normalizing Neural Networks", NeurIPS 2017.
     """
+
+    scalar_input = "batch"  # elementwise: a 0-d input gives a 0-d output, as in Keras 3
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
@@ -302,6 +310,8 @@ class ActivityRegularization(Layer):
     and divided by its size, as Keras 3.15) to the training loss: Keras' layer, an identity
     whose ``activity_regularizer`` is L1L2(l1, l2).
     In a model the penalty's gradient joins dy in backward (models/graph.py)."""
+
+    scalar_input = "batch"  # elementwise: a 0-d input gives a 0-d output, as in Keras 3
 
     supports_masking = True
 

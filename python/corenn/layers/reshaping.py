@@ -412,6 +412,8 @@ class RepeatVector(Layer):
         n: positive int.
     """
 
+    scalar_input = "refuse"  # Keras raises
+
     def __init__(self, n, **kwargs):
         super().__init__(**kwargs)
         if not _is_int(n) or n <= 0:

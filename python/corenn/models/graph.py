@@ -245,9 +245,13 @@ def symbolic_call(layer: Layer, inputs, mask=None, training=None):
     multi = isinstance(out, list)
     out_shapes = out if multi else [out]
     dtype = getattr(layer, "output_dtype", "float32")
+    # an op layer knows each output's dtype (ops.top_k: float32 values, int32 indices)
+    dtypes = layer.__dict__.get("_output_dtypes")
+    if not dtypes or len(dtypes) != len(out_shapes):
+        dtypes = [dtype] * len(out_shapes)
     node = Node(layer, flat, [], packed, multi, None if training is None else bool(training))
     layer.__dict__.setdefault("_inbound_nodes", []).append(node)
-    node.outputs = [KerasTensor(s, dtype, name=layer.name if len(out_shapes) == 1 else f"{layer.name}_{i}",
+    node.outputs = [KerasTensor(s, dtypes[i], name=layer.name if len(out_shapes) == 1 else f"{layer.name}_{i}",
                                 node=node, index=i) for i, s in enumerate(out_shapes)]
     attach_masks(node, mask)
     if not multi:
@@ -339,8 +343,9 @@ def attach_masks(node, explicit=None):
         passes_inner_mask = _inner_mask_probe(node, masks)
     if user_mask_maker(layer) or getattr(layer, "produces_mask", False) or passes_inner_mask:
         t = node.outputs[0]
-        m = KerasTensor(t.shape[:2], "bool", name=f"{layer.name}_mask", node=node,
-                        index=len(node.outputs))
+        # (N, T) for a sequence; (N,) for a per-sample output (Masking of (N, F), as Keras 3)
+        m = KerasTensor(t.shape[:2] if len(t.shape) >= 3 else t.shape[:1], "bool", name=f"{layer.name}_mask",
+                        node=node, index=len(node.outputs))
         node.mask_output = t._keras_mask = m
         return
     if not any(m is not None for m in masks):
@@ -362,6 +367,8 @@ def attach_masks(node, explicit=None):
     if out is not None:
         for t in node.outputs:
             if len(t.shape) >= 3 and t.shape[:2] == out.shape[:2]:  # sequences, not states
+                t._keras_mask = out
+            elif len(out.shape) == 1 and len(t.shape) == 2:   # a per-sample mask (N,): (N, C) outputs
                 t._keras_mask = out
 
 
@@ -1130,12 +1137,17 @@ def masked_row_weights(graph, k, out, rw):
     """The loss row weights of output ``k`` (``out``, after graph.forward) with its Keras mask
     applied, as Keras 3 does: a sequence output (N, T, C) weighs step t of sample n by
     mask[n, t] * (N*T / number of unmasked steps), so the mean over rows is the mean over the
-    real steps. ``rw``: the sample weights the loss would use (per row), or None. Unmasked or
-    non-sequence outputs: ``rw`` unchanged."""
+    real steps. A per-sample output (N, C) with a per-sample mask (N,) (Masking of rank-2 inputs
+    upstream) is weighed the same way, mask[n] * (N / unmasked samples). ``rw``: the sample
+    weights the loss would use (per row), or None. Unmasked outputs, and masks that do not match
+    the loss rows (out's axes but the last): ``rw`` unchanged."""
     slot = graph.output_mask_slots[k] if k < len(graph.output_mask_slots) else None
-    if slot is None or len(out.shape) != 3:
+    if slot is None or len(out.shape) not in (2, 3):
         return rw
-    m = np.asarray(graph.values[slot], np.float32).reshape(-1)
+    m = np.asarray(graph.values[slot], np.float32)
+    if tuple(m.shape) != tuple(out.shape[:-1]):
+        return rw
+    m = m.reshape(-1)
     valid = float(m.sum())
     w = m * np.float32(m.size / valid) if valid > 0 else m
     if rw is not None:

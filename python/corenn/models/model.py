@@ -29,7 +29,7 @@ import numpy as np
 from .. import autodiff, kernels
 from .. import losses as _losses
 from .. import metrics as _metrics
-from ..layers.base import (_NAME_SCOPES, ASSIGNED_WEIGHT_LAYERS, TRACING, TRAINABLE_VERSION, InputLayer, Layer,
+from ..layers.base import (_NAME_SCOPES, ASSIGNED_WEIGHT_LAYERS, BoolMask, TRACING, TRAINABLE_VERSION, InputLayer, Layer,
                            check_traceable, current_path, held_layers, name_scope, NOT_SUBLAYERS, scoped_build,
                            shape_str, trained, tracked_items, tracks_private,
                            user_mask)
@@ -752,7 +752,8 @@ class Model(TrainingLoops):
                 masks = [None if k is None else np.array(graph.values[k], copy=True) for k in graph.output_mask_slots]
             # Tensors, as Keras returns; a string output (a model whose outputs are its inputs,
             # a string column among them: keras.io's feature engineering) a string tensor
-            outs = [wrap_strings(o) if o.dtype == object else kernels.Tensor.from_numpy(o) for o in outs]
+            outs = [wrap_strings(o) if o.dtype == object else o.view(BoolMask) if o.dtype == np.bool_
+                    else kernels.Tensor.from_numpy(o) for o in outs]
             for t, m in zip(outs, masks):   # an output's Keras mask (Embedding(mask_zero) upstream)
                 if m is not None:
                     t._keras_mask = user_mask(m)

@@ -274,6 +274,12 @@ def convert_separable(b, layer, xs, node):
 
 
 def convert_activation(b, layer, xs, node):
+    if layer.activation.name == "glu":   # Keras' glu: a * sigmoid(b) of the last axis' two halves
+        v = xs[0]
+        x, axis, half = b.plain(v), v.rank - 1, v.shape[-1] // 2
+        first = b.slice(x, [0], [half], [axis], f"{layer.name}/a")
+        second = b.slice(x, [half], [2 * half], [axis], f"{layer.name}/b")
+        return [Value(b.op("Mul", [first, b.op("Sigmoid", [second], layer.name)], layer.name), _out(node))]
     return [_with_activation(b, layer, xs[0])]
 
 

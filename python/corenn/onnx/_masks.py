@@ -4,7 +4,7 @@ _convert block masked query rows / key steps before their Softmax, as corenn's m
 
 A mask is a float (N, T) tensor, 1 for a real step, as in corenn's graph (models/graph.py).
 Made from the producer's input: Embedding ``ids != 0``; Masking ``any(x != mask_value)`` over the
-features.
+features ((N,) for an (N, F) input).
 
 A masked recurrent layer skips the masked steps (its state carries over them) and, with
 return_sequences, repeats its last output there (zeros before the first real step): Keras'
@@ -42,8 +42,9 @@ def mask_value(b, layer, xs, node):
         x = b.plain(xs[0])
         differs = b.op("Cast", [b.op("Not", [b.op("Equal", [x, b.const(np.float32(layer.mask_value), f"{base}/value")],
                                                    base)], base)], base, to=b.TensorProto.FLOAT)
-        axes = list(range(2, xs[0].rank))
-        return Value(b.reduce("ReduceMax", differs, axes, False, base), node.outputs[0].shape[:2])
+        kept = _masking_kept(xs[0].rank)
+        axes = list(range(kept, xs[0].rank))
+        return Value(b.reduce("ReduceMax", differs, axes, False, base), node.outputs[0].shape[:kept])
     else:
         raise NotImplementedError(f"ONNX export: layer '{layer.name}' ({kind}) makes a Keras mask, which is "
                                   "exported for Embedding(mask_zero=True) and Masking only")
@@ -106,12 +107,17 @@ class Packed:
         return b.op("Mul", [y, b.unsqueeze(valid, [2], base)], base)
 
 
+def _masking_kept(rank):
+    """The axes a Masking mask keeps: (N,) of an (N, F) input, (N, T) of longer ones (layers/core.py)."""
+    return 1 if rank == 2 else 2
+
+
 def convert_masking(b, layer, xs, node):
     """Masking: x with its masked steps zeroed (Keras multiplies by the mask it makes)."""
     v = xs[0]
     m = mask_value(b, layer, xs, node)
     b.made_masks[id(node)] = m   # the node's mask output: _build takes it instead of making it again
-    axes = list(range(2, v.rank))
+    axes = list(range(_masking_kept(v.rank), v.rank))
     y = b.op("Mul", [b.plain(v), b.unsqueeze(m.name, axes, f"{layer.name}/steps")], layer.name)
     return [Value(y, node.outputs[0].shape)]
 
