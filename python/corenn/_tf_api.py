@@ -376,6 +376,10 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
         inner = next((r.shape[1:] for r in rows if r.ndim > 1), ())
         out = np.array([r.mean(axis=0) if len(r) else np.full(inner, np.nan) for r in rows], np.float32)
         return constant(out[:, None] if keepdims else out)
+    if type(input_tensor) in (list, tuple) and ops._holds_tensors(input_tensor):
+        # a list of loss Tensors (IIC's tf.reduce_mean([loss_fn(x, y) for ...])): their stack,
+        # recorded on the tape as tf.reduce_sum's is
+        input_tensor = ops.stack(list(input_tensor))
     x = input_tensor if isinstance(input_tensor, Tensor) else _python_data(input_tensor)
     if np.dtype(x.dtype).kind in "iu":
         a = np.asarray(x)
@@ -829,14 +833,61 @@ def searchsorted(sorted_sequence, values, side="left", out_type="int32", name=No
     return _tensor(out.astype(str(out_type)))
 
 
+def _wrapped_outputs(op, result, Tout, strict):  # noqa: N803
+    """The outputs of a wrapped Python function as TensorFlow gives them: Tensors of the
+    declared ``Tout`` (a list for a list or tuple of dtypes, one value for one dtype, None for
+    none). ``strict`` (numpy_function) refuses a NumPy result of another dtype, as TensorFlow's
+    op does ("0-th value returned by pyfunc_0 is double, but expects float"), where
+    py_function converts Python and NumPy values to the dtype like tf.convert_to_tensor."""
+    if Tout is None:
+        return result   # no declared dtypes: what the function gave
+    many = isinstance(Tout, (list, tuple))
+    dtypes = list(Tout) if many else [Tout]
+    if not dtypes:
+        return None
+    values = list(result) if many and isinstance(result, (list, tuple)) else [result]
+    if len(values) != len(dtypes):
+        raise ValueError(f"tf.{op}: the function returned {len(values)} value(s) where Tout declares "
+                         f"{len(dtypes)} ({[_dtype_name(d) for d in dtypes]})")
+    out = []
+    for i, (v, dt) in enumerate(zip(values, dtypes)):
+        name = _dtype_name(dt)
+        if _dtypes.is_string_dtype(dt):
+            out.append(v)   # strings and serialized bytes stay as corenn keeps them
+            continue
+        if isinstance(v, Tensor):
+            have = getattr(v, "_tf_int_dtype", None) or str(v.dtype)
+            if have != name and not (name == "float64" and have == "float32"):
+                raise TypeError(f"tf.{op}: value {i} returned by the function is a {have} Tensor, "
+                                f"but Tout declares {name}")
+            out.append(v)   # as it is: py_function's result stays differentiable under a tape
+            continue
+        a = np.asarray(v)
+        if strict and str(a.dtype) != name:
+            raise TypeError(f"tf.{op}: value {i} returned by the function is {a.dtype}, but Tout "
+                            f"declares {name}; return an array of that dtype")
+        out.append(constant(a, dtype=name))
+    return out if many else out[0]
+
+
 def py_function(func, inp, Tout=None, name=None):  # noqa: N803 - TensorFlow's name
-    """Call ``func(*inp)`` now (corenn runs eagerly; a tf.data map function may use it)."""
-    return func(*inp)
+    """Call ``func(*inp)`` now, on the Tensors themselves (corenn runs eagerly; a tf.data map
+    function may use it); its results become Tensors of ``Tout``."""
+    return _wrapped_outputs("py_function", func(*inp), Tout, strict=False)
+
+
+def _numpy_input(a):
+    if isinstance(a, Tensor):
+        return np.asarray(a)
+    if isinstance(a, (bool, int, float)):
+        return np.asarray(constant(a))   # as TensorFlow converts it first: 2.0 is float32
+    return a   # NumPy arrays keep their dtype (float64 stays float64), strings stay as they are
 
 
 def numpy_function(func, inp, Tout=None, stateful=True, name=None):  # noqa: N803
-    """Call ``func`` on the inputs as NumPy arrays."""
-    return func(*[np.asarray(a) if isinstance(a, Tensor) else a for a in inp])
+    """Call ``func`` on the inputs as NumPy arrays; its results become Tensors of ``Tout``
+    (each NumPy result must already have its dtype, as TensorFlow requires)."""
+    return _wrapped_outputs("numpy_function", func(*[_numpy_input(a) for a in inp]), Tout, strict=True)
 
 
 class nest:

@@ -10,7 +10,8 @@ import numpy as np
 __all__ = ["set_log_device_placement", "assert_equal", "assert_near", "assert_all_finite",
            "check_numerics", "assert_rank", "assert_non_negative", "assert_positive", "assert_greater",
            "assert_greater_equal", "assert_less", "assert_less_equal",
-           "InvalidArgumentError", "NotFoundError", "AlreadyExistsError", "DataLossError", "errors"]
+           "InvalidArgumentError", "NotFoundError", "AlreadyExistsError", "DataLossError", "OutOfRangeError",
+           "errors"]
 
 
 class InvalidArgumentError(ValueError):
@@ -23,6 +24,11 @@ class NotFoundError(FileNotFoundError):
 
 class AlreadyExistsError(FileExistsError):
     """``tf.errors.AlreadyExistsError``: ``tf.io.gfile`` would overwrite a file it was told not to."""
+
+
+class OutOfRangeError(Exception):
+    """``tf.errors.OutOfRangeError``: ``iterator.get_next()`` past the end of a dataset (``next``
+    raises StopIteration, as TensorFlow's iterators do)."""
 
 
 class DataLossError(ValueError):
@@ -120,4 +126,5 @@ def assert_positive(x, message=None, summarize=None, name=None):
 
 
 errors = SimpleNamespace(InvalidArgumentError=InvalidArgumentError, NotFoundError=NotFoundError,
-                         AlreadyExistsError=AlreadyExistsError, DataLossError=DataLossError)   # tf.errors
+                         AlreadyExistsError=AlreadyExistsError, DataLossError=DataLossError,
+                         OutOfRangeError=OutOfRangeError)   # tf.errors

@@ -25,7 +25,8 @@ import threading
 
 __all__ = ["Strategy", "MirroredStrategy", "OneDeviceStrategy", "get_strategy", "has_strategy",
            "in_cross_replica_context", "get_replica_context", "ReduceOp", "InputContext",
-           "MultiWorkerMirroredStrategy", "TPUStrategy", "ParameterServerStrategy"]
+           "MultiWorkerMirroredStrategy", "TPUStrategy", "ParameterServerStrategy", "ValueContext",
+           "experimental"]
 
 _local = threading.local()
 
@@ -45,6 +46,19 @@ class InputContext:
 
     def get_per_replica_batch_size(self, global_batch_size):
         return int(global_batch_size)
+
+
+class ValueContext:
+    """``tf.distribute.experimental.ValueContext``: what
+    ``experimental_distribute_values_from_function``'s function receives, once per replica."""
+
+    def __init__(self, replica_id_in_sync_group=0, num_replicas_in_sync=1):
+        self.replica_id_in_sync_group = int(replica_id_in_sync_group)
+        self.num_replicas_in_sync = int(num_replicas_in_sync)
+
+    def __repr__(self):
+        return (f"tf.distribute.ValueContext(replica id {self.replica_id_in_sync_group}, "
+                f"total replicas in sync: {self.num_replicas_in_sync})")
 
 
 class _ReplicaContext:
@@ -105,6 +119,10 @@ class Strategy:
         return dataset_fn(InputContext())
 
     experimental_distribute_datasets_from_function = distribute_datasets_from_function
+
+    def experimental_distribute_values_from_function(self, value_fn):
+        """``value_fn(ValueContext)`` for each replica: the one replica's value here."""
+        return value_fn(ValueContext(0, self.num_replicas_in_sync))
 
     def experimental_local_results(self, value):
         return (value,)
@@ -195,3 +213,11 @@ def experimental_set_strategy(strategy):
     if strategy is not None:
         stack.append(strategy)
 
+
+
+class experimental:   # noqa: N801 - tf.distribute.experimental
+    """``tf.distribute.experimental``: the context objects user functions receive."""
+    ValueContext = ValueContext
+    MultiWorkerMirroredStrategy = MultiWorkerMirroredStrategy
+    TPUStrategy = TPUStrategy
+    ParameterServerStrategy = ParameterServerStrategy

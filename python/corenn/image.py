@@ -128,6 +128,7 @@ def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antiali
 def convert_image_dtype(image, dtype, saturate=False, name=None):
     """Integers <-> floats with TensorFlow's scaling: an integer image becomes floats in [0, 1]
     (divided by the type's maximum), floats become integers times that maximum (rounded);
+    integers to other integers by the power-of-two ratio of their ranges, as TensorFlow;
     float to float and int to the same int is the identity."""
     from . import dtypes
     target = np.dtype(str(dtype))
@@ -141,8 +142,13 @@ def convert_image_dtype(image, dtype, saturate=False, name=None):
     if src_int and dst_int:
         if a.dtype == target:
             return image if isinstance(image, (Tensor, np.ndarray)) else ops._to_tensor(a)
-        shift = np.iinfo(a.dtype).max / np.iinfo(target).max
-        return ops.cast(np.round(a / shift) if shift > 1 else a * (1 / shift), target.name)
+        # TensorFlow's integer rescaling is by a power of two, (max + 1) ratios: uint8 -> uint16
+        # multiplies by 256 (255 -> 65280, not 65535), uint16 -> uint8 floor-divides by 256;
+        # the cast then wraps as tf.cast does (int16 -300 -> -3 -> uint8 253)
+        in_max, out_max = int(np.iinfo(a.dtype).max), int(np.iinfo(target).max)
+        wide = a.astype(np.int64)
+        out = wide // ((in_max + 1) // (out_max + 1)) if in_max > out_max else wide * ((out_max + 1) // (in_max + 1))
+        return ops.cast(out.astype(target), target.name)
     if src_int:
         scale = np.float32(1.0 / np.iinfo(a.dtype).max)
         dtypes.storage_dtype(target, "tf.image.convert_image_dtype")

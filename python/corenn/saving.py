@@ -491,27 +491,31 @@ def check_model_path(path, op="save", save_format=None) -> str:
 
 
 def check_weights_path(path, op="save_weights") -> str:
-    """A weights file's path must end in ``.npz`` (corenn's weights format; ``.weights.npz`` by
-    convention); Keras' ``.weights.h5`` (HDF5) is refused with the formats that are supported."""
+    """A weights file's path must end in ``.weights.h5`` (Keras 3's HDF5 layout), another
+    ``.h5`` / ``.hdf5`` name (TF-Keras 2's legacy weights file, which tf.keras programs write) or
+    ``.npz`` (corenn's NumPy archive; ``.weights.npz`` by convention)."""
     path = os.fspath(path)
     name = path.lower()
-    if name.endswith(".npz") or name.endswith(".weights.h5"):
+    if name.endswith(".npz") or name.endswith(_HDF5):
         return path
-    if name.endswith(_HDF5):
-        raise ValueError(f"{op}: {path!r}: corenn writes Keras 3 weights files, whose names end in "
-                         ".weights.h5 (not legacy .h5 files); or use a .weights.npz name (a NumPy archive), "
-                         "or model.save('....keras') for the whole model")
     raise ValueError(f"{op}: {path!r}: a weights file's name must end in .weights.h5 (Keras 3's HDF5 "
-                     "layout, needs h5py) or .npz (e.g. model.save_weights('model.weights.npz'))")
+                     "layout, needs h5py), .h5 (TF-Keras 2's legacy HDF5 weights) or .npz "
+                     "(e.g. model.save_weights('model.weights.npz'))")
 
 
 def save_weights(model, path) -> None:
     """Write every layer's weights (in Keras order) to an ``.npz`` file, atomically; a
-    ``.weights.h5`` name writes Keras 3's HDF5 layout instead (saving_keras.save_h5_weights)."""
+    ``.weights.h5`` name writes Keras 3's HDF5 layout instead (saving_keras.save_h5_weights),
+    another ``.h5`` / ``.hdf5`` name TF-Keras 2's legacy one (saving_keras.save_legacy_h5_weights:
+    tf.keras 2 wrote that for such a name, where Keras 3 refuses it)."""
     path = check_weights_path(path)
     if path.lower().endswith(".weights.h5"):
         from . import saving_keras
         saving_keras.save_h5_weights(model, path)
+        return
+    if path.lower().endswith(_HDF5):
+        from . import saving_keras
+        saving_keras.save_legacy_h5_weights(model, path)
         return
     weights = model.get_weights()
     names = _weight_names(model)
@@ -743,16 +747,31 @@ def _model_config(model):
     return entry
 
 
-def save_model(model, path, include_optimizer=True, training_state=None, save_format=None,
-               overwrite=True, zipped=None) -> None:
+def is_model_directory_name(path, save_format=None) -> bool:
+    """True for what TF-Keras 2 saved as a SavedModel directory: a name with no extension
+    (``model.save('my_model')``, ``save_model(model, filepath='model')``), or
+    ``save_format='tf'`` for a name that is not a ``.keras`` / ``.h5`` file. corenn writes its own
+    model directory there (the ``zipped=False`` layout), which load_model reads back; TensorFlow
+    cannot read it (corenn has no TensorFlow graph to write: saved_model.py)."""
+    name = os.path.basename(os.fspath(path).rstrip("/\\")).lower()
+    if save_format == "tf":
+        return not name.endswith((".keras",) + _HDF5)
+    return save_format is None and bool(name) and not os.path.splitext(name)[1]
+
+
+def save_model(model, filepath, overwrite=True, include_optimizer=True, save_format=None,
+               zipped=None, training_state=None) -> None:
     """Write ``model`` (architecture, compile config, weights, optimizer state) to one ZIP
     file, atomically; see the module docstring for the format. A ``.h5`` name (or
     ``save_format="h5"``) writes TF-Keras 2's HDF5 model file instead
     (saving_keras.save_legacy_h5; no training state), ``save_format="keras3"`` Keras 3's own
     ``.keras`` archive (saving_keras.save_keras3_archive; uncompiled). ``zipped=False`` (Keras
-    3's option) writes the same members into a directory instead (_save_unzipped)."""
+    3's option) writes the same members into a directory instead (_save_unzipped), and so does a
+    name without an extension (TF-Keras 2's SavedModel directory: is_model_directory_name).
+    Keras' parameter names and order (``save_model(model=..., filepath=...)``)."""
     from . import __version__
-    if zipped is False:
+    path = filepath
+    if zipped is False or zipped is None and training_state is None and is_model_directory_name(path, save_format):
         return _save_unzipped(model, path, include_optimizer, overwrite)
     path = check_model_path(path, save_format=save_format)
     if not overwrite and os.path.exists(path):
@@ -809,7 +828,9 @@ def _save_unzipped(model, path, include_optimizer, overwrite):
     if os.path.exists(path):
         if not overwrite:
             raise FileExistsError(f"save: {path} exists and overwrite=False")
-        if not (os.path.isdir(path) and os.path.isfile(os.path.join(path, "metadata.json"))):
+        # an empty directory is taken too (TF-Keras 2's ModelCheckpoint(filepath=tempfile.mkdtemp()))
+        if not (os.path.isdir(path) and (os.path.isfile(os.path.join(path, "metadata.json"))
+                                         or not os.listdir(path))):
             raise FileExistsError(f"save: {path} exists and is not a model directory; not replaced")
     parent = os.path.dirname(os.path.abspath(path))
     staging = tempfile.mkdtemp(prefix=".tmp-corenn-", dir=parent)
@@ -1465,9 +1486,13 @@ def _restore_optimizer(model, store, path):
         raise ValueError(f"{path}: the optimizer state does not fit the model: {exc}") from None
 
 
-def load_model(path, compile=True, custom_objects=None, safe_mode=True):
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """See _load_model; ``custom_objects`` {name: class} names the custom layers and subclassed
-    models the file may use (or register them with register_keras_serializable)."""
+    models the file may use (or register them with register_keras_serializable). Keras' (and
+    TF-Keras 2's) parameter order: ``load_model(path, {"Custom": Custom})`` passes custom
+    objects. A directory is a model written with ``zipped=False`` or to a name without an
+    extension."""
+    path = filepath
     _SCOPE.append(dict(custom_objects or {}))
     try:
         if os.path.isdir(os.fspath(path)):   # written with save(path, zipped=False)

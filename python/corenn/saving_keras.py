@@ -1180,6 +1180,13 @@ def load_h5_weights(model, path, skip_mismatch=False):
                 datasets = _check_h5_tree(h5py, h5)
                 root = h5["model_weights"] if "model_weights" in h5 else h5
                 found = [v for v in _legacy_weights(h5py, root, datasets).values() if v]
+                layers = [layer for layer in model.layers if layer.weights]
+                if len(found) == len(layers):
+                    # a model used as a layer is listed trainable weights first (TF-Keras 2's
+                    # writer, and Keras 3's legacy one), as the model-file reader reorders them;
+                    # two BatchNormalizations of one size would otherwise swap their statistics
+                    found = [_in_weights_order(layer, f) if getattr(layer, "_graph", None) is not None else f
+                             for layer, f in zip(layers, found)]
         _into_model(model, found, path, skip_mismatch)
 
 
@@ -1489,6 +1496,38 @@ def save_legacy_h5(model, path, include_optimizer=True):
                 state.attrs["weight_names"] = _string_list(n for n, _ in optimizer_state)
                 for name, value in optimizer_state:
                     state.create_dataset(name, data=value)
+    _saving.atomic_write(path, write, mode="w+b")
+
+
+def save_legacy_h5_weights(model, path):
+    """``model.save_weights('w.h5')`` as TF-Keras 2 writes it (Keras 3 refuses such a name; a
+    tf.keras program, keras.io's IIC example, saves its best weights so): root attributes
+    ``layer_names`` (``model.layers``, Keras' order), ``backend`` and ``keras_version``, and per
+    layer a group with ``weight_names`` and one dataset per name (_legacy_layer_weights:
+    ``dense/kernel:0``). load_h5_weights reads it back by position, as TF-Keras 2 does. Weights
+    that belong to no layer in ``model.layers`` (a subclassed model's own ``add_weight``) are
+    refused by name, since the layout has no place for them."""
+    h5py = _h5py()
+    where = f"{model.name}.save_weights"
+    layers = list(model.layers)
+    weights = [_legacy_layer_weights(layer, layer.name, where) if layer.weights else [] for layer in layers]
+    written = {id(w) for named in weights for _, w in named}
+    left = [w for w in model.weights if id(w) not in written]
+    if left:
+        raise NotImplementedError(f"{where}: {os.fspath(path)}: {len(left)} weight(s) belong to no layer of "
+                                  f"the model ({getattr(left[0], 'path', None) or getattr(left[0], 'name', '?')}"
+                                  "), which a legacy .h5 weights file cannot hold; use a '.weights.h5' name")
+
+    def write(f):
+        with h5py.File(f, "w") as h5:
+            h5.attrs["layer_names"] = _string_list(layer.name for layer in layers)
+            h5.attrs["backend"] = _KERAS2_BACKEND.encode("utf-8")
+            h5.attrs["keras_version"] = _KERAS2_VERSION.encode("utf-8")
+            for layer, named in zip(layers, weights):
+                group = h5.create_group(layer.name)
+                group.attrs["weight_names"] = _string_list(n for n, _ in named)
+                for wname, w in named:
+                    group.create_dataset(wname, data=np.array(w, dtype=np.float32, copy=True))
     _saving.atomic_write(path, write, mode="w+b")
 
 

@@ -203,6 +203,13 @@ def histogram(name, data, step=None, buckets=None, description=None):
     w, s = _writer_for("histogram", step)
     if w is None:
         return False
+    w._write(s, [histogram_value(tag, a, k)])
+    return True
+
+
+def histogram_value(tag, a, k=30):
+    """The Summary ``Value`` (bytes) of a HistogramProto of the float64 values ``a`` in ``k``
+    equal bins; the TensorBoard callback's weight histograms write the same."""
     if a.size:
         lo, hi = float(a.min()), float(a.max())
         if hi == lo:
@@ -215,8 +222,7 @@ def histogram(name, data, step=None, buckets=None, description=None):
              + _double(3, a.size) + _double(4, a.sum()) + _double(5, np.square(a).sum()))
     if limits:
         histo += _packed_doubles(6, limits) + _packed_doubles(7, counts.astype(np.float64).tolist())
-    w._write(s, [_field_bytes(1, tag) + _field_bytes(5, histo)])
-    return True
+    return _field_bytes(1, tag) + _field_bytes(5, histo)
 
 
 def _png(img):

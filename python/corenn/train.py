@@ -32,6 +32,7 @@ from . import saving
 from .kernels import Tensor
 
 __all__ = ["Checkpoint", "CheckpointManager", "latest_checkpoint", "CheckpointOptions", "get_checkpoint_state",
+           "load_checkpoint", "list_variables", "load_variable", "CheckpointReader",
            "Example", "Features", "Feature", "BytesList", "FloatList", "Int64List", "SequenceExample",
            "FeatureList", "FeatureLists"]
 
@@ -442,6 +443,64 @@ def latest_checkpoint(checkpoint_dir, latest_filename=None):
     if state is None or not os.path.isfile(_path(state[0])):
         return None
     return state[0]
+
+
+class CheckpointReader:
+    """``tf.train.load_checkpoint(path)``: the values of a checkpoint by name, read-only. The
+    names are corenn's keys (``model.w0``, ``optimizer.slot0``, ``save_counter``: the
+    ``Checkpoint``'s keyword, then the weight's position), not TensorFlow's object-graph paths."""
+
+    def __init__(self, path):
+        self._path = path
+        with open(path, "rb") as f, saving._reading(path, "corenn checkpoint"):
+            keys, headers, _ = _read_manifest(saving._Archive(f))
+        self._headers = dict(zip(keys, headers))
+
+    def get_variable_to_shape_map(self):
+        return {k: list(h.shape) for k, h in self._headers.items()}
+
+    def get_variable_to_dtype_map(self):
+        from . import dtypes
+        return {k: dtypes.as_dtype(str(h.dtype.newbyteorder("="))) for k, h in self._headers.items()}
+
+    def has_tensor(self, name):
+        return name in self._headers
+
+    def get_tensor(self, name):
+        if name not in self._headers:
+            raise KeyError(f"tf.train.CheckpointReader: {name!r} is not in {self._path}; it holds "
+                           f"{', '.join(sorted(self._headers))}")
+        with open(self._path, "rb") as f, saving._reading(self._path, "corenn checkpoint"):
+            return saving._Archive(f).read_array(self._headers[name])
+
+
+def _checkpoint_file(ckpt_dir_or_file, op):
+    """The checkpoint file of a prefix, or of a directory's latest checkpoint (TensorFlow's rule)."""
+    p = os.fspath(ckpt_dir_or_file)
+    if os.path.isdir(p):
+        latest = latest_checkpoint(p)
+        if latest is None:
+            raise ValueError(f"tf.train.{op}: no checkpoint recorded in directory {p!r}")
+        p = latest
+    path = _path(p)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"tf.train.{op}: no checkpoint at {p!r} (looked for {path})")
+    return path
+
+
+def load_checkpoint(ckpt_dir_or_file):
+    """A ``CheckpointReader`` of the checkpoint at a prefix, or of a directory's latest one."""
+    return CheckpointReader(_checkpoint_file(ckpt_dir_or_file, "load_checkpoint"))
+
+
+def list_variables(ckpt_dir_or_file):
+    """[(name, shape)] of a checkpoint's values, sorted by name, as TensorFlow lists them."""
+    return sorted(load_checkpoint(ckpt_dir_or_file).get_variable_to_shape_map().items())
+
+
+def load_variable(ckpt_dir_or_file, name):
+    """One value of a checkpoint, as a NumPy array."""
+    return load_checkpoint(ckpt_dir_or_file).get_tensor(name)
 
 
 # ---- tf.keras 2's TF-format weights: model.save_weights("dir/prefix") ---------------------------

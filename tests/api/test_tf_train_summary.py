@@ -354,3 +354,27 @@ def test_every_optimizer_resumes_exactly_with_ema_and_accumulation(tmp_path, nam
         np.testing.assert_array_equal(a, b)
     for a, b in zip(opt.variables, opt2.variables):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_tensorboard_callback_writes_weight_histograms(tmp_path):
+    # TF guide "Migrate TensorBoard": TensorBoard(log_dir, histogram_freq=1) writes each layer
+    # weight's histogram to train/ every epoch, tagged '<weight path>/histogram' (Keras 3's
+    # _log_weights); it once warned and wrote scalars only
+    model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(3, name="d")])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+    cb = tf.keras.callbacks.TensorBoard(log_dir=str(tmp_path / "logs"), histogram_freq=2)
+    model.fit(x, x[:, :3], epochs=3, verbose=0, callbacks=[cb])
+    values = _values(str(tmp_path / "logs" / "train"))
+    hists = [(s, v[1][0].decode(), _fields(v[5][0])) for s, v in values if 5 in v]
+    kernel_path = model.layers[0].weights[0].path
+    bias_path = model.layers[0].weights[1].path
+    assert sorted((s, t) for s, t, _ in hists) == sorted(
+        (s, f"{p}/histogram") for s in (0, 2) for p in (kernel_path, bias_path))
+    (h,) = [h for s, t, h in hists if s == 2 and t == f"{kernel_path}/histogram"]
+    kernel = np.asarray(model.layers[0].weights[0], np.float64).reshape(-1)   # epoch 2 is the last
+    assert struct.unpack("<d", h[3][0])[0] == kernel.size
+    np.testing.assert_allclose(struct.unpack("<d", h[4][0])[0], kernel.sum(), rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(struct.unpack("<30d", h[7][0]), np.histogram(kernel, bins=30)[0])
+    with pytest.raises(ValueError, match="histogram_freq must be a non-negative integer"):
+        tf.keras.callbacks.TensorBoard(histogram_freq=-1)

@@ -19,6 +19,7 @@ def test_every_program_is_collected():
 # programs that write or read image files need Pillow, corenn's optional image reader (the
 # 'plot' extra), as tests/data/test_tf_data_utils.py's image test does
 NEEDS_PILLOW = {"example_image_classification_from_scratch.py", "example_dcgan.py", "tutorial_tfrecord.py",
+                "example_aodnet_dehazing.py", "example_iic_clustering.py",
                 "example_basnet_segmentation.py"}
 # programs that export ONNX and serve it with onnxruntime (the optional onnx extra)
 NEEDS_ONNX = {"keras_guide_export_onnx_serving.py"}
@@ -41,6 +42,10 @@ def test_program(name, tmp_path, monkeypatch, capsys):
     # so is keras.config.set_image_data_format (the SSVEPFormer program sets channels_first)
     monkeypatch.setattr(backend, "_IMAGE_DATA_FORMAT", ["channels_last"])
     monkeypatch.chdir(tmp_path)
+    # tempfile.mkdtemp() (the migration guides' checkpoint directories) inside this test's
+    # directory, so runs leave nothing behind in the system's temp directory
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.syspath_prepend(str(HERE))   # the programs' shared synthetic data (_text_data)
     # as in a fresh process: default names unnumbered (a program's second AUC() is 'auc_1' in
     # Keras 3, its first 'auc' whatever ran before it in this pytest process)

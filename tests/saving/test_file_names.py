@@ -1,6 +1,7 @@
 """File names: model files end in .keras (corenn's zip) or .h5 (TF-Keras 2's HDF5 model file,
-tests/interop/test_keras_h5_writer.py), weights files in .npz or .weights.h5; other names are
-refused, naming the formats that are supported, and nothing is written. Reading Keras' HDF5
+tests/interop/test_keras_h5_writer.py), weights files in .npz, .weights.h5 or .h5; other names are
+refused, naming the formats that are supported, and nothing is written. A legacy `.h5` weights
+name writes TF-Keras 2's weights file (tests/api/test_sweep27_api.py). Reading Keras' HDF5
 files works (tests/interop/test_keras_files.py)."""
 import os
 
@@ -26,19 +27,20 @@ def test_save_writes_hdf5_names_as_tf_keras_2_files(tmp_path, name):
         assert "model_config" in f.attrs and "model_weights" in f
 
 
-@pytest.mark.parametrize("name", ["m", "m.zip", "m.npz", "m.keras.bak"])
+# (a name without an extension is TF-Keras 2's SavedModel directory: corenn writes its model
+# directory there, tests/api/test_sweep27_api.py)
+@pytest.mark.parametrize("name", ["m.zip", "m.npz", "m.keras.bak"])
 def test_save_needs_the_keras_extension(tmp_path, name):
     with pytest.raises(ValueError, match=r"must end in \.keras.*or \.h5"):
         small_model().save(tmp_path / name)
     assert os.listdir(tmp_path) == []
 
 
-def test_save_weights_refuses_hdf5_and_other_names(tmp_path):
+def test_save_weights_refuses_other_names(tmp_path):
     model = small_model()
-    # Keras 3's .weights.h5 is written (tests/interop/test_keras_weights_writer.py), legacy .h5 not
-    with pytest.raises(ValueError, match=r"\.weights\.h5 \(not legacy \.h5 files\).*\.weights\.npz"):
-        model.save_weights(tmp_path / "w.h5")
-    with pytest.raises(ValueError, match=r"must end in \.weights\.h5.*or \.npz"):
+    # Keras 3's .weights.h5 is written (tests/interop/test_keras_weights_writer.py), and TF-Keras
+    # 2's legacy .h5 (tests/api/test_sweep27_api.py)
+    with pytest.raises(ValueError, match=r"must end in \.weights\.h5.*\.h5 \(TF-Keras 2's legacy.*or \.npz"):
         model.save_weights(tmp_path / "w.keras")
     assert os.listdir(tmp_path) == []
     model.save_weights(tmp_path / "w.weights.npz")
@@ -65,8 +67,6 @@ def test_load_weights_reads_hdf5_names_and_rejects_a_bad_one(tmp_path):
 def test_save_refuses_a_weights_name(tmp_path):
     with pytest.raises(ValueError, match=r"\.weights\.h5 name is for weights alone"):
         small_model().save(tmp_path / "m.weights.h5")
-    with pytest.raises(ValueError, match=r"writes Keras 3 weights files.*not legacy \.h5"):
-        small_model().save_weights(tmp_path / "w.hdf5")
     assert os.listdir(tmp_path) == []
 
 
@@ -77,6 +77,7 @@ def test_checkpoint_checks_its_name_up_front(tmp_path):
     with pytest.raises(ValueError, match=r"ModelCheckpoint.*\.npz"):
         callbacks.ModelCheckpoint(str(tmp_path / "ckpt-{epoch}.keras"), save_weights_only=True)
     callbacks.ModelCheckpoint(str(tmp_path / "ckpt-{epoch}.weights.npz"), save_weights_only=True)
+    callbacks.ModelCheckpoint(str(tmp_path / "ckpt-{epoch}.h5"), save_weights_only=True)   # TF-Keras 2's
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])

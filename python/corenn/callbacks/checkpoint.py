@@ -40,7 +40,9 @@ class ModelCheckpoint(Callback):
             from .. import train
             if not train.is_weights_prefix(self.filepath):   # a prefix: tf.keras 2's checkpoint format
                 saving.check_weights_path(self.filepath, "ModelCheckpoint")
-        else:
+        elif not saving.is_model_directory_name(self.filepath):
+            # (a name without an extension is TF-Keras 2's SavedModel directory: model.save
+            # writes corenn's model directory there, which load_model reads)
             saving.check_model_path(self.filepath, "ModelCheckpoint")
         self.monitor = monitor
         self.verbose = verbose

@@ -12,8 +12,12 @@ uint64, its masked CRC-32C, the bytes, their masked CRC-32C; masked(c) = ((c >> 
 (field 2, varint) and a ``Summary`` (field 5) of ``Value``s with ``tag`` (1) and
 ``simple_value`` (2, float). The few protobuf fields are encoded here by hand.
 
-Not written: histograms (``histogram_freq``), the graph, images, embeddings, profiles; asking
-for histograms or embeddings warns once and the scalars are still written.
+With ``histogram_freq`` = N, every N epochs each layer weight's distribution is written to
+train/ as a histogram (HistogramProto: 30 equal bins, as ``tf.summary.histogram``) tagged
+``<weight path>/histogram`` at step = epoch, as Keras 3's ``_log_weights`` does.
+
+Not written: the graph, images, embeddings, profiles; asking for embeddings warns once and the
+rest is still written.
 """
 import os
 import socket
@@ -97,6 +101,12 @@ class _EventWriter:
         if values:
             self._write(event_bytes(time.time(), step=step, scalars=values))
 
+    def summary_values(self, step, values):
+        """An event holding already encoded Summary ``Value``s (histograms)."""
+        if values:
+            event = event_bytes(time.time(), step=step) + _field_bytes(5, b"".join(_field_bytes(1, v) for v in values))
+            self._write(event)
+
     def close(self):
         self._file.close()
 
@@ -128,9 +138,11 @@ class TensorBoard(Callback):
             raise ValueError(f"TensorBoard: update_freq must be 'epoch', 'batch' or a positive integer, "
                              f"got {update_freq!r}")
         self.update_freq = update_freq
+        if isinstance(histogram_freq, bool) or not isinstance(histogram_freq, int) or histogram_freq < 0:
+            raise ValueError(f"TensorBoard: histogram_freq must be a non-negative integer, got {histogram_freq!r}")
         self.histogram_freq, self.embeddings_freq = histogram_freq, embeddings_freq
-        if histogram_freq or embeddings_freq:
-            warnings.warn("TensorBoard: corenn writes scalars only; histogram_freq and embeddings_freq are "
+        if embeddings_freq:
+            warnings.warn("TensorBoard: corenn writes scalars and weight histograms only; embeddings_freq is "
                           "ignored", UserWarning, stacklevel=2)
         self._train = self._val = None
         self._batches = 0
@@ -154,10 +166,24 @@ class TensorBoard(Callback):
         val = {f"epoch_{k[4:]}": v for k, v in values.items() if k.startswith("val_")}
         if self._train is not None:
             self._train.scalars(epoch, train)
+            if self.histogram_freq and epoch % self.histogram_freq == 0:
+                self._log_weights(epoch)
         if val:
             if self._val is None:
                 self._val = _EventWriter(os.path.join(self.log_dir, "validation"))
             self._val.scalars(epoch, val)
+
+    def _log_weights(self, epoch):
+        import numpy as np
+        from ..summary import histogram_value
+        values = []
+        for layer in self.model.layers:
+            for weight in layer.weights:
+                name = str(getattr(weight, "path", None) or getattr(weight, "name", "weight")).replace(":", "_")
+                a = np.asarray(weight, np.float64).reshape(-1)
+                if np.all(np.isfinite(a)):   # a diverged weight is left out, not a crash of fit
+                    values.append(histogram_value(f"{name}/histogram".encode("utf-8"), a))
+        self._train.summary_values(epoch, values)
 
     def on_train_end(self, logs=None):
         for writer in (self._train, self._val):

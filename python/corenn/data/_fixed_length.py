@@ -149,11 +149,72 @@ class Iterator(metaclass=abc.ABCMeta):
         return NotImplemented
 
     def get_next(self):
-        return next(self)
+        try:
+            return next(self)
+        except StopIteration:
+            from ..debugging import OutOfRangeError
+            raise OutOfRangeError("End of sequence: the iterator has no more elements "
+                                  "(get_next_as_optional() gives an empty Optional instead)") from None
 
     def get_next_as_optional(self):
-        raise NotImplementedError("tf.data.Iterator.get_next_as_optional: corenn has no Optional values; use "
-                                  "next(iterator, None)")
+        """The next element as a ``tf.experimental.Optional``; an empty one at the end, where
+        ``get_next`` raises (TensorFlow's way to stop a loop without an exception)."""
+        try:
+            return Optional.from_value(next(self))
+        except StopIteration:
+            return Optional.empty(getattr(self, "element_spec", None))
+
+
+class OwnedIterator(Iterator):
+    """``iter(dataset)``: TensorFlow's iterator type, with ``get_next``, ``get_next_as_optional``
+    and ``element_spec`` beside Python's protocol (the distributed-input tutorial calls them on
+    ``iter(strategy.experimental_distribute_dataset(ds))``)."""
+
+    def __init__(self, dataset, elements):
+        self._dataset, self._elements = dataset, elements
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._elements)
+
+    @property
+    def element_spec(self):
+        return self._dataset.element_spec
+
+
+class Optional:
+    """``tf.experimental.Optional``: a value or nothing. ``has_value()`` is a bool Tensor (so
+    ``if not opt.has_value(): break`` runs), ``get_value()`` the value or a ValueError when empty."""
+
+    def __init__(self, value, has, element_spec=None):
+        self._value, self._has, self._spec = value, bool(has), element_spec
+
+    @staticmethod
+    def from_value(value):
+        from ._structure import spec_of
+        return Optional(value, True, spec_of(value))
+
+    @staticmethod
+    def empty(element_spec):
+        return Optional(None, False, element_spec)
+
+    def has_value(self, name=None):
+        from .._tf_api import constant
+        return constant(self._has)
+
+    def get_value(self, name=None):
+        if not self._has:
+            raise ValueError("tf.experimental.Optional.get_value: the Optional has no value")
+        return self._value
+
+    @property
+    def element_spec(self):
+        return self._spec
+
+    def __repr__(self):
+        return f"<tf.experimental.Optional: {'has a value' if self._has else 'empty'}>"
 
 
 class IteratorSpec:

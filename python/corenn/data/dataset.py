@@ -149,7 +149,9 @@ class Dataset:
     # -- iteration and inspection ----------------------------------------------------------
 
     def __iter__(self):
-        return (st.as_eager(e) for e in self._elements())
+        # an iterator object (get_next, get_next_as_optional, element_spec), as TensorFlow's
+        from ._fixed_length import OwnedIterator
+        return OwnedIterator(self, (st.as_eager(e) for e in self._elements()))
 
     def as_numpy_iterator(self):
         """The elements as NumPy arrays (0-d components as NumPy scalars, strings as bytes): a

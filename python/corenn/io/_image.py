@@ -83,12 +83,37 @@ def _finish(a, dtype, op):
     return image.convert_image_dtype(a, dtype)
 
 
+def _gif_frame(data, op):
+    """A one-frame GIF's image (H, W, 3), as decode_png / decode_jpeg give it (TensorFlow's
+    decoders share one interface and take non-animated GIFs)."""
+    frames = decode_gif(data)
+    if frames.shape[0] != 1:
+        raise ValueError(f"tf.io.{op}: the contents are an animated GIF of {frames.shape[0]} frames; "
+                         "use tf.io.decode_gif (or decode_image) for those")
+    return np.asarray(frames[0])
+
+
 def decode_png(contents, channels=0, dtype="uint8", name=None):
     """The PNG ``contents`` (a bytes string) as an (H, W, C) uint8 array; ``channels`` 0 (the
-    file's), 1, 3 or 4. Needs no Pillow."""
+    file's), 1, 3 or 4. Needs no Pillow. JPEG and non-animated GIF contents decode too, as
+    TensorFlow's decode_png documents ("since the interface is the same"; keras.io's AOD-Net
+    example reads its .jpg files with it), with JPEG's channels 0, 1 or 3."""
     _check_channels("decode_png", channels, (0, 1, 3, 4))
-    a, depth = _png.decode(as_bytes(contents, "decode_png"), with_depth=True, pillow=_pil_if_installed())
-    return _finish(_to_channels(a, channels, (1 << depth) - 1), dtype, "decode_png")
+    data = as_bytes(contents, "decode_png")
+    kind = _sniff(data)
+    if kind == "jpeg":
+        if channels == 4:
+            raise ValueError("tf.io.decode_png: the contents are a JPEG image, and JPEG does not support 4 channels")
+        return _finish(np.asarray(decode_jpeg(data, channels)), dtype, "decode_png")
+    if kind == "gif":
+        return _finish(_to_channels(_gif_frame(data, "decode_png"), channels), dtype, "decode_png")
+    a, depth = _png.decode(data, with_depth=True, pillow=_pil_if_installed())
+    a = _to_channels(a, channels, (1 << depth) - 1)
+    if a.dtype == np.uint8 and dtype is not None and np.dtype(str(dtype)) == np.uint16:
+        # libpng widens 8-bit samples to 16 by repeating the byte (x 257: 255 -> 65535), where
+        # convert_image_dtype (a JPEG through decode_png) multiplies by 256, as TensorFlow does
+        return _eager(a.astype(np.uint16) * np.uint16(257))
+    return _finish(a, dtype, "decode_png")
 
 
 def _open(data, op, kind, gray=False):
@@ -120,11 +145,18 @@ def _pil_array(img):
 
 def decode_jpeg(contents, channels=0, ratio=1, fancy_upscaling=True, try_recover_truncated=False,
                 acceptable_fraction=1, dct_method="", name=None):
-    """The JPEG ``contents`` as an (H, W, C) uint8 array (Pillow); ``channels`` 0, 1 or 3."""
+    """The JPEG ``contents`` as an (H, W, C) uint8 array (Pillow); ``channels`` 0, 1 or 3. PNG
+    and non-animated GIF contents decode too, as TensorFlow's decode_jpeg documents."""
     _check_channels("decode_jpeg", channels, (0, 1, 3))
     if ratio != 1:
         raise NotImplementedError("tf.io.decode_jpeg: ratio other than 1 is not supported")
-    img = _open(as_bytes(contents, "decode_jpeg"), "decode_jpeg", "JPEG", gray=channels == 1)
+    data = as_bytes(contents, "decode_jpeg")
+    kind = _sniff(data)
+    if kind == "png":
+        return decode_png(data, channels)
+    if kind == "gif":
+        return _eager(_to_channels(_gif_frame(data, "decode_jpeg"), channels))
+    img = _open(data, "decode_jpeg", "JPEG", gray=channels == 1)
     a = _pil_array(img)
     return _eager(_to_channels(a[..., :3] if a.shape[2] == 4 else a, channels))
 

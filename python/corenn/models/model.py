@@ -656,10 +656,13 @@ class Model(TrainingLoops):
     def save(self, filepath, overwrite=True, include_optimizer=True, save_format=None, zipped=None):
         """``m.keras``: corenn's zip; ``m.h5`` (or ``save_format="h5"``): TF-Keras 2's HDF5
         model file, which TF-Keras 2 and Keras 3's ``load_model`` read (needs h5py).
-        ``zipped=False``: the zip's members as files of a directory (Keras 3's option)."""
+        ``zipped=False``: the zip's members as files of a directory (Keras 3's option); a name
+        without an extension (TF-Keras 2's SavedModel directory) writes that directory too."""
         import os
         from .. import saving
-        if zipped is False:
+        if zipped is False or zipped is None and saving.is_model_directory_name(filepath, save_format):
+            # TF-Keras 2 wrote a SavedModel directory for a name without an extension (or
+            # save_format="tf"); corenn writes its own model directory there, read by load_model
             return saving.save_model(self, filepath, include_optimizer=include_optimizer, overwrite=overwrite,
                                      zipped=False)
         filepath = saving.check_model_path(filepath, f"{self.name}.save", save_format)
@@ -1176,6 +1179,8 @@ class Model(TrainingLoops):
                     self._free_output_shapes = [None]
                 else:
                     self._probe_outputs(x)
+            elif self.__dict__.get("_free_probed_for") not in (None, _sample_shapes(x)):
+                self._reprobe_outputs(x)
             return x
         if type(x) is np.ndarray:
             # A batch shaped like one these checks passed as it was (float32, C-contiguous, same
@@ -1324,6 +1329,26 @@ class Model(TrainingLoops):
                                   {k: _data.as_input(a) for k, a in first.items()}, False)
         outs = out if isinstance(out, (list, tuple)) else [out]
         self._free_output_shapes = [(None,) + tuple(o.shape[1:]) for o in outs]
+        self.__dict__["_free_probed_for"] = _sample_shapes(x)
+        self.__dict__["_free_probes"] = 1
+
+    def _reprobe_outputs(self, x):
+        """Inputs of another sample shape than the probe's (a fully convolutional model trained on
+        crops and evaluated on whole images): probe again and keep as known only the output axes
+        that came out the same, so targets are checked against what the call gives for these
+        inputs (the first probe's 32x32 outputs refused 64x64 targets). After a few sample shapes
+        the outputs are taken as unknown, not probed on every batch of variable-length data."""
+        before = self._free_output_shapes
+        if self.__dict__.get("_free_probes", 1) >= 4:
+            self._free_output_shapes, self.__dict__["_free_probed_for"] = [None], None
+            return
+        self._probe_outputs(x)
+        self.__dict__["_free_probes"] = self.__dict__.get("_free_probes", 1) + 1
+        now = self._free_output_shapes
+        if before is None or len(before) != len(now) or any(b is None for b in before):
+            return
+        self._free_output_shapes = [
+            o if len(o) != len(b) else tuple(d if d == e else None for d, e in zip(o, b)) for o, b in zip(now, before)]
 
     def _label_error(self, y, out, what, k=0):
         where = self.name if len(self.output_names) == 1 else f"{self.name} output '{self.output_names[k]}'"
@@ -2030,6 +2055,15 @@ def adjust_input_rank(model, x, spec, op):
         got = "strings" if x.dtype == object else f"numeric data ({x.dtype})"
         raise TypeError(f"{model.name}.{op}: input '{spec.name}' takes {what}, but x holds {got}")
     return x
+
+
+def _sample_shapes(x):
+    """The per-sample shapes of a free model's prepared inputs (what its output probe ran on)."""
+    if isinstance(x, dict):
+        return tuple((k, tuple(np.shape(v)[1:])) for k, v in sorted(x.items()))
+    if isinstance(x, list):
+        return tuple(tuple(np.shape(a)[1:]) for a in x)
+    return (tuple(np.shape(x)[1:]),)
 
 
 def _densify_sparse(x):
