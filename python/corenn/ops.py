@@ -2383,7 +2383,9 @@ def quantile(x, q, axis=None, method="linear", keepdims=False):
         picks.append(v)
     if q_arr.ndim == 0:
         return picks[0]
-    return stack(picks, axis=0)
+    out = stack(picks, axis=0)
+    # q of rank > 1 leads the result's shape, as in NumPy and Keras (not flattened)
+    return out if q_arr.ndim == 1 else reshape(out, list(q_arr.shape) + list(out.shape[1:]))
 
 
 def percentile(x, q, axis=None, method="linear", keepdims=False):

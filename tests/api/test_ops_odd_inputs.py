@@ -234,6 +234,19 @@ def test_median_and_quantile_of_a_slice_with_nan_is_nan():
     np.testing.assert_allclose(np.asarray(ops.nanmedian(x, axis=1)), [3.0, 5.5])
 
 
+def test_quantiles_of_a_2d_q_lead_the_result_shape():
+    # the picks were stacked flat: q of shape (2, 2) gave (4, ...) where NumPy and Keras give (2, 2, ...)
+    x = np.random.RandomState(3).uniform(-2, 2, (5, 3)).astype(np.float32)
+    q = np.array([[0.1, 0.5], [0.9, 1.0]])
+    for op, ref in ((ops.quantile, np.quantile), (ops.nanquantile, np.nanquantile)):
+        for axis in (None, 0, 1):
+            got, want = np.asarray(op(x, q, axis=axis)), ref(x.astype(np.float64), q, axis=axis)
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+        assert np.asarray(op(x, q, axis=1, keepdims=True)).shape == (2, 2, 5, 1)
+    assert np.asarray(ops.percentile(x, q * 100)).shape == (2, 2)
+
+
 def test_view_of_a_scalar_stays_a_scalar():
     # np.ascontiguousarray turned the 0-d input into shape (1,)
     x = np.array(1.5, np.float32)
