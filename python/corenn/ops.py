@@ -4367,6 +4367,52 @@ for _name in ("concatenate", "stack", "hstack", "vstack"):
 globals()["append"] = _bool_promoting(globals()["append"], 2)
 
 
+# Integer data keeps Keras' integer dtype (int32, int64 where an operand is int64; a Python int is
+# weak, as in Keras): integers hold no NaN, so the nan-reductions are the plain ones (they gave
+# float32); kron of ints is exact integer products (it gave float32); inner / outer / append /
+# vdot with a Python int gave int64.
+def _int_data_dtype(data):
+    wide = _builtins.any(str(getattr(v, "dtype", "")) == "int64" for v in data
+                         if not isinstance(v, (int, np.integer)))
+    return "int64" if wide else "int32"
+
+
+def _nan_free_for_ints(fn, plain):
+    import functools
+
+    @functools.wraps(fn)
+    def op(x, *args, **kwargs):
+        if not _is_bool_data(x) and _data_kind(x) == "i" and not isinstance(x, (int, np.integer)):
+            return plain(x, *args, **kwargs)
+        return fn(x, *args, **kwargs)
+    return op
+
+
+def _ints_keep_int_dtype(fn, exact=None):
+    import functools
+
+    @functools.wraps(fn)
+    def op(x1, x2, *args, **kwargs):
+        data = (x1, x2)
+        if _builtins.all(_data_kind(v) == "i" and not _is_bool_data(v) for v in data):
+            dt = _int_data_dtype(data)
+            if exact is not None:
+                return _t(exact(np.asarray(x1), np.asarray(x2), *args, **kwargs).astype(dt))
+            r = fn(x1, x2, *args, **kwargs)
+            if isinstance(r, Tensor) and r.dtype != dt:
+                return Tensor.from_numpy(np.asarray(r).astype(dt))
+            return r
+        return fn(x1, x2, *args, **kwargs)
+    return op
+
+
+for _name, _plain in (("nansum", "sum"), ("nanprod", "prod"), ("nancumsum", "cumsum"), ("nancumprod", "cumprod")):
+    globals()[_name] = _nan_free_for_ints(globals()[_name], globals()[_plain])
+for _name in ("inner", "outer", "append", "vdot"):
+    globals()[_name] = _ints_keep_int_dtype(globals()[_name])
+globals()["kron"] = _ints_keep_int_dtype(globals()["kron"], np.kron)
+
+
 def _name_ops_errors():
     import inspect
     import types
