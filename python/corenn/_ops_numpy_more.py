@@ -254,7 +254,11 @@ def nanquantile(x, q, axis=None, method="linear", keepdims=False):
         elif axis is None:
             v = _o.reshape(v, [1] * t.ndim)
         picks.append(v)
-    return picks[0] if q_arr.ndim == 0 else _o.stack(picks, axis=0)
+    if q_arr.ndim == 0:
+        return picks[0]
+    out = _o.stack(picks, axis=0)
+    # q of rank > 1 leads the result's shape, as in NumPy and Keras (not flattened)
+    return out if q_arr.ndim == 1 else _o.reshape(out, list(q_arr.shape) + list(out.shape[1:]))
 
 
 def nanpercentile(x, q, axis=None, method="linear", keepdims=False):

@@ -2383,7 +2383,9 @@ def quantile(x, q, axis=None, method="linear", keepdims=False):
         picks.append(v)
     if q_arr.ndim == 0:
         return picks[0]
-    return stack(picks, axis=0)
+    out = stack(picks, axis=0)
+    # q of rank > 1 leads the result's shape, as in NumPy and Keras (not flattened)
+    return out if q_arr.ndim == 1 else reshape(out, list(q_arr.shape) + list(out.shape[1:]))
 
 
 def percentile(x, q, axis=None, method="linear", keepdims=False):
@@ -2565,7 +2567,9 @@ def diag(x, k=0):
 def trace(x, offset=0, axis1=0, axis2=1):
     d = diagonal(x, offset, axis1, axis2)
     if not _is_float(d):
-        return _t(np.sum(np.asarray(d), axis=-1).astype(np.asarray(d).dtype))
+        # ints keep their dtype; bools count in int32, as Keras' trace of a bool tensor
+        a = np.asarray(d)
+        return _t(np.sum(a, axis=-1).astype(np.int32 if a.dtype == np.bool_ else a.dtype))
     return sum(d, axis=-1)
 
 
@@ -3164,7 +3168,7 @@ def hsplit(x, indices_or_sections):
 
 def dstack(xs):
     ts = [_f32(x) for x in xs]
-    ts = [reshape(t, [1, -1, 1]) if t.ndim == 1 else expand_dims(t, -1) if t.ndim == 2 else t for t in ts]
+    ts = [reshape(t, [1, 1, 1]) if t.ndim == 0 else reshape(t, [1, -1, 1]) if t.ndim == 1 else expand_dims(t, -1) if t.ndim == 2 else t for t in ts]
     return concatenate(ts, axis=2)
 
 
@@ -4244,6 +4248,169 @@ def _keeps_bool(fn):
 
 for _name in _BOOL_KEEPING:
     globals()[_name] = _keeps_bool(globals()[_name])
+
+
+def _keeps_bool_undtyped(fn):
+    """_keeps_bool for the ``*_like`` fills: bool only where no ``dtype`` is asked for."""
+    kept = _keeps_bool(fn)
+    import functools
+
+    @functools.wraps(fn)
+    def op(x, *args, **kwargs):
+        return fn(x, *args, **kwargs) if kwargs.get("dtype") is not None or len(args) > 1 \
+            else kept(x, *args, **kwargs)
+    return op
+
+
+for _name in ("full_like", "empty_like"):
+    globals()[_name] = _keeps_bool_undtyped(globals()[_name])
+
+
+# Keras' dtype rules for bools meeting other data (its result_type, followed by the TF backend):
+# bool with int32 or a Python int is int32 (``ops.add(mask, 1)``, ``ops.bitwise_and(mask, n)``),
+# bool with float data float32 (unchanged: the float path); integer reductions and scans of
+# bools count in int32 (``ops.cumsum(mask)``, ``ops.prod``, ``ops.square``: 0 / 1 counts, not
+# float32). The products of two bools (matmul, dot, outer ...) are bools, as TF's Keras gives
+# (any of the ands), and so are max / min and + / * of two bools (NumPy's logical or / and).
+def _data_kind(x):
+    if _is_bool_data(x):
+        return "b"
+    if isinstance(x, (int, np.integer)):
+        return "i"
+    dt = getattr(x, "dtype", None)
+    if dt is not None and not isinstance(x, (list, tuple)):
+        try:
+            return "i" if np.dtype(str(dt)).kind in "iu" else "f"
+        except TypeError:
+            return "f"
+    return "f"
+
+
+def _as_int32(x):
+    return Tensor.from_numpy(np.array(x, dtype=np.int32, order="C")) if _is_bool_data(x) else x
+
+
+def _int32_result(r):
+    if isinstance(r, (list, tuple)):
+        return type(r)(_int32_result(v) for v in r)
+    if isinstance(r, Tensor) and r.dtype != "int32":
+        return Tensor.from_numpy(np.asarray(r).astype(np.int32))
+    return r
+
+
+def _bool_promoting(fn, n, both_bool=None):
+    """Wraps an op whose first ``n`` positional arguments are data: a bool among ints makes the
+    op run in int32 (its result int32); ``both_bool`` says what bools alone give ("bool": a bool
+    tensor, "int": int32; None: the op's own answer)."""
+    import functools
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        data = args[:n]
+        kinds = [_data_kind(v) for v in data]
+        if "b" not in kinds or "f" in kinds:
+            return fn(*args, **kwargs)
+        if "i" not in kinds:
+            if both_bool == "bool":
+                return _as_bools(fn(*args, **kwargs))
+            if both_bool != "int":
+                return fn(*args, **kwargs)
+        return _int32_result(fn(*[_as_int32(v) for v in data], *args[n:], **kwargs))
+    return op
+
+
+def _bool_list_promoting(fn):
+    """concatenate / stack / hstack / vstack / append of bools with ints: int32, as Keras."""
+    import functools
+
+    @functools.wraps(fn)
+    def op(xs, *args, **kwargs):
+        if isinstance(xs, (list, tuple)):
+            kinds = [_data_kind(v) for v in xs]
+            if "b" in kinds and "i" in kinds and "f" not in kinds:
+                return _int32_result(fn([_as_int32(v) for v in xs], *args, **kwargs))
+        return fn(xs, *args, **kwargs)
+    return op
+
+
+def _bool_counting(fn):
+    """An integer reduction or scan of a bool tensor: int32 counts, as Keras."""
+    import functools
+
+    @functools.wraps(fn)
+    def op(x, *args, **kwargs):
+        if _is_bool_data(x) and not isinstance(x, (bool, np.bool_)):
+            return _int32_result(fn(_as_int32(x), *args, **kwargs))
+        return fn(x, *args, **kwargs)
+    return op
+
+
+for _name in ("abs", "absolute", "trunc", "nan_to_num", "stop_gradient", "diagflat", "dstack", "fliplr",
+              "flipud", "sort", "get_item", "hsplit", "vsplit", "nanmax", "nanmin", "diff", "vander",
+              "extract_sequences", "pad", "unique"):
+    globals()[_name] = _keeps_bool(globals()[_name])
+for _name in ("cumsum", "cumprod", "nancumsum", "nancumprod", "prod", "nanprod", "nansum", "square",
+              "bincount"):
+    globals()[_name] = _bool_counting(globals()[_name])
+for _name in ("add", "multiply", "maximum", "minimum", "fmax", "fmin"):
+    globals()[_name] = _bool_promoting(globals()[_name], 2, "bool")
+for _name in ("matmul", "dot", "inner", "outer", "vdot", "tensordot", "kron"):
+    globals()[_name] = _bool_promoting(globals()[_name], 2, "bool")
+for _name in ("mod", "fmod"):
+    globals()[_name] = _bool_promoting(globals()[_name], 2, "int")
+for _name in ("subtract", "power", "floor_divide", "bitwise_and", "bitwise_or", "bitwise_xor",
+              "bitwise_left_shift", "bitwise_right_shift", "left_shift", "right_shift", "gcd", "lcm"):
+    globals()[_name] = _bool_promoting(globals()[_name], 2)
+globals()["clip"] = _bool_promoting(globals()["clip"], 3)
+for _name in ("concatenate", "stack", "hstack", "vstack"):
+    globals()[_name] = _bool_list_promoting(globals()[_name])
+globals()["append"] = _bool_promoting(globals()["append"], 2)
+
+
+# Integer data keeps Keras' integer dtype (int32, int64 where an operand is int64; a Python int is
+# weak, as in Keras): integers hold no NaN, so the nan-reductions are the plain ones (they gave
+# float32); kron of ints is exact integer products (it gave float32); inner / outer / append /
+# vdot with a Python int gave int64.
+def _int_data_dtype(data):
+    wide = _builtins.any(str(getattr(v, "dtype", "")) == "int64" for v in data
+                         if not isinstance(v, (int, np.integer)))
+    return "int64" if wide else "int32"
+
+
+def _nan_free_for_ints(fn, plain):
+    import functools
+
+    @functools.wraps(fn)
+    def op(x, *args, **kwargs):
+        if not _is_bool_data(x) and _data_kind(x) == "i" and not isinstance(x, (int, np.integer)):
+            return plain(x, *args, **kwargs)
+        return fn(x, *args, **kwargs)
+    return op
+
+
+def _ints_keep_int_dtype(fn, exact=None):
+    import functools
+
+    @functools.wraps(fn)
+    def op(x1, x2, *args, **kwargs):
+        data = (x1, x2)
+        if _builtins.all(_data_kind(v) == "i" and not _is_bool_data(v) for v in data):
+            dt = _int_data_dtype(data)
+            if exact is not None:
+                return _t(exact(np.asarray(x1), np.asarray(x2), *args, **kwargs).astype(dt))
+            r = fn(x1, x2, *args, **kwargs)
+            if isinstance(r, Tensor) and r.dtype != dt:
+                return Tensor.from_numpy(np.asarray(r).astype(dt))
+            return r
+        return fn(x1, x2, *args, **kwargs)
+    return op
+
+
+for _name, _plain in (("nansum", "sum"), ("nanprod", "prod"), ("nancumsum", "cumsum"), ("nancumprod", "cumprod")):
+    globals()[_name] = _nan_free_for_ints(globals()[_name], globals()[_plain])
+for _name in ("inner", "outer", "append", "vdot"):
+    globals()[_name] = _ints_keep_int_dtype(globals()[_name])
+globals()["kron"] = _ints_keep_int_dtype(globals()["kron"], np.kron)
 
 
 def _name_ops_errors():

@@ -202,3 +202,158 @@ def test_where_max_and_min_of_bools_stay_bool():
     assert _is_bool_tensor(hi) and hi.numpy().tolist() == np.max(A > 0, axis=1).tolist()
     assert _is_bool_tensor(lo) and bool(lo) is False
     assert ops.where(m[0], 1.0, 0.0).dtype == "float32"   # numbers chosen by a bool stay numbers
+
+
+# -- bools through the rest of keras.ops (a differential run against Keras 3.15 with the TF
+# backend, torch agreeing, gave these dtypes; the values are NumPy's on the same 0 / 1 data) --
+
+M = np.array([[True, False, True, True], [False, True, True, False], [True, True, False, True]])
+N = np.array([[True, True, False, False], [False, False, True, True], [True, False, True, False]])
+I = np.array([[0, 2, 1, 3], [1, 1, 0, 2], [2, 0, 3, 1]], np.int32)
+
+
+def _bools(m=M):
+    return ops.convert_to_tensor(m)
+
+
+@pytest.mark.parametrize("name, got, want", [
+    ("abs", lambda m: ops.abs(m), lambda a: a),
+    ("absolute", lambda m: ops.absolute(m), lambda a: a),
+    ("trunc", lambda m: ops.trunc(m), lambda a: a),
+    ("nan_to_num", lambda m: ops.nan_to_num(m), lambda a: a),
+    ("stop_gradient", lambda m: ops.stop_gradient(m), lambda a: a),
+    ("flipud", lambda m: ops.flipud(m), lambda a: a[::-1]),
+    ("fliplr", lambda m: ops.fliplr(m), lambda a: a[:, ::-1]),
+    ("sort", lambda m: ops.sort(m, axis=0), lambda a: np.sort(a, axis=0)),
+    ("diagflat", lambda m: ops.diagflat(m[0]), lambda a: np.diagflat(a[0])),
+    ("nanmax", lambda m: ops.nanmax(m, axis=1), lambda a: a.max(axis=1)),
+    ("nanmin", lambda m: ops.nanmin(m, axis=0), lambda a: a.min(axis=0)),
+    ("diff", lambda m: ops.diff(m), lambda a: a[:, 1:] != a[:, :-1]),
+    ("pad", lambda m: ops.pad(m, ((1, 0), (0, 2))), lambda a: np.pad(a, ((1, 0), (0, 2)))),
+    ("get_item", lambda m: ops.get_item(m, 1), lambda a: a[1]),
+    ("unique", lambda m: ops.unique(m), lambda a: np.unique(a)),
+    ("dstack", lambda m: ops.dstack([m, m]), lambda a: np.dstack([a, a])),
+    ("full_like", lambda m: ops.full_like(m, 2), lambda a: np.full_like(a, True)),
+    ("empty_like", lambda m: ops.zeros_like(ops.empty_like(m)) == ops.empty_like(m), lambda a: np.ones_like(a)),
+])
+def test_ops_that_move_bools_keep_them_bool(name, got, want):
+    r = got(_bools())
+    assert _is_bool_tensor(r), (name, type(r), getattr(r, "dtype", None))
+    np.testing.assert_array_equal(r.numpy(), want(M))
+
+
+def test_a_fill_like_a_bool_tensor_with_a_dtype_takes_that_dtype():
+    r = ops.full_like(_bools(), 2.5, dtype="float32")
+    assert r.dtype == "float32" and np.all(r.numpy() == 2.5)
+
+
+@pytest.mark.parametrize("name, got, want", [
+    ("cumsum", lambda m: ops.cumsum(m, axis=1), lambda a: np.cumsum(a, axis=1)),
+    ("cumsum_flat", lambda m: ops.cumsum(m), lambda a: np.cumsum(a)),
+    ("cumprod", lambda m: ops.cumprod(m, axis=0), lambda a: np.cumprod(a, axis=0)),
+    ("nancumsum", lambda m: ops.nancumsum(m, axis=1), lambda a: np.cumsum(a, axis=1)),
+    ("nancumprod", lambda m: ops.nancumprod(m, axis=1), lambda a: np.cumprod(a, axis=1)),
+    ("prod", lambda m: ops.prod(m, axis=0), lambda a: np.prod(a, axis=0)),
+    ("nanprod", lambda m: ops.nanprod(m), lambda a: np.prod(a)),
+    ("nansum", lambda m: ops.nansum(m, axis=0), lambda a: np.sum(a, axis=0)),
+    ("square", lambda m: ops.square(m), lambda a: a * a),
+    ("trace", lambda m: ops.trace(m), lambda a: np.trace(a)),
+    ("bincount", lambda m: ops.bincount(m[0]), lambda a: np.bincount(a[0])),
+])
+def test_integer_reductions_and_scans_of_bools_count_in_int32(name, got, want):
+    r = got(_bools())
+    assert isinstance(r, Tensor) and r.dtype == "int32", (name, r.dtype)
+    np.testing.assert_array_equal(r.numpy(), want(M.astype(np.int64)))
+
+
+_INT_WITH_BOOL = [
+    ("add", ops.add, np.add), ("subtract", ops.subtract, np.subtract), ("multiply", ops.multiply, np.multiply),
+    ("maximum", ops.maximum, np.maximum), ("minimum", ops.minimum, np.minimum), ("power", ops.power, np.power),
+    ("bitwise_and", ops.bitwise_and, np.bitwise_and), ("bitwise_or", ops.bitwise_or, np.bitwise_or),
+    ("bitwise_xor", ops.bitwise_xor, np.bitwise_xor), ("left_shift", ops.left_shift, np.left_shift),
+    ("right_shift", ops.right_shift, np.right_shift), ("gcd", ops.gcd, np.gcd),
+    ("kron", ops.kron, np.kron), ("outer", ops.outer, np.outer),
+    ("append", ops.append, np.append),
+]
+
+
+@pytest.mark.parametrize("name, op, ref", _INT_WITH_BOOL)
+def test_a_bool_with_ints_is_int32(name, op, ref):
+    m, i = _bools(), ops.convert_to_tensor(I)
+    for got, want in ((op(m, i), ref(M.astype(np.int64), I)), (op(i, m), ref(I, M.astype(np.int64))),
+                      (op(m, 2), ref(M.astype(np.int64), 2)), (op(2, m), ref(2, M.astype(np.int64)))):
+        assert isinstance(got, Tensor) and got.dtype == "int32", (name, got.dtype)
+        np.testing.assert_array_equal(got.numpy(), want)
+    if name not in ("bitwise_and", "bitwise_or", "bitwise_xor", "left_shift", "right_shift", "gcd"):
+        # with floats the float32 path is unchanged (the integer-only ops refuse floats)
+        assert op(m, ops.convert_to_tensor(I.astype(np.float32))).dtype == "float32"
+
+
+def test_mod_clip_and_joins_of_bools_with_ints_are_int32():
+    m, i = _bools(), ops.convert_to_tensor(I)
+    r = ops.mod(m, 2)
+    assert r.dtype == "int32" and r.numpy().tolist() == (M.astype(int) % 2).tolist()
+    r = ops.mod(m[0], m[0])   # Keras: bool % bool is int32 (0 where defined)
+    assert r.dtype == "int32"
+    r = ops.clip(m, i, i + 1)
+    assert r.dtype == "int32" and r.numpy().tolist() == np.clip(M.astype(int), I, I + 1).tolist()
+    for join, ref in ((ops.concatenate, np.concatenate), (ops.stack, np.stack), (ops.hstack, np.hstack),
+                      (ops.vstack, np.vstack)):
+        r = join([m, i])
+        assert r.dtype == "int32" and r.numpy().tolist() == ref([M.astype(int), I]).tolist()
+        assert _is_bool_tensor(join([m, _bools(N)]))
+        assert join([m, ops.convert_to_tensor(I.astype(np.float32))]).dtype == "float32"
+
+
+@pytest.mark.parametrize("name, got, want", [
+    ("matmul", lambda m, n: ops.matmul(m, ops.transpose(n)), lambda a, b: (a.astype(int) @ b.T.astype(int)) > 0),
+    ("dot", lambda m, n: ops.dot(m[0], n[1]), lambda a, b: (a[0].astype(int) @ b[1].astype(int)) > 0),
+    ("inner", lambda m, n: ops.inner(m, n), lambda a, b: np.inner(a.astype(int), b.astype(int)) > 0),
+    ("outer", lambda m, n: ops.outer(m[0], n[0]), lambda a, b: np.outer(a[0], b[0])),
+    ("vdot", lambda m, n: ops.vdot(m, n), lambda a, b: np.vdot(a.astype(int), b.astype(int)) > 0),
+    ("tensordot", lambda m, n: ops.tensordot(m, n, axes=[[1], [1]]), lambda a, b: np.tensordot(a.astype(int), b.astype(int), axes=[[1], [1]]) > 0),
+    ("kron", lambda m, n: ops.kron(m, n), lambda a, b: np.kron(a, b)),
+    ("add", lambda m, n: ops.add(m, n), lambda a, b: a | b),
+    ("multiply", lambda m, n: ops.multiply(m, n), lambda a, b: a & b),
+    ("maximum", lambda m, n: ops.maximum(m, n), lambda a, b: a | b),
+    ("minimum", lambda m, n: ops.minimum(m, n), lambda a, b: a & b),
+])
+def test_products_sums_max_and_min_of_two_bools_are_bools(name, got, want):
+    r = got(_bools(M), _bools(N))
+    assert _is_bool_tensor(r), (name, getattr(r, "dtype", None))
+    np.testing.assert_array_equal(r.numpy(), want(M, N))
+
+
+def test_bool_operators():
+    m, n, i = _bools(M), _bools(N), ops.convert_to_tensor(I)
+    # with Python numbers the operators give float32 (corenn's choice: TF refuses them)
+    for r, want in ((m * 2, M * 2.0), (2 * m, M * 2.0), (1 - m, 1.0 - M), (1.0 - m, 1.0 - M), (m / 2, M / 2.0)):
+        assert isinstance(r, Tensor) and r.dtype == "float32"
+        np.testing.assert_array_equal(r.numpy(), want)
+    # with int32 tensors, Keras' rule either way round (torch gives the same)
+    for r in (m * i, i * m):
+        assert isinstance(r, Tensor) and r.dtype == "int32" and r.numpy().tolist() == (M * I).tolist()
+    # bool with bool: NumPy's and TF's logical answers
+    for r, want in ((m + n, M | N), (m & n, M & N), (m | n, M | N), (m ^ n, M ^ N), (~m, ~M), (abs(m), M),
+                    (m == n, M == N), (m @ ops.transpose(n), (M.astype(int) @ N.T.astype(int)) > 0)):
+        assert _is_bool_tensor(r)
+        np.testing.assert_array_equal(r.numpy(), want)
+    with pytest.raises(TypeError):
+        -m   # noqa: B018 - NumPy, TF and torch all refuse negating bools
+
+
+def test_gradients_flow_through_the_float_operand_of_bool_ops():
+    m, x = _bools(M), tf.Variable(np.arange(12, dtype=np.float32).reshape(3, 4) - 5.0)
+    y = tf.Variable(np.full((3, 4), 3.0, np.float32))
+    with tf.GradientTape(persistent=True) as tape:
+        prod = ops.sum(ops.multiply(m, x) * x)           # sum m x^2
+        chosen = ops.sum(ops.square(ops.where(m, x, y)))  # sum where(m, x, y)^2
+        picked = ops.sum(x[m] * 3.0)                      # 3 sum x[m]
+        big = ops.sum(ops.maximum(m, x))
+    xv = x.numpy()
+    np.testing.assert_allclose(tape.gradient(prod, x).numpy(), 2 * M * xv)
+    gx, gy = tape.gradient(chosen, [x, y])
+    np.testing.assert_allclose(gx.numpy(), np.where(M, 2 * xv, 0))
+    np.testing.assert_allclose(gy.numpy(), np.where(M, 0, 6.0))
+    np.testing.assert_allclose(tape.gradient(picked, x).numpy(), 3.0 * M)
+    np.testing.assert_allclose(tape.gradient(big, x).numpy(), (xv > M).astype(np.float32))

@@ -234,6 +234,19 @@ def test_median_and_quantile_of_a_slice_with_nan_is_nan():
     np.testing.assert_allclose(np.asarray(ops.nanmedian(x, axis=1)), [3.0, 5.5])
 
 
+def test_quantiles_of_a_2d_q_lead_the_result_shape():
+    # the picks were stacked flat: q of shape (2, 2) gave (4, ...) where NumPy and Keras give (2, 2, ...)
+    x = np.random.RandomState(3).uniform(-2, 2, (5, 3)).astype(np.float32)
+    q = np.array([[0.1, 0.5], [0.9, 1.0]])
+    for op, ref in ((ops.quantile, np.quantile), (ops.nanquantile, np.nanquantile)):
+        for axis in (None, 0, 1):
+            got, want = np.asarray(op(x, q, axis=axis)), ref(x.astype(np.float64), q, axis=axis)
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+        assert np.asarray(op(x, q, axis=1, keepdims=True)).shape == (2, 2, 5, 1)
+    assert np.asarray(ops.percentile(x, q * 100)).shape == (2, 2)
+
+
 def test_view_of_a_scalar_stays_a_scalar():
     # np.ascontiguousarray turned the 0-d input into shape (1,)
     x = np.array(1.5, np.float32)
@@ -284,3 +297,21 @@ def test_an_inner_ops_error_names_the_called_op_first():
 def test_generic_ops_prefix_not_doubled():
     with pytest.raises(TypeError, match=r"^ops\.add: expected numeric data"):
         ops.add(X34, None)
+
+
+# -- integer data keeps Keras' integer dtype (Keras 3.15, TF and torch backends agree) ---------------
+
+def test_nan_reductions_kron_and_products_of_ints_stay_int32():
+    a = np.array([[1, 0, 2], [0, 3, 1]], np.int32)
+    i = ops.convert_to_tensor(a)
+    for got, want in ((ops.nansum(i), np.sum(a)), (ops.nansum(i, axis=0), np.sum(a, axis=0)),
+                      (ops.nanprod(i, axis=1), np.prod(a, axis=1)), (ops.nancumsum(i, axis=1), np.cumsum(a, axis=1)),
+                      (ops.nancumprod(i), np.cumprod(a)), (ops.kron(i, i), np.kron(a, a)), (ops.kron(i, 2), a * 2),
+                      (ops.inner(i, 2), a * 2), (ops.outer(i, 2), np.outer(a, 2)), (ops.append(i, 2), np.append(a, 2)),
+                      (ops.outer(i[0], i[1]), np.outer(a[0], a[1])), (ops.vdot(i, i), np.vdot(a, a))):
+        assert got.dtype == "int32", got.dtype
+        np.testing.assert_array_equal(np.asarray(got), want)
+    # int64 data stays int64; floats stay float32 (NaN still skipped)
+    assert ops.kron(ops.convert_to_tensor(a.astype(np.int64)), i).dtype == "int64"
+    x = np.array([1.0, np.nan, 2.0], np.float32)
+    assert ops.nansum(x).dtype == "float32" and float(ops.nansum(x)) == 3.0

@@ -530,6 +530,12 @@ OPS_VALUES = [
     'map(lambda r: r * 2, x)', 'associative_scan(lambda a, b: a + b, v)',
     'scan(lambda c, r: (c + r, c), zeros((4,)), x)[0]', 'switch(1, [lambda a: a, lambda a: -a], x)',
     'saturate_cast(x * 300, "uint8")', 'searchsorted(sv, v, side="right")',
+    # bools meeting ints, counted, multiplied and moved (Keras' TF and torch backends agree on these)
+    'add(b, i)', 'subtract(i, b)', 'multiply(b, 2)', 'maximum(b, i)', 'power(b, i)', 'mod(b, 2)',
+    'bitwise_and(b, i)', 'gcd(i, b)', 'clip(b, i, i)', 'concatenate([b, i])', 'outer(b, i)', 'kron(b, i)',
+    'cumsum(b, axis=1)', 'cumprod(b)', 'prod(b, axis=0)', 'nansum(b, axis=0)', 'square(b)', 'trace(b)',
+    'abs(b)', 'sort(b, axis=0)', 'diff(b)', 'flipud(b)', 'nanmax(b, axis=1)', 'full_like(b, 2)',
+    'inner(b, c)', 'matmul(b, transpose(c))', 'outer(b, c)', 'vdot(b[0], c[0])', 'multiply(b, x)',
 ]
 
 OPS_GRADS = [

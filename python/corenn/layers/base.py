@@ -1825,6 +1825,12 @@ class BoolMask(np.ndarray):
         fn = _UFUNC_OPS.get(ufunc)
         if fn is not None and method == "__call__" and not kwargs and \
                 not all(isinstance(x, (bool, np.bool_)) or getattr(x, "dtype", None) == np.bool_ for x in inputs):
+            # with Python numbers, the bools as float32 0 / 1 first (``mask * 2``, ``1 - mask``:
+            # float32, where the ops' Keras rule would make a bool and an int int32); with a
+            # tensor the ops' rule, the same either way round (``mask * ints`` as ``ints * mask``)
+            if not any(isinstance(x, kernels.Tensor) for x in inputs):
+                inputs = tuple(np.asarray(x, np.float32) if isinstance(x, np.ndarray) and x.dtype == np.bool_
+                               else x for x in inputs)
             return fn(*inputs)
         plain = tuple(np.asarray(x) if isinstance(x, (np.ndarray, kernels.Tensor)) else x for x in inputs)
         if "out" in kwargs:
