@@ -845,6 +845,12 @@ def _save_unzipped(model, path, include_optimizer, overwrite):
                 with zf.open(name) as src, open(dest, "wb") as out:
                     shutil.copyfileobj(src, out)
         if os.path.exists(path):
+            # replaced only when it holds nothing but what a save writes (a user's other files
+            # next to a metadata.json are not deleted)
+            extra = sorted(set(os.listdir(path)) - set(os.listdir(target)))
+            if extra:
+                raise FileExistsError(f"save: {path} holds files a model save does not write ({', '.join(extra[:5])}); "
+                                      "not replaced")
             shutil.rmtree(path)
         os.replace(target, path)
     finally:

@@ -48,6 +48,12 @@ def test_unzipped_save_refusals(tmp_path):
     model.save(tmp_path / "d", zipped=False)
     with pytest.raises(FileExistsError, match="overwrite=False"):
         model.save(tmp_path / "d", zipped=False, overwrite=False)
+    # a user's file put into a model directory is not deleted by the next save
+    (tmp_path / "d" / "results.csv").write_text("epoch,loss")
+    with pytest.raises(FileExistsError, match="results.csv"):
+        model.save(tmp_path / "d", zipped=False)
+    assert (tmp_path / "d" / "results.csv").read_text() == "epoch,loss"
+    assert (tmp_path / "d" / "metadata.json").is_file()   # the earlier save is still there, whole
 
 
 def test_a_model_directory_with_a_link_is_refused(tmp_path):
