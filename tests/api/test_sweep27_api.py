@@ -316,8 +316,16 @@ def test_model_checkpoint_to_a_name_without_an_extension_writes_a_model_director
     assert target.is_dir()
     back = keras.models.load_model(str(target))
     np.testing.assert_allclose(back.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
-    with pytest.raises(ValueError, match=r"ModelCheckpoint.*\.keras"):
-        callbacks.ModelCheckpoint(str(tmp_path / "m.{epoch:02d}-{val_loss:.2f}"))
+    # a template whose only dot comes before format fields has no extension either (TF-Keras 2
+    # wrote SavedModels m.01-0.83, m.02-0.79, ...): a model directory per save
+    model.fit(x, y, epochs=2, verbose=0, validation_data=(x, y),
+              callbacks=[callbacks.ModelCheckpoint(str(tmp_path / "m.{epoch:02d}-{val_loss:.2f}"))])
+    saved = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("m."))
+    assert len(saved) == 2 and all((tmp_path / n).is_dir() for n in saved) and saved[0].startswith("m.01-")
+    back = keras.models.load_model(str(tmp_path / saved[1]))
+    np.testing.assert_allclose(back.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"ModelCheckpoint.*\.keras"):   # a real other extension
+        callbacks.ModelCheckpoint(str(tmp_path / "m.{epoch:02d}.pt"))
 
 
 # ---- distributed input (tutorial_distribute_input.py): iterators, Optional, ValueContext ----

@@ -40,7 +40,7 @@ class ModelCheckpoint(Callback):
             from .. import train
             if not train.is_weights_prefix(self.filepath):   # a prefix: tf.keras 2's checkpoint format
                 saving.check_weights_path(self.filepath, "ModelCheckpoint")
-        elif not saving.is_model_directory_name(self.filepath):
+        elif not self._directory_template():
             # (a name without an extension is TF-Keras 2's SavedModel directory: model.save
             # writes corenn's model directory there, which load_model reads)
             saving.check_model_path(self.filepath, "ModelCheckpoint")
@@ -77,6 +77,15 @@ class ModelCheckpoint(Callback):
             return True
         return value < self.best if self.mode == "min" else value > self.best
 
+    def _directory_template(self):
+        """Whether the name is TF-Keras 2's SavedModel directory: no extension, judged on the
+        template, where a dot before a format field (``m.{epoch:02d}-{val_loss:.2f}``) starts no
+        extension (formatted, ``m.05-0.83`` would look like one ending in .83)."""
+        from .. import saving
+        base = os.path.basename(self.filepath.rstrip("/\\"))
+        ext = os.path.splitext(base)[1]
+        return saving.is_model_directory_name(self.filepath) or "{" in ext or "}" in ext
+
     def _path(self, epoch, batch, logs):
         fields = {k: float(np.asarray(v)) if np.ndim(v) == 0 else v for k, v in logs.items()}
         fields.update(epoch=epoch + 1)
@@ -112,6 +121,8 @@ class ModelCheckpoint(Callback):
             print(f"\nEpoch {epoch + 1}: saving model to {path}")
         if self.save_weights_only:
             self.model.save_weights(path)
+        elif self._directory_template():
+            self.model.save(path, overwrite=True, zipped=False)   # corenn's model directory
         else:
             self.model.save(path, overwrite=True)
 
