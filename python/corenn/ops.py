@@ -641,8 +641,6 @@ def _int_reduce(op, fn, x, axis, keepdims):
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
     if _int_array(x):
         return _int_reduce("sum", np.sum, x, axis, keepdims)
-    if isinstance(x, np.ndarray) and x.dtype == np.bool_:   # a count of the True entries: int32, as Keras
-        return _int_reduce("sum", np.sum, np.asarray(x).astype(np.int32), axis, keepdims)
     return _reduce("sum", x, axis, keepdims)
 
 
@@ -653,16 +651,12 @@ def mean(x, axis=None, keepdims=False):
 def max(x, axis=None, keepdims=False):  # noqa: A001
     if _int_array(x):
         return _int_reduce("max", np.max, x, axis, keepdims)
-    if isinstance(x, np.ndarray) and x.dtype == np.bool_:   # any / all, a bool tensor as Keras gives
-        return _truth(np.asarray(_int_reduce("max", np.max, np.asarray(x).astype(np.int32), axis, keepdims)) != 0)
     return _reduce("max", x, axis, keepdims)
 
 
 def min(x, axis=None, keepdims=False):  # noqa: A001
     if _int_array(x):
         return _int_reduce("min", np.min, x, axis, keepdims)
-    if isinstance(x, np.ndarray) and x.dtype == np.bool_:   # any / all, a bool tensor as Keras gives
-        return _truth(np.asarray(_int_reduce("min", np.min, np.asarray(x).astype(np.int32), axis, keepdims)) != 0)
     return _reduce("min", x, axis, keepdims)
 
 
@@ -4235,8 +4229,6 @@ def _as_bools(r):
 
 
 def _keeps_bool(fn):
-    import functools
-
     @functools.wraps(fn)
     def op(x, *args, **kwargs):
         data = x if isinstance(x, (list, tuple)) else (x,)
@@ -4253,8 +4245,6 @@ for _name in _BOOL_KEEPING:
 def _keeps_bool_undtyped(fn):
     """_keeps_bool for the ``*_like`` fills: bool only where no ``dtype`` is asked for."""
     kept = _keeps_bool(fn)
-    import functools
-
     @functools.wraps(fn)
     def op(x, *args, **kwargs):
         return fn(x, *args, **kwargs) if kwargs.get("dtype") is not None or len(args) > 1 \
@@ -4302,8 +4292,6 @@ def _bool_promoting(fn, n, both_bool=None):
     """Wraps an op whose first ``n`` positional arguments are data: a bool among ints makes the
     op run in int32 (its result int32); ``both_bool`` says what bools alone give ("bool": a bool
     tensor, "int": int32; None: the op's own answer)."""
-    import functools
-
     @functools.wraps(fn)
     def op(*args, **kwargs):
         data = args[:n]
@@ -4321,8 +4309,6 @@ def _bool_promoting(fn, n, both_bool=None):
 
 def _bool_list_promoting(fn):
     """concatenate / stack / hstack / vstack / append of bools with ints: int32, as Keras."""
-    import functools
-
     @functools.wraps(fn)
     def op(xs, *args, **kwargs):
         if isinstance(xs, (list, tuple)):
@@ -4335,8 +4321,6 @@ def _bool_list_promoting(fn):
 
 def _bool_counting(fn):
     """An integer reduction or scan of a bool tensor: int32 counts, as Keras."""
-    import functools
-
     @functools.wraps(fn)
     def op(x, *args, **kwargs):
         if _is_bool_data(x) and not isinstance(x, (bool, np.bool_)):
@@ -4347,9 +4331,9 @@ def _bool_counting(fn):
 
 for _name in ("abs", "absolute", "trunc", "nan_to_num", "stop_gradient", "diagflat", "dstack", "fliplr",
               "flipud", "sort", "get_item", "hsplit", "vsplit", "nanmax", "nanmin", "diff", "vander",
-              "extract_sequences", "pad", "unique"):
+              "extract_sequences", "pad", "unique", "max", "min"):
     globals()[_name] = _keeps_bool(globals()[_name])
-for _name in ("cumsum", "cumprod", "nancumsum", "nancumprod", "prod", "nanprod", "nansum", "square",
+for _name in ("sum", "cumsum", "cumprod", "nancumsum", "nancumprod", "prod", "nanprod", "nansum", "square",
               "bincount"):
     globals()[_name] = _bool_counting(globals()[_name])
 for _name in ("add", "multiply", "maximum", "minimum", "fmax", "fmin"):
@@ -4378,8 +4362,6 @@ def _int_data_dtype(data):
 
 
 def _nan_free_for_ints(fn, plain):
-    import functools
-
     @functools.wraps(fn)
     def op(x, *args, **kwargs):
         if not _is_bool_data(x) and _data_kind(x) == "i" and not isinstance(x, (int, np.integer)):
@@ -4389,8 +4371,6 @@ def _nan_free_for_ints(fn, plain):
 
 
 def _ints_keep_int_dtype(fn, exact=None):
-    import functools
-
     @functools.wraps(fn)
     def op(x1, x2, *args, **kwargs):
         data = (x1, x2)
