@@ -26,24 +26,40 @@ namespace corenn::bindings {
 
 namespace {
 
+// How each DType meets NumPy and DLPack, in enumerator order: NumPy's kind and buffer format
+// character, and DLPack's type code and bit width.
+struct DTypeCodes {
+  char kind;
+  const char* format;
+  uint8_t dl_code;
+};
+constexpr DTypeCodes kDTypeCodes[kNumDTypes] = {
+    {'f', "f", kDLFloat}, {'i', "i", kDLInt}, {'i', "q", kDLInt},   // float32 int32 int64
+    {'f', "d", kDLFloat}, {'f', "e", kDLFloat}, {'u', "B", kDLUInt},  // float64 float16 uint8
+    {'i', "b", kDLInt},   {'u', "H", kDLUInt}, {'i', "h", kDLInt},    // int8 uint16 int16
+    {'u', "I", kDLUInt},  {'u', "Q", kDLUInt}, {'b', "?", kDLBool},   // uint32 uint64 bool
+};
+
+const DTypeCodes& codes(DType dtype) { return kDTypeCodes[static_cast<int>(dtype)]; }
+
+// The DType of a NumPy dtype with that kind and item size, in the machine's byte order (a
+// byte-swapped array would be read as garbage, so it is refused by name).
 DType dtype_of_numpy(const py::array& a) {
   const py::dtype dt = a.dtype();
-  if (dt.is(py::dtype::of<float>())) return DType::float32;
-  if (dt.kind() == 'i' && dt.itemsize() == 4) return DType::int32;
-  if (dt.kind() == 'i' && dt.itemsize() == 8) return DType::int64;
-  throw TypeError("corenn.Tensor supports float32, int32 and int64 arrays, got " +
-                  std::string(py::str(dt)) + "; convert with .astype('float32') (data) or "
-                  ".astype('int64') (labels)");
+  const std::string order = py::str(dt.attr("byteorder"));
+  if (order == "=" || order == "|") {
+    for (int i = 0; i < kNumDTypes; ++i) {
+      const DType d = static_cast<DType>(i);
+      if (dt.kind() == codes(d).kind && static_cast<size_t>(dt.itemsize()) == dtype_size(d)) return d;
+    }
+  }
+  throw TypeError("corenn.Tensor holds float32 / int32 / int64 (computed in) and float64, float16, "
+                  "uint8, int8, uint16, int16, uint32, uint64, bool (stored) arrays in the machine's "
+                  "byte order, got " + std::string(py::str(dt)) + "; convert with .astype('float32') "
+                  "(data) or .astype('int64') (labels)");
 }
 
-std::string numpy_format(DType dtype) {
-  switch (dtype) {
-    case DType::float32: return py::format_descriptor<float>::format();
-    case DType::int32: return py::format_descriptor<int32_t>::format();
-    case DType::int64: return py::format_descriptor<int64_t>::format();
-  }
-  return "";
-}
+std::string numpy_format(DType dtype) { return codes(dtype).format; }
 
 // A shape argument from Python: any iterable of integers (int, numpy integers). Converted here, not
 // by pybind11's vector<int64_t> caster, so that a dimension beyond int64 raises a ValueError that
@@ -90,7 +106,22 @@ T fill_value(const py::handle& value, DType dtype) {
       int overflow = 0;
       const long long v = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
       if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
-      CORENN_CHECK(!overflow && v >= std::numeric_limits<T>::min() && v <= std::numeric_limits<T>::max(),
+      if constexpr (std::is_unsigned_v<T> && sizeof(T) == 8) {
+        if (overflow > 0) {   // above 2**63: uint64 still holds it up to 2**64 - 1
+          const unsigned long long u = PyLong_AsUnsignedLongLong(index.ptr());
+          if (PyErr_Occurred()) {
+            PyErr_Clear();
+            CORENN_CHECK(false, op, ": ", shown, " is out of range for dtype ", dtype_name(dtype));
+          }
+          return static_cast<T>(u);
+        }
+      }
+      // Compared as long double, which holds every long long and T's bounds exactly enough
+      // (uint64's max is 2**64 - 1; only the last long long above 2**63 could blur, and a long
+      // long never gets there).
+      const auto lv = static_cast<long double>(v);
+      CORENN_CHECK(!overflow && lv >= static_cast<long double>(std::numeric_limits<T>::min()) &&
+                       lv <= static_cast<long double>(std::numeric_limits<T>::max()),
                    op, ": ", shown, " is out of range for dtype ", dtype_name(dtype));
       return static_cast<T>(v);
     }
@@ -106,15 +137,83 @@ T fill_value(const py::handle& value, DType dtype) {
     CORENN_CHECK(std::isfinite(d), op, ": cannot fill a tensor of dtype ", dtype_name(dtype), " with ", shown);
     CORENN_CHECK(d == std::trunc(d), op, ": ", shown, " is not a whole number, which dtype ",
                  dtype_name(dtype), " needs (round it first)");
-    // [min, max + 1) in double: both bounds are powers of two, exact in double.
+    // [min, max + 1) in double: both bounds are 0 or powers of two, exact in double.
     const double lo = static_cast<double>(std::numeric_limits<T>::min());
-    const double hi = -lo;
+    const double hi = std::ldexp(1.0, std::numeric_limits<T>::digits);
     CORENN_CHECK(d >= lo && d < hi, op, ": ", shown, " is out of range for dtype ", dtype_name(dtype));
     return static_cast<T>(d);
   } else {
-    CORENN_CHECK(!std::isfinite(d) || std::fabs(d) <= FLT_MAX, op, ": ", shown,
-                 " is out of range for dtype float32");
+    if constexpr (std::is_same_v<T, float>)
+      CORENN_CHECK(!std::isfinite(d) || std::fabs(d) <= FLT_MAX, op, ": ", shown,
+                   " is out of range for dtype float32");
     return static_cast<T>(d);
+  }
+}
+
+// float16's bits for a double (IEEE binary16, round to nearest even; out of range refused by
+// fill_value_bytes before this), written out because neither C++17 nor every target CPU has it.
+uint16_t half_bits(double d) {
+  const uint16_t sign = std::signbit(d) ? 0x8000 : 0;
+  d = std::fabs(d);
+  if (std::isnan(d)) return 0x7e00;
+  if (std::isinf(d)) return sign | 0x7c00;
+  if (d == 0) return sign;
+  int e;
+  std::frexp(d, &e);                        // d = m * 2^e, m in [0.5, 1)
+  const int exp = std::max(e - 1, -14);     // binary16's exponent; -14 covers the subnormals
+  // d in units of the last place at that exponent (10 fraction bits), rounded to nearest even.
+  const double units = std::nearbyint(std::ldexp(d, 10 - exp));
+  auto u = static_cast<uint32_t>(units);
+  if (exp == -14 && u < 0x400) return sign | static_cast<uint16_t>(u);   // subnormal (or rounds to one)
+  if (u == 0x800) return sign | static_cast<uint16_t>(((exp + 1 + 15) << 10));  // rounded up to 2^(exp+1)
+  return sign | static_cast<uint16_t>(((exp + 15) << 10) | (u - 0x400));
+}
+
+// The bytes of one element of `dtype` holding `value`, checked as fill_value checks (an integer
+// dtype takes whole numbers in its range; bool takes True / False / 0 / 1, float16 what it can hold).
+std::vector<unsigned char> fill_value_bytes(const py::handle& value, DType dtype) {
+  std::vector<unsigned char> out(dtype_size(dtype));
+  auto put = [&](auto v) { std::memcpy(out.data(), &v, sizeof v); };
+  switch (dtype) {
+    case DType::float32: put(fill_value<float>(value, dtype)); break;
+    case DType::int32: put(fill_value<int32_t>(value, dtype)); break;
+    case DType::int64: put(fill_value<int64_t>(value, dtype)); break;
+    case DType::float64: put(fill_value<double>(value, dtype)); break;
+    case DType::uint8: put(fill_value<uint8_t>(value, dtype)); break;
+    case DType::int8: put(fill_value<int8_t>(value, dtype)); break;
+    case DType::uint16: put(fill_value<uint16_t>(value, dtype)); break;
+    case DType::int16: put(fill_value<int16_t>(value, dtype)); break;
+    case DType::uint32: put(fill_value<uint32_t>(value, dtype)); break;
+    case DType::uint64: put(fill_value<uint64_t>(value, dtype)); break;
+    case DType::float16: {
+      const double d = fill_value<double>(value, dtype);
+      CORENN_CHECK(!std::isfinite(d) || std::fabs(d) < 65520.0, "fill_: ",
+                   std::string(py::str(py::repr(value))), " is out of range for dtype float16");
+      put(half_bits(d));
+      break;
+    }
+    case DType::bool_: {
+      const double d = fill_value<double>(value, dtype);
+      CORENN_CHECK(d == 0 || d == 1, "fill_: a bool tensor takes True / False (or 1 / 0), got ",
+                   std::string(py::str(py::repr(value))));
+      put(static_cast<uint8_t>(d));
+      break;
+    }
+  }
+  return out;
+}
+
+// Every element of the CPU tensor t set to the bytes of one element.
+void fill_bytes(const Tensor& t, const std::vector<unsigned char>& elem) {
+  auto* p = static_cast<unsigned char*>(t.raw_data());
+  const size_t n = static_cast<size_t>(t.numel()), size = elem.size();
+  if (n == 0) return;
+  switch (size) {   // typed fills for the common widths (the compiler vectorizes them)
+    case 1: std::memset(p, elem[0], n); return;
+    case 4: { uint32_t v; std::memcpy(&v, elem.data(), 4); std::fill_n(reinterpret_cast<uint32_t*>(p), n, v); return; }
+    case 8: { uint64_t v; std::memcpy(&v, elem.data(), 8); std::fill_n(reinterpret_cast<uint64_t*>(p), n, v); return; }
+    default:
+      for (size_t i = 0; i < n; ++i) std::memcpy(p + i * size, elem.data(), size);
   }
 }
 
@@ -158,12 +257,7 @@ void delete_exported(DLManagedTensor* self) {
 }
 
 DLDataType to_dl_dtype(DType dtype) {
-  switch (dtype) {
-    case DType::float32: return DLDataType{kDLFloat, 32, 1};
-    case DType::int32: return DLDataType{kDLInt, 32, 1};
-    case DType::int64: return DLDataType{kDLInt, 64, 1};
-  }
-  return DLDataType{};
+  return DLDataType{codes(dtype).dl_code, static_cast<uint8_t>(8 * dtype_size(dtype)), 1};
 }
 
 py::capsule to_dlpack(const Tensor& t) {
@@ -223,13 +317,17 @@ Tensor from_dlpack(const py::object& obj) {
   const DLTensor& dl = managed->dl_tensor;
   auto fail = [&](const std::string& why) -> Tensor { throw Error("from_dlpack: " + why); };
 
-  DType dtype;
   if (dl.dtype.lanes != 1) return fail("vector dtypes (lanes != 1) are not supported");
-  if (dl.dtype.code == kDLFloat && dl.dtype.bits == 32) dtype = DType::float32;
-  else if (dl.dtype.code == kDLInt && dl.dtype.bits == 32) dtype = DType::int32;
-  else if (dl.dtype.code == kDLInt && dl.dtype.bits == 64) dtype = DType::int64;
-  else throw TypeError("from_dlpack: unsupported dtype (code " + std::to_string(dl.dtype.code) +
-                       ", " + std::to_string(dl.dtype.bits) + " bits); corenn takes float32, int32, int64");
+  int found = -1;
+  for (int i = 0; i < kNumDTypes; ++i) {
+    const DType d = static_cast<DType>(i);
+    if (dl.dtype.code == codes(d).dl_code && dl.dtype.bits == 8 * dtype_size(d)) found = i;
+  }
+  if (found < 0)
+    throw TypeError("from_dlpack: unsupported dtype (code " + std::to_string(dl.dtype.code) + ", " +
+                    std::to_string(dl.dtype.bits) + " bits); corenn takes float 16/32/64, int and "
+                    "uint 8/16/32/64 and bool");
+  const DType dtype = static_cast<DType>(found);
 
   Device device;
   if (dl.device.device_type == kDLCPU || dl.device.device_type == kDLCUDAHost) device = Device{};
@@ -262,7 +360,7 @@ PyObject* g_shape_class = nullptr;
 // What Tensor.dtype returns once Python registered corenn.kernels.DTypeName (a str with
 // TensorFlow's DType attributes: .name, .is_floating ...): one shared instance per dtype, so the
 // property allocates nothing; a plain str before that.
-PyObject* g_dtype_names[3] = {nullptr, nullptr, nullptr};
+PyObject* g_dtype_names[kNumDTypes] = {};
 
 py::object dtype_object(const Tensor& t) {
   PyObject* cached = g_dtype_names[static_cast<int>(t.dtype())];
@@ -481,23 +579,31 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
            [](Tensor& t, const py::object& value) -> Tensor& {
              check_writable("fill_", "self", t);
              // Validated (and converted exactly) for the dtype before any device sees it.
-             const float f32 = t.dtype() == DType::float32 ? fill_value<float>(value, t.dtype()) : 0.0f;
-             const int32_t i32 = t.dtype() == DType::int32 ? fill_value<int32_t>(value, t.dtype()) : 0;
-             const int64_t i64 = t.dtype() == DType::int64 ? fill_value<int64_t>(value, t.dtype()) : 0;
+             const std::vector<unsigned char> elem = fill_value_bytes(value, t.dtype());
 #ifdef CORENN_WITH_CUDA
              if (!t.device().is_cpu()) {
-               // cuda::fill takes a double: exact for float32 and int32, and for int64 up to 2**53.
-               CORENN_CHECK(t.dtype() != DType::int64 || (i64 >= -(int64_t{1} << 53) && i64 <= (int64_t{1} << 53)),
-                            "fill_: ", i64, " is beyond 2**53, which the CUDA fill cannot write exactly");
-               cuda::fill(t, t.dtype() == DType::float32 ? double(f32)
-                             : t.dtype() == DType::int32 ? double(i32) : double(i64));
+               if (is_compute_dtype(t.dtype())) {
+                 // cuda::fill takes a double: exact for float32 and int32, and for int64 up to 2**53.
+                 double d = 0;
+                 if (t.dtype() == DType::float32) { float f; std::memcpy(&f, elem.data(), 4); d = f; }
+                 else if (t.dtype() == DType::int32) { int32_t i; std::memcpy(&i, elem.data(), 4); d = i; }
+                 else {
+                   int64_t i; std::memcpy(&i, elem.data(), 8);
+                   CORENN_CHECK(i >= -(int64_t{1} << 53) && i <= (int64_t{1} << 53),
+                                "fill_: ", i, " is beyond 2**53, which the CUDA fill cannot write exactly");
+                   d = static_cast<double>(i);
+                 }
+                 cuda::fill(t, d);
+               } else {   // a storage-only dtype: filled on the host, copied over
+                 Tensor host = Tensor::empty(t.shape(), t.dtype(), Device{}, "fill_");
+                 fill_bytes(host, elem);
+                 copy_bytes(t.raw_data(), t.device(), host.raw_data(), host.device(), t.nbytes());
+               }
                return t;
              }
 #endif
              require_cpu(t, "fill_");
-             if (t.dtype() == DType::float32) std::fill_n(t.data<float>(), t.numel(), f32);
-             else if (t.dtype() == DType::int32) std::fill_n(t.data<int32_t>(), t.numel(), i32);
-             else std::fill_n(t.data<int64_t>(), t.numel(), i64);
+             fill_bytes(t, elem);
              return t;
            },
            py::arg("value"), py::return_value_policy::reference_internal)
@@ -561,7 +667,8 @@ array's buffer (no copy) and ``t.numpy()`` / ``np.asarray(t)`` return a view of 
   m.def(
       "_set_dtype_class",
       [](py::object cls) {
-        for (DType d : {DType::float32, DType::int32, DType::int64}) {
+        for (int i = 0; i < kNumDTypes; ++i) {
+          const DType d = static_cast<DType>(i);
           py::object name = cls(py::str(dtype_name(d)));
           CORENN_CHECK(PyUnicode_Check(name.ptr()), "_set_dtype_class: expected a subclass of str");
           g_dtype_names[static_cast<int>(d)] = name.release().ptr();   // held for the process

@@ -13,29 +13,45 @@
 
 namespace corenn {
 
+namespace {
+
+struct DTypeInfo {
+  DType dtype;
+  const char* name;
+  size_t size;
+};
+
+// One row per DType, in enumerator order (dtype_size / dtype_name index it).
+constexpr DTypeInfo kDTypes[kNumDTypes] = {
+    {DType::float32, "float32", 4}, {DType::int32, "int32", 4},   {DType::int64, "int64", 8},
+    {DType::float64, "float64", 8}, {DType::float16, "float16", 2}, {DType::uint8, "uint8", 1},
+    {DType::int8, "int8", 1},       {DType::uint16, "uint16", 2}, {DType::int16, "int16", 2},
+    {DType::uint32, "uint32", 4},   {DType::uint64, "uint64", 8}, {DType::bool_, "bool", 1},
+};
+
+const DTypeInfo* info(DType dtype) {
+  const int i = static_cast<int>(dtype);
+  return i >= 0 && i < kNumDTypes ? &kDTypes[i] : nullptr;
+}
+
+}  // namespace
+
 size_t dtype_size(DType dtype) {
-  switch (dtype) {
-    case DType::float32: return 4;
-    case DType::int32: return 4;
-    case DType::int64: return 8;
-  }
-  return 0;
+  const DTypeInfo* d = info(dtype);
+  return d ? d->size : 0;
 }
 
 const char* dtype_name(DType dtype) {
-  switch (dtype) {
-    case DType::float32: return "float32";
-    case DType::int32: return "int32";
-    case DType::int64: return "int64";
-  }
-  return "?";
+  const DTypeInfo* d = info(dtype);
+  return d ? d->name : "?";
 }
 
 DType dtype_from_name(const std::string& name) {
-  if (name == "float32") return DType::float32;
-  if (name == "int32") return DType::int32;
-  if (name == "int64") return DType::int64;
-  throw TypeError("unsupported dtype '" + name + "': corenn tensors are float32, int32 or int64");
+  for (const DTypeInfo& d : kDTypes)
+    if (name == d.name) return d.dtype;
+  throw TypeError("unsupported dtype '" + name + "': corenn tensors are float32, int32 or int64 "
+                  "(computed in), or float64, float16, uint8, int8, uint16, int16, uint32, uint64 "
+                  "or bool (stored)");
 }
 
 std::string Device::str() const {

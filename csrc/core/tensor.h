@@ -19,10 +19,23 @@
 
 namespace corenn {
 
-enum class DType : int8_t { float32 = 0, int32 = 1, int64 = 2 };
+// The dtypes a Tensor holds. float32, int32 and int64 are the compute dtypes: kernels take
+// them (each op entry checks for the ones it computes in and names the op and the dtype it got).
+// The others are storage-only: a Tensor keeps their bytes (so a cast to uint8 or float64 is
+// what Keras reports, and NumPy / DLPack round-trip them), and the Python ops convert them at
+// their boundary as they convert NumPy input. New enumerators go at the end (the values index
+// per-dtype tables).
+enum class DType : int8_t {
+  float32 = 0, int32 = 1, int64 = 2,                               // compute
+  float64 = 3, float16 = 4, uint8 = 5, int8 = 6, uint16 = 7,       // storage only
+  int16 = 8, uint32 = 9, uint64 = 10, bool_ = 11,
+};
+constexpr int kNumDTypes = 12;
 size_t dtype_size(DType dtype);
-const char* dtype_name(DType dtype);
-DType dtype_from_name(const std::string& name);  // "float32" | "int32" | "int64"
+const char* dtype_name(DType dtype);   // NumPy's name: "float32", "uint8", "bool", ...
+DType dtype_from_name(const std::string& name);  // the inverse; TypeError on another name
+// float32, int32 or int64: what kernels compute in.
+inline bool is_compute_dtype(DType dtype) { return static_cast<int>(dtype) <= 2; }
 
 // The largest tensor corenn creates or borrows, in bytes: 2^48 (256 TiB, more than x86-64's
 // 47-bit user address space). The bound applies to the product of the NONZERO dimensions times

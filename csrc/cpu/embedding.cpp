@@ -108,6 +108,8 @@ void with_indices(const char* op, const Tensor& indices, int64_t v, const F& f) 
     case DType::float32:
       check_index_values(op, indices.data<float>(), indices.numel(), v);
       return f(indices.data<float>());
+    default:
+      break;   // refused by the op entry (check_args)
   }
 }
 

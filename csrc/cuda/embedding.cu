@@ -84,6 +84,7 @@ void with_indices(const char* op, const Tensor& indices, int64_t v, const F& f) 
     case DType::int32: validate<int32_t>(op, indices, v); return f(indices.data<int32_t>());
     case DType::int64: validate<int64_t>(op, indices, v); return f(indices.data<int64_t>());
     case DType::float32: validate<float>(op, indices, v); return f(indices.data<float>());
+    default: break;   // refused by the op entry (check_args)
   }
 }
 

@@ -217,6 +217,8 @@ void fill(const Tensor& t, double value) {
     case DType::int64:
       fill_kernel<<<grid, kThreads, 0, s>>>(t.data<int64_t>(), t.numel(), static_cast<int64_t>(value));
       break;
+    default:   // storage-only dtypes are filled on the host and copied (Tensor.fill_)
+      CORENN_CHECK(false, "fill_: no CUDA fill for dtype ", dtype_name(t.dtype()));
   }
   check_launch("fill_");
 }

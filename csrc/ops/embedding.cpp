@@ -16,6 +16,9 @@ void check_args(const char* op, const Tensor& indices, const char* table_arg, co
   check_defined(op, "indices", indices);
   check_defined(op, table_arg, table);
   check_defined(op, rows_arg, rows);
+  // int32 / int64 ids, or float32 holding whole numbers (validated by the kernel)
+  CORENN_CHECK_TYPE(is_compute_dtype(indices.dtype()), op, ": indices must be int32, int64 or "
+                    "float32, got ", dtype_name(indices.dtype()));
   check_float32(op, table_arg, table);
   check_float32(op, rows_arg, rows);
   check_same_device(op, table_arg, table, "indices", indices);

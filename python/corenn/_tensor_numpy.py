@@ -225,7 +225,7 @@ _C_REPR = Tensor.__repr__
 def _index(self):
     """A one-element integer Tensor as an index (``names[np.argmax(scores)]``, ``range(t)``),
     as NumPy's integer scalars and TensorFlow's eager tensors are."""
-    if self.dtype not in ("int32", "int64"):
+    if not self.dtype.is_integer:
         raise TypeError(f"only an integer Tensor can be an index, got dtype {self.dtype}")
     if self.size != 1:
         raise TypeError(f"only a one-element Tensor can be an index, got shape {tuple(self.shape)}")

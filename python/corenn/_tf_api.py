@@ -75,21 +75,17 @@ def constant(value, dtype=None, shape=None, name=None):
         raise ValueError(f"tf.constant: {value!r} does not fit in int64")
     if dtype is None and a.dtype == np.bool_ or dtype is not None and _dtype_name(dtype) == "bool":
         return _bool_tensor(a, shape)
-    small = _small_int_name(dtype if dtype is not None else a.dtype)
     if dtype is not None:
         a = a.astype(_dtype_name(dtype)).astype(_dtypes.storage_dtype(dtype, "tf.constant"), copy=False)
     elif a.dtype == np.float64:
         a = a.astype(np.float32)
-    elif a.dtype.kind in "iu" and a.dtype != np.int64:
-        a = a.astype(np.int32)
+    elif a.dtype.kind in "iu" and not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))   # NumPy's integers keep their type (TensorFlow)
     elif a.dtype == np.int64 and isinstance(value, (int, list, tuple)) and _fits_int32(a):
         a = a.astype(np.int32)   # Python ints are int32 in TensorFlow, int64 where one needs it
     if shape is not None:
         a = np.broadcast_to(a, tuple(shape)).copy() if a.size == 1 else a.reshape(tuple(shape))
-    t = _tensor(a)
-    if small:
-        t._tf_int_dtype = small   # tf.image.convert_image_dtype scales by this type's maximum
-    return t
+    return _tensor(a)
 
 
 def _fits_int32(a):
@@ -113,16 +109,6 @@ def _bool_tensor(a, shape=None):
     if shape is not None:
         b = np.broadcast_to(b, tuple(shape)).copy() if b.size == 1 else b.reshape(tuple(shape))
     return b.view(BoolMask)
-
-
-def _small_int_name(dtype):
-    """'uint8' ... for the integer types a Tensor stores as int32 (uint8, int8, int16, uint16),
-    else None."""
-    try:
-        d = np.dtype(str(dtype) if not isinstance(dtype, np.dtype) else dtype)
-    except TypeError:
-        return None
-    return d.name if d.kind in "iu" and d.itemsize < 4 else None
 
 
 def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
@@ -159,13 +145,7 @@ def cast(x, dtype, name=None):
     if isinstance(x, ops.ComplexPair):   # TensorFlow drops the imaginary part
         x = x[0]
     _dtypes.storage_dtype(dtype, "tf.cast")   # names tf.cast when the dtype is not supported
-    out = ops.cast(x, _dtype_name(dtype))
-    small = _small_int_name(dtype)
-    if small and isinstance(out, Tensor):
-        if out is x:
-            out = ops.cast(ops.cast(x, "int64"), _dtype_name(dtype))
-        out._tf_int_dtype = small
-    return out
+    return ops.cast(x, _dtype_name(dtype))
 
 
 def reshape(tensor, shape, name=None):
@@ -856,7 +836,7 @@ def _wrapped_outputs(op, result, Tout, strict):  # noqa: N803
             out.append(v)   # strings and serialized bytes stay as corenn keeps them
             continue
         if isinstance(v, Tensor):
-            have = getattr(v, "_tf_int_dtype", None) or str(v.dtype)
+            have = str(v.dtype)
             if have != name and not (name == "float64" and have == "float32"):
                 raise TypeError(f"tf.{op}: value {i} returned by the function is a {have} Tensor, "
                                 f"but Tout declares {name}")

@@ -106,8 +106,7 @@ def _invert(x, name=None):
     a = np.asarray(x)
     if a.dtype.kind not in "iu":
         raise TypeError(f"tf.bitwise.invert: needs an integer tensor, got {a.dtype}")
-    small = getattr(x, "_tf_int_dtype", None)
-    return constant(np.invert(a.astype(small) if small else a), dtype=small)
+    return constant(np.invert(a), dtype=a.dtype)
 
 
 bitwise = types.SimpleNamespace(bitwise_and=_bit("bitwise_and", np.bitwise_and),

@@ -280,7 +280,7 @@ def bitcast(input, type, name=None):  # noqa: A002
     """Reinterprets the bytes: the same itemsize keeps the shape; a smaller type adds a last axis
     of ratio; a larger one consumes a last axis of exactly that ratio."""
     from ._tf_api import constant
-    a = np.ascontiguousarray(np.asarray(input, dtype=_np_dtype(input)))
+    a = np.ascontiguousarray(np.asarray(input))
     to = np.dtype(str(type))
     if to.itemsize < a.dtype.itemsize:
         out = a.view(to).reshape(a.shape + (a.dtype.itemsize // to.itemsize,))
@@ -294,11 +294,6 @@ def bitcast(input, type, name=None):  # noqa: A002
     return constant(out, dtype=str(to))
 
 
-def _np_dtype(x):
-    small = getattr(x, "_tf_int_dtype", None)
-    return np.dtype(small) if small else None
-
-
 def fingerprint(data, method="farmhash64", name=None):
     """FarmHash Fingerprint64 of each row of ``data`` (axis 0; a number row's bytes, or a
     string), as (N, 8) uint8 little-endian bytes, as TensorFlow."""
@@ -310,7 +305,7 @@ def fingerprint(data, method="farmhash64", name=None):
             isinstance(data, (list, tuple)) and data and isinstance(data[0], (str, bytes))):
         rows = [s.encode() if isinstance(s, str) else bytes(s) for s in as_string_array(data).reshape(-1)]
     else:
-        a = np.ascontiguousarray(np.asarray(data, dtype=_np_dtype(data)))
+        a = np.ascontiguousarray(np.asarray(data))
         if a.ndim == 0:
             raise ValueError("tf.fingerprint: data must have at least one axis")
         rows = [r.tobytes() for r in a.reshape(a.shape[0], -1)] if a.shape[0] else []

@@ -348,7 +348,11 @@ class GradientTape:
         if unconnected_gradients == "zero":
             result = [kernels.zeros(tuple(s.shape)) if g is None else g for s, g in zip(flat_sources, result)]
         # an integer source has no gradient in TensorFlow (None, whatever unconnected_gradients says)
-        result = [None if s.dtype in ("int32", "int64") else g for s, g in zip(flat_sources, result)]
+        result = [None if s.dtype.is_integer else g for s, g in zip(flat_sources, result)]
+        # a float64 / float16 source gets its gradient in its dtype (computed in float32), as TensorFlow
+        result = [kernels.Tensor.from_numpy(np.asarray(g).astype(str(s.dtype)))
+                  if isinstance(g, kernels.Tensor) and str(s.dtype) in ("float64", "float16") else g
+                  for s, g in zip(flat_sources, result)]
         if not recorded:   # (recorded: the outer tapes hold the ops that made these gradients)
             self._mark_second_order(targets, [g for g in result if g is not None], was_recording, why)
         if not self.persistent:

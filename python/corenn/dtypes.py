@@ -123,26 +123,31 @@ def as_dtype(value) -> DType:
     return _ALL[name]
 
 
+# The dtypes corenn's C++ Tensor holds: float32 / int32 / int64 are computed in, the others are
+# kept as they are (a cast to uint8 is uint8, as Keras reports it) and converted where an op
+# computes (ops._f32 and the integer paths), as NumPy input is.
+_TENSOR_DTYPES = frozenset(np.dtype(d) for d in (
+    "float32", "int32", "int64", "float64", "float16", "uint8", "int8", "uint16", "int16", "uint32",
+    "uint64"))
+
+
 def storage_dtype(dtype, op):
     """The NumPy dtype a Tensor of ``dtype`` is stored in, or a TypeError naming ``op``.
 
-    corenn's Tensors hold float32, int32 and int64 and its kernels compute in float32, which is
-    also Keras 3's default compute dtype (layers cast their inputs to it). So a cast to a float
-    type other than float32 (float64, float16, ...) is refused by name rather than handed back
-    as float32 values that are not what was asked for; bool is stored as float32 0 / 1 where a
-    Tensor must hold it (a bool Variable; a bool *tensor* is a NumPy bool array, ``ops._truth``);
-    a smaller integer type keeps the values cast to it, stored as int32
-    (uint32 / uint64 as int64)."""
+    Every real dtype Keras names is stored as itself (float64 and float16 keep their bits and
+    precision in storage; the kernels compute in float32, Keras 3's default compute dtype, so an
+    op converts them at its boundary). bool is stored as float32 0 / 1 where a Tensor must hold
+    it (a bool Variable); a bool *tensor* is a NumPy bool array (``ops._truth``)."""
     try:
         d = np.dtype(str(dtype) if isinstance(dtype, DType) else dtype)
     except TypeError:
         raise TypeError(f"{op}: unknown dtype {dtype!r}") from None
-    if d == np.float32 or d in (np.int32, np.int64):
+    if d.kind in "fiu":
+        d = d.newbyteorder("=")   # a Tensor holds numbers in the machine's byte order
+    if d in _TENSOR_DTYPES:
         return d
     if d == np.bool_:
         return np.dtype(np.float32)
-    if d.kind in "iu":
-        return np.dtype(np.int64 if d.itemsize >= 4 else np.int32)
-    raise TypeError(f"{op}: dtype {d.name} is not supported: corenn tensors hold float32, int32 or int64 "
-                    f"and compute in float32 (Keras 3's default compute dtype; NumPy {d.name} data is "
-                    "converted to float32 where it enters a layer, fit or predict). Cast to float32.")
+    raise TypeError(f"{op}: dtype {d.name} is not supported: corenn tensors hold float16 / float32 / "
+                    "float64 and 8- to 64-bit integers (complex numbers are pairs of float32 tensors "
+                    "in corenn.signal). Cast to float32.")

@@ -133,9 +133,6 @@ def convert_image_dtype(image, dtype, saturate=False, name=None):
     from . import dtypes
     target = np.dtype(str(dtype))
     a = np.asarray(image)
-    if isinstance(image, Tensor) and getattr(image, "_tf_int_dtype", None):
-        # tf.constant(uint8 data) / tf.cast(x, tf.uint8): stored as int32, scaled as uint8
-        a = a.astype(image._tf_int_dtype)
     src_int, dst_int = a.dtype.kind in "iu", target.kind in "iu"
     if not src_int and not dst_int:
         return ops.cast(image, target.name)
@@ -150,8 +147,10 @@ def convert_image_dtype(image, dtype, saturate=False, name=None):
         out = wide // ((in_max + 1) // (out_max + 1)) if in_max > out_max else wide * ((out_max + 1) // (in_max + 1))
         return ops.cast(out.astype(target), target.name)
     if src_int:
+        store = dtypes.storage_dtype(target, "tf.image.convert_image_dtype")
+        if store != np.float32:   # float64 / float16: scaled in that type, as TensorFlow does
+            return ops.cast(a.astype(store) * store.type(1.0 / np.iinfo(a.dtype).max), store.name)
         scale = np.float32(1.0 / np.iinfo(a.dtype).max)
-        dtypes.storage_dtype(target, "tf.image.convert_image_dtype")
         return ops.multiply(ops.cast(a, "float32"), scale)
     top = np.iinfo(target).max
     v = np.asarray(image, np.float64) * top + 0.5

@@ -1316,8 +1316,9 @@ __all__ += ["embedding_forward", "embedding_backward"]
 
 def _indices(indices, op):
     """Indices as a Tensor the kernel takes: other NumPy integer dtypes -> int64; float64 -> int64
-    once every value is checked to be a whole number (a float32 cast could round 2.0000001 to 2)."""
-    if isinstance(indices, Tensor):
+    once every value is checked to be a whole number (a float32 cast could round 2.0000001 to 2).
+    A Tensor of a storage-only dtype (uint8, float64 ...) is converted as its array is."""
+    if isinstance(indices, Tensor) and indices.dtype in ("int32", "int64", "float32"):
         return indices
     idx = np.asarray(indices)
     if idx.dtype.kind in "iu" and idx.dtype not in (np.int32, np.int64):

@@ -108,6 +108,8 @@ def _to_tensor(x, dtype=None):
         store = storage_dtype(dtype, "ops.convert_to_tensor")
         if not isinstance(x, Tensor) or x.dtype != str(store):
             x = np.asarray(x).astype(np.dtype(str(dtype))).astype(store, copy=False)
+            if not store == np.float32:   # the asked-for dtype, held as it is
+                return Tensor.from_numpy(_c_array(x))
     return autodiff.convert(x, "convert_to_tensor")
 
 
@@ -116,7 +118,10 @@ def _f32(x, where="ops"):
     if isinstance(x, Tensor):
         if x.dtype == "float32":
             return x
-        return Tensor.from_numpy(np.asarray(x).astype(np.float32))
+        out = Tensor.from_numpy(np.asarray(x).astype(np.float32))
+        if x.dtype.is_floating:   # a float64 / float16 source's gradient flows through the cast
+            _record(lambda dys: [dys[0]], [x], [out], ("identity",))
+        return out
     if type(x) in (list, tuple) and _holds_tensors(x):
         # a Python list of Tensors (tf.reduce_sum(losses)) is their stack, recorded on the tape
         return stack([_f32(v, where) for v in x])
@@ -205,13 +210,13 @@ def _int_array(x):
     """Whether x is integer data with a dtype of its own (an int Tensor or NumPy array), which
     Keras keeps integer; Python ints are weakly typed and take the other operand's dtype."""
     if isinstance(x, Tensor):
-        return x.dtype in ("int32", "int64")
+        return x.dtype.is_integer
     return isinstance(x, (np.ndarray, np.integer)) and x.dtype.kind in "iu"
 
 
 def _is_int(x):
     if isinstance(x, Tensor):
-        return x.dtype in ("int32", "int64")
+        return x.dtype.is_integer
     if isinstance(x, (bool, float)):
         return False
     if isinstance(x, (list, tuple)):   # [16000] - tf.shape(w): a list of Python ints stays integer
@@ -630,12 +635,16 @@ def _reduce(kind, x, axis, keepdims):
 
 
 def _int_reduce(op, fn, x, axis, keepdims):
-    """An integer reduction in NumPy, keeping the input's integer dtype (Keras)."""
+    """An integer reduction in NumPy, keeping the input's integer dtype (Keras); a sum of 8- or
+    16-bit integers is 32-bit (int32 / uint32), as Keras 3 sums them."""
     a = np.asarray(x)
     axes = _axes_arg(op, _static_axis(op, axis), a.ndim)
     if op != "sum" and a.size == 0:
         raise ValueError(f"ops.{op}: cannot reduce an empty tensor of shape {a.shape}")
-    return _t(fn(a, axis=axes, keepdims=keepdims).astype(a.dtype))
+    out = a.dtype
+    if op == "sum" and out.itemsize < 4:
+        out = np.dtype(np.uint32 if out.kind == "u" else np.int32)
+    return _t(fn(a.astype(out), axis=axes, keepdims=keepdims).astype(out))
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - Keras' name
@@ -1268,17 +1277,16 @@ def _any(x, op):
 
 
 def _t(a):
-    """A new Tensor holding array ``a`` (float -> float32, bool -> a bool tensor, other ints ->
-    int64); always a copy, so a result never shares memory with an input."""
+    """A new Tensor holding array ``a`` (float -> float32, the dtype corenn computes in; bool ->
+    a bool tensor; ints keep their dtype); always a copy, so a result never shares memory with
+    an input."""
     a = np.asarray(a)
     if a.dtype.kind == "b":
         return _truth(a)
     if a.dtype.kind == "f":
         dt = np.float32
-    elif a.dtype in (np.int32, np.int64):
-        dt = a.dtype
     elif a.dtype.kind in "iu":
-        dt = np.int64
+        dt = a.dtype.newbyteorder("=")
     else:
         raise TypeError(f"ops: cannot hold dtype {a.dtype} in a corenn Tensor")
     return Tensor.from_numpy(np.array(a, dtype=dt, order="C", copy=True))

@@ -725,7 +725,6 @@ def as_string(input, precision=-1, scientific=False, shortest=False, width=-1, f
     ``precision`` digits, ``scientific`` ("%e"), ``shortest`` ("%g"); bools "true" / "false";
     ``width`` pads on the left with ``fill`` (one character, " " by default)."""
     a = np.asarray(input)
-    small = getattr(input, "_tf_int_dtype", None)
     if len(fill) > 1:
         raise ValueError(f"tf.strings.as_string: fill must be at most one character, got {fill!r}")
     if scientific and shortest:
@@ -740,7 +739,7 @@ def as_string(input, precision=-1, scientific=False, shortest=False, width=-1, f
     elif a.dtype.kind == "b":
         fmt, vals = (lambda v: "true" if v else "false"), a
     elif a.dtype.kind in "iu":
-        fmt, vals = str, a.astype(small) if small else a
+        fmt, vals = str, a
     else:
         fmt, vals = str, a
     out = np.empty(a.shape, dtype=object)
@@ -756,14 +755,13 @@ def as_string(input, precision=-1, scientific=False, shortest=False, width=-1, f
 
 def to_number(string_tensor, out_type="float32", name=None):
     """The numbers the strings spell, as a Tensor of ``out_type`` (float32 by default), as
-    TensorFlow returns (a float64 / small-int ``out_type`` keeps corenn's float32 / int32)."""
+    TensorFlow returns."""
     from . import _tf_api
     if isinstance(string_tensor, RaggedTensor):   # row by row: a RaggedTensor of numbers, as TensorFlow
         return RaggedTensor._from_rows([np.asarray(to_number(r, out_type)) if not isinstance(r, RaggedTensor)
                                         else to_number(r, out_type) for r in np.asarray(string_tensor)])
     out = np.asarray(_map(float, string_tensor, "to_number"), dtype=np.dtype(str(out_type)))
-    kind = np.float32 if out.dtype.kind == "f" else np.int64 if out.dtype == np.int64 else np.int32
-    return _tf_api.constant(out.astype(kind), dtype=np.dtype(kind).name)
+    return _tf_api.constant(out, dtype=out.dtype.name)
 
 
 # to_hash_bucket_strong (SipHash), format, ngrams, the unicode family, unsorted_segment_join

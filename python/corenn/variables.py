@@ -20,6 +20,8 @@ __all__ = ["Variable", "KerasVariable", "UnconnectedGradients"]
 def _make(value, trainable, name, dtype, where, tf_name):
     from .dtypes import storage_dtype
     if isinstance(value, Tensor):
+        if dtype is None and value.dtype != "bool":
+            dtype = str(value.dtype)   # a Tensor's dtype is kept (tf.Variable(tf.zeros(3, tf.float64)))
         value = np.asarray(value)
     a = np.asarray(value)
     if dtype is not None:

@@ -1,7 +1,9 @@
 """float64 under Keras 3 semantics: corenn computes in float32 (Keras' default compute dtype), so
 NumPy float64 data is cast to float32 where it enters a layer, fit, predict or an op (as Keras
-autocasts inputs); what would need float64 tensors (tf.cast / ops.cast / tf.constant to float64,
-dtype='float64' layers, set_floatx('float64')) raises a TypeError naming the op and the dtype."""
+autocasts inputs). A float64 / float16 *tensor* (tf.cast / ops.cast / tf.constant to float64, a
+float64 random draw) holds its dtype and its values exactly; the ops that compute on it convert it
+at their boundary and give float32, as the layers do. dtype='float64' layers and
+set_floatx('float64') raise a TypeError naming the layer and the dtype."""
 import numpy as np
 import pytest
 
@@ -11,22 +13,49 @@ from corenn.keras import layers
 from tests import reference as ref
 
 
-@pytest.mark.parametrize("call, op", [
-    (lambda: tf.cast(tf.constant([1.5]), tf.float64), "tf.cast"),
-    (lambda: tf.cast(np.ones(2), "float16"), "tf.cast"),
-    (lambda: keras.ops.cast(np.ones(2), "float64"), "ops.cast"),
-    (lambda: tf.constant([1.5], dtype=tf.float64), "tf.constant"),
-    (lambda: keras.ops.convert_to_tensor([1.5], dtype="float64"), "ops.convert_to_tensor"),
+@pytest.mark.parametrize("make, dtype", [
+    (lambda v: tf.cast(v, tf.float64), "float64"),
+    (lambda v: tf.cast(v, "float16"), "float16"),
+    (lambda v: keras.ops.cast(v, "float64"), "float64"),
+    (lambda v: tf.constant(v, dtype=tf.float64), "float64"),
+    (lambda v: keras.ops.convert_to_tensor(v, dtype="float64"), "float64"),
+    (lambda v: tf.Variable(v, dtype=tf.float64), "float64"),
 ])
-def test_float64_tensors_are_refused_by_name(call, op):
-    with pytest.raises(TypeError, match=rf"{op}: dtype float(64|16) is not supported.*float32"):
-        call()
+def test_float64_and_float16_tensors_hold_their_dtype_and_values(make, dtype):
+    v = np.array([0.1, 1.0 / 3.0, -2.5e-3, 1e30 if dtype == "float64" else 100.0])
+    t = make(v)
+    assert t.dtype == dtype and np.asarray(t).dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(np.asarray(t), v.astype(dtype))   # exact: no float32 detour
+    if dtype == "float64":
+        assert np.asarray(t)[0] == 0.1 and np.float32(np.asarray(t)[0]) != np.asarray(t)[0]
+
+
+def test_ops_on_float64_tensors_compute_in_float32():
+    x64 = tf.cast(np.array([0.5, 1.25, -3.0]), tf.float64)
+    for op, want in ((lambda t: t + 1.0, np.array([1.5, 2.25, -2.0])),
+                     (lambda t: keras.ops.exp(t), np.exp(np.array([0.5, 1.25, -3.0], np.float32))),
+                     (lambda t: tf.reduce_sum(t), np.float32(-1.25))):
+        y = op(x64)
+        assert y.dtype == "float32"
+        np.testing.assert_allclose(np.asarray(y), want, rtol=1e-6)
+    # a float64 tensor fed to a layer is its float32 values, as NumPy float64 data is
+    dense = layers.Dense(2)
+    np.testing.assert_array_equal(np.asarray(dense(tf.reshape(x64, (1, 3)))),
+                                  np.asarray(dense(np.array([[0.5, 1.25, -3.0]], np.float32))))
+
+
+def test_dtypes_a_tensor_cannot_hold_are_refused_by_name():
+    with pytest.raises(TypeError, match=r"ops.cast: dtype complex64 is not supported.*float32"):
+        keras.ops.cast(tf.constant([1.5]), "complex64")
+    big = tf.constant([1, 2], dtype=np.dtype(">i4"))   # held in the machine's byte order
+    assert big.dtype == "int32" and np.asarray(big).tolist() == [1, 2]
 
 
 def test_other_casts_keep_their_values():
     assert np.asarray(tf.cast(tf.constant([0.0, 2.0]), tf.bool)).tolist() == [0.0, 1.0]
-    u8 = tf.cast(tf.constant([300.0, 7.9]), tf.uint8)
-    assert np.asarray(u8).tolist() == np.array([300.0, 7.9]).astype(np.uint8).tolist()
+    u8 = tf.cast(tf.constant([255.0, 7.9]), tf.uint8)
+    assert u8.dtype == "uint8" and np.asarray(u8).dtype == np.uint8
+    assert np.asarray(u8).tolist() == [255, 7]
     assert tf.constant([1, 2], dtype=tf.int64).dtype == "int64"
 
 

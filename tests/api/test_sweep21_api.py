@@ -59,10 +59,12 @@ def test_scalar_numpy_is_a_numpy_scalar():
     lambda: keras.random.uniform((2,), dtype="float64"),
     lambda: tf.random.stateless_uniform([2], seed=[1, 2], dtype=tf.float64),
 ])
-def test_float64_random_draws_raise_the_dtype_policy_error_naming_the_draw(draw):
-    # corenn holds no float64 tensors (README, dtype policy): the error names the function
-    with pytest.raises(TypeError, match=r"random\.\w+: dtype float64 is not supported"):
-        draw()
+def test_float64_random_draws_are_float64_tensors(draw):
+    # a float64 draw is made in float64 (NumPy's generator draws doubles), not rounded to float32
+    t = draw()
+    assert t.dtype == "float64" and np.asarray(t).dtype == np.float64
+    a = np.asarray(t)
+    assert np.isfinite(a).all() and (a.astype(np.float32).astype(np.float64) != a).any()
 
 
 def test_random_draws_keep_their_dtypes():

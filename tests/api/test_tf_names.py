@@ -30,8 +30,8 @@ def test_constant_and_convert_to_tensor_follow_tensorflow_dtypes():
     assert tf.constant(np.arange(3)).dtype == "int64"    # NumPy int64 stays
     assert tf.constant(np.ones(2)).dtype == "float32"    # float64 data: float32
     assert tf.constant([1, 2], dtype=tf.int64).dtype == "int64"
-    with pytest.raises(TypeError, match="tf.constant: dtype float64 .*float32, int32 or int64"):   # corenn computes in float32
-        tf.constant([1, 2], dtype=tf.float64)
+    assert tf.constant([1, 2], dtype=tf.float64).dtype == "float64"    # held as asked
+    assert tf.constant(np.arange(3, dtype=np.uint8)).dtype == "uint8"  # NumPy's integers keep their type
     np.testing.assert_array_equal(tf.constant(7.0, shape=(2, 2)).numpy(), np.full((2, 2), 7.0))
     np.testing.assert_array_equal(tf.constant([1, 2, 3, 4], shape=(2, 2)).numpy(), [[1, 2], [3, 4]])
     text = tf.constant(["a b", "c"])
@@ -259,14 +259,15 @@ def test_reduce_join_keeps_long_rows_whole():
     assert tf.strings.reduce_join(w, axis=1, keepdims=True).numpy().tolist() == [[b"ab"], [b"longer words herex"]]
 
 
-def test_bool_and_small_integer_fills_use_corenn_storage():
+def test_bool_and_small_integer_fills_keep_their_dtype():
     # tf.zeros([n, 1], dtype=tf.bool): done flags, bool tensors as comparisons give
     done = tf.zeros([3, 1], dtype=tf.bool)
     assert done.dtype == tf.bool and not np.asarray(done).any()
     flags = done | (tf.constant([[1], [2], [3]]) == 2)
     assert flags.dtype == tf.bool
     np.testing.assert_array_equal(np.asarray(flags), [[False], [True], [False]])
-    assert tf.ones([2], "uint8").dtype == "int32"
+    ones = tf.ones([2], "uint8")
+    assert ones.dtype == "uint8" and np.asarray(ones).dtype == np.uint8 and np.asarray(ones).tolist() == [1, 1]
     assert np.asarray(tf.keras.ops.full((2,), True, dtype="bool")).tolist() == [True, True]
     assert tf.keras.ops.zeros_like(done).dtype == tf.bool
 

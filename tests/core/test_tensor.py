@@ -81,13 +81,68 @@ def test_copy_checks_shape_and_dtype():
         dst.copy_(Tensor.zeros([3], "int32"))
 
 
+STORAGE_DTYPES = ["float64", "float16", "uint8", "int8", "uint16", "int16", "uint32", "uint64", "bool"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32", "int64"] + STORAGE_DTYPES)
+def test_every_held_dtype_round_trips_numpy_and_dlpack(dtype):
+    a = np.array([[0, 1, 1], [1, 0, 1]]).astype(dtype)
+    t = Tensor.from_numpy(a)
+    assert t.dtype == dtype and t.dtype.name == dtype and t.nbytes == a.nbytes
+    np.testing.assert_array_equal(np.asarray(t), a)
+    assert np.asarray(t).dtype == a.dtype
+    back = np.from_dlpack(t)                       # corenn -> NumPy: same bytes, same dtype
+    assert back.dtype == a.dtype and np.array_equal(back, a)
+    t2 = Tensor.from_dlpack(np.ascontiguousarray(a))  # NumPy -> corenn
+    assert t2.dtype == dtype and np.array_equal(np.asarray(t2), a)
+    e = Tensor.empty([4], dtype)
+    assert e.dtype == dtype and e.nbytes == 4 * a.itemsize
+    z = Tensor.zeros([2, 2], dtype)
+    np.testing.assert_array_equal(np.asarray(z), np.zeros((2, 2), dtype))
+
+
+@pytest.mark.parametrize("dtype,value", [("uint8", 255), ("int8", -128), ("uint16", 65535), ("int16", -32768),
+                                         ("uint32", 2**32 - 1), ("uint64", 2**64 - 1), ("int64", -2**63),
+                                         ("float64", 0.1), ("bool", True), ("bool", 0)])
+def test_fill_writes_the_value_of_each_dtype(dtype, value):
+    t = Tensor.empty([5], dtype)
+    t.fill_(value)
+    np.testing.assert_array_equal(np.asarray(t), np.full(5, value, dtype))
+
+
+@pytest.mark.parametrize("value", [1.0, 0.1, -2.5, 65504.0, 6.1e-5, 6e-8, 1e-7, 3e-8, 2049.0, 1025.5,
+                                   float("inf"), -float("inf"), -0.0])
+def test_fill_float16_rounds_to_nearest_even_as_numpy(value):
+    t = Tensor.empty([3], "float16")
+    t.fill_(value)
+    got = np.asarray(t)
+    assert got.view(np.uint16)[0] == np.float16(value).view(np.uint16), (value, got[0], np.float16(value))
+    t.fill_(float("nan"))
+    assert np.isnan(np.asarray(t)).all()
+
+
+@pytest.mark.parametrize("dtype,value,match", [("uint8", 256, "out of range for dtype uint8"),
+                                               ("uint8", -1, "out of range"), ("int8", 128, "out of range"),
+                                               ("uint64", 2**64, "out of range"), ("int16", 1.5, "whole number"),
+                                               ("uint32", float("nan"), "cannot fill"),
+                                               ("float16", 1e5, "out of range for dtype float16"),
+                                               ("bool", 2, "True / False")])
+def test_fill_refuses_what_the_dtype_cannot_hold(dtype, value, match):
+    t = Tensor.zeros([2], dtype)
+    with pytest.raises(ValueError, match=match):
+        t.fill_(value)
+    np.testing.assert_array_equal(np.asarray(t), np.zeros(2, dtype))   # untouched
+
+
 def test_unsupported_dtype_is_a_type_error_with_a_hint():
-    with pytest.raises(TypeError, match=r"float64.*astype\('float32'\)"):
-        Tensor.from_numpy(np.zeros(3))
+    with pytest.raises(TypeError, match=r"complex128.*astype\('float32'\)"):
+        Tensor.from_numpy(np.zeros(3, np.complex128))
+    with pytest.raises(TypeError, match="byte order"):   # would be read as garbage
+        Tensor.from_numpy(np.arange(3, dtype=">i4"))
     with pytest.raises(TypeError, match="numpy.ndarray or corenn.Tensor"):
         Tensor.from_numpy([1.0, 2.0])
     with pytest.raises(TypeError, match="unsupported dtype"):
-        Tensor.empty([2], "float16")
+        Tensor.empty([2], "bfloat16")
 
 
 def test_non_contiguous_array_is_rejected():
@@ -142,7 +197,7 @@ def test_dlpack_round_trip_through_a_capsule():
 
 def test_dlpack_rejects_unsupported_dtype():
     with pytest.raises(TypeError, match="unsupported dtype"):
-        Tensor.from_dlpack(np.zeros(3, np.float16))
+        Tensor.from_dlpack(np.zeros(3, np.complex64))
 
 
 def test_dlpack_torch_interop():

@@ -94,7 +94,7 @@ def _tensor_invariants(t, shape, dtype, zeros=False):
     n = 1
     for d in want:
         n *= d
-    item = {"float32": 4, "int32": 4, "int64": 8}.get(str(dtype), 0)
+    item = np.dtype(str(dtype)).itemsize
     bad = []
     if list(t.shape) != want:
         bad.append(f"shape {tuple(t.shape)} != requested {tuple(want)}")

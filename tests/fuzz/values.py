@@ -116,11 +116,12 @@ def mutate_array_kind(r, a, role, kind, is_out):
             with np.errstate(all="ignore"):
                 v = a.astype(dt)
         same = np.dtype(dt) == a.dtype
-        # ints where float32 is required, or any dtype corenn cannot hold, must be refused for
-        # strict arguments; targets/indices are converted by the wrapper (documented) instead.
+        # ints where float32 is required, or any dtype corenn does not compute in (a Tensor may
+        # hold float64 / uint8 ..., but no kernel takes them), must be refused for strict
+        # arguments; targets/indices are converted by the wrapper (documented) instead.
         strict = role in ("in", "out") and a.dtype == np.float32
-        holdable = np.dtype(dt) in (np.dtype(np.float32), np.dtype(np.int32), np.dtype(np.int64))
-        return v, (not same) and (is_out or (strict and not holdable) or
+        computable = np.dtype(dt) in (np.dtype(np.float32), np.dtype(np.int32), np.dtype(np.int64))
+        return v, (not same) and (is_out or (strict and not computable) or
                                   (role == "in" and strict and np.dtype(dt).kind in "iu"))
     if kind == "rank_up":
         return a[..., None].copy(), False

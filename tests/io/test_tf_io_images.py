@@ -156,12 +156,13 @@ def test_png_header_limits_are_checked_before_allocating():
         tf.io.encode_png(np.zeros((2, 2, 3), np.float32))
 
 
-def test_encode_takes_the_uint8_tensors_corenn_stores_as_int32():
-    # the tutorials' tf.io.encode_png(tf.image.convert_image_dtype(x, tf.uint8)): corenn's uint8
-    # tensors hold int32 values in 0..255
+def test_encode_takes_uint8_tensors_and_int32_pixels():
+    # the tutorials' tf.io.encode_png(tf.image.convert_image_dtype(x, tf.uint8))
     x = np.linspace(0.0, 1.0, 4 * 5 * 3, dtype=np.float32).reshape(4, 5, 3)
     img = tf.image.convert_image_dtype(x, tf.uint8)
-    assert img.dtype == "int32"   # corenn's storage of uint8
+    assert img.dtype == "uint8" and np.asarray(img).dtype == np.uint8
+    np.testing.assert_array_equal(np.asarray(tf.io.decode_png(tf.io.encode_png(tf.cast(img, tf.int32)))),
+                                  np.asarray(img))   # int32 pixels in 0..255 are taken too
     back = tf.io.decode_png(tf.io.encode_png(img))
     np.testing.assert_array_equal(np.asarray(back), np.asarray(img).astype(np.uint8))
     np.testing.assert_array_equal(np.asarray(tf.io.decode_png(tf.io.encode_png(tf.cast(x * 255, tf.uint8)))),

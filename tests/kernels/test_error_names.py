@@ -20,7 +20,7 @@ from corenn import kernels
     (lambda x: kernels.conv_output_length(8, 3, 0, "same", 1), ValueError, r"conv2d: stride must be >= 1"),
     (lambda x: kernels.conv_output_length(8, 3, 1, "same", "2"), TypeError, r"conv2d: dilation must be an integer"),
     (lambda x: kernels.empty([2, 2], device="gpu"), ValueError, r"Tensor.empty: invalid device 'gpu'"),
-    (lambda x: corenn.Tensor.zeros([2], "float16"), TypeError, r"Tensor.zeros: unsupported dtype"),
+    (lambda x: corenn.Tensor.zeros([2], "bfloat16"), TypeError, r"Tensor.zeros: unsupported dtype"),
     (lambda x: kernels.activation_forward("relu", x, alpha=1j), TypeError, r"^activation_forward: "),
 ])
 def test_python_side_errors_name_the_function(call, kind, pattern):

@@ -8,7 +8,7 @@ KerasTensor and concatenated with five per-point feature maps, a per-point softm
 `PiecewiseConstantDecay`, and a best-only weights checkpoint reloaded after `fit`. ShapeNet's
 airplanes are replaced by synthetic "airplanes" (body, wings, tail and engines as parts; 64 points
 each), held as float32, so the jitter is drawn as float32 (the example's JSON clouds are float64
-and so is its noise; corenn holds no float64 tensors); the filter counts are divided by 16
+and so is its noise; here the clouds are float32, corenn's compute dtype); the filter counts are divided by 16
 (64 -> 4 ... 2048 -> 128) and the epochs cut."""
 import numpy as np
 

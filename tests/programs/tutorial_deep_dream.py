@@ -118,8 +118,7 @@ first_loss = float(calc_loss(tf.convert_to_tensor(original_img / 127.5 - 1.0), d
 dream_img, losses = run_deep_dream_simple(img=original_img, steps=30, step_size=0.01)
 print("loss", first_loss, "->", losses[-1])
 assert losses[-1] > 1.5 * first_loss, (first_loss, losses)
-# tf.cast to uint8 gives int32 values 0..255 (a corenn Tensor holds no uint8; README, "float64")
-assert dream_img.shape == original_img.shape and dream_img.dtype == tf.int32
+assert dream_img.shape == original_img.shape and dream_img.dtype == tf.uint8
 assert np.asarray(dream_img).min() >= 0 and np.asarray(dream_img).max() <= 255
 
 # the gradient ascent step, checked once against finite differences of calc_loss

@@ -3,10 +3,9 @@ each rank and its dtypes, np.array / .numpy(), arithmetic as tf.add / tf.multipl
 as operators, reductions, tf.convert_to_tensor, shapes (ndim, shape, tf.size, tf.rank,
 tf.shape), indexing and slicing with steps and tf.newaxis, tf.reshape, tf.cast, broadcasting
 and tf.broadcast_to, ragged lists (tf.constant refuses them, tf.ragged.constant makes one),
-string tensors (tf.strings.split, to_number, bytes_split) and tf.sparse.SparseTensor.
-Differences kept by design (README, "float64"): a corenn Tensor holds float32 / int32 / int64,
-so the guide's float16 / float64 / uint8 tensors are made in float32 / int32 (tf.constant with
-dtype=tf.float16 raises a TypeError saying so)."""
+string tensors (tf.strings.split, to_number, bytes_split) and tf.sparse.SparseTensor. The
+guide's float16 / float64 / uint8 tensors are held in those dtypes (corenn's ops compute on them
+in float32)."""
 import numpy as np
 
 import corenn as tf
@@ -23,17 +22,11 @@ print(rank_1_tensor)
 assert rank_1_tensor.dtype == tf.float32
 
 # If you want to be specific, you can set the dtype (see below) at creation time
-try:
-  rank_2_tensor = tf.constant([[1, 2],
-                               [3, 4],
-                               [5, 6]], dtype=tf.float16)
-  raise AssertionError("float16 tensors do not exist in corenn")
-except TypeError as exc:
-  assert "float16" in str(exc) and "float32" in str(exc)
 rank_2_tensor = tf.constant([[1, 2],
                              [3, 4],
-                             [5, 6]], dtype=tf.float32)
+                             [5, 6]], dtype=tf.float16)
 print(rank_2_tensor)
+assert rank_2_tensor.dtype == tf.float16 and rank_2_tensor.numpy().dtype == np.float16
 
 # There can be an arbitrary number of
 # axes (sometimes called "dimensions")
@@ -164,11 +157,13 @@ except Exception as e:
   print(f"{type(e).__name__}: {e}")
 
 # -- More on DTypes --------------------------------------------------------------------------------
-the_f64_tensor = tf.constant([2.2, 3.3, 4.4])   # float64 data: float32 (corenn's float)
-the_f16_tensor = tf.cast(the_f64_tensor, dtype=tf.float32)
+the_f64_tensor = tf.constant([2.2, 3.3, 4.4], dtype=tf.float64)
+the_f16_tensor = tf.cast(the_f64_tensor, dtype=tf.float16)
 # Now, cast to an uint8 and lose the decimal precision
 the_u8_tensor = tf.cast(the_f16_tensor, dtype=tf.uint8)
 print(the_u8_tensor)
+assert the_f64_tensor.dtype == tf.float64 and the_f16_tensor.dtype == tf.float16
+assert the_u8_tensor.dtype == tf.uint8
 np.testing.assert_array_equal(the_u8_tensor.numpy(), [2, 3, 4])
 
 # -- Broadcasting ----------------------------------------------------------------------------------

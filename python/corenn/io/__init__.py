@@ -91,10 +91,13 @@ def _np_dtype(dtype, op):
 
 
 def _numeric_out(a):
-    """A Tensor for the dtypes a Tensor holds; other dtypes (uint8 ...) stay NumPy arrays."""
+    """A Tensor of a's dtype, in the machine's byte order (bools, which a Tensor does not hold
+    as a tensor of Keras's, stay NumPy arrays)."""
     from ..data._structure import Array
+    if a.dtype.kind in "fiu":
+        a = a.astype(a.dtype.newbyteorder("="), copy=False)
     a = np.require(a, requirements="C")   # (ascontiguousarray would make a 0-d array 1-d)
-    return _kernels.as_tensor(a) if a.dtype in (np.float32, np.int32, np.int64) else a.view(Array)
+    return _kernels.Tensor.from_numpy(a) if a.dtype.kind in "fiu" else a.view(Array)
 
 
 def decode_raw(input_bytes, out_type, little_endian=True, fixed_length=None, name=None):

@@ -49,6 +49,10 @@ class _LossSink(threading.local):
     in_call = None
 
 
+# The dtypes kernels compute in; Tensors of the other (storage-only) dtypes are converted at entry.
+_COMPUTE_DTYPES = ("float32", "int32", "int64")
+
+
 _LOSS_SINK = _LossSink()
 
 
@@ -1408,6 +1412,9 @@ class Layer:
         packed = isinstance(inputs, (list, tuple))
         flat = list(inputs) if packed else [inputs]
         written = type(self).call is not Layer.call
+        # a Tensor of a storage-only dtype (a uint8 image, float64 data) enters as its array does
+        flat = [x.numpy() if isinstance(x, kernels.Tensor) and x.dtype not in _COMPUTE_DTYPES else x
+                for x in flat]
         # a layer written with call keeps integer arrays integer (a GNN's edge list, token ids)
         flat = [x if isinstance(x, kernels.Tensor)
                 else np.ascontiguousarray(x, dtype=np.int64) if written and np.asarray(x).dtype.kind in "iu"

@@ -427,7 +427,8 @@ def _inner_mask_probe(node, masks):
 
 
 def _probe_zeros(t):
-    dtype = t.dtype if t.dtype in ("int32", "int64") else "float32"
+    dtype = t.dtype if str(t.dtype) in ("int32", "int64", "uint8", "int8", "uint16", "int16", "uint32",
+                                        "uint64") else "float32"
     return kernels.Tensor.from_numpy(np.zeros((1,) + tuple(1 if d is None else d for d in t.shape[1:]), dtype))
 
 

@@ -1,0 +1,72 @@
+"""Tensors of the storage-only dtypes (uint8, int8, int16, uint16, uint32, uint64, float16,
+float64): what Keras 3 gives for them where corenn follows it, and the kernels' refusal to compute
+in them (each op names itself and the dtype)."""
+import numpy as np
+import pytest
+
+import corenn as tf
+from corenn import kernels
+from corenn.keras import layers, ops
+
+
+def _u8(values):
+    return tf.cast(tf.constant(values, dtype=tf.int32), tf.uint8)
+
+
+def test_integer_ops_keep_small_integer_dtypes_as_keras():
+    a, b = _u8([250, 3, 7]), _u8([10, 4, 1])
+    s = ops.add(a, b)
+    assert s.dtype == "uint8"
+    np.testing.assert_array_equal(np.asarray(s), (np.array([250, 3, 7], np.uint8) + np.uint8([10, 4, 1])))  # wraps
+    assert (a + 1).dtype == "uint8" and (a * 2).dtype == "uint8"
+    assert ops.maximum(a, b).dtype == "uint8" and ops.negative(tf.cast(a, tf.int8)).dtype == "int8"
+    # mixing with floats computes in float32, as Keras 3 (uint8 * 1.5 -> float32)
+    f = a * 1.5
+    assert f.dtype == "float32"
+    np.testing.assert_allclose(np.asarray(f), [375.0, 4.5, 10.5])
+    assert (a / 2).dtype == "float32"
+
+
+@pytest.mark.parametrize("dtype,want", [("uint8", "uint32"), ("uint16", "uint32"), ("int8", "int32"),
+                                        ("int16", "int32"), ("uint32", "uint32"), ("int64", "int64")])
+def test_sums_of_small_integers_are_32_bit_as_keras(dtype, want):
+    x = tf.cast(tf.constant([100, 100, 100]), dtype)
+    s = ops.sum(x)
+    assert s.dtype == want and int(np.asarray(s)) == 300   # no uint8 wrap-around (300 > 255)
+    assert ops.max(x).dtype == dtype and ops.mean(x).dtype == "float32"
+
+
+def test_shape_ops_and_indexing_keep_the_dtype():
+    x = tf.cast(tf.reshape(tf.range(6), (2, 3)), tf.uint8)
+    for y in (ops.reshape(x, (3, 2)), ops.transpose(x), x[1:], ops.concatenate([x, x]), tf.gather(x, [1, 0])):
+        assert y.dtype == "uint8"
+    np.testing.assert_array_equal(np.asarray(ops.transpose(x)), np.arange(6, dtype=np.uint8).reshape(2, 3).T)
+
+
+def test_float16_tensor_values_and_ops():
+    h = tf.cast(tf.constant([0.1, 1000.0, -2.0]), tf.float16)
+    assert h.dtype == "float16"
+    np.testing.assert_array_equal(np.asarray(h), np.array([0.1, 1000.0, -2.0], np.float32).astype(np.float16))
+    y = ops.exp(ops.cast(h, "float32") * 0.0)
+    assert y.dtype == "float32" and np.asarray(y).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_layers_take_uint8_images_and_ids():
+    img = tf.cast(tf.constant(np.arange(2 * 4 * 4 * 1).reshape(2, 4, 4, 1) % 256), tf.uint8)
+    rescaled = layers.Rescaling(1.0 / 255)(img)
+    assert rescaled.dtype == "float32"
+    np.testing.assert_allclose(np.asarray(rescaled), np.asarray(img).astype(np.float32) / 255, rtol=1e-6)
+    emb = layers.Embedding(256, 3)
+    ids = _u8([[0, 5, 255]])
+    out = emb(ids)
+    np.testing.assert_array_equal(np.asarray(out), emb.get_weights()[0][[0, 5, 255]][None])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float16", "uint8", "int16", "bool"])
+def test_kernels_refuse_storage_dtypes_by_name(dtype):
+    x = kernels.Tensor.from_numpy(np.ones((2, 2), dtype))
+    w = kernels.Tensor.from_numpy(np.ones((2, 2), np.float32))
+    with pytest.raises(TypeError, match=rf"gemm.*{dtype}"):
+        kernels._C.gemm(x, w, kernels.Tensor.zeros([2, 2]), False, False, 1.0, 0.0, None, "none")
+    with pytest.raises(TypeError, match=rf"embedding_forward: indices must be int32, int64 or float32, got {dtype}"):
+        kernels._C.embedding_forward(x, w, kernels.Tensor.zeros([2, 2, 2]))
