@@ -70,3 +70,21 @@ def test_kernels_refuse_storage_dtypes_by_name(dtype):
         kernels._C.gemm(x, w, kernels.Tensor.zeros([2, 2]), False, False, 1.0, 0.0, None, "none")
     with pytest.raises(TypeError, match=rf"embedding_forward: indices must be int32, int64 or float32, got {dtype}"):
         kernels._C.embedding_forward(x, w, kernels.Tensor.zeros([2, 2, 2]))
+
+
+def test_gradients_reach_float64_sources_in_their_dtype():
+    d = tf.constant([1.0, 2.0], dtype=tf.float64)
+    w = tf.Variable(tf.constant([0.5, -1.0], dtype=tf.float64))
+    assert w.dtype == "float64"   # a Variable of a Tensor keeps its dtype
+    with tf.GradientTape() as tape:
+        tape.watch(d)
+        z = tf.reduce_sum(d * d * w)
+    gd, gw = tape.gradient(z, [d, w])
+    assert gd.dtype == "float64" and gw.dtype == "float64"
+    np.testing.assert_allclose(np.asarray(gd), 2 * np.array([1.0, 2.0]) * np.array([0.5, -1.0]), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(gw), np.array([1.0, 4.0]), rtol=1e-6)
+    # finite differences of the same function, in float64
+    eps, base = 1e-3, np.array([1.0, 2.0])
+    f = lambda v: float(np.sum(v * v * np.array([0.5, -1.0])))   # noqa: E731
+    fd = [(f(base + eps * np.eye(2)[i]) - f(base - eps * np.eye(2)[i])) / (2 * eps) for i in range(2)]
+    np.testing.assert_allclose(np.asarray(gd), fd, rtol=1e-5)
