@@ -128,7 +128,7 @@ assert history.history["loss"][-1] < 0.3 * history.history["loss"][0]
 
 # the model's super-resolution against nearest-neighbour upsampling of the low-resolution image
 sr = np.stack([np.asarray(model.predict_step(lr)) for lr in lr_images[80:]])
-assert sr.shape == (16, HR, HR, 3) and sr.dtype.kind in "iu"   # tf.uint8 (corenn holds it in int32)
+assert sr.shape == (16, HR, HR, 3) and sr.dtype == np.uint8   # predict_step's tf.cast to uint8
 assert sr.min() >= 0 and sr.max() <= 255
 nearest = np.repeat(np.repeat(lr_images[80:], 2, axis=1), 2, axis=2)
 psnr_model = float(np.mean(np.asarray(tf.image.psnr(hr_images[80:], sr.astype("float32"), max_val=255))))

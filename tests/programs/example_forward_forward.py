@@ -4,7 +4,7 @@ the goodness (mean squared activation) of positive samples (image with its true 
 the first pixels) against negative samples (a wrong label overlaid); the FFNetwork's train_step
 runs the layers one after another with stop-gradient between them, and prediction picks the label
 whose overlay gives the highest total goodness. MNIST becomes small synthetic 8x8 digits. The
-example's three casts to float64 are float32 here (corenn tensors hold float32; the overlay values
+example's three casts to float64 are float32 here, as in its Keras 3 version (the overlay values
 and label indices are exact in either)."""
 import numpy as np
 

@@ -49,7 +49,7 @@ test_points, test_labels = parse_dataset(15)
 
 
 def augment(points, label):
-    # jitter points (float32: corenn's tensors are float32, where the example draws float64)
+    # jitter points (float32, as the synthetic clouds are; the example draws float64 for its float64 clouds)
     points += tf.random.uniform(points.shape, -0.005, 0.005, dtype="float32")
     # shuffle points
     points = tf.random.shuffle(points)

@@ -270,7 +270,7 @@ def infer(original_image):
 # DCE-Net is fully convolutional: a test image of another size is enhanced whole, and brighter
 original_image = low_light_images[-1][:36, :28]
 enhanced_image = infer(original_image)
-# (corenn has no uint8 tensors: tf.cast to uint8 keeps the values 0..255 in int32)
+assert np.asarray(enhanced_image).dtype == np.uint8   # infer's tf.cast to uint8
 assert enhanced_image.shape == (36, 28, 3) and enhanced_image.min() >= 0 and enhanced_image.max() <= 255
 assert enhanced_image.mean() > original_image.mean()
 
