@@ -153,7 +153,11 @@ def convert_image_dtype(image, dtype, saturate=False, name=None):
         scale = np.float32(1.0 / np.iinfo(a.dtype).max)
         return ops.multiply(ops.cast(a, "float32"), scale)
     top = np.iinfo(target).max
-    v = np.asarray(image, np.float64) * top + 0.5
+    # TensorFlow's scale: max + 0.5, the product truncated by the cast (0.5 -> 127 in uint8),
+    # in the image's float type
+    a = np.asarray(image)
+    a = a if a.dtype in (np.float64, np.float16) else a.astype(np.float32)
+    v = a * a.dtype.type(top + 0.5)
     if saturate:
         v = np.clip(v, np.iinfo(target).min, top)
     return ops.cast(v, target.name)
@@ -184,6 +188,21 @@ def transpose(image, name=None):
     return ops.transpose(t, (0, 2, 1, 3) if batched else (1, 0, 2))
 
 
+def _float_inside(fn):
+    """TensorFlow's colour adjustments on an integer image (uint8 pixels): converted to float32
+    in [0, 1] (convert_image_dtype), adjusted, converted back to the image's dtype, saturating.
+    Float images pass as they are."""
+    @functools.wraps(fn)
+    def adjusted(image, *args, **kwargs):
+        dtype = np.dtype(str(image.dtype)) if hasattr(image, "dtype") else np.asarray(image).dtype
+        if dtype.kind not in "iu":
+            return fn(image, *args, **kwargs)
+        out = fn(convert_image_dtype(image, "float32"), *args, **kwargs)
+        return convert_image_dtype(out, dtype.name, saturate=True)
+    return adjusted
+
+
+@_float_inside
 def rgb_to_grayscale(images, name=None):
     """The ITU-R 601 luma (0.2989 R + 0.5870 G + 0.1140 B), keeping a channel axis of 1."""
     t, _ = _image(images, "rgb_to_grayscale")
@@ -200,11 +219,13 @@ def grayscale_to_rgb(images, name=None):
     return ops.concatenate([t, t, t], axis=-1)
 
 
+@_float_inside
 def adjust_brightness(image, delta):
     t, _ = _image(image, "adjust_brightness")
     return ops.add(t, np.float32(delta))
 
 
+@_float_inside
 def adjust_contrast(images, contrast_factor):
     """(x - mean) * factor + mean, the mean per image and channel."""
     t, batched = _image(images, "adjust_contrast")
@@ -351,6 +372,7 @@ def hsv_to_rgb(images, name=None):
     return ops._to_tensor(out.astype(np.float32))
 
 
+@_float_inside
 def adjust_saturation(image, saturation_factor, name=None):
     """Scale the HSV saturation by the factor (clipped to [0, 1]); RGB values in [0, 1]. Not
     differentiable (computed in NumPy), as TensorFlow's kernel has no gradient either."""
@@ -360,6 +382,7 @@ def adjust_saturation(image, saturation_factor, name=None):
     return hsv_to_rgb(hsv)
 
 
+@_float_inside
 def adjust_gamma(image, gamma=1, gain=1):
     """gain * image ** gamma (float images; gamma >= 0), differentiable."""
     if float(gamma) < 0:
@@ -421,6 +444,7 @@ def random_saturation(image, lower, upper, seed=None):
     return adjust_saturation(image, _rng(seed).uniform(lower, upper))
 
 
+@_float_inside
 def adjust_hue(image, delta, name=None):
     """Rotate the HSV hue by ``delta`` (in [-1, 1], a fraction of the colour circle, wrapping);
     RGB values in [0, 1]. Not differentiable (computed in NumPy), as adjust_saturation."""

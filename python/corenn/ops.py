@@ -1267,6 +1267,8 @@ _py_max, _py_min = _builtins.max, _builtins.min
 
 def _any(x, op):
     """A Tensor for x keeping integer dtypes (floats and bools become float32)."""
+    if isinstance(x, Tensor) and x.dtype in ("float64", "float16"):
+        return _f32(x, op)
     if type(x) in (list, tuple) and _holds_tensors(x) and _builtins.any(
             isinstance(v, Tensor) and v.dtype == "float32" for v in x):
         return _f32(x, op)   # a list of float Tensors: their differentiable stack
@@ -2010,8 +2012,9 @@ def prod(x, axis=None, keepdims=False, dtype=None):
     if dtype is not None:
         t = cast(t, dtype)
     a = np.asarray(t)
-    if not _is_float(t):
-        return _t(np.prod(a, axis=axes, keepdims=keepdims).astype(a.dtype))
+    if not _is_float(t):   # a product of 8- / 16-bit integers is 32-bit, as Keras 3's
+        out = a.dtype if a.dtype.itemsize >= 4 else np.dtype(np.uint32 if a.dtype.kind == "u" else np.int32)
+        return _t(np.prod(a.astype(out), axis=axes, keepdims=keepdims).astype(out))
     y = _t(np.prod(_np64(a), axis=axes, keepdims=keepdims))
 
     def rule(dys):
@@ -3224,7 +3227,8 @@ def trapezoid(y, x=None, dx=1.0, axis=-1):
     mid = divide(add(take(t, np.arange(1, n), axis=ax), take(t, np.arange(0, n - 1), axis=ax)), 2.0)
     if x is None:
         return multiply(sum(mid, axis=ax), dx)
-    steps = diff(x, axis=-1 if _f32(x).ndim == 1 else ax)
+    xs = _f32(x, "trapezoid")   # the steps in float (an unsigned x - x would wrap), as Keras
+    steps = diff(xs, axis=-1 if xs.ndim == 1 else ax)
     if steps.ndim == 1 and t.ndim > 1:
         steps = reshape(steps, [-1 if i == ax else 1 for i in range(t.ndim)])
     return sum(multiply(mid, steps), axis=ax)

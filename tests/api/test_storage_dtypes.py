@@ -88,3 +88,32 @@ def test_gradients_reach_float64_sources_in_their_dtype():
     f = lambda v: float(np.sum(v * v * np.array([0.5, -1.0])))   # noqa: E731
     fd = [(f(base + eps * np.eye(2)[i]) - f(base - eps * np.eye(2)[i])) / (2 * eps) for i in range(2)]
     np.testing.assert_allclose(np.asarray(gd), fd, rtol=1e-5)
+
+
+def _tf_u8(x_float):
+    """TensorFlow's float -> uint8 conversion with saturation: x * 255.5 truncated, clipped."""
+    return np.clip(np.asarray(x_float, np.float32) * np.float32(255.5), 0, 255).astype(np.uint8)
+
+
+def test_colour_adjustments_of_uint8_images_stay_uint8_as_tensorflow():
+    # TensorFlow converts an integer image to [0, 1] floats, adjusts, and converts back saturating
+    a = (np.arange(4 * 4 * 3).reshape(4, 4, 3) * 5 % 256).astype(np.uint8)
+    img = tf.constant(a)
+    f = a.astype(np.float32) / np.float32(255)
+    bright = tf.image.adjust_brightness(img, 0.1)
+    assert bright.dtype == "uint8"
+    np.testing.assert_array_equal(np.asarray(bright), _tf_u8(f + np.float32(0.1)))
+    gamma = tf.image.adjust_gamma(img, 2.0)
+    assert gamma.dtype == "uint8"
+    np.testing.assert_array_equal(np.asarray(gamma), _tf_u8(f ** 2))
+    # sums TensorFlow 2.21 gives for this image (tools: tf.image.* on the same uint8 tensor)
+    tf_sums = {"adjust_brightness": 6835, "adjust_contrast": 5857, "rgb_to_grayscale": 1864,
+               "adjust_saturation": 5415, "adjust_hue": 5576, "adjust_gamma": 3485}
+    args = {"adjust_brightness": (0.1,), "adjust_contrast": (2.0,), "rgb_to_grayscale": (),
+            "adjust_saturation": (2.0,), "adjust_hue": (0.1,), "adjust_gamma": (2.0,)}
+    for name, want in tf_sums.items():
+        out = getattr(tf.image, name)(img, *args[name])
+        assert out.dtype == "uint8", name
+        assert int(np.asarray(out, np.int64).sum()) == want, (name, np.asarray(out, np.int64).sum(), want)
+    # float images are adjusted as they are
+    np.testing.assert_allclose(np.asarray(tf.image.adjust_brightness(f, 0.1)), f + np.float32(0.1), rtol=1e-6)
