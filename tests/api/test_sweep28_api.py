@@ -68,3 +68,30 @@ def test_timeseries_generator_feeds_fit_evaluate_and_predict():
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert model.predict(gen, verbose=0).shape == (114, 1)
     assert np.isfinite(model.evaluate(gen, verbose=0))
+
+
+# ---- TF guide "Migrate metrics and optimizers" (tutorial_migrate_metrics_optimizers.py): a
+#      model whose output is tf.math.argmax, evaluated with loss='mse' ----
+
+def test_losses_take_integer_predictions_as_float32_like_keras():
+    # Keras 3 (torch backend): 0.33333334 and 1.5
+    mse = keras.losses.MeanSquaredError()
+    value = mse(np.array([0, 1, 1]), tf.constant(np.array([0, 0, 1], np.int64)))
+    np.testing.assert_allclose(float(value), 1 / 3, rtol=1e-6)
+    mae = keras.losses.MeanAbsoluteError()
+    np.testing.assert_allclose(float(mae(np.array([[0], [3]]), tf.constant(np.array([[1], [1]], np.int32)))), 1.5)
+
+
+def test_evaluate_a_model_with_an_argmax_output():
+    # Keras 3 (torch backend), same weights and data: predict [0 0 1],
+    # evaluate {'accuracy': 0.6666667, 'loss': 0.33333334}
+    inp = keras.Input((2,))
+    logits = keras.layers.Dense(2, kernel_initializer=keras.initializers.Constant([[1., -1.], [0.5, 0.2]]))(inp)
+    model = keras.Model(inp, tf.math.argmax(logits, axis=1))
+    model.compile("adagrad", loss="mse", metrics=[keras.metrics.Accuracy()])
+    x = np.array([[4, 4.5], [5, 5.5], [-6, 6.5]], np.float32)
+    y = np.array([0, 1, 1])
+    np.testing.assert_array_equal(np.asarray(model.predict(x, verbose=0)), [0, 0, 1])
+    result = model.evaluate(x, y, verbose=0, return_dict=True)
+    np.testing.assert_allclose(result["accuracy"], 2 / 3, rtol=1e-6)
+    np.testing.assert_allclose(result["loss"], 1 / 3, rtol=1e-6)
