@@ -1408,6 +1408,12 @@ class Layer:
         packed = isinstance(inputs, (list, tuple))
         flat = list(inputs) if packed else [inputs]
         written = type(self).call is not Layer.call
+        if not written:
+            # a tf.SparseTensor (CategoryEncoding(sparse=True)'s output into a Dense, as the TF
+            # feature-column migration guide feeds it) reaches the built-in layers' dense
+            # kernels densified, as Keras' Dense takes sparse inputs
+            from ..sparse import SparseTensor, to_dense
+            flat = [to_dense(x) if isinstance(x, SparseTensor) else x for x in flat]
         # a layer written with call keeps integer arrays integer (a GNN's edge list, token ids)
         flat = [x if isinstance(x, kernels.Tensor)
                 else np.ascontiguousarray(x, dtype=np.int64) if written and np.asarray(x).dtype.kind in "iu"
