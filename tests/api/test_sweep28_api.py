@@ -95,3 +95,67 @@ def test_evaluate_a_model_with_an_argmax_output():
     result = model.evaluate(x, y, verbose=0, return_dict=True)
     np.testing.assert_allclose(result["accuracy"], 2 / 3, rtol=1e-6)
     np.testing.assert_allclose(result["loss"], 1 / 3, rtol=1e-6)
+
+
+# ---- TF guide "Migrate tf.feature_column to Keras preprocessing layers"
+#      (tutorial_migrate_feature_columns.py) ----
+
+def test_category_encoding_sparse_gives_a_sparse_tensor():
+    # TF 2.21: SparseTensor indices [[0, 5], [0, 11], [0, 17]], values [1.2, 1.5, 2.0], shape [1, 20]
+    ids = tf.constant([[5, 11, 5, 17, 17]])
+    weights = tf.constant([[0.5, 1.5, 0.7, 1.8, 0.2]])
+    out = keras.layers.CategoryEncoding(num_tokens=20, output_mode="count", sparse=True)(ids, count_weights=weights)
+    assert isinstance(out, tf.SparseTensor)
+    assert out.indices.tolist() == [[0, 5], [0, 11], [0, 17]]
+    np.testing.assert_allclose(np.asarray(out.values), [1.2, 1.5, 2.0], rtol=1e-6)
+    assert out.dense_shape.tolist() == [1, 20] and out.dtype == np.float32
+    # TF 2.21: multi_hot [[0, 3], [1, 1]] -> indices [[0, 0], [0, 3], [1, 1]], values 1.0
+    multi = keras.layers.CategoryEncoding(num_tokens=4, output_mode="multi_hot", sparse=True)([[0, 3], [1, 1]])
+    assert multi.indices.tolist() == [[0, 0], [0, 3], [1, 1]]
+    np.testing.assert_array_equal(np.asarray(tf.sparse.to_dense(multi)), [[1, 0, 0, 1], [0, 1, 0, 0]])
+    layer = keras.layers.CategoryEncoding(num_tokens=4, sparse=True)
+    assert keras.layers.CategoryEncoding.from_config(layer.get_config()).sparse is True
+
+
+def test_builtin_layers_take_a_sparse_tensor_densified():
+    # TF 2.21: Dense(2, use_bias=False, kernel 0.5) on the sparse counts above gives [[2.35, 2.35]]
+    counts = tf.SparseTensor([[0, 5], [0, 11], [0, 17]], [1.2, 1.5, 2.0], [1, 20])
+    dense = keras.layers.Dense(2, use_bias=False, kernel_initializer=keras.initializers.Constant(0.5))
+    np.testing.assert_allclose(np.asarray(dense(counts)), [[2.35, 2.35]], rtol=1e-6)
+
+    np.testing.assert_allclose(np.asarray(keras.layers.Flatten()(counts)), [[0, 0, 0, 0, 0, 1.2, 0, 0, 0, 0, 0, 1.5,
+                                                                        0, 0, 0, 0, 0, 2.0, 0, 0]], rtol=1e-6)
+
+
+def test_model_input_keeps_a_dict_of_inputs_and_composes():
+    # Keras 3: Model(dict_of_inputs, ...).input is that dict (same tensors, same keys)
+    inputs = {"a": keras.Input((2,)), "b": keras.Input((3,))}
+    model = keras.Model(inputs, keras.layers.Concatenate()([inputs["a"], inputs["b"]]))
+    assert isinstance(model.input, dict) and list(model.input) == ["a", "b"]
+    assert model.input["a"] is inputs["a"] and model.input["b"] is inputs["b"]
+    outer = keras.Model(model.input, keras.layers.Dense(1)(model(model.input)))
+    x = {"a": np.ones((2, 2), np.float32), "b": np.zeros((2, 3), np.float32)}
+    assert outer.predict(x, verbose=0).shape == (2, 1)
+    x_in = keras.Input((2,))
+    assert keras.Model(x_in, keras.layers.Dense(1)(x_in)).input is x_in   # one Input: itself
+
+
+def test_saved_model_calling_a_dict_output_model_reloads(tmp_path):
+    # the guide's inference model: training_model(preprocessing_model(inputs)), where the
+    # preprocessing model returns a dict; its .keras file reloads to the same predictions
+    inputs = {"type": keras.Input(shape=(), dtype="int64"), "weight": keras.Input(shape=(), dtype="float32")}
+    pre = keras.Model(inputs, {"type": keras.layers.CategoryEncoding(3, output_mode="one_hot")(inputs["type"]),
+                               "weight": keras.layers.Normalization(axis=None, mean=2.0, variance=1.0)(inputs["weight"])})
+    t_in = {"type": keras.Input(shape=(3,)), "weight": keras.Input(shape=())}
+    t_out = keras.layers.Dense(1)(keras.layers.Concatenate()([t_in["type"], tf.expand_dims(t_in["weight"], -1)]))
+    train = keras.Model(t_in, t_out)
+    model = keras.Model(pre.input, train(pre(pre.input)))
+    x = {"type": np.array([0, 2]), "weight": np.array([-0.7, 3.0], np.float32)}
+    expected = model.predict(x, verbose=0)
+    # by hand: one-hot type, normalized weight, the Dense's kernel and bias
+    k, b = train.layers[-1].get_weights()
+    feats = np.column_stack([np.eye(3)[[0, 2]], [[-2.7], [1.0]]])
+    np.testing.assert_allclose(expected, feats @ k + b, rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "m.keras")
+    restored = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(restored.predict(x, verbose=0), expected, rtol=1e-6)

@@ -342,7 +342,12 @@ class Model(TrainingLoops):
 
     @property
     def input(self):
-        # Keras 3: the structure given as inputs= (Model(inputs=[x], ...).input is [x])
+        # Keras 3: the structure given as inputs= (Model(inputs=[x], ...).input is [x]; a dict
+        # of Inputs gives that dict back, so Model(m.input, f(m(m.input))) keeps the names that
+        # a dict of data is matched by)
+        keys = self.__dict__.get("_input_dict_keys")
+        if keys and len(keys) == len(self.inputs):
+            return dict(zip(keys, self.inputs))
         if len(self.inputs) == 1 and not self.__dict__.get("_inputs_given_as_list"):
             return self.inputs[0]
         return list(self.inputs)
