@@ -159,3 +159,27 @@ def test_saved_model_calling_a_dict_output_model_reloads(tmp_path):
     model.save(tmp_path / "m.keras")
     restored = keras.models.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(restored.predict(x, verbose=0), expected, rtol=1e-6)
+
+
+# ---- TF guide "Effective TensorFlow 2" (tutorial_effective_tf2.py): DynamicRNN's
+#      cell.get_initial_state(batch_size=..., dtype=tf.float32) ----
+
+def test_builtin_cells_get_initial_state():
+    # Keras 3: LSTMCell -> [(2, 3), (2, 3)] zeros, GRUCell / SimpleRNNCell -> [(2, 3)], float32
+    for cell, count in ((keras.layers.LSTMCell(3), 2), (keras.layers.GRUCell(3), 1),
+                        (keras.layers.SimpleRNNCell(3), 1)):
+        states = cell.get_initial_state(batch_size=2)
+        assert len(states) == count
+        for s in states:
+            assert tuple(s.shape) == (2, 3) and s.dtype == "float32"
+            np.testing.assert_array_equal(np.asarray(s), np.zeros((2, 3)))
+    # tf.keras 2's spellings: the batch taken from inputs, dtype given
+    states = keras.layers.LSTMCell(4).get_initial_state(inputs=np.ones((5, 7)), dtype=tf.float32)
+    assert [tuple(s.shape) for s in states] == [(5, 4), (5, 4)]
+    with pytest.raises(ValueError, match="pass batch_size"):
+        keras.layers.GRUCell(2).get_initial_state()
+    # the states feed the cell: one step from zeros equals the RNN layer's first output
+    cell = keras.layers.GRUCell(3)
+    x = np.random.default_rng(1).normal(size=(2, 1, 4)).astype(np.float32)
+    out, _ = cell(tf.constant(x[:, 0]), cell.get_initial_state(batch_size=2))
+    np.testing.assert_allclose(np.asarray(out), np.asarray(keras.layers.RNN(cell)(x)), rtol=1e-5, atol=1e-6)
