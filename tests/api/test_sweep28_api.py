@@ -183,3 +183,113 @@ def test_builtin_cells_get_initial_state():
     x = np.random.default_rng(1).normal(size=(2, 1, 4)).astype(np.float32)
     out, _ = cell(tf.constant(x[:, 0]), cell.get_initial_state(batch_size=2))
     np.testing.assert_allclose(np.asarray(out), np.asarray(keras.layers.RNN(cell)(x)), rtol=1e-5, atol=1e-6)
+
+
+# ---- keras.io "Drug Molecule Generation with VAE" (example_molecule_generation_vae.py) ----
+
+def _two_input_encoder():
+    a, b = keras.Input((3,)), keras.Input((2,))
+    return keras.Model([a, b], keras.layers.Concatenate()([a, b]))
+
+
+def test_train_step_data_is_packed_as_keras_packs_it():
+    # TF 2.21: fit([x1, x2, x3]) with no y gives train_step the tuple (x,), x a tuple of the three
+    # batches (data[0] is the inputs; Keras 3 on torch keeps x a list); fit(x) of one array gives
+    # the array itself
+    seen = []
+
+    class Net(keras.Model):
+        def __init__(self, encoder):
+            super().__init__()
+            self.encoder, self.head = encoder, keras.layers.Dense(1)
+
+        def call(self, inputs):
+            return self.head(self.encoder(inputs))
+
+        def train_step(self, data):
+            seen.append(data)
+            return {"loss": 0.0}
+
+    net = Net(_two_input_encoder())
+    net.compile("adam")
+    net([np.ones((1, 3), np.float32), np.zeros((1, 2), np.float32)])   # built on the two inputs
+    net.fit([np.ones((4, 3)), np.zeros((4, 2)), np.arange(4.0)], epochs=1, batch_size=2, verbose=0)
+    assert len(seen) == 2
+    assert isinstance(seen[0], tuple) and len(seen[0]) == 1
+    assert isinstance(seen[0][0], tuple) and len(seen[0][0]) == 3
+    assert [tuple(np.shape(v)) for v in seen[0][0]] == [(2, 3), (2, 2), (2,)]
+
+    seen.clear()
+
+    class Single(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.d(x)
+
+        def train_step(self, data):
+            seen.append(data)
+            return {"loss": 0.0}
+
+    single = Single()
+    single.compile("adam")
+    single.fit(np.ones((4, 3), np.float32), epochs=1, batch_size=4, verbose=0)
+    assert tuple(np.shape(seen[0])) == (4, 3)
+
+
+def test_second_order_penalty_skips_calls_off_the_differentiated_path():
+    # the VAE's gradient penalty: d(property head of z_mean)/d(inputs), differentiated again
+    # w.r.t. the weights, inside a model whose call also samples z (random) and decodes it
+    class Sampling(keras.layers.Layer):
+        def call(self, inputs):
+            return inputs + tf.random.normal(tf.shape(inputs))
+
+    class Vae(keras.Model):
+        def __init__(self, sample):
+            super().__init__()
+            self.enc = keras.layers.Dense(3, activation="tanh")
+            self.head = keras.layers.Dense(1)
+            self.dec = keras.layers.Dense(2)
+            self.sample = sample
+
+        def call(self, x):
+            z = self.enc(x)
+            outs = [self.head(z)]
+            if self.sample:
+                outs.append(self.dec(Sampling()(z)))
+            return outs
+
+    x = tf.constant(np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32))
+
+    def penalty_grads(model):
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                logits = model(x, training=True)[0]
+            g = inner.gradient(logits, x)
+            penalty = tf.reduce_mean((1.0 - tf.norm(g, axis=1)) ** 2)
+        # (the head's bias does not reach d(logits)/dx: TF gives None for it, so it is left out)
+        weights = model.enc.trainable_weights + [model.head.kernel]
+        return float(penalty), [np.asarray(w) for w in outer.gradient(penalty, weights)]
+
+    with_sampling, plain = Vae(True), Vae(False)
+    with_sampling(x), plain(x)
+    plain.enc.set_weights(with_sampling.enc.get_weights())
+    plain.head.set_weights(with_sampling.head.get_weights())
+    p1, g1 = penalty_grads(with_sampling)
+    p2, g2 = penalty_grads(plain)
+    assert abs(p1 - p2) < 1e-6
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # and the penalty's gradient is right: central differences on one weight of the encoder
+    w0 = with_sampling.enc.get_weights()
+    for idx in [(0, 0), (2, 1)]:
+        vals = []
+        for h in (1e-3, -1e-3):
+            w = [v.copy() for v in w0]
+            w[0][idx] += h
+            plain.enc.set_weights(w)
+            vals.append(penalty_grads(plain)[0])
+        np.testing.assert_allclose(g1[0][idx], (vals[0] - vals[1]) / 2e-3, rtol=2e-2, atol=1e-4)
