@@ -293,3 +293,36 @@ def test_second_order_penalty_skips_calls_off_the_differentiated_path():
             plain.enc.set_weights(w)
             vals.append(penalty_grads(plain)[0])
         np.testing.assert_allclose(g1[0][idx], (vals[0] - vals[1]) / 2e-3, rtol=2e-2, atol=1e-4)
+
+
+# ---- keras.io "FeatureSpace advanced use cases" (example_feature_space_advanced.py):
+#      FeatureSpace.save and keras.saving.load_model ----
+
+def test_feature_space_saves_and_loads_back_adapted(tmp_path):
+    from corenn.keras.utils import FeatureSpace
+    data = {"color": np.array(["red", "blue", "red", "green"] * 5),
+            "size": np.array([1, 2, 3, 2] * 5),
+            "price": np.linspace(0.0, 10.0, 20).astype(np.float32)}
+    space = FeatureSpace(features={"color": FeatureSpace.string_categorical(num_oov_indices=1),
+                                   "size": FeatureSpace.integer_hashed(num_bins=3),
+                                   "price": FeatureSpace.float_normalized()},
+                         crosses=[FeatureSpace.cross(("color", "size"), crossing_dim=4)], output_mode="concat")
+    space.adapt(tf.data.Dataset.from_tensor_slices(data).batch(8))
+    sample = {"color": np.array(["blue", "purple"]), "size": np.array([2, 7]), "price": np.array([5.0, 0.0], np.float32)}
+    before = np.asarray(space(sample))
+    # features in name order, then the cross: color one-hot (OOV, then blue / green / red by
+    # frequency then name as Keras' StringLookup orders them), normalized price, size bins, cross
+    assert before.shape == (2, 4 + 1 + 3 + 4)
+    np.testing.assert_array_equal(before[:, :4].argmax(1), [np.asarray(space.preprocessors["color"](["blue"]))[0], 0])
+    np.testing.assert_allclose(before[:, 4], (np.array([5.0, 0.0]) - data["price"].mean()) / data["price"].std(),
+                               rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="must end in .keras"):
+        space.save(tmp_path / "space.h5")
+    space.save(tmp_path / "space.keras")
+    loaded = keras.saving.load_model(tmp_path / "space.keras")
+    assert isinstance(loaded, FeatureSpace)
+    np.testing.assert_allclose(np.asarray(loaded(sample)), before, rtol=1e-6)
+    assert sorted(loaded.get_inputs()) == ["color", "price", "size"]
+    # its inputs and encoded features build a serving model, as the example does
+    model = keras.Model(loaded.get_inputs(), keras.layers.Dense(1)(loaded.get_encoded_features()))
+    assert model.predict({k: v[:, None] for k, v in sample.items()}, verbose=0).shape == (2, 1)
