@@ -326,3 +326,35 @@ def test_feature_space_saves_and_loads_back_adapted(tmp_path):
     # its inputs and encoded features build a serving model, as the example does
     model = keras.Model(loaded.get_inputs(), keras.layers.Dense(1)(loaded.get_encoded_features()))
     assert model.predict({k: v[:, None] for k, v in sample.items()}, verbose=0).shape == (2, 1)
+
+
+# ---- TF guide "Distributed training with TensorFlow" (tutorial_guide_distributed_training.py) ----
+
+def test_strategies_of_the_distributed_training_guide(monkeypatch):
+    # TF 2.21 on a machine without GPUs: MultiWorkerMirroredStrategy() (no TF_CONFIG) and
+    # CentralStorageStrategy() have one replica; cross-device ops and communication options are
+    # plain objects the strategy takes
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    options = tf.distribute.experimental.CommunicationOptions(
+        implementation=tf.distribute.experimental.CommunicationImplementation.NCCL)
+    assert options.implementation == "NCCL"
+    for strategy in (tf.distribute.MultiWorkerMirroredStrategy(),
+                     tf.distribute.MultiWorkerMirroredStrategy(communication_options=options),
+                     tf.distribute.experimental.CentralStorageStrategy(),
+                     tf.distribute.MirroredStrategy(cross_device_ops=tf.distribute.HierarchicalCopyAllReduce()),
+                     tf.distribute.MirroredStrategy(cross_device_ops=tf.distribute.NcclAllReduce())):
+        assert strategy.num_replicas_in_sync == 1
+        with strategy.scope():
+            assert tf.distribute.get_strategy() is strategy
+        assert float(strategy.reduce("SUM", 1., axis=None)) == 1.0
+    # a TF_CONFIG cluster of one worker is still this one process
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["localhost:12345"]}, '
+                                    '"task": {"type": "worker", "index": 0}}')
+    assert tf.distribute.MultiWorkerMirroredStrategy().num_replicas_in_sync == 1
+    # several workers: corenn has no multi-worker runtime behind tf.distribute
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}')
+    with pytest.raises(NotImplementedError, match="corenn.distributed"):
+        tf.distribute.MultiWorkerMirroredStrategy()
+    monkeypatch.setenv("TF_CONFIG", "not json")
+    with pytest.raises(ValueError, match="TF_CONFIG"):
+        tf.distribute.MultiWorkerMirroredStrategy()
