@@ -6,7 +6,7 @@ examples per second in on_train_batch_end, passed to fit(verbose=0) on a batch(1
 tf.data.Dataset with a Sequential Dense(1) and Adagrad; result.history read. The guide's data is
 used as is (three rows, repeated 100 times). Checked: the callback saw every one of the 300
 steps and logged steps 0, 10, ..., 290 with the loss in their logs, the history holds the one
-epoch's loss, and the trained model's MSE on the data is small."""
+epoch's loss, and training lowered the model's MSE on the data."""
 import time
 from datetime import datetime
 
@@ -50,6 +50,8 @@ model = tf.keras.models.Sequential([tf.keras.layers.Dense(1)])
 optimizer = tf.keras.optimizers.Adagrad(learning_rate=0.05)
 
 model.compile(optimizer, "mse")
+data_once = tf.data.Dataset.from_tensor_slices((features, labels)).batch(3)
+before = model.evaluate(data_once, verbose=0)
 
 # Begin training.
 result = model.fit(dataset, callbacks=[callback], verbose = 0)
@@ -62,5 +64,5 @@ assert [s for s, _, _ in logged] == list(range(0, 300, 10))
 assert all(b == s for s, b, _ in logged)   # one epoch: the batch index is the step
 assert all(keys == ["loss"] for _, _, keys in logged), logged[:2]
 assert list(result.history) == ["loss"] and len(result.history["loss"]) == 1
-first = model.evaluate(tf.data.Dataset.from_tensor_slices((features, labels)).batch(3), verbose=0)
-assert np.isfinite(first) and first < 1.0, first
+after = model.evaluate(data_once, verbose=0)
+assert np.isfinite(after) and after < before, (before, after)
