@@ -151,7 +151,8 @@ def varint(buf, i):
 log_dir = os.path.join("logs", model.name)
 scalars = {}
 for name in os.listdir(log_dir):
-    raw = open(os.path.join(log_dir, name), "rb").read()
+    with open(os.path.join(log_dir, name), "rb") as f:
+        raw = f.read()
     i = 0
     while i < len(raw):
         (n,) = struct.unpack("<Q", raw[i:i + 8])
