@@ -514,8 +514,8 @@ class GradientTape:
                                           "adds losses (add_loss / activity_regularizer)")
             weight_grads = {}
             if rec.graph is not None:
-                dy = [kernels.zeros(tuple(o.shape)) if g is None else g for o, g in zip(rec.outputs, dys)]
-                dxs, weight_grads = second_order.graph_input_gradients(rec.graph, rec.inputs, dy, weights)
+                # (an output no gradient reached stays None: the calls only it needs are skipped)
+                dxs, weight_grads = second_order.graph_input_gradients(rec.graph, rec.inputs, dys, weights)
             elif rec.ctx is not None:
                 if rec.multi_out:
                     raise NotImplementedError(f"GradientTape.gradient: a second-order gradient through layer "

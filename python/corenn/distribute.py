@@ -16,7 +16,9 @@ it would without one.
 
 Training on several processes or machines is ``corenn.distributed`` (MPI data parallelism,
 Horovod's model: ``with corenn.distributed.DataParallel(): model.fit(...)`` under ``mpirun``);
-``MultiWorkerMirroredStrategy`` / ``TPUStrategy`` / ``ParameterServerStrategy`` raise and say so.
+``TPUStrategy`` / ``ParameterServerStrategy`` raise and say so, and so does
+``MultiWorkerMirroredStrategy`` when TF_CONFIG names a cluster of several tasks (with none, it is
+the one worker TensorFlow runs then).
 """
 from __future__ import annotations
 
@@ -26,7 +28,8 @@ import threading
 __all__ = ["Strategy", "MirroredStrategy", "OneDeviceStrategy", "get_strategy", "has_strategy",
            "in_cross_replica_context", "get_replica_context", "ReduceOp", "InputContext",
            "MultiWorkerMirroredStrategy", "TPUStrategy", "ParameterServerStrategy", "ValueContext",
-           "experimental"]
+           "experimental", "CrossDeviceOps", "HierarchicalCopyAllReduce", "NcclAllReduce",
+           "ReductionToOneDevice"]
 
 _local = threading.local()
 
@@ -180,7 +183,84 @@ def _not_here(name):
     return Unavailable
 
 
-MultiWorkerMirroredStrategy = _not_here("MultiWorkerMirroredStrategy")
+def _workers_in_tf_config():
+    """How many tasks TF_CONFIG's cluster lists (0 when it is not set): TensorFlow's
+    multi-worker strategies read the cluster from it."""
+    import json
+    import os
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return 0
+    try:
+        cluster = json.loads(raw).get("cluster") or {}
+    except (ValueError, AttributeError):
+        raise ValueError(f"tf.distribute: TF_CONFIG is not a JSON object with a 'cluster': {raw[:100]!r}") from None
+    return sum(len(v) for v in cluster.values() if isinstance(v, (list, tuple)))
+
+
+class MultiWorkerMirroredStrategy(Strategy):
+    """TensorFlow's multi-worker strategy as one worker, which is what TensorFlow runs when
+    TF_CONFIG names no cluster (or a cluster of this one worker): the one replica of this
+    process. A TF_CONFIG cluster of several tasks raises: corenn has no multi-worker runtime
+    behind tf.distribute (corenn.distributed trains on several processes under mpirun)."""
+
+    def __init__(self, cluster_resolver=None, communication_options=None):
+        if cluster_resolver is not None or _workers_in_tf_config() > 1:
+            raise NotImplementedError(
+                "tf.distribute.MultiWorkerMirroredStrategy: corenn has no multi-worker strategy (TF_CONFIG "
+                "or the cluster resolver names several tasks); train on several processes with "
+                "corenn.distributed (with corenn.distributed.DataParallel(): model.fit(...), launched "
+                "with mpirun), or use MirroredStrategy / OneDeviceStrategy for one process")
+        super().__init__([])
+        self.communication_options = communication_options
+
+
+class CentralStorageStrategy(Strategy):
+    """Variables on one device, computation mirrored over the local ones: on corenn's one
+    replica per process, the default strategy (TensorFlow gives one replica too on a machine
+    without GPUs)."""
+
+    def __init__(self, compute_devices=None, parameter_device=None):
+        super().__init__(_one_device(compute_devices, "CentralStorageStrategy"))
+
+
+class CrossDeviceOps:
+    """How MirroredStrategy all-reduces across devices (HierarchicalCopyAllReduce,
+    NcclAllReduce, ReductionToOneDevice): accepted and kept; with one replica nothing is
+    reduced across devices."""
+
+    def __init__(self, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+
+
+class HierarchicalCopyAllReduce(CrossDeviceOps):
+    pass
+
+
+class NcclAllReduce(CrossDeviceOps):
+    pass
+
+
+class ReductionToOneDevice(CrossDeviceOps):
+    pass
+
+
+class CommunicationImplementation:
+    """tf.distribute.experimental.CommunicationImplementation: the collective backend names."""
+    AUTO = "AUTO"
+    RING = "RING"
+    NCCL = "NCCL"
+
+
+class CommunicationOptions:
+    """tf.distribute.experimental.CommunicationOptions: kept on the strategy; one worker
+    communicates with nobody."""
+
+    def __init__(self, bytes_per_pack=0, timeout_seconds=None, implementation=CommunicationImplementation.AUTO):
+        self.bytes_per_pack, self.timeout_seconds = bytes_per_pack, timeout_seconds
+        self.implementation = implementation
+
+
 TPUStrategy = _not_here("TPUStrategy")
 ParameterServerStrategy = _not_here("ParameterServerStrategy")
 
@@ -219,5 +299,8 @@ class experimental:   # noqa: N801 - tf.distribute.experimental
     """``tf.distribute.experimental``: the context objects user functions receive."""
     ValueContext = ValueContext
     MultiWorkerMirroredStrategy = MultiWorkerMirroredStrategy
+    CentralStorageStrategy = CentralStorageStrategy
+    CommunicationOptions = CommunicationOptions
+    CommunicationImplementation = CommunicationImplementation
     TPUStrategy = TPUStrategy
     ParameterServerStrategy = ParameterServerStrategy

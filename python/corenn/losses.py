@@ -119,6 +119,11 @@ class Loss:
         of a softmax/sigmoid output (the model's fused output + cross-entropy step)."""
         if self._has_own_call or (self._own_dunder_call and not self.__dict__.get("_in_own_dunder_call")):
             return self._python_forward_backward(y_true, y_pred, grad, sample_weight, logits)
+        if grad is None and np.dtype(str(getattr(y_pred, "dtype", "float32"))).kind in "iub":
+            # integer / bool predictions (a model whose output is tf.math.argmax, evaluated with
+            # loss='mse'): Keras converts y_pred to the loss's float32 dtype first; nothing can
+            # differentiate them, so only the value is asked for
+            y_pred = np.ascontiguousarray(np.asarray(y_pred), dtype=np.float32)
         if self.kind in _ELEMENTWISE and len(y_true.shape) == len(y_pred.shape) \
                 and tuple(y_true.shape) != tuple(y_pred.shape):
             return self._broadcast_forward_backward(y_true, y_pred, grad, sample_weight, logits)

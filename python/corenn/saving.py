@@ -1549,6 +1549,10 @@ def _load_model(path, compile=True):
                                  f"{type(exc).__name__}: {exc}") from None
             with _reading(path, "corenn model file"):
                 _load_optimizer_state(model, reader)
+    if type(model).__name__ == "SavedFeatureSpace":   # FeatureSpace.save's file: the FeatureSpace
+        from .utils.feature_space import FeatureSpace, SavedFeatureSpace
+        if isinstance(model, SavedFeatureSpace):
+            return FeatureSpace._from_saved(model)
     return model
 
 

@@ -1412,6 +1412,12 @@ class Layer:
         packed = isinstance(inputs, (list, tuple))
         flat = list(inputs) if packed else [inputs]
         written = type(self).call is not Layer.call
+        if not written:
+            # a tf.SparseTensor (CategoryEncoding(sparse=True)'s output into a Dense, as the TF
+            # feature-column migration guide feeds it) reaches the built-in layers' dense
+            # kernels densified, as Keras' Dense takes sparse inputs
+            from ..sparse import SparseTensor, to_dense
+            flat = [to_dense(x) if isinstance(x, SparseTensor) else x for x in flat]
         # a Tensor of a storage-only dtype (a uint8 image, float64 data) enters as its array does
         flat = [x.numpy() if isinstance(x, kernels.Tensor) and x.dtype not in _COMPUTE_DTYPES else x
                 for x in flat]

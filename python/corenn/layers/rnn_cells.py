@@ -207,6 +207,18 @@ class _Cell(Layer):
     def output_size(self):
         return self.units
 
+    def get_initial_state(self, batch_size=None, inputs=None, dtype=None):
+        """Zero states, one (batch_size, size) Tensor per state (LSTM: [h, c]; GRU and
+        SimpleRNN: [h]), Keras 3's ``cell.get_initial_state(batch_size)``. tf.keras 2's
+        ``inputs=`` (its first dimension is the batch) and ``dtype=`` are accepted as well, as
+        AbstractRNNCell accepts them, so TF 2 pages written for them (Effective TF2's
+        DynamicRNN) run."""
+        if batch_size is None:
+            if inputs is None:
+                raise ValueError(f"{type(self).__name__}.get_initial_state: pass batch_size (or inputs)")
+            batch_size = np.shape(inputs)[0]
+        return [ops.zeros((int(batch_size),) + shape, dtype or "float32") for shape in _state_shapes(self)]
+
     def _fusable(self):
         """Whether the C++ sequence kernels implement this cell's activations."""
         return (self.activation.name in _KERNEL_ACTIVATIONS

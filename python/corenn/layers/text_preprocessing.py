@@ -116,9 +116,8 @@ class CategoryEncoding(Layer):
         if output_mode not in ("one_hot", "multi_hot", "count"):
             raise ValueError(f"CategoryEncoding '{self.name}': output_mode must be one_hot, "
                              f"multi_hot or count, got {output_mode!r}")
-        if sparse:
-            raise NotImplementedError(f"CategoryEncoding '{self.name}': sparse outputs are not supported")
         self.num_tokens, self.output_mode = int(num_tokens), output_mode
+        self.sparse = bool(sparse)
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
@@ -130,9 +129,17 @@ class CategoryEncoding(Layer):
         if count_weights is not None:
             if self.output_mode != "count":
                 raise ValueError(f"CategoryEncoding '{self.name}': count_weights needs output_mode='count'")
-            return kernels.as_tensor(_encode(_whole_numbers(inputs, self.name), self.num_tokens,
-                                             "count", self.name, count_weights))
-        return super().__call__(inputs, **kwargs)
+            out = kernels.as_tensor(_encode(_whole_numbers(inputs, self.name), self.num_tokens,
+                                            "count", self.name, count_weights))
+        else:
+            out = super().__call__(inputs, **kwargs)
+        if self.sparse and isinstance(out, kernels.Tensor):
+            # sparse=True called on data: a tf.SparseTensor of the non-zero entries, as Keras
+            # gives (tf.sparse.to_dense reads it back). Inside a functional model the output
+            # stays dense: corenn's kernels are dense, and the values are the same
+            from .. import sparse as _sparse
+            return _sparse.from_dense(out)
+        return out
 
     def forward(self, x, training=False):
         return kernels.as_tensor(_encode(_whole_numbers(x, self.name), self.num_tokens,
@@ -143,7 +150,7 @@ class CategoryEncoding(Layer):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(num_tokens=self.num_tokens, output_mode=self.output_mode, sparse=False)
+        cfg.update(num_tokens=self.num_tokens, output_mode=self.output_mode, sparse=self.sparse)
         return cfg
 
 

@@ -8,6 +8,8 @@ from .. import saving as _saving
 _saving.register_model_class("Sequential", Sequential)
 _saving.register_model_class("Functional", Model)
 _saving.register_model_class("Model", Model)
+# FeatureSpace.save's model class, so load_model reads such a file whatever was imported before
+from ..utils import feature_space as _feature_space  # noqa: E402,F401
 
 
 

@@ -152,7 +152,10 @@ def model_from_graph_config(config, cls=None, prepare_layer=None, build_layer=No
                 if not args:
                     raise ValueError(f"functional config: layer '{layer.name}' node has no arguments")
                 out = layer(*args, **kwargs)
-                outputs[(name, done[id(layer)])] = out if isinstance(out, list) else [out]
+                # an inner model with a dict (or tuple) of outputs: the config's tensor
+                # indices count them in that model's output order, the dict's order
+                outputs[(name, done[id(layer)])] = list(out.values()) if isinstance(out, dict) else \
+                    list(out) if isinstance(out, (list, tuple)) else [out]
                 done[id(layer)] += 1
                 progress = True
     left = [name for layer, nodes, name in pending if done[id(layer)] < len(nodes)]

@@ -342,7 +342,12 @@ class Model(TrainingLoops):
 
     @property
     def input(self):
-        # Keras 3: the structure given as inputs= (Model(inputs=[x], ...).input is [x])
+        # Keras 3: the structure given as inputs= (Model(inputs=[x], ...).input is [x]; a dict
+        # of Inputs gives that dict back, so Model(m.input, f(m(m.input))) keeps the names that
+        # a dict of data is matched by)
+        keys = self.__dict__.get("_input_dict_keys")
+        if keys and len(keys) == len(self.inputs):
+            return dict(zip(keys, self.inputs))
         if len(self.inputs) == 1 and not self.__dict__.get("_inputs_given_as_list"):
             return self.inputs[0]
         return list(self.inputs)
@@ -1173,13 +1178,18 @@ class Model(TrainingLoops):
         x = _densify_sparse(x)
         if self._graph is None:
             x = _prepare_free_x(self, x, op)
+            # an already-built model whose own train_step / test_step decides how x reaches
+            # call is not called on fit's x, as Keras 3 skips its build then (the molecule VAE's
+            # x carries the property beside the two graph inputs its call takes)
+            own_step = self.built and op in ("fit", "evaluate") and self._custom_step(
+                "train_step" if op == "fit" else "test_step")
             if self.__dict__.get("_free_output_shapes") is None:
-                if type(self).call is Model.call:
+                if type(self).call is Model.call or own_step:
                     # no call of its own (a GAN whose train_step runs its parts): nothing to probe
                     self._free_output_shapes = [None]
                 else:
                     self._probe_outputs(x)
-            elif self.__dict__.get("_free_probed_for") not in (None, _sample_shapes(x)):
+            elif self.__dict__.get("_free_probed_for") not in (None, _sample_shapes(x)) and not own_step:
                 self._reprobe_outputs(x)
             return x
         if type(x) is np.ndarray:

@@ -379,8 +379,20 @@ def graph_input_gradients(graph, xs, dys, weights=False):
     ``weights`` also d/d(each weight) (a shared layer's summed over its calls). Returns the input
     gradients and {id(weight): (weight, gradient)}."""
     values = {id(t): x for t, x in zip(graph.inputs, xs)}
+    # only the calls the differentiated outputs depend on run again: a subclassed VAE's
+    # gradient penalty differentiates the property head of z_mean, and its Sampling layer
+    # (random, so not replayable) and decoder have nothing to give it
+    needed = {id(t) for t, g in zip(graph.outputs, dys) if g is not None}
+    used = set()
+    for k in range(len(graph.nodes) - 1, -1, -1):
+        node = graph.nodes[k]
+        if any(id(o) in needed for o in node.outputs):
+            used.add(k)
+            needed.update(id(t) for t in node.inputs)
     backs = []
-    for node, step in zip(graph.nodes, graph.steps):
+    for k, (node, step) in enumerate(zip(graph.nodes, graph.steps)):
+        if k not in used:
+            continue
         if node.mask_inputs and any(m is not None for m in node.mask_inputs):
             raise NotImplementedError(f"GradientTape.gradient: a second-order gradient through layer "
                                       f"'{node.layer.name}', which reads a Keras mask")

@@ -154,8 +154,7 @@ class TrainingLoops:
                 cbks.on_train_batch_begin(step)
                 with self._step_lock:
                     if custom:  # a train_step(data) written by the user, as in Keras 3
-                        logs = _float_logs(self.train_step(
-                            xb if yb is None else (xb, yb) if swb is None else (xb, yb, swb)))
+                        logs = _float_logs(self.train_step(_step_data(xb, yb, swb)))
                     elif own_metrics:   # Keras 3: an overridden compute_metrics gives the step's logs
                         self._track_loss(self._train_step(xb, yb, None, swb), xb)   # as train_step
                         logs = _float_logs(self.compute_metrics(xb, yb, self.__dict__.pop("_last_y_pred"), swb))
@@ -532,7 +531,7 @@ class TrainingLoops:
         for step, (xb, yb, swb, nb) in enumerate(batches):
             if cbks is not None:
                 cbks.on_test_batch_begin(step)
-            logs = _float_logs(self.test_step(xb if yb is None else (xb, yb) if swb is None else (xb, yb, swb)))
+            logs = _float_logs(self.test_step(_step_data(xb, yb, swb)))
             if cbks is not None:
                 cbks.on_test_batch_end(step, logs)
         if logs is not None and cbks is not None:
@@ -836,3 +835,14 @@ def _loader_options(op, options):
     unknown = sorted(set(options) - _LOADER_OPTIONS)
     if unknown:
         raise TypeError(f"{op}() got unexpected keyword argument(s): {', '.join(unknown)}")
+
+
+def _step_data(x, y, sample_weight):
+    """What a user's train_step / test_step receives, packed as Keras 3 packs it: x alone when
+    there are no targets, except that several inputs come as (x,) so that data[0] is the
+    inputs (the molecule VAE's ``adjacency, features, qed = data[0]``), x a tuple as TF 2.21
+    gives it (its tf.data turns the list into a tuple; the molecular WGAN's train_step tests
+    ``isinstance(inputs[0], tuple)``); else (x, y) or (x, y, sample_weight)."""
+    if y is None and sample_weight is None:
+        return (tuple(x),) if isinstance(x, (list, tuple)) else x
+    return (x, y) if sample_weight is None else (x, y, sample_weight)

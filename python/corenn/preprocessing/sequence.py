@@ -1,11 +1,68 @@
-"""``keras.preprocessing.sequence``: padding variable-length sequences, and the skip-gram pairs
-of word2vec (``skipgrams``, ``make_sampling_table``) with Keras' semantics."""
+"""``keras.preprocessing.sequence``: padding variable-length sequences, the skip-gram pairs
+of word2vec (``skipgrams``, ``make_sampling_table``) and the deprecated ``TimeseriesGenerator``
+(still exported by tf.keras) with Keras' semantics."""
 import numpy as np
 
+from ..utils.py_dataset import PyDataset
 from ..utils.random import get_generator
 from ..utils.sequence import pad_sequences
 
-__all__ = ["pad_sequences", "skipgrams", "make_sampling_table"]
+__all__ = ["pad_sequences", "skipgrams", "make_sampling_table", "TimeseriesGenerator"]
+
+
+class TimeseriesGenerator(PyDataset):
+    """Batches of (window, target) pairs cut from one series, by index (a PyDataset, so ``fit``,
+    ``evaluate`` and ``predict`` take it). The sample ending at row ``r`` is
+    ``data[r - length:r:sampling_rate]`` and its target is ``targets[r]``: the window holds the
+    ``length`` steps *before* the step it predicts. Rows run from ``start_index + length`` to
+    ``end_index`` (default: the last row) every ``stride`` steps, ``batch_size`` rows a batch
+    (the last batch may be short); ``shuffle`` draws each batch's rows at random instead
+    (with replacement, from the global NumPy generator, as Keras does) and ``reverse`` puts
+    each window's steps in reverse order."""
+
+    def __init__(self, data, targets, length, sampling_rate=1, stride=1, start_index=0, end_index=None,
+                 shuffle=False, reverse=False, batch_size=128, **kwargs):
+        super().__init__(**kwargs)
+        if len(data) != len(targets):
+            raise ValueError(f"TimeseriesGenerator: data and targets must have the same length; data has "
+                             f"{len(data)} steps, targets {len(targets)}")
+        for name, value in (("length", length), ("sampling_rate", sampling_rate), ("stride", stride),
+                            ("batch_size", batch_size)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"TimeseriesGenerator: {name} must be a positive integer, got {value!r}")
+        self.data = data
+        self.targets = targets
+        self.length = int(length)
+        self.sampling_rate = int(sampling_rate)
+        self.stride = int(stride)
+        # the first row that has `length` steps of history before it
+        self.start_index = int(start_index) + self.length
+        self.end_index = len(data) - 1 if end_index is None else int(end_index)
+        self.shuffle = shuffle
+        self.reverse = reverse
+        self.batch_size = int(batch_size)
+        if self.start_index > self.end_index:
+            raise ValueError(f"TimeseriesGenerator: start_index + length = {self.start_index} > end_index = "
+                             f"{self.end_index}: no step is left to predict")
+
+    def __len__(self):
+        span = self.batch_size * self.stride
+        # ceil((end - start + 1) / span): the rows start..end, `span` steps of them a batch
+        return (self.end_index - self.start_index + span) // span
+
+    def __getitem__(self, index):
+        if self.shuffle:
+            rows = np.random.randint(self.start_index, self.end_index + 1, size=self.batch_size)
+        else:
+            if not 0 <= index < len(self):
+                raise IndexError(f"TimeseriesGenerator: batch index {index} out of range [0, {len(self)})")
+            first = self.start_index + self.batch_size * self.stride * index
+            rows = np.arange(first, min(first + self.batch_size * self.stride, self.end_index + 1), self.stride)
+        samples = np.array([self.data[r - self.length:r:self.sampling_rate] for r in rows])
+        targets = np.array([self.targets[r] for r in rows])
+        if self.reverse:
+            samples = samples[:, ::-1, ...]
+        return samples, targets
 
 
 def make_sampling_table(size, sampling_factor=1e-5):

@@ -12,7 +12,8 @@ model can train on preprocessed data (``Model(encoded_features, outputs)``, whos
 layer outputs) while another model built from ``get_inputs()`` to the same outputs serves raw
 dicts with the preprocessing inside.
 
-Not built: saving a FeatureSpace (``save`` / ``get_config`` round trips through a file).
+``save(path.keras)`` writes the preprocessing model (its layers keep their adapted state) with
+which layer serves which feature; ``keras.saving.load_model`` gives the FeatureSpace back.
 """
 from __future__ import annotations
 
@@ -311,8 +312,77 @@ class FeatureSpace:
         return {k: _drop_batch(v) for k, v in out.items()}
 
     def save(self, filepath):
-        raise NotImplementedError("FeatureSpace.save: saving a FeatureSpace is not supported yet; save the "
-                                  "model built from get_inputs() (its preprocessing layers save with it)")
+        """Write the adapted FeatureSpace to a ``.keras`` file that ``keras.saving.load_model``
+        reads back as a FeatureSpace (keras.io "FeatureSpace advanced use cases"). The file is a
+        corenn model file of the preprocessing model get_inputs() -> get_encoded_features(),
+        whose layers keep their adapted state (vocabularies, means, bin boundaries), plus which
+        of its layers serve which feature, cross and one-hot encoding."""
+        if not str(filepath).endswith(".keras"):
+            raise ValueError(f"FeatureSpace.save: the file name must end in .keras, got {str(filepath)!r}")
+        self._check_adapted()
+        encoded = self.get_encoded_features()
+        model = SavedFeatureSpace(self.inputs, encoded, name=self.name)
+        model.feature_space_config = self._saving_config()
+        model.save(filepath)
+
+    def _saving_config(self):
+        return {"output_mode": self.output_mode,
+                "features": {n: {"dtype": f.dtype, "output_mode": f.output_mode, "layer": f.preprocessor.name}
+                             for n, f in self.features.items()},
+                "crosses": [dict(c.get_config(), feature_names=list(c.feature_names), layer=self.crossers[c.name].name)
+                            for c in self.crosses],
+                "one_hot_encoders": {n: e.name for n, e in self.one_hot_encoders.items()},
+                "concat": None if self.concat is None else self.concat.name}
+
+    @classmethod
+    def _from_saved(cls, model):
+        """The FeatureSpace a SavedFeatureSpace model file describes: its layers, adapted."""
+        cfg = model.feature_space_config
+        by_name = {layer.name: layer for layer in model.layers}
+        space = cls.__new__(cls)
+        space.name = model.name
+        space.output_mode = cfg["output_mode"]
+        space.crossing_dim = space.hashing_dim = space.num_discretization_bins = None
+        space.features = {n: Feature(f["dtype"], by_name[f["layer"]], f["output_mode"])
+                          for n, f in cfg["features"].items()}
+        space.crosses = [Cross(c["feature_names"], c["crossing_dim"], c["output_mode"]) for c in cfg["crosses"]]
+        space.crosses_by_name = {c.name: c for c in space.crosses}
+        space.preprocessors = {n: f.preprocessor for n, f in space.features.items()}
+        space.crossers = {c.name: by_name[e["layer"]] for c, e in zip(space.crosses, cfg["crosses"])}
+        space.inputs = model.input
+        space.one_hot_encoders = {n: by_name[e] for n, e in cfg["one_hot_encoders"].items()}
+        space.concat = None if cfg["concat"] is None else by_name[cfg["concat"]]
+        space.encoded_features = model.output
+        space._is_adapted = True
+        return space
+
+
+def _saved_feature_space_class():
+    from ..models.model import Model
+
+    class SavedFeatureSpace(Model):
+        """The model a FeatureSpace is saved as (FeatureSpace.save); load_model turns it back
+        into the FeatureSpace."""
+
+        def get_config(self):
+            return dict(super().get_config(), feature_space=self.feature_space_config)
+
+        @classmethod
+        def from_config(cls, config, custom_objects=None, prepare_layer=None):
+            config = dict(config)
+            fs = config.pop("feature_space", None)
+            if not isinstance(fs, dict):
+                raise ValueError("FeatureSpace file: the config has no feature_space entry")
+            model = super().from_config(config, custom_objects, prepare_layer)
+            model.feature_space_config = fs
+            return model
+
+    return SavedFeatureSpace
+
+
+SavedFeatureSpace = _saved_feature_space_class()
+from .. import saving as _saving  # noqa: E402
+_saving.register_model_class("SavedFeatureSpace", SavedFeatureSpace)
 
 
 def _pre_name(name, kind):
