@@ -117,3 +117,17 @@ def test_colour_adjustments_of_uint8_images_stay_uint8_as_tensorflow():
         assert int(np.asarray(out, np.int64).sum()) == want, (name, np.asarray(out, np.int64).sum(), want)
     # float images are adjusted as they are
     np.testing.assert_allclose(np.asarray(tf.image.adjust_brightness(f, 0.1)), f + np.float32(0.1), rtol=1e-6)
+
+
+def test_a_layer_written_with_call_gets_a_uint8_tensor_as_it_is():
+    seen = {}
+
+    class Scale(layers.Layer):
+        def call(self, x):
+            seen["dtype"] = x.dtype
+            return ops.cast(x, "float32") / 255.0
+
+    img = tf.cast(tf.constant([[0, 51, 255]]), tf.uint8)
+    out = Scale()(img)
+    assert seen["dtype"] == "uint8"
+    np.testing.assert_allclose(np.asarray(out), [[0.0, 0.2, 1.0]], rtol=1e-6)

@@ -1418,9 +1418,11 @@ class Layer:
             # kernels densified, as Keras' Dense takes sparse inputs
             from ..sparse import SparseTensor, to_dense
             flat = [to_dense(x) if isinstance(x, SparseTensor) else x for x in flat]
-        # a Tensor of a storage-only dtype (a uint8 image, float64 data) enters as its array does
-        flat = [x.numpy() if isinstance(x, kernels.Tensor) and x.dtype not in _COMPUTE_DTYPES else x
-                for x in flat]
+        # a Tensor of a storage-only dtype (a uint8 image, float64 data) enters a built-in layer as
+        # its array does; a layer written with call gets it as it is (its ops convert it), as in Keras
+        if not written:
+            flat = [x.numpy() if isinstance(x, kernels.Tensor) and x.dtype not in _COMPUTE_DTYPES else x
+                    for x in flat]
         # a layer written with call keeps integer arrays integer (a GNN's edge list, token ids)
         flat = [x if isinstance(x, kernels.Tensor)
                 else np.ascontiguousarray(x, dtype=np.int64) if written and np.asarray(x).dtype.kind in "iu"
