@@ -36,7 +36,8 @@ Model files (``model.save('m.keras')`` / ``corenn.models.load_model``), format v
     ``training_state.json`` (optional; written by ``callbacks.BackupAndRestore``)
         ``{"epoch": <last finished epoch>, "rng": <corenn's generator bit_generator.state>}``.
     ``weights/<k>.npy``
-        ``model.get_weights()[k]`` (Keras order), float32, NumPy ``.npy`` format 1.0.
+        ``model.get_weights()[k]`` (Keras order), float32 (a non-trainable weight a layer made in
+        another dtype, an int64 counter or float64 sums, keeps it), NumPy ``.npy`` format 1.0.
     ``optimizer/<key>.npy``
         ``optimizer.save_own_variables(store)``: ``iterations`` (int64 scalar) and ``0``, ``1``,
         ... (float32 state tensors in the optimizer's ``variables`` order). Absent when the
@@ -60,7 +61,7 @@ Model files (``model.save('m.keras')`` / ``corenn.models.load_model``), format v
     and together they fit in it; deflated members declare at most 200x their compressed size
     (zip bombs fail unread); CRCs match. A model file holds exactly the members above (a stray
     ``*.pkl`` fails). Every ``.npy`` header is parsed by hand and must declare a little-endian
-    float32/int64 C-order array of the shape in ``metadata.json`` and hold exactly that many
+    C-order array of the dtype (one of ``_ALLOWED_DTYPES``) and shape in ``metadata.json`` and hold exactly that many
     bytes (``dtype=object`` fails: pickle is never reached); arrays are read in chunks into
     their final buffer. So what is read is bounded by the file's own size.
     ``config.json``: numbers finite, integers within int32 (seeds excepted); class names resolve
@@ -109,7 +110,13 @@ _OPTIONAL_JSON = ("training_state.json",)
 _ARRAY_MEMBER = re.compile(r"^(weights/\d{1,6}|optimizer/(iterations|\d{1,6})|store/\d{1,6}/[A-Za-z0-9_]{1,64})\.npy$")
 _STORE_KEY = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _ASSET_MEMBER = re.compile(r"^assets/(\d{1,6})/([A-Za-z0-9_.-]{1,100}/){0,3}[A-Za-z0-9_.-]{1,100}$")
-_ALLOWED_DTYPES = {"float32": np.dtype("<f4"), "int64": np.dtype("<i8")}
+# The dtypes an array member may have (little-endian, as written). Weights are float32 but for
+# the non-trainable ones a layer made in another dtype (an int64 counter, float64 sums), which
+# keep it; the optimizer's iterations and the layers' own stores are int64.
+_ALLOWED_DTYPES = {"float32": np.dtype("<f4"), "int64": np.dtype("<i8"), "float64": np.dtype("<f8"),
+                   "float16": np.dtype("<f2"), "int32": np.dtype("<i4"), "int16": np.dtype("<i2"),
+                   "int8": np.dtype("i1"), "uint8": np.dtype("u1"), "uint16": np.dtype("<u2"),
+                   "uint32": np.dtype("<u4"), "uint64": np.dtype("<u8")}
 _MAX_JSON_BYTES = 64 << 20      # a config far larger than any real model's
 _MAX_DEFLATE_RATIO = 200        # JSON compresses ~10x; a bomb compresses ~1000x
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -668,7 +675,8 @@ def _model_arrays(model, include_optimizer):
         for j, value in enumerate(values):
             # np.array, not np.ascontiguousarray: that makes a 0-d weight (Normalization's
             # count) 1-d, and the file would not match the layer's shapes on loading
-            arrays.append((f"weights/{k}.npy", np.array(value, np.float32, order="C"),
+            dtype = value.dtype if value.dtype.name in _ALLOWED_DTYPES else np.float32   # (bool: float32 0 / 1)
+            arrays.append((f"weights/{k}.npy", np.array(value, _ALLOWED_DTYPES.get(np.dtype(dtype).name), order="C"),
                            {"layer": layer.name, "weight": names[j] if names else str(j)}))
             k += 1
     if include_optimizer and model.compiled and model.optimizer is not None:

@@ -85,12 +85,11 @@ class _Dataset:
     __slots__ = ("ds", "shape", "member", "aliases")
 
     def __init__(self, ds):
-        # floats; an integer scalar too (Keras' Normalization keeps its sample count as an int32
-        # weight; read as float32, as corenn keeps it); int8 arrays: the kernels / tables of
-        # int8-quantized layers, which corenn keeps as float32 integers (layers/quantization.py)
-        if ds.dtype.kind != "f" and not (ds.dtype.kind in "iu" and ds.shape == ()) and ds.dtype != np.int8:
-            raise _Bad(f"{ds.name}: weight of type {ds.dtype} (weights are float arrays, int8 arrays of "
-                       "quantized layers, or an integer count)")
+        # floats and integers (Keras' Normalization keeps its sample count as an int32 weight;
+        # int8 arrays are the kernels / tables of int8-quantized layers; a layer's own counters
+        # and flags): plain numbers, nothing else
+        if ds.dtype.kind not in "fiu":
+            raise _Bad(f"{ds.name}: weight of type {ds.dtype} (weights are arrays of numbers)")
         self.ds, self.shape, self.member, self.aliases = ds, tuple(ds.shape), ds.name, ()
 
     def paths(self):
@@ -100,6 +99,11 @@ class _Dataset:
         out = np.empty(self.shape, self.ds.dtype)
         if out.size:
             self.ds.read_direct(out)
+        # float32 as corenn's weights are, but for float64 values and integers (a layer's int64
+        # counter, float64 sums), which keep their precision for the weight they fill (the int8
+        # kernels of quantized layers stay float32 integers, as corenn keeps them)
+        if out.dtype == np.float64 or (out.dtype.kind in "iu" and out.dtype != np.int8):
+            return out
         return np.asarray(out, np.float32)
 
 
@@ -748,6 +752,13 @@ def _set_keras_weights(layer, arrays, variables=None):
         return
     arrays = list(arrays)
     variables = _keras_variables(layer) if variables is None else variables
+    for a, v in zip(arrays, variables):
+        # integers fill integer weights (a layer's counter); an integer array where a float weight
+        # is (a tampered kernel) is refused, as before integer weights could be saved
+        if isinstance(a, np.ndarray) and a.dtype.kind in "iu" and a.ndim and \
+                np.dtype(str(getattr(v, "dtype", "float32"))).kind == "f":
+            raise _Bad(f"layer '{layer.name}': weight of type {a.dtype} where a float weight of shape "
+                       f"{tuple(np.shape(v))} is")
     weights = layer.weights
     position = {id(w): i for i, w in enumerate(weights)}
     if len(arrays) == len(variables) == len(weights) and \
@@ -1253,7 +1264,10 @@ def _write_vars(group, name, weights):
     vars_.attrs["name"] = name   # Keras writes the object's name on each vars group
     for i, w in enumerate(weights):
         # an int8-quantized layer's kernel / table (layers/quantization.py): int8, as Keras keeps it
-        dtype = np.int8 if getattr(w, "__dict__", {}).get("_int8") else np.float32
+        # a non-trainable weight a layer made in another dtype (an int64 counter) keeps it
+        have = np.dtype(str(getattr(w, "dtype", "float32")))
+        dtype = np.int8 if getattr(w, "__dict__", {}).get("_int8") else have if have.kind in "iu" or \
+            have == np.float64 else np.float32
         vars_.create_dataset(str(i), data=np.array(w, dtype=dtype, copy=True))
 
 

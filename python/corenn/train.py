@@ -44,7 +44,9 @@ SUFFIX = ".corenn-ckpt"
 _FORMAT = "corenn.checkpoint/1"
 _MANIFEST = "manifest"
 _STATE_FILE = "checkpoint"
-_DTYPES = {"<f4": np.dtype("<f4"), "<i4": np.dtype("<i4"), "<i8": np.dtype("<i8")}
+# what a checkpoint holds: the dtypes a corenn Tensor stores, little-endian (bools as uint8 "|b1")
+_DTYPES = {d.str: d for d in map(np.dtype, ("<f4", "<i4", "<i8", "<f8", "<f2", "<i2", "|i1", "|u1", "<u2", "<u4",
+                                            "<u8", "|b1"))}
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$")
 
 
@@ -219,7 +221,7 @@ class Checkpoint:
         for k, a in arrays:
             if a.dtype.str not in _DTYPES:
                 raise TypeError(f"tf.train.Checkpoint: {k} has dtype {a.dtype}, which checkpoints cannot hold "
-                                f"(float32, int32, int64)")
+                                f"(the real number and bool dtypes, little-endian)")
         members = {str(i): a for i, (_, a) in enumerate(arrays)}
         members[_MANIFEST] = np.frombuffer(json.dumps(manifest).encode("utf-8"), dtype=np.uint8)
         saving.atomic_write(_path(prefix), lambda f: np.savez(f, **members))

@@ -131,3 +131,60 @@ def test_a_layer_written_with_call_gets_a_uint8_tensor_as_it_is():
     out = Scale()(img)
     assert seen["dtype"] == "uint8"
     np.testing.assert_allclose(np.asarray(out), [[0.0, 0.2, 1.0]], rtol=1e-6)
+
+
+def _counter_model():
+    from corenn import keras
+
+    class Counter(layers.Layer):
+        def build(self, shape):
+            self.seen = self.add_weight(shape=(), dtype="int64", initializer="zeros", trainable=False, name="seen")
+            self.acc = self.add_weight(shape=(3,), dtype="float64", initializer="zeros", trainable=False, name="acc")
+            self.flag = self.add_weight(shape=(2,), dtype="uint8", initializer="ones", trainable=False, name="flag")
+
+        def call(self, x):
+            self.seen.assign_add(1)
+            return x
+
+    return keras.Sequential([keras.Input((3,)), Counter(), layers.Dense(2)]), Counter
+
+
+@pytest.mark.parametrize("fmt", ["model.keras", "w.weights.h5", "ckpt"])
+def test_non_trainable_weights_of_other_dtypes_keep_dtype_and_values_through_saving(tmp_path, fmt):
+    pytest.importorskip("h5py") if fmt.endswith(".h5") else None
+    from corenn import keras
+    model, Counter = _counter_model()
+    model.compile("adam", "mse")
+    model.fit(np.ones((8, 3), np.float32), np.ones((8, 2), np.float32), epochs=2, verbose=0)
+    c = model.layers[0]
+    assert int(c.seen.numpy()) == 2   # counted each training step
+    assert [str(w.dtype) for w in model.get_weights()] == ["int64", "float64", "uint8", "float32", "float32"]
+    c.acc.assign(np.array([0.1, 0.2, 0.3]))
+    c.seen.assign(2**40 + 1)          # beyond float32's integers
+    c.flag.assign(np.array([7, 200], np.uint8))
+    if fmt == "model.keras":
+        model.save(tmp_path / fmt)
+        other = keras.models.load_model(tmp_path / fmt, custom_objects={"Counter": Counter})
+    elif fmt == "w.weights.h5":
+        model.save_weights(tmp_path / fmt)
+        other, _ = _counter_model()
+        other.load_weights(tmp_path / fmt)
+    else:
+        ckpt = tf.train.Checkpoint(model=model)
+        path = ckpt.save(str(tmp_path / "c"))
+        other = model
+        c.acc.assign(np.zeros(3)); c.seen.assign(0); c.flag.assign(np.zeros(2, np.uint8))
+        tf.train.Checkpoint(model=other).restore(path)
+    o = other.layers[0]
+    assert str(o.acc.dtype) == "float64" and str(o.flag.dtype) == "uint8" and str(o.seen.dtype) == "int64"
+    assert o.acc.numpy().tolist() == [0.1, 0.2, 0.3]      # exact: no float32 detour
+    assert int(o.seen.numpy()) == 2**40 + 1 and o.flag.numpy().tolist() == [7, 200]
+
+
+def test_a_trainable_weight_of_another_dtype_is_refused_by_name():
+    class Wide(layers.Layer):
+        def build(self, shape):
+            self.w = self.add_weight(shape=(2,), dtype="float64", name="w")
+
+    with pytest.raises(TypeError, match=r"'wide'.add_weight: trainable weights are float32.*float64.*trainable=False"):
+        Wide(name="wide")(np.ones((1, 2), np.float32))

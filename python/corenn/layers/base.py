@@ -471,12 +471,20 @@ class Layer:
             raise TypeError(f"layer '{self.name}'.add_weight: pass shape=, e.g. add_weight(shape=(4, 8))")
         if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
             shape = (int(shape),)   # shape=(n) is an int: TF-Keras 2 takes it as (n,) (Keras 3 raises)
-        if dtype not in (None, "float32", np.float32):
-            raise TypeError(f"layer '{self.name}'.add_weight: only float32 weights are supported, got dtype={dtype!r}")
+        store = np.dtype(np.float32)
+        if dtype is not None and str(dtype) != "float32" and dtype is not np.float32:
+            # a counter or statistic of its own dtype (int64 steps, uint8 flags, float64 sums) is
+            # held as it is; a trainable weight is float32, as corenn's kernels and optimizers are
+            from ..dtypes import storage_dtype
+            store = storage_dtype(dtype, f"layer '{self.name}'.add_weight")
+            if store != np.float32 and trainable:
+                raise TypeError(f"layer '{self.name}'.add_weight: trainable weights are float32 (corenn's kernels "
+                                f"and optimizers compute in float32), got dtype={dtype!r}; a {store.name} weight "
+                                "needs trainable=False")
         if name is None:
             name = f"variable_{len(self._params)}"
         initializer = "glorot_uniform" if initializer is None else initializer
-        value = kernels.empty(shape)
+        value = kernels.empty(shape, store.name)
         initializers.get(initializer).fill(value)
         grad = kernels.zeros(shape)
         self._params.append(Param(name, value, grad, regularizers.get(regularizer), trainable))
