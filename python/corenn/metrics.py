@@ -160,12 +160,12 @@ class Metric:
         """A state Tensor of the metric (Keras 3's ``Metric.add_variable``), set back to its
         initial value by the default ``reset_state``; update it with ``assign`` / ``assign_add``."""
         from . import initializers
-        if dtype not in (None, "float32", np.float32):
-            raise TypeError(f"metric '{self.name}'.add_variable: only float32 variables are supported, "
-                            f"got dtype={dtype!r}")
-        value = kernels.empty(tuple(int(d) for d in shape))
+        from .dtypes import storage_dtype
+        # any real dtype (an int32 hit count, float64 sums), held as it is
+        store = np.dtype(np.float32) if dtype is None else storage_dtype(dtype, f"metric '{self.name}'.add_variable")
+        value = kernels.empty(tuple(int(d) for d in shape), store.name)
         if isinstance(initializer, (int, float)):
-            value.fill_(float(initializer))
+            value.fill_(initializer if store.kind in "iu" and float(initializer).is_integer() else float(initializer))
         else:
             initializers.get(initializer).fill(value)
         self._variables.append((value, np.array(value, copy=True)))

@@ -188,3 +188,32 @@ def test_a_trainable_weight_of_another_dtype_is_refused_by_name():
 
     with pytest.raises(TypeError, match=r"'wide'.add_weight: trainable weights are float32.*float64.*trainable=False"):
         Wide(name="wide")(np.ones((1, 2), np.float32))
+
+
+def test_custom_metric_with_integer_state_variables():
+    from corenn import keras
+
+    class CountHits(keras.metrics.Metric):
+        def __init__(self, name="hits", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.hits = self.add_variable(shape=(), initializer="zeros", dtype="int32", name="h")
+            self.n = self.add_weight(shape=(), initializer="zeros", dtype="int64", name="n")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            hit = ops.cast(ops.equal(ops.cast(y_true, "int32"), ops.cast(ops.argmax(y_pred, -1), "int32")), "int32")
+            self.hits.assign_add(ops.sum(hit))
+            self.n.assign_add(ops.size(hit))
+
+        def result(self):
+            return ops.cast(self.hits, "float32") / ops.cast(self.n, "float32")
+
+    m = CountHits()
+    assert m.hits.dtype == "int32" and m.n.dtype == "int64"
+    y_true = np.array([0, 1, 2, 1])
+    y_pred = np.eye(3, dtype=np.float32)[[0, 2, 2, 1]]
+    m.update_state(y_true, y_pred)
+    m.update_state(y_true[:2], y_pred[:2])
+    assert int(m.hits.numpy()) == 4 and int(m.n.numpy()) == 6
+    np.testing.assert_allclose(float(m.result()), 4 / 6, rtol=1e-6)
+    m.reset_state()
+    assert int(m.hits.numpy()) == 0 and m.hits.dtype == "int32"
