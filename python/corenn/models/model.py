@@ -671,10 +671,11 @@ class Model(TrainingLoops):
         saving.save_model(self, filepath, include_optimizer=include_optimizer, save_format=save_format)
 
     def quantize(self, mode=None, config=None, filters=None, **kwargs):
-        """Keras 3's post-training quantization of the built model's Dense and Embedding layers:
-        ``mode="int8"`` (the one mode corenn has; others raise ValueError naming it);
-        ``filters``: a regex on layer names, a list of them, or a callable. See
-        layers/quantization.py."""
+        """Keras 3's post-training quantization of the built model's Dense, EinsumDense and
+        Embedding layers: ``mode="int8"`` or ``"int4"`` (weight-only; ``config`` Keras'
+        Int4QuantizationConfig, serialized or an object with ``block_size``: 128 by default, -1
+        per channel); float8 / gptq / awq raise ValueError naming the mode. ``filters``: a regex
+        on layer names, a list of them, or a callable. See layers/quantization.py."""
         from ..layers.quantization import quantize_model
         quantize_model(self, mode, config, filters, **kwargs)
 
