@@ -1248,7 +1248,14 @@ class Layer:
                 outer_box = _STATIC_OUTPUTS.box
                 _STATIC_OUTPUTS.box = box = []
                 try:
-                    y = tape.call_layer(self, inputs, training) if tape is not None else self._eager_call(inputs, training)
+                    if tape is not None and written and autodiff.graph_tape() is not None:
+                        # in a graph (a tf.function calling tf.gradients): call's ops are recorded
+                        # one by one, as TensorFlow's graph holds them, so a gradient taken inside
+                        # (a Lambda's tf.gradients) is differentiated again through the layers it
+                        # reaches, not through this layer's own backward (its weights only)
+                        y = self._graph_call(inputs, training)
+                    else:
+                        y = tape.call_layer(self, inputs, training) if tape is not None else self._eager_call(inputs, training)
                 finally:
                     _STATIC_OUTPUTS.box = outer_box
                 if box:   # Python values the call returned next to its tensors, back in place
@@ -1263,6 +1270,15 @@ class Layer:
         if mask is not None or self._may_make_mask():
             self._attach_output_mask(inputs, mask, y)
         return y
+
+    def _graph_call(self, inputs, training):
+        """A layer written with ``call`` run inline on a graph tape (autodiff._GraphTape)."""
+        from ..autodiff import convert
+        packed = isinstance(inputs, (list, tuple))
+        flat = [x if isinstance(x, kernels.Tensor) else convert(x, self.name) for x in (inputs if packed else [inputs])]
+        if not self.built:
+            self._build_for_values(flat, packed)
+        return self._invoke_call(flat if packed else flat[0], training)
 
     def _scalar_call(self, inputs, training):
         """This layer called on a 0-d input (see ``scalar_input``)."""

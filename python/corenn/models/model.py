@@ -942,6 +942,10 @@ class Model(TrainingLoops):
             return None
         if ASSIGNED_WEIGHT_LAYERS.data and _holds_assigned_weights(self):   # (.data: no Python __len__)
             return None   # a layer computing with assigned tensors runs as ops, layer by layer
+        if tape is not None and autodiff.graph_tape() is not None:
+            # a tf.function that calls tf.gradients (autodiff._GraphTape): layer by layer, so each
+            # call is recorded and tf.gradients reaches inputs and inner outputs alike
+            return None
         d = self.__dict__
         if self._graph is not None:
             base = self._graph
