@@ -341,6 +341,19 @@ def quantized():
                              layers.Dense(4, activation="softmax")], name="quantized"), [x.astype("int32")]
 
 
+def quantized_int4(block_size):
+    """Post-training int4 quantization (model.quantize("int4"), after randomize; Keras 3.15:
+    weight-only, packed int4 kernels, per group of ``block_size`` rows with a zero point, or per
+    channel for -1): Embedding, EinsumDense and Dense; LayerNormalization stays float."""
+    x = RNG.integers(0, 12, size=(6, 5))
+    model = keras.Sequential([keras.Input((5,), dtype="int32"), layers.Embedding(12, 8),
+                              layers.EinsumDense("abc,cd->abd", (5, 6), bias_axes="d", activation="relu"),
+                              layers.Flatten(), layers.Dense(16, activation="relu"), layers.LayerNormalization(),
+                              layers.Dense(4, activation="softmax")], name=f"quantized_int4_{block_size}")
+    model._int4_block_size = block_size   # read by main, which quantizes after randomize
+    return model, [x.astype("int32")]
+
+
 def weights_layout(name):
     """A model of tests/interop/keras_weights_models.py (custom layers' own variables, models
     cut out of a backbone), built from the same class code the test builds with corenn: only
@@ -361,6 +374,9 @@ NEW_MODELS = {"ops_model": (ops_model, ("keras",)), "nested": (nested, ("keras",
               "applications_layers": (applications_layers, ("keras", "weights")),
               "nested_sequential": (nested_sequential, ("keras", "h5")),
               "quantized": (quantized, ("keras",)),
+              "quantized_int4_128": ((lambda: quantized_int4(128)), ("keras",)),
+              "quantized_int4_b3": ((lambda: quantized_int4(3)), ("keras",)),
+              "quantized_int4_pc": ((lambda: quantized_int4(-1)), ("keras",)),
               **{f"compiled_{opt}": ((lambda opt=opt: compiled(opt)), ("keras",)) for opt in OPTIMIZERS},
               **{name: ((lambda name=name: weights_layout(name)), ("weights",)) for name in WEIGHTS_LAYOUTS}}
 
@@ -396,6 +412,8 @@ def main(out_dir, only=None):
         step = train_and_step(model) if name.startswith("compiled_") else None
         if name == "quantized":
             model.quantize("int8")
+        if name.startswith("quantized_int4"):
+            model.quantize("int4", config=keras.quantizers.Int4QuantizationConfig(block_size=model._int4_block_size))
         if name == "dict_outputs":   # targets per output name: a class and a value
             model.fit(RNG.normal(size=(16, 6)).astype("float32"),
                       {"cls": RNG.integers(0, 3, 16), "reg": RNG.normal(size=(16, 1)).astype("float32")},

@@ -37,20 +37,65 @@ class _ConcreteFunction:
 
 def function(func=None, **kwargs):
     """``@corenn.function`` / ``@tf.function(...)``: accepted so TensorFlow scripts run; the
-    function runs eagerly (corenn has no graph capture; its layers are fused kernels already).
-    The function is returned as is, given TensorFlow's ``get_concrete_function`` (an eager
-    callable of the same arguments; for a plain function, not a method) and ``python_function``."""
+    function runs eagerly (corenn has no graph capture; its layers are fused kernels already),
+    given TensorFlow's ``get_concrete_function`` (an eager callable of the same arguments; for a
+    plain function, not a method) and ``python_function``.
+
+    ``tf.gradients``, which TensorFlow 2 runs only in a graph, works in it: a function whose
+    code calls ``tf.gradients`` runs its body on a graph tape (autodiff.run_as_graph, which
+    records every float computation; NumPy float arguments become Tensors, as TensorFlow makes
+    them graph tensors); one that reaches tf.gradients through a layer or model it calls (a
+    Lambda computing an input gradient) stops there the first time (nothing after that point ran)
+    and runs again, from then on, as a graph. Side effects before that point (a print, a
+    metric update) therefore happen twice on that first call."""
     if func is None:
         return lambda f: function(f, **kwargs)
+    if not callable(func):
+        return func
+    func = _graph_function(func)
     try:
         if not hasattr(func, "get_concrete_function"):
             def get_concrete_function(*args, **kw):
                 return _ConcreteFunction(func, args, kw)
             func.get_concrete_function = get_concrete_function
-            func.python_function = func
+            func.python_function = func.__wrapped__
     except (AttributeError, TypeError):   # a callable without a __dict__ (a builtin): as is
         pass
     return func
+
+
+def _graph_function(func):
+    """``func`` wrapped to run as a graph when tf.gradients needs one (``function``)."""
+    import functools
+    import numpy as np
+    from . import autodiff
+
+    state = {"graph": autodiff.calls_graph_gradients(func)}
+
+    def as_tensor(v):   # TensorFlow makes a NumPy argument a tensor of the graph
+        if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+            return kernels.Tensor.from_numpy(np.ascontiguousarray(v, dtype=np.float32))
+        return v
+
+    def as_graph(args, kw):
+        with autodiff.run_as_graph():
+            return func(*[as_tensor(a) for a in args], **{k: as_tensor(v) for k, v in kw.items()})
+
+    try:
+        @functools.wraps(func)
+        def graph_function(*args, **kw):
+            if autodiff.graph_tape() is not None:   # inside a graph already: it records this too
+                return func(*args, **kw)
+            if state["graph"]:
+                return as_graph(args, kw)
+            try:
+                return func(*args, **kw)
+            except autodiff.GraphGradientsOutsideGraph:
+                state["graph"] = True
+            return as_graph(args, kw)
+    except (AttributeError, TypeError):
+        return func
+    return graph_function
 
 
 # TensorFlow's names for the tensor ops Keras guides write as tf.* (``import corenn as tf``):

@@ -1,7 +1,8 @@
 """More of TensorFlow 2's top-level names (``import corenn as tf``): assertions, space/batch
 reshuffles, dynamic_partition / dynamic_stitch, edit_distance, IndexedSlices, the variable
 enums, tensor protos, eig / matrix_square_root, and the graph-mode names that TensorFlow itself
-refuses eagerly (tf.gradients / tf.hessians raise as TensorFlow 2 does).
+refuses eagerly (tf.hessians raises as TensorFlow 2 does; tf.gradients runs inside a tf.function
+or train_step that calls it, autodiff._GraphTape, and raises eagerly as TensorFlow 2 does).
 
 The reshuffles (space_to_batch, batch_to_space, dynamic_partition, dynamic_stitch) are written
 with recorded ops (pad, reshape, transpose, slice, gather), so gradients flow as in TensorFlow.
@@ -224,8 +225,17 @@ def histogram_fixed_width_bins(values, value_range, nbins=100, dtype="int32", na
 
 def gradients(ys, xs, grad_ys=None, name="gradients", gate_gradients=False, aggregation_method=None,
               stop_gradients=None, unconnected_gradients=None):
-    raise RuntimeError("tf.gradients is not supported when eager execution is enabled (as in TensorFlow 2). "
-                       "Use tf.GradientTape instead.")
+    """TensorFlow 2's ``tf.gradients(ys, xs)``: a list, for each x, of the sum over ys of
+    d y / d x (``grad_ys`` seeds them), where TensorFlow builds a graph: inside a
+    ``@tf.function`` or a ``train_step`` / ``test_step`` whose code calls it (autodiff._GraphTape:
+    the function's computation is recorded and differentiated, differentiably, so a loss made
+    of these gradients trains to second order). Elsewhere RuntimeError, as TensorFlow 2 raises
+    in eager code."""
+    if stop_gradients is not None:
+        raise NotImplementedError("tf.gradients: stop_gradients is not supported in corenn; apply "
+                                  "tf.stop_gradient to those tensors where they are computed")
+    from .autodiff import graph_gradients
+    return graph_gradients(ys, xs, grad_ys, unconnected_gradients)
 
 
 def hessians(ys, xs, name="hessians", colocate_gradients_with_ops=False, gate_gradients=False,

@@ -31,7 +31,8 @@ import numpy as np
 from . import kernels
 
 __all__ = ["GradientTape", "ForwardAccumulator", "recording_tape", "watch_variable", "is_variable",
-           "record_op", "stop_recording"]
+           "record_op", "stop_recording", "graph_tape", "graph_gradients", "calls_graph_gradients",
+           "run_as_graph"]
 
 _local = threading.local()
 # id(weight Tensor) -> a weak reference to it: the trainable variables a tape watches
@@ -701,6 +702,103 @@ class _TapeGroup:
     call_layer = GradientTape.call_layer
     call_graph = GradientTape.call_graph
     record = GradientTape.record
+
+
+# -- tf.gradients: symbolic gradients where TensorFlow 2 builds a graph ------------------------------
+
+class _GraphTape(GradientTape):
+    """What TensorFlow 2's graph is to ``tf.gradients``: a tape that records every float
+    computation (not only that of watched tensors and variables), so ``tf.gradients(ys, xs)``
+    can differentiate ys with respect to any tensor xs that they were computed from. It is
+    opened around the body of a ``tf.function`` and a user's ``train_step`` / ``test_step``
+    whose code calls ``gradients`` (TensorFlow traces those into a graph), never around other
+    code: recording everything costs memory and routes an inner tape's gradient through the
+    recorded (differentiable) backward. Tapes opened outside it (a training step's) record the
+    gradient's ops too, so a loss built from ``tf.gradients`` is differentiated to second order."""
+
+    _records_everything = True
+
+    def __init__(self):
+        super().__init__(persistent=True, watch_accessed_variables=True)
+
+    def needs_grad(self, t) -> bool:
+        if id(t) in self._tracked or super().needs_grad(t):
+            return True
+        return isinstance(t, kernels.Tensor) and str(t.dtype).startswith("float")
+
+
+def graph_tape():
+    """The innermost recording _GraphTape of this thread (a tf.function body that calls
+    tf.gradients), or None."""
+    for t in reversed(_stack()):
+        if isinstance(t, _GraphTape) and t._recording:
+            return t
+    return None
+
+
+class GraphGradientsOutsideGraph(RuntimeError):
+    """tf.gradients called where no graph tape records (TensorFlow 2's eager-execution error).
+    A tf.function catches it once and runs its body again as a graph (corenn.function)."""
+
+
+def graph_gradients(ys, xs, grad_ys=None, unconnected_gradients=None):
+    """``tf.gradients``: the list of sum_i d ys[i] / d xs[j] (grad_ys: the seeds), on the
+    innermost graph tape; RuntimeError where TensorFlow 2 runs eagerly."""
+    tape = graph_tape()
+    if tape is None:
+        raise GraphGradientsOutsideGraph(
+            "tf.gradients is not supported when eager execution is enabled. Use tf.GradientTape instead. "
+            "(corenn runs tf.gradients where TensorFlow 2 builds a graph: inside a function decorated with "
+            "@tf.function, or a Model.train_step / test_step, whose own code calls tf.gradients -- the "
+            "layers and models it calls included; a Keras model's call, a Lambda or a layer run eagerly, "
+            "or by fit / predict without such a step, raises this, as TensorFlow does outside a graph)")
+    ys_list = list(ys) if isinstance(ys, (list, tuple)) else [ys]
+    xs_list = list(xs) if isinstance(xs, (list, tuple)) else [xs]
+    if grad_ys is not None:
+        grad_ys = list(grad_ys) if isinstance(grad_ys, (list, tuple)) else [grad_ys]
+        if len(grad_ys) != len(ys_list):
+            raise ValueError(f"tf.gradients: grad_ys has {len(grad_ys)} entries for {len(ys_list)} ys")
+        grad_ys = [None if g is None else convert(g, "grad_ys") for g in grad_ys]
+    for name, group in (("ys", ys_list), ("xs", xs_list)):
+        for t in group:
+            if not isinstance(t, kernels.Tensor):
+                raise TypeError(f"tf.gradients: {name} must be tensors computed inside the function, got "
+                                f"{type(t).__name__}")
+    unconnected = getattr(unconnected_gradients, "value", unconnected_gradients)
+    if unconnected not in (None, "none", "zero"):
+        raise ValueError(f"tf.gradients: unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}")
+    for x in xs_list:   # any tensor is a source in a graph; one made before the tape has no records
+        tape._tracked.setdefault(id(x), x)
+    return list(tape.gradient(ys_list, xs_list, output_gradients=grad_ys, unconnected_gradients=unconnected))
+
+
+def calls_graph_gradients(fn) -> bool:
+    """Whether the code of ``fn`` (a function or method, and the functions and lambdas defined
+    in it) names ``gradients``: ``tf.gradients(...)``. Only such functions run as a graph."""
+    fn = getattr(fn, "__func__", fn)
+    fn = getattr(fn, "__wrapped__", fn)   # a tf.function's wrapper: the function it wraps
+    fn = getattr(fn, "__func__", fn)
+    code = getattr(fn, "__code__", None)
+    stack = [code] if code is not None else []
+    while stack:
+        c = stack.pop()
+        if "gradients" in c.co_names:
+            return True
+        stack.extend(k for k in c.co_consts if hasattr(k, "co_names"))
+    return False
+
+
+class run_as_graph:
+    """``with run_as_graph(): ...`` -- the block records on a _GraphTape (see there)."""
+
+    def __enter__(self):
+        self.tape = _GraphTape()
+        return self.tape.__enter__()
+
+    def __exit__(self, *exc):
+        self.tape.__exit__(*exc)
+        self.tape.reset()   # its records are the function's; outer tapes keep their own holds
+        return False
 
 
 class _Pause:

@@ -22,7 +22,7 @@ import weakref
 
 import numpy as np
 
-__all__ = ["DTypePolicy", "QuantizedDTypePolicy", "Policy", "set_global_policy", "global_policy",
+__all__ = ["DTypePolicy", "QuantizedDTypePolicy", "Int4DTypePolicy", "Policy", "set_global_policy", "global_policy",
            "dtype_policy", "set_dtype_policy", "LossScaleOptimizer"]
 
 _FLOAT32_RUNS = {"mixed_float16", "mixed_bfloat16", "float16", "bfloat16"}
@@ -91,26 +91,31 @@ class DTypePolicy:
         return f'<DTypePolicy "{self._name}"{runs}>'
 
 
-# Keras 3's quantization modes; corenn implements the first (layers/quantization.py)
+# Keras 3's quantization modes; corenn implements int8 and int4 (layers/quantization.py)
 QUANTIZATION_MODES = ("int8", "float8", "int4", "gptq", "awq")
-SUPPORTED_QUANTIZATION_MODES = ("int8",)
+SUPPORTED_QUANTIZATION_MODES = ("int8", "int4")
+
+
+def _source_name(source_name):
+    source_name = str(getattr(source_name, "name", source_name) or "float32")
+    if source_name != "float32" and source_name not in _FLOAT32_RUNS:
+        raise ValueError(f"QuantizedDTypePolicy: source policy {source_name!r} is not supported "
+                         "(corenn layers compute in float32)")
+    return source_name
 
 
 class QuantizedDTypePolicy(DTypePolicy):
     """The policy of a layer that ``quantize("int8")`` converted (Keras 3's class): name
     ``"int8_from_float32"``, ``quantization_mode`` "int8"; the layer still computes in float32
-    around its int8 product."""
+    around its int8 product. (int4's is Int4DTypePolicy, below.)"""
 
     def __init__(self, mode="int8", source_name="float32"):
-        source_name = str(getattr(source_name, "name", source_name) or "float32")
-        if mode not in SUPPORTED_QUANTIZATION_MODES:
-            raise ValueError(f"QuantizedDTypePolicy: quantization mode {mode!r} is not supported; corenn "
+        if mode != "int8":
+            hint = " (int4: Int4DTypePolicy)" if str(mode).startswith("int4") else ""
+            raise ValueError(f"QuantizedDTypePolicy: quantization mode {mode!r} is not supported{hint}; corenn "
                              f"supports {', '.join(map(repr, SUPPORTED_QUANTIZATION_MODES))}")
-        if source_name != "float32" and source_name not in _FLOAT32_RUNS:
-            raise ValueError(f"QuantizedDTypePolicy: source policy {source_name!r} is not supported "
-                             "(corenn layers compute in float32)")
-        self._mode, self._source = mode, source_name
-        self._name = f"{mode}_from_{source_name}"
+        self._mode, self._source = mode, _source_name(source_name)
+        self._name = f"{mode}_from_{self._source}"
 
     @property
     def quantization_mode(self):
@@ -120,19 +125,46 @@ class QuantizedDTypePolicy(DTypePolicy):
         return {"mode": self._mode, "source_name": self._source}
 
     def __repr__(self):
-        return f'<QuantizedDTypePolicy "{self._name}">'
+        return f'<{type(self).__name__} "{self._name}">'
+
+
+class Int4DTypePolicy(QuantizedDTypePolicy):
+    """Keras 3's policy of an int4-quantized layer: mode ``"int4/<block_size>"`` (-1: one scale
+    per output channel, symmetric; a positive block size: groups of that many input rows, each
+    with a scale and a zero point per output channel), name ``"int4/128_from_float32"``;
+    ``quantization_mode`` is "int4" and ``block_size`` the number (-1 per channel)."""
+
+    def __init__(self, mode="int4/128", source_name="float32"):
+        mode = "int4/-1" if mode == "int4" else str(mode)   # Keras' "int4_from_float32": per channel
+        base, _, size = mode.partition("/")
+        try:
+            block = int(size) if size else -1
+        except ValueError:
+            block = 0
+        if base != "int4" or not (block == -1 or block > 0):
+            raise ValueError(f"Int4DTypePolicy: invalid mode {mode!r}; expected 'int4/<block_size>' with "
+                             "block_size -1 (per-channel) or a positive integer (sub-channel)")
+        self.block_size = block
+        self._mode, self._source = f"int4/{block}", _source_name(source_name)
+        self._name = f"{self._mode}_from_{self._source}"
+
+    @property
+    def quantization_mode(self):
+        return "int4"
 
 
 def quantized_policy(dtype):
-    """The QuantizedDTypePolicy ``dtype`` names (a name such as "int8_from_float32", Keras'
-    serialized dict, or the policy), else None."""
+    """The QuantizedDTypePolicy ``dtype`` names (a name such as "int8_from_float32" or
+    "int4/128_from_float32", Keras' serialized dict, or the policy), else None."""
     if isinstance(dtype, QuantizedDTypePolicy):
         return dtype
-    if isinstance(dtype, dict) and dtype.get("class_name") == "QuantizedDTypePolicy":
-        return QuantizedDTypePolicy(**(dtype.get("config") or {}))
-    if isinstance(dtype, str) and dtype.startswith(tuple(m + "_from_" for m in QUANTIZATION_MODES)):
+    if isinstance(dtype, dict) and dtype.get("class_name") in ("QuantizedDTypePolicy", "Int4DTypePolicy"):
+        cls = Int4DTypePolicy if dtype["class_name"] == "Int4DTypePolicy" else QuantizedDTypePolicy
+        return cls(**(dtype.get("config") or {}))
+    if isinstance(dtype, str) and dtype.startswith(tuple(m + "_from_" for m in QUANTIZATION_MODES) + ("int4/",)):
         mode, _, source = dtype.partition("_from_")
-        return QuantizedDTypePolicy(mode, source)
+        cls = Int4DTypePolicy if mode.startswith("int4") else QuantizedDTypePolicy
+        return cls(mode, source or "float32")
     return None
 
 

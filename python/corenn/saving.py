@@ -1066,6 +1066,25 @@ def _build_subclassed(inner):
 def _check_layer_spec(spec, where, known):
     name = spec.get("class_name") if isinstance(spec, dict) else None
     if not isinstance(name, str) or name not in known:
+        cls = (custom_class(spec.get("registered_name")) or custom_class(name)) if isinstance(spec, dict) else None
+        if isinstance(cls, type) and getattr(cls, "_is_corenn_model", False):
+            # Keras 3 rebuilds it as cls.from_config(config) called on the saved inputs; what its
+            # call needs beyond its config (adapted vocabularies, layers made in adapt()) is then
+            # missing: Keras 3.15 fails there too, a lookup layer "must set the layer's vocabulary"
+            raise _BadConfig(f"config.json: {where} is the subclassed model {name!r} called as a layer of a "
+                             "functional model; corenn does not rebuild such a model from a file. Keras 3 "
+                             f"rebuilds it as {name}.from_config(config) and calls it on the saved inputs, so "
+                             "everything its call uses (adapted vocabularies and statistics, layers made "
+                             "outside __init__) must come back through get_config / from_config; save the "
+                             "functional parts instead (the trained model) and rebuild the rest in code, or "
+                             "use save_weights / load_weights on a model built the same way")
+        if isinstance(name, str) and name.isidentifier():
+            # Keras 3's "Could not locate class": a subclassed layer or model of the script
+            raise _BadConfig(f"config.json: {where} has unknown class {name!r}. Could not locate class {name!r}: "
+                             "make sure custom classes are decorated with "
+                             "`@keras.saving.register_keras_serializable()` (and imported before loading) or "
+                             f"passed as custom_objects={{{name!r}: {name}}}; corenn's own layers are "
+                             f"{', '.join(sorted(known)[:8])}, ... ({len(known)} classes)")
         raise _BadConfig(f"config.json: {where} has unknown class {name!r}; known layers: "
                    f"{', '.join(sorted(known))}")
     config = spec.get("config", {})

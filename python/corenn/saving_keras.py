@@ -632,9 +632,11 @@ def _lora(layer):
     return getattr(layer, "lora_enabled", False)
 
 
-# Keras 3's save_own_variables of an int8 layer writes [kernel, bias, kernel_scale], while its
-# weights list the bias first (quantize() makes the int8 kernel again after it)
-_FILE_RANK = {"kernel": 0, "embeddings": 0, "bias": 1, "kernel_scale": 2, "embeddings_scale": 2}
+# Keras 3's save_own_variables of an int8 layer writes [kernel, bias, kernel_scale] (int4: then
+# kernel_zero, g_idx), while its weights list the bias first (quantize() makes the quantized
+# kernel again after it)
+_FILE_RANK = {"kernel": 0, "embeddings": 0, "bias": 1, "kernel_scale": 2, "embeddings_scale": 2,
+              "kernel_zero": 3, "embeddings_zero": 3, "g_idx": 4}
 
 
 def _creation_flags(layer):

@@ -164,15 +164,25 @@ def _dtype_name(value, where):
     return value
 
 
+_QUANTIZED_POLICIES = ("QuantizedDTypePolicy", "Int4DTypePolicy")
+
+
+def _is_quantized_policy(value):
+    return isinstance(value, dict) and value.get("class_name") in _QUANTIZED_POLICIES
+
+
 def _quantized_dtype(name, value, where):
-    """Keras' QuantizedDTypePolicy of a layer that ``quantize`` converted, as corenn's policy name:
-    int8 from float32 on Dense / EinsumDense / Embedding (layers/quantization.py); anything else refused."""
+    """Keras' QuantizedDTypePolicy / Int4DTypePolicy of a layer that ``quantize`` converted, as
+    corenn's policy name: int8 or int4 ("int4/<block_size>") from float32 on Dense / EinsumDense /
+    Embedding (layers/quantization.py); anything else refused."""
     config = value.get("config") or {}
     mode, source = config.get("mode"), config.get("source_name", "float32")
-    if name not in ("Dense", "EinsumDense", "Embedding") or mode != "int8" or source != "float32":
+    int4 = value.get("class_name") == "Int4DTypePolicy" and isinstance(mode, str) and mode.startswith("int4")
+    if name not in ("Dense", "EinsumDense", "Embedding") or not (mode == "int8" or int4) or source != "float32":
         raise _BadConfig(f"{where}: quantized dtype policy {str(mode)[:20]!r} from {str(source)[:30]!r} is not "
-                         "supported; corenn reads int8 quantization from float32 of Dense, EinsumDense and Embedding")
-    return "int8_from_float32"
+                         "supported; corenn reads int8 and int4 quantization from float32 of Dense, EinsumDense "
+                         "and Embedding")
+    return f"{mode}_from_float32"
 
 
 def _object_spec(value, kind, where):
@@ -258,8 +268,12 @@ def _layer_config(spec, where, tf_keras2=False):
         key = _KERAS2_NAMES.get((name, key), key)
         if key == "batch_input_shape":   # TF-Keras 2: the input shape, read by the model's translation
             continue
-        if key == "dtype" and isinstance(value, dict) and value.get("class_name") == "QuantizedDTypePolicy":
+        if key == "dtype" and _is_quantized_policy(value):
             out["dtype"] = _quantized_dtype(name, value, where)
+            continue
+        if key == "quantization_config" and isinstance(value, dict) and \
+                value.get("class_name") == "Int4QuantizationConfig" and _is_quantized_policy(config.get("dtype")):
+            out[key] = value   # an int4 layer's config; the layer checks it against its policy
             continue
         if key == "dtype":
             dtype = _dtype_name(value, where)
@@ -534,8 +548,8 @@ def _keras2_layer_spec(spec, where):
             nested["config"]["trainable"] = False
         return nested
     dtype = spec["config"].get("dtype")
-    if isinstance(dtype, dict) and dtype.get("class_name") == "QuantizedDTypePolicy":
-        raise _BadConfig(f"{where}: an int8-quantized layer has no TF-Keras 2 form; Keras 3 archives hold "
+    if _is_quantized_policy(dtype):
+        raise _BadConfig(f"{where}: a quantized (int8 / int4) layer has no TF-Keras 2 form; Keras 3 archives hold "
                          "it (save_format='keras3')")
     for key in ("activation", "recurrent_activation"):
         if spec["config"].get(key) in _TF2_ONLY_ACTIVATIONS:
@@ -757,8 +771,8 @@ def _keras3_layer_spec(spec, where):
             config[key] = _keras3_layer_spec(config[key], f"{where} {key!r}")
     if "activation" in config and not isinstance(config["activation"], str):
         raise _BadConfig(f"{where}: activation {str(config['activation'])[:60]!r} is not a Keras activation name")
-    quantized = isinstance(config.get("dtype"), dict) and config["dtype"].get("class_name") == "QuantizedDTypePolicy"
-    config["dtype"] = config["dtype"] if quantized else _KERAS3_DTYPE   # an int8 layer keeps its policy
+    quantized = _is_quantized_policy(config.get("dtype"))
+    config["dtype"] = config["dtype"] if quantized else _KERAS3_DTYPE   # a quantized layer keeps its policy
     return {"module": "keras.layers", "class_name": _KERAS3_EXPORT_NAMES.get(name, name), "config": config,
             "registered_name": None}
 

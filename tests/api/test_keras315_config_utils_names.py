@@ -153,10 +153,13 @@ def test_dtype_policies_module():
         import corenn.mixed_precision as mp
         mp._warned = False
         assert keras.dtype_policies.get("mixed_bfloat16").compute_dtype == "float32"
-    # int8 is corenn's one quantization mode (layers/quantization.py); the others are refused
+    # int8 and int4 are corenn's quantization modes (layers/quantization.py); the others are refused
     assert keras.dtype_policies.get("int8_from_float32").quantization_mode == "int8"
-    with pytest.raises(ValueError, match="'int4' is not supported"):
-        keras.dtype_policies.get("int4_from_float32")
+    # Keras 3.15: "int4_from_float32" has no block size, so the layer quantizes per channel
+    int4 = keras.dtype_policies.get("int4_from_float32")
+    assert (type(int4).__name__, int4.quantization_mode, int4.block_size) == ("Int4DTypePolicy", "int4", -1)
+    with pytest.raises(ValueError, match="'float8' is not supported"):
+        keras.dtype_policies.get("float8_from_float32")
     with pytest.raises(TypeError, match="float64"):
         keras.dtype_policies.get("float64")
     assert keras.Loss is keras.losses.Loss and keras.Optimizer is keras.optimizers.Optimizer

@@ -168,7 +168,7 @@ def test_model_quantize_leaves_other_layers_float_and_filters(rng):
 
 def test_quantize_refusals(rng):
     layer = _dense(rng)
-    for mode in ("int4", "float8", "gptq"):
+    for mode in ("float8", "gptq"):   # int4: test_quantization_int4.py
         with pytest.raises(ValueError, match=f"{mode}.*not supported by corenn; supported modes: 'int8'"):
             layer.quantize(mode)
     with pytest.raises(ValueError, match="Invalid quantization mode.*'int8'.*Received: mode='int16'"):
@@ -181,10 +181,10 @@ def test_quantize_refusals(rng):
     model = corenn.Sequential([corenn.Input((4,)), layers.Dense(2)])
     with pytest.raises(ValueError, match="supported modes: 'int8'"):
         model.quantize("float8")
-    with pytest.raises(ValueError, match="dtype_policies.get.*'int4' is not supported"):
-        corenn.keras.dtype_policies.get("int4_from_float32")
+    with pytest.raises(ValueError, match="dtype_policies.get.*'float8' is not supported"):
+        corenn.keras.dtype_policies.get("float8_from_float32")
     with pytest.raises(ValueError, match="quantization_config"):
-        layers.Dense(3, quantization_config={"class_name": "Int4QuantizationConfig"})
+        layers.Dense(3, quantization_config={"class_name": "Float8QuantizationConfig"})
 
     class MyDense(layers.Dense):
         pass

@@ -57,3 +57,22 @@ def test_quantized_einsum_dense_exports_exactly(rng, tmp_path, equation, output_
     sess = ort.InferenceSession(str(tmp_path / "e.onnx"))
     got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
     np.testing.assert_array_equal(got, model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("block", [128, 3, -1])
+def test_int4_model_exports_its_dequantized_kernels(rng, tmp_path, block):
+    """int4 is weight-only: the export holds the float kernels the layers compute with
+    (Embedding's table, EinsumDense's and Dense's kernels dequantized), batch norm folded."""
+    model = corenn.Sequential([corenn.Input((5,), dtype="int32"), layers.Embedding(12, 8),
+                               layers.EinsumDense("abc,cd->abd", (5, 6), bias_axes="d", activation="relu"),
+                               layers.Flatten(), layers.Dense(16), layers.BatchNormalization(),
+                               layers.Dense(4, activation="softmax")])
+    model.build((None, 5))
+    model.set_weights([np.abs(rng.standard_normal(tuple(w.shape))).astype(np.float32) + 0.5
+                       if "variance" in w.name else rng.standard_normal(tuple(w.shape)).astype(np.float32)
+                       for w in model.weights])
+    model.quantize("int4", config={"class_name": "Int4QuantizationConfig", "config": {"block_size": block}})
+    x = rng.integers(0, 12, (7, 5)).astype(np.int32)
+    model.export(tmp_path / "q4.onnx", verbose=False)
+    np.testing.assert_allclose(_onnx_predict(tmp_path / "q4.onnx", x), model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)

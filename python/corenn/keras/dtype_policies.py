@@ -1,13 +1,14 @@
 """``keras.dtype_policies``: Keras 3's dtype-policy module over corenn's mixed_precision
 policies (corenn computes in float32: a float16 / bfloat16 policy is accepted and runs float32,
 saying so once; see mixed_precision.py). Of Keras' quantized policies corenn has int8's,
-``QuantizedDTypePolicy`` ("int8_from_float32", what ``model.quantize("int8")`` gives a layer); the
-int4, float8, GPTQ and AWQ ones and DTypePolicyMap are refused by name."""
+``QuantizedDTypePolicy`` ("int8_from_float32", what ``model.quantize("int8")`` gives a layer), and
+int4's, ``Int4DTypePolicy`` ("int4/128_from_float32"); the float8, GPTQ and AWQ ones and
+DTypePolicyMap are refused by name."""
 from __future__ import annotations
 
-from ..mixed_precision import DTypePolicy, QuantizedDTypePolicy, global_policy, quantized_policy
+from ..mixed_precision import DTypePolicy, Int4DTypePolicy, QuantizedDTypePolicy, global_policy, quantized_policy
 
-__all__ = ["DTypePolicy", "FloatDTypePolicy", "QuantizedDTypePolicy", "get", "serialize", "deserialize"]
+__all__ = ["DTypePolicy", "FloatDTypePolicy", "QuantizedDTypePolicy", "Int4DTypePolicy", "get", "serialize", "deserialize"]
 
 _QUANTIZED = ("int8", "int4", "float8", "gptq", "awq")
 
@@ -17,7 +18,7 @@ class FloatDTypePolicy(DTypePolicy):
 
 
 _CLASSES = {"DTypePolicy": DTypePolicy, "FloatDTypePolicy": FloatDTypePolicy,
-            "QuantizedDTypePolicy": QuantizedDTypePolicy}
+            "QuantizedDTypePolicy": QuantizedDTypePolicy, "Int4DTypePolicy": Int4DTypePolicy}
 
 
 def serialize(dtype_policy):
@@ -62,7 +63,7 @@ def get(identifier):
                 raise ValueError(f"dtype_policies.get: {identifier!r}: {exc}") from None
             if policy is None:
                 raise ValueError(f"dtype_policies.get: {identifier!r} is not a policy name; a quantized "
-                                 "policy is named '<mode>_from_<source>' (corenn has 'int8_from_float32')")
+                                 "policy is named '<mode>_from_<source>' (corenn has 'int8_from_float32', 'int4/<block_size>_from_float32')")
             return policy
         return DTypePolicy(identifier)
     from .backend import standardize_dtype

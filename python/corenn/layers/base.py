@@ -378,6 +378,12 @@ class Layer:
     # the normalizations ...; Keras raises) is a ValueError naming the layer; None leaves the
     # input as it comes (a layer written with call gets it as it is, as Keras' call does).
     scalar_input = None
+    # A rank-1 input, as Keras 3 treats it for layers that normalise a feature axis
+    # (LayerNormalization, RMSNormalization: ``layer(np.ones(5))`` normalises the 5 values):
+    # "row" runs the layer on a batch of one row and drops that axis from its outputs (the
+    # layer is built for (None, features), so its weights have Keras' shapes); None leaves the
+    # input to the layer's own shape checks (the batch axis is the first one).
+    vector_input = None
 
     @property
     def dtype_policy(self):
@@ -1228,6 +1234,8 @@ class Layer:
             return graph.symbolic_call(self, inputs, mask, training)
         if self.scalar_input is not None and _is_scalar(inputs):
             return self._scalar_call(inputs, training)
+        if self.vector_input == "row" and _is_vector(inputs) and mask is None:
+            return self._vector_call(inputs, training)
         if TRACING.depth:
             check_traceable(f"layer '{self.name}' called on values")
         written = type(self).call is not Layer.call
@@ -1252,7 +1260,14 @@ class Layer:
                 outer_box = _STATIC_OUTPUTS.box
                 _STATIC_OUTPUTS.box = box = []
                 try:
-                    y = tape.call_layer(self, inputs, training) if tape is not None else self._eager_call(inputs, training)
+                    if tape is not None and written and autodiff.graph_tape() is not None:
+                        # in a graph (a tf.function calling tf.gradients): call's ops are recorded
+                        # one by one, as TensorFlow's graph holds them, so a gradient taken inside
+                        # (a Lambda's tf.gradients) is differentiated again through the layers it
+                        # reaches, not through this layer's own backward (its weights only)
+                        y = self._graph_call(inputs, training)
+                    else:
+                        y = tape.call_layer(self, inputs, training) if tape is not None else self._eager_call(inputs, training)
                 finally:
                     _STATIC_OUTPUTS.box = outer_box
                 if box:   # Python values the call returned next to its tensors, back in place
@@ -1268,6 +1283,15 @@ class Layer:
             self._attach_output_mask(inputs, mask, y)
         return y
 
+    def _graph_call(self, inputs, training):
+        """A layer written with ``call`` run inline on a graph tape (autodiff._GraphTape)."""
+        from ..autodiff import convert
+        packed = isinstance(inputs, (list, tuple))
+        flat = [x if isinstance(x, kernels.Tensor) else convert(x, self.name) for x in (inputs if packed else [inputs])]
+        if not self.built:
+            self._build_for_values(flat, packed)
+        return self._invoke_call(flat if packed else flat[0], training)
+
     def _scalar_call(self, inputs, training):
         """This layer called on a 0-d input (see ``scalar_input``)."""
         if self.scalar_input == "refuse":
@@ -1275,6 +1299,18 @@ class Layer:
                              f"got a 0-d (scalar) input")
         from .. import ops   # reshapes a tape records: the gradient reaches the 0-d input
         y = self._call_with(ops.reshape(inputs, (1,)), training, None)
+        drop = lambda t: ops.reshape(t, tuple(t.shape[1:]))  # noqa: E731
+        return [drop(t) for t in y] if isinstance(y, list) else drop(y)
+
+    def _vector_call(self, inputs, training):
+        """This layer called on a rank-1 input (see ``vector_input``): a batch of one row; the
+        reshapes are recorded by a tape, so gradients reach the rank-1 input."""
+        from .. import ops
+        self.__dict__["_vector_view"] = True   # axis 0 / -1 of the rank-1 input: the row's axis
+        try:
+            y = self._call_with(ops.reshape(inputs, (1, int(inputs.shape[0]))), training, None)
+        finally:
+            self.__dict__.pop("_vector_view", None)
         drop = lambda t: ops.reshape(t, tuple(t.shape[1:]))  # noqa: E731
         return [drop(t) for t in y] if isinstance(y, list) else drop(y)
 
@@ -1891,6 +1927,14 @@ def _is_scalar(x):
         return False
     shape = getattr(x, "shape", None)
     return (len(shape) == 0) if shape is not None else isinstance(x, (int, float, np.number, np.bool_))
+
+
+def _is_vector(x):
+    """Whether ``x`` is one rank-1 array or Tensor (not a list of inputs)."""
+    if isinstance(x, (list, tuple, dict, str, bytes)) or x is None:
+        return False
+    shape = getattr(x, "shape", None)
+    return shape is not None and len(shape) == 1
 
 
 def _float_input(x, layer):

@@ -14,7 +14,7 @@ from .. import constraints, initializers, kernels, regularizers
 from ._channels_first import ChannelsFirst, data_format_arg
 from .base import ASSIGNED_WEIGHT_LAYERS, ActivatedLayer, Layer, activation_flops, sample_size, shape_str, user_mask
 from .lora import LoRA
-from .quantization import Int8Quantizable, abs_max_quantize
+from .quantization import Int8Quantizable, abs_max_quantize, int4_quantize
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout", "Identity", "Masking", "Lambda"]
 
@@ -77,7 +77,7 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self._set_quantized_dtype(policy)
         if policy is not None and (type(self) is not Dense or lora_rank):
-            raise ValueError(f"{type(self).__name__} '{self.name}': an int8 dtype policy is supported on Dense "
+            raise ValueError(f"{type(self).__name__} '{self.name}': a quantized dtype policy is supported on Dense "
                              "without LoRA only")
         if isinstance(units, (np.ndarray, kernels.Tensor)) and np.ndim(units) == 0 and \
                 np.asarray(units).dtype.kind in "iu":
@@ -109,7 +109,9 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
         if self.use_bias:
             self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
                                         constraint=self.bias_constraint)
-        if self._quantized is not None:
+        if self._quantized == "int4":   # read back: zeros until its weights are loaded
+            self._set_int4_params(self._int4_params("kernel", shape=(input_shape[-1], self.units)))
+        elif self._quantized is not None:
             # the int8 form (a quantized layer read back): zeros until its weights are loaded;
             # after the bias, Keras 3's order ([bias, kernel, kernel_scale])
             self._params.append(self._frozen_weight("kernel", np.zeros((input_shape[-1], self.units)), int8=True))
@@ -129,7 +131,14 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
         x2 = x if len(shape) == 2 else kernels._reshape(x, [-1, shape[-1]])
         z2 = z if len(shape) == 2 else kernels._reshape(z, [-1, self.units])
         act = "relu" if self.activation.name == "relu" else "none"
-        if self._quantized is not None:
+        if self._quantized == "int4":
+            # weight-only int4 (Keras 3.15): the float product with the dequantized kernel, which
+            # this call keeps for its backward
+            w = self._buffer("dequantized", (shape[-1], self.units))
+            np.copyto(np.asarray(w), self._int4_matrix_values("kernel"))
+            self._w4 = w
+            kernels._gemm(x2, w, z2, False, False, 1.0, 0.0, self.bias, act, False)
+        elif self._quantized is not None:
             # int8 x int8 -> int32 product of the row-quantized x and the int8 kernel, dequantized
             # with the bias and relu in the same pass (layers/quantization.py).
             # keep: the kernel's int8 form is kept on it while its write version stands
@@ -216,15 +225,30 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
         self._params = [p for p in self._params if p.value is not self.kernel] + [kp, sp]
         self.kernel, self.kernel_scale = kp.value, sp.value
 
+    def _quantize_int4(self):
+        """kernel (D, U) -> int4 per output column (module docstring of layers/quantization.py):
+        packed kernel (D, ceil(U / 2)), kernel_scale, and per group kernel_zero and g_idx."""
+        q, scale, zero = int4_quantize(self.kernel._copy_array(), self._int4_block)
+        self._params = [p for p in self._params if p.value is not self.kernel]
+        self._set_int4_params(self._int4_params("kernel", q, scale, zero))
+
+    def _set_int4_params(self, params):
+        # after the bias, as Keras 3 makes them: [bias, kernel, kernel_scale(, kernel_zero, g_idx)]
+        self._params += params
+        self.kernel, self.kernel_scale = params[0].value, params[1].value
+        if len(params) > 2:
+            self.kernel_zero, self.g_idx = params[2].value, params[3].value
+
     def _quantized_backward(self, x, dz2, flat):
-        """Keras' custom gradient of the int8 product: dx = dz (q / s)^T; the bias learns, the
-        int8 kernel does not."""
+        """Keras' custom gradient of the int8 / int4 product: dx = dz W'^T with W' the
+        dequantized kernel (q / s; int4: the one the forward used); the bias learns, the
+        quantized kernel does not."""
         if self.trainable and self.use_bias:
             kernels._bias_grad(dz2, self.gradients[0])
         if not self.needs_input_grad:
             return None
-        w = kernels.binary_forward("divide", self.kernel, self.kernel_scale,
-                                   out=self._buffer("dequantized", tuple(self.kernel.shape)))
+        w = self._w4 if self._quantized == "int4" else kernels.binary_forward(
+            "divide", self.kernel, self.kernel_scale, out=self._buffer("dequantized", tuple(self.kernel.shape)))
         dx = self._buffer("dx", x.shape)
         kernels._gemm(dz2, w, dx if flat else kernels._reshape(dx, [-1, x.shape[-1]]), False, True,
                       1.0, 0.0, None, "none")

@@ -34,7 +34,7 @@ from .. import activations as _activations
 from .. import constraints, initializers, kernels, regularizers
 from .base import ActivatedLayer, activation_flops, shape_str
 from .lora import LoRA
-from .quantization import Int8Quantizable, abs_max_quantize
+from .quantization import Int8Quantizable, abs_max_quantize, int4_quantize
 
 __all__ = ["EinsumDense"]
 
@@ -154,7 +154,7 @@ class EinsumDense(Int8Quantizable, LoRA, ActivatedLayer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self._set_quantized_dtype(policy)
         if policy is not None and (type(self) is not EinsumDense or lora_rank):
-            raise ValueError(f"{type(self).__name__} '{self.name}': an int8 dtype policy is supported on "
+            raise ValueError(f"{type(self).__name__} '{self.name}': a quantized dtype policy is supported on "
                              "EinsumDense without LoRA only")
         self.equation = equation
         self._specs = _split_equation(self, equation)
@@ -258,7 +258,7 @@ class EinsumDense(Int8Quantizable, LoRA, ActivatedLayer):
                 init = init.with_axes([i for i in range(len(plan.w)) if i not in outs], outs)
             self.kernel = self.add_weight("kernel", kernel_shape, init,
                                           self.kernel_regularizer, constraint=self.kernel_constraint)
-        else:   # the int8 form (a quantized layer read back): set when its weights are loaded
+        elif self._quantized == "int8":   # the int8 form (a quantized layer read back): set when loaded
             self._check_quantizable(plan)
         if self.bias_axes is not None:
             bias_shape = tuple(sizes[c] if c in self.bias_axes else 1 for c in plan.bias_labels)
@@ -267,7 +267,10 @@ class EinsumDense(Int8Quantizable, LoRA, ActivatedLayer):
                                  f"sizes {bias_shape}; give them in output_shape")
             self.bias = self.add_weight("bias", bias_shape, self.bias_initializer, self.bias_regularizer,
                                         constraint=self.bias_constraint)
-        if self._quantized is not None:
+        if self._quantized == "int4":   # read back: zeros until its weights are loaded
+            self._int4_kernel_shape = kernel_shape
+            self._set_int4_params(self._int4_params("kernel", shape=self._int4_rows_cols(plan, kernel_shape)))
+        elif self._quantized is not None:
             # after the bias, Keras 3's order ([bias, kernel, kernel_scale])
             self._params.append(self._frozen_weight("kernel", np.zeros(kernel_shape), int8=True))
             self.kernel = self._params[-1].value
@@ -294,11 +297,16 @@ class EinsumDense(Int8Quantizable, LoRA, ActivatedLayer):
         dims = lambda labels: math.prod(sizes[c] for c in labels)
         b, m, k, n = dims(plan.batch), dims(plan.rows), dims(plan.depth), dims(plan.cols)
         x_t = self._permuted(x, plan.x_perm, "x_t")
-        w_t = self._permuted(self.kernel if self._quantized else self._effective_kernel(), plan.w_perm, "w_t")
+        if self._quantized == "int4":   # weight-only int4 (Keras 3.15): the float path, dequantized kernel
+            w = self._buffer("dequantized", self._int4_kernel_shape)
+            np.copyto(np.asarray(w), self.int4_dequantized("kernel"))
+        else:
+            w = self.kernel if self._quantized else self._effective_kernel()
+        w_t = self._permuted(w, plan.w_perm, "w_t")
         z = self._buffer("z", out_shape)
         direct = _Plan.identity(plan.out_perm)
         product = z if direct else self._buffer("product", [out_shape[i] for i in plan.product_order])
-        if self._quantized is not None:   # plan.batch is empty (_check_quantizable)
+        if self._quantized == "int8":   # plan.batch is empty (_check_quantizable)
             fused_bias = self.bias.reshape([n]) if plan.bias_in_gemm else None
             # keep: w_t is the kernel itself (not a buffer transposed into this call), so its int8
             # form can be kept on it while its write version stands
@@ -327,9 +335,12 @@ class EinsumDense(Int8Quantizable, LoRA, ActivatedLayer):
         plan = self._plan(self._x.ndim)
         b, m, k, n = self._dims
         dz_t = self._permuted(dz, plan.product_order, "dz_t")
-        if self._quantized is not None:
+        if self._quantized == "int8":
             return self._quantized_backward(plan, dz, dz_t)
-        if self.trainable:
+        if self._quantized == "int4":   # Keras' custom gradient: dx through the dequantized
+            if self.trainable and self.bias is not None:   # kernel (in _w_t), no kernel gradient
+                self._bias_grad(plan, dz, self.gradients[0])
+        elif self.trainable:
             grads = self.gradients
             # LoRA: the frozen kernel's gradient is dW', and the bias's comes first
             dkernel, dbias = (self._kernel_grad(), grads[:1]) if self.lora_enabled else (grads[0], grads[1:2])
@@ -418,6 +429,30 @@ class EinsumDense(Int8Quantizable, LoRA, ActivatedLayer):
         # Keras 3 makes the int8 kernel again after the bias: weights [bias, kernel, kernel_scale]
         self._params = [p for p in self._params if p.value is not self.kernel] + [kp, sp]
         self.kernel, self.kernel_scale = kp.value, sp.value
+
+    def _int4_rows_cols(self, plan, kernel_shape):
+        """int4's matrix of the kernel, as Keras 3.15 makes it: rows the product of the sizes of
+        the kernel's contracted labels (those not in the output), columns the rest; the kernel
+        is reshaped to it as stored (no transpose), and back."""
+        rows = math.prod(d for c, d in zip(plan.w, kernel_shape) if c not in plan.out)
+        return rows, math.prod(kernel_shape) // rows
+
+    def _quantize_int4(self):
+        """kernel -> int4 (layers/quantization.py): packed (rows, ceil(cols / 2)), kernel_scale,
+        and per group kernel_zero and g_idx."""
+        plan = self._plan(len(self.input_shape))
+        w = self.kernel._copy_array()
+        self._int4_kernel_shape = tuple(w.shape)
+        q, scale, zero = int4_quantize(w.reshape(self._int4_rows_cols(plan, w.shape)), self._int4_block)
+        self._params = [p for p in self._params if p.value is not self.kernel]
+        self._set_int4_params(self._int4_params("kernel", q, scale, zero))
+
+    def _set_int4_params(self, params):
+        # after the bias, as Keras 3 makes them: [bias, kernel, kernel_scale(, kernel_zero, g_idx)]
+        self._params += params
+        self.kernel, self.kernel_scale = params[0].value, params[1].value
+        if len(params) > 2:
+            self.kernel_zero, self.g_idx = params[2].value, params[3].value
 
     def _quantized_backward(self, plan, dz, dz_t):
         """Keras' custom gradient: dx = dz (q / s)^T with the dequantized kernel; the bias

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import constraints, initializers, kernels, regularizers
 from .base import Layer, shape_str, user_mask
-from .quantization import Int8Quantizable, abs_max_quantize
+from .quantization import Int8Quantizable, abs_max_quantize, int4_quantize
 
 __all__ = ["Embedding", "ReversibleEmbedding"]
 
@@ -68,7 +68,7 @@ class Embedding(Int8Quantizable, Layer):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self._set_quantized_dtype(policy)
         if policy is not None and type(self) is not Embedding:
-            raise ValueError(f"{type(self).__name__} '{self.name}': an int8 dtype policy is supported on "
+            raise ValueError(f"{type(self).__name__} '{self.name}': a quantized dtype policy is supported on "
                              "Embedding itself only")
         self.input_dim = _positive_int(self.name, "input_dim", input_dim)
         self.output_dim = _positive_int(self.name, "output_dim", output_dim)
@@ -85,7 +85,10 @@ class Embedding(Int8Quantizable, Layer):
         if len(input_shape) < 1:
             raise ValueError(f"Embedding '{self.name}' needs inputs of shape (batch, ...), got "
                              f"{shape_str(input_shape)}")
-        if self._quantized is None:
+        if self._quantized == "int4":   # read back: zeros until its weights are loaded
+            self._params = self._int4_params("embeddings", shape=(self.output_dim, self.input_dim), transposed=True)
+            self._set_int4_attributes()
+        elif self._quantized is None:
             self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
                                               self.embeddings_initializer, self.embeddings_regularizer,
                                               constraint=self.embeddings_constraint)
@@ -115,8 +118,13 @@ class Embedding(Int8Quantizable, Layer):
 
     def forward(self, x, training=False):
         y = self._buffer("y", tuple(x.shape) + (self.output_dim,))
-        kernels.embedding_forward(x, self.embeddings, out=y)
-        if self._quantized is not None:   # y = q[i] / s[i]
+        if self._quantized == "int4":   # Keras 3.15: rows of the dequantized table
+            table = self._buffer("dequantized", (self.input_dim, self.output_dim))
+            np.copyto(np.asarray(table), self._int4_matrix_values("embeddings"))
+            kernels.embedding_forward(x, table, out=y)
+        else:
+            kernels.embedding_forward(x, self.embeddings, out=y)
+        if self._quantized == "int8":   # y = q[i] / s[i]
             s = kernels.embedding_forward(x, kernels._reshape(self.embeddings_scale, [-1, 1]),
                                           out=self._buffer("scale", tuple(x.shape) + (1,)))
             kernels.binary_forward("divide", y, s, out=y)
@@ -136,6 +144,19 @@ class Embedding(Int8Quantizable, Layer):
         q, scale = abs_max_quantize(self.embeddings._copy_array(), axis=-1)
         self._params = [self._frozen_weight("embeddings", q, int8=True), self._frozen_weight("embeddings_scale", scale[:, 0])]
         self.embeddings, self.embeddings_scale = (p.value for p in self._params)
+
+    def _quantize_int4(self):
+        """embeddings -> int4, grouped along each row's features (layers/quantization.py, M the
+        table transposed): packed (V, ceil(D / 2)), embeddings_scale (V,) per row or (V, groups),
+        embeddings_zero (V, groups), g_idx (D,); frozen."""
+        q, scale, zero = int4_quantize(self.embeddings._copy_array().T, self._int4_block)
+        self._params = self._int4_params("embeddings", q, scale, zero, transposed=True)
+        self._set_int4_attributes()
+
+    def _set_int4_attributes(self):
+        self.embeddings, self.embeddings_scale = self._params[0].value, self._params[1].value
+        if len(self._params) > 2:
+            self.embeddings_zero, self.g_idx = self._params[2].value, self._params[3].value
 
     def get_config(self):
         cfg = super().get_config()

@@ -63,6 +63,11 @@ class LoRA:
                              f"kernel_constraint argument to enable it")
         if not self.built:
             raise ValueError(f"{kind}: cannot enable LoRA on a layer that isn't built yet")
+        if getattr(self, "_quantized", None) is not None:
+            # Keras 3 adds LoRA beside a quantized kernel; corenn's quantized forwards do not, and
+            # would ignore the pair silently
+            raise NotImplementedError(f"{kind}: LoRA on a {self._quantized}-quantized layer is not supported "
+                                      "in corenn; enable LoRA before quantizing, or quantize after merging")
         if self.lora_enabled:
             raise ValueError(f"{kind}: LoRA is already enabled; it can be enabled once per layer")
         if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank <= 0:

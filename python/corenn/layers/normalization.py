@@ -243,6 +243,7 @@ class LayerNormalization(_AffineNormalization):
     """
 
     scalar_input = "refuse"  # Keras raises
+    vector_input = "row"     # Keras 3 normalises a rank-1 input's one axis (axis 0 or -1)
 
     supports_masking = True
     _to_trailing = None   # set by build when the normalised axes are not the trailing ones
@@ -267,6 +268,13 @@ class LayerNormalization(_AffineNormalization):
         """The axes ``axis`` names for inputs of ``input_shape``, as sorted positive ints."""
         rank = len(input_shape)
         axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        if self.__dict__.get("_vector_view"):
+            # a rank-1 input seen as one row (Layer._vector_call): its axis 0 (= -1) is the
+            # row's last axis; any other axis is out of range for the rank-1 input, as in Keras
+            if any(a not in (0, -1) for a in axes) or len(axes) != 1:
+                raise ValueError(f"{type(self).__name__} '{self.name}': axis {self.axis} is out of "
+                                 f"range for a rank-1 input of shape ({input_shape[-1]},)")
+            axes = [-1]
         if any(not -rank <= a < rank for a in axes):
             raise ValueError(f"{type(self).__name__} '{self.name}': axis {self.axis} is out of range "
                              f"for inputs of shape {shape_str(input_shape)}")

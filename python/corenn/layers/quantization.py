@@ -1,5 +1,6 @@
-"""Keras 3's post-training int8 quantization: ``model.quantize("int8")`` / ``layer.quantize("int8")``
-for Dense and Embedding (the layers Keras quantizes that corenn quantizes; others stay float).
+"""Keras 3's post-training int8 and int4 quantization: ``model.quantize("int8" | "int4")`` /
+``layer.quantize(...)`` for Dense, EinsumDense and Embedding (the layers Keras quantizes that
+corenn quantizes; others stay float).
 
 Math (all float32, in the order Keras computes it, so results agree to the bit where Keras'
 float32 does):
@@ -19,19 +20,41 @@ Weights, in Keras' file order (its ``variable_serialization_spec``): Dense [kern
 kernel_scale], Embedding [embeddings, embeddings_scale]. The layer's dtype policy becomes
 ``QuantizedDTypePolicy`` "int8_from_float32", which get_config writes as Keras does, so
 ``from_config`` / ``load_model`` build the quantized form directly.
+
+int4 (Keras 3.15's, weight-only: x is not quantized; the layer computes with the dequantized
+float32 kernel, so there is no integer product, only 8x less kernel storage in files):
+    The kernel is seen as a matrix M (rows = the contracted input axes, columns = the outputs;
+    Dense: the kernel; EinsumDense: the kernel reshaped as stored, its contracted axes' sizes
+    first; Embedding: the table transposed, so a group runs along a row's features).
+    block_size -1 (per channel, symmetric): s = 7 / (max_rows |M| + 1e-7) per column,
+        q = clip(round(M s), -8, 7), M' = q / s.
+    block_size b > 0 (Keras' default, 128; asymmetric): the rows in groups of b (the last group
+        padded with zero rows, which count in its min and max), per group and column
+        s = (max - min + 1e-7) / 15,  z = clip(round(-min / s) - 8, -8, 7),
+        q = clip(round(M / s) + z, -8, 7),  M' = (q - z) s  (s, z looked up per row by g_idx =
+        row // b).
+    Storage, as Keras: q packed two to a byte along the columns (pack_int4: the first of a pair
+    in the low nibble), so the kernel weight is (rows, ceil(cols / 2)), as int8 byte values held
+    in float32 (flagged ``_int8``); kernel_scale (cols,) per channel or (groups, cols);
+    kernel_zero (groups, cols) (int8) and g_idx (rows,) (float32) per group (Embedding's scale and
+    zero are transposed back: (V, groups)). Weights [bias, kernel, kernel_scale, kernel_zero,
+    g_idx] (Embedding [embeddings, embeddings_scale, embeddings_zero, g_idx]); Keras' file order
+    puts the kernel first. Policy ``Int4DTypePolicy`` "int4/<block_size>_from_float32".
+    Backward: dx through M' (Keras' custom gradient); the bias trains, the int4 weights do not.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import kernels
-from ..mixed_precision import (QUANTIZATION_MODES, SUPPORTED_QUANTIZATION_MODES, QuantizedDTypePolicy,
-                               quantized_policy)
+from ..mixed_precision import (QUANTIZATION_MODES, SUPPORTED_QUANTIZATION_MODES, Int4DTypePolicy,
+                               QuantizedDTypePolicy, quantized_policy)
 from .base import Param
 
-__all__ = ["abs_max_quantize", "Int8Quantizable"]
+__all__ = ["abs_max_quantize", "Int8Quantizable", "int4_quantize", "int4_dequantize"]
 
 _EPSILON = np.float32(1e-7)   # keras.config.epsilon(), Keras' default
+INT4_DEFAULT_BLOCK = 128      # Keras 3.15's Int4QuantizationConfig() / model.quantize("int4")
 
 
 def abs_max_quantize(w, axis):
@@ -41,6 +64,62 @@ def abs_max_quantize(w, axis):
     scale = np.float32(127.0) / (np.max(np.abs(w), axis=axis, keepdims=True) + _EPSILON)
     q = np.clip(np.round(w * scale), -127, 127).astype(np.float32)
     return q, scale.astype(np.float32)
+
+
+def int4_quantize(m, block_size):
+    """(q, scale, zero) of a float32 matrix ``m`` (rows, cols), Keras 3.15's int4 quantizers (the
+    module docstring): q (rows, cols) int8 in -8..7; per channel (block_size -1 / None) scale
+    (cols,) and zero None; per group scale and zero (groups, cols), zero int8."""
+    m = np.asarray(m, np.float32)
+    if block_size is None or block_size == -1:
+        scale = np.float32(7.0) / (np.max(np.abs(m), axis=0, keepdims=True) + _EPSILON)
+        q = np.clip(np.round(m * scale), -8, 7).astype(np.int8)
+        return q, scale[0].astype(np.float32), None
+    rows, cols = m.shape
+    groups = -(-rows // block_size)
+    padded = np.concatenate([m, np.zeros((groups * block_size - rows, cols), np.float32)]) \
+        if groups * block_size > rows else m
+    g = padded.reshape(groups, block_size, cols)
+    lo, hi = g.min(axis=1, keepdims=True), g.max(axis=1, keepdims=True)
+    scale = ((hi - lo) + _EPSILON) / np.float32(15.0)
+    zero = np.clip(np.round(-lo / scale) + np.float32(-8.0), -8, 7)
+    q = np.clip(np.round(g / scale) + zero, -8, 7).astype(np.int8)
+    return (q.reshape(groups * block_size, cols)[:rows], scale[:, 0].astype(np.float32),
+            zero[:, 0].astype(np.int8))
+
+
+def int4_dequantize(q, scale, zero=None, block_size=None):
+    """M' (rows, cols) float32 from ``int4_quantize``'s q, scale, zero: q / scale per channel,
+    (q - zero[g]) * scale[g] per group (g = row // block_size, Keras' g_idx)."""
+    q = np.asarray(q, np.float32)
+    if zero is None:
+        return q / np.asarray(scale, np.float32).reshape(1, -1)
+    g_idx = np.arange(q.shape[0]) // int(block_size)
+    return (q - np.asarray(zero, np.float32)[g_idx]) * np.asarray(scale, np.float32)[g_idx]
+
+
+def int4_block_size(config):
+    """The block size a quantize("int4") ``config`` asks for: None (Keras' default config) 128;
+    Keras' Int4QuantizationConfig (serialized or an object with ``block_size``) its block size
+    (-1 for None / -1: per channel). A config with its own quantizers is refused."""
+    if config is None:
+        return INT4_DEFAULT_BLOCK
+    if isinstance(config, dict):
+        if config.get("class_name") != "Int4QuantizationConfig":
+            raise ValueError(f"quantize('int4'): config {str(config)[:200]} is not an Int4QuantizationConfig")
+        c = config.get("config") or {}
+        quantizers, block = (c.get("weight_quantizer"), c.get("activation_quantizer")), c.get("block_size", 128)
+    else:
+        quantizers = (getattr(config, "weight_quantizer", None), getattr(config, "activation_quantizer", None))
+        block = getattr(config, "block_size", 0)
+    if any(q is not None for q in quantizers):
+        raise ValueError("quantize('int4'): custom weight / activation quantizers are not supported in corenn "
+                         "(Keras' default int4: weight-only, abs-max per channel or per group)")
+    block = -1 if block is None else block
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or not (block == -1 or block > 0):
+        raise ValueError(f"quantize('int4'): block_size must be None, -1, or a positive integer. "
+                         f"Received: block_size={block!r}")
+    return int(block)
 
 
 def _default_config(config):
@@ -70,13 +149,20 @@ class Int8Quantizable:
     ``quantization_mode`` is set, and implements ``_quantize_int8()`` (convert a built layer)."""
 
     _quantizes = None   # the one class whose instances quantize (Keras refuses subclasses)
-    _quantized = None   # "int8" once quantized: a plain attribute, read by every forward
+    _quantized = None   # "int8" / "int4" once quantized: a plain attribute, read by every forward
+    _int4_block = None  # int4: the group size, None per channel
 
     def _pop_quantized_dtype(self, kwargs, quantization_config):
         policy = quantized_policy(kwargs.get("dtype"))
         if policy is not None:
             kwargs["dtype"] = None if policy.get_config()["source_name"] == "float32" else \
                 policy.get_config()["source_name"]
+        if policy is not None and policy.quantization_mode == "int4" and quantization_config is not None:
+            # Keras writes the int4 layer's config next to its policy: they must agree
+            if int4_block_size(quantization_config) != policy.block_size:
+                raise ValueError(f"{type(self).__name__}: quantization_config {str(quantization_config)[:200]} "
+                                 f"does not match the dtype policy {policy.name!r}")
+            return policy
         if not _default_config(quantization_config):
             raise ValueError(f"{type(self).__name__}: quantization_config {str(quantization_config)[:200]} is not "
                              "supported; corenn quantizes with Keras' default int8 abs-max quantizers only "
@@ -87,13 +173,15 @@ class Int8Quantizable:
         if policy is not None:
             self._dtype_policy = policy
             self._quantized = policy.quantization_mode
+            if self._quantized == "int4":
+                self._int4_block = None if policy.block_size == -1 else policy.block_size
 
     @property
     def quantization_mode(self):
         return self.dtype_policy.quantization_mode
 
     def quantize(self, mode=None, type_check=True, config=None):
-        """Convert this built layer's weights to int8 (Keras 3's ``Layer.quantize``)."""
+        """Convert this built layer's weights to int8 or int4 (Keras 3's ``Layer.quantize``)."""
         cls = type(self).__name__
         if type_check and type(self) is not self._quantizes:
             raise NotImplementedError(f"Layer {cls} does not have a `quantize` method implemented.")
@@ -101,9 +189,15 @@ class Int8Quantizable:
         if getattr(self, "lora_enabled", False):
             raise ValueError(f"{cls} '{self.name}': quantizing a layer with LoRA enabled is not supported "
                              "in corenn; quantize before enabling LoRA or merge it first")
-        self._quantize_int8()
-        self._dtype_policy = QuantizedDTypePolicy("int8", self.dtype_policy.name)
-        self._quantized = "int8"
+        if mode == "int4":
+            block = int4_block_size(config)
+            self._int4_block = None if block == -1 else block
+            self._quantize_int4()
+            self._dtype_policy = Int4DTypePolicy(f"int4/{block}", self.dtype_policy.name)
+        else:
+            self._quantize_int8()
+            self._dtype_policy = QuantizedDTypePolicy("int8", self.dtype_policy.name)
+        self._quantized = mode
         self._buffers.clear()
 
     def _frozen_weight(self, name, values, int8=False):
@@ -119,11 +213,68 @@ class Int8Quantizable:
         t.__dict__.update(name=name, path=path, trainable=False, _is_variable=True, _int8=int8)
         return Param(name, t, kernels.zeros(tuple(t.shape)), None, False)
 
+    # -- int4 ----------------------------------------------------------------------------------
+
+    def _int4_params(self, base, q=None, scale=None, zero=None, shape=None, transposed=False):
+        """The frozen int4 weights of the matrix M (module docstring) named ``base``: from
+        int4_quantize's (q, scale, zero), or zeros of M's ``shape`` (rows, cols) for a layer read
+        back; ``transposed``: the layer's weight is M transposed (Embedding). Sets the
+        attributes ``<base>`` (packed), ``<base>_scale``, ``<base>_zero``, ``g_idx``, and keeps M's
+        shape for the forward; returns the Params."""
+        from ..keras.quantizers import pack_int4
+        rows, cols = q.shape if q is not None else shape
+        block = self._int4_block
+        groups = None if block is None else -(-rows // block)
+        if q is None:
+            q = np.zeros((rows, cols), np.int8)
+            scale = np.ones((cols,) if block is None else (groups, cols), np.float32)
+            zero = None if block is None else np.zeros((groups, cols), np.int8)
+        t = (lambda a: a.T) if transposed else (lambda a: a)  # noqa: E731
+        packed = pack_int4(t(q), axis=-1)[0]
+        params = [self._frozen_weight(base, packed, int8=True),
+                  self._frozen_weight(f"{base}_scale", t(scale) if scale.ndim == 2 else scale)]
+        if block is not None:
+            params += [self._frozen_weight(f"{base}_zero", t(zero), int8=True),
+                       self._frozen_weight("g_idx", (np.arange(rows) // block).astype(np.float32))]
+        self.__dict__["_int4_matrix"] = (rows, cols, transposed)
+        return params
+
+    def _int4_matrix_values(self, base):
+        """The layer's int4 weights dequantized (int4_dequantize), float32, in the layer's own
+        layout (M', or M' transposed back for Embedding's table); read from its weights as they
+        are now, so a load or set_weights reaches the next call."""
+        from ..keras.quantizers import unpack_int4
+        rows, cols, transposed = self._int4_matrix
+        packed = getattr(self, base)._copy_array()
+        if np.any(packed != np.clip(np.round(packed), -128, 127)):
+            raise ValueError(f"{type(self).__name__} '{self.name}': its int4 weight {base!r} holds a value "
+                             "that is not a byte (-128..127)")
+        q = unpack_int4(packed.astype(np.int8), rows if transposed else cols, axis=-1)
+        scale, zero = getattr(self, f"{base}_scale")._copy_array(), None
+        if self._int4_block is not None:
+            zero = getattr(self, f"{base}_zero")._copy_array()
+        if transposed:   # the weights hold M transposed: (V, D), scale / zero (V, groups)
+            q, scale, zero = q.T, scale.T, None if zero is None else zero.T
+        m = int4_dequantize(q, scale, zero, self._int4_block)
+        return m.T if transposed else m
+
+    def int4_dequantized(self, base="kernel"):
+        """The int4 weight ``base`` dequantized, float32, in the float layer's shape (EinsumDense:
+        its kernel's; Embedding: the table): what the layer computes with (ONNX export)."""
+        m = self._int4_matrix_values(base)
+        shape = getattr(self, "_int4_kernel_shape", None)
+        return m.reshape(shape) if shape is not None else m
+
     def _quantized_config(self, cfg):
         """get_config with Keras' serialized QuantizedDTypePolicy as ``dtype``."""
         if self.quantization_mode is not None:
             from ..keras.dtype_policies import serialize
             cfg["dtype"] = serialize(self.dtype_policy)
+            if self.quantization_mode == "int4":   # Keras 3.15 writes the int4 config beside it
+                cfg["quantization_config"] = {
+                    "module": "keras.quantizers", "class_name": "Int4QuantizationConfig",
+                    "config": {"weight_quantizer": None, "activation_quantizer": None,
+                               "block_size": self.dtype_policy.block_size}, "registered_name": None}
         return cfg
 
 
@@ -131,8 +282,11 @@ def check_quantize_args(layer, mode, config):
     """Keras' checks before quantizing, with corenn's supported modes named."""
     cls = type(layer).__name__
     if config is not None and mode is None:
-        mode = "int8" if _default_config(config) or type(config).__name__ == "Int8QuantizationConfig" else None
-    if not _default_config(config):
+        mode = "int8" if _default_config(config) or type(config).__name__ == "Int8QuantizationConfig" else \
+            "int4" if _config_name(config) == "Int4QuantizationConfig" else None
+    if mode == "int4":
+        int4_block_size(config)   # raises for a config corenn cannot follow
+    elif not _default_config(config):
         raise ValueError(f"{cls} '{layer.name}': quantization config {config!r} is not supported; corenn "
                          "quantizes with Keras' default int8 abs-max quantizers (config=None)")
     if not layer.built:
@@ -142,6 +296,10 @@ def check_quantize_args(layer, mode, config):
         raise ValueError(f"Layer '{layer.name}' is already quantized with dtype_policy="
                          f"'{layer.dtype_policy.name}'. Received: mode={mode}")
     check_mode(mode)
+
+
+def _config_name(config):
+    return config.get("class_name") if isinstance(config, dict) else type(config).__name__
 
 
 def check_mode(mode):
@@ -169,9 +327,11 @@ def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
         raise ValueError("The `filters` argument must be a regex string, a list of regex strings, or a "
                          f"callable. Received: {type(filters)}")
     if config is not None and mode is None:
-        mode = "int8"
+        mode = "int4" if _config_name(config) == "Int4QuantizationConfig" else "int8"
     check_mode(mode)
-    if not _default_config(config):
+    if mode == "int4":
+        int4_block_size(config)
+    elif not _default_config(config):
         raise ValueError(f"{type(model).__name__}.quantize: quantization config {config!r} is not supported; "
                          "corenn quantizes with Keras' default int8 abs-max quantizers (config=None)")
 

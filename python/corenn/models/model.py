@@ -676,10 +676,11 @@ class Model(TrainingLoops):
         saving.save_model(self, filepath, include_optimizer=include_optimizer, save_format=save_format)
 
     def quantize(self, mode=None, config=None, filters=None, **kwargs):
-        """Keras 3's post-training quantization of the built model's Dense and Embedding layers:
-        ``mode="int8"`` (the one mode corenn has; others raise ValueError naming it);
-        ``filters``: a regex on layer names, a list of them, or a callable. See
-        layers/quantization.py."""
+        """Keras 3's post-training quantization of the built model's Dense, EinsumDense and
+        Embedding layers: ``mode="int8"`` or ``"int4"`` (weight-only; ``config`` Keras'
+        Int4QuantizationConfig, serialized or an object with ``block_size``: 128 by default, -1
+        per channel); float8 / gptq / awq raise ValueError naming the mode. ``filters``: a regex
+        on layer names, a list of them, or a callable. See layers/quantization.py."""
         from ..layers.quantization import quantize_model
         quantize_model(self, mode, config, filters, **kwargs)
 
@@ -946,6 +947,10 @@ class Model(TrainingLoops):
             return None
         if ASSIGNED_WEIGHT_LAYERS.data and _holds_assigned_weights(self):   # (.data: no Python __len__)
             return None   # a layer computing with assigned tensors runs as ops, layer by layer
+        if tape is not None and autodiff.graph_tape() is not None:
+            # a tf.function that calls tf.gradients (autodiff._GraphTape): layer by layer, so each
+            # call is recorded and tf.gradients reaches inputs and inner outputs alike
+            return None
         d = self.__dict__
         if self._graph is not None:
             base = self._graph

@@ -154,7 +154,7 @@ class TrainingLoops:
                 cbks.on_train_batch_begin(step)
                 with self._step_lock:
                     if custom:  # a train_step(data) written by the user, as in Keras 3
-                        logs = _float_logs(self.train_step(_step_data(xb, yb, swb)))
+                        logs = _float_logs(_user_step(self, "train_step", _step_data(xb, yb, swb)))
                     elif own_metrics:   # Keras 3: an overridden compute_metrics gives the step's logs
                         self._track_loss(self._train_step(xb, yb, None, swb), xb)   # as train_step
                         logs = _float_logs(self.compute_metrics(xb, yb, self.__dict__.pop("_last_y_pred"), swb))
@@ -531,7 +531,7 @@ class TrainingLoops:
         for step, (xb, yb, swb, nb) in enumerate(batches):
             if cbks is not None:
                 cbks.on_test_batch_begin(step)
-            logs = _float_logs(self.test_step(_step_data(xb, yb, swb)))
+            logs = _float_logs(_user_step(self, "test_step", _step_data(xb, yb, swb)))
             if cbks is not None:
                 cbks.on_test_batch_end(step, logs)
         if logs is not None and cbks is not None:
@@ -846,3 +846,33 @@ def _step_data(x, y, sample_weight):
     if y is None and sample_weight is None:
         return (tuple(x),) if isinstance(x, (list, tuple)) else x
     return (x, y) if sample_weight is None else (x, y, sample_weight)
+
+
+def _user_step(model, name, data):
+    """A user's ``train_step`` / ``test_step`` on one batch. Keras traces these into a
+    TensorFlow graph, where ``tf.gradients`` works: a step that calls it (in its own code, or
+    in a method or layer it calls: then found on its first batch, which stops at that point and
+    runs again) runs on a graph tape (autodiff.run_as_graph) with its float arrays as Tensors."""
+    from .. import autodiff
+    step = getattr(model, name)
+    flags = model.__dict__.setdefault("_graph_steps", {})
+    if name not in flags:
+        flags[name] = autodiff.calls_graph_gradients(step)
+    if not flags[name] or autodiff.graph_tape() is not None:
+        try:
+            return step(data)
+        except autodiff.GraphGradientsOutsideGraph:
+            if autodiff.graph_tape() is not None:
+                raise
+            flags[name] = True
+
+    def tensors(v):
+        if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+            return kernels.Tensor.from_numpy(np.ascontiguousarray(v, dtype=np.float32))
+        if isinstance(v, (list, tuple)):
+            return type(v)(tensors(u) for u in v)
+        if isinstance(v, dict):
+            return {k: tensors(u) for k, u in v.items()}
+        return v
+    with autodiff.run_as_graph():
+        return step(tensors(data))

@@ -98,7 +98,7 @@ def _plan_bn_folding(graph):
         t = node.inputs[0]
         prod = t.node
         if prod is None or type(prod.layer).__name__ not in ("Dense", "Conv1D", "Conv2D", "Conv3D") \
-                or getattr(prod.layer, "_quantized", None):   # an int8 kernel takes no folded scale
+                or getattr(prod.layer, "_quantized", None) == "int8":   # an int8 kernel takes no folded scale
             continue
         if consumers.get(id(t)) != 1 or id(t) in outputs or prod.layer.activation.name != "linear" \
                 or id(prod) in folded:

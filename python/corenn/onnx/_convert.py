@@ -101,11 +101,22 @@ def _with_activation(b, layer, v):
 
 # -- core -------------------------------------------------------------------------------------------
 
+def _int8(layer):
+    return getattr(layer, "_quantized", None) == "int8"
+
+
+def _int4(layer):
+    """int4 is weight-only (Keras 3.15): the layer computes in float32 with its dequantized
+    kernel, which is what is exported."""
+    return getattr(layer, "_quantized", None) == "int4"
+
+
 def _affine_params(layer, node, b):
     """Dense / conv kernel and bias, with a following BatchNormalization folded in when the
     exporter paired them (b.folded): W' = W * s, b' = (b - mean) * s + beta per output channel,
     s = gamma / sqrt(var + eps)."""
-    w = layer.merged_kernel() if getattr(layer, "lora_enabled", False) else _w(layer.kernel)   # LoRA: W'
+    w = layer.merged_kernel() if getattr(layer, "lora_enabled", False) else \
+        layer.int4_dequantized("kernel") if _int4(layer) else _w(layer.kernel)   # LoRA: W'; int4: its float kernel
     bias = _w(layer.bias) if layer.use_bias else np.zeros(w.shape[-1], np.float32)
     bn = b.folded.get(id(node))
     if bn is not None:
@@ -165,7 +176,7 @@ def _quantized_einsum(b, layer, x, rank, base):
 
 def convert_dense(b, layer, xs, node):
     v = xs[0]
-    if getattr(layer, "_quantized", None):   # int8 (never BatchNormalization-folded)
+    if _int8(layer):   # (never BatchNormalization-folded)
         w = _w(layer.kernel)
         if v.fperm is not None:
             w = w[v.fperm]
@@ -196,12 +207,13 @@ def convert_einsum_dense(b, layer, xs, node):
     broadcasts against the trailing axes in both."""
     v = xs[0]
     base = layer.name
-    if getattr(layer, "_quantized", None):
+    if _int8(layer):
         y = _quantized_einsum(b, layer, b.plain(v), v.rank, base)
         if layer.bias is not None:
             y = b.op("Add", [y, b.const(_w(layer.bias), f"{base}/bias")], base)
         return [_with_activation(b, layer, Value(y, _out(node)))]
-    y = b.op("Einsum", [b.plain(v), b.const(layer.merged_kernel(), f"{base}/kernel")], base,
+    kernel = layer.int4_dequantized("kernel") if _int4(layer) else layer.merged_kernel()
+    y = b.op("Einsum", [b.plain(v), b.const(kernel, f"{base}/kernel")], base,
              equation=layer.equation.replace(" ", ""))
     if layer.bias is not None:
         y = b.op("Add", [y, b.const(_w(layer.bias), f"{base}/bias")], base)
@@ -421,8 +433,8 @@ def convert_embedding(b, layer, xs, node):
     ids = b.plain(v)
     if v.dtype != "int64":      # float or int32 ids (a traced subclassed model feeds floats)
         ids = b.op("Cast", [ids], layer.name, to=b.TensorProto.INT64)
-    table = _w(layer.embeddings)
-    if getattr(layer, "_quantized", None):   # int8: q[i] / s[i] is the same float32 division per row
+    table = layer.int4_dequantized("embeddings") if _int4(layer) else _w(layer.embeddings)
+    if _int8(layer):   # q[i] / s[i] is the same float32 division per row
         table = table / _w(layer.embeddings_scale)[:, None]
     y = b.op("Gather", [b.const(table, f"{layer.name}/embeddings"), ids], layer.name, axis=0)
     return [Value(y, _out(node))]
