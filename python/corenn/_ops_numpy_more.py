@@ -349,14 +349,15 @@ def _fit(v, size, axis, fill):
 
 def view(x, dtype=None):
     """x's bytes read as ``dtype`` (NumPy's ndarray.view): the last axis scales by the ratio of
-    the item sizes. corenn holds float32, int32 and int64, so those are the dtypes a view can
-    land on; no gradient."""
-    a = np.asarray(np.asarray(_o._any(x, "view")), order="C")   # ascontiguousarray would make a scalar (1,)
+    the item sizes; any real dtype a Tensor holds; no gradient."""
+    # (a Tensor's own bytes, float64 ones too; ascontiguousarray would make a scalar (1,))
+    a = np.asarray(np.asarray(x if isinstance(x, Tensor) else _o._any(x, "view")), order="C")
     if dtype is None:
         return _o._t(a)
     dt = np.dtype(str(dtype))
-    if dt not in (np.float32, np.int32, np.int64):
-        raise TypeError(f"ops.view: corenn Tensors hold float32, int32 or int64; cannot view {a.dtype} as {dt}")
+    from .dtypes import storage_dtype
+    if dt == np.bool_ or storage_dtype(dt, "ops.view") != dt:
+        raise TypeError(f"ops.view: corenn Tensors hold real numbers; cannot view {a.dtype} as {dt}")
     if a.ndim == 0 and dt.itemsize != a.dtype.itemsize:
         raise ValueError(f"ops.view: a scalar of {a.dtype} cannot be viewed as {dt} (item sizes differ)")
     try:

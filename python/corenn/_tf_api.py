@@ -45,7 +45,7 @@ def _is_string(x):
 
 def _tensor(a):
     """A Tensor of ``a``; booleans a bool tensor, as corenn's comparisons give them (a Tensor
-    holds float32, int32 or int64; a bool tensor is ``_bool_tensor``'s NumPy bool array)."""
+    holds real numbers; a bool tensor is ``_bool_tensor``'s NumPy bool array)."""
     a = np.asarray(a)
     if a.dtype == np.bool_:
         return _bool_tensor(a)
@@ -100,8 +100,8 @@ def _python_ints(value):
 
 
 def _bool_tensor(a, shape=None):
-    """TF's bool tensor (``tf.constant([True])``, ``dtype=tf.bool``, comparisons): corenn's
-    Tensors hold no bools, so it is the NumPy bool array with ``numpy()`` that
+    """TF's bool tensor (``tf.constant([True])``, ``dtype=tf.bool``, comparisons): the NumPy
+    bool array with ``numpy()`` that
     Keras masks are as scripts see them (``layers.base.BoolMask``; every corenn op takes it).
     Numbers become ``value != 0``, as tf.constant's cast to bool."""
     from .layers.base import BoolMask

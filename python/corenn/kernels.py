@@ -236,7 +236,7 @@ ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "selu", "sigmoid", "tanh",
 __all__ += ["int8_gemm", "quantized_matmul"]
 
 def _int8_operand(x, op, arg):
-    """An integer array / Tensor whose values fit int8, as an int32 Tensor (Tensors hold no int8)."""
+    """An integer array / Tensor whose values fit int8, as the int32 Tensor the C++ entry takes."""
     if isinstance(x, Tensor):
         if x.dtype != "int32":
             raise TypeError(f"{op}: {arg} must hold int8 values (an int8 array or an int32 Tensor), "

@@ -4223,7 +4223,7 @@ def _ops_names_its_errors(fn, op):
 
 # Shape and selection ops move a bool tensor's values without computing on them, so a bool tensor
 # stays bool through them (``ops.expand_dims(mask, -1)``, ``ops.concatenate([m1, m2])``), as in
-# Keras; the ops themselves hold float32 0 / 1 in between (corenn's Tensors hold no bools).
+# Keras; the ops themselves hold float32 0 / 1 in between (the bool tensor is a NumPy array).
 _BOOL_KEEPING = ("reshape", "flatten", "expand_dims", "squeeze", "transpose", "concatenate", "stack",
                  "copy", "ravel", "unstack", "split", "array_split", "slice", "take", "take_along_axis",
                  "flip", "roll", "swapaxes", "moveaxis", "broadcast_to", "tile", "repeat", "triu", "tril",

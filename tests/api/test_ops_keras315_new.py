@@ -186,8 +186,13 @@ def test_view_and_the_complex_views(rng):
     np.testing.assert_array_equal(np.asarray(ops.view(np.arange(4, dtype=np.int32), "int64")),
                                   np.arange(4, dtype=np.int32).view(np.int64))
     np.testing.assert_array_equal(np.asarray(ops.view(ops.view(x, "int32"), "float32")), x)
-    with pytest.raises(TypeError, match="ops.view: corenn Tensors hold float32, int32 or int64"):
-        ops.view(x, "float16")
+    h = ops.view(x, "float16")   # a Tensor holds float16 (storage): the bytes as NumPy reads them
+    assert h.dtype == "float16"
+    np.testing.assert_array_equal(np.asarray(h), x.view(np.float16))
+    d = ops.cast(np.array([0.1]), "float64")
+    np.testing.assert_array_equal(np.asarray(ops.view(d, "int64")), np.array([0.1]).view(np.int64))
+    with pytest.raises(TypeError, match="ops.view: corenn Tensors hold real numbers"):
+        ops.view(x, "bool")
     with pytest.raises(ValueError, match="ops.view: cannot view shape"):
         ops.view(np.ones(3, np.float32), "int64")
     z = ops.view_as_complex(rng.normal(size=(4, 2)))

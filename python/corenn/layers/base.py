@@ -1867,9 +1867,9 @@ def _python_numbers(v, depth=0):
 class BoolMask(np.ndarray):
     """A Keras mask as scripts see it (``compute_mask``, ``output._keras_mask``, the ``mask`` a
     ``call`` is given): bool (N, T), True = a real step, as Keras' masks are; and every other
-    bool tensor (comparisons, logical ops, casts to bool). corenn's Tensors hold float32 / int32 /
-    int64, so it is a NumPy bool array, with Keras tensors' ``numpy()``; every corenn op takes
-    it. Inside a graph the masks stay the float32 values the kernels read (``_as_mask``): only
+    bool tensor (comparisons, logical ops, casts to bool). It is a NumPy bool array (the C++
+    Tensor's bool dtype is storage only, ARCHITECTURE section 3), with Keras tensors' ``numpy()``;
+    every corenn op takes it. Inside a graph the masks stay the float32 values the kernels read (``_as_mask``): only
     what a script sees is converted."""
 
     def numpy(self):

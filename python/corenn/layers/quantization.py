@@ -13,8 +13,8 @@ float32 does):
     Embedding   table E (V, D) -> q (V, D), embeddings_scale s (V,) per row (axis -1);
                 call: y[..., :] = q[i, :] / s[i]. No gradient (the table is frozen; indices have none).
 
-Storage: corenn Tensors hold no int8 (core/tensor.h), so the int8 kernel / table is a float32
-weight holding the integers -127..127 (exact in float32); the C++ entry narrows it to int8 before
+Storage: the int8 kernel / table is a float32 weight (designed before a Tensor could hold int8)
+holding the integers -127..127 (exact in float32); the C++ entry narrows it to int8 before
 its integer product and refuses anything else. The quantized weights are not trainable (Keras).
 Weights, in Keras' file order (its ``variable_serialization_spec``): Dense [kernel, bias,
 kernel_scale], Embedding [embeddings, embeddings_scale]. The layer's dtype policy becomes
