@@ -864,7 +864,8 @@ _FLOAT32 = np.dtype(np.float32)
 
 
 def convert(x, where="tensor"):
-    """A Tensor for ``x`` (Tensors pass through; arrays and numbers become float32 Tensors)."""
+    """A Tensor for ``x`` (Tensors pass through; float and bool arrays and numbers become float32
+    Tensors, integer arrays keep their dtype, as Keras's convert_to_tensor keeps uint8)."""
     if isinstance(x, kernels.Tensor):
         return x
     a = np.asarray(x)
@@ -872,8 +873,8 @@ def convert(x, where="tensor"):
         raise TypeError(f"{where}: expected numeric data, got dtype {a.dtype}")
     if a.dtype != np.float32 and a.dtype.kind == "f" or a.dtype.kind == "b":
         a = a.astype(np.float32)
-    elif a.dtype.kind in "iu" and a.dtype not in (np.int32, np.int64):
-        a = a.astype(np.int64)
+    elif a.dtype.kind in "iu" and not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
     return kernels.Tensor.from_numpy(np.asarray(a, order="C"))  # keeps 0-d (ascontiguousarray would not)
 
 

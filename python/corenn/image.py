@@ -159,7 +159,13 @@ def convert_image_dtype(image, dtype, saturate=False, name=None):
     a = a if a.dtype in (np.float64, np.float16) else a.astype(np.float32)
     v = a * a.dtype.type(top + 0.5)
     if saturate:
-        v = np.clip(v, np.iinfo(target).min, top)
+        # clamped where the float is at or beyond the integer range (float32 rounds int64's max
+        # up to 2**63, which no int64 holds: a plain clip-and-cast would wrap to -2**63)
+        lo = np.iinfo(target).min
+        high, low = v >= np.float64(top), v <= np.float64(lo)
+        with np.errstate(invalid="ignore"):
+            mid = np.where(high | low, 0, v).astype(target)
+        return ops.cast(np.where(high, top, np.where(low, lo, mid)).astype(target), target.name)
     return ops.cast(v, target.name)
 
 

@@ -217,3 +217,22 @@ def test_custom_metric_with_integer_state_variables():
     np.testing.assert_allclose(float(m.result()), 4 / 6, rtol=1e-6)
     m.reset_state()
     assert int(m.hits.numpy()) == 0 and m.hits.dtype == "int32"
+
+
+def test_numpy_integer_arrays_keep_their_dtype_through_ops_and_tf_image():
+    a = (np.arange(2 * 3 * 3) * 29 % 256).astype(np.uint8).reshape(2, 3, 3)
+    assert ops.convert_to_tensor(a).dtype == "uint8"   # as Keras
+    flipped = tf.image.flip_left_right(a)
+    assert flipped.dtype == "uint8"
+    np.testing.assert_array_equal(np.asarray(flipped), a[:, ::-1])
+    bright = tf.image.random_brightness(a, max_delta=0.1, seed=3)
+    assert bright.dtype == "uint8"   # a uint8 image's brightness moves by at most 0.1 * 255
+    assert np.abs(np.asarray(bright).astype(int) - a.astype(int)).max() <= 26
+
+
+def test_convert_image_dtype_saturates_to_the_integer_range():
+    x = np.array([-1.5, 0.0, 0.5, 1.0, 2.0], np.float32)
+    for dtype, info in (("int64", np.iinfo(np.int64)), ("int32", np.iinfo(np.int32)), ("uint16", np.iinfo(np.uint16))):
+        out = np.asarray(tf.image.convert_image_dtype(x, dtype, saturate=True))
+        assert out.dtype == np.dtype(dtype)
+        assert out[0] == info.min and out[1] == 0 and out[-1] == info.max and out[-2] >= info.max // 2 * 2 - 256
