@@ -191,3 +191,24 @@ def test_unknown_token_without_oov_index_is_minus_one(tmp_path):
     got = sess.run(None, {sess.get_inputs()[0].name: np.array([[5, 6, 7]], np.int64)})[0]
     np.testing.assert_array_equal(got, [[0, 1, -1]])
     np.testing.assert_array_equal(model.predict(np.array([[5, 6, 5]], np.int64), verbose=0), [[0, 1, 0]])
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "float64"])
+def test_inputs_of_storage_dtypes_are_declared_in_their_dtype(dtype, tmp_path):
+    # a uint8 image model: ONNX Runtime is fed the uint8 pixels themselves, as predict is
+    inp = corenn.Input((4, 4, 1), dtype=dtype)
+    x = L.Flatten()(L.Rescaling(1 / 255.0)(inp))
+    model = corenn.Model(inp, L.Dense(3)(x))
+
+    def make(n, _rng=np.random.default_rng(5)):
+        return _rng.integers(0, 256, (n, 4, 4, 1)).astype(dtype)
+    proto = export_and_compare(model, make, tmp_path / "m.onnx")
+    declared = proto.graph.input[0].type.tensor_type.elem_type
+    assert onnx.helper.tensor_dtype_to_np_dtype(declared) == np.dtype(dtype)
+
+
+def test_uint8_ids_into_an_embedding(tmp_path):
+    inp = corenn.Input((3,), dtype="uint8")
+    model = corenn.Model(inp, L.Embedding(256, 2)(inp))
+    export_and_compare(model, lambda n: np.random.default_rng(n).integers(0, 256, (n, 3)).astype(np.uint8),
+                       tmp_path / "e.onnx")

@@ -109,10 +109,18 @@ def _plan_bn_folding(graph):
 
 
 def _elem_type(onnx, dtype):
-    return {"float32": onnx.TensorProto.FLOAT, "int32": onnx.TensorProto.INT32,
-            "int64": onnx.TensorProto.INT64, "string": onnx.TensorProto.STRING,
-            "bool": onnx.TensorProto.BOOL}.get(str(dtype),
-                                                                                    onnx.TensorProto.FLOAT)
+    p = onnx.TensorProto
+    return {"float32": p.FLOAT, "int32": p.INT32, "int64": p.INT64, "string": p.STRING, "bool": p.BOOL,
+            "float64": p.DOUBLE, "float16": p.FLOAT16, "uint8": p.UINT8, "int8": p.INT8, "uint16": p.UINT16,
+            "int16": p.INT16, "uint32": p.UINT32, "uint64": p.UINT64}.get(str(dtype), p.FLOAT)
+
+
+# An Input of a storage-only dtype (a uint8 image, float64 data) is declared in its dtype and cast
+# at once to what the layers compute in, as corenn's predict converts it at the entry: float32
+# (exact for 8- and 16-bit integers; an Embedding casts its ids to int64 itself), int64 for the
+# 32- and 64-bit unsigned ones
+_ENTRY_CASTS = {"float64": "float32", "float16": "float32", "uint8": "float32", "int8": "float32",
+                "uint16": "float32", "int16": "float32", "uint32": "int64", "uint64": "int64"}
 
 
 def _build(onnx, graph, model_name, opset, dynamic_batch):
@@ -126,9 +134,13 @@ def _build(onnx, graph, model_name, opset, dynamic_batch):
     for t in graph.inputs:
         batch = "batch" if dynamic_batch else (t.shape[0] or 1)
         name = b.fresh(t.name or "input")
-        dtype = t.dtype if t.dtype in ("int32", "int64", "string") else "float32"
-        inputs.append(onnx.helper.make_tensor_value_info(name, _elem_type(onnx, dtype),
+        declared = str(t.dtype) if str(t.dtype) in ("int32", "int64", "string") or str(t.dtype) in _ENTRY_CASTS \
+            else "float32"
+        inputs.append(onnx.helper.make_tensor_value_info(name, _elem_type(onnx, declared),
                                                          [batch] + list(t.shape[1:])))
+        dtype = _ENTRY_CASTS.get(declared, declared)
+        if dtype != declared:
+            name = b.op("Cast", [name], f"{name}_as_{dtype}", to=_elem_type(onnx, dtype))
         values[id(t)] = Value(name, t.shape, dtype=dtype)
     for node in graph.nodes:
         layer = node.layer
