@@ -16,8 +16,8 @@ framework's ``keras`` module.
 - OPS_VALUES / OPS_GRADS: keras.ops expressions over the arrays of ops_env(); their values
   (compared as numbers; truth values must be bools on both sides, and integer results must have
   Keras' dtype, int32 indices and counts, but for the few cases test_keras_parity.INT_DTYPE_DIFFERS
-  names; corenn's other dtypes differ from Keras' where its Tensors cannot hold one, see the
-  README: float64 and float16 are refused) and the gradients of sum(out * r) with respect to
+  names; corenn's float results are float32 where Keras computes in float64 / float16, see
+  the README) and the gradients of sum(out * r) with respect to
   every float input the expression names.
 
 Left out, each for a reason: Activation('sparsemax'), asymmetric 'same' AveragePooling2D and
@@ -444,6 +444,11 @@ def ops_env():
     e.update(spd=(a @ a.T + 4 * np.eye(4)).astype("float32"), idx2=np.array([[1], [3]]), vals2=np.ones((2, 2), "float32"),
              pt2=np.array([[1, 0], [2, 3]]), q4=f(2, 3, 2, 4), k4=f(2, 3, 2, 4),
              tr=np.array([[1.1, 0.1, 0.5, -0.1, 0.9, 0.2, 0.0, 0.0]] * 2, "float32"))
+    # small integer tensors (uint8 pixels, int8 / int16 values), from their own generator so the
+    # arrays above stay as they were
+    r8 = np.random.default_rng(8)
+    e.update(u8=r8.integers(0, 256, (3, 4)).astype("uint8"), s8=r8.integers(-128, 128, (3, 4)).astype("int8"),
+             s16=r8.integers(-3000, 3000, (3, 4)).astype("int16"))
     return e
 
 
@@ -536,6 +541,14 @@ OPS_VALUES = [
     'cumsum(b, axis=1)', 'cumprod(b)', 'prod(b, axis=0)', 'nansum(b, axis=0)', 'square(b)', 'trace(b)',
     'abs(b)', 'sort(b, axis=0)', 'diff(b)', 'flipud(b)', 'nanmax(b, axis=1)', 'full_like(b, 2)',
     'inner(b, c)', 'matmul(b, transpose(c))', 'outer(b, c)', 'vdot(b[0], c[0])', 'multiply(b, x)',
+    # small integer tensors: their dtypes kept, wrapping as Keras', promoted where they meet others
+    'add(u8, u8)', 'subtract(u8, 200)', 'multiply(u8, 3)', 'multiply(u8, 1.5)', 'divide(u8, 2)',
+    'add(u8, i)', 'add(u8, x)', 'add(u8, s8)', 'maximum(u8, 100)', 'sum(u8, axis=0)', 'sum(s8)', 'sum(s16, axis=1)',
+    'prod(s8[:, :2], axis=1)', 'mean(u8, axis=1)', 'max(s8, axis=0)', 'cumsum(u8, axis=1)', 'argmax(u8, axis=1)',
+    'clip(u8, 10, 200)', 'concatenate([u8, u8])', 'where(b, u8, 0)', 'abs(s8)', 'negative(s16)', 'square(s8)',
+    'floor_divide(u8, 7)', 'mod(s16, 7)', 'bitwise_and(u8, 15)', 'right_shift(u8, 2)', 'sort(u8, axis=1)',
+    'equal(u8, u8[0])', 'cast(u8, "float32") / 255.0', 'cast(s16, "uint8")', 'reshape(u8, (4, 3))',
+    'transpose(s8)', 'one_hot(u8 % 4, 4)', 'take(x, u8 % 4, axis=1)',
 ]
 
 OPS_GRADS = [
