@@ -232,13 +232,6 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
         self._params = [p for p in self._params if p.value is not self.kernel]
         self._set_int4_params(self._int4_params("kernel", q, scale, zero))
 
-    def _set_int4_params(self, params):
-        # after the bias, as Keras 3 makes them: [bias, kernel, kernel_scale(, kernel_zero, g_idx)]
-        self._params += params
-        self.kernel, self.kernel_scale = params[0].value, params[1].value
-        if len(params) > 2:
-            self.kernel_zero, self.g_idx = params[2].value, params[3].value
-
     def _quantized_backward(self, x, dz2, flat):
         """Keras' custom gradient of the int8 / int4 product: dx = dz W'^T with W' the
         dequantized kernel (q / s; int4: the one the forward used); the bias learns, the

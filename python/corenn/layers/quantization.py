@@ -215,6 +215,14 @@ class Int8Quantizable:
 
     # -- int4 ----------------------------------------------------------------------------------
 
+    def _set_int4_params(self, params):
+        """A kernel layer's (Dense, EinsumDense) int4 weights from _int4_params, after the bias as
+        Keras 3 makes them: [bias, kernel, kernel_scale(, kernel_zero, g_idx)]."""
+        self._params += params
+        self.kernel, self.kernel_scale = params[0].value, params[1].value
+        if len(params) > 2:
+            self.kernel_zero, self.g_idx = params[2].value, params[3].value
+
     def _int4_params(self, base, q=None, scale=None, zero=None, shape=None, transposed=False):
         """The frozen int4 weights of the matrix M (module docstring) named ``base``: from
         int4_quantize's (q, scale, zero), or zeros of M's ``shape`` (rows, cols) for a layer read
