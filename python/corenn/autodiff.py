@@ -31,7 +31,7 @@ import numpy as np
 from . import kernels
 
 __all__ = ["GradientTape", "ForwardAccumulator", "recording_tape", "watch_variable", "is_variable",
-           "record_op", "stop_recording", "graph_tape", "graph_gradients", "calls_graph_gradients",
+           "record_op", "rules_run_in", "stop_recording", "graph_tape", "graph_gradients", "calls_graph_gradients",
            "run_as_graph"]
 
 _local = threading.local()
@@ -281,6 +281,9 @@ class GradientTape:
                 break
         else:
             return False
+        modes = getattr(_local, "rule_modes", None)
+        if modes:   # recorded under rules_run_in: the rule runs in the same modes later
+            rule = _run_in(rule, tuple(modes))
         self._keep(_Record(None, rule, list(inputs), list(outputs), True, True, op=op))
         return True
 
@@ -821,6 +824,35 @@ def several_tapes_recording() -> bool:
     return len(stack) > 1 and sum(1 for t in stack if t._recording) > 1
 
 
+class rules_run_in:
+    """``with autodiff.rules_run_in(mode):`` (mode: a function returning a context manager) the
+    rules of the ops recorded inside run inside ``mode()`` when a gradient is taken. An op whose
+    formulas read a thread-local mode (ops' float64 NumPy mode) computes its gradient in the
+    mode its forward ran in."""
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def __enter__(self):
+        if not hasattr(_local, "rule_modes"):
+            _local.rule_modes = []
+        _local.rule_modes.append(self.mode)
+
+    def __exit__(self, *exc):
+        _local.rule_modes.pop()
+        return False
+
+
+def _run_in(rule, modes):
+    def rule_in_modes(dys):
+        import contextlib
+        with contextlib.ExitStack() as stack:
+            for mode in modes:
+                stack.enter_context(mode())
+            return rule(dys)
+    return rule_in_modes
+
+
 def record_op(rule, inputs, outputs, op=None) -> bool:
     """Record a tensor op on the recording tape (if any)."""
     tape = recording_tape()
@@ -923,6 +955,11 @@ def _sum(parts, copy=False):
         return None
     if len(parts) == 1:
         return kernels.Tensor.from_numpy(np.array(parts[0], copy=True)) if copy else parts[0]
+    if any(str(getattr(p, "dtype", "float32")) != "float32" for p in parts):
+        # float64 / float16 gradients (ops._ops_wide): NumPy, in the widest of their dtypes
+        arrays = [np.asarray(p) for p in parts]
+        return kernels.Tensor.from_numpy(np.array(sum(arrays[1:], arrays[0].astype(np.result_type(*arrays))),
+                                                  order="C"))
     out = kernels.empty(tuple(parts[0].shape))
     fn = getattr(kernels, "sum_n", None)
     if fn is not None:

@@ -20,6 +20,7 @@ import threading
 
 import numpy as np
 
+from . import _ops_wide as _wide
 from . import autodiff, kernels
 from .kernels import Tensor
 
@@ -114,13 +115,22 @@ def _to_tensor(x, dtype=None):
 
 
 def _f32(x, where="ops"):
+    """A float32 Tensor for ``x`` (Tensors of other dtypes are converted by copy); a float64
+    Tensor stays itself inside an op running in float64 NumPy mode (_numpy_float64)."""
+    if _NUMPY_FLOAT64.on and isinstance(x, Tensor) and x.dtype == "float64":
+        return x
+    return _to_f32(x, where)
+
+
+def _to_f32(x, where="ops"):
     """A float32 Tensor for ``x`` (Tensors of other dtypes are converted by copy)."""
     if isinstance(x, Tensor):
         if x.dtype == "float32":
             return x
         out = Tensor.from_numpy(np.asarray(x).astype(np.float32))
         if x.dtype.is_floating:   # a float64 / float16 source's gradient flows through the cast
-            _record(lambda dys: [dys[0]], [x], [out], ("identity",))
+            src = str(x.dtype)
+            _record(lambda dys: [_wide.as_dtype(dys[0], src)], [x], [out], ("identity",))
         return out
     if type(x) in (list, tuple) and _holds_tensors(x):
         # a Python list of Tensors (tf.reduce_sum(losses)) is their stack, recorded on the tape
@@ -150,6 +160,49 @@ def _record(rule, inputs, outputs, op=None):
     autodiff.record_op(rule, inputs, outputs, op)
 
 
+class _NumpyFloat64(threading.local):
+    on = False
+
+
+# Inside an op wrapped by _numpy_float64 whose operands are float64: _f32 / _any give float64
+# Tensors, _is_float takes float64, _t keeps float results float64 (and the op's rules run so too).
+_NUMPY_FLOAT64 = _NumpyFloat64()
+
+
+class _numpy_float64_mode:
+    def __enter__(self):
+        self.was, _NUMPY_FLOAT64.on = _NUMPY_FLOAT64.on, True
+
+    def __exit__(self, *exc):
+        _NUMPY_FLOAT64.on = self.was
+        return False
+
+
+def _numpy_float64(fn, typed_by=None):
+    """An op whose float path is NumPy formulas with closed-form rules (no C++ kernel): on
+    float64 operands it runs in float64 NumPy mode, so its result and its gradient are float64
+    (Keras' dtype, float64's precision); on float16 operands its float32 results are rounded to
+    float16. ``typed_by``: the positional operands that decide the result's dtype (where's x and
+    y, not its condition), else all of them."""
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        deciding = args[typed_by] if typed_by is not None else (*args, *kwargs.values())
+        tensors = [v for v in deciding if isinstance(v, Tensor)]
+        tensors += [w for v in deciding if type(v) in (list, tuple) for w in v if isinstance(w, Tensor)]
+        wide = _wide.result_float(*tensors) if tensors else None
+        if wide is None or _NUMPY_FLOAT64.on:
+            return fn(*args, **kwargs)
+        if wide == "float16":
+            return _wide.narrow_all(fn(*args, **kwargs), wide)
+        # float32 / float16 Tensor operands join as float64 through recorded casts
+        up = lambda v: cast(v, "float64") if isinstance(v, Tensor) and v.dtype in ("float32", "float16") else v  # noqa: E731
+        args = [[up(w) for w in v] if type(v) in (list, tuple) else up(v) for v in args]
+        kwargs = {k: up(v) for k, v in kwargs.items()}
+        with _numpy_float64_mode(), autodiff.rules_run_in(_numpy_float64_mode):
+            return fn(*args, **kwargs)
+    return wrapped
+
+
 def _needs(tape, x):
     return tape is not None and tape.needs_grad(x)
 
@@ -170,8 +223,9 @@ def cast(x, dtype):
     if np.dtype(str(dtype)) == np.bool_:
         return _truth(a)
     out = Tensor.from_numpy(_c_array(a))
-    if a.dtype == np.float32 and isinstance(x, Tensor):
-        _record(lambda dys: [dys[0]], [x], [out], ("identity",))
+    if a.dtype.kind == "f" and isinstance(x, Tensor) and x.dtype.is_floating:
+        src = str(x.dtype)   # float -> float: the gradient passes, back in the source's dtype
+        _record(lambda dys: [_wide.as_dtype(dys[0], src)], [x], [out], ("identity",))
     return out
 
 
@@ -233,6 +287,9 @@ def _binary(kind, a, b):
             raise ValueError(f"ops.power: integers to negative integer powers are not defined (base dtype "
                              f"{A.dtype}, exponent {B.dtype}); cast the base to float")
         return _t(_INT_BINARY[kind](A, B).astype(_int_result_dtype(a, b)))
+    wide = _wide.result_float(a, b)
+    if wide == "float64":
+        return _wide.binary(kind, a, b, *_wide.BINARY[kind])
     a, b = _f32(a), _f32(b)
     y = kernels.binary_forward(kind, a, b)
     tape = autodiff.recording_tape()
@@ -242,7 +299,7 @@ def _binary(kind, a, b):
         def rule(dys):
             return list(kernels.binary_backward(kind, a, b, dys[0], need_a=need_a, need_b=need_b))
         tape.record(rule, [a, b], [y], ("binary", kind))
-    return y
+    return _wide.narrow(y, wide)
 
 
 def _int_result_dtype(*operands):
@@ -288,10 +345,13 @@ def _unary(kind, x):
     if kind in _INT_UNARY and _int_array(x):
         a = np.asarray(x)      # integer data stays integer, of its dtype (Keras); no gradient
         return _t(_INT_UNARY[kind](a).astype(a.dtype))
+    wide = _wide.result_float(x)
+    if wide == "float64":
+        return _wide.unary(kind, x, *_wide.UNARY[kind])
     x = _f32(x)
     y = kernels.unary_forward(kind, x)
     _record(lambda dys: [kernels.unary_backward(kind, x, y, dys[0])], [x], [y], ("unary", kind))
-    return y
+    return _wide.narrow(y, wide)
 
 
 def negative(x):
@@ -526,7 +586,11 @@ def sign(x):
 
 
 def _activation(kind, x, alpha=0.0, axis=-1):
-    x = _f32(x, kind)
+    wide = _wide.result_float(x)
+    if wide is not None and not (wide == "float64" and kind in _wide.FLOAT64_ACTIVATIONS):
+        # float16, or an activation without a float64 form: float32 math (rounded to float16)
+        return _wide.narrow(_activation(kind, _to_f32(x, kind), alpha, axis), wide if wide == "float16" else None)
+    x = x if wide == "float64" else _f32(x, kind)
     if kind in ("softmax", "log_softmax"):
         # checked here: an out-of-range axis would index the permutation below (IndexError
         # naming no op), a float or a repeated axis would be taken silently; None is every axis
@@ -537,6 +601,10 @@ def _activation(kind, x, alpha=0.0, axis=-1):
             _axes_arg(kind, axis, _builtins.max(x.ndim, 1))
         else:
             _axis_arg(kind, axis, _builtins.max(x.ndim, 1), allow_none=False)
+    if wide == "float64":
+        if kind in ("softmax", "log_softmax"):
+            axis = tuple(int(a) % x.ndim for a in axis) if isinstance(axis, (list, tuple)) else int(axis) % _builtins.max(x.ndim, 1)
+        return _wide.activation(kind, x, axis)
     if kind in ("softmax", "log_softmax") and isinstance(axis, (list, tuple)):
         axes = sorted({int(a) % x.ndim for a in axis})
         if len(axes) == 1:
@@ -626,6 +694,13 @@ def _static_axis(op, axis):
 
 
 def _reduce(kind, x, axis, keepdims):
+    wide = _wide.result_float(x)
+    if wide == "float64":
+        axes = None if axis is None else _static_axis(kind, axis)
+        checked = None if axes is None else _axes_arg(kind, axes, _builtins.max(len(x.shape), 1))
+        return _wide.reduce(kind, x, checked, keepdims)
+    if wide == "float16":
+        return _wide.narrow(_reduce(kind, _to_f32(x), axis, keepdims), wide)
     x = _f32(x)
     axes = None if axis is None else _static_axis(kind, axis)
     y = kernels.reduce_forward(kind, x, axes, keepdims)
@@ -890,6 +965,11 @@ def matmul(x1, x2):
             return _t(np.matmul(A, B).astype(_int_result_dtype(x1, x2)))
         except ValueError:
             raise ValueError(f"ops.matmul: shapes {A.shape} and {B.shape} do not multiply") from None
+    wide = _wide.result_float(x1, x2)
+    if wide == "float64":
+        return _wide.matmul(x1, x2)
+    if wide == "float16":
+        return _wide.narrow(matmul(_to_f32(x1), _to_f32(x2)), wide)
     a, b = _f32(x1), _f32(x2)
     if a.ndim == 1 or b.ndim == 1:
         a2 = reshape(a, [1, -1]) if a.ndim == 1 else a
@@ -1015,7 +1095,7 @@ def _like_dtype(x, dtype):
     d = getattr(x, "dtype", None)
     if d is None:
         return "float32"
-    return "bool" if str(d) == "bool" else str(d) if np.dtype(str(d)).kind in "iu" else "float32"
+    return "bool" if str(d) == "bool" else str(d) if np.dtype(str(d)).kind in "iuf" else "float32"
 
 
 def zeros_like(x, dtype=None):
@@ -1168,9 +1248,9 @@ def _getitem(self, key):
     y = Tensor.from_numpy(_c_array(picked))
     if x.__dict__.get("_is_variable"):   # TensorFlow's v[i, j].assign(value) writes into v
         y.__dict__["_slice_of"] = (x, key)
-    if x.dtype == "float32":
+    if x.dtype.is_floating:
         def rule(dys):
-            g = np.zeros(a.shape, np.float32)
+            g = np.zeros(a.shape, a.dtype)
             np.add.at(g, key, np.asarray(dys[0]))
             return [Tensor.from_numpy(g)]
         _record(rule, [x], [y], ("getitem", key))
@@ -1266,7 +1346,10 @@ _py_max, _py_min = _builtins.max, _builtins.min
 
 
 def _any(x, op):
-    """A Tensor for x keeping integer dtypes (floats and bools become float32)."""
+    """A Tensor for x keeping integer dtypes (floats and bools become float32; float64 in float64
+    NumPy mode)."""
+    if _NUMPY_FLOAT64.on and isinstance(x, Tensor) and x.dtype == "float64":
+        return x
     if isinstance(x, Tensor) and x.dtype in ("float64", "float16"):
         return _f32(x, op)
     if type(x) in (list, tuple) and _holds_tensors(x) and _builtins.any(
@@ -1286,7 +1369,7 @@ def _t(a):
     if a.dtype.kind == "b":
         return _truth(a)
     if a.dtype.kind == "f":
-        dt = np.float32
+        dt = np.float64 if _NUMPY_FLOAT64.on else np.float32
     elif a.dtype.kind in "iu":
         dt = a.dtype.newbyteorder("=")
     else:
@@ -1299,7 +1382,7 @@ def _np64(x):
 
 
 def _is_float(x):
-    return x.dtype == "float32"
+    return x.dtype == "float32" or (_NUMPY_FLOAT64.on and x.dtype == "float64")
 
 
 def _axis_arg(op, axis, ndim, allow_none=True):
@@ -1348,7 +1431,13 @@ def _broadcast_check(op, *shapes):
 
 def _unary_np(op, x, f, df=None):
     """y = f(x) elementwise (computed in float64, stored float32); the rule dx = dy * df(x, y).
-    df None: no derivative (the result is a constant for the tape)."""
+    df None: no derivative (the result is a constant for the tape). On a float64 tensor the
+    result is float64 (a float16 one's is rounded to float16), as Keras."""
+    wide = _wide.result_float(x)
+    if wide == "float64":
+        return _wide.unary(op, x, f, df)
+    if wide == "float16":
+        return _wide.narrow(_unary_np(op, _to_f32(x, op), f, df), wide)
     x = _f32(x, op)
     with np.errstate(all="ignore"):
         y = _t(f(_np64(x)))
@@ -1361,7 +1450,13 @@ def _unary_np(op, x, f, df=None):
 
 
 def _binary_np(op, x1, x2, f, dfa=None, dfb=None):
-    """y = f(a, b) with broadcasting (float64 math, float32 result); da = sum-to-a(dy dfa(a, b, y))."""
+    """y = f(a, b) with broadcasting (float64 math, float32 result; float64 / float16 as the
+    operands promote, see _ops_wide); da = sum-to-a(dy dfa(a, b, y))."""
+    wide = _wide.result_float(x1, x2)
+    if wide == "float64":
+        return _wide.binary(op, x1, x2, f, dfa, dfb)
+    if wide == "float16":
+        return _wide.narrow(_binary_np(op, _to_f32(x1, op), _to_f32(x2, op), f, dfa, dfb), wide)
     a, b = _f32(x1, op), _f32(x2, op)
     _broadcast_check(op, a.shape, b.shape)
     with np.errstate(all="ignore"):
@@ -4159,6 +4254,32 @@ def svd(x, full_matrices=True, compute_uv=True):
 
 
 __all__ += ["qr", "svd"]
+
+
+def _moves_wide(fn):
+    """``fn`` (an op that only moves, repeats or drops entries) keeping float64 / float16 data:
+    its exact integer path moves numbers of the entries, _ops_wide.move the values."""
+    @functools.wraps(fn)
+    def wrapped(x, *args, **kwargs):
+        seq = type(x) in (list, tuple)
+        wide = (_wide.result_float(*x) if seq else _wide.result_float(x))
+        if wide is None or (seq and not _holds_tensors(x)):
+            return fn(x, *args, **kwargs)
+        return _wide.move(fn, x, wide, args, kwargs, fn.__name__)
+    return wrapped
+
+
+for _name in ("prod", "cumsum", "cumprod", "inv", "det", "slogdet", "logdet", "solve", "cholesky", "qr", "svd",
+              "eigh", "logsumexp", "einsum", "kron", "diff", "cross", "average", "quantile", "pad", "sort",
+              "tril", "triu", "trace", "outer", "inner", "tensordot", "vdot", "median", "norm"):
+    globals()[_name] = _numpy_float64(globals()[_name])
+where = _numpy_float64(where, typed_by=_builtins.slice(1, 3))
+
+for _name in ("reshape", "flatten", "expand_dims", "squeeze", "transpose", "concatenate", "stack", "ravel",
+              "split", "take", "take_along_axis", "flip", "roll", "swapaxes", "moveaxis", "broadcast_to",
+              "tile", "repeat", "diagonal"):
+    globals()[_name] = _moves_wide(globals()[_name])
+del _name
 
 
 from ._ops_linalg_more import *  # noqa: E402,F401,F403 - pinv, lstsq, matrix_rank ... (keras.ops.linalg)

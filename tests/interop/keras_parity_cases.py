@@ -549,7 +549,23 @@ OPS_VALUES = [
     'floor_divide(u8, 7)', 'mod(s16, 7)', 'bitwise_and(u8, 15)', 'right_shift(u8, 2)', 'sort(u8, axis=1)',
     'equal(u8, u8[0])', 'cast(u8, "float32") / 255.0', 'cast(s16, "uint8")', 'reshape(u8, (4, 3))',
     'transpose(s8)', 'one_hot(u8 % 4, 4)', 'take(x, u8 % 4, axis=1)',
+    # float64 / float16 tensors: Keras 3's result dtypes (float64 wins; float16 stays float16 with
+    # itself, Python numbers and integers; meets float32 as float32) and float64's precision
+    # (the first: x's low bits survive the round trip only in float64); checked with their dtypes
+    # (WIDE_FLOAT_VALUES)
+    'subtract(add(cast(x, "float64"), 1000.0), 1000.0)', 'sum(cast(x, "float64"), axis=1)',
+    'mean(cast(x, "float64"))', 'max(cast(x, "float64"), axis=0)', 'min(cast(x, "float64"), axis=1)',
+    'exp(cast(x, "float64"))', 'sqrt(cast(p, "float64"))', 'log1p(cast(p, "float64"))', 'matmul(cast(x, "float64"), m)',
+    'add(cast(x, "float64"), y)', 'divide(y, cast(p, "float64"))', 'power(cast(p, "float64"), 1.5)',
+    'maximum(cast(x, "float64"), y)', 'sigmoid(cast(x, "float64"))', 'tanh(cast(x, "float64"))',
+    'relu(cast(x, "float64"))', 'softmax(cast(x, "float64"))', 'log_softmax(cast(x, "float64"), axis=0)',
+    'add(cast(x, "float16"), cast(y, "float16"))', 'multiply(cast(x, "float16"), 2.5)', 'add(cast(x, "float16"), y)',
+    'sum(cast(x, "float16"), axis=0)', 'sigmoid(cast(x, "float16"))', 'matmul(cast(x, "float16"), cast(m, "float16"))',
+    'exp(cast(x, "float16"))',
 ]
+
+# the OPS_VALUES whose float dtype is checked against Keras' (float64 / float16 results)
+WIDE_FLOAT_VALUES = frozenset(e for e in OPS_VALUES if '"float64")' in e or '"float16")' in e)
 
 OPS_GRADS = [
     'abs(x)', 'arccos(u)', 'arcsinh(x)', 'arctan2(x, y)', 'arctanh(u * 0.9)',
@@ -591,4 +607,7 @@ OPS_GRADS = [
     'while_loop(lambda a: sum(a) < 100, lambda a: (a * 2,), (p,))[0]', 'nan_to_num(x)',
     'signbit(x) * 0 + x * x', 'deg2rad(x)', 'rad2deg(x)', 'amax(x, axis=1)', 'amin(x)',
     'append(x, y, axis=0)', 'round(x) * 0 + x', 'floor(x) * 0 + x * 3', 'sum(x * y)',
+    # gradients through float64 / float16 math back to the float32 sources
+    'exp(cast(x, "float64"))', 'matmul(cast(x, "float64"), m)', 'softmax(cast(x, "float64"))',
+    'max(cast(x, "float64"), axis=0)', 'divide(cast(x, "float64"), p)', 'multiply(cast(x, "float16"), y)',
 ]

@@ -4,8 +4,8 @@ as operators, reductions, tf.convert_to_tensor, shapes (ndim, shape, tf.size, tf
 tf.shape), indexing and slicing with steps and tf.newaxis, tf.reshape, tf.cast, broadcasting
 and tf.broadcast_to, ragged lists (tf.constant refuses them, tf.ragged.constant makes one),
 string tensors (tf.strings.split, to_number, bytes_split) and tf.sparse.SparseTensor. The
-guide's float16 / float64 / uint8 tensors are held in those dtypes (corenn's ops compute on them
-in float32)."""
+guide's float16 / float64 / uint8 tensors are held in those dtypes, and ops on them keep the
+dtype as TensorFlow's do."""
 import numpy as np
 
 import corenn as tf

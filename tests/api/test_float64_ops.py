@@ -1,0 +1,226 @@
+"""Ops on float64 and float16 tensors (python/corenn/_ops_wide.py): Keras 3's result dtypes, and
+float64 arithmetic with float64 gradients, checked against NumPy in float64 and by central finite
+differences at float64 precision (which float32 arithmetic cannot pass). Keras' own values and
+dtypes for these ops are in tests/interop/test_keras_parity.py (WIDE_FLOAT_VALUES)."""
+import numpy as np
+import pytest
+
+import corenn as tf
+from corenn import keras
+from corenn.keras import ops
+
+RNG = np.random.default_rng(7)
+A = RNG.standard_normal((3, 4))
+B = RNG.standard_normal((3, 4))
+P = RNG.random((3, 4)) + 0.5          # positive: log, sqrt, power, divide
+M = RNG.standard_normal((4, 2))
+
+
+def _finite_difference(f, arrays, k, eps=1e-6):
+    """d sum(f(*arrays) * W) / d arrays[k], W fixed weights, by central differences in float64."""
+    w = np.random.default_rng(1).standard_normal(np.shape(f(*arrays)))
+    base = [np.array(a, dtype=np.float64) for a in arrays]
+    g = np.zeros_like(base[k])
+    for i in np.ndindex(base[k].shape):
+        hi = [a.copy() for a in base]
+        lo = [a.copy() for a in base]
+        hi[k][i] += eps
+        lo[k][i] -= eps
+        g[i] = (np.sum(f(*hi) * w) - np.sum(f(*lo) * w)) / (2 * eps)
+    return g, w
+
+
+CASES = [   # (corenn op on Tensors, the NumPy float64 reference, inputs)
+    (lambda a, b: a + b, np.add, (A, B)),
+    (lambda a, b: a - b, np.subtract, (A, B)),
+    (lambda a, b: a * b, np.multiply, (A, B)),
+    (lambda a, b: a / b, np.divide, (A, P)),
+    (ops.power, np.power, (P, B)),
+    (ops.maximum, np.maximum, (A, B)),
+    (ops.minimum, np.minimum, (A, B[:1])),                        # broadcast
+    (ops.matmul, np.matmul, (A, M)),
+    (ops.matmul, np.matmul, (A, M[:, 0])),                        # a vector
+    (ops.exp, np.exp, (A,)),
+    (ops.log, np.log, (P,)),
+    (ops.sqrt, np.sqrt, (P,)),
+    (ops.square, np.square, (A,)),
+    (ops.abs, np.abs, (A,)),
+    (ops.reciprocal, lambda a: 1.0 / a, (P,)),
+    (ops.sin, np.sin, (A,)),
+    (ops.cos, np.cos, (A,)),
+    (ops.log1p, np.log1p, (P,)),                                  # a NumPy-rule op (ops._unary_np)
+    (ops.arctan2, np.arctan2, (A, B)),                             # a NumPy-rule binary op
+    (ops.sigmoid, lambda a: 1.0 / (1.0 + np.exp(-a)), (A,)),
+    (ops.tanh, np.tanh, (A,)),
+    (ops.relu, lambda a: np.maximum(a, 0.0), (A,)),
+    (ops.softplus, lambda a: np.log1p(np.exp(a)), (A,)),
+    (ops.silu, lambda a: a / (1.0 + np.exp(-a)), (A,)),
+    (lambda a: ops.softmax(a, axis=-1), lambda a: np.exp(a) / np.exp(a).sum(-1, keepdims=True), (A,)),
+    (lambda a: ops.log_softmax(a, axis=0), lambda a: a - np.log(np.exp(a).sum(0, keepdims=True)), (A,)),
+    (lambda a: ops.sum(a, axis=1), lambda a: a.sum(1), (A,)),
+    (lambda a: ops.mean(a, axis=0, keepdims=True), lambda a: a.mean(0, keepdims=True), (A,)),
+    (lambda a: ops.max(a, axis=1), lambda a: a.max(1), (A,)),
+    (ops.min, np.min, (A,)),
+    (ops.var, np.var, (A,)),
+]
+IDS = [f"case{k}" for k in range(len(CASES))]
+
+
+@pytest.mark.parametrize("op, ref, inputs", CASES, ids=IDS)
+def test_float64_tensors_compute_and_differentiate_in_float64(op, ref, inputs):
+    xs = [tf.Variable(a, dtype=tf.float64) for a in inputs]
+    with tf.GradientTape() as tape:
+        y = op(*xs)
+        weights = _finite_difference(ref, inputs, 0)[1]
+        total = tf.reduce_sum(y * tf.constant(weights, dtype=tf.float64))
+    assert y.dtype == "float64"
+    np.testing.assert_allclose(np.asarray(y), ref(*inputs), rtol=1e-13, atol=1e-15)
+    grads = tape.gradient(total, xs)
+    for k, g in enumerate(grads):
+        assert g.dtype == "float64"
+        want, _ = _finite_difference(ref, inputs, k)
+        np.testing.assert_allclose(np.asarray(g), want, rtol=1e-8, atol=1e-9)   # beyond float32 arithmetic
+
+
+def test_float32_operands_promote_and_get_float32_gradients():
+    w = tf.Variable(A.astype(np.float32))                      # a float32 weight
+    x64 = tf.constant(B, dtype=tf.float64)
+    with tf.GradientTape() as tape:
+        y = w * x64 + tf.reduce_sum(w * w)                       # float64 path and float32 path meet in w
+        total = tf.reduce_sum(y)
+    assert y.dtype == "float64"
+    g = tape.gradient(total, w)
+    assert g.dtype == "float32"
+    np.testing.assert_allclose(np.asarray(g), B + 2 * B.size * A.astype(np.float32), rtol=1e-5)
+
+
+def test_float64_keeps_what_float32_loses():
+    x = tf.constant([1e8, 1.0, -1e8, 1e-3], dtype=tf.float64)
+    assert float(tf.reduce_sum(x)) == 1.001                     # float32: 0.0 or 1.0
+    big = 1e4 + RNG.standard_normal(1000) * 1e-3                # variance of data far from 0
+    v = float(tf.math.reduce_variance(tf.constant(big, dtype=tf.float64)))
+    np.testing.assert_allclose(v, np.var(big), rtol=1e-9)
+    t = tf.constant(np.full(3, 0.1), dtype=tf.float64)
+    assert np.asarray((t + 1e-12) - t)[0] != 0.0
+
+
+def test_float16_results_are_rounded_once_per_op():
+    h = tf.cast(A, tf.float16)
+    k = tf.cast(B, tf.float16)
+    for got, want32 in ((h + k, A.astype(np.float16).astype(np.float32) + B.astype(np.float16).astype(np.float32)),
+                        (h * 2.5, A.astype(np.float16).astype(np.float32) * 2.5),
+                        (ops.exp(h), np.exp(A.astype(np.float16).astype(np.float32))),
+                        (ops.sum(h, axis=0), A.astype(np.float16).astype(np.float32).sum(0))):
+        assert got.dtype == "float16"
+        np.testing.assert_array_equal(np.asarray(got), want32.astype(np.float16))
+    assert (h + tf.constant(B.astype(np.float32))).dtype == "float32"   # float16 meets float32
+    assert (h + tf.constant([1, 2, 3, 4])).dtype == "float16"           # and an integer tensor
+    v = tf.Variable(A.astype(np.float32))
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(tf.cast(v, tf.float16) * 3.0)
+    g = tape.gradient(total, v)
+    assert g.dtype == "float32"
+    np.testing.assert_allclose(np.asarray(g), np.full(A.shape, 3.0))
+
+
+def test_ops_without_a_float64_form_still_say_float32():
+    # a float32 result means float32 arithmetic: elu's kernel has no float64 form here
+    y = ops.elu(tf.constant(A, dtype=tf.float64))
+    assert y.dtype == "float32"
+    layer = keras.layers.Dense(2)
+    assert layer(tf.constant(A, dtype=tf.float64)).dtype == "float32"
+
+
+def test_numpy_float64_data_stays_float32_data():
+    # NumPy float arrays are float32 data to corenn (as its layers take them): no promotion
+    assert ops.add(A, B).dtype == "float32"
+    assert (tf.constant(A.astype(np.float32)) * B).dtype == "float32"
+
+
+MOVES = [   # ops that only move, repeat or drop entries: (corenn op, NumPy reference, inputs)
+    (lambda a: ops.reshape(a, (2, 6)), lambda a: a.reshape(2, 6), (A,)),
+    (ops.transpose, np.transpose, (A,)),
+    (lambda a: ops.expand_dims(a, 1), lambda a: a[:, None], (A,)),
+    (lambda a: ops.squeeze(a[:1]), lambda a: a[0], (A,)),
+    (lambda a, b: ops.concatenate([a, b], axis=1), lambda a, b: np.concatenate([a, b], 1), (A, B)),
+    (lambda a, b: ops.stack([a, b], axis=-1), lambda a, b: np.stack([a, b], -1), (A, B)),
+    (lambda a: ops.tile(a, (2, 1)), lambda a: np.tile(a, (2, 1)), (A,)),
+    (lambda a: ops.take(a, np.array([2, 0, 2]), axis=1), lambda a: a[:, [2, 0, 2]], (A,)),
+    (lambda a: ops.flip(a, axis=0), lambda a: a[::-1], (A,)),
+    (lambda a: ops.broadcast_to(a[:1], (3, 4)), lambda a: np.broadcast_to(a[:1], (3, 4)), (A,)),
+    (lambda a: a[1:, ::2], lambda a: a[1:, ::2], (A,)),
+    (lambda a: ops.split(a, 2, axis=1)[1], lambda a: a[:, 2:], (A,)),
+]
+
+
+@pytest.mark.parametrize("op, ref, inputs", MOVES, ids=[f"move{k}" for k in range(len(MOVES))])
+def test_moving_float64_entries_keeps_dtype_values_and_gradients(op, ref, inputs):
+    xs = [tf.Variable(a, dtype=tf.float64) for a in inputs]
+    with tf.GradientTape() as tape:
+        y = op(*xs)
+        weights = _finite_difference(ref, inputs, 0)[1]
+        total = tf.reduce_sum(y * tf.constant(weights, dtype=tf.float64))
+    assert y.dtype == "float64"
+    np.testing.assert_array_equal(np.asarray(y), ref(*inputs))          # exact: entries only move
+    for k, g in enumerate(tape.gradient(total, xs)):
+        assert g.dtype == "float64"
+        np.testing.assert_allclose(np.asarray(g), _finite_difference(ref, inputs, k)[0], rtol=1e-8, atol=1e-9)
+
+
+def test_moves_promote_mixed_operands_and_keep_float16():
+    w = tf.Variable(A.astype(np.float32))
+    with tf.GradientTape() as tape:
+        y = ops.concatenate([w, tf.constant(B, dtype=tf.float64)], axis=0)
+        total = tf.reduce_sum(y[:3] * 2.0)
+    assert y.dtype == "float64"
+    np.testing.assert_array_equal(np.asarray(y)[3:], B)
+    g = tape.gradient(total, w)
+    assert g.dtype == "float32" and np.all(np.asarray(g) == 2.0)
+    h = tf.cast(A, tf.float16)
+    assert ops.reshape(h, (-1,)).dtype == "float16" and ops.transpose(h).dtype == "float16"
+    assert ops.zeros_like(tf.constant(A, dtype=tf.float64)).dtype == "float64"
+    assert ops.ones_like(h).dtype == "float16"
+
+
+SPD = A.T @ A + 4.0 * np.eye(4)        # symmetric positive definite
+NUMPY_RULE_OPS = [   # ops whose float path is NumPy formulas (ops._numpy_float64)
+    (ops.inv, np.linalg.inv, (SPD,)),
+    (ops.det, np.linalg.det, (SPD,)),
+    (ops.solve, np.linalg.solve, (SPD, M)),
+    (ops.cholesky, lambda a: np.linalg.cholesky((a + a.T) / 2), (SPD,)),   # the symmetrized gradient
+    (lambda a: ops.cumsum(a, axis=1), lambda a: np.cumsum(a, 1), (A,)),
+    (lambda a: ops.prod(a, axis=0), lambda a: np.prod(a, 0), (A,)),
+    (lambda a, b: ops.einsum("ij,kj->ik", a, b), lambda a, b: np.einsum("ij,kj->ik", a, b), (A, B)),
+    (lambda a: ops.logsumexp(a, axis=1), lambda a: np.log(np.exp(a).sum(1)), (A,)),
+    (lambda a, b: ops.where(a > 0, a, b), lambda a, b: np.where(a > 0, a, b), (A, B)),
+    (lambda a: ops.pad(a, [[1, 0], [0, 2]]), lambda a: np.pad(a, [[1, 0], [0, 2]]), (A,)),
+]
+
+
+@pytest.mark.parametrize("op, ref, inputs", NUMPY_RULE_OPS, ids=[f"np{k}" for k in range(len(NUMPY_RULE_OPS))])
+def test_numpy_formula_ops_run_in_float64_on_float64_tensors(op, ref, inputs):
+    xs = [tf.Variable(a, dtype=tf.float64) for a in inputs]
+    with tf.GradientTape() as tape:
+        y = op(*xs)
+        weights = _finite_difference(ref, inputs, 0)[1]
+        total = tf.reduce_sum(y * tf.constant(weights, dtype=tf.float64))
+    assert y.dtype == "float64"
+    np.testing.assert_allclose(np.asarray(y), ref(*inputs), rtol=1e-12, atol=1e-14)
+    for k, g in enumerate(tape.gradient(total, xs)):
+        assert g.dtype == "float64"
+        np.testing.assert_allclose(np.asarray(g), _finite_difference(ref, inputs, k)[0], rtol=1e-7, atol=1e-8)
+
+
+def test_a_float32_operand_of_a_float64_solve_gets_a_float32_gradient():
+    a = tf.constant(SPD, dtype=tf.float64)
+    b = tf.Variable(M.astype(np.float32))
+    with tf.GradientTape() as tape:
+        x = tf.linalg.solve(a, b)
+        total = tf.reduce_sum(x)
+    assert x.dtype == "float64"
+    g = tape.gradient(total, b)
+    assert g.dtype == "float32"
+    np.testing.assert_allclose(np.asarray(g), np.linalg.solve(SPD.T, np.ones_like(M)), rtol=1e-6)
+    # float32 in, float32 out: the mode is only for float64 operands
+    assert tf.linalg.solve(tf.constant(SPD.astype(np.float32)), b).dtype == "float32"
+    assert ops.cumsum(tf.cast(A, tf.float16), axis=0).dtype == "float16"
