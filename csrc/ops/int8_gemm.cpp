@@ -1,7 +1,8 @@
 // Entries of int8_gemm and quantized_matmul: dtypes, shapes, devices, int8 ranges; int8_gemm's
-// operands are narrowed to int8 buffers here (see int8_gemm.h), then the stub runs;
-// quantized_matmul's kernel is checked and narrowed by its driver where it makes the kernel's int8
-// operand, which it may keep on the kernel's storage (cpu/int8_kept_kernel.cpp).
+// int32 operands are narrowed to int8 buffers here (see int8_gemm.h), then the stub runs;
+// quantized_matmul's kernel is an int8 Tensor, which its driver reads as it is (the reference
+// kernel) or packs into the pair panels it may keep on the kernel's storage
+// (cpu/int8_kept_kernel.cpp).
 #include "ops/int8_gemm.h"
 
 #include <cmath>
@@ -64,7 +65,8 @@ void quantized_matmul(const Tensor& x, const Tensor& kernel, const Tensor& kerne
                       const std::optional<Tensor>& bias, const Tensor& y, bool keep, bool relu) {
   const char* op = "quantized_matmul";
   check_float32(op, "x", x);
-  check_float32(op, "kernel", kernel);
+  // the int8 kernel itself (a quantized layer's int8 weight): no values to check, nothing to narrow
+  check_dtype(op, "kernel", kernel, DType::int8);
   check_float32(op, "kernel_scale", kernel_scale);
   check_float32(op, "y", y);
   for (const Tensor* t : {&x, &kernel, &kernel_scale, &y}) quantized_matmul_stub.check_device(t->device());
@@ -86,10 +88,8 @@ void quantized_matmul(const Tensor& x, const Tensor& kernel, const Tensor& kerne
   check_no_alias(op, "y", y, "kernel", kernel);
   check_no_alias(op, "y", y, "kernel_scale", kernel_scale);
   check_depth(op, k);
-  // The kernel's values are checked, and it is narrowed, where the driver makes its int8 operand
-  // (see cpu::quantized_matmul): each call, or once while a kept one stands (keep). So the driver
-  // runs for an empty y too, and a bad kernel is refused whatever x's batch.
-  quantized_matmul_stub(y.device())(x.data<float>(), kernel.data<float>(), keep ? kernel.storage().get() : nullptr,
+  if (y.numel() == 0) return;
+  quantized_matmul_stub(y.device())(x.data<float>(), kernel.data<int8_t>(), keep ? kernel.storage().get() : nullptr,
                                     kernel_scale.data<float>(), bias ? bias->data<float>() : nullptr, relu,
                                     y.data<float>(), m, k, n);
 }

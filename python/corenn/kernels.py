@@ -251,6 +251,27 @@ def _int8_operand(x, op, arg):
     return Tensor.from_numpy(np.ascontiguousarray(a, dtype=np.int32))
 
 
+def int8_values(values, what):
+    """``values`` as an int8 array (an int8 weight's, quantized_matmul's NumPy kernel): an int8
+    array as it is; any other integer or float array whose values are whole numbers in -128..127
+    (a float array of the integers, an older file's) converted exactly; anything else a
+    ValueError naming ``what`` and the first bad value (Keras' int8 variables would wrap or
+    truncate it silently)."""
+    a = np.asarray(values)
+    if a.dtype == np.int8:
+        return a
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{what}: expected int8 values, got an array of dtype {a.dtype}")
+    with np.errstate(invalid="ignore"):
+        bad = ~((a >= -128) & (a <= 127) & (a == np.round(a))) if a.dtype.kind == "f" else \
+            (a < -128) | (a > 127)
+    if np.any(bad):
+        i = int(np.flatnonzero(bad.reshape(-1))[0])
+        raise ValueError(f"{what}: expected int8 values (whole numbers in -128..127), got "
+                         f"{a.reshape(-1)[i].item()!r} at flat index {i}")
+    return a.astype(np.int8)
+
+
 def int8_gemm(a, b, out=None):
     """C = A @ B exactly in int32: A (M, K) and B (K, N) int8 arrays (or int32 Tensors of int8
     values), C (M, N) int32 (``out`` when given). Every ISA's kernel gives the same integers."""
@@ -266,17 +287,19 @@ def int8_gemm(a, b, out=None):
 def quantized_matmul(x, kernel, kernel_scale, bias=None, out=None, keep=False, relu=False):
     """Keras 3's int8 Dense product: y = (q(x) @ kernel) / (s_x * kernel_scale) + bias, with x
     (M, K) float32 quantized per row (s_x = 127 / (max|x| + 1e-7), q = clip(round(x s_x), -127,
-    127)), ``kernel`` (K, N) float32 holding the integers -127..127 of the int8 kernel,
-    ``kernel_scale`` (N,), ``bias`` (N,) or None; y (M, N) float32. ``keep``: the kernel is a
-    weight that later calls read again (a layer's); its int8 form is kept on it while its write
-    version stands (cpu/int8_kept_kernel.cpp), which gives the same bits faster. ``relu``: y =
-    relu(y) in the same pass (the bits of ``activation_forward("relu", y)`` after it)."""
+    127)), ``kernel`` (K, N) the int8 kernel: an int8 Tensor (read as it is; another dtype is a
+    TypeError), or a NumPy array of int8 values (int8_values: converted), ``kernel_scale`` (N,),
+    ``bias`` (N,) or None; y (M, N) float32. ``keep``: the kernel is a weight that later calls
+    read again (a layer's); its packed form is kept on it while its write version stands
+    (cpu/int8_kept_kernel.cpp), which gives the same bits faster. ``relu``: y = relu(y) in the
+    same pass (the bits of ``activation_forward("relu", y)`` after it)."""
     op = "quantized_matmul"
     for name, flag in (("keep", keep), ("relu", relu)):
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{op}: {name} must be True or False, got {flag!r}")
     x = x if type(x) is Tensor else as_tensor(x, op, "x")
-    kernel = kernel if type(kernel) is Tensor else as_tensor(kernel, op, "kernel")
+    if not isinstance(kernel, Tensor):
+        kernel = as_tensor(np.ascontiguousarray(int8_values(kernel, f"{op}: kernel")), op, "kernel")
     kernel_scale = kernel_scale if type(kernel_scale) is Tensor else as_tensor(kernel_scale, op, "kernel_scale")
     if bias is not None:
         bias = bias if type(bias) is Tensor else as_tensor(bias, op, "bias")
@@ -1342,7 +1365,8 @@ def _indices(indices, op):
 
 
 def embedding_forward(indices, weight, out=None):
-    """y[..., :] = weight[indices[...], :]: indices (...) -> y (..., D) for weight (V, D)."""
+    """y[..., :] = weight[indices[...], :]: indices (...) -> y (..., D) for weight (V, D) float32,
+    or int8 on the CPU (an int8-quantized table: its rows widened to float32, exactly)."""
     op = "embedding_forward"
     indices = _indices(indices, op)
     weight = weight if type(weight) is Tensor else as_tensor(weight, op, "weight")

@@ -271,3 +271,92 @@ def test_quantized_einsum_dense_round_trip_and_batch_labels(rng, tmp_path):
         batched.quantize("int8")
     assert any("batch labels" in str(w.message) for w in caught)
     assert batched.layers[0].dtype_policy.name == "float32"
+
+
+# ---- storage: the int8 weights are int8 Tensors (1 byte a value), as Keras' int8 variables ------
+
+def _nbytes(layer):
+    return sum(np.asarray(w).nbytes for w in layer.weights)
+
+
+def test_int8_weights_are_int8_tensors_of_one_byte_a_value(rng):
+    dense = _dense(rng, d=64, units=48)
+    dense.quantize("int8")
+    assert [str(w.dtype) for w in dense.weights] == ["float32", "int8", "float32"]   # bias, kernel, scale
+    assert [a.dtype for a in dense.get_weights()] == [np.float32, np.int8, np.float32]
+    assert _nbytes(dense) == 48 * 4 + 64 * 48 + 48 * 4                  # float32 kernel: 64 * 48 * 4
+    ed = layers.EinsumDense("abc,cd->abd", output_shape=(3, 8), bias_axes="d")
+    ed.build((None, 3, 5))
+    ed.quantize("int8")
+    assert str(ed.kernel.dtype) == "int8" and np.asarray(ed.kernel).nbytes == 5 * 8
+    emb = layers.Embedding(30, 6)
+    emb.build((None,))
+    emb.quantize("int8")
+    assert [str(w.dtype) for w in emb.weights] == ["int8", "float32"]
+    assert _nbytes(emb) == 30 * 6 + 30 * 4
+    for mode_layer in (dense, ed, emb):   # no float32 gradient buffer behind a frozen int8 weight
+        assert all(p.grad is None for p in mode_layer._params if str(p.value.dtype) == "int8")
+
+
+def test_int4_packed_bytes_and_zero_points_are_int8(rng):
+    dense = _dense(rng, d=20, units=9)
+    dense.quantize("int4")   # Keras' default: groups of 128 rows (one group here)
+    names = {w.name: w for w in dense.weights}
+    assert str(names["kernel"].dtype) == "int8" and tuple(names["kernel"].shape) == (20, 5)
+    assert str(names["kernel_zero"].dtype) == "int8" and tuple(names["kernel_zero"].shape) == (1, 9)
+    assert str(names["kernel_scale"].dtype) == "float32" and str(names["g_idx"].dtype) == "float32"
+
+
+def test_set_weights_takes_int8_or_whole_floats_and_refuses_the_rest_by_name(rng):
+    layer = _dense(rng)
+    layer.quantize("int8")
+    b, k, s = layer.get_weights()
+    x = rng.standard_normal((3, 7)).astype(np.float32)
+    want = np.asarray(layer(x)).copy()
+    layer.set_weights([b, k.astype(np.float32), s])   # a float array of the integers: exact
+    np.testing.assert_array_equal(np.asarray(layer(x)), want)
+    layer.set_weights([b, k.astype(np.int64), s])
+    np.testing.assert_array_equal(np.asarray(layer(x)), want)
+    for bad, shown in ((0.5, "0.5"), (-129, "-129"), (np.inf, "inf")):
+        v = k.astype(np.float64 if isinstance(bad, float) else np.int32)
+        v[1, 2] = bad
+        with pytest.raises(ValueError, match=rf"set_weights: weight 'kernel': expected int8 values .*got {shown} "
+                                             rf"at flat index {1 * 5 + 2}"):
+            layer.set_weights([b, v, s])
+        np.testing.assert_array_equal(layer.get_weights()[1], k)   # nothing written
+    with pytest.raises(TypeError, match="weight 'kernel': expected int8 values, got an array of dtype <U1"):
+        layer.set_weights([b, np.full(k.shape, "a"), s])
+    # an int8 value Keras' quantizer never makes (-128) is a valid int8 kernel entry
+    k2 = k.copy()
+    k2[0, 0] = -128
+    layer.set_weights([b, k2, s])
+    np.testing.assert_allclose(np.asarray(layer(x)), _dense_ref_q(x, k2, s, b), rtol=1e-5, atol=1e-6)
+
+
+def _dense_ref_q(x, qk, sk, bias):
+    qx, sx = _quantize_ref(x, -1)
+    return (qx.astype(np.int64) @ qk.astype(np.int64)) / (sk.astype(np.float64) * sx.astype(np.float64)) + bias
+
+
+def test_weights_file_of_float32_int8_kernels_still_loads(rng, tmp_path, monkeypatch):
+    """corenn's .weights.npz files written before the int8 dtype held the int8 kernel as float32
+    whole numbers: they load, exactly, into the int8 weights."""
+    model = corenn.Sequential([corenn.Input((7,)), layers.Dense(5, activation="relu"), layers.Dense(3)])
+    model.quantize("int8")
+    x = rng.standard_normal((4, 7)).astype(np.float32)
+    want = model.predict(x, verbose=0)
+    as_float = [w.astype(np.float32) for w in model.get_weights()]
+    monkeypatch.setattr(model, "get_weights", lambda: as_float)
+    model.save_weights(str(tmp_path / "old.weights.npz"))
+    monkeypatch.undo()
+    with np.load(tmp_path / "old.weights.npz") as f:
+        assert {f[k].dtype for k in f.files if k != "__corenn_manifest__"} == {np.dtype(np.float32)}
+    other = corenn.Sequential([corenn.Input((7,)), layers.Dense(5, activation="relu"), layers.Dense(3)])
+    other.quantize("int8")
+    other.load_weights(str(tmp_path / "old.weights.npz"))
+    assert [a.dtype for a in other.get_weights()] == [a.dtype for a in model.get_weights()]
+    np.testing.assert_array_equal(other.predict(x, verbose=0), want)
+    model.save_weights(str(tmp_path / "new.weights.npz"))   # and the int8 file of today
+    other.load_weights(str(tmp_path / "new.weights.npz"))
+    np.testing.assert_array_equal(other.predict(x, verbose=0), want)
+

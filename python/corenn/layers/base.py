@@ -694,6 +694,8 @@ class Layer:
             if tuple(w.shape) != tuple(p.value.shape):
                 raise ValueError(f"{self.name}.set_weights: weight '{p.name}' has shape "
                                  f"{tuple(p.value.shape)}, got an array of shape {tuple(w.shape)}")
+            if p.value.dtype == "int8":   # a quantized kernel / table: whole numbers that fit, checked
+                w = kernels.int8_values(w, f"{self.name}.set_weights: weight '{p.name}'")
             arrays.append(w)
         for p, w in zip(self._all_params(), arrays):
             np.asarray(p.value)[...] = w
