@@ -3,7 +3,7 @@
 //
 // Why: the AVX2 / AVX-512 rows kernels read B as 16-bit pairs of depth steps (ops/int8_gemm.h);
 // without this, quantized_matmul packed the kernel's K x N values into them on every call, which
-// made a quantized model predict slower than the float one (until the twenty-first session the
+// made a quantized model predict slower than the float one (until the twentieth session the
 // kernel was a float32 weight of whole numbers, which every call also checked and narrowed). With
 // it a call reads the kept panels, as the float GEMM reads the panels kept by
 // cpu/gemm/packed_b_cache.cpp. The reference rows kernel reads the int8 kernel in place, so

@@ -14,7 +14,7 @@ float32 does):
                 call: y[..., :] = q[i, :] / s[i]. No gradient (the table is frozen; indices have none).
 
 Storage: the int8 kernel / table is an int8 weight, one byte a value, as Keras' int8 variable (it
-was a float32 weight of the integers until the twenty-first session, before a Tensor could hold
+was a float32 weight of the integers until the twentieth session, before a Tensor could hold
 int8): quantized_matmul reads it as it is (the AVX2 / AVX-512 kernels keep it packed into their
 16-bit pair panels beside it, cpu/int8_kept_kernel.cpp), the Embedding's lookup widens its rows.
 get_weights gives int8 arrays; set_weights and the loaders take int8 arrays, or any integer /
