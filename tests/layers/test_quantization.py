@@ -360,3 +360,17 @@ def test_weights_file_of_float32_int8_kernels_still_loads(rng, tmp_path, monkeyp
     other.load_weights(str(tmp_path / "new.weights.npz"))
     np.testing.assert_array_equal(other.predict(x, verbose=0), want)
 
+
+
+def test_summary_counts_int8_weights_as_one_byte(rng):
+    """Keras 3.15's summary of Sequential([Input((4,)), Dense(3)]) after quantize('int8'):
+    'Total params: 18 (36.00 B)', 'Trainable params: 3 (12.00 B)', 'Non-trainable params: 15
+    (24.00 B)' (the int8 kernel 12 bytes, bias and scale 12 each)."""
+    model = corenn.Sequential([corenn.Input((4,)), layers.Dense(3)])
+    model.quantize("int8")
+    lines = []
+    model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert "Total params: 18 (36.00 B)" in text
+    assert "Trainable params: 3 (12.00 B)" in text
+    assert "Non-trainable params: 15 (24.00 B)" in text
