@@ -23,9 +23,16 @@ Tensor = _C.Tensor
 
 class TensorShape(tuple):
     """What ``Tensor.shape`` returns: a tuple (comparisons, indexing, unpacking and NumPy take it
-    as one) with TensorFlow's TensorShape methods, so ``x.shape.as_list()`` runs."""
+    as one) with TensorFlow's TensorShape methods, so ``x.shape.as_list()`` runs.
+    ``TensorShape(None)`` is TensorFlow's shape of unknown rank (_UnknownRankShape)."""
 
     __slots__ = ()
+
+    def __new__(cls, dims=()):
+        # (Tensor.shape makes its instances in C++, without this call)
+        if dims is None or isinstance(dims, _UnknownRankShape):
+            return tuple.__new__(_UnknownRankShape)
+        return tuple.__new__(cls, dims)
 
     def as_list(self):
         return list(self)
@@ -46,8 +53,102 @@ class TensorShape(tuple):
     def is_fully_defined(self):
         return all(d is not None for d in self)
 
+    def is_compatible_with(self, other):
+        """TensorFlow's: the same rank and every size equal or None on either side (a shape of
+        unknown rank is compatible with every shape)."""
+        other = TensorShape(other)
+        if isinstance(other, _UnknownRankShape):
+            return True
+        return len(self) == len(other) and all(a is None or b is None or a == b for a, b in zip(self, other))
+
+    def merge_with(self, other):
+        """The shape both ``self`` and ``other`` describe (a None size takes the other's);
+        ValueError where they are incompatible, as TensorFlow."""
+        other = TensorShape(other)
+        if isinstance(other, _UnknownRankShape):
+            return self
+        if not self.is_compatible_with(other):
+            raise ValueError(f"Shapes {self} and {other} are not compatible")
+        return TensorShape([b if a is None else a for a, b in zip(self, other)])
+
+    def concatenate(self, other):
+        other = TensorShape(other)
+        return other if isinstance(other, _UnknownRankShape) else TensorShape(tuple(self) + tuple(other))
+
     def __reduce__(self):   # pickles as the plain tuple it is
         return (tuple, (tuple(self),))
+
+
+class _UnknownRankShape(TensorShape):
+    """``TensorShape(None)``: TensorFlow's shape of unknown rank. rank, ndims and dims are None,
+    as_list / len / iteration raise ValueError with TensorFlow's messages, an index gives None,
+    it is false, equal only to another unknown shape, and compatible with every shape. (An empty
+    tuple underneath, so it must never compare as the scalar shape (): __eq__ says so first.)"""
+
+    __slots__ = ()
+
+    def as_list(self):
+        raise ValueError("as_list() is not defined on an unknown TensorShape.")
+
+    @property
+    def rank(self):
+        return None
+
+    ndims = rank
+
+    @property
+    def dims(self):
+        return None
+
+    def num_elements(self):
+        return None
+
+    def is_fully_defined(self):
+        return False
+
+    def is_compatible_with(self, other):
+        TensorShape(other)   # (a bad shape is still refused)
+        return True
+
+    def merge_with(self, other):
+        return TensorShape(other)
+
+    def concatenate(self, other):
+        TensorShape(other)
+        return self
+
+    def with_rank(self, rank):
+        return TensorShape([None] * int(rank))
+
+    def __len__(self):
+        raise ValueError("Cannot take the length of shape with unknown rank.")
+
+    def __iter__(self):
+        raise ValueError("Cannot iterate over a shape with unknown rank.")
+
+    def __getitem__(self, key):
+        return self if isinstance(key, slice) else None
+
+    def __bool__(self):
+        return False
+
+    def __eq__(self, other):
+        return isinstance(other, _UnknownRankShape) or other is None
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __hash__(self):
+        return hash((TensorShape, None))
+
+    def __repr__(self):
+        return "TensorShape(None)"
+
+    def __str__(self):
+        return "<unknown>"
+
+    def __reduce__(self):
+        return (TensorShape, (None,))
 
 
 class DTypeName(str):
