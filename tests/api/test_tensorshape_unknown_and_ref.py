@@ -43,6 +43,20 @@ def test_compatibility_merge_and_concatenation_as_tensorflow():
     assert tf.constant(np.zeros((2, 3), np.float32)).shape == (2, 3) and tf.TensorShape([2, 3]).rank == 2
 
 
+def test_ref_is_a_hashable_handle_by_identity():
+    t = tf.constant([1.0, 2.0])
+    u = tf.constant([1.0, 2.0])   # equal values, another tensor
+    v = tf.Variable([1.0])
+    r = t.ref()
+    assert type(r).__name__ == "Reference" and r.deref() is t and v.ref().deref() is v
+    assert r == t.ref() and hash(r) == hash(t.ref()) and r != u.ref() and t.ref() != v.ref()
+    seen = {t.ref(): "t", v.ref(): "v"}
+    assert seen[t.ref()] == "t" and seen[v.ref()] == "v" and u.ref() not in seen
+    assert {x.ref() for x in (t, t, v)} == {t.ref(), v.ref()}
+    assert repr(r).startswith("<Reference wrapping Tensor(")
+    assert t.experimental_ref() == r
+
+
 def test_range_keeps_the_integer_dtype_asked_for():
     # TF 2.21 computes range in int32 / int64 / float16 / float32 / float64 on the CPU and has no
     # uint8 or int8 kernel (InvalidArgumentError / NotFoundError); corenn gives the dtype asked
