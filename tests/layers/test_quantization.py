@@ -374,3 +374,28 @@ def test_summary_counts_int8_weights_as_one_byte(rng):
     assert "Total params: 18 (36.00 B)" in text
     assert "Trainable params: 3 (12.00 B)" in text
     assert "Non-trainable params: 15 (24.00 B)" in text
+
+
+def test_a_shared_layer_quantized_after_the_graph_was_built(rng):
+    """Model.quantize on a functional model calling one Dense twice: the graph's context of the
+    second call held the float kernel's Params (it predicted with the float kernel there, and fit
+    raised); both calls now compute with the int8 kernel, and fit trains the shared bias only."""
+    d = layers.Dense(16, activation="relu")
+    inp = corenn.Input((16,))
+    model = corenn.Model(inp, layers.Dense(4)(d(d(inp))))
+    x = rng.standard_normal((8, 16)).astype(np.float32)
+    model.predict(x, verbose=0)
+    with corenn.GradientTape() as tape:   # a tape's graph copy made before quantize, too
+        tape.gradient(corenn.ops.sum(model(x, training=True)), model.trainable_weights)
+    model.quantize("int8")
+    eager = np.asarray(model.layers[-1](d(d(x))))
+    np.testing.assert_array_equal(model.predict(x, verbose=0), eager)
+    with corenn.GradientTape() as tape:
+        y = model(x, training=True)
+    np.testing.assert_array_equal(np.asarray(y), eager)
+    kernel = d.get_weights()[1]
+    model.compile(optimizer="sgd", loss="mse")
+    bias = d.get_weights()[0]
+    model.fit(x, rng.standard_normal((8, 4)).astype(np.float32), epochs=2, batch_size=4, verbose=0)
+    assert not np.array_equal(d.get_weights()[0], bias)
+    np.testing.assert_array_equal(d.get_weights()[1], kernel)

@@ -302,6 +302,32 @@ class Int8Quantizable:
         return cfg
 
 
+def _refresh_graph_contexts(model, changed):
+    """The call contexts that the graphs of ``model`` and the models inside it hold for the
+    quantized layers (a shared layer's second call, a tape's graph copy) take the layers' new
+    weights (Layer._refresh_context); made before ``quantize``, they still held the float
+    kernel's Params."""
+    from ..models.fusion import weights_context
+    graphs = []
+    for m in [model, *model.submodules]:
+        d = getattr(m, "__dict__", {})
+        if not getattr(m, "_is_corenn_model", False):
+            continue
+        graphs.append(d.get("_graph"))
+        graphs += list((d.get("_captures") or {}).values())
+        for copies in (d.get("_capture_copies") or {}).values():
+            graphs += list(copies)
+    for graph in graphs:
+        for step in list(getattr(graph, "steps", ())) + list(getattr(graph, "run", ())):
+            ctx = step.ctx
+            while type(ctx).__name__ in ("_FixedTraining", "_ActivityRegularized", "_MaskedCall"):
+                ctx = object.__getattribute__(ctx, "inner")
+            ctx = weights_context(ctx)
+            owner = getattr(ctx, "__dict__", {}).get("_owner")
+            if owner is not None and id(owner) in changed:
+                ctx._refresh_context()
+
+
 def check_quantize_args(layer, mode, config):
     """Keras' checks before quantizing, with corenn's supported modes named."""
     cls = type(layer).__name__
@@ -368,7 +394,7 @@ def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
             return any(re.search(f, layer.name) for f in filters)
         return bool(filters(layer))
 
-    changed = False
+    changed = set()
     for layer in model.submodules:
         if getattr(layer, "_is_corenn_model", False) or not hasattr(layer, "quantize") or layer._sublayers():
             continue
@@ -376,9 +402,11 @@ def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
             continue
         try:
             layer.quantize(mode, config=config)
-            changed = True
+            changed.add(id(layer))
         except NotImplementedError as exc:
             warnings.warn(str(exc), stacklevel=3)
+    if changed:
+        _refresh_graph_contexts(model, changed)
     # a built optimizer held state for the float kernels, which are gone: its state is made
     # afresh for the weights that still train (the biases), so fit and save see one list
     opt = getattr(model, "optimizer", None)
