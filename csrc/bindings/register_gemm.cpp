@@ -20,7 +20,7 @@ void register_gemm(py::module_& m) {
         "write version (the result is the same).");
   m.def("int8_gemm", &corenn::int8_gemm, py::arg("a"), py::arg("b"), py::arg("c"),
         py::call_guard<py::gil_scoped_release>(),
-        "c = a @ b exactly: a (M, K), b (K, N) int32 tensors of int8 values, c (M, N) int32.");
+        "c = a @ b exactly: a (M, K), b (K, N) int8 tensors (or int32 tensors of int8 values), c (M, N) int32.");
   m.def("quantized_matmul", &corenn::quantized_matmul, py::arg("x"), py::arg("kernel"),
         py::arg("kernel_scale"), py::arg("bias"), py::arg("y"), py::arg("keep") = false,
         py::arg("relu") = false, py::call_guard<py::gil_scoped_release>(),

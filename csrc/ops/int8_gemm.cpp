@@ -1,5 +1,6 @@
 // Entries of int8_gemm and quantized_matmul: dtypes, shapes, devices, int8 ranges; int8_gemm's
-// int32 operands are narrowed to int8 buffers here (see int8_gemm.h), then the stub runs;
+// int8 operands are read as they are, its int32 ones narrowed to int8 buffers here (see
+// int8_gemm.h), then the stub runs;
 // quantized_matmul's kernel is an int8 Tensor, which its driver reads as it is (the reference
 // kernel) or packs into the pair panels it may keep on the kernel's storage
 // (cpu/int8_kept_kernel.cpp).
@@ -44,7 +45,12 @@ std::vector<int8_t> narrow_int32(const char* op, const char* arg, const Tensor& 
 void int8_gemm(const Tensor& a, const Tensor& b, const Tensor& c) {
   const char* op = "int8_gemm";
   for (const auto& [name, t] : {std::pair<const char*, const Tensor&>{"a", a}, {"b", b}, {"c", c}}) {
-    check_dtype(op, name, t, DType::int32);
+    if (name[0] == 'c') {
+      check_dtype(op, name, t, DType::int32);
+    } else {
+      CORENN_CHECK_TYPE(t.dtype() == DType::int8 || t.dtype() == DType::int32, op, ": ", name,
+                        " must be int8 or int32 (of int8 values), got ", dtype_name(t.dtype()));
+    }
     check_dim(op, name, t, 2);
     int8_gemm_stub.check_device(t.device());
   }
@@ -56,9 +62,13 @@ void int8_gemm(const Tensor& a, const Tensor& b, const Tensor& c) {
   check_no_alias(op, "c", c, "a", a);
   check_no_alias(op, "c", c, "b", b);
   check_depth(op, k);
-  const std::vector<int8_t> a8 = narrow_int32(op, "a", a), b8 = narrow_int32(op, "b", b);
+  // an int8 operand is read as it is; an int32 one is checked and narrowed into a8 / b8
+  std::vector<int8_t> a8, b8;
+  if (a.dtype() == DType::int32) a8 = narrow_int32(op, "a", a);
+  if (b.dtype() == DType::int32) b8 = narrow_int32(op, "b", b);
   if (c.numel() == 0) return;
-  int8_gemm_stub(c.device())(a8.data(), b8.data(), c.data<int32_t>(), m, k, n);
+  int8_gemm_stub(c.device())(a8.empty() && a.numel() ? a.data<int8_t>() : a8.data(),
+                             b8.empty() && b.numel() ? b.data<int8_t>() : b8.data(), c.data<int32_t>(), m, k, n);
 }
 
 void quantized_matmul(const Tensor& x, const Tensor& kernel, const Tensor& kernel_scale,

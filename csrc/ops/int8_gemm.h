@@ -16,7 +16,8 @@
 // rows kernel and packed into pair panels for the ISA ones; quantized_matmul(keep=true) (Dense's
 // and EinsumDense's forward) keeps those panels on the kernel's storage, keyed by its write
 // version, instead of packing every call (cpu/int8_kept_kernel.cpp). int8_gemm's A and B (test and
-// tool use) arrive as int32 Tensors of int8 values, checked and narrowed by its entry.
+// tool use) are int8 Tensors, read as they are, or int32 Tensors of int8 values, checked and
+// narrowed by its entry.
 #pragma once
 
 #include <cstdint>

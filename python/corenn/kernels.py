@@ -337,10 +337,11 @@ ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "selu", "sigmoid", "tanh",
 __all__ += ["int8_gemm", "quantized_matmul"]
 
 def _int8_operand(x, op, arg):
-    """An integer array / Tensor whose values fit int8, as the int32 Tensor the C++ entry takes."""
+    """An integer array / Tensor whose values fit int8, as a Tensor the C++ entry takes: an int8
+    Tensor (read as it is), an int32 one (checked there), an integer array as int8."""
     if isinstance(x, Tensor):
-        if x.dtype != "int32":
-            raise TypeError(f"{op}: {arg} must hold int8 values (an int8 array or an int32 Tensor), "
+        if x.dtype not in ("int8", "int32"):
+            raise TypeError(f"{op}: {arg} must hold int8 values (an int8 array, an int8 or int32 Tensor), "
                             f"got a {x.dtype} Tensor")
         return x
     a = np.asarray(x)
@@ -349,7 +350,7 @@ def _int8_operand(x, op, arg):
     if a.size and (a.min() < -128 or a.max() > 127):
         raise ValueError(f"{op}: {arg} holds values outside int8's -128..127 "
                          f"(min {a.min()}, max {a.max()})")
-    return Tensor.from_numpy(np.ascontiguousarray(a, dtype=np.int32))
+    return as_tensor(np.ascontiguousarray(a, dtype=np.int8), op, arg)
 
 
 def int8_values(values, what):
@@ -374,8 +375,8 @@ def int8_values(values, what):
 
 
 def int8_gemm(a, b, out=None):
-    """C = A @ B exactly in int32: A (M, K) and B (K, N) int8 arrays (or int32 Tensors of int8
-    values), C (M, N) int32 (``out`` when given). Every ISA's kernel gives the same integers."""
+    """C = A @ B exactly in int32: A (M, K) and B (K, N) int8 arrays or Tensors (or int32 Tensors of
+    int8 values), C (M, N) int32 (``out`` when given). Every ISA's kernel gives the same integers."""
     op = "int8_gemm"
     a, b = _int8_operand(a, op, "a"), _int8_operand(b, op, "b")
     if a.ndim != 2 or b.ndim != 2:

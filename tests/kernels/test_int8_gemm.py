@@ -61,6 +61,19 @@ def test_int8_gemm_empty_and_int32_tensor_operands():
     np.testing.assert_array_equal(np.asarray(kernels.int8_gemm(a, np.array([[3], [4]], np.int8))), [[-5]])
 
 
+def test_int8_gemm_takes_int8_tensors_and_mixes_them_with_int32(rng):
+    """int8 Tensors (what a quantized layer holds) are read as they are; an int32 Tensor of int8
+    values beside one gives the same integers."""
+    a, b = _int8(rng, (13, 70)), _int8(rng, (70, 9))
+    want = _ref(a, b)
+    a8, b8 = kernels.Tensor.from_numpy(a), kernels.Tensor.from_numpy(b)
+    for x, y in ((a8, b8), (a8, kernels.Tensor.from_numpy(b.astype(np.int32))),
+                 (kernels.Tensor.from_numpy(a.astype(np.int32)), b8), (a, b)):
+        np.testing.assert_array_equal(np.asarray(kernels.int8_gemm(x, y)), want)
+    with pytest.raises(TypeError, match="int8_gemm: a must be int8 or int32 .*got int16"):
+        kernels._C.int8_gemm(kernels.Tensor.from_numpy(a.astype(np.int16)), b8, kernels.Tensor.zeros([13, 9], "int32"))
+
+
 def test_int8_gemm_rejects_bad_input():
     a8 = np.ones((2, 3), np.int8)
     with pytest.raises(TypeError, match="int8_gemm.*a must be an int8 array"):
