@@ -308,6 +308,8 @@ def _refresh_graph_contexts(model, changed):
     weights (Layer._refresh_context); made before ``quantize``, they still held the float
     kernel's Params."""
     from ..models.fusion import weights_context
+    from ..models.graph import _ActivityRegularized, _FixedTraining, _MaskedCall
+    wrappers = (_ActivityRegularized, _FixedTraining, _MaskedCall)   # each holds its call's context in .inner
     graphs = []
     for m in [model, *model.submodules]:
         d = getattr(m, "__dict__", {})
@@ -320,7 +322,7 @@ def _refresh_graph_contexts(model, changed):
     for graph in graphs:
         for step in list(getattr(graph, "steps", ())) + list(getattr(graph, "run", ())):
             ctx = step.ctx
-            while type(ctx).__name__ in ("_FixedTraining", "_ActivityRegularized", "_MaskedCall"):
+            while type(ctx) in wrappers:
                 ctx = object.__getattribute__(ctx, "inner")
             ctx = weights_context(ctx)
             owner = getattr(ctx, "__dict__", {}).get("_owner")
