@@ -399,3 +399,22 @@ def test_a_shared_layer_quantized_after_the_graph_was_built(rng):
     model.fit(x, rng.standard_normal((8, 4)).astype(np.float32), epochs=2, batch_size=4, verbose=0)
     assert not np.array_equal(d.get_weights()[0], bias)
     np.testing.assert_array_equal(d.get_weights()[1], kernel)
+
+
+def test_checkpoint_round_trip_of_int8_weights(rng, tmp_path):
+    """tf.train.Checkpoint writes the int8 kernels and reads them back into another quantized
+    model: the same weights (int8) and the same predictions, bit for bit."""
+    def model(seed):
+        corenn.utils.set_random_seed(seed)
+        m = corenn.Sequential([corenn.Input((7,)), layers.Dense(6, activation="relu"), layers.Dense(3)])
+        m.quantize("int8")
+        return m
+    a, b = model(1), model(2)
+    x = rng.standard_normal((5, 7)).astype(np.float32)
+    assert not np.array_equal(a.predict(x, verbose=0), b.predict(x, verbose=0))
+    path = corenn.train.Checkpoint(model=a).write(str(tmp_path / "ckpt"))
+    corenn.train.Checkpoint(model=b).read(path)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        assert wa.dtype == wb.dtype and np.array_equal(wa, wb)
+    assert b.get_weights()[1].dtype == np.int8
+    np.testing.assert_array_equal(b.predict(x, verbose=0), a.predict(x, verbose=0))
