@@ -11,9 +11,9 @@ Contenders per model and batch, alternated A B C ... each round after a short pa
 .py: alternate, waiting while the host is busy), best of --rounds rounds; a round is one call
 (waking the threads), then at least 0.05 s of timed calls:
     float          the float32 model (its kernels kept packed for the GEMM)
-    int8           the quantized model (its int8 kernels kept narrowed and packed on the weights)
+    int8           the quantized model (its int8 kernels kept packed on the weights)
     int8 per call  the quantized model with the kept kernel disabled (quantized_matmul(keep=False):
-                   each call narrows and packs the kernel, as every call did before the kept form)
+                   each call packs the kernel, as every call did before the kept form)
 for model.predict_on_batch(x) and model.predict(x, batch_size=batch). Before timing the int8
 outputs are checked to equal the per-call ones bit for bit and to be near the float model's.
 Prints the CPU model, corenn's ISA path and its int8 tiles, a Markdown table of ms per call, and
@@ -100,8 +100,9 @@ class _nothing:
 
 
 def kept_bytes(model):
-    """Bytes the model keeps for its kernels: the float32 weights, plus what the caches hold after
-    three predicts of a batch of 256 (the float GEMM keeps a kernel packed from its second call)."""
+    """Bytes the model keeps for its kernels: the weights (an int8 kernel 1 byte a value), plus
+    what the caches hold after three predicts of a batch of 256 (the float GEMM keeps a kernel
+    packed from its second call)."""
     x = np.zeros((256, model.inputs[0].shape[-1]), np.float32)
     for _ in range(3):
         model.predict_on_batch(x)

@@ -20,13 +20,13 @@ void register_gemm(py::module_& m) {
         "write version (the result is the same).");
   m.def("int8_gemm", &corenn::int8_gemm, py::arg("a"), py::arg("b"), py::arg("c"),
         py::call_guard<py::gil_scoped_release>(),
-        "c = a @ b exactly: a (M, K), b (K, N) int32 tensors of int8 values, c (M, N) int32.");
+        "c = a @ b exactly: a (M, K), b (K, N) int8 tensors (or int32 tensors of int8 values), c (M, N) int32.");
   m.def("quantized_matmul", &corenn::quantized_matmul, py::arg("x"), py::arg("kernel"),
         py::arg("kernel_scale"), py::arg("bias"), py::arg("y"), py::arg("keep") = false,
         py::arg("relu") = false, py::call_guard<py::gil_scoped_release>(),
         "y = (q(x) @ kernel) / (s_x * kernel_scale) + bias (then relu when relu): x's rows abs-max quantized to int8, "
-        "kernel the float32 integers of an int8-quantized kernel (ops/int8_gemm.h). keep: kernel "
-        "is a weight read again by later calls; its int8 form is kept on it, keyed by its write "
+        "kernel the int8 Tensor of an int8-quantized kernel (ops/int8_gemm.h). keep: kernel "
+        "is a weight read again by later calls; its packed form is kept on it, keyed by its write "
         "version (the result is the same).");
 #ifdef CORENN_X86_64
   m.def("_set_int8_gemm_vnni", &cpu::set_int8_gemm_vnni, py::arg("on"),

@@ -121,6 +121,26 @@ void forward(const Tensor& indices, const Tensor& weight, const Tensor& y) {
   });
 }
 
+}  // namespace
+
+void embedding_forward_int8(const Tensor& indices, const Tensor& weight, const Tensor& y) {
+  const int64_t v = weight.size(0), d = weight.size(1);
+  with_indices("embedding_forward", indices, v, [&](const auto* idx) {
+    if (y.numel() == 0) return;
+    const int8_t* w = weight.data<int8_t>();
+    float* out = y.data<float>();
+    parallel_for(0, indices.numel(), std::max<int64_t>(1, kGrainFloats / std::max<int64_t>(d, 1)),
+                 [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        const int8_t* row = w + row_of(idx[i]) * d;
+        for (int64_t j = 0; j < d; ++j) out[i * d + j] = static_cast<float>(row[j]);
+      }
+    });
+  });
+}
+
+namespace {
+
 void backward(const Tensor& indices, const Tensor& dy, const Tensor& dweight) {
   const int64_t v = dweight.size(0), d = dweight.size(1);
   with_indices("embedding_backward", indices, v, [&](const auto* idx) {

@@ -191,45 +191,18 @@ void int8_pack_pairs(const int8_t* b, int32_t* pairs, int64_t k, int64_t n, int6
 
 namespace {
 
-// b8 (k, n) int8 as the operand of `rows`: moved in (the reference), or packed into pair panels
-// and dropped.
-std::shared_ptr<Int8Operand> make_operand(std::vector<int8_t> b8, int64_t k, int64_t n, const Int8GemmRows* rows) {
+// b8 (k, n) int8 as the operand of `rows`: read in place (the reference: `b` points at b8, which
+// must outlive the operand), or packed into pair panels.
+std::shared_ptr<Int8Operand> make_operand(const int8_t* b8, int64_t k, int64_t n, const Int8GemmRows* rows) {
   auto out = std::make_shared<Int8Operand>();
   out->rows = rows;
   out->k = k;
   out->n = n;
   if (rows->nr > 0) {
     out->pairs.resize(static_cast<size_t>((n + rows->nr - 1) / rows->nr * rows->nr * ((k + 1) / 2)));
-    int8_pack_pairs(b8.data(), out->pairs.data(), k, n, rows->nr);
+    int8_pack_pairs(b8, out->pairs.data(), k, n, rows->nr);
   } else {
-    out->b = std::move(b8);
-  }
-  return out;
-}
-
-// A float32 kernel of integers in [-127, 127] (an int8-quantized kernel) as int8; ValueError
-// naming quantized_matmul and the first value that is not such an integer. One branch-free pass
-// the compiler vectorizes (a value is clamped, NaN to -127, rounded by adding and subtracting
-// 1.5 * 2^23, and must equal what it was), then, only when that failed, a scan for the message.
-std::vector<int8_t> narrow_kernel(const float* v, int64_t count) {
-  std::vector<int8_t> out(static_cast<size_t>(count));
-  constexpr float kRound = 12582912.0f;   // 1.5 * 2^23: |clamped| <= 127, so the sum's unit is 1
-  int ok = 1;
-  for (int64_t i = 0; i < count; ++i) {
-    const float f = v[i];
-    const float g = f >= -127.0f ? (f <= 127.0f ? f : 127.0f) : -127.0f;
-    const float r = (g + kRound) - kRound;
-    ok &= r == f;
-    out[i] = static_cast<int8_t>(static_cast<int32_t>(r));
-  }
-  if (!ok) {
-    for (int64_t i = 0; i < count; ++i) {
-      const float f = v[i];
-      // the range test first (NaN fails it), so the conversion to int is defined
-      CORENN_CHECK(f >= -127.0f && f <= 127.0f && static_cast<float>(static_cast<int>(f)) == f,
-                   "quantized_matmul: kernel must hold the integers -127..127 of an int8-quantized kernel, got ",
-                   f, " at flat index ", i);
-    }
+    out->b = b8;
   }
   return out;
 }
@@ -243,7 +216,7 @@ void run_rows(const Int8Operand& b, const int8_t* a, const int32_t* ap, int32_t*
   if (rows.nr > 0) {
     rows.rows(nullptr, ap + i0 * kp, nullptr, b.n, b.pairs.data() + j0 * kp, c, ldc, mb, k, nb);
   } else {
-    rows.rows(a + i0 * k, nullptr, b.b.data() + j0, b.n, nullptr, c, ldc, mb, k, nb);
+    rows.rows(a + i0 * k, nullptr, b.b + j0, b.n, nullptr, c, ldc, mb, k, nb);
   }
 }
 
@@ -261,8 +234,7 @@ T* thread_scratch(int64_t count) {
 }  // namespace
 
 void int8_gemm(const int8_t* a, const int8_t* b8, int32_t* c, int64_t m, int64_t k, int64_t n) {
-  const std::shared_ptr<const Int8Operand> operand =
-      make_operand(std::vector<int8_t>(b8, b8 + k * n), k, n, int8_gemm_rows_stub.cpu());
+  const std::shared_ptr<const Int8Operand> operand = make_operand(b8, k, n, int8_gemm_rows_stub.cpu());
   const Int8Operand& b = *operand;
   const int64_t kp = (k + 1) / 2;
   std::vector<int32_t> ap;
@@ -277,14 +249,16 @@ void int8_gemm(const int8_t* a, const int8_t* b8, int32_t* c, int64_t m, int64_t
   });
 }
 
-void quantized_matmul(const float* x, const float* kernel_f, const Storage* keep, const float* kernel_scale,
+void quantized_matmul(const float* x, const int8_t* kernel8, const Storage* keep, const float* kernel_scale,
                       const float* bias, bool relu, float* y, int64_t m, int64_t k, int64_t n) {
-  // The rows kernel is read once: the operand is made for it and it runs it (an ISA switch
-  // meanwhile cannot mix formats).
-  const Int8GemmRows* rows = int8_gemm_rows_stub.cpu();
-  const auto make = [&] { return make_operand(narrow_kernel(kernel_f, k * n), k, n, rows); };
-  const std::shared_ptr<const Int8Operand> operand = keep ? kept_int8_operand(*keep, rows, k, n, make) : make();
   if (m == 0 || n == 0) return;
+  // The rows kernel is read once: the operand is made for it and it runs it (an ISA switch
+  // meanwhile cannot mix formats). The reference reads the int8 kernel in place, so only the
+  // ISA kernels' pair panels are worth keeping.
+  const Int8GemmRows* rows = int8_gemm_rows_stub.cpu();
+  const auto make = [&] { return make_operand(kernel8, k, n, rows); };
+  const std::shared_ptr<const Int8Operand> operand =
+      keep && rows->nr > 0 ? kept_int8_operand(*keep, rows, k, n, make) : make();
   const Int8Operand& kernel = *operand;
   const int64_t kp = (k + 1) / 2;
   const bool pairs = kernel.rows->nr > 0;

@@ -1,24 +1,25 @@
-// The kept int8 kernel: an int8-quantized layer kernel narrowed (and packed into the pair panels
-// of the active int8_gemm.rows kernel) once, and kept on the kernel's Storage.
+// The kept int8 kernel: an int8-quantized layer kernel (an int8 Tensor) packed into the pair
+// panels of the active int8_gemm.rows kernel once, and kept on the kernel's Storage.
 //
-// Why: a Tensor holds no int8 (core/tensor.h), so an int8 Dense / EinsumDense kernel is a float32
-// weight of whole numbers; without this, quantized_matmul narrowed it (K x N checks and
-// conversions) and packed its pairs on every call, which made a quantized model predict slower
-// than the float one. With it a call reads the kept panels, as the float GEMM reads the panels
-// kept by cpu/gemm/packed_b_cache.cpp.
+// Why: the AVX2 / AVX-512 rows kernels read B as 16-bit pairs of depth steps (ops/int8_gemm.h);
+// without this, quantized_matmul packed the kernel's K x N values into them on every call, which
+// made a quantized model predict slower than the float one (until the twentieth session the
+// kernel was a float32 weight of whole numbers, which every call also checked and narrowed). With
+// it a call reads the kept panels, as the float GEMM reads the panels kept by
+// cpu/gemm/packed_b_cache.cpp. The reference rows kernel reads the int8 kernel in place, so
+// nothing is kept for it.
 //
 // The protocol (never stale, freed with the weight, bypassed while the storage's version cannot
 // vouch for its contents) is core/kept_derived.h's, in the storage's int8_kernel slot, keyed by
 // the rows kernel it was made for and (k, n).
 //
 // Kept on the first sight (KeepWhen::first_sight), where the packed-B cache waits for the second:
-// every call has to narrow the kernel anyway (the kernel must be checked and converted before the
-// int8 product can run), so keeping it costs no work, and an int8 kernel is not trained (Keras
-// freezes it), so its version stands from call to call.
+// every call has to pack the kernel anyway before the int8 product can run, so keeping it costs
+// no work, and an int8 kernel is not trained (Keras freezes it), so its version stands from call
+// to call.
 //
-// Size: with an ISA kernel (nr > 0) only the pair panels, ceil(n / nr) nr ceil(k / 2) int32
-// words: about 2 bytes per kernel entry, half the float32 weight; the reference kernel keeps the
-// k n int8 values (1 byte per entry).
+// Size: ceil(n / nr) nr ceil(k / 2) int32 words: about 2 bytes per kernel entry, twice the int8
+// weight itself (reading 8-bit panels and widening them in the tiles would halve it: not done).
 #include <memory>
 
 #include "core/kept_derived.h"

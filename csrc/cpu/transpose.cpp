@@ -17,6 +17,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/check.h"
 #include "core/parallel.h"
 #include "ops/transpose.h"
 
@@ -91,10 +92,15 @@ void transpose(const void* x, void* y, const std::vector<int64_t>& shape,
   const int64_t q = std::find(xstride.begin(), xstride.end(), 1) - xstride.begin();
   if (q == k - 1)
     return gather_runs(static_cast<const char*>(x), static_cast<char*>(y), shape, xstride, elem_size);
-  if (elem_size == 4)
-    tiled(static_cast<const uint32_t*>(x), static_cast<uint32_t*>(y), shape, xstride, q);
-  else
-    tiled(static_cast<const uint64_t*>(x), static_cast<uint64_t*>(y), shape, xstride, q);
+  // one tile copy per element size: the storage dtypes bring 1- and 2-byte elements (int8 /
+  // uint8 / int16 / float16), which an 8-byte copy would read and write past the ends of
+  switch (elem_size) {
+    case 1: return tiled(static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), shape, xstride, q);
+    case 2: return tiled(static_cast<const uint16_t*>(x), static_cast<uint16_t*>(y), shape, xstride, q);
+    case 4: return tiled(static_cast<const uint32_t*>(x), static_cast<uint32_t*>(y), shape, xstride, q);
+    case 8: return tiled(static_cast<const uint64_t*>(x), static_cast<uint64_t*>(y), shape, xstride, q);
+    default: CORENN_CHECK(false, "transpose: no kernel for elements of ", elem_size, " bytes");
+  }
 }
 
 }  // namespace corenn::cpu

@@ -10,16 +10,24 @@ CORENN_DEFINE_DISPATCH(EmbeddingBackwardFn, embedding_backward_stub, "embedding_
 
 namespace {
 
-// Common checks: W / dW (V, D) float32; rows (indices..., D) float32 matching the indices' shape.
+// Common checks: W / dW (V, D) float32 (forward: or int8); rows (indices..., D) float32 matching
+// the indices' shape.
 void check_args(const char* op, const Tensor& indices, const char* table_arg, const Tensor& table,
-                const char* rows_arg, const Tensor& rows) {
+                const char* rows_arg, const Tensor& rows, bool int8_table = false) {
   check_defined(op, "indices", indices);
   check_defined(op, table_arg, table);
   check_defined(op, rows_arg, rows);
   // int32 / int64 ids, or float32 holding whole numbers (validated by the kernel)
   CORENN_CHECK_TYPE(is_compute_dtype(indices.dtype()), op, ": indices must be int32, int64 or "
                     "float32, got ", dtype_name(indices.dtype()));
-  check_float32(op, table_arg, table);
+  if (int8_table && table.dtype() == DType::int8) {
+    // an int8-quantized Embedding's table (layers/quantization.py): rows widened to float32
+    CORENN_CHECK_TYPE(table.device().type == DeviceType::cpu, op, ": an int8 ", table_arg,
+                      " is read on the CPU only, got one on ", table.device().str());
+  } else {
+    CORENN_CHECK_TYPE(table.dtype() == DType::float32, op, ": ", table_arg, " must be float32",
+                      int8_table ? " or int8" : "", ", got ", dtype_name(table.dtype()));
+  }
   check_float32(op, rows_arg, rows);
   check_same_device(op, table_arg, table, "indices", indices);
   check_same_device(op, table_arg, table, rows_arg, rows);
@@ -38,8 +46,12 @@ void check_args(const char* op, const Tensor& indices, const char* table_arg, co
 
 void embedding_forward(const Tensor& indices, const Tensor& weight, const Tensor& y) {
   const char* op = "embedding_forward";
-  check_args(op, indices, "weight", weight, "y", y);
+  check_args(op, indices, "weight", weight, "y", y, /*int8_table=*/true);
   check_writable(op, "y", y);
+  if (weight.dtype() == DType::int8) {   // CPU only (checked): one kernel, no dispatch slot
+    cpu::embedding_forward_int8(indices, weight, y);
+    return;
+  }
   embedding_forward_stub(weight.device())(indices, weight, y);
 }
 

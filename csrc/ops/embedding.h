@@ -4,6 +4,8 @@
 //   backward  dW = 0; dW[idx[i], :] += dy[i, :] for every i  (repeated indices accumulate)
 // Shapes: W, dW (V, D) float32 (V = input_dim, the vocabulary); indices any shape, int32, int64 or
 // float32 holding whole numbers (Sequential feeds float32 x; Keras casts inputs to int).
+// forward also takes an int8 W on the CPU (an int8-quantized Embedding's table): y = float(W[idx])
+// (exact), the layer then divides by the rows' scales.
 // Every index is checked (whole, 0 <= idx < V) before anything is written.
 #pragma once
 
@@ -32,6 +34,8 @@ template <class I>
 void embedding_forward(int64_t n, int64_t d, const I* idx, const float* w, float* y);
 template <class I>
 void embedding_backward(int64_t n, int64_t v, int64_t d, const I* idx, const float* dy, float* dw);
+// forward of an int8 table (checked by the entry; validates the indices as the stub's kernel does)
+void embedding_forward_int8(const Tensor& indices, const Tensor& weight, const Tensor& y);
 }  // namespace cpu
 
 }  // namespace corenn

@@ -1,7 +1,9 @@
 // Entries of int8_gemm and quantized_matmul: dtypes, shapes, devices, int8 ranges; int8_gemm's
-// operands are narrowed to int8 buffers here (see int8_gemm.h), then the stub runs;
-// quantized_matmul's kernel is checked and narrowed by its driver where it makes the kernel's int8
-// operand, which it may keep on the kernel's storage (cpu/int8_kept_kernel.cpp).
+// int8 operands are read as they are, its int32 ones narrowed to int8 buffers here (see
+// int8_gemm.h), then the stub runs;
+// quantized_matmul's kernel is an int8 Tensor, which its driver reads as it is (the reference
+// kernel) or packs into the pair panels it may keep on the kernel's storage
+// (cpu/int8_kept_kernel.cpp).
 #include "ops/int8_gemm.h"
 
 #include <cmath>
@@ -43,7 +45,12 @@ std::vector<int8_t> narrow_int32(const char* op, const char* arg, const Tensor& 
 void int8_gemm(const Tensor& a, const Tensor& b, const Tensor& c) {
   const char* op = "int8_gemm";
   for (const auto& [name, t] : {std::pair<const char*, const Tensor&>{"a", a}, {"b", b}, {"c", c}}) {
-    check_dtype(op, name, t, DType::int32);
+    if (name[0] == 'c') {
+      check_dtype(op, name, t, DType::int32);
+    } else {
+      CORENN_CHECK_TYPE(t.dtype() == DType::int8 || t.dtype() == DType::int32, op, ": ", name,
+                        " must be int8 or int32 (of int8 values), got ", dtype_name(t.dtype()));
+    }
     check_dim(op, name, t, 2);
     int8_gemm_stub.check_device(t.device());
   }
@@ -55,16 +62,21 @@ void int8_gemm(const Tensor& a, const Tensor& b, const Tensor& c) {
   check_no_alias(op, "c", c, "a", a);
   check_no_alias(op, "c", c, "b", b);
   check_depth(op, k);
-  const std::vector<int8_t> a8 = narrow_int32(op, "a", a), b8 = narrow_int32(op, "b", b);
+  // an int8 operand is read as it is; an int32 one is checked and narrowed into a8 / b8
+  std::vector<int8_t> a8, b8;
+  if (a.dtype() == DType::int32) a8 = narrow_int32(op, "a", a);
+  if (b.dtype() == DType::int32) b8 = narrow_int32(op, "b", b);
   if (c.numel() == 0) return;
-  int8_gemm_stub(c.device())(a8.data(), b8.data(), c.data<int32_t>(), m, k, n);
+  int8_gemm_stub(c.device())(a8.empty() && a.numel() ? a.data<int8_t>() : a8.data(),
+                             b8.empty() && b.numel() ? b.data<int8_t>() : b8.data(), c.data<int32_t>(), m, k, n);
 }
 
 void quantized_matmul(const Tensor& x, const Tensor& kernel, const Tensor& kernel_scale,
                       const std::optional<Tensor>& bias, const Tensor& y, bool keep, bool relu) {
   const char* op = "quantized_matmul";
   check_float32(op, "x", x);
-  check_float32(op, "kernel", kernel);
+  // the int8 kernel itself (a quantized layer's int8 weight): no values to check, nothing to narrow
+  check_dtype(op, "kernel", kernel, DType::int8);
   check_float32(op, "kernel_scale", kernel_scale);
   check_float32(op, "y", y);
   for (const Tensor* t : {&x, &kernel, &kernel_scale, &y}) quantized_matmul_stub.check_device(t->device());
@@ -86,10 +98,8 @@ void quantized_matmul(const Tensor& x, const Tensor& kernel, const Tensor& kerne
   check_no_alias(op, "y", y, "kernel", kernel);
   check_no_alias(op, "y", y, "kernel_scale", kernel_scale);
   check_depth(op, k);
-  // The kernel's values are checked, and it is narrowed, where the driver makes its int8 operand
-  // (see cpu::quantized_matmul): each call, or once while a kept one stands (keep). So the driver
-  // runs for an empty y too, and a bad kernel is refused whatever x's batch.
-  quantized_matmul_stub(y.device())(x.data<float>(), kernel.data<float>(), keep ? kernel.storage().get() : nullptr,
+  if (y.numel() == 0) return;
+  quantized_matmul_stub(y.device())(x.data<float>(), kernel.data<int8_t>(), keep ? kernel.storage().get() : nullptr,
                                     kernel_scale.data<float>(), bias ? bias->data<float>() : nullptr, relu,
                                     y.data<float>(), m, k, n);
 }

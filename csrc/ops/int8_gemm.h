@@ -11,12 +11,13 @@
 //                      float32 = float(acc[i, j]) / (s_k[j] * s_x[i]) (+ bias[j]). A row of x
 //                      holding a NaN or an infinity gives a row of NaN.
 //
-// Tensors hold no int8 (core/tensor.h): the int8 operands arrive as int32 Tensors (int8_gemm's
-// A and B, test and tool use) or as a float32 Tensor of integers (quantized_matmul's kernel,
-// which is a layer weight and lives with the float32 weights); the entries check that every value
-// fits int8 and narrow them to int8 buffers before the kernel runs. quantized_matmul(keep=true)
-// (Dense's and EinsumDense's forward) keeps the kernel's narrowed, packed form on the kernel's
-// storage, keyed by its write version, instead of making it every call (cpu/int8_kept_kernel.cpp).
+// quantized_matmul's kernel is an int8 Tensor (a quantized layer's int8 weight, one byte a value,
+// as Keras keeps it; any other dtype is a TypeError naming the op), read in place by the reference
+// rows kernel and packed into pair panels for the ISA ones; quantized_matmul(keep=true) (Dense's
+// and EinsumDense's forward) keeps those panels on the kernel's storage, keyed by its write
+// version, instead of packing every call (cpu/int8_kept_kernel.cpp). int8_gemm's A and B (test and
+// tool use) are int8 Tensors, read as they are, or int32 Tensors of int8 values, checked and
+// narrowed by its entry.
 #pragma once
 
 #include <cstdint>
@@ -64,35 +65,34 @@ struct Int8GemmRows {
                      int64_t n);
 };
 
-// An int8 B operand (k, n) in the form one rows kernel reads: b when rows->nr == 0, else only
-// its pair panels (the int8 values themselves are then not kept). Made per call by the driver, or
-// kept on a weight's storage (cpu/int8_kept_kernel.cpp).
+// An int8 B operand (k, n) in the form one rows kernel reads: the caller's int8 values `b`, read
+// in place, when rows->nr == 0 (the reference; quantized_matmul's int8 kernel is never copied),
+// else only its pair panels. Made per call by the driver, or (pair panels) kept on a weight's
+// storage (cpu/int8_kept_kernel.cpp).
 struct Int8Operand {
   const Int8GemmRows* rows = nullptr;
   int64_t k = 0, n = 0;
-  std::vector<int8_t> b;        // (k, n) row-major, rows->nr == 0
+  const int8_t* b = nullptr;    // (k, n) row-major, rows->nr == 0: not owned, outlives the call
   std::vector<int32_t> pairs;   // b_pairs above, rows->nr > 0
-  size_t bytes() const { return b.size() + pairs.size() * sizeof(int32_t); }
+  size_t bytes() const { return pairs.size() * sizeof(int32_t); }
 };
 
 namespace cpu {
 void int8_gemm(const int8_t* a, const int8_t* b, int32_t* c, int64_t m, int64_t k, int64_t n);
-// keep: the kernel's Storage when the caller asks for its int8 form to be kept on it
-// (cpu/int8_kept_kernel.cpp), else nullptr. The kernel's values are checked where its operand is
-// made (ValueError naming quantized_matmul and the first value that is not an integer in
-// -127..127), so a kept operand, checked when it was made, is not checked again.
-// relu: y = max(y, 0) fused into the epilogue (as the relu op: NaN and -0 kept).
-void quantized_matmul(const float* x, const float* kernel, const Storage* keep, const float* kernel_scale,
+// kernel (k, n) int8. keep: the kernel's Storage when the caller asks for its packed form to be
+// kept on it (cpu/int8_kept_kernel.cpp), else nullptr. relu: y = max(y, 0) fused into the
+// epilogue (as the relu op: NaN and -0 kept).
+void quantized_matmul(const float* x, const int8_t* kernel, const Storage* keep, const float* kernel_scale,
                       const float* bias, bool relu, float* y, int64_t m, int64_t k, int64_t n);
 // b (k, n) as Int8GemmRows' b_pairs in panels of nr columns; a (m, k) as its a_pairs
 void int8_pack_pairs(const int8_t* b, int32_t* pairs, int64_t k, int64_t n, int64_t nr);
 void int8_pack_row_pairs(const int8_t* a, int32_t* pairs, int64_t m, int64_t k);
 
-// The kept int8 kernel (cpu/int8_kept_kernel.cpp): the operand of `rows` made from `storage`'s
-// contents at its current write version, made by `make` when there is none (then kept); make's
-// exception (a value that is not an int8 integer) propagates and nothing is kept. While the
-// storage's versions cannot vouch for its contents (a live writable export, borrowed memory)
-// nothing is kept and every call makes its own.
+// The kept int8 kernel (cpu/int8_kept_kernel.cpp): the operand of `rows` (pair panels, nr > 0)
+// made from `storage`'s contents at its current write version, made by `make` when there is none
+// (then kept); make's exception propagates and nothing is kept. While the storage's versions
+// cannot vouch for its contents (a live writable export, borrowed memory) nothing is kept and
+// every call makes its own.
 std::shared_ptr<const Int8Operand> kept_int8_operand(const Storage& storage, const Int8GemmRows* rows,
                                                      int64_t k, int64_t n,
                                                      const std::function<std::shared_ptr<Int8Operand>()>& make);

@@ -190,8 +190,40 @@ def _astype(self, dtype, copy=True):
     return np.asarray(self).astype(dtype, copy=True)
 
 
+class Reference:
+    """What ``t.ref()`` returns (TensorFlow's ``Reference``): a hashable handle of one Tensor or
+    Variable, equal to another only when both wrap the same object, so it keys a dict or fills a
+    set by identity; ``deref()`` gives the object back."""
+
+    __slots__ = ("_wrapped",)
+
+    def __init__(self, wrapped):
+        self._wrapped = wrapped
+
+    def deref(self):
+        return self._wrapped
+
+    def __eq__(self, other):
+        return isinstance(other, Reference) and self._wrapped is other._wrapped
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __hash__(self):
+        return id(self._wrapped)
+
+    def __repr__(self):
+        return f"<Reference wrapping {self._wrapped!r}>"
+
+
+def _ref(self):
+    """TensorFlow's ``t.ref()``: a hashable Reference to this Tensor (``ref.deref()`` is it)."""
+    return Reference(self)
+
+
 def _install():
     T = Tensor
+    T.ref = T.experimental_ref = _ref
     T.numpy = _numpy
     T.set_shape = _set_shape
     T.get_shape = lambda self: tuple(self.shape)   # TensorFlow's name for .shape

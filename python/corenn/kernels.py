@@ -23,9 +23,16 @@ Tensor = _C.Tensor
 
 class TensorShape(tuple):
     """What ``Tensor.shape`` returns: a tuple (comparisons, indexing, unpacking and NumPy take it
-    as one) with TensorFlow's TensorShape methods, so ``x.shape.as_list()`` runs."""
+    as one) with TensorFlow's TensorShape methods, so ``x.shape.as_list()`` runs.
+    ``TensorShape(None)`` is TensorFlow's shape of unknown rank (_UnknownRankShape)."""
 
     __slots__ = ()
+
+    def __new__(cls, dims=()):
+        # (Tensor.shape makes its instances in C++, without this call)
+        if dims is None or isinstance(dims, _UnknownRankShape):
+            return tuple.__new__(_UnknownRankShape)
+        return tuple.__new__(cls, dims)
 
     def as_list(self):
         return list(self)
@@ -46,8 +53,102 @@ class TensorShape(tuple):
     def is_fully_defined(self):
         return all(d is not None for d in self)
 
+    def is_compatible_with(self, other):
+        """TensorFlow's: the same rank and every size equal or None on either side (a shape of
+        unknown rank is compatible with every shape)."""
+        other = TensorShape(other)
+        if isinstance(other, _UnknownRankShape):
+            return True
+        return len(self) == len(other) and all(a is None or b is None or a == b for a, b in zip(self, other))
+
+    def merge_with(self, other):
+        """The shape both ``self`` and ``other`` describe (a None size takes the other's);
+        ValueError where they are incompatible, as TensorFlow."""
+        other = TensorShape(other)
+        if isinstance(other, _UnknownRankShape):
+            return self
+        if not self.is_compatible_with(other):
+            raise ValueError(f"Shapes {self} and {other} are not compatible")
+        return TensorShape([b if a is None else a for a, b in zip(self, other)])
+
+    def concatenate(self, other):
+        other = TensorShape(other)
+        return other if isinstance(other, _UnknownRankShape) else TensorShape(tuple(self) + tuple(other))
+
     def __reduce__(self):   # pickles as the plain tuple it is
         return (tuple, (tuple(self),))
+
+
+class _UnknownRankShape(TensorShape):
+    """``TensorShape(None)``: TensorFlow's shape of unknown rank. rank, ndims and dims are None,
+    as_list / len / iteration raise ValueError with TensorFlow's messages, an index gives None,
+    it is false, equal only to another unknown shape, and compatible with every shape. (An empty
+    tuple underneath, so it must never compare as the scalar shape (): __eq__ says so first.)"""
+
+    __slots__ = ()
+
+    def as_list(self):
+        raise ValueError("as_list() is not defined on an unknown TensorShape.")
+
+    @property
+    def rank(self):
+        return None
+
+    ndims = rank
+
+    @property
+    def dims(self):
+        return None
+
+    def num_elements(self):
+        return None
+
+    def is_fully_defined(self):
+        return False
+
+    def is_compatible_with(self, other):
+        TensorShape(other)   # (a bad shape is still refused)
+        return True
+
+    def merge_with(self, other):
+        return TensorShape(other)
+
+    def concatenate(self, other):
+        TensorShape(other)
+        return self
+
+    def with_rank(self, rank):
+        return TensorShape([None] * int(rank))
+
+    def __len__(self):
+        raise ValueError("Cannot take the length of shape with unknown rank.")
+
+    def __iter__(self):
+        raise ValueError("Cannot iterate over a shape with unknown rank.")
+
+    def __getitem__(self, key):
+        return self if isinstance(key, slice) else None
+
+    def __bool__(self):
+        return False
+
+    def __eq__(self, other):
+        return isinstance(other, _UnknownRankShape) or other is None
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __hash__(self):
+        return hash((TensorShape, None))
+
+    def __repr__(self):
+        return "TensorShape(None)"
+
+    def __str__(self):
+        return "<unknown>"
+
+    def __reduce__(self):
+        return (TensorShape, (None,))
 
 
 class DTypeName(str):
@@ -236,10 +337,11 @@ ACTIVATIONS = ("linear", "relu", "leaky_relu", "elu", "selu", "sigmoid", "tanh",
 __all__ += ["int8_gemm", "quantized_matmul"]
 
 def _int8_operand(x, op, arg):
-    """An integer array / Tensor whose values fit int8, as the int32 Tensor the C++ entry takes."""
+    """An integer array / Tensor whose values fit int8, as a Tensor the C++ entry takes: an int8
+    Tensor (read as it is), an int32 one (checked there), an integer array as int8."""
     if isinstance(x, Tensor):
-        if x.dtype != "int32":
-            raise TypeError(f"{op}: {arg} must hold int8 values (an int8 array or an int32 Tensor), "
+        if x.dtype not in ("int8", "int32"):
+            raise TypeError(f"{op}: {arg} must hold int8 values (an int8 array, an int8 or int32 Tensor), "
                             f"got a {x.dtype} Tensor")
         return x
     a = np.asarray(x)
@@ -248,12 +350,33 @@ def _int8_operand(x, op, arg):
     if a.size and (a.min() < -128 or a.max() > 127):
         raise ValueError(f"{op}: {arg} holds values outside int8's -128..127 "
                          f"(min {a.min()}, max {a.max()})")
-    return Tensor.from_numpy(np.ascontiguousarray(a, dtype=np.int32))
+    return as_tensor(np.ascontiguousarray(a, dtype=np.int8), op, arg)
+
+
+def int8_values(values, what):
+    """``values`` as an int8 array (an int8 weight's, quantized_matmul's NumPy kernel): an int8
+    array as it is; any other integer or float array whose values are whole numbers in -128..127
+    (a float array of the integers, an older file's) converted exactly; anything else a
+    ValueError naming ``what`` and the first bad value (Keras' int8 variables would wrap or
+    truncate it silently)."""
+    a = np.asarray(values)
+    if a.dtype == np.int8:
+        return a
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{what}: expected int8 values, got an array of dtype {a.dtype}")
+    with np.errstate(invalid="ignore"):
+        bad = ~((a >= -128) & (a <= 127) & (a == np.round(a))) if a.dtype.kind == "f" else \
+            (a < -128) | (a > 127)
+    if np.any(bad):
+        i = int(np.flatnonzero(bad.reshape(-1))[0])
+        raise ValueError(f"{what}: expected int8 values (whole numbers in -128..127), got "
+                         f"{a.reshape(-1)[i].item()!r} at flat index {i}")
+    return a.astype(np.int8)
 
 
 def int8_gemm(a, b, out=None):
-    """C = A @ B exactly in int32: A (M, K) and B (K, N) int8 arrays (or int32 Tensors of int8
-    values), C (M, N) int32 (``out`` when given). Every ISA's kernel gives the same integers."""
+    """C = A @ B exactly in int32: A (M, K) and B (K, N) int8 arrays or Tensors (or int32 Tensors of
+    int8 values), C (M, N) int32 (``out`` when given). Every ISA's kernel gives the same integers."""
     op = "int8_gemm"
     a, b = _int8_operand(a, op, "a"), _int8_operand(b, op, "b")
     if a.ndim != 2 or b.ndim != 2:
@@ -266,17 +389,19 @@ def int8_gemm(a, b, out=None):
 def quantized_matmul(x, kernel, kernel_scale, bias=None, out=None, keep=False, relu=False):
     """Keras 3's int8 Dense product: y = (q(x) @ kernel) / (s_x * kernel_scale) + bias, with x
     (M, K) float32 quantized per row (s_x = 127 / (max|x| + 1e-7), q = clip(round(x s_x), -127,
-    127)), ``kernel`` (K, N) float32 holding the integers -127..127 of the int8 kernel,
-    ``kernel_scale`` (N,), ``bias`` (N,) or None; y (M, N) float32. ``keep``: the kernel is a
-    weight that later calls read again (a layer's); its int8 form is kept on it while its write
-    version stands (cpu/int8_kept_kernel.cpp), which gives the same bits faster. ``relu``: y =
-    relu(y) in the same pass (the bits of ``activation_forward("relu", y)`` after it)."""
+    127)), ``kernel`` (K, N) the int8 kernel: an int8 Tensor (read as it is; another dtype is a
+    TypeError), or a NumPy array of int8 values (int8_values: converted), ``kernel_scale`` (N,),
+    ``bias`` (N,) or None; y (M, N) float32. ``keep``: the kernel is a weight that later calls
+    read again (a layer's); its packed form is kept on it while its write version stands
+    (cpu/int8_kept_kernel.cpp), which gives the same bits faster. ``relu``: y = relu(y) in the
+    same pass (the bits of ``activation_forward("relu", y)`` after it)."""
     op = "quantized_matmul"
     for name, flag in (("keep", keep), ("relu", relu)):
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{op}: {name} must be True or False, got {flag!r}")
     x = x if type(x) is Tensor else as_tensor(x, op, "x")
-    kernel = kernel if type(kernel) is Tensor else as_tensor(kernel, op, "kernel")
+    if not isinstance(kernel, Tensor):
+        kernel = as_tensor(np.ascontiguousarray(int8_values(kernel, f"{op}: kernel")), op, "kernel")
     kernel_scale = kernel_scale if type(kernel_scale) is Tensor else as_tensor(kernel_scale, op, "kernel_scale")
     if bias is not None:
         bias = bias if type(bias) is Tensor else as_tensor(bias, op, "bias")
@@ -1342,7 +1467,8 @@ def _indices(indices, op):
 
 
 def embedding_forward(indices, weight, out=None):
-    """y[..., :] = weight[indices[...], :]: indices (...) -> y (..., D) for weight (V, D)."""
+    """y[..., :] = weight[indices[...], :]: indices (...) -> y (..., D) for weight (V, D) float32,
+    or int8 on the CPU (an int8-quantized table: its rows widened to float32, exactly)."""
     op = "embedding_forward"
     indices = _indices(indices, op)
     weight = weight if type(weight) is Tensor else as_tensor(weight, op, "weight")

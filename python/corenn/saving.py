@@ -448,7 +448,9 @@ def _check_shape_list(shape) -> bool:
 # weights files (.npz)
 # ================================================================================================
 
-_F32 = {"<f4": np.dtype("<f4")}
+# A weight array's dtype: float32, or that of a weight a layer made in another dtype (an
+# int8-quantized kernel, an int64 counter), as save_weights writes it (get_weights' arrays)
+_WEIGHT_DTYPES = {d.str: d for d in _ALLOWED_DTYPES.values()}
 
 
 def _weight_names(model):
@@ -558,7 +560,7 @@ def _read_manifest(archive):
         extra = sorted(set(archive.infos) - {n + ".npy" for n in names} - {member})
         raise _Bad(f"the members do not match the manifest (unexpected: {extra[:5]}, "
                    f"missing: {sorted(set(names) - set(members))[:5]})")
-    return [archive.npy_header(n + ".npy", _F32, s) for n, s in zip(names, shapes)]
+    return [archive.npy_header(n + ".npy", _WEIGHT_DTYPES, s) for n, s in zip(names, shapes)]
 
 
 def _check_weight_shapes(model, got, path, op):

@@ -780,6 +780,9 @@ def _set_keras_weights(layer, arrays, variables=None):
         if tuple(array.shape) != tuple(v.shape):
             raise ValueError(f"{layer.name}: weight '{getattr(v, 'path', None) or getattr(v, 'name', '?')}' has "
                              f"shape {tuple(v.shape)}, got an array of shape {tuple(array.shape)}")
+        if getattr(v, "dtype", None) == "int8":   # a quantized kernel / table, checked as set_weights does
+            from .kernels import int8_values
+            array = int8_values(array, f"{layer.name}: weight '{getattr(v, 'path', None) or getattr(v, 'name', '?')}'")
         np.asarray(v)[...] = array
 
 
@@ -1265,11 +1268,10 @@ def _write_vars(group, name, weights):
     vars_ = group.create_group("vars")
     vars_.attrs["name"] = name   # Keras writes the object's name on each vars group
     for i, w in enumerate(weights):
-        # an int8-quantized layer's kernel / table (layers/quantization.py): int8, as Keras keeps it
-        # a non-trainable weight a layer made in another dtype (an int64 counter) keeps it
+        # a weight a layer made in another dtype keeps it: an int8-quantized layer's int8 kernel /
+        # table / int4 bytes (layers/quantization.py, as Keras keeps them), an int64 counter
         have = np.dtype(str(getattr(w, "dtype", "float32")))
-        dtype = np.int8 if getattr(w, "__dict__", {}).get("_int8") else have if have.kind in "iu" or \
-            have == np.float64 else np.float32
+        dtype = have if have.kind in "iu" or have == np.float64 else np.float32
         vars_.create_dataset(str(i), data=np.array(w, dtype=dtype, copy=True))
 
 

@@ -1017,8 +1017,10 @@ def embedding_forward(r):
     idx = r.integers(0, v, size=_dims(r, int(r.integers(1, 3)), 1, 4))
     idx = idx.astype(r.choice([np.int32, np.int64, np.float32, np.float64, np.uint8, np.int16]))
     w = f32(r, v, d)
+    # weight: float32 or int8 (an int8-quantized table), so not a strict float32 input; the other
+    # dtypes' refusal is tests/kernels/test_embedding.py's
     return Call(kernels.embedding_forward, dict(indices=idx, weight=w, out=_opt_out(r, idx.shape + (d,))),
-                dict(indices="index", weight="in", out="out"), ("embedding",),
+                dict(indices="index", weight="target", out="out"), ("embedding",),
                 lambda y, k: _close(y.numpy(), ref.embedding(k["indices"], k["weight"]),
                                     "embedding_forward") if np.shape(k["weight"]) == (v, d) and
                 np.shape(k["indices"]) == idx.shape else [])

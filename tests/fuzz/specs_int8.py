@@ -31,7 +31,7 @@ def int8_gemm(r):
 def quantized_matmul(r):
     m, k, n = _dims(r, 3, 1, 6)
     x = f32(r, m, k)
-    q = r.integers(-127, 128, size=(k, n)).astype(np.float32)
+    q = r.integers(-127, 128, size=(k, n)).astype(np.int8)   # a quantized layer's int8 kernel
     scale = (np.abs(f32(r, n)) + 1).astype(np.float32)
     bias = f32(r, n) if r.random() < 0.6 else None
     relu = bool(r.random() < 0.3)

@@ -122,3 +122,30 @@ def test_shape_dtype_and_device_errors(rng):
         kernels.embedding_forward(np.array([["a"]]), w)
     with pytest.raises(ValueError, match="embedding_forward: .*weight"):
         kernels.embedding_forward(np.zeros((1, 0), np.int32), np.ones((0, 4), np.float32))
+
+
+@pytest.mark.parametrize("dtype", INDEX_DTYPES)
+@pytest.mark.parametrize("shape,v,d", CASES)
+def test_int8_table_rows_are_widened_exactly(shape, v, d, dtype, rng):
+    """An int8-quantized Embedding's table (an int8 Tensor): y = float(q[idx]), the values
+    themselves (every int8, -128..127), each index checked as for a float32 table."""
+    idx = rng.integers(0, v, size=shape).astype(dtype)
+    q = rng.integers(-128, 128, size=(v, d)).astype(np.int8)
+    q[0, 0] = -128
+    y = kernels.embedding_forward(idx, kernels.Tensor.from_numpy(q))
+    assert y.dtype == "float32"
+    np.testing.assert_array_equal(np.asarray(y), q.astype(np.float32)[idx.astype(np.int64)])
+    with pytest.raises(ValueError, match="embedding_forward: index out of range"):
+        kernels.embedding_forward(np.full(shape, v, np.int32), kernels.Tensor.from_numpy(q))
+
+
+def test_table_dtypes_other_than_float32_and_int8_are_refused_by_name():
+    idx = np.array([[0, 1]], np.int32)
+    for dtype in (np.int16, np.uint8, np.float64):
+        w = kernels.Tensor.from_numpy(np.ones((3, 4), dtype))
+        with pytest.raises(TypeError, match=rf"embedding_forward: weight must be float32 or int8, got {np.dtype(dtype).name}"):
+            kernels._C.embedding_forward(kernels.Tensor.from_numpy(idx), w, kernels.Tensor.zeros([1, 2, 4]))
+    # the gradient is float32 only (an int8 table does not train)
+    with pytest.raises(TypeError, match="embedding_backward: dweight must be float32, got int8"):
+        kernels._C.embedding_backward(kernels.Tensor.from_numpy(idx), kernels.Tensor.zeros([1, 2, 4]),
+                                      kernels.Tensor.from_numpy(np.zeros((3, 4), np.int8)))

@@ -61,6 +61,19 @@ def test_int8_gemm_empty_and_int32_tensor_operands():
     np.testing.assert_array_equal(np.asarray(kernels.int8_gemm(a, np.array([[3], [4]], np.int8))), [[-5]])
 
 
+def test_int8_gemm_takes_int8_tensors_and_mixes_them_with_int32(rng):
+    """int8 Tensors (what a quantized layer holds) are read as they are; an int32 Tensor of int8
+    values beside one gives the same integers."""
+    a, b = _int8(rng, (13, 70)), _int8(rng, (70, 9))
+    want = _ref(a, b)
+    a8, b8 = kernels.Tensor.from_numpy(a), kernels.Tensor.from_numpy(b)
+    for x, y in ((a8, b8), (a8, kernels.Tensor.from_numpy(b.astype(np.int32))),
+                 (kernels.Tensor.from_numpy(a.astype(np.int32)), b8), (a, b)):
+        np.testing.assert_array_equal(np.asarray(kernels.int8_gemm(x, y)), want)
+    with pytest.raises(TypeError, match="int8_gemm: a must be int8 or int32 .*got int16"):
+        kernels._C.int8_gemm(kernels.Tensor.from_numpy(a.astype(np.int16)), b8, kernels.Tensor.zeros([13, 9], "int32"))
+
+
 def test_int8_gemm_rejects_bad_input():
     a8 = np.ones((2, 3), np.int8)
     with pytest.raises(TypeError, match="int8_gemm.*a must be an int8 array"):
@@ -119,6 +132,28 @@ def test_quantized_matmul_isas_agree_bitwise(rng):
         assert o.tobytes() == outs[0].tobytes()
 
 
+def test_quantized_matmul_takes_the_int8_tensor_whole_range(rng):
+    """The kernel as an int8 Tensor (what a quantized layer holds), -128 included (an int8 value
+    Keras' quantizer never makes but set_weights may write): every ISA the float64 reference's
+    values and the same bits, and the Tensor is read, not written."""
+    x = rng.standard_normal((21, 67)).astype(np.float32)
+    q = rng.integers(-128, 128, size=(67, 35)).astype(np.int8)
+    q[:, 0], q[0, :] = -128, 127
+    qt = kernels.Tensor.from_numpy(q.copy())
+    ks = rng.uniform(10, 200, size=35).astype(np.float32)
+    old, outs = _C.get_isa(), []
+    try:
+        for isa in ISAS:
+            _C.set_isa(isa)
+            outs.append(np.asarray(kernels.quantized_matmul(x, qt, ks)).copy())
+    finally:
+        _C.set_isa(old)
+    np.testing.assert_allclose(outs[0], _quantized_ref(x, q, ks, None), rtol=2e-6, atol=1e-6)
+    for o in outs[1:]:
+        assert o.tobytes() == outs[0].tobytes()
+    np.testing.assert_array_equal(np.asarray(qt), q)
+
+
 def test_quantized_matmul_zero_and_non_finite_rows():
     q = np.array([[1, -2], [3, 4]], np.float32)
     ks = np.array([2, 4], np.float32)
@@ -133,10 +168,14 @@ def test_quantized_matmul_rejects_bad_input():
     x = np.ones((2, 3), np.float32)
     q = np.ones((3, 4), np.float32)
     ks = np.ones(4, np.float32)
-    with pytest.raises(ValueError, match="quantized_matmul: kernel must hold the integers -127..127.*0.5"):
+    # a NumPy kernel is converted to int8 when its values are int8 integers, else refused by name
+    with pytest.raises(ValueError, match=r"quantized_matmul: kernel: expected int8 values.*got 0\.5 at flat index 0"):
         kernels.quantized_matmul(x, np.full((3, 4), 0.5, np.float32), ks)
-    with pytest.raises(ValueError, match="quantized_matmul: kernel must hold.*128"):
-        kernels.quantized_matmul(x, np.full((3, 4), 128, np.float32), ks)
+    with pytest.raises(ValueError, match="quantized_matmul: kernel: expected int8 values.*got 128"):
+        kernels.quantized_matmul(x, np.full((3, 4), 128, np.int32), ks)
+    # a Tensor kernel must be the int8 Tensor itself (a layer's int8 weight): no narrowing per call
+    with pytest.raises(TypeError, match="quantized_matmul.*kernel.*int8.*float32"):
+        kernels.quantized_matmul(x, kernels.Tensor.from_numpy(q), ks)
     with pytest.raises(ValueError, match=r"quantized_matmul.*\(2, 3\).*\(4, 4\).*do not chain"):
         kernels.quantized_matmul(x, np.ones((4, 4), np.float32), ks)
     with pytest.raises(ValueError, match="quantized_matmul.*kernel_scale"):
@@ -210,13 +249,13 @@ def test_non_finite_values_anywhere_in_a_row_give_nan_on_every_isa(isa):
             assert np.isnan(y[1]).all() and np.isfinite(y[0]).all(), (pos, bad)
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, -128.0, 127.5, -1e30, 1e-30])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, -129.0, 128.0, 127.5, -1e30, 1e-30])
 def test_quantized_matmul_kernel_check_names_the_first_bad_value(bad):
-    """The kernel is checked in one vectorized pass, then scanned for the message: every kind of
-    bad value is refused, with its flat index; -0.0 is the integer 0."""
+    """A NumPy float kernel is converted to int8 at the boundary: every kind of value that is no
+    int8 integer is refused, with its flat index; -0.0 is the integer 0."""
     k = np.ones((3, 40), np.float32)
     k[2, 17] = bad
-    with pytest.raises(ValueError, match="quantized_matmul: kernel must hold the integers.* at flat index 97"):
+    with pytest.raises(ValueError, match="quantized_matmul: kernel: expected int8 values.* at flat index 97"):
         kernels.quantized_matmul(np.ones((2, 3), np.float32), k, np.ones(40, np.float32))
     y = kernels.quantized_matmul(np.ones((2, 3), np.float32), np.full((3, 40), -0.0, np.float32),
                                  np.ones(40, np.float32))

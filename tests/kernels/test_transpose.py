@@ -32,6 +32,19 @@ def test_dtypes_default_perm_and_negative_axes(dtype, rng):
     np.testing.assert_array_equal(np.asarray(kernels.transpose(x, (-1, 0, -2))), x.transpose(2, 0, 1))
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.float16, np.float64, np.bool_])
+@pytest.mark.parametrize("shape,perm", [((67, 45), (1, 0)), ((3, 33, 65), (0, 2, 1)), ((40, 3, 37), (2, 1, 0))])
+def test_storage_dtypes_of_every_element_size(dtype, shape, perm, rng):
+    """1- and 2-byte elements (an int8-quantized kernel, uint8 images) through the tiled copy,
+    which once copied them 8 bytes at a time, past the ends of both buffers (a heap corruption
+    that aborted the process a few calls later)."""
+    for _ in range(3):
+        x = rng.integers(-100, 100, size=shape).astype(dtype)
+        y = kernels.transpose(x, perm)
+        assert y.dtype == np.dtype(dtype).name and tuple(y.shape) == x.transpose(perm).shape
+        np.testing.assert_array_equal(np.asarray(y), x.transpose(perm))
+
+
 def test_inverse_permutation_is_the_gradient(rng):
     x = rng.normal(size=(2, 3, 4, 5)).astype(np.float32)
     perm = (2, 0, 3, 1)

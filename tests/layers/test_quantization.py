@@ -271,3 +271,150 @@ def test_quantized_einsum_dense_round_trip_and_batch_labels(rng, tmp_path):
         batched.quantize("int8")
     assert any("batch labels" in str(w.message) for w in caught)
     assert batched.layers[0].dtype_policy.name == "float32"
+
+
+# ---- storage: the int8 weights are int8 Tensors (1 byte a value), as Keras' int8 variables ------
+
+def _nbytes(layer):
+    return sum(np.asarray(w).nbytes for w in layer.weights)
+
+
+def test_int8_weights_are_int8_tensors_of_one_byte_a_value(rng):
+    dense = _dense(rng, d=64, units=48)
+    dense.quantize("int8")
+    assert [str(w.dtype) for w in dense.weights] == ["float32", "int8", "float32"]   # bias, kernel, scale
+    assert [a.dtype for a in dense.get_weights()] == [np.float32, np.int8, np.float32]
+    assert _nbytes(dense) == 48 * 4 + 64 * 48 + 48 * 4                  # float32 kernel: 64 * 48 * 4
+    ed = layers.EinsumDense("abc,cd->abd", output_shape=(3, 8), bias_axes="d")
+    ed.build((None, 3, 5))
+    ed.quantize("int8")
+    assert str(ed.kernel.dtype) == "int8" and np.asarray(ed.kernel).nbytes == 5 * 8
+    emb = layers.Embedding(30, 6)
+    emb.build((None,))
+    emb.quantize("int8")
+    assert [str(w.dtype) for w in emb.weights] == ["int8", "float32"]
+    assert _nbytes(emb) == 30 * 6 + 30 * 4
+    for mode_layer in (dense, ed, emb):   # no float32 gradient buffer behind a frozen int8 weight
+        assert all(p.grad is None for p in mode_layer._params if str(p.value.dtype) == "int8")
+
+
+def test_int4_packed_bytes_and_zero_points_are_int8(rng):
+    dense = _dense(rng, d=20, units=9)
+    dense.quantize("int4")   # Keras' default: groups of 128 rows (one group here)
+    names = {w.name: w for w in dense.weights}
+    assert str(names["kernel"].dtype) == "int8" and tuple(names["kernel"].shape) == (20, 5)
+    assert str(names["kernel_zero"].dtype) == "int8" and tuple(names["kernel_zero"].shape) == (1, 9)
+    assert str(names["kernel_scale"].dtype) == "float32" and str(names["g_idx"].dtype) == "float32"
+
+
+def test_set_weights_takes_int8_or_whole_floats_and_refuses_the_rest_by_name(rng):
+    layer = _dense(rng)
+    layer.quantize("int8")
+    b, k, s = layer.get_weights()
+    x = rng.standard_normal((3, 7)).astype(np.float32)
+    want = np.asarray(layer(x)).copy()
+    layer.set_weights([b, k.astype(np.float32), s])   # a float array of the integers: exact
+    np.testing.assert_array_equal(np.asarray(layer(x)), want)
+    layer.set_weights([b, k.astype(np.int64), s])
+    np.testing.assert_array_equal(np.asarray(layer(x)), want)
+    for bad, shown in ((0.5, "0.5"), (-129, "-129"), (np.inf, "inf")):
+        v = k.astype(np.float64 if isinstance(bad, float) else np.int32)
+        v[1, 2] = bad
+        with pytest.raises(ValueError, match=rf"set_weights: weight 'kernel': expected int8 values .*got {shown} "
+                                             rf"at flat index {1 * 5 + 2}"):
+            layer.set_weights([b, v, s])
+        np.testing.assert_array_equal(layer.get_weights()[1], k)   # nothing written
+    with pytest.raises(TypeError, match="weight 'kernel': expected int8 values, got an array of dtype <U1"):
+        layer.set_weights([b, np.full(k.shape, "a"), s])
+    # an int8 value Keras' quantizer never makes (-128) is a valid int8 kernel entry
+    k2 = k.copy()
+    k2[0, 0] = -128
+    layer.set_weights([b, k2, s])
+    np.testing.assert_allclose(np.asarray(layer(x)), _dense_ref_q(x, k2, s, b), rtol=1e-5, atol=1e-6)
+
+
+def _dense_ref_q(x, qk, sk, bias):
+    qx, sx = _quantize_ref(x, -1)
+    return (qx.astype(np.int64) @ qk.astype(np.int64)) / (sk.astype(np.float64) * sx.astype(np.float64)) + bias
+
+
+def test_weights_file_of_float32_int8_kernels_still_loads(rng, tmp_path, monkeypatch):
+    """corenn's .weights.npz files written before the int8 dtype held the int8 kernel as float32
+    whole numbers: they load, exactly, into the int8 weights."""
+    model = corenn.Sequential([corenn.Input((7,)), layers.Dense(5, activation="relu"), layers.Dense(3)])
+    model.quantize("int8")
+    x = rng.standard_normal((4, 7)).astype(np.float32)
+    want = model.predict(x, verbose=0)
+    as_float = [w.astype(np.float32) for w in model.get_weights()]
+    monkeypatch.setattr(model, "get_weights", lambda: as_float)
+    model.save_weights(str(tmp_path / "old.weights.npz"))
+    monkeypatch.undo()
+    with np.load(tmp_path / "old.weights.npz") as f:
+        assert {f[k].dtype for k in f.files if k != "__corenn_manifest__"} == {np.dtype(np.float32)}
+    other = corenn.Sequential([corenn.Input((7,)), layers.Dense(5, activation="relu"), layers.Dense(3)])
+    other.quantize("int8")
+    other.load_weights(str(tmp_path / "old.weights.npz"))
+    assert [a.dtype for a in other.get_weights()] == [a.dtype for a in model.get_weights()]
+    np.testing.assert_array_equal(other.predict(x, verbose=0), want)
+    model.save_weights(str(tmp_path / "new.weights.npz"))   # and the int8 file of today
+    other.load_weights(str(tmp_path / "new.weights.npz"))
+    np.testing.assert_array_equal(other.predict(x, verbose=0), want)
+
+
+
+def test_summary_counts_int8_weights_as_one_byte(rng):
+    """Keras 3.15's summary of Sequential([Input((4,)), Dense(3)]) after quantize('int8'):
+    'Total params: 18 (36.00 B)', 'Trainable params: 3 (12.00 B)', 'Non-trainable params: 15
+    (24.00 B)' (the int8 kernel 12 bytes, bias and scale 12 each)."""
+    model = corenn.Sequential([corenn.Input((4,)), layers.Dense(3)])
+    model.quantize("int8")
+    lines = []
+    model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert "Total params: 18 (36.00 B)" in text
+    assert "Trainable params: 3 (12.00 B)" in text
+    assert "Non-trainable params: 15 (24.00 B)" in text
+
+
+def test_a_shared_layer_quantized_after_the_graph_was_built(rng):
+    """Model.quantize on a functional model calling one Dense twice: the graph's context of the
+    second call held the float kernel's Params (it predicted with the float kernel there, and fit
+    raised); both calls now compute with the int8 kernel, and fit trains the shared bias only."""
+    d = layers.Dense(16, activation="relu")
+    inp = corenn.Input((16,))
+    model = corenn.Model(inp, layers.Dense(4)(d(d(inp))))
+    x = rng.standard_normal((8, 16)).astype(np.float32)
+    model.predict(x, verbose=0)
+    with corenn.GradientTape() as tape:   # a tape's graph copy made before quantize, too
+        tape.gradient(corenn.ops.sum(model(x, training=True)), model.trainable_weights)
+    model.quantize("int8")
+    eager = np.asarray(model.layers[-1](d(d(x))))
+    np.testing.assert_array_equal(model.predict(x, verbose=0), eager)
+    with corenn.GradientTape() as tape:
+        y = model(x, training=True)
+    np.testing.assert_array_equal(np.asarray(y), eager)
+    kernel = d.get_weights()[1]
+    model.compile(optimizer="sgd", loss="mse")
+    bias = d.get_weights()[0]
+    model.fit(x, rng.standard_normal((8, 4)).astype(np.float32), epochs=2, batch_size=4, verbose=0)
+    assert not np.array_equal(d.get_weights()[0], bias)
+    np.testing.assert_array_equal(d.get_weights()[1], kernel)
+
+
+def test_checkpoint_round_trip_of_int8_weights(rng, tmp_path):
+    """tf.train.Checkpoint writes the int8 kernels and reads them back into another quantized
+    model: the same weights (int8) and the same predictions, bit for bit."""
+    def model(seed):
+        corenn.utils.set_random_seed(seed)
+        m = corenn.Sequential([corenn.Input((7,)), layers.Dense(6, activation="relu"), layers.Dense(3)])
+        m.quantize("int8")
+        return m
+    a, b = model(1), model(2)
+    x = rng.standard_normal((5, 7)).astype(np.float32)
+    assert not np.array_equal(a.predict(x, verbose=0), b.predict(x, verbose=0))
+    path = corenn.train.Checkpoint(model=a).write(str(tmp_path / "ckpt"))
+    corenn.train.Checkpoint(model=b).read(path)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        assert wa.dtype == wb.dtype and np.array_equal(wa, wb)
+    assert b.get_weights()[1].dtype == np.int8
+    np.testing.assert_array_equal(b.predict(x, verbose=0), a.predict(x, verbose=0))

@@ -1,12 +1,12 @@
 """The kept int8 kernel (cpu/int8_kept_kernel.cpp): a quantized Dense / EinsumDense keeps its
-kernel's int8 form (narrowed, packed into the rows kernel's pair panels) on the kernel's storage,
-keyed by its write version.
+int8 kernel's packed form (the AVX2 / AVX-512 rows kernels' pair panels; the reference reads the
+int8 kernel in place and keeps nothing) on the kernel's storage, keyed by its write version.
 
 These tests check that the kept form gives the bits of the per-call one (quantized_matmul with
 keep=False, the path every call took before) and of an independent NumPy computation, that it is
-really kept and reused, and that every way of changing the float32 weight behind it (set_weights,
-assign, a NumPy view, load_weights, a .keras file, an optimizer step, an op writing it) reaches the
-next call: a stale kept kernel would fail them.
+really kept and reused, and that every way of changing the int8 weight behind it (set_weights,
+assign, a NumPy view, load_weights, a .keras file, an op writing it) reaches the next call: a
+stale kept kernel would fail them.
 """
 import gc
 
@@ -17,7 +17,7 @@ import corenn
 from corenn import Tensor, kernels, layers as L
 
 from conftest import ISAS
-from weight_write_paths import WRITES
+from weight_write_paths import INT8_WRITES
 
 
 def _int8_ref(x, kq, sk, bias=None, relu=False):
@@ -85,9 +85,10 @@ def _check(model, x, how=("predict", "call", "predict_on_batch")):
 
 
 def _kept_size(k, n):
-    """Bytes of the kept form for the active rows kernel: pair panels, or int8 (reference)."""
+    """Bytes of the kept form for the active rows kernel: pair panels, or none (the reference
+    reads the int8 kernel in place)."""
     nr = {"avx512": 32, "avx2": 16}.get(corenn._C.get_isa(), 0)
-    return -(-n // nr) * nr * ((k + 1) // 2) * 4 if nr else k * n
+    return -(-n // nr) * nr * ((k + 1) // 2) * 4 if nr else 0
 
 
 # ---- the kept form is used, and gives the per-call bits ------------------------------------------
@@ -95,8 +96,8 @@ def _kept_size(k, n):
 @pytest.mark.parametrize("m,k,n", [(1, 784, 256), (3, 300, 500), (64, 20, 40), (100, 65, 47), (257, 33, 130)])
 def test_kept_equals_per_call_bit_for_bit_on_every_isa(isa, rng, m, k, n):
     x = rng.standard_normal((m, k)).astype(np.float32)
-    kq = Tensor.from_numpy(rng.integers(-127, 128, (k, n)).astype(np.float32))
-    kq = kernels.activation_forward("linear", kq)        # a corenn-owned storage, as a weight is
+    kq = kernels.empty((k, n), "int8")                   # a corenn-owned storage, as a weight is
+    kq.copy_(Tensor.from_numpy(rng.integers(-127, 128, (k, n)).astype(np.int8)))
     sk = rng.uniform(1, 100, n).astype(np.float32)
     bias = rng.standard_normal(n).astype(np.float32)
     per_call = np.asarray(kernels.quantized_matmul(x, kq, sk, bias)).copy()
@@ -151,9 +152,14 @@ def test_isa_change_remakes_the_kept_kernel():
     try:
         for name in ISAS + ISAS[::-1]:
             corenn._C.set_isa(name)
+            before = kernels._int8_kept_stats()
             outs.append(model.predict_on_batch(x).copy())
             layer = _dense_layers(model)[0]
-            assert kernels._int8_kept_bytes(layer.kernel) == _kept_size(*layer.kernel.shape)
+            if _kept_size(*layer.kernel.shape):
+                assert kernels._int8_kept_bytes(layer.kernel) == _kept_size(*layer.kernel.shape)
+            else:   # the reference reads the int8 kernel in place: the cache is not consulted
+                after = kernels._int8_kept_stats()
+                assert (after["hits"], after["makes"]) == (before["hits"], before["makes"])
     finally:
         corenn._C.set_isa(old)
     for o in outs[1:]:
@@ -169,7 +175,7 @@ def test_einsum_dense_keeps_its_kernel_and_stays_correct(rng):
     assert kernels._int8_kept_bytes(layer.kernel) == _kept_size(20, 24)
     b, kq, sk = layer.get_weights()   # Keras 3's order: bias first
     np.testing.assert_allclose(first, _int8_ref(x, kq, sk.reshape(-1), b), rtol=2e-6, atol=1e-6)
-    new = rng.integers(-127, 128, kq.shape).astype(np.float32)
+    new = rng.integers(-127, 128, kq.shape).astype(np.int8)
     layer.set_weights([b, new, sk])
     np.testing.assert_allclose(model.predict_on_batch(x), _int8_ref(x, new, sk.reshape(-1), b),
                                rtol=2e-6, atol=1e-6)
@@ -178,10 +184,10 @@ def test_einsum_dense_keeps_its_kernel_and_stays_correct(rng):
 # ---- every write path reaches the next call ----------------------------------------------------
 
 def _new_kernel(layer, seed):
-    return np.random.default_rng(seed).integers(-127, 128, tuple(layer.kernel.shape)).astype(np.float32)
+    return np.random.default_rng(seed).integers(-127, 128, tuple(layer.kernel.shape)).astype(np.int8)
 
 
-@pytest.mark.parametrize("write", WRITES, ids=[w.__name__[7:] for w in WRITES])
+@pytest.mark.parametrize("write", INT8_WRITES, ids=[w.__name__[7:] for w in INT8_WRITES])
 @pytest.mark.parametrize("which", [0, 2])
 def test_every_write_path_reaches_the_next_call(write, which):
     model, x = _mlp(), _x()
@@ -214,18 +220,27 @@ def test_a_live_numpy_view_bypasses_the_kept_kernel():
     assert kernels._int8_kept_bytes(layer.kernel) > 0
 
 
-def test_a_bad_value_written_after_keeping_is_refused_not_hidden():
+def test_a_value_that_is_no_int8_is_refused_when_written():
+    """The int8 kernel holds int8 values by construction: set_weights refuses a value that is no
+    int8 integer by name (Keras would truncate or wrap it), writes nothing, and the kept kernel
+    stays valid; a float array of the integers is taken exactly."""
     model, x = _mlp(), _x()
-    _check(model, x)
+    want = _check(model, x)
     layer = _dense_layers(model)[1]
+    b, kq, sk = layer.get_weights()
+    assert kq.dtype == np.int8
+    for bad, shown in ((0.5, "0.5"), (128, "128.0"), (np.nan, "nan")):
+        v = kq.astype(np.float64)
+        v[2, 5] = bad
+        with pytest.raises(ValueError, match=rf"set_weights: weight 'kernel': expected int8 values.*{shown} at flat index "
+                                             rf"{2 * kq.shape[1] + 5}"):
+            layer.set_weights([b, v, sk])
+        np.testing.assert_array_equal(layer.get_weights()[1], kq)
+        np.testing.assert_array_equal(model.predict_on_batch(x), want)
+    assert kernels._int8_kept_bytes(layer.kernel) == _kept_size(*layer.kernel.shape)
     v = _new_kernel(layer, 3)
-    v[2, 5] = 0.5
-    layer.kernel.assign(v)
-    with pytest.raises(ValueError, match="quantized_matmul: kernel must hold the integers -127..127.*0.5"):
-        model.predict_on_batch(x)
-    assert kernels._int8_kept_bytes(layer.kernel) == 0
-    v[2, 5] = 1.0
-    layer.kernel.assign(v)
+    layer.set_weights([b, v.astype(np.float32), sk])
+    np.testing.assert_array_equal(layer.get_weights()[1], v)
     _check(model, x)
 
 

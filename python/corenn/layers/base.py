@@ -331,6 +331,13 @@ class Param:
         return t
 
 
+def _context_params(owner, snapshot):
+    """A call context's Params: the layer's weights with gradient Tensors of the context's own
+    (none for a weight that has none: an int8-quantized kernel)."""
+    return [Param(p.name, p.value, None if p.grad is None else p.spare_grad() if snapshot
+                  else kernels.empty(tuple(p.value.shape)), p.regularizer, p.trainable) for p in owner._params]
+
+
 def _first_sample(mask):
     """A call's mask (a Tensor / array, or a list of them, None entries kept) cut to its first
     sample; the same object when nothing has a batch larger than one."""
@@ -694,6 +701,8 @@ class Layer:
             if tuple(w.shape) != tuple(p.value.shape):
                 raise ValueError(f"{self.name}.set_weights: weight '{p.name}' has shape "
                                  f"{tuple(p.value.shape)}, got an array of shape {tuple(w.shape)}")
+            if p.value.dtype == "int8":   # a quantized kernel / table: whole numbers that fit, checked
+                w = kernels.int8_values(w, f"{self.name}.set_weights: weight '{p.name}'")
             arrays.append(w)
         for p, w in zip(self._all_params(), arrays):
             np.asarray(p.value)[...] = w
@@ -1547,9 +1556,24 @@ class Layer:
         for attr in owner._sublayer_attrs:
             d[attr] = getattr(owner, attr)._call_context(snapshot)
         if not owner._sublayer_attrs:
-            d["_params"] = [Param(p.name, p.value, p.spare_grad() if snapshot else kernels.empty(tuple(p.value.shape)),
-                                  p.regularizer, p.trainable) for p in owner._params]
+            d["_params"] = _context_params(owner, snapshot)
         return ctx
+
+    def _refresh_context(self):
+        """A call context made before its layer changed the form of its weights in place
+        (``quantize``: new Params, the int8 kernel for the float one, a new ``_quantized``): its
+        Params and the class attributes the layer set again, as _call_context makes them, and
+        no buffers of the old form. (Without it a graph's second call of a shared layer kept
+        computing with the float kernel.)"""
+        d = self.__dict__
+        owner = d.get("_owner")
+        if owner is None or owner is self:
+            return
+        d["_buffers"] = {}
+        for name in _shadowed_class_attrs(type(owner), owner.__dict__):
+            d[name] = owner.__dict__[name]
+        if not owner._sublayer_attrs:
+            d["_params"] = _context_params(owner, False)
 
     def __getattr__(self, name):
         # Only reached for attributes a call context does not hold itself: read the layer's.

@@ -14,7 +14,7 @@ from .. import constraints, initializers, kernels, regularizers
 from ._channels_first import ChannelsFirst, data_format_arg
 from .base import ASSIGNED_WEIGHT_LAYERS, ActivatedLayer, Layer, activation_flops, sample_size, shape_str, user_mask
 from .lora import LoRA
-from .quantization import Int8Quantizable, abs_max_quantize, int4_quantize
+from .quantization import Int8Quantizable, abs_max_quantize, dequantize, int4_quantize
 
 __all__ = ["Dense", "Activation", "Flatten", "Reshape", "Dropout", "Identity", "Masking", "Lambda"]
 
@@ -50,8 +50,8 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
         forward   z = x W + b, y = act(z)          one GEMM, bias (and relu) in its epilogue
         backward  dz = dy * act'(z)                (relu: from y, since y > 0 <=> z > 0)
                   dW = x^T dz,  db = sum_rows dz,  dx = dz W^T
-    int8 (after ``quantize("int8")``, layers/quantization.py): W holds the integers q of the
-        kernel, s its per-column scale; z = (q(x) W) / (s_x s) + b with x's rows quantized at
+    int8 (after ``quantize("int8")``, layers/quantization.py): W is the int8 kernel q (an int8
+        weight), s its per-column scale; z = (q(x) W) / (s_x s) + b with x's rows quantized at
         call time (kernels.quantized_matmul), dx = dz (W / s)^T, W not trained.
 
     Args:
@@ -240,8 +240,8 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
             kernels._bias_grad(dz2, self.gradients[0])
         if not self.needs_input_grad:
             return None
-        w = self._w4 if self._quantized == "int4" else kernels.binary_forward(
-            "divide", self.kernel, self.kernel_scale, out=self._buffer("dequantized", tuple(self.kernel.shape)))
+        w = self._w4 if self._quantized == "int4" else dequantize(
+            self.kernel, self.kernel_scale, self._buffer("dequantized", tuple(self.kernel.shape)))
         dx = self._buffer("dx", x.shape)
         kernels._gemm(dz2, w, dx if flat else kernels._reshape(dx, [-1, x.shape[-1]]), False, True,
                       1.0, 0.0, None, "none")

@@ -34,7 +34,7 @@ from .. import activations as _activations
 from .. import constraints, initializers, kernels, regularizers
 from .base import ActivatedLayer, activation_flops, shape_str
 from .lora import LoRA
-from .quantization import Int8Quantizable, abs_max_quantize, int4_quantize
+from .quantization import Int8Quantizable, abs_max_quantize, dequantize, int4_quantize
 
 __all__ = ["EinsumDense"]
 
@@ -289,7 +289,7 @@ class EinsumDense(Int8Quantizable, LoRA, ActivatedLayer):
         """t transposed by ``perm`` into a buffer of this call, or t itself for the identity."""
         if _Plan.identity(perm):
             return t
-        return kernels.transpose(t, perm, out=self._buffer(key, [t.shape[p] for p in perm]))
+        return kernels.transpose(t, perm, out=self._buffer(key, [t.shape[p] for p in perm], t.dtype))
 
     def forward(self, x, training=False):
         plan = self._plan(x.ndim)
@@ -455,8 +455,7 @@ class EinsumDense(Int8Quantizable, LoRA, ActivatedLayer):
             self._bias_grad(plan, dz, self.gradients[0])
         if not self.needs_input_grad:
             return None
-        w = kernels.binary_forward("divide", self._w_t.reshape([k, n]), self.kernel_scale.reshape([n]),
-                                   out=self._buffer("dequantized", [k, n]))
+        w = dequantize(self._w_t.reshape([k, n]), self.kernel_scale.reshape([n]), self._buffer("dequantized", [k, n]))
         x = self._x
         direct = _Plan.identity(plan.x_perm)
         dx = self._buffer("dx", x.shape)

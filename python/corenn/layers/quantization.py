@@ -13,9 +13,15 @@ float32 does):
     Embedding   table E (V, D) -> q (V, D), embeddings_scale s (V,) per row (axis -1);
                 call: y[..., :] = q[i, :] / s[i]. No gradient (the table is frozen; indices have none).
 
-Storage: the int8 kernel / table is a float32 weight (designed before a Tensor could hold int8)
-holding the integers -127..127 (exact in float32); the C++ entry narrows it to int8 before
-its integer product and refuses anything else. The quantized weights are not trainable (Keras).
+Storage: the int8 kernel / table is an int8 weight, one byte a value, as Keras' int8 variable (it
+was a float32 weight of the integers until the twentieth session, before a Tensor could hold
+int8): quantized_matmul reads it as it is (the AVX2 / AVX-512 kernels keep it packed into their
+16-bit pair panels beside it, cpu/int8_kept_kernel.cpp), the Embedding's lookup widens its rows.
+get_weights gives int8 arrays; set_weights and the loaders take int8 arrays, or any integer /
+float array of whole numbers in -128..127 (a Keras file, an older corenn file's float32 kernel),
+converted exactly, and refuse anything else by name (``kernels.int8_values``; Keras would
+truncate or wrap it). An int8 weight has no gradient Tensor. The quantized weights are not
+trainable (Keras).
 Weights, in Keras' file order (its ``variable_serialization_spec``): Dense [kernel, bias,
 kernel_scale], Embedding [embeddings, embeddings_scale]. The layer's dtype policy becomes
 ``QuantizedDTypePolicy`` "int8_from_float32", which get_config writes as Keras does, so
@@ -34,8 +40,8 @@ float32 kernel, so there is no integer product, only 8x less kernel storage in f
         q = clip(round(M / s) + z, -8, 7),  M' = (q - z) s  (s, z looked up per row by g_idx =
         row // b).
     Storage, as Keras: q packed two to a byte along the columns (pack_int4: the first of a pair
-    in the low nibble), so the kernel weight is (rows, ceil(cols / 2)), as int8 byte values held
-    in float32 (flagged ``_int8``); kernel_scale (cols,) per channel or (groups, cols);
+    in the low nibble), so the kernel weight is (rows, ceil(cols / 2)) int8 bytes; kernel_scale
+    (cols,) per channel or (groups, cols) float32;
     kernel_zero (groups, cols) (int8) and g_idx (rows,) (float32) per group (Embedding's scale and
     zero are transposed back: (V, groups)). Weights [bias, kernel, kernel_scale, kernel_zero,
     g_idx] (Embedding [embeddings, embeddings_scale, embeddings_zero, g_idx]); Keras' file order
@@ -47,11 +53,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
+from ..kernels import int8_values   # (set_weights and the loaders check int8 weights with it too)
 from ..mixed_precision import (QUANTIZATION_MODES, SUPPORTED_QUANTIZATION_MODES, Int4DTypePolicy,
                                QuantizedDTypePolicy, quantized_policy)
 from .base import Param
 
-__all__ = ["abs_max_quantize", "Int8Quantizable", "int4_quantize", "int4_dequantize"]
+__all__ = ["abs_max_quantize", "Int8Quantizable", "int4_quantize", "int4_dequantize", "dequantize"]
 
 _EPSILON = np.float32(1e-7)   # keras.config.epsilon(), Keras' default
 INT4_DEFAULT_BLOCK = 128      # Keras 3.15's Int4QuantizationConfig() / model.quantize("int4")
@@ -64,6 +71,14 @@ def abs_max_quantize(w, axis):
     scale = np.float32(127.0) / (np.max(np.abs(w), axis=axis, keepdims=True) + _EPSILON)
     q = np.clip(np.round(w * scale), -127, 127).astype(np.float32)
     return q, scale.astype(np.float32)
+
+
+def dequantize(kernel, scale, out):
+    """out (float32 Tensor) = kernel / scale: an int8 kernel (K, N) Tensor widened exactly and
+    divided by its per-column scale (N,) in float32, one correctly rounded division a value (the
+    bits binary_forward("divide") gave on the float32 kernel); the backward's dequantized kernel."""
+    np.divide(kernel._copy_array(), scale._copy_array(), out=np.asarray(out), dtype=np.float32)
+    return out
 
 
 def int4_quantize(m, block_size):
@@ -201,17 +216,21 @@ class Int8Quantizable:
         self._buffers.clear()
 
     def _frozen_weight(self, name, values, int8=False):
-        """A non-trainable weight (a Param) holding ``values`` as float32; ``int8``: it holds the
-        int8 values (Keras' int8 variable; its Keras files store it as int8)."""
-        values = np.asarray(values, np.float32)
-        t = kernels.empty(values.shape)   # owned memory, as add_weight's weights
+        """A non-trainable weight (a Param) holding ``values``: float32, or with ``int8`` an int8
+        Tensor (Keras' int8 variable: the int8 kernel / table, int4's packed bytes and zero
+        points), one byte a value; ``values`` must then be integers in -128..127 (int8_values)."""
+        values = int8_values(values, f"{type(self).__name__} '{self.name}': weight {name!r}") if int8 \
+            else np.asarray(values, np.float32)
+        t = kernels.empty(values.shape, "int8" if int8 else "float32")   # owned memory, as add_weight's
         np.asarray(t)[...] = values
         # made after the build, under the path the layer was built at (Keras' add_weight here)
         from .base import name_scope, variable_path
         with name_scope(self):
             path = variable_path(name)
-        t.__dict__.update(name=name, path=path, trainable=False, _is_variable=True, _int8=int8)
-        return Param(name, t, kernels.zeros(tuple(t.shape)), None, False)
+        t.__dict__.update(name=name, path=path, trainable=False, _is_variable=True)
+        # no gradient Tensor for an int8 weight: it never trains, and a float32 one of its shape
+        # would hold 4 bytes a value, four times the weight
+        return Param(name, t, None if int8 else kernels.zeros(tuple(t.shape)), None, False)
 
     # -- int4 ----------------------------------------------------------------------------------
 
@@ -253,11 +272,8 @@ class Int8Quantizable:
         are now, so a load or set_weights reaches the next call."""
         from ..keras.quantizers import unpack_int4
         rows, cols, transposed = self._int4_matrix
-        packed = getattr(self, base)._copy_array()
-        if np.any(packed != np.clip(np.round(packed), -128, 127)):
-            raise ValueError(f"{type(self).__name__} '{self.name}': its int4 weight {base!r} holds a value "
-                             "that is not a byte (-128..127)")
-        q = unpack_int4(packed.astype(np.int8), rows if transposed else cols, axis=-1)
+        packed = getattr(self, base)._copy_array()   # int8 bytes (the Tensor's dtype)
+        q = unpack_int4(packed, rows if transposed else cols, axis=-1)
         scale, zero = getattr(self, f"{base}_scale")._copy_array(), None
         if self._int4_block is not None:
             zero = getattr(self, f"{base}_zero")._copy_array()
@@ -284,6 +300,34 @@ class Int8Quantizable:
                     "config": {"weight_quantizer": None, "activation_quantizer": None,
                                "block_size": self.dtype_policy.block_size}, "registered_name": None}
         return cfg
+
+
+def _refresh_graph_contexts(model, changed):
+    """The call contexts that the graphs of ``model`` and the models inside it hold for the
+    quantized layers (a shared layer's second call, a tape's graph copy) take the layers' new
+    weights (Layer._refresh_context); made before ``quantize``, they still held the float
+    kernel's Params."""
+    from ..models.fusion import weights_context
+    from ..models.graph import _ActivityRegularized, _FixedTraining, _MaskedCall
+    wrappers = (_ActivityRegularized, _FixedTraining, _MaskedCall)   # each holds its call's context in .inner
+    graphs = []
+    for m in [model, *model.submodules]:
+        d = getattr(m, "__dict__", {})
+        if not getattr(m, "_is_corenn_model", False):
+            continue
+        graphs.append(d.get("_graph"))
+        graphs += list((d.get("_captures") or {}).values())
+        for copies in (d.get("_capture_copies") or {}).values():
+            graphs += list(copies)
+    for graph in graphs:
+        for step in list(getattr(graph, "steps", ())) + list(getattr(graph, "run", ())):
+            ctx = step.ctx
+            while type(ctx) in wrappers:
+                ctx = object.__getattribute__(ctx, "inner")
+            ctx = weights_context(ctx)
+            owner = getattr(ctx, "__dict__", {}).get("_owner")
+            if owner is not None and id(owner) in changed:
+                ctx._refresh_context()
 
 
 def check_quantize_args(layer, mode, config):
@@ -352,7 +396,7 @@ def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
             return any(re.search(f, layer.name) for f in filters)
         return bool(filters(layer))
 
-    changed = False
+    changed = set()
     for layer in model.submodules:
         if getattr(layer, "_is_corenn_model", False) or not hasattr(layer, "quantize") or layer._sublayers():
             continue
@@ -360,9 +404,11 @@ def quantize_model(model, mode=None, config=None, filters=None, **kwargs):
             continue
         try:
             layer.quantize(mode, config=config)
-            changed = True
+            changed.add(id(layer))
         except NotImplementedError as exc:
             warnings.warn(str(exc), stacklevel=3)
+    if changed:
+        _refresh_graph_contexts(model, changed)
     # a built optimizer held state for the float kernels, which are gone: its state is made
     # afresh for the weights that still train (the biases), so fit and save see one list
     opt = getattr(model, "optimizer", None)

@@ -183,14 +183,17 @@ def format_summary(model, line_length=None, show_trainable=False, expand_nested=
     trainable = sum(int(w.size) for w in model.trainable_weights)
     optimizer = _optimizer_counts(model)
     total = weights + (optimizer[0] if optimizer else 0)
-    total_bytes = 4 * weights + (optimizer[1] if optimizer else 0)
+    # bytes by each weight's dtype, as Keras 3 counts them (an int8-quantized kernel is 1 a value)
+    weight_bytes = _nbytes(model.weights)
+    trainable_bytes = _nbytes(model.trainable_weights)
+    total_bytes = weight_bytes + (optimizer[1] if optimizer else 0)
 
     out = [f'Model: "{model.name}"', "_" * sum(widths), line(headers), "=" * sum(widths)]
     out += [line(r) for r in rows]
     out += ["=" * sum(widths),
             f"Total params: {total:,} ({_bytes(total_bytes)})",
-            f"Trainable params: {trainable:,} ({_bytes(4 * trainable)})",
-            f"Non-trainable params: {weights - trainable:,} ({_bytes(4 * (weights - trainable))})"]
+            f"Trainable params: {trainable:,} ({_bytes(trainable_bytes)})",
+            f"Non-trainable params: {weights - trainable:,} ({_bytes(weight_bytes - trainable_bytes)})"]
     if optimizer:
         out.append(f"Optimizer params: {optimizer[0]:,} ({_bytes(optimizer[1])})")
     out.append(f"Forward FLOPs per sample: {_human(flops)} (a multiply-add counts 2)")
@@ -201,6 +204,10 @@ def format_summary(model, line_length=None, show_trainable=False, expand_nested=
                    f"{ms(sum(timings.backward)):.3f} ms")
     out.append("_" * sum(widths))
     return out
+
+
+def _nbytes(weights):
+    return sum(int(w.size) * np.dtype(str(getattr(w, "dtype", "float32"))).itemsize for w in weights)
 
 
 def _optimizer_counts(model):
