@@ -68,7 +68,7 @@ def _graph_function(func):
     """``func`` wrapped to run as a graph when tf.gradients needs one (``function``)."""
     import functools
     import numpy as np
-    from . import autodiff
+    from . import autodiff, config
 
     state = {"graph": autodiff.calls_graph_gradients(func)}
 
@@ -82,8 +82,7 @@ def _graph_function(func):
             return func(*[as_tensor(a) for a in args], **{k: as_tensor(v) for k, v in kw.items()})
 
     try:
-        @functools.wraps(func)
-        def graph_function(*args, **kw):
+        def run(*args, **kw):
             if autodiff.graph_tape() is not None:   # inside a graph already: it records this too
                 return func(*args, **kw)
             if state["graph"]:
@@ -93,6 +92,16 @@ def _graph_function(func):
             except autodiff.GraphGradientsOutsideGraph:
                 state["graph"] = True
             return as_graph(args, kw)
+
+        @functools.wraps(func)
+        def graph_function(*args, **kw):
+            # counted so what TensorFlow does only to graphs (Grappler's debug_stripper) applies
+            depth = config._TF_FUNCTION_DEPTH
+            depth[0] += 1
+            try:
+                return run(*args, **kw)
+            finally:
+                depth[0] -= 1
     except (AttributeError, TypeError):
         return func
     return graph_function

@@ -10,7 +10,7 @@ from .kernels import get_num_threads, set_num_threads
 __all__ = ["PhysicalDevice", "LogicalDevice", "LogicalDeviceConfiguration", "list_physical_devices",
            "list_logical_devices", "get_visible_devices", "set_visible_devices",
            "get_logical_device_configuration", "set_logical_device_configuration",
-           "get_soft_device_placement", "set_soft_device_placement", "threading", "experimental", "floatx", "set_floatx", "epsilon", "set_epsilon", "image_data_format",
+           "get_soft_device_placement", "set_soft_device_placement", "optimizer", "threading", "experimental", "floatx", "set_floatx", "epsilon", "set_epsilon", "image_data_format",
            "set_image_data_format"]
 
 # `import corenn as keras` makes this module keras.config too: Keras 3's settings live here as well
@@ -133,3 +133,59 @@ class experimental:
     @staticmethod
     def get_memory_growth(device):
         return True
+
+
+# Grappler's options as TensorFlow names them (tensorflow/core/protobuf/rewriter_config.proto)
+_GRAPPLER_OPTIONS = ("layout_optimizer", "constant_folding", "shape_optimization", "remapping",
+                     "arithmetic_optimization", "dependency_optimization", "loop_optimization",
+                     "function_optimization", "debug_stripper", "disable_model_pruning",
+                     "scoped_allocator_optimization", "pin_to_host_optimization", "implementation_selector",
+                     "auto_mixed_precision", "disable_meta_optimizer", "min_graph_nodes")
+
+
+class optimizer:
+    """``tf.config.optimizer``: TensorFlow's Grappler switches. corenn runs a tf.function's body
+    eagerly, so the rewrites that only change speed (constant folding, layout, arithmetic ...)
+    have nothing to act on and are just kept; ``debug_stripper`` changes behaviour and is
+    honoured: inside a tf.function the tf.debugging assertions and check_numerics (and
+    tf.Assert) then pass whatever the values, as in TensorFlow's stripped graphs, while eager
+    code still checks."""
+
+    _options = {"disable_model_pruning": False, "disable_meta_optimizer": False}
+
+    @staticmethod
+    def get_experimental_options():
+        return dict(optimizer._options)
+
+    @staticmethod
+    def set_experimental_options(options):
+        """Merges ``options`` into the current ones (an option is never unset, as TensorFlow)."""
+        unknown = sorted(set(options) - set(_GRAPPLER_OPTIONS))
+        if unknown:
+            raise ValueError(f"tf.config.optimizer.set_experimental_options: unknown option(s) {unknown}; "
+                             f"the options are {list(_GRAPPLER_OPTIONS)}")
+        optimizer._options.update(options)
+
+    _jit = [""]
+
+    @staticmethod
+    def get_jit():
+        """'' (off) or 'autoclustering', as ``set_jit`` left it."""
+        return optimizer._jit[0]
+
+    @staticmethod
+    def set_jit(enabled):
+        """XLA auto-clustering only changes speed in TensorFlow; corenn's kernels are compiled
+        already, so the switch is kept for ``get_jit`` and changes nothing else."""
+        if enabled not in (True, False, None, "", "autoclustering"):
+            raise ValueError(f"tf.config.optimizer.set_jit: expected True, False or 'autoclustering', got {enabled!r}")
+        optimizer._jit[0] = "autoclustering" if enabled else ""
+
+
+def _debug_ops_stripped():
+    """True inside a tf.function while Grappler's debug_stripper is on (see ``optimizer``)."""
+    return bool(optimizer._options.get("debug_stripper")) and _TF_FUNCTION_DEPTH[0] > 0
+
+
+# how many tf.function calls are running (corenn.function's wrapper counts them)
+_TF_FUNCTION_DEPTH = [0]

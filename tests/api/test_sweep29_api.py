@@ -66,3 +66,49 @@ def test_soft_device_placement(restore_config):
             pass
     with tf.device("/CPU:0"):   # a device the machine has is still fine
         pass
+
+
+# ---- TF guide "Graph optimization with Grappler" (tutorial_graph_optimization.py) ----
+
+@pytest.fixture
+def restore_grappler(monkeypatch):
+    from corenn import config
+    monkeypatch.setattr(config.optimizer, "_options", dict(config.optimizer._options))
+    monkeypatch.setattr(config.optimizer, "_jit", [""])
+
+
+def test_grappler_options_merge_as_tensorflow(restore_grappler):
+    opt = tf.config.optimizer
+    assert opt.get_experimental_options() == {"disable_model_pruning": False, "disable_meta_optimizer": False}
+    opt.set_experimental_options({"constant_folding": False})
+    opt.set_experimental_options({"debug_stripper": True})
+    opt.set_experimental_options({})   # TF 2.21: merging nothing unsets nothing
+    assert opt.get_experimental_options() == {"constant_folding": False, "debug_stripper": True,
+                                              "disable_model_pruning": False, "disable_meta_optimizer": False}
+    with pytest.raises(ValueError, match="unknown option.*'bogus'"):
+        opt.set_experimental_options({"bogus": True})
+    assert opt.get_jit() == ""
+    opt.set_jit(True)
+    assert opt.get_jit() == "autoclustering"
+    with pytest.raises(ValueError, match="set_jit"):
+        opt.set_jit("xla")
+
+
+def test_debug_stripper_removes_checks_inside_tf_function_only(restore_grappler):
+    @tf.function
+    def checked(x):
+        tf.debugging.check_numerics(x, "Bad!")
+        tf.debugging.assert_positive(x)
+        tf.Assert(x > 0, [x])
+        return x * 2
+
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Bad!"):
+        checked(tf.constant(float("inf")))
+    tf.config.optimizer.set_experimental_options({"debug_stripper": True})
+    # TF 2.21 returns -inf: check_numerics, assert_positive and Assert are all stripped
+    assert float(checked(tf.constant(float("-inf")))) == float("-inf")
+    with pytest.raises(tf.errors.InvalidArgumentError):   # eager code still checks
+        tf.debugging.check_numerics(tf.constant(float("inf")), "eager")
+    tf.config.optimizer.set_experimental_options({"debug_stripper": False})
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        checked(tf.constant(-1.0))

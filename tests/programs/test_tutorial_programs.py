@@ -41,6 +41,11 @@ def test_program(name, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(_tensor_numpy.NUMPY_BEHAVIOR, "enabled", False)
     # so is keras.config.set_image_data_format (the SSVEPFormer program sets channels_first)
     monkeypatch.setattr(backend, "_IMAGE_DATA_FORMAT", ["channels_last"])
+    # and so are tf.config's Grappler options and device settings (the Grappler and GPU guides)
+    from corenn import config
+    monkeypatch.setattr(config.optimizer, "_options", dict(config.optimizer._options))
+    monkeypatch.setattr(config, "_SOFT_PLACEMENT", list(config._SOFT_PLACEMENT))
+    monkeypatch.setattr(config, "_VISIBLE", list(config._VISIBLE))
     monkeypatch.chdir(tmp_path)
     # tempfile.mkdtemp() (the migration guides' checkpoint directories) inside this test's
     # directory, so runs leave nothing behind in the system's temp directory
