@@ -112,3 +112,85 @@ def test_debug_stripper_removes_checks_inside_tf_function_only(restore_grappler)
     tf.config.optimizer.set_experimental_options({"debug_stripper": False})
     with pytest.raises(tf.errors.InvalidArgumentError):
         checked(tf.constant(-1.0))
+
+
+# ---- TF tutorial "Multi-worker training with Keras" (tutorial_multi_worker_keras.py) ----
+
+def test_backup_and_restore_every_n_batches_resumes_the_interrupted_epoch(tmp_path):
+    # Keras 3.15 (torch) on the same run: 10 batches an epoch, a backup every 4 batches (the
+    # counter runs across epochs), interrupted after batch 5 of epoch 1 -> the backup of that
+    # batch; the resumed fit runs epochs [1, 2] from it and ends at optimizer step 16 + 20 = 36
+    x = np.random.default_rng(0).normal(size=(40, 3)).astype("float32")
+    y = x.sum(1, keepdims=True)
+    backup = str(tmp_path / "bk")
+
+    def make():
+        m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        m.compile("sgd", "mse")
+        return m
+
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if (self.epoch, batch) == (1, 5):
+                self.weights = [w.copy() for w in self.model.get_weights()]
+                raise RuntimeError("interrupted")
+
+    stop = Stop()
+    m = make()
+    with pytest.raises(RuntimeError, match="interrupted"):
+        m.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0,
+              callbacks=[keras.callbacks.BackupAndRestore(backup, save_freq=4), stop])
+    seen = []
+    m2 = make()
+    started = []
+    rec = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: seen.append(epoch),
+        on_train_begin=lambda logs: None)
+
+    class Start(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if not started:
+                started.append([w.copy() for w in self.model.get_weights()])
+
+    bar = keras.callbacks.BackupAndRestore(backup, save_freq=4)
+    m2.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0, callbacks=[bar, rec, Start()])
+    assert seen == [1, 2] and bar.resumed_from_epoch == 1
+    assert int(m2.optimizer.iterations) == 36
+    for a, b in zip(started[0], stop.weights):   # resumed from the backup of epoch 1, batch 5
+        np.testing.assert_array_equal(a, b)
+    assert not (tmp_path / "bk").exists() or not any((tmp_path / "bk").iterdir())
+
+
+def test_backup_and_restore_refuses_a_bad_save_freq(tmp_path):
+    for bad in (0, -3, 2.5, True, "batch"):
+        with pytest.raises(ValueError, match="save_freq must be 'epoch' or a positive number of batches"):
+            keras.callbacks.BackupAndRestore(str(tmp_path), save_freq=bad)
+
+
+def test_cluster_resolver_reads_tf_config(monkeypatch):
+    # TF 2.21: without TF_CONFIG MultiWorkerMirroredStrategy's resolver has task_type / task_id
+    # None, an empty ClusterSpec and master ''; MirroredStrategy has no resolver
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    r = tf.distribute.MultiWorkerMirroredStrategy().cluster_resolver
+    assert isinstance(r, tf.distribute.cluster_resolver.TFConfigClusterResolver)
+    assert (r.task_type, r.task_id, r.cluster_spec().as_dict(), r.master(), r.rpc_layer) == (None, None, {}, "", None)
+    assert tf.distribute.MirroredStrategy().cluster_resolver is None
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["localhost:12345"]}, "task": {"type": "worker", "index": 0}}')
+    r = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    assert (r.task_type, r.task_id, r.cluster_spec().as_dict(), r.master()) == (
+        "worker", 0, {"worker": ["localhost:12345"]}, "localhost:12345")
+    s = tf.distribute.MultiWorkerMirroredStrategy()
+    assert (s.cluster_resolver.task_type, s.cluster_resolver.task_id) == ("worker", 0)
+    spec = r.cluster_spec()
+    assert spec.jobs == ["worker"] and spec.num_tasks("worker") == 1
+    with pytest.raises(ValueError, match="no such job 'chief'"):
+        spec.num_tasks("chief")
+    # a resolver naming two tasks is a cluster corenn does not run through tf.distribute
+    two = tf.distribute.cluster_resolver.SimpleClusterResolver(
+        {"worker": ["a:1", "b:2"]}, task_type="worker", task_id=1)
+    assert two.master() == "b:2" and two.master(rpc_layer="grpc") == "grpc://b:2"
+    with pytest.raises(NotImplementedError, match="corenn.distributed"):
+        tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=two)
