@@ -34,7 +34,10 @@ from .kernels import Tensor
 __all__ = ["Checkpoint", "CheckpointManager", "latest_checkpoint", "CheckpointOptions", "get_checkpoint_state",
            "load_checkpoint", "list_variables", "load_variable", "CheckpointReader",
            "Example", "Features", "Feature", "BytesList", "FloatList", "Int64List", "SequenceExample",
-           "FeatureList", "FeatureLists"]
+           "FeatureList", "FeatureLists", "ClusterSpec"]
+
+# tf.train.ClusterSpec: the jobs and task addresses a multi-worker TF_CONFIG describes
+from ._cluster_resolver import ClusterSpec  # noqa: E402
 
 # tf.train.Example and its parts: protobuf messages of TFRecord files (io/_example.py)
 from .io._example import (BytesList, Example, Feature, FeatureList, FeatureLists, Features,  # noqa: E402

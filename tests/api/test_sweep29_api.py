@@ -194,3 +194,21 @@ def test_cluster_resolver_reads_tf_config(monkeypatch):
     assert two.master() == "b:2" and two.master(rpc_layer="grpc") == "grpc://b:2"
     with pytest.raises(NotImplementedError, match="corenn.distributed"):
         tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=two)
+
+
+# ---- TF tutorial "Custom training loop with Keras and MultiWorkerMirroredStrategy"
+#      (tutorial_multi_worker_ctl.py): tf.train.ClusterSpec ----
+
+def test_cluster_spec_as_tensorflow():
+    spec = tf.train.ClusterSpec({"worker": ["localhost:12345", "localhost:23456"]})
+    # TF 2.21: as_dict() gives the lists back, jobs in order, "chief" not in it
+    assert spec.as_dict() == {"worker": ["localhost:12345", "localhost:23456"]}
+    assert "chief" not in spec.as_dict() and spec.jobs == ["worker"]
+    assert spec.num_tasks("worker") == 2 and spec.task_address("worker", 1) == "localhost:23456"
+    sparse = tf.train.ClusterSpec({"ps": {0: "p:1", 3: "p:4"}})
+    assert sparse.as_dict() == {"ps": {0: "p:1", 3: "p:4"}}
+    assert tf.train.ClusterSpec(spec) == spec and not tf.train.ClusterSpec({})
+    with pytest.raises(ValueError, match="no task 5 in job 'worker'"):
+        spec.task_address("worker", 5)
+    with pytest.raises(TypeError, match="task addresses"):
+        tf.train.ClusterSpec({"worker": "localhost:1"})
