@@ -212,3 +212,79 @@ def test_cluster_spec_as_tensorflow():
         spec.task_address("worker", 5)
     with pytest.raises(TypeError, match="task addresses"):
         tf.train.ClusterSpec({"worker": "localhost:1"})
+
+
+# ---- TF guide "Migrate evaluation" (tutorial_migrate_evaluator.py): SidecarEvaluator ----
+
+def _small_model():
+    m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    m.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+              metrics=["accuracy"])
+    return m
+
+
+def test_checkpoints_iterator_yields_each_new_checkpoint_then_times_out(tmp_path):
+    step = tf.Variable(0)
+    ckpt = tf.train.Checkpoint(step=step)
+    manager = tf.train.CheckpointManager(ckpt, str(tmp_path), max_to_keep=3)
+    manager.save()
+    it = tf.train.checkpoints_iterator(str(tmp_path), timeout=0.2)
+    first = next(it)
+    assert first.endswith("ckpt-1")
+    manager.save()
+    assert next(it).endswith("ckpt-2")
+    with pytest.raises(StopIteration):   # nothing new within the timeout
+        next(it)
+    calls = []
+    it = tf.train.checkpoints_iterator(str(tmp_path), timeout=0.1, timeout_fn=lambda: calls.append(1) or len(calls) > 1)
+    assert next(it).endswith("ckpt-2")
+    assert list(it) == [] and len(calls) == 2   # timeout_fn False once: waited again
+
+
+def test_sidecar_evaluator_follows_checkpoints(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32") + (x[:, 1] > 0)
+    trained = _small_model()
+    ckpt = tf.train.Checkpoint(model=trained, optimizer=trained.optimizer)
+    manager = tf.train.CheckpointManager(ckpt, str(tmp_path), max_to_keep=None)
+    expected = []
+    for _ in range(2):
+        trained.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        manager.save()
+        expected.append(trained.evaluate(x, y, return_dict=True, verbose=0))
+    fresh = _small_model()
+    fresh.build((None, 4))
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    ev = keras.utils.SidecarEvaluator(fresh, data, str(tmp_path), max_evaluations=2)
+    # the iterator yields the newest checkpoint only: ckpt-2, whose name ends the loop
+    ev.start()
+    assert [p.rsplit("/", 1)[-1] for p, _ in ev.results] == ["ckpt-2"]
+    np.testing.assert_allclose(ev.results[0][1]["loss"], expected[1]["loss"], rtol=1e-6)
+    assert int(fresh.optimizer.iterations) == 8
+    with pytest.raises(ValueError, match="max_evaluations"):
+        keras.utils.SidecarEvaluator(fresh, data, str(tmp_path), max_evaluations=0)
+
+
+def test_sidecar_evaluator_needs_the_training_step(tmp_path):
+    m = _small_model()
+    m.build((None, 4))
+    tf.train.Checkpoint(model=m).save(str(tmp_path / "ckpt"))   # weights only, no optimizer
+    with pytest.raises(RuntimeError, match="`iterations` cannot be loaded"):
+        keras.utils.SidecarEvaluator(m, np.zeros((2, 4), "float32"), str(tmp_path), max_evaluations=1).start()
+
+
+def test_prefix_weights_carry_the_optimizer_step_and_still_load(tmp_path):
+    # tf.keras 2's TF-format save_weights tracks the compiled optimizer with the model
+    m = _small_model()
+    x = np.ones((8, 4), "float32")
+    m.fit(x, np.zeros(8, "int32"), epochs=1, batch_size=4, verbose=0)
+    m.save_weights(str(tmp_path / "w"))
+    names = dict(tf.train.list_variables(str(tmp_path / "w")))
+    assert names["optimizer.iterations"] == [] and "model.w0" in names
+    other = _small_model()
+    other.build((None, 4))
+    other.load_weights(str(tmp_path / "w"))
+    for a, b in zip(other.get_weights(), m.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert int(other.optimizer.iterations) == 0   # load_weights restores the weights only
