@@ -288,3 +288,45 @@ def test_prefix_weights_carry_the_optimizer_step_and_still_load(tmp_path):
     for a, b in zip(other.get_weights(), m.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert int(other.optimizer.iterations) == 0   # load_weights restores the weights only
+
+
+# ---- keras.io "How to train a Keras model on TFRecord files" (example_tfrecord_melanoma.py):
+#      a functional model calling nested models, saved to a legacy .h5 ----
+
+def test_legacy_h5_of_a_functional_model_calling_nested_models(tmp_path):
+    import h5py
+    import json
+    keras.utils.set_random_seed(0)
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d1"),
+                              keras.layers.BatchNormalization(name="bn")], name="inner")
+    fi = keras.Input((3,))
+    finner = keras.Model(fi, keras.layers.Dense(2, name="fd")(fi), name="finner")
+    finner.trainable = False
+    inp = keras.Input((4,), name="x")
+    h = finner(inner(inp))
+    out = keras.layers.Add(name="add")([keras.layers.Dense(2, name="side")(inp), h])
+    m = keras.Model(inp, keras.layers.Dense(1, name="top")(out), name="outer")
+    m.compile("adam", "mse")
+    m.fit(np.random.default_rng(0).normal(size=(16, 4)).astype("float32"), np.ones((16, 1), "float32"),
+          epochs=2, verbose=0)
+    path = str(tmp_path / "m.h5")
+    m.save(path)
+    with h5py.File(path) as f:
+        config = json.loads(f.attrs["model_config"])
+        # TF-Keras 2's numbering: a nested model's calls count from node 1 (node 0 is its own
+        # graph), so references to 'inner' and 'finner' name node 1; other layers node 0
+        refs = {layer["name"]: layer["inbound_nodes"] for layer in config["config"]["layers"]}
+        assert refs["finner"] == [[["inner", 1, 0, {}]]]
+        assert refs["add"] == [[["side", 0, 0, {}], ["finner", 1, 0, {}]]]
+        specs = {layer["name"]: layer for layer in config["config"]["layers"]}
+        assert specs["inner"]["class_name"] == "Sequential" and specs["finner"]["class_name"] == "Functional"
+        assert specs["finner"]["config"]["trainable"] is False
+        # a nested model's weights in one group, trainable ones first (the BN statistics last)
+        names = [n.decode() if isinstance(n, bytes) else n for n in f["model_weights/inner"].attrs["weight_names"]]
+        assert names == ["d1/kernel:0", "d1/bias:0", "bn/gamma:0", "bn/beta:0", "bn/moving_mean:0",
+                         "bn/moving_variance:0"]
+    back = keras.models.load_model(path)
+    x = np.random.default_rng(1).normal(size=(5, 4)).astype("float32")
+    np.testing.assert_array_equal(back.predict(x, verbose=0), m.predict(x, verbose=0))
+    assert back.get_layer("finner").trainable is False
+    assert int(back.optimizer.iterations) == int(m.optimizer.iterations) == 2
