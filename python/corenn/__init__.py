@@ -223,4 +223,5 @@ for _module, _prefix in ((ops, "ops"), (ops.nn, "ops.nn"), (ops.numpy, "ops.nump
                          (image, "tf.image"), (signal, "tf.signal"), (math.special, "tf.math.special")):
     _make_symbolic_aware(_module, _prefix)
 compat.v2 = _sys.modules[__name__]   # tf.compat.v2 is TensorFlow 2's API: corenn itself
+compat.v1.keras = keras   # tf.compat.v1.keras.experimental.LinearModel (the canned-Estimator migration guide)
 del _module, _prefix, _sys

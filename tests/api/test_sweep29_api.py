@@ -330,3 +330,55 @@ def test_legacy_h5_of_a_functional_model_calling_nested_models(tmp_path):
     np.testing.assert_array_equal(back.predict(x, verbose=0), m.predict(x, verbose=0))
     assert back.get_layer("finner").trainable is False
     assert int(back.optimizer.iterations) == int(m.optimizer.iterations) == 2
+
+
+# ---- TF guide "Migration examples: Canned Estimators" (tutorial_migrate_canned_estimators.py):
+#      tf.keras 2's premade LinearModel / WideDeepModel ----
+
+def test_linear_model_is_a_sum_of_bias_free_dense_layers_and_one_bias():
+    LinearModel = tf.compat.v1.keras.experimental.LinearModel
+    assert LinearModel is keras.experimental.LinearModel
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 3)).astype("float32")
+    m = LinearModel(units=2)
+    np.testing.assert_array_equal(m(x), np.zeros((6, 2)))   # TF-Keras 2: zeros-initialized
+    kernel = rng.normal(size=(3, 2)).astype("float32")
+    m.dense_layers[0].set_weights([kernel])
+    m.bias.assign(np.array([0.5, -1.0], "float32"))
+    np.testing.assert_allclose(m(x), x @ kernel + [0.5, -1.0], rtol=1e-6)
+    # a dict: one kernel per key, in sorted key order, named by key; a list: one per element
+    d = LinearModel(activation="sigmoid")
+    a, b = rng.normal(size=(4, 2)).astype("float32"), rng.normal(size=(4, 1)).astype("float32")
+    d({"b": b, "a": a})
+    assert [layer.name for layer in d.dense_layers] == ["a", "b"]
+    d.dense_layers[0].set_weights([np.ones((2, 1), "float32")])
+    d.dense_layers[1].set_weights([2 * np.ones((1, 1), "float32")])
+    np.testing.assert_allclose(d({"a": a, "b": b}), 1 / (1 + np.exp(-(a.sum(1, keepdims=True) + 2 * b))), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"lacks \['b'\]"):
+        d({"a": a})
+    l2 = LinearModel(use_bias=False)
+    out = l2([a, b])
+    assert len(l2.dense_layers) == 2 and l2.bias is None and out.shape == (4, 1)
+    with pytest.raises(ValueError, match="units must be a positive integer"):
+        LinearModel(units=0)
+
+
+def test_wide_deep_model_trains_each_part_with_its_optimizer():
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(8, 3)).astype("float32")
+    y = rng.normal(size=(8, 1)).astype("float32")
+    linear = keras.experimental.LinearModel()
+    dnn = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model = keras.experimental.WideDeepModel(linear, dnn)
+    np.testing.assert_allclose(model([x, x]), linear(x) + dnn(x), rtol=1e-6)
+    w0 = dnn.get_weights()
+    # one full-batch step, lr 0.1 for the linear part and 0.01 for the DNN: plain SGD by hand
+    model.compile(optimizer=[keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.01)], loss="mse")
+    model.fit([x, x], y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    err = 2 * (x @ w0[0] + w0[1] - y) / 8          # d mse / d prediction (the linear part is 0)
+    np.testing.assert_allclose(linear.dense_layers[0].get_weights()[0], -0.1 * x.T @ err, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(linear.bias.numpy(), -0.1 * err.sum(0), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(dnn.get_weights()[0], w0[0] - 0.01 * x.T @ err, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="a list of two"):
+        model.compile(optimizer=["sgd", "sgd", "sgd"], loss="mse")
