@@ -116,6 +116,9 @@ from . import signal  # noqa: E402  (tf.signal.stft / frame / hann_window)
 
 from . import keras  # noqa: E402  (the Keras names, so `tf.keras.X` works after `import corenn as tf`)
 from .keras import backend  # noqa: E402  (keras.backend.epsilon() after `import corenn as keras`)
+# Keras 3's other top-level modules, for `import corenn as keras` (keras.quantizers.AbsMaxQuantizer,
+# keras.dtype_policies.DTypePolicy, keras.distribution.DataParallel, keras.export.ExportArchive)
+from .keras import distribution, dtype_policies, export, quantizers  # noqa: E402
 from . import applications  # noqa: E402  (keras.applications.MobileNetV2 after `import corenn as keras`)
 from . import onnx  # noqa: E402  (corenn.onnx.export; imports the onnx package only when called)
 
@@ -211,6 +214,7 @@ __all__ = ["Model", "Input", "backend", "GradientTape", "function", "convert_to_
 __all__ += ["train", "summary", "saved_model", "io", "audio", "compat", "test", "autograph", "sysconfig",
             "executing_eagerly", "get_logger"] + [n for n in _tf_control_names if n not in dir(_builtins)]
 __all__ += [n for n in _tf_more_names + _tf_small_names if n not in __all__] + ["lookup", "sets", "bitwise"]
+__all__ += [n for n in ("distribution", "dtype_policies", "export", "quantizers") if n not in __all__]
 
 # Last: the public ops of every op namespace record a graph node when called on KerasTensors
 # (``x = ops.expand_dims(inputs, -1)`` while a functional model is built; layers/op_layer.py).

@@ -382,3 +382,17 @@ def test_wide_deep_model_trains_each_part_with_its_optimizer():
     np.testing.assert_allclose(dnn.get_weights()[0], w0[0] - 0.01 * x.T @ err, rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match="a list of two"):
         model.compile(optimizer=["sgd", "sgd", "sgd"], loss="mse")
+
+
+# ---- `import corenn as keras`: Keras 3's top-level modules quantizers / dtype_policies /
+#      distribution / export (the quantization guides write keras.quantizers.AbsMaxQuantizer) ----
+
+def test_keras_top_level_modules_under_import_corenn_as_keras():
+    import corenn
+    for name in ("quantizers", "dtype_policies", "distribution", "export"):
+        assert getattr(corenn, name) is getattr(keras, name), name
+        assert name in corenn.__all__
+    q, scale = corenn.quantizers.abs_max_quantize(np.array([[1.0, -2.0]], "float32"), axis=-1)
+    # Keras 3.15: scale 127 / (2 + 1e-7), values round(x * scale) = [64, -127] (63.5 rounds to even)
+    np.testing.assert_array_equal(np.asarray(q), [[64, -127]])
+    np.testing.assert_allclose(np.asarray(scale), [[63.5]], rtol=1e-6)
