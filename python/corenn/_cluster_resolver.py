@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import os
 
-__all__ = ["ClusterSpec", "ClusterResolver", "TFConfigClusterResolver", "SimpleClusterResolver"]
+__all__ = ["ClusterSpec", "ClusterResolver", "TFConfigClusterResolver", "SimpleClusterResolver",
+           "TPUClusterResolver"]
 
 
 class ClusterSpec:
@@ -167,3 +168,27 @@ class SimpleClusterResolver(ClusterResolver):
 
     def num_accelerators(self, task_type=None, task_id=None, config_proto=None):
         return dict(self._accelerators) if self._accelerators is not None else super().num_accelerators()
+
+
+class TPUClusterResolver(ClusterResolver):
+    """No TPU is reachable from corenn: constructing (or ``connect()``) raises ValueError, what
+    TensorFlow raises on a machine without a TPU, so the usual probe
+
+        try:
+            tpu = tf.distribute.cluster_resolver.TPUClusterResolver.connect()
+            strategy = tf.distribute.TPUStrategy(tpu)
+        except ValueError:
+            strategy = tf.distribute.get_strategy()
+
+    falls back to the default strategy, as it does on a CPU or GPU machine."""
+
+    def __init__(self, tpu=None, zone=None, project=None, job_name="worker", coordinator_name=None,
+                 coordinator_address=None, credentials="default", service=None, discovery_url=None):
+        if tpu is None:
+            raise ValueError("Please provide a TPU Name to connect to.")
+        raise ValueError(f"TPUClusterResolver: corenn cannot connect to TPU {tpu!r}; it computes on the CPU "
+                         "and CUDA GPUs (tf.distribute.get_strategy() is the one-replica default)")
+
+    @staticmethod
+    def connect(tpu=None, zone=None, project=None):
+        return TPUClusterResolver(tpu, zone, project)

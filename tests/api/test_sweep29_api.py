@@ -396,3 +396,20 @@ def test_keras_top_level_modules_under_import_corenn_as_keras():
     # Keras 3.15: scale 127 / (2 + 1e-7), values round(x * scale) = [64, -127] (63.5 rounds to even)
     np.testing.assert_array_equal(np.asarray(q), [[64, -127]])
     np.testing.assert_allclose(np.asarray(scale), [[63.5]], rtol=1e-6)
+
+
+def test_tpu_cluster_resolver_raises_value_error_as_without_a_tpu():
+    # TF 2.21 on a machine without a TPU: ValueError("Please provide a TPU Name to connect to.")
+    # from the constructor and connect(); keras.io examples fall back with `except ValueError`
+    with pytest.raises(ValueError, match="Please provide a TPU Name to connect to"):
+        tf.distribute.cluster_resolver.TPUClusterResolver()
+    with pytest.raises(ValueError, match="Please provide a TPU Name to connect to"):
+        tf.distribute.cluster_resolver.TPUClusterResolver.connect()
+    with pytest.raises(ValueError, match="cannot connect to TPU 'grpc://10.0.0.2:8470'"):
+        tf.distribute.cluster_resolver.TPUClusterResolver(tpu="grpc://10.0.0.2:8470")
+    try:
+        tpu = tf.distribute.cluster_resolver.TPUClusterResolver.connect()
+        strategy = tf.distribute.TPUStrategy(tpu)
+    except ValueError:
+        strategy = tf.distribute.get_strategy()
+    assert strategy.num_replicas_in_sync == 1
