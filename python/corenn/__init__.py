@@ -68,7 +68,7 @@ def _graph_function(func):
     """``func`` wrapped to run as a graph when tf.gradients needs one (``function``)."""
     import functools
     import numpy as np
-    from . import autodiff
+    from . import autodiff, config
 
     state = {"graph": autodiff.calls_graph_gradients(func)}
 
@@ -82,8 +82,7 @@ def _graph_function(func):
             return func(*[as_tensor(a) for a in args], **{k: as_tensor(v) for k, v in kw.items()})
 
     try:
-        @functools.wraps(func)
-        def graph_function(*args, **kw):
+        def run(*args, **kw):
             if autodiff.graph_tape() is not None:   # inside a graph already: it records this too
                 return func(*args, **kw)
             if state["graph"]:
@@ -93,6 +92,16 @@ def _graph_function(func):
             except autodiff.GraphGradientsOutsideGraph:
                 state["graph"] = True
             return as_graph(args, kw)
+
+        @functools.wraps(func)
+        def graph_function(*args, **kw):
+            # counted so what TensorFlow does only to graphs (Grappler's debug_stripper) applies
+            depth = config._TF_FUNCTION_DEPTH
+            depth[0] += 1
+            try:
+                return run(*args, **kw)
+            finally:
+                depth[0] -= 1
     except (AttributeError, TypeError):
         return func
     return graph_function
@@ -107,6 +116,9 @@ from . import signal  # noqa: E402  (tf.signal.stft / frame / hann_window)
 
 from . import keras  # noqa: E402  (the Keras names, so `tf.keras.X` works after `import corenn as tf`)
 from .keras import backend  # noqa: E402  (keras.backend.epsilon() after `import corenn as keras`)
+# Keras 3's other top-level modules, for `import corenn as keras` (keras.quantizers.AbsMaxQuantizer,
+# keras.dtype_policies.DTypePolicy, keras.distribution.DataParallel, keras.export.ExportArchive)
+from .keras import distribution, dtype_policies, export, quantizers  # noqa: E402
 from . import applications  # noqa: E402  (keras.applications.MobileNetV2 after `import corenn as keras`)
 from . import onnx  # noqa: E402  (corenn.onnx.export; imports the onnx package only when called)
 
@@ -202,6 +214,7 @@ __all__ = ["Model", "Input", "backend", "GradientTape", "function", "convert_to_
 __all__ += ["train", "summary", "saved_model", "io", "audio", "compat", "test", "autograph", "sysconfig",
             "executing_eagerly", "get_logger"] + [n for n in _tf_control_names if n not in dir(_builtins)]
 __all__ += [n for n in _tf_more_names + _tf_small_names if n not in __all__] + ["lookup", "sets", "bitwise"]
+__all__ += [n for n in ("distribution", "dtype_policies", "export", "quantizers") if n not in __all__]
 
 # Last: the public ops of every op namespace record a graph node when called on KerasTensors
 # (``x = ops.expand_dims(inputs, -1)`` while a functional model is built; layers/op_layer.py).
@@ -214,4 +227,5 @@ for _module, _prefix in ((ops, "ops"), (ops.nn, "ops.nn"), (ops.numpy, "ops.nump
                          (image, "tf.image"), (signal, "tf.signal"), (math.special, "tf.math.special")):
     _make_symbolic_aware(_module, _prefix)
 compat.v2 = _sys.modules[__name__]   # tf.compat.v2 is TensorFlow 2's API: corenn itself
+compat.v1.keras = keras   # tf.compat.v1.keras.experimental.LinearModel (the canned-Estimator migration guide)
 del _module, _prefix, _sys

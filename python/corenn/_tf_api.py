@@ -694,8 +694,9 @@ def print(*inputs, **kwargs):  # noqa: A001 - TensorFlow's name
 class device:
     """``with tf.device("CPU:0"):`` as TensorFlow scripts write it. corenn places a Tensor
     where it is made or moved (``Tensor.to('cuda')``), so the scope changes nothing; like
-    TensorFlow's soft placement it accepts a GPU name on a machine without one. The name is
-    checked, so a typo is an error."""
+    TensorFlow's soft placement it accepts a GPU name on a machine without one (with
+    ``tf.config.set_soft_device_placement(False)`` such a name is refused on entering). The name
+    is checked, so a typo is an error."""
 
     _FORM = __import__("re").compile(r"^(/?(job:\w+/)?(replica:\d+/)?(task:\d+/)?(device:)?)?(cpu|gpu|tpu|cuda)(:\d+)?$",
                                      __import__("re").IGNORECASE)
@@ -708,6 +709,17 @@ class device:
         self.name = name
 
     def __enter__(self):
+        from . import config
+        if self.name and not config.get_soft_device_placement():
+            m = self._FORM.match(self.name)
+            kind = "GPU" if m.group(6).upper() in ("GPU", "CUDA") else m.group(6).upper()
+            index = int(m.group(7)[1:]) if m.group(7) else 0
+            have = config.list_logical_devices()
+            if f"/device:{kind}:{index}" not in [d.name for d in have]:
+                from .debugging import InvalidArgumentError
+                raise InvalidArgumentError(
+                    f"Could not satisfy device specification '{self.name}'. enable_soft_placement=0. "
+                    f"All available devices {[d.name for d in have]}.")
         return self
 
     def __exit__(self, *exc):

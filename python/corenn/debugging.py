@@ -49,6 +49,9 @@ def _array(x):
 
 
 def _fail(message, what):
+    from .config import _debug_ops_stripped
+    if _debug_ops_stripped():   # Grappler's debug_stripper removed the check from the function
+        return
     raise InvalidArgumentError(f"{message + ': ' if message else ''}{what}")
 
 

@@ -25,11 +25,14 @@ from __future__ import annotations
 import contextlib
 import threading
 
+from . import _cluster_resolver as _cluster
+from . import _cluster_resolver as cluster_resolver  # noqa: F401  (tf.distribute.cluster_resolver)
+
 __all__ = ["Strategy", "MirroredStrategy", "OneDeviceStrategy", "get_strategy", "has_strategy",
            "in_cross_replica_context", "get_replica_context", "ReduceOp", "InputContext",
            "MultiWorkerMirroredStrategy", "TPUStrategy", "ParameterServerStrategy", "ValueContext",
            "experimental", "CrossDeviceOps", "HierarchicalCopyAllReduce", "NcclAllReduce",
-           "ReductionToOneDevice"]
+           "ReductionToOneDevice", "cluster_resolver"]
 
 _local = threading.local()
 
@@ -133,6 +136,12 @@ class Strategy:
     def gather(self, value, axis):
         return value
 
+    @property
+    def cluster_resolver(self):
+        """None: a single-machine strategy has no cluster (TensorFlow's answer too);
+        MultiWorkerMirroredStrategy's is its TFConfigClusterResolver."""
+        return None
+
     def __repr__(self):
         return f"<corenn.distribute.{type(self).__name__}: 1 replica on {', '.join(self._devices)}>"
 
@@ -147,6 +156,7 @@ def _stack():
 
 def _one_device(devices, who):
     devices = [devices] if isinstance(devices, str) else list(devices or [])
+    devices = [getattr(d, "name", d) for d in devices]   # tf.config.LogicalDevice objects too
     if len(devices) > 1:
         raise NotImplementedError(
             f"{who}: corenn runs one replica per process, so it cannot mirror over {len(devices)} devices "
@@ -183,21 +193,6 @@ def _not_here(name):
     return Unavailable
 
 
-def _workers_in_tf_config():
-    """How many tasks TF_CONFIG's cluster lists (0 when it is not set): TensorFlow's
-    multi-worker strategies read the cluster from it."""
-    import json
-    import os
-    raw = os.environ.get("TF_CONFIG")
-    if not raw:
-        return 0
-    try:
-        cluster = json.loads(raw).get("cluster") or {}
-    except (ValueError, AttributeError):
-        raise ValueError(f"tf.distribute: TF_CONFIG is not a JSON object with a 'cluster': {raw[:100]!r}") from None
-    return sum(len(v) for v in cluster.values() if isinstance(v, (list, tuple)))
-
-
 class MultiWorkerMirroredStrategy(Strategy):
     """TensorFlow's multi-worker strategy as one worker, which is what TensorFlow runs when
     TF_CONFIG names no cluster (or a cluster of this one worker): the one replica of this
@@ -205,7 +200,9 @@ class MultiWorkerMirroredStrategy(Strategy):
     behind tf.distribute (corenn.distributed trains on several processes under mpirun)."""
 
     def __init__(self, cluster_resolver=None, communication_options=None):
-        if cluster_resolver is not None or _workers_in_tf_config() > 1:
+        resolver = cluster_resolver if cluster_resolver is not None else _cluster.TFConfigClusterResolver()
+        tasks = sum(len(v) for v in resolver.cluster_spec().as_dict().values())
+        if tasks > 1:
             raise NotImplementedError(
                 "tf.distribute.MultiWorkerMirroredStrategy: corenn has no multi-worker strategy (TF_CONFIG "
                 "or the cluster resolver names several tasks); train on several processes with "
@@ -213,6 +210,13 @@ class MultiWorkerMirroredStrategy(Strategy):
                 "with mpirun), or use MirroredStrategy / OneDeviceStrategy for one process")
         super().__init__([])
         self.communication_options = communication_options
+        self._cluster_resolver = resolver
+
+    @property
+    def cluster_resolver(self):
+        """The TF_CONFIG resolver the strategy read (task_type / task_id None without TF_CONFIG,
+        which the multi-worker tutorial's `_is_chief` treats as the chief)."""
+        return self._cluster_resolver
 
 
 class CentralStorageStrategy(Strategy):

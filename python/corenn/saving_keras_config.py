@@ -313,7 +313,10 @@ def _tensor_ref(ref, where):
     if isinstance(ref, dict) and ref.get("class_name") == "__keras_tensor__":
         history = (ref.get("config") or {}).get("keras_history")
     elif isinstance(ref, list) and len(ref) in (3, 4):      # TF-Keras 2: [layer, node, tensor, kwargs]
-        if len(ref) == 4 and ref[3] not in ({}, None):
+        # training= is dropped as from Keras 3 nodes (_inbound_nodes): a model called with
+        # training=False (transfer learning's base) is written so by TF-Keras 2
+        if len(ref) == 4 and ref[3] not in ({}, None) and not (
+                isinstance(ref[3], dict) and set(ref[3]) == {"training"} and ref[3]["training"] in (True, False, None)):
             raise _BadConfig(f"{where}: call arguments {str(ref[3])[:80]} are not supported")
         history = ref[:3]
     else:
@@ -643,18 +646,19 @@ def keras2_model_config(model):
     """``model`` as TF-Keras 2's model_config: (config, layer names in Keras' order, which the
     legacy HDF5 file's ``layer_names`` follow). Raises _BadConfig naming what cannot be written."""
     where = f"model '{model.name}'"
-    if type(model).__name__ != "Sequential":
-        # a model called in a functional graph: TF-Keras 2 numbers its calls from 1, which the
-        # node references here do not (a Sequential's entries have none)
-        for layer in model.layers:
-            if getattr(layer, "_is_corenn_model", False):
-                raise _nested_model(type(layer).__name__, f"{where}: layer '{layer.name}'")
     config, entries = _written_layers(model, where, _keras2_input_layer, _keras2_layer_spec)
     if config is None:
         return ({"class_name": "Sequential", "config": {"name": model.name, "layers": entries}},
                 [layer.name for layer in model.layers])
+    # a model called in this graph: TF-Keras 2 numbers its calls from 1 (node 0 is the model's
+    # own graph, its _should_skip_first_node), corenn from 0; the reader (_skip_first_nodes)
+    # undoes this shift
+    models = {layer.name for layer in model.layers if getattr(layer, "_is_corenn_model", False)}
+
+    def shifted(ref):
+        return [ref[0], ref[1] + 1, *ref[2:]] if ref[0] in models else ref
     for entry, spec in zip(entries, config["layers"]):
-        entry["inbound_nodes"] = [_keras2_refs(node, f"{where}: layer '{entry['name']}'")
+        entry["inbound_nodes"] = [[shifted(ref) for ref in _keras2_refs(node, f"{where}: layer '{entry['name']}'")]
                                   for node in spec["inbound_nodes"]]
     # Keras' loaders match a legacy file's weights to layers by position in Keras' layer order,
     # which model.layers and the config's layers list follow (models/graph.py)
@@ -662,7 +666,7 @@ def keras2_model_config(model):
     return ({"class_name": "Functional",
              "config": {"name": model.name, "trainable": model.trainable, "layers": entries,
                         "input_layers": [list(ref) for ref in config["input_layers"]],
-                        "output_layers": [list(ref) for ref in config["output_layers"]]}},
+                        "output_layers": [shifted(list(ref)) for ref in config["output_layers"]]}},
             order)
 
 

@@ -34,7 +34,10 @@ from .kernels import Tensor
 __all__ = ["Checkpoint", "CheckpointManager", "latest_checkpoint", "CheckpointOptions", "get_checkpoint_state",
            "load_checkpoint", "list_variables", "load_variable", "CheckpointReader",
            "Example", "Features", "Feature", "BytesList", "FloatList", "Int64List", "SequenceExample",
-           "FeatureList", "FeatureLists"]
+           "FeatureList", "FeatureLists", "ClusterSpec", "checkpoints_iterator"]
+
+# tf.train.ClusterSpec: the jobs and task addresses a multi-worker TF_CONFIG describes
+from ._cluster_resolver import ClusterSpec  # noqa: E402
 
 # tf.train.Example and its parts: protobuf messages of TFRecord files (io/_example.py)
 from .io._example import (BytesList, Example, Feature, FeatureList, FeatureLists, Features,  # noqa: E402
@@ -447,6 +450,35 @@ def latest_checkpoint(checkpoint_dir, latest_filename=None):
     return state[0]
 
 
+def checkpoints_iterator(checkpoint_dir, min_interval_secs=0, timeout=None, timeout_fn=None):
+    """Yield each new latest checkpoint of ``checkpoint_dir`` as it appears, waiting for the next
+    one (polling the directory's state file); after ``timeout`` seconds without a new one, stop,
+    unless ``timeout_fn()`` returns False (then wait again). Each checkpoint is yielded once,
+    at most every ``min_interval_secs`` seconds, as TensorFlow's iterator does."""
+    import time
+    last = None
+    while True:
+        start = time.monotonic()
+        while True:
+            path = latest_checkpoint(checkpoint_dir)
+            if path is not None and path != last:
+                break
+            if timeout is not None and time.monotonic() - start > float(timeout):
+                path = None
+                break
+            time.sleep(min(1.0, max(0.05, float(min_interval_secs))))
+        if path is None:
+            if timeout_fn is None or timeout_fn():
+                return
+            continue
+        last = path
+        began = time.monotonic()
+        yield path
+        wait = float(min_interval_secs) - (time.monotonic() - began)
+        if wait > 0:
+            time.sleep(wait)
+
+
 class CheckpointReader:
     """``tf.train.load_checkpoint(path)``: the values of a checkpoint by name, read-only. The
     names are corenn's keys (``model.w0``, ``optimizer.slot0``, ``save_counter``: the
@@ -524,7 +556,13 @@ def save_weights_prefix(model, prefix):
     prefix = os.fspath(prefix)
     directory = os.path.dirname(os.path.abspath(prefix))
     os.makedirs(directory, exist_ok=True)
-    Checkpoint(model=model).write(prefix)
+    # tf.keras 2's checkpoint of a model holds its compiled optimizer too (the model tracks it):
+    # SidecarEvaluator reads the training step from it. load_weights restores the weights only.
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and _is_optimizer(optimizer):
+        Checkpoint(model=model, optimizer=optimizer).write(prefix)
+    else:
+        Checkpoint(model=model).write(prefix)
     _write_state(directory, os.path.abspath(prefix), [os.path.abspath(prefix)])
 
 

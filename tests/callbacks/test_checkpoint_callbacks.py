@@ -191,6 +191,6 @@ def test_backup_kept_when_asked_and_bad_backups(tmp_path):
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(ValueError, match="backup.keras"):
         fit(model, [cb], epochs=3)
-    with pytest.raises(NotImplementedError, match="save_freq"):
-        callbacks.BackupAndRestore(tmp_path, save_freq=5)
+    with pytest.raises(ValueError, match="save_freq"):   # an integer save_freq is a batch count
+        callbacks.BackupAndRestore(tmp_path, save_freq="batch")
     assert callbacks.BackupAndRestore.from_config(cb.get_config()).backup_dir == str(tmp_path)

@@ -304,11 +304,13 @@ def test_legacy_h5_model_file_nests_a_sequential_entry(tmp_path):
     assert [type(l).__name__ for l in loaded.layers] == ["Sequential", "Model", "Dense"]
     assert not loaded.layers[0].layers[0].trainable and len(loaded.trainable_weights) == 6
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
-    # a model called in a functional graph is still refused there (TF-Keras 2 numbers its calls from 1)
+    # a model called in a functional graph is written too, its calls numbered from 1 as TF-Keras 2
+    # numbers them (node 0 is the nested model's own graph)
     inp = keras.Input((6,))
     outer = keras.Model(inp, base(inp))
-    with pytest.raises(ValueError, match="not written to Keras files yet"):
-        outer.save(tmp_path / "f.h5")
+    outer.save(tmp_path / "f.h5")
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "f.h5").predict(x, verbose=0),
+                               outer.predict(x, verbose=0), rtol=1e-6)
 
 
 def test_a_data_built_sequential_still_runs_alone_after_a_model_holds_it():

@@ -20,7 +20,8 @@ def test_every_program_is_collected():
 # 'plot' extra), as tests/data/test_tf_data_utils.py's image test does
 NEEDS_PILLOW = {"example_image_classification_from_scratch.py", "example_dcgan.py", "tutorial_tfrecord.py",
                 "example_aodnet_dehazing.py", "example_iic_clustering.py",
-                "example_basnet_segmentation.py"}
+                "example_basnet_segmentation.py", "example_creating_tfrecords.py",
+                "example_tfrecord_melanoma.py"}
 # programs that export ONNX and serve it with onnxruntime (the optional onnx extra)
 NEEDS_ONNX = {"keras_guide_export_onnx_serving.py"}
 
@@ -41,6 +42,11 @@ def test_program(name, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(_tensor_numpy.NUMPY_BEHAVIOR, "enabled", False)
     # so is keras.config.set_image_data_format (the SSVEPFormer program sets channels_first)
     monkeypatch.setattr(backend, "_IMAGE_DATA_FORMAT", ["channels_last"])
+    # and so are tf.config's Grappler options and device settings (the Grappler and GPU guides)
+    from corenn import config
+    monkeypatch.setattr(config.optimizer, "_options", dict(config.optimizer._options))
+    monkeypatch.setattr(config, "_SOFT_PLACEMENT", list(config._SOFT_PLACEMENT))
+    monkeypatch.setattr(config, "_VISIBLE", list(config._VISIBLE))
     monkeypatch.chdir(tmp_path)
     # tempfile.mkdtemp() (the migration guides' checkpoint directories) inside this test's
     # directory, so runs leave nothing behind in the system's temp directory

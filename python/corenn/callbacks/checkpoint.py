@@ -140,9 +140,14 @@ class BackupAndRestore(Callback):
     keeps runs without this callback unchanged). Not covered: Dropout layers given their own
     ``seed`` and Python's ``random`` / NumPy's global state.
 
+    With an integer ``save_freq`` the backup is written every that many batches instead (as
+    Keras 3, not at epoch ends); a fit resumed from such a backup starts the interrupted epoch
+    again from its first batch with the backed-up weights and optimizer, as Keras 3 does, so it
+    is not bit-identical to an uninterrupted run.
+
     Args:
         backup_dir: directory for the backup (created when needed).
-        save_freq: 'epoch' (only epoch boundaries are resumable).
+        save_freq: 'epoch', or a positive number of batches between backups.
         delete_checkpoint: remove the backup when ``fit`` finishes normally.
     """
 
@@ -152,13 +157,16 @@ class BackupAndRestore(Callback):
         super().__init__()
         if not backup_dir:
             raise ValueError("BackupAndRestore: backup_dir is required")
-        if save_freq != "epoch":
-            raise NotImplementedError(f"BackupAndRestore: only save_freq='epoch' is supported, "
-                                      f"got {save_freq!r}")
+        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int)
+                                     or save_freq < 1):
+            raise ValueError(f"BackupAndRestore: save_freq must be 'epoch' or a positive number of batches, "
+                             f"got {save_freq!r}")
         self.backup_dir = os.fspath(backup_dir)
         self.save_freq = save_freq
         self.delete_checkpoint = bool(delete_checkpoint)
         self.resumed_from_epoch = None
+        self._epoch = 0
+        self._batches_since_save = 0
 
     @property
     def _path(self):
@@ -168,12 +176,13 @@ class BackupAndRestore(Callback):
         from .. import saving
         from ..utils.random import get_generator
         self.resumed_from_epoch = None
+        self._batches_since_save = 0
         if not os.path.exists(self._path):
             return
         state = saving.restore_training_state(self.model, self._path)
         try:
-            epoch = state["epoch"]
-            if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            epoch = state["epoch"]   # the last completed epoch (-1: a backup inside the first)
+            if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < -1:
                 raise ValueError(f"bad epoch {epoch!r}")
             get_generator().bit_generator.state = state["rng"]
         except (TypeError, KeyError, ValueError) as exc:
@@ -182,10 +191,28 @@ class BackupAndRestore(Callback):
         self.resumed_from_epoch = epoch + 1
         self.model._initial_epoch = epoch + 1
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = int(epoch)
+
     def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save(int(epoch))
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches_since_save += 1
+        if self._batches_since_save >= self.save_freq:
+            self._batches_since_save = 0
+            self._save(self._epoch - 1, batch=int(batch))   # this epoch is not complete
+
+    def _save(self, completed_epoch, batch=None):
         from .. import saving
         from ..utils.random import get_generator
-        state = {"epoch": int(epoch), "rng": get_generator().bit_generator.state}
+        state = {"epoch": completed_epoch, "rng": get_generator().bit_generator.state}
+        if batch is not None:
+            state["batch"] = batch
+        os.makedirs(self.backup_dir, exist_ok=True)
         saving.save_model(self.model, self._path, training_state=state)
 
     def on_train_end(self, logs=None):

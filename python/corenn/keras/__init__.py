@@ -46,5 +46,11 @@ for _name in applications.__all__:
     if isinstance(getattr(applications, _name), type(_sys)):
         _sys.modules.setdefault(f"{__name__}.applications.{_name}", getattr(applications, _name))
 
+# tf.keras 2's keras.experimental: the premade models and the sidecar evaluator (Keras 3 has none)
+import types as _types  # noqa: E402
+from ..models.premade import LinearModel as _LinearModel, WideDeepModel as _WideDeepModel  # noqa: E402
+experimental = _types.SimpleNamespace(LinearModel=_LinearModel, WideDeepModel=_WideDeepModel,
+                                      SidecarEvaluator=utils.SidecarEvaluator)
+
 from .. import visualization  # noqa: E402  keras.visualization (boxes, masks, galleries)
 _sys.modules.setdefault(f"{__name__}.visualization", visualization)

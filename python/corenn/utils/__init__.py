@@ -23,7 +23,7 @@ __all__ = ["bounding_boxes", "PyDataset", "Sequence", "audio_dataset_from_direct
            "register_keras_serializable", "serialize_keras_object", "deserialize_keras_object",
            "get_custom_objects", "custom_object_scope", "CustomObjectScope", "get_registered_name",
            "get_registered_object", "Config", "clear_session", "get_source_inputs", "is_keras_tensor",
-           "standardize_dtype", "warmstart_embedding_matrix"]
+           "standardize_dtype", "warmstart_embedding_matrix", "SidecarEvaluator"]
 
 # keras.utils keeps the serialization helpers under these names too (they live in corenn.saving)
 _FROM_SAVING = ("register_keras_serializable", "serialize_keras_object", "deserialize_keras_object",
@@ -150,3 +150,6 @@ def get_source_inputs(tensor):
             walk(parent)
     walk(tensor)
     return found
+
+
+from .sidecar_evaluator import SidecarEvaluator  # noqa: E402  (tf.keras.utils.SidecarEvaluator, tf.keras 2)
