@@ -14,7 +14,9 @@ build is faster).
 Workloads: training steps of the README's MLP and CNN and of the LSTM / GRU of bench/compare.py
 (train_on_batch on random Fashion-MNIST-shaped data), one epoch of fit of the MLP, CNN and LSTM
 on 16 batches of such data (fit's own loop: shuffling, batching, the accuracy metric, as
-compare.py runs it), predict on small batches (the per-batch model lock), and the elementwise /
+compare.py runs it), a GradientTape training step and a handful of eager keras.ops on small
+tensors (the Python cost per op; not on builds without GradientTape / keras.ops, the first wave's),
+predict on small batches (the per-batch model lock), and the elementwise /
 pooling / GEMM kernels whose NaN handling changed.
 
 The child imports corenn.kernels, or corenn.ops on builds before fda21ae (the same wrappers).
@@ -85,6 +87,25 @@ def build(name):
         rnn = layers.LSTM if name == "lstm_step" else layers.GRU
         return model_step(corenn.Sequential([rnn(64, return_sequences=True, input_shape=(28, 28)),
             rnn(64), layers.Dense(10)]), img, lab)
+    if name == "tape_step":   # a custom training loop (Keras' guide): layer calls and ops under a tape
+        m = corenn.Sequential([layers.Flatten(input_shape=(28, 28)), layers.Dense(64, activation="relu"),
+                               layers.Dense(10)])
+        opt = corenn.optimizers.Adam()
+        loss_fn = corenn.losses.SparseCategoricalCrossentropy(from_logits=True)
+        xb, yb = img[:32], lab[:32]
+
+        def tape_step():
+            with corenn.GradientTape() as tape:
+                loss = loss_fn(yb, m(xb, training=True))
+            grads = tape.gradient(loss, m.trainable_weights)
+            opt.apply_gradients(zip(grads, m.trainable_weights))
+        return tape_step
+    if name == "ops_small":   # eager keras.ops on 8 x 8 tensors: the Python cost of each op
+        o = corenn.ops
+        a = o.convert_to_tensor(rng.random((8, 8), dtype=np.float32))
+        b = o.convert_to_tensor(rng.random((8, 8), dtype=np.float32))
+        return lambda: (o.sum(o.reshape(o.exp(o.add(a, b)), (64,))), o.matmul(a, b), o.concatenate([a, b]),
+                        o.where(a > 0.5, a, b), o.transpose(a), o.mean(a, axis=0))
     if name == "predict_b8":
         m = corenn.Sequential([layers.Flatten(input_shape=(28, 28)), layers.Dense(512, activation="relu"),
                                layers.Dense(10)])
@@ -124,8 +145,8 @@ print(json.dumps({"ms": best * 1e3}))
 '''
 
 WORKLOADS = ["mlp_step", "cnn_step", "lstm_step", "gru_step", "mlp_fit", "cnn_fit", "lstm_fit",
-             "predict_b8", "relu_fwd", "relu_bwd", "sigmoid_fwd", "tanh_fwd", "softmax_fwd", "elu_fwd",
-             "maxpool2x2", "gemm_relu"]
+             "tape_step", "ops_small", "predict_b8", "relu_fwd", "relu_bwd", "sigmoid_fwd", "tanh_fwd",
+             "softmax_fwd", "elu_fwd", "maxpool2x2", "gemm_relu"]
 
 
 def measure(python, name, threads, blocks):

@@ -113,17 +113,9 @@ void with_indices(const char* op, const Tensor& indices, int64_t v, const F& f) 
   }
 }
 
-void forward(const Tensor& indices, const Tensor& weight, const Tensor& y) {
-  const int64_t v = weight.size(0), d = weight.size(1);
-  with_indices("embedding_forward", indices, v, [&](const auto* idx) {
-    if (y.numel() == 0) return;
-    embedding_forward(indices.numel(), d, idx, weight.data<float>(), y.data<float>());
-  });
-}
-
-}  // namespace
-
-void embedding_forward_int8(const Tensor& indices, const Tensor& weight, const Tensor& y) {
+// An int8-quantized Embedding's table (layers/quantization.py; the entry allows it on the CPU
+// only): rows widened to float32.
+void forward_int8(const Tensor& indices, const Tensor& weight, const Tensor& y) {
   const int64_t v = weight.size(0), d = weight.size(1);
   with_indices("embedding_forward", indices, v, [&](const auto* idx) {
     if (y.numel() == 0) return;
@@ -139,7 +131,14 @@ void embedding_forward_int8(const Tensor& indices, const Tensor& weight, const T
   });
 }
 
-namespace {
+void forward(const Tensor& indices, const Tensor& weight, const Tensor& y) {
+  if (weight.dtype() == DType::int8) return forward_int8(indices, weight, y);
+  const int64_t v = weight.size(0), d = weight.size(1);
+  with_indices("embedding_forward", indices, v, [&](const auto* idx) {
+    if (y.numel() == 0) return;
+    embedding_forward(indices.numel(), d, idx, weight.data<float>(), y.data<float>());
+  });
+}
 
 void backward(const Tensor& indices, const Tensor& dy, const Tensor& dweight) {
   const int64_t v = dweight.size(0), d = dweight.size(1);

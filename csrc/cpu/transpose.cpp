@@ -99,7 +99,7 @@ void transpose(const void* x, void* y, const std::vector<int64_t>& shape,
     case 2: return tiled(static_cast<const uint16_t*>(x), static_cast<uint16_t*>(y), shape, xstride, q);
     case 4: return tiled(static_cast<const uint32_t*>(x), static_cast<uint32_t*>(y), shape, xstride, q);
     case 8: return tiled(static_cast<const uint64_t*>(x), static_cast<uint64_t*>(y), shape, xstride, q);
-    default: CORENN_CHECK(false, "transpose: no kernel for elements of ", elem_size, " bytes");
+    default: CORENN_CHECK(false, "transpose: elements of ", elem_size, " bytes (no tensor dtype has that size)");
   }
 }
 

@@ -48,11 +48,7 @@ void embedding_forward(const Tensor& indices, const Tensor& weight, const Tensor
   const char* op = "embedding_forward";
   check_args(op, indices, "weight", weight, "y", y, /*int8_table=*/true);
   check_writable(op, "y", y);
-  if (weight.dtype() == DType::int8) {   // CPU only (checked): one kernel, no dispatch slot
-    cpu::embedding_forward_int8(indices, weight, y);
-    return;
-  }
-  embedding_forward_stub(weight.device())(indices, weight, y);
+  embedding_forward_stub(weight.device())(indices, weight, y);   // (an int8 table: CPU only, checked)
 }
 
 void embedding_backward(const Tensor& indices, const Tensor& dy, const Tensor& dweight) {

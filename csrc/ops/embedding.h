@@ -17,7 +17,8 @@
 namespace corenn {
 
 // Kernels behind the entries (shapes and devices checked; each kernel checks the index values
-// where they live before it writes): cpu/embedding.cpp (cpu_ref), cuda/embedding.cu (cuda).
+// where they live before it writes): cpu/embedding.cpp (cpu_ref; forward also reads an int8
+// table, which the entry allows on the CPU only), cuda/embedding.cu (cuda).
 using EmbeddingForwardFn = void (*)(const Tensor& indices, const Tensor& weight, const Tensor& y);
 using EmbeddingBackwardFn = void (*)(const Tensor& indices, const Tensor& dy,
                                      const Tensor& dweight);
@@ -34,8 +35,6 @@ template <class I>
 void embedding_forward(int64_t n, int64_t d, const I* idx, const float* w, float* y);
 template <class I>
 void embedding_backward(int64_t n, int64_t v, int64_t d, const I* idx, const float* dy, float* dw);
-// forward of an int8 table (checked by the entry; validates the indices as the stub's kernel does)
-void embedding_forward_int8(const Tensor& indices, const Tensor& weight, const Tensor& y);
 }  // namespace cpu
 
 }  // namespace corenn
