@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import autodiff
+from . import autodiff, kernels
 from .kernels import Tensor
 
 __all__ = ["result_float", "narrow", "as_dtype", "unary", "binary", "reduce", "matmul", "activation",
@@ -31,21 +31,27 @@ __all__ = ["result_float", "narrow", "as_dtype", "unary", "binary", "reduce", "m
            "FLOAT64_ACTIVATIONS"]
 
 
+# Tensor.dtype is one DTypeName instance per dtype (kernels._set_dtype_class), so the test on every
+# op's path is by identity: a DTypeName's own == and properties cost several times more
+_FLOAT32, _FLOAT64, _FLOAT16 = (kernels.empty((0,), name).dtype for name in ("float32", "float64", "float16"))
+
+
 def result_float(*operands):
     """'float64' or 'float16' when an op on ``operands`` returns that dtype (Keras 3), else None
     (float32, or the op's integer path)."""
-    floats = set()
+    has16 = has32 = False
     for x in operands:
         if isinstance(x, Tensor):
-            if x.dtype.is_floating:
-                floats.add(str(x.dtype))
+            d = x.dtype
+            if d is _FLOAT32:
+                has32 = True
+            elif d is _FLOAT64:
+                return "float64"
+            elif d is _FLOAT16:
+                has16 = True
         elif isinstance(x, np.ndarray) and x.dtype.kind == "f":
-            floats.add("float32")   # NumPy float data is float32 to corenn
-    if "float64" in floats:
-        return "float64"
-    if floats == {"float16"}:
-        return "float16"
-    return None
+            has32 = True   # NumPy float data is float32 to corenn
+    return "float16" if has16 and not has32 else None
 
 
 def as_dtype(g, dtype):

@@ -955,7 +955,7 @@ def _sum(parts, copy=False):
         return None
     if len(parts) == 1:
         return kernels.Tensor.from_numpy(np.array(parts[0], copy=True)) if copy else parts[0]
-    if any(str(getattr(p, "dtype", "float32")) != "float32" for p in parts):
+    if any(isinstance(p, kernels.Tensor) and str(p.dtype) != "float32" for p in parts):
         # float64 / float16 gradients (ops._ops_wide): NumPy, in the widest of their dtypes
         arrays = [np.asarray(p) for p in parts]
         return kernels.Tensor.from_numpy(np.array(sum(arrays[1:], arrays[0].astype(np.result_type(*arrays))),

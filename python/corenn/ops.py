@@ -117,8 +117,10 @@ def _to_tensor(x, dtype=None):
 def _f32(x, where="ops"):
     """A float32 Tensor for ``x`` (Tensors of other dtypes are converted by copy); a float64
     Tensor stays itself inside an op running in float64 NumPy mode (_numpy_float64)."""
-    if _NUMPY_FLOAT64.on and isinstance(x, Tensor) and x.dtype == "float64":
-        return x
+    if isinstance(x, Tensor):
+        d = x.dtype   # one instance per dtype: compared by identity (a DTypeName's == is slow)
+        if d is _wide._FLOAT32 or (d is _wide._FLOAT64 and _NUMPY_FLOAT64.on):
+            return x
     return _to_f32(x, where)
 
 
@@ -1382,7 +1384,12 @@ def _np64(x):
 
 
 def _is_float(x):
-    return x.dtype == "float32" or (_NUMPY_FLOAT64.on and x.dtype == "float64")
+    d = x.dtype   # a Tensor's: one instance per dtype, compared by identity
+    if d is _wide._FLOAT32:
+        return True
+    if d is _wide._FLOAT64:
+        return _NUMPY_FLOAT64.on
+    return not isinstance(x, Tensor) and d == "float32"   # a NumPy array
 
 
 def _axis_arg(op, axis, ndim, allow_none=True):
