@@ -4271,13 +4271,19 @@ def _moves_wide(fn):
 
 for _name in ("prod", "cumsum", "cumprod", "inv", "det", "slogdet", "logdet", "solve", "cholesky", "qr", "svd",
               "eigh", "logsumexp", "einsum", "kron", "diff", "cross", "average", "quantile", "pad", "sort",
-              "tril", "triu", "trace", "outer", "inner", "tensordot", "vdot", "median", "norm"):
+              "tril", "triu", "trace", "outer", "inner", "tensordot", "vdot", "median", "norm",
+              "floor", "ceil", "trunc", "round", "mod", "floor_divide", "heaviside", "nextafter", "angle", "real",
+              "imag", "conj", "conjugate", "corrcoef", "correlate", "nanmax", "nanmean", "nanmin", "nansum",
+              "normalize", "solve_triangular", "select", "trapezoid", "vander", "full_like", "empty_like", "scatter",
+              "categorical_crossentropy", "sparse_categorical_crossentropy", "rms_normalization",
+              "layer_normalization", "batch_normalization", "top_k", "meshgrid", "extract_sequences"):
     globals()[_name] = _numpy_float64(globals()[_name])
 where = _numpy_float64(where, typed_by=_builtins.slice(1, 3))
 
 for _name in ("reshape", "flatten", "expand_dims", "squeeze", "transpose", "concatenate", "stack", "ravel",
               "split", "take", "take_along_axis", "flip", "roll", "swapaxes", "moveaxis", "broadcast_to",
-              "tile", "repeat", "diagonal"):
+              "tile", "repeat", "diagonal", "copy", "get_item", "slice", "unstack", "rot90", "array_split",
+              "hsplit"):
     globals()[_name] = _moves_wide(globals()[_name])
 del _name
 
@@ -4288,6 +4294,13 @@ __all__ += [n for n in _ops_linalg_more.__all__ if n not in __all__]
 from ._ops_numpy_more import *  # noqa: E402,F401,F403 - nan* reductions, rearrange, unique, views ...
 from . import _ops_numpy_more  # noqa: E402
 __all__ += [n for n in _ops_numpy_more.__all__ if n not in __all__]
+# the float64 forms of the two modules' ops (as the lists above; their float paths call no kernel)
+for _name in ("cdist", "pinv", "lstsq", "lu_factor", "cholesky_inverse", "fmax", "fmin", "fmod", "rad2deg",
+              "nancumprod", "nancumsum", "nanmedian", "nanprod", "nanstd", "nanvar", "unique"):
+    globals()[_name] = _numpy_float64(globals()[_name])
+for _name in ("fliplr", "flipud", "dsplit", "rearrange"):
+    globals()[_name] = _moves_wide(globals()[_name])
+del _name
 
 
 # Every public op's errors name it (as corenn.kernels' do, ARCHITECTURE "Trust"). Many ops

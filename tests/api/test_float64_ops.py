@@ -224,3 +224,100 @@ def test_a_float32_operand_of_a_float64_solve_gets_a_float32_gradient():
     # float32 in, float32 out: the mode is only for float64 operands
     assert tf.linalg.solve(tf.constant(SPD.astype(np.float32)), b).dtype == "float32"
     assert ops.cumsum(tf.cast(A, tf.float16), axis=0).dtype == "float16"
+
+
+MORE_NUMPY_RULE_OPS = [   # the rest of the ops whose float path is NumPy formulas (no C++ kernel)
+    (ops.fmax, np.fmax, (A, B)),
+    (ops.fmin, np.fmin, (A, B)),
+    (ops.mod, np.mod, (A, P)),
+    (ops.fmod, np.fmod, (A, P)),
+    (ops.rad2deg, np.rad2deg, (A,)),
+    (lambda a: ops.nanmean(a, axis=1), lambda a: np.nanmean(a, 1), (A,)),
+    (lambda a: ops.nanvar(a, axis=0), lambda a: np.nanvar(a, 0), (A,)),
+    (lambda a: ops.nanstd(a), np.nanstd, (A,)),
+    (lambda a: ops.nansum(a, axis=1), lambda a: np.nansum(a, 1), (A,)),
+    (lambda a: ops.nanmax(a, axis=0), lambda a: np.nanmax(a, 0), (A,)),
+    (lambda a: ops.nanmin(a, axis=1), lambda a: np.nanmin(a, 1), (A,)),
+    (lambda a: ops.nanprod(a, axis=0), lambda a: np.nanprod(a, 0), (A,)),
+    (lambda a: ops.nancumsum(a, axis=1), lambda a: np.nancumsum(a, 1), (A,)),
+    (lambda a: ops.nancumprod(a, axis=1), lambda a: np.nancumprod(a, 1), (A,)),
+    (lambda a: ops.nanmedian(a, axis=1), lambda a: np.nanmedian(a, 1), (A,)),
+    (ops.pinv, np.linalg.pinv, (A,)),
+    (lambda a, b: ops.lstsq(a, b), lambda a, b: np.linalg.lstsq(a, b, rcond=None)[0], (SPD, M)),
+    (lambda a, b: ops.solve_triangular(a, b, lower=True), lambda a, b: np.linalg.solve(np.tril(a), b), (SPD, M)),
+    (lambda a: ops.cholesky_inverse(a), lambda a: np.linalg.inv(np.tril(a) @ np.tril(a).T),
+     (np.linalg.cholesky(SPD),)),
+    (ops.cdist, lambda a, b: np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1)), (A, B)),
+    (ops.corrcoef, np.corrcoef, (A,)),
+    (lambda a, b: ops.correlate(a[0], b[0, :3], mode="full"), lambda a, b: np.correlate(a[0], b[0, :3], "full"), (A, B)),
+    (lambda a: ops.trapezoid(a, axis=1), lambda a: np.trapezoid(a, axis=1), (A,)),
+    (lambda a: ops.vander(a[0], 3), lambda a: np.vander(a[0], 3), (A,)),
+    (lambda a, b: ops.select([a > 0, a < -1], [a, b], 0.0), lambda a, b: np.select([a > 0, a < -1], [a, b], 0.0), (A, B)),
+    (lambda a: ops.normalize(a, axis=-1), lambda a: a / np.sqrt((a * a).sum(-1, keepdims=True)), (A,)),
+    (lambda a: ops.layer_normalization(a, epsilon=1e-3),
+     lambda a: (a - a.mean(-1, keepdims=True)) / np.sqrt(a.var(-1, keepdims=True) + 1e-3), (A,)),
+    (lambda a: ops.rms_normalization(a, epsilon=1e-3), lambda a: a / np.sqrt((a * a).mean(-1, keepdims=True) + 1e-3),
+     (A,)),
+    (lambda a, m, v: ops.batch_normalization(a, m, v, axis=1, epsilon=1e-3),
+     lambda a, m, v: (a - m) / np.sqrt(v + 1e-3), (A, B[0], P[0])),
+    (lambda a, b: ops.categorical_crossentropy(ops.softmax(b), ops.softmax(a)),
+     lambda a, b: -(np.exp(b) / np.exp(b).sum(-1, keepdims=True)
+                    * np.log(np.exp(a) / np.exp(a).sum(-1, keepdims=True))).sum(-1), (A, B)),
+    (lambda a: ops.sparse_categorical_crossentropy(np.array([0, 1, 3]), a, from_logits=True),
+     lambda a: -(a - np.log(np.exp(a).sum(-1, keepdims=True)))[[0, 1, 2], [0, 1, 3]], (A,)),
+    (lambda a: ops.top_k(a, 2)[0], lambda a: -np.sort(-a, axis=-1)[:, :2], (A,)),
+    (lambda a, b: ops.multiply(*ops.meshgrid(a[0], b[0])), lambda a, b: np.multiply(*np.meshgrid(a[0], b[0])), (A, B)),
+    (lambda a: ops.real(a) * ops.conj(a), lambda a: a * a, (A,)),
+]
+
+
+@pytest.mark.parametrize("op, ref, inputs", MORE_NUMPY_RULE_OPS,
+                         ids=[f"np_more{k}" for k in range(len(MORE_NUMPY_RULE_OPS))])
+def test_more_numpy_formula_ops_run_in_float64_on_float64_tensors(op, ref, inputs):
+    test_numpy_formula_ops_run_in_float64_on_float64_tensors(op, ref, inputs)
+
+
+def test_float64_ops_without_a_gradient_keep_float64_values():
+    x = tf.constant(A * 3.0, dtype=tf.float64)
+    p = tf.constant(P, dtype=tf.float64)
+    x3 = A * 3.0
+    for got, want in ((ops.floor(x), np.floor(x3)), (ops.ceil(x), np.ceil(x3)), (ops.trunc(x), np.trunc(x3)),
+                      (ops.round(x, 2), np.round(x3, 2)), (ops.floor_divide(x, p), np.floor_divide(x3, P)),
+                      (ops.heaviside(x, p), np.heaviside(x3, P)), (ops.nextafter(x, p), np.nextafter(x3, P)),
+                      (ops.full_like(x, 0.1), np.full(A.shape, 0.1)), (ops.imag(x), np.zeros(A.shape)),
+                      (ops.scatter([[0, 0], [1, 2]], tf.constant([0.1, 0.2], dtype=tf.float64), (2, 3)),
+                       np.array([[0.1, 0, 0], [0, 0, 0.2]])),
+                      (ops.unique(tf.constant([0.1, 0.3, 0.1], dtype=tf.float64)), np.array([0.1, 0.3])),
+                      (ops.extract_sequences(x[0], 2, 1), np.lib.stride_tricks.sliding_window_view(x3[0], 2)),
+                      (ops.lu_factor(tf.constant(SPD, dtype=tf.float64))[0], None)):
+        assert got.dtype == "float64"
+        if want is not None:
+            np.testing.assert_array_equal(np.asarray(got), want)   # exact: float64 arithmetic as NumPy's
+    lu, piv = (np.asarray(t) for t in ops.lu_factor(tf.constant(SPD, dtype=tf.float64)))
+    L, U = np.tril(lu, -1) + np.eye(4), np.triu(lu)
+    perm = np.arange(4)
+    for i, j in enumerate(piv):      # LAPACK's row swaps, in order
+        perm[[i, j]] = perm[[j, i]]
+    np.testing.assert_allclose(L @ U, SPD[perm], rtol=1e-13)
+    assert ops.floor(tf.cast(A, tf.float16)).dtype == "float16"
+    assert ops.nanmean(tf.constant(A.astype(np.float32))).dtype == "float32"
+
+
+MORE_MOVES = [
+    (ops.copy, np.copy, (A,)),
+    (lambda a: ops.get_item(a, 1), lambda a: a[1], (A,)),
+    (lambda a: ops.slice(a, (1, 1), (2, 2)), lambda a: a[1:3, 1:3], (A,)),
+    (lambda a: ops.unstack(a, axis=1)[2], lambda a: a[:, 2], (A,)),
+    (ops.rot90, np.rot90, (A,)),
+    (lambda a: ops.array_split(a, 3, axis=1)[0], lambda a: np.array_split(a, 3, axis=1)[0], (A,)),
+    (lambda a: ops.hsplit(a, 2)[1], lambda a: np.hsplit(a, 2)[1], (A,)),
+    (ops.fliplr, np.fliplr, (A,)),
+    (ops.flipud, np.flipud, (A,)),
+    (lambda a: ops.dsplit(ops.reshape(a, (1, 3, 4)), 2)[1], lambda a: np.dsplit(a.reshape(1, 3, 4), 2)[1], (A,)),
+    (lambda a: ops.rearrange(a, "a b -> b a"), np.transpose, (A,)),
+]
+
+
+@pytest.mark.parametrize("op, ref, inputs", MORE_MOVES, ids=[f"move_more{k}" for k in range(len(MORE_MOVES))])
+def test_more_moving_ops_keep_float64(op, ref, inputs):
+    test_moving_float64_entries_keeps_dtype_values_and_gradients(op, ref, inputs)
