@@ -123,7 +123,7 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     """num values spaced evenly on a log scale from start to stop (NumPy's geomspace)."""
     out = np.geomspace(np.asarray(start, np.float64), np.asarray(stop, np.float64), int(num), endpoint=endpoint,
                        axis=axis)
-    return _o._t(out.astype(np.dtype(str(dtype))) if dtype is not None else out)
+    return _o._t_as(out, dtype)
 
 
 # -- splitting and flipping -------------------------------------------------------------------------

@@ -582,7 +582,7 @@ def sign(x):
     """sign(x) (no gradient: it is 0 almost everywhere); integer data keeps its dtype."""
     if _int_array(x):
         return _unary("sign", x)
-    return Tensor.from_numpy(np.sign(np.asarray(_f32(x))).astype(np.float32))
+    return _t(np.sign(np.asarray(_f32(x))))   # float64 in float64 mode (_numpy_float64)
 
 
 def _activation(kind, x, alpha=0.0, axis=-1):
@@ -1700,7 +1700,7 @@ def _replace(op, x, u, mark, key):
     """out = x with out[key] = u; dx = dy where not replaced, du = dy[key]."""
     out = np.array(np.asarray(x), copy=True)
     if _is_float(x) or _is_float(u):
-        out = out.astype(np.float32)
+        out = out.astype(np.float64 if _NUMPY_FLOAT64.on else np.float32)
     out[key] = np.asarray(u)
     y = _t(out)
     if _is_float(x) and _is_float(u):
@@ -1967,7 +1967,9 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
     if not _is_float(t):
         return _t(np.asarray(t))
     return _unary_np("nan_to_num", t,
-                     lambda a: np.nan_to_num(a.astype(np.float32), nan=nan, posinf=posinf, neginf=neginf),
+                     # the largest finite value of the result's dtype stands in for inf
+                     lambda a: np.nan_to_num(a.astype(np.float64 if _NUMPY_FLOAT64.on else np.float32), nan=nan,
+                                             posinf=posinf, neginf=neginf),
                      lambda a, y: np.isfinite(a).astype(np.float64))
 
 
@@ -2411,12 +2413,12 @@ def bincount(x, weights=None, minlength=0, sparse=False):
     elif w.dtype.kind in "biu":
         dtype = np.int64 if np.int64 in (_keras_int_dtype(x), _keras_int_dtype(weights)) else np.int32
     else:
-        dtype = np.float32
+        dtype = np.float64 if _NUMPY_FLOAT64.on else np.float32   # float64 weights sum in float64
     if w is not None and w.shape != idx.shape:
         raise ValueError(f"ops.bincount: weights must have x's shape {idx.shape}, got {w.shape}")
 
     def count(row, wrow, n):
-        if wrow is None or dtype == np.float32:
+        if wrow is None or dtype in (np.float32, np.float64):
             return np.bincount(row, None if wrow is None else wrow.astype(np.float64), minlength=n)
         out = np.zeros(_py_max(n, int(row.max()) + 1 if row.size else 0), np.int64)
         np.add.at(out, row, wrow.astype(np.int64))   # exact (float64 sums would round past 2**53)
@@ -2639,7 +2641,7 @@ def tril(x, k=0):
 
 
 def tri(N, M=None, k=0, dtype="float32"):
-    return _t(np.tri(int(N), None if M is None else int(M), int(k), dtype=dtype))
+    return _t_as(np.tri(int(N), None if M is None else int(M), int(k)), dtype)
 
 
 def identity(n, dtype="float32"):
@@ -2683,22 +2685,27 @@ def empty(shape, dtype="float32"):
     return zeros(shape, dtype=dtype)
 
 
+def _t_as(values, dtype):
+    """values as a Tensor of ``dtype`` when that is float64 / float16 (Keras keeps them), else _t's."""
+    if dtype is not None and np.dtype(str(dtype)) in (np.float64, np.float16):
+        return Tensor.from_numpy(np.array(values, dtype=str(dtype), order="C"))
+    return _t(values if dtype is None else np.asarray(values).astype(np.dtype(str(dtype))))
+
+
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     if int(num) < 0:
         raise ValueError(f"ops.linspace: num must be >= 0, got {num}")
     out = np.linspace(np.asarray(start, np.float64), np.asarray(stop, np.float64), int(num),
                       endpoint=endpoint, retstep=retstep, axis=axis)
     values, step = out if retstep else (out, None)
-    if dtype is not None:
-        values = values.astype(dtype)
-    values = _t(values)
+    values = _t_as(values, dtype)
     return (values, step) if retstep else values
 
 
 def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
     out = np.logspace(np.asarray(start, np.float64), np.asarray(stop, np.float64), int(num),
                       endpoint=endpoint, base=base, axis=axis)
-    return _t(out.astype(dtype) if dtype is not None else out)
+    return _t_as(out, dtype)
 
 
 def meshgrid(*x, indexing="xy"):
@@ -4276,7 +4283,9 @@ for _name in ("prod", "cumsum", "cumprod", "inv", "det", "slogdet", "logdet", "s
               "imag", "conj", "conjugate", "corrcoef", "correlate", "nanmax", "nanmean", "nanmin", "nansum",
               "normalize", "solve_triangular", "select", "trapezoid", "vander", "full_like", "empty_like", "scatter",
               "categorical_crossentropy", "sparse_categorical_crossentropy", "rms_normalization",
-              "layer_normalization", "batch_normalization", "top_k", "meshgrid", "extract_sequences"):
+              "layer_normalization", "batch_normalization", "top_k", "meshgrid", "extract_sequences", "sign",
+              "nan_to_num", "bincount", "stop_gradient", "diag", "diagflat", "dstack", "slice_update",
+              "scatter_update"):
     globals()[_name] = _numpy_float64(globals()[_name])
 where = _numpy_float64(where, typed_by=_builtins.slice(1, 3))
 

@@ -321,3 +321,45 @@ MORE_MOVES = [
 @pytest.mark.parametrize("op, ref, inputs", MORE_MOVES, ids=[f"move_more{k}" for k in range(len(MORE_MOVES))])
 def test_more_moving_ops_keep_float64(op, ref, inputs):
     test_moving_float64_entries_keeps_dtype_values_and_gradients(op, ref, inputs)
+
+
+ENTRY_OPS = [   # ops that build their result from x's entries (and zeros / replacements)
+    (lambda a: ops.nan_to_num(ops.where(a > 0, a, np.nan)), lambda a: np.where(a > 0, a, 0.0), (A,)),  # NaN -> 0
+    (lambda a: ops.diag(a[0]), lambda a: np.diag(a[0]), (A,)),
+    (lambda a: ops.diag(a, 1), lambda a: np.diag(a, 1), (A,)),
+    (ops.diagflat, np.diagflat, (A,)),
+    (lambda a, b: ops.dstack([a, b]), lambda a, b: np.dstack([a, b]), (A, B)),
+    (lambda a, b: ops.slice_update(a, (1, 1), b[:2, :2]),
+     lambda a, b: np.concatenate([a[:1], np.concatenate([a[1:, :1], b[:2, :2], a[1:, 3:]], 1)]), (A, B)),
+    (lambda a, b: ops.scatter_update(a, [[0, 0], [1, 2]], b[0, :2]),
+     lambda a, b: np.where(np.isin(np.arange(12).reshape(3, 4), [0, 6]),
+                           np.array([[b[0, 0], 0, 0, 0], [0, 0, b[0, 1], 0], [0, 0, 0, 0]]), a), (A, B)),
+]
+
+
+@pytest.mark.parametrize("op, ref, inputs", ENTRY_OPS, ids=[f"entry{k}" for k in range(len(ENTRY_OPS))])
+def test_entry_building_ops_keep_float64(op, ref, inputs):
+    test_numpy_formula_ops_run_in_float64_on_float64_tensors(op, ref, inputs)
+
+
+def test_sign_bincount_stop_gradient_and_constructors_keep_float64():
+    x = tf.Variable(A, dtype=tf.float64)
+    assert ops.sign(x).dtype == "float64" and np.array_equal(np.asarray(ops.sign(x)), np.sign(A))
+    w = tf.constant([0.1, 1e-9, 0.3, 1e8], dtype=tf.float64)
+    counts = ops.bincount(np.array([0, 0, 2, 0]), weights=w)
+    assert counts.dtype == "float64"
+    np.testing.assert_array_equal(np.asarray(counts), [0.1 + 1e-9 + 1e8, 0.0, 0.3])   # float32 loses 0.1 + 1e-9
+    with tf.GradientTape() as tape:
+        y = ops.stop_gradient(x)
+        total = tf.reduce_sum(y * x)
+    assert y.dtype == "float64" and np.array_equal(np.asarray(y), A)
+    np.testing.assert_array_equal(np.asarray(tape.gradient(total, x)), A)         # no gradient through y
+    for got, want in ((ops.linspace(0.0, 1.0, 7, dtype="float64"), np.linspace(0.0, 1.0, 7)),
+                      (ops.logspace(0.0, 2.0, 5, dtype="float64"), np.logspace(0.0, 2.0, 5)),
+                      (ops.geomspace(1.0, 7.0, 5, dtype="float64"), np.geomspace(1.0, 7.0, 5)),
+                      (ops.tri(3, 4, 1, dtype="float64"), np.tri(3, 4, 1))):
+        assert got.dtype == "float64"
+        np.testing.assert_array_equal(np.asarray(got), want)
+    assert ops.linspace(0.0, 1.0, 3, dtype="float16").dtype == "float16"
+    assert ops.linspace(0.0, 1.0, 3).dtype == "float32" and ops.tri(2).dtype == "float32"
+    assert ops.tri(2, dtype="int32").dtype == "int32"
