@@ -604,7 +604,7 @@ def _activation(kind, x, alpha=0.0, axis=-1):
     if wide == "float64":
         if kind in ("softmax", "log_softmax"):
             axis = tuple(int(a) % x.ndim for a in axis) if isinstance(axis, (list, tuple)) else int(axis) % _builtins.max(x.ndim, 1)
-        return _wide.activation(kind, x, axis)
+        return _wide.activation(kind, x, axis, alpha)
     if kind in ("softmax", "log_softmax") and isinstance(axis, (list, tuple)):
         axes = sorted({int(a) % x.ndim for a in axis})
         if len(axes) == 1:
@@ -4138,7 +4138,7 @@ def stft(x, sequence_length, sequence_stride, fft_length, window="hann", center=
         t = pad(t, [(0, 0)] * (t.ndim - 1) + [(n // 2, n // 2)], mode="reflect")
     if int(t.shape[-1]) < n:
         raise ValueError(f"ops.stft: the signal of length {int(t.shape[-1])} is shorter than fft_length {n}")
-    frames = multiply(extract_sequences(t, n, stride), win.astype(np.float32))
+    frames = multiply(extract_sequences(t, n, stride), win.astype(np.float64 if _NUMPY_FLOAT64.on else np.float32))
     return rfft(frames, fft_length=n)
 
 
@@ -4149,7 +4149,7 @@ def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="
     re, im = _complex_pair("istft", x)
     n, stride = int(fft_length), int(sequence_stride)
     win = _stft_window("istft", window, sequence_length, n)
-    frames = multiply(irfft((re, im), fft_length=n), win.astype(np.float32))     # (..., F, n)
+    frames = multiply(irfft((re, im), fft_length=n), win.astype(np.float64 if _NUMPY_FLOAT64.on else np.float32))     # (..., F, n)
     f = int(frames.shape[-2])
     total = n + stride * (f - 1)
     # overlap-add: output sample j*stride + k collects frame j's entry k (a linear map; its
@@ -4285,7 +4285,8 @@ for _name in ("prod", "cumsum", "cumprod", "inv", "det", "slogdet", "logdet", "s
               "categorical_crossentropy", "sparse_categorical_crossentropy", "rms_normalization",
               "layer_normalization", "batch_normalization", "top_k", "meshgrid", "extract_sequences", "sign",
               "nan_to_num", "bincount", "stop_gradient", "diag", "diagflat", "dstack", "slice_update",
-              "scatter_update"):
+              "scatter_update", "glu", "fft", "ifft", "fft2", "ifft2", "rfft", "irfft", "stft", "istft",
+              "sparsemax"):
     globals()[_name] = _numpy_float64(globals()[_name])
 where = _numpy_float64(where, typed_by=_builtins.slice(1, 3))
 
@@ -4305,7 +4306,8 @@ from . import _ops_numpy_more  # noqa: E402
 __all__ += [n for n in _ops_numpy_more.__all__ if n not in __all__]
 # the float64 forms of the two modules' ops (as the lists above; their float paths call no kernel)
 for _name in ("cdist", "pinv", "lstsq", "lu_factor", "cholesky_inverse", "fmax", "fmin", "fmod", "rad2deg",
-              "nancumprod", "nancumsum", "nanmedian", "nanprod", "nanstd", "nanvar", "unique"):
+              "nancumprod", "nancumsum", "nanmedian", "nanprod", "nanstd", "nanvar", "unique", "fabs", "nanquantile",
+              "nanpercentile"):
     globals()[_name] = _numpy_float64(globals()[_name])
 for _name in ("fliplr", "flipud", "dsplit", "rearrange"):
     globals()[_name] = _moves_wide(globals()[_name])

@@ -124,8 +124,8 @@ def test_float16_results_are_rounded_once_per_op():
 
 
 def test_ops_without_a_float64_form_still_say_float32():
-    # a float32 result means float32 arithmetic: elu's kernel has no float64 form here
-    y = ops.elu(tf.constant(A, dtype=tf.float64))
+    # a float32 result means float32 arithmetic: max_pool's kernel has no float64 form here
+    y = ops.max_pool(tf.constant(A.reshape(1, 3, 4, 1), dtype=tf.float64), 2)
     assert y.dtype == "float32"
     layer = keras.layers.Dense(2)
     assert layer(tf.constant(A, dtype=tf.float64)).dtype == "float32"
@@ -363,3 +363,68 @@ def test_sign_bincount_stop_gradient_and_constructors_keep_float64():
     assert ops.linspace(0.0, 1.0, 3, dtype="float16").dtype == "float16"
     assert ops.linspace(0.0, 1.0, 3).dtype == "float32" and ops.tri(2).dtype == "float32"
     assert ops.tri(2, dtype="int32").dtype == "int32"
+
+
+_SELU_A, _SELU_S = 1.6732632423543772, 1.0507009873554805
+_ERF = np.vectorize(__import__("math").erf)
+W = A * 3.0            # spans every kink region of the piecewise activations (|x| up to ~6)
+ACTIVATION_OPS = [   # the activations' float64 forms (_ops_wide.ALPHA_ACTIVATIONS), NumPy references
+    (ops.relu6, lambda a: np.clip(a, 0.0, 6.0), (W,)),
+    (lambda a: ops.leaky_relu(a, 0.3), lambda a: np.where(a > 0, a, 0.3 * a), (W,)),
+    (lambda a: ops.elu(a, 0.7), lambda a: np.where(a > 0, a, 0.7 * np.expm1(np.minimum(a, 0))), (W,)),
+    (ops.selu, lambda a: _SELU_S * np.where(a > 0, a, _SELU_A * np.expm1(np.minimum(a, 0))), (W,)),
+    (lambda a: ops.celu(a, 2.0), lambda a: np.where(a > 0, a, 2.0 * np.expm1(np.minimum(a, 0) / 2.0)), (W,)),
+    (lambda a: ops.gelu(a, approximate=False), lambda a: a * (1 + _ERF(a / np.sqrt(2.0))) / 2, (W,)),
+    (ops.hard_sigmoid, lambda a: np.clip(a + 3, 0, 6) / 6, (W,)),
+    (ops.hard_silu, lambda a: a * np.clip(a + 3, 0, 6) / 6, (W,)),
+    (ops.mish, lambda a: a * np.tanh(np.log1p(np.exp(a))), (W,)),
+    (ops.hard_tanh, lambda a: np.clip(a, -1, 1), (W,)),
+    (ops.tanh_shrink, lambda a: a - np.tanh(a), (W,)),
+    (lambda a: ops.soft_shrink(a, 0.4), lambda a: np.where(np.abs(a) > 0.4, a - 0.4 * np.sign(a), 0.0), (W,)),
+    (lambda a: ops.hard_shrink(a, 0.4), lambda a: np.where(np.abs(a) > 0.4, a, 0.0), (W,)),
+    (lambda a: ops.squareplus(a, 3), lambda a: (a + np.sqrt(a * a + 3)) / 2, (W,)),
+    (ops.sparse_plus, lambda a: np.where(a <= -1, 0.0, np.where(a >= 1, a, (a + 1) ** 2 / 4)), (W,)),
+    (ops.glu, lambda a: a[:, :2] / (1 + np.exp(-a[:, 2:])), (W,)),
+]
+
+
+@pytest.mark.parametrize("op, ref, inputs", ACTIVATION_OPS, ids=[f"act{k}" for k in range(len(ACTIVATION_OPS))])
+def test_activations_with_a_float64_form(op, ref, inputs):
+    test_float64_tensors_compute_and_differentiate_in_float64(op, ref, inputs)
+
+
+def _complex_ref(fn, *parts):
+    z = fn(parts[0] + 1j * parts[1]) if len(parts) == 2 else fn(parts[0])
+    return np.concatenate([z.real, z.imag], axis=-1)
+
+
+def _sparsemax(a):
+    z = -np.sort(-a, axis=-1)
+    cums = np.cumsum(z, axis=-1)
+    k = np.sum(1 + np.arange(1, a.shape[-1] + 1) * z > cums, axis=-1, keepdims=True)
+    return np.maximum(a - (np.take_along_axis(cums, k - 1, axis=-1) - 1) / k, 0.0)
+
+
+SPECTRAL_OPS = [   # FFTs (real and imaginary parts side by side), stft, fabs, nanquantile
+    (lambda a, b: ops.concatenate(ops.fft((a, b)), axis=-1), lambda a, b: _complex_ref(np.fft.fft, a, b), (A, B)),
+    (lambda a, b: ops.concatenate(ops.ifft2((a, b)), axis=-1), lambda a, b: _complex_ref(np.fft.ifft2, a, b), (A, B)),
+    (lambda a: ops.concatenate(ops.rfft(a), axis=-1), lambda a: _complex_ref(np.fft.rfft, a), (A,)),
+    (lambda a, b: ops.irfft((a, b)), lambda a, b: np.fft.irfft(a + 1j * b), (A, B)),
+    (lambda a: ops.concatenate(ops.stft(ops.reshape(a, (-1,)), 4, 2, 4, window=None, center=False), axis=-1),
+     lambda a: _complex_ref(np.fft.rfft, np.lib.stride_tricks.sliding_window_view(a.reshape(-1), 4)[::2]), (A,)),
+    (ops.fabs, np.fabs, (A,)),
+    (lambda a: ops.sparsemax(a * 0.3), lambda a: _sparsemax(a * 0.3), (A,)),
+    (lambda a: ops.nanquantile(a, 0.3, axis=1), lambda a: np.nanquantile(a, 0.3, axis=1), (A,)),
+]
+
+
+@pytest.mark.parametrize("op, ref, inputs", SPECTRAL_OPS, ids=[f"spectral{k}" for k in range(len(SPECTRAL_OPS))])
+def test_spectral_ops_run_in_float64(op, ref, inputs):
+    test_numpy_formula_ops_run_in_float64_on_float64_tensors(op, ref, inputs)
+
+
+def test_stft_then_istft_gives_the_float64_signal_back():
+    x = RNG.standard_normal(64)
+    y = ops.istft(ops.stft(tf.constant(x, dtype=tf.float64), 16, 4, 16), 16, 4, 16, length=64)
+    assert y.dtype == "float64"
+    np.testing.assert_allclose(np.asarray(y), x, rtol=1e-12, atol=1e-13)
