@@ -4286,7 +4286,7 @@ for _name in ("prod", "cumsum", "cumprod", "inv", "det", "slogdet", "logdet", "s
               "layer_normalization", "batch_normalization", "top_k", "meshgrid", "extract_sequences", "sign",
               "nan_to_num", "bincount", "stop_gradient", "diag", "diagflat", "dstack", "slice_update",
               "scatter_update", "glu", "fft", "ifft", "fft2", "ifft2", "rfft", "irfft", "stft", "istft",
-              "sparsemax"):
+              "sparsemax", "segment_sum", "segment_max"):
     globals()[_name] = _numpy_float64(globals()[_name])
 where = _numpy_float64(where, typed_by=_builtins.slice(1, 3))
 
@@ -4307,7 +4307,7 @@ __all__ += [n for n in _ops_numpy_more.__all__ if n not in __all__]
 # the float64 forms of the two modules' ops (as the lists above; their float paths call no kernel)
 for _name in ("cdist", "pinv", "lstsq", "lu_factor", "cholesky_inverse", "fmax", "fmin", "fmod", "rad2deg",
               "nancumprod", "nancumsum", "nanmedian", "nanprod", "nanstd", "nanvar", "unique", "fabs", "nanquantile",
-              "nanpercentile"):
+              "nanpercentile", "segment_min", "segment_prod"):
     globals()[_name] = _numpy_float64(globals()[_name])
 for _name in ("fliplr", "flipud", "dsplit", "rearrange"):
     globals()[_name] = _moves_wide(globals()[_name])

@@ -428,3 +428,85 @@ def test_stft_then_istft_gives_the_float64_signal_back():
     y = ops.istft(ops.stft(tf.constant(x, dtype=tf.float64), 16, 4, 16), 16, 4, 16, length=64)
     assert y.dtype == "float64"
     np.testing.assert_allclose(np.asarray(y), x, rtol=1e-12, atol=1e-13)
+
+
+IDS3 = np.array([0, 0, 2])          # segment 1 is empty
+_LOG1PEXP = lambda z: np.log1p(np.exp(-np.abs(z)))  # noqa: E731
+
+
+def _segment(fn, a, fill):
+    return np.stack([fn(a[IDS3 == s], axis=0) if np.any(IDS3 == s) else np.full(a.shape[1:], fill) for s in range(3)])
+
+
+TF_OPS = [   # TensorFlow-named ops over float64 tensors (tf.math, tf.nn, tf.linalg and the top level)
+    (lambda a: tf.math.unsorted_segment_sum(a, IDS3, 3), lambda a: _segment(np.sum, a, 0.0), (A,)),
+    (lambda a: tf.math.unsorted_segment_mean(a, IDS3, 3), lambda a: _segment(np.mean, a, 0.0), (A,)),
+    (lambda a: tf.math.unsorted_segment_sqrt_n(a, IDS3, 3),
+     lambda a: _segment(np.sum, a, 0.0) / np.sqrt(np.maximum(np.bincount(IDS3, minlength=3), 1))[:, None], (A,)),
+    (lambda a: tf.math.unsorted_segment_max(a, IDS3, 3)[::2], lambda a: _segment(np.max, a, 0.0)[::2], (A,)),
+    (lambda a: tf.math.unsorted_segment_min(a, IDS3, 3)[::2], lambda a: _segment(np.min, a, 0.0)[::2], (A,)),
+    (lambda a: tf.math.unsorted_segment_prod(a, IDS3, 3), lambda a: _segment(np.prod, a, 1.0), (A,)),
+    (lambda a: tf.math.segment_prod(a, IDS3), lambda a: _segment(np.prod, a, 1.0), (A,)),
+    (lambda a: tf.math.segment_mean(a, IDS3), lambda a: _segment(np.mean, a, 0.0), (A,)),
+    (lambda a: tf.gather_nd(a, [[0, 1], [2, 3], [0, 1]]), lambda a: a[[0, 2, 0], [1, 3, 1]], (A,)),
+    (lambda a: tf.boolean_mask(a, A > 0), lambda a: a[A > 0], (A,)),
+    (lambda a: tf.math.reduce_euclidean_norm(a, axis=1), lambda a: np.sqrt((a * a).sum(1)), (A,)),
+    (lambda a: tf.linalg.tensor_diag_part(a), np.diag, (SPD,)),
+    (tf.linalg.sqrtm, lambda a: _sqrtm_ref(a), (SPD,)),
+    (lambda a: tf.math.ndtri(a), lambda a: np.sqrt(2.0) * _erfinv_ref(2 * a - 1), (RNG.random((2, 3)) * 0.8 + 0.1,)),
+    (lambda z, y: tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=z),
+     lambda z, y: np.maximum(z, 0) - z * y + _LOG1PEXP(z), (A, P - 0.5)),
+    (lambda z, y: tf.nn.weighted_cross_entropy_with_logits(y, z, 2.0),
+     lambda z, y: (1 - y) * z + (1 + y) * (_LOG1PEXP(z) + np.maximum(-z, 0)), (A, P - 0.5)),
+    (lambda z, y: tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=z),
+     lambda z, y: -(y * (z - np.log(np.exp(z).sum(-1, keepdims=True)))).sum(-1), (A, P)),
+    (lambda c, t: tf.nn.log_poisson_loss(t, c, compute_full_loss=True),
+     lambda c, t: np.exp(c) - t * c + np.where(t > 1, t * np.log(t) - t + 0.5 * np.log(2 * np.pi * t), 0.0), (A, P * 2)),
+]
+
+
+def _sqrtm_ref(a):
+    y, z = a.copy(), np.eye(len(a))          # Denman-Beavers, no symmetrization
+    for _ in range(40):
+        y, z = (y + np.linalg.inv(z)) / 2, (z + np.linalg.inv(y)) / 2
+    return y
+
+
+def _erfinv_ref(y):
+    # Newton on math.erf from a rough start: erfinv to float64 precision
+    erf = np.vectorize(__import__("math").erf)
+    x = np.zeros_like(y)
+    for _ in range(60):
+        x = x - (erf(x) - y) * np.sqrt(np.pi) / 2 * np.exp(x * x)
+    return x
+
+
+@pytest.mark.parametrize("op, ref, inputs", TF_OPS, ids=[f"tf{k}" for k in range(len(TF_OPS))])
+def test_tensorflow_ops_run_in_float64(op, ref, inputs):
+    test_numpy_formula_ops_run_in_float64_on_float64_tensors(op, ref, inputs)
+
+
+def test_tensorflow_constructors_and_data_ops_keep_float64():
+    x = tf.constant(A, dtype=tf.float64)
+    f = tf.fill([2], tf.constant(0.1, dtype=tf.float64))
+    assert f.dtype == "float64" and np.asarray(f)[0] == 0.1
+    lin = tf.linspace(tf.constant(0.0, dtype=tf.float64), tf.constant(1.0, dtype=tf.float64), 7)
+    assert lin.dtype == "float64"
+    np.testing.assert_array_equal(np.asarray(lin), np.linspace(0.0, 1.0, 7))
+    assert tf.linspace(0.0, 1.0, 3).dtype == "float32"
+    for shuffled in (tf.random.shuffle(x, seed=3), keras.random.shuffle(x, seed=3)):
+        assert shuffled.dtype == "float64"
+        np.testing.assert_array_equal(np.sort(np.asarray(shuffled), axis=0), np.sort(A, axis=0))
+    counts = tf.math.bincount(tf.constant([0, 0, 2]), weights=tf.constant([0.1, 1e-9, 0.3], dtype=tf.float64))
+    assert counts.dtype == "float64"
+    np.testing.assert_array_equal(np.asarray(counts), [0.1 + 1e-9, 0.0, 0.3])
+    y = tf.math.betainc(tf.constant(2.0, dtype=tf.float64), tf.constant(3.0, dtype=tf.float64),
+                        tf.constant(0.4, dtype=tf.float64))
+    assert y.dtype == "float64"
+    x4 = 0.4
+    np.testing.assert_allclose(float(y), 12 * (x4 ** 2 / 2 - 2 * x4 ** 3 / 3 + x4 ** 4 / 4), rtol=1e-12)  # B(2, 3) = 1/12
+    # an empty segment's max / min is float64's lowest / highest (TensorFlow's)
+    seg = np.asarray(tf.math.unsorted_segment_max(x, IDS3, 3))
+    assert seg[1, 0] == np.finfo(np.float64).min
+    seg = np.asarray(tf.math.unsorted_segment_min(x, IDS3, 3))
+    assert seg[1, 0] == np.finfo(np.float64).max
