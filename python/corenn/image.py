@@ -228,7 +228,7 @@ def grayscale_to_rgb(images, name=None):
 @_float_inside
 def adjust_brightness(image, delta):
     t, _ = _image(image, "adjust_brightness")
-    return ops.add(t, np.float32(delta))
+    return ops.add(t, float(delta))   # a Python float: weak, float64 images keep their digits
 
 
 @_float_inside
@@ -236,7 +236,7 @@ def adjust_contrast(images, contrast_factor):
     """(x - mean) * factor + mean, the mean per image and channel."""
     t, batched = _image(images, "adjust_contrast")
     mean = ops.mean(t, axis=_hw_axes(batched), keepdims=True)
-    return ops.add(ops.multiply(ops.subtract(t, mean), np.float32(contrast_factor)), mean)
+    return ops.add(ops.multiply(ops.subtract(t, mean), float(contrast_factor)), mean)   # weak: the image's dtype
 
 
 def per_image_standardization(image):
@@ -394,7 +394,7 @@ def adjust_gamma(image, gamma=1, gain=1):
     if float(gamma) < 0:
         raise ValueError(f"tf.image.adjust_gamma: gamma must be >= 0, got {gamma}")
     t, _ = _image(image, "adjust_gamma")
-    return ops.multiply(np.float32(gain), ops.power(t, np.float32(gamma)))
+    return ops.multiply(float(gain), ops.power(t, float(gamma)))   # weak numbers: the image's dtype
 
 
 def crop_and_resize(image, boxes, box_indices, crop_size, method="bilinear", extrapolation_value=0.0, name=None):

@@ -510,3 +510,15 @@ def test_tensorflow_constructors_and_data_ops_keep_float64():
     assert seg[1, 0] == np.finfo(np.float64).min
     seg = np.asarray(tf.math.unsorted_segment_min(x, IDS3, 3))
     assert seg[1, 0] == np.finfo(np.float64).max
+
+
+def test_image_adjustments_keep_float64_digits():
+    img = RNG.random((1, 3, 4, 3))
+    x = tf.constant(img, dtype=tf.float64)
+    mean = img.mean(axis=(1, 2), keepdims=True)
+    for got, want in ((tf.image.adjust_brightness(x, 0.1), img + 0.1),
+                      (tf.image.adjust_contrast(x, 1.3), (img - mean) * 1.3 + mean),
+                      (tf.image.adjust_gamma(x, 1.7, 0.9), 0.9 * img ** 1.7)):
+        assert got.dtype == "float64"
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-13)   # no float32-rounded constants
+    assert tf.image.adjust_brightness(tf.constant(img.astype(np.float32)), 0.1).dtype == "float32"
