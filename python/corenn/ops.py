@@ -1230,7 +1230,8 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
 def binary_crossentropy(target, output, from_logits=False):
     p = sigmoid(output) if from_logits else output
     p = clip(p, 1e-7, 1.0 - 1e-7)
-    t = _f32(target)
+    # a float Tensor target keeps its dtype (float16 with float16 output stays float16, Keras')
+    t = target if isinstance(target, Tensor) and target.dtype.is_floating else _f32(target)
     return negative(add(multiply(t, log(p)), multiply(subtract(1.0, t), log(subtract(1.0, p)))))
 
 
@@ -3083,7 +3084,11 @@ def ldexp(x1, x2):
     e = np.asarray(_any(x2, "ldexp"))
     if e.dtype.kind not in "iu":
         raise TypeError(f"ops.ldexp: x2 must hold integers, got {e.dtype}")
-    return multiply(x1, np.exp2(e.astype(np.float64)).astype(np.float32))
+    scale = np.exp2(e.astype(np.float64))
+    wide = _wide.result_float(x1)
+    if wide is not None:   # 2**e in x1's dtype: float64 keeps exponents beyond float32's range
+        return multiply(x1, Tensor.from_numpy(np.array(scale, dtype=wide, order="C")))
+    return multiply(x1, scale.astype(np.float32))
 
 
 def heaviside(x1, x2):
@@ -4286,9 +4291,26 @@ for _name in ("prod", "cumsum", "cumprod", "inv", "det", "slogdet", "logdet", "s
               "layer_normalization", "batch_normalization", "top_k", "meshgrid", "extract_sequences", "sign",
               "nan_to_num", "bincount", "stop_gradient", "diag", "diagflat", "dstack", "slice_update",
               "scatter_update", "glu", "fft", "ifft", "fft2", "ifft2", "rfft", "irfft", "stft", "istft",
-              "sparsemax", "segment_sum", "segment_max"):
+              "sparsemax", "segment_sum", "segment_max", "hstack"):
     globals()[_name] = _numpy_float64(globals()[_name])
 where = _numpy_float64(where, typed_by=_builtins.slice(1, 3))
+
+def _narrows_float16(fn):
+    """``fn`` (an op on C++ float32 kernels: convolutions, pooling, attention) on float16 operands:
+    its float32 result rounded to float16 once, as TensorFlow's CPU kernels (float64 operands
+    still compute and return float32: there is no float64 kernel)."""
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        tensors = [v for v in (*args, *kwargs.values()) if isinstance(v, Tensor)]
+        if tensors and _wide.result_float(*tensors) == "float16":
+            return _wide.narrow_all(fn(*args, **kwargs), "float16")
+        return fn(*args, **kwargs)
+    return wrapped
+
+
+for _name in ("conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_pool", "average_pool",
+              "dot_product_attention"):
+    globals()[_name] = _narrows_float16(globals()[_name])
 
 for _name in ("reshape", "flatten", "expand_dims", "squeeze", "transpose", "concatenate", "stack", "ravel",
               "split", "take", "take_along_axis", "flip", "roll", "swapaxes", "moveaxis", "broadcast_to",

@@ -522,3 +522,39 @@ def test_image_adjustments_keep_float64_digits():
         assert got.dtype == "float64"
         np.testing.assert_allclose(np.asarray(got), want, rtol=1e-13)   # no float32-rounded constants
     assert tf.image.adjust_brightness(tf.constant(img.astype(np.float32)), 0.1).dtype == "float32"
+
+
+def test_hstack_and_ldexp_keep_float64():
+    x, y = tf.Variable(A, dtype=tf.float64), tf.constant(B, dtype=tf.float64)
+    with tf.GradientTape() as tape:
+        h = ops.hstack([x, y])
+        total = tf.reduce_sum(h * 3.0)
+    assert h.dtype == "float64"
+    np.testing.assert_array_equal(np.asarray(h), np.hstack([A, B]))
+    assert np.all(np.asarray(tape.gradient(total, x)) == 3.0)
+    big = ops.ldexp(x, tf.constant([[200, 1, 2, 3]]))   # 2**200 is beyond float32
+    assert big.dtype == "float64"
+    np.testing.assert_array_equal(np.asarray(big), np.ldexp(A, np.array([[200, 1, 2, 3]])))
+
+
+def test_float16_operands_of_float32_kernels_get_float16_results():
+    img = tf.cast(RNG.random((1, 4, 4, 2)), tf.float16)
+    k = tf.cast(RNG.random((2, 2, 2, 3)), tf.float16)
+    want = np.asarray(ops.conv(tf.cast(img, tf.float32), tf.cast(k, tf.float32)))
+    got = ops.conv(img, k)
+    assert got.dtype == "float16"
+    np.testing.assert_array_equal(np.asarray(got), want.astype(np.float16))   # float32 math, rounded once
+    assert ops.max_pool(img, 2).dtype == "float16" and ops.average_pool(img, 2).dtype == "float16"
+    q = tf.cast(RNG.standard_normal((1, 3, 2, 4)), tf.float16)
+    assert ops.dot_product_attention(q, q, q).dtype == "float16"
+    assert ops.ldexp(tf.cast(A, tf.float16), tf.constant([[1, 2, 3, 4]])).dtype == "float16"
+    t, p = tf.constant([[0.0, 1.0]], dtype=tf.float16), tf.constant([[0.2, 0.7]], dtype=tf.float16)
+    assert ops.binary_crossentropy(t, p).dtype == "float16"
+    v = tf.Variable(RNG.random((1, 4, 4, 1)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(tf.cast(ops.average_pool(tf.cast(v, tf.float16), 2), tf.float32))
+    g = tape.gradient(total, v)
+    assert g.dtype == "float32"
+    np.testing.assert_allclose(np.asarray(g), np.full((1, 4, 4, 1), 0.25))
+    # float64 operands still meet float32 kernels as float32 (no float64 kernel to compute in)
+    assert ops.conv(tf.cast(img, tf.float64), tf.cast(k, tf.float64)).dtype == "float32"
