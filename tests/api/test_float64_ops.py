@@ -558,3 +558,33 @@ def test_float16_operands_of_float32_kernels_get_float16_results():
     np.testing.assert_allclose(np.asarray(g), np.full((1, 4, 4, 1), 0.25))
     # float64 operands still meet float32 kernels as float32 (no float64 kernel to compute in)
     assert ops.conv(tf.cast(img, tf.float64), tf.cast(k, tf.float64)).dtype == "float32"
+
+
+def test_image_colour_conversions_and_total_variation_keep_float64():
+    img = RNG.random((1, 3, 4, 3))
+    x = tf.Variable(img, dtype=tf.float64)
+    hsv = tf.image.rgb_to_hsv(x)
+    assert hsv.dtype == "float64"
+    back = tf.image.hsv_to_rgb(hsv)
+    assert back.dtype == "float64"
+    np.testing.assert_allclose(np.asarray(back), img, rtol=1e-13, atol=1e-15)   # float32 would be ~1e-7 off
+    gray = tf.image.rgb_to_grayscale(x)
+    assert gray.dtype == "float64"
+    np.testing.assert_allclose(np.asarray(gray), img @ np.array([[0.2989], [0.5870], [0.1140]]), rtol=1e-13)
+    with tf.GradientTape() as tape:
+        tv = tf.image.total_variation(x)
+    assert tv.dtype == "float64"
+    want = np.abs(np.diff(img, axis=1)).sum() + np.abs(np.diff(img, axis=2)).sum()
+    np.testing.assert_allclose(np.asarray(tv), [want], rtol=1e-13)
+    g = np.zeros_like(img)   # d/dx of sum |x[i+1] - x[i]| along both image axes
+    for ax in (1, 2):
+        s = np.sign(np.diff(img, axis=ax))
+        pad_lo = [(0, 0)] * 4
+        pad_hi = [(0, 0)] * 4
+        pad_lo[ax], pad_hi[ax] = (1, 0), (0, 1)
+        g += np.pad(s, pad_lo) - np.pad(s, pad_hi)
+    grad = tape.gradient(tv, x)
+    assert grad.dtype == "float64"
+    np.testing.assert_allclose(np.asarray(grad), g, rtol=1e-12)
+    assert tf.image.rgb_to_hsv(img.astype(np.float32)).dtype == "float32"
+    assert tf.image.total_variation(tf.constant(img.astype(np.float32))).dtype == "float32"
