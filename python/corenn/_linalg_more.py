@@ -285,3 +285,8 @@ def eigh_tridiagonal(alpha, beta, eigvals_only=True, select="a", select_range=No
         raise ValueError(f"tf.linalg.eigh_tridiagonal: select must be 'a', 'v' or 'i', got {select!r}")
     wt = ops._t(w[keep])
     return wt if eigvals_only else (wt, ops._t(v[:, keep]))
+
+
+# float64 inputs compute in float64 (ops._numpy_float64: NumPy formulas, no C++ kernel)
+sqrtm = matrix_square_root = ops._numpy_float64(sqrtm)
+tensor_diag_part = ops._numpy_float64(tensor_diag_part)

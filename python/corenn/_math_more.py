@@ -175,3 +175,6 @@ special.__doc__ = "tf.math.special: Bessel functions, Dawson's and Fresnel integ
 
 __all__ = ["bessel_i1", "bessel_i1e", "igamma", "igammac", "zeta", "polygamma", "betainc", "approx_max_k",
            "approx_min_k", "special"]
+
+
+betainc = ops._numpy_float64(betainc)   # float64 inputs compute in float64 (NumPy formulas)

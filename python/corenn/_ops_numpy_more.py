@@ -123,7 +123,7 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     """num values spaced evenly on a log scale from start to stop (NumPy's geomspace)."""
     out = np.geomspace(np.asarray(start, np.float64), np.asarray(stop, np.float64), int(num), endpoint=endpoint,
                        axis=axis)
-    return _o._t(out.astype(np.dtype(str(dtype))) if dtype is not None else out)
+    return _o._t_as(out, dtype)
 
 
 # -- splitting and flipping -------------------------------------------------------------------------
@@ -246,8 +246,9 @@ def nanquantile(x, q, axis=None, method="linear", keepdims=False):
         empty = counts == 0
         v_lo = _o.take_along_axis(s, _o._t(lo.astype(np.int64)), axis=ax)
         v_hi = _o.take_along_axis(s, _o._t(hi.astype(np.int64)), axis=ax)
-        v = _o.add(_o.multiply(_o.where(empty, 0.0, v_lo), wl.astype(np.float32)),
-                   _o.multiply(_o.where(empty, 0.0, v_hi), wh.astype(np.float32)))
+        wdt = np.float64 if _o._NUMPY_FLOAT64.on else np.float32   # the weights in the result's dtype
+        v = _o.add(_o.multiply(_o.where(empty, 0.0, v_lo), wl.astype(wdt)),
+                   _o.multiply(_o.where(empty, 0.0, v_hi), wh.astype(wdt)))
         v = _o.where(empty, np.nan, v)
         if not keepdims:
             v = _o.squeeze(v, axis=ax)

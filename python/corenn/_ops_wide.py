@@ -21,6 +21,8 @@ float64 Variable) does.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import autodiff, kernels
@@ -28,7 +30,7 @@ from .kernels import Tensor
 
 __all__ = ["result_float", "narrow", "as_dtype", "unary", "binary", "reduce", "matmul", "activation",
            "move", "narrow_all", "BINARY", "UNARY", "ACTIVATIONS",
-           "FLOAT64_ACTIVATIONS"]
+           "ALPHA_ACTIVATIONS", "FLOAT64_ACTIVATIONS"]
 
 
 # Tensor.dtype is one DTypeName instance per dtype (kernels._set_dtype_class), so the test on every
@@ -203,12 +205,60 @@ ACTIVATIONS = {
 }
 
 
-FLOAT64_ACTIVATIONS = frozenset(ACTIVATIONS) | {"softmax", "log_softmax"}
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772, 1.0507009873554805   # TensorFlow's, to float64
+_erfc = np.frompyfunc(math.erfc, 1, 1)   # exact gelu's Phi (NumPy has no erf; no SciPy here)
 
 
-def activation(kind, x, axis=-1):
-    """The float64 form of an activation in ACTIVATIONS, softmax or log_softmax (over ``axis``,
-    an int or a tuple of ints, already checked)."""
+def _phi_cdf(x):
+    return np.asarray(_erfc(-x / np.sqrt(2.0)), dtype=np.float64) / 2.0
+
+
+def _mish_df(x, y):
+    t = np.tanh(_softplus(x))
+    return t + x * _sigmoid(x) * (1.0 - t * t)
+
+
+# the activations with a parameter (ops._activation's alpha): (f(x, a), df(x, y, a)), with the
+# float32 kernels' values at the kinks (csrc/cpu/activation.cpp: relu6 / hard_sigmoid give 0
+# there, hard_tanh 1, the shrinks 0)
+ALPHA_ACTIVATIONS = {
+    "relu6": (lambda x, a: np.where(x < 0, 0.0, np.where(x > a, a, x)),
+              lambda x, y, a: np.where((y > 0) & (y < a), 1.0, y - y)),
+    "leaky_relu": (lambda x, a: np.where(x > 0, x, a * x), lambda x, y, a: np.where(x > 0, 1.0, a + 0.0 * x)),
+    "elu": (lambda x, a: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0.0))),
+            lambda x, y, a: np.where(y > 0, 1.0, y + a)),
+    "selu": (lambda x, a: _SELU_SCALE * np.where(x > 0, x, _SELU_ALPHA * np.expm1(np.minimum(x, 0.0))),
+             lambda x, y, a: np.where(y > 0, _SELU_SCALE, y + _SELU_SCALE * _SELU_ALPHA)),
+    "celu": (lambda x, a: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0.0) / a)),
+             lambda x, y, a: np.where(x > 0, 1.0, np.exp(np.minimum(x, 0.0) / a))),
+    "gelu": (lambda x, a: x * _phi_cdf(x),
+             lambda x, y, a: _phi_cdf(x) + x * np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)),
+    "hard_sigmoid": (lambda x, a: np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+                     lambda x, y, a: np.where((x > -3.0) & (x < 3.0), 1.0 / 6.0, 0.0)),
+    "hard_silu": (lambda x, a: x * np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+                  lambda x, y, a: np.where(x <= -3.0, 0.0, np.where(x >= 3.0, 1.0, (2.0 * x + 3.0) / 6.0))),
+    "mish": (lambda x, a: x * np.tanh(_softplus(x)), lambda x, y, a: _mish_df(x, y)),
+    "hard_tanh": (lambda x, a: np.clip(x, -1.0, 1.0), lambda x, y, a: ((x >= -1.0) & (x <= 1.0)).astype(np.float64)),
+    "tanh_shrink": (lambda x, a: x - np.tanh(x), lambda x, y, a: np.square(np.tanh(x))),
+    "soft_shrink": (lambda x, a: np.where(np.abs(x) > a, x - a * np.sign(x), 0.0),
+                    lambda x, y, a: (np.abs(x) > a).astype(np.float64)),
+    "hard_shrink": (lambda x, a: np.where(np.abs(x) > a, x, 0.0), lambda x, y, a: (np.abs(x) > a).astype(np.float64)),
+    "squareplus": (lambda x, a: (x + np.sqrt(x * x + a)) / 2.0, lambda x, y, a: (1.0 + x / np.sqrt(x * x + a)) / 2.0),
+    "sparse_plus": (lambda x, a: np.where(x <= -1.0, 0.0, np.where(x >= 1.0, x, np.square(x + 1.0) / 4.0)),
+                    lambda x, y, a: np.clip((x + 1.0) / 2.0, 0.0, 1.0)),
+}
+
+
+FLOAT64_ACTIVATIONS = frozenset(ACTIVATIONS) | frozenset(ALPHA_ACTIVATIONS) | {"softmax", "log_softmax"}
+
+
+def activation(kind, x, axis=-1, alpha=0.0):
+    """The float64 form of an activation in ACTIVATIONS / ALPHA_ACTIVATIONS (``alpha``: its
+    parameter), softmax or log_softmax (over ``axis``, an int or a tuple of ints, already checked)."""
+    if kind in ALPHA_ACTIVATIONS:
+        f, df = ALPHA_ACTIVATIONS[kind]
+        a = float(alpha)
+        return unary(kind, x, lambda v: f(v, a), lambda v, y: df(v, y, a))
     if kind not in ("softmax", "log_softmax"):
         f, df = ACTIVATIONS[kind]
         return unary(kind, x, f, df)

@@ -222,7 +222,8 @@ def size(input, out_type="int32", name=None):  # noqa: A002
 
 
 def fill(dims, value, name=None):
-    return constant(value, shape=tuple(np.asarray(dims).reshape(-1)))
+    dtype = value.dtype if isinstance(value, Tensor) else None   # a float64 value fills float64
+    return constant(value, dtype=dtype, shape=tuple(np.asarray(dims).reshape(-1)))
 
 
 def zeros(shape, dtype="float32", name=None):
@@ -264,7 +265,9 @@ def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001 - Te
 
 
 def linspace(start, stop, num, name=None, axis=0):
-    return Tensor.from_numpy(np.linspace(float(start), float(stop), int(num), dtype=np.float32))
+    # TensorFlow's result has start's dtype: float64 / float16 Tensors keep theirs
+    dtype = str(start.dtype) if isinstance(start, Tensor) and start.dtype in ("float64", "float16") else "float32"
+    return Tensor.from_numpy(np.linspace(float(start), float(stop), int(num)).astype(dtype))
 
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
@@ -932,3 +935,7 @@ _END = object()
 # TensorFlow's shape and selection ops keep a bool tensor bool, as ops' do (ops._BOOL_KEEPING)
 for _name in ("gather", "gather_nd", "boolean_mask", "pad", "identity"):
     globals()[_name] = ops._keeps_bool(globals()[_name])
+# float64 params stay float64 (ops._numpy_float64: their float path, ops._gather, is NumPy)
+for _name in ("gather_nd", "boolean_mask"):
+    globals()[_name] = ops._numpy_float64(globals()[_name], typed_by=builtins.slice(0, 1))
+del _name

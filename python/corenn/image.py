@@ -80,6 +80,12 @@ def _image(x, op):
     return t, len(t.shape) == 4
 
 
+def _result_float(images):
+    """The dtype a NumPy-computed colour conversion returns: float64 for a float64 Tensor (its
+    digits kept, as TensorFlow), else float32."""
+    return np.float64 if isinstance(images, Tensor) and images.dtype == "float64" else np.float32
+
+
 def _hw_axes(batched):
     return (1, 2) if batched else (0, 1)
 
@@ -214,8 +220,8 @@ def rgb_to_grayscale(images, name=None):
     t, _ = _image(images, "rgb_to_grayscale")
     if t.shape[-1] != 3:
         raise ValueError(f"tf.image.rgb_to_grayscale: expected 3 channels, got shape {tuple(t.shape)}")
-    weights = np.array([[0.2989], [0.5870], [0.1140]], np.float32)
-    return ops.matmul(ops.cast(t, "float32") if t.dtype != "float32" else t, weights)
+    weights = np.array([[0.2989], [0.5870], [0.1140]])   # NumPy data: float32 images stay float32
+    return ops.matmul(t if t.dtype in ("float32", "float64") else ops.cast(t, "float32"), weights)
 
 
 def grayscale_to_rgb(images, name=None):
@@ -228,7 +234,7 @@ def grayscale_to_rgb(images, name=None):
 @_float_inside
 def adjust_brightness(image, delta):
     t, _ = _image(image, "adjust_brightness")
-    return ops.add(t, np.float32(delta))
+    return ops.add(t, float(delta))   # a Python float: weak, float64 images keep their digits
 
 
 @_float_inside
@@ -236,7 +242,7 @@ def adjust_contrast(images, contrast_factor):
     """(x - mean) * factor + mean, the mean per image and channel."""
     t, batched = _image(images, "adjust_contrast")
     mean = ops.mean(t, axis=_hw_axes(batched), keepdims=True)
-    return ops.add(ops.multiply(ops.subtract(t, mean), np.float32(contrast_factor)), mean)
+    return ops.add(ops.multiply(ops.subtract(t, mean), float(contrast_factor)), mean)   # weak: the image's dtype
 
 
 def per_image_standardization(image):
@@ -359,7 +365,7 @@ def rgb_to_hsv(images, name=None):
     safe = np.where(delta > 0, delta, 1)
     h = np.where(mx == r, (g - b) / safe, np.where(mx == g, 2 + (b - r) / safe, 4 + (r - g) / safe))
     h = np.where(delta > 0, (h / 6.0) % 1.0, 0.0)
-    return ops._to_tensor(np.stack([h, s, mx], -1).astype(np.float32))
+    return Tensor.from_numpy(np.ascontiguousarray(np.stack([h, s, mx], -1).astype(_result_float(images))))
 
 
 def hsv_to_rgb(images, name=None):
@@ -375,7 +381,7 @@ def hsv_to_rgb(images, name=None):
         out[..., 0] = np.where(sel, r, out[..., 0])
         out[..., 1] = np.where(sel, g, out[..., 1])
         out[..., 2] = np.where(sel, b, out[..., 2])
-    return ops._to_tensor(out.astype(np.float32))
+    return Tensor.from_numpy(np.ascontiguousarray(out.astype(_result_float(images))))
 
 
 @_float_inside
@@ -394,7 +400,7 @@ def adjust_gamma(image, gamma=1, gain=1):
     if float(gamma) < 0:
         raise ValueError(f"tf.image.adjust_gamma: gamma must be >= 0, got {gamma}")
     t, _ = _image(image, "adjust_gamma")
-    return ops.multiply(np.float32(gain), ops.power(t, np.float32(gamma)))
+    return ops.multiply(float(gain), ops.power(t, float(gamma)))   # weak numbers: the image's dtype
 
 
 def crop_and_resize(image, boxes, box_indices, crop_size, method="bilinear", extrapolation_value=0.0, name=None):
@@ -582,7 +588,7 @@ def total_variation(images, name=None):
     all channels): one value per image of a batch, a scalar for one image. Differentiable, as a
     style-transfer loss needs."""
     t, batched = _image(images, "total_variation")
-    t = t if t.dtype == "float32" else ops.cast(t, "float32")
+    t = t if t.dtype in ("float32", "float64") else ops.cast(t, "float32")   # float64 sums in float64
     h, w = (1, 2) if batched else (0, 1)
     n = t.ndim
     down = ops.subtract(t[(slice(None),) * h + (slice(1, None),)], t[(slice(None),) * h + (slice(None, -1),)])

@@ -110,7 +110,9 @@ def bincount(arr, weights=None, minlength=None, maxlength=None, dtype="int32", n
                       minlength=minlength or 0)
     if maxlength is not None:
         out = out[:maxlength]
-    return Tensor.from_numpy(np.ascontiguousarray(out.astype(str(dtype) if weights is None else np.float32)))
+    wide = isinstance(weights, Tensor) and weights.dtype == "float64"   # float64 weights sum in float64
+    return Tensor.from_numpy(np.ascontiguousarray(out.astype(str(dtype) if weights is None else
+                                                             np.float64 if wide else np.float32)))
 
 
 # -- segments (graph networks: messages summed or averaged per node) ------------------------------
@@ -128,7 +130,9 @@ def _counts(op, segment_ids, num_segments):
 
 def _per_segment(scale, data):
     # (num_segments,) -> broadcast over data's trailing axes
-    return scale.reshape((-1,) + (1,) * (ops._to_tensor(data).ndim - 1)).astype(np.float32)
+    # float64 NumPy data: float32 data's product stays float32 (NumPy data does not promote), a
+    # float64 segment sum keeps the scale's float64 digits
+    return scale.reshape((-1,) + (1,) * (ops._to_tensor(data).ndim - 1)).astype(np.float64)
 
 
 def _check_sorted(op, segment_ids):
@@ -158,21 +162,22 @@ def _fill_empty(out, counts, value, data):
     if not np.any(counts == 0):
         return out
     empty = _per_segment((counts == 0).astype(np.float64), data) > 0
-    return ops.where(np.broadcast_to(empty, tuple(out.shape)), np.float32(value), out)
+    # the fill as a Tensor of out's dtype (a NumPy float64 number would be read as float32 data)
+    return ops.where(np.broadcast_to(empty, tuple(out.shape)), ops.full_like(out, value(np.finfo(str(out.dtype)))), out)
 
 
 def unsorted_segment_max(data, segment_ids, num_segments, name=None):
     """Per segment the maximum; an empty segment holds float32's lowest value, as TensorFlow."""
     counts, _ = _counts("unsorted_segment_max", segment_ids, num_segments)
     out = ops.segment_max(data, segment_ids, num_segments=num_segments)
-    return _fill_empty(out, counts, np.finfo(np.float32).min, data)
+    return _fill_empty(out, counts, lambda info: info.min, data)
 
 
 def unsorted_segment_min(data, segment_ids, num_segments, name=None):
     """Per segment the minimum; an empty segment holds float32's highest value, as TensorFlow."""
     counts, _ = _counts("unsorted_segment_min", segment_ids, num_segments)
     out = ops.negative(ops.segment_max(ops.negative(data), segment_ids, num_segments=num_segments))
-    return _fill_empty(out, counts, np.finfo(np.float32).max, data)
+    return _fill_empty(out, counts, lambda info: info.max, data)
 
 
 def segment_sum(data, segment_ids, name=None):
@@ -323,7 +328,10 @@ def cumulative_logsumexp(x, axis=0, exclusive=False, reverse=False, name=None):
 def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False, name=None):  # noqa: A002
     """sqrt(sum(x ** 2)) over axis."""
     from ._tf_api import _axis
-    return ops.sqrt(ops.sum(ops.square(ops.cast(input_tensor, "float32")), axis=_axis(axis), keepdims=keepdims))
+    t = input_tensor
+    if not (isinstance(t, Tensor) and t.dtype.is_floating):   # float64 / float16 keep their dtype
+        t = ops.cast(t, "float32")
+    return ops.sqrt(ops.sum(ops.square(t), axis=_axis(axis), keepdims=keepdims))
 
 
 def _zero_where_x_zero(op, x, y, f, dfx, dfy):
@@ -358,7 +366,8 @@ def erfinv(x, name=None):
 
 def ndtri(x, name=None):
     """The inverse of the standard normal CDF: sqrt(2) erfinv(2x - 1)."""
-    return ops.multiply(np.float32(np.sqrt(2.0)), ops.erfinv(ops.subtract(ops.multiply(x, 2.0), 1.0)))
+    # a Python float: weak, so float32 x stays float32 and float64 x keeps sqrt(2)'s float64 digits
+    return ops.multiply(float(np.sqrt(2.0)), ops.erfinv(ops.subtract(ops.multiply(x, 2.0), 1.0)))
 
 
 def reciprocal_no_nan(x, name=None):
@@ -445,7 +454,7 @@ def unsorted_segment_prod(data, segment_ids, num_segments, name=None):
     entry is the product of the other entries of its segment (exact with zeros)."""
     counts, n = _counts("unsorted_segment_prod", segment_ids, num_segments)
     x = ops._to_tensor(data)
-    if x.dtype != "float32":
+    if x.dtype != "float32" and not (ops._NUMPY_FLOAT64.on and x.dtype == "float64"):
         x = ops.cast(x, "float32")
     ids = np.asarray(segment_ids).astype(np.int64).reshape(-1)
     if x.ndim == 0 or int(x.shape[0]) != ids.size:
@@ -470,6 +479,9 @@ def unsorted_segment_prod(data, segment_ids, num_segments, name=None):
         return [ops._t(g)]
     ops._record(rule, [x], [y])
     return y
+
+
+unsorted_segment_prod = ops._numpy_float64(unsorted_segment_prod, typed_by=slice(0, 1))   # float64 data: float64
 
 
 def segment_prod(data, segment_ids, name=None):

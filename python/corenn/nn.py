@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
+from .kernels import Tensor
 from .math import l2_normalize  # noqa: F401
 
 __all__ = ["softmax", "log_softmax", "relu", "relu6", "sigmoid", "tanh", "elu", "selu", "gelu",
@@ -82,15 +83,23 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
     return random.dropout(x, rate, noise_shape=noise_shape, seed=seed)
 
 
+def _labels(labels):
+    """Labels as a float Tensor: a float Tensor (float64 with float64 logits, as TensorFlow
+    requires) keeps its dtype and digits; other data becomes float32."""
+    if isinstance(labels, Tensor) and labels.dtype.is_floating:
+        return labels
+    return ops._to_tensor(np.asarray(labels, np.float32))
+
+
 def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
     """Elementwise max(z, 0) - z y + log(1 + exp(-|z|)), stable for any logit z."""
-    z, y = ops._to_tensor(logits), ops._to_tensor(np.asarray(labels, np.float32))
+    z, y = ops._to_tensor(logits), _labels(labels)
     return ops.add(ops.subtract(ops.relu(z), ops.multiply(z, y)), ops.log1p(ops.exp(ops.negative(ops.abs(z)))))
 
 
 def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
     """Per row: -sum(labels * log_softmax(logits))."""
-    y = ops._to_tensor(np.asarray(labels, np.float32))
+    y = _labels(labels)
     return ops.negative(ops.sum(ops.multiply(y, ops.log_softmax(logits, axis=axis)), axis=axis))
 
 
@@ -494,7 +503,7 @@ def normalize_moments(counts, mean_ss, variance_ss, shift, name=None):
 
 def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
     """(1 - z) x + (1 + (q - 1) z) log(1 + exp(-x)), written stably as TensorFlow does."""
-    x, z = ops._to_tensor(logits), ops._to_tensor(np.asarray(labels, np.float32))
+    x, z = ops._to_tensor(logits), _labels(labels)
     lw = ops.add(1.0, ops.multiply(ops.subtract(pos_weight, 1.0), z))
     soft = ops.add(ops.log1p(ops.exp(ops.negative(ops.abs(x)))), ops.relu(ops.negative(x)))
     return ops.add(ops.multiply(ops.subtract(1.0, z), x), ops.multiply(lw, soft))
@@ -503,12 +512,17 @@ def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
 def log_poisson_loss(targets, log_input, compute_full_loss=False, name=None):
     """exp(log_input) - targets * log_input (+ Stirling's term for targets > 1 when asked)."""
     c = ops._to_tensor(log_input)
-    z = np.asarray(targets, np.float32)
-    loss = ops.subtract(ops.exp(c), ops.multiply(z, c))
+    zt = _labels(targets)
+    z = np.asarray(zt)
+    loss = ops.subtract(ops.exp(c), ops.multiply(zt, c))
     if compute_full_loss:
-        zs = np.where(z > 1, z, 1.0).astype(np.float64)
-        stirling = np.where(z > 1, zs * np.log(zs) - zs + 0.5 * np.log(2 * np.pi * zs), 0.0)
-        loss = ops.add(loss, stirling.astype(np.float32))
+        # Stirling's term, differentiable in the targets (as TensorFlow's); 1 stands in where
+        # t <= 1 so its log stays finite
+        big = z > 1
+        zs = ops.where(big, zt, ops.ones_like(zt))
+        stirling = ops.add(ops.subtract(ops.multiply(zs, ops.log(zs)), zs),
+                           ops.multiply(0.5, ops.log(ops.multiply(2 * np.pi, zs))))
+        loss = ops.add(loss, ops.where(big, stirling, ops.zeros_like(stirling)))
     return loss
 
 

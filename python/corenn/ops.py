@@ -584,7 +584,7 @@ def sign(x):
     """sign(x) (no gradient: it is 0 almost everywhere); integer data keeps its dtype."""
     if _int_array(x):
         return _unary("sign", x)
-    return Tensor.from_numpy(np.sign(np.asarray(_f32(x))).astype(np.float32))
+    return _t(np.sign(np.asarray(_f32(x))))   # float64 in float64 mode (_numpy_float64)
 
 
 def _activation(kind, x, alpha=0.0, axis=-1):
@@ -606,7 +606,7 @@ def _activation(kind, x, alpha=0.0, axis=-1):
     if wide == "float64":
         if kind in ("softmax", "log_softmax"):
             axis = tuple(int(a) % x.ndim for a in axis) if isinstance(axis, (list, tuple)) else int(axis) % _builtins.max(x.ndim, 1)
-        return _wide.activation(kind, x, axis)
+        return _wide.activation(kind, x, axis, alpha)
     if kind in ("softmax", "log_softmax") and isinstance(axis, (list, tuple)):
         axes = sorted({int(a) % x.ndim for a in axis})
         if len(axes) == 1:
@@ -1232,7 +1232,8 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
 def binary_crossentropy(target, output, from_logits=False):
     p = sigmoid(output) if from_logits else output
     p = clip(p, 1e-7, 1.0 - 1e-7)
-    t = _f32(target)
+    # a float Tensor target keeps its dtype (float16 with float16 output stays float16, Keras')
+    t = target if isinstance(target, Tensor) and target.dtype.is_floating else _f32(target)
     return negative(add(multiply(t, log(p)), multiply(subtract(1.0, t), log(subtract(1.0, p)))))
 
 
@@ -1707,7 +1708,7 @@ def _replace(op, x, u, mark, key):
     """out = x with out[key] = u; dx = dy where not replaced, du = dy[key]."""
     out = np.array(np.asarray(x), copy=True)
     if _is_float(x) or _is_float(u):
-        out = out.astype(np.float32)
+        out = out.astype(np.float64 if _NUMPY_FLOAT64.on else np.float32)
     out[key] = np.asarray(u)
     y = _t(out)
     if _is_float(x) and _is_float(u):
@@ -1974,7 +1975,9 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
     if not _is_float(t):
         return _t(np.asarray(t))
     return _unary_np("nan_to_num", t,
-                     lambda a: np.nan_to_num(a.astype(np.float32), nan=nan, posinf=posinf, neginf=neginf),
+                     # the largest finite value of the result's dtype stands in for inf
+                     lambda a: np.nan_to_num(a.astype(np.float64 if _NUMPY_FLOAT64.on else np.float32), nan=nan,
+                                             posinf=posinf, neginf=neginf),
                      lambda a, y: np.isfinite(a).astype(np.float64))
 
 
@@ -2418,12 +2421,12 @@ def bincount(x, weights=None, minlength=0, sparse=False):
     elif w.dtype.kind in "biu":
         dtype = np.int64 if np.int64 in (_keras_int_dtype(x), _keras_int_dtype(weights)) else np.int32
     else:
-        dtype = np.float32
+        dtype = np.float64 if _NUMPY_FLOAT64.on else np.float32   # float64 weights sum in float64
     if w is not None and w.shape != idx.shape:
         raise ValueError(f"ops.bincount: weights must have x's shape {idx.shape}, got {w.shape}")
 
     def count(row, wrow, n):
-        if wrow is None or dtype == np.float32:
+        if wrow is None or dtype in (np.float32, np.float64):
             return np.bincount(row, None if wrow is None else wrow.astype(np.float64), minlength=n)
         out = np.zeros(_py_max(n, int(row.max()) + 1 if row.size else 0), np.int64)
         np.add.at(out, row, wrow.astype(np.int64))   # exact (float64 sums would round past 2**53)
@@ -2646,7 +2649,7 @@ def tril(x, k=0):
 
 
 def tri(N, M=None, k=0, dtype="float32"):
-    return _t(np.tri(int(N), None if M is None else int(M), int(k), dtype=dtype))
+    return _t_as(np.tri(int(N), None if M is None else int(M), int(k)), dtype)
 
 
 def identity(n, dtype="float32"):
@@ -2690,22 +2693,27 @@ def empty(shape, dtype="float32"):
     return zeros(shape, dtype=dtype)
 
 
+def _t_as(values, dtype):
+    """values as a Tensor of ``dtype`` when that is float64 / float16 (Keras keeps them), else _t's."""
+    if dtype is not None and np.dtype(str(dtype)) in (np.float64, np.float16):
+        return Tensor.from_numpy(np.array(values, dtype=str(dtype), order="C"))
+    return _t(values if dtype is None else np.asarray(values).astype(np.dtype(str(dtype))))
+
+
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     if int(num) < 0:
         raise ValueError(f"ops.linspace: num must be >= 0, got {num}")
     out = np.linspace(np.asarray(start, np.float64), np.asarray(stop, np.float64), int(num),
                       endpoint=endpoint, retstep=retstep, axis=axis)
     values, step = out if retstep else (out, None)
-    if dtype is not None:
-        values = values.astype(dtype)
-    values = _t(values)
+    values = _t_as(values, dtype)
     return (values, step) if retstep else values
 
 
 def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
     out = np.logspace(np.asarray(start, np.float64), np.asarray(stop, np.float64), int(num),
                       endpoint=endpoint, base=base, axis=axis)
-    return _t(out.astype(dtype) if dtype is not None else out)
+    return _t_as(out, dtype)
 
 
 def meshgrid(*x, indexing="xy"):
@@ -3083,7 +3091,11 @@ def ldexp(x1, x2):
     e = np.asarray(_any(x2, "ldexp"))
     if e.dtype.kind not in "iu":
         raise TypeError(f"ops.ldexp: x2 must hold integers, got {e.dtype}")
-    return multiply(x1, np.exp2(e.astype(np.float64)).astype(np.float32))
+    scale = np.exp2(e.astype(np.float64))
+    wide = _wide.result_float(x1)
+    if wide is not None:   # 2**e in x1's dtype: float64 keeps exponents beyond float32's range
+        return multiply(x1, Tensor.from_numpy(np.array(scale, dtype=wide, order="C")))
+    return multiply(x1, scale.astype(np.float32))
 
 
 def heaviside(x1, x2):
@@ -4138,7 +4150,7 @@ def stft(x, sequence_length, sequence_stride, fft_length, window="hann", center=
         t = pad(t, [(0, 0)] * (t.ndim - 1) + [(n // 2, n // 2)], mode="reflect")
     if int(t.shape[-1]) < n:
         raise ValueError(f"ops.stft: the signal of length {int(t.shape[-1])} is shorter than fft_length {n}")
-    frames = multiply(extract_sequences(t, n, stride), win.astype(np.float32))
+    frames = multiply(extract_sequences(t, n, stride), win.astype(np.float64 if _NUMPY_FLOAT64.on else np.float32))
     return rfft(frames, fft_length=n)
 
 
@@ -4149,7 +4161,7 @@ def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="
     re, im = _complex_pair("istft", x)
     n, stride = int(fft_length), int(sequence_stride)
     win = _stft_window("istft", window, sequence_length, n)
-    frames = multiply(irfft((re, im), fft_length=n), win.astype(np.float32))     # (..., F, n)
+    frames = multiply(irfft((re, im), fft_length=n), win.astype(np.float64 if _NUMPY_FLOAT64.on else np.float32))     # (..., F, n)
     f = int(frames.shape[-2])
     total = n + stride * (f - 1)
     # overlap-add: output sample j*stride + k collects frame j's entry k (a linear map; its
@@ -4278,13 +4290,39 @@ def _moves_wide(fn):
 
 for _name in ("prod", "cumsum", "cumprod", "inv", "det", "slogdet", "logdet", "solve", "cholesky", "qr", "svd",
               "eigh", "logsumexp", "einsum", "kron", "diff", "cross", "average", "quantile", "pad", "sort",
-              "tril", "triu", "trace", "outer", "inner", "tensordot", "vdot", "median", "norm"):
+              "tril", "triu", "trace", "outer", "inner", "tensordot", "vdot", "median", "norm",
+              "floor", "ceil", "trunc", "round", "mod", "floor_divide", "heaviside", "nextafter", "angle", "real",
+              "imag", "conj", "conjugate", "corrcoef", "correlate", "nanmax", "nanmean", "nanmin", "nansum",
+              "normalize", "solve_triangular", "select", "trapezoid", "vander", "full_like", "empty_like", "scatter",
+              "categorical_crossentropy", "sparse_categorical_crossentropy", "rms_normalization",
+              "layer_normalization", "batch_normalization", "top_k", "meshgrid", "extract_sequences", "sign",
+              "nan_to_num", "bincount", "stop_gradient", "diag", "diagflat", "dstack", "slice_update",
+              "scatter_update", "glu", "fft", "ifft", "fft2", "ifft2", "rfft", "irfft", "stft", "istft",
+              "sparsemax", "segment_sum", "segment_max", "hstack"):
     globals()[_name] = _numpy_float64(globals()[_name])
 where = _numpy_float64(where, typed_by=_builtins.slice(1, 3))
 
+def _narrows_float16(fn):
+    """``fn`` (an op on C++ float32 kernels: convolutions, pooling, attention) on float16 operands:
+    its float32 result rounded to float16 once, as TensorFlow's CPU kernels (float64 operands
+    still compute and return float32: there is no float64 kernel)."""
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        tensors = [v for v in (*args, *kwargs.values()) if isinstance(v, Tensor)]
+        if tensors and _wide.result_float(*tensors) == "float16":
+            return _wide.narrow_all(fn(*args, **kwargs), "float16")
+        return fn(*args, **kwargs)
+    return wrapped
+
+
+for _name in ("conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_pool", "average_pool",
+              "dot_product_attention"):
+    globals()[_name] = _narrows_float16(globals()[_name])
+
 for _name in ("reshape", "flatten", "expand_dims", "squeeze", "transpose", "concatenate", "stack", "ravel",
               "split", "take", "take_along_axis", "flip", "roll", "swapaxes", "moveaxis", "broadcast_to",
-              "tile", "repeat", "diagonal"):
+              "tile", "repeat", "diagonal", "copy", "get_item", "slice", "unstack", "rot90", "array_split",
+              "hsplit"):
     globals()[_name] = _moves_wide(globals()[_name])
 del _name
 
@@ -4295,6 +4333,14 @@ __all__ += [n for n in _ops_linalg_more.__all__ if n not in __all__]
 from ._ops_numpy_more import *  # noqa: E402,F401,F403 - nan* reductions, rearrange, unique, views ...
 from . import _ops_numpy_more  # noqa: E402
 __all__ += [n for n in _ops_numpy_more.__all__ if n not in __all__]
+# the float64 forms of the two modules' ops (as the lists above; their float paths call no kernel)
+for _name in ("cdist", "pinv", "lstsq", "lu_factor", "cholesky_inverse", "fmax", "fmin", "fmod", "rad2deg",
+              "nancumprod", "nancumsum", "nanmedian", "nanprod", "nanstd", "nanvar", "unique", "fabs", "nanquantile",
+              "nanpercentile", "segment_min", "segment_prod"):
+    globals()[_name] = _numpy_float64(globals()[_name])
+for _name in ("fliplr", "flipud", "dsplit", "rearrange"):
+    globals()[_name] = _moves_wide(globals()[_name])
+del _name
 
 
 # Every public op's errors name it (as corenn.kernels' do, ARCHITECTURE "Trust"). Many ops

@@ -107,7 +107,7 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
 def shuffle(x, axis=0, seed=None):
     a = np.array(x, copy=True)
     _rng(seed, "shuffle").shuffle(np.moveaxis(a, axis, 0))
-    return _out(a, a.dtype if a.dtype.kind in "iu" else "float32")
+    return _out(a, a.dtype if a.dtype.kind in "iu" or a.dtype in (np.float64, np.float16) else "float32")
 
 
 def dropout(inputs, rate, noise_shape=None, seed=None):
