@@ -21,7 +21,7 @@ def test_every_program_is_collected():
 NEEDS_PILLOW = {"example_image_classification_from_scratch.py", "example_dcgan.py", "tutorial_tfrecord.py",
                 "example_aodnet_dehazing.py", "example_iic_clustering.py",
                 "example_basnet_segmentation.py", "example_creating_tfrecords.py",
-                "example_tfrecord_melanoma.py"}
+                "example_tfrecord_melanoma.py", "example_xray_pneumonia_classification.py"}
 # programs that export ONNX and serve it with onnxruntime (the optional onnx extra)
 NEEDS_ONNX = {"keras_guide_export_onnx_serving.py"}
 
