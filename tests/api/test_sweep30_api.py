@@ -31,3 +31,123 @@ def test_strings_split_inside_dataset_map_labels_from_paths():
 def test_strings_split_of_a_batch_stays_ragged():
     r = tf.strings.split(tf.constant(["a/b/c", "d/e"]), "/")
     assert r.shape == (2, None) and r.to_list() == [[b"a", b"b", b"c"], [b"d", b"e"]]
+
+
+# -- keras.quantizers.*QuantizationConfig (the keras.io guide "Customizing Quantization") ------
+
+import pytest  # noqa: E402
+
+from corenn import keras  # noqa: E402
+from corenn.keras.quantizers import (AbsMaxQuantizer, Int4QuantizationConfig,  # noqa: E402
+                                     Int8QuantizationConfig, Quantizer)
+
+_RNG = np.random.default_rng(0)
+_W = _RNG.normal(size=(6, 4)).astype("float32")
+_B = _RNG.normal(size=4).astype("float32")
+_X = _RNG.normal(size=(5, 6)).astype("float32")
+
+
+def _dense_model():
+    m = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, activation="relu")])
+    m.layers[0].set_weights([_W, _B])
+    return m
+
+
+def _abs_max(a, top, axis):
+    s = np.float32(top) / (np.abs(a).max(axis, keepdims=True) + np.float32(1e-7))
+    return np.clip(np.round(a * s), -top, top), s
+
+
+def test_int8_config_with_custom_weight_and_activation_ranges_matches_keras_math():
+    # Keras 3.15 (torch) gives these outputs bit for bit: kernel abs-max per column into
+    # -50..50, inputs per row into -10..10, z = (q_x q_w) / (s_w s_x) + b, relu
+    m = _dense_model()
+    m.quantize(config=Int8QuantizationConfig(weight_quantizer=AbsMaxQuantizer(value_range=(-50, 50), axis=0),
+                                             activation_quantizer=AbsMaxQuantizer(value_range=(-10, 10))))
+    qk, sk = _abs_max(_W, 50, 0)
+    qx, sx = _abs_max(_X, 10, -1)
+    ref = np.maximum((qx @ qk) / (sk * sx) + _B, 0)
+    layer = m.layers[0]
+    assert str(layer.kernel.dtype) == "int8" and np.array_equal(np.asarray(layer.kernel), qk)
+    np.testing.assert_allclose(np.asarray(layer.kernel_scale), sk[0], rtol=1e-7)
+    assert isinstance(layer.inputs_quantizer, AbsMaxQuantizer) and layer.inputs_quantizer.value_range == (-10, 10)
+    np.testing.assert_allclose(m.predict(_X, verbose=0), ref, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(m(_X)), ref, rtol=1e-6, atol=1e-6)
+    # the default int8 (inputs in -127..127) differs: the config's quantizer is the one used
+    d = _dense_model()
+    d.quantize("int8")
+    assert np.abs(np.asarray(d.predict(_X, verbose=0)) - ref).max() > 1e-3
+    assert isinstance(d.layers[0].inputs_quantizer, AbsMaxQuantizer)
+
+
+def test_int8_config_without_activation_quantizer_is_weight_only():
+    m = _dense_model()
+    m.quantize(config=Int8QuantizationConfig(activation_quantizer=None))
+    assert m.layers[0].inputs_quantizer is None
+    qk, sk = _abs_max(_W, 127, 0)
+    np.testing.assert_allclose(m.predict(_X, verbose=0), np.maximum((_X @ qk) / sk + _B, 0), rtol=1e-6, atol=1e-6)
+
+
+def test_custom_quantizer_subclass_as_activation_quantizer_and_its_gradient():
+    class Half(Quantizer):   # a user quantizer: q = round(x * 2), scale 2
+        def __call__(self, x, axis, to_numpy=False):
+            scale = keras.ops.full((x.shape[0], 1), 2.0)
+            return keras.ops.cast(keras.ops.round(keras.ops.multiply(x, scale)), "int8"), scale
+
+        def get_config(self):
+            return {"output_dtype": self.output_dtype}
+
+    m = _dense_model()
+    m.quantize(config=Int8QuantizationConfig(weight_quantizer=AbsMaxQuantizer(axis=0), activation_quantizer=Half()))
+    qk, sk = _abs_max(_W, 127, 0)
+    ref = np.maximum((np.round(_X * 2) @ qk) / (sk * 2) + _B, 0)
+    np.testing.assert_allclose(m.predict(_X, verbose=0), ref, rtol=1e-6, atol=1e-6)
+    # Keras' custom gradient: dx = dz (q / s)^T, the bias trains
+    import corenn as tf
+    x = tf.constant(_X)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(m(x))
+    dx = np.asarray(tape.gradient(y, x))
+    np.testing.assert_allclose(dx, (ref > 0).astype("float32") @ (qk / sk).T, rtol=1e-5, atol=1e-6)
+    # written as Keras writes it, and refused on reading by name (corenn reads default configs only)
+    cfg = m.layers[0].get_config()
+    assert cfg["quantization_config"]["config"]["activation_quantizer"]["class_name"] == "Half"
+    with pytest.raises(ValueError, match="quantization_config"):
+        keras.layers.Dense.from_config(cfg)
+
+
+def test_int4_configs_as_keras_3_15():
+    with pytest.raises(ValueError, match="sub-channel"):   # block_size 128 takes no custom quantizer
+        Int4QuantizationConfig(weight_quantizer=AbsMaxQuantizer(value_range=(-8, 7), axis=0))
+    with pytest.raises(ValueError, match=r"value_range=\(-8, 7\)"):
+        Int4QuantizationConfig(weight_quantizer=AbsMaxQuantizer(axis=0), block_size=None)
+    m = _dense_model()
+    m.quantize(config=Int4QuantizationConfig(weight_quantizer=AbsMaxQuantizer(value_range=(-8, 7), axis=0),
+                                             activation_quantizer=None, block_size=-1))
+    layer = m.layers[0]
+    assert layer.dtype_policy.name == "int4/-1_from_float32" and layer.inputs_quantizer is None
+    qk, sk = _abs_max(_W, 7, 0)
+    qk = np.clip(qk, -8, 7)
+    np.testing.assert_allclose(layer.int4_dequantized(), qk / sk, rtol=1e-6)
+    np.testing.assert_allclose(m.predict(_X, verbose=0), np.maximum(_X @ (qk / sk) + _B, 0), rtol=1e-5, atol=1e-6)
+
+
+def test_quantize_config_mode_checks():
+    m = _dense_model()
+    with pytest.raises(ValueError, match="Contradictory arguments"):
+        m.quantize("int4", config=Int8QuantizationConfig())
+    with pytest.raises(ValueError, match="output_dtype='int8'"):
+        Int8QuantizationConfig(weight_quantizer=AbsMaxQuantizer(axis=0, output_dtype="int32"))
+    # custom quantizers reach Dense only; an Embedding is refused by name, not skipped silently
+    e = keras.Sequential([keras.Input((3,), dtype="int32"), keras.layers.Embedding(10, 4)])
+    with pytest.raises(ValueError, match="Dense only"):
+        e.quantize(config=Int8QuantizationConfig(weight_quantizer=AbsMaxQuantizer(axis=-1)))
+
+
+def test_onnx_export_refuses_custom_quantizers(tmp_path):
+    pytest.importorskip("onnx")
+    m = _dense_model()
+    m.quantize(config=Int8QuantizationConfig(activation_quantizer=AbsMaxQuantizer(value_range=(-10, 10))))
+    with pytest.raises(ValueError, match="custom QuantizationConfig"):
+        m.export(str(tmp_path / "m.onnx"), format="onnx")

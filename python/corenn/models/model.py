@@ -679,7 +679,9 @@ class Model(TrainingLoops):
         """Keras 3's post-training quantization of the built model's Dense, EinsumDense and
         Embedding layers: ``mode="int8"`` or ``"int4"`` (weight-only; ``config`` Keras'
         Int4QuantizationConfig, serialized or an object with ``block_size``: 128 by default, -1
-        per channel); float8 / gptq / awq raise ValueError naming the mode. ``filters``: a regex
+        per channel); ``config`` an ``Int8QuantizationConfig`` / ``Int4QuantizationConfig``
+        object (the mode read from it), whose own quantizers Dense uses; float8 / gptq / awq
+        raise ValueError naming the mode. ``filters``: a regex
         on layer names, a list of them, or a callable. See layers/quantization.py."""
         from ..layers.quantization import quantize_model
         quantize_model(self, mode, config, filters, **kwargs)
