@@ -151,3 +151,21 @@ def test_onnx_export_refuses_custom_quantizers(tmp_path):
     m.quantize(config=Int8QuantizationConfig(activation_quantizer=AbsMaxQuantizer(value_range=(-10, 10))))
     with pytest.raises(ValueError, match="custom QuantizationConfig"):
         m.export(str(tmp_path / "m.onnx"), format="onnx")
+
+
+def test_sparse_categorical_crossentropy_truncates_float_labels_as_keras():
+    # the FCN example's masks are resized bilinearly (1.6 between classes 1 and 2); Keras 3.15
+    # and TF 2.21 cast them to int64: [1, 1, 2, 0] -> these values (both frameworks)
+    y = np.array([[1.0], [1.6], [2.9], [0.4]], "float32")
+    p = np.array([[0.1, 0.2, 0.3, 0.4]] * 4, "float32")
+    keras_values = [1.609438, 1.609438, 1.2039728, 2.3025851]
+    np.testing.assert_allclose(keras.losses.SparseCategoricalCrossentropy(reduction=None)(y, p), keras_values,
+                               rtol=1e-6)
+    np.testing.assert_allclose(keras.losses.sparse_categorical_crossentropy(y, p), keras_values, rtol=1e-6)
+    # and in fit, through the fused kernel
+    m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4, activation="softmax")])
+    m.compile(loss="sparse_categorical_crossentropy")
+    x = np.ones((4, 2), "float32")
+    assert np.isclose(m.evaluate(x, y, verbose=0), m.evaluate(x, np.trunc(y).astype("int64"), verbose=0))
+    with pytest.raises(ValueError, match="integer class indices"):
+        keras.losses.SparseCategoricalCrossentropy()(np.array([np.inf]), p[:1])
