@@ -169,3 +169,24 @@ def test_sparse_categorical_crossentropy_truncates_float_labels_as_keras():
     assert np.isclose(m.evaluate(x, y, verbose=0), m.evaluate(x, np.trunc(y).astype("int64"), verbose=0))
     with pytest.raises(ValueError, match="integer class indices"):
         keras.losses.SparseCategoricalCrossentropy()(np.array([np.inf]), p[:1])
+
+
+def test_saved_model_options_in_tf_keras_2_save_and_load_model(tmp_path):
+    # TF-Keras 2's model.save(path, options=SaveOptions(...)) / load_model(path, options=
+    # LoadOptions(...)) (the distributed save / load tutorial): the fields are TensorFlow's,
+    # the files are the same as without them
+    so = tf.saved_model.SaveOptions(experimental_io_device="/job:localhost")
+    lo = tf.saved_model.LoadOptions(experimental_io_device="/job:localhost")
+    assert so.experimental_io_device == lo.experimental_io_device == "/job:localhost"
+    assert so.namespace_whitelist == [] and lo.allow_partial_checkpoint is False
+    m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    x = np.ones((2, 3), "float32")
+    m.save(str(tmp_path / "model"), options=so)
+    back = keras.models.load_model(str(tmp_path / "model"), options=lo)
+    np.testing.assert_allclose(back.predict(x, verbose=0), m.predict(x, verbose=0), rtol=1e-6)
+    with pytest.raises(TypeError, match="SaveOptions"):
+        m.save(str(tmp_path / "m.keras"), options={"experimental_io_device": "/job:localhost"})
+    with pytest.raises(TypeError, match="LoadOptions"):
+        keras.models.load_model(str(tmp_path / "model"), options=so)
+    with pytest.raises(NotImplementedError, match="signatures"):
+        m.save(str(tmp_path / "model2"), signatures={"serving_default": None})
