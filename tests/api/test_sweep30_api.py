@@ -190,3 +190,18 @@ def test_saved_model_options_in_tf_keras_2_save_and_load_model(tmp_path):
         keras.models.load_model(str(tmp_path / "model"), options=so)
     with pytest.raises(NotImplementedError, match="signatures"):
         m.save(str(tmp_path / "model2"), signatures={"serving_default": None})
+
+
+def test_dense_build_from_the_feature_count_alone():
+    # Keras 3.15: Dense(32).build((10,)) makes a (10, 32) kernel (the quantization guide's
+    # layer-wise example), and the layer then takes (batch, 10) inputs (min_ndim=2)
+    layer = keras.layers.Dense(3, activation="relu")
+    layer.build((4,))
+    assert tuple(layer.kernel.shape) == (4, 3)
+    x = np.arange(8, dtype="float32").reshape(2, 4)
+    ref = np.maximum(x @ np.asarray(layer.kernel) + np.asarray(layer.bias), 0)
+    np.testing.assert_allclose(np.asarray(layer(x)), ref, rtol=1e-6)
+    layer.quantize("int4")
+    assert tuple(layer.kernel.shape) == (4, 2) and tuple(layer(x).shape) == (2, 3)
+    with pytest.raises(ValueError, match="known last axis"):
+        keras.layers.Dense(3).build((None,))

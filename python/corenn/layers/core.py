@@ -100,8 +100,10 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
-        if len(input_shape) < 2 or input_shape[-1] is None:
-            raise ValueError(f"Dense '{self.name}' needs inputs of shape (batch, ..., features) with a "
+        # Keras reads only the last axis: build((10,)) (the quantization guide's layer.build(
+        # input_shape)) makes a (10, units) kernel, as build((None, 10)) does
+        if len(input_shape) < 1 or input_shape[-1] is None:
+            raise ValueError(f"Dense '{self.name}' needs inputs of shape (..., features) with a "
                              f"known last axis, got {shape_str(input_shape)}")
         if self._quantized is None:
             self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
@@ -118,7 +120,8 @@ class Dense(Int8Quantizable, LoRA, ActivatedLayer):
             self.kernel = self._params[-1].value
             self._params.append(self._frozen_weight("kernel_scale", np.ones(self.units)))
             self.kernel_scale = self._params[-1].value
-        super().build(input_shape)
+        # built from (features,): the layer still takes (batch, ..., features), Keras' min_ndim=2
+        super().build(input_shape if len(input_shape) > 1 else (None,) + input_shape)
         self._lora_build()
 
     def compute_output_shape(self, input_shape):
