@@ -205,3 +205,15 @@ def test_dense_build_from_the_feature_count_alone():
     assert tuple(layer.kernel.shape) == (4, 2) and tuple(layer(x).shape) == (2, 3)
     with pytest.raises(ValueError, match="known last axis"):
         keras.layers.Dense(3).build((None,))
+
+
+def test_add_weight_without_shape_is_a_scalar():
+    # Keras 3.15: add_weight(shape=None) makes a scalar weight (the quantization guides'
+    # add_weight(name="scale", initializer="ones", trainable=False)); glorot on it as Keras'
+    # fans of 1 give: uniform in +-sqrt(6 / 2)
+    layer = keras.layers.Layer()
+    s = layer.add_weight(name="scale", initializer="ones", trainable=False)
+    assert tuple(s.shape) == () and float(np.asarray(s)) == 1.0 and s.name == "scale"
+    g = layer.add_weight()
+    assert tuple(g.shape) == () and abs(float(np.asarray(g))) <= np.sqrt(3.0)
+    assert len(layer.weights) == 2 and len(layer.trainable_weights) == 1
